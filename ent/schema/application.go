@@ -1,0 +1,140 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"loginsign/internal/ids"
+)
+
+// Application is an OAuth client owned by a developer. Its id is the OAuth client_id.
+type Application struct{ ent.Schema }
+
+func (Application) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.Application}, timeMixin{}}
+}
+
+func (Application) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("owner_id").Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("name").NotEmpty().MaxLen(200).
+			Annotations(entgql.OrderField("NAME")),
+		field.String("website").Optional().MaxLen(2048),
+		field.String("icon_url").Optional().MaxLen(2048),
+		field.String("terms_url").Optional().MaxLen(2048),
+		field.String("privacy_url").Optional().MaxLen(2048),
+		field.Strings("redirect_uris").Default([]string{}).
+			Annotations(entgql.Type("[String!]")),
+		field.Strings("allowed_origins").Default([]string{}).
+			Comment("browser origins allowed by CORS and as frame ancestors").
+			Annotations(entgql.Type("[String!]")),
+		field.String("secret_hash").Sensitive().
+			Comment("SHA-256 of the client secret; the secret itself is shown once").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("webhook_url").Optional().MaxLen(2048),
+		field.Bytes("webhook_secret").Optional().Sensitive().
+			Comment("whsec_ secret, sealed with the server key").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("webhook_disabled_at").Optional().Nillable().
+			Comment("set when the receiver answered 410 Gone"),
+	}
+}
+
+func (Application) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("owner", User.Type).Ref("applications").Field("owner_id").Unique().Required().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("connections", AppConnection.Type).Annotations(entgql.RelayConnection()),
+		edge.To("license_variants", LicenseVariant.Type).Annotations(entgql.RelayConnection()),
+		edge.To("license_codes", LicenseCode.Type).Annotations(entgql.RelayConnection()),
+		edge.To("import_sources", ImportSource.Type).Annotations(entgql.RelayConnection()),
+		edge.To("webhook_events", WebhookEvent.Type).Annotations(entgql.RelayConnection()),
+	}
+}
+
+func (Application) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("owner_id", "created_at")}
+}
+
+func (Application) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+}
+
+// AppConnection links one user to one application: the per-app identity an app sees.
+// (Not "Connection": Relay would then call its list type ConnectionConnection.)
+type AppConnection struct{ ent.Schema }
+
+func (AppConnection) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.Connection}, timeMixin{}}
+}
+
+func (AppConnection) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("user_id").Immutable().
+			Comment("internal: the same person has one user_id across apps, so it never reaches a developer").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("application_id").Immutable(),
+		field.String("alias_email").Unique().Immutable().NotEmpty().MaxLen(254).
+			Comment("masked relay address, never reissued"),
+		field.String("app_email").Optional().MaxLen(254).
+			Comment("a real address the person shares with the app; empty when none"),
+		field.Bool("is_forwarding").Default(true),
+		field.Bool("email_muted").Default(false),
+		field.Bool("blocked").Default(false),
+		field.Bool("active").Default(true),
+		field.Int("login_count").Default(0).
+			Annotations(entgql.OrderField("LOGIN_COUNT")),
+		field.Time("last_session_at").Optional().Nillable().
+			Annotations(entgql.OrderField("LAST_SESSION_AT")),
+		field.Time("joined_at").Default(now).
+			Annotations(entgql.OrderField("JOINED_AT")),
+		field.String("region").Optional().MaxLen(100),
+		field.String("external_user_id").Optional().MaxLen(255),
+		field.String("import_source_id").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("the import run that created this connection, for rollback"),
+	}
+}
+
+func (AppConnection) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).Ref("connections").Field("user_id").Unique().Required().Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.From("application", Application.Type).Ref("connections").Field("application_id").Unique().Required().Immutable(),
+		edge.From("import_source", ImportSource.Type).Ref("created_connections").Field("import_source_id").Unique().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("consent", Consent.Type).Unique(),
+		edge.To("refresh_tokens", RefreshToken.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("licenses", LicenseCode.Type).Annotations(entgql.RelayConnection()),
+	}
+}
+
+func (AppConnection) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("user_id", "application_id").Unique(),
+		index.Fields("application_id", "joined_at"),
+		index.Fields("application_id", "last_session_at"),
+	}
+}
+
+func (AppConnection) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection(), entgql.MultiOrder()}
+}
+
+// RetiredAlias keeps the relay addresses of deleted connections so that none is issued again.
+type RetiredAlias struct{ ent.Schema }
+
+func (RetiredAlias) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("address").Unique().Immutable(),
+		field.Time("retired_at").Default(now).Immutable(),
+	}
+}
+
+func (RetiredAlias) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

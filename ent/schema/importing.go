@@ -1,0 +1,77 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"loginsign/internal/ids"
+)
+
+// ImportSource is one stored import run, kept for audit and rollback.
+type ImportSource struct{ ent.Schema }
+
+func (ImportSource) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.ImportSource}}
+}
+
+func (ImportSource) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("application_id").Immutable(),
+		field.String("name").MaxLen(200),
+		field.Enum("kind").Values("json", "csv").Default("json"),
+		field.Int("total").Default(0),
+		field.JSON("counts", map[string]int{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("created_at").Immutable().Default(now).Annotations(entgql.OrderField("CREATED_AT")),
+		field.Time("rolled_back_at").Optional().Nillable(),
+	}
+}
+
+func (ImportSource) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("application", Application.Type).Ref("import_sources").Field("application_id").Unique().Required().Immutable(),
+		edge.To("rows", ImportRow.Type).Annotations(entgql.RelayConnection()),
+		edge.To("created_connections", AppConnection.Type).Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+func (ImportSource) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// ImportRow is the outcome of one row of an import run.
+type ImportRow struct{ ent.Schema }
+
+func (ImportRow) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.ImportRow}}
+}
+
+func (ImportRow) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("source_id").Immutable(),
+		field.Int("row"),
+		field.String("external_user_id").Optional().MaxLen(255),
+		field.String("email").Optional().MaxLen(254),
+		field.Enum("status").Values("imported", "already_connected", "not_found", "name_mismatch", "invalid_row"),
+		field.String("connection_id").Optional().Nillable(),
+		field.String("global_id").Optional(),
+		field.String("message").Optional(),
+	}
+}
+
+func (ImportRow) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("source", ImportSource.Type).Ref("rows").Field("source_id").Unique().Required().Immutable(),
+	}
+}
+
+func (ImportRow) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("source_id", "row")}
+}
+
+func (ImportRow) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}

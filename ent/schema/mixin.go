@@ -1,0 +1,44 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/mixin"
+
+	"loginsign/internal/ids"
+)
+
+// idMixin gives an entity an opaque, prefixed string primary key. Internal counters never
+// leave the process: every id a client sees is one of these.
+type idMixin struct {
+	mixin.Schema
+	prefix string
+}
+
+func (m idMixin) Fields() []ent.Field {
+	prefix := m.prefix
+	return []ent.Field{
+		field.String("id").
+			Immutable().
+			NotEmpty().
+			MaxLen(64).
+			DefaultFunc(func() string { return ids.New(prefix) }),
+	}
+}
+
+// timeMixin adds created_at and updated_at.
+type timeMixin struct{ mixin.Schema }
+
+func (timeMixin) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").Immutable().Default(now).
+			Annotations(entgql.OrderField("CREATED_AT")),
+		field.Time("updated_at").Default(now).UpdateDefault(now).
+			Annotations(entgql.OrderField("UPDATED_AT")),
+	}
+}
+
+func now() time.Time { return time.Now().UTC() }

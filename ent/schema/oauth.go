@@ -1,0 +1,107 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"loginsign/internal/ids"
+)
+
+// Consent records which scopes a person granted an application, so later sign-ins skip the page.
+type Consent struct{ ent.Schema }
+
+func (Consent) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.Consent}, timeMixin{}}
+}
+
+func (Consent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("connection_id").Unique().Immutable(),
+		field.Strings("scopes").Default([]string{}).Annotations(entgql.Type("[String!]")),
+	}
+}
+
+func (Consent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("connection", AppConnection.Type).Ref("consent").Field("connection_id").Unique().Required().Immutable(),
+	}
+}
+
+// RefreshToken is stored by hash. Tokens of one sign-in share a family; reuse of a rotated
+// token revokes the family (RFC 9700 §4.14).
+type RefreshToken struct{ ent.Schema }
+
+func (RefreshToken) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.RefreshToken}}
+}
+
+func (RefreshToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("token_hash").Unique().Immutable().Sensitive(),
+		field.String("family_id").Immutable(),
+		field.String("connection_id").Immutable(),
+		field.String("application_id").Immutable(),
+		field.Strings("scopes").Default([]string{}),
+		field.String("nonce").Optional(),
+		field.Time("auth_time").Optional().Nillable(),
+		field.Time("created_at").Immutable().Default(now),
+		field.Time("expires_at").Comment("absolute expiry of the family"),
+		field.Time("rotated_at").Optional().Nillable(),
+		field.Time("revoked_at").Optional().Nillable(),
+	}
+}
+
+func (RefreshToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("connection", AppConnection.Type).Ref("refresh_tokens").Field("connection_id").Unique().Required().Immutable(),
+	}
+}
+
+func (RefreshToken) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("family_id"), index.Fields("connection_id")}
+}
+
+func (RefreshToken) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// SigningKey is an ES256 key for id_tokens. Published in the JWKS from created_at, used to sign
+// from active_at, and kept published until retired_at.
+type SigningKey struct{ ent.Schema }
+
+func (SigningKey) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.SigningKey}}
+}
+
+func (SigningKey) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("algorithm").Default("ES256"),
+		field.Bytes("private_key").Sensitive().Comment("PKCS#8, sealed with the server key"),
+		field.Time("created_at").Immutable().Default(now),
+		field.Time("active_at"),
+		field.Time("retired_at").Optional().Nillable(),
+	}
+}
+
+func (SigningKey) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Sequence is a named durable counter with a permutation key (Global User IDs).
+type Sequence struct{ ent.Schema }
+
+func (Sequence) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").Unique().Immutable(),
+		field.Int64("value").Default(0),
+		field.Bytes("key").Sensitive().Immutable(),
+	}
+}
+
+func (Sequence) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}

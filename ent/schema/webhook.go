@@ -1,0 +1,112 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+
+	"loginsign/internal/ids"
+)
+
+// WebhookEvent is the outbox: written in the transaction of the change that causes it, then
+// delivered by a worker. Its id is the Standard Webhooks webhook-id, stable across retries.
+type WebhookEvent struct{ ent.Schema }
+
+func (WebhookEvent) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.WebhookEvent}}
+}
+
+func (WebhookEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("application_id").Immutable(),
+		field.String("type").Immutable(),
+		field.Text("payload").Immutable().Comment("the JSON body, exactly as sent"),
+		field.Enum("status").Values("pending", "delivered", "failed", "disabled").Default("pending"),
+		field.Int("attempts").Default(0),
+		field.Time("next_attempt_at").Default(now),
+		field.Time("locked_until").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),
+		field.String("last_error").Optional(),
+		field.Int("last_status_code").Optional(),
+		field.Time("created_at").Immutable().Default(now).Annotations(entgql.OrderField("CREATED_AT")),
+		field.Time("delivered_at").Optional().Nillable(),
+	}
+}
+
+func (WebhookEvent) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("application", Application.Type).Ref("webhook_events").Field("application_id").Unique().Required().Immutable(),
+		edge.To("deliveries", WebhookAttempt.Type).Annotations(entgql.RelayConnection()),
+	}
+}
+
+func (WebhookEvent) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status", "next_attempt_at"),
+		index.Fields("application_id", "created_at"),
+	}
+}
+
+func (WebhookEvent) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// WebhookAttempt is one delivery attempt of an event.
+type WebhookAttempt struct{ ent.Schema }
+
+func (WebhookAttempt) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.WebhookAttempt}}
+}
+
+func (WebhookAttempt) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("event_id").Immutable(),
+		field.Int("attempt"),
+		field.Int("status_code").Optional(),
+		field.String("error").Optional(),
+		field.Int("duration_ms").Default(0),
+		field.Time("created_at").Immutable().Default(now),
+	}
+}
+
+func (WebhookAttempt) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("event", WebhookEvent.Type).Ref("deliveries").Field("event_id").Unique().Required().Immutable(),
+	}
+}
+
+func (WebhookAttempt) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("event_id", "attempt")}
+}
+
+func (WebhookAttempt) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.RelayConnection()}
+}
+
+// AuditEvent records who changed what (email changes, deletions, secret rotations).
+type AuditEvent struct{ ent.Schema }
+
+func (AuditEvent) Mixin() []ent.Mixin {
+	return []ent.Mixin{idMixin{prefix: ids.AuditEvent}}
+}
+
+func (AuditEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("actor_id").Optional().Comment("user id, client id or empty for the system"),
+		field.String("application_id").Optional(),
+		field.String("action"),
+		field.String("target").Optional(),
+		field.JSON("data", map[string]any{}).Optional(),
+		field.Time("created_at").Immutable().Default(now),
+	}
+}
+
+func (AuditEvent) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("application_id", "created_at")}
+}
+
+func (AuditEvent) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
