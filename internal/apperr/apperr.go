@@ -1,0 +1,80 @@
+// Package apperr is the error vocabulary shared by the domain packages. Each transport maps a
+// Code to its own status once (REST: an HTTP status and {"error","message"}; GraphQL:
+// extensions.code); internal errors are logged and shown as "internal error".
+package apperr
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is the kind of failure.
+type Code string
+
+const (
+	Invalid      Code = "invalid_request"
+	Unauthorized Code = "unauthorized"
+	Forbidden    Code = "forbidden"
+	NotFound     Code = "not_found"
+	Conflict     Code = "conflict"
+	Gone         Code = "gone"
+	TooLarge     Code = "payload_too_large"
+	RateLimited  Code = "rate_limited"
+	Internal     Code = "internal"
+)
+
+// Error is a failure a caller may see. Reason, when set, is a more specific machine-readable
+// code shown instead of Code (for example "code_already_used" for a Conflict).
+type Error struct {
+	Code    Code
+	Reason  string
+	Message string
+	// RetryAfter is the number of seconds a rate-limited caller should wait.
+	RetryAfter int
+}
+
+func (e *Error) Error() string {
+	if e.Message == "" {
+		return e.Name()
+	}
+	return e.Name() + ": " + e.Message
+}
+
+// Name is the machine-readable code shown to callers.
+func (e *Error) Name() string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return string(e.Code)
+}
+
+// New returns an *Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WithReason returns an *Error whose shown code is reason.
+func WithReason(code Code, reason, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// As returns the *Error in err's chain, or an Internal one wrapping nothing shown.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: Internal, Message: "internal error"}
+}
+
+// CodeOf is the Code of err, Internal for errors that are not *Error.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// Is reports whether err carries code.
+func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }

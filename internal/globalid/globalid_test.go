@@ -1,0 +1,158 @@
+package globalid_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"loginsign/internal/globalid"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+func TestPermutationIsBijectionOnReducedSpace(t *testing.T) {
+	p := globalid.NewPermutation([]byte("k"), 50)
+	seen := make(map[int64]bool, p.Size())
+	for n := range p.Size() {
+		v := p.Apply(n)
+		if v < 0 || v >= p.Size() {
+			t.Fatalf("Apply(%d) = %d, outside [0,%d)", n, v, p.Size())
+		}
+		if seen[v] {
+			t.Fatalf("Apply(%d) = %d twice", n, v)
+		}
+		seen[v] = true
+	}
+}
+
+func TestPermutationIsNotSequential(t *testing.T) {
+	p := globalid.NewPermutation([]byte("key"), globalid.Side)
+	ascending := 0
+	for n := range int64(1000) {
+		if p.Apply(n+1) == p.Apply(n)+1 {
+			ascending++
+		}
+	}
+	if ascending > 5 {
+		t.Errorf("%d of 1000 consecutive counters gave consecutive ids", ascending)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	tests := []struct {
+		v    int64
+		want string
+	}{
+		{0, "AA0000"},
+		{9999, "AA9999"},
+		{10000, "AB0000"},
+		{globalid.Space - 1, "ZZ9999"},
+	}
+	for _, tt := range tests {
+		if got := globalid.Format(tt.v); got != tt.want {
+			t.Errorf("Format(%d) = %q, want %q", tt.v, got, tt.want)
+		}
+		if !globalid.Valid(tt.want) {
+			t.Errorf("Valid(%q) = false", tt.want)
+		}
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]bool{"ab1234": true, " AB1234 ": true, "A1234": false, "ABC123": false, "AB12345": false, "ÄB1234": false} {
+		if _, ok := globalid.Normalize(in); ok != want {
+			t.Errorf("Normalize(%q) ok = %v, want %v", in, ok, want)
+		}
+	}
+}
+
+// TestAllocatorWalksReducedSpaceToExhaustion assigns every id of a 30×30 space from two
+// goroutines: each id once, then a clear error.
+func TestAllocatorWalksReducedSpaceToExhaustion(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := globalid.NewReducedAllocator(db.Client, db.Dialect, 30)
+		var mu sync.Mutex
+		seen := map[string]bool{}
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for range 2 {
+			wg.Go(func() {
+				for {
+					id, err := a.Next(ctx, nil)
+					if errors.Is(err, globalid.ErrExhausted) {
+						return
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					dup := seen[id]
+					seen[id] = true
+					mu.Unlock()
+					if dup {
+						errs <- errors.New("duplicate id " + id)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if len(seen) != 900 {
+			t.Fatalf("assigned %d ids, want 900", len(seen))
+		}
+		if _, err := a.Next(ctx, nil); !errors.Is(err, globalid.ErrExhausted) {
+			t.Fatalf("after exhaustion: err = %v, want ErrExhausted", err)
+		}
+	})
+}
+
+func TestAllocatorKeyIsSharedThroughDatabase(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a, b := globalid.NewAllocator(db.Client, db.Dialect), globalid.NewAllocator(db.Client, db.Dialect)
+		seen := map[string]bool{}
+		for i := range 200 {
+			alloc := a
+			if i%2 == 1 {
+				alloc = b
+			}
+			id, err := alloc.Next(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen[id] || !globalid.Valid(id) {
+				t.Fatalf("id %q repeated or malformed", id)
+			}
+			seen[id] = true
+		}
+	})
+}
+
+// BenchmarkPermutation1M is the cost of computing 1,000,000 ids (no database).
+func BenchmarkPermutation1M(b *testing.B) {
+	p := globalid.NewPermutation([]byte("bench"), globalid.Side)
+	for b.Loop() {
+		for n := range int64(1_000_000) {
+			globalid.Format(p.Apply(n))
+		}
+	}
+}
+
+// BenchmarkAllocate is one durable allocation (counter UPDATE + permutation) on SQLite.
+func BenchmarkAllocate(b *testing.B) {
+	db := storetest.SQLite(b)
+	a := globalid.NewAllocator(db.Client, db.Dialect)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := a.Next(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

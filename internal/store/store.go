@@ -1,0 +1,181 @@
+// Package store opens the SQL database behind DATABASE_URL and converts ent's errors into the
+// domain's. SQLite (pure Go, WAL, foreign keys on) is the embedded default; PostgreSQL (pgx) is
+// the production database.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"entgo.io/ent/dialect"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"loginsign/ent"
+	"loginsign/internal/apperr"
+)
+
+// DB is an open database.
+type DB struct {
+	*ent.Client
+	SQL     *sql.DB
+	Dialect string
+}
+
+// Open connects to rawURL: sqlite://PATH (relative or absolute; sqlite://:memory:NAME for a
+// shared in-memory database) or postgres://…. It does not migrate; call Migrate.
+func Open(ctx context.Context, rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		return openSQLite(ctx, strings.TrimPrefix(rawURL, "sqlite://"))
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return openPostgres(ctx, rawURL)
+	default:
+		return nil, fmt.Errorf("DATABASE_URL %q: want sqlite://PATH or postgres://…", redact(rawURL))
+	}
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("DATABASE_URL sqlite://: missing path")
+	}
+	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_txlock=immediate"
+	var dsn string
+	if name, ok := strings.CutPrefix(path, ":memory:"); ok {
+		if name == "" {
+			name = "loginsign"
+		}
+		dsn = "file:" + url.PathEscape(name) + "?mode=memory&cache=shared&" + params
+	} else {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("creating database directory: %w", err)
+			}
+		}
+		dsn = "file:" + path + "?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite: %w", err)
+	}
+	// SQLite has one writer; a small pool keeps writers queueing on busy_timeout rather than
+	// failing, while WAL lets readers proceed.
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	return wrap(db, dialect.SQLite), nil
+}
+
+func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
+	db, err := sql.Open("pgx", rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("opening postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to postgres %s: %w", redact(rawURL), err)
+	}
+	return wrap(db, dialect.Postgres), nil
+}
+
+func wrap(db *sql.DB, dia string) *DB {
+	drv := entsql.OpenDB(dia, db)
+	return &DB{Client: ent.NewClient(ent.Driver(drv)), SQL: db, Dialect: dia}
+}
+
+// Migrate applies the schema. On PostgreSQL an advisory lock serialises instances that start
+// at once against one database.
+func (db *DB) Migrate(ctx context.Context) error {
+	if db.Dialect == dialect.Postgres {
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		defer conn.Close()
+		const lockKey = 0x4c6f67696e5369 // "LoginSi"
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", lockKey); err != nil {
+			return fmt.Errorf("migrate: taking advisory lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
+	}
+	if err := db.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Close closes the client and its pool.
+func (db *DB) Close() error { return db.Client.Close() }
+
+// Tx runs fn in a transaction, committing when it returns nil.
+func (db *DB) Tx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	return WithTx(ctx, db.Client, fn)
+}
+
+// WithTx runs fn in a transaction of client, committing when it returns nil and rolling back
+// otherwise (also on panic, which it re-raises).
+func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
+}
+
+// Err converts an ent error into the domain vocabulary: not found → apperr.NotFound with
+// "<what> not found", a constraint violation → apperr.Conflict. Other errors pass through.
+func Err(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case ent.IsNotFound(err):
+		return apperr.New(apperr.NotFound, "%s not found", what)
+	case ent.IsConstraintError(err):
+		return apperr.New(apperr.Conflict, "%s already exists", what)
+	}
+	return err
+}
+
+// redact hides the password of a database URL.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

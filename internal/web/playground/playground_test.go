@@ -1,0 +1,205 @@
+package playground
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func serve(t *testing.T, method, target string, hdr map[string]string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func TestPage(t *testing.T) {
+	rec := serve(t, http.MethodGet, "/playground", nil)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /playground: status %d", rec.Code)
+	}
+	want := map[string]string{
+		"Content-Type":           "text/html; charset=utf-8",
+		"Cache-Control":          "no-cache",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+	}
+	for k, v := range want {
+		if got := rec.Header().Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+
+	csp := rec.Header().Get("Content-Security-Policy")
+	directives := map[string]string{}
+	for _, d := range strings.Split(csp, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+		directives[name] = value
+	}
+	for name, value := range map[string]string{
+		"default-src":     "'none'",
+		"script-src":      "'self'",
+		"style-src":       "'self'",
+		"connect-src":     "'self'",
+		"worker-src":      "'self'",
+		"frame-ancestors": "'none'",
+	} {
+		if directives[name] != value {
+			t.Errorf("CSP %s = %q, want %q (CSP %q)", name, directives[name], value, csp)
+		}
+	}
+	if strings.Contains(csp, "unsafe-") {
+		t.Errorf("CSP allows unsafe sources: %q", csp)
+	}
+
+	body := rec.Body.String()
+	if !strings.Contains(body, "<title>LoginSign GraphQL playground</title>") {
+		t.Errorf("page title missing:\n%s", body)
+	}
+}
+
+// TestPageReferencesOnlyLocalAssets checks that every src/href in the page points at an asset
+// this handler serves, and that the page has no inline script.
+func TestPageReferencesOnlyLocalAssets(t *testing.T) {
+	body := serve(t, http.MethodGet, "/playground", nil).Body.String()
+
+	if strings.Contains(body, "://") || strings.Contains(body, `"//`) {
+		t.Errorf("page references an absolute URL:\n%s", body)
+	}
+	if regexp.MustCompile(`<script(\s[^>]*)?>\s*[^<\s]`).MatchString(body) {
+		t.Errorf("page has an inline script:\n%s", body)
+	}
+	if regexp.MustCompile(`(?i)<style|\sstyle=|\son[a-z]+=`).MatchString(body) {
+		t.Errorf("page has inline styles or event handlers:\n%s", body)
+	}
+
+	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(body, -1)
+	var js, css bool
+	for _, m := range refs {
+		ref := m[1]
+		u, err := url.Parse(ref)
+		if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, AssetPrefix) {
+			t.Errorf("reference %q is not a local asset under %s", ref, AssetPrefix)
+			continue
+		}
+		rec := serve(t, http.MethodGet, ref, nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s: status %d", ref, rec.Code)
+		}
+		js = js || u.Path == AssetPrefix+"graphiql.js"
+		css = css || u.Path == AssetPrefix+"graphiql.css"
+	}
+	if !js || !css {
+		t.Errorf("page does not load graphiql.js and graphiql.css: %q", refs)
+	}
+}
+
+// TestBundleLoadsNothingRemote checks that the stylesheet pulls in no remote fonts or imports.
+// (The script bundle contains URLs only in error messages, licence text and links.)
+func TestBundleLoadsNothingRemote(t *testing.T) {
+	css := serve(t, http.MethodGet, "/playground/assets/graphiql.css", nil).Body.String()
+	if strings.Contains(css, "@import") {
+		t.Error("graphiql.css has an @import")
+	}
+	for _, m := range regexp.MustCompile(`url\(\s*['"]?([^'")]*)`).FindAllStringSubmatch(css, -1) {
+		if !strings.HasPrefix(m[1], "data:") && !strings.HasPrefix(m[1], "#") {
+			t.Errorf("graphiql.css loads %q", m[1])
+		}
+	}
+	js := serve(t, http.MethodGet, "/playground/assets/graphiql.js", nil).Body.String()
+	for _, bad := range []string{"unpkg.com", "jsdelivr", "fonts.googleapis", "fonts.gstatic", "cdnjs"} {
+		if strings.Contains(js, bad) || strings.Contains(css, bad) {
+			t.Errorf("bundle references %s", bad)
+		}
+	}
+}
+
+func TestAssets(t *testing.T) {
+	for name, ct := range map[string]string{
+		"graphiql.js":  "text/javascript; charset=utf-8",
+		"graphiql.css": "text/css; charset=utf-8",
+	} {
+		rec := serve(t, http.MethodGet, AssetPrefix+name, nil)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s: status %d", name, rec.Code)
+		}
+		if rec.Body.Len() == 0 {
+			t.Errorf("%s is empty", name)
+		}
+		for k, v := range map[string]string{
+			"Content-Type":           ct,
+			"Cache-Control":          "public, max-age=31536000, immutable",
+			"X-Content-Type-Options": "nosniff",
+			"Referrer-Policy":        "no-referrer",
+		} {
+			if got := rec.Header().Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", name, k, got, v)
+			}
+		}
+
+		etag := rec.Header().Get("ETag")
+		if etag == "" {
+			t.Errorf("%s: no ETag", name)
+			continue
+		}
+		if rec := serve(t, http.MethodGet, AssetPrefix+name, map[string]string{"If-None-Match": etag}); rec.Code != http.StatusNotModified {
+			t.Errorf("%s with matching If-None-Match: status %d, want 304", name, rec.Code)
+		}
+	}
+}
+
+func TestHead(t *testing.T) {
+	for _, target := range []string{"/playground", "/playground/assets/graphiql.js"} {
+		rec := serve(t, http.MethodHead, target, nil)
+		if rec.Code != http.StatusOK {
+			t.Errorf("HEAD %s: status %d", target, rec.Code)
+		}
+		if rec.Body.Len() != 0 {
+			t.Errorf("HEAD %s: body of %d bytes", target, rec.Body.Len())
+		}
+		if rec.Header().Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: no Content-Type", target)
+		}
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	for _, target := range []string{
+		"/",
+		"/playground/",
+		"/playground/index.html",
+		"/playground/assets",
+		"/playground/assets/",
+		"/playground/assets/index.html",
+		"/playground/assets/missing.js",
+		"/playground/assets/../assets/graphiql.js",
+		"/playground/assets/sub/graphiql.js",
+		"/playgroundx",
+		"/graphql",
+	} {
+		if rec := serve(t, http.MethodGet, target, nil); rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", target, rec.Code)
+		}
+	}
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
+		for _, target := range []string{"/playground", "/playground/assets/graphiql.js"} {
+			rec := serve(t, method, target, nil)
+			if rec.Code != http.StatusMethodNotAllowed {
+				t.Errorf("%s %s: status %d, want 405", method, target, rec.Code)
+			}
+			if got := rec.Header().Get("Allow"); got != "GET, HEAD" {
+				t.Errorf("%s %s: Allow = %q", method, target, got)
+			}
+		}
+	}
+}
