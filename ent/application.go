@@ -57,21 +57,19 @@ type Application struct {
 type ApplicationEdges struct {
 	// Owner holds the value of the owner edge.
 	Owner *User `json:"owner,omitempty"`
-	// Connections holds the value of the connections edge.
+	// reached in GraphQL only through portal resolvers that check ownership
 	Connections []*AppConnection `json:"connections,omitempty"`
-	// LicenseVariants holds the value of the license_variants edge.
+	// reached in GraphQL only through portal resolvers that check ownership
 	LicenseVariants []*LicenseVariant `json:"license_variants,omitempty"`
-	// LicenseCodes holds the value of the license_codes edge.
+	// reached in GraphQL only through portal resolvers that check ownership
 	LicenseCodes []*LicenseCode `json:"license_codes,omitempty"`
-	// ImportSources holds the value of the import_sources edge.
+	// reached in GraphQL only through portal resolvers that check ownership
 	ImportSources []*ImportSource `json:"import_sources,omitempty"`
-	// WebhookEvents holds the value of the webhook_events edge.
+	// reached in GraphQL only through portal resolvers that check ownership
 	WebhookEvents []*WebhookEvent `json:"webhook_events,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [6]bool
-	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
 
 	namedConnections     map[string][]*AppConnection
 	namedLicenseVariants map[string][]*LicenseVariant

@@ -45,111 +45,6 @@ func (_m *AppConnection) Licenses(
 	return _m.QueryLicenses().Paginate(ctx, after, first, before, last, opts...)
 }
 
-func (_m *Application) Connections(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy []*AppConnectionOrder, where *AppConnectionWhereInput,
-) (*AppConnectionConnection, error) {
-	opts := []AppConnectionPaginateOption{
-		WithAppConnectionOrder(orderBy),
-		WithAppConnectionFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[0][alias]
-	if nodes, err := _m.NamedConnections(alias); err == nil || hasTotalCount {
-		pager, err := newAppConnectionPager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &AppConnectionConnection{Edges: []*AppConnectionEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryConnections().Paginate(ctx, after, first, before, last, opts...)
-}
-
-func (_m *Application) LicenseVariants(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *LicenseVariantOrder, where *LicenseVariantWhereInput,
-) (*LicenseVariantConnection, error) {
-	opts := []LicenseVariantPaginateOption{
-		WithLicenseVariantOrder(orderBy),
-		WithLicenseVariantFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[1][alias]
-	if nodes, err := _m.NamedLicenseVariants(alias); err == nil || hasTotalCount {
-		pager, err := newLicenseVariantPager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &LicenseVariantConnection{Edges: []*LicenseVariantEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryLicenseVariants().Paginate(ctx, after, first, before, last, opts...)
-}
-
-func (_m *Application) LicenseCodes(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *LicenseCodeOrder, where *LicenseCodeWhereInput,
-) (*LicenseCodeConnection, error) {
-	opts := []LicenseCodePaginateOption{
-		WithLicenseCodeOrder(orderBy),
-		WithLicenseCodeFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[2][alias]
-	if nodes, err := _m.NamedLicenseCodes(alias); err == nil || hasTotalCount {
-		pager, err := newLicenseCodePager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &LicenseCodeConnection{Edges: []*LicenseCodeEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryLicenseCodes().Paginate(ctx, after, first, before, last, opts...)
-}
-
-func (_m *Application) ImportSources(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ImportSourceOrder, where *ImportSourceWhereInput,
-) (*ImportSourceConnection, error) {
-	opts := []ImportSourcePaginateOption{
-		WithImportSourceOrder(orderBy),
-		WithImportSourceFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[3][alias]
-	if nodes, err := _m.NamedImportSources(alias); err == nil || hasTotalCount {
-		pager, err := newImportSourcePager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &ImportSourceConnection{Edges: []*ImportSourceEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryImportSources().Paginate(ctx, after, first, before, last, opts...)
-}
-
-func (_m *Application) WebhookEvents(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *WebhookEventOrder, where *WebhookEventWhereInput,
-) (*WebhookEventConnection, error) {
-	opts := []WebhookEventPaginateOption{
-		WithWebhookEventOrder(orderBy),
-		WithWebhookEventFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[4][alias]
-	if nodes, err := _m.NamedWebhookEvents(alias); err == nil || hasTotalCount {
-		pager, err := newWebhookEventPager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &WebhookEventConnection{Edges: []*WebhookEventEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryWebhookEvents().Paginate(ctx, after, first, before, last, opts...)
-}
-
 func (_m *Consent) Connection(ctx context.Context) (*AppConnection, error) {
 	result, err := _m.Edges.ConnectionOrErr()
 	if IsNotLoaded(err) {
@@ -224,27 +119,6 @@ func (_m *LicenseVariant) Application(ctx context.Context) (*Application, error)
 		result, err = _m.QueryApplication().Only(ctx)
 	}
 	return result, err
-}
-
-func (_m *LicenseVariant) Codes(
-	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *LicenseCodeOrder, where *LicenseCodeWhereInput,
-) (*LicenseCodeConnection, error) {
-	opts := []LicenseCodePaginateOption{
-		WithLicenseCodeOrder(orderBy),
-		WithLicenseCodeFilter(where.Filter),
-	}
-	alias := graphql.GetFieldContext(ctx).Field.Alias
-	totalCount, hasTotalCount := _m.Edges.totalCount[1][alias]
-	if nodes, err := _m.NamedCodes(alias); err == nil || hasTotalCount {
-		pager, err := newLicenseCodePager(opts, last != nil)
-		if err != nil {
-			return nil, err
-		}
-		conn := &LicenseCodeConnection{Edges: []*LicenseCodeEdge{}, TotalCount: totalCount}
-		conn.build(nodes, pager, after, first, before, last)
-		return conn, nil
-	}
-	return _m.QueryCodes().Paginate(ctx, after, first, before, last, opts...)
 }
 
 func (_m *User) Emails(

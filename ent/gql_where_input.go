@@ -851,55 +851,6 @@ type ApplicationWhereInput struct {
 	PrivacyURLNotNil       bool     `json:"privacyURLNotNil,omitempty"`
 	PrivacyURLEqualFold    *string  `json:"privacyURLEqualFold,omitempty"`
 	PrivacyURLContainsFold *string  `json:"privacyURLContainsFold,omitempty"`
-
-	// "webhook_url" field predicates.
-	WebhookURL             *string  `json:"webhookURL,omitempty"`
-	WebhookURLNEQ          *string  `json:"webhookURLNEQ,omitempty"`
-	WebhookURLIn           []string `json:"webhookURLIn,omitempty"`
-	WebhookURLNotIn        []string `json:"webhookURLNotIn,omitempty"`
-	WebhookURLGT           *string  `json:"webhookURLGT,omitempty"`
-	WebhookURLGTE          *string  `json:"webhookURLGTE,omitempty"`
-	WebhookURLLT           *string  `json:"webhookURLLT,omitempty"`
-	WebhookURLLTE          *string  `json:"webhookURLLTE,omitempty"`
-	WebhookURLContains     *string  `json:"webhookURLContains,omitempty"`
-	WebhookURLHasPrefix    *string  `json:"webhookURLHasPrefix,omitempty"`
-	WebhookURLHasSuffix    *string  `json:"webhookURLHasSuffix,omitempty"`
-	WebhookURLIsNil        bool     `json:"webhookURLIsNil,omitempty"`
-	WebhookURLNotNil       bool     `json:"webhookURLNotNil,omitempty"`
-	WebhookURLEqualFold    *string  `json:"webhookURLEqualFold,omitempty"`
-	WebhookURLContainsFold *string  `json:"webhookURLContainsFold,omitempty"`
-
-	// "webhook_disabled_at" field predicates.
-	WebhookDisabledAt       *time.Time  `json:"webhookDisabledAt,omitempty"`
-	WebhookDisabledAtNEQ    *time.Time  `json:"webhookDisabledAtNEQ,omitempty"`
-	WebhookDisabledAtIn     []time.Time `json:"webhookDisabledAtIn,omitempty"`
-	WebhookDisabledAtNotIn  []time.Time `json:"webhookDisabledAtNotIn,omitempty"`
-	WebhookDisabledAtGT     *time.Time  `json:"webhookDisabledAtGT,omitempty"`
-	WebhookDisabledAtGTE    *time.Time  `json:"webhookDisabledAtGTE,omitempty"`
-	WebhookDisabledAtLT     *time.Time  `json:"webhookDisabledAtLT,omitempty"`
-	WebhookDisabledAtLTE    *time.Time  `json:"webhookDisabledAtLTE,omitempty"`
-	WebhookDisabledAtIsNil  bool        `json:"webhookDisabledAtIsNil,omitempty"`
-	WebhookDisabledAtNotNil bool        `json:"webhookDisabledAtNotNil,omitempty"`
-
-	// "connections" edge predicates.
-	HasConnections     *bool                      `json:"hasConnections,omitempty"`
-	HasConnectionsWith []*AppConnectionWhereInput `json:"hasConnectionsWith,omitempty"`
-
-	// "license_variants" edge predicates.
-	HasLicenseVariants     *bool                       `json:"hasLicenseVariants,omitempty"`
-	HasLicenseVariantsWith []*LicenseVariantWhereInput `json:"hasLicenseVariantsWith,omitempty"`
-
-	// "license_codes" edge predicates.
-	HasLicenseCodes     *bool                    `json:"hasLicenseCodes,omitempty"`
-	HasLicenseCodesWith []*LicenseCodeWhereInput `json:"hasLicenseCodesWith,omitempty"`
-
-	// "import_sources" edge predicates.
-	HasImportSources     *bool                     `json:"hasImportSources,omitempty"`
-	HasImportSourcesWith []*ImportSourceWhereInput `json:"hasImportSourcesWith,omitempty"`
-
-	// "webhook_events" edge predicates.
-	HasWebhookEvents     *bool                     `json:"hasWebhookEvents,omitempty"`
-	HasWebhookEventsWith []*WebhookEventWhereInput `json:"hasWebhookEventsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1270,172 +1221,7 @@ func (i *ApplicationWhereInput) P() (predicate.Application, error) {
 	if i.PrivacyURLContainsFold != nil {
 		predicates = append(predicates, application.PrivacyURLContainsFold(*i.PrivacyURLContainsFold))
 	}
-	if i.WebhookURL != nil {
-		predicates = append(predicates, application.WebhookURLEQ(*i.WebhookURL))
-	}
-	if i.WebhookURLNEQ != nil {
-		predicates = append(predicates, application.WebhookURLNEQ(*i.WebhookURLNEQ))
-	}
-	if len(i.WebhookURLIn) > 0 {
-		predicates = append(predicates, application.WebhookURLIn(i.WebhookURLIn...))
-	}
-	if len(i.WebhookURLNotIn) > 0 {
-		predicates = append(predicates, application.WebhookURLNotIn(i.WebhookURLNotIn...))
-	}
-	if i.WebhookURLGT != nil {
-		predicates = append(predicates, application.WebhookURLGT(*i.WebhookURLGT))
-	}
-	if i.WebhookURLGTE != nil {
-		predicates = append(predicates, application.WebhookURLGTE(*i.WebhookURLGTE))
-	}
-	if i.WebhookURLLT != nil {
-		predicates = append(predicates, application.WebhookURLLT(*i.WebhookURLLT))
-	}
-	if i.WebhookURLLTE != nil {
-		predicates = append(predicates, application.WebhookURLLTE(*i.WebhookURLLTE))
-	}
-	if i.WebhookURLContains != nil {
-		predicates = append(predicates, application.WebhookURLContains(*i.WebhookURLContains))
-	}
-	if i.WebhookURLHasPrefix != nil {
-		predicates = append(predicates, application.WebhookURLHasPrefix(*i.WebhookURLHasPrefix))
-	}
-	if i.WebhookURLHasSuffix != nil {
-		predicates = append(predicates, application.WebhookURLHasSuffix(*i.WebhookURLHasSuffix))
-	}
-	if i.WebhookURLIsNil {
-		predicates = append(predicates, application.WebhookURLIsNil())
-	}
-	if i.WebhookURLNotNil {
-		predicates = append(predicates, application.WebhookURLNotNil())
-	}
-	if i.WebhookURLEqualFold != nil {
-		predicates = append(predicates, application.WebhookURLEqualFold(*i.WebhookURLEqualFold))
-	}
-	if i.WebhookURLContainsFold != nil {
-		predicates = append(predicates, application.WebhookURLContainsFold(*i.WebhookURLContainsFold))
-	}
-	if i.WebhookDisabledAt != nil {
-		predicates = append(predicates, application.WebhookDisabledAtEQ(*i.WebhookDisabledAt))
-	}
-	if i.WebhookDisabledAtNEQ != nil {
-		predicates = append(predicates, application.WebhookDisabledAtNEQ(*i.WebhookDisabledAtNEQ))
-	}
-	if len(i.WebhookDisabledAtIn) > 0 {
-		predicates = append(predicates, application.WebhookDisabledAtIn(i.WebhookDisabledAtIn...))
-	}
-	if len(i.WebhookDisabledAtNotIn) > 0 {
-		predicates = append(predicates, application.WebhookDisabledAtNotIn(i.WebhookDisabledAtNotIn...))
-	}
-	if i.WebhookDisabledAtGT != nil {
-		predicates = append(predicates, application.WebhookDisabledAtGT(*i.WebhookDisabledAtGT))
-	}
-	if i.WebhookDisabledAtGTE != nil {
-		predicates = append(predicates, application.WebhookDisabledAtGTE(*i.WebhookDisabledAtGTE))
-	}
-	if i.WebhookDisabledAtLT != nil {
-		predicates = append(predicates, application.WebhookDisabledAtLT(*i.WebhookDisabledAtLT))
-	}
-	if i.WebhookDisabledAtLTE != nil {
-		predicates = append(predicates, application.WebhookDisabledAtLTE(*i.WebhookDisabledAtLTE))
-	}
-	if i.WebhookDisabledAtIsNil {
-		predicates = append(predicates, application.WebhookDisabledAtIsNil())
-	}
-	if i.WebhookDisabledAtNotNil {
-		predicates = append(predicates, application.WebhookDisabledAtNotNil())
-	}
 
-	if i.HasConnections != nil {
-		p := application.HasConnections()
-		if !*i.HasConnections {
-			p = application.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasConnectionsWith) > 0 {
-		with := make([]predicate.AppConnection, 0, len(i.HasConnectionsWith))
-		for _, w := range i.HasConnectionsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasConnectionsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, application.HasConnectionsWith(with...))
-	}
-	if i.HasLicenseVariants != nil {
-		p := application.HasLicenseVariants()
-		if !*i.HasLicenseVariants {
-			p = application.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasLicenseVariantsWith) > 0 {
-		with := make([]predicate.LicenseVariant, 0, len(i.HasLicenseVariantsWith))
-		for _, w := range i.HasLicenseVariantsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasLicenseVariantsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, application.HasLicenseVariantsWith(with...))
-	}
-	if i.HasLicenseCodes != nil {
-		p := application.HasLicenseCodes()
-		if !*i.HasLicenseCodes {
-			p = application.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasLicenseCodesWith) > 0 {
-		with := make([]predicate.LicenseCode, 0, len(i.HasLicenseCodesWith))
-		for _, w := range i.HasLicenseCodesWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasLicenseCodesWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, application.HasLicenseCodesWith(with...))
-	}
-	if i.HasImportSources != nil {
-		p := application.HasImportSources()
-		if !*i.HasImportSources {
-			p = application.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasImportSourcesWith) > 0 {
-		with := make([]predicate.ImportSource, 0, len(i.HasImportSourcesWith))
-		for _, w := range i.HasImportSourcesWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasImportSourcesWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, application.HasImportSourcesWith(with...))
-	}
-	if i.HasWebhookEvents != nil {
-		p := application.HasWebhookEvents()
-		if !*i.HasWebhookEvents {
-			p = application.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasWebhookEventsWith) > 0 {
-		with := make([]predicate.WebhookEvent, 0, len(i.HasWebhookEventsWith))
-		for _, w := range i.HasWebhookEventsWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasWebhookEventsWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, application.HasWebhookEventsWith(with...))
-	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyApplicationWhereInput
@@ -3375,10 +3161,6 @@ type LicenseVariantWhereInput struct {
 	// "application" edge predicates.
 	HasApplication     *bool                    `json:"hasApplication,omitempty"`
 	HasApplicationWith []*ApplicationWhereInput `json:"hasApplicationWith,omitempty"`
-
-	// "codes" edge predicates.
-	HasCodes     *bool                    `json:"hasCodes,omitempty"`
-	HasCodesWith []*LicenseCodeWhereInput `json:"hasCodesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3683,24 +3465,6 @@ func (i *LicenseVariantWhereInput) P() (predicate.LicenseVariant, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, licensevariant.HasApplicationWith(with...))
-	}
-	if i.HasCodes != nil {
-		p := licensevariant.HasCodes()
-		if !*i.HasCodes {
-			p = licensevariant.Not(p)
-		}
-		predicates = append(predicates, p)
-	}
-	if len(i.HasCodesWith) > 0 {
-		with := make([]predicate.LicenseCode, 0, len(i.HasCodesWith))
-		for _, w := range i.HasCodesWith {
-			p, err := w.P()
-			if err != nil {
-				return nil, fmt.Errorf("%w: field 'HasCodesWith'", err)
-			}
-			with = append(with, p)
-		}
-		predicates = append(predicates, licensevariant.HasCodesWith(with...))
 	}
 	switch len(predicates) {
 	case 0:

@@ -42,13 +42,13 @@ type LicenseVariant struct {
 type LicenseVariantEdges struct {
 	// Application holds the value of the application edge.
 	Application *Application `json:"application,omitempty"`
-	// Codes holds the value of the codes edge.
+	// not in GraphQL: a person holding one code must not list the others
 	Codes []*LicenseCode `json:"codes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
 	loadedTypes [2]bool
 	// totalCount holds the count of the edges above.
-	totalCount [2]map[string]int
+	totalCount [1]map[string]int
 
 	namedCodes map[string][]*LicenseCode
 }

@@ -7,18 +7,29 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Node - node"))
+	return r.node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, error) {
-	panic(fmt.Errorf("not implemented: Nodes - nodes"))
+	if len(ids) > 100 {
+		return nil, apperr.New(apperr.Invalid, "at most 100 ids")
+	}
+	out := make([]ent.Noder, len(ids))
+	for i, id := range ids {
+		n, err := r.node(ctx, id)
+		if err != nil && !apperr.Is(err, apperr.NotFound) {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
 }
 
 // Query returns QueryResolver implementation.

@@ -36,6 +36,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Mutation() MutationResolver
 	Query() QueryResolver
 }
 
@@ -76,23 +77,16 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AllowedOrigins    func(childComplexity int) int
-		Connections       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) int
-		CreatedAt         func(childComplexity int) int
-		ID                func(childComplexity int) int
-		IconURL           func(childComplexity int) int
-		ImportSources     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.ImportSourceOrder, where *ent.ImportSourceWhereInput) int
-		LicenseCodes      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) int
-		LicenseVariants   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseVariantOrder, where *ent.LicenseVariantWhereInput) int
-		Name              func(childComplexity int) int
-		PrivacyURL        func(childComplexity int) int
-		RedirectUris      func(childComplexity int) int
-		TermsURL          func(childComplexity int) int
-		UpdatedAt         func(childComplexity int) int
-		WebhookDisabledAt func(childComplexity int) int
-		WebhookEvents     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.WebhookEventOrder, where *ent.WebhookEventWhereInput) int
-		WebhookURL        func(childComplexity int) int
-		Website           func(childComplexity int) int
+		AllowedOrigins func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		ID             func(childComplexity int) int
+		IconURL        func(childComplexity int) int
+		Name           func(childComplexity int) int
+		PrivacyURL     func(childComplexity int) int
+		RedirectUris   func(childComplexity int) int
+		TermsURL       func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Website        func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -113,6 +107,12 @@ type ComplexityRoot struct {
 		ID           func(childComplexity int) int
 		Scopes       func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
+	}
+
+	CreateApplicationPayload struct {
+		Application   func(childComplexity int) int
+		ClientSecret  func(childComplexity int) int
+		WebhookSecret func(childComplexity int) int
 	}
 
 	ImportRow struct {
@@ -192,7 +192,6 @@ type ComplexityRoot struct {
 	LicenseVariant struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
-		Codes         func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) int
 		CreatedAt     func(childComplexity int) int
 		Description   func(childComplexity int) int
 		Duration      func(childComplexity int) int
@@ -212,6 +211,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Mutation struct {
+		CreateApplication func(childComplexity int, input model.CreateApplicationInput) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -220,9 +223,10 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Node   func(childComplexity int, id string) int
-		Nodes  func(childComplexity int, ids []string) int
-		Viewer func(childComplexity int) int
+		Applications func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
+		Node         func(childComplexity int, id string) int
+		Nodes        func(childComplexity int, ids []string) int
+		Viewer       func(childComplexity int) int
 	}
 
 	User struct {
@@ -270,10 +274,6 @@ type ComplexityRoot struct {
 	UserEmailEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
-	}
-
-	Viewer struct {
-		User func(childComplexity int) int
 	}
 
 	WebhookAttempt struct {
@@ -330,10 +330,14 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type MutationResolver interface {
+	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
-	Viewer(ctx context.Context) (*model.Viewer, error)
+	Viewer(ctx context.Context) (*ent.User, error)
+	Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -506,17 +510,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.AllowedOrigins(childComplexity), true
-	case "Application.connections":
-		if e.ComplexityRoot.Application.Connections == nil {
-			break
-		}
-
-		args, err := ec.field_Application_connections_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Application.Connections(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.AppConnectionOrder), args["where"].(*ent.AppConnectionWhereInput)), true
 	case "Application.createdAt":
 		if e.ComplexityRoot.Application.CreatedAt == nil {
 			break
@@ -535,39 +528,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.IconURL(childComplexity), true
-	case "Application.importSources":
-		if e.ComplexityRoot.Application.ImportSources == nil {
-			break
-		}
-
-		args, err := ec.field_Application_importSources_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Application.ImportSources(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.ImportSourceOrder), args["where"].(*ent.ImportSourceWhereInput)), true
-	case "Application.licenseCodes":
-		if e.ComplexityRoot.Application.LicenseCodes == nil {
-			break
-		}
-
-		args, err := ec.field_Application_licenseCodes_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Application.LicenseCodes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.LicenseCodeOrder), args["where"].(*ent.LicenseCodeWhereInput)), true
-	case "Application.licenseVariants":
-		if e.ComplexityRoot.Application.LicenseVariants == nil {
-			break
-		}
-
-		args, err := ec.field_Application_licenseVariants_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Application.LicenseVariants(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.LicenseVariantOrder), args["where"].(*ent.LicenseVariantWhereInput)), true
 	case "Application.name":
 		if e.ComplexityRoot.Application.Name == nil {
 			break
@@ -598,29 +558,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.UpdatedAt(childComplexity), true
-	case "Application.webhookDisabledAt":
-		if e.ComplexityRoot.Application.WebhookDisabledAt == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Application.WebhookDisabledAt(childComplexity), true
-	case "Application.webhookEvents":
-		if e.ComplexityRoot.Application.WebhookEvents == nil {
-			break
-		}
-
-		args, err := ec.field_Application_webhookEvents_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.WebhookEventOrder), args["where"].(*ent.WebhookEventWhereInput)), true
-	case "Application.webhookURL":
-		if e.ComplexityRoot.Application.WebhookURL == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Application.WebhookURL(childComplexity), true
 	case "Application.website":
 		if e.ComplexityRoot.Application.Website == nil {
 			break
@@ -696,6 +633,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Consent.UpdatedAt(childComplexity), true
+
+	case "CreateApplicationPayload.application":
+		if e.ComplexityRoot.CreateApplicationPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateApplicationPayload.Application(childComplexity), true
+	case "CreateApplicationPayload.clientSecret":
+		if e.ComplexityRoot.CreateApplicationPayload.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateApplicationPayload.ClientSecret(childComplexity), true
+	case "CreateApplicationPayload.webhookSecret":
+		if e.ComplexityRoot.CreateApplicationPayload.WebhookSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateApplicationPayload.WebhookSecret(childComplexity), true
 
 	case "ImportRow.connectionID":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
@@ -1005,17 +961,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseVariant.ApplicationID(childComplexity), true
-	case "LicenseVariant.codes":
-		if e.ComplexityRoot.LicenseVariant.Codes == nil {
-			break
-		}
-
-		args, err := ec.field_LicenseVariant_codes_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.LicenseVariant.Codes(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.LicenseCodeOrder), args["where"].(*ent.LicenseCodeWhereInput)), true
 	case "LicenseVariant.createdAt":
 		if e.ComplexityRoot.LicenseVariant.CreatedAt == nil {
 			break
@@ -1085,6 +1030,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.createApplication":
+		if e.ComplexityRoot.Mutation.CreateApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(model.CreateApplicationInput)), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -1109,6 +1066,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Query.applications":
+		if e.ComplexityRoot.Query.Applications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_applications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Applications(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.ApplicationOrder), args["where"].(*ent.ApplicationWhereInput)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -1334,13 +1303,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserEmailEdge.Node(childComplexity), true
 
-	case "Viewer.user":
-		if e.ComplexityRoot.Viewer.User == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Viewer.User(childComplexity), true
-
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
 			break
@@ -1553,6 +1515,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApplicationWhereInput", ec.unmarshalInputApplicationWhereInput),
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
+			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
 			graphql.NewInputUnmarshaler("ImportRowWhereInput", ec.unmarshalInputImportRowWhereInput),
 			graphql.NewInputUnmarshaler("ImportSourceOrder", ec.unmarshalInputImportSourceOrder),
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
@@ -1601,6 +1564,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			}
 
 			return &response
+		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
 		}
 
 	default:
@@ -1953,166 +1931,6 @@ type Application implements Node {
   browser origins allowed by CORS and as frame ancestors
   """
   allowedOrigins: [String!]!
-  webhookURL: String
-  """
-  set when the receiver answered 410 Gone
-  """
-  webhookDisabledAt: Time
-  connections(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for AppConnections returned from the connection.
-    """
-    orderBy: [AppConnectionOrder!]
-
-    """
-    Filtering options for AppConnections returned from the connection.
-    """
-    where: AppConnectionWhereInput
-  ): AppConnectionConnection!
-  licenseVariants(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for LicenseVariants returned from the connection.
-    """
-    orderBy: LicenseVariantOrder
-
-    """
-    Filtering options for LicenseVariants returned from the connection.
-    """
-    where: LicenseVariantWhereInput
-  ): LicenseVariantConnection!
-  licenseCodes(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for LicenseCodes returned from the connection.
-    """
-    orderBy: LicenseCodeOrder
-
-    """
-    Filtering options for LicenseCodes returned from the connection.
-    """
-    where: LicenseCodeWhereInput
-  ): LicenseCodeConnection!
-  importSources(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for ImportSources returned from the connection.
-    """
-    orderBy: ImportSourceOrder
-
-    """
-    Filtering options for ImportSources returned from the connection.
-    """
-    where: ImportSourceWhereInput
-  ): ImportSourceConnection!
-  webhookEvents(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for WebhookEvents returned from the connection.
-    """
-    orderBy: WebhookEventOrder
-
-    """
-    Filtering options for WebhookEvents returned from the connection.
-    """
-    where: WebhookEventWhereInput
-  ): WebhookEventConnection!
 }
 """
 A connection to a list of items.
@@ -2296,62 +2114,6 @@ input ApplicationWhereInput {
   privacyURLNotNil: Boolean
   privacyURLEqualFold: String
   privacyURLContainsFold: String
-  """
-  webhook_url field predicates
-  """
-  webhookURL: String
-  webhookURLNEQ: String
-  webhookURLIn: [String!]
-  webhookURLNotIn: [String!]
-  webhookURLGT: String
-  webhookURLGTE: String
-  webhookURLLT: String
-  webhookURLLTE: String
-  webhookURLContains: String
-  webhookURLHasPrefix: String
-  webhookURLHasSuffix: String
-  webhookURLIsNil: Boolean
-  webhookURLNotNil: Boolean
-  webhookURLEqualFold: String
-  webhookURLContainsFold: String
-  """
-  webhook_disabled_at field predicates
-  """
-  webhookDisabledAt: Time
-  webhookDisabledAtNEQ: Time
-  webhookDisabledAtIn: [Time!]
-  webhookDisabledAtNotIn: [Time!]
-  webhookDisabledAtGT: Time
-  webhookDisabledAtGTE: Time
-  webhookDisabledAtLT: Time
-  webhookDisabledAtLTE: Time
-  webhookDisabledAtIsNil: Boolean
-  webhookDisabledAtNotNil: Boolean
-  """
-  connections edge predicates
-  """
-  hasConnections: Boolean
-  hasConnectionsWith: [AppConnectionWhereInput!]
-  """
-  license_variants edge predicates
-  """
-  hasLicenseVariants: Boolean
-  hasLicenseVariantsWith: [LicenseVariantWhereInput!]
-  """
-  license_codes edge predicates
-  """
-  hasLicenseCodes: Boolean
-  hasLicenseCodesWith: [LicenseCodeWhereInput!]
-  """
-  import_sources edge predicates
-  """
-  hasImportSources: Boolean
-  hasImportSourcesWith: [ImportSourceWhereInput!]
-  """
-  webhook_events edge predicates
-  """
-  hasWebhookEvents: Boolean
-  hasWebhookEventsWith: [WebhookEventWhereInput!]
 }
 type Consent implements Node {
   id: ID!
@@ -3095,37 +2857,6 @@ type LicenseVariant implements Node {
   description: String
   duration: LicenseVariantDuration!
   application: Application!
-  codes(
-    """
-    Returns the elements in the list that come after the specified cursor.
-    """
-    after: Cursor
-
-    """
-    Returns the first _n_ elements from the list.
-    """
-    first: Int
-
-    """
-    Returns the elements in the list that come before the specified cursor.
-    """
-    before: Cursor
-
-    """
-    Returns the last _n_ elements from the list.
-    """
-    last: Int
-
-    """
-    Ordering options for LicenseCodes returned from the connection.
-    """
-    orderBy: LicenseCodeOrder
-
-    """
-    Filtering options for LicenseCodes returned from the connection.
-    """
-    where: LicenseCodeWhereInput
-  ): LicenseCodeConnection!
 }
 """
 A connection to a list of items.
@@ -3291,11 +3022,6 @@ input LicenseVariantWhereInput {
   """
   hasApplication: Boolean
   hasApplicationWith: [ApplicationWhereInput!]
-  """
-  codes edge predicates
-  """
-  hasCodes: Boolean
-  hasCodesWith: [LicenseCodeWhereInput!]
 }
 """
 An object with an ID.
@@ -4252,16 +3978,37 @@ input WebhookEventWhereInput {
 }
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
-
-
-"""The signed-in person."""
-type Viewer {
-  user: User!
-}
+# Every field here resolves through one domain call; authorization happens in the domain.
 
 extend type Query {
   """The signed-in person, or null when the request carries no session."""
-  viewer: Viewer
+  viewer: User
+  """The applications the signed-in developer owns."""
+  applications(after: Cursor, first: Int, before: Cursor, last: Int, orderBy: [ApplicationOrder!], where: ApplicationWhereInput): ApplicationConnection!
+}
+
+type Mutation {
+  """Registers an application owned by the signed-in developer. The secrets are shown this once."""
+  createApplication(input: CreateApplicationInput!): CreateApplicationPayload!
+}
+
+input CreateApplicationInput {
+  name: String!
+  website: String
+  iconUrl: String
+  termsUrl: String
+  privacyUrl: String
+  redirectUris: [String!]
+  allowedOrigins: [String!]
+  webhookUrl: String
+}
+
+type CreateApplicationPayload {
+  application: Application!
+  """The client secret, shown only in this answer; LoginSign keeps only its hash."""
+  clientSecret: String!
+  """The webhook signing secret (whsec_…), when a webhook URL was given."""
+  webhookSecret: String
 }
 `, BuiltIn: false},
 }
@@ -4357,20 +4104,6 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
-	case "webhookURL":
-		return ec.fieldContext_Application_webhookURL(ctx, field)
-	case "webhookDisabledAt":
-		return ec.fieldContext_Application_webhookDisabledAt(ctx, field)
-	case "connections":
-		return ec.fieldContext_Application_connections(ctx, field)
-	case "licenseVariants":
-		return ec.fieldContext_Application_licenseVariants(ctx, field)
-	case "licenseCodes":
-		return ec.fieldContext_Application_licenseCodes(ctx, field)
-	case "importSources":
-		return ec.fieldContext_Application_importSources(ctx, field)
-	case "webhookEvents":
-		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -4413,6 +4146,18 @@ func (ec *executionContext) childFields_Consent(ctx context.Context, field graph
 		return ec.fieldContext_Consent_connection(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Consent", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_CreateApplicationPayload_application(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_CreateApplicationPayload_clientSecret(ctx, field)
+	case "webhookSecret":
+		return ec.fieldContext_CreateApplicationPayload_webhookSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4485,18 +4230,6 @@ func (ec *executionContext) childFields_ImportSource(ctx context.Context, field 
 		return ec.fieldContext_ImportSource_rows(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportSource", field.Name)
-}
-
-func (ec *executionContext) childFields_ImportSourceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "edges":
-		return ec.fieldContext_ImportSourceConnection_edges(ctx, field)
-	case "pageInfo":
-		return ec.fieldContext_ImportSourceConnection_pageInfo(ctx, field)
-	case "totalCount":
-		return ec.fieldContext_ImportSourceConnection_totalCount(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type ImportSourceConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportSourceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4581,22 +4314,8 @@ func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, fiel
 		return ec.fieldContext_LicenseVariant_duration(ctx, field)
 	case "application":
 		return ec.fieldContext_LicenseVariant_application(ctx, field)
-	case "codes":
-		return ec.fieldContext_LicenseVariant_codes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseVariant", field.Name)
-}
-
-func (ec *executionContext) childFields_LicenseVariantConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "edges":
-		return ec.fieldContext_LicenseVariantConnection_edges(ctx, field)
-	case "pageInfo":
-		return ec.fieldContext_LicenseVariantConnection_pageInfo(ctx, field)
-	case "totalCount":
-		return ec.fieldContext_LicenseVariantConnection_totalCount(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type LicenseVariantConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_LicenseVariantEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4705,14 +4424,6 @@ func (ec *executionContext) childFields_UserEmailEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type UserEmailEdge", field.Name)
 }
 
-func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "user":
-		return ec.fieldContext_Viewer_user(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
-}
-
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4787,18 +4498,6 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
-}
-
-func (ec *executionContext) childFields_WebhookEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-	switch field.Name {
-	case "edges":
-		return ec.fieldContext_WebhookEventConnection_edges(ctx, field)
-	case "pageInfo":
-		return ec.fieldContext_WebhookEventConnection_pageInfo(ctx, field)
-	case "totalCount":
-		return ec.fieldContext_WebhookEventConnection_totalCount(ctx, field)
-	}
-	return nil, fmt.Errorf("no field named %q was found under type WebhookEventConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4981,276 +4680,6 @@ func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Contex
 	return args, nil
 }
 
-func (ec *executionContext) field_Application_connections_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) ([]*ent.AppConnectionOrder, error) {
-			return ec.unmarshalOAppConnectionOrder2ᚕᚖloginsignᚋentᚐAppConnectionOrderᚄ(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.AppConnectionWhereInput, error) {
-			return ec.unmarshalOAppConnectionWhereInput2ᚖloginsignᚋentᚐAppConnectionWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Application_importSources_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*ent.ImportSourceOrder, error) {
-			return ec.unmarshalOImportSourceOrder2ᚖloginsignᚋentᚐImportSourceOrder(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.ImportSourceWhereInput, error) {
-			return ec.unmarshalOImportSourceWhereInput2ᚖloginsignᚋentᚐImportSourceWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Application_licenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*ent.LicenseCodeOrder, error) {
-			return ec.unmarshalOLicenseCodeOrder2ᚖloginsignᚋentᚐLicenseCodeOrder(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.LicenseCodeWhereInput, error) {
-			return ec.unmarshalOLicenseCodeWhereInput2ᚖloginsignᚋentᚐLicenseCodeWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Application_licenseVariants_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*ent.LicenseVariantOrder, error) {
-			return ec.unmarshalOLicenseVariantOrder2ᚖloginsignᚋentᚐLicenseVariantOrder(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.LicenseVariantWhereInput, error) {
-			return ec.unmarshalOLicenseVariantWhereInput2ᚖloginsignᚋentᚐLicenseVariantWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Application_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["after"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["first"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
-		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
-			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["before"] = arg2
-	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
-		func(ctx context.Context, v any) (*int, error) {
-			return ec.unmarshalOInt2ᚖint(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["last"] = arg3
-	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*ent.WebhookEventOrder, error) {
-			return ec.unmarshalOWebhookEventOrder2ᚖloginsignᚋentᚐWebhookEventOrder(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["orderBy"] = arg4
-	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.WebhookEventWhereInput, error) {
-			return ec.unmarshalOWebhookEventWhereInput2ᚖloginsignᚋentᚐWebhookEventWhereInput(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["where"] = arg5
-	return args, nil
-}
-
 func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5297,7 +4726,35 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
-func (ec *executionContext) field_LicenseVariant_codes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateApplicationInput, error) {
+			return ec.unmarshalNCreateApplicationInput2loginsignᚋgraphᚋmodelᚐCreateApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_applications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
@@ -5333,35 +4790,21 @@ func (ec *executionContext) field_LicenseVariant_codes_args(ctx context.Context,
 	}
 	args["last"] = arg3
 	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
-		func(ctx context.Context, v any) (*ent.LicenseCodeOrder, error) {
-			return ec.unmarshalOLicenseCodeOrder2ᚖloginsignᚋentᚐLicenseCodeOrder(ctx, v)
+		func(ctx context.Context, v any) ([]*ent.ApplicationOrder, error) {
+			return ec.unmarshalOApplicationOrder2ᚕᚖloginsignᚋentᚐApplicationOrderᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["orderBy"] = arg4
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
-		func(ctx context.Context, v any) (*ent.LicenseCodeWhereInput, error) {
-			return ec.unmarshalOLicenseCodeWhereInput2ᚖloginsignᚋentᚐLicenseCodeWhereInput(ctx, v)
+		func(ctx context.Context, v any) (*ent.ApplicationWhereInput, error) {
+			return ec.unmarshalOApplicationWhereInput2ᚖloginsignᚋentᚐApplicationWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
 	args["where"] = arg5
-	return args, nil
-}
-
-func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNString2string(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["name"] = arg0
 	return args, nil
 }
 
@@ -6500,272 +5943,6 @@ func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Co
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
-func (ec *executionContext) _Application_webhookURL(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_webhookURL(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.WebhookURL, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Application_webhookURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
-}
-
-func (ec *executionContext) _Application_webhookDisabledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_webhookDisabledAt(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.WebhookDisabledAt, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
-			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Application_webhookDisabledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
-}
-
-func (ec *executionContext) _Application_connections(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_connections(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.Connections(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.AppConnectionOrder), fc.Args["where"].(*ent.AppConnectionWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnectionConnection) graphql.Marshaler {
-			return ec.marshalNAppConnectionConnection2ᚖloginsignᚋentᚐAppConnectionConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Application_connections(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Application",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_AppConnectionConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Application_connections_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_licenseVariants(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.LicenseVariants(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.LicenseVariantOrder), fc.Args["where"].(*ent.LicenseVariantWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariantConnection) graphql.Marshaler {
-			return ec.marshalNLicenseVariantConnection2ᚖloginsignᚋentᚐLicenseVariantConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Application_licenseVariants(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Application",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LicenseVariantConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Application_licenseVariants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Application_licenseCodes(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_licenseCodes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.LicenseCodes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.LicenseCodeOrder), fc.Args["where"].(*ent.LicenseCodeWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
-			return ec.marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Application_licenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Application",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LicenseCodeConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Application_licenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Application_importSources(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_importSources(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.ImportSources(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ImportSourceOrder), fc.Args["where"].(*ent.ImportSourceWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
-			return ec.marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Application_importSources(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Application",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_ImportSourceConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Application_importSources_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
-func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Application_webhookEvents(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.WebhookEvents(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.WebhookEventOrder), fc.Args["where"].(*ent.WebhookEventWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
-			return ec.marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Application_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Application",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_WebhookEventConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Application_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApplicationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7053,6 +6230,84 @@ func (ec *executionContext) fieldContext_Consent_connection(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CreateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.CreateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateApplicationPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateApplicationPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateApplicationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateApplicationPayload_clientSecret(ctx context.Context, field graphql.CollectedField, obj *model.CreateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateApplicationPayload_clientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateApplicationPayload_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreateApplicationPayload_webhookSecret(ctx context.Context, field graphql.CollectedField, obj *model.CreateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateApplicationPayload_webhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _ImportRow_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
@@ -8476,50 +7731,6 @@ func (ec *executionContext) fieldContext_LicenseVariant_application(_ context.Co
 	return fc, nil
 }
 
-func (ec *executionContext) _LicenseVariant_codes(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LicenseVariant_codes(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return obj.Codes(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.LicenseCodeOrder), fc.Args["where"].(*ent.LicenseCodeWhereInput))
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
-			return ec.marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_LicenseVariant_codes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "LicenseVariant",
-		Field:      field,
-		IsMethod:   true,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_LicenseCodeConnection(ctx, field)
-		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_LicenseVariant_codes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
-	}
-	return fc, nil
-}
-
 func (ec *executionContext) _LicenseVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariantConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8660,6 +7871,50 @@ func (ec *executionContext) _LicenseVariantEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_LicenseVariantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LicenseVariantEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Mutation_createApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateApplication(ctx, fc.Args["input"].(model.CreateApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateApplicationPayload) graphql.Marshaler {
+			return ec.marshalNCreateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐCreateApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
@@ -8854,8 +8109,8 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Viewer(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
-			return ec.marshalOViewer2ᚖloginsignᚋgraphᚋmodelᚐViewer(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
 		},
 		true,
 		false,
@@ -8868,8 +8123,52 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_Viewer(ctx, field)
+			return ec.childFields_User(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_applications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_applications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Applications(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.ApplicationOrder), fc.Args["where"].(*ent.ApplicationWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApplicationConnection) graphql.Marshaler {
+			return ec.marshalNApplicationConnection2ᚖloginsignᚋentᚐApplicationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_applications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ApplicationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_applications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9741,38 +9040,6 @@ func (ec *executionContext) _UserEmailEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserEmailEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEmailEdge", field, false, false, "Cursor")
-}
-
-func (ec *executionContext) _Viewer_user(ctx context.Context, field graphql.CollectedField, obj *model.Viewer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Viewer_user(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.User, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
-			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Viewer_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
-		Object:     "Viewer",
-		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
-		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_User(ctx, field)
-		},
-	}
-	return fc, nil
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -12786,7 +12053,7 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "website", "websiteNEQ", "websiteIn", "websiteNotIn", "websiteGT", "websiteGTE", "websiteLT", "websiteLTE", "websiteContains", "websiteHasPrefix", "websiteHasSuffix", "websiteIsNil", "websiteNotNil", "websiteEqualFold", "websiteContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLIsNil", "iconURLNotNil", "iconURLEqualFold", "iconURLContainsFold", "termsURL", "termsURLNEQ", "termsURLIn", "termsURLNotIn", "termsURLGT", "termsURLGTE", "termsURLLT", "termsURLLTE", "termsURLContains", "termsURLHasPrefix", "termsURLHasSuffix", "termsURLIsNil", "termsURLNotNil", "termsURLEqualFold", "termsURLContainsFold", "privacyURL", "privacyURLNEQ", "privacyURLIn", "privacyURLNotIn", "privacyURLGT", "privacyURLGTE", "privacyURLLT", "privacyURLLTE", "privacyURLContains", "privacyURLHasPrefix", "privacyURLHasSuffix", "privacyURLIsNil", "privacyURLNotNil", "privacyURLEqualFold", "privacyURLContainsFold", "webhookURL", "webhookURLNEQ", "webhookURLIn", "webhookURLNotIn", "webhookURLGT", "webhookURLGTE", "webhookURLLT", "webhookURLLTE", "webhookURLContains", "webhookURLHasPrefix", "webhookURLHasSuffix", "webhookURLIsNil", "webhookURLNotNil", "webhookURLEqualFold", "webhookURLContainsFold", "webhookDisabledAt", "webhookDisabledAtNEQ", "webhookDisabledAtIn", "webhookDisabledAtNotIn", "webhookDisabledAtGT", "webhookDisabledAtGTE", "webhookDisabledAtLT", "webhookDisabledAtLTE", "webhookDisabledAtIsNil", "webhookDisabledAtNotNil", "hasConnections", "hasConnectionsWith", "hasLicenseVariants", "hasLicenseVariantsWith", "hasLicenseCodes", "hasLicenseCodesWith", "hasImportSources", "hasImportSourcesWith", "hasWebhookEvents", "hasWebhookEventsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "website", "websiteNEQ", "websiteIn", "websiteNotIn", "websiteGT", "websiteGTE", "websiteLT", "websiteLTE", "websiteContains", "websiteHasPrefix", "websiteHasSuffix", "websiteIsNil", "websiteNotNil", "websiteEqualFold", "websiteContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLIsNil", "iconURLNotNil", "iconURLEqualFold", "iconURLContainsFold", "termsURL", "termsURLNEQ", "termsURLIn", "termsURLNotIn", "termsURLGT", "termsURLGTE", "termsURLLT", "termsURLLTE", "termsURLContains", "termsURLHasPrefix", "termsURLHasSuffix", "termsURLIsNil", "termsURLNotNil", "termsURLEqualFold", "termsURLContainsFold", "privacyURL", "privacyURLNEQ", "privacyURLIn", "privacyURLNotIn", "privacyURLGT", "privacyURLGTE", "privacyURLLT", "privacyURLLTE", "privacyURLContains", "privacyURLHasPrefix", "privacyURLHasSuffix", "privacyURLIsNil", "privacyURLNotNil", "privacyURLEqualFold", "privacyURLContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13507,251 +12774,6 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.PrivacyURLContainsFold = data
-		case "webhookURL":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURL"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURL = data
-		case "webhookURLNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLNEQ = data
-		case "webhookURLIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLIn = data
-		case "webhookURLNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLNotIn = data
-		case "webhookURLGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLGT = data
-		case "webhookURLGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLGTE = data
-		case "webhookURLLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLLT = data
-		case "webhookURLLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLLTE = data
-		case "webhookURLContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLContains = data
-		case "webhookURLHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLHasPrefix = data
-		case "webhookURLHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLHasSuffix = data
-		case "webhookURLIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLIsNil = data
-		case "webhookURLNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLNotNil = data
-		case "webhookURLEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLEqualFold = data
-		case "webhookURLContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookURLContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookURLContainsFold = data
-		case "webhookDisabledAt":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAt"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAt = data
-		case "webhookDisabledAtNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtNEQ"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtNEQ = data
-		case "webhookDisabledAtIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtIn = data
-		case "webhookDisabledAtNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtNotIn"))
-			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtNotIn = data
-		case "webhookDisabledAtGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtGT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtGT = data
-		case "webhookDisabledAtGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtGTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtGTE = data
-		case "webhookDisabledAtLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtLT"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtLT = data
-		case "webhookDisabledAtLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtLTE"))
-			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtLTE = data
-		case "webhookDisabledAtIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtIsNil = data
-		case "webhookDisabledAtNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookDisabledAtNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.WebhookDisabledAtNotNil = data
-		case "hasConnections":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConnections"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasConnections = data
-		case "hasConnectionsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasConnectionsWith"))
-			data, err := ec.unmarshalOAppConnectionWhereInput2ᚕᚖloginsignᚋentᚐAppConnectionWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasConnectionsWith = data
-		case "hasLicenseVariants":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLicenseVariants"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasLicenseVariants = data
-		case "hasLicenseVariantsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLicenseVariantsWith"))
-			data, err := ec.unmarshalOLicenseVariantWhereInput2ᚕᚖloginsignᚋentᚐLicenseVariantWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasLicenseVariantsWith = data
-		case "hasLicenseCodes":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLicenseCodes"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasLicenseCodes = data
-		case "hasLicenseCodesWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasLicenseCodesWith"))
-			data, err := ec.unmarshalOLicenseCodeWhereInput2ᚕᚖloginsignᚋentᚐLicenseCodeWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasLicenseCodesWith = data
-		case "hasImportSources":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasImportSources"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasImportSources = data
-		case "hasImportSourcesWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasImportSourcesWith"))
-			data, err := ec.unmarshalOImportSourceWhereInput2ᚕᚖloginsignᚋentᚐImportSourceWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasImportSourcesWith = data
-		case "hasWebhookEvents":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasWebhookEvents"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasWebhookEvents = data
-		case "hasWebhookEventsWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasWebhookEventsWith"))
-			data, err := ec.unmarshalOWebhookEventWhereInput2ᚕᚖloginsignᚋentᚐWebhookEventWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasWebhookEventsWith = data
 		}
 	}
 	return it, nil
@@ -14162,6 +13184,97 @@ func (ec *executionContext) unmarshalInputConsentWhereInput(ctx context.Context,
 func UnmarshalConsentWhereInput(ctx context.Context, raw any) (ent.ConsentWhereInput, error) {
 	var out ent.ConsentWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConsentWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Context, obj any) (model.CreateApplicationInput, error) {
+	var it model.CreateApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "website":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("website"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Website = data
+		case "iconUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURL = data
+		case "termsUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("termsUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TermsURL = data
+		case "privacyUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privacyUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivacyURL = data
+		case "redirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedirectUris = data
+		case "allowedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedOrigins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedOrigins = data
+		case "webhookUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateApplicationInput unmarshals raw into the CreateApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateApplicationInput(ctx context.Context, raw any) (model.CreateApplicationInput, error) {
+	var out model.CreateApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateApplicationInput", raw, &out)
 	return out, err
 }
 
@@ -16519,7 +15632,7 @@ func (ec *executionContext) unmarshalInputLicenseVariantWhereInput(ctx context.C
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "duration", "durationNEQ", "durationIn", "durationNotIn", "hasApplication", "hasApplicationWith", "hasCodes", "hasCodesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionIsNil", "descriptionNotNil", "descriptionEqualFold", "descriptionContainsFold", "duration", "durationNEQ", "durationIn", "durationNotIn", "hasApplication", "hasApplicationWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17058,20 +16171,6 @@ func (ec *executionContext) unmarshalInputLicenseVariantWhereInput(ctx context.C
 				return it, err
 			}
 			it.HasApplicationWith = data
-		case "hasCodes":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCodes"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasCodes = data
-		case "hasCodesWith":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasCodesWith"))
-			data, err := ec.unmarshalOLicenseCodeWhereInput2ᚕᚖloginsignᚋentᚐLicenseCodeWhereInputᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.HasCodesWith = data
 		}
 	}
 	return it, nil
@@ -20333,93 +19432,53 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._Application_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Application_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Application_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._Application_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "website":
 			out.Values[i] = ec._Application_website(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "iconURL":
 			out.Values[i] = ec._Application_iconURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "termsURL":
 			out.Values[i] = ec._Application_termsURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "privacyURL":
 			out.Values[i] = ec._Application_privacyURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "redirectUris":
 			out.Values[i] = ec._Application_redirectUris(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "allowedOrigins":
 			out.Values[i] = ec._Application_allowedOrigins(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
-		case "webhookURL":
-			out.Values[i] = ec._Application_webhookURL(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "webhookDisabledAt":
-			out.Values[i] = ec._Application_webhookDisabledAt(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "connections":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Application_connections(ctx, field, obj)
-				})
-		case "licenseVariants":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Application_licenseVariants(ctx, field, obj)
-				})
-		case "licenseCodes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Application_licenseCodes(ctx, field, obj)
-				})
-		case "importSources":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Application_importSources(ctx, field, obj)
-				})
-		case "webhookEvents":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Application_webhookEvents(ctx, field, obj)
-				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20560,6 +19619,49 @@ func (ec *executionContext) _Consent(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Consent_connection(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createApplicationPayloadImplementors = []string{"CreateApplicationPayload"}
+
+func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateApplicationPayload")
+		case "application":
+			out.Values[i] = ec._CreateApplicationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientSecret":
+			out.Values[i] = ec._CreateApplicationPayload_clientSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookSecret":
+			out.Values[i] = ec._CreateApplicationPayload_webhookSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21122,12 +20224,6 @@ func (ec *executionContext) _LicenseVariant(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseVariant_application(ctx, field, obj)
 				})
-		case "codes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LicenseVariant_codes(ctx, field, obj)
-				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21206,6 +20302,49 @@ func (ec *executionContext) _LicenseVariantEdge(ctx context.Context, sel ast.Sel
 			}
 		case "cursor":
 			out.Values[i] = ec._LicenseVariantEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "createApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createApplication(ctx, field)
+			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21310,6 +20449,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
+				})
+		case "applications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_applications(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -21639,39 +20784,6 @@ func (ec *executionContext) _UserEmailEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEmailEdge_cursor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		default:
-			panic("unknown field " + strconv.Quote(field.Name))
-		}
-	}
-	out.Dispatch(ctx)
-	if out.Invalids > 0 {
-		return graphql.Null
-	}
-
-	if n := len(deferred.Defers); n > 0 {
-		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
-		ec.ProcessDeferredGroup(deferred)
-	}
-
-	return out
-}
-
-var viewerImplementors = []string{"Viewer"}
-
-func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *model.Viewer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
-
-	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
-	for i, field := range fields {
-		switch field.Name {
-		case "__typename":
-			out.Values[i] = graphql.MarshalString("Viewer")
-		case "user":
-			out.Values[i] = ec._Viewer_user(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22493,6 +21605,19 @@ func (ec *executionContext) unmarshalNConsentWhereInput2ᚖloginsignᚋentᚐCon
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateApplicationInput2loginsignᚋgraphᚋmodelᚐCreateApplicationInput(ctx context.Context, v any) (model.CreateApplicationInput, error) {
+	res, err := ec.unmarshalInputCreateApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐCreateApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._CreateApplicationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
 	var res entgql.Cursor[string]
 	err := res.UnmarshalGQL(v)
@@ -22575,14 +21700,6 @@ func (ec *executionContext) marshalNImportSource2ᚖloginsignᚋentᚐImportSour
 		return graphql.Null
 	}
 	return ec._ImportSource(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ImportSourceConnection!")
-		return graphql.Null
-	}
-	return ec._ImportSourceConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNImportSourceKind2loginsignᚋentᚋimportsourceᚐKind(ctx context.Context, v any) (importsource.Kind, error) {
@@ -22681,14 +21798,6 @@ func (ec *executionContext) marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseV
 		return graphql.Null
 	}
 	return ec._LicenseVariant(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNLicenseVariantConnection2ᚖloginsignᚋentᚐLicenseVariantConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseVariantConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "LicenseVariantConnection!")
-		return graphql.Null
-	}
-	return ec._LicenseVariantConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLicenseVariantDuration2loginsignᚋentᚋlicensevariantᚐDuration(ctx context.Context, v any) (licensevariant.Duration, error) {
@@ -22874,14 +21983,6 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEve
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "WebhookEventConnection!")
-		return graphql.Null
-	}
-	return ec._WebhookEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookEventOrderField2ᚖloginsignᚋentᚐWebhookEventOrderField(ctx context.Context, v any) (*ent.WebhookEventOrderField, error) {
@@ -23507,14 +22608,6 @@ func (ec *executionContext) marshalOImportSourceKind2ᚖloginsignᚋentᚋimport
 	return v
 }
 
-func (ec *executionContext) unmarshalOImportSourceOrder2ᚖloginsignᚋentᚐImportSourceOrder(ctx context.Context, v any) (*ent.ImportSourceOrder, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputImportSourceOrder(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) unmarshalOImportSourceWhereInput2ᚕᚖloginsignᚋentᚐImportSourceWhereInputᚄ(ctx context.Context, v any) ([]*ent.ImportSourceWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -23848,14 +22941,6 @@ func (ec *executionContext) marshalOLicenseVariantEdge2ᚖloginsignᚋentᚐLice
 	return ec._LicenseVariantEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOLicenseVariantOrder2ᚖloginsignᚋentᚐLicenseVariantOrder(ctx context.Context, v any) (*ent.LicenseVariantOrder, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputLicenseVariantOrder(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
 func (ec *executionContext) unmarshalOLicenseVariantWhereInput2ᚕᚖloginsignᚋentᚐLicenseVariantWhereInputᚄ(ctx context.Context, v any) ([]*ent.LicenseVariantWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -24118,13 +23203,6 @@ func (ec *executionContext) unmarshalOUserWhereInput2ᚖloginsignᚋentᚐUserWh
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOViewer2ᚖloginsignᚋgraphᚋmodelᚐViewer(ctx context.Context, sel ast.SelectionSet, v *model.Viewer) graphql.Marshaler {
-	if v == nil {
-		return graphql.Null
-	}
-	return ec._Viewer(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalOWebhookAttempt2ᚖloginsignᚋentᚐWebhookAttempt(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttempt) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24202,14 +23280,6 @@ func (ec *executionContext) marshalOWebhookEventEdge2ᚖloginsignᚋentᚐWebhoo
 		return graphql.Null
 	}
 	return ec._WebhookEventEdge(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalOWebhookEventOrder2ᚖloginsignᚋentᚐWebhookEventOrder(ctx context.Context, v any) (*ent.WebhookEventOrder, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputWebhookEventOrder(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOWebhookEventStatus2ᚕloginsignᚋentᚋwebhookeventᚐStatusᚄ(ctx context.Context, v any) ([]webhookevent.Status, error) {

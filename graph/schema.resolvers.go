@@ -7,11 +7,39 @@ package graph
 
 import (
 	"context"
-	"fmt"
+	"loginsign/ent"
 	"loginsign/graph/model"
+	"loginsign/internal/portal"
+
+	"entgo.io/contrib/entgql"
 )
 
-// Viewer is the resolver for the viewer field.
-func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
-	panic(fmt.Errorf("not implemented: Viewer - viewer"))
+// CreateApplication is the resolver for the createApplication field.
+func (r *mutationResolver) CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error) {
+	created, err := r.Portal.CreateApplication(ctx, portal.ApplicationInput{
+		Name: input.Name, Website: deref(input.Website), IconURL: deref(input.IconURL),
+		TermsURL: deref(input.TermsURL), PrivacyURL: deref(input.PrivacyURL),
+		RedirectURIs: input.RedirectUris, AllowedOrigins: input.AllowedOrigins, WebhookURL: deref(input.WebhookURL),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.CreateApplicationPayload{
+		Application: created.Application, ClientSecret: created.ClientSecret, WebhookSecret: optional(created.WebhookSecret),
+	}, nil
 }
+
+// Viewer is the resolver for the viewer field.
+func (r *queryResolver) Viewer(ctx context.Context) (*ent.User, error) {
+	return r.Identity.Viewer(ctx)
+}
+
+// Applications is the resolver for the applications field.
+func (r *queryResolver) Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error) {
+	return r.Portal.ListApplications(ctx, after, first, before, last, orderBy, where)
+}
+
+// Mutation returns MutationResolver implementation.
+func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
+
+type mutationResolver struct{ *Resolver }

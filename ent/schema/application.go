@@ -35,11 +35,13 @@ func (Application) Fields() []ent.Field {
 		field.String("secret_hash").Sensitive().
 			Comment("SHA-256 of the client secret; the secret itself is shown once").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("webhook_url").Optional().MaxLen(2048),
+		field.String("webhook_url").Optional().MaxLen(2048).
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Bytes("webhook_secret").Optional().Sensitive().
 			Comment("whsec_ secret, sealed with the server key").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("webhook_disabled_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("set when the receiver answered 410 Gone"),
 	}
 }
@@ -48,11 +50,21 @@ func (Application) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("owner", User.Type).Ref("applications").Field("owner_id").Unique().Required().
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		edge.To("connections", AppConnection.Type).Annotations(entgql.RelayConnection()),
-		edge.To("license_variants", LicenseVariant.Type).Annotations(entgql.RelayConnection()),
-		edge.To("license_codes", LicenseCode.Type).Annotations(entgql.RelayConnection()),
-		edge.To("import_sources", ImportSource.Type).Annotations(entgql.RelayConnection()),
-		edge.To("webhook_events", WebhookEvent.Type).Annotations(entgql.RelayConnection()),
+		edge.To("connections", AppConnection.Type).
+			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("license_variants", LicenseVariant.Type).
+			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("license_codes", LicenseCode.Type).
+			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("import_sources", ImportSource.Type).
+			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("webhook_events", WebhookEvent.Type).
+			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -35,7 +35,9 @@ func (LicenseVariant) Fields() []ent.Field {
 func (LicenseVariant) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("application", Application.Type).Ref("license_variants").Field("application_id").Unique().Required().Immutable(),
-		edge.To("codes", LicenseCode.Type).Annotations(entgql.RelayConnection()),
+		edge.To("codes", LicenseCode.Type).
+			Comment("not in GraphQL: a person holding one code must not list the others").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

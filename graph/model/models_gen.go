@@ -6,7 +6,21 @@ import (
 	"loginsign/ent"
 )
 
-// The signed-in person.
-type Viewer struct {
-	User *ent.User `json:"user"`
+type CreateApplicationInput struct {
+	Name           string   `json:"name"`
+	Website        *string  `json:"website,omitempty"`
+	IconURL        *string  `json:"iconUrl,omitempty"`
+	TermsURL       *string  `json:"termsUrl,omitempty"`
+	PrivacyURL     *string  `json:"privacyUrl,omitempty"`
+	RedirectUris   []string `json:"redirectUris,omitempty"`
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	WebhookURL     *string  `json:"webhookUrl,omitempty"`
+}
+
+type CreateApplicationPayload struct {
+	Application *ent.Application `json:"application"`
+	// The client secret, shown only in this answer; LoginSign keeps only its hash.
+	ClientSecret string `json:"clientSecret"`
+	// The webhook signing secret (whsec_…), when a webhook URL was given.
+	WebhookSecret *string `json:"webhookSecret,omitempty"`
 }

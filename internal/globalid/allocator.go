@@ -49,7 +49,7 @@ func (a *Allocator) Next(ctx context.Context, client *ent.Client) (string, error
 	if client == nil {
 		client = a.client
 	}
-	perm, err := a.permutation(ctx)
+	perm, err := a.Prepare(ctx)
 	if err != nil {
 		return "", err
 	}
@@ -87,8 +87,10 @@ func (a *Allocator) advance(ctx context.Context, client *ent.Client) (int64, err
 	return v - 1, rows.Close()
 }
 
-// permutation loads the key, creating the sequence row with a random key on first use.
-func (a *Allocator) permutation(ctx context.Context) (*Permutation, error) {
+// Prepare loads the permutation key, creating the sequence row with a random key on first use.
+// Call it outside any transaction before the first Next inside one: on SQLite a transaction
+// holds the only write lock.
+func (a *Allocator) Prepare(ctx context.Context) (*Permutation, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.perm != nil {

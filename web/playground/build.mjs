@@ -59,6 +59,10 @@ const hash = async (name) =>
 const html = (await readFile(join(here, 'index.html'), 'utf8'))
   .replace('__JS_HASH__', await hash('graphiql.js'))
   .replace('__CSS_HASH__', await hash('graphiql.css'));
+// __CSP_NONCE__ stays: the Go handler replaces it per request (see playground.go).
+if (html.split('__CSP_NONCE__').length !== 2) {
+  throw new Error('index.html must contain __CSP_NONCE__ exactly once');
+}
 await writeFile(join(outdir, 'index.html'), html);
 
 const outputs = Object.entries(result.metafile.outputs).map(([f, o]) => `${f}\t${o.bytes} bytes`);

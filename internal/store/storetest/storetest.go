@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"loginsign/internal/ids"
@@ -25,11 +26,12 @@ func Run(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	}
 }
 
-// URLs returns the database URLs of the backends, each fresh: "sqlite" always, "postgres" when
-// the environment names a server. Use it for tests that start a whole server.
+// URLs returns the database URLs of the backends, each fresh: "sqlite" (a file in a temporary
+// directory) always, "postgres" when the environment names a server. Use it for tests that
+// start a whole server or run commands.
 func URLs(t testing.TB) map[string]string {
 	t.Helper()
-	out := map[string]string{"sqlite": "sqlite://:memory:" + ids.New("t")}
+	out := map[string]string{"sqlite": "sqlite://" + filepath.Join(t.TempDir(), "loginsign.db")}
 	if base := os.Getenv(EnvPostgres); base != "" {
 		out["postgres"] = FreshPostgres(t, base)
 	}

@@ -21,13 +21,16 @@ package playground
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,12 +46,21 @@ const (
 
 	indexFile = "index.html"
 
-	// contentSecurityPolicy for the page: everything from this origin only, no inline
-	// scripts, no eval, no framing. data: is allowed for the fonts and icons inlined into the
-	// stylesheet.
-	contentSecurityPolicy = "default-src 'none'; " +
+	// noncePlaceholder in index.html is replaced with a fresh nonce on every request. The
+	// bundle reads it from <meta name="csp-nonce"> and puts it on the few <style> elements
+	// GraphiQL's dialogs inject (react-remove-scroll), which the CSP then allows.
+	noncePlaceholder = "__CSP_NONCE__"
+
+	assetCacheControl = "public, max-age=31536000, immutable"
+)
+
+// contentSecurityPolicy for the page: everything from this origin only, no inline scripts, no
+// eval, no inline styles other than <style> elements with the page's nonce, no framing. data:
+// is allowed for the fonts inlined into the stylesheet and for the empty favicon.
+func contentSecurityPolicy(nonce string) string {
+	return "default-src 'none'; " +
 		"script-src 'self'; " +
-		"style-src 'self'; " +
+		"style-src 'self' 'nonce-" + nonce + "'; " +
 		"connect-src 'self'; " +
 		"worker-src 'self'; " +
 		"img-src 'self' data:; " +
@@ -56,9 +68,7 @@ const (
 		"base-uri 'none'; " +
 		"form-action 'none'; " +
 		"frame-ancestors 'none'"
-
-	assetCacheControl = "public, max-age=31536000, immutable"
-)
+}
 
 // file is one embedded file, read once at start-up.
 type file struct {
@@ -96,8 +106,9 @@ func contentType(name string) string {
 }
 
 type handler struct {
-	page   file
-	assets map[string]file // by base name, without index.html
+	// pageHead and pageTail are index.html before and after the nonce placeholder.
+	pageHead, pageTail []byte
+	assets             map[string]file // by base name, without index.html
 }
 
 // Handler serves GET and HEAD for PagePath (the GraphiQL page) and for the files under
@@ -122,35 +133,42 @@ func Handler() http.Handler {
 		sum := sha256.Sum256(body)
 		f := file{body: body, contentType: contentType(name), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 		if name == indexFile {
-			h.page = f
+			head, tail, ok := bytes.Cut(body, []byte(noncePlaceholder))
+			if !ok || bytes.Contains(tail, []byte(noncePlaceholder)) {
+				panic("playground: " + indexFile + " must contain " + noncePlaceholder + " exactly once")
+			}
+			h.pageHead, h.pageTail = head, tail
 			continue
 		}
 		h.assets[name] = f
 	}
-	if h.page.body == nil {
+	if h.pageHead == nil {
 		panic("playground: embedded assets have no " + indexFile + "; run the build in web/playground")
 	}
 	return h
 }
 
+func newNonce() string {
+	b := make([]byte, 18)
+	rand.Read(b) // never returns an error
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
 	var (
-		f    file
-		page bool
+		asset file
+		page  = p == PagePath
 	)
-	switch p := r.URL.Path; {
-	case p == PagePath:
-		f, page = h.page, true
-	case strings.HasPrefix(p, AssetPrefix):
+	if !page {
 		var ok bool
-		f, ok = h.assets[strings.TrimPrefix(p, AssetPrefix)]
+		if name, isAsset := strings.CutPrefix(p, AssetPrefix); isAsset {
+			asset, ok = h.assets[name]
+		}
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
-	default:
-		http.NotFound(w, r)
-		return
 	}
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -160,17 +178,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	hdr := w.Header()
-	hdr.Set("Content-Type", f.contentType)
-	hdr.Set("ETag", f.etag)
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "no-referrer")
+
 	if page {
+		nonce := newNonce()
+		hdr.Set("Content-Type", contentTypes[".html"])
 		hdr.Set("Cache-Control", "no-cache")
-		hdr.Set("Content-Security-Policy", contentSecurityPolicy)
+		hdr.Set("Content-Security-Policy", contentSecurityPolicy(nonce))
 		hdr.Set("X-Frame-Options", "DENY")
-	} else {
-		hdr.Set("Cache-Control", assetCacheControl)
+		hdr.Set("Content-Length", strconv.Itoa(len(h.pageHead)+len(nonce)+len(h.pageTail)))
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(h.pageHead)
+		w.Write([]byte(nonce))
+		w.Write(h.pageTail)
+		return
 	}
+
+	hdr.Set("Content-Type", asset.contentType)
+	hdr.Set("ETag", asset.etag)
+	hdr.Set("Cache-Control", assetCacheControl)
 	// ServeContent handles HEAD, If-None-Match and Range.
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(asset.body))
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,7 +47,6 @@ func TestPage(t *testing.T) {
 	for name, value := range map[string]string{
 		"default-src":     "'none'",
 		"script-src":      "'self'",
-		"style-src":       "'self'",
 		"connect-src":     "'self'",
 		"worker-src":      "'self'",
 		"frame-ancestors": "'none'",
@@ -55,13 +55,38 @@ func TestPage(t *testing.T) {
 			t.Errorf("CSP %s = %q, want %q (CSP %q)", name, directives[name], value, csp)
 		}
 	}
-	if strings.Contains(csp, "unsafe-") {
+	if strings.Contains(csp, "unsafe-") || strings.Contains(csp, "*") {
 		t.Errorf("CSP allows unsafe sources: %q", csp)
 	}
 
+	// style-src allows only this origin and the page's nonce, which the bundle reads from
+	// <meta name="csp-nonce">.
 	body := rec.Body.String()
+	m := regexp.MustCompile(`^'self' 'nonce-([A-Za-z0-9_-]{22,})'$`).FindStringSubmatch(directives["style-src"])
+	if m == nil {
+		t.Fatalf("CSP style-src = %q, want 'self' and a nonce", directives["style-src"])
+	}
+	nonce := m[1]
+	if !strings.Contains(body, `<meta name="csp-nonce" content="`+nonce+`" />`) {
+		t.Errorf("page does not carry the CSP nonce %q:\n%s", nonce, body)
+	}
+	if strings.Contains(body, noncePlaceholder) {
+		t.Error("page still contains the nonce placeholder")
+	}
+	if got := rec.Header().Get("Content-Length"); got != strconv.Itoa(len(body)) {
+		t.Errorf("Content-Length = %q, body is %d bytes", got, len(body))
+	}
+
 	if !strings.Contains(body, "<title>LoginSign GraphQL playground</title>") {
 		t.Errorf("page title missing:\n%s", body)
+	}
+}
+
+func TestNonceIsPerRequest(t *testing.T) {
+	a := serve(t, http.MethodGet, "/playground", nil).Header().Get("Content-Security-Policy")
+	b := serve(t, http.MethodGet, "/playground", nil).Header().Get("Content-Security-Policy")
+	if a == b {
+		t.Errorf("two requests got the same CSP nonce: %q", a)
 	}
 }
 
@@ -70,7 +95,7 @@ func TestPage(t *testing.T) {
 func TestPageReferencesOnlyLocalAssets(t *testing.T) {
 	body := serve(t, http.MethodGet, "/playground", nil).Body.String()
 
-	if strings.Contains(body, "://") || strings.Contains(body, `"//`) {
+	if strings.Contains(body, "://") || strings.Contains(body, `"//`) || strings.Contains(body, "url(") {
 		t.Errorf("page references an absolute URL:\n%s", body)
 	}
 	if regexp.MustCompile(`<script(\s[^>]*)?>\s*[^<\s]`).MatchString(body) {
@@ -84,6 +109,9 @@ func TestPageReferencesOnlyLocalAssets(t *testing.T) {
 	var js, css bool
 	for _, m := range refs {
 		ref := m[1]
+		if ref == "data:," { // the empty favicon, so the browser doesn't ask for /favicon.ico
+			continue
+		}
 		u, err := url.Parse(ref)
 		if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, AssetPrefix) {
 			t.Errorf("reference %q is not a local asset under %s", ref, AssetPrefix)

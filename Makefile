@@ -1,0 +1,38 @@
+# LoginSign. `make run` starts the server on http://localhost:8080 with embedded defaults;
+# `make test` runs every test; `make bench` every benchmark.
+
+GO        ?= go
+BIN       := bin/loginsign
+GOFLAGS_T ?=
+
+.PHONY: all build run test bench generate check-generated vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+run: build
+	./$(BIN) serve
+
+# entc (with the entgql extension) first, then gqlgen.
+generate:
+	$(GO) generate ./ent
+	$(GO) run github.com/99designs/gqlgen generate
+
+# Fails when the generated code differs from what `make generate` writes.
+check-generated: generate
+	@git diff --exit-code --stat -- ent graph schema || (echo "generated code is stale: run make generate and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- ent graph schema)" || (git status --porcelain -- ent graph schema; echo "generate created untracked files"; exit 1)
+
+vet:
+	$(GO) vet ./...
+
+test:
+	$(GO) test $(GOFLAGS_T) -count=1 -timeout 40m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration. Every field has an environment variable (the
+// contract of DESIGN.md) and a flag of `loginsign serve` that overrides it.
+type Config struct {
+	// Addr is the HTTP listen address (LOGINSIGN_ADDR, default ":8080").
+	Addr string
+	// BaseURL is the public origin used in links, the issuer and cookies
+	// (LOGINSIGN_BASE_URL, default "http://localhost:8080").
+	BaseURL string
+	// DatabaseURL is sqlite://PATH or postgres://… (DATABASE_URL, default sqlite://data/loginsign.db).
+	DatabaseURL string
+	// RedisURL is redis://…; empty starts an embedded in-process server (REDIS_URL).
+	RedisURL string
+	// SMTPURL is the outbound mail server; empty writes mail to the log and DataDir/outbox
+	// (LOGINSIGN_SMTP_URL).
+	SMTPURL string
+	// MailFrom is the sender of LoginSign's mail (LOGINSIGN_MAIL_FROM, default no-reply@ + host).
+	MailFrom string
+	// RelayDomain is the domain of masked addresses (LOGINSIGN_RELAY_DOMAIN, default relay. + host).
+	RelayDomain string
+	// RelayAddr is the listen address of the inbound relay SMTP server; empty turns the relay
+	// off (LOGINSIGN_RELAY_ADDR).
+	RelayAddr string
+	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
+	// least 32 bytes; default generated once into DataDir/secret).
+	Secret []byte
+	// Dev turns on non-Secure cookies and webhooks to loopback (LOGINSIGN_DEV; default on when
+	// BaseURL is http on localhost or 127.0.0.1).
+	Dev bool
+	// DataDir holds the generated secret and the mail outbox (LOGINSIGN_DATA_DIR, default "data").
+	DataDir string
+	// CORSOrigins are extra browser origins allowed to call the APIs with credentials, such as a
+	// separately hosted portal front-end (LOGINSIGN_CORS_ORIGINS, comma-separated).
+	CORSOrigins []string
+	// ShutdownTimeout bounds the graceful shutdown (LOGINSIGN_SHUTDOWN_TIMEOUT, default 20s).
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (LOGINSIGN_LOG_LEVEL, default info).
+	LogLevel string
+
+	baseURL *url.URL
+}
+
+// loadConfig reads the environment, then args as flags.
+func loadConfig(args []string, getenv func(string) string) (*Config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+	var secret, dev, origins, shutdown string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite://data/loginsign.db"), "sqlite://PATH or postgres://… (DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "redis://…; empty: embedded (REDIS_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("LOGINSIGN_SMTP_URL", ""), "smtp://[user:pass@]host:port or smtps://… (LOGINSIGN_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
+	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
+	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
+	fs.StringVar(&secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
+	fs.StringVar(&dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
+	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
+	fs.StringVar(&origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("LOGINSIGN_BASE_URL %q: want an origin such as https://login.example.com", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.baseURL = u
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, fmt.Errorf("LOGINSIGN_ADDR %q: want host:port such as :8080", c.Addr)
+	}
+	if c.RelayAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
+			return nil, fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
+		}
+	}
+	host := u.Hostname()
+	if c.MailFrom == "" {
+		c.MailFrom = "no-reply@" + host
+	}
+	if c.RelayDomain == "" {
+		c.RelayDomain = "relay." + host
+	}
+	c.RelayDomain = strings.ToLower(c.RelayDomain)
+	switch strings.ToLower(dev) {
+	case "":
+		c.Dev = u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1")
+	case "1", "true", "yes", "on":
+		c.Dev = true
+	case "0", "false", "no", "off":
+		c.Dev = false
+	default:
+		return nil, fmt.Errorf("LOGINSIGN_DEV %q: want true or false", dev)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout < 0 {
+		return nil, fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", shutdown)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("LOGINSIGN_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			if ou, err := url.Parse(o); err != nil || ou.Host == "" || (ou.Scheme != "http" && ou.Scheme != "https") {
+				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin", o)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	if secret != "" {
+		if len(secret) < 32 {
+			return nil, errors.New("LOGINSIGN_SECRET must be at least 32 characters")
+		}
+		if b, err := hex.DecodeString(secret); err == nil && len(b) >= 16 {
+			c.Secret = b
+		} else {
+			c.Secret = []byte(secret)
+		}
+	}
+	return c, nil
+}
+
+// ensureSecret generates the server secret into DataDir/secret on first start when
+// LOGINSIGN_SECRET is unset. Several instances must share one: set LOGINSIGN_SECRET for them.
+func (c *Config) ensureSecret() error {
+	if c.Secret != nil {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		s, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(s) < 16 {
+			return fmt.Errorf("%s: not a hex secret; delete it or set LOGINSIGN_SECRET", path)
+		}
+		c.Secret = s
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	s := make([]byte, 32)
+	rand.Read(s)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.ensureSecret() // another process wrote it first
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(hex.EncodeToString(s) + "\n"); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	c.Secret = s
+	return nil
+}

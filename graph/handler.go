@@ -1,0 +1,123 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"loginsign/internal/apperr"
+)
+
+// Limits bound what one query may ask for.
+const (
+	MaxComplexity = 2000
+	MaxDepth      = 12
+)
+
+// NewHandler returns the /graphql endpoint.
+func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: r}))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.Use(depthLimit{max: MaxDepth})
+	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
+		return presentError(ctx, err, log)
+	})
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		log.ErrorContext(ctx, "graphql panic", "panic", v)
+		return &apperr.Error{Code: apperr.Internal, Message: "internal error"}
+	})
+	return srv
+}
+
+// presentError shows domain errors with extensions.code and hides everything else behind
+// "internal error" (logged).
+func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
+	gerr := graphql.DefaultErrorPresenter(ctx, err)
+	var e *apperr.Error
+	if errors.As(err, &e) {
+		gerr.Message = e.Message
+		if gerr.Message == "" {
+			gerr.Message = e.Name()
+		}
+		gerr.Extensions = map[string]any{"code": e.Name()}
+		if e.Code == apperr.Internal {
+			log.ErrorContext(ctx, "graphql internal error", "err", err)
+			gerr.Message = "internal error"
+		}
+		return gerr
+	}
+	var already *gqlerror.Error
+	if errors.As(err, &already) && already.Extensions != nil {
+		return gerr // validation and parse errors carry their own code
+	}
+	if errors.As(err, &already) && already.Err == nil {
+		return gerr
+	}
+	log.ErrorContext(ctx, "graphql internal error", "err", err)
+	gerr.Message = "internal error"
+	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
+	return gerr
+}
+
+// depthLimit refuses operations nested deeper than max selection levels.
+type depthLimit struct{ max int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = depthLimit{}
+
+func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
+func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); depth > d.max {
+		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d", depth, d.max)
+		err.Extensions = map[string]any{"code": "QUERY_TOO_DEEP"}
+		return err
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
+	if seen > 64 {
+		return seen // fragment cycles are rejected by validation; never recurse forever
+	}
+	deepest := 0
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) > 0 {
+				d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+			} else {
+				d = 1
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, seen+1)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, frags, seen+1)
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

@@ -1,0 +1,78 @@
+// Package auth carries the authenticated principal through a request's context. Transport
+// middleware puts it there (session cookie, HTTP Basic client credentials, Bearer token);
+// domain functions read it and decide. Nothing below the transport reads headers or cookies.
+package auth
+
+import (
+	"context"
+
+	"loginsign/internal/apperr"
+)
+
+// Session is a signed-in person in the browser.
+type Session struct {
+	UserID string
+	// ID is the hash of the session id: it names the session without being usable as a cookie.
+	ID string
+}
+
+// Client is an application authenticated with its client credentials.
+type Client struct {
+	ApplicationID string
+}
+
+// Token is a Bearer access token's grant.
+type Token struct {
+	ApplicationID string
+	ConnectionID  string
+	UserID        string
+	Scopes        []string
+}
+
+type (
+	sessionKey struct{}
+	clientKey  struct{}
+	tokenKey   struct{}
+)
+
+// WithSession returns ctx carrying s.
+func WithSession(ctx context.Context, s Session) context.Context {
+	return context.WithValue(ctx, sessionKey{}, s)
+}
+
+// SessionFrom returns the session of ctx.
+func SessionFrom(ctx context.Context) (Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(Session)
+	return s, ok && s.UserID != ""
+}
+
+// RequireUser returns the signed-in user's id, or an Unauthorized error.
+func RequireUser(ctx context.Context) (string, error) {
+	s, ok := SessionFrom(ctx)
+	if !ok {
+		return "", apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	return s.UserID, nil
+}
+
+// WithClient returns ctx carrying c.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientFrom returns the authenticated application of ctx.
+func ClientFrom(ctx context.Context) (Client, bool) {
+	c, ok := ctx.Value(clientKey{}).(Client)
+	return c, ok && c.ApplicationID != ""
+}
+
+// WithToken returns ctx carrying t.
+func WithToken(ctx context.Context, t Token) context.Context {
+	return context.WithValue(ctx, tokenKey{}, t)
+}
+
+// TokenFrom returns the Bearer grant of ctx.
+func TokenFrom(ctx context.Context) (Token, bool) {
+	t, ok := ctx.Value(tokenKey{}).(Token)
+	return t, ok && t.ConnectionID != ""
+}

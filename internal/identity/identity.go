@@ -1,0 +1,136 @@
+// Package identity holds LoginSign accounts: people, their addresses and their browser
+// sessions.
+package identity
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/user"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/globalid"
+	"loginsign/internal/kv"
+	"loginsign/internal/store"
+)
+
+// Service is the accounts domain.
+type Service struct {
+	DB       *store.DB
+	KV       *kv.Store
+	IDs      *globalid.Allocator
+	Sessions *Sessions
+	Now      func() time.Time
+}
+
+// New returns the accounts domain over db and kv.
+func New(db *store.DB, k *kv.Store, now func() time.Time, cfg SessionConfig) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{
+		DB:       db,
+		KV:       k,
+		IDs:      globalid.NewAllocator(db.Client, db.Dialect),
+		Sessions: NewSessions(k, now, cfg),
+		Now:      now,
+	}
+}
+
+// NormalizeEmail trims and lower-cases an address and checks that it is a bare addr-spec
+// (no display name) of at most 254 characters.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", apperr.New(apperr.Invalid, "email is required")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
+		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
+	}
+	return s, nil
+}
+
+// CreateUser creates an account with a fresh Global User ID. An address already taken answers
+// Conflict.
+func (s *Service) CreateUser(ctx context.Context, email, name string) (*ent.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	name = strings.TrimSpace(name)
+	if len(name) > 200 {
+		return nil, apperr.New(apperr.Invalid, "name is longer than 200 characters")
+	}
+	if _, err := s.IDs.Prepare(ctx); err != nil {
+		return nil, err
+	}
+	var u *ent.User
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if taken, err := tx.User.Query().Where(user.Email(email)).Exist(ctx); err != nil {
+			return err
+		} else if taken {
+			return apperr.WithReason(apperr.Conflict, "email_taken", "an account with this email already exists")
+		}
+		gid, err := s.IDs.Next(ctx, tx.Client())
+		if err != nil {
+			return err
+		}
+		u, err = tx.User.Create().SetGlobalID(gid).SetEmail(email).SetName(name).Save(ctx)
+		return store.Err(err, "user")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UserByEmail returns the account whose primary address is email.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*ent.User, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.DB.User.Query().Where(user.Email(email)).Only(ctx)
+	return u, store.Err(err, "user")
+}
+
+// User returns the account with internal id.
+func (s *Service) User(ctx context.Context, id string) (*ent.User, error) {
+	u, err := s.DB.User.Get(ctx, id)
+	return u, store.Err(err, "user")
+}
+
+// EnsureUser returns the account of email, creating it on first sign-in.
+func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, created bool, err error) {
+	u, err = s.UserByEmail(ctx, email)
+	if err == nil {
+		return u, false, nil
+	}
+	if !apperr.Is(err, apperr.NotFound) {
+		return nil, false, err
+	}
+	u, err = s.CreateUser(ctx, email, "")
+	if apperr.Is(err, apperr.Conflict) {
+		// Another request created it first.
+		u, err = s.UserByEmail(ctx, email)
+		return u, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("creating account: %w", err)
+	}
+	return u, true, nil
+}
+
+// Viewer returns the signed-in person's account, or nil when the request has no session.
+func (s *Service) Viewer(ctx context.Context) (*ent.User, error) {
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil, nil
+	}
+	return s.User(ctx, sess.UserID)
+}

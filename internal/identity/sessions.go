@@ -1,0 +1,192 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+)
+
+// SessionConfig sets the browser session timeouts (OWASP ASVS V7.3).
+type SessionConfig struct {
+	// Idle ends a session unused for this long. Default 24 h.
+	Idle time.Duration
+	// Absolute ends a session this long after sign-in, used or not. Default 30 days.
+	Absolute time.Duration
+}
+
+// Sessions stores browser sessions in Redis by the hash of their id. A session id is a 256-bit
+// secret given only to the browser's cookie.
+type Sessions struct {
+	kv  *kv.Store
+	now func() time.Time
+	cfg SessionConfig
+}
+
+// SessionInfo describes a session for the person's list of sessions.
+type SessionInfo struct {
+	ID        string // hash of the session id
+	CreatedAt time.Time
+	LastSeen  time.Time
+	UserAgent string
+	IP        string
+}
+
+// NewSessions returns the session store.
+func NewSessions(k *kv.Store, now func() time.Time, cfg SessionConfig) *Sessions {
+	if cfg.Idle <= 0 {
+		cfg.Idle = 24 * time.Hour
+	}
+	if cfg.Absolute <= 0 {
+		cfg.Absolute = 30 * 24 * time.Hour
+	}
+	return &Sessions{kv: k, now: now, cfg: cfg}
+}
+
+func sessionKey(hash string) string     { return "sess:" + hash }
+func userSessionsKey(uid string) string { return "usess:" + uid }
+
+// Create starts a session for userID and returns the raw session id for the cookie. Signing in
+// always creates a new id (session fixation: the id rotates at login).
+func (s *Sessions) Create(ctx context.Context, userID, userAgent, ip string) (string, error) {
+	raw := ids.Secret("ses_")
+	hash := ids.Hash(raw)
+	now := s.now()
+	pipe := s.kv.TxPipeline()
+	pipe.HSet(ctx, sessionKey(hash), map[string]any{
+		"uid": userID, "created": now.UnixMilli(), "seen": now.UnixMilli(),
+		"ua": truncate(userAgent, 300), "ip": ip,
+	})
+	pipe.Expire(ctx, sessionKey(hash), s.cfg.Idle)
+	pipe.SAdd(ctx, userSessionsKey(userID), hash)
+	pipe.Expire(ctx, userSessionsKey(userID), s.cfg.Absolute)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return "", fmt.Errorf("creating session: %w", err)
+	}
+	return raw, nil
+}
+
+// Lookup returns the session of raw and slides its idle timeout. An unknown, idle-expired or
+// absolutely expired session answers Unauthorized.
+func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error) {
+	if raw == "" || len(raw) > 128 {
+		return auth.Session{}, apperr.New(apperr.Unauthorized, "no session")
+	}
+	hash := ids.Hash(raw)
+	vals, err := s.kv.HMGet(ctx, sessionKey(hash), "uid", "created").Result()
+	if err != nil {
+		return auth.Session{}, fmt.Errorf("reading session: %w", err)
+	}
+	uid, _ := vals[0].(string)
+	createdStr, _ := vals[1].(string)
+	created, _ := strconv.ParseInt(createdStr, 10, 64)
+	if uid == "" {
+		return auth.Session{}, apperr.New(apperr.Unauthorized, "session expired")
+	}
+	now := s.now()
+	remaining := time.UnixMilli(created).Add(s.cfg.Absolute).Sub(now)
+	if remaining <= 0 {
+		s.kv.Del(ctx, sessionKey(hash))
+		s.kv.SRem(ctx, userSessionsKey(uid), hash)
+		return auth.Session{}, apperr.New(apperr.Unauthorized, "session expired")
+	}
+	pipe := s.kv.Pipeline()
+	pipe.HSet(ctx, sessionKey(hash), "seen", now.UnixMilli())
+	pipe.Expire(ctx, sessionKey(hash), min(s.cfg.Idle, remaining))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return auth.Session{}, fmt.Errorf("touching session: %w", err)
+	}
+	return auth.Session{UserID: uid, ID: hash}, nil
+}
+
+// Delete ends the session of raw (sign-out).
+func (s *Sessions) Delete(ctx context.Context, raw string) error {
+	hash := ids.Hash(raw)
+	uid, err := s.kv.HGet(ctx, sessionKey(hash), "uid").Result()
+	if err != nil && err != redis.Nil {
+		return fmt.Errorf("ending session: %w", err)
+	}
+	return s.deleteHashes(ctx, uid, hash)
+}
+
+// DeleteAll ends every session of userID except the one whose hash is keep (empty: all).
+func (s *Sessions) DeleteAll(ctx context.Context, userID, keep string) (int, error) {
+	hashes, err := s.kv.SMembers(ctx, userSessionsKey(userID)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("listing sessions: %w", err)
+	}
+	var drop []string
+	for _, h := range hashes {
+		if h != keep {
+			drop = append(drop, h)
+		}
+	}
+	return len(drop), s.deleteHashes(ctx, userID, drop...)
+}
+
+// DeleteByID ends one session of userID named by its hash.
+func (s *Sessions) DeleteByID(ctx context.Context, userID, hash string) error {
+	member, err := s.kv.SIsMember(ctx, userSessionsKey(userID), hash).Result()
+	if err != nil {
+		return fmt.Errorf("ending session: %w", err)
+	}
+	if !member {
+		return apperr.New(apperr.NotFound, "session not found")
+	}
+	return s.deleteHashes(ctx, userID, hash)
+}
+
+func (s *Sessions) deleteHashes(ctx context.Context, userID string, hashes ...string) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	pipe := s.kv.TxPipeline()
+	for _, h := range hashes {
+		pipe.Del(ctx, sessionKey(h))
+		if userID != "" {
+			pipe.SRem(ctx, userSessionsKey(userID), h)
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("ending sessions: %w", err)
+	}
+	return nil
+}
+
+// List returns the live sessions of userID, pruning ended ones from its index.
+func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, error) {
+	hashes, err := s.kv.SMembers(ctx, userSessionsKey(userID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	var out []SessionInfo
+	for _, h := range hashes {
+		m, err := s.kv.HGetAll(ctx, sessionKey(h)).Result()
+		if err != nil {
+			return nil, fmt.Errorf("listing sessions: %w", err)
+		}
+		if m["uid"] != userID {
+			s.kv.SRem(ctx, userSessionsKey(userID), h)
+			continue
+		}
+		created, _ := strconv.ParseInt(m["created"], 10, 64)
+		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
+		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
+			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"]})
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

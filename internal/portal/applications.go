@@ -1,0 +1,221 @@
+package portal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"entgo.io/contrib/entgql"
+
+	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// Prefixes of the secrets shown once to a developer.
+const (
+	ClientSecretPrefix  = "lss_"
+	WebhookSecretPrefix = "whsec_"
+)
+
+// ApplicationInput is what a developer sets on an application.
+type ApplicationInput struct {
+	Name           string
+	Website        string
+	IconURL        string
+	TermsURL       string
+	PrivacyURL     string
+	RedirectURIs   []string
+	AllowedOrigins []string
+	WebhookURL     string
+}
+
+// CreatedApplication is a new application with its secrets, shown this once.
+type CreatedApplication struct {
+	Application   *ent.Application
+	ClientSecret  string
+	WebhookSecret string // empty when no webhook URL was set
+}
+
+// CreateApplication registers an application owned by the signed-in developer.
+func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*CreatedApplication, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate(&in); err != nil {
+		return nil, err
+	}
+	secret := ids.Secret(ClientSecretPrefix)
+	create := s.DB.Application.Create().
+		SetOwnerID(uid).
+		SetName(in.Name).
+		SetWebsite(in.Website).
+		SetIconURL(in.IconURL).
+		SetTermsURL(in.TermsURL).
+		SetPrivacyURL(in.PrivacyURL).
+		SetRedirectUris(in.RedirectURIs).
+		SetAllowedOrigins(in.AllowedOrigins).
+		SetSecretHash(ids.Hash(secret))
+	out := &CreatedApplication{ClientSecret: secret}
+	if in.WebhookURL != "" {
+		out.WebhookSecret = NewWebhookSecret()
+		create.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret)))
+	}
+	app, err := create.Save(ctx)
+	if err != nil {
+		return nil, store.Err(err, "application")
+	}
+	out.Application = app
+	return out, nil
+}
+
+// validate trims and checks an application's settings.
+func (s *Service) validate(in *ApplicationInput) error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 200 {
+		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
+	}
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"website", &in.Website}, {"iconUrl", &in.IconURL}, {"termsUrl", &in.TermsURL}, {"privacyUrl", &in.PrivacyURL}} {
+		*f.v = strings.TrimSpace(*f.v)
+		if *f.v != "" {
+			if err := checkWebURL(*f.v); err != nil {
+				return apperr.New(apperr.Invalid, "%s: %v", f.name, err)
+			}
+		}
+	}
+	if len(in.RedirectURIs) > 50 {
+		return apperr.New(apperr.Invalid, "at most 50 redirect URIs")
+	}
+	seen := map[string]bool{}
+	uris := in.RedirectURIs[:0:0]
+	for _, u := range in.RedirectURIs {
+		u = strings.TrimSpace(u)
+		if err := CheckRedirectURI(u); err != nil {
+			return apperr.New(apperr.Invalid, "redirect URI %q: %v", u, err)
+		}
+		if !seen[u] {
+			seen[u] = true
+			uris = append(uris, u)
+		}
+	}
+	in.RedirectURIs = uris
+	origins := in.AllowedOrigins[:0:0]
+	for _, o := range in.AllowedOrigins {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if err := checkOrigin(o); err != nil {
+			return apperr.New(apperr.Invalid, "allowed origin %q: %v", o, err)
+		}
+		origins = append(origins, o)
+	}
+	in.AllowedOrigins = origins
+	in.WebhookURL = strings.TrimSpace(in.WebhookURL)
+	if in.WebhookURL != "" {
+		if err := checkWebURL(in.WebhookURL); err != nil {
+			return apperr.New(apperr.Invalid, "webhookUrl: %v", err)
+		}
+		if u, _ := url.Parse(in.WebhookURL); u.Scheme != "https" && !s.Dev {
+			return apperr.New(apperr.Invalid, "webhookUrl: must be https")
+		}
+	}
+	return nil
+}
+
+// CheckRedirectURI enforces RFC 9700 §2.1: an absolute URI without fragment or wildcard; https,
+// or http only on a loopback host (RFC 8252 §7.3). Private-use schemes of native apps
+// (com.example.app:/callback) are allowed.
+func CheckRedirectURI(raw string) error {
+	if raw == "" || len(raw) > 2048 {
+		return fmt.Errorf("must be 1 to 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("must be an absolute URI")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("must not contain a fragment")
+	}
+	if strings.Contains(raw, "*") {
+		return fmt.Errorf("wildcards are not allowed")
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain user information")
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("must have a host")
+		}
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return fmt.Errorf("http is allowed only for localhost, 127.0.0.1 and [::1]; use https")
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("use https, http on loopback, or a reverse-domain private-use scheme")
+		}
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback IP literal.
+func IsLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkWebURL(raw string) error {
+	if len(raw) > 2048 {
+		return fmt.Errorf("longer than 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("must be an absolute http(s) URL")
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain user information")
+	}
+	return nil
+}
+
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("must be an origin such as https://app.example.com")
+	}
+	return nil
+}
+
+// ListApplications pages through the signed-in developer's applications.
+func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int,
+	orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.DB.Application.Query().Where(application.OwnerID(uid)).
+		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
+}
+
+// NewWebhookSecret returns a Standard Webhooks signing secret: whsec_ and 32 random bytes in
+// standard base64, the form the Standard Webhooks libraries decode.
+func NewWebhookSecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return WebhookSecretPrefix + base64.StdEncoding.EncodeToString(b)
+}

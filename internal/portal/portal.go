@@ -1,0 +1,42 @@
+// Package portal is the Developer Portal domain: a developer's applications and the people
+// connected to them. Every operation checks that the signed-in developer owns the application;
+// another developer's application answers exactly like a missing one.
+package portal
+
+import (
+	"context"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+)
+
+// Service is the portal domain.
+type Service struct {
+	DB *store.DB
+	// WebhookSecrets seals application webhook secrets.
+	WebhookSecrets *seal.Sealer
+	// Dev allows http redirect URIs and webhook targets on any host (development only).
+	Dev bool
+	Now func() time.Time
+}
+
+// OwnedApplication returns the application id if the signed-in developer owns it, else
+// NotFound (never Forbidden: a developer cannot probe which applications exist).
+func (s *Service) OwnedApplication(ctx context.Context, appID string) (*ent.Application, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	app, err := s.DB.Application.Query().
+		Where(application.ID(appID), application.OwnerID(uid)).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "application not found")
+	}
+	return app, err
+}

@@ -1,0 +1,37 @@
+// Package rest is the REST transport: it parses each documented route, authenticates the
+// caller, calls the same domain operation as the GraphQL field, and writes the exact
+// documented JSON from explicit response types (never ent structs).
+package rest
+
+import (
+	"log/slog"
+	"net/http"
+
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/identity"
+	"loginsign/internal/portal"
+)
+
+// API holds the domain services the REST handlers call.
+type API struct {
+	Log      *slog.Logger
+	Cookies  httpx.Cookies
+	Identity *identity.Service
+	Portal   *portal.Service
+}
+
+// Sessions puts the signed-in person of the session cookie into the request's context. A
+// missing, unknown or expired session leaves the context anonymous; routes that need a person
+// answer 401 from the domain.
+func (a *API) Sessions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw := a.Cookies.Get(r, "session")
+		if raw != "" {
+			if s, err := a.Identity.Sessions.Lookup(r.Context(), raw); err == nil {
+				r = r.WithContext(auth.WithSession(r.Context(), s))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,282 @@
+// Command loginsign is a privacy-first OAuth 2.0 / OpenID Connect identity provider.
+//
+//	loginsign [serve]                 run the server (default)
+//	loginsign migrate                 apply the schema and exit
+//	loginsign apps create --owner EMAIL --name NAME --redirect-uri URI … [--webhook-url URL] [--json]
+//	loginsign users create --email EMAIL [--name NAME] [--json]
+//
+// Configuration comes from the environment (see Config); serve's flags override it.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"loginsign/graph"
+	"loginsign/internal/httpx"
+	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/portal"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+	"loginsign/internal/web/playground"
+	"loginsign/rest"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loginsign:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command line.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := loadConfig(args, getenv)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, stderr)
+	case "migrate":
+		cfg, err := loadConfig(args, getenv)
+		if err != nil {
+			return err
+		}
+		db, err := store.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "schema is up to date")
+		return nil
+	case "apps", "users":
+		return runAdmin(ctx, cmd, args, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+const usage = `usage:
+  loginsign [serve] [flags]      run the server (flags: loginsign serve -h)
+  loginsign migrate              apply the schema and exit
+  loginsign apps create --owner EMAIL --name NAME --redirect-uri URI [--redirect-uri URI …] [--webhook-url URL] [--json]
+  loginsign users create --email EMAIL [--name NAME] [--json]
+`
+
+// Server is one LoginSign instance: its stores, domain services and HTTP handler.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *store.DB
+	kv       *kv.Store
+	identity *identity.Service
+	portal   *portal.Service
+	metrics  *prometheus.Registry
+	requests *prometheus.HistogramVec
+	now      func() time.Time
+}
+
+// newServer opens the stores, migrates, and builds the domain services.
+func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.ensureSecret(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	k, err := kv.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if k.Embedded {
+		log.Warn("REDIS_URL is unset: using the embedded in-process Redis; sessions and in-flight codes do not survive a restart and are not shared between instances")
+	}
+	webhookSecrets, err := seal.New(cfg.Secret, "webhook secrets")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, db: db, kv: k, now: func() time.Time { return time.Now().UTC() }}
+	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	s.initMetrics()
+	return s, nil
+}
+
+// Close releases the stores.
+func (s *Server) Close() {
+	s.kv.Close()
+	s.db.Close()
+}
+
+// routes is every HTTP route of LoginSign, in one place.
+func (s *Server) routes() http.Handler {
+	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal}
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
+
+	mux := http.NewServeMux()
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+
+	// GraphQL and the analysts' playground.
+	mux.Handle("/graphql", gql)
+	pg := playground.Handler()
+	mux.Handle("/playground", pg)
+	mux.Handle("/playground/", pg)
+
+	// OAuth 2.0 / OpenID Connect.
+
+	// End-user API (Bearer).
+
+	// App backends (HTTP Basic client credentials).
+
+	// Developer Portal REST (session cookie).
+
+	// Pages.
+
+	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
+	var h http.Handler = mux
+	h = api.Sessions(h)
+	h = http.NewCrossOriginProtection().Handler(h)
+	if len(s.cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Content-Type", "Authorization"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}).Handler(h)
+	}
+	h = httpx.SecurityHeaders(h)
+	return httpx.Observe(s.log, h, s.observe)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when SQL and Redis both answer, else 503 with the reason.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "redis": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		checks["database"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	if err := s.kv.Ping(ctx).Err(); err != nil {
+		checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+	}
+	body := map[string]any{"status": "ready", "checks": checks}
+	if status != http.StatusOK {
+		body["status"] = "unavailable"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, status, body)
+}
+
+func (s *Server) initMetrics() {
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_http_request_duration_seconds",
+		Help:    "HTTP requests by route pattern, method and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "method", "status"})
+	s.metrics.MustRegister(s.requests)
+}
+
+func (s *Server) observe(r *http.Request, status int, d time.Duration) {
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// serve runs the HTTP server until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
+	log := newLogger(logOut, cfg.LogLevel)
+	s, err := newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("LoginSign is running",
+		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
+		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
