@@ -1,0 +1,87 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/user"
+	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
+)
+
+// ChangePrimaryEmail makes newEmail the primary address of userID. It answers changed=false
+// when the address is already the primary (compared case-insensitively after trimming), and
+// Conflict ("email_taken") when another account uses it. A change bumps the account's
+// email_version, which voids every outstanding magic link, writes an audit record, and queues
+// email_changed for every connected application except exceptAppID (the application that asked
+// for the change, so it does not loop).
+func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reason, exceptAppID, actor string) (changed bool, err error) {
+	newEmail, err = NormalizeEmail(newEmail)
+	if err != nil {
+		return false, err
+	}
+	now := s.Now().UTC()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		u, err := tx.User.Get(ctx, userID)
+		if err != nil {
+			return store.Err(err, "user")
+		}
+		if u.Email == newEmail {
+			return nil
+		}
+		taken, err := tx.User.Query().Where(user.Email(newEmail), user.IDNEQ(userID)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if !taken {
+			// A verified alternative address of someone else is theirs too.
+			taken, err = tx.UserEmail.Query().Where(useremail.Email(newEmail), useremail.UserIDNEQ(userID),
+				useremail.VerifiedAtNotNil()).Exist(ctx)
+			if err != nil {
+				return err
+			}
+		}
+		if taken {
+			return apperr.WithReason(apperr.Conflict, "email_taken", "email already used by another user")
+		}
+		if _, err := tx.User.UpdateOne(u).SetEmail(newEmail).AddEmailVersion(1).Save(ctx); err != nil {
+			return store.Err(err, "user")
+		}
+		// The old primary stays linked as a verified alternative; the new one is no longer one.
+		if _, err := tx.UserEmail.Delete().Where(useremail.UserID(userID), useremail.Email(newEmail)).Exec(ctx); err != nil {
+			return err
+		}
+		if err := tx.UserEmail.Create().SetUserID(userID).SetEmail(u.Email).SetVerifiedAt(now).
+			OnConflictColumns(useremail.FieldUserID, useremail.FieldEmail).UpdateVerifiedAt().Exec(ctx); err != nil {
+			return fmt.Errorf("keeping old address: %w", err)
+		}
+		if err := tx.AuditEvent.Create().SetActorID(actor).SetApplicationID(exceptAppID).
+			SetAction("user.email_changed").SetTarget(u.GlobalID).
+			SetData(map[string]any{"old": u.Email, "new": newEmail, "reason": reason}).
+			SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("auditing: %w", err)
+		}
+		conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			if c.ApplicationID == exceptAppID {
+				continue
+			}
+			ev := webhooks.EmailChanged{Type: webhooks.TypeEmailChanged, ApplicationID: c.ApplicationID,
+				ConnectionID: c.ID, UserID: u.GlobalID, AliasEmail: c.AliasEmail, OldEmail: u.Email,
+				NewEmail: newEmail, ChangedAt: webhooks.Timestamp(now), Reason: reason}
+			if _, err := webhooks.Enqueue(ctx, tx, c.Edges.Application, webhooks.TypeEmailChanged, ev, now); err != nil {
+				return err
+			}
+		}
+		changed = true
+		return nil
+	})
+	return changed, err
+}
