@@ -16,9 +16,13 @@ import (
 // ChangePrimaryEmail makes newEmail the primary address of userID. It answers changed=false
 // when the address is already the primary (compared case-insensitively after trimming), and
 // Conflict ("email_taken") when another account uses it. A change bumps the account's
-// email_version, which voids every outstanding magic link, writes an audit record, and queues
-// email_changed for every connected application except exceptAppID (the application that asked
-// for the change, so it does not loop).
+// email_version, which voids every outstanding magic link, and writes an audit record.
+//
+// Privacy: an application learns of the change only if it was shown the old primary address
+// (the person shared it as the connection's app email). Such connections follow the new address
+// and get email_changed; applications that see the masked alias or another address see nothing
+// change and get no event, so a change never reveals a real address to an app that did not
+// have it. The application that asked for the change (exceptAppID) gets no event, to avoid loops.
 func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reason, exceptAppID, actor string) (changed bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {
@@ -70,6 +74,12 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 			return err
 		}
 		for _, c := range conns {
+			if c.AppEmail != u.Email {
+				continue
+			}
+			if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); err != nil {
+				return fmt.Errorf("following the new address: %w", err)
+			}
 			if c.ApplicationID == exceptAppID {
 				continue
 			}
