@@ -155,12 +155,8 @@ func IsTemporary(err error) bool {
 	if errors.As(err, &smtpErr) {
 		return smtpErr.Code/100 == 4
 	}
-	var netErr net.Error
+	var netErr net.Error // dial and I/O failures, timeouts, context deadlines
 	if errors.As(err, &netErr) {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
 		return true
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errTemporary)
