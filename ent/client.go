@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/refreshtoken"
+	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/sequence"
 	"loginsign/ent/signingkey"
@@ -59,6 +60,8 @@ type Client struct {
 	LicenseVariant *LicenseVariantClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// RelayContact is the client for interacting with the RelayContact builders.
+	RelayContact *RelayContactClient
 	// RetiredAlias is the client for interacting with the RetiredAlias builders.
 	RetiredAlias *RetiredAliasClient
 	// Sequence is the client for interacting with the Sequence builders.
@@ -93,6 +96,7 @@ func (c *Client) init() {
 	c.LicenseCode = NewLicenseCodeClient(c.config)
 	c.LicenseVariant = NewLicenseVariantClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
+	c.RelayContact = NewRelayContactClient(c.config)
 	c.RetiredAlias = NewRetiredAliasClient(c.config)
 	c.Sequence = NewSequenceClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
@@ -201,6 +205,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
+		RelayContact:   NewRelayContactClient(cfg),
 		RetiredAlias:   NewRetiredAliasClient(cfg),
 		Sequence:       NewSequenceClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
@@ -236,6 +241,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
+		RelayContact:   NewRelayContactClient(cfg),
 		RetiredAlias:   NewRetiredAliasClient(cfg),
 		Sequence:       NewSequenceClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
@@ -274,7 +280,7 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
 		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.RefreshToken,
-		c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
+		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
 		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
@@ -287,7 +293,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
 		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.RefreshToken,
-		c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
+		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
 		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
@@ -315,6 +321,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LicenseVariant.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
+	case *RelayContactMutation:
+		return c.RelayContact.mutate(ctx, m)
 	case *RetiredAliasMutation:
 		return c.RetiredAlias.mutate(ctx, m)
 	case *SequenceMutation:
@@ -1899,6 +1907,155 @@ func (c *RefreshTokenClient) mutate(ctx context.Context, m *RefreshTokenMutation
 	}
 }
 
+// RelayContactClient is a client for the RelayContact schema.
+type RelayContactClient struct {
+	config
+}
+
+// NewRelayContactClient returns a client for the RelayContact from the given config.
+func NewRelayContactClient(c config) *RelayContactClient {
+	return &RelayContactClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `relaycontact.Hooks(f(g(h())))`.
+func (c *RelayContactClient) Use(hooks ...Hook) {
+	c.hooks.RelayContact = append(c.hooks.RelayContact, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `relaycontact.Intercept(f(g(h())))`.
+func (c *RelayContactClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RelayContact = append(c.inters.RelayContact, interceptors...)
+}
+
+// Create returns a builder for creating a RelayContact entity.
+func (c *RelayContactClient) Create() *RelayContactCreate {
+	mutation := newRelayContactMutation(c.config, OpCreate)
+	return &RelayContactCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RelayContact entities.
+func (c *RelayContactClient) CreateBulk(builders ...*RelayContactCreate) *RelayContactCreateBulk {
+	return &RelayContactCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RelayContactClient) MapCreateBulk(slice any, setFunc func(*RelayContactCreate, int)) *RelayContactCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RelayContactCreateBulk{err: fmt.Errorf("calling to RelayContactClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RelayContactCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RelayContactCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RelayContact.
+func (c *RelayContactClient) Update() *RelayContactUpdate {
+	mutation := newRelayContactMutation(c.config, OpUpdate)
+	return &RelayContactUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RelayContactClient) UpdateOne(_m *RelayContact) *RelayContactUpdateOne {
+	mutation := newRelayContactMutation(c.config, OpUpdateOne, withRelayContact(_m))
+	return &RelayContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RelayContactClient) UpdateOneID(id string) *RelayContactUpdateOne {
+	mutation := newRelayContactMutation(c.config, OpUpdateOne, withRelayContactID(id))
+	return &RelayContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RelayContact.
+func (c *RelayContactClient) Delete() *RelayContactDelete {
+	mutation := newRelayContactMutation(c.config, OpDelete)
+	return &RelayContactDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RelayContactClient) DeleteOne(_m *RelayContact) *RelayContactDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RelayContactClient) DeleteOneID(id string) *RelayContactDeleteOne {
+	builder := c.Delete().Where(relaycontact.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RelayContactDeleteOne{builder}
+}
+
+// Query returns a query builder for RelayContact.
+func (c *RelayContactClient) Query() *RelayContactQuery {
+	return &RelayContactQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRelayContact},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RelayContact entity by its id.
+func (c *RelayContactClient) Get(ctx context.Context, id string) (*RelayContact, error) {
+	return c.Query().Where(relaycontact.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RelayContactClient) GetX(ctx context.Context, id string) *RelayContact {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryConnection queries the connection edge of a RelayContact.
+func (c *RelayContactClient) QueryConnection(_m *RelayContact) *AppConnectionQuery {
+	query := (&AppConnectionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(relaycontact.Table, relaycontact.FieldID, id),
+			sqlgraph.To(appconnection.Table, appconnection.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, false, relaycontact.ConnectionTable, relaycontact.ConnectionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *RelayContactClient) Hooks() []Hook {
+	return c.hooks.RelayContact
+}
+
+// Interceptors returns the client interceptors.
+func (c *RelayContactClient) Interceptors() []Interceptor {
+	return c.inters.RelayContact
+}
+
+func (c *RelayContactClient) mutate(ctx context.Context, m *RelayContactMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RelayContactCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RelayContactUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RelayContactUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RelayContactDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RelayContact mutation op: %q", m.Op())
+	}
+}
+
 // RetiredAliasClient is a client for the RetiredAlias schema.
 type RetiredAliasClient struct {
 	config
@@ -2946,13 +3103,14 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 type (
 	hooks struct {
 		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, RefreshToken, RetiredAlias, Sequence, SigningKey,
-		User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
+		LicenseCode, LicenseVariant, RefreshToken, RelayContact, RetiredAlias,
+		Sequence, SigningKey, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, RefreshToken, RetiredAlias, Sequence, SigningKey,
-		User, UserEmail, WebhookAttempt, WebhookEvent []ent.Interceptor
+		LicenseCode, LicenseVariant, RefreshToken, RelayContact, RetiredAlias,
+		Sequence, SigningKey, User, UserEmail, WebhookAttempt,
+		WebhookEvent []ent.Interceptor
 	}
 )
 

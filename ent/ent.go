@@ -15,6 +15,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/refreshtoken"
+	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/sequence"
 	"loginsign/ent/signingkey"
@@ -97,6 +98,7 @@ func checkColumn(t, c string) error {
 			licensecode.Table:    licensecode.ValidColumn,
 			licensevariant.Table: licensevariant.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
+			relaycontact.Table:   relaycontact.ValidColumn,
 			retiredalias.Table:   retiredalias.ValidColumn,
 			sequence.Table:       sequence.ValidColumn,
 			signingkey.Table:     signingkey.ValidColumn,

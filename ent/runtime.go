@@ -12,6 +12,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/refreshtoken"
+	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/schema"
 	"loginsign/ent/sequence"
@@ -503,6 +504,75 @@ func init() {
 	// refreshtoken.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	refreshtoken.IDValidator = func() func(string) error {
 		validators := refreshtokenDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	relaycontactMixin := schema.RelayContact{}.Mixin()
+	relaycontactMixinFields0 := relaycontactMixin[0].Fields()
+	_ = relaycontactMixinFields0
+	relaycontactFields := schema.RelayContact{}.Fields()
+	_ = relaycontactFields
+	// relaycontactDescContactAddress is the schema descriptor for contact_address field.
+	relaycontactDescContactAddress := relaycontactFields[1].Descriptor()
+	// relaycontact.ContactAddressValidator is a validator for the "contact_address" field. It is called by the builders before save.
+	relaycontact.ContactAddressValidator = func() func(string) error {
+		validators := relaycontactDescContactAddress.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(contact_address string) error {
+			for _, fn := range fns {
+				if err := fn(contact_address); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// relaycontactDescToken is the schema descriptor for token field.
+	relaycontactDescToken := relaycontactFields[2].Descriptor()
+	// relaycontact.TokenValidator is a validator for the "token" field. It is called by the builders before save.
+	relaycontact.TokenValidator = func() func(string) error {
+		validators := relaycontactDescToken.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(token string) error {
+			for _, fn := range fns {
+				if err := fn(token); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// relaycontactDescCreatedAt is the schema descriptor for created_at field.
+	relaycontactDescCreatedAt := relaycontactFields[3].Descriptor()
+	// relaycontact.DefaultCreatedAt holds the default value on creation for the created_at field.
+	relaycontact.DefaultCreatedAt = relaycontactDescCreatedAt.Default.(func() time.Time)
+	// relaycontactDescLastUsedAt is the schema descriptor for last_used_at field.
+	relaycontactDescLastUsedAt := relaycontactFields[4].Descriptor()
+	// relaycontact.DefaultLastUsedAt holds the default value on creation for the last_used_at field.
+	relaycontact.DefaultLastUsedAt = relaycontactDescLastUsedAt.Default.(func() time.Time)
+	// relaycontactDescID is the schema descriptor for id field.
+	relaycontactDescID := relaycontactMixinFields0[0].Descriptor()
+	// relaycontact.DefaultID holds the default value on creation for the id field.
+	relaycontact.DefaultID = relaycontactDescID.Default.(func() string)
+	// relaycontact.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	relaycontact.IDValidator = func() func(string) error {
+		validators := relaycontactDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -32,6 +32,8 @@ type Tx struct {
 	LicenseVariant *LicenseVariantClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
+	// RelayContact is the client for interacting with the RelayContact builders.
+	RelayContact *RelayContactClient
 	// RetiredAlias is the client for interacting with the RetiredAlias builders.
 	RetiredAlias *RetiredAliasClient
 	// Sequence is the client for interacting with the Sequence builders.
@@ -186,6 +188,7 @@ func (tx *Tx) init() {
 	tx.LicenseCode = NewLicenseCodeClient(tx.config)
 	tx.LicenseVariant = NewLicenseVariantClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
+	tx.RelayContact = NewRelayContactClient(tx.config)
 	tx.RetiredAlias = NewRetiredAliasClient(tx.config)
 	tx.Sequence = NewSequenceClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)

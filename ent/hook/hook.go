@@ -116,6 +116,18 @@ func (f RefreshTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RefreshTokenMutation", m)
 }
 
+// The RelayContactFunc type is an adapter to allow the use of ordinary
+// function as RelayContact mutator.
+type RelayContactFunc func(context.Context, *ent.RelayContactMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f RelayContactFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.RelayContactMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RelayContactMutation", m)
+}
+
 // The RetiredAliasFunc type is an adapter to allow the use of ordinary
 // function as RetiredAlias mutator.
 type RetiredAliasFunc func(context.Context, *ent.RetiredAliasMutation) (ent.Value, error)

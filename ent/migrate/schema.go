@@ -348,6 +348,36 @@ var (
 			},
 		},
 	}
+	// RelayContactsColumns holds the columns for the "relay_contacts" table.
+	RelayContactsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "contact_address", Type: field.TypeString, Size: 254},
+		{Name: "token", Type: field.TypeString, Unique: true, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime},
+		{Name: "connection_id", Type: field.TypeString, Size: 64},
+	}
+	// RelayContactsTable holds the schema information for the "relay_contacts" table.
+	RelayContactsTable = &schema.Table{
+		Name:       "relay_contacts",
+		Columns:    RelayContactsColumns,
+		PrimaryKey: []*schema.Column{RelayContactsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "relay_contacts_app_connections_connection",
+				Columns:    []*schema.Column{RelayContactsColumns[5]},
+				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "relaycontact_connection_id_contact_address",
+				Unique:  true,
+				Columns: []*schema.Column{RelayContactsColumns[5], RelayContactsColumns[1]},
+			},
+		},
+	}
 	// RetiredAliasColumns holds the columns for the "retired_alias" table.
 	RetiredAliasColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -525,6 +555,7 @@ var (
 		LicenseCodesTable,
 		LicenseVariantsTable,
 		RefreshTokensTable,
+		RelayContactsTable,
 		RetiredAliasTable,
 		SequencesTable,
 		SigningKeysTable,
@@ -548,6 +579,7 @@ func init() {
 	LicenseCodesTable.ForeignKeys[2].RefTable = LicenseVariantsTable
 	LicenseVariantsTable.ForeignKeys[0].RefTable = ApplicationsTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = AppConnectionsTable
+	RelayContactsTable.ForeignKeys[0].RefTable = AppConnectionsTable
 	UserEmailsTable.ForeignKeys[0].RefTable = UsersTable
 	WebhookAttemptsTable.ForeignKeys[0].RefTable = WebhookEventsTable
 	WebhookEventsTable.ForeignKeys[0].RefTable = ApplicationsTable

@@ -33,6 +33,9 @@ type LicenseVariant func(*sql.Selector)
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
+// RelayContact is the predicate function for relaycontact builders.
+type RelayContact func(*sql.Selector)
+
 // RetiredAlias is the predicate function for retiredalias builders.
 type RetiredAlias func(*sql.Selector)
 

@@ -33,6 +33,7 @@ const (
 	WebhookAttempt = "att_"
 	AuditEvent     = "aud_"
 	SigningKey     = "key_"
+	RelayContact   = "rct_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -1,0 +1,142 @@
+package mail
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	gomail "github.com/emersion/go-message/mail"
+)
+
+// parseAddress parses one RFC 5322 address, decoding encoded words in the display name.
+func parseAddress(s string) (*gomail.Address, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("empty address")
+	}
+	return gomail.ParseAddress(s)
+}
+
+// compose builds the MIME form of m: a text/plain part, or multipart/alternative with text
+// and HTML when m.HTML is set; Date and Message-ID from the sender's domain. Header values are
+// RFC 2047-encoded where needed; a value with a line break is refused, never folded into a new
+// header.
+func compose(m Message, defaultFrom string, now time.Time) ([]byte, error) {
+	fromStr := m.From
+	if fromStr == "" {
+		fromStr = defaultFrom
+	}
+	from, err := parseAddress(fromStr)
+	if err != nil {
+		return nil, fmt.Errorf("from %q: %w", fromStr, err)
+	}
+	to, err := parseAddress(m.To)
+	if err != nil {
+		return nil, fmt.Errorf("to %q: %w", m.To, err)
+	}
+
+	var h gomail.Header
+	h.SetDate(now)
+	h.SetAddressList("From", []*gomail.Address{from})
+	h.SetAddressList("To", []*gomail.Address{to})
+	if m.ReplyTo != "" {
+		replyTo, err := parseAddress(m.ReplyTo)
+		if err != nil {
+			return nil, fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
+		}
+		h.SetAddressList("Reply-To", []*gomail.Address{replyTo})
+	}
+	if err := checkHeaderValue("Subject", m.Subject); err != nil {
+		return nil, err
+	}
+	h.SetSubject(m.Subject)
+	if err := h.GenerateMessageIDWithHostname(domainOf(from.Address)); err != nil {
+		return nil, fmt.Errorf("message-id: %w", err)
+	}
+	keys := make([]string, 0, len(m.Headers))
+	for k := range m.Headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a stable order keeps outbox files comparable
+	for _, k := range keys {
+		if err := checkHeaderValue(k, m.Headers[k]); err != nil {
+			return nil, err
+		}
+		h.SetText(k, m.Headers[k])
+	}
+
+	var buf bytes.Buffer
+	if m.HTML == "" {
+		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+		h.Set("Content-Transfer-Encoding", transferEncoding(m.Text))
+		w, err := gomail.CreateSingleInlineWriter(&buf, h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.Write([]byte(m.Text)); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
+
+	w, err := gomail.CreateInlineWriter(&buf, h)
+	if err != nil {
+		return nil, err
+	}
+	for _, part := range []struct{ contentType, body string }{
+		{"text/plain", m.Text},
+		{"text/html", m.HTML},
+	} {
+		var ph gomail.InlineHeader
+		ph.SetContentType(part.contentType, map[string]string{"charset": "utf-8"})
+		ph.Set("Content-Transfer-Encoding", transferEncoding(part.body))
+		pw, err := w.CreatePart(ph)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := pw.Write([]byte(part.body)); err != nil {
+			return nil, err
+		}
+		if err := pw.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// transferEncoding picks the encoding that leaves body readable in the raw message whenever
+// the rules allow: 7bit for short-lined ASCII, 8bit (RFC 6152) for short-lined UTF-8, and
+// quoted-printable only for lines over SMTP's 998 octets. Links then appear verbatim in the
+// raw mail (quoted-printable would turn "=" into "=3D" and wrap long URLs), which is what
+// tools that scrape sign-in links from mail rely on.
+func transferEncoding(body string) string {
+	for _, line := range strings.Split(body, "\n") {
+		if len(line) > 998 {
+			return "quoted-printable"
+		}
+	}
+	if !utf8.ValidString(body) {
+		return "quoted-printable"
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] >= utf8.RuneSelf {
+			return "8bit"
+		}
+	}
+	return "7bit"
+}
+
+func checkHeaderValue(key, value string) error {
+	if strings.ContainsAny(value, "\r\n") {
+		return fmt.Errorf("header %s: value contains a line break", key)
+	}
+	return nil
+}

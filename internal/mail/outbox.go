@@ -1,0 +1,42 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"loginsign/internal/ids"
+)
+
+// outbox is the Sender used when no SMTP server is configured: each message becomes an .eml
+// file in cfg.OutboxDir and one info line in the log with its plain-text body.
+type outbox struct{ cfg Config }
+
+// Send writes m to <OutboxDir>/<UTC time>-<random>.eml (0600; the folder is created 0700).
+// The names sort by time. Failing to write is a temporary error.
+func (o *outbox) Send(ctx context.Context, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	env, data, err := prepare(m, o.cfg)
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	if err := os.MkdirAll(o.cfg.OutboxDir, 0o700); err != nil {
+		return fmt.Errorf("mail: outbox: %w: %w", errTemporary, err)
+	}
+	name := o.cfg.Now().UTC().Format("20060102T150405.000000000Z") + "-" + ids.RandomLower(6) + ".eml"
+	path := filepath.Join(o.cfg.OutboxDir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("mail: outbox: %w: %w", errTemporary, err)
+	}
+	attrs := []any{"to", env.to, "from", env.from, "subject", m.Subject, "file", path}
+	if m.Raw == nil {
+		attrs = append(attrs, "text", m.Text)
+	} else {
+		attrs = append(attrs, "bytes", len(m.Raw))
+	}
+	o.cfg.Logger.Info("mail written to outbox", attrs...)
+	return nil
+}

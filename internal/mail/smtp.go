@@ -1,0 +1,218 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// smtpSender delivers through one SMTP server.
+type smtpSender struct {
+	cfg    Config
+	server smtpServer
+}
+
+// Send delivers m, trying again after each of cfg.RetryDelays while the failure is temporary
+// (IsTemporary) and ctx is live. The error of the last try is returned, wrapped.
+func (s *smtpSender) Send(ctx context.Context, m Message) error {
+	env, data, err := s.prepare(m)
+	if err != nil {
+		return fmt.Errorf("mail: %w", err)
+	}
+	for try := 0; ; try++ {
+		err = s.deliver(ctx, env, data)
+		if err == nil {
+			s.cfg.Logger.Info("mail sent", "to", env.to, "subject", m.Subject, "bytes", len(data), "tries", try+1)
+			return nil
+		}
+		if !IsTemporary(err) || try >= len(s.cfg.RetryDelays) {
+			return fmt.Errorf("mail: sending to %s via %s (try %d): %w", env.to, s.server.addr(), try+1, err)
+		}
+		s.cfg.Logger.Warn("mail: temporary failure, retrying", "to", env.to, "error", err, "in", s.cfg.RetryDelays[try])
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("mail: sending to %s: %w (after: %v)", env.to, ctx.Err(), err)
+		case <-time.After(s.cfg.RetryDelays[try]):
+		}
+	}
+}
+
+// envelope is the SMTP envelope of one message.
+type envelope struct{ from, to string }
+
+// prepare returns the envelope and bytes of m.
+func (s *smtpSender) prepare(m Message) (envelope, []byte, error) {
+	return prepare(m, s.cfg)
+}
+
+func prepare(m Message, cfg Config) (envelope, []byte, error) {
+	var env envelope
+	var err error
+	if env.to, err = addrSpec(m.To); err != nil {
+		return env, nil, fmt.Errorf("recipient %q: %w", m.To, err)
+	}
+	switch {
+	case m.EnvelopeFrom != "":
+		env.from, err = addrSpec(m.EnvelopeFrom)
+	case m.From != "":
+		env.from, err = addrSpec(m.From)
+	default:
+		env.from, err = addrSpec(cfg.From)
+	}
+	if err != nil {
+		return env, nil, fmt.Errorf("envelope sender: %w", err)
+	}
+	if m.Raw != nil {
+		return env, m.Raw, nil
+	}
+	data, err := compose(m, cfg.From, cfg.Now())
+	if err != nil {
+		return env, nil, err
+	}
+	return env, data, nil
+}
+
+// deliver runs one SMTP conversation. Deadlines and cancellation of ctx close the connection.
+func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte) error {
+	c, err := s.connect(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if s.server.hasAuth {
+		if err := s.auth(c); err != nil {
+			return err
+		}
+	}
+	if err := c.SendMail(env.from, []string{env.to}, bytes.NewReader(data)); err != nil {
+		return err
+	}
+	// The message is accepted once DATA succeeded; a failing QUIT changes nothing.
+	_ = c.Quit()
+	return nil
+}
+
+// connect dials the server and returns a client that has said EHLO, over TLS when the URL is
+// smtps or the server offers STARTTLS. go-smtp can start TLS only while setting up a client,
+// so a server that offers STARTTLS is dialled a second time with DialStartTLS semantics.
+func (s *smtpSender) connect(ctx context.Context, mayUpgrade bool) (*smtp.Client, error) {
+	conn, err := s.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var c *smtp.Client
+	if s.server.implicitTLS {
+		c = smtp.NewClient(conn)
+	} else if !mayUpgrade {
+		c, err = smtp.NewClientStartTLS(conn, s.tlsConfig())
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	c.CommandTimeout = time.Minute
+	c.SubmissionTimeout = 5 * time.Minute
+	if err := c.Hello(heloName(s.cfg.From)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if mayUpgrade && !s.server.implicitTLS {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			c.Close()
+			return s.connect(ctx, false)
+		}
+	}
+	return c, nil
+}
+
+// dial opens the TCP (or, for smtps, TLS) connection. The connection is closed when ctx ends
+// and carries ctx's deadline.
+func (s *smtpSender) dial(ctx context.Context) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	var conn net.Conn
+	var err error
+	if s.server.implicitTLS {
+		conn, err = (&tls.Dialer{NetDialer: d, Config: s.tlsConfig()}).DialContext(ctx, "tcp", s.server.addr())
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", s.server.addr())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	return &stopConn{Conn: conn, stop: stop}, nil
+}
+
+// stopConn releases the ctx watcher of dial when closed.
+type stopConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *stopConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
+}
+
+func (s *smtpSender) tlsConfig() *tls.Config {
+	var cfg *tls.Config
+	if s.cfg.TLSConfig != nil {
+		cfg = s.cfg.TLSConfig.Clone()
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = s.server.host
+	}
+	if cfg.MinVersion == 0 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	return cfg
+}
+
+// errInsecureAuth is returned instead of sending credentials in clear text.
+var errInsecureAuth = errors.New("refusing to send SMTP credentials without TLS to a non-loopback server")
+
+// auth sends the URL's credentials with SASL PLAIN: only over TLS, or to a loopback server.
+func (s *smtpSender) auth(c *smtp.Client) error {
+	if _, isTLS := c.TLSConnectionState(); !isTLS && !isLoopback(s.server.host) {
+		return errInsecureAuth
+	}
+	if !c.SupportsAuth("PLAIN") {
+		return errors.New("SMTP server does not offer AUTH PLAIN")
+	}
+	if err := c.Auth(sasl.NewPlainClient("", s.server.user, s.server.pass)); err != nil {
+		return fmt.Errorf("authenticating as %q: %w", s.server.user, err)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is "localhost" or a loopback IP.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// heloName is the name we give in EHLO: the domain of the sender address.
+func heloName(from string) string {
+	addr, err := addrSpec(from)
+	if err != nil {
+		return "localhost"
+	}
+	return domainOf(addr)
+}

@@ -1,0 +1,96 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	htmltemplate "html/template"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+	"time"
+	"unicode"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// Templates are parsed once; parsing embedded files cannot fail at run time, so a broken
+// template is caught by the first test that renders it.
+var (
+	textTemplates = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt.tmpl"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html.tmpl"))
+)
+
+// MagicLink is the sign-in mail. Its text part carries link as a plain absolute URL on a line
+// of its own; the HTML part shows it as a button. appName, when not empty, names the app the
+// person is signing in to ("Sign in to <App> with LoginSign"); ttl is how long the link works.
+func MagicLink(to, link, appName string, ttl time.Duration) Message {
+	appName = cleanLine(appName, 100)
+	subject := "Sign in to LoginSign"
+	if appName != "" {
+		subject = "Sign in to " + appName + " with LoginSign"
+	}
+	data := map[string]any{
+		"Subject": subject,
+		"App":     appName,
+		"Link":    cleanLine(link, 4096),
+		"TTL":     humanDuration(ttl),
+	}
+	return render(to, subject, "magic_link", data)
+}
+
+// VerifyEmail asks the owner of an alternative address to confirm it; link confirms it. The
+// text part carries link as a plain absolute URL on a line of its own.
+func VerifyEmail(to, link string) Message {
+	subject := "Confirm your email address for LoginSign"
+	data := map[string]any{
+		"Subject": subject,
+		"Link":    cleanLine(link, 4096),
+		"Address": cleanLine(to, 254),
+	}
+	return render(to, subject, "verify_email", data)
+}
+
+// render executes the text and HTML templates of name. The templates are embedded and take
+// only strings, so execution errors are programming errors: they panic in tests.
+func render(to, subject, name string, data map[string]any) Message {
+	var text, html bytes.Buffer
+	if err := textTemplates.ExecuteTemplate(&text, name+".txt.tmpl", data); err != nil {
+		panic("mail: template " + name + ": " + err.Error())
+	}
+	if err := htmlTemplates.ExecuteTemplate(&html, name+".html.tmpl", data); err != nil {
+		panic("mail: template " + name + ": " + err.Error())
+	}
+	return Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}
+}
+
+// cleanLine makes s safe for a header or a single text line: control characters (line breaks
+// included) become spaces, and it is cut to at most max runes.
+func cleanLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max])
+	}
+	return s
+}
+
+// humanDuration writes ttl as "15 minutes", "1 hour", "2 hours", "45 seconds".
+func humanDuration(ttl time.Duration) string {
+	unit, n := "minute", int(ttl/time.Minute)
+	switch {
+	case ttl >= time.Hour && ttl%time.Hour == 0:
+		unit, n = "hour", int(ttl/time.Hour)
+	case ttl < time.Minute:
+		unit, n = "second", int(ttl/time.Second)
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}

@@ -1,0 +1,64 @@
+package mail_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/internal/mail"
+)
+
+func TestMagicLinkSubjectNamesTheApp(t *testing.T) {
+	for _, tc := range []struct{ app, want string }{
+		{"", "Sign in to LoginSign"},
+		{"Acme Notes", "Sign in to Acme Notes with LoginSign"},
+		{"Evil\r\nBcc: x@y", "Sign in to Evil  Bcc: x@y with LoginSign"},
+	} {
+		m := mail.MagicLink("a@example.com", link, tc.app, 15*time.Minute)
+		if m.Subject != tc.want {
+			t.Errorf("app %q: Subject = %q, want %q", tc.app, m.Subject, tc.want)
+		}
+	}
+}
+
+func TestMagicLinkText(t *testing.T) {
+	m := mail.MagicLink("a@example.com", link, "Acme", 15*time.Minute)
+	if !strings.Contains(m.Text, "\n"+link+"\n") {
+		t.Errorf("link not on a line of its own:\n%s", m.Text)
+	}
+	if !strings.Contains(m.Text, "expires in 15 minutes") {
+		t.Errorf("text does not give the lifetime:\n%s", m.Text)
+	}
+	if m.To != "a@example.com" {
+		t.Errorf("To = %q", m.To)
+	}
+}
+
+func TestTemplatesEscapeHTML(t *testing.T) {
+	m := mail.MagicLink("a@example.com", `https://x.test/?a="><script>`, "<b>Acme</b>", time.Hour)
+	for _, bad := range []string{"<b>Acme</b>", "<script>", `"><script`} {
+		if strings.Contains(m.HTML, bad) {
+			t.Errorf("HTML contains unescaped %q:\n%s", bad, m.HTML)
+		}
+	}
+	if !strings.Contains(m.HTML, "&lt;b&gt;Acme&lt;/b&gt;") || !strings.Contains(m.HTML, "1 hour") {
+		t.Errorf("HTML lacks the escaped app name or lifetime:\n%s", m.HTML)
+	}
+	v := mail.VerifyEmail(`"<x>"@example.com`, "javascript:alert(1)")
+	if strings.Contains(v.HTML, `href="javascript:`) || strings.Contains(v.HTML, "<x>") {
+		t.Errorf("VerifyEmail HTML is not escaped:\n%s", v.HTML)
+	}
+}
+
+func TestVerifyEmail(t *testing.T) {
+	m := mail.VerifyEmail("alt@example.com", link)
+	if !strings.Contains(m.Text, "\n"+link+"\n") || !strings.Contains(m.Text, "alt@example.com") {
+		t.Errorf("text:\n%s", m.Text)
+	}
+	if !strings.Contains(m.HTML, "Confirm address") || !strings.Contains(m.HTML, "alt@example.com") {
+		t.Errorf("HTML:\n%s", m.HTML)
+	}
+	if m.Subject == "" {
+		t.Error("no subject")
+	}
+}

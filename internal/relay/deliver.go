@@ -1,0 +1,255 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+
+	"loginsign/ent"
+	"loginsign/ent/relaycontact"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+)
+
+// relayHeader marks each pass through the relay; its count detects loops.
+const relayHeader = "X-Loginsign-Relay"
+
+// deliver sends raw to every route of the session and maps the outcome to the DATA reply
+// (see the package comment).
+func (s *Server) deliver(ss *session, raw []byte) error {
+	header, body, err := splitMessage(raw)
+	if err != nil {
+		return errMalformed
+	}
+	if header.FieldsByKey(relayHeader).Len() >= maxHops {
+		return errLoop
+	}
+	var delivered int
+	var temporary bool
+	for _, r := range ss.routes {
+		err := s.deliverOne(ss, r, header, body)
+		switch {
+		case err == nil:
+			delivered++
+		case mail.IsTemporary(err):
+			temporary = true
+			fallthrough
+		default:
+			s.cfg.Logger.Error("relay: delivery failed", "rcpt", r.rcpt, "from", ss.from, "error", err)
+		}
+	}
+	switch {
+	case delivered > 0 || len(ss.routes) == 0:
+		return nil
+	case temporary:
+		return errDeferred
+	default:
+		return errUndelivered
+	}
+}
+
+// deliverOne forwards (or, for a reverse alias, replies) to one route.
+func (s *Server) deliverOne(ss *session, r route, header textproto.Header, body []byte) error {
+	ctx, cancel := context.WithTimeout(s.ctx, sendTimeout)
+	defer cancel()
+	var m mail.Message
+	var err error
+	if r.contact != nil {
+		m, err = s.reply(ctx, r, header.Copy(), body)
+	} else {
+		m, err = s.forward(ctx, ss, r, header.Copy(), body)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.out.Send(ctx, m); err != nil {
+		return err
+	}
+	kind := "forward"
+	if r.contact != nil {
+		kind = "reply"
+	}
+	s.cfg.Logger.Info("relay: delivered", "kind", kind, "rcpt", r.rcpt, "connection", r.conn.ID, "bytes", len(m.Raw))
+	return nil
+}
+
+// forward builds the mail to the alias owner (package comment, "Forwarding").
+func (s *Server) forward(ctx context.Context, ss *session, r route, header textproto.Header, body []byte) (mail.Message, error) {
+	now := s.cfg.Now()
+	h := gomail.Header{Header: message.Header{Header: header}}
+	sender := originalSender(h, ss.from)
+	originalFrom := unfold(h.Get("From"))
+
+	envelopeFrom := r.rcpt
+	from := &gomail.Address{Name: "Unknown sender via LoginSign", Address: r.rcpt}
+	var reverse string
+	if sender != nil {
+		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(sender.Address), now)
+		if err != nil {
+			return mail.Message{}, fmt.Errorf("reverse alias for %s: %w", r.rcpt, err)
+		}
+		reverse = reverseAliasPrefix + contact.Token + "@" + s.cfg.Domain
+		envelopeFrom = reverse
+		from = &gomail.Address{Name: displayName(sender), Address: reverse}
+	}
+
+	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From"} {
+		h.Del(k)
+	}
+	// Added fields go on top, so the last Add is the first line.
+	if originalFrom != "" {
+		h.Add("X-Original-From", originalFrom)
+	}
+	if reverse != "" {
+		h.SetAddressList("Reply-To", []*gomail.Address{{Address: reverse}})
+	}
+	h.SetAddressList("From", []*gomail.Address{from})
+	h.Add(relayHeader, "forward")
+	h.Add("Received", s.received(ss, r.rcpt, now))
+
+	raw, err := assemble(h.Header.Header, body)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Message{To: r.conn.Edges.User.Email, EnvelopeFrom: envelopeFrom, Raw: raw}, nil
+}
+
+// reply builds the mail from the alias owner back to a contact (package comment, "Replying").
+func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte) (mail.Message, error) {
+	now := s.cfg.Now()
+	if err := s.db.RelayContact.UpdateOneID(r.contact.ID).SetLastUsedAt(now).Exec(ctx); err != nil {
+		return mail.Message{}, fmt.Errorf("reverse alias %s: %w", r.rcpt, err)
+	}
+	alias := r.conn.AliasEmail
+	h := gomail.Header{Header: message.Header{Header: header}}
+	for _, k := range []string{"From", "Sender", "Reply-To", "Return-Path", "Received", "X-Originating-Ip", "Dkim-Signature", "To", "Message-Id"} {
+		h.Del(k)
+	}
+	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
+		return mail.Message{}, err
+	}
+	h.SetAddressList("To", []*gomail.Address{{Address: r.contact.ContactAddress}})
+	h.SetAddressList("From", []*gomail.Address{{Address: alias}})
+	h.Add(relayHeader, "reply")
+
+	raw, err := assemble(h.Header.Header, body)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw}, nil
+}
+
+// contact returns the reverse alias of (connectionID, address), creating it on first use and
+// stamping last_used_at otherwise. A concurrent creation of the same pair, or a token
+// collision, is resolved by looking again.
+func (s *Server) contact(ctx context.Context, connectionID, address string, now time.Time) (*ent.RelayContact, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := s.db.RelayContact.Query().
+			Where(relaycontact.ConnectionID(connectionID), relaycontact.ContactAddress(address)).
+			Only(ctx)
+		if err == nil {
+			return c, s.db.RelayContact.UpdateOneID(c.ID).SetLastUsedAt(now).Exec(ctx)
+		}
+		if !ent.IsNotFound(err) {
+			return nil, err
+		}
+		c, err = s.db.RelayContact.Create().
+			SetConnectionID(connectionID).
+			SetContactAddress(address).
+			SetToken(ids.RandomLower(20)).
+			SetCreatedAt(now).
+			SetLastUsedAt(now).
+			Save(ctx)
+		if err == nil || !ent.IsConstraintError(err) || attempt == 2 {
+			return c, err
+		}
+	}
+}
+
+// originalSender is whom a reply should reach: the first Reply-To address, else the first
+// From address, else the envelope sender; nil when there is none (a bounce without From).
+func originalSender(h gomail.Header, envelopeFrom string) *gomail.Address {
+	for _, k := range []string{"Reply-To", "From"} {
+		if list, err := h.AddressList(k); err == nil && len(list) > 0 && strings.Contains(list[0].Address, "@") {
+			if k == "Reply-To" {
+				// Keep the From's name: the reply address is where, the name is who.
+				if from, err := h.AddressList("From"); err == nil && len(from) > 0 && list[0].Name == "" {
+					return &gomail.Address{Name: from[0].Name, Address: list[0].Address}
+				}
+			}
+			return list[0]
+		}
+	}
+	if envelopeFrom != "" {
+		return &gomail.Address{Address: envelopeFrom}
+	}
+	return nil
+}
+
+// displayName is the From name of a forward: "Name (name at example.com) via LoginSign", or
+// "name at example.com via LoginSign" without a name. The address is spelled with " at " so
+// that mail clients do not take the display name for an address.
+func displayName(a *gomail.Address) string {
+	addr := strings.Replace(a.Address, "@", " at ", 1)
+	name := strings.TrimSpace(strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, a.Name))
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	if name == "" || strings.EqualFold(name, a.Address) {
+		return addr + " via LoginSign"
+	}
+	return name + " (" + addr + ") via LoginSign"
+}
+
+// received is the trace line of this hop (RFC 5321 section 4.4).
+func (s *Server) received(ss *session, rcpt string, now time.Time) string {
+	helo := strings.Map(func(r rune) rune {
+		if r <= ' ' || r > '~' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, ss.helo)
+	return fmt.Sprintf("from %s ([%s]) by %s (LoginSign relay) with ESMTP for <%s>; %s",
+		helo, ss.remote, s.cfg.Hostname, rcpt, now.Format(time.RFC1123Z))
+}
+
+// splitMessage parses the top-level header of raw and returns it with the untouched body
+// bytes that follow it.
+func splitMessage(raw []byte) (textproto.Header, []byte, error) {
+	rd := bytes.NewReader(raw)
+	br := bufio.NewReader(rd)
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return textproto.Header{}, nil, err
+	}
+	consumed := len(raw) - rd.Len() - br.Buffered()
+	return h, raw[consumed:], nil
+}
+
+// assemble writes the header followed by the untouched body.
+func assemble(h textproto.Header, body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(body) + 4096)
+	if err := textproto.WriteHeader(&buf, h); err != nil {
+		return nil, fmt.Errorf("writing header: %w", err)
+	}
+	buf.Write(body)
+	return buf.Bytes(), nil
+}
+
+// unfold joins a folded header value onto one line.
+func unfold(v string) string {
+	return strings.Join(strings.Fields(v), " ")
+}

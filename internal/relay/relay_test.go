@@ -1,0 +1,495 @@
+package relay_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-smtp"
+	_ "modernc.org/sqlite"
+
+	"loginsign/ent"
+	"loginsign/ent/relaycontact"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+	"loginsign/internal/mail/mailtest"
+	"loginsign/internal/relay"
+)
+
+const (
+	domain   = "relay.test"
+	alias    = "x9s8d7@relay.test"
+	person   = "person@example.com"
+	original = "support@acme.test"
+)
+
+// fixture is a relay wired to a database and a mailtest listener.
+type fixture struct {
+	db    *ent.Client
+	out   *mailtest.Server
+	addr  string // the relay's host:port
+	conn  *ent.AppConnection
+	user  *ent.User
+	app   *ent.Application
+	count int // users created, for global ids
+}
+
+type fixtureOptions struct {
+	maxMessageBytes int64
+	logger          *slog.Logger
+	sender          func(*mailtest.Server) mail.Sender
+}
+
+func newFixture(tb testing.TB, opts fixtureOptions) *fixture {
+	tb.Helper()
+	f := &fixture{db: openDB(tb)}
+	if opts.logger == nil {
+		opts.logger = slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
+	}
+	f.out = mailtest.Start(tb)
+	var out mail.Sender
+	if opts.sender != nil {
+		out = opts.sender(f.out)
+	} else {
+		out = mustSender(tb, f.out.URL(), opts.logger)
+	}
+	f.user = f.newUser(tb, person)
+	owner := f.newUser(tb, "dev@acme.test")
+	f.app = f.db.Application.Create().SetOwnerID(owner.ID).SetName("Acme").SetSecretHash(ids.Hash("s")).SaveX(context.Background())
+	f.conn = f.newConnection(tb, f.user, alias)
+
+	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes, Logger: opts.logger}, f.db, out)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.addr = l.Addr().String()
+	go srv.Serve(l)
+	tb.Cleanup(func() { srv.Close() })
+	return f
+}
+
+func mustSender(tb testing.TB, url string, logger *slog.Logger) mail.Sender {
+	tb.Helper()
+	s, err := mail.New(mail.Config{URL: url, From: "LoginSign <no-reply@loginsign.test>", Logger: logger,
+		RetryDelays: []time.Duration{time.Millisecond, time.Millisecond}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+func openDB(tb testing.TB) *ent.Client {
+	tb.Helper()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
+	db, err := sql.Open("sqlite", "file:"+name+"?mode=memory&cache=shared&_pragma=foreign_keys(1)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db)))
+	if err := client.Schema.Create(context.Background()); err != nil {
+		tb.Fatalf("migrating: %v", err)
+	}
+	tb.Cleanup(func() { client.Close() })
+	return client
+}
+
+func (f *fixture) newUser(tb testing.TB, email string) *ent.User {
+	tb.Helper()
+	f.count++
+	return f.db.User.Create().SetEmail(email).SetGlobalID(fmt.Sprintf("AB%04d", f.count)).SaveX(context.Background())
+}
+
+func (f *fixture) newConnection(tb testing.TB, u *ent.User, aliasEmail string) *ent.AppConnection {
+	tb.Helper()
+	app := f.app
+	if u.ID != f.user.ID || f.conn != nil {
+		// one connection per (user, app): give other connections their own app
+		app = f.db.Application.Create().SetOwnerID(f.user.ID).SetName("App " + aliasEmail).SetSecretHash(ids.Hash(aliasEmail)).SaveX(context.Background())
+	}
+	return f.db.AppConnection.Create().SetUserID(u.ID).SetApplicationID(app.ID).SetAliasEmail(aliasEmail).SaveX(context.Background())
+}
+
+// send runs one SMTP transaction into addr and returns the first error, as the server said it.
+func send(addr, from string, to []string, msg []byte) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil {
+		return err
+	}
+	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+// smtpCode returns the reply code and enhanced code of err, e.g. "550 5.7.1".
+func smtpCode(err error) string {
+	var e *smtp.SMTPError
+	if !errors.As(err, &e) {
+		return fmt.Sprintf("not an SMTP error: %v", err)
+	}
+	return fmt.Sprintf("%d %d.%d.%d", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2])
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// message is a multipart mail with a text part and a binary attachment, CRLF throughout.
+func message(to string, attachment []byte) (header, body []byte) {
+	header = []byte("Return-Path: <bounce@acme.test>\r\n" +
+		"DKIM-Signature: v=1; a=rsa-sha256; d=acme.test; s=sel;\r\n\th=from:to:subject; b=c2lnbmF0dXJl\r\n" +
+		"From: \"Acme Support\" <" + original + ">\r\n" +
+		"Sender: mailer@esp.test\r\n" +
+		"To: " + to + "\r\n" +
+		"Subject: =?utf-8?q?Your_invoice_=E2=82=AC?=\r\n" +
+		"Message-ID: <m1@acme.test>\r\n" +
+		"MIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n")
+	var b strings.Builder
+	b.WriteString("This is a multi-part message in MIME format.\r\n--BOUNDARY\r\n")
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString("Hello Zoë,\r\n.a line that starts with a dot\r\n\r\nyour invoice is attached.\r\n")
+	b.WriteString("--BOUNDARY\r\nContent-Type: application/octet-stream; name=\"invoice.bin\"\r\n")
+	b.WriteString("Content-Disposition: attachment; filename=\"invoice.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+	enc := base64.StdEncoding.EncodeToString(attachment)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc + "\r\n--BOUNDARY--\r\n")
+	return header, []byte(b.String())
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestForwardKeepsBodyAndAttachmentByteIdentical(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	attachment := randomBytes(50_000)
+	header, body := message(alias, attachment)
+
+	if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	e := f.out.Next(t, 5*time.Second)
+
+	if !bytes.Equal(e.Body(), body) {
+		t.Errorf("forwarded body differs from the original (%d vs %d bytes)", len(e.Body()), len(body))
+	}
+	got := attachmentOf(t, e.Data)
+	if !bytes.Equal(got, attachment) {
+		t.Errorf("decoded attachment differs (%d vs %d bytes)", len(got), len(attachment))
+	}
+	if want := "Hello Zoë,\r\n.a line that starts with a dot\r\n"; !strings.HasPrefix(e.Text, want) {
+		t.Errorf("text part = %q, want prefix %q", e.Text, want)
+	}
+	if got, want := strings.Join(e.To, ","), person; got != want {
+		t.Errorf("forwarded to %q, want %q", got, want)
+	}
+}
+
+func TestForwardRewritesTopLevelHeaders(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	header, body := message(alias, randomBytes(100))
+
+	if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	e := f.out.Next(t, 5*time.Second)
+
+	contact := f.db.RelayContact.Query().OnlyX(context.Background())
+	if contact.ContactAddress != original || contact.ConnectionID != f.conn.ID {
+		t.Fatalf("RelayContact = %+v, want %s on %s", contact, original, f.conn.ID)
+	}
+	reverse := "r-" + contact.Token + "@" + domain
+	if e.From != reverse {
+		t.Errorf("envelope sender = %q, want the reverse alias %q", e.From, reverse)
+	}
+	h := parseHeader(t, e.Data)
+	from, _ := h.AddressList("From")
+	if len(from) != 1 || from[0].Address != reverse || from[0].Name != "Acme Support (support at acme.test) via LoginSign" {
+		t.Errorf("From = %v, want \"Acme Support (support at acme.test) via LoginSign\" <%s>", from, reverse)
+	}
+	if replyTo, _ := h.AddressList("Reply-To"); len(replyTo) != 1 || replyTo[0].Address != reverse {
+		t.Errorf("Reply-To = %v, want %s", replyTo, reverse)
+	}
+	for key, want := range map[string]string{
+		"X-Original-From":   `"Acme Support" <support@acme.test>`,
+		"X-Loginsign-Relay": "forward",
+		"To":                alias,
+		"Message-Id":        "<m1@acme.test>",
+	} {
+		if got := h.Get(key); got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	if subject, _ := h.Subject(); subject != "Your invoice €" {
+		t.Errorf("Subject = %q", subject)
+	}
+	for _, gone := range []string{"Dkim-Signature", "Sender", "Return-Path"} {
+		if h.Has(gone) {
+			t.Errorf("%s was kept: %q", gone, h.Get(gone))
+		}
+	}
+	if got := h.Get("Received"); !strings.Contains(got, "by mx.relay.test") || !strings.Contains(got, "for <"+alias+">") {
+		t.Errorf("Received = %q", got)
+	}
+	if bytes.Contains(e.Header(), []byte("esp.test")) {
+		t.Errorf("the removed Sender still shows in the header:\n%s", e.Header())
+	}
+
+	// A second mail from the same sender reuses the reverse alias.
+	if err := send(f.addr, "", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+		t.Fatalf("second send: %v", err)
+	}
+	if e2 := f.out.Next(t, 5*time.Second); e2.From != reverse {
+		t.Errorf("second forward: envelope sender = %q, want %q", e2.From, reverse)
+	}
+	if n := f.db.RelayContact.Query().CountX(context.Background()); n != 1 {
+		t.Errorf("%d RelayContacts, want 1", n)
+	}
+}
+
+func TestForwardAcceptsAliasInAnyCase(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	if err := send(f.addr, original, []string{"X9S8D7@Relay.TEST"}, []byte("From: "+original+"\r\nSubject: hi\r\n\r\nhi\r\n")); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if e := f.out.Next(t, 5*time.Second); e.To[0] != person {
+		t.Errorf("forwarded to %v", e.To)
+	}
+}
+
+func TestReplyLeavesFromTheAlias(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	header, body := message(alias, randomBytes(100))
+	if err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+		t.Fatalf("forward: %v", err)
+	}
+	forwarded := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+	replyTo, _ := forwarded.AddressList("Reply-To")
+	reverse := replyTo[0].Address
+
+	reply := []byte("From: \"Pat Person\" <" + person + ">\r\n" +
+		"Sender: " + person + "\r\n" +
+		"Reply-To: " + person + "\r\n" +
+		"To: \"Acme Support via LoginSign\" <" + reverse + ">\r\n" +
+		"Received: from [192.0.2.7] by smtp.example.com\r\n" +
+		"X-Originating-IP: [192.0.2.7]\r\n" +
+		"Message-ID: <secret-123@mail.example.com>\r\n" +
+		"In-Reply-To: <m1@acme.test>\r\n" +
+		"Subject: Re: Your invoice\r\n\r\n" +
+		"Thanks!\r\n")
+	if err := send(f.addr, strings.ToUpper(person), []string{reverse}, reply); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	e := f.out.Next(t, 5*time.Second)
+
+	if e.From != alias || strings.Join(e.To, ",") != original {
+		t.Errorf("envelope %s -> %v, want %s -> %s", e.From, e.To, alias, original)
+	}
+	h := parseHeader(t, e.Data)
+	if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Address != alias || from[0].Name != "" {
+		t.Errorf("From = %v, want <%s>", from, alias)
+	}
+	if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != original {
+		t.Errorf("To = %v, want %s", to, original)
+	}
+	if got := h.Get("In-Reply-To"); got != "<m1@acme.test>" {
+		t.Errorf("In-Reply-To = %q, want it kept", got)
+	}
+	for _, leak := range []string{person, "example.com", "192.0.2.7", "Pat Person"} {
+		if bytes.Contains(bytes.ToLower(e.Header()), bytes.ToLower([]byte(leak))) {
+			t.Errorf("reply header reveals %q:\n%s", leak, e.Header())
+		}
+	}
+	if !bytes.Equal(e.Body(), []byte("Thanks!\r\n")) {
+		t.Errorf("body = %q", e.Body())
+	}
+	if c := f.db.RelayContact.Query().OnlyX(ctx); !c.LastUsedAt.After(c.CreatedAt) && !c.LastUsedAt.Equal(c.CreatedAt) {
+		t.Errorf("last_used_at %v before created_at %v", c.LastUsedAt, c.CreatedAt)
+	}
+
+	// From a verified alternative address: allowed. From an unverified one or a stranger: not.
+	f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("alt@example.net").SetVerifiedAt(time.Now()).ExecX(ctx)
+	f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("pending@example.net").ExecX(ctx)
+	if err := send(f.addr, "alt@example.net", []string{reverse}, reply); err != nil {
+		t.Errorf("reply from a verified alternative address: %v", err)
+	}
+	for _, from := range []string{"pending@example.net", "stranger@example.org", ""} {
+		if err := send(f.addr, from, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
+			t.Errorf("reply from %q: %v, want 550 5.7.1", from, err)
+		}
+	}
+	if got := len(f.out.Wait(t, 3)); got != 3 {
+		t.Errorf("%d messages delivered, want 3", got)
+	}
+}
+
+func TestReverseAliasEndsWithItsConnection(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	contact := f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken("tok123").SaveX(ctx)
+	reverse := "r-tok123@" + domain
+	reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
+
+	f.db.AppConnection.UpdateOne(f.conn).SetBlocked(true).ExecX(ctx)
+	if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
+		t.Errorf("reply while blocked: %v, want 550 5.7.1", err)
+	}
+
+	f.db.AppConnection.DeleteOne(f.conn).ExecX(ctx)
+	if n := f.db.RelayContact.Query().Where(relaycontact.ID(contact.ID)).CountX(ctx); n != 0 {
+		t.Errorf("RelayContact survived its connection")
+	}
+	if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
+		t.Errorf("reply after deletion: %v, want 550 5.1.1", err)
+	}
+	if err := send(f.addr, person, []string{"r-nosuchtoken@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
+		t.Errorf("unknown reverse alias: %v, want 550 5.1.1", err)
+	}
+	if n := f.out.Count(); n != 0 {
+		t.Errorf("%d messages delivered, want 0", n)
+	}
+}
+
+func TestRefusedRecipients(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	ctx := context.Background()
+	other := f.newUser(t, "other@example.com")
+	for _, c := range []struct{ alias, set string }{
+		{"muted1@relay.test", "muted"}, {"nofwd1@relay.test", "not forwarding"}, {"block1@relay.test", "blocked"},
+	} {
+		conn := f.newConnection(t, other, c.alias)
+		u := f.db.AppConnection.UpdateOne(conn)
+		switch c.set {
+		case "muted":
+			u.SetEmailMuted(true)
+		case "not forwarding":
+			u.SetIsForwarding(false)
+		case "blocked":
+			u.SetBlocked(true)
+		}
+		u.ExecX(ctx)
+	}
+	f.db.RetiredAlias.Create().SetAddress("gone42@relay.test").ExecX(ctx)
+
+	for _, tc := range []struct {
+		name, rcpt, want string
+	}{
+		{"muted", "muted1@relay.test", "550 5.7.1"},
+		{"not forwarding", "nofwd1@relay.test", "550 5.7.1"},
+		{"blocked", "block1@relay.test", "550 5.7.1"},
+		{"deleted (retired)", "gone42@relay.test", "550 5.1.1"},
+		{"unknown", "nobody@relay.test", "550 5.1.1"},
+		{"foreign domain", "someone@example.org", "550 5.7.1"},
+		{"subdomain of the relay domain", "x9s8d7@sub.relay.test", "550 5.7.1"},
+		{"relay domain as a suffix", "x9s8d7@evilrelay.test", "550 5.7.1"},
+		{"no domain", "x9s8d7", "501 5.5.2"}, // refused by go-smtp's path parser
+		{"two at signs", "a@b@relay.test", "501 5.1.3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := send(f.addr, original, []string{tc.rcpt}, []byte("Subject: hi\r\n\r\nhi\r\n"))
+			if got := smtpCode(err); got != tc.want {
+				t.Errorf("RCPT TO:<%s> = %v, want %s", tc.rcpt, err, tc.want)
+			}
+		})
+	}
+	if n := f.out.Count(); n != 0 {
+		t.Errorf("%d messages delivered, want 0", n)
+	}
+}
+
+func TestSizeLimit(t *testing.T) {
+	f := newFixture(t, fixtureOptions{maxMessageBytes: 8 << 10})
+	header, body := message(alias, randomBytes(20<<10))
+	err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...))
+	if got := smtpCode(err); got != "552 5.3.4" {
+		t.Errorf("oversized message: %v, want 552 5.3.4", err)
+	}
+	small, smallBody := message(alias, randomBytes(1<<10))
+	if err := send(f.addr, original, []string{alias}, append(append(small, "\r\n"...), smallBody...)); err != nil {
+		t.Errorf("message under the limit: %v", err)
+	}
+	if n := len(f.out.Wait(t, 1)); n != 1 {
+		t.Errorf("%d messages delivered, want 1", n)
+	}
+}
+
+func TestLoopIsRefused(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	msg := []byte("X-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nFrom: " + original + "\r\n\r\nhi\r\n")
+	if err := send(f.addr, original, []string{alias}, msg); smtpCode(err) != "554 5.4.6" {
+		t.Errorf("looping message: %v, want 554 5.4.6", err)
+	}
+}
+
+func TestOutboundTemporaryFailureIsDeferred(t *testing.T) {
+	f := newFixture(t, fixtureOptions{})
+	busy := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"}
+	f.out.FailNext(busy, busy, busy)
+	err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n"))
+	if got := smtpCode(err); got != "451 4.4.1" {
+		t.Errorf("DATA with the next hop failing: %v, want 451 4.4.1", err)
+	}
+	if err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n")); err != nil {
+		t.Errorf("retry by the sender: %v", err)
+	}
+}
+
+func parseHeader(tb testing.TB, data []byte) gomail.Header {
+	tb.Helper()
+	r, err := gomail.CreateReader(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatalf("parsing message: %v", err)
+	}
+	return r.Header
+}
+
+func attachmentOf(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	r, err := gomail.CreateReader(bytes.NewReader(data))
+	if err != nil {
+		tb.Fatalf("parsing message: %v", err)
+	}
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			tb.Fatalf("no attachment: %v", err)
+		}
+		if h, ok := p.Header.(*gomail.AttachmentHeader); ok {
+			if name, _ := h.Filename(); name == "invoice.bin" {
+				b, err := io.ReadAll(p.Body)
+				if err != nil {
+					tb.Fatal(err)
+				}
+				return b
+			}
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package relay
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/relaycontact"
+	"loginsign/ent/retiredalias"
+	"loginsign/ent/useremail"
+)
+
+// SMTP replies of the relay. Refusals of aliases share one text per class so that a sender
+// learns nothing about the person's settings.
+var (
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: not a mailbox of this server"}
+	errNoMailbox   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
+	errRetired     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "This address no longer exists"}
+	errNotAccepted = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "This address does not accept mail"}
+	errNotOwner    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Only the owner of this address may send through it"}
+	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errLookup      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary lookup failure, try again later"}
+	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Mail loop detected"}
+	errMalformed   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Malformed message header"}
+	errDeferred    = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 1}, Message: "Delivery failed temporarily, try again later"}
+	errUndelivered = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 0, 0}, Message: "Delivery failed"}
+)
+
+// reverseAliasPrefix starts the local part of reverse aliases. Aliases are [a-z0-9] only, so
+// the two never collide.
+const reverseAliasPrefix = "r-"
+
+// route is one accepted recipient: a forward to the alias owner, or (contact != nil) a reply
+// from the owner to a contact.
+type route struct {
+	rcpt    string             // the recipient address, lower-cased
+	conn    *ent.AppConnection // with its user loaded
+	contact *ent.RelayContact  // set for replies
+}
+
+// session is one SMTP connection into the relay.
+type session struct {
+	s      *Server
+	helo   string
+	remote string
+	from   string
+	routes []route
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	remote := ""
+	if addr, ok := c.Conn().RemoteAddr().(*net.TCPAddr); ok {
+		remote = addr.IP.String()
+	}
+	return &session{s: s, helo: c.Hostname(), remote: remote}, nil
+}
+
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = strings.ToLower(from)
+	return nil
+}
+
+// Rcpt accepts to only when it resolves to a route (see the package comment for the rules).
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ctx, cancel := context.WithTimeout(ss.s.ctx, lookupTimeout)
+	defer cancel()
+	r, err := ss.s.resolve(ctx, ss.from, to)
+	if err != nil {
+		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reply", err.Error())
+		return err
+	}
+	for _, have := range ss.routes {
+		if have.rcpt == r.rcpt {
+			return nil
+		}
+	}
+	ss.routes = append(ss.routes, r)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err // go-smtp's size limit error is already a 552
+	}
+	return ss.s.deliver(ss, raw)
+}
+
+func (ss *session) Reset() {
+	ss.from, ss.routes = "", nil
+}
+
+func (ss *session) Logout() error { return nil }
+
+// resolve maps a RCPT TO address to its route, or to the SMTP error that refuses it.
+func (s *Server) resolve(ctx context.Context, from, to string) (route, error) {
+	local, domain, ok := splitAddress(to)
+	if !ok {
+		return route{}, errBadAddress
+	}
+	if !strings.EqualFold(domain, s.cfg.Domain) {
+		return route{}, errRelayDenied
+	}
+	local = strings.ToLower(local)
+	rcpt := local + "@" + s.cfg.Domain
+	if token, isReverse := strings.CutPrefix(local, reverseAliasPrefix); isReverse {
+		return s.resolveReverse(ctx, from, rcpt, token)
+	}
+	return s.resolveAlias(ctx, rcpt)
+}
+
+// resolveAlias finds the connection whose alias is rcpt and checks that it takes mail.
+func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, error) {
+	conn, err := s.db.AppConnection.Query().
+		Where(appconnection.AliasEmail(rcpt)).
+		WithUser().
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err) && s.retired(ctx, rcpt):
+		return route{}, errRetired
+	case ent.IsNotFound(err):
+		return route{}, errNoMailbox
+	case err != nil:
+		s.cfg.Logger.Error("relay: alias lookup", "alias", rcpt, "error", err)
+		return route{}, errLookup
+	case conn.Blocked, !conn.IsForwarding, conn.EmailMuted:
+		return route{}, errNotAccepted
+	}
+	return route{rcpt: rcpt, conn: conn}, nil
+}
+
+// retired reports whether address belonged to a deleted connection.
+func (s *Server) retired(ctx context.Context, address string) bool {
+	ok, err := s.db.RetiredAlias.Query().Where(retiredalias.Address(address)).Exist(ctx)
+	return err == nil && ok
+}
+
+// resolveReverse finds the contact of reverse alias token and checks that from may use it.
+func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (route, error) {
+	contact, err := s.db.RelayContact.Query().
+		Where(relaycontact.Token(token)).
+		WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
+		Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		return route{}, errNoMailbox
+	case err != nil:
+		s.cfg.Logger.Error("relay: reverse alias lookup", "rcpt", rcpt, "error", err)
+		return route{}, errLookup
+	}
+	conn := contact.Edges.Connection
+	if conn.Blocked {
+		return route{}, errNotAccepted
+	}
+	owner, err := s.isOwnerAddress(ctx, conn, from)
+	if err != nil {
+		s.cfg.Logger.Error("relay: sender lookup", "rcpt", rcpt, "error", err)
+		return route{}, errLookup
+	}
+	if !owner {
+		return route{}, errNotOwner
+	}
+	return route{rcpt: rcpt, conn: conn, contact: contact}, nil
+}
+
+// isOwnerAddress reports whether addr is the primary or a verified alternative address of the
+// connection's person.
+func (s *Server) isOwnerAddress(ctx context.Context, conn *ent.AppConnection, addr string) (bool, error) {
+	if addr == "" {
+		return false, nil
+	}
+	if strings.EqualFold(conn.Edges.User.Email, addr) {
+		return true, nil
+	}
+	return s.db.UserEmail.Query().
+		Where(useremail.UserID(conn.UserID), useremail.EmailEqualFold(addr), useremail.VerifiedAtNotNil()).
+		Exist(ctx)
+}
+
+// splitAddress splits local@domain. It refuses empty parts, more than one @, and characters
+// that have no place in a mailbox we serve (spaces, control characters, quotes).
+func splitAddress(addr string) (local, domain string, ok bool) {
+	local, domain, ok = strings.Cut(addr, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(addr) > 254 {
+		return "", "", false
+	}
+	if strings.ContainsFunc(addr, func(r rune) bool { return r <= ' ' || r == '"' || r == 0x7f }) {
+		return "", "", false
+	}
+	return local, domain, true
+}
