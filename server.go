@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -31,7 +32,9 @@ import (
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
+	"loginsign/internal/mail"
 	"loginsign/internal/portal"
+	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 	"loginsign/internal/web/playground"
@@ -100,6 +103,7 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
 	now      func() time.Time
@@ -130,7 +134,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, kv: k, now: func() time.Time { return time.Now().UTC() }}
+	mailer, err := mail.New(mail.Config{URL: cfg.SMTPURL, From: "LoginSign <" + cfg.MailFrom + ">",
+		OutboxDir: filepath.Join(cfg.DataDir, "outbox"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
 	s.initMetrics()
@@ -255,8 +264,18 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.RelayAddr != "" {
+		rl, err := net.Listen("tcp", cfg.RelayAddr)
+		if err != nil {
+			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
+		}
+		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now}, s.db.Client, s.mail)
+		go func() { errc <- rs.Serve(rl) }()
+		defer rs.Close()
+		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
+	}
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
