@@ -180,6 +180,7 @@ func (s *Server) routes() http.Handler {
 	// Developer Portal REST (session cookie).
 
 	// Pages.
+	s.pageRoutes(mux)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux
