@@ -19,6 +19,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /static/", assets)
 	mux.Handle("GET /brand/icon-light.svg", assets.ServeFile("brand/icon-light.svg"))
 	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))
+	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
 
 	w := widgets.New(s.db.Client, s.identity, pages)
 	mux.Handle("GET /widgets/", w.Assets())

@@ -7,6 +7,8 @@
 package static
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -34,6 +36,7 @@ type Files struct {
 
 type file struct {
 	body        []byte
+	gzipped     []byte // body gzip-compressed, when that is smaller
 	contentType string
 	hash        string
 }
@@ -51,7 +54,7 @@ func New(fsys fs.FS, prefix string) *Files {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		f.files[p] = file{body: body, contentType: ContentType(p), hash: hex.EncodeToString(sum[:6])}
+		f.files[p] = file{body: body, gzipped: compress(body), contentType: ContentType(p), hash: hex.EncodeToString(sum[:6])}
 		return nil
 	})
 	if err != nil {
@@ -125,11 +128,39 @@ func (f *Files) serve(w http.ResponseWriter, r *http.Request, fl file) {
 	// Scripts and stylesheets may be loaded by apps' pages (the widget script, its
 	// stylesheet and the brand icons).
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	h.Set("Content-Length", strconv.Itoa(len(fl.body)))
+	h.Add("Vary", "Accept-Encoding")
+	body := fl.body
+	if fl.gzipped != nil && acceptsGzip(r) {
+		body = fl.gzipped
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if r.Method == http.MethodHead {
 		return
 	}
-	w.Write(fl.body)
+	w.Write(body)
+}
+
+// compress returns b gzip-compressed, or nil when that saves nothing worth having.
+func compress(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(b)
+	zw.Close()
+	if buf.Len() >= len(b)*9/10 {
+		return nil
+	}
+	return buf.Bytes()
+}
+
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 var contentTypes = map[string]string{

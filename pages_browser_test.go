@@ -1,0 +1,522 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+
+	"loginsign/internal/store/storetest"
+)
+
+// startBackground starts what `loginsign serve` runs besides the HTTP server (none yet: the
+// webhook delivery worker joins here when it lands).
+func startBackground(ctx context.Context, s *Server) {}
+
+// sampleApp is a third-party app on http://localhost:<port>: a page with the LoginSign widgets,
+// a callback that receives the code (its backend exchanges it with golang.org/x/oauth2), and a
+// webhook receiver.
+type sampleApp struct {
+	URL      string // http://localhost:port
+	loginURL string
+
+	mu           sync.Mutex
+	clientID     string
+	clientSecret string
+	callbacks    []url.Values
+	exchanged    []*oauth2.Token
+	exchangeErr  error
+	webhooks     []map[string]any
+}
+
+func startSampleApp(t *testing.T, loginSign string) *sampleApp {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	app := &sampleApp{URL: "http://localhost:" + port, loginURL: loginSign}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", app.home)
+	mux.HandleFunc("GET /embedded", app.embedded)
+	mux.HandleFunc("GET /callback", app.callback)
+	mux.HandleFunc("POST /webhook", app.webhook)
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return app
+}
+
+func (a *sampleApp) RedirectURI() string { return a.URL + "/callback" }
+
+func (a *sampleApp) setClient(id, secret string) {
+	a.mu.Lock()
+	a.clientID, a.clientSecret = id, secret
+	a.mu.Unlock()
+}
+
+func (a *sampleApp) home(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	id := a.clientID
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sample Notes</title><script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
+<body><header><h1>Sample Notes</h1>
+<div id="menu" data-loginsign-user-menu data-name="Ann Example" data-global-id="AB1234" data-logout-url="/logout"></div></header>
+<p>Sign in to keep your notes.</p>
+<div id="signin" data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="large" data-shape="pill"></div>
+<p>Other looks:</p>
+<div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="small" data-theme="dark" data-label="Continue with LoginSign"></div>
+<div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-shape="circle" data-mode="popup"></div>
+</body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
+}
+
+func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
+	a.mu.Lock()
+	id := a.clientID
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sample Notes: sign in</title>
+<script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
+<body><h1>Sample Notes</h1>
+<div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div>
+<div id="banner" data-loginsign-banner data-client-id="%[2]s" data-redirect-uri="%[3]s" data-position="bottom-right"></div>
+</body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
+}
+
+// callback is the redirect URI: it records the query and exchanges the code server-side.
+func (a *sampleApp) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	a.mu.Lock()
+	a.callbacks = append(a.callbacks, q)
+	cfg := oauth2.Config{ClientID: a.clientID, ClientSecret: a.clientSecret, RedirectURL: a.RedirectURI(),
+		Endpoint: oauth2.Endpoint{AuthURL: a.loginURL + "/oauth/authorize", TokenURL: a.loginURL + "/oauth/token"}}
+	a.mu.Unlock()
+	if code := q.Get("code"); code != "" {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		tok, err := cfg.Exchange(ctx, code)
+		cancel()
+		a.mu.Lock()
+		a.exchanged, a.exchangeErr = append(a.exchanged, tok), err
+		a.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed in</title></head>
+<body><h1 id="done">Back at Sample Notes</h1><p>code: <code id="code">%s</code></p><p>state: <code id="state">%s</code></p></body></html>`,
+		html.EscapeString(q.Get("code")), html.EscapeString(q.Get("state")))
+}
+
+func (a *sampleApp) webhook(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body)
+	a.mu.Lock()
+	a.webhooks = append(a.webhooks, body)
+	a.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// waitWebhook waits for a webhook whose "type" (or "event") is typ.
+func (a *sampleApp) waitWebhook(t *testing.T, typ string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		a.mu.Lock()
+		for _, h := range a.webhooks {
+			if h["type"] == typ || h["event"] == typ {
+				a.mu.Unlock()
+				return h
+			}
+		}
+		a.mu.Unlock()
+		time.Sleep(100 * time.Millisecond)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t.Fatalf("no %s webhook arrived; got %v", typ, a.webhooks)
+	return nil
+}
+
+// signInByCookie gives tb a session for userID as the sign-in pages would.
+func (ls *liveServer) signInByCookie(t *testing.T, tb *tab, userID string) {
+	t.Helper()
+	raw, err := ls.identity.Sessions.Create(context.Background(), userID, "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 test", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ls.routesCookies().SessionName()
+	httpOnly := true
+	tb.do(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{
+			Name: name, Value: raw, URL: ls.URL + "/", HTTPOnly: &httpOnly, SameSite: network.CookieSameSiteLax,
+		})
+		return chromedp.Void{}, err
+	})
+}
+
+// graphQLFields lists the root fields the server's schema has, so steps that need an API that
+// has not landed yet can say so precisely.
+func (ls *liveServer) graphQLFields(t *testing.T) map[string]bool {
+	t.Helper()
+	body := `{"query":"{ q: __type(name: \"Query\") { fields { name } } m: __type(name: \"Mutation\") { fields { name } } }"}`
+	resp, err := http.Post(ls.URL+"/graphql", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data map[string]struct{ Fields []struct{ Name string } }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, typ := range out.Data {
+		for _, f := range typ.Fields {
+			have[f.Name] = true
+		}
+	}
+	return have
+}
+
+// routeExists reports whether a GET of path is answered by something other than 404.
+func (ls *liveServer) routeExists(t *testing.T, path string) bool {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(ls.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode != http.StatusNotFound
+}
+
+func requireAPI(t *testing.T, have map[string]bool, names ...string) {
+	t.Helper()
+	var missing []string
+	for _, n := range names {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		t.Skipf("waiting for GraphQL %s on main", strings.Join(missing, ", "))
+	}
+}
+
+// TestPagesSecurityHeaders checks the headers and redirects of every page without a browser.
+func TestPagesSecurityHeaders(t *testing.T) {
+	ls := startLiveServer(t, "sqlite://"+t.TempDir()+"/db.sqlite")
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) *http.Response {
+		resp, err := noFollow.Get(ls.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	t.Run("signed-out visitors are sent to sign in", func(t *testing.T) {
+		for path, want := range map[string]string{
+			"/dashboard":                      "/login?return_to=%2Fdashboard",
+			"/portal":                         "/login?return_to=%2Fportal",
+			"/portal/licenses":                "/login?return_to=%2Fportal%2Flicenses",
+			"/portal/synchronisation?app=app": "/login?return_to=%2Fportal%2Fsynchronisation%3Fapp%3Dapp",
+		} {
+			resp := get(path)
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != want {
+				t.Errorf("GET %s = %d Location %q, want 303 %q", path, resp.StatusCode, resp.Header.Get("Location"), want)
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("GET %s: Cache-Control %q, want no-store", path, resp.Header.Get("Cache-Control"))
+			}
+		}
+	})
+
+	t.Run("static files are cache-busted and long-lived", func(t *testing.T) {
+		resp := get("/static/app.css")
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || resp.Header.Get("Cache-Control") != "public, max-age=300, must-revalidate" {
+			t.Fatalf("/static/app.css = %d %v", resp.StatusCode, resp.Header)
+		}
+		v := strings.Trim(resp.Header.Get("ETag"), `"`)
+		resp = get("/static/app.css?v=" + v)
+		if resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Fatalf("versioned app.css Cache-Control = %q", resp.Header.Get("Cache-Control"))
+		}
+		for path, ct := range map[string]string{
+			"/widgets/v1/loginsign.js": "text/javascript; charset=utf-8", "/widgets/v1/loginsign.css": "text/css; charset=utf-8",
+			"/brand/icon-light.svg": "image/svg+xml", "/brand/icon-dark.svg": "image/svg+xml",
+		} {
+			resp := get(path)
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ct || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("GET %s = %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+		for _, path := range []string{"/static/nope.css", "/static/../server.go", "/widgets/v2/loginsign.js", "/static/"} {
+			if resp := get(path); resp.StatusCode == http.StatusOK {
+				t.Errorf("GET %s = %d, want no file", path, resp.StatusCode)
+			}
+		}
+	})
+
+	t.Run("embeds refuse unknown apps and unregistered redirect URIs", func(t *testing.T) {
+		for path, want := range map[string]int{
+			"/embed/login":                                        http.StatusBadRequest,
+			"/embed/login?client_id=app_nope":                     http.StatusNotFound,
+			"/embed/banner?client_id=app_nope":                    http.StatusNotFound,
+			"/embed/banner?client_id=" + strings.Repeat("x", 200): http.StatusBadRequest,
+		} {
+			resp := get(path)
+			if resp.StatusCode != want {
+				t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+			}
+			if !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("GET %s: an error page must not be framable: %q", path, resp.Header.Get("Content-Security-Policy"))
+			}
+		}
+	})
+}
+
+// TestPagesInBrowser drives the pages in headless Chromium: a developer creates an app in the
+// portal, a person signs in to it through the Login Button, the developer sees the person and
+// generates license codes, the person redeems one and removes the app in the dashboard, and the
+// app's webhook receiver hears connection_deleted. Every page is photographed at desktop and
+// phone widths and its first-load transfer size is logged.
+func TestPagesInBrowser(t *testing.T) {
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) { browserStory(t, dbURL, name == "sqlite") })
+	}
+}
+
+func browserStory(t *testing.T, dbURL string, photograph bool) {
+	ls := startLiveServer(t, dbURL)
+	b := newBrowser(t)
+	if !photograph {
+		b.shots = t.TempDir()
+	}
+	defer b.report()
+	sample := startSampleApp(t, ls.URL)
+	api := ls.graphQLFields(t)
+	ctx := context.Background()
+
+	dev, err := ls.identity.CreateUser(ctx, "dev@example.com", "Dana Developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	person, err := ls.identity.CreateUser(ctx, "ann@example.com", "Ann Example")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	devTab := b.tab("developer")
+	ls.signInByCookie(t, devTab, dev.ID)
+	personTab := b.tab("person")
+
+	var clientID string
+	t.Run("developer creates an app in the portal", func(t *testing.T) {
+		devTab.measure(t, "portal-apps", ls.URL+"/portal/apps", "#create-app")
+		devTab.do(t,
+			chromedp.SendKeys(`#create-app input[name=name]`, "Sample Notes"),
+			chromedp.SendKeys(`#create-app input[name=website]`, sample.URL),
+			chromedp.SendKeys(`#create-app textarea[name=redirectUris]`, sample.RedirectURI()),
+			chromedp.SendKeys(`#create-app input[name=webhookUrl]`, sample.URL+"/webhook"),
+			chromedp.Click(`#create-app button[type=submit]`),
+			chromedp.WaitVisible(`[data-secret="Client secret"]`),
+		)
+		clientID = devTab.text(t, `[data-client-id]`)
+		secret := devTab.text(t, `[data-secret="Client secret"]`)
+		if !strings.HasPrefix(secret, "lss_") || clientID == "" {
+			t.Fatalf("created app shows client id %q and secret %q", clientID, secret)
+		}
+		if !strings.HasPrefix(devTab.text(t, `[data-secret="Webhook secret"]`), "whsec_") {
+			t.Fatal("the webhook secret is not shown once")
+		}
+		sample.setClient(clientID, secret)
+		devTab.waitFor(t, `document.querySelector('[data-app="`+clientID+`"]')`)
+		devTab.shot(t, "portal-apps")
+	})
+	if clientID == "" {
+		t.FailNow()
+	}
+
+	t.Run("widgets render on the app's page", func(t *testing.T) {
+		personTab.measure(t, "sample-app-with-widgets", sample.URL+"/", "#signin a.loginsign-btn")
+		href := evalIn[string](t, personTab, `document.querySelector('#signin a').href`)
+		u, err := url.Parse(href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		stored := evalIn[string](t, personTab, `sessionStorage.getItem("loginsign:state")`)
+		if u.Scheme+"://"+u.Host != ls.URL || u.Path != "/oauth/authorize" || q.Get("client_id") != clientID ||
+			q.Get("redirect_uri") != sample.RedirectURI() || q.Get("response_type") != "code" ||
+			q.Get("scope") != "openid email profile" || len(q.Get("state")) < 20 {
+			t.Fatalf("login button goes to %s", href)
+		}
+		if n := evalIn[int](t, personTab, `document.querySelectorAll('a.loginsign-btn').length`); n != 3 {
+			t.Fatalf("%d login buttons rendered, want 3", n)
+		}
+		if got := evalIn[string](t, personTab, `document.querySelector('#menu summary').getAttribute('aria-label')`); got != "Account menu for Ann Example" {
+			t.Fatalf("user menu label %q", got)
+		}
+		if stored == "" {
+			t.Fatal("no state in sessionStorage")
+		}
+		personTab.do(t, chromedp.Click(`#menu summary`), chromedp.WaitVisible(`.loginsign-menu-panel`))
+		personTab.shot(t, "widgets-sample-app")
+
+		personTab.measure(t, "embed-login", sample.URL+"/embedded", "#login iframe")
+		personTab.waitFor(t, `document.querySelector('#login iframe').offsetHeight > 100`)
+		personTab.shot(t, "widgets-embedded-login")
+	})
+
+	t.Run("embeds may be framed only by the app's origins", func(t *testing.T) {
+		for _, path := range []string{
+			"/embed/login?client_id=" + clientID + "&redirect_uri=" + url.QueryEscape(sample.RedirectURI()),
+			"/embed/banner?client_id=" + clientID,
+		} {
+			resp, err := http.Get(ls.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			csp := resp.Header.Get("Content-Security-Policy")
+			if resp.StatusCode != 200 || !strings.Contains(csp, "frame-ancestors "+sample.URL) || resp.Header.Get("X-Frame-Options") != "" {
+				t.Errorf("GET %s = %d, CSP %q", path, resp.StatusCode, csp)
+			}
+		}
+		resp, err := http.Get(ls.URL + "/embed/login?client_id=" + clientID + "&redirect_uri=" + url.QueryEscape("https://evil.example/cb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("embed login with an unregistered redirect URI = %d, want 400", resp.StatusCode)
+		}
+	})
+
+	var signedIn bool
+	t.Run("person signs in through the Login Button and consents", func(t *testing.T) {
+		if !ls.routeExists(t, "/oauth/authorize?client_id="+clientID) || !ls.routeExists(t, "/login") {
+			t.Skip("waiting for the sign-in pages (/oauth/authorize, /login) on main")
+		}
+		personTab.open(t, sample.URL+"/", "#signin a.loginsign-btn")
+		state := evalIn[string](t, personTab, `new URL(document.querySelector('#signin a').href).searchParams.get('state')`)
+		personTab.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`input[type=email]`))
+		personTab.shot(t, "signin-email")
+		personTab.do(t, chromedp.SendKeys(`input[type=email]`, person.Email), chromedp.Submit(`input[type=email]`))
+		link := ls.nextLink(t, person.Email)
+		personTab.shot(t, "signin-link-sent")
+		personTab.open(t, link, "button[type=submit]")
+		personTab.shot(t, "signin-magic-link")
+		personTab.do(t, chromedp.Click(`button[type=submit]`))
+		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`") || document.querySelector('input[type=radio]')`)
+		if evalIn[bool](t, personTab, `!!document.querySelector('input[type=radio]')`) {
+			personTab.shot(t, "consent")
+			// Choose the private relay address (the first choice), then allow.
+			personTab.do(t, chromedp.Click(`input[type=radio]`), chromedp.Click(`button[value=allow]`))
+		}
+		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
+		code := personTab.text(t, "#code")
+		if code == "" || personTab.text(t, "#state") != state {
+			t.Fatalf("landed with code %q state %q, want a code and state %q", code, personTab.text(t, "#state"), state)
+		}
+		if kept := evalIn[string](t, personTab, `sessionStorage.getItem("loginsign:state")`); kept != state {
+			t.Fatalf("sessionStorage state %q, want %q", kept, state)
+		}
+		sample.mu.Lock()
+		defer sample.mu.Unlock()
+		if sample.exchangeErr != nil || len(sample.exchanged) == 0 || sample.exchanged[0].AccessToken == "" {
+			t.Fatalf("the app's backend could not exchange the code: %v", sample.exchangeErr)
+		}
+		signedIn = true
+	})
+
+	t.Run("developer sees the person in the users table", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "connectedUsers")
+		devTab.measure(t, "portal-users", ls.URL+"/portal/users?app="+clientID, "#users")
+		devTab.waitFor(t, `document.querySelector('[data-user="`+person.GlobalID+`"]')`)
+		devTab.shot(t, "portal-users")
+	})
+
+	var code string
+	t.Run("developer generates license codes", func(t *testing.T) {
+		requireAPI(t, api, "licenseVariants", "createLicenseVariant", "generateLicenseCodes", "licenseCodes")
+		devTab.measure(t, "portal-licenses", ls.URL+"/portal/licenses?app="+clientID, "#variant-form")
+		devTab.do(t, chromedp.SendKeys(`#variant-name`, "Pro"), chromedp.SendKeys(`#variant-description`, "Everything, forever"),
+			chromedp.Click(`#variant-form button[type=submit]`))
+		devTab.waitFor(t, `document.querySelector('#generate-variant option')`)
+		devTab.do(t, chromedp.SetValue(`#generate-count`, "3"), chromedp.Click(`#generate-form button[type=submit]`), chromedp.WaitVisible(`#generated-codes`))
+		codes := strings.Fields(evalIn[string](t, devTab, `document.querySelector('#generated-codes').value`))
+		if len(codes) != 3 {
+			t.Fatalf("generated %v, want 3 codes", codes)
+		}
+		code = codes[0]
+		devTab.waitFor(t, `document.querySelector('[data-code="`+code+`"]')`)
+		devTab.shot(t, "portal-licenses")
+	})
+
+	t.Run("person redeems a code in the dashboard", func(t *testing.T) {
+		if !signedIn || code == "" {
+			t.Skip("needs the sign-in and the generated codes above")
+		}
+		requireAPI(t, api, "redeemLicenseCode")
+		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#redeem-form")
+		personTab.waitFor(t, `document.querySelector('#redeem-app option')`)
+		personTab.do(t, chromedp.SendKeys(`#redeem-code`, code), chromedp.Click(`#redeem-form button[type=submit]`))
+		personTab.waitFor(t, `document.querySelector('#licenses table') && document.querySelector('#licenses table').textContent.includes("`+code+`")`)
+	})
+
+	t.Run("every page, photographed", func(t *testing.T) {
+		if !signedIn {
+			ls.signInByCookie(t, personTab, person.ID)
+		}
+		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#apps")
+		personTab.waitFor(t, `!document.querySelector('#apps .empty') || document.querySelector('#apps .empty').textContent !== "Loading…"`)
+		personTab.shot(t, "dashboard")
+		for _, p := range []struct{ name, path, sel string }{
+			{"portal-overview", "/portal?app=" + clientID, "#apps-card"},
+			{"portal-app-settings", "/portal/apps/" + clientID, "#redirect-uris"},
+			{"portal-users", "/portal/users?app=" + clientID, "#users"},
+			{"portal-licenses", "/portal/licenses?app=" + clientID, "#codes"},
+			{"portal-synchronisation", "/portal/synchronisation?app=" + clientID, "#import-existing-users"},
+		} {
+			devTab.measure(t, p.name, ls.URL+p.path, p.sel)
+			devTab.shot(t, p.name)
+		}
+	})
+
+	t.Run("person removes the app and the app hears connection_deleted", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "removeConnection")
+		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] button")
+		personTab.do(t, chromedp.Click(`#apps li[data-connection] button`), chromedp.Click(`#apps li[data-connection] button`))
+		personTab.waitFor(t, `!document.querySelector('#apps li[data-connection]')`)
+		hook := sample.waitWebhook(t, "connection_deleted")
+		if hook == nil {
+			t.Fatal("no webhook")
+		}
+		personTab.shot(t, "dashboard-after-removal")
+	})
+}
