@@ -100,7 +100,7 @@ const frame = `{{define "frame"}}<!doctype html>
 <header class="topbar">
 <a class="brand" href="/"><img src="{{asset "brand/icon-light.svg"}}" alt="" width="28" height="28">LoginSign</a>
 {{with .Nav}}<nav aria-label="Main">{{range .}}<a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a>{{end}}</nav>{{end}}
-{{with .Who}}<span class="who">{{.}}</span> <a class="btn small" href="/logout">Sign out</a>{{end}}
+{{with .Who}}<div class="account"><span class="who">{{.}}</span><a class="btn small" href="/logout">Sign out</a></div>{{end}}
 </header>
 {{end}}<main id="main"{{if .Narrow}} class="narrow"{{end}}{{with .Page}} data-page="{{.}}"{{end}}>
 {{template "content" .}}

@@ -102,7 +102,7 @@
     var website = h("input", { type: "url", name: "website", placeholder: "https://example.com" });
     var redirects = h("textarea", { name: "redirectUris", placeholder: "https://example.com/callback", rows: 2 });
     var webhook = h("input", { type: "url", name: "webhookUrl", placeholder: "https://example.com/loginsign/webhook" });
-    var out = h("div");
+    var out = h("div", { class: "result" });
     var form = h("form", { id: "create-app", novalidate: true },
       h("div", { class: "grid" }, field("Name", name), field("Website", website)),
       field("Redirect URIs", redirects, "One per line. https, or http on localhost."),
@@ -294,7 +294,7 @@
 
     var gVariant = h("select", { id: "generate-variant" });
     var gCount = h("input", { type: "number", min: 1, max: 10000, value: 10, id: "generate-count" });
-    var gOut = h("div");
+    var gOut = h("div", { class: "result" });
     var gForm = h("form", { id: "generate-form", novalidate: true }, h("div", { class: "grid" }, field("Variant", gVariant), field("How many", gCount)),
       h("button", { class: "primary", type: "submit" }, "Generate codes"), gOut);
     gForm.addEventListener("submit", function (ev) {
@@ -308,7 +308,7 @@
 
     var uVariant = h("select", { id: "upload-variant" });
     var uCodes = h("textarea", { id: "upload-codes", rows: 4, placeholder: "One code per line" });
-    var uOut = h("div");
+    var uOut = h("div", { class: "result" });
     var uForm = h("form", { id: "upload-form", novalidate: true }, field("Variant", uVariant), field("Codes", uCodes), h("button", { type: "submit" }, "Upload codes"), uOut);
     uForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -375,7 +375,7 @@
 
     var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "email,externalUserId\nann@example.com,42" });
     var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login" });
-    var impOut = h("div", { id: "import-results" });
+    var impOut = h("div", { id: "import-results", class: "result" });
     var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName), field("CSV rows", csv, "Header row first: email, and optionally externalUserId and name."),
       h("button", { class: "primary", type: "submit" }, "Import"), impOut);
     imp.addEventListener("submit", function (ev) {
