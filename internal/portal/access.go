@@ -40,7 +40,10 @@ func (s *Service) Visible(ctx context.Context, node ent.Noder) error {
 	}
 	exists := func(q interface {
 		Exist(context.Context) (bool, error)
-	}) bool { ok, err := q.Exist(ctx); return err == nil && ok }
+	}) bool {
+		ok, err := q.Exist(ctx)
+		return err == nil && ok
+	}
 	var ok bool
 	switch n := node.(type) {
 	case *ent.User:
