@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -65,4 +66,31 @@ func dupCode(ctx context.Context, db *store.DB, appID string) error {
 	v := db.LicenseVariant.Create().SetApplicationID(appID).SetName("Team").SetNameKey("team").SaveX(ctx)
 	db.LicenseCode.Create().SetApplicationID(appID).SetVariantID(v.ID).SetCode("AAAA-BBBB").SetCodeKey("AAAABBBB").ExecX(ctx)
 	return db.LicenseCode.Create().SetApplicationID(appID).SetVariantID(v.ID).SetCode("aaaabbbb").SetCodeKey("AAAABBBB").Exec(ctx)
+}
+
+// TestConcurrentMigrate: instances starting at once against one PostgreSQL all migrate
+// cleanly (the advisory lock serialises them).
+func TestConcurrentMigrate(t *testing.T) {
+	base := os.Getenv(storetest.EnvPostgres)
+	if base == "" {
+		t.Skip("needs " + storetest.EnvPostgres)
+	}
+	url := storetest.FreshPostgres(t, base)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := store.Open(context.Background(), url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(context.Background())
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
 }
