@@ -330,14 +330,22 @@ func evalIn[T any](t *testing.T, tb *tab, expr string) T {
 	return v
 }
 
-// waitFor polls a JavaScript expression until it is truthy.
+// waitFor polls a JavaScript expression until it is truthy, across navigations.
 func (tb *tab) waitFor(t *testing.T, expr string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 25*time.Second)
-	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[any](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-		t.Fatalf("tab %s: waiting for %s: %v (at %s)", tb.name, expr, err, tb.location())
+	deadline := time.Now().Add(20 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+		cancel()
+		if err == nil && v {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Fatalf("tab %s: waiting for %s: %v (at %s)", tb.name, expr, last, tb.location())
 }
 
 // shot writes name-desktop.png (1280×800) and name-phone.png (390×844) of the current page.

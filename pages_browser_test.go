@@ -30,8 +30,9 @@ func startBackground(ctx context.Context, s *Server) {}
 // a callback that receives the code (its backend exchanges it with golang.org/x/oauth2), and a
 // webhook receiver.
 type sampleApp struct {
-	URL      string // http://localhost:port
-	loginURL string
+	URL         string // http://localhost:port: another site than LoginSign's 127.0.0.1
+	SameSiteURL string // http://127.0.0.1:port: the same site as LoginSign (cookies reach its iframes)
+	loginURL    string
 
 	mu           sync.Mutex
 	clientID     string
@@ -49,7 +50,7 @@ func startSampleApp(t *testing.T, loginSign string) *sampleApp {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	app := &sampleApp{URL: "http://localhost:" + port, loginURL: loginSign}
+	app := &sampleApp{URL: "http://localhost:" + port, SameSiteURL: "http://127.0.0.1:" + port, loginURL: loginSign}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", app.home)
 	mux.HandleFunc("GET /embedded", app.embedded)
@@ -336,6 +337,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			chromedp.SendKeys(`#create-app input[name=website]`, sample.URL),
 			chromedp.SendKeys(`#create-app textarea[name=redirectUris]`, sample.RedirectURI()),
 			chromedp.SendKeys(`#create-app input[name=webhookUrl]`, sample.URL+"/webhook"),
+			chromedp.SendKeys(`#create-app textarea[name=allowedOrigins]`, sample.SameSiteURL),
 			chromedp.Click(`#create-app button[type=submit]`),
 			chromedp.WaitVisible(`[data-secret="Client secret"]`),
 		)
@@ -397,7 +399,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			}
 			resp.Body.Close()
 			csp := resp.Header.Get("Content-Security-Policy")
-			if resp.StatusCode != 200 || !strings.Contains(csp, "frame-ancestors "+sample.URL) || resp.Header.Get("X-Frame-Options") != "" {
+			_, ancestors, _ := strings.Cut(csp, "frame-ancestors ")
+			if want := sample.SameSiteURL + " " + sample.URL; resp.StatusCode != 200 || ancestors != want || resp.Header.Get("X-Frame-Options") != "" {
 				t.Errorf("GET %s = %d, CSP %q", path, resp.StatusCode, csp)
 			}
 		}
@@ -446,6 +449,35 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatalf("the app's backend could not exchange the code: %v", sample.exchangeErr)
 		}
 		signedIn = true
+	})
+
+	t.Run("banner offers to continue as the signed-in person", func(t *testing.T) {
+		if !signedIn {
+			ls.signInByCookie(t, personTab, person.ID)
+		}
+		if !ls.routeExists(t, "/oauth/authorize?client_id="+clientID) {
+			personTab.allow("/oauth/authorize?") // the banner's click lands there; the page is not on main yet
+		}
+		personTab.open(t, sample.SameSiteURL+"/embedded", "#banner iframe.loginsign-banner")
+		personTab.waitFor(t, `!document.querySelector('#banner iframe').classList.contains('loginsign-pending')`)
+		personTab.shot(t, "widgets-banner")
+		frames, err := chromedp.Run(personTab.ctx, chromedp.Nodes(`#banner iframe`, chromedp.Populate(-1, true)))
+		if err != nil || len(frames) != 1 || frames[0].ContentDocument == nil {
+			t.Fatalf("banner iframe: %v %v", frames, err)
+		}
+		label, err := chromedp.Run(personTab.ctx, chromedp.Text(`#continue`, chromedp.FromNode(frames[0].ContentDocument)))
+		if err != nil || label != "Continue as Ann Example" {
+			t.Fatalf("banner button says %q (%v)", label, err)
+		}
+		personTab.do(t, chromedp.Click(`#continue`, chromedp.FromNode(frames[0].ContentDocument)))
+		personTab.waitFor(t, `location.href.startsWith("`+ls.URL+`/oauth/authorize?") || location.href.startsWith("`+sample.RedirectURI()+`?")`)
+		loc := personTab.location()
+		if strings.HasPrefix(loc, ls.URL+"/oauth/authorize?") {
+			u, _ := url.Parse(loc)
+			if u.Query().Get("client_id") != clientID || u.Query().Get("redirect_uri") != sample.RedirectURI() {
+				t.Fatalf("banner started authorize at %s", loc)
+			}
+		}
 	})
 
 	t.Run("developer sees the person in the users table", func(t *testing.T) {

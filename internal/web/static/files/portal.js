@@ -10,7 +10,7 @@
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
-    app: "query PortalApp($id: ID!) { node(id: $id) { ... on Application { " + APP_FIELDS + " webhookUrl } } }",
+    app: "query PortalApp($id: ID!) { node(id: $id) { ... on Application { " + APP_FIELDS + " } } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
     update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } } }",
     rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { clientSecret } }",
@@ -102,11 +102,13 @@
     var website = h("input", { type: "url", name: "website", placeholder: "https://example.com" });
     var redirects = h("textarea", { name: "redirectUris", placeholder: "https://example.com/callback", rows: 2 });
     var webhook = h("input", { type: "url", name: "webhookUrl", placeholder: "https://example.com/loginsign/webhook" });
+    var origins = h("textarea", { name: "allowedOrigins", placeholder: "https://example.com", rows: 2 });
     var out = h("div", { class: "result" });
     var form = h("form", { id: "create-app", novalidate: true },
       h("div", { class: "grid" }, field("Name", name), field("Website", website)),
       field("Redirect URIs", redirects, "One per line. https, or http on localhost."),
       field("Webhook URL", webhook, "Optional. Receives connection and account events."),
+      field("Allowed origins", origins, "Optional. Browser origins that may call LoginSign and frame the login widgets, one per line."),
       h("button", { class: "primary", type: "submit" }, "Create application"), out);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -114,6 +116,7 @@
         var input = { name: name.value.trim(), redirectUris: lines(redirects.value) };
         if (website.value.trim()) input.website = website.value.trim();
         if (webhook.value.trim()) input.webhookUrl = webhook.value.trim();
+        if (lines(origins.value).length) input.allowedOrigins = lines(origins.value);
         var d = await gql(Q.create, { input: input });
         var r = d.createApplication;
         fill(out, h("div", { class: "stack" },

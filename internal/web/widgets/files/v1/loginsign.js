@@ -119,7 +119,6 @@
     var f = el("iframe", cls);
     f.src = src;
     f.title = title;
-    f.setAttribute("loading", "lazy");
     return f;
   }
 
@@ -131,11 +130,11 @@
     need(opts, "redirectUri", "redirect-uri");
     var q = new URLSearchParams({ client_id: need(opts, "clientId", "client-id"), position: pos });
     var f = frame(HOST + "/embed/banner?" + q.toString(), "Continue with LoginSign", "loginsign-banner loginsign-" + pos);
-    f.hidden = true;
+    f.classList.add("loginsign-pending"); // shown once the banner says it has someone to offer
     window.addEventListener("message", function (ev) {
       if (ev.origin !== HOST || ev.source !== f.contentWindow || !ev.data) return;
       switch (ev.data.type) {
-        case "loginsign:banner-ready": f.hidden = false; break;
+        case "loginsign:banner-ready": f.classList.remove("loginsign-pending"); break;
         case "loginsign:banner-empty": f.remove(); break;
         case "loginsign:banner-dismiss":
           try { localStorage.setItem(DISMISS_KEY, "1"); } catch (e) { /* not remembered */ }
