@@ -168,7 +168,7 @@ func (b *browser) do(method, u string, form url.Values) page {
 	return page{resp, string(body)}
 }
 
-func (b *browser) get(u string) page                     { return b.do(http.MethodGet, u, nil) }
+func (b *browser) get(u string) page                   { return b.do(http.MethodGet, u, nil) }
 func (b *browser) post(u string, form url.Values) page { return b.do(http.MethodPost, u, form) }
 
 var (
@@ -337,4 +337,12 @@ func wantOAuthError(t testing.TB, status int, body map[string]any, hdr http.Head
 		t.Errorf("no error_description in %v", body)
 	}
 	_ = fmt.Sprint
+}
+
+func decodeJSON(t testing.TB, resp *http.Response, v any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s %s: %d, body is not JSON: %v", resp.Request.Method, resp.Request.URL, resp.StatusCode, err)
+	}
 }
