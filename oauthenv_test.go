@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -346,3 +347,5 @@ func decodeJSON(t testing.TB, resp *http.Response, v any) {
 		t.Fatalf("%s %s: %d, body is not JSON: %v", resp.Request.Method, resp.Request.URL, resp.StatusCode, err)
 	}
 }
+
+func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }

@@ -26,7 +26,9 @@ func sqliteEnv(t *testing.T, opts ...envOption) *oauthEnv {
 }
 
 // authorizeURL builds /oauth/authorize with q.
-func (e *oauthEnv) authorizeURL(q url.Values) string { return e.base + "/oauth/authorize?" + q.Encode() }
+func (e *oauthEnv) authorizeURL(q url.Values) string {
+	return e.base + "/oauth/authorize?" + q.Encode()
+}
 
 func validQuery(e *oauthEnv) url.Values {
 	return url.Values{"client_id": {e.app.ID}, "redirect_uri": {rpCallback}, "response_type": {"code"},
