@@ -135,7 +135,7 @@ func screenshotDir(t *testing.T) string {
 }
 
 // browser is one headless Chromium; each tab has its own browser context (own cookies).
-type browser struct {
+type chrome struct {
 	t     *testing.T
 	alloc context.Context
 	root  context.Context
@@ -146,7 +146,7 @@ type browser struct {
 }
 
 // newBrowser starts Chromium, or skips the test when it is not installed.
-func newBrowser(t *testing.T) *browser {
+func newChrome(t *testing.T) *chrome {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Skipf("browser tests need %s (apt-get install -y chromium): %v", chromiumPath, err)
@@ -170,13 +170,13 @@ func newBrowser(t *testing.T) *browser {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	t.Cleanup(func() { cancelRoot(); cancelAlloc() })
-	return &browser{t: t, alloc: alloc, root: root, shots: screenshotDir(t), sizes: map[string]int64{}}
+	return &chrome{t: t, alloc: alloc, root: root, shots: screenshotDir(t), sizes: map[string]int64{}}
 }
 
 // tab is one page in its own browser context. It records console errors, uncaught exceptions
 // and failed loads (the test fails on any at its end) and the bytes each response transferred.
 type tab struct {
-	b    *browser
+	b    *chrome
 	t    *testing.T
 	ctx  context.Context
 	name string
@@ -188,7 +188,7 @@ type tab struct {
 }
 
 // tab opens a fresh browser context named name.
-func (b *browser) tab(name string) *tab {
+func (b *chrome) tab(name string) *tab {
 	tb := &tab{b: b, t: b.t, name: name}
 	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext(), chromedp.WithListener(tb.listen))
 	b.t.Cleanup(cancel)
@@ -378,7 +378,7 @@ func (tb *tab) shot(t *testing.T, name string) {
 }
 
 // report logs the first-load sizes measured in this browser.
-func (b *browser) report() {
+func (b *chrome) report() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	names := make([]string, 0, len(b.sizes))

@@ -4,7 +4,7 @@ import (
 	"net/http"
 
 	"loginsign/internal/web/dashboard"
-	"loginsign/internal/web/page"
+	webpage "loginsign/internal/web/page"
 	"loginsign/internal/web/portalui"
 	"loginsign/internal/web/static"
 	"loginsign/internal/web/widgets"
@@ -15,7 +15,7 @@ import (
 // OAuth.
 func (s *Server) pageRoutes(mux *http.ServeMux) {
 	assets := static.Assets()
-	pages := page.New(assets)
+	pages := webpage.New(assets)
 	mux.Handle("GET /static/", assets)
 	mux.Handle("GET /brand/icon-light.svg", assets.ServeFile("brand/icon-light.svg"))
 	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))

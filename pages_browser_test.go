@@ -307,7 +307,7 @@ func TestPagesInBrowser(t *testing.T) {
 
 func browserStory(t *testing.T, dbURL string, photograph bool) {
 	ls := startLiveServer(t, dbURL)
-	b := newBrowser(t)
+	b := newChrome(t)
 	if !photograph {
 		b.shots = t.TempDir()
 	}

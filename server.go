@@ -33,10 +33,12 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
+	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
 	"loginsign/rest"
 )
@@ -103,6 +105,7 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	oauth    *oauth.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -142,6 +145,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	signingKeys, err := seal.New(cfg.Secret, "signing keys")
+	if err != nil {
+		return nil, err
+	}
+	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
 	s.initMetrics()
 	return s, nil
 }
@@ -155,7 +164,7 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal}
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
 
 	mux := http.NewServeMux()
@@ -171,9 +180,16 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/playground", pg)
 	mux.Handle("/playground/", pg)
 
-	// OAuth 2.0 / OpenID Connect.
+	// OAuth 2.0 / OpenID Connect. GET /oauth/authorize and the consent page are pages (below).
+	mux.HandleFunc("POST /oauth/token", api.Token)
+	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
+	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
+	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
 
 	// End-user API (Bearer).
+	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
 
 	// App backends (HTTP Basic client credentials).
 
@@ -181,6 +197,8 @@ func (s *Server) routes() http.Handler {
 
 	// Pages.
 	s.pageRoutes(mux)
+	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
+	pages.Register(mux)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux

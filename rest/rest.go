@@ -10,6 +10,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 )
 
@@ -19,6 +20,7 @@ type API struct {
 	Cookies  httpx.Cookies
 	Identity *identity.Service
 	Portal   *portal.Service
+	OAuth    *oauth.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A
