@@ -26,7 +26,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /embed/banner", w.Banner)
 	mux.HandleFunc("GET /embed/login", w.Login)
 
-	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
+	dash := dashboard.New(s.identity, pages)
+	mux.Handle("GET /dashboard", dash)
+	mux.HandleFunc("GET /dashboard/emails/verify", dash.VerifyEmail)
 
 	portal := portalui.New(s.identity, pages)
 	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation"} {

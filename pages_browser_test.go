@@ -484,7 +484,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			t.Skip("needs the sign-in above")
 		}
-		requireAPI(t, api, "connectedUsers")
+		requireAPI(t, api, "application")
 		devTab.measure(t, "portal-users", ls.URL+"/portal/users?app="+clientID, "#users")
 		devTab.waitFor(t, `document.querySelector('[data-user="`+person.GlobalID+`"]')`)
 		devTab.shot(t, "portal-users")
@@ -492,7 +492,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	var code string
 	t.Run("developer generates license codes", func(t *testing.T) {
-		requireAPI(t, api, "licenseVariants", "createLicenseVariant", "generateLicenseCodes", "licenseCodes")
+		requireAPI(t, api, "application", "createLicenseVariant", "generateLicenseCodes")
 		devTab.measure(t, "portal-licenses", ls.URL+"/portal/licenses?app="+clientID, "#variant-form")
 		devTab.do(t, chromedp.SendKeys(`#variant-name`, "Pro"), chromedp.SendKeys(`#variant-description`, "Everything, forever"),
 			chromedp.Click(`#variant-form button[type=submit]`))

@@ -8,18 +8,18 @@
   var Q = {
     apps: "query DashboardApps { viewer { id connections(first: 100) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconURL website } consent { scopes } licenses(first: 50) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
     addresses: "query DashboardAddresses { viewer { id email emails(first: 50) { edges { node { id email verifiedAt } } } } }",
-    sessions: "query DashboardSessions { viewer { id sessions { id current createdAt lastSeenAt userAgent ip } } }",
-    mute: "mutation MuteConnectionEmail($id: ID!, $muted: Boolean!) { setConnectionEmailMuted(id: $id, muted: $muted) { id emailMuted } }",
-    remove: "mutation RemoveConnection($id: ID!) { removeConnection(id: $id) }",
+    sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current } } }",
+    mute: "mutation MuteConnectionEmail($id: ID!, $muted: Boolean!) { setConnectionEmailMuted(connectionId: $id, muted: $muted) { id emailMuted } }",
+    remove: "mutation RemoveConnection($id: ID!) { removeConnection(connectionId: $id) { deletedConnectionId } }",
     redeem: "mutation RedeemLicenseCode($applicationId: ID!, $code: String!) { redeemLicenseCode(applicationId: $applicationId, code: $code) { id state expiresAt } }",
-    addEmail: "mutation AddEmail($email: String!) { addEmail(email: $email) { id email verifiedAt } }",
-    removeEmail: "mutation RemoveEmail($id: ID!) { removeEmail(id: $id) }",
-    makePrimary: "mutation MakeEmailPrimary($id: ID!) { makeEmailPrimary(id: $id) { id email } }",
-    resend: "mutation ResendVerification($id: ID!) { resendEmailVerification(id: $id) }",
+    addEmail: "mutation AddAlternativeEmail($email: String!) { addAlternativeEmail(email: $email) { id email verifiedAt } }",
+    removeEmail: "mutation RemoveAlternativeEmail($id: ID!) { removeAlternativeEmail(emailId: $id) { deletedEmailId } }",
+    makePrimary: "mutation MakePrimaryEmail($id: ID!) { makePrimaryEmail(emailId: $id) { id email } }",
     signOutOthers: "mutation SignOutOtherSessions { signOutOtherSessions }",
     signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
-    deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirm: $confirm) }"
+    deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }"
   };
+
 
   var SCOPE_TEXT = {
     openid: "Your LoginSign ID (" + document.getElementById("global-id").textContent + ")",
@@ -67,7 +67,7 @@
   }
 
   function stateBadge(state) {
-    var cls = { ACTIVE: "ok", REDEEMED: "ok", EXPIRED: "warn", CANCELLED: "danger", CANCELED: "danger", REVOKED: "danger" }[state] || "";
+    var cls = { ACTIVE: "ok", EXPIRED: "warn", UNUSED: "" }[state] || "";
     return h("span", { class: "badge " + cls }, String(state).toLowerCase());
   }
 
@@ -100,7 +100,7 @@
           h("div", { class: "grow" }, e.email, " ", e.verifiedAt ? h("span", { class: "badge ok" }, "verified") : h("span", { class: "badge warn" }, "unverified")),
           e.verifiedAt
             ? h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.makePrimary, { id: e.id }); loadAddresses(); }, e.email + " is now your primary address."); } }, "Make primary")
-            : h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, function () { return gql(Q.resend, { id: e.id }); }, "We sent a new link to " + e.email + "."); } }, "Resend link"),
+            : h("span", { class: "small muted" }, "Open the link we mailed to confirm it."),
           LS.confirmButton("Remove", "Confirm", "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(e.email + " was removed.", "ok"); loadAddresses(); }));
       })));
   }
@@ -119,7 +119,7 @@
     fill("sessions", h("ul", { class: "list" }, list.map(function (s) {
       return h("li", null, h("div", { class: "grow" },
         h("strong", null, describeAgent(s.userAgent)), " ", s.current ? h("span", { class: "badge ok" }, "this browser") : null,
-        h("div", { class: "small muted" }, (s.ip || "") + " · last active " + LS.dateTime(s.lastSeenAt) + " · signed in " + LS.date(s.createdAt))),
+        h("div", { class: "small muted" }, "Last active " + LS.dateTime(s.lastSeen) + " · signed in " + LS.date(s.createdAt))),
         s.current ? null : h("button", { type: "button", class: "small", onclick: function (ev) {
           LS.busy(ev.target, async function () { await gql(Q.signOut, { id: s.id }); loadSessions(); }, "Signed out.");
         } }, "Sign out"));
@@ -157,7 +157,7 @@
     var f = ev.target;
     LS.busy(f, async function () {
       await gql(Q.deleteAccount, { confirm: f.confirm.value.trim() });
-      location.assign("/");
+      location.assign("/login");
     });
   });
 

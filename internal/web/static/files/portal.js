@@ -10,30 +10,31 @@
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
-    app: "query PortalApp($id: ID!) { node(id: $id) { ... on Application { " + APP_FIELDS + " } } }",
+    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
-    update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } } }",
-    rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { clientSecret } }",
-    rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { webhookSecret } }",
-    checkRedirect: "query CheckRedirectURI($id: ID!, $uri: String!) { redirectUriHealth(applicationId: $id, redirectUri: $uri) { ok status message } }",
-    users: "query PortalUsers($id: ID!, $search: String, $first: Int, $after: Cursor) { connectedUsers(applicationId: $id, search: $search, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalID name email active blocked emailMuted loginCount lastSessionAt joinedAt region } } } }",
-    updateUser: "mutation UpdateConnection($app: ID!, $id: ID!, $input: UpdateConnectionInput!) { updateConnection(applicationId: $app, connectionId: $id, input: $input) { id blocked emailMuted } }",
-    deleteUser: "mutation DeleteConnection($app: ID!, $id: ID!) { deleteConnection(applicationId: $app, connectionId: $id) }",
-    analytics: "query PortalAnalytics($id: ID!) { applicationAnalytics(applicationId: $id, days: 30) { signups { date count } activeUsers { date count } regions { region count } } }",
-    variants: "query Variants($id: ID!) { licenseVariants(applicationId: $id) { id name description duration } }",
-    createVariant: "mutation CreateVariant($id: ID!, $input: LicenseVariantInput!) { createLicenseVariant(applicationId: $id, input: $input) { id name } }",
-    generate: "mutation GenerateCodes($id: ID!, $input: GenerateLicenseCodesInput!) { generateLicenseCodes(applicationId: $id, input: $input) { created codes } }",
-    upload: "mutation UploadCodes($id: ID!, $variant: ID!, $codes: [String!]!) { uploadLicenseCodes(applicationId: $id, variantId: $variant, codes: $codes) { created duplicates invalid { row message } } }",
-    codes: "query Codes($id: ID!, $search: String, $first: Int, $after: Cursor) { licenseCodes(applicationId: $id, search: $search, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id code state expiresAt activatedAt variant { name } owner { globalID email } } } } }",
-    deleteCode: "mutation DeleteCode($app: ID!, $id: ID!) { deleteLicenseCode(applicationId: $app, codeId: $id) }",
-    testEmailSync: "mutation TestEmailSync($id: ID!) { testEmailSync(applicationId: $id) { ok message } }",
-    testLogins: "mutation TestCurrentLogins($id: ID!) { testCurrentLoginsSync(applicationId: $id) { ok message } }",
-    testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status } }",
-    deliveries: "query Deliveries($id: ID!) { webhookEvents(applicationId: $id, first: 50) { edges { node { id type status attempts createdAt deliveredAt deliveries(first: 5) { edges { node { attempt statusCode error durationMs createdAt } } } } } } }",
-    redeliver: "mutation Redeliver($id: ID!) { redeliverWebhookEvent(id: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importExistingUsers(applicationId: $id, input: $input) { id total rows(first: 500) { edges { node { row email status globalID message } } } } }",
-    rollback: "mutation RollbackImport($id: ID!) { rollbackImport(id: $id) { id rolledBackAt } }"
+    update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
+    rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { secret } }",
+    rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+    checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
+    users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region } } } } }",
+    updateUser: "mutation UpdateAppConnection($app: ID!, $id: ID!, $input: UpdateAppConnectionInput!) { updateAppConnection(appId: $app, connectionId: $id, input: $input) { id isForwarding } }",
+    deleteUser: "mutation DeleteAppConnection($app: ID!, $id: ID!) { deleteAppConnection(appId: $app, connectionId: $id) { deletedId } }",
+    analytics: "query PortalAnalytics($id: ID!, $from: Time!, $to: Time!) { application(id: $id) { id analytics { signupsPerDay(from: $from, to: $to) { day count } activeUsersPerDay(from: $from, to: $to) { day count } usersPerRegion { region count } } } }",
+    variants: "query Variants($id: ID!) { application(id: $id) { id licenseVariants { id name description duration codeCounts { unused active expired } } } }",
+    createVariant: "mutation CreateVariant($id: ID!, $input: CreateLicenseVariantInput!) { createLicenseVariant(applicationId: $id, input: $input) { id name } }",
+    generate: "mutation GenerateCodes($id: ID!, $input: GenerateLicenseCodesInput!) { generateLicenseCodes(applicationId: $id, input: $input) { codes } }",
+    upload: "mutation UploadCodes($id: ID!, $input: UploadLicenseCodesInput!) { uploadLicenseCodes(applicationId: $id, input: $input) { created duplicates invalid { line code reason } } }",
+    codes: "query Codes($id: ID!, $q: String, $first: Int, $after: Cursor) { application(id: $id) { id licenseCodes(q: $q, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id code state expiresAt activatedAt variant { name } owner { globalId email } } } } } }",
+    deleteCode: "mutation DeleteCode($app: ID!, $id: ID!) { deleteLicenseCode(applicationId: $app, id: $id) }",
+    testEmailSync: "mutation TestEmailSync($id: ID!) { testEmailSyncApi(appId: $id) { ok endpoint webhookConfigured events } }",
+    testLogins: "mutation TestCurrentLogins($id: ID!) { testCurrentLoginsSyncApi(appId: $id) { ok endpoint auth total } }",
+    testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
+    deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
+    redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
+    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected notFound nameMismatch invalidRow } } results { row email externalUserID status globalID message } } }",
+    rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections } }"
   };
+
 
   function card(title, id, children) {
     var c = h("section", { class: "card", id: id, "aria-labelledby": id + "-h" }, h("header", null, h("h2", { id: id + "-h" }, title)));
@@ -48,6 +49,32 @@
     var id = input.id || ("f-" + Math.random().toString(36).slice(2, 8));
     input.id = id;
     return h("div", { class: "field" }, h("label", { for: id }, label, hint ? h("div", { class: "hint" }, hint) : null), input);
+  }
+
+  // parseCSV reads "externalUserId,email,name,registrationDate,lastLoginDate" rows (header first,
+  // columns in any order, quotes allowed) into ImportUserInput objects.
+  function parseCSV(text) {
+    var rows = [], row = [], cell = "", q = false;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text[i];
+      if (q) {
+        if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (ch === '"') q = false; else cell += ch;
+      } else if (ch === '"') q = true;
+      else if (ch === ",") { row.push(cell); cell = ""; }
+      else if (ch === "\n" || ch === "\r") { if (ch === "\r" && text[i + 1] === "\n") i++; row.push(cell); rows.push(row); row = []; cell = ""; }
+      else cell += ch;
+    }
+    if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
+    rows = rows.filter(function (r) { return r.some(function (c) { return c.trim() !== ""; }); });
+    if (!rows.length) throw new Error("Paste at least a header row and one user.");
+    var head = rows[0].map(function (c) { return c.trim().replace(/[_\s]/g, "").toLowerCase(); });
+    var col = function (name) { return head.indexOf(name.toLowerCase()); };
+    if (col("email") < 0 || col("externalUserId") < 0) throw new Error("The header row needs at least externalUserId and email.");
+    return rows.slice(1).map(function (r) {
+      var u = { externalUserId: (r[col("externalUserId")] || "").trim(), email: (r[col("email")] || "").trim() };
+      ["name", "registrationDate", "lastLoginDate"].forEach(function (k) { var c = col(k); if (c >= 0 && (r[c] || "").trim()) u[k] = r[c].trim(); });
+      return u;
+    });
   }
 
   function lines(s) { return (s || "").split(/\s*\n\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
@@ -156,18 +183,20 @@
     var id = currentAppId();
     if (!id) { ["signups", "active", "regions"].forEach(function (s) { fill(s, h("p", { class: "empty" }, "Create an application to see its numbers.")); }); return; }
     try {
-      var a = (await gql(Q.analytics, { id: id })).applicationAnalytics;
-      var series = function (xs) { return (xs || []).map(function (p) { return { label: p.date, value: p.count }; }); };
-      fill("signups", Charts.line(series(a.signups), "Sign-ups per day"));
-      fill("active", Charts.line(series(a.activeUsers), "Active users per day"));
-      fill("regions", (a.regions || []).length ? Charts.bars(a.regions.map(function (r) { return { label: r.region, value: r.count }; }), "Users by region") : h("p", { class: "empty" }, "No users yet."));
+      var to = new Date(), from = new Date(to.getTime() - 29 * 86400000);
+      from.setUTCHours(0, 0, 0, 0);
+      var a = (await gql(Q.analytics, { id: id, from: from.toISOString(), to: to.toISOString() })).application.analytics;
+      var series = function (xs) { return (xs || []).map(function (p) { return { label: p.day, value: p.count }; }); };
+      fill("signups", Charts.line(series(a.signupsPerDay), "Sign-ups per day"));
+      fill("active", Charts.line(series(a.activeUsersPerDay), "Active users per day"));
+      fill("regions", (a.usersPerRegion || []).length ? Charts.bars(a.usersPerRegion.map(function (r) { return { label: r.region || "Unknown", value: r.count }; }), "Users by region") : h("p", { class: "empty" }, "No users yet."));
     } catch (e) { ["signups", "active", "regions"].forEach(function (s) { failed(s, e); }); }
   }
 
   async function appView() {
     var id = view.getAttribute("data-app-id");
     var app;
-    try { app = (await gql(Q.app, { id: id })).node; } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
+    try { app = (await gql(Q.app, { id: id })).application; } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!app) { fill(view, h("div", { class: "alert error" }, "No such application.")); return; }
     document.querySelector("h1").textContent = app.name;
 
@@ -179,6 +208,7 @@
       privacyUrl: h("input", { type: "url", value: app.privacyURL || "" }),
       webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" })
     };
+    var secrets = h("div", { class: "stack" });
     var settings = h("form", { id: "settings", novalidate: true },
       h("div", { class: "grid" }, field("Name", inputs.name), field("Website", inputs.website), field("Icon URL", inputs.iconUrl),
         field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl)),
@@ -187,7 +217,10 @@
       ev.preventDefault();
       var input = {};
       Object.keys(inputs).forEach(function (k) { input[k] = inputs[k].value.trim(); });
-      LS.busy(settings, function () { return gql(Q.update, { id: id, input: input }); }, "Settings saved.");
+      LS.busy(settings, async function () {
+        var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
+        if (d.webhookSecret) fill(secrets, secretBox("Webhook secret", d.webhookSecret));
+      }, "Settings saved.");
     });
 
     var uris = app.redirectUris.slice();
@@ -202,9 +235,9 @@
     }
     async function check(btn, u, badge) {
       await LS.busy(btn, async function () {
-        var r = (await gql(Q.checkRedirect, { id: id, uri: u })).redirectUriHealth;
+        var r = (await gql(Q.checkRedirect, { id: id, uri: u })).redirectUriCheck;
         badge.className = "badge " + (r.ok ? "ok" : "danger");
-        badge.textContent = r.ok ? "reachable" + (r.status ? " (" + r.status + ")" : "") : (r.message || "unreachable");
+        badge.textContent = r.ok ? (r.https ? "ok" : "ok (http, local only)") : (r.problems.join("; ") || (r.redirectUriRegistered ? "problem" : "not saved yet"));
       });
     }
     var newUri = h("input", { type: "url", placeholder: "https://example.com/callback" });
@@ -221,15 +254,14 @@
     });
     drawUris();
 
-    var secrets = h("div", { class: "stack" });
     var rot = h("div", { class: "row" },
       LS.confirmButton("Rotate client secret", "Confirm: the old secret stops working", "", async function () {
         var d = await gql(Q.rotateSecret, { id: id });
-        fill(secrets, secretBox("Client secret", d.rotateClientSecret.clientSecret));
+        fill(secrets, secretBox("Client secret", d.rotateClientSecret.secret));
       }),
       LS.confirmButton("Rotate webhook secret", "Confirm rotation", "", async function () {
         var d = await gql(Q.rotateWebhook, { id: id });
-        fill(secrets, secretBox("Webhook secret", d.rotateWebhookSecret.webhookSecret));
+        fill(secrets, secretBox("Webhook secret", d.rotateWebhookSecret.secret));
       }));
 
     fill(view,
@@ -257,16 +289,16 @@
 
     async function load() {
       var d;
-      try { d = (await gql(Q.users, { id: id, search: search.value.trim() || null, first: 25, after: cursors[pageNo] })).connectedUsers; }
+      try { d = (await gql(Q.users, { id: id, filter: search.value.trim() ? { search: search.value.trim() } : null, first: 25, after: cursors[pageNo] })).application.users; }
       catch (e) { failed("users-table", e); return; }
       fill("user-count", d.totalCount + " user(s)");
       fill("users-table", table(["Global ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
-        return h("tr", { "data-user": u.globalID }, h("td", null, h("code", null, u.globalID)), h("td", null, u.name || "—"), h("td", null, u.email || "—"),
+        return h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"), h("td", null, u.email || "—"),
           h("td", null, u.blocked ? h("span", { class: "badge danger" }, "blocked") : u.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge" }, "inactive"),
             u.emailMuted ? h("span", { class: "badge warn" }, "muted") : null),
           h("td", null, String(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
           h("td", null, h("div", { class: "row" },
-            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, input: { blocked: !u.blocked } }); load(); }, u.blocked ? "Unblocked." : "Blocked."); } }, u.blocked ? "Unblock" : "Block"),
+            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, input: { isForwarding: !u.isForwarding } }); load(); }, u.isForwarding ? "Mail to this user's relay address is no longer forwarded." : "Mail is forwarded again."); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
             LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); say("Connection deleted; the user_account_deleted webhook is on its way.", "ok"); load(); }))));
       })));
       fill(pager,
@@ -287,7 +319,7 @@
 
     var vName = h("input", { type: "text", required: true, id: "variant-name" });
     var vDesc = h("input", { type: "text", id: "variant-description" });
-    var vDur = h("select", { id: "variant-duration" }, ["LIFETIME", "MONTHLY", "YEARLY"].map(function (d) { return h("option", { value: d }, d.charAt(0) + d.slice(1).toLowerCase()); }));
+    var vDur = h("select", { id: "variant-duration" }, [["LIFETIME", "Lifetime"], ["MONTH", "One month"], ["YEAR", "One year"]].map(function (d) { return h("option", { value: d[0] }, d[1]); }));
     var vForm = h("form", { id: "variant-form", novalidate: true }, h("div", { class: "grid" }, field("Name", vName), field("Description", vDesc), field("Duration", vDur)),
       h("button", { type: "submit" }, "Add variant"));
     vForm.addEventListener("submit", function (ev) {
@@ -304,7 +336,7 @@
       ev.preventDefault();
       LS.busy(gForm, async function () {
         var d = (await gql(Q.generate, { id: id, input: { variantId: gVariant.value, count: parseInt(gCount.value, 10) } })).generateLicenseCodes;
-        fill(gOut, h("div", { class: "alert ok" }, d.created + " code(s) generated."), h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n")));
+        fill(gOut, h("div", { class: "alert ok" }, d.codes.length + " code(s) generated."), h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n")));
         loadCodes();
       });
     });
@@ -316,9 +348,9 @@
     uForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(uForm, async function () {
-        var d = (await gql(Q.upload, { id: id, variant: uVariant.value, codes: lines(uCodes.value) })).uploadLicenseCodes;
-        fill(uOut, h("div", { class: "alert " + ((d.invalid || []).length ? "warn" : "ok") }, d.created + " added, " + d.duplicates + " duplicate(s), " + (d.invalid || []).length + " invalid."),
-          (d.invalid || []).length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Row " + r.row + ": " + r.message); })) : null);
+        var d = (await gql(Q.upload, { id: id, input: { variantId: uVariant.value, codes: lines(uCodes.value) } })).uploadLicenseCodes;
+        fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok") }, d.created + " added, " + d.duplicates.length + " duplicate(s), " + d.invalid.length + " invalid."),
+          d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Line " + r.line + " (" + r.code + "): " + r.reason); })) : null);
         loadCodes();
       });
     });
@@ -334,20 +366,22 @@
       card("Codes", "codes", cForm, h("div", { class: "small muted", "data-slot": "code-count" }), slot("codes-table"), cPager));
 
     async function loadVariants() {
-      try { variants = (await gql(Q.variants, { id: id })).licenseVariants || []; } catch (e) { failed("variants", e); return; }
+      try { variants = (await gql(Q.variants, { id: id })).application.licenseVariants || []; } catch (e) { failed("variants", e); return; }
       fill("variants", variants.length ? h("ul", { class: "list" }, variants.map(function (v) {
-        return h("li", null, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null));
+        var c = v.codeCounts || { unused: 0, active: 0, expired: 0 };
+        return h("li", null, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
+          h("span", { class: "small muted" }, c.unused + " unused · " + c.active + " active · " + c.expired + " expired"));
       })) : h("p", { class: "empty" }, "No variants yet. Add one to generate codes."));
       [gVariant, uVariant].forEach(function (s) { fill(s, variants.map(function (v) { return h("option", { value: v.id }, v.name); })); });
     }
     async function loadCodes() {
       var d;
-      try { d = (await gql(Q.codes, { id: id, search: cSearch.value.trim() || null, first: 50, after: cursors[pageNo] })).licenseCodes; } catch (e) { failed("codes-table", e); return; }
+      try { d = (await gql(Q.codes, { id: id, q: cSearch.value.trim() || null, first: 50, after: cursors[pageNo] })).application.licenseCodes; } catch (e) { failed("codes-table", e); return; }
       fill("code-count", d.totalCount + " code(s)");
       fill("codes-table", table(["Code", "Variant", "State", "Owner", "Activated", "Expires", ""], LS.edges(d).map(function (c) {
         return h("tr", { "data-code": c.code }, h("td", null, h("code", null, c.code)), h("td", null, c.variant ? c.variant.name : "—"),
           h("td", null, h("span", { class: "badge " + (c.state === "ACTIVE" ? "ok" : "") }, String(c.state).toLowerCase())),
-          h("td", null, c.owner ? [h("code", null, c.owner.globalID), " ", c.owner.email || ""] : "—"),
+          h("td", null, c.owner ? [h("code", null, c.owner.globalId), " ", c.owner.email || ""] : "—"),
           h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : "—"),
           h("td", null, c.owner ? null : LS.confirmButton("Delete", "Confirm", "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); loadCodes(); })));
       })));
@@ -367,16 +401,21 @@
     if (!apps.length) { noApps(); return; }
     var id = picker();
     var results = h("div", { class: "stack", id: "sync-results" });
+    function describe(r) {
+      if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + r.total + " current login(s)";
+      if (r.endpoint !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + (r.webhookConfigured ? " · webhook events: " + r.events.join(", ") : " · no webhook URL set");
+      return r.status + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
+    }
     function test(label, q, key) {
       return h("button", { type: "button", onclick: function (ev) {
         LS.busy(ev.target, async function () {
           var r = (await gql(q, { id: id }))[key];
-          results.prepend(h("div", { class: "alert " + (r.ok === false ? "error" : "ok") }, label + ": " + (r.message || r.status || "sent")));
+          results.prepend(h("div", { class: "alert " + (r.ok === false || r.status === "failed" ? "error" : "ok") }, label + ": " + describe(r)));
         });
       } }, label);
     }
 
-    var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "email,externalUserId\nann@example.com,42" });
+    var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "externalUserId,email,name\n42,ann@example.com,Ann" });
     var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login" });
     var impOut = h("div", { id: "import-results", class: "result" });
     var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName), field("CSV rows", csv, "Header row first: email, and optionally externalUserId and name."),
@@ -384,32 +423,38 @@
     imp.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(imp, async function () {
-        var src = (await gql(Q.importUsers, { id: id, input: { name: impName.value.trim() || "Import", csv: csv.value } })).importExistingUsers;
-        fill(impOut, h("p", null, src.total + " row(s) processed."),
-          table(["Row", "Email", "Result", "Global ID", "Message"], LS.edges(src.rows).map(function (r) {
-            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.email || "—"), h("td", null, h("span", { class: "badge" }, String(r.status).toLowerCase())), h("td", null, r.globalID || "—"), h("td", null, r.message || ""));
+        var users = parseCSV(csv.value);
+        var d = (await gql(Q.importUsers, { id: id, input: { sourceName: impName.value.trim() || null, users: users } })).importUsers;
+        var c = d.source.counts;
+        fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " imported, " + c.alreadyConnected + " already connected, " + c.notFound + " not found, " + c.nameMismatch + " name mismatch, " + c.invalidRow + " invalid."),
+          table(["Row", "External ID", "Email", "Result", "Global ID", "Message"], d.results.map(function (r) {
+            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserID || "—"), h("td", null, r.email || "—"),
+              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, String(r.status).replace("_", " "))),
+              h("td", null, r.globalID || "—"), h("td", null, r.message || ""));
           })),
-          LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () { await gql(Q.rollback, { id: src.id }); say("Import rolled back.", "ok"); }));
+          LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () {
+            var rb = (await gql(Q.rollback, { app: id, id: d.source.id })).rollbackImport;
+            say("Import rolled back: " + rb.deletedConnections + " connection(s) removed.", "ok");
+          }));
       });
     });
 
     fill(view,
       card("Test your endpoints", "sync-tests", h("p", { class: "muted" }, "Each test calls your backend now and shows what came back."),
-        h("div", { class: "row" }, test("Email sync", Q.testEmailSync, "testEmailSync"), test("Current logins", Q.testLogins, "testCurrentLoginsSync"), test("Send a test webhook", Q.testWebhook, "sendTestWebhook")), results),
+        h("div", { class: "row" }, test("Email sync", Q.testEmailSync, "testEmailSyncApi"), test("Current logins", Q.testLogins, "testCurrentLoginsSyncApi"), test("Send a test webhook", Q.testWebhook, "sendTestWebhook")), results),
       card("Webhook deliveries", "deliveries", slot("deliveries")),
       card("Import existing users", "import-existing-users", imp));
     loadDeliveries();
 
     async function loadDeliveries() {
       var d;
-      try { d = (await gql(Q.deliveries, { id: id })).webhookEvents; } catch (e) { failed("deliveries", e); return; }
+      try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return; }
       fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], LS.edges(d).map(function (ev) {
-        var last = LS.edges(ev.deliveries)[0];
         return h("tr", { "data-event": ev.type }, h("td", null, h("code", null, ev.type)),
-          h("td", null, h("span", { class: "badge " + (ev.status === "DELIVERED" ? "ok" : ev.status === "FAILED" ? "danger" : "warn") }, String(ev.status).toLowerCase())),
-          h("td", null, String(ev.attempts)), h("td", null, last ? (last.statusCode ? "HTTP " + last.statusCode : last.error || "—") + " · " + last.durationMs + " ms" : "—"),
+          h("td", null, h("span", { class: "badge " + (ev.status === "delivered" ? "ok" : ev.status === "pending" ? "warn" : "danger") }, ev.status)),
+          h("td", null, String(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
-          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { id: ev.id }); loadDeliveries(); }, "Queued for redelivery."); } }, "Redeliver")));
+          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); loadDeliveries(); }, "Queued for redelivery."); } }, "Redeliver")));
       })));
     }
   }
