@@ -227,4 +227,3 @@ func (s *Service) ownedForUpdate(ctx context.Context, tx *ent.Tx, appID string) 
 	}
 	return app, err
 }
-

@@ -55,3 +55,16 @@ func (s *Service) OwnedApplication(ctx context.Context, appID string) (*ent.Appl
 	}
 	return app, err
 }
+
+// WebhookURL is app's webhook URL, for its owner only: an application reached through a
+// person's connection answers NotFound here.
+func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	if app.OwnerID != uid {
+		return "", apperr.New(apperr.NotFound, "application not found")
+	}
+	return app.WebhookURL, nil
+}
