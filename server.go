@@ -141,7 +141,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
-	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
+		RelayDomain: cfg.RelayDomain, Identity: s.identity}
 	s.initMetrics()
 	return s, nil
 }
@@ -178,6 +179,24 @@ func (s *Server) routes() http.Handler {
 	// App backends (HTTP Basic client credentials).
 
 	// Developer Portal REST (session cookie).
+	const devApp = "/api/developer/applications/{appId}"
+	mux.HandleFunc("GET /api/developer/applications", api.DeveloperApplications)
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET "+devApp, api.DeveloperApplication)
+	mux.HandleFunc("PATCH "+devApp, api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE "+devApp, api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
+	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
+	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
+	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
+	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
+	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
+	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 
 	// Pages.
 

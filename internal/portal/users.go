@@ -123,6 +123,9 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	if len(order) == 0 {
 		order = defaultUserOrder
 	}
+	if err := checkCursors(order, p.After, p.Before); err != nil {
+		return nil, err
+	}
 	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...).WithUser()
 	conn, err := q.Paginate(ctx, p.After, p.First, p.Before, p.Last,
 		ent.WithAppConnectionOrder(order), ent.WithAppConnectionFilter(p.Where.Filter))
@@ -130,6 +133,44 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 		return nil, pageErr(err)
 	}
 	return conn, nil
+}
+
+// checkCursors refuses cursors whose value cannot belong to the list's ordering (a cursor of
+// another list, or a forged one), which the database would otherwise fail on.
+func checkCursors(order []*ent.AppConnectionOrder, cursors ...*entgql.Cursor[string]) error {
+	for _, c := range cursors {
+		if c == nil {
+			continue
+		}
+		ok := false
+		if vs, multi := c.Value.([]any); multi && len(order) > 1 {
+			ok = true
+			for _, v := range vs {
+				switch v.(type) {
+				case nil, time.Time, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+				default:
+					ok = false
+				}
+			}
+		} else if len(order) == 1 {
+			switch order[0].Field {
+			case ent.AppConnectionOrderFieldLoginCount:
+				switch c.Value.(type) {
+				case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+					ok = true
+				}
+			case ent.AppConnectionOrderFieldLastSessionAt:
+				_, isTime := c.Value.(time.Time)
+				ok = isTime || c.Value == nil
+			default:
+				_, ok = c.Value.(time.Time)
+			}
+		}
+		if !ok || c.ID == "" {
+			return apperr.New(apperr.Invalid, "cursor is not one this list gave out")
+		}
+	}
+	return nil
 }
 
 // pageErr turns entgql's argument errors (bad cursor, first and last together) into Invalid.
