@@ -135,38 +135,34 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	return conn, nil
 }
 
-// checkCursors refuses cursors whose value cannot belong to the list's ordering (a cursor of
-// another list, or a forged one), which the database would otherwise fail on.
+// checkCursors refuses cursors whose values cannot belong to the list's ordering (a cursor of
+// another ordering, or a forged one), which the database would otherwise fail on.
 func checkCursors(order []*ent.AppConnectionOrder, cursors ...*entgql.Cursor[string]) error {
 	for _, c := range cursors {
 		if c == nil {
 			continue
 		}
-		ok := false
-		if vs, multi := c.Value.([]any); multi && len(order) > 1 {
-			ok = true
-			for _, v := range vs {
+		values, isList := c.Value.([]any)
+		if !isList {
+			values = []any{c.Value}
+		}
+		ok := c.ID != "" && len(values) == len(order)
+		for i := 0; ok && i < len(values); i++ {
+			switch v := values[i]; order[i].Field {
+			case ent.AppConnectionOrderFieldLoginCount:
 				switch v.(type) {
-				case nil, time.Time, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+				case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
 				default:
 					ok = false
 				}
-			}
-		} else if len(order) == 1 {
-			switch order[0].Field {
-			case ent.AppConnectionOrderFieldLoginCount:
-				switch c.Value.(type) {
-				case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
-					ok = true
-				}
 			case ent.AppConnectionOrderFieldLastSessionAt:
-				_, isTime := c.Value.(time.Time)
-				ok = isTime || c.Value == nil
+				_, isTime := v.(time.Time)
+				ok = isTime || v == nil
 			default:
-				_, ok = c.Value.(time.Time)
+				_, ok = v.(time.Time)
 			}
 		}
-		if !ok || c.ID == "" {
+		if !ok {
 			return apperr.New(apperr.Invalid, "cursor is not one this list gave out")
 		}
 	}
