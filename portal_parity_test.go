@@ -393,7 +393,7 @@ func TestParityApplications(t *testing.T) {
 		t.Run("update", func(t *testing.T) {
 			patch := map[string]any{"name": "Renamed", "website": "https://renamed.example.com", "iconUrl": "https://renamed.example.com/i.png",
 				"termsUrl": "https://renamed.example.com/terms", "privacyUrl": "https://renamed.example.com/privacy",
-				"redirectUris": []string{"https://renamed.example.com/cb", "http://localhost:3000/cb"},
+				"redirectUris":   []string{"https://renamed.example.com/cb", "http://localhost:3000/cb"},
 				"allowedOrigins": []string{"https://renamed.example.com"}, "webhookUrl": "https://renamed.example.com/hook"}
 			rest := dev.json("PATCH", "/api/developer/applications/"+one, patch, 200)
 			g := dev.mustGQL(`mutation($id: ID!, $in: UpdateApplicationInput!) { updateApplication(id: $id, input: $in) { webhookSecret application { `+appFields+` } } }`,

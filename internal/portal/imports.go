@@ -330,6 +330,11 @@ func ParseImportCSV(r io.Reader) ([]ImportUser, error) {
 		if n == 0 {
 			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			if h, ok := csvHeader(rec); ok {
+				_, hasID := h["user_id"]
+				_, hasEmail := h["email"]
+				if !hasID || !hasEmail {
+					return nil, apperr.New(apperr.Invalid, "bad CSV: the header row needs user_id and email columns")
+				}
 				cols = h
 				continue
 			}
