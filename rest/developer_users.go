@@ -130,7 +130,12 @@ func parseUserPage(q url.Values) (portal.UserPage, error) {
 // DeveloperUsers answers GET /api/developer/applications/:appId/users with
 // {"users":[…],"total"}: total counts every user matching the filters, whatever the page.
 func (a *API) DeveloperUsers(w http.ResponseWriter, r *http.Request) {
-	p, err := parseUserPage(r.URL.Query())
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "malformed query string"))
+		return
+	}
+	p, err := parseUserPage(q)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -322,10 +322,10 @@ func ParseImportCSV(r io.Reader) ([]ImportUser, error) {
 		}
 		if err != nil {
 			var pe *csv.ParseError
-			if errors.As(err, &pe) {
+			if errors.As(err, &pe) && (errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrFieldCount)) {
 				return nil, apperr.New(apperr.Invalid, "bad CSV: line %d: %v", pe.Line, pe.Err)
 			}
-			return nil, apperr.New(apperr.Invalid, "bad CSV: %v", err)
+			return nil, fmt.Errorf("reading CSV: %w", err) // I/O, such as an oversized body: the transport decides
 		}
 		if n == 0 {
 			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
