@@ -32,7 +32,21 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return out, nil
 }
 
+// AppConnection returns AppConnectionResolver implementation.
+func (r *Resolver) AppConnection() AppConnectionResolver { return &appConnectionResolver{r} }
+
+// Application returns ApplicationResolver implementation.
+func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
+
+// ImportSource returns ImportSourceResolver implementation.
+func (r *Resolver) ImportSource() ImportSourceResolver { return &importSourceResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	appConnectionResolver struct{ *Resolver }
+	applicationResolver   struct{ *Resolver }
+	importSourceResolver  struct{ *Resolver }
+	queryResolver         struct{ *Resolver }
+)
