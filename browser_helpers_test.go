@@ -183,6 +183,7 @@ type tab struct {
 
 	mu       sync.Mutex
 	problems []string
+	warnings []string
 	bytes    int64
 	allowed  []string // substrings of problems that this tab expects (e.g. an intended 4xx)
 }
@@ -226,6 +227,13 @@ func (tb *tab) listen(ev any) {
 			}
 			tb.problems = append(tb.problems, "console."+string(e.Type)+": "+strings.Join(parts, " "))
 		}
+		if e.Type == runtime.ConsoleAPICalledTypeWarning {
+			var parts []string
+			for _, a := range e.Args {
+				parts = append(parts, strings.Trim(string(a.Value), `"`))
+			}
+			tb.warnings = append(tb.warnings, strings.Join(parts, " "))
+		}
 	case *runtime.EventExceptionThrown:
 		d := e.ExceptionDetails
 		msg := d.Text
@@ -262,6 +270,9 @@ func (tb *tab) checkProblems() {
 		if !expected {
 			tb.t.Errorf("tab %s: browser reported: %s", tb.name, p)
 		}
+	}
+	if len(tb.problems) > 0 && len(tb.warnings) > 0 {
+		tb.t.Logf("tab %s: browser warnings:\n  %s", tb.name, strings.Join(tb.warnings, "\n  "))
 	}
 }
 

@@ -23,6 +23,7 @@
       var err = new Error(body.errors.map(function (e) { return e.message; }).join("; "));
       err.code = body.errors[0].extensions && body.errors[0].extensions.code;
       err.data = body.data;
+      console.warn("LoginSign GraphQL:", err.message);
       if (err.code === "unauthorized") location.assign("/login?return_to=" + encodeURIComponent(location.pathname + location.search));
       throw err;
     }
