@@ -29,9 +29,11 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
+	"loginsign/internal/appapi"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
@@ -103,6 +105,8 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	appAPI   *appapi.Service
+	licenses *licenses.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -142,6 +146,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	s.appAPI = &appapi.Service{DB: db}
+	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
 	s.initMetrics()
 	return s, nil
 }
@@ -155,7 +161,8 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal}
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
 
 	mux := http.NewServeMux()
@@ -174,10 +181,24 @@ func (s *Server) routes() http.Handler {
 	// OAuth 2.0 / OpenID Connect.
 
 	// End-user API (Bearer).
+	// Licenses of the person: their session cookie (?client_id= names the app) or, once the
+	// Bearer middleware is merged, an access token of the app. TODO(oauth): wrap with api.Bearer.
+	mux.HandleFunc("GET /api/user/licenses/subscriptions", api.Subscriptions)
+	mux.HandleFunc("POST /api/user/licenses/redeem", api.Redeem)
 
 	// App backends (HTTP Basic client credentials).
+	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
+	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
 
 	// Developer Portal REST (session cookie).
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
+	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}", api.DeleteVariant)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/generate", api.GenerateCodes)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
 
 	// Pages.
 

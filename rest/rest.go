@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"loginsign/internal/appapi"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 )
 
@@ -19,6 +22,11 @@ type API struct {
 	Cookies  httpx.Cookies
 	Identity *identity.Service
 	Portal   *portal.Service
+	// App backends and licenses (rest/app.go, rest/licenses.go).
+	AppAPI     *appapi.Service
+	Licenses   *licenses.Service
+	KV         *kv.Store
+	RateLimits RateLimits
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A
