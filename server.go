@@ -163,7 +163,7 @@ func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal, Licenses: s.licenses}, s.log)
 
 	mux := http.NewServeMux()
 

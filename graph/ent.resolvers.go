@@ -8,8 +8,15 @@ package graph
 import (
 	"context"
 	"loginsign/ent"
+	"loginsign/ent/licensecode"
 	"loginsign/internal/apperr"
+	"loginsign/internal/licenses"
 )
+
+// State is the resolver for the state field.
+func (r *licenseCodeResolver) State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error) {
+	return licenses.EffectiveState(obj, r.Licenses.Now()), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
@@ -32,7 +39,21 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return out, nil
 }
 
+// Application returns ApplicationResolver implementation.
+func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
+
+// LicenseCode returns LicenseCodeResolver implementation.
+func (r *Resolver) LicenseCode() LicenseCodeResolver { return &licenseCodeResolver{r} }
+
+// LicenseVariant returns LicenseVariantResolver implementation.
+func (r *Resolver) LicenseVariant() LicenseVariantResolver { return &licenseVariantResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+type (
+	applicationResolver    struct{ *Resolver }
+	licenseCodeResolver    struct{ *Resolver }
+	licenseVariantResolver struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
+)
