@@ -92,8 +92,21 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	if !ok {
 		return nil, apperr.New(apperr.NotFound, "no user %q is connected to this application", globalID)
 	}
+	var out *StatusResult
+	for attempt := 0; ; attempt++ {
+		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now)
+		// Two first grants of a new plan race to create its variant; the loser retries once
+		// and finds it.
+		if err == nil || attempt == 1 || !ent.IsConstraintError(err) {
+			return out, err
+		}
+	}
+}
+
+func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantName string, duration licensevariant.Duration,
+	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
 	out := &StatusResult{Status: status}
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		conn, err := tx.AppConnection.Query().
 			Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid))).Only(ctx)
 		if ent.IsNotFound(err) {
@@ -120,7 +133,7 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 		if err != nil {
 			return err
 		}
-		exp := in.ExpiresAt
+		exp := expiresAt
 		if exp == nil {
 			exp = ExpiryOf(duration, now)
 		}
