@@ -107,6 +107,8 @@ type Server struct {
 	portal   *portal.Service
 	appAPI   *appapi.Service
 	licenses *licenses.Service
+	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
+	limits   rest.RateLimits
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -162,7 +164,7 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv}
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal, Licenses: s.licenses}, s.log)
 
 	mux := http.NewServeMux()
