@@ -8,15 +8,8 @@ package graph
 import (
 	"context"
 	"loginsign/ent"
-	"loginsign/ent/licensecode"
 	"loginsign/internal/apperr"
-	"loginsign/internal/licenses"
 )
-
-// State is the resolver for the state field.
-func (r *licenseCodeResolver) State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error) {
-	return licenses.EffectiveState(obj, r.Licenses.Now()), nil
-}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {

@@ -382,7 +382,6 @@ type ApplicationResolver interface {
 }
 type LicenseCodeResolver interface {
 	State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error)
-
 	Owner(ctx context.Context, obj *ent.LicenseCode) (*licenses.Owner, error)
 }
 type LicenseVariantResolver interface {
@@ -2901,7 +2900,6 @@ type LicenseCode implements Node {
   applicationID: ID!
   variantID: ID!
   code: String!
-  state: LicenseCodeState!
   source: LicenseCodeSource!
   linkedConnectionID: ID
   createdAt: Time!
@@ -4283,6 +4281,8 @@ type LicenseCodeCounts {
 }
 
 extend type LicenseCode {
+  """The effective state: an ACTIVE code past expiresAt reads EXPIRED."""
+  state: LicenseCodeState!
   """Who holds the code, as the developer sees them; null while nobody does."""
   owner: LicenseOwner
 }
@@ -4660,8 +4660,6 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variantID(ctx, field)
 	case "code":
 		return ec.fieldContext_LicenseCode_code(ctx, field)
-	case "state":
-		return ec.fieldContext_LicenseCode_state(ctx, field)
 	case "source":
 		return ec.fieldContext_LicenseCode_source(ctx, field)
 	case "linkedConnectionID":
@@ -4678,6 +4676,8 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variant(ctx, field)
 	case "linkedConnection":
 		return ec.fieldContext_LicenseCode_linkedConnection(ctx, field)
+	case "state":
+		return ec.fieldContext_LicenseCode_state(ctx, field)
 	case "owner":
 		return ec.fieldContext_LicenseCode_owner(ctx, field)
 	}
@@ -8042,29 +8042,6 @@ func (ec *executionContext) fieldContext_LicenseCode_code(_ context.Context, fie
 	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "String")
 }
 
-func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LicenseCode_state(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.LicenseCode().State(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
-			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LicenseCode", field, true, true, "LicenseCodeState")
-}
-
 func (ec *executionContext) _LicenseCode_source(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8274,6 +8251,29 @@ func (ec *executionContext) fieldContext_LicenseCode_linkedConnection(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseCode().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
+			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, true, true, "LicenseCodeState")
 }
 
 func (ec *executionContext) _LicenseCode_owner(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
@@ -21871,12 +21871,6 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
-		case "state":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._LicenseCode_state(ctx, field, obj)
-				})
 		case "source":
 			out.Values[i] = ec._LicenseCode_source(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -21919,6 +21913,12 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseCode_linkedConnection(ctx, field, obj)
+				})
+		case "state":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseCode_state(ctx, field, obj)
 				})
 		case "owner":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -29,6 +29,11 @@ func (r *applicationResolver) LicenseCodes(ctx context.Context, obj *ent.Applica
 	return r.Licenses.ListCodes(ctx, obj.ID, in)
 }
 
+// State is the resolver for the state field.
+func (r *licenseCodeResolver) State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error) {
+	return licenses.EffectiveState(obj, r.Licenses.Now()), nil
+}
+
 // Owner is the resolver for the owner field.
 func (r *licenseCodeResolver) Owner(ctx context.Context, obj *ent.LicenseCode) (*licenses.Owner, error) {
 	return r.Licenses.OwnerOf(ctx, obj)
