@@ -130,6 +130,8 @@ func (AppConnection) Indexes() []ent.Index {
 		index.Fields("user_id", "application_id").Unique(),
 		index.Fields("application_id", "joined_at"),
 		index.Fields("application_id", "last_session_at"),
+		// keyset pages of GET /api/applications/:appId/users (ordered by id) without a sort
+		index.Fields("application_id", "id"),
 	}
 }
 

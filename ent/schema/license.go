@@ -66,7 +66,7 @@ func (LicenseCode) Fields() []ent.Field {
 			Comment("upper-cased code without hyphens and spaces: unique per application").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Enum("state").Values("UNUSED", "ACTIVE", "EXPIRED").Default("UNUSED").
-			Comment("stored state; callers see the effective state (licenses.EffectiveState), so GraphQL's "+
+			Comment("stored state; callers see the effective state (licenses.EffectiveState), so GraphQL's " +
 				"LicenseCode.state is declared in schema/licenses.graphql and resolved from state and expires_at").
 			Annotations(entgql.Skip(entgql.SkipType)),
 		field.Enum("source").Values("code", "status").Default("code"),

@@ -77,9 +77,6 @@ type LoginsQuery struct {
 // MaxLoginsPage is the largest explicit limit.
 const MaxLoginsPage = 10000
 
-// fetchBatch is how many rows one query reads while streaming.
-const fetchBatch = 1000
-
 // Logins is a prepared current-logins listing: Total is every current connection of the
 // application (whatever the page); Each streams the rows of the page.
 type Logins struct {
@@ -119,39 +116,25 @@ func (s *Service) CurrentLogins(ctx context.Context, appID string, q LoginsQuery
 	return l, nil
 }
 
-// Each calls yield for every row (the *Login is reused: copy what you keep) of the page in connection-id order, reading fetchBatch
-// rows per query (keyset pagination), so a million connections never sit in memory. It
-// returns the cursor of the next page, "" when the listing is complete.
+// Each calls yield for every row of the page in connection-id order (the *Login is reused:
+// copy what you keep). The rows come from one keyset query read as a stream, so a million
+// connections never sit in memory. It returns the cursor of the next page when a limit cut
+// the list short, else "".
 func (l *Logins) Each(ctx context.Context, yield func(*Login) error) (next string, err error) {
-	after, left := l.after, l.q.Limit
-	for {
-		n := fetchBatch
-		if l.q.Limit > 0 {
-			if left == 0 {
-				break
-			}
-			n = min(n, left)
-		}
-		got, last, err := l.s.batch(ctx, l.appID, after, n, yield)
-		if err != nil {
-			return "", err
-		}
-		after, left = last, left-got
-		if got < n {
-			return "", nil
-		}
+	got, last, err := l.s.stream(ctx, l.appID, l.after, l.q.Limit, yield)
+	if err != nil || l.q.Limit == 0 || got < l.q.Limit {
+		return "", err
 	}
-	// A full page: there may be more.
-	more, err := l.s.DB.AppConnection.Query().Where(appconnection.ApplicationID(l.appID), appconnection.IDGT(after)).Exist(ctx)
+	more, err := l.s.DB.AppConnection.Query().Where(appconnection.ApplicationID(l.appID), appconnection.IDGT(last)).Exist(ctx)
 	if err != nil || !more {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte(after)), nil
+	return base64.RawURLEncoding.EncodeToString([]byte(last)), nil
 }
 
-// batch reads up to n rows after the connection id after, joined with their users, in one
-// query.
-func (s *Service) batch(ctx context.Context, appID, after string, n int, yield func(*Login) error) (got int, last string, err error) {
+// stream reads the connections after the connection id after (all when n is 0, else at
+// most n), joined with their users, in one query, calling yield row by row.
+func (s *Service) stream(ctx context.Context, appID, after string, n int, yield func(*Login) error) (got int, last string, err error) {
 	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
 	sel := entsql.Dialect(s.DB.Dialect).Select(
 		c.C(appconnection.FieldID), u.C(user.FieldGlobalID), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldAliasEmail),
@@ -162,7 +145,11 @@ func (s *Service) batch(ctx context.Context, appID, after string, n int, yield f
 	if after != "" {
 		where = entsql.And(where, entsql.GT(c.C(appconnection.FieldID), after))
 	}
-	query, args := sel.Where(where).OrderBy(c.C(appconnection.FieldID)).Limit(n).Query()
+	sel.Where(where).OrderBy(c.C(appconnection.FieldID))
+	if n > 0 {
+		sel.Limit(n)
+	}
+	query, args := sel.Query()
 	rows, err := s.DB.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, after, err
