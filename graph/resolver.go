@@ -22,6 +22,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 )
 
@@ -30,6 +31,7 @@ type Resolver struct {
 	Client   *ent.Client
 	Identity *identity.Service
 	Portal   *portal.Service
+	Licenses *licenses.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

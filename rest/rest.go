@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"loginsign/internal/appapi"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 )
@@ -21,6 +24,11 @@ type API struct {
 	Identity *identity.Service
 	Portal   *portal.Service
 	OAuth    *oauth.Service
+	// App backends and licenses (rest/app.go, rest/licenses.go).
+	AppAPI     *appapi.Service
+	Licenses   *licenses.Service
+	KV         *kv.Store
+	RateLimits RateLimits
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

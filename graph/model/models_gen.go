@@ -4,6 +4,8 @@ package model
 
 import (
 	"loginsign/ent"
+	"loginsign/ent/licensevariant"
+	"loginsign/internal/licenses"
 	"time"
 )
 
@@ -24,6 +26,13 @@ type CreateApplicationPayload struct {
 	ClientSecret string `json:"clientSecret"`
 	// The webhook signing secret (whsec_…), when a webhook URL was given.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type CreateLicenseVariantInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	// Default LIFETIME.
+	Duration *licensevariant.Duration `json:"duration,omitempty"`
 }
 
 type CurrentLoginsSyncTest struct {
@@ -48,6 +57,19 @@ type EmailSyncTest struct {
 	Endpoint          string   `json:"endpoint"`
 	WebhookConfigured bool     `json:"webhookConfigured"`
 	Events            []string `json:"events"`
+}
+
+type GenerateLicenseCodesInput struct {
+	VariantID string `json:"variantId"`
+	// 1 to 10,000.
+	Count int `json:"count"`
+	// Optional: 1 to 16 letters and digits put before the code.
+	Prefix *string `json:"prefix,omitempty"`
+}
+
+type GenerateLicenseCodesPayload struct {
+	Variant *ent.LicenseVariant `json:"variant"`
+	Codes   []string            `json:"codes"`
 }
 
 type ImportCounts struct {
@@ -145,6 +167,25 @@ type UpdateApplicationPayload struct {
 	Application *ent.Application `json:"application"`
 	// The new webhook secret, when this update set the first webhook URL.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type UpdateLicenseVariantInput struct {
+	Name        *string                  `json:"name,omitempty"`
+	Description *string                  `json:"description,omitempty"`
+	Duration    *licensevariant.Duration `json:"duration,omitempty"`
+}
+
+type UploadLicenseCodesInput struct {
+	VariantID string `json:"variantId"`
+	// Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _.
+	Codes []string `json:"codes"`
+}
+
+type UploadLicenseCodesPayload struct {
+	Created int `json:"created"`
+	// Codes the application already had, or that came twice in this upload.
+	Duplicates []string               `json:"duplicates"`
+	Invalid    []*licenses.InvalidRow `json:"invalid"`
 }
 
 // Filters over an application's connected users; every given field must hold.
