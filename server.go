@@ -29,6 +29,7 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
+	"loginsign/internal/account"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
@@ -38,6 +39,7 @@ import (
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 	"loginsign/internal/web/playground"
+	"loginsign/internal/webhooks"
 	"loginsign/rest"
 )
 
@@ -103,6 +105,8 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	webhooks *webhooks.Service
+	account  *account.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -142,6 +146,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log})
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
 	return s, nil
 }
@@ -155,8 +162,10 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
+		Webhooks: s.webhooks, Account: s.account}
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Webhooks: s.webhooks, Account: s.account}, s.log)
 
 	mux := http.NewServeMux()
 
@@ -178,8 +187,15 @@ func (s *Server) routes() http.Handler {
 	// App backends (HTTP Basic client credentials).
 
 	// Developer Portal REST (session cookie).
+	// Webhooks: delivery log, redelivery, test event.
+	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
+	// The link of an address-verification mail (dashboard → alternative emails).
+	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
+	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux
@@ -276,6 +292,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
 	}
+	// The webhook worker delivers the outbox; several instances may run one each.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")

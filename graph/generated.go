@@ -36,6 +36,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Application() ApplicationResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -86,6 +87,7 @@ type ComplexityRoot struct {
 		RedirectUris   func(childComplexity int) int
 		TermsURL       func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
+		WebhookEvents  func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
 		Website        func(childComplexity int) int
 	}
 
@@ -113,6 +115,10 @@ type ComplexityRoot struct {
 		Application   func(childComplexity int) int
 		ClientSecret  func(childComplexity int) int
 		WebhookSecret func(childComplexity int) int
+	}
+
+	DeleteAccountPayload struct {
+		EndedConnections func(childComplexity int) int
 	}
 
 	ImportRow struct {
@@ -212,7 +218,16 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateApplication func(childComplexity int, input model.CreateApplicationInput) int
+		AddAlternativeEmail     func(childComplexity int, email string) int
+		CreateApplication       func(childComplexity int, input model.CreateApplicationInput) int
+		DeleteAccount           func(childComplexity int, confirmGlobalID string) int
+		MakePrimaryEmail        func(childComplexity int, emailID string) int
+		RedeliverWebhookEvent   func(childComplexity int, applicationID string, eventID string) int
+		RemoveAlternativeEmail  func(childComplexity int, emailID string) int
+		RemoveConnection        func(childComplexity int, connectionID string) int
+		SendTestWebhook         func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted func(childComplexity int, connectionID string, muted bool) int
+		VerifyAlternativeEmail  func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -227,6 +242,14 @@ type ComplexityRoot struct {
 		Node         func(childComplexity int, id string) int
 		Nodes        func(childComplexity int, ids []string) int
 		Viewer       func(childComplexity int) int
+	}
+
+	RemoveAlternativeEmailPayload struct {
+		DeletedEmailID func(childComplexity int) int
+	}
+
+	RemoveConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
 	}
 
 	User struct {
@@ -274,6 +297,10 @@ type ComplexityRoot struct {
 	UserEmailEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	VerifyAlternativeEmailPayload struct {
+		Email func(childComplexity int) int
 	}
 
 	WebhookAttempt struct {
@@ -330,8 +357,20 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ApplicationResolver interface {
+	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
+}
 type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
+	RemoveConnection(ctx context.Context, connectionID string) (*model.RemoveConnectionPayload, error)
+	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
+	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
+	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
+	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
+	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
+	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
+	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
+	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -558,6 +597,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.UpdatedAt(childComplexity), true
+	case "Application.webhookEvents":
+		if e.ComplexityRoot.Application.WebhookEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Application_webhookEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["status"].(*webhookevent.Status)), true
 	case "Application.website":
 		if e.ComplexityRoot.Application.Website == nil {
 			break
@@ -652,6 +702,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "DeleteAccountPayload.endedConnections":
+		if e.ComplexityRoot.DeleteAccountPayload.EndedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteAccountPayload.EndedConnections(childComplexity), true
 
 	case "ImportRow.connectionID":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
@@ -1030,6 +1087,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.addAlternativeEmail":
+		if e.ComplexityRoot.Mutation.AddAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -1041,6 +1109,94 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(model.CreateApplicationInput)), true
+	case "Mutation.deleteAccount":
+		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
+	case "Mutation.makePrimaryEmail":
+		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_makePrimaryEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.redeliverWebhookEvent":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.removeAlternativeEmail":
+		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.removeConnection":
+		if e.ComplexityRoot.Mutation.RemoveConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.sendTestWebhook":
+		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTestWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTestWebhook(childComplexity, args["applicationId"].(string)), true
+	case "Mutation.setConnectionEmailMuted":
+		if e.ComplexityRoot.Mutation.SetConnectionEmailMuted == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConnectionEmailMuted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.verifyAlternativeEmail":
+		if e.ComplexityRoot.Mutation.VerifyAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyAlternativeEmail(childComplexity, args["token"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1107,6 +1263,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RemoveAlternativeEmailPayload.deletedEmailId":
+		if e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID(childComplexity), true
+
+	case "RemoveConnectionPayload.deletedConnectionId":
+		if e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
 
 	case "User.applications":
 		if e.ComplexityRoot.User.Applications == nil {
@@ -1302,6 +1472,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEmailEdge.Node(childComplexity), true
+
+	case "VerifyAlternativeEmailPayload.email":
+		if e.ComplexityRoot.VerifyAlternativeEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyAlternativeEmailPayload.Email(childComplexity), true
 
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
@@ -1606,6 +1783,47 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
+# signed-in person only; someone else's connection or address answers NOT_FOUND.
+
+extend type Mutation {
+  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  removeConnection(connectionId: ID!): RemoveConnectionPayload!
+  """Mutes (or unmutes) relay mail from one connected app."""
+  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
+  """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
+  addAlternativeEmail(email: String!): UserEmail!
+  """Confirms an alternative address with the token of its verification link; needs no session."""
+  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
+  """Unlinks an alternative address."""
+  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
+  """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
+  makePrimaryEmail(emailId: ID!): User!
+  """
+  Deletes the account: every connection ends (each app gets user_account_deleted), every
+  session ends. confirmGlobalId must be the person's Global User ID.
+  """
+  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+}
+
+type RemoveConnectionPayload {
+  deletedConnectionId: ID!
+}
+
+type VerifyAlternativeEmailPayload {
+  """The address now confirmed."""
+  email: String!
+}
+
+type RemoveAlternativeEmailPayload {
+  deletedEmailId: ID!
+}
+
+type DeleteAccountPayload {
+  """How many app connections ended."""
+  endedConnections: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type AppConnection implements Node {
@@ -4011,6 +4229,30 @@ type CreateApplicationPayload {
   webhookSecret: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/webhooks.graphql", Input: `# Webhooks in the Developer Portal: the delivery log, manual redelivery and the test button.
+# Every field checks that the signed-in developer owns the application.
+
+extend type Application {
+  """
+  The application's webhook delivery log, newest first: each event with its attempts, last
+  error and next attempt. Only the application's owner reaches it; anyone else gets NOT_FOUND.
+  """
+  webhookEvents(after: Cursor, first: Int, status: WebhookEventStatus): WebhookEventConnection!
+}
+
+extend type Mutation {
+  """
+  Queues an event of the application again for an attempt now (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it.
+  """
+  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent!
+  """
+  Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
+  endpoint disabled by a 410 Gone again.
+  """
+  sendTestWebhook(applicationId: ID!): WebhookEvent!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4104,6 +4346,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
+	case "webhookEvents":
+		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -4158,6 +4402,14 @@ func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Con
 		return ec.fieldContext_CreateApplicationPayload_webhookSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedConnections":
+		return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteAccountPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4342,6 +4594,22 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedEmailId":
+		return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveAlternativeEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4424,6 +4692,14 @@ func (ec *executionContext) childFields_UserEmailEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type UserEmailEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_VerifyAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyAlternativeEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4498,6 +4774,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4680,6 +4968,36 @@ func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Application_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*webhookevent.Status, error) {
+			return ec.unmarshalOWebhookEventStatus2ᚖloginsignᚋentᚋwebhookeventᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4726,6 +5044,20 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4737,6 +5069,134 @@ func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "confirmGlobalId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmGlobalId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "eventId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["eventId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "muted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -5943,6 +6403,50 @@ func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Co
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
+func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().WebhookEvents(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["status"].(*webhookevent.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+			return ec.marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApplicationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6308,6 +6812,29 @@ func (ec *executionContext) _CreateApplicationPayload_webhookSecret(ctx context.
 }
 func (ec *executionContext) fieldContext_CreateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteAccountPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ImportRow_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
@@ -7917,6 +8444,402 @@ func (ec *executionContext) fieldContext_Mutation_createApplication(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveConnection(ctx, fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+			return ec.marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConnectionEmailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConnectionEmailMuted(ctx, fc.Args["connectionId"].(string), fc.Args["muted"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConnectionEmailMuted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+			return ec.marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserEmail(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyAlternativeEmail(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_makePrimaryEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_makePrimaryEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhookEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhookEvent(ctx, fc.Args["applicationId"].(string), fc.Args["eventId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTestWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTestWebhook(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTestWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8247,6 +9170,52 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedEmailID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveAlternativeEmailPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -9040,6 +10009,29 @@ func (ec *executionContext) _UserEmailEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserEmailEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEmailEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyAlternativeEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyAlternativeEmailPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -19432,53 +20424,59 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 		case "id":
 			out.Values[i] = ec._Application_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Application_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Application_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "name":
 			out.Values[i] = ec._Application_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "website":
 			out.Values[i] = ec._Application_website(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "iconURL":
 			out.Values[i] = ec._Application_iconURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "termsURL":
 			out.Values[i] = ec._Application_termsURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "privacyURL":
 			out.Values[i] = ec._Application_privacyURL(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectUris":
 			out.Values[i] = ec._Application_redirectUris(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "allowedOrigins":
 			out.Values[i] = ec._Application_allowedOrigins(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "webhookEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookEvents(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19660,6 +20658,39 @@ func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel a
 		case "webhookSecret":
 			out.Values[i] = ec._CreateApplicationPayload_webhookSecret(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteAccountPayloadImplementors = []string{"DeleteAccountPayload"}
+
+func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteAccountPayload")
+		case "endedConnections":
+			out.Values[i] = ec._DeleteAccountPayload_endedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -20348,6 +21379,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "removeConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setConnectionEmailMuted":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConnectionEmailMuted(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "makePrimaryEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_makePrimaryEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverWebhookEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhookEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTestWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTestWebhook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -20469,6 +21563,72 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeAlternativeEmailPayloadImplementors = []string{"RemoveAlternativeEmailPayload"}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveAlternativeEmailPayload")
+		case "deletedEmailId":
+			out.Values[i] = ec._RemoveAlternativeEmailPayload_deletedEmailId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeConnectionPayloadImplementors = []string{"RemoveConnectionPayload"}
+
+func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20784,6 +21944,39 @@ func (ec *executionContext) _UserEmailEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEmailEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyAlternativeEmailPayloadImplementors = []string{"VerifyAlternativeEmailPayload"}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyAlternativeEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyAlternativeEmailPayload_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21628,6 +22821,14 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteAccountPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21853,6 +23054,22 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveAlternativeEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21918,6 +23135,14 @@ func (ec *executionContext) marshalNUser2ᚖloginsignᚋentᚐUser(ctx context.C
 	return ec._User(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserEmail!")
+		return graphql.Null
+	}
+	return ec._UserEmail(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUserEmailConnection2ᚖloginsignᚋentᚐUserEmailConnection(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmailConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserEmailConnection!")
@@ -21964,6 +23189,14 @@ func (ec *executionContext) unmarshalNUserWhereInput2ᚖloginsignᚋentᚐUserWh
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyAlternativeEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWebhookAttemptConnection2ᚖloginsignᚋentᚐWebhookAttemptConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttemptConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WebhookAttemptConnection!")
@@ -21983,6 +23216,14 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEve
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEventConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookEventOrderField2ᚖloginsignᚋentᚐWebhookEventOrderField(ctx context.Context, v any) (*ent.WebhookEventOrderField, error) {

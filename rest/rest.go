@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"loginsign/internal/account"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/portal"
+	"loginsign/internal/webhooks"
 )
 
 // API holds the domain services the REST handlers call.
@@ -19,6 +21,8 @@ type API struct {
 	Cookies  httpx.Cookies
 	Identity *identity.Service
 	Portal   *portal.Service
+	Webhooks *webhooks.Service
+	Account  *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -24,3 +24,21 @@ type CreateApplicationPayload struct {
 	// The webhook signing secret (whsec_…), when a webhook URL was given.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
 }
+
+type DeleteAccountPayload struct {
+	// How many app connections ended.
+	EndedConnections int `json:"endedConnections"`
+}
+
+type RemoveAlternativeEmailPayload struct {
+	DeletedEmailID string `json:"deletedEmailId"`
+}
+
+type RemoveConnectionPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+type VerifyAlternativeEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
+}

@@ -232,7 +232,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 	if ok, retry, err := s.KV.Limit(ctx, "verify-email:"+uid, verifySendsPerHour, time.Hour); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, apperr.New(apperr.RateLimited, "too many verification mails; try again in %d s", int(retry.Seconds())+1)
+		secs := int(retry.Seconds()) + 1
+		return nil, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
+			Message: fmt.Sprintf("too many verification mails; try again in %d s", secs)}
 	}
 	token := ids.Secret("ver_")
 	if err := s.KV.Set(ctx, verifyKey(token), ue.ID, verifyTTL).Err(); err != nil {

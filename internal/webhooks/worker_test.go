@@ -410,4 +410,3 @@ func TestUnreadableSecretIsALoggedFailedAttempt(t *testing.T) {
 		t.Errorf("attempts %d error %q hits %d", ev.Attempts, ev.LastError, len(rcv.Hits()))
 	}
 }
-
