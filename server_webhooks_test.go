@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/auth"
@@ -25,6 +26,7 @@ import (
 	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
+	"loginsign/internal/webhooks"
 )
 
 // webhookReceiver records what LoginSign POSTs to a developer's endpoint.
@@ -475,3 +477,64 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 	}
 }
 
+// TestServeDeliversEventsCommittedWhileItWasDown: a change and its event are committed, the
+// server dies before delivering, and the next `loginsign serve` on the same database delivers
+// the event (its worker starts with the server and stops with it).
+func TestServeDeliversEventsCommittedWhileItWasDown(t *testing.T) {
+	for backend, dbURL := range storetest.URLs(t) {
+		t.Run(backend, func(t *testing.T) {
+			rcv := newWebhookReceiver(t)
+			e := env(map[string]string{
+				"LOGINSIGN_ADDR": "127.0.0.1:0", "DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(),
+				"REDIS_URL": kvtest.URL(t), "LOGINSIGN_LOG_LEVEL": "error",
+			})
+			var out bytes.Buffer
+			if err := run(context.Background(), []string{"apps", "create", "--owner", "dev@example.com", "--name", "Notes",
+				"--redirect-uri", "http://localhost:3000/cb", "--webhook-url", rcv.URL, "--json"}, e, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			var app struct{ ID, WebhookSecret string }
+			json.Unmarshal(out.Bytes(), &app)
+
+			// The committed change's event, written while no server runs.
+			db := storetest.Open(t, dbURL)
+			a := db.Application.GetX(context.Background(), app.ID)
+			var eventID string
+			err := db.Tx(context.Background(), func(tx *ent.Tx) error {
+				ev, err := webhooks.Enqueue(context.Background(), tx, a, webhooks.TypeUserAccountDeleted,
+					webhooks.UserAccountDeleted{Type: webhooks.TypeUserAccountDeleted, ApplicationID: a.ID,
+						ConnectionID: "con_x", UserID: "AB1234", AliasEmail: "x9s8d7@relay.localhost"}, time.Now())
+				if ev != nil {
+					eventID = ev.ID
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			deadline := time.Now().Add(20 * time.Second)
+			for len(rcv.received()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the restarted server did not deliver the event")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			h := rcv.received()[0]
+			if h.Header.Get("webhook-id") != eventID || !h.signedBy(app.WebhookSecret) {
+				t.Errorf("got webhook-id %s (want %s), signed: %v", h.Header.Get("webhook-id"), eventID, h.signedBy(app.WebhookSecret))
+			}
+			assertJSON(t, h.Body, fmt.Sprintf(`{"type":"user_account_deleted","applicationId":%q,"connectionId":"con_x",
+				"userId":"AB1234","aliasEmail":"x9s8d7@relay.localhost"}`, app.ID))
+		})
+	}
+}
