@@ -75,6 +75,18 @@ type Worker struct {
 	db   *store.DB
 	cfg  WorkerConfig
 	wake chan struct{}
+	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
+	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
+	sqliteWrites sync.Mutex
+}
+
+// writeTx runs fn in a write transaction.
+func (w *Worker) writeTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	if w.db.Dialect == dialect.SQLite {
+		w.sqliteWrites.Lock()
+		defer w.sqliteWrites.Unlock()
+	}
+	return w.db.Tx(ctx, fn)
 }
 
 // NewWorker returns a worker over db.
@@ -197,7 +209,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 	now := w.now()
 	until := now.Add(w.cfg.Lease)
 	var claimed []string
-	err := w.db.Tx(ctx, func(tx *ent.Tx) error {
+	err := w.writeTx(ctx, func(tx *ent.Tx) error {
 		q := tx.WebhookEvent.Query().Where(due(now)...).
 			Order(ent.Asc(webhookevent.FieldNextAttemptAt)).Limit(limit)
 		if w.db.Dialect == dialect.Postgres {
@@ -351,7 +363,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 func (w *Worker) record(ctx context.Context, ev *ent.WebhookEvent, o outcome) error {
 	now := w.now()
 	attempt := ev.Attempts + 1
-	return w.db.Tx(ctx, func(tx *ent.Tx) error {
+	return w.writeTx(ctx, func(tx *ent.Tx) error {
 		upd := tx.WebhookEvent.Update().
 			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
 			SetAttempts(attempt).ClearLockedUntil().SetLastError(o.err)
