@@ -19,6 +19,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
+	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/seal"
@@ -170,11 +171,23 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	return len(evs), nil
 }
 
+// deliverAll delivers a claimed batch, Parallel at a time. The batch's applications are
+// loaded once; once one answers 410 Gone, its remaining events in the batch are not sent.
 func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
-	if len(evs) == 1 {
-		w.logErr(w.Deliver(ctx, evs[0]), evs[0])
-		return
+	appIDs := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		appIDs = append(appIDs, ev.ApplicationID)
 	}
+	apps, err := w.db.Application.Query().Where(application.IDIn(appIDs...)).All(ctx)
+	if err != nil {
+		w.cfg.Log.Error("webhooks: loading applications", "err", err)
+		return // the claims expire and the events are tried again
+	}
+	byID := make(map[string]*ent.Application, len(apps))
+	for _, a := range apps {
+		byID[a.ID] = a
+	}
+	var gone sync.Map
 	sem := make(chan struct{}, w.cfg.Parallel)
 	var wg sync.WaitGroup
 	for _, ev := range evs {
@@ -182,7 +195,16 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			w.logErr(w.Deliver(ctx, ev), ev)
+			app := byID[ev.ApplicationID]
+			if _, ok := gone.Load(ev.ApplicationID); ok || app == nil {
+				w.logErr(w.Deliver(ctx, ev), ev) // reloads the application: now disabled
+				return
+			}
+			status, err := w.deliver(ctx, ev, app)
+			if status == http.StatusGone {
+				gone.Store(ev.ApplicationID, true)
+			}
+			w.logErr(err, ev)
 		}()
 	}
 	wg.Wait()
@@ -279,13 +301,22 @@ func (w *Worker) Deliver(ctx context.Context, ev *ent.WebhookEvent) error {
 	if err != nil {
 		return fmt.Errorf("loading application: %w", err)
 	}
+	_, err = w.deliver(ctx, ev, app)
+	return err
+}
+
+// deliver is Deliver with the event's application loaded; it returns the answer's status.
+func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.Application) (int, error) {
 	if app.WebhookURL == "" || app.WebhookDisabledAt != nil {
 		// The endpoint was removed or answered 410 Gone since the event was queued.
-		return w.db.WebhookEvent.UpdateOne(ev).SetStatus(webhookevent.StatusDisabled).
-			ClearLockedUntil().Exec(ctx)
+		return 0, w.writeTx(ctx, func(tx *ent.Tx) error {
+			return tx.WebhookEvent.Update().
+				Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
+				SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx)
+		})
 	}
 	o := w.post(ctx, app, ev)
-	return w.record(ctx, ev, o)
+	return o.status, w.record(ctx, ev, o)
 }
 
 func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
