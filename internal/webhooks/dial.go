@@ -1,10 +1,12 @@
 package webhooks
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"syscall"
 	"time"
 )
@@ -91,4 +93,35 @@ func PublicAddr(a netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// CheckTarget is the save-time companion of the connect-time check: it refuses a webhook URL
+// whose host is, or resolves only to, addresses outside PublicAddr, unless allowPrivate. A
+// name that does not resolve yet is accepted (the receiver may be deployed later); the dialer
+// still checks every connection.
+func CheckTarget(ctx context.Context, rawURL string, allowPrivate bool) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return fmt.Errorf("must be an absolute http(s) URL")
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !PublicAddr(a) {
+			return fmt.Errorf("%w: %s is not a public address", ErrForbiddenTarget, a)
+		}
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return nil
+	}
+	for _, a := range addrs {
+		if PublicAddr(a) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s resolves to %s", ErrForbiddenTarget, host, addrs[0])
 }
