@@ -326,7 +326,8 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 		return outcome{err: "the webhook signing secret cannot be opened; rotate it in the portal"}
 	}
 	body := []byte(ev.Payload)
-	sig, err := Signature(string(secret), ev.ID, w.now(), body)
+	sentAt := w.now() // one instant for the header and the signature
+	sig, err := Signature(string(secret), ev.ID, sentAt, body)
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
@@ -339,7 +340,7 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", w.cfg.UserAgent)
 	req.Header.Set("webhook-id", ev.ID)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(w.now().Unix(), 10))
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(sentAt.Unix(), 10))
 	req.Header.Set("webhook-signature", sig)
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
