@@ -62,6 +62,8 @@ type WorkerConfig struct {
 	Parallel int
 	// Poll is how often an idle worker looks for due events. Default 1 s.
 	Poll time.Duration
+	// Timeout bounds one attempt, answer included. Default DeliveryTimeout (10 s).
+	Timeout time.Duration
 	// UserAgent is sent with every delivery. Default "LoginSign-Webhooks/1".
 	UserAgent string
 	// Log receives one line per failed attempt. Default slog.Default().
@@ -114,6 +116,9 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DeliveryTimeout
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "LoginSign-Webhooks/1"
@@ -331,7 +336,7 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
-	ctx, cancel := context.WithTimeout(ctx, DeliveryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.WebhookURL, bytes.NewReader(body))
 	if err != nil {
@@ -344,7 +349,7 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 	req.Header.Set("webhook-signature", sig)
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
-		return outcome{err: describe(err), duration: time.Since(started)}
+		return outcome{err: w.describe(err), duration: time.Since(started)}
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
@@ -361,12 +366,12 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 }
 
 // describe shortens a transport error for the delivery log.
-func describe(err error) string {
+func (w *Worker) describe(err error) string {
 	if errors.Is(err, ErrForbiddenTarget) {
 		return "refused: the webhook URL resolves to a private or loopback address"
 	}
 	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
-		return "timeout after " + DeliveryTimeout.String()
+		return "timeout after " + w.cfg.Timeout.String()
 	}
 	return err.Error()
 }

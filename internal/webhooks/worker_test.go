@@ -410,3 +410,41 @@ func TestUnreadableSecretIsALoggedFailedAttempt(t *testing.T) {
 		t.Errorf("attempts %d error %q hits %d", ev.Attempts, ev.LastError, len(rcv.Hits()))
 	}
 }
+
+func TestSlowReceiverTimesOutAndIsRetried(t *testing.T) {
+	db := storetest.SQLite(t)
+	release := make(chan struct{})
+	rcv := newReceiver(t)
+	rcv.setAnswer(func(hit, int) (int, http.Header) {
+		<-release
+		return http.StatusOK, nil
+	})
+	defer close(release)
+	f := newFixture(t, db, rcv.URL)
+	id := f.enqueue(t, f.app, 1)[0]
+	drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Timeout = 100 * time.Millisecond }))
+	ev := f.event(t, id)
+	if ev.Status != webhookevent.StatusPending || ev.Attempts != 1 || ev.LastError != "timeout after 100ms" || ev.LastStatusCode != 0 {
+		t.Errorf("status %s attempts %d error %q code %d; want a timed-out attempt", ev.Status, ev.Attempts, ev.LastError, ev.LastStatusCode)
+	}
+}
+
+func TestRetryWaitsGetJitterWithinTenPercent(t *testing.T) {
+	db := storetest.SQLite(t)
+	rcv := newReceiver(t)
+	rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusServiceUnavailable, nil })
+	f := newFixture(t, db, rcv.URL)
+	ids := f.enqueue(t, f.app, 20)
+	drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Jitter = nil }))
+	distinct := map[time.Duration]bool{}
+	for _, id := range ids {
+		wait := f.event(t, id).NextAttemptAt.Sub(f.clock.Now())
+		if wait < 4500*time.Millisecond || wait > 5500*time.Millisecond {
+			t.Errorf("wait %v outside 5 s ± 10 %%", wait)
+		}
+		distinct[wait] = true
+	}
+	if len(distinct) < 2 {
+		t.Error("every retry waits exactly as long: no jitter")
+	}
+}
