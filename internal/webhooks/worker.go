@@ -54,7 +54,7 @@ type WorkerConfig struct {
 	Jitter func(time.Duration) time.Duration
 	// Lease is how long a claimed event stays reserved for the worker that claimed it; a worker
 	// that dies mid-delivery delays the event by at most this. Default 1 minute (well above the
-	// 10 s delivery timeout).
+	// 10 s delivery timeout; never less than twice Timeout).
 	Lease time.Duration
 	// Batch is how many events one claim takes. Default 32.
 	Batch int
@@ -105,9 +105,14 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 			return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
 		}
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DeliveryTimeout
+	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
 	}
+	// A lease shorter than an attempt could let a second worker send the same attempt.
+	cfg.Lease = max(cfg.Lease, 2*cfg.Timeout)
 	if cfg.Batch <= 0 {
 		cfg.Batch = 32
 	}
@@ -116,9 +121,6 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = DeliveryTimeout
 	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "LoginSign-Webhooks/1"
