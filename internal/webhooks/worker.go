@@ -242,6 +242,11 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 		q := tx.WebhookEvent.Query().Where(due(now)...).
 			Order(ent.Asc(webhookevent.FieldNextAttemptAt)).Limit(limit)
 		if w.db.Dialect == dialect.Postgres {
+			// A claim need not survive a crash (the event just becomes claimable again), so
+			// its commit does not wait for the WAL flush.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
 			// Rows locked by another claiming transaction are skipped, not waited for.
 			ids, err := q.ForUpdate(sql.WithLockAction(sql.SkipLocked)).IDs(ctx)
 			if err != nil || len(ids) == 0 {
