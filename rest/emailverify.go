@@ -28,6 +28,7 @@ type verifyView struct{ Title, Message, Token string }
 func writeVerifyPage(w http.ResponseWriter, status int, v verifyView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	verifyPage.Execute(w, v)
 }
