@@ -30,6 +30,7 @@ import (
 
 	"loginsign/graph"
 	"loginsign/internal/appapi"
+	"loginsign/internal/account"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
@@ -42,6 +43,7 @@ import (
 	"loginsign/internal/store"
 	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
+	"loginsign/internal/webhooks"
 	"loginsign/rest"
 )
 
@@ -112,6 +114,8 @@ type Server struct {
 	licenses *licenses.Service
 	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
 	limits   rest.RateLimits
+	webhooks *webhooks.Service
+	account  *account.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -161,6 +165,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log})
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
 	return s, nil
 }
@@ -175,8 +182,9 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal, Licenses: s.licenses}, s.log)
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
 
 	mux := http.NewServeMux()
 
@@ -238,9 +246,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
 	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
 
+	// Webhooks: delivery log, redelivery, test event.
+	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
+
 	// Pages.
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
+	// The link of an address-verification mail (dashboard → alternative emails).
+	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
+	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux
@@ -337,6 +353,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
 	}
+	// The webhook worker delivers the outbox; several instances may run one each.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")

@@ -109,6 +109,7 @@ type ComplexityRoot struct {
 		TermsURL        func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
 		Users           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents   func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
 		WebhookURL      func(childComplexity int) int
 		Website         func(childComplexity int) int
 	}
@@ -149,6 +150,10 @@ type ComplexityRoot struct {
 	DayCount struct {
 		Count func(childComplexity int) int
 		Day   func(childComplexity int) int
+	}
+
+	DeleteAccountPayload struct {
+		EndedConnections func(childComplexity int) int
 	}
 
 	DeletePayload struct {
@@ -304,18 +309,26 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddAlternativeEmail      func(childComplexity int, email string) int
 		CreateApplication        func(childComplexity int, input model.CreateApplicationInput) int
 		CreateLicenseVariant     func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
+		DeleteAccount            func(childComplexity int, confirmGlobalID string) int
 		DeleteAppConnection      func(childComplexity int, appID string, connectionID string) int
 		DeleteApplication        func(childComplexity int, id string) int
 		DeleteLicenseCode        func(childComplexity int, applicationID string, id string) int
 		DeleteLicenseVariant     func(childComplexity int, applicationID string, id string, force *bool) int
 		GenerateLicenseCodes     func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
 		ImportUsers              func(childComplexity int, appID string, input model.ImportUsersInput) int
+		MakePrimaryEmail         func(childComplexity int, emailID string) int
 		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
+		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
+		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
+		RemoveConnection         func(childComplexity int, connectionID string) int
 		RollbackImport           func(childComplexity int, appID string, sourceID string) int
 		RotateClientSecret       func(childComplexity int, id string) int
 		RotateWebhookSecret      func(childComplexity int, id string) int
+		SendTestWebhook          func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted  func(childComplexity int, connectionID string, muted bool) int
 		SyncConnectionEmail      func(childComplexity int, appID string, connectionID string, email string) int
 		TestCurrentLoginsSyncAPI func(childComplexity int, appID string) int
 		TestEmailSyncAPI         func(childComplexity int, appID string) int
@@ -323,6 +336,7 @@ type ComplexityRoot struct {
 		UpdateApplication        func(childComplexity int, id string, input model.UpdateApplicationInput) int
 		UpdateLicenseVariant     func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
 		UploadLicenseCodes       func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		VerifyAlternativeEmail   func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -357,6 +371,14 @@ type ComplexityRoot struct {
 	RegionCount struct {
 		Count  func(childComplexity int) int
 		Region func(childComplexity int) int
+	}
+
+	RemoveAlternativeEmailPayload struct {
+		DeletedEmailID func(childComplexity int) int
+	}
+
+	RemoveConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
 	}
 
 	RollbackImportPayload struct {
@@ -439,6 +461,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	VerifyAlternativeEmailPayload struct {
+		Email func(childComplexity int) int
+	}
+
 	WebhookAttempt struct {
 		Attempt    func(childComplexity int) int
 		CreatedAt  func(childComplexity int) int
@@ -513,6 +539,7 @@ type ApplicationResolver interface {
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
+	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
 }
 type ImportSourceResolver interface {
 	Counts(ctx context.Context, obj *ent.ImportSource) (*model.ImportCounts, error)
@@ -526,6 +553,13 @@ type LicenseVariantResolver interface {
 }
 type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
+	RemoveConnection(ctx context.Context, connectionID string) (*model.RemoveConnectionPayload, error)
+	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
+	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
+	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
+	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
+	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
+	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
 	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
 	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
 	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
@@ -544,6 +578,8 @@ type MutationResolver interface {
 	RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error)
 	TestEmailSyncAPI(ctx context.Context, appID string) (*model.EmailSyncTest, error)
 	TestCurrentLoginsSyncAPI(ctx context.Context, appID string) (*model.CurrentLoginsSyncTest, error)
+	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
+	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -877,6 +913,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Users(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["where"].(*ent.AppConnectionWhereInput), args["filter"].(*model.UserFilter), args["orderBy"].([]*ent.AppConnectionOrder)), true
+	case "Application.webhookEvents":
+		if e.ComplexityRoot.Application.WebhookEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Application_webhookEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["status"].(*webhookevent.Status)), true
 	case "Application.webhookUrl":
 		if e.ComplexityRoot.Application.WebhookURL == nil {
 			break
@@ -1015,6 +1062,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DayCount.Day(childComplexity), true
+
+	case "DeleteAccountPayload.endedConnections":
+		if e.ComplexityRoot.DeleteAccountPayload.EndedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteAccountPayload.EndedConnections(childComplexity), true
 
 	case "DeletePayload.deletedId":
 		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
@@ -1576,6 +1630,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.addAlternativeEmail":
+		if e.ComplexityRoot.Mutation.AddAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -1598,6 +1663,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateLicenseVariant(childComplexity, args["applicationId"].(string), args["input"].(model.CreateLicenseVariantInput)), true
+	case "Mutation.deleteAccount":
+		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
 	case "Mutation.deleteAppConnection":
 		if e.ComplexityRoot.Mutation.DeleteAppConnection == nil {
 			break
@@ -1664,6 +1740,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["appId"].(string), args["input"].(model.ImportUsersInput)), true
+	case "Mutation.makePrimaryEmail":
+		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_makePrimaryEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
 	case "Mutation.redeemLicenseCode":
 		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
 			break
@@ -1675,6 +1762,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeemLicenseCode(childComplexity, args["applicationId"].(string), args["code"].(string)), true
+	case "Mutation.redeliverWebhookEvent":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.removeAlternativeEmail":
+		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.removeConnection":
+		if e.ComplexityRoot.Mutation.RemoveConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
 	case "Mutation.rollbackImport":
 		if e.ComplexityRoot.Mutation.RollbackImport == nil {
 			break
@@ -1708,6 +1828,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.sendTestWebhook":
+		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTestWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTestWebhook(childComplexity, args["applicationId"].(string)), true
+	case "Mutation.setConnectionEmailMuted":
+		if e.ComplexityRoot.Mutation.SetConnectionEmailMuted == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConnectionEmailMuted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
 	case "Mutation.syncConnectionEmail":
 		if e.ComplexityRoot.Mutation.SyncConnectionEmail == nil {
 			break
@@ -1785,6 +1927,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.UploadLicenseCodesInput)), true
+	case "Mutation.verifyAlternativeEmail":
+		if e.ComplexityRoot.Mutation.VerifyAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyAlternativeEmail(childComplexity, args["token"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1952,6 +2105,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RegionCount.Region(childComplexity), true
+
+	case "RemoveAlternativeEmailPayload.deletedEmailId":
+		if e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID(childComplexity), true
+
+	case "RemoveConnectionPayload.deletedConnectionId":
+		if e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
 
 	case "RollbackImportPayload.deletedConnections":
 		if e.ComplexityRoot.RollbackImportPayload.DeletedConnections == nil {
@@ -2243,6 +2410,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEmailEdge.Node(childComplexity), true
+
+	case "VerifyAlternativeEmailPayload.email":
+		if e.ComplexityRoot.VerifyAlternativeEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyAlternativeEmailPayload.Email(childComplexity), true
 
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
@@ -2556,6 +2730,47 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
+# signed-in person only; someone else's connection or address answers NOT_FOUND.
+
+extend type Mutation {
+  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  removeConnection(connectionId: ID!): RemoveConnectionPayload!
+  """Mutes (or unmutes) relay mail from one connected app."""
+  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
+  """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
+  addAlternativeEmail(email: String!): UserEmail!
+  """Confirms an alternative address with the token of its verification link; needs no session."""
+  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
+  """Unlinks an alternative address."""
+  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
+  """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
+  makePrimaryEmail(emailId: ID!): User!
+  """
+  Deletes the account: every connection ends (each app gets user_account_deleted), every
+  session ends. confirmGlobalId must be the person's Global User ID.
+  """
+  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+}
+
+type RemoveConnectionPayload {
+  deletedConnectionId: ID!
+}
+
+type VerifyAlternativeEmailPayload {
+  """The address now confirmed."""
+  email: String!
+}
+
+type RemoveAlternativeEmailPayload {
+  deletedEmailId: ID!
+}
+
+type DeleteAccountPayload {
+  """How many app connections ended."""
+  endedConnections: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type AppConnection implements Node {
@@ -5275,6 +5490,30 @@ type CreateApplicationPayload {
   webhookSecret: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/webhooks.graphql", Input: `# Webhooks in the Developer Portal: the delivery log, manual redelivery and the test button.
+# Every field checks that the signed-in developer owns the application.
+
+extend type Application {
+  """
+  The application's webhook delivery log, newest first: each event with its attempts, last
+  error and next attempt. Only the application's owner reaches it; anyone else gets NOT_FOUND.
+  """
+  webhookEvents(after: Cursor, first: Int, status: WebhookEventStatus): WebhookEventConnection!
+}
+
+extend type Mutation {
+  """
+  Queues an event of the application again for an attempt now (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it.
+  """
+  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent!
+  """
+  Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
+  endpoint disabled by a 410 Gone again.
+  """
+  sendTestWebhook(applicationId: ID!): WebhookEvent!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5402,6 +5641,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_importSources(ctx, field)
 	case "analytics":
 		return ec.fieldContext_Application_analytics(ctx, field)
+	case "webhookEvents":
+		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -5480,6 +5721,14 @@ func (ec *executionContext) childFields_DayCount(ctx context.Context, field grap
 		return ec.fieldContext_DayCount_count(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedConnections":
+		return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteAccountPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5822,6 +6071,22 @@ func (ec *executionContext) childFields_RegionCount(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type RegionCount", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedEmailId":
+		return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveAlternativeEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -5970,6 +6235,14 @@ func (ec *executionContext) childFields_UserEmailEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type UserEmailEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_VerifyAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyAlternativeEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6044,6 +6317,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6416,6 +6701,36 @@ func (ec *executionContext) field_Application_users_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Application_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*webhookevent.Status, error) {
+			return ec.unmarshalOWebhookEventStatus2ᚖloginsignᚋentᚋwebhookeventᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6462,6 +6777,20 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6495,6 +6824,20 @@ func (ec *executionContext) field_Mutation_createLicenseVariant_args(ctx context
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "confirmGlobalId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmGlobalId"] = arg0
 	return args, nil
 }
 
@@ -6630,6 +6973,20 @@ func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6649,6 +7006,56 @@ func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Co
 		return nil, err
 	}
 	args["code"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "eventId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["eventId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
 	return args, nil
 }
 
@@ -6699,6 +7106,42 @@ func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "muted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["muted"] = arg1
 	return args, nil
 }
 
@@ -6861,6 +7304,20 @@ func (ec *executionContext) field_Mutation_uploadLicenseCodes_args(ctx context.C
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -8589,6 +9046,50 @@ func (ec *executionContext) fieldContext_Application_analytics(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().WebhookEvents(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["status"].(*webhookevent.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+			return ec.marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApplicationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9092,6 +9593,29 @@ func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_DayCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteAccountPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _DeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
@@ -11422,6 +11946,314 @@ func (ec *executionContext) fieldContext_Mutation_createApplication(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveConnection(ctx, fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+			return ec.marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConnectionEmailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConnectionEmailMuted(ctx, fc.Args["connectionId"].(string), fc.Args["muted"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConnectionEmailMuted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+			return ec.marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserEmail(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyAlternativeEmail(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_makePrimaryEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_makePrimaryEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12214,6 +13046,94 @@ func (ec *executionContext) fieldContext_Mutation_testCurrentLoginsSyncApi(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhookEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhookEvent(ctx, fc.Args["applicationId"].(string), fc.Args["eventId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTestWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTestWebhook(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTestWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12929,6 +13849,52 @@ func (ec *executionContext) _RegionCount_count(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_RegionCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedEmailID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveAlternativeEmailPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RollbackImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
@@ -14103,6 +15069,29 @@ func (ec *executionContext) _UserEmailEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserEmailEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEmailEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyAlternativeEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyAlternativeEmailPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -25215,6 +26204,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_analytics(ctx, field, obj)
 				})
+		case "webhookEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookEvents(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25481,6 +26476,39 @@ func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "count":
 			out.Values[i] = ec._DayCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteAccountPayloadImplementors = []string{"DeleteAccountPayload"}
+
+func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteAccountPayload")
+		case "endedConnections":
+			out.Values[i] = ec._DeleteAccountPayload_endedConnections(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26571,6 +27599,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "removeConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setConnectionEmailMuted":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConnectionEmailMuted(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "makePrimaryEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_makePrimaryEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createLicenseVariant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createLicenseVariant(ctx, field)
@@ -26693,6 +27770,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "testCurrentLoginsSyncApi":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_testCurrentLoginsSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverWebhookEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhookEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTestWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTestWebhook(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -26945,6 +28036,72 @@ func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionS
 			}
 		case "count":
 			out.Values[i] = ec._RegionCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeAlternativeEmailPayloadImplementors = []string{"RemoveAlternativeEmailPayload"}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveAlternativeEmailPayload")
+		case "deletedEmailId":
+			out.Values[i] = ec._RemoveAlternativeEmailPayload_deletedEmailId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeConnectionPayloadImplementors = []string{"RemoveConnectionPayload"}
+
+func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -27505,6 +28662,39 @@ func (ec *executionContext) _UserEmailEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEmailEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyAlternativeEmailPayloadImplementors = []string{"VerifyAlternativeEmailPayload"}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyAlternativeEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyAlternativeEmailPayload_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -28394,6 +29584,14 @@ func (ec *executionContext) marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayC
 	return ec._DayCount(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteAccountPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeletePayload!")
@@ -28848,6 +30046,22 @@ func (ec *executionContext) marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐR
 	return ec._RegionCount(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveAlternativeEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RollbackImportPayload!")
@@ -28997,6 +30211,14 @@ func (ec *executionContext) marshalNUser2ᚖloginsignᚋentᚐUser(ctx context.C
 	return ec._User(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserEmail!")
+		return graphql.Null
+	}
+	return ec._UserEmail(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUserEmailConnection2ᚖloginsignᚋentᚐUserEmailConnection(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmailConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "UserEmailConnection!")
@@ -29043,6 +30265,14 @@ func (ec *executionContext) unmarshalNUserWhereInput2ᚖloginsignᚋentᚐUserWh
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyAlternativeEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWebhookAttemptConnection2ᚖloginsignᚋentᚐWebhookAttemptConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttemptConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WebhookAttemptConnection!")
@@ -29062,6 +30292,14 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEve
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEventConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookEventOrderField2ᚖloginsignᚋentᚐWebhookEventOrderField(ctx context.Context, v any) (*ent.WebhookEventOrderField, error) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"loginsign/internal/appapi"
+	"loginsign/internal/account"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
@@ -15,6 +16,7 @@ import (
 	"loginsign/internal/licenses"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
+	"loginsign/internal/webhooks"
 )
 
 // API holds the domain services the REST handlers call.
@@ -29,6 +31,8 @@ type API struct {
 	Licenses   *licenses.Service
 	KV         *kv.Store
 	RateLimits RateLimits
+	Webhooks *webhooks.Service
+	Account  *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

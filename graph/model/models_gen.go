@@ -48,6 +48,11 @@ type DayCount struct {
 	Count int    `json:"count"`
 }
 
+type DeleteAccountPayload struct {
+	// How many app connections ended.
+	EndedConnections int `json:"endedConnections"`
+}
+
 type DeletePayload struct {
 	DeletedID string `json:"deletedId"`
 }
@@ -118,6 +123,14 @@ type RedirectURICheck struct {
 type RegionCount struct {
 	Region *string `json:"region,omitempty"`
 	Count  int     `json:"count"`
+}
+
+type RemoveAlternativeEmailPayload struct {
+	DeletedEmailID string `json:"deletedEmailId"`
+}
+
+type RemoveConnectionPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
 }
 
 type RollbackImportPayload struct {
@@ -204,4 +217,9 @@ type UserFilter struct {
 	LastSessionBefore *time.Time `json:"lastSessionBefore,omitempty"`
 	// Part of the Global User ID, display name, shared address or alias, case-insensitive.
 	Search *string `json:"search,omitempty"`
+}
+
+type VerifyAlternativeEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
 }
