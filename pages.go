@@ -26,9 +26,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /embed/banner", w.Banner)
 	mux.HandleFunc("GET /embed/login", w.Login)
 
-	dash := dashboard.New(s.identity, pages)
-	mux.Handle("GET /dashboard", dash)
-	mux.HandleFunc("GET /dashboard/emails/verify", dash.VerifyEmail)
+	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
 
 	portal := portalui.New(s.identity, pages)
 	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation"} {

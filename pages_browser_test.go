@@ -22,9 +22,11 @@ import (
 	"loginsign/internal/store/storetest"
 )
 
-// startBackground starts what `loginsign serve` runs besides the HTTP server (none yet: the
-// webhook delivery worker joins here when it lands).
-func startBackground(ctx context.Context, s *Server) {}
+// startBackground starts what `loginsign serve` runs besides the HTTP server: the webhook
+// delivery worker. It stops when ctx ends.
+func startBackground(ctx context.Context, s *Server) {
+	go s.webhooks.Worker.Run(ctx)
+}
 
 // sampleApp is a third-party app on http://localhost:<port>: a page with the LoginSign widgets,
 // a callback that receives the code (its backend exchanges it with golang.org/x/oauth2), and a

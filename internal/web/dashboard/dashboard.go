@@ -17,33 +17,15 @@ import (
 	"loginsign/internal/web/page"
 )
 
-// Handler serves /dashboard and /dashboard/emails/verify.
+// Handler serves /dashboard.
 type Handler struct {
 	identity *identity.Service
 	tmpl     *template.Template
-	verify   *template.Template
 }
 
 // New returns the dashboard handler.
 func New(id *identity.Service, r *page.Renderer) *Handler {
-	return &Handler{identity: id, tmpl: r.Parse(content), verify: r.Parse(verifyContent)}
-}
-
-// VerifyEmail answers GET /dashboard/emails/verify?token=…, the link mailed to an alternative
-// address. Opening the link changes nothing (mail scanners open links too): the page asks for a
-// click, and verify-email.js then runs the verifyAlternativeEmail mutation with the token. The
-// token proves control of the mailbox, so no session is needed.
-func (h *Handler) VerifyEmail(w http.ResponseWriter, r *http.Request) {
-	token := r.URL.Query().Get("token")
-	status := http.StatusOK
-	if token == "" || len(token) > 128 {
-		status = http.StatusBadRequest
-	}
-	page.Render(w, status, h.verify, page.Policy{Personal: true}, page.Frame{
-		Title: "Confirm your address", Narrow: true, Page: "verify-email",
-		Scripts: []string{"ls.js", "verify-email.js"},
-		Content: status == http.StatusOK,
-	})
+	return &Handler{identity: id, tmpl: r.Parse(content)}
 }
 
 // LoginURL is where a signed-out visitor of path is sent.
@@ -120,12 +102,3 @@ const content = `{{define "content"}}
   </form>
 </section>
 {{end}}`
-
-const verifyContent = `{{define "content"}}<div class="card">
-<h1>Confirm your address</h1>
-<div id="status" role="status" aria-live="polite"></div>
-{{if .Content}}<p>Add this address to your LoginSign account? Apps you choose to share it with can then write to it.</p>
-<button type="button" class="primary block" id="verify">Confirm this address</button>
-{{else}}<div class="alert error" role="alert">This link is incomplete. Open the link from the mail again, or add the address again in your account.</div>{{end}}
-<p class="small muted"><a href="/dashboard">Go to your account</a></p>
-</div>{{end}}`
