@@ -517,6 +517,62 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.waitFor(t, `document.querySelector('#licenses table') && document.querySelector('#licenses table').textContent.includes("`+code+`")`)
 	})
 
+	t.Run("developer checks a redirect URI and rotates the client secret", func(t *testing.T) {
+		requireAPI(t, api, "application", "redirectUriCheck", "rotateClientSecret")
+		devTab.open(t, ls.URL+"/portal/apps/"+clientID, "#redirect-list li button")
+		devTab.do(t, chromedp.Click(`#redirect-list li button`))
+		devTab.waitFor(t, `document.querySelector('#redirect-list .badge').textContent.startsWith("ok")`)
+		devTab.do(t, chromedp.Click(`#credentials button`), chromedp.Click(`#credentials button`), chromedp.WaitVisible(`#credentials [data-secret="Client secret"]`))
+		if s := devTab.text(t, `#credentials [data-secret="Client secret"]`); !strings.HasPrefix(s, "lss_") {
+			t.Fatalf("rotated secret %q", s)
+		}
+		devTab.shot(t, "portal-app-settings-rotated")
+	})
+
+	t.Run("developer sends a test webhook and sees it in the delivery log", func(t *testing.T) {
+		requireAPI(t, api, "sendTestWebhook", "redeliverWebhookEvent")
+		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, "#sync-tests button")
+		devTab.do(t, chromedp.Click(`//button[text()="Send a test webhook"]`))
+		devTab.waitFor(t, `document.querySelector('#sync-results .alert')`)
+		sample.waitWebhook(t, "ping")
+		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, `#deliveries tr[data-event="ping"]`)
+	})
+
+	t.Run("developer imports existing users and rolls the import back", func(t *testing.T) {
+		requireAPI(t, api, "importUsers", "rollbackImport")
+		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID+"#import-existing-users", "#import-form")
+		devTab.do(t, chromedp.SendKeys(`#import-name`, "Old accounts"),
+			chromedp.SendKeys(`#import-csv`, "externalUserId,email,name\n42,ann@example.com,Ann Example\n43,nobody@example.com,No One\n"),
+			chromedp.Click(`#import-form button[type=submit]`))
+		devTab.waitFor(t, `document.querySelectorAll('#import-results tbody tr').length === 2`)
+		results := evalIn[string](t, devTab, `document.querySelector('#import-results tbody').textContent`)
+		if !strings.Contains(results, "not found") {
+			t.Fatalf("import results: %s", results)
+		}
+		devTab.shot(t, "portal-import")
+		devTab.do(t, chromedp.Click(`#import-results button`), chromedp.Click(`#import-results button`))
+		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("rolled back")`)
+	})
+
+	t.Run("person mutes mail and adds an address", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "setConnectionEmailMuted", "addAlternativeEmail", "makePrimaryEmail")
+		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
+		personTab.do(t, chromedp.Click(`#apps li[data-connection] input[type=checkbox]`))
+		personTab.waitFor(t, `document.querySelector('#status').textContent.includes("muted")`)
+		personTab.do(t, chromedp.SendKeys(`#add-email`, "ann.work@example.com"), chromedp.Click(`#add-email-form button`))
+		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.work@example.com")`)
+		link := ls.nextLink(t, "ann.work@example.com")
+		personTab.open(t, link, "button[type=submit]")
+		personTab.shot(t, "verify-address")
+		personTab.do(t, chromedp.Click(`button[type=submit]`))
+		personTab.waitFor(t, `document.querySelector('h1').textContent === "Address confirmed"`)
+		personTab.open(t, ls.URL+"/dashboard", "#addresses li")
+		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("verified")`)
+	})
+
 	t.Run("every page, photographed", func(t *testing.T) {
 		if !signedIn {
 			ls.signInByCookie(t, personTab, person.ID)
@@ -552,5 +608,18 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatal("no webhook")
 		}
 		personTab.shot(t, "dashboard-after-removal")
+	})
+
+	t.Run("person deletes the account", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "deleteAccount")
+		personTab.open(t, ls.URL+"/dashboard", "#delete-form")
+		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.Click(`#delete-form button`))
+		personTab.waitFor(t, `location.pathname === "/login"`)
+		if u, err := ls.identity.UserByEmail(ctx, person.Email); err == nil && u != nil {
+			t.Fatalf("the account still exists: %v", u.ID)
+		}
 	})
 }
