@@ -28,6 +28,9 @@ import (
 	"loginsign/internal/mail/mailtest"
 )
 
+// browserWait bounds each browser step; generous, because CI machines are shared and slow.
+const browserWait = 45 * time.Second
+
 // chromiumPath is Debian's chromium; the browser tests skip when it is missing.
 const chromiumPath = "/usr/bin/chromium"
 
@@ -279,7 +282,7 @@ func (tb *tab) checkProblems() {
 // do runs steps, each waiting at most 20 s.
 func (tb *tab) do(t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		t.Fatalf("tab %s: %v (at %s)", tb.name, err, tb.location())
@@ -320,7 +323,7 @@ func (tb *tab) measure(t *testing.T, page, url, sel string) int64 {
 // text returns the text of the first node matching sel.
 func (tb *tab) text(t *testing.T, sel string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Text(sel))
 	if err != nil {
@@ -332,7 +335,7 @@ func (tb *tab) text(t *testing.T, sel string) string {
 // eval evaluates a JavaScript expression.
 func evalIn[T any](t *testing.T, tb *tab, expr string) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
 	defer cancel()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -344,7 +347,7 @@ func evalIn[T any](t *testing.T, tb *tab, expr string) T {
 // waitFor polls a JavaScript expression until it is truthy, across navigations.
 func (tb *tab) waitFor(t *testing.T, expr string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(browserWait)
 	var last error
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
