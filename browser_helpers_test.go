@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -389,6 +390,21 @@ func (tb *tab) shot(t *testing.T, name string) {
 	if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// darkShot writes name-dark-desktop.png and name-dark-phone.png with prefers-color-scheme: dark.
+func (tb *tab) darkShot(t *testing.T, name string) {
+	t.Helper()
+	scheme := func(v string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+			return chromedp.Void{}, err
+		}
+	}
+	tb.do(t, scheme("dark"))
+	tb.shot(t, name+"-dark")
+	tb.do(t, scheme("light"))
 }
 
 // report logs the first-load sizes measured in this browser.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
@@ -450,6 +451,37 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		signedIn = true
 	})
 
+	t.Run("popup mode signs in in a popup that lands on the redirect URI", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		personTab.open(t, sample.URL+"/", `a.loginsign-btn[data-loginsign-mode="popup"]`)
+		popup := chromedp.WaitNewTarget(personTab.ctx, func(info *target.Info) bool { return true })
+		personTab.do(t, chromedp.Click(`a.loginsign-btn[data-loginsign-mode="popup"]`))
+		var id target.ID
+		select {
+		case id = <-popup:
+		case <-time.After(browserWait):
+			t.Fatal("no popup opened")
+		}
+		pctx, cancel := chromedp.NewContext(personTab.ctx, chromedp.WithTargetID(id))
+		defer cancel()
+		deadline := time.Now().Add(browserWait)
+		for {
+			loc, err := chromedp.Run(pctx, chromedp.Location())
+			if err == nil && strings.HasPrefix(loc, sample.RedirectURI()+"?code=") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("popup is at %s (%v), want the redirect URI with a code", loc, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if loc := personTab.location(); !strings.HasPrefix(loc, sample.URL+"/") || strings.Contains(loc, "code=") {
+			t.Fatalf("the opener moved to %s", loc)
+		}
+	})
+
 	t.Run("banner offers to continue as the signed-in person", func(t *testing.T) {
 		if !signedIn {
 			ls.signInByCookie(t, personTab, person.ID)
@@ -580,6 +612,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#apps")
 		personTab.waitFor(t, `!document.querySelector('#apps .empty') || document.querySelector('#apps .empty').textContent !== "Loading…"`)
 		personTab.shot(t, "dashboard")
+		personTab.darkShot(t, "dashboard")
 		for _, p := range []struct{ name, path, sel string }{
 			{"portal-overview", "/portal?app=" + clientID, "#apps-card"},
 			{"portal-app-settings", "/portal/apps/" + clientID, "#redirect-uris"},
@@ -593,6 +626,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			devTab.waitFor(t, `document.querySelector("`+p.sel+`") || document.querySelector("#view > .alert.error")`)
 			devTab.shot(t, p.name)
 		}
+		devTab.darkShot(t, "portal-licenses")
 	})
 
 	t.Run("person removes the app and the app hears connection_deleted", func(t *testing.T) {

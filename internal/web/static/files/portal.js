@@ -320,7 +320,7 @@
     var vName = h("input", { type: "text", required: true, id: "variant-name" });
     var vDesc = h("input", { type: "text", id: "variant-description" });
     var vDur = h("select", { id: "variant-duration" }, [["LIFETIME", "Lifetime"], ["MONTH", "One month"], ["YEAR", "One year"]].map(function (d) { return h("option", { value: d[0] }, d[1]); }));
-    var vForm = h("form", { id: "variant-form", novalidate: true }, h("div", { class: "grid" }, field("Name", vName), field("Description", vDesc), field("Duration", vDur)),
+    var vForm = h("form", { id: "variant-form", novalidate: true }, h("h3", null, "New variant"), h("div", { class: "grid" }, field("Name", vName), field("Description", vDesc), field("Duration", vDur)),
       h("button", { type: "submit" }, "Add variant"));
     vForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -418,7 +418,7 @@
     var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "externalUserId,email,name\n42,ann@example.com,Ann" });
     var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login" });
     var impOut = h("div", { id: "import-results", class: "result" });
-    var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName), field("CSV rows", csv, "Header row first: email, and optionally externalUserId and name."),
+    var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName), field("CSV rows", csv, "Header row first: externalUserId and email, optionally name, registrationDate and lastLoginDate."),
       h("button", { class: "primary", type: "submit" }, "Import"), impOut);
     imp.addEventListener("submit", function (ev) {
       ev.preventDefault();
