@@ -110,18 +110,19 @@
 
   // confirmButton asks for a second click before acting (no blocking dialogs).
   function confirmButton(label, confirmLabel, cls, act) {
-    var armed = false;
+    var armed = false, timer = null;
     var b = h("button", { type: "button", class: cls || "small" }, label);
-    b.addEventListener("click", function () {
+    function disarm() { armed = false; clearTimeout(timer); b.textContent = label; b.classList.remove("danger"); }
+    b.addEventListener("click", async function () {
       if (!armed) {
         armed = true;
         b.textContent = confirmLabel;
         b.classList.add("danger");
-        setTimeout(function () { armed = false; b.textContent = label; b.classList.remove("danger"); }, 6000);
+        timer = setTimeout(disarm, 6000);
         return;
       }
-      armed = false;
-      busy(b, act);
+      disarm();
+      await busy(b, act);
     });
     return b;
   }
