@@ -111,6 +111,9 @@ type Server struct {
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
 	now      func() time.Time
+
+	// webhookAttempts times webhook delivery attempts by result.
+	webhookAttempts *prometheus.HistogramVec
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -146,7 +149,10 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
-	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log})
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Observe: func(result string, took time.Duration) {
+			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
+		}})
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
@@ -247,6 +253,12 @@ func (s *Server) initMetrics() {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
 	s.metrics.MustRegister(s.requests)
+	s.webhookAttempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_webhook_attempt_duration_seconds",
+		Help:    "Webhook delivery attempts by result (delivered, retry, failed, gone).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"result"})
+	s.metrics.MustRegister(s.webhookAttempts)
 }
 
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {

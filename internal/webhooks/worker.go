@@ -66,6 +66,9 @@ type WorkerConfig struct {
 	Timeout time.Duration
 	// UserAgent is sent with every delivery. Default "LoginSign-Webhooks/1".
 	UserAgent string
+	// Observe, when set, is told the result of every attempt ("delivered", "retry", "failed"
+	// or "gone") and how long it took (for metrics).
+	Observe func(result string, took time.Duration)
 	// Log receives one line per failed attempt. Default slog.Default().
 	Log *slog.Logger
 }
@@ -417,12 +420,16 @@ func (w *Worker) record(ctx context.Context, ev *ent.WebhookEvent, o outcome) er
 			upd.ClearLastStatusCode()
 		}
 		gone := o.status == http.StatusGone
+		result := "retry"
 		switch {
 		case o.status >= 200 && o.status <= 299:
+			result = "delivered"
 			upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now)
 		case gone:
+			result = "gone"
 			upd.SetStatus(webhookevent.StatusDisabled)
 		case attempt >= MaxAttempts:
+			result = "failed"
 			upd.SetStatus(webhookevent.StatusFailed)
 		default:
 			wait := w.cfg.Jitter(RetrySchedule[attempt-1])
@@ -438,6 +445,13 @@ func (w *Worker) record(ctx context.Context, ev *ent.WebhookEvent, o outcome) er
 		if n == 0 {
 			w.cfg.Log.Warn("webhooks: event was taken over by another worker; attempt not recorded", "event", ev.ID, "attempt", attempt)
 			return nil
+		}
+		if w.cfg.Observe != nil {
+			w.cfg.Observe(result, o.duration)
+		}
+		if result != "delivered" {
+			w.cfg.Log.Info("webhooks: attempt failed", "event", ev.ID, "application", ev.ApplicationID,
+				"attempt", attempt, "result", result, "error", o.err)
 		}
 		if err := tx.WebhookAttempt.Create().SetEventID(ev.ID).SetAttempt(attempt).
 			SetNillableStatusCode(nonZero(o.status)).SetError(o.err).
