@@ -29,8 +29,8 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
-	"loginsign/internal/appapi"
 	"loginsign/internal/account"
+	"loginsign/internal/appapi"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
