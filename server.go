@@ -30,14 +30,18 @@ import (
 
 	"loginsign/graph"
 	"loginsign/internal/account"
+	"loginsign/internal/appapi"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
+	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
 	"loginsign/internal/webhooks"
 	"loginsign/rest"
@@ -105,6 +109,11 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	oauth    *oauth.Service
+	appAPI   *appapi.Service
+	licenses *licenses.Service
+	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
+	limits   rest.RateLimits
 	webhooks *webhooks.Service
 	account  *account.Service
 	mail     mail.Sender
@@ -148,7 +157,17 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
-	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
+		RelayDomain: cfg.RelayDomain, Identity: s.identity}
+	signingKeys, err := seal.New(cfg.Secret, "signing keys")
+	if err != nil {
+		return nil, err
+	}
+	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+	s.portal.Redirects = redirectChecker{s.oauth}
+	s.appAPI = &appapi.Service{DB: db}
+	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
@@ -168,10 +187,10 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
-		Webhooks: s.webhooks, Account: s.account}
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Webhooks: s.webhooks, Account: s.account}, s.log)
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
 
 	mux := http.NewServeMux()
 
@@ -186,19 +205,61 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/playground", pg)
 	mux.Handle("/playground/", pg)
 
-	// OAuth 2.0 / OpenID Connect.
+	// OAuth 2.0 / OpenID Connect. GET /oauth/authorize and the consent page are pages (below).
+	mux.HandleFunc("POST /oauth/token", api.Token)
+	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
+	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
+	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
 
 	// End-user API (Bearer).
+	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	// Licenses of the person: their session cookie (?client_id= names the app) or an access
+	// token of the app.
+	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
+	mux.Handle("POST /api/user/licenses/redeem", api.OptionalBearer(http.HandlerFunc(api.Redeem)))
 
 	// App backends (HTTP Basic client credentials).
+	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
+	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
 
 	// Developer Portal REST (session cookie).
+	const devApp = "/api/developer/applications/{appId}"
+	mux.HandleFunc("GET /api/developer/applications", api.DeveloperApplications)
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET "+devApp, api.DeveloperApplication)
+	mux.HandleFunc("PATCH "+devApp, api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE "+devApp, api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
+	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
+	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
+	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
+	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
+	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
+	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
+	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}", api.DeleteVariant)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/generate", api.GenerateCodes)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
+
 	// Webhooks: delivery log, redelivery, test event.
 	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
+	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
+	pages.Register(mux)
 	// The link of an address-verification mail (dashboard → alternative emails).
 	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
 	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
@@ -331,4 +392,21 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// redirectChecker lets the portal run the OAuth domain's redirect-URI check (the portal
+// cannot import oauth, which imports portal).
+type redirectChecker struct{ oauth *oauth.Service }
+
+func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectURI string) (*portal.RedirectCheck, error) {
+	r, err := c.oauth.CheckRedirect(ctx, clientID, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	out := &portal.RedirectCheck{OK: r.OK, ClientID: r.ClientID, ClientFound: r.ClientFound, RedirectURI: r.RedirectURI,
+		RedirectURIRegistered: r.RedirectURIRegistered, HTTPS: r.HTTPS, Problems: r.Problems}
+	if r.MatchedRedirectURI != nil {
+		out.MatchedRedirectURI = *r.MatchedRedirectURI
+	}
+	return out, nil
 }

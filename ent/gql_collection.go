@@ -189,11 +189,6 @@ func (_q *AppConnectionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, appconnection.FieldIsForwarding)
 				fieldSeen[appconnection.FieldIsForwarding] = struct{}{}
 			}
-		case "emailMuted":
-			if _, ok := fieldSeen[appconnection.FieldEmailMuted]; !ok {
-				selectedFields = append(selectedFields, appconnection.FieldEmailMuted)
-				fieldSeen[appconnection.FieldEmailMuted] = struct{}{}
-			}
 		case "blocked":
 			if _, ok := fieldSeen[appconnection.FieldBlocked]; !ok {
 				selectedFields = append(selectedFields, appconnection.FieldBlocked)
@@ -967,11 +962,6 @@ func (_q *LicenseCodeQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[licensecode.FieldCode]; !ok {
 				selectedFields = append(selectedFields, licensecode.FieldCode)
 				fieldSeen[licensecode.FieldCode] = struct{}{}
-			}
-		case "state":
-			if _, ok := fieldSeen[licensecode.FieldState]; !ok {
-				selectedFields = append(selectedFields, licensecode.FieldState)
-				fieldSeen[licensecode.FieldState] = struct{}{}
 			}
 		case "source":
 			if _, ok := fieldSeen[licensecode.FieldSource]; !ok {

@@ -14,6 +14,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/webhookevent"
 	"loginsign/graph/model"
+	"loginsign/internal/licenses"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -36,7 +37,12 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AppAnalytics() AppAnalyticsResolver
+	AppConnection() AppConnectionResolver
 	Application() ApplicationResolver
+	ImportSource() ImportSourceResolver
+	LicenseCode() LicenseCodeResolver
+	LicenseVariant() LicenseVariantResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -45,6 +51,14 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AppAnalytics struct {
+		ActiveUsersPerDay    func(childComplexity int, from time.Time, to time.Time) int
+		LicensesByState      func(childComplexity int) int
+		SessionsDistribution func(childComplexity int) int
+		SignupsPerDay        func(childComplexity int, from time.Time, to time.Time) int
+		UsersPerRegion       func(childComplexity int) int
+	}
+
 	AppConnection struct {
 		Active         func(childComplexity int) int
 		AliasEmail     func(childComplexity int) int
@@ -54,14 +68,17 @@ type ComplexityRoot struct {
 		Blocked        func(childComplexity int) int
 		Consent        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
 		EmailMuted     func(childComplexity int) int
 		ExternalUserID func(childComplexity int) int
+		GlobalID       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		IsForwarding   func(childComplexity int) int
 		JoinedAt       func(childComplexity int) int
 		LastSessionAt  func(childComplexity int) int
 		Licenses       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) int
 		LoginCount     func(childComplexity int) int
+		Name           func(childComplexity int) int
 		Region         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 	}
@@ -78,17 +95,23 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AllowedOrigins func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		IconURL        func(childComplexity int) int
-		Name           func(childComplexity int) int
-		PrivacyURL     func(childComplexity int) int
-		RedirectUris   func(childComplexity int) int
-		TermsURL       func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		WebhookEvents  func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
-		Website        func(childComplexity int) int
+		AllowedOrigins  func(childComplexity int) int
+		Analytics       func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IconURL         func(childComplexity int) int
+		ImportSources   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		LicenseCodes    func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
+		LicenseVariants func(childComplexity int) int
+		Name            func(childComplexity int) int
+		PrivacyURL      func(childComplexity int) int
+		RedirectUris    func(childComplexity int) int
+		TermsURL        func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Users           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents   func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL      func(childComplexity int) int
+		Website         func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -117,8 +140,44 @@ type ComplexityRoot struct {
 		WebhookSecret func(childComplexity int) int
 	}
 
+	CurrentLoginsSyncTest struct {
+		Auth     func(childComplexity int) int
+		Endpoint func(childComplexity int) int
+		Ok       func(childComplexity int) int
+		Total    func(childComplexity int) int
+	}
+
+	DayCount struct {
+		Count func(childComplexity int) int
+		Day   func(childComplexity int) int
+	}
+
 	DeleteAccountPayload struct {
 		EndedConnections func(childComplexity int) int
+	}
+
+	DeletePayload struct {
+		DeletedID func(childComplexity int) int
+	}
+
+	EmailSyncTest struct {
+		Endpoint          func(childComplexity int) int
+		Events            func(childComplexity int) int
+		Ok                func(childComplexity int) int
+		WebhookConfigured func(childComplexity int) int
+	}
+
+	GenerateLicenseCodesPayload struct {
+		Codes   func(childComplexity int) int
+		Variant func(childComplexity int) int
+	}
+
+	ImportCounts struct {
+		AlreadyConnected func(childComplexity int) int
+		Imported         func(childComplexity int) int
+		InvalidRow       func(childComplexity int) int
+		NameMismatch     func(childComplexity int) int
+		NotFound         func(childComplexity int) int
 	}
 
 	ImportRow struct {
@@ -148,6 +207,7 @@ type ComplexityRoot struct {
 	ImportSource struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
+		Counts        func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
@@ -168,6 +228,17 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ImportUsersPayload struct {
+		Results func(childComplexity int) int
+		Source  func(childComplexity int) int
+	}
+
+	InvalidLicenseCode struct {
+		Code   func(childComplexity int) int
+		Line   func(childComplexity int) int
+		Reason func(childComplexity int) int
+	}
+
 	LicenseCode struct {
 		ActivatedAt        func(childComplexity int) int
 		Application        func(childComplexity int) int
@@ -178,6 +249,7 @@ type ComplexityRoot struct {
 		ID                 func(childComplexity int) int
 		LinkedConnection   func(childComplexity int) int
 		LinkedConnectionID func(childComplexity int) int
+		Owner              func(childComplexity int) int
 		Source             func(childComplexity int) int
 		State              func(childComplexity int) int
 		Variant            func(childComplexity int) int
@@ -190,14 +262,33 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	LicenseCodeCounts struct {
+		Active  func(childComplexity int) int
+		Expired func(childComplexity int) int
+		Unused  func(childComplexity int) int
+	}
+
 	LicenseCodeEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
 
+	LicenseOwner struct {
+		ConnectionID func(childComplexity int) int
+		Email        func(childComplexity int) int
+		GlobalID     func(childComplexity int) int
+		Name         func(childComplexity int) int
+	}
+
+	LicenseStateCount struct {
+		Count func(childComplexity int) int
+		State func(childComplexity int) int
+	}
+
 	LicenseVariant struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
+		CodeCounts    func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Description   func(childComplexity int) int
 		Duration      func(childComplexity int) int
@@ -218,16 +309,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddAlternativeEmail     func(childComplexity int, email string) int
-		CreateApplication       func(childComplexity int, input model.CreateApplicationInput) int
-		DeleteAccount           func(childComplexity int, confirmGlobalID string) int
-		MakePrimaryEmail        func(childComplexity int, emailID string) int
-		RedeliverWebhookEvent   func(childComplexity int, applicationID string, eventID string) int
-		RemoveAlternativeEmail  func(childComplexity int, emailID string) int
-		RemoveConnection        func(childComplexity int, connectionID string) int
-		SendTestWebhook         func(childComplexity int, applicationID string) int
-		SetConnectionEmailMuted func(childComplexity int, connectionID string, muted bool) int
-		VerifyAlternativeEmail  func(childComplexity int, token string) int
+		AddAlternativeEmail      func(childComplexity int, email string) int
+		CreateApplication        func(childComplexity int, input model.CreateApplicationInput) int
+		CreateLicenseVariant     func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
+		DeleteAccount            func(childComplexity int, confirmGlobalID string) int
+		DeleteAppConnection      func(childComplexity int, appID string, connectionID string) int
+		DeleteApplication        func(childComplexity int, id string) int
+		DeleteLicenseCode        func(childComplexity int, applicationID string, id string) int
+		DeleteLicenseVariant     func(childComplexity int, applicationID string, id string, force *bool) int
+		GenerateLicenseCodes     func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
+		ImportUsers              func(childComplexity int, appID string, input model.ImportUsersInput) int
+		MakePrimaryEmail         func(childComplexity int, emailID string) int
+		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
+		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
+		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
+		RemoveConnection         func(childComplexity int, connectionID string) int
+		RollbackImport           func(childComplexity int, appID string, sourceID string) int
+		RotateClientSecret       func(childComplexity int, id string) int
+		RotateWebhookSecret      func(childComplexity int, id string) int
+		SendTestWebhook          func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted  func(childComplexity int, connectionID string, muted bool) int
+		SyncConnectionEmail      func(childComplexity int, appID string, connectionID string, email string) int
+		TestCurrentLoginsSyncAPI func(childComplexity int, appID string) int
+		TestEmailSyncAPI         func(childComplexity int, appID string) int
+		UpdateAppConnection      func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
+		UpdateApplication        func(childComplexity int, id string, input model.UpdateApplicationInput) int
+		UpdateLicenseVariant     func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
+		UploadLicenseCodes       func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		VerifyAlternativeEmail   func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -238,10 +347,30 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Applications func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
-		Node         func(childComplexity int, id string) int
-		Nodes        func(childComplexity int, ids []string) int
-		Viewer       func(childComplexity int) int
+		Application      func(childComplexity int, id string) int
+		Applications     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
+		MyLicenses       func(childComplexity int, applicationID string) int
+		Node             func(childComplexity int, id string) int
+		Nodes            func(childComplexity int, ids []string) int
+		RedirectURICheck func(childComplexity int, appID string, redirectURI string) int
+		Viewer           func(childComplexity int) int
+	}
+
+	RedirectUriCheck struct {
+		ClientFound           func(childComplexity int) int
+		ClientID              func(childComplexity int) int
+		HTTPS                 func(childComplexity int) int
+		MatchedRedirectURI    func(childComplexity int) int
+		Normalized            func(childComplexity int) int
+		Ok                    func(childComplexity int) int
+		Problems              func(childComplexity int) int
+		RedirectURI           func(childComplexity int) int
+		RedirectURIRegistered func(childComplexity int) int
+	}
+
+	RegionCount struct {
+		Count  func(childComplexity int) int
+		Region func(childComplexity int) int
 	}
 
 	RemoveAlternativeEmailPayload struct {
@@ -250,6 +379,39 @@ type ComplexityRoot struct {
 
 	RemoveConnectionPayload struct {
 		DeletedConnectionID func(childComplexity int) int
+	}
+
+	RollbackImportPayload struct {
+		DeletedConnections func(childComplexity int) int
+		Source             func(childComplexity int) int
+	}
+
+	RotateSecretPayload struct {
+		Application func(childComplexity int) int
+		Secret      func(childComplexity int) int
+	}
+
+	SessionsBucket struct {
+		Count func(childComplexity int) int
+		Label func(childComplexity int) int
+		Max   func(childComplexity int) int
+		Min   func(childComplexity int) int
+	}
+
+	SyncEmailPayload struct {
+		Changed func(childComplexity int) int
+		Ok      func(childComplexity int) int
+	}
+
+	UpdateApplicationPayload struct {
+		Application   func(childComplexity int) int
+		WebhookSecret func(childComplexity int) int
+	}
+
+	UploadLicenseCodesPayload struct {
+		Created    func(childComplexity int) int
+		Duplicates func(childComplexity int) int
+		Invalid    func(childComplexity int) int
 	}
 
 	User struct {
@@ -357,8 +519,37 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AppAnalyticsResolver interface {
+	SignupsPerDay(ctx context.Context, obj *model.AppAnalytics, from time.Time, to time.Time) ([]*model.DayCount, error)
+	ActiveUsersPerDay(ctx context.Context, obj *model.AppAnalytics, from time.Time, to time.Time) ([]*model.DayCount, error)
+	UsersPerRegion(ctx context.Context, obj *model.AppAnalytics) ([]*model.RegionCount, error)
+	SessionsDistribution(ctx context.Context, obj *model.AppAnalytics) ([]*model.SessionsBucket, error)
+	LicensesByState(ctx context.Context, obj *model.AppAnalytics) ([]*model.LicenseStateCount, error)
+}
+type AppConnectionResolver interface {
+	GlobalID(ctx context.Context, obj *ent.AppConnection) (string, error)
+	Name(ctx context.Context, obj *ent.AppConnection) (*string, error)
+	Email(ctx context.Context, obj *ent.AppConnection) (string, error)
+	EmailMuted(ctx context.Context, obj *ent.AppConnection) (bool, error)
+}
 type ApplicationResolver interface {
+	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
+	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
+	WebhookURL(ctx context.Context, obj *ent.Application) (*string, error)
+	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
+	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
+	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
 	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
+}
+type ImportSourceResolver interface {
+	Counts(ctx context.Context, obj *ent.ImportSource) (*model.ImportCounts, error)
+}
+type LicenseCodeResolver interface {
+	State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error)
+	Owner(ctx context.Context, obj *ent.LicenseCode) (*licenses.Owner, error)
+}
+type LicenseVariantResolver interface {
+	CodeCounts(ctx context.Context, obj *ent.LicenseVariant) (*licenses.CodeCounts, error)
 }
 type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
@@ -369,12 +560,33 @@ type MutationResolver interface {
 	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
 	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
 	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
+	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
+	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
+	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
+	GenerateLicenseCodes(ctx context.Context, applicationID string, input model.GenerateLicenseCodesInput) (*model.GenerateLicenseCodesPayload, error)
+	UploadLicenseCodes(ctx context.Context, applicationID string, input model.UploadLicenseCodesInput) (*model.UploadLicenseCodesPayload, error)
+	DeleteLicenseCode(ctx context.Context, applicationID string, id string) (bool, error)
+	RedeemLicenseCode(ctx context.Context, applicationID string, code string) (*ent.LicenseCode, error)
+	UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
+	RotateClientSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
+	RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
+	DeleteApplication(ctx context.Context, id string) (*model.DeletePayload, error)
+	UpdateAppConnection(ctx context.Context, appID string, connectionID string, input model.UpdateAppConnectionInput) (*ent.AppConnection, error)
+	SyncConnectionEmail(ctx context.Context, appID string, connectionID string, email string) (*model.SyncEmailPayload, error)
+	DeleteAppConnection(ctx context.Context, appID string, connectionID string) (*model.DeletePayload, error)
+	ImportUsers(ctx context.Context, appID string, input model.ImportUsersInput) (*model.ImportUsersPayload, error)
+	RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error)
+	TestEmailSyncAPI(ctx context.Context, appID string) (*model.EmailSyncTest, error)
+	TestCurrentLoginsSyncAPI(ctx context.Context, appID string) (*model.CurrentLoginsSyncTest, error)
 	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
 	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
+	MyLicenses(ctx context.Context, applicationID string) ([]*ent.LicenseCode, error)
+	Application(ctx context.Context, id string) (*ent.Application, error)
+	RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*model.RedirectURICheck, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error)
 }
@@ -396,6 +608,47 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AppAnalytics.activeUsersPerDay":
+		if e.ComplexityRoot.AppAnalytics.ActiveUsersPerDay == nil {
+			break
+		}
+
+		args, err := ec.field_AppAnalytics_activeUsersPerDay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AppAnalytics.ActiveUsersPerDay(childComplexity, args["from"].(time.Time), args["to"].(time.Time)), true
+	case "AppAnalytics.licensesByState":
+		if e.ComplexityRoot.AppAnalytics.LicensesByState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.LicensesByState(childComplexity), true
+	case "AppAnalytics.sessionsDistribution":
+		if e.ComplexityRoot.AppAnalytics.SessionsDistribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.SessionsDistribution(childComplexity), true
+	case "AppAnalytics.signupsPerDay":
+		if e.ComplexityRoot.AppAnalytics.SignupsPerDay == nil {
+			break
+		}
+
+		args, err := ec.field_AppAnalytics_signupsPerDay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AppAnalytics.SignupsPerDay(childComplexity, args["from"].(time.Time), args["to"].(time.Time)), true
+	case "AppAnalytics.usersPerRegion":
+		if e.ComplexityRoot.AppAnalytics.UsersPerRegion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.UsersPerRegion(childComplexity), true
 
 	case "AppConnection.active":
 		if e.ComplexityRoot.AppConnection.Active == nil {
@@ -445,6 +698,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.CreatedAt(childComplexity), true
+	case "AppConnection.email":
+		if e.ComplexityRoot.AppConnection.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.Email(childComplexity), true
 	case "AppConnection.emailMuted":
 		if e.ComplexityRoot.AppConnection.EmailMuted == nil {
 			break
@@ -457,6 +716,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.ExternalUserID(childComplexity), true
+	case "AppConnection.globalId":
+		if e.ComplexityRoot.AppConnection.GlobalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.GlobalID(childComplexity), true
 	case "AppConnection.id":
 		if e.ComplexityRoot.AppConnection.ID == nil {
 			break
@@ -498,6 +763,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.LoginCount(childComplexity), true
+	case "AppConnection.name":
+		if e.ComplexityRoot.AppConnection.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.Name(childComplexity), true
 	case "AppConnection.region":
 		if e.ComplexityRoot.AppConnection.Region == nil {
 			break
@@ -549,6 +820,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.AllowedOrigins(childComplexity), true
+	case "Application.analytics":
+		if e.ComplexityRoot.Application.Analytics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Analytics(childComplexity), true
 	case "Application.createdAt":
 		if e.ComplexityRoot.Application.CreatedAt == nil {
 			break
@@ -567,6 +844,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.IconURL(childComplexity), true
+	case "Application.importSources":
+		if e.ComplexityRoot.Application.ImportSources == nil {
+			break
+		}
+
+		args, err := ec.field_Application_importSources_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.ImportSources(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Application.licenseCodes":
+		if e.ComplexityRoot.Application.LicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Application_licenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.LicenseCodes(childComplexity, args["variantId"].(*string), args["state"].(*licensecode.State), args["q"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[string])), true
+	case "Application.licenseVariants":
+		if e.ComplexityRoot.Application.LicenseVariants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.LicenseVariants(childComplexity), true
 	case "Application.name":
 		if e.ComplexityRoot.Application.Name == nil {
 			break
@@ -597,6 +902,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.UpdatedAt(childComplexity), true
+	case "Application.users":
+		if e.ComplexityRoot.Application.Users == nil {
+			break
+		}
+
+		args, err := ec.field_Application_users_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.Users(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["where"].(*ent.AppConnectionWhereInput), args["filter"].(*model.UserFilter), args["orderBy"].([]*ent.AppConnectionOrder)), true
 	case "Application.webhookEvents":
 		if e.ComplexityRoot.Application.WebhookEvents == nil {
 			break
@@ -608,6 +924,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["status"].(*webhookevent.Status)), true
+	case "Application.webhookUrl":
+		if e.ComplexityRoot.Application.WebhookURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.WebhookURL(childComplexity), true
 	case "Application.website":
 		if e.ComplexityRoot.Application.Website == nil {
 			break
@@ -703,12 +1025,126 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApplicationPayload.WebhookSecret(childComplexity), true
 
+	case "CurrentLoginsSyncTest.auth":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Auth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Auth(childComplexity), true
+	case "CurrentLoginsSyncTest.endpoint":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Endpoint(childComplexity), true
+	case "CurrentLoginsSyncTest.ok":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Ok(childComplexity), true
+	case "CurrentLoginsSyncTest.total":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Total(childComplexity), true
+
+	case "DayCount.count":
+		if e.ComplexityRoot.DayCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Count(childComplexity), true
+	case "DayCount.day":
+		if e.ComplexityRoot.DayCount.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Day(childComplexity), true
+
 	case "DeleteAccountPayload.endedConnections":
 		if e.ComplexityRoot.DeleteAccountPayload.EndedConnections == nil {
 			break
 		}
 
 		return e.ComplexityRoot.DeleteAccountPayload.EndedConnections(childComplexity), true
+
+	case "DeletePayload.deletedId":
+		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePayload.DeletedID(childComplexity), true
+
+	case "EmailSyncTest.endpoint":
+		if e.ComplexityRoot.EmailSyncTest.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Endpoint(childComplexity), true
+	case "EmailSyncTest.events":
+		if e.ComplexityRoot.EmailSyncTest.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Events(childComplexity), true
+	case "EmailSyncTest.ok":
+		if e.ComplexityRoot.EmailSyncTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Ok(childComplexity), true
+	case "EmailSyncTest.webhookConfigured":
+		if e.ComplexityRoot.EmailSyncTest.WebhookConfigured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.WebhookConfigured(childComplexity), true
+
+	case "GenerateLicenseCodesPayload.codes":
+		if e.ComplexityRoot.GenerateLicenseCodesPayload.Codes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateLicenseCodesPayload.Codes(childComplexity), true
+	case "GenerateLicenseCodesPayload.variant":
+		if e.ComplexityRoot.GenerateLicenseCodesPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateLicenseCodesPayload.Variant(childComplexity), true
+
+	case "ImportCounts.alreadyConnected":
+		if e.ComplexityRoot.ImportCounts.AlreadyConnected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.AlreadyConnected(childComplexity), true
+	case "ImportCounts.imported":
+		if e.ComplexityRoot.ImportCounts.Imported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.Imported(childComplexity), true
+	case "ImportCounts.invalidRow":
+		if e.ComplexityRoot.ImportCounts.InvalidRow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.InvalidRow(childComplexity), true
+	case "ImportCounts.nameMismatch":
+		if e.ComplexityRoot.ImportCounts.NameMismatch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.NameMismatch(childComplexity), true
+	case "ImportCounts.notFound":
+		if e.ComplexityRoot.ImportCounts.NotFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.NotFound(childComplexity), true
 
 	case "ImportRow.connectionID":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
@@ -815,6 +1251,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportSource.ApplicationID(childComplexity), true
+	case "ImportSource.counts":
+		if e.ComplexityRoot.ImportSource.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportSource.Counts(childComplexity), true
 	case "ImportSource.createdAt":
 		if e.ComplexityRoot.ImportSource.CreatedAt == nil {
 			break
@@ -895,6 +1337,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportSourceEdge.Node(childComplexity), true
 
+	case "ImportUsersPayload.results":
+		if e.ComplexityRoot.ImportUsersPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportUsersPayload.Results(childComplexity), true
+	case "ImportUsersPayload.source":
+		if e.ComplexityRoot.ImportUsersPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportUsersPayload.Source(childComplexity), true
+
+	case "InvalidLicenseCode.code":
+		if e.ComplexityRoot.InvalidLicenseCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Code(childComplexity), true
+	case "InvalidLicenseCode.line":
+		if e.ComplexityRoot.InvalidLicenseCode.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Line(childComplexity), true
+	case "InvalidLicenseCode.reason":
+		if e.ComplexityRoot.InvalidLicenseCode.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Reason(childComplexity), true
+
 	case "LicenseCode.activatedAt":
 		if e.ComplexityRoot.LicenseCode.ActivatedAt == nil {
 			break
@@ -949,6 +1423,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCode.LinkedConnectionID(childComplexity), true
+	case "LicenseCode.owner":
+		if e.ComplexityRoot.LicenseCode.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCode.Owner(childComplexity), true
 	case "LicenseCode.source":
 		if e.ComplexityRoot.LicenseCode.Source == nil {
 			break
@@ -993,6 +1473,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseCodeConnection.TotalCount(childComplexity), true
 
+	case "LicenseCodeCounts.active":
+		if e.ComplexityRoot.LicenseCodeCounts.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Active(childComplexity), true
+	case "LicenseCodeCounts.expired":
+		if e.ComplexityRoot.LicenseCodeCounts.Expired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Expired(childComplexity), true
+	case "LicenseCodeCounts.unused":
+		if e.ComplexityRoot.LicenseCodeCounts.Unused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Unused(childComplexity), true
+
 	case "LicenseCodeEdge.cursor":
 		if e.ComplexityRoot.LicenseCodeEdge.Cursor == nil {
 			break
@@ -1006,6 +1505,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseCodeEdge.Node(childComplexity), true
 
+	case "LicenseOwner.connectionId":
+		if e.ComplexityRoot.LicenseOwner.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.ConnectionID(childComplexity), true
+	case "LicenseOwner.email":
+		if e.ComplexityRoot.LicenseOwner.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.Email(childComplexity), true
+	case "LicenseOwner.globalId":
+		if e.ComplexityRoot.LicenseOwner.GlobalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.GlobalID(childComplexity), true
+	case "LicenseOwner.name":
+		if e.ComplexityRoot.LicenseOwner.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.Name(childComplexity), true
+
+	case "LicenseStateCount.count":
+		if e.ComplexityRoot.LicenseStateCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseStateCount.Count(childComplexity), true
+	case "LicenseStateCount.state":
+		if e.ComplexityRoot.LicenseStateCount.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseStateCount.State(childComplexity), true
+
 	case "LicenseVariant.application":
 		if e.ComplexityRoot.LicenseVariant.Application == nil {
 			break
@@ -1018,6 +1555,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseVariant.ApplicationID(childComplexity), true
+	case "LicenseVariant.codeCounts":
+		if e.ComplexityRoot.LicenseVariant.CodeCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseVariant.CodeCounts(childComplexity), true
 	case "LicenseVariant.createdAt":
 		if e.ComplexityRoot.LicenseVariant.CreatedAt == nil {
 			break
@@ -1109,6 +1652,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(model.CreateApplicationInput)), true
+	case "Mutation.createLicenseVariant":
+		if e.ComplexityRoot.Mutation.CreateLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLicenseVariant(childComplexity, args["applicationId"].(string), args["input"].(model.CreateLicenseVariantInput)), true
 	case "Mutation.deleteAccount":
 		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
 			break
@@ -1120,6 +1674,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
+	case "Mutation.deleteAppConnection":
+		if e.ComplexityRoot.Mutation.DeleteAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAppConnection(childComplexity, args["appId"].(string), args["connectionId"].(string)), true
+	case "Mutation.deleteApplication":
+		if e.ComplexityRoot.Mutation.DeleteApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteApplication(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteLicenseCode":
+		if e.ComplexityRoot.Mutation.DeleteLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLicenseCode(childComplexity, args["applicationId"].(string), args["id"].(string)), true
+	case "Mutation.deleteLicenseVariant":
+		if e.ComplexityRoot.Mutation.DeleteLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["force"].(*bool)), true
+	case "Mutation.generateLicenseCodes":
+		if e.ComplexityRoot.Mutation.GenerateLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_generateLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GenerateLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.GenerateLicenseCodesInput)), true
+	case "Mutation.importUsers":
+		if e.ComplexityRoot.Mutation.ImportUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["appId"].(string), args["input"].(model.ImportUsersInput)), true
 	case "Mutation.makePrimaryEmail":
 		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
 			break
@@ -1131,6 +1751,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.redeemLicenseCode":
+		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeemLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeemLicenseCode(childComplexity, args["applicationId"].(string), args["code"].(string)), true
 	case "Mutation.redeliverWebhookEvent":
 		if e.ComplexityRoot.Mutation.RedeliverWebhookEvent == nil {
 			break
@@ -1164,6 +1795,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.rollbackImport":
+		if e.ComplexityRoot.Mutation.RollbackImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rollbackImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RollbackImport(childComplexity, args["appId"].(string), args["sourceId"].(string)), true
+	case "Mutation.rotateClientSecret":
+		if e.ComplexityRoot.Mutation.RotateClientSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateClientSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateClientSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateWebhookSecret":
+		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
 	case "Mutation.sendTestWebhook":
 		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
 			break
@@ -1186,6 +1850,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.syncConnectionEmail":
+		if e.ComplexityRoot.Mutation.SyncConnectionEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncConnectionEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncConnectionEmail(childComplexity, args["appId"].(string), args["connectionId"].(string), args["email"].(string)), true
+	case "Mutation.testCurrentLoginsSyncApi":
+		if e.ComplexityRoot.Mutation.TestCurrentLoginsSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testCurrentLoginsSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestCurrentLoginsSyncAPI(childComplexity, args["appId"].(string)), true
+	case "Mutation.testEmailSyncApi":
+		if e.ComplexityRoot.Mutation.TestEmailSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testEmailSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestEmailSyncAPI(childComplexity, args["appId"].(string)), true
+	case "Mutation.updateAppConnection":
+		if e.ComplexityRoot.Mutation.UpdateAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAppConnection(childComplexity, args["appId"].(string), args["connectionId"].(string), args["input"].(model.UpdateAppConnectionInput)), true
+	case "Mutation.updateApplication":
+		if e.ComplexityRoot.Mutation.UpdateApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateApplication(childComplexity, args["id"].(string), args["input"].(model.UpdateApplicationInput)), true
+	case "Mutation.updateLicenseVariant":
+		if e.ComplexityRoot.Mutation.UpdateLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["input"].(model.UpdateLicenseVariantInput)), true
+	case "Mutation.uploadLicenseCodes":
+		if e.ComplexityRoot.Mutation.UploadLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.UploadLicenseCodesInput)), true
 	case "Mutation.verifyAlternativeEmail":
 		if e.ComplexityRoot.Mutation.VerifyAlternativeEmail == nil {
 			break
@@ -1223,6 +1964,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.application":
+		if e.ComplexityRoot.Query.Application == nil {
+			break
+		}
+
+		args, err := ec.field_Query_application_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Application(childComplexity, args["id"].(string)), true
 	case "Query.applications":
 		if e.ComplexityRoot.Query.Applications == nil {
 			break
@@ -1235,6 +1987,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Applications(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.ApplicationOrder), args["where"].(*ent.ApplicationWhereInput)), true
 
+	case "Query.myLicenses":
+		if e.ComplexityRoot.Query.MyLicenses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myLicenses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyLicenses(childComplexity, args["applicationId"].(string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1257,12 +2020,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.redirectUriCheck":
+		if e.ComplexityRoot.Query.RedirectURICheck == nil {
+			break
+		}
+
+		args, err := ec.field_Query_redirectUriCheck_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RedirectURICheck(childComplexity, args["appId"].(string), args["redirectUri"].(string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RedirectUriCheck.clientFound":
+		if e.ComplexityRoot.RedirectUriCheck.ClientFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.ClientFound(childComplexity), true
+	case "RedirectUriCheck.clientId":
+		if e.ComplexityRoot.RedirectUriCheck.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.ClientID(childComplexity), true
+	case "RedirectUriCheck.https":
+		if e.ComplexityRoot.RedirectUriCheck.HTTPS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.HTTPS(childComplexity), true
+	case "RedirectUriCheck.matchedRedirectUri":
+		if e.ComplexityRoot.RedirectUriCheck.MatchedRedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.MatchedRedirectURI(childComplexity), true
+	case "RedirectUriCheck.normalized":
+		if e.ComplexityRoot.RedirectUriCheck.Normalized == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Normalized(childComplexity), true
+	case "RedirectUriCheck.ok":
+		if e.ComplexityRoot.RedirectUriCheck.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Ok(childComplexity), true
+	case "RedirectUriCheck.problems":
+		if e.ComplexityRoot.RedirectUriCheck.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Problems(childComplexity), true
+	case "RedirectUriCheck.redirectUri":
+		if e.ComplexityRoot.RedirectUriCheck.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.RedirectURI(childComplexity), true
+	case "RedirectUriCheck.redirectUriRegistered":
+		if e.ComplexityRoot.RedirectUriCheck.RedirectURIRegistered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.RedirectURIRegistered(childComplexity), true
+
+	case "RegionCount.count":
+		if e.ComplexityRoot.RegionCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionCount.Count(childComplexity), true
+	case "RegionCount.region":
+		if e.ComplexityRoot.RegionCount.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionCount.Region(childComplexity), true
 
 	case "RemoveAlternativeEmailPayload.deletedEmailId":
 		if e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID == nil {
@@ -1277,6 +2119,102 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
+
+	case "RollbackImportPayload.deletedConnections":
+		if e.ComplexityRoot.RollbackImportPayload.DeletedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RollbackImportPayload.DeletedConnections(childComplexity), true
+	case "RollbackImportPayload.source":
+		if e.ComplexityRoot.RollbackImportPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RollbackImportPayload.Source(childComplexity), true
+
+	case "RotateSecretPayload.application":
+		if e.ComplexityRoot.RotateSecretPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RotateSecretPayload.Application(childComplexity), true
+	case "RotateSecretPayload.secret":
+		if e.ComplexityRoot.RotateSecretPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RotateSecretPayload.Secret(childComplexity), true
+
+	case "SessionsBucket.count":
+		if e.ComplexityRoot.SessionsBucket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Count(childComplexity), true
+	case "SessionsBucket.label":
+		if e.ComplexityRoot.SessionsBucket.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Label(childComplexity), true
+	case "SessionsBucket.max":
+		if e.ComplexityRoot.SessionsBucket.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Max(childComplexity), true
+	case "SessionsBucket.min":
+		if e.ComplexityRoot.SessionsBucket.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Min(childComplexity), true
+
+	case "SyncEmailPayload.changed":
+		if e.ComplexityRoot.SyncEmailPayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEmailPayload.Changed(childComplexity), true
+	case "SyncEmailPayload.ok":
+		if e.ComplexityRoot.SyncEmailPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEmailPayload.Ok(childComplexity), true
+
+	case "UpdateApplicationPayload.application":
+		if e.ComplexityRoot.UpdateApplicationPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateApplicationPayload.Application(childComplexity), true
+	case "UpdateApplicationPayload.webhookSecret":
+		if e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "UploadLicenseCodesPayload.created":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Created(childComplexity), true
+	case "UploadLicenseCodesPayload.duplicates":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Duplicates(childComplexity), true
+	case "UploadLicenseCodesPayload.invalid":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Invalid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Invalid(childComplexity), true
 
 	case "User.applications":
 		if e.ComplexityRoot.User.Applications == nil {
@@ -1693,15 +2631,24 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
 			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
+			graphql.NewInputUnmarshaler("CreateLicenseVariantInput", ec.unmarshalInputCreateLicenseVariantInput),
+			graphql.NewInputUnmarshaler("GenerateLicenseCodesInput", ec.unmarshalInputGenerateLicenseCodesInput),
 			graphql.NewInputUnmarshaler("ImportRowWhereInput", ec.unmarshalInputImportRowWhereInput),
 			graphql.NewInputUnmarshaler("ImportSourceOrder", ec.unmarshalInputImportSourceOrder),
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
+			graphql.NewInputUnmarshaler("ImportUserInput", ec.unmarshalInputImportUserInput),
+			graphql.NewInputUnmarshaler("ImportUsersInput", ec.unmarshalInputImportUsersInput),
 			graphql.NewInputUnmarshaler("LicenseCodeOrder", ec.unmarshalInputLicenseCodeOrder),
 			graphql.NewInputUnmarshaler("LicenseCodeWhereInput", ec.unmarshalInputLicenseCodeWhereInput),
 			graphql.NewInputUnmarshaler("LicenseVariantOrder", ec.unmarshalInputLicenseVariantOrder),
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
+			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
+			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
+			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
+			graphql.NewInputUnmarshaler("UploadLicenseCodesInput", ec.unmarshalInputUploadLicenseCodesInput),
 			graphql.NewInputUnmarshaler("UserEmailOrder", ec.unmarshalInputUserEmailOrder),
 			graphql.NewInputUnmarshaler("UserEmailWhereInput", ec.unmarshalInputUserEmailWhereInput),
+			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 			graphql.NewInputUnmarshaler("WebhookAttemptWhereInput", ec.unmarshalInputWebhookAttemptWhereInput),
@@ -1840,7 +2787,6 @@ type AppConnection implements Node {
   """
   appEmail: String
   isForwarding: Boolean!
-  emailMuted: Boolean!
   blocked: Boolean!
   active: Boolean!
   loginCount: Int!
@@ -2033,11 +2979,6 @@ input AppConnectionWhereInput {
   """
   isForwarding: Boolean
   isForwardingNEQ: Boolean
-  """
-  email_muted field predicates
-  """
-  emailMuted: Boolean
-  emailMutedNEQ: Boolean
   """
   blocked field predicates
   """
@@ -2837,7 +3778,6 @@ type LicenseCode implements Node {
   applicationID: ID!
   variantID: ID!
   code: String!
-  state: LicenseCodeState!
   source: LicenseCodeSource!
   linkedConnectionID: ID
   createdAt: Time!
@@ -4195,6 +5135,327 @@ input WebhookEventWhereInput {
   hasDeliveriesWith: [WebhookAttemptWhereInput!]
 }
 `, BuiltIn: false},
+	{Name: "../schema/licenses.graphql", Input: `# Licenses (spec §5.6–5.7, §6). Every field calls internal/licenses, which checks that the
+# signed-in developer owns the application (or, for the person's fields, that they hold the
+# connection). The ent edges to variants and codes are hidden from GraphQL on purpose: these
+# fields are the only way in.
+
+extend type Application {
+  """The application's license variants, by name. Owner only."""
+  licenseVariants: [LicenseVariant!]!
+  """The application's license codes, newest first, filtered by variant, effective state and text (part of the code, the owner's Global User ID or address). Owner only."""
+  licenseCodes(variantId: ID, state: LicenseCodeState, q: String, first: Int, after: Cursor): LicenseCodeConnection!
+}
+
+extend type LicenseVariant {
+  """The variant's codes counted by effective state."""
+  codeCounts: LicenseCodeCounts!
+}
+
+type LicenseCodeCounts {
+  unused: Int!
+  active: Int!
+  expired: Int!
+}
+
+extend type LicenseCode {
+  """The effective state: an ACTIVE code past expiresAt reads EXPIRED."""
+  state: LicenseCodeState!
+  """Who holds the code, as the developer sees them; null while nobody does."""
+  owner: LicenseOwner
+}
+
+type LicenseOwner {
+  connectionId: ID!
+  globalId: String!
+  name: String
+  """The address the application sees: the one the person shares with it, else the alias."""
+  email: String!
+}
+
+input CreateLicenseVariantInput {
+  name: String!
+  description: String
+  """Default LIFETIME."""
+  duration: LicenseVariantDuration
+}
+
+input UpdateLicenseVariantInput {
+  name: String
+  description: String
+  duration: LicenseVariantDuration
+}
+
+input GenerateLicenseCodesInput {
+  variantId: ID!
+  """1 to 10,000."""
+  count: Int!
+  """Optional: 1 to 16 letters and digits put before the code."""
+  prefix: String
+}
+
+type GenerateLicenseCodesPayload {
+  variant: LicenseVariant!
+  codes: [String!]!
+}
+
+input UploadLicenseCodesInput {
+  variantId: ID!
+  """Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _."""
+  codes: [String!]!
+}
+
+type UploadLicenseCodesPayload {
+  created: Int!
+  """Codes the application already had, or that came twice in this upload."""
+  duplicates: [String!]!
+  invalid: [InvalidLicenseCode!]!
+}
+
+type InvalidLicenseCode {
+  """1-based position in codes."""
+  line: Int!
+  code: String!
+  reason: String!
+}
+
+extend type Query {
+  """The signed-in person's licenses (redeemed and synced) for one application they are connected to."""
+  myLicenses(applicationId: ID!): [LicenseCode!]!
+}
+
+extend type Mutation {
+  createLicenseVariant(applicationId: ID!, input: CreateLicenseVariantInput!): LicenseVariant!
+  updateLicenseVariant(applicationId: ID!, id: ID!, input: UpdateLicenseVariantInput!): LicenseVariant!
+  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
+  deleteLicenseVariant(applicationId: ID!, id: ID!, force: Boolean = false): Boolean!
+  generateLicenseCodes(applicationId: ID!, input: GenerateLicenseCodesInput!): GenerateLicenseCodesPayload!
+  uploadLicenseCodes(applicationId: ID!, input: UploadLicenseCodesInput!): UploadLicenseCodesPayload!
+  """Deletes an unused code (code_not_unused once redeemed)."""
+  deleteLicenseCode(applicationId: ID!, id: ID!): Boolean!
+  """Redeems a code of the application for the signed-in person's connection to it."""
+  redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
+}
+`, BuiltIn: false},
+	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
+# analytics. Every field checks in internal/portal that the signed-in developer owns the
+# application; another developer's application answers exactly like a missing one.
+
+extend type Query {
+  """One of the signed-in developer's applications (not_found otherwise)."""
+  application(id: ID!): Application!
+  """
+  Runs the redirect-URI healthcheck of the OAuth domain for one of the developer's
+  applications: is redirectUri registered exactly, and what is wrong with it if not.
+  """
+  redirectUriCheck(appId: ID!, redirectUri: String!): RedirectUriCheck!
+}
+
+extend type Mutation {
+  """Changes an application's settings. Setting the first webhook URL returns its secret once."""
+  updateApplication(id: ID!, input: UpdateApplicationInput!): UpdateApplicationPayload!
+  """Replaces the client secret; the new one is shown only in this answer."""
+  rotateClientSecret(id: ID!): RotateSecretPayload!
+  """Replaces the webhook signing secret (whsec_…); shown only in this answer."""
+  rotateWebhookSecret(id: ID!): RotateSecretPayload!
+  """Deletes an application and everything that belongs to it."""
+  deleteApplication(id: ID!): DeletePayload!
+  """Sets isForwarding and/or appEmail of a connection (at least one)."""
+  updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection!
+  """Makes email the person's LoginSign primary address (email-sync API)."""
+  syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload!
+  """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
+  deleteAppConnection(appId: ID!, connectionId: ID!): DeletePayload!
+  """Links existing LoginSign accounts to the application (at most 10,000 rows)."""
+  importUsers(appId: ID!, input: ImportUsersInput!): ImportUsersPayload!
+  """Deletes the connections an import run created."""
+  rollbackImport(appId: ID!, sourceId: ID!): RollbackImportPayload!
+  """Checks the email-sync integration."""
+  testEmailSyncApi(appId: ID!): EmailSyncTest!
+  """Describes the current-logins sync endpoint and how many connections it lists."""
+  testCurrentLoginsSyncApi(appId: ID!): CurrentLoginsSyncTest!
+}
+
+extend type Application {
+  """The webhook URL (owner only)."""
+  webhookUrl: String @goField(forceResolver: true)
+  """The people connected to the application (owner only), newest first by default."""
+  users(after: Cursor, first: Int, before: Cursor, last: Int, where: AppConnectionWhereInput, filter: UserFilter, orderBy: [AppConnectionOrder!]): AppConnectionConnection!
+  """Import runs, newest first (owner only)."""
+  importSources(after: Cursor, first: Int, before: Cursor, last: Int): ImportSourceConnection!
+  """Aggregates over the application's data, computed in SQL (owner only)."""
+  analytics: AppAnalytics!
+}
+
+extend type AppConnection {
+  """The person's Global User ID."""
+  globalId: String!
+  """The person's display name, when they set one."""
+  name: String
+  """The address the person shares with the app, or "-" when none."""
+  email: String!
+  """
+  Relay mail does not reach the person: they muted it, or the developer turned forwarding
+  off (isForwarding false).
+  """
+  emailMuted: Boolean! @goField(forceResolver: true)
+}
+
+extend type ImportSource {
+  """Rows per status."""
+  counts: ImportCounts!
+}
+
+"""Filters over an application's connected users; every given field must hold."""
+input UserFilter {
+  active: Boolean
+  blocked: Boolean
+  """emailMuted as listed: muted by the person or not forwarding."""
+  muted: Boolean
+  """Exact region, case-insensitive."""
+  region: String
+  """Inclusive lower bound of the join time."""
+  joinedAfter: Time
+  """Exclusive upper bound of the join time."""
+  joinedBefore: Time
+  lastSessionAfter: Time
+  lastSessionBefore: Time
+  """Part of the Global User ID, display name, shared address or alias, case-insensitive."""
+  search: String
+}
+
+input UpdateApplicationInput {
+  name: String
+  website: String
+  iconUrl: String
+  termsUrl: String
+  privacyUrl: String
+  """Replaces the whole list."""
+  redirectUris: [String!]
+  """Replaces the whole list."""
+  allowedOrigins: [String!]
+  """An empty string removes the webhook and its secret."""
+  webhookUrl: String
+}
+
+type UpdateApplicationPayload {
+  application: Application!
+  """The new webhook secret, when this update set the first webhook URL."""
+  webhookSecret: String
+}
+
+type RotateSecretPayload {
+  application: Application!
+  secret: String!
+}
+
+type DeletePayload {
+  deletedId: ID!
+}
+
+input UpdateAppConnectionInput {
+  isForwarding: Boolean
+  """The person's primary or a verified alternative address; "" stops sharing."""
+  appEmail: String
+}
+
+type SyncEmailPayload {
+  ok: Boolean!
+  changed: Boolean!
+}
+
+input ImportUsersInput {
+  sourceName: String
+  users: [ImportUserInput!]!
+}
+
+input ImportUserInput {
+  externalUserId: String!
+  email: String!
+  name: String
+  registrationDate: String
+  lastLoginDate: String
+}
+
+type ImportCounts {
+  imported: Int!
+  alreadyConnected: Int!
+  notFound: Int!
+  nameMismatch: Int!
+  invalidRow: Int!
+}
+
+type ImportUsersPayload {
+  source: ImportSource!
+  results: [ImportRow!]!
+}
+
+type RollbackImportPayload {
+  source: ImportSource!
+  deletedConnections: Int!
+}
+
+type EmailSyncTest {
+  ok: Boolean!
+  endpoint: String!
+  webhookConfigured: Boolean!
+  events: [String!]!
+}
+
+type CurrentLoginsSyncTest {
+  ok: Boolean!
+  endpoint: String!
+  auth: String!
+  total: Int!
+}
+
+type RedirectUriCheck {
+  ok: Boolean!
+  clientId: String!
+  clientFound: Boolean!
+  redirectUri: String!
+  redirectUriRegistered: Boolean!
+  matchedRedirectUri: String
+  normalized: Boolean!
+  https: Boolean!
+  problems: [String!]!
+}
+
+"""Aggregates of one application. Days are UTC; ranges are [from, to), at most 400 days."""
+type AppAnalytics @goModel(model: "loginsign/graph/model.AppAnalytics") {
+  signupsPerDay(from: Time!, to: Time!): [DayCount!]!
+  """Connections whose latest session fell on each day."""
+  activeUsersPerDay(from: Time!, to: Time!): [DayCount!]!
+  """Largest first; region null when unknown."""
+  usersPerRegion: [RegionCount!]!
+  sessionsDistribution: [SessionsBucket!]!
+  licensesByState: [LicenseStateCount!]!
+}
+
+type DayCount {
+  """YYYY-MM-DD (UTC)."""
+  day: String!
+  count: Int!
+}
+
+type RegionCount {
+  region: String
+  count: Int!
+}
+
+type SessionsBucket {
+  label: String!
+  min: Int!
+  """null: no upper bound."""
+  max: Int
+  count: Int!
+}
+
+type LicenseStateCount {
+  state: String!
+  count: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
 # Every field here resolves through one domain call; authorization happens in the domain.
 
@@ -4260,6 +5521,22 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_AppAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "signupsPerDay":
+		return ec.fieldContext_AppAnalytics_signupsPerDay(ctx, field)
+	case "activeUsersPerDay":
+		return ec.fieldContext_AppAnalytics_activeUsersPerDay(ctx, field)
+	case "usersPerRegion":
+		return ec.fieldContext_AppAnalytics_usersPerRegion(ctx, field)
+	case "sessionsDistribution":
+		return ec.fieldContext_AppAnalytics_sessionsDistribution(ctx, field)
+	case "licensesByState":
+		return ec.fieldContext_AppAnalytics_licensesByState(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppAnalytics", field.Name)
+}
+
 func (ec *executionContext) childFields_AppConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4276,8 +5553,6 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_appEmail(ctx, field)
 	case "isForwarding":
 		return ec.fieldContext_AppConnection_isForwarding(ctx, field)
-	case "emailMuted":
-		return ec.fieldContext_AppConnection_emailMuted(ctx, field)
 	case "blocked":
 		return ec.fieldContext_AppConnection_blocked(ctx, field)
 	case "active":
@@ -4298,6 +5573,14 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_consent(ctx, field)
 	case "licenses":
 		return ec.fieldContext_AppConnection_licenses(ctx, field)
+	case "globalId":
+		return ec.fieldContext_AppConnection_globalId(ctx, field)
+	case "name":
+		return ec.fieldContext_AppConnection_name(ctx, field)
+	case "email":
+		return ec.fieldContext_AppConnection_email(ctx, field)
+	case "emailMuted":
+		return ec.fieldContext_AppConnection_emailMuted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppConnection", field.Name)
 }
@@ -4346,6 +5629,18 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
+	case "licenseVariants":
+		return ec.fieldContext_Application_licenseVariants(ctx, field)
+	case "licenseCodes":
+		return ec.fieldContext_Application_licenseCodes(ctx, field)
+	case "webhookUrl":
+		return ec.fieldContext_Application_webhookUrl(ctx, field)
+	case "users":
+		return ec.fieldContext_Application_users(ctx, field)
+	case "importSources":
+		return ec.fieldContext_Application_importSources(ctx, field)
+	case "analytics":
+		return ec.fieldContext_Application_analytics(ctx, field)
 	case "webhookEvents":
 		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
@@ -4404,12 +5699,84 @@ func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CurrentLoginsSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_CurrentLoginsSyncTest_ok(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_CurrentLoginsSyncTest_endpoint(ctx, field)
+	case "auth":
+		return ec.fieldContext_CurrentLoginsSyncTest_auth(ctx, field)
+	case "total":
+		return ec.fieldContext_CurrentLoginsSyncTest_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CurrentLoginsSyncTest", field.Name)
+}
+
+func (ec *executionContext) childFields_DayCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DayCount_day(ctx, field)
+	case "count":
+		return ec.fieldContext_DayCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
+}
+
 func (ec *executionContext) childFields_DeleteAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "endedConnections":
 		return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_DeletePayload_deletedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EmailSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_EmailSyncTest_ok(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_EmailSyncTest_endpoint(ctx, field)
+	case "webhookConfigured":
+		return ec.fieldContext_EmailSyncTest_webhookConfigured(ctx, field)
+	case "events":
+		return ec.fieldContext_EmailSyncTest_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailSyncTest", field.Name)
+}
+
+func (ec *executionContext) childFields_GenerateLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_GenerateLicenseCodesPayload_variant(ctx, field)
+	case "codes":
+		return ec.fieldContext_GenerateLicenseCodesPayload_codes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GenerateLicenseCodesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imported":
+		return ec.fieldContext_ImportCounts_imported(ctx, field)
+	case "alreadyConnected":
+		return ec.fieldContext_ImportCounts_alreadyConnected(ctx, field)
+	case "notFound":
+		return ec.fieldContext_ImportCounts_notFound(ctx, field)
+	case "nameMismatch":
+		return ec.fieldContext_ImportCounts_nameMismatch(ctx, field)
+	case "invalidRow":
+		return ec.fieldContext_ImportCounts_invalidRow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4480,8 +5847,22 @@ func (ec *executionContext) childFields_ImportSource(ctx context.Context, field 
 		return ec.fieldContext_ImportSource_application(ctx, field)
 	case "rows":
 		return ec.fieldContext_ImportSource_rows(ctx, field)
+	case "counts":
+		return ec.fieldContext_ImportSource_counts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportSource", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportSourceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportSourceConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportSourceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportSourceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportSourceConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportSourceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4494,6 +5875,28 @@ func (ec *executionContext) childFields_ImportSourceEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ImportSourceEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportUsersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_ImportUsersPayload_source(ctx, field)
+	case "results":
+		return ec.fieldContext_ImportUsersPayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportUsersPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_InvalidLicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_InvalidLicenseCode_line(ctx, field)
+	case "code":
+		return ec.fieldContext_InvalidLicenseCode_code(ctx, field)
+	case "reason":
+		return ec.fieldContext_InvalidLicenseCode_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvalidLicenseCode", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4504,8 +5907,6 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variantID(ctx, field)
 	case "code":
 		return ec.fieldContext_LicenseCode_code(ctx, field)
-	case "state":
-		return ec.fieldContext_LicenseCode_state(ctx, field)
 	case "source":
 		return ec.fieldContext_LicenseCode_source(ctx, field)
 	case "linkedConnectionID":
@@ -4522,6 +5923,10 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variant(ctx, field)
 	case "linkedConnection":
 		return ec.fieldContext_LicenseCode_linkedConnection(ctx, field)
+	case "state":
+		return ec.fieldContext_LicenseCode_state(ctx, field)
+	case "owner":
+		return ec.fieldContext_LicenseCode_owner(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCode", field.Name)
 }
@@ -4538,6 +5943,18 @@ func (ec *executionContext) childFields_LicenseCodeConnection(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_LicenseCodeCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unused":
+		return ec.fieldContext_LicenseCodeCounts_unused(ctx, field)
+	case "active":
+		return ec.fieldContext_LicenseCodeCounts_active(ctx, field)
+	case "expired":
+		return ec.fieldContext_LicenseCodeCounts_expired(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeCounts", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseCodeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -4546,6 +5963,30 @@ func (ec *executionContext) childFields_LicenseCodeEdge(ctx context.Context, fie
 		return ec.fieldContext_LicenseCodeEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LicenseOwner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connectionId":
+		return ec.fieldContext_LicenseOwner_connectionId(ctx, field)
+	case "globalId":
+		return ec.fieldContext_LicenseOwner_globalId(ctx, field)
+	case "name":
+		return ec.fieldContext_LicenseOwner_name(ctx, field)
+	case "email":
+		return ec.fieldContext_LicenseOwner_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseOwner", field.Name)
+}
+
+func (ec *executionContext) childFields_LicenseStateCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "state":
+		return ec.fieldContext_LicenseStateCount_state(ctx, field)
+	case "count":
+		return ec.fieldContext_LicenseStateCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseStateCount", field.Name)
 }
 
 func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4566,6 +6007,8 @@ func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, fiel
 		return ec.fieldContext_LicenseVariant_duration(ctx, field)
 	case "application":
 		return ec.fieldContext_LicenseVariant_application(ctx, field)
+	case "codeCounts":
+		return ec.fieldContext_LicenseVariant_codeCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseVariant", field.Name)
 }
@@ -4594,6 +6037,40 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_RedirectUriCheck_ok(ctx, field)
+	case "clientId":
+		return ec.fieldContext_RedirectUriCheck_clientId(ctx, field)
+	case "clientFound":
+		return ec.fieldContext_RedirectUriCheck_clientFound(ctx, field)
+	case "redirectUri":
+		return ec.fieldContext_RedirectUriCheck_redirectUri(ctx, field)
+	case "redirectUriRegistered":
+		return ec.fieldContext_RedirectUriCheck_redirectUriRegistered(ctx, field)
+	case "matchedRedirectUri":
+		return ec.fieldContext_RedirectUriCheck_matchedRedirectUri(ctx, field)
+	case "normalized":
+		return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
+	case "https":
+		return ec.fieldContext_RedirectUriCheck_https(ctx, field)
+	case "problems":
+		return ec.fieldContext_RedirectUriCheck_problems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedirectUriCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_RegionCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "region":
+		return ec.fieldContext_RegionCount_region(ctx, field)
+	case "count":
+		return ec.fieldContext_RegionCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RegionCount", field.Name)
+}
+
 func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedEmailId":
@@ -4608,6 +6085,72 @@ func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Cont
 		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_RollbackImportPayload_source(ctx, field)
+	case "deletedConnections":
+		return ec.fieldContext_RollbackImportPayload_deletedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RollbackImportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RotateSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_RotateSecretPayload_application(ctx, field)
+	case "secret":
+		return ec.fieldContext_RotateSecretPayload_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RotateSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SessionsBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "label":
+		return ec.fieldContext_SessionsBucket_label(ctx, field)
+	case "min":
+		return ec.fieldContext_SessionsBucket_min(ctx, field)
+	case "max":
+		return ec.fieldContext_SessionsBucket_max(ctx, field)
+	case "count":
+		return ec.fieldContext_SessionsBucket_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionsBucket", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_SyncEmailPayload_ok(ctx, field)
+	case "changed":
+		return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_UpdateApplicationPayload_application(ctx, field)
+	case "webhookSecret":
+		return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "created":
+		return ec.fieldContext_UploadLicenseCodesPayload_created(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_UploadLicenseCodesPayload_duplicates(ctx, field)
+	case "invalid":
+		return ec.fieldContext_UploadLicenseCodesPayload_invalid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadLicenseCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4914,6 +6457,50 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_AppAnalytics_activeUsersPerDay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_AppAnalytics_signupsPerDay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4965,6 +6552,152 @@ func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Contex
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_importSources_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_licenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "variantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variantId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "state",
+		func(ctx context.Context, v any) (*licensecode.State, error) {
+			return ec.unmarshalOLicenseCodeState2ᚖloginsignᚋentᚋlicensecodeᚐState(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["state"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "q",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["q"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.AppConnectionWhereInput, error) {
+			return ec.unmarshalOAppConnectionWhereInput2ᚖloginsignᚋentᚐAppConnectionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.UserFilter, error) {
+			return ec.unmarshalOUserFilter2ᚖloginsignᚋgraphᚋmodelᚐUserFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.AppConnectionOrder, error) {
+			return ec.unmarshalOAppConnectionOrder2ᚕᚖloginsignᚋentᚐAppConnectionOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg6
 	return args, nil
 }
 
@@ -5072,6 +6805,28 @@ func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateLicenseVariantInput, error) {
+			return ec.unmarshalNCreateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐCreateLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5086,6 +6841,138 @@ func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "force",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["force"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_generateLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.GenerateLicenseCodesInput, error) {
+			return ec.unmarshalNGenerateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐGenerateLicenseCodesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportUsersInput, error) {
+			return ec.unmarshalNImportUsersInput2loginsignᚋgraphᚋmodelᚐImportUsersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5097,6 +6984,28 @@ func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Con
 		return nil, err
 	}
 	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
 	return args, nil
 }
 
@@ -5150,6 +7059,56 @@ func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rollbackImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sourceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sourceId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateClientSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5186,6 +7145,168 @@ func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_syncConnectionEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testCurrentLoginsSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testEmailSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {
+			return ec.unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateApplicationInput, error) {
+			return ec.unmarshalNUpdateApplicationInput2loginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
+			return ec.unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadLicenseCodesInput, error) {
+			return ec.unmarshalNUploadLicenseCodesInput2loginsignᚋgraphᚋmodelᚐUploadLicenseCodesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5211,6 +7332,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_application_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5268,6 +7403,20 @@ func (ec *executionContext) field_Query_applications_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_myLicenses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5293,6 +7442,28 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_redirectUriCheck_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "redirectUri",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["redirectUri"] = arg1
 	return args, nil
 }
 
@@ -5578,6 +7749,190 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AppAnalytics_signupsPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_signupsPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AppAnalytics().SignupsPerDay(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_signupsPerDay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AppAnalytics_signupsPerDay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_activeUsersPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_activeUsersPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AppAnalytics().ActiveUsersPerDay(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_activeUsersPerDay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AppAnalytics_activeUsersPerDay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_usersPerRegion(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_usersPerRegion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().UsersPerRegion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {
+			return ec.marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_usersPerRegion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RegionCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_sessionsDistribution(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_sessionsDistribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().SessionsDistribution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SessionsBucket) graphql.Marshaler {
+			return ec.marshalNSessionsBucket2ᚕᚖloginsignᚋgraphᚋmodelᚐSessionsBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_sessionsDistribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionsBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_licensesByState(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_licensesByState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().LicensesByState(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LicenseStateCount) graphql.Marshaler {
+			return ec.marshalNLicenseStateCount2ᚕᚖloginsignᚋgraphᚋmodelᚐLicenseStateCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_licensesByState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseStateCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AppConnection_id(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5736,29 +8091,6 @@ func (ec *executionContext) _AppConnection_isForwarding(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AppConnection_isForwarding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "Boolean")
-}
-
-func (ec *executionContext) _AppConnection_emailMuted(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AppConnection_emailMuted(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.EmailMuted, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AppConnection_emailMuted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "Boolean")
 }
 
@@ -6029,6 +8361,98 @@ func (ec *executionContext) fieldContext_AppConnection_licenses(ctx context.Cont
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AppConnection_globalId(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().GlobalID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_name(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().Name(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_email(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().Email(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_emailMuted(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_emailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().EmailMuted(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_emailMuted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _AppConnectionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnectionConnection) (ret graphql.Marshaler) {
@@ -6401,6 +8825,225 @@ func (ec *executionContext) _Application_allowedOrigins(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_licenseVariants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().LicenseVariants(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚕᚖloginsignᚋentᚐLicenseVariantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_licenseVariants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_licenseCodes(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_licenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().LicenseCodes(ctx, obj, fc.Args["variantId"].(*string), fc.Args["state"].(*licensecode.State), fc.Args["q"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
+			return ec.marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_licenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCodeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_licenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().WebhookURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_users(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().Users(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["where"].(*ent.AppConnectionWhereInput), fc.Args["filter"].(*model.UserFilter), fc.Args["orderBy"].([]*ent.AppConnectionOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnectionConnection) graphql.Marshaler {
+			return ec.marshalNAppConnectionConnection2ᚖloginsignᚋentᚐAppConnectionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnectionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_importSources(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_importSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().ImportSources(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
+			return ec.marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_importSources(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSourceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_importSources_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_analytics(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_analytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Analytics(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppAnalytics) graphql.Marshaler {
+			return ec.marshalNAppAnalytics2ᚖloginsignᚋgraphᚋmodelᚐAppAnalytics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_analytics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppAnalytics(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -6814,6 +9457,144 @@ func (ec *executionContext) fieldContext_CreateApplicationPayload_webhookSecret(
 	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CurrentLoginsSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_endpoint(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_auth(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_auth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Auth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_auth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_total(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAccountPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6835,6 +9616,291 @@ func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.C
 }
 func (ec *executionContext) fieldContext_DeleteAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteAccountPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePayload_deletedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EmailSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _EmailSyncTest_endpoint(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmailSyncTest_webhookConfigured(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_webhookConfigured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookConfigured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_webhookConfigured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _EmailSyncTest_events(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.GenerateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateLicenseCodesPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GenerateLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload_codes(ctx context.Context, field graphql.CollectedField, obj *model.GenerateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateLicenseCodesPayload_codes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GenerateLicenseCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportCounts_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_imported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Imported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_alreadyConnected(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_alreadyConnected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AlreadyConnected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_alreadyConnected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_notFound(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_notFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_notFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_nameMismatch(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_nameMismatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NameMismatch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_nameMismatch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_invalidRow(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_invalidRow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvalidRow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_invalidRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ImportRow_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
@@ -7455,6 +10521,38 @@ func (ec *executionContext) fieldContext_ImportSource_rows(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportSource_counts(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportSource_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportSource().Counts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportCounts) graphql.Marshaler {
+			return ec.marshalNImportCounts2ᚖloginsignᚋgraphᚋmodelᚐImportCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportSource_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportSource",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportSourceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSourceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7597,6 +10695,139 @@ func (ec *executionContext) fieldContext_ImportSourceEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("ImportSourceEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ImportUsersPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.ImportUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportUsersPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportUsersPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportUsersPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.ImportUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportUsersPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
+			return ec.marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportUsersPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InvalidLicenseCode_line(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InvalidLicenseCode_code(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _InvalidLicenseCode_reason(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "String")
+}
+
 func (ec *executionContext) _LicenseCode_id(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7687,29 +10918,6 @@ func (ec *executionContext) _LicenseCode_code(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_LicenseCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "String")
-}
-
-func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LicenseCode_state(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.State, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
-			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "LicenseCodeState")
 }
 
 func (ec *executionContext) _LicenseCode_source(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
@@ -7923,6 +11131,61 @@ func (ec *executionContext) fieldContext_LicenseCode_linkedConnection(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseCode().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
+			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, true, true, "LicenseCodeState")
+}
+
+func (ec *executionContext) _LicenseCode_owner(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseCode().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *licenses.Owner) graphql.Marshaler {
+			return ec.marshalOLicenseOwner2ᚖloginsignᚋinternalᚋlicensesᚐOwner(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LicenseCode",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseOwner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LicenseCodeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCodeConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8010,6 +11273,75 @@ func (ec *executionContext) fieldContext_LicenseCodeConnection_totalCount(_ cont
 	return graphql.NewScalarFieldContext("LicenseCodeConnection", field, false, false, "Int")
 }
 
+func (ec *executionContext) _LicenseCodeCounts_unused(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_unused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_unused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LicenseCodeCounts_active(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LicenseCodeCounts_expired(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_expired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expired, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_expired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
 func (ec *executionContext) _LicenseCodeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCodeEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8063,6 +11395,144 @@ func (ec *executionContext) _LicenseCodeEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_LicenseCodeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LicenseCodeEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _LicenseOwner_connectionId(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LicenseOwner_globalId(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GlobalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseOwner_name(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseOwner_email(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseStateCount_state(ctx context.Context, field graphql.CollectedField, obj *model.LicenseStateCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseStateCount_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseStateCount_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseStateCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseStateCount_count(ctx context.Context, field graphql.CollectedField, obj *model.LicenseStateCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseStateCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseStateCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseStateCount", field, false, false, "Int")
 }
 
 func (ec *executionContext) _LicenseVariant_id(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
@@ -8253,6 +11723,38 @@ func (ec *executionContext) fieldContext_LicenseVariant_application(_ context.Co
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LicenseVariant_codeCounts(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseVariant_codeCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseVariant().CodeCounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *licenses.CodeCounts) graphql.Marshaler {
+			return ec.marshalNLicenseCodeCounts2ᚖloginsignᚋinternalᚋlicensesᚐCodeCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseVariant_codeCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LicenseVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCodeCounts(ctx, field)
 		},
 	}
 	return fc, nil
@@ -8752,6 +12254,798 @@ func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.CreateLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string), fc.Args["input"].(model.UpdateLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string), fc.Args["force"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_generateLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GenerateLicenseCodes(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.GenerateLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNGenerateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐGenerateLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_generateLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GenerateLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_generateLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadLicenseCodes(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.UploadLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNUploadLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐUploadLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLicenseCode(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeemLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeemLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeemLicenseCode(ctx, fc.Args["applicationId"].(string), fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCode) graphql.Marshaler {
+			return ec.marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeemLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeemLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateApplication(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateApplicationPayload) graphql.Marshaler {
+			return ec.marshalNUpdateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateClientSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateClientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateClientSecret(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+			return ec.marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateClientSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RotateSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateClientSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateWebhookSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateWebhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateWebhookSecret(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+			return ec.marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateWebhookSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RotateSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateWebhookSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteApplication(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAppConnection(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string), fc.Args["input"].(model.UpdateAppConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncConnectionEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncConnectionEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncConnectionEmail(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string), fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncEmailPayload) graphql.Marshaler {
+			return ec.marshalNSyncEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSyncEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncConnectionEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncConnectionEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAppConnection(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportUsers(ctx, fc.Args["appId"].(string), fc.Args["input"].(model.ImportUsersInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportUsersPayload) graphql.Marshaler {
+			return ec.marshalNImportUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportUsersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportUsersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rollbackImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rollbackImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RollbackImport(ctx, fc.Args["appId"].(string), fc.Args["sourceId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
+			return ec.marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rollbackImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RollbackImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rollbackImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testEmailSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testEmailSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestEmailSyncAPI(ctx, fc.Args["appId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
+			return ec.marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testEmailSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailSyncTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testEmailSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testCurrentLoginsSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestCurrentLoginsSyncAPI(ctx, fc.Args["appId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
+			return ec.marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CurrentLoginsSyncTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testCurrentLoginsSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9020,6 +13314,138 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myLicenses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myLicenses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyLicenses(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LicenseCode) graphql.Marshaler {
+			return ec.marshalNLicenseCode2ᚕᚖloginsignᚋentᚐLicenseCodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myLicenses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myLicenses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_application(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Application(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_application(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_application_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_redirectUriCheck(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_redirectUriCheck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RedirectURICheck(ctx, fc.Args["appId"].(string), fc.Args["redirectUri"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
+			return ec.marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_redirectUriCheck(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedirectUriCheck(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_redirectUriCheck_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9172,6 +13598,259 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_clientId(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_clientFound(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_clientFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_clientFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_redirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_redirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_redirectUriRegistered(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_redirectUriRegistered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURIRegistered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUriRegistered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_matchedRedirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_matchedRedirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MatchedRedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_matchedRedirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Normalized, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_normalized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_https(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_https(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTPS, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_https(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_problems(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegionCount_region(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionCount_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RegionCount_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegionCount_count(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RegionCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _RemoveAlternativeEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAlternativeEmailPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9216,6 +13895,387 @@ func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx con
 }
 func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RollbackImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RollbackImportPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RollbackImportPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RollbackImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RollbackImportPayload_deletedConnections(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RollbackImportPayload_deletedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RollbackImportPayload_deletedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RollbackImportPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RotateSecretPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.RotateSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RotateSecretPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RotateSecretPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RotateSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RotateSecretPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.RotateSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RotateSecretPayload_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RotateSecretPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RotateSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SessionsBucket_label(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "String")
+}
+
+func (ec *executionContext) _SessionsBucket_min(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_min(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Min, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_min(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SessionsBucket_max(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SessionsBucket_count(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEmailPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEmailPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncEmailPayload_changed(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEmailPayload_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UpdateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateApplicationPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateApplicationPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateApplicationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateApplicationPayload_webhookSecret(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpdateApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadLicenseCodesPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadLicenseCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_invalid(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_invalid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invalid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*licenses.InvalidRow) graphql.Marshaler {
+			return ec.marshalNInvalidLicenseCode2ᚕᚖloginsignᚋinternalᚋlicensesᚐInvalidRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_invalid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvalidLicenseCode(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -11977,7 +17037,7 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "isForwarding", "isForwardingNEQ", "emailMuted", "emailMutedNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "isForwarding", "isForwardingNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12488,20 +17548,6 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 				return it, err
 			}
 			it.IsForwardingNEQ = data
-		case "emailMuted":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailMuted"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.EmailMuted = data
-		case "emailMutedNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailMutedNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.EmailMutedNEQ = data
 		case "blocked":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blocked"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -14270,6 +19316,118 @@ func UnmarshalCreateApplicationInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateLicenseVariantInput(ctx context.Context, obj any) (model.CreateLicenseVariantInput, error) {
+	var it model.CreateLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateLicenseVariantInput unmarshals raw into the CreateLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateLicenseVariantInput(ctx context.Context, raw any) (model.CreateLicenseVariantInput, error) {
+	var out model.CreateLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGenerateLicenseCodesInput(ctx context.Context, obj any) (model.GenerateLicenseCodesInput, error) {
+	var it model.GenerateLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"variantId", "count", "prefix"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "prefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefix = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGenerateLicenseCodesInput unmarshals raw into the GenerateLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGenerateLicenseCodesInput(ctx context.Context, raw any) (model.GenerateLicenseCodesInput, error) {
+	var out model.GenerateLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GenerateLicenseCodesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputImportRowWhereInput(ctx context.Context, obj any) (ent.ImportRowWhereInput, error) {
 	var it ent.ImportRowWhereInput
 	if obj == nil {
@@ -15706,6 +20864,125 @@ func (ec *executionContext) unmarshalInputImportSourceWhereInput(ctx context.Con
 func UnmarshalImportSourceWhereInput(ctx context.Context, raw any) (ent.ImportSourceWhereInput, error) {
 	var out ent.ImportSourceWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportSourceWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportUserInput(ctx context.Context, obj any) (model.ImportUserInput, error) {
+	var it model.ImportUserInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalUserId", "email", "name", "registrationDate", "lastLoginDate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalUserId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalUserId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalUserID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "registrationDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("registrationDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegistrationDate = data
+		case "lastLoginDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastLoginDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastLoginDate = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportUserInput unmarshals raw into the ImportUserInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportUserInput(ctx context.Context, raw any) (model.ImportUserInput, error) {
+	var out model.ImportUserInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportUsersInput(ctx context.Context, obj any) (model.ImportUsersInput, error) {
+	var it model.ImportUsersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sourceName", "users"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sourceName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceName = data
+		case "users":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("users"))
+			data, err := ec.unmarshalNImportUserInput2ᚕᚖloginsignᚋgraphᚋmodelᚐImportUserInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Users = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportUsersInput unmarshals raw into the ImportUsersInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportUsersInput(ctx context.Context, raw any) (model.ImportUsersInput, error) {
+	var out model.ImportUsersInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportUsersInput", raw, &out)
 	return out, err
 }
 
@@ -17180,6 +22457,251 @@ func UnmarshalLicenseVariantWhereInput(ctx context.Context, raw any) (ent.Licens
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateAppConnectionInput(ctx context.Context, obj any) (model.UpdateAppConnectionInput, error) {
+	var it model.UpdateAppConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"isForwarding", "appEmail"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "isForwarding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isForwarding"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsForwarding = data
+		case "appEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appEmail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppEmail = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateAppConnectionInput unmarshals raw into the UpdateAppConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateAppConnectionInput(ctx context.Context, raw any) (model.UpdateAppConnectionInput, error) {
+	var out model.UpdateAppConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAppConnectionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Context, obj any) (model.UpdateApplicationInput, error) {
+	var it model.UpdateApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "website":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("website"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Website = data
+		case "iconUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURL = data
+		case "termsUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("termsUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TermsURL = data
+		case "privacyUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privacyUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivacyURL = data
+		case "redirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedirectUris = data
+		case "allowedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedOrigins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedOrigins = data
+		case "webhookUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateApplicationInput unmarshals raw into the UpdateApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateApplicationInput(ctx context.Context, raw any) (model.UpdateApplicationInput, error) {
+	var out model.UpdateApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateLicenseVariantInput(ctx context.Context, obj any) (model.UpdateLicenseVariantInput, error) {
+	var it model.UpdateLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLicenseVariantInput unmarshals raw into the UpdateLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLicenseVariantInput(ctx context.Context, raw any) (model.UpdateLicenseVariantInput, error) {
+	var out model.UpdateLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadLicenseCodesInput(ctx context.Context, obj any) (model.UploadLicenseCodesInput, error) {
+	var it model.UploadLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"variantId", "codes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "codes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codes"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Codes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadLicenseCodesInput unmarshals raw into the UploadLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadLicenseCodesInput(ctx context.Context, raw any) (model.UploadLicenseCodesInput, error) {
+	var out model.UploadLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadLicenseCodesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUserEmailOrder(ctx context.Context, obj any) (ent.UserEmailOrder, error) {
 	var it ent.UserEmailOrder
 	if obj == nil {
@@ -17734,6 +23256,104 @@ func (ec *executionContext) unmarshalInputUserEmailWhereInput(ctx context.Contex
 func UnmarshalUserEmailWhereInput(ctx context.Context, raw any) (ent.UserEmailWhereInput, error) {
 	var out ent.UserEmailWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserEmailWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj any) (model.UserFilter, error) {
+	var it model.UserFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"active", "blocked", "muted", "region", "joinedAfter", "joinedBefore", "lastSessionAfter", "lastSessionBefore", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "blocked":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blocked"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Blocked = data
+		case "muted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("muted"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Muted = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		case "joinedAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("joinedAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JoinedAfter = data
+		case "joinedBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("joinedBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JoinedBefore = data
+		case "lastSessionAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastSessionAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastSessionAfter = data
+		case "lastSessionBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastSessionBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastSessionBefore = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUserFilter unmarshals raw into the UserFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUserFilter(ctx context.Context, raw any) (model.UserFilter, error) {
+	var out model.UserFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserFilter", raw, &out)
 	return out, err
 }
 
@@ -20208,6 +25828,64 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var appAnalyticsImplementors = []string{"AppAnalytics"}
+
+func (ec *executionContext) _AppAnalytics(ctx context.Context, sel ast.SelectionSet, obj *model.AppAnalytics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appAnalyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppAnalytics")
+		case "signupsPerDay":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_signupsPerDay(ctx, field, obj)
+				})
+		case "activeUsersPerDay":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_activeUsersPerDay(ctx, field, obj)
+				})
+		case "usersPerRegion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_usersPerRegion(ctx, field, obj)
+				})
+		case "sessionsDistribution":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_sessionsDistribution(ctx, field, obj)
+				})
+		case "licensesByState":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_licensesByState(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appConnectionImplementors = []string{"AppConnection", "Node"}
 
 func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AppConnection) graphql.Marshaler {
@@ -20251,11 +25929,6 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 			}
 		case "isForwarding":
 			out.Values[i] = ec._AppConnection_isForwarding(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "emailMuted":
-			out.Values[i] = ec._AppConnection_emailMuted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -20311,6 +25984,30 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AppConnection_licenses(ctx, field, obj)
+				})
+		case "globalId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_globalId(ctx, field, obj)
+				})
+		case "name":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_name(ctx, field, obj)
+				})
+		case "email":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_email(ctx, field, obj)
+				})
+		case "emailMuted":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_emailMuted(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20471,6 +26168,42 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "licenseVariants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_licenseVariants(ctx, field, obj)
+				})
+		case "licenseCodes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_licenseCodes(ctx, field, obj)
+				})
+		case "webhookUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookUrl(ctx, field, obj)
+				})
+		case "users":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_users(ctx, field, obj)
+				})
+		case "importSources":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_importSources(ctx, field, obj)
+				})
+		case "analytics":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_analytics(ctx, field, obj)
+				})
 		case "webhookEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -20677,6 +26410,92 @@ func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel a
 	return out
 }
 
+var currentLoginsSyncTestImplementors = []string{"CurrentLoginsSyncTest"}
+
+func (ec *executionContext) _CurrentLoginsSyncTest(ctx context.Context, sel ast.SelectionSet, obj *model.CurrentLoginsSyncTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, currentLoginsSyncTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CurrentLoginsSyncTest")
+		case "ok":
+			out.Values[i] = ec._CurrentLoginsSyncTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endpoint":
+			out.Values[i] = ec._CurrentLoginsSyncTest_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "auth":
+			out.Values[i] = ec._CurrentLoginsSyncTest_auth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._CurrentLoginsSyncTest_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayCountImplementors = []string{"DayCount"}
+
+func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *model.DayCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayCount")
+		case "day":
+			out.Values[i] = ec._DayCount_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DayCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deleteAccountPayloadImplementors = []string{"DeleteAccountPayload"}
 
 func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAccountPayload) graphql.Marshaler {
@@ -20690,6 +26509,178 @@ func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.S
 			out.Values[i] = graphql.MarshalString("DeleteAccountPayload")
 		case "endedConnections":
 			out.Values[i] = ec._DeleteAccountPayload_endedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deletePayloadImplementors = []string{"DeletePayload"}
+
+func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeletePayload")
+		case "deletedId":
+			out.Values[i] = ec._DeletePayload_deletedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var emailSyncTestImplementors = []string{"EmailSyncTest"}
+
+func (ec *executionContext) _EmailSyncTest(ctx context.Context, sel ast.SelectionSet, obj *model.EmailSyncTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailSyncTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmailSyncTest")
+		case "ok":
+			out.Values[i] = ec._EmailSyncTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endpoint":
+			out.Values[i] = ec._EmailSyncTest_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookConfigured":
+			out.Values[i] = ec._EmailSyncTest_webhookConfigured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._EmailSyncTest_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var generateLicenseCodesPayloadImplementors = []string{"GenerateLicenseCodesPayload"}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, generateLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GenerateLicenseCodesPayload")
+		case "variant":
+			out.Values[i] = ec._GenerateLicenseCodesPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codes":
+			out.Values[i] = ec._GenerateLicenseCodesPayload_codes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importCountsImplementors = []string{"ImportCounts"}
+
+func (ec *executionContext) _ImportCounts(ctx context.Context, sel ast.SelectionSet, obj *model.ImportCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportCounts")
+		case "imported":
+			out.Values[i] = ec._ImportCounts_imported(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "alreadyConnected":
+			out.Values[i] = ec._ImportCounts_alreadyConnected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notFound":
+			out.Values[i] = ec._ImportCounts_notFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nameMismatch":
+			out.Values[i] = ec._ImportCounts_nameMismatch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidRow":
+			out.Values[i] = ec._ImportCounts_invalidRow(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20928,6 +26919,12 @@ func (ec *executionContext) _ImportSource(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportSource_rows(ctx, field, obj)
 				})
+		case "counts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportSource_counts(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21026,6 +27023,87 @@ func (ec *executionContext) _ImportSourceEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var importUsersPayloadImplementors = []string{"ImportUsersPayload"}
+
+func (ec *executionContext) _ImportUsersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportUsersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importUsersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportUsersPayload")
+		case "source":
+			out.Values[i] = ec._ImportUsersPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._ImportUsersPayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var invalidLicenseCodeImplementors = []string{"InvalidLicenseCode"}
+
+func (ec *executionContext) _InvalidLicenseCode(ctx context.Context, sel ast.SelectionSet, obj *licenses.InvalidRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, invalidLicenseCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InvalidLicenseCode")
+		case "line":
+			out.Values[i] = ec._InvalidLicenseCode_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._InvalidLicenseCode_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._InvalidLicenseCode_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseCodeImplementors = []string{"LicenseCode", "Node"}
 
 func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseCode) graphql.Marshaler {
@@ -21054,11 +27132,6 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 			}
 		case "code":
 			out.Values[i] = ec._LicenseCode_code(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "state":
-			out.Values[i] = ec._LicenseCode_state(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -21104,6 +27177,18 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseCode_linkedConnection(ctx, field, obj)
+				})
+		case "state":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseCode_state(ctx, field, obj)
+				})
+		case "owner":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseCode_owner(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21165,6 +27250,49 @@ func (ec *executionContext) _LicenseCodeConnection(ctx context.Context, sel ast.
 	return out
 }
 
+var licenseCodeCountsImplementors = []string{"LicenseCodeCounts"}
+
+func (ec *executionContext) _LicenseCodeCounts(ctx context.Context, sel ast.SelectionSet, obj *licenses.CodeCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseCodeCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseCodeCounts")
+		case "unused":
+			out.Values[i] = ec._LicenseCodeCounts_unused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._LicenseCodeCounts_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expired":
+			out.Values[i] = ec._LicenseCodeCounts_expired(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseCodeEdgeImplementors = []string{"LicenseCodeEdge"}
 
 func (ec *executionContext) _LicenseCodeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseCodeEdge) graphql.Marshaler {
@@ -21183,6 +27311,92 @@ func (ec *executionContext) _LicenseCodeEdge(ctx context.Context, sel ast.Select
 			}
 		case "cursor":
 			out.Values[i] = ec._LicenseCodeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var licenseOwnerImplementors = []string{"LicenseOwner"}
+
+func (ec *executionContext) _LicenseOwner(ctx context.Context, sel ast.SelectionSet, obj *licenses.Owner) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseOwnerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseOwner")
+		case "connectionId":
+			out.Values[i] = ec._LicenseOwner_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "globalId":
+			out.Values[i] = ec._LicenseOwner_globalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._LicenseOwner_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._LicenseOwner_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var licenseStateCountImplementors = []string{"LicenseStateCount"}
+
+func (ec *executionContext) _LicenseStateCount(ctx context.Context, sel ast.SelectionSet, obj *model.LicenseStateCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseStateCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseStateCount")
+		case "state":
+			out.Values[i] = ec._LicenseStateCount_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._LicenseStateCount_count(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21254,6 +27468,12 @@ func (ec *executionContext) _LicenseVariant(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseVariant_application(ctx, field, obj)
+				})
+		case "codeCounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseVariant_codeCounts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21428,6 +27648,132 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generateLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_generateLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeemLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeemLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateClientSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateClientSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateWebhookSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateWebhookSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncConnectionEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncConnectionEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importUsers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rollbackImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rollbackImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testEmailSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testEmailSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testCurrentLoginsSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testCurrentLoginsSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeliverWebhookEvent":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhookEvent(ctx, field)
@@ -21538,6 +27884,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
 				})
+		case "myLicenses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myLicenses(ctx, field)
+				})
+		case "application":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_application(ctx, field)
+				})
+		case "redirectUriCheck":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_redirectUriCheck(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -21563,6 +27927,117 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redirectUriCheckImplementors = []string{"RedirectUriCheck"}
+
+func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.SelectionSet, obj *model.RedirectURICheck) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redirectUriCheckImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedirectUriCheck")
+		case "ok":
+			out.Values[i] = ec._RedirectUriCheck_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._RedirectUriCheck_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientFound":
+			out.Values[i] = ec._RedirectUriCheck_clientFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUri":
+			out.Values[i] = ec._RedirectUriCheck_redirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUriRegistered":
+			out.Values[i] = ec._RedirectUriCheck_redirectUriRegistered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matchedRedirectUri":
+			out.Values[i] = ec._RedirectUriCheck_matchedRedirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "normalized":
+			out.Values[i] = ec._RedirectUriCheck_normalized(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "https":
+			out.Values[i] = ec._RedirectUriCheck_https(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._RedirectUriCheck_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var regionCountImplementors = []string{"RegionCount"}
+
+func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionSet, obj *model.RegionCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, regionCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RegionCount")
+		case "region":
+			out.Values[i] = ec._RegionCount_region(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RegionCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21627,6 +28102,249 @@ func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel as
 			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
 		case "deletedConnectionId":
 			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rollbackImportPayloadImplementors = []string{"RollbackImportPayload"}
+
+func (ec *executionContext) _RollbackImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RollbackImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rollbackImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RollbackImportPayload")
+		case "source":
+			out.Values[i] = ec._RollbackImportPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletedConnections":
+			out.Values[i] = ec._RollbackImportPayload_deletedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rotateSecretPayloadImplementors = []string{"RotateSecretPayload"}
+
+func (ec *executionContext) _RotateSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RotateSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rotateSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RotateSecretPayload")
+		case "application":
+			out.Values[i] = ec._RotateSecretPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._RotateSecretPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionsBucketImplementors = []string{"SessionsBucket"}
+
+func (ec *executionContext) _SessionsBucket(ctx context.Context, sel ast.SelectionSet, obj *model.SessionsBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionsBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionsBucket")
+		case "label":
+			out.Values[i] = ec._SessionsBucket_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "min":
+			out.Values[i] = ec._SessionsBucket_min(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "max":
+			out.Values[i] = ec._SessionsBucket_max(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._SessionsBucket_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncEmailPayloadImplementors = []string{"SyncEmailPayload"}
+
+func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SyncEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncEmailPayload")
+		case "ok":
+			out.Values[i] = ec._SyncEmailPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changed":
+			out.Values[i] = ec._SyncEmailPayload_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateApplicationPayloadImplementors = []string{"UpdateApplicationPayload"}
+
+func (ec *executionContext) _UpdateApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateApplicationPayload")
+		case "application":
+			out.Values[i] = ec._UpdateApplicationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookSecret":
+			out.Values[i] = ec._UpdateApplicationPayload_webhookSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadLicenseCodesPayloadImplementors = []string{"UploadLicenseCodesPayload"}
+
+func (ec *executionContext) _UploadLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadLicenseCodesPayload")
+		case "created":
+			out.Values[i] = ec._UploadLicenseCodesPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._UploadLicenseCodesPayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalid":
+			out.Values[i] = ec._UploadLicenseCodesPayload_invalid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22685,6 +29403,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAppAnalytics2ᚖloginsignᚋgraphᚋmodelᚐAppAnalytics(ctx context.Context, sel ast.SelectionSet, v *model.AppAnalytics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AppAnalytics!")
+		return graphql.Null
+	}
+	return ec._AppAnalytics(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AppConnection!")
@@ -22811,6 +29537,19 @@ func (ec *executionContext) marshalNCreateApplicationPayload2ᚖloginsignᚋgrap
 	return ec._CreateApplicationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐCreateLicenseVariantInput(ctx context.Context, v any) (model.CreateLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputCreateLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CurrentLoginsSyncTest!")
+		return graphql.Null
+	}
+	return ec._CurrentLoginsSyncTest(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
 	var res entgql.Cursor[string]
 	err := res.UnmarshalGQL(v)
@@ -22821,12 +29560,65 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *model.DayCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayCount!")
+		return graphql.Null
+	}
+	return ec._DayCount(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeleteAccountPayload!")
 		return graphql.Null
 	}
 	return ec._DeleteAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeletePayload!")
+		return graphql.Null
+	}
+	return ec._DeletePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EmailSyncTest!")
+		return graphql.Null
+	}
+	return ec._EmailSyncTest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGenerateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐGenerateLicenseCodesInput(ctx context.Context, v any) (model.GenerateLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputGenerateLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGenerateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐGenerateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GenerateLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._GenerateLicenseCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -22872,6 +29664,38 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) marshalNImportCounts2ᚖloginsignᚋgraphᚋmodelᚐImportCounts(ctx context.Context, sel ast.SelectionSet, v *model.ImportCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportCounts!")
+		return graphql.Null
+	}
+	return ec._ImportCounts(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRow2ᚖloginsignᚋentᚐImportRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRow2ᚖloginsignᚋentᚐImportRow(ctx context.Context, sel ast.SelectionSet, v *ent.ImportRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRow!")
+		return graphql.Null
+	}
+	return ec._ImportRow(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNImportRowConnection2ᚖloginsignᚋentᚐImportRowConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ImportRowConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportRowConnection!")
@@ -22903,6 +29727,14 @@ func (ec *executionContext) marshalNImportSource2ᚖloginsignᚋentᚐImportSour
 	return ec._ImportSource(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportSourceConnection!")
+		return graphql.Null
+	}
+	return ec._ImportSourceConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNImportSourceKind2loginsignᚋentᚋimportsourceᚐKind(ctx context.Context, v any) (importsource.Kind, error) {
 	var res importsource.Kind
 	err := res.UnmarshalGQL(v)
@@ -22932,6 +29764,38 @@ func (ec *executionContext) unmarshalNImportSourceWhereInput2ᚖloginsignᚋent�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNImportUserInput2ᚕᚖloginsignᚋgraphᚋmodelᚐImportUserInputᚄ(ctx context.Context, v any) ([]*model.ImportUserInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ImportUserInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImportUserInput2ᚖloginsignᚋgraphᚋmodelᚐImportUserInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNImportUserInput2ᚖloginsignᚋgraphᚋmodelᚐImportUserInput(ctx context.Context, v any) (*model.ImportUserInput, error) {
+	res, err := ec.unmarshalInputImportUserInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportUsersInput2loginsignᚋgraphᚋmodelᚐImportUsersInput(ctx context.Context, v any) (model.ImportUsersInput, error) {
+	res, err := ec.unmarshalInputImportUsersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportUsersPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportUsersPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportUsersPayload!")
+		return graphql.Null
+	}
+	return ec._ImportUsersPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22946,12 +29810,68 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNInvalidLicenseCode2ᚕᚖloginsignᚋinternalᚋlicensesᚐInvalidRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*licenses.InvalidRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvalidLicenseCode2ᚖloginsignᚋinternalᚋlicensesᚐInvalidRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInvalidLicenseCode2ᚖloginsignᚋinternalᚋlicensesᚐInvalidRow(ctx context.Context, sel ast.SelectionSet, v *licenses.InvalidRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InvalidLicenseCode!")
+		return graphql.Null
+	}
+	return ec._InvalidLicenseCode(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseCode2ᚕᚖloginsignᚋentᚐLicenseCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseCode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseCode) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseCode!")
+		return graphql.Null
+	}
+	return ec._LicenseCode(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LicenseCodeConnection!")
 		return graphql.Null
 	}
 	return ec._LicenseCodeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseCodeCounts2ᚖloginsignᚋinternalᚋlicensesᚐCodeCounts(ctx context.Context, sel ast.SelectionSet, v *licenses.CodeCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseCodeCounts!")
+		return graphql.Null
+	}
+	return ec._LicenseCodeCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLicenseCodeOrderField2ᚖloginsignᚋentᚐLicenseCodeOrderField(ctx context.Context, v any) (*ent.LicenseCodeOrderField, error) {
@@ -22991,6 +29911,46 @@ func (ec *executionContext) marshalNLicenseCodeState2loginsignᚋentᚋlicenseco
 func (ec *executionContext) unmarshalNLicenseCodeWhereInput2ᚖloginsignᚋentᚐLicenseCodeWhereInput(ctx context.Context, v any) (*ent.LicenseCodeWhereInput, error) {
 	res, err := ec.unmarshalInputLicenseCodeWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLicenseStateCount2ᚕᚖloginsignᚋgraphᚋmodelᚐLicenseStateCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LicenseStateCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseStateCount2ᚖloginsignᚋgraphᚋmodelᚐLicenseStateCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLicenseStateCount2ᚖloginsignᚋgraphᚋmodelᚐLicenseStateCount(ctx context.Context, sel ast.SelectionSet, v *model.LicenseStateCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseStateCount!")
+		return graphql.Null
+	}
+	return ec._LicenseStateCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseVariant2ᚕᚖloginsignᚋentᚐLicenseVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseVariant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
@@ -23054,6 +30014,38 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
+		return graphql.Null
+	}
+	return ec._RedirectUriCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐRegionCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐRegionCount(ctx context.Context, sel ast.SelectionSet, v *model.RegionCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RegionCount!")
+		return graphql.Null
+	}
+	return ec._RegionCount(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RemoveAlternativeEmailPayload!")
@@ -23068,6 +30060,46 @@ func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraph
 		return graphql.Null
 	}
 	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RollbackImportPayload!")
+		return graphql.Null
+	}
+	return ec._RollbackImportPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RotateSecretPayload!")
+		return graphql.Null
+	}
+	return ec._RotateSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSessionsBucket2ᚕᚖloginsignᚋgraphᚋmodelᚐSessionsBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SessionsBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodelᚐSessionsBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodelᚐSessionsBucket(ctx context.Context, sel ast.SelectionSet, v *model.SessionsBucket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionsBucket!")
+		return graphql.Null
+	}
+	return ec._SessionsBucket(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -23113,6 +30145,14 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSyncEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSyncEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.SyncEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncEmailPayload!")
+		return graphql.Null
+	}
+	return ec._SyncEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23125,6 +30165,42 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {
+	res, err := ec.unmarshalInputUpdateAppConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateApplicationInput2loginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx context.Context, v any) (model.UpdateApplicationInput, error) {
+	res, err := ec.unmarshalInputUpdateApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateApplicationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputUpdateLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUploadLicenseCodesInput2loginsignᚋgraphᚋmodelᚐUploadLicenseCodesInput(ctx context.Context, v any) (model.UploadLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputUploadLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐUploadLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.UploadLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._UploadLicenseCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUser2ᚖloginsignᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -24103,6 +31179,13 @@ func (ec *executionContext) unmarshalOLicenseCodeWhereInput2ᚖloginsignᚋent�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalOLicenseOwner2ᚖloginsignᚋinternalᚋlicensesᚐOwner(ctx context.Context, sel ast.SelectionSet, v *licenses.Owner) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LicenseOwner(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24416,6 +31499,14 @@ func (ec *executionContext) unmarshalOUserEmailWhereInput2ᚖloginsignᚋentᚐU
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputUserEmailWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUserFilter2ᚖloginsignᚋgraphᚋmodelᚐUserFilter(ctx context.Context, v any) (*model.UserFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUserFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -23,6 +23,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/webhooks"
 )
@@ -32,6 +33,7 @@ type Resolver struct {
 	Client   *ent.Client
 	Identity *identity.Service
 	Portal   *portal.Service
+	Licenses *licenses.Service
 	Webhooks *webhooks.Service
 	Account  *account.Service
 }
