@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 
-	"loginsign/internal/appapi"
 	"loginsign/internal/account"
+	"loginsign/internal/appapi"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
@@ -31,8 +31,8 @@ type API struct {
 	Licenses   *licenses.Service
 	KV         *kv.Store
 	RateLimits RateLimits
-	Webhooks *webhooks.Service
-	Account  *account.Service
+	Webhooks   *webhooks.Service
+	Account    *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A
