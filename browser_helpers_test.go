@@ -392,6 +392,19 @@ func (tb *tab) shot(t *testing.T, name string) {
 	}
 }
 
+// checkLabels fails when a visible form control of the page has no accessible name.
+func (tb *tab) checkLabels(t *testing.T, page string) {
+	t.Helper()
+	unlabeled := evalIn[[]string](t, tb, `Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))
+		.filter(el => el.offsetParent !== null)
+		.filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby') &&
+			!(el.tagName === 'BUTTON' && el.textContent.trim()))
+		.map(el => el.outerHTML.slice(0, 120))`)
+	if len(unlabeled) > 0 {
+		t.Errorf("%s: form controls without an accessible name: %v", page, unlabeled)
+	}
+}
+
 // darkShot writes name-dark-desktop.png and name-dark-phone.png with prefers-color-scheme: dark.
 func (tb *tab) darkShot(t *testing.T, name string) {
 	t.Helper()

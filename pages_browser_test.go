@@ -612,6 +612,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#apps")
 		personTab.waitFor(t, `!document.querySelector('#apps .empty') || document.querySelector('#apps .empty').textContent !== "Loading…"`)
 		personTab.shot(t, "dashboard")
+		personTab.checkLabels(t, "dashboard")
 		personTab.darkShot(t, "dashboard")
 		for _, p := range []struct{ name, path, sel string }{
 			{"portal-overview", "/portal?app=" + clientID, "#apps-card"},
@@ -625,6 +626,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			devTab.measure(t, p.name, ls.URL+p.path, "#view")
 			devTab.waitFor(t, `document.querySelector("`+p.sel+`") || document.querySelector("#view > .alert.error")`)
 			devTab.shot(t, p.name)
+			devTab.checkLabels(t, p.name)
 		}
 		devTab.darkShot(t, "portal-licenses")
 	})

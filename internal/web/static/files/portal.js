@@ -180,7 +180,8 @@
       card("Your applications", "apps-card", slot("apps")), createForm());
     try { await loadApps(); } catch (e) { failed("apps", e); return; }
     renderAppList();
-    var id = currentAppId();
+    var id = apps.length ? picker() : "";
+    if (!apps.length) { var p = document.getElementById("app-picker"); if (p) p.closest(".field").hidden = true; }
     if (!id) { ["signups", "active", "regions"].forEach(function (s) { fill(s, h("p", { class: "empty" }, "Create an application to see its numbers.")); }); return; }
     try {
       var to = new Date(), from = new Date(to.getTime() - 29 * 86400000);
