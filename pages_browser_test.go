@@ -253,6 +253,43 @@ func TestPagesSecurityHeaders(t *testing.T) {
 		}
 	})
 
+	t.Run("personal pages are private, unframable and script-safe", func(t *testing.T) {
+		u, err := ls.identity.CreateUser(context.Background(), "headers@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := ls.identity.Sessions.Create(context.Background(), u.ID, "test", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/dashboard", "/portal", "/portal/apps", "/portal/apps/app_x", "/portal/users", "/portal/licenses", "/portal/synchronisation", "/portal/nope"} {
+			req, _ := http.NewRequest(http.MethodGet, ls.URL+path, nil)
+			req.AddCookie(&http.Cookie{Name: ls.routesCookies().SessionName(), Value: raw})
+			resp, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readAll(t, resp.Body)
+			resp.Body.Close()
+			if path == "/portal/nope" {
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("GET %s = %d, want 404", path, resp.StatusCode)
+				}
+				continue
+			}
+			h := resp.Header
+			if resp.StatusCode != 200 || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" ||
+				h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" ||
+				!strings.Contains(h.Get("Content-Security-Policy"), "script-src 'self';") ||
+				!strings.HasSuffix(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("GET %s = %d %v", path, resp.StatusCode, h)
+			}
+			if strings.Contains(body, "<script>") || strings.Contains(body, " style=") || strings.Contains(body, " onclick=") {
+				t.Errorf("GET %s has inline script or style", path)
+			}
+		}
+	})
+
 	t.Run("static files are cache-busted and long-lived", func(t *testing.T) {
 		resp := get("/static/app.css")
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/css; charset=utf-8" || resp.Header.Get("Cache-Control") != "public, max-age=300, must-revalidate" {
