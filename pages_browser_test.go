@@ -683,6 +683,18 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.shot(t, "dashboard-after-removal")
 	})
 
+	t.Run("error and sign-out pages", func(t *testing.T) {
+		errTab := b.tab("errors")
+		errTab.allow("status of 400")
+		errTab.allow("status of 410")
+		errTab.open(t, ls.URL+"/oauth/authorize?client_id=app_unknown&response_type=code", "main")
+		errTab.shot(t, "signin-error-unknown-app")
+		errTab.open(t, ls.URL+"/login/magic?token=lsml_expired", "main")
+		errTab.shot(t, "signin-magic-link-invalid")
+		personTab.open(t, ls.URL+"/logout", "main")
+		personTab.shot(t, "signout")
+	})
+
 	t.Run("person deletes the account", func(t *testing.T) {
 		if !signedIn {
 			t.Skip("needs the sign-in above")
