@@ -683,6 +683,20 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.shot(t, "dashboard-after-removal")
 	})
 
+	t.Run("person signs out everywhere else", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "signOutOtherSessions")
+		if _, err := ls.identity.Sessions.Create(ctx, person.ID, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1", "192.0.2.7"); err != nil {
+			t.Fatal(err)
+		}
+		personTab.open(t, ls.URL+"/dashboard", "#sessions li")
+		personTab.waitFor(t, `document.querySelectorAll('#sessions li').length >= 2`)
+		personTab.do(t, chromedp.Click(`#sign-out-others`))
+		personTab.waitFor(t, `document.querySelectorAll('#sessions li').length === 1 && document.querySelector('#sessions').textContent.includes("this browser")`)
+	})
+
 	t.Run("error and sign-out pages", func(t *testing.T) {
 		errTab := b.tab("errors")
 		errTab.allow("status of 400")
