@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -125,10 +126,14 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// screenshotDir is where the screenshots go: $LOGINSIGN_SCREENSHOTS, else testdata/screenshots
-// (ignored by git).
+// screenshotDir is where the screenshots go: $LOGINSIGN_SCREENSHOTS when set; else the test's
+// artifact directory when `go test -artifacts` asks for one; else testdata/screenshots (ignored
+// by git), so a reviewer finds them after a plain `make test`.
 func screenshotDir(t *testing.T) string {
 	dir := os.Getenv("LOGINSIGN_SCREENSHOTS")
+	if f := flag.Lookup("test.artifacts"); dir == "" && f != nil && f.Value.String() == "true" {
+		dir = t.ArtifactDir()
+	}
 	if dir == "" {
 		dir = filepath.Join("testdata", "screenshots")
 	}
