@@ -4,6 +4,7 @@ package model
 
 import (
 	"loginsign/ent"
+	"time"
 )
 
 type CreateApplicationInput struct {
@@ -23,4 +24,15 @@ type CreateApplicationPayload struct {
 	ClientSecret string `json:"clientSecret"`
 	// The webhook signing secret (whsec_…), when a webhook URL was given.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+// A browser session of the signed-in person.
+type Session struct {
+	// Names the session (not its secret); pass it to signOutSession.
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	UserAgent string    `json:"userAgent"`
+	// True for the session making this request.
+	Current bool `json:"current"`
 }
