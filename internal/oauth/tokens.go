@@ -78,17 +78,18 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-// Token runs the token endpoint: rate limits (per IP, then per client), client
-// authentication, then the grant.
+// Token runs the token endpoint: the per-IP rate limit, client authentication, the
+// per-client rate limit, then the grant.
 func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values, ip string) (*TokenResponse, error) {
 	if err := s.limit(ctx, "token:ip:"+ip, s.Config.Limits.TokenPerIP); err != nil {
 		return nil, err
 	}
-	if err := s.limit(ctx, "token:client:"+truncate(creds.ID, maxIDLength), s.Config.Limits.TokenPerClient); err != nil {
-		return nil, err
-	}
 	app, err := s.AuthenticateClient(ctx, creds)
 	if err != nil {
+		return nil, err
+	}
+	// Counted after authentication, so nobody can use up another client's quota.
+	if err := s.limit(ctx, "token:client:"+app.ID, s.Config.Limits.TokenPerClient); err != nil {
 		return nil, err
 	}
 	req, err := ParseTokenRequest(form)
