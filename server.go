@@ -144,13 +144,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
-	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
+		RelayDomain: cfg.RelayDomain, Identity: s.identity}
 	signingKeys, err := seal.New(cfg.Secret, "signing keys")
 	if err != nil {
 		return nil, err
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+	s.portal.Redirects = redirectChecker{s.oauth}
 	s.initMetrics()
 	return s, nil
 }
@@ -194,6 +196,24 @@ func (s *Server) routes() http.Handler {
 	// App backends (HTTP Basic client credentials).
 
 	// Developer Portal REST (session cookie).
+	const devApp = "/api/developer/applications/{appId}"
+	mux.HandleFunc("GET /api/developer/applications", api.DeveloperApplications)
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET "+devApp, api.DeveloperApplication)
+	mux.HandleFunc("PATCH "+devApp, api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE "+devApp, api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
+	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
+	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
+	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
+	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
+	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
+	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 
 	// Pages.
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
@@ -316,4 +336,21 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// redirectChecker lets the portal run the OAuth domain's redirect-URI check (the portal
+// cannot import oauth, which imports portal).
+type redirectChecker struct{ oauth *oauth.Service }
+
+func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectURI string) (*portal.RedirectCheck, error) {
+	r, err := c.oauth.CheckRedirect(ctx, clientID, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	out := &portal.RedirectCheck{OK: r.OK, ClientID: r.ClientID, ClientFound: r.ClientFound, RedirectURI: r.RedirectURI,
+		RedirectURIRegistered: r.RedirectURIRegistered, HTTPS: r.HTTPS, Problems: r.Problems}
+	if r.MatchedRedirectURI != nil {
+		out.MatchedRedirectURI = *r.MatchedRedirectURI
+	}
+	return out, nil
 }

@@ -32,6 +32,15 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return out, nil
 }
 
+// AppConnection returns AppConnectionResolver implementation.
+func (r *Resolver) AppConnection() AppConnectionResolver { return &appConnectionResolver{r} }
+
+// Application returns ApplicationResolver implementation.
+func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
+
+// ImportSource returns ImportSourceResolver implementation.
+func (r *Resolver) ImportSource() ImportSourceResolver { return &importSourceResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -39,6 +48,9 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
-	queryResolver struct{ *Resolver }
-	userResolver  struct{ *Resolver }
+	appConnectionResolver struct{ *Resolver }
+	applicationResolver   struct{ *Resolver }
+	importSourceResolver  struct{ *Resolver }
+	queryResolver         struct{ *Resolver }
+	userResolver          struct{ *Resolver }
 )
