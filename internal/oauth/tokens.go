@@ -239,7 +239,7 @@ func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenR
 		if err != nil {
 			return serverError(err)
 		}
-		if conn.Blocked || !conn.Active {
+		if conn.Blocked {
 			return ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 		}
 		return nil
@@ -282,7 +282,7 @@ func (s *Service) liveConnection(ctx context.Context, id string) (*ent.AppConnec
 	if err != nil {
 		return nil, serverError(err)
 	}
-	if conn.Blocked || !conn.Active {
+	if conn.Blocked {
 		return nil, ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 	}
 	return conn, nil
@@ -388,7 +388,8 @@ type UserInfo struct {
 }
 
 // User returns the profile of the token's connection. The connection is loaded on every call:
-// a deleted, blocked or inactive connection answers ErrInvalidToken.
+// a deleted or blocked connection answers ErrInvalidToken (the active flag only describes
+// the connection; signing in again reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.ID(tok.ConnectionID)).WithUser().Only(ctx)
 	if ent.IsNotFound(err) {
@@ -397,7 +398,7 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	if err != nil {
 		return nil, serverError(err)
 	}
-	if conn.Blocked || !conn.Active || conn.ApplicationID != tok.ApplicationID {
+	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
 	}
 	u := conn.Edges.User
