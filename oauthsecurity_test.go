@@ -393,11 +393,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 		})
 	}
-	// Wrong content type and GET.
+	// GET is refused with 405 and the same error shape.
+	resp, err := http.Get(e.base + "/oauth/token?grant_type=authorization_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m405 map[string]any
+	decodeJSON(t, resp, &m405)
+	wantOAuthError(t, resp.StatusCode, m405, resp.Header, 405, "invalid_request")
+	if resp.Header.Get("Allow") != "POST" {
+		t.Errorf("Allow = %q", resp.Header.Get("Allow"))
+	}
+	// Wrong content type.
 	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(`{"grant_type":"authorization_code"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", good)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

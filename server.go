@@ -186,6 +186,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /oauth/token", api.Token)
 	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
 	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+		mux.HandleFunc(path, api.OAuthMethodNotAllowed)
+	}
 	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
 	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)

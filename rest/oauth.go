@@ -204,3 +204,12 @@ func (a *API) Healthcheck(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
+
+// OAuthMethodNotAllowed answers a token-style endpoint called with another method than POST:
+// 405 with Allow and an RFC 6749 error body.
+func (a *API) OAuthMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", http.MethodPost)
+	e := *oauth.ErrInvalidRequest.WithDescription("use POST with a form-encoded body")
+	e.Status = http.StatusMethodNotAllowed
+	a.writeOAuthError(w, r, &e)
+}
