@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
+	"loginsign/internal/oauth"
 )
 
 // signedInTokens runs a sign-in with consent share and returns the token answer.
@@ -376,6 +378,41 @@ func TestDiscoveryAndKeyRotation(t *testing.T) {
 	hdr, _ := base64Header(tok)
 	if !strings.Contains(hdr, first[0]) {
 		t.Fatalf("signed with %s before the new key's activation, want %s", hdr, first[0])
+	}
+}
+
+// Signing keys rotate on their own once the newest is KeyMaxAge old, once across instances.
+func TestRotateKeysIfDue(t *testing.T) {
+	e := sqliteEnv(t)
+	ctx := context.Background()
+	if _, err := e.srv.oauth.Keys.JWKS(ctx); err != nil { // creates the first key
+		t.Fatal(err)
+	}
+	if rotated, err := e.srv.oauth.RotateKeysIfDue(ctx); err != nil || rotated {
+		t.Fatalf("fresh key rotated: %v %v", rotated, err)
+	}
+	e.srv.oauth.Now = func() time.Time { return time.Now().Add(oauth.KeyMaxAge + time.Hour) }
+	rotated := 0
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := e.srv.oauth.RotateKeysIfDue(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				rotated++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := e.srv.db.SigningKey.Query().Count(ctx); rotated != 1 || n != 2 {
+		t.Fatalf("rotated %d times, %d keys; want 1 and 2", rotated, n)
 	}
 }
 

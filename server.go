@@ -307,6 +307,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go s.oauth.RunKeyRotation(ctx, 6*time.Hour, func(err error) { log.Error("rotating signing keys", "err", err) })
 	if cfg.RelayAddr != "" {
 		rl, err := net.Listen("tcp", cfg.RelayAddr)
 		if err != nil {
