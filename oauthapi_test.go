@@ -158,11 +158,11 @@ func TestConsentShareAddressAndPrompts(t *testing.T) {
 	if cb := callback(t, p); cb.Get("code") == "" {
 		t.Fatalf("prompt=none: %v", cb)
 	}
-	// prompt=none when a new scope needs consent: consent_required.
-	p = b.get(e.config(e.app, rpCallback, "openid", "email", "profile").AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"),
-		oauth2.SetAuthURLParam("scope", "openid email profile")))
-	if cb := callback(t, p); cb.Get("code") == "" && cb.Get("error") != "consent_required" {
-		t.Fatalf("prompt=none with new scope: %v", cb)
+	// prompt=none for an app the person never allowed: consent_required, no page.
+	fresh := e.createApp("Fresh App", rpCallback)
+	p = b.get(e.config(fresh, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, p); cb.Get("error") != "consent_required" || cb.Get("state") != "s" {
+		t.Fatalf("prompt=none without consent: %v", cb)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"loginsign/internal/apperr"
@@ -57,10 +58,15 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logout", p.LogoutSubmit)
 }
 
-// pageHeaders are the headers of every page: no framing (embedded login is the widgets'
-// /embed/login variant), no referrer, no sniffing, no caching. formAction lists origins a form
-// may end up at after redirects (the client's redirect URI).
-func pageHeaders(w http.ResponseWriter, formAction ...string) {
+// pageHeaders are the headers of every page: no framing, no referrer, no sniffing, no
+// caching. formAction lists origins a form may end up at after redirects (the client's
+// redirect URI).
+func pageHeaders(w http.ResponseWriter, formAction ...string) { Headers(w, nil, formAction...) }
+
+// Headers sets the security headers of a sign-in page. frameAncestors are the origins that
+// may frame it (none: 'none'; an embedded login variant passes the app's own origins);
+// formAction lists extra origins a form may end up at after redirects.
+func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...string) {
 	h := w.Header()
 	fa := "'self'"
 	for _, o := range formAction {
@@ -68,11 +74,16 @@ func pageHeaders(w http.ResponseWriter, formAction ...string) {
 			fa += " " + o
 		}
 	}
+	frames := "'none'"
+	if len(frameAncestors) > 0 {
+		frames = strings.Join(frameAncestors, " ")
+	} else {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "+
-		"form-action "+fa+"; frame-ancestors 'none'; base-uri 'none'")
+		"form-action "+fa+"; frame-ancestors "+frames+"; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 }
 
