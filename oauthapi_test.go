@@ -424,3 +424,40 @@ func base64Header(jwt string) (string, error) {
 
 var _ = io.Discard
 var _ = auth.Session{}
+
+// A flow is bound to the browser that started it: its id is useless in another browser, two
+// tabs of one browser each finish their own flow, and a magic link opened in another browser
+// moves the flow there.
+func TestFlowBoundToBrowser(t *testing.T) {
+	e := sqliteEnv(t)
+	b := e.browser()
+	b.signIn(b.get(e.base+"/login"), defaultTestEmail)
+	tab1 := b.get(e.config(e.app, rpCallback).AuthCodeURL("tab1"))
+	tab2 := b.get(e.config(e.app, rpCallback).AuthCodeURL("tab2"))
+
+	thief := e.browser()
+	thief.signIn(thief.get(e.base+"/login"), "mallory@example.com")
+	flow := tab1.hidden(t, "flow")
+	if p := thief.get(e.base + "/oauth/consent?flow=" + url.QueryEscape(flow)); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser opening the flow: %d", p.StatusCode)
+	}
+	if p := thief.post(e.base+"/oauth/consent", url.Values{"flow": {flow}, "action": {"allow"}}); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser answering the consent: %d", p.StatusCode)
+	}
+	if cb := callback(t, b.consent(tab2, "allow", "")); cb.Get("state") != "tab2" || cb.Get("code") == "" {
+		t.Fatalf("tab 2: %v", cb)
+	}
+	if cb := callback(t, b.consent(tab1, "allow", "")); cb.Get("state") != "tab1" || cb.Get("code") == "" {
+		t.Fatalf("tab 1: %v", cb)
+	}
+
+	// The link asked for on the laptop is opened on the phone: the flow finishes on the phone.
+	laptop, phone := e.browser(), e.browser()
+	login := laptop.get(e.config(e.app, rpCallback).AuthCodeURL("cross"))
+	laptop.post(e.base+"/login", url.Values{"email": {"pat@example.com"}, "flow": {login.hidden(t, "flow")}})
+	confirm := phone.get(e.magicLink("pat@example.com"))
+	consent := phone.post(e.base+"/login/magic", url.Values{"token": {confirm.hidden(t, "token")}})
+	if cb := callback(t, phone.consent(consent, "allow", "")); cb.Get("state") != "cross" || cb.Get("code") == "" {
+		t.Fatalf("phone: %v", cb)
+	}
+}
