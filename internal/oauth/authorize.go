@@ -120,6 +120,8 @@ const ShareAlias = "alias"
 // ConsentScreen is what the consent page shows.
 type ConsentScreen struct {
 	AppName, AppIcon, AppWebsite string
+	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
+	AppTerms, AppPrivacy string
 	Scopes                       []string
 	Addresses                    []Address
 	// FirstConnect is true when no connection exists yet.
@@ -134,7 +136,8 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if err != nil {
 		return nil, err
 	}
-	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, Scopes: req.Scopes}
+	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
+		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, serverError(err)
