@@ -62,8 +62,16 @@ func TestAPIUser(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("%d %v", st, user)
 		}
+		if user["name"] != nil || user["image"] != nil {
+			t.Fatalf("unset name and image should be null: %v", user)
+		}
 		ctx := context.Background()
 		conn := user["id"].(string)
+		u, _ := e.srv.identity.UserByEmail(ctx, defaultTestEmail)
+		e.srv.db.User.UpdateOne(u).SetName("Ann Example").SetImage("https://img.example/ann.png").ExecX(ctx)
+		if _, got, _ := e.apiUser(access); got["name"] != "Ann Example" || got["image"] != "https://img.example/ann.png" || got["globalId"] != u.GlobalID {
+			t.Fatalf("profile: %v", got)
+		}
 		if err := e.srv.db.AppConnection.UpdateOneID(conn).SetBlocked(true).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
