@@ -469,3 +469,40 @@ func TestFlowBoundToBrowser(t *testing.T) {
 		t.Fatalf("phone: %v", cb)
 	}
 }
+
+// Concurrent first consents of one person to one app make exactly one connection (the
+// colliding transactions are retried), and every one gets a code.
+func TestConcurrentFirstConnect(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		u, _, err := e.srv.identity.EnsureUser(ctx, "quick@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &oauth.AuthorizeRequest{ClientID: e.app.ID, RedirectURI: rpCallback, ResponseType: "code", Scopes: []string{"openid", "email"}}
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.srv.oauth.Approve(ctx, req, u.ID, oauth.ShareAlias, time.Now()); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("approve: %v", err)
+		}
+		conns, err := e.srv.db.AppConnection.Query().Where(appconnection.UserID(u.ID)).All(ctx)
+		if err != nil || len(conns) != 1 {
+			t.Fatalf("%d connections (%v), want 1", len(conns), err)
+		}
+		if conns[0].LoginCount != 10 {
+			t.Fatalf("login_count %d, want 10", conns[0].LoginCount)
+		}
+	})
+}
