@@ -122,8 +122,8 @@ type ConsentScreen struct {
 	AppName, AppIcon, AppWebsite string
 	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
 	AppTerms, AppPrivacy string
-	Scopes                       []string
-	Addresses                    []Address
+	Scopes               []string
+	Addresses            []Address
 	// FirstConnect is true when no connection exists yet.
 	FirstConnect bool
 }
