@@ -161,6 +161,15 @@ func TestConsentShareAddressAndPrompts(t *testing.T) {
 	if cb := callback(t, p); cb.Get("code") == "" {
 		t.Fatalf("after prompt=login sign-in, remembered consent should give a code: %v", cb)
 	}
+	// max_age=0: the session is older than that, sign in again; with prompt=none, login_required.
+	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("login_hint", "ann@example.com")))
+	if p.Request.URL.Path != "/login" || !strings.Contains(p.Body, `value="ann@example.com"`) {
+		t.Fatalf("max_age=0 should ask to sign in with the hint prefilled: %s", p.Request.URL)
+	}
+	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, p); cb.Get("error") != "login_required" {
+		t.Fatalf("max_age=0 prompt=none: %v", cb)
+	}
 	// prompt=none with a session and consent: straight back with a code.
 	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
 	if cb := callback(t, p); cb.Get("code") == "" {

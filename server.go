@@ -190,6 +190,7 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(path, api.OAuthMethodNotAllowed)
 	}
 	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", api.Discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
 	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
 

@@ -313,8 +313,11 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	authTime := sessionStart
 	if f.LoginUserID == userID && f.LoginAt > 0 {
 		authTime = time.Unix(f.LoginAt, 0)
-	} else if req.HasPrompt(PromptLogin) {
-		// prompt=login: the person must sign in again within this flow.
+	} else if req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second) {
+		// prompt=login, or a sign-in older than max_age: sign in again within this flow.
+		if req.HasPrompt(PromptNone) {
+			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
+		}
 		return Next{Login: true}, nil
 	}
 	need, err := s.ConsentNeeded(ctx, req, userID)

@@ -306,7 +306,14 @@ func (p *Pages) flowApp(r *http.Request, flowID string) string {
 // LoginPage is GET /login: the email form.
 func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 	flowID := r.URL.Query().Get("flow")
-	p.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in", Flow: flowID, AppName: p.flowApp(r, flowID)})
+	d := pageData{Title: "Sign in", Flow: flowID}
+	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
+		d.Email = f.Request.LoginHint
+		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
+			d.AppName = app.Name
+		}
+	}
+	p.render(w, r, http.StatusOK, "login", d)
 }
 
 // LoginSubmit is POST /login: mails a magic link and answers 303 to /login/sent, the same
