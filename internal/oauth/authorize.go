@@ -184,27 +184,25 @@ func (s *Service) verifiedAddresses(ctx context.Context, u *ent.User) ([]string,
 func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, share string, authTime time.Time) (string, error) {
 	now := s.Now()
 	var conn *ent.AppConnection
-	var retryable error
+	var err error
+	// A concurrent first connect of the same person to the same app collides on a unique
+	// index; the whole transaction is retried (PostgreSQL aborts a transaction on a
+	// constraint error) and then finds the other's connection.
 	for attempt := 0; attempt < 5; attempt++ {
-		conn, retryable = nil, nil
-		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 			var err error
-			conn, retryable, err = s.approve(ctx, tx, req, userID, share, now)
-			if retryable != nil {
-				return retryable
-			}
+			conn, err = s.approve(ctx, tx, req, userID, share, now)
 			return err
 		})
-		if retryable != nil && errors.Is(err, retryable) {
-			continue
+		if !errors.Is(err, errAliasTaken) {
+			break
 		}
-		if err != nil {
-			return "", err
-		}
-		break
 	}
-	if conn == nil {
-		return "", serverError(fmt.Errorf("creating the connection: %w", retryable))
+	if errors.Is(err, errAliasTaken) {
+		return "", serverError(fmt.Errorf("creating the connection: %w", err))
+	}
+	if err != nil {
+		return "", err
 	}
 	return s.issueCode(ctx, codeGrant{
 		ApplicationID: req.ClientID, ConnectionID: conn.ID, UserID: userID, RedirectURI: req.RedirectURI,
@@ -215,52 +213,51 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 
 var errAliasTaken = errors.New("alias or connection created concurrently")
 
-// approve runs inside a transaction. retryable is set when a concurrent insert collided (the
-// whole transaction is retried: PostgreSQL aborts a transaction on a constraint error).
-func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error, error) {
+// approve runs inside a transaction; errAliasTaken means a concurrent insert collided.
+func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error) {
 	u, err := tx.User.Get(ctx, userID)
 	if err != nil {
-		return nil, nil, store.Err(err, "user")
+		return nil, store.Err(err, "user")
 	}
 	conn, err := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
-		return nil, nil, serverError(err)
+		return nil, serverError(err)
 	}
 	appEmail := ""
 	if share != "" && share != ShareAlias {
 		verified, err := s.verifiedAddresses(ctx, u)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !slices.Contains(verified, share) {
-			return nil, nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
+			return nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
 		}
 		appEmail = share
 	}
 	if conn == nil {
 		// First connect: the account needs a valid address for the relay to forward to.
 		if _, err := identity.NormalizeEmail(u.Email); err != nil {
-			return nil, nil, (&Error{Code: "email_required", Status: 400,
+			return nil, (&Error{Code: "email_required", Status: 400,
 				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
 		}
 		conn, err = connections.Create(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, now,
 			func(c *ent.AppConnectionCreate) { c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now) })
 		if apperr.Is(err, apperr.Conflict) {
-			return nil, errAliasTaken, nil
+			return nil, errAliasTaken
 		}
 		if err != nil {
-			return nil, nil, serverError(err)
+			return nil, serverError(err)
 		}
 	} else {
 		if conn.Blocked {
-			return nil, nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
+			return nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
 		}
 		up := tx.AppConnection.UpdateOne(conn).AddLoginCount(1).SetLastSessionAt(now).SetActive(true).SetUpdatedAt(now)
 		if share != "" {
 			up.SetAppEmail(appEmail)
 		}
 		if conn, err = up.Save(ctx); err != nil {
-			return nil, nil, serverError(err)
+			return nil, serverError(err)
 		}
 	}
 	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
@@ -268,7 +265,7 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	case ent.IsNotFound(err):
 		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(req.Scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
 		if ent.IsConstraintError(err) {
-			return nil, errAliasTaken, nil
+			return nil, errAliasTaken
 		}
 	case err == nil:
 		scopes := slices.Clone(c.Scopes)
@@ -280,9 +277,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		err = tx.Consent.UpdateOne(c).SetScopes(scopes).SetUpdatedAt(now).Exec(ctx)
 	}
 	if err != nil {
-		return nil, nil, serverError(err)
+		return nil, serverError(err)
 	}
-	return conn, nil, nil
+	return conn, nil
 }
 
 // Next is what the authorization endpoint does next for a flow.
