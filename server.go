@@ -29,9 +29,12 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
+	"loginsign/internal/account"
+	"loginsign/internal/appapi"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
@@ -40,6 +43,7 @@ import (
 	"loginsign/internal/store"
 	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
+	"loginsign/internal/webhooks"
 	"loginsign/rest"
 )
 
@@ -106,10 +110,19 @@ type Server struct {
 	identity *identity.Service
 	portal   *portal.Service
 	oauth    *oauth.Service
+	appAPI   *appapi.Service
+	licenses *licenses.Service
+	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
+	limits   rest.RateLimits
+	webhooks *webhooks.Service
+	account  *account.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
 	now      func() time.Time
+
+	// webhookAttempts times webhook delivery attempts by result.
+	webhookAttempts *prometheus.HistogramVec
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -153,6 +166,14 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
 	s.portal.Redirects = redirectChecker{s.oauth}
+	s.appAPI = &appapi.Service{DB: db}
+	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Observe: func(result string, took time.Duration) {
+			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
+		}})
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
 	return s, nil
 }
@@ -166,8 +187,10 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal}, s.log)
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
 
 	mux := http.NewServeMux()
 
@@ -196,8 +219,14 @@ func (s *Server) routes() http.Handler {
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	// Licenses of the person: their session cookie (?client_id= names the app) or an access
+	// token of the app.
+	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
+	mux.Handle("POST /api/user/licenses/redeem", api.OptionalBearer(http.HandlerFunc(api.Redeem)))
 
 	// App backends (HTTP Basic client credentials).
+	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
+	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
 
 	// Developer Portal REST (session cookie).
 	const devApp = "/api/developer/applications/{appId}"
@@ -218,10 +247,26 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
 	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
+	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}", api.DeleteVariant)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/generate", api.GenerateCodes)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
+
+	// Webhooks: delivery log, redelivery, test event.
+	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
+	// The link of an address-verification mail (dashboard → alternative emails).
+	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
+	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux
@@ -273,6 +318,12 @@ func (s *Server) initMetrics() {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
 	s.metrics.MustRegister(s.requests)
+	s.webhookAttempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_webhook_attempt_duration_seconds",
+		Help:    "Webhook delivery attempts by result (delivered, retry, failed, gone).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"result"})
+	s.metrics.MustRegister(s.webhookAttempts)
 }
 
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {
@@ -319,6 +370,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
 	}
+	// The webhook worker delivers the outbox; several instances may run one each.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
