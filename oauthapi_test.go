@@ -515,3 +515,24 @@ func TestConcurrentFirstConnect(t *testing.T) {
 		}
 	})
 }
+
+// Other methods on the OAuth JSON routes answer 405 with a JSON body, never a text page.
+func TestOAuthRoutesMethodNotAllowed(t *testing.T) {
+	e := sqliteEnv(t)
+	for _, tt := range []struct{ method, path, allow, code string }{
+		{"GET", "/oauth/revoke", "POST", "invalid_request"},
+		{"PUT", "/oauth/introspect", "POST", "invalid_request"},
+		{"POST", "/api/user", "GET", "invalid_request"},
+	} {
+		req, _ := http.NewRequest(tt.method, e.base+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		decodeJSON(t, resp, &m)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tt.allow || m["error"] != tt.code {
+			t.Errorf("%s %s: %d Allow=%q %v", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), m)
+		}
+	}
+}

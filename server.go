@@ -219,6 +219,7 @@ func (s *Server) routes() http.Handler {
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet))
 	// Licenses of the person: their session cookie (?client_id= names the app) or an access
 	// token of the app.
 	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
