@@ -548,3 +548,26 @@ func TestSessionTimeouts(t *testing.T) {
 }
 
 var _ = auth.Session{}
+
+// Security rule: cookie-authenticated writes refuse cross-site requests: a form on another
+// site cannot post the login, the magic-link confirmation, the consent or the sign-out.
+func TestPagesRefuseCrossSitePosts(t *testing.T) {
+	e := sqliteEnv(t)
+	for _, path := range []string{"/login", "/login/magic", "/oauth/consent", "/logout"} {
+		req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader("email=a%40example.com&action=allow"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if n := e.smtp.Count(); n != 0 {
+		t.Fatalf("a cross-site login sent %d mails", n)
+	}
+}

@@ -237,3 +237,33 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectDifferences(t *testing.T) {
+	tests := []struct {
+		want, got string
+		says      []string
+	}{
+		{"https://app.example.com/cb", "https://www.app.example.com/cb", []string{"host differs by www"}},
+		{"https://app.example.com/cb", "https://app.example.com/cb/", []string{"trailing slash"}},
+		{"https://app.example.com/cb", "http://app.example.com:8080/cb?x=1", []string{"scheme differs", "port differs", "query differs"}},
+		{"https://app.example.com/cb", "https://APP.example.com/cb", []string{"letter case"}},
+		{"https://app.example.com/cb", "%zz", nil},
+	}
+	for _, tt := range tests {
+		got := strings.Join(differences(tt.want, tt.got), "; ")
+		for _, s := range tt.says {
+			if !strings.Contains(got, s) {
+				t.Errorf("differences(%q, %q) = %q, want it to say %q", tt.want, tt.got, got, s)
+			}
+		}
+		if tt.says == nil && got != "" {
+			t.Errorf("differences(%q, %q) = %q, want none", tt.want, tt.got, got)
+		}
+	}
+	if c := closest([]string{"https://a.example/x", "https://app.example.com/callback"}, "https://app.example.com/callbak"); c != "https://app.example.com/callback" {
+		t.Errorf("closest = %q", c)
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance = %d", d)
+	}
+}
