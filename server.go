@@ -270,7 +270,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
-	var h http.Handler = mux
+	var h http.Handler = httpx.APIErrors(mux)
 	h = api.Sessions(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
