@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -126,11 +127,22 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	if err := checkCursors(order, p.After, p.Before); err != nil {
 		return nil, err
 	}
-	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...).WithUser()
-	conn, err := q.Paginate(ctx, p.After, p.First, p.Before, p.Last,
+	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...)
+	bounds := cursorBounds(order, p.After, p.Before)
+	conn, err := q.Clone().Where(bounds...).WithUser().Paginate(ctx, p.After, p.First, p.Before, p.Last,
 		ent.WithAppConnectionOrder(order), ent.WithAppConnectionFilter(p.Where.Filter))
 	if err != nil {
 		return nil, pageErr(err)
+	}
+	if len(bounds) > 0 {
+		// Paginate counted only the rows past the cursor; totalCount is the whole filtered list.
+		filtered, err := p.Where.Filter(q)
+		if err != nil {
+			return nil, pageErr(err)
+		}
+		if conn.TotalCount, err = filtered.Count(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return conn, nil
 }
@@ -167,6 +179,49 @@ func checkCursors(order []*ent.AppConnectionOrder, cursors ...*entgql.Cursor[str
 		}
 	}
 	return nil
+}
+
+// cursorBounds restates a cursor on the first ordering field as a plain range (joined_at <=
+// v after a cursor of a descending list, and so on). entgql's keyset predicate is an OR
+// (a < v OR a = v AND id > w) that no index can seek on; this redundant bound lets a deep page
+// start at the cursor in the (application_id, field, id) index instead of scanning up to it.
+func cursorBounds(order []*ent.AppConnectionOrder, after, before *entgql.Cursor[string]) []predicate.AppConnection {
+	if len(order) == 0 {
+		return nil
+	}
+	var col string
+	switch order[0].Field {
+	case ent.AppConnectionOrderFieldJoinedAt:
+		col = appconnection.FieldJoinedAt
+	case ent.AppConnectionOrderFieldLoginCount:
+		col = appconnection.FieldLoginCount
+	case ent.AppConnectionOrderFieldCreatedAt:
+		col = appconnection.FieldCreatedAt
+	default:
+		return nil // nullable or unindexed: the keyset predicate alone is right
+	}
+	var ps []predicate.AppConnection
+	for _, c := range []struct {
+		cur     *entgql.Cursor[string]
+		forward bool
+	}{{after, true}, {before, false}} {
+		if c.cur == nil {
+			continue
+		}
+		v := c.cur.Value
+		if vs, ok := v.([]any); ok && len(vs) > 0 {
+			v = vs[0]
+		}
+		if v == nil {
+			continue
+		}
+		if (order[0].Direction == entgql.OrderDirectionDesc) == c.forward {
+			ps = append(ps, predicate.AppConnection(sql.FieldLTE(col, v)))
+		} else {
+			ps = append(ps, predicate.AppConnection(sql.FieldGTE(col, v)))
+		}
+	}
+	return ps
 }
 
 // pageErr turns entgql's argument errors (bad cursor, first and last together) into Invalid.
