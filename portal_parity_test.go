@@ -103,6 +103,8 @@ func (e *portalEnv) population(devName string, n int) population {
 func TestParityListUsers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Lister", 6)
+		gid := strings.ToLower(p.people[3].user.GlobalID)
+		aliasPart := strings.ToUpper(p.conns[4].AliasEmail[:5])
 		for _, tc := range []struct {
 			name, query string
 			args        string
@@ -113,6 +115,11 @@ func TestParityListUsers(t *testing.T) {
 			{"filtered", "?region=germany&active=true", `filter: {region: "germany", active: true}`, 2},
 			{"search by name", "?q=user+b", `filter: {search: "user b"}`, 1},
 			{"muted", "?muted=true", `filter: {muted: true}`, 1},
+			{"search Global ID in lower case", "?q=" + gid, `filter: {search: "` + gid + `"}`, 1},
+			{"search alias", "?q=" + aliasPart, `filter: {search: "` + aliasPart + `"}`, 1},
+			{"search shared address", "?q=LISTER-USERB%40", `filter: {search: "LISTER-USERB@"}`, 1},
+			{"search percent is literal", "?q=%25", `filter: {search: "%"}`, 0},
+			{"search underscore is literal", "?q=ser_b", `filter: {search: "ser_b"}`, 0},
 			{"joined range", "?joinedAfter=2026-05-02T00:00:00Z&joinedBefore=2026-05-04T00:00:00Z",
 				`filter: {joinedAfter: "2026-05-02T00:00:00Z", joinedBefore: "2026-05-04T00:00:00Z"}`, 2},
 			{"by sessions ascending", "?order=sessions&limit=3", `first: 3, orderBy: [{field: LOGIN_COUNT, direction: ASC}]`, 6},
@@ -126,7 +133,7 @@ func TestParityListUsers(t *testing.T) {
 				data := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users`+args+` { totalCount edges { node { `+userRowFields+` } } } } }`,
 					map[string]any{"app": p.app})
 				users := data["application"].(map[string]any)["users"]
-				var rows []map[string]any
+				rows := []map[string]any{}
 				for _, n := range edges(users) {
 					rows = append(rows, restRow(n))
 				}

@@ -78,13 +78,39 @@ func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
 		if len(q) > MaxSearchLength {
 			return nil, apperr.New(apperr.Invalid, "search is longer than %d characters", MaxSearchLength)
 		}
-		ps = append(ps, appconnection.Or(
-			appconnection.AliasEmailContainsFold(q),
-			appconnection.AppEmailContainsFold(q),
-			appconnection.HasUserWith(user.Or(user.GlobalIDContainsFold(q), user.NameContainsFold(q))),
-		))
+		ps = append(ps, searchPredicate(q))
 	}
 	return ps, nil
+}
+
+// searchPredicate matches q inside the alias, the shared address, the Global User ID or the
+// display name, ignoring case. Addresses are stored lower-case and Global User IDs upper-case,
+// so plain LIKE does for them (several times faster than ILIKE on PostgreSQL); only the name
+// needs LOWER. A leading-wildcard match reads every row of the application: see the benchmark.
+func searchPredicate(q string) predicate.AppConnection {
+	lower, upper := likeContains(strings.ToLower(q)), likeContains(strings.ToUpper(q))
+	like := func(expr string, pattern string) *sql.Predicate {
+		return sql.P(func(b *sql.Builder) {
+			b.WriteString(expr).WriteString(" LIKE ").Arg(pattern).WriteString(" ESCAPE '\\'")
+		})
+	}
+	return func(s *sql.Selector) {
+		t := sql.Table(user.Table)
+		people := sql.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
+			like(t.C(user.FieldGlobalID), upper),
+			like("LOWER("+t.C(user.FieldName)+")", lower),
+		))
+		s.Where(sql.Or(
+			like(s.C(appconnection.FieldAliasEmail), lower),
+			like(s.C(appconnection.FieldAppEmail), lower),
+			sql.In(s.C(appconnection.FieldUserID), people),
+		))
+	}
+}
+
+// likeContains is the LIKE pattern of "contains s", with LIKE's metacharacters escaped.
+func likeContains(s string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s) + "%"
 }
 
 // UserPage asks for one page of connected users: Relay arguments, ordering and filters.
