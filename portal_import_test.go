@@ -297,3 +297,43 @@ func TestImportRowLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestImportConcurrent runs the same import four times at once: every run succeeds, each
+// person is connected once, and exactly one run reports each of them as imported.
+func TestImportConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("racer@example.com", "Racer", true)
+		app := dev.createApp("Racer", false)
+		var rows []map[string]string
+		for i := range 20 {
+			who := e.person(fmt.Sprintf("racer-%d@example.com", i), "", false)
+			rows = append(rows, map[string]string{"externalUserId": fmt.Sprint(i), "email": who.user.Email})
+		}
+		const runs = 4
+		type answer struct {
+			status int
+			body   []byte
+		}
+		answers := make(chan answer, runs)
+		for range runs {
+			go func() {
+				status, body := dev.do("POST", "/api/developer/applications/"+app+"/import-existing-users/csv", map[string]any{"users": rows})
+				answers <- answer{status, body}
+			}()
+		}
+		imported := 0
+		for range runs {
+			a := <-answers
+			var v importAnswer
+			json.Unmarshal(a.body, &v)
+			if a.status != 200 {
+				t.Fatalf("concurrent import = %d %s", a.status, a.body)
+			}
+			imported += v.Counts["imported"]
+		}
+		n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(t.Context())
+		if n != 20 || imported != 20 {
+			t.Errorf("%d connections, %d rows imported across runs; want 20 and 20", n, imported)
+		}
+	})
+}

@@ -19,7 +19,7 @@ const benchConnections = 1_000_000
 // BenchmarkPortalMillion measures the portal's list and analytics queries on an application
 // with 1,000,000 connections in PostgreSQL (LOGINSIGN_TEST_DATABASE_URL; skipped otherwise),
 // each next to a bare SELECT count(*) on the same table in the same run. Every sub-benchmark
-// reports x_count: its time over the bare count's.
+// reports x_count: its time over the bare count's (BareCount runs first).
 func BenchmarkPortalMillion(b *testing.B) {
 	base := os.Getenv(storetest.EnvPostgres)
 	if base == "" {
@@ -56,7 +56,9 @@ func BenchmarkPortalMillion(b *testing.B) {
 			SELECT 'lic_bench' || i, 'CODE-' || i, 'CODE' || i, (ARRAY['UNUSED','ACTIVE','EXPIRED'])[1 + i % 3], 'code', $1::timestamptz,
 			       CASE WHEN i % 6 = 1 THEN $1::timestamptz - interval '1 day' END, $2, $3
 			FROM generate_series(0, 99999) i`, []any{now, app.ID, variant.ID}},
-		{"statistics", `ANALYZE`, nil},
+		// What autovacuum does on a live database: statistics and the visibility map that lets
+		// counts and groupings read the indexes only.
+		{"vacuum", `VACUUM ANALYZE`, nil},
 	}
 	start := time.Now()
 	for _, s := range seed {
@@ -74,16 +76,8 @@ func BenchmarkPortalMillion(b *testing.B) {
 			b.Fatalf("count = %d, %v", n, err)
 		}
 	}
-	// The baseline, measured the same way as every query below.
-	bareCount()
-	var baseline time.Duration
-	for range 10 {
-		t := time.Now()
-		bareCount()
-		baseline += time.Since(t)
-	}
-	baseline /= 10
-
+	bareCount() // warm the cache like every sub-benchmark's first iteration does
+	var baseline float64 // ns per bare count, set by the first sub-benchmark
 	var deep entgql.Cursor[string]
 	{
 		var id string
@@ -106,7 +100,11 @@ func BenchmarkPortalMillion(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/float64(baseline), "x_count")
+			perOp := float64(b.Elapsed()) / float64(b.N)
+			if name == "BareCount" {
+				baseline = perOp
+			}
+			b.ReportMetric(perOp/baseline, "x_count")
 		})
 	}
 	run("BareCount", func() error { bareCount(); return nil })

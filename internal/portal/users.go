@@ -95,8 +95,9 @@ func searchPredicate(q string) predicate.AppConnection {
 		})
 	}
 	return func(s *sql.Selector) {
-		t := sql.Table(user.Table)
-		people := sql.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
+		b := sql.Dialect(s.Dialect())
+		t := b.Table(user.Table)
+		people := b.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
 			like(t.C(user.FieldGlobalID), upper),
 			like("LOWER("+t.C(user.FieldName)+")", lower),
 		))
