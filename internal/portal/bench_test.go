@@ -76,7 +76,7 @@ func BenchmarkPortalMillion(b *testing.B) {
 			b.Fatalf("count = %d, %v", n, err)
 		}
 	}
-	bareCount() // warm the cache like every sub-benchmark's first iteration does
+	bareCount()          // warm the cache like every sub-benchmark's first iteration does
 	var baseline float64 // ns per bare count, set by the first sub-benchmark
 	var deep entgql.Cursor[string]
 	{
