@@ -963,11 +963,6 @@ func (_q *LicenseCodeQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, licensecode.FieldCode)
 				fieldSeen[licensecode.FieldCode] = struct{}{}
 			}
-		case "state":
-			if _, ok := fieldSeen[licensecode.FieldState]; !ok {
-				selectedFields = append(selectedFields, licensecode.FieldState)
-				fieldSeen[licensecode.FieldState] = struct{}{}
-			}
 		case "source":
 			if _, ok := fieldSeen[licensecode.FieldSource]; !ok {
 				selectedFields = append(selectedFields, licensecode.FieldSource)

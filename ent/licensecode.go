@@ -28,7 +28,7 @@ type LicenseCode struct {
 	Code string `json:"code,omitempty"`
 	// upper-cased code without hyphens and spaces: unique per application
 	CodeKey string `json:"code_key,omitempty"`
-	// State holds the value of the "state" field.
+	// stored state; callers see the effective state (licenses.EffectiveState), so GraphQL's LicenseCode.state is declared in schema/licenses.graphql and resolved from state and expires_at
 	State licensecode.State `json:"state,omitempty"`
 	// Source holds the value of the "source" field.
 	Source licensecode.Source `json:"source,omitempty"`

@@ -41,12 +41,20 @@ func (r *Resolver) Application() ApplicationResolver { return &applicationResolv
 // ImportSource returns ImportSourceResolver implementation.
 func (r *Resolver) ImportSource() ImportSourceResolver { return &importSourceResolver{r} }
 
+// LicenseCode returns LicenseCodeResolver implementation.
+func (r *Resolver) LicenseCode() LicenseCodeResolver { return &licenseCodeResolver{r} }
+
+// LicenseVariant returns LicenseVariantResolver implementation.
+func (r *Resolver) LicenseVariant() LicenseVariantResolver { return &licenseVariantResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
-	appConnectionResolver struct{ *Resolver }
-	applicationResolver   struct{ *Resolver }
-	importSourceResolver  struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
+	appConnectionResolver  struct{ *Resolver }
+	applicationResolver    struct{ *Resolver }
+	importSourceResolver   struct{ *Resolver }
+	licenseCodeResolver    struct{ *Resolver }
+	licenseVariantResolver struct{ *Resolver }
+	queryResolver          struct{ *Resolver }
 )

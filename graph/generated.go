@@ -14,6 +14,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/webhookevent"
 	"loginsign/graph/model"
+	"loginsign/internal/licenses"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -40,6 +41,8 @@ type ResolverRoot interface {
 	AppConnection() AppConnectionResolver
 	Application() ApplicationResolver
 	ImportSource() ImportSourceResolver
+	LicenseCode() LicenseCodeResolver
+	LicenseVariant() LicenseVariantResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 }
@@ -92,20 +95,23 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AllowedOrigins func(childComplexity int) int
-		Analytics      func(childComplexity int) int
-		CreatedAt      func(childComplexity int) int
-		ID             func(childComplexity int) int
-		IconURL        func(childComplexity int) int
-		ImportSources  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Name           func(childComplexity int) int
-		PrivacyURL     func(childComplexity int) int
-		RedirectUris   func(childComplexity int) int
-		TermsURL       func(childComplexity int) int
-		UpdatedAt      func(childComplexity int) int
-		Users          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
-		WebhookURL     func(childComplexity int) int
-		Website        func(childComplexity int) int
+		AllowedOrigins  func(childComplexity int) int
+		Analytics       func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		IconURL         func(childComplexity int) int
+		ImportSources   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		LicenseCodes    func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
+		LicenseVariants func(childComplexity int) int
+		Name            func(childComplexity int) int
+		PrivacyURL      func(childComplexity int) int
+		RedirectUris    func(childComplexity int) int
+		TermsURL        func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
+		Users           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents   func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL      func(childComplexity int) int
+		Website         func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -146,6 +152,10 @@ type ComplexityRoot struct {
 		Day   func(childComplexity int) int
 	}
 
+	DeleteAccountPayload struct {
+		EndedConnections func(childComplexity int) int
+	}
+
 	DeletePayload struct {
 		DeletedID func(childComplexity int) int
 	}
@@ -155,6 +165,11 @@ type ComplexityRoot struct {
 		Events            func(childComplexity int) int
 		Ok                func(childComplexity int) int
 		WebhookConfigured func(childComplexity int) int
+	}
+
+	GenerateLicenseCodesPayload struct {
+		Codes   func(childComplexity int) int
+		Variant func(childComplexity int) int
 	}
 
 	ImportCounts struct {
@@ -218,6 +233,12 @@ type ComplexityRoot struct {
 		Source  func(childComplexity int) int
 	}
 
+	InvalidLicenseCode struct {
+		Code   func(childComplexity int) int
+		Line   func(childComplexity int) int
+		Reason func(childComplexity int) int
+	}
+
 	LicenseCode struct {
 		ActivatedAt        func(childComplexity int) int
 		Application        func(childComplexity int) int
@@ -228,6 +249,7 @@ type ComplexityRoot struct {
 		ID                 func(childComplexity int) int
 		LinkedConnection   func(childComplexity int) int
 		LinkedConnectionID func(childComplexity int) int
+		Owner              func(childComplexity int) int
 		Source             func(childComplexity int) int
 		State              func(childComplexity int) int
 		Variant            func(childComplexity int) int
@@ -240,9 +262,22 @@ type ComplexityRoot struct {
 		TotalCount func(childComplexity int) int
 	}
 
+	LicenseCodeCounts struct {
+		Active  func(childComplexity int) int
+		Expired func(childComplexity int) int
+		Unused  func(childComplexity int) int
+	}
+
 	LicenseCodeEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	LicenseOwner struct {
+		ConnectionID func(childComplexity int) int
+		Email        func(childComplexity int) int
+		GlobalID     func(childComplexity int) int
+		Name         func(childComplexity int) int
 	}
 
 	LicenseStateCount struct {
@@ -253,6 +288,7 @@ type ComplexityRoot struct {
 	LicenseVariant struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
+		CodeCounts    func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		Description   func(childComplexity int) int
 		Duration      func(childComplexity int) int
@@ -273,18 +309,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AddAlternativeEmail      func(childComplexity int, email string) int
 		CreateApplication        func(childComplexity int, input model.CreateApplicationInput) int
+		CreateLicenseVariant     func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
+		DeleteAccount            func(childComplexity int, confirmGlobalID string) int
 		DeleteAppConnection      func(childComplexity int, appID string, connectionID string) int
 		DeleteApplication        func(childComplexity int, id string) int
+		DeleteLicenseCode        func(childComplexity int, applicationID string, id string) int
+		DeleteLicenseVariant     func(childComplexity int, applicationID string, id string, force *bool) int
+		GenerateLicenseCodes     func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
 		ImportUsers              func(childComplexity int, appID string, input model.ImportUsersInput) int
+		MakePrimaryEmail         func(childComplexity int, emailID string) int
+		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
+		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
+		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
+		RemoveConnection         func(childComplexity int, connectionID string) int
 		RollbackImport           func(childComplexity int, appID string, sourceID string) int
 		RotateClientSecret       func(childComplexity int, id string) int
 		RotateWebhookSecret      func(childComplexity int, id string) int
+		SendTestWebhook          func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted  func(childComplexity int, connectionID string, muted bool) int
 		SyncConnectionEmail      func(childComplexity int, appID string, connectionID string, email string) int
 		TestCurrentLoginsSyncAPI func(childComplexity int, appID string) int
 		TestEmailSyncAPI         func(childComplexity int, appID string) int
 		UpdateAppConnection      func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
 		UpdateApplication        func(childComplexity int, id string, input model.UpdateApplicationInput) int
+		UpdateLicenseVariant     func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
+		UploadLicenseCodes       func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		VerifyAlternativeEmail   func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -297,6 +349,7 @@ type ComplexityRoot struct {
 	Query struct {
 		Application      func(childComplexity int, id string) int
 		Applications     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
+		MyLicenses       func(childComplexity int, applicationID string) int
 		Node             func(childComplexity int, id string) int
 		Nodes            func(childComplexity int, ids []string) int
 		RedirectURICheck func(childComplexity int, appID string, redirectURI string) int
@@ -318,6 +371,14 @@ type ComplexityRoot struct {
 	RegionCount struct {
 		Count  func(childComplexity int) int
 		Region func(childComplexity int) int
+	}
+
+	RemoveAlternativeEmailPayload struct {
+		DeletedEmailID func(childComplexity int) int
+	}
+
+	RemoveConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
 	}
 
 	RollbackImportPayload struct {
@@ -345,6 +406,12 @@ type ComplexityRoot struct {
 	UpdateApplicationPayload struct {
 		Application   func(childComplexity int) int
 		WebhookSecret func(childComplexity int) int
+	}
+
+	UploadLicenseCodesPayload struct {
+		Created    func(childComplexity int) int
+		Duplicates func(childComplexity int) int
+		Invalid    func(childComplexity int) int
 	}
 
 	User struct {
@@ -392,6 +459,10 @@ type ComplexityRoot struct {
 	UserEmailEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	VerifyAlternativeEmailPayload struct {
+		Email func(childComplexity int) int
 	}
 
 	WebhookAttempt struct {
@@ -462,16 +533,40 @@ type AppConnectionResolver interface {
 	EmailMuted(ctx context.Context, obj *ent.AppConnection) (bool, error)
 }
 type ApplicationResolver interface {
+	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
+	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
 	WebhookURL(ctx context.Context, obj *ent.Application) (*string, error)
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
+	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
 }
 type ImportSourceResolver interface {
 	Counts(ctx context.Context, obj *ent.ImportSource) (*model.ImportCounts, error)
 }
+type LicenseCodeResolver interface {
+	State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error)
+	Owner(ctx context.Context, obj *ent.LicenseCode) (*licenses.Owner, error)
+}
+type LicenseVariantResolver interface {
+	CodeCounts(ctx context.Context, obj *ent.LicenseVariant) (*licenses.CodeCounts, error)
+}
 type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
+	RemoveConnection(ctx context.Context, connectionID string) (*model.RemoveConnectionPayload, error)
+	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
+	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
+	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
+	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
+	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
+	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
+	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
+	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
+	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
+	GenerateLicenseCodes(ctx context.Context, applicationID string, input model.GenerateLicenseCodesInput) (*model.GenerateLicenseCodesPayload, error)
+	UploadLicenseCodes(ctx context.Context, applicationID string, input model.UploadLicenseCodesInput) (*model.UploadLicenseCodesPayload, error)
+	DeleteLicenseCode(ctx context.Context, applicationID string, id string) (bool, error)
+	RedeemLicenseCode(ctx context.Context, applicationID string, code string) (*ent.LicenseCode, error)
 	UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
 	RotateClientSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
 	RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
@@ -483,10 +578,13 @@ type MutationResolver interface {
 	RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error)
 	TestEmailSyncAPI(ctx context.Context, appID string) (*model.EmailSyncTest, error)
 	TestCurrentLoginsSyncAPI(ctx context.Context, appID string) (*model.CurrentLoginsSyncTest, error)
+	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
+	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
+	MyLicenses(ctx context.Context, applicationID string) ([]*ent.LicenseCode, error)
 	Application(ctx context.Context, id string) (*ent.Application, error)
 	RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*model.RedirectURICheck, error)
 	Viewer(ctx context.Context) (*ent.User, error)
@@ -757,6 +855,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.ImportSources(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Application.licenseCodes":
+		if e.ComplexityRoot.Application.LicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Application_licenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.LicenseCodes(childComplexity, args["variantId"].(*string), args["state"].(*licensecode.State), args["q"].(*string), args["first"].(*int), args["after"].(*entgql.Cursor[string])), true
+	case "Application.licenseVariants":
+		if e.ComplexityRoot.Application.LicenseVariants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.LicenseVariants(childComplexity), true
 	case "Application.name":
 		if e.ComplexityRoot.Application.Name == nil {
 			break
@@ -798,6 +913,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Users(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["where"].(*ent.AppConnectionWhereInput), args["filter"].(*model.UserFilter), args["orderBy"].([]*ent.AppConnectionOrder)), true
+	case "Application.webhookEvents":
+		if e.ComplexityRoot.Application.WebhookEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Application_webhookEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["status"].(*webhookevent.Status)), true
 	case "Application.webhookUrl":
 		if e.ComplexityRoot.Application.WebhookURL == nil {
 			break
@@ -937,6 +1063,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DayCount.Day(childComplexity), true
 
+	case "DeleteAccountPayload.endedConnections":
+		if e.ComplexityRoot.DeleteAccountPayload.EndedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteAccountPayload.EndedConnections(childComplexity), true
+
 	case "DeletePayload.deletedId":
 		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
 			break
@@ -968,6 +1101,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmailSyncTest.WebhookConfigured(childComplexity), true
+
+	case "GenerateLicenseCodesPayload.codes":
+		if e.ComplexityRoot.GenerateLicenseCodesPayload.Codes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateLicenseCodesPayload.Codes(childComplexity), true
+	case "GenerateLicenseCodesPayload.variant":
+		if e.ComplexityRoot.GenerateLicenseCodesPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateLicenseCodesPayload.Variant(childComplexity), true
 
 	case "ImportCounts.alreadyConnected":
 		if e.ComplexityRoot.ImportCounts.AlreadyConnected == nil {
@@ -1204,6 +1350,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportUsersPayload.Source(childComplexity), true
 
+	case "InvalidLicenseCode.code":
+		if e.ComplexityRoot.InvalidLicenseCode.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Code(childComplexity), true
+	case "InvalidLicenseCode.line":
+		if e.ComplexityRoot.InvalidLicenseCode.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Line(childComplexity), true
+	case "InvalidLicenseCode.reason":
+		if e.ComplexityRoot.InvalidLicenseCode.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InvalidLicenseCode.Reason(childComplexity), true
+
 	case "LicenseCode.activatedAt":
 		if e.ComplexityRoot.LicenseCode.ActivatedAt == nil {
 			break
@@ -1258,6 +1423,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCode.LinkedConnectionID(childComplexity), true
+	case "LicenseCode.owner":
+		if e.ComplexityRoot.LicenseCode.Owner == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCode.Owner(childComplexity), true
 	case "LicenseCode.source":
 		if e.ComplexityRoot.LicenseCode.Source == nil {
 			break
@@ -1302,6 +1473,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseCodeConnection.TotalCount(childComplexity), true
 
+	case "LicenseCodeCounts.active":
+		if e.ComplexityRoot.LicenseCodeCounts.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Active(childComplexity), true
+	case "LicenseCodeCounts.expired":
+		if e.ComplexityRoot.LicenseCodeCounts.Expired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Expired(childComplexity), true
+	case "LicenseCodeCounts.unused":
+		if e.ComplexityRoot.LicenseCodeCounts.Unused == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseCodeCounts.Unused(childComplexity), true
+
 	case "LicenseCodeEdge.cursor":
 		if e.ComplexityRoot.LicenseCodeEdge.Cursor == nil {
 			break
@@ -1314,6 +1504,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCodeEdge.Node(childComplexity), true
+
+	case "LicenseOwner.connectionId":
+		if e.ComplexityRoot.LicenseOwner.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.ConnectionID(childComplexity), true
+	case "LicenseOwner.email":
+		if e.ComplexityRoot.LicenseOwner.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.Email(childComplexity), true
+	case "LicenseOwner.globalId":
+		if e.ComplexityRoot.LicenseOwner.GlobalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.GlobalID(childComplexity), true
+	case "LicenseOwner.name":
+		if e.ComplexityRoot.LicenseOwner.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseOwner.Name(childComplexity), true
 
 	case "LicenseStateCount.count":
 		if e.ComplexityRoot.LicenseStateCount.Count == nil {
@@ -1340,6 +1555,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseVariant.ApplicationID(childComplexity), true
+	case "LicenseVariant.codeCounts":
+		if e.ComplexityRoot.LicenseVariant.CodeCounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseVariant.CodeCounts(childComplexity), true
 	case "LicenseVariant.createdAt":
 		if e.ComplexityRoot.LicenseVariant.CreatedAt == nil {
 			break
@@ -1409,6 +1630,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.addAlternativeEmail":
+		if e.ComplexityRoot.Mutation.AddAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -1420,6 +1652,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(model.CreateApplicationInput)), true
+	case "Mutation.createLicenseVariant":
+		if e.ComplexityRoot.Mutation.CreateLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLicenseVariant(childComplexity, args["applicationId"].(string), args["input"].(model.CreateLicenseVariantInput)), true
+	case "Mutation.deleteAccount":
+		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
 	case "Mutation.deleteAppConnection":
 		if e.ComplexityRoot.Mutation.DeleteAppConnection == nil {
 			break
@@ -1442,6 +1696,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteApplication(childComplexity, args["id"].(string)), true
+	case "Mutation.deleteLicenseCode":
+		if e.ComplexityRoot.Mutation.DeleteLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLicenseCode(childComplexity, args["applicationId"].(string), args["id"].(string)), true
+	case "Mutation.deleteLicenseVariant":
+		if e.ComplexityRoot.Mutation.DeleteLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["force"].(*bool)), true
+	case "Mutation.generateLicenseCodes":
+		if e.ComplexityRoot.Mutation.GenerateLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_generateLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GenerateLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.GenerateLicenseCodesInput)), true
 	case "Mutation.importUsers":
 		if e.ComplexityRoot.Mutation.ImportUsers == nil {
 			break
@@ -1453,6 +1740,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["appId"].(string), args["input"].(model.ImportUsersInput)), true
+	case "Mutation.makePrimaryEmail":
+		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_makePrimaryEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.redeemLicenseCode":
+		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeemLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeemLicenseCode(childComplexity, args["applicationId"].(string), args["code"].(string)), true
+	case "Mutation.redeliverWebhookEvent":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.removeAlternativeEmail":
+		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.removeConnection":
+		if e.ComplexityRoot.Mutation.RemoveConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
 	case "Mutation.rollbackImport":
 		if e.ComplexityRoot.Mutation.RollbackImport == nil {
 			break
@@ -1486,6 +1828,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.sendTestWebhook":
+		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTestWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTestWebhook(childComplexity, args["applicationId"].(string)), true
+	case "Mutation.setConnectionEmailMuted":
+		if e.ComplexityRoot.Mutation.SetConnectionEmailMuted == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConnectionEmailMuted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
 	case "Mutation.syncConnectionEmail":
 		if e.ComplexityRoot.Mutation.SyncConnectionEmail == nil {
 			break
@@ -1541,6 +1905,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateApplication(childComplexity, args["id"].(string), args["input"].(model.UpdateApplicationInput)), true
+	case "Mutation.updateLicenseVariant":
+		if e.ComplexityRoot.Mutation.UpdateLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["input"].(model.UpdateLicenseVariantInput)), true
+	case "Mutation.uploadLicenseCodes":
+		if e.ComplexityRoot.Mutation.UploadLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.UploadLicenseCodesInput)), true
+	case "Mutation.verifyAlternativeEmail":
+		if e.ComplexityRoot.Mutation.VerifyAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyAlternativeEmail(childComplexity, args["token"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1590,6 +1987,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Applications(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].([]*ent.ApplicationOrder), args["where"].(*ent.ApplicationWhereInput)), true
 
+	case "Query.myLicenses":
+		if e.ComplexityRoot.Query.MyLicenses == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myLicenses_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyLicenses(childComplexity, args["applicationId"].(string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -1698,6 +2106,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegionCount.Region(childComplexity), true
 
+	case "RemoveAlternativeEmailPayload.deletedEmailId":
+		if e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID(childComplexity), true
+
+	case "RemoveConnectionPayload.deletedConnectionId":
+		if e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
+
 	case "RollbackImportPayload.deletedConnections":
 		if e.ComplexityRoot.RollbackImportPayload.DeletedConnections == nil {
 			break
@@ -1774,6 +2196,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "UploadLicenseCodesPayload.created":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Created(childComplexity), true
+	case "UploadLicenseCodesPayload.duplicates":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Duplicates(childComplexity), true
+	case "UploadLicenseCodesPayload.invalid":
+		if e.ComplexityRoot.UploadLicenseCodesPayload.Invalid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadLicenseCodesPayload.Invalid(childComplexity), true
 
 	case "User.applications":
 		if e.ComplexityRoot.User.Applications == nil {
@@ -1969,6 +2410,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEmailEdge.Node(childComplexity), true
+
+	case "VerifyAlternativeEmailPayload.email":
+		if e.ComplexityRoot.VerifyAlternativeEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyAlternativeEmailPayload.Email(childComplexity), true
 
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
@@ -2183,6 +2631,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
 			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
+			graphql.NewInputUnmarshaler("CreateLicenseVariantInput", ec.unmarshalInputCreateLicenseVariantInput),
+			graphql.NewInputUnmarshaler("GenerateLicenseCodesInput", ec.unmarshalInputGenerateLicenseCodesInput),
 			graphql.NewInputUnmarshaler("ImportRowWhereInput", ec.unmarshalInputImportRowWhereInput),
 			graphql.NewInputUnmarshaler("ImportSourceOrder", ec.unmarshalInputImportSourceOrder),
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
@@ -2194,6 +2644,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
 			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
+			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
+			graphql.NewInputUnmarshaler("UploadLicenseCodesInput", ec.unmarshalInputUploadLicenseCodesInput),
 			graphql.NewInputUnmarshaler("UserEmailOrder", ec.unmarshalInputUserEmailOrder),
 			graphql.NewInputUnmarshaler("UserEmailWhereInput", ec.unmarshalInputUserEmailWhereInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -2278,6 +2730,47 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
+# signed-in person only; someone else's connection or address answers NOT_FOUND.
+
+extend type Mutation {
+  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  removeConnection(connectionId: ID!): RemoveConnectionPayload!
+  """Mutes (or unmutes) relay mail from one connected app."""
+  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
+  """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
+  addAlternativeEmail(email: String!): UserEmail!
+  """Confirms an alternative address with the token of its verification link; needs no session."""
+  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
+  """Unlinks an alternative address."""
+  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
+  """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
+  makePrimaryEmail(emailId: ID!): User!
+  """
+  Deletes the account: every connection ends (each app gets user_account_deleted), every
+  session ends. confirmGlobalId must be the person's Global User ID.
+  """
+  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+}
+
+type RemoveConnectionPayload {
+  deletedConnectionId: ID!
+}
+
+type VerifyAlternativeEmailPayload {
+  """The address now confirmed."""
+  email: String!
+}
+
+type RemoveAlternativeEmailPayload {
+  deletedEmailId: ID!
+}
+
+type DeleteAccountPayload {
+  """How many app connections ended."""
+  endedConnections: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type AppConnection implements Node {
@@ -3285,7 +3778,6 @@ type LicenseCode implements Node {
   applicationID: ID!
   variantID: ID!
   code: String!
-  state: LicenseCodeState!
   source: LicenseCodeSource!
   linkedConnectionID: ID
   createdAt: Time!
@@ -4643,6 +5135,108 @@ input WebhookEventWhereInput {
   hasDeliveriesWith: [WebhookAttemptWhereInput!]
 }
 `, BuiltIn: false},
+	{Name: "../schema/licenses.graphql", Input: `# Licenses (spec §5.6–5.7, §6). Every field calls internal/licenses, which checks that the
+# signed-in developer owns the application (or, for the person's fields, that they hold the
+# connection). The ent edges to variants and codes are hidden from GraphQL on purpose: these
+# fields are the only way in.
+
+extend type Application {
+  """The application's license variants, by name. Owner only."""
+  licenseVariants: [LicenseVariant!]!
+  """The application's license codes, newest first, filtered by variant, effective state and text (part of the code, the owner's Global User ID or address). Owner only."""
+  licenseCodes(variantId: ID, state: LicenseCodeState, q: String, first: Int, after: Cursor): LicenseCodeConnection!
+}
+
+extend type LicenseVariant {
+  """The variant's codes counted by effective state."""
+  codeCounts: LicenseCodeCounts!
+}
+
+type LicenseCodeCounts {
+  unused: Int!
+  active: Int!
+  expired: Int!
+}
+
+extend type LicenseCode {
+  """The effective state: an ACTIVE code past expiresAt reads EXPIRED."""
+  state: LicenseCodeState!
+  """Who holds the code, as the developer sees them; null while nobody does."""
+  owner: LicenseOwner
+}
+
+type LicenseOwner {
+  connectionId: ID!
+  globalId: String!
+  name: String
+  """The address the application sees: the one the person shares with it, else the alias."""
+  email: String!
+}
+
+input CreateLicenseVariantInput {
+  name: String!
+  description: String
+  """Default LIFETIME."""
+  duration: LicenseVariantDuration
+}
+
+input UpdateLicenseVariantInput {
+  name: String
+  description: String
+  duration: LicenseVariantDuration
+}
+
+input GenerateLicenseCodesInput {
+  variantId: ID!
+  """1 to 10,000."""
+  count: Int!
+  """Optional: 1 to 16 letters and digits put before the code."""
+  prefix: String
+}
+
+type GenerateLicenseCodesPayload {
+  variant: LicenseVariant!
+  codes: [String!]!
+}
+
+input UploadLicenseCodesInput {
+  variantId: ID!
+  """Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _."""
+  codes: [String!]!
+}
+
+type UploadLicenseCodesPayload {
+  created: Int!
+  """Codes the application already had, or that came twice in this upload."""
+  duplicates: [String!]!
+  invalid: [InvalidLicenseCode!]!
+}
+
+type InvalidLicenseCode {
+  """1-based position in codes."""
+  line: Int!
+  code: String!
+  reason: String!
+}
+
+extend type Query {
+  """The signed-in person's licenses (redeemed and synced) for one application they are connected to."""
+  myLicenses(applicationId: ID!): [LicenseCode!]!
+}
+
+extend type Mutation {
+  createLicenseVariant(applicationId: ID!, input: CreateLicenseVariantInput!): LicenseVariant!
+  updateLicenseVariant(applicationId: ID!, id: ID!, input: UpdateLicenseVariantInput!): LicenseVariant!
+  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
+  deleteLicenseVariant(applicationId: ID!, id: ID!, force: Boolean = false): Boolean!
+  generateLicenseCodes(applicationId: ID!, input: GenerateLicenseCodesInput!): GenerateLicenseCodesPayload!
+  uploadLicenseCodes(applicationId: ID!, input: UploadLicenseCodesInput!): UploadLicenseCodesPayload!
+  """Deletes an unused code (code_not_unused once redeemed)."""
+  deleteLicenseCode(applicationId: ID!, id: ID!): Boolean!
+  """Redeems a code of the application for the signed-in person's connection to it."""
+  redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
+}
+`, BuiltIn: false},
 	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
 # analytics. Every field checks in internal/portal that the signed-in developer owns the
 # application; another developer's application answers exactly like a missing one.
@@ -4896,6 +5490,30 @@ type CreateApplicationPayload {
   webhookSecret: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/webhooks.graphql", Input: `# Webhooks in the Developer Portal: the delivery log, manual redelivery and the test button.
+# Every field checks that the signed-in developer owns the application.
+
+extend type Application {
+  """
+  The application's webhook delivery log, newest first: each event with its attempts, last
+  error and next attempt. Only the application's owner reaches it; anyone else gets NOT_FOUND.
+  """
+  webhookEvents(after: Cursor, first: Int, status: WebhookEventStatus): WebhookEventConnection!
+}
+
+extend type Mutation {
+  """
+  Queues an event of the application again for an attempt now (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it.
+  """
+  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent!
+  """
+  Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
+  endpoint disabled by a 410 Gone again.
+  """
+  sendTestWebhook(applicationId: ID!): WebhookEvent!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -5011,6 +5629,10 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
+	case "licenseVariants":
+		return ec.fieldContext_Application_licenseVariants(ctx, field)
+	case "licenseCodes":
+		return ec.fieldContext_Application_licenseCodes(ctx, field)
 	case "webhookUrl":
 		return ec.fieldContext_Application_webhookUrl(ctx, field)
 	case "users":
@@ -5019,6 +5641,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_importSources(ctx, field)
 	case "analytics":
 		return ec.fieldContext_Application_analytics(ctx, field)
+	case "webhookEvents":
+		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -5099,6 +5723,14 @@ func (ec *executionContext) childFields_DayCount(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
 }
 
+func (ec *executionContext) childFields_DeleteAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedConnections":
+		return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteAccountPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedId":
@@ -5119,6 +5751,16 @@ func (ec *executionContext) childFields_EmailSyncTest(ctx context.Context, field
 		return ec.fieldContext_EmailSyncTest_events(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmailSyncTest", field.Name)
+}
+
+func (ec *executionContext) childFields_GenerateLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_GenerateLicenseCodesPayload_variant(ctx, field)
+	case "codes":
+		return ec.fieldContext_GenerateLicenseCodesPayload_codes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GenerateLicenseCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5243,6 +5885,18 @@ func (ec *executionContext) childFields_ImportUsersPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type ImportUsersPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_InvalidLicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "line":
+		return ec.fieldContext_InvalidLicenseCode_line(ctx, field)
+	case "code":
+		return ec.fieldContext_InvalidLicenseCode_code(ctx, field)
+	case "reason":
+		return ec.fieldContext_InvalidLicenseCode_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InvalidLicenseCode", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5253,8 +5907,6 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variantID(ctx, field)
 	case "code":
 		return ec.fieldContext_LicenseCode_code(ctx, field)
-	case "state":
-		return ec.fieldContext_LicenseCode_state(ctx, field)
 	case "source":
 		return ec.fieldContext_LicenseCode_source(ctx, field)
 	case "linkedConnectionID":
@@ -5271,6 +5923,10 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_variant(ctx, field)
 	case "linkedConnection":
 		return ec.fieldContext_LicenseCode_linkedConnection(ctx, field)
+	case "state":
+		return ec.fieldContext_LicenseCode_state(ctx, field)
+	case "owner":
+		return ec.fieldContext_LicenseCode_owner(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCode", field.Name)
 }
@@ -5287,6 +5943,18 @@ func (ec *executionContext) childFields_LicenseCodeConnection(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeConnection", field.Name)
 }
 
+func (ec *executionContext) childFields_LicenseCodeCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unused":
+		return ec.fieldContext_LicenseCodeCounts_unused(ctx, field)
+	case "active":
+		return ec.fieldContext_LicenseCodeCounts_active(ctx, field)
+	case "expired":
+		return ec.fieldContext_LicenseCodeCounts_expired(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeCounts", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseCodeEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "node":
@@ -5295,6 +5963,20 @@ func (ec *executionContext) childFields_LicenseCodeEdge(ctx context.Context, fie
 		return ec.fieldContext_LicenseCodeEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCodeEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_LicenseOwner(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connectionId":
+		return ec.fieldContext_LicenseOwner_connectionId(ctx, field)
+	case "globalId":
+		return ec.fieldContext_LicenseOwner_globalId(ctx, field)
+	case "name":
+		return ec.fieldContext_LicenseOwner_name(ctx, field)
+	case "email":
+		return ec.fieldContext_LicenseOwner_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseOwner", field.Name)
 }
 
 func (ec *executionContext) childFields_LicenseStateCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5325,6 +6007,8 @@ func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, fiel
 		return ec.fieldContext_LicenseVariant_duration(ctx, field)
 	case "application":
 		return ec.fieldContext_LicenseVariant_application(ctx, field)
+	case "codeCounts":
+		return ec.fieldContext_LicenseVariant_codeCounts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseVariant", field.Name)
 }
@@ -5387,6 +6071,22 @@ func (ec *executionContext) childFields_RegionCount(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type RegionCount", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedEmailId":
+		return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveAlternativeEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -5439,6 +6139,18 @@ func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Con
 		return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "created":
+		return ec.fieldContext_UploadLicenseCodesPayload_created(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_UploadLicenseCodesPayload_duplicates(ctx, field)
+	case "invalid":
+		return ec.fieldContext_UploadLicenseCodesPayload_invalid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadLicenseCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5523,6 +6235,14 @@ func (ec *executionContext) childFields_UserEmailEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type UserEmailEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_VerifyAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyAlternativeEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5597,6 +6317,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5861,6 +6593,52 @@ func (ec *executionContext) field_Application_importSources_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Application_licenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "variantId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["variantId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "state",
+		func(ctx context.Context, v any) (*licensecode.State, error) {
+			return ec.unmarshalOLicenseCodeState2ᚖloginsignᚋentᚋlicensecodeᚐState(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["state"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "q",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["q"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg4
+	return args, nil
+}
+
 func (ec *executionContext) field_Application_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5923,6 +6701,36 @@ func (ec *executionContext) field_Application_users_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Application_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*webhookevent.Status, error) {
+			return ec.unmarshalOWebhookEventStatus2ᚖloginsignᚋentᚋwebhookeventᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5969,6 +6777,20 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5980,6 +6802,42 @@ func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Co
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateLicenseVariantInput, error) {
+			return ec.unmarshalNCreateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐCreateLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "confirmGlobalId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmGlobalId"] = arg0
 	return args, nil
 }
 
@@ -6019,6 +6877,80 @@ func (ec *executionContext) field_Mutation_deleteApplication_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deleteLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "force",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["force"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_generateLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.GenerateLicenseCodesInput, error) {
+			return ec.unmarshalNGenerateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐGenerateLicenseCodesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6038,6 +6970,92 @@ func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "eventId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["eventId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
 	return args, nil
 }
 
@@ -6088,6 +7106,42 @@ func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "muted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["muted"] = arg1
 	return args, nil
 }
 
@@ -6201,6 +7255,72 @@ func (ec *executionContext) field_Mutation_updateApplication_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_updateLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
+			return ec.unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UploadLicenseCodesInput, error) {
+			return ec.unmarshalNUploadLicenseCodesInput2loginsignᚋgraphᚋmodelᚐUploadLicenseCodesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6280,6 +7400,20 @@ func (ec *executionContext) field_Query_applications_args(ctx context.Context, r
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myLicenses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
 	return args, nil
 }
 
@@ -7693,6 +8827,82 @@ func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Co
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
+func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_licenseVariants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().LicenseVariants(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚕᚖloginsignᚋentᚐLicenseVariantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_licenseVariants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_licenseCodes(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_licenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().LicenseCodes(ctx, obj, fc.Args["variantId"].(*string), fc.Args["state"].(*licensecode.State), fc.Args["q"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*entgql.Cursor[string]))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
+			return ec.marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_licenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCodeConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_licenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7832,6 +9042,50 @@ func (ec *executionContext) fieldContext_Application_analytics(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppAnalytics(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().WebhookEvents(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["status"].(*webhookevent.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+			return ec.marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -8341,6 +9595,29 @@ func (ec *executionContext) fieldContext_DayCount_count(_ context.Context, field
 	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
 }
 
+func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteAccountPayload", field, false, false, "Int")
+}
+
 func (ec *executionContext) _DeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8454,6 +9731,61 @@ func (ec *executionContext) _EmailSyncTest_events(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_EmailSyncTest_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.GenerateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateLicenseCodesPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GenerateLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload_codes(ctx context.Context, field graphql.CollectedField, obj *model.GenerateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateLicenseCodesPayload_codes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GenerateLicenseCodesPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _ImportCounts_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
@@ -9427,6 +10759,75 @@ func (ec *executionContext) fieldContext_ImportUsersPayload_results(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _InvalidLicenseCode_line(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InvalidLicenseCode_code(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _InvalidLicenseCode_reason(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InvalidLicenseCode_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InvalidLicenseCode_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "String")
+}
+
 func (ec *executionContext) _LicenseCode_id(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9517,29 +10918,6 @@ func (ec *executionContext) _LicenseCode_code(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_LicenseCode_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "String")
-}
-
-func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_LicenseCode_state(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.State, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
-			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "LicenseCodeState")
 }
 
 func (ec *executionContext) _LicenseCode_source(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
@@ -9753,6 +11131,61 @@ func (ec *executionContext) fieldContext_LicenseCode_linkedConnection(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _LicenseCode_state(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseCode().State(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v licensecode.State) graphql.Marshaler {
+			return ec.marshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, true, true, "LicenseCodeState")
+}
+
+func (ec *executionContext) _LicenseCode_owner(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_owner(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseCode().Owner(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *licenses.Owner) graphql.Marshaler {
+			return ec.marshalOLicenseOwner2ᚖloginsignᚋinternalᚋlicensesᚐOwner(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_owner(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LicenseCode",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseOwner(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LicenseCodeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCodeConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9840,6 +11273,75 @@ func (ec *executionContext) fieldContext_LicenseCodeConnection_totalCount(_ cont
 	return graphql.NewScalarFieldContext("LicenseCodeConnection", field, false, false, "Int")
 }
 
+func (ec *executionContext) _LicenseCodeCounts_unused(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_unused(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unused, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_unused(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LicenseCodeCounts_active(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _LicenseCodeCounts_expired(ctx context.Context, field graphql.CollectedField, obj *licenses.CodeCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCodeCounts_expired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Expired, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCodeCounts_expired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCodeCounts", field, false, false, "Int")
+}
+
 func (ec *executionContext) _LicenseCodeEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCodeEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9893,6 +11395,98 @@ func (ec *executionContext) _LicenseCodeEdge_cursor(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_LicenseCodeEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("LicenseCodeEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _LicenseOwner_connectionId(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LicenseOwner_globalId(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GlobalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseOwner_name(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseOwner_email(ctx context.Context, field graphql.CollectedField, obj *licenses.Owner) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseOwner_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseOwner_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
 }
 
 func (ec *executionContext) _LicenseStateCount_state(ctx context.Context, field graphql.CollectedField, obj *model.LicenseStateCount) (ret graphql.Marshaler) {
@@ -10134,6 +11728,38 @@ func (ec *executionContext) fieldContext_LicenseVariant_application(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _LicenseVariant_codeCounts(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseVariant_codeCounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.LicenseVariant().CodeCounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *licenses.CodeCounts) graphql.Marshaler {
+			return ec.marshalNLicenseCodeCounts2ᚖloginsignᚋinternalᚋlicensesᚐCodeCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseVariant_codeCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LicenseVariant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCodeCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LicenseVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariantConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10314,6 +11940,622 @@ func (ec *executionContext) fieldContext_Mutation_createApplication(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveConnection(ctx, fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+			return ec.marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConnectionEmailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConnectionEmailMuted(ctx, fc.Args["connectionId"].(string), fc.Args["muted"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConnectionEmailMuted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+			return ec.marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserEmail(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyAlternativeEmail(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_makePrimaryEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_makePrimaryEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.CreateLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string), fc.Args["input"].(model.UpdateLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLicenseVariant(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string), fc.Args["force"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_generateLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GenerateLicenseCodes(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.GenerateLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNGenerateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐGenerateLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_generateLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GenerateLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_generateLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadLicenseCodes(ctx, fc.Args["applicationId"].(string), fc.Args["input"].(model.UploadLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UploadLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNUploadLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐUploadLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteLicenseCode(ctx, fc.Args["applicationId"].(string), fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeemLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeemLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeemLicenseCode(ctx, fc.Args["applicationId"].(string), fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCode) graphql.Marshaler {
+			return ec.marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeemLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeemLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10804,6 +13046,94 @@ func (ec *executionContext) fieldContext_Mutation_testCurrentLoginsSyncApi(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhookEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhookEvent(ctx, fc.Args["applicationId"].(string), fc.Args["eventId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTestWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTestWebhook(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTestWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10978,6 +13308,50 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myLicenses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myLicenses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyLicenses(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.LicenseCode) graphql.Marshaler {
+			return ec.marshalNLicenseCode2ᚕᚖloginsignᚋentᚐLicenseCodeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myLicenses(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCode(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myLicenses_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11477,6 +13851,52 @@ func (ec *executionContext) fieldContext_RegionCount_count(_ context.Context, fi
 	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RemoveAlternativeEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedEmailID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveAlternativeEmailPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _RollbackImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11778,6 +14198,84 @@ func (ec *executionContext) _UpdateApplicationPayload_webhookSecret(ctx context.
 }
 func (ec *executionContext) fieldContext_UpdateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UpdateApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadLicenseCodesPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadLicenseCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadLicenseCodesPayload_invalid(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadLicenseCodesPayload_invalid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invalid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*licenses.InvalidRow) graphql.Marshaler {
+			return ec.marshalNInvalidLicenseCode2ᚕᚖloginsignᚋinternalᚋlicensesᚐInvalidRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadLicenseCodesPayload_invalid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvalidLicenseCode(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
@@ -12571,6 +15069,29 @@ func (ec *executionContext) _UserEmailEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserEmailEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEmailEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyAlternativeEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyAlternativeEmailPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -16795,6 +19316,118 @@ func UnmarshalCreateApplicationInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateLicenseVariantInput(ctx context.Context, obj any) (model.CreateLicenseVariantInput, error) {
+	var it model.CreateLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateLicenseVariantInput unmarshals raw into the CreateLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateLicenseVariantInput(ctx context.Context, raw any) (model.CreateLicenseVariantInput, error) {
+	var out model.CreateLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGenerateLicenseCodesInput(ctx context.Context, obj any) (model.GenerateLicenseCodesInput, error) {
+	var it model.GenerateLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"variantId", "count", "prefix"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "prefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefix = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGenerateLicenseCodesInput unmarshals raw into the GenerateLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGenerateLicenseCodesInput(ctx context.Context, raw any) (model.GenerateLicenseCodesInput, error) {
+	var out model.GenerateLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GenerateLicenseCodesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputImportRowWhereInput(ctx context.Context, obj any) (ent.ImportRowWhereInput, error) {
 	var it ent.ImportRowWhereInput
 	if obj == nil {
@@ -19961,6 +22594,111 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 func UnmarshalUpdateApplicationInput(ctx context.Context, raw any) (model.UpdateApplicationInput, error) {
 	var out model.UpdateApplicationInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateLicenseVariantInput(ctx context.Context, obj any) (model.UpdateLicenseVariantInput, error) {
+	var it model.UpdateLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateLicenseVariantInput unmarshals raw into the UpdateLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateLicenseVariantInput(ctx context.Context, raw any) (model.UpdateLicenseVariantInput, error) {
+	var out model.UpdateLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadLicenseCodesInput(ctx context.Context, obj any) (model.UploadLicenseCodesInput, error) {
+	var it model.UploadLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"variantId", "codes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "codes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codes"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Codes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadLicenseCodesInput unmarshals raw into the UploadLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadLicenseCodesInput(ctx context.Context, raw any) (model.UploadLicenseCodesInput, error) {
+	var out model.UploadLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadLicenseCodesInput", raw, &out)
 	return out, err
 }
 
@@ -23430,6 +26168,18 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "licenseVariants":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_licenseVariants(ctx, field, obj)
+				})
+		case "licenseCodes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_licenseCodes(ctx, field, obj)
+				})
 		case "webhookUrl":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -23453,6 +26203,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_analytics(ctx, field, obj)
+				})
+		case "webhookEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookEvents(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23740,6 +26496,39 @@ func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var deleteAccountPayloadImplementors = []string{"DeleteAccountPayload"}
+
+func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteAccountPayload")
+		case "endedConnections":
+			out.Values[i] = ec._DeleteAccountPayload_endedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deletePayloadImplementors = []string{"DeletePayload"}
 
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
@@ -23801,6 +26590,44 @@ func (ec *executionContext) _EmailSyncTest(ctx context.Context, sel ast.Selectio
 			}
 		case "events":
 			out.Values[i] = ec._EmailSyncTest_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var generateLicenseCodesPayloadImplementors = []string{"GenerateLicenseCodesPayload"}
+
+func (ec *executionContext) _GenerateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, generateLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GenerateLicenseCodesPayload")
+		case "variant":
+			out.Values[i] = ec._GenerateLicenseCodesPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codes":
+			out.Values[i] = ec._GenerateLicenseCodesPayload_codes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24234,6 +27061,49 @@ func (ec *executionContext) _ImportUsersPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var invalidLicenseCodeImplementors = []string{"InvalidLicenseCode"}
+
+func (ec *executionContext) _InvalidLicenseCode(ctx context.Context, sel ast.SelectionSet, obj *licenses.InvalidRow) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, invalidLicenseCodeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InvalidLicenseCode")
+		case "line":
+			out.Values[i] = ec._InvalidLicenseCode_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._InvalidLicenseCode_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._InvalidLicenseCode_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseCodeImplementors = []string{"LicenseCode", "Node"}
 
 func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseCode) graphql.Marshaler {
@@ -24262,11 +27132,6 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 			}
 		case "code":
 			out.Values[i] = ec._LicenseCode_code(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "state":
-			out.Values[i] = ec._LicenseCode_state(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -24312,6 +27177,18 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseCode_linkedConnection(ctx, field, obj)
+				})
+		case "state":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseCode_state(ctx, field, obj)
+				})
+		case "owner":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseCode_owner(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -24373,6 +27250,49 @@ func (ec *executionContext) _LicenseCodeConnection(ctx context.Context, sel ast.
 	return out
 }
 
+var licenseCodeCountsImplementors = []string{"LicenseCodeCounts"}
+
+func (ec *executionContext) _LicenseCodeCounts(ctx context.Context, sel ast.SelectionSet, obj *licenses.CodeCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseCodeCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseCodeCounts")
+		case "unused":
+			out.Values[i] = ec._LicenseCodeCounts_unused(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._LicenseCodeCounts_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expired":
+			out.Values[i] = ec._LicenseCodeCounts_expired(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseCodeEdgeImplementors = []string{"LicenseCodeEdge"}
 
 func (ec *executionContext) _LicenseCodeEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseCodeEdge) graphql.Marshaler {
@@ -24391,6 +27311,54 @@ func (ec *executionContext) _LicenseCodeEdge(ctx context.Context, sel ast.Select
 			}
 		case "cursor":
 			out.Values[i] = ec._LicenseCodeEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var licenseOwnerImplementors = []string{"LicenseOwner"}
+
+func (ec *executionContext) _LicenseOwner(ctx context.Context, sel ast.SelectionSet, obj *licenses.Owner) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseOwnerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseOwner")
+		case "connectionId":
+			out.Values[i] = ec._LicenseOwner_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "globalId":
+			out.Values[i] = ec._LicenseOwner_globalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._LicenseOwner_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._LicenseOwner_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -24500,6 +27468,12 @@ func (ec *executionContext) _LicenseVariant(ctx context.Context, sel ast.Selecti
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseVariant_application(ctx, field, obj)
+				})
+		case "codeCounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._LicenseVariant_codeCounts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -24625,6 +27599,104 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "removeConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setConnectionEmailMuted":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConnectionEmailMuted(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "makePrimaryEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_makePrimaryEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generateLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_generateLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeemLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeemLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateApplication":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateApplication(ctx, field)
@@ -24698,6 +27770,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "testCurrentLoginsSyncApi":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_testCurrentLoginsSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverWebhookEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhookEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTestWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTestWebhook(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -24797,6 +27883,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_nodes(ctx, field)
+				})
+		case "myLicenses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myLicenses(ctx, field)
 				})
 		case "application":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -24944,6 +28036,72 @@ func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionS
 			}
 		case "count":
 			out.Values[i] = ec._RegionCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeAlternativeEmailPayloadImplementors = []string{"RemoveAlternativeEmailPayload"}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveAlternativeEmailPayload")
+		case "deletedEmailId":
+			out.Values[i] = ec._RemoveAlternativeEmailPayload_deletedEmailId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeConnectionPayloadImplementors = []string{"RemoveConnectionPayload"}
+
+func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25145,6 +28303,49 @@ func (ec *executionContext) _UpdateApplicationPayload(ctx context.Context, sel a
 		case "webhookSecret":
 			out.Values[i] = ec._UpdateApplicationPayload_webhookSecret(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var uploadLicenseCodesPayloadImplementors = []string{"UploadLicenseCodesPayload"}
+
+func (ec *executionContext) _UploadLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadLicenseCodesPayload")
+		case "created":
+			out.Values[i] = ec._UploadLicenseCodesPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._UploadLicenseCodesPayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalid":
+			out.Values[i] = ec._UploadLicenseCodesPayload_invalid(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -25461,6 +28662,39 @@ func (ec *executionContext) _UserEmailEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEmailEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyAlternativeEmailPayloadImplementors = []string{"VerifyAlternativeEmailPayload"}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyAlternativeEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyAlternativeEmailPayload_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26303,6 +29537,11 @@ func (ec *executionContext) marshalNCreateApplicationPayload2ᚖloginsignᚋgrap
 	return ec._CreateApplicationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCreateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐCreateLicenseVariantInput(ctx context.Context, v any) (model.CreateLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputCreateLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "CurrentLoginsSyncTest!")
@@ -26345,6 +29584,14 @@ func (ec *executionContext) marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayC
 	return ec._DayCount(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteAccountPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeletePayload!")
@@ -26359,6 +29606,19 @@ func (ec *executionContext) marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._EmailSyncTest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNGenerateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐGenerateLicenseCodesInput(ctx context.Context, v any) (model.GenerateLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputGenerateLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGenerateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐGenerateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.GenerateLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GenerateLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._GenerateLicenseCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
@@ -26550,12 +29810,68 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNInvalidLicenseCode2ᚕᚖloginsignᚋinternalᚋlicensesᚐInvalidRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*licenses.InvalidRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInvalidLicenseCode2ᚖloginsignᚋinternalᚋlicensesᚐInvalidRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNInvalidLicenseCode2ᚖloginsignᚋinternalᚋlicensesᚐInvalidRow(ctx context.Context, sel ast.SelectionSet, v *licenses.InvalidRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InvalidLicenseCode!")
+		return graphql.Null
+	}
+	return ec._InvalidLicenseCode(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseCode2ᚕᚖloginsignᚋentᚐLicenseCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseCode) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseCode) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseCode!")
+		return graphql.Null
+	}
+	return ec._LicenseCode(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLicenseCodeConnection2ᚖloginsignᚋentᚐLicenseCodeConnection(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "LicenseCodeConnection!")
 		return graphql.Null
 	}
 	return ec._LicenseCodeConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseCodeCounts2ᚖloginsignᚋinternalᚋlicensesᚐCodeCounts(ctx context.Context, sel ast.SelectionSet, v *licenses.CodeCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseCodeCounts!")
+		return graphql.Null
+	}
+	return ec._LicenseCodeCounts(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNLicenseCodeOrderField2ᚖloginsignᚋentᚐLicenseCodeOrderField(ctx context.Context, v any) (*ent.LicenseCodeOrderField, error) {
@@ -26619,6 +29935,22 @@ func (ec *executionContext) marshalNLicenseStateCount2ᚖloginsignᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._LicenseStateCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNLicenseVariant2ᚕᚖloginsignᚋentᚐLicenseVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseVariant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
@@ -26712,6 +30044,22 @@ func (ec *executionContext) marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐR
 		return graphql.Null
 	}
 	return ec._RegionCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveAlternativeEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveConnectionPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
@@ -26837,12 +30185,38 @@ func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖloginsignᚋgrap
 	return ec._UpdateApplicationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputUpdateLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUploadLicenseCodesInput2loginsignᚋgraphᚋmodelᚐUploadLicenseCodesInput(ctx context.Context, v any) (model.UploadLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputUploadLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐUploadLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.UploadLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._UploadLicenseCodesPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNUser2ᚖloginsignᚋentᚐUser(ctx context.Context, sel ast.SelectionSet, v *ent.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserEmail!")
+		return graphql.Null
+	}
+	return ec._UserEmail(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUserEmailConnection2ᚖloginsignᚋentᚐUserEmailConnection(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmailConnection) graphql.Marshaler {
@@ -26891,6 +30265,14 @@ func (ec *executionContext) unmarshalNUserWhereInput2ᚖloginsignᚋentᚐUserWh
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyAlternativeEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWebhookAttemptConnection2ᚖloginsignᚋentᚐWebhookAttemptConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttemptConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WebhookAttemptConnection!")
@@ -26910,6 +30292,14 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEve
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEventConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookEventOrderField2ᚖloginsignᚋentᚐWebhookEventOrderField(ctx context.Context, v any) (*ent.WebhookEventOrderField, error) {
@@ -27787,6 +31177,13 @@ func (ec *executionContext) unmarshalOLicenseCodeWhereInput2ᚖloginsignᚋent�
 	}
 	res, err := ec.unmarshalInputLicenseCodeWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLicenseOwner2ᚖloginsignᚋinternalᚋlicensesᚐOwner(ctx context.Context, sel ast.SelectionSet, v *licenses.Owner) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._LicenseOwner(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx context.Context, sel ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {

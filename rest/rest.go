@@ -7,10 +7,16 @@ import (
 	"log/slog"
 	"net/http"
 
+	"loginsign/internal/account"
+	"loginsign/internal/appapi"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
+	"loginsign/internal/webhooks"
 )
 
 // API holds the domain services the REST handlers call.
@@ -19,6 +25,14 @@ type API struct {
 	Cookies  httpx.Cookies
 	Identity *identity.Service
 	Portal   *portal.Service
+	OAuth    *oauth.Service
+	// App backends and licenses (rest/app.go, rest/licenses.go).
+	AppAPI     *appapi.Service
+	Licenses   *licenses.Service
+	KV         *kv.Store
+	RateLimits RateLimits
+	Webhooks   *webhooks.Service
+	Account    *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -84,6 +84,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AppConnectionsColumns[15]},
 			},
+			{
+				Name:    "appconnection_application_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[0]},
+			},
 		},
 	}
 	// ApplicationsColumns holds the columns for the "applications" table.

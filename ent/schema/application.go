@@ -137,6 +137,8 @@ func (AppConnection) Indexes() []ent.Index {
 		index.Fields("application_id", "login_count", "id"),
 		index.Fields("application_id", "region"),
 		index.Fields("import_source_id"),
+		// keyset pages of GET /api/applications/:appId/users (ordered by id) without a sort
+		index.Fields("application_id", "id"),
 	}
 }
 

@@ -65,7 +65,10 @@ func (LicenseCode) Fields() []ent.Field {
 		field.String("code_key").NotEmpty().MaxLen(80).
 			Comment("upper-cased code without hyphens and spaces: unique per application").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.Enum("state").Values("UNUSED", "ACTIVE", "EXPIRED").Default("UNUSED"),
+		field.Enum("state").Values("UNUSED", "ACTIVE", "EXPIRED").Default("UNUSED").
+			Comment("stored state; callers see the effective state (licenses.EffectiveState), so GraphQL's " +
+				"LicenseCode.state is declared in schema/licenses.graphql and resolved from state and expires_at").
+			Annotations(entgql.Skip(entgql.SkipType)),
 		field.Enum("source").Values("code", "status").Default("code"),
 		field.String("linked_connection_id").Optional().Nillable().
 			StorageKey("linked_connection_id"),

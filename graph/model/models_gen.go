@@ -4,6 +4,8 @@ package model
 
 import (
 	"loginsign/ent"
+	"loginsign/ent/licensevariant"
+	"loginsign/internal/licenses"
 	"time"
 )
 
@@ -26,6 +28,13 @@ type CreateApplicationPayload struct {
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
 }
 
+type CreateLicenseVariantInput struct {
+	Name        string  `json:"name"`
+	Description *string `json:"description,omitempty"`
+	// Default LIFETIME.
+	Duration *licensevariant.Duration `json:"duration,omitempty"`
+}
+
 type CurrentLoginsSyncTest struct {
 	Ok       bool   `json:"ok"`
 	Endpoint string `json:"endpoint"`
@@ -39,6 +48,11 @@ type DayCount struct {
 	Count int    `json:"count"`
 }
 
+type DeleteAccountPayload struct {
+	// How many app connections ended.
+	EndedConnections int `json:"endedConnections"`
+}
+
 type DeletePayload struct {
 	DeletedID string `json:"deletedId"`
 }
@@ -48,6 +62,19 @@ type EmailSyncTest struct {
 	Endpoint          string   `json:"endpoint"`
 	WebhookConfigured bool     `json:"webhookConfigured"`
 	Events            []string `json:"events"`
+}
+
+type GenerateLicenseCodesInput struct {
+	VariantID string `json:"variantId"`
+	// 1 to 10,000.
+	Count int `json:"count"`
+	// Optional: 1 to 16 letters and digits put before the code.
+	Prefix *string `json:"prefix,omitempty"`
+}
+
+type GenerateLicenseCodesPayload struct {
+	Variant *ent.LicenseVariant `json:"variant"`
+	Codes   []string            `json:"codes"`
 }
 
 type ImportCounts struct {
@@ -96,6 +123,14 @@ type RedirectURICheck struct {
 type RegionCount struct {
 	Region *string `json:"region,omitempty"`
 	Count  int     `json:"count"`
+}
+
+type RemoveAlternativeEmailPayload struct {
+	DeletedEmailID string `json:"deletedEmailId"`
+}
+
+type RemoveConnectionPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
 }
 
 type RollbackImportPayload struct {
@@ -147,6 +182,25 @@ type UpdateApplicationPayload struct {
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
 }
 
+type UpdateLicenseVariantInput struct {
+	Name        *string                  `json:"name,omitempty"`
+	Description *string                  `json:"description,omitempty"`
+	Duration    *licensevariant.Duration `json:"duration,omitempty"`
+}
+
+type UploadLicenseCodesInput struct {
+	VariantID string `json:"variantId"`
+	// Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _.
+	Codes []string `json:"codes"`
+}
+
+type UploadLicenseCodesPayload struct {
+	Created int `json:"created"`
+	// Codes the application already had, or that came twice in this upload.
+	Duplicates []string               `json:"duplicates"`
+	Invalid    []*licenses.InvalidRow `json:"invalid"`
+}
+
 // Filters over an application's connected users; every given field must hold.
 type UserFilter struct {
 	Active  *bool `json:"active,omitempty"`
@@ -163,4 +217,9 @@ type UserFilter struct {
 	LastSessionBefore *time.Time `json:"lastSessionBefore,omitempty"`
 	// Part of the Global User ID, display name, shared address or alias, case-insensitive.
 	Search *string `json:"search,omitempty"`
+}
+
+type VerifyAlternativeEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
 }

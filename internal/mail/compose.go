@@ -37,35 +37,39 @@ func compose(m Message, defaultFrom string, now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("to %q: %w", m.To, err)
 	}
 
-	var h gomail.Header
-	h.SetDate(now)
-	h.SetAddressList("From", []*gomail.Address{from})
-	h.SetAddressList("To", []*gomail.Address{to})
+	var replyTo *gomail.Address
 	if m.ReplyTo != "" {
-		replyTo, err := parseAddress(m.ReplyTo)
-		if err != nil {
+		if replyTo, err = parseAddress(m.ReplyTo); err != nil {
 			return nil, fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
 		}
-		h.SetAddressList("Reply-To", []*gomail.Address{replyTo})
 	}
 	if err := checkHeaderValue("Subject", m.Subject); err != nil {
 		return nil, err
 	}
-	h.SetSubject(m.Subject)
+	keys := make([]string, 0, len(m.Headers))
+	for k, v := range m.Headers {
+		if err := checkHeaderValue(k, v); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(keys))) // a stable order keeps outbox files comparable
+
+	// Each field is inserted above the previous ones, so they are added bottom-up.
+	var h gomail.Header
+	for _, k := range keys {
+		h.SetText(k, m.Headers[k])
+	}
 	if err := h.GenerateMessageIDWithHostname(domainOf(from.Address)); err != nil {
 		return nil, fmt.Errorf("message-id: %w", err)
 	}
-	keys := make([]string, 0, len(m.Headers))
-	for k := range m.Headers {
-		keys = append(keys, k)
+	h.SetSubject(m.Subject)
+	if replyTo != nil {
+		h.SetAddressList("Reply-To", []*gomail.Address{replyTo})
 	}
-	sort.Strings(keys) // a stable order keeps outbox files comparable
-	for _, k := range keys {
-		if err := checkHeaderValue(k, m.Headers[k]); err != nil {
-			return nil, err
-		}
-		h.SetText(k, m.Headers[k])
-	}
+	h.SetAddressList("To", []*gomail.Address{to})
+	h.SetAddressList("From", []*gomail.Address{from})
+	h.SetDate(now)
 
 	var buf bytes.Buffer
 	if m.HTML == "" {

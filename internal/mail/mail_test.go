@@ -318,3 +318,29 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSendEncodesExtraHeadersAndReplyTo(t *testing.T) {
+	srv := mailtest.Start(t)
+	s := newSender(t, mail.Config{URL: srv.URL()})
+	m := mail.Message{
+		To: "b@example.com", From: "Zoë <zoe@app.test>", ReplyTo: "Support <help@app.test>",
+		Subject: "Grüße", Text: "hi",
+		Headers: map[string]string{"X-Tag": "café", "X-Count": "2"},
+	}
+	if err := s.Send(context.Background(), m); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	e := srv.Next(t, 5*time.Second)
+	header := string(e.Header())
+	for _, want := range []string{"X-Tag: =?utf-8?q?caf=C3=A9?=", "X-Count: 2", `Reply-To: "Support" <help@app.test>`, "From: =?utf-8?q?Zo=C3=AB?= <zoe@app.test>"} {
+		if !strings.Contains(header, want) {
+			t.Errorf("header lacks %q:\n%s", want, header)
+		}
+	}
+	if e.Subject != "Grüße" || e.From != "zoe@app.test" {
+		t.Errorf("Subject = %q, MAIL FROM = %q", e.Subject, e.From)
+	}
+	if strings.Index(header, "Date:") > strings.Index(header, "Subject:") {
+		t.Errorf("Date is not above Subject:\n%s", header)
+	}
+}

@@ -22,7 +22,7 @@ type smtpSender struct {
 // Send delivers m, trying again after each of cfg.RetryDelays while the failure is temporary
 // (IsTemporary) and ctx is live. The error of the last try is returned, wrapped.
 func (s *smtpSender) Send(ctx context.Context, m Message) error {
-	env, data, err := s.prepare(m)
+	env, data, err := prepare(m, s.cfg)
 	if err != nil {
 		return fmt.Errorf("mail: %w", err)
 	}
@@ -47,11 +47,7 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 // envelope is the SMTP envelope of one message.
 type envelope struct{ from, to string }
 
-// prepare returns the envelope and bytes of m.
-func (s *smtpSender) prepare(m Message) (envelope, []byte, error) {
-	return prepare(m, s.cfg)
-}
-
+// prepare returns the envelope of m and the bytes to send: m.Raw, or m composed.
 func prepare(m Message, cfg Config) (envelope, []byte, error) {
 	var env envelope
 	var err error

@@ -35,15 +35,12 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	var temporary bool
 	for _, r := range ss.routes {
 		err := s.deliverOne(ss, r, header, body)
-		switch {
-		case err == nil:
+		if err == nil {
 			delivered++
-		case mail.IsTemporary(err):
-			temporary = true
-			fallthrough
-		default:
-			s.cfg.Logger.Error("relay: delivery failed", "rcpt", r.rcpt, "from", ss.from, "error", err)
+			continue
 		}
+		temporary = temporary || mail.IsTemporary(err)
+		s.cfg.Logger.Error("relay: delivery failed", "rcpt", r.rcpt, "from", ss.from, "error", err)
 	}
 	switch {
 	case delivered > 0 || len(ss.routes) == 0:

@@ -1,0 +1,185 @@
+// Package appapi is the domain of the server-to-server API an application's backend calls
+// with its client credentials (spec §4): authenticating the client and listing the
+// application's current logins. Status sync is in package licenses.
+package appapi
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
+	"loginsign/ent/user"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// Service is the app-backend domain.
+type Service struct {
+	DB *store.DB
+}
+
+// dummyHash is compared against when the application does not exist, so an unknown client
+// takes as long as a wrong secret.
+var dummyHash = ids.Hash("no such application")
+
+// Authenticate checks client credentials: the application clientID whose secret hashes to
+// its stored secret_hash, compared in constant time. Any failure — unknown application,
+// wrong secret — is the same Unauthorized invalid_client, so callers cannot probe which
+// applications exist.
+func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (auth.Client, error) {
+	bad := apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed")
+	if clientID == "" || len(clientID) > 64 || secret == "" || len(secret) > 256 {
+		ids.Equal(ids.Hash(secret), dummyHash)
+		return auth.Client{}, bad
+	}
+	want, err := s.DB.Application.Query().Where(application.ID(clientID)).Select(application.FieldSecretHash).String(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return auth.Client{}, err
+	}
+	found := err == nil
+	if !found {
+		want = dummyHash
+	}
+	if !ids.Equal(ids.Hash(secret), want) || !found {
+		return auth.Client{}, bad
+	}
+	return auth.Client{ApplicationID: clientID}, nil
+}
+
+// Login is one row of the current-logins list (spec §4.1).
+type Login struct {
+	ConnectionID string
+	GlobalID     string
+	Email        string // app-facing: the shared address, else the alias
+	AliasEmail   string
+	DisplayName  string
+	LoginCount   int
+	LastSession  *time.Time
+	JoinedAt     time.Time
+	IsActive     bool
+}
+
+// LoginsQuery pages the list; Limit 0 means everything after Cursor.
+type LoginsQuery struct {
+	Limit  int
+	Cursor string
+}
+
+// MaxLoginsPage is the largest explicit limit.
+const MaxLoginsPage = 10000
+
+// Logins is a prepared current-logins listing: Total is every current connection of the
+// application (whatever the page); Each streams the rows of the page.
+type Logins struct {
+	Total int
+	s     *Service
+	appID string
+	q     LoginsQuery
+	after string
+}
+
+// CurrentLogins prepares the listing of appID's current connections (deleted ones are
+// gone; inactive ones are listed with IsActive false), ordered by connection id. The caller
+// must be that application (auth.ClientFrom). Validation and authorization errors come from
+// here, before anything is streamed.
+func (s *Service) CurrentLogins(ctx context.Context, appID string, q LoginsQuery) (*Logins, error) {
+	if c, ok := auth.ClientFrom(ctx); !ok {
+		return nil, apperr.New(apperr.Unauthorized, "client credentials required")
+	} else if c.ApplicationID != appID {
+		return nil, apperr.New(apperr.Forbidden, "these credentials belong to another application")
+	}
+	if q.Limit < 0 || q.Limit > MaxLoginsPage {
+		return nil, apperr.New(apperr.Invalid, "limit must be between 1 and %d", MaxLoginsPage)
+	}
+	l := &Logins{s: s, appID: appID, q: q}
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || !strings.HasPrefix(string(b), ids.Connection) {
+			return nil, apperr.New(apperr.Invalid, "cursor is not valid")
+		}
+		l.after = string(b)
+	}
+	n, err := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(appID)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.Total = n
+	return l, nil
+}
+
+// Each calls yield for every row of the page in connection-id order (the *Login is reused:
+// copy what you keep). The rows come from one keyset query read as a stream, so a million
+// connections never sit in memory. It returns the cursor of the next page when a limit cut
+// the list short, else "".
+func (l *Logins) Each(ctx context.Context, yield func(*Login) error) (next string, err error) {
+	got, last, err := l.s.stream(ctx, l.appID, l.after, l.q.Limit, yield)
+	if err != nil || l.q.Limit == 0 || got < l.q.Limit {
+		return "", err
+	}
+	more, err := l.s.DB.AppConnection.Query().Where(appconnection.ApplicationID(l.appID), appconnection.IDGT(last)).Exist(ctx)
+	if err != nil || !more {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(last)), nil
+}
+
+// stream reads the connections after the connection id after (all when n is 0, else at
+// most n), joined with their users, in one query, calling yield row by row.
+func (s *Service) stream(ctx context.Context, appID, after string, n int, yield func(*Login) error) (got int, last string, err error) {
+	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+	sel := entsql.Dialect(s.DB.Dialect).Select(
+		c.C(appconnection.FieldID), u.C(user.FieldGlobalID), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldAliasEmail),
+		u.C(user.FieldName), c.C(appconnection.FieldLoginCount), c.C(appconnection.FieldLastSessionAt),
+		c.C(appconnection.FieldJoinedAt), c.C(appconnection.FieldActive)).
+		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID))
+	where := entsql.EQ(c.C(appconnection.FieldApplicationID), appID)
+	if after != "" {
+		where = entsql.And(where, entsql.GT(c.C(appconnection.FieldID), after))
+	}
+	sel.Where(where).OrderBy(c.C(appconnection.FieldID))
+	if n > 0 {
+		sel.Limit(n)
+	}
+	query, args := sel.Query()
+	rows, err := s.DB.SQL.QueryContext(ctx, query, args...)
+	if err != nil {
+		return 0, after, err
+	}
+	defer rows.Close()
+	var (
+		l              Login
+		appEmail, name sql.NullString
+		lastSession    sql.NullTime
+	)
+	last = after
+	for rows.Next() {
+		if err := rows.Scan(&l.ConnectionID, &l.GlobalID, &appEmail, &l.AliasEmail, &name, &l.LoginCount, &lastSession, &l.JoinedAt, &l.IsActive); err != nil {
+			return got, last, err
+		}
+		l.Email = l.AliasEmail
+		if appEmail.String != "" {
+			l.Email = appEmail.String
+		}
+		l.DisplayName = name.String
+		l.LastSession = nil
+		if lastSession.Valid {
+			t := lastSession.Time
+			l.LastSession = &t
+		}
+		got++
+		last = l.ConnectionID
+		if err := yield(&l); err != nil {
+			return got, last, err
+		}
+	}
+	return got, last, rows.Err()
+}

@@ -1,0 +1,421 @@
+package licenses
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/ent/predicate"
+	"loginsign/ent/user"
+	"loginsign/internal/apperr"
+	"loginsign/internal/ids"
+)
+
+// Limits of one call.
+const (
+	MaxGenerate = 10000
+	MaxUpload   = 10000
+	// insertBatch rows go into one INSERT statement on SQLite (6 parameters a row: 6,000,
+	// under SQLite's 32,766).
+	insertBatch = 1000
+)
+
+// GenerateInput asks for Count new codes (1 to 10,000) of a variant, optionally after a
+// prefix of 1 to 16 letters and digits.
+type GenerateInput struct {
+	VariantID string
+	Count     int
+	Prefix    string
+}
+
+// Generated is the outcome of GenerateCodes.
+type Generated struct {
+	Variant *ent.LicenseVariant
+	Codes   []string
+}
+
+// GenerateCodes creates in.Count UNUSED codes XXXX-XXXX-XXXX-XXXX from CodeAlphabet in one
+// transaction.
+func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateInput) (*Generated, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if in.Count < 1 || in.Count > MaxGenerate {
+		return nil, apperr.New(apperr.Invalid, "count must be between 1 and %d", MaxGenerate)
+	}
+	prefix := strings.ToUpper(strings.TrimSpace(in.Prefix))
+	if prefix != "" && !prefixChars.MatchString(prefix) {
+		return nil, apperr.New(apperr.Invalid, "prefix must be 1 to 16 letters and digits")
+	}
+	v, err := variantOf(ctx, s.DB.Client, app.ID, in.VariantID)
+	if err != nil {
+		return nil, err
+	}
+	// 80 random bits per code make a collision with an existing code practically impossible;
+	// if one happens anyway the whole batch is drawn again.
+	for attempt := 0; ; attempt++ {
+		rows := make([]codeRow, in.Count)
+		seen := make(map[string]bool, in.Count)
+		for i := range rows {
+			c := NewCode(prefix)
+			k, _ := CodeKey(c)
+			if seen[k] {
+				c = NewCode(prefix)
+				k, _ = CodeKey(c)
+			}
+			seen[k] = true
+			rows[i] = codeRow{id: ids.New(ids.LicenseCode), code: c, key: k}
+		}
+		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+			_, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false)
+			return err
+		})
+		if err == nil {
+			out := &Generated{Variant: v, Codes: make([]string, len(rows))}
+			for i, r := range rows {
+				out.Codes[i] = r.code
+			}
+			return out, nil
+		}
+		if !ent.IsConstraintError(err) && !isUniqueViolation(err) || attempt == 2 {
+			return nil, err
+		}
+	}
+}
+
+type codeRow struct{ id, code, key string }
+
+// insertCodes inserts UNUSED codes of variantID in tx with as few statements as the dialect
+// allows: one INSERT … SELECT FROM unnest(…) on PostgreSQL, multi-row INSERTs of
+// insertBatch rows on SQLite. With skipDuplicates a code whose key the application already
+// has is left out instead of failing the transaction. It returns the number of rows inserted.
+func insertCodes(ctx context.Context, tx *ent.Tx, dia, appID, variantID string, now time.Time, rows []codeRow, skipDuplicates bool) (int64, error) {
+	onConflict := ""
+	if skipDuplicates {
+		onConflict = " ON CONFLICT (" + licensecode.FieldApplicationID + ", " + licensecode.FieldCodeKey + ") DO NOTHING"
+	}
+	cols := []string{licensecode.FieldID, licensecode.FieldApplicationID, licensecode.FieldVariantID, licensecode.FieldCode,
+		licensecode.FieldCodeKey, licensecode.FieldState, licensecode.FieldSource, licensecode.FieldCreatedAt}
+	var total int64
+	if dia == dialect.Postgres {
+		idArr, codeArr, keyArr := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+		for i, r := range rows {
+			idArr[i], codeArr[i], keyArr[i] = r.id, r.code, r.key
+		}
+		q := `INSERT INTO ` + licensecode.Table + ` (` + strings.Join(cols, ", ") + `)
+SELECT u.id, $1, $2, u.code, u.key, 'UNUSED', 'code', $3 FROM unnest($4::text[], $5::text[], $6::text[]) AS u(id, code, key)` + onConflict
+		res, err := tx.ExecContext(ctx, q, appID, variantID, now, idArr, codeArr, keyArr)
+		if err != nil {
+			return 0, fmt.Errorf("inserting codes: %w", err)
+		}
+		return res.RowsAffected()
+	}
+	for start := 0; start < len(rows); start += insertBatch {
+		batch := rows[start:min(start+insertBatch, len(rows))]
+		q, qargs := sqliteInsert(cols, appID, variantID, now, batch)
+		q += onConflict
+		res, err := tx.ExecContext(ctx, q, qargs...)
+		if err != nil {
+			return total, fmt.Errorf("inserting codes: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+// sqliteInsert writes a multi-row insert with anonymous "?" parameters, five per row.
+// (Numbered parameters "?NNN" would let the shared values appear once, but SQLite resolves
+// each by a linear search, which makes a 1,000-row statement quadratic.)
+func sqliteInsert(cols []string, appID, variantID string, now time.Time, batch []codeRow) (string, []any) {
+	var b strings.Builder
+	b.Grow(64 + len(batch)*40)
+	args := make([]any, 0, 6*len(batch))
+	b.WriteString("INSERT INTO " + licensecode.Table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+	for i, r := range batch {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?, ?, ?, ?, ?, 'UNUSED', 'code', ?)")
+		args = append(args, r.id, appID, variantID, r.code, r.key, now)
+	}
+	return b.String(), args
+}
+
+func isUniqueViolation(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "23505") || strings.Contains(s, "duplicate key")
+}
+
+// UploadRow is one uploaded code; Variant (a variant id or name) overrides the upload's
+// default variant.
+type UploadRow struct {
+	Line    int // 1-based position in the upload, for the report
+	Code    string
+	Variant string
+}
+
+// InvalidRow is an uploaded row that was not imported, and why.
+type InvalidRow struct {
+	Line   int    `json:"line"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// Uploaded reports an upload: how many codes were created, the codes already present (in
+// the application or earlier in the upload), and the rows refused.
+type Uploaded struct {
+	Created    int
+	Duplicates []string
+	Invalid    []InvalidRow
+}
+
+// UploadCodes imports developer-made codes into variantID (or each row's variant) in one
+// transaction. Codes are 4 to 64 characters of [A-Za-z0-9-_], unique per application when
+// compared case-insensitively without hyphens and spaces.
+func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows []UploadRow) (*Uploaded, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, apperr.New(apperr.Invalid, "no codes to upload")
+	}
+	if len(rows) > MaxUpload {
+		return nil, apperr.New(apperr.Invalid, "at most %d codes per upload", MaxUpload)
+	}
+	variants, err := s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byRef := map[string]*ent.LicenseVariant{}
+	for _, v := range variants {
+		byRef[v.ID] = v
+		byRef[v.NameKey] = v
+	}
+	var def *ent.LicenseVariant
+	if variantID != "" {
+		if def = byRef[variantID]; def == nil || def.ID != variantID {
+			return nil, apperr.New(apperr.NotFound, "license variant not found")
+		}
+	}
+	out := &Uploaded{Duplicates: []string{}, Invalid: []InvalidRow{}}
+	type pending struct {
+		row     codeRow
+		variant string
+	}
+	var todo []pending
+	seen := map[string]bool{}
+	for i, r := range rows {
+		line := r.Line
+		if line == 0 {
+			line = i + 1
+		}
+		code, key, ok := CheckUploadedCode(r.Code)
+		if !ok {
+			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: r.Code, Reason: "a code is 4 to 64 characters of A-Z, a-z, 0-9, - and _"})
+			continue
+		}
+		v := def
+		if ref := strings.TrimSpace(r.Variant); ref != "" {
+			v = byRef[ref]
+			if v == nil {
+				v = byRef[strings.ToLower(ref)]
+			}
+			if v == nil {
+				out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: code, Reason: fmt.Sprintf("unknown variant %q", ref)})
+				continue
+			}
+		}
+		if v == nil {
+			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: code, Reason: "no variant: give variantId or a variant column"})
+			continue
+		}
+		if seen[key] {
+			out.Duplicates = append(out.Duplicates, code)
+			continue
+		}
+		seen[key] = true
+		todo = append(todo, pending{codeRow{id: ids.New(ids.LicenseCode), code: code, key: key}, v.ID})
+	}
+	// Codes the application already has.
+	existing := map[string]bool{}
+	for start := 0; start < len(todo); start += insertBatch {
+		keys := make([]string, 0, insertBatch)
+		for _, p := range todo[start:min(start+insertBatch, len(todo))] {
+			keys = append(keys, p.row.key)
+		}
+		found, err := s.DB.LicenseCode.Query().Where(licensecode.ApplicationID(app.ID), licensecode.CodeKeyIn(keys...)).
+			Select(licensecode.FieldCodeKey).Strings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range found {
+			existing[k] = true
+		}
+	}
+	byVariant := map[string][]codeRow{}
+	for _, p := range todo {
+		if existing[p.row.key] {
+			out.Duplicates = append(out.Duplicates, p.row.code)
+			continue
+		}
+		byVariant[p.variant] = append(byVariant[p.variant], p.row)
+	}
+	now := s.now()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		for vid, rs := range byVariant {
+			// A code uploaded concurrently by another request is skipped, not an error.
+			n, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, vid, now, rs, true)
+			if err != nil {
+				return err
+			}
+			out.Created += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CodeQuery filters a developer's code list. State is an effective state; Q matches part of
+// the code (ignoring case, hyphens and spaces), the owner's Global User ID, or part of the
+// owner's app-facing address.
+type CodeQuery struct {
+	VariantID string
+	State     string
+	Q         string
+	First     *int
+	After     *entgql.Cursor[string]
+}
+
+// MaxPage is the largest page of a code list.
+const MaxPage = 1000
+
+// ListCodes pages through the codes of the developer's application, newest first, with
+// their owners loaded (see OwnerOf).
+func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*ent.LicenseCodeConnection, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	preds := []predicate.LicenseCode{licensecode.ApplicationID(app.ID)}
+	if in.VariantID != "" {
+		preds = append(preds, licensecode.VariantID(in.VariantID))
+	}
+	if in.State != "" {
+		p, err := stateIs(in.State, now)
+		if err != nil {
+			return nil, err
+		}
+		preds = append(preds, p)
+	}
+	if q := strings.TrimSpace(in.Q); q != "" {
+		if len(q) > 254 {
+			return nil, apperr.New(apperr.Invalid, "q is longer than 254 characters")
+		}
+		or := []predicate.LicenseCode{
+			licensecode.HasLinkedConnectionWith(appconnection.Or(
+				appconnection.AliasEmailContainsFold(q), appconnection.AppEmailContainsFold(q),
+				appconnection.HasUserWith(user.GlobalID(strings.ToUpper(q))))),
+		}
+		if key, ok := CodeKey(q); ok {
+			or = append(or, licensecode.CodeKeyContains(key))
+		}
+		preds = append(preds, licensecode.Or(or...))
+	}
+	first := 50
+	if in.First != nil {
+		first = *in.First
+	}
+	if first < 1 || first > MaxPage {
+		return nil, apperr.New(apperr.Invalid, "limit must be between 1 and %d", MaxPage)
+	}
+	conn, err := s.DB.LicenseCode.Query().Where(preds...).
+		WithVariant().
+		WithLinkedConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
+		Paginate(ctx, in.After, &first, nil, nil, ent.WithLicenseCodeOrder(&ent.LicenseCodeOrder{
+			Direction: entgql.OrderDirectionDesc, Field: ent.LicenseCodeOrderFieldCreatedAt}))
+	if err != nil {
+		if strings.Contains(err.Error(), "cursor") {
+			return nil, apperr.New(apperr.Invalid, "cursor is not valid")
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+// Owner is who holds a code, as a developer sees them: the connection, the Global User ID,
+// the display name and the app-facing address (the shared address, else the alias).
+type Owner struct {
+	ConnectionID string
+	GlobalID     string
+	Name         string
+	Email        string
+}
+
+// OwnerOf derives the owner of c, nil while nobody holds it. It uses the loaded
+// linked_connection (with its user) edge when present and queries otherwise.
+func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, error) {
+	if c.LinkedConnectionID == nil {
+		return nil, nil
+	}
+	conn := c.Edges.LinkedConnection
+	if conn == nil || conn.Edges.User == nil {
+		var err error
+		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: conn.Edges.User.Name, Email: AppFacingEmail(conn)}, nil
+}
+
+// AppFacingEmail is the address an application sees for a connection: the address the
+// person shares with it, else the alias.
+func AppFacingEmail(c *ent.AppConnection) string {
+	if c.AppEmail != "" {
+		return c.AppEmail
+	}
+	return c.AliasEmail
+}
+
+// DeleteCode deletes an UNUSED code of the developer's application; a code that was
+// redeemed answers 409 code_not_unused.
+func (s *Service) DeleteCode(ctx context.Context, appID, codeID string) error {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return err
+	}
+	n, err := s.DB.LicenseCode.Delete().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID),
+		licensecode.StateEQ(licensecode.StateUNUSED)).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	exists, err := s.DB.LicenseCode.Query().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID)).Exist(ctx)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return apperr.New(apperr.NotFound, "license code not found")
+	}
+	return apperr.WithReason(apperr.Conflict, "code_not_unused", "only unused codes can be deleted")
+}

@@ -1,0 +1,166 @@
+// Package licenses is the license domain (spec §4.2, §5.6–5.7, §6): a developer's variants and
+// codes, a person's redemptions, and the "status licenses" an app backend syncs.
+//
+// One rule runs through everything: a code's effective state is computed on read. A code whose
+// state is ACTIVE and whose expires_at has passed reads EXPIRED everywhere at once, without a
+// sweep; queries for "active" use state = ACTIVE AND (expires_at IS NULL OR expires_at > now).
+package licenses
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/ent/predicate"
+	"loginsign/internal/apperr"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// Service is the license domain.
+type Service struct {
+	DB *store.DB
+	// Owned returns the application if the signed-in developer owns it, else NotFound
+	// (portal.Service.OwnedApplication).
+	Owned func(ctx context.Context, appID string) (*ent.Application, error)
+	Now   func() time.Time
+}
+
+// New returns the license domain over db; owned is the portal's ownership check.
+func New(db *store.DB, owned func(ctx context.Context, appID string) (*ent.Application, error), now func() time.Time) *Service {
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{DB: db, Owned: owned, Now: now}
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+// States of a code as callers see them.
+const (
+	Unused  = "UNUSED"
+	Active  = "ACTIVE"
+	Expired = "EXPIRED"
+)
+
+// EffectiveState is the state of c at now: an ACTIVE code past its expiry is EXPIRED.
+func EffectiveState(c *ent.LicenseCode, now time.Time) licensecode.State {
+	if c.State == licensecode.StateACTIVE && c.ExpiresAt != nil && !c.ExpiresAt.After(now) {
+		return licensecode.StateEXPIRED
+	}
+	return c.State
+}
+
+// activeAt selects codes in effect at now.
+func activeAt(now time.Time) predicate.LicenseCode {
+	return licensecode.And(licensecode.StateEQ(licensecode.StateACTIVE),
+		licensecode.Or(licensecode.ExpiresAtIsNil(), licensecode.ExpiresAtGT(now)))
+}
+
+// expiredAt selects codes that read EXPIRED at now.
+func expiredAt(now time.Time) predicate.LicenseCode {
+	return licensecode.Or(licensecode.StateEQ(licensecode.StateEXPIRED),
+		licensecode.And(licensecode.StateEQ(licensecode.StateACTIVE), licensecode.ExpiresAtLTE(now)))
+}
+
+// stateIs selects codes whose effective state at now is state.
+func stateIs(state string, now time.Time) (predicate.LicenseCode, error) {
+	switch strings.ToUpper(strings.TrimSpace(state)) {
+	case Unused:
+		return licensecode.StateEQ(licensecode.StateUNUSED), nil
+	case Active:
+		return activeAt(now), nil
+	case Expired:
+		return expiredAt(now), nil
+	}
+	return nil, apperr.New(apperr.Invalid, "state must be UNUSED, ACTIVE or EXPIRED")
+}
+
+// ParseDuration reads MONTH, YEAR or LIFETIME (any case); "" is def.
+func ParseDuration(s string, def licensevariant.Duration) (licensevariant.Duration, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	if s == "" {
+		return def, nil
+	}
+	d := licensevariant.Duration(s)
+	if err := licensevariant.DurationValidator(d); err != nil {
+		return "", apperr.New(apperr.Invalid, "duration must be MONTH, YEAR or LIFETIME")
+	}
+	return d, nil
+}
+
+// ExpiryOf is when an entitlement of duration d that starts at from ends; nil for LIFETIME.
+func ExpiryOf(d licensevariant.Duration, from time.Time) *time.Time {
+	var t time.Time
+	switch d {
+	case licensevariant.DurationMONTH:
+		t = from.AddDate(0, 1, 0)
+	case licensevariant.DurationYEAR:
+		t = from.AddDate(1, 0, 0)
+	default:
+		return nil
+	}
+	return &t
+}
+
+// CodeAlphabet is the alphabet of generated codes: no 0/O, 1/I/L look-alikes.
+const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// NewCode returns a code XXXX-XXXX-XXXX-XXXX (80 random bits) from CodeAlphabet, after
+// "PREFIX-" when prefix is set.
+func NewCode(prefix string) string {
+	r := ids.RandomFrom(CodeAlphabet, 16)
+	c := r[0:4] + "-" + r[4:8] + "-" + r[8:12] + "-" + r[12:16]
+	if prefix != "" {
+		return prefix + "-" + c
+	}
+	return c
+}
+
+var (
+	codeChars   = regexp.MustCompile(`^[A-Za-z0-9_-]{4,64}$`)
+	prefixChars = regexp.MustCompile(`^[A-Z0-9]{1,16}$`)
+)
+
+// CodeKey is the form codes are matched by: upper case without hyphens and spaces. ok is
+// false when what remains is not 1 to 64 characters of [A-Z0-9_].
+func CodeKey(code string) (key string, ok bool) {
+	var b strings.Builder
+	for _, r := range code {
+		switch {
+		case r == '-' || r == ' ' || r == '\t':
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_':
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	key = b.String()
+	return key, len(key) >= 1 && len(key) <= 64
+}
+
+// CheckUploadedCode reports whether a developer-provided code is acceptable: 4 to 64
+// characters of [A-Za-z0-9-_] (spec §6.2), and returns its trimmed form and key.
+func CheckUploadedCode(raw string) (code, key string, ok bool) {
+	code = strings.TrimSpace(raw)
+	if !codeChars.MatchString(code) {
+		return "", "", false
+	}
+	key, ok = CodeKey(code)
+	return code, key, ok && len(key) >= 4
+}
+
+// variantOf loads variant id of app, NotFound otherwise.
+func variantOf(ctx context.Context, c *ent.Client, appID, id string) (*ent.LicenseVariant, error) {
+	v, err := c.LicenseVariant.Query().Where(licensevariant.ID(id), licensevariant.ApplicationID(appID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "license variant not found")
+	}
+	return v, err
+}

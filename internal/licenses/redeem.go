@@ -1,0 +1,118 @@
+package licenses
+
+import (
+	"context"
+	"strings"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/licensecode"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+)
+
+// Holder is the connection a person acts through for one application: given by the Bearer
+// access token of the app, or by their LoginSign session and the application id.
+func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection, error) {
+	appID = strings.TrimSpace(appID)
+	if tok, ok := auth.TokenFrom(ctx); ok {
+		if appID != "" && appID != tok.ApplicationID {
+			return nil, apperr.New(apperr.Forbidden, "the access token belongs to another application")
+		}
+		conn, err := s.DB.AppConnection.Query().
+			Where(appconnection.ID(tok.ConnectionID), appconnection.ApplicationID(tok.ApplicationID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token no longer exists")
+		}
+		return conn, err
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if appID == "" {
+		return nil, apperr.New(apperr.Invalid, "client_id is required: which application's licenses?")
+	}
+	conn, err := s.DB.AppConnection.Query().
+		Where(appconnection.UserID(uid), appconnection.ApplicationID(appID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "you are not connected to this application")
+	}
+	return conn, err
+}
+
+// Subscriptions returns the caller's connection to appID and every code it holds (redeemed
+// or synced), newest first, with variants loaded. Read each one's state with EffectiveState.
+func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConnection, []*ent.LicenseCode, error) {
+	conn, err := s.Holder(ctx, appID)
+	if err != nil {
+		return nil, nil, err
+	}
+	codes, err := s.DB.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).WithVariant().
+		Order(ent.Desc(licensecode.FieldActivatedAt), ent.Desc(licensecode.FieldID)).All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, codes, nil
+}
+
+// Redeem ties an UNUSED code of appID to the caller's connection: state ACTIVE,
+// linkedConnectionId, activatedAt now, expiresAt by the variant's duration. Codes match
+// ignoring case, hyphens and spaces. Errors: 400 invalid_code (malformed), 404
+// code_not_found (unknown, or another application's), 409 code_already_used, 410
+// code_expired. Redeeming a code the same connection already holds answers it again.
+//
+// The claim is one conditional UPDATE (… WHERE id = ? AND state = 'UNUSED'), so of any
+// number of concurrent redemptions of a code exactly one wins.
+func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseCode, error) {
+	key, ok := CodeKey(code)
+	if !ok || len(key) < 4 {
+		return nil, apperr.WithReason(apperr.Invalid, "invalid_code", "a license code is 4 to 64 letters, digits, - and _")
+	}
+	conn, err := s.Holder(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.DB.LicenseCode.Query().
+		Where(licensecode.ApplicationID(conn.ApplicationID), licensecode.CodeKey(key)).WithVariant().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, codeNotFound()
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if c.State == licensecode.StateUNUSED {
+		exp := ExpiryOf(c.Edges.Variant.Duration, now)
+		n, err := s.DB.LicenseCode.Update().
+			Where(licensecode.ID(c.ID), licensecode.StateEQ(licensecode.StateUNUSED)).
+			SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).
+			SetActivatedAt(now).SetNillableExpiresAt(exp).
+			Save(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n == 1 {
+			c.State, c.LinkedConnectionID, c.ActivatedAt, c.ExpiresAt = licensecode.StateACTIVE, &conn.ID, &now, exp
+			return c, nil
+		}
+		// Another redemption won; report what it left.
+		if c, err = s.DB.LicenseCode.Query().Where(licensecode.ID(c.ID)).WithVariant().Only(ctx); ent.IsNotFound(err) {
+			return nil, codeNotFound()
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case EffectiveState(c, now) == licensecode.StateEXPIRED:
+		return nil, apperr.WithReason(apperr.Gone, "code_expired", "this license code has expired")
+	case c.LinkedConnectionID != nil && *c.LinkedConnectionID == conn.ID:
+		return c, nil
+	default:
+		return nil, apperr.WithReason(apperr.Conflict, "code_already_used", "this license code has already been redeemed")
+	}
+}
+
+func codeNotFound() error {
+	return apperr.WithReason(apperr.NotFound, "code_not_found", "no such license code for this application")
+}

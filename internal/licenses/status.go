@@ -1,0 +1,189 @@
+package licenses
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/ent/user"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/globalid"
+	"loginsign/internal/ids"
+)
+
+// Status-sync actions (spec §10.5).
+const (
+	ActionGranted   = "granted"
+	ActionRevoked   = "revoked"
+	ActionUnchanged = "unchanged"
+)
+
+// revokingStatuses are plan labels that mean "no plan".
+var revokingStatuses = map[string]bool{"FREE": true, "NONE": true, "INACTIVE": true, "REVOKED": true}
+
+// StatusInput is a status-sync request (spec §4.2). Status is required unless Revoke;
+// VariantName defaults to the normalised status; Duration to LIFETIME; ExpiresAt, when set,
+// overrides the expiry computed from the duration.
+type StatusInput struct {
+	Status      string
+	VariantName string
+	Duration    string
+	ExpiresAt   *time.Time
+	Revoke      bool
+}
+
+// StatusResult is the outcome of SyncStatus. Variant and License are set on grants.
+type StatusResult struct {
+	Action       string
+	ConnectionID string
+	Status       string
+	Variant      *ent.LicenseVariant
+	License      *ent.LicenseCode
+	Reused       bool
+	Revoked      int
+}
+
+// SyncStatus mirrors the plan the application's backend reports for the person globalID
+// (case-insensitive) onto their connection as a "status license". A grant finds the variant
+// by name (case-insensitively; created with the given duration when missing), then reuses
+// the connection's status license of that variant that is still in effect, refreshing its
+// expiry, or creates one (ACTIVE, linked, activated now). A revoke (revoke:true or status
+// FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
+// "unchanged" when there was none. Repeating a request gives the same state.
+//
+// The caller is the application authenticated by its client credentials (auth.ClientFrom);
+// another application answers Forbidden. An unknown globalId, or one without a connection to
+// the application, answers NotFound.
+func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in StatusInput) (*StatusResult, error) {
+	if c, ok := auth.ClientFrom(ctx); !ok {
+		return nil, apperr.New(apperr.Unauthorized, "client credentials required")
+	} else if c.ApplicationID != appID {
+		return nil, apperr.New(apperr.Forbidden, "these credentials belong to another application")
+	}
+	status := strings.ToUpper(strings.TrimSpace(in.Status))
+	revoke := in.Revoke || revokingStatuses[status]
+	if !revoke && status == "" {
+		return nil, apperr.New(apperr.Invalid, "status is required unless revoke is true")
+	}
+	if len(status) > 100 {
+		return nil, apperr.New(apperr.Invalid, "status is longer than 100 characters")
+	}
+	variantName := strings.TrimSpace(in.VariantName)
+	if variantName == "" {
+		variantName = status
+	}
+	if len(variantName) > 100 {
+		return nil, apperr.New(apperr.Invalid, "variantName is longer than 100 characters")
+	}
+	duration, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) && !revoke {
+		return nil, apperr.New(apperr.Invalid, "expiresAt must be in the future")
+	}
+	gid, ok := globalid.Normalize(globalID)
+	if !ok {
+		return nil, apperr.New(apperr.NotFound, "no user %q is connected to this application", globalID)
+	}
+	var out *StatusResult
+	for attempt := 0; ; attempt++ {
+		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now)
+		// Two first grants of a new plan race to create its variant; the loser retries once
+		// and finds it.
+		if err == nil || attempt == 1 || !ent.IsConstraintError(err) {
+			return out, err
+		}
+	}
+}
+
+func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantName string, duration licensevariant.Duration,
+	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
+	out := &StatusResult{Status: status}
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		conn, err := tx.AppConnection.Query().
+			Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid))).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "no user %s is connected to this application", gid)
+		}
+		if err != nil {
+			return err
+		}
+		out.ConnectionID = conn.ID
+		if revoke {
+			n, err := tx.LicenseCode.Update().
+				Where(licensecode.LinkedConnectionID(conn.ID), licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
+				SetState(licensecode.StateEXPIRED).SetExpiresAt(now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			out.Action, out.Revoked = ActionUnchanged, n
+			if n > 0 {
+				out.Action = ActionRevoked
+			}
+			return nil
+		}
+		v, err := s.ensureVariant(ctx, tx, appID, variantName, duration)
+		if err != nil {
+			return err
+		}
+		exp := expiresAt
+		if exp == nil {
+			exp = ExpiryOf(duration, now)
+		}
+		if exp != nil {
+			t := exp.UTC()
+			exp = &t
+		}
+		out.Action, out.Variant = ActionGranted, v
+		held, err := tx.LicenseCode.Query().
+			Where(licensecode.LinkedConnectionID(conn.ID), licensecode.VariantID(v.ID),
+				licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
+			Order(ent.Desc(licensecode.FieldActivatedAt)).First(ctx)
+		switch {
+		case err == nil:
+			upd := held.Update()
+			if exp == nil {
+				upd.ClearExpiresAt()
+			} else {
+				upd.SetExpiresAt(*exp)
+			}
+			out.License, err = upd.Save(ctx)
+			out.Reused = true
+			return err
+		case !ent.IsNotFound(err):
+			return err
+		}
+		code := NewCode("")
+		key, _ := CodeKey(code)
+		out.License, err = tx.LicenseCode.Create().SetID(ids.New(ids.LicenseCode)).
+			SetApplicationID(appID).SetVariantID(v.ID).SetCode(code).SetCodeKey(key).
+			SetState(licensecode.StateACTIVE).SetSource(licensecode.SourceStatus).
+			SetLinkedConnectionID(conn.ID).SetActivatedAt(now).SetNillableExpiresAt(exp).SetCreatedAt(now).
+			Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ensureVariant returns the application's variant named name (case-insensitively), creating
+// it with duration d when there is none.
+func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name string, d licensevariant.Duration) (*ent.LicenseVariant, error) {
+	key := strings.ToLower(name)
+	v, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(key)).Only(ctx)
+	if err == nil || !ent.IsNotFound(err) {
+		return v, err
+	}
+	// On a concurrent create the unique index makes one of the two transactions fail; the
+	// caller retries the whole request and then finds the variant.
+	return tx.LicenseVariant.Create().SetApplicationID(appID).SetName(name).SetNameKey(key).SetDuration(d).Save(ctx)
+}

@@ -1,0 +1,145 @@
+package licenses_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/internal/licenses"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+func TestSyncStatus(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		ctx := asClient(w.app)
+		sync := func(in licenses.StatusInput) *licenses.StatusResult {
+			t.Helper()
+			r, err := w.svc.SyncStatus(ctx, w.app.ID, ann.GlobalID, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		t0 := w.clock.Now()
+
+		// grant: the variant is created on demand, the license is new.
+		g := sync(licenses.StatusInput{Status: " premium ", VariantName: "Premium", Duration: "MONTH"})
+		if g.Action != "granted" || g.ConnectionID != conn.ID || g.Status != "PREMIUM" || g.Reused ||
+			g.Variant.Name != "Premium" || g.Variant.Duration != licensevariant.DurationMONTH ||
+			g.License.State != licensecode.StateACTIVE || g.License.Source != licensecode.SourceStatus ||
+			*g.License.LinkedConnectionID != conn.ID || !g.License.ExpiresAt.Equal(t0.AddDate(0, 1, 0)) {
+			t.Fatalf("grant = %+v, license %+v", g, g.License)
+		}
+
+		// update: the same variant (matched case-insensitively) and license, expiry refreshed.
+		w.clock.Add(time.Hour)
+		u := sync(licenses.StatusInput{Status: "PREMIUM", VariantName: "PREMIUM", Duration: "YEAR"})
+		if u.Action != "granted" || !u.Reused || u.License.ID != g.License.ID || u.Variant.ID != g.Variant.ID ||
+			!u.License.ExpiresAt.Equal(w.clock.Now().AddDate(1, 0, 0)) {
+			t.Fatalf("update = %+v, license %+v", u, u.License)
+		}
+		at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		if e := sync(licenses.StatusInput{Status: "premium", ExpiresAt: &at}); !e.Reused || !e.License.ExpiresAt.Equal(at) {
+			t.Fatalf("explicit expiresAt = %+v", e.License)
+		}
+		if l := sync(licenses.StatusInput{Status: "premium"}); !l.Reused || l.License.ExpiresAt != nil {
+			t.Fatalf("default LIFETIME = %+v", l.License)
+		}
+		// idempotent: the same request again changes nothing.
+		again := sync(licenses.StatusInput{Status: "premium"})
+		if again.License.ID != g.License.ID || again.License.ExpiresAt != nil {
+			t.Fatalf("again = %+v", again.License)
+		}
+		if n := must[int](t)(db.LicenseVariant.Query().Count(context.Background())); n != 1 {
+			t.Fatalf("%d variants, want 1", n)
+		}
+		// another plan is independent.
+		pro := sync(licenses.StatusInput{Status: "PRO"})
+		if pro.License.ID == g.License.ID || pro.Variant.Name != "PRO" || pro.Variant.Duration != licensevariant.DurationLIFETIME {
+			t.Fatalf("second plan = %+v", pro)
+		}
+
+		// revoke ends every synced license in effect, and only those.
+		v := w.variant(t, "Bought", "")
+		bought := w.codes(t, v, 1)[0]
+		if _, err := w.svc.Redeem(asToken(conn), "", bought); err != nil {
+			t.Fatal(err)
+		}
+		r := sync(licenses.StatusInput{Revoke: true})
+		if r.Action != "revoked" || r.Revoked != 2 || r.ConnectionID != conn.ID {
+			t.Fatalf("revoke = %+v", r)
+		}
+		for _, c := range must[[]*ent.LicenseCode](t)(db.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).All(context.Background())) {
+			want := licensecode.StateEXPIRED
+			if c.Source == licensecode.SourceCode {
+				want = licensecode.StateACTIVE
+			}
+			if licenses.EffectiveState(c, w.clock.Now()) != want {
+				t.Fatalf("after revoke %s (%s) is %s", c.Code, c.Source, c.State)
+			}
+		}
+		if r := sync(licenses.StatusInput{Revoke: true}); r.Action != "unchanged" {
+			t.Fatalf("second revoke = %+v", r)
+		}
+		for _, s := range []string{"FREE", "none", "Inactive", "REVOKED"} {
+			sync(licenses.StatusInput{Status: "TEAM"})
+			if r := sync(licenses.StatusInput{Status: s}); r.Action != "revoked" {
+				t.Fatalf("status %s = %+v", s, r)
+			}
+		}
+		if r := sync(licenses.StatusInput{Status: "FREE"}); r.Action != "unchanged" {
+			t.Fatalf("FREE with nothing active = %+v", r)
+		}
+		// an expired synced license is not reused: a new grant makes a new one.
+		w.clock.Add(time.Hour)
+		m := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"})
+		w.clock.Add(40 * 24 * time.Hour)
+		if m2 := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"}); m2.Reused || m2.License.ID == m.License.ID {
+			t.Fatalf("grant after expiry reused %s", m.License.ID)
+		}
+		t.Run("globalId is accepted in any case", func(t *testing.T) {
+			r, err := w.svc.SyncStatus(ctx, w.app.ID, strings.ToLower(ann.GlobalID), licenses.StatusInput{Status: "PRO"})
+			if err != nil || r.Action != "granted" {
+				t.Fatalf("%+v, %v", r, err)
+			}
+		})
+
+		past := w.clock.Now().Add(-time.Second)
+		stranger := w.person(t, "stranger")
+		for _, tt := range []struct {
+			name     string
+			ctx      context.Context
+			globalID string
+			in       licenses.StatusInput
+			want     string
+		}{
+			{"neither status nor revoke", ctx, ann.GlobalID, licenses.StatusInput{}, "invalid_request"},
+			{"bad duration", ctx, ann.GlobalID, licenses.StatusInput{Status: "PRO", Duration: "WEEK"}, "invalid_request"},
+			{"expiresAt in the past", ctx, ann.GlobalID, licenses.StatusInput{Status: "PRO", ExpiresAt: &past}, "invalid_request"},
+			{"status too long", ctx, ann.GlobalID, licenses.StatusInput{Status: strings.Repeat("S", 101)}, "invalid_request"},
+			{"unknown globalId", ctx, "ZZ9999", licenses.StatusInput{Status: "PRO"}, "not_found"},
+			{"malformed globalId", ctx, "12AB", licenses.StatusInput{Status: "PRO"}, "not_found"},
+			{"person without a connection", ctx, stranger.GlobalID, licenses.StatusInput{Status: "PRO"}, "not_found"},
+			{"revoke of a person without a connection", ctx, stranger.GlobalID, licenses.StatusInput{Revoke: true}, "not_found"},
+			{"another application's credentials", asClient(w.rivalApp), ann.GlobalID, licenses.StatusInput{Status: "PRO"}, "forbidden"},
+			{"no credentials", context.Background(), ann.GlobalID, licenses.StatusInput{Status: "PRO"}, "unauthorized"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := must[int](t)(db.LicenseCode.Query().Count(context.Background()))
+				_, err := w.svc.SyncStatus(tt.ctx, w.app.ID, tt.globalID, tt.in)
+				wantErr(t, err, tt.want)
+				if after := must[int](t)(db.LicenseCode.Query().Count(context.Background())); after != before {
+					t.Fatalf("a refused request changed the codes: %d → %d", before, after)
+				}
+			})
+		}
+	})
+}

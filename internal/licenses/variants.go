@@ -1,0 +1,217 @@
+package licenses
+
+import (
+	"context"
+	"strings"
+
+	"loginsign/ent"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/internal/apperr"
+	"loginsign/internal/store"
+)
+
+// CodeCounts counts a variant's codes by effective state.
+type CodeCounts struct {
+	Unused, Active, Expired int
+}
+
+// VariantInput creates a variant. Duration is MONTH, YEAR or LIFETIME (default LIFETIME).
+type VariantInput struct {
+	Name        string
+	Description string
+	Duration    string
+}
+
+// VariantPatch changes the fields that are set.
+type VariantPatch struct {
+	Name        *string
+	Description *string
+	Duration    *string
+}
+
+// ListVariants returns the variants of the signed-in developer's application appID by name.
+func (s *Service) ListVariants(ctx context.Context, appID string) ([]*ent.LicenseVariant, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	return s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).
+		Order(ent.Asc(licensevariant.FieldNameKey), ent.Asc(licensevariant.FieldID)).All(ctx)
+}
+
+// Variant returns one variant of the developer's application.
+func (s *Service) Variant(ctx context.Context, appID, variantID string) (*ent.LicenseVariant, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	return variantOf(ctx, s.DB.Client, app.ID, variantID)
+}
+
+// CodeCounts counts the codes of variants by effective state, in one grouped query.
+func (s *Service) CodeCounts(ctx context.Context, variantIDs ...string) (map[string]CodeCounts, error) {
+	now := s.now()
+	out := make(map[string]CodeCounts, len(variantIDs))
+	if len(variantIDs) == 0 {
+		return out, nil
+	}
+	// Two grouped counts: all codes by state, then ACTIVE codes already past their expiry.
+	var all, lapsed []struct {
+		VariantID string `json:"variant_id"`
+		State     string `json:"state"`
+		Count     int    `json:"count"`
+	}
+	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...)).
+		GroupBy(licensecode.FieldVariantID, licensecode.FieldState).Aggregate(ent.Count()).Scan(ctx, &all); err != nil {
+		return nil, err
+	}
+	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...), licensecode.StateEQ(licensecode.StateACTIVE), licensecode.ExpiresAtLTE(now)).
+		GroupBy(licensecode.FieldVariantID, licensecode.FieldState).Aggregate(ent.Count()).Scan(ctx, &lapsed); err != nil {
+		return nil, err
+	}
+	for _, r := range all {
+		c := out[r.VariantID]
+		switch r.State {
+		case Unused:
+			c.Unused += r.Count
+		case Active:
+			c.Active += r.Count
+		case Expired:
+			c.Expired += r.Count
+		}
+		out[r.VariantID] = c
+	}
+	for _, r := range lapsed {
+		c := out[r.VariantID]
+		c.Active -= r.Count
+		c.Expired += r.Count
+		out[r.VariantID] = c
+	}
+	return out, nil
+}
+
+func checkVariantName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return "", apperr.New(apperr.Invalid, "name is required (at most 100 characters)")
+	}
+	return name, nil
+}
+
+func checkDescription(d string) (string, error) {
+	d = strings.TrimSpace(d)
+	if len(d) > 2000 {
+		return "", apperr.New(apperr.Invalid, "description is longer than 2000 characters")
+	}
+	return d, nil
+}
+
+func nameTaken(name string) error {
+	return apperr.WithReason(apperr.Conflict, "variant_name_taken", "a variant named %q already exists", name)
+}
+
+// CreateVariant adds a variant to the developer's application. Names are unique per
+// application, compared case-insensitively (409 variant_name_taken).
+func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInput) (*ent.LicenseVariant, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := checkVariantName(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	desc, err := checkDescription(in.Description)
+	if err != nil {
+		return nil, err
+	}
+	d, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.DB.LicenseVariant.Create().SetApplicationID(app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
+		SetDescription(desc).SetDuration(d).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, nameTaken(name)
+	}
+	return v, err
+}
+
+// UpdateVariant changes a variant of the developer's application.
+func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p VariantPatch) (*ent.LicenseVariant, error) {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name == nil && p.Description == nil && p.Duration == nil {
+		return nil, apperr.New(apperr.Invalid, "set at least one of name, description, duration")
+	}
+	v, err := variantOf(ctx, s.DB.Client, app.ID, variantID)
+	if err != nil {
+		return nil, err
+	}
+	up := v.Update()
+	if p.Name != nil {
+		name, err := checkVariantName(*p.Name)
+		if err != nil {
+			return nil, err
+		}
+		up.SetName(name).SetNameKey(strings.ToLower(name))
+	}
+	if p.Description != nil {
+		desc, err := checkDescription(*p.Description)
+		if err != nil {
+			return nil, err
+		}
+		up.SetDescription(desc)
+	}
+	if p.Duration != nil {
+		d, err := ParseDuration(*p.Duration, "")
+		if err != nil || d == "" {
+			return nil, apperr.New(apperr.Invalid, "duration must be MONTH, YEAR or LIFETIME")
+		}
+		up.SetDuration(d)
+	}
+	v, err = up.Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, nameTaken(strings.TrimSpace(*p.Name))
+	}
+	return v, store.Err(err, "license variant")
+}
+
+// DeleteVariant deletes a variant and its codes. While any of its codes is in effect it
+// answers 409 variant_has_active_codes, unless force, which also ends those entitlements.
+func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, force bool) error {
+	app, err := s.Owned(ctx, appID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		v, err := variantOf(ctx, tx.Client(), app.ID, variantID)
+		if err != nil {
+			return err
+		}
+		del := tx.LicenseCode.Delete().Where(licensecode.VariantID(v.ID))
+		if !force {
+			// Delete what is not in effect, then refuse if anything is left: a redemption
+			// that commits meanwhile leaves its code behind and so still refuses.
+			del.Where(licensecode.Not(activeAt(now)))
+		}
+		if _, err := del.Exec(ctx); err != nil {
+			return err
+		}
+		if !force {
+			n, err := tx.LicenseCode.Query().Where(licensecode.VariantID(v.ID)).Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return apperr.WithReason(apperr.Conflict, "variant_has_active_codes",
+					"%d codes of this variant are active; pass force=true to delete them too", n)
+			}
+		}
+		return tx.LicenseVariant.DeleteOneID(v.ID).Exec(ctx)
+	})
+}

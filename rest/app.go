@@ -1,0 +1,275 @@
+package rest
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"loginsign/internal/appapi"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/licenses"
+)
+
+// RateLimits bound the app-backend and redeem routes per minute; zero fields take the
+// defaults.
+type RateLimits struct {
+	AppPerClient int // requests of one client_id to /api/applications/…
+	AppPerIP     int // requests of one IP to /api/applications/…, failed ones included
+	RedeemPerIP  int // redemptions from one IP
+	RedeemPerKey int // redemptions by one person (session) or connection (Bearer)
+}
+
+func (l RateLimits) withDefaults() RateLimits {
+	if l.AppPerClient == 0 {
+		l.AppPerClient = 600
+	}
+	if l.AppPerIP == 0 {
+		l.AppPerIP = 1200
+	}
+	if l.RedeemPerIP == 0 {
+		l.RedeemPerIP = 60
+	}
+	if l.RedeemPerKey == 0 {
+		l.RedeemPerKey = 20
+	}
+	return l
+}
+
+// AppErrorBody is the error shape of the app-backend routes (spec §4, §10.2).
+type AppErrorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description"`
+}
+
+// writeAppError writes err as {"error","error_description"}. 401s carry
+// WWW-Authenticate: Basic; 429s Retry-After; internal errors are logged and hidden.
+func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
+	e := apperr.As(err)
+	if e.Code == apperr.Internal {
+		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
+		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
+	}
+	switch e.Code {
+	case apperr.Unauthorized:
+		w.Header().Set("WWW-Authenticate", `Basic realm="LoginSign", charset="UTF-8"`)
+	case apperr.RateLimited:
+		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, apperr.HTTPStatus(e.Code), AppErrorBody{Error: e.Name(), ErrorDescription: e.Message})
+}
+
+// limit counts one hit of key; over n per minute it returns a RateLimited error.
+func (a *API) limit(r *http.Request, key string, n int) error {
+	ok, retry, err := a.KV.Limit(r.Context(), key, n, time.Minute)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e := apperr.New(apperr.RateLimited, "too many requests; retry later")
+		e.RetryAfter = int((retry + time.Second - 1) / time.Second)
+		return e
+	}
+	return nil
+}
+
+// AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret
+// and puts the application into the context (auth.WithClient). It answers, with
+// {"error","error_description"}:
+//   - 401 unauthorized: no Authorization header, or one of another scheme;
+//   - 401 invalid_client: credentials that are not base64 of "client_id:client_secret"
+//     (bad base64, no colon), an unknown application or a wrong secret — one answer for all,
+//     so nobody can probe which applications exist;
+//   - 403 forbidden: valid credentials of an application other than {appId};
+//   - 429 rate_limited with Retry-After: over the per-IP or per-client limit.
+func (a *API) AppClient(next http.Handler) http.Handler {
+	lim := a.RateLimits.withDefaults()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.limit(r, "app:ip:"+httpx.ClientIP(r), lim.AppPerIP); err != nil {
+			writeAppError(w, r, err)
+			return
+		}
+		scheme, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			writeAppError(w, r, apperr.New(apperr.Unauthorized, "send Authorization: Basic base64(client_id:client_secret)"))
+			return
+		}
+		badCreds := apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed")
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			writeAppError(w, r, badCreds)
+			return
+		}
+		id, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			writeAppError(w, r, badCreds)
+			return
+		}
+		if err := a.limit(r, "app:client:"+id, lim.AppPerClient); err != nil {
+			writeAppError(w, r, err)
+			return
+		}
+		client, err := a.AppAPI.Authenticate(r.Context(), id, secret)
+		if err != nil {
+			writeAppError(w, r, err)
+			return
+		}
+		if client.ApplicationID != r.PathValue("appId") {
+			writeAppError(w, r, apperr.New(apperr.Forbidden, "the client_id does not match the application in the path"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
+	})
+}
+
+// currentLogin is one user of GET /api/applications/{appId}/users (spec §4.1).
+type currentLogin struct {
+	GlobalID    string  `json:"globalId"`
+	Email       string  `json:"email"`
+	AliasEmail  string  `json:"aliasEmail"`
+	DisplayName *string `json:"displayName"`
+	LoginCount  int     `json:"loginCount"`
+	LastSession *string `json:"lastSession"`
+	JoinedAt    string  `json:"joinedAt"`
+	IsActive    bool    `json:"isActive"`
+}
+
+// CurrentLogins is GET /api/applications/{appId}/users: {"users":[…],"total":n}, with
+// "nextCursor" only when limit cut the list short. The array is streamed from batched keyset
+// queries, so memory stays flat however many users the application has.
+func (a *API) CurrentLogins(w http.ResponseWriter, r *http.Request) {
+	var q appapi.LoginsQuery
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeAppError(w, r, apperr.New(apperr.Invalid, "limit must be between 1 and %d", appapi.MaxLoginsPage))
+			return
+		}
+		q.Limit = n
+	}
+	q.Cursor = r.URL.Query().Get("cursor")
+	list, err := a.AppAPI.CurrentLogins(r.Context(), r.PathValue("appId"), q)
+	if err != nil {
+		writeAppError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"users":[`)
+	first := true
+	var row currentLogin
+	next, err := list.Each(r.Context(), func(l *appapi.Login) error {
+		row = currentLogin{GlobalID: l.GlobalID, Email: l.Email, AliasEmail: l.AliasEmail, DisplayName: nil,
+			LoginCount: l.LoginCount, LastSession: httpx.TimePtr(l.LastSession), JoinedAt: httpx.Time(l.JoinedAt), IsActive: l.IsActive}
+		if l.DisplayName != "" {
+			name := l.DisplayName
+			row.DisplayName = &name
+		}
+		b, err := json.Marshal(&row)
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		_, err = bw.Write(b)
+		return err
+	})
+	if err != nil {
+		// The status is sent: cut the response so the client sees a broken body, not a
+		// short list.
+		slog.ErrorContext(r.Context(), "streaming current logins", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	bw.WriteString(`],"total":` + strconv.Itoa(list.Total))
+	if next != "" {
+		bw.WriteString(`,"nextCursor":"` + next + `"`)
+	}
+	bw.WriteString("}\n")
+	bw.Flush()
+}
+
+// statusRequest is the body of PATCH …/users/{globalId}/status (spec §4.2).
+type statusRequest struct {
+	Status      *string `json:"status"`
+	VariantName *string `json:"variantName"`
+	Duration    *string `json:"duration"`
+	ExpiresAt   *string `json:"expiresAt"`
+	Revoke      *bool   `json:"revoke"`
+}
+
+type variantRef struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Duration string `json:"duration"`
+}
+
+type statusLicense struct {
+	ID          string  `json:"id"`
+	Code        string  `json:"code"`
+	State       string  `json:"state"`
+	ActivatedAt *string `json:"activatedAt"`
+	ExpiresAt   *string `json:"expiresAt"`
+	Reused      bool    `json:"reused"`
+}
+
+type statusResponse struct {
+	OK           bool           `json:"ok"`
+	Action       string         `json:"action"`
+	ConnectionID string         `json:"connectionId"`
+	Status       string         `json:"status,omitempty"`
+	Variant      *variantRef    `json:"variant,omitempty"`
+	License      *statusLicense `json:"license,omitempty"`
+}
+
+// StatusSync is PATCH /api/applications/{appId}/users/{globalId}/status.
+func (a *API) StatusSync(w http.ResponseWriter, r *http.Request) {
+	var body statusRequest
+	if err := httpx.DecodeJSON(w, r, &body, 16<<10); err != nil {
+		writeAppError(w, r, err)
+		return
+	}
+	in := licenses.StatusInput{Status: zeroIfNil(body.Status), VariantName: zeroIfNil(body.VariantName),
+		Duration: zeroIfNil(body.Duration), Revoke: zeroIfNil(body.Revoke)}
+	if body.ExpiresAt != nil {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(*body.ExpiresAt))
+		if err != nil {
+			writeAppError(w, r, apperr.New(apperr.Invalid, "expiresAt must be an RFC 3339 timestamp such as 2026-05-03T11:04:12.000Z, or null"))
+			return
+		}
+		in.ExpiresAt = &t
+	}
+	res, err := a.Licenses.SyncStatus(r.Context(), r.PathValue("appId"), r.PathValue("globalId"), in)
+	if err != nil {
+		writeAppError(w, r, err)
+		return
+	}
+	out := statusResponse{OK: true, Action: res.Action, ConnectionID: res.ConnectionID, Status: res.Status}
+	if v := res.Variant; v != nil {
+		out.Variant = &variantRef{ID: v.ID, Name: v.Name, Duration: string(v.Duration)}
+	}
+	if c := res.License; c != nil {
+		out.License = &statusLicense{ID: c.ID, Code: c.Code, State: string(licenses.EffectiveState(c, a.now())),
+			ActivatedAt: httpx.TimePtr(c.ActivatedAt), ExpiresAt: httpx.TimePtr(c.ExpiresAt), Reused: res.Reused}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func zeroIfNil[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,496 @@
+package rest
+
+import (
+	"encoding/csv"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+
+	"loginsign/ent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/licenses"
+)
+
+func (a *API) now() time.Time { return a.Licenses.Now().UTC() }
+
+// codeCounts is a variant's codes by effective state.
+type codeCounts struct {
+	Unused  int `json:"UNUSED"`
+	Active  int `json:"ACTIVE"`
+	Expired int `json:"EXPIRED"`
+}
+
+// variantJSON is a license variant of the portal routes (spec §5.6).
+type variantJSON struct {
+	ID          string     `json:"id"`
+	Name        string     `json:"name"`
+	Description *string    `json:"description"`
+	Duration    string     `json:"duration"`
+	CreatedAt   string     `json:"createdAt"`
+	CodeCounts  codeCounts `json:"codeCounts"`
+}
+
+func toVariantJSON(v *ent.LicenseVariant, c licenses.CodeCounts) variantJSON {
+	out := variantJSON{ID: v.ID, Name: v.Name, Duration: string(v.Duration), CreatedAt: httpx.Time(v.CreatedAt),
+		CodeCounts: codeCounts{Unused: c.Unused, Active: c.Active, Expired: c.Expired}}
+	if v.Description != "" {
+		d := v.Description
+		out.Description = &d
+	}
+	return out
+}
+
+// variantWithCounts answers one variant with its code counts.
+func (a *API) variantWithCounts(w http.ResponseWriter, r *http.Request, status int, v *ent.LicenseVariant) {
+	counts, err := a.Licenses.CodeCounts(r.Context(), v.ID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, status, toVariantJSON(v, counts[v.ID]))
+}
+
+// ListVariants is GET /api/developer/applications/{appId}/licenses/variants.
+func (a *API) ListVariants(w http.ResponseWriter, r *http.Request) {
+	vs, err := a.Licenses.ListVariants(r.Context(), r.PathValue("appId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	idList := make([]string, len(vs))
+	for i, v := range vs {
+		idList[i] = v.ID
+	}
+	counts, err := a.Licenses.CodeCounts(r.Context(), idList...)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	out := struct {
+		Variants []variantJSON `json:"variants"`
+	}{Variants: make([]variantJSON, len(vs))}
+	for i, v := range vs {
+		out.Variants[i] = toVariantJSON(v, counts[v.ID])
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// variantBody creates or changes a variant; defaultDuration is accepted for duration.
+type variantBody struct {
+	Name            *string `json:"name"`
+	Description     *string `json:"description"`
+	Duration        *string `json:"duration"`
+	DefaultDuration *string `json:"defaultDuration"`
+}
+
+func (b variantBody) duration() *string {
+	if b.Duration != nil {
+		return b.Duration
+	}
+	return b.DefaultDuration
+}
+
+// CreateVariant is POST /api/developer/applications/{appId}/licenses/variants: 201 with the
+// variant, 409 variant_name_taken.
+func (a *API) CreateVariant(w http.ResponseWriter, r *http.Request) {
+	var body variantBody
+	if err := httpx.DecodeJSON(w, r, &body, 16<<10); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	v, err := a.Licenses.CreateVariant(r.Context(), r.PathValue("appId"), licenses.VariantInput{
+		Name: zeroIfNil(body.Name), Description: zeroIfNil(body.Description), Duration: zeroIfNil(body.duration())})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, toVariantJSON(v, licenses.CodeCounts{}))
+}
+
+// UpdateVariant is PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}.
+func (a *API) UpdateVariant(w http.ResponseWriter, r *http.Request) {
+	var body variantBody
+	if err := httpx.DecodeJSON(w, r, &body, 16<<10); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	v, err := a.Licenses.UpdateVariant(r.Context(), r.PathValue("appId"), r.PathValue("variantId"), licenses.VariantPatch{
+		Name: body.Name, Description: body.Description, Duration: body.duration()})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	a.variantWithCounts(w, r, http.StatusOK, v)
+}
+
+type okJSON struct {
+	OK bool `json:"ok"`
+}
+
+// DeleteVariant is DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}
+// [?force=true]: 200 {"ok":true}; 409 variant_has_active_codes without force.
+func (a *API) DeleteVariant(w http.ResponseWriter, r *http.Request) {
+	force := false
+	if v := r.URL.Query().Get("force"); v != "" {
+		var err error
+		if force, err = strconv.ParseBool(v); err != nil {
+			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "force must be true or false"))
+			return
+		}
+	}
+	if err := a.Licenses.DeleteVariant(r.Context(), r.PathValue("appId"), r.PathValue("variantId"), force); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, okJSON{OK: true})
+}
+
+// GenerateCodes is POST /api/developer/applications/{appId}/licenses/codes/generate with
+// {"variantId","count":1..10000,"prefix"?}: 201 {"created","variantId","codes":[…]}.
+func (a *API) GenerateCodes(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		VariantID string `json:"variantId"`
+		Count     int    `json:"count"`
+		Prefix    string `json:"prefix"`
+	}
+	if err := httpx.DecodeJSON(w, r, &body, 16<<10); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if body.VariantID == "" {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "variantId is required"))
+		return
+	}
+	g, err := a.Licenses.GenerateCodes(r.Context(), r.PathValue("appId"), licenses.GenerateInput{
+		VariantID: body.VariantID, Count: body.Count, Prefix: body.Prefix})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, struct {
+		Created   int      `json:"created"`
+		VariantID string   `json:"variantId"`
+		Codes     []string `json:"codes"`
+	}{len(g.Codes), g.Variant.ID, g.Codes})
+}
+
+// maxUploadBody bounds an upload: 10,000 codes of up to 64 characters with a variant column.
+const maxUploadBody = 2 << 20
+
+// UploadCodes is POST /api/developer/applications/{appId}/licenses/codes/upload. The body is
+// either JSON {"variantId","codes":[…]} or CSV (text/csv) with a header row naming a "code"
+// column and optionally a "variant" column (variant id or name); CSV rows without a variant
+// go to ?variantId=. Answers 200 {"created","duplicates":[codes],"invalid":[{line,code,reason}]}
+// (line: 1-based index in "codes", or the CSV line number).
+func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var (
+		variantID string
+		rows      []licenses.UploadRow
+	)
+	switch mt {
+	case "text/csv", "application/csv":
+		variantID = r.URL.Query().Get("variantId")
+		var err error
+		if rows, err = readCodesCSV(http.MaxBytesReader(w, r.Body, maxUploadBody)); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+	case "application/json", "":
+		var body struct {
+			VariantID string   `json:"variantId"`
+			Codes     []string `json:"codes"`
+		}
+		if err := httpx.DecodeJSON(w, r, &body, maxUploadBody); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		if body.VariantID == "" {
+			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "variantId is required"))
+			return
+		}
+		variantID = body.VariantID
+		rows = make([]licenses.UploadRow, len(body.Codes))
+		for i, c := range body.Codes {
+			rows[i] = licenses.UploadRow{Line: i + 1, Code: c}
+		}
+	default:
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "send application/json or text/csv"))
+		return
+	}
+	res, err := a.Licenses.UploadCodes(r.Context(), r.PathValue("appId"), variantID, rows)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Created    int                   `json:"created"`
+		Duplicates []string              `json:"duplicates"`
+		Invalid    []licenses.InvalidRow `json:"invalid"`
+	}{res.Created, res.Duplicates, res.Invalid})
+}
+
+// readCodesCSV reads a header row with a "code" column (and optionally "variant"), then one
+// code per row.
+func readCodesCSV(body io.Reader) ([]licenses.UploadRow, error) {
+	cr := csv.NewReader(body)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	header, err := cr.Read()
+	if err != nil {
+		return nil, csvError(err, "the CSV needs a header row with a \"code\" column")
+	}
+	codeCol, variantCol := -1, -1
+	for i, h := range header {
+		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
+		case "code":
+			codeCol = i
+		case "variant", "variantid", "variant_id":
+			variantCol = i
+		}
+	}
+	if codeCol < 0 {
+		return nil, apperr.New(apperr.Invalid, "the CSV header has no \"code\" column")
+	}
+	var rows []licenses.UploadRow
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, csvError(err, "malformed CSV")
+		}
+		line, _ := cr.FieldPos(0)
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rows) == licenses.MaxUpload {
+			return nil, apperr.New(apperr.Invalid, "at most %d codes per upload", licenses.MaxUpload)
+		}
+		row := licenses.UploadRow{Line: line}
+		if codeCol < len(rec) {
+			row.Code = rec[codeCol]
+		}
+		if variantCol >= 0 && variantCol < len(rec) {
+			row.Variant = rec[variantCol]
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+func csvError(err error, msg string) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return apperr.New(apperr.TooLarge, "body larger than %d bytes", maxErr.Limit)
+	}
+	if errors.Is(err, io.EOF) {
+		return apperr.New(apperr.Invalid, "%s", msg)
+	}
+	return apperr.New(apperr.Invalid, "%s: %v", msg, err)
+}
+
+// ownerJSON is who holds a code, as a developer sees them.
+type ownerJSON struct {
+	ConnectionID string  `json:"connectionId"`
+	GlobalID     string  `json:"globalId"`
+	Name         *string `json:"name"`
+	Email        string  `json:"email"`
+}
+
+// codeJSON is a license code of the portal routes (spec §5.7).
+type codeJSON struct {
+	ID          string     `json:"id"`
+	Code        string     `json:"code"`
+	VariantID   string     `json:"variantId"`
+	VariantName string     `json:"variantName"`
+	State       string     `json:"state"`
+	Source      string     `json:"source"`
+	CreatedAt   string     `json:"createdAt"`
+	ActivatedAt *string    `json:"activatedAt"`
+	ExpiresAt   *string    `json:"expiresAt"`
+	Owner       *ownerJSON `json:"owner"`
+}
+
+// ListCodes is GET /api/developer/applications/{appId}/licenses/codes
+// ?variantId=&state=&q=&limit=&cursor=: {"codes":[…],"total":n[,"nextCursor"]}, newest first.
+func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
+	qs := r.URL.Query()
+	in := licenses.CodeQuery{VariantID: qs.Get("variantId"), State: qs.Get("state"), Q: qs.Get("q")}
+	if v := qs.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "limit must be between 1 and %d", licenses.MaxPage))
+			return
+		}
+		in.First = &n
+	}
+	if v := qs.Get("cursor"); v != "" {
+		var c entgql.Cursor[string]
+		if err := c.UnmarshalGQL(v); err != nil {
+			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "cursor is not valid"))
+			return
+		}
+		in.After = &c
+	}
+	page, err := a.Licenses.ListCodes(r.Context(), r.PathValue("appId"), in)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	now := a.now()
+	out := struct {
+		Codes      []codeJSON `json:"codes"`
+		Total      int        `json:"total"`
+		NextCursor *string    `json:"nextCursor,omitempty"`
+	}{Codes: make([]codeJSON, 0, len(page.Edges)), Total: page.TotalCount}
+	for _, e := range page.Edges {
+		c := e.Node
+		cj := codeJSON{ID: c.ID, Code: c.Code, VariantID: c.VariantID, State: string(licenses.EffectiveState(c, now)),
+			Source: string(c.Source), CreatedAt: httpx.Time(c.CreatedAt), ActivatedAt: httpx.TimePtr(c.ActivatedAt), ExpiresAt: httpx.TimePtr(c.ExpiresAt)}
+		if c.Edges.Variant != nil {
+			cj.VariantName = c.Edges.Variant.Name
+		}
+		o, err := a.Licenses.OwnerOf(r.Context(), c)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		if o != nil {
+			cj.Owner = &ownerJSON{ConnectionID: o.ConnectionID, GlobalID: o.GlobalID, Email: o.Email}
+			if o.Name != "" {
+				cj.Owner.Name = &o.Name
+			}
+		}
+		out.Codes = append(out.Codes, cj)
+	}
+	if page.PageInfo.HasNextPage && page.PageInfo.EndCursor != nil {
+		s := cursorString(*page.PageInfo.EndCursor)
+		out.NextCursor = &s
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// DeleteCode is DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}: 200
+// {"ok":true}; 409 code_not_unused once redeemed.
+func (a *API) DeleteCode(w http.ResponseWriter, r *http.Request) {
+	if err := a.Licenses.DeleteCode(r.Context(), r.PathValue("appId"), r.PathValue("codeId")); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, okJSON{OK: true})
+}
+
+// licenseJSON is an entitlement as its holder sees it.
+type licenseJSON struct {
+	ID          string     `json:"id"`
+	Code        string     `json:"code"`
+	Variant     variantRef `json:"variant"`
+	State       string     `json:"state"`
+	Source      string     `json:"source"`
+	ActivatedAt *string    `json:"activatedAt"`
+	ExpiresAt   *string    `json:"expiresAt"`
+	// LinkedConnectionID is the connection holding the code (spec §6.1).
+	LinkedConnectionID *string `json:"linkedConnectionId"`
+}
+
+func toLicenseJSON(c *ent.LicenseCode, now time.Time) licenseJSON {
+	out := licenseJSON{ID: c.ID, Code: c.Code, State: string(licenses.EffectiveState(c, now)), Source: string(c.Source),
+		ActivatedAt: httpx.TimePtr(c.ActivatedAt), ExpiresAt: httpx.TimePtr(c.ExpiresAt), LinkedConnectionID: c.LinkedConnectionID}
+	if v := c.Edges.Variant; v != nil {
+		out.Variant = variantRef{ID: v.ID, Name: v.Name, Duration: string(v.Duration)}
+	}
+	return out
+}
+
+// applicationParam is the application a session-authenticated person asks about:
+// ?client_id= or ?applicationId=.
+func applicationParam(r *http.Request) string {
+	if v := r.URL.Query().Get("client_id"); v != "" {
+		return v
+	}
+	return r.URL.Query().Get("applicationId")
+}
+
+// Subscriptions is GET /api/user/licenses/subscriptions: the caller's entitlements for one
+// application, with effective state and expiry. The caller is the Bearer token's connection,
+// or the session's person and ?client_id= (or ?applicationId=).
+func (a *API) Subscriptions(w http.ResponseWriter, r *http.Request) {
+	conn, codes, err := a.Licenses.Subscriptions(r.Context(), applicationParam(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	now := a.now()
+	out := struct {
+		ApplicationID string        `json:"applicationId"`
+		ConnectionID  string        `json:"connectionId"`
+		Subscriptions []licenseJSON `json:"subscriptions"`
+	}{conn.ApplicationID, conn.ID, make([]licenseJSON, len(codes))}
+	for i, c := range codes {
+		out.Subscriptions[i] = toLicenseJSON(c, now)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// Redeem is POST /api/user/licenses/redeem with {"code", "client_id"?/"applicationId"?}
+// (the application may also be a query parameter): 200 with the license; 400 invalid_code,
+// 404 code_not_found, 409 code_already_used, 410 code_expired, 429 rate_limited.
+func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Code          string `json:"code"`
+		ClientID      string `json:"client_id"`
+		ApplicationID string `json:"applicationId"`
+	}
+	if err := httpx.DecodeJSON(w, r, &body, 4<<10); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	appID := applicationParam(r)
+	if body.ClientID != "" {
+		appID = body.ClientID
+	} else if body.ApplicationID != "" {
+		appID = body.ApplicationID
+	}
+	lim := a.RateLimits.withDefaults()
+	if err := a.limit(r, "redeem:ip:"+httpx.ClientIP(r), lim.RedeemPerIP); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	who := ""
+	if t, ok := auth.TokenFrom(r.Context()); ok {
+		who = "con:" + t.ConnectionID
+	} else if s, ok := auth.SessionFrom(r.Context()); ok {
+		who = "usr:" + s.UserID
+	}
+	if who != "" {
+		if err := a.limit(r, "redeem:"+who, lim.RedeemPerKey); err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+	}
+	c, err := a.Licenses.Redeem(r.Context(), appID, body.Code)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, toLicenseJSON(c, a.now()))
+}
+
+// cursorString is the opaque text form of an ent pagination cursor.
+func cursorString(c entgql.Cursor[string]) string {
+	var b strings.Builder
+	c.MarshalGQL(&b)
+	return strings.Trim(b.String(), `"`)
+}
