@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/url"
 	"net/http"
 	"reflect"
 	"strings"
@@ -505,5 +507,30 @@ func TestParityApplications(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+func TestParityRedirectURICheck(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("checker@example.com", "Checker", true)
+		app := dev.createApp("Checker", false)
+		for _, uri := range []string{"https://checker.example.com/cb", "https://checker.example.com/other", "http://evil.example.com/cb"} {
+			rest := dev.json("GET", "/api/oauth/healthcheck?client_id="+app+"&redirect_uri="+url.QueryEscape(uri), nil, 200)
+			g := dev.mustGQL(`query($app: ID!, $uri: String!) { redirectUriCheck(appId: $app, redirectUri: $uri) {
+				ok clientId clientFound redirectUri redirectUriRegistered matchedRedirectUri https problems } }`,
+				map[string]any{"app": app, "uri": uri})["redirectUriCheck"].(map[string]any)
+			for _, k := range []string{"ok", "clientId", "clientFound", "redirectUri", "redirectUriRegistered", "matchedRedirectUri", "https", "problems"} {
+				r, gv := rest[k], g[k]
+				if k == "problems" && r == nil {
+					r = []any{}
+				}
+				if fmt.Sprint(r) != fmt.Sprint(gv) {
+					t.Errorf("%s: %s: REST %v, GraphQL %v", uri, k, r, gv)
+				}
+			}
+			if (uri == "https://checker.example.com/cb") != (g["ok"] == true) {
+				t.Errorf("%s: ok = %v", uri, g["ok"])
+			}
+		}
 	})
 }
