@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
@@ -86,7 +87,9 @@ func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
 // searchPredicate matches q inside the alias, the shared address, the Global User ID or the
 // display name, ignoring case. Addresses are stored lower-case and Global User IDs upper-case,
 // so plain LIKE does for them (several times faster than ILIKE on PostgreSQL); only the name
-// needs LOWER. A leading-wildcard match reads every row of the application: see the benchmark.
+// needs LOWER. On PostgreSQL a term of three or more characters is asked as a UNION of one
+// lookup per column, each of which the trigram indexes of EnsureSearchIndexes answer; an OR
+// across the columns and the people subquery would read every connection of the application.
 func searchPredicate(q string) predicate.AppConnection {
 	lower, upper := likeContains(strings.ToLower(q)), likeContains(strings.ToUpper(q))
 	like := func(expr string, pattern string) *sql.Predicate {
@@ -96,16 +99,29 @@ func searchPredicate(q string) predicate.AppConnection {
 	}
 	return func(s *sql.Selector) {
 		b := sql.Dialect(s.Dialect())
-		t := b.Table(user.Table)
-		people := b.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
-			like(t.C(user.FieldGlobalID), upper),
-			like("LOWER("+t.C(user.FieldName)+")", lower),
-		))
-		s.Where(sql.Or(
-			like(s.C(appconnection.FieldAliasEmail), lower),
-			like(s.C(appconnection.FieldAppEmail), lower),
-			sql.In(s.C(appconnection.FieldUserID), people),
-		))
+		people := func() *sql.Selector {
+			t := b.Table(user.Table)
+			return b.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
+				like(t.C(user.FieldGlobalID), upper),
+				like("LOWER("+t.C(user.FieldName)+")", lower),
+			))
+		}
+		if s.Dialect() != dialect.Postgres || len([]rune(q)) < 3 {
+			s.Where(sql.Or(
+				like(s.C(appconnection.FieldAliasEmail), lower),
+				like(s.C(appconnection.FieldAppEmail), lower),
+				sql.In(s.C(appconnection.FieldUserID), people()),
+			))
+			return
+		}
+		branch := func(where func(t *sql.SelectTable) *sql.Predicate) *sql.Selector {
+			t := b.Table(appconnection.Table)
+			return b.Select(t.C(appconnection.FieldID)).From(t).Where(where(t))
+		}
+		matches := branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAliasEmail), lower) }).
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAppEmail), lower) })).
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), people()) }))
+		s.Where(sql.In(s.C(appconnection.FieldID), matches))
 	}
 }
 
