@@ -120,6 +120,9 @@ type Server struct {
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
 	now      func() time.Time
+
+	// webhookAttempts times webhook delivery attempts by result.
+	webhookAttempts *prometheus.HistogramVec
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -168,7 +171,10 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
-	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log})
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Observe: func(result string, took time.Duration) {
+			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
+		}})
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
@@ -311,6 +317,12 @@ func (s *Server) initMetrics() {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route", "method", "status"})
 	s.metrics.MustRegister(s.requests)
+	s.webhookAttempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_webhook_attempt_duration_seconds",
+		Help:    "Webhook delivery attempts by result (delivered, retry, failed, gone).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"result"})
+	s.metrics.MustRegister(s.webhookAttempts)
 }
 
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {

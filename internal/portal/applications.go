@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"entgo.io/contrib/entgql"
 
@@ -17,6 +18,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
 )
 
 // Prefixes of the secrets shown once to a developer.
@@ -126,6 +128,12 @@ func (s *Service) validate(in *ApplicationInput) error {
 		}
 		if u, _ := url.Parse(in.WebhookURL); u.Scheme != "https" && !s.Dev {
 			return apperr.New(apperr.Invalid, "webhookUrl: must be https")
+		}
+		// Save-time companion of the delivery dialer's connect-time check (SSRF).
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := webhooks.CheckTarget(ctx, in.WebhookURL, s.Dev); err != nil {
+			return apperr.New(apperr.Invalid, "webhookUrl: %v", err)
 		}
 	}
 	return nil

@@ -66,6 +66,9 @@ type WorkerConfig struct {
 	Timeout time.Duration
 	// UserAgent is sent with every delivery. Default "LoginSign-Webhooks/1".
 	UserAgent string
+	// Observe, when set, is told the result of every attempt ("delivered", "retry", "failed"
+	// or "gone") and how long it took (for metrics).
+	Observe func(result string, took time.Duration)
 	// Log receives one line per failed attempt. Default slog.Default().
 	Log *slog.Logger
 }
@@ -178,8 +181,9 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	return len(evs), nil
 }
 
-// deliverAll delivers a claimed batch, Parallel at a time. The batch's applications are
-// loaded once; once one answers 410 Gone, its remaining events in the batch are not sent.
+// deliverAll delivers a claimed batch, Parallel at a time, and records the attempts in one
+// transaction. The batch's applications are loaded once; once one answers 410 Gone, its
+// remaining events in the batch are not sent.
 func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 	appIDs := make([]string, 0, len(evs))
 	for _, ev := range evs {
@@ -194,27 +198,39 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 	for _, a := range apps {
 		byID[a.ID] = a
 	}
-	var gone sync.Map
+	var (
+		gone    sync.Map
+		mu      sync.Mutex
+		results []attemptResult
+		wg      sync.WaitGroup
+	)
 	sem := make(chan struct{}, w.cfg.Parallel)
-	var wg sync.WaitGroup
 	for _, ev := range evs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			app := byID[ev.ApplicationID]
-			if _, ok := gone.Load(ev.ApplicationID); ok || app == nil {
-				w.logErr(w.Deliver(ctx, ev), ev) // reloads the application: now disabled
+			if _, ok := gone.Load(ev.ApplicationID); ok || app == nil || app.WebhookURL == "" || app.WebhookDisabledAt != nil {
+				// Not sent; the 410's record disables it, or this marks it disabled.
+				if !ok {
+					w.logErr(w.Deliver(ctx, ev), ev)
+				}
 				return
 			}
-			status, err := w.deliver(ctx, ev, app)
-			if status == http.StatusGone {
+			o := w.post(ctx, app, ev)
+			if o.status == http.StatusGone {
 				gone.Store(ev.ApplicationID, true)
 			}
-			w.logErr(err, ev)
+			mu.Lock()
+			results = append(results, attemptResult{ev, o})
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	if err := w.recordAll(ctx, results); err != nil {
+		w.cfg.Log.Error("webhooks: recording deliveries", "err", err)
+	}
 }
 
 func (w *Worker) logErr(err error, ev *ent.WebhookEvent) {
@@ -401,62 +417,119 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return max(0, min(d, maxRetryAfter))
 }
 
-// record stores the attempt and moves the event on, in one transaction. If the event's
-// attempt count moved meanwhile (this worker's lease expired and another worker took the
-// event), nothing is recorded.
+// attemptResult is one finished attempt waiting to be recorded.
+type attemptResult struct {
+	ev *ent.WebhookEvent
+	o  outcome
+}
+
+// record stores one attempt and moves its event on.
 func (w *Worker) record(ctx context.Context, ev *ent.WebhookEvent, o outcome) error {
+	return w.recordAll(ctx, []attemptResult{{ev, o}})
+}
+
+// recordAll stores attempts and moves their events on in one transaction, so a batch costs
+// one commit. If the transaction fails, each attempt is tried on its own.
+func (w *Worker) recordAll(ctx context.Context, rs []attemptResult) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	now := w.now()
-	attempt := ev.Attempts + 1
-	return w.writeTx(ctx, func(tx *ent.Tx) error {
-		upd := tx.WebhookEvent.Update().
-			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
-			SetAttempts(attempt).ClearLockedUntil().SetLastError(o.err)
-		if o.status != 0 {
-			upd.SetLastStatusCode(o.status)
-		} else {
-			upd.ClearLastStatusCode()
-		}
-		gone := o.status == http.StatusGone
-		switch {
-		case o.status >= 200 && o.status <= 299:
-			upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now)
-		case gone:
-			upd.SetStatus(webhookevent.StatusDisabled)
-		case attempt >= MaxAttempts:
-			upd.SetStatus(webhookevent.StatusFailed)
-		default:
-			wait := w.cfg.Jitter(RetrySchedule[attempt-1])
-			if o.retryAfter > wait {
-				wait = o.retryAfter
+	results := make([]string, len(rs))
+	err := w.writeTx(ctx, func(tx *ent.Tx) error {
+		for i, r := range rs {
+			res, err := w.recordTx(ctx, tx, r.ev, r.o, now)
+			if err != nil {
+				return err
 			}
-			upd.SetNextAttemptAt(now.Add(wait))
-		}
-		n, err := upd.Save(ctx)
-		if err != nil {
-			return fmt.Errorf("updating event: %w", err)
-		}
-		if n == 0 {
-			w.cfg.Log.Warn("webhooks: event was taken over by another worker; attempt not recorded", "event", ev.ID, "attempt", attempt)
-			return nil
-		}
-		if err := tx.WebhookAttempt.Create().SetEventID(ev.ID).SetAttempt(attempt).
-			SetNillableStatusCode(nonZero(o.status)).SetError(o.err).
-			SetDurationMs(int(o.duration.Milliseconds())).SetCreatedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("recording attempt: %w", err)
-		}
-		if gone {
-			// The receiver says the endpoint is gone for good: stop sending to it.
-			if err := tx.Application.UpdateOneID(ev.ApplicationID).SetWebhookDisabledAt(now).Exec(ctx); err != nil {
-				return fmt.Errorf("disabling endpoint: %w", err)
-			}
-			if err := tx.WebhookEvent.Update().
-				Where(webhookevent.ApplicationID(ev.ApplicationID), webhookevent.StatusEQ(webhookevent.StatusPending)).
-				SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx); err != nil {
-				return fmt.Errorf("stopping pending events: %w", err)
-			}
+			results[i] = res
 		}
 		return nil
 	})
+	if err != nil {
+		if len(rs) == 1 {
+			return err
+		}
+		var errs []error
+		for _, r := range rs {
+			errs = append(errs, w.record(ctx, r.ev, r.o))
+		}
+		return errors.Join(errs...)
+	}
+	for i, r := range rs {
+		switch results[i] {
+		case "":
+			w.cfg.Log.Warn("webhooks: event changed meanwhile (taken over after the lease, or its endpoint was disabled); attempt not recorded",
+				"event", r.ev.ID, "attempt", r.ev.Attempts+1)
+			continue
+		case "delivered":
+		default:
+			w.cfg.Log.Info("webhooks: attempt failed", "event", r.ev.ID, "application", r.ev.ApplicationID,
+				"attempt", r.ev.Attempts+1, "result", results[i], "error", r.o.err)
+		}
+		if w.cfg.Observe != nil {
+			w.cfg.Observe(results[i], r.o.duration)
+		}
+	}
+	return nil
+}
+
+// recordTx stores one attempt inside tx and returns its result ("delivered", "retry",
+// "failed", "gone"), or "" when the event's attempt count or state moved meanwhile (this
+// worker's lease expired and another worker took the event, or a 410 disabled its endpoint):
+// then nothing is recorded.
+func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, o outcome, now time.Time) (string, error) {
+	attempt := ev.Attempts + 1
+	upd := tx.WebhookEvent.Update().
+		Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
+		SetAttempts(attempt).ClearLockedUntil().SetLastError(o.err)
+	if o.status != 0 {
+		upd.SetLastStatusCode(o.status)
+	} else {
+		upd.ClearLastStatusCode()
+	}
+	result := "retry"
+	switch {
+	case o.status >= 200 && o.status <= 299:
+		result = "delivered"
+		upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now)
+	case o.status == http.StatusGone:
+		result = "gone"
+		upd.SetStatus(webhookevent.StatusDisabled)
+	case attempt >= MaxAttempts:
+		result = "failed"
+		upd.SetStatus(webhookevent.StatusFailed)
+	default:
+		wait := w.cfg.Jitter(RetrySchedule[attempt-1])
+		if o.retryAfter > wait {
+			wait = o.retryAfter
+		}
+		upd.SetNextAttemptAt(now.Add(wait))
+	}
+	n, err := upd.Save(ctx)
+	if err != nil {
+		return "", fmt.Errorf("updating event: %w", err)
+	}
+	if n == 0 {
+		return "", nil
+	}
+	if err := tx.WebhookAttempt.Create().SetEventID(ev.ID).SetAttempt(attempt).
+		SetNillableStatusCode(nonZero(o.status)).SetError(o.err).
+		SetDurationMs(int(o.duration.Milliseconds())).SetCreatedAt(now).Exec(ctx); err != nil {
+		return "", fmt.Errorf("recording attempt: %w", err)
+	}
+	if result == "gone" {
+		// The receiver says the endpoint is gone for good: stop sending to it.
+		if err := tx.Application.UpdateOneID(ev.ApplicationID).SetWebhookDisabledAt(now).Exec(ctx); err != nil {
+			return "", fmt.Errorf("disabling endpoint: %w", err)
+		}
+		if err := tx.WebhookEvent.Update().
+			Where(webhookevent.ApplicationID(ev.ApplicationID), webhookevent.StatusEQ(webhookevent.StatusPending)).
+			SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx); err != nil {
+			return "", fmt.Errorf("stopping pending events: %w", err)
+		}
+	}
+	return result, nil
 }
 
 func nonZero(n int) *int {

@@ -448,3 +448,32 @@ func TestRetryWaitsGetJitterWithinTenPercent(t *testing.T) {
 		t.Error("every retry waits exactly as long: no jitter")
 	}
 }
+
+func TestGoneInTheMiddleOfABatchStopsTheWholeBatch(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusGone, nil })
+		f := newFixture(t, db, rcv.URL)
+		other, _ := f.newApp(t, newReceiver(t).URL)
+		ids := f.enqueue(t, f.app, 40)
+		otherID := f.enqueue(t, other, 1)[0]
+		drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Parallel = 2 }))
+		if n := len(rcv.Hits()); n < 1 || n > 40 {
+			t.Errorf("%d requests", n)
+		}
+		logged := 0
+		for _, id := range ids {
+			ev := f.event(t, id)
+			if ev.Status != webhookevent.StatusDisabled {
+				t.Errorf("%s: status %s, want disabled", id, ev.Status)
+			}
+			logged += len(ev.Edges.Deliveries)
+		}
+		if logged < 1 {
+			t.Error("the 410 attempt is not in the delivery log")
+		}
+		if ev := f.event(t, otherID); ev.Status != webhookevent.StatusDelivered {
+			t.Errorf("another application's event: %s, want delivered", ev.Status)
+		}
+	})
+}

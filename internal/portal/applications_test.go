@@ -1,0 +1,61 @@
+package portal_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/portal"
+	"loginsign/internal/seal"
+	"loginsign/internal/store/storetest"
+)
+
+func TestCheckRedirectURI(t *testing.T) {
+	tests := []struct {
+		uri  string
+		want string // "" = accepted, else part of the error
+	}{
+		{"https://app.example.com/callback", ""},
+		{"http://localhost:3000/cb", ""},
+		{"http://127.0.0.1/cb", ""},
+		{"http://[::1]:8080/cb", ""},
+		{"com.example.app:/oauth2redirect", ""},
+		{"http://app.example.com/cb", "http is allowed only"},
+		{"https://app.example.com/cb#x", "fragment"},
+		{"https://*.example.com/cb", "wildcard"},
+		{"https://user:pw@app.example.com/cb", "user information"},
+		{"/relative", "absolute"},
+		{"javascript:alert(1)", "not allowed"},
+		{"myapp:/cb", "private-use"},
+		{"", "1 to 2048"},
+	}
+	for _, tt := range tests {
+		err := portal.CheckRedirectURI(tt.uri)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("CheckRedirectURI(%q) = %v, want %q", tt.uri, err, tt.want)
+		}
+	}
+}
+
+// TestWebhookURLRefusesPrivateTargetsOutsideDev: the save-time SSRF check (delivery checks
+// again at connect time).
+func TestWebhookURLRefusesPrivateTargetsOutsideDev(t *testing.T) {
+	db := storetest.SQLite(t)
+	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
+	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	for _, dev := range []bool{false, true} {
+		s := &portal.Service{DB: db, WebhookSecrets: sealer, Dev: dev}
+		for _, target := range []string{"https://127.0.0.1/hook", "https://10.0.0.8/hook", "https://169.254.169.254/latest", "https://localhost/hook"} {
+			_, err := s.CreateApplication(ctx, portal.ApplicationInput{Name: "X", WebhookURL: target})
+			if dev && err != nil {
+				t.Errorf("dev mode refused %s: %v", target, err)
+			}
+			if !dev && !apperr.Is(err, apperr.Invalid) {
+				t.Errorf("outside dev mode %s: err = %v, want invalid_request", target, err)
+			}
+		}
+	}
+}
