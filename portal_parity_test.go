@@ -219,6 +219,57 @@ func TestParityUsersDeepPage(t *testing.T) {
 		if restIDs[0] != p.conns[6].ID || restIDs[6] != p.conns[0].ID {
 			t.Errorf("order %v", restIDs)
 		}
+		// Walking by another order (sessions, descending) gives the same rows as one GraphQL page.
+		var bySessions []string
+		next := ""
+		for range 10 {
+			req := "/api/developer/applications/" + p.app + "/users?order=-sessions&limit=2"
+			if next != "" {
+				req += "&cursor=" + url.QueryEscape(next)
+			}
+			r, _ := http.NewRequest("GET", e.url+req, nil)
+			r.AddCookie(&http.Cookie{Name: "ls_session", Value: p.dev.cookie})
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Users []struct{ ID string } }
+			json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s = %d", req, resp.StatusCode)
+			}
+			for _, u := range v.Users {
+				bySessions = append(bySessions, u.ID)
+			}
+			if next = resp.Header.Get("X-Next-Cursor"); next == "" {
+				break
+			}
+		}
+		g := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(orderBy: [{field: LOGIN_COUNT, direction: DESC}]) { edges { node { id } } } } }`,
+			map[string]any{"app": p.app})
+		var want []string
+		for _, n := range edges(g["application"].(map[string]any)["users"]) {
+			want = append(want, n["id"].(string))
+		}
+		if !reflect.DeepEqual(bySessions, want) {
+			t.Errorf("by sessions: REST pages %v, GraphQL %v", bySessions, want)
+		}
+
+		// Backwards from the fourth row gives the first three, with the whole list's total.
+		d := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(first: 4) { edges { cursor } } } }`, map[string]any{"app": p.app})
+		es := d["application"].(map[string]any)["users"].(map[string]any)["edges"].([]any)
+		fourth := es[3].(map[string]any)["cursor"]
+		d = p.dev.mustGQL(`query($app: ID!, $before: Cursor) { application(id: $app) { users(last: 3, before: $before) { totalCount edges { node { id } } } } }`,
+			map[string]any{"app": p.app, "before": fourth})
+		u := d["application"].(map[string]any)["users"].(map[string]any)
+		var back []string
+		for _, n := range edges(u) {
+			back = append(back, n["id"].(string))
+		}
+		if !reflect.DeepEqual(back, restIDs[:3]) || u["totalCount"] != float64(7) {
+			t.Errorf("backwards page %v (total %v), want %v", back, u["totalCount"], restIDs[:3])
+		}
 	})
 }
 
