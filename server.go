@@ -159,6 +159,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
 		RelayDomain: cfg.RelayDomain, Identity: s.identity}
+	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
+		log.Warn("portal user search runs without trigram indexes", "err", err)
+	}
 	signingKeys, err := seal.New(cfg.Secret, "signing keys")
 	if err != nil {
 		return nil, err
