@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
+	"loginsign/internal/oauth"
 )
 
 // signedInTokens runs a sign-in with consent share and returns the token answer.
@@ -60,8 +62,16 @@ func TestAPIUser(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("%d %v", st, user)
 		}
+		if user["name"] != nil || user["image"] != nil {
+			t.Fatalf("unset name and image should be null: %v", user)
+		}
 		ctx := context.Background()
 		conn := user["id"].(string)
+		u, _ := e.srv.identity.UserByEmail(ctx, defaultTestEmail)
+		e.srv.db.User.UpdateOne(u).SetName("Ann Example").SetImage("https://img.example/ann.png").ExecX(ctx)
+		if _, got, _ := e.apiUser(access); got["name"] != "Ann Example" || got["image"] != "https://img.example/ann.png" || got["globalId"] != u.GlobalID {
+			t.Fatalf("profile: %v", got)
+		}
 		if err := e.srv.db.AppConnection.UpdateOneID(conn).SetBlocked(true).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -151,16 +161,25 @@ func TestConsentShareAddressAndPrompts(t *testing.T) {
 	if cb := callback(t, p); cb.Get("code") == "" {
 		t.Fatalf("after prompt=login sign-in, remembered consent should give a code: %v", cb)
 	}
+	// max_age=0: the session is older than that, sign in again; with prompt=none, login_required.
+	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("login_hint", "ann@example.com")))
+	if p.Request.URL.Path != "/login" || !strings.Contains(p.Body, `value="ann@example.com"`) {
+		t.Fatalf("max_age=0 should ask to sign in with the hint prefilled: %s", p.Request.URL)
+	}
+	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, p); cb.Get("error") != "login_required" {
+		t.Fatalf("max_age=0 prompt=none: %v", cb)
+	}
 	// prompt=none with a session and consent: straight back with a code.
 	p = b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
 	if cb := callback(t, p); cb.Get("code") == "" {
 		t.Fatalf("prompt=none: %v", cb)
 	}
-	// prompt=none when a new scope needs consent: consent_required.
-	p = b.get(e.config(e.app, rpCallback, "openid", "email", "profile").AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"),
-		oauth2.SetAuthURLParam("scope", "openid email profile")))
-	if cb := callback(t, p); cb.Get("code") == "" && cb.Get("error") != "consent_required" {
-		t.Fatalf("prompt=none with new scope: %v", cb)
+	// prompt=none for an app the person never allowed: consent_required, no page.
+	fresh := e.createApp("Fresh App", rpCallback)
+	p = b.get(e.config(fresh, rpCallback).AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none")))
+	if cb := callback(t, p); cb.Get("error") != "consent_required" || cb.Get("state") != "s" {
+		t.Fatalf("prompt=none without consent: %v", cb)
 	}
 }
 
@@ -379,6 +398,41 @@ func TestDiscoveryAndKeyRotation(t *testing.T) {
 	}
 }
 
+// Signing keys rotate on their own once the newest is KeyMaxAge old, once across instances.
+func TestRotateKeysIfDue(t *testing.T) {
+	e := sqliteEnv(t)
+	ctx := context.Background()
+	if _, err := e.srv.oauth.Keys.JWKS(ctx); err != nil { // creates the first key
+		t.Fatal(err)
+	}
+	if rotated, err := e.srv.oauth.RotateKeysIfDue(ctx); err != nil || rotated {
+		t.Fatalf("fresh key rotated: %v %v", rotated, err)
+	}
+	e.srv.oauth.Now = func() time.Time { return time.Now().Add(oauth.KeyMaxAge + time.Hour) }
+	rotated := 0
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := e.srv.oauth.RotateKeysIfDue(ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				rotated++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if n, _ := e.srv.db.SigningKey.Query().Count(ctx); rotated != 1 || n != 2 {
+		t.Fatalf("rotated %d times, %d keys; want 1 and 2", rotated, n)
+	}
+}
+
 func base64Header(jwt string) (string, error) {
 	part, _, _ := strings.Cut(jwt, ".")
 	b, err := decodeSegment(part)
@@ -387,3 +441,98 @@ func base64Header(jwt string) (string, error) {
 
 var _ = io.Discard
 var _ = auth.Session{}
+
+// A flow is bound to the browser that started it: its id is useless in another browser, two
+// tabs of one browser each finish their own flow, and a magic link opened in another browser
+// moves the flow there.
+func TestFlowBoundToBrowser(t *testing.T) {
+	e := sqliteEnv(t)
+	b := e.browser()
+	b.signIn(b.get(e.base+"/login"), defaultTestEmail)
+	tab1 := b.get(e.config(e.app, rpCallback).AuthCodeURL("tab1"))
+	tab2 := b.get(e.config(e.app, rpCallback).AuthCodeURL("tab2"))
+
+	thief := e.browser()
+	thief.signIn(thief.get(e.base+"/login"), "mallory@example.com")
+	flow := tab1.hidden(t, "flow")
+	if p := thief.get(e.base + "/oauth/consent?flow=" + url.QueryEscape(flow)); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser opening the flow: %d", p.StatusCode)
+	}
+	if p := thief.post(e.base+"/oauth/consent", url.Values{"flow": {flow}, "action": {"allow"}}); p.StatusCode != http.StatusForbidden {
+		t.Fatalf("another browser answering the consent: %d", p.StatusCode)
+	}
+	if cb := callback(t, b.consent(tab2, "allow", "")); cb.Get("state") != "tab2" || cb.Get("code") == "" {
+		t.Fatalf("tab 2: %v", cb)
+	}
+	if cb := callback(t, b.consent(tab1, "allow", "")); cb.Get("state") != "tab1" || cb.Get("code") == "" {
+		t.Fatalf("tab 1: %v", cb)
+	}
+
+	// The link asked for on the laptop is opened on the phone: the flow finishes on the phone.
+	laptop, phone := e.browser(), e.browser()
+	login := laptop.get(e.config(e.app, rpCallback).AuthCodeURL("cross"))
+	laptop.post(e.base+"/login", url.Values{"email": {"pat@example.com"}, "flow": {login.hidden(t, "flow")}})
+	confirm := phone.get(e.magicLink("pat@example.com"))
+	consent := phone.post(e.base+"/login/magic", url.Values{"token": {confirm.hidden(t, "token")}})
+	if cb := callback(t, phone.consent(consent, "allow", "")); cb.Get("state") != "cross" || cb.Get("code") == "" {
+		t.Fatalf("phone: %v", cb)
+	}
+}
+
+// Concurrent first consents of one person to one app make exactly one connection (the
+// colliding transactions are retried), and every one gets a code.
+func TestConcurrentFirstConnect(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		u, _, err := e.srv.identity.EnsureUser(ctx, "quick@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := &oauth.AuthorizeRequest{ClientID: e.app.ID, RedirectURI: rpCallback, ResponseType: "code", Scopes: []string{"openid", "email"}}
+		var wg sync.WaitGroup
+		errs := make(chan error, 10)
+		for range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.srv.oauth.Approve(ctx, req, u.ID, oauth.ShareAlias, time.Now()); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("approve: %v", err)
+		}
+		conns, err := e.srv.db.AppConnection.Query().Where(appconnection.UserID(u.ID)).All(ctx)
+		if err != nil || len(conns) != 1 {
+			t.Fatalf("%d connections (%v), want 1", len(conns), err)
+		}
+		if conns[0].LoginCount != 10 {
+			t.Fatalf("login_count %d, want 10", conns[0].LoginCount)
+		}
+	})
+}
+
+// Other methods on the OAuth JSON routes answer 405 with a JSON body, never a text page.
+func TestOAuthRoutesMethodNotAllowed(t *testing.T) {
+	e := sqliteEnv(t)
+	for _, tt := range []struct{ method, path, allow, code string }{
+		{"GET", "/oauth/revoke", "POST", "invalid_request"},
+		{"PUT", "/oauth/introspect", "POST", "invalid_request"},
+		{"POST", "/api/user", "GET", "invalid_request"},
+	} {
+		req, _ := http.NewRequest(tt.method, e.base+tt.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		decodeJSON(t, resp, &m)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != tt.allow || m["error"] != tt.code {
+			t.Errorf("%s %s: %d Allow=%q %v", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), m)
+		}
+	}
+}

@@ -393,11 +393,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 		})
 	}
-	// Wrong content type and GET.
+	// GET is refused with 405 and the same error shape.
+	resp, err := http.Get(e.base + "/oauth/token?grant_type=authorization_code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m405 map[string]any
+	decodeJSON(t, resp, &m405)
+	wantOAuthError(t, resp.StatusCode, m405, resp.Header, 405, "invalid_request")
+	if resp.Header.Get("Allow") != "POST" {
+		t.Errorf("Allow = %q", resp.Header.Get("Allow"))
+	}
+	// Wrong content type.
 	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(`{"grant_type":"authorization_code"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", good)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -537,3 +548,26 @@ func TestSessionTimeouts(t *testing.T) {
 }
 
 var _ = auth.Session{}
+
+// Security rule: cookie-authenticated writes refuse cross-site requests: a form on another
+// site cannot post the login, the magic-link confirmation, the consent or the sign-out.
+func TestPagesRefuseCrossSitePosts(t *testing.T) {
+	e := sqliteEnv(t)
+	for _, path := range []string{"/login", "/login/magic", "/oauth/consent", "/logout"} {
+		req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader("email=a%40example.com&action=allow"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "https://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site POST %s: %d, want 403", path, resp.StatusCode)
+		}
+	}
+	if n := e.smtp.Count(); n != 0 {
+		t.Fatalf("a cross-site login sent %d mails", n)
+	}
+}

@@ -51,3 +51,22 @@ func TestAnalytics(t *testing.T) {
 		_ = ent.Asc
 	})
 }
+
+// TestSearchIndexes: on PostgreSQL the server builds the trigram indexes of the user search at
+// start, and building them again is a no-op.
+func TestSearchIndexes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		if e.srv.db.Dialect != "postgres" {
+			t.Skip("trigram indexes are PostgreSQL's")
+		}
+		if err := e.srv.portal.EnsureSearchIndexes(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err := e.srv.db.SQL.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_indexes WHERE indexname IN
+			('appconnection_alias_email_trgm', 'appconnection_app_email_trgm', 'user_name_lower_trgm', 'user_global_id_trgm')`).Scan(&n)
+		if err != nil || n != 4 {
+			t.Errorf("%d trigram indexes (%v), want 4", n, err)
+		}
+	})
+}

@@ -297,3 +297,88 @@ func TestImportRowLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestImportConcurrent runs the same import four times at once: every run succeeds, each
+// person is connected once, and exactly one run reports each of them as imported.
+func TestImportConcurrent(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("racer@example.com", "Racer", true)
+		app := dev.createApp("Racer", false)
+		var rows []map[string]string
+		for i := range 20 {
+			who := e.person(fmt.Sprintf("racer-%d@example.com", i), "", false)
+			rows = append(rows, map[string]string{"externalUserId": fmt.Sprint(i), "email": who.user.Email})
+		}
+		const runs = 4
+		type answer struct {
+			status int
+			body   []byte
+		}
+		answers := make(chan answer, runs)
+		for range runs {
+			go func() {
+				status, body := dev.do("POST", "/api/developer/applications/"+app+"/import-existing-users/csv", map[string]any{"users": rows})
+				answers <- answer{status, body}
+			}()
+		}
+		imported := 0
+		for range runs {
+			a := <-answers
+			var v importAnswer
+			json.Unmarshal(a.body, &v)
+			if a.status != 200 {
+				t.Fatalf("concurrent import = %d %s", a.status, a.body)
+			}
+			imported += v.Counts["imported"]
+		}
+		n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(t.Context())
+		if n != 20 || imported != 20 {
+			t.Errorf("%d connections, %d rows imported across runs; want 20 and 20", n, imported)
+		}
+	})
+}
+
+// TestParityImport runs the same rows through REST and GraphQL (on two applications of one
+// developer) and compares the results, the stored runs and the rollbacks.
+func TestParityImport(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("twin@example.com", "Twin", true)
+		restApp, gqlApp := dev.createApp("TwinRest", false), dev.createApp("TwinGraph", false)
+		e.person("known@example.com", "Known Person", false)
+		rows := []map[string]any{
+			{"externalUserId": "1", "email": "known@example.com", "name": "Known Person"},
+			{"externalUserId": "2", "email": "unknown@example.com"},
+			{"externalUserId": "3", "email": "known@example.com", "name": "Someone"},
+			{"externalUserId": "", "email": "known@example.com"},
+		}
+		rest := dev.importJSON(restApp, map[string]any{"sourceName": "twin", "users": rows}, 200)
+		g := dev.mustGQL(`mutation($app: ID!, $u: [ImportUserInput!]!) { importUsers(appId: $app, input: {sourceName: "twin", users: $u}) {
+			source { id name total counts { imported alreadyConnected notFound nameMismatch invalidRow } }
+			results { row externalUserID email status message } } }`, map[string]any{"app": gqlApp, "u": rows})["importUsers"].(map[string]any)
+		var gs []string
+		for i, r := range g["results"].([]any) {
+			r := r.(map[string]any)
+			gs = append(gs, r["status"].(string))
+			if r["row"] != float64(rest.Results[i].Row) || r["externalUserID"] != rest.Results[i].ExternalUserID ||
+				r["email"] != rest.Results[i].Email || fmt.Sprint(blank(r["message"])) != fmt.Sprint(blank(rest.Results[i].Message)) {
+				t.Errorf("row %d: GraphQL %v, REST %+v", i+1, r, rest.Results[i])
+			}
+		}
+		if fmt.Sprint(gs) != fmt.Sprint(statuses(rest)) {
+			t.Errorf("statuses: GraphQL %v, REST %v", gs, statuses(rest))
+		}
+		src := g["source"].(map[string]any)
+		c := src["counts"].(map[string]any)
+		if src["name"] != rest.SourceName || src["total"] != float64(rest.Total) || c["imported"] != float64(rest.Counts["imported"]) ||
+			c["notFound"] != float64(rest.Counts["not_found"]) || c["nameMismatch"] != float64(rest.Counts["name_mismatch"]) ||
+			c["invalidRow"] != float64(rest.Counts["invalid_row"]) || c["alreadyConnected"] != float64(rest.Counts["already_connected"]) {
+			t.Errorf("source: GraphQL %v, REST %+v", src, rest)
+		}
+		rb := dev.json("POST", "/api/developer/applications/"+restApp+"/import-sources/"+rest.SourceID+"/rollback", nil, 200)
+		gb := dev.mustGQL(`mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { deletedConnections source { rolledBackAt } } }`,
+			map[string]any{"app": gqlApp, "src": src["id"]})["rollbackImport"].(map[string]any)
+		if rb["deletedConnections"] != gb["deletedConnections"] || rb["deletedConnections"] != float64(1) || gb["source"].(map[string]any)["rolledBackAt"] == nil {
+			t.Errorf("rollback: REST %v, GraphQL %v", rb, gb)
+		}
+	})
+}

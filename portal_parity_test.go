@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,6 +105,8 @@ func (e *portalEnv) population(devName string, n int) population {
 func TestParityListUsers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Lister", 6)
+		gid := strings.ToLower(p.people[3].user.GlobalID)
+		aliasPart := strings.ToUpper(p.conns[4].AliasEmail[:5])
 		for _, tc := range []struct {
 			name, query string
 			args        string
@@ -113,6 +117,11 @@ func TestParityListUsers(t *testing.T) {
 			{"filtered", "?region=germany&active=true", `filter: {region: "germany", active: true}`, 2},
 			{"search by name", "?q=user+b", `filter: {search: "user b"}`, 1},
 			{"muted", "?muted=true", `filter: {muted: true}`, 1},
+			{"search Global ID in lower case", "?q=" + gid, `filter: {search: "` + gid + `"}`, 1},
+			{"search alias", "?q=" + aliasPart, `filter: {search: "` + aliasPart + `"}`, 1},
+			{"search shared address", "?q=LISTER-USERB%40", `filter: {search: "LISTER-USERB@"}`, 1},
+			{"search percent is literal", "?q=%25", `filter: {search: "%"}`, 0},
+			{"search underscore is literal", "?q=ser_b", `filter: {search: "ser_b"}`, 0},
 			{"joined range", "?joinedAfter=2026-05-02T00:00:00Z&joinedBefore=2026-05-04T00:00:00Z",
 				`filter: {joinedAfter: "2026-05-02T00:00:00Z", joinedBefore: "2026-05-04T00:00:00Z"}`, 2},
 			{"by sessions ascending", "?order=sessions&limit=3", `first: 3, orderBy: [{field: LOGIN_COUNT, direction: ASC}]`, 6},
@@ -126,7 +135,7 @@ func TestParityListUsers(t *testing.T) {
 				data := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users`+args+` { totalCount edges { node { `+userRowFields+` } } } } }`,
 					map[string]any{"app": p.app})
 				users := data["application"].(map[string]any)["users"]
-				var rows []map[string]any
+				rows := []map[string]any{}
 				for _, n := range edges(users) {
 					rows = append(rows, restRow(n))
 				}
@@ -209,6 +218,57 @@ func TestParityUsersDeepPage(t *testing.T) {
 		// Newest first.
 		if restIDs[0] != p.conns[6].ID || restIDs[6] != p.conns[0].ID {
 			t.Errorf("order %v", restIDs)
+		}
+		// Walking by another order (sessions, descending) gives the same rows as one GraphQL page.
+		var bySessions []string
+		next := ""
+		for range 10 {
+			req := "/api/developer/applications/" + p.app + "/users?order=-sessions&limit=2"
+			if next != "" {
+				req += "&cursor=" + url.QueryEscape(next)
+			}
+			r, _ := http.NewRequest("GET", e.url+req, nil)
+			r.AddCookie(&http.Cookie{Name: "ls_session", Value: p.dev.cookie})
+			resp, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Users []struct{ ID string } }
+			json.NewDecoder(resp.Body).Decode(&v)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s = %d", req, resp.StatusCode)
+			}
+			for _, u := range v.Users {
+				bySessions = append(bySessions, u.ID)
+			}
+			if next = resp.Header.Get("X-Next-Cursor"); next == "" {
+				break
+			}
+		}
+		g := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(orderBy: [{field: LOGIN_COUNT, direction: DESC}]) { edges { node { id } } } } }`,
+			map[string]any{"app": p.app})
+		var want []string
+		for _, n := range edges(g["application"].(map[string]any)["users"]) {
+			want = append(want, n["id"].(string))
+		}
+		if !reflect.DeepEqual(bySessions, want) {
+			t.Errorf("by sessions: REST pages %v, GraphQL %v", bySessions, want)
+		}
+
+		// Backwards from the fourth row gives the first three, with the whole list's total.
+		d := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(first: 4) { edges { cursor } } } }`, map[string]any{"app": p.app})
+		es := d["application"].(map[string]any)["users"].(map[string]any)["edges"].([]any)
+		fourth := es[3].(map[string]any)["cursor"]
+		d = p.dev.mustGQL(`query($app: ID!, $before: Cursor) { application(id: $app) { users(last: 3, before: $before) { totalCount edges { node { id } } } } }`,
+			map[string]any{"app": p.app, "before": fourth})
+		u := d["application"].(map[string]any)["users"].(map[string]any)
+		var back []string
+		for _, n := range edges(u) {
+			back = append(back, n["id"].(string))
+		}
+		if !reflect.DeepEqual(back, restIDs[:3]) || u["totalCount"] != float64(7) {
+			t.Errorf("backwards page %v (total %v), want %v", back, u["totalCount"], restIDs[:3])
 		}
 	})
 }
@@ -498,5 +558,30 @@ func TestParityApplications(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+func TestParityRedirectURICheck(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("checker@example.com", "Checker", true)
+		app := dev.createApp("Checker", false)
+		for _, uri := range []string{"https://checker.example.com/cb", "https://checker.example.com/other", "http://evil.example.com/cb"} {
+			rest := dev.json("GET", "/api/oauth/healthcheck?client_id="+app+"&redirect_uri="+url.QueryEscape(uri), nil, 200)
+			g := dev.mustGQL(`query($app: ID!, $uri: String!) { redirectUriCheck(appId: $app, redirectUri: $uri) {
+				ok clientId clientFound redirectUri redirectUriRegistered matchedRedirectUri https problems } }`,
+				map[string]any{"app": app, "uri": uri})["redirectUriCheck"].(map[string]any)
+			for _, k := range []string{"ok", "clientId", "clientFound", "redirectUri", "redirectUriRegistered", "matchedRedirectUri", "https", "problems"} {
+				r, gv := rest[k], g[k]
+				if k == "problems" && r == nil {
+					r = []any{}
+				}
+				if fmt.Sprint(r) != fmt.Sprint(gv) {
+					t.Errorf("%s: %s: REST %v, GraphQL %v", uri, k, r, gv)
+				}
+			}
+			if (uri == "https://checker.example.com/cb") != (g["ok"] == true) {
+				t.Errorf("%s: ok = %v", uri, g["ok"])
+			}
+		}
 	})
 }

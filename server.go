@@ -159,6 +159,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
 		RelayDomain: cfg.RelayDomain, Identity: s.identity}
+	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
+		log.Warn("portal user search runs without trigram indexes", "err", err)
+	}
 	signingKeys, err := seal.New(cfg.Secret, "signing keys")
 	if err != nil {
 		return nil, err
@@ -209,12 +212,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /oauth/token", api.Token)
 	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
 	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+		mux.HandleFunc(path, api.OAuthMethodNotAllowed)
+	}
 	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", api.Discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
 	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet))
 	// Licenses of the person: their session cookie (?client_id= names the app) or an access
 	// token of the app.
 	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
@@ -266,7 +274,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
-	var h http.Handler = mux
+	var h http.Handler = httpx.APIErrors(mux)
 	h = api.Sessions(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
@@ -356,6 +364,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	go s.oauth.RunKeyRotation(ctx, 6*time.Hour, func(err error) { log.Error("rotating signing keys", "err", err) })
 	if cfg.RelayAddr != "" {
 		rl, err := net.Listen("tcp", cfg.RelayAddr)
 		if err != nil {

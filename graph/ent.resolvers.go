@@ -50,6 +50,9 @@ func (r *Resolver) LicenseVariant() LicenseVariantResolver { return &licenseVari
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
 	appConnectionResolver  struct{ *Resolver }
 	applicationResolver    struct{ *Resolver }
@@ -57,4 +60,5 @@ type (
 	licenseCodeResolver    struct{ *Resolver }
 	licenseVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }
+	userResolver           struct{ *Resolver }
 )

@@ -217,3 +217,23 @@ func (a *API) Healthcheck(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, res)
 }
+
+// OAuthMethodNotAllowed answers a token-style endpoint called with another method than POST:
+// 405 with Allow and an RFC 6749 error body.
+func (a *API) OAuthMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	a.OAuthMethodNotAllowedFor(http.MethodPost)(w, r)
+}
+
+// OAuthMethodNotAllowedFor answers 405 with Allow: allow and an RFC 6749 error body.
+func (a *API) OAuthMethodNotAllowedFor(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		desc := "use POST with a form-encoded body"
+		if allow != http.MethodPost {
+			desc = "use " + allow
+		}
+		e := *oauth.ErrInvalidRequest.WithDescription("%s", desc)
+		e.Status = http.StatusMethodNotAllowed
+		a.writeOAuthError(w, r, &e)
+	}
+}

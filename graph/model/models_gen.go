@@ -143,6 +143,17 @@ type RotateSecretPayload struct {
 	Secret      string           `json:"secret"`
 }
 
+// A browser session of the signed-in person.
+type Session struct {
+	// Names the session (not its secret); pass it to signOutSession.
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	LastSeen  time.Time `json:"lastSeen"`
+	UserAgent string    `json:"userAgent"`
+	// True for the session making this request.
+	Current bool `json:"current"`
+}
+
 type SessionsBucket struct {
 	Label string `json:"label"`
 	Min   int    `json:"min"`

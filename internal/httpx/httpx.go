@@ -106,7 +106,8 @@ func TimePtr(t *time.Time) *string {
 // MethodNotAllowed writes 405 with Allow.
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	WriteError(w, r, apperr.New(apperr.Invalid, "method %s not allowed", r.Method))
+	WriteJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method_not_allowed",
+		Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
 // ClientIP is the peer address of r (the proxy's, when behind one: configure the proxy to

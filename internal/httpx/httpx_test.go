@@ -79,3 +79,27 @@ func TestObserveRecoversPanics(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestAPIErrorsAreJSON(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/thing", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {})
+	h := APIErrors(mux)
+	tests := []struct {
+		method, path string
+		status       int
+		body         string
+	}{
+		{"GET", "/api/thing", 200, "ok"},
+		{"DELETE", "/api/thing", 405, `{"error":"method_not_allowed","message":"method DELETE not allowed; use GET, HEAD"}`},
+		{"GET", "/api/nothing", 404, `{"error":"not_found","message":"no such route: GET /api/nothing"}`},
+		{"POST", "/page", 405, "Method Not Allowed"},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || strings.TrimSpace(rec.Body.String()) != tt.body {
+			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, rec.Code, rec.Body, tt.status, tt.body)
+		}
+	}
+}

@@ -120,8 +120,10 @@ const ShareAlias = "alias"
 // ConsentScreen is what the consent page shows.
 type ConsentScreen struct {
 	AppName, AppIcon, AppWebsite string
-	Scopes                       []string
-	Addresses                    []Address
+	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
+	AppTerms, AppPrivacy string
+	Scopes               []string
+	Addresses            []Address
 	// FirstConnect is true when no connection exists yet.
 	FirstConnect bool
 }
@@ -134,7 +136,8 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if err != nil {
 		return nil, err
 	}
-	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, Scopes: req.Scopes}
+	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
+		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, serverError(err)
@@ -181,27 +184,25 @@ func (s *Service) verifiedAddresses(ctx context.Context, u *ent.User) ([]string,
 func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, share string, authTime time.Time) (string, error) {
 	now := s.Now()
 	var conn *ent.AppConnection
-	var retryable error
+	var err error
+	// A concurrent first connect of the same person to the same app collides on a unique
+	// index; the whole transaction is retried (PostgreSQL aborts a transaction on a
+	// constraint error) and then finds the other's connection.
 	for attempt := 0; attempt < 5; attempt++ {
-		conn, retryable = nil, nil
-		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 			var err error
-			conn, retryable, err = s.approve(ctx, tx, req, userID, share, now)
-			if retryable != nil {
-				return retryable
-			}
+			conn, err = s.approve(ctx, tx, req, userID, share, now)
 			return err
 		})
-		if retryable != nil && errors.Is(err, retryable) {
-			continue
+		if !errors.Is(err, errAliasTaken) {
+			break
 		}
-		if err != nil {
-			return "", err
-		}
-		break
 	}
-	if conn == nil {
-		return "", serverError(fmt.Errorf("creating the connection: %w", retryable))
+	if errors.Is(err, errAliasTaken) {
+		return "", serverError(fmt.Errorf("creating the connection: %w", err))
+	}
+	if err != nil {
+		return "", err
 	}
 	return s.issueCode(ctx, codeGrant{
 		ApplicationID: req.ClientID, ConnectionID: conn.ID, UserID: userID, RedirectURI: req.RedirectURI,
@@ -212,52 +213,51 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 
 var errAliasTaken = errors.New("alias or connection created concurrently")
 
-// approve runs inside a transaction. retryable is set when a concurrent insert collided (the
-// whole transaction is retried: PostgreSQL aborts a transaction on a constraint error).
-func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error, error) {
+// approve runs inside a transaction; errAliasTaken means a concurrent insert collided.
+func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error) {
 	u, err := tx.User.Get(ctx, userID)
 	if err != nil {
-		return nil, nil, store.Err(err, "user")
+		return nil, store.Err(err, "user")
 	}
 	conn, err := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
-		return nil, nil, serverError(err)
+		return nil, serverError(err)
 	}
 	appEmail := ""
 	if share != "" && share != ShareAlias {
 		verified, err := s.verifiedAddresses(ctx, u)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !slices.Contains(verified, share) {
-			return nil, nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
+			return nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
 		}
 		appEmail = share
 	}
 	if conn == nil {
 		// First connect: the account needs a valid address for the relay to forward to.
 		if _, err := identity.NormalizeEmail(u.Email); err != nil {
-			return nil, nil, (&Error{Code: "email_required", Status: 400,
+			return nil, (&Error{Code: "email_required", Status: 400,
 				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
 		}
 		conn, err = connections.Create(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, now,
 			func(c *ent.AppConnectionCreate) { c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now) })
 		if apperr.Is(err, apperr.Conflict) {
-			return nil, errAliasTaken, nil
+			return nil, errAliasTaken
 		}
 		if err != nil {
-			return nil, nil, serverError(err)
+			return nil, serverError(err)
 		}
 	} else {
 		if conn.Blocked {
-			return nil, nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
+			return nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
 		}
 		up := tx.AppConnection.UpdateOne(conn).AddLoginCount(1).SetLastSessionAt(now).SetActive(true).SetUpdatedAt(now)
 		if share != "" {
 			up.SetAppEmail(appEmail)
 		}
 		if conn, err = up.Save(ctx); err != nil {
-			return nil, nil, serverError(err)
+			return nil, serverError(err)
 		}
 	}
 	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
@@ -265,7 +265,7 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	case ent.IsNotFound(err):
 		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(req.Scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
 		if ent.IsConstraintError(err) {
-			return nil, errAliasTaken, nil
+			return nil, errAliasTaken
 		}
 	case err == nil:
 		scopes := slices.Clone(c.Scopes)
@@ -277,9 +277,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		err = tx.Consent.UpdateOne(c).SetScopes(scopes).SetUpdatedAt(now).Exec(ctx)
 	}
 	if err != nil {
-		return nil, nil, serverError(err)
+		return nil, serverError(err)
 	}
-	return conn, nil, nil
+	return conn, nil
 }
 
 // Next is what the authorization endpoint does next for a flow.
@@ -310,8 +310,11 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	authTime := sessionStart
 	if f.LoginUserID == userID && f.LoginAt > 0 {
 		authTime = time.Unix(f.LoginAt, 0)
-	} else if req.HasPrompt(PromptLogin) {
-		// prompt=login: the person must sign in again within this flow.
+	} else if req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second) {
+		// prompt=login, or a sign-in older than max_age: sign in again within this flow.
+		if req.HasPrompt(PromptNone) {
+			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
+		}
 		return Next{Login: true}, nil
 	}
 	need, err := s.ConsentNeeded(ctx, req, userID)

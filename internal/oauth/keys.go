@@ -286,3 +286,44 @@ func (s *Service) Discovery() Discovery {
 		RevocationEndpointAuthMethods: auth, IntrospectionEndpointAuthMethods: auth,
 	}
 }
+
+// KeyMaxAge is how long a signing key signs before RotateKeysIfDue replaces it.
+const KeyMaxAge = 90 * 24 * time.Hour
+
+// RotateKeysIfDue rotates the signing keys when the newest key was created more than
+// KeyMaxAge ago. Several instances may call it: a Redis lock lets one rotate. It reports
+// whether it rotated.
+func (s *Service) RotateKeysIfDue(ctx context.Context) (bool, error) {
+	newest, err := s.DB.SigningKey.Query().Order(ent.Desc(signingkey.FieldCreatedAt)).First(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return false, err
+	}
+	if newest == nil || s.Now().Sub(newest.CreatedAt) < KeyMaxAge {
+		return false, nil
+	}
+	got, err := s.KV.SetNX(ctx, "keys:rotating", newest.ID, time.Hour).Result()
+	if err != nil || !got {
+		return false, err
+	}
+	if _, err := s.Keys.Rotate(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RunKeyRotation calls RotateKeysIfDue now and then every interval until ctx ends; failures
+// are returned to report.
+func (s *Service) RunKeyRotation(ctx context.Context, interval time.Duration, report func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.RotateKeysIfDue(ctx); err != nil && ctx.Err() == nil {
+			report(err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -40,6 +41,11 @@ type AuthorizeRequest struct {
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Prompt              []string `json:"prompt,omitempty"`
+	// MaxAge is OpenID Connect's max_age in seconds: a sign-in older than this must be
+	// repeated. -1 when absent.
+	MaxAge int `json:"max_age"`
+	// LoginHint prefills the login form (OpenID Connect login_hint).
+	LoginHint string `json:"login_hint,omitempty"`
 }
 
 // HasPrompt reports whether p is among the request's prompt values.
@@ -50,10 +56,13 @@ func (r *AuthorizeRequest) Query() url.Values {
 	q := url.Values{"client_id": {r.ClientID}, "redirect_uri": {r.RedirectURI}, "response_type": {r.ResponseType},
 		"scope": {strings.Join(r.Scopes, " ")}}
 	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
-		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " ")} {
+		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint} {
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	if r.MaxAge >= 0 {
+		q.Set("max_age", strconv.Itoa(r.MaxAge))
 	}
 	return q
 }
@@ -70,7 +79,7 @@ const (
 // once the caller has validated the client and redirect URI it found here, so the returned
 // request carries those two even when err is not nil.
 func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
-	r := &AuthorizeRequest{}
+	r := &AuthorizeRequest{MaxAge: -1}
 	single := func(name string, max int) (string, *Error) {
 		v := q[name]
 		switch {
@@ -98,7 +107,7 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	}
 	// From here on, errors may be redirected once client and redirect URI check out.
 	redirectable := func(e *Error) (*AuthorizeRequest, error) { return r, e.Redirectable() }
-	var scope, prompt string
+	var scope, prompt, maxAge string
 	for _, p := range []struct {
 		name string
 		max  int
@@ -106,7 +115,7 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	}{
 		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
-		{"scope", 512, &scope}, {"prompt", 64, &prompt},
+		{"scope", 512, &scope}, {"prompt", 64, &prompt}, {"max_age", 10, &maxAge}, {"login_hint", 254, &r.LoginHint},
 	} {
 		if *p.dst, err = single(p.name, p.max); err != nil {
 			return redirectable(err)
@@ -139,6 +148,13 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 		default:
 			return redirectable(ErrInvalidRequest.WithDescription("prompt %q is not supported (none, login, consent)", p))
 		}
+	}
+	if maxAge != "" {
+		n, err := strconv.Atoi(maxAge)
+		if err != nil || n < 0 {
+			return redirectable(ErrInvalidRequest.WithDescription("max_age must be a number of seconds"))
+		}
+		r.MaxAge = n
 	}
 	if r.HasPrompt(PromptNone) && len(r.Prompt) > 1 {
 		return redirectable(ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values"))

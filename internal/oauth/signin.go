@@ -17,9 +17,13 @@ import (
 )
 
 // Flow is an authorization in progress, kept in Redis for FlowTTL while the person signs in
-// and consents. Its id is a secret held by the browser (a cookie and the pages' forms).
+// and consents. Its id travels in the pages' URLs and forms; it is bound to one browser (the
+// hash of that browser's random cookie), so a flow id alone is worth nothing in another
+// browser. Several flows may run in one browser (tabs).
 type Flow struct {
 	Request AuthorizeRequest `json:"req"`
+	// Browser is the hash of the browser cookie the flow is bound to.
+	Browser string `json:"b"`
 	// LoginUserID and LoginAt are set when the person signed in during this flow (prompt=login
 	// needs that).
 	LoginUserID string `json:"lu,omitempty"`
@@ -28,10 +32,11 @@ type Flow struct {
 
 func flowKey(id string) string { return "flow:" + ids.Hash(id) }
 
-// StartFlow stores a validated authorization request and returns the flow id.
-func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest) (string, error) {
+// StartFlow stores a validated authorization request bound to browser (the raw value of the
+// browser's cookie) and returns the flow id.
+func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest, browser string) (string, error) {
 	id := ids.Secret(FlowPrefix)
-	if err := s.saveFlow(ctx, id, &Flow{Request: *req}); err != nil {
+	if err := s.saveFlow(ctx, id, &Flow{Request: *req, Browser: ids.Hash(browser)}); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -43,6 +48,19 @@ func (s *Service) saveFlow(ctx context.Context, id string, f *Flow) error {
 		return fmt.Errorf("storing flow: %w", err)
 	}
 	return nil
+}
+
+// BrowserFlow returns the authorization in progress of id if it is bound to browser (the raw
+// cookie value); another browser's flow answers Forbidden, an ended or expired one Gone.
+func (s *Service) BrowserFlow(ctx context.Context, id, browser string) (*Flow, error) {
+	f, err := s.Flow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if browser == "" || !s.Equal(f.Browser, ids.Hash(browser)) {
+		return nil, apperr.New(apperr.Forbidden, "this sign-in was started in another browser; start again from the app")
+	}
+	return f, nil
 }
 
 // Flow returns the authorization in progress of id, or apperr Gone when it ended or expired.
@@ -160,9 +178,11 @@ type SignIn struct {
 
 // UseMagicLink spends a magic link (single use, even when it then fails) and signs the person
 // in: it creates the account with its Global User ID on first use, marks the flow in progress
-// as signed in, and records the sign-in time. An unknown, used or expired link, or one voided
+// as signed in and binds it to browser (the link may be opened in another browser than the
+// one that asked for it: the flow continues where the link was used), and records the
+// sign-in time. An unknown, used or expired link, or one voided
 // by a change of the primary address, answers apperr Gone.
-func (s *Service) UseMagicLink(ctx context.Context, raw, ip string) (*SignIn, error) {
+func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*SignIn, error) {
 	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
@@ -205,7 +225,7 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip string) (*SignIn, er
 	}
 	if ml.FlowID != "" {
 		if f, err := s.Flow(ctx, ml.FlowID); err == nil {
-			f.LoginUserID, f.LoginAt = out.User.ID, now.Unix()
+			f.LoginUserID, f.LoginAt, f.Browser = out.User.ID, now.Unix(), ids.Hash(browser)
 			if err := s.saveFlow(ctx, ml.FlowID, f); err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/refreshtoken"
+	"loginsign/ent/user"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 )
@@ -78,17 +81,18 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-// Token runs the token endpoint: rate limits (per IP, then per client), client
-// authentication, then the grant.
+// Token runs the token endpoint: the per-IP rate limit, client authentication, the
+// per-client rate limit, then the grant.
 func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values, ip string) (*TokenResponse, error) {
 	if err := s.limit(ctx, "token:ip:"+ip, s.Config.Limits.TokenPerIP); err != nil {
 		return nil, err
 	}
-	if err := s.limit(ctx, "token:client:"+truncate(creds.ID, maxIDLength), s.Config.Limits.TokenPerClient); err != nil {
-		return nil, err
-	}
 	app, err := s.AuthenticateClient(ctx, creds)
 	if err != nil {
+		return nil, err
+	}
+	// Counted after authentication, so nobody can use up another client's quota.
+	if err := s.limit(ctx, "token:client:"+app.ID, s.Config.Limits.TokenPerClient); err != nil {
 		return nil, err
 	}
 	req, err := ParseTokenRequest(form)
@@ -238,7 +242,7 @@ func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenR
 		if err != nil {
 			return serverError(err)
 		}
-		if conn.Blocked || !conn.Active {
+		if conn.Blocked {
 			return ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 		}
 		return nil
@@ -281,7 +285,7 @@ func (s *Service) liveConnection(ctx context.Context, id string) (*ent.AppConnec
 	if err != nil {
 		return nil, serverError(err)
 	}
-	if conn.Blocked || !conn.Active {
+	if conn.Blocked {
 		return nil, ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 	}
 	return conn, nil
@@ -386,28 +390,39 @@ type UserInfo struct {
 	Image    *string `json:"image"`
 }
 
-// User returns the profile of the token's connection. The connection is loaded on every call:
-// a deleted, blocked or inactive connection answers ErrInvalidToken.
+// User returns the profile of the token's connection. The connection is loaded on every call
+// (one SQL query joining connection and account): a deleted or blocked connection answers
+// ErrInvalidToken (the active flag only describes the connection; signing in again
+// reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
-	conn, err := s.DB.AppConnection.Query().Where(appconnection.ID(tok.ConnectionID)).WithUser().Only(ctx)
-	if ent.IsNotFound(err) {
+	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+	query, args := entsql.Dialect(s.DB.Dialect).
+		Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
+			c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
+		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
+		Where(entsql.EQ(c.C(appconnection.FieldID), tok.ConnectionID)).Query()
+	var conn ent.AppConnection
+	var out UserInfo
+	var name, image entsql.NullString
+	err := s.DB.SQL.QueryRowContext(ctx, query, args...).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
+		&conn.ApplicationID, &out.GlobalID, &name, &image)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
 	}
 	if err != nil {
-		return nil, serverError(err)
+		return nil, serverError(fmt.Errorf("loading connection: %w", err))
 	}
-	if conn.Blocked || !conn.Active || conn.ApplicationID != tok.ApplicationID {
+	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
 	}
-	u := conn.Edges.User
-	out := &UserInfo{ID: conn.ID, GlobalID: u.GlobalID, Email: connectionEmail(conn)}
-	if u.Name != "" {
-		out.Name = &u.Name
+	out.ID, out.Email = tok.ConnectionID, connectionEmail(&conn)
+	if name.Valid && name.String != "" {
+		out.Name = &name.String
 	}
-	if u.Image != "" {
-		out.Image = &u.Image
+	if image.Valid && image.String != "" {
+		out.Image = &image.String
 	}
-	return out, nil
+	return &out, nil
 }
 
 // connectionEmail is the address the application sees: the shared address, else the alias.

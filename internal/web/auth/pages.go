@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"loginsign/internal/apperr"
@@ -40,7 +41,8 @@ type Pages struct {
 // Cookie base names.
 const (
 	sessionCookie = "session"
-	flowCookie    = "flow"
+	// browserCookie holds a random id of the browser; flows are bound to its hash.
+	browserCookie = "browser"
 )
 
 // Register adds the pages' routes to mux.
@@ -57,10 +59,15 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /logout", p.LogoutSubmit)
 }
 
-// pageHeaders are the headers of every page: no framing (embedded login is the widgets'
-// /embed/login variant), no referrer, no sniffing, no caching. formAction lists origins a form
-// may end up at after redirects (the client's redirect URI).
-func pageHeaders(w http.ResponseWriter, formAction ...string) {
+// pageHeaders are the headers of every page: no framing, no referrer, no sniffing, no
+// caching. formAction lists origins a form may end up at after redirects (the client's
+// redirect URI).
+func pageHeaders(w http.ResponseWriter, formAction ...string) { Headers(w, nil, formAction...) }
+
+// Headers sets the security headers of a sign-in page. frameAncestors are the origins that
+// may frame it (none: 'none'; an embedded login variant passes the app's own origins);
+// formAction lists extra origins a form may end up at after redirects.
+func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...string) {
 	h := w.Header()
 	fa := "'self'"
 	for _, o := range formAction {
@@ -68,11 +75,16 @@ func pageHeaders(w http.ResponseWriter, formAction ...string) {
 			fa += " " + o
 		}
 	}
+	frames := "'none'"
+	if len(frameAncestors) > 0 {
+		frames = strings.Join(frameAncestors, " ")
+	} else {
+		h.Set("X-Frame-Options", "DENY")
+	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "+
-		"form-action "+fa+"; frame-ancestors 'none'; base-uri 'none'")
+		"form-action "+fa+"; frame-ancestors "+frames+"; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cache-Control", "no-store")
 }
 
@@ -155,7 +167,7 @@ func (p *Pages) viewer(r *http.Request) (auth.Session, time.Time, bool) {
 
 // Authorize is GET /oauth/authorize (RFC 6749 §4.1.1). An unknown client or unregistered
 // redirect URI shows an error page (never a redirect); other errors go back to the client.
-// A valid request becomes a flow kept in Redis (referenced by a cookie and the pages' forms)
+// A valid request becomes a flow kept in Redis, bound to this browser (its browser cookie)
 // and continues: sign-in, consent, or straight back with a code when consent is remembered.
 func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 	req, _, err := p.OAuth.Authorize(r.Context(), r.URL.Query())
@@ -168,26 +180,32 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, e)
 		return
 	}
-	flowID, err := p.OAuth.StartFlow(r.Context(), req)
+	browser := p.browser(w, r)
+	flowID, err := p.OAuth.StartFlow(r.Context(), req, browser)
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
 	}
-	p.Cookies.Set(w, flowCookie, flowID, p.OAuth.Config.FlowTTL)
-	p.continueFlow(w, r, flowID)
+	p.continueFlow(w, r, flowID, browser)
 }
 
 // ConsentPage is GET /oauth/consent?flow=…: where sign-in returns to continue the flow.
 func (p *Pages) ConsentPage(w http.ResponseWriter, r *http.Request) {
-	flowID := r.URL.Query().Get("flow")
-	if flowID == "" {
-		flowID = p.Cookies.Get(r, flowCookie)
-	}
-	p.continueFlow(w, r, flowID)
+	p.continueFlow(w, r, r.URL.Query().Get("flow"), p.Cookies.Get(r, browserCookie))
 }
 
-func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID string) {
-	f, err := p.OAuth.Flow(r.Context(), flowID)
+// browser returns this browser's id from its cookie, setting a new one when missing.
+func (p *Pages) browser(w http.ResponseWriter, r *http.Request) string {
+	if b := p.Cookies.Get(r, browserCookie); len(b) >= 32 && len(b) <= 128 {
+		return b
+	}
+	b := ids.Secret("lsbr_")
+	p.Cookies.Set(w, browserCookie, b, 400*24*time.Hour)
+	return b
+}
+
+func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, browser string) {
+	f, err := p.OAuth.BrowserFlow(r.Context(), flowID, browser)
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
@@ -201,7 +219,6 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID stri
 	switch {
 	case next.Redirect != "":
 		p.OAuth.EndFlow(r.Context(), flowID)
-		p.Cookies.Clear(w, flowCookie)
 		pageHeaders(w)
 		http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
 	case next.Login:
@@ -234,7 +251,7 @@ func scopeLabels(scopes []string) []string {
 }
 
 // ConsentAnswer is POST /oauth/consent: action=allow (with share=alias or a verified
-// address) or action=deny. The flow in the form must be this browser's (the flow cookie).
+// address) or action=deny. The flow in the form must be bound to this browser.
 func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
@@ -242,18 +259,14 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flowID := r.PostForm.Get("flow")
-	if cookie := p.Cookies.Get(r, flowCookie); flowID == "" || !ids.Equal(cookie, flowID) {
-		p.errorPage(w, r, apperr.New(apperr.Forbidden, "this consent form does not belong to this browser's sign-in; start again from the app"))
+	f, err := p.OAuth.BrowserFlow(r.Context(), flowID, p.Cookies.Get(r, browserCookie))
+	if err != nil {
+		p.errorPage(w, r, err)
 		return
 	}
 	sess, start, ok := p.viewer(r)
 	if !ok {
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
-		return
-	}
-	f, err := p.OAuth.Flow(r.Context(), flowID)
-	if err != nil {
-		p.errorPage(w, r, err)
 		return
 	}
 	var allow bool
@@ -271,7 +284,6 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.OAuth.EndFlow(r.Context(), flowID)
-	p.Cookies.Clear(w, flowCookie)
 	pageHeaders(w)
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -294,7 +306,14 @@ func (p *Pages) flowApp(r *http.Request, flowID string) string {
 // LoginPage is GET /login: the email form.
 func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 	flowID := r.URL.Query().Get("flow")
-	p.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in", Flow: flowID, AppName: p.flowApp(r, flowID)})
+	d := pageData{Title: "Sign in", Flow: flowID}
+	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
+		d.Email = f.Request.LoginHint
+		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
+			d.AppName = app.Name
+		}
+	}
+	p.render(w, r, http.StatusOK, "login", d)
 }
 
 // LoginSubmit is POST /login: mails a magic link and answers 303 to /login/sent, the same
@@ -350,7 +369,7 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
 		return
 	}
-	in, err := p.OAuth.UseMagicLink(r.Context(), r.PostForm.Get("token"), httpx.ClientIP(r))
+	in, err := p.OAuth.UseMagicLink(r.Context(), r.PostForm.Get("token"), httpx.ClientIP(r), p.browser(w, r))
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
@@ -366,7 +385,6 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 	p.Cookies.Set(w, sessionCookie, raw, 0)
 	target := "/dashboard"
 	if in.FlowID != "" {
-		p.Cookies.Set(w, flowCookie, in.FlowID, p.OAuth.Config.FlowTTL)
 		target = "/oauth/consent?" + url.Values{"flow": {in.FlowID}}.Encode()
 	}
 	pageHeaders(w)
@@ -393,7 +411,6 @@ func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	p.Cookies.Clear(w, sessionCookie)
-	p.Cookies.Clear(w, flowCookie)
 	pageHeaders(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

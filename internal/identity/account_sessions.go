@@ -1,0 +1,66 @@
+package identity
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+)
+
+// SessionView is one of the signed-in person's browser sessions, for their dashboard.
+type SessionView struct {
+	// ID names the session (the hash of its id, never the cookie value).
+	ID        string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	UserAgent string
+	// Current is true for the session of this request.
+	Current bool
+}
+
+// SessionsOf lists the browser sessions of userID, most recent first. Only the person
+// themself may list them: anyone else gets NotFound.
+func (s *Service) SessionsOf(ctx context.Context, userID string) ([]SessionView, error) {
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil, apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	if sess.UserID != userID {
+		return nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	list, err := s.Sessions.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SessionView, 0, len(list))
+	for _, l := range list {
+		out = append(out, SessionView{ID: l.ID, CreatedAt: l.CreatedAt, LastSeen: l.LastSeen, UserAgent: l.UserAgent, Current: l.ID == sess.ID})
+	}
+	slices.SortFunc(out, func(a, b SessionView) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
+// SignOutOtherSessions ends every session of the signed-in person except this one and returns
+// how many ended.
+func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return 0, apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	return s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)
+}
+
+// SignOutSession ends one session of the signed-in person, named by its id (SessionView.ID);
+// a session that is not theirs answers NotFound.
+func (s *Service) SignOutSession(ctx context.Context, id string) error {
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	if id == "" || len(id) > 128 {
+		return apperr.New(apperr.NotFound, "session not found")
+	}
+	return s.Sessions.DeleteByID(ctx, sess.UserID, id)
+}
