@@ -701,6 +701,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		errTab := b.tab("errors")
 		errTab.allow("status of 400")
 		errTab.allow("status of 410")
+		errTab.measure(t, "signin (/login)", ls.URL+"/login", "input[type=email]")
 		errTab.open(t, ls.URL+"/oauth/authorize?client_id=app_unknown&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", "main")
 		errTab.shot(t, "signin-error-unknown-app")
 		errTab.open(t, ls.URL+"/login/magic?token=lsml_expired", "main")
