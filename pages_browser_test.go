@@ -556,6 +556,10 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.measure(t, "portal-users", ls.URL+"/portal/users?app="+clientID, "#users")
 		devTab.waitFor(t, `document.querySelector('[data-user="`+person.GlobalID+`"]')`)
 		devTab.shot(t, "portal-users")
+		devTab.do(t, chromedp.SendKeys(`#user-search`, "nobody-here"), chromedp.Click(`#users form[role=search] button`))
+		devTab.waitFor(t, `!document.querySelector('[data-user]') && document.querySelector('[data-slot="user-count"]').textContent === "0 user(s)"`)
+		devTab.do(t, chromedp.SetValue(`#user-search`, person.GlobalID), chromedp.Click(`#users form[role=search] button`))
+		devTab.waitFor(t, `document.querySelectorAll('[data-user]').length === 1`)
 	})
 
 	var code string
@@ -572,7 +576,14 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		code = codes[0]
 		devTab.waitFor(t, `document.querySelector('[data-code="`+code+`"]')`)
+		devTab.do(t, chromedp.SendKeys(`#upload-codes`, "SHOP-2026-0001\nSHOP-2026-0002\n"+codes[1]+"\n"), chromedp.Click(`#upload-form button[type=submit]`))
+		devTab.waitFor(t, `document.querySelector('#upload-form .alert')`)
+		if got := devTab.text(t, `#upload-form .alert`); !strings.HasPrefix(got, "2 added, 1 duplicate(s)") {
+			t.Errorf("upload answered %q", got)
+		}
 		devTab.shot(t, "portal-licenses")
+		devTab.do(t, chromedp.SendKeys(`#code-search`, code), chromedp.Click(`#codes form[role=search] button`))
+		devTab.waitFor(t, `document.querySelectorAll('[data-code]').length === 1`)
 	})
 
 	t.Run("person redeems a code in the dashboard", func(t *testing.T) {
@@ -605,6 +616,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.waitFor(t, `document.querySelector('#sync-results .alert')`)
 		sample.waitWebhook(t, "ping")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, `#deliveries tr[data-event="ping"]`)
+		devTab.do(t, chromedp.Click(`#deliveries tr[data-event="ping"] button`))
+		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("redelivery")`)
 	})
 
 	t.Run("developer imports existing users and rolls the import back", func(t *testing.T) {
@@ -640,6 +653,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.waitFor(t, `document.querySelector('h1').textContent === "Address confirmed"`)
 		personTab.open(t, ls.URL+"/dashboard", "#addresses li")
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("verified")`)
+		personTab.do(t, chromedp.Click(`//button[text()="Make primary"]`))
+		personTab.waitFor(t, `document.querySelector('#addresses li strong') && document.querySelector('#addresses li strong').textContent === "ann.work@example.com"`)
 	})
 
 	t.Run("every page, photographed", func(t *testing.T) {
@@ -718,7 +733,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.open(t, ls.URL+"/dashboard", "#delete-form")
 		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.Click(`#delete-form button`))
 		personTab.waitFor(t, `location.pathname === "/login"`)
-		if u, err := ls.identity.UserByEmail(ctx, person.Email); err == nil && u != nil {
+		if u, err := ls.identity.User(ctx, person.ID); err == nil && u != nil {
 			t.Fatalf("the account still exists: %v", u.ID)
 		}
 	})

@@ -13,6 +13,8 @@
     app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
     update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
+    deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
+    deleteVariant: "mutation DeleteVariant($app: ID!, $id: ID!) { deleteLicenseVariant(applicationId: $app, id: $id) }",
     rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { secret } }",
     rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
     checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
@@ -268,7 +270,12 @@
     fill(view,
       card("Credentials", "credentials", h("p", null, "Client ID ", h("code", null, app.id)), rot, secrets),
       card("Settings", "settings-card", settings),
-      card("Redirect URIs", "redirect-uris", uriForm));
+      card("Redirect URIs", "redirect-uris", uriForm),
+      card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
+        LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
+          await gql(Q.deleteApp, { id: id });
+          location.assign("/portal/apps");
+        })));
   }
 
   function hr() { return h("hr"); }
@@ -370,8 +377,9 @@
       try { variants = (await gql(Q.variants, { id: id })).application.licenseVariants || []; } catch (e) { failed("variants", e); return; }
       fill("variants", variants.length ? h("ul", { class: "list" }, variants.map(function (v) {
         var c = v.codeCounts || { unused: 0, active: 0, expired: 0 };
-        return h("li", null, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
-          h("span", { class: "small muted" }, c.unused + " unused · " + c.active + " active · " + c.expired + " expired"));
+        return h("li", { "data-variant": v.name }, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
+          h("span", { class: "small muted" }, c.unused + " unused · " + c.active + " active · " + c.expired + " expired"),
+          LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteVariant, { app: id, id: v.id }); say(v.name + " was deleted.", "ok"); await loadVariants(); loadCodes(); }));
       })) : h("p", { class: "empty" }, "No variants yet. Add one to generate codes."));
       [gVariant, uVariant].forEach(function (s) { fill(s, variants.map(function (v) { return h("option", { value: v.id }, v.name); })); });
     }
