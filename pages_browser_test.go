@@ -428,6 +428,26 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.shot(t, "widgets-embedded-login")
 	})
 
+	t.Run("embedded login page continues in the top window", func(t *testing.T) {
+		if !ls.routeExists(t, "/login") {
+			t.Skip("waiting for the sign-in pages on main")
+		}
+		visitor := b.tab("visitor")
+		visitor.open(t, sample.SameSiteURL+"/embedded", "#login iframe")
+		frames, err := chromedp.Run(visitor.ctx, chromedp.Nodes(`#login iframe`, chromedp.Populate(-1, true)))
+		if err != nil || len(frames) != 1 || frames[0].ContentDocument == nil {
+			t.Fatalf("login iframe: %v", err)
+		}
+		doc := frames[0].ContentDocument
+		visitor.do(t, chromedp.WaitVisible(`#email`, chromedp.FromNode(doc)),
+			chromedp.SendKeys(`#email`, "visitor@example.com", chromedp.FromNode(doc)),
+			chromedp.Click(`button[type=submit]`, chromedp.FromNode(doc)))
+		visitor.waitFor(t, `location.origin === "`+ls.URL+`" && document.querySelector('input[type=email]')`)
+		if got := evalIn[string](t, visitor, `document.querySelector('input[type=email]').value`); got != "visitor@example.com" {
+			t.Errorf("the sign-in page in the top window has %q, want the address typed in the widget", got)
+		}
+	})
+
 	t.Run("embeds may be framed only by the app's origins", func(t *testing.T) {
 		for _, path := range []string{
 			"/embed/login?client_id=" + clientID + "&redirect_uri=" + url.QueryEscape(sample.RedirectURI()),
