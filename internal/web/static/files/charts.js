@@ -19,7 +19,7 @@
 
   // line: points = [{label: "2026-11-01", value: 3}, …]
   function line(points, label) {
-    var W = 600, H = 200, L = 32, B = 24, T = 10, R = 8;
+    var W = 420, H = 170, L = 28, B = 22, T = 10, R = 6;
     var svg = frame(W, H, label);
     var max = Math.max(1, Math.max.apply(null, points.map(function (p) { return p.value; })));
     var n = Math.max(points.length - 1, 1);
@@ -42,14 +42,14 @@
   // bars: items = [{label: "Germany", value: 12}, …], drawn largest first.
   function bars(items, label) {
     items = items.slice().sort(function (a, b) { return b.value - a.value; }).slice(0, 8);
-    var W = 600, row = 26, H = Math.max(1, items.length) * row + 4, L = 130;
+    var W = 420, row = 26, H = Math.max(1, items.length) * row + 4, L = 110;
     var svg = frame(W, H, label);
     var max = Math.max(1, Math.max.apply(null, items.map(function (i) { return i.value; })));
     items.forEach(function (it, i) {
       var y0 = i * row + 2;
-      svg.appendChild(s("text", { x: 0, y: y0 + 16 }, (it.label || "Unknown").slice(0, 20)));
-      svg.appendChild(s("rect", { class: "bar", x: L, y: y0 + 4, rx: 3, height: row - 10, width: Math.max(2, (W - L - 40) * it.value / max) }));
-      svg.appendChild(s("text", { x: L + Math.max(2, (W - L - 40) * it.value / max) + 6, y: y0 + 16 }, String(it.value)));
+      svg.appendChild(s("text", { x: 0, y: y0 + 16 }, (it.label || "Unknown").slice(0, 16)));
+      svg.appendChild(s("rect", { class: "bar", x: L, y: y0 + 4, rx: 3, height: row - 10, width: Math.max(2, (W - L - 34) * it.value / max) }));
+      svg.appendChild(s("text", { x: L + Math.max(2, (W - L - 34) * it.value / max) + 6, y: y0 + 16 }, String(it.value)));
     });
     return wrap(svg);
   }

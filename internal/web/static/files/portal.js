@@ -179,7 +179,7 @@
       card("Sign-ups, last 30 days", "signups", slot("signups")),
       card("Active users, last 30 days", "active", slot("active"))),
       card("Regions", "regions", slot("regions")),
-      card("Your applications", "apps-card", slot("apps")), createForm());
+      card("Your applications", "apps-card", slot("apps"), h("a", { class: "btn primary", href: "/portal/apps#new-app" }, "New application")));
     try { await loadApps(); } catch (e) { failed("apps", e); return; }
     renderAppList();
     var id = apps.length ? picker() : "";
