@@ -35,10 +35,12 @@ import (
 	"loginsign/internal/kv"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
+	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
 	"loginsign/rest"
 )
@@ -109,6 +111,7 @@ type Server struct {
 	licenses *licenses.Service
 	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
 	limits   rest.RateLimits
+	oauth    *oauth.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -150,6 +153,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	signingKeys, err := seal.New(cfg.Secret, "signing keys")
+	if err != nil {
+		return nil, err
+	}
+	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
 	s.initMetrics()
 	return s, nil
 }
@@ -163,7 +172,7 @@ func (s *Server) Close() {
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
-	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal,
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal, Licenses: s.licenses}, s.log)
 
@@ -180,13 +189,20 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/playground", pg)
 	mux.Handle("/playground/", pg)
 
-	// OAuth 2.0 / OpenID Connect.
+	// OAuth 2.0 / OpenID Connect. GET /oauth/authorize and the consent page are pages (below).
+	mux.HandleFunc("POST /oauth/token", api.Token)
+	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
+	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
+	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
 
 	// End-user API (Bearer).
-	// Licenses of the person: their session cookie (?client_id= names the app) or, once the
-	// Bearer middleware is merged, an access token of the app. TODO(oauth): wrap with api.Bearer.
-	mux.HandleFunc("GET /api/user/licenses/subscriptions", api.Subscriptions)
-	mux.HandleFunc("POST /api/user/licenses/redeem", api.Redeem)
+	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	// Licenses of the person: an access token of the app (Bearer), or their LoginSign session
+	// cookie with ?client_id= naming the app.
+	mux.Handle("GET /api/user/licenses/subscriptions", api.BearerOrSession(http.HandlerFunc(api.Subscriptions)))
+	mux.Handle("POST /api/user/licenses/redeem", api.BearerOrSession(http.HandlerFunc(api.Redeem)))
 
 	// App backends (HTTP Basic client credentials).
 	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
@@ -203,6 +219,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
 
 	// Pages.
+	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
+	pages.Register(mux)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,5 +166,37 @@ func TestServeReadyAndGraceful(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestReadyzReportsAnUnreachableStore: /readyz answers 503 with the failing check named.
+func TestReadyzReportsAnUnreachableStore(t *testing.T) {
+	cfg, err := loadConfig(nil, env(map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"), "LOGINSIGN_DATA_DIR": t.TempDir(),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(context.Background(), cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := s.routes()
+	get := func() (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		var body map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &body)
+		return rec.Code, body
+	}
+	if code, _ := get(); code != http.StatusOK {
+		t.Fatalf("ready: %d", code)
+	}
+	s.kv.UniversalClient.Close()
+	code, body := get()
+	checks, _ := body["checks"].(map[string]any)
+	if code != http.StatusServiceUnavailable || body["status"] != "unavailable" || checks["redis"] == "ok" || checks["database"] != "ok" {
+		t.Fatalf("redis down: %d %v", code, body)
 	}
 }

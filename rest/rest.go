@@ -13,6 +13,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
 	"loginsign/internal/licenses"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 )
 
@@ -27,6 +28,7 @@ type API struct {
 	Licenses   *licenses.Service
 	KV         *kv.Store
 	RateLimits RateLimits
+	OAuth      *oauth.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -4,12 +4,13 @@
 // An id is a keyed permutation of a durable counter: the counter makes ids unique and never
 // reused with one UPDATE, no retries and no scan however full the space gets; the permutation
 // makes them non-sequential, so an id reveals neither sign-up order nor how many people use
-// LoginSign. The permutation is a balanced Feistel network on Z_m × Z_m with m = 2600
+// LoginSign. The permutation is a balanced Feistel network (six AES-based rounds) on Z_m × Z_m with m = 2600
 // (2600² = 6,760,000 exactly), so no cycle-walking is needed.
 package globalid
 
 import (
-	"crypto/hmac"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -39,13 +40,19 @@ func Normalize(s string) (string, bool) {
 
 // Permutation maps counter values in [0, side²) one-to-one onto [0, side²).
 type Permutation struct {
-	side uint64
-	key  []byte
+	side  uint64
+	block cipher.Block
 }
 
-// NewPermutation returns the permutation of [0, side²) keyed by key. side ≤ Side.
+// NewPermutation returns the permutation of [0, side²) keyed by key (any length: it is
+// hashed into an AES-256 key). side ≤ Side.
 func NewPermutation(key []byte, side int) *Permutation {
-	return &Permutation{side: uint64(side), key: key}
+	k := sha256.Sum256(key)
+	block, err := aes.NewCipher(k[:])
+	if err != nil {
+		panic(err) // unreachable: a 32-byte key is always valid
+	}
+	return &Permutation{side: uint64(side), block: block}
 }
 
 // Size is side².
@@ -54,15 +61,13 @@ func (p *Permutation) Size() int64 { return int64(p.side * p.side) }
 // Apply returns the image of n, which must be in [0, Size()).
 func (p *Permutation) Apply(n int64) int64 {
 	l, r := uint64(n)/p.side, uint64(n)%p.side
-	mac := hmac.New(sha256.New, p.key)
-	var buf [9]byte
-	var sum [sha256.Size]byte
+	// Round function: AES of (round, right half), reduced mod side.
+	var in, out [aes.BlockSize]byte
 	for i := range rounds {
-		buf[0] = byte(i)
-		binary.BigEndian.PutUint64(buf[1:], r)
-		mac.Reset()
-		mac.Write(buf[:])
-		f := binary.BigEndian.Uint64(mac.Sum(sum[:0])) % p.side
+		in[0] = byte(i)
+		binary.BigEndian.PutUint64(in[8:], r)
+		p.block.Encrypt(out[:], in[:])
+		f := binary.BigEndian.Uint64(out[:8]) % p.side
 		l, r = r, (l+f)%p.side
 	}
 	return int64(l*p.side + r)

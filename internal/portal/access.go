@@ -6,6 +6,14 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/consent"
+	"loginsign/ent/importrow"
+	"loginsign/ent/importsource"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/ent/useremail"
+	"loginsign/ent/webhookattempt"
+	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 )
@@ -19,13 +27,21 @@ func (s *Service) Visible(ctx context.Context, node ent.Noder) error {
 	if err != nil {
 		return err
 	}
+	// Decide from the database, not from the loaded node: GraphQL field collection loads only
+	// the selected columns, so owner fields may be empty.
 	owns := func(appID string) bool {
 		ok, err := s.DB.Application.Query().Where(application.ID(appID), application.OwnerID(uid)).Exist(ctx)
 		return err == nil && ok
 	}
-	ownsConnection := func(connID string) bool {
+	mine := func(connID string) bool {
 		ok, err := s.DB.AppConnection.Query().Where(appconnection.ID(connID),
 			appconnection.Or(appconnection.UserID(uid), appconnection.HasApplicationWith(application.OwnerID(uid)))).Exist(ctx)
+		return err == nil && ok
+	}
+	exists := func(q interface {
+		Exist(context.Context) (bool, error)
+	}) bool {
+		ok, err := q.Exist(ctx)
 		return err == nil && ok
 	}
 	var ok bool
@@ -33,27 +49,27 @@ func (s *Service) Visible(ctx context.Context, node ent.Noder) error {
 	case *ent.User:
 		ok = n.ID == uid
 	case *ent.UserEmail:
-		ok = n.UserID == uid
+		ok = exists(s.DB.UserEmail.Query().Where(useremail.ID(n.ID), useremail.UserID(uid)))
 	case *ent.Application:
-		ok = n.OwnerID == uid
+		ok = owns(n.ID)
 	case *ent.AppConnection:
-		ok = n.UserID == uid || owns(n.ApplicationID)
+		ok = mine(n.ID)
 	case *ent.Consent:
-		ok = ownsConnection(n.ConnectionID)
+		ok = exists(s.DB.Consent.Query().Where(consent.ID(n.ID), consent.HasConnectionWith(appconnection.UserID(uid))))
 	case *ent.LicenseVariant:
-		ok = owns(n.ApplicationID)
+		ok = exists(s.DB.LicenseVariant.Query().Where(licensevariant.ID(n.ID), licensevariant.HasApplicationWith(application.OwnerID(uid))))
 	case *ent.LicenseCode:
-		ok = owns(n.ApplicationID) || (n.LinkedConnectionID != nil && ownsConnection(*n.LinkedConnectionID))
+		ok = exists(s.DB.LicenseCode.Query().Where(licensecode.ID(n.ID), licensecode.Or(
+			licensecode.HasApplicationWith(application.OwnerID(uid)),
+			licensecode.HasLinkedConnectionWith(appconnection.UserID(uid)))))
 	case *ent.ImportSource:
-		ok = owns(n.ApplicationID)
+		ok = exists(s.DB.ImportSource.Query().Where(importsource.ID(n.ID), importsource.HasApplicationWith(application.OwnerID(uid))))
 	case *ent.ImportRow:
-		src, err := s.DB.ImportSource.Get(ctx, n.SourceID)
-		ok = err == nil && owns(src.ApplicationID)
+		ok = exists(s.DB.ImportRow.Query().Where(importrow.ID(n.ID), importrow.HasSourceWith(importsource.HasApplicationWith(application.OwnerID(uid)))))
 	case *ent.WebhookEvent:
-		ok = owns(n.ApplicationID)
+		ok = exists(s.DB.WebhookEvent.Query().Where(webhookevent.ID(n.ID), webhookevent.HasApplicationWith(application.OwnerID(uid))))
 	case *ent.WebhookAttempt:
-		ev, err := s.DB.WebhookEvent.Get(ctx, n.EventID)
-		ok = err == nil && owns(ev.ApplicationID)
+		ok = exists(s.DB.WebhookAttempt.Query().Where(webhookattempt.ID(n.ID), webhookattempt.HasEventWith(webhookevent.HasApplicationWith(application.OwnerID(uid)))))
 	}
 	if !ok {
 		return apperr.New(apperr.NotFound, "node not found")

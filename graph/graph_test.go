@@ -1,0 +1,184 @@
+package graph_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/client"
+
+	"loginsign/graph"
+	"loginsign/internal/auth"
+	"loginsign/internal/identity"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/portal"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+type fixture struct {
+	db       *store.DB
+	identity *identity.Service
+	portal   *portal.Service
+	handler  http.Handler
+}
+
+func newFixture(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
+	sealer, err := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
+	p := &portal.Service{DB: db, WebhookSecrets: sealer}
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: id, Portal: p}, slog.New(slog.DiscardHandler))
+	return &fixture{db: db, identity: id, portal: p, handler: h}
+}
+
+// as returns a client whose requests carry userID's session ("" for anonymous).
+func (f *fixture) as(userID string) *client.Client {
+	return client.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if userID != "" {
+			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: userID, ID: "test"}))
+		}
+		f.handler.ServeHTTP(w, r)
+	}))
+}
+
+func TestNodeIsOnlyVisibleToItsOwner(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+		bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
+		app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}),
+			portal.ApplicationInput{Name: "Alice's app", RedirectURIs: []string{"https://a.example.com/cb"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		query := `query($id: ID!) { node(id: $id) { id ... on Application { name } } }`
+		var got struct{ Node *struct{ ID, Name string } }
+		if err := f.as(alice.ID).Post(query, &got, client.Var("id", app.Application.ID)); err != nil {
+			t.Fatalf("owner: %v", err)
+		}
+		if got.Node == nil || got.Node.Name != "Alice's app" {
+			t.Fatalf("owner sees %+v", got.Node)
+		}
+		for name, uid := range map[string]string{"other developer": bob.ID, "anonymous": ""} {
+			err := f.as(uid).Post(query, &got, client.Var("id", app.Application.ID))
+			if err == nil {
+				t.Fatalf("%s read another developer's application", name)
+			}
+		}
+		// Another person's account is exactly as invisible as an unknown id.
+		var errBob, errUnknown string
+		if err := f.as(bob.ID).Post(query, &got, client.Var("id", alice.ID)); err != nil {
+			errBob = err.Error()
+		}
+		if err := f.as(bob.ID).Post(query, &got, client.Var("id", "usr_doesnotexist")); err != nil {
+			errUnknown = err.Error()
+		}
+		if errBob == "" || errBob != errUnknown {
+			t.Fatalf("someone else's account: %q; unknown id: %q", errBob, errUnknown)
+		}
+	})
+}
+
+func TestViewerAndApplications(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+		bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
+		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+		for _, n := range []string{"One", "Two", "Three"} {
+			if _, err := f.portal.CreateApplication(actx, portal.ApplicationInput{Name: n}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got struct {
+			Viewer       *struct{ GlobalID, Email string }
+			Applications struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Name string } }
+				PageInfo   struct{ HasNextPage bool }
+			}
+		}
+		q := `{ viewer { globalID email } applications(first: 2, orderBy: [{field: NAME}]) { totalCount edges { node { name } } pageInfo { hasNextPage } } }`
+		if err := f.as(alice.ID).Post(q, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Viewer == nil || got.Viewer.GlobalID != alice.GlobalID || got.Viewer.Email != "alice@example.com" {
+			t.Fatalf("viewer = %+v", got.Viewer)
+		}
+		if got.Applications.TotalCount != 3 || len(got.Applications.Edges) != 2 || got.Applications.Edges[0].Node.Name != "One" || !got.Applications.PageInfo.HasNextPage {
+			t.Fatalf("applications = %+v", got.Applications)
+		}
+		if err := f.as(bob.ID).Post(q, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Applications.TotalCount != 0 {
+			t.Fatalf("bob sees %d of alice's applications", got.Applications.TotalCount)
+		}
+		var anon struct{ Viewer *struct{ GlobalID string } }
+		if err := f.as("").Post(`{ viewer { globalID } }`, &anon); err != nil || anon.Viewer != nil {
+			t.Fatalf("anonymous viewer = %+v, %v", anon.Viewer, err)
+		}
+		err := f.as("").Post(`{ applications(first: 1) { totalCount } }`, &got)
+		if err == nil || !strings.Contains(err.Error(), `"code":"unauthorized"`) {
+			t.Fatalf("anonymous applications: %v", err)
+		}
+	})
+}
+
+func TestCreateApplicationShowsSecretsOnce(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
+	var got struct {
+		CreateApplication struct {
+			Application   struct{ ID, Name string }
+			ClientSecret  string
+			WebhookSecret *string
+		}
+	}
+	q := `mutation($in: CreateApplicationInput!) { createApplication(input: $in) { application { id name } clientSecret webhookSecret } }`
+	in := map[string]any{"name": "Hooks", "redirectUris": []string{"https://h.example.com/cb"}, "webhookUrl": "https://h.example.com/hook"}
+	if err := f.as(alice.ID).Post(q, &got, client.Var("in", in)); err != nil {
+		t.Fatal(err)
+	}
+	c := got.CreateApplication
+	if !strings.HasPrefix(c.ClientSecret, "lss_") || c.WebhookSecret == nil || !strings.HasPrefix(*c.WebhookSecret, "whsec_") {
+		t.Fatalf("payload = %+v", c)
+	}
+	app, err := f.db.Application.Get(context.Background(), c.Application.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.SecretHash == c.ClientSecret || strings.Contains(string(app.WebhookSecret), *c.WebhookSecret) {
+		t.Fatal("a secret is stored raw")
+	}
+	bad := map[string]any{"name": "Bad", "redirectUris": []string{"https://x.example.com/cb#frag"}}
+	err = f.as(alice.ID).Post(q, &got, client.Var("in", bad))
+	if err == nil || !strings.Contains(err.Error(), `"code":"invalid_request"`) || !strings.Contains(err.Error(), "fragment") {
+		t.Fatalf("redirect URI with fragment: %v", err)
+	}
+}
+
+func TestQueryLimits(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
+	deep := `{ viewer { connections { edges { node { licenses { edges { node { linkedConnection { licenses { edges { node { linkedConnection { id } } } } } } } } } } } } }`
+	var got map[string]any
+	err := f.as(alice.ID).Post(deep, &got)
+	if err == nil || !strings.Contains(err.Error(), "QUERY_TOO_DEEP") {
+		t.Fatalf("deep query: %v", err)
+	}
+	wide := `{ applications(first: 10000) { edges { node { id } } } a2: applications(first: 10000) { edges { node { id } } } }`
+	err = f.as(alice.ID).Post(wide, &got)
+	if err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Fatalf("complex query: %v", err)
+	}
+}

@@ -1,0 +1,81 @@
+package httpx
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"loginsign/internal/apperr"
+)
+
+func TestDecodeJSON(t *testing.T) {
+	type body struct {
+		Name  string `json:"name"`
+		Count int    `json:"count"`
+	}
+	tests := []struct {
+		name, ct, in string
+		code         apperr.Code
+		msg          string
+	}{
+		{"ok", "application/json", `{"name":"a","count":1}`, "", ""},
+		{"no content type is fine", "", `{"name":"a"}`, "", ""},
+		{"empty", "application/json", ``, apperr.Invalid, "empty"},
+		{"malformed", "application/json", `{"name":`, apperr.Invalid, "malformed"},
+		{"wrong type", "application/json", `{"count":"x"}`, apperr.Invalid, `"count" must be int`},
+		{"unknown field", "application/json", `{"nmae":"a"}`, apperr.Invalid, "unknown field"},
+		{"two values", "application/json", `{} {}`, apperr.Invalid, "single JSON value"},
+		{"form body", "application/x-www-form-urlencoded", `name=a`, apperr.Invalid, "Content-Type"},
+		{"too large", "application/json", `{"name":"` + strings.Repeat("a", 200) + `"}`, apperr.TooLarge, "larger than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tt.in))
+			if tt.ct != "" {
+				r.Header.Set("Content-Type", tt.ct)
+			}
+			var v body
+			err := DecodeJSON(httptest.NewRecorder(), r, &v, 100)
+			if tt.code == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if !apperr.Is(err, tt.code) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("err = %v, want %s containing %q", err, tt.code, tt.msg)
+			}
+		})
+	}
+}
+
+func TestWriteErrorHidesInternals(t *testing.T) {
+	rec := httptest.NewRecorder()
+	WriteError(rec, httptest.NewRequest("GET", "/", nil), errSecret{})
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "password") ||
+		strings.TrimSpace(rec.Body.String()) != `{"error":"internal","message":"internal error"}` {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	WriteError(rec, httptest.NewRequest("GET", "/", nil), &apperr.Error{Code: apperr.RateLimited, Message: "slow down", RetryAfter: 7})
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "7" {
+		t.Fatalf("%d %v", rec.Code, rec.Header())
+	}
+}
+
+type errSecret struct{}
+
+func (errSecret) Error() string { return "dial tcp: password=hunter2" }
+
+func TestObserveRecoversPanics(t *testing.T) {
+	h := Observe(discard(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 500 || rec.Header().Get("X-Request-Id") == "" || !strings.Contains(rec.Body.String(), "internal error") {
+		t.Fatalf("%d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,103 @@
+package identity_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/kv/kvtest"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clock               { return &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)} }
+
+func TestSessions(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		s := identity.NewSessions(k, clk.Now, identity.SessionConfig{Idle: time.Hour, Absolute: 3 * time.Hour})
+
+		raw, err := s.Create(ctx, "usr_a", "test-agent", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Lookup(ctx, raw)
+		if err != nil || got.UserID != "usr_a" || got.ID == raw || got.ID == "" {
+			t.Fatalf("Lookup = %+v, %v; want usr_a named by a hash, not the raw id", got, err)
+		}
+		second, _ := s.Create(ctx, "usr_a", "other", "127.0.0.2")
+		if second == raw {
+			t.Fatal("two sign-ins share a session id")
+		}
+		list, err := s.List(ctx, "usr_a")
+		if err != nil || len(list) != 2 {
+			t.Fatalf("List = %d sessions, %v; want 2", len(list), err)
+		}
+
+		// Absolute timeout: used every 50 minutes (never idle), the session still ends at 3 h.
+		for range 3 {
+			clk.Add(50 * time.Minute)
+			if _, err := s.Lookup(ctx, raw); err != nil {
+				t.Fatalf("active session ended early: %v", err)
+			}
+		}
+		clk.Add(31 * time.Minute)
+		if _, err := s.Lookup(ctx, raw); !apperr.Is(err, apperr.Unauthorized) {
+			t.Fatalf("after the absolute timeout: %v, want Unauthorized", err)
+		}
+
+		// Sign out others keeps the current one.
+		third, _ := s.Create(ctx, "usr_a", "", "")
+		cur, _ := s.Lookup(ctx, third)
+		n, err := s.DeleteAll(ctx, "usr_a", cur.ID)
+		if err != nil || n < 1 {
+			t.Fatalf("DeleteAll = %d, %v", n, err)
+		}
+		if _, err := s.Lookup(ctx, second); err == nil {
+			t.Fatal("another session survived sign-out-others")
+		}
+		if _, err := s.Lookup(ctx, third); err != nil {
+			t.Fatalf("the current session was ended: %v", err)
+		}
+		if err := s.Delete(ctx, third); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, third); err == nil {
+			t.Fatal("session survived sign-out")
+		}
+		for _, bad := range []string{"", "nope", string(make([]byte, 500))} {
+			if _, err := s.Lookup(ctx, bad); !apperr.Is(err, apperr.Unauthorized) {
+				t.Fatalf("Lookup(%q) = %v, want Unauthorized", bad, err)
+			}
+		}
+	})
+}
+
+// TestSessionIdleTimeout relies on Redis expiring the key: the embedded server's clock is
+// advanced by the store, so this waits for real (briefly).
+func TestSessionIdleTimeout(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
+		ctx := context.Background()
+		s := identity.NewSessions(k, time.Now, identity.SessionConfig{Idle: time.Second, Absolute: time.Hour})
+		raw, _ := s.Create(ctx, "usr_b", "", "")
+		time.Sleep(400 * time.Millisecond)
+		if _, err := s.Lookup(ctx, raw); err != nil {
+			t.Fatalf("session ended before the idle timeout: %v", err)
+		}
+		time.Sleep(1600 * time.Millisecond)
+		if _, err := s.Lookup(ctx, raw); !apperr.Is(err, apperr.Unauthorized) {
+			t.Fatalf("idle session still valid: %v", err)
+		}
+	})
+}

@@ -1,0 +1,393 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/consent"
+	"loginsign/ent/retiredalias"
+	"loginsign/ent/useremail"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// Authorize validates an authorization request against the registered client (RFC 6749
+// §4.1.1, §4.1.2.1): an unknown client_id or a redirect_uri not registered for it is an error
+// that must be shown, never redirected; any other error comes back redirectable, with the
+// parsed request (for state) and the client.
+func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeRequest, *ent.Application, error) {
+	req, perr := ParseAuthorizeRequest(q)
+	if perr != nil && !AsError(perr).Redirect {
+		return req, nil, AsError(perr).Shown()
+	}
+	app, err := s.application(ctx, req.ClientID)
+	if err != nil {
+		return req, nil, err
+	}
+	if app == nil {
+		return req, nil, ErrInvalidRequest.WithDescription("unknown client_id %q", truncate(req.ClientID, 64)).Shown()
+	}
+	if _, ok := MatchRedirectURI(app.RedirectUris, req.RedirectURI); !ok {
+		return req, app, ErrInvalidRequest.WithDescription("redirect_uri %q is not registered for %s; register it exactly in the Developer Portal",
+			truncate(req.RedirectURI, 200), app.Name).Shown()
+	}
+	if perr != nil {
+		return req, app, perr
+	}
+	return req, app, nil
+}
+
+// RedirectWithCode is the success redirect of RFC 6749 §4.1.2 with iss (RFC 9207).
+func (s *Service) RedirectWithCode(req *AuthorizeRequest, code string) string {
+	q := url.Values{"code": {code}, "iss": {s.Config.Issuer}}
+	if req.State != "" {
+		q.Set("state", req.State)
+	}
+	return appendQuery(req.RedirectURI, q)
+}
+
+// RedirectWithError is the error redirect of RFC 6749 §4.1.2.1 with iss (RFC 9207). Use it
+// only for a request whose client and redirect URI were validated (Authorize returned no
+// shown error).
+func (s *Service) RedirectWithError(req *AuthorizeRequest, e *Error) string {
+	q := url.Values{"error": {e.Code}, "iss": {s.Config.Issuer}}
+	if e.Description != "" {
+		q.Set("error_description", e.Description)
+	}
+	if req.State != "" {
+		q.Set("state", req.State)
+	}
+	return appendQuery(req.RedirectURI, q)
+}
+
+func appendQuery(uri string, q url.Values) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	existing := u.Query()
+	for k, v := range q {
+		existing[k] = v
+	}
+	u.RawQuery = existing.Encode()
+	return u.String()
+}
+
+// ConsentNeeded reports whether the person must see the consent page for req: no connection
+// or consent yet, a scope not yet granted, or prompt=consent.
+func (s *Service) ConsentNeeded(ctx context.Context, req *AuthorizeRequest, userID string) (bool, error) {
+	if req.HasPrompt(PromptConsent) {
+		return true, nil
+	}
+	c, err := s.DB.Consent.Query().
+		Where(consent.HasConnectionWith(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))).
+		Only(ctx)
+	if ent.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, serverError(err)
+	}
+	for _, sc := range req.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Address is one choice of which address an application will see.
+type Address struct {
+	// Value is posted back: "alias" for the masked address, else the address itself.
+	Value string
+	// Email is the address shown ("a new private address @relay…" for a first connect).
+	Email   string
+	Masked  bool
+	Checked bool
+}
+
+// ShareAlias is the Address value of the masked relay address.
+const ShareAlias = "alias"
+
+// ConsentScreen is what the consent page shows.
+type ConsentScreen struct {
+	AppName, AppIcon, AppWebsite string
+	Scopes                       []string
+	Addresses                    []Address
+	// FirstConnect is true when no connection exists yet.
+	FirstConnect bool
+}
+
+// Consent returns what the consent page shows for req and the signed-in userID: the app, the
+// scopes, and the addresses the app may see — the masked alias (checked by default) or one of
+// the person's verified addresses (primary or verified alternatives).
+func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.Application, userID string) (*ConsentScreen, error) {
+	u, err := s.Identity.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, Scopes: req.Scopes}
+	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, serverError(err)
+	}
+	alias := Address{Value: ShareAlias, Masked: true, Email: "a private address @" + s.Config.RelayDomain}
+	current := ""
+	if conn != nil {
+		alias.Email, current = conn.AliasEmail, conn.AppEmail
+	} else {
+		out.FirstConnect = true
+	}
+	alias.Checked = current == ""
+	out.Addresses = append(out.Addresses, alias)
+	verified, err := s.verifiedAddresses(ctx, u)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range verified {
+		out.Addresses = append(out.Addresses, Address{Value: e, Email: e, Checked: e == current})
+	}
+	return out, nil
+}
+
+// verifiedAddresses are the primary address and the verified alternatives of u.
+func (s *Service) verifiedAddresses(ctx context.Context, u *ent.User) ([]string, error) {
+	alts, err := s.DB.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.VerifiedAtNotNil()).
+		Order(ent.Asc(useremail.FieldEmail)).All(ctx)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	out := []string{u.Email}
+	for _, a := range alts {
+		if a.Email != u.Email {
+			out = append(out, a.Email)
+		}
+	}
+	return out, nil
+}
+
+// Approve records the person's consent to req and returns an authorization code for it. On
+// first connect it creates the connection with a fresh alias address. share is ShareAlias, one
+// of the person's verified addresses, or "" to keep the connection's current choice (a
+// remembered consent). authTime is when the person signed in.
+func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, share string, authTime time.Time) (string, error) {
+	now := s.Now()
+	var conn *ent.AppConnection
+	var retryable error
+	for attempt := 0; attempt < 5; attempt++ {
+		conn, retryable = nil, nil
+		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+			var err error
+			conn, retryable, err = s.approve(ctx, tx, req, userID, share, now)
+			if retryable != nil {
+				return retryable
+			}
+			return err
+		})
+		if retryable != nil && errors.Is(err, retryable) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		break
+	}
+	if conn == nil {
+		return "", serverError(fmt.Errorf("creating the connection: %w", retryable))
+	}
+	return s.issueCode(ctx, codeGrant{
+		ApplicationID: req.ClientID, ConnectionID: conn.ID, UserID: userID, RedirectURI: req.RedirectURI,
+		Scopes: req.Scopes, Challenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: authTime.Unix(),
+		Family: ids.New(""),
+	})
+}
+
+var errAliasTaken = errors.New("alias or connection created concurrently")
+
+// approve runs inside a transaction. retryable is set when a concurrent insert collided (the
+// whole transaction is retried: PostgreSQL aborts a transaction on a constraint error).
+func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error, error) {
+	u, err := tx.User.Get(ctx, userID)
+	if err != nil {
+		return nil, nil, store.Err(err, "user")
+	}
+	conn, err := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, nil, serverError(err)
+	}
+	appEmail := ""
+	if share != "" && share != ShareAlias {
+		verified, err := s.verifiedAddresses(ctx, u)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !slices.Contains(verified, share) {
+			return nil, nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
+		}
+		appEmail = share
+	}
+	if conn == nil {
+		// First connect: the account needs a valid address for the relay to forward to.
+		if _, err := identity.NormalizeEmail(u.Email); err != nil {
+			return nil, nil, (&Error{Code: "email_required", Status: 400,
+				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
+		}
+		alias, err := s.newAlias(ctx, tx)
+		if err != nil {
+			return nil, nil, err
+		}
+		conn, err = tx.AppConnection.Create().SetUserID(userID).SetApplicationID(req.ClientID).
+			SetAliasEmail(alias).SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now).SetJoinedAt(now).
+			SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if ent.IsConstraintError(err) {
+			return nil, errAliasTaken, nil
+		}
+		if err != nil {
+			return nil, nil, serverError(err)
+		}
+	} else {
+		if conn.Blocked {
+			return nil, nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
+		}
+		up := tx.AppConnection.UpdateOne(conn).AddLoginCount(1).SetLastSessionAt(now).SetActive(true).SetUpdatedAt(now)
+		if share != "" {
+			up.SetAppEmail(appEmail)
+		}
+		if conn, err = up.Save(ctx); err != nil {
+			return nil, nil, serverError(err)
+		}
+	}
+	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
+	switch {
+	case ent.IsNotFound(err):
+		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(req.Scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return nil, errAliasTaken, nil
+		}
+	case err == nil:
+		scopes := slices.Clone(c.Scopes)
+		for _, sc := range req.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+		err = tx.Consent.UpdateOne(c).SetScopes(scopes).SetUpdatedAt(now).Exec(ctx)
+	}
+	if err != nil {
+		return nil, nil, serverError(err)
+	}
+	return conn, nil, nil
+}
+
+// newAlias picks a masked address: 6–10 random [a-z0-9] on the relay domain, never one in use
+// or retired. It grows by one character every two collisions.
+func (s *Service) newAlias(ctx context.Context, tx *ent.Tx) (string, error) {
+	for i := 0; i < 10; i++ {
+		n := min(6+i/2, 10)
+		addr := ids.RandomLower(n) + "@" + s.Config.RelayDomain
+		used, err := tx.AppConnection.Query().Where(appconnection.AliasEmail(addr)).Exist(ctx)
+		if err != nil {
+			return "", serverError(err)
+		}
+		if !used {
+			used, err = tx.RetiredAlias.Query().Where(retiredalias.Address(addr)).Exist(ctx)
+			if err != nil {
+				return "", serverError(err)
+			}
+		}
+		if !used {
+			return addr, nil
+		}
+	}
+	return "", serverError(errors.New("no free alias after 10 tries"))
+}
+
+// Next is what the authorization endpoint does next for a flow.
+type Next struct {
+	// Redirect, when set, sends the browser back to the client (a code or an error).
+	Redirect string
+	// Login asks the person to sign in first.
+	Login bool
+	// Consent, when set, shows the consent page.
+	Consent *ConsentScreen
+}
+
+// Continue decides the next step of the authorization in progress f for the signed-in userID
+// ("" when nobody is signed in; sessionStart is when their session began): sign in, consent,
+// or back to the client with a code (remembered consent) or an error (prompt=none).
+func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (Next, error) {
+	req := &f.Request
+	app, err := s.FlowApplication(ctx, f)
+	if err != nil {
+		return Next{}, err
+	}
+	if userID == "" {
+		if req.HasPrompt(PromptNone) {
+			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
+		}
+		return Next{Login: true}, nil
+	}
+	authTime := sessionStart
+	if f.LoginUserID == userID && f.LoginAt > 0 {
+		authTime = time.Unix(f.LoginAt, 0)
+	} else if req.HasPrompt(PromptLogin) {
+		// prompt=login: the person must sign in again within this flow.
+		return Next{Login: true}, nil
+	}
+	need, err := s.ConsentNeeded(ctx, req, userID)
+	if err != nil {
+		return Next{}, err
+	}
+	if need {
+		if req.HasPrompt(PromptNone) {
+			return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+		}
+		screen, err := s.Consent(ctx, req, app, userID)
+		if err != nil {
+			return Next{}, err
+		}
+		return Next{Consent: screen}, nil
+	}
+	code, err := s.Approve(ctx, req, userID, "", authTime)
+	if err != nil {
+		if e := AsError(err); e.Redirect {
+			return Next{Redirect: s.RedirectWithError(req, e)}, nil
+		}
+		return Next{}, err
+	}
+	return Next{Redirect: s.RedirectWithCode(req, code)}, nil
+}
+
+// Decide answers the consent page: allow (with the chosen address) or deny. It returns where
+// the browser goes: the client's redirect URI with a code, or with error=access_denied.
+func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share string) (string, error) {
+	req := &f.Request
+	if _, err := s.FlowApplication(ctx, f); err != nil {
+		return "", err
+	}
+	if !allow {
+		return s.RedirectWithError(req, ErrAccessDenied), nil
+	}
+	if share == "" {
+		share = ShareAlias
+	}
+	authTime := sessionStart
+	if f.LoginUserID == userID && f.LoginAt > 0 {
+		authTime = time.Unix(f.LoginAt, 0)
+	}
+	code, err := s.Approve(ctx, req, userID, share, authTime)
+	if err != nil {
+		if e := AsError(err); e.Redirect {
+			return s.RedirectWithError(req, e), nil
+		}
+		return "", err
+	}
+	return s.RedirectWithCode(req, code), nil
+}

@@ -1,0 +1,102 @@
+package oauth
+
+import (
+	"context"
+	"encoding/base64"
+	"net/url"
+	"strings"
+
+	"loginsign/ent"
+	"loginsign/internal/ids"
+)
+
+// ClientCredentials are the credentials a client presented: from an HTTP Basic header
+// (client_secret_basic) or from form fields (client_secret_post), never both.
+type ClientCredentials struct {
+	ID, Secret string
+	// Basic is true when they came from the Authorization header; a failure then answers
+	// WWW-Authenticate: Basic (RFC 6749 §5.2).
+	Basic bool
+}
+
+// ParseBasic parses an Authorization header value of the Basic scheme (RFC 7617) carrying
+// client credentials, whose two parts are form-urlencoded (RFC 6749 §2.3.1). ok is false when
+// the header is not Basic at all; err is set when it is Basic but malformed.
+func ParseBasic(header string) (c ClientCredentials, ok bool, err error) {
+	scheme, rest, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return c, false, nil
+	}
+	rest = strings.TrimSpace(rest)
+	if len(rest) > 1024 {
+		return c, true, ErrInvalidClient.WithDescription("the Basic credentials are too long")
+	}
+	raw, derr := base64.StdEncoding.DecodeString(rest)
+	if derr != nil {
+		return c, true, ErrInvalidClient.WithDescription("the Basic credentials are not base64")
+	}
+	id, secret, found := strings.Cut(string(raw), ":")
+	if !found {
+		return c, true, ErrInvalidClient.WithDescription("the Basic credentials need client_id:client_secret")
+	}
+	if c.ID, err = url.QueryUnescape(id); err != nil {
+		return c, true, ErrInvalidClient.WithDescription("the Basic client_id is not form-encoded")
+	}
+	if c.Secret, err = url.QueryUnescape(secret); err != nil {
+		return c, true, ErrInvalidClient.WithDescription("the Basic client_secret is not form-encoded")
+	}
+	c.Basic = true
+	if c.ID == "" {
+		return c, true, ErrInvalidClient.WithDescription("the Basic client_id is empty")
+	}
+	return c, true, nil
+}
+
+// ClientFromRequest picks the client credentials of a token-style request: the Basic header
+// when present, else client_id and client_secret form fields. Both at once is an
+// invalid_request (RFC 6749 §2.3.1: one method per request).
+func ClientFromRequest(authorization string, form url.Values) (ClientCredentials, error) {
+	c, basic, err := ParseBasic(authorization)
+	if err != nil {
+		return c, err
+	}
+	if basic {
+		if form.Has("client_secret") {
+			return c, ErrInvalidRequest.WithDescription("send client credentials in the Authorization header or the form, not both")
+		}
+		if id := form.Get("client_id"); id != "" && id != c.ID {
+			return c, ErrInvalidRequest.WithDescription("client_id in the form differs from the Authorization header")
+		}
+		return c, nil
+	}
+	if authorization != "" {
+		return c, ErrInvalidClient.WithDescription("the Authorization header must use the Basic scheme")
+	}
+	c = ClientCredentials{ID: form.Get("client_id"), Secret: form.Get("client_secret")}
+	if c.ID == "" {
+		return c, ErrInvalidClient.WithDescription("client authentication is required (HTTP Basic or client_id and client_secret)")
+	}
+	return c, nil
+}
+
+// dummySecretHash is compared against when the client is unknown, so that an unknown client
+// and a wrong secret take the same time.
+var dummySecretHash = ids.Hash("lss_unknown-client")
+
+// AuthenticateClient checks a client's id and secret. Any failure answers invalid_client
+// (401); the secret is compared in constant time, also when the client does not exist.
+func (s *Service) AuthenticateClient(ctx context.Context, c ClientCredentials) (*ent.Application, error) {
+	app, err := s.application(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	want := dummySecretHash
+	if app != nil {
+		want = app.SecretHash
+	}
+	match := s.Equal(ids.Hash(c.Secret), want)
+	if app == nil || !match || c.Secret == "" {
+		return nil, ErrInvalidClient.WithDescription("unknown client or wrong client secret")
+	}
+	return app, nil
+}

@@ -1,0 +1,150 @@
+package oauth
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/portal"
+)
+
+// HealthcheckResult tells a developer whether a client_id and redirect_uri pair would work at
+// /oauth/authorize and, when not, why.
+type HealthcheckResult struct {
+	OK                    bool     `json:"ok"`
+	ClientID              string   `json:"clientId"`
+	ClientFound           bool     `json:"clientFound"`
+	RedirectURI           string   `json:"redirectUri"`
+	RedirectURIRegistered bool     `json:"redirectUriRegistered"`
+	MatchedRedirectURI    *string  `json:"matchedRedirectUri"`
+	HTTPS                 bool     `json:"https"`
+	Problems              []string `json:"problems"`
+	ClosestRedirectURI    *string  `json:"closestRedirectUri"`
+}
+
+// CheckRedirect runs the redirect-URI healthcheck: the same exact match /oauth/authorize
+// applies, and when it fails, the closest registered URI and how it differs. A missing
+// parameter answers apperr Invalid. Anyone may ask (it tells only whether a pair matches, and
+// the registered URIs of a client are visible to anyone who starts its sign-in anyway).
+func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI string) (HealthcheckResult, error) {
+	if clientID == "" || redirectURI == "" {
+		return HealthcheckResult{}, apperr.New(apperr.Invalid, "client_id and redirect_uri are required")
+	}
+	if len(clientID) > 256 || len(redirectURI) > maxParam {
+		return HealthcheckResult{}, apperr.New(apperr.Invalid, "client_id or redirect_uri is too long")
+	}
+	r := HealthcheckResult{ClientID: clientID, RedirectURI: redirectURI, Problems: []string{}}
+	if u, err := url.Parse(redirectURI); err == nil {
+		r.HTTPS = u.Scheme == "https"
+	}
+	invalid := portal.CheckRedirectURI(redirectURI)
+	if invalid != nil {
+		r.Problems = append(r.Problems, "redirect_uri "+invalid.Error())
+	}
+	app, err := s.application(ctx, clientID)
+	if err != nil {
+		return r, apperr.New(apperr.Internal, "internal error")
+	}
+	if app == nil {
+		r.Problems = append(r.Problems, "no application has this client_id")
+		return r, nil
+	}
+	r.ClientFound = true
+	if m, ok := MatchRedirectURI(app.RedirectUris, redirectURI); ok {
+		r.RedirectURIRegistered, r.MatchedRedirectURI = true, &m
+		if m != redirectURI {
+			r.Problems = append(r.Problems, "matches "+m+" only through the loopback port exception (RFC 8252)")
+		}
+	} else if len(app.RedirectUris) == 0 {
+		r.Problems = append(r.Problems, "the application has no registered redirect URI")
+	} else {
+		c := closest(app.RedirectUris, redirectURI)
+		r.ClosestRedirectURI = &c
+		r.Problems = append(r.Problems, "redirect_uri is not registered; LoginSign compares redirect URIs exactly")
+		r.Problems = append(r.Problems, differences(c, redirectURI)...)
+	}
+	r.OK = r.ClientFound && r.RedirectURIRegistered && invalid == nil
+	if r.OK && !r.HTTPS {
+		u, _ := url.Parse(redirectURI)
+		if u != nil && u.Scheme == "http" {
+			r.Problems = append(r.Problems, "http is fine on loopback for development; use https in production")
+		}
+	}
+	return r, nil
+}
+
+// closest is the registered URI with the smallest edit distance to uri.
+func closest(registered []string, uri string) string {
+	best, bestD := registered[0], -1
+	for _, r := range registered {
+		if d := editDistance(r, uri); bestD < 0 || d < bestD {
+			best, bestD = r, d
+		}
+	}
+	return best
+}
+
+// differences names how got differs from want, part by part.
+func differences(want, got string) []string {
+	w, err1 := url.Parse(want)
+	g, err2 := url.Parse(got)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	var out []string
+	if w.Scheme != g.Scheme {
+		out = append(out, fmt.Sprintf("scheme differs: registered %q, sent %q", w.Scheme, g.Scheme))
+	}
+	if !strings.EqualFold(w.Hostname(), g.Hostname()) {
+		wh, gh := strings.TrimPrefix(strings.ToLower(w.Hostname()), "www."), strings.TrimPrefix(strings.ToLower(g.Hostname()), "www.")
+		if wh == gh {
+			out = append(out, fmt.Sprintf("host differs by www: registered %q, sent %q", w.Hostname(), g.Hostname()))
+		} else {
+			out = append(out, fmt.Sprintf("host differs: registered %q, sent %q", w.Hostname(), g.Hostname()))
+		}
+	} else if w.Hostname() != g.Hostname() {
+		out = append(out, fmt.Sprintf("host differs in letter case: registered %q, sent %q", w.Hostname(), g.Hostname()))
+	}
+	if w.Port() != g.Port() {
+		out = append(out, fmt.Sprintf("port differs: registered %q, sent %q", w.Port(), g.Port()))
+	}
+	if w.Path != g.Path {
+		if strings.TrimSuffix(w.Path, "/") == strings.TrimSuffix(g.Path, "/") {
+			out = append(out, fmt.Sprintf("path differs by a trailing slash: registered %q, sent %q", w.Path, g.Path))
+		} else {
+			out = append(out, fmt.Sprintf("path differs: registered %q, sent %q", w.Path, g.Path))
+		}
+	}
+	if w.RawQuery != g.RawQuery {
+		out = append(out, fmt.Sprintf("query differs: registered %q, sent %q", w.RawQuery, g.RawQuery))
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b, bytewise.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// HealthcheckLimit counts one healthcheck from ip: apperr RateLimited over the limit.
+func (s *Service) HealthcheckLimit(ctx context.Context, ip string) error {
+	return s.pageLimit(ctx, "health:ip:"+ip, s.Config.Limits.HealthcheckPerIP)
+}

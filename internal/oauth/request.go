@@ -1,0 +1,288 @@
+package oauth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Scopes LoginSign knows (OpenID Connect Core §5.4).
+const (
+	ScopeOpenID  = "openid"
+	ScopeEmail   = "email"
+	ScopeProfile = "profile"
+)
+
+// DefaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
+// server pick; these are the documented recommendation).
+var defaultScopes = []string{ScopeOpenID, ScopeEmail, ScopeProfile}
+
+// Prompt values of OpenID Connect Core §3.1.2.1 that LoginSign honours.
+const (
+	PromptNone    = "none"
+	PromptLogin   = "login"
+	PromptConsent = "consent"
+)
+
+// AuthorizeRequest is a parsed authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID
+// Connect Core §3.1.2.1). Parsing checks only its shape; Service.Authorize checks it against
+// the registered client.
+type AuthorizeRequest struct {
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	ResponseType        string   `json:"response_type"`
+	Scopes              []string `json:"scopes"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+}
+
+// HasPrompt reports whether p is among the request's prompt values.
+func (r *AuthorizeRequest) HasPrompt(p string) bool { return slices.Contains(r.Prompt, p) }
+
+// Query returns the request as authorization-endpoint query parameters.
+func (r *AuthorizeRequest) Query() url.Values {
+	q := url.Values{"client_id": {r.ClientID}, "redirect_uri": {r.RedirectURI}, "response_type": {r.ResponseType},
+		"scope": {strings.Join(r.Scopes, " ")}}
+	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
+		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " ")} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// Limits on parameter sizes: generous for real clients, small enough to keep flow state small.
+const (
+	maxParam    = 2048
+	maxState    = 1024
+	maxIDLength = 128
+)
+
+// ParseAuthorizeRequest parses the query of an authorization request. Errors about client_id
+// and redirect_uri (missing, repeated, too long) are not redirectable; every other error is,
+// once the caller has validated the client and redirect URI it found here, so the returned
+// request carries those two even when err is not nil.
+func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
+	r := &AuthorizeRequest{}
+	single := func(name string, max int) (string, *Error) {
+		v := q[name]
+		switch {
+		case len(v) == 0:
+			return "", nil
+		case len(v) > 1:
+			return "", ErrInvalidRequest.WithDescription("%s must not be repeated", name)
+		case len(v[0]) > max:
+			return "", ErrInvalidRequest.WithDescription("%s is longer than %d characters", name, max)
+		}
+		return v[0], nil
+	}
+	var err *Error
+	if r.ClientID, err = single("client_id", maxIDLength); err != nil {
+		return r, err
+	}
+	if r.RedirectURI, err = single("redirect_uri", maxParam); err != nil {
+		return r, err
+	}
+	if r.ClientID == "" {
+		return r, ErrInvalidRequest.WithDescription("client_id is required")
+	}
+	if r.RedirectURI == "" {
+		return r, ErrInvalidRequest.WithDescription("redirect_uri is required")
+	}
+	// From here on, errors may be redirected once client and redirect URI check out.
+	redirectable := func(e *Error) (*AuthorizeRequest, error) { return r, e.Redirectable() }
+	var scope, prompt string
+	for _, p := range []struct {
+		name string
+		max  int
+		dst  *string
+	}{
+		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
+		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
+		{"scope", 512, &scope}, {"prompt", 64, &prompt},
+	} {
+		if *p.dst, err = single(p.name, p.max); err != nil {
+			return redirectable(err)
+		}
+	}
+	if q.Has("request") || q.Has("request_uri") {
+		return redirectable(&Error{Code: "request_not_supported", Status: 400, Description: "request objects are not supported"})
+	}
+	switch r.ResponseType {
+	case "":
+		return redirectable(ErrInvalidRequest.WithDescription("response_type is required"))
+	case "code":
+	default:
+		return redirectable(ErrUnsupportedResponseType)
+	}
+	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
+		return redirectable(ErrInvalidRequest.WithDescription("response_mode must be query"))
+	}
+	scopes, serr := ParseScopes(scope)
+	if serr != nil {
+		return redirectable(serr)
+	}
+	r.Scopes = scopes
+	for _, p := range strings.Fields(prompt) {
+		switch p {
+		case PromptNone, PromptLogin, PromptConsent:
+			if !slices.Contains(r.Prompt, p) {
+				r.Prompt = append(r.Prompt, p)
+			}
+		default:
+			return redirectable(ErrInvalidRequest.WithDescription("prompt %q is not supported (none, login, consent)", p))
+		}
+	}
+	if r.HasPrompt(PromptNone) && len(r.Prompt) > 1 {
+		return redirectable(ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values"))
+	}
+	switch {
+	case r.CodeChallengeMethod == "plain":
+		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method plain is not allowed; use S256"))
+	case r.CodeChallengeMethod != "" && r.CodeChallengeMethod != "S256":
+		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method must be S256"))
+	case r.CodeChallenge != "" && r.CodeChallengeMethod == "":
+		// RFC 7636 §4.3 would default to plain, which LoginSign refuses.
+		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method=S256 is required with code_challenge"))
+	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
+		return redirectable(ErrInvalidRequest.WithDescription("code_challenge is required with code_challenge_method"))
+	case r.CodeChallenge != "" && !validChallenge(r.CodeChallenge):
+		return redirectable(ErrInvalidRequest.WithDescription("code_challenge must be 43 base64url characters (S256)"))
+	}
+	return r, nil
+}
+
+// ParseScopes splits a scope parameter (RFC 6749 §3.3) and checks every value is known. Empty
+// gives the default scopes. The result is deduplicated, in a stable order.
+func ParseScopes(scope string) ([]string, *Error) {
+	fields := strings.Fields(scope)
+	if len(fields) == 0 {
+		return slices.Clone(defaultScopes), nil
+	}
+	var out []string
+	for _, s := range fields {
+		switch s {
+		case ScopeOpenID, ScopeEmail, ScopeProfile:
+		default:
+			return nil, ErrInvalidScope.WithDescription("unknown scope %q (openid, email, profile)", truncate(s, 40))
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return scopeRank(a) - scopeRank(b) })
+	return out, nil
+}
+
+func scopeRank(s string) int { return slices.Index(defaultScopes, s) }
+
+// validChallenge reports whether c is an S256 code challenge: BASE64URL(SHA256(verifier)),
+// 43 characters without padding.
+func validChallenge(c string) bool {
+	if len(c) != 43 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	return err == nil && len(b) == sha256.Size
+}
+
+// validVerifier reports whether v is a code verifier of RFC 7636 §4.1: 43–128 characters of
+// [A-Za-z0-9-._~].
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// S256 is the code challenge of verifier (RFC 7636 §4.2).
+func S256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// MatchRedirectURI returns the registered URI that requested matches, by exact string
+// comparison (RFC 9700 §2.1, OAuth 2.1), with one exception: for an http loopback IP literal
+// (127.0.0.1 or [::1]) or localhost, the port may differ, because native apps listen on an
+// ephemeral port (RFC 8252 §7.3). Nothing else is normalised: no case folding, no trailing
+// slash, no default port.
+func MatchRedirectURI(registered []string, requested string) (string, bool) {
+	for _, r := range registered {
+		if r == requested {
+			return r, true
+		}
+	}
+	if !strings.HasPrefix(requested, "http://") {
+		return "", false
+	}
+	req, err := url.Parse(requested)
+	if err != nil || !isLoopback(req.Hostname()) || req.User != nil || req.Fragment != "" {
+		return "", false
+	}
+	for _, r := range registered {
+		if !strings.HasPrefix(r, "http://") {
+			continue
+		}
+		reg, err := url.Parse(r)
+		if err != nil || reg.Hostname() != req.Hostname() {
+			continue
+		}
+		if validPort(req.Port()) && reg.Path == req.Path && reg.RawPath == req.RawPath &&
+			reg.RawQuery == req.RawQuery && reg.ForceQuery == req.ForceQuery && withoutPort(reg) == withoutPort(req) {
+			return r, true
+		}
+	}
+	return "", false
+}
+
+func withoutPort(u *url.URL) string {
+	c := *u
+	c.Host = u.Hostname()
+	if strings.Contains(c.Host, ":") {
+		c.Host = "[" + c.Host + "]"
+	}
+	return c.String()
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	if len(p) > 5 || p[0] == '0' {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

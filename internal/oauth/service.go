@@ -1,0 +1,150 @@
+package oauth
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/mail"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+)
+
+// Config holds the lifetimes and limits of the authorization server. Zero fields take the
+// defaults written next to them.
+type Config struct {
+	// Issuer is the public origin, LOGINSIGN_BASE_URL: the iss of id_tokens and the
+	// discovery document, and the origin of magic links. Required.
+	Issuer string
+	// RelayDomain is the domain of masked addresses. Required.
+	RelayDomain string
+	// CodeTTL bounds an authorization code's life. Default 5 minutes; at most 10.
+	CodeTTL time.Duration
+	// AccessTokenTTL is expires_in. Default 1 hour.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is the absolute life of a refresh-token family from the sign-in that
+	// started it; rotation does not extend it. Default 30 days.
+	RefreshTokenTTL time.Duration
+	// IDTokenTTL is the life of an id_token. Default 1 hour.
+	IDTokenTTL time.Duration
+	// MagicLinkTTL bounds a magic link's life. Default 15 minutes.
+	MagicLinkTTL time.Duration
+	// FlowTTL bounds an authorization in progress (sign-in included). Default 30 minutes.
+	FlowTTL time.Duration
+	// KeyPublishLead is how long a new signing key is published before it signs (so that
+	// cached JWKS documents know it). Default 1 hour.
+	KeyPublishLead time.Duration
+	// Limits are the rate limits.
+	Limits Limits
+}
+
+// Limit is n hits per window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// Limits are the rate limits, counted in Redis so every instance shares them.
+type Limits struct {
+	TokenPerClient    Limit // default 600 per minute
+	TokenPerIP        Limit // default 600 per minute
+	HealthcheckPerIP  Limit // default 30 per minute
+	LoginPerAddress   Limit // default 5 per 15 minutes
+	LoginPerIP        Limit // default 30 per 15 minutes
+	MagicConfirmPerIP Limit // default 60 per 15 minutes
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.CodeTTL, 5*time.Minute)
+	if c.CodeTTL > 10*time.Minute {
+		c.CodeTTL = 10 * time.Minute
+	}
+	def(&c.AccessTokenTTL, time.Hour)
+	def(&c.RefreshTokenTTL, 30*24*time.Hour)
+	def(&c.IDTokenTTL, time.Hour)
+	def(&c.MagicLinkTTL, 15*time.Minute)
+	if c.MagicLinkTTL > 15*time.Minute {
+		c.MagicLinkTTL = 15 * time.Minute
+	}
+	def(&c.FlowTTL, 30*time.Minute)
+	def(&c.KeyPublishLead, time.Hour)
+	lim := func(l *Limit, n int, w time.Duration) {
+		if l.N <= 0 {
+			l.N = n
+		}
+		if l.Window <= 0 {
+			l.Window = w
+		}
+	}
+	lim(&c.Limits.TokenPerClient, 600, time.Minute)
+	lim(&c.Limits.TokenPerIP, 600, time.Minute)
+	lim(&c.Limits.HealthcheckPerIP, 30, time.Minute)
+	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
+	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
+	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
+	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	c.RelayDomain = strings.ToLower(c.RelayDomain)
+}
+
+// Service is the authorization server.
+type Service struct {
+	DB       *store.DB
+	KV       *kv.Store
+	Identity *identity.Service
+	Mail     mail.Sender
+	Keys     *Keys
+	Config   Config
+	Now      func() time.Time
+	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
+	// that it is used.
+	Equal func(a, b string) bool
+}
+
+// New returns the authorization server. keySealer seals the private signing keys.
+func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, keySealer *seal.Sealer, cfg Config, now func() time.Time) *Service {
+	cfg.defaults()
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
+	s.Keys = &Keys{db: db, sealer: keySealer, now: now, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
+	return s
+}
+
+// limit counts one hit of key; over the limit it answers ErrRateLimited with Retry-After.
+func (s *Service) limit(ctx context.Context, key string, l Limit) error {
+	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
+	if err != nil {
+		return serverError(err)
+	}
+	if !ok {
+		e := *ErrRateLimited
+		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
+		return &e
+	}
+	return nil
+}
+
+// application loads a client by id; unknown → nil, nil.
+func (s *Service) application(ctx context.Context, clientID string) (*ent.Application, error) {
+	if ids.Kind(clientID) != ids.Application || len(clientID) > maxIDLength {
+		return nil, nil
+	}
+	app, err := s.DB.Application.Get(ctx, clientID)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return app, nil
+}

@@ -1,0 +1,230 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+)
+
+// Flow is an authorization in progress, kept in Redis for FlowTTL while the person signs in
+// and consents. Its id is a secret held by the browser (a cookie and the pages' forms).
+type Flow struct {
+	Request AuthorizeRequest `json:"req"`
+	// LoginUserID and LoginAt are set when the person signed in during this flow (prompt=login
+	// needs that).
+	LoginUserID string `json:"lu,omitempty"`
+	LoginAt     int64  `json:"la,omitempty"`
+}
+
+func flowKey(id string) string { return "flow:" + ids.Hash(id) }
+
+// StartFlow stores a validated authorization request and returns the flow id.
+func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest) (string, error) {
+	id := ids.Secret(FlowPrefix)
+	if err := s.saveFlow(ctx, id, &Flow{Request: *req}); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (s *Service) saveFlow(ctx context.Context, id string, f *Flow) error {
+	b, _ := json.Marshal(f)
+	if err := s.KV.Set(ctx, flowKey(id), b, s.Config.FlowTTL).Err(); err != nil {
+		return fmt.Errorf("storing flow: %w", err)
+	}
+	return nil
+}
+
+// Flow returns the authorization in progress of id, or apperr Gone when it ended or expired.
+func (s *Service) Flow(ctx context.Context, id string) (*Flow, error) {
+	if id == "" || len(id) > 128 {
+		return nil, apperr.New(apperr.Gone, "this sign-in has expired; start again from the app")
+	}
+	b, err := s.KV.Get(ctx, flowKey(id)).Bytes()
+	if err == redis.Nil {
+		return nil, apperr.New(apperr.Gone, "this sign-in has expired; start again from the app")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading flow: %w", err)
+	}
+	f := &Flow{}
+	if err := json.Unmarshal(b, f); err != nil {
+		return nil, fmt.Errorf("reading flow: %w", err)
+	}
+	return f, nil
+}
+
+// EndFlow deletes a flow once its authorization was answered.
+func (s *Service) EndFlow(ctx context.Context, id string) {
+	s.KV.Del(ctx, flowKey(id))
+}
+
+// FlowApplication returns the client of a flow.
+func (s *Service) FlowApplication(ctx context.Context, f *Flow) (*ent.Application, error) {
+	app, err := s.application(ctx, f.Request.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if app == nil {
+		return nil, apperr.New(apperr.Gone, "this application no longer exists")
+	}
+	return app, nil
+}
+
+// magicLink is what a magic-link token stands for, stored in Redis under its hash.
+type magicLink struct {
+	Email string `json:"e"`
+	// UserID and EmailVersion pin an existing account: changing its primary address bumps the
+	// version and voids the link.
+	UserID       string `json:"u,omitempty"`
+	EmailVersion int    `json:"v"`
+	FlowID       string `json:"f,omitempty"`
+}
+
+func magicKey(hash string) string { return "ml:" + hash }
+
+// MagicLinkPath is the path of the link mailed to the person.
+const MagicLinkPath = "/login/magic"
+
+// SendMagicLink mails a single-use sign-in link to email, carrying the flow in progress (may
+// be empty). It is rate limited per address and per IP (apperr RateLimited with RetryAfter)
+// and answers the same whether or not an account exists, so accounts cannot be enumerated:
+// without one, the link creates it.
+func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) error {
+	email, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if err := s.pageLimit(ctx, "login:ip:"+ip, s.Config.Limits.LoginPerIP); err != nil {
+		return err
+	}
+	if err := s.pageLimit(ctx, "login:addr:"+ids.Hash(email), s.Config.Limits.LoginPerAddress); err != nil {
+		return err
+	}
+	ml := magicLink{Email: email}
+	u, err := s.Identity.UserByEmail(ctx, email)
+	switch {
+	case err == nil:
+		ml.UserID, ml.EmailVersion = u.ID, u.EmailVersion
+	case !apperr.Is(err, apperr.NotFound):
+		return err
+	}
+	appName := ""
+	if flowID != "" {
+		if f, err := s.Flow(ctx, flowID); err == nil {
+			ml.FlowID = flowID
+			if app, err := s.FlowApplication(ctx, f); err == nil {
+				appName = app.Name
+			}
+		}
+	}
+	raw := ids.Secret(MagicLinkPrefix)
+	b, _ := json.Marshal(ml)
+	if err := s.KV.Set(ctx, magicKey(ids.Hash(raw)), b, s.Config.MagicLinkTTL).Err(); err != nil {
+		return fmt.Errorf("storing magic link: %w", err)
+	}
+	link := s.Config.Issuer + MagicLinkPath + "?" + url.Values{"token": {raw}}.Encode()
+	if err := s.Mail.Send(ctx, mail.MagicLink(email, link, appName, s.Config.MagicLinkTTL)); err != nil {
+		return fmt.Errorf("sending magic link: %w", err)
+	}
+	return nil
+}
+
+// MagicLinkPending reports whether raw is a magic link that can still be used; it does not
+// use it (GET of the link only shows a confirmation, so that mail scanners do not burn it).
+func (s *Service) MagicLinkPending(ctx context.Context, raw string) bool {
+	if raw == "" || len(raw) > 128 {
+		return false
+	}
+	n, err := s.KV.Exists(ctx, magicKey(ids.Hash(raw))).Result()
+	return err == nil && n == 1
+}
+
+// SignIn is the outcome of a used magic link.
+type SignIn struct {
+	User    *ent.User
+	Created bool
+	// FlowID is the authorization that was in progress, "" when none (or it expired).
+	FlowID string
+}
+
+// UseMagicLink spends a magic link (single use, even when it then fails) and signs the person
+// in: it creates the account with its Global User ID on first use, marks the flow in progress
+// as signed in, and records the sign-in time. An unknown, used or expired link, or one voided
+// by a change of the primary address, answers apperr Gone.
+func (s *Service) UseMagicLink(ctx context.Context, raw, ip string) (*SignIn, error) {
+	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return nil, err
+	}
+	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+	if raw == "" || len(raw) > 128 {
+		return nil, gone
+	}
+	b, err := s.KV.GetDel(ctx, magicKey(ids.Hash(raw))).Bytes()
+	if err == redis.Nil {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading magic link: %w", err)
+	}
+	var ml magicLink
+	if err := json.Unmarshal(b, &ml); err != nil {
+		return nil, fmt.Errorf("reading magic link: %w", err)
+	}
+	out := &SignIn{}
+	if ml.UserID != "" {
+		u, err := s.Identity.User(ctx, ml.UserID)
+		if err != nil {
+			if apperr.Is(err, apperr.NotFound) {
+				return nil, gone
+			}
+			return nil, err
+		}
+		if u.EmailVersion != ml.EmailVersion || u.Email != ml.Email {
+			return nil, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+		}
+		out.User = u
+	} else {
+		if out.User, out.Created, err = s.Identity.EnsureUser(ctx, ml.Email); err != nil {
+			return nil, err
+		}
+	}
+	now := s.Now()
+	if err := s.DB.User.UpdateOneID(out.User.ID).SetLastLoginAt(now).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("recording sign-in: %w", err)
+	}
+	if ml.FlowID != "" {
+		if f, err := s.Flow(ctx, ml.FlowID); err == nil {
+			f.LoginUserID, f.LoginAt = out.User.ID, now.Unix()
+			if err := s.saveFlow(ctx, ml.FlowID, f); err != nil {
+				return nil, err
+			}
+			out.FlowID = ml.FlowID
+		}
+	}
+	return out, nil
+}
+
+// pageLimit is a rate limit of a first-party page: apperr RateLimited with RetryAfter.
+func (s *Service) pageLimit(ctx context.Context, key string, l Limit) error {
+	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e := apperr.New(apperr.RateLimited, "too many attempts; try again in a few minutes")
+		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"loginsign/ent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+// TestContract checks the invariants the data model promises, on every backend.
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		u1 := db.User.Create().SetGlobalID("AB1234").SetEmail("a@example.com").SaveX(ctx)
+		u2 := db.User.Create().SetGlobalID("CD5678").SetEmail("b@example.com").SaveX(ctx)
+		app := db.Application.Create().SetOwnerID(u1.ID).SetName("A").SetSecretHash("h").SaveX(ctx)
+		conn := db.AppConnection.Create().SetUserID(u2.ID).SetApplicationID(app.ID).SetAliasEmail("x9s8d7@relay.example.com").SaveX(ctx)
+
+		for name, err := range map[string]error{
+			"duplicate global id":    db.User.Create().SetGlobalID("AB1234").SetEmail("c@example.com").Exec(ctx),
+			"duplicate email":        db.User.Create().SetGlobalID("EF0001").SetEmail("a@example.com").Exec(ctx),
+			"malformed global id":    db.User.Create().SetGlobalID("ab123").SetEmail("d@example.com").Exec(ctx),
+			"second connection":      db.AppConnection.Create().SetUserID(u2.ID).SetApplicationID(app.ID).SetAliasEmail("other@relay.example.com").Exec(ctx),
+			"duplicate alias":        db.AppConnection.Create().SetUserID(u1.ID).SetApplicationID(app.ID).SetAliasEmail("x9s8d7@relay.example.com").Exec(ctx),
+			"connection to no app":   db.AppConnection.Create().SetUserID(u1.ID).SetApplicationID("app_missing").SetAliasEmail("y@relay.example.com").Exec(ctx),
+			"duplicate variant name": dupVariant(ctx, db, app.ID),
+			"duplicate code":         dupCode(ctx, db, app.ID),
+		} {
+			if err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+		if !strings.HasPrefix(conn.ID, "con_") || len(conn.ID) != 28 {
+			t.Errorf("connection id %q is not opaque con_ + 24 characters", conn.ID)
+		}
+		_, err := db.User.Get(ctx, "usr_missing")
+		if !apperr.Is(store.Err(err, "user"), apperr.NotFound) {
+			t.Errorf("Err(not found) = %v", store.Err(err, "user"))
+		}
+		err = db.User.Create().SetGlobalID("AB1234").SetEmail("z@example.com").Exec(ctx)
+		if !apperr.Is(store.Err(err, "user"), apperr.Conflict) {
+			t.Errorf("Err(constraint) = %v", store.Err(err, "user"))
+		}
+		// Rolled-back transactions leave nothing behind.
+		err = db.Tx(ctx, func(tx *ent.Tx) error {
+			tx.User.Create().SetGlobalID("GH0001").SetEmail("t@example.com").ExecX(ctx)
+			return apperr.New(apperr.Invalid, "stop")
+		})
+		if !apperr.Is(err, apperr.Invalid) || db.User.Query().CountX(ctx) != 2 {
+			t.Errorf("rollback: err %v, %d users", err, db.User.Query().CountX(ctx))
+		}
+	})
+}
+
+func dupVariant(ctx context.Context, db *store.DB, appID string) error {
+	db.LicenseVariant.Create().SetApplicationID(appID).SetName("Pro").SetNameKey("pro").ExecX(ctx)
+	return db.LicenseVariant.Create().SetApplicationID(appID).SetName("PRO").SetNameKey("pro").Exec(ctx)
+}
+
+func dupCode(ctx context.Context, db *store.DB, appID string) error {
+	v := db.LicenseVariant.Create().SetApplicationID(appID).SetName("Team").SetNameKey("team").SaveX(ctx)
+	db.LicenseCode.Create().SetApplicationID(appID).SetVariantID(v.ID).SetCode("AAAA-BBBB").SetCodeKey("AAAABBBB").ExecX(ctx)
+	return db.LicenseCode.Create().SetApplicationID(appID).SetVariantID(v.ID).SetCode("aaaabbbb").SetCodeKey("AAAABBBB").Exec(ctx)
+}
+
+// TestConcurrentMigrate: instances starting at once against one PostgreSQL all migrate
+// cleanly (the advisory lock serialises them).
+func TestConcurrentMigrate(t *testing.T) {
+	base := os.Getenv(storetest.EnvPostgres)
+	if base == "" {
+		t.Skip("needs " + storetest.EnvPostgres)
+	}
+	url := storetest.FreshPostgres(t, base)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := store.Open(context.Background(), url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(context.Background())
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+}

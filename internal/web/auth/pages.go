@@ -1,0 +1,399 @@
+// Package authpages serves LoginSign's first-party sign-in pages and the browser side of the
+// authorization endpoint: /oauth/authorize, the consent page, magic-link sign-in at /login and
+// /logout. It is a transport: every decision is a call into internal/oauth or
+// internal/identity. Pages are plain HTML forms (an email input and a submit button; consent
+// with allow and deny buttons), so a browser or a plain HTTP client can drive them; every POST
+// answers 303.
+package authpages
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/oauth"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+var templates = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+
+// Pages serves the sign-in and consent pages.
+type Pages struct {
+	OAuth    *oauth.Service
+	Identity *identity.Service
+	Cookies  httpx.Cookies
+	Log      *slog.Logger
+}
+
+// Cookie base names.
+const (
+	sessionCookie = "session"
+	flowCookie    = "flow"
+)
+
+// Register adds the pages' routes to mux.
+func (p *Pages) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /oauth/authorize", p.Authorize)
+	mux.HandleFunc("GET /oauth/consent", p.ConsentPage)
+	mux.HandleFunc("POST /oauth/consent", p.ConsentAnswer)
+	mux.HandleFunc("GET /login", p.LoginPage)
+	mux.HandleFunc("POST /login", p.LoginSubmit)
+	mux.HandleFunc("GET /login/sent", p.Sent)
+	mux.HandleFunc("GET "+oauth.MagicLinkPath, p.MagicPage)
+	mux.HandleFunc("POST "+oauth.MagicLinkPath, p.MagicSubmit)
+	mux.HandleFunc("GET /logout", p.LogoutPage)
+	mux.HandleFunc("POST /logout", p.LogoutSubmit)
+}
+
+// pageHeaders are the headers of every page: no framing (embedded login is the widgets'
+// /embed/login variant), no referrer, no sniffing, no caching. formAction lists origins a form
+// may end up at after redirects (the client's redirect URI).
+func pageHeaders(w http.ResponseWriter, formAction ...string) {
+	h := w.Header()
+	fa := "'self'"
+	for _, o := range formAction {
+		if o != "" {
+			fa += " " + o
+		}
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "+
+		"form-action "+fa+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cache-Control", "no-store")
+}
+
+// redirectOrigin is the scheme://host of a redirect URI, for form-action.
+func redirectOrigin(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+type pageData struct {
+	Title   string
+	AppName string
+	Flow    string
+	Email   string
+	Error   string
+	Code    string
+	Token   string
+	Viewer  string
+	Screen  *oauth.ConsentScreen
+	Scopes  []string
+}
+
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formAction ...string) {
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, d); err != nil {
+		p.Log.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
+		status, buf = http.StatusInternalServerError, *bytes.NewBufferString("internal error")
+	}
+	pageHeaders(w, formAction...)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage shows err: an apperr with its status, an OAuth error with 400, anything else as
+// a logged 500.
+func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	d := pageData{Title: "Something went wrong"}
+	status := http.StatusInternalServerError
+	var oe *oauth.Error
+	var ae *apperr.Error
+	switch {
+	case asOAuth(err, &oe) && oe.Code != oauth.ServerError:
+		status, d.Error, d.Code, d.Title = http.StatusBadRequest, oe.Description, oe.Code, "This sign-in request is invalid"
+		if oe.Code == oauth.RateLimited {
+			status = http.StatusTooManyRequests
+			w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
+		}
+	case asApp(err, &ae) && ae.Code != apperr.Internal:
+		status, d.Error, d.Code = apperr.HTTPStatus(ae.Code), ae.Message, ae.Name()
+		if ae.Code == apperr.RateLimited {
+			d.Title = "Too many attempts"
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, ae.RetryAfter)))
+		}
+		if ae.Code == apperr.Gone {
+			d.Title = "This link has expired"
+		}
+	default:
+		p.Log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
+		d.Error = "internal error"
+	}
+	p.render(w, r, status, "error", d)
+}
+
+// viewer is the signed-in person and their session's start, from the session middleware.
+func (p *Pages) viewer(r *http.Request) (auth.Session, time.Time, bool) {
+	s, ok := auth.SessionFrom(r.Context())
+	if !ok {
+		return s, time.Time{}, false
+	}
+	start, err := p.Identity.Sessions.CreatedAt(r.Context(), s.ID)
+	if err != nil || start.IsZero() {
+		return s, time.Time{}, false
+	}
+	return s, start, true
+}
+
+// Authorize is GET /oauth/authorize (RFC 6749 §4.1.1). An unknown client or unregistered
+// redirect URI shows an error page (never a redirect); other errors go back to the client.
+// A valid request becomes a flow kept in Redis (referenced by a cookie and the pages' forms)
+// and continues: sign-in, consent, or straight back with a code when consent is remembered.
+func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
+	req, _, err := p.OAuth.Authorize(r.Context(), r.URL.Query())
+	if err != nil {
+		e := oauth.AsError(err)
+		if e.Redirect {
+			http.Redirect(w, r, p.OAuth.RedirectWithError(req, e), http.StatusFound)
+			return
+		}
+		p.errorPage(w, r, e)
+		return
+	}
+	flowID, err := p.OAuth.StartFlow(r.Context(), req)
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	p.Cookies.Set(w, flowCookie, flowID, p.OAuth.Config.FlowTTL)
+	p.continueFlow(w, r, flowID)
+}
+
+// ConsentPage is GET /oauth/consent?flow=…: where sign-in returns to continue the flow.
+func (p *Pages) ConsentPage(w http.ResponseWriter, r *http.Request) {
+	flowID := r.URL.Query().Get("flow")
+	if flowID == "" {
+		flowID = p.Cookies.Get(r, flowCookie)
+	}
+	p.continueFlow(w, r, flowID)
+}
+
+func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID string) {
+	f, err := p.OAuth.Flow(r.Context(), flowID)
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	sess, start, _ := p.viewer(r)
+	next, err := p.OAuth.Continue(r.Context(), f, sess.UserID, start)
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	switch {
+	case next.Redirect != "":
+		p.OAuth.EndFlow(r.Context(), flowID)
+		p.Cookies.Clear(w, flowCookie)
+		pageHeaders(w)
+		http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
+	case next.Login:
+		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+	default:
+		u, err := p.Identity.User(r.Context(), sess.UserID)
+		if err != nil {
+			p.errorPage(w, r, err)
+			return
+		}
+		p.render(w, r, http.StatusOK, "consent", pageData{Title: "Allow " + next.Consent.AppName + "?", Flow: flowID,
+			Screen: next.Consent, Scopes: scopeLabels(next.Consent.Scopes), Viewer: u.Email},
+			redirectOrigin(f.Request.RedirectURI))
+	}
+}
+
+func scopeLabels(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		switch s {
+		case oauth.ScopeOpenID:
+			out = append(out, "a per-app identifier and your Global User ID")
+		case oauth.ScopeEmail:
+			out = append(out, "an email address (you choose which below)")
+		case oauth.ScopeProfile:
+			out = append(out, "your name and picture")
+		}
+	}
+	return out
+}
+
+// ConsentAnswer is POST /oauth/consent: action=allow (with share=alias or a verified
+// address) or action=deny. The flow in the form must be this browser's (the flow cookie).
+func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		return
+	}
+	flowID := r.PostForm.Get("flow")
+	if cookie := p.Cookies.Get(r, flowCookie); flowID == "" || !ids.Equal(cookie, flowID) {
+		p.errorPage(w, r, apperr.New(apperr.Forbidden, "this consent form does not belong to this browser's sign-in; start again from the app"))
+		return
+	}
+	sess, start, ok := p.viewer(r)
+	if !ok {
+		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	f, err := p.OAuth.Flow(r.Context(), flowID)
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	var allow bool
+	switch r.PostForm.Get("action") {
+	case "allow":
+		allow = true
+	case "deny":
+	default:
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "action must be allow or deny"))
+		return
+	}
+	target, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"))
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	p.OAuth.EndFlow(r.Context(), flowID)
+	p.Cookies.Clear(w, flowCookie)
+	pageHeaders(w)
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (p *Pages) flowApp(r *http.Request, flowID string) string {
+	if flowID == "" {
+		return ""
+	}
+	f, err := p.OAuth.Flow(r.Context(), flowID)
+	if err != nil {
+		return ""
+	}
+	app, err := p.OAuth.FlowApplication(r.Context(), f)
+	if err != nil {
+		return ""
+	}
+	return app.Name
+}
+
+// LoginPage is GET /login: the email form.
+func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
+	flowID := r.URL.Query().Get("flow")
+	p.render(w, r, http.StatusOK, "login", pageData{Title: "Sign in", Flow: flowID, AppName: p.flowApp(r, flowID)})
+}
+
+// LoginSubmit is POST /login: mails a magic link and answers 303 to /login/sent, the same
+// whether or not the address has an account.
+func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		return
+	}
+	flowID, email := r.PostForm.Get("flow"), r.PostForm.Get("email")
+	if len(flowID) > 128 {
+		flowID = ""
+	}
+	if err := p.OAuth.SendMagicLink(r.Context(), email, flowID, httpx.ClientIP(r)); err != nil {
+		if apperr.Is(err, apperr.Invalid) {
+			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID,
+				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message})
+			return
+		}
+		p.errorPage(w, r, err)
+		return
+	}
+	target := "/login/sent"
+	if flowID != "" {
+		target += "?" + url.Values{"flow": {flowID}}.Encode()
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// Sent is GET /login/sent: "check your email".
+func (p *Pages) Sent(w http.ResponseWriter, r *http.Request) {
+	flowID := r.URL.Query().Get("flow")
+	p.render(w, r, http.StatusOK, "sent", pageData{Title: "Check your email", Flow: flowID, AppName: p.flowApp(r, flowID)})
+}
+
+// MagicPage is GET /login/magic?token=…: a confirmation page with a POST button. It does not
+// use the link, so mail scanners that prefetch links cannot burn it.
+func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
+	tok := r.URL.Query().Get("token")
+	if !p.OAuth.MagicLinkPending(r.Context(), tok) {
+		p.errorPage(w, r, apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one"))
+		return
+	}
+	p.render(w, r, http.StatusOK, "magic", pageData{Title: "Sign in to LoginSign", Token: tok}, "https:", "http:")
+}
+
+// MagicSubmit is POST /login/magic: uses the link, rotates the session (the old one ends, a
+// new id is set), and continues the authorization in progress (303).
+func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		return
+	}
+	in, err := p.OAuth.UseMagicLink(r.Context(), r.PostForm.Get("token"), httpx.ClientIP(r))
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	if old := p.Cookies.Get(r, sessionCookie); old != "" {
+		p.Identity.Sessions.Delete(r.Context(), old)
+	}
+	raw, err := p.Identity.Sessions.Create(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r))
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	p.Cookies.Set(w, sessionCookie, raw, 0)
+	target := "/dashboard"
+	if in.FlowID != "" {
+		p.Cookies.Set(w, flowCookie, in.FlowID, p.OAuth.Config.FlowTTL)
+		target = "/oauth/consent?" + url.Values{"flow": {in.FlowID}}.Encode()
+	}
+	pageHeaders(w)
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// LogoutPage is GET /logout: a page with a sign-out button (GET never signs out).
+func (p *Pages) LogoutPage(w http.ResponseWriter, r *http.Request) {
+	d := pageData{Title: "Sign out"}
+	if s, ok := auth.SessionFrom(r.Context()); ok {
+		if u, err := p.Identity.User(r.Context(), s.UserID); err == nil {
+			d.Viewer = u.Email
+		}
+	}
+	p.render(w, r, http.StatusOK, "logout", d)
+}
+
+// LogoutSubmit is POST /logout: ends the session and answers 303 to /login.
+func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if raw := p.Cookies.Get(r, sessionCookie); raw != "" {
+		if err := p.Identity.Sessions.Delete(r.Context(), raw); err != nil {
+			p.errorPage(w, r, err)
+			return
+		}
+	}
+	p.Cookies.Clear(w, sessionCookie)
+	p.Cookies.Clear(w, flowCookie)
+	pageHeaders(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}

@@ -1,0 +1,206 @@
+package rest
+
+import (
+	"encoding/json"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/oauth"
+)
+
+// writeOAuthError is the one place an OAuth error becomes an HTTP answer (RFC 6749 §5.2):
+// {"error","error_description"} with its status and Cache-Control: no-store; invalid_client
+// adds WWW-Authenticate; rate_limited adds Retry-After. Server errors are logged and shown as
+// server_error.
+func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	e := oauth.AsError(err)
+	if e.Code == oauth.ServerError {
+		a.Log.ErrorContext(r.Context(), "oauth internal error", "err", err, "path", r.URL.Path)
+		e = oauth.ErrServer
+	}
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	switch e.Code {
+	case oauth.InvalidClient:
+		h.Set("WWW-Authenticate", `Basic realm="loginsign", charset="UTF-8"`)
+	case oauth.InvalidToken:
+		h.Set("WWW-Authenticate", `Bearer realm="loginsign", error="invalid_token", error_description=`+strconv.Quote(e.Description))
+	case oauth.RateLimited:
+		h.Set("Retry-After", strconv.Itoa(max(1, e.RetryAfter)))
+	}
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	writeNoStoreJSON(w, status, struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description,omitempty"`
+	}{e.Code, e.Description})
+}
+
+func writeNoStoreJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	httpx.WriteJSON(w, status, v)
+}
+
+// oauthForm reads a form-encoded POST body of a token-style endpoint (at most 64 KiB) and the
+// client credentials.
+func oauthForm(w http.ResponseWriter, r *http.Request) (oauth.ClientCredentials, map[string][]string, error) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("Content-Type must be application/x-www-form-urlencoded")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("malformed form body")
+	}
+	if r.URL.RawQuery != "" {
+		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("parameters belong in the form body, not the query")
+	}
+	creds, err := oauth.ClientFromRequest(r.Header.Get("Authorization"), r.PostForm)
+	return creds, r.PostForm, err
+}
+
+// Token is POST /oauth/token (RFC 6749 §3.2): grants authorization_code and refresh_token.
+func (a *API) Token(w http.ResponseWriter, r *http.Request) {
+	creds, form, err := oauthForm(w, r)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	resp, err := a.OAuth.Token(r.Context(), creds, form, httpx.ClientIP(r))
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	writeNoStoreJSON(w, http.StatusOK, resp)
+}
+
+// Revoke is POST /oauth/revoke (RFC 7009): 200 with an empty body, also for unknown tokens.
+func (a *API) Revoke(w http.ResponseWriter, r *http.Request) {
+	creds, form, err := oauthForm(w, r)
+	if err == nil {
+		err = a.OAuth.Revoke(r.Context(), creds, form)
+	}
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// Introspect is POST /oauth/introspect (RFC 7662) for the client's own tokens.
+func (a *API) Introspect(w http.ResponseWriter, r *http.Request) {
+	creds, form, err := oauthForm(w, r)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	out, err := a.OAuth.Introspect(r.Context(), creds, form)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	writeNoStoreJSON(w, http.StatusOK, out)
+}
+
+// Discovery is GET /.well-known/openid-configuration.
+func (a *API) Discovery(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	httpx.WriteJSON(w, http.StatusOK, a.OAuth.Discovery())
+}
+
+// JWKS is GET /.well-known/jwks.json: every published signing key.
+func (a *API) JWKS(w http.ResponseWriter, r *http.Request) {
+	set, err := a.OAuth.Keys.JWKS(r.Context())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Write(b)
+}
+
+// ParseBearer returns the token of an Authorization header of the Bearer scheme (RFC 6750
+// §2.1), or "" when the header is missing, of another scheme, or malformed.
+func ParseBearer(header string) string {
+	scheme, tok, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if tok == "" || len(tok) > 512 {
+		return ""
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		// b64token of RFC 6750 §2.1.
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=') {
+			return ""
+		}
+	}
+	return tok
+}
+
+// Bearer validates the Bearer access token and puts its grant into the context
+// (auth.WithToken). A missing, unknown, expired or revoked token answers 401 invalid_token
+// with WWW-Authenticate: Bearer error="invalid_token".
+func (a *API) Bearer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := a.OAuth.AccessToken(r.Context(), ParseBearer(r.Header.Get("Authorization")))
+		if err != nil {
+			a.writeOAuthError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithToken(r.Context(), tok)))
+	})
+}
+
+// User is GET /api/user (behind Bearer): {"id","globalId","name","email","image"}, the
+// connection's profile as the app may see it. It doubles as the OpenID Connect userinfo.
+func (a *API) User(w http.ResponseWriter, r *http.Request) {
+	tok, ok := auth.TokenFrom(r.Context())
+	if !ok {
+		a.writeOAuthError(w, r, oauth.ErrInvalidToken)
+		return
+	}
+	u, err := a.OAuth.User(r.Context(), tok)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	writeNoStoreJSON(w, http.StatusOK, u)
+}
+
+// Healthcheck is GET /api/oauth/healthcheck?client_id=…&redirect_uri=…: public, rate limited
+// per IP; 400 when a parameter is missing.
+func (a *API) Healthcheck(w http.ResponseWriter, r *http.Request) {
+	if err := a.OAuth.HealthcheckLimit(r.Context(), httpx.ClientIP(r)); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	res, err := a.OAuth.CheckRedirect(r.Context(), q.Get("client_id"), q.Get("redirect_uri"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, res)
+}
