@@ -119,7 +119,7 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 			writeAppError(w, r, badCreds)
 			return
 		}
-		if secret, err = url.QueryUnescape(secret); err != nil {
+		if secret, err = url.QueryUnescape(secret); err != nil || len(id) > 64 {
 			writeAppError(w, r, badCreds)
 			return
 		}
