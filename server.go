@@ -29,6 +29,7 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
+	"loginsign/internal/account"
 	"loginsign/internal/appapi"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
@@ -42,6 +43,7 @@ import (
 	"loginsign/internal/store"
 	authpages "loginsign/internal/web/auth"
 	"loginsign/internal/web/playground"
+	"loginsign/internal/webhooks"
 	"loginsign/rest"
 )
 
@@ -107,11 +109,13 @@ type Server struct {
 	kv       *kv.Store
 	identity *identity.Service
 	portal   *portal.Service
+	oauth    *oauth.Service
 	appAPI   *appapi.Service
 	licenses *licenses.Service
 	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
 	limits   rest.RateLimits
-	oauth    *oauth.Service
+	webhooks *webhooks.Service
+	account  *account.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -150,15 +154,20 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
-	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now}
-	s.appAPI = &appapi.Service{DB: db}
-	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
+		RelayDomain: cfg.RelayDomain, Identity: s.identity}
 	signingKeys, err := seal.New(cfg.Secret, "signing keys")
 	if err != nil {
 		return nil, err
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+	s.portal.Redirects = redirectChecker{s.oauth}
+	s.appAPI = &appapi.Service{DB: db}
+	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log})
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
 	return s, nil
 }
@@ -173,8 +182,9 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal, Licenses: s.licenses}, s.log)
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
+	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
 
 	mux := http.NewServeMux()
 
@@ -199,16 +209,34 @@ func (s *Server) routes() http.Handler {
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
-	// Licenses of the person: an access token of the app (Bearer), or their LoginSign session
-	// cookie with ?client_id= naming the app.
-	mux.Handle("GET /api/user/licenses/subscriptions", api.BearerOrSession(http.HandlerFunc(api.Subscriptions)))
-	mux.Handle("POST /api/user/licenses/redeem", api.BearerOrSession(http.HandlerFunc(api.Redeem)))
+	// Licenses of the person: their session cookie (?client_id= names the app) or an access
+	// token of the app.
+	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
+	mux.Handle("POST /api/user/licenses/redeem", api.OptionalBearer(http.HandlerFunc(api.Redeem)))
 
 	// App backends (HTTP Basic client credentials).
 	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
 	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
 
 	// Developer Portal REST (session cookie).
+	const devApp = "/api/developer/applications/{appId}"
+	mux.HandleFunc("GET /api/developer/applications", api.DeveloperApplications)
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET "+devApp, api.DeveloperApplication)
+	mux.HandleFunc("PATCH "+devApp, api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE "+devApp, api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
+	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
+	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
+	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
+	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
+	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
+	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
 	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
@@ -218,9 +246,17 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
 	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
 
+	// Webhooks: delivery log, redelivery, test event.
+	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
+
 	// Pages.
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
+	// The link of an address-verification mail (dashboard → alternative emails).
+	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
+	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = mux
@@ -317,6 +353,11 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
 	}
+	// The webhook worker delivers the outbox; several instances may run one each.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
@@ -339,4 +380,21 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// redirectChecker lets the portal run the OAuth domain's redirect-URI check (the portal
+// cannot import oauth, which imports portal).
+type redirectChecker struct{ oauth *oauth.Service }
+
+func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectURI string) (*portal.RedirectCheck, error) {
+	r, err := c.oauth.CheckRedirect(ctx, clientID, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	out := &portal.RedirectCheck{OK: r.OK, ClientID: r.ClientID, ClientFound: r.ClientFound, RedirectURI: r.RedirectURI,
+		RedirectURIRegistered: r.RedirectURIRegistered, HTTPS: r.HTTPS, Problems: r.Problems}
+	if r.MatchedRedirectURI != nil {
+		out.MatchedRedirectURI = *r.MatchedRedirectURI
+	}
+	return out, nil
 }

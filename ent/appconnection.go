@@ -35,7 +35,7 @@ type AppConnection struct {
 	AppEmail string `json:"app_email,omitempty"`
 	// IsForwarding holds the value of the "is_forwarding" field.
 	IsForwarding bool `json:"is_forwarding,omitempty"`
-	// EmailMuted holds the value of the "email_muted" field.
+	// the person muted relay mail for this app; GraphQL shows the effective emailMuted (muted or not forwarding) through a portal resolver
 	EmailMuted bool `json:"email_muted,omitempty"`
 	// Blocked holds the value of the "blocked" field.
 	Blocked bool `json:"blocked,omitempty"`

@@ -189,11 +189,6 @@ func (_q *AppConnectionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, appconnection.FieldIsForwarding)
 				fieldSeen[appconnection.FieldIsForwarding] = struct{}{}
 			}
-		case "emailMuted":
-			if _, ok := fieldSeen[appconnection.FieldEmailMuted]; !ok {
-				selectedFields = append(selectedFields, appconnection.FieldEmailMuted)
-				fieldSeen[appconnection.FieldEmailMuted] = struct{}{}
-			}
 		case "blocked":
 			if _, ok := fieldSeen[appconnection.FieldBlocked]; !ok {
 				selectedFields = append(selectedFields, appconnection.FieldBlocked)

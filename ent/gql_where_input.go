@@ -110,10 +110,6 @@ type AppConnectionWhereInput struct {
 	IsForwarding    *bool `json:"isForwarding,omitempty"`
 	IsForwardingNEQ *bool `json:"isForwardingNEQ,omitempty"`
 
-	// "email_muted" field predicates.
-	EmailMuted    *bool `json:"emailMuted,omitempty"`
-	EmailMutedNEQ *bool `json:"emailMutedNEQ,omitempty"`
-
 	// "blocked" field predicates.
 	Blocked    *bool `json:"blocked,omitempty"`
 	BlockedNEQ *bool `json:"blockedNEQ,omitempty"`
@@ -478,12 +474,6 @@ func (i *AppConnectionWhereInput) P() (predicate.AppConnection, error) {
 	}
 	if i.IsForwardingNEQ != nil {
 		predicates = append(predicates, appconnection.IsForwardingNEQ(*i.IsForwardingNEQ))
-	}
-	if i.EmailMuted != nil {
-		predicates = append(predicates, appconnection.EmailMutedEQ(*i.EmailMuted))
-	}
-	if i.EmailMutedNEQ != nil {
-		predicates = append(predicates, appconnection.EmailMutedNEQ(*i.EmailMutedNEQ))
 	}
 	if i.Blocked != nil {
 		predicates = append(predicates, appconnection.BlockedEQ(*i.Blocked))

@@ -32,8 +32,14 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 	return out, nil
 }
 
+// AppConnection returns AppConnectionResolver implementation.
+func (r *Resolver) AppConnection() AppConnectionResolver { return &appConnectionResolver{r} }
+
 // Application returns ApplicationResolver implementation.
 func (r *Resolver) Application() ApplicationResolver { return &applicationResolver{r} }
+
+// ImportSource returns ImportSourceResolver implementation.
+func (r *Resolver) ImportSource() ImportSourceResolver { return &importSourceResolver{r} }
 
 // LicenseCode returns LicenseCodeResolver implementation.
 func (r *Resolver) LicenseCode() LicenseCodeResolver { return &licenseCodeResolver{r} }
@@ -45,7 +51,9 @@ func (r *Resolver) LicenseVariant() LicenseVariantResolver { return &licenseVari
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
+	appConnectionResolver  struct{ *Resolver }
 	applicationResolver    struct{ *Resolver }
+	importSourceResolver   struct{ *Resolver }
 	licenseCodeResolver    struct{ *Resolver }
 	licenseVariantResolver struct{ *Resolver }
 	queryResolver          struct{ *Resolver }

@@ -37,7 +37,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	AppAnalytics() AppAnalyticsResolver
+	AppConnection() AppConnectionResolver
 	Application() ApplicationResolver
+	ImportSource() ImportSourceResolver
 	LicenseCode() LicenseCodeResolver
 	LicenseVariant() LicenseVariantResolver
 	Mutation() MutationResolver
@@ -48,6 +51,14 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AppAnalytics struct {
+		ActiveUsersPerDay    func(childComplexity int, from time.Time, to time.Time) int
+		LicensesByState      func(childComplexity int) int
+		SessionsDistribution func(childComplexity int) int
+		SignupsPerDay        func(childComplexity int, from time.Time, to time.Time) int
+		UsersPerRegion       func(childComplexity int) int
+	}
+
 	AppConnection struct {
 		Active         func(childComplexity int) int
 		AliasEmail     func(childComplexity int) int
@@ -57,14 +68,17 @@ type ComplexityRoot struct {
 		Blocked        func(childComplexity int) int
 		Consent        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
+		Email          func(childComplexity int) int
 		EmailMuted     func(childComplexity int) int
 		ExternalUserID func(childComplexity int) int
+		GlobalID       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		IsForwarding   func(childComplexity int) int
 		JoinedAt       func(childComplexity int) int
 		LastSessionAt  func(childComplexity int) int
 		Licenses       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) int
 		LoginCount     func(childComplexity int) int
+		Name           func(childComplexity int) int
 		Region         func(childComplexity int) int
 		UpdatedAt      func(childComplexity int) int
 	}
@@ -82,9 +96,11 @@ type ComplexityRoot struct {
 
 	Application struct {
 		AllowedOrigins  func(childComplexity int) int
+		Analytics       func(childComplexity int) int
 		CreatedAt       func(childComplexity int) int
 		ID              func(childComplexity int) int
 		IconURL         func(childComplexity int) int
+		ImportSources   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		LicenseCodes    func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
 		LicenseVariants func(childComplexity int) int
 		Name            func(childComplexity int) int
@@ -92,6 +108,9 @@ type ComplexityRoot struct {
 		RedirectUris    func(childComplexity int) int
 		TermsURL        func(childComplexity int) int
 		UpdatedAt       func(childComplexity int) int
+		Users           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents   func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL      func(childComplexity int) int
 		Website         func(childComplexity int) int
 	}
 
@@ -121,9 +140,44 @@ type ComplexityRoot struct {
 		WebhookSecret func(childComplexity int) int
 	}
 
+	CurrentLoginsSyncTest struct {
+		Auth     func(childComplexity int) int
+		Endpoint func(childComplexity int) int
+		Ok       func(childComplexity int) int
+		Total    func(childComplexity int) int
+	}
+
+	DayCount struct {
+		Count func(childComplexity int) int
+		Day   func(childComplexity int) int
+	}
+
+	DeleteAccountPayload struct {
+		EndedConnections func(childComplexity int) int
+	}
+
+	DeletePayload struct {
+		DeletedID func(childComplexity int) int
+	}
+
+	EmailSyncTest struct {
+		Endpoint          func(childComplexity int) int
+		Events            func(childComplexity int) int
+		Ok                func(childComplexity int) int
+		WebhookConfigured func(childComplexity int) int
+	}
+
 	GenerateLicenseCodesPayload struct {
 		Codes   func(childComplexity int) int
 		Variant func(childComplexity int) int
+	}
+
+	ImportCounts struct {
+		AlreadyConnected func(childComplexity int) int
+		Imported         func(childComplexity int) int
+		InvalidRow       func(childComplexity int) int
+		NameMismatch     func(childComplexity int) int
+		NotFound         func(childComplexity int) int
 	}
 
 	ImportRow struct {
@@ -153,6 +207,7 @@ type ComplexityRoot struct {
 	ImportSource struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
+		Counts        func(childComplexity int) int
 		CreatedAt     func(childComplexity int) int
 		ID            func(childComplexity int) int
 		Kind          func(childComplexity int) int
@@ -171,6 +226,11 @@ type ComplexityRoot struct {
 	ImportSourceEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	ImportUsersPayload struct {
+		Results func(childComplexity int) int
+		Source  func(childComplexity int) int
 	}
 
 	InvalidLicenseCode struct {
@@ -220,6 +280,11 @@ type ComplexityRoot struct {
 		Name         func(childComplexity int) int
 	}
 
+	LicenseStateCount struct {
+		Count func(childComplexity int) int
+		State func(childComplexity int) int
+	}
+
 	LicenseVariant struct {
 		Application   func(childComplexity int) int
 		ApplicationID func(childComplexity int) int
@@ -244,14 +309,34 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateApplication    func(childComplexity int, input model.CreateApplicationInput) int
-		CreateLicenseVariant func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
-		DeleteLicenseCode    func(childComplexity int, applicationID string, id string) int
-		DeleteLicenseVariant func(childComplexity int, applicationID string, id string, force *bool) int
-		GenerateLicenseCodes func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
-		RedeemLicenseCode    func(childComplexity int, applicationID string, code string) int
-		UpdateLicenseVariant func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
-		UploadLicenseCodes   func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		AddAlternativeEmail      func(childComplexity int, email string) int
+		CreateApplication        func(childComplexity int, input model.CreateApplicationInput) int
+		CreateLicenseVariant     func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
+		DeleteAccount            func(childComplexity int, confirmGlobalID string) int
+		DeleteAppConnection      func(childComplexity int, appID string, connectionID string) int
+		DeleteApplication        func(childComplexity int, id string) int
+		DeleteLicenseCode        func(childComplexity int, applicationID string, id string) int
+		DeleteLicenseVariant     func(childComplexity int, applicationID string, id string, force *bool) int
+		GenerateLicenseCodes     func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
+		ImportUsers              func(childComplexity int, appID string, input model.ImportUsersInput) int
+		MakePrimaryEmail         func(childComplexity int, emailID string) int
+		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
+		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
+		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
+		RemoveConnection         func(childComplexity int, connectionID string) int
+		RollbackImport           func(childComplexity int, appID string, sourceID string) int
+		RotateClientSecret       func(childComplexity int, id string) int
+		RotateWebhookSecret      func(childComplexity int, id string) int
+		SendTestWebhook          func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted  func(childComplexity int, connectionID string, muted bool) int
+		SyncConnectionEmail      func(childComplexity int, appID string, connectionID string, email string) int
+		TestCurrentLoginsSyncAPI func(childComplexity int, appID string) int
+		TestEmailSyncAPI         func(childComplexity int, appID string) int
+		UpdateAppConnection      func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
+		UpdateApplication        func(childComplexity int, id string, input model.UpdateApplicationInput) int
+		UpdateLicenseVariant     func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
+		UploadLicenseCodes       func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		VerifyAlternativeEmail   func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -262,11 +347,65 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Applications func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
-		MyLicenses   func(childComplexity int, applicationID string) int
-		Node         func(childComplexity int, id string) int
-		Nodes        func(childComplexity int, ids []string) int
-		Viewer       func(childComplexity int) int
+		Application      func(childComplexity int, id string) int
+		Applications     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
+		MyLicenses       func(childComplexity int, applicationID string) int
+		Node             func(childComplexity int, id string) int
+		Nodes            func(childComplexity int, ids []string) int
+		RedirectURICheck func(childComplexity int, appID string, redirectURI string) int
+		Viewer           func(childComplexity int) int
+	}
+
+	RedirectUriCheck struct {
+		ClientFound           func(childComplexity int) int
+		ClientID              func(childComplexity int) int
+		HTTPS                 func(childComplexity int) int
+		MatchedRedirectURI    func(childComplexity int) int
+		Normalized            func(childComplexity int) int
+		Ok                    func(childComplexity int) int
+		Problems              func(childComplexity int) int
+		RedirectURI           func(childComplexity int) int
+		RedirectURIRegistered func(childComplexity int) int
+	}
+
+	RegionCount struct {
+		Count  func(childComplexity int) int
+		Region func(childComplexity int) int
+	}
+
+	RemoveAlternativeEmailPayload struct {
+		DeletedEmailID func(childComplexity int) int
+	}
+
+	RemoveConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
+	}
+
+	RollbackImportPayload struct {
+		DeletedConnections func(childComplexity int) int
+		Source             func(childComplexity int) int
+	}
+
+	RotateSecretPayload struct {
+		Application func(childComplexity int) int
+		Secret      func(childComplexity int) int
+	}
+
+	SessionsBucket struct {
+		Count func(childComplexity int) int
+		Label func(childComplexity int) int
+		Max   func(childComplexity int) int
+		Min   func(childComplexity int) int
+	}
+
+	SyncEmailPayload struct {
+		Changed func(childComplexity int) int
+		Ok      func(childComplexity int) int
+	}
+
+	UpdateApplicationPayload struct {
+		Application   func(childComplexity int) int
+		WebhookSecret func(childComplexity int) int
 	}
 
 	UploadLicenseCodesPayload struct {
@@ -320,6 +459,10 @@ type ComplexityRoot struct {
 	UserEmailEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	VerifyAlternativeEmailPayload struct {
+		Email func(childComplexity int) int
 	}
 
 	WebhookAttempt struct {
@@ -376,9 +519,30 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type AppAnalyticsResolver interface {
+	SignupsPerDay(ctx context.Context, obj *model.AppAnalytics, from time.Time, to time.Time) ([]*model.DayCount, error)
+	ActiveUsersPerDay(ctx context.Context, obj *model.AppAnalytics, from time.Time, to time.Time) ([]*model.DayCount, error)
+	UsersPerRegion(ctx context.Context, obj *model.AppAnalytics) ([]*model.RegionCount, error)
+	SessionsDistribution(ctx context.Context, obj *model.AppAnalytics) ([]*model.SessionsBucket, error)
+	LicensesByState(ctx context.Context, obj *model.AppAnalytics) ([]*model.LicenseStateCount, error)
+}
+type AppConnectionResolver interface {
+	GlobalID(ctx context.Context, obj *ent.AppConnection) (string, error)
+	Name(ctx context.Context, obj *ent.AppConnection) (*string, error)
+	Email(ctx context.Context, obj *ent.AppConnection) (string, error)
+	EmailMuted(ctx context.Context, obj *ent.AppConnection) (bool, error)
+}
 type ApplicationResolver interface {
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
+	WebhookURL(ctx context.Context, obj *ent.Application) (*string, error)
+	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
+	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
+	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
+	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
+}
+type ImportSourceResolver interface {
+	Counts(ctx context.Context, obj *ent.ImportSource) (*model.ImportCounts, error)
 }
 type LicenseCodeResolver interface {
 	State(ctx context.Context, obj *ent.LicenseCode) (licensecode.State, error)
@@ -389,6 +553,13 @@ type LicenseVariantResolver interface {
 }
 type MutationResolver interface {
 	CreateApplication(ctx context.Context, input model.CreateApplicationInput) (*model.CreateApplicationPayload, error)
+	RemoveConnection(ctx context.Context, connectionID string) (*model.RemoveConnectionPayload, error)
+	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
+	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
+	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
+	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
+	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
+	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
 	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
 	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
 	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
@@ -396,11 +567,26 @@ type MutationResolver interface {
 	UploadLicenseCodes(ctx context.Context, applicationID string, input model.UploadLicenseCodesInput) (*model.UploadLicenseCodesPayload, error)
 	DeleteLicenseCode(ctx context.Context, applicationID string, id string) (bool, error)
 	RedeemLicenseCode(ctx context.Context, applicationID string, code string) (*ent.LicenseCode, error)
+	UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
+	RotateClientSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
+	RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
+	DeleteApplication(ctx context.Context, id string) (*model.DeletePayload, error)
+	UpdateAppConnection(ctx context.Context, appID string, connectionID string, input model.UpdateAppConnectionInput) (*ent.AppConnection, error)
+	SyncConnectionEmail(ctx context.Context, appID string, connectionID string, email string) (*model.SyncEmailPayload, error)
+	DeleteAppConnection(ctx context.Context, appID string, connectionID string) (*model.DeletePayload, error)
+	ImportUsers(ctx context.Context, appID string, input model.ImportUsersInput) (*model.ImportUsersPayload, error)
+	RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error)
+	TestEmailSyncAPI(ctx context.Context, appID string) (*model.EmailSyncTest, error)
+	TestCurrentLoginsSyncAPI(ctx context.Context, appID string) (*model.CurrentLoginsSyncTest, error)
+	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
+	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
 	MyLicenses(ctx context.Context, applicationID string) ([]*ent.LicenseCode, error)
+	Application(ctx context.Context, id string) (*ent.Application, error)
+	RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*model.RedirectURICheck, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error)
 }
@@ -422,6 +608,47 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AppAnalytics.activeUsersPerDay":
+		if e.ComplexityRoot.AppAnalytics.ActiveUsersPerDay == nil {
+			break
+		}
+
+		args, err := ec.field_AppAnalytics_activeUsersPerDay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AppAnalytics.ActiveUsersPerDay(childComplexity, args["from"].(time.Time), args["to"].(time.Time)), true
+	case "AppAnalytics.licensesByState":
+		if e.ComplexityRoot.AppAnalytics.LicensesByState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.LicensesByState(childComplexity), true
+	case "AppAnalytics.sessionsDistribution":
+		if e.ComplexityRoot.AppAnalytics.SessionsDistribution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.SessionsDistribution(childComplexity), true
+	case "AppAnalytics.signupsPerDay":
+		if e.ComplexityRoot.AppAnalytics.SignupsPerDay == nil {
+			break
+		}
+
+		args, err := ec.field_AppAnalytics_signupsPerDay_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.AppAnalytics.SignupsPerDay(childComplexity, args["from"].(time.Time), args["to"].(time.Time)), true
+	case "AppAnalytics.usersPerRegion":
+		if e.ComplexityRoot.AppAnalytics.UsersPerRegion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppAnalytics.UsersPerRegion(childComplexity), true
 
 	case "AppConnection.active":
 		if e.ComplexityRoot.AppConnection.Active == nil {
@@ -471,6 +698,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.CreatedAt(childComplexity), true
+	case "AppConnection.email":
+		if e.ComplexityRoot.AppConnection.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.Email(childComplexity), true
 	case "AppConnection.emailMuted":
 		if e.ComplexityRoot.AppConnection.EmailMuted == nil {
 			break
@@ -483,6 +716,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.ExternalUserID(childComplexity), true
+	case "AppConnection.globalId":
+		if e.ComplexityRoot.AppConnection.GlobalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.GlobalID(childComplexity), true
 	case "AppConnection.id":
 		if e.ComplexityRoot.AppConnection.ID == nil {
 			break
@@ -524,6 +763,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.LoginCount(childComplexity), true
+	case "AppConnection.name":
+		if e.ComplexityRoot.AppConnection.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.Name(childComplexity), true
 	case "AppConnection.region":
 		if e.ComplexityRoot.AppConnection.Region == nil {
 			break
@@ -575,6 +820,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.AllowedOrigins(childComplexity), true
+	case "Application.analytics":
+		if e.ComplexityRoot.Application.Analytics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Analytics(childComplexity), true
 	case "Application.createdAt":
 		if e.ComplexityRoot.Application.CreatedAt == nil {
 			break
@@ -593,6 +844,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.IconURL(childComplexity), true
+	case "Application.importSources":
+		if e.ComplexityRoot.Application.ImportSources == nil {
+			break
+		}
+
+		args, err := ec.field_Application_importSources_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.ImportSources(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
 	case "Application.licenseCodes":
 		if e.ComplexityRoot.Application.LicenseCodes == nil {
 			break
@@ -640,6 +902,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.UpdatedAt(childComplexity), true
+	case "Application.users":
+		if e.ComplexityRoot.Application.Users == nil {
+			break
+		}
+
+		args, err := ec.field_Application_users_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.Users(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["where"].(*ent.AppConnectionWhereInput), args["filter"].(*model.UserFilter), args["orderBy"].([]*ent.AppConnectionOrder)), true
+	case "Application.webhookEvents":
+		if e.ComplexityRoot.Application.WebhookEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Application_webhookEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.WebhookEvents(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["status"].(*webhookevent.Status)), true
+	case "Application.webhookUrl":
+		if e.ComplexityRoot.Application.WebhookURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.WebhookURL(childComplexity), true
 	case "Application.website":
 		if e.ComplexityRoot.Application.Website == nil {
 			break
@@ -735,6 +1025,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApplicationPayload.WebhookSecret(childComplexity), true
 
+	case "CurrentLoginsSyncTest.auth":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Auth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Auth(childComplexity), true
+	case "CurrentLoginsSyncTest.endpoint":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Endpoint(childComplexity), true
+	case "CurrentLoginsSyncTest.ok":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Ok(childComplexity), true
+	case "CurrentLoginsSyncTest.total":
+		if e.ComplexityRoot.CurrentLoginsSyncTest.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CurrentLoginsSyncTest.Total(childComplexity), true
+
+	case "DayCount.count":
+		if e.ComplexityRoot.DayCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Count(childComplexity), true
+	case "DayCount.day":
+		if e.ComplexityRoot.DayCount.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DayCount.Day(childComplexity), true
+
+	case "DeleteAccountPayload.endedConnections":
+		if e.ComplexityRoot.DeleteAccountPayload.EndedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteAccountPayload.EndedConnections(childComplexity), true
+
+	case "DeletePayload.deletedId":
+		if e.ComplexityRoot.DeletePayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePayload.DeletedID(childComplexity), true
+
+	case "EmailSyncTest.endpoint":
+		if e.ComplexityRoot.EmailSyncTest.Endpoint == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Endpoint(childComplexity), true
+	case "EmailSyncTest.events":
+		if e.ComplexityRoot.EmailSyncTest.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Events(childComplexity), true
+	case "EmailSyncTest.ok":
+		if e.ComplexityRoot.EmailSyncTest.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.Ok(childComplexity), true
+	case "EmailSyncTest.webhookConfigured":
+		if e.ComplexityRoot.EmailSyncTest.WebhookConfigured == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EmailSyncTest.WebhookConfigured(childComplexity), true
+
 	case "GenerateLicenseCodesPayload.codes":
 		if e.ComplexityRoot.GenerateLicenseCodesPayload.Codes == nil {
 			break
@@ -747,6 +1114,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GenerateLicenseCodesPayload.Variant(childComplexity), true
+
+	case "ImportCounts.alreadyConnected":
+		if e.ComplexityRoot.ImportCounts.AlreadyConnected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.AlreadyConnected(childComplexity), true
+	case "ImportCounts.imported":
+		if e.ComplexityRoot.ImportCounts.Imported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.Imported(childComplexity), true
+	case "ImportCounts.invalidRow":
+		if e.ComplexityRoot.ImportCounts.InvalidRow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.InvalidRow(childComplexity), true
+	case "ImportCounts.nameMismatch":
+		if e.ComplexityRoot.ImportCounts.NameMismatch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.NameMismatch(childComplexity), true
+	case "ImportCounts.notFound":
+		if e.ComplexityRoot.ImportCounts.NotFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportCounts.NotFound(childComplexity), true
 
 	case "ImportRow.connectionID":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
@@ -853,6 +1251,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportSource.ApplicationID(childComplexity), true
+	case "ImportSource.counts":
+		if e.ComplexityRoot.ImportSource.Counts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportSource.Counts(childComplexity), true
 	case "ImportSource.createdAt":
 		if e.ComplexityRoot.ImportSource.CreatedAt == nil {
 			break
@@ -932,6 +1336,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportSourceEdge.Node(childComplexity), true
+
+	case "ImportUsersPayload.results":
+		if e.ComplexityRoot.ImportUsersPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportUsersPayload.Results(childComplexity), true
+	case "ImportUsersPayload.source":
+		if e.ComplexityRoot.ImportUsersPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportUsersPayload.Source(childComplexity), true
 
 	case "InvalidLicenseCode.code":
 		if e.ComplexityRoot.InvalidLicenseCode.Code == nil {
@@ -1113,6 +1530,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseOwner.Name(childComplexity), true
 
+	case "LicenseStateCount.count":
+		if e.ComplexityRoot.LicenseStateCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseStateCount.Count(childComplexity), true
+	case "LicenseStateCount.state":
+		if e.ComplexityRoot.LicenseStateCount.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseStateCount.State(childComplexity), true
+
 	case "LicenseVariant.application":
 		if e.ComplexityRoot.LicenseVariant.Application == nil {
 			break
@@ -1200,6 +1630,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.addAlternativeEmail":
+		if e.ComplexityRoot.Mutation.AddAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -1222,6 +1663,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateLicenseVariant(childComplexity, args["applicationId"].(string), args["input"].(model.CreateLicenseVariantInput)), true
+	case "Mutation.deleteAccount":
+		if e.ComplexityRoot.Mutation.DeleteAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
+	case "Mutation.deleteAppConnection":
+		if e.ComplexityRoot.Mutation.DeleteAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteAppConnection(childComplexity, args["appId"].(string), args["connectionId"].(string)), true
+	case "Mutation.deleteApplication":
+		if e.ComplexityRoot.Mutation.DeleteApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteApplication(childComplexity, args["id"].(string)), true
 	case "Mutation.deleteLicenseCode":
 		if e.ComplexityRoot.Mutation.DeleteLicenseCode == nil {
 			break
@@ -1255,6 +1729,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GenerateLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.GenerateLicenseCodesInput)), true
+	case "Mutation.importUsers":
+		if e.ComplexityRoot.Mutation.ImportUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["appId"].(string), args["input"].(model.ImportUsersInput)), true
+	case "Mutation.makePrimaryEmail":
+		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_makePrimaryEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
 	case "Mutation.redeemLicenseCode":
 		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
 			break
@@ -1266,6 +1762,149 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeemLicenseCode(childComplexity, args["applicationId"].(string), args["code"].(string)), true
+	case "Mutation.redeliverWebhookEvent":
+		if e.ComplexityRoot.Mutation.RedeliverWebhookEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_redeliverWebhookEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.removeAlternativeEmail":
+		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.removeConnection":
+		if e.ComplexityRoot.Mutation.RemoveConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.rollbackImport":
+		if e.ComplexityRoot.Mutation.RollbackImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rollbackImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RollbackImport(childComplexity, args["appId"].(string), args["sourceId"].(string)), true
+	case "Mutation.rotateClientSecret":
+		if e.ComplexityRoot.Mutation.RotateClientSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateClientSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateClientSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.rotateWebhookSecret":
+		if e.ComplexityRoot.Mutation.RotateWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rotateWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.sendTestWebhook":
+		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendTestWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendTestWebhook(childComplexity, args["applicationId"].(string)), true
+	case "Mutation.setConnectionEmailMuted":
+		if e.ComplexityRoot.Mutation.SetConnectionEmailMuted == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setConnectionEmailMuted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.syncConnectionEmail":
+		if e.ComplexityRoot.Mutation.SyncConnectionEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_syncConnectionEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SyncConnectionEmail(childComplexity, args["appId"].(string), args["connectionId"].(string), args["email"].(string)), true
+	case "Mutation.testCurrentLoginsSyncApi":
+		if e.ComplexityRoot.Mutation.TestCurrentLoginsSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testCurrentLoginsSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestCurrentLoginsSyncAPI(childComplexity, args["appId"].(string)), true
+	case "Mutation.testEmailSyncApi":
+		if e.ComplexityRoot.Mutation.TestEmailSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_testEmailSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TestEmailSyncAPI(childComplexity, args["appId"].(string)), true
+	case "Mutation.updateAppConnection":
+		if e.ComplexityRoot.Mutation.UpdateAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAppConnection(childComplexity, args["appId"].(string), args["connectionId"].(string), args["input"].(model.UpdateAppConnectionInput)), true
+	case "Mutation.updateApplication":
+		if e.ComplexityRoot.Mutation.UpdateApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateApplication(childComplexity, args["id"].(string), args["input"].(model.UpdateApplicationInput)), true
 	case "Mutation.updateLicenseVariant":
 		if e.ComplexityRoot.Mutation.UpdateLicenseVariant == nil {
 			break
@@ -1288,6 +1927,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.UploadLicenseCodesInput)), true
+	case "Mutation.verifyAlternativeEmail":
+		if e.ComplexityRoot.Mutation.VerifyAlternativeEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyAlternativeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyAlternativeEmail(childComplexity, args["token"].(string)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1314,6 +1964,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Query.application":
+		if e.ComplexityRoot.Query.Application == nil {
+			break
+		}
+
+		args, err := ec.field_Query_application_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Application(childComplexity, args["id"].(string)), true
 	case "Query.applications":
 		if e.ComplexityRoot.Query.Applications == nil {
 			break
@@ -1359,12 +2020,182 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Nodes(childComplexity, args["ids"].([]string)), true
+	case "Query.redirectUriCheck":
+		if e.ComplexityRoot.Query.RedirectURICheck == nil {
+			break
+		}
+
+		args, err := ec.field_Query_redirectUriCheck_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RedirectURICheck(childComplexity, args["appId"].(string), args["redirectUri"].(string)), true
 	case "Query.viewer":
 		if e.ComplexityRoot.Query.Viewer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RedirectUriCheck.clientFound":
+		if e.ComplexityRoot.RedirectUriCheck.ClientFound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.ClientFound(childComplexity), true
+	case "RedirectUriCheck.clientId":
+		if e.ComplexityRoot.RedirectUriCheck.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.ClientID(childComplexity), true
+	case "RedirectUriCheck.https":
+		if e.ComplexityRoot.RedirectUriCheck.HTTPS == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.HTTPS(childComplexity), true
+	case "RedirectUriCheck.matchedRedirectUri":
+		if e.ComplexityRoot.RedirectUriCheck.MatchedRedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.MatchedRedirectURI(childComplexity), true
+	case "RedirectUriCheck.normalized":
+		if e.ComplexityRoot.RedirectUriCheck.Normalized == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Normalized(childComplexity), true
+	case "RedirectUriCheck.ok":
+		if e.ComplexityRoot.RedirectUriCheck.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Ok(childComplexity), true
+	case "RedirectUriCheck.problems":
+		if e.ComplexityRoot.RedirectUriCheck.Problems == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.Problems(childComplexity), true
+	case "RedirectUriCheck.redirectUri":
+		if e.ComplexityRoot.RedirectUriCheck.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.RedirectURI(childComplexity), true
+	case "RedirectUriCheck.redirectUriRegistered":
+		if e.ComplexityRoot.RedirectUriCheck.RedirectURIRegistered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.RedirectURIRegistered(childComplexity), true
+
+	case "RegionCount.count":
+		if e.ComplexityRoot.RegionCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionCount.Count(childComplexity), true
+	case "RegionCount.region":
+		if e.ComplexityRoot.RegionCount.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionCount.Region(childComplexity), true
+
+	case "RemoveAlternativeEmailPayload.deletedEmailId":
+		if e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID(childComplexity), true
+
+	case "RemoveConnectionPayload.deletedConnectionId":
+		if e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
+
+	case "RollbackImportPayload.deletedConnections":
+		if e.ComplexityRoot.RollbackImportPayload.DeletedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RollbackImportPayload.DeletedConnections(childComplexity), true
+	case "RollbackImportPayload.source":
+		if e.ComplexityRoot.RollbackImportPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RollbackImportPayload.Source(childComplexity), true
+
+	case "RotateSecretPayload.application":
+		if e.ComplexityRoot.RotateSecretPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RotateSecretPayload.Application(childComplexity), true
+	case "RotateSecretPayload.secret":
+		if e.ComplexityRoot.RotateSecretPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RotateSecretPayload.Secret(childComplexity), true
+
+	case "SessionsBucket.count":
+		if e.ComplexityRoot.SessionsBucket.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Count(childComplexity), true
+	case "SessionsBucket.label":
+		if e.ComplexityRoot.SessionsBucket.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Label(childComplexity), true
+	case "SessionsBucket.max":
+		if e.ComplexityRoot.SessionsBucket.Max == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Max(childComplexity), true
+	case "SessionsBucket.min":
+		if e.ComplexityRoot.SessionsBucket.Min == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionsBucket.Min(childComplexity), true
+
+	case "SyncEmailPayload.changed":
+		if e.ComplexityRoot.SyncEmailPayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEmailPayload.Changed(childComplexity), true
+	case "SyncEmailPayload.ok":
+		if e.ComplexityRoot.SyncEmailPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEmailPayload.Ok(childComplexity), true
+
+	case "UpdateApplicationPayload.application":
+		if e.ComplexityRoot.UpdateApplicationPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateApplicationPayload.Application(childComplexity), true
+	case "UpdateApplicationPayload.webhookSecret":
+		if e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret(childComplexity), true
 
 	case "UploadLicenseCodesPayload.created":
 		if e.ComplexityRoot.UploadLicenseCodesPayload.Created == nil {
@@ -1579,6 +2410,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEmailEdge.Node(childComplexity), true
+
+	case "VerifyAlternativeEmailPayload.email":
+		if e.ComplexityRoot.VerifyAlternativeEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyAlternativeEmailPayload.Email(childComplexity), true
 
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
@@ -1798,14 +2636,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImportRowWhereInput", ec.unmarshalInputImportRowWhereInput),
 			graphql.NewInputUnmarshaler("ImportSourceOrder", ec.unmarshalInputImportSourceOrder),
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
+			graphql.NewInputUnmarshaler("ImportUserInput", ec.unmarshalInputImportUserInput),
+			graphql.NewInputUnmarshaler("ImportUsersInput", ec.unmarshalInputImportUsersInput),
 			graphql.NewInputUnmarshaler("LicenseCodeOrder", ec.unmarshalInputLicenseCodeOrder),
 			graphql.NewInputUnmarshaler("LicenseCodeWhereInput", ec.unmarshalInputLicenseCodeWhereInput),
 			graphql.NewInputUnmarshaler("LicenseVariantOrder", ec.unmarshalInputLicenseVariantOrder),
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
+			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
+			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
 			graphql.NewInputUnmarshaler("UploadLicenseCodesInput", ec.unmarshalInputUploadLicenseCodesInput),
 			graphql.NewInputUnmarshaler("UserEmailOrder", ec.unmarshalInputUserEmailOrder),
 			graphql.NewInputUnmarshaler("UserEmailWhereInput", ec.unmarshalInputUserEmailWhereInput),
+			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
 			graphql.NewInputUnmarshaler("WebhookAttemptWhereInput", ec.unmarshalInputWebhookAttemptWhereInput),
@@ -1887,6 +2730,47 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
+# signed-in person only; someone else's connection or address answers NOT_FOUND.
+
+extend type Mutation {
+  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  removeConnection(connectionId: ID!): RemoveConnectionPayload!
+  """Mutes (or unmutes) relay mail from one connected app."""
+  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
+  """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
+  addAlternativeEmail(email: String!): UserEmail!
+  """Confirms an alternative address with the token of its verification link; needs no session."""
+  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
+  """Unlinks an alternative address."""
+  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
+  """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
+  makePrimaryEmail(emailId: ID!): User!
+  """
+  Deletes the account: every connection ends (each app gets user_account_deleted), every
+  session ends. confirmGlobalId must be the person's Global User ID.
+  """
+  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+}
+
+type RemoveConnectionPayload {
+  deletedConnectionId: ID!
+}
+
+type VerifyAlternativeEmailPayload {
+  """The address now confirmed."""
+  email: String!
+}
+
+type RemoveAlternativeEmailPayload {
+  deletedEmailId: ID!
+}
+
+type DeleteAccountPayload {
+  """How many app connections ended."""
+  endedConnections: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
 type AppConnection implements Node {
@@ -1903,7 +2787,6 @@ type AppConnection implements Node {
   """
   appEmail: String
   isForwarding: Boolean!
-  emailMuted: Boolean!
   blocked: Boolean!
   active: Boolean!
   loginCount: Int!
@@ -2096,11 +2979,6 @@ input AppConnectionWhereInput {
   """
   isForwarding: Boolean
   isForwardingNEQ: Boolean
-  """
-  email_muted field predicates
-  """
-  emailMuted: Boolean
-  emailMutedNEQ: Boolean
   """
   blocked field predicates
   """
@@ -4359,6 +5237,225 @@ extend type Mutation {
   redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
 }
 `, BuiltIn: false},
+	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
+# analytics. Every field checks in internal/portal that the signed-in developer owns the
+# application; another developer's application answers exactly like a missing one.
+
+extend type Query {
+  """One of the signed-in developer's applications (not_found otherwise)."""
+  application(id: ID!): Application!
+  """
+  Runs the redirect-URI healthcheck of the OAuth domain for one of the developer's
+  applications: is redirectUri registered exactly, and what is wrong with it if not.
+  """
+  redirectUriCheck(appId: ID!, redirectUri: String!): RedirectUriCheck!
+}
+
+extend type Mutation {
+  """Changes an application's settings. Setting the first webhook URL returns its secret once."""
+  updateApplication(id: ID!, input: UpdateApplicationInput!): UpdateApplicationPayload!
+  """Replaces the client secret; the new one is shown only in this answer."""
+  rotateClientSecret(id: ID!): RotateSecretPayload!
+  """Replaces the webhook signing secret (whsec_…); shown only in this answer."""
+  rotateWebhookSecret(id: ID!): RotateSecretPayload!
+  """Deletes an application and everything that belongs to it."""
+  deleteApplication(id: ID!): DeletePayload!
+  """Sets isForwarding and/or appEmail of a connection (at least one)."""
+  updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection!
+  """Makes email the person's LoginSign primary address (email-sync API)."""
+  syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload!
+  """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
+  deleteAppConnection(appId: ID!, connectionId: ID!): DeletePayload!
+  """Links existing LoginSign accounts to the application (at most 10,000 rows)."""
+  importUsers(appId: ID!, input: ImportUsersInput!): ImportUsersPayload!
+  """Deletes the connections an import run created."""
+  rollbackImport(appId: ID!, sourceId: ID!): RollbackImportPayload!
+  """Checks the email-sync integration."""
+  testEmailSyncApi(appId: ID!): EmailSyncTest!
+  """Describes the current-logins sync endpoint and how many connections it lists."""
+  testCurrentLoginsSyncApi(appId: ID!): CurrentLoginsSyncTest!
+}
+
+extend type Application {
+  """The webhook URL (owner only)."""
+  webhookUrl: String @goField(forceResolver: true)
+  """The people connected to the application (owner only), newest first by default."""
+  users(after: Cursor, first: Int, before: Cursor, last: Int, where: AppConnectionWhereInput, filter: UserFilter, orderBy: [AppConnectionOrder!]): AppConnectionConnection!
+  """Import runs, newest first (owner only)."""
+  importSources(after: Cursor, first: Int, before: Cursor, last: Int): ImportSourceConnection!
+  """Aggregates over the application's data, computed in SQL (owner only)."""
+  analytics: AppAnalytics!
+}
+
+extend type AppConnection {
+  """The person's Global User ID."""
+  globalId: String!
+  """The person's display name, when they set one."""
+  name: String
+  """The address the person shares with the app, or "-" when none."""
+  email: String!
+  """
+  Relay mail does not reach the person: they muted it, or the developer turned forwarding
+  off (isForwarding false).
+  """
+  emailMuted: Boolean! @goField(forceResolver: true)
+}
+
+extend type ImportSource {
+  """Rows per status."""
+  counts: ImportCounts!
+}
+
+"""Filters over an application's connected users; every given field must hold."""
+input UserFilter {
+  active: Boolean
+  blocked: Boolean
+  """emailMuted as listed: muted by the person or not forwarding."""
+  muted: Boolean
+  """Exact region, case-insensitive."""
+  region: String
+  """Inclusive lower bound of the join time."""
+  joinedAfter: Time
+  """Exclusive upper bound of the join time."""
+  joinedBefore: Time
+  lastSessionAfter: Time
+  lastSessionBefore: Time
+  """Part of the Global User ID, display name, shared address or alias, case-insensitive."""
+  search: String
+}
+
+input UpdateApplicationInput {
+  name: String
+  website: String
+  iconUrl: String
+  termsUrl: String
+  privacyUrl: String
+  """Replaces the whole list."""
+  redirectUris: [String!]
+  """Replaces the whole list."""
+  allowedOrigins: [String!]
+  """An empty string removes the webhook and its secret."""
+  webhookUrl: String
+}
+
+type UpdateApplicationPayload {
+  application: Application!
+  """The new webhook secret, when this update set the first webhook URL."""
+  webhookSecret: String
+}
+
+type RotateSecretPayload {
+  application: Application!
+  secret: String!
+}
+
+type DeletePayload {
+  deletedId: ID!
+}
+
+input UpdateAppConnectionInput {
+  isForwarding: Boolean
+  """The person's primary or a verified alternative address; "" stops sharing."""
+  appEmail: String
+}
+
+type SyncEmailPayload {
+  ok: Boolean!
+  changed: Boolean!
+}
+
+input ImportUsersInput {
+  sourceName: String
+  users: [ImportUserInput!]!
+}
+
+input ImportUserInput {
+  externalUserId: String!
+  email: String!
+  name: String
+  registrationDate: String
+  lastLoginDate: String
+}
+
+type ImportCounts {
+  imported: Int!
+  alreadyConnected: Int!
+  notFound: Int!
+  nameMismatch: Int!
+  invalidRow: Int!
+}
+
+type ImportUsersPayload {
+  source: ImportSource!
+  results: [ImportRow!]!
+}
+
+type RollbackImportPayload {
+  source: ImportSource!
+  deletedConnections: Int!
+}
+
+type EmailSyncTest {
+  ok: Boolean!
+  endpoint: String!
+  webhookConfigured: Boolean!
+  events: [String!]!
+}
+
+type CurrentLoginsSyncTest {
+  ok: Boolean!
+  endpoint: String!
+  auth: String!
+  total: Int!
+}
+
+type RedirectUriCheck {
+  ok: Boolean!
+  clientId: String!
+  clientFound: Boolean!
+  redirectUri: String!
+  redirectUriRegistered: Boolean!
+  matchedRedirectUri: String
+  normalized: Boolean!
+  https: Boolean!
+  problems: [String!]!
+}
+
+"""Aggregates of one application. Days are UTC; ranges are [from, to), at most 400 days."""
+type AppAnalytics @goModel(model: "loginsign/graph/model.AppAnalytics") {
+  signupsPerDay(from: Time!, to: Time!): [DayCount!]!
+  """Connections whose latest session fell on each day."""
+  activeUsersPerDay(from: Time!, to: Time!): [DayCount!]!
+  """Largest first; region null when unknown."""
+  usersPerRegion: [RegionCount!]!
+  sessionsDistribution: [SessionsBucket!]!
+  licensesByState: [LicenseStateCount!]!
+}
+
+type DayCount {
+  """YYYY-MM-DD (UTC)."""
+  day: String!
+  count: Int!
+}
+
+type RegionCount {
+  region: String
+  count: Int!
+}
+
+type SessionsBucket {
+  label: String!
+  min: Int!
+  """null: no upper bound."""
+  max: Int
+  count: Int!
+}
+
+type LicenseStateCount {
+  state: String!
+  count: Int!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
 # Every field here resolves through one domain call; authorization happens in the domain.
 
@@ -4393,12 +5490,52 @@ type CreateApplicationPayload {
   webhookSecret: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/webhooks.graphql", Input: `# Webhooks in the Developer Portal: the delivery log, manual redelivery and the test button.
+# Every field checks that the signed-in developer owns the application.
+
+extend type Application {
+  """
+  The application's webhook delivery log, newest first: each event with its attempts, last
+  error and next attempt. Only the application's owner reaches it; anyone else gets NOT_FOUND.
+  """
+  webhookEvents(after: Cursor, first: Int, status: WebhookEventStatus): WebhookEventConnection!
+}
+
+extend type Mutation {
+  """
+  Queues an event of the application again for an attempt now (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it.
+  """
+  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent!
+  """
+  Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
+  endpoint disabled by a 410 Gone again.
+  """
+  sendTestWebhook(applicationId: ID!): WebhookEvent!
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AppAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "signupsPerDay":
+		return ec.fieldContext_AppAnalytics_signupsPerDay(ctx, field)
+	case "activeUsersPerDay":
+		return ec.fieldContext_AppAnalytics_activeUsersPerDay(ctx, field)
+	case "usersPerRegion":
+		return ec.fieldContext_AppAnalytics_usersPerRegion(ctx, field)
+	case "sessionsDistribution":
+		return ec.fieldContext_AppAnalytics_sessionsDistribution(ctx, field)
+	case "licensesByState":
+		return ec.fieldContext_AppAnalytics_licensesByState(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AppAnalytics", field.Name)
+}
 
 func (ec *executionContext) childFields_AppConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -4416,8 +5553,6 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_appEmail(ctx, field)
 	case "isForwarding":
 		return ec.fieldContext_AppConnection_isForwarding(ctx, field)
-	case "emailMuted":
-		return ec.fieldContext_AppConnection_emailMuted(ctx, field)
 	case "blocked":
 		return ec.fieldContext_AppConnection_blocked(ctx, field)
 	case "active":
@@ -4438,6 +5573,14 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_consent(ctx, field)
 	case "licenses":
 		return ec.fieldContext_AppConnection_licenses(ctx, field)
+	case "globalId":
+		return ec.fieldContext_AppConnection_globalId(ctx, field)
+	case "name":
+		return ec.fieldContext_AppConnection_name(ctx, field)
+	case "email":
+		return ec.fieldContext_AppConnection_email(ctx, field)
+	case "emailMuted":
+		return ec.fieldContext_AppConnection_emailMuted(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AppConnection", field.Name)
 }
@@ -4490,6 +5633,16 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_licenseVariants(ctx, field)
 	case "licenseCodes":
 		return ec.fieldContext_Application_licenseCodes(ctx, field)
+	case "webhookUrl":
+		return ec.fieldContext_Application_webhookUrl(ctx, field)
+	case "users":
+		return ec.fieldContext_Application_users(ctx, field)
+	case "importSources":
+		return ec.fieldContext_Application_importSources(ctx, field)
+	case "analytics":
+		return ec.fieldContext_Application_analytics(ctx, field)
+	case "webhookEvents":
+		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Application", field.Name)
 }
@@ -4546,6 +5699,60 @@ func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CurrentLoginsSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_CurrentLoginsSyncTest_ok(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_CurrentLoginsSyncTest_endpoint(ctx, field)
+	case "auth":
+		return ec.fieldContext_CurrentLoginsSyncTest_auth(ctx, field)
+	case "total":
+		return ec.fieldContext_CurrentLoginsSyncTest_total(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CurrentLoginsSyncTest", field.Name)
+}
+
+func (ec *executionContext) childFields_DayCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_DayCount_day(ctx, field)
+	case "count":
+		return ec.fieldContext_DayCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DayCount", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedConnections":
+		return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_DeletePayload_deletedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EmailSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_EmailSyncTest_ok(ctx, field)
+	case "endpoint":
+		return ec.fieldContext_EmailSyncTest_endpoint(ctx, field)
+	case "webhookConfigured":
+		return ec.fieldContext_EmailSyncTest_webhookConfigured(ctx, field)
+	case "events":
+		return ec.fieldContext_EmailSyncTest_events(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EmailSyncTest", field.Name)
+}
+
 func (ec *executionContext) childFields_GenerateLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "variant":
@@ -4554,6 +5761,22 @@ func (ec *executionContext) childFields_GenerateLicenseCodesPayload(ctx context.
 		return ec.fieldContext_GenerateLicenseCodesPayload_codes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GenerateLicenseCodesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "imported":
+		return ec.fieldContext_ImportCounts_imported(ctx, field)
+	case "alreadyConnected":
+		return ec.fieldContext_ImportCounts_alreadyConnected(ctx, field)
+	case "notFound":
+		return ec.fieldContext_ImportCounts_notFound(ctx, field)
+	case "nameMismatch":
+		return ec.fieldContext_ImportCounts_nameMismatch(ctx, field)
+	case "invalidRow":
+		return ec.fieldContext_ImportCounts_invalidRow(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportCounts", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4624,8 +5847,22 @@ func (ec *executionContext) childFields_ImportSource(ctx context.Context, field 
 		return ec.fieldContext_ImportSource_application(ctx, field)
 	case "rows":
 		return ec.fieldContext_ImportSource_rows(ctx, field)
+	case "counts":
+		return ec.fieldContext_ImportSource_counts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportSource", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportSourceConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ImportSourceConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ImportSourceConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ImportSourceConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportSourceConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportSourceEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4636,6 +5873,16 @@ func (ec *executionContext) childFields_ImportSourceEdge(ctx context.Context, fi
 		return ec.fieldContext_ImportSourceEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportSourceEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportUsersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_ImportUsersPayload_source(ctx, field)
+	case "results":
+		return ec.fieldContext_ImportUsersPayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportUsersPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_InvalidLicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4732,6 +5979,16 @@ func (ec *executionContext) childFields_LicenseOwner(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type LicenseOwner", field.Name)
 }
 
+func (ec *executionContext) childFields_LicenseStateCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "state":
+		return ec.fieldContext_LicenseStateCount_state(ctx, field)
+	case "count":
+		return ec.fieldContext_LicenseStateCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseStateCount", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4778,6 +6035,110 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_RedirectUriCheck_ok(ctx, field)
+	case "clientId":
+		return ec.fieldContext_RedirectUriCheck_clientId(ctx, field)
+	case "clientFound":
+		return ec.fieldContext_RedirectUriCheck_clientFound(ctx, field)
+	case "redirectUri":
+		return ec.fieldContext_RedirectUriCheck_redirectUri(ctx, field)
+	case "redirectUriRegistered":
+		return ec.fieldContext_RedirectUriCheck_redirectUriRegistered(ctx, field)
+	case "matchedRedirectUri":
+		return ec.fieldContext_RedirectUriCheck_matchedRedirectUri(ctx, field)
+	case "normalized":
+		return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
+	case "https":
+		return ec.fieldContext_RedirectUriCheck_https(ctx, field)
+	case "problems":
+		return ec.fieldContext_RedirectUriCheck_problems(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RedirectUriCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_RegionCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "region":
+		return ec.fieldContext_RegionCount_region(ctx, field)
+	case "count":
+		return ec.fieldContext_RegionCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RegionCount", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedEmailId":
+		return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveAlternativeEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_RollbackImportPayload_source(ctx, field)
+	case "deletedConnections":
+		return ec.fieldContext_RollbackImportPayload_deletedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RollbackImportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RotateSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_RotateSecretPayload_application(ctx, field)
+	case "secret":
+		return ec.fieldContext_RotateSecretPayload_secret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RotateSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SessionsBucket(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "label":
+		return ec.fieldContext_SessionsBucket_label(ctx, field)
+	case "min":
+		return ec.fieldContext_SessionsBucket_min(ctx, field)
+	case "max":
+		return ec.fieldContext_SessionsBucket_max(ctx, field)
+	case "count":
+		return ec.fieldContext_SessionsBucket_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionsBucket", field.Name)
+}
+
+func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_SyncEmailPayload_ok(ctx, field)
+	case "changed":
+		return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SyncEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_UpdateApplicationPayload_application(ctx, field)
+	case "webhookSecret":
+		return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateApplicationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4874,6 +6235,14 @@ func (ec *executionContext) childFields_UserEmailEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type UserEmailEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_VerifyAlternativeEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyAlternativeEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4948,6 +6317,18 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_WebhookEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WebhookEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WebhookEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WebhookEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WebhookEventConnection", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5076,6 +6457,50 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_AppAnalytics_activeUsersPerDay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_AppAnalytics_signupsPerDay_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (time.Time, error) {
+			return ec.unmarshalNTime2timeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5130,6 +6555,44 @@ func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Application_importSources_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Application_licenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5173,6 +6636,98 @@ func (ec *executionContext) field_Application_licenseCodes_args(ctx context.Cont
 		return nil, err
 	}
 	args["after"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_users_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.AppConnectionWhereInput, error) {
+			return ec.unmarshalOAppConnectionWhereInput2ᚖloginsignᚋentᚐAppConnectionWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.UserFilter, error) {
+			return ec.unmarshalOUserFilter2ᚖloginsignᚋgraphᚋmodelᚐUserFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) ([]*ent.AppConnectionOrder, error) {
+			return ec.unmarshalOAppConnectionOrder2ᚕᚖloginsignᚋentᚐAppConnectionOrderᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg6
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_webhookEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[string], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*webhookevent.Status, error) {
+			return ec.unmarshalOWebhookEventStatus2ᚖloginsignᚋentᚋwebhookeventᚐStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
 	return args, nil
 }
 
@@ -5222,6 +6777,20 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5255,6 +6824,56 @@ func (ec *executionContext) field_Mutation_createLicenseVariant_args(ctx context
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "confirmGlobalId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmGlobalId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5332,6 +6951,42 @@ func (ec *executionContext) field_Mutation_generateLicenseCodes_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportUsersInput, error) {
+			return ec.unmarshalNImportUsersInput2loginsignᚋgraphᚋmodelᚐImportUsersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5351,6 +7006,252 @@ func (ec *executionContext) field_Mutation_redeemLicenseCode_args(ctx context.Co
 		return nil, err
 	}
 	args["code"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "eventId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["eventId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "emailId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rollbackImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "sourceId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["sourceId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateClientSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "muted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_syncConnectionEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testCurrentLoginsSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_testEmailSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "connectionId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["connectionId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {
+			return ec.unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateApplicationInput, error) {
+			return ec.unmarshalNUpdateApplicationInput2loginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -5406,6 +7307,20 @@ func (ec *executionContext) field_Mutation_uploadLicenseCodes_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5417,6 +7332,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_application_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -5513,6 +7442,28 @@ func (ec *executionContext) field_Query_nodes_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_redirectUriCheck_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "appId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["appId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "redirectUri",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["redirectUri"] = arg1
 	return args, nil
 }
 
@@ -5798,6 +7749,190 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _AppAnalytics_signupsPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_signupsPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AppAnalytics().SignupsPerDay(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_signupsPerDay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AppAnalytics_signupsPerDay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_activeUsersPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_activeUsersPerDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.AppAnalytics().ActiveUsersPerDay(ctx, obj, fc.Args["from"].(time.Time), fc.Args["to"].(time.Time))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+			return ec.marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_activeUsersPerDay(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DayCount(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_AppAnalytics_activeUsersPerDay_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_usersPerRegion(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_usersPerRegion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().UsersPerRegion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {
+			return ec.marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_usersPerRegion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RegionCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_sessionsDistribution(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_sessionsDistribution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().SessionsDistribution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.SessionsBucket) graphql.Marshaler {
+			return ec.marshalNSessionsBucket2ᚕᚖloginsignᚋgraphᚋmodelᚐSessionsBucketᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_sessionsDistribution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SessionsBucket(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AppAnalytics_licensesByState(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppAnalytics_licensesByState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppAnalytics().LicensesByState(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.LicenseStateCount) graphql.Marshaler {
+			return ec.marshalNLicenseStateCount2ᚕᚖloginsignᚋgraphᚋmodelᚐLicenseStateCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppAnalytics_licensesByState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AppAnalytics",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseStateCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AppConnection_id(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5956,29 +8091,6 @@ func (ec *executionContext) _AppConnection_isForwarding(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_AppConnection_isForwarding(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "Boolean")
-}
-
-func (ec *executionContext) _AppConnection_emailMuted(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_AppConnection_emailMuted(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.EmailMuted, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_AppConnection_emailMuted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "Boolean")
 }
 
@@ -6249,6 +8361,98 @@ func (ec *executionContext) fieldContext_AppConnection_licenses(ctx context.Cont
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AppConnection_globalId(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().GlobalID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_name(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().Name(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_email(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().Email(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "String")
+}
+
+func (ec *executionContext) _AppConnection_emailMuted(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_emailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AppConnection().EmailMuted(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_emailMuted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _AppConnectionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnectionConnection) (ret graphql.Marshaler) {
@@ -6699,6 +8903,193 @@ func (ec *executionContext) fieldContext_Application_licenseCodes(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().WebhookURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_users(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().Users(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["where"].(*ent.AppConnectionWhereInput), fc.Args["filter"].(*model.UserFilter), fc.Args["orderBy"].([]*ent.AppConnectionOrder))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnectionConnection) graphql.Marshaler {
+			return ec.marshalNAppConnectionConnection2ᚖloginsignᚋentᚐAppConnectionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnectionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_users_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_importSources(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_importSources(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().ImportSources(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
+			return ec.marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_importSources(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSourceConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_importSources_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_analytics(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_analytics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Analytics(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AppAnalytics) graphql.Marshaler {
+			return ec.marshalNAppAnalytics2ᚖloginsignᚋgraphᚋmodelᚐAppAnalytics(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_analytics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppAnalytics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_webhookEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().WebhookEvents(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["status"].(*webhookevent.Status))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+			return ec.marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_webhookEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_webhookEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ApplicationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ApplicationConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7066,6 +9457,282 @@ func (ec *executionContext) fieldContext_CreateApplicationPayload_webhookSecret(
 	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CurrentLoginsSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_endpoint(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_auth(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_auth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Auth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_auth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CurrentLoginsSyncTest_total(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CurrentLoginsSyncTest_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CurrentLoginsSyncTest_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CurrentLoginsSyncTest", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DayCount_day(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _DayCount_count(ctx context.Context, field graphql.CollectedField, obj *model.DayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DayCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DayCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DayCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeleteAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.DeleteAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteAccountPayload_endedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteAccountPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePayload_deletedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EmailSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _EmailSyncTest_endpoint(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_endpoint(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Endpoint, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_endpoint(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _EmailSyncTest_webhookConfigured(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_webhookConfigured(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookConfigured, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_webhookConfigured(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _EmailSyncTest_events(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EmailSyncTest_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EmailSyncTest_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
 func (ec *executionContext) _GenerateLicenseCodesPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.GenerateLicenseCodesPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7119,6 +9786,121 @@ func (ec *executionContext) _GenerateLicenseCodesPayload_codes(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GenerateLicenseCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportCounts_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_imported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Imported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_imported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_alreadyConnected(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_alreadyConnected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AlreadyConnected, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_alreadyConnected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_notFound(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_notFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NotFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_notFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_nameMismatch(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_nameMismatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NameMismatch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_nameMismatch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportCounts_invalidRow(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportCounts_invalidRow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InvalidRow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportCounts_invalidRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ImportRow_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
@@ -7739,6 +10521,38 @@ func (ec *executionContext) fieldContext_ImportSource_rows(ctx context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportSource_counts(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportSource_counts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ImportSource().Counts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportCounts) graphql.Marshaler {
+			return ec.marshalNImportCounts2ᚖloginsignᚋgraphᚋmodelᚐImportCounts(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportSource_counts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportSource",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportCounts(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportSourceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSourceConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7879,6 +10693,70 @@ func (ec *executionContext) _ImportSourceEdge_cursor(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ImportSourceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportSourceEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ImportUsersPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.ImportUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportUsersPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportUsersPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportUsersPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.ImportUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportUsersPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
+			return ec.marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportUsersPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRow(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _InvalidLicenseCode_line(ctx context.Context, field graphql.CollectedField, obj *licenses.InvalidRow) (ret graphql.Marshaler) {
@@ -8611,6 +11489,52 @@ func (ec *executionContext) fieldContext_LicenseOwner_email(_ context.Context, f
 	return graphql.NewScalarFieldContext("LicenseOwner", field, false, false, "String")
 }
 
+func (ec *executionContext) _LicenseStateCount_state(ctx context.Context, field graphql.CollectedField, obj *model.LicenseStateCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseStateCount_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseStateCount_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseStateCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _LicenseStateCount_count(ctx context.Context, field graphql.CollectedField, obj *model.LicenseStateCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseStateCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseStateCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseStateCount", field, false, false, "Int")
+}
+
 func (ec *executionContext) _LicenseVariant_id(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9022,6 +11946,314 @@ func (ec *executionContext) fieldContext_Mutation_createApplication(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveConnection(ctx, fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+			return ec.marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setConnectionEmailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetConnectionEmailMuted(ctx, fc.Args["connectionId"].(string), fc.Args["muted"].(bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setConnectionEmailMuted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setConnectionEmailMuted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+			return ec.marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserEmail(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyAlternativeEmail(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeAlternativeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+			return ec.marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeAlternativeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveAlternativeEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeAlternativeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_makePrimaryEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_makePrimaryEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_makePrimaryEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9330,6 +12562,578 @@ func (ec *executionContext) fieldContext_Mutation_redeemLicenseCode(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateApplication(ctx, fc.Args["id"].(string), fc.Args["input"].(model.UpdateApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateApplicationPayload) graphql.Marshaler {
+			return ec.marshalNUpdateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateClientSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateClientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateClientSecret(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+			return ec.marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateClientSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RotateSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateClientSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rotateWebhookSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rotateWebhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RotateWebhookSecret(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+			return ec.marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rotateWebhookSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RotateSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rotateWebhookSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteApplication(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAppConnection(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string), fc.Args["input"].(model.UpdateAppConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_syncConnectionEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_syncConnectionEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SyncConnectionEmail(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string), fc.Args["email"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SyncEmailPayload) graphql.Marshaler {
+			return ec.marshalNSyncEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSyncEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_syncConnectionEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SyncEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_syncConnectionEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteAppConnection(ctx, fc.Args["appId"].(string), fc.Args["connectionId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportUsers(ctx, fc.Args["appId"].(string), fc.Args["input"].(model.ImportUsersInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportUsersPayload) graphql.Marshaler {
+			return ec.marshalNImportUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportUsersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportUsersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rollbackImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rollbackImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RollbackImport(ctx, fc.Args["appId"].(string), fc.Args["sourceId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
+			return ec.marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rollbackImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RollbackImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rollbackImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testEmailSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testEmailSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestEmailSyncAPI(ctx, fc.Args["appId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
+			return ec.marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testEmailSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailSyncTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testEmailSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_testCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_testCurrentLoginsSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TestCurrentLoginsSyncAPI(ctx, fc.Args["appId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
+			return ec.marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_testCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CurrentLoginsSyncTest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_testCurrentLoginsSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_redeliverWebhookEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RedeliverWebhookEvent(ctx, fc.Args["applicationId"].(string), fc.Args["eventId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_redeliverWebhookEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendTestWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendTestWebhook(ctx, fc.Args["applicationId"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendTestWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendTestWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9554,6 +13358,94 @@ func (ec *executionContext) fieldContext_Query_myLicenses(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_application(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Application(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_application(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_application_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_redirectUriCheck(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_redirectUriCheck(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RedirectURICheck(ctx, fc.Args["appId"].(string), fc.Args["redirectUri"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
+			return ec.marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_redirectUriCheck(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RedirectUriCheck(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_redirectUriCheck_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9704,6 +13596,608 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_clientId(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_clientFound(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_clientFound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientFound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_clientFound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_redirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_redirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_redirectUriRegistered(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_redirectUriRegistered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURIRegistered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUriRegistered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_matchedRedirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_matchedRedirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MatchedRedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_matchedRedirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Normalized, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_normalized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_https(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_https(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HTTPS, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_https(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RedirectUriCheck_problems(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_problems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problems, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_problems(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegionCount_region(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionCount_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RegionCount_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegionCount_count(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RegionCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedEmailID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveAlternativeEmailPayload_deletedEmailId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveAlternativeEmailPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RollbackImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RollbackImportPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RollbackImportPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RollbackImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RollbackImportPayload_deletedConnections(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RollbackImportPayload_deletedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RollbackImportPayload_deletedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RollbackImportPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RotateSecretPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.RotateSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RotateSecretPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RotateSecretPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RotateSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RotateSecretPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.RotateSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RotateSecretPayload_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RotateSecretPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RotateSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SessionsBucket_label(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_label(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Label, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_label(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "String")
+}
+
+func (ec *executionContext) _SessionsBucket_min(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_min(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Min, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_min(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SessionsBucket_max(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_max(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Max, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_max(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SessionsBucket_count(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SessionsBucket_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SessionsBucket_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SyncEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEmailPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEmailPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncEmailPayload_changed(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEmailPayload_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UpdateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateApplicationPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateApplicationPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateApplicationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UpdateApplicationPayload_webhookSecret(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UpdateApplicationPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _UploadLicenseCodesPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
@@ -10575,6 +15069,29 @@ func (ec *executionContext) _UserEmailEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_UserEmailEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserEmailEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyAlternativeEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyAlternativeEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyAlternativeEmailPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -12520,7 +17037,7 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "isForwarding", "isForwardingNEQ", "emailMuted", "emailMutedNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "isForwarding", "isForwardingNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -13031,20 +17548,6 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 				return it, err
 			}
 			it.IsForwardingNEQ = data
-		case "emailMuted":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailMuted"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.EmailMuted = data
-		case "emailMutedNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailMutedNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.EmailMutedNEQ = data
 		case "blocked":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blocked"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -16364,6 +20867,125 @@ func UnmarshalImportSourceWhereInput(ctx context.Context, raw any) (ent.ImportSo
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportUserInput(ctx context.Context, obj any) (model.ImportUserInput, error) {
+	var it model.ImportUserInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"externalUserId", "email", "name", "registrationDate", "lastLoginDate"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "externalUserId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("externalUserId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExternalUserID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "registrationDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("registrationDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RegistrationDate = data
+		case "lastLoginDate":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastLoginDate"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastLoginDate = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportUserInput unmarshals raw into the ImportUserInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportUserInput(ctx context.Context, raw any) (model.ImportUserInput, error) {
+	var out model.ImportUserInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportUsersInput(ctx context.Context, obj any) (model.ImportUsersInput, error) {
+	var it model.ImportUsersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sourceName", "users"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sourceName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceName = data
+		case "users":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("users"))
+			data, err := ec.unmarshalNImportUserInput2ᚕᚖloginsignᚋgraphᚋmodelᚐImportUserInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Users = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportUsersInput unmarshals raw into the ImportUsersInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportUsersInput(ctx context.Context, raw any) (model.ImportUsersInput, error) {
+	var out model.ImportUsersInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportUsersInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLicenseCodeOrder(ctx context.Context, obj any) (ent.LicenseCodeOrder, error) {
 	var it ent.LicenseCodeOrder
 	if obj == nil {
@@ -17835,6 +22457,146 @@ func UnmarshalLicenseVariantWhereInput(ctx context.Context, raw any) (ent.Licens
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateAppConnectionInput(ctx context.Context, obj any) (model.UpdateAppConnectionInput, error) {
+	var it model.UpdateAppConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"isForwarding", "appEmail"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "isForwarding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isForwarding"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsForwarding = data
+		case "appEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appEmail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppEmail = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateAppConnectionInput unmarshals raw into the UpdateAppConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateAppConnectionInput(ctx context.Context, raw any) (model.UpdateAppConnectionInput, error) {
+	var out model.UpdateAppConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateAppConnectionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Context, obj any) (model.UpdateApplicationInput, error) {
+	var it model.UpdateApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "website":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("website"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Website = data
+		case "iconUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("iconUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IconURL = data
+		case "termsUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("termsUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TermsURL = data
+		case "privacyUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("privacyUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PrivacyURL = data
+		case "redirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RedirectUris = data
+		case "allowedOrigins":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedOrigins"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowedOrigins = data
+		case "webhookUrl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("webhookUrl"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WebhookURL = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateApplicationInput unmarshals raw into the UpdateApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateApplicationInput(ctx context.Context, raw any) (model.UpdateApplicationInput, error) {
+	var out model.UpdateApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateApplicationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateLicenseVariantInput(ctx context.Context, obj any) (model.UpdateLicenseVariantInput, error) {
 	var it model.UpdateLicenseVariantInput
 	if obj == nil {
@@ -18494,6 +23256,104 @@ func (ec *executionContext) unmarshalInputUserEmailWhereInput(ctx context.Contex
 func UnmarshalUserEmailWhereInput(ctx context.Context, raw any) (ent.UserEmailWhereInput, error) {
 	var out ent.UserEmailWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserEmailWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj any) (model.UserFilter, error) {
+	var it model.UserFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"active", "blocked", "muted", "region", "joinedAfter", "joinedBefore", "lastSessionAfter", "lastSessionBefore", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		case "blocked":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("blocked"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Blocked = data
+		case "muted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("muted"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Muted = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		case "joinedAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("joinedAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JoinedAfter = data
+		case "joinedBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("joinedBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.JoinedBefore = data
+		case "lastSessionAfter":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastSessionAfter"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastSessionAfter = data
+		case "lastSessionBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lastSessionBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LastSessionBefore = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUserFilter unmarshals raw into the UserFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUserFilter(ctx context.Context, raw any) (model.UserFilter, error) {
+	var out model.UserFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserFilter", raw, &out)
 	return out, err
 }
 
@@ -20968,6 +25828,64 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var appAnalyticsImplementors = []string{"AppAnalytics"}
+
+func (ec *executionContext) _AppAnalytics(ctx context.Context, sel ast.SelectionSet, obj *model.AppAnalytics) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, appAnalyticsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AppAnalytics")
+		case "signupsPerDay":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_signupsPerDay(ctx, field, obj)
+				})
+		case "activeUsersPerDay":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_activeUsersPerDay(ctx, field, obj)
+				})
+		case "usersPerRegion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_usersPerRegion(ctx, field, obj)
+				})
+		case "sessionsDistribution":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_sessionsDistribution(ctx, field, obj)
+				})
+		case "licensesByState":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppAnalytics_licensesByState(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appConnectionImplementors = []string{"AppConnection", "Node"}
 
 func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.AppConnection) graphql.Marshaler {
@@ -21011,11 +25929,6 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 			}
 		case "isForwarding":
 			out.Values[i] = ec._AppConnection_isForwarding(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "emailMuted":
-			out.Values[i] = ec._AppConnection_emailMuted(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -21071,6 +25984,30 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AppConnection_licenses(ctx, field, obj)
+				})
+		case "globalId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_globalId(ctx, field, obj)
+				})
+		case "name":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_name(ctx, field, obj)
+				})
+		case "email":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_email(ctx, field, obj)
+				})
+		case "emailMuted":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AppConnection_emailMuted(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21242,6 +26179,36 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_licenseCodes(ctx, field, obj)
+				})
+		case "webhookUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookUrl(ctx, field, obj)
+				})
+		case "users":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_users(ctx, field, obj)
+				})
+		case "importSources":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_importSources(ctx, field, obj)
+				})
+		case "analytics":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_analytics(ctx, field, obj)
+				})
+		case "webhookEvents":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_webhookEvents(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21443,6 +26410,206 @@ func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel a
 	return out
 }
 
+var currentLoginsSyncTestImplementors = []string{"CurrentLoginsSyncTest"}
+
+func (ec *executionContext) _CurrentLoginsSyncTest(ctx context.Context, sel ast.SelectionSet, obj *model.CurrentLoginsSyncTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, currentLoginsSyncTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CurrentLoginsSyncTest")
+		case "ok":
+			out.Values[i] = ec._CurrentLoginsSyncTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endpoint":
+			out.Values[i] = ec._CurrentLoginsSyncTest_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "auth":
+			out.Values[i] = ec._CurrentLoginsSyncTest_auth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._CurrentLoginsSyncTest_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dayCountImplementors = []string{"DayCount"}
+
+func (ec *executionContext) _DayCount(ctx context.Context, sel ast.SelectionSet, obj *model.DayCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dayCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DayCount")
+		case "day":
+			out.Values[i] = ec._DayCount_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DayCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteAccountPayloadImplementors = []string{"DeleteAccountPayload"}
+
+func (ec *executionContext) _DeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteAccountPayload")
+		case "endedConnections":
+			out.Values[i] = ec._DeleteAccountPayload_endedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deletePayloadImplementors = []string{"DeletePayload"}
+
+func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeletePayload")
+		case "deletedId":
+			out.Values[i] = ec._DeletePayload_deletedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var emailSyncTestImplementors = []string{"EmailSyncTest"}
+
+func (ec *executionContext) _EmailSyncTest(ctx context.Context, sel ast.SelectionSet, obj *model.EmailSyncTest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, emailSyncTestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EmailSyncTest")
+		case "ok":
+			out.Values[i] = ec._EmailSyncTest_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endpoint":
+			out.Values[i] = ec._EmailSyncTest_endpoint(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookConfigured":
+			out.Values[i] = ec._EmailSyncTest_webhookConfigured(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "events":
+			out.Values[i] = ec._EmailSyncTest_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var generateLicenseCodesPayloadImplementors = []string{"GenerateLicenseCodesPayload"}
 
 func (ec *executionContext) _GenerateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.GenerateLicenseCodesPayload) graphql.Marshaler {
@@ -21461,6 +26628,59 @@ func (ec *executionContext) _GenerateLicenseCodesPayload(ctx context.Context, se
 			}
 		case "codes":
 			out.Values[i] = ec._GenerateLicenseCodesPayload_codes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importCountsImplementors = []string{"ImportCounts"}
+
+func (ec *executionContext) _ImportCounts(ctx context.Context, sel ast.SelectionSet, obj *model.ImportCounts) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importCountsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportCounts")
+		case "imported":
+			out.Values[i] = ec._ImportCounts_imported(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "alreadyConnected":
+			out.Values[i] = ec._ImportCounts_alreadyConnected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notFound":
+			out.Values[i] = ec._ImportCounts_notFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nameMismatch":
+			out.Values[i] = ec._ImportCounts_nameMismatch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalidRow":
+			out.Values[i] = ec._ImportCounts_invalidRow(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -21699,6 +26919,12 @@ func (ec *executionContext) _ImportSource(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportSource_rows(ctx, field, obj)
 				})
+		case "counts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ImportSource_counts(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -21777,6 +27003,44 @@ func (ec *executionContext) _ImportSourceEdge(ctx context.Context, sel ast.Selec
 			}
 		case "cursor":
 			out.Values[i] = ec._ImportSourceEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importUsersPayloadImplementors = []string{"ImportUsersPayload"}
+
+func (ec *executionContext) _ImportUsersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportUsersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importUsersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportUsersPayload")
+		case "source":
+			out.Values[i] = ec._ImportUsersPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._ImportUsersPayload_results(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22115,6 +27379,44 @@ func (ec *executionContext) _LicenseOwner(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var licenseStateCountImplementors = []string{"LicenseStateCount"}
+
+func (ec *executionContext) _LicenseStateCount(ctx context.Context, sel ast.SelectionSet, obj *model.LicenseStateCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, licenseStateCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LicenseStateCount")
+		case "state":
+			out.Values[i] = ec._LicenseStateCount_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._LicenseStateCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseVariantImplementors = []string{"LicenseVariant", "Node"}
 
 func (ec *executionContext) _LicenseVariant(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseVariant) graphql.Marshaler {
@@ -22297,6 +27599,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "removeConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setConnectionEmailMuted":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setConnectionEmailMuted(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeAlternativeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeAlternativeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "makePrimaryEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_makePrimaryEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createLicenseVariant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createLicenseVariant(ctx, field)
@@ -22342,6 +27693,97 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "redeemLicenseCode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeemLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateClientSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateClientSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rotateWebhookSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rotateWebhookSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "syncConnectionEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_syncConnectionEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importUsers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rollbackImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rollbackImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testEmailSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testEmailSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "testCurrentLoginsSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_testCurrentLoginsSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redeliverWebhookEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_redeliverWebhookEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sendTestWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendTestWebhook(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22448,6 +27890,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_myLicenses(ctx, field)
 				})
+		case "application":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_application(ctx, field)
+				})
+		case "redirectUriCheck":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_redirectUriCheck(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -22473,6 +27927,383 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var redirectUriCheckImplementors = []string{"RedirectUriCheck"}
+
+func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.SelectionSet, obj *model.RedirectURICheck) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, redirectUriCheckImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RedirectUriCheck")
+		case "ok":
+			out.Values[i] = ec._RedirectUriCheck_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._RedirectUriCheck_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientFound":
+			out.Values[i] = ec._RedirectUriCheck_clientFound(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUri":
+			out.Values[i] = ec._RedirectUriCheck_redirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUriRegistered":
+			out.Values[i] = ec._RedirectUriCheck_redirectUriRegistered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "matchedRedirectUri":
+			out.Values[i] = ec._RedirectUriCheck_matchedRedirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "normalized":
+			out.Values[i] = ec._RedirectUriCheck_normalized(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "https":
+			out.Values[i] = ec._RedirectUriCheck_https(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "problems":
+			out.Values[i] = ec._RedirectUriCheck_problems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var regionCountImplementors = []string{"RegionCount"}
+
+func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionSet, obj *model.RegionCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, regionCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RegionCount")
+		case "region":
+			out.Values[i] = ec._RegionCount_region(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._RegionCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeAlternativeEmailPayloadImplementors = []string{"RemoveAlternativeEmailPayload"}
+
+func (ec *executionContext) _RemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveAlternativeEmailPayload")
+		case "deletedEmailId":
+			out.Values[i] = ec._RemoveAlternativeEmailPayload_deletedEmailId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeConnectionPayloadImplementors = []string{"RemoveConnectionPayload"}
+
+func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rollbackImportPayloadImplementors = []string{"RollbackImportPayload"}
+
+func (ec *executionContext) _RollbackImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RollbackImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rollbackImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RollbackImportPayload")
+		case "source":
+			out.Values[i] = ec._RollbackImportPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletedConnections":
+			out.Values[i] = ec._RollbackImportPayload_deletedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var rotateSecretPayloadImplementors = []string{"RotateSecretPayload"}
+
+func (ec *executionContext) _RotateSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RotateSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, rotateSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RotateSecretPayload")
+		case "application":
+			out.Values[i] = ec._RotateSecretPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "secret":
+			out.Values[i] = ec._RotateSecretPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sessionsBucketImplementors = []string{"SessionsBucket"}
+
+func (ec *executionContext) _SessionsBucket(ctx context.Context, sel ast.SelectionSet, obj *model.SessionsBucket) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sessionsBucketImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SessionsBucket")
+		case "label":
+			out.Values[i] = ec._SessionsBucket_label(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "min":
+			out.Values[i] = ec._SessionsBucket_min(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "max":
+			out.Values[i] = ec._SessionsBucket_max(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._SessionsBucket_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var syncEmailPayloadImplementors = []string{"SyncEmailPayload"}
+
+func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SyncEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, syncEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SyncEmailPayload")
+		case "ok":
+			out.Values[i] = ec._SyncEmailPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changed":
+			out.Values[i] = ec._SyncEmailPayload_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var updateApplicationPayloadImplementors = []string{"UpdateApplicationPayload"}
+
+func (ec *executionContext) _UpdateApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateApplicationPayload")
+		case "application":
+			out.Values[i] = ec._UpdateApplicationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookSecret":
+			out.Values[i] = ec._UpdateApplicationPayload_webhookSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -22831,6 +28662,39 @@ func (ec *executionContext) _UserEmailEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._UserEmailEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyAlternativeEmailPayloadImplementors = []string{"VerifyAlternativeEmailPayload"}
+
+func (ec *executionContext) _VerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyAlternativeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyAlternativeEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyAlternativeEmailPayload_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -23539,6 +29403,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAppAnalytics2ᚖloginsignᚋgraphᚋmodelᚐAppAnalytics(ctx context.Context, sel ast.SelectionSet, v *model.AppAnalytics) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AppAnalytics!")
+		return graphql.Null
+	}
+	return ec._AppAnalytics(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AppConnection!")
@@ -23670,6 +29542,14 @@ func (ec *executionContext) unmarshalNCreateLicenseVariantInput2loginsignᚋgrap
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CurrentLoginsSyncTest!")
+		return graphql.Null
+	}
+	return ec._CurrentLoginsSyncTest(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[string], error) {
 	var res entgql.Cursor[string]
 	err := res.UnmarshalGQL(v)
@@ -23678,6 +29558,54 @@ func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCur
 
 func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v entgql.Cursor[string]) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNDayCount2ᚕᚖloginsignᚋgraphᚋmodelᚐDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.DayCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDayCount2ᚖloginsignᚋgraphᚋmodelᚐDayCount(ctx context.Context, sel ast.SelectionSet, v *model.DayCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DayCount!")
+		return graphql.Null
+	}
+	return ec._DayCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeleteAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐDeleteAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeletePayload2ᚖloginsignᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeletePayload!")
+		return graphql.Null
+	}
+	return ec._DeletePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EmailSyncTest!")
+		return graphql.Null
+	}
+	return ec._EmailSyncTest(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNGenerateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐGenerateLicenseCodesInput(ctx context.Context, v any) (model.GenerateLicenseCodesInput, error) {
@@ -23736,6 +29664,38 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) marshalNImportCounts2ᚖloginsignᚋgraphᚋmodelᚐImportCounts(ctx context.Context, sel ast.SelectionSet, v *model.ImportCounts) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportCounts!")
+		return graphql.Null
+	}
+	return ec._ImportCounts(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNImportRow2ᚖloginsignᚋentᚐImportRow(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNImportRow2ᚖloginsignᚋentᚐImportRow(ctx context.Context, sel ast.SelectionSet, v *ent.ImportRow) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportRow!")
+		return graphql.Null
+	}
+	return ec._ImportRow(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNImportRowConnection2ᚖloginsignᚋentᚐImportRowConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ImportRowConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportRowConnection!")
@@ -23767,6 +29727,14 @@ func (ec *executionContext) marshalNImportSource2ᚖloginsignᚋentᚐImportSour
 	return ec._ImportSource(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNImportSourceConnection2ᚖloginsignᚋentᚐImportSourceConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ImportSourceConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportSourceConnection!")
+		return graphql.Null
+	}
+	return ec._ImportSourceConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNImportSourceKind2loginsignᚋentᚋimportsourceᚐKind(ctx context.Context, v any) (importsource.Kind, error) {
 	var res importsource.Kind
 	err := res.UnmarshalGQL(v)
@@ -23794,6 +29762,38 @@ func (ec *executionContext) marshalNImportSourceOrderField2ᚖloginsignᚋentᚐ
 func (ec *executionContext) unmarshalNImportSourceWhereInput2ᚖloginsignᚋentᚐImportSourceWhereInput(ctx context.Context, v any) (*ent.ImportSourceWhereInput, error) {
 	res, err := ec.unmarshalInputImportSourceWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportUserInput2ᚕᚖloginsignᚋgraphᚋmodelᚐImportUserInputᚄ(ctx context.Context, v any) ([]*model.ImportUserInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*model.ImportUserInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNImportUserInput2ᚖloginsignᚋgraphᚋmodelᚐImportUserInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNImportUserInput2ᚖloginsignᚋgraphᚋmodelᚐImportUserInput(ctx context.Context, v any) (*model.ImportUserInput, error) {
+	res, err := ec.unmarshalInputImportUserInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNImportUsersInput2loginsignᚋgraphᚋmodelᚐImportUsersInput(ctx context.Context, v any) (model.ImportUsersInput, error) {
+	res, err := ec.unmarshalInputImportUsersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportUsersPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportUsersPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportUsersPayload!")
+		return graphql.Null
+	}
+	return ec._ImportUsersPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -23913,6 +29913,30 @@ func (ec *executionContext) unmarshalNLicenseCodeWhereInput2ᚖloginsignᚋent�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNLicenseStateCount2ᚕᚖloginsignᚋgraphᚋmodelᚐLicenseStateCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.LicenseStateCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLicenseStateCount2ᚖloginsignᚋgraphᚋmodelᚐLicenseStateCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLicenseStateCount2ᚖloginsignᚋgraphᚋmodelᚐLicenseStateCount(ctx context.Context, sel ast.SelectionSet, v *model.LicenseStateCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LicenseStateCount!")
+		return graphql.Null
+	}
+	return ec._LicenseStateCount(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLicenseVariant2ᚕᚖloginsignᚋentᚐLicenseVariantᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseVariant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23990,6 +30014,94 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
+		return graphql.Null
+	}
+	return ec._RedirectUriCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐRegionCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRegionCount2ᚖloginsignᚋgraphᚋmodelᚐRegionCount(ctx context.Context, sel ast.SelectionSet, v *model.RegionCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RegionCount!")
+		return graphql.Null
+	}
+	return ec._RegionCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveAlternativeEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RollbackImportPayload!")
+		return graphql.Null
+	}
+	return ec._RollbackImportPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐRotateSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.RotateSecretPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RotateSecretPayload!")
+		return graphql.Null
+	}
+	return ec._RotateSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSessionsBucket2ᚕᚖloginsignᚋgraphᚋmodelᚐSessionsBucketᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SessionsBucket) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodelᚐSessionsBucket(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodelᚐSessionsBucket(ctx context.Context, sel ast.SelectionSet, v *model.SessionsBucket) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SessionsBucket!")
+		return graphql.Null
+	}
+	return ec._SessionsBucket(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24033,6 +30145,14 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	return ret
 }
 
+func (ec *executionContext) marshalNSyncEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSyncEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.SyncEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SyncEmailPayload!")
+		return graphql.Null
+	}
+	return ec._SyncEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24045,6 +30165,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {
+	res, err := ec.unmarshalInputUpdateAppConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateApplicationInput2loginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx context.Context, v any) (model.UpdateApplicationInput, error) {
+	res, err := ec.unmarshalInputUpdateApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._UpdateApplicationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
@@ -24071,6 +30209,14 @@ func (ec *executionContext) marshalNUser2ᚖloginsignᚋentᚐUser(ctx context.C
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UserEmail!")
+		return graphql.Null
+	}
+	return ec._UserEmail(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNUserEmailConnection2ᚖloginsignᚋentᚐUserEmailConnection(ctx context.Context, sel ast.SelectionSet, v *ent.UserEmailConnection) graphql.Marshaler {
@@ -24119,6 +30265,14 @@ func (ec *executionContext) unmarshalNUserWhereInput2ᚖloginsignᚋentᚐUserWh
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNVerifyAlternativeEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyAlternativeEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyAlternativeEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyAlternativeEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyAlternativeEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWebhookAttemptConnection2ᚖloginsignᚋentᚐWebhookAttemptConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttemptConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WebhookAttemptConnection!")
@@ -24138,6 +30292,14 @@ func (ec *executionContext) marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEve
 		return graphql.Null
 	}
 	return ec._WebhookEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWebhookEventConnection2ᚖloginsignᚋentᚐWebhookEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WebhookEventConnection!")
+		return graphql.Null
+	}
+	return ec._WebhookEventConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWebhookEventOrderField2ᚖloginsignᚋentᚐWebhookEventOrderField(ctx context.Context, v any) (*ent.WebhookEventOrderField, error) {
@@ -25337,6 +31499,14 @@ func (ec *executionContext) unmarshalOUserEmailWhereInput2ᚖloginsignᚋentᚐU
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputUserEmailWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOUserFilter2ᚖloginsignᚋgraphᚋmodelᚐUserFilter(ctx context.Context, v any) (*model.UserFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputUserFilter(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

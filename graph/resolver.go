@@ -19,11 +19,13 @@ import (
 	"loginsign/ent/useremail"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/account"
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
+	"loginsign/internal/webhooks"
 )
 
 // Resolver holds the domain services the resolvers call.
@@ -32,6 +34,8 @@ type Resolver struct {
 	Identity *identity.Service
 	Portal   *portal.Service
 	Licenses *licenses.Service
+	Webhooks *webhooks.Service
+	Account  *account.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

@@ -494,18 +494,3 @@ func cursorString(c entgql.Cursor[string]) string {
 	c.MarshalGQL(&b)
 	return strings.Trim(b.String(), `"`)
 }
-
-// BearerOrSession lets a request through on either credential: with an Authorization: Bearer
-// header it must be a valid access token (Bearer: 401 invalid_token otherwise) and the token's
-// connection is the caller; without one, the session cookie's person (Sessions) is.
-func (a *API) BearerOrSession(next http.Handler) http.Handler {
-	bearer := a.Bearer(next)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, _, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			bearer.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}

@@ -172,6 +172,19 @@ func (a *API) Bearer(next http.Handler) http.Handler {
 	})
 }
 
+// OptionalBearer is Bearer for requests that carry an Authorization header; requests without
+// one pass through unchanged (routes that also accept the session cookie).
+func (a *API) OptionalBearer(next http.Handler) http.Handler {
+	bearer := a.Bearer(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		bearer.ServeHTTP(w, r)
+	})
+}
+
 // User is GET /api/user (behind Bearer): {"id","globalId","name","email","image"}, the
 // connection's profile as the app may see it. It doubles as the OpenID Connect userinfo.
 func (a *API) User(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"loginsign/internal/account"
 	"loginsign/internal/appapi"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
@@ -15,6 +16,7 @@ import (
 	"loginsign/internal/licenses"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
+	"loginsign/internal/webhooks"
 )
 
 // API holds the domain services the REST handlers call.
@@ -23,12 +25,14 @@ type API struct {
 	Cookies  httpx.Cookies
 	Identity *identity.Service
 	Portal   *portal.Service
+	OAuth    *oauth.Service
 	// App backends and licenses (rest/app.go, rest/licenses.go).
 	AppAPI     *appapi.Service
 	Licenses   *licenses.Service
 	KV         *kv.Store
 	RateLimits RateLimits
-	OAuth      *oauth.Service
+	Webhooks   *webhooks.Service
+	Account    *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -60,14 +60,29 @@ var (
 				Columns: []*schema.Column{AppConnectionsColumns[16], AppConnectionsColumns[14]},
 			},
 			{
-				Name:    "appconnection_application_id_joined_at",
+				Name:    "appconnection_application_id_joined_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[11]},
+				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[11], AppConnectionsColumns[0]},
 			},
 			{
-				Name:    "appconnection_application_id_last_session_at",
+				Name:    "appconnection_application_id_last_session_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[10]},
+				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[10], AppConnectionsColumns[0]},
+			},
+			{
+				Name:    "appconnection_application_id_login_count_id",
+				Unique:  false,
+				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[9], AppConnectionsColumns[0]},
+			},
+			{
+				Name:    "appconnection_application_id_region",
+				Unique:  false,
+				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[12]},
+			},
+			{
+				Name:    "appconnection_import_source_id",
+				Unique:  false,
+				Columns: []*schema.Column{AppConnectionsColumns[15]},
 			},
 			{
 				Name:    "appconnection_application_id_id",

@@ -95,7 +95,9 @@ func (AppConnection) Fields() []ent.Field {
 		field.String("app_email").Optional().MaxLen(254).
 			Comment("a real address the person shares with the app; empty when none"),
 		field.Bool("is_forwarding").Default(true),
-		field.Bool("email_muted").Default(false),
+		field.Bool("email_muted").Default(false).
+			Comment("the person muted relay mail for this app; GraphQL shows the effective emailMuted (muted or not forwarding) through a portal resolver").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Bool("blocked").Default(false),
 		field.Bool("active").Default(true),
 		field.Int("login_count").Default(0).
@@ -128,8 +130,13 @@ func (AppConnection) Edges() []ent.Edge {
 func (AppConnection) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("user_id", "application_id").Unique(),
-		index.Fields("application_id", "joined_at"),
-		index.Fields("application_id", "last_session_at"),
+		// The portal's user list pages by (order field, id) inside one application, and its
+		// analytics group inside one application: each index below serves one of them.
+		index.Fields("application_id", "joined_at", "id"),
+		index.Fields("application_id", "last_session_at", "id"),
+		index.Fields("application_id", "login_count", "id"),
+		index.Fields("application_id", "region"),
+		index.Fields("import_source_id"),
 		// keyset pages of GET /api/applications/:appId/users (ordered by id) without a sort
 		index.Fields("application_id", "id"),
 	}

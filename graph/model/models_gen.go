@@ -6,6 +6,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/licensevariant"
 	"loginsign/internal/licenses"
+	"time"
 )
 
 type CreateApplicationInput struct {
@@ -34,6 +35,35 @@ type CreateLicenseVariantInput struct {
 	Duration *licensevariant.Duration `json:"duration,omitempty"`
 }
 
+type CurrentLoginsSyncTest struct {
+	Ok       bool   `json:"ok"`
+	Endpoint string `json:"endpoint"`
+	Auth     string `json:"auth"`
+	Total    int    `json:"total"`
+}
+
+type DayCount struct {
+	// YYYY-MM-DD (UTC).
+	Day   string `json:"day"`
+	Count int    `json:"count"`
+}
+
+type DeleteAccountPayload struct {
+	// How many app connections ended.
+	EndedConnections int `json:"endedConnections"`
+}
+
+type DeletePayload struct {
+	DeletedID string `json:"deletedId"`
+}
+
+type EmailSyncTest struct {
+	Ok                bool     `json:"ok"`
+	Endpoint          string   `json:"endpoint"`
+	WebhookConfigured bool     `json:"webhookConfigured"`
+	Events            []string `json:"events"`
+}
+
 type GenerateLicenseCodesInput struct {
 	VariantID string `json:"variantId"`
 	// 1 to 10,000.
@@ -45,6 +75,111 @@ type GenerateLicenseCodesInput struct {
 type GenerateLicenseCodesPayload struct {
 	Variant *ent.LicenseVariant `json:"variant"`
 	Codes   []string            `json:"codes"`
+}
+
+type ImportCounts struct {
+	Imported         int `json:"imported"`
+	AlreadyConnected int `json:"alreadyConnected"`
+	NotFound         int `json:"notFound"`
+	NameMismatch     int `json:"nameMismatch"`
+	InvalidRow       int `json:"invalidRow"`
+}
+
+type ImportUserInput struct {
+	ExternalUserID   string  `json:"externalUserId"`
+	Email            string  `json:"email"`
+	Name             *string `json:"name,omitempty"`
+	RegistrationDate *string `json:"registrationDate,omitempty"`
+	LastLoginDate    *string `json:"lastLoginDate,omitempty"`
+}
+
+type ImportUsersInput struct {
+	SourceName *string            `json:"sourceName,omitempty"`
+	Users      []*ImportUserInput `json:"users"`
+}
+
+type ImportUsersPayload struct {
+	Source  *ent.ImportSource `json:"source"`
+	Results []*ent.ImportRow  `json:"results"`
+}
+
+type LicenseStateCount struct {
+	State string `json:"state"`
+	Count int    `json:"count"`
+}
+
+type RedirectURICheck struct {
+	Ok                    bool     `json:"ok"`
+	ClientID              string   `json:"clientId"`
+	ClientFound           bool     `json:"clientFound"`
+	RedirectURI           string   `json:"redirectUri"`
+	RedirectURIRegistered bool     `json:"redirectUriRegistered"`
+	MatchedRedirectURI    *string  `json:"matchedRedirectUri,omitempty"`
+	Normalized            bool     `json:"normalized"`
+	HTTPS                 bool     `json:"https"`
+	Problems              []string `json:"problems"`
+}
+
+type RegionCount struct {
+	Region *string `json:"region,omitempty"`
+	Count  int     `json:"count"`
+}
+
+type RemoveAlternativeEmailPayload struct {
+	DeletedEmailID string `json:"deletedEmailId"`
+}
+
+type RemoveConnectionPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+type RollbackImportPayload struct {
+	Source             *ent.ImportSource `json:"source"`
+	DeletedConnections int               `json:"deletedConnections"`
+}
+
+type RotateSecretPayload struct {
+	Application *ent.Application `json:"application"`
+	Secret      string           `json:"secret"`
+}
+
+type SessionsBucket struct {
+	Label string `json:"label"`
+	Min   int    `json:"min"`
+	// null: no upper bound.
+	Max   *int `json:"max,omitempty"`
+	Count int  `json:"count"`
+}
+
+type SyncEmailPayload struct {
+	Ok      bool `json:"ok"`
+	Changed bool `json:"changed"`
+}
+
+type UpdateAppConnectionInput struct {
+	IsForwarding *bool `json:"isForwarding,omitempty"`
+	// The person's primary or a verified alternative address; "" stops sharing.
+	AppEmail *string `json:"appEmail,omitempty"`
+}
+
+type UpdateApplicationInput struct {
+	Name       *string `json:"name,omitempty"`
+	Website    *string `json:"website,omitempty"`
+	IconURL    *string `json:"iconUrl,omitempty"`
+	TermsURL   *string `json:"termsUrl,omitempty"`
+	PrivacyURL *string `json:"privacyUrl,omitempty"`
+	// Replaces the whole list.
+	RedirectUris []string `json:"redirectUris,omitempty"`
+	// Replaces the whole list.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	// An empty string removes the webhook and its secret.
+	WebhookURL *string `json:"webhookUrl,omitempty"`
+}
+
+type UpdateApplicationPayload struct {
+	Application *ent.Application `json:"application"`
+	// The new webhook secret, when this update set the first webhook URL.
+	WebhookSecret *string `json:"webhookSecret,omitempty"`
 }
 
 type UpdateLicenseVariantInput struct {
@@ -64,4 +199,27 @@ type UploadLicenseCodesPayload struct {
 	// Codes the application already had, or that came twice in this upload.
 	Duplicates []string               `json:"duplicates"`
 	Invalid    []*licenses.InvalidRow `json:"invalid"`
+}
+
+// Filters over an application's connected users; every given field must hold.
+type UserFilter struct {
+	Active  *bool `json:"active,omitempty"`
+	Blocked *bool `json:"blocked,omitempty"`
+	// emailMuted as listed: muted by the person or not forwarding.
+	Muted *bool `json:"muted,omitempty"`
+	// Exact region, case-insensitive.
+	Region *string `json:"region,omitempty"`
+	// Inclusive lower bound of the join time.
+	JoinedAfter *time.Time `json:"joinedAfter,omitempty"`
+	// Exclusive upper bound of the join time.
+	JoinedBefore      *time.Time `json:"joinedBefore,omitempty"`
+	LastSessionAfter  *time.Time `json:"lastSessionAfter,omitempty"`
+	LastSessionBefore *time.Time `json:"lastSessionBefore,omitempty"`
+	// Part of the Global User ID, display name, shared address or alias, case-insensitive.
+	Search *string `json:"search,omitempty"`
+}
+
+type VerifyAlternativeEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
 }

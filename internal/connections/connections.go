@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/refreshtoken"
+	"loginsign/ent/retiredalias"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
 
@@ -74,4 +78,61 @@ func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, n
 		return fmt.Errorf("deleting connection: %w", err)
 	}
 	return nil
+}
+
+// Alias lengths: random [a-z0-9] local parts of 8 characters (36^8 ≈ 2.8·10^12), within the
+// 6–10 the product documents.
+const aliasLength = 8
+
+// NewAlias returns a relay address on relayDomain that no connection holds and that was never
+// retired, retrying on collision. It reads through tx so that it sees the transaction's rows.
+func NewAlias(ctx context.Context, tx *ent.Tx, relayDomain string) (string, error) {
+	if relayDomain == "" {
+		return "", fmt.Errorf("connections.NewAlias: relay domain is not configured")
+	}
+	for range 10 {
+		addr := ids.RandomLower(aliasLength) + "@" + relayDomain
+		held, err := tx.AppConnection.Query().Where(appconnection.AliasEmail(addr)).Exist(ctx)
+		if err != nil {
+			return "", fmt.Errorf("checking alias: %w", err)
+		}
+		if held {
+			continue
+		}
+		retired, err := tx.RetiredAlias.Query().Where(retiredalias.Address(addr)).Exist(ctx)
+		if err != nil {
+			return "", fmt.Errorf("checking retired aliases: %w", err)
+		}
+		if !retired {
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("connections.NewAlias: no free alias after 10 attempts")
+}
+
+// Create links userID to appID inside tx with a fresh alias on relayDomain (see NewAlias):
+// the one way a connection begins, whether the person signs in or the developer imports them.
+// set, when given, adds fields (joined date, external user id, import source…) before saving.
+// A connection that already exists answers a Conflict from the unique (user, application)
+// index; callers look it up first.
+func Create(ctx context.Context, tx *ent.Tx, userID, appID, relayDomain string, now time.Time, set ...func(*ent.AppConnectionCreate)) (*ent.AppConnection, error) {
+	alias, err := NewAlias(ctx, tx, relayDomain)
+	if err != nil {
+		return nil, err
+	}
+	c := tx.AppConnection.Create().
+		SetUserID(userID).
+		SetApplicationID(appID).
+		SetAliasEmail(alias).
+		SetJoinedAt(now).
+		SetCreatedAt(now).
+		SetUpdatedAt(now)
+	for _, f := range set {
+		f(c)
+	}
+	conn, err := c.Save(ctx)
+	if err != nil {
+		return nil, store.Err(err, "connection")
+	}
+	return conn, nil
 }

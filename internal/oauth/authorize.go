@@ -11,8 +11,9 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
-	"loginsign/ent/retiredalias"
 	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
@@ -239,14 +240,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			return nil, nil, (&Error{Code: "email_required", Status: 400,
 				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
 		}
-		alias, err := s.newAlias(ctx, tx)
-		if err != nil {
-			return nil, nil, err
-		}
-		conn, err = tx.AppConnection.Create().SetUserID(userID).SetApplicationID(req.ClientID).
-			SetAliasEmail(alias).SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now).SetJoinedAt(now).
-			SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
-		if ent.IsConstraintError(err) {
+		conn, err = connections.Create(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, now,
+			func(c *ent.AppConnectionCreate) { c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now) })
+		if apperr.Is(err, apperr.Conflict) {
 			return nil, errAliasTaken, nil
 		}
 		if err != nil {
@@ -284,29 +280,6 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		return nil, nil, serverError(err)
 	}
 	return conn, nil, nil
-}
-
-// newAlias picks a masked address: 6–10 random [a-z0-9] on the relay domain, never one in use
-// or retired. It grows by one character every two collisions.
-func (s *Service) newAlias(ctx context.Context, tx *ent.Tx) (string, error) {
-	for i := 0; i < 10; i++ {
-		n := min(6+i/2, 10)
-		addr := ids.RandomLower(n) + "@" + s.Config.RelayDomain
-		used, err := tx.AppConnection.Query().Where(appconnection.AliasEmail(addr)).Exist(ctx)
-		if err != nil {
-			return "", serverError(err)
-		}
-		if !used {
-			used, err = tx.RetiredAlias.Query().Where(retiredalias.Address(addr)).Exist(ctx)
-			if err != nil {
-				return "", serverError(err)
-			}
-		}
-		if !used {
-			return addr, nil
-		}
-	}
-	return "", serverError(errors.New("no free alias after 10 tries"))
 }
 
 // Next is what the authorization endpoint does next for a flow.

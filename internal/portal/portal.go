@@ -11,6 +11,7 @@ import (
 	"loginsign/ent/application"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/identity"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -22,7 +23,21 @@ type Service struct {
 	WebhookSecrets *seal.Sealer
 	// Dev allows http redirect URIs and webhook targets on any host (development only).
 	Dev bool
-	Now func() time.Time
+	// RelayDomain is the domain of the masked addresses given to imported connections.
+	RelayDomain string
+	// Identity changes primary addresses for the email-sync route.
+	Identity *identity.Service
+	// Redirects answers the portal's redirect-URI healthcheck; nil until the OAuth domain is
+	// wired in (the check answers Internal "not available" meanwhile).
+	Redirects RedirectChecker
+	Now       func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
 }
 
 // OwnedApplication returns the application id if the signed-in developer owns it, else
@@ -39,4 +54,17 @@ func (s *Service) OwnedApplication(ctx context.Context, appID string) (*ent.Appl
 		return nil, apperr.New(apperr.NotFound, "application not found")
 	}
 	return app, err
+}
+
+// WebhookURL is app's webhook URL, for its owner only: an application reached through a
+// person's connection answers NotFound here.
+func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	if app.OwnerID != uid {
+		return "", apperr.New(apperr.NotFound, "application not found")
+	}
+	return app.WebhookURL, nil
 }

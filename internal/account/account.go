@@ -1,0 +1,331 @@
+// Package account holds what a person does to their own LoginSign account in the dashboard:
+// remove a connected app, mute its mail, manage alternative addresses, change the primary
+// address, delete the account. Every operation acts on the signed-in person only; another
+// person's connection or address answers NotFound, like one that does not exist. Operations
+// that change several rows run in one transaction, and the webhook events they cause are
+// written in it (the outbox).
+package account
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
+	"loginsign/ent/user"
+	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/connections"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/mail"
+	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
+)
+
+// Service is the person's account domain.
+type Service struct {
+	DB       *store.DB
+	KV       *kv.Store
+	Identity *identity.Service
+	Mail     mail.Sender
+	// BaseURL is LOGINSIGN_BASE_URL; verification links point at it.
+	BaseURL string
+	Now     func() time.Time
+	// Wake, when set, is called after a commit that queued webhook events (the worker's Wake).
+	Wake func()
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC() }
+
+func (s *Service) wake() {
+	if s.Wake != nil {
+		s.Wake()
+	}
+}
+
+// forUpdate locks the rows a query reads until the transaction ends. SQLite needs no row
+// locks: its transactions take the write lock when they begin.
+func (s *Service) forUpdate(q *ent.AppConnectionQuery) *ent.AppConnectionQuery {
+	if s.DB.Dialect == dialect.Postgres {
+		return q.ForUpdate()
+	}
+	return q
+}
+
+// RemoveConnection ends the signed-in person's connection to an app (removing it in the
+// dashboard, or revoking its access): tokens, consent and licenses go, the alias is retired,
+// and the app gets connection_deleted.
+func (s *Service) RemoveConnection(ctx context.Context, connectionID string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// Two removals at once: the second waits for the first, then finds nothing.
+		conn, err := s.forUpdate(tx.AppConnection.Query().
+			Where(appconnection.ID(connectionID), appconnection.UserID(uid))).
+			WithApplication().WithUser().Only(ctx)
+		if err != nil {
+			return store.Err(err, "connection")
+		}
+		return connections.Delete(ctx, tx, conn, connections.RemovedByPerson, now)
+	})
+	if err != nil {
+		return err
+	}
+	s.wake()
+	return nil
+}
+
+// SetConnectionMuted mutes (or unmutes) relay mail from one of the signed-in person's apps.
+func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.DB.AppConnection.Update().
+		Where(appconnection.ID(connectionID), appconnection.UserID(uid)).
+		SetEmailMuted(muted).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.NotFound, "connection not found")
+	}
+	c, err := s.DB.AppConnection.Get(ctx, connectionID)
+	return c, store.Err(err, "connection")
+}
+
+// DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID
+// (the dashboard asks them to type it). Every connection ends as RemoveConnection would, but
+// each app gets user_account_deleted; every browser session ends; the addresses and the user
+// row are deleted. The Global User ID is never issued again (the allocator's counter only
+// moves forward). A person who still owns applications must delete or hand them over first
+// (Conflict "owns_applications"): deleting them would end other people's connections.
+func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConnections int, err error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return 0, err
+	}
+	u, err := s.DB.User.Get(ctx, uid)
+	if err != nil {
+		return 0, store.Err(err, "user")
+	}
+	if strings.TrimSpace(strings.ToUpper(confirm)) != u.GlobalID {
+		return 0, apperr.WithReason(apperr.Invalid, "confirmation_mismatch", "type your Global User ID to confirm")
+	}
+	if owns, err := s.DB.Application.Query().Where(application.OwnerID(uid)).Exist(ctx); err != nil {
+		return 0, err
+	} else if owns {
+		return 0, apperr.WithReason(apperr.Conflict, "owns_applications", "delete your applications in the Developer Portal first")
+	}
+	// Sessions end first: if anything below fails, the person is signed out and the account
+	// is intact, never the other way round.
+	if _, err := s.Identity.Sessions.DeleteAll(ctx, uid, ""); err != nil {
+		return 0, err
+	}
+	now := s.now()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		conns, err := tx.AppConnection.Query().Where(appconnection.UserID(uid)).
+			WithApplication().WithUser().All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			if err := connections.Delete(ctx, tx, c, connections.AccountDeleted, now); err != nil {
+				return err
+			}
+		}
+		endedConnections = len(conns)
+		if _, err := tx.UserEmail.Delete().Where(useremail.UserID(uid)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting addresses: %w", err)
+		}
+		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).
+			SetData(map[string]any{"connections": len(conns)}).SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("auditing: %w", err)
+		}
+		n, err := tx.User.Delete().Where(user.ID(uid)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("deleting user: %w", err)
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "user not found")
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// A session created while the transaction ran ends too.
+	if _, err := s.Identity.Sessions.DeleteAll(ctx, uid, ""); err != nil {
+		return endedConnections, err
+	}
+	s.wake()
+	return endedConnections, nil
+}
+
+// verifyTTL is how long an address-verification link works.
+const verifyTTL = 24 * time.Hour
+
+// Limits on alternative addresses.
+const (
+	MaxAlternativeEmails = 10
+	verifySendsPerHour   = 5
+)
+
+func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
+
+// AddAlternativeEmail links addr to the signed-in person as a pending alternative address and
+// mails it a single-use verification link (valid 24 h). Adding a pending address again sends
+// a new link. Whether another account uses the address is checked when it is verified, so this
+// call does not reveal who has an account.
+func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.UserEmail, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addr, err = identity.NormalizeEmail(addr)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.DB.User.Get(ctx, uid)
+	if err != nil {
+		return nil, store.Err(err, "user")
+	}
+	if u.Email == addr {
+		return nil, apperr.WithReason(apperr.Conflict, "already_primary", "%s is already your primary address", addr)
+	}
+	var ue *ent.UserEmail
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		existing, err := tx.UserEmail.Query().Where(useremail.UserID(uid), useremail.Email(addr)).Only(ctx)
+		switch {
+		case err == nil && existing.VerifiedAt != nil:
+			return apperr.WithReason(apperr.Conflict, "already_linked", "%s is already linked to your account", addr)
+		case err == nil:
+			ue = existing
+			return nil
+		case !ent.IsNotFound(err):
+			return err
+		}
+		n, err := tx.UserEmail.Query().Where(useremail.UserID(uid)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxAlternativeEmails {
+			return apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
+		}
+		ue, err = tx.UserEmail.Create().SetUserID(uid).SetEmail(addr).Save(ctx)
+		return store.Err(err, "address")
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ok, retry, err := s.KV.Limit(ctx, "verify-email:"+uid, verifySendsPerHour, time.Hour); err != nil {
+		return nil, err
+	} else if !ok {
+		secs := int(retry.Seconds()) + 1
+		return nil, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
+			Message: fmt.Sprintf("too many verification mails; try again in %d s", secs)}
+	}
+	token := ids.Secret("ver_")
+	if err := s.KV.Set(ctx, verifyKey(token), ue.ID, verifyTTL).Err(); err != nil {
+		return nil, fmt.Errorf("storing verification token: %w", err)
+	}
+	link := strings.TrimRight(s.BaseURL, "/") + "/dashboard/emails/verify?token=" + token
+	if err := s.Mail.Send(ctx, mail.VerifyEmail(addr, link)); err != nil {
+		return nil, fmt.Errorf("sending verification mail: %w", err)
+	}
+	return ue, nil
+}
+
+// VerifyAlternativeEmail confirms the address whose verification link carried token. The
+// token works once and for 24 h; it needs no session (it proves control of the mailbox). An
+// address that another account has verified meanwhile answers Conflict ("email_taken").
+func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*ent.UserEmail, error) {
+	invalid := apperr.WithReason(apperr.Invalid, "invalid_token", "the verification link is invalid, used or expired")
+	if token == "" || len(token) > 128 {
+		return nil, invalid
+	}
+	id, err := s.KV.GetDel(ctx, verifyKey(token)).Result()
+	if err != nil || id == "" {
+		return nil, invalid
+	}
+	var ue *ent.UserEmail
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		ue, err = tx.UserEmail.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return invalid // removed since the link was sent
+		} else if err != nil {
+			return err
+		}
+		if ue.VerifiedAt != nil {
+			return nil
+		}
+		taken, err := tx.User.Query().Where(user.Email(ue.Email), user.IDNEQ(ue.UserID)).Exist(ctx)
+		if err == nil && !taken {
+			taken, err = tx.UserEmail.Query().Where(useremail.Email(ue.Email), useremail.UserIDNEQ(ue.UserID),
+				useremail.VerifiedAtNotNil()).Exist(ctx)
+		}
+		if err != nil {
+			return err
+		}
+		if taken {
+			return apperr.WithReason(apperr.Conflict, "email_taken", "this address belongs to another LoginSign account")
+		}
+		ue, err = tx.UserEmail.UpdateOne(ue).SetVerifiedAt(s.now()).Save(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ue, nil
+}
+
+// RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
+// verified or pending.
+func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.DB.UserEmail.Delete().Where(useremail.ID(emailID), useremail.UserID(uid)).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.New(apperr.NotFound, "address not found")
+	}
+	return nil
+}
+
+// MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the
+// primary one (identity.ChangePrimaryEmail with reason user_email_change: apps that were
+// shown the old primary address get email_changed). The old primary stays as a verified
+// alternative.
+func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ue, err := s.DB.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid)).Only(ctx)
+	if err != nil {
+		return nil, store.Err(err, "address")
+	}
+	if ue.VerifiedAt == nil {
+		return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
+	}
+	if _, err := s.Identity.ChangePrimaryEmail(ctx, uid, ue.Email, webhooks.ReasonUserEmailChange, "", uid); err != nil {
+		return nil, err
+	}
+	s.wake()
+	return s.Identity.User(ctx, uid)
+}

@@ -1,0 +1,384 @@
+package account_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/retiredalias"
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/account"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail"
+	"loginsign/internal/mail/mailtest"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+var now = time.Date(2026, 5, 3, 11, 20, 0, 0, time.UTC)
+
+type env struct {
+	t        *testing.T
+	db       *store.DB
+	kv       *kv.Store
+	smtp     *mailtest.Server
+	identity *identity.Service
+	svc      *account.Service
+	person   *ent.User
+	dev      *ent.User
+}
+
+func newEnv(t *testing.T, db *store.DB) *env {
+	k, err := kv.Open(context.Background(), kvtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	smtp := mailtest.Start(t)
+	sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>",
+		Logger: slog.New(slog.DiscardHandler), RetryDelays: []time.Duration{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := func() time.Time { return now }
+	idsvc := identity.New(db, k, clock, identity.SessionConfig{})
+	e := &env{t: t, db: db, kv: k, smtp: smtp, identity: idsvc,
+		svc: &account.Service{DB: db, KV: k, Identity: idsvc, Mail: sender, BaseURL: "https://login.example.com", Now: clock}}
+	e.person = e.user("person@example.com")
+	e.dev = e.user("dev@example.com")
+	return e
+}
+
+func (e *env) user(email string) *ent.User {
+	e.t.Helper()
+	u, err := e.identity.CreateUser(context.Background(), email, "")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return u
+}
+
+func (e *env) app(name string) *ent.Application {
+	e.t.Helper()
+	return e.db.Application.Create().SetOwnerID(e.dev.ID).SetName(name).SetSecretHash("x").
+		SetWebhookURL("https://" + name + ".example.com/hooks").SetWebhookSecret([]byte("sealed")).
+		SaveX(context.Background())
+}
+
+func (e *env) connect(u *ent.User, app *ent.Application, appEmail string) *ent.AppConnection {
+	e.t.Helper()
+	return e.db.AppConnection.Create().SetUserID(u.ID).SetApplicationID(app.ID).
+		SetAliasEmail(ids.RandomLower(10) + "@relay.example.com").SetAppEmail(appEmail).
+		SaveX(context.Background())
+}
+
+func as(u *ent.User) context.Context {
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "s"})
+}
+
+// events returns the queued webhook bodies per application, in a stable order.
+func (e *env) events() map[string][]string {
+	e.t.Helper()
+	out := map[string][]string{}
+	for _, ev := range e.db.WebhookEvent.Query().AllX(context.Background()) {
+		if ev.Status != webhookevent.StatusPending {
+			e.t.Errorf("event %s is %s, want pending", ev.ID, ev.Status)
+		}
+		out[ev.ApplicationID] = append(out[ev.ApplicationID], ev.Payload)
+	}
+	for _, v := range out {
+		sort.Strings(v)
+	}
+	return out
+}
+
+// sameJSON compares two JSON documents by value.
+func sameJSON(t *testing.T, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(got), &g); err != nil {
+		t.Fatalf("body %s: %v", got, err)
+	}
+	json.Unmarshal([]byte(want), &w)
+	gb, _ := json.Marshal(g)
+	wb, _ := json.Marshal(w)
+	if string(gb) != string(wb) {
+		t.Errorf("body\n got %s\nwant %s", gb, wb)
+	}
+}
+
+func wantCode(t *testing.T, err error, code apperr.Code, reason string) {
+	t.Helper()
+	e := apperr.As(err)
+	if e == nil || e.Code != code || (reason != "" && e.Reason != reason) {
+		t.Fatalf("error %v, want %s %s", err, code, reason)
+	}
+}
+
+func TestRemoveConnectionEmitsConnectionDeleted(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		app := e.app("notes")
+		conn := e.connect(e.person, app, "")
+		other := e.connect(e.dev, app, "")
+
+		wantCode(t, e.svc.RemoveConnection(context.Background(), conn.ID), apperr.Unauthorized, "")
+		wantCode(t, e.svc.RemoveConnection(as(e.person), other.ID), apperr.NotFound, "")
+		if len(e.events()) != 0 {
+			t.Fatal("a refused removal queued an event")
+		}
+		if err := e.svc.RemoveConnection(as(e.person), conn.ID); err != nil {
+			t.Fatal(err)
+		}
+		got := e.events()[app.ID]
+		if len(got) != 1 {
+			t.Fatalf("%d events, want 1", len(got))
+		}
+		sameJSON(t, got[0], fmt.Sprintf(`{"type":"connection_deleted","connectionId":%q,"userId":%q,"aliasEmail":%q,
+			"applicationId":%q,"reason":null,"deletedAt":"2026-05-03T11:20:00.000Z"}`,
+			conn.ID, e.person.GlobalID, conn.AliasEmail, app.ID))
+		if ok, _ := db.AppConnection.Query().Where().Exist(context.Background()); !ok {
+			t.Error("the other person's connection went too")
+		}
+		if _, err := db.AppConnection.Get(context.Background(), conn.ID); !ent.IsNotFound(err) {
+			t.Errorf("connection still there: %v", err)
+		}
+		if !db.RetiredAlias.Query().Where(retiredalias.Address(conn.AliasEmail)).ExistX(context.Background()) {
+			t.Error("alias not retired")
+		}
+		wantCode(t, e.svc.RemoveConnection(as(e.person), conn.ID), apperr.NotFound, "")
+	})
+}
+
+func TestConcurrentRemovalsEndTheConnectionOnce(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		app := e.app("notes")
+		conn := e.connect(e.person, app, "")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() { errs[i] = e.svc.RemoveConnection(as(e.person), conn.ID) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if !apperr.Is(err, apperr.NotFound) {
+				t.Errorf("unexpected error %v", err)
+			}
+		}
+		if ok != 1 || len(e.events()[app.ID]) != 1 {
+			t.Errorf("%d removals succeeded, %d events; want 1 and 1", ok, len(e.events()[app.ID]))
+		}
+	})
+}
+
+func TestMuteAndUnmuteAnAppsMail(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		app := e.app("news")
+		conn := e.connect(e.person, app, "")
+		c, err := e.svc.SetConnectionMuted(as(e.person), conn.ID, true)
+		if err != nil || !c.EmailMuted {
+			t.Fatalf("mute: %v %v", c, err)
+		}
+		c, err = e.svc.SetConnectionMuted(as(e.person), conn.ID, false)
+		if err != nil || c.EmailMuted {
+			t.Fatalf("unmute: %v %v", c, err)
+		}
+		_, err = e.svc.SetConnectionMuted(as(e.dev), conn.ID, true)
+		wantCode(t, err, apperr.NotFound, "")
+		if db.AppConnection.GetX(context.Background(), conn.ID).EmailMuted {
+			t.Error("another person muted the connection")
+		}
+		if len(e.events()) != 0 {
+			t.Error("muting queued a webhook event")
+		}
+	})
+}
+
+var linkRE = regexp.MustCompile(`https://login\.example\.com/dashboard/emails/verify\?token=(\S+)`)
+
+func (e *env) addAndVerify(u *ent.User, addr string) *ent.UserEmail {
+	e.t.Helper()
+	before := e.smtp.Count()
+	ue, err := e.svc.AddAlternativeEmail(as(u), addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	msgs := e.smtp.Wait(e.t, before+1)
+	m := msgs[len(msgs)-1]
+	if len(m.To) != 1 || m.To[0] != addr {
+		e.t.Fatalf("verification mail went to %v", m.To)
+	}
+	tok := linkRE.FindStringSubmatch(m.Text)
+	if tok == nil {
+		e.t.Fatalf("no link in %q", m.Text)
+	}
+	v, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+	if err != nil || v.ID != ue.ID || v.VerifiedAt == nil {
+		e.t.Fatalf("verify: %+v %v", v, err)
+	}
+	return v
+}
+
+func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ue, err := e.svc.AddAlternativeEmail(as(e.person), "  Backup@Example.org ")
+		if err != nil || ue.Email != "backup@example.org" || ue.VerifiedAt != nil {
+			t.Fatalf("add: %+v %v", ue, err)
+		}
+		m := e.smtp.Wait(t, 1)[0]
+		tok := linkRE.FindStringSubmatch(m.Text)
+		if tok == nil || m.To[0] != "backup@example.org" {
+			t.Fatalf("mail to %v text %q", m.To, m.Text)
+		}
+		v, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		if err != nil || v.VerifiedAt == nil {
+			t.Fatalf("verify: %+v %v", v, err)
+		}
+		_, err = e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		wantCode(t, err, apperr.Invalid, "invalid_token")
+		_, err = e.svc.VerifyAlternativeEmail(context.Background(), "ver_forged")
+		wantCode(t, err, apperr.Invalid, "invalid_token")
+
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "backup@example.org")
+		wantCode(t, err, apperr.Conflict, "already_linked")
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "person@example.com")
+		wantCode(t, err, apperr.Conflict, "already_primary")
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "not an address")
+		wantCode(t, err, apperr.Invalid, "")
+		_, err = e.svc.AddAlternativeEmail(context.Background(), "x@example.org")
+		wantCode(t, err, apperr.Unauthorized, "")
+		if len(e.events()) != 0 {
+			t.Error("address changes queued webhook events")
+		}
+	})
+}
+
+func TestVerifyingAnAddressAnotherAccountUsesIsRefused(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		// Adding does not reveal that dev@example.com has an account; verifying does, to its owner.
+		if _, err := e.svc.AddAlternativeEmail(as(e.person), "dev@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		tok := linkRE.FindStringSubmatch(e.smtp.Wait(t, 1)[0].Text)
+		_, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		wantCode(t, err, apperr.Conflict, "email_taken")
+	})
+}
+
+func TestRemoveAlternativeAddress(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ue := e.addAndVerify(e.person, "backup@example.org")
+		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.dev), ue.ID), apperr.NotFound, "")
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.UserEmail.Get(context.Background(), ue.ID); !ent.IsNotFound(err) {
+			t.Errorf("address still linked: %v", err)
+		}
+		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.person), ue.ID), apperr.NotFound, "")
+	})
+}
+
+func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		shared, masked := e.app("shared"), e.app("masked")
+		sc := e.connect(e.person, shared, "person@example.com")
+		e.connect(e.person, masked, "")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.MakePrimaryEmail(as(e.person), pending.ID)
+		wantCode(t, err, apperr.Conflict, "email_not_verified")
+
+		ue := e.addAndVerify(e.person, "new@example.org")
+		_, err = e.svc.MakePrimaryEmail(as(e.dev), ue.ID)
+		wantCode(t, err, apperr.NotFound, "")
+		u, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID)
+		if err != nil || u.Email != "new@example.org" {
+			t.Fatalf("make primary: %v %v", u, err)
+		}
+		evs := e.events()
+		if len(evs[masked.ID]) != 0 || len(evs[shared.ID]) != 1 {
+			t.Fatalf("events %v; want one for the app shown the old address", evs)
+		}
+		sameJSON(t, evs[shared.ID][0], fmt.Sprintf(`{"type":"email_changed","applicationId":%q,"connectionId":%q,
+			"userId":%q,"aliasEmail":%q,"oldEmail":"person@example.com","newEmail":"new@example.org",
+			"changedAt":"2026-05-03T11:20:00.000Z","reason":"user_email_change"}`,
+			shared.ID, sc.ID, e.person.GlobalID, sc.AliasEmail))
+	})
+}
+
+func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		a, b := e.app("alpha"), e.app("beta")
+		ca, cb := e.connect(e.person, a, ""), e.connect(e.person, b, "person@example.com")
+		e.addAndVerify(e.person, "backup@example.org")
+		raw, err := e.identity.Sessions.Create(context.Background(), e.person.ID, "test", "127.0.0.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		_, err = e.svc.DeleteAccount(as(e.person), "ZZ9999")
+		wantCode(t, err, apperr.Invalid, "confirmation_mismatch")
+		_, err = e.svc.DeleteAccount(as(e.dev), e.dev.GlobalID)
+		wantCode(t, err, apperr.Conflict, "owns_applications")
+		if len(e.events()) != 0 {
+			t.Fatal("a refused deletion queued events")
+		}
+
+		n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
+		if err != nil || n != 2 {
+			t.Fatalf("delete: %d %v", n, err)
+		}
+		evs := e.events()
+		if len(evs[a.ID]) != 1 || len(evs[b.ID]) != 1 {
+			t.Fatalf("events %v, want one per connection", evs)
+		}
+		for _, c := range []struct {
+			app  *ent.Application
+			conn *ent.AppConnection
+		}{{a, ca}, {b, cb}} {
+			sameJSON(t, evs[c.app.ID][0], fmt.Sprintf(`{"type":"user_account_deleted","applicationId":%q,
+				"connectionId":%q,"userId":%q,"aliasEmail":%q}`, c.app.ID, c.conn.ID, e.person.GlobalID, c.conn.AliasEmail))
+		}
+		if _, err := e.identity.Sessions.Lookup(context.Background(), raw); !apperr.Is(err, apperr.Unauthorized) {
+			t.Errorf("session still works: %v", err)
+		}
+		if _, err := db.User.Get(context.Background(), e.person.ID); !ent.IsNotFound(err) {
+			t.Errorf("user still there: %v", err)
+		}
+		if n := db.UserEmail.Query().CountX(context.Background()); n != 0 {
+			t.Errorf("%d addresses left", n)
+		}
+		// The same address can sign up again; it gets a new Global User ID.
+		again := e.user("person@example.com")
+		if again.GlobalID == e.person.GlobalID {
+			t.Errorf("Global User ID %s was issued again", again.GlobalID)
+		}
+		_, err = e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
+		wantCode(t, err, apperr.NotFound, "")
+	})
+}

@@ -1,0 +1,229 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
+	"loginsign/ent/importrow"
+	"loginsign/ent/importsource"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/licensevariant"
+	"loginsign/ent/webhookattempt"
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/connections"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// ApplicationPatch changes some settings of an application; nil fields stay as they are.
+// RedirectURIs and AllowedOrigins replace the whole list. An empty WebhookURL removes the
+// webhook (and its secret).
+type ApplicationPatch struct {
+	Name           *string
+	Website        *string
+	IconURL        *string
+	TermsURL       *string
+	PrivacyURL     *string
+	RedirectURIs   []string // nil: unchanged
+	AllowedOrigins []string // nil: unchanged
+	WebhookURL     *string
+}
+
+// UpdatedApplication is an application after an update. WebhookSecret is set, this once, when
+// the update gave the application its first webhook URL.
+type UpdatedApplication struct {
+	Application   *ent.Application
+	WebhookSecret string
+}
+
+// UpdateApplication changes the settings of the signed-in developer's application appID with
+// the same validation as CreateApplication. Setting a webhook URL when none was set creates a
+// webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
+func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
+	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
+		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil {
+		return nil, apperr.New(apperr.Invalid, "nothing to update: give at least one field")
+	}
+	var out UpdatedApplication
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		in := ApplicationInput{Name: app.Name, Website: app.Website, IconURL: app.IconURL, TermsURL: app.TermsURL,
+			PrivacyURL: app.PrivacyURL, RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: app.WebhookURL}
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = *v
+			}
+		}
+		set(&in.Name, p.Name)
+		set(&in.Website, p.Website)
+		set(&in.IconURL, p.IconURL)
+		set(&in.TermsURL, p.TermsURL)
+		set(&in.PrivacyURL, p.PrivacyURL)
+		set(&in.WebhookURL, p.WebhookURL)
+		if p.RedirectURIs != nil {
+			in.RedirectURIs = p.RedirectURIs
+		}
+		if p.AllowedOrigins != nil {
+			in.AllowedOrigins = p.AllowedOrigins
+		}
+		if err := s.validate(&in); err != nil {
+			return err
+		}
+		upd := tx.Application.UpdateOne(app).
+			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
+			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
+			SetUpdatedAt(s.now())
+		switch {
+		case in.WebhookURL == "":
+			upd.ClearWebhookURL().ClearWebhookSecret().ClearWebhookDisabledAt()
+		case app.WebhookURL == "" || len(app.WebhookSecret) == 0:
+			out.WebhookSecret = NewWebhookSecret()
+			upd.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret))).ClearWebhookDisabledAt()
+		default:
+			upd.SetWebhookURL(in.WebhookURL)
+			if in.WebhookURL != app.WebhookURL {
+				upd.ClearWebhookDisabledAt()
+			}
+		}
+		out.Application, err = upd.Save(ctx)
+		return store.Err(err, "application")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RotateClientSecret replaces the client secret of appID and returns the new one, this once.
+// The old secret stops working at once.
+func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string, error) {
+	secret := ids.Secret(ClientSecretPrefix)
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		return tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx)
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// RotateWebhookSecret replaces the webhook signing secret of appID and returns the new one
+// (Standard Webhooks whsec_ form), this once. An application without a webhook URL answers
+// Conflict: set the URL first, which creates the first secret.
+func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string, error) {
+	secret := NewWebhookSecret()
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		if app.WebhookURL == "" {
+			return apperr.WithReason(apperr.Conflict, "no_webhook", "the application has no webhook URL; set one first")
+		}
+		return tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx)
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// DeleteApplication deletes appID and everything that belongs to it, in one transaction. Each
+// connection ends through connections.Delete (tokens revoked, licenses expired, alias retired
+// for good); the events that queues are dropped with the application's outbox, since a deleted
+// application has no webhook left to deliver to.
+func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		for {
+			conns, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).
+				WithUser().Limit(500).All(ctx)
+			if err != nil {
+				return err
+			}
+			if len(conns) == 0 {
+				break
+			}
+			for _, c := range conns {
+				c.Edges.Application = app
+				if err := connections.Delete(ctx, tx, c, connections.DeletedByDeveloper, now); err != nil {
+					return err
+				}
+			}
+		}
+		steps := []struct {
+			what string
+			del  func() error
+		}{
+			{"webhook attempts", func() error {
+				_, err := tx.WebhookAttempt.Delete().Where(webhookattempt.HasEventWith(webhookevent.ApplicationID(app.ID))).Exec(ctx)
+				return err
+			}},
+			{"webhook events", func() error {
+				_, err := tx.WebhookEvent.Delete().Where(webhookevent.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+			{"license codes", func() error {
+				_, err := tx.LicenseCode.Delete().Where(licensecode.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+			{"license variants", func() error {
+				_, err := tx.LicenseVariant.Delete().Where(licensevariant.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+			{"import rows", func() error {
+				_, err := tx.ImportRow.Delete().Where(importrow.HasSourceWith(importsource.ApplicationID(app.ID))).Exec(ctx)
+				return err
+			}},
+			{"import sources", func() error {
+				_, err := tx.ImportSource.Delete().Where(importsource.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+		}
+		for _, st := range steps {
+			if err := st.del(); err != nil {
+				return fmt.Errorf("deleting %s: %w", st.what, err)
+			}
+		}
+		uid, _ := auth.RequireUser(ctx)
+		if err := tx.AuditEvent.Create().SetActorID(uid).SetApplicationID(app.ID).SetAction("application.deleted").
+			SetTarget(app.ID).SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("auditing: %w", err)
+		}
+		return tx.Application.DeleteOne(app).Exec(ctx)
+	})
+}
+
+// ownedForUpdate loads appID inside tx if the signed-in developer owns it (NotFound
+// otherwise), locking the row on PostgreSQL so concurrent changes of one application queue.
+func (s *Service) ownedForUpdate(ctx context.Context, tx *ent.Tx, appID string) (*ent.Application, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := tx.Application.Query().Where(application.ID(appID), application.OwnerID(uid))
+	if s.DB.Dialect == "postgres" {
+		q = q.ForUpdate()
+	}
+	app, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "application not found")
+	}
+	return app, err
+}

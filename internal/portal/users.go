@@ -1,0 +1,369 @@
+package portal
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"entgo.io/contrib/entgql"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/predicate"
+	"loginsign/ent/user"
+	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/connections"
+	"loginsign/internal/identity"
+	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
+)
+
+// UserFilter narrows an application's connected users. Every set field must hold.
+type UserFilter struct {
+	Active  *bool
+	Blocked *bool
+	// Muted matches the list's emailMuted: the person muted relay mail or the developer turned
+	// forwarding off.
+	Muted  *bool
+	Region *string // exact, case-insensitive
+	// Joined and last-session ranges: After is inclusive, Before exclusive.
+	JoinedAfter, JoinedBefore           *time.Time
+	LastSessionAfter, LastSessionBefore *time.Time
+	// Search matches, case-insensitively, part of the Global User ID, the display name, the
+	// shared address or the alias.
+	Search string
+}
+
+// MaxSearchLength bounds UserFilter.Search.
+const MaxSearchLength = 100
+
+func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
+	if f == nil {
+		return nil, nil
+	}
+	var ps []predicate.AppConnection
+	if f.Active != nil {
+		ps = append(ps, appconnection.Active(*f.Active))
+	}
+	if f.Blocked != nil {
+		ps = append(ps, appconnection.Blocked(*f.Blocked))
+	}
+	if f.Muted != nil {
+		muted := appconnection.Or(appconnection.EmailMuted(true), appconnection.IsForwarding(false))
+		if *f.Muted {
+			ps = append(ps, muted)
+		} else {
+			ps = append(ps, appconnection.EmailMuted(false), appconnection.IsForwarding(true))
+		}
+	}
+	if f.Region != nil {
+		ps = append(ps, appconnection.RegionEqualFold(strings.TrimSpace(*f.Region)))
+	}
+	if f.JoinedAfter != nil {
+		ps = append(ps, appconnection.JoinedAtGTE(f.JoinedAfter.UTC()))
+	}
+	if f.JoinedBefore != nil {
+		ps = append(ps, appconnection.JoinedAtLT(f.JoinedBefore.UTC()))
+	}
+	if f.LastSessionAfter != nil {
+		ps = append(ps, appconnection.LastSessionAtGTE(f.LastSessionAfter.UTC()))
+	}
+	if f.LastSessionBefore != nil {
+		ps = append(ps, appconnection.LastSessionAtLT(f.LastSessionBefore.UTC()))
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		if len(q) > MaxSearchLength {
+			return nil, apperr.New(apperr.Invalid, "search is longer than %d characters", MaxSearchLength)
+		}
+		ps = append(ps, appconnection.Or(
+			appconnection.AliasEmailContainsFold(q),
+			appconnection.AppEmailContainsFold(q),
+			appconnection.HasUserWith(user.Or(user.GlobalIDContainsFold(q), user.NameContainsFold(q))),
+		))
+	}
+	return ps, nil
+}
+
+// UserPage asks for one page of connected users: Relay arguments, ordering and filters.
+type UserPage struct {
+	After, Before *entgql.Cursor[string]
+	First, Last   *int
+	OrderBy       []*ent.AppConnectionOrder
+	Where         *ent.AppConnectionWhereInput
+	Filter        *UserFilter
+}
+
+// MaxUserPage is the largest page a caller may ask for with first or last.
+const MaxUserPage = 1000
+
+// DefaultUserOrder lists the newest connections first.
+var defaultUserOrder = []*ent.AppConnectionOrder{{Direction: entgql.OrderDirectionDesc, Field: ent.AppConnectionOrderFieldJoinedAt}}
+
+// ConnectedUsers pages through the people connected to the signed-in developer's application
+// appID, with totalCount over the whole filtered list. Without first/last it returns every
+// connection (the documented REST default). Each connection comes with its person loaded, for
+// the Global User ID and display name.
+func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) (*ent.AppConnectionConnection, error) {
+	app, err := s.OwnedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range []*int{p.First, p.Last} {
+		if n != nil && (*n < 0 || *n > MaxUserPage) {
+			return nil, apperr.New(apperr.Invalid, "page size must be between 0 and %d", MaxUserPage)
+		}
+	}
+	ps, err := p.Filter.predicates()
+	if err != nil {
+		return nil, err
+	}
+	order := p.OrderBy
+	if len(order) == 0 {
+		order = defaultUserOrder
+	}
+	if err := checkCursors(order, p.After, p.Before); err != nil {
+		return nil, err
+	}
+	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...).WithUser()
+	conn, err := q.Paginate(ctx, p.After, p.First, p.Before, p.Last,
+		ent.WithAppConnectionOrder(order), ent.WithAppConnectionFilter(p.Where.Filter))
+	if err != nil {
+		return nil, pageErr(err)
+	}
+	return conn, nil
+}
+
+// checkCursors refuses cursors whose values cannot belong to the list's ordering (a cursor of
+// another ordering, or a forged one), which the database would otherwise fail on.
+func checkCursors(order []*ent.AppConnectionOrder, cursors ...*entgql.Cursor[string]) error {
+	for _, c := range cursors {
+		if c == nil {
+			continue
+		}
+		values, isList := c.Value.([]any)
+		if !isList {
+			values = []any{c.Value}
+		}
+		ok := c.ID != "" && len(values) == len(order)
+		for i := 0; ok && i < len(values); i++ {
+			switch v := values[i]; order[i].Field {
+			case ent.AppConnectionOrderFieldLoginCount:
+				switch v.(type) {
+				case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+				default:
+					ok = false
+				}
+			case ent.AppConnectionOrderFieldLastSessionAt:
+				_, isTime := v.(time.Time)
+				ok = isTime || v == nil
+			default:
+				_, ok = v.(time.Time)
+			}
+		}
+		if !ok {
+			return apperr.New(apperr.Invalid, "cursor is not one this list gave out")
+		}
+	}
+	return nil
+}
+
+// pageErr turns entgql's argument errors (bad cursor, first and last together) into Invalid.
+func pageErr(err error) error {
+	if _, ok := err.(*apperr.Error); ok {
+		return err
+	}
+	msg := err.Error()
+	for _, s := range []string{"cursor", "first", "last", "negative", "order", "predicate", "empty"} {
+		if strings.Contains(msg, s) {
+			return apperr.New(apperr.Invalid, "%s", msg)
+		}
+	}
+	return err
+}
+
+// Connection returns the connection connID of the signed-in developer's application appID,
+// with its person and application loaded; NotFound for anything else.
+func (s *Service) Connection(ctx context.Context, appID, connID string) (*ent.AppConnection, error) {
+	app, err := s.OwnedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	return connectionOf(ctx, s.DB.Client, app, connID)
+}
+
+func connectionOf(ctx context.Context, c *ent.Client, app *ent.Application, connID string) (*ent.AppConnection, error) {
+	conn, err := c.AppConnection.Query().
+		Where(appconnection.ID(connID), appconnection.ApplicationID(app.ID)).
+		WithUser().Only(ctx)
+	if err != nil {
+		return nil, store.Err(err, "connection")
+	}
+	conn.Edges.Application = app
+	return conn, nil
+}
+
+// Person returns the account behind conn (already loaded, or read once). Only callers that
+// may see conn reach it: the person or the application's owner.
+func (s *Service) Person(ctx context.Context, conn *ent.AppConnection) (*ent.User, error) {
+	if u := conn.Edges.User; u != nil {
+		return u, nil
+	}
+	u, err := conn.QueryUser().Only(ctx)
+	return u, store.Err(err, "user")
+}
+
+// SharedEmail is what the developer's list shows as email: the shared address, or "-".
+func SharedEmail(conn *ent.AppConnection) string {
+	if conn.AppEmail == "" {
+		return "-"
+	}
+	return conn.AppEmail
+}
+
+// EmailMuted is the list's emailMuted: relay mail does not reach the person, because they
+// muted it (email_muted) or the developer turned forwarding off (isForwarding=false). The two
+// flags stay apart so that neither side can undo the other's choice.
+func EmailMuted(conn *ent.AppConnection) bool { return conn.EmailMuted || !conn.IsForwarding }
+
+// ConnectionPatch changes a connection. At least one field must be set.
+type ConnectionPatch struct {
+	// IsForwarding is the developer's switch for relaying alias mail to the person.
+	IsForwarding *bool
+	// AppEmail is the address the person shares with the app: their primary or a verified
+	// alternative address; "" stops sharing (the app sees only the alias).
+	AppEmail *string
+}
+
+// UpdateConnection applies p to connection connID of the signed-in developer's application.
+func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
+	if p.IsForwarding == nil && p.AppEmail == nil {
+		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
+	}
+	var out *ent.AppConnection
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		conn, err := connectionOf(ctx, tx.Client(), app, connID)
+		if err != nil {
+			return err
+		}
+		upd := tx.AppConnection.UpdateOne(conn).SetUpdatedAt(s.now())
+		if p.IsForwarding != nil {
+			upd.SetIsForwarding(*p.IsForwarding)
+		}
+		if p.AppEmail != nil {
+			addr := strings.TrimSpace(*p.AppEmail)
+			if addr == "" {
+				upd.ClearAppEmail()
+			} else {
+				addr, err = identity.NormalizeEmail(addr)
+				if err != nil {
+					return err
+				}
+				linked := conn.Edges.User.Email == addr
+				if !linked {
+					linked, err = tx.UserEmail.Query().Where(useremail.UserID(conn.UserID), useremail.Email(addr),
+						useremail.VerifiedAtNotNil()).Exist(ctx)
+					if err != nil {
+						return err
+					}
+				}
+				if !linked {
+					return apperr.New(apperr.Invalid, "appEmail must be the person's primary or a verified alternative address")
+				}
+				upd.SetAppEmail(addr)
+			}
+		}
+		saved, err := upd.Save(ctx)
+		if err != nil {
+			return store.Err(err, "connection")
+		}
+		saved.Edges = conn.Edges
+		out = saved
+		return nil
+	})
+	return out, err
+}
+
+// SyncEmail makes email the LoginSign primary address of the person behind connection connID
+// (the developer's email-sync API). It answers changed=false when it already is, Invalid for a
+// bad address, NotFound for an unknown application or connection, Conflict when another
+// account uses the address. A change voids outstanding magic links; the calling application
+// gets no email_changed event (no loops).
+func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (changed bool, err error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return false, err
+	}
+	conn, err := s.Connection(ctx, appID, connID)
+	if err != nil {
+		return false, err
+	}
+	if strings.TrimSpace(email) == "" {
+		return false, apperr.New(apperr.Invalid, "email is required")
+	}
+	return s.Identity.ChangePrimaryEmail(ctx, conn.UserID, email, webhooks.ReasonDeveloperAPI, appID, uid)
+}
+
+// DeleteConnection ends connection connID for good (the developer closed the account on their
+// platform): tokens revoked, licenses expired, alias never reissued, user_account_deleted
+// queued. See connections.Delete.
+func (s *Service) DeleteConnection(ctx context.Context, appID, connID string) error {
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.ownedForUpdate(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		conn, err := connectionOf(ctx, tx.Client(), app, connID)
+		if err != nil {
+			return err
+		}
+		return connections.Delete(ctx, tx, conn, connections.DeletedByDeveloper, s.now())
+	})
+}
+
+// EmailSyncCheck is the answer of the email-sync API test.
+type EmailSyncCheck struct {
+	Endpoint          string
+	WebhookConfigured bool
+	Events            []string
+}
+
+// TestEmailSync checks the email-sync integration of appID: the endpoint to call and whether a
+// webhook will receive email_changed.
+func (s *Service) TestEmailSync(ctx context.Context, appID string) (*EmailSyncCheck, error) {
+	app, err := s.OwnedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	return &EmailSyncCheck{
+		Endpoint:          "PATCH /api/developer/applications/" + app.ID + "/users/:connectionId/email",
+		WebhookConfigured: app.WebhookURL != "" && app.WebhookDisabledAt == nil,
+		Events:            []string{webhooks.TypeEmailChanged},
+	}, nil
+}
+
+// CurrentLoginsCheck is the answer of the current-logins sync API test.
+type CurrentLoginsCheck struct {
+	Endpoint string
+	Auth     string
+	Total    int
+}
+
+// TestCurrentLoginsSync describes the current-logins endpoint of appID and how many
+// connections it would list now.
+func (s *Service) TestCurrentLoginsSync(ctx context.Context, appID string) (*CurrentLoginsCheck, error) {
+	app, err := s.OwnedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &CurrentLoginsCheck{Endpoint: "GET /api/applications/" + app.ID + "/users", Auth: "basic", Total: n}, nil
+}

@@ -1,0 +1,154 @@
+package webhooks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"loginsign/ent"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/webhooks"
+)
+
+// benchBody is a typical event body.
+var benchBody = []byte(`{"type":"user_account_deleted","applicationId":"app_abcdefghijklmnopqrstuvwx","connectionId":"con_abcdefghijklmnopqrstuvwx","userId":"AB1234","aliasEmail":"x9s8d7k2@relay.loginsign.com"}`)
+
+func benchReceiver(b *testing.B) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func post(b *testing.B, c *http.Client, url string) {
+	resp, err := c.Post(url, "application/json", bytes.NewReader(benchBody))
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// BenchmarkBarePOST is the baseline: plain HTTP POSTs of an event body to the receiver, one
+// at a time, with the client deliveries use.
+func BenchmarkBarePOST(b *testing.B) {
+	srv := benchReceiver(b)
+	c := webhooks.NewClient(true)
+	b.ResetTimer()
+	for b.Loop() {
+		post(b, c, srv.URL)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+}
+
+// BenchmarkBarePOSTParallel is the baseline with as many concurrent senders as one worker
+// runs deliveries (16).
+func BenchmarkBarePOSTParallel(b *testing.B) {
+	srv := benchReceiver(b)
+	c := webhooks.NewClient(true)
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range work {
+				post(b, c, srv.URL)
+			}
+		})
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "posts/s")
+}
+
+// BenchmarkWorkerDelivery measures delivered events per second from the outbox to the same
+// kind of receiver: claim, open the secret, sign, POST, record the attempt and the event's
+// new state. Events are queued before the timer starts.
+func BenchmarkWorkerDelivery(b *testing.B) {
+	for backend, url := range storetest.URLs(b) {
+		b.Run(backend, func(b *testing.B) {
+			db := storetest.Open(b, url)
+			srv := benchReceiver(b)
+			f := newFixture(b, db, srv.URL)
+			w := f.worker(db)
+			ctx := context.Background()
+			queued := 0
+			for b.Loop() {
+				if queued == 0 {
+					b.StopTimer()
+					err := db.Tx(ctx, func(tx *ent.Tx) error {
+						for range 512 {
+							if _, err := webhooks.Enqueue(ctx, tx, f.app, webhooks.TypeUserAccountDeleted, json.RawMessage(benchBody), f.clock.Now()); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
+						b.Fatal(err)
+					}
+					queued = 512
+					b.StartTimer()
+				}
+				// One iteration delivers one event; a claim of a batch serves several.
+				evs, err := w.Claim(ctx, 1)
+				if err != nil || len(evs) != 1 {
+					b.Fatalf("claim: %v %d", err, len(evs))
+				}
+				if err := w.Deliver(ctx, evs[0]); err != nil {
+					b.Fatal(err)
+				}
+				queued--
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkWorkerDeliveryBatched is the worker as it runs: batches of 32 claimed at once and
+// delivered 16 at a time.
+func BenchmarkWorkerDeliveryBatched(b *testing.B) {
+	for backend, url := range storetest.URLs(b) {
+		b.Run(backend, func(b *testing.B) {
+			db := storetest.Open(b, url)
+			srv := benchReceiver(b)
+			f := newFixture(b, db, srv.URL)
+			w := f.worker(db)
+			ctx := context.Background()
+			b.StopTimer()
+			// b.Loop cannot be used: one DeliverDue call delivers many events.
+			err := db.Tx(ctx, func(tx *ent.Tx) error {
+				for range b.N {
+					if _, err := webhooks.Enqueue(ctx, tx, f.app, webhooks.TypeUserAccountDeleted, json.RawMessage(benchBody), f.clock.Now()); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			delivered := 0
+			for delivered < b.N {
+				n, err := w.DeliverDue(ctx)
+				if err != nil || n == 0 {
+					b.Fatalf("deliver: %v (%d of %d)", err, delivered, b.N)
+				}
+				delivered += n
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

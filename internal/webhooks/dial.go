@@ -1,0 +1,127 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"syscall"
+	"time"
+)
+
+// DeliveryTimeout bounds one delivery attempt: connecting, sending and reading the answer.
+const DeliveryTimeout = 10 * time.Second
+
+// ErrForbiddenTarget is returned (wrapped) when a webhook URL resolves to an address that
+// outbound requests may not reach outside dev mode.
+var ErrForbiddenTarget = fmt.Errorf("webhook target address is not allowed")
+
+// NewClient returns the HTTP client deliveries use: a 10 s timeout, no redirects followed (a
+// 3xx answer is a failed attempt), no proxy from the environment, and — unless allowPrivate
+// (dev mode) — a dialer that refuses private, loopback, link-local, unspecified, multicast and
+// CGNAT addresses. The check runs on the address actually being connected to, after DNS
+// resolution, so a name that resolves (or re-resolves) to such an address cannot slip past.
+func NewClient(allowPrivate bool) *http.Client {
+	d := &net.Dialer{Timeout: DeliveryTimeout, KeepAlive: 30 * time.Second}
+	if !allowPrivate {
+		d.Control = refusePrivate
+	}
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   DeliveryTimeout,
+		ResponseHeaderTimeout: DeliveryTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       DeliveryTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// refusePrivate is a net.Dialer Control hook: it runs with the resolved address just before
+// the socket connects.
+func refusePrivate(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", ErrForbiddenTarget, address)
+	}
+	if !PublicAddr(ap.Addr()) {
+		return fmt.Errorf("%w: %s is not a public address", ErrForbiddenTarget, ap.Addr())
+	}
+	return nil
+}
+
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),  // CGNAT (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, broadcast
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("100::/64"),       // discard-only
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation
+	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
+	netip.MustParsePrefix("2002::/16"),      // 6to4 can embed any IPv4 address
+	netip.MustParsePrefix("2001::/32"),      // Teredo can too
+}
+
+// PublicAddr reports whether a may be the target of an outbound request outside dev mode: not
+// private (RFC 1918, fc00::/7), loopback, link-local, unspecified, multicast, CGNAT or another
+// special-purpose range. IPv4-mapped and NAT64 (64:ff9b::/96) addresses are judged by the IPv4
+// address they carry.
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.Is6() && netip.MustParsePrefix("64:ff9b::/96").Contains(a) {
+		b := a.As16()
+		a = netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	if !a.IsValid() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() ||
+		a.IsInterfaceLocalMulticast() || a.IsMulticast() || a.IsUnspecified() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckTarget is the save-time companion of the connect-time check: it refuses a webhook URL
+// whose host is, or resolves only to, addresses outside PublicAddr, unless allowPrivate. A
+// name that does not resolve yet is accepted (the receiver may be deployed later); the dialer
+// still checks every connection.
+func CheckTarget(ctx context.Context, rawURL string, allowPrivate bool) error {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return fmt.Errorf("must be an absolute http(s) URL")
+	}
+	if allowPrivate {
+		return nil
+	}
+	host := u.Hostname()
+	if a, err := netip.ParseAddr(host); err == nil {
+		if !PublicAddr(a) {
+			return fmt.Errorf("%w: %s is not a public address", ErrForbiddenTarget, a)
+		}
+		return nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return nil
+	}
+	for _, a := range addrs {
+		if PublicAddr(a) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s resolves to %s", ErrForbiddenTarget, host, addrs[0])
+}

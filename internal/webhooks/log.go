@@ -1,0 +1,179 @@
+package webhooks
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"entgo.io/contrib/entgql"
+
+	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/ent/webhookattempt"
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/store"
+)
+
+// Service is the developer's view of their application's webhooks: the delivery log,
+// manual redelivery and the test button. Every operation checks that the signed-in developer
+// owns the application (the rule of portal.OwnedApplication: anything else is NotFound).
+type Service struct {
+	DB     *store.DB
+	Worker *Worker
+	Now    func() time.Time
+}
+
+// Page sizes of the delivery log.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// EventQuery selects a page of the delivery log, newest first.
+type EventQuery struct {
+	First *int
+	After *entgql.Cursor[string]
+	// Status keeps only events in this state.
+	Status *webhookevent.Status
+	// WithAttempts loads every event's attempts (REST; GraphQL collects them by field).
+	WithAttempts bool
+}
+
+// ownedApplication returns appID if the signed-in developer owns it, else NotFound.
+func (s *Service) ownedApplication(ctx context.Context, appID string) (*ent.Application, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	app, err := s.DB.Application.Query().Where(application.ID(appID), application.OwnerID(uid)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "application not found")
+	}
+	return app, err
+}
+
+// Events returns a page of appID's delivery log, newest first.
+func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.WebhookEventConnection, error) {
+	if _, err := s.ownedApplication(ctx, appID); err != nil {
+		return nil, err
+	}
+	first := DefaultPageSize
+	if q.First != nil {
+		if *q.First < 0 || *q.First > MaxPageSize {
+			return nil, apperr.New(apperr.Invalid, "first must be between 0 and %d", MaxPageSize)
+		}
+		first = *q.First
+	}
+	if q.Status != nil {
+		if err := webhookevent.StatusValidator(*q.Status); err != nil {
+			return nil, apperr.New(apperr.Invalid, "status must be pending, delivered, failed or disabled")
+		}
+	}
+	query := s.DB.WebhookEvent.Query().Where(webhookevent.ApplicationID(appID))
+	if q.Status != nil {
+		query.Where(webhookevent.StatusEQ(*q.Status))
+	}
+	if q.WithAttempts {
+		query.WithDeliveries(func(aq *ent.WebhookAttemptQuery) {
+			aq.Order(ent.Asc(webhookattempt.FieldAttempt))
+		})
+	}
+	conn, err := query.Paginate(ctx, q.After, &first, nil, nil, ent.WithWebhookEventOrder(&ent.WebhookEventOrder{
+		Direction: entgql.OrderDirectionDesc, Field: ent.WebhookEventOrderFieldCreatedAt,
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("listing webhook events: %w", err)
+	}
+	return conn, nil
+}
+
+// event returns eventID of appID (owned by the signed-in developer) with its attempts.
+func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
+	ev, err := s.DB.WebhookEvent.Query().
+		Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).
+		WithDeliveries(func(aq *ent.WebhookAttemptQuery) { aq.Order(ent.Asc(webhookattempt.FieldAttempt)) }).
+		Only(ctx)
+	return ev, store.Err(err, "webhook event")
+}
+
+// Redeliver puts eventID back in the queue for an attempt now, whatever its state: a
+// delivered event is sent again (receivers deduplicate by webhook-id), a failed one gets one
+// more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
+// after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event.
+func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
+	app, err := s.ownedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if app.WebhookURL == "" {
+		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+	}
+	if app.WebhookDisabledAt != nil {
+		return nil, apperr.WithReason(apperr.Conflict, "webhook_disabled",
+			"the endpoint answered 410 Gone and is disabled; send a test event to enable it again")
+	}
+	now := s.Now().UTC()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		ev, err := tx.WebhookEvent.Query().Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).Only(ctx)
+		if err != nil {
+			return store.Err(err, "webhook event")
+		}
+		if ev.LockedUntil != nil && ev.LockedUntil.After(now) {
+			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
+		}
+		n, err := tx.WebhookEvent.Update().
+			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts),
+				webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now))).
+			SetStatus(webhookevent.StatusPending).SetNextAttemptAt(now).ClearLockedUntil().ClearDeliveredAt().
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Worker != nil {
+		s.Worker.Wake()
+	}
+	return s.event(ctx, appID, eventID)
+}
+
+// Test queues a ping event for appID and delivers it at once, and returns the event with the
+// attempt's result. It also enables an endpoint disabled by a 410 Gone again: the test is the
+// developer saying the endpoint is back.
+func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
+	app, err := s.ownedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if app.WebhookURL == "" {
+		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+	}
+	now := s.Now().UTC()
+	var ev *ent.WebhookEvent
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if app.WebhookDisabledAt != nil {
+			if err := tx.Application.UpdateOne(app).ClearWebhookDisabledAt().Exec(ctx); err != nil {
+				return err
+			}
+		}
+		ev, err = Enqueue(ctx, tx, app, TypePing, Ping{Type: TypePing, ApplicationID: app.ID, SentAt: Timestamp(now)}, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Worker != nil {
+		if _, err := s.Worker.DeliverNow(ctx, ev.ID); err != nil {
+			return nil, fmt.Errorf("delivering test event: %w", err)
+		}
+	}
+	return s.event(ctx, appID, ev.ID)
+}

@@ -1,0 +1,149 @@
+package webhooks_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/webhooks"
+)
+
+func wantErr(t *testing.T, err error, code apperr.Code, reason string) {
+	t.Helper()
+	e := apperr.As(err)
+	if err == nil || e.Code != code || e.Reason != reason {
+		t.Fatalf("error %v, want %s %q", err, code, reason)
+	}
+}
+
+func TestRedeliveryAndTestEventFollowTheEndpointsState(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		w := f.worker(db)
+		svc := &webhooks.Service{DB: db, Worker: w, Now: f.clock.Now}
+		dev := signedIn(f.owner)
+		stranger := signedIn(newUser(t, db))
+
+		// A failed event gets one more attempt on redelivery, with the same webhook-id.
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusInternalServerError, nil })
+		id := f.enqueue(t, f.app, 1)[0]
+		for range webhooks.MaxAttempts {
+			drain(t, w)
+			f.clock.Advance(25 * time.Hour)
+		}
+		if ev := f.event(t, id); ev.Status != webhookevent.StatusFailed {
+			t.Fatalf("status %s, want failed", ev.Status)
+		}
+		_, err := svc.Redeliver(stranger, f.app.ID, id)
+		wantErr(t, err, apperr.NotFound, "")
+		_, err = svc.Redeliver(dev, f.app.ID, "msg_unknown")
+		wantErr(t, err, apperr.NotFound, "")
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusOK, nil })
+		ev, err := svc.Redeliver(dev, f.app.ID, id)
+		if err != nil || ev.Status != webhookevent.StatusPending || !ev.NextAttemptAt.Equal(f.clock.Now()) {
+			t.Fatalf("redeliver: %+v %v", ev, err)
+		}
+		drain(t, w)
+		hits := rcv.Hits()
+		if ev := f.event(t, id); ev.Status != webhookevent.StatusDelivered || hits[len(hits)-1].ID != id {
+			t.Fatalf("after redelivery: status %s", ev.Status)
+		}
+
+		// An event being delivered cannot be redelivered at the same time.
+		busy := f.enqueue(t, f.app, 1)[0]
+		if evs, err := w.Claim(context.Background(), 1); err != nil || len(evs) != 1 {
+			t.Fatal(err)
+		}
+		_, err = svc.Redeliver(dev, f.app.ID, busy)
+		wantErr(t, err, apperr.Conflict, "delivery_in_progress")
+
+		// 410 disables the endpoint: redelivery is refused until a test event succeeds.
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusGone, nil })
+		ev, err = svc.Test(dev, f.app.ID)
+		if err != nil || ev.Status != webhookevent.StatusDisabled || len(ev.Edges.Deliveries) != 1 || ev.Edges.Deliveries[0].StatusCode != 410 {
+			t.Fatalf("test against a gone endpoint: %+v %v", ev, err)
+		}
+		_, err = svc.Redeliver(dev, f.app.ID, id)
+		wantErr(t, err, apperr.Conflict, "webhook_disabled")
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusOK, nil })
+		ev, err = svc.Test(dev, f.app.ID)
+		if err != nil || ev.Status != webhookevent.StatusDelivered || ev.Type != webhooks.TypePing {
+			t.Fatalf("test after the endpoint came back: %+v %v", ev, err)
+		}
+		if _, err := svc.Redeliver(dev, f.app.ID, id); err != nil {
+			t.Fatalf("redeliver after re-enabling: %v", err)
+		}
+
+		_, err = svc.Test(stranger, f.app.ID)
+		wantErr(t, err, apperr.NotFound, "")
+		_, err = svc.Test(context.Background(), f.app.ID)
+		wantErr(t, err, apperr.Unauthorized, "")
+		noHook, _ := f.newApp(t, "")
+		_, err = svc.Test(dev, noHook.ID)
+		wantErr(t, err, apperr.Conflict, "webhook_not_configured")
+	})
+}
+
+func TestEventsPagesNewestFirstAndFiltersByStatus(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		svc := &webhooks.Service{DB: db, Now: f.clock.Now}
+		var ids []string
+		for range 5 {
+			ids = append(ids, f.enqueue(t, f.app, 1)...)
+			f.clock.Advance(time.Second)
+		}
+		drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Batch = 2 }))
+		f.enqueue(t, f.app, 1)
+		two := 2
+		page, err := svc.Events(signedIn(f.owner), f.app.ID, webhooks.EventQuery{First: &two, Status: ptr(webhookevent.StatusDelivered)})
+		if err != nil || page.TotalCount != 5 || len(page.Edges) != 2 || page.Edges[0].Node.ID != ids[4] || !page.PageInfo.HasNextPage {
+			t.Fatalf("first page: %+v %v", page, err)
+		}
+		next, err := svc.Events(signedIn(f.owner), f.app.ID, webhooks.EventQuery{First: &two, After: page.PageInfo.EndCursor,
+			Status: ptr(webhookevent.StatusDelivered), WithAttempts: true})
+		if err != nil || len(next.Edges) != 2 || next.Edges[0].Node.ID != ids[2] || len(next.Edges[0].Node.Edges.Deliveries) != 1 {
+			t.Fatalf("second page: %+v %v", next, err)
+		}
+		tooMany := 101
+		_, err = svc.Events(signedIn(f.owner), f.app.ID, webhooks.EventQuery{First: &tooMany})
+		wantErr(t, err, apperr.Invalid, "")
+		_, err = svc.Events(signedIn(f.owner), f.app.ID, webhooks.EventQuery{Status: ptr(webhookevent.Status("lost"))})
+		wantErr(t, err, apperr.Invalid, "")
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestCheckTargetAtSaveTime(t *testing.T) {
+	tests := []struct {
+		url          string
+		allowPrivate bool
+		forbidden    bool
+	}{
+		{"https://93.184.215.14/hook", false, false},
+		{"https://127.0.0.1/hook", false, true},
+		{"https://[::1]/hook", false, true},
+		{"https://10.0.0.8/hook", false, true},
+		{"https://169.254.169.254/", false, true},
+		{"https://localhost/hook", false, true},
+		{"http://localhost:3000/hook", true, false},
+	}
+	for _, tt := range tests {
+		err := webhooks.CheckTarget(context.Background(), tt.url, tt.allowPrivate)
+		if got := errors.Is(err, webhooks.ErrForbiddenTarget); got != tt.forbidden {
+			t.Errorf("CheckTarget(%s, dev=%v) = %v, want forbidden=%v", tt.url, tt.allowPrivate, err, tt.forbidden)
+		}
+	}
+	if err := webhooks.CheckTarget(context.Background(), "ftp://example.com/", false); err == nil {
+		t.Error("ftp URL accepted")
+	}
+}

@@ -1,0 +1,467 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
+	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/ent/predicate"
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+)
+
+// RetrySchedule is the Standard Webhooks schedule: RetrySchedule[n] is the wait after the
+// n-th failed attempt before the next one (the first attempt is immediate). After the last
+// entry's attempt fails the event is marked failed. Each wait gets jitter.
+var RetrySchedule = [...]time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour,
+	10 * time.Hour, 14 * time.Hour, 20 * time.Hour, 24 * time.Hour,
+}
+
+// MaxAttempts is how many times an event is tried before it is marked failed.
+const MaxAttempts = len(RetrySchedule) + 1
+
+// maxRetryAfter caps how long a receiver's Retry-After may postpone the next attempt.
+const maxRetryAfter = 24 * time.Hour
+
+// WorkerConfig configures NewWorker. Zero values take the defaults.
+type WorkerConfig struct {
+	// Secrets opens Application.webhook_secret (the portal's WebhookSecrets sealer). Required.
+	Secrets *seal.Sealer
+	// AllowPrivate lets deliveries reach private and loopback addresses (dev mode only).
+	AllowPrivate bool
+	// Client sends the deliveries. Default NewClient(AllowPrivate).
+	Client *http.Client
+	// Now is the clock that decides what is due and schedules retries. Default time.Now.
+	Now func() time.Time
+	// Jitter spreads a retry wait. Default: uniformly within ±10 %.
+	Jitter func(time.Duration) time.Duration
+	// Lease is how long a claimed event stays reserved for the worker that claimed it; a worker
+	// that dies mid-delivery delays the event by at most this. Default 1 minute (well above the
+	// 10 s delivery timeout; never less than twice Timeout).
+	Lease time.Duration
+	// Batch is how many events one claim takes. Default 32.
+	Batch int
+	// Parallel is how many deliveries one worker runs at once. Default 16.
+	Parallel int
+	// Poll is how often an idle worker looks for due events. Default 1 s.
+	Poll time.Duration
+	// Timeout bounds one attempt, answer included. Default DeliveryTimeout (10 s).
+	Timeout time.Duration
+	// UserAgent is sent with every delivery. Default "LoginSign-Webhooks/1".
+	UserAgent string
+	// Log receives one line per failed attempt. Default slog.Default().
+	Log *slog.Logger
+}
+
+// Worker delivers due events of the outbox. Any number of workers, in any number of server
+// instances, may share one database: each attempt of an event is claimed by exactly one of
+// them (FOR UPDATE SKIP LOCKED on PostgreSQL, a conditional UPDATE on SQLite), and a claim
+// that is never finished expires after the lease, so a crash only delays a delivery.
+type Worker struct {
+	db   *store.DB
+	cfg  WorkerConfig
+	wake chan struct{}
+	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
+	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
+	sqliteWrites sync.Mutex
+}
+
+// writeTx runs fn in a write transaction.
+func (w *Worker) writeTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	if w.db.Dialect == dialect.SQLite {
+		w.sqliteWrites.Lock()
+		defer w.sqliteWrites.Unlock()
+	}
+	return w.db.Tx(ctx, fn)
+}
+
+// NewWorker returns a worker over db.
+func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
+	if cfg.Client == nil {
+		cfg.Client = NewClient(cfg.AllowPrivate)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Jitter == nil {
+		cfg.Jitter = func(d time.Duration) time.Duration {
+			return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+		}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DeliveryTimeout
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = time.Minute
+	}
+	// A lease shorter than an attempt could let a second worker send the same attempt.
+	cfg.Lease = max(cfg.Lease, 2*cfg.Timeout)
+	if cfg.Batch <= 0 {
+		cfg.Batch = 32
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 16
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "LoginSign-Webhooks/1"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
+
+// Run delivers due events until ctx ends, then waits for the deliveries in flight.
+func (w *Worker) Run(ctx context.Context) {
+	t := time.NewTicker(w.cfg.Poll)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil {
+			n, err := w.DeliverDue(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					w.cfg.Log.Error("webhooks: claiming due events", "err", err)
+				}
+				break
+			}
+			if n < w.cfg.Batch {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.wake:
+		}
+	}
+}
+
+// Wake makes a running worker look for due events now instead of at its next poll.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// DeliverDue claims one batch of due events and delivers them, and returns how many it
+// claimed. Deliveries already started finish even when ctx ends.
+func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
+	evs, err := w.Claim(ctx, w.cfg.Batch)
+	if err != nil {
+		return 0, err
+	}
+	w.deliverAll(context.WithoutCancel(ctx), evs)
+	return len(evs), nil
+}
+
+// deliverAll delivers a claimed batch, Parallel at a time. The batch's applications are
+// loaded once; once one answers 410 Gone, its remaining events in the batch are not sent.
+func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
+	appIDs := make([]string, 0, len(evs))
+	for _, ev := range evs {
+		appIDs = append(appIDs, ev.ApplicationID)
+	}
+	apps, err := w.db.Application.Query().Where(application.IDIn(appIDs...)).All(ctx)
+	if err != nil {
+		w.cfg.Log.Error("webhooks: loading applications", "err", err)
+		return // the claims expire and the events are tried again
+	}
+	byID := make(map[string]*ent.Application, len(apps))
+	for _, a := range apps {
+		byID[a.ID] = a
+	}
+	var gone sync.Map
+	sem := make(chan struct{}, w.cfg.Parallel)
+	var wg sync.WaitGroup
+	for _, ev := range evs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			app := byID[ev.ApplicationID]
+			if _, ok := gone.Load(ev.ApplicationID); ok || app == nil {
+				w.logErr(w.Deliver(ctx, ev), ev) // reloads the application: now disabled
+				return
+			}
+			status, err := w.deliver(ctx, ev, app)
+			if status == http.StatusGone {
+				gone.Store(ev.ApplicationID, true)
+			}
+			w.logErr(err, ev)
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *Worker) logErr(err error, ev *ent.WebhookEvent) {
+	if err != nil {
+		w.cfg.Log.Error("webhooks: recording a delivery", "event", ev.ID, "err", err)
+	}
+}
+
+// due selects events whose next attempt has come and that no live claim holds.
+func due(now time.Time) []predicate.WebhookEvent {
+	return []predicate.WebhookEvent{
+		webhookevent.StatusEQ(webhookevent.StatusPending),
+		webhookevent.NextAttemptAtLTE(now),
+		webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now)),
+	}
+}
+
+// Claim reserves up to limit due events for this worker for the lease and returns them. The
+// caller must Deliver each; one it does not is tried again once the lease ends.
+func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, error) {
+	now := w.now()
+	until := now.Add(w.cfg.Lease)
+	var claimed []string
+	err := w.writeTx(ctx, func(tx *ent.Tx) error {
+		q := tx.WebhookEvent.Query().Where(due(now)...).
+			Order(ent.Asc(webhookevent.FieldNextAttemptAt)).Limit(limit)
+		if w.db.Dialect == dialect.Postgres {
+			// A claim need not survive a crash (the event just becomes claimable again), so
+			// its commit does not wait for the WAL flush.
+			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+				return err
+			}
+			// Rows locked by another claiming transaction are skipped, not waited for.
+			ids, err := q.ForUpdate(sql.WithLockAction(sql.SkipLocked)).IDs(ctx)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			claimed = ids
+			return tx.WebhookEvent.Update().Where(webhookevent.IDIn(ids...)).SetLockedUntil(until).Exec(ctx)
+		}
+		// SQLite: the conditional UPDATE is the claim; a row another worker claimed in
+		// between no longer matches and is skipped.
+		ids, err := q.IDs(ctx)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			n, err := tx.WebhookEvent.Update().Where(append(due(now), webhookevent.ID(id))...).
+				SetLockedUntil(until).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				claimed = append(claimed, id)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(claimed) == 0 {
+		return nil, err
+	}
+	return w.db.WebhookEvent.Query().Where(webhookevent.IDIn(claimed...)).
+		Order(ent.Asc(webhookevent.FieldNextAttemptAt)).All(ctx)
+}
+
+// DeliverNow claims the event id if it is due and unclaimed and delivers it at once. It
+// reports whether this call delivered it (false: another worker holds it, or it is not due).
+func (w *Worker) DeliverNow(ctx context.Context, id string) (bool, error) {
+	now := w.now()
+	n, err := w.db.WebhookEvent.Update().Where(append(due(now), webhookevent.ID(id))...).
+		SetLockedUntil(now.Add(w.cfg.Lease)).Save(ctx)
+	if err != nil || n == 0 {
+		return false, err
+	}
+	ev, err := w.db.WebhookEvent.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	return true, w.Deliver(context.WithoutCancel(ctx), ev)
+}
+
+// outcome is what one attempt produced.
+type outcome struct {
+	status     int // 0: no HTTP answer
+	err        string
+	retryAfter time.Duration
+	duration   time.Duration
+}
+
+// Deliver makes one attempt at a claimed event and records it: POST of the stored body,
+// signed per the Standard Webhooks specification. A 2xx answer delivers the event; 410 Gone
+// disables the application's endpoint and stops its pending events; anything else schedules
+// the next attempt (or fails the event after MaxAttempts).
+func (w *Worker) Deliver(ctx context.Context, ev *ent.WebhookEvent) error {
+	app, err := w.db.Application.Get(ctx, ev.ApplicationID)
+	if err != nil {
+		return fmt.Errorf("loading application: %w", err)
+	}
+	_, err = w.deliver(ctx, ev, app)
+	return err
+}
+
+// deliver is Deliver with the event's application loaded; it returns the answer's status.
+func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.Application) (int, error) {
+	if app.WebhookURL == "" || app.WebhookDisabledAt != nil {
+		// The endpoint was removed or answered 410 Gone since the event was queued.
+		return 0, w.writeTx(ctx, func(tx *ent.Tx) error {
+			return tx.WebhookEvent.Update().
+				Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
+				SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx)
+		})
+	}
+	o := w.post(ctx, app, ev)
+	return o.status, w.record(ctx, ev, o)
+}
+
+func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
+	started := time.Now()
+	secret, err := w.cfg.Secrets.Open(app.WebhookSecret)
+	if err != nil || len(secret) == 0 {
+		return outcome{err: "the webhook signing secret cannot be opened; rotate it in the portal"}
+	}
+	body := []byte(ev.Payload)
+	sentAt := w.now() // one instant for the header and the signature
+	sig, err := Signature(string(secret), ev.ID, sentAt, body)
+	if err != nil {
+		return outcome{err: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return outcome{err: "invalid webhook URL: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", w.cfg.UserAgent)
+	req.Header.Set("webhook-id", ev.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(sentAt.Unix(), 10))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := w.cfg.Client.Do(req)
+	if err != nil {
+		return outcome{err: w.describe(err), duration: time.Since(started)}
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	o := outcome{status: resp.StatusCode, duration: time.Since(started)}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		o.err = "HTTP " + resp.Status
+		if s := strings.TrimSpace(strings.ToValidUTF8(string(snippet), "")); s != "" && utf8.ValidString(s) {
+			o.err += ": " + s
+		}
+		o.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), w.now())
+	}
+	return o
+}
+
+// describe shortens a transport error for the delivery log.
+func (w *Worker) describe(err error) string {
+	if errors.Is(err, ErrForbiddenTarget) {
+		return "refused: the webhook URL resolves to a private or loopback address"
+	}
+	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+		return "timeout after " + w.cfg.Timeout.String()
+	}
+	return err.Error()
+}
+
+// parseRetryAfter reads RFC 9110 §10.2.3 Retry-After: delay seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		d = time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, maxRetryAfter))
+}
+
+// record stores the attempt and moves the event on, in one transaction. If the event's
+// attempt count moved meanwhile (this worker's lease expired and another worker took the
+// event), nothing is recorded.
+func (w *Worker) record(ctx context.Context, ev *ent.WebhookEvent, o outcome) error {
+	now := w.now()
+	attempt := ev.Attempts + 1
+	return w.writeTx(ctx, func(tx *ent.Tx) error {
+		upd := tx.WebhookEvent.Update().
+			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
+			SetAttempts(attempt).ClearLockedUntil().SetLastError(o.err)
+		if o.status != 0 {
+			upd.SetLastStatusCode(o.status)
+		} else {
+			upd.ClearLastStatusCode()
+		}
+		gone := o.status == http.StatusGone
+		switch {
+		case o.status >= 200 && o.status <= 299:
+			upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now)
+		case gone:
+			upd.SetStatus(webhookevent.StatusDisabled)
+		case attempt >= MaxAttempts:
+			upd.SetStatus(webhookevent.StatusFailed)
+		default:
+			wait := w.cfg.Jitter(RetrySchedule[attempt-1])
+			if o.retryAfter > wait {
+				wait = o.retryAfter
+			}
+			upd.SetNextAttemptAt(now.Add(wait))
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return fmt.Errorf("updating event: %w", err)
+		}
+		if n == 0 {
+			w.cfg.Log.Warn("webhooks: event was taken over by another worker; attempt not recorded", "event", ev.ID, "attempt", attempt)
+			return nil
+		}
+		if err := tx.WebhookAttempt.Create().SetEventID(ev.ID).SetAttempt(attempt).
+			SetNillableStatusCode(nonZero(o.status)).SetError(o.err).
+			SetDurationMs(int(o.duration.Milliseconds())).SetCreatedAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("recording attempt: %w", err)
+		}
+		if gone {
+			// The receiver says the endpoint is gone for good: stop sending to it.
+			if err := tx.Application.UpdateOneID(ev.ApplicationID).SetWebhookDisabledAt(now).Exec(ctx); err != nil {
+				return fmt.Errorf("disabling endpoint: %w", err)
+			}
+			if err := tx.WebhookEvent.Update().
+				Where(webhookevent.ApplicationID(ev.ApplicationID), webhookevent.StatusEQ(webhookevent.StatusPending)).
+				SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx); err != nil {
+				return fmt.Errorf("stopping pending events: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func nonZero(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}

@@ -1,0 +1,450 @@
+package webhooks_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"loginsign/ent/webhookevent"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/webhooks"
+)
+
+// verifyStandardWebhook is an independent implementation of the receiver's check in the
+// Standard Webhooks specification: the signed content is "msg_id.timestamp.payload", the key
+// is the base64 part of the whsec_ secret, the header holds space-separated "v1,<base64>"
+// signatures, and timestamps more than five minutes off are refused.
+func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.Time) bool {
+	msgID, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
+	if msgID == "" || ts == "" || sigs == "" {
+		return false
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		return false
+	}
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msgID + "." + ts + "." + string(body)))
+	want := m.Sum(nil)
+	for _, s := range strings.Fields(sigs) {
+		version, sig, ok := strings.Cut(s, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(sig)
+		if err == nil && hmac.Equal(got, want) {
+			return true
+		}
+	}
+	return false
+}
+
+func headerOf(h hit) http.Header {
+	return http.Header{"Webhook-Id": {h.ID}, "Webhook-Timestamp": {h.Timestamp}, "Webhook-Signature": {h.Signature}}
+}
+
+func TestDeliveryIsSignedPerStandardWebhooksAndKeepsTheBody(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL+"/hooks/loginsign")
+		ids := f.enqueue(t, f.app, 1)
+		drain(t, f.worker(db))
+
+		hits := rcv.Hits()
+		if len(hits) != 1 {
+			t.Fatalf("receiver got %d requests, want 1", len(hits))
+		}
+		h := hits[0]
+		if !verifyStandardWebhook(f.secret, headerOf(h), h.Body, f.clock.Now()) {
+			t.Errorf("signature %q does not verify", h.Signature)
+		}
+		if verifyStandardWebhook("whsec_"+base64.StdEncoding.EncodeToString([]byte("another key")), headerOf(h), h.Body, f.clock.Now()) {
+			t.Error("signature verifies with another secret")
+		}
+		tampered := append([]byte(nil), h.Body...)
+		tampered[len(tampered)-2] ^= 1
+		if verifyStandardWebhook(f.secret, headerOf(h), tampered, f.clock.Now()) {
+			t.Error("signature verifies a changed body")
+		}
+		ev := f.event(t, ids[0])
+		if h.ID != ev.ID || string(h.Body) != ev.Payload || h.ContentType != "application/json" || h.Path != "/hooks/loginsign" {
+			t.Errorf("got id %q body %s type %q path %q; want %q %s application/json /hooks/loginsign", h.ID, h.Body, h.ContentType, h.Path, ev.ID, ev.Payload)
+		}
+		if h.Timestamp != strconv.FormatInt(f.clock.Now().Unix(), 10) {
+			t.Errorf("webhook-timestamp %s, want %d", h.Timestamp, f.clock.Now().Unix())
+		}
+		if ev.Status != webhookevent.StatusDelivered || ev.Attempts != 1 || ev.DeliveredAt == nil || len(ev.Edges.Deliveries) != 1 {
+			t.Fatalf("event after delivery: %+v", ev)
+		}
+		if a := ev.Edges.Deliveries[0]; a.Attempt != 1 || a.StatusCode != http.StatusNoContent || a.Error != "" {
+			t.Errorf("attempt: %+v", a)
+		}
+	})
+}
+
+func TestReceiverDownForManyAttemptsThenUpGetsEveryEventWithTheSameID(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		const downFor = 7 // attempts answered 503 for every event
+		rcv.setAnswer(func(h hit, n int) (int, http.Header) {
+			if n <= downFor {
+				return http.StatusServiceUnavailable, nil
+			}
+			return http.StatusOK, nil
+		})
+		f := newFixture(t, db, rcv.URL)
+		ids := f.enqueue(t, f.app, 5)
+		w := f.worker(db)
+		start := f.clock.Now()
+		for round := 0; round <= downFor; round++ {
+			drain(t, w)
+			if round < downFor {
+				ev := f.event(t, ids[0])
+				if ev.Status != webhookevent.StatusPending || ev.Attempts != round+1 {
+					t.Fatalf("round %d: status %s attempts %d", round, ev.Status, ev.Attempts)
+				}
+				// The next attempt waits as the schedule says; the clock jumps there.
+				if got, want := ev.NextAttemptAt.Sub(f.clock.Now()), webhooks.RetrySchedule[round]; got != want {
+					t.Fatalf("round %d: next attempt in %v, want %v", round, got, want)
+				}
+				drain(t, w) // nothing is due before then
+				f.clock.Set(ev.NextAttemptAt)
+			}
+		}
+		if elapsed := f.clock.Now().Sub(start); elapsed < 17*time.Hour {
+			t.Errorf("the clock moved %v; the schedule should span over 17 h by the 8th attempt", elapsed)
+		}
+		perID := map[string]int{}
+		for _, h := range rcv.Hits() {
+			perID[h.ID]++
+			sent, _ := strconv.ParseInt(h.Timestamp, 10, 64)
+			if !verifyStandardWebhook(f.secret, headerOf(h), h.Body, time.Unix(sent, 0)) {
+				t.Errorf("retry of %s is not signed correctly", h.ID)
+			}
+		}
+		for _, id := range ids {
+			ev := f.event(t, id)
+			if ev.Status != webhookevent.StatusDelivered || ev.Attempts != downFor+1 || perID[id] != downFor+1 {
+				t.Errorf("%s: status %s attempts %d requests %d; want delivered after %d", id, ev.Status, ev.Attempts, perID[id], downFor+1)
+			}
+			if len(ev.Edges.Deliveries) != downFor+1 || ev.Edges.Deliveries[0].StatusCode != 503 || ev.Edges.Deliveries[0].Error == "" {
+				t.Errorf("%s: delivery log %+v", id, ev.Edges.Deliveries)
+			}
+		}
+		if len(perID) != len(ids) {
+			t.Errorf("receiver saw %d distinct webhook-ids, want %d", len(perID), len(ids))
+		}
+	})
+}
+
+func TestEventFailsAfterTheLastScheduledAttempt(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusInternalServerError, nil })
+		f := newFixture(t, db, rcv.URL)
+		id := f.enqueue(t, f.app, 1)[0]
+		w := f.worker(db)
+		for range webhooks.MaxAttempts + 2 {
+			drain(t, w)
+			f.clock.Advance(25 * time.Hour)
+		}
+		ev := f.event(t, id)
+		if ev.Status != webhookevent.StatusFailed || ev.Attempts != webhooks.MaxAttempts || len(rcv.Hits()) != webhooks.MaxAttempts {
+			t.Fatalf("status %s attempts %d requests %d; want failed after %d", ev.Status, ev.Attempts, len(rcv.Hits()), webhooks.MaxAttempts)
+		}
+		if !strings.HasPrefix(ev.LastError, "HTTP 500") || ev.LastStatusCode != 500 {
+			t.Errorf("last error %q code %d", ev.LastError, ev.LastStatusCode)
+		}
+	})
+}
+
+func TestCommittedEventIsDeliveredByAWorkerStartedLater(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		// The server commits the change and its event, then dies before any worker runs.
+		id := f.enqueue(t, f.app, 1)[0]
+		f.clock.Advance(time.Hour)
+		drain(t, f.worker(db))
+		if hits := rcv.Hits(); len(hits) != 1 || hits[0].ID != id {
+			t.Fatalf("hits %+v, want one for %s", hits, id)
+		}
+	})
+}
+
+func TestWorkerKilledMidDeliveryOnlyDelaysTheEvent(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		id := f.enqueue(t, f.app, 1)[0]
+		lease := time.Minute
+		dying := f.worker(db, func(c *webhooks.WorkerConfig) { c.Lease = lease })
+		claimed, err := dying.Claim(context.Background(), 10)
+		if err != nil || len(claimed) != 1 || claimed[0].ID != id {
+			t.Fatalf("claim: %v %v", claimed, err)
+		}
+		// The claiming worker dies here, before it sends anything. A restarted one waits
+		// out the lease, then delivers.
+		restarted := f.worker(db)
+		drain(t, restarted)
+		if n := len(rcv.Hits()); n != 0 {
+			t.Fatalf("delivered %d times while the dead worker's lease held", n)
+		}
+		f.clock.Advance(lease + time.Second)
+		drain(t, restarted)
+		if hits := rcv.Hits(); len(hits) != 1 || hits[0].ID != id {
+			t.Fatalf("hits %+v, want one for %s", hits, id)
+		}
+		if ev := f.event(t, id); ev.Status != webhookevent.StatusDelivered || ev.Attempts != 1 {
+			t.Errorf("status %s attempts %d", ev.Status, ev.Attempts)
+		}
+	})
+}
+
+func TestTwoInstancesNeverDeliverOneAttemptTwice(t *testing.T) {
+	for backend, dbURL := range storetest.URLs(t) {
+		t.Run(backend, func(t *testing.T) {
+			// Two server instances: two connection pools on one database.
+			a, b := storetest.Open(t, dbURL), storetest.Open(t, dbURL)
+			rcv := newReceiver(t)
+			// Every event fails its first attempt and succeeds on its second.
+			rcv.setAnswer(func(h hit, n int) (int, http.Header) {
+				if n == 1 {
+					return http.StatusBadGateway, nil
+				}
+				return http.StatusOK, nil
+			})
+			f := newFixture(t, a, rcv.URL)
+			const events = 120
+			ids := f.enqueue(t, f.app, events)
+			workers := []*webhooks.Worker{
+				f.worker(a, func(c *webhooks.WorkerConfig) { c.Batch = 7; c.Parallel = 4 }),
+				f.worker(b, func(c *webhooks.WorkerConfig) { c.Batch = 5; c.Parallel = 4 }),
+			}
+			runConcurrently := func() {
+				var wg sync.WaitGroup
+				for _, w := range workers {
+					wg.Go(func() { drain(t, w) })
+				}
+				wg.Wait()
+			}
+			runConcurrently()
+			f.clock.Advance(webhooks.RetrySchedule[0] + time.Second)
+			runConcurrently()
+
+			perID := map[string]int{}
+			for _, h := range rcv.Hits() {
+				perID[h.ID]++
+			}
+			for _, id := range ids {
+				if perID[id] != 2 {
+					t.Errorf("%s was sent %d times, want 2 (one per attempt)", id, perID[id])
+				}
+				if ev := f.event(t, id); ev.Status != webhookevent.StatusDelivered || len(ev.Edges.Deliveries) != 2 {
+					t.Errorf("%s: status %s, %d attempts logged", id, ev.Status, len(ev.Edges.Deliveries))
+				}
+			}
+		})
+	}
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	tests := []struct {
+		name       string
+		retryAfter func(now time.Time) string
+		wantWait   time.Duration
+	}{
+		{"delay seconds longer than the schedule", func(time.Time) string { return "3600" }, time.Hour},
+		{"HTTP date", func(now time.Time) string { return now.Add(2 * time.Hour).Format(http.TimeFormat) }, 2 * time.Hour},
+		{"shorter than the schedule keeps the schedule", func(time.Time) string { return "1" }, webhooks.RetrySchedule[0]},
+		{"garbage is ignored", func(time.Time) string { return "soon" }, webhooks.RetrySchedule[0]},
+		{"capped at 24 h", func(time.Time) string { return "9999999" }, 24 * time.Hour},
+	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				rcv := newReceiver(t)
+				f := newFixture(t, db, rcv.URL)
+				rcv.setAnswer(func(hit, int) (int, http.Header) {
+					return http.StatusTooManyRequests, http.Header{"Retry-After": {tt.retryAfter(f.clock.Now())}}
+				})
+				id := f.enqueue(t, f.app, 1)[0]
+				drain(t, f.worker(db))
+				ev := f.event(t, id)
+				if got := ev.NextAttemptAt.Sub(f.clock.Now()); got != tt.wantWait || ev.Status != webhookevent.StatusPending {
+					t.Errorf("next attempt in %v (status %s), want %v", got, ev.Status, tt.wantWait)
+				}
+			})
+		}
+	})
+}
+
+func TestGoneDisablesTheEndpointAndStopsItsEvents(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusGone, nil })
+		f := newFixture(t, db, rcv.URL)
+		ids := f.enqueue(t, f.app, 3)
+		drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Batch = 1 }))
+		if n := len(rcv.Hits()); n != 1 {
+			t.Errorf("receiver got %d requests after 410, want 1", n)
+		}
+		app, _ := db.Application.Get(context.Background(), f.app.ID)
+		if app.WebhookDisabledAt == nil {
+			t.Error("endpoint not disabled")
+		}
+		for _, id := range ids {
+			if ev := f.event(t, id); ev.Status != webhookevent.StatusDisabled {
+				t.Errorf("%s: status %s, want disabled", id, ev.Status)
+			}
+		}
+		// Events queued later are not sent either.
+		later := f.enqueue(t, app, 1)[0]
+		f.clock.Advance(time.Hour)
+		drain(t, f.worker(db))
+		if n := len(rcv.Hits()); n != 1 {
+			t.Errorf("receiver got %d requests, want still 1", n)
+		}
+		if ev := f.event(t, later); ev.Status != webhookevent.StatusDisabled || ev.Attempts != 0 {
+			t.Errorf("later event: status %s attempts %d", ev.Status, ev.Attempts)
+		}
+	})
+}
+
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		target := newReceiver(t)
+		rcv := newReceiver(t)
+		rcv.setAnswer(func(hit, int) (int, http.Header) {
+			return http.StatusFound, http.Header{"Location": {target.URL}}
+		})
+		f := newFixture(t, db, rcv.URL)
+		id := f.enqueue(t, f.app, 1)[0]
+		drain(t, f.worker(db))
+		if n := len(target.Hits()); n != 0 {
+			t.Errorf("redirect target got %d requests", n)
+		}
+		if ev := f.event(t, id); ev.Status != webhookevent.StatusPending || ev.LastStatusCode != http.StatusFound {
+			t.Errorf("status %s code %d; want pending after a 302", ev.Status, ev.LastStatusCode)
+		}
+	})
+}
+
+func TestPrivateTargetsAreRefusedOutsideDevMode(t *testing.T) {
+	rcv := newReceiver(t)
+	port := rcv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
+	p := strconv.Itoa(int(port))
+	tests := []struct{ name, url string }{
+		{"IPv4 loopback", "http://127.0.0.1:" + p + "/"},
+		{"private 10/8", "http://10.0.0.1/"},
+		{"link-local metadata address", "http://169.254.169.254/latest/meta-data/"},
+		{"IPv6 loopback", "http://[::1]:" + p + "/"},
+		{"hostname resolving to loopback", "http://localhost:" + p + "/"},
+		{"CGNAT", "http://100.64.0.1/"},
+		{"IPv4-mapped IPv6 loopback", "http://[::ffff:127.0.0.1]:" + p + "/"},
+		{"unspecified", "http://0.0.0.0:" + p + "/"},
+	}
+	db := storetest.SQLite(t)
+	f := newFixture(t, db, rcv.URL)
+	strict := f.worker(db, func(c *webhooks.WorkerConfig) { c.AllowPrivate = false })
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _ := f.newApp(t, tt.url)
+			id := f.enqueue(t, app, 1)[0]
+			drain(t, strict)
+			ev := f.event(t, id)
+			if ev.Attempts != 1 || !strings.Contains(ev.LastError, "refused: the webhook URL resolves to a private or loopback address") {
+				t.Errorf("attempts %d, last error %q; want a refused attempt", ev.Attempts, ev.LastError)
+			}
+		})
+	}
+	if n := len(rcv.Hits()); n != 0 {
+		t.Errorf("receiver on loopback got %d requests outside dev mode", n)
+	}
+	// Dev mode reaches the same loopback receiver.
+	app, _ := f.newApp(t, rcv.URL)
+	f.enqueue(t, app, 1)
+	drain(t, f.worker(db))
+	if n := len(rcv.Hits()); n != 1 {
+		t.Errorf("dev mode: receiver got %d requests, want 1", n)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	tests := map[string]bool{
+		"93.184.215.14": true, "2606:4700::6810:84e5": true, "8.8.8.8": true,
+		"127.0.0.1": false, "127.8.9.10": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "100.64.0.1": false, "100.127.255.254": false, "0.0.0.0": false,
+		"224.0.0.1": false, "255.255.255.255": false, "::1": false, "::": false, "fe80::1": false,
+		"fc00::1": false, "fd12::1": false, "ff02::1": false, "::ffff:10.0.0.1": false,
+		"64:ff9b::7f00:1": false, "64:ff9b::808:808": true, "198.18.0.1": false,
+	}
+	for addr, want := range tests {
+		if got := webhooks.PublicAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("PublicAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestUnreadableSecretIsALoggedFailedAttempt(t *testing.T) {
+	db := storetest.SQLite(t)
+	rcv := newReceiver(t)
+	f := newFixture(t, db, rcv.URL)
+	db.Application.UpdateOne(f.app).SetWebhookSecret([]byte("not sealed")).ExecX(context.Background())
+	id := f.enqueue(t, f.app, 1)[0]
+	drain(t, f.worker(db))
+	if ev := f.event(t, id); ev.Attempts != 1 || !strings.Contains(ev.LastError, "secret") || len(rcv.Hits()) != 0 {
+		t.Errorf("attempts %d error %q hits %d", ev.Attempts, ev.LastError, len(rcv.Hits()))
+	}
+}
+
+func TestSlowReceiverTimesOutAndIsRetried(t *testing.T) {
+	db := storetest.SQLite(t)
+	release := make(chan struct{})
+	rcv := newReceiver(t)
+	rcv.setAnswer(func(hit, int) (int, http.Header) {
+		<-release
+		return http.StatusOK, nil
+	})
+	defer close(release)
+	f := newFixture(t, db, rcv.URL)
+	id := f.enqueue(t, f.app, 1)[0]
+	drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Timeout = 100 * time.Millisecond }))
+	ev := f.event(t, id)
+	if ev.Status != webhookevent.StatusPending || ev.Attempts != 1 || ev.LastError != "timeout after 100ms" || ev.LastStatusCode != 0 {
+		t.Errorf("status %s attempts %d error %q code %d; want a timed-out attempt", ev.Status, ev.Attempts, ev.LastError, ev.LastStatusCode)
+	}
+}
+
+func TestRetryWaitsGetJitterWithinTenPercent(t *testing.T) {
+	db := storetest.SQLite(t)
+	rcv := newReceiver(t)
+	rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusServiceUnavailable, nil })
+	f := newFixture(t, db, rcv.URL)
+	ids := f.enqueue(t, f.app, 20)
+	drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Jitter = nil }))
+	distinct := map[time.Duration]bool{}
+	for _, id := range ids {
+		wait := f.event(t, id).NextAttemptAt.Sub(f.clock.Now())
+		if wait < 4500*time.Millisecond || wait > 5500*time.Millisecond {
+			t.Errorf("wait %v outside 5 s ± 10 %%", wait)
+		}
+		distinct[wait] = true
+	}
+	if len(distinct) < 2 {
+		t.Error("every retry waits exactly as long: no jitter")
+	}
+}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// tenant is one developer with an application, a connected person and an import run.
+type tenant struct {
+	dev               *person
+	app, conn, source string
+}
+
+func (e *portalEnv) tenant(name string, customer *person) tenant {
+	e.t.Helper()
+	dev := e.person("dev-"+strings.ToLower(name)+"@example.com", "Dev "+name, true)
+	app := dev.createApp(name, true)
+	conn := e.connect(customer, app)
+	imp := dev.json("POST", "/api/developer/applications/"+app+"/import-existing-users/csv", map[string]any{
+		"sourceName": "run " + name,
+		"users":      []map[string]string{{"externalUserId": "ext-1", "email": customer.user.Email}},
+	}, http.StatusOK)
+	return tenant{dev: dev, app: app, conn: conn.ID, source: imp["sourceId"].(string)}
+}
+
+// Unknown ids of the right shape: what a missing resource answers.
+const (
+	missingApp    = "app_aaaaaaaaaaaaaaaaaaaaaaaa"
+	missingConn   = "con_aaaaaaaaaaaaaaaaaaaaaaaa"
+	missingSource = "imp_aaaaaaaaaaaaaaaaaaaaaaaa"
+)
+
+// restRoute is one Developer Portal REST route with the body a caller would send.
+type restRoute struct {
+	name, method, path string
+	body               any
+}
+
+func portalRoutes() []restRoute {
+	return []restRoute{
+		{"get application", "GET", "/api/developer/applications/{app}", nil},
+		{"update application", "PATCH", "/api/developer/applications/{app}", map[string]any{"name": "Taken over"}},
+		{"delete application", "DELETE", "/api/developer/applications/{app}", nil},
+		{"rotate client secret", "POST", "/api/developer/applications/{app}/secret/rotate", nil},
+		{"rotate webhook secret", "POST", "/api/developer/applications/{app}/webhook/secret/rotate", nil},
+		{"list users", "GET", "/api/developer/applications/{app}/users", nil},
+		{"update user", "PATCH", "/api/developer/applications/{app}/users/{conn}", map[string]any{"isForwarding": false}},
+		{"delete user", "DELETE", "/api/developer/applications/{app}/users/{conn}", nil},
+		{"sync email", "PATCH", "/api/developer/applications/{app}/users/{conn}/email", map[string]any{"email": "new-address@example.com"}},
+		{"email sync test", "POST", "/api/developer/applications/{app}/email-sync-api/test", nil},
+		{"current logins test", "POST", "/api/developer/applications/{app}/current-logins-sync-api/test", nil},
+		{"import users", "POST", "/api/developer/applications/{app}/import-existing-users/csv",
+			map[string]any{"users": []map[string]string{{"externalUserId": "x", "email": "someone@example.com"}}}},
+		{"list import sources", "GET", "/api/developer/applications/{app}/import-sources", nil},
+		{"get import source", "GET", "/api/developer/applications/{app}/import-sources/{src}", nil},
+		{"rollback import", "POST", "/api/developer/applications/{app}/import-sources/{src}/rollback", nil},
+	}
+}
+
+func fill(path, app, conn, src string) string {
+	return strings.NewReplacer("{app}", app, "{conn}", conn, "{src}", src).Replace(path)
+}
+
+// gqlOperation is one portal GraphQL query or mutation with its variables.
+type gqlOperation struct {
+	name, query string
+	vars        func(app, conn, src string) map[string]any
+}
+
+func portalOperations() []gqlOperation {
+	appOnly := func(app, _, _ string) map[string]any { return map[string]any{"app": app} }
+	appConn := func(app, conn, _ string) map[string]any { return map[string]any{"app": app, "conn": conn} }
+	appSrc := func(app, _, src string) map[string]any { return map[string]any{"app": app, "src": src} }
+	return []gqlOperation{
+		{"application", `query($app: ID!) { application(id: $app) { id name } }`, appOnly},
+		{"node application", `query($app: ID!) { node(id: $app) { id } }`, appOnly},
+		{"node connection", `query($conn: ID!) { node(id: $conn) { id } }`, func(_, conn, _ string) map[string]any { return map[string]any{"conn": conn} }},
+		{"node import source", `query($src: ID!) { node(id: $src) { id } }`, func(_, _, src string) map[string]any { return map[string]any{"src": src} }},
+		{"application users", `query($app: ID!) { application(id: $app) { users { totalCount } } }`, appOnly},
+		{"application analytics", `query($app: ID!) { application(id: $app) { analytics { usersPerRegion { count } } } }`, appOnly},
+		{"redirect uri check", `query($app: ID!) { redirectUriCheck(appId: $app, redirectUri: "https://x.example.com/cb") { ok } }`, appOnly},
+		{"updateApplication", `mutation($app: ID!) { updateApplication(id: $app, input: {name: "Taken over"}) { application { id } } }`, appOnly},
+		{"rotateClientSecret", `mutation($app: ID!) { rotateClientSecret(id: $app) { secret } }`, appOnly},
+		{"rotateWebhookSecret", `mutation($app: ID!) { rotateWebhookSecret(id: $app) { secret } }`, appOnly},
+		{"deleteApplication", `mutation($app: ID!) { deleteApplication(id: $app) { deletedId } }`, appOnly},
+		{"updateAppConnection", `mutation($app: ID!, $conn: ID!) { updateAppConnection(appId: $app, connectionId: $conn, input: {isForwarding: false}) { id } }`, appConn},
+		{"syncConnectionEmail", `mutation($app: ID!, $conn: ID!) { syncConnectionEmail(appId: $app, connectionId: $conn, email: "new-address@example.com") { changed } }`, appConn},
+		{"deleteAppConnection", `mutation($app: ID!, $conn: ID!) { deleteAppConnection(appId: $app, connectionId: $conn) { deletedId } }`, appConn},
+		{"importUsers", `mutation($app: ID!) { importUsers(appId: $app, input: {users: [{externalUserId: "x", email: "someone@example.com"}]}) { source { id } } }`, appOnly},
+		{"rollbackImport", `mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { deletedConnections } }`, appSrc},
+		{"testEmailSyncApi", `mutation($app: ID!) { testEmailSyncApi(appId: $app) { ok } }`, appOnly},
+		{"testCurrentLoginsSyncApi", `mutation($app: ID!) { testCurrentLoginsSyncApi(appId: $app) { ok } }`, appOnly},
+	}
+}
+
+// TestPortalIsolation signs in two developers and proves, for every portal REST route and
+// GraphQL operation, that neither reads or changes the other's data: the other's ids answer
+// exactly like missing ones, and nothing changes.
+func TestPortalIsolation(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		customer := e.person("customer@example.com", "Casey Customer", true)
+		a := e.tenant("Alpha", customer)
+		b := e.tenant("Beta", customer)
+		before := e.snapshot()
+
+		for _, dir := range []struct {
+			name             string
+			attacker, victim tenant
+		}{{"beta against alpha", b, a}, {"alpha against beta", a, b}} {
+			t.Run(dir.name, func(t *testing.T) {
+				for _, rt := range portalRoutes() {
+					t.Run("REST "+rt.name, func(t *testing.T) {
+						probes := []struct{ name, got, want string }{
+							{"their application", fill(rt.path, dir.victim.app, dir.victim.conn, dir.victim.source),
+								fill(rt.path, missingApp, missingConn, missingSource)},
+						}
+						if strings.Contains(rt.path, "{conn}") || strings.Contains(rt.path, "{src}") {
+							probes = append(probes, struct{ name, got, want string }{"own application, their connection or run",
+								fill(rt.path, dir.attacker.app, dir.victim.conn, dir.victim.source),
+								fill(rt.path, dir.attacker.app, missingConn, missingSource)})
+						}
+						for _, p := range probes {
+							gotStatus, gotBody := dir.attacker.dev.do(rt.method, p.got, rt.body)
+							wantStatus, wantBody := dir.attacker.dev.do(rt.method, p.want, rt.body)
+							if gotStatus != http.StatusNotFound || gotStatus != wantStatus || !bytes.Equal(gotBody, wantBody) {
+								t.Errorf("%s: %s %s = %d %s; a missing id answers %d %s (want both 404 and equal)",
+									p.name, rt.method, p.got, gotStatus, gotBody, wantStatus, wantBody)
+							}
+						}
+						if status, body := e.anonymous().do(rt.method, fill(rt.path, dir.victim.app, dir.victim.conn, dir.victim.source), rt.body); status != http.StatusUnauthorized {
+							t.Errorf("without a session: %d %s, want 401", status, body)
+						}
+					})
+				}
+				for _, op := range portalOperations() {
+					t.Run("GraphQL "+op.name, func(t *testing.T) {
+						got := dir.attacker.dev.gql(op.query, op.vars(dir.victim.app, dir.victim.conn, dir.victim.source))
+						want := dir.attacker.dev.gql(op.query, op.vars(missingApp, missingConn, missingSource))
+						gj, _ := json.Marshal(got)
+						wj, _ := json.Marshal(want)
+						if got.code() != "not_found" || !bytes.Equal(gj, wj) {
+							t.Errorf("their ids answer %s; missing ids answer %s (want both not_found and equal)", gj, wj)
+						}
+						if strings.Contains(op.query, "$conn") || strings.Contains(op.query, "$src") {
+							got := dir.attacker.dev.gql(op.query, op.vars(dir.attacker.app, dir.victim.conn, dir.victim.source))
+							if got.code() != "not_found" {
+								t.Errorf("own application with their connection or run: %+v, want not_found", got)
+							}
+						}
+						if g := e.anonymous().gql(op.query, op.vars(dir.victim.app, dir.victim.conn, dir.victim.source)); g.code() == "" {
+							t.Errorf("without a session: no error: %+v", g)
+						}
+					})
+				}
+			})
+		}
+
+		// A person connected to both applications sees the applications through their
+		// connections, but none of the applications' data.
+		t.Run("connected person", func(t *testing.T) {
+			g := customer.gql(`{ viewer { connections { edges { node { application { id name webhookUrl } } } } } }`, nil)
+			if g.code() != "not_found" {
+				t.Errorf("webhookUrl through a connection: %+v, want not_found", g)
+			}
+			for _, field := range []string{"users { totalCount }", "importSources { totalCount }", "analytics { usersPerRegion { count } }"} {
+				g := customer.gql(`{ viewer { connections { edges { node { application { `+field+` } } } } } }`, nil)
+				if g.code() != "not_found" {
+					t.Errorf("%s through a connection: %+v, want not_found", field, g)
+				}
+			}
+			for _, op := range portalOperations() {
+				if g := customer.gql(op.query, op.vars(a.app, a.conn, a.source)); g.code() != "not_found" &&
+					!(op.name == "node connection" && len(g.Errors) == 0) { // their own connection
+					t.Errorf("%s as the connected person: %+v, want not_found", op.name, g)
+				}
+			}
+		})
+
+		e.sameSnapshot(before, "the other developer's requests")
+
+		// The owners still reach their own data: the refusals above were about ownership.
+		for _, tn := range []tenant{a, b} {
+			v := tn.dev.json("GET", "/api/developer/applications/"+tn.app+"/users", nil, http.StatusOK)
+			if v["total"] != float64(1) {
+				t.Errorf("owner's user list: %v", v)
+			}
+			tn.dev.json("GET", "/api/developer/applications/"+tn.app+"/import-sources/"+tn.source, nil, http.StatusOK)
+		}
+	})
+}

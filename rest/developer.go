@@ -1,0 +1,186 @@
+package rest
+
+import (
+	"net/http"
+
+	"loginsign/ent"
+	"loginsign/internal/httpx"
+	"loginsign/internal/portal"
+)
+
+// Developer Portal REST (/api/developer/…, session cookie): each handler parses, calls the
+// portal domain operation its GraphQL twin calls, and writes the documented JSON.
+
+// developerApplication is an application as the portal routes show it.
+type developerApplication struct {
+	ID             string   `json:"id"`
+	ClientID       string   `json:"clientId"`
+	Name           string   `json:"name"`
+	Website        *string  `json:"website"`
+	IconURL        *string  `json:"iconUrl"`
+	TermsURL       *string  `json:"termsUrl"`
+	PrivacyURL     *string  `json:"privacyUrl"`
+	RedirectURIs   []string `json:"redirectUris"`
+	AllowedOrigins []string `json:"allowedOrigins"`
+	WebhookURL     *string  `json:"webhookUrl"`
+	CreatedAt      string   `json:"createdAt"`
+	UpdatedAt      string   `json:"updatedAt"`
+	// Secrets appear only in the answer that created them.
+	ClientSecret  string `json:"clientSecret,omitempty"`
+	WebhookSecret string `json:"webhookSecret,omitempty"`
+}
+
+func toDeveloperApplication(a *ent.Application) developerApplication {
+	return developerApplication{
+		ID: a.ID, ClientID: a.ID, Name: a.Name, Website: nullable(a.Website), IconURL: nullable(a.IconURL),
+		TermsURL: nullable(a.TermsURL), PrivacyURL: nullable(a.PrivacyURL),
+		RedirectURIs: nonNil(a.RedirectUris), AllowedOrigins: nonNil(a.AllowedOrigins), WebhookURL: nullable(a.WebhookURL),
+		CreatedAt: httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
+	}
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type okBody struct {
+	OK bool `json:"ok"`
+}
+
+// DeveloperApplications answers GET /api/developer/applications: every application of the
+// signed-in developer, newest first.
+func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
+	conn, err := a.Portal.ListApplications(r.Context(), nil, nil, nil, nil, []*ent.ApplicationOrder{{
+		Direction: "DESC", Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	out := struct {
+		Applications []developerApplication `json:"applications"`
+	}{Applications: []developerApplication{}}
+	for _, e := range conn.Edges {
+		out.Applications = append(out.Applications, toDeveloperApplication(e.Node))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// applicationBody is the JSON of POST and PATCH /api/developer/applications[/:appId]. In a
+// PATCH, absent (or null) fields stay as they are.
+type applicationBody struct {
+	Name           *string   `json:"name"`
+	Website        *string   `json:"website"`
+	IconURL        *string   `json:"iconUrl"`
+	TermsURL       *string   `json:"termsUrl"`
+	PrivacyURL     *string   `json:"privacyUrl"`
+	RedirectURIs   *[]string `json:"redirectUris"`
+	AllowedOrigins *[]string `json:"allowedOrigins"`
+	WebhookURL     *string   `json:"webhookUrl"`
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// CreateDeveloperApplication answers POST /api/developer/applications: 201 with the
+// application and its one-time clientSecret (and webhookSecret when a webhook URL was given).
+func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request) {
+	var b applicationBody
+	if err := httpx.DecodeJSON(w, r, &b, 0); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	created, err := a.Portal.CreateApplication(r.Context(), portal.ApplicationInput{
+		Name: deref(b.Name), Website: deref(b.Website), IconURL: deref(b.IconURL), TermsURL: deref(b.TermsURL),
+		PrivacyURL: deref(b.PrivacyURL), RedirectURIs: deref(b.RedirectURIs), AllowedOrigins: deref(b.AllowedOrigins),
+		WebhookURL: deref(b.WebhookURL),
+	})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	out := toDeveloperApplication(created.Application)
+	out.ClientSecret, out.WebhookSecret = created.ClientSecret, created.WebhookSecret
+	httpx.WriteJSON(w, http.StatusCreated, out)
+}
+
+// DeveloperApplication answers GET /api/developer/applications/:appId.
+func (a *API) DeveloperApplication(w http.ResponseWriter, r *http.Request) {
+	app, err := a.Portal.OwnedApplication(r.Context(), r.PathValue("appId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, toDeveloperApplication(app))
+}
+
+// UpdateDeveloperApplication answers PATCH /api/developer/applications/:appId with the
+// application; webhookSecret appears when this update set the first webhook URL.
+func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request) {
+	var b applicationBody
+	if err := httpx.DecodeJSON(w, r, &b, 0); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	p := portal.ApplicationPatch{Name: b.Name, Website: b.Website, IconURL: b.IconURL, TermsURL: b.TermsURL,
+		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL}
+	if b.RedirectURIs != nil {
+		p.RedirectURIs = nonNil(*b.RedirectURIs)
+	}
+	if b.AllowedOrigins != nil {
+		p.AllowedOrigins = nonNil(*b.AllowedOrigins)
+	}
+	updated, err := a.Portal.UpdateApplication(r.Context(), r.PathValue("appId"), p)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	out := toDeveloperApplication(updated.Application)
+	out.WebhookSecret = updated.WebhookSecret
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// DeleteDeveloperApplication answers DELETE /api/developer/applications/:appId with {"ok":true}.
+func (a *API) DeleteDeveloperApplication(w http.ResponseWriter, r *http.Request) {
+	if err := a.Portal.DeleteApplication(r.Context(), r.PathValue("appId")); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, okBody{OK: true})
+}
+
+// RotateClientSecret answers POST /api/developer/applications/:appId/secret/rotate with
+// {"id","clientSecret"}; the secret is shown this once.
+func (a *API) RotateClientSecret(w http.ResponseWriter, r *http.Request) {
+	secret, err := a.Portal.RotateClientSecret(r.Context(), r.PathValue("appId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "clientSecret": secret})
+}
+
+// RotateWebhookSecret answers POST /api/developer/applications/:appId/webhook/secret/rotate
+// with {"id","webhookSecret"}; 409 when the application has no webhook URL.
+func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+	secret, err := a.Portal.RotateWebhookSecret(r.Context(), r.PathValue("appId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "webhookSecret": secret})
+}

@@ -1,0 +1,229 @@
+package rest
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"loginsign/ent"
+	"loginsign/internal/apperr"
+	"loginsign/internal/httpx"
+	"loginsign/internal/portal"
+)
+
+// MaxImportBody bounds an import request body (JSON or CSV): 10,000 rows fit easily.
+const MaxImportBody = 8 << 20
+
+// importRowJSON is one row of an import result.
+type importRowJSON struct {
+	Row            int     `json:"row"`
+	ExternalUserID string  `json:"externalUserId"`
+	Email          string  `json:"email"`
+	Status         string  `json:"status"`
+	ConnectionID   *string `json:"connectionId,omitempty"`
+	GlobalID       *string `json:"globalId,omitempty"`
+	Message        *string `json:"message,omitempty"`
+}
+
+// importSourceJSON is a stored import run.
+type importSourceJSON struct {
+	ID           string         `json:"id"`
+	Name         string         `json:"name"`
+	Kind         string         `json:"kind"`
+	Total        int            `json:"total"`
+	Counts       map[string]int `json:"counts"`
+	CreatedAt    string         `json:"createdAt"`
+	RolledBackAt *string        `json:"rolledBackAt"`
+}
+
+func toImportSource(s *ent.ImportSource) importSourceJSON {
+	counts := map[string]int{}
+	for _, st := range portal.ImportStatuses {
+		counts[st] = s.Counts[st]
+	}
+	return importSourceJSON{ID: s.ID, Name: s.Name, Kind: string(s.Kind), Total: s.Total, Counts: counts,
+		CreatedAt: httpx.Time(s.CreatedAt), RolledBackAt: httpx.TimePtr(s.RolledBackAt)}
+}
+
+func toImportRows(rows []*ent.ImportRow) []importRowJSON {
+	out := make([]importRowJSON, len(rows))
+	for i, r := range rows {
+		out[i] = importRowJSON{Row: r.Row, ExternalUserID: r.ExternalUserID, Email: r.Email, Status: string(r.Status),
+			ConnectionID: r.ConnectionID, GlobalID: nullable(r.GlobalID), Message: nullable(r.Message)}
+	}
+	return out
+}
+
+// importBody is the JSON of POST …/import-existing-users/csv.
+type importBody struct {
+	SourceName string `json:"sourceName"`
+	Users      []struct {
+		ExternalUserID   string `json:"externalUserId"`
+		Email            string `json:"email"`
+		Name             string `json:"name"`
+		RegistrationDate string `json:"registrationDate"`
+		LastLoginDate    string `json:"lastLoginDate"`
+	} `json:"users"`
+}
+
+// ImportExistingUsers answers POST /api/developer/applications/:appId/import-existing-users/csv.
+// The body is the documented JSON ({"sourceName","users":[…]}), a text/csv upload, or a
+// multipart/form-data upload with the CSV in a file part and an optional sourceName field
+// (sourceName may also be a query parameter). The answer is
+// {"sourceId","sourceName","total","counts","results":[…]}; more than 10,000 rows answer 413.
+func (a *API) ImportExistingUsers(w http.ResponseWriter, r *http.Request) {
+	req, err := readImport(w, r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	res, err := a.Portal.Import(r.Context(), r.PathValue("appId"), req)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	src := toImportSource(res.Source)
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		SourceID   string          `json:"sourceId"`
+		SourceName string          `json:"sourceName"`
+		Total      int             `json:"total"`
+		Counts     map[string]int  `json:"counts"`
+		Results    []importRowJSON `json:"results"`
+	}{src.ID, src.Name, src.Total, src.Counts, toImportRows(res.Rows)})
+}
+
+func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mt, err = "application/json", nil
+	}
+	if err != nil {
+		return portal.ImportRequest{}, apperr.New(apperr.Invalid, "unreadable Content-Type")
+	}
+	switch {
+	case mt == "application/json":
+		var b importBody
+		if err := httpx.DecodeJSON(w, r, &b, MaxImportBody); err != nil {
+			return portal.ImportRequest{}, err
+		}
+		req := portal.ImportRequest{SourceName: b.SourceName, Kind: "json", Users: make([]portal.ImportUser, len(b.Users))}
+		for i, u := range b.Users {
+			req.Users[i] = portal.ImportUser{ExternalUserID: u.ExternalUserID, Email: u.Email, Name: u.Name,
+				RegistrationDate: u.RegistrationDate, LastLoginDate: u.LastLoginDate}
+		}
+		return req, nil
+	case mt == "text/csv":
+		users, err := portal.ParseImportCSV(http.MaxBytesReader(w, r.Body, MaxImportBody))
+		if err != nil {
+			return portal.ImportRequest{}, bodyErr(err)
+		}
+		return portal.ImportRequest{SourceName: r.URL.Query().Get("sourceName"), Kind: "csv", Users: users}, nil
+	case mt == "multipart/form-data":
+		r.Body = http.MaxBytesReader(w, r.Body, MaxImportBody)
+		mr, err := r.MultipartReader()
+		if err != nil || params["boundary"] == "" {
+			return portal.ImportRequest{}, apperr.New(apperr.Invalid, "malformed multipart body")
+		}
+		req := portal.ImportRequest{SourceName: r.URL.Query().Get("sourceName"), Kind: "csv"}
+		var fileName string
+		for {
+			part, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return req, bodyErr(apperr.New(apperr.Invalid, "malformed multipart body: %v", err), err)
+			}
+			switch {
+			case part.FormName() == "sourceName":
+				b, err := io.ReadAll(io.LimitReader(part, 1024))
+				if err != nil {
+					return req, bodyErr(err)
+				}
+				req.SourceName = strings.TrimSpace(string(b))
+			case part.FileName() != "" || part.FormName() == "file":
+				if req.Users != nil {
+					return req, apperr.New(apperr.Invalid, "send one CSV file per import")
+				}
+				fileName = part.FileName()
+				if req.Users, err = portal.ParseImportCSV(part); err != nil {
+					return req, bodyErr(err)
+				}
+			}
+			part.Close()
+		}
+		if req.Users == nil {
+			return req, apperr.New(apperr.Invalid, "the multipart body holds no CSV file part")
+		}
+		if req.SourceName == "" {
+			req.SourceName = fileName
+		}
+		return req, nil
+	default:
+		return portal.ImportRequest{}, apperr.New(apperr.Invalid, "Content-Type must be application/json, text/csv or multipart/form-data")
+	}
+}
+
+// bodyErr maps a read error of an upload: an oversized body is 413, a domain error stays, and
+// anything else is a 400 (the fallback, when given, or a generic message).
+func bodyErr(err error, cause ...error) error {
+	var mb *http.MaxBytesError
+	for _, e := range append(cause, err) {
+		if errors.As(e, &mb) {
+			return apperr.New(apperr.TooLarge, "body larger than %d bytes", mb.Limit)
+		}
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	return apperr.New(apperr.Invalid, "unreadable body: %v", err)
+}
+
+// DeveloperImportSources answers GET …/import-sources with {"sources":[…]}, newest first.
+func (a *API) DeveloperImportSources(w http.ResponseWriter, r *http.Request) {
+	conn, err := a.Portal.ImportSources(r.Context(), r.PathValue("appId"), nil, nil, nil, nil)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	out := struct {
+		Sources []importSourceJSON `json:"sources"`
+	}{Sources: make([]importSourceJSON, 0, len(conn.Edges))}
+	for _, e := range conn.Edges {
+		out.Sources = append(out.Sources, toImportSource(e.Node))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// DeveloperImportSource answers GET …/import-sources/:sourceId with the run and its results.
+func (a *API) DeveloperImportSource(w http.ResponseWriter, r *http.Request) {
+	res, err := a.Portal.ImportSource(r.Context(), r.PathValue("appId"), r.PathValue("sourceId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		importSourceJSON
+		Results []importRowJSON `json:"results"`
+	}{toImportSource(res.Source), toImportRows(res.Rows)})
+}
+
+// RollbackDeveloperImport answers POST …/import-sources/:sourceId/rollback with
+// {"ok":true,"sourceId","deletedConnections","rolledBackAt"}; 409 when already rolled back.
+func (a *API) RollbackDeveloperImport(w http.ResponseWriter, r *http.Request) {
+	src, n, err := a.Portal.RollbackImport(r.Context(), r.PathValue("appId"), r.PathValue("sourceId"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		OK                 bool    `json:"ok"`
+		SourceID           string  `json:"sourceId"`
+		DeletedConnections int     `json:"deletedConnections"`
+		RolledBackAt       *string `json:"rolledBackAt"`
+	}{true, src.ID, n, httpx.TimePtr(src.RolledBackAt)})
+}
