@@ -266,6 +266,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
+	s.pageRoutes(mux)
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
 	// The link of an address-verification mail (dashboard → alternative emails).

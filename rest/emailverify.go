@@ -12,8 +12,8 @@ import (
 // of that form confirms.
 var verifyPage = template.Must(template.New("verify").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{{.Title}} · LoginSign</title></head>
-<body><main>
+<title>{{.Title}} · LoginSign</title><link rel="stylesheet" href="/static/app.css"></head>
+<body class="auth"><main class="auth-card">
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
 {{if .Token}}<form method="post" action="/dashboard/emails/verify">
@@ -28,7 +28,7 @@ type verifyView struct{ Title, Message, Token string }
 func writeVerifyPage(w http.ResponseWriter, status int, v verifyView) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(status)
 	verifyPage.Execute(w, v)
 }

@@ -1,0 +1,104 @@
+// Package dashboard serves the person's own page, /dashboard: connected apps (what each sees,
+// last sign-in, mute mail, remove), addresses, licenses per app, active sessions and account
+// deletion.
+//
+// The page is a small server-rendered frame; dashboard.js (internal/web/static) fills it as a
+// client of /graphql, so every action runs the same domain function as the GraphQL mutation and
+// the same authorization. Signed-out visitors are sent to /login?return_to=/dashboard.
+package dashboard
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+
+	"loginsign/internal/auth"
+	"loginsign/internal/identity"
+	"loginsign/internal/web/page"
+)
+
+// Handler serves /dashboard.
+type Handler struct {
+	identity *identity.Service
+	tmpl     *template.Template
+}
+
+// New returns the dashboard handler.
+func New(id *identity.Service, r *page.Renderer) *Handler {
+	return &Handler{identity: id, tmpl: r.Parse(content)}
+}
+
+// LoginURL is where a signed-out visitor of path is sent.
+func LoginURL(path string) string {
+	return "/login?" + url.Values{"return_to": {path}}.Encode()
+}
+
+// ServeHTTP answers GET /dashboard.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, ok := auth.SessionFrom(r.Context()); !ok {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, LoginURL("/dashboard"), http.StatusSeeOther)
+		return
+	}
+	u, err := h.identity.Viewer(r.Context())
+	if err != nil || u == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, LoginURL("/dashboard"), http.StatusSeeOther)
+		return
+	}
+	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
+		Title: "Your account", Who: u.Email, Page: "dashboard",
+		Nav:     []page.NavLink{{Href: "/dashboard", Label: "Account", Current: true}, {Href: "/portal", Label: "Developer Portal"}},
+		Scripts: []string{"ls.js", "dashboard.js"},
+		Content: u,
+	})
+}
+
+const content = `{{define "content"}}
+<h1>Hello{{with .Content.Name}}, {{.}}{{end}}</h1>
+<p class="muted">Your LoginSign ID is <code id="global-id">{{.Content.GlobalID}}</code>. Apps you sign in to see a private address unless you choose to share a real one.</p>
+<div id="status" role="status" aria-live="polite"></div>
+
+<section class="card" id="apps" aria-labelledby="apps-h">
+  <header><h2 id="apps-h">Connected apps</h2></header>
+  <div data-slot="apps"><p class="empty">Loading…</p></div>
+</section>
+
+<section class="card" id="licenses" aria-labelledby="licenses-h">
+  <header><h2 id="licenses-h">Licenses</h2></header>
+  <div data-slot="licenses"><p class="empty">Loading…</p></div>
+  <form id="redeem-form" class="stack" novalidate>
+    <h3>Redeem a code</h3>
+    <div class="grid">
+      <div class="field"><label for="redeem-app">App</label><select id="redeem-app" name="app" required></select></div>
+      <div class="field"><label for="redeem-code">Code</label><input id="redeem-code" name="code" type="text" autocomplete="off" spellcheck="false" required></div>
+    </div>
+    <button class="primary" type="submit">Redeem</button>
+  </form>
+</section>
+
+<section class="card" id="addresses" aria-labelledby="addresses-h">
+  <header><h2 id="addresses-h">Email addresses</h2></header>
+  <div data-slot="addresses"><p class="empty">Loading…</p></div>
+  <form id="add-email-form" class="row" novalidate>
+    <label class="visually-hidden" for="add-email">Add an address</label>
+    <input id="add-email" name="email" type="email" autocomplete="email" placeholder="another@example.com" required>
+    <button type="submit">Add address</button>
+  </form>
+</section>
+
+<section class="card" id="sessions" aria-labelledby="sessions-h">
+  <header><h2 id="sessions-h">Where you're signed in</h2><button type="button" id="sign-out-others" class="small">Sign out everywhere else</button></header>
+  <div data-slot="sessions"><p class="empty">Loading…</p></div>
+</section>
+
+<section class="card" id="delete" aria-labelledby="delete-h">
+  <header><h2 id="delete-h">Delete your account</h2></header>
+  <p class="muted">Every app you use is told, your private addresses stop working, and you are signed out everywhere. This cannot be undone.</p>
+  <form id="delete-form" class="stack" novalidate>
+    <div class="field"><label for="delete-confirm">Type your LoginSign ID, <strong>{{.Content.GlobalID}}</strong>, to confirm</label>
+    <input id="delete-confirm" name="confirm" type="text" autocomplete="off" spellcheck="false" pattern="[A-Za-z]{2}[0-9]{4}" required></div>
+    <button class="danger" type="submit">Delete my account</button>
+  </form>
+</section>
+{{end}}`

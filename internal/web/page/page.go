@@ -1,0 +1,134 @@
+// Package page holds what every first-party HTML page shares: the frame (header, navigation,
+// stylesheet and scripts from internal/web/static) and the security headers.
+//
+// Pages load no inline script and no inline style: the Content-Security-Policy allows scripts,
+// styles and fetches from this origin only, images also from https: (app icons and avatars the
+// app or person configured) and data:. Pages may not be framed, except the widget embeds, which
+// name the app's own origins in frame-ancestors.
+package page
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"loginsign/internal/web/static"
+)
+
+// Policy is what a page allows beyond the defaults.
+type Policy struct {
+	// FrameAncestors are the origins that may frame the page; none means 'none'.
+	FrameAncestors []string
+	// FormAction are origins forms and their redirects may go to, besides 'self'.
+	FormAction []string
+	// Personal marks a page showing a person's data: never stored by any cache.
+	Personal bool
+}
+
+// CSP is the Content-Security-Policy for p.
+func (p Policy) CSP() string {
+	fa := "'none'"
+	if len(p.FrameAncestors) > 0 {
+		fa = strings.Join(p.FrameAncestors, " ")
+	}
+	form := "'self'"
+	if len(p.FormAction) > 0 {
+		form += " " + strings.Join(p.FormAction, " ")
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+		"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action " + form + "; frame-ancestors " + fa
+}
+
+// Headers sets the security and caching headers of an HTML page.
+func Headers(w http.ResponseWriter, p Policy) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", p.CSP())
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin-allow-popups")
+	if len(p.FrameAncestors) == 0 {
+		h.Set("X-Frame-Options", "DENY")
+	}
+	if p.Personal {
+		h.Set("Cache-Control", "no-store")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+}
+
+// NavLink is one entry of a page's navigation.
+type NavLink struct {
+	Href, Label string
+	Current     bool
+}
+
+// Frame is the data of the shared page frame.
+type Frame struct {
+	Title     string
+	Nav       []NavLink
+	Who       string   // the signed-in person's address or name, when shown
+	Scripts   []string // static names loaded with defer, in order
+	BodyClass string
+	Narrow    bool
+	// Page names the view for the page scripts (data-page on <main>).
+	Page string
+	// Content is the page's own data.
+	Content any
+}
+
+// Renderer renders page templates inside the shared frame.
+type Renderer struct {
+	assets *static.Files
+	tmpl   *template.Template
+}
+
+const frame = `{{define "frame"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.Title}} · LoginSign</title>
+<link rel="stylesheet" href="{{asset "app.css"}}">
+<link rel="icon" href="{{asset "brand/icon-light.svg"}}" type="image/svg+xml">
+{{range .Scripts}}<script defer src="{{asset .}}"></script>
+{{end}}</head>
+<body{{with .BodyClass}} class="{{.}}"{{end}}>
+{{if ne .BodyClass "embed"}}<a class="skip" href="#main">Skip to content</a>
+<header class="topbar">
+<a class="brand" href="/"><img src="{{asset "brand/icon-light.svg"}}" alt="" width="28" height="28">LoginSign</a>
+{{with .Nav}}<nav aria-label="Main">{{range .}}<a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a>{{end}}</nav>{{end}}
+{{with .Who}}<div class="account"><span class="who">{{.}}</span><a class="btn small" href="/logout">Sign out</a></div>{{end}}
+</header>
+{{end}}<main id="main"{{if .Narrow}} class="narrow"{{end}}{{with .Page}} data-page="{{.}}"{{end}}>
+{{template "content" .}}
+</main>
+</body>
+</html>
+{{end}}`
+
+// New returns a Renderer whose templates can call {{asset "name"}} for cache-busted static URLs.
+func New(assets *static.Files) *Renderer {
+	t := template.Must(template.New("frame").Funcs(template.FuncMap{"asset": assets.URL}).Parse(frame))
+	return &Renderer{assets: assets, tmpl: t}
+}
+
+// Parse returns a template set holding the frame and content, which must define "content".
+func (r *Renderer) Parse(content string) *template.Template {
+	t := template.Must(r.tmpl.Clone())
+	return template.Must(t.Parse(content))
+}
+
+// Render writes f through t with the headers of p. A template error (a bug) is a 500.
+func Render(w http.ResponseWriter, status int, t *template.Template, p Policy, f Frame) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "frame", f); err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	Headers(w, p)
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}

@@ -1,0 +1,66 @@
+package page_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"loginsign/internal/web/page"
+	"loginsign/internal/web/static"
+)
+
+func TestHeaders(t *testing.T) {
+	tests := []struct {
+		name                   string
+		policy                 page.Policy
+		ancestors, form, cache string
+		frameOptions           string
+	}{
+		{"a page is not framable and not stored when personal", page.Policy{Personal: true}, "'none'", "'self'", "no-store", "DENY"},
+		{"a public page is revalidated", page.Policy{}, "'none'", "'self'", "no-cache", "DENY"},
+		{"an embed names its app's origins", page.Policy{FrameAncestors: []string{"https://a.example", "http://localhost:3000"}, FormAction: []string{"https://a.example"}},
+			"https://a.example http://localhost:3000", "'self' https://a.example", "no-cache", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			page.Headers(w, tt.policy)
+			h := w.Header()
+			csp := h.Get("Content-Security-Policy")
+			if !strings.HasSuffix(csp, "; frame-ancestors "+tt.ancestors) || !strings.Contains(csp, "; form-action "+tt.form+";") ||
+				!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe") {
+				t.Fatalf("CSP = %q", csp)
+			}
+			if h.Get("Cache-Control") != tt.cache || h.Get("X-Frame-Options") != tt.frameOptions ||
+				h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" {
+				t.Fatalf("headers = %v", h)
+			}
+		})
+	}
+}
+
+func TestRenderEscapesAndLinksVersionedAssets(t *testing.T) {
+	r := page.New(static.Assets())
+	tmpl := r.Parse(`{{define "content"}}<p id="x">{{.Content}}</p>{{end}}`)
+	w := httptest.NewRecorder()
+	page.Render(w, http.StatusOK, tmpl, page.Policy{Personal: true}, page.Frame{
+		Title: "T", Who: "ann@example.com", Page: "p", Scripts: []string{"ls.js"}, Content: `<script>alert(1)</script>`,
+		Nav: []page.NavLink{{Href: "/a", Label: "A", Current: true}},
+	})
+	body := w.Body.String()
+	for _, want := range []string{
+		`&lt;script&gt;alert(1)&lt;/script&gt;`, `<link rel="stylesheet" href="/static/app.css?v=`, `<script defer src="/static/ls.js?v=`,
+		`<a href="/a" aria-current="page">A</a>`, `data-page="p"`, `<span class="who">ann@example.com</span>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Error("page has an inline script")
+	}
+	if w.Header().Get("Cache-Control") != "no-store" {
+		t.Error("personal page is cacheable")
+	}
+}

@@ -1,0 +1,85 @@
+// Package portalui serves the Developer Portal's pages: /portal (overview, charts and apps),
+// /portal/apps/{id} (settings), /portal/users, /portal/licenses and /portal/synchronisation.
+//
+// Each page is a server-rendered frame that portal.js (internal/web/static) fills as a client of
+// /graphql only; the portal has no API of its own. Signed-out visitors are sent to
+// /login?return_to=<the page>.
+package portalui
+
+import (
+	"html/template"
+	"net/http"
+
+	"loginsign/internal/auth"
+	"loginsign/internal/identity"
+	"loginsign/internal/web/dashboard"
+	"loginsign/internal/web/page"
+)
+
+// Handler serves the portal pages.
+type Handler struct {
+	identity *identity.Service
+	tmpl     *template.Template
+}
+
+// New returns the portal handler.
+func New(id *identity.Service, r *page.Renderer) *Handler {
+	return &Handler{identity: id, tmpl: r.Parse(content)}
+}
+
+type view struct {
+	name, title string
+}
+
+var views = map[string]view{
+	"/portal":                 {"overview", "Developer Portal"},
+	"/portal/apps":            {"apps", "Applications"},
+	"/portal/users":           {"users", "Users"},
+	"/portal/licenses":        {"licenses", "Licenses"},
+	"/portal/synchronisation": {"synchronisation", "Synchronisation"},
+}
+
+// ServeHTTP answers GET for the portal pages; /portal/apps/{id} is the settings of one app.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	v, ok := views[r.URL.Path]
+	appID := r.PathValue("id")
+	if appID != "" {
+		v, ok = view{"app", "Application settings"}, true
+	}
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	if _, signed := auth.SessionFrom(r.Context()); !signed {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, dashboard.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	u, err := h.identity.Viewer(r.Context())
+	if err != nil || u == nil {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, dashboard.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	nav := []page.NavLink{
+		{Href: "/portal", Label: "Overview"}, {Href: "/portal/apps", Label: "Apps"}, {Href: "/portal/users", Label: "Users"},
+		{Href: "/portal/licenses", Label: "Licenses"}, {Href: "/portal/synchronisation", Label: "Synchronisation"},
+		{Href: "/playground", Label: "Playground"},
+	}
+	for i := range nav {
+		nav[i].Current = nav[i].Href == r.URL.Path || (appID != "" && nav[i].Href == "/portal/apps")
+	}
+	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
+		Title: v.title, Who: u.Email, Page: v.name, Nav: nav,
+		Scripts: []string{"ls.js", "charts.js", "portal.js"},
+		Content: struct{ View, Title, AppID string }{v.name, v.title, appID},
+	})
+}
+
+const content = `{{define "content"}}{{with .Content}}
+<div class="row spread"><h1>{{.Title}}</h1>
+{{if and (ne .View "apps") (ne .View "app")}}<div class="field"><label for="app-picker">Application</label><select id="app-picker"></select></div>{{end}}
+</div>
+<div id="status" role="status" aria-live="polite"></div>
+<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}"><p class="empty">Loading…</p></div>
+{{end}}{{end}}`

@@ -1,0 +1,167 @@
+// dashboard.js fills /dashboard from /graphql. Each card loads on its own, so a card whose
+// API is unavailable shows its error without blanking the others.
+(function () {
+  "use strict";
+  var h = LS.h, fill = LS.fill, gql = LS.gql;
+
+  // The GraphQL operations this page runs, in one place.
+  var Q = {
+    apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconURL website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
+    addresses: "query DashboardAddresses { viewer { id email emails(first: 50) { edges { node { id email verifiedAt } } } } }",
+    sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current } } }",
+    mute: "mutation MuteConnectionEmail($id: ID!, $muted: Boolean!) { setConnectionEmailMuted(connectionId: $id, muted: $muted) { id emailMuted } }",
+    remove: "mutation RemoveConnection($id: ID!) { removeConnection(connectionId: $id) { deletedConnectionId } }",
+    redeem: "mutation RedeemLicenseCode($applicationId: ID!, $code: String!) { redeemLicenseCode(applicationId: $applicationId, code: $code) { id state expiresAt } }",
+    addEmail: "mutation AddAlternativeEmail($email: String!) { addAlternativeEmail(email: $email) { id email verifiedAt } }",
+    removeEmail: "mutation RemoveAlternativeEmail($id: ID!) { removeAlternativeEmail(emailId: $id) { deletedEmailId } }",
+    makePrimary: "mutation MakePrimaryEmail($id: ID!) { makePrimaryEmail(emailId: $id) { id email } }",
+    signOutOthers: "mutation SignOutOtherSessions { signOutOtherSessions }",
+    signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
+    deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }"
+  };
+
+
+  var SCOPE_TEXT = {
+    openid: "Your LoginSign ID (" + document.getElementById("global-id").textContent + ")",
+    profile: "Your name and picture",
+    email: "An email address"
+  };
+
+  function failed(slot, e) {
+    fill(slot, h("div", { class: "alert error", role: "alert" }, e.message));
+  }
+
+  async function loadApps() {
+    var data;
+    try { data = await gql(Q.apps); } catch (e) { failed("apps", e); failed("licenses", e); return; }
+    var conns = LS.edges(data.viewer.connections);
+    renderApps(conns);
+    renderLicenses(conns);
+  }
+
+  function renderApps(conns) {
+    if (!conns.length) { fill("apps", h("p", { class: "empty" }, "You haven't signed in to any app with LoginSign yet.")); return; }
+    fill("apps", h("ul", { class: "list" }, conns.map(function (c) {
+      var sees = (c.consent ? c.consent.scopes : []).map(function (s) {
+        if (s === "email") return "Email: " + (c.appEmail || c.aliasEmail);
+        return SCOPE_TEXT[s] || s;
+      });
+      var mute = h("input", { type: "checkbox", id: "mute-" + c.id, checked: c.emailMuted });
+      mute.addEventListener("change", function () {
+        LS.busy(mute, function () { return gql(Q.mute, { id: c.id, muted: mute.checked }); },
+          mute.checked ? "Mail from " + c.application.name + " is muted." : "Mail from " + c.application.name + " is delivered again.");
+      });
+      return h("li", { "data-connection": c.id },
+        LS.icon(c.application),
+        h("div", { class: "grow" },
+          h("strong", null, c.application.name),
+          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + c.loginCount + " sign-ins · since " + LS.date(c.joinedAt)),
+          h("div", { class: "small" }, "Sees: " + (sees.length ? sees.join(" · ") : "your LoginSign ID")),
+          h("label", { class: "choice small", for: "mute-" + c.id }, mute, "Mute mail from this app")),
+        LS.confirmButton("Remove", "Confirm removal", "small", async function () {
+          await gql(Q.remove, { id: c.id });
+          LS.say(c.application.name + " was removed. It can no longer see your account.", "ok");
+          loadApps();
+        }));
+    })));
+  }
+
+  function stateBadge(state) {
+    var cls = { ACTIVE: "ok", EXPIRED: "warn", UNUSED: "" }[state] || "";
+    return h("span", { class: "badge " + cls }, String(state).toLowerCase());
+  }
+
+  function renderLicenses(conns) {
+    var sel = document.getElementById("redeem-app");
+    fill(sel, conns.map(function (c) { return h("option", { value: c.application.id }, c.application.name); }));
+    document.getElementById("redeem-form").hidden = !conns.length;
+    var rows = [];
+    conns.forEach(function (c) {
+      LS.edges(c.licenses).forEach(function (l) {
+        rows.push(h("tr", null, h("td", null, c.application.name), h("td", null, l.variant ? l.variant.name : "—"),
+          h("td", null, h("code", null, l.code)), h("td", null, stateBadge(l.state)), h("td", null, l.expiresAt ? LS.date(l.expiresAt) : "never")));
+      });
+    });
+    if (!rows.length) { fill("licenses", h("p", { class: "empty" }, conns.length ? "No licenses yet. Redeem a code below." : "Licenses appear here once you use an app.")); return; }
+    fill("licenses", h("div", { class: "table-wrap" }, h("table", null,
+      h("thead", null, h("tr", null, ["App", "License", "Code", "State", "Expires"].map(function (t) { return h("th", { scope: "col" }, t); }))),
+      h("tbody", null, rows))));
+  }
+
+  async function loadAddresses() {
+    var data;
+    try { data = await gql(Q.addresses); } catch (e) { failed("addresses", e); return; }
+    var v = data.viewer;
+    var list = LS.edges(v.emails);
+    fill("addresses", h("ul", { class: "list" },
+      h("li", null, h("div", { class: "grow" }, h("strong", null, v.email), " ", h("span", { class: "badge ok" }, "primary"))),
+      list.filter(function (e) { return e.email !== v.email; }).map(function (e) {
+        return h("li", null,
+          h("div", { class: "grow" }, e.email, " ", e.verifiedAt ? h("span", { class: "badge ok" }, "verified") : h("span", { class: "badge warn" }, "unverified")),
+          e.verifiedAt
+            ? h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.makePrimary, { id: e.id }); loadAddresses(); }, e.email + " is now your primary address."); } }, "Make primary")
+            : h("span", { class: "small muted" }, "Open the link we mailed to confirm it."),
+          LS.confirmButton("Remove", "Confirm", "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(e.email + " was removed.", "ok"); loadAddresses(); }));
+      })));
+  }
+
+  function describeAgent(ua) {
+    if (!ua) return "Unknown browser";
+    var b = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+    var os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
+    return b + (os ? " on " + os : "");
+  }
+
+  async function loadSessions() {
+    var data;
+    try { data = await gql(Q.sessions); } catch (e) { failed("sessions", e); return; }
+    var list = data.viewer.sessions || [];
+    fill("sessions", h("ul", { class: "list" }, list.map(function (s) {
+      return h("li", null, h("div", { class: "grow" },
+        h("strong", null, describeAgent(s.userAgent)), " ", s.current ? h("span", { class: "badge ok" }, "this browser") : null,
+        h("div", { class: "small muted" }, "Last active " + LS.dateTime(s.lastSeen) + " · signed in " + LS.date(s.createdAt))),
+        s.current ? null : h("button", { type: "button", class: "small", onclick: function (ev) {
+          LS.busy(ev.target, async function () { await gql(Q.signOut, { id: s.id }); loadSessions(); }, "Signed out.");
+        } }, "Sign out"));
+    })));
+  }
+
+  document.getElementById("sign-out-others").addEventListener("click", function (ev) {
+    LS.busy(ev.target, async function () { var d = await gql(Q.signOutOthers); loadSessions(); return d; }, "You are signed out everywhere else.");
+  });
+
+  document.getElementById("redeem-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    LS.busy(f, async function () {
+      await gql(Q.redeem, { applicationId: f.app.value, code: f.code.value.trim() });
+      f.code.value = "";
+      loadApps();
+    }, "Code redeemed.");
+  });
+
+  document.getElementById("add-email-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    LS.busy(f, async function () {
+      await gql(Q.addEmail, { email: f.email.value.trim() });
+      var sent = f.email.value.trim();
+      f.email.value = "";
+      loadAddresses();
+      return sent;
+    }, function (sent) { return "We sent a verification link to " + sent + "."; });
+  });
+
+  document.getElementById("delete-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    LS.busy(f, async function () {
+      await gql(Q.deleteAccount, { confirm: f.confirm.value.trim() });
+      location.assign("/login");
+    });
+  });
+
+  loadApps();
+  loadAddresses();
+  loadSessions();
+})();

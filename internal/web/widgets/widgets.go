@@ -1,0 +1,223 @@
+// Package widgets serves the embeddable UI of spec §9: the widget script and stylesheet at the
+// stable versioned path /widgets/v1/, and the two iframe pages it uses, /embed/banner and
+// /embed/login.
+//
+// Every widget ends in the ordinary authorization code flow: the browser is sent to
+// /oauth/authorize in the top window and comes back to the app's registered redirect URI with a
+// code, which the app's backend exchanges. No token ever passes through the browser or
+// postMessage.
+package widgets
+
+import (
+	"embed"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"loginsign/ent"
+	"loginsign/internal/identity"
+	"loginsign/internal/web/page"
+	"loginsign/internal/web/static"
+)
+
+//go:embed files
+var embedded embed.FS
+
+// Handler serves the widget assets and embeds.
+type Handler struct {
+	client   *ent.Client
+	identity *identity.Service
+	assets   *static.Files
+	banner   *template.Template
+	login    *template.Template
+	invalid  *template.Template
+}
+
+// New returns the widget handler; r renders the embed pages inside the shared frame.
+func New(client *ent.Client, id *identity.Service, r *page.Renderer) *Handler {
+	sub, err := fs.Sub(embedded, "files")
+	if err != nil {
+		panic(err)
+	}
+	return &Handler{
+		client: client, identity: id,
+		assets:  static.New(sub, "/widgets/"),
+		banner:  r.Parse(bannerTemplate),
+		login:   r.Parse(loginTemplate),
+		invalid: r.Parse(invalidTemplate),
+	}
+}
+
+// Assets serves /widgets/… (the script is loaded from apps' pages at a fixed URL, so it is
+// cached briefly and revalidated rather than forever).
+func (h *Handler) Assets() http.Handler { return h.assets }
+
+// Origins are the browser origins of app: its allowed origins plus the origins of its http(s)
+// redirect URIs. These, and only these, may frame its embeds.
+func Origins(app *ent.Application) []string {
+	var out []string
+	add := func(o string) {
+		if o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	for _, o := range app.AllowedOrigins {
+		add(strings.TrimRight(o, "/"))
+	}
+	for _, raw := range app.RedirectUris {
+		if u, err := url.Parse(raw); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+			add(u.Scheme + "://" + u.Host)
+		}
+	}
+	return out
+}
+
+type embedData struct {
+	App          *ent.Application
+	Initial      string
+	Viewer       *ent.User
+	ViewerName   string
+	AuthorizeURL string
+	Position     string
+	Params       url.Values
+	Message      string
+}
+
+// app loads the application named by client_id, or answers an error page (never framed).
+func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
+	id := r.URL.Query().Get("client_id")
+	if id == "" || len(id) > 100 {
+		h.fail(w, http.StatusBadRequest, "client_id is missing.")
+		return nil
+	}
+	app, err := h.client.Application.Get(r.Context(), id)
+	if ent.IsNotFound(err) {
+		h.fail(w, http.StatusNotFound, "No application has this client_id.")
+		return nil
+	}
+	if err != nil {
+		h.fail(w, http.StatusInternalServerError, "Something went wrong. Try again later.")
+		return nil
+	}
+	return app
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, msg string) {
+	page.Render(w, status, h.invalid, page.Policy{}, page.Frame{Title: "Widget error", BodyClass: "embed", Content: embedData{Message: msg}})
+}
+
+func (h *Handler) viewer(r *http.Request) *ent.User {
+	u, err := h.identity.Viewer(r.Context())
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+func displayName(u *ent.User) string {
+	if u == nil {
+		return ""
+	}
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+func initial(s string) string {
+	for _, r := range s {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
+var positions = []string{"top-right", "top-left", "bottom-right", "bottom-left"}
+
+// Banner serves GET /embed/banner?client_id=…&position=…: "Continue as <name>" when the visitor
+// has a LoginSign session, else an empty page. The page tells its parent (the widget script) what
+// was clicked with postMessage; the parent then starts authorize in the top window with a state
+// it keeps itself. Only the app's own origins may frame it.
+func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
+	app := h.app(w, r)
+	if app == nil {
+		return
+	}
+	pos := r.URL.Query().Get("position")
+	if pos == "" {
+		pos = "top-right"
+	}
+	if !slices.Contains(positions, pos) {
+		h.fail(w, http.StatusBadRequest, "position must be one of top-right, top-left, bottom-right, bottom-left.")
+		return
+	}
+	v := h.viewer(r)
+	page.Render(w, http.StatusOK, h.banner, page.Policy{FrameAncestors: Origins(app), Personal: true}, page.Frame{
+		Title: "Continue with LoginSign", BodyClass: "embed", Scripts: []string{"embed-banner.js"},
+		Content: embedData{App: app, Viewer: v, ViewerName: displayName(v), Initial: initial(displayName(v)), Position: pos},
+	})
+}
+
+// Login serves GET /embed/login?client_id&redirect_uri&state&scope: the sign-in start page for
+// an app's own pages to frame. Its form and link target the top window, so sign-in continues at
+// /oauth/authorize full-page and ends on the redirect URI with a code.
+func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
+	app := h.app(w, r)
+	if app == nil {
+		return
+	}
+	q := r.URL.Query()
+	redirect := q.Get("redirect_uri")
+	if redirect == "" && len(app.RedirectUris) == 1 {
+		redirect = app.RedirectUris[0]
+	}
+	if !slices.Contains(app.RedirectUris, redirect) {
+		h.fail(w, http.StatusBadRequest, "redirect_uri is not registered for this application.")
+		return
+	}
+	scope := q.Get("scope")
+	if scope == "" {
+		scope = "openid email profile"
+	}
+	params := url.Values{
+		"client_id": {app.ID}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {scope},
+	}
+	if s := q.Get("state"); s != "" {
+		params.Set("state", s)
+	}
+	v := h.viewer(r)
+	origins := Origins(app)
+	page.Render(w, http.StatusOK, h.login, page.Policy{FrameAncestors: origins, FormAction: origins, Personal: true}, page.Frame{
+		Title: "Sign in to " + app.Name, BodyClass: "embed",
+		Content: embedData{App: app, Initial: initial(app.Name), Viewer: v, ViewerName: displayName(v),
+			AuthorizeURL: "/oauth/authorize?" + params.Encode(), Params: params},
+	})
+}
+
+const invalidTemplate = `{{define "content"}}<div class="alert error" role="alert">{{.Content.Message}}</div>{{end}}`
+
+const bannerTemplate = `{{define "content"}}{{with .Content}}{{if .Viewer}}
+<div class="banner" data-position="{{.Position}}">
+  <span class="avatar" aria-hidden="true">{{.Initial}}</span>
+  <div class="grow"><div class="small muted">Sign in to {{.App.Name}}</div>
+  <button type="button" class="primary block" id="continue">Continue as {{.ViewerName}}</button></div>
+  <button type="button" class="link" id="dismiss" aria-label="Dismiss">✕</button>
+</div>{{else}}<div id="no-session" hidden></div>{{end}}{{end}}{{end}}`
+
+const loginTemplate = `{{define "content"}}{{with .Content}}
+<div class="card auth-card">
+  <div class="app">{{if .App.IconURL}}<img class="app-icon" src="{{.App.IconURL}}" alt="">{{else}}<span class="app-icon" aria-hidden="true">{{.Initial}}</span>{{end}}
+    <div><h1>Sign in to {{.App.Name}}</h1><div class="muted small">with LoginSign: the app sees a private address, not your email.</div></div></div>
+  {{if .Viewer}}
+  <a class="btn primary block" href="{{.AuthorizeURL}}" target="_top">Continue as {{.ViewerName}}</a>
+  {{else}}
+  <form method="get" action="/oauth/authorize" target="_top">
+    {{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
+    <div class="field"><label for="email">Email address</label>
+    <input id="email" name="login_hint" type="email" autocomplete="email" required></div>
+    <button class="primary block" type="submit">Continue with email</button>
+  </form>
+  {{end}}
+</div>{{end}}{{end}}`

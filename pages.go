@@ -1,0 +1,35 @@
+package main
+
+import (
+	"net/http"
+
+	"loginsign/internal/web/dashboard"
+	webpage "loginsign/internal/web/page"
+	"loginsign/internal/web/portalui"
+	"loginsign/internal/web/static"
+	"loginsign/internal/web/widgets"
+)
+
+// pageRoutes mounts the pages people see: the shared assets, the widgets and their embeds, the
+// person's dashboard and the Developer Portal. The sign-in and consent pages are mounted with
+// OAuth.
+func (s *Server) pageRoutes(mux *http.ServeMux) {
+	assets := static.Assets()
+	pages := webpage.New(assets)
+	mux.Handle("GET /static/", assets)
+	mux.Handle("GET /brand/icon-light.svg", assets.ServeFile("brand/icon-light.svg"))
+	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))
+	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
+
+	w := widgets.New(s.db.Client, s.identity, pages)
+	mux.Handle("GET /widgets/", w.Assets())
+	mux.HandleFunc("GET /embed/banner", w.Banner)
+	mux.HandleFunc("GET /embed/login", w.Login)
+
+	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
+
+	portal := portalui.New(s.identity, pages)
+	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation"} {
+		mux.Handle("GET "+p, portal)
+	}
+}
