@@ -142,6 +142,8 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 				{"generate without variant", "POST", base + "/codes/generate", map[string]any{"count": 1}, nil, true, 400, `{"error":"invalid_request","message":"variantId is required"}`},
 				{"upload without variant", "POST", base + "/codes/upload", map[string]any{"codes": []string{"ABCD"}}, nil, true, 400, `{"error":"invalid_request","message":"variantId is required"}`},
 				{"upload CSV without code column", "POST", base + "/codes/upload", "name\nx\n", map[string]string{"Content-Type": "text/csv"}, true, 400, `{"error":"invalid_request","message":"the CSV header has no \"code\" column"}`},
+				{"upload larger than 2 MiB", "POST", base + "/codes/upload", `{"variantId":"x","codes":["` + strings.Repeat("A", 2<<20) + `"]}`, nil, true, 413, `{"error":"payload_too_large","message":"body larger than 2097152 bytes"}`},
+				{"CSV upload larger than 2 MiB", "POST", base + "/codes/upload", "code\n" + strings.Repeat("A", 2<<20) + "\n", map[string]string{"Content-Type": "text/csv"}, true, 413, `{"error":"payload_too_large","message":"body larger than 2097152 bytes"}`},
 				{"upload of another type", "POST", base + "/codes/upload", "x", map[string]string{"Content-Type": "text/plain"}, true, 400, `{"error":"invalid_request","message":"send application/json or text/csv"}`},
 				{"list with a bad state", "GET", base + "/codes?state=LOST", nil, nil, true, 400, `{"error":"invalid_request","message":"state must be UNUSED, ACTIVE or EXPIRED"}`},
 				{"list with a bad cursor", "GET", base + "/codes?cursor=nope", nil, nil, true, 400, `{"error":"invalid_request","message":"cursor is not valid"}`},

@@ -200,3 +200,35 @@ func TestReadyzReportsAnUnreachableStore(t *testing.T) {
 		t.Fatalf("redis down: %d %v", code, body)
 	}
 }
+
+// TestCORSOnlyForListedOrigins: credentialed CORS answers a listed origin and nobody else.
+func TestCORSOnlyForListedOrigins(t *testing.T) {
+	cfg, err := loadConfig(nil, env(map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"), "LOGINSIGN_DATA_DIR": t.TempDir(),
+		"LOGINSIGN_CORS_ORIGINS": "https://portal.example.com",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newServer(context.Background(), cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := s.routes()
+	for origin, allowed := range map[string]bool{"https://portal.example.com": true, "https://evil.example.com": false, "null": false} {
+		req := httptest.NewRequest("OPTIONS", "/graphql", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get("Access-Control-Allow-Origin")
+		if allowed && (got != origin || rec.Header().Get("Access-Control-Allow-Credentials") != "true") {
+			t.Errorf("listed origin %s: Allow-Origin %q, headers %v", origin, got, rec.Header())
+		}
+		if !allowed && got != "" {
+			t.Errorf("unlisted origin %s was allowed (%q)", origin, got)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +86,9 @@ func (a *API) limit(r *http.Request, key string, n int) error {
 // {"error","error_description"}:
 //   - 401 unauthorized: no Authorization header, or one of another scheme;
 //   - 401 invalid_client: credentials that are not base64 of "client_id:client_secret"
-//     (bad base64, no colon), an unknown application or a wrong secret — one answer for all,
-//     so nobody can probe which applications exist;
+//     (bad base64, no colon, bad percent-encoding), an unknown application or a wrong secret —
+//     one answer for all, so nobody can probe which applications exist (a Basic header was
+//     sent, so the failure is the client's credentials, not their absence);
 //   - 403 forbidden: valid credentials of an application other than {appId};
 //   - 429 rate_limited with Retry-After: over the per-IP or per-client limit.
 func (a *API) AppClient(next http.Handler) http.Handler {
@@ -109,6 +111,15 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 		}
 		id, secret, ok := strings.Cut(string(raw), ":")
 		if !ok {
+			writeAppError(w, r, badCreds)
+			return
+		}
+		// RFC 6749 §2.3.1: clients form-encode both parts before joining them.
+		if id, err = url.QueryUnescape(id); err != nil {
+			writeAppError(w, r, badCreds)
+			return
+		}
+		if secret, err = url.QueryUnescape(secret); err != nil || len(id) > 64 {
 			writeAppError(w, r, badCreds)
 			return
 		}

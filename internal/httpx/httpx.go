@@ -82,6 +82,8 @@ func jsonError(err error) error {
 		return apperr.New(apperr.Invalid, "body is empty; send a JSON object")
 	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.New(apperr.Invalid, "malformed JSON")
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return apperr.New(apperr.Invalid, "body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return apperr.New(apperr.Invalid, "field %q must be %s", typeErr.Field, typeErr.Type)
 	case strings.HasPrefix(err.Error(), "json: unknown field"):

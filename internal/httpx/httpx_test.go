@@ -26,6 +26,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"malformed", "application/json", `{"name":`, apperr.Invalid, "malformed"},
 		{"wrong type", "application/json", `{"count":"x"}`, apperr.Invalid, `"count" must be int`},
 		{"unknown field", "application/json", `{"nmae":"a"}`, apperr.Invalid, "unknown field"},
+		{"array body", "application/json", `[]`, apperr.Invalid, "body must be a JSON object"},
 		{"two values", "application/json", `{} {}`, apperr.Invalid, "single JSON value"},
 		{"form body", "application/x-www-form-urlencoded", `name=a`, apperr.Invalid, "Content-Type"},
 		{"too large", "application/json", `{"name":"` + strings.Repeat("a", 200) + `"}`, apperr.TooLarge, "larger than"},

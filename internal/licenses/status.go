@@ -2,6 +2,8 @@ package licenses
 
 import (
 	"context"
+
+	"entgo.io/ent/dialect"
 	"strings"
 	"time"
 
@@ -107,8 +109,14 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
 	out := &StatusResult{Status: status}
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		conn, err := tx.AppConnection.Query().
-			Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid))).Only(ctx)
+		q := tx.AppConnection.Query().
+			Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid)))
+		if s.DB.Dialect == dialect.Postgres {
+			// Syncs of one connection take turns, so concurrent grants of one plan reuse one
+			// license. (SQLite transactions already take turns: BEGIN IMMEDIATE.)
+			q.ForUpdate()
+		}
+		conn, err := q.Only(ctx)
 		if ent.IsNotFound(err) {
 			return apperr.New(apperr.NotFound, "no user %s is connected to this application", gid)
 		}

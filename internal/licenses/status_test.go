@@ -143,3 +143,40 @@ func TestSyncStatus(t *testing.T) {
 		}
 	})
 }
+
+// TestSyncStatusConcurrent: the same grant sent twenty times at once leaves one license in
+// effect, and twenty first grants of a new plan to different people create one variant.
+func TestSyncStatusConcurrent(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		people := w.connectMany(t, w.app, 20)
+		errs := make(chan error, 40)
+		for range 20 {
+			go func() {
+				_, err := w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, licenses.StatusInput{Status: "GOLD"})
+				errs <- err
+			}()
+		}
+		for _, p := range people {
+			go func() {
+				u := must[*ent.User](t)(db.User.Get(context.Background(), p.UserID))
+				_, err := w.svc.SyncStatus(asClient(w.app), w.app.ID, u.GlobalID, licenses.StatusInput{Status: "SILVER"})
+				errs <- err
+			}()
+		}
+		for range 40 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := must[int](t)(db.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID), licensecode.StateEQ(licensecode.StateACTIVE)).Count(context.Background()))
+		if n != 1 {
+			t.Fatalf("%d GOLD licenses in effect, want 1", n)
+		}
+		if v := must[int](t)(db.LicenseVariant.Query().Count(context.Background())); v != 2 {
+			t.Fatalf("%d variants, want 2 (GOLD, SILVER)", v)
+		}
+	})
+}
