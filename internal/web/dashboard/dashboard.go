@@ -41,7 +41,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.identity.Viewer(r.Context())
-	if err != nil || u == nil {
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if u == nil {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, LoginURL("/dashboard"), http.StatusSeeOther)
 		return

@@ -27,24 +27,29 @@ func New(id *identity.Service, r *page.Renderer) *Handler {
 	return &Handler{identity: id, tmpl: r.Parse(content)}
 }
 
-type view struct {
-	name, title string
-}
-
-var views = map[string]view{
-	"/portal":                 {"overview", "Developer Portal"},
-	"/portal/apps":            {"apps", "Applications"},
-	"/portal/users":           {"users", "Users"},
-	"/portal/licenses":        {"licenses", "Licenses"},
-	"/portal/synchronisation": {"synchronisation", "Synchronisation"},
+// viewOf names the view of a portal path and its title; ok is false for an unknown path.
+func viewOf(path string) (name, title string, ok bool) {
+	switch path {
+	case "/portal":
+		return "overview", "Developer Portal", true
+	case "/portal/apps":
+		return "apps", "Applications", true
+	case "/portal/users":
+		return "users", "Users", true
+	case "/portal/licenses":
+		return "licenses", "Licenses", true
+	case "/portal/synchronisation":
+		return "synchronisation", "Synchronisation", true
+	}
+	return "", "", false
 }
 
 // ServeHTTP answers GET for the portal pages; /portal/apps/{id} is the settings of one app.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	v, ok := views[r.URL.Path]
+	name, title, ok := viewOf(r.URL.Path)
 	appID := r.PathValue("id")
 	if appID != "" {
-		v, ok = view{"app", "Application settings"}, true
+		name, title, ok = "app", "Application settings", true
 	}
 	if !ok {
 		http.NotFound(w, r)
@@ -56,7 +61,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.identity.Viewer(r.Context())
-	if err != nil || u == nil {
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if u == nil {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, dashboard.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
 		return
@@ -70,9 +79,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nav[i].Current = nav[i].Href == r.URL.Path || (appID != "" && nav[i].Href == "/portal/apps")
 	}
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
-		Title: v.title, Who: u.Email, Page: v.name, Nav: nav,
+		Title: title, Who: u.Email, Page: name, Nav: nav,
 		Scripts: []string{"ls.js", "charts.js", "portal.js"},
-		Content: struct{ View, Title, AppID string }{v.name, v.title, appID},
+		Content: struct{ View, Title, AppID string }{name, title, appID},
 	})
 }
 

@@ -163,22 +163,23 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-var contentTypes = map[string]string{
-	".html": "text/html; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".svg":  "image/svg+xml",
-	".json": "application/json",
-}
-
 // ContentType is the Content-Type of a file name.
 func ContentType(name string) string {
-	ext := strings.ToLower(path.Ext(name))
-	if ct, ok := contentTypes[ext]; ok {
-		return ct
+	switch ext := strings.ToLower(path.Ext(name)); ext {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	case ".json":
+		return "application/json"
+	default:
+		if ct := mime.TypeByExtension(ext); ct != "" {
+			return ct
+		}
+		return "application/octet-stream"
 	}
-	if ct := mime.TypeByExtension(ext); ct != "" {
-		return ct
-	}
-	return "application/octet-stream"
 }

@@ -134,7 +134,14 @@ func initial(s string) string {
 	return "?"
 }
 
-var positions = []string{"top-right", "top-left", "bottom-right", "bottom-left"}
+// validPosition reports whether p names a corner of the banner.
+func validPosition(p string) bool {
+	switch p {
+	case "top-right", "top-left", "bottom-right", "bottom-left":
+		return true
+	}
+	return false
+}
 
 // Banner serves GET /embed/banner?client_id=…&position=…: "Continue as <name>" when the visitor
 // has a LoginSign session, else an empty page. The page tells its parent (the widget script) what
@@ -149,7 +156,7 @@ func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
 	if pos == "" {
 		pos = "top-right"
 	}
-	if !slices.Contains(positions, pos) {
+	if !validPosition(pos) {
 		h.fail(w, http.StatusBadRequest, "position must be one of top-right, top-left, bottom-right, bottom-left.")
 		return
 	}
