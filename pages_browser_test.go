@@ -420,6 +420,20 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if stored == "" {
 			t.Fatal("no state in sessionStorage")
 		}
+		// The same widgets from JavaScript.
+		got := evalIn[string](t, personTab, `(() => {
+			const el = document.createElement("div");
+			document.body.appendChild(el);
+			const a = LoginSign.render(el, {widget: "button", clientId: "app_js", redirectUri: "https://app.example/cb",
+				shape: "circle", size: "small", theme: "dark", label: "Go"});
+			let unknown = "";
+			try { LoginSign.render(el, {widget: "nope"}); } catch (e) { unknown = e.message; }
+			el.remove();
+			return [a.className, a.getAttribute("aria-label"), new URL(a.href).searchParams.get("client_id"), unknown].join("|");
+		})()`)
+		if want := "loginsign-btn loginsign-small loginsign-circle loginsign-dark|Go|app_js|LoginSign: unknown widget nope"; got != want {
+			t.Errorf("LoginSign.render = %q, want %q", got, want)
+		}
 		personTab.do(t, chromedp.Click(`#menu summary`), chromedp.WaitVisible(`.loginsign-menu-panel`))
 		personTab.shot(t, "widgets-sample-app")
 
