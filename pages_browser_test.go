@@ -437,7 +437,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.do(t, chromedp.Click(`#menu summary`), chromedp.WaitVisible(`.loginsign-menu-panel`))
 		personTab.shot(t, "widgets-sample-app")
 
-		personTab.measure(t, "embed-login", sample.URL+"/embedded", "#login iframe")
+		personTab.measure(t, "sample-app-embedded-login+banner", sample.URL+"/embedded", "#login iframe")
 		personTab.waitFor(t, `document.querySelector('#login iframe').offsetHeight > 100`)
 		personTab.shot(t, "widgets-embedded-login")
 	})
