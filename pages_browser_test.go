@@ -715,6 +715,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			devTab.checkLabels(t, p.name)
 		}
 		devTab.darkShot(t, "portal-licenses")
+		devTab.measure(t, "playground", ls.URL+"/playground", ".graphiql-container")
+		devTab.shot(t, "playground")
 	})
 
 	t.Run("person removes the app and the app hears connection_deleted", func(t *testing.T) {

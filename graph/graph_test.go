@@ -176,6 +176,11 @@ func TestQueryLimits(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "QUERY_TOO_DEEP") {
 		t.Fatalf("deep query: %v", err)
 	}
+	// GraphiQL's introspection nests ofType eight levels below __schema: the playground needs it.
+	introspection := `{ __schema { types { name fields { name args { name type { ...T } } } } } } fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }`
+	if err := f.as(alice.ID).Post(introspection, &got); err != nil {
+		t.Fatalf("introspection: %v", err)
+	}
 	wide := `{ applications(first: 10000) { edges { node { id } } } a2: applications(first: 10000) { edges { node { id } } } }`
 	err = f.as(alice.ID).Post(wide, &got)
 	if err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {

@@ -105,7 +105,10 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) > 0 {
+			if s.Name == "__schema" || s.Name == "__type" {
+				// Introspection reads the static schema; GraphiQL's query nests ofType 8 deep.
+				d = 1
+			} else if len(s.SelectionSet) > 0 {
 				d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
 			} else {
 				d = 1
