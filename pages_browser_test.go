@@ -716,6 +716,9 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		devTab.darkShot(t, "portal-licenses")
 		devTab.measure(t, "playground", ls.URL+"/playground", ".graphiql-container")
+		// The schema loaded: the documentation explorer lists the root types.
+		devTab.do(t, chromedp.Click(`[aria-label*="Documentation Explorer"]`))
+		devTab.waitFor(t, `document.body.innerText.includes("Root Types")`)
 		devTab.shot(t, "playground")
 	})
 
