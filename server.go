@@ -126,7 +126,7 @@ type Server struct {
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
-func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, error) {
+func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
 	if err := cfg.ensureSecret(); err != nil {
 		return nil, err
 	}
@@ -134,15 +134,23 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
 	if err := db.Migrate(ctx); err != nil {
-		db.Close()
 		return nil, err
 	}
 	k, err := kv.Open(ctx, cfg.RedisURL)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			k.Close()
+		}
+	}()
 	if k.Embedded {
 		log.Warn("REDIS_URL is unset: using the embedded in-process Redis; sessions and in-flight codes do not survive a restart and are not shared between instances")
 	}
