@@ -96,7 +96,7 @@ func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
 	id := a.clientID
 	a.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sample Notes: sign in</title>
+	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sample Notes: sign in</title>
 <script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
 <body><h1>Sample Notes</h1>
 <div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div>
