@@ -187,3 +187,17 @@ func TestQueryLimits(t *testing.T) {
 		t.Fatalf("complex query: %v", err)
 	}
 }
+
+func TestIntrospectionIsBoundedButToolsWork(t *testing.T) {
+	f := newFixture(t, storetest.SQLite(t))
+	var got map[string]any
+	tool := `{ __schema { queryType { name } types { name fields { name args { name type { kind ofType { kind ofType { kind ofType { kind ofType { kind ofType { kind ofType { name } } } } } } } } } } } }`
+	if err := f.as("").Post(tool, &got); err != nil {
+		t.Fatalf("a GraphiQL-shaped introspection query was refused: %v", err)
+	}
+	amplify := `{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }`
+	// gqlparser's validation bounds introspection nesting (the depth limit exempts it).
+	if err := f.as("").Post(amplify, &got); err == nil || !strings.Contains(err.Error(), "introspection depth") {
+		t.Fatalf("an amplifying introspection query: %v", err)
+	}
+}
