@@ -303,8 +303,25 @@ func (p *Pages) flowApp(r *http.Request, flowID string) string {
 	return app.Name
 }
 
+// returnCookie remembers, for the browser that asked to sign in, the first-party page to show
+// after signing in (GET /login?return_to=/portal) when no authorization is in progress.
+const returnCookie = "return_to"
+
+// SafeReturnPath reports whether p is a path on this origin: it starts with one "/", names no
+// scheme or host, and is short. Anything else could turn /login into an open redirect.
+func SafeReturnPath(p string) bool {
+	if len(p) == 0 || len(p) > 512 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+		return false
+	}
+	u, err := url.Parse(p)
+	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+}
+
 // LoginPage is GET /login: the email form.
 func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
+	if rt := r.URL.Query().Get("return_to"); SafeReturnPath(rt) {
+		p.Cookies.Set(w, returnCookie, rt, 30*time.Minute)
+	}
 	flowID := r.URL.Query().Get("flow")
 	d := pageData{Title: "Sign in", Flow: flowID}
 	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
@@ -384,6 +401,10 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Cookies.Set(w, sessionCookie, raw, 0)
 	target := "/dashboard"
+	if rt := p.Cookies.Get(r, returnCookie); SafeReturnPath(rt) {
+		target = rt
+	}
+	p.Cookies.Clear(w, returnCookie)
 	if in.FlowID != "" {
 		target = "/oauth/consent?" + url.Values{"flow": {in.FlowID}}.Encode()
 	}
