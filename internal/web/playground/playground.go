@@ -32,7 +32,10 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"loginsign/internal/web/static"
 )
 
 //go:embed assets
@@ -75,6 +78,9 @@ type file struct {
 	body        []byte
 	contentType string
 	etag        string
+	// gzipped is body gzip-compressed (nil when that saves little), made on first request so
+	// that compressing 1.7 MB does not slow the server's start.
+	gzipped func() []byte
 }
 
 // contentTypes lists the types of the files the build produces; others fall back to the mime
@@ -131,7 +137,8 @@ func Handler() http.Handler {
 			panic("playground: reading embedded " + name + ": " + err.Error())
 		}
 		sum := sha256.Sum256(body)
-		f := file{body: body, contentType: contentType(name), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		f := file{body: body, contentType: contentType(name), etag: `"` + hex.EncodeToString(sum[:16]) + `"`,
+			gzipped: sync.OnceValue(func() []byte { return static.Compress(body) })}
 		if name == indexFile {
 			head, tail, ok := bytes.Cut(body, []byte(noncePlaceholder))
 			if !ok || bytes.Contains(tail, []byte(noncePlaceholder)) {
@@ -198,8 +205,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	hdr.Set("Content-Type", asset.contentType)
-	hdr.Set("ETag", asset.etag)
 	hdr.Set("Cache-Control", assetCacheControl)
+	hdr.Add("Vary", "Accept-Encoding")
+	body, etag := asset.body, asset.etag
+	if z := asset.gzipped(); z != nil && static.AcceptsGzip(r) {
+		body, etag = z, strings.TrimSuffix(asset.etag, `"`)+`-gzip"`
+		hdr.Set("Content-Encoding", "gzip")
+	}
+	hdr.Set("ETag", etag)
 	// ServeContent handles HEAD, If-None-Match and Range.
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(asset.body))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }

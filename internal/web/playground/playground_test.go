@@ -1,6 +1,9 @@
 package playground
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -228,6 +231,34 @@ func TestMethodNotAllowed(t *testing.T) {
 			if got := rec.Header().Get("Allow"); got != "GET, HEAD" {
 				t.Errorf("%s %s: Allow = %q", method, target, got)
 			}
+		}
+	}
+}
+
+func TestAssetsAreGzippedWhenAccepted(t *testing.T) {
+	h := Handler()
+	for _, name := range []string{"graphiql.js", "graphiql.css"} {
+		req := httptest.NewRequest(http.MethodGet, AssetPrefix+name, nil)
+		req.Header.Set("Accept-Encoding", "gzip, br")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Encoding") != "gzip" || !strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding") {
+			t.Fatalf("%s: %d %v", name, rec.Code, rec.Header())
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, _ := io.ReadAll(zr)
+		want, _ := assets.ReadFile("assets/" + name)
+		if !bytes.Equal(plain, want) || rec.Body.Len() >= len(want) {
+			t.Fatalf("%s: gzip body decodes to %d bytes (want %d)", name, len(plain), len(want))
+		}
+		plainReq := httptest.NewRequest(http.MethodGet, AssetPrefix+name, nil)
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, plainReq)
+		if rec.Header().Get("Content-Encoding") != "" || rec.Body.Len() != len(want) {
+			t.Fatalf("%s without Accept-Encoding: %v, %d bytes", name, rec.Header(), rec.Body.Len())
 		}
 	}
 }

@@ -54,7 +54,7 @@ func New(fsys fs.FS, prefix string) *Files {
 			return err
 		}
 		sum := sha256.Sum256(body)
-		f.files[p] = file{body: body, gzipped: compress(body), contentType: ContentType(p), hash: hex.EncodeToString(sum[:6])}
+		f.files[p] = file{body: body, gzipped: Compress(body), contentType: ContentType(p), hash: hex.EncodeToString(sum[:6])}
 		return nil
 	})
 	if err != nil {
@@ -130,7 +130,7 @@ func (f *Files) serve(w http.ResponseWriter, r *http.Request, fl file) {
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
 	h.Add("Vary", "Accept-Encoding")
 	body := fl.body
-	if fl.gzipped != nil && acceptsGzip(r) {
+	if fl.gzipped != nil && AcceptsGzip(r) {
 		body = fl.gzipped
 		h.Set("Content-Encoding", "gzip")
 	}
@@ -141,8 +141,8 @@ func (f *Files) serve(w http.ResponseWriter, r *http.Request, fl file) {
 	w.Write(body)
 }
 
-// compress returns b gzip-compressed, or nil when that saves nothing worth having.
-func compress(b []byte) []byte {
+// Compress returns b gzip-compressed, or nil when that saves nothing worth having.
+func Compress(b []byte) []byte {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	zw.Write(b)
@@ -153,7 +153,8 @@ func compress(b []byte) []byte {
 	return buf.Bytes()
 }
 
-func acceptsGzip(r *http.Request) bool {
+// AcceptsGzip reports whether the request accepts a gzip-encoded answer.
+func AcceptsGzip(r *http.Request) bool {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
 		enc, q, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0" {
