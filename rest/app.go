@@ -2,11 +2,9 @@ package rest
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
+	"loginsign/internal/oauth"
 )
 
 // RateLimits bound the app-backend and redeem routes per minute; zero fields take the
@@ -98,31 +97,16 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 			writeAppError(w, r, err)
 			return
 		}
-		scheme, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-		if !strings.EqualFold(scheme, "Basic") {
+		creds, basic, err := oauth.ParseBasic(strings.TrimSpace(r.Header.Get("Authorization")))
+		if !basic {
 			writeAppError(w, r, apperr.New(apperr.Unauthorized, "send Authorization: Basic base64(client_id:client_secret)"))
 			return
 		}
-		badCreds := apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed")
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-		if err != nil {
-			writeAppError(w, r, badCreds)
+		if err != nil || len(creds.ID) > 64 {
+			writeAppError(w, r, apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed"))
 			return
 		}
-		id, secret, ok := strings.Cut(string(raw), ":")
-		if !ok {
-			writeAppError(w, r, badCreds)
-			return
-		}
-		// RFC 6749 §2.3.1: clients form-encode both parts before joining them.
-		if id, err = url.QueryUnescape(id); err != nil {
-			writeAppError(w, r, badCreds)
-			return
-		}
-		if secret, err = url.QueryUnescape(secret); err != nil || len(id) > 64 {
-			writeAppError(w, r, badCreds)
-			return
-		}
+		id, secret := creds.ID, creds.Secret
 		if err := a.limit(r, "app:client:"+id, lim.AppPerClient); err != nil {
 			writeAppError(w, r, err)
 			return
