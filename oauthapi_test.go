@@ -337,7 +337,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		t.Fatal("access token survives the revocation of its refresh token")
 	}
 	st, body, _ = e.postForm("/oauth/introspect", e.app, url.Values{"token": {newRefresh}})
-	if body["active"] != false {
+	if st != 200 || body["active"] != false {
 		t.Fatalf("revoked refresh token is active: %v", body)
 	}
 	st, body, hdr = e.postForm("/oauth/revoke", e.app, url.Values{})

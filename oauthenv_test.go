@@ -28,13 +28,12 @@ import (
 // oauthEnv is a whole LoginSign server on loopback (newServer + routes(), real HTTP), a test
 // SMTP server receiving its mail, and one registered application.
 type oauthEnv struct {
-	t      testing.TB
-	srv    *Server
-	http   *httptest.Server
-	base   string
-	smtp   *mailtest.Server
-	app    testApp
-	closed bool
+	t    testing.TB
+	srv  *Server
+	http *httptest.Server
+	base string
+	smtp *mailtest.Server
+	app  testApp
 }
 
 type testApp struct {
