@@ -3,6 +3,8 @@ package relay_test
 import (
 	"log/slog"
 	"testing"
+
+	"loginsign/internal/store/storetest"
 )
 
 // benchMessage is a typical notification mail with a small attachment (about 6 KB).
@@ -15,7 +17,7 @@ func benchMessage(to string) []byte {
 // the relay (alias lookup, reverse alias upsert, header rewrite) and the forward over a new
 // SMTP conversation into a mailtest listener. Compare with BenchmarkBareSMTP.
 func BenchmarkRelay(b *testing.B) {
-	f := newFixture(b, fixtureOptions{logger: slog.New(slog.DiscardHandler)})
+	f := newFixture(b, storetest.SQLite(b), fixtureOptions{logger: slog.New(slog.DiscardHandler)})
 	msg := benchMessage(alias)
 	b.SetBytes(int64(len(msg)))
 	b.ResetTimer()
@@ -31,7 +33,7 @@ func BenchmarkRelay(b *testing.B) {
 // BenchmarkBareSMTP is the baseline of BenchmarkRelay: the same message sent straight to the
 // same kind of listener, one SMTP conversation per message.
 func BenchmarkBareSMTP(b *testing.B) {
-	f := newFixture(b, fixtureOptions{logger: slog.New(slog.DiscardHandler)})
+	f := newFixture(b, storetest.SQLite(b), fixtureOptions{logger: slog.New(slog.DiscardHandler)})
 	msg := benchMessage(person)
 	b.SetBytes(int64(len(msg)))
 	b.ResetTimer()
