@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 
+	"loginsign/ent/relaycontact"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -440,6 +441,64 @@ func TestRefusedAliasesAnswerAlike(t *testing.T) {
 		} {
 			if err := c.Rcpt(rcpt, nil); err == nil || err.Error() != unknown.Error() {
 				t.Errorf("%s alias: %v, want the unknown alias's answer %q", name, err, unknown)
+			}
+		}
+	})
+}
+
+// A "reply all" of the person must not go from their real address to the people the sender
+// copied: the forward names every participant by a reverse alias, and the reply names them
+// again by their own addresses.
+func TestForwardMasksParticipantsAndReplyUnmasksThem(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		msg := []byte("From: \"Acme Support\" <" + original + ">\r\n" +
+			"To: " + alias + ", \"Bob\" <bob@acme.test>\r\n" +
+			"Cc: carol@acme.test, " + original + "\r\n" +
+			"Subject: Meeting\r\n\r\nSee you.\r\n")
+		if err := send(f.addr, original, []string{alias}, msg); err != nil {
+			t.Fatalf("forward: %v", err)
+		}
+		h := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		reverseOf := func(addr string) string {
+			c := f.db.RelayContact.Query().Where(relaycontact.ContactAddress(addr)).OnlyX(ctx)
+			return "r-" + c.Token + "@" + domain
+		}
+		to, _ := h.AddressList("To")
+		if len(to) != 2 || to[0].Address != alias || to[1].Address != reverseOf("bob@acme.test") || to[1].Name != "Bob (bob at acme.test) via LoginSign" {
+			t.Errorf("To = %v, want the alias and Bob's reverse alias", to)
+		}
+		cc, _ := h.AddressList("Cc")
+		if len(cc) != 2 || cc[0].Address != reverseOf("carol@acme.test") || cc[1].Address != reverseOf(original) {
+			t.Errorf("Cc = %v, want the reverse aliases of carol and of the sender", cc)
+		}
+
+		// Reply all: to the sender's reverse alias, Bob's and Carol's on Cc, plus one of no
+		// use to the contact (unknown token).
+		reply := []byte("From: " + person + "\r\n" +
+			"To: " + reverseOf(original) + "\r\n" +
+			"Cc: " + reverseOf("bob@acme.test") + ", " + reverseOf("carol@acme.test") + ", r-unknown@" + domain + "\r\n" +
+			"Subject: Re: Meeting\r\n\r\nYes.\r\n")
+		if err := send(f.addr, person, []string{reverseOf(original), reverseOf("bob@acme.test"), reverseOf("carol@acme.test")}, reply); err != nil {
+			t.Fatalf("reply all: %v", err)
+		}
+		got := map[string]string{}
+		for _, e := range f.out.Wait(t, 4)[1:] {
+			if e.From != alias {
+				t.Errorf("reply to %v left from %s, want %s", e.To, e.From, alias)
+			}
+			rh := parseHeader(t, e.Data)
+			got[strings.Join(e.To, ",")] = rh.Get("Cc")
+		}
+		for _, rcpt := range []string{original, "bob@acme.test", "carol@acme.test"} {
+			cc, ok := got[rcpt]
+			if !ok {
+				t.Errorf("no reply reached %s (got %v)", rcpt, got)
+				continue
+			}
+			if cc != "<bob@acme.test>, <carol@acme.test>" {
+				t.Errorf("Cc seen by %s = %q, want the participants' own addresses", rcpt, cc)
 			}
 		}
 	})

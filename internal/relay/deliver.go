@@ -107,6 +107,9 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, header textp
 		h.Del(k)
 	}
 	scrubForward(&h.Header.Header)
+	if err := s.maskParticipants(ctx, &h, r.conn.ID, now); err != nil {
+		return mail.Message{}, fmt.Errorf("reverse aliases for %s: %w", r.rcpt, err)
+	}
 	// Added fields go on top, so the last Add is the first line.
 	if originalFrom != "" {
 		h.Add("X-Original-From", originalFrom)
@@ -137,6 +140,9 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	}
 	alias := r.conn.AliasEmail
 	h := gomail.Header{Header: message.Header{Header: header}}
+	if err := s.unmaskParticipants(ctx, &h, r.conn.ID); err != nil {
+		return mail.Message{}, fmt.Errorf("reverse aliases in %s: %w", r.rcpt, err)
+	}
 	scrubReply(&h.Header.Header, addresses)
 	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
 		return mail.Message{}, err
@@ -211,6 +217,93 @@ func (s *Server) personAddresses(ctx context.Context, conn *ent.AppConnection) (
 		}
 	}
 	return out, nil
+}
+
+// maxMaskedParticipants bounds the To and Cc addresses of one forward that get a reverse alias;
+// addresses past it are dropped from the header.
+const maxMaskedParticipants = 50
+
+// maskParticipants replaces every To and Cc address of a forward that is not on Domain by the
+// reverse alias of (connectionID, address), named like From (displayName). A "reply all" of
+// the person then goes through the relay to every participant, instead of from the person's
+// real address to the ones the sender copied. A To or Cc field that does not parse as an
+// address list is removed. Past maxMaskedParticipants addresses, the rest are dropped.
+func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connectionID string, now time.Time) error {
+	masked := 0
+	for _, k := range []string{"To", "Cc"} {
+		if !h.Has(k) {
+			continue
+		}
+		list, err := h.AddressList(k)
+		if err != nil {
+			h.Del(k)
+			continue
+		}
+		var out []*gomail.Address
+		changed := false
+		for _, a := range list {
+			if _, d, _ := strings.Cut(a.Address, "@"); strings.EqualFold(d, s.cfg.Domain) {
+				out = append(out, a)
+				continue
+			}
+			if masked == maxMaskedParticipants {
+				continue
+			}
+			changed = true
+			masked++
+			c, err := s.contact(ctx, connectionID, strings.ToLower(a.Address), now)
+			if err != nil {
+				return err
+			}
+			out = append(out, &gomail.Address{Name: displayName(a), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
+		}
+		switch {
+		case len(out) == 0:
+			h.Del(k)
+		case len(out) != len(list) || changed:
+			h.SetAddressList(k, out)
+		}
+	}
+	return nil
+}
+
+// unmaskParticipants is the way back for the Cc of a reply: a reverse alias of connectionID
+// becomes its contact's address (with no name), so the contact sees the participants as they
+// were; any other reverse alias on Domain, which the contact could not use, is removed.
+func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, connectionID string) error {
+	if !h.Has("Cc") {
+		return nil
+	}
+	list, err := h.AddressList("Cc")
+	if err != nil {
+		return nil // left to scrubReply
+	}
+	var out []*gomail.Address
+	changed := false
+	for _, a := range list {
+		local, d, _ := strings.Cut(strings.ToLower(a.Address), "@")
+		token, isReverse := strings.CutPrefix(local, reverseAliasPrefix)
+		if d != s.cfg.Domain || !isReverse {
+			out = append(out, a)
+			continue
+		}
+		changed = true
+		c, err := s.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ConnectionID(connectionID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			continue
+		case err != nil:
+			return err
+		}
+		out = append(out, &gomail.Address{Address: c.ContactAddress})
+	}
+	switch {
+	case len(out) == 0:
+		h.Del("Cc")
+	case changed:
+		h.SetAddressList("Cc", out)
+	}
+	return nil
 }
 
 // contact returns the reverse alias of (connectionID, address), creating it on first use and
