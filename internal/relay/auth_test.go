@@ -474,6 +474,16 @@ func TestForwardMasksParticipantsAndReplyUnmasksThem(t *testing.T) {
 			t.Errorf("Cc = %v, want the reverse aliases of carol and of the sender", cc)
 		}
 
+		// A group with no address stays as it is.
+		undisclosed := []byte("From: " + original + "\r\nTo: undisclosed-recipients:;\r\nSubject: Hi\r\n\r\nhi\r\n")
+		if err := send(f.addr, original, []string{alias}, undisclosed); err != nil {
+			t.Fatalf("forward: %v", err)
+		}
+		uh := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		if got := uh.Get("To"); got != "undisclosed-recipients:;" {
+			t.Errorf("To = %q, want undisclosed-recipients:; kept", got)
+		}
+
 		// Reply all: to the sender's reverse alias, Bob's and Carol's on Cc, plus one of no
 		// use to the contact (unknown token).
 		reply := []byte("From: " + person + "\r\n" +
@@ -484,7 +494,7 @@ func TestForwardMasksParticipantsAndReplyUnmasksThem(t *testing.T) {
 			t.Fatalf("reply all: %v", err)
 		}
 		got := map[string]string{}
-		for _, e := range f.out.Wait(t, 4)[1:] {
+		for _, e := range f.out.Wait(t, 5)[2:] {
 			if e.From != alias {
 				t.Errorf("reply to %v left from %s, want %s", e.To, e.From, alias)
 			}

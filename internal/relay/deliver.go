@@ -239,6 +239,9 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 			h.Del(k)
 			continue
 		}
+		if len(list) == 0 {
+			continue // "undisclosed-recipients:;"
+		}
 		var out []*gomail.Address
 		changed := false
 		for _, a := range list {
