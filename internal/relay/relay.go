@@ -24,8 +24,8 @@
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
 //     Errors-To, and the mailto: entries of List-Unsubscribe (its http(s) entries stay).
 //     Every To and Cc address not on Domain becomes its own reverse alias (at most 50 per
-//     message; more are dropped), so a "reply all" reaches the other participants through
-//     the relay, not from P's real address.
+//     message; more are dropped, and a To or Cc that does not parse is removed), so a "reply
+//     all" reaches the other participants through the relay, not from P's real address.
 //     Nothing below the top-level header is touched: the body and attachments are forwarded
 //     byte for byte.
 //
@@ -44,8 +44,7 @@
 //     its p= does not matter, a pass is always required. DNS goes through Config.Resolver.
 //   - It is sent to S with envelope sender and From A, To S and a new Message-ID on Domain.
 //     In Cc, reverse aliases of C become their contacts' addresses again and other reverse
-//     aliases are removed.
-//     Removed: every field that traces P's mail system or invites a direct answer (Sender,
+//     aliases are removed. Removed: every field that traces P's mail system or invites a direct answer (Sender,
 //     Reply-To, Return-Path, Received, Received-SPF, X-Originating-IP, X-Sender, Bcc,
 //     DKIM-Signature, DomainKey-Signature, Authentication-Results, ARC-*, X-Original-*,
 //     Resent-*, Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
