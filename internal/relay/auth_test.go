@@ -175,6 +175,14 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			want:     "550 5.7.1",
 		},
 		{
+			name:     "two From fields",
+			mailFrom: person,
+			msg: func(*testing.T) []byte {
+				return bytes.Replace(replyMessage(person), []byte("\r\nTo:"), []byte("\r\nFrom: someone@example.com\r\nTo:"), 1)
+			},
+			want: "550 5.7.1",
+		},
+		{
 			name:     "DNS failing temporarily",
 			zone:     func(z *zone) { z.breakDomain("example.com") },
 			mailFrom: person,

@@ -159,7 +159,7 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 }
 
 // authorizeReplies checks, when the session has reply routes, that the message may leave as
-// their aliases: its From header names exactly one address, one of the owner's (primary or
+// their aliases: it has one From field naming exactly one address, one of the owner's (primary or
 // verified alternative) for every reply route, and the message passes DMARC-aligned SPF or
 // DKIM for that address's domain (authenticate). It returns nil, or the refusal of the whole
 // message: nothing is sent, not even the forwards of the same transaction.
@@ -177,7 +177,7 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw []by
 	defer cancel()
 	h := gomail.Header{Header: message.Header{Header: header}}
 	from, err := h.AddressList("From")
-	if err != nil || len(from) != 1 {
+	if err != nil || len(from) != 1 || header.FieldsByKey("From").Len() != 1 { // RFC 7489 section 6.6.1
 		s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "remote", ss.remote, "reason", "From is not one address")
 		return errAuthor
 	}
