@@ -19,11 +19,14 @@ import (
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/passkey"
+	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/sequence"
 	"loginsign/ent/signingkey"
+	"loginsign/ent/totpfactor"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/ent/webhookattempt"
@@ -58,6 +61,10 @@ type Client struct {
 	LicenseCode *LicenseCodeClient
 	// LicenseVariant is the client for interacting with the LicenseVariant builders.
 	LicenseVariant *LicenseVariantClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// RelayContact is the client for interacting with the RelayContact builders.
@@ -68,6 +75,8 @@ type Client struct {
 	Sequence *SequenceClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
+	// TOTPFactor is the client for interacting with the TOTPFactor builders.
+	TOTPFactor *TOTPFactorClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// UserEmail is the client for interacting with the UserEmail builders.
@@ -95,11 +104,14 @@ func (c *Client) init() {
 	c.ImportSource = NewImportSourceClient(c.config)
 	c.LicenseCode = NewLicenseCodeClient(c.config)
 	c.LicenseVariant = NewLicenseVariantClient(c.config)
+	c.Passkey = NewPasskeyClient(c.config)
+	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RelayContact = NewRelayContactClient(c.config)
 	c.RetiredAlias = NewRetiredAliasClient(c.config)
 	c.Sequence = NewSequenceClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
+	c.TOTPFactor = NewTOTPFactorClient(c.config)
 	c.User = NewUserClient(c.config)
 	c.UserEmail = NewUserEmailClient(c.config)
 	c.WebhookAttempt = NewWebhookAttemptClient(c.config)
@@ -204,11 +216,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ImportSource:   NewImportSourceClient(cfg),
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
+		Passkey:        NewPasskeyClient(cfg),
+		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
 		RetiredAlias:   NewRetiredAliasClient(cfg),
 		Sequence:       NewSequenceClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
+		TOTPFactor:     NewTOTPFactorClient(cfg),
 		User:           NewUserClient(cfg),
 		UserEmail:      NewUserEmailClient(cfg),
 		WebhookAttempt: NewWebhookAttemptClient(cfg),
@@ -240,11 +255,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ImportSource:   NewImportSourceClient(cfg),
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
+		Passkey:        NewPasskeyClient(cfg),
+		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
 		RetiredAlias:   NewRetiredAliasClient(cfg),
 		Sequence:       NewSequenceClient(cfg),
 		SigningKey:     NewSigningKeyClient(cfg),
+		TOTPFactor:     NewTOTPFactorClient(cfg),
 		User:           NewUserClient(cfg),
 		UserEmail:      NewUserEmailClient(cfg),
 		WebhookAttempt: NewWebhookAttemptClient(cfg),
@@ -279,9 +297,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
-		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.RefreshToken,
-		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
-		c.WebhookAttempt, c.WebhookEvent,
+		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
+		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -292,9 +310,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
-		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.RefreshToken,
-		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.User, c.UserEmail,
-		c.WebhookAttempt, c.WebhookEvent,
+		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.RecoveryCode,
+		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
+		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -319,6 +337,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LicenseCode.mutate(ctx, m)
 	case *LicenseVariantMutation:
 		return c.LicenseVariant.mutate(ctx, m)
+	case *PasskeyMutation:
+		return c.Passkey.mutate(ctx, m)
+	case *RecoveryCodeMutation:
+		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *RelayContactMutation:
@@ -329,6 +351,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Sequence.mutate(ctx, m)
 	case *SigningKeyMutation:
 		return c.SigningKey.mutate(ctx, m)
+	case *TOTPFactorMutation:
+		return c.TOTPFactor.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
 	case *UserEmailMutation:
@@ -1758,6 +1782,272 @@ func (c *LicenseVariantClient) mutate(ctx context.Context, m *LicenseVariantMuta
 	}
 }
 
+// PasskeyClient is a client for the Passkey schema.
+type PasskeyClient struct {
+	config
+}
+
+// NewPasskeyClient returns a client for the Passkey from the given config.
+func NewPasskeyClient(c config) *PasskeyClient {
+	return &PasskeyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `passkey.Hooks(f(g(h())))`.
+func (c *PasskeyClient) Use(hooks ...Hook) {
+	c.hooks.Passkey = append(c.hooks.Passkey, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `passkey.Intercept(f(g(h())))`.
+func (c *PasskeyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Passkey = append(c.inters.Passkey, interceptors...)
+}
+
+// Create returns a builder for creating a Passkey entity.
+func (c *PasskeyClient) Create() *PasskeyCreate {
+	mutation := newPasskeyMutation(c.config, OpCreate)
+	return &PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Passkey entities.
+func (c *PasskeyClient) CreateBulk(builders ...*PasskeyCreate) *PasskeyCreateBulk {
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PasskeyClient) MapCreateBulk(slice any, setFunc func(*PasskeyCreate, int)) *PasskeyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PasskeyCreateBulk{err: fmt.Errorf("calling to PasskeyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PasskeyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PasskeyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Passkey.
+func (c *PasskeyClient) Update() *PasskeyUpdate {
+	mutation := newPasskeyMutation(c.config, OpUpdate)
+	return &PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PasskeyClient) UpdateOne(_m *Passkey) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskey(_m))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PasskeyClient) UpdateOneID(id string) *PasskeyUpdateOne {
+	mutation := newPasskeyMutation(c.config, OpUpdateOne, withPasskeyID(id))
+	return &PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Passkey.
+func (c *PasskeyClient) Delete() *PasskeyDelete {
+	mutation := newPasskeyMutation(c.config, OpDelete)
+	return &PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PasskeyClient) DeleteOne(_m *Passkey) *PasskeyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PasskeyClient) DeleteOneID(id string) *PasskeyDeleteOne {
+	builder := c.Delete().Where(passkey.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PasskeyDeleteOne{builder}
+}
+
+// Query returns a query builder for Passkey.
+func (c *PasskeyClient) Query() *PasskeyQuery {
+	return &PasskeyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePasskey},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Passkey entity by its id.
+func (c *PasskeyClient) Get(ctx context.Context, id string) (*Passkey, error) {
+	return c.Query().Where(passkey.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PasskeyClient) GetX(ctx context.Context, id string) *Passkey {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PasskeyClient) Hooks() []Hook {
+	return c.hooks.Passkey
+}
+
+// Interceptors returns the client interceptors.
+func (c *PasskeyClient) Interceptors() []Interceptor {
+	return c.inters.Passkey
+}
+
+func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PasskeyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PasskeyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PasskeyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Passkey mutation op: %q", m.Op())
+	}
+}
+
+// RecoveryCodeClient is a client for the RecoveryCode schema.
+type RecoveryCodeClient struct {
+	config
+}
+
+// NewRecoveryCodeClient returns a client for the RecoveryCode from the given config.
+func NewRecoveryCodeClient(c config) *RecoveryCodeClient {
+	return &RecoveryCodeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `recoverycode.Hooks(f(g(h())))`.
+func (c *RecoveryCodeClient) Use(hooks ...Hook) {
+	c.hooks.RecoveryCode = append(c.hooks.RecoveryCode, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `recoverycode.Intercept(f(g(h())))`.
+func (c *RecoveryCodeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.RecoveryCode = append(c.inters.RecoveryCode, interceptors...)
+}
+
+// Create returns a builder for creating a RecoveryCode entity.
+func (c *RecoveryCodeClient) Create() *RecoveryCodeCreate {
+	mutation := newRecoveryCodeMutation(c.config, OpCreate)
+	return &RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of RecoveryCode entities.
+func (c *RecoveryCodeClient) CreateBulk(builders ...*RecoveryCodeCreate) *RecoveryCodeCreateBulk {
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *RecoveryCodeClient) MapCreateBulk(slice any, setFunc func(*RecoveryCodeCreate, int)) *RecoveryCodeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &RecoveryCodeCreateBulk{err: fmt.Errorf("calling to RecoveryCodeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*RecoveryCodeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &RecoveryCodeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for RecoveryCode.
+func (c *RecoveryCodeClient) Update() *RecoveryCodeUpdate {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdate)
+	return &RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *RecoveryCodeClient) UpdateOne(_m *RecoveryCode) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCode(_m))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *RecoveryCodeClient) UpdateOneID(id string) *RecoveryCodeUpdateOne {
+	mutation := newRecoveryCodeMutation(c.config, OpUpdateOne, withRecoveryCodeID(id))
+	return &RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for RecoveryCode.
+func (c *RecoveryCodeClient) Delete() *RecoveryCodeDelete {
+	mutation := newRecoveryCodeMutation(c.config, OpDelete)
+	return &RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *RecoveryCodeClient) DeleteOne(_m *RecoveryCode) *RecoveryCodeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *RecoveryCodeClient) DeleteOneID(id string) *RecoveryCodeDeleteOne {
+	builder := c.Delete().Where(recoverycode.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &RecoveryCodeDeleteOne{builder}
+}
+
+// Query returns a query builder for RecoveryCode.
+func (c *RecoveryCodeClient) Query() *RecoveryCodeQuery {
+	return &RecoveryCodeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeRecoveryCode},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a RecoveryCode entity by its id.
+func (c *RecoveryCodeClient) Get(ctx context.Context, id string) (*RecoveryCode, error) {
+	return c.Query().Where(recoverycode.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *RecoveryCodeClient) GetX(ctx context.Context, id string) *RecoveryCode {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *RecoveryCodeClient) Hooks() []Hook {
+	return c.hooks.RecoveryCode
+}
+
+// Interceptors returns the client interceptors.
+func (c *RecoveryCodeClient) Interceptors() []Interceptor {
+	return c.inters.RecoveryCode
+}
+
+func (c *RecoveryCodeClient) mutate(ctx context.Context, m *RecoveryCodeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&RecoveryCodeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&RecoveryCodeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&RecoveryCodeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&RecoveryCodeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown RecoveryCode mutation op: %q", m.Op())
+	}
+}
+
 // RefreshTokenClient is a client for the RefreshToken schema.
 type RefreshTokenClient struct {
 	config
@@ -2455,6 +2745,139 @@ func (c *SigningKeyClient) mutate(ctx context.Context, m *SigningKeyMutation) (V
 	}
 }
 
+// TOTPFactorClient is a client for the TOTPFactor schema.
+type TOTPFactorClient struct {
+	config
+}
+
+// NewTOTPFactorClient returns a client for the TOTPFactor from the given config.
+func NewTOTPFactorClient(c config) *TOTPFactorClient {
+	return &TOTPFactorClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `totpfactor.Hooks(f(g(h())))`.
+func (c *TOTPFactorClient) Use(hooks ...Hook) {
+	c.hooks.TOTPFactor = append(c.hooks.TOTPFactor, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `totpfactor.Intercept(f(g(h())))`.
+func (c *TOTPFactorClient) Intercept(interceptors ...Interceptor) {
+	c.inters.TOTPFactor = append(c.inters.TOTPFactor, interceptors...)
+}
+
+// Create returns a builder for creating a TOTPFactor entity.
+func (c *TOTPFactorClient) Create() *TOTPFactorCreate {
+	mutation := newTOTPFactorMutation(c.config, OpCreate)
+	return &TOTPFactorCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of TOTPFactor entities.
+func (c *TOTPFactorClient) CreateBulk(builders ...*TOTPFactorCreate) *TOTPFactorCreateBulk {
+	return &TOTPFactorCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *TOTPFactorClient) MapCreateBulk(slice any, setFunc func(*TOTPFactorCreate, int)) *TOTPFactorCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &TOTPFactorCreateBulk{err: fmt.Errorf("calling to TOTPFactorClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*TOTPFactorCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &TOTPFactorCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for TOTPFactor.
+func (c *TOTPFactorClient) Update() *TOTPFactorUpdate {
+	mutation := newTOTPFactorMutation(c.config, OpUpdate)
+	return &TOTPFactorUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *TOTPFactorClient) UpdateOne(_m *TOTPFactor) *TOTPFactorUpdateOne {
+	mutation := newTOTPFactorMutation(c.config, OpUpdateOne, withTOTPFactor(_m))
+	return &TOTPFactorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *TOTPFactorClient) UpdateOneID(id string) *TOTPFactorUpdateOne {
+	mutation := newTOTPFactorMutation(c.config, OpUpdateOne, withTOTPFactorID(id))
+	return &TOTPFactorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for TOTPFactor.
+func (c *TOTPFactorClient) Delete() *TOTPFactorDelete {
+	mutation := newTOTPFactorMutation(c.config, OpDelete)
+	return &TOTPFactorDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *TOTPFactorClient) DeleteOne(_m *TOTPFactor) *TOTPFactorDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *TOTPFactorClient) DeleteOneID(id string) *TOTPFactorDeleteOne {
+	builder := c.Delete().Where(totpfactor.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &TOTPFactorDeleteOne{builder}
+}
+
+// Query returns a query builder for TOTPFactor.
+func (c *TOTPFactorClient) Query() *TOTPFactorQuery {
+	return &TOTPFactorQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeTOTPFactor},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a TOTPFactor entity by its id.
+func (c *TOTPFactorClient) Get(ctx context.Context, id string) (*TOTPFactor, error) {
+	return c.Query().Where(totpfactor.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *TOTPFactorClient) GetX(ctx context.Context, id string) *TOTPFactor {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *TOTPFactorClient) Hooks() []Hook {
+	return c.hooks.TOTPFactor
+}
+
+// Interceptors returns the client interceptors.
+func (c *TOTPFactorClient) Interceptors() []Interceptor {
+	return c.inters.TOTPFactor
+}
+
+func (c *TOTPFactorClient) mutate(ctx context.Context, m *TOTPFactorMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&TOTPFactorCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&TOTPFactorUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&TOTPFactorUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&TOTPFactorDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown TOTPFactor mutation op: %q", m.Op())
+	}
+}
+
 // UserClient is a client for the User schema.
 type UserClient struct {
 	config
@@ -3103,14 +3526,15 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 type (
 	hooks struct {
 		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, RefreshToken, RelayContact, RetiredAlias,
-		Sequence, SigningKey, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
+		LicenseCode, LicenseVariant, Passkey, RecoveryCode, RefreshToken, RelayContact,
+		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
+		WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
 		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, RefreshToken, RelayContact, RetiredAlias,
-		Sequence, SigningKey, User, UserEmail, WebhookAttempt,
-		WebhookEvent []ent.Interceptor
+		LicenseCode, LicenseVariant, Passkey, RecoveryCode, RefreshToken, RelayContact,
+		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
+		WebhookAttempt, WebhookEvent []ent.Interceptor
 	}
 )
 

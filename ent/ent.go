@@ -14,11 +14,14 @@ import (
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/passkey"
+	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/sequence"
 	"loginsign/ent/signingkey"
+	"loginsign/ent/totpfactor"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/ent/webhookattempt"
@@ -97,11 +100,14 @@ func checkColumn(t, c string) error {
 			importsource.Table:   importsource.ValidColumn,
 			licensecode.Table:    licensecode.ValidColumn,
 			licensevariant.Table: licensevariant.ValidColumn,
+			passkey.Table:        passkey.ValidColumn,
+			recoverycode.Table:   recoverycode.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			relaycontact.Table:   relaycontact.ValidColumn,
 			retiredalias.Table:   retiredalias.ValidColumn,
 			sequence.Table:       sequence.ValidColumn,
 			signingkey.Table:     signingkey.ValidColumn,
+			totpfactor.Table:     totpfactor.ValidColumn,
 			user.Table:           user.ValidColumn,
 			useremail.Table:      useremail.ValidColumn,
 			webhookattempt.Table: webhookattempt.ValidColumn,

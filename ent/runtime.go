@@ -11,12 +11,15 @@ import (
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/passkey"
+	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/schema"
 	"loginsign/ent/sequence"
 	"loginsign/ent/signingkey"
+	"loginsign/ent/totpfactor"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/ent/webhookattempt"
@@ -484,6 +487,92 @@ func init() {
 			return nil
 		}
 	}()
+	passkeyMixin := schema.Passkey{}.Mixin()
+	passkeyMixinFields0 := passkeyMixin[0].Fields()
+	_ = passkeyMixinFields0
+	passkeyMixinFields1 := passkeyMixin[1].Fields()
+	_ = passkeyMixinFields1
+	passkeyFields := schema.Passkey{}.Fields()
+	_ = passkeyFields
+	// passkeyDescCreatedAt is the schema descriptor for created_at field.
+	passkeyDescCreatedAt := passkeyMixinFields1[0].Descriptor()
+	// passkey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	passkey.DefaultCreatedAt = passkeyDescCreatedAt.Default.(func() time.Time)
+	// passkeyDescUpdatedAt is the schema descriptor for updated_at field.
+	passkeyDescUpdatedAt := passkeyMixinFields1[1].Descriptor()
+	// passkey.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	passkey.DefaultUpdatedAt = passkeyDescUpdatedAt.Default.(func() time.Time)
+	// passkey.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	passkey.UpdateDefaultUpdatedAt = passkeyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// passkeyDescName is the schema descriptor for name field.
+	passkeyDescName := passkeyFields[1].Descriptor()
+	// passkey.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	passkey.NameValidator = passkeyDescName.Validators[0].(func(string) error)
+	// passkeyDescCredentialID is the schema descriptor for credential_id field.
+	passkeyDescCredentialID := passkeyFields[2].Descriptor()
+	// passkey.CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	passkey.CredentialIDValidator = passkeyDescCredentialID.Validators[0].(func([]byte) error)
+	// passkeyDescSignCount is the schema descriptor for sign_count field.
+	passkeyDescSignCount := passkeyFields[7].Descriptor()
+	// passkey.DefaultSignCount holds the default value on creation for the sign_count field.
+	passkey.DefaultSignCount = passkeyDescSignCount.Default.(uint32)
+	// passkeyDescBackupEligible is the schema descriptor for backup_eligible field.
+	passkeyDescBackupEligible := passkeyFields[8].Descriptor()
+	// passkey.DefaultBackupEligible holds the default value on creation for the backup_eligible field.
+	passkey.DefaultBackupEligible = passkeyDescBackupEligible.Default.(bool)
+	// passkeyDescBackupState is the schema descriptor for backup_state field.
+	passkeyDescBackupState := passkeyFields[9].Descriptor()
+	// passkey.DefaultBackupState holds the default value on creation for the backup_state field.
+	passkey.DefaultBackupState = passkeyDescBackupState.Default.(bool)
+	// passkeyDescID is the schema descriptor for id field.
+	passkeyDescID := passkeyMixinFields0[0].Descriptor()
+	// passkey.DefaultID holds the default value on creation for the id field.
+	passkey.DefaultID = passkeyDescID.Default.(func() string)
+	// passkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	passkey.IDValidator = func() func(string) error {
+		validators := passkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
+	recoverycodeMixinFields0 := recoverycodeMixin[0].Fields()
+	_ = recoverycodeMixinFields0
+	recoverycodeFields := schema.RecoveryCode{}.Fields()
+	_ = recoverycodeFields
+	// recoverycodeDescCreatedAt is the schema descriptor for created_at field.
+	recoverycodeDescCreatedAt := recoverycodeFields[2].Descriptor()
+	// recoverycode.DefaultCreatedAt holds the default value on creation for the created_at field.
+	recoverycode.DefaultCreatedAt = recoverycodeDescCreatedAt.Default.(func() time.Time)
+	// recoverycodeDescID is the schema descriptor for id field.
+	recoverycodeDescID := recoverycodeMixinFields0[0].Descriptor()
+	// recoverycode.DefaultID holds the default value on creation for the id field.
+	recoverycode.DefaultID = recoverycodeDescID.Default.(func() string)
+	// recoverycode.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	recoverycode.IDValidator = func() func(string) error {
+		validators := recoverycodeDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0
@@ -618,6 +707,47 @@ func init() {
 	// signingkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	signingkey.IDValidator = func() func(string) error {
 		validators := signingkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	totpfactorMixin := schema.TOTPFactor{}.Mixin()
+	totpfactorMixinFields0 := totpfactorMixin[0].Fields()
+	_ = totpfactorMixinFields0
+	totpfactorMixinFields1 := totpfactorMixin[1].Fields()
+	_ = totpfactorMixinFields1
+	totpfactorFields := schema.TOTPFactor{}.Fields()
+	_ = totpfactorFields
+	// totpfactorDescCreatedAt is the schema descriptor for created_at field.
+	totpfactorDescCreatedAt := totpfactorMixinFields1[0].Descriptor()
+	// totpfactor.DefaultCreatedAt holds the default value on creation for the created_at field.
+	totpfactor.DefaultCreatedAt = totpfactorDescCreatedAt.Default.(func() time.Time)
+	// totpfactorDescUpdatedAt is the schema descriptor for updated_at field.
+	totpfactorDescUpdatedAt := totpfactorMixinFields1[1].Descriptor()
+	// totpfactor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	totpfactor.DefaultUpdatedAt = totpfactorDescUpdatedAt.Default.(func() time.Time)
+	// totpfactor.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	totpfactor.UpdateDefaultUpdatedAt = totpfactorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// totpfactorDescLastCounter is the schema descriptor for last_counter field.
+	totpfactorDescLastCounter := totpfactorFields[2].Descriptor()
+	// totpfactor.DefaultLastCounter holds the default value on creation for the last_counter field.
+	totpfactor.DefaultLastCounter = totpfactorDescLastCounter.Default.(int64)
+	// totpfactorDescID is the schema descriptor for id field.
+	totpfactorDescID := totpfactorMixinFields0[0].Descriptor()
+	// totpfactor.DefaultID holds the default value on creation for the id field.
+	totpfactor.DefaultID = totpfactorDescID.Default.(func() string)
+	// totpfactor.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	totpfactor.IDValidator = func() func(string) error {
+		validators := totpfactorDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

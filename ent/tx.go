@@ -30,6 +30,10 @@ type Tx struct {
 	LicenseCode *LicenseCodeClient
 	// LicenseVariant is the client for interacting with the LicenseVariant builders.
 	LicenseVariant *LicenseVariantClient
+	// Passkey is the client for interacting with the Passkey builders.
+	Passkey *PasskeyClient
+	// RecoveryCode is the client for interacting with the RecoveryCode builders.
+	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// RelayContact is the client for interacting with the RelayContact builders.
@@ -40,6 +44,8 @@ type Tx struct {
 	Sequence *SequenceClient
 	// SigningKey is the client for interacting with the SigningKey builders.
 	SigningKey *SigningKeyClient
+	// TOTPFactor is the client for interacting with the TOTPFactor builders.
+	TOTPFactor *TOTPFactorClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
 	// UserEmail is the client for interacting with the UserEmail builders.
@@ -187,11 +193,14 @@ func (tx *Tx) init() {
 	tx.ImportSource = NewImportSourceClient(tx.config)
 	tx.LicenseCode = NewLicenseCodeClient(tx.config)
 	tx.LicenseVariant = NewLicenseVariantClient(tx.config)
+	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RelayContact = NewRelayContactClient(tx.config)
 	tx.RetiredAlias = NewRetiredAliasClient(tx.config)
 	tx.Sequence = NewSequenceClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
+	tx.TOTPFactor = NewTOTPFactorClient(tx.config)
 	tx.User = NewUserClient(tx.config)
 	tx.UserEmail = NewUserEmailClient(tx.config)
 	tx.WebhookAttempt = NewWebhookAttemptClient(tx.config)

@@ -327,6 +327,56 @@ var (
 			},
 		},
 	}
+	// PasskeysColumns holds the columns for the "passkeys" table.
+	PasskeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString, Size: 64},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Size: 1023},
+		{Name: "public_key", Type: field.TypeBytes},
+		{Name: "attestation_type", Type: field.TypeString, Nullable: true},
+		{Name: "aaguid", Type: field.TypeBytes, Nullable: true},
+		{Name: "transports", Type: field.TypeJSON, Nullable: true},
+		{Name: "sign_count", Type: field.TypeUint32, Default: 0},
+		{Name: "backup_eligible", Type: field.TypeBool, Default: false},
+		{Name: "backup_state", Type: field.TypeBool, Default: false},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PasskeysTable holds the schema information for the "passkeys" table.
+	PasskeysTable = &schema.Table{
+		Name:       "passkeys",
+		Columns:    PasskeysColumns,
+		PrimaryKey: []*schema.Column{PasskeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "passkey_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{PasskeysColumns[3]},
+			},
+		},
+	}
+	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
+	RecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "code_hash", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// RecoveryCodesTable holds the schema information for the "recovery_codes" table.
+	RecoveryCodesTable = &schema.Table{
+		Name:       "recovery_codes",
+		Columns:    RecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{RecoveryCodesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "recoverycode_user_id_code_hash",
+				Unique:  true,
+				Columns: []*schema.Column{RecoveryCodesColumns[1], RecoveryCodesColumns[2]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -437,6 +487,21 @@ var (
 		Name:       "signing_keys",
 		Columns:    SigningKeysColumns,
 		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+	}
+	// TotpFactorsColumns holds the columns for the "totp_factors" table.
+	TotpFactorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "user_id", Type: field.TypeString, Unique: true},
+		{Name: "secret_sealed", Type: field.TypeBytes},
+		{Name: "last_counter", Type: field.TypeInt64, Default: 0},
+	}
+	// TotpFactorsTable holds the schema information for the "totp_factors" table.
+	TotpFactorsTable = &schema.Table{
+		Name:       "totp_factors",
+		Columns:    TotpFactorsColumns,
+		PrimaryKey: []*schema.Column{TotpFactorsColumns[0]},
 	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
@@ -574,11 +639,14 @@ var (
 		ImportSourcesTable,
 		LicenseCodesTable,
 		LicenseVariantsTable,
+		PasskeysTable,
+		RecoveryCodesTable,
 		RefreshTokensTable,
 		RelayContactsTable,
 		RetiredAliasTable,
 		SequencesTable,
 		SigningKeysTable,
+		TotpFactorsTable,
 		UsersTable,
 		UserEmailsTable,
 		WebhookAttemptsTable,

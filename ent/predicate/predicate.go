@@ -30,6 +30,12 @@ type LicenseCode func(*sql.Selector)
 // LicenseVariant is the predicate function for licensevariant builders.
 type LicenseVariant func(*sql.Selector)
 
+// Passkey is the predicate function for passkey builders.
+type Passkey func(*sql.Selector)
+
+// RecoveryCode is the predicate function for recoverycode builders.
+type RecoveryCode func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
@@ -44,6 +50,9 @@ type Sequence func(*sql.Selector)
 
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)
+
+// TOTPFactor is the predicate function for totpfactor builders.
+type TOTPFactor func(*sql.Selector)
 
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -34,6 +34,9 @@ const (
 	AuditEvent     = "aud_"
 	SigningKey     = "key_"
 	RelayContact   = "rct_"
+	TOTPFactor     = "otp_"
+	RecoveryCode   = "rcv_"
+	Passkey        = "pky_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
