@@ -36,6 +36,7 @@ import (
 	"loginsign/internal/kv"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
@@ -116,6 +117,7 @@ type Server struct {
 	limits   rest.RateLimits
 	webhooks *webhooks.Service
 	account  *account.Service
+	mfa      *mfa.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -176,6 +178,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
+	if err != nil {
+		return nil, err
+	}
+	s.mfa = mfa.New(db, k, totpSecrets, s.now)
+	s.oauth.MFA = s.mfa
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
@@ -201,7 +209,7 @@ func (s *Server) routes() http.Handler {
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa}, s.log)
 
 	mux := http.NewServeMux()
 

@@ -32,7 +32,8 @@ func (r *userResolver) Sessions(ctx context.Context, obj *ent.User) ([]*model.Se
 	}
 	out := make([]*model.Session, len(list))
 	for i, v := range list {
-		out[i] = &model.Session{ID: v.ID, CreatedAt: v.CreatedAt, LastSeen: v.LastSeen, UserAgent: v.UserAgent, Current: v.Current}
+		out[i] = &model.Session{ID: v.ID, CreatedAt: v.CreatedAt, LastSeen: v.LastSeen, UserAgent: v.UserAgent, Current: v.Current,
+			SignInMethods: append([]string{}, v.AMR...)}
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"loginsign/ent/webhookevent"
 	"loginsign/graph/model"
 	"loginsign/internal/licenses"
+	"loginsign/internal/mfa"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -44,7 +45,9 @@ type ResolverRoot interface {
 	LicenseCode() LicenseCodeResolver
 	LicenseVariant() LicenseVariantResolver
 	Mutation() MutationResolver
+	Passkey() PasskeyResolver
 	Query() QueryResolver
+	TwoStepStatus() TwoStepStatusResolver
 	User() UserResolver
 }
 
@@ -310,36 +313,44 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AddAlternativeEmail      func(childComplexity int, email string) int
-		CreateApplication        func(childComplexity int, input model.CreateApplicationInput) int
-		CreateLicenseVariant     func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
-		DeleteAccount            func(childComplexity int, confirmGlobalID string) int
-		DeleteAppConnection      func(childComplexity int, appID string, connectionID string) int
-		DeleteApplication        func(childComplexity int, id string) int
-		DeleteLicenseCode        func(childComplexity int, applicationID string, id string) int
-		DeleteLicenseVariant     func(childComplexity int, applicationID string, id string, force *bool) int
-		GenerateLicenseCodes     func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
-		ImportUsers              func(childComplexity int, appID string, input model.ImportUsersInput) int
-		MakePrimaryEmail         func(childComplexity int, emailID string) int
-		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
-		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
-		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
-		RemoveConnection         func(childComplexity int, connectionID string) int
-		RollbackImport           func(childComplexity int, appID string, sourceID string) int
-		RotateClientSecret       func(childComplexity int, id string) int
-		RotateWebhookSecret      func(childComplexity int, id string) int
-		SendTestWebhook          func(childComplexity int, applicationID string) int
-		SetConnectionEmailMuted  func(childComplexity int, connectionID string, muted bool) int
-		SignOutOtherSessions     func(childComplexity int) int
-		SignOutSession           func(childComplexity int, id string) int
-		SyncConnectionEmail      func(childComplexity int, appID string, connectionID string, email string) int
-		TestCurrentLoginsSyncAPI func(childComplexity int, appID string) int
-		TestEmailSyncAPI         func(childComplexity int, appID string) int
-		UpdateAppConnection      func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
-		UpdateApplication        func(childComplexity int, id string, input model.UpdateApplicationInput) int
-		UpdateLicenseVariant     func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
-		UploadLicenseCodes       func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
-		VerifyAlternativeEmail   func(childComplexity int, token string) int
+		AddAlternativeEmail       func(childComplexity int, email string) int
+		BeginPasskeyRegistration  func(childComplexity int) int
+		BeginTOTPEnrolment        func(childComplexity int) int
+		ConfirmTOTPEnrolment      func(childComplexity int, code string) int
+		CreateApplication         func(childComplexity int, input model.CreateApplicationInput) int
+		CreateLicenseVariant      func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
+		DeleteAccount             func(childComplexity int, confirmGlobalID string) int
+		DeleteAppConnection       func(childComplexity int, appID string, connectionID string) int
+		DeleteApplication         func(childComplexity int, id string) int
+		DeleteLicenseCode         func(childComplexity int, applicationID string, id string) int
+		DeleteLicenseVariant      func(childComplexity int, applicationID string, id string, force *bool) int
+		DeletePasskey             func(childComplexity int, id string) int
+		DisableTwoStep            func(childComplexity int, code string) int
+		FinishPasskeyRegistration func(childComplexity int, name string, credential string) int
+		GenerateLicenseCodes      func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
+		ImportUsers               func(childComplexity int, appID string, input model.ImportUsersInput) int
+		MakePrimaryEmail          func(childComplexity int, emailID string) int
+		RedeemLicenseCode         func(childComplexity int, applicationID string, code string) int
+		RedeliverWebhookEvent     func(childComplexity int, applicationID string, eventID string) int
+		RegenerateRecoveryCodes   func(childComplexity int, code string) int
+		RemoveAlternativeEmail    func(childComplexity int, emailID string) int
+		RemoveConnection          func(childComplexity int, connectionID string) int
+		RenamePasskey             func(childComplexity int, id string, name string) int
+		RollbackImport            func(childComplexity int, appID string, sourceID string) int
+		RotateClientSecret        func(childComplexity int, id string) int
+		RotateWebhookSecret       func(childComplexity int, id string) int
+		SendTestWebhook           func(childComplexity int, applicationID string) int
+		SetConnectionEmailMuted   func(childComplexity int, connectionID string, muted bool) int
+		SignOutOtherSessions      func(childComplexity int) int
+		SignOutSession            func(childComplexity int, id string) int
+		SyncConnectionEmail       func(childComplexity int, appID string, connectionID string, email string) int
+		TestCurrentLoginsSyncAPI  func(childComplexity int, appID string) int
+		TestEmailSyncAPI          func(childComplexity int, appID string) int
+		UpdateAppConnection       func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
+		UpdateApplication         func(childComplexity int, id string, input model.UpdateApplicationInput) int
+		UpdateLicenseVariant      func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
+		UploadLicenseCodes        func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
+		VerifyAlternativeEmail    func(childComplexity int, token string) int
 	}
 
 	PageInfo struct {
@@ -347,6 +358,14 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	Passkey struct {
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Synced     func(childComplexity int) int
 	}
 
 	Query struct {
@@ -395,11 +414,12 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		CreatedAt func(childComplexity int) int
-		Current   func(childComplexity int) int
-		ID        func(childComplexity int) int
-		LastSeen  func(childComplexity int) int
-		UserAgent func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Current       func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastSeen      func(childComplexity int) int
+		SignInMethods func(childComplexity int) int
+		UserAgent     func(childComplexity int) int
 	}
 
 	SessionsBucket struct {
@@ -412,6 +432,19 @@ type ComplexityRoot struct {
 	SyncEmailPayload struct {
 		Changed func(childComplexity int) int
 		Ok      func(childComplexity int) int
+	}
+
+	TOTPEnrolment struct {
+		ExpiresAt func(childComplexity int) int
+		QRCode    func(childComplexity int) int
+		Secret    func(childComplexity int) int
+		URI       func(childComplexity int) int
+	}
+
+	TwoStepStatus struct {
+		EnabledAt         func(childComplexity int) int
+		RecoveryCodesLeft func(childComplexity int) int
+		TOTP              func(childComplexity int) int
 	}
 
 	UpdateApplicationPayload struct {
@@ -436,8 +469,10 @@ type ComplexityRoot struct {
 		Image        func(childComplexity int) int
 		LastLoginAt  func(childComplexity int) int
 		Name         func(childComplexity int) int
+		Passkeys     func(childComplexity int) int
 		Region       func(childComplexity int) int
 		Sessions     func(childComplexity int) int
+		TwoStep      func(childComplexity int) int
 		UpdatedAt    func(childComplexity int) int
 	}
 
@@ -581,6 +616,14 @@ type MutationResolver interface {
 	UploadLicenseCodes(ctx context.Context, applicationID string, input model.UploadLicenseCodesInput) (*model.UploadLicenseCodesPayload, error)
 	DeleteLicenseCode(ctx context.Context, applicationID string, id string) (bool, error)
 	RedeemLicenseCode(ctx context.Context, applicationID string, code string) (*ent.LicenseCode, error)
+	BeginTOTPEnrolment(ctx context.Context) (*model.TOTPEnrolment, error)
+	ConfirmTOTPEnrolment(ctx context.Context, code string) ([]string, error)
+	DisableTwoStep(ctx context.Context, code string) (bool, error)
+	RegenerateRecoveryCodes(ctx context.Context, code string) ([]string, error)
+	BeginPasskeyRegistration(ctx context.Context) (string, error)
+	FinishPasskeyRegistration(ctx context.Context, name string, credential string) (*ent.Passkey, error)
+	RenamePasskey(ctx context.Context, id string, name string) (*ent.Passkey, error)
+	DeletePasskey(ctx context.Context, id string) (bool, error)
 	UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
 	RotateClientSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
 	RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
@@ -595,6 +638,9 @@ type MutationResolver interface {
 	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
 	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
+type PasskeyResolver interface {
+	Synced(ctx context.Context, obj *ent.Passkey) (bool, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
@@ -604,8 +650,13 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*ent.User, error)
 	Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error)
 }
+type TwoStepStatusResolver interface {
+	EnabledAt(ctx context.Context, obj *mfa.Status) (*time.Time, error)
+}
 type UserResolver interface {
 	Sessions(ctx context.Context, obj *ent.User) ([]*model.Session, error)
+	TwoStep(ctx context.Context, obj *ent.User) (*mfa.Status, error)
+	Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1658,6 +1709,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
+	case "Mutation.beginPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.BeginPasskeyRegistration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeyRegistration(childComplexity), true
+	case "Mutation.beginTOTPEnrolment":
+		if e.ComplexityRoot.Mutation.BeginTOTPEnrolment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.BeginTOTPEnrolment(childComplexity), true
+	case "Mutation.confirmTOTPEnrolment":
+		if e.ComplexityRoot.Mutation.ConfirmTOTPEnrolment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmTOTPEnrolment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmTOTPEnrolment(childComplexity, args["code"].(string)), true
 	case "Mutation.createApplication":
 		if e.ComplexityRoot.Mutation.CreateApplication == nil {
 			break
@@ -1735,6 +1809,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["force"].(*bool)), true
+	case "Mutation.deletePasskey":
+		if e.ComplexityRoot.Mutation.DeletePasskey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePasskey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePasskey(childComplexity, args["id"].(string)), true
+	case "Mutation.disableTwoStep":
+		if e.ComplexityRoot.Mutation.DisableTwoStep == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableTwoStep_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableTwoStep(childComplexity, args["code"].(string)), true
+	case "Mutation.finishPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.FinishPasskeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyRegistration(childComplexity, args["name"].(string), args["credential"].(string)), true
 	case "Mutation.generateLicenseCodes":
 		if e.ComplexityRoot.Mutation.GenerateLicenseCodes == nil {
 			break
@@ -1790,6 +1897,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.regenerateRecoveryCodes":
+		if e.ComplexityRoot.Mutation.RegenerateRecoveryCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_regenerateRecoveryCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateRecoveryCodes(childComplexity, args["code"].(string)), true
 	case "Mutation.removeAlternativeEmail":
 		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
 			break
@@ -1812,6 +1930,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.renamePasskey":
+		if e.ComplexityRoot.Mutation.RenamePasskey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renamePasskey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenamePasskey(childComplexity, args["id"].(string), args["name"].(string)), true
 	case "Mutation.rollbackImport":
 		if e.ComplexityRoot.Mutation.RollbackImport == nil {
 			break
@@ -1997,6 +2126,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Passkey.createdAt":
+		if e.ComplexityRoot.Passkey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.CreatedAt(childComplexity), true
+	case "Passkey.id":
+		if e.ComplexityRoot.Passkey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.ID(childComplexity), true
+	case "Passkey.lastUsedAt":
+		if e.ComplexityRoot.Passkey.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.LastUsedAt(childComplexity), true
+	case "Passkey.name":
+		if e.ComplexityRoot.Passkey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.Name(childComplexity), true
+	case "Passkey.synced":
+		if e.ComplexityRoot.Passkey.Synced == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.Synced(childComplexity), true
 
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
@@ -2204,6 +2364,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.LastSeen(childComplexity), true
+	case "Session.signInMethods":
+		if e.ComplexityRoot.Session.SignInMethods == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Session.SignInMethods(childComplexity), true
 	case "Session.userAgent":
 		if e.ComplexityRoot.Session.UserAgent == nil {
 			break
@@ -2248,6 +2414,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncEmailPayload.Ok(childComplexity), true
+
+	case "TOTPEnrolment.expiresAt":
+		if e.ComplexityRoot.TOTPEnrolment.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TOTPEnrolment.ExpiresAt(childComplexity), true
+	case "TOTPEnrolment.qrCode":
+		if e.ComplexityRoot.TOTPEnrolment.QRCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TOTPEnrolment.QRCode(childComplexity), true
+	case "TOTPEnrolment.secret":
+		if e.ComplexityRoot.TOTPEnrolment.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TOTPEnrolment.Secret(childComplexity), true
+	case "TOTPEnrolment.uri":
+		if e.ComplexityRoot.TOTPEnrolment.URI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TOTPEnrolment.URI(childComplexity), true
+
+	case "TwoStepStatus.enabledAt":
+		if e.ComplexityRoot.TwoStepStatus.EnabledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TwoStepStatus.EnabledAt(childComplexity), true
+	case "TwoStepStatus.recoveryCodesLeft":
+		if e.ComplexityRoot.TwoStepStatus.RecoveryCodesLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TwoStepStatus.RecoveryCodesLeft(childComplexity), true
+	case "TwoStepStatus.enabled":
+		if e.ComplexityRoot.TwoStepStatus.TOTP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TwoStepStatus.TOTP(childComplexity), true
 
 	case "UpdateApplicationPayload.application":
 		if e.ComplexityRoot.UpdateApplicationPayload.Application == nil {
@@ -2356,6 +2566,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Name(childComplexity), true
+	case "User.passkeys":
+		if e.ComplexityRoot.User.Passkeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Passkeys(childComplexity), true
 	case "User.region":
 		if e.ComplexityRoot.User.Region == nil {
 			break
@@ -2368,6 +2584,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Sessions(childComplexity), true
+	case "User.twoStep":
+		if e.ComplexityRoot.User.TwoStep == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.TwoStep(childComplexity), true
 	case "User.updatedAt":
 		if e.ComplexityRoot.User.UpdatedAt == nil {
 			break
@@ -2817,6 +3039,11 @@ type Session {
   userAgent: String!
   """True for the session making this request."""
   current: Boolean!
+  """
+  How the session signed in: RFC 8176 methods ("otp", "hwk", "swk", "mfa"); empty for a
+  magic link alone.
+  """
+  signInMethods: [String!]!
 }
 
 extend type Mutation {
@@ -5333,6 +5560,69 @@ extend type Mutation {
   redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
 }
 `, BuiltIn: false},
+	{Name: "../schema/mfa.graphql", Input: `# Two-step verification (TOTP with recovery codes) and passkeys of the signed-in person.
+
+extend type User {
+  """Two-step verification of the person. Only the person themself may read it."""
+  twoStep: TwoStepStatus!
+  """The person's passkeys, newest first. Only the person themself may read them."""
+  passkeys: [Passkey!]!
+}
+
+"""Two-step verification state."""
+type TwoStepStatus {
+  """True when a sign-in by magic link also asks for a TOTP or recovery code."""
+  enabled: Boolean!
+  enabledAt: Time
+  """Unused recovery codes left (0 to 10)."""
+  recoveryCodesLeft: Int!
+}
+
+"""A TOTP secret offered for set-up; confirm it with a first code."""
+type TOTPEnrolment {
+  """Base32 secret, for typing into an authenticator app."""
+  secret: String!
+  """The otpauth:// URI the QR code holds."""
+  uri: String!
+  """The QR code as a data: URI of a PNG image."""
+  qrCode: String!
+  expiresAt: Time!
+}
+
+"""A WebAuthn credential of the person."""
+type Passkey {
+  id: ID!
+  name: String!
+  createdAt: Time!
+  lastUsedAt: Time
+  """True for a synced passkey (backup eligible)."""
+  synced: Boolean!
+}
+
+extend type Mutation {
+  """Starts TOTP set-up: a new secret and its QR code, valid for 15 minutes."""
+  beginTOTPEnrolment: TOTPEnrolment!
+  """
+  Turns two-step verification on with the first code of the enrolment's secret and returns
+  the ten recovery codes (shown only now).
+  """
+  confirmTOTPEnrolment(code: String!): [String!]!
+  """Turns two-step verification off. code: a current TOTP code or a recovery code."""
+  disableTwoStep(code: String!): Boolean!
+  """Replaces the recovery codes with ten new ones. code: a current TOTP code or a recovery code."""
+  regenerateRecoveryCodes(code: String!): [String!]!
+
+  """
+  Starts adding a passkey: the WebAuthn PublicKeyCredentialCreationOptions as JSON, for
+  navigator.credentials.create (the challenge is single use, 5 minutes).
+  """
+  beginPasskeyRegistration: String!
+  """Finishes adding a passkey with the authenticator's response (the PublicKeyCredential as JSON)."""
+  finishPasskeyRegistration(name: String!, credential: String!): Passkey!
+  renamePasskey(id: ID!, name: String!): Passkey!
+  deletePasskey(id: ID!): Boolean!
+}
+`, BuiltIn: false},
 	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
 # analytics. Every field checks in internal/portal that the signed-in developer owns the
 # application; another developer's application answers exactly like a missing one.
@@ -6133,6 +6423,22 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Passkey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Passkey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Passkey_name(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Passkey_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Passkey_lastUsedAt(ctx, field)
+	case "synced":
+		return ec.fieldContext_Passkey_synced(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Passkey", field.Name)
+}
+
 func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -6215,6 +6521,8 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_userAgent(ctx, field)
 	case "current":
 		return ec.fieldContext_Session_current(ctx, field)
+	case "signInMethods":
+		return ec.fieldContext_Session_signInMethods(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
@@ -6241,6 +6549,32 @@ func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, fi
 		return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TOTPEnrolment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "secret":
+		return ec.fieldContext_TOTPEnrolment_secret(ctx, field)
+	case "uri":
+		return ec.fieldContext_TOTPEnrolment_uri(ctx, field)
+	case "qrCode":
+		return ec.fieldContext_TOTPEnrolment_qrCode(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_TOTPEnrolment_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TOTPEnrolment", field.Name)
+}
+
+func (ec *executionContext) childFields_TwoStepStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enabled":
+		return ec.fieldContext_TwoStepStatus_enabled(ctx, field)
+	case "enabledAt":
+		return ec.fieldContext_TwoStepStatus_enabledAt(ctx, field)
+	case "recoveryCodesLeft":
+		return ec.fieldContext_TwoStepStatus_recoveryCodesLeft(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TwoStepStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6293,6 +6627,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_connections(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "twoStep":
+		return ec.fieldContext_User_twoStep(ctx, field)
+	case "passkeys":
+		return ec.fieldContext_User_passkeys(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -6905,6 +7243,20 @@ func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_confirmTOTPEnrolment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7043,6 +7395,56 @@ func (ec *executionContext) field_Mutation_deleteLicenseVariant_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_disableTwoStep_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "credential",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["credential"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_generateLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7145,6 +7547,20 @@ func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_regenerateRecoveryCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7170,6 +7586,28 @@ func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Con
 		return nil, err
 	}
 	args["connectionId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renamePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg1
 	return args, nil
 }
 
@@ -12757,6 +13195,325 @@ func (ec *executionContext) fieldContext_Mutation_redeemLicenseCode(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_beginTOTPEnrolment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginTOTPEnrolment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().BeginTOTPEnrolment(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TOTPEnrolment) graphql.Marshaler {
+			return ec.marshalNTOTPEnrolment2ᚖloginsignᚋgraphᚋmodelᚐTOTPEnrolment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginTOTPEnrolment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TOTPEnrolment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmTOTPEnrolment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmTOTPEnrolment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmTOTPEnrolment(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmTOTPEnrolment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmTOTPEnrolment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableTwoStep(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableTwoStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableTwoStep(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableTwoStep(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableTwoStep_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_regenerateRecoveryCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_regenerateRecoveryCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateRecoveryCodes(ctx, fc.Args["code"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_regenerateRecoveryCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type String does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateRecoveryCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().BeginPasskeyRegistration(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeyRegistration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Mutation", field, true, true, "String")
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyRegistration(ctx, fc.Args["name"].(string), fc.Args["credential"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Passkey) graphql.Marshaler {
+			return ec.marshalNPasskey2ᚖloginsignᚋentᚐPasskey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renamePasskey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renamePasskey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenamePasskey(ctx, fc.Args["id"].(string), fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Passkey) graphql.Marshaler {
+			return ec.marshalNPasskey2ᚖloginsignᚋentᚐPasskey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renamePasskey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renamePasskey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePasskey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePasskey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePasskey(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePasskey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type Boolean does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePasskey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13419,6 +14176,121 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Passkey_id(ctx context.Context, field graphql.CollectedField, obj *ent.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Passkey_name(ctx context.Context, field graphql.CollectedField, obj *ent.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Passkey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Passkey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Passkey_synced(ctx context.Context, field graphql.CollectedField, obj *ent.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_synced(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Passkey().Synced(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_synced(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -14317,6 +15189,29 @@ func (ec *executionContext) fieldContext_Session_current(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Session", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Session_signInMethods(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Session_signInMethods(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignInMethods, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Session_signInMethods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Session", field, false, false, "String")
+}
+
 func (ec *executionContext) _SessionsBucket_label(ctx context.Context, field graphql.CollectedField, obj *model.SessionsBucket) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14453,6 +15348,167 @@ func (ec *executionContext) _SyncEmailPayload_changed(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_SyncEmailPayload_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TOTPEnrolment_secret(ctx context.Context, field graphql.CollectedField, obj *model.TOTPEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TOTPEnrolment_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TOTPEnrolment_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TOTPEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TOTPEnrolment_uri(ctx context.Context, field graphql.CollectedField, obj *model.TOTPEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TOTPEnrolment_uri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TOTPEnrolment_uri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TOTPEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TOTPEnrolment_qrCode(ctx context.Context, field graphql.CollectedField, obj *model.TOTPEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TOTPEnrolment_qrCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QRCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TOTPEnrolment_qrCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TOTPEnrolment", field, false, false, "String")
+}
+
+func (ec *executionContext) _TOTPEnrolment_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.TOTPEnrolment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TOTPEnrolment_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TOTPEnrolment_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TOTPEnrolment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TwoStepStatus_enabled(ctx context.Context, field graphql.CollectedField, obj *mfa.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TwoStepStatus_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TOTP, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TwoStepStatus_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TwoStepStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TwoStepStatus_enabledAt(ctx context.Context, field graphql.CollectedField, obj *mfa.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TwoStepStatus_enabledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TwoStepStatus().EnabledAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TwoStepStatus_enabledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TwoStepStatus", field, true, true, "Time")
+}
+
+func (ec *executionContext) _TwoStepStatus_recoveryCodesLeft(ctx context.Context, field graphql.CollectedField, obj *mfa.Status) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TwoStepStatus_recoveryCodesLeft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveryCodesLeft, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TwoStepStatus_recoveryCodesLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TwoStepStatus", field, false, false, "Int")
 }
 
 func (ec *executionContext) _UpdateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
@@ -14954,6 +16010,70 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_twoStep(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_twoStep(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().TwoStep(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mfa.Status) graphql.Marshaler {
+			return ec.marshalNTwoStepStatus2ᚖloginsignᚋinternalᚋmfaᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_twoStep(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TwoStepStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_passkeys(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_passkeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Passkeys(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Passkey) graphql.Marshaler {
+			return ec.marshalNPasskey2ᚕᚖloginsignᚋentᚐPasskeyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_passkeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
 		},
 	}
 	return fc, nil
@@ -28053,6 +29173,62 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "beginTOTPEnrolment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginTOTPEnrolment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmTOTPEnrolment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmTOTPEnrolment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disableTwoStep":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableTwoStep(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "regenerateRecoveryCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_regenerateRecoveryCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renamePasskey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renamePasskey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePasskey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePasskey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateApplication":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateApplication(ctx, field)
@@ -28192,6 +29368,60 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var passkeyImplementors = []string{"Passkey"}
+
+func (ec *executionContext) _Passkey(ctx context.Context, sel ast.SelectionSet, obj *ent.Passkey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, passkeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Passkey")
+		case "id":
+			out.Values[i] = ec._Passkey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Passkey_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Passkey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._Passkey_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "synced":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Passkey_synced(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28590,6 +29820,11 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "signInMethods":
+			out.Values[i] = ec._Session_signInMethods(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28675,6 +29910,98 @@ func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.Selec
 			out.Values[i] = ec._SyncEmailPayload_changed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var tOTPEnrolmentImplementors = []string{"TOTPEnrolment"}
+
+func (ec *executionContext) _TOTPEnrolment(ctx context.Context, sel ast.SelectionSet, obj *model.TOTPEnrolment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tOTPEnrolmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TOTPEnrolment")
+		case "secret":
+			out.Values[i] = ec._TOTPEnrolment_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uri":
+			out.Values[i] = ec._TOTPEnrolment_uri(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "qrCode":
+			out.Values[i] = ec._TOTPEnrolment_qrCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._TOTPEnrolment_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var twoStepStatusImplementors = []string{"TwoStepStatus"}
+
+func (ec *executionContext) _TwoStepStatus(ctx context.Context, sel ast.SelectionSet, obj *mfa.Status) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, twoStepStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TwoStepStatus")
+		case "enabled":
+			out.Values[i] = ec._TwoStepStatus_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "enabledAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TwoStepStatus_enabledAt(ctx, field, obj)
+				})
+		case "recoveryCodesLeft":
+			out.Values[i] = ec._TwoStepStatus_recoveryCodesLeft(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -28853,6 +30180,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
+				})
+		case "twoStep":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_twoStep(ctx, field, obj)
+				})
+		case "passkeys":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_passkeys(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -30429,6 +31768,30 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPasskey2ᚕᚖloginsignᚋentᚐPasskeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Passkey) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPasskey2ᚖloginsignᚋentᚐPasskey(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPasskey2ᚖloginsignᚋentᚐPasskey(ctx context.Context, sel ast.SelectionSet, v *ent.Passkey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Passkey!")
+		return graphql.Null
+	}
+	return ec._Passkey(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
@@ -30592,6 +31955,14 @@ func (ec *executionContext) marshalNSyncEmailPayload2ᚖloginsignᚋgraphᚋmode
 	return ec._SyncEmailPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTOTPEnrolment2ᚖloginsignᚋgraphᚋmodelᚐTOTPEnrolment(ctx context.Context, sel ast.SelectionSet, v *model.TOTPEnrolment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TOTPEnrolment!")
+		return graphql.Null
+	}
+	return ec._TOTPEnrolment(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -30604,6 +31975,14 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNTwoStepStatus2ᚖloginsignᚋinternalᚋmfaᚐStatus(ctx context.Context, sel ast.SelectionSet, v *mfa.Status) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TwoStepStatus!")
+		return graphql.Null
+	}
+	return ec._TwoStepStatus(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {

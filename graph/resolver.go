@@ -24,6 +24,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/licenses"
+	"loginsign/internal/mfa"
 	"loginsign/internal/portal"
 	"loginsign/internal/webhooks"
 )
@@ -36,6 +37,7 @@ type Resolver struct {
 	Licenses *licenses.Service
 	Webhooks *webhooks.Service
 	Account  *account.Service
+	MFA      *mfa.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

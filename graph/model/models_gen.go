@@ -152,6 +152,9 @@ type Session struct {
 	UserAgent string    `json:"userAgent"`
 	// True for the session making this request.
 	Current bool `json:"current"`
+	// How the session signed in: RFC 8176 methods ("otp", "hwk", "swk", "mfa"); empty for a
+	// magic link alone.
+	SignInMethods []string `json:"signInMethods"`
 }
 
 type SessionsBucket struct {
@@ -165,6 +168,17 @@ type SessionsBucket struct {
 type SyncEmailPayload struct {
 	Ok      bool `json:"ok"`
 	Changed bool `json:"changed"`
+}
+
+// A TOTP secret offered for set-up; confirm it with a first code.
+type TOTPEnrolment struct {
+	// Base32 secret, for typing into an authenticator app.
+	Secret string `json:"secret"`
+	// The otpauth:// URI the QR code holds.
+	URI string `json:"uri"`
+	// The QR code as a data: URI of a PNG image.
+	QRCode    string    `json:"qrCode"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 type UpdateAppConnectionInput struct {

@@ -26,6 +26,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -148,6 +149,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		endedConnections = len(conns)
 		if _, err := tx.UserEmail.Delete().Where(useremail.UserID(uid)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting addresses: %w", err)
+		}
+		if err := mfa.DeleteUser(ctx, tx, uid); err != nil {
+			return err
 		}
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).
 			SetData(map[string]any{"connections": len(conns)}).SetCreatedAt(now).Exec(ctx); err != nil {

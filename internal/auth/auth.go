@@ -14,6 +14,9 @@ type Session struct {
 	UserID string
 	// ID is the hash of the session id: it names the session without being usable as a cookie.
 	ID string
+	// AMR are the authentication methods of the sign-in that started the session (RFC 8176
+	// values; empty for a magic link alone).
+	AMR []string
 }
 
 // Client is an application authenticated with its client credentials.

@@ -18,6 +18,8 @@ type SessionView struct {
 	UserAgent string
 	// Current is true for the session of this request.
 	Current bool
+	// AMR are the methods the session signed in with.
+	AMR []string
 }
 
 // SessionsOf lists the browser sessions of userID, most recent first. Only the person
@@ -36,7 +38,7 @@ func (s *Service) SessionsOf(ctx context.Context, userID string) ([]SessionView,
 	}
 	out := make([]SessionView, 0, len(list))
 	for _, l := range list {
-		out = append(out, SessionView{ID: l.ID, CreatedAt: l.CreatedAt, LastSeen: l.LastSeen, UserAgent: l.UserAgent, Current: l.ID == sess.ID})
+		out = append(out, SessionView{ID: l.ID, CreatedAt: l.CreatedAt, LastSeen: l.LastSeen, UserAgent: l.UserAgent, Current: l.ID == sess.ID, AMR: l.AMR})
 	}
 	slices.SortFunc(out, func(a, b SessionView) int { return b.LastSeen.Compare(a.LastSeen) })
 	return out, nil

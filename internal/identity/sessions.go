@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,6 +38,9 @@ type SessionInfo struct {
 	LastSeen  time.Time
 	UserAgent string
 	IP        string
+	// AMR are the authentication methods of the sign-in (RFC 8176 values; empty for a magic
+	// link alone).
+	AMR []string
 }
 
 // NewSessions returns the session store.
@@ -56,13 +60,19 @@ func userSessionsKey(uid string) string { return "usess:" + uid }
 // Create starts a session for userID and returns the raw session id for the cookie. Signing in
 // always creates a new id (session fixation: the id rotates at login).
 func (s *Sessions) Create(ctx context.Context, userID, userAgent, ip string) (string, error) {
+	return s.CreateAMR(ctx, userID, userAgent, ip, nil)
+}
+
+// CreateAMR is Create for a sign-in that used the methods amr (RFC 8176 values), kept with the
+// session for id_tokens and the person's list of sessions.
+func (s *Sessions) CreateAMR(ctx context.Context, userID, userAgent, ip string, amr []string) (string, error) {
 	raw := ids.Secret("ses_")
 	hash := ids.Hash(raw)
 	now := s.now()
 	pipe := s.kv.TxPipeline()
 	pipe.HSet(ctx, sessionKey(hash), map[string]any{
 		"uid": userID, "created": now.UnixMilli(), "seen": now.UnixMilli(),
-		"ua": truncate(userAgent, 300), "ip": ip,
+		"ua": truncate(userAgent, 300), "ip": ip, "amr": strings.Join(amr, " "),
 	})
 	pipe.Expire(ctx, sessionKey(hash), s.cfg.Idle)
 	pipe.SAdd(ctx, userSessionsKey(userID), hash)
@@ -80,7 +90,7 @@ func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error)
 		return auth.Session{}, apperr.New(apperr.Unauthorized, "no session")
 	}
 	hash := ids.Hash(raw)
-	vals, err := s.kv.HMGet(ctx, sessionKey(hash), "uid", "created").Result()
+	vals, err := s.kv.HMGet(ctx, sessionKey(hash), "uid", "created", "amr").Result()
 	if err != nil {
 		return auth.Session{}, fmt.Errorf("reading session: %w", err)
 	}
@@ -103,7 +113,8 @@ func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return auth.Session{}, fmt.Errorf("touching session: %w", err)
 	}
-	return auth.Session{UserID: uid, ID: hash}, nil
+	amr, _ := vals[2].(string)
+	return auth.Session{UserID: uid, ID: hash, AMR: strings.Fields(amr)}, nil
 }
 
 // Delete ends the session of raw (sign-out).
@@ -179,7 +190,7 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		created, _ := strconv.ParseInt(m["created"], 10, 64)
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
-			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"]})
+			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"])})
 	}
 	return out, nil
 }

@@ -207,7 +207,7 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 	return s.issueCode(ctx, codeGrant{
 		ApplicationID: req.ClientID, ConnectionID: conn.ID, UserID: userID, RedirectURI: req.RedirectURI,
 		Scopes: req.Scopes, Challenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: authTime.Unix(),
-		Family: ids.New(""),
+		Family: ids.New(""), AMR: sessionAMR(ctx, userID),
 	})
 }
 
@@ -310,8 +310,11 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	authTime := sessionStart
 	if f.LoginUserID == userID && f.LoginAt > 0 {
 		authTime = time.Unix(f.LoginAt, 0)
-	} else if req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second) {
-		// prompt=login, or a sign-in older than max_age: sign in again within this flow.
+	} else if stepUp, err := s.needsStepUp(ctx, req, userID); err != nil {
+		return Next{}, err
+	} else if stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second) {
+		// prompt=login, a sign-in older than max_age, or one weaker than acr_values asks:
+		// sign in again within this flow.
 		if req.HasPrompt(PromptNone) {
 			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
 		}

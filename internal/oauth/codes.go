@@ -31,6 +31,8 @@ type codeGrant struct {
 	Nonce         string   `json:"n,omitempty"`
 	AuthTime      int64    `json:"t"`
 	Family        string   `json:"f"`
+	// AMR are the methods of the sign-in (RFC 8176), for the id_token's amr and acr.
+	AMR []string `json:"m,omitempty"`
 }
 
 func codeKey(hash string) string     { return "oc:" + hash }

@@ -16,6 +16,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
+	"loginsign/internal/mfa"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -209,6 +210,8 @@ type idTokenClaims struct {
 	Name          string   `json:"name,omitempty"`
 	Picture       string   `json:"picture,omitempty"`
 	GlobalID      string   `json:"global_id,omitempty"`
+	AMR           []string `json:"amr,omitempty"`
+	ACR           string   `json:"acr,omitempty"`
 }
 
 // idToken signs the id_token of an issuance: sub is the connection id, email the address the
@@ -219,6 +222,7 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 	if !g.AuthTime.IsZero() {
 		c.AuthTime = g.AuthTime.Unix()
 	}
+	c.AMR, c.ACR = g.AMR, g.ACR
 	has := func(sc string) bool {
 		for _, x := range g.Scopes {
 			if x == sc {
@@ -254,6 +258,7 @@ type Discovery struct {
 	JWKSURI                           string   `json:"jwks_uri"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	ACRValuesSupported                []string `json:"acr_values_supported"`
 	ScopesSupported                   []string `json:"scopes_supported"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
@@ -281,8 +286,9 @@ func (s *Service) Discovery() Discovery {
 		ResponseModesSupported: []string{"query"}, GrantTypesSupported: []string{"authorization_code", "refresh_token"},
 		SubjectTypesSupported: []string{"pairwise"}, IDTokenSigningAlgValuesSupported: []string{"ES256"},
 		TokenEndpointAuthMethodsSupported: auth, CodeChallengeMethodsSupported: []string{"S256"},
-		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id"},
+		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id", "amr", "acr"},
 		PromptValuesSupported: []string{PromptNone, PromptLogin, PromptConsent}, AuthorizationResponseIssParameter: true,
+		ACRValuesSupported:            []string{mfa.ACR1FA, mfa.ACRMFA},
 		RevocationEndpointAuthMethods: auth, IntrospectionEndpointAuthMethods: auth,
 	}
 }

@@ -46,6 +46,9 @@ type AuthorizeRequest struct {
 	MaxAge int `json:"max_age"`
 	// LoginHint prefills the login form (OpenID Connect login_hint).
 	LoginHint string `json:"login_hint,omitempty"`
+	// ACRValues are the requested authentication context classes (OpenID Connect acr_values,
+	// voluntary): mfa.ACRMFA asks a person who has a second factor to use it.
+	ACRValues []string `json:"acr_values,omitempty"`
 }
 
 // HasPrompt reports whether p is among the request's prompt values.
@@ -56,7 +59,8 @@ func (r *AuthorizeRequest) Query() url.Values {
 	q := url.Values{"client_id": {r.ClientID}, "redirect_uri": {r.RedirectURI}, "response_type": {r.ResponseType},
 		"scope": {strings.Join(r.Scopes, " ")}}
 	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
-		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint} {
+		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint,
+		"acr_values": strings.Join(r.ACRValues, " ")} {
 		if v != "" {
 			q.Set(k, v)
 		}
@@ -107,7 +111,7 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	}
 	// From here on, errors may be redirected once client and redirect URI check out.
 	redirectable := func(e *Error) (*AuthorizeRequest, error) { return r, e.Redirectable() }
-	var scope, prompt, maxAge string
+	var scope, prompt, maxAge, acrValues string
 	for _, p := range []struct {
 		name string
 		max  int
@@ -116,6 +120,7 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
 		{"scope", 512, &scope}, {"prompt", 64, &prompt}, {"max_age", 10, &maxAge}, {"login_hint", 254, &r.LoginHint},
+		{"acr_values", 512, &acrValues},
 	} {
 		if *p.dst, err = single(p.name, p.max); err != nil {
 			return redirectable(err)
@@ -155,6 +160,11 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 			return redirectable(ErrInvalidRequest.WithDescription("max_age must be a number of seconds"))
 		}
 		r.MaxAge = n
+	}
+	for _, v := range strings.Fields(acrValues) {
+		if len(r.ACRValues) < 8 && !slices.Contains(r.ACRValues, v) {
+			r.ACRValues = append(r.ACRValues, v)
+		}
 	}
 	if r.HasPrompt(PromptNone) && len(r.Prompt) > 1 {
 		return redirectable(ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values"))

@@ -10,6 +10,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -102,8 +103,10 @@ type Service struct {
 	Identity *identity.Service
 	Mail     mail.Sender
 	Keys     *Keys
-	Config   Config
-	Now      func() time.Time
+	// MFA is two-step verification; nil turns the second step off (tests of other parts).
+	MFA    *mfa.Service
+	Config Config
+	Now    func() time.Time
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool

@@ -174,6 +174,11 @@ type SignIn struct {
 	Created bool
 	// FlowID is the authorization that was in progress, "" when none (or it expired).
 	FlowID string
+	// AMR are the methods the sign-in used (RFC 8176), kept with the session.
+	AMR []string
+	// SecondStep, when set, means the person has two-step verification: nobody is signed in
+	// yet; CompleteSecondStep with this token and a code finishes the sign-in.
+	SecondStep string
 }
 
 // UseMagicLink spends a magic link (single use, even when it then fails) and signs the person
@@ -219,20 +224,44 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*S
 			return nil, err
 		}
 	}
-	now := s.Now()
-	if err := s.DB.User.UpdateOneID(out.User.ID).SetLastLoginAt(now).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("recording sign-in: %w", err)
-	}
-	if ml.FlowID != "" {
-		if f, err := s.Flow(ctx, ml.FlowID); err == nil {
-			f.LoginUserID, f.LoginAt, f.Browser = out.User.ID, now.Unix(), ids.Hash(browser)
-			if err := s.saveFlow(ctx, ml.FlowID, f); err != nil {
+	if s.MFA != nil && !out.Created {
+		on, err := s.MFA.Enabled(ctx, out.User.ID)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			if out.SecondStep, err = s.startSecondStep(ctx, out.User.ID, ml.FlowID, browser); err != nil {
 				return nil, err
 			}
-			out.FlowID = ml.FlowID
+			return out, nil
 		}
 	}
+	if out.FlowID, err = s.signedIn(ctx, out.User.ID, ml.FlowID, browser); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// signedIn records a finished sign-in of userID: the sign-in time, and the flow in progress
+// (flowID, may be "") marked as signed in and bound to browser. It returns the flow's id, ""
+// when there was none or it expired.
+func (s *Service) signedIn(ctx context.Context, userID, flowID, browser string) (string, error) {
+	now := s.Now()
+	if err := s.DB.User.UpdateOneID(userID).SetLastLoginAt(now).Exec(ctx); err != nil {
+		return "", fmt.Errorf("recording sign-in: %w", err)
+	}
+	if flowID == "" {
+		return "", nil
+	}
+	f, err := s.Flow(ctx, flowID)
+	if err != nil {
+		return "", nil
+	}
+	f.LoginUserID, f.LoginAt, f.Browser = userID, now.Unix(), ids.Hash(browser)
+	if err := s.saveFlow(ctx, flowID, f); err != nil {
+		return "", err
+	}
+	return flowID, nil
 }
 
 // pageLimit is a rate limit of a first-party page: apperr RateLimited with RetryAfter.

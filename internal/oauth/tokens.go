@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/mfa"
 )
 
 // TokenRequest is a parsed token request (RFC 6749 §4.1.3, §6).
@@ -143,7 +144,8 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	}
 	now := s.Now()
 	resp, err := s.issue(ctx, app, conn, grant{Scopes: g.Scopes, Family: g.Family, Nonce: g.Nonce,
-		AuthTime: time.Unix(g.AuthTime, 0), ExpiresAt: now.Add(s.Config.RefreshTokenTTL)}, true)
+		AuthTime: time.Unix(g.AuthTime, 0), ExpiresAt: now.Add(s.Config.RefreshTokenTTL),
+		AMR: g.AMR, ACR: mfa.ACR(g.AMR)}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +164,9 @@ type grant struct {
 	Nonce     string
 	AuthTime  time.Time
 	ExpiresAt time.Time // of the refresh-token family
+	// AMR and ACR describe the sign-in, for the id_token; a refresh leaves them empty.
+	AMR []string
+	ACR string
 }
 
 // issue creates an access token, a refresh token of the family when withRefresh (always, in

@@ -43,7 +43,12 @@ const (
 	sessionCookie = "session"
 	// browserCookie holds a random id of the browser; flows are bound to its hash.
 	browserCookie = "browser"
+	// secondStepCookie holds the token of a sign-in waiting for its TOTP or recovery code.
+	secondStepCookie = "second_step"
 )
+
+// SecondStepPath is the page that asks for the second step of a sign-in.
+const SecondStepPath = "/login/verify"
 
 // Register adds the pages' routes to mux.
 func (p *Pages) Register(mux *http.ServeMux) {
@@ -55,6 +60,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/sent", p.Sent)
 	mux.HandleFunc("GET "+oauth.MagicLinkPath, p.MagicPage)
 	mux.HandleFunc("POST "+oauth.MagicLinkPath, p.MagicSubmit)
+	mux.HandleFunc("GET "+SecondStepPath, p.SecondStepPage)
+	mux.HandleFunc("POST "+SecondStepPath, p.SecondStepSubmit)
 	mux.HandleFunc("GET /logout", p.LogoutPage)
 	mux.HandleFunc("POST /logout", p.LogoutSubmit)
 }
@@ -391,10 +398,54 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, err)
 		return
 	}
+	if in.SecondStep != "" {
+		p.Cookies.Set(w, secondStepCookie, in.SecondStep, 10*time.Minute)
+		pageHeaders(w)
+		http.Redirect(w, r, SecondStepPath, http.StatusSeeOther)
+		return
+	}
+	p.SignedIn(w, r, in)
+}
+
+// SecondStepPage is GET /login/verify: the code form of a sign-in waiting for its second step.
+func (p *Pages) SecondStepPage(w http.ResponseWriter, r *http.Request) {
+	if err := p.OAuth.SecondStepPending(r.Context(), p.Cookies.Get(r, secondStepCookie), p.Cookies.Get(r, browserCookie)); err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	p.render(w, r, http.StatusOK, "second-step", pageData{Title: "Two-step verification"})
+}
+
+// SecondStepSubmit is POST /login/verify: checks the code; a wrong one shows the form again
+// (400), a right one signs in like a magic link.
+func (p *Pages) SecondStepSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		return
+	}
+	in, err := p.OAuth.CompleteSecondStep(r.Context(), p.Cookies.Get(r, secondStepCookie), r.PostForm.Get("code"),
+		httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
+	if apperr.Is(err, apperr.Invalid) {
+		p.render(w, r, http.StatusBadRequest, "second-step", pageData{Title: "Two-step verification", Error: apperr.As(err).Message})
+		return
+	}
+	if err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
+	p.Cookies.Clear(w, secondStepCookie)
+	p.SignedIn(w, r, in)
+}
+
+// SignedIn finishes a sign-in in the browser: rotates the session (the old one ends, a new id
+// carrying the sign-in's methods is set) and continues the authorization in progress, or goes
+// to the page that asked for the sign-in, or the dashboard (303).
+func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn) {
 	if old := p.Cookies.Get(r, sessionCookie); old != "" {
 		p.Identity.Sessions.Delete(r.Context(), old)
 	}
-	raw, err := p.Identity.Sessions.Create(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r))
+	raw, err := p.Identity.Sessions.CreateAMR(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r), in.AMR)
 	if err != nil {
 		p.errorPage(w, r, err)
 		return

@@ -1,0 +1,456 @@
+// Package mfa is two-step verification: a TOTP authenticator app (RFC 6238) with ten
+// single-use recovery codes. Enrolment, turning it off and regenerating recovery codes are the
+// signed-in person's (auth.RequireUser); Verify is the second step of a sign-in. Every code
+// check is rate limited per person, and a wrong code changes nothing.
+package mfa
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"image/png"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	"github.com/pquerna/otp/totp"
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent"
+	"loginsign/ent/recoverycode"
+	"loginsign/ent/totpfactor"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+)
+
+// Authentication Method Reference values (RFC 8176 §2) and Authentication Context Class
+// References that LoginSign puts in id_tokens.
+const (
+	AMROTP = "otp" // a one-time code: TOTP or a recovery code
+	AMRHwk = "hwk" // a passkey bound to one device
+	AMRSwk = "swk" // a synced passkey (backup eligible)
+	AMRMFA = "mfa" // two independent factors
+	// ACR1FA is one factor: a magic link alone (or a passkey without user verification).
+	ACR1FA = "urn:loginsign:acr:1fa"
+	// ACRMFA is two factors: a magic link with a TOTP or recovery code, or a passkey with
+	// user verification.
+	ACRMFA = "urn:loginsign:acr:mfa"
+)
+
+// ACR is the authentication context class of a sign-in with the methods amr.
+func ACR(amr []string) string {
+	for _, m := range amr {
+		if m == AMRMFA {
+			return ACRMFA
+		}
+	}
+	return ACR1FA
+}
+
+// RecoveryCodeCount is how many recovery codes a person gets at a time.
+const RecoveryCodeCount = 10
+
+const (
+	period     = 30 // seconds per TOTP time step
+	digits     = otp.DigitsSix
+	skew       = 1 // steps accepted either side of now (RFC 6238 §5.2)
+	enrolTTL   = 15 * time.Minute
+	issuerName = "LoginSign"
+)
+
+// Limit is n hits per window.
+type Limit struct {
+	N      int
+	Window time.Duration
+}
+
+// Service is two-step verification.
+type Service struct {
+	DB *store.DB
+	KV *kv.Store
+	// Secrets seals TOTP secrets at rest.
+	Secrets *seal.Sealer
+	Now     func() time.Time
+	// Attempts limits code checks per person (sign-in second step, enrolment, turning off).
+	// Default 10 per 15 minutes.
+	Attempts Limit
+	// Notify, when set, is told of a change to a person's factors (security notices).
+	Notify func(ctx context.Context, userID string, event Event)
+}
+
+// Event is a change to a person's second factors, for security notices.
+type Event string
+
+// Events.
+const (
+	TOTPAdded            Event = "totp_added"
+	TOTPRemoved          Event = "totp_removed"
+	RecoveryCodeUsed     Event = "recovery_code_used"
+	RecoveryCodesRenewed Event = "recovery_codes_renewed"
+)
+
+// New returns the service.
+func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) *Service {
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Attempts: Limit{N: 10, Window: 15 * time.Minute}}
+}
+
+// Status is a person's two-step verification state.
+type Status struct {
+	TOTP              bool
+	TOTPSince         time.Time
+	RecoveryCodesLeft int
+}
+
+// StatusOf returns userID's two-step verification state.
+func (s *Service) StatusOf(ctx context.Context, userID string) (Status, error) {
+	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return Status{}, nil
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("reading two-step verification: %w", err)
+	}
+	n, err := s.DB.RecoveryCode.Query().Where(recoverycode.UserID(userID)).Count(ctx)
+	if err != nil {
+		return Status{}, fmt.Errorf("counting recovery codes: %w", err)
+	}
+	return Status{TOTP: true, TOTPSince: f.CreatedAt, RecoveryCodesLeft: n}, nil
+}
+
+// Enabled reports whether userID has two-step verification on.
+func (s *Service) Enabled(ctx context.Context, userID string) (bool, error) {
+	n, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Count(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading two-step verification: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Enrolment is a TOTP secret offered to the person, not yet confirmed.
+type Enrolment struct {
+	// Secret is the base32 shared secret, for typing into an app.
+	Secret string
+	// URI is the otpauth:// URI the QR code holds.
+	URI string
+	// QRCodePNG is the QR code of URI.
+	QRCodePNG []byte
+	ExpiresAt time.Time
+}
+
+func enrolKey(uid string) string { return "totp-enrol:" + uid }
+
+// BeginTOTP offers the signed-in person a new TOTP secret (account name: their address). It
+// is kept for 15 minutes until ConfirmTOTP proves the app holds it; asking again replaces it.
+// A person who already has two-step verification gets Conflict.
+func (s *Service) BeginTOTP(ctx context.Context, accountName string) (*Enrolment, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if on, err := s.Enabled(ctx, uid); err != nil {
+		return nil, err
+	} else if on {
+		return nil, apperr.New(apperr.Conflict, "two-step verification is already on; turn it off first to change the app")
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuerName, AccountName: accountName, Period: period, Digits: digits})
+	if err != nil {
+		return nil, fmt.Errorf("generating TOTP secret: %w", err)
+	}
+	img, err := key.Image(256, 256)
+	if err != nil {
+		return nil, fmt.Errorf("rendering QR code: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("rendering QR code: %w", err)
+	}
+	if err := s.KV.Set(ctx, enrolKey(uid), s.Secrets.Seal([]byte(key.Secret())), enrolTTL).Err(); err != nil {
+		return nil, fmt.Errorf("storing TOTP enrolment: %w", err)
+	}
+	return &Enrolment{Secret: key.Secret(), URI: key.URL(), QRCodePNG: buf.Bytes(), ExpiresAt: s.Now().Add(enrolTTL)}, nil
+}
+
+// ConfirmTOTP turns two-step verification on for the signed-in person with the first code of
+// the secret from BeginTOTP, and returns their ten recovery codes (shown once; only hashes are
+// kept). A wrong code answers Invalid and changes nothing; no enrolment in progress, Gone.
+func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.attempt(ctx, uid); err != nil {
+		return nil, err
+	}
+	sealed, err := s.KV.Get(ctx, enrolKey(uid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, apperr.New(apperr.Gone, "the set-up has expired; start again")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading TOTP enrolment: %w", err)
+	}
+	secret, err := s.Secrets.Open(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("opening TOTP enrolment: %w", err)
+	}
+	counter, ok := s.match(string(secret), code, 0)
+	if !ok {
+		return nil, apperr.New(apperr.Invalid, "the code is wrong or expired; enter the current code from your app")
+	}
+	codes := newRecoveryCodes()
+	now := s.Now()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
+			SetLastCounter(counter).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
+		if ent.IsConstraintError(err) {
+			return apperr.New(apperr.Conflict, "two-step verification is already on")
+		}
+		if err != nil {
+			return fmt.Errorf("storing TOTP factor: %w", err)
+		}
+		return replaceRecoveryCodes(ctx, tx, uid, codes, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.KV.Del(ctx, enrolKey(uid))
+	s.notify(ctx, uid, TOTPAdded)
+	return codes, nil
+}
+
+// DisableTOTP turns two-step verification off for the signed-in person and deletes their
+// recovery codes. It needs a fresh second step: a current TOTP code or a recovery code.
+func (s *Service) DisableTOTP(ctx context.Context, code string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Verify(ctx, uid, code); err != nil {
+		return err
+	}
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.TOTPFactor.Delete().Where(totpfactor.UserID(uid)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting TOTP factor: %w", err)
+		}
+		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting recovery codes: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.notify(ctx, uid, TOTPRemoved)
+	return nil
+}
+
+// RegenerateRecoveryCodes replaces the signed-in person's recovery codes with ten new ones.
+// It needs a fresh second step (a current TOTP code or a recovery code).
+func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]string, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Verify(ctx, uid, code); err != nil {
+		return nil, err
+	}
+	codes := newRecoveryCodes()
+	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		return replaceRecoveryCodes(ctx, tx, uid, codes, s.Now())
+	}); err != nil {
+		return nil, err
+	}
+	s.notify(ctx, uid, RecoveryCodesRenewed)
+	return codes, nil
+}
+
+// DeleteUser removes userID's factors (account deletion), inside the caller's transaction.
+func DeleteUser(ctx context.Context, tx *ent.Tx, userID string) error {
+	if _, err := tx.TOTPFactor.Delete().Where(totpfactor.UserID(userID)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting TOTP factor: %w", err)
+	}
+	if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting recovery codes: %w", err)
+	}
+	return nil
+}
+
+// Verify checks a second-step code of userID: a current TOTP code (each accepted once) or one
+// of their recovery codes (spent by this call). It returns the methods it proves (AMR values).
+// Checks are rate limited per person (RateLimited with RetryAfter); a wrong code answers
+// Invalid and changes nothing; a person without two-step verification, Invalid too.
+func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, error) {
+	if err := s.attempt(ctx, userID); err != nil {
+		return nil, err
+	}
+	wrong := apperr.New(apperr.Invalid, "the code is wrong or was already used")
+	code = strings.TrimSpace(code)
+	if code == "" || len(code) > 64 {
+		return nil, wrong
+	}
+	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, wrong
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading TOTP factor: %w", err)
+	}
+	if digitsOnly(strings.ReplaceAll(code, " ", "")) {
+		secret, err := s.Secrets.Open(f.SecretSealed)
+		if err != nil {
+			return nil, fmt.Errorf("opening TOTP secret: %w", err)
+		}
+		counter, ok := s.match(string(secret), strings.ReplaceAll(code, " ", ""), f.LastCounter)
+		if !ok {
+			return nil, wrong
+		}
+		// Accept each time step once, even under concurrent sign-ins (RFC 6238 §5.2).
+		n, err := s.DB.TOTPFactor.Update().Where(totpfactor.ID(f.ID), totpfactor.LastCounterLT(counter)).
+			SetLastCounter(counter).SetUpdatedAt(s.Now()).Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("recording TOTP use: %w", err)
+		}
+		if n == 0 {
+			return nil, wrong
+		}
+		return []string{AMROTP, AMRMFA}, nil
+	}
+	norm, ok := normalizeRecoveryCode(code)
+	if !ok {
+		return nil, wrong
+	}
+	n, err := s.DB.RecoveryCode.Delete().Where(recoverycode.UserID(userID), recoverycode.CodeHash(ids.Hash(norm))).Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("using recovery code: %w", err)
+	}
+	if n == 0 {
+		return nil, wrong
+	}
+	s.notify(ctx, userID, RecoveryCodeUsed)
+	return []string{AMROTP, AMRMFA}, nil
+}
+
+// attempt counts one code check of uid.
+func (s *Service) attempt(ctx context.Context, uid string) error {
+	ok, retry, err := s.KV.Limit(ctx, "mfa:user:"+uid, s.Attempts.N, s.Attempts.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		e := apperr.New(apperr.RateLimited, "too many codes tried; wait a few minutes")
+		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
+		return e
+	}
+	return nil
+}
+
+// match finds the time step within skew of now whose code is code and that is later than
+// after; constant-time per comparison.
+func (s *Service) match(secret, code string, after int64) (int64, bool) {
+	if len(code) != digits.Length() || !digitsOnly(code) {
+		return 0, false
+	}
+	now := s.Now().Unix() / period
+	found, ok := int64(0), false
+	for c := now - skew; c <= now+skew; c++ {
+		want, err := hotp.GenerateCodeCustom(secret, uint64(c), hotp.ValidateOpts{Digits: digits, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			return 0, false
+		}
+		if hmac.Equal([]byte(want), []byte(code)) && c > after {
+			found, ok = c, true
+		}
+	}
+	return found, ok
+}
+
+func digitsOnly(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Recovery codes are 12 characters of a 32-letter alphabet without look-alikes (60 bits),
+// shown as xxxx-xxxx-xxxx.
+const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+
+func newRecoveryCodes() []string {
+	out := make([]string, RecoveryCodeCount)
+	for i := range out {
+		c := ids.RandomFrom(recoveryAlphabet, 12)
+		out[i] = c[:4] + "-" + c[4:8] + "-" + c[8:]
+	}
+	return out
+}
+
+// normalizeRecoveryCode lower-cases code and drops dashes and spaces.
+func normalizeRecoveryCode(code string) (string, bool) {
+	var b strings.Builder
+	for _, r := range strings.ToLower(code) {
+		switch {
+		case r == '-' || r == ' ':
+		case strings.ContainsRune(recoveryAlphabet, r):
+			b.WriteRune(r)
+		default:
+			return "", false
+		}
+	}
+	if b.Len() != 12 {
+		return "", false
+	}
+	return b.String(), true
+}
+
+func replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid string, codes []string, now time.Time) error {
+	if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting recovery codes: %w", err)
+	}
+	creates := make([]*ent.RecoveryCodeCreate, len(codes))
+	for i, c := range codes {
+		norm, _ := normalizeRecoveryCode(c)
+		creates[i] = tx.RecoveryCode.Create().SetUserID(uid).SetCodeHash(ids.Hash(norm)).SetCreatedAt(now)
+	}
+	if err := tx.RecoveryCode.CreateBulk(creates...).Exec(ctx); err != nil {
+		return fmt.Errorf("storing recovery codes: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) notify(ctx context.Context, uid string, e Event) {
+	if s.Notify != nil {
+		s.Notify(ctx, uid, e)
+	}
+}
+
+// HasSecondFactor reports whether userID can sign in with two factors (TOTP).
+func (s *Service) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	return s.Enabled(ctx, userID)
+}
+
+// StatusFor is StatusOf for the signed-in person's own account: anyone else reading userID's
+// state gets NotFound.
+func (s *Service) StatusFor(ctx context.Context, userID string) (Status, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	if uid != userID {
+		return Status{}, apperr.New(apperr.NotFound, "user not found")
+	}
+	return s.StatusOf(ctx, userID)
+}

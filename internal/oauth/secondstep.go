@@ -1,0 +1,126 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/mfa"
+)
+
+// SecondStepPrefix is the prefix of a pending second step's token.
+const SecondStepPrefix = "lsss_"
+
+// secondStepTTL bounds the wait between the magic link and the code.
+const secondStepTTL = 10 * time.Minute
+
+// pendingSignIn is a sign-in waiting for its second step, stored in Redis under the hash of
+// its token: the magic link was used, the code is still to come.
+type pendingSignIn struct {
+	UserID string `json:"u"`
+	FlowID string `json:"f,omitempty"`
+	// Browser is the hash of the browser cookie of the browser that used the magic link: only
+	// that browser may finish.
+	Browser string `json:"b"`
+}
+
+func secondStepKey(hash string) string { return "ss:" + hash }
+
+func (s *Service) startSecondStep(ctx context.Context, userID, flowID, browser string) (string, error) {
+	raw := ids.Secret(SecondStepPrefix)
+	b, _ := json.Marshal(pendingSignIn{UserID: userID, FlowID: flowID, Browser: ids.Hash(browser)})
+	if err := s.KV.Set(ctx, secondStepKey(ids.Hash(raw)), b, secondStepTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing pending sign-in: %w", err)
+	}
+	return raw, nil
+}
+
+func (s *Service) pendingSecondStep(ctx context.Context, raw, browser string) (*pendingSignIn, error) {
+	gone := apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
+	if raw == "" || len(raw) > 128 {
+		return nil, gone
+	}
+	b, err := s.KV.Get(ctx, secondStepKey(ids.Hash(raw))).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, gone
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading pending sign-in: %w", err)
+	}
+	var p pendingSignIn
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("reading pending sign-in: %w", err)
+	}
+	if browser == "" || !s.Equal(p.Browser, ids.Hash(browser)) {
+		return nil, apperr.New(apperr.Forbidden, "this sign-in was started in another browser")
+	}
+	return &p, nil
+}
+
+// SecondStepPending reports whether raw is a sign-in waiting for its second step in browser.
+func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) error {
+	_, err := s.pendingSecondStep(ctx, raw, browser)
+	return err
+}
+
+// CompleteSecondStep finishes a sign-in that waits for its second step (SignIn.SecondStep of
+// UseMagicLink) with a TOTP or recovery code, in the browser that used the link. A wrong code
+// answers Invalid and the sign-in keeps waiting (codes are rate limited per person and per
+// IP); a right one signs the person in with amr otp+mfa and continues the flow in progress.
+func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser string) (*SignIn, error) {
+	if err := s.pageLimit(ctx, "second:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return nil, err
+	}
+	p, err := s.pendingSecondStep(ctx, raw, browser)
+	if err != nil {
+		return nil, err
+	}
+	if s.MFA == nil {
+		return nil, apperr.New(apperr.Gone, "two-step verification is not available")
+	}
+	amr, err := s.MFA.Verify(ctx, p.UserID, code)
+	if err != nil {
+		return nil, err
+	}
+	// Single use: of two right codes sent at once, one finishes the sign-in.
+	if n, err := s.KV.Del(ctx, secondStepKey(ids.Hash(raw))).Result(); err != nil {
+		return nil, fmt.Errorf("ending pending sign-in: %w", err)
+	} else if n == 0 {
+		return nil, apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
+	}
+	u, err := s.Identity.User(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := &SignIn{User: u, AMR: amr}
+	if out.FlowID, err = s.signedIn(ctx, u.ID, p.FlowID, browser); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sessionAMR returns the sign-in methods of the session in ctx when it is userID's.
+func sessionAMR(ctx context.Context, userID string) []string {
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+		return sess.AMR
+	}
+	return nil
+}
+
+// needsStepUp reports whether req asks (acr_values) for two factors that the session in ctx
+// did not use although userID has a second factor. acr_values is voluntary (OpenID Connect
+// Core §3.1.2.1): a person without a second factor goes on with one.
+func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID string) (bool, error) {
+	if !slices.Contains(req.ACRValues, mfa.ACRMFA) || mfa.ACR(sessionAMR(ctx, userID)) == mfa.ACRMFA || s.MFA == nil {
+		return false, nil
+	}
+	return s.MFA.HasSecondFactor(ctx, userID)
+}
