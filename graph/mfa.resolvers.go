@@ -8,10 +8,10 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"loginsign/internal/auth"
 	"fmt"
 	"loginsign/ent"
 	"loginsign/graph/model"
+	"loginsign/internal/auth"
 	"loginsign/internal/mfa"
 	"time"
 )
