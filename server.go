@@ -38,6 +38,7 @@ import (
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
 	"loginsign/internal/oauth"
+	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
@@ -118,6 +119,7 @@ type Server struct {
 	webhooks *webhooks.Service
 	account  *account.Service
 	mfa      *mfa.Service
+	passkeys *passkey.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -184,6 +186,10 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}
 	s.mfa = mfa.New(db, k, totpSecrets, s.now)
 	s.oauth.MFA = s.mfa
+	if s.passkeys, err = passkey.New(db, k, cfg.BaseURL, s.now); err != nil {
+		return nil, err
+	}
+	s.oauth.Passkeys = s.passkeys
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
@@ -209,7 +215,7 @@ func (s *Server) routes() http.Handler {
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
 	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa}, s.log)
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys}, s.log)
 
 	mux := http.NewServeMux()
 

@@ -8,7 +8,6 @@ package graph
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"loginsign/ent"
 	"loginsign/graph/model"
 	"loginsign/internal/auth"
@@ -54,27 +53,30 @@ func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, code str
 
 // BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
 func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context) (string, error) {
-	panic(fmt.Errorf("not implemented: BeginPasskeyRegistration - beginPasskeyRegistration"))
+	return r.WebAuthn.BeginRegistration(ctx)
 }
 
 // FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
 func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, name string, credential string) (*ent.Passkey, error) {
-	panic(fmt.Errorf("not implemented: FinishPasskeyRegistration - finishPasskeyRegistration"))
+	return r.WebAuthn.FinishRegistration(ctx, name, credential)
 }
 
 // RenamePasskey is the resolver for the renamePasskey field.
 func (r *mutationResolver) RenamePasskey(ctx context.Context, id string, name string) (*ent.Passkey, error) {
-	panic(fmt.Errorf("not implemented: RenamePasskey - renamePasskey"))
+	return r.WebAuthn.Rename(ctx, id, name)
 }
 
 // DeletePasskey is the resolver for the deletePasskey field.
 func (r *mutationResolver) DeletePasskey(ctx context.Context, id string) (bool, error) {
-	panic(fmt.Errorf("not implemented: DeletePasskey - deletePasskey"))
+	if err := r.WebAuthn.Delete(ctx, id); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Synced is the resolver for the synced field.
 func (r *passkeyResolver) Synced(ctx context.Context, obj *ent.Passkey) (bool, error) {
-	panic(fmt.Errorf("not implemented: Synced - synced"))
+	return obj.BackupEligible, nil
 }
 
 // EnabledAt is the resolver for the enabledAt field.
@@ -96,7 +98,7 @@ func (r *userResolver) TwoStep(ctx context.Context, obj *ent.User) (*mfa.Status,
 
 // Passkeys is the resolver for the passkeys field.
 func (r *userResolver) Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error) {
-	panic(fmt.Errorf("not implemented: Passkeys - passkeys"))
+	return r.WebAuthn.List(ctx, obj.ID)
 }
 
 // Passkey returns PasskeyResolver implementation.

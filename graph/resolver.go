@@ -25,6 +25,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
 	"loginsign/internal/webhooks"
 )
@@ -38,6 +39,7 @@ type Resolver struct {
 	Webhooks *webhooks.Service
 	Account  *account.Service
 	MFA      *mfa.Service
+	WebAuthn *passkey.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

@@ -27,6 +27,7 @@ import (
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -151,6 +152,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 			return fmt.Errorf("deleting addresses: %w", err)
 		}
 		if err := mfa.DeleteUser(ctx, tx, uid); err != nil {
+			return err
+		}
+		if err := passkey.DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).

@@ -122,5 +122,52 @@ func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID
 	if !slices.Contains(req.ACRValues, mfa.ACRMFA) || mfa.ACR(sessionAMR(ctx, userID)) == mfa.ACRMFA || s.MFA == nil {
 		return false, nil
 	}
-	return s.MFA.HasSecondFactor(ctx, userID)
+	if on, err := s.MFA.HasSecondFactor(ctx, userID); err != nil || on {
+		return on, err
+	}
+	if s.Passkeys == nil {
+		return false, nil
+	}
+	return s.Passkeys.HasPasskey(ctx, userID)
+}
+
+// PasskeyOptions starts a passkey sign-in: the request options (JSON) for
+// navigator.credentials.get. Rate limited per IP.
+func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error) {
+	if s.Passkeys == nil {
+		return "", apperr.New(apperr.NotFound, "passkeys are not available")
+	}
+	if err := s.pageLimit(ctx, "passkey:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return "", err
+	}
+	return s.Passkeys.BeginLogin(ctx)
+}
+
+// PasskeySignIn signs a person in with a passkey assertion (JSON) and continues the flow in
+// progress (flowID, may be ""), exactly like a magic link: the flow is marked signed in and
+// bound to browser. User verification is required, so the sign-in has two factors (amr
+// hwk/swk + mfa). Rate limited per IP.
+func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, browser string) (*SignIn, error) {
+	if s.Passkeys == nil {
+		return nil, apperr.New(apperr.NotFound, "passkeys are not available")
+	}
+	if err := s.pageLimit(ctx, "passkey:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return nil, err
+	}
+	uid, amr, err := s.Passkeys.FinishLogin(ctx, response)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.Identity.User(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	out := &SignIn{User: u, AMR: amr}
+	if len(flowID) > 128 {
+		flowID = ""
+	}
+	if out.FlowID, err = s.signedIn(ctx, uid, flowID, browser); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

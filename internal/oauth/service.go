@@ -11,6 +11,7 @@ import (
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -104,9 +105,11 @@ type Service struct {
 	Mail     mail.Sender
 	Keys     *Keys
 	// MFA is two-step verification; nil turns the second step off (tests of other parts).
-	MFA    *mfa.Service
-	Config Config
-	Now    func() time.Time
+	MFA *mfa.Service
+	// Passkeys is passkey sign-in; nil turns it off.
+	Passkeys *passkey.Service
+	Config   Config
+	Now      func() time.Time
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool

@@ -60,6 +60,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/sent", p.Sent)
 	mux.HandleFunc("GET "+oauth.MagicLinkPath, p.MagicPage)
 	mux.HandleFunc("POST "+oauth.MagicLinkPath, p.MagicSubmit)
+	mux.HandleFunc("GET /login/passkey", p.PasskeyOptions)
+	mux.HandleFunc("POST /login/passkey", p.PasskeySubmit)
 	mux.HandleFunc("GET "+SecondStepPath, p.SecondStepPage)
 	mux.HandleFunc("POST "+SecondStepPath, p.SecondStepSubmit)
 	mux.HandleFunc("GET /logout", p.LogoutPage)
@@ -88,7 +90,7 @@ func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...strin
 	} else {
 		h.Set("X-Frame-Options", "DENY")
 	}
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; "+
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
 		"form-action "+fa+"; frame-ancestors "+frames+"; base-uri 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -402,6 +404,35 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Cookies.Set(w, secondStepCookie, in.SecondStep, 10*time.Minute)
 		pageHeaders(w)
 		http.Redirect(w, r, SecondStepPath, http.StatusSeeOther)
+		return
+	}
+	p.SignedIn(w, r, in)
+}
+
+// PasskeyOptions is GET /login/passkey: the options (JSON) of a passkey sign-in, for the login
+// page's script.
+func (p *Pages) PasskeyOptions(w http.ResponseWriter, r *http.Request) {
+	opts, err := p.OAuth.PasskeyOptions(r.Context(), httpx.ClientIP(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	pageHeaders(w)
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(opts))
+}
+
+// PasskeySubmit is POST /login/passkey (form: flow, credential = the assertion as JSON): signs
+// in with the passkey and continues like a magic link (303).
+func (p *Pages) PasskeySubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 96<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		return
+	}
+	in, err := p.OAuth.PasskeySignIn(r.Context(), r.PostForm.Get("flow"), r.PostForm.Get("credential"), httpx.ClientIP(r), p.browser(w, r))
+	if err != nil {
+		p.errorPage(w, r, err)
 		return
 	}
 	p.SignedIn(w, r, in)

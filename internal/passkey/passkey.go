@@ -1,0 +1,378 @@
+// Package passkey is WebAuthn sign-in (go-webauthn): a person adds, names and removes passkeys
+// from the dashboard, and signs in with one from the login page. Passkeys are discoverable
+// credentials with user verification required, so a passkey sign-in counts as two factors.
+// The relying party is LOGINSIGN_BASE_URL (its host is the RP id, its origin the only origin).
+// Ceremony challenges live in Redis, single use, for five minutes; credentials, sign counts and
+// backup flags in SQL.
+package passkey
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent"
+	entpasskey "loginsign/ent/passkey"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/mfa"
+	"loginsign/internal/store"
+)
+
+// Limits of the ceremonies.
+const (
+	challengeTTL = 5 * time.Minute
+	// MaxResponse bounds a credential response (JSON) accepted from a browser.
+	MaxResponse = 64 << 10
+	// MaxPerUser bounds a person's passkeys.
+	MaxPerUser = 20
+	maxName    = 64
+)
+
+// Service is passkeys.
+type Service struct {
+	DB  *store.DB
+	KV  *kv.Store
+	WA  *webauthn.WebAuthn
+	Now func() time.Time
+	// Notify, when set, is told when a person's passkeys change (security notices).
+	Notify func(ctx context.Context, userID string, event mfa.Event)
+}
+
+// Events of passkeys, for security notices.
+const (
+	Added   mfa.Event = "passkey_added"
+	Removed mfa.Event = "passkey_removed"
+)
+
+// New returns the service for the public origin baseURL.
+func New(db *store.DB, k *kv.Store, baseURL string, now func() time.Time) (*Service, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("passkeys: base URL %q has no host", baseURL)
+	}
+	wa, err := webauthn.New(&webauthn.Config{
+		RPID: u.Hostname(), RPDisplayName: "LoginSign", RPOrigins: []string{u.Scheme + "://" + u.Host},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("passkeys: %w", err)
+	}
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	return &Service{DB: db, KV: k, WA: wa, Now: now}, nil
+}
+
+// person is a user as go-webauthn sees them.
+type person struct {
+	u     *ent.User
+	creds []webauthn.Credential
+}
+
+func (p *person) WebAuthnID() []byte                         { return []byte(p.u.ID) }
+func (p *person) WebAuthnName() string                       { return p.u.Email }
+func (p *person) WebAuthnCredentials() []webauthn.Credential { return p.creds }
+func (p *person) WebAuthnDisplayName() string {
+	if p.u.Name != "" {
+		return p.u.Name
+	}
+	return p.u.Email
+}
+
+func (s *Service) person(ctx context.Context, userID string) (*person, []*ent.Passkey, error) {
+	u, err := s.DB.User.Get(ctx, userID)
+	if err != nil {
+		return nil, nil, store.Err(err, "user")
+	}
+	keys, err := s.DB.Passkey.Query().Where(entpasskey.UserID(userID)).All(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading passkeys: %w", err)
+	}
+	p := &person{u: u}
+	for _, k := range keys {
+		p.creds = append(p.creds, credential(k))
+	}
+	return p, keys, nil
+}
+
+func credential(k *ent.Passkey) webauthn.Credential {
+	c := webauthn.Credential{ID: k.CredentialID, PublicKey: k.PublicKey, AttestationType: k.AttestationType,
+		Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: true, BackupEligible: k.BackupEligible, BackupState: k.BackupState},
+		Authenticator: webauthn.Authenticator{AAGUID: k.Aaguid, SignCount: k.SignCount}}
+	for _, t := range k.Transports {
+		c.Transport = append(c.Transport, protocol.AuthenticatorTransport(t))
+	}
+	return c
+}
+
+func regKey(uid string) string          { return "pkreg:" + uid }
+func loginKey(challenge string) string { return "pklogin:" + ids.Hash(challenge) }
+
+// BeginRegistration starts adding a passkey for the signed-in person and returns the
+// PublicKeyCredentialCreationOptions (JSON) for navigator.credentials.create: a discoverable
+// credential, user verification required, none of their passkeys again.
+func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return "", err
+	}
+	p, keys, err := s.person(ctx, uid)
+	if err != nil {
+		return "", err
+	}
+	if len(keys) >= MaxPerUser {
+		return "", apperr.New(apperr.Invalid, "you have %d passkeys, the most an account may have; remove one first", MaxPerUser)
+	}
+	var exclude []protocol.CredentialDescriptor
+	for _, c := range p.creds {
+		exclude = append(exclude, c.Descriptor())
+	}
+	opts, sess, err := s.WA.BeginRegistration(p,
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementRequired, RequireResidentKey: protocol.ResidentKeyRequired(),
+			UserVerification: protocol.VerificationRequired}),
+		webauthn.WithExclusions(exclude))
+	if err != nil {
+		return "", fmt.Errorf("starting passkey registration: %w", err)
+	}
+	b, _ := json.Marshal(sess)
+	if err := s.KV.Set(ctx, regKey(uid), b, challengeTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing passkey challenge: %w", err)
+	}
+	out, _ := json.Marshal(opts)
+	return string(out), nil
+}
+
+// FinishRegistration adds the passkey of response (the PublicKeyCredential as JSON) to the
+// signed-in person under name. The challenge is spent whatever the outcome; a response that
+// does not verify (wrong challenge, origin or RP, no user verification) answers Invalid.
+func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if name, err = checkName(name); err != nil {
+		return nil, err
+	}
+	if len(response) > MaxResponse {
+		return nil, apperr.New(apperr.Invalid, "the passkey response is too large")
+	}
+	b, err := s.KV.GetDel(ctx, regKey(uid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, apperr.New(apperr.Gone, "adding the passkey took too long; start again")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	var sess webauthn.SessionData
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return nil, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	parsed, err := protocol.ParseCredentialCreationResponseBytes([]byte(response))
+	if err != nil {
+		return nil, apperr.New(apperr.Invalid, "the passkey response is malformed")
+	}
+	p, keys, err := s.person(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) >= MaxPerUser {
+		return nil, apperr.New(apperr.Invalid, "too many passkeys; remove one first")
+	}
+	cred, err := s.WA.CreateCredential(p, sess, parsed)
+	if err != nil {
+		return nil, apperr.New(apperr.Invalid, "the passkey could not be verified: %s", protocolDetail(err))
+	}
+	if !cred.Flags.UserVerified {
+		return nil, apperr.New(apperr.Invalid, "the passkey did not verify you (PIN or biometrics); use one that does")
+	}
+	var transports []string
+	for _, t := range cred.Transport {
+		transports = append(transports, string(t))
+	}
+	now := s.Now()
+	k, err := s.DB.Passkey.Create().SetUserID(uid).SetName(name).SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).
+		SetAttestationType(cred.AttestationType).SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
+		SetSignCount(cred.Authenticator.SignCount).SetBackupEligible(cred.Flags.BackupEligible).
+		SetBackupState(cred.Flags.BackupState).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+	if ent.IsConstraintError(err) {
+		return nil, apperr.New(apperr.Conflict, "this passkey is already registered")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storing passkey: %w", err)
+	}
+	s.notify(ctx, uid, Added)
+	return k, nil
+}
+
+// List returns userID's passkeys, newest first; only the person themself may list them
+// (anyone else: NotFound).
+func (s *Service) List(ctx context.Context, userID string) ([]*ent.Passkey, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if uid != userID {
+		return nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	return s.DB.Passkey.Query().Where(entpasskey.UserID(uid)).Order(ent.Desc(entpasskey.FieldCreatedAt)).All(ctx)
+}
+
+// Rename renames one of the signed-in person's passkeys.
+func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if name, err = checkName(name); err != nil {
+		return nil, err
+	}
+	n, err := s.DB.Passkey.Update().Where(entpasskey.ID(id), entpasskey.UserID(uid)).SetName(name).SetUpdatedAt(s.Now()).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("renaming passkey: %w", err)
+	}
+	if n == 0 {
+		return nil, apperr.New(apperr.NotFound, "passkey not found")
+	}
+	return s.DB.Passkey.Get(ctx, id)
+}
+
+// Delete removes one of the signed-in person's passkeys.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.DB.Passkey.Delete().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("deleting passkey: %w", err)
+	}
+	if n == 0 {
+		return apperr.New(apperr.NotFound, "passkey not found")
+	}
+	s.notify(ctx, uid, Removed)
+	return nil
+}
+
+// DeleteUser removes userID's passkeys (account deletion), inside the caller's transaction.
+func DeleteUser(ctx context.Context, tx *ent.Tx, userID string) error {
+	if _, err := tx.Passkey.Delete().Where(entpasskey.UserID(userID)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting passkeys: %w", err)
+	}
+	return nil
+}
+
+// HasPasskey reports whether userID has a passkey.
+func (s *Service) HasPasskey(ctx context.Context, userID string) (bool, error) {
+	n, err := s.DB.Passkey.Query().Where(entpasskey.UserID(userID)).Count(ctx)
+	return n > 0, err
+}
+
+// BeginLogin starts a passkey sign-in (no account named: the passkey says whose it is) and
+// returns the PublicKeyCredentialRequestOptions (JSON) for navigator.credentials.get.
+func (s *Service) BeginLogin(ctx context.Context) (string, error) {
+	opts, sess, err := s.WA.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return "", fmt.Errorf("starting passkey sign-in: %w", err)
+	}
+	b, _ := json.Marshal(sess)
+	if err := s.KV.Set(ctx, loginKey(sess.Challenge), b, challengeTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing passkey challenge: %w", err)
+	}
+	out, _ := json.Marshal(opts)
+	return string(out), nil
+}
+
+// FinishLogin verifies an assertion (the PublicKeyCredential as JSON) against the challenge it
+// answers (spent by this call) and the passkey it names, and returns the person and the
+// methods it proves: hwk (device-bound) or swk (synced), and mfa (user verification). A
+// response that does not verify, an unknown passkey or a signature counter that went back (a
+// cloned authenticator) answers Unauthorized.
+func (s *Service) FinishLogin(ctx context.Context, response string) (userID string, amr []string, err error) {
+	refused := apperr.New(apperr.Unauthorized, "this passkey could not sign you in")
+	if len(response) > MaxResponse {
+		return "", nil, apperr.New(apperr.Invalid, "the passkey response is too large")
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(response))
+	if err != nil {
+		return "", nil, apperr.New(apperr.Invalid, "the passkey response is malformed")
+	}
+	b, err := s.KV.GetDel(ctx, loginKey(parsed.Response.CollectedClientData.Challenge)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", nil, apperr.New(apperr.Gone, "this passkey sign-in expired or was used; try again")
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	var sess webauthn.SessionData
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return "", nil, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	var stored *ent.Passkey
+	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
+		k, err := s.DB.Passkey.Query().Where(entpasskey.CredentialID(rawID)).Only(ctx)
+		if err != nil {
+			return nil, errors.New("unknown passkey")
+		}
+		if string(userHandle) != k.UserID {
+			return nil, errors.New("passkey of another account")
+		}
+		p, _, err := s.person(ctx, k.UserID)
+		if err != nil {
+			return nil, err
+		}
+		stored = k
+		return p, nil
+	}
+	_, cred, err := s.WA.ValidatePasskeyLogin(handler, sess, parsed)
+	if err != nil || stored == nil {
+		return "", nil, refused
+	}
+	if cred.Authenticator.CloneWarning || !cred.Flags.UserVerified {
+		return "", nil, refused
+	}
+	now := s.Now()
+	if err := s.DB.Passkey.UpdateOne(stored).SetSignCount(cred.Authenticator.SignCount).
+		SetBackupState(cred.Flags.BackupState).SetLastUsedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+		return "", nil, fmt.Errorf("recording passkey use: %w", err)
+	}
+	kind := mfa.AMRHwk
+	if stored.BackupEligible {
+		kind = mfa.AMRSwk
+	}
+	return stored.UserID, []string{kind, mfa.AMRMFA}, nil
+}
+
+func checkName(name string) (string, error) {
+	if name == "" {
+		name = "Passkey"
+	}
+	if len([]rune(name)) > maxName {
+		return "", apperr.New(apperr.Invalid, "a passkey name has at most %d characters", maxName)
+	}
+	return name, nil
+}
+
+// protocolDetail is the library's explanation of a refused ceremony.
+func protocolDetail(err error) string {
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.Details != "" {
+		return pe.Details
+	}
+	return "it does not match this sign-in"
+}
+
+func (s *Service) notify(ctx context.Context, uid string, e mfa.Event) {
+	if s.Notify != nil {
+		s.Notify(ctx, uid, e)
+	}
+}
