@@ -47,12 +47,20 @@ type liveServer struct {
 // startLiveServer runs LoginSign on 127.0.0.1 with the database dbURL.
 func startLiveServer(t *testing.T, dbURL string) *liveServer {
 	t.Helper()
+	return startLiveServerNamed(t, dbURL, "127.0.0.1")
+}
+
+// startLiveServerNamed is startLiveServer with the base URL naming host (for example
+// "localhost": WebAuthn needs a domain, not an IP address, as the relying party id).
+func startLiveServerNamed(t *testing.T, dbURL, host string) *liveServer {
+	t.Helper()
 	mail := mailtest.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	base := "http://" + net.JoinHostPort(host, port)
 	cfg, err := loadConfig(nil, env(map[string]string{
 		"LOGINSIGN_BASE_URL": base, "DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(),
 		"REDIS_URL": kvtest.URL(t), "LOGINSIGN_SMTP_URL": mail.URL(), "LOGINSIGN_LOG_LEVEL": "warn",

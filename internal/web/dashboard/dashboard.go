@@ -53,7 +53,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
 		Title: "Your account", Who: u.Email, Page: "dashboard",
 		Nav:     []page.NavLink{{Href: "/dashboard", Label: "Account", Current: true}, {Href: "/portal", Label: "Developer Portal"}},
-		Scripts: []string{"ls.js", "dashboard.js"},
+		Scripts: []string{"ls.js", "passkey.js", "dashboard.js", "security.js"},
 		Content: u,
 	})
 }
@@ -89,6 +89,22 @@ const content = `{{define "content"}}
     <input id="add-email" name="email" type="email" autocomplete="email" placeholder="another@example.com" required>
     <button type="submit">Add address</button>
   </form>
+</section>
+
+<section class="card" id="passkeys" aria-labelledby="passkeys-h">
+  <header><h2 id="passkeys-h">Passkeys</h2></header>
+  <p class="muted">Sign in with your fingerprint, face or device PIN instead of waiting for mail. A passkey counts as both steps of two-step verification.</p>
+  <div data-slot="passkeys"><p class="empty">Loading…</p></div>
+  <form id="add-passkey-form" class="row" novalidate>
+    <label class="visually-hidden" for="passkey-name">Passkey name</label>
+    <input id="passkey-name" name="name" type="text" maxlength="64" placeholder="Name, e.g. My laptop" autocomplete="off">
+    <button type="submit">Add a passkey</button>
+  </form>
+</section>
+
+<section class="card" id="two-step" aria-labelledby="two-step-h">
+  <header><h2 id="two-step-h">Two-step verification</h2></header>
+  <div data-slot="two-step"><p class="empty">Loading…</p></div>
 </section>
 
 <section class="card" id="sessions" aria-labelledby="sessions-h">

@@ -8,7 +8,7 @@
   var Q = {
     apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconURL website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
     addresses: "query DashboardAddresses { viewer { id email emails(first: 50) { edges { node { id email verifiedAt } } } } }",
-    sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current } } }",
+    sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current signInMethods } } }",
     mute: "mutation MuteConnectionEmail($id: ID!, $muted: Boolean!) { setConnectionEmailMuted(connectionId: $id, muted: $muted) { id emailMuted } }",
     remove: "mutation RemoveConnection($id: ID!) { removeConnection(connectionId: $id) { deletedConnectionId } }",
     redeem: "mutation RedeemLicenseCode($applicationId: ID!, $code: String!) { redeemLicenseCode(applicationId: $applicationId, code: $code) { id state expiresAt } }",
@@ -112,6 +112,13 @@
     return b + (os ? " on " + os : "");
   }
 
+  function signedInWith(amr) {
+    amr = amr || [];
+    if (amr.indexOf("hwk") >= 0 || amr.indexOf("swk") >= 0) return "with a passkey";
+    if (amr.indexOf("otp") >= 0) return "with an email link and a code";
+    return "with an email link";
+  }
+
   async function loadSessions() {
     var data;
     try { data = await gql(Q.sessions); } catch (e) { failed("sessions", e); return; }
@@ -119,7 +126,7 @@
     fill("sessions", h("ul", { class: "list" }, list.map(function (s) {
       return h("li", null, h("div", { class: "grow" },
         h("strong", null, describeAgent(s.userAgent)), " ", s.current ? h("span", { class: "badge ok" }, "this browser") : null,
-        h("div", { class: "small muted" }, "Last active " + LS.dateTime(s.lastSeen) + " · signed in " + LS.date(s.createdAt))),
+        h("div", { class: "small muted" }, "Last active " + LS.dateTime(s.lastSeen) + " · signed in " + LS.date(s.createdAt) + " " + signedInWith(s.signInMethods))),
         s.current ? null : h("button", { type: "button", class: "small", onclick: function (ev) {
           LS.busy(ev.target, async function () { await gql(Q.signOut, { id: s.id }); loadSessions(); }, "Signed out.");
         } }, "Sign out"));
