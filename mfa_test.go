@@ -89,7 +89,9 @@ func (e *oauthEnv) secondStep(t *testing.T, authURL, email string) (*browser, pa
 	return b, p
 }
 
-func (b *browser) code(code string) page { return b.post(b.e.base+"/login/verify", url.Values{"code": {code}}) }
+func (b *browser) code(code string) page {
+	return b.post(b.e.base+"/login/verify", url.Values{"code": {code}})
+}
 
 // TestTwoStepVerification: enrolment through GraphQL with a code computed from the shared
 // secret; a magic-link sign-in then asks for the second step; wrong and replayed TOTP codes

@@ -114,7 +114,7 @@ func credential(k *ent.Passkey) webauthn.Credential {
 	return c
 }
 
-func regKey(uid string) string          { return "pkreg:" + uid }
+func regKey(uid string) string         { return "pkreg:" + uid }
 func loginKey(challenge string) string { return "pklogin:" + ids.Hash(challenge) }
 
 // BeginRegistration starts adding a passkey for the signed-in person and returns the
