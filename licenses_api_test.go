@@ -20,7 +20,7 @@ import (
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
-	"loginsign/rest"
+	"loginsign/internal/licenses"
 )
 
 // apiEnv is a whole LoginSign server over HTTP with a developer, their application, a rival
@@ -38,7 +38,7 @@ type apiEnv struct {
 	now      time.Time
 }
 
-func newAPIEnv(t *testing.T, dbURL string, limits rest.RateLimits) *apiEnv {
+func newAPIEnv(t *testing.T, dbURL string, limits licenses.RedeemLimits) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := loadConfig(nil, env(map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}))
@@ -52,7 +52,7 @@ func newAPIEnv(t *testing.T, dbURL string, limits rest.RateLimits) *apiEnv {
 	t.Cleanup(s.Close)
 	e := &apiEnv{t: t, s: s, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s.licenses.Now = func() time.Time { return e.now }
-	s.limits = limits
+	s.licenses.Limits = limits
 	srv := httptest.NewServer(s.routes())
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -154,7 +154,7 @@ func decode[T any](t *testing.T, body string) T {
 func TestAppBasicAuth(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			users := "/api/applications/" + e.app.ID + "/users"
 			status := "/api/applications/" + e.app.ID + "/users/AB1234/status"
 			const (
@@ -210,7 +210,7 @@ func TestAppBasicAuth(t *testing.T) {
 }
 
 func TestAppRateLimit(t *testing.T) {
-	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], rest.RateLimits{AppPerClient: 3})
+	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], licenses.RedeemLimits{})
 	h := map[string]string{"Authorization": basic(e.app.ID, e.secret)}
 	for i := range 3 {
 		if code, _, body := e.call("GET", "/api/applications/"+e.app.ID+"/users", nil, h, nil); code != 200 {
@@ -233,7 +233,7 @@ func TestAppRateLimit(t *testing.T) {
 func TestCurrentLoginsAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			ann, bob := e.person("ann@example.com", "Ann"), e.person("bob@example.com", "")
 			joined := time.Date(2025, 11, 10, 9, 30, 0, 0, time.UTC)
 			ca := e.connect(ann, e.app, joined)
@@ -288,7 +288,7 @@ func TestCurrentLoginsAPI(t *testing.T) {
 func TestStatusSyncAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			ann := e.person("ann@example.com", "Ann")
 			conn := e.connect(ann, e.app, e.now)
 			h := map[string]string{"Authorization": basic(e.app.ID, e.secret)}

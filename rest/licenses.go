@@ -14,7 +14,6 @@ import (
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
 )
@@ -461,23 +460,6 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 		appID = body.ClientID
 	} else if body.ApplicationID != "" {
 		appID = body.ApplicationID
-	}
-	lim := a.RateLimits.withDefaults()
-	if err := a.limit(r, "redeem:ip:"+httpx.ClientIP(r), lim.RedeemPerIP); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	who := ""
-	if t, ok := auth.TokenFrom(r.Context()); ok {
-		who = "con:" + t.ConnectionID
-	} else if s, ok := auth.SessionFrom(r.Context()); ok {
-		who = "usr:" + s.UserID
-	}
-	if who != "" {
-		if err := a.limit(r, "redeem:"+who, lim.RedeemPerKey); err != nil {
-			httpx.WriteError(w, r, err)
-			return
-		}
 	}
 	c, err := a.Licenses.Redeem(r.Context(), appID, body.Code)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 )
 
 // MaxJSONBody is the default limit of a JSON request body.
@@ -112,14 +113,13 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
 		Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
-// ClientIP is the peer address of r (the proxy's, when behind one: configure the proxy to
-// set X-Forwarded-For and trust it explicitly before reading that header).
+// ClientIP is the address of the party that sent r: the one ClientAddress put into its
+// context (the peer, or the client a trusted proxy forwarded), else the TCP peer.
 func ClientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+	if ip := auth.ClientIP(r.Context()); ip != "" {
+		return ip
 	}
-	return strings.Trim(host, "[]")
+	return Proxies{}.ClientIP(r)
 }
 
 // Errorf is a shortcut for a 400 apperr.

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -48,10 +50,10 @@ type Limit struct {
 	Window time.Duration
 }
 
-// Limits are the rate limits, counted in Redis so every instance shares them.
+// Limits are the rate limits, counted in Redis so every instance shares them. Client
+// authentication (token, revocation, introspection) is limited by Clients: failed attempts
+// per client and per address, successful ones by the application's quota.
 type Limits struct {
-	TokenPerClient    Limit // default 600 per minute
-	TokenPerIP        Limit // default 600 per minute
 	HealthcheckPerIP  Limit // default 30 per minute
 	LoginPerAddress   Limit // default 5 per 15 minutes
 	LoginPerIP        Limit // default 30 per 15 minutes
@@ -85,8 +87,6 @@ func (c *Config) defaults() {
 			l.Window = w
 		}
 	}
-	lim(&c.Limits.TokenPerClient, 600, time.Minute)
-	lim(&c.Limits.TokenPerIP, 600, time.Minute)
 	lim(&c.Limits.HealthcheckPerIP, 30, time.Minute)
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
@@ -107,6 +107,8 @@ type Service struct {
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool
+	// Clients authenticates clients; New makes one on db and k that compares with Equal.
+	Clients *clientauth.Service
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.
@@ -116,6 +118,7 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
+	s.Clients = &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Equal: func(a, b string) bool { return s.Equal(a, b) }}
 	s.Keys = &Keys{db: db, sealer: keySealer, now: now, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
 }
