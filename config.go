@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"loginsign/internal/httpx"
+	"loginsign/internal/portal"
 )
 
 // Config is the server's configuration. Every field has an environment variable (the
@@ -149,8 +150,8 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
-			if ou, err := url.Parse(o); err != nil || ou.Host == "" || (ou.Scheme != "http" && ou.Scheme != "https") {
-				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin", o)
+			if err := portal.CheckOrigin(o); err != nil {
+				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin: %v", o, err)
 			}
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}

@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -26,52 +26,89 @@ const (
 	maxImportBody = rest.MaxImportBody
 )
 
-// bodyLimit returns the largest body r's route accepts and the answer to a larger one, in
-// the route's error shape. GraphQL is limited by graph.Endpoint (its own shape and setting).
-func bodyLimit(r *http.Request) (int64, func(http.ResponseWriter, *http.Request)) {
+// bodyLimit is the largest body r's route accepts. GraphQL is limited by graph.Endpoint
+// (LOGINSIGN_GRAPHQL_MAX_BODY).
+func bodyLimit(r *http.Request) int64 {
 	p := r.URL.Path
 	switch {
 	case strings.HasPrefix(p, "/oauth/"):
-		return rest.MaxOAuthForm, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-store")
-			httpx.WriteJSON(w, http.StatusRequestEntityTooLarge, rest.AppErrorBody{Error: "invalid_request",
-				ErrorDescription: fmt.Sprintf("the form body is larger than %d bytes", rest.MaxOAuthForm)})
-		}
+		return rest.MaxOAuthForm
+	case strings.HasPrefix(p, "/api/developer/") &&
+		(strings.HasSuffix(p, "/import-existing-users/csv") || strings.HasSuffix(p, "/licenses/codes/upload")):
+		return maxImportBody
+	default:
+		return maxBody
+	}
+}
+
+// refuse answers a request the edge will not pass on, in the error shape of its route: OAuth
+// {"error","error_description"} (invalid_request); app-backend {"error","error_description"};
+// GraphQL {"errors":[…]}; other APIs {"error","message"}; pages plain text.
+func refuse(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
+	status := apperr.HTTPStatus(e.Code)
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/oauth/"):
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(w, status, rest.AppErrorBody{Error: "invalid_request", ErrorDescription: e.Message})
 	case strings.HasPrefix(p, "/api/applications/"):
-		return maxBody, func(w http.ResponseWriter, r *http.Request) {
-			httpx.WriteJSON(w, http.StatusRequestEntityTooLarge, rest.AppErrorBody{Error: string(apperr.TooLarge),
-				ErrorDescription: fmt.Sprintf("body larger than %d bytes", maxBody)})
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(w, status, rest.AppErrorBody{Error: e.Name(), ErrorDescription: e.Message})
+	case p == "/graphql":
+		code := "BAD_REQUEST"
+		if e.Code == apperr.TooLarge {
+			code = "REQUEST_TOO_LARGE"
 		}
-	case strings.HasSuffix(p, "/import-existing-users/csv") || strings.HasSuffix(p, "/licenses/codes/upload"):
-		return maxImportBody, tooLargeJSON(maxImportBody)
-	case strings.HasPrefix(p, "/api/"):
-		return maxBody, tooLargeJSON(maxBody)
-	default: // pages: small forms
-		return maxBody, func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, fmt.Sprintf("413 request body larger than %d bytes", maxBody), http.StatusRequestEntityTooLarge)
-		}
+		httpx.WriteJSON(w, status, map[string]any{"errors": []any{map[string]any{
+			"message": e.Message, "extensions": map[string]any{"code": code}}}})
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/.well-known/"):
+		httpx.WriteError(w, r, e)
+	default:
+		http.Error(w, e.Message, status)
 	}
 }
 
-func tooLargeJSON(limit int64) func(http.ResponseWriter, *http.Request) {
-	return func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, r, apperr.New(apperr.TooLarge, "body larger than %d bytes", limit))
-	}
-}
-
-// limitBodies refuses a body longer than its route's limit (bodyLimit) with 413 before
-// reading it, when Content-Length announces it, and otherwise caps what handlers can read at
-// that limit. /graphql passes through to graph.Endpoint.
-func limitBodies(next http.Handler) http.Handler {
+// guardEdge refuses, before any handler runs, what no route accepts:
+//   - a path or query that is not UTF-8 or holds a NUL (400): databases refuse such text,
+//     and it would otherwise surface as a 500;
+//   - a body announced (Content-Length) longer than its route's limit (413, bodyLimit),
+//     without reading it; an unannounced one is cut at the limit, and the handler's read
+//     fails with 413.
+//
+// /graphql's body is limited by graph.Endpoint, in its own setting.
+func guardEdge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpx.CheckText("the path", r.URL.Path); err != nil {
+			refuse(w, r, err)
+			return
+		}
+		if r.URL.RawQuery != "" {
+			q, err := url.ParseQuery(r.URL.RawQuery)
+			if err != nil {
+				refuse(w, r, apperr.New(apperr.Invalid, "the query string is malformed"))
+				return
+			}
+			for k, vs := range q {
+				if err := httpx.CheckText("query parameter", k); err != nil {
+					refuse(w, r, err)
+					return
+				}
+				for _, v := range vs {
+					if err := httpx.CheckText("query parameter "+k, v); err != nil {
+						refuse(w, r, err)
+						return
+					}
+				}
+			}
+		}
 		if r.URL.Path == "/graphql" || r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return
 		}
-		limit, refuse := bodyLimit(r)
+		limit := bodyLimit(r)
 		if r.ContentLength > limit {
 			w.Header().Set("Connection", "close")
-			refuse(w, r)
+			refuse(w, r, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)

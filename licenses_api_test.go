@@ -18,9 +18,9 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
-	"loginsign/internal/licenses"
 )
 
 // apiEnv is a whole LoginSign server over HTTP with a developer, their application, a rival
@@ -209,8 +209,14 @@ func TestAppBasicAuth(t *testing.T) {
 	}
 }
 
+// TestAppRateLimit: successful app-backend calls are limited by the application's quota
+// (clientRequestsPerMinute, set in the portal), and only its own.
 func TestAppRateLimit(t *testing.T) {
 	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], licenses.RedeemLimits{})
+	if code, _, body := e.call("PATCH", "/api/developer/applications/"+e.app.ID, map[string]any{"clientRequestsPerMinute": 3}, nil, e.cookie(e.dev)); code != 200 ||
+		!strings.Contains(body, `"clientRequestsPerMinute":3`) {
+		t.Fatalf("setting the quota = %d %s", code, body)
+	}
 	h := map[string]string{"Authorization": basic(e.app.ID, e.secret)}
 	for i := range 3 {
 		if code, _, body := e.call("GET", "/api/applications/"+e.app.ID+"/users", nil, h, nil); code != 200 {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"loginsign/internal/store/storetest"
 	"loginsign/internal/licenses"
+	"loginsign/internal/store/storetest"
 )
 
 // gql posts a GraphQL operation and returns the raw answer.

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"loginsign/internal/store/storetest"
 	"loginsign/internal/licenses"
 	"loginsign/internal/ratelimit"
+	"loginsign/internal/store/storetest"
 )
 
 type variantOut struct {

@@ -285,7 +285,7 @@ func (s *Server) routes() http.Handler {
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.APIErrors(mux)
-	h = limitBodies(h)
+	h = guardEdge(h)
 	h = api.Sessions(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {

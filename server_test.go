@@ -54,7 +54,7 @@ func TestConfigDefaults(t *testing.T) {
 		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || !c.Dev {
 		t.Fatalf("defaults = %+v", c)
 	}
-	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(nil))
+	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(map[string]string{"LOGINSIGN_SMTP_URL": "smtp://mail.example.com:587"}))
 	if err != nil {
 		t.Fatal(err)
 	}

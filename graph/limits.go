@@ -17,6 +17,7 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
 	"loginsign/internal/ratelimit"
 )
 
@@ -69,11 +70,17 @@ func Endpoint(srv *handler.Server, l Limits) http.Handler {
 
 // LimitBody answers 413 with a GraphQL error body ({"errors":[{"message","extensions":{"code":
 // "REQUEST_TOO_LARGE"}}]}) when a request body is longer than limit: at once when
-// Content-Length says so, else as soon as limit+1 bytes have arrived. A body within the limit
-// is handed on whole.
+// Content-Length says so, else as soon as limit+1 bytes have arrived. A body (or GET query)
+// that is not UTF-8 or holds a NUL escape is answered 400 (code BAD_REQUEST): the database
+// would refuse such text. Anything else is handed on whole.
 func LimitBody(next http.Handler, limit int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
+			q := r.URL.Query()
+			if httpx.HasEscapedNUL([]byte(q.Get("query"))) || httpx.HasEscapedNUL([]byte(q.Get("variables"))) {
+				writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the operation contains a NUL character (\\u0000)")
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -89,6 +96,10 @@ func LimitBody(next http.Handler, limit int64) http.Handler {
 			return
 		case err != nil:
 			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+			return
+		}
+		if err := httpx.CheckJSONText(body); err != nil {
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Message)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

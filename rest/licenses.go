@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -199,7 +200,12 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	case "text/csv", "application/csv":
 		variantID = r.URL.Query().Get("variantId")
 		var err error
-		if rows, err = readCodesCSV(http.MaxBytesReader(w, r.Body, maxUploadBody)); err != nil {
+		body, err := readText(http.MaxBytesReader(w, r.Body, maxUploadBody), "the CSV")
+		if err != nil {
+			httpx.WriteError(w, r, bodyErr(err))
+			return
+		}
+		if rows, err = readCodesCSV(bytes.NewReader(body)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}

@@ -76,6 +76,13 @@ func oauthForm(w http.ResponseWriter, r *http.Request) (oauth.ClientCredentials,
 	if r.URL.RawQuery != "" {
 		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("parameters belong in the form body, not the query")
 	}
+	for k, vs := range r.PostForm {
+		for _, v := range append(vs, k) {
+			if err := httpx.CheckText("form parameter "+k, v); err != nil {
+				return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("%s", err.Message)
+			}
+		}
+	}
 	creds, err := oauth.ClientFromRequest(r.Header.Get("Authorization"), r.PostForm)
 	return creds, r.PostForm, err
 }
