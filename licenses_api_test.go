@@ -40,12 +40,23 @@ type apiEnv struct {
 
 func newAPIEnv(t *testing.T, dbURL string, limits licenses.RedeemLimits) *apiEnv {
 	t.Helper()
+	return newAPIEnvWith(t, dbURL, limits, nil, io.Discard)
+}
+
+// newAPIEnvWith is newAPIEnv with more environment variables and the server's log going to
+// logs.
+func newAPIEnvWith(t *testing.T, dbURL string, limits licenses.RedeemLimits, more map[string]string, logs io.Writer) *apiEnv {
+	t.Helper()
 	ctx := context.Background()
-	cfg, err := loadConfig(nil, env(map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}))
+	m := map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}
+	for k, v := range more {
+		m[k] = v
+	}
+	cfg, err := loadConfig(nil, env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,14 @@ func LimitBody(next http.Handler, limit int64) http.Handler {
 			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Message)
 			return
 		}
+		// A NUL may also hide in the document as GraphQL's own string escape.
+		var params struct {
+			Query string `json:"query"`
+		}
+		if json.Unmarshal(body, &params) == nil && httpx.HasEscapedNUL([]byte(params.Query)) {
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the operation contains a NUL character (\\u0000)")
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))
 		next.ServeHTTP(w, r)
@@ -114,11 +122,20 @@ func tooLarge(w http.ResponseWriter, limit int64) {
 		fmt.Sprintf("the request body is larger than %d bytes", limit))
 }
 
+// writeGraphQLError answers {"errors":[{"message","extensions":{"code"}}]} with status.
 func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
+	type extensions struct {
+		Code string `json:"code"`
+	}
+	type gqlError struct {
+		Message    string     `json:"message"`
+		Extensions extensions `json:"extensions"`
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]any{"errors": []any{map[string]any{
-		"message": msg, "extensions": map[string]any{"code": code}}}})
+	json.NewEncoder(w).Encode(struct {
+		Errors []gqlError `json:"errors"`
+	}{[]gqlError{{msg, extensions{code}}}})
 }
 
 // principalLimit charges each operation's complexity to its principal.

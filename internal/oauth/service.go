@@ -123,20 +123,6 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	return s
 }
 
-// limit counts one hit of key; over the limit it answers ErrRateLimited with Retry-After.
-func (s *Service) limit(ctx context.Context, key string, l Limit) error {
-	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
-	if err != nil {
-		return serverError(err)
-	}
-	if !ok {
-		e := *ErrRateLimited
-		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
-		return &e
-	}
-	return nil
-}
-
 // application loads a client by id; unknown → nil, nil.
 func (s *Service) application(ctx context.Context, clientID string) (*ent.Application, error) {
 	if ids.Kind(clientID) != ids.Application || len(clientID) > maxIDLength {
