@@ -26,7 +26,7 @@ import (
 // apiEnv is a whole LoginSign server over HTTP with a developer, their application, a rival
 // developer with theirs, and helpers to call it.
 type apiEnv struct {
-	t        *testing.T
+	t        testing.TB
 	s        *Server
 	url      string
 	dev      *ent.User
@@ -45,7 +45,7 @@ func newAPIEnv(t *testing.T, dbURL string, limits licenses.RedeemLimits) *apiEnv
 
 // newAPIEnvWith is newAPIEnv with more environment variables and the server's log going to
 // logs.
-func newAPIEnvWith(t *testing.T, dbURL string, limits licenses.RedeemLimits, more map[string]string, logs io.Writer) *apiEnv {
+func newAPIEnvWith(t testing.TB, dbURL string, limits licenses.RedeemLimits, more map[string]string, logs io.Writer) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
 	m := map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}
