@@ -91,7 +91,7 @@ func TestOversizedBodiesAre413EverywhereInTheRouteShape(t *testing.T) {
 				{"POST", "/api/developer/applications", "application/json", 1<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"PATCH", app, "application/json", 1<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"POST", app + "/licenses/variants", "application/json", 1<<20 + 1, dev, `"error":"payload_too_large"`},
-				{"POST", app + "/licenses/codes/upload", "text/csv", 8<<20 + 1, dev, `"error":"payload_too_large"`},
+				{"POST", app + "/licenses/codes/upload", "text/csv", 2<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"POST", app + "/import-existing-users/csv", "text/csv", 8<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"PATCH", "/api/applications/" + e.app.ID + "/users/AB1234/status", "application/json", 1<<20 + 1,
 					map[string]string{"Authorization": basic(e.app.ID, e.secret)}, `"error":"payload_too_large"`},

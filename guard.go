@@ -22,7 +22,8 @@ import (
 const (
 	// maxBody is the largest body of a REST route or page.
 	maxBody = 1 << 20
-	// maxImportBody is the largest body of an import or a code upload (10,000 rows).
+	// maxImportBody is the largest body of an import (10,000 rows); code uploads have
+	// rest.MaxUploadBody.
 	maxImportBody = rest.MaxImportBody
 )
 
@@ -33,9 +34,10 @@ func bodyLimit(r *http.Request) int64 {
 	switch {
 	case strings.HasPrefix(p, "/oauth/"):
 		return rest.MaxOAuthForm
-	case strings.HasPrefix(p, "/api/developer/") &&
-		(strings.HasSuffix(p, "/import-existing-users/csv") || strings.HasSuffix(p, "/licenses/codes/upload")):
+	case strings.HasPrefix(p, "/api/developer/") && strings.HasSuffix(p, "/import-existing-users/csv"):
 		return maxImportBody
+	case strings.HasPrefix(p, "/api/developer/") && strings.HasSuffix(p, "/licenses/codes/upload"):
+		return rest.MaxUploadBody
 	default:
 		return maxBody
 	}

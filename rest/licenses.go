@@ -182,8 +182,8 @@ func (a *API) GenerateCodes(w http.ResponseWriter, r *http.Request) {
 	}{len(g.Codes), g.Variant.ID, g.Codes})
 }
 
-// maxUploadBody bounds an upload: 10,000 codes of up to 64 characters with a variant column.
-const maxUploadBody = 2 << 20
+// MaxUploadBody bounds a code upload: 10,000 codes of up to 64 characters with a variant column.
+const MaxUploadBody = 2 << 20
 
 // UploadCodes is POST /api/developer/applications/{appId}/licenses/codes/upload. The body is
 // either JSON {"variantId","codes":[…]} or CSV (text/csv) with a header row naming a "code"
@@ -200,7 +200,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	case "text/csv", "application/csv":
 		variantID = r.URL.Query().Get("variantId")
 		var err error
-		body, err := readText(http.MaxBytesReader(w, r.Body, maxUploadBody), "the CSV")
+		body, err := readText(http.MaxBytesReader(w, r.Body, MaxUploadBody), "the CSV")
 		if err != nil {
 			httpx.WriteError(w, r, bodyErr(err))
 			return
@@ -214,7 +214,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 			VariantID string   `json:"variantId"`
 			Codes     []string `json:"codes"`
 		}
-		if err := httpx.DecodeJSON(w, r, &body, maxUploadBody); err != nil {
+		if err := httpx.DecodeJSON(w, r, &body, MaxUploadBody); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
