@@ -93,6 +93,9 @@ func TestOversizedBodiesAre413EverywhereInTheRouteShape(t *testing.T) {
 				{"POST", app + "/licenses/variants", "application/json", 1<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"POST", app + "/licenses/codes/upload", "text/csv", 2<<20 + 1, dev, `"error":"payload_too_large"`},
 				{"POST", app + "/import-existing-users/csv", "text/csv", 8<<20 + 1, dev, `"error":"payload_too_large"`},
+				{"POST", "/login", "application/x-www-form-urlencoded", 16<<10 + 1, nil, `larger than 16384 bytes`},
+				{"POST", "/login/magic", "application/x-www-form-urlencoded", 16<<10 + 1, nil, `larger than 16384 bytes`},
+				{"POST", "/login", "application/x-www-form-urlencoded", 2 << 20, nil, `larger than 1`}, // 1048576 at the edge, 16384 in the page
 				{"PATCH", "/api/applications/" + e.app.ID + "/users/AB1234/status", "application/json", 1<<20 + 1,
 					map[string]string{"Authorization": basic(e.app.ID, e.secret)}, `"error":"payload_too_large"`},
 			}
