@@ -175,3 +175,22 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
 }
+
+// MaxCachedQuery is the longest query text the parsed-query and persisted-query caches keep:
+// without it, 1,000 distinct 1 MiB documents would pin a gigabyte. Longer queries are parsed
+// each time (they still meet every limit).
+const MaxCachedQuery = 16 << 10
+
+// smallOnly is a cache that keeps only entries whose key (the query text, or its hash for
+// persisted queries, whose value is the text) is at most MaxCachedQuery bytes.
+type smallOnly[T any] struct{ graphql.Cache[T] }
+
+func (c smallOnly[T]) Add(ctx context.Context, key string, value T) {
+	if len(key) > MaxCachedQuery {
+		return
+	}
+	if s, ok := any(value).(string); ok && len(s) > MaxCachedQuery {
+		return
+	}
+	c.Cache.Add(ctx, key, value)
+}
