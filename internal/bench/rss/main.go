@@ -103,14 +103,15 @@ func measure(bin, attack string, bodyMB, aliases int) (string, error) {
 	switch attack {
 	case "idle":
 	case "body":
-		body := io.MultiReader(strings.NewReader(`{"query":"{ viewer { id } }","x":"`),
+		body := io.MultiReader(strings.NewReader(`{"query":"{ viewer { id } } #`),
 			io.LimitReader(filler{}, int64(bodyMB)<<20), strings.NewReader(`"}`))
 		req, _ := http.NewRequest(http.MethodPost, base+"/graphql", body)
-		req.ContentLength = int64(bodyMB)<<20 + 35
+		req.ContentLength = int64(bodyMB)<<20 + 31
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
 			status = -1 // the server may close the connection while the body is still being sent
+			fmt.Fprintf(os.Stderr, "%s: body attack: %v\n", bin, err)
 		} else {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
