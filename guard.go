@@ -110,7 +110,7 @@ func guardEdge(next http.Handler) http.Handler {
 		limit := bodyLimit(r)
 		if r.ContentLength > limit {
 			w.Header().Set("Connection", "close")
-			refuse(w, r, apperr.New(apperr.TooLarge, "the request body is larger than %d bytes", limit))
+			refuse(w, r, apperr.New(apperr.TooLarge, "body larger than %d bytes", limit))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
