@@ -16,6 +16,7 @@ import (
 
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
+	"loginsign/internal/relay"
 )
 
 // Config is the server's configuration. Every field has an environment variable (the
@@ -40,6 +41,9 @@ type Config struct {
 	// RelayAddr is the listen address of the inbound relay SMTP server; empty turns the relay
 	// off (LOGINSIGN_RELAY_ADDR).
 	RelayAddr string
+	// RelayRcptLimit is how many RCPT TO commands one peer may send the relay per minute
+	// (LOGINSIGN_RELAY_RCPT_LIMIT, default relay.DefaultRcptLimit).
+	RelayRcptLimit int
 	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
 	// least 32 bytes; default generated once into DataDir/secret).
 	Secret []byte
@@ -81,7 +85,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{}
-	var secret, dev, origins, shutdown, proxies, gqlBody string
+	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
@@ -91,6 +95,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
 	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
+	fs.StringVar(&rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
 	fs.StringVar(&secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
 	fs.StringVar(&dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
 	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
@@ -121,6 +126,9 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
 			return nil, fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
 		}
+	}
+	if c.RelayRcptLimit, err = strconv.Atoi(rcptLimit); err != nil || c.RelayRcptLimit < 1 {
+		return nil, fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", rcptLimit)
 	}
 	host := u.Hostname()
 	if c.MailFrom == "" {

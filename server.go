@@ -382,7 +382,8 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
-		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now}, s.db.Client, s.mail)
+		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit}, s.db.Client, s.mail)
 		go func() { errc <- rs.Serve(rl) }()
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)

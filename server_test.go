@@ -34,6 +34,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad dev", map[string]string{"LOGINSIGN_DEV": "maybe"}, "LOGINSIGN_DEV"},
 		{"short secret", map[string]string{"LOGINSIGN_SECRET": "short"}, "LOGINSIGN_SECRET"},
 		{"bad cors origin", map[string]string{"LOGINSIGN_CORS_ORIGINS": "not a url"}, "LOGINSIGN_CORS_ORIGINS"},
+		{"relay rcpt limit not a number", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "many"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
+		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,7 +53,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || c.DatabaseURL != "sqlite://data/loginsign.db" ||
-		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || !c.Dev {
+		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || !c.Dev {
 		t.Fatalf("defaults = %+v", c)
 	}
 	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(map[string]string{"LOGINSIGN_SMTP_URL": "smtp://mail.example.com:587"}))
