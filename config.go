@@ -51,6 +51,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error (LOGINSIGN_LOG_LEVEL, default info).
 	LogLevel string
+	// Runtime holds the settings of the token path, the embedded store, shutdown and the
+	// debug listener (config_runtime.go).
+	Runtime RuntimeConfig
 
 	baseURL *url.URL
 }
@@ -80,6 +83,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
+	checkRuntime := c.Runtime.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,9 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout < 0 {
 		return nil, fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", shutdown)
+	}
+	if err := checkRuntime(c.Dev); err != nil {
+		return nil, err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

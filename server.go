@@ -175,7 +175,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
-		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
+			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), RotationKey: rotationKey(cfg.Secret)}, s.now)
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
