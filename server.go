@@ -142,7 +142,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	k, err := kv.Open(ctx, cfg.RedisURL)
+	cfg.Runtime.sizePool(db)
+	k, err := kv.OpenWith(ctx, cfg.RedisURL, cfg.Runtime.kvOptions(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +153,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		}
 	}()
 	if k.Embedded {
-		log.Warn("REDIS_URL is unset: using the embedded in-process Redis; sessions and in-flight codes do not survive a restart and are not shared between instances")
+		log.Warn("REDIS_URL is unset: using the embedded store (persisted in LOGINSIGN_DATA_DIR/kv.aof); it is not shared between instances")
 	}
 	webhookSecrets, err := seal.New(cfg.Secret, "webhook secrets")
 	if err != nil {
