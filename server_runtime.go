@@ -1,8 +1,15 @@
 package main
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"time"
 
@@ -45,4 +52,43 @@ func (c RuntimeConfig) sizePool(db *store.DB) {
 	if c.DBMaxIdleConns > 0 {
 		db.SQL.SetMaxIdleConns(c.DBMaxIdleConns)
 	}
+}
+
+// shutdown stops srv gracefully: /readyz answers 503 at once, keep-alive connections are
+// closed after their current request, and after cfg.Runtime.ShutdownDrain (time for load
+// balancers to notice) the listener closes and in-flight requests get until
+// cfg.ShutdownTimeout to finish. A shutdown that runs out of time closes the remaining
+// connections, logs, and still returns nil: the process exits 0.
+func (s *Server) shutdown(srv *http.Server, cfg *Config) error {
+	s.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false)
+	s.log.Info("shutting down: /readyz answers 503; draining", "drain", cfg.Runtime.ShutdownDrain, "timeout", cfg.ShutdownTimeout)
+	time.Sleep(cfg.Runtime.ShutdownDrain)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Warn("shutdown timed out; closing the remaining connections", "timeout", cfg.ShutdownTimeout, "err", err)
+		srv.Close()
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// serveDebug serves net/http/pprof on addr (LOGINSIGN_DEBUG_ADDR); the returned function
+// stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	log.Warn("pprof debug listener is on; keep it on loopback", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }

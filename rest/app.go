@@ -51,7 +51,7 @@ type AppErrorBody struct {
 // writeAppError writes err as {"error","error_description"}. 401s carry
 // WWW-Authenticate: Basic; 429s Retry-After; internal errors are logged and hidden.
 func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
-	e := apperr.As(err)
+	e := httpx.Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
@@ -59,7 +59,7 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	switch e.Code {
 	case apperr.Unauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="LoginSign", charset="UTF-8"`)
-	case apperr.RateLimited:
+	case apperr.RateLimited, apperr.Unavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -80,6 +80,18 @@ func (a *API) limit(r *http.Request, key string, n int) error {
 	return nil
 }
 
+// failOpen reports whether a limiter error is an outage of the limit store (Redis) on a route
+// whose risk allows serving unthrottled: the app-backend API, whose client secrets are 256
+// bits (no rate of guessing finds one) and whose work is SQL only, keeps answering while
+// Redis is down. The outage is logged.
+func (a *API) failOpen(r *http.Request, err error) bool {
+	if !apperr.DependencyDown(err) {
+		return false
+	}
+	a.Log.WarnContext(r.Context(), "rate limit store unavailable; app-backend route served without its limit", "err", err, "path", r.URL.Path)
+	return true
+}
+
 // AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret
 // and puts the application into the context (auth.WithClient). It answers, with
 // {"error","error_description"}:
@@ -93,7 +105,7 @@ func (a *API) limit(r *http.Request, key string, n int) error {
 func (a *API) AppClient(next http.Handler) http.Handler {
 	lim := a.RateLimits.withDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.limit(r, "app:ip:"+httpx.ClientIP(r), lim.AppPerIP); err != nil {
+		if err := a.limit(r, "app:ip:"+httpx.ClientIP(r), lim.AppPerIP); err != nil && !a.failOpen(r, err) {
 			writeAppError(w, r, err)
 			return
 		}
@@ -107,7 +119,7 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 			return
 		}
 		id, secret := creds.ID, creds.Secret
-		if err := a.limit(r, "app:client:"+id, lim.AppPerClient); err != nil {
+		if err := a.limit(r, "app:client:"+id, lim.AppPerClient); err != nil && !a.failOpen(r, err) {
 			writeAppError(w, r, err)
 			return
 		}
