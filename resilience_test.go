@@ -254,3 +254,42 @@ func waitReady(t *testing.T, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// With the embedded store, a session outlives a restart of LoginSign: it is in
+// LOGINSIGN_DATA_DIR/kv.aof, and nothing listens on a port for it.
+func TestEmbeddedSessionsSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig(nil, env(map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "db.sqlite"), "LOGINSIGN_DATA_DIR": dir,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := newServer(ctx, cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.kv.Embedded {
+		t.Fatal("REDIS_URL unset did not start the embedded store")
+	}
+	u, _, err := s.identity.EnsureUser(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.identity.Sessions.Create(ctx, u.ID, "test", "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = newServer(ctx, cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.identity.Sessions.Lookup(ctx, raw)
+	if err != nil || got.UserID != u.ID {
+		t.Fatalf("session after restart: %+v, %v", got, err)
+	}
+}
