@@ -123,6 +123,9 @@ type Service struct {
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool
+
+	// userStmt is User's query, prepared once.
+	userStmt preparedStmt
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.

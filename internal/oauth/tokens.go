@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -564,16 +566,22 @@ type UserInfo struct {
 // ErrInvalidToken (the active flag only describes the connection; signing in again
 // reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
-	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
-	query, args := entsql.Dialect(s.DB.Dialect).
-		Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
-			c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
-		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
-		Where(entsql.EQ(c.C(appconnection.FieldID), tok.ConnectionID)).Query()
+	stmt, err := s.userStmt.get(ctx, s.DB.SQL, func() string {
+		c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		query, _ := entsql.Dialect(s.DB.Dialect).
+			Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
+				c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
+			From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
+			Where(entsql.EQ(c.C(appconnection.FieldID), "")).Query()
+		return query
+	})
+	if err != nil {
+		return nil, serverError(fmt.Errorf("preparing the connection query: %w", err))
+	}
 	var conn ent.AppConnection
 	var out UserInfo
 	var name, image entsql.NullString
-	err := s.DB.SQL.QueryRowContext(ctx, query, args...).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
+	err = stmt.QueryRowContext(ctx, tok.ConnectionID).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
 		&conn.ApplicationID, &out.GlobalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
@@ -600,4 +608,29 @@ func connectionEmail(c *ent.AppConnection) string {
 		return c.AppEmail
 	}
 	return c.AliasEmail
+}
+
+// preparedStmt is a statement prepared once on first use (database/sql then keeps it
+// prepared per connection): the hot queries skip building and parsing SQL on every call. A
+// failed prepare is retried on the next call.
+type preparedStmt struct {
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
+}
+
+func (p *preparedStmt) get(ctx context.Context, db *sql.DB, query func() string) (*sql.Stmt, error) {
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query())
+	if err != nil {
+		return nil, err
+	}
+	p.stmt.Store(st)
+	return st, nil
 }
