@@ -82,10 +82,7 @@ func load(r *bufio.Reader, s *Store) error {
 		e.size = e.measure()
 		s.m[key] = e
 		s.bytes += e.size
-		if exp := e.exp; exp != 0 {
-			e.exp = 0
-			s.setExp(e, exp)
-		}
+		s.setExp(e, e.exp)
 	}
 }
 

@@ -66,7 +66,7 @@ func BenchmarkExpire1M(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		c := newClock()
-		s, _ := Open(Options{Now: c.Now, SweepBatch: 1 << 30})
+		s, _ := Open(Options{Now: c.Now, SweepBatch: 1 << 30, SweepEvery: time.Hour})
 		val := make([]byte, 16)
 		for i := range 1_000_000 {
 			s.Do([]byte("SET"), []byte("k:"+strconv.Itoa(i)), val, []byte("PX"), []byte(strconv.Itoa(1000+i%5000)))

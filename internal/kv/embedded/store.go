@@ -5,8 +5,9 @@
 //
 // It holds up as it runs:
 //   - expiry costs O(log n) per key with its TTL, never a scan: keys with a TTL sit in a
-//     min-heap by deadline; a read of an expired key deletes it (lazy expiry), and a sweep
-//     every 100 ms pops at most SweepBatch expired keys from the top of the heap;
+//     4-ary min-heap by deadline; a read of an expired key deletes it (lazy expiry), and a
+//     sweep every 100 ms pops at most SweepBatch expired keys from the top of the heap; a TTL
+//     extended or removed is re-placed lazily, when its old deadline reaches the top (O(1));
 //   - memory is bounded (MaxKeys, MaxBytes): a write that would pass a bound first evicts the
 //     keys expiring soonest; when no key has a TTL left to evict, the write fails with an
 //     OOM error, like Redis's volatile-ttl policy;
@@ -16,7 +17,6 @@
 package embedded
 
 import (
-	"container/heap"
 	"errors"
 	"fmt"
 	"strconv"
@@ -32,8 +32,10 @@ type Options struct {
 	MaxKeys int
 	// MaxBytes bounds the estimated memory of keys and values. Default 512 MiB.
 	MaxBytes int64
-	// SweepBatch is the most expired keys one sweep (every 100 ms) deletes. Default 20,000.
+	// SweepBatch is the most expired keys one sweep deletes. Default 20,000.
 	SweepBatch int
+	// SweepEvery is the interval of the background sweep. Default 100 ms.
+	SweepEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -47,6 +49,9 @@ func (o *Options) defaults() {
 	}
 	if o.SweepBatch <= 0 {
 		o.SweepBatch = 20_000
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = 100 * time.Millisecond
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -70,7 +75,11 @@ type entry struct {
 	set  map[string]struct{}
 	hash map[string][]byte
 	exp  int64 // deadline in Unix milliseconds; 0: none
-	hidx int   // index in the expiry heap; -1 when exp is 0
+	// hexp is the deadline the expiry heap orders e by: exp, or an earlier deadline e had
+	// (a TTL that was extended or removed is fixed in the heap lazily, when it reaches the
+	// top). hidx is e's index in the heap, -1 when it is not in it.
+	hexp int64
+	hidx int
 	size int64
 }
 
@@ -89,29 +98,6 @@ func (e *entry) measure() int64 {
 		n += int64(memberOverhead + len(f) + len(v))
 	}
 	return n
-}
-
-// expHeap orders keys with a TTL by deadline.
-type expHeap []*entry
-
-func (h expHeap) Len() int           { return len(h) }
-func (h expHeap) Less(i, j int) bool { return h[i].exp < h[j].exp }
-func (h expHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].hidx, h[j].hidx = i, j
-}
-func (h *expHeap) Push(x any) {
-	e := x.(*entry)
-	e.hidx = len(*h)
-	*h = append(*h, e)
-}
-func (h *expHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.hidx = -1
-	return e
 }
 
 // Store is the data and its expiry, limits and log. Its methods are safe for concurrent use.
@@ -167,9 +153,9 @@ func (s *Store) Close() error {
 // run sweeps expired keys every 100 ms and flushes the log every second.
 func (s *Store) run() {
 	defer close(s.done)
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(s.opt.SweepEvery)
 	defer t.Stop()
-	tick := 0
+	lastSync := time.Now()
 	for {
 		select {
 		case <-s.stop:
@@ -177,7 +163,8 @@ func (s *Store) run() {
 		case <-t.C:
 		}
 		s.Sweep()
-		if tick++; tick%10 == 0 && s.log != nil {
+		if s.log != nil && time.Since(lastSync) >= time.Second {
+			lastSync = time.Now()
 			s.mu.Lock()
 			s.log.sync(s)
 			s.mu.Unlock()
@@ -185,15 +172,35 @@ func (s *Store) run() {
 	}
 }
 
+// settle puts the heap's top in its true place (its TTL was extended or removed since it was
+// ordered) and reports whether it did anything.
+func (s *Store) settle() bool {
+	e := s.h.top()
+	switch {
+	case e.exp == 0:
+		s.h.remove(0)
+		return true
+	case e.exp != e.hexp:
+		e.hexp = e.exp
+		s.h.fix(0)
+		return true
+	}
+	return false
+}
+
 // Sweep deletes up to SweepBatch expired keys, soonest first, and returns how many; the cost
-// is O(log n) per key deleted, whatever the number of live keys.
+// is O(log n) per key deleted (or re-placed), whatever the number of live keys.
 func (s *Store) Sweep() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.nowMs()
-	n := 0
-	for n < s.opt.SweepBatch && len(s.h) > 0 && s.h[0].exp <= now {
-		s.remove(s.h[0])
+	n, steps := 0, 0
+	for steps < s.opt.SweepBatch && len(s.h) > 0 && s.h.topAt() <= now {
+		steps++
+		if s.settle() {
+			continue
+		}
+		s.remove(s.h.top())
 		n++
 	}
 	s.Expired += int64(n)
@@ -226,7 +233,7 @@ func (s *Store) lookup(key string) *entry {
 func (s *Store) remove(e *entry) {
 	delete(s.m, e.key)
 	if e.hidx >= 0 {
-		heap.Remove(&s.h, e.hidx)
+		s.h.remove(e.hidx)
 	}
 	s.bytes -= e.size
 }
@@ -242,19 +249,21 @@ func (s *Store) del(key string) bool {
 	return true
 }
 
-// setExp sets e's deadline (0: none), keeping the heap in order.
+// setExp sets e's deadline (0: none). A later deadline or none leaves the heap as it is (the
+// key is re-placed when it reaches the top), so extending a TTL — a session touched on every
+// request — costs O(1); an earlier deadline moves the key up; a new one is pushed (O(1) on
+// average for deadlines later than most).
 func (s *Store) setExp(e *entry, exp int64) {
+	e.exp = exp
 	switch {
-	case exp == 0 && e.hidx >= 0:
-		heap.Remove(&s.h, e.hidx)
-		e.exp = 0
 	case exp == 0:
+	case e.hidx >= 0 && exp < e.hexp:
+		e.hexp = exp
+		s.h.fix(e.hidx)
 	case e.hidx >= 0:
-		e.exp = exp
-		heap.Fix(&s.h, e.hidx)
 	default:
-		e.exp = exp
-		heap.Push(&s.h, e)
+		e.hexp = exp
+		s.h.push(e)
 	}
 }
 
@@ -285,10 +294,12 @@ func (s *Store) resized(e *entry, delta int64) {
 // room evicts the keys expiring soonest until keys more keys and bytes more bytes fit.
 func (s *Store) room(keys int, bytes int64) error {
 	for len(s.m)+keys > s.opt.MaxKeys || s.bytes+bytes > s.opt.MaxBytes {
+		for len(s.h) > 0 && s.settle() {
+		}
 		if len(s.h) == 0 {
 			return ErrFull
 		}
-		victim := s.h[0]
+		victim := s.h.top()
 		s.remove(victim)
 		s.touch(victim.key)
 		s.Evicted++
