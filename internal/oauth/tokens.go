@@ -218,8 +218,9 @@ var errRaced = errors.New("refresh token rotated concurrently")
 // The successor tokens are derived from the presented one under the rotation key
 // (successorTokens), so a retry of a rotation whose answer was lost gets the same pair: within
 // Config.RefreshGrace of the rotation, from the same client, while the successor is unused and
-// unrevoked, presenting the spent token again answers the same access and refresh token. Any
-// other use of a spent token is reuse: the whole family is revoked.
+// unrevoked, presenting the spent token again answers the same access and refresh token (a
+// retry asking for another scope answers invalid_grant and changes nothing). Any other use of
+// a spent token is reuse: the whole family is revoked.
 func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope)
