@@ -72,6 +72,9 @@ type Config struct {
 	// MetricsToken, when set, also serves /metrics on the main listener to requests bearing
 	// "Authorization: Bearer <token>" (LOGINSIGN_METRICS_TOKEN; default unset: not there at all).
 	MetricsToken string
+	// Runtime holds the settings of the token path, the embedded store, shutdown and the
+	// debug listener (config_runtime.go).
+	Runtime RuntimeConfig
 
 	baseURL *url.URL
 }
@@ -106,6 +109,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
+	checkRuntime := c.Runtime.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -150,6 +154,9 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout < 0 {
 		return nil, fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", shutdown)
+	}
+	if err := checkRuntime(c.Dev); err != nil {
+		return nil, err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

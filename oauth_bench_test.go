@@ -197,3 +197,30 @@ func BenchmarkSignInFlow(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "flows/s")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+// BenchmarkIntrospect is POST /oauth/introspect (RFC 7662) of an active access token by its
+// client: client authentication and one Redis lookup.
+func BenchmarkIntrospect(b *testing.B) {
+	e := benchEnv(b)
+	access := e.signedInTokens(e.browser(), defaultTestEmail, "")["access_token"].(string)
+	form := url.Values{"token": {access}}.Encode()
+	c := benchClient()
+	runParallel(b, func() func() error {
+		return func() error {
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/introspect", strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.app.ID, e.app.Secret)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Active bool `json:"active"`
+			}
+			if err := decodeBody(resp, &out); err != nil || resp.StatusCode != 200 || !out.Active {
+				return fmt.Errorf("introspect: %d %v active=%v", resp.StatusCode, err, out.Active)
+			}
+			return nil
+		}
+	})
+}

@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +30,8 @@ import (
 	"loginsign/graph"
 	"loginsign/internal/account"
 	"loginsign/internal/appapi"
+	"loginsign/internal/apperr"
+
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
@@ -121,6 +123,9 @@ type Server struct {
 
 	// webhookAttempts times webhook delivery attempts by result.
 	webhookAttempts *prometheus.HistogramVec
+
+	// draining is set when shutdown begins: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -140,7 +145,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	k, err := kv.Open(ctx, cfg.RedisURL)
+	cfg.Runtime.sizePool(db)
+	k, err := kv.OpenWith(ctx, cfg.RedisURL, cfg.Runtime.kvOptions(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +156,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		}
 	}()
 	if k.Embedded {
-		log.Warn("REDIS_URL is unset: using the embedded in-process Redis; sessions and in-flight codes do not survive a restart and are not shared between instances")
+		log.Warn("REDIS_URL is unset: using the embedded store (persisted in LOGINSIGN_DATA_DIR/kv.aof); it is not shared between instances")
 	}
 	webhookSecrets, err := seal.New(cfg.Secret, "webhook secrets")
 	if err != nil {
@@ -173,7 +179,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
-		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
+			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), RotationKey: rotationKey(cfg.Secret)}, s.now)
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
@@ -305,21 +312,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when SQL and Redis both answer, else 503 with the reason.
+// readyz answers 200 when SQL and Redis both answer and the server is not shutting down,
+// else 503 with Retry-After naming the failing check ("unavailable", "shutting_down"); the
+// error behind a failed check goes to the log only (no addresses or user names in public).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{"database": "ok", "redis": "ok"}
 	status := http.StatusOK
 	if err := s.db.Ping(ctx); err != nil {
-		checks["database"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readyz: database check failed", "err", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	if err := s.kv.Ping(ctx).Err(); err != nil {
-		checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readyz: redis check failed", "err", err)
+		checks["redis"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if s.draining.Load() {
+		checks["shutdown"], status = "shutting_down", http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": "ready", "checks": checks}
 	if status != http.StatusOK {
 		body["status"] = "unavailable"
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, status, body)
@@ -364,7 +379,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           s.routes(),
+		Handler:           httpx.BodyIdleTimeout(s.routes(), cfg.Runtime.BodyIdleTimeout, 60*time.Second),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -397,18 +412,20 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
 
+	if cfg.Runtime.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.Runtime.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return s.shutdown(srv, cfg)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

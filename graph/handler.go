@@ -54,6 +54,11 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 			gerr.Message = e.Name()
 		}
 		gerr.Extensions = map[string]any{"code": e.Name()}
+		if e.Code == apperr.Internal && apperr.DependencyDown(err) {
+			log.WarnContext(ctx, "graphql: dependency unavailable", "err", err)
+			gerr.Message, gerr.Extensions = apperr.UnavailableMessage, map[string]any{"code": string(apperr.Unavailable)}
+			return gerr
+		}
 		if e.Code == apperr.Internal {
 			log.ErrorContext(ctx, "graphql internal error", "err", err)
 			gerr.Message = "internal error"
@@ -65,6 +70,11 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 		return gerr // validation and parse errors carry their own code
 	}
 	if errors.As(err, &already) && already.Err == nil {
+		return gerr
+	}
+	if apperr.DependencyDown(err) {
+		log.WarnContext(ctx, "graphql: dependency unavailable", "err", err)
+		gerr.Message, gerr.Extensions = apperr.UnavailableMessage, map[string]any{"code": string(apperr.Unavailable)}
 		return gerr
 	}
 	log.ErrorContext(ctx, "graphql internal error", "err", err)

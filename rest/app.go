@@ -26,7 +26,7 @@ type AppErrorBody struct {
 // writeAppError writes err as {"error","error_description"}. 401s carry
 // WWW-Authenticate: Basic; 429s Retry-After; internal errors are logged and hidden.
 func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
-	e := apperr.As(err)
+	e := httpx.Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
@@ -34,7 +34,7 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	switch e.Code {
 	case apperr.Unauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="LoginSign", charset="UTF-8"`)
-	case apperr.RateLimited:
+	case apperr.RateLimited, apperr.Unavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/oauth"
@@ -19,7 +20,12 @@ import (
 // server_error.
 func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	e := oauth.AsError(err)
-	if e.Code == oauth.ServerError {
+	switch {
+	case e.Code == oauth.ServerError && apperr.DependencyDown(err):
+		// RFC 6749 §4.1.2.1 temporarily_unavailable, with 503 and Retry-After.
+		a.Log.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+		e = oauth.ErrTemporarilyUnavailable
+	case e.Code == oauth.ServerError:
 		a.Log.ErrorContext(r.Context(), "oauth internal error", "err", err, "path", r.URL.Path)
 		e = oauth.ErrServer
 	}
@@ -31,7 +37,7 @@ func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 		h.Set("WWW-Authenticate", `Basic realm="loginsign", charset="UTF-8"`)
 	case oauth.InvalidToken:
 		h.Set("WWW-Authenticate", `Bearer realm="loginsign", error="invalid_token", error_description=`+strconv.Quote(e.Description))
-	case oauth.RateLimited:
+	case oauth.RateLimited, oauth.TemporarilyUnavailable:
 		h.Set("Retry-After", strconv.Itoa(max(1, e.RetryAfter)))
 	}
 	status := e.Status

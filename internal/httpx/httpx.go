@@ -40,16 +40,61 @@ type ErrorBody struct {
 // WriteError writes err as {"error","message"} with its status. Internal errors are logged
 // and shown as "internal error".
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := apperr.As(err)
+	e := Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
 	}
-	if e.Code == apperr.RateLimited && e.RetryAfter > 0 {
+	if (e.Code == apperr.RateLimited || e.Code == apperr.Unavailable) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	WriteJSON(w, apperr.HTTPStatus(e.Code), ErrorBody{Error: e.Name(), Message: e.Message})
 }
+
+// Unavailable maps an internal error e whose cause err is a dependency outage
+// (apperr.DependencyDown) to apperr.Unavailable with Retry-After, logging the cause; other
+// errors are returned unchanged. Every transport's error writer calls it.
+func Unavailable(r *http.Request, err error, e *apperr.Error) *apperr.Error {
+	if e.Code == apperr.Unavailable && e.RetryAfter == 0 {
+		c := *e
+		c.RetryAfter = apperr.RetryAfterUnavailable
+		return &c
+	}
+	if e.Code != apperr.Internal || !apperr.DependencyDown(err) {
+		return e
+	}
+	slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+	return &apperr.Error{Code: apperr.Unavailable, Message: apperr.UnavailableMessage, RetryAfter: apperr.RetryAfterUnavailable}
+}
+
+// WriteUnavailable answers 503 with Retry-After in the shape of the route r is for: GraphQL
+// {"errors":[{"message","extensions":{"code":"temporarily_unavailable"}}]} on /graphql;
+// {"error":"temporarily_unavailable","error_description"} on the OAuth endpoints, /api/user
+// and the app-backend API; {"error","message"} on the other /api routes; a short HTML page
+// elsewhere.
+func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+	w.Header().Set("Cache-Control", "no-store")
+	p := r.URL.Path
+	switch {
+	case p == "/graphql":
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []map[string]any{{
+			"message": apperr.UnavailableMessage, "extensions": map[string]any{"code": string(apperr.Unavailable)}}}})
+	case strings.HasPrefix(p, "/oauth/token"), strings.HasPrefix(p, "/oauth/introspect"), strings.HasPrefix(p, "/oauth/revoke"),
+		strings.HasPrefix(p, "/api/user"), strings.HasPrefix(p, "/api/applications/"):
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": string(apperr.Unavailable), "error_description": apperr.UnavailableMessage})
+	case strings.HasPrefix(p, "/api/"):
+		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: string(apperr.Unavailable), Message: apperr.UnavailableMessage})
+	default:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, unavailablePage)
+	}
+}
+
+const unavailablePage = `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
+	`<title>LoginSign is temporarily unavailable</title><h1>LoginSign is temporarily unavailable</h1>` +
+	`<p>Please try again in a few seconds.</p></html>`
 
 // DecodeJSON reads a JSON object body of at most limit bytes (MaxJSONBody when 0) into v.
 // Unknown fields are refused so that typos are not silently ignored.

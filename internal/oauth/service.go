@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"time"
 
@@ -40,6 +41,14 @@ type Config struct {
 	// KeyPublishLead is how long a new signing key is published before it signs (so that
 	// cached JWKS documents know it). Default 1 hour.
 	KeyPublishLead time.Duration
+	// RefreshGrace is how long after a rotation the spent refresh token may be presented again
+	// by the same client and answer the same new token pair (a retry whose answer was lost)
+	// rather than revoke its family as reuse. Default 5 seconds; negative turns it off.
+	RefreshGrace time.Duration
+	// RotationKey derives the tokens a refresh rotation issues from the refresh token it
+	// spends (so a retry gets the same pair). Instances sharing a database must share it.
+	// Default: 32 random bytes per process (a retry across a restart then counts as reuse).
+	RotationKey []byte
 	// Limits are the rate limits.
 	Limits Limits
 }
@@ -79,6 +88,13 @@ func (c *Config) defaults() {
 	}
 	def(&c.FlowTTL, 30*time.Minute)
 	def(&c.KeyPublishLead, time.Hour)
+	if c.RefreshGrace == 0 {
+		c.RefreshGrace = 5 * time.Second
+	}
+	if len(c.RotationKey) == 0 {
+		c.RotationKey = make([]byte, 32)
+		rand.Read(c.RotationKey)
+	}
 	lim := func(l *Limit, n int, w time.Duration) {
 		if l.N <= 0 {
 			l.N = n
@@ -109,6 +125,9 @@ type Service struct {
 	Equal func(a, b string) bool
 	// Clients authenticates clients; New makes one on db and k that compares with Equal.
 	Clients *clientauth.Service
+
+	// userStmt is User's query, prepared once.
+	userStmt preparedStmt
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.

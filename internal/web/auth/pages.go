@@ -146,6 +146,10 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		if ae.Code == apperr.Gone {
 			d.Title = "This link has expired"
 		}
+	case apperr.DependencyDown(err):
+		p.Log.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+		status, d.Title, d.Error = http.StatusServiceUnavailable, "LoginSign is temporarily unavailable", "Please try again in a few seconds."
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
 	default:
 		p.Log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		d.Error = "internal error"
