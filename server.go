@@ -208,7 +208,7 @@ func (s *Server) routes() http.Handler {
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
 		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log),
-		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv)})
+		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
 
 	mux := http.NewServeMux()
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -36,6 +37,8 @@ type Limits struct {
 	PerPrincipal ratelimit.Rule
 	// Limiter counts PerPrincipal; nil turns that limit off.
 	Limiter *ratelimit.Limiter
+	// Log receives the limiter's own failures (Redis unreachable); slog.Default when nil.
+	Log *slog.Logger
 }
 
 // Default limits.
@@ -63,7 +66,11 @@ func Endpoint(srv *handler.Server, l Limits) http.Handler {
 	if l.Limiter != nil {
 		// Runs after the complexity limit (extensions run in the order they were added), so an
 		// operation refused for its complexity costs nothing.
-		srv.Use(principalLimit{limiter: l.Limiter, rule: l.PerPrincipal})
+		log := l.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		srv.Use(principalLimit{limiter: l.Limiter, rule: l.PerPrincipal, log: log})
 	}
 	return LimitBody(srv, l.MaxBody)
 }
@@ -142,6 +149,7 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
 type principalLimit struct {
 	limiter *ratelimit.Limiter
 	rule    ratelimit.Rule
+	log     *slog.Logger
 }
 
 var _ interface {
@@ -171,6 +179,7 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 		gerr.Extensions = map[string]any{"code": string(apperr.RateLimited), "retryAfter": e.RetryAfter}
 		return gerr
 	}
+	p.log.ErrorContext(ctx, "graphql rate limit", "err", err)
 	gerr := gqlerror.Errorf("internal error")
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
