@@ -28,13 +28,13 @@ import (
 // LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL set they run on PostgreSQL and a
 // real Redis; otherwise on SQLite and the embedded Redis. Each reports req/s and p99.
 
-func benchEnv(b *testing.B) *oauthEnv {
+func benchEnv(b *testing.B, opts ...envOption) *oauthEnv {
 	b.Helper()
 	dbURL := "sqlite://" + filepath.Join(b.TempDir(), "bench.db")
 	if base := os.Getenv(storetest.EnvPostgres); base != "" {
 		dbURL = storetest.FreshPostgres(b, base)
 	}
-	e := newOAuthEnv(b, dbURL)
+	e := newOAuthEnv(b, dbURL, opts...)
 	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
 	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
 		LoginPerAddress: unlimited, LoginPerIP: unlimited, MagicConfirmPerIP: unlimited}

@@ -72,6 +72,7 @@ func newOAuthEnv(t testing.TB, dbURL string, opts ...envOption) *oauthEnv {
 	for _, o := range opts {
 		o(m)
 	}
+	base = m["LOGINSIGN_BASE_URL"]
 	cfg, err := loadConfig(nil, env(m))
 	if err != nil {
 		t.Fatal(err)

@@ -194,6 +194,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	if s.passkeys, err = passkey.New(db, k, cfg.BaseURL, s.now); err != nil {
 		return nil, err
 	}
+	if s.passkeys.Unavailable != "" {
+		log.Warn(s.passkeys.Unavailable)
+	}
 	s.oauth.Passkeys = s.passkeys
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}

@@ -26,6 +26,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -65,12 +66,6 @@ const (
 	issuerName = "LoginSign"
 )
 
-// Limit is n hits per window.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
-
 // Service is two-step verification.
 type Service struct {
 	DB *store.DB
@@ -78,9 +73,10 @@ type Service struct {
 	// Secrets seals TOTP secrets at rest.
 	Secrets *seal.Sealer
 	Now     func() time.Time
-	// Attempts limits code checks per person (sign-in second step, enrolment, turning off).
-	// Default 10 per 15 minutes.
-	Attempts Limit
+	// Limiter counts code checks; Attempts is the rule per person (sign-in second step,
+	// enrolment, turning off, regenerating). Default 10 per 15 minutes.
+	Limiter  *ratelimit.Limiter
+	Attempts ratelimit.Rule
 	// Notify, when set, is told of a change to a person's factors (security notices).
 	Notify func(ctx context.Context, userID string, event Event)
 }
@@ -101,7 +97,8 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Attempts: Limit{N: 10, Window: 15 * time.Minute}}
+	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
+		Attempts: ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute}}
 }
 
 // Status is a person's two-step verification state.
@@ -341,16 +338,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 
 // attempt counts one code check of uid.
 func (s *Service) attempt(ctx context.Context, uid string) error {
-	ok, retry, err := s.KV.Limit(ctx, "mfa:user:"+uid, s.Attempts.N, s.Attempts.Window)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		e := apperr.New(apperr.RateLimited, "too many codes tried; wait a few minutes")
-		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
-		return e
-	}
-	return nil
+	return s.Limiter.Take(ctx, s.Attempts, uid)
 }
 
 // match finds the time step within skew of now whose code is code and that is later than
@@ -385,7 +373,7 @@ func digitsOnly(s string) bool {
 	return true
 }
 
-// Recovery codes are 12 characters of a 32-letter alphabet without look-alikes (60 bits),
+// Recovery codes are 12 characters of a 31-letter alphabet without look-alikes (59 bits),
 // shown as xxxx-xxxx-xxxx.
 const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 

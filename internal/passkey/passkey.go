@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 
@@ -46,6 +47,8 @@ type Service struct {
 	Now func() time.Time
 	// Notify, when set, is told when a person's passkeys change (security notices).
 	Notify func(ctx context.Context, userID string, event mfa.Event)
+	// Unavailable, when set, says why passkeys are off (the base URL's host is an IP address).
+	Unavailable string
 }
 
 // Events of passkeys, for security notices.
@@ -54,22 +57,36 @@ const (
 	Removed mfa.Event = "passkey_removed"
 )
 
-// New returns the service for the public origin baseURL.
+// New returns the service for the public origin baseURL. WebAuthn needs a domain name as the
+// relying party id: for a base URL whose host is an IP address the service is returned with
+// Unavailable set, and its ceremonies answer NotFound (everything else still works).
 func New(db *store.DB, k *kv.Store, baseURL string, now func() time.Time) (*Service, error) {
+	if now == nil {
+		now = func() time.Time { return time.Now().UTC() }
+	}
+	s := &Service{DB: db, KV: k, Now: now}
 	u, err := url.Parse(baseURL)
 	if err != nil || u.Hostname() == "" {
 		return nil, fmt.Errorf("passkeys: base URL %q has no host", baseURL)
 	}
-	wa, err := webauthn.New(&webauthn.Config{
+	if net.ParseIP(u.Hostname()) != nil {
+		s.Unavailable = fmt.Sprintf("passkeys need a domain name in LOGINSIGN_BASE_URL, not the IP address %s", u.Hostname())
+		return s, nil
+	}
+	if s.WA, err = webauthn.New(&webauthn.Config{
 		RPID: u.Hostname(), RPDisplayName: "LoginSign", RPOrigins: []string{u.Scheme + "://" + u.Host},
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("passkeys: %w", err)
 	}
-	if now == nil {
-		now = func() time.Time { return time.Now().UTC() }
+	return s, nil
+}
+
+// available answers NotFound when passkeys cannot work with this base URL.
+func (s *Service) available() error {
+	if s.WA == nil {
+		return apperr.New(apperr.NotFound, "%s", s.Unavailable)
 	}
-	return &Service{DB: db, KV: k, WA: wa, Now: now}, nil
+	return nil
 }
 
 // person is a user as go-webauthn sees them.
@@ -125,6 +142,9 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := s.available(); err != nil {
+		return "", err
+	}
 	p, keys, err := s.person(ctx, uid)
 	if err != nil {
 		return "", err
@@ -158,6 +178,9 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.available(); err != nil {
 		return nil, err
 	}
 	if name, err = checkName(name); err != nil {
@@ -280,6 +303,9 @@ func (s *Service) HasPasskey(ctx context.Context, userID string) (bool, error) {
 // BeginLogin starts a passkey sign-in (no account named: the passkey says whose it is) and
 // returns the PublicKeyCredentialRequestOptions (JSON) for navigator.credentials.get.
 func (s *Service) BeginLogin(ctx context.Context) (string, error) {
+	if err := s.available(); err != nil {
+		return "", err
+	}
 	opts, sess, err := s.WA.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
 		return "", fmt.Errorf("starting passkey sign-in: %w", err)
@@ -298,6 +324,9 @@ func (s *Service) BeginLogin(ctx context.Context) (string, error) {
 // response that does not verify, an unknown passkey or a signature counter that went back (a
 // cloned authenticator) answers Unauthorized.
 func (s *Service) FinishLogin(ctx context.Context, response string) (userID string, amr []string, err error) {
+	if err := s.available(); err != nil {
+		return "", nil, err
+	}
 	refused := apperr.New(apperr.Unauthorized, "this passkey could not sign you in")
 	if len(response) > MaxResponse {
 		return "", nil, apperr.New(apperr.Invalid, "the passkey response is too large")
