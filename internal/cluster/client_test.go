@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -29,9 +30,11 @@ type visitor struct {
 	base string
 }
 
-func newVisitor(base string) *visitor {
+// newVisitor is a browser on its own loopback address (127.0.x.y from n), so that per-address
+// rate limits see distinct people behind the balancer, as they would on the internet.
+func newVisitor(base string, n int) *visitor {
 	jar, _ := cookiejar.New(nil)
-	return &visitor{base: base, Client: &http.Client{Jar: jar, Timeout: 15 * time.Second,
+	return &visitor{base: base, Client: &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: fromAddress(n),
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if !strings.HasPrefix(req.URL.String(), base) {
 				return http.ErrUseLastResponse
@@ -45,6 +48,13 @@ type answer struct {
 	location string
 	body     string
 	url      string
+}
+
+// fromAddress is a transport whose connections leave from 127.0.x.y, one address per n.
+func fromAddress(n int) *http.Transport {
+	ip := net.IPv4(127, 0, byte(1+n/250), byte(2+n%250))
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}
+	return &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 }
 
 // do sends one request; transport errors and 502/503/504 are errRetry.
@@ -162,8 +172,8 @@ func (f *flowRunner) step(ctx context.Context, v *visitor, method, u string, for
 	return retry(ctx, 20*time.Second, &f.retries, &f.mu, func() (answer, error) { return v.do(ctx, method, u, form, nil) })
 }
 
-func (f *flowRunner) run(ctx context.Context, email string) (*flowResult, error) {
-	v := newVisitor(f.base)
+func (f *flowRunner) run(ctx context.Context, n int, email string) (*flowResult, error) {
+	v := newVisitor(f.base, n)
 	pkce := oauth2.GenerateVerifier()
 	state := "st-" + email
 	login, err := f.step(ctx, v, http.MethodGet, f.config().AuthCodeURL(state, oauth2.S256ChallengeOption(pkce)), nil)
@@ -213,7 +223,7 @@ func (f *flowRunner) run(ctx context.Context, email string) (*flowResult, error)
 	if loc.Query().Get("state") != state || loc.Query().Get("code") == "" {
 		return nil, fmt.Errorf("callback %q: no code or wrong state", back.location)
 	}
-	octx := context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 15 * time.Second})
+	octx := context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Timeout: 15 * time.Second, Transport: fromAddress(n)})
 	tok, err := retry(ctx, 20*time.Second, &f.retries, &f.mu, func() (*oauth2.Token, error) {
 		t, err := f.config().Exchange(octx, loc.Query().Get("code"), oauth2.VerifierOption(pkce))
 		if err != nil && transient(err) {
@@ -250,8 +260,8 @@ func transient(err error) bool {
 }
 
 // signInSession signs email in at /login (no app) and returns its browser, for the portal API.
-func signInSession(ctx context.Context, base string, mail mailbox, email string) (*visitor, error) {
-	v := newVisitor(base)
+func signInSession(ctx context.Context, base string, mail mailbox, n int, email string) (*visitor, error) {
+	v := newVisitor(base, n)
 	var none int64
 	step := func(method, u string, form url.Values) (answer, error) {
 		return retry(ctx, 20*time.Second, &none, nil, func() (answer, error) { return v.do(ctx, method, u, form, nil) })

@@ -129,6 +129,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 			"REDIS_URL": c.RedisURL, "LOGINSIGN_SECRET": c.Secret,
 			"LOGINSIGN_DATA_DIR": filepath.Join(o.Dir, fmt.Sprintf("instance%d", i)),
 			"LOGINSIGN_LOG_LEVEL": "warn",
+			// HAProxy says who the client is in X-Forwarded-For; only it is believed.
+			"LOGINSIGN_TRUSTED_PROXIES": "127.0.0.1/32",
 		}
 		for k, v := range o.Env {
 			env[k] = v
@@ -282,6 +284,7 @@ defaults
     retry-on conn-failure
 frontend fe
     bind 127.0.0.1:%d
+    option forwardfor
     default_backend loginsign
 backend loginsign
     balance roundrobin

@@ -99,7 +99,7 @@ func TestCluster(t *testing.T) {
 		t.FailNow()
 	}
 
-	dev, err := signInSession(ctx, c.URL, mail, "dev@example.com")
+	dev, err := signInSession(ctx, c.URL, mail, 9000, "dev@example.com")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestCluster(t *testing.T) {
 		t.Logf("Redis failover: service back %.2f s after SIGKILL of the primary; %d requests, %d failed (%v)",
 			back.Sub(killedAt).Seconds(), st.total, st.failed, st.statuses)
 		// A new sign-in works on the promoted primary.
-		if _, err := runner.run(ctx, "after-failover@example.com"); err != nil {
+		if _, err := runner.run(ctx, 9001, "after-failover@example.com"); err != nil {
 			t.Fatalf("sign-in after failover: %v", err)
 		}
 	})
@@ -208,7 +208,7 @@ func TestCluster(t *testing.T) {
 					p, code := people[i], codes.Codes[i]
 					body, _ := json.Marshal(map[string]string{"code": code})
 					res, err := retry(ctx, 30*time.Second, new(int64), nil, func() (answer, error) {
-						return bearerPost(ctx, c.URL+"/api/user/licenses/redeem", p.token.AccessToken, body)
+						return bearerPost(ctx, i, c.URL+"/api/user/licenses/redeem", p.token.AccessToken, body)
 					})
 					if err == nil && res.status == http.StatusOK {
 						mu.Lock()
@@ -222,7 +222,7 @@ func TestCluster(t *testing.T) {
 		go func() { // sign-ins continue through the restart
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				if r, err := runner.run(ctx, fmt.Sprintf("during-restart-%d@example.com", i)); err == nil {
+				if r, err := runner.run(ctx, 9100+i, fmt.Sprintf("during-restart-%d@example.com", i)); err == nil {
 					mu.Lock()
 					joined = append(joined, r)
 					mu.Unlock()
@@ -280,12 +280,12 @@ func runFlows(t *testing.T, ctx context.Context, r *flowRunner, n int, prefix st
 			defer workers.Done()
 			for i := range next {
 				email := fmt.Sprintf("%s%d@example.com", prefix, i)
-				res, err := r.run(ctx, email)
+				res, err := r.run(ctx, i, email)
 				mu.Lock()
 				if err != nil {
 					redone++
 					mu.Unlock()
-					res, err = r.run(ctx, email)
+					res, err = r.run(ctx, i, email)
 					mu.Lock()
 				}
 				if err != nil {
@@ -451,8 +451,8 @@ func postJSON[T any](t *testing.T, ctx context.Context, v *visitor, u string, bo
 	return out
 }
 
-func bearerPost(ctx context.Context, u, token string, body []byte) (answer, error) {
-	v := &visitor{Client: &http.Client{Timeout: 15 * time.Second}}
+func bearerPost(ctx context.Context, n int, u, token string, body []byte) (answer, error) {
+	v := &visitor{Client: &http.Client{Timeout: 15 * time.Second, Transport: fromAddress(n)}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
