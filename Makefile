@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/loginsign
 GOFLAGS_T ?=
 
-.PHONY: all build run test bench generate check-generated vet clean
+.PHONY: all build run test bench generate check-generated vet clean cluster cluster-test
 
 all: build
 
@@ -33,6 +33,14 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m ./...
+
+# Three instances on PostgreSQL + Redis Sentinel behind HAProxy, until Ctrl-C (docs/operations.md).
+cluster: build
+	$(GO) run ./internal/cluster/cmd/cluster -bin $(BIN)
+
+# The multi-instance proof at full size (make test runs it with 150 flows).
+cluster-test:
+	LOGINSIGN_CLUSTER_FLOWS=1000 $(GO) test -count=1 -timeout 30m -run TestCluster -v ./internal/cluster
 
 clean:
 	rm -rf bin
