@@ -10,6 +10,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -537,4 +538,50 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// Load is a snapshot of the work the shared services have done, to divide by a number of
+// operations: PostgreSQL transactions and rows written (pg_stat_database) and Redis commands
+// (INFO stats of the current primary).
+type Load struct {
+	Transactions, RowsWritten, RedisCommands int64
+}
+
+// Sub is the work done between two snapshots.
+func (l Load) Sub(o Load) Load {
+	return Load{l.Transactions - o.Transactions, l.RowsWritten - o.RowsWritten, l.RedisCommands - o.RedisCommands}
+}
+
+// Load reads the counters now.
+func (c *Cluster) Load(ctx context.Context) (Load, error) {
+	var l Load
+	db, err := sql.Open("pgx", c.DatabaseURL)
+	if err != nil {
+		return l, err
+	}
+	defer db.Close()
+	// The statistics collector publishes with a small delay; ask for a fresh snapshot.
+	db.ExecContext(ctx, "SELECT pg_stat_clear_snapshot()")
+	if err := db.QueryRowContext(ctx, `SELECT xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted
+		FROM pg_stat_database WHERE datname = current_database()`).Scan(&l.Transactions, &l.RowsWritten); err != nil {
+		return l, err
+	}
+	port := 0
+	if len(c.sentinels) > 0 {
+		if port, err = c.redisPrimaryPort(); err != nil {
+			return l, err
+		}
+	} else {
+		port = c.redis[0].port
+	}
+	out, err := redisCLI(port, "INFO", "stats")
+	if err != nil {
+		return l, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+			l.RedisCommands, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return l, nil
 }

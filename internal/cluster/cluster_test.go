@@ -79,6 +79,18 @@ func TestCluster(t *testing.T) {
 
 	var people []*flowResult
 	t.Run("sign-in flows with an instance killed and restarted", func(t *testing.T) {
+		before, err := c.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if after, err := c.Load(ctx); err == nil && len(people) > 0 {
+				d := after.Sub(before)
+				n := float64(len(people))
+				t.Logf("per sign-in flow: %.1f PostgreSQL transactions, %.1f rows written, %.1f Redis commands",
+					float64(d.Transactions)/n, float64(d.RowsWritten)/n, float64(d.RedisCommands)/n)
+			}
+		}()
 		people = runFlows(t, ctx, runner, flows, "p", func(done int) {
 			switch done {
 			case flows / 3:
