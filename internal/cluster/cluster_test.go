@@ -56,7 +56,7 @@ func TestCluster(t *testing.T) {
 
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "loginsign")
-	if out, err := exec.Command("go", "build", "-o", bin, "loginsign").CombinedOutput(); err != nil {
+	if out, err := execGo("build", "-o", bin, "loginsign"); err != nil {
 		t.Fatalf("building loginsign: %v\n%s", err, out)
 	}
 	smtp := mailtest.Start(t)
@@ -337,10 +337,14 @@ func remove(all, gone []*flowResult) []*flowResult {
 }
 
 // createApp registers the test application with the CLI, as an operator would.
-func createApp(t *testing.T, c *Cluster, bin, webhookURL string) app {
+func createApp(t testing.TB, c *Cluster, bin, webhookURL string) app {
 	t.Helper()
-	cmd := exec.Command(bin, "apps", "create", "--owner", "dev@example.com", "--name", "Cluster App",
-		"--redirect-uri", "https://app.example.test/callback", "--webhook-url", webhookURL, "--json")
+	args := []string{"apps", "create", "--owner", "dev@example.com", "--name", "Cluster App",
+		"--redirect-uri", "https://app.example.test/callback", "--json"}
+	if webhookURL != "" {
+		args = append(args, "--webhook-url", webhookURL)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+c.DatabaseURL, "REDIS_URL="+c.RedisURL, "LOGINSIGN_SECRET="+c.Secret,
 		"LOGINSIGN_BASE_URL="+c.URL, "LOGINSIGN_DATA_DIR="+t.TempDir(), "LOGINSIGN_LOG_LEVEL=error")
 	out, err := cmd.Output()
@@ -587,3 +591,5 @@ func (l *load) stop() loadStats {
 }
 
 func normCode(c string) string { return strings.ToUpper(strings.ReplaceAll(c, "-", "")) }
+
+func execGo(args ...string) ([]byte, error) { return exec.Command("go", args...).CombinedOutput() }
