@@ -167,7 +167,10 @@ func TestCluster(t *testing.T) {
 
 	t.Run("Redis primary killed under load: Sentinel failover", func(t *testing.T) {
 		load := startLoad(ctx, c.URL, people)
-		time.Sleep(time.Second)
+		if load.waitHealthy(time.Now(), 20, 10*time.Second).IsZero() {
+			st := load.stop()
+			t.Fatalf("the load does not succeed before any fault: %v", st.statuses)
+		}
 		killedAt := time.Now()
 		if _, err := c.KillRedisPrimary(); err != nil {
 			t.Fatal(err)
