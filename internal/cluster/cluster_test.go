@@ -171,10 +171,10 @@ func TestCluster(t *testing.T) {
 			st := load.stop()
 			t.Fatalf("the load does not succeed before any fault: %v", st.statuses)
 		}
-		killedAt := time.Now()
 		if _, err := c.KillRedisPrimary(); err != nil {
 			t.Fatal(err)
 		}
+		killedAt := time.Now() // the process is gone
 		// Served again: 20 consecutive successful requests after the kill.
 		back := load.waitHealthy(killedAt, 20, 60*time.Second)
 		st := load.stop()
