@@ -208,13 +208,16 @@ func (f *flowRunner) run(ctx context.Context, n int, email string) (*flowResult,
 	if err != nil {
 		return nil, err
 	}
-	cflow, err := hidden(consent, "flow")
-	if err != nil {
-		return nil, err
-	}
-	back, err := f.step(ctx, v, http.MethodPost, f.base+"/oauth/consent", url.Values{"flow": {cflow}, "action": {"allow"}})
-	if err != nil {
-		return nil, err
+	// A person who consented before (a flow started again) goes straight back to the app.
+	back := consent
+	if !strings.HasPrefix(consent.location, f.app.redirect) {
+		cflow, err := hidden(consent, "flow")
+		if err != nil {
+			return nil, err
+		}
+		if back, err = f.step(ctx, v, http.MethodPost, f.base+"/oauth/consent", url.Values{"flow": {cflow}, "action": {"allow"}}); err != nil {
+			return nil, err
+		}
 	}
 	loc, err := url.Parse(back.location)
 	if err != nil || !strings.HasPrefix(back.location, f.app.redirect) {
