@@ -585,3 +585,19 @@ func (c *Cluster) Load(ctx context.Context) (Load, error) {
 	}
 	return l, nil
 }
+
+// RedisReport is what the Sentinels and each Redis server say about themselves, for a
+// failure message.
+func (c *Cluster) RedisReport() string {
+	var b strings.Builder
+	for _, p := range c.redis {
+		out, err := redisCLI(p.port, "INFO", "replication")
+		if err != nil {
+			fmt.Fprintf(&b, ":%d: %v\n", p.port, err)
+			continue
+		}
+		ks, _ := redisCLI(p.port, "INFO", "keyspace")
+		fmt.Fprintf(&b, ":%d: %s %s\n", p.port, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(ks), " "))
+	}
+	return b.String()
+}

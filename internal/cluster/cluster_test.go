@@ -179,7 +179,7 @@ func TestCluster(t *testing.T) {
 		back := load.waitHealthy(killedAt, 20, 60*time.Second)
 		st := load.stop()
 		if back.IsZero() {
-			t.Fatalf("service not back within 60 s of the primary's death; last errors: %v", st.lastErrors)
+			t.Fatalf("service not back within 60 s of the primary's death; last errors: %v\n%s\n%s", st.lastErrors, c.RedisReport(), c.Log(0, 10))
 		}
 		t.Logf("Redis failover: service back %.2f s after SIGKILL of the primary; %d requests, %d failed (%v)",
 			back.Sub(killedAt).Seconds(), st.total, st.failed, st.statuses)
