@@ -599,5 +599,15 @@ func (c *Cluster) RedisReport() string {
 		ks, _ := redisCLI(p.port, "INFO", "keyspace")
 		fmt.Fprintf(&b, ":%d: %s %s\n", p.port, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(ks), " "))
 	}
+	for _, p := range c.redis {
+		if data, err := os.ReadFile(p.logPath); err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, "switch-master") || strings.Contains(line, "+sdown") || strings.Contains(line, "+odown") ||
+					strings.Contains(line, "MASTER <-> REPLICA") || strings.Contains(line, "flush") {
+					fmt.Fprintf(&b, "%s: %s\n", filepath.Base(p.logPath), line)
+				}
+			}
+		}
+	}
 	return b.String()
 }
