@@ -358,15 +358,31 @@ func (c *Cluster) startRedis(ctx context.Context, take func() int, sentinel bool
 		}
 	}
 	c.RedisURL = "redis-sentinel://" + strings.Join(addrs, ",") + "/loginsign"
-	// Instances ask the Sentinels for the primary: wait until they know the replica too.
-	deadline := time.Now().Add(20 * time.Second)
+	// The replica must hold the data (its link up, the first sync done) and every Sentinel
+	// must know it before the deployment is worth failing over.
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if out, err := redisCLI(c.sentinels[0], "SENTINEL", "replicas", "loginsign"); err == nil && strings.Contains(out, strconv.Itoa(replica)) {
+		if replicaInSync(replica) && c.sentinelsKnow(replica) {
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	return errors.New("sentinels did not discover the replica")
+	return fmt.Errorf("the replica did not sync or the Sentinels do not know it:\n%s", c.RedisReport())
+}
+
+func replicaInSync(port int) bool {
+	out, err := redisCLI(port, "INFO", "replication")
+	return err == nil && strings.Contains(out, "master_link_status:up") && strings.Contains(out, "master_sync_in_progress:0")
+}
+
+func (c *Cluster) sentinelsKnow(replica int) bool {
+	for _, s := range c.sentinels {
+		out, err := redisCLI(s, "SENTINEL", "replicas", "loginsign")
+		if err != nil || !strings.Contains(out, strconv.Itoa(replica)) {
+			return false
+		}
+	}
+	return true
 }
 
 // redisPrimaryPort asks a Sentinel for the current primary.
