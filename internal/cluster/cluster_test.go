@@ -192,7 +192,7 @@ func TestCluster(t *testing.T) {
 	t.Run("PostgreSQL restarted under load: nothing acknowledged is lost", func(t *testing.T) {
 		variant := postJSON[struct {
 			ID string `json:"id"`
-		}](t, ctx, dev, c.URL+"/api/developer/applications/"+a.id+"/licenses/variants", map[string]any{"name": "Pro", "duration": "P30D"})
+		}](t, ctx, dev, c.URL+"/api/developer/applications/"+a.id+"/licenses/variants", map[string]any{"name": "Pro", "duration": "MONTH"})
 		codes := postJSON[struct {
 			Codes []string `json:"codes"`
 		}](t, ctx, dev, c.URL+"/api/developer/applications/"+a.id+"/licenses/codes/generate", map[string]any{"variantId": variant.ID, "count": len(people)})
