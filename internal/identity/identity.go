@@ -4,6 +4,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -115,6 +116,9 @@ func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, cr
 		return nil, false, err
 	}
 	u, err = s.CreateUser(ctx, email, "")
+	if errors.Is(err, globalid.ErrExhausted) {
+		return nil, false, err
+	}
 	if apperr.Is(err, apperr.Conflict) {
 		// Another request created it first.
 		u, err = s.UserByEmail(ctx, email)
