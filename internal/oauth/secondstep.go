@@ -131,6 +131,9 @@ func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID
 	return s.Passkeys.HasPasskey(ctx, userID)
 }
 
+// PasskeysAvailable reports whether passkey sign-in works with this server's base URL.
+func (s *Service) PasskeysAvailable() bool { return s.Passkeys != nil && s.Passkeys.Available() }
+
 // PasskeyOptions starts a passkey sign-in: the request options (JSON) for
 // navigator.credentials.get. Rate limited per IP.
 func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error) {

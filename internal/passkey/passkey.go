@@ -81,6 +81,9 @@ func New(db *store.DB, k *kv.Store, baseURL string, now func() time.Time) (*Serv
 	return s, nil
 }
 
+// Available reports whether passkeys work with this base URL.
+func (s *Service) Available() bool { return s.WA != nil }
+
 // available answers NotFound when passkeys cannot work with this base URL.
 func (s *Service) available() error {
 	if s.WA == nil {

@@ -118,6 +118,8 @@ type pageData struct {
 	Viewer  string
 	Screen  *oauth.ConsentScreen
 	Scopes  []string
+	// Passkeys offers passkey sign-in on the login page.
+	Passkeys bool
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formAction ...string) {
@@ -337,7 +339,7 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 		p.Cookies.Set(w, returnCookie, rt, 30*time.Minute)
 	}
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "Sign in", Flow: flowID}
+	d := pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable()}
 	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
 		d.Email = f.Request.LoginHint
 		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
@@ -361,7 +363,7 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := p.OAuth.SendMagicLink(r.Context(), email, flowID, httpx.ClientIP(r)); err != nil {
 		if apperr.Is(err, apperr.Invalid) {
-			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID,
+			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
 				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message})
 			return
 		}
