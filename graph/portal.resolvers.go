@@ -162,11 +162,15 @@ func (r *mutationResolver) UpdateAppConnection(ctx context.Context, appID string
 
 // SyncConnectionEmail is the resolver for the syncConnectionEmail field.
 func (r *mutationResolver) SyncConnectionEmail(ctx context.Context, appID string, connectionID string, email string) (*model.SyncEmailPayload, error) {
-	changed, err := r.Portal.SyncEmail(ctx, appID, connectionID, email)
+	pending, err := r.Portal.SyncEmail(ctx, appID, connectionID, email)
 	if err != nil {
 		return nil, err
 	}
-	return &model.SyncEmailPayload{Ok: true, Changed: changed}, nil
+	out := &model.SyncEmailPayload{Ok: true, Changed: false}
+	if pending {
+		out.Pending = &pending
+	}
+	return out, nil
 }
 
 // DeleteAppConnection is the resolver for the deleteAppConnection field.
@@ -193,11 +197,11 @@ func (r *mutationResolver) ImportUsers(ctx context.Context, appID string, input 
 
 // RollbackImport is the resolver for the rollbackImport field.
 func (r *mutationResolver) RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error) {
-	src, n, err := r.Portal.RollbackImport(ctx, appID, sourceID)
+	rb, err := r.Portal.RollbackImport(ctx, appID, sourceID)
 	if err != nil {
 		return nil, err
 	}
-	return &model.RollbackImportPayload{Source: src, DeletedConnections: n}, nil
+	return &model.RollbackImportPayload{Source: rb.Source, DeletedConnections: rb.DeletedConnections, WithdrawnLinks: rb.WithdrawnLinks}, nil
 }
 
 // TestEmailSyncAPI is the resolver for the testEmailSyncApi field.

@@ -5,7 +5,7 @@ package identity
 import (
 	"context"
 	"fmt"
-	"net/mail"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -15,6 +15,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/globalid"
 	"loginsign/internal/kv"
+	"loginsign/internal/mail"
 	"loginsign/internal/store"
 )
 
@@ -25,6 +26,10 @@ type Service struct {
 	IDs      *globalid.Allocator
 	Sessions *Sessions
 	Now      func() time.Time
+	// Mail and BaseURL send the confirmation and notice mails of a requested address change
+	// (links point at BaseURL, LOGINSIGN_BASE_URL).
+	Mail    mail.Sender
+	BaseURL string
 }
 
 // New returns the accounts domain over db and kv.
@@ -48,7 +53,7 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", apperr.New(apperr.Invalid, "email is required")
 	}
-	a, err := mail.ParseAddress(s)
+	a, err := netmail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
 		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
 	}
@@ -80,8 +85,11 @@ func (s *Service) CreateUser(ctx context.Context, email, name string) (*ent.User
 		if err != nil {
 			return err
 		}
-		u, err = tx.User.Create().SetGlobalID(gid).SetEmail(email).SetName(name).Save(ctx)
-		return store.Err(err, "user")
+		if u, err = tx.User.Create().SetGlobalID(gid).SetEmail(email).SetName(name).Save(ctx); err != nil {
+			return store.Err(err, "user")
+		}
+		// The address may be another account's verified alternative: then it is theirs.
+		return ClaimAddress(ctx, tx, u.ID, email, s.Now().UTC())
 	})
 	if err != nil {
 		return nil, err
@@ -105,9 +113,10 @@ func (s *Service) User(ctx context.Context, id string) (*ent.User, error) {
 	return u, store.Err(err, "user")
 }
 
-// EnsureUser returns the account of email, creating it on first sign-in.
+// EnsureUser returns the account that holds email (as primary or verified alternative
+// address), creating one on first sign-in.
 func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, created bool, err error) {
-	u, err = s.UserByEmail(ctx, email)
+	u, err = s.AccountByAddress(ctx, email)
 	if err == nil {
 		return u, false, nil
 	}
@@ -116,8 +125,8 @@ func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, cr
 	}
 	u, err = s.CreateUser(ctx, email, "")
 	if apperr.Is(err, apperr.Conflict) {
-		// Another request created it first.
-		u, err = s.UserByEmail(ctx, email)
+		// Another request created it first, or another account verified it meanwhile.
+		u, err = s.AccountByAddress(ctx, email)
 		return u, false, err
 	}
 	if err != nil {

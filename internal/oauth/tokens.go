@@ -381,19 +381,28 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 	return nil
 }
 
-// UserInfo is GET /api/user: the connection's profile as the application may see it.
+// UserInfo is GET /api/user: the connection's profile as the application may see it, shaped
+// by the scopes the person granted (OpenID Connect Core §5.3.2, §5.4), the same claims the
+// id_token carries. sub and the documented id are the connection id and always present;
+// with email: email (the shared address, else the alias) and email_verified; with profile:
+// name, picture and global_id, plus the documented globalId and image. A claim without a value
+// is omitted, never null (§5.3.2).
 type UserInfo struct {
-	ID       string  `json:"id"`
-	GlobalID string  `json:"globalId"`
-	Name     *string `json:"name"`
-	Email    string  `json:"email"`
-	Image    *string `json:"image"`
+	Subject       string  `json:"sub"`
+	ID            string  `json:"id"`
+	GlobalID      string  `json:"globalId,omitempty"`
+	Name          *string `json:"name,omitempty"`
+	Email         string  `json:"email,omitempty"`
+	Image         *string `json:"image,omitempty"`
+	EmailVerified *bool   `json:"email_verified,omitempty"`
+	Picture       *string `json:"picture,omitempty"`
+	GlobalIDClaim string  `json:"global_id,omitempty"`
 }
 
-// User returns the profile of the token's connection. The connection is loaded on every call
-// (one SQL query joining connection and account): a deleted or blocked connection answers
-// ErrInvalidToken (the active flag only describes the connection; signing in again
-// reactivates it).
+// User returns the profile of the token's connection, limited to the token's scopes. The
+// connection is loaded on every call (one SQL query joining connection and account): a
+// deleted or blocked connection answers ErrInvalidToken (the active flag only describes the
+// connection; signing in again reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
 	query, args := entsql.Dialect(s.DB.Dialect).
@@ -402,10 +411,10 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
 		Where(entsql.EQ(c.C(appconnection.FieldID), tok.ConnectionID)).Query()
 	var conn ent.AppConnection
-	var out UserInfo
+	var globalID string
 	var name, image entsql.NullString
 	err := s.DB.SQL.QueryRowContext(ctx, query, args...).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
-		&conn.ApplicationID, &out.GlobalID, &name, &image)
+		&conn.ApplicationID, &globalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
 	}
@@ -415,14 +424,21 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
 	}
-	out.ID, out.Email = tok.ConnectionID, connectionEmail(&conn)
-	if name.Valid && name.String != "" {
-		out.Name = &name.String
+	out := &UserInfo{Subject: tok.ConnectionID, ID: tok.ConnectionID}
+	if slices.Contains(tok.Scopes, ScopeEmail) {
+		verified := true
+		out.Email, out.EmailVerified = connectionEmail(&conn), &verified
 	}
-	if image.Valid && image.String != "" {
-		out.Image = &image.String
+	if slices.Contains(tok.Scopes, ScopeProfile) {
+		out.GlobalID, out.GlobalIDClaim = globalID, globalID
+		if name.Valid && name.String != "" {
+			out.Name = &name.String
+		}
+		if image.Valid && image.String != "" {
+			out.Image, out.Picture = &image.String, &image.String
+		}
 	}
-	return &out, nil
+	return out, nil
 }
 
 // connectionEmail is the address the application sees: the shared address, else the alias.

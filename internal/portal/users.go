@@ -13,7 +13,6 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
-	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
@@ -329,8 +328,10 @@ func EmailMuted(conn *ent.AppConnection) bool { return conn.EmailMuted || !conn.
 type ConnectionPatch struct {
 	// IsForwarding is the developer's switch for relaying alias mail to the person.
 	IsForwarding *bool
-	// AppEmail is the address the person shares with the app: their primary or a verified
-	// alternative address; "" stops sharing (the app sees only the alias).
+	// AppEmail is the developer's own record of the person's address, stored as
+	// developer_email: any well-formed address, "" clears it. It is never compared with the
+	// person's addresses (the answer would tell which address is theirs) and never changes the
+	// address LoginSign shows the app or forwards to: only the person chooses that.
 	AppEmail *string
 }
 
@@ -338,6 +339,15 @@ type ConnectionPatch struct {
 func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
 	if p.IsForwarding == nil && p.AppEmail == nil {
 		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
+	}
+	record := ""
+	if p.AppEmail != nil {
+		if addr := strings.TrimSpace(*p.AppEmail); addr != "" {
+			var err error
+			if record, err = identity.NormalizeEmail(addr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var out *ent.AppConnection
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
@@ -354,27 +364,7 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 			upd.SetIsForwarding(*p.IsForwarding)
 		}
 		if p.AppEmail != nil {
-			addr := strings.TrimSpace(*p.AppEmail)
-			if addr == "" {
-				upd.ClearAppEmail()
-			} else {
-				addr, err = identity.NormalizeEmail(addr)
-				if err != nil {
-					return err
-				}
-				linked := conn.Edges.User.Email == addr
-				if !linked {
-					linked, err = tx.UserEmail.Query().Where(useremail.UserID(conn.UserID), useremail.Email(addr),
-						useremail.VerifiedAtNotNil()).Exist(ctx)
-					if err != nil {
-						return err
-					}
-				}
-				if !linked {
-					return apperr.New(apperr.Invalid, "appEmail must be the person's primary or a verified alternative address")
-				}
-				upd.SetAppEmail(addr)
-			}
+			upd.SetDeveloperEmail(record)
 		}
 		saved, err := upd.Save(ctx)
 		if err != nil {
@@ -387,12 +377,13 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 	return out, err
 }
 
-// SyncEmail makes email the LoginSign primary address of the person behind connection connID
-// (the developer's email-sync API). It answers changed=false when it already is, Invalid for a
-// bad address, NotFound for an unknown application or connection, Conflict when another
-// account uses the address. A change voids outstanding magic links; the calling application
-// gets no email_changed event (no loops).
-func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (changed bool, err error) {
+// SyncEmail is the developer's email-sync API: it asks the person behind connection connID to
+// make email their LoginSign primary address (identity.RequestEmailChange). Nothing changes
+// until the person confirms from the new mailbox while signed in; the answer is pending=true
+// whether or not the address belongs to anyone, or changed=false without pending when it
+// already is the primary address. Invalid for a malformed address, NotFound for an unknown
+// application or connection.
+func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (pending bool, err error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return false, err
@@ -404,7 +395,8 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (c
 	if strings.TrimSpace(email) == "" {
 		return false, apperr.New(apperr.Invalid, "email is required")
 	}
-	return s.Identity.ChangePrimaryEmail(ctx, conn.UserID, email, webhooks.ReasonDeveloperAPI, appID, uid)
+	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
+		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their
