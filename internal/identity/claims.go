@@ -89,7 +89,12 @@ func (s *Service) HoldsAddress(ctx context.Context, u *ent.User, addr string) (b
 
 // VerifiedAddresses are u's primary address followed by its verified alternatives.
 func (s *Service) VerifiedAddresses(ctx context.Context, u *ent.User) ([]string, error) {
-	alts, err := s.DB.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.VerifiedAtNotNil()).
+	return VerifiedAddressesOf(ctx, s.DB.Client, u)
+}
+
+// VerifiedAddressesOf is VerifiedAddresses read through c (a transaction's client).
+func VerifiedAddressesOf(ctx context.Context, c *ent.Client, u *ent.User) ([]string, error) {
+	alts, err := c.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.VerifiedAtNotNil()).
 		Order(ent.Asc(useremail.FieldEmail)).All(ctx)
 	if err != nil {
 		return nil, err

@@ -247,11 +247,11 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	}
 	created := conn == nil
 	appEmail := ""
+	verified, err := identity.VerifiedAddressesOf(ctx, tx.Client(), u)
+	if err != nil {
+		return nil, serverError(err)
+	}
 	if share != "" && share != ShareAlias {
-		verified, err := s.verifiedAddresses(ctx, u)
-		if err != nil {
-			return nil, err
-		}
 		if !slices.Contains(verified, share) {
 			return nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
 		}
@@ -286,10 +286,6 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	if share != "" {
 		// The person answered the consent page, which named the application's record of them:
 		// an open pending link becomes part of the connection now, never before.
-		verified, err := s.verifiedAddresses(ctx, u)
-		if err != nil {
-			return nil, err
-		}
 		l, err := connections.PendingLinkFor(ctx, tx.Client(), req.ClientID, verified)
 		if err != nil {
 			return nil, serverError(err)

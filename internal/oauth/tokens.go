@@ -382,21 +382,41 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 }
 
 // UserInfo is GET /api/user: the connection's profile as the application may see it, shaped
-// by the scopes the person granted (OpenID Connect Core §5.3.2, §5.4), the same claims the
-// id_token carries. sub and the documented id are the connection id and always present;
-// with email: email (the shared address, else the alias) and email_verified; with profile:
-// name, picture and global_id, plus the documented globalId and image. A claim without a value
-// is omitted, never null (§5.3.2).
+// by the scopes the person granted (OpenID Connect Core §5.3.2, §5.4), with the same claims the
+// id_token carries. sub and the documented id are the connection id and always present. With
+// email: the documented email (the shared address, else the alias) and email_verified. With
+// profile: the documented globalId, name and image (name and image null when unset, as
+// documented), and the standard picture and global_id (omitted when unset, §5.3.2). A field
+// of a scope that was not granted is absent.
 type UserInfo struct {
-	Subject       string  `json:"sub"`
-	ID            string  `json:"id"`
-	GlobalID      string  `json:"globalId,omitempty"`
-	Name          *string `json:"name,omitempty"`
-	Email         string  `json:"email,omitempty"`
-	Image         *string `json:"image,omitempty"`
-	EmailVerified *bool   `json:"email_verified,omitempty"`
-	Picture       *string `json:"picture,omitempty"`
-	GlobalIDClaim string  `json:"global_id,omitempty"`
+	Subject       string
+	Email         string // "" without the email scope
+	Profile       bool   // the profile scope was granted
+	GlobalID      string
+	Name, Picture string
+}
+
+// MarshalJSON writes the claims of u that its scopes allow.
+func (u *UserInfo) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"sub": u.Subject, "id": u.Subject}
+	if u.Email != "" {
+		m["email"], m["email_verified"] = u.Email, true
+	}
+	if u.Profile {
+		m["globalId"], m["global_id"] = u.GlobalID, u.GlobalID
+		m["name"], m["image"] = nullable(u.Name), nullable(u.Picture)
+		if u.Picture != "" {
+			m["picture"] = u.Picture
+		}
+	}
+	return json.Marshal(m)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // User returns the profile of the token's connection, limited to the token's scopes. The
@@ -424,19 +444,12 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
 	}
-	out := &UserInfo{Subject: tok.ConnectionID, ID: tok.ConnectionID}
+	out := &UserInfo{Subject: tok.ConnectionID}
 	if slices.Contains(tok.Scopes, ScopeEmail) {
-		verified := true
-		out.Email, out.EmailVerified = connectionEmail(&conn), &verified
+		out.Email = connectionEmail(&conn)
 	}
 	if slices.Contains(tok.Scopes, ScopeProfile) {
-		out.GlobalID, out.GlobalIDClaim = globalID, globalID
-		if name.Valid && name.String != "" {
-			out.Name = &name.String
-		}
-		if image.Valid && image.String != "" {
-			out.Image, out.Picture = &image.String, &image.String
-		}
+		out.Profile, out.GlobalID, out.Name, out.Picture = true, globalID, name.String, image.String
 	}
 	return out, nil
 }
