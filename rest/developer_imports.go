@@ -18,10 +18,10 @@ const MaxImportBody = 8 << 20
 
 // importRowJSON is one row of an import result.
 type importRowJSON struct {
-	Row            int     `json:"row"`
-	ExternalUserID string  `json:"externalUserId"`
-	Email          string  `json:"email"`
-	Status         string  `json:"status"`
+	Row            int    `json:"row"`
+	ExternalUserID string `json:"externalUserId"`
+	Email          string `json:"email"`
+	Status         string `json:"status"`
 	// ConnectionID is set only for already_connected rows (a connection the app already has).
 	ConnectionID *string `json:"connectionId,omitempty"`
 	Message      *string `json:"message,omitempty"`

@@ -107,4 +107,3 @@ func VerifiedAddressesOf(ctx context.Context, c *ent.Client, u *ent.User) ([]str
 	}
 	return out, nil
 }
-

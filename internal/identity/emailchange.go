@@ -104,7 +104,6 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	return true, nil
 }
 
-
 // EmailChange is what the confirmation and cancel pages show about a request.
 type EmailChange struct {
 	NewEmail, OldEmail, ApplicationName string
