@@ -489,6 +489,37 @@ func TestAttackOpenIDOnlyTokenGetsNoProfile(t *testing.T) {
 		if in["active"] != true || in["scope"] != "openid" || in["email"] != nil || in["name"] != nil {
 			t.Errorf("introspection: %v", in)
 		}
+		// The developer's lists follow the same grant: no name in the users list, the licenses
+		// owner or the backend's current logins, and a search by name finds nothing.
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		listName := func(q string) (float64, any) {
+			_, list := dev.api(http.MethodGet, "/api/developer/applications/"+e.app.ID+"/users?q="+url.QueryEscape(q), nil)
+			if users := list["users"].([]any); len(users) > 0 {
+				return list["total"].(float64), users[0].(map[string]any)["name"]
+			}
+			return list["total"].(float64), nil
+		}
+		if total, name := listName(""); total != 1 || name != nil {
+			t.Errorf("users list with openid only: total %v name %v", total, name)
+		}
+		if total, _ := listName("nora"); total != 0 {
+			t.Errorf("search by the unshared name found %v", total)
+		}
+		currentName := func() any {
+			req, _ := http.NewRequest(http.MethodGet, e.base+"/api/applications/"+e.app.ID+"/users", nil)
+			req.SetBasicAuth(e.app.ID, e.app.Secret)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			decodeJSON(t, resp, &out)
+			return out["users"].([]any)[0].(map[string]any)["displayName"]
+		}
+		if n := currentName(); n != nil {
+			t.Errorf("current logins displayName with openid only: %v", n)
+		}
 		// Refresh asking for more than was granted: invalid_scope.
 		s, body, hdr := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {"openid email profile"}})
 		wantOAuthError(t, s, body, hdr, 400, "invalid_scope")
@@ -510,6 +541,10 @@ func TestAttackOpenIDOnlyTokenGetsNoProfile(t *testing.T) {
 		}
 		if info["name"] != "Nora Named" || info["globalId"] != info["global_id"] {
 			t.Errorf("profile claims: %v", info)
+		}
+		// Granted now, the name shows in the developer's lists too.
+		if total, name := listName("nora"); total != 1 || name != "Nora Named" || currentName() != "Nora Named" {
+			t.Errorf("after granting profile: total %v name %v", total, name)
 		}
 	})
 }

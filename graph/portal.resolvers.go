@@ -68,11 +68,11 @@ func (r *appConnectionResolver) GlobalID(ctx context.Context, obj *ent.AppConnec
 
 // Name is the resolver for the name field.
 func (r *appConnectionResolver) Name(ctx context.Context, obj *ent.AppConnection) (*string, error) {
-	u, err := r.Portal.Person(ctx, obj)
+	name, err := r.Portal.VisibleName(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	return optional(u.Name), nil
+	return optional(name), nil
 }
 
 // Email is the resolver for the email field.

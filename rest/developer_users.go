@@ -41,7 +41,7 @@ func toDeveloperUser(c *ent.AppConnection) developerUser {
 		Joined: httpx.Time(c.JoinedAt), Region: nullable(c.Region), AppEmail: c.DeveloperEmail,
 	}
 	if p := c.Edges.User; p != nil {
-		u.GlobalID, u.Name = p.GlobalID, nullable(p.Name)
+		u.GlobalID, u.Name = p.GlobalID, nullable(portal.SharedName(c))
 	}
 	return u
 }

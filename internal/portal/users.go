@@ -11,6 +11,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/consent"
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
 	"loginsign/internal/apperr"
@@ -98,18 +99,31 @@ func searchPredicate(q string) predicate.AppConnection {
 	}
 	return func(s *sql.Selector) {
 		b := sql.Dialect(s.Dialect())
-		people := func() *sql.Selector {
+		byGlobalID := func() *sql.Selector {
 			t := b.Table(user.Table)
-			return b.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
-				like(t.C(user.FieldGlobalID), upper),
-				like("LOWER("+t.C(user.FieldName)+")", lower),
-			))
+			return b.Select(t.C(user.FieldID)).From(t).Where(like(t.C(user.FieldGlobalID), upper))
+		}
+		byName := func() *sql.Selector {
+			t := b.Table(user.Table)
+			return b.Select(t.C(user.FieldID)).From(t).Where(like("LOWER("+t.C(user.FieldName)+")", lower))
+		}
+		// The name is searchable only where the person shares it (the profile scope): a search
+		// must not reveal what the list hides.
+		sharingProfile := func() *sql.Selector {
+			t := b.Table(consent.Table)
+			return b.Select(t.C(consent.FieldConnectionID)).From(t).Where(sql.P(func(pb *sql.Builder) {
+				pb.WriteString(connections.ProfileScopeSQL(t.C(consent.FieldScopes)))
+			}))
+		}
+		nameMatch := func(userCol, idCol string) *sql.Predicate {
+			return sql.And(sql.In(userCol, byName()), sql.In(idCol, sharingProfile()))
 		}
 		if s.Dialect() != dialect.Postgres || len([]rune(q)) < 3 {
 			s.Where(sql.Or(
 				like(s.C(appconnection.FieldAliasEmail), lower),
 				like(s.C(appconnection.FieldAppEmail), lower),
-				sql.In(s.C(appconnection.FieldUserID), people()),
+				sql.In(s.C(appconnection.FieldUserID), byGlobalID()),
+				nameMatch(s.C(appconnection.FieldUserID), s.C(appconnection.FieldID)),
 			))
 			return
 		}
@@ -119,7 +133,10 @@ func searchPredicate(q string) predicate.AppConnection {
 		}
 		matches := branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAliasEmail), lower) }).
 			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAppEmail), lower) })).
-			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), people()) }))
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), byGlobalID()) })).
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate {
+				return nameMatch(t.C(appconnection.FieldUserID), t.C(appconnection.FieldID))
+			}))
 		s.Where(sql.In(s.C(appconnection.FieldID), matches))
 	}
 }
@@ -171,7 +188,7 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	}
 	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...)
 	bounds := cursorBounds(order, p.After, p.Before)
-	conn, err := q.Clone().Where(bounds...).WithUser().Paginate(ctx, p.After, p.First, p.Before, p.Last,
+	conn, err := q.Clone().Where(bounds...).WithUser().WithConsent().Paginate(ctx, p.After, p.First, p.Before, p.Last,
 		ent.WithAppConnectionOrder(order), ent.WithAppConnectionFilter(p.Where.Filter))
 	if err != nil {
 		return nil, pageErr(err)
@@ -293,7 +310,7 @@ func (s *Service) Connection(ctx context.Context, appID, connID string) (*ent.Ap
 func connectionOf(ctx context.Context, c *ent.Client, app *ent.Application, connID string) (*ent.AppConnection, error) {
 	conn, err := c.AppConnection.Query().
 		Where(appconnection.ID(connID), appconnection.ApplicationID(app.ID)).
-		WithUser().Only(ctx)
+		WithUser().WithConsent().Only(ctx)
 	if err != nil {
 		return nil, store.Err(err, "connection")
 	}
@@ -309,6 +326,35 @@ func (s *Service) Person(ctx context.Context, conn *ent.AppConnection) (*ent.Use
 	}
 	u, err := conn.QueryUser().Only(ctx)
 	return u, store.Err(err, "user")
+}
+
+// SharedName is the person's display name as the developer's lists show it: only when the
+// person granted the application the profile scope, else "" (the same rule as /api/user and
+// the id_token). conn must have its User and Consent edges loaded.
+func SharedName(conn *ent.AppConnection) string {
+	if conn.Edges.User == nil || !connections.SharesProfile(conn) {
+		return ""
+	}
+	return conn.Edges.User.Name
+}
+
+// VisibleName is SharedName for a connection whose edges may not be loaded (a GraphQL field):
+// it reads the person and the consent when needed, without changing conn (other fields of it
+// resolve concurrently).
+func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (string, error) {
+	u, err := s.Person(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	c := conn.Edges.Consent
+	if c == nil {
+		if c, err = conn.QueryConsent().Only(ctx); err != nil && !ent.IsNotFound(err) {
+			return "", err
+		}
+	}
+	view := *conn
+	view.Edges.User, view.Edges.Consent = u, c
+	return SharedName(&view), nil
 }
 
 // SharedEmail is what the developer's list shows as email: the shared address, or "-".
