@@ -14,12 +14,12 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
-	"loginsign/ent/consent"
 	"loginsign/ent/application"
+	"loginsign/ent/consent"
 	"loginsign/ent/user"
 	"loginsign/internal/apperr"
-	"loginsign/internal/connections"
 	"loginsign/internal/auth"
+	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
