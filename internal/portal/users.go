@@ -348,7 +348,8 @@ func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (str
 	}
 	c := conn.Edges.Consent
 	if c == nil {
-		if c, err = conn.QueryConsent().Only(ctx); err != nil && !ent.IsNotFound(err) {
+		// Through the service's client: conn may come from a committed transaction.
+		if c, err = s.DB.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !ent.IsNotFound(err) {
 			return "", err
 		}
 	}
