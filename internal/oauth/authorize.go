@@ -247,9 +247,11 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	}
 	created := conn == nil
 	appEmail := ""
-	verified, err := identity.VerifiedAddressesOf(ctx, tx.Client(), u)
-	if err != nil {
-		return nil, serverError(err)
+	var verified []string // read only when the person answered the consent page
+	if share != "" {
+		if verified, err = identity.VerifiedAddressesOf(ctx, tx.Client(), u); err != nil {
+			return nil, serverError(err)
+		}
 	}
 	if share != "" && share != ShareAlias {
 		if !slices.Contains(verified, share) {
