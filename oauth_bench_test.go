@@ -36,7 +36,7 @@ func benchEnv(b *testing.B) *oauthEnv {
 	}
 	e := newOAuthEnv(b, dbURL)
 	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
-	e.srv.oauth.Config.Limits = oauth.Limits{TokenPerClient: unlimited, TokenPerIP: unlimited, HealthcheckPerIP: unlimited,
+	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
 		LoginPerAddress: unlimited, LoginPerIP: unlimited, MagicConfirmPerIP: unlimited}
 	return e
 }
@@ -196,4 +196,31 @@ func BenchmarkSignInFlow(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "flows/s")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkIntrospect is POST /oauth/introspect (RFC 7662) of an active access token by its
+// client: client authentication and one Redis lookup.
+func BenchmarkIntrospect(b *testing.B) {
+	e := benchEnv(b)
+	access := e.signedInTokens(e.browser(), defaultTestEmail, "")["access_token"].(string)
+	form := url.Values{"token": {access}}.Encode()
+	c := benchClient()
+	runParallel(b, func() func() error {
+		return func() error {
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/introspect", strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.app.ID, e.app.Secret)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Active bool `json:"active"`
+			}
+			if err := decodeBody(resp, &out); err != nil || resp.StatusCode != 200 || !out.Active {
+				return fmt.Errorf("introspect: %d %v active=%v", resp.StatusCode, err, out.Active)
+			}
+			return nil
+		}
+	})
 }

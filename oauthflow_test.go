@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -132,8 +133,11 @@ func TestSignInFlow(t *testing.T) {
 			t.Fatalf("second sign-in should see the same connection and alias: %v vs %v", u3, user)
 		}
 
-		// Reusing the rotated refresh token revokes the family: the token it rotated into and
-		// the access tokens of that sign-in stop working; the other sign-in is untouched.
+		// Reusing the rotated refresh token after the grace window revokes the family: the
+		// token it rotated into and the access tokens of that sign-in stop working; the other
+		// sign-in is untouched.
+		later := e.srv.oauth.Config.RefreshGrace + time.Second
+		e.srv.oauth.Now = func() time.Time { return time.Now().UTC().Add(later) }
 		_, err = conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
 		var re *oauth2.RetrieveError
 		if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" || re.Response.StatusCode != 400 {

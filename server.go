@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,17 +19,19 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
 	"loginsign/graph"
 	"loginsign/internal/account"
 	"loginsign/internal/appapi"
+	"loginsign/internal/apperr"
+
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
@@ -38,6 +39,7 @@ import (
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -112,8 +114,6 @@ type Server struct {
 	oauth    *oauth.Service
 	appAPI   *appapi.Service
 	licenses *licenses.Service
-	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
-	limits   rest.RateLimits
 	webhooks *webhooks.Service
 	account  *account.Service
 	mail     mail.Sender
@@ -123,6 +123,9 @@ type Server struct {
 
 	// webhookAttempts times webhook delivery attempts by result.
 	webhookAttempts *prometheus.HistogramVec
+
+	// draining is set when shutdown begins: /readyz answers 503 from then on.
+	draining atomic.Bool
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -142,7 +145,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	if err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	k, err := kv.Open(ctx, cfg.RedisURL)
+	cfg.Runtime.sizePool(db)
+	k, err := kv.OpenWith(ctx, cfg.RedisURL, cfg.Runtime.kvOptions(cfg.DataDir))
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +156,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		}
 	}()
 	if k.Embedded {
-		log.Warn("REDIS_URL is unset: using the embedded in-process Redis; sessions and in-flight codes do not survive a restart and are not shared between instances")
+		log.Warn("REDIS_URL is unset: using the embedded store (persisted in LOGINSIGN_DATA_DIR/kv.aof); it is not shared between instances")
 	}
 	webhookSecrets, err := seal.New(cfg.Secret, "webhook secrets")
 	if err != nil {
@@ -176,10 +180,12 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
-		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
+			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), RotationKey: rotationKey(cfg.Secret)}, s.now)
 	s.portal.Redirects = redirectChecker{s.oauth}
-	s.appAPI = &appapi.Service{DB: db}
+	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	s.licenses.Limiter = ratelimit.New(k)
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
@@ -200,16 +206,19 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account}
+	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log),
+		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
 
 	mux := http.NewServeMux()
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	if s.cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", s.metricsBehindToken()) // else on LOGINSIGN_METRICS_ADDR only
+	}
 
 	// GraphQL and the analysts' playground.
 	mux.Handle("/graphql", gql)
@@ -289,6 +298,7 @@ func (s *Server) routes() http.Handler {
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.APIErrors(mux)
+	h = guardEdge(h)
 	h = api.Sessions(h)
 	h = http.NewCrossOriginProtection().Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
@@ -301,28 +311,36 @@ func (s *Server) routes() http.Handler {
 		}).Handler(h)
 	}
 	h = httpx.SecurityHeaders(h)
-	return httpx.Observe(s.log, h, s.observe)
+	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when SQL and Redis both answer, else 503 with the reason.
+// readyz answers 200 when SQL and Redis both answer and the server is not shutting down,
+// else 503 with Retry-After naming the failing check ("unavailable", "shutting_down"); the
+// error behind a failed check goes to the log only (no addresses or user names in public).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{"database": "ok", "redis": "ok"}
 	status := http.StatusOK
 	if err := s.db.Ping(ctx); err != nil {
-		checks["database"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readyz: database check failed", "err", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
 	}
 	if err := s.kv.Ping(ctx).Err(); err != nil {
-		checks["redis"], status = err.Error(), http.StatusServiceUnavailable
+		s.log.WarnContext(ctx, "readyz: redis check failed", "err", err)
+		checks["redis"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if s.draining.Load() {
+		checks["shutdown"], status = "shutting_down", http.StatusServiceUnavailable
 	}
 	body := map[string]any{"status": "ready", "checks": checks}
 	if status != http.StatusOK {
 		body["status"] = "unavailable"
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, status, body)
@@ -367,7 +385,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           s.routes(),
+		Handler:           httpx.BodyIdleTimeout(s.routes(), cfg.Runtime.BodyIdleTimeout, 60*time.Second),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -378,13 +396,15 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	s.serveMetrics(ctx)
 	go s.oauth.RunKeyRotation(ctx, 6*time.Hour, func(err error) { log.Error("rotating signing keys", "err", err) })
 	if cfg.RelayAddr != "" {
 		rl, err := net.Listen("tcp", cfg.RelayAddr)
 		if err != nil {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
-		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now}, s.db.Client, s.mail)
+		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit}, s.db.Client, s.mail)
 		go func() { errc <- rs.Serve(rl) }()
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
@@ -398,18 +418,20 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
 		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
 
+	if cfg.Runtime.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.Runtime.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return s.shutdown(srv, cfg)
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -209,8 +209,14 @@ func init() {
 	applicationDescAllowedOrigins := applicationFields[7].Descriptor()
 	// application.DefaultAllowedOrigins holds the default value on creation for the allowed_origins field.
 	application.DefaultAllowedOrigins = applicationDescAllowedOrigins.Default.([]string)
+	// applicationDescClientRequestsPerMinute is the schema descriptor for client_requests_per_minute field.
+	applicationDescClientRequestsPerMinute := applicationFields[8].Descriptor()
+	// application.DefaultClientRequestsPerMinute holds the default value on creation for the client_requests_per_minute field.
+	application.DefaultClientRequestsPerMinute = applicationDescClientRequestsPerMinute.Default.(int)
+	// application.ClientRequestsPerMinuteValidator is a validator for the "client_requests_per_minute" field. It is called by the builders before save.
+	application.ClientRequestsPerMinuteValidator = applicationDescClientRequestsPerMinute.Validators[0].(func(int) error)
 	// applicationDescWebhookURL is the schema descriptor for webhook_url field.
-	applicationDescWebhookURL := applicationFields[9].Descriptor()
+	applicationDescWebhookURL := applicationFields[10].Descriptor()
 	// application.WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
 	application.WebhookURLValidator = applicationDescWebhookURL.Validators[0].(func(string) error)
 	// applicationDescID is the schema descriptor for id field.

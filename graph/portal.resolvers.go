@@ -120,7 +120,7 @@ func (r *importSourceResolver) Counts(ctx context.Context, obj *ent.ImportSource
 func (r *mutationResolver) UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error) {
 	out, err := r.Portal.UpdateApplication(ctx, id, portal.ApplicationPatch{Name: input.Name, Website: input.Website,
 		IconURL: input.IconURL, TermsURL: input.TermsURL, PrivacyURL: input.PrivacyURL, RedirectURIs: input.RedirectUris,
-		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL})
+		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, ClientRequestsPerMinute: input.ClientRequestsPerMinute})
 	if err != nil {
 		return nil, err
 	}

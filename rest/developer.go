@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
 )
@@ -23,8 +24,10 @@ type developerApplication struct {
 	RedirectURIs   []string `json:"redirectUris"`
 	AllowedOrigins []string `json:"allowedOrigins"`
 	WebhookURL     *string  `json:"webhookUrl"`
-	CreatedAt      string   `json:"createdAt"`
-	UpdatedAt      string   `json:"updatedAt"`
+	// ClientRequestsPerMinute is the quota of successful client-authenticated requests.
+	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
+	CreatedAt               string `json:"createdAt"`
+	UpdatedAt               string `json:"updatedAt"`
 	// Secrets appear only in the answer that created them.
 	ClientSecret  string `json:"clientSecret,omitempty"`
 	WebhookSecret string `json:"webhookSecret,omitempty"`
@@ -35,7 +38,8 @@ func toDeveloperApplication(a *ent.Application) developerApplication {
 		ID: a.ID, ClientID: a.ID, Name: a.Name, Website: nullable(a.Website), IconURL: nullable(a.IconURL),
 		TermsURL: nullable(a.TermsURL), PrivacyURL: nullable(a.PrivacyURL),
 		RedirectURIs: nonNil(a.RedirectUris), AllowedOrigins: nonNil(a.AllowedOrigins), WebhookURL: nullable(a.WebhookURL),
-		CreatedAt: httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
+		ClientRequestsPerMinute: a.ClientRequestsPerMinute,
+		CreatedAt:               httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
 	}
 }
 
@@ -86,6 +90,8 @@ type applicationBody struct {
 	RedirectURIs   *[]string `json:"redirectUris"`
 	AllowedOrigins *[]string `json:"allowedOrigins"`
 	WebhookURL     *string   `json:"webhookUrl"`
+	// ClientRequestsPerMinute is read by PATCH only.
+	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute"`
 }
 
 func deref[T any](p *T) T {
@@ -102,6 +108,10 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 	var b applicationBody
 	if err := httpx.DecodeJSON(w, r, &b, 0); err != nil {
 		httpx.WriteError(w, r, err)
+		return
+	}
+	if b.ClientRequestsPerMinute != nil {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "clientRequestsPerMinute is set with PATCH once the application exists"))
 		return
 	}
 	created, err := a.Portal.CreateApplication(r.Context(), portal.ApplicationInput{
@@ -137,7 +147,7 @@ func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	p := portal.ApplicationPatch{Name: b.Name, Website: b.Website, IconURL: b.IconURL, TermsURL: b.TermsURL,
-		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL}
+		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, ClientRequestsPerMinute: b.ClientRequestsPerMinute}
 	if b.RedirectURIs != nil {
 		p.RedirectURIs = nonNil(*b.RedirectURIs)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"loginsign/internal/account"
 	"loginsign/internal/appapi"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
@@ -27,23 +28,29 @@ type API struct {
 	Portal   *portal.Service
 	OAuth    *oauth.Service
 	// App backends and licenses (rest/app.go, rest/licenses.go).
-	AppAPI     *appapi.Service
-	Licenses   *licenses.Service
-	KV         *kv.Store
-	RateLimits RateLimits
-	Webhooks   *webhooks.Service
-	Account    *account.Service
+	AppAPI   *appapi.Service
+	Licenses *licenses.Service
+	KV       *kv.Store
+	Webhooks *webhooks.Service
+	Account  *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A
 // missing, unknown or expired session leaves the context anonymous; routes that need a person
-// answer 401 from the domain.
+// answer 401 from the domain. When the session store is down the request is answered 503
+// (httpx.WriteUnavailable), never treated as signed out.
 func (a *API) Sessions(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw := a.Cookies.Get(r, "session")
 		if raw != "" {
-			if s, err := a.Identity.Sessions.Lookup(r.Context(), raw); err == nil {
+			s, err := a.Identity.Sessions.Lookup(r.Context(), raw)
+			if err == nil {
 				r = r.WithContext(auth.WithSession(r.Context(), s))
+			} else if apperr.DependencyDown(err) {
+				// Not "signed out": the session store is down. Say so, in the route's shape.
+				a.Log.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+				httpx.WriteUnavailable(w, r)
+				return
 			}
 		}
 		next.ServeHTTP(w, r)

@@ -209,6 +209,8 @@ type UpdateApplicationInput struct {
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	// An empty string removes the webhook and its secret.
 	WebhookURL *string `json:"webhookUrl,omitempty"`
+	// Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000.
+	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute,omitempty"`
 }
 
 type UpdateApplicationPayload struct {

@@ -3,6 +3,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 )
 
 // MaxJSONBody is the default limit of a JSON request body.
@@ -37,16 +40,61 @@ type ErrorBody struct {
 // WriteError writes err as {"error","message"} with its status. Internal errors are logged
 // and shown as "internal error".
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	e := apperr.As(err)
+	e := Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		e = &apperr.Error{Code: apperr.Internal, Message: "internal error"}
 	}
-	if e.Code == apperr.RateLimited && e.RetryAfter > 0 {
+	if (e.Code == apperr.RateLimited || e.Code == apperr.Unavailable) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	WriteJSON(w, apperr.HTTPStatus(e.Code), ErrorBody{Error: e.Name(), Message: e.Message})
 }
+
+// Unavailable maps an internal error e whose cause err is a dependency outage
+// (apperr.DependencyDown) to apperr.Unavailable with Retry-After, logging the cause; other
+// errors are returned unchanged. Every transport's error writer calls it.
+func Unavailable(r *http.Request, err error, e *apperr.Error) *apperr.Error {
+	if e.Code == apperr.Unavailable && e.RetryAfter == 0 {
+		c := *e
+		c.RetryAfter = apperr.RetryAfterUnavailable
+		return &c
+	}
+	if e.Code != apperr.Internal || !apperr.DependencyDown(err) {
+		return e
+	}
+	slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+	return &apperr.Error{Code: apperr.Unavailable, Message: apperr.UnavailableMessage, RetryAfter: apperr.RetryAfterUnavailable}
+}
+
+// WriteUnavailable answers 503 with Retry-After in the shape of the route r is for: GraphQL
+// {"errors":[{"message","extensions":{"code":"temporarily_unavailable"}}]} on /graphql;
+// {"error":"temporarily_unavailable","error_description"} on the OAuth endpoints, /api/user
+// and the app-backend API; {"error","message"} on the other /api routes; a short HTML page
+// elsewhere.
+func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+	w.Header().Set("Cache-Control", "no-store")
+	p := r.URL.Path
+	switch {
+	case p == "/graphql":
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []map[string]any{{
+			"message": apperr.UnavailableMessage, "extensions": map[string]any{"code": string(apperr.Unavailable)}}}})
+	case strings.HasPrefix(p, "/oauth/token"), strings.HasPrefix(p, "/oauth/introspect"), strings.HasPrefix(p, "/oauth/revoke"),
+		strings.HasPrefix(p, "/api/user"), strings.HasPrefix(p, "/api/applications/"):
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": string(apperr.Unavailable), "error_description": apperr.UnavailableMessage})
+	case strings.HasPrefix(p, "/api/"):
+		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: string(apperr.Unavailable), Message: apperr.UnavailableMessage})
+	default:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, unavailablePage)
+	}
+}
+
+const unavailablePage = `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width">` +
+	`<title>LoginSign is temporarily unavailable</title><h1>LoginSign is temporarily unavailable</h1>` +
+	`<p>Please try again in a few seconds.</p></html>`
 
 // DecodeJSON reads a JSON object body of at most limit bytes (MaxJSONBody when 0) into v.
 // Unknown fields are refused so that typos are not silently ignored.
@@ -60,7 +108,14 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 			return apperr.New(apperr.Invalid, "Content-Type must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := CheckJSONText(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -112,15 +167,60 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
 		Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
-// ClientIP is the peer address of r (the proxy's, when behind one: configure the proxy to
-// set X-Forwarded-For and trust it explicitly before reading that header).
+// ClientIP is the address of the party that sent r: the one ClientAddress put into its
+// context (the peer, or the client a trusted proxy forwarded), else the TCP peer.
 func ClientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+	if ip := auth.ClientIP(r.Context()); ip != "" {
+		return ip
 	}
-	return strings.Trim(host, "[]")
+	return Proxies{}.ClientIP(r)
 }
 
 // Errorf is a shortcut for a 400 apperr.
 func Errorf(format string, args ...any) error { return apperr.New(apperr.Invalid, format, args...) }
+
+// CheckText refuses text no store accepts: invalid UTF-8, or a NUL character (PostgreSQL
+// text cannot hold either). what names the text in the message. The answer is apperr
+// Invalid (400).
+func CheckText(what, s string) *apperr.Error {
+	if !utf8.ValidString(s) {
+		return apperr.New(apperr.Invalid, "%s is not valid UTF-8", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return apperr.New(apperr.Invalid, "%s contains a NUL character", what)
+	}
+	return nil
+}
+
+// CheckJSONText refuses a JSON text that is not UTF-8 or whose strings hold a NUL (the escape
+// \u0000), with apperr Invalid: encoding/json would quietly replace the first and pass the
+// second on to the database, which refuses it.
+func CheckJSONText(b []byte) *apperr.Error {
+	if !utf8.Valid(b) {
+		return apperr.New(apperr.Invalid, "the body is not valid UTF-8")
+	}
+	if HasEscapedNUL(b) {
+		return apperr.New(apperr.Invalid, "the body contains a NUL character (\\u0000)")
+	}
+	return nil
+}
+
+// HasEscapedNUL reports whether b holds the JSON (or GraphQL) string escape \u0000: a
+// backslash that is not itself escaped, then u0000.
+func HasEscapedNUL(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte("u0000"))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		n := 0
+		for k := at - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = at + 1
+	}
+}

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -79,6 +80,7 @@ func Observe(log *slog.Logger, next http.Handler, observe func(r *http.Request, 
 			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("ip", ClientIP(r)),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.size), slog.Duration("duration", d))
 		}()
 		next.ServeHTTP(sw, r)
@@ -93,4 +95,32 @@ func SecurityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// BodyIdleTimeout gives a request body at most idle between reads (a slow sender holds a
+// connection for idle, not for the whole request timeout), within total from the start of
+// the request.
+func BodyIdleTimeout(next http.Handler, idle, total time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), idle: idle, end: time.Now().Add(total)}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type idleBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	end  time.Time
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	d := time.Now().Add(b.idle)
+	if d.After(b.end) {
+		d = b.end
+	}
+	b.rc.SetReadDeadline(d)
+	return b.ReadCloser.Read(p)
 }

@@ -1,6 +1,7 @@
 // Package kv opens the Redis behind REDIS_URL: a real server (standalone, Sentinel or Cluster,
-// through go-redis UniversalClient) in production, or an in-process Redis-protocol server when
-// the URL is empty, so the same code path runs embedded.
+// through go-redis UniversalClient) in production, or the embedded store (package embedded,
+// reached over the Redis protocol on in-memory connections) when the URL is empty, so the
+// same code path runs embedded.
 package kv
 
 import (
@@ -10,30 +11,50 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/kv/embedded"
 )
 
 // Store is an open Redis client and, when embedded, the server behind it.
 type Store struct {
 	redis.UniversalClient
 	Embedded bool
-	stop     func()
+	// Engine is the embedded store, when Embedded.
+	Engine *embedded.Store
+	stop   func()
 }
 
-// Open connects to rawURL, or starts an embedded server when rawURL is empty.
+// Options tune Open. Zero fields take the defaults of go-redis and package embedded.
+type Options struct {
+	// Path is the embedded store's log (sessions survive a restart); empty: memory only.
+	Path string
+	// MaxKeys and MaxBytes bound the embedded store.
+	MaxKeys  int
+	MaxBytes int64
+	// PoolSize is the client's connection pool size.
+	PoolSize int
+}
+
+// Open connects to rawURL, or starts an embedded store (in memory only) when rawURL is empty.
+func Open(ctx context.Context, rawURL string) (*Store, error) {
+	return OpenWith(ctx, rawURL, Options{})
+}
+
+// OpenWith connects to rawURL, or starts an embedded store when rawURL is empty.
 //
 // URL forms: redis://[user:pass@]host:port[/db], rediss://… (TLS),
 // redis-sentinel://[user:pass@]host:port[,host:port…]/MASTER[/db] and
 // redis-cluster://[user:pass@]host:port[,host:port…].
-func Open(ctx context.Context, rawURL string) (*Store, error) {
+func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	if rawURL == "" {
-		return openEmbedded()
+		return openEmbedded(o)
 	}
 	opts, err := parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
+	opts.PoolSize = o.PoolSize
 	c := redis.NewUniversalClient(opts)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -83,32 +104,17 @@ func parse(rawURL string) (*redis.UniversalOptions, error) {
 	}
 }
 
-// openEmbedded starts an in-process Redis-protocol server on loopback. Its data lives in
-// memory only: a restart logs everyone out and voids in-flight codes, nothing durable is lost.
-func openEmbedded() (*Store, error) {
-	mr := miniredis.NewMiniRedis()
-	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("starting embedded redis: %w", err)
+// openEmbedded starts the embedded store (package embedded) and a go-redis client that
+// reaches it over in-memory connections: no port, no password to leak.
+func openEmbedded(opts Options) (*Store, error) {
+	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes})
+	if err != nil {
+		return nil, err
 	}
-	// The embedded server does not expire keys by the wall clock on its own; advance it.
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-done:
-				return
-			case now := <-t.C:
-				mr.SetTime(now)
-				mr.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{mr.Addr()}})
-	return &Store{UniversalClient: c, Embedded: true, stop: func() { close(done); mr.Close() }}, nil
+	srv := embedded.Serve(eng)
+	c := redis.NewClient(&redis.Options{Addr: "embedded", Dialer: srv.Dial, Protocol: 2, DisableIdentity: true,
+		PoolSize: opts.PoolSize, MinIdleConns: 2})
+	return &Store{UniversalClient: c, Embedded: true, Engine: eng, stop: func() { srv.Close(); eng.Close() }}, nil
 }
 
 // Close closes the client and stops an embedded server.

@@ -33,56 +33,55 @@ type codeGrant struct {
 	Family        string   `json:"f"`
 }
 
-func codeKey(hash string) string     { return "oc:" + hash }
-func usedCodeKey(hash string) string { return "ocu:" + hash }
+func codeKey(hash string) string      { return "oc:" + hash }
+func codeGrantKey(hash string) string { return "ocg:" + hash }
 
 // issueCode stores g under a new code for CodeTTL and returns the code.
 func (s *Service) issueCode(ctx context.Context, g codeGrant) (string, error) {
 	raw := ids.Secret(CodePrefix)
+	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
-	if err := s.KV.Set(ctx, codeKey(ids.Hash(raw)), b, s.Config.CodeTTL).Err(); err != nil {
+	// The code is a marker that redemption takes, next to its grant; redemption extends the
+	// grant's life so that a late replay still finds the family to revoke.
+	pipe := s.KV.TxPipeline()
+	pipe.Set(ctx, codeKey(h), 1, s.Config.CodeTTL)
+	pipe.Set(ctx, codeGrantKey(h), b, s.Config.CodeTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return "", serverError(fmt.Errorf("storing authorization code: %w", err))
 	}
 	return raw, nil
 }
 
-// redeemScript takes a code atomically: the first caller gets the grant (status 1) and leaves
-// a used-marker holding it; later callers get the marker (status 2: a replay); an unknown or
-// expired code gives status 0. One script, so exactly one of any number of concurrent
-// redemptions wins.
-var redeemScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then
-  redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], v, 'PX', ARGV[1])
-  return {1, v}
-end
-local u = redis.call('GET', KEYS[2])
-if u then return {2, u} end
-return {0, ''}
-`)
-
-// redeemCode takes the code raw. replayed is true when it was already redeemed; g is then the
-// grant it stood for (so its tokens can be revoked).
+// redeemCode takes the code raw, atomically (one MULTI/EXEC: GETDEL of the marker, GET of the
+// grant, which then lives CodeTTL + AccessTokenTTL): of any number of concurrent redemptions exactly one takes the marker. replayed is
+// true when the code was already redeemed; g is then the grant it stood for (so its tokens
+// can be revoked). An unknown or expired code gives nil, false.
 func (s *Service) redeemCode(ctx context.Context, raw string) (g *codeGrant, replayed bool, err error) {
 	if len(raw) > 128 {
 		return nil, false, nil
 	}
 	h := ids.Hash(raw)
-	// The used-marker outlives the code so a late replay still revokes what the code issued.
-	res, err := redeemScript.Run(ctx, s.KV, []string{codeKey(h), usedCodeKey(h)},
-		(s.Config.CodeTTL + s.Config.AccessTokenTTL).Milliseconds()).Slice()
+	pipe := s.KV.TxPipeline()
+	taken := pipe.GetDel(ctx, codeKey(h))
+	grant := pipe.Get(ctx, codeGrantKey(h))
+	pipe.PExpire(ctx, codeGrantKey(h), s.Config.CodeTTL+s.Config.AccessTokenTTL)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, false, serverError(fmt.Errorf("redeeming code: %w", err))
+	}
+	v, err := grant.Bytes()
+	if err == redis.Nil {
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, serverError(fmt.Errorf("redeeming code: %w", err))
 	}
-	status, _ := res[0].(int64)
-	if status == 0 {
-		return nil, false, nil
+	first := taken.Err() == nil
+	if !first && taken.Err() != redis.Nil {
+		return nil, false, serverError(fmt.Errorf("redeeming code: %w", taken.Err()))
 	}
-	v, _ := res[1].(string)
 	g = &codeGrant{}
-	if err := json.Unmarshal([]byte(v), g); err != nil {
+	if err := json.Unmarshal(v, g); err != nil {
 		return nil, false, serverError(fmt.Errorf("reading code grant: %w", err))
 	}
-	return g, status == 2, nil
+	return g, !first, nil
 }

@@ -28,6 +28,7 @@ const (
 	LoginRequired           = "login_required"
 	ConsentRequired         = "consent_required"
 	RateLimited             = "rate_limited"
+	TemporarilyUnavailable  = "temporarily_unavailable"
 )
 
 // Error is an OAuth error: one typed value that the HTTP adapters map once, to JSON
@@ -93,8 +94,14 @@ var (
 	ErrInvalidToken            = &Error{Code: InvalidToken, Status: http.StatusUnauthorized, Description: "the access token is missing, expired or revoked"}
 	ErrLoginRequired           = &Error{Code: LoginRequired, Status: http.StatusBadRequest, Description: "the person is not signed in"}
 	ErrConsentRequired         = &Error{Code: ConsentRequired, Status: http.StatusBadRequest, Description: "the person has not consented"}
-	ErrRateLimited             = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
-	ErrServer                  = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
+	// ErrBodyTooLarge is invalid_request answered 413: the request body is over its limit.
+	ErrBodyTooLarge = &Error{Code: InvalidRequest, Status: http.StatusRequestEntityTooLarge, Description: "the request body is too large"}
+	ErrRateLimited  = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
+	ErrServer       = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
+	// ErrTemporarilyUnavailable is a ServerError whose cause is a dependency outage
+	// (apperr.DependencyDown), as the HTTP adapters show it.
+	ErrTemporarilyUnavailable = &Error{Code: TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		Description: "the service is temporarily unavailable; retry later", RetryAfter: 5}
 )
 
 // serverError wraps an internal failure as a ServerError; the cause is logged, not shown.

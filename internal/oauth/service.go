@@ -2,14 +2,17 @@ package oauth
 
 import (
 	"context"
+	"crypto/rand"
 	"strings"
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -38,6 +41,14 @@ type Config struct {
 	// KeyPublishLead is how long a new signing key is published before it signs (so that
 	// cached JWKS documents know it). Default 1 hour.
 	KeyPublishLead time.Duration
+	// RefreshGrace is how long after a rotation the spent refresh token may be presented again
+	// by the same client and answer the same new token pair (a retry whose answer was lost)
+	// rather than revoke its family as reuse. Default 5 seconds; negative turns it off.
+	RefreshGrace time.Duration
+	// RotationKey derives the tokens a refresh rotation issues from the refresh token it
+	// spends (so a retry gets the same pair). Instances sharing a database must share it.
+	// Default: 32 random bytes per process (a retry across a restart then counts as reuse).
+	RotationKey []byte
 	// Limits are the rate limits.
 	Limits Limits
 }
@@ -48,10 +59,10 @@ type Limit struct {
 	Window time.Duration
 }
 
-// Limits are the rate limits, counted in Redis so every instance shares them.
+// Limits are the rate limits, counted in Redis so every instance shares them. Client
+// authentication (token, revocation, introspection) is limited by Clients: failed attempts
+// per client and per address, successful ones by the application's quota.
 type Limits struct {
-	TokenPerClient    Limit // default 600 per minute
-	TokenPerIP        Limit // default 600 per minute
 	HealthcheckPerIP  Limit // default 30 per minute
 	LoginPerAddress   Limit // default 5 per 15 minutes
 	LoginPerIP        Limit // default 30 per 15 minutes
@@ -77,6 +88,13 @@ func (c *Config) defaults() {
 	}
 	def(&c.FlowTTL, 30*time.Minute)
 	def(&c.KeyPublishLead, time.Hour)
+	if c.RefreshGrace == 0 {
+		c.RefreshGrace = 5 * time.Second
+	}
+	if len(c.RotationKey) == 0 {
+		c.RotationKey = make([]byte, 32)
+		rand.Read(c.RotationKey)
+	}
 	lim := func(l *Limit, n int, w time.Duration) {
 		if l.N <= 0 {
 			l.N = n
@@ -85,8 +103,6 @@ func (c *Config) defaults() {
 			l.Window = w
 		}
 	}
-	lim(&c.Limits.TokenPerClient, 600, time.Minute)
-	lim(&c.Limits.TokenPerIP, 600, time.Minute)
 	lim(&c.Limits.HealthcheckPerIP, 30, time.Minute)
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
@@ -107,6 +123,11 @@ type Service struct {
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool
+	// Clients authenticates clients; New makes one on db and k that compares with Equal.
+	Clients *clientauth.Service
+
+	// userStmt is User's query, prepared once.
+	userStmt preparedStmt
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.
@@ -116,22 +137,9 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
+	s.Clients = &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Equal: func(a, b string) bool { return s.Equal(a, b) }}
 	s.Keys = &Keys{db: db, sealer: keySealer, now: now, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
-}
-
-// limit counts one hit of key; over the limit it answers ErrRateLimited with Retry-After.
-func (s *Service) limit(ctx context.Context, key string, l Limit) error {
-	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
-	if err != nil {
-		return serverError(err)
-	}
-	if !ok {
-		e := *ErrRateLimited
-		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
-		return &e
-	}
-	return nil
 }
 
 // application loads a client by id; unknown → nil, nil.

@@ -2,13 +2,18 @@ package oauth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -81,18 +86,11 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-// Token runs the token endpoint: the per-IP rate limit, client authentication, the
-// per-client rate limit, then the grant.
-func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values, ip string) (*TokenResponse, error) {
-	if err := s.limit(ctx, "token:ip:"+ip, s.Config.Limits.TokenPerIP); err != nil {
-		return nil, err
-	}
+// Token runs the token endpoint: client authentication (with its limits: failed attempts
+// per client and per address, successful ones by the application's quota), then the grant.
+func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values) (*TokenResponse, error) {
 	app, err := s.AuthenticateClient(ctx, creds)
 	if err != nil {
-		return nil, err
-	}
-	// Counted after authentication, so nobody can use up another client's quota.
-	if err := s.limit(ctx, "token:client:"+app.ID, s.Config.Limits.TokenPerClient); err != nil {
 		return nil, err
 	}
 	req, err := ParseTokenRequest(form)
@@ -195,19 +193,58 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 	return resp, nil
 }
 
-// errReuse marks a refresh token presented after rotation.
+// errReuse marks a refresh token presented after rotation, outside the grace window.
 var errReuse = errors.New("refresh token reuse")
 
-// refresh is the refresh_token grant (RFC 6749 §6) with rotation: the presented token is spent
-// and a new one of the same family issued; presenting a spent token again revokes the whole
-// family (RFC 9700 §4.14.2). The family's absolute expiry never moves.
+// errRaced marks a rotation that lost a race for the same token; it is run again, and then
+// finds the token rotated.
+var errRaced = errors.New("refresh token rotated concurrently")
+
+// refresh is the refresh_token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): the
+// presented token is spent and a new one of the same family issued, in one SQL transaction
+// that also writes the new access token to Redis before it commits; the family's absolute
+// expiry never moves.
+//
+// Every check that can refuse the request, the scope of §6 included (a wider scope answers
+// invalid_scope), runs before the token is spent, so a refused request leaves it usable.
+//
+// The successor tokens are derived from the presented one under the rotation key
+// (successorTokens), so a retry of a rotation whose answer was lost gets the same pair: within
+// Config.RefreshGrace of the rotation, from the same client, while the successor is unused and
+// unrevoked, presenting the spent token again answers the same access and refresh token (a
+// retry asking for another scope answers invalid_grant and changes nothing). Any other use of
+// a spent token is reuse: the whole family is revoked.
 func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope)
+		if errors.Is(err, errRaced) && attempt < 2 {
+			continue
+		}
+		if errors.Is(err, errRaced) {
+			return nil, serverError(err)
+		}
+		return resp, err
+	}
+}
+
+// rotation is what one rotation produced, for the answer.
+type rotation struct {
+	conn        *ent.AppConnection
+	grant       grant
+	access      string
+	refresh     string
+	accessUntil time.Time
+}
+
+// rotate runs one attempt of refresh.
+func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string) (*TokenResponse, error) {
 	now := s.Now()
+	access, next := s.successorTokens(raw)
 	var rt *ent.RefreshToken
-	var conn *ent.AppConnection
+	var out rotation
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		var err error
-		rt, err = tx.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(req.RefreshToken))).Only(ctx)
+		rt, err = tx.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).Only(ctx)
 		if ent.IsNotFound(err) {
 			return ErrInvalidGrant.WithDescription("the refresh token is invalid")
 		}
@@ -221,21 +258,16 @@ func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenR
 			return ErrInvalidGrant.WithDescription("the refresh token was revoked")
 		}
 		if rt.RotatedAt != nil {
-			return errReuse
+			return errReuse // decided outside: a retry within the grace window, or reuse
 		}
 		if !now.Before(rt.ExpiresAt) {
 			return ErrInvalidGrant.WithDescription("the refresh token has expired; sign in again")
 		}
-		// Spend it; a concurrent use of the same token finds it spent (and is a reuse).
-		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
-			SetRotatedAt(now).Save(ctx)
+		scopes, err := narrowScopes(rt.Scopes, asked)
 		if err != nil {
-			return serverError(err)
+			return err
 		}
-		if n != 1 {
-			return errReuse
-		}
-		conn, err = tx.AppConnection.Get(ctx, rt.ConnectionID)
+		conn, err := tx.AppConnection.Get(ctx, rt.ConnectionID)
 		if ent.IsNotFound(err) {
 			return ErrInvalidGrant.WithDescription("the connection was deleted")
 		}
@@ -245,35 +277,153 @@ func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenR
 		if conn.Blocked {
 			return ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 		}
+		// Spend it; a concurrent use of the same token finds it spent and runs again.
+		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
+			SetRotatedAt(now).Save(ctx)
+		if err != nil {
+			return serverError(err)
+		}
+		if n != 1 {
+			return errRaced
+		}
+		g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
+		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
+			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
+			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
+		if rt.AuthTime != nil {
+			g.AuthTime = *rt.AuthTime
+			create.SetAuthTime(g.AuthTime)
+		}
+		if err := create.Exec(ctx); err != nil {
+			return serverError(fmt.Errorf("storing refresh token: %w", err))
+		}
+		// The access token is in Redis before the rotation commits: a failure here rolls the
+		// rotation back, and the client's retry rotates afresh (to the same tokens).
+		until := now.Add(s.Config.AccessTokenTTL)
+		if err := s.writeAccessToken(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now)); err != nil {
+			return err
+		}
+		out = rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until}
 		return nil
 	})
 	if errors.Is(err, errReuse) {
+		return s.retryOrReuse(ctx, app, rt, raw, asked)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.answer(ctx, app, out)
+}
+
+// retryOrReuse handles a spent refresh token presented again: within the grace window, the
+// same successor pair (a retry); otherwise the family is revoked (reuse).
+func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *ent.RefreshToken, raw, asked string) (*TokenResponse, error) {
+	now := s.Now()
+	reuse := func() (*TokenResponse, error) {
 		if err := s.revokeFamily(ctx, rt.FamilyID); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was already used; every token of this sign-in is revoked")
 	}
+	grace := s.Config.RefreshGrace
+	if grace <= 0 || rt.RotatedAt == nil || now.Sub(*rt.RotatedAt) > grace {
+		return reuse()
+	}
+	access, next := s.successorTokens(raw)
+	succ, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(next))).Only(ctx)
+	if ent.IsNotFound(err) || (err == nil && (succ.FamilyID != rt.FamilyID || succ.ApplicationID != app.ID)) {
+		return reuse() // rotated to another token than this retry would get (a key change)
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if succ.RevokedAt != nil {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	if succ.RotatedAt != nil {
+		return reuse() // the client moved on; the old token came from someone else
+	}
+	scopes, err := narrowScopes(rt.Scopes, asked)
 	if err != nil {
 		return nil, err
 	}
-	scopes := rt.Scopes
-	if req.Scope != "" {
-		asked, serr := ParseScopes(req.Scope)
-		if serr != nil {
-			return nil, serr
-		}
-		for _, sc := range asked {
-			if !slices.Contains(rt.Scopes, sc) {
-				return nil, ErrInvalidScope.WithDescription("scope %q was not granted", sc)
-			}
-		}
-		scopes = asked
+	if !slices.Equal(scopes, succ.Scopes) {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was just rotated for another scope; use the new refresh token")
 	}
-	g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
-	if rt.AuthTime != nil {
-		g.AuthTime = *rt.AuthTime
+	conn, err := s.liveConnection(ctx, succ.ConnectionID)
+	if err != nil {
+		return nil, err
 	}
-	return s.issue(ctx, app, conn, g, true)
+	g := grant{Scopes: succ.Scopes, Family: succ.FamilyID, Nonce: succ.Nonce, ExpiresAt: succ.ExpiresAt}
+	if succ.AuthTime != nil {
+		g.AuthTime = *succ.AuthTime
+	}
+	// Rewrite the access token (idempotent: same key, same grant) in case the rotation
+	// committed after its write was lost; a revocation that raced it wins.
+	until := succ.CreatedAt.Add(s.Config.AccessTokenTTL)
+	if !now.Before(until) {
+		return reuse()
+	}
+	if err := s.writeAccessToken(ctx, access, s.accessGrantOf(app, conn, g, succ.CreatedAt, until), until.Sub(now)); err != nil {
+		return nil, err
+	}
+	if n, err := s.KV.Exists(ctx, revokedFamilyKey(g.Family)).Result(); err != nil || n > 0 {
+		if err == nil {
+			err = s.revokeFamily(ctx, g.Family)
+		}
+		if err != nil {
+			return nil, serverError(err)
+		}
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
+}
+
+// answer builds the token response of a rotation (the id_token is signed afresh).
+func (s *Service) answer(ctx context.Context, app *ent.Application, r rotation) (*TokenResponse, error) {
+	now := s.Now()
+	resp := &TokenResponse{AccessToken: r.access, RefreshToken: r.refresh, TokenType: "Bearer",
+		ExpiresIn: max(1, int(r.accessUntil.Sub(now)/time.Second)), Scope: strings.Join(r.grant.Scopes, " ")}
+	if slices.Contains(r.grant.Scopes, ScopeOpenID) {
+		var err error
+		if resp.IDToken, err = s.idToken(ctx, app, r.conn, r.grant, now); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// narrowScopes is the scope of a refresh (RFC 6749 §6): the granted scopes when scope is
+// empty, else the asked ones when every one of them was granted; a wider or unknown scope
+// answers invalid_scope.
+func narrowScopes(granted []string, scope string) ([]string, error) {
+	if scope == "" {
+		return granted, nil
+	}
+	asked, serr := ParseScopes(scope)
+	if serr != nil {
+		return nil, serr
+	}
+	for _, sc := range asked {
+		if !slices.Contains(granted, sc) {
+			return nil, ErrInvalidScope.WithDescription("scope %q was not granted", sc)
+		}
+	}
+	return asked, nil
+}
+
+// successorTokens are the access and refresh token a rotation of the refresh token raw
+// issues: HMAC-SHA256 of raw under the rotation key, so that a retry of a rotation gets the
+// same pair and nobody without the key can compute them.
+func (s *Service) successorTokens(raw string) (access, refresh string) {
+	mac := func(label string) string {
+		m := hmac.New(sha256.New, s.Config.RotationKey)
+		m.Write([]byte(label))
+		m.Write([]byte{0})
+		m.Write([]byte(raw))
+		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	return AccessTokenPrefix + mac("access"), RefreshTokenPrefix + mac("refresh")
 }
 
 // liveConnection loads a connection that may still sign in.
@@ -309,16 +459,31 @@ func revokedFamilyKey(family string) string { return "frv:" + family }
 
 func (s *Service) storeAccessToken(ctx context.Context, g accessGrant) (string, error) {
 	raw := ids.Secret(AccessTokenPrefix)
+	if err := s.writeAccessToken(ctx, raw, g, s.Config.AccessTokenTTL); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// accessGrantOf is the grant of an access token issued at from.
+func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g grant, from, until time.Time) accessGrant {
+	return accessGrant{ApplicationID: app.ID, ConnectionID: conn.ID, UserID: conn.UserID, Scopes: g.Scopes,
+		Family: g.Family, IssuedAt: from.Unix(), ExpiresAt: until.Unix()}
+}
+
+// writeAccessToken stores the access token raw for ttl and adds it to its family (one
+// transaction pipeline, one round trip). Writing the same token again is harmless.
+func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	pipe := s.KV.TxPipeline()
-	pipe.Set(ctx, accessKey(h), b, s.Config.AccessTokenTTL)
+	pipe.Set(ctx, accessKey(h), b, ttl)
 	pipe.SAdd(ctx, familyTokensKey(g.Family), h)
 	pipe.Expire(ctx, familyTokensKey(g.Family), s.Config.AccessTokenTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return "", serverError(fmt.Errorf("storing access token: %w", err))
+		return serverError(fmt.Errorf("storing access token: %w", err))
 	}
-	return raw, nil
+	return nil
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
@@ -424,16 +589,22 @@ func nullable(s string) any {
 // deleted or blocked connection answers ErrInvalidToken (the active flag only describes the
 // connection; signing in again reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
-	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
-	query, args := entsql.Dialect(s.DB.Dialect).
-		Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
-			c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
-		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
-		Where(entsql.EQ(c.C(appconnection.FieldID), tok.ConnectionID)).Query()
+	stmt, err := s.userStmt.get(ctx, s.DB.SQL, func() string {
+		c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		query, _ := entsql.Dialect(s.DB.Dialect).
+			Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
+				c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
+			From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
+			Where(entsql.EQ(c.C(appconnection.FieldID), "")).Query()
+		return query
+	})
+	if err != nil {
+		return nil, serverError(fmt.Errorf("preparing the connection query: %w", err))
+	}
 	var conn ent.AppConnection
 	var globalID string
 	var name, image entsql.NullString
-	err := s.DB.SQL.QueryRowContext(ctx, query, args...).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
+	err = stmt.QueryRowContext(ctx, tok.ConnectionID).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
 		&conn.ApplicationID, &globalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
@@ -460,4 +631,29 @@ func connectionEmail(c *ent.AppConnection) string {
 		return c.AppEmail
 	}
 	return c.AliasEmail
+}
+
+// preparedStmt is a statement prepared once on first use (database/sql then keeps it
+// prepared per connection): the hot queries skip building and parsing SQL on every call. A
+// failed prepare is retried on the next call.
+type preparedStmt struct {
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
+}
+
+func (p *preparedStmt) get(ctx context.Context, db *sql.DB, query func() string) (*sql.Stmt, error) {
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query())
+	if err != nil {
+		return nil, err
+	}
+	p.stmt.Store(st)
+	return st, nil
 }

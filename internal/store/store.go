@@ -70,6 +70,8 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// SQLite has one writer; a small pool keeps writers queueing on busy_timeout rather than
 	// failing, while WAL lets readers proceed.
 	db.SetMaxOpenConns(8)
+	// As many idle as open: reopening a connection (and its pragmas) costs more than a query.
+	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -84,7 +86,8 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, fmt.Errorf("opening postgres: %w", err)
 	}
 	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(16)
+	// As many idle as open, so a burst does not close connections the next one reopens.
+	db.SetMaxIdleConns(32)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

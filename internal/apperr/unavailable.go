@@ -1,0 +1,55 @@
+package apperr
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+)
+
+// Unavailable is a dependency (SQL database, Redis) that does not answer: HTTP 503 with
+// Retry-After, OAuth's temporarily_unavailable (RFC 6749 §4.1.2.1).
+const Unavailable Code = "temporarily_unavailable"
+
+// RetryAfterUnavailable is the Retry-After, in seconds, of an Unavailable answer.
+const RetryAfterUnavailable = 5
+
+// UnavailableMessage is what callers are told; which dependency failed goes to the log only.
+const UnavailableMessage = "the service is temporarily unavailable; retry later"
+
+// DependencyDown reports whether err (anywhere in its chain) is an outage of a dependency
+// rather than a bug: a network failure or timeout talking to it, a dropped or closed
+// connection, a database refusing connections or shutting down, a store out of memory. Such
+// errors answer 503 with Retry-After instead of 500; the caller's own retry can succeed.
+func DependencyDown(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var sqlState interface{ SQLState() string }
+	switch {
+	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
+		return true
+	case errors.As(err, &sqlState):
+		// Class 08 connection exception, 53 insufficient resources, 57P0x operator
+		// intervention (shutdown, cannot connect now).
+		c := sqlState.SQLState()
+		return strings.HasPrefix(c, "08") || strings.HasPrefix(c, "53") || strings.HasPrefix(c, "57P")
+	}
+	// go-redis and Redis replies that mean "not now".
+	msg := err.Error()
+	for _, s := range []string{"redis: connection pool timeout", "redis: client is closed", "LOADING ", "MASTERDOWN ",
+		"OOM ", "TRYAGAIN ", "CLUSTERDOWN ", "embedded store is closed"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

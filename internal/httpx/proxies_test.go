@@ -1,0 +1,49 @@
+package httpx_test
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"loginsign/internal/httpx"
+)
+
+func TestProxiesClientIP(t *testing.T) {
+	p, err := httpx.ParseProxies("10.0.0.0/8, 192.168.1.10, fd00::/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, peer, xff, forwarded, want string
+	}{
+		{"no proxy", "203.0.113.5:4000", "", "", "203.0.113.5"},
+		{"untrusted peer spoofing X-Forwarded-For", "203.0.113.5:4000", "198.51.100.1", "", "203.0.113.5"},
+		{"untrusted peer spoofing Forwarded", "203.0.113.5:4000", "", "for=198.51.100.1", "203.0.113.5"},
+		{"trusted proxy", "10.1.2.3:4000", "198.51.100.1", "", "198.51.100.1"},
+		{"trusted single address", "192.168.1.10:4000", "198.51.100.1", "", "198.51.100.1"},
+		{"client-supplied hop before the proxy's", "10.1.2.3:4000", "6.6.6.6, 198.51.100.1", "", "198.51.100.1"},
+		{"chain of trusted proxies", "10.1.2.3:4000", "198.51.100.1, 10.9.9.9", "", "198.51.100.1"},
+		{"garbage hop stops the walk", "10.1.2.3:4000", "198.51.100.1, not-an-ip", "", "10.1.2.3"},
+		{"Forwarded wins over X-Forwarded-For", "10.1.2.3:4000", "6.6.6.6", `for=192.0.2.60;proto=https, for="[2001:db8::1]:443"`, "2001:db8::1"},
+		{"IPv6 trusted peer", "[fd00::1]:4000", "198.51.100.7", "", "198.51.100.7"},
+		{"only proxies in the chain", "10.1.2.3:4000", "10.0.0.9", "", "10.0.0.9"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tt.peer
+			if tt.xff != "" {
+				r.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.forwarded != "" {
+				r.Header.Set("Forwarded", tt.forwarded)
+			}
+			if got := p.ClientIP(r); got != tt.want {
+				t.Fatalf("ClientIP = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"10.0.0.0/33", "nonsense", "10.0.0.1/8/2"} {
+		if _, err := httpx.ParseProxies(bad); err == nil {
+			t.Errorf("ParseProxies(%q) accepted it", bad)
+		}
+	}
+}

@@ -1,0 +1,178 @@
+package kv_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/kv"
+	"loginsign/internal/kv/kvtest"
+)
+
+// TestContract is the behaviour LoginSign relies on, run against the embedded store and,
+// when LOGINSIGN_TEST_REDIS_URL names one, a real Redis: both must answer alike.
+func TestContract(t *testing.T) {
+	kvtest.Run(t, func(t *testing.T, s *kv.Store) {
+		ctx := t.Context()
+		t.Run("strings", func(t *testing.T) {
+			if err := s.Set(ctx, "s:a", "1", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if v, err := s.Get(ctx, "s:a").Result(); v != "1" || err != nil {
+				t.Fatalf("GET = %q, %v", v, err)
+			}
+			if _, err := s.Get(ctx, "s:missing").Result(); err != redis.Nil {
+				t.Fatalf("GET missing: %v, want redis.Nil", err)
+			}
+			if ok, _ := s.SetNX(ctx, "s:a", "2", time.Minute).Result(); ok {
+				t.Fatal("SETNX replaced a key")
+			}
+			if ok, _ := s.SetNX(ctx, "s:b", "2", time.Minute).Result(); !ok {
+				t.Fatal("SETNX did not set a new key")
+			}
+			if err := s.SetArgs(ctx, "s:c", "x", redis.SetArgs{Mode: "XX"}).Err(); err != redis.Nil {
+				t.Fatalf("SET XX on a missing key: %v, want redis.Nil", err)
+			}
+			if v, err := s.GetDel(ctx, "s:b").Result(); v != "2" || err != nil {
+				t.Fatalf("GETDEL = %q, %v", v, err)
+			}
+			if n, _ := s.Exists(ctx, "s:a", "s:b", "s:a").Result(); n != 2 {
+				t.Fatalf("EXISTS counted %d, want 2", n)
+			}
+			if n, _ := s.Incr(ctx, "s:n").Result(); n != 1 {
+				t.Fatalf("INCR of a missing key = %d", n)
+			}
+			if n, _ := s.Incr(ctx, "s:n").Result(); n != 2 {
+				t.Fatalf("INCR = %d", n)
+			}
+			if err := s.Incr(ctx, "s:a").Err(); err != nil {
+				t.Fatalf("INCR of \"1\": %v", err)
+			}
+			s.Set(ctx, "s:t", "text", 0)
+			if err := s.Incr(ctx, "s:t").Err(); err == nil || !strings.Contains(err.Error(), "not an integer") {
+				t.Fatalf("INCR of text: %v", err)
+			}
+			if n, _ := s.Del(ctx, "s:a", "s:n", "s:none").Result(); n != 2 {
+				t.Fatalf("DEL removed %d, want 2", n)
+			}
+			s.SAdd(ctx, "s:set", "m")
+			if err := s.Get(ctx, "s:set").Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+				t.Fatalf("GET of a set: %v, want WRONGTYPE", err)
+			}
+		})
+		t.Run("expiry", func(t *testing.T) {
+			if d, _ := s.PTTL(ctx, "e:none").Result(); d != -2*time.Nanosecond && d != -2*time.Millisecond && d != -2 {
+				t.Fatalf("PTTL of a missing key = %v, want -2", d)
+			}
+			s.Set(ctx, "e:p", "v", 0)
+			if d, _ := s.PTTL(ctx, "e:p").Result(); d >= 0 {
+				t.Fatalf("PTTL of a persistent key = %v, want -1", d)
+			}
+			s.Set(ctx, "e:a", "v", 10*time.Second)
+			if d, _ := s.PTTL(ctx, "e:a").Result(); d <= 9*time.Second || d > 10*time.Second {
+				t.Fatalf("PTTL = %v, want about 10s", d)
+			}
+			if ok, _ := s.ExpireNX(ctx, "e:a", time.Hour).Result(); ok {
+				t.Fatal("EXPIRE NX changed a TTL")
+			}
+			if ok, _ := s.ExpireNX(ctx, "e:p", time.Hour).Result(); !ok {
+				t.Fatal("EXPIRE NX did not set a TTL")
+			}
+			if ok, _ := s.Expire(ctx, "e:none", time.Hour).Result(); ok {
+				t.Fatal("EXPIRE of a missing key answered true")
+			}
+			s.Set(ctx, "e:kt", "v", time.Hour)
+			s.SetArgs(ctx, "e:kt", "w", redis.SetArgs{KeepTTL: true})
+			if d, _ := s.PTTL(ctx, "e:kt").Result(); d < 59*time.Minute {
+				t.Fatalf("SET KEEPTTL lost the TTL: %v", d)
+			}
+			s.Set(ctx, "e:kt", "w", 0)
+			if d, _ := s.PTTL(ctx, "e:kt").Result(); d >= 0 {
+				t.Fatalf("SET without TTL kept the TTL: %v", d)
+			}
+			s.Set(ctx, "e:short", "v", 50*time.Millisecond)
+			s.SAdd(ctx, "e:set", "m")
+			s.PExpire(ctx, "e:set", 50*time.Millisecond)
+			time.Sleep(150 * time.Millisecond)
+			if n, _ := s.Exists(ctx, "e:short", "e:set").Result(); n != 0 {
+				t.Fatalf("%d keys outlived their TTL", n)
+			}
+		})
+		t.Run("sets", func(t *testing.T) {
+			if n, _ := s.SAdd(ctx, "set:a", "x", "y", "x").Result(); n != 2 {
+				t.Fatalf("SADD added %d, want 2", n)
+			}
+			if ok, _ := s.SIsMember(ctx, "set:a", "y").Result(); !ok {
+				t.Fatal("SISMEMBER y = false")
+			}
+			m, _ := s.SMembers(ctx, "set:a").Result()
+			slices.Sort(m)
+			if !slices.Equal(m, []string{"x", "y"}) {
+				t.Fatalf("SMEMBERS = %v", m)
+			}
+			if m, err := s.SMembers(ctx, "set:none").Result(); len(m) != 0 || err != nil {
+				t.Fatalf("SMEMBERS of a missing key = %v, %v", m, err)
+			}
+			if n, _ := s.SRem(ctx, "set:a", "x", "y", "z").Result(); n != 2 {
+				t.Fatalf("SREM removed %d", n)
+			}
+			if n, _ := s.Exists(ctx, "set:a").Result(); n != 0 {
+				t.Fatal("an emptied set still exists")
+			}
+		})
+		t.Run("hashes", func(t *testing.T) {
+			if n, _ := s.HSet(ctx, "h:a", map[string]any{"u": "usr_1", "seen": 5}).Result(); n != 2 {
+				t.Fatalf("HSET added %d", n)
+			}
+			if n, _ := s.HSet(ctx, "h:a", "seen", 6).Result(); n != 0 {
+				t.Fatalf("HSET of an existing field added %d", n)
+			}
+			if v, _ := s.HGet(ctx, "h:a", "seen").Result(); v != "6" {
+				t.Fatalf("HGET = %q", v)
+			}
+			if err := s.HGet(ctx, "h:a", "none").Err(); err != redis.Nil {
+				t.Fatalf("HGET missing field: %v", err)
+			}
+			vals, _ := s.HMGet(ctx, "h:a", "u", "none").Result()
+			if len(vals) != 2 || vals[0] != "usr_1" || vals[1] != nil {
+				t.Fatalf("HMGET = %v", vals)
+			}
+			all, _ := s.HGetAll(ctx, "h:a").Result()
+			if len(all) != 2 || all["u"] != "usr_1" {
+				t.Fatalf("HGETALL = %v", all)
+			}
+		})
+		t.Run("transactions and pipelines", func(t *testing.T) {
+			ok, retry, err := s.Limit(ctx, "c", 2, time.Minute)
+			if !ok || err != nil {
+				t.Fatalf("first hit: %v %v", ok, err)
+			}
+			s.Limit(ctx, "c", 2, time.Minute)
+			ok, retry, err = s.Limit(ctx, "c", 2, time.Minute)
+			if ok || err != nil || retry <= 0 || retry > time.Minute {
+				t.Fatalf("third hit: ok=%v retry=%v err=%v", ok, retry, err)
+			}
+			// A pipeline far larger than any buffer: nothing deadlocks, every reply arrives.
+			big := strings.Repeat("v", 4096)
+			pipe := s.Pipeline()
+			for i := range 2000 {
+				pipe.Set(ctx, fmt.Sprintf("p:%d", i), big, time.Minute)
+			}
+			get := pipe.Get(ctx, "p:1999")
+			if _, err := pipe.Exec(ctx); err != nil || get.Val() != big {
+				t.Fatalf("big pipeline: %v", err)
+			}
+			tx := s.TxPipeline()
+			tx.Set(ctx, "tx:a", "1", time.Minute)
+			tx.SAdd(ctx, "tx:s", "h")
+			inc := tx.Incr(ctx, "tx:a")
+			if _, err := tx.Exec(ctx); err != nil || inc.Val() != 2 {
+				t.Fatalf("MULTI/EXEC: %v %d", err, inc.Val())
+			}
+		})
+	})
+}

@@ -1,0 +1,506 @@
+package embedded
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// status is a simple-string reply (+OK).
+type status string
+
+// nullArray is the null multi-bulk reply (EXEC after a failed transaction).
+type nullArray struct{}
+
+// A reply is one of: status, error, int64, []byte (bulk), nil (null bulk), []any (array).
+
+var (
+	ok           = status("OK")
+	errSyntax    = errors.New("ERR syntax error")
+	errNotInt    = errors.New("ERR value is not an integer or out of range")
+	errExpireArg = errors.New("ERR invalid expire time in 'set' command")
+)
+
+func errArity(name string) error {
+	return errors.New("ERR wrong number of arguments for '" + strings.ToLower(name) + "' command")
+}
+
+// Do runs one command (name and arguments, as the Redis protocol carries them) and returns
+// its reply; the write, if any, is logged.
+func (s *Store) Do(args ...[]byte) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.exec(args)
+	s.commit()
+	return r
+}
+
+// DoAll runs commands atomically (MULTI … EXEC) and returns their replies.
+func (s *Store) DoAll(cmds [][][]byte) []any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]any, len(cmds))
+	for i, c := range cmds {
+		out[i] = s.exec(c)
+	}
+	s.commit()
+	return out
+}
+
+// exec runs one command; s.mu is held.
+func (s *Store) exec(args [][]byte) any {
+	if len(args) == 0 {
+		return errors.New("ERR empty command")
+	}
+	name := strings.ToUpper(string(args[0]))
+	a := args[1:]
+	arity := func(min, max int) bool { return len(a) >= min && (max < 0 || len(a) <= max) }
+	spec, known := arities[name]
+	if !known {
+		return errors.New("ERR unknown command '" + string(args[0]) + "'")
+	}
+	if !arity(spec[0], spec[1]) {
+		return errArity(name)
+	}
+	switch name {
+	case "PING":
+		if len(a) == 1 {
+			return a[0]
+		}
+		return status("PONG")
+	case "ECHO":
+		return a[0]
+	case "SELECT":
+		if string(a[0]) != "0" {
+			return errors.New("ERR the embedded store has database 0 only")
+		}
+		return ok
+	case "CLIENT":
+		return ok
+	case "DBSIZE":
+		return int64(len(s.m))
+	case "FLUSHDB", "FLUSHALL":
+		for k, e := range s.m {
+			s.remove(e)
+			s.touch(k)
+		}
+		return ok
+	case "GET":
+		e := s.lookup(string(a[0]))
+		if e == nil {
+			return nil
+		}
+		if e.kind != kindString {
+			return errWrongType
+		}
+		return e.str
+	case "GETDEL":
+		e := s.lookup(string(a[0]))
+		if e == nil {
+			return nil
+		}
+		if e.kind != kindString {
+			return errWrongType
+		}
+		s.del(e.key)
+		return e.str
+	case "SET":
+		return s.set(a)
+	case "SETNX":
+		if s.lookup(string(a[0])) != nil {
+			return int64(0)
+		}
+		if r := s.set(a[:2]); r != any(ok) {
+			return r
+		}
+		return int64(1)
+	case "DEL", "UNLINK":
+		var n int64
+		for _, k := range a {
+			if s.del(string(k)) {
+				n++
+			}
+		}
+		return n
+	case "EXISTS":
+		var n int64
+		for _, k := range a {
+			if s.lookup(string(k)) != nil {
+				n++
+			}
+		}
+		return n
+	case "TYPE":
+		e := s.lookup(string(a[0]))
+		switch {
+		case e == nil:
+			return status("none")
+		case e.kind == kindSet:
+			return status("set")
+		case e.kind == kindHash:
+			return status("hash")
+		}
+		return status("string")
+	case "INCR", "INCRBY":
+		by := int64(1)
+		if name == "INCRBY" {
+			n, err := parseInt(a[1])
+			if err != nil {
+				return err
+			}
+			by = n
+		}
+		return s.incr(string(a[0]), by)
+	case "EXPIRE", "PEXPIRE":
+		n, err := parseInt(a[1])
+		if err != nil {
+			return err
+		}
+		ms := n
+		if name == "EXPIRE" {
+			ms = n * 1000
+		}
+		return s.expire(string(a[0]), ms, a[2:])
+	case "PERSIST":
+		e := s.lookup(string(a[0]))
+		if e == nil || e.exp == 0 {
+			return int64(0)
+		}
+		s.setExp(e, 0)
+		s.touch(e.key)
+		return int64(1)
+	case "PTTL", "TTL":
+		e := s.lookup(string(a[0]))
+		switch {
+		case e == nil:
+			return int64(-2)
+		case e.exp == 0:
+			return int64(-1)
+		}
+		ms := e.exp - s.nowMs()
+		if name == "TTL" {
+			return (ms + 500) / 1000
+		}
+		return ms
+	case "SADD", "SREM", "SMEMBERS", "SISMEMBER", "SCARD":
+		return s.setCommand(name, a)
+	case "HSET", "HGET", "HMGET", "HGETALL", "HDEL", "HLEN":
+		return s.hashCommand(name, a)
+	}
+	return errors.New("ERR unknown command '" + string(args[0]) + "'")
+}
+
+// arities are the known commands with their least and most arguments (-1: any).
+var arities = map[string][2]int{
+	"PING": {0, 1}, "ECHO": {1, 1}, "SELECT": {1, 1}, "CLIENT": {1, -1}, "DBSIZE": {0, 0},
+	"FLUSHDB": {0, 1}, "FLUSHALL": {0, 1},
+	"GET": {1, 1}, "GETDEL": {1, 1}, "SET": {2, -1}, "SETNX": {2, 2}, "DEL": {1, -1}, "UNLINK": {1, -1},
+	"EXISTS": {1, -1}, "TYPE": {1, 1}, "INCR": {1, 1}, "INCRBY": {2, 2},
+	"EXPIRE": {2, 3}, "PEXPIRE": {2, 3}, "PERSIST": {1, 1}, "PTTL": {1, 1}, "TTL": {1, 1},
+	"SADD": {2, -1}, "SREM": {2, -1}, "SMEMBERS": {1, 1}, "SISMEMBER": {2, 2}, "SCARD": {1, 1},
+	"HSET": {3, -1}, "HGET": {2, 2}, "HMGET": {2, -1}, "HGETALL": {1, 1}, "HDEL": {2, -1}, "HLEN": {1, 1},
+}
+
+// set is SET key value [NX|XX] [EX s|PX ms|KEEPTTL].
+func (s *Store) set(a [][]byte) any {
+	key, val := string(a[0]), a[1]
+	var nx, xx, keep bool
+	var ttl int64
+	for i := 2; i < len(a); i++ {
+		switch strings.ToUpper(string(a[i])) {
+		case "NX":
+			nx = true
+		case "XX":
+			xx = true
+		case "KEEPTTL":
+			keep = true
+		case "EX", "PX":
+			if i+1 >= len(a) || ttl != 0 {
+				return errSyntax
+			}
+			n, err := strconv.ParseInt(string(a[i+1]), 10, 64)
+			if err != nil || n <= 0 {
+				return errExpireArg
+			}
+			if strings.EqualFold(string(a[i]), "EX") {
+				n *= 1000
+			}
+			ttl = n
+			i++
+		default:
+			return errSyntax
+		}
+	}
+	if (nx && xx) || (keep && ttl != 0) {
+		return errSyntax
+	}
+	old := s.lookup(key)
+	if (nx && old != nil) || (xx && old == nil) {
+		return nil
+	}
+	var exp int64
+	if ttl != 0 {
+		exp = s.nowMs() + ttl
+	} else if keep && old != nil {
+		exp = old.exp
+	}
+	v := append([]byte(nil), val...)
+	if old != nil && old.kind == kindString {
+		if err := s.room(0, int64(len(v)-len(old.str))); err != nil {
+			return err
+		}
+		if s.m[key] == old { // not evicted to make room
+			s.resized(old, int64(len(v)-len(old.str)))
+			old.str = v
+			s.setExp(old, exp)
+			s.touch(key)
+			return ok
+		}
+	}
+	if old != nil && s.m[key] == old {
+		s.remove(old)
+	}
+	e, err := s.create(key, kindString)
+	if err != nil {
+		return err
+	}
+	if err := s.room(0, int64(len(v))); err != nil {
+		s.remove(e)
+		return err
+	}
+	if s.m[key] != e {
+		return ErrFull
+	}
+	s.resized(e, int64(len(v)))
+	e.str = v
+	s.setExp(e, exp)
+	s.touch(key)
+	return ok
+}
+
+// incr is INCRBY; the TTL is kept.
+func (s *Store) incr(key string, by int64) any {
+	e := s.lookup(key)
+	var n int64
+	if e != nil {
+		if e.kind != kindString {
+			return errWrongType
+		}
+		v, err := strconv.ParseInt(string(e.str), 10, 64)
+		if err != nil {
+			return errNotInt
+		}
+		n = v
+	} else {
+		var err error
+		if e, err = s.create(key, kindString); err != nil {
+			return err
+		}
+	}
+	n += by
+	v := strconv.AppendInt(nil, n, 10)
+	s.resized(e, int64(len(v)-len(e.str)))
+	e.str = v
+	s.touch(key)
+	return n
+}
+
+// expire is EXPIRE/PEXPIRE key ms [NX|XX|GT|LT]; a deadline not in the future deletes.
+func (s *Store) expire(key string, ms int64, opts [][]byte) any {
+	e := s.lookup(key)
+	if e == nil {
+		return int64(0)
+	}
+	exp := s.nowMs() + ms
+	if len(opts) == 1 {
+		switch strings.ToUpper(string(opts[0])) {
+		case "NX":
+			if e.exp != 0 {
+				return int64(0)
+			}
+		case "XX":
+			if e.exp == 0 {
+				return int64(0)
+			}
+		case "GT":
+			if e.exp == 0 || exp <= e.exp {
+				return int64(0)
+			}
+		case "LT":
+			if e.exp != 0 && exp >= e.exp {
+				return int64(0)
+			}
+		default:
+			return errSyntax
+		}
+	}
+	if ms <= 0 {
+		s.del(key)
+		return int64(1)
+	}
+	s.setExp(e, exp)
+	s.touch(key)
+	return int64(1)
+}
+
+func (s *Store) setCommand(name string, a [][]byte) any {
+	key := string(a[0])
+	e := s.lookup(key)
+	if e != nil && e.kind != kindSet {
+		return errWrongType
+	}
+	switch name {
+	case "SADD":
+		if e == nil {
+			var err error
+			if e, err = s.create(key, kindSet); err != nil {
+				return err
+			}
+		}
+		var n int64
+		for _, m := range a[1:] {
+			if _, has := e.set[string(m)]; has {
+				continue
+			}
+			if err := s.room(0, int64(memberOverhead+len(m))); err != nil {
+				return err
+			}
+			if s.m[key] != e {
+				return ErrFull
+			}
+			e.set[string(m)] = struct{}{}
+			s.resized(e, int64(memberOverhead+len(m)))
+			n++
+		}
+		s.touch(key)
+		return n
+	case "SREM":
+		if e == nil {
+			return int64(0)
+		}
+		var n int64
+		for _, m := range a[1:] {
+			if _, has := e.set[string(m)]; has {
+				delete(e.set, string(m))
+				s.resized(e, -int64(memberOverhead+len(m)))
+				n++
+			}
+		}
+		if len(e.set) == 0 {
+			s.remove(e)
+		}
+		s.touch(key)
+		return n
+	case "SMEMBERS":
+		out := []any{}
+		if e != nil {
+			for m := range e.set {
+				out = append(out, []byte(m))
+			}
+		}
+		return out
+	case "SISMEMBER":
+		if e == nil {
+			return int64(0)
+		}
+		if _, has := e.set[string(a[1])]; has {
+			return int64(1)
+		}
+		return int64(0)
+	default: // SCARD
+		if e == nil {
+			return int64(0)
+		}
+		return int64(len(e.set))
+	}
+}
+
+func (s *Store) hashCommand(name string, a [][]byte) any {
+	key := string(a[0])
+	e := s.lookup(key)
+	if e != nil && e.kind != kindHash {
+		return errWrongType
+	}
+	switch name {
+	case "HSET":
+		if len(a)%2 != 1 {
+			return errArity(name)
+		}
+		if e == nil {
+			var err error
+			if e, err = s.create(key, kindHash); err != nil {
+				return err
+			}
+		}
+		var n int64
+		for i := 1; i < len(a); i += 2 {
+			f, v := string(a[i]), append([]byte(nil), a[i+1]...)
+			old, has := e.hash[f]
+			delta := int64(len(v) - len(old))
+			if !has {
+				delta += int64(memberOverhead + len(f))
+			}
+			if err := s.room(0, delta); err != nil {
+				return err
+			}
+			if s.m[key] != e {
+				return ErrFull
+			}
+			e.hash[f] = v
+			s.resized(e, delta)
+			if !has {
+				n++
+			}
+		}
+		s.touch(key)
+		return n
+	case "HGET":
+		if e == nil {
+			return nil
+		}
+		if v, has := e.hash[string(a[1])]; has {
+			return v
+		}
+		return nil
+	case "HMGET":
+		out := make([]any, len(a)-1)
+		for i, f := range a[1:] {
+			if e != nil {
+				if v, has := e.hash[string(f)]; has {
+					out[i] = v
+				}
+			}
+		}
+		return out
+	case "HGETALL":
+		out := []any{}
+		if e != nil {
+			for f, v := range e.hash {
+				out = append(out, []byte(f), v)
+			}
+		}
+		return out
+	case "HDEL":
+		if e == nil {
+			return int64(0)
+		}
+		var n int64
+		for _, f := range a[1:] {
+			if v, has := e.hash[string(f)]; has {
+				delete(e.hash, string(f))
+				s.resized(e, -int64(memberOverhead+len(f)+len(v)))
+				n++
+			}
+		}
+		if len(e.hash) == 0 {
+			s.remove(e)
+		}
+		s.touch(key)
+		return n
+	default: // HLEN
+		if e == nil {
+			return int64(0)
+		}
+		return int64(len(e.hash))
+	}
+}

@@ -1,0 +1,339 @@
+// Package embedded is LoginSign's in-process key-value store: the subset of Redis that
+// LoginSign uses (strings, sets, hashes, expiry, MULTI/EXEC), served over the Redis protocol
+// (tidwall/redcon) on in-memory connections that go-redis reaches through its Dialer, so the
+// code path is the one a real Redis runs and nothing listens on a port.
+//
+// It holds up as it runs:
+//   - expiry costs O(log n) per key with its TTL, never a scan: keys with a TTL sit in a
+//     4-ary min-heap by deadline; a read of an expired key deletes it (lazy expiry), and a
+//     sweep every 100 ms pops at most SweepBatch expired keys from the top of the heap; a TTL
+//     extended or removed is re-placed lazily, when its old deadline reaches the top (O(1));
+//   - memory is bounded (MaxKeys, MaxBytes): a write that would pass a bound first evicts the
+//     keys expiring soonest; when no key has a TTL left to evict, the write fails with an
+//     OOM error, like Redis's volatile-ttl policy;
+//   - with a Path, every write is appended to a log (flushed and fsynced every second and on
+//     Close); the log is compacted when opened and when it grows past four times the live
+//     data, so sessions survive a restart.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Options configure a Store. Zero fields take the defaults written next to them.
+type Options struct {
+	// Path is the append-only log; empty keeps everything in memory only.
+	Path string
+	// MaxKeys bounds the number of keys. Default 2,000,000.
+	MaxKeys int
+	// MaxBytes bounds the estimated memory of keys and values. Default 512 MiB.
+	MaxBytes int64
+	// SweepBatch is the most expired keys one sweep deletes. Default 20,000.
+	SweepBatch int
+	// SweepEvery is the interval of the background sweep. Default 100 ms.
+	SweepEvery time.Duration
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.MaxKeys <= 0 {
+		o.MaxKeys = 2_000_000
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 512 << 20
+	}
+	if o.SweepBatch <= 0 {
+		o.SweepBatch = 20_000
+	}
+	if o.SweepEvery <= 0 {
+		o.SweepEvery = 100 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// ErrFull is the error of a write past MaxKeys or MaxBytes with nothing left to evict.
+var ErrFull = errors.New("OOM embedded store is full (LOGINSIGN_KV_MAX_KEYS / LOGINSIGN_KV_MAX_BYTES) and no key with a TTL is left to evict")
+
+const (
+	kindString byte = 1
+	kindSet    byte = 2
+	kindHash   byte = 3
+)
+
+// entry is one key.
+type entry struct {
+	key  string
+	kind byte
+	str  []byte
+	set  map[string]struct{}
+	hash map[string][]byte
+	exp  int64 // deadline in Unix milliseconds; 0: none
+	// hexp is the deadline the expiry heap orders e by: exp, or an earlier deadline e had
+	// (a TTL that was extended or removed is fixed in the heap lazily, when it reaches the
+	// top). hidx is e's index in the heap, -1 when it is not in it.
+	hexp int64
+	hidx int
+	size int64
+}
+
+// overhead is the estimated fixed cost of a key and of a set member or hash field.
+const (
+	keyOverhead    = 96
+	memberOverhead = 48
+)
+
+func (e *entry) measure() int64 {
+	n := int64(keyOverhead + len(e.key) + len(e.str))
+	for m := range e.set {
+		n += int64(memberOverhead + len(m))
+	}
+	for f, v := range e.hash {
+		n += int64(memberOverhead + len(f) + len(v))
+	}
+	return n
+}
+
+// Store is the data and its expiry, limits and log. Its methods are safe for concurrent use.
+type Store struct {
+	opt   Options
+	mu    sync.Mutex
+	m     map[string]*entry
+	h     expHeap
+	bytes int64
+	log   *aof
+	// dirty are the keys written by the command running, for the log.
+	dirty []string
+
+	stop chan struct{}
+	done chan struct{}
+	// Evicted counts keys evicted for room; Expired keys deleted by the sweep.
+	Evicted, Expired int64
+}
+
+// Open opens a store, loading and compacting the log at opt.Path when there is one, and
+// starts the sweep.
+func Open(opt Options) (*Store, error) {
+	opt.defaults()
+	s := &Store{opt: opt, m: make(map[string]*entry), stop: make(chan struct{}), done: make(chan struct{})}
+	if opt.Path != "" {
+		l, err := openAOF(opt.Path, s)
+		if err != nil {
+			return nil, err
+		}
+		s.log = l
+	}
+	go s.run()
+	return s, nil
+}
+
+// Close stops the sweep and flushes and closes the log.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+		return nil
+	default:
+	}
+	close(s.stop)
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log != nil {
+		return s.log.close()
+	}
+	return nil
+}
+
+// run sweeps expired keys every 100 ms and flushes the log every second.
+func (s *Store) run() {
+	defer close(s.done)
+	t := time.NewTicker(s.opt.SweepEvery)
+	defer t.Stop()
+	lastSync := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.Sweep()
+		if s.log != nil && time.Since(lastSync) >= time.Second {
+			lastSync = time.Now()
+			s.mu.Lock()
+			s.log.sync(s)
+			s.mu.Unlock()
+		}
+	}
+}
+
+// settle puts the heap's top in its true place (its TTL was extended or removed since it was
+// ordered) and reports whether it did anything.
+func (s *Store) settle() bool {
+	e := s.h.top()
+	switch {
+	case e.exp == 0:
+		s.h.remove(0)
+		return true
+	case e.exp != e.hexp:
+		e.hexp = e.exp
+		s.h.fix(0)
+		return true
+	}
+	return false
+}
+
+// Sweep deletes up to SweepBatch expired keys, soonest first, and returns how many; the cost
+// is O(log n) per key deleted (or re-placed), whatever the number of live keys.
+func (s *Store) Sweep() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.nowMs()
+	n, steps := 0, 0
+	for steps < s.opt.SweepBatch && len(s.h) > 0 && s.h.topAt() <= now {
+		steps++
+		if s.settle() {
+			continue
+		}
+		s.remove(s.h.top())
+		n++
+	}
+	s.Expired += int64(n)
+	return n
+}
+
+// Len is the number of keys held (expired ones not yet swept included).
+func (s *Store) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+func (s *Store) nowMs() int64 { return s.opt.Now().UnixMilli() }
+
+// lookup returns the live entry of key, deleting it when expired.
+func (s *Store) lookup(key string) *entry {
+	e := s.m[key]
+	if e == nil {
+		return nil
+	}
+	if e.exp != 0 && e.exp <= s.nowMs() {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
+// remove deletes e (from the map, the heap and the byte count).
+func (s *Store) remove(e *entry) {
+	delete(s.m, e.key)
+	if e.hidx >= 0 {
+		s.h.remove(e.hidx)
+	}
+	s.bytes -= e.size
+}
+
+// del deletes key as a write (logged).
+func (s *Store) del(key string) bool {
+	e := s.lookup(key)
+	if e == nil {
+		return false
+	}
+	s.remove(e)
+	s.touch(key)
+	return true
+}
+
+// setExp sets e's deadline (0: none). A later deadline or none leaves the heap as it is (the
+// key is re-placed when it reaches the top), so extending a TTL — a session touched on every
+// request — costs O(1); an earlier deadline moves the key up; a new one is pushed (O(1) on
+// average for deadlines later than most).
+func (s *Store) setExp(e *entry, exp int64) {
+	e.exp = exp
+	switch {
+	case exp == 0:
+	case e.hidx >= 0 && exp < e.hexp:
+		e.hexp = exp
+		s.h.fix(e.hidx)
+	case e.hidx >= 0:
+	default:
+		e.hexp = exp
+		s.h.push(e)
+	}
+}
+
+// create adds a new entry of kind for key, making room first.
+func (s *Store) create(key string, kind byte) (*entry, error) {
+	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
+		return nil, err
+	}
+	e := &entry{key: key, kind: kind, hidx: -1}
+	switch kind {
+	case kindSet:
+		e.set = make(map[string]struct{})
+	case kindHash:
+		e.hash = make(map[string][]byte)
+	}
+	e.size = e.measure()
+	s.m[key] = e
+	s.bytes += e.size
+	return e, nil
+}
+
+// resized records that e changed size.
+func (s *Store) resized(e *entry, delta int64) {
+	e.size += delta
+	s.bytes += delta
+}
+
+// room evicts the keys expiring soonest until keys more keys and bytes more bytes fit.
+func (s *Store) room(keys int, bytes int64) error {
+	for len(s.m)+keys > s.opt.MaxKeys || s.bytes+bytes > s.opt.MaxBytes {
+		for len(s.h) > 0 && s.settle() {
+		}
+		if len(s.h) == 0 {
+			return ErrFull
+		}
+		victim := s.h.top()
+		s.remove(victim)
+		s.touch(victim.key)
+		s.Evicted++
+	}
+	return nil
+}
+
+// touch marks key as written by the running command.
+func (s *Store) touch(key string) {
+	if s.log != nil {
+		s.dirty = append(s.dirty, key)
+	}
+}
+
+// commit appends the state of the keys the command wrote to the log.
+func (s *Store) commit() {
+	if s.log == nil || len(s.dirty) == 0 {
+		s.dirty = s.dirty[:0]
+		return
+	}
+	for _, k := range s.dirty {
+		s.log.record(k, s.m[k])
+	}
+	s.dirty = s.dirty[:0]
+	s.log.maybeCompact(s)
+}
+
+// errWrongType is Redis's answer to a command on a key of another type.
+var errWrongType = errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")
+
+func parseInt(b []byte) (int64, error) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ERR value is not an integer or out of range")
+	}
+	return n, nil
+}
