@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/loginsign
 GOFLAGS_T ?=
 
-.PHONY: all build run test bench bench-rss generate check-generated vet clean
+.PHONY: all build run test bench bench-rss generate check-generated vet clean cluster cluster-test
 
 all: build
 
@@ -40,6 +40,14 @@ bench:
 # (cd /tmp/main-src && go build -o /tmp/loginsign-main .) && make bench-rss BASE=/tmp/loginsign-main
 bench-rss: build
 	$(GO) run ./internal/bench/rss -bin $(BIN) $(if $(BASE),-base $(BASE))
+
+# Three instances on PostgreSQL + Redis Sentinel behind HAProxy, until Ctrl-C (docs/operations.md).
+cluster: build
+	$(GO) run ./internal/cluster/cmd/cluster -bin $(BIN)
+
+# The multi-instance proof at full size (make test runs it with 150 flows).
+cluster-test:
+	LOGINSIGN_CLUSTER_FLOWS=1000 $(GO) test -count=1 -timeout 30m -run TestCluster -v ./internal/cluster
 
 clean:
 	rm -rf bin

@@ -170,6 +170,10 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
 	s.identity.Mail, s.identity.BaseURL = mailer, cfg.BaseURL
+	s.identity.IDs.OnThreshold = func(fraction float64, used, size int64) {
+		log.Warn("the Global User ID space is filling up: plan the wider format (docs/operations.md)",
+			"used", used, "size", size, "fraction", fraction)
+	}
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
 		RelayDomain: cfg.RelayDomain, Identity: s.identity}
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
@@ -361,6 +365,19 @@ func (s *Server) initMetrics() {
 		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"result"})
 	s.metrics.MustRegister(s.webhookAttempts)
+	// How full the Global User ID space is (alert at 0.8; docs/operations.md).
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "loginsign_global_ids_used_ratio",
+		Help: "Assigned Global User IDs over the size of the space.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		used, size, err := s.identity.IDs.Usage(ctx)
+		if err != nil || size == 0 {
+			return -1
+		}
+		return float64(used) / float64(size)
+	}))
 }
 
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {

@@ -6,6 +6,10 @@
 // application's own quota (clientRequestsPerMinute, set in the portal). So an attacker who
 // sends wrong secrets for a public client_id locks out their own addresses, and the backend
 // holding the right secret keeps working.
+//
+// The limits fail open: while the limit store (Redis) is down, clients are authenticated
+// without them. Client secrets are 256 bits, so no rate of guessing finds one, and the
+// app-backend API's work is SQL only, so it keeps serving through a Redis outage.
 package clientauth
 
 import (
@@ -76,7 +80,7 @@ var dummySecretHash = ids.Hash("lss_unknown-client")
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*ent.Application, error) {
 	lim := s.Limits.withDefaults()
 	ip := auth.ClientIP(ctx)
-	if err := s.Limiter.Check(ctx, lim.FailuresPerAddress, ip); err != nil {
+	if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerAddress, ip)); err != nil {
 		return nil, err
 	}
 	app, err := s.verify(ctx, clientID, secret)
@@ -87,10 +91,18 @@ func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*e
 		return nil, s.failed(ctx, lim, clientID, ip)
 	}
 	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
-	if err := s.Limiter.Take(ctx, quota, app.ID); err != nil {
+	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
 		return nil, err
 	}
 	return app, nil
+}
+
+// openOnOutage drops a limiter error that is an outage of the limit store.
+func openOnOutage(err error) error {
+	if apperr.DependencyDown(err) {
+		return nil
+	}
+	return err
 }
 
 // verify returns the application when the secret matches, nil when it does not.
@@ -119,13 +131,13 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 
 // failed counts a failed attempt and returns its answer.
 func (s *Service) failed(ctx context.Context, lim Limits, clientID, ip string) error {
-	errIP := s.Limiter.Take(ctx, lim.FailuresPerAddress, ip)
+	errIP := openOnOutage(s.Limiter.Take(ctx, lim.FailuresPerAddress, ip))
 	if errIP != nil && !apperr.Is(errIP, apperr.RateLimited) {
 		return errIP
 	}
 	var errID error
 	if clientID != "" && len(clientID) <= MaxIDLength {
-		errID = s.Limiter.Take(ctx, lim.FailuresPerClient, clientID)
+		errID = openOnOutage(s.Limiter.Take(ctx, lim.FailuresPerClient, clientID))
 		if errID != nil && !apperr.Is(errID, apperr.RateLimited) {
 			return errID
 		}

@@ -31,7 +31,16 @@ type Allocator struct {
 
 	mu   sync.Mutex
 	perm *Permutation
+
+	// OnThreshold, when set, is called once per process for each of Thresholds that an
+	// allocation reaches (with the fraction and the counts), so operators hear of a filling
+	// space long before it is full. Set it before the first Next.
+	OnThreshold func(fraction float64, used, size int64)
+	warned      int // how many of Thresholds were reported
 }
+
+// Thresholds are the fractions of the space at which OnThreshold fires.
+var Thresholds = []float64{0.5, 0.8, 0.9, 0.95, 0.99}
 
 // NewAllocator allocates from the full space.
 func NewAllocator(client *ent.Client, dialect string) *Allocator {
@@ -60,7 +69,38 @@ func (a *Allocator) Next(ctx context.Context, client *ent.Client) (string, error
 	if n >= perm.Size() {
 		return "", ErrExhausted
 	}
+	a.report(n+1, perm.Size())
 	return Format(perm.Apply(n)), nil
+}
+
+func (a *Allocator) report(used, size int64) {
+	if a.OnThreshold == nil {
+		return
+	}
+	a.mu.Lock()
+	var fire []float64
+	for a.warned < len(Thresholds) && float64(used) >= Thresholds[a.warned]*float64(size) {
+		fire = append(fire, Thresholds[a.warned])
+		a.warned++
+	}
+	a.mu.Unlock()
+	for _, f := range fire {
+		a.OnThreshold(f, used, size)
+	}
+}
+
+// Usage returns how many ids have been assigned and the size of the space. The counter may
+// run past the size (attempts after exhaustion); used never does.
+func (a *Allocator) Usage(ctx context.Context) (used, size int64, err error) {
+	perm, err := a.Prepare(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	seq, err := a.client.Sequence.Query().Where(sequence.Name(sequenceName)).Only(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading global id counter: %w", err)
+	}
+	return min(seq.Value, perm.Size()), perm.Size(), nil
 }
 
 // advance increments the counter and returns its previous value.

@@ -3,6 +3,7 @@ package globalid_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -190,4 +191,50 @@ func BenchmarkBaselineCounter1M(b *testing.B) {
 			rows.Close()
 		}
 	}
+}
+
+// An operator hears of a filling space at each threshold, once, and Usage tells how full it is.
+func TestAllocatorReportsThresholdsAndUsage(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		a := globalid.NewReducedAllocator(db.Client, db.Dialect, 10) // 100 ids
+		type report struct {
+			fraction float64
+			used     int64
+		}
+		var got []report
+		a.OnThreshold = func(f float64, used, size int64) {
+			if size != 100 {
+				t.Errorf("size = %d, want 100", size)
+			}
+			got = append(got, report{f, used})
+		}
+		for i := 0; i < 80; i++ {
+			if _, err := a.Next(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []report{{0.5, 50}, {0.8, 80}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("reports after 80 ids = %v, want %v", got, want)
+		}
+		if used, size, err := a.Usage(ctx); err != nil || used != 80 || size != 100 {
+			t.Fatalf("Usage = %d, %d, %v; want 80, 100", used, size, err)
+		}
+		for {
+			if _, err := a.Next(ctx, nil); errors.Is(err, globalid.ErrExhausted) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) != len(globalid.Thresholds) {
+			t.Fatalf("reports at exhaustion = %v, want one per threshold %v", got, globalid.Thresholds)
+		}
+		// Attempts after exhaustion advance the counter but not the usage.
+		a.Next(ctx, nil)
+		if used, _, _ := a.Usage(ctx); used != 100 {
+			t.Fatalf("Usage after exhaustion = %d, want 100", used)
+		}
+	})
 }

@@ -4,6 +4,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	netmail "net/mail"
 	"strings"
@@ -124,6 +125,9 @@ func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, cr
 		return nil, false, err
 	}
 	u, err = s.CreateUser(ctx, email, "")
+	if errors.Is(err, globalid.ErrExhausted) {
+		return nil, false, err
+	}
 	if apperr.Is(err, apperr.Conflict) {
 		// Another request created it first, or another account verified it meanwhile.
 		u, err = s.AccountByAddress(ctx, email)
