@@ -6,14 +6,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
@@ -89,14 +92,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			addressclaim.Table:   addressclaim.ValidColumn,
 			appconnection.Table:  appconnection.ValidColumn,
 			application.Table:    application.ValidColumn,
 			auditevent.Table:     auditevent.ValidColumn,
 			consent.Table:        consent.ValidColumn,
+			emailchange.Table:    emailchange.ValidColumn,
 			importrow.Table:      importrow.ValidColumn,
 			importsource.Table:   importsource.ValidColumn,
 			licensecode.Table:    licensecode.ValidColumn,
 			licensevariant.Table: licensevariant.ValidColumn,
+			pendinglink.Table:    pendinglink.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			relaycontact.Table:   relaycontact.ValidColumn,
 			retiredalias.Table:   retiredalias.ValidColumn,

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AddressClaim is the predicate function for addressclaim builders.
+type AddressClaim func(*sql.Selector)
+
 // AppConnection is the predicate function for appconnection builders.
 type AppConnection func(*sql.Selector)
 
@@ -18,6 +21,9 @@ type AuditEvent func(*sql.Selector)
 // Consent is the predicate function for consent builders.
 type Consent func(*sql.Selector)
 
+// EmailChange is the predicate function for emailchange builders.
+type EmailChange func(*sql.Selector)
+
 // ImportRow is the predicate function for importrow builders.
 type ImportRow func(*sql.Selector)
 
@@ -29,6 +35,9 @@ type LicenseCode func(*sql.Selector)
 
 // LicenseVariant is the predicate function for licensevariant builders.
 type LicenseVariant func(*sql.Selector)
+
+// PendingLink is the predicate function for pendinglink builders.
+type PendingLink func(*sql.Selector)
 
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)

@@ -34,6 +34,8 @@ const (
 	AuditEvent     = "aud_"
 	SigningKey     = "key_"
 	RelayContact   = "rct_"
+	EmailChange    = "ecr_"
+	PendingLink    = "pln_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
