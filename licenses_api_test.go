@@ -100,6 +100,8 @@ func (e *apiEnv) connect(u *ent.User, app *ent.Application, joined time.Time) *e
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// As a sign-in leaves it: the person granted the default scopes (the name shows with profile).
+	e.s.db.Consent.Create().SetConnectionID(c.ID).SetScopes([]string{"openid", "email", "profile"}).ExecX(context.Background())
 	return c
 }
 

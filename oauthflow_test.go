@@ -90,8 +90,12 @@ func TestSignInFlow(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if strings.Join(keys, ",") != "email,globalId,id,image,name" {
-			t.Fatalf("/api/user keys = %v, want exactly id, globalId, name, email, image", keys)
+		// The documented keys, plus the OIDC claims of the granted scopes (openid email profile).
+		if strings.Join(keys, ",") != "email,email_verified,globalId,global_id,id,image,name,sub" {
+			t.Fatalf("/api/user keys = %v, want exactly sub, id, globalId, global_id, name, email, email_verified, image", keys)
+		}
+		if user["sub"] != idt.Subject || user["global_id"] != claims.GlobalID || user["email_verified"] != true {
+			t.Fatalf("/api/user claims %v disagree with the id_token (sub %q, %+v)", user, idt.Subject, claims)
 		}
 		if user["id"] != idt.Subject || !strings.HasPrefix(idt.Subject, "con_") || user["globalId"] != claims.GlobalID {
 			t.Fatalf("/api/user = %v, id_token sub %q", user, idt.Subject)

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"loginsign/ent/appconnection"
 	"loginsign/internal/store/storetest"
 )
 
@@ -654,20 +655,53 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("redelivery")`)
 	})
 
-	t.Run("developer imports existing users and rolls the import back", func(t *testing.T) {
+	t.Run("developer imports existing users: every row is a proposal", func(t *testing.T) {
 		requireAPI(t, api, "importUsers", "rollbackImport")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID+"#import-existing-users", "#import-form")
 		devTab.do(t, chromedp.SendKeys(`#import-name`, "Old accounts"),
 			chromedp.SendKeys(`#import-csv`, "externalUserId,email,name\n42,ann@example.com,Ann Example\n43,nobody@example.com,No One\n"),
 			chromedp.Click(`#import-form button[type=submit]`))
 		devTab.waitFor(t, `document.querySelectorAll('#import-results tbody tr').length === 2`)
-		results := evalIn[string](t, devTab, `document.querySelector('#import-results tbody').textContent`)
-		if !strings.Contains(results, "not found") {
-			t.Fatalf("import results: %s", results)
+		// A known and an unknown address read the same: the developer learns nothing.
+		rows := evalIn[[]string](t, devTab, `[...document.querySelectorAll('#import-results tbody tr td:nth-child(4)')].map(td => td.textContent)`)
+		if len(rows) != 2 || rows[0] != "proposed" || rows[1] != "proposed" {
+			t.Fatalf("import results: %v", rows)
 		}
 		devTab.shot(t, "portal-import")
+	})
+
+	t.Run("person accepts the proposal on the app's consent page", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		requireAPI(t, api, "refusePendingLink")
+		personTab.open(t, ls.URL+"/dashboard", "#apps")
+		personTab.waitFor(t, `!document.querySelector('#pending-links').hidden && document.querySelector('#pending-links').textContent.includes("42")`)
+		personTab.shot(t, "dashboard-pending-link")
+		// Signing in to the app again: the consent page names the app's record of the person.
+		personTab.open(t, sample.URL+"/", "#signin a.loginsign-btn")
+		personTab.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`#known-as`))
+		if known := personTab.text(t, "#known-as"); !strings.Contains(known, "42") || !strings.Contains(known, "Sample Notes") {
+			t.Fatalf("consent page says %q", known)
+		}
+		personTab.shot(t, "consent-known-as")
+		personTab.do(t, chromedp.Click(`button[value=allow]`))
+		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
+		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
+		if err != nil || c.ExternalUserID != "42" {
+			t.Fatalf("after allowing, the connection is %+v (%v)", c, err)
+		}
+		personTab.open(t, ls.URL+"/dashboard", "#apps")
+		personTab.waitFor(t, `document.querySelector('#pending-links').hidden`)
+	})
+
+	t.Run("developer rolls the import back", func(t *testing.T) {
+		requireAPI(t, api, "rollbackImport")
 		devTab.do(t, chromedp.Click(`#import-results button`), chromedp.Click(`#import-results button`))
 		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("rolled back")`)
+		if status := devTab.text(t, "#status"); !strings.Contains(status, "1 proposal(s) withdrawn, 0 connection(s) removed") {
+			t.Fatalf("rollback says %q", status)
+		}
 	})
 
 	t.Run("person mutes mail and adds an address", func(t *testing.T) {
@@ -689,6 +723,55 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("verified")`)
 		personTab.do(t, chromedp.Click(`//button[text()="Make primary"]`))
 		personTab.waitFor(t, `document.querySelector('#addresses li strong') && document.querySelector('#addresses li strong').textContent === "ann.work@example.com"`)
+	})
+
+	t.Run("app asks to change the person's address and the person confirms", func(t *testing.T) {
+		if !signedIn {
+			t.Skip("needs the sign-in above")
+		}
+		u, err := ls.identity.User(ctx, person.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The app's backend calls the email-sync route (here from the developer's portal tab).
+		devTab.open(t, ls.URL+"/portal/apps", "main")
+		evalIn[bool](t, devTab, `(window.__sync = null, fetch("/api/developer/applications/`+clientID+`/users/`+c.ID+`/email",
+			{method: "PATCH", headers: {"Content-Type": "application/json"}, body: JSON.stringify({email: "ann.home@example.com"})})
+			.then(r => r.text()).then(t => window.__sync = t), true)`)
+		devTab.waitFor(t, `window.__sync`)
+		if got := evalIn[string](t, devTab, `window.__sync`); got != `{"ok":true,"changed":false,"pending":true}`+"\n" {
+			t.Fatalf("email sync answered %q", got)
+		}
+		if still, _ := ls.identity.User(ctx, person.ID); still.Email != u.Email {
+			t.Fatal("the request changed the address before the person confirmed")
+		}
+		// The old address gets a "this wasn't me" notice; the new one the confirmation.
+		cancel := ls.nextLink(t, u.Email)
+		confirm := ls.nextLink(t, "ann.home@example.com")
+		if !strings.Contains(cancel, "/account/email-change/cancel?") || !strings.Contains(confirm, "/account/email-change/confirm?") {
+			t.Fatalf("links: cancel %s confirm %s", cancel, confirm)
+		}
+		personTab.open(t, confirm, "#confirm-submit")
+		if msg := personTab.text(t, "#confirm-message"); !strings.Contains(msg, "Sample Notes asked to make ann.home@example.com") {
+			t.Fatalf("confirmation page says %q", msg)
+		}
+		personTab.shot(t, "email-change-confirm")
+		personTab.do(t, chromedp.Click(`#confirm-submit`))
+		personTab.waitFor(t, `document.querySelector('h1').textContent === "Primary address changed"`)
+		if now, _ := ls.identity.User(ctx, person.ID); now.Email != "ann.home@example.com" {
+			t.Fatalf("primary address is %s after confirming", now.Email)
+		}
+		// The cancel link of a confirmed request only explains (410 Gone).
+		personTab.allow("410 (Gone)")
+		personTab.open(t, cancel, "h1")
+		if h := personTab.text(t, "h1"); h != "Link not valid" {
+			t.Fatalf("cancel page after confirming: %q", h)
+		}
+		personTab.shot(t, "email-change-cancel-used")
 	})
 
 	t.Run("every page, photographed", func(t *testing.T) {

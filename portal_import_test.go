@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/importsource"
-	"loginsign/ent/webhookevent"
+	"loginsign/ent/pendinglink"
 )
 
 type importAnswer struct {
@@ -62,71 +61,84 @@ func TestImportExistingUsers(t *testing.T) {
 		cid := e.person("cid@example.com", "Cid", false)
 		e.srv.db.UserEmail.Create().SetUserID(cid.user.ID).SetEmail("cid-alt@example.com").SetVerifiedAt(time.Now()).ExecX(ctx)
 		e.srv.db.UserEmail.Create().SetUserID(cid.user.ID).SetEmail("cid-pending@example.com").ExecX(ctx)
+		// Dan connected the app himself and shared his address with it; Fay connected with the
+		// private alias only.
 		dan := e.person("dan@example.com", "Dan", false)
-		e.connect(dan, app, func(c *ent.AppConnectionCreate) { c.SetActive(false) })
+		danConn := e.connect(dan, app, func(c *ent.AppConnectionCreate) { c.SetActive(false).SetAppEmail("dan@example.com") })
+		fay := e.person("fay@example.com", "Fay", false)
+		e.connect(fay, app)
 		e.person("eve@example.com", "Eve", false)
 
 		rows := []map[string]string{
 			{"externalUserId": "u1", "email": "ANN@example.com", "name": "ann example", "registrationDate": "2024-01-10T09:00:00Z", "lastLoginDate": "2026-05-03"},
-			{"externalUserId": "u2", "email": "bob@example.com", "name": "Robert"}, // no profile name: nothing to mismatch
+			{"externalUserId": "u2", "email": "bob@example.com", "name": "Robert"},
 			{"externalUserId": "u3", "email": "cid-alt@example.com"},
-			{"externalUserId": "u4", "email": "dan@example.com"},
+			{"externalUserId": "u4", "email": "dan@example.com", "lastLoginDate": "2026-05-04"},
 			{"externalUserId": "u5", "email": "nobody@example.com"},
 			{"externalUserId": "u6", "email": "eve@example.com", "name": "Mallory"},
 			{"externalUserId": "", "email": "ann@example.com"},
 			{"externalUserId": "u8", "email": "not-an-address"},
 			{"externalUserId": "u9", "email": "eve@example.com", "registrationDate": "yesterday"},
 			{"externalUserId": "u10", "email": "cid-pending@example.com"},
+			{"externalUserId": "u11", "email": "fay@example.com"},
 		}
-		want := []string{"imported", "imported", "imported", "already_connected", "not_found", "name_mismatch",
-			"invalid_row", "invalid_row", "invalid_row", "not_found"}
+		// Known and unknown addresses, matching names or not: all imported (proposed). Only
+		// Dan, whose connection already shows the app this address, is already_connected.
+		want := []string{"imported", "imported", "imported", "already_connected", "imported", "imported",
+			"invalid_row", "invalid_row", "invalid_row", "imported", "imported"}
 		first := dev.importJSON(app, map[string]any{"sourceName": "Nightly Sync", "users": rows}, 200)
 		if got := statuses(first); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("statuses = %v, want %v", got, want)
 		}
-		wantCounts := map[string]int{"imported": 3, "already_connected": 1, "not_found": 2, "name_mismatch": 1, "invalid_row": 3}
-		if fmt.Sprint(first.Counts) != fmt.Sprint(wantCounts) || first.Total != 10 || first.SourceName != "Nightly Sync" {
+		wantCounts := map[string]int{"imported": 7, "already_connected": 1, "invalid_row": 3}
+		if fmt.Sprint(first.Counts) != fmt.Sprint(wantCounts) || first.Total != 11 || first.SourceName != "Nightly Sync" {
 			t.Errorf("answer %+v", first)
 		}
-		// Linked rows carry the connection and the Global User ID, nothing else about the person.
-		for _, r := range first.Results {
-			linked := r.Status == "imported" || r.Status == "already_connected"
-			if linked != (r.ConnectionID != "" && r.GlobalID != "") {
-				t.Errorf("row %d (%s): connectionId %q globalId %q", r.Row, r.Status, r.ConnectionID, r.GlobalID)
+		// The answer echoes what the developer sent; only the already_connected row names a
+		// connection (the app's own), and no row carries a Global User ID.
+		for i, r := range first.Results {
+			if r.ExternalUserID != strings.TrimSpace(rows[i]["externalUserId"]) || r.Email != rows[i]["email"] || r.GlobalID != "" {
+				t.Errorf("row %d = %+v, sent %v", r.Row, r, rows[i])
+			}
+			if (r.ConnectionID != "") != (r.Status == "already_connected") {
+				t.Errorf("row %d (%s): connectionId %q", r.Row, r.Status, r.ConnectionID)
 			}
 		}
-		if first.Results[0].GlobalID != ann.user.GlobalID {
-			t.Errorf("row 1 globalId = %s", first.Results[0].GlobalID)
+		if first.Results[3].ConnectionID != danConn.ID {
+			t.Errorf("Dan's row names %s", first.Results[3].ConnectionID)
 		}
-		// The created connection looks like a sign-in's: alias on the relay domain, backfilled dates.
-		c, err := e.srv.db.AppConnection.Get(ctx, first.Results[0].ConnectionID)
-		if err != nil {
-			t.Fatal(err)
+		// Nobody was connected: the import made pending links, one per valid imported address.
+		if n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(ctx); n != 2 {
+			t.Errorf("connections = %d, want the 2 people connected themselves", n)
 		}
-		alias := regexp.MustCompile(`^[a-z0-9]{6,10}@` + regexp.QuoteMeta(e.srv.cfg.RelayDomain) + `$`)
-		if !alias.MatchString(c.AliasEmail) || c.ExternalUserID != "u1" || !c.JoinedAt.Equal(time.Date(2024, 1, 10, 9, 0, 0, 0, time.UTC)) ||
-			c.LastSessionAt == nil || !c.LastSessionAt.Equal(time.Date(2026, 5, 3, 0, 0, 0, 0, time.UTC)) || c.ImportSourceID == nil {
-			t.Errorf("imported connection %+v", c)
+		links, _ := e.srv.db.PendingLink.Query().Where(pendinglink.ApplicationID(app)).Order(ent.Asc(pendinglink.FieldExternalUserID)).All(ctx)
+		if len(links) != 7 {
+			t.Fatalf("pending links = %d, want 7", len(links))
 		}
-		connsAfterFirst, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(ctx)
-		if connsAfterFirst != 4 {
-			t.Errorf("connections = %d, want 4", connsAfterFirst)
+		annLink, _ := e.srv.db.PendingLink.Query().Where(pendinglink.Email("ann@example.com")).Only(ctx)
+		if annLink == nil || annLink.ExternalUserID != "u1" || annLink.RegisteredAt == nil ||
+			!annLink.RegisteredAt.Equal(time.Date(2024, 1, 10, 9, 0, 0, 0, time.UTC)) || annLink.ImportSourceID == nil || *annLink.ImportSourceID != first.SourceID {
+			t.Errorf("Ann's pending link %+v", annLink)
 		}
+		// already_connected refreshes the connection the person made: reactivated, the
+		// external id stored, a later last-login backfilled.
+		dc, _ := e.srv.db.AppConnection.Get(ctx, danConn.ID)
+		if !dc.Active || dc.ExternalUserID != "u4" || dc.LastSessionAt == nil || !dc.LastSessionAt.Equal(time.Date(2026, 5, 4, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("Dan's connection %+v", dc)
+		}
+		_ = ann
 
-		// Re-running is safe: linked rows are already connected and nothing is created twice.
+		// Re-running is safe: the same answers, the same pending links (updated, not doubled).
+		rows[0]["externalUserId"] = "u1-renamed"
 		second := dev.importJSON(app, map[string]any{"sourceName": "Nightly Sync", "users": rows}, 200)
-		want2 := []string{"already_connected", "already_connected", "already_connected", "already_connected", "not_found",
-			"name_mismatch", "invalid_row", "invalid_row", "invalid_row", "not_found"}
-		if got := statuses(second); fmt.Sprint(got) != fmt.Sprint(want2) || second.SourceID == first.SourceID {
+		if got := statuses(second); fmt.Sprint(got) != fmt.Sprint(want) || second.SourceID == first.SourceID {
 			t.Errorf("re-run statuses = %v (source %s)", got, second.SourceID)
 		}
-		for i := range 4 {
-			if second.Results[i].ConnectionID != first.Results[i].ConnectionID && i != 3 {
-				t.Errorf("row %d linked to another connection on re-run", i+1)
-			}
+		if n, _ := e.srv.db.PendingLink.Query().Where(pendinglink.ApplicationID(app)).Count(ctx); n != 7 {
+			t.Errorf("re-run left %d pending links, want 7", n)
 		}
-		if n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(ctx); n != connsAfterFirst {
-			t.Errorf("re-run changed the connection count to %d", n)
+		if l, _ := e.srv.db.PendingLink.Query().Where(pendinglink.Email("ann@example.com")).Only(ctx); l.ExternalUserID != "u1-renamed" || *l.ImportSourceID != second.SourceID {
+			t.Errorf("re-run did not update Ann's link: %+v", l)
 		}
 
 		// Both runs are stored and listed, newest first, with their rows.
@@ -135,37 +147,34 @@ func TestImportExistingUsers(t *testing.T) {
 			t.Errorf("sources = %v", list)
 		}
 		stored := dev.json("GET", "/api/developer/applications/"+app+"/import-sources/"+first.SourceID, nil, 200)
-		if len(stored["results"].([]any)) != 10 || stored["counts"].(map[string]any)["imported"] != float64(3) || stored["rolledBackAt"] != nil {
+		if len(stored["results"].([]any)) != 11 || stored["counts"].(map[string]any)["imported"] != float64(7) || stored["rolledBackAt"] != nil {
 			t.Errorf("stored run %v", stored)
 		}
 
-		// Rolling back the first run deletes the three connections it created, and only those.
-		eventsBefore, _ := e.srv.db.WebhookEvent.Query().Where(webhookevent.Type("user_account_deleted")).Count(ctx)
+		// Rolling back the first run withdraws nothing the second run proposed again; rolling
+		// back the second withdraws the open links. Connections people made stay.
 		rb := dev.json("POST", "/api/developer/applications/"+app+"/import-sources/"+first.SourceID+"/rollback", nil, 200)
-		if rb["deletedConnections"] != float64(3) || rb["ok"] != true || rb["rolledBackAt"] == nil {
+		if rb["deletedConnections"] != float64(0) || rb["withdrawnLinks"] != float64(0) || rb["ok"] != true || rb["rolledBackAt"] == nil {
 			t.Errorf("rollback = %v", rb)
-		}
-		left, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).All(ctx)
-		if len(left) != 1 || left[0].UserID != dan.user.ID {
-			t.Errorf("after rollback %d connections left", len(left))
-		}
-		eventsAfter, _ := e.srv.db.WebhookEvent.Query().Where(webhookevent.Type("user_account_deleted")).Count(ctx)
-		if eventsAfter-eventsBefore != 3 {
-			t.Errorf("rollback queued %d user_account_deleted events, want 3", eventsAfter-eventsBefore)
 		}
 		if status, body := dev.do("POST", "/api/developer/applications/"+app+"/import-sources/"+first.SourceID+"/rollback", nil); status != 409 {
 			t.Errorf("second rollback = %d %s, want 409", status, body)
 		}
-		// The second run created nothing, so its rollback deletes nothing.
-		if rb := dev.json("POST", "/api/developer/applications/"+app+"/import-sources/"+second.SourceID+"/rollback", nil, 200); rb["deletedConnections"] != float64(0) {
+		if rb := dev.json("POST", "/api/developer/applications/"+app+"/import-sources/"+second.SourceID+"/rollback", nil, 200); rb["withdrawnLinks"] != float64(7) {
 			t.Errorf("rollback of the re-run = %v", rb)
 		}
-		// GraphQL sees the same runs.
+		if n, _ := e.srv.db.PendingLink.Query().Where(pendinglink.ApplicationID(app)).Count(ctx); n != 0 {
+			t.Errorf("%d pending links left after rollback", n)
+		}
+		if n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(ctx); n != 2 {
+			t.Errorf("rollback touched the people's own connections: %d left", n)
+		}
+		// GraphQL sees the same runs; the retired statuses count 0.
 		g := dev.mustGQL(`query($app: ID!) { application(id: $app) { importSources { totalCount edges { node { id rolledBackAt counts { imported alreadyConnected notFound nameMismatch invalidRow } } } } } }`,
 			map[string]any{"app": app})
 		srcs := edges(g["application"].(map[string]any)["importSources"])
 		if len(srcs) != 2 || srcs[1]["id"] != first.SourceID || srcs[1]["rolledBackAt"] == nil ||
-			fmt.Sprint(srcs[1]["counts"]) != "map[alreadyConnected:1 imported:3 invalidRow:3 nameMismatch:1 notFound:2]" {
+			fmt.Sprint(srcs[1]["counts"]) != "map[alreadyConnected:1 imported:7 invalidRow:3 nameMismatch:0 notFound:0]" {
 			t.Errorf("GraphQL import sources %v", srcs)
 		}
 	})
@@ -183,10 +192,11 @@ func TestImportCSV(t *testing.T) {
 			want                    []string
 		}{
 			{"semicolons, header in another order, BOM", "text/csv",
-				"\ufeffemail;user_id;name\none@example.com;a1;One\nnobody@example.com;a2;\n", []string{"imported", "not_found"}},
+				"\ufeffemail;user_id;name\none@example.com;a1;One\nnobody@example.com;a2;\n", []string{"imported", "imported"}},
 			{"commas without header", "text/csv; charset=utf-8",
-				"b1,two@example.com,Two,2025-01-01,2026-01-01T10:00:00Z\nb2,one@example.com,Someone Else\n", []string{"imported", "name_mismatch"}},
-			{"quoted fields", "text/csv", "user_id,email\n\"c,1\",\"one@example.com\"\n", []string{"already_connected"}},
+				"b1,two@example.com,Two,2025-01-01,2026-01-01T10:00:00Z\nb2,one@example.com,Someone Else\n", []string{"imported", "imported"}},
+			{"quoted fields", "text/csv", "user_id,email\n\"c,1\",\"one@example.com\"\n", []string{"imported"}},
+			{"bad date", "text/csv", "user_id,email,name,registration_date\nd1,one@example.com,,someday\n", []string{"invalid_row"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				status, out := dev.do("POST", path+"?sourceName=upload", tc.body, tc.contentType)
@@ -207,7 +217,7 @@ func TestImportCSV(t *testing.T) {
 			status, out := dev.do("POST", path, buf.Bytes(), mw.FormDataContentType())
 			var a importAnswer
 			json.Unmarshal(out, &a)
-			if status != 200 || fmt.Sprint(statuses(a)) != "[already_connected not_found]" || a.SourceName != "From the portal" {
+			if status != 200 || fmt.Sprint(statuses(a)) != "[imported imported]" || a.SourceName != "From the portal" {
 				t.Errorf("= %d %s", status, out)
 			}
 			src, _ := e.srv.db.ImportSource.Get(t.Context(), a.SourceID)
@@ -289,17 +299,20 @@ func TestImportRowLimit(t *testing.T) {
 		e.sameSnapshot(before, "oversized imports")
 
 		a := dev.importJSON(app, map[string]any{"users": users(10_000)}, 200)
-		if a.Total != 10_000 || len(a.Results) != 10_000 || a.Counts["imported"] != 1 || a.Counts["not_found"] != 9_999 {
+		if a.Total != 10_000 || len(a.Results) != 10_000 || a.Counts["imported"] != 10_000 {
 			t.Errorf("10,000 rows: total %d, %d results, counts %v", a.Total, len(a.Results), a.Counts)
 		}
 		if n, _ := e.srv.db.ImportRow.Query().Count(t.Context()); n != 10_000 {
 			t.Errorf("stored rows = %d", n)
 		}
+		if n, _ := e.srv.db.PendingLink.Query().Count(t.Context()); n != 10_000 {
+			t.Errorf("pending links = %d", n)
+		}
 	})
 }
 
-// TestImportConcurrent runs the same import four times at once: every run succeeds, each
-// person is connected once, and exactly one run reports each of them as imported.
+// TestImportConcurrent runs the same import four times at once: every run succeeds, every
+// row of every run is imported, and each address has exactly one pending link.
 func TestImportConcurrent(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("racer@example.com", "Racer", true)
@@ -331,9 +344,10 @@ func TestImportConcurrent(t *testing.T) {
 			}
 			imported += v.Counts["imported"]
 		}
-		n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(t.Context())
-		if n != 20 || imported != 20 {
-			t.Errorf("%d connections, %d rows imported across runs; want 20 and 20", n, imported)
+		links, _ := e.srv.db.PendingLink.Query().Where(pendinglink.ApplicationID(app)).Count(t.Context())
+		conns, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(app)).Count(t.Context())
+		if links != 20 || conns != 0 || imported != 20*runs {
+			t.Errorf("%d pending links, %d connections, %d rows imported across runs; want 20, 0 and %d", links, conns, imported, 20*runs)
 		}
 	})
 }
@@ -375,9 +389,10 @@ func TestParityImport(t *testing.T) {
 			t.Errorf("source: GraphQL %v, REST %+v", src, rest)
 		}
 		rb := dev.json("POST", "/api/developer/applications/"+restApp+"/import-sources/"+rest.SourceID+"/rollback", nil, 200)
-		gb := dev.mustGQL(`mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { deletedConnections source { rolledBackAt } } }`,
+		gb := dev.mustGQL(`mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { deletedConnections withdrawnLinks source { rolledBackAt } } }`,
 			map[string]any{"app": gqlApp, "src": src["id"]})["rollbackImport"].(map[string]any)
-		if rb["deletedConnections"] != gb["deletedConnections"] || rb["deletedConnections"] != float64(1) || gb["source"].(map[string]any)["rolledBackAt"] == nil {
+		if rb["deletedConnections"] != gb["deletedConnections"] || rb["withdrawnLinks"] != gb["withdrawnLinks"] || rb["withdrawnLinks"] != float64(2) ||
+			gb["source"].(map[string]any)["rolledBackAt"] == nil {
 			t.Errorf("rollback: REST %v, GraphQL %v", rb, gb)
 		}
 	})

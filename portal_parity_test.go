@@ -19,7 +19,7 @@ import (
 // answer the same.
 
 // userRowFields is the GraphQL selection that carries the REST user row.
-const userRowFields = `id globalId name email active blocked emailMuted loginCount lastSessionAt joinedAt region`
+const userRowFields = `id globalId name email developerEmail active blocked emailMuted loginCount lastSessionAt joinedAt region`
 
 // restRow turns a GraphQL AppConnection into the REST row shape.
 func restRow(n map[string]any) map[string]any {
@@ -33,9 +33,13 @@ func restRow(n map[string]any) map[string]any {
 		}
 		return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	}
-	return map[string]any{"id": n["id"], "globalId": n["globalId"], "name": n["name"], "email": n["email"],
+	out := map[string]any{"id": n["id"], "globalId": n["globalId"], "name": n["name"], "email": n["email"],
 		"active": n["active"], "blocked": n["blocked"], "emailMuted": n["emailMuted"], "sessions": n["loginCount"],
 		"lastSession": ts(n["lastSessionAt"]), "joined": ts(n["joinedAt"]), "region": blank(n["region"])}
+	if d, _ := n["developerEmail"].(string); d != "" {
+		out["appEmail"] = d // REST shows the developer's record only when there is one
+	}
+	return out
 }
 
 // blank is how the two transports show an unset optional text: entgql's generated fields give
@@ -277,18 +281,26 @@ func TestParityUpdateConnection(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Updater", 2)
 		alt := p.people[1]
-		// A verified alternative address may be shared; an unverified one may not.
 		now := time.Now()
 		e.srv.db.UserEmail.Create().SetUserID(alt.user.ID).SetEmail("alt-verified@example.com").SetVerifiedAt(now).ExecX(t.Context())
-		e.srv.db.UserEmail.Create().SetUserID(alt.user.ID).SetEmail("alt-pending@example.com").ExecX(t.Context())
 
+		// appEmail is the developer's own record: any well-formed address is stored (the
+		// person's own address, or anybody's), and the address the app is shown ("email", the
+		// person's choice) does not move.
 		restRowOf := func(v map[string]any) map[string]any { return v }
 		rest := p.dev.json("PATCH", "/api/developer/applications/"+p.app+"/users/"+p.conns[0].ID,
-			map[string]any{"isForwarding": false, "appEmail": p.people[0].user.Email}, http.StatusOK)
+			map[string]any{"isForwarding": false, "appEmail": " Someone-Else@Example.com "}, http.StatusOK)
 		g := p.dev.mustGQL(`mutation($app: ID!, $conn: ID!, $email: String) { updateAppConnection(appId: $app, connectionId: $conn, input: {isForwarding: false, appEmail: $email}) { `+userRowFields+` } }`,
 			map[string]any{"app": p.app, "conn": p.conns[1].ID, "email": "alt-verified@example.com"})
 		gr := restRow(g["updateAppConnection"].(map[string]any))
-		if rest["emailMuted"] != true || gr["emailMuted"] != true || rest["email"] != p.people[0].user.Email || gr["email"] != "alt-verified@example.com" {
+		shown := func(c *ent.AppConnection) string { // what the person chose to show the app
+			if c.AppEmail == "" {
+				return "-"
+			}
+			return c.AppEmail
+		}
+		if rest["emailMuted"] != true || gr["emailMuted"] != true || rest["email"] != shown(p.conns[0]) || gr["email"] != shown(p.conns[1]) ||
+			rest["appEmail"] != "someone-else@example.com" || gr["appEmail"] != "alt-verified@example.com" {
 			t.Errorf("REST %v\nGraphQL %v", rest, gr)
 		}
 		// Same keys and the rest of the row as the list shows it.
@@ -302,14 +314,13 @@ func TestParityUpdateConnection(t *testing.T) {
 				sameJSON(t, "GraphQL answer vs list row", gr, u)
 			}
 		}
-		// Refusals answer alike: a pending address, an address of nobody, no field at all.
+		// Refusals answer alike: a malformed address, no field at all.
 		for _, tc := range []struct {
 			name string
 			body map[string]any
 			gql  string
 		}{
-			{"pending alternative", map[string]any{"appEmail": "alt-pending@example.com"}, `{appEmail: "alt-pending@example.com"}`},
-			{"foreign address", map[string]any{"appEmail": "someone-else@example.com"}, `{appEmail: "someone-else@example.com"}`},
+			{"malformed address", map[string]any{"appEmail": "two@@example.com"}, `{appEmail: "two@@example.com"}`},
 			{"nothing", map[string]any{}, `{}`},
 		} {
 			status, body := p.dev.do("PATCH", "/api/developer/applications/"+p.app+"/users/"+p.conns[1].ID, tc.body)
@@ -321,10 +332,10 @@ func TestParityUpdateConnection(t *testing.T) {
 				t.Errorf("%s: REST %d %s, GraphQL %+v", tc.name, status, body, gq.Errors)
 			}
 		}
-		// "" stops sharing.
+		// "" clears the record.
 		v := p.dev.json("PATCH", "/api/developer/applications/"+p.app+"/users/"+p.conns[0].ID, map[string]any{"appEmail": ""}, 200)
-		if v["email"] != "-" {
-			t.Errorf("after stopping sharing email = %v", v["email"])
+		if _, has := v["appEmail"]; has || v["email"] != shown(p.conns[0]) {
+			t.Errorf("after clearing: %v", v)
 		}
 	})
 }
@@ -336,33 +347,39 @@ func TestParitySyncEmail(t *testing.T) {
 		path := func(c *ent.AppConnection) string {
 			return "/api/developer/applications/" + p.app + "/users/" + c.ID + "/email"
 		}
-		const m = `mutation($app: ID!, $conn: ID!, $email: String!) { syncConnectionEmail(appId: $app, connectionId: $conn, email: $email) { ok changed } }`
+		const m = `mutation($app: ID!, $conn: ID!, $email: String!) { syncConnectionEmail(appId: $app, connectionId: $conn, email: $email) { ok changed pending } }`
 		vars := func(c *ent.AppConnection, email string) map[string]any {
 			return map[string]any{"app": p.app, "conn": c.ID, "email": email}
 		}
-		// Unchanged, changed, conflict, invalid: REST and GraphQL agree.
-		if v := p.dev.json("PATCH", path(p.conns[0]), map[string]any{"email": p.people[0].user.Email}, 200); v["changed"] != false || v["ok"] != true {
+		// Already the primary address: changed false, nothing pending, on both transports.
+		if v := p.dev.json("PATCH", path(p.conns[0]), map[string]any{"email": p.people[0].user.Email}, 200); v["changed"] != false || v["ok"] != true || v["pending"] != nil {
 			t.Errorf("REST same address: %v", v)
 		}
-		if d := p.dev.mustGQL(m, vars(p.conns[1], strings.ToUpper(p.people[1].user.Email))); d["syncConnectionEmail"].(map[string]any)["changed"] != false {
+		if d := p.dev.mustGQL(m, vars(p.conns[1], strings.ToUpper(p.people[1].user.Email))); d["syncConnectionEmail"].(map[string]any)["changed"] != false ||
+			d["syncConnectionEmail"].(map[string]any)["pending"] != nil {
 			t.Errorf("GraphQL same address: %v", d)
 		}
-		if v := p.dev.json("PATCH", path(p.conns[0]), map[string]any{"email": "New-Zero@example.com"}, 200); v["changed"] != true {
-			t.Errorf("REST change: %v", v)
+		// A new address, free or another account's: a pending request, the same answer.
+		for _, addr := range []string{"New-Zero@example.com", "taken@example.com"} {
+			if v := p.dev.json("PATCH", path(p.conns[0]), map[string]any{"email": addr}, 200); v["changed"] != false || v["pending"] != true {
+				t.Errorf("REST %s: %v", addr, v)
+			}
+			if d := p.dev.mustGQL(m, vars(p.conns[1], addr)); d["syncConnectionEmail"].(map[string]any)["changed"] != false ||
+				d["syncConnectionEmail"].(map[string]any)["pending"] != true {
+				t.Errorf("GraphQL %s: %v", addr, d)
+			}
 		}
-		if d := p.dev.mustGQL(m, vars(p.conns[1], "new-one@example.com")); d["syncConnectionEmail"].(map[string]any)["changed"] != true {
-			t.Errorf("GraphQL change: %v", d)
-		}
+		// Nothing changed: the person has not confirmed.
 		for _, u := range []*ent.User{p.people[0].user, p.people[1].user} {
 			got, _ := e.srv.db.User.Get(t.Context(), u.ID)
-			if got.EmailVersion != u.EmailVersion+1 {
-				t.Errorf("email_version of %s = %d, want bumped (voids magic links)", got.Email, got.EmailVersion)
+			if got.EmailVersion != u.EmailVersion || got.Email != u.Email {
+				t.Errorf("%s changed to %s (version %d) without the person's confirmation", u.Email, got.Email, got.EmailVersion)
 			}
 		}
 		for _, tc := range []struct {
 			email, code string
 			status      int
-		}{{"taken@example.com", "email_taken", 409}, {"not an address", "invalid_request", 400}, {"", "invalid_request", 400}} {
+		}{{"not an address", "invalid_request", 400}, {"", "invalid_request", 400}} {
 			status, body := p.dev.do("PATCH", path(p.conns[0]), map[string]any{"email": tc.email})
 			g := p.dev.gql(m, vars(p.conns[0], tc.email))
 			var rb map[string]any

@@ -197,7 +197,11 @@ func (e *portalEnv) connect(who *person, appID string, set ...func(*ent.AppConne
 	err := e.srv.db.Tx(context.Background(), func(tx *ent.Tx) error {
 		var err error
 		c, err = connections.Create(context.Background(), tx, who.user.ID, appID, e.srv.cfg.RelayDomain, e.srv.now(), set...)
-		return err
+		if err != nil {
+			return err
+		}
+		// As a sign-in leaves it: the person granted the default scopes (so the name shows).
+		return tx.Consent.Create().SetConnectionID(c.ID).SetScopes([]string{"openid", "email", "profile"}).Exec(context.Background())
 	})
 	if err != nil {
 		e.t.Fatal(err)

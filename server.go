@@ -173,6 +173,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
+	s.identity.Mail, s.identity.BaseURL = mailer, cfg.BaseURL
 	s.identity.IDs.OnThreshold = func(fraction float64, used, size int64) {
 		log.Warn("the Global User ID space is filling up: plan the wider format (docs/operations.md)",
 			"used", used, "size", size, "fraction", fraction)
@@ -310,6 +311,11 @@ func (s *Server) routes() http.Handler {
 	// The link of an address-verification mail (dashboard → alternative emails).
 	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
 	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
+	// The links of a requested change of the primary address (email-sync API).
+	mux.HandleFunc("GET "+identity.EmailChangeConfirmPath, api.EmailChangePage)
+	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, api.EmailChange)
+	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, api.EmailChangeCancelPage)
+	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, api.EmailChangeCancel)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.APIErrors(mux)

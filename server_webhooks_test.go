@@ -394,24 +394,39 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			if link == nil {
 				t.Fatal("no verification link in the mail")
 			}
-			status, page := s.do(t, http.MethodGet, link[1], "", nil)
+			// Signed out, the page only offers to sign in; the form posts from the account's session.
+			if status, page := s.do(t, http.MethodGet, link[1], "", nil); status != 200 || strings.Contains(page, "<form") ||
+				!strings.Contains(page, "/login?return_to=") {
+				t.Fatalf("signed-out verify page: %d %s", status, page)
+			}
+			status, page := s.do(t, http.MethodGet, link[1], cookie, nil)
 			if status != 200 || !strings.Contains(page, `<form method="post" action="/dashboard/emails/verify">`) {
 				t.Fatalf("verify page: %d %s", status, page)
 			}
 			token, _ := url.Parse(link[1])
-			resp, err := http.PostForm(s.url+"/dashboard/emails/verify", url.Values{"token": {token.Query().Get("token")}})
-			if err != nil {
-				t.Fatal(err)
+			postVerify := func(cookie string) (int, string) {
+				req, _ := http.NewRequest(http.MethodPost, s.url+"/dashboard/emails/verify",
+					strings.NewReader(url.Values{"token": {token.Query().Get("token")}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
 			}
-			confirmed, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(confirmed), "new@example.org is now linked") {
-				t.Fatalf("confirm: %d %s", resp.StatusCode, confirmed)
+			if status, body := postVerify(""); status != 401 || !strings.Contains(body, "/login?return_to=") {
+				t.Fatalf("signed-out confirm: %d %s", status, body)
 			}
-			resp, _ = http.PostForm(s.url+"/dashboard/emails/verify", url.Values{"token": {token.Query().Get("token")}})
-			resp.Body.Close()
-			if resp.StatusCode != 400 {
-				t.Errorf("second use of the link: %d, want 400", resp.StatusCode)
+			if status, confirmed := postVerify(cookie); status != 200 || !strings.Contains(confirmed, "new@example.org is now linked") {
+				t.Fatalf("confirm: %d %s", status, confirmed)
+			}
+			if status, _ := postVerify(cookie); status != 400 {
+				t.Errorf("second use of the link: %d, want 400", status)
 			}
 			gql(`mutation($e: ID!) { makePrimaryEmail(emailId: $e) { email } }`, map[string]any{"e": added["id"]})
 			hooks := deliver()

@@ -31,8 +31,10 @@ type AppConnection struct {
 	ApplicationID string `json:"application_id,omitempty"`
 	// masked relay address, never reissued
 	AliasEmail string `json:"alias_email,omitempty"`
-	// a real address the person shares with the app; empty when none
+	// a real address the person chose to share with the app (consent page); empty when none
 	AppEmail string `json:"app_email,omitempty"`
+	// the developer's own record of the person's address (PATCH appEmail): stored, never shown to LoginSign's relay or the person's other apps, never checked against the person's addresses
+	DeveloperEmail string `json:"developer_email,omitempty"`
 	// IsForwarding holds the value of the "is_forwarding" field.
 	IsForwarding bool `json:"is_forwarding,omitempty"`
 	// the person muted relay mail for this app; GraphQL shows the effective emailMuted (muted or not forwarding) through a portal resolver
@@ -154,7 +156,7 @@ func (*AppConnection) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case appconnection.FieldLoginCount:
 			values[i] = new(sql.NullInt64)
-		case appconnection.FieldID, appconnection.FieldUserID, appconnection.FieldApplicationID, appconnection.FieldAliasEmail, appconnection.FieldAppEmail, appconnection.FieldRegion, appconnection.FieldExternalUserID, appconnection.FieldImportSourceID:
+		case appconnection.FieldID, appconnection.FieldUserID, appconnection.FieldApplicationID, appconnection.FieldAliasEmail, appconnection.FieldAppEmail, appconnection.FieldDeveloperEmail, appconnection.FieldRegion, appconnection.FieldExternalUserID, appconnection.FieldImportSourceID:
 			values[i] = new(sql.NullString)
 		case appconnection.FieldCreatedAt, appconnection.FieldUpdatedAt, appconnection.FieldLastSessionAt, appconnection.FieldJoinedAt:
 			values[i] = new(sql.NullTime)
@@ -214,6 +216,12 @@ func (_m *AppConnection) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field app_email", values[i])
 			} else if value.Valid {
 				_m.AppEmail = value.String
+			}
+		case appconnection.FieldDeveloperEmail:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field developer_email", values[i])
+			} else if value.Valid {
+				_m.DeveloperEmail = value.String
 			}
 		case appconnection.FieldIsForwarding:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -360,6 +368,9 @@ func (_m *AppConnection) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("app_email=")
 	builder.WriteString(_m.AppEmail)
+	builder.WriteString(", ")
+	builder.WriteString("developer_email=")
+	builder.WriteString(_m.DeveloperEmail)
 	builder.WriteString(", ")
 	builder.WriteString("is_forwarding=")
 	builder.WriteString(fmt.Sprintf("%v", _m.IsForwarding))

@@ -89,6 +89,20 @@ func (_c *AppConnectionCreate) SetNillableAppEmail(v *string) *AppConnectionCrea
 	return _c
 }
 
+// SetDeveloperEmail sets the "developer_email" field.
+func (_c *AppConnectionCreate) SetDeveloperEmail(v string) *AppConnectionCreate {
+	_c.mutation.SetDeveloperEmail(v)
+	return _c
+}
+
+// SetNillableDeveloperEmail sets the "developer_email" field if the given value is not nil.
+func (_c *AppConnectionCreate) SetNillableDeveloperEmail(v *string) *AppConnectionCreate {
+	if v != nil {
+		_c.SetDeveloperEmail(*v)
+	}
+	return _c
+}
+
 // SetIsForwarding sets the "is_forwarding" field.
 func (_c *AppConnectionCreate) SetIsForwarding(v bool) *AppConnectionCreate {
 	_c.mutation.SetIsForwarding(v)
@@ -407,6 +421,11 @@ func (_c *AppConnectionCreate) check() error {
 			return &ValidationError{Name: "app_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.app_email": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.DeveloperEmail(); ok {
+		if err := appconnection.DeveloperEmailValidator(v); err != nil {
+			return &ValidationError{Name: "developer_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.developer_email": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.IsForwarding(); !ok {
 		return &ValidationError{Name: "is_forwarding", err: errors.New(`ent: missing required field "AppConnection.is_forwarding"`)}
 	}
@@ -497,6 +516,10 @@ func (_c *AppConnectionCreate) createSpec() (*AppConnection, *sqlgraph.CreateSpe
 	if value, ok := _c.mutation.AppEmail(); ok {
 		_spec.SetField(appconnection.FieldAppEmail, field.TypeString, value)
 		_node.AppEmail = value
+	}
+	if value, ok := _c.mutation.DeveloperEmail(); ok {
+		_spec.SetField(appconnection.FieldDeveloperEmail, field.TypeString, value)
+		_node.DeveloperEmail = value
 	}
 	if value, ok := _c.mutation.IsForwarding(); ok {
 		_spec.SetField(appconnection.FieldIsForwarding, field.TypeBool, value)
@@ -712,6 +735,24 @@ func (u *AppConnectionUpsert) UpdateAppEmail() *AppConnectionUpsert {
 // ClearAppEmail clears the value of the "app_email" field.
 func (u *AppConnectionUpsert) ClearAppEmail() *AppConnectionUpsert {
 	u.SetNull(appconnection.FieldAppEmail)
+	return u
+}
+
+// SetDeveloperEmail sets the "developer_email" field.
+func (u *AppConnectionUpsert) SetDeveloperEmail(v string) *AppConnectionUpsert {
+	u.Set(appconnection.FieldDeveloperEmail, v)
+	return u
+}
+
+// UpdateDeveloperEmail sets the "developer_email" field to the value that was provided on create.
+func (u *AppConnectionUpsert) UpdateDeveloperEmail() *AppConnectionUpsert {
+	u.SetExcluded(appconnection.FieldDeveloperEmail)
+	return u
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (u *AppConnectionUpsert) ClearDeveloperEmail() *AppConnectionUpsert {
+	u.SetNull(appconnection.FieldDeveloperEmail)
 	return u
 }
 
@@ -957,6 +998,27 @@ func (u *AppConnectionUpsertOne) UpdateAppEmail() *AppConnectionUpsertOne {
 func (u *AppConnectionUpsertOne) ClearAppEmail() *AppConnectionUpsertOne {
 	return u.Update(func(s *AppConnectionUpsert) {
 		s.ClearAppEmail()
+	})
+}
+
+// SetDeveloperEmail sets the "developer_email" field.
+func (u *AppConnectionUpsertOne) SetDeveloperEmail(v string) *AppConnectionUpsertOne {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.SetDeveloperEmail(v)
+	})
+}
+
+// UpdateDeveloperEmail sets the "developer_email" field to the value that was provided on create.
+func (u *AppConnectionUpsertOne) UpdateDeveloperEmail() *AppConnectionUpsertOne {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.UpdateDeveloperEmail()
+	})
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (u *AppConnectionUpsertOne) ClearDeveloperEmail() *AppConnectionUpsertOne {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.ClearDeveloperEmail()
 	})
 }
 
@@ -1394,6 +1456,27 @@ func (u *AppConnectionUpsertBulk) UpdateAppEmail() *AppConnectionUpsertBulk {
 func (u *AppConnectionUpsertBulk) ClearAppEmail() *AppConnectionUpsertBulk {
 	return u.Update(func(s *AppConnectionUpsert) {
 		s.ClearAppEmail()
+	})
+}
+
+// SetDeveloperEmail sets the "developer_email" field.
+func (u *AppConnectionUpsertBulk) SetDeveloperEmail(v string) *AppConnectionUpsertBulk {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.SetDeveloperEmail(v)
+	})
+}
+
+// UpdateDeveloperEmail sets the "developer_email" field to the value that was provided on create.
+func (u *AppConnectionUpsertBulk) UpdateDeveloperEmail() *AppConnectionUpsertBulk {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.UpdateDeveloperEmail()
+	})
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (u *AppConnectionUpsertBulk) ClearDeveloperEmail() *AppConnectionUpsertBulk {
+	return u.Update(func(s *AppConnectionUpsert) {
+		s.ClearDeveloperEmail()
 	})
 }
 

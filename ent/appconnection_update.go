@@ -59,6 +59,26 @@ func (_u *AppConnectionUpdate) ClearAppEmail() *AppConnectionUpdate {
 	return _u
 }
 
+// SetDeveloperEmail sets the "developer_email" field.
+func (_u *AppConnectionUpdate) SetDeveloperEmail(v string) *AppConnectionUpdate {
+	_u.mutation.SetDeveloperEmail(v)
+	return _u
+}
+
+// SetNillableDeveloperEmail sets the "developer_email" field if the given value is not nil.
+func (_u *AppConnectionUpdate) SetNillableDeveloperEmail(v *string) *AppConnectionUpdate {
+	if v != nil {
+		_u.SetDeveloperEmail(*v)
+	}
+	return _u
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (_u *AppConnectionUpdate) ClearDeveloperEmail() *AppConnectionUpdate {
+	_u.mutation.ClearDeveloperEmail()
+	return _u
+}
+
 // SetIsForwarding sets the "is_forwarding" field.
 func (_u *AppConnectionUpdate) SetIsForwarding(v bool) *AppConnectionUpdate {
 	_u.mutation.SetIsForwarding(v)
@@ -386,6 +406,11 @@ func (_u *AppConnectionUpdate) check() error {
 			return &ValidationError{Name: "app_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.app_email": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DeveloperEmail(); ok {
+		if err := appconnection.DeveloperEmailValidator(v); err != nil {
+			return &ValidationError{Name: "developer_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.developer_email": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Region(); ok {
 		if err := appconnection.RegionValidator(v); err != nil {
 			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "AppConnection.region": %w`, err)}
@@ -431,6 +456,12 @@ func (_u *AppConnectionUpdate) sqlSave(ctx context.Context) (_node int, err erro
 	}
 	if _u.mutation.AppEmailCleared() {
 		_spec.ClearField(appconnection.FieldAppEmail, field.TypeString)
+	}
+	if value, ok := _u.mutation.DeveloperEmail(); ok {
+		_spec.SetField(appconnection.FieldDeveloperEmail, field.TypeString, value)
+	}
+	if _u.mutation.DeveloperEmailCleared() {
+		_spec.ClearField(appconnection.FieldDeveloperEmail, field.TypeString)
 	}
 	if value, ok := _u.mutation.IsForwarding(); ok {
 		_spec.SetField(appconnection.FieldIsForwarding, field.TypeBool, value)
@@ -664,6 +695,26 @@ func (_u *AppConnectionUpdateOne) SetNillableAppEmail(v *string) *AppConnectionU
 // ClearAppEmail clears the value of the "app_email" field.
 func (_u *AppConnectionUpdateOne) ClearAppEmail() *AppConnectionUpdateOne {
 	_u.mutation.ClearAppEmail()
+	return _u
+}
+
+// SetDeveloperEmail sets the "developer_email" field.
+func (_u *AppConnectionUpdateOne) SetDeveloperEmail(v string) *AppConnectionUpdateOne {
+	_u.mutation.SetDeveloperEmail(v)
+	return _u
+}
+
+// SetNillableDeveloperEmail sets the "developer_email" field if the given value is not nil.
+func (_u *AppConnectionUpdateOne) SetNillableDeveloperEmail(v *string) *AppConnectionUpdateOne {
+	if v != nil {
+		_u.SetDeveloperEmail(*v)
+	}
+	return _u
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (_u *AppConnectionUpdateOne) ClearDeveloperEmail() *AppConnectionUpdateOne {
+	_u.mutation.ClearDeveloperEmail()
 	return _u
 }
 
@@ -1007,6 +1058,11 @@ func (_u *AppConnectionUpdateOne) check() error {
 			return &ValidationError{Name: "app_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.app_email": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.DeveloperEmail(); ok {
+		if err := appconnection.DeveloperEmailValidator(v); err != nil {
+			return &ValidationError{Name: "developer_email", err: fmt.Errorf(`ent: validator failed for field "AppConnection.developer_email": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Region(); ok {
 		if err := appconnection.RegionValidator(v); err != nil {
 			return &ValidationError{Name: "region", err: fmt.Errorf(`ent: validator failed for field "AppConnection.region": %w`, err)}
@@ -1069,6 +1125,12 @@ func (_u *AppConnectionUpdateOne) sqlSave(ctx context.Context) (_node *AppConnec
 	}
 	if _u.mutation.AppEmailCleared() {
 		_spec.ClearField(appconnection.FieldAppEmail, field.TypeString)
+	}
+	if value, ok := _u.mutation.DeveloperEmail(); ok {
+		_spec.SetField(appconnection.FieldDeveloperEmail, field.TypeString, value)
+	}
+	if _u.mutation.DeveloperEmailCleared() {
+		_spec.ClearField(appconnection.FieldDeveloperEmail, field.TypeString)
 	}
 	if value, ok := _u.mutation.IsForwarding(); ok {
 		_spec.SetField(appconnection.FieldIsForwarding, field.TypeBool, value)

@@ -11,15 +11,18 @@ import (
 
 	"loginsign/ent/migrate"
 
+	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -45,6 +48,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// AddressClaim is the client for interacting with the AddressClaim builders.
+	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
 	AppConnection *AppConnectionClient
 	// Application is the client for interacting with the Application builders.
@@ -53,6 +58,8 @@ type Client struct {
 	AuditEvent *AuditEventClient
 	// Consent is the client for interacting with the Consent builders.
 	Consent *ConsentClient
+	// EmailChange is the client for interacting with the EmailChange builders.
+	EmailChange *EmailChangeClient
 	// ImportRow is the client for interacting with the ImportRow builders.
 	ImportRow *ImportRowClient
 	// ImportSource is the client for interacting with the ImportSource builders.
@@ -63,6 +70,8 @@ type Client struct {
 	LicenseVariant *LicenseVariantClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
+	// PendingLink is the client for interacting with the PendingLink builders.
+	PendingLink *PendingLinkClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -96,15 +105,18 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.AddressClaim = NewAddressClaimClient(c.config)
 	c.AppConnection = NewAppConnectionClient(c.config)
 	c.Application = NewApplicationClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Consent = NewConsentClient(c.config)
+	c.EmailChange = NewEmailChangeClient(c.config)
 	c.ImportRow = NewImportRowClient(c.config)
 	c.ImportSource = NewImportSourceClient(c.config)
 	c.LicenseCode = NewLicenseCodeClient(c.config)
 	c.LicenseVariant = NewLicenseVariantClient(c.config)
 	c.Passkey = NewPasskeyClient(c.config)
+	c.PendingLink = NewPendingLinkClient(c.config)
 	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RelayContact = NewRelayContactClient(c.config)
@@ -208,15 +220,18 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuditEvent:     NewAuditEventClient(cfg),
 		Consent:        NewConsentClient(cfg),
+		EmailChange:    NewEmailChangeClient(cfg),
 		ImportRow:      NewImportRowClient(cfg),
 		ImportSource:   NewImportSourceClient(cfg),
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		Passkey:        NewPasskeyClient(cfg),
+		PendingLink:    NewPendingLinkClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -247,15 +262,18 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuditEvent:     NewAuditEventClient(cfg),
 		Consent:        NewConsentClient(cfg),
+		EmailChange:    NewEmailChangeClient(cfg),
 		ImportRow:      NewImportRowClient(cfg),
 		ImportSource:   NewImportSourceClient(cfg),
 		LicenseCode:    NewLicenseCodeClient(cfg),
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		Passkey:        NewPasskeyClient(cfg),
+		PendingLink:    NewPendingLinkClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -273,7 +291,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		AppConnection.
+//		AddressClaim.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -296,10 +314,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
-		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
-		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
+		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
+		c.Passkey, c.PendingLink, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
+		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -309,10 +328,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AppConnection, c.Application, c.AuditEvent, c.Consent, c.ImportRow,
-		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.RecoveryCode,
-		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
-		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
+		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
+		c.Passkey, c.PendingLink, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
+		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -321,6 +341,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *AddressClaimMutation:
+		return c.AddressClaim.mutate(ctx, m)
 	case *AppConnectionMutation:
 		return c.AppConnection.mutate(ctx, m)
 	case *ApplicationMutation:
@@ -329,6 +351,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AuditEvent.mutate(ctx, m)
 	case *ConsentMutation:
 		return c.Consent.mutate(ctx, m)
+	case *EmailChangeMutation:
+		return c.EmailChange.mutate(ctx, m)
 	case *ImportRowMutation:
 		return c.ImportRow.mutate(ctx, m)
 	case *ImportSourceMutation:
@@ -339,6 +363,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.LicenseVariant.mutate(ctx, m)
 	case *PasskeyMutation:
 		return c.Passkey.mutate(ctx, m)
+	case *PendingLinkMutation:
+		return c.PendingLink.mutate(ctx, m)
 	case *RecoveryCodeMutation:
 		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -363,6 +389,139 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.WebhookEvent.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// AddressClaimClient is a client for the AddressClaim schema.
+type AddressClaimClient struct {
+	config
+}
+
+// NewAddressClaimClient returns a client for the AddressClaim from the given config.
+func NewAddressClaimClient(c config) *AddressClaimClient {
+	return &AddressClaimClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `addressclaim.Hooks(f(g(h())))`.
+func (c *AddressClaimClient) Use(hooks ...Hook) {
+	c.hooks.AddressClaim = append(c.hooks.AddressClaim, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `addressclaim.Intercept(f(g(h())))`.
+func (c *AddressClaimClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AddressClaim = append(c.inters.AddressClaim, interceptors...)
+}
+
+// Create returns a builder for creating a AddressClaim entity.
+func (c *AddressClaimClient) Create() *AddressClaimCreate {
+	mutation := newAddressClaimMutation(c.config, OpCreate)
+	return &AddressClaimCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AddressClaim entities.
+func (c *AddressClaimClient) CreateBulk(builders ...*AddressClaimCreate) *AddressClaimCreateBulk {
+	return &AddressClaimCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AddressClaimClient) MapCreateBulk(slice any, setFunc func(*AddressClaimCreate, int)) *AddressClaimCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AddressClaimCreateBulk{err: fmt.Errorf("calling to AddressClaimClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AddressClaimCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AddressClaimCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AddressClaim.
+func (c *AddressClaimClient) Update() *AddressClaimUpdate {
+	mutation := newAddressClaimMutation(c.config, OpUpdate)
+	return &AddressClaimUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AddressClaimClient) UpdateOne(_m *AddressClaim) *AddressClaimUpdateOne {
+	mutation := newAddressClaimMutation(c.config, OpUpdateOne, withAddressClaim(_m))
+	return &AddressClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AddressClaimClient) UpdateOneID(id int) *AddressClaimUpdateOne {
+	mutation := newAddressClaimMutation(c.config, OpUpdateOne, withAddressClaimID(id))
+	return &AddressClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AddressClaim.
+func (c *AddressClaimClient) Delete() *AddressClaimDelete {
+	mutation := newAddressClaimMutation(c.config, OpDelete)
+	return &AddressClaimDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AddressClaimClient) DeleteOne(_m *AddressClaim) *AddressClaimDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AddressClaimClient) DeleteOneID(id int) *AddressClaimDeleteOne {
+	builder := c.Delete().Where(addressclaim.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AddressClaimDeleteOne{builder}
+}
+
+// Query returns a query builder for AddressClaim.
+func (c *AddressClaimClient) Query() *AddressClaimQuery {
+	return &AddressClaimQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAddressClaim},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AddressClaim entity by its id.
+func (c *AddressClaimClient) Get(ctx context.Context, id int) (*AddressClaim, error) {
+	return c.Query().Where(addressclaim.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AddressClaimClient) GetX(ctx context.Context, id int) *AddressClaim {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AddressClaimClient) Hooks() []Hook {
+	return c.hooks.AddressClaim
+}
+
+// Interceptors returns the client interceptors.
+func (c *AddressClaimClient) Interceptors() []Interceptor {
+	return c.inters.AddressClaim
+}
+
+func (c *AddressClaimClient) mutate(ctx context.Context, m *AddressClaimMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AddressClaimCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AddressClaimUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AddressClaimUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AddressClaimDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AddressClaim mutation op: %q", m.Op())
 	}
 }
 
@@ -1103,6 +1262,139 @@ func (c *ConsentClient) mutate(ctx context.Context, m *ConsentMutation) (Value, 
 		return (&ConsentDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Consent mutation op: %q", m.Op())
+	}
+}
+
+// EmailChangeClient is a client for the EmailChange schema.
+type EmailChangeClient struct {
+	config
+}
+
+// NewEmailChangeClient returns a client for the EmailChange from the given config.
+func NewEmailChangeClient(c config) *EmailChangeClient {
+	return &EmailChangeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `emailchange.Hooks(f(g(h())))`.
+func (c *EmailChangeClient) Use(hooks ...Hook) {
+	c.hooks.EmailChange = append(c.hooks.EmailChange, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `emailchange.Intercept(f(g(h())))`.
+func (c *EmailChangeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EmailChange = append(c.inters.EmailChange, interceptors...)
+}
+
+// Create returns a builder for creating a EmailChange entity.
+func (c *EmailChangeClient) Create() *EmailChangeCreate {
+	mutation := newEmailChangeMutation(c.config, OpCreate)
+	return &EmailChangeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EmailChange entities.
+func (c *EmailChangeClient) CreateBulk(builders ...*EmailChangeCreate) *EmailChangeCreateBulk {
+	return &EmailChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmailChangeClient) MapCreateBulk(slice any, setFunc func(*EmailChangeCreate, int)) *EmailChangeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmailChangeCreateBulk{err: fmt.Errorf("calling to EmailChangeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmailChangeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmailChangeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EmailChange.
+func (c *EmailChangeClient) Update() *EmailChangeUpdate {
+	mutation := newEmailChangeMutation(c.config, OpUpdate)
+	return &EmailChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmailChangeClient) UpdateOne(_m *EmailChange) *EmailChangeUpdateOne {
+	mutation := newEmailChangeMutation(c.config, OpUpdateOne, withEmailChange(_m))
+	return &EmailChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmailChangeClient) UpdateOneID(id string) *EmailChangeUpdateOne {
+	mutation := newEmailChangeMutation(c.config, OpUpdateOne, withEmailChangeID(id))
+	return &EmailChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EmailChange.
+func (c *EmailChangeClient) Delete() *EmailChangeDelete {
+	mutation := newEmailChangeMutation(c.config, OpDelete)
+	return &EmailChangeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmailChangeClient) DeleteOne(_m *EmailChange) *EmailChangeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmailChangeClient) DeleteOneID(id string) *EmailChangeDeleteOne {
+	builder := c.Delete().Where(emailchange.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmailChangeDeleteOne{builder}
+}
+
+// Query returns a query builder for EmailChange.
+func (c *EmailChangeClient) Query() *EmailChangeQuery {
+	return &EmailChangeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmailChange},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EmailChange entity by its id.
+func (c *EmailChangeClient) Get(ctx context.Context, id string) (*EmailChange, error) {
+	return c.Query().Where(emailchange.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmailChangeClient) GetX(ctx context.Context, id string) *EmailChange {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *EmailChangeClient) Hooks() []Hook {
+	return c.hooks.EmailChange
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmailChangeClient) Interceptors() []Interceptor {
+	return c.inters.EmailChange
+}
+
+func (c *EmailChangeClient) mutate(ctx context.Context, m *EmailChangeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmailChangeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmailChangeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmailChangeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmailChangeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EmailChange mutation op: %q", m.Op())
 	}
 }
 
@@ -1912,6 +2204,139 @@ func (c *PasskeyClient) mutate(ctx context.Context, m *PasskeyMutation) (Value, 
 		return (&PasskeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Passkey mutation op: %q", m.Op())
+	}
+}
+
+// PendingLinkClient is a client for the PendingLink schema.
+type PendingLinkClient struct {
+	config
+}
+
+// NewPendingLinkClient returns a client for the PendingLink from the given config.
+func NewPendingLinkClient(c config) *PendingLinkClient {
+	return &PendingLinkClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `pendinglink.Hooks(f(g(h())))`.
+func (c *PendingLinkClient) Use(hooks ...Hook) {
+	c.hooks.PendingLink = append(c.hooks.PendingLink, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `pendinglink.Intercept(f(g(h())))`.
+func (c *PendingLinkClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PendingLink = append(c.inters.PendingLink, interceptors...)
+}
+
+// Create returns a builder for creating a PendingLink entity.
+func (c *PendingLinkClient) Create() *PendingLinkCreate {
+	mutation := newPendingLinkMutation(c.config, OpCreate)
+	return &PendingLinkCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PendingLink entities.
+func (c *PendingLinkClient) CreateBulk(builders ...*PendingLinkCreate) *PendingLinkCreateBulk {
+	return &PendingLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PendingLinkClient) MapCreateBulk(slice any, setFunc func(*PendingLinkCreate, int)) *PendingLinkCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PendingLinkCreateBulk{err: fmt.Errorf("calling to PendingLinkClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PendingLinkCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PendingLinkCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PendingLink.
+func (c *PendingLinkClient) Update() *PendingLinkUpdate {
+	mutation := newPendingLinkMutation(c.config, OpUpdate)
+	return &PendingLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PendingLinkClient) UpdateOne(_m *PendingLink) *PendingLinkUpdateOne {
+	mutation := newPendingLinkMutation(c.config, OpUpdateOne, withPendingLink(_m))
+	return &PendingLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PendingLinkClient) UpdateOneID(id string) *PendingLinkUpdateOne {
+	mutation := newPendingLinkMutation(c.config, OpUpdateOne, withPendingLinkID(id))
+	return &PendingLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PendingLink.
+func (c *PendingLinkClient) Delete() *PendingLinkDelete {
+	mutation := newPendingLinkMutation(c.config, OpDelete)
+	return &PendingLinkDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PendingLinkClient) DeleteOne(_m *PendingLink) *PendingLinkDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PendingLinkClient) DeleteOneID(id string) *PendingLinkDeleteOne {
+	builder := c.Delete().Where(pendinglink.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PendingLinkDeleteOne{builder}
+}
+
+// Query returns a query builder for PendingLink.
+func (c *PendingLinkClient) Query() *PendingLinkQuery {
+	return &PendingLinkQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePendingLink},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PendingLink entity by its id.
+func (c *PendingLinkClient) Get(ctx context.Context, id string) (*PendingLink, error) {
+	return c.Query().Where(pendinglink.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PendingLinkClient) GetX(ctx context.Context, id string) *PendingLink {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PendingLinkClient) Hooks() []Hook {
+	return c.hooks.PendingLink
+}
+
+// Interceptors returns the client interceptors.
+func (c *PendingLinkClient) Interceptors() []Interceptor {
+	return c.inters.PendingLink
+}
+
+func (c *PendingLinkClient) mutate(ctx context.Context, m *PendingLinkMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PendingLinkCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PendingLinkUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PendingLinkUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PendingLinkDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PendingLink mutation op: %q", m.Op())
 	}
 }
 
@@ -3525,16 +3950,16 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, Passkey, RecoveryCode, RefreshToken, RelayContact,
-		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
-		WebhookAttempt, WebhookEvent []ent.Hook
+		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
+		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
+		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
+		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
-		AppConnection, Application, AuditEvent, Consent, ImportRow, ImportSource,
-		LicenseCode, LicenseVariant, Passkey, RecoveryCode, RefreshToken, RelayContact,
-		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
-		WebhookAttempt, WebhookEvent []ent.Interceptor
+		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
+		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
+		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
+		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Interceptor
 	}
 )
 

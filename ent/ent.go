@@ -6,15 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -92,15 +95,18 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			addressclaim.Table:   addressclaim.ValidColumn,
 			appconnection.Table:  appconnection.ValidColumn,
 			application.Table:    application.ValidColumn,
 			auditevent.Table:     auditevent.ValidColumn,
 			consent.Table:        consent.ValidColumn,
+			emailchange.Table:    emailchange.ValidColumn,
 			importrow.Table:      importrow.ValidColumn,
 			importsource.Table:   importsource.ValidColumn,
 			licensecode.Table:    licensecode.ValidColumn,
 			licensevariant.Table: licensevariant.ValidColumn,
 			passkey.Table:        passkey.ValidColumn,
+			pendinglink.Table:    pendinglink.ValidColumn,
 			recoverycode.Table:   recoverycode.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			relaycontact.Table:   relaycontact.ValidColumn,

@@ -184,6 +184,11 @@ func (_q *AppConnectionQuery) collectField(ctx context.Context, oneNode bool, op
 				selectedFields = append(selectedFields, appconnection.FieldAppEmail)
 				fieldSeen[appconnection.FieldAppEmail] = struct{}{}
 			}
+		case "developerEmail":
+			if _, ok := fieldSeen[appconnection.FieldDeveloperEmail]; !ok {
+				selectedFields = append(selectedFields, appconnection.FieldDeveloperEmail)
+				fieldSeen[appconnection.FieldDeveloperEmail] = struct{}{}
+			}
 		case "isForwarding":
 			if _, ok := fieldSeen[appconnection.FieldIsForwarding]; !ok {
 				selectedFields = append(selectedFields, appconnection.FieldIsForwarding)
@@ -617,11 +622,6 @@ func (_q *ImportRowQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[importrow.FieldConnectionID]; !ok {
 				selectedFields = append(selectedFields, importrow.FieldConnectionID)
 				fieldSeen[importrow.FieldConnectionID] = struct{}{}
-			}
-		case "globalID":
-			if _, ok := fieldSeen[importrow.FieldGlobalID]; !ok {
-				selectedFields = append(selectedFields, importrow.FieldGlobalID)
-				fieldSeen[importrow.FieldGlobalID] = struct{}{}
 			}
 		case "message":
 			if _, ok := fieldSeen[importrow.FieldMessage]; !ok {

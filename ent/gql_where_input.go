@@ -106,6 +106,23 @@ type AppConnectionWhereInput struct {
 	AppEmailEqualFold    *string  `json:"appEmailEqualFold,omitempty"`
 	AppEmailContainsFold *string  `json:"appEmailContainsFold,omitempty"`
 
+	// "developer_email" field predicates.
+	DeveloperEmail             *string  `json:"developerEmail,omitempty"`
+	DeveloperEmailNEQ          *string  `json:"developerEmailNEQ,omitempty"`
+	DeveloperEmailIn           []string `json:"developerEmailIn,omitempty"`
+	DeveloperEmailNotIn        []string `json:"developerEmailNotIn,omitempty"`
+	DeveloperEmailGT           *string  `json:"developerEmailGT,omitempty"`
+	DeveloperEmailGTE          *string  `json:"developerEmailGTE,omitempty"`
+	DeveloperEmailLT           *string  `json:"developerEmailLT,omitempty"`
+	DeveloperEmailLTE          *string  `json:"developerEmailLTE,omitempty"`
+	DeveloperEmailContains     *string  `json:"developerEmailContains,omitempty"`
+	DeveloperEmailHasPrefix    *string  `json:"developerEmailHasPrefix,omitempty"`
+	DeveloperEmailHasSuffix    *string  `json:"developerEmailHasSuffix,omitempty"`
+	DeveloperEmailIsNil        bool     `json:"developerEmailIsNil,omitempty"`
+	DeveloperEmailNotNil       bool     `json:"developerEmailNotNil,omitempty"`
+	DeveloperEmailEqualFold    *string  `json:"developerEmailEqualFold,omitempty"`
+	DeveloperEmailContainsFold *string  `json:"developerEmailContainsFold,omitempty"`
+
 	// "is_forwarding" field predicates.
 	IsForwarding    *bool `json:"isForwarding,omitempty"`
 	IsForwardingNEQ *bool `json:"isForwardingNEQ,omitempty"`
@@ -468,6 +485,51 @@ func (i *AppConnectionWhereInput) P() (predicate.AppConnection, error) {
 	}
 	if i.AppEmailContainsFold != nil {
 		predicates = append(predicates, appconnection.AppEmailContainsFold(*i.AppEmailContainsFold))
+	}
+	if i.DeveloperEmail != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailEQ(*i.DeveloperEmail))
+	}
+	if i.DeveloperEmailNEQ != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailNEQ(*i.DeveloperEmailNEQ))
+	}
+	if len(i.DeveloperEmailIn) > 0 {
+		predicates = append(predicates, appconnection.DeveloperEmailIn(i.DeveloperEmailIn...))
+	}
+	if len(i.DeveloperEmailNotIn) > 0 {
+		predicates = append(predicates, appconnection.DeveloperEmailNotIn(i.DeveloperEmailNotIn...))
+	}
+	if i.DeveloperEmailGT != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailGT(*i.DeveloperEmailGT))
+	}
+	if i.DeveloperEmailGTE != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailGTE(*i.DeveloperEmailGTE))
+	}
+	if i.DeveloperEmailLT != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailLT(*i.DeveloperEmailLT))
+	}
+	if i.DeveloperEmailLTE != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailLTE(*i.DeveloperEmailLTE))
+	}
+	if i.DeveloperEmailContains != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailContains(*i.DeveloperEmailContains))
+	}
+	if i.DeveloperEmailHasPrefix != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailHasPrefix(*i.DeveloperEmailHasPrefix))
+	}
+	if i.DeveloperEmailHasSuffix != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailHasSuffix(*i.DeveloperEmailHasSuffix))
+	}
+	if i.DeveloperEmailIsNil {
+		predicates = append(predicates, appconnection.DeveloperEmailIsNil())
+	}
+	if i.DeveloperEmailNotNil {
+		predicates = append(predicates, appconnection.DeveloperEmailNotNil())
+	}
+	if i.DeveloperEmailEqualFold != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailEqualFold(*i.DeveloperEmailEqualFold))
+	}
+	if i.DeveloperEmailContainsFold != nil {
+		predicates = append(predicates, appconnection.DeveloperEmailContainsFold(*i.DeveloperEmailContainsFold))
 	}
 	if i.IsForwarding != nil {
 		predicates = append(predicates, appconnection.IsForwardingEQ(*i.IsForwarding))
@@ -1633,23 +1695,6 @@ type ImportRowWhereInput struct {
 	ConnectionIDEqualFold    *string  `json:"connectionIDEqualFold,omitempty"`
 	ConnectionIDContainsFold *string  `json:"connectionIDContainsFold,omitempty"`
 
-	// "global_id" field predicates.
-	GlobalID             *string  `json:"globalID,omitempty"`
-	GlobalIDNEQ          *string  `json:"globalIDNEQ,omitempty"`
-	GlobalIDIn           []string `json:"globalIDIn,omitempty"`
-	GlobalIDNotIn        []string `json:"globalIDNotIn,omitempty"`
-	GlobalIDGT           *string  `json:"globalIDGT,omitempty"`
-	GlobalIDGTE          *string  `json:"globalIDGTE,omitempty"`
-	GlobalIDLT           *string  `json:"globalIDLT,omitempty"`
-	GlobalIDLTE          *string  `json:"globalIDLTE,omitempty"`
-	GlobalIDContains     *string  `json:"globalIDContains,omitempty"`
-	GlobalIDHasPrefix    *string  `json:"globalIDHasPrefix,omitempty"`
-	GlobalIDHasSuffix    *string  `json:"globalIDHasSuffix,omitempty"`
-	GlobalIDIsNil        bool     `json:"globalIDIsNil,omitempty"`
-	GlobalIDNotNil       bool     `json:"globalIDNotNil,omitempty"`
-	GlobalIDEqualFold    *string  `json:"globalIDEqualFold,omitempty"`
-	GlobalIDContainsFold *string  `json:"globalIDContainsFold,omitempty"`
-
 	// "message" field predicates.
 	Message             *string  `json:"message,omitempty"`
 	MessageNEQ          *string  `json:"messageNEQ,omitempty"`
@@ -1982,51 +2027,6 @@ func (i *ImportRowWhereInput) P() (predicate.ImportRow, error) {
 	}
 	if i.ConnectionIDContainsFold != nil {
 		predicates = append(predicates, importrow.ConnectionIDContainsFold(*i.ConnectionIDContainsFold))
-	}
-	if i.GlobalID != nil {
-		predicates = append(predicates, importrow.GlobalIDEQ(*i.GlobalID))
-	}
-	if i.GlobalIDNEQ != nil {
-		predicates = append(predicates, importrow.GlobalIDNEQ(*i.GlobalIDNEQ))
-	}
-	if len(i.GlobalIDIn) > 0 {
-		predicates = append(predicates, importrow.GlobalIDIn(i.GlobalIDIn...))
-	}
-	if len(i.GlobalIDNotIn) > 0 {
-		predicates = append(predicates, importrow.GlobalIDNotIn(i.GlobalIDNotIn...))
-	}
-	if i.GlobalIDGT != nil {
-		predicates = append(predicates, importrow.GlobalIDGT(*i.GlobalIDGT))
-	}
-	if i.GlobalIDGTE != nil {
-		predicates = append(predicates, importrow.GlobalIDGTE(*i.GlobalIDGTE))
-	}
-	if i.GlobalIDLT != nil {
-		predicates = append(predicates, importrow.GlobalIDLT(*i.GlobalIDLT))
-	}
-	if i.GlobalIDLTE != nil {
-		predicates = append(predicates, importrow.GlobalIDLTE(*i.GlobalIDLTE))
-	}
-	if i.GlobalIDContains != nil {
-		predicates = append(predicates, importrow.GlobalIDContains(*i.GlobalIDContains))
-	}
-	if i.GlobalIDHasPrefix != nil {
-		predicates = append(predicates, importrow.GlobalIDHasPrefix(*i.GlobalIDHasPrefix))
-	}
-	if i.GlobalIDHasSuffix != nil {
-		predicates = append(predicates, importrow.GlobalIDHasSuffix(*i.GlobalIDHasSuffix))
-	}
-	if i.GlobalIDIsNil {
-		predicates = append(predicates, importrow.GlobalIDIsNil())
-	}
-	if i.GlobalIDNotNil {
-		predicates = append(predicates, importrow.GlobalIDNotNil())
-	}
-	if i.GlobalIDEqualFold != nil {
-		predicates = append(predicates, importrow.GlobalIDEqualFold(*i.GlobalIDEqualFold))
-	}
-	if i.GlobalIDContainsFold != nil {
-		predicates = append(predicates, importrow.GlobalIDContainsFold(*i.GlobalIDContainsFold))
 	}
 	if i.Message != nil {
 		predicates = append(predicates, importrow.MessageEQ(*i.Message))

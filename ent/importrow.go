@@ -27,9 +27,9 @@ type ImportRow struct {
 	Email string `json:"email,omitempty"`
 	// Status holds the value of the "status" field.
 	Status importrow.Status `json:"status,omitempty"`
-	// ConnectionID holds the value of the "connection_id" field.
+	// set only for already_connected rows: the connection the person made themselves
 	ConnectionID *string `json:"connection_id,omitempty"`
-	// GlobalID holds the value of the "global_id" field.
+	// legacy: runs before pending links stored the Global User ID; never answered
 	GlobalID string `json:"global_id,omitempty"`
 	// Message holds the value of the "message" field.
 	Message string `json:"message,omitempty"`

@@ -6,15 +6,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/predicate"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
@@ -43,15 +46,18 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeAddressClaim   = "AddressClaim"
 	TypeAppConnection  = "AppConnection"
 	TypeApplication    = "Application"
 	TypeAuditEvent     = "AuditEvent"
 	TypeConsent        = "Consent"
+	TypeEmailChange    = "EmailChange"
 	TypeImportRow      = "ImportRow"
 	TypeImportSource   = "ImportSource"
 	TypeLicenseCode    = "LicenseCode"
 	TypeLicenseVariant = "LicenseVariant"
 	TypePasskey        = "Passkey"
+	TypePendingLink    = "PendingLink"
 	TypeRecoveryCode   = "RecoveryCode"
 	TypeRefreshToken   = "RefreshToken"
 	TypeRelayContact   = "RelayContact"
@@ -65,6 +71,440 @@ const (
 	TypeWebhookEvent   = "WebhookEvent"
 )
 
+// AddressClaimMutation represents an operation that mutates the AddressClaim nodes in the graph.
+type AddressClaimMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	address       *string
+	user_id       *string
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*AddressClaim, error)
+	predicates    []predicate.AddressClaim
+}
+
+var _ ent.Mutation = (*AddressClaimMutation)(nil)
+
+// addressclaimOption allows management of the mutation configuration using functional options.
+type addressclaimOption func(*AddressClaimMutation)
+
+// newAddressClaimMutation creates new mutation for the AddressClaim entity.
+func newAddressClaimMutation(c config, op Op, opts ...addressclaimOption) *AddressClaimMutation {
+	m := &AddressClaimMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAddressClaim,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAddressClaimID sets the ID field of the mutation.
+func withAddressClaimID(id int) addressclaimOption {
+	return func(m *AddressClaimMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AddressClaim
+		)
+		m.oldValue = func(ctx context.Context) (*AddressClaim, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AddressClaim.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAddressClaim sets the old AddressClaim of the mutation.
+func withAddressClaim(node *AddressClaim) addressclaimOption {
+	return func(m *AddressClaimMutation) {
+		m.oldValue = func(context.Context) (*AddressClaim, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AddressClaimMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AddressClaimMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AddressClaimMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AddressClaimMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AddressClaim.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAddress sets the "address" field.
+func (m *AddressClaimMutation) SetAddress(s string) {
+	m.address = &s
+}
+
+// Address returns the value of the "address" field in the mutation.
+func (m *AddressClaimMutation) Address() (r string, exists bool) {
+	v := m.address
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAddress returns the old "address" field's value of the AddressClaim entity.
+// If the AddressClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AddressClaimMutation) OldAddress(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAddress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAddress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAddress: %w", err)
+	}
+	return oldValue.Address, nil
+}
+
+// ResetAddress resets all changes to the "address" field.
+func (m *AddressClaimMutation) ResetAddress() {
+	m.address = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AddressClaimMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AddressClaimMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AddressClaim entity.
+// If the AddressClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AddressClaimMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AddressClaimMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AddressClaimMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AddressClaimMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AddressClaim entity.
+// If the AddressClaim object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AddressClaimMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AddressClaimMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the AddressClaimMutation builder.
+func (m *AddressClaimMutation) Where(ps ...predicate.AddressClaim) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AddressClaimMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AddressClaimMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AddressClaim, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AddressClaimMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AddressClaimMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AddressClaim).
+func (m *AddressClaimMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AddressClaimMutation) Fields() []string {
+	fields := make([]string, 0, 3)
+	if m.address != nil {
+		fields = append(fields, addressclaim.FieldAddress)
+	}
+	if m.user_id != nil {
+		fields = append(fields, addressclaim.FieldUserID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, addressclaim.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AddressClaimMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case addressclaim.FieldAddress:
+		return m.Address()
+	case addressclaim.FieldUserID:
+		return m.UserID()
+	case addressclaim.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AddressClaimMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case addressclaim.FieldAddress:
+		return m.OldAddress(ctx)
+	case addressclaim.FieldUserID:
+		return m.OldUserID(ctx)
+	case addressclaim.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AddressClaim field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AddressClaimMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case addressclaim.FieldAddress:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAddress(v)
+		return nil
+	case addressclaim.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case addressclaim.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AddressClaim field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AddressClaimMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AddressClaimMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AddressClaimMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AddressClaim numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AddressClaimMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AddressClaimMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AddressClaimMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AddressClaim nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AddressClaimMutation) ResetField(name string) error {
+	switch name {
+	case addressclaim.FieldAddress:
+		m.ResetAddress()
+		return nil
+	case addressclaim.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case addressclaim.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AddressClaim field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AddressClaimMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AddressClaimMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AddressClaimMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AddressClaimMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AddressClaimMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AddressClaimMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AddressClaimMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AddressClaim unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AddressClaimMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AddressClaim edge %s", name)
+}
+
 // AppConnectionMutation represents an operation that mutates the AppConnection nodes in the graph.
 type AppConnectionMutation struct {
 	config
@@ -75,6 +515,7 @@ type AppConnectionMutation struct {
 	updated_at            *time.Time
 	alias_email           *string
 	app_email             *string
+	developer_email       *string
 	is_forwarding         *bool
 	email_muted           *bool
 	blocked               *bool
@@ -436,6 +877,55 @@ func (m *AppConnectionMutation) AppEmailCleared() bool {
 func (m *AppConnectionMutation) ResetAppEmail() {
 	m.app_email = nil
 	delete(m.clearedFields, appconnection.FieldAppEmail)
+}
+
+// SetDeveloperEmail sets the "developer_email" field.
+func (m *AppConnectionMutation) SetDeveloperEmail(s string) {
+	m.developer_email = &s
+}
+
+// DeveloperEmail returns the value of the "developer_email" field in the mutation.
+func (m *AppConnectionMutation) DeveloperEmail() (r string, exists bool) {
+	v := m.developer_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeveloperEmail returns the old "developer_email" field's value of the AppConnection entity.
+// If the AppConnection object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppConnectionMutation) OldDeveloperEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeveloperEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeveloperEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeveloperEmail: %w", err)
+	}
+	return oldValue.DeveloperEmail, nil
+}
+
+// ClearDeveloperEmail clears the value of the "developer_email" field.
+func (m *AppConnectionMutation) ClearDeveloperEmail() {
+	m.developer_email = nil
+	m.clearedFields[appconnection.FieldDeveloperEmail] = struct{}{}
+}
+
+// DeveloperEmailCleared returns if the "developer_email" field was cleared in this mutation.
+func (m *AppConnectionMutation) DeveloperEmailCleared() bool {
+	_, ok := m.clearedFields[appconnection.FieldDeveloperEmail]
+	return ok
+}
+
+// ResetDeveloperEmail resets all changes to the "developer_email" field.
+func (m *AppConnectionMutation) ResetDeveloperEmail() {
+	m.developer_email = nil
+	delete(m.clearedFields, appconnection.FieldDeveloperEmail)
 }
 
 // SetIsForwarding sets the "is_forwarding" field.
@@ -1132,7 +1622,7 @@ func (m *AppConnectionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AppConnectionMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, appconnection.FieldCreatedAt)
 	}
@@ -1150,6 +1640,9 @@ func (m *AppConnectionMutation) Fields() []string {
 	}
 	if m.app_email != nil {
 		fields = append(fields, appconnection.FieldAppEmail)
+	}
+	if m.developer_email != nil {
+		fields = append(fields, appconnection.FieldDeveloperEmail)
 	}
 	if m.is_forwarding != nil {
 		fields = append(fields, appconnection.FieldIsForwarding)
@@ -1201,6 +1694,8 @@ func (m *AppConnectionMutation) Field(name string) (ent.Value, bool) {
 		return m.AliasEmail()
 	case appconnection.FieldAppEmail:
 		return m.AppEmail()
+	case appconnection.FieldDeveloperEmail:
+		return m.DeveloperEmail()
 	case appconnection.FieldIsForwarding:
 		return m.IsForwarding()
 	case appconnection.FieldEmailMuted:
@@ -1242,6 +1737,8 @@ func (m *AppConnectionMutation) OldField(ctx context.Context, name string) (ent.
 		return m.OldAliasEmail(ctx)
 	case appconnection.FieldAppEmail:
 		return m.OldAppEmail(ctx)
+	case appconnection.FieldDeveloperEmail:
+		return m.OldDeveloperEmail(ctx)
 	case appconnection.FieldIsForwarding:
 		return m.OldIsForwarding(ctx)
 	case appconnection.FieldEmailMuted:
@@ -1312,6 +1809,13 @@ func (m *AppConnectionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetAppEmail(v)
+		return nil
+	case appconnection.FieldDeveloperEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeveloperEmail(v)
 		return nil
 	case appconnection.FieldIsForwarding:
 		v, ok := value.(bool)
@@ -1431,6 +1935,9 @@ func (m *AppConnectionMutation) ClearedFields() []string {
 	if m.FieldCleared(appconnection.FieldAppEmail) {
 		fields = append(fields, appconnection.FieldAppEmail)
 	}
+	if m.FieldCleared(appconnection.FieldDeveloperEmail) {
+		fields = append(fields, appconnection.FieldDeveloperEmail)
+	}
 	if m.FieldCleared(appconnection.FieldLastSessionAt) {
 		fields = append(fields, appconnection.FieldLastSessionAt)
 	}
@@ -1459,6 +1966,9 @@ func (m *AppConnectionMutation) ClearField(name string) error {
 	switch name {
 	case appconnection.FieldAppEmail:
 		m.ClearAppEmail()
+		return nil
+	case appconnection.FieldDeveloperEmail:
+		m.ClearDeveloperEmail()
 		return nil
 	case appconnection.FieldLastSessionAt:
 		m.ClearLastSessionAt()
@@ -1497,6 +2007,9 @@ func (m *AppConnectionMutation) ResetField(name string) error {
 		return nil
 	case appconnection.FieldAppEmail:
 		m.ResetAppEmail()
+		return nil
+	case appconnection.FieldDeveloperEmail:
+		m.ResetDeveloperEmail()
 		return nil
 	case appconnection.FieldIsForwarding:
 		m.ResetIsForwarding()
@@ -4720,6 +5233,938 @@ func (m *ConsentMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Consent edge %s", name)
+}
+
+// EmailChangeMutation represents an operation that mutates the EmailChange nodes in the graph.
+type EmailChangeMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *string
+	user_id          *string
+	application_id   *string
+	application_name *string
+	new_email        *string
+	old_email        *string
+	confirm_hash     *string
+	cancel_hash      *string
+	status           *emailchange.Status
+	created_at       *time.Time
+	expires_at       *time.Time
+	closed_at        *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*EmailChange, error)
+	predicates       []predicate.EmailChange
+}
+
+var _ ent.Mutation = (*EmailChangeMutation)(nil)
+
+// emailchangeOption allows management of the mutation configuration using functional options.
+type emailchangeOption func(*EmailChangeMutation)
+
+// newEmailChangeMutation creates new mutation for the EmailChange entity.
+func newEmailChangeMutation(c config, op Op, opts ...emailchangeOption) *EmailChangeMutation {
+	m := &EmailChangeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEmailChange,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEmailChangeID sets the ID field of the mutation.
+func withEmailChangeID(id string) emailchangeOption {
+	return func(m *EmailChangeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *EmailChange
+		)
+		m.oldValue = func(ctx context.Context) (*EmailChange, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().EmailChange.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEmailChange sets the old EmailChange of the mutation.
+func withEmailChange(node *EmailChange) emailchangeOption {
+	return func(m *EmailChangeMutation) {
+		m.oldValue = func(context.Context) (*EmailChange, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EmailChangeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EmailChangeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of EmailChange entities.
+func (m *EmailChangeMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EmailChangeMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EmailChangeMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().EmailChange.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *EmailChangeMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *EmailChangeMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *EmailChangeMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *EmailChangeMutation) SetApplicationID(s string) {
+	m.application_id = &s
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *EmailChangeMutation) ApplicationID() (r string, exists bool) {
+	v := m.application_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldApplicationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ClearApplicationID clears the value of the "application_id" field.
+func (m *EmailChangeMutation) ClearApplicationID() {
+	m.application_id = nil
+	m.clearedFields[emailchange.FieldApplicationID] = struct{}{}
+}
+
+// ApplicationIDCleared returns if the "application_id" field was cleared in this mutation.
+func (m *EmailChangeMutation) ApplicationIDCleared() bool {
+	_, ok := m.clearedFields[emailchange.FieldApplicationID]
+	return ok
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *EmailChangeMutation) ResetApplicationID() {
+	m.application_id = nil
+	delete(m.clearedFields, emailchange.FieldApplicationID)
+}
+
+// SetApplicationName sets the "application_name" field.
+func (m *EmailChangeMutation) SetApplicationName(s string) {
+	m.application_name = &s
+}
+
+// ApplicationName returns the value of the "application_name" field in the mutation.
+func (m *EmailChangeMutation) ApplicationName() (r string, exists bool) {
+	v := m.application_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationName returns the old "application_name" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldApplicationName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationName: %w", err)
+	}
+	return oldValue.ApplicationName, nil
+}
+
+// ClearApplicationName clears the value of the "application_name" field.
+func (m *EmailChangeMutation) ClearApplicationName() {
+	m.application_name = nil
+	m.clearedFields[emailchange.FieldApplicationName] = struct{}{}
+}
+
+// ApplicationNameCleared returns if the "application_name" field was cleared in this mutation.
+func (m *EmailChangeMutation) ApplicationNameCleared() bool {
+	_, ok := m.clearedFields[emailchange.FieldApplicationName]
+	return ok
+}
+
+// ResetApplicationName resets all changes to the "application_name" field.
+func (m *EmailChangeMutation) ResetApplicationName() {
+	m.application_name = nil
+	delete(m.clearedFields, emailchange.FieldApplicationName)
+}
+
+// SetNewEmail sets the "new_email" field.
+func (m *EmailChangeMutation) SetNewEmail(s string) {
+	m.new_email = &s
+}
+
+// NewEmail returns the value of the "new_email" field in the mutation.
+func (m *EmailChangeMutation) NewEmail() (r string, exists bool) {
+	v := m.new_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNewEmail returns the old "new_email" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldNewEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNewEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNewEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNewEmail: %w", err)
+	}
+	return oldValue.NewEmail, nil
+}
+
+// ResetNewEmail resets all changes to the "new_email" field.
+func (m *EmailChangeMutation) ResetNewEmail() {
+	m.new_email = nil
+}
+
+// SetOldEmail sets the "old_email" field.
+func (m *EmailChangeMutation) SetOldEmail(s string) {
+	m.old_email = &s
+}
+
+// OldEmail returns the value of the "old_email" field in the mutation.
+func (m *EmailChangeMutation) OldEmail() (r string, exists bool) {
+	v := m.old_email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOldEmail returns the old "old_email" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldOldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOldEmail: %w", err)
+	}
+	return oldValue.OldEmail, nil
+}
+
+// ResetOldEmail resets all changes to the "old_email" field.
+func (m *EmailChangeMutation) ResetOldEmail() {
+	m.old_email = nil
+}
+
+// SetConfirmHash sets the "confirm_hash" field.
+func (m *EmailChangeMutation) SetConfirmHash(s string) {
+	m.confirm_hash = &s
+}
+
+// ConfirmHash returns the value of the "confirm_hash" field in the mutation.
+func (m *EmailChangeMutation) ConfirmHash() (r string, exists bool) {
+	v := m.confirm_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfirmHash returns the old "confirm_hash" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldConfirmHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfirmHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfirmHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfirmHash: %w", err)
+	}
+	return oldValue.ConfirmHash, nil
+}
+
+// ResetConfirmHash resets all changes to the "confirm_hash" field.
+func (m *EmailChangeMutation) ResetConfirmHash() {
+	m.confirm_hash = nil
+}
+
+// SetCancelHash sets the "cancel_hash" field.
+func (m *EmailChangeMutation) SetCancelHash(s string) {
+	m.cancel_hash = &s
+}
+
+// CancelHash returns the value of the "cancel_hash" field in the mutation.
+func (m *EmailChangeMutation) CancelHash() (r string, exists bool) {
+	v := m.cancel_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelHash returns the old "cancel_hash" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldCancelHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelHash: %w", err)
+	}
+	return oldValue.CancelHash, nil
+}
+
+// ResetCancelHash resets all changes to the "cancel_hash" field.
+func (m *EmailChangeMutation) ResetCancelHash() {
+	m.cancel_hash = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *EmailChangeMutation) SetStatus(e emailchange.Status) {
+	m.status = &e
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *EmailChangeMutation) Status() (r emailchange.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldStatus(ctx context.Context) (v emailchange.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *EmailChangeMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EmailChangeMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EmailChangeMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EmailChangeMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *EmailChangeMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *EmailChangeMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *EmailChangeMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetClosedAt sets the "closed_at" field.
+func (m *EmailChangeMutation) SetClosedAt(t time.Time) {
+	m.closed_at = &t
+}
+
+// ClosedAt returns the value of the "closed_at" field in the mutation.
+func (m *EmailChangeMutation) ClosedAt() (r time.Time, exists bool) {
+	v := m.closed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClosedAt returns the old "closed_at" field's value of the EmailChange entity.
+// If the EmailChange object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailChangeMutation) OldClosedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClosedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClosedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClosedAt: %w", err)
+	}
+	return oldValue.ClosedAt, nil
+}
+
+// ClearClosedAt clears the value of the "closed_at" field.
+func (m *EmailChangeMutation) ClearClosedAt() {
+	m.closed_at = nil
+	m.clearedFields[emailchange.FieldClosedAt] = struct{}{}
+}
+
+// ClosedAtCleared returns if the "closed_at" field was cleared in this mutation.
+func (m *EmailChangeMutation) ClosedAtCleared() bool {
+	_, ok := m.clearedFields[emailchange.FieldClosedAt]
+	return ok
+}
+
+// ResetClosedAt resets all changes to the "closed_at" field.
+func (m *EmailChangeMutation) ResetClosedAt() {
+	m.closed_at = nil
+	delete(m.clearedFields, emailchange.FieldClosedAt)
+}
+
+// Where appends a list predicates to the EmailChangeMutation builder.
+func (m *EmailChangeMutation) Where(ps ...predicate.EmailChange) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EmailChangeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EmailChangeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.EmailChange, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EmailChangeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EmailChangeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (EmailChange).
+func (m *EmailChangeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EmailChangeMutation) Fields() []string {
+	fields := make([]string, 0, 11)
+	if m.user_id != nil {
+		fields = append(fields, emailchange.FieldUserID)
+	}
+	if m.application_id != nil {
+		fields = append(fields, emailchange.FieldApplicationID)
+	}
+	if m.application_name != nil {
+		fields = append(fields, emailchange.FieldApplicationName)
+	}
+	if m.new_email != nil {
+		fields = append(fields, emailchange.FieldNewEmail)
+	}
+	if m.old_email != nil {
+		fields = append(fields, emailchange.FieldOldEmail)
+	}
+	if m.confirm_hash != nil {
+		fields = append(fields, emailchange.FieldConfirmHash)
+	}
+	if m.cancel_hash != nil {
+		fields = append(fields, emailchange.FieldCancelHash)
+	}
+	if m.status != nil {
+		fields = append(fields, emailchange.FieldStatus)
+	}
+	if m.created_at != nil {
+		fields = append(fields, emailchange.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, emailchange.FieldExpiresAt)
+	}
+	if m.closed_at != nil {
+		fields = append(fields, emailchange.FieldClosedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EmailChangeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case emailchange.FieldUserID:
+		return m.UserID()
+	case emailchange.FieldApplicationID:
+		return m.ApplicationID()
+	case emailchange.FieldApplicationName:
+		return m.ApplicationName()
+	case emailchange.FieldNewEmail:
+		return m.NewEmail()
+	case emailchange.FieldOldEmail:
+		return m.OldEmail()
+	case emailchange.FieldConfirmHash:
+		return m.ConfirmHash()
+	case emailchange.FieldCancelHash:
+		return m.CancelHash()
+	case emailchange.FieldStatus:
+		return m.Status()
+	case emailchange.FieldCreatedAt:
+		return m.CreatedAt()
+	case emailchange.FieldExpiresAt:
+		return m.ExpiresAt()
+	case emailchange.FieldClosedAt:
+		return m.ClosedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EmailChangeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case emailchange.FieldUserID:
+		return m.OldUserID(ctx)
+	case emailchange.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case emailchange.FieldApplicationName:
+		return m.OldApplicationName(ctx)
+	case emailchange.FieldNewEmail:
+		return m.OldNewEmail(ctx)
+	case emailchange.FieldOldEmail:
+		return m.OldOldEmail(ctx)
+	case emailchange.FieldConfirmHash:
+		return m.OldConfirmHash(ctx)
+	case emailchange.FieldCancelHash:
+		return m.OldCancelHash(ctx)
+	case emailchange.FieldStatus:
+		return m.OldStatus(ctx)
+	case emailchange.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case emailchange.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case emailchange.FieldClosedAt:
+		return m.OldClosedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown EmailChange field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailChangeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case emailchange.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case emailchange.FieldApplicationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case emailchange.FieldApplicationName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationName(v)
+		return nil
+	case emailchange.FieldNewEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNewEmail(v)
+		return nil
+	case emailchange.FieldOldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOldEmail(v)
+		return nil
+	case emailchange.FieldConfirmHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfirmHash(v)
+		return nil
+	case emailchange.FieldCancelHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelHash(v)
+		return nil
+	case emailchange.FieldStatus:
+		v, ok := value.(emailchange.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case emailchange.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case emailchange.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case emailchange.FieldClosedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClosedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EmailChange field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EmailChangeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EmailChangeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailChangeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown EmailChange numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EmailChangeMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(emailchange.FieldApplicationID) {
+		fields = append(fields, emailchange.FieldApplicationID)
+	}
+	if m.FieldCleared(emailchange.FieldApplicationName) {
+		fields = append(fields, emailchange.FieldApplicationName)
+	}
+	if m.FieldCleared(emailchange.FieldClosedAt) {
+		fields = append(fields, emailchange.FieldClosedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EmailChangeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EmailChangeMutation) ClearField(name string) error {
+	switch name {
+	case emailchange.FieldApplicationID:
+		m.ClearApplicationID()
+		return nil
+	case emailchange.FieldApplicationName:
+		m.ClearApplicationName()
+		return nil
+	case emailchange.FieldClosedAt:
+		m.ClearClosedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailChange nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EmailChangeMutation) ResetField(name string) error {
+	switch name {
+	case emailchange.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case emailchange.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case emailchange.FieldApplicationName:
+		m.ResetApplicationName()
+		return nil
+	case emailchange.FieldNewEmail:
+		m.ResetNewEmail()
+		return nil
+	case emailchange.FieldOldEmail:
+		m.ResetOldEmail()
+		return nil
+	case emailchange.FieldConfirmHash:
+		m.ResetConfirmHash()
+		return nil
+	case emailchange.FieldCancelHash:
+		m.ResetCancelHash()
+		return nil
+	case emailchange.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case emailchange.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case emailchange.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case emailchange.FieldClosedAt:
+		m.ResetClosedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailChange field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EmailChangeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EmailChangeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EmailChangeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EmailChangeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EmailChangeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EmailChangeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EmailChangeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown EmailChange unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EmailChangeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown EmailChange edge %s", name)
 }
 
 // ImportRowMutation represents an operation that mutates the ImportRow nodes in the graph.
@@ -9526,6 +10971,922 @@ func (m *PasskeyMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *PasskeyMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Passkey edge %s", name)
+}
+
+// PendingLinkMutation represents an operation that mutates the PendingLink nodes in the graph.
+type PendingLinkMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *string
+	application_id   *string
+	email            *string
+	external_user_id *string
+	name             *string
+	registered_at    *time.Time
+	last_login_at    *time.Time
+	import_source_id *string
+	created_at       *time.Time
+	updated_at       *time.Time
+	refused_at       *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*PendingLink, error)
+	predicates       []predicate.PendingLink
+}
+
+var _ ent.Mutation = (*PendingLinkMutation)(nil)
+
+// pendinglinkOption allows management of the mutation configuration using functional options.
+type pendinglinkOption func(*PendingLinkMutation)
+
+// newPendingLinkMutation creates new mutation for the PendingLink entity.
+func newPendingLinkMutation(c config, op Op, opts ...pendinglinkOption) *PendingLinkMutation {
+	m := &PendingLinkMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePendingLink,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPendingLinkID sets the ID field of the mutation.
+func withPendingLinkID(id string) pendinglinkOption {
+	return func(m *PendingLinkMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PendingLink
+		)
+		m.oldValue = func(ctx context.Context) (*PendingLink, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PendingLink.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPendingLink sets the old PendingLink of the mutation.
+func withPendingLink(node *PendingLink) pendinglinkOption {
+	return func(m *PendingLinkMutation) {
+		m.oldValue = func(context.Context) (*PendingLink, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PendingLinkMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PendingLinkMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of PendingLink entities.
+func (m *PendingLinkMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PendingLinkMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PendingLinkMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PendingLink.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *PendingLinkMutation) SetApplicationID(s string) {
+	m.application_id = &s
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *PendingLinkMutation) ApplicationID() (r string, exists bool) {
+	v := m.application_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldApplicationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *PendingLinkMutation) ResetApplicationID() {
+	m.application_id = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *PendingLinkMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *PendingLinkMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *PendingLinkMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetExternalUserID sets the "external_user_id" field.
+func (m *PendingLinkMutation) SetExternalUserID(s string) {
+	m.external_user_id = &s
+}
+
+// ExternalUserID returns the value of the "external_user_id" field in the mutation.
+func (m *PendingLinkMutation) ExternalUserID() (r string, exists bool) {
+	v := m.external_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExternalUserID returns the old "external_user_id" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldExternalUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExternalUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExternalUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExternalUserID: %w", err)
+	}
+	return oldValue.ExternalUserID, nil
+}
+
+// ResetExternalUserID resets all changes to the "external_user_id" field.
+func (m *PendingLinkMutation) ResetExternalUserID() {
+	m.external_user_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *PendingLinkMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *PendingLinkMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ClearName clears the value of the "name" field.
+func (m *PendingLinkMutation) ClearName() {
+	m.name = nil
+	m.clearedFields[pendinglink.FieldName] = struct{}{}
+}
+
+// NameCleared returns if the "name" field was cleared in this mutation.
+func (m *PendingLinkMutation) NameCleared() bool {
+	_, ok := m.clearedFields[pendinglink.FieldName]
+	return ok
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *PendingLinkMutation) ResetName() {
+	m.name = nil
+	delete(m.clearedFields, pendinglink.FieldName)
+}
+
+// SetRegisteredAt sets the "registered_at" field.
+func (m *PendingLinkMutation) SetRegisteredAt(t time.Time) {
+	m.registered_at = &t
+}
+
+// RegisteredAt returns the value of the "registered_at" field in the mutation.
+func (m *PendingLinkMutation) RegisteredAt() (r time.Time, exists bool) {
+	v := m.registered_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRegisteredAt returns the old "registered_at" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldRegisteredAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRegisteredAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRegisteredAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRegisteredAt: %w", err)
+	}
+	return oldValue.RegisteredAt, nil
+}
+
+// ClearRegisteredAt clears the value of the "registered_at" field.
+func (m *PendingLinkMutation) ClearRegisteredAt() {
+	m.registered_at = nil
+	m.clearedFields[pendinglink.FieldRegisteredAt] = struct{}{}
+}
+
+// RegisteredAtCleared returns if the "registered_at" field was cleared in this mutation.
+func (m *PendingLinkMutation) RegisteredAtCleared() bool {
+	_, ok := m.clearedFields[pendinglink.FieldRegisteredAt]
+	return ok
+}
+
+// ResetRegisteredAt resets all changes to the "registered_at" field.
+func (m *PendingLinkMutation) ResetRegisteredAt() {
+	m.registered_at = nil
+	delete(m.clearedFields, pendinglink.FieldRegisteredAt)
+}
+
+// SetLastLoginAt sets the "last_login_at" field.
+func (m *PendingLinkMutation) SetLastLoginAt(t time.Time) {
+	m.last_login_at = &t
+}
+
+// LastLoginAt returns the value of the "last_login_at" field in the mutation.
+func (m *PendingLinkMutation) LastLoginAt() (r time.Time, exists bool) {
+	v := m.last_login_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastLoginAt returns the old "last_login_at" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldLastLoginAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastLoginAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastLoginAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastLoginAt: %w", err)
+	}
+	return oldValue.LastLoginAt, nil
+}
+
+// ClearLastLoginAt clears the value of the "last_login_at" field.
+func (m *PendingLinkMutation) ClearLastLoginAt() {
+	m.last_login_at = nil
+	m.clearedFields[pendinglink.FieldLastLoginAt] = struct{}{}
+}
+
+// LastLoginAtCleared returns if the "last_login_at" field was cleared in this mutation.
+func (m *PendingLinkMutation) LastLoginAtCleared() bool {
+	_, ok := m.clearedFields[pendinglink.FieldLastLoginAt]
+	return ok
+}
+
+// ResetLastLoginAt resets all changes to the "last_login_at" field.
+func (m *PendingLinkMutation) ResetLastLoginAt() {
+	m.last_login_at = nil
+	delete(m.clearedFields, pendinglink.FieldLastLoginAt)
+}
+
+// SetImportSourceID sets the "import_source_id" field.
+func (m *PendingLinkMutation) SetImportSourceID(s string) {
+	m.import_source_id = &s
+}
+
+// ImportSourceID returns the value of the "import_source_id" field in the mutation.
+func (m *PendingLinkMutation) ImportSourceID() (r string, exists bool) {
+	v := m.import_source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldImportSourceID returns the old "import_source_id" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldImportSourceID(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldImportSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldImportSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldImportSourceID: %w", err)
+	}
+	return oldValue.ImportSourceID, nil
+}
+
+// ClearImportSourceID clears the value of the "import_source_id" field.
+func (m *PendingLinkMutation) ClearImportSourceID() {
+	m.import_source_id = nil
+	m.clearedFields[pendinglink.FieldImportSourceID] = struct{}{}
+}
+
+// ImportSourceIDCleared returns if the "import_source_id" field was cleared in this mutation.
+func (m *PendingLinkMutation) ImportSourceIDCleared() bool {
+	_, ok := m.clearedFields[pendinglink.FieldImportSourceID]
+	return ok
+}
+
+// ResetImportSourceID resets all changes to the "import_source_id" field.
+func (m *PendingLinkMutation) ResetImportSourceID() {
+	m.import_source_id = nil
+	delete(m.clearedFields, pendinglink.FieldImportSourceID)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *PendingLinkMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *PendingLinkMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *PendingLinkMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *PendingLinkMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *PendingLinkMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *PendingLinkMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetRefusedAt sets the "refused_at" field.
+func (m *PendingLinkMutation) SetRefusedAt(t time.Time) {
+	m.refused_at = &t
+}
+
+// RefusedAt returns the value of the "refused_at" field in the mutation.
+func (m *PendingLinkMutation) RefusedAt() (r time.Time, exists bool) {
+	v := m.refused_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRefusedAt returns the old "refused_at" field's value of the PendingLink entity.
+// If the PendingLink object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PendingLinkMutation) OldRefusedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRefusedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRefusedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRefusedAt: %w", err)
+	}
+	return oldValue.RefusedAt, nil
+}
+
+// ClearRefusedAt clears the value of the "refused_at" field.
+func (m *PendingLinkMutation) ClearRefusedAt() {
+	m.refused_at = nil
+	m.clearedFields[pendinglink.FieldRefusedAt] = struct{}{}
+}
+
+// RefusedAtCleared returns if the "refused_at" field was cleared in this mutation.
+func (m *PendingLinkMutation) RefusedAtCleared() bool {
+	_, ok := m.clearedFields[pendinglink.FieldRefusedAt]
+	return ok
+}
+
+// ResetRefusedAt resets all changes to the "refused_at" field.
+func (m *PendingLinkMutation) ResetRefusedAt() {
+	m.refused_at = nil
+	delete(m.clearedFields, pendinglink.FieldRefusedAt)
+}
+
+// Where appends a list predicates to the PendingLinkMutation builder.
+func (m *PendingLinkMutation) Where(ps ...predicate.PendingLink) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PendingLinkMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PendingLinkMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PendingLink, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PendingLinkMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PendingLinkMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PendingLink).
+func (m *PendingLinkMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PendingLinkMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.application_id != nil {
+		fields = append(fields, pendinglink.FieldApplicationID)
+	}
+	if m.email != nil {
+		fields = append(fields, pendinglink.FieldEmail)
+	}
+	if m.external_user_id != nil {
+		fields = append(fields, pendinglink.FieldExternalUserID)
+	}
+	if m.name != nil {
+		fields = append(fields, pendinglink.FieldName)
+	}
+	if m.registered_at != nil {
+		fields = append(fields, pendinglink.FieldRegisteredAt)
+	}
+	if m.last_login_at != nil {
+		fields = append(fields, pendinglink.FieldLastLoginAt)
+	}
+	if m.import_source_id != nil {
+		fields = append(fields, pendinglink.FieldImportSourceID)
+	}
+	if m.created_at != nil {
+		fields = append(fields, pendinglink.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, pendinglink.FieldUpdatedAt)
+	}
+	if m.refused_at != nil {
+		fields = append(fields, pendinglink.FieldRefusedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PendingLinkMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case pendinglink.FieldApplicationID:
+		return m.ApplicationID()
+	case pendinglink.FieldEmail:
+		return m.Email()
+	case pendinglink.FieldExternalUserID:
+		return m.ExternalUserID()
+	case pendinglink.FieldName:
+		return m.Name()
+	case pendinglink.FieldRegisteredAt:
+		return m.RegisteredAt()
+	case pendinglink.FieldLastLoginAt:
+		return m.LastLoginAt()
+	case pendinglink.FieldImportSourceID:
+		return m.ImportSourceID()
+	case pendinglink.FieldCreatedAt:
+		return m.CreatedAt()
+	case pendinglink.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case pendinglink.FieldRefusedAt:
+		return m.RefusedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PendingLinkMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case pendinglink.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case pendinglink.FieldEmail:
+		return m.OldEmail(ctx)
+	case pendinglink.FieldExternalUserID:
+		return m.OldExternalUserID(ctx)
+	case pendinglink.FieldName:
+		return m.OldName(ctx)
+	case pendinglink.FieldRegisteredAt:
+		return m.OldRegisteredAt(ctx)
+	case pendinglink.FieldLastLoginAt:
+		return m.OldLastLoginAt(ctx)
+	case pendinglink.FieldImportSourceID:
+		return m.OldImportSourceID(ctx)
+	case pendinglink.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case pendinglink.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case pendinglink.FieldRefusedAt:
+		return m.OldRefusedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PendingLink field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingLinkMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case pendinglink.FieldApplicationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case pendinglink.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case pendinglink.FieldExternalUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExternalUserID(v)
+		return nil
+	case pendinglink.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case pendinglink.FieldRegisteredAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRegisteredAt(v)
+		return nil
+	case pendinglink.FieldLastLoginAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastLoginAt(v)
+		return nil
+	case pendinglink.FieldImportSourceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetImportSourceID(v)
+		return nil
+	case pendinglink.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case pendinglink.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case pendinglink.FieldRefusedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRefusedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLink field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PendingLinkMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PendingLinkMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PendingLinkMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PendingLink numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PendingLinkMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(pendinglink.FieldName) {
+		fields = append(fields, pendinglink.FieldName)
+	}
+	if m.FieldCleared(pendinglink.FieldRegisteredAt) {
+		fields = append(fields, pendinglink.FieldRegisteredAt)
+	}
+	if m.FieldCleared(pendinglink.FieldLastLoginAt) {
+		fields = append(fields, pendinglink.FieldLastLoginAt)
+	}
+	if m.FieldCleared(pendinglink.FieldImportSourceID) {
+		fields = append(fields, pendinglink.FieldImportSourceID)
+	}
+	if m.FieldCleared(pendinglink.FieldRefusedAt) {
+		fields = append(fields, pendinglink.FieldRefusedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PendingLinkMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PendingLinkMutation) ClearField(name string) error {
+	switch name {
+	case pendinglink.FieldName:
+		m.ClearName()
+		return nil
+	case pendinglink.FieldRegisteredAt:
+		m.ClearRegisteredAt()
+		return nil
+	case pendinglink.FieldLastLoginAt:
+		m.ClearLastLoginAt()
+		return nil
+	case pendinglink.FieldImportSourceID:
+		m.ClearImportSourceID()
+		return nil
+	case pendinglink.FieldRefusedAt:
+		m.ClearRefusedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLink nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PendingLinkMutation) ResetField(name string) error {
+	switch name {
+	case pendinglink.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case pendinglink.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case pendinglink.FieldExternalUserID:
+		m.ResetExternalUserID()
+		return nil
+	case pendinglink.FieldName:
+		m.ResetName()
+		return nil
+	case pendinglink.FieldRegisteredAt:
+		m.ResetRegisteredAt()
+		return nil
+	case pendinglink.FieldLastLoginAt:
+		m.ResetLastLoginAt()
+		return nil
+	case pendinglink.FieldImportSourceID:
+		m.ResetImportSourceID()
+		return nil
+	case pendinglink.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case pendinglink.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case pendinglink.FieldRefusedAt:
+		m.ResetRefusedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PendingLink field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PendingLinkMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PendingLinkMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PendingLinkMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PendingLinkMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PendingLinkMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PendingLinkMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PendingLinkMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PendingLink unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PendingLinkMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PendingLink edge %s", name)
 }
 
 // RecoveryCodeMutation represents an operation that mutates the RecoveryCode nodes in the graph.

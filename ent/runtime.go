@@ -3,15 +3,18 @@
 package ent
 
 import (
+	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -31,6 +34,30 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	addressclaimFields := schema.AddressClaim{}.Fields()
+	_ = addressclaimFields
+	// addressclaimDescAddress is the schema descriptor for address field.
+	addressclaimDescAddress := addressclaimFields[0].Descriptor()
+	// addressclaim.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	addressclaim.AddressValidator = func() func(string) error {
+		validators := addressclaimDescAddress.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(address string) error {
+			for _, fn := range fns {
+				if err := fn(address); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// addressclaimDescCreatedAt is the schema descriptor for created_at field.
+	addressclaimDescCreatedAt := addressclaimFields[2].Descriptor()
+	// addressclaim.DefaultCreatedAt holds the default value on creation for the created_at field.
+	addressclaim.DefaultCreatedAt = addressclaimDescCreatedAt.Default.(func() time.Time)
 	appconnectionMixin := schema.AppConnection{}.Mixin()
 	appconnectionMixinFields0 := appconnectionMixin[0].Fields()
 	_ = appconnectionMixinFields0
@@ -70,36 +97,40 @@ func init() {
 	appconnectionDescAppEmail := appconnectionFields[3].Descriptor()
 	// appconnection.AppEmailValidator is a validator for the "app_email" field. It is called by the builders before save.
 	appconnection.AppEmailValidator = appconnectionDescAppEmail.Validators[0].(func(string) error)
+	// appconnectionDescDeveloperEmail is the schema descriptor for developer_email field.
+	appconnectionDescDeveloperEmail := appconnectionFields[4].Descriptor()
+	// appconnection.DeveloperEmailValidator is a validator for the "developer_email" field. It is called by the builders before save.
+	appconnection.DeveloperEmailValidator = appconnectionDescDeveloperEmail.Validators[0].(func(string) error)
 	// appconnectionDescIsForwarding is the schema descriptor for is_forwarding field.
-	appconnectionDescIsForwarding := appconnectionFields[4].Descriptor()
+	appconnectionDescIsForwarding := appconnectionFields[5].Descriptor()
 	// appconnection.DefaultIsForwarding holds the default value on creation for the is_forwarding field.
 	appconnection.DefaultIsForwarding = appconnectionDescIsForwarding.Default.(bool)
 	// appconnectionDescEmailMuted is the schema descriptor for email_muted field.
-	appconnectionDescEmailMuted := appconnectionFields[5].Descriptor()
+	appconnectionDescEmailMuted := appconnectionFields[6].Descriptor()
 	// appconnection.DefaultEmailMuted holds the default value on creation for the email_muted field.
 	appconnection.DefaultEmailMuted = appconnectionDescEmailMuted.Default.(bool)
 	// appconnectionDescBlocked is the schema descriptor for blocked field.
-	appconnectionDescBlocked := appconnectionFields[6].Descriptor()
+	appconnectionDescBlocked := appconnectionFields[7].Descriptor()
 	// appconnection.DefaultBlocked holds the default value on creation for the blocked field.
 	appconnection.DefaultBlocked = appconnectionDescBlocked.Default.(bool)
 	// appconnectionDescActive is the schema descriptor for active field.
-	appconnectionDescActive := appconnectionFields[7].Descriptor()
+	appconnectionDescActive := appconnectionFields[8].Descriptor()
 	// appconnection.DefaultActive holds the default value on creation for the active field.
 	appconnection.DefaultActive = appconnectionDescActive.Default.(bool)
 	// appconnectionDescLoginCount is the schema descriptor for login_count field.
-	appconnectionDescLoginCount := appconnectionFields[8].Descriptor()
+	appconnectionDescLoginCount := appconnectionFields[9].Descriptor()
 	// appconnection.DefaultLoginCount holds the default value on creation for the login_count field.
 	appconnection.DefaultLoginCount = appconnectionDescLoginCount.Default.(int)
 	// appconnectionDescJoinedAt is the schema descriptor for joined_at field.
-	appconnectionDescJoinedAt := appconnectionFields[10].Descriptor()
+	appconnectionDescJoinedAt := appconnectionFields[11].Descriptor()
 	// appconnection.DefaultJoinedAt holds the default value on creation for the joined_at field.
 	appconnection.DefaultJoinedAt = appconnectionDescJoinedAt.Default.(func() time.Time)
 	// appconnectionDescRegion is the schema descriptor for region field.
-	appconnectionDescRegion := appconnectionFields[11].Descriptor()
+	appconnectionDescRegion := appconnectionFields[12].Descriptor()
 	// appconnection.RegionValidator is a validator for the "region" field. It is called by the builders before save.
 	appconnection.RegionValidator = appconnectionDescRegion.Validators[0].(func(string) error)
 	// appconnectionDescExternalUserID is the schema descriptor for external_user_id field.
-	appconnectionDescExternalUserID := appconnectionFields[12].Descriptor()
+	appconnectionDescExternalUserID := appconnectionFields[13].Descriptor()
 	// appconnection.ExternalUserIDValidator is a validator for the "external_user_id" field. It is called by the builders before save.
 	appconnection.ExternalUserIDValidator = appconnectionDescExternalUserID.Validators[0].(func(string) error)
 	// appconnectionDescID is the schema descriptor for id field.
@@ -268,6 +299,75 @@ func init() {
 	// consent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	consent.IDValidator = func() func(string) error {
 		validators := consentDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	emailchangeMixin := schema.EmailChange{}.Mixin()
+	emailchangeMixinFields0 := emailchangeMixin[0].Fields()
+	_ = emailchangeMixinFields0
+	emailchangeFields := schema.EmailChange{}.Fields()
+	_ = emailchangeFields
+	// emailchangeDescApplicationName is the schema descriptor for application_name field.
+	emailchangeDescApplicationName := emailchangeFields[2].Descriptor()
+	// emailchange.ApplicationNameValidator is a validator for the "application_name" field. It is called by the builders before save.
+	emailchange.ApplicationNameValidator = emailchangeDescApplicationName.Validators[0].(func(string) error)
+	// emailchangeDescNewEmail is the schema descriptor for new_email field.
+	emailchangeDescNewEmail := emailchangeFields[3].Descriptor()
+	// emailchange.NewEmailValidator is a validator for the "new_email" field. It is called by the builders before save.
+	emailchange.NewEmailValidator = func() func(string) error {
+		validators := emailchangeDescNewEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(new_email string) error {
+			for _, fn := range fns {
+				if err := fn(new_email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailchangeDescOldEmail is the schema descriptor for old_email field.
+	emailchangeDescOldEmail := emailchangeFields[4].Descriptor()
+	// emailchange.OldEmailValidator is a validator for the "old_email" field. It is called by the builders before save.
+	emailchange.OldEmailValidator = func() func(string) error {
+		validators := emailchangeDescOldEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(old_email string) error {
+			for _, fn := range fns {
+				if err := fn(old_email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailchangeDescCreatedAt is the schema descriptor for created_at field.
+	emailchangeDescCreatedAt := emailchangeFields[8].Descriptor()
+	// emailchange.DefaultCreatedAt holds the default value on creation for the created_at field.
+	emailchange.DefaultCreatedAt = emailchangeDescCreatedAt.Default.(func() time.Time)
+	// emailchangeDescID is the schema descriptor for id field.
+	emailchangeDescID := emailchangeMixinFields0[0].Descriptor()
+	// emailchange.DefaultID holds the default value on creation for the id field.
+	emailchange.DefaultID = emailchangeDescID.Default.(func() string)
+	// emailchange.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	emailchange.IDValidator = func() func(string) error {
+		validators := emailchangeDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),
@@ -537,6 +637,65 @@ func init() {
 	// passkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	passkey.IDValidator = func() func(string) error {
 		validators := passkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	pendinglinkMixin := schema.PendingLink{}.Mixin()
+	pendinglinkMixinFields0 := pendinglinkMixin[0].Fields()
+	_ = pendinglinkMixinFields0
+	pendinglinkFields := schema.PendingLink{}.Fields()
+	_ = pendinglinkFields
+	// pendinglinkDescEmail is the schema descriptor for email field.
+	pendinglinkDescEmail := pendinglinkFields[1].Descriptor()
+	// pendinglink.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	pendinglink.EmailValidator = func() func(string) error {
+		validators := pendinglinkDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// pendinglinkDescExternalUserID is the schema descriptor for external_user_id field.
+	pendinglinkDescExternalUserID := pendinglinkFields[2].Descriptor()
+	// pendinglink.ExternalUserIDValidator is a validator for the "external_user_id" field. It is called by the builders before save.
+	pendinglink.ExternalUserIDValidator = pendinglinkDescExternalUserID.Validators[0].(func(string) error)
+	// pendinglinkDescName is the schema descriptor for name field.
+	pendinglinkDescName := pendinglinkFields[3].Descriptor()
+	// pendinglink.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	pendinglink.NameValidator = pendinglinkDescName.Validators[0].(func(string) error)
+	// pendinglinkDescCreatedAt is the schema descriptor for created_at field.
+	pendinglinkDescCreatedAt := pendinglinkFields[7].Descriptor()
+	// pendinglink.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pendinglink.DefaultCreatedAt = pendinglinkDescCreatedAt.Default.(func() time.Time)
+	// pendinglinkDescUpdatedAt is the schema descriptor for updated_at field.
+	pendinglinkDescUpdatedAt := pendinglinkFields[8].Descriptor()
+	// pendinglink.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pendinglink.DefaultUpdatedAt = pendinglinkDescUpdatedAt.Default.(func() time.Time)
+	// pendinglinkDescID is the schema descriptor for id field.
+	pendinglinkDescID := pendinglinkMixinFields0[0].Descriptor()
+	// pendinglink.DefaultID holds the default value on creation for the id field.
+	pendinglink.DefaultID = pendinglinkDescID.Default.(func() string)
+	// pendinglink.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	pendinglink.IDValidator = func() func(string) error {
+		validators := pendinglinkDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

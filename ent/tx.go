@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// AddressClaim is the client for interacting with the AddressClaim builders.
+	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
 	AppConnection *AppConnectionClient
 	// Application is the client for interacting with the Application builders.
@@ -22,6 +24,8 @@ type Tx struct {
 	AuditEvent *AuditEventClient
 	// Consent is the client for interacting with the Consent builders.
 	Consent *ConsentClient
+	// EmailChange is the client for interacting with the EmailChange builders.
+	EmailChange *EmailChangeClient
 	// ImportRow is the client for interacting with the ImportRow builders.
 	ImportRow *ImportRowClient
 	// ImportSource is the client for interacting with the ImportSource builders.
@@ -32,6 +36,8 @@ type Tx struct {
 	LicenseVariant *LicenseVariantClient
 	// Passkey is the client for interacting with the Passkey builders.
 	Passkey *PasskeyClient
+	// PendingLink is the client for interacting with the PendingLink builders.
+	PendingLink *PendingLinkClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -185,15 +191,18 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.AddressClaim = NewAddressClaimClient(tx.config)
 	tx.AppConnection = NewAppConnectionClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)
+	tx.EmailChange = NewEmailChangeClient(tx.config)
 	tx.ImportRow = NewImportRowClient(tx.config)
 	tx.ImportSource = NewImportSourceClient(tx.config)
 	tx.LicenseCode = NewLicenseCodeClient(tx.config)
 	tx.LicenseVariant = NewLicenseVariantClient(tx.config)
 	tx.Passkey = NewPasskeyClient(tx.config)
+	tx.PendingLink = NewPendingLinkClient(tx.config)
 	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RelayContact = NewRelayContactClient(tx.config)
@@ -214,7 +223,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: AppConnection.QueryXXX(), the query will be executed
+// applies a query, for example: AddressClaim.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -59,3 +59,25 @@ func (r *mutationResolver) DeleteAccount(ctx context.Context, confirmGlobalID st
 	}
 	return &model.DeleteAccountPayload{EndedConnections: n}, nil
 }
+
+// RefusePendingLink is the resolver for the refusePendingLink field.
+func (r *mutationResolver) RefusePendingLink(ctx context.Context, id string) (*model.RefusePendingLinkPayload, error) {
+	if err := r.Account.RefusePendingLink(ctx, id); err != nil {
+		return nil, err
+	}
+	return &model.RefusePendingLinkPayload{RefusedID: id}, nil
+}
+
+// PendingLinks is the resolver for the pendingLinks field.
+func (r *userResolver) PendingLinks(ctx context.Context, obj *ent.User) ([]*model.PendingAppLink, error) {
+	list, err := r.Account.PendingLinks(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*model.PendingAppLink, len(list))
+	for i, l := range list {
+		out[i] = &model.PendingAppLink{ID: l.ID, ApplicationID: l.ApplicationID, ApplicationName: l.ApplicationName,
+			ApplicationIconURL: optional(l.ApplicationIconURL), ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: l.ProposedAt}
+	}
+	return out, nil
+}

@@ -72,6 +72,7 @@ type ComplexityRoot struct {
 		Blocked        func(childComplexity int) int
 		Consent        func(childComplexity int) int
 		CreatedAt      func(childComplexity int) int
+		DeveloperEmail func(childComplexity int) int
 		Email          func(childComplexity int) int
 		EmailMuted     func(childComplexity int) int
 		ExternalUserID func(childComplexity int) int
@@ -189,7 +190,6 @@ type ComplexityRoot struct {
 		ConnectionID   func(childComplexity int) int
 		Email          func(childComplexity int) int
 		ExternalUserID func(childComplexity int) int
-		GlobalID       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Message        func(childComplexity int) int
 		Row            func(childComplexity int) int
@@ -333,6 +333,7 @@ type ComplexityRoot struct {
 		MakePrimaryEmail          func(childComplexity int, emailID string) int
 		RedeemLicenseCode         func(childComplexity int, applicationID string, code string) int
 		RedeliverWebhookEvent     func(childComplexity int, applicationID string, eventID string) int
+		RefusePendingLink         func(childComplexity int, id string) int
 		RegenerateRecoveryCodes   func(childComplexity int, code string) int
 		RemoveAlternativeEmail    func(childComplexity int, emailID string) int
 		RemoveConnection          func(childComplexity int, connectionID string) int
@@ -369,6 +370,16 @@ type ComplexityRoot struct {
 		Synced     func(childComplexity int) int
 	}
 
+	PendingAppLink struct {
+		ApplicationID      func(childComplexity int) int
+		ApplicationIconURL func(childComplexity int) int
+		ApplicationName    func(childComplexity int) int
+		Email              func(childComplexity int) int
+		ExternalUserID     func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		ProposedAt         func(childComplexity int) int
+	}
+
 	Query struct {
 		Application      func(childComplexity int, id string) int
 		Applications     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
@@ -391,6 +402,10 @@ type ComplexityRoot struct {
 		RedirectURIRegistered func(childComplexity int) int
 	}
 
+	RefusePendingLinkPayload struct {
+		RefusedID func(childComplexity int) int
+	}
+
 	RegionCount struct {
 		Count  func(childComplexity int) int
 		Region func(childComplexity int) int
@@ -407,6 +422,7 @@ type ComplexityRoot struct {
 	RollbackImportPayload struct {
 		DeletedConnections func(childComplexity int) int
 		Source             func(childComplexity int) int
+		WithdrawnLinks     func(childComplexity int) int
 	}
 
 	RotateSecretPayload struct {
@@ -433,6 +449,7 @@ type ComplexityRoot struct {
 	SyncEmailPayload struct {
 		Changed func(childComplexity int) int
 		Ok      func(childComplexity int) int
+		Pending func(childComplexity int) int
 	}
 
 	TOTPEnrolment struct {
@@ -471,6 +488,7 @@ type ComplexityRoot struct {
 		LastLoginAt  func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Passkeys     func(childComplexity int) int
+		PendingLinks func(childComplexity int) int
 		Region       func(childComplexity int) int
 		Sessions     func(childComplexity int) int
 		TwoStep      func(childComplexity int) int
@@ -610,6 +628,7 @@ type MutationResolver interface {
 	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
 	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
 	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
+	RefusePendingLink(ctx context.Context, id string) (*model.RefusePendingLinkPayload, error)
 	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
 	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
 	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
@@ -656,6 +675,7 @@ type TwoStepStatusResolver interface {
 }
 type UserResolver interface {
 	Sessions(ctx context.Context, obj *ent.User) ([]*model.Session, error)
+	PendingLinks(ctx context.Context, obj *ent.User) ([]*model.PendingAppLink, error)
 	TwoStep(ctx context.Context, obj *ent.User) (*mfa.Status, error)
 	Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error)
 }
@@ -767,6 +787,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.CreatedAt(childComplexity), true
+	case "AppConnection.developerEmail":
+		if e.ComplexityRoot.AppConnection.DeveloperEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AppConnection.DeveloperEmail(childComplexity), true
 	case "AppConnection.email":
 		if e.ComplexityRoot.AppConnection.Email == nil {
 			break
@@ -1239,12 +1265,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRow.ExternalUserID(childComplexity), true
-	case "ImportRow.globalID":
-		if e.ComplexityRoot.ImportRow.GlobalID == nil {
-			break
-		}
-
-		return e.ComplexityRoot.ImportRow.GlobalID(childComplexity), true
 	case "ImportRow.id":
 		if e.ComplexityRoot.ImportRow.ID == nil {
 			break
@@ -1904,6 +1924,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RedeliverWebhookEvent(childComplexity, args["applicationId"].(string), args["eventId"].(string)), true
+	case "Mutation.refusePendingLink":
+		if e.ComplexityRoot.Mutation.RefusePendingLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_refusePendingLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RefusePendingLink(childComplexity, args["id"].(string)), true
 	case "Mutation.regenerateRecoveryCodes":
 		if e.ComplexityRoot.Mutation.RegenerateRecoveryCodes == nil {
 			break
@@ -2165,6 +2196,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Passkey.Synced(childComplexity), true
 
+	case "PendingAppLink.applicationId":
+		if e.ComplexityRoot.PendingAppLink.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ApplicationID(childComplexity), true
+	case "PendingAppLink.applicationIconUrl":
+		if e.ComplexityRoot.PendingAppLink.ApplicationIconURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ApplicationIconURL(childComplexity), true
+	case "PendingAppLink.applicationName":
+		if e.ComplexityRoot.PendingAppLink.ApplicationName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ApplicationName(childComplexity), true
+	case "PendingAppLink.email":
+		if e.ComplexityRoot.PendingAppLink.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.Email(childComplexity), true
+	case "PendingAppLink.externalUserId":
+		if e.ComplexityRoot.PendingAppLink.ExternalUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ExternalUserID(childComplexity), true
+	case "PendingAppLink.id":
+		if e.ComplexityRoot.PendingAppLink.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ID(childComplexity), true
+	case "PendingAppLink.proposedAt":
+		if e.ComplexityRoot.PendingAppLink.ProposedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PendingAppLink.ProposedAt(childComplexity), true
+
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
 			break
@@ -2294,6 +2368,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RedirectUriCheck.RedirectURIRegistered(childComplexity), true
 
+	case "RefusePendingLinkPayload.refusedId":
+		if e.ComplexityRoot.RefusePendingLinkPayload.RefusedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RefusePendingLinkPayload.RefusedID(childComplexity), true
+
 	case "RegionCount.count":
 		if e.ComplexityRoot.RegionCount.Count == nil {
 			break
@@ -2333,6 +2414,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RollbackImportPayload.Source(childComplexity), true
+	case "RollbackImportPayload.withdrawnLinks":
+		if e.ComplexityRoot.RollbackImportPayload.WithdrawnLinks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RollbackImportPayload.WithdrawnLinks(childComplexity), true
 
 	case "RotateSecretPayload.application":
 		if e.ComplexityRoot.RotateSecretPayload.Application == nil {
@@ -2421,6 +2508,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SyncEmailPayload.Ok(childComplexity), true
+	case "SyncEmailPayload.pending":
+		if e.ComplexityRoot.SyncEmailPayload.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SyncEmailPayload.Pending(childComplexity), true
 
 	case "TOTPEnrolment.expiresAt":
 		if e.ComplexityRoot.TOTPEnrolment.ExpiresAt == nil {
@@ -2579,6 +2672,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Passkeys(childComplexity), true
+	case "User.pendingLinks":
+		if e.ComplexityRoot.User.PendingLinks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.PendingLinks(childComplexity), true
 	case "User.region":
 		if e.ComplexityRoot.User.Region == nil {
 			break
@@ -3070,7 +3169,11 @@ extend type Mutation {
   setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
   """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
   addAlternativeEmail(email: String!): UserEmail!
-  """Confirms an alternative address with the token of its verification link; needs no session."""
+  """
+  Confirms an alternative address with the token of its verification link. Only the signed-in
+  account that added the address may confirm it; any other caller gets an error and nothing
+  changes (the link stays usable).
+  """
   verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
   """Unlinks an alternative address."""
   removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
@@ -3081,6 +3184,34 @@ extend type Mutation {
   session ends. confirmGlobalId must be the person's Global User ID.
   """
   deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+  """Refuses an application's proposal to link this account (see User.pendingLinks)."""
+  refusePendingLink(id: ID!): RefusePendingLinkPayload!
+}
+
+extend type User {
+  """
+  Applications that imported one of this person's verified addresses and propose to link it.
+  Nothing reaches the application until the person signs in to it and agrees. Only the person
+  themself may read them.
+  """
+  pendingLinks: [PendingAppLink!]!
+}
+
+"""An application's proposal: "the person with this address is our user externalUserId"."""
+type PendingAppLink {
+  id: ID!
+  applicationId: ID!
+  applicationName: String!
+  applicationIconUrl: String
+  """The developer's own user id for the person."""
+  externalUserId: String!
+  """Which of the person's addresses the application sent."""
+  email: String!
+  proposedAt: Time!
+}
+
+type RefusePendingLinkPayload {
+  refusedId: ID!
 }
 
 type RemoveConnectionPayload {
@@ -3113,9 +3244,13 @@ type AppConnection implements Node {
   """
   aliasEmail: String!
   """
-  a real address the person shares with the app; empty when none
+  a real address the person chose to share with the app (consent page); empty when none
   """
   appEmail: String
+  """
+  the developer's own record of the person's address (PATCH appEmail): stored, never shown to LoginSign's relay or the person's other apps, never checked against the person's addresses
+  """
+  developerEmail: String
   isForwarding: Boolean!
   blocked: Boolean!
   active: Boolean!
@@ -3304,6 +3439,24 @@ input AppConnectionWhereInput {
   appEmailNotNil: Boolean
   appEmailEqualFold: String
   appEmailContainsFold: String
+  """
+  developer_email field predicates
+  """
+  developerEmail: String
+  developerEmailNEQ: String
+  developerEmailIn: [String!]
+  developerEmailNotIn: [String!]
+  developerEmailGT: String
+  developerEmailGTE: String
+  developerEmailLT: String
+  developerEmailLTE: String
+  developerEmailContains: String
+  developerEmailHasPrefix: String
+  developerEmailHasSuffix: String
+  developerEmailIsNil: Boolean
+  developerEmailNotNil: Boolean
+  developerEmailEqualFold: String
+  developerEmailContainsFold: String
   """
   is_forwarding field predicates
   """
@@ -3724,8 +3877,10 @@ type ImportRow implements Node {
   externalUserID: String
   email: String
   status: ImportRowStatus!
+  """
+  set only for already_connected rows: the connection the person made themselves
+  """
   connectionID: String
-  globalID: String
   message: String
   source: ImportSource!
 }
@@ -3878,24 +4033,6 @@ input ImportRowWhereInput {
   connectionIDNotNil: Boolean
   connectionIDEqualFold: String
   connectionIDContainsFold: String
-  """
-  global_id field predicates
-  """
-  globalID: String
-  globalIDNEQ: String
-  globalIDIn: [String!]
-  globalIDNotIn: [String!]
-  globalIDGT: String
-  globalIDGTE: String
-  globalIDLT: String
-  globalIDLTE: String
-  globalIDContains: String
-  globalIDHasPrefix: String
-  globalIDHasSuffix: String
-  globalIDIsNil: Boolean
-  globalIDNotNil: Boolean
-  globalIDEqualFold: String
-  globalIDContainsFold: String
   """
   message field predicates
   """
@@ -5668,15 +5805,28 @@ extend type Mutation {
   rotateWebhookSecret(id: ID!): RotateSecretPayload!
   """Deletes an application and everything that belongs to it."""
   deleteApplication(id: ID!): DeletePayload!
-  """Sets isForwarding and/or appEmail of a connection (at least one)."""
+  """
+  Sets isForwarding and/or appEmail of a connection (at least one). appEmail is the
+  developer's own record of the person's address: any well-formed address is stored as
+  developerEmail; it never changes the address LoginSign shows the app or forwards to.
+  """
   updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection!
-  """Makes email the person's LoginSign primary address (email-sync API)."""
+  """
+  Asks the person to make email their LoginSign primary address (email-sync API). Nothing
+  changes until the person confirms from the new mailbox while signed in; the answer is the
+  same whether or not the address belongs to anyone: pending true, or changed false without
+  pending when it already is the primary address.
+  """
   syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload!
   """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
   deleteAppConnection(appId: ID!, connectionId: ID!): DeletePayload!
-  """Links existing LoginSign accounts to the application (at most 10,000 rows)."""
+  """
+  Proposes links between the application's users and LoginSign accounts (at most 10,000
+  rows). Every valid row is stored as a pending link, whether or not an account holds the
+  address; the person links it by signing in to the application and agreeing.
+  """
   importUsers(appId: ID!, input: ImportUsersInput!): ImportUsersPayload!
-  """Deletes the connections an import run created."""
+  """Withdraws the run's pending links and deletes the connections people accepted from it."""
   rollbackImport(appId: ID!, sourceId: ID!): RollbackImportPayload!
   """Checks the email-sync integration."""
   testEmailSyncApi(appId: ID!): EmailSyncTest!
@@ -5698,7 +5848,7 @@ extend type Application {
 extend type AppConnection {
   """The person's Global User ID."""
   globalId: String!
-  """The person's display name, when they set one."""
+  """The person's display name, when they set one and granted the profile scope."""
   name: String
   """The address the person shares with the app, or "-" when none."""
   email: String!
@@ -5765,13 +5915,16 @@ type DeletePayload {
 
 input UpdateAppConnectionInput {
   isForwarding: Boolean
-  """The person's primary or a verified alternative address; "" stops sharing."""
+  """The developer's own record of the person's address (stored as developerEmail); "" clears it."""
   appEmail: String
 }
 
 type SyncEmailPayload {
   ok: Boolean!
+  """Always false: only the person's confirmation changes the address."""
   changed: Boolean!
+  """True when a confirmation was mailed; null when the address already is the primary one."""
+  pending: Boolean
 }
 
 input ImportUsersInput {
@@ -5790,8 +5943,10 @@ input ImportUserInput {
 type ImportCounts {
   imported: Int!
   alreadyConnected: Int!
-  notFound: Int!
-  nameMismatch: Int!
+  """No longer answered (it told which addresses have accounts); 0 for new runs."""
+  notFound: Int! @deprecated(reason: "import rows are proposals; unknown addresses are imported too")
+  """No longer answered (it compared with private profile data); 0 for new runs."""
+  nameMismatch: Int! @deprecated(reason: "names are not compared any more")
   invalidRow: Int!
 }
 
@@ -5803,6 +5958,8 @@ type ImportUsersPayload {
 type RollbackImportPayload {
   source: ImportSource!
   deletedConnections: Int!
+  """Pending links of the run that nobody had accepted yet."""
+  withdrawnLinks: Int!
 }
 
 type EmailSyncTest {
@@ -5961,6 +6118,8 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_aliasEmail(ctx, field)
 	case "appEmail":
 		return ec.fieldContext_AppConnection_appEmail(ctx, field)
+	case "developerEmail":
+		return ec.fieldContext_AppConnection_developerEmail(ctx, field)
 	case "isForwarding":
 		return ec.fieldContext_AppConnection_isForwarding(ctx, field)
 	case "blocked":
@@ -6207,8 +6366,6 @@ func (ec *executionContext) childFields_ImportRow(ctx context.Context, field gra
 		return ec.fieldContext_ImportRow_status(ctx, field)
 	case "connectionID":
 		return ec.fieldContext_ImportRow_connectionID(ctx, field)
-	case "globalID":
-		return ec.fieldContext_ImportRow_globalID(ctx, field)
 	case "message":
 		return ec.fieldContext_ImportRow_message(ctx, field)
 	case "source":
@@ -6465,6 +6622,26 @@ func (ec *executionContext) childFields_Passkey(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Passkey", field.Name)
 }
 
+func (ec *executionContext) childFields_PendingAppLink(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PendingAppLink_id(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_PendingAppLink_applicationId(ctx, field)
+	case "applicationName":
+		return ec.fieldContext_PendingAppLink_applicationName(ctx, field)
+	case "applicationIconUrl":
+		return ec.fieldContext_PendingAppLink_applicationIconUrl(ctx, field)
+	case "externalUserId":
+		return ec.fieldContext_PendingAppLink_externalUserId(ctx, field)
+	case "email":
+		return ec.fieldContext_PendingAppLink_email(ctx, field)
+	case "proposedAt":
+		return ec.fieldContext_PendingAppLink_proposedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PendingAppLink", field.Name)
+}
+
 func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -6487,6 +6664,14 @@ func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, fi
 		return ec.fieldContext_RedirectUriCheck_problems(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RedirectUriCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_RefusePendingLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "refusedId":
+		return ec.fieldContext_RefusePendingLinkPayload_refusedId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RefusePendingLinkPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RegionCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6521,6 +6706,8 @@ func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Contex
 		return ec.fieldContext_RollbackImportPayload_source(ctx, field)
 	case "deletedConnections":
 		return ec.fieldContext_RollbackImportPayload_deletedConnections(ctx, field)
+	case "withdrawnLinks":
+		return ec.fieldContext_RollbackImportPayload_withdrawnLinks(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RollbackImportPayload", field.Name)
 }
@@ -6573,6 +6760,8 @@ func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, fi
 		return ec.fieldContext_SyncEmailPayload_ok(ctx, field)
 	case "changed":
 		return ec.fieldContext_SyncEmailPayload_changed(ctx, field)
+	case "pending":
+		return ec.fieldContext_SyncEmailPayload_pending(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SyncEmailPayload", field.Name)
 }
@@ -6653,6 +6842,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_connections(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "pendingLinks":
+		return ec.fieldContext_User_pendingLinks(ctx, field)
 	case "twoStep":
 		return ec.fieldContext_User_twoStep(ctx, field)
 	case "passkeys":
@@ -7570,6 +7761,20 @@ func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx contex
 		return nil, err
 	}
 	args["eventId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_refusePendingLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -8660,6 +8865,29 @@ func (ec *executionContext) _AppConnection_appEmail(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_AppConnection_appEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "String")
+}
+
+func (ec *executionContext) _AppConnection_developerEmail(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_developerEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeveloperEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_developerEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "String")
 }
 
@@ -10676,29 +10904,6 @@ func (ec *executionContext) _ImportRow_connectionID(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_ImportRow_connectionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "String")
-}
-
-func (ec *executionContext) _ImportRow_globalID(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_ImportRow_globalID(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.GlobalID, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_ImportRow_globalID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "String")
 }
 
@@ -12936,6 +13141,50 @@ func (ec *executionContext) fieldContext_Mutation_deleteAccount(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_refusePendingLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_refusePendingLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RefusePendingLink(ctx, fc.Args["id"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusePendingLinkPayload) graphql.Marshaler {
+			return ec.marshalNRefusePendingLinkPayload2ᚖloginsignᚋgraphᚋmodelᚐRefusePendingLinkPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_refusePendingLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RefusePendingLinkPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_refusePendingLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_createLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14342,6 +14591,167 @@ func (ec *executionContext) fieldContext_Passkey_synced(_ context.Context, field
 	return graphql.NewScalarFieldContext("Passkey", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _PendingAppLink_id(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PendingAppLink_applicationId(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PendingAppLink_applicationName(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_applicationName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_applicationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingAppLink_applicationIconUrl(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_applicationIconUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationIconURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_applicationIconUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingAppLink_externalUserId(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_externalUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_externalUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingAppLink_email(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "String")
+}
+
+func (ec *executionContext) _PendingAppLink_proposedAt(ctx context.Context, field graphql.CollectedField, obj *model.PendingAppLink) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PendingAppLink_proposedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProposedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PendingAppLink_proposedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14921,6 +15331,29 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_problems(_ context.Con
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
 }
 
+func (ec *executionContext) _RefusePendingLinkPayload_refusedId(ctx context.Context, field graphql.CollectedField, obj *model.RefusePendingLinkPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RefusePendingLinkPayload_refusedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RefusedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RefusePendingLinkPayload_refusedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RefusePendingLinkPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _RegionCount_region(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15065,6 +15498,29 @@ func (ec *executionContext) _RollbackImportPayload_deletedConnections(ctx contex
 	)
 }
 func (ec *executionContext) fieldContext_RollbackImportPayload_deletedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RollbackImportPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RollbackImportPayload_withdrawnLinks(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RollbackImportPayload_withdrawnLinks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WithdrawnLinks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RollbackImportPayload_withdrawnLinks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RollbackImportPayload", field, false, false, "Int")
 }
 
@@ -15396,6 +15852,29 @@ func (ec *executionContext) _SyncEmailPayload_changed(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_SyncEmailPayload_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SyncEmailPayload_pending(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SyncEmailPayload_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SyncEmailPayload_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SyncEmailPayload", field, false, false, "Boolean")
 }
 
@@ -16059,6 +16538,38 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_pendingLinks(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_pendingLinks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().PendingLinks(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.PendingAppLink) graphql.Marshaler {
+			return ec.marshalNPendingAppLink2ᚕᚖloginsignᚋgraphᚋmodelᚐPendingAppLinkᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_pendingLinks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PendingAppLink(ctx, field)
 		},
 	}
 	return fc, nil
@@ -18548,7 +19059,7 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "isForwarding", "isForwardingNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "applicationID", "applicationIDNEQ", "applicationIDIn", "applicationIDNotIn", "applicationIDGT", "applicationIDGTE", "applicationIDLT", "applicationIDLTE", "applicationIDContains", "applicationIDHasPrefix", "applicationIDHasSuffix", "applicationIDEqualFold", "applicationIDContainsFold", "aliasEmail", "aliasEmailNEQ", "aliasEmailIn", "aliasEmailNotIn", "aliasEmailGT", "aliasEmailGTE", "aliasEmailLT", "aliasEmailLTE", "aliasEmailContains", "aliasEmailHasPrefix", "aliasEmailHasSuffix", "aliasEmailEqualFold", "aliasEmailContainsFold", "appEmail", "appEmailNEQ", "appEmailIn", "appEmailNotIn", "appEmailGT", "appEmailGTE", "appEmailLT", "appEmailLTE", "appEmailContains", "appEmailHasPrefix", "appEmailHasSuffix", "appEmailIsNil", "appEmailNotNil", "appEmailEqualFold", "appEmailContainsFold", "developerEmail", "developerEmailNEQ", "developerEmailIn", "developerEmailNotIn", "developerEmailGT", "developerEmailGTE", "developerEmailLT", "developerEmailLTE", "developerEmailContains", "developerEmailHasPrefix", "developerEmailHasSuffix", "developerEmailIsNil", "developerEmailNotNil", "developerEmailEqualFold", "developerEmailContainsFold", "isForwarding", "isForwardingNEQ", "blocked", "blockedNEQ", "active", "activeNEQ", "loginCount", "loginCountNEQ", "loginCountIn", "loginCountNotIn", "loginCountGT", "loginCountGTE", "loginCountLT", "loginCountLTE", "lastSessionAt", "lastSessionAtNEQ", "lastSessionAtIn", "lastSessionAtNotIn", "lastSessionAtGT", "lastSessionAtGTE", "lastSessionAtLT", "lastSessionAtLTE", "lastSessionAtIsNil", "lastSessionAtNotNil", "joinedAt", "joinedAtNEQ", "joinedAtIn", "joinedAtNotIn", "joinedAtGT", "joinedAtGTE", "joinedAtLT", "joinedAtLTE", "region", "regionNEQ", "regionIn", "regionNotIn", "regionGT", "regionGTE", "regionLT", "regionLTE", "regionContains", "regionHasPrefix", "regionHasSuffix", "regionIsNil", "regionNotNil", "regionEqualFold", "regionContainsFold", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "hasApplication", "hasApplicationWith", "hasConsent", "hasConsentWith", "hasLicenses", "hasLicensesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19045,6 +19556,111 @@ func (ec *executionContext) unmarshalInputAppConnectionWhereInput(ctx context.Co
 				return it, err
 			}
 			it.AppEmailContainsFold = data
+		case "developerEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmail = data
+		case "developerEmailNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailNEQ = data
+		case "developerEmailIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailIn = data
+		case "developerEmailNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailNotIn = data
+		case "developerEmailGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailGT = data
+		case "developerEmailGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailGTE = data
+		case "developerEmailLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailLT = data
+		case "developerEmailLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailLTE = data
+		case "developerEmailContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailContains = data
+		case "developerEmailHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailHasPrefix = data
+		case "developerEmailHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailHasSuffix = data
+		case "developerEmailIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailIsNil = data
+		case "developerEmailNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailNotNil = data
+		case "developerEmailEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailEqualFold = data
+		case "developerEmailContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("developerEmailContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeveloperEmailContainsFold = data
 		case "isForwarding":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isForwarding"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -21006,7 +21622,7 @@ func (ec *executionContext) unmarshalInputImportRowWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "sourceID", "sourceIDNEQ", "sourceIDIn", "sourceIDNotIn", "sourceIDGT", "sourceIDGTE", "sourceIDLT", "sourceIDLTE", "sourceIDContains", "sourceIDHasPrefix", "sourceIDHasSuffix", "sourceIDEqualFold", "sourceIDContainsFold", "row", "rowNEQ", "rowIn", "rowNotIn", "rowGT", "rowGTE", "rowLT", "rowLTE", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDGT", "connectionIDGTE", "connectionIDLT", "connectionIDLTE", "connectionIDContains", "connectionIDHasPrefix", "connectionIDHasSuffix", "connectionIDIsNil", "connectionIDNotNil", "connectionIDEqualFold", "connectionIDContainsFold", "globalID", "globalIDNEQ", "globalIDIn", "globalIDNotIn", "globalIDGT", "globalIDGTE", "globalIDLT", "globalIDLTE", "globalIDContains", "globalIDHasPrefix", "globalIDHasSuffix", "globalIDIsNil", "globalIDNotNil", "globalIDEqualFold", "globalIDContainsFold", "message", "messageNEQ", "messageIn", "messageNotIn", "messageGT", "messageGTE", "messageLT", "messageLTE", "messageContains", "messageHasPrefix", "messageHasSuffix", "messageIsNil", "messageNotNil", "messageEqualFold", "messageContainsFold", "hasSource", "hasSourceWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "sourceID", "sourceIDNEQ", "sourceIDIn", "sourceIDNotIn", "sourceIDGT", "sourceIDGTE", "sourceIDLT", "sourceIDLTE", "sourceIDContains", "sourceIDHasPrefix", "sourceIDHasSuffix", "sourceIDEqualFold", "sourceIDContainsFold", "row", "rowNEQ", "rowIn", "rowNotIn", "rowGT", "rowGTE", "rowLT", "rowLTE", "externalUserID", "externalUserIDNEQ", "externalUserIDIn", "externalUserIDNotIn", "externalUserIDGT", "externalUserIDGTE", "externalUserIDLT", "externalUserIDLTE", "externalUserIDContains", "externalUserIDHasPrefix", "externalUserIDHasSuffix", "externalUserIDIsNil", "externalUserIDNotNil", "externalUserIDEqualFold", "externalUserIDContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "connectionID", "connectionIDNEQ", "connectionIDIn", "connectionIDNotIn", "connectionIDGT", "connectionIDGTE", "connectionIDLT", "connectionIDLTE", "connectionIDContains", "connectionIDHasPrefix", "connectionIDHasSuffix", "connectionIDIsNil", "connectionIDNotNil", "connectionIDEqualFold", "connectionIDContainsFold", "message", "messageNEQ", "messageIn", "messageNotIn", "messageGT", "messageGTE", "messageLT", "messageLTE", "messageContains", "messageHasPrefix", "messageHasSuffix", "messageIsNil", "messageNotNil", "messageEqualFold", "messageContainsFold", "hasSource", "hasSourceWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21594,111 +22210,6 @@ func (ec *executionContext) unmarshalInputImportRowWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.ConnectionIDContainsFold = data
-		case "globalID":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalID"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalID = data
-		case "globalIDNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDNEQ"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDNEQ = data
-		case "globalIDIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDIn = data
-		case "globalIDNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDNotIn"))
-			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDNotIn = data
-		case "globalIDGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDGT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDGT = data
-		case "globalIDGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDGTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDGTE = data
-		case "globalIDLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDLT"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDLT = data
-		case "globalIDLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDLTE"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDLTE = data
-		case "globalIDContains":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDContains"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDContains = data
-		case "globalIDHasPrefix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDHasPrefix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDHasPrefix = data
-		case "globalIDHasSuffix":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDHasSuffix"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDHasSuffix = data
-		case "globalIDIsNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDIsNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDIsNil = data
-		case "globalIDNotNil":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDNotNil"))
-			data, err := ec.unmarshalOBoolean2bool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDNotNil = data
-		case "globalIDEqualFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDEqualFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDEqualFold = data
-		case "globalIDContainsFold":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("globalIDContainsFold"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.GlobalIDContainsFold = data
 		case "message":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -27501,6 +28012,11 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "developerEmail":
+			out.Values[i] = ec._AppConnection_developerEmail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "isForwarding":
 			out.Values[i] = ec._AppConnection_isForwarding(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -28323,11 +28839,6 @@ func (ec *executionContext) _ImportRow(ctx context.Context, sel ast.SelectionSet
 			}
 		case "connectionID":
 			out.Values[i] = ec._ImportRow_connectionID(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
-		case "globalID":
-			out.Values[i] = ec._ImportRow_globalID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -29241,6 +29752,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "refusePendingLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_refusePendingLink(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "createLicenseVariant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createLicenseVariant(ctx, field)
@@ -29556,6 +30074,69 @@ func (ec *executionContext) _Passkey(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var pendingAppLinkImplementors = []string{"PendingAppLink"}
+
+func (ec *executionContext) _PendingAppLink(ctx context.Context, sel ast.SelectionSet, obj *model.PendingAppLink) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pendingAppLinkImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PendingAppLink")
+		case "id":
+			out.Values[i] = ec._PendingAppLink_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationId":
+			out.Values[i] = ec._PendingAppLink_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationName":
+			out.Values[i] = ec._PendingAppLink_applicationName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationIconUrl":
+			out.Values[i] = ec._PendingAppLink_applicationIconUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "externalUserId":
+			out.Values[i] = ec._PendingAppLink_externalUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._PendingAppLink_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "proposedAt":
+			out.Values[i] = ec._PendingAppLink_proposedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -29721,6 +30302,39 @@ func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var refusePendingLinkPayloadImplementors = []string{"RefusePendingLinkPayload"}
+
+func (ec *executionContext) _RefusePendingLinkPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RefusePendingLinkPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, refusePendingLinkPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RefusePendingLinkPayload")
+		case "refusedId":
+			out.Values[i] = ec._RefusePendingLinkPayload_refusedId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var regionCountImplementors = []string{"RegionCount"}
 
 func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionSet, obj *model.RegionCount) graphql.Marshaler {
@@ -29843,6 +30457,11 @@ func (ec *executionContext) _RollbackImportPayload(ctx context.Context, sel ast.
 			}
 		case "deletedConnections":
 			out.Values[i] = ec._RollbackImportPayload_deletedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawnLinks":
+			out.Values[i] = ec._RollbackImportPayload_withdrawnLinks(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30026,6 +30645,11 @@ func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.Selec
 		case "changed":
 			out.Values[i] = ec._SyncEmailPayload_changed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pending":
+			out.Values[i] = ec._SyncEmailPayload_pending(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -30297,6 +30921,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
+				})
+		case "pendingLinks":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_pendingLinks(ctx, field, obj)
 				})
 		case "twoStep":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -31909,12 +32539,44 @@ func (ec *executionContext) marshalNPasskey2ᚖloginsignᚋentᚐPasskey(ctx con
 	return ec._Passkey(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPendingAppLink2ᚕᚖloginsignᚋgraphᚋmodelᚐPendingAppLinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.PendingAppLink) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPendingAppLink2ᚖloginsignᚋgraphᚋmodelᚐPendingAppLink(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPendingAppLink2ᚖloginsignᚋgraphᚋmodelᚐPendingAppLink(ctx context.Context, sel ast.SelectionSet, v *model.PendingAppLink) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PendingAppLink!")
+		return graphql.Null
+	}
+	return ec._PendingAppLink(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
 		return graphql.Null
 	}
 	return ec._RedirectUriCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRefusePendingLinkPayload2ᚖloginsignᚋgraphᚋmodelᚐRefusePendingLinkPayload(ctx context.Context, sel ast.SelectionSet, v *model.RefusePendingLinkPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RefusePendingLinkPayload!")
+		return graphql.Null
+	}
+	return ec._RefusePendingLinkPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {

@@ -68,11 +68,11 @@ func (r *appConnectionResolver) GlobalID(ctx context.Context, obj *ent.AppConnec
 
 // Name is the resolver for the name field.
 func (r *appConnectionResolver) Name(ctx context.Context, obj *ent.AppConnection) (*string, error) {
-	u, err := r.Portal.Person(ctx, obj)
+	name, err := r.Portal.VisibleName(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	return optional(u.Name), nil
+	return optional(name), nil
 }
 
 // Email is the resolver for the email field.
@@ -162,11 +162,15 @@ func (r *mutationResolver) UpdateAppConnection(ctx context.Context, appID string
 
 // SyncConnectionEmail is the resolver for the syncConnectionEmail field.
 func (r *mutationResolver) SyncConnectionEmail(ctx context.Context, appID string, connectionID string, email string) (*model.SyncEmailPayload, error) {
-	changed, err := r.Portal.SyncEmail(ctx, appID, connectionID, email)
+	pending, err := r.Portal.SyncEmail(ctx, appID, connectionID, email)
 	if err != nil {
 		return nil, err
 	}
-	return &model.SyncEmailPayload{Ok: true, Changed: changed}, nil
+	out := &model.SyncEmailPayload{Ok: true, Changed: false}
+	if pending {
+		out.Pending = &pending
+	}
+	return out, nil
 }
 
 // DeleteAppConnection is the resolver for the deleteAppConnection field.
@@ -193,11 +197,11 @@ func (r *mutationResolver) ImportUsers(ctx context.Context, appID string, input 
 
 // RollbackImport is the resolver for the rollbackImport field.
 func (r *mutationResolver) RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error) {
-	src, n, err := r.Portal.RollbackImport(ctx, appID, sourceID)
+	rb, err := r.Portal.RollbackImport(ctx, appID, sourceID)
 	if err != nil {
 		return nil, err
 	}
-	return &model.RollbackImportPayload{Source: src, DeletedConnections: n}, nil
+	return &model.RollbackImportPayload{Source: rb.Source, DeletedConnections: rb.DeletedConnections, WithdrawnLinks: rb.WithdrawnLinks}, nil
 }
 
 // TestEmailSyncAPI is the resolver for the testEmailSyncApi field.

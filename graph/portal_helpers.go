@@ -25,6 +25,7 @@ func userFilter(f *model.UserFilter) *portal.UserFilter {
 func importCounts(c map[string]int) *model.ImportCounts {
 	return &model.ImportCounts{
 		Imported: c[portal.ImportImported], AlreadyConnected: c[portal.ImportAlreadyConnected],
-		NotFound: c[portal.ImportNotFound], NameMismatch: c[portal.ImportNameMismatch], InvalidRow: c[portal.ImportInvalidRow],
+		// not_found and name_mismatch are only in runs stored before imports became proposals.
+		NotFound: c["not_found"], NameMismatch: c["name_mismatch"], InvalidRow: c[portal.ImportInvalidRow],
 	}
 }

@@ -19,13 +19,13 @@ const MaxImportBody = 8 << 20
 
 // importRowJSON is one row of an import result.
 type importRowJSON struct {
-	Row            int     `json:"row"`
-	ExternalUserID string  `json:"externalUserId"`
-	Email          string  `json:"email"`
-	Status         string  `json:"status"`
-	ConnectionID   *string `json:"connectionId,omitempty"`
-	GlobalID       *string `json:"globalId,omitempty"`
-	Message        *string `json:"message,omitempty"`
+	Row            int    `json:"row"`
+	ExternalUserID string `json:"externalUserId"`
+	Email          string `json:"email"`
+	Status         string `json:"status"`
+	// ConnectionID is set only for already_connected rows (a connection the app already has).
+	ConnectionID *string `json:"connectionId,omitempty"`
+	Message      *string `json:"message,omitempty"`
 }
 
 // importSourceJSON is a stored import run.
@@ -52,7 +52,7 @@ func toImportRows(rows []*ent.ImportRow) []importRowJSON {
 	out := make([]importRowJSON, len(rows))
 	for i, r := range rows {
 		out[i] = importRowJSON{Row: r.Row, ExternalUserID: r.ExternalUserID, Email: r.Email, Status: string(r.Status),
-			ConnectionID: r.ConnectionID, GlobalID: nullable(r.GlobalID), Message: nullable(r.Message)}
+			ConnectionID: r.ConnectionID, Message: nullable(r.Message)}
 	}
 	return out
 }
@@ -225,9 +225,10 @@ func (a *API) DeveloperImportSource(w http.ResponseWriter, r *http.Request) {
 }
 
 // RollbackDeveloperImport answers POST …/import-sources/:sourceId/rollback with
-// {"ok":true,"sourceId","deletedConnections","rolledBackAt"}; 409 when already rolled back.
+// {"ok":true,"sourceId","deletedConnections","withdrawnLinks","rolledBackAt"}; 409 when
+// already rolled back.
 func (a *API) RollbackDeveloperImport(w http.ResponseWriter, r *http.Request) {
-	src, n, err := a.Portal.RollbackImport(r.Context(), r.PathValue("appId"), r.PathValue("sourceId"))
+	rb, err := a.Portal.RollbackImport(r.Context(), r.PathValue("appId"), r.PathValue("sourceId"))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -236,8 +237,9 @@ func (a *API) RollbackDeveloperImport(w http.ResponseWriter, r *http.Request) {
 		OK                 bool    `json:"ok"`
 		SourceID           string  `json:"sourceId"`
 		DeletedConnections int     `json:"deletedConnections"`
+		WithdrawnLinks     int     `json:"withdrawnLinks"`
 		RolledBackAt       *string `json:"rolledBackAt"`
-	}{true, src.ID, n, httpx.TimePtr(src.RolledBackAt)})
+	}{true, rb.Source.ID, rb.DeletedConnections, rb.WithdrawnLinks, httpx.TimePtr(rb.Source.RolledBackAt)})
 }
 
 // readText reads a text upload whole (its reader is bounded by the route's limit) and refuses

@@ -30,16 +30,18 @@ type developerUser struct {
 	LastSession *string `json:"lastSession"`
 	Joined      string  `json:"joined"`
 	Region      *string `json:"region"`
+	// AppEmail is the developer's own record set by PATCH appEmail; absent when none.
+	AppEmail string `json:"appEmail,omitempty"`
 }
 
 func toDeveloperUser(c *ent.AppConnection) developerUser {
 	u := developerUser{
 		ID: c.ID, Email: portal.SharedEmail(c), Active: c.Active, Blocked: c.Blocked,
 		EmailMuted: portal.EmailMuted(c), Sessions: c.LoginCount, LastSession: httpx.TimePtr(c.LastSessionAt),
-		Joined: httpx.Time(c.JoinedAt), Region: nullable(c.Region),
+		Joined: httpx.Time(c.JoinedAt), Region: nullable(c.Region), AppEmail: c.DeveloperEmail,
 	}
 	if p := c.Edges.User; p != nil {
-		u.GlobalID, u.Name = p.GlobalID, nullable(p.Name)
+		u.GlobalID, u.Name = p.GlobalID, nullable(portal.SharedName(c))
 	}
 	return u
 }
@@ -181,7 +183,10 @@ func (a *API) UpdateDeveloperUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // SyncDeveloperUserEmail answers PATCH …/users/:connectionId/email ({"email"}) with
-// {"ok":true,"changed"}; 400 bad address, 404 unknown app or connection, 409 address taken.
+// {"ok":true,"changed":false,"pending":true}: the person is asked to confirm, and nothing
+// changes before they do. The answer is the same whether or not the address belongs to
+// anyone; {"ok":true,"changed":false} when it already is the primary address; 400 bad
+// address, 404 unknown app or connection.
 func (a *API) SyncDeveloperUserEmail(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Email *string `json:"email"`
@@ -190,7 +195,7 @@ func (a *API) SyncDeveloperUserEmail(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	changed, err := a.Portal.SyncEmail(r.Context(), r.PathValue("appId"), r.PathValue("connectionId"), deref(b.Email))
+	pending, err := a.Portal.SyncEmail(r.Context(), r.PathValue("appId"), r.PathValue("connectionId"), deref(b.Email))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -198,7 +203,8 @@ func (a *API) SyncDeveloperUserEmail(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		OK      bool `json:"ok"`
 		Changed bool `json:"changed"`
-	}{true, changed})
+		Pending bool `json:"pending,omitempty"`
+	}{true, false, pending})
 }
 
 // DeleteDeveloperUser answers DELETE …/users/:connectionId with {"ok":true}.

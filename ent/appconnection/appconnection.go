@@ -26,6 +26,8 @@ const (
 	FieldAliasEmail = "alias_email"
 	// FieldAppEmail holds the string denoting the app_email field in the database.
 	FieldAppEmail = "app_email"
+	// FieldDeveloperEmail holds the string denoting the developer_email field in the database.
+	FieldDeveloperEmail = "developer_email"
 	// FieldIsForwarding holds the string denoting the is_forwarding field in the database.
 	FieldIsForwarding = "is_forwarding"
 	// FieldEmailMuted holds the string denoting the email_muted field in the database.
@@ -113,6 +115,7 @@ var Columns = []string{
 	FieldApplicationID,
 	FieldAliasEmail,
 	FieldAppEmail,
+	FieldDeveloperEmail,
 	FieldIsForwarding,
 	FieldEmailMuted,
 	FieldBlocked,
@@ -146,6 +149,8 @@ var (
 	AliasEmailValidator func(string) error
 	// AppEmailValidator is a validator for the "app_email" field. It is called by the builders before save.
 	AppEmailValidator func(string) error
+	// DeveloperEmailValidator is a validator for the "developer_email" field. It is called by the builders before save.
+	DeveloperEmailValidator func(string) error
 	// DefaultIsForwarding holds the default value on creation for the "is_forwarding" field.
 	DefaultIsForwarding bool
 	// DefaultEmailMuted holds the default value on creation for the "email_muted" field.
@@ -204,6 +209,11 @@ func ByAliasEmail(opts ...sql.OrderTermOption) OrderOption {
 // ByAppEmail orders the results by the app_email field.
 func ByAppEmail(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAppEmail, opts...).ToFunc()
+}
+
+// ByDeveloperEmail orders the results by the developer_email field.
+func ByDeveloperEmail(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeveloperEmail, opts...).ToFunc()
 }
 
 // ByIsForwarding orders the results by the is_forwarding field.

@@ -95,6 +95,11 @@ func AppEmail(v string) predicate.AppConnection {
 	return predicate.AppConnection(sql.FieldEQ(FieldAppEmail, v))
 }
 
+// DeveloperEmail applies equality check predicate on the "developer_email" field. It's identical to DeveloperEmailEQ.
+func DeveloperEmail(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldEQ(FieldDeveloperEmail, v))
+}
+
 // IsForwarding applies equality check predicate on the "is_forwarding" field. It's identical to IsForwardingEQ.
 func IsForwarding(v bool) predicate.AppConnection {
 	return predicate.AppConnection(sql.FieldEQ(FieldIsForwarding, v))
@@ -493,6 +498,81 @@ func AppEmailEqualFold(v string) predicate.AppConnection {
 // AppEmailContainsFold applies the ContainsFold predicate on the "app_email" field.
 func AppEmailContainsFold(v string) predicate.AppConnection {
 	return predicate.AppConnection(sql.FieldContainsFold(FieldAppEmail, v))
+}
+
+// DeveloperEmailEQ applies the EQ predicate on the "developer_email" field.
+func DeveloperEmailEQ(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldEQ(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailNEQ applies the NEQ predicate on the "developer_email" field.
+func DeveloperEmailNEQ(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldNEQ(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailIn applies the In predicate on the "developer_email" field.
+func DeveloperEmailIn(vs ...string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldIn(FieldDeveloperEmail, vs...))
+}
+
+// DeveloperEmailNotIn applies the NotIn predicate on the "developer_email" field.
+func DeveloperEmailNotIn(vs ...string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldNotIn(FieldDeveloperEmail, vs...))
+}
+
+// DeveloperEmailGT applies the GT predicate on the "developer_email" field.
+func DeveloperEmailGT(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldGT(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailGTE applies the GTE predicate on the "developer_email" field.
+func DeveloperEmailGTE(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldGTE(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailLT applies the LT predicate on the "developer_email" field.
+func DeveloperEmailLT(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldLT(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailLTE applies the LTE predicate on the "developer_email" field.
+func DeveloperEmailLTE(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldLTE(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailContains applies the Contains predicate on the "developer_email" field.
+func DeveloperEmailContains(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldContains(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailHasPrefix applies the HasPrefix predicate on the "developer_email" field.
+func DeveloperEmailHasPrefix(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldHasPrefix(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailHasSuffix applies the HasSuffix predicate on the "developer_email" field.
+func DeveloperEmailHasSuffix(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldHasSuffix(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailIsNil applies the IsNil predicate on the "developer_email" field.
+func DeveloperEmailIsNil() predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldIsNull(FieldDeveloperEmail))
+}
+
+// DeveloperEmailNotNil applies the NotNil predicate on the "developer_email" field.
+func DeveloperEmailNotNil() predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldNotNull(FieldDeveloperEmail))
+}
+
+// DeveloperEmailEqualFold applies the EqualFold predicate on the "developer_email" field.
+func DeveloperEmailEqualFold(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldEqualFold(FieldDeveloperEmail, v))
+}
+
+// DeveloperEmailContainsFold applies the ContainsFold predicate on the "developer_email" field.
+func DeveloperEmailContainsFold(v string) predicate.AppConnection {
+	return predicate.AppConnection(sql.FieldContainsFold(FieldDeveloperEmail, v))
 }
 
 // IsForwardingEQ applies the EQ predicate on the "is_forwarding" field.

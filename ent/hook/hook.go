@@ -8,6 +8,18 @@ import (
 	"loginsign/ent"
 )
 
+// The AddressClaimFunc type is an adapter to allow the use of ordinary
+// function as AddressClaim mutator.
+type AddressClaimFunc func(context.Context, *ent.AddressClaimMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AddressClaimFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AddressClaimMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AddressClaimMutation", m)
+}
+
 // The AppConnectionFunc type is an adapter to allow the use of ordinary
 // function as AppConnection mutator.
 type AppConnectionFunc func(context.Context, *ent.AppConnectionMutation) (ent.Value, error)
@@ -54,6 +66,18 @@ func (f ConsentFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ConsentMutation", m)
+}
+
+// The EmailChangeFunc type is an adapter to allow the use of ordinary
+// function as EmailChange mutator.
+type EmailChangeFunc func(context.Context, *ent.EmailChangeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f EmailChangeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.EmailChangeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.EmailChangeMutation", m)
 }
 
 // The ImportRowFunc type is an adapter to allow the use of ordinary
@@ -114,6 +138,18 @@ func (f PasskeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PasskeyMutation", m)
+}
+
+// The PendingLinkFunc type is an adapter to allow the use of ordinary
+// function as PendingLink mutator.
+type PendingLinkFunc func(context.Context, *ent.PendingLinkMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PendingLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PendingLinkMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PendingLinkMutation", m)
 }
 
 // The RecoveryCodeFunc type is an adapter to allow the use of ordinary

@@ -8,6 +8,26 @@ import (
 )
 
 var (
+	// AddressClaimsColumns holds the columns for the "address_claims" table.
+	AddressClaimsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "address", Type: field.TypeString, Unique: true, Size: 254},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// AddressClaimsTable holds the schema information for the "address_claims" table.
+	AddressClaimsTable = &schema.Table{
+		Name:       "address_claims",
+		Columns:    AddressClaimsColumns,
+		PrimaryKey: []*schema.Column{AddressClaimsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "addressclaim_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{AddressClaimsColumns[2]},
+			},
+		},
+	}
 	// AppConnectionsColumns holds the columns for the "app_connections" table.
 	AppConnectionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -15,6 +35,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "alias_email", Type: field.TypeString, Unique: true, Size: 254},
 		{Name: "app_email", Type: field.TypeString, Nullable: true, Size: 254},
+		{Name: "developer_email", Type: field.TypeString, Nullable: true, Size: 254},
 		{Name: "is_forwarding", Type: field.TypeBool, Default: true},
 		{Name: "email_muted", Type: field.TypeBool, Default: false},
 		{Name: "blocked", Type: field.TypeBool, Default: false},
@@ -36,19 +57,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "app_connections_applications_connections",
-				Columns:    []*schema.Column{AppConnectionsColumns[14]},
+				Columns:    []*schema.Column{AppConnectionsColumns[15]},
 				RefColumns: []*schema.Column{ApplicationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "app_connections_import_sources_created_connections",
-				Columns:    []*schema.Column{AppConnectionsColumns[15]},
+				Columns:    []*schema.Column{AppConnectionsColumns[16]},
 				RefColumns: []*schema.Column{ImportSourcesColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "app_connections_users_connections",
-				Columns:    []*schema.Column{AppConnectionsColumns[16]},
+				Columns:    []*schema.Column{AppConnectionsColumns[17]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -57,37 +78,37 @@ var (
 			{
 				Name:    "appconnection_user_id_application_id",
 				Unique:  true,
-				Columns: []*schema.Column{AppConnectionsColumns[16], AppConnectionsColumns[14]},
+				Columns: []*schema.Column{AppConnectionsColumns[17], AppConnectionsColumns[15]},
 			},
 			{
 				Name:    "appconnection_application_id_joined_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[11], AppConnectionsColumns[0]},
+				Columns: []*schema.Column{AppConnectionsColumns[15], AppConnectionsColumns[12], AppConnectionsColumns[0]},
 			},
 			{
 				Name:    "appconnection_application_id_last_session_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[10], AppConnectionsColumns[0]},
+				Columns: []*schema.Column{AppConnectionsColumns[15], AppConnectionsColumns[11], AppConnectionsColumns[0]},
 			},
 			{
 				Name:    "appconnection_application_id_login_count_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[9], AppConnectionsColumns[0]},
+				Columns: []*schema.Column{AppConnectionsColumns[15], AppConnectionsColumns[10], AppConnectionsColumns[0]},
 			},
 			{
 				Name:    "appconnection_application_id_region",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[12]},
+				Columns: []*schema.Column{AppConnectionsColumns[15], AppConnectionsColumns[13]},
 			},
 			{
 				Name:    "appconnection_import_source_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[15]},
+				Columns: []*schema.Column{AppConnectionsColumns[16]},
 			},
 			{
 				Name:    "appconnection_application_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{AppConnectionsColumns[14], AppConnectionsColumns[0]},
+				Columns: []*schema.Column{AppConnectionsColumns[15], AppConnectionsColumns[0]},
 			},
 		},
 	}
@@ -173,6 +194,34 @@ var (
 				Columns:    []*schema.Column{ConsentsColumns[4]},
 				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// EmailChangesColumns holds the columns for the "email_changes" table.
+	EmailChangesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "application_id", Type: field.TypeString, Nullable: true},
+		{Name: "application_name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "new_email", Type: field.TypeString, Size: 254},
+		{Name: "old_email", Type: field.TypeString, Size: 254},
+		{Name: "confirm_hash", Type: field.TypeString, Unique: true},
+		{Name: "cancel_hash", Type: field.TypeString, Unique: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "confirmed", "cancelled", "superseded", "failed"}, Default: "pending"},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "closed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// EmailChangesTable holds the schema information for the "email_changes" table.
+	EmailChangesTable = &schema.Table{
+		Name:       "email_changes",
+		Columns:    EmailChangesColumns,
+		PrimaryKey: []*schema.Column{EmailChangesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailchange_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChangesColumns[1], EmailChangesColumns[8]},
 			},
 		},
 	}
@@ -355,6 +404,43 @@ var (
 				Name:    "passkey_user_id",
 				Unique:  false,
 				Columns: []*schema.Column{PasskeysColumns[3]},
+			},
+		},
+	}
+	// PendingLinksColumns holds the columns for the "pending_links" table.
+	PendingLinksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "application_id", Type: field.TypeString},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "external_user_id", Type: field.TypeString, Size: 255},
+		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "registered_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
+		{Name: "import_source_id", Type: field.TypeString, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "refused_at", Type: field.TypeTime, Nullable: true},
+	}
+	// PendingLinksTable holds the schema information for the "pending_links" table.
+	PendingLinksTable = &schema.Table{
+		Name:       "pending_links",
+		Columns:    PendingLinksColumns,
+		PrimaryKey: []*schema.Column{PendingLinksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "pendinglink_application_id_email",
+				Unique:  true,
+				Columns: []*schema.Column{PendingLinksColumns[1], PendingLinksColumns[2]},
+			},
+			{
+				Name:    "pendinglink_email",
+				Unique:  false,
+				Columns: []*schema.Column{PendingLinksColumns[2]},
+			},
+			{
+				Name:    "pendinglink_import_source_id",
+				Unique:  false,
+				Columns: []*schema.Column{PendingLinksColumns[7]},
 			},
 		},
 	}
@@ -632,15 +718,18 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		AddressClaimsTable,
 		AppConnectionsTable,
 		ApplicationsTable,
 		AuditEventsTable,
 		ConsentsTable,
+		EmailChangesTable,
 		ImportRowsTable,
 		ImportSourcesTable,
 		LicenseCodesTable,
 		LicenseVariantsTable,
 		PasskeysTable,
+		PendingLinksTable,
 		RecoveryCodesTable,
 		RefreshTokensTable,
 		RelayContactsTable,

@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// AddressClaim is the predicate function for addressclaim builders.
+type AddressClaim func(*sql.Selector)
+
 // AppConnection is the predicate function for appconnection builders.
 type AppConnection func(*sql.Selector)
 
@@ -17,6 +20,9 @@ type AuditEvent func(*sql.Selector)
 
 // Consent is the predicate function for consent builders.
 type Consent func(*sql.Selector)
+
+// EmailChange is the predicate function for emailchange builders.
+type EmailChange func(*sql.Selector)
 
 // ImportRow is the predicate function for importrow builders.
 type ImportRow func(*sql.Selector)
@@ -32,6 +38,9 @@ type LicenseVariant func(*sql.Selector)
 
 // Passkey is the predicate function for passkey builders.
 type Passkey func(*sql.Selector)
+
+// PendingLink is the predicate function for pendinglink builders.
+type PendingLink func(*sql.Selector)
 
 // RecoveryCode is the predicate function for recoverycode builders.
 type RecoveryCode func(*sql.Selector)

@@ -95,7 +95,9 @@ func (AppConnection) Fields() []ent.Field {
 		field.String("alias_email").Unique().Immutable().NotEmpty().MaxLen(254).
 			Comment("masked relay address, never reissued"),
 		field.String("app_email").Optional().MaxLen(254).
-			Comment("a real address the person shares with the app; empty when none"),
+			Comment("a real address the person chose to share with the app (consent page); empty when none"),
+		field.String("developer_email").Optional().MaxLen(254).
+			Comment("the developer's own record of the person's address (PATCH appEmail): stored, never shown to LoginSign's relay or the person's other apps, never checked against the person's addresses"),
 		field.Bool("is_forwarding").Default(true),
 		field.Bool("email_muted").Default(false).
 			Comment("the person muted relay mail for this app; GraphQL shows the effective emailMuted (muted or not forwarding) through a portal resolver").

@@ -56,8 +56,11 @@ func (ImportRow) Fields() []ent.Field {
 		field.String("external_user_id").Optional().MaxLen(255),
 		field.String("email").Optional().MaxLen(254),
 		field.Enum("status").Values("imported", "already_connected", "not_found", "name_mismatch", "invalid_row"),
-		field.String("connection_id").Optional().Nillable(),
-		field.String("global_id").Optional(),
+		field.String("connection_id").Optional().Nillable().
+			Comment("set only for already_connected rows: the connection the person made themselves"),
+		field.String("global_id").Optional().
+			Comment("legacy: runs before pending links stored the Global User ID; never answered").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("message").Optional(),
 	}
 }

@@ -80,9 +80,11 @@ type GenerateLicenseCodesPayload struct {
 type ImportCounts struct {
 	Imported         int `json:"imported"`
 	AlreadyConnected int `json:"alreadyConnected"`
-	NotFound         int `json:"notFound"`
-	NameMismatch     int `json:"nameMismatch"`
-	InvalidRow       int `json:"invalidRow"`
+	// No longer answered (it told which addresses have accounts); 0 for new runs.
+	NotFound int `json:"notFound"`
+	// No longer answered (it compared with private profile data); 0 for new runs.
+	NameMismatch int `json:"nameMismatch"`
+	InvalidRow   int `json:"invalidRow"`
 }
 
 type ImportUserInput struct {
@@ -108,6 +110,19 @@ type LicenseStateCount struct {
 	Count int    `json:"count"`
 }
 
+// An application's proposal: "the person with this address is our user externalUserId".
+type PendingAppLink struct {
+	ID                 string  `json:"id"`
+	ApplicationID      string  `json:"applicationId"`
+	ApplicationName    string  `json:"applicationName"`
+	ApplicationIconURL *string `json:"applicationIconUrl,omitempty"`
+	// The developer's own user id for the person.
+	ExternalUserID string `json:"externalUserId"`
+	// Which of the person's addresses the application sent.
+	Email      string    `json:"email"`
+	ProposedAt time.Time `json:"proposedAt"`
+}
+
 type RedirectURICheck struct {
 	Ok                    bool     `json:"ok"`
 	ClientID              string   `json:"clientId"`
@@ -118,6 +133,10 @@ type RedirectURICheck struct {
 	Normalized            bool     `json:"normalized"`
 	HTTPS                 bool     `json:"https"`
 	Problems              []string `json:"problems"`
+}
+
+type RefusePendingLinkPayload struct {
+	RefusedID string `json:"refusedId"`
 }
 
 type RegionCount struct {
@@ -136,6 +155,8 @@ type RemoveConnectionPayload struct {
 type RollbackImportPayload struct {
 	Source             *ent.ImportSource `json:"source"`
 	DeletedConnections int               `json:"deletedConnections"`
+	// Pending links of the run that nobody had accepted yet.
+	WithdrawnLinks int `json:"withdrawnLinks"`
 }
 
 type RotateSecretPayload struct {
@@ -166,8 +187,11 @@ type SessionsBucket struct {
 }
 
 type SyncEmailPayload struct {
-	Ok      bool `json:"ok"`
+	Ok bool `json:"ok"`
+	// Always false: only the person's confirmation changes the address.
 	Changed bool `json:"changed"`
+	// True when a confirmation was mailed; null when the address already is the primary one.
+	Pending *bool `json:"pending,omitempty"`
 }
 
 // A TOTP secret offered for set-up; confirm it with a first code.
@@ -183,7 +207,7 @@ type TOTPEnrolment struct {
 
 type UpdateAppConnectionInput struct {
 	IsForwarding *bool `json:"isForwarding,omitempty"`
-	// The person's primary or a verified alternative address; "" stops sharing.
+	// The developer's own record of the person's address (stored as developerEmail); "" clears it.
 	AppEmail *string `json:"appEmail,omitempty"`
 }
 

@@ -157,6 +157,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := passkey.DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
+		if err := identity.ReleaseAllAddresses(ctx, tx, uid); err != nil {
+			return err
+		}
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).
 			SetData(map[string]any{"connections": len(conns)}).SetCreatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("auditing: %w", err)
@@ -256,40 +259,53 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 }
 
 // VerifyAlternativeEmail confirms the address whose verification link carried token. The
-// token works once and for 24 h; it needs no session (it proves control of the mailbox). An
-// address that another account has verified meanwhile answers Conflict ("email_taken").
+// token proves the mailbox; the request must also come from the signed-in account that added
+// the address. Signed out answers Unauthorized and another account Forbidden; then nothing
+// changes and the link stays usable. The token works once and for 24 h. An address another
+// account holds (primary or verified) answers Conflict ("email_taken"): the claim's unique
+// index decides, so two accounts never both verify one address, even at the same moment.
 func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*ent.UserEmail, error) {
 	invalid := apperr.WithReason(apperr.Invalid, "invalid_token", "the verification link is invalid, used or expired")
 	if token == "" || len(token) > 128 {
 		return nil, invalid
 	}
-	id, err := s.KV.GetDel(ctx, verifyKey(token)).Result()
+	id, err := s.KV.Get(ctx, verifyKey(token)).Result()
 	if err != nil || id == "" {
 		return nil, invalid
 	}
-	var ue *ent.UserEmail
+	ue, err := s.DB.UserEmail.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, invalid // removed since the link was sent
+	} else if err != nil {
+		return nil, err
+	}
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil, apperr.WithReason(apperr.Unauthorized, "sign_in_required",
+			"sign in to the LoginSign account that added this address, then confirm again")
+	}
+	if sess.UserID != ue.UserID {
+		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
+			"this address was added by another LoginSign account than the one you are signed in to; nothing was changed")
+	}
+	if got, err := s.KV.GetDel(ctx, verifyKey(token)).Result(); err != nil || got != id {
+		return nil, invalid // used concurrently
+	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		ue, err = tx.UserEmail.Get(ctx, id)
 		if ent.IsNotFound(err) {
-			return invalid // removed since the link was sent
+			return invalid
 		} else if err != nil {
 			return err
 		}
 		if ue.VerifiedAt != nil {
 			return nil
 		}
-		taken, err := tx.User.Query().Where(user.Email(ue.Email), user.IDNEQ(ue.UserID)).Exist(ctx)
-		if err == nil && !taken {
-			taken, err = tx.UserEmail.Query().Where(useremail.Email(ue.Email), useremail.UserIDNEQ(ue.UserID),
-				useremail.VerifiedAtNotNil()).Exist(ctx)
-		}
-		if err != nil {
+		now := s.now()
+		if err := identity.ClaimAddress(ctx, tx, ue.UserID, ue.Email, now); err != nil {
 			return err
 		}
-		if taken {
-			return apperr.WithReason(apperr.Conflict, "email_taken", "this address belongs to another LoginSign account")
-		}
-		ue, err = tx.UserEmail.UpdateOne(ue).SetVerifiedAt(s.now()).Save(ctx)
+		ue, err = tx.UserEmail.UpdateOne(ue).SetVerifiedAt(now).Save(ctx)
 		return err
 	})
 	if err != nil {
@@ -305,14 +321,19 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 	if err != nil {
 		return err
 	}
-	n, err := s.DB.UserEmail.Delete().Where(useremail.ID(emailID), useremail.UserID(uid)).Exec(ctx)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return apperr.New(apperr.NotFound, "address not found")
-	}
-	return nil
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		ue, err := tx.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid)).Only(ctx)
+		if err != nil {
+			return store.Err(err, "address")
+		}
+		if err := tx.UserEmail.DeleteOne(ue).Exec(ctx); err != nil {
+			return err
+		}
+		if ue.VerifiedAt == nil {
+			return nil
+		}
+		return identity.ReleaseAddress(ctx, tx, uid, ue.Email)
+	})
 }
 
 // MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the

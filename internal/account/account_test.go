@@ -229,7 +229,7 @@ func (e *env) addAndVerify(u *ent.User, addr string) *ent.UserEmail {
 	if tok == nil {
 		e.t.Fatalf("no link in %q", m.Text)
 	}
-	v, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+	v, err := e.svc.VerifyAlternativeEmail(as(u), tok[1])
 	if err != nil || v.ID != ue.ID || v.VerifiedAt == nil {
 		e.t.Fatalf("verify: %+v %v", v, err)
 	}
@@ -248,13 +248,22 @@ func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T
 		if tok == nil || m.To[0] != "backup@example.org" {
 			t.Fatalf("mail to %v text %q", m.To, m.Text)
 		}
-		v, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		// The mailbox alone is not enough: signed out, or signed in to another account, the link
+		// explains and changes nothing, and stays usable for the account that asked.
+		_, err = e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		wantCode(t, err, apperr.Unauthorized, "sign_in_required")
+		_, err = e.svc.VerifyAlternativeEmail(as(e.dev), tok[1])
+		wantCode(t, err, apperr.Forbidden, "other_account")
+		if still, _ := db.UserEmail.Get(context.Background(), ue.ID); still.VerifiedAt != nil {
+			t.Fatal("a refused confirmation verified the address")
+		}
+		v, err := e.svc.VerifyAlternativeEmail(as(e.person), tok[1])
 		if err != nil || v.VerifiedAt == nil {
 			t.Fatalf("verify: %+v %v", v, err)
 		}
-		_, err = e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		_, err = e.svc.VerifyAlternativeEmail(as(e.person), tok[1])
 		wantCode(t, err, apperr.Invalid, "invalid_token")
-		_, err = e.svc.VerifyAlternativeEmail(context.Background(), "ver_forged")
+		_, err = e.svc.VerifyAlternativeEmail(as(e.person), "ver_forged")
 		wantCode(t, err, apperr.Invalid, "invalid_token")
 
 		_, err = e.svc.AddAlternativeEmail(as(e.person), "backup@example.org")
@@ -279,7 +288,7 @@ func TestVerifyingAnAddressAnotherAccountUsesIsRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		tok := linkRE.FindStringSubmatch(e.smtp.Wait(t, 1)[0].Text)
-		_, err := e.svc.VerifyAlternativeEmail(context.Background(), tok[1])
+		_, err := e.svc.VerifyAlternativeEmail(as(e.person), tok[1])
 		wantCode(t, err, apperr.Conflict, "email_taken")
 	})
 }

@@ -13,10 +13,12 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"loginsign/ent/appconnection"
+	"loginsign/ent/consent"
 	"loginsign/ent/user"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/clientauth"
+	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
@@ -119,10 +121,17 @@ func (l *Logins) Each(ctx context.Context, yield func(*Login) error) (next strin
 // stream reads the connections after the connection id after (all when n is 0, else at
 // most n), joined with their users, in one query, calling yield row by row.
 func (s *Service) stream(ctx context.Context, appID, after string, n int, yield func(*Login) error) (got int, last string, err error) {
-	c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
-	sel := entsql.Dialect(s.DB.Dialect).Select(
+	d := entsql.Dialect(s.DB.Dialect)
+	c, u, k := d.Table(appconnection.Table).As("c"), d.Table(user.Table).As("u"), d.Table(consent.Table).As("k")
+	// displayName only where the person granted the app the profile scope.
+	granted, _ := d.Select(k.C(consent.FieldConnectionID)).From(k).Where(entsql.P(func(b *entsql.Builder) {
+		b.WriteString(k.C(consent.FieldConnectionID) + " = " + c.C(appconnection.FieldID) + " AND " +
+			connections.ProfileScopeSQL(k.C(consent.FieldScopes)))
+	})).Query()
+	sharedName := "CASE WHEN EXISTS (" + granted + ") THEN " + u.C(user.FieldName) + " END"
+	sel := d.Select(
 		c.C(appconnection.FieldID), u.C(user.FieldGlobalID), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldAliasEmail),
-		u.C(user.FieldName), c.C(appconnection.FieldLoginCount), c.C(appconnection.FieldLastSessionAt),
+		sharedName, c.C(appconnection.FieldLoginCount), c.C(appconnection.FieldLastSessionAt),
 		c.C(appconnection.FieldJoinedAt), c.C(appconnection.FieldActive)).
 		From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID))
 	where := entsql.EQ(c.C(appconnection.FieldApplicationID), appID)

@@ -249,11 +249,14 @@ func TestCluster(t *testing.T) {
 		go func() { // sign-ins continue through the restart
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				if r, err := runner.run(ctx, 9100+i, fmt.Sprintf("during-restart-%d@example.com", i)); err == nil {
-					mu.Lock()
-					joined = append(joined, r)
-					mu.Unlock()
+				r, err := runner.run(ctx, 9100+i, fmt.Sprintf("during-restart-%d@example.com", i))
+				if err != nil {
+					t.Logf("sign-in during the restart not acknowledged: %v", err)
+					continue
 				}
+				mu.Lock()
+				joined = append(joined, r)
+				mu.Unlock()
 			}
 		}()
 		wg.Wait()

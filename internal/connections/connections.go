@@ -136,3 +136,28 @@ func Create(ctx context.Context, tx *ent.Tx, userID, appID, relayDomain string, 
 	}
 	return conn, nil
 }
+
+// ScopeProfile is the OpenID Connect scope that shares the person's name and picture.
+const ScopeProfile = "profile"
+
+// SharesProfile reports whether the person granted conn's application the profile scope; the
+// application (and its developer, in every list) sees the person's name only then. conn must
+// have its Consent edge loaded (a connection without consent shares nothing).
+func SharesProfile(conn *ent.AppConnection) bool {
+	c := conn.Edges.Consent
+	if c == nil {
+		return false
+	}
+	for _, s := range c.Scopes {
+		if s == ScopeProfile {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileScopeSQL is an SQL condition on a consents.scopes column (JSON text on SQLite, jsonb
+// on PostgreSQL) that holds when the profile scope is among them.
+func ProfileScopeSQL(column string) string {
+	return "CAST(" + column + " AS TEXT) LIKE '%\"" + ScopeProfile + "\"%'"
+}

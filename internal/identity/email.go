@@ -8,14 +8,15 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
-	"loginsign/internal/apperr"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
 
 // ChangePrimaryEmail makes newEmail the primary address of userID. It answers changed=false
 // when the address is already the primary (compared case-insensitively after trimming), and
-// Conflict ("email_taken") when another account uses it. A change bumps the account's
+// Conflict ("email_taken") when another account holds it. Only the person reaches it: their
+// dashboard (making a verified alternative primary) or their confirmation of a developer's
+// request (ConfirmEmailChange). A change bumps the account's
 // email_version, which voids every outstanding magic link, and writes an audit record.
 //
 // Privacy: an application learns of the change only if it was shown the old primary address
@@ -28,70 +29,69 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 	if err != nil {
 		return false, err
 	}
-	now := s.Now().UTC()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		u, err := tx.User.Get(ctx, userID)
-		if err != nil {
-			return store.Err(err, "user")
-		}
-		if u.Email == newEmail {
-			return nil
-		}
-		taken, err := tx.User.Query().Where(user.Email(newEmail), user.IDNEQ(userID)).Exist(ctx)
-		if err != nil {
-			return err
-		}
-		if !taken {
-			// A verified alternative address of someone else is theirs too.
-			taken, err = tx.UserEmail.Query().Where(useremail.Email(newEmail), useremail.UserIDNEQ(userID),
-				useremail.VerifiedAtNotNil()).Exist(ctx)
-			if err != nil {
-				return err
-			}
-		}
-		if taken {
-			return apperr.WithReason(apperr.Conflict, "email_taken", "email already used by another user")
-		}
-		if _, err := tx.User.UpdateOne(u).SetEmail(newEmail).AddEmailVersion(1).Save(ctx); err != nil {
-			return store.Err(err, "user")
-		}
-		// The old primary stays linked as a verified alternative; the new one is no longer one.
-		if _, err := tx.UserEmail.Delete().Where(useremail.UserID(userID), useremail.Email(newEmail)).Exec(ctx); err != nil {
-			return err
-		}
-		if err := tx.UserEmail.Create().SetUserID(userID).SetEmail(u.Email).SetVerifiedAt(now).
-			OnConflictColumns(useremail.FieldUserID, useremail.FieldEmail).UpdateVerifiedAt().Exec(ctx); err != nil {
-			return fmt.Errorf("keeping old address: %w", err)
-		}
-		if err := tx.AuditEvent.Create().SetActorID(actor).SetApplicationID(exceptAppID).
-			SetAction("user.email_changed").SetTarget(u.GlobalID).
-			SetData(map[string]any{"old": u.Email, "new": newEmail, "reason": reason}).
-			SetCreatedAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("auditing: %w", err)
-		}
-		conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range conns {
-			if c.AppEmail != u.Email {
-				continue
-			}
-			if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); err != nil {
-				return fmt.Errorf("following the new address: %w", err)
-			}
-			if c.ApplicationID == exceptAppID {
-				continue
-			}
-			ev := webhooks.EmailChanged{Type: webhooks.TypeEmailChanged, ApplicationID: c.ApplicationID,
-				ConnectionID: c.ID, UserID: u.GlobalID, AliasEmail: c.AliasEmail, OldEmail: u.Email,
-				NewEmail: newEmail, ChangedAt: webhooks.Timestamp(now), Reason: reason}
-			if _, err := webhooks.Enqueue(ctx, tx, c.Edges.Application, webhooks.TypeEmailChanged, ev, now); err != nil {
-				return err
-			}
-		}
-		changed = true
-		return nil
+		changed, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
+		return err
 	})
 	return changed, err
+}
+
+// changePrimaryEmail is ChangePrimaryEmail inside tx, with newEmail normalised.
+func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, reason, exceptAppID, actor string) (bool, error) {
+	now := s.Now().UTC()
+	u, err := tx.User.Get(ctx, userID)
+	if err != nil {
+		return false, store.Err(err, "user")
+	}
+	if u.Email == newEmail {
+		return false, nil
+	}
+	if taken, err := tx.User.Query().Where(user.Email(newEmail), user.IDNEQ(userID)).Exist(ctx); err != nil {
+		return false, err
+	} else if taken {
+		return false, errAddressTaken()
+	}
+	if err := ClaimAddress(ctx, tx, userID, newEmail, now); err != nil {
+		return false, err
+	}
+	if _, err := tx.User.UpdateOne(u).SetEmail(newEmail).AddEmailVersion(1).Save(ctx); err != nil {
+		return false, store.Err(err, "user")
+	}
+	// The old primary stays linked as a verified alternative (and stays claimed); the new one
+	// is no longer one.
+	if _, err := tx.UserEmail.Delete().Where(useremail.UserID(userID), useremail.Email(newEmail)).Exec(ctx); err != nil {
+		return false, err
+	}
+	if err := tx.UserEmail.Create().SetUserID(userID).SetEmail(u.Email).SetVerifiedAt(now).
+		OnConflictColumns(useremail.FieldUserID, useremail.FieldEmail).UpdateVerifiedAt().Exec(ctx); err != nil {
+		return false, fmt.Errorf("keeping old address: %w", err)
+	}
+	if err := tx.AuditEvent.Create().SetActorID(actor).SetApplicationID(exceptAppID).
+		SetAction("user.email_changed").SetTarget(u.GlobalID).
+		SetData(map[string]any{"old": u.Email, "new": newEmail, "reason": reason}).
+		SetCreatedAt(now).Exec(ctx); err != nil {
+		return false, fmt.Errorf("auditing: %w", err)
+	}
+	conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range conns {
+		if c.AppEmail != u.Email {
+			continue
+		}
+		if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); err != nil {
+			return false, fmt.Errorf("following the new address: %w", err)
+		}
+		if c.ApplicationID == exceptAppID {
+			continue
+		}
+		ev := webhooks.EmailChanged{Type: webhooks.TypeEmailChanged, ApplicationID: c.ApplicationID,
+			ConnectionID: c.ID, UserID: u.GlobalID, AliasEmail: c.AliasEmail, OldEmail: u.Email,
+			NewEmail: newEmail, ChangedAt: webhooks.Timestamp(now), Reason: reason}
+		if _, err := webhooks.Enqueue(ctx, tx, c.Edges.Application, webhooks.TypeEmailChanged, ev, now); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }

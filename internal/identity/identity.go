@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -16,6 +16,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/globalid"
 	"loginsign/internal/kv"
+	"loginsign/internal/mail"
 	"loginsign/internal/store"
 )
 
@@ -26,6 +27,10 @@ type Service struct {
 	IDs      *globalid.Allocator
 	Sessions *Sessions
 	Now      func() time.Time
+	// Mail and BaseURL send the confirmation and notice mails of a requested address change
+	// (links point at BaseURL, LOGINSIGN_BASE_URL).
+	Mail    mail.Sender
+	BaseURL string
 }
 
 // New returns the accounts domain over db and kv.
@@ -49,7 +54,7 @@ func NormalizeEmail(s string) (string, error) {
 	if s == "" {
 		return "", apperr.New(apperr.Invalid, "email is required")
 	}
-	a, err := mail.ParseAddress(s)
+	a, err := netmail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
 		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
 	}
@@ -81,8 +86,11 @@ func (s *Service) CreateUser(ctx context.Context, email, name string) (*ent.User
 		if err != nil {
 			return err
 		}
-		u, err = tx.User.Create().SetGlobalID(gid).SetEmail(email).SetName(name).Save(ctx)
-		return store.Err(err, "user")
+		if u, err = tx.User.Create().SetGlobalID(gid).SetEmail(email).SetName(name).Save(ctx); err != nil {
+			return store.Err(err, "user")
+		}
+		// The address may be another account's verified alternative: then it is theirs.
+		return ClaimAddress(ctx, tx, u.ID, email, s.Now().UTC())
 	})
 	if err != nil {
 		return nil, err
@@ -106,9 +114,10 @@ func (s *Service) User(ctx context.Context, id string) (*ent.User, error) {
 	return u, store.Err(err, "user")
 }
 
-// EnsureUser returns the account of email, creating it on first sign-in.
+// EnsureUser returns the account that holds email (as primary or verified alternative
+// address), creating one on first sign-in.
 func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, created bool, err error) {
-	u, err = s.UserByEmail(ctx, email)
+	u, err = s.AccountByAddress(ctx, email)
 	if err == nil {
 		return u, false, nil
 	}
@@ -120,8 +129,8 @@ func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, cr
 		return nil, false, err
 	}
 	if apperr.Is(err, apperr.Conflict) {
-		// Another request created it first.
-		u, err = s.UserByEmail(ctx, email)
+		// Another request created it first, or another account verified it meanwhile.
+		u, err = s.AccountByAddress(ctx, email)
 		return u, false, err
 	}
 	if err != nil {

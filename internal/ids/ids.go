@@ -34,6 +34,8 @@ const (
 	AuditEvent     = "aud_"
 	SigningKey     = "key_"
 	RelayContact   = "rct_"
+	EmailChange    = "ecr_"
+	PendingLink    = "pln_"
 	TOTPFactor     = "otp_"
 	RecoveryCode   = "rcv_"
 	Passkey        = "pky_"

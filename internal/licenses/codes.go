@@ -16,6 +16,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
 	"loginsign/internal/apperr"
+	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 )
 
@@ -345,7 +346,7 @@ func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*e
 	}
 	conn, err := s.DB.LicenseCode.Query().Where(preds...).
 		WithVariant().
-		WithLinkedConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
+		WithLinkedConnection(func(q *ent.AppConnectionQuery) { q.WithUser().WithConsent() }).
 		Paginate(ctx, in.After, &first, nil, nil, ent.WithLicenseCodeOrder(&ent.LicenseCodeOrder{
 			Direction: entgql.OrderDirectionDesc, Field: ent.LicenseCodeOrderFieldCreatedAt}))
 	if err != nil {
@@ -373,9 +374,9 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 		return nil, nil
 	}
 	conn := c.Edges.LinkedConnection
-	if conn == nil || conn.Edges.User == nil {
+	if conn == nil || conn.Edges.User == nil || conn.Edges.Consent == nil {
 		var err error
-		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().Only(ctx)
+		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().WithConsent().Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil, nil
 		}
@@ -383,7 +384,12 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 			return nil, err
 		}
 	}
-	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: conn.Edges.User.Name, Email: AppFacingEmail(conn)}, nil
+	// The name only where the person shares their profile with the app (connections.SharesProfile).
+	name := ""
+	if connections.SharesProfile(conn) {
+		name = conn.Edges.User.Name
+	}
+	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: AppFacingEmail(conn)}, nil
 }
 
 // AppFacingEmail is the address an application sees for a connection: the address the

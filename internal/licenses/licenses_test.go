@@ -458,7 +458,13 @@ func TestListCodes(t *testing.T) {
 		if p.TotalCount != 1 {
 			t.Fatalf("text filter on the owner's globalId: %d", p.TotalCount)
 		}
+		// The owner's name shows only where the person shares their profile with the app.
 		owner, err := w.svc.OwnerOf(ctx, p.Edges[0].Node)
+		if err != nil || *owner != (licenses.Owner{ConnectionID: annConn.ID, GlobalID: ann.GlobalID, Name: "", Email: "ann@work.example"}) {
+			t.Fatalf("owner without the profile scope = %+v, %v", owner, err)
+		}
+		w.db.Consent.Create().SetConnectionID(annConn.ID).SetScopes([]string{"openid", "profile"}).ExecX(ctx)
+		owner, err = w.svc.OwnerOf(ctx, p.Edges[0].Node)
 		if err != nil || *owner != (licenses.Owner{ConnectionID: annConn.ID, GlobalID: ann.GlobalID, Name: "ann", Email: "ann@work.example"}) {
 			t.Fatalf("owner = %+v, %v", owner, err)
 		}

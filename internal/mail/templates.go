@@ -94,3 +94,40 @@ func humanDuration(ttl time.Duration) string {
 	}
 	return strconv.Itoa(n) + " " + unit + "s"
 }
+
+// EmailChangeConfirm asks the owner of the new address to confirm a change of primary address
+// that appName asked for; link opens the confirmation page. The text part carries link as a
+// plain absolute URL on a line of its own.
+func EmailChangeConfirm(to, link, appName string, ttl time.Duration) Message {
+	appName = cleanLine(appName, 100)
+	if appName == "" {
+		appName = "An application"
+	}
+	subject := "Confirm your new LoginSign address"
+	data := map[string]any{
+		"Subject": subject,
+		"App":     appName,
+		"Address": cleanLine(to, 254),
+		"Link":    cleanLine(link, 4096),
+		"TTL":     humanDuration(ttl),
+	}
+	return render(to, subject, "email_change_confirm", data)
+}
+
+// EmailChangeNotice tells the current primary address that appName asked to replace it with
+// newAddress; link cancels the request ("this wasn't me").
+func EmailChangeNotice(to, newAddress, link, appName string) Message {
+	appName = cleanLine(appName, 100)
+	if appName == "" {
+		appName = "An application"
+	}
+	subject := "A change of your LoginSign address was requested"
+	data := map[string]any{
+		"Subject":    subject,
+		"App":        appName,
+		"Address":    cleanLine(to, 254),
+		"NewAddress": cleanLine(newAddress, 254),
+		"Link":       cleanLine(link, 4096),
+	}
+	return render(to, subject, "email_change_notice", data)
+}

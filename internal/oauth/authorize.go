@@ -11,7 +11,6 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
-	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
@@ -87,6 +86,11 @@ func (s *Service) ConsentNeeded(ctx context.Context, req *AuthorizeRequest, user
 	if req.HasPrompt(PromptConsent) {
 		return true, nil
 	}
+	if l, err := s.pendingLink(ctx, req.ClientID, userID); err != nil {
+		return false, err
+	} else if l != nil {
+		return true, nil // an imported link waits for the person's agreement
+	}
 	c, err := s.DB.Consent.Query().
 		Where(consent.HasConnectionWith(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))).
 		Only(ctx)
@@ -126,6 +130,26 @@ type ConsentScreen struct {
 	Addresses            []Address
 	// FirstConnect is true when no connection exists yet.
 	FirstConnect bool
+	// KnownAs, when set, is the application's own user id for the person, from an import
+	// (a pending link): allowing links that record to this account.
+	KnownAs string
+}
+
+// pendingLink is the open pending link of appID for one of userID's verified addresses.
+func (s *Service) pendingLink(ctx context.Context, appID, userID string) (*ent.PendingLink, error) {
+	u, err := s.Identity.User(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := s.Identity.VerifiedAddresses(ctx, u)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	l, err := connections.PendingLinkFor(ctx, s.DB.Client, appID, addrs)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return l, nil
 }
 
 // Consent returns what the consent page shows for req and the signed-in userID: the app, the
@@ -151,6 +175,11 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	}
 	alias.Checked = current == ""
 	out.Addresses = append(out.Addresses, alias)
+	if l, err := s.pendingLink(ctx, app.ID, userID); err != nil {
+		return nil, err
+	} else if l != nil {
+		out.KnownAs = l.ExternalUserID
+	}
 	verified, err := s.verifiedAddresses(ctx, u)
 	if err != nil {
 		return nil, err
@@ -163,16 +192,9 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 
 // verifiedAddresses are the primary address and the verified alternatives of u.
 func (s *Service) verifiedAddresses(ctx context.Context, u *ent.User) ([]string, error) {
-	alts, err := s.DB.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.VerifiedAtNotNil()).
-		Order(ent.Asc(useremail.FieldEmail)).All(ctx)
+	out, err := s.Identity.VerifiedAddresses(ctx, u)
 	if err != nil {
 		return nil, serverError(err)
-	}
-	out := []string{u.Email}
-	for _, a := range alts {
-		if a.Email != u.Email {
-			out = append(out, a.Email)
-		}
 	}
 	return out, nil
 }
@@ -223,12 +245,15 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, serverError(err)
 	}
+	created := conn == nil
 	appEmail := ""
-	if share != "" && share != ShareAlias {
-		verified, err := s.verifiedAddresses(ctx, u)
-		if err != nil {
-			return nil, err
+	var verified []string // read only when the person answered the consent page
+	if share != "" {
+		if verified, err = identity.VerifiedAddressesOf(ctx, tx.Client(), u); err != nil {
+			return nil, serverError(err)
 		}
+	}
+	if share != "" && share != ShareAlias {
 		if !slices.Contains(verified, share) {
 			return nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
 		}
@@ -258,6 +283,19 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		}
 		if conn, err = up.Save(ctx); err != nil {
 			return nil, serverError(err)
+		}
+	}
+	if share != "" {
+		// The person answered the consent page, which named the application's record of them:
+		// an open pending link becomes part of the connection now, never before.
+		l, err := connections.PendingLinkFor(ctx, tx.Client(), req.ClientID, verified)
+		if err != nil {
+			return nil, serverError(err)
+		}
+		if l != nil {
+			if conn, err = connections.AcceptPendingLink(ctx, tx, l, conn, created, now); err != nil {
+				return nil, serverError(err)
+			}
 		}
 	}
 	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)

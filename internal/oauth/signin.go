@@ -130,7 +130,9 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 		return err
 	}
 	ml := magicLink{Email: email}
-	u, err := s.Identity.UserByEmail(ctx, email)
+	// A verified alternative address signs in to its account too (recovery when the primary
+	// mailbox is lost).
+	u, err := s.Identity.AccountByAddress(ctx, email)
 	switch {
 	case err == nil:
 		ml.UserID, ml.EmailVersion = u.ID, u.EmailVersion
@@ -185,8 +187,9 @@ type SignIn struct {
 // in: it creates the account with its Global User ID on first use, marks the flow in progress
 // as signed in and binds it to browser (the link may be opened in another browser than the
 // one that asked for it: the flow continues where the link was used), and records the
-// sign-in time. An unknown, used or expired link, or one voided
-// by a change of the primary address, answers apperr Gone.
+// sign-in time. An unknown, used or expired link, one voided by a change of the primary
+// address, or one sent to an alternative address the account no longer holds answers apperr
+// Gone.
 func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*SignIn, error) {
 	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
@@ -215,7 +218,13 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*S
 			}
 			return nil, err
 		}
-		if u.EmailVersion != ml.EmailVersion || u.Email != ml.Email {
+		holds := u.EmailVersion == ml.EmailVersion
+		if holds && u.Email != ml.Email {
+			if holds, err = s.Identity.HoldsAddress(ctx, u, ml.Email); err != nil {
+				return nil, err
+			}
+		}
+		if !holds {
 			return nil, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
 		}
 		out.User = u

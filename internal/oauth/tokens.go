@@ -551,19 +551,48 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 	return nil
 }
 
-// UserInfo is GET /api/user: the connection's profile as the application may see it.
+// UserInfo is GET /api/user: the connection's profile as the application may see it, shaped
+// by the scopes the person granted (OpenID Connect Core §5.3.2, §5.4), with the same claims the
+// id_token carries. sub and the documented id are the connection id and always present. With
+// email: the documented email (the shared address, else the alias) and email_verified. With
+// profile: the documented globalId, name and image (name and image null when unset, as
+// documented), and the standard picture and global_id (omitted when unset, §5.3.2). A field
+// of a scope that was not granted is absent.
 type UserInfo struct {
-	ID       string  `json:"id"`
-	GlobalID string  `json:"globalId"`
-	Name     *string `json:"name"`
-	Email    string  `json:"email"`
-	Image    *string `json:"image"`
+	Subject       string
+	Email         string // "" without the email scope
+	Profile       bool   // the profile scope was granted
+	GlobalID      string
+	Name, Picture string
 }
 
-// User returns the profile of the token's connection. The connection is loaded on every call
-// (one SQL query joining connection and account): a deleted or blocked connection answers
-// ErrInvalidToken (the active flag only describes the connection; signing in again
-// reactivates it).
+// MarshalJSON writes the claims of u that its scopes allow.
+func (u *UserInfo) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"sub": u.Subject, "id": u.Subject}
+	if u.Email != "" {
+		m["email"], m["email_verified"] = u.Email, true
+	}
+	if u.Profile {
+		m["globalId"], m["global_id"] = u.GlobalID, u.GlobalID
+		m["name"], m["image"] = nullable(u.Name), nullable(u.Picture)
+		if u.Picture != "" {
+			m["picture"] = u.Picture
+		}
+	}
+	return json.Marshal(m)
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// User returns the profile of the token's connection, limited to the token's scopes. The
+// connection is loaded on every call (one SQL query joining connection and account): a
+// deleted or blocked connection answers ErrInvalidToken (the active flag only describes the
+// connection; signing in again reactivates it).
 func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	stmt, err := s.userStmt.get(ctx, s.DB.SQL, func() string {
 		c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
@@ -578,10 +607,10 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 		return nil, serverError(fmt.Errorf("preparing the connection query: %w", err))
 	}
 	var conn ent.AppConnection
-	var out UserInfo
+	var globalID string
 	var name, image entsql.NullString
 	err = stmt.QueryRowContext(ctx, tok.ConnectionID).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
-		&conn.ApplicationID, &out.GlobalID, &name, &image)
+		&conn.ApplicationID, &globalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
 	}
@@ -591,14 +620,14 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
 	}
-	out.ID, out.Email = tok.ConnectionID, connectionEmail(&conn)
-	if name.Valid && name.String != "" {
-		out.Name = &name.String
+	out := &UserInfo{Subject: tok.ConnectionID}
+	if slices.Contains(tok.Scopes, ScopeEmail) {
+		out.Email = connectionEmail(&conn)
 	}
-	if image.Valid && image.String != "" {
-		out.Image = &image.String
+	if slices.Contains(tok.Scopes, ScopeProfile) {
+		out.Profile, out.GlobalID, out.Name, out.Picture = true, globalID, name.String, image.String
 	}
-	return &out, nil
+	return out, nil
 }
 
 // connectionEmail is the address the application sees: the shared address, else the alias.

@@ -17,8 +17,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
-	"loginsign/ent/user"
-	"loginsign/ent/useremail"
+	"loginsign/ent/pendinglink"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
@@ -28,20 +27,20 @@ import (
 // MaxImportRows is the most rows one import run may hold; more answer TooLarge (413).
 const MaxImportRows = 10_000
 
-// Row statuses of an import run (spec §6.3).
+// Row statuses of an import run (spec §6.3). not_found and name_mismatch are no longer
+// answered: they told any developer which addresses have a LoginSign account and compared
+// names with private profiles. Runs stored before keep them.
 const (
 	ImportImported         = "imported"
 	ImportAlreadyConnected = "already_connected"
-	ImportNotFound         = "not_found"
-	ImportNameMismatch     = "name_mismatch"
 	ImportInvalidRow       = "invalid_row"
 )
 
-// ImportStatuses lists every row status, in the documented order.
-var ImportStatuses = []string{ImportImported, ImportAlreadyConnected, ImportNotFound, ImportNameMismatch, ImportInvalidRow}
+// ImportStatuses lists every row status an import answers, in the documented order.
+var ImportStatuses = []string{ImportImported, ImportAlreadyConnected, ImportInvalidRow}
 
-// ImportUser is one row of an import: the developer's own user key and the address that
-// matches a LoginSign account; the rest is optional.
+// ImportUser is one row of an import: the developer's own user key and the address it knows
+// the person by; the rest is optional.
 type ImportUser struct {
 	ExternalUserID   string
 	Email            string
@@ -63,14 +62,19 @@ type ImportResult struct {
 	Rows   []*ent.ImportRow
 }
 
-// Import links existing LoginSign accounts to the signed-in developer's application appID,
-// matching each row by email (primary or verified alternative address). Per row: imported (a
-// connection is created, with an alias made the way sign-in makes it), already_connected (the
-// connection is refreshed and reactivated), not_found, name_mismatch (not linked) or
-// invalid_row. Re-running the same rows is safe: linked rows answer already_connected and
-// nothing is created twice. Every run is stored as an ImportSource with its ImportRows, in one
-// transaction with the connections it creates. The result reveals nothing the developer did
-// not send except the Global User ID of linked rows.
+// Import proposes links between the signed-in developer's users and LoginSign accounts: a
+// developer can propose, only the person can change. Every valid row is stored as a pending
+// link of (application, address) whether or not any account holds the address, and answers
+// imported; a pending link becomes a connection only when the person signs in to the
+// application and agrees (see connections.AcceptPendingLink), and the person may refuse it
+// from their dashboard. A row is already_connected only when a connection of this application
+// already shares exactly that address with it (the person chose to show it to the app), so
+// the answer tells the developer nothing it did not know; that connection is refreshed
+// (reactivated, externalUserId stored, a later lastLoginDate backfilled). Malformed rows are
+// invalid_row. No account is looked up, so answers and timing are the same for known and
+// unknown addresses, and the result echoes only what the developer sent. Re-running is safe:
+// the pending link is updated (a refused one stays refused). Every run is stored as an
+// ImportSource with its ImportRows, in one transaction with the links it writes.
 func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (*ImportResult, error) {
 	if len(req.Users) > MaxImportRows {
 		return nil, apperr.New(apperr.TooLarge, "at most %d rows per import, got %d", MaxImportRows, len(req.Users))
@@ -88,9 +92,6 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	}
 	if len(name) > 200 {
 		return nil, apperr.New(apperr.Invalid, "sourceName is longer than 200 characters")
-	}
-	if s.RelayDomain == "" {
-		return nil, fmt.Errorf("portal: RelayDomain is not configured")
 	}
 	type parsed struct {
 		email      string
@@ -138,22 +139,15 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		if err != nil {
 			return err
 		}
-		people, err := accountsByEmail(ctx, tx, emails)
-		if err != nil {
-			return err
-		}
-		userIDs := make([]string, 0, len(people))
-		for _, u := range people {
-			userIDs = append(userIDs, u.ID)
-		}
-		existing := map[string]*ent.AppConnection{}
-		for chunk := range chunks(userIDs, 500) {
-			cs, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID), appconnection.UserIDIn(chunk...)).All(ctx)
+		// Connections that already share one of the addresses with this application.
+		shared := map[string]*ent.AppConnection{}
+		for chunk := range chunks(emails, 500) {
+			cs, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID), appconnection.AppEmailIn(chunk...)).All(ctx)
 			if err != nil {
 				return err
 			}
 			for _, c := range cs {
-				existing[c.UserID] = c
+				shared[c.AppEmail] = c
 			}
 		}
 		src, err := tx.ImportSource.Create().SetApplicationID(app.ID).SetName(name).
@@ -166,55 +160,57 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 			counts[st] = 0
 		}
 		creates := make([]*ent.ImportRowCreate, 0, len(req.Users))
+		proposals := map[string]*ent.PendingLinkCreate{} // by address: a later row wins
+		var order []string
 		for i, in := range req.Users {
 			p := rows[i]
+			ext := strings.TrimSpace(in.ExternalUserID)
 			rc := tx.ImportRow.Create().SetSourceID(src.ID).SetRow(i + 1).
-				SetExternalUserID(truncate(strings.TrimSpace(in.ExternalUserID), 255)).
+				SetExternalUserID(truncate(ext, 255)).
 				SetEmail(truncate(strings.TrimSpace(in.Email), 254))
 			status := ImportInvalidRow
-			switch u := people[p.email]; {
+			switch c := shared[p.email]; {
 			case p.invalid != "":
 				rc.SetMessage(p.invalid)
-			case u == nil:
-				status = ImportNotFound
-			case strings.TrimSpace(in.Name) != "" && u.Name != "" && !strings.EqualFold(strings.TrimSpace(in.Name), strings.TrimSpace(u.Name)):
-				status = ImportNameMismatch
-				rc.SetMessage("name differs from the LoginSign profile; not linked")
-			default:
-				ext := strings.TrimSpace(in.ExternalUserID)
-				if c := existing[u.ID]; c != nil {
-					status = ImportAlreadyConnected
-					upd := tx.AppConnection.UpdateOne(c).SetActive(true).SetExternalUserID(ext).SetUpdatedAt(now)
-					if p.lastLogin != nil && (c.LastSessionAt == nil || p.lastLogin.After(*c.LastSessionAt)) {
-						upd.SetLastSessionAt(*p.lastLogin)
-					}
-					if c, err = upd.Save(ctx); err != nil {
-						return store.Err(err, "connection")
-					}
-					existing[u.ID] = c
-					rc.SetConnectionID(c.ID)
-				} else {
-					status = ImportImported
-					c, err := connections.Create(ctx, tx, u.ID, app.ID, s.RelayDomain, now, func(c *ent.AppConnectionCreate) {
-						c.SetExternalUserID(ext).SetImportSourceID(src.ID)
-						if p.registered != nil {
-							c.SetJoinedAt(*p.registered)
-						}
-						if p.lastLogin != nil {
-							c.SetLastSessionAt(*p.lastLogin)
-						}
-					})
-					if err != nil {
-						return err
-					}
-					existing[u.ID] = c
-					rc.SetConnectionID(c.ID)
+			case c != nil:
+				status = ImportAlreadyConnected
+				upd := tx.AppConnection.UpdateOne(c).SetActive(true).SetExternalUserID(ext).SetUpdatedAt(now)
+				if p.lastLogin != nil && (c.LastSessionAt == nil || p.lastLogin.After(*c.LastSessionAt)) {
+					upd.SetLastSessionAt(*p.lastLogin)
 				}
-				rc.SetGlobalID(u.GlobalID)
+				if c, err = upd.Save(ctx); err != nil {
+					return store.Err(err, "connection")
+				}
+				shared[p.email] = c
+				rc.SetConnectionID(c.ID)
+			default:
+				status = ImportImported
+				pl := tx.PendingLink.Create().SetApplicationID(app.ID).SetEmail(p.email).SetExternalUserID(ext).
+					SetName(strings.TrimSpace(in.Name)).SetNillableRegisteredAt(p.registered).SetNillableLastLoginAt(p.lastLogin).
+					SetImportSourceID(src.ID).SetCreatedAt(now).SetUpdatedAt(now)
+				if _, seen := proposals[p.email]; !seen {
+					order = append(order, p.email)
+				}
+				proposals[p.email] = pl
 			}
 			rc.SetStatus(importrow.Status(status))
 			counts[status]++
 			creates = append(creates, rc)
+		}
+		links := make([]*ent.PendingLinkCreate, 0, len(order))
+		for _, e := range order {
+			links = append(links, proposals[e])
+		}
+		for chunk := range chunks(links, 500) {
+			err := tx.PendingLink.CreateBulk(chunk...).
+				OnConflictColumns(pendinglink.FieldApplicationID, pendinglink.FieldEmail).
+				Update(func(u *ent.PendingLinkUpsert) {
+					u.UpdateExternalUserID().UpdateName().UpdateRegisteredAt().UpdateLastLoginAt().
+						UpdateImportSourceID().UpdateUpdatedAt()
+				}).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("storing pending links: %w", err)
+			}
 		}
 		for chunk := range chunks(creates, 500) {
 			saved, err := tx.ImportRow.CreateBulk(chunk...).Save(ctx)
@@ -228,31 +224,6 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	})
 	if err != nil {
 		return nil, err
-	}
-	return out, nil
-}
-
-// accountsByEmail maps each address to the account that holds it as primary or verified
-// alternative address (primary wins).
-func accountsByEmail(ctx context.Context, tx *ent.Tx, emails []string) (map[string]*ent.User, error) {
-	out := map[string]*ent.User{}
-	for chunk := range chunks(emails, 500) {
-		us, err := tx.User.Query().Where(user.EmailIn(chunk...)).All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, u := range us {
-			out[u.Email] = u
-		}
-		alts, err := tx.UserEmail.Query().Where(useremail.EmailIn(chunk...), useremail.VerifiedAtNotNil()).WithUser().All(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range alts {
-			if out[a.Email] == nil && a.Edges.User != nil {
-				out[a.Email] = a.Edges.User
-			}
-		}
 	}
 	return out, nil
 }
@@ -414,14 +385,24 @@ func (s *Service) ImportSource(ctx context.Context, appID, sourceID string) (*Im
 	return &ImportResult{Source: src, Rows: rows}, nil
 }
 
-// RollbackImport deletes the connections that import run sourceID created and that still
-// exist, each through connections.Delete (so the application gets user_account_deleted and
-// the aliases are never reissued); connections the run only refreshed stay. A run rolls back
-// once; again answers Conflict. It returns the run and how many connections were deleted.
-func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*ent.ImportSource, int, error) {
+// Rollback is what RollbackImport undid.
+type Rollback struct {
+	Source *ent.ImportSource
+	// DeletedConnections were made by people accepting the run's pending links.
+	DeletedConnections int
+	// WithdrawnLinks are the run's pending links nobody had accepted or refused.
+	WithdrawnLinks int
+}
+
+// RollbackImport undoes import run sourceID: its pending links that are still open are
+// withdrawn (refused ones are kept, so a later run cannot revive them), and the connections
+// people made by accepting its links are deleted through connections.Delete (so the
+// application gets user_account_deleted and the aliases are never reissued); connections the
+// run only refreshed stay. A run rolls back once; again answers Conflict.
+func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*Rollback, error) {
 	now := s.now()
 	var src *ent.ImportSource
-	deleted := 0
+	deleted, withdrawn := 0, 0
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.ownedForUpdate(ctx, tx, appID)
 		if err != nil {
@@ -446,11 +427,15 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 			}
 		}
 		deleted = len(conns)
+		if withdrawn, err = tx.PendingLink.Delete().Where(pendinglink.ImportSourceID(src.ID),
+			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtIsNil()).Exec(ctx); err != nil {
+			return fmt.Errorf("withdrawing pending links: %w", err)
+		}
 		src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return src, deleted, nil
+	return &Rollback{Source: src, DeletedConnections: deleted, WithdrawnLinks: withdrawn}, nil
 }

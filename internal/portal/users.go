@@ -11,9 +11,9 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/consent"
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
-	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
@@ -99,18 +99,31 @@ func searchPredicate(q string) predicate.AppConnection {
 	}
 	return func(s *sql.Selector) {
 		b := sql.Dialect(s.Dialect())
-		people := func() *sql.Selector {
+		byGlobalID := func() *sql.Selector {
 			t := b.Table(user.Table)
-			return b.Select(t.C(user.FieldID)).From(t).Where(sql.Or(
-				like(t.C(user.FieldGlobalID), upper),
-				like("LOWER("+t.C(user.FieldName)+")", lower),
-			))
+			return b.Select(t.C(user.FieldID)).From(t).Where(like(t.C(user.FieldGlobalID), upper))
+		}
+		byName := func() *sql.Selector {
+			t := b.Table(user.Table)
+			return b.Select(t.C(user.FieldID)).From(t).Where(like("LOWER("+t.C(user.FieldName)+")", lower))
+		}
+		// The name is searchable only where the person shares it (the profile scope): a search
+		// must not reveal what the list hides.
+		sharingProfile := func() *sql.Selector {
+			t := b.Table(consent.Table)
+			return b.Select(t.C(consent.FieldConnectionID)).From(t).Where(sql.P(func(pb *sql.Builder) {
+				pb.WriteString(connections.ProfileScopeSQL(t.C(consent.FieldScopes)))
+			}))
+		}
+		nameMatch := func(userCol, idCol string) *sql.Predicate {
+			return sql.And(sql.In(userCol, byName()), sql.In(idCol, sharingProfile()))
 		}
 		if s.Dialect() != dialect.Postgres || len([]rune(q)) < 3 {
 			s.Where(sql.Or(
 				like(s.C(appconnection.FieldAliasEmail), lower),
 				like(s.C(appconnection.FieldAppEmail), lower),
-				sql.In(s.C(appconnection.FieldUserID), people()),
+				sql.In(s.C(appconnection.FieldUserID), byGlobalID()),
+				nameMatch(s.C(appconnection.FieldUserID), s.C(appconnection.FieldID)),
 			))
 			return
 		}
@@ -120,7 +133,10 @@ func searchPredicate(q string) predicate.AppConnection {
 		}
 		matches := branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAliasEmail), lower) }).
 			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAppEmail), lower) })).
-			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), people()) }))
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), byGlobalID()) })).
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate {
+				return nameMatch(t.C(appconnection.FieldUserID), t.C(appconnection.FieldID))
+			}))
 		s.Where(sql.In(s.C(appconnection.FieldID), matches))
 	}
 }
@@ -172,7 +188,7 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	}
 	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...)
 	bounds := cursorBounds(order, p.After, p.Before)
-	conn, err := q.Clone().Where(bounds...).WithUser().Paginate(ctx, p.After, p.First, p.Before, p.Last,
+	conn, err := q.Clone().Where(bounds...).WithUser().WithConsent().Paginate(ctx, p.After, p.First, p.Before, p.Last,
 		ent.WithAppConnectionOrder(order), ent.WithAppConnectionFilter(p.Where.Filter))
 	if err != nil {
 		return nil, pageErr(err)
@@ -294,7 +310,7 @@ func (s *Service) Connection(ctx context.Context, appID, connID string) (*ent.Ap
 func connectionOf(ctx context.Context, c *ent.Client, app *ent.Application, connID string) (*ent.AppConnection, error) {
 	conn, err := c.AppConnection.Query().
 		Where(appconnection.ID(connID), appconnection.ApplicationID(app.ID)).
-		WithUser().Only(ctx)
+		WithUser().WithConsent().Only(ctx)
 	if err != nil {
 		return nil, store.Err(err, "connection")
 	}
@@ -310,6 +326,36 @@ func (s *Service) Person(ctx context.Context, conn *ent.AppConnection) (*ent.Use
 	}
 	u, err := conn.QueryUser().Only(ctx)
 	return u, store.Err(err, "user")
+}
+
+// SharedName is the person's display name as the developer's lists show it: only when the
+// person granted the application the profile scope, else "" (the same rule as /api/user and
+// the id_token). conn must have its User and Consent edges loaded.
+func SharedName(conn *ent.AppConnection) string {
+	if conn.Edges.User == nil || !connections.SharesProfile(conn) {
+		return ""
+	}
+	return conn.Edges.User.Name
+}
+
+// VisibleName is SharedName for a connection whose edges may not be loaded (a GraphQL field):
+// it reads the person and the consent when needed, without changing conn (other fields of it
+// resolve concurrently).
+func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (string, error) {
+	u, err := s.Person(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	c := conn.Edges.Consent
+	if c == nil {
+		// Through the service's client: conn may come from a committed transaction.
+		if c, err = s.DB.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !ent.IsNotFound(err) {
+			return "", err
+		}
+	}
+	view := *conn
+	view.Edges.User, view.Edges.Consent = u, c
+	return SharedName(&view), nil
 }
 
 // SharedEmail is what the developer's list shows as email: the shared address, or "-".
@@ -329,8 +375,10 @@ func EmailMuted(conn *ent.AppConnection) bool { return conn.EmailMuted || !conn.
 type ConnectionPatch struct {
 	// IsForwarding is the developer's switch for relaying alias mail to the person.
 	IsForwarding *bool
-	// AppEmail is the address the person shares with the app: their primary or a verified
-	// alternative address; "" stops sharing (the app sees only the alias).
+	// AppEmail is the developer's own record of the person's address, stored as
+	// developer_email: any well-formed address, "" clears it. It is never compared with the
+	// person's addresses (the answer would tell which address is theirs) and never changes the
+	// address LoginSign shows the app or forwards to: only the person chooses that.
 	AppEmail *string
 }
 
@@ -338,6 +386,15 @@ type ConnectionPatch struct {
 func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
 	if p.IsForwarding == nil && p.AppEmail == nil {
 		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
+	}
+	record := ""
+	if p.AppEmail != nil {
+		if addr := strings.TrimSpace(*p.AppEmail); addr != "" {
+			var err error
+			if record, err = identity.NormalizeEmail(addr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	var out *ent.AppConnection
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
@@ -354,27 +411,7 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 			upd.SetIsForwarding(*p.IsForwarding)
 		}
 		if p.AppEmail != nil {
-			addr := strings.TrimSpace(*p.AppEmail)
-			if addr == "" {
-				upd.ClearAppEmail()
-			} else {
-				addr, err = identity.NormalizeEmail(addr)
-				if err != nil {
-					return err
-				}
-				linked := conn.Edges.User.Email == addr
-				if !linked {
-					linked, err = tx.UserEmail.Query().Where(useremail.UserID(conn.UserID), useremail.Email(addr),
-						useremail.VerifiedAtNotNil()).Exist(ctx)
-					if err != nil {
-						return err
-					}
-				}
-				if !linked {
-					return apperr.New(apperr.Invalid, "appEmail must be the person's primary or a verified alternative address")
-				}
-				upd.SetAppEmail(addr)
-			}
+			upd.SetDeveloperEmail(record)
 		}
 		saved, err := upd.Save(ctx)
 		if err != nil {
@@ -387,12 +424,13 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 	return out, err
 }
 
-// SyncEmail makes email the LoginSign primary address of the person behind connection connID
-// (the developer's email-sync API). It answers changed=false when it already is, Invalid for a
-// bad address, NotFound for an unknown application or connection, Conflict when another
-// account uses the address. A change voids outstanding magic links; the calling application
-// gets no email_changed event (no loops).
-func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (changed bool, err error) {
+// SyncEmail is the developer's email-sync API: it asks the person behind connection connID to
+// make email their LoginSign primary address (identity.RequestEmailChange). Nothing changes
+// until the person confirms from the new mailbox while signed in; the answer is pending=true
+// whether or not the address belongs to anyone, or changed=false without pending when it
+// already is the primary address. Invalid for a malformed address, NotFound for an unknown
+// application or connection.
+func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (pending bool, err error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return false, err
@@ -404,7 +442,8 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (c
 	if strings.TrimSpace(email) == "" {
 		return false, apperr.New(apperr.Invalid, "email is required")
 	}
-	return s.Identity.ChangePrimaryEmail(ctx, conn.UserID, email, webhooks.ReasonDeveloperAPI, appID, uid)
+	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
+		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their

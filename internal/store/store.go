@@ -121,7 +121,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := db.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return backfillAddressClaims(ctx, db)
 }
 
 // Ping checks that the database answers.

@@ -68,6 +68,12 @@ const content = `{{define "content"}}
   <div data-slot="apps"><p class="empty">Loading…</p></div>
 </section>
 
+<section class="card" id="pending-links" aria-labelledby="pending-links-h" hidden>
+  <header><h2 id="pending-links-h">Apps that say they know you</h2></header>
+  <p class="muted small">These apps imported one of your addresses. They have learnt nothing about you from LoginSign: an app is linked only when you sign in to it and allow it.</p>
+  <div data-slot="pending-links"></div>
+</section>
+
 <section class="card" id="licenses" aria-labelledby="licenses-h">
   <header><h2 id="licenses-h">Licenses</h2></header>
   <div data-slot="licenses"><p class="empty">Loading…</p></div>

@@ -17,7 +17,9 @@
     makePrimary: "mutation MakePrimaryEmail($id: ID!) { makePrimaryEmail(emailId: $id) { id email } }",
     signOutOthers: "mutation SignOutOtherSessions { signOutOtherSessions }",
     signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
-    deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }"
+    deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }",
+    pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName applicationIconUrl externalUserId email proposedAt } } }",
+    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(id: $id) { refusedId } }"
   };
 
 
@@ -105,6 +107,26 @@
       })));
   }
 
+  async function loadPendingLinks() {
+    var data;
+    try { data = await gql(Q.pendingLinks); } catch (e) { failed("pending-links", e); return; }
+    var list = data.viewer.pendingLinks || [];
+    document.getElementById("pending-links").hidden = !list.length;
+    fill("pending-links", h("ul", { class: "list" }, list.map(function (l) {
+      return h("li", { "data-pending-link": l.id },
+        LS.icon({ name: l.applicationName, iconURL: l.applicationIconUrl }),
+        h("div", { class: "grow" },
+          h("strong", null, l.applicationName),
+          h("div", { class: "small" }, "Knows " + l.email + " as its user " + l.externalUserId + "."),
+          h("div", { class: "small muted" }, "Proposed " + LS.date(l.proposedAt) + ". Sign in to " + l.applicationName + " and allow it to link your account.")),
+        LS.confirmButton("Refuse", "Confirm refusal", "small", async function () {
+          await gql(Q.refuseLink, { id: l.id });
+          LS.say(l.applicationName + " will not be linked to your account.", "ok");
+          loadPendingLinks();
+        }));
+    })));
+  }
+
   function describeAgent(ua) {
     if (!ua) return "Unknown browser";
     var b = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
@@ -169,6 +191,7 @@
   });
 
   loadApps();
+  loadPendingLinks();
   loadAddresses();
   loadSessions();
 })();

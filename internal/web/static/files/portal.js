@@ -33,8 +33,8 @@
     testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
     redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected notFound nameMismatch invalidRow } } results { row email externalUserID status globalID message } } }",
-    rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections } }"
+    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserID status message } } }",
+    rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections withdrawnLinks } }"
   };
 
 
@@ -435,15 +435,16 @@
         var users = parseCSV(csv.value);
         var d = (await gql(Q.importUsers, { id: id, input: { sourceName: impName.value.trim() || null, users: users } })).importUsers;
         var c = d.source.counts;
-        fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " imported, " + c.alreadyConnected + " already connected, " + c.notFound + " not found, " + c.nameMismatch + " name mismatch, " + c.invalidRow + " invalid."),
-          table(["Row", "External ID", "Email", "Result", "Global ID", "Message"], d.results.map(function (r) {
+        fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " proposed, " + c.alreadyConnected + " already connected, " + c.invalidRow + " invalid."),
+          h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
+          table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserID || "—"), h("td", null, r.email || "—"),
-              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, String(r.status).replace("_", " "))),
-              h("td", null, r.globalID || "—"), h("td", null, r.message || ""));
+              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, r.status === "imported" ? "proposed" : String(r.status).replace("_", " "))),
+              h("td", null, r.message || ""));
           })),
           LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () {
             var rb = (await gql(Q.rollback, { app: id, id: d.source.id })).rollbackImport;
-            say("Import rolled back: " + rb.deletedConnections + " connection(s) removed.", "ok");
+            say("Import rolled back: " + rb.withdrawnLinks + " proposal(s) withdrawn, " + rb.deletedConnections + " connection(s) removed.", "ok");
           }));
       });
     });

@@ -1,0 +1,49 @@
+package connections
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/pendinglink"
+)
+
+// PendingLinkFor returns the open pending link (proposed by an import, neither accepted nor
+// refused) of application appID for one of addresses, the person's verified addresses; nil
+// when there is none. A person with several matching addresses gets the most recent proposal.
+func PendingLinkFor(ctx context.Context, c *ent.Client, appID string, addresses []string) (*ent.PendingLink, error) {
+	if len(addresses) == 0 {
+		return nil, nil
+	}
+	l, err := c.PendingLink.Query().
+		Where(pendinglink.ApplicationID(appID), pendinglink.EmailIn(addresses...), pendinglink.RefusedAtIsNil()).
+		Order(ent.Desc(pendinglink.FieldUpdatedAt)).First(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return l, err
+}
+
+// AcceptPendingLink applies the pending link l to conn inside tx, once the person agreed on
+// the consent page: the application's externalUserId is stored, the join date goes back to
+// the imported registration date when that is earlier, a connection that this acceptance
+// created (created=true) remembers the import run (so rolling it back ends it), and the link
+// is spent. The last-login date is not backfilled: the person is signing in now.
+func AcceptPendingLink(ctx context.Context, tx *ent.Tx, l *ent.PendingLink, conn *ent.AppConnection, created bool, now time.Time) (*ent.AppConnection, error) {
+	upd := tx.AppConnection.UpdateOne(conn).SetExternalUserID(l.ExternalUserID).SetUpdatedAt(now)
+	if l.RegisteredAt != nil && l.RegisteredAt.Before(conn.JoinedAt) {
+		upd.SetJoinedAt(*l.RegisteredAt)
+	}
+	if created && l.ImportSourceID != nil {
+		upd.SetImportSourceID(*l.ImportSourceID)
+	}
+	conn, err := upd.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("linking the imported user: %w", err)
+	}
+	if err := tx.PendingLink.DeleteOneID(l.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("spending the pending link: %w", err)
+	}
+	return conn, nil
+}

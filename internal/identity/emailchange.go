@@ -1,0 +1,232 @@
+package identity
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/emailchange"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
+)
+
+// A developer can propose, only the person can change. A developer's email-sync request
+// (PATCH …/users/:connectionId/email) is stored as an EmailChange and changes nothing until
+// the person confirms it: the link mailed to the new address proves the mailbox, and the POST
+// from its page must come from a browser signed in to the account being changed. The old
+// primary address gets a notice whose link cancels the request.
+
+// EmailChangeTTL is how long a requested address change can be confirmed.
+const EmailChangeTTL = 24 * time.Hour
+
+// Paths of the pages behind the two links.
+const (
+	EmailChangeConfirmPath = "/account/email-change/confirm"
+	EmailChangeCancelPath  = "/account/email-change/cancel"
+)
+
+// Token prefixes of the two links.
+const (
+	emailChangeConfirmPrefix = "lsec_"
+	emailChangeCancelPrefix  = "lsex_"
+)
+
+// emailChangesPerHour bounds requests per account, whoever asks (mail to the person's boxes).
+const emailChangesPerHour = 5
+
+// EmailChangeRequester names who asked for a change; the mails name the application.
+type EmailChangeRequester struct {
+	ApplicationID, ApplicationName string
+	// Actor is the internal id of the signed-in developer, for the audit log.
+	Actor string
+}
+
+// RequestEmailChange asks the person userID to make newEmail their primary address. It
+// answers pending=false when newEmail already is the primary address (compared after trimming
+// and lower-casing); otherwise it stores the request (superseding an older pending one),
+// mails the confirmation link to newEmail and the cancel link to the current primary, and
+// answers pending=true. Whether newEmail belongs to another account is not looked at here: the
+// answer must not tell the requester, and the person learns it when confirming. Invalid for a
+// malformed address; RateLimited past 5 requests per account and hour.
+func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
+	newEmail, err = NormalizeEmail(newEmail)
+	if err != nil {
+		return false, err
+	}
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		return false, err
+	}
+	if u.Email == newEmail {
+		return false, nil
+	}
+	if s.Mail == nil || s.BaseURL == "" {
+		return false, fmt.Errorf("identity: Mail and BaseURL are needed to request an address change")
+	}
+	if ok, retry, err := s.KV.Limit(ctx, "email-change:"+userID, emailChangesPerHour, time.Hour); err != nil {
+		return false, err
+	} else if !ok {
+		secs := int(retry.Seconds()) + 1
+		return false, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
+			Message: fmt.Sprintf("too many address change requests for this person; try again in %d s", secs)}
+	}
+	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
+	now := s.Now().UTC()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.EmailChange.Update().Where(emailchange.UserID(userID), emailchange.StatusEQ(emailchange.StatusPending)).
+			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {
+			return fmt.Errorf("superseding older requests: %w", err)
+		}
+		return tx.EmailChange.Create().SetUserID(userID).SetApplicationID(by.ApplicationID).
+			SetApplicationName(truncateRunes(by.ApplicationName, 200)).SetNewEmail(newEmail).SetOldEmail(u.Email).
+			SetConfirmHash(ids.Hash(confirm)).SetCancelHash(ids.Hash(cancel)).
+			SetCreatedAt(now).SetExpiresAt(now.Add(EmailChangeTTL)).Exec(ctx)
+	})
+	if err != nil {
+		return false, fmt.Errorf("storing address change request: %w", err)
+	}
+	base := strings.TrimRight(s.BaseURL, "/")
+	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(newEmail,
+		base+EmailChangeConfirmPath+"?"+url.Values{"token": {confirm}}.Encode(), by.ApplicationName, EmailChangeTTL)); err != nil {
+		return false, fmt.Errorf("sending confirmation mail: %w", err)
+	}
+	if err := s.Mail.Send(ctx, mail.EmailChangeNotice(u.Email, newEmail,
+		base+EmailChangeCancelPath+"?"+url.Values{"token": {cancel}}.Encode(), by.ApplicationName)); err != nil {
+		return false, fmt.Errorf("sending notice mail: %w", err)
+	}
+	return true, nil
+}
+
+// EmailChange is what the confirmation and cancel pages show about a request.
+type EmailChange struct {
+	NewEmail, OldEmail, ApplicationName string
+}
+
+func errChangeGone() error {
+	return apperr.WithReason(apperr.Gone, "invalid_token", "this link was already used, was cancelled, or has expired")
+}
+
+// pendingChange finds the pending, unexpired request whose confirm (or cancel) token is raw.
+func (s *Service) pendingChange(ctx context.Context, raw string, cancel bool) (*ent.EmailChange, error) {
+	prefix := emailChangeConfirmPrefix
+	where := emailchange.ConfirmHash
+	if cancel {
+		prefix, where = emailChangeCancelPrefix, emailchange.CancelHash
+	}
+	if !strings.HasPrefix(raw, prefix) || len(raw) > 128 {
+		return nil, errChangeGone()
+	}
+	ec, err := s.DB.EmailChange.Query().Where(where(ids.Hash(raw))).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, errChangeGone()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ec.Status != emailchange.StatusPending || !s.Now().Before(ec.ExpiresAt) {
+		return nil, errChangeGone()
+	}
+	return ec, nil
+}
+
+// PendingEmailChange describes the request behind a confirm link (cancel=false) or a cancel
+// link (cancel=true) for its page, changing nothing; Gone when the link is used, cancelled or
+// expired.
+func (s *Service) PendingEmailChange(ctx context.Context, raw string, cancel bool) (*EmailChange, error) {
+	ec, err := s.pendingChange(ctx, raw, cancel)
+	if err != nil {
+		return nil, err
+	}
+	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
+}
+
+// ConfirmEmailChange is the person's confirmation of a requested address change (the POST of
+// the confirm link's page). It needs the signed-in account the request is for: signed out
+// answers Unauthorized and another account Forbidden, and then nothing changes and the link
+// stays usable. Otherwise the link is spent and the change is made as ChangePrimaryEmail makes
+// it (old magic links void, email_changed to the apps shown the old address). If the address
+// has meanwhile become another account's, or the primary address changed since the request,
+// the request fails for good with Conflict, shown to the person only.
+func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailChange, error) {
+	ec, err := s.pendingChange(ctx, raw, false)
+	if err != nil {
+		return nil, err
+	}
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil, apperr.WithReason(apperr.Unauthorized, "sign_in_required",
+			"sign in to the LoginSign account this change is for, then confirm again")
+	}
+	if sess.UserID != ec.UserID {
+		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
+			"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
+	}
+	now := s.Now().UTC()
+	var failure error
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
+			SetStatus(emailchange.StatusConfirmed).SetClosedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errChangeGone()
+		}
+		u, err := tx.User.Get(ctx, ec.UserID)
+		if err != nil {
+			return store.Err(err, "user")
+		}
+		if u.Email != ec.OldEmail {
+			failure = apperr.WithReason(apperr.Conflict, "primary_changed",
+				"your primary address changed since this request was made; nothing was changed")
+			return failure
+		}
+		_, err = s.changePrimaryEmail(ctx, tx, ec.UserID, ec.NewEmail, webhooks.ReasonDeveloperAPI, "", ec.UserID)
+		if apperr.Is(err, apperr.Conflict) {
+			failure = err
+		}
+		return err
+	})
+	if failure != nil {
+		// Rolled back: record that this request failed, so its link does not work again.
+		s.DB.EmailChange.UpdateOneID(ec.ID).SetStatus(emailchange.StatusFailed).SetClosedAt(now).Exec(ctx)
+		return nil, failure
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
+}
+
+// CancelEmailChange cancels the request behind a cancel link ("this wasn't me", mailed to the
+// old primary address). The mailbox is proof enough: it needs no session. Gone when the link
+// is used or the request is no longer pending.
+func (s *Service) CancelEmailChange(ctx context.Context, raw string) (*EmailChange, error) {
+	ec, err := s.pendingChange(ctx, raw, true)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.DB.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
+		SetStatus(emailchange.StatusCancelled).SetClosedAt(s.Now().UTC()).Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n != 1 {
+		return nil, errChangeGone()
+	}
+	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
+}
+
+func truncateRunes(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
