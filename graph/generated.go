@@ -96,23 +96,26 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AllowedOrigins  func(childComplexity int) int
-		Analytics       func(childComplexity int) int
-		CreatedAt       func(childComplexity int) int
-		ID              func(childComplexity int) int
-		IconURL         func(childComplexity int) int
-		ImportSources   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		LicenseCodes    func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
-		LicenseVariants func(childComplexity int) int
-		Name            func(childComplexity int) int
-		PrivacyURL      func(childComplexity int) int
-		RedirectUris    func(childComplexity int) int
-		TermsURL        func(childComplexity int) int
-		UpdatedAt       func(childComplexity int) int
-		Users           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
-		WebhookEvents   func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
-		WebhookURL      func(childComplexity int) int
-		Website         func(childComplexity int) int
+		AllowedOrigins         func(childComplexity int) int
+		Analytics              func(childComplexity int) int
+		BackchannelLogoutURI   func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		IDTokenSigningAlg      func(childComplexity int) int
+		IconURL                func(childComplexity int) int
+		ImportSources          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		LicenseCodes           func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
+		LicenseVariants        func(childComplexity int) int
+		Name                   func(childComplexity int) int
+		PostLogoutRedirectUris func(childComplexity int) int
+		PrivacyURL             func(childComplexity int) int
+		RedirectUris           func(childComplexity int) int
+		TermsURL               func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+		Users                  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents          func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL             func(childComplexity int) int
+		Website                func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -548,6 +551,7 @@ type ApplicationResolver interface {
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
 	WebhookURL(ctx context.Context, obj *ent.Application) (*string, error)
+	BackchannelLogoutURI(ctx context.Context, obj *ent.Application) (*string, error)
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
@@ -843,6 +847,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Analytics(childComplexity), true
+	case "Application.backchannelLogoutUri":
+		if e.ComplexityRoot.Application.BackchannelLogoutURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.BackchannelLogoutURI(childComplexity), true
 	case "Application.createdAt":
 		if e.ComplexityRoot.Application.CreatedAt == nil {
 			break
@@ -855,6 +865,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.ID(childComplexity), true
+	case "Application.idTokenSigningAlg":
+		if e.ComplexityRoot.Application.IDTokenSigningAlg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.IDTokenSigningAlg(childComplexity), true
 	case "Application.iconURL":
 		if e.ComplexityRoot.Application.IconURL == nil {
 			break
@@ -895,6 +911,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Name(childComplexity), true
+	case "Application.postLogoutRedirectUris":
+		if e.ComplexityRoot.Application.PostLogoutRedirectUris == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.PostLogoutRedirectUris(childComplexity), true
 	case "Application.privacyURL":
 		if e.ComplexityRoot.Application.PrivacyURL == nil {
 			break
@@ -3186,6 +3208,14 @@ type Application implements Node {
   browser origins allowed by CORS and as frame ancestors
   """
   allowedOrigins: [String!]!
+  """
+  JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
+  """
+  idTokenSigningAlg: String!
+  """
+  where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3)
+  """
+  postLogoutRedirectUris: [String!]!
 }
 """
 A connection to a list of items.
@@ -5375,6 +5405,8 @@ extend type Mutation {
 extend type Application {
   """The webhook URL (owner only)."""
   webhookUrl: String @goField(forceResolver: true)
+  """Receives signed logout tokens when a person signs out (OpenID Connect Back-Channel Logout 1.0); null when none."""
+  backchannelLogoutUri: String @goField(forceResolver: true)
   """The people connected to the application (owner only), newest first by default."""
   users(after: Cursor, first: Int, before: Cursor, last: Int, where: AppConnectionWhereInput, filter: UserFilter, orderBy: [AppConnectionOrder!]): AppConnectionConnection!
   """Import runs, newest first (owner only)."""
@@ -5432,6 +5464,12 @@ input UpdateApplicationInput {
   allowedOrigins: [String!]
   """An empty string removes the webhook and its secret."""
   webhookUrl: String
+  """ES256 or RS256: how the app's id_tokens and logout tokens are signed."""
+  idTokenSigningAlg: String
+  """Replaces the whole list: where RP-initiated logout may return the person."""
+  postLogoutRedirectUris: [String!]
+  """An empty string removes it."""
+  backchannelLogoutUri: String
 }
 
 type UpdateApplicationPayload {
@@ -5576,6 +5614,12 @@ input CreateApplicationInput {
   redirectUris: [String!]
   allowedOrigins: [String!]
   webhookUrl: String
+  """ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed."""
+  idTokenSigningAlg: String
+  """Where RP-initiated logout may return the person (exact match)."""
+  postLogoutRedirectUris: [String!]
+  """Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0)."""
+  backchannelLogoutUri: String
 }
 
 type CreateApplicationPayload {
@@ -5725,12 +5769,18 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
+	case "idTokenSigningAlg":
+		return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
+	case "postLogoutRedirectUris":
+		return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
 	case "licenseVariants":
 		return ec.fieldContext_Application_licenseVariants(ctx, field)
 	case "licenseCodes":
 		return ec.fieldContext_Application_licenseCodes(ctx, field)
 	case "webhookUrl":
 		return ec.fieldContext_Application_webhookUrl(ctx, field)
+	case "backchannelLogoutUri":
+		return ec.fieldContext_Application_backchannelLogoutUri(ctx, field)
 	case "users":
 		return ec.fieldContext_Application_users(ctx, field)
 	case "importSources":
@@ -8955,6 +9005,52 @@ func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Co
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
 }
 
+func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenSigningAlg, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_idTokenSigningAlg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostLogoutRedirectUris, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
 func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9051,6 +9147,29 @@ func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Application_webhookUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_backchannelLogoutUri(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_backchannelLogoutUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().BackchannelLogoutURI(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_backchannelLogoutUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
@@ -19578,7 +19697,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19641,6 +19760,27 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.WebhookURL = data
+		case "idTokenSigningAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlg = data
+		case "postLogoutRedirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postLogoutRedirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostLogoutRedirectUris = data
+		case "backchannelLogoutUri":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backchannelLogoutUri"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackchannelLogoutURI = data
 		}
 	}
 	return it, nil
@@ -22859,7 +22999,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -22922,6 +23062,27 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.WebhookURL = data
+		case "idTokenSigningAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlg = data
+		case "postLogoutRedirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postLogoutRedirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostLogoutRedirectUris = data
+		case "backchannelLogoutUri":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backchannelLogoutUri"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackchannelLogoutURI = data
 		}
 	}
 	return it, nil
@@ -26510,6 +26671,16 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "idTokenSigningAlg":
+			out.Values[i] = ec._Application_idTokenSigningAlg(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postLogoutRedirectUris":
+			out.Values[i] = ec._Application_postLogoutRedirectUris(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "licenseVariants":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -26527,6 +26698,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_webhookUrl(ctx, field, obj)
+				})
+		case "backchannelLogoutUri":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_backchannelLogoutUri(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

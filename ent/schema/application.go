@@ -43,6 +43,15 @@ func (Application) Fields() []ent.Field {
 		field.Time("webhook_disabled_at").Optional().Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("set when the receiver answered 410 Gone"),
+		field.String("id_token_signing_alg").Default("ES256").MaxLen(16).
+			Comment("JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Strings("post_logout_redirect_uris").Default([]string{}).
+			Comment("where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3)").
+			Annotations(entgql.Type("[String!]"), entgql.Skip(entgql.SkipWhereInput)),
+		field.String("backchannel_logout_uri").Optional().MaxLen(2048).
+			Comment("receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

@@ -28,6 +28,8 @@ const (
 	LoginRequired           = "login_required"
 	ConsentRequired         = "consent_required"
 	RateLimited             = "rate_limited"
+	RequestNotSupported     = "request_not_supported"
+	RequestURINotSupported  = "request_uri_not_supported"
 )
 
 // Error is an OAuth error: one typed value that the HTTP adapters map once, to JSON
@@ -94,6 +96,8 @@ var (
 	ErrLoginRequired           = &Error{Code: LoginRequired, Status: http.StatusBadRequest, Description: "the person is not signed in"}
 	ErrConsentRequired         = &Error{Code: ConsentRequired, Status: http.StatusBadRequest, Description: "the person has not consented"}
 	ErrRateLimited             = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
+	ErrRequestNotSupported     = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
+	ErrRequestURINotSupported  = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
 	ErrServer                  = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
 )
 

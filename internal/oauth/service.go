@@ -116,7 +116,8 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
-	s.Keys = &Keys{db: db, sealer: keySealer, now: now, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
+	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
+	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
 }
 

@@ -10,7 +10,7 @@
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
-    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl } }",
+    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
     update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
     deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
@@ -209,17 +209,25 @@
       iconUrl: h("input", { type: "url", value: app.iconURL || "" }),
       termsUrl: h("input", { type: "url", value: app.termsURL || "" }),
       privacyUrl: h("input", { type: "url", value: app.privacyURL || "" }),
-      webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" })
+      webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" }),
+      idTokenSigningAlg: h("select", { name: "idTokenSigningAlg" },
+        ["ES256", "RS256"].map(function (a) { return h("option", { value: a, selected: app.idTokenSigningAlg === a }, a); })),
+      backchannelLogoutUri: h("input", { type: "url", value: app.backchannelLogoutUri || "" })
     };
+    var logoutUris = h("textarea", { rows: 2, name: "postLogoutRedirectUris" }, (app.postLogoutRedirectUris || []).join("\n"));
     var secrets = h("div", { class: "stack" });
     var settings = h("form", { id: "settings", novalidate: true },
       h("div", { class: "grid" }, field("Name", inputs.name), field("Website", inputs.website), field("Icon URL", inputs.iconUrl),
-        field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl)),
+        field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl),
+        field("id_token signing algorithm", inputs.idTokenSigningAlg, "ES256 (default) or RS256, for clients that verify only RSA."),
+        field("Back-channel logout URI", inputs.backchannelLogoutUri, "Receives a signed logout token when a person signs out."),
+        field("Post-logout redirect URIs", logoutUris, "Where sign-out may return people (post_logout_redirect_uri), one per line.")),
       h("button", { class: "primary", type: "submit" }, "Save settings"));
     settings.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var input = {};
       Object.keys(inputs).forEach(function (k) { input[k] = inputs[k].value.trim(); });
+      input.postLogoutRedirectUris = lines(logoutUris.value);
       LS.busy(settings, async function () {
         var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
         if (d.webhookSecret) fill(secrets, secretBox("Webhook secret", d.webhookSecret));
