@@ -28,6 +28,7 @@ const (
 	LoginRequired           = "login_required"
 	ConsentRequired         = "consent_required"
 	RateLimited             = "rate_limited"
+	InsufficientScope       = "insufficient_scope"
 	RequestNotSupported     = "request_not_supported"
 	RequestURINotSupported  = "request_uri_not_supported"
 )
@@ -88,7 +89,7 @@ var (
 	ErrInvalidClient           = &Error{Code: InvalidClient, Status: http.StatusUnauthorized, Description: "client authentication failed"}
 	ErrInvalidGrant            = &Error{Code: InvalidGrant, Status: http.StatusBadRequest, Description: "the grant is invalid, expired, revoked or was issued to another client"}
 	ErrUnauthorizedClient      = &Error{Code: UnauthorizedClient, Status: http.StatusBadRequest, Description: "the client may not use this grant"}
-	ErrUnsupportedGrantType    = &Error{Code: UnsupportedGrantType, Status: http.StatusBadRequest, Description: "grant_type must be authorization_code or refresh_token"}
+	ErrUnsupportedGrantType    = &Error{Code: UnsupportedGrantType, Status: http.StatusBadRequest, Description: "grant_type must be authorization_code, refresh_token or client_credentials"}
 	ErrUnsupportedResponseType = &Error{Code: UnsupportedResponseType, Status: http.StatusBadRequest, Description: "response_type must be code"}
 	ErrInvalidScope            = &Error{Code: InvalidScope, Status: http.StatusBadRequest, Description: "scope may hold openid, email and profile"}
 	ErrAccessDenied            = &Error{Code: AccessDenied, Status: http.StatusForbidden, Description: "the person denied access"}
@@ -96,6 +97,7 @@ var (
 	ErrLoginRequired           = &Error{Code: LoginRequired, Status: http.StatusBadRequest, Description: "the person is not signed in"}
 	ErrConsentRequired         = &Error{Code: ConsentRequired, Status: http.StatusBadRequest, Description: "the person has not consented"}
 	ErrRateLimited             = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
+	ErrInsufficientScope       = &Error{Code: InsufficientScope, Status: http.StatusForbidden, Description: "the access token lacks the scope this request needs"}
 	ErrRequestNotSupported     = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
 	ErrRequestURINotSupported  = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
 	ErrServer                  = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
