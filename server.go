@@ -182,7 +182,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
-		}})
+		}, LogoutToken: s.oauth.LogoutToken})
+	s.oauth.WakeWebhooks = worker.Wake
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
@@ -284,7 +285,11 @@ func (s *Server) routes() http.Handler {
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.APIErrors(mux)
 	h = api.Sessions(h)
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
+	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
+	cop.AddInsecureBypassPattern("POST /oauth/logout")
+	h = cop.Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   s.cfg.CORSOrigins,

@@ -344,6 +344,10 @@ type Discovery struct {
 	// Request objects are refused (OpenID Connect Discovery §3: both default to true when absent).
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
+	// RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
+	EndSessionEndpoint                string `json:"end_session_endpoint"`
+	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
 }
 
 // Discovery returns the provider metadata.
@@ -361,6 +365,7 @@ func (s *Service) Discovery() Discovery {
 		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id"},
 		PromptValuesSupported: []string{PromptNone, PromptLogin, PromptConsent}, AuthorizationResponseIssParameter: true,
 		RevocationEndpointAuthMethods: auth, IntrospectionEndpointAuthMethods: auth,
+		EndSessionEndpoint: iss + "/oauth/logout", BackchannelLogoutSupported: true,
 	}
 }
 

@@ -107,6 +107,9 @@ type Service struct {
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool
+	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
+	// logouts), so they go out at once instead of at the next poll.
+	WakeWebhooks func()
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.
