@@ -34,6 +34,8 @@ type oauthEnv struct {
 	base string
 	smtp *mailtest.Server
 	app  testApp
+	// lastBrowser is the browser of the last runOpenIDClient, for its logout.
+	lastBrowser *browser
 }
 
 type testApp struct {
