@@ -82,7 +82,7 @@ func newOAuthEnv(t testing.TB, dbURL string, opts ...envOption) *oauthEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewUnstartedServer(s.routes())
+	hs := httptest.NewUnstartedServer(validated(t, s.routes()))
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()

@@ -37,6 +37,7 @@ import (
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
+	"loginsign/internal/openapi"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
@@ -228,6 +229,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", api.Discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
 	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
+	// The REST description (OpenAPI 3.1) and its reference page.
+	mux.HandleFunc("GET /openapi.json", openapi.JSON)
+	mux.HandleFunc("GET /docs", openapi.Docs)
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
