@@ -6,7 +6,7 @@
   var view = document.getElementById("view");
   var kind = view.getAttribute("data-view");
 
-  var APP_FIELDS = "id name website iconURL termsURL privacyURL redirectUris allowedOrigins createdAt";
+  var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
@@ -33,7 +33,7 @@
     testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
     redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected notFound nameMismatch invalidRow } } results { row email externalUserID status globalID message } } }",
+    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected notFound nameMismatch invalidRow } } results { row email externalUserId status globalId message } } }",
     rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections } }"
   };
 
@@ -206,9 +206,9 @@
     var inputs = {
       name: h("input", { type: "text", value: app.name, required: true }),
       website: h("input", { type: "url", value: app.website || "" }),
-      iconUrl: h("input", { type: "url", value: app.iconURL || "" }),
-      termsUrl: h("input", { type: "url", value: app.termsURL || "" }),
-      privacyUrl: h("input", { type: "url", value: app.privacyURL || "" }),
+      iconUrl: h("input", { type: "url", value: app.iconUrl || "" }),
+      termsUrl: h("input", { type: "url", value: app.termsUrl || "" }),
+      privacyUrl: h("input", { type: "url", value: app.privacyUrl || "" }),
       webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" }),
       idTokenSigningAlg: h("select", { name: "idTokenSigningAlg" },
         ["ES256", "RS256"].map(function (a) { return h("option", { value: a, selected: app.idTokenSigningAlg === a }, a); })),
@@ -445,9 +445,9 @@
         var c = d.source.counts;
         fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " imported, " + c.alreadyConnected + " already connected, " + c.notFound + " not found, " + c.nameMismatch + " name mismatch, " + c.invalidRow + " invalid."),
           table(["Row", "External ID", "Email", "Result", "Global ID", "Message"], d.results.map(function (r) {
-            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserID || "—"), h("td", null, r.email || "—"),
+            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
               h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, String(r.status).replace("_", " "))),
-              h("td", null, r.globalID || "—"), h("td", null, r.message || ""));
+              h("td", null, r.globalId || "—"), h("td", null, r.message || ""));
           })),
           LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () {
             var rb = (await gql(Q.rollback, { app: id, id: d.source.id })).rollbackImport;
