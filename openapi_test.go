@@ -39,12 +39,16 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route, params, err := router.FindRoute(r)
-		if err != nil { // not a REST route of the document (pages, GraphQL, 405s of other methods)
-			h.ServeHTTP(w, r)
-			return
-		}
 		rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
+		if err != nil {
+			// Not a route of the document: pages, GraphQL, and 404/405 answers are fine; an
+			// answered /api/, /oauth/ or /.well-known/ request is a REST route nobody described.
+			if isRESTPath(r.URL.Path) && rec.status != http.StatusNotFound && rec.status != http.StatusMethodNotAllowed {
+				t.Errorf("OpenAPI: %s %s answered %d but is not in the document", r.Method, r.URL.Path, rec.status)
+			}
+			return
+		}
 		in := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
 			Status:                 rec.status,
@@ -61,6 +65,10 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 				r.Method, r.URL.Path, rec.status, rec.Header().Get("Content-Type"), err, body)
 		}
 	})
+}
+
+func isRESTPath(p string) bool {
+	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/oauth/") || strings.HasPrefix(p, "/.well-known/")
 }
 
 // recordingWriter passes a response through and keeps a copy of its status and body.
