@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -24,13 +26,19 @@ type logoutReceiver struct {
 	body []string
 }
 
-func newLogoutReceiver(t *testing.T) *logoutReceiver {
+// newLogoutReceiver answers statuses[i] to the i-th request, then 200.
+func newLogoutReceiver(t *testing.T, statuses ...int) *logoutReceiver {
 	lr := &logoutReceiver{}
 	lr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		lr.mu.Lock()
+		n := len(lr.got)
 		lr.got, lr.body = append(lr.got, r), append(lr.body, string(b))
 		lr.mu.Unlock()
+		if n < len(statuses) {
+			w.WriteHeader(statuses[n])
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	t.Cleanup(lr.Close)
@@ -155,6 +163,68 @@ func TestRPInitiatedAndBackChannelLogout(t *testing.T) {
 		if _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; !ok || c.JTI == "" || c.Nonce != nil ||
 			lt.Subject != idt.Subject || lt.Expiry.Sub(lt.IssuedAt) > 120e9 {
 			t.Fatalf("logout token claims %+v sub %s (want %s)", c, lt.Subject, idt.Subject)
+		}
+	})
+}
+
+// A back-channel logout the receiver fails is retried by the outbox (the event stays pending
+// with its attempt recorded) and each attempt carries a freshly signed logout token of the same
+// jti, so its short exp never lapses between retries. /logout (LoginSign's own sign-out button)
+// sends it too.
+func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		rcv := newLogoutReceiver(t, http.StatusServiceUnavailable)
+		e.updateApp(e.app, portal.ApplicationPatch{BackchannelLogoutURI: &rcv.URL})
+		b := e.browser()
+		e.signInIDToken(b, e.app, "n")
+		other := e.createApp("Never Signed In", rpCallback)
+		e.updateApp(other, portal.ApplicationPatch{BackchannelLogoutURI: &rcv.URL})
+
+		if p := b.post(e.base+"/logout", url.Values{}); p.Request.URL.Path != "/login" {
+			t.Fatalf("sign-out landed on %s", p.Request.URL)
+		}
+		ctx := context.Background()
+		if _, err := e.srv.webhooks.Worker.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := e.srv.db.WebhookEvent.Query().All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 1 || evs[0].ApplicationID != e.app.ID || evs[0].Type != "backchannel_logout" ||
+			evs[0].Status != "pending" || evs[0].Attempts != 1 || evs[0].LastStatusCode != 503 {
+			t.Fatalf("after a 503: %d events %+v", len(evs), evs)
+		}
+		// The retry is due (as if its wait had passed).
+		if err := e.srv.db.WebhookEvent.UpdateOne(evs[0]).SetNextAttemptAt(time.Now().Add(-time.Second)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.srv.webhooks.Worker.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := e.srv.db.WebhookEvent.Get(ctx, evs[0].ID); ev.Status != "delivered" || ev.Attempts != 2 {
+			t.Fatalf("after the retry: %s, %d attempts", ev.Status, ev.Attempts)
+		}
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		if len(rcv.body) != 2 {
+			t.Fatalf("receiver got %d requests, want 2", len(rcv.body))
+		}
+		var jtis []string
+		for _, body := range rcv.body {
+			form, _ := url.ParseQuery(body)
+			tok := form.Get("logout_token")
+			raw, err := decodeSegment(strings.Split(tok, ".")[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c struct{ JTI string }
+			json.Unmarshal(raw, &c)
+			jtis = append(jtis, c.JTI)
+		}
+		if rcv.body[0] == rcv.body[1] || jtis[0] == "" || jtis[0] != jtis[1] {
+			t.Fatalf("attempts sent the same token or different jtis: %v", jtis)
 		}
 	})
 }
