@@ -206,10 +206,18 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 		if ev, _ := e.srv.db.WebhookEvent.Get(ctx, evs[0].ID); ev.Status != "delivered" || ev.Attempts != 2 {
 			t.Fatalf("after the retry: %s, %d attempts", ev.Status, ev.Attempts)
 		}
+		// The developer's manual redelivery works for it although the app has no webhook URL.
+		dev, _, _ := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+		if _, err := e.srv.webhooks.Redeliver(auth.WithSession(ctx, auth.Session{UserID: dev.ID}), e.app.ID, evs[0].ID); err != nil {
+			t.Fatalf("redeliver: %v", err)
+		}
+		if _, err := e.srv.webhooks.Worker.DeliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
 		rcv.mu.Lock()
 		defer rcv.mu.Unlock()
-		if len(rcv.body) != 2 {
-			t.Fatalf("receiver got %d requests, want 2", len(rcv.body))
+		if len(rcv.body) != 3 {
+			t.Fatalf("receiver got %d requests, want 3 (503, retry, redelivery)", len(rcv.body))
 		}
 		var jtis []string
 		for _, body := range rcv.body {
@@ -223,7 +231,7 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			json.Unmarshal(raw, &c)
 			jtis = append(jtis, c.JTI)
 		}
-		if rcv.body[0] == rcv.body[1] || jtis[0] == "" || jtis[0] != jtis[1] {
+		if rcv.body[0] == rcv.body[1] || jtis[0] == "" || jtis[0] != jtis[1] || jtis[2] != jtis[0] {
 			t.Fatalf("attempts sent the same token or different jtis: %v", jtis)
 		}
 	})
