@@ -49,7 +49,7 @@ type Application struct {
 	WebhookDisabledAt *time.Time `json:"webhook_disabled_at,omitempty"`
 	// JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
 	IDTokenSigningAlg string `json:"id_token_signing_alg,omitempty"`
-	// where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3)
+	// where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
 	PostLogoutRedirectUris []string `json:"post_logout_redirect_uris,omitempty"`
 	// receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`

@@ -431,9 +431,6 @@ func (_c *ApplicationCreate) check() error {
 			return &ValidationError{Name: "id_token_signing_alg", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_alg": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.PostLogoutRedirectUris(); !ok {
-		return &ValidationError{Name: "post_logout_redirect_uris", err: errors.New(`ent: missing required field "Application.post_logout_redirect_uris"`)}
-	}
 	if v, ok := _c.mutation.BackchannelLogoutURI(); ok {
 		if err := application.BackchannelLogoutURIValidator(v); err != nil {
 			return &ValidationError{Name: "backchannel_logout_uri", err: fmt.Errorf(`ent: validator failed for field "Application.backchannel_logout_uri": %w`, err)}
@@ -918,6 +915,12 @@ func (u *ApplicationUpsert) UpdatePostLogoutRedirectUris() *ApplicationUpsert {
 	return u
 }
 
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsert) ClearPostLogoutRedirectUris() *ApplicationUpsert {
+	u.SetNull(application.FieldPostLogoutRedirectUris)
+	return u
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (u *ApplicationUpsert) SetBackchannelLogoutURI(v string) *ApplicationUpsert {
 	u.Set(application.FieldBackchannelLogoutURI, v)
@@ -1243,6 +1246,13 @@ func (u *ApplicationUpsertOne) SetPostLogoutRedirectUris(v []string) *Applicatio
 func (u *ApplicationUpsertOne) UpdatePostLogoutRedirectUris() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdatePostLogoutRedirectUris()
+	})
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertOne) ClearPostLogoutRedirectUris() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearPostLogoutRedirectUris()
 	})
 }
 
@@ -1741,6 +1751,13 @@ func (u *ApplicationUpsertBulk) SetPostLogoutRedirectUris(v []string) *Applicati
 func (u *ApplicationUpsertBulk) UpdatePostLogoutRedirectUris() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdatePostLogoutRedirectUris()
+	})
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertBulk) ClearPostLogoutRedirectUris() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearPostLogoutRedirectUris()
 	})
 }
 

@@ -266,6 +266,12 @@ func (_u *ApplicationUpdate) AppendPostLogoutRedirectUris(v []string) *Applicati
 	return _u
 }
 
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdate) ClearPostLogoutRedirectUris() *ApplicationUpdate {
+	_u.mutation.ClearPostLogoutRedirectUris()
+	return _u
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (_u *ApplicationUpdate) SetBackchannelLogoutURI(v string) *ApplicationUpdate {
 	_u.mutation.SetBackchannelLogoutURI(v)
@@ -661,6 +667,9 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, application.FieldPostLogoutRedirectUris, value)
 		})
+	}
+	if _u.mutation.PostLogoutRedirectUrisCleared() {
+		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
@@ -1174,6 +1183,12 @@ func (_u *ApplicationUpdateOne) AppendPostLogoutRedirectUris(v []string) *Applic
 	return _u
 }
 
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdateOne) ClearPostLogoutRedirectUris() *ApplicationUpdateOne {
+	_u.mutation.ClearPostLogoutRedirectUris()
+	return _u
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (_u *ApplicationUpdateOne) SetBackchannelLogoutURI(v string) *ApplicationUpdateOne {
 	_u.mutation.SetBackchannelLogoutURI(v)
@@ -1599,6 +1614,9 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, application.FieldPostLogoutRedirectUris, value)
 		})
+	}
+	if _u.mutation.PostLogoutRedirectUrisCleared() {
+		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)

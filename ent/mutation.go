@@ -2566,10 +2566,24 @@ func (m *ApplicationMutation) AppendedPostLogoutRedirectUris() ([]string, bool) 
 	return m.appendpost_logout_redirect_uris, true
 }
 
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (m *ApplicationMutation) ClearPostLogoutRedirectUris() {
+	m.post_logout_redirect_uris = nil
+	m.appendpost_logout_redirect_uris = nil
+	m.clearedFields[application.FieldPostLogoutRedirectUris] = struct{}{}
+}
+
+// PostLogoutRedirectUrisCleared returns if the "post_logout_redirect_uris" field was cleared in this mutation.
+func (m *ApplicationMutation) PostLogoutRedirectUrisCleared() bool {
+	_, ok := m.clearedFields[application.FieldPostLogoutRedirectUris]
+	return ok
+}
+
 // ResetPostLogoutRedirectUris resets all changes to the "post_logout_redirect_uris" field.
 func (m *ApplicationMutation) ResetPostLogoutRedirectUris() {
 	m.post_logout_redirect_uris = nil
 	m.appendpost_logout_redirect_uris = nil
+	delete(m.clearedFields, application.FieldPostLogoutRedirectUris)
 }
 
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
@@ -3268,6 +3282,9 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldWebhookDisabledAt) {
 		fields = append(fields, application.FieldWebhookDisabledAt)
 	}
+	if m.FieldCleared(application.FieldPostLogoutRedirectUris) {
+		fields = append(fields, application.FieldPostLogoutRedirectUris)
+	}
 	if m.FieldCleared(application.FieldBackchannelLogoutURI) {
 		fields = append(fields, application.FieldBackchannelLogoutURI)
 	}
@@ -3305,6 +3322,9 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldWebhookDisabledAt:
 		m.ClearWebhookDisabledAt()
+		return nil
+	case application.FieldPostLogoutRedirectUris:
+		m.ClearPostLogoutRedirectUris()
 		return nil
 	case application.FieldBackchannelLogoutURI:
 		m.ClearBackchannelLogoutURI()

@@ -3214,9 +3214,9 @@ type Application implements Node {
   """
   idTokenSigningAlg: String!
   """
-  where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3)
+  where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
   """
-  postLogoutRedirectUris: [String!]!
+  postLogoutRedirectUris: [String!]
 }
 """
 A connection to a list of items.
@@ -9182,10 +9182,10 @@ func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Cont
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
-			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -27220,7 +27220,7 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			}
 		case "postLogoutRedirectUris":
 			out.Values[i] = ec._Application_postLogoutRedirectUris(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "licenseVariants":

@@ -950,6 +950,16 @@ func IDTokenSigningAlgContainsFold(v string) predicate.Application {
 	return predicate.Application(sql.FieldContainsFold(FieldIDTokenSigningAlg, v))
 }
 
+// PostLogoutRedirectUrisIsNil applies the IsNil predicate on the "post_logout_redirect_uris" field.
+func PostLogoutRedirectUrisIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldPostLogoutRedirectUris))
+}
+
+// PostLogoutRedirectUrisNotNil applies the NotNil predicate on the "post_logout_redirect_uris" field.
+func PostLogoutRedirectUrisNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldPostLogoutRedirectUris))
+}
+
 // BackchannelLogoutURIEQ applies the EQ predicate on the "backchannel_logout_uri" field.
 func BackchannelLogoutURIEQ(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))

@@ -108,7 +108,7 @@ var (
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
 		{Name: "webhook_disabled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "id_token_signing_alg", Type: field.TypeString, Size: 16, Default: "ES256"},
-		{Name: "post_logout_redirect_uris", Type: field.TypeJSON},
+		{Name: "post_logout_redirect_uris", Type: field.TypeJSON, Nullable: true},
 		{Name: "backchannel_logout_uri", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
 	}

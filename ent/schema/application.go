@@ -46,8 +46,8 @@ func (Application) Fields() []ent.Field {
 		field.String("id_token_signing_alg").Default("ES256").MaxLen(16).
 			Comment("JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256").
 			Annotations(entgql.Skip(entgql.SkipWhereInput)),
-		field.Strings("post_logout_redirect_uris").Default([]string{}).
-			Comment("where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3)").
+		field.Strings("post_logout_redirect_uris").Default([]string{}).Optional().
+			Comment("where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows").
 			Annotations(entgql.Type("[String!]"), entgql.Skip(entgql.SkipWhereInput)),
 		field.String("backchannel_logout_uri").Optional().MaxLen(2048).
 			Comment("receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri").

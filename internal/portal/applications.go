@@ -140,7 +140,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	if len(in.PostLogoutRedirectURIs) > 50 {
 		return apperr.New(apperr.Invalid, "at most 50 post-logout redirect URIs")
 	}
-	logoutURIs := in.PostLogoutRedirectURIs[:0:0]
+	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
 		u = strings.TrimSpace(u)
 		if err := CheckRedirectURI(u); err != nil {
