@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/loginsign
 GOFLAGS_T ?=
 
-.PHONY: all build run test bench generate check-generated vet clean lint-openapi
+.PHONY: all build run test bench bench-rss generate check-generated vet clean lint-openapi
 
 all: build
 
@@ -37,6 +37,13 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m ./...
+
+# Peak RSS under the memory attacks of issue 16 (a 200 MB GraphQL body, a 3,000-alias
+# analytics document), one fresh server per attack. BASE=path/to/other/loginsign measures a
+# baseline binary in the same run, e.g. main's: git worktree add /tmp/main-src main &&
+# (cd /tmp/main-src && go build -o /tmp/loginsign-main .) && make bench-rss BASE=/tmp/loginsign-main
+bench-rss: build
+	$(GO) run ./internal/bench/rss -bin $(BIN) $(if $(BASE),-base $(BASE))
 
 clean:
 	rm -rf bin

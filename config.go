@@ -10,8 +10,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
+
+	"loginsign/internal/httpx"
+	"loginsign/internal/portal"
+	"loginsign/internal/relay"
 )
 
 // Config is the server's configuration. Every field has an environment variable (the
@@ -36,6 +41,9 @@ type Config struct {
 	// RelayAddr is the listen address of the inbound relay SMTP server; empty turns the relay
 	// off (LOGINSIGN_RELAY_ADDR).
 	RelayAddr string
+	// RelayRcptLimit is how many RCPT TO commands one peer may send the relay per minute
+	// (LOGINSIGN_RELAY_RCPT_LIMIT, default relay.DefaultRcptLimit).
+	RelayRcptLimit int
 	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
 	// least 32 bytes; default generated once into DataDir/secret).
 	Secret []byte
@@ -51,6 +59,19 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error (LOGINSIGN_LOG_LEVEL, default info).
 	LogLevel string
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed for
+	// rate limits, logs and sessions (LOGINSIGN_TRUSTED_PROXIES, comma-separated CIDR prefixes
+	// or addresses; default none: the TCP peer is the client).
+	TrustedProxies httpx.Proxies
+	// GraphQLMaxBody is the largest /graphql request body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY,
+	// default 1 MiB).
+	GraphQLMaxBody int64
+	// MetricsAddr is the listen address of /metrics (LOGINSIGN_METRICS_ADDR, default
+	// 127.0.0.1:9090; "off" serves no metrics listener).
+	MetricsAddr string
+	// MetricsToken, when set, also serves /metrics on the main listener to requests bearing
+	// "Authorization: Bearer <token>" (LOGINSIGN_METRICS_TOKEN; default unset: not there at all).
+	MetricsToken string
 
 	baseURL *url.URL
 }
@@ -64,7 +85,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{}
-	var secret, dev, origins, shutdown string
+	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
@@ -74,12 +95,17 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
 	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
+	fs.StringVar(&rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
 	fs.StringVar(&secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
 	fs.StringVar(&dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
 	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
 	fs.StringVar(&origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
 	fs.StringVar(&shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
+	fs.StringVar(&proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
+	fs.StringVar(&gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -100,6 +126,9 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
 			return nil, fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
 		}
+	}
+	if c.RelayRcptLimit, err = strconv.Atoi(rcptLimit); err != nil || c.RelayRcptLimit < 1 {
+		return nil, fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", rcptLimit)
 	}
 	host := u.Hostname()
 	if c.MailFrom == "" {
@@ -129,11 +158,32 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
-			if ou, err := url.Parse(o); err != nil || ou.Host == "" || (ou.Scheme != "http" && ou.Scheme != "https") {
-				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin", o)
+			if err := portal.CheckOrigin(o); err != nil {
+				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin: %v", o, err)
 			}
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
+	}
+	if c.TrustedProxies, err = httpx.ParseProxies(proxies); err != nil {
+		return nil, fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES: %v", err)
+	}
+	if c.GraphQLMaxBody, err = strconv.ParseInt(gqlBody, 10, 64); err != nil || c.GraphQLMaxBody < 1024 {
+		return nil, fmt.Errorf("LOGINSIGN_GRAPHQL_MAX_BODY %q: want a number of bytes, at least 1024", gqlBody)
+	}
+	switch strings.ToLower(c.MetricsAddr) {
+	case "off", "none", "false":
+		c.MetricsAddr = ""
+	default:
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("LOGINSIGN_METRICS_ADDR %q: want host:port such as 127.0.0.1:9090, or off", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return nil, errors.New("LOGINSIGN_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.SMTPURL == "" && !c.Dev {
+		// The outbox would be the only way mail leaves, and it is meant for a developer's eyes.
+		return nil, errors.New("LOGINSIGN_SMTP_URL is required outside dev mode: without it sign-in links would only reach the data/outbox folder; set it to smtp://host:port (or LOGINSIGN_DEV=true on a developer's machine)")
 	}
 	if secret != "" {
 		if len(secret) < 32 {

@@ -18,15 +18,15 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
-	"loginsign/rest"
 )
 
 // apiEnv is a whole LoginSign server over HTTP with a developer, their application, a rival
 // developer with theirs, and helpers to call it.
 type apiEnv struct {
-	t        *testing.T
+	t        testing.TB
 	s        *Server
 	url      string
 	dev      *ent.User
@@ -38,21 +38,32 @@ type apiEnv struct {
 	now      time.Time
 }
 
-func newAPIEnv(t *testing.T, dbURL string, limits rest.RateLimits) *apiEnv {
+func newAPIEnv(t *testing.T, dbURL string, limits licenses.RedeemLimits) *apiEnv {
+	t.Helper()
+	return newAPIEnvWith(t, dbURL, limits, nil, io.Discard)
+}
+
+// newAPIEnvWith is newAPIEnv with more environment variables and the server's log going to
+// logs.
+func newAPIEnvWith(t testing.TB, dbURL string, limits licenses.RedeemLimits, more map[string]string, logs io.Writer) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := loadConfig(nil, env(map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}))
+	m := map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t)}
+	for k, v := range more {
+		m[k] = v
+	}
+	cfg, err := loadConfig(nil, env(m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := newServer(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
 	e := &apiEnv{t: t, s: s, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s.licenses.Now = func() time.Time { return e.now }
-	s.limits = limits
+	s.licenses.Limits = limits
 	srv := httptest.NewServer(validated(t, s.routes()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
@@ -154,7 +165,7 @@ func decode[T any](t *testing.T, body string) T {
 func TestAppBasicAuth(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			users := "/api/applications/" + e.app.ID + "/users"
 			status := "/api/applications/" + e.app.ID + "/users/AB1234/status"
 			const (
@@ -209,8 +220,14 @@ func TestAppBasicAuth(t *testing.T) {
 	}
 }
 
+// TestAppRateLimit: successful app-backend calls are limited by the application's quota
+// (clientRequestsPerMinute, set in the portal), and only its own.
 func TestAppRateLimit(t *testing.T) {
-	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], rest.RateLimits{AppPerClient: 3})
+	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], licenses.RedeemLimits{})
+	if code, _, body := e.call("PATCH", "/api/developer/applications/"+e.app.ID, map[string]any{"clientRequestsPerMinute": 3}, nil, e.cookie(e.dev)); code != 200 ||
+		!strings.Contains(body, `"clientRequestsPerMinute":3`) {
+		t.Fatalf("setting the quota = %d %s", code, body)
+	}
 	h := map[string]string{"Authorization": basic(e.app.ID, e.secret)}
 	for i := range 3 {
 		if code, _, body := e.call("GET", "/api/applications/"+e.app.ID+"/users", nil, h, nil); code != 200 {
@@ -233,7 +250,7 @@ func TestAppRateLimit(t *testing.T) {
 func TestCurrentLoginsAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			ann, bob := e.person("ann@example.com", "Ann"), e.person("bob@example.com", "")
 			joined := time.Date(2025, 11, 10, 9, 30, 0, 0, time.UTC)
 			ca := e.connect(ann, e.app, joined)
@@ -288,7 +305,7 @@ func TestCurrentLoginsAPI(t *testing.T) {
 func TestStatusSyncAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			ann := e.person("ann@example.com", "Ann")
 			conn := e.connect(ann, e.app, e.now)
 			h := map[string]string{"Authorization": basic(e.app.ID, e.secret)}

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"loginsign/internal/licenses"
 	"loginsign/internal/store/storetest"
-	"loginsign/rest"
 )
 
 // gql posts a GraphQL operation and returns the raw answer.
@@ -25,7 +25,7 @@ func (e *apiEnv) gql(cookie *http.Cookie, query string) string {
 func TestLicensesGraphQL(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			dev, rival := e.cookie(e.dev), e.cookie(e.rival)
 			body := e.gql(dev, fmt.Sprintf(`mutation { createLicenseVariant(applicationId: %q, input: {name: "Pro", duration: MONTH}) { id name duration codeCounts { unused active expired } } }`, e.app.ID))
 			v := decode[struct {

@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"loginsign/internal/licenses"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store/storetest"
-	"loginsign/rest"
 )
 
 type variantOut struct {
@@ -34,7 +35,7 @@ type codesOut struct {
 func TestDeveloperLicensesAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
 			dev, rival := e.cookie(e.dev), e.cookie(e.rival)
 			base := "/api/developer/applications/" + e.app.ID + "/licenses"
 
@@ -191,7 +192,7 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 func TestPersonLicensesAPI(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
-			e := newAPIEnv(t, dbURL, rest.RateLimits{RedeemPerKey: 8})
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{PerHolder: ratelimit.Rule{N: 8}})
 			dev := e.cookie(e.dev)
 			base := "/api/developer/applications/" + e.app.ID + "/licenses"
 			_, _, body := e.call("POST", base+"/variants", map[string]any{"name": "Monthly", "duration": "MONTH"}, nil, dev)

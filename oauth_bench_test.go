@@ -36,7 +36,7 @@ func benchEnv(b *testing.B) *oauthEnv {
 	}
 	e := newOAuthEnv(b, dbURL)
 	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
-	e.srv.oauth.Config.Limits = oauth.Limits{TokenPerClient: unlimited, TokenPerIP: unlimited, HealthcheckPerIP: unlimited,
+	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
 		LoginPerAddress: unlimited, LoginPerIP: unlimited, MagicConfirmPerIP: unlimited}
 	return e
 }

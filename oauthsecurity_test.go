@@ -418,11 +418,13 @@ func TestTokenEndpointErrors(t *testing.T) {
 	wantOAuthError(t, resp.StatusCode, m, resp.Header, 400, "invalid_request")
 }
 
-// Security rule: rate limits answer 429 with Retry-After: token endpoint (per client, per IP),
-// healthcheck (per IP), login (per address, per IP).
+// Security rule: rate limits answer 429 with Retry-After: token endpoint (the application's
+// quota, set in the portal), healthcheck (per IP), login (per address, per IP).
 func TestRateLimits(t *testing.T) {
 	e := sqliteEnv(t)
-	e.srv.oauth.Config.Limits.TokenPerClient.N = 3
+	if err := e.srv.db.Application.UpdateOneID(e.app.ID).SetClientRequestsPerMinute(3).Exec(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < 3; i++ {
 		e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"lsrt_x"}})
 	}

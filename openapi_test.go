@@ -42,9 +42,10 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 		rec := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		if err != nil {
-			// Not a route of the document: pages, GraphQL, and 404/405 answers are fine; an
-			// answered /api/, /oauth/ or /.well-known/ request is a REST route nobody described.
-			if isRESTPath(r.URL.Path) && rec.status != http.StatusNotFound && rec.status != http.StatusMethodNotAllowed {
+			// Not a route of the document: pages, GraphQL, and refusals before routing (4xx)
+			// are fine; a successful /api/, /oauth/ or /.well-known/ answer is a REST route
+			// nobody described.
+			if isRESTPath(r.URL.Path) && rec.status < 400 {
 				t.Errorf("OpenAPI: %s %s answered %d but is not in the document", r.Method, r.URL.Path, rec.status)
 			}
 			return

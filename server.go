@@ -25,7 +25,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
 	"loginsign/graph"
@@ -39,6 +38,7 @@ import (
 	"loginsign/internal/oauth"
 	"loginsign/internal/openapi"
 	"loginsign/internal/portal"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -113,8 +113,6 @@ type Server struct {
 	oauth    *oauth.Service
 	appAPI   *appapi.Service
 	licenses *licenses.Service
-	// limits of the app-backend and redeem routes; zero fields take rest's defaults.
-	limits   rest.RateLimits
 	webhooks *webhooks.Service
 	account  *account.Service
 	mail     mail.Sender
@@ -178,8 +176,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain}, s.now)
 	s.portal.Redirects = redirectChecker{s.oauth}
-	s.appAPI = &appapi.Service{DB: db}
+	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	s.licenses.Limiter = ratelimit.New(k)
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
@@ -201,16 +200,19 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, RateLimits: s.limits, Webhooks: s.webhooks, Account: s.account}
-	gql := graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log)
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account}
+	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account}, s.log),
+		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv)})
 
 	mux := http.NewServeMux()
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics, promhttp.HandlerOpts{}))
+	if s.cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", s.metricsBehindToken()) // else on LOGINSIGN_METRICS_ADDR only
+	}
 
 	// GraphQL and the analysts' playground.
 	mux.Handle("/graphql", gql)
@@ -288,6 +290,7 @@ func (s *Server) routes() http.Handler {
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.APIErrors(mux)
+	h = guardEdge(h)
 	h = api.Sessions(h)
 	cop := http.NewCrossOriginProtection()
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
@@ -304,7 +307,7 @@ func (s *Server) routes() http.Handler {
 		}).Handler(h)
 	}
 	h = httpx.SecurityHeaders(h)
-	return httpx.Observe(s.log, h, s.observe)
+	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -381,13 +384,15 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	s.serveMetrics(ctx)
 	go s.oauth.RunKeyRotation(ctx, 6*time.Hour, func(err error) { log.Error("rotating signing keys", "err", err) })
 	if cfg.RelayAddr != "" {
 		rl, err := net.Listen("tcp", cfg.RelayAddr)
 		if err != nil {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
-		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now}, s.db.Client, s.mail)
+		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit}, s.db.Client, s.mail)
 		go func() { errc <- rs.Serve(rl) }()
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)

@@ -34,6 +34,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad dev", map[string]string{"LOGINSIGN_DEV": "maybe"}, "LOGINSIGN_DEV"},
 		{"short secret", map[string]string{"LOGINSIGN_SECRET": "short"}, "LOGINSIGN_SECRET"},
 		{"bad cors origin", map[string]string{"LOGINSIGN_CORS_ORIGINS": "not a url"}, "LOGINSIGN_CORS_ORIGINS"},
+		{"relay rcpt limit not a number", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "many"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
+		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,10 +53,10 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || c.DatabaseURL != "sqlite://data/loginsign.db" ||
-		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || !c.Dev {
+		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || !c.Dev {
 		t.Fatalf("defaults = %+v", c)
 	}
-	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(nil))
+	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(map[string]string{"LOGINSIGN_SMTP_URL": "smtp://mail.example.com:587"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +123,14 @@ func TestServeReadyAndGraceful(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := mln.Addr().String()
+	mln.Close()
 	e := env(map[string]string{
-		"LOGINSIGN_ADDR": addr, "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"),
+		"LOGINSIGN_ADDR": addr, "LOGINSIGN_METRICS_ADDR": metricsAddr, "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"),
 		"LOGINSIGN_DATA_DIR": t.TempDir(), "REDIS_URL": kvtest.URL(t), "LOGINSIGN_LOG_LEVEL": "warn",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -145,8 +153,12 @@ func TestServeReadyAndGraceful(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for path, want := range map[string]int{"/healthz": 200, "/metrics": 200, "/playground": 200, "/no-such-page": 404} {
-		resp, err := http.Get(base + path)
+	// /metrics is on its own listener only.
+	for path, want := range map[string]int{"/healthz": 200, "/metrics": 404, "/playground": 200, "/no-such-page": 404, "http://" + metricsAddr + "/metrics": 200} {
+		if !strings.HasPrefix(path, "http") {
+			path = base + path
+		}
+		resp, err := http.Get(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +166,7 @@ func TestServeReadyAndGraceful(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
 		}
-		if resp.Header.Get("X-Request-Id") == "" {
+		if resp.Header.Get("X-Request-Id") == "" && !strings.Contains(path, metricsAddr) {
 			t.Errorf("GET %s: no X-Request-Id", path)
 		}
 	}

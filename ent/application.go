@@ -39,6 +39,8 @@ type Application struct {
 	RedirectUris []string `json:"redirect_uris,omitempty"`
 	// browser origins allowed by CORS and as frame ancestors
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
+	// quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart
+	ClientRequestsPerMinute int `json:"client_requests_per_minute,omitempty"`
 	// SHA-256 of the client secret; the secret itself is shown once
 	SecretHash string `json:"-"`
 	// WebhookURL holds the value of the "webhook_url" field.
@@ -147,6 +149,8 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret, application.FieldPostLogoutRedirectUris:
 			values[i] = new([]byte)
+		case application.FieldClientRequestsPerMinute:
+			values[i] = new(sql.NullInt64)
 		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldBackchannelLogoutURI:
 			values[i] = new(sql.NullString)
 		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt:
@@ -235,6 +239,12 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.AllowedOrigins); err != nil {
 					return fmt.Errorf("unmarshal field allowed_origins: %w", err)
 				}
+			}
+		case application.FieldClientRequestsPerMinute:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field client_requests_per_minute", values[i])
+			} else if value.Valid {
+				_m.ClientRequestsPerMinute = int(value.Int64)
 			}
 		case application.FieldSecretHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -376,6 +386,9 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("allowed_origins=")
 	builder.WriteString(fmt.Sprintf("%v", _m.AllowedOrigins))
+	builder.WriteString(", ")
+	builder.WriteString("client_requests_per_minute=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ClientRequestsPerMinute))
 	builder.WriteString(", ")
 	builder.WriteString("secret_hash=<sensitive>")
 	builder.WriteString(", ")

@@ -137,6 +137,20 @@ func (_c *ApplicationCreate) SetAllowedOrigins(v []string) *ApplicationCreate {
 	return _c
 }
 
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (_c *ApplicationCreate) SetClientRequestsPerMinute(v int) *ApplicationCreate {
+	_c.mutation.SetClientRequestsPerMinute(v)
+	return _c
+}
+
+// SetNillableClientRequestsPerMinute sets the "client_requests_per_minute" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableClientRequestsPerMinute(v *int) *ApplicationCreate {
+	if v != nil {
+		_c.SetClientRequestsPerMinute(*v)
+	}
+	return _c
+}
+
 // SetSecretHash sets the "secret_hash" field.
 func (_c *ApplicationCreate) SetSecretHash(v string) *ApplicationCreate {
 	_c.mutation.SetSecretHash(v)
@@ -356,6 +370,10 @@ func (_c *ApplicationCreate) defaults() {
 		v := application.DefaultAllowedOrigins
 		_c.mutation.SetAllowedOrigins(v)
 	}
+	if _, ok := _c.mutation.ClientRequestsPerMinute(); !ok {
+		v := application.DefaultClientRequestsPerMinute
+		_c.mutation.SetClientRequestsPerMinute(v)
+	}
 	if _, ok := _c.mutation.IDTokenSigningAlg(); !ok {
 		v := application.DefaultIDTokenSigningAlg
 		_c.mutation.SetIDTokenSigningAlg(v)
@@ -414,6 +432,14 @@ func (_c *ApplicationCreate) check() error {
 	}
 	if _, ok := _c.mutation.AllowedOrigins(); !ok {
 		return &ValidationError{Name: "allowed_origins", err: errors.New(`ent: missing required field "Application.allowed_origins"`)}
+	}
+	if _, ok := _c.mutation.ClientRequestsPerMinute(); !ok {
+		return &ValidationError{Name: "client_requests_per_minute", err: errors.New(`ent: missing required field "Application.client_requests_per_minute"`)}
+	}
+	if v, ok := _c.mutation.ClientRequestsPerMinute(); ok {
+		if err := application.ClientRequestsPerMinuteValidator(v); err != nil {
+			return &ValidationError{Name: "client_requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "Application.client_requests_per_minute": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.SecretHash(); !ok {
 		return &ValidationError{Name: "secret_hash", err: errors.New(`ent: missing required field "Application.secret_hash"`)}
@@ -515,6 +541,10 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.AllowedOrigins(); ok {
 		_spec.SetField(application.FieldAllowedOrigins, field.TypeJSON, value)
 		_node.AllowedOrigins = value
+	}
+	if value, ok := _c.mutation.ClientRequestsPerMinute(); ok {
+		_spec.SetField(application.FieldClientRequestsPerMinute, field.TypeInt, value)
+		_node.ClientRequestsPerMinute = value
 	}
 	if value, ok := _c.mutation.SecretHash(); ok {
 		_spec.SetField(application.FieldSecretHash, field.TypeString, value)
@@ -822,6 +852,24 @@ func (u *ApplicationUpsert) SetAllowedOrigins(v []string) *ApplicationUpsert {
 // UpdateAllowedOrigins sets the "allowed_origins" field to the value that was provided on create.
 func (u *ApplicationUpsert) UpdateAllowedOrigins() *ApplicationUpsert {
 	u.SetExcluded(application.FieldAllowedOrigins)
+	return u
+}
+
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (u *ApplicationUpsert) SetClientRequestsPerMinute(v int) *ApplicationUpsert {
+	u.Set(application.FieldClientRequestsPerMinute, v)
+	return u
+}
+
+// UpdateClientRequestsPerMinute sets the "client_requests_per_minute" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateClientRequestsPerMinute() *ApplicationUpsert {
+	u.SetExcluded(application.FieldClientRequestsPerMinute)
+	return u
+}
+
+// AddClientRequestsPerMinute adds v to the "client_requests_per_minute" field.
+func (u *ApplicationUpsert) AddClientRequestsPerMinute(v int) *ApplicationUpsert {
+	u.Add(application.FieldClientRequestsPerMinute, v)
 	return u
 }
 
@@ -1141,6 +1189,27 @@ func (u *ApplicationUpsertOne) SetAllowedOrigins(v []string) *ApplicationUpsertO
 func (u *ApplicationUpsertOne) UpdateAllowedOrigins() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateAllowedOrigins()
+	})
+}
+
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (u *ApplicationUpsertOne) SetClientRequestsPerMinute(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetClientRequestsPerMinute(v)
+	})
+}
+
+// AddClientRequestsPerMinute adds v to the "client_requests_per_minute" field.
+func (u *ApplicationUpsertOne) AddClientRequestsPerMinute(v int) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddClientRequestsPerMinute(v)
+	})
+}
+
+// UpdateClientRequestsPerMinute sets the "client_requests_per_minute" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateClientRequestsPerMinute() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateClientRequestsPerMinute()
 	})
 }
 
@@ -1646,6 +1715,27 @@ func (u *ApplicationUpsertBulk) SetAllowedOrigins(v []string) *ApplicationUpsert
 func (u *ApplicationUpsertBulk) UpdateAllowedOrigins() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.UpdateAllowedOrigins()
+	})
+}
+
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (u *ApplicationUpsertBulk) SetClientRequestsPerMinute(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetClientRequestsPerMinute(v)
+	})
+}
+
+// AddClientRequestsPerMinute adds v to the "client_requests_per_minute" field.
+func (u *ApplicationUpsertBulk) AddClientRequestsPerMinute(v int) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.AddClientRequestsPerMinute(v)
+	})
+}
+
+// UpdateClientRequestsPerMinute sets the "client_requests_per_minute" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateClientRequestsPerMinute() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateClientRequestsPerMinute()
 	})
 }
 

@@ -174,6 +174,27 @@ func (_u *ApplicationUpdate) AppendAllowedOrigins(v []string) *ApplicationUpdate
 	return _u
 }
 
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (_u *ApplicationUpdate) SetClientRequestsPerMinute(v int) *ApplicationUpdate {
+	_u.mutation.ResetClientRequestsPerMinute()
+	_u.mutation.SetClientRequestsPerMinute(v)
+	return _u
+}
+
+// SetNillableClientRequestsPerMinute sets the "client_requests_per_minute" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableClientRequestsPerMinute(v *int) *ApplicationUpdate {
+	if v != nil {
+		_u.SetClientRequestsPerMinute(*v)
+	}
+	return _u
+}
+
+// AddClientRequestsPerMinute adds value to the "client_requests_per_minute" field.
+func (_u *ApplicationUpdate) AddClientRequestsPerMinute(v int) *ApplicationUpdate {
+	_u.mutation.AddClientRequestsPerMinute(v)
+	return _u
+}
+
 // SetSecretHash sets the "secret_hash" field.
 func (_u *ApplicationUpdate) SetSecretHash(v string) *ApplicationUpdate {
 	_u.mutation.SetSecretHash(v)
@@ -551,6 +572,11 @@ func (_u *ApplicationUpdate) check() error {
 			return &ValidationError{Name: "privacy_url", err: fmt.Errorf(`ent: validator failed for field "Application.privacy_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ClientRequestsPerMinute(); ok {
+		if err := application.ClientRequestsPerMinuteValidator(v); err != nil {
+			return &ValidationError{Name: "client_requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "Application.client_requests_per_minute": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.WebhookURL(); ok {
 		if err := application.WebhookURLValidator(v); err != nil {
 			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`ent: validator failed for field "Application.webhook_url": %w`, err)}
@@ -635,6 +661,12 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, application.FieldAllowedOrigins, value)
 		})
+	}
+	if value, ok := _u.mutation.ClientRequestsPerMinute(); ok {
+		_spec.SetField(application.FieldClientRequestsPerMinute, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedClientRequestsPerMinute(); ok {
+		_spec.AddField(application.FieldClientRequestsPerMinute, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.SecretHash(); ok {
 		_spec.SetField(application.FieldSecretHash, field.TypeString, value)
@@ -1091,6 +1123,27 @@ func (_u *ApplicationUpdateOne) AppendAllowedOrigins(v []string) *ApplicationUpd
 	return _u
 }
 
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (_u *ApplicationUpdateOne) SetClientRequestsPerMinute(v int) *ApplicationUpdateOne {
+	_u.mutation.ResetClientRequestsPerMinute()
+	_u.mutation.SetClientRequestsPerMinute(v)
+	return _u
+}
+
+// SetNillableClientRequestsPerMinute sets the "client_requests_per_minute" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableClientRequestsPerMinute(v *int) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetClientRequestsPerMinute(*v)
+	}
+	return _u
+}
+
+// AddClientRequestsPerMinute adds value to the "client_requests_per_minute" field.
+func (_u *ApplicationUpdateOne) AddClientRequestsPerMinute(v int) *ApplicationUpdateOne {
+	_u.mutation.AddClientRequestsPerMinute(v)
+	return _u
+}
+
 // SetSecretHash sets the "secret_hash" field.
 func (_u *ApplicationUpdateOne) SetSecretHash(v string) *ApplicationUpdateOne {
 	_u.mutation.SetSecretHash(v)
@@ -1481,6 +1534,11 @@ func (_u *ApplicationUpdateOne) check() error {
 			return &ValidationError{Name: "privacy_url", err: fmt.Errorf(`ent: validator failed for field "Application.privacy_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ClientRequestsPerMinute(); ok {
+		if err := application.ClientRequestsPerMinuteValidator(v); err != nil {
+			return &ValidationError{Name: "client_requests_per_minute", err: fmt.Errorf(`ent: validator failed for field "Application.client_requests_per_minute": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.WebhookURL(); ok {
 		if err := application.WebhookURLValidator(v); err != nil {
 			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`ent: validator failed for field "Application.webhook_url": %w`, err)}
@@ -1582,6 +1640,12 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 		_spec.AddModifier(func(u *sql.UpdateBuilder) {
 			sqljson.Append(u, application.FieldAllowedOrigins, value)
 		})
+	}
+	if value, ok := _u.mutation.ClientRequestsPerMinute(); ok {
+		_spec.SetField(application.FieldClientRequestsPerMinute, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedClientRequestsPerMinute(); ok {
+		_spec.AddField(application.FieldClientRequestsPerMinute, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.SecretHash(); ok {
 		_spec.SetField(application.FieldSecretHash, field.TypeString, value)

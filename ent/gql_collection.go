@@ -359,6 +359,11 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldAllowedOrigins)
 				fieldSeen[application.FieldAllowedOrigins] = struct{}{}
 			}
+		case "clientRequestsPerMinute":
+			if _, ok := fieldSeen[application.FieldClientRequestsPerMinute]; !ok {
+				selectedFields = append(selectedFields, application.FieldClientRequestsPerMinute)
+				fieldSeen[application.FieldClientRequestsPerMinute] = struct{}{}
+			}
 		case "idTokenSigningAlg":
 			if _, ok := fieldSeen[application.FieldIDTokenSigningAlg]; !ok {
 				selectedFields = append(selectedFields, application.FieldIDTokenSigningAlg)

@@ -841,6 +841,16 @@ type ApplicationWhereInput struct {
 	PrivacyURLNotNil       bool     `json:"privacyURLNotNil,omitempty"`
 	PrivacyURLEqualFold    *string  `json:"privacyURLEqualFold,omitempty"`
 	PrivacyURLContainsFold *string  `json:"privacyURLContainsFold,omitempty"`
+
+	// "client_requests_per_minute" field predicates.
+	ClientRequestsPerMinute      *int  `json:"clientRequestsPerMinute,omitempty"`
+	ClientRequestsPerMinuteNEQ   *int  `json:"clientRequestsPerMinuteNEQ,omitempty"`
+	ClientRequestsPerMinuteIn    []int `json:"clientRequestsPerMinuteIn,omitempty"`
+	ClientRequestsPerMinuteNotIn []int `json:"clientRequestsPerMinuteNotIn,omitempty"`
+	ClientRequestsPerMinuteGT    *int  `json:"clientRequestsPerMinuteGT,omitempty"`
+	ClientRequestsPerMinuteGTE   *int  `json:"clientRequestsPerMinuteGTE,omitempty"`
+	ClientRequestsPerMinuteLT    *int  `json:"clientRequestsPerMinuteLT,omitempty"`
+	ClientRequestsPerMinuteLTE   *int  `json:"clientRequestsPerMinuteLTE,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1210,6 +1220,30 @@ func (i *ApplicationWhereInput) P() (predicate.Application, error) {
 	}
 	if i.PrivacyURLContainsFold != nil {
 		predicates = append(predicates, application.PrivacyURLContainsFold(*i.PrivacyURLContainsFold))
+	}
+	if i.ClientRequestsPerMinute != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteEQ(*i.ClientRequestsPerMinute))
+	}
+	if i.ClientRequestsPerMinuteNEQ != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteNEQ(*i.ClientRequestsPerMinuteNEQ))
+	}
+	if len(i.ClientRequestsPerMinuteIn) > 0 {
+		predicates = append(predicates, application.ClientRequestsPerMinuteIn(i.ClientRequestsPerMinuteIn...))
+	}
+	if len(i.ClientRequestsPerMinuteNotIn) > 0 {
+		predicates = append(predicates, application.ClientRequestsPerMinuteNotIn(i.ClientRequestsPerMinuteNotIn...))
+	}
+	if i.ClientRequestsPerMinuteGT != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteGT(*i.ClientRequestsPerMinuteGT))
+	}
+	if i.ClientRequestsPerMinuteGTE != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteGTE(*i.ClientRequestsPerMinuteGTE))
+	}
+	if i.ClientRequestsPerMinuteLT != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteLT(*i.ClientRequestsPerMinuteLT))
+	}
+	if i.ClientRequestsPerMinuteLTE != nil {
+		predicates = append(predicates, application.ClientRequestsPerMinuteLTE(*i.ClientRequestsPerMinuteLTE))
 	}
 
 	switch len(predicates) {

@@ -1725,6 +1725,8 @@ type ApplicationMutation struct {
 	appendredirect_uris             []string
 	allowed_origins                 *[]string
 	appendallowed_origins           []string
+	client_requests_per_minute      *int
+	addclient_requests_per_minute   *int
 	secret_hash                     *string
 	webhook_url                     *string
 	webhook_secret                  *[]byte
@@ -2300,6 +2302,62 @@ func (m *ApplicationMutation) AppendedAllowedOrigins() ([]string, bool) {
 func (m *ApplicationMutation) ResetAllowedOrigins() {
 	m.allowed_origins = nil
 	m.appendallowed_origins = nil
+}
+
+// SetClientRequestsPerMinute sets the "client_requests_per_minute" field.
+func (m *ApplicationMutation) SetClientRequestsPerMinute(i int) {
+	m.client_requests_per_minute = &i
+	m.addclient_requests_per_minute = nil
+}
+
+// ClientRequestsPerMinute returns the value of the "client_requests_per_minute" field in the mutation.
+func (m *ApplicationMutation) ClientRequestsPerMinute() (r int, exists bool) {
+	v := m.client_requests_per_minute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClientRequestsPerMinute returns the old "client_requests_per_minute" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldClientRequestsPerMinute(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClientRequestsPerMinute is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClientRequestsPerMinute requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClientRequestsPerMinute: %w", err)
+	}
+	return oldValue.ClientRequestsPerMinute, nil
+}
+
+// AddClientRequestsPerMinute adds i to the "client_requests_per_minute" field.
+func (m *ApplicationMutation) AddClientRequestsPerMinute(i int) {
+	if m.addclient_requests_per_minute != nil {
+		*m.addclient_requests_per_minute += i
+	} else {
+		m.addclient_requests_per_minute = &i
+	}
+}
+
+// AddedClientRequestsPerMinute returns the value that was added to the "client_requests_per_minute" field in this mutation.
+func (m *ApplicationMutation) AddedClientRequestsPerMinute() (r int, exists bool) {
+	v := m.addclient_requests_per_minute
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClientRequestsPerMinute resets all changes to the "client_requests_per_minute" field.
+func (m *ApplicationMutation) ResetClientRequestsPerMinute() {
+	m.client_requests_per_minute = nil
+	m.addclient_requests_per_minute = nil
 }
 
 // SetSecretHash sets the "secret_hash" field.
@@ -2966,7 +3024,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -2996,6 +3054,9 @@ func (m *ApplicationMutation) Fields() []string {
 	}
 	if m.allowed_origins != nil {
 		fields = append(fields, application.FieldAllowedOrigins)
+	}
+	if m.client_requests_per_minute != nil {
+		fields = append(fields, application.FieldClientRequestsPerMinute)
 	}
 	if m.secret_hash != nil {
 		fields = append(fields, application.FieldSecretHash)
@@ -3046,6 +3107,8 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.RedirectUris()
 	case application.FieldAllowedOrigins:
 		return m.AllowedOrigins()
+	case application.FieldClientRequestsPerMinute:
+		return m.ClientRequestsPerMinute()
 	case application.FieldSecretHash:
 		return m.SecretHash()
 	case application.FieldWebhookURL:
@@ -3089,6 +3152,8 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldRedirectUris(ctx)
 	case application.FieldAllowedOrigins:
 		return m.OldAllowedOrigins(ctx)
+	case application.FieldClientRequestsPerMinute:
+		return m.OldClientRequestsPerMinute(ctx)
 	case application.FieldSecretHash:
 		return m.OldSecretHash(ctx)
 	case application.FieldWebhookURL:
@@ -3182,6 +3247,13 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAllowedOrigins(v)
 		return nil
+	case application.FieldClientRequestsPerMinute:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClientRequestsPerMinute(v)
+		return nil
 	case application.FieldSecretHash:
 		v, ok := value.(string)
 		if !ok {
@@ -3238,13 +3310,21 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *ApplicationMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addclient_requests_per_minute != nil {
+		fields = append(fields, application.FieldClientRequestsPerMinute)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *ApplicationMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case application.FieldClientRequestsPerMinute:
+		return m.AddedClientRequestsPerMinute()
+	}
 	return nil, false
 }
 
@@ -3253,6 +3333,13 @@ func (m *ApplicationMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ApplicationMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case application.FieldClientRequestsPerMinute:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClientRequestsPerMinute(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Application numeric field %s", name)
 }
@@ -3366,6 +3453,9 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldAllowedOrigins:
 		m.ResetAllowedOrigins()
+		return nil
+	case application.FieldClientRequestsPerMinute:
+		m.ResetClientRequestsPerMinute()
 		return nil
 	case application.FieldSecretHash:
 		m.ResetSecretHash()

@@ -96,26 +96,27 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		AllowedOrigins         func(childComplexity int) int
-		Analytics              func(childComplexity int) int
-		BackchannelLogoutURI   func(childComplexity int) int
-		CreatedAt              func(childComplexity int) int
-		ID                     func(childComplexity int) int
-		IDTokenSigningAlg      func(childComplexity int) int
-		IconURL                func(childComplexity int) int
-		ImportSources          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		LicenseCodes           func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
-		LicenseVariants        func(childComplexity int) int
-		Name                   func(childComplexity int) int
-		PostLogoutRedirectUris func(childComplexity int) int
-		PrivacyURL             func(childComplexity int) int
-		RedirectUris           func(childComplexity int) int
-		TermsURL               func(childComplexity int) int
-		UpdatedAt              func(childComplexity int) int
-		Users                  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
-		WebhookEvents          func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
-		WebhookURL             func(childComplexity int) int
-		Website                func(childComplexity int) int
+		AllowedOrigins          func(childComplexity int) int
+		Analytics               func(childComplexity int) int
+		BackchannelLogoutURI    func(childComplexity int) int
+		ClientRequestsPerMinute func(childComplexity int) int
+		CreatedAt               func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		IDTokenSigningAlg       func(childComplexity int) int
+		IconURL                 func(childComplexity int) int
+		ImportSources           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		LicenseCodes            func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
+		LicenseVariants         func(childComplexity int) int
+		Name                    func(childComplexity int) int
+		PostLogoutRedirectUris  func(childComplexity int) int
+		PrivacyURL              func(childComplexity int) int
+		RedirectUris            func(childComplexity int) int
+		TermsURL                func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
+		Users                   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		WebhookEvents           func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL              func(childComplexity int) int
+		Website                 func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -854,6 +855,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.BackchannelLogoutURI(childComplexity), true
+	case "Application.clientRequestsPerMinute":
+		if e.ComplexityRoot.Application.ClientRequestsPerMinute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ClientRequestsPerMinute(childComplexity), true
 	case "Application.createdAt":
 		if e.ComplexityRoot.Application.CreatedAt == nil {
 			break
@@ -3210,6 +3217,10 @@ type Application implements Node {
   """
   allowedOrigins: [String!]!
   """
+  quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart
+  """
+  clientRequestsPerMinute: Int!
+  """
   JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
   """
   idTokenSigningAlg: String!
@@ -3400,6 +3411,17 @@ input ApplicationWhereInput {
   privacyURLNotNil: Boolean
   privacyURLEqualFold: String
   privacyURLContainsFold: String
+  """
+  client_requests_per_minute field predicates
+  """
+  clientRequestsPerMinute: Int
+  clientRequestsPerMinuteNEQ: Int
+  clientRequestsPerMinuteIn: [Int!]
+  clientRequestsPerMinuteNotIn: [Int!]
+  clientRequestsPerMinuteGT: Int
+  clientRequestsPerMinuteGTE: Int
+  clientRequestsPerMinuteLT: Int
+  clientRequestsPerMinuteLTE: Int
 }
 type Consent implements Node {
   id: ID!
@@ -5521,6 +5543,8 @@ input UpdateApplicationInput {
   allowedOrigins: [String!]
   """An empty string removes the webhook and its secret."""
   webhookUrl: String
+  """Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000."""
+  clientRequestsPerMinute: Int
   """ES256 or RS256: how the app's id_tokens and logout tokens are signed."""
   idTokenSigningAlg: String
   """Replaces the whole list: where RP-initiated logout may return the person."""
@@ -5830,6 +5854,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_redirectUris(ctx, field)
 	case "allowedOrigins":
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
+	case "clientRequestsPerMinute":
+		return ec.fieldContext_Application_clientRequestsPerMinute(ctx, field)
 	case "idTokenSigningAlg":
 		return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
 	case "postLogoutRedirectUris":
@@ -9144,6 +9170,29 @@ func (ec *executionContext) _Application_allowedOrigins(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_clientRequestsPerMinute(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_clientRequestsPerMinute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientRequestsPerMinute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_clientRequestsPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -19084,7 +19133,7 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "website", "websiteNEQ", "websiteIn", "websiteNotIn", "websiteGT", "websiteGTE", "websiteLT", "websiteLTE", "websiteContains", "websiteHasPrefix", "websiteHasSuffix", "websiteIsNil", "websiteNotNil", "websiteEqualFold", "websiteContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLIsNil", "iconURLNotNil", "iconURLEqualFold", "iconURLContainsFold", "termsURL", "termsURLNEQ", "termsURLIn", "termsURLNotIn", "termsURLGT", "termsURLGTE", "termsURLLT", "termsURLLTE", "termsURLContains", "termsURLHasPrefix", "termsURLHasSuffix", "termsURLIsNil", "termsURLNotNil", "termsURLEqualFold", "termsURLContainsFold", "privacyURL", "privacyURLNEQ", "privacyURLIn", "privacyURLNotIn", "privacyURLGT", "privacyURLGTE", "privacyURLLT", "privacyURLLTE", "privacyURLContains", "privacyURLHasPrefix", "privacyURLHasSuffix", "privacyURLIsNil", "privacyURLNotNil", "privacyURLEqualFold", "privacyURLContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "idEqualFold", "idContainsFold", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "website", "websiteNEQ", "websiteIn", "websiteNotIn", "websiteGT", "websiteGTE", "websiteLT", "websiteLTE", "websiteContains", "websiteHasPrefix", "websiteHasSuffix", "websiteIsNil", "websiteNotNil", "websiteEqualFold", "websiteContainsFold", "iconURL", "iconURLNEQ", "iconURLIn", "iconURLNotIn", "iconURLGT", "iconURLGTE", "iconURLLT", "iconURLLTE", "iconURLContains", "iconURLHasPrefix", "iconURLHasSuffix", "iconURLIsNil", "iconURLNotNil", "iconURLEqualFold", "iconURLContainsFold", "termsURL", "termsURLNEQ", "termsURLIn", "termsURLNotIn", "termsURLGT", "termsURLGTE", "termsURLLT", "termsURLLTE", "termsURLContains", "termsURLHasPrefix", "termsURLHasSuffix", "termsURLIsNil", "termsURLNotNil", "termsURLEqualFold", "termsURLContainsFold", "privacyURL", "privacyURLNEQ", "privacyURLIn", "privacyURLNotIn", "privacyURLGT", "privacyURLGTE", "privacyURLLT", "privacyURLLTE", "privacyURLContains", "privacyURLHasPrefix", "privacyURLHasSuffix", "privacyURLIsNil", "privacyURLNotNil", "privacyURLEqualFold", "privacyURLContainsFold", "clientRequestsPerMinute", "clientRequestsPerMinuteNEQ", "clientRequestsPerMinuteIn", "clientRequestsPerMinuteNotIn", "clientRequestsPerMinuteGT", "clientRequestsPerMinuteGTE", "clientRequestsPerMinuteLT", "clientRequestsPerMinuteLTE"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -19805,6 +19854,62 @@ func (ec *executionContext) unmarshalInputApplicationWhereInput(ctx context.Cont
 				return it, err
 			}
 			it.PrivacyURLContainsFold = data
+		case "clientRequestsPerMinute":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinute"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinute = data
+		case "clientRequestsPerMinuteNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteNEQ = data
+		case "clientRequestsPerMinuteIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteIn = data
+		case "clientRequestsPerMinuteNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteNotIn = data
+		case "clientRequestsPerMinuteGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteGT = data
+		case "clientRequestsPerMinuteGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteGTE = data
+		case "clientRequestsPerMinuteLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteLT = data
+		case "clientRequestsPerMinuteLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinuteLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinuteLTE = data
 		}
 	}
 	return it, nil
@@ -23531,7 +23636,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "clientRequestsPerMinute", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23594,6 +23699,13 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.WebhookURL = data
+		case "clientRequestsPerMinute":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientRequestsPerMinute"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientRequestsPerMinute = data
 		case "idTokenSigningAlg":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlg"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -27210,6 +27322,11 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			}
 		case "allowedOrigins":
 			out.Values[i] = ec._Application_allowedOrigins(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "clientRequestsPerMinute":
+			out.Values[i] = ec._Application_clientRequestsPerMinute(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}

@@ -27,9 +27,9 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv := handler.New(pagedComplexity{NewExecutableSchema(Config{Resolvers: r})})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{}) // GET and POST with the GraphQL-over-HTTP status codes
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](100)})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{lru.New[string](100)}})
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.Use(depthLimit{max: MaxDepth})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
@@ -125,8 +125,48 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen
 }
 
 // pagedComplexity counts a list field asked for with first or last as that many copies of its
-// selection, so one query cannot ask for a million nested rows.
+// selection, so one query cannot ask for a million nested rows, and adds the cost of the
+// database work a field's resolver does (resolverCost). Every alias is a field of its own, so
+// a document repeating a costly field under many aliases pays for each one.
 type pagedComplexity struct{ graphql.ExecutableSchema }
+
+// Costs of fields whose resolver runs its own query, in complexity points (a plain field is
+// 1). Analytics fields aggregate over all of an application's rows: at the complexity limit
+// of 20,000 one operation may ask for at most 20 of them.
+const (
+	analyticsCost = 1000
+	queryCost     = 20
+	mutationCost  = 100
+)
+
+var resolverCost = map[string]int{
+	"AppAnalytics.signupsPerDay":        analyticsCost,
+	"AppAnalytics.activeUsersPerDay":    analyticsCost,
+	"AppAnalytics.usersPerRegion":       analyticsCost,
+	"AppAnalytics.sessionsDistribution": analyticsCost,
+	"AppAnalytics.licensesByState":      analyticsCost,
+	"Application.users":                 queryCost,
+	"Application.importSources":         queryCost,
+	"Application.licenseCodes":          queryCost,
+	"Application.licenseVariants":       queryCost,
+	"Application.webhookEvents":         queryCost,
+	"LicenseVariant.codeCounts":         queryCost,
+	"LicenseCode.owner":                 queryCost / 4,
+}
+
+// fieldCost is the cost of the field itself, without its selection.
+func fieldCost(typeName, field string) int {
+	if c, ok := resolverCost[typeName+"."+field]; ok {
+		return c
+	}
+	switch typeName {
+	case "Mutation":
+		return mutationCost
+	case "Query":
+		return queryCost
+	}
+	return 1
+}
 
 func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
 	if c, ok := p.ExecutableSchema.Complexity(ctx, typeName, field, child, args); ok {
@@ -145,5 +185,5 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 			}
 		}
 	}
-	return 1 + child*n, true
+	return fieldCost(typeName, field) + child*n, true
 }

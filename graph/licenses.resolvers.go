@@ -41,12 +41,8 @@ func (r *licenseCodeResolver) Owner(ctx context.Context, obj *ent.LicenseCode) (
 
 // CodeCounts is the resolver for the codeCounts field.
 func (r *licenseVariantResolver) CodeCounts(ctx context.Context, obj *ent.LicenseVariant) (*licenses.CodeCounts, error) {
-	counts, err := r.Licenses.CodeCounts(ctx, obj.ID)
-	if err != nil {
-		return nil, err
-	}
-	c := counts[obj.ID]
-	return &c, nil
+	c, err := r.Licenses.VariantCodeCounts(ctx, obj)
+	return &c, err
 }
 
 // CreateLicenseVariant is the resolver for the createLicenseVariant field.

@@ -126,8 +126,8 @@ func (r *importSourceResolver) Counts(ctx context.Context, obj *ent.ImportSource
 func (r *mutationResolver) UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error) {
 	out, err := r.Portal.UpdateApplication(ctx, id, portal.ApplicationPatch{Name: input.Name, Website: input.Website,
 		IconURL: input.IconURL, TermsURL: input.TermsURL, PrivacyURL: input.PrivacyURL, RedirectURIs: input.RedirectUris,
-		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, IDTokenSigningAlg: input.IDTokenSigningAlg,
-		PostLogoutRedirectURIs: input.PostLogoutRedirectUris, BackchannelLogoutURI: input.BackchannelLogoutURI})
+		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, ClientRequestsPerMinute: input.ClientRequestsPerMinute,
+		IDTokenSigningAlg: input.IDTokenSigningAlg, PostLogoutRedirectURIs: input.PostLogoutRedirectUris, BackchannelLogoutURI: input.BackchannelLogoutURI})
 	if err != nil {
 		return nil, err
 	}

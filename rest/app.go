@@ -17,31 +17,6 @@ import (
 	"loginsign/internal/oauth"
 )
 
-// RateLimits bound the app-backend and redeem routes per minute; zero fields take the
-// defaults.
-type RateLimits struct {
-	AppPerClient int // requests of one client_id to /api/applications/…
-	AppPerIP     int // requests of one IP to /api/applications/…, failed ones included
-	RedeemPerIP  int // redemptions from one IP
-	RedeemPerKey int // redemptions by one person (session) or connection (Bearer)
-}
-
-func (l RateLimits) withDefaults() RateLimits {
-	if l.AppPerClient == 0 {
-		l.AppPerClient = 600
-	}
-	if l.AppPerIP == 0 {
-		l.AppPerIP = 1200
-	}
-	if l.RedeemPerIP == 0 {
-		l.RedeemPerIP = 60
-	}
-	if l.RedeemPerKey == 0 {
-		l.RedeemPerKey = 20
-	}
-	return l
-}
-
 // AppErrorBody is the error shape of the app-backend routes (spec §4, §10.2).
 type AppErrorBody struct {
 	Error            string `json:"error"`
@@ -66,20 +41,6 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.WriteJSON(w, apperr.HTTPStatus(e.Code), AppErrorBody{Error: e.Name(), ErrorDescription: e.Message})
 }
 
-// limit counts one hit of key; over n per minute it returns a RateLimited error.
-func (a *API) limit(r *http.Request, key string, n int) error {
-	ok, retry, err := a.KV.Limit(r.Context(), key, n, time.Minute)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		e := apperr.New(apperr.RateLimited, "too many requests; retry later")
-		e.RetryAfter = int((retry + time.Second - 1) / time.Second)
-		return e
-	}
-	return nil
-}
-
 // AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret
 // and puts the application into the context (auth.WithClient). It answers, with
 // {"error","error_description"}:
@@ -89,14 +50,11 @@ func (a *API) limit(r *http.Request, key string, n int) error {
 //     one answer for all, so nobody can probe which applications exist (a Basic header was
 //     sent, so the failure is the client's credentials, not their absence);
 //   - 403 forbidden: valid credentials of an application other than {appId};
-//   - 429 rate_limited with Retry-After: over the per-IP or per-client limit.
+//   - 429 rate_limited with Retry-After: too many failed attempts from this address or for
+//     this client_id, or the application's quota of successful requests is used up
+//     (clientauth.Service.Authenticate).
 func (a *API) AppClient(next http.Handler) http.Handler {
-	lim := a.RateLimits.withDefaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.limit(r, "app:ip:"+httpx.ClientIP(r), lim.AppPerIP); err != nil {
-			writeAppError(w, r, err)
-			return
-		}
 		if tok := ParseBearer(r.Header.Get("Authorization")); tok != "" {
 			a.appBearer(w, r, tok, next)
 			return
@@ -106,16 +64,11 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 			writeAppError(w, r, apperr.New(apperr.Unauthorized, "send Authorization: Basic base64(client_id:client_secret)"))
 			return
 		}
-		if err != nil || len(creds.ID) > 64 {
-			writeAppError(w, r, apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed"))
-			return
+		if err != nil {
+			// A malformed header is a failed attempt too: counted like a wrong secret.
+			creds = oauth.ClientCredentials{}
 		}
-		id, secret := creds.ID, creds.Secret
-		if err := a.limit(r, "app:client:"+id, lim.AppPerClient); err != nil {
-			writeAppError(w, r, err)
-			return
-		}
-		client, err := a.AppAPI.Authenticate(r.Context(), id, secret)
+		client, err := a.AppAPI.Authenticate(r.Context(), creds.ID, creds.Secret)
 		if err != nil {
 			writeAppError(w, r, err)
 			return

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
 )
@@ -27,8 +28,10 @@ type developerApplication struct {
 	IDTokenSigningAlg      string   `json:"idTokenSigningAlg"`
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
 	BackchannelLogoutURI   *string  `json:"backchannelLogoutUri"`
-	CreatedAt              string   `json:"createdAt"`
-	UpdatedAt              string   `json:"updatedAt"`
+	// ClientRequestsPerMinute is the quota of successful client-authenticated requests.
+	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
+	CreatedAt               string `json:"createdAt"`
+	UpdatedAt               string `json:"updatedAt"`
 	// Secrets appear only in the answer that created them.
 	ClientSecret  string `json:"clientSecret,omitempty"`
 	WebhookSecret string `json:"webhookSecret,omitempty"`
@@ -40,8 +43,9 @@ func toDeveloperApplication(a *ent.Application) developerApplication {
 		TermsURL: nullable(a.TermsURL), PrivacyURL: nullable(a.PrivacyURL),
 		RedirectURIs: nonNil(a.RedirectUris), AllowedOrigins: nonNil(a.AllowedOrigins), WebhookURL: nullable(a.WebhookURL),
 		IDTokenSigningAlg: a.IDTokenSigningAlg, PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectUris),
-		BackchannelLogoutURI: nullable(a.BackchannelLogoutURI),
-		CreatedAt:            httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
+		BackchannelLogoutURI:    nullable(a.BackchannelLogoutURI),
+		ClientRequestsPerMinute: a.ClientRequestsPerMinute,
+		CreatedAt:               httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
 	}
 }
 
@@ -96,6 +100,8 @@ type applicationBody struct {
 	IDTokenSigningAlg      *string   `json:"idTokenSigningAlg"`
 	PostLogoutRedirectURIs *[]string `json:"postLogoutRedirectUris"`
 	BackchannelLogoutURI   *string   `json:"backchannelLogoutUri"`
+	// ClientRequestsPerMinute is read by PATCH only.
+	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute"`
 }
 
 func deref[T any](p *T) T {
@@ -112,6 +118,10 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 	var b applicationBody
 	if err := httpx.DecodeJSON(w, r, &b, 0); err != nil {
 		httpx.WriteError(w, r, err)
+		return
+	}
+	if b.ClientRequestsPerMinute != nil {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "clientRequestsPerMinute is set with PATCH once the application exists"))
 		return
 	}
 	created, err := a.Portal.CreateApplication(r.Context(), portal.ApplicationInput{
@@ -148,8 +158,8 @@ func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	p := portal.ApplicationPatch{Name: b.Name, Website: b.Website, IconURL: b.IconURL, TermsURL: b.TermsURL,
-		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, IDTokenSigningAlg: b.IDTokenSigningAlg,
-		BackchannelLogoutURI: b.BackchannelLogoutURI}
+		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, ClientRequestsPerMinute: b.ClientRequestsPerMinute,
+		IDTokenSigningAlg: b.IDTokenSigningAlg, BackchannelLogoutURI: b.BackchannelLogoutURI}
 	if b.PostLogoutRedirectURIs != nil {
 		p.PostLogoutRedirectURIs = nonNil(*b.PostLogoutRedirectURIs)
 	}

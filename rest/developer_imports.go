@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"mime"
@@ -116,7 +117,11 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 		}
 		return req, nil
 	case mt == "text/csv":
-		users, err := portal.ParseImportCSV(http.MaxBytesReader(w, r.Body, MaxImportBody))
+		csv, err := readText(http.MaxBytesReader(w, r.Body, MaxImportBody), "the CSV")
+		if err != nil {
+			return portal.ImportRequest{}, bodyErr(err)
+		}
+		users, err := portal.ParseImportCSV(bytes.NewReader(csv))
 		if err != nil {
 			return portal.ImportRequest{}, bodyErr(err)
 		}
@@ -139,7 +144,7 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 			}
 			switch {
 			case part.FormName() == "sourceName":
-				b, err := io.ReadAll(io.LimitReader(part, 1024))
+				b, err := readText(io.LimitReader(part, 1024), "sourceName")
 				if err != nil {
 					return req, bodyErr(err)
 				}
@@ -149,7 +154,14 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 					return req, apperr.New(apperr.Invalid, "send one CSV file per import")
 				}
 				fileName = part.FileName()
-				if req.Users, err = portal.ParseImportCSV(part); err != nil {
+				if err := httpx.CheckText("the file name", fileName); err != nil {
+					return req, err
+				}
+				csv, err := readText(part, "the CSV")
+				if err != nil {
+					return req, bodyErr(err)
+				}
+				if req.Users, err = portal.ParseImportCSV(bytes.NewReader(csv)); err != nil {
 					return req, bodyErr(err)
 				}
 			}
@@ -226,4 +238,18 @@ func (a *API) RollbackDeveloperImport(w http.ResponseWriter, r *http.Request) {
 		DeletedConnections int     `json:"deletedConnections"`
 		RolledBackAt       *string `json:"rolledBackAt"`
 	}{true, src.ID, n, httpx.TimePtr(src.RolledBackAt)})
+}
+
+// readText reads a text upload whole (its reader is bounded by the route's limit) and refuses
+// invalid UTF-8 and NUL characters with a 400 naming what, before any of it reaches a
+// database that would refuse it.
+func readText(r io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := httpx.CheckText(what, string(b)); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -14,7 +15,6 @@ import (
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
 )
@@ -182,8 +182,8 @@ func (a *API) GenerateCodes(w http.ResponseWriter, r *http.Request) {
 	}{len(g.Codes), g.Variant.ID, g.Codes})
 }
 
-// maxUploadBody bounds an upload: 10,000 codes of up to 64 characters with a variant column.
-const maxUploadBody = 2 << 20
+// MaxUploadBody bounds a code upload: 10,000 codes of up to 64 characters with a variant column.
+const MaxUploadBody = 2 << 20
 
 // UploadCodes is POST /api/developer/applications/{appId}/licenses/codes/upload. The body is
 // either JSON {"variantId","codes":[…]} or CSV (text/csv) with a header row naming a "code"
@@ -200,7 +200,12 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	case "text/csv", "application/csv":
 		variantID = r.URL.Query().Get("variantId")
 		var err error
-		if rows, err = readCodesCSV(http.MaxBytesReader(w, r.Body, maxUploadBody)); err != nil {
+		body, err := readText(http.MaxBytesReader(w, r.Body, MaxUploadBody), "the CSV")
+		if err != nil {
+			httpx.WriteError(w, r, bodyErr(err))
+			return
+		}
+		if rows, err = readCodesCSV(bytes.NewReader(body)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
@@ -209,7 +214,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 			VariantID string   `json:"variantId"`
 			Codes     []string `json:"codes"`
 		}
-		if err := httpx.DecodeJSON(w, r, &body, maxUploadBody); err != nil {
+		if err := httpx.DecodeJSON(w, r, &body, MaxUploadBody); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
@@ -461,23 +466,6 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 		appID = body.ClientID
 	} else if body.ApplicationID != "" {
 		appID = body.ApplicationID
-	}
-	lim := a.RateLimits.withDefaults()
-	if err := a.limit(r, "redeem:ip:"+httpx.ClientIP(r), lim.RedeemPerIP); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	who := ""
-	if t, ok := auth.TokenFrom(r.Context()); ok {
-		who = "con:" + t.ConnectionID
-	} else if s, ok := auth.SessionFrom(r.Context()); ok {
-		who = "usr:" + s.UserID
-	}
-	if who != "" {
-		if err := a.limit(r, "redeem:"+who, lim.RedeemPerKey); err != nil {
-			httpx.WriteError(w, r, err)
-			return
-		}
 	}
 	c, err := a.Licenses.Redeem(r.Context(), appID, body.Code)
 	if err != nil {

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"errors"
 	"mime"
 	"net/http"
 	"strconv"
@@ -49,6 +50,15 @@ func writeNoStoreJSON(w http.ResponseWriter, status int, v any) {
 	httpx.WriteJSON(w, status, v)
 }
 
+// MaxOAuthForm bounds the form body of the token, revocation and introspection endpoints.
+const MaxOAuthForm = 64 << 10
+
+// tooLarge reports whether err is a body over its http.MaxBytesReader limit.
+func tooLarge(err error) bool {
+	var mb *http.MaxBytesError
+	return errors.As(err, &mb)
+}
+
 // oauthForm reads a form-encoded POST body of a token-style endpoint (at most 64 KiB) and the
 // client credentials.
 func oauthForm(w http.ResponseWriter, r *http.Request) (oauth.ClientCredentials, map[string][]string, error) {
@@ -56,12 +66,22 @@ func oauthForm(w http.ResponseWriter, r *http.Request) (oauth.ClientCredentials,
 	if mt != "application/x-www-form-urlencoded" {
 		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("Content-Type must be application/x-www-form-urlencoded")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxOAuthForm)
 	if err := r.ParseForm(); err != nil {
+		if tooLarge(err) {
+			return oauth.ClientCredentials{}, nil, oauth.ErrBodyTooLarge.WithDescription("the form body is larger than %d bytes", MaxOAuthForm)
+		}
 		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("malformed form body")
 	}
 	if r.URL.RawQuery != "" {
 		return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("parameters belong in the form body, not the query")
+	}
+	for k, vs := range r.PostForm {
+		for _, v := range append(vs, k) {
+			if err := httpx.CheckText("form parameter "+k, v); err != nil {
+				return oauth.ClientCredentials{}, nil, oauth.ErrInvalidRequest.WithDescription("%s", err.Message)
+			}
+		}
 	}
 	creds, err := oauth.ClientFromRequest(r.Header.Get("Authorization"), r.PostForm)
 	return creds, r.PostForm, err
@@ -74,7 +94,7 @@ func (a *API) Token(w http.ResponseWriter, r *http.Request) {
 		a.writeOAuthError(w, r, err)
 		return
 	}
-	resp, err := a.OAuth.Token(r.Context(), creds, form, httpx.ClientIP(r))
+	resp, err := a.OAuth.Token(r.Context(), creds, form)
 	if err != nil {
 		a.writeOAuthError(w, r, err)
 		return
@@ -204,10 +224,6 @@ func (a *API) User(w http.ResponseWriter, r *http.Request) {
 // Healthcheck is GET /api/oauth/healthcheck?client_id=…&redirect_uri=…: public, rate limited
 // per IP; 400 when a parameter is missing.
 func (a *API) Healthcheck(w http.ResponseWriter, r *http.Request) {
-	if err := a.OAuth.HealthcheckLimit(r.Context(), httpx.ClientIP(r)); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
 	q := r.URL.Query()
 	res, err := a.OAuth.CheckRedirect(r.Context(), q.Get("client_id"), q.Get("redirect_uri"))
 	if err != nil {

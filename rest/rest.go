@@ -27,12 +27,11 @@ type API struct {
 	Portal   *portal.Service
 	OAuth    *oauth.Service
 	// App backends and licenses (rest/app.go, rest/licenses.go).
-	AppAPI     *appapi.Service
-	Licenses   *licenses.Service
-	KV         *kv.Store
-	RateLimits RateLimits
-	Webhooks   *webhooks.Service
-	Account    *account.Service
+	AppAPI   *appapi.Service
+	Licenses *licenses.Service
+	KV       *kv.Store
+	Webhooks *webhooks.Service
+	Account  *account.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -34,6 +34,8 @@ const (
 	FieldRedirectUris = "redirect_uris"
 	// FieldAllowedOrigins holds the string denoting the allowed_origins field in the database.
 	FieldAllowedOrigins = "allowed_origins"
+	// FieldClientRequestsPerMinute holds the string denoting the client_requests_per_minute field in the database.
+	FieldClientRequestsPerMinute = "client_requests_per_minute"
 	// FieldSecretHash holds the string denoting the secret_hash field in the database.
 	FieldSecretHash = "secret_hash"
 	// FieldWebhookURL holds the string denoting the webhook_url field in the database.
@@ -119,6 +121,7 @@ var Columns = []string{
 	FieldPrivacyURL,
 	FieldRedirectUris,
 	FieldAllowedOrigins,
+	FieldClientRequestsPerMinute,
 	FieldSecretHash,
 	FieldWebhookURL,
 	FieldWebhookSecret,
@@ -159,6 +162,10 @@ var (
 	DefaultRedirectUris []string
 	// DefaultAllowedOrigins holds the default value on creation for the "allowed_origins" field.
 	DefaultAllowedOrigins []string
+	// DefaultClientRequestsPerMinute holds the default value on creation for the "client_requests_per_minute" field.
+	DefaultClientRequestsPerMinute int
+	// ClientRequestsPerMinuteValidator is a validator for the "client_requests_per_minute" field. It is called by the builders before save.
+	ClientRequestsPerMinuteValidator func(int) error
 	// WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
 	WebhookURLValidator func(string) error
 	// DefaultIDTokenSigningAlg holds the default value on creation for the "id_token_signing_alg" field.
@@ -221,6 +228,11 @@ func ByTermsURL(opts ...sql.OrderTermOption) OrderOption {
 // ByPrivacyURL orders the results by the privacy_url field.
 func ByPrivacyURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPrivacyURL, opts...).ToFunc()
+}
+
+// ByClientRequestsPerMinute orders the results by the client_requests_per_minute field.
+func ByClientRequestsPerMinute(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClientRequestsPerMinute, opts...).ToFunc()
 }
 
 // BySecretHash orders the results by the secret_hash field.

@@ -105,6 +105,11 @@ func PrivacyURL(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldPrivacyURL, v))
 }
 
+// ClientRequestsPerMinute applies equality check predicate on the "client_requests_per_minute" field. It's identical to ClientRequestsPerMinuteEQ.
+func ClientRequestsPerMinute(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldClientRequestsPerMinute, v))
+}
+
 // SecretHash applies equality check predicate on the "secret_hash" field. It's identical to SecretHashEQ.
 func SecretHash(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldSecretHash, v))
@@ -643,6 +648,46 @@ func PrivacyURLEqualFold(v string) predicate.Application {
 // PrivacyURLContainsFold applies the ContainsFold predicate on the "privacy_url" field.
 func PrivacyURLContainsFold(v string) predicate.Application {
 	return predicate.Application(sql.FieldContainsFold(FieldPrivacyURL, v))
+}
+
+// ClientRequestsPerMinuteEQ applies the EQ predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldClientRequestsPerMinute, v))
+}
+
+// ClientRequestsPerMinuteNEQ applies the NEQ predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteNEQ(v int) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldClientRequestsPerMinute, v))
+}
+
+// ClientRequestsPerMinuteIn applies the In predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldClientRequestsPerMinute, vs...))
+}
+
+// ClientRequestsPerMinuteNotIn applies the NotIn predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteNotIn(vs ...int) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldClientRequestsPerMinute, vs...))
+}
+
+// ClientRequestsPerMinuteGT applies the GT predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteGT(v int) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldClientRequestsPerMinute, v))
+}
+
+// ClientRequestsPerMinuteGTE applies the GTE predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteGTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldClientRequestsPerMinute, v))
+}
+
+// ClientRequestsPerMinuteLT applies the LT predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteLT(v int) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldClientRequestsPerMinute, v))
+}
+
+// ClientRequestsPerMinuteLTE applies the LTE predicate on the "client_requests_per_minute" field.
+func ClientRequestsPerMinuteLTE(v int) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldClientRequestsPerMinute, v))
 }
 
 // SecretHashEQ applies the EQ predicate on the "secret_hash" field.

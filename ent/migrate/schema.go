@@ -103,6 +103,7 @@ var (
 		{Name: "privacy_url", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "redirect_uris", Type: field.TypeJSON},
 		{Name: "allowed_origins", Type: field.TypeJSON},
+		{Name: "client_requests_per_minute", Type: field.TypeInt, Default: 60000},
 		{Name: "secret_hash", Type: field.TypeString},
 		{Name: "webhook_url", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
@@ -120,7 +121,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "applications_users_applications",
-				Columns:    []*schema.Column{ApplicationsColumns[17]},
+				Columns:    []*schema.Column{ApplicationsColumns[18]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -129,7 +130,7 @@ var (
 			{
 				Name:    "application_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[17], ApplicationsColumns[1]},
+				Columns: []*schema.Column{ApplicationsColumns[18], ApplicationsColumns[1]},
 			},
 		},
 	}

@@ -32,6 +32,8 @@ func (Application) Fields() []ent.Field {
 		field.Strings("allowed_origins").Default([]string{}).
 			Comment("browser origins allowed by CORS and as frame ancestors").
 			Annotations(entgql.Type("[String!]")),
+		field.Int("client_requests_per_minute").Default(60000).Range(1, 1000000).
+			Comment("quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart"),
 		field.String("secret_hash").Sensitive().
 			Comment("SHA-256 of the client secret; the secret itself is shown once").
 			Annotations(entgql.Skip(entgql.SkipAll)),

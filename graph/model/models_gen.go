@@ -191,6 +191,8 @@ type UpdateApplicationInput struct {
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	// An empty string removes the webhook and its secret.
 	WebhookURL *string `json:"webhookUrl,omitempty"`
+	// Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000.
+	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute,omitempty"`
 	// ES256 or RS256: how the app's id_tokens and logout tokens are signed.
 	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
 	// Replaces the whole list: where RP-initiated logout may return the person.

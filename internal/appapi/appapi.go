@@ -12,12 +12,11 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 
-	"loginsign/ent"
 	"loginsign/ent/appconnection"
-	"loginsign/ent/application"
 	"loginsign/ent/user"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
@@ -25,34 +24,19 @@ import (
 // Service is the app-backend domain.
 type Service struct {
 	DB *store.DB
+	// Clients checks client credentials (the same check as the token endpoint).
+	Clients *clientauth.Service
 }
 
-// dummyHash is compared against when the application does not exist, so an unknown client
-// takes as long as a wrong secret.
-var dummyHash = ids.Hash("no such application")
-
-// Authenticate checks client credentials: the application clientID whose secret hashes to
-// its stored secret_hash, compared in constant time. Any failure — unknown application,
-// wrong secret — is the same Unauthorized invalid_client, so callers cannot probe which
-// applications exist.
+// Authenticate checks client credentials with clientauth.Service.Authenticate: failed
+// attempts are limited per client and per address (Unauthorized invalid_client, then
+// RateLimited), successful ones by the application's quota (RateLimited).
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (auth.Client, error) {
-	bad := apperr.WithReason(apperr.Unauthorized, "invalid_client", "client authentication failed")
-	if clientID == "" || len(clientID) > 64 || secret == "" || len(secret) > 256 {
-		ids.Equal(ids.Hash(secret), dummyHash)
-		return auth.Client{}, bad
-	}
-	want, err := s.DB.Application.Query().Where(application.ID(clientID)).Select(application.FieldSecretHash).String(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	app, err := s.Clients.Authenticate(ctx, clientID, secret)
+	if err != nil {
 		return auth.Client{}, err
 	}
-	found := err == nil
-	if !found {
-		want = dummyHash
-	}
-	if !ids.Equal(ids.Hash(secret), want) || !found {
-		return auth.Client{}, bad
-	}
-	return auth.Client{ApplicationID: clientID}, nil
+	return auth.Client{ApplicationID: app.ID}, nil
 }
 
 // Login is one row of the current-logins list (spec §4.1).

@@ -10,8 +10,11 @@ import (
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/globalid"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -45,7 +48,7 @@ func setup(t *testing.T, db *store.DB, n int) (*ent.Application, string, *ent.Ap
 func TestAuthenticate(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		app, secret, other := setup(t, db, 0)
-		s := &appapi.Service{DB: db}
+		s := &appapi.Service{DB: db, Clients: &clientauth.Service{DB: db, Limiter: ratelimit.New(kvtest.Embedded(t))}}
 		c, err := s.Authenticate(context.Background(), app.ID, secret)
 		if err != nil || c.ApplicationID != app.ID {
 			t.Fatalf("right credentials: %+v, %v", c, err)

@@ -3,6 +3,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 )
 
 // MaxJSONBody is the default limit of a JSON request body.
@@ -60,7 +63,14 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 			return apperr.New(apperr.Invalid, "Content-Type must be application/json")
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonError(err)
+	}
+	if err := CheckJSONText(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -112,15 +122,60 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
 		Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
-// ClientIP is the peer address of r (the proxy's, when behind one: configure the proxy to
-// set X-Forwarded-For and trust it explicitly before reading that header).
+// ClientIP is the address of the party that sent r: the one ClientAddress put into its
+// context (the peer, or the client a trusted proxy forwarded), else the TCP peer.
 func ClientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+	if ip := auth.ClientIP(r.Context()); ip != "" {
+		return ip
 	}
-	return strings.Trim(host, "[]")
+	return Proxies{}.ClientIP(r)
 }
 
 // Errorf is a shortcut for a 400 apperr.
 func Errorf(format string, args ...any) error { return apperr.New(apperr.Invalid, format, args...) }
+
+// CheckText refuses text no store accepts: invalid UTF-8, or a NUL character (PostgreSQL
+// text cannot hold either). what names the text in the message. The answer is apperr
+// Invalid (400).
+func CheckText(what, s string) *apperr.Error {
+	if !utf8.ValidString(s) {
+		return apperr.New(apperr.Invalid, "%s is not valid UTF-8", what)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return apperr.New(apperr.Invalid, "%s contains a NUL character", what)
+	}
+	return nil
+}
+
+// CheckJSONText refuses a JSON text that is not UTF-8 or whose strings hold a NUL (the escape
+// \u0000), with apperr Invalid: encoding/json would quietly replace the first and pass the
+// second on to the database, which refuses it.
+func CheckJSONText(b []byte) *apperr.Error {
+	if !utf8.Valid(b) {
+		return apperr.New(apperr.Invalid, "the body is not valid UTF-8")
+	}
+	if HasEscapedNUL(b) {
+		return apperr.New(apperr.Invalid, "the body contains a NUL character (\\u0000)")
+	}
+	return nil
+}
+
+// HasEscapedNUL reports whether b holds the JSON (or GraphQL) string escape \u0000: a
+// backslash that is not itself escaped, then u0000.
+func HasEscapedNUL(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte("u0000"))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		n := 0
+		for k := at - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = at + 1
+	}
+}

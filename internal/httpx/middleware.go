@@ -79,6 +79,7 @@ func Observe(log *slog.Logger, next http.Handler, observe func(r *http.Request, 
 			}
 			log.LogAttrs(ctx, slog.LevelInfo, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("ip", ClientIP(r)),
 				slog.Int("status", sw.status), slog.Int("bytes", sw.size), slog.Duration("duration", d))
 		}()
 		next.ServeHTTP(sw, r)

@@ -18,6 +18,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
 	"loginsign/internal/ids"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 )
 
@@ -28,6 +29,26 @@ type Service struct {
 	// (portal.Service.OwnedApplication).
 	Owned func(ctx context.Context, appID string) (*ent.Application, error)
 	Now   func() time.Time
+	// Limiter counts redemptions (RedeemLimits); nil turns the limits off (tests of other
+	// rules only).
+	Limiter *ratelimit.Limiter
+	// Limits bound redemptions; zero fields take their defaults.
+	Limits RedeemLimits
+}
+
+// RedeemLimits bound license redemption, the one guessable operation of this domain.
+type RedeemLimits struct {
+	// PerAddress bounds redemptions from one address. Default 60 per minute.
+	PerAddress ratelimit.Rule
+	// PerHolder bounds redemptions by one person (session) or connection (Bearer token).
+	// Default 20 per minute.
+	PerHolder ratelimit.Rule
+}
+
+func (l RedeemLimits) withDefaults() RedeemLimits {
+	l.PerAddress = l.PerAddress.Or(ratelimit.Rule{Name: "redeem:ip", N: 60, Window: time.Minute})
+	l.PerHolder = l.PerHolder.Or(ratelimit.Rule{Name: "redeem:holder", N: 20, Window: time.Minute})
+	return l
 }
 
 // New returns the license domain over db; owned is the portal's ownership check.

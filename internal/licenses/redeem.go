@@ -62,9 +62,16 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 // code_not_found (unknown, or another application's), 409 code_already_used, 410
 // code_expired. Redeeming a code the same connection already holds answers it again.
 //
+// Every attempt, whichever transport made it (REST, GraphQL), counts against Limits: per
+// address (auth.ClientIP) and per holder (the session's person or the token's connection);
+// over either it answers 429 rate_limited with RetryAfter before anything is looked up.
+//
 // The claim is one conditional UPDATE (… WHERE id = ? AND state = 'UNUSED'), so of any
 // number of concurrent redemptions of a code exactly one wins.
 func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseCode, error) {
+	if err := s.redeemLimit(ctx); err != nil {
+		return nil, err
+	}
 	key, ok := CodeKey(code)
 	if !ok || len(key) < 4 {
 		return nil, apperr.WithReason(apperr.Invalid, "invalid_code", "a license code is 4 to 64 letters, digits, - and _")
@@ -115,4 +122,25 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 
 func codeNotFound() error {
 	return apperr.WithReason(apperr.NotFound, "code_not_found", "no such license code for this application")
+}
+
+// redeemLimit counts one redemption attempt of ctx's caller.
+func (s *Service) redeemLimit(ctx context.Context) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	lim := s.Limits.withDefaults()
+	if err := s.Limiter.Take(ctx, lim.PerAddress, auth.ClientIP(ctx)); err != nil {
+		return err
+	}
+	holder := ""
+	if t, ok := auth.TokenFrom(ctx); ok {
+		holder = "con:" + t.ConnectionID
+	} else if sess, ok := auth.SessionFrom(ctx); ok {
+		holder = "usr:" + sess.UserID
+	}
+	if holder == "" {
+		return nil // Holder answers 401 next
+	}
+	return s.Limiter.Take(ctx, lim.PerHolder, holder)
 }

@@ -7,6 +7,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
 	"loginsign/internal/store"
 )
@@ -49,8 +50,38 @@ func (s *Service) Variant(ctx context.Context, appID, variantID string) (*ent.Li
 	return variantOf(ctx, s.DB.Client, app.ID, variantID)
 }
 
-// CodeCounts counts the codes of variants by effective state, in one grouped query.
+// VariantCodeCounts counts v's codes by effective state as the caller may see them: every code
+// of the variant for the developer who owns its application; for anyone else (a customer who
+// reached the variant through their own licenses) only the codes their connection to the
+// application holds, so an application's stock stays its developer's business.
+func (s *Service) VariantCodeCounts(ctx context.Context, v *ent.LicenseVariant) (CodeCounts, error) {
+	_, err := s.Owned(ctx, v.ApplicationID)
+	switch {
+	case err == nil:
+		counts, err := s.CodeCounts(ctx, v.ID)
+		return counts[v.ID], err
+	case !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unauthorized):
+		return CodeCounts{}, err
+	}
+	conn, err := s.Holder(ctx, v.ApplicationID)
+	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Unauthorized) || apperr.Is(err, apperr.Forbidden) {
+		return CodeCounts{}, nil
+	}
+	if err != nil {
+		return CodeCounts{}, err
+	}
+	counts, err := s.countCodes(ctx, []predicate.LicenseCode{licensecode.LinkedConnectionID(conn.ID)}, v.ID)
+	return counts[v.ID], err
+}
+
+// CodeCounts counts the codes of variants by effective state, in one grouped query. It does
+// not authorize: callers check that the developer owns the variants' application first.
 func (s *Service) CodeCounts(ctx context.Context, variantIDs ...string) (map[string]CodeCounts, error) {
+	return s.countCodes(ctx, nil, variantIDs...)
+}
+
+// countCodes counts the codes of variants that also match where, by effective state.
+func (s *Service) countCodes(ctx context.Context, where []predicate.LicenseCode, variantIDs ...string) (map[string]CodeCounts, error) {
 	now := s.now()
 	out := make(map[string]CodeCounts, len(variantIDs))
 	if len(variantIDs) == 0 {
@@ -62,11 +93,11 @@ func (s *Service) CodeCounts(ctx context.Context, variantIDs ...string) (map[str
 		State     string `json:"state"`
 		Count     int    `json:"count"`
 	}
-	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...)).
+	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...)).Where(where...).
 		GroupBy(licensecode.FieldVariantID, licensecode.FieldState).Aggregate(ent.Count()).Scan(ctx, &all); err != nil {
 		return nil, err
 	}
-	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...), licensecode.StateEQ(licensecode.StateACTIVE), licensecode.ExpiresAtLTE(now)).
+	if err := s.DB.LicenseCode.Query().Where(licensecode.VariantIDIn(variantIDs...), licensecode.StateEQ(licensecode.StateACTIVE), licensecode.ExpiresAtLTE(now)).Where(where...).
 		GroupBy(licensecode.FieldVariantID, licensecode.FieldState).Aggregate(ent.Count()).Scan(ctx, &lapsed); err != nil {
 		return nil, err
 	}

@@ -9,8 +9,10 @@ import (
 	"loginsign/internal/ids"
 )
 
-// outbox is the Sender used when no SMTP server is configured: each message becomes an .eml
-// file in cfg.OutboxDir and one info line in the log with its plain-text body.
+// outbox is the Sender used when no SMTP server is configured (dev mode only; the server
+// refuses to start without SMTP otherwise): each message becomes an .eml file in
+// cfg.OutboxDir and one info line in the log naming the file. The body is never logged: it
+// carries magic links and other secrets.
 type outbox struct{ cfg Config }
 
 // Send writes m to <OutboxDir>/<UTC time>-<random>.eml (0600; the folder is created 0700).
@@ -31,12 +33,6 @@ func (o *outbox) Send(ctx context.Context, m Message) error {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("mail: outbox: %w: %w", errTemporary, err)
 	}
-	attrs := []any{"to", env.to, "from", env.from, "subject", m.Subject, "file", path}
-	if m.Raw == nil {
-		attrs = append(attrs, "text", m.Text)
-	} else {
-		attrs = append(attrs, "bytes", len(m.Raw))
-	}
-	o.cfg.Logger.Info("mail written to outbox", attrs...)
+	o.cfg.Logger.Info("mail written to outbox", "to", env.to, "subject", m.Subject, "file", path, "bytes", len(data))
 	return nil
 }

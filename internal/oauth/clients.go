@@ -3,11 +3,12 @@ package oauth
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
 
 	"loginsign/ent"
-	"loginsign/internal/ids"
+	"loginsign/internal/apperr"
 )
 
 // ClientCredentials are the credentials a client presented: from an HTTP Basic header
@@ -79,24 +80,22 @@ func ClientFromRequest(authorization string, form url.Values) (ClientCredentials
 	return c, nil
 }
 
-// dummySecretHash is compared against when the client is unknown, so that an unknown client
-// and a wrong secret take the same time.
-var dummySecretHash = ids.Hash("lss_unknown-client")
-
-// AuthenticateClient checks a client's id and secret. Any failure answers invalid_client
-// (401); the secret is compared in constant time, also when the client does not exist.
+// AuthenticateClient checks a client's id and secret through the one client check
+// (clientauth.Service.Authenticate, with its failure limits and the application's quota).
+// Bad credentials answer invalid_client (401); a spent limit rate_limited (429, Retry-After).
 func (s *Service) AuthenticateClient(ctx context.Context, c ClientCredentials) (*ent.Application, error) {
-	app, err := s.application(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	want := dummySecretHash
-	if app != nil {
-		want = app.SecretHash
-	}
-	match := s.Equal(ids.Hash(c.Secret), want)
-	if app == nil || !match || c.Secret == "" {
+	app, err := s.Clients.Authenticate(ctx, c.ID, c.Secret)
+	var e *apperr.Error
+	switch {
+	case err == nil:
+		return app, nil
+	case errors.As(err, &e) && e.Code == apperr.Unauthorized:
 		return nil, ErrInvalidClient.WithDescription("unknown client or wrong client secret")
+	case errors.As(err, &e) && e.Code == apperr.RateLimited:
+		r := *ErrRateLimited
+		r.RetryAfter = e.RetryAfter
+		return nil, &r
+	default:
+		return nil, serverError(err)
 	}
-	return app, nil
 }

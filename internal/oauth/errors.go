@@ -96,11 +96,13 @@ var (
 	ErrInvalidToken            = &Error{Code: InvalidToken, Status: http.StatusUnauthorized, Description: "the access token is missing, expired or revoked"}
 	ErrLoginRequired           = &Error{Code: LoginRequired, Status: http.StatusBadRequest, Description: "the person is not signed in"}
 	ErrConsentRequired         = &Error{Code: ConsentRequired, Status: http.StatusBadRequest, Description: "the person has not consented"}
-	ErrRateLimited             = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
-	ErrInsufficientScope       = &Error{Code: InsufficientScope, Status: http.StatusForbidden, Description: "the access token lacks the scope this request needs"}
-	ErrRequestNotSupported     = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
-	ErrRequestURINotSupported  = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
-	ErrServer                  = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
+	// ErrBodyTooLarge is invalid_request answered 413: the request body is over its limit.
+	ErrBodyTooLarge           = &Error{Code: InvalidRequest, Status: http.StatusRequestEntityTooLarge, Description: "the request body is too large"}
+	ErrRateLimited            = &Error{Code: RateLimited, Status: http.StatusTooManyRequests, Description: "too many requests; retry later"}
+	ErrInsufficientScope      = &Error{Code: InsufficientScope, Status: http.StatusForbidden, Description: "the access token lacks the scope this request needs"}
+	ErrRequestNotSupported    = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
+	ErrRequestURINotSupported = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
+	ErrServer                 = &Error{Code: ServerError, Status: http.StatusInternalServerError, Description: "internal error"}
 )
 
 // serverError wraps an internal failure as a ServerError; the cause is logged, not shown.

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/portal"
 )
 
@@ -28,7 +29,13 @@ type HealthcheckResult struct {
 // applies, and when it fails, the closest registered URI and how it differs. A missing
 // parameter answers apperr Invalid. Anyone may ask (it tells only whether a pair matches, and
 // the registered URIs of a client are visible to anyone who starts its sign-in anyway).
+//
+// Every call counts against Limits.HealthcheckPerIP for auth.ClientIP(ctx) (apperr
+// RateLimited with RetryAfter), whichever transport asked.
 func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI string) (HealthcheckResult, error) {
+	if err := s.pageLimit(ctx, "health:ip:"+auth.ClientIP(ctx), s.Config.Limits.HealthcheckPerIP); err != nil {
+		return HealthcheckResult{}, err
+	}
 	if clientID == "" || redirectURI == "" {
 		return HealthcheckResult{}, apperr.New(apperr.Invalid, "client_id and redirect_uri are required")
 	}
@@ -142,9 +149,4 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// HealthcheckLimit counts one healthcheck from ip: apperr RateLimited over the limit.
-func (s *Service) HealthcheckLimit(ctx context.Context, ip string) error {
-	return s.pageLimit(ctx, "health:ip:"+ip, s.Config.Limits.HealthcheckPerIP)
 }

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -48,10 +50,10 @@ type Limit struct {
 	Window time.Duration
 }
 
-// Limits are the rate limits, counted in Redis so every instance shares them.
+// Limits are the rate limits, counted in Redis so every instance shares them. Client
+// authentication (token, revocation, introspection) is limited by Clients: failed attempts
+// per client and per address, successful ones by the application's quota.
 type Limits struct {
-	TokenPerClient    Limit // default 600 per minute
-	TokenPerIP        Limit // default 600 per minute
 	HealthcheckPerIP  Limit // default 30 per minute
 	LoginPerAddress   Limit // default 5 per 15 minutes
 	LoginPerIP        Limit // default 30 per 15 minutes
@@ -85,8 +87,6 @@ func (c *Config) defaults() {
 			l.Window = w
 		}
 	}
-	lim(&c.Limits.TokenPerClient, 600, time.Minute)
-	lim(&c.Limits.TokenPerIP, 600, time.Minute)
 	lim(&c.Limits.HealthcheckPerIP, 30, time.Minute)
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
@@ -107,6 +107,8 @@ type Service struct {
 	// Equal compares secrets (client secret hashes); constant-time. Tests may wrap it to see
 	// that it is used.
 	Equal func(a, b string) bool
+	// Clients authenticates clients; New makes one on db and k that compares with Equal.
+	Clients *clientauth.Service
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.
 	WakeWebhooks func()
@@ -119,23 +121,10 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
+	s.Clients = &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Equal: func(a, b string) bool { return s.Equal(a, b) }}
 	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
 	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
-}
-
-// limit counts one hit of key; over the limit it answers ErrRateLimited with Retry-After.
-func (s *Service) limit(ctx context.Context, key string, l Limit) error {
-	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
-	if err != nil {
-		return serverError(err)
-	}
-	if !ok {
-		e := *ErrRateLimited
-		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
-		return &e
-	}
-	return nil
 }
 
 // application loads a client by id; unknown → nil, nil.

@@ -82,18 +82,11 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-// Token runs the token endpoint: the per-IP rate limit, client authentication, the
-// per-client rate limit, then the grant.
-func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values, ip string) (*TokenResponse, error) {
-	if err := s.limit(ctx, "token:ip:"+ip, s.Config.Limits.TokenPerIP); err != nil {
-		return nil, err
-	}
+// Token runs the token endpoint: client authentication (with its limits: failed attempts
+// per client and per address, successful ones by the application's quota), then the grant.
+func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values) (*TokenResponse, error) {
 	app, err := s.AuthenticateClient(ctx, creds)
 	if err != nil {
-		return nil, err
-	}
-	// Counted after authentication, so nobody can use up another client's quota.
-	if err := s.limit(ctx, "token:client:"+app.ID, s.Config.Limits.TokenPerClient); err != nil {
 		return nil, err
 	}
 	req, err := ParseTokenRequest(form)

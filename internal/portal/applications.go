@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -153,7 +156,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	in.PostLogoutRedirectURIs = logoutURIs
 	origins := in.AllowedOrigins[:0:0]
 	for _, o := range in.AllowedOrigins {
-		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		o = strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))
 		if err := checkOrigin(o); err != nil {
 			return apperr.New(apperr.Invalid, "allowed origin %q: %v", o, err)
 		}
@@ -255,10 +258,41 @@ func checkWebURL(raw string) error {
 	return nil
 }
 
-func checkOrigin(o string) error {
+func checkOrigin(o string) error { return CheckOrigin(o) }
+
+// dnsName is a host name of letter-digit-hyphen labels (RFC 1123 §2.1).
+var dnsName = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// CheckOrigin accepts exactly the serialization of an origin (RFC 6454 §6.2):
+// scheme://host[:port] with scheme http or https, a lower-case DNS name or an IP literal
+// (IPv6 in brackets) as host, and a port of 1 to 65535 — nothing before, after or between
+// (no wildcard, path, query, user information or stray character). Origins are compared
+// exactly by CORS and written into CSP frame-ancestors, so anything looser would widen them.
+func CheckOrigin(o string) error {
+	bad := fmt.Errorf("must be an origin such as https://app.example.com or http://localhost:3000")
 	u, err := url.Parse(o)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-		return fmt.Errorf("must be an origin such as https://app.example.com")
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || o != u.Scheme+"://"+u.Host ||
+		len(o) > 300 || strings.HasSuffix(u.Host, ":") {
+		return bad
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 || p[0] == '0' {
+			return bad
+		}
+	}
+	host := u.Hostname()
+	if strings.HasPrefix(u.Host, "[") {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() || a.Zone() != "" {
+			return bad
+		}
+		return nil
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if !dnsName.MatchString(host) || len(host) > 253 {
+		return bad
 	}
 	return nil
 }

@@ -38,7 +38,13 @@ type ApplicationPatch struct {
 	PostLogoutRedirectURIs []string
 	// BackchannelLogoutURI: an empty string removes it.
 	BackchannelLogoutURI *string
+	// ClientRequestsPerMinute is the application's quota of successful client-authenticated
+	// requests (token endpoint, app-backend API), 1 to MaxClientRequestsPerMinute.
+	ClientRequestsPerMinute *int
 }
+
+// MaxClientRequestsPerMinute is the largest quota an application may set.
+const MaxClientRequestsPerMinute = 1000000
 
 // UpdatedApplication is an application after an update. WebhookSecret is set, this once, when
 // the update gave the application its first webhook URL.
@@ -52,9 +58,12 @@ type UpdatedApplication struct {
 // webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
-		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.IDTokenSigningAlg == nil &&
-		p.PostLogoutRedirectURIs == nil && p.BackchannelLogoutURI == nil {
+		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
+		p.IDTokenSigningAlg == nil && p.PostLogoutRedirectURIs == nil && p.BackchannelLogoutURI == nil {
 		return nil, apperr.New(apperr.Invalid, "nothing to update: give at least one field")
+	}
+	if q := p.ClientRequestsPerMinute; q != nil && (*q < 1 || *q > MaxClientRequestsPerMinute) {
+		return nil, apperr.New(apperr.Invalid, "clientRequestsPerMinute must be between 1 and %d", MaxClientRequestsPerMinute)
 	}
 	var out UpdatedApplication
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
@@ -95,6 +104,9 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
 			SetIDTokenSigningAlg(in.IDTokenSigningAlg).SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
 			SetBackchannelLogoutURI(in.BackchannelLogoutURI).SetUpdatedAt(s.now())
+		if p.ClientRequestsPerMinute != nil {
+			upd.SetClientRequestsPerMinute(*p.ClientRequestsPerMinute)
+		}
 		switch {
 		case in.WebhookURL == "":
 			upd.ClearWebhookURL().ClearWebhookSecret().ClearWebhookDisabledAt()

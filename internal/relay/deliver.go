@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/relaycontact"
+	"loginsign/ent/useremail"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
 )
@@ -30,6 +33,9 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	}
 	if header.FieldsByKey(relayHeader).Len() >= maxHops {
 		return errLoop
+	}
+	if err := s.authorizeReplies(ss, header, raw); err != nil {
+		return err
 	}
 	var delivered int
 	var temporary bool
@@ -100,6 +106,10 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, header textp
 	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From"} {
 		h.Del(k)
 	}
+	scrubForward(&h.Header.Header)
+	if err := s.maskParticipants(ctx, &h, r.conn.ID, now); err != nil {
+		return mail.Message{}, fmt.Errorf("reverse aliases for %s: %w", r.rcpt, err)
+	}
 	// Added fields go on top, so the last Add is the first line.
 	if originalFrom != "" {
 		h.Add("X-Original-From", originalFrom)
@@ -124,11 +134,16 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	if err := s.db.RelayContact.UpdateOneID(r.contact.ID).SetLastUsedAt(now).Exec(ctx); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse alias %s: %w", r.rcpt, err)
 	}
+	addresses, err := s.personAddresses(ctx, r.conn)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("addresses of the owner of %s: %w", r.rcpt, err)
+	}
 	alias := r.conn.AliasEmail
 	h := gomail.Header{Header: message.Header{Header: header}}
-	for _, k := range []string{"From", "Sender", "Reply-To", "Return-Path", "Received", "X-Originating-Ip", "Dkim-Signature", "To", "Message-Id"} {
-		h.Del(k)
+	if err := s.unmaskParticipants(ctx, &h, r.conn.ID); err != nil {
+		return mail.Message{}, fmt.Errorf("reverse aliases in %s: %w", r.rcpt, err)
 	}
+	scrubReply(&h.Header.Header, addresses)
 	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
 		return mail.Message{}, err
 	}
@@ -141,6 +156,157 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 		return mail.Message{}, err
 	}
 	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw}, nil
+}
+
+// authorizeReplies checks, when the session has reply routes, that the message may leave as
+// their aliases: it has one From field naming exactly one address, one of the owner's (primary or
+// verified alternative) for every reply route, and the message passes DMARC-aligned SPF or
+// DKIM for that address's domain (authenticate). It returns nil, or the refusal of the whole
+// message: nothing is sent, not even the forwards of the same transaction.
+func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw []byte) error {
+	var replies []route
+	for _, r := range ss.routes {
+		if r.contact != nil {
+			replies = append(replies, r)
+		}
+	}
+	if len(replies) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
+	defer cancel()
+	h := gomail.Header{Header: message.Header{Header: header}}
+	from, err := h.AddressList("From")
+	if err != nil || len(from) != 1 || header.FieldsByKey("From").Len() != 1 { // RFC 7489 section 6.6.1
+		s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "remote", ss.remote, "reason", "From is not one address")
+		return errAuthor
+	}
+	author := strings.ToLower(from[0].Address)
+	for _, r := range replies {
+		owner, err := s.isOwnerAddress(ctx, r.conn, author)
+		if err != nil {
+			s.cfg.Logger.Error("relay: author lookup", "rcpt", r.rcpt, "error", err)
+			return errLookup
+		}
+		if !owner {
+			s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "author", author, "rcpt", r.rcpt, "remote", ss.remote, "reason", "From is not the owner")
+			return errAuthor
+		}
+	}
+	_, domain, _ := strings.Cut(author, "@")
+	how, err := s.authenticate(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
+	if err != nil {
+		s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "author", author, "remote", ss.remote, "reason", "not authenticated", "reply", err.Error())
+		return err
+	}
+	s.cfg.Logger.Info("relay: reply authenticated", "author", author, "remote", ss.remote, "by", how)
+	return nil
+}
+
+// personAddresses returns the real addresses of the connection's person, lower-cased: the
+// primary, the address shared with the app and every alternative, verified or not.
+func (s *Server) personAddresses(ctx context.Context, conn *ent.AppConnection) ([]string, error) {
+	others, err := s.db.UserEmail.Query().Where(useremail.UserID(conn.UserID)).Select(useremail.FieldEmail).Strings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range append([]string{conn.Edges.User.Email, conn.AppEmail}, others...) {
+		if a = strings.ToLower(strings.TrimSpace(a)); a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// maxMaskedParticipants bounds the To and Cc addresses of one forward that get a reverse alias;
+// addresses past it are dropped from the header.
+const maxMaskedParticipants = 50
+
+// maskParticipants replaces every To and Cc address of a forward that is not on Domain by the
+// reverse alias of (connectionID, address), named like From (displayName). A "reply all" of
+// the person then goes through the relay to every participant, instead of from the person's
+// real address to the ones the sender copied. A To or Cc field that does not parse as an
+// address list is removed. Past maxMaskedParticipants addresses, the rest are dropped.
+func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connectionID string, now time.Time) error {
+	masked := 0
+	for _, k := range []string{"To", "Cc"} {
+		if !h.Has(k) {
+			continue
+		}
+		list, err := h.AddressList(k)
+		if err != nil {
+			h.Del(k)
+			continue
+		}
+		if len(list) == 0 {
+			continue // "undisclosed-recipients:;"
+		}
+		var out []*gomail.Address
+		changed := false
+		for _, a := range list {
+			if _, d, _ := strings.Cut(a.Address, "@"); strings.EqualFold(d, s.cfg.Domain) {
+				out = append(out, a)
+				continue
+			}
+			if masked == maxMaskedParticipants {
+				continue
+			}
+			changed = true
+			masked++
+			c, err := s.contact(ctx, connectionID, strings.ToLower(a.Address), now)
+			if err != nil {
+				return err
+			}
+			out = append(out, &gomail.Address{Name: displayName(a), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
+		}
+		switch {
+		case len(out) == 0:
+			h.Del(k)
+		case len(out) != len(list) || changed:
+			h.SetAddressList(k, out)
+		}
+	}
+	return nil
+}
+
+// unmaskParticipants is the way back for the Cc of a reply: a reverse alias of connectionID
+// becomes its contact's address (with no name), so the contact sees the participants as they
+// were; any other reverse alias on Domain, which the contact could not use, is removed.
+func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, connectionID string) error {
+	if !h.Has("Cc") {
+		return nil
+	}
+	list, err := h.AddressList("Cc")
+	if err != nil {
+		return nil // left to scrubReply
+	}
+	var out []*gomail.Address
+	changed := false
+	for _, a := range list {
+		local, d, _ := strings.Cut(strings.ToLower(a.Address), "@")
+		token, isReverse := strings.CutPrefix(local, reverseAliasPrefix)
+		if d != s.cfg.Domain || !isReverse {
+			out = append(out, a)
+			continue
+		}
+		changed = true
+		c, err := s.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ConnectionID(connectionID)).Only(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			continue
+		case err != nil:
+			return err
+		}
+		out = append(out, &gomail.Address{Address: c.ContactAddress})
+	}
+	switch {
+	case len(out) == 0:
+		h.Del("Cc")
+	case changed:
+		h.SetAddressList("Cc", out)
+	}
+	return nil
 }
 
 // contact returns the reverse alias of (connectionID, address), creating it on first use and

@@ -8,25 +8,49 @@
 //     no open relay), and only for an alias of a connection that forwards, is not muted and is
 //     not blocked. Every refusal happens at RCPT with a 550, so the sender gets an immediate
 //     bounce and no mail is accepted that would then be dropped (the spec allows either; a
-//     refusal also keeps undeliverable mail off our disks). Unknown and retired aliases get
-//     550 5.1.1; blocked, muted and non-forwarding ones 550 5.7.1 with one message, so a sender
-//     cannot tell which of the three the person chose.
+//     refusal also keeps undeliverable mail off our disks). Unknown, retired, blocked, muted
+//     and non-forwarding aliases all get the same 550 5.1.1 "No such mailbox", so a sender
+//     cannot tell which of them an address is.
+//   - Each peer (IPv4 address, or IPv6 /64) may send Config.RcptLimit RCPT TO per minute,
+//     accepted or refused; past that RCPT gets 450 4.7.1 until the minute ends, which makes
+//     probing for aliases slow.
 //   - The forwarded mail leaves with envelope sender and From on Domain, as SPF and DMARC at
 //     the receiver require: From: "<S's name> (<S's address, @ written " at ">) via LoginSign"
 //     <r-TOKEN@Domain>, where r-TOKEN@Domain is the reverse alias of (C, S) stored as a
 //     RelayContact. Reply-To is the reverse alias too, X-Original-From keeps S's From header
 //     verbatim, X-LoginSign-Relay marks the hop and a Received trace line is added. Sender,
 //     Return-Path and DKIM-Signature are removed (our header changes would break the
-//     signature). Nothing below the top-level header is touched: the body and attachments are
-//     forwarded byte for byte.
+//     signature). Fields that make P's mail client write to S directly, revealing P's address,
+//     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
+//     Errors-To, and the mailto: entries of List-Unsubscribe (its http(s) entries stay).
+//     Every To and Cc address not on Domain becomes its own reverse alias (at most 50 per
+//     message; more are dropped, and a To or Cc that does not parse is removed), so a "reply
+//     all" reaches the other participants through the relay, not from P's real address.
+//     Nothing below the top-level header is touched: the body and attachments are forwarded
+//     byte for byte.
 //
 // Replying (mail from P to r-TOKEN@Domain):
 //
-//   - accepted only while C exists and is not blocked, and only from P's primary address or
-//     one of P's verified alternative addresses; anyone else gets 550 5.7.1.
-//   - sent to S with envelope sender and From A. Headers that would reveal P (Sender, Reply-To,
-//     Return-Path, Received, X-Originating-IP, DKIM-Signature) are removed, To becomes S and
-//     Message-ID is replaced by one on Domain.
+//   - RCPT is accepted only while C exists and is not blocked, and only from an envelope
+//     sender that is P's primary address or one of P's verified alternative addresses; anyone
+//     else gets 550 5.7.1.
+//   - The message itself must prove it comes from P (DATA is refused otherwise, and nothing of
+//     the transaction is sent): its From header names exactly one address, one of P's (550
+//     5.7.1 otherwise), and it passes DMARC (RFC 7489) for that address's domain: SPF passes
+//     for the envelope sender from the connecting peer and the envelope domain is aligned
+//     with the From domain, or a valid DKIM signature has an aligned d= (550 5.7.26
+//     otherwise; 451 4.7.26 when a DNS lookup failed temporarily). Alignment is relaxed
+//     (same organizational domain) unless the domain's DMARC record says aspf=s or adkim=s;
+//     its p= does not matter, a pass is always required. DNS goes through Config.Resolver.
+//   - It is sent to S with envelope sender and From A, To S and a new Message-ID on Domain.
+//     In Cc, reverse aliases of C become their contacts' addresses again and other reverse
+//     aliases are removed. Removed: every field that traces P's mail system or invites a direct answer (Sender,
+//     Reply-To, Return-Path, Received, Received-SPF, X-Originating-IP, X-Sender, Bcc,
+//     DKIM-Signature, DomainKey-Signature, Authentication-Results, ARC-*, X-Original-*,
+//     Resent-*, Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
+//     Errors-To, List-Unsubscribe, List-Unsubscribe-Post), and any other field whose value
+//     names one of P's addresses (primary, shared with the app, alternatives verified or
+//     not), compared ignoring case, also inside encoded words; Cc loses only P's entries.
 //
 // The envelope sender of a forward is the reverse alias, so a bounce of the forward (sent
 // from <>) is refused at RCPT instead of being forwarded again: forwards cannot loop. A
@@ -50,6 +74,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"loginsign/ent"
+	"loginsign/internal/kv"
 	"loginsign/internal/mail"
 )
 
@@ -69,6 +94,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for Received lines and RelayContact timestamps. Default time.Now.
 	Now func() time.Time
+	// KV holds the RCPT limiter's counters, shared by every instance. Required.
+	KV *kv.Store
+	// RcptLimit is how many RCPT TO commands one peer (an IPv4 address or an IPv6 /64) may
+	// send per minute, accepted or not; past it RCPT gets 450 4.7.1 until the minute ends
+	// (LOGINSIGN_RELAY_RCPT_LIMIT). Default DefaultRcptLimit.
+	RcptLimit int
+	// Resolver answers the DNS queries that authenticate replies (SPF, DKIM, DMARC). Default
+	// net.DefaultResolver.
+	Resolver Resolver
 }
 
 const (
@@ -81,6 +115,8 @@ const (
 	lookupTimeout = 30 * time.Second
 	// sendTimeout bounds the outbound delivery of one message to one recipient.
 	sendTimeout = 2 * time.Minute
+	// authTimeout bounds the owner lookups and DNS queries that authenticate one reply.
+	authTimeout = 30 * time.Second
 )
 
 // Server is the relay's SMTP server. Create it with NewServer.
@@ -96,8 +132,17 @@ type Server struct {
 }
 
 // NewServer returns a relay for cfg.Domain that looks aliases up in db and delivers through
-// out. It does not listen yet: call ListenAndServe or Serve.
+// out. It does not listen yet: call ListenAndServe or Serve. It panics when cfg.KV is nil.
 func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
+	if cfg.KV == nil {
+		panic("relay: Config.KV is required (the RCPT limiter counts there)")
+	}
+	if cfg.RcptLimit <= 0 {
+		cfg.RcptLimit = DefaultRcptLimit
+	}
+	if cfg.Resolver == nil {
+		cfg.Resolver = net.DefaultResolver
+	}
 	cfg.Domain = strings.ToLower(strings.TrimSpace(cfg.Domain))
 	if cfg.Hostname == "" {
 		cfg.Hostname = cfg.Domain

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,21 +11,23 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
-	_ "modernc.org/sqlite"
 
 	"loginsign/ent"
 	"loginsign/ent/relaycontact"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv"
+	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/relay"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
 )
 
 const (
@@ -36,11 +37,12 @@ const (
 	original = "support@acme.test"
 )
 
-// fixture is a relay wired to a database and a mailtest listener.
+// fixture is a relay wired to a database, a Redis, a test DNS zone and a mailtest listener.
 type fixture struct {
 	db    *ent.Client
 	out   *mailtest.Server
 	addr  string // the relay's host:port
+	zone  *zone  // the DNS the relay authenticates replies with
 	conn  *ent.AppConnection
 	user  *ent.User
 	app   *ent.Application
@@ -49,13 +51,18 @@ type fixture struct {
 
 type fixtureOptions struct {
 	maxMessageBytes int64
+	rcptLimit       int
 	logger          *slog.Logger
 	sender          func(*mailtest.Server) mail.Sender
 }
 
-func newFixture(tb testing.TB, opts fixtureOptions) *fixture {
+// newFixture starts a relay on db. The DNS zone lets 127.0.0.0/8 send for example.com and
+// example.net by SPF, so replies of the person from this machine pass as they are.
+func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	tb.Helper()
-	f := &fixture{db: openDB(tb)}
+	f := &fixture{db: db.Client, zone: newZone()}
+	f.zone.setTXT("example.com", "v=spf1 ip4:127.0.0.0/8 -all")
+	f.zone.setTXT("example.net", "v=spf1 ip4:127.0.0.0/8 -all")
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	}
@@ -66,12 +73,18 @@ func newFixture(tb testing.TB, opts fixtureOptions) *fixture {
 	} else {
 		out = mustSender(tb, f.out.URL(), opts.logger)
 	}
+	limiter, err := kv.Open(context.Background(), kvtest.URL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { limiter.Close() })
 	f.user = f.newUser(tb, person)
 	owner := f.newUser(tb, "dev@acme.test")
 	f.app = f.db.Application.Create().SetOwnerID(owner.ID).SetName("Acme").SetSecretHash(ids.Hash("s")).SaveX(context.Background())
 	f.conn = f.newConnection(tb, f.user, alias)
 
-	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes, Logger: opts.logger}, f.db, out)
+	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes,
+		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, Resolver: f.zone}, f.db, out)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -92,19 +105,55 @@ func mustSender(tb testing.TB, url string, logger *slog.Logger) mail.Sender {
 	return s
 }
 
-func openDB(tb testing.TB) *ent.Client {
-	tb.Helper()
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(tb.Name())
-	db, err := sql.Open("sqlite", "file:"+name+"?mode=memory&cache=shared&_pragma=foreign_keys(1)")
-	if err != nil {
-		tb.Fatal(err)
+// zone is the test DNS: TXT records by name; every other query finds nothing. A name in a
+// domain marked broken fails temporarily, like an unreachable name server.
+type zone struct {
+	mu     sync.Mutex
+	txt    map[string][]string
+	broken map[string]bool
+}
+
+func newZone() *zone { return &zone{txt: map[string][]string{}, broken: map[string]bool{}} }
+
+// setTXT replaces the TXT records of name; none removes them.
+func (z *zone) setTXT(name string, records ...string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.txt[name] = records
+}
+
+// breakDomain makes every lookup of domain and its subdomains fail temporarily.
+func (z *zone) breakDomain(domain string) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.broken[domain] = true
+}
+
+func (z *zone) LookupTXT(_ context.Context, name string) ([]string, error) {
+	name = strings.TrimSuffix(strings.ToLower(name), ".")
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	for d := range z.broken {
+		if name == d || strings.HasSuffix(name, "."+d) {
+			return nil, &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
+		}
 	}
-	client := ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db)))
-	if err := client.Schema.Create(context.Background()); err != nil {
-		tb.Fatalf("migrating: %v", err)
+	if r := z.txt[name]; len(r) > 0 {
+		return r, nil
 	}
-	tb.Cleanup(func() { client.Close() })
-	return client
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (z *zone) LookupMX(_ context.Context, name string) ([]*net.MX, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+}
+
+func (z *zone) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func (z *zone) LookupAddr(_ context.Context, addr string) ([]string, error) {
+	return nil, &net.DNSError{Err: "no such host", Name: addr, IsNotFound: true}
 }
 
 func (f *fixture) newUser(tb testing.TB, email string) *ent.User {
@@ -188,278 +237,297 @@ func randomBytes(n int) []byte {
 }
 
 func TestForwardKeepsBodyAndAttachmentByteIdentical(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	attachment := randomBytes(50_000)
-	header, body := message(alias, attachment)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		attachment := randomBytes(50_000)
+		header, body := message(alias, attachment)
 
-	if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	e := f.out.Next(t, 5*time.Second)
+		if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		e := f.out.Next(t, 5*time.Second)
 
-	if !bytes.Equal(e.Body(), body) {
-		t.Errorf("forwarded body differs from the original (%d vs %d bytes)", len(e.Body()), len(body))
-	}
-	got := attachmentOf(t, e.Data)
-	if !bytes.Equal(got, attachment) {
-		t.Errorf("decoded attachment differs (%d vs %d bytes)", len(got), len(attachment))
-	}
-	if want := "Hello Zoë,\r\n.a line that starts with a dot\r\n"; !strings.HasPrefix(e.Text, want) {
-		t.Errorf("text part = %q, want prefix %q", e.Text, want)
-	}
-	if got, want := strings.Join(e.To, ","), person; got != want {
-		t.Errorf("forwarded to %q, want %q", got, want)
-	}
+		if !bytes.Equal(e.Body(), body) {
+			t.Errorf("forwarded body differs from the original (%d vs %d bytes)", len(e.Body()), len(body))
+		}
+		got := attachmentOf(t, e.Data)
+		if !bytes.Equal(got, attachment) {
+			t.Errorf("decoded attachment differs (%d vs %d bytes)", len(got), len(attachment))
+		}
+		if want := "Hello Zoë,\r\n.a line that starts with a dot\r\n"; !strings.HasPrefix(e.Text, want) {
+			t.Errorf("text part = %q, want prefix %q", e.Text, want)
+		}
+		if got, want := strings.Join(e.To, ","), person; got != want {
+			t.Errorf("forwarded to %q, want %q", got, want)
+		}
+	})
 }
 
 func TestForwardRewritesTopLevelHeaders(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	header, body := message(alias, randomBytes(100))
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		header, body := message(alias, randomBytes(100))
 
-	if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	e := f.out.Next(t, 5*time.Second)
-
-	contact := f.db.RelayContact.Query().OnlyX(context.Background())
-	if contact.ContactAddress != original || contact.ConnectionID != f.conn.ID {
-		t.Fatalf("RelayContact = %+v, want %s on %s", contact, original, f.conn.ID)
-	}
-	reverse := "r-" + contact.Token + "@" + domain
-	if e.From != reverse {
-		t.Errorf("envelope sender = %q, want the reverse alias %q", e.From, reverse)
-	}
-	h := parseHeader(t, e.Data)
-	from, _ := h.AddressList("From")
-	if len(from) != 1 || from[0].Address != reverse || from[0].Name != "Acme Support (support at acme.test) via LoginSign" {
-		t.Errorf("From = %v, want \"Acme Support (support at acme.test) via LoginSign\" <%s>", from, reverse)
-	}
-	if replyTo, _ := h.AddressList("Reply-To"); len(replyTo) != 1 || replyTo[0].Address != reverse {
-		t.Errorf("Reply-To = %v, want %s", replyTo, reverse)
-	}
-	for key, want := range map[string]string{
-		"X-Original-From":   `"Acme Support" <support@acme.test>`,
-		"X-Loginsign-Relay": "forward",
-		"To":                alias,
-		"Message-Id":        "<m1@acme.test>",
-	} {
-		if got := h.Get(key); got != want {
-			t.Errorf("%s = %q, want %q", key, got, want)
+		if err := send(f.addr, "bounce@acme.test", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+			t.Fatalf("send: %v", err)
 		}
-	}
-	if subject, _ := h.Subject(); subject != "Your invoice €" {
-		t.Errorf("Subject = %q", subject)
-	}
-	for _, gone := range []string{"Dkim-Signature", "Sender", "Return-Path"} {
-		if h.Has(gone) {
-			t.Errorf("%s was kept: %q", gone, h.Get(gone))
-		}
-	}
-	if got := h.Get("Received"); !strings.Contains(got, "by mx.relay.test") || !strings.Contains(got, "for <"+alias+">") {
-		t.Errorf("Received = %q", got)
-	}
-	if bytes.Contains(e.Header(), []byte("esp.test")) {
-		t.Errorf("the removed Sender still shows in the header:\n%s", e.Header())
-	}
+		e := f.out.Next(t, 5*time.Second)
 
-	// A second mail from the same sender reuses the reverse alias.
-	if err := send(f.addr, "", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
-		t.Fatalf("second send: %v", err)
-	}
-	if e2 := f.out.Next(t, 5*time.Second); e2.From != reverse {
-		t.Errorf("second forward: envelope sender = %q, want %q", e2.From, reverse)
-	}
-	if n := f.db.RelayContact.Query().CountX(context.Background()); n != 1 {
-		t.Errorf("%d RelayContacts, want 1", n)
-	}
+		contact := f.db.RelayContact.Query().OnlyX(context.Background())
+		if contact.ContactAddress != original || contact.ConnectionID != f.conn.ID {
+			t.Fatalf("RelayContact = %+v, want %s on %s", contact, original, f.conn.ID)
+		}
+		reverse := "r-" + contact.Token + "@" + domain
+		if e.From != reverse {
+			t.Errorf("envelope sender = %q, want the reverse alias %q", e.From, reverse)
+		}
+		h := parseHeader(t, e.Data)
+		from, _ := h.AddressList("From")
+		if len(from) != 1 || from[0].Address != reverse || from[0].Name != "Acme Support (support at acme.test) via LoginSign" {
+			t.Errorf("From = %v, want \"Acme Support (support at acme.test) via LoginSign\" <%s>", from, reverse)
+		}
+		if replyTo, _ := h.AddressList("Reply-To"); len(replyTo) != 1 || replyTo[0].Address != reverse {
+			t.Errorf("Reply-To = %v, want %s", replyTo, reverse)
+		}
+		for key, want := range map[string]string{
+			"X-Original-From":   `"Acme Support" <support@acme.test>`,
+			"X-Loginsign-Relay": "forward",
+			"To":                alias,
+			"Message-Id":        "<m1@acme.test>",
+		} {
+			if got := h.Get(key); got != want {
+				t.Errorf("%s = %q, want %q", key, got, want)
+			}
+		}
+		if subject, _ := h.Subject(); subject != "Your invoice €" {
+			t.Errorf("Subject = %q", subject)
+		}
+		for _, gone := range []string{"Dkim-Signature", "Sender", "Return-Path"} {
+			if h.Has(gone) {
+				t.Errorf("%s was kept: %q", gone, h.Get(gone))
+			}
+		}
+		if got := h.Get("Received"); !strings.Contains(got, "by mx.relay.test") || !strings.Contains(got, "for <"+alias+">") {
+			t.Errorf("Received = %q", got)
+		}
+		if bytes.Contains(e.Header(), []byte("esp.test")) {
+			t.Errorf("the removed Sender still shows in the header:\n%s", e.Header())
+		}
+
+		// A second mail from the same sender reuses the reverse alias.
+		if err := send(f.addr, "", []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+			t.Fatalf("second send: %v", err)
+		}
+		if e2 := f.out.Next(t, 5*time.Second); e2.From != reverse {
+			t.Errorf("second forward: envelope sender = %q, want %q", e2.From, reverse)
+		}
+		if n := f.db.RelayContact.Query().CountX(context.Background()); n != 1 {
+			t.Errorf("%d RelayContacts, want 1", n)
+		}
+	})
 }
 
 func TestForwardAcceptsAliasInAnyCase(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	if err := send(f.addr, original, []string{"X9S8D7@Relay.TEST"}, []byte("From: "+original+"\r\nSubject: hi\r\n\r\nhi\r\n")); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-	if e := f.out.Next(t, 5*time.Second); e.To[0] != person {
-		t.Errorf("forwarded to %v", e.To)
-	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		if err := send(f.addr, original, []string{"X9S8D7@Relay.TEST"}, []byte("From: "+original+"\r\nSubject: hi\r\n\r\nhi\r\n")); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		if e := f.out.Next(t, 5*time.Second); e.To[0] != person {
+			t.Errorf("forwarded to %v", e.To)
+		}
+	})
 }
 
 func TestReplyLeavesFromTheAlias(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	ctx := context.Background()
-	header, body := message(alias, randomBytes(100))
-	if err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
-		t.Fatalf("forward: %v", err)
-	}
-	forwarded := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
-	replyTo, _ := forwarded.AddressList("Reply-To")
-	reverse := replyTo[0].Address
-
-	reply := []byte("From: \"Pat Person\" <" + person + ">\r\n" +
-		"Sender: " + person + "\r\n" +
-		"Reply-To: " + person + "\r\n" +
-		"To: \"Acme Support via LoginSign\" <" + reverse + ">\r\n" +
-		"Received: from [192.0.2.7] by smtp.example.com\r\n" +
-		"X-Originating-IP: [192.0.2.7]\r\n" +
-		"Message-ID: <secret-123@mail.example.com>\r\n" +
-		"In-Reply-To: <m1@acme.test>\r\n" +
-		"Subject: Re: Your invoice\r\n\r\n" +
-		"Thanks!\r\n")
-	if err := send(f.addr, strings.ToUpper(person), []string{reverse}, reply); err != nil {
-		t.Fatalf("reply: %v", err)
-	}
-	e := f.out.Next(t, 5*time.Second)
-
-	if e.From != alias || strings.Join(e.To, ",") != original {
-		t.Errorf("envelope %s -> %v, want %s -> %s", e.From, e.To, alias, original)
-	}
-	h := parseHeader(t, e.Data)
-	if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Address != alias || from[0].Name != "" {
-		t.Errorf("From = %v, want <%s>", from, alias)
-	}
-	if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != original {
-		t.Errorf("To = %v, want %s", to, original)
-	}
-	if got := h.Get("In-Reply-To"); got != "<m1@acme.test>" {
-		t.Errorf("In-Reply-To = %q, want it kept", got)
-	}
-	for _, leak := range []string{person, "example.com", "192.0.2.7", "Pat Person"} {
-		if bytes.Contains(bytes.ToLower(e.Header()), bytes.ToLower([]byte(leak))) {
-			t.Errorf("reply header reveals %q:\n%s", leak, e.Header())
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		header, body := message(alias, randomBytes(100))
+		if err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...)); err != nil {
+			t.Fatalf("forward: %v", err)
 		}
-	}
-	if !bytes.Equal(e.Body(), []byte("Thanks!\r\n")) {
-		t.Errorf("body = %q", e.Body())
-	}
-	if c := f.db.RelayContact.Query().OnlyX(ctx); !c.LastUsedAt.After(c.CreatedAt) && !c.LastUsedAt.Equal(c.CreatedAt) {
-		t.Errorf("last_used_at %v before created_at %v", c.LastUsedAt, c.CreatedAt)
-	}
+		forwarded := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		replyTo, _ := forwarded.AddressList("Reply-To")
+		reverse := replyTo[0].Address
 
-	// From a verified alternative address: allowed. From an unverified one or a stranger: not.
-	f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("alt@example.net").SetVerifiedAt(time.Now()).ExecX(ctx)
-	f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("pending@example.net").ExecX(ctx)
-	if err := send(f.addr, "alt@example.net", []string{reverse}, reply); err != nil {
-		t.Errorf("reply from a verified alternative address: %v", err)
-	}
-	for _, from := range []string{"pending@example.net", "stranger@example.org", ""} {
-		if err := send(f.addr, from, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
-			t.Errorf("reply from %q: %v, want 550 5.7.1", from, err)
+		reply := []byte("From: \"Pat Person\" <" + person + ">\r\n" +
+			"Sender: " + person + "\r\n" +
+			"Reply-To: " + person + "\r\n" +
+			"To: \"Acme Support via LoginSign\" <" + reverse + ">\r\n" +
+			"Received: from [192.0.2.7] by smtp.example.com\r\n" +
+			"X-Originating-IP: [192.0.2.7]\r\n" +
+			"Message-ID: <secret-123@mail.example.com>\r\n" +
+			"In-Reply-To: <m1@acme.test>\r\n" +
+			"Subject: Re: Your invoice\r\n\r\n" +
+			"Thanks!\r\n")
+		if err := send(f.addr, strings.ToUpper(person), []string{reverse}, reply); err != nil {
+			t.Fatalf("reply: %v", err)
 		}
-	}
-	if got := len(f.out.Wait(t, 3)); got != 3 {
-		t.Errorf("%d messages delivered, want 3", got)
-	}
+		e := f.out.Next(t, 5*time.Second)
+
+		if e.From != alias || strings.Join(e.To, ",") != original {
+			t.Errorf("envelope %s -> %v, want %s -> %s", e.From, e.To, alias, original)
+		}
+		h := parseHeader(t, e.Data)
+		if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Address != alias || from[0].Name != "" {
+			t.Errorf("From = %v, want <%s>", from, alias)
+		}
+		if to, _ := h.AddressList("To"); len(to) != 1 || to[0].Address != original {
+			t.Errorf("To = %v, want %s", to, original)
+		}
+		if got := h.Get("In-Reply-To"); got != "<m1@acme.test>" {
+			t.Errorf("In-Reply-To = %q, want it kept", got)
+		}
+		for _, leak := range []string{person, "example.com", "192.0.2.7", "Pat Person"} {
+			if bytes.Contains(bytes.ToLower(e.Header()), bytes.ToLower([]byte(leak))) {
+				t.Errorf("reply header reveals %q:\n%s", leak, e.Header())
+			}
+		}
+		if !bytes.Equal(e.Body(), []byte("Thanks!\r\n")) {
+			t.Errorf("body = %q", e.Body())
+		}
+		if c := f.db.RelayContact.Query().OnlyX(ctx); !c.LastUsedAt.After(c.CreatedAt) && !c.LastUsedAt.Equal(c.CreatedAt) {
+			t.Errorf("last_used_at %v before created_at %v", c.LastUsedAt, c.CreatedAt)
+		}
+
+		// From a verified alternative address: allowed. From an unverified one or a stranger: not.
+		f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("alt@example.net").SetVerifiedAt(time.Now()).ExecX(ctx)
+		f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("pending@example.net").ExecX(ctx)
+		fromAlt := bytes.Replace(reply, []byte("<"+person+">"), []byte("<alt@example.net>"), 1)
+		if err := send(f.addr, "alt@example.net", []string{reverse}, fromAlt); err != nil {
+			t.Errorf("reply from a verified alternative address: %v", err)
+		}
+		for _, from := range []string{"pending@example.net", "stranger@example.org", ""} {
+			if err := send(f.addr, from, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
+				t.Errorf("reply from %q: %v, want 550 5.7.1", from, err)
+			}
+		}
+		if got := len(f.out.Wait(t, 3)); got != 3 {
+			t.Errorf("%d messages delivered, want 3", got)
+		}
+	})
 }
 
 func TestReverseAliasEndsWithItsConnection(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	ctx := context.Background()
-	contact := f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken("tok123").SaveX(ctx)
-	reverse := "r-tok123@" + domain
-	reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		contact := f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken("tok123").SaveX(ctx)
+		reverse := "r-tok123@" + domain
+		reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
 
-	f.db.AppConnection.UpdateOne(f.conn).SetBlocked(true).ExecX(ctx)
-	if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
-		t.Errorf("reply while blocked: %v, want 550 5.7.1", err)
-	}
+		f.db.AppConnection.UpdateOne(f.conn).SetBlocked(true).ExecX(ctx)
+		if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
+			t.Errorf("reply while blocked: %v, want 550 5.1.1", err)
+		}
 
-	f.db.AppConnection.DeleteOne(f.conn).ExecX(ctx)
-	if n := f.db.RelayContact.Query().Where(relaycontact.ID(contact.ID)).CountX(ctx); n != 0 {
-		t.Errorf("RelayContact survived its connection")
-	}
-	if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
-		t.Errorf("reply after deletion: %v, want 550 5.1.1", err)
-	}
-	if err := send(f.addr, person, []string{"r-nosuchtoken@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
-		t.Errorf("unknown reverse alias: %v, want 550 5.1.1", err)
-	}
-	if n := f.out.Count(); n != 0 {
-		t.Errorf("%d messages delivered, want 0", n)
-	}
+		f.db.AppConnection.DeleteOne(f.conn).ExecX(ctx)
+		if n := f.db.RelayContact.Query().Where(relaycontact.ID(contact.ID)).CountX(ctx); n != 0 {
+			t.Errorf("RelayContact survived its connection")
+		}
+		if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
+			t.Errorf("reply after deletion: %v, want 550 5.1.1", err)
+		}
+		if err := send(f.addr, person, []string{"r-nosuchtoken@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
+			t.Errorf("unknown reverse alias: %v, want 550 5.1.1", err)
+		}
+		if n := f.out.Count(); n != 0 {
+			t.Errorf("%d messages delivered, want 0", n)
+		}
+	})
 }
 
 func TestRefusedRecipients(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	ctx := context.Background()
-	other := f.newUser(t, "other@example.com")
-	for _, c := range []struct{ alias, set string }{
-		{"muted1@relay.test", "muted"}, {"nofwd1@relay.test", "not forwarding"}, {"block1@relay.test", "blocked"},
-	} {
-		conn := f.newConnection(t, other, c.alias)
-		u := f.db.AppConnection.UpdateOne(conn)
-		switch c.set {
-		case "muted":
-			u.SetEmailMuted(true)
-		case "not forwarding":
-			u.SetIsForwarding(false)
-		case "blocked":
-			u.SetBlocked(true)
-		}
-		u.ExecX(ctx)
-	}
-	f.db.RetiredAlias.Create().SetAddress("gone42@relay.test").ExecX(ctx)
-
-	for _, tc := range []struct {
-		name, rcpt, want string
-	}{
-		{"muted", "muted1@relay.test", "550 5.7.1"},
-		{"not forwarding", "nofwd1@relay.test", "550 5.7.1"},
-		{"blocked", "block1@relay.test", "550 5.7.1"},
-		{"deleted (retired)", "gone42@relay.test", "550 5.1.1"},
-		{"unknown", "nobody@relay.test", "550 5.1.1"},
-		{"foreign domain", "someone@example.org", "550 5.7.1"},
-		{"subdomain of the relay domain", "x9s8d7@sub.relay.test", "550 5.7.1"},
-		{"relay domain as a suffix", "x9s8d7@evilrelay.test", "550 5.7.1"},
-		{"no domain", "x9s8d7", "501 5.5.2"}, // refused by go-smtp's path parser
-		{"two at signs", "a@b@relay.test", "501 5.1.3"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := send(f.addr, original, []string{tc.rcpt}, []byte("Subject: hi\r\n\r\nhi\r\n"))
-			if got := smtpCode(err); got != tc.want {
-				t.Errorf("RCPT TO:<%s> = %v, want %s", tc.rcpt, err, tc.want)
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		other := f.newUser(t, "other@example.com")
+		for _, c := range []struct{ alias, set string }{
+			{"muted1@relay.test", "muted"}, {"nofwd1@relay.test", "not forwarding"}, {"block1@relay.test", "blocked"},
+		} {
+			conn := f.newConnection(t, other, c.alias)
+			u := f.db.AppConnection.UpdateOne(conn)
+			switch c.set {
+			case "muted":
+				u.SetEmailMuted(true)
+			case "not forwarding":
+				u.SetIsForwarding(false)
+			case "blocked":
+				u.SetBlocked(true)
 			}
-		})
-	}
-	if n := f.out.Count(); n != 0 {
-		t.Errorf("%d messages delivered, want 0", n)
-	}
+			u.ExecX(ctx)
+		}
+		f.db.RetiredAlias.Create().SetAddress("gone42@relay.test").ExecX(ctx)
+
+		for _, tc := range []struct {
+			name, rcpt, want string
+		}{
+			{"muted", "muted1@relay.test", "550 5.1.1"},
+			{"not forwarding", "nofwd1@relay.test", "550 5.1.1"},
+			{"blocked", "block1@relay.test", "550 5.1.1"},
+			{"deleted (retired)", "gone42@relay.test", "550 5.1.1"},
+			{"unknown", "nobody@relay.test", "550 5.1.1"},
+			{"foreign domain", "someone@example.org", "550 5.7.1"},
+			{"subdomain of the relay domain", "x9s8d7@sub.relay.test", "550 5.7.1"},
+			{"relay domain as a suffix", "x9s8d7@evilrelay.test", "550 5.7.1"},
+			{"no domain", "x9s8d7", "501 5.5.2"}, // refused by go-smtp's path parser
+			{"two at signs", "a@b@relay.test", "501 5.1.3"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				err := send(f.addr, original, []string{tc.rcpt}, []byte("Subject: hi\r\n\r\nhi\r\n"))
+				if got := smtpCode(err); got != tc.want {
+					t.Errorf("RCPT TO:<%s> = %v, want %s", tc.rcpt, err, tc.want)
+				}
+			})
+		}
+		if n := f.out.Count(); n != 0 {
+			t.Errorf("%d messages delivered, want 0", n)
+		}
+	})
 }
 
 func TestSizeLimit(t *testing.T) {
-	f := newFixture(t, fixtureOptions{maxMessageBytes: 8 << 10})
-	header, body := message(alias, randomBytes(20<<10))
-	err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...))
-	if got := smtpCode(err); got != "552 5.3.4" {
-		t.Errorf("oversized message: %v, want 552 5.3.4", err)
-	}
-	small, smallBody := message(alias, randomBytes(1<<10))
-	if err := send(f.addr, original, []string{alias}, append(append(small, "\r\n"...), smallBody...)); err != nil {
-		t.Errorf("message under the limit: %v", err)
-	}
-	if n := len(f.out.Wait(t, 1)); n != 1 {
-		t.Errorf("%d messages delivered, want 1", n)
-	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{maxMessageBytes: 8 << 10})
+		header, body := message(alias, randomBytes(20<<10))
+		err := send(f.addr, original, []string{alias}, append(append(header, "\r\n"...), body...))
+		if got := smtpCode(err); got != "552 5.3.4" {
+			t.Errorf("oversized message: %v, want 552 5.3.4", err)
+		}
+		small, smallBody := message(alias, randomBytes(1<<10))
+		if err := send(f.addr, original, []string{alias}, append(append(small, "\r\n"...), smallBody...)); err != nil {
+			t.Errorf("message under the limit: %v", err)
+		}
+		if n := len(f.out.Wait(t, 1)); n != 1 {
+			t.Errorf("%d messages delivered, want 1", n)
+		}
+	})
 }
 
 func TestLoopIsRefused(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	msg := []byte("X-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nFrom: " + original + "\r\n\r\nhi\r\n")
-	if err := send(f.addr, original, []string{alias}, msg); smtpCode(err) != "554 5.4.6" {
-		t.Errorf("looping message: %v, want 554 5.4.6", err)
-	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		msg := []byte("X-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nFrom: " + original + "\r\n\r\nhi\r\n")
+		if err := send(f.addr, original, []string{alias}, msg); smtpCode(err) != "554 5.4.6" {
+			t.Errorf("looping message: %v, want 554 5.4.6", err)
+		}
+	})
 }
 
 func TestOutboundTemporaryFailureIsDeferred(t *testing.T) {
-	f := newFixture(t, fixtureOptions{})
-	busy := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"}
-	f.out.FailNext(busy, busy, busy)
-	err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n"))
-	if got := smtpCode(err); got != "451 4.4.1" {
-		t.Errorf("DATA with the next hop failing: %v, want 451 4.4.1", err)
-	}
-	if err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n")); err != nil {
-		t.Errorf("retry by the sender: %v", err)
-	}
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		busy := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"}
+		f.out.FailNext(busy, busy, busy)
+		err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n"))
+		if got := smtpCode(err); got != "451 4.4.1" {
+			t.Errorf("DATA with the next hop failing: %v, want 451 4.4.1", err)
+		}
+		if err := send(f.addr, original, []string{alias}, []byte("From: "+original+"\r\n\r\nhi\r\n")); err != nil {
+			t.Errorf("retry by the sender: %v", err)
+		}
+	})
 }
 
 func parseHeader(tb testing.TB, data []byte) gomail.Header {

@@ -15,14 +15,14 @@ import (
 	"loginsign/ent/useremail"
 )
 
-// SMTP replies of the relay. Refusals of aliases share one text per class so that a sender
-// learns nothing about the person's settings.
+// SMTP replies of the relay. Every alias that does not take mail (unknown, retired, muted, not
+// forwarding, blocked) gets errNoMailbox, so a sender learns nothing about the person's
+// settings or the alias's history.
 var (
 	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: not a mailbox of this server"}
 	errNoMailbox   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
-	errRetired     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "This address no longer exists"}
-	errNotAccepted = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "This address does not accept mail"}
 	errNotOwner    = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Only the owner of this address may send through it"}
+	errThrottled   = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many recipients from your address, try again later"}
 	errBadAddress  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errLookup      = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary lookup failure, try again later"}
 	errLoop        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Mail loop detected"}
@@ -65,13 +65,23 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-// Rcpt accepts to only when it resolves to a route (see the package comment for the rules).
+// Rcpt accepts to only when the peer is within its RCPT limit and to resolves to a route (see
+// the package comment for the rules).
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ctx, cancel := context.WithTimeout(ss.s.ctx, lookupTimeout)
 	defer cancel()
-	r, err := ss.s.resolve(ctx, ss.from, to)
+	ok, err := ss.s.allowRcpt(ctx, ss.remote)
 	if err != nil {
-		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reply", err.Error())
+		ss.s.cfg.Logger.Error("relay: rcpt limiter", "remote", ss.remote, "error", err)
+		return errLookup
+	}
+	if !ok {
+		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reason", "rcpt limit", "reply", errThrottled.Error())
+		return errThrottled
+	}
+	r, reason, err := ss.s.resolve(ctx, ss.from, to)
+	if err != nil {
+		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reason", reason, "reply", err.Error())
 		return err
 	}
 	for _, have := range ss.routes {
@@ -97,14 +107,15 @@ func (ss *session) Reset() {
 
 func (ss *session) Logout() error { return nil }
 
-// resolve maps a RCPT TO address to its route, or to the SMTP error that refuses it.
-func (s *Server) resolve(ctx context.Context, from, to string) (route, error) {
+// resolve maps a RCPT TO address to its route, or to the SMTP error that refuses it and the
+// reason, for the log only: the reply itself is the same for every alias that takes no mail.
+func (s *Server) resolve(ctx context.Context, from, to string) (route, string, error) {
 	local, domain, ok := splitAddress(to)
 	if !ok {
-		return route{}, errBadAddress
+		return route{}, "bad address", errBadAddress
 	}
 	if !strings.EqualFold(domain, s.cfg.Domain) {
-		return route{}, errRelayDenied
+		return route{}, "foreign domain", errRelayDenied
 	}
 	local = strings.ToLower(local)
 	rcpt := local + "@" + s.cfg.Domain
@@ -115,23 +126,27 @@ func (s *Server) resolve(ctx context.Context, from, to string) (route, error) {
 }
 
 // resolveAlias finds the connection whose alias is rcpt and checks that it takes mail.
-func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, error) {
+func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, error) {
 	conn, err := s.db.AppConnection.Query().
 		Where(appconnection.AliasEmail(rcpt)).
 		WithUser().
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err) && s.retired(ctx, rcpt):
-		return route{}, errRetired
+		return route{}, "retired", errNoMailbox
 	case ent.IsNotFound(err):
-		return route{}, errNoMailbox
+		return route{}, "unknown", errNoMailbox
 	case err != nil:
 		s.cfg.Logger.Error("relay: alias lookup", "alias", rcpt, "error", err)
-		return route{}, errLookup
-	case conn.Blocked, !conn.IsForwarding, conn.EmailMuted:
-		return route{}, errNotAccepted
+		return route{}, "lookup failed", errLookup
+	case conn.Blocked:
+		return route{}, "blocked", errNoMailbox
+	case !conn.IsForwarding:
+		return route{}, "not forwarding", errNoMailbox
+	case conn.EmailMuted:
+		return route{}, "muted", errNoMailbox
 	}
-	return route{rcpt: rcpt, conn: conn}, nil
+	return route{rcpt: rcpt, conn: conn}, "", nil
 }
 
 // retired reports whether address belonged to a deleted connection.
@@ -141,31 +156,32 @@ func (s *Server) retired(ctx context.Context, address string) bool {
 }
 
 // resolveReverse finds the contact of reverse alias token and checks that from may use it.
-func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (route, error) {
+// That from is really the owner is proven later, on the message (authorizeReplies).
+func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (route, string, error) {
 	contact, err := s.db.RelayContact.Query().
 		Where(relaycontact.Token(token)).
 		WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
 		Only(ctx)
 	switch {
 	case ent.IsNotFound(err):
-		return route{}, errNoMailbox
+		return route{}, "unknown reverse alias", errNoMailbox
 	case err != nil:
 		s.cfg.Logger.Error("relay: reverse alias lookup", "rcpt", rcpt, "error", err)
-		return route{}, errLookup
+		return route{}, "lookup failed", errLookup
 	}
 	conn := contact.Edges.Connection
 	if conn.Blocked {
-		return route{}, errNotAccepted
+		return route{}, "blocked", errNoMailbox
 	}
 	owner, err := s.isOwnerAddress(ctx, conn, from)
 	if err != nil {
 		s.cfg.Logger.Error("relay: sender lookup", "rcpt", rcpt, "error", err)
-		return route{}, errLookup
+		return route{}, "lookup failed", errLookup
 	}
 	if !owner {
-		return route{}, errNotOwner
+		return route{}, "envelope sender is not the owner", errNotOwner
 	}
-	return route{rcpt: rcpt, conn: conn, contact: contact}, nil
+	return route{rcpt: rcpt, conn: conn, contact: contact}, "", nil
 }
 
 // isOwnerAddress reports whether addr is the primary or a verified alternative address of the

@@ -123,5 +123,5 @@ func CheckTarget(ctx context.Context, rawURL string, allowPrivate bool) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s resolves to %s", ErrForbiddenTarget, host, addrs[0])
+	return fmt.Errorf("%w: %s resolves only to private or loopback addresses", ErrForbiddenTarget, host)
 }

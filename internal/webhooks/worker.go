@@ -8,11 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -432,16 +435,41 @@ func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	return o
 }
 
-// describe shortens a transport error for the delivery log.
+// describe shortens a transport error for the delivery log, which the developer reads. It
+// names what failed, never an address of LoginSign's own infrastructure (the DNS resolver
+// that answered, the local socket) nor what the receiver's name resolved to.
 func (w *Worker) describe(err error) string {
-	if errors.Is(err, ErrForbiddenTarget) {
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, ErrForbiddenTarget):
 		return "refused: the webhook URL resolves to a private or loopback address"
-	}
-	if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout") {
+	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
 		return "timeout after " + w.cfg.Timeout.String()
+	case errors.As(err, &dnsErr):
+		if dnsErr.IsNotFound {
+			return "DNS: no such host " + dnsErr.Name
+		}
+		return "DNS: lookup of " + dnsErr.Name + " failed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset by the receiver"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "the receiver is unreachable"
+	case errors.As(err, &opErr):
+		return "connection failed (" + opErr.Op + ")"
 	}
-	return err.Error()
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = uerr.Err
+	}
+	return hostPort.ReplaceAllString(err.Error(), "[address]")
 }
+
+// hostPort matches an IPv4 or bracketed IPv6 address with a port, as Go's network errors
+// print them.
+var hostPort = regexp.MustCompile(`(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-fA-F:.%]+\]):\d+`)
 
 // parseRetryAfter reads RFC 9110 §10.2.3 Retry-After: delay seconds or an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {

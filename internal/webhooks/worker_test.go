@@ -5,11 +5,15 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
+	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -476,4 +480,52 @@ func TestGoneInTheMiddleOfABatchStopsTheWholeBatch(t *testing.T) {
 			t.Errorf("another application's event: %s, want delivered", ev.Status)
 		}
 	})
+}
+
+// failingTransport fails every request with err, as the network would.
+type failingTransport struct{ err error }
+
+func (t failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, t.err }
+
+// Delivery errors are read by the developer: they name what failed but never an address of
+// LoginSign's infrastructure (the DNS resolver, the local socket).
+func TestDeliveryErrorsShowNoInfrastructureAddress(t *testing.T) {
+	db := storetest.SQLite(t)
+	// A real refused connection: a closed port on loopback (dev mode may dial it).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String() + "/hook"
+	ln.Close()
+	f := newFixture(t, db, closed)
+	id := f.enqueue(t, f.app, 1)[0]
+	drain(t, f.worker(db))
+	if ev := f.event(t, id); ev.LastError != "connection refused" {
+		t.Errorf("refused connection: last error %q, want %q", ev.LastError, "connection refused")
+	}
+	// What the resolver answers (the outside world, so a transport that fails as net does).
+	for _, tt := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"unknown host", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "hooks.example.test", Server: "10.0.0.53:53", IsNotFound: true}},
+			"DNS: no such host hooks.example.test"},
+		{"resolver timeout", &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "i/o timeout", Name: "hooks.example.test", Server: "[fd00::53]:53", IsTimeout: true}},
+			"DNS: lookup of hooks.example.test failed"},
+		{"reset", &net.OpError{Op: "read", Net: "tcp", Source: &net.TCPAddr{IP: net.ParseIP("10.1.2.3"), Port: 41000},
+			Addr: &net.TCPAddr{IP: net.ParseIP("203.0.113.9"), Port: 443}, Err: os.NewSyscallError("read", syscall.ECONNRESET)},
+			"connection reset by the receiver"},
+		{"other", errors.New("proxy 10.0.0.8:3128 said no"), "proxy [address] said no"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			app, _ := f.newApp(t, "https://hooks.example.test/hook")
+			id := f.enqueue(t, app, 1)[0]
+			drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Client = &http.Client{Transport: failingTransport{tt.err}} }))
+			if ev := f.event(t, id); ev.LastError != tt.want {
+				t.Errorf("last error %q, want %q", ev.LastError, tt.want)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ package authpages
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -259,7 +260,7 @@ func scopeLabels(scopes []string) []string {
 func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		p.errorPage(w, r, formError(err))
 		return
 	}
 	flowID := r.PostForm.Get("flow")
@@ -342,7 +343,7 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		p.errorPage(w, r, formError(err))
 		return
 	}
 	flowID, email := r.PostForm.Get("flow"), r.PostForm.Get("email")
@@ -387,7 +388,7 @@ func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		p.errorPage(w, r, formError(err))
 		return
 	}
 	in, err := p.OAuth.UseMagicLink(r.Context(), r.PostForm.Get("token"), httpx.ClientIP(r), p.browser(w, r))
@@ -445,4 +446,14 @@ func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 	p.Cookies.Clear(w, sessionCookie)
 	pageHeaders(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// formError is the answer to a form that could not be read: 413 when it is over its limit,
+// else 400.
+func formError(err error) error {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return apperr.New(apperr.TooLarge, "the form is larger than %d bytes", mb.Limit)
+	}
+	return apperr.New(apperr.Invalid, "malformed form")
 }

@@ -1,0 +1,196 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
+	"loginsign/internal/ratelimit"
+)
+
+// Limits bound what one request to /graphql may cost, before and during the work. Zero fields
+// take the defaults written next to them.
+type Limits struct {
+	// MaxBody is the largest POST body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY). A larger one is
+	// answered 413 before more than MaxBody bytes are read. Default 1 MiB.
+	MaxBody int64
+	// MaxTokens is the largest document in lexical tokens; the parser stops at the limit.
+	// Default 10,000 (GraphiQL's introspection query is about 300).
+	MaxTokens int
+	// PerPrincipal is the complexity points one principal (the signed-in person, else the
+	// address) may spend per window; an operation costs its complexity (at least 1).
+	// Default 200,000 per minute: ten operations at the complexity limit.
+	PerPrincipal ratelimit.Rule
+	// Limiter counts PerPrincipal; nil turns that limit off.
+	Limiter *ratelimit.Limiter
+}
+
+// Default limits.
+const (
+	DefaultMaxBody   = 1 << 20
+	DefaultMaxTokens = 10000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBody <= 0 {
+		l.MaxBody = DefaultMaxBody
+	}
+	if l.MaxTokens <= 0 {
+		l.MaxTokens = DefaultMaxTokens
+	}
+	l.PerPrincipal = l.PerPrincipal.Or(ratelimit.Rule{Name: "graphql", N: 200000, Window: time.Minute})
+	return l
+}
+
+// Endpoint is /graphql: srv with the document and principal limits of l, behind the body
+// limit of l.
+func Endpoint(srv *handler.Server, l Limits) http.Handler {
+	l = l.withDefaults()
+	srv.SetParserTokenLimit(l.MaxTokens)
+	if l.Limiter != nil {
+		// Runs after the complexity limit (extensions run in the order they were added), so an
+		// operation refused for its complexity costs nothing.
+		srv.Use(principalLimit{limiter: l.Limiter, rule: l.PerPrincipal})
+	}
+	return LimitBody(srv, l.MaxBody)
+}
+
+// LimitBody answers 413 with a GraphQL error body ({"errors":[{"message","extensions":{"code":
+// "REQUEST_TOO_LARGE"}}]}) when a request body is longer than limit: at once when
+// Content-Length says so, else as soon as limit+1 bytes have arrived. A body (or GET query)
+// that is not UTF-8 or holds a NUL escape is answered 400 (code BAD_REQUEST): the database
+// would refuse such text. Anything else is handed on whole.
+func LimitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody {
+			q := r.URL.Query()
+			if httpx.HasEscapedNUL([]byte(q.Get("query"))) || httpx.HasEscapedNUL([]byte(q.Get("variables"))) {
+				writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the operation contains a NUL character (\\u0000)")
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > limit {
+			tooLarge(w, limit)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		var mb *http.MaxBytesError
+		switch {
+		case errors.As(err, &mb):
+			tooLarge(w, limit)
+			return
+		case err != nil:
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "could not read the request body")
+			return
+		}
+		if err := httpx.CheckJSONText(body); err != nil {
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", err.Message)
+			return
+		}
+		// A NUL may also hide in the document as GraphQL's own string escape.
+		var params struct {
+			Query string `json:"query"`
+		}
+		if json.Unmarshal(body, &params) == nil && httpx.HasEscapedNUL([]byte(params.Query)) {
+			writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the operation contains a NUL character (\\u0000)")
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Connection", "close")
+	writeGraphQLError(w, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE",
+		fmt.Sprintf("the request body is larger than %d bytes", limit))
+}
+
+// writeGraphQLError answers {"errors":[{"message","extensions":{"code"}}]} with status.
+func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
+	type extensions struct {
+		Code string `json:"code"`
+	}
+	type gqlError struct {
+		Message    string     `json:"message"`
+		Extensions extensions `json:"extensions"`
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Errors []gqlError `json:"errors"`
+	}{[]gqlError{{msg, extensions{code}}}})
+}
+
+// principalLimit charges each operation's complexity to its principal.
+type principalLimit struct {
+	limiter *ratelimit.Limiter
+	rule    ratelimit.Rule
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = principalLimit{}
+
+func (principalLimit) ExtensionName() string                   { return "PrincipalLimit" }
+func (principalLimit) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	cost := 1
+	if s, ok := oc.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats); ok {
+		cost = max(1, s.Complexity)
+	}
+	who := "ip:" + auth.ClientIP(ctx)
+	if s, ok := auth.SessionFrom(ctx); ok {
+		who = "usr:" + s.UserID
+	}
+	err := p.limiter.TakeN(ctx, p.rule, who, cost)
+	if err == nil {
+		return nil
+	}
+	var e *apperr.Error
+	if errors.As(err, &e) && e.Code == apperr.RateLimited {
+		gerr := gqlerror.Errorf("too many GraphQL operations; retry in %d seconds", e.RetryAfter)
+		gerr.Extensions = map[string]any{"code": string(apperr.RateLimited), "retryAfter": e.RetryAfter}
+		return gerr
+	}
+	gerr := gqlerror.Errorf("internal error")
+	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
+	return gerr
+}
+
+// MaxCachedQuery is the longest query text the parsed-query and persisted-query caches keep:
+// without it, 1,000 distinct 1 MiB documents would pin a gigabyte. Longer queries are parsed
+// each time (they still meet every limit).
+const MaxCachedQuery = 16 << 10
+
+// smallOnly is a cache that keeps only entries whose key (the query text, or its hash for
+// persisted queries, whose value is the text) is at most MaxCachedQuery bytes.
+type smallOnly[T any] struct{ graphql.Cache[T] }
+
+func (c smallOnly[T]) Add(ctx context.Context, key string, value T) {
+	if len(key) > MaxCachedQuery {
+		return
+	}
+	if s, ok := any(value).(string); ok && len(s) > MaxCachedQuery {
+		return
+	}
+	c.Cache.Add(ctx, key, value)
+}

@@ -1,0 +1,133 @@
+package httpx
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"loginsign/internal/auth"
+)
+
+// Proxies are the peers whose forwarding headers are believed (LOGINSIGN_TRUSTED_PROXIES). The
+// zero value trusts nobody: every request's address is its TCP peer.
+type Proxies struct {
+	nets []netip.Prefix
+}
+
+// ParseProxies parses a comma-separated list of CIDR prefixes or single addresses, such as
+// "10.0.0.0/8, 192.168.1.10, fd00::/8". An empty list trusts nobody.
+func ParseProxies(list string) (Proxies, error) {
+	var p Proxies
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return Proxies{}, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+			}
+			f = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String()
+		}
+		n, err := netip.ParsePrefix(f)
+		if err != nil {
+			return Proxies{}, fmt.Errorf("%q is not an IP address or CIDR prefix", f)
+		}
+		p.nets = append(p.nets, n.Masked())
+	}
+	return p, nil
+}
+
+// trusted reports whether a is one of the proxies.
+func (p Proxies) trusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, n := range p.nets {
+		if n.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ClientIP is the address of the party that sent r. It is the TCP peer, unless the peer is a
+// trusted proxy: then the forwarding headers are walked from the nearest hop outwards
+// (Forwarded, RFC 7239, when present; else X-Forwarded-For) and the first address that is not
+// a trusted proxy is the client. A malformed hop ends the walk at the last address believed,
+// so a client cannot smuggle a made-up address past the proxy that appended its own.
+func (p Proxies) ClientIP(r *http.Request) string {
+	peer, ok := parseHost(r.RemoteAddr)
+	if !ok {
+		return peerHost(r.RemoteAddr)
+	}
+	if !p.trusted(peer) {
+		return peer.String()
+	}
+	hops := forwardedFor(r.Header)
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, ok := parseHost(hops[i])
+		if !ok {
+			break
+		}
+		client = a
+		if !p.trusted(a) {
+			break
+		}
+	}
+	return client.String()
+}
+
+// forwardedFor lists the for= addresses of Forwarded (RFC 7239 §4), or else the entries of
+// X-Forwarded-For, in the order the hops added them.
+func forwardedFor(h http.Header) []string {
+	var out []string
+	for _, line := range h.Values("Forwarded") {
+		for _, elem := range strings.Split(line, ",") {
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					out = append(out, strings.Trim(v, `"`))
+				}
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	for _, line := range h.Values("X-Forwarded-For") {
+		for _, f := range strings.Split(line, ",") {
+			out = append(out, strings.TrimSpace(f))
+		}
+	}
+	return out
+}
+
+// parseHost parses "ip", "ip:port", "[ipv6]" or "[ipv6]:port".
+func parseHost(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func peerHost(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
+}
+
+// ClientAddress puts the request's client address (p.ClientIP) into its context
+// (auth.WithClientIP), where ClientIP, the access log, sessions and the domain rate limits
+// read it. It must wrap every other handler.
+func ClientAddress(p Proxies, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(auth.WithClientIP(r.Context(), p.ClientIP(r))))
+	})
+}

@@ -1,0 +1,87 @@
+// Package ratelimit is LoginSign's one limiter. Its counters are fixed windows in Redis
+// (package kv), so every instance shares them; domain functions call it for the operation
+// they protect (redeem, sign-in mail, client authentication, token, healthcheck, GraphQL), so
+// REST, GraphQL and pages all meet the same limits.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/kv"
+)
+
+// Rule is at most N hits per Window for one subject. Name keys the counters, so two rules
+// with the same name share them.
+type Rule struct {
+	Name   string
+	N      int
+	Window time.Duration
+}
+
+// Or returns r with N and Window taken from def where r leaves them zero.
+func (r Rule) Or(def Rule) Rule {
+	if r.Name == "" {
+		r.Name = def.Name
+	}
+	if r.N <= 0 {
+		r.N = def.N
+	}
+	if r.Window <= 0 {
+		r.Window = def.Window
+	}
+	return r
+}
+
+func (r Rule) String() string { return fmt.Sprintf("%s: %d per %s", r.Name, r.N, r.Window) }
+
+// Limiter counts hits in Redis.
+type Limiter struct {
+	KV *kv.Store
+}
+
+// New returns a limiter on k.
+func New(k *kv.Store) *Limiter { return &Limiter{KV: k} }
+
+// Take counts one hit of subject under r. Over the limit it returns Exceeded (apperr
+// RateLimited with RetryAfter); a Redis failure is returned as it is (internal).
+func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
+	return l.TakeN(ctx, r, subject, 1)
+}
+
+// TakeN is Take counting n hits at once: a weighted cost such as a GraphQL operation's
+// complexity.
+func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) error {
+	ok, retry, err := l.KV.LimitN(ctx, r.Name+":"+subject, n, r.N, r.Window)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Exceeded(retry)
+	}
+	return nil
+}
+
+// Check returns Exceeded when subject has already used up r in the current window, without
+// counting a hit. Rules that count failures use Check before the attempt and Take after a
+// failure, so successes never use up the budget.
+func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
+	ok, retry, err := l.KV.Peek(ctx, r.Name+":"+subject, r.N)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return Exceeded(retry)
+	}
+	return nil
+}
+
+// Exceeded is the error of a caller over a limit: apperr RateLimited whose RetryAfter is
+// retry rounded up to whole seconds (at least 1).
+func Exceeded(retry time.Duration) *apperr.Error {
+	e := apperr.New(apperr.RateLimited, "too many requests; retry later")
+	e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
+	return e
+}
