@@ -99,14 +99,17 @@ type ComplexityRoot struct {
 	Application struct {
 		AllowedOrigins          func(childComplexity int) int
 		Analytics               func(childComplexity int) int
+		BackchannelLogoutURI    func(childComplexity int) int
 		ClientRequestsPerMinute func(childComplexity int) int
 		CreatedAt               func(childComplexity int) int
 		ID                      func(childComplexity int) int
+		IDTokenSigningAlg       func(childComplexity int) int
 		IconURL                 func(childComplexity int) int
 		ImportSources           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
 		LicenseCodes            func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
 		LicenseVariants         func(childComplexity int) int
 		Name                    func(childComplexity int) int
+		PostLogoutRedirectUris  func(childComplexity int) int
 		PrivacyURL              func(childComplexity int) int
 		RedirectUris            func(childComplexity int) int
 		TermsURL                func(childComplexity int) int
@@ -187,6 +190,7 @@ type ComplexityRoot struct {
 		ConnectionID   func(childComplexity int) int
 		Email          func(childComplexity int) int
 		ExternalUserID func(childComplexity int) int
+		GlobalID       func(childComplexity int) int
 		ID             func(childComplexity int) int
 		Message        func(childComplexity int) int
 		Row            func(childComplexity int) int
@@ -566,7 +570,9 @@ type AppConnectionResolver interface {
 type ApplicationResolver interface {
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
+
 	WebhookURL(ctx context.Context, obj *ent.Application) (*string, error)
+	BackchannelLogoutURI(ctx context.Context, obj *ent.Application) (*string, error)
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
@@ -712,7 +718,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.Application(childComplexity), true
-	case "AppConnection.applicationID":
+	case "AppConnection.applicationID", "AppConnection.applicationId":
 		if e.ComplexityRoot.AppConnection.ApplicationID == nil {
 			break
 		}
@@ -754,7 +760,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AppConnection.EmailMuted(childComplexity), true
-	case "AppConnection.externalUserID":
+	case "AppConnection.externalUserID", "AppConnection.externalUserId":
 		if e.ComplexityRoot.AppConnection.ExternalUserID == nil {
 			break
 		}
@@ -870,6 +876,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Analytics(childComplexity), true
+	case "Application.backchannelLogoutUri":
+		if e.ComplexityRoot.Application.BackchannelLogoutURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.BackchannelLogoutURI(childComplexity), true
 	case "Application.clientRequestsPerMinute":
 		if e.ComplexityRoot.Application.ClientRequestsPerMinute == nil {
 			break
@@ -888,7 +900,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.ID(childComplexity), true
-	case "Application.iconURL":
+	case "Application.idTokenSigningAlg":
+		if e.ComplexityRoot.Application.IDTokenSigningAlg == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.IDTokenSigningAlg(childComplexity), true
+	case "Application.iconURL", "Application.iconUrl":
 		if e.ComplexityRoot.Application.IconURL == nil {
 			break
 		}
@@ -928,7 +946,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Name(childComplexity), true
-	case "Application.privacyURL":
+	case "Application.postLogoutRedirectUris":
+		if e.ComplexityRoot.Application.PostLogoutRedirectUris == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.PostLogoutRedirectUris(childComplexity), true
+	case "Application.privacyURL", "Application.privacyUrl":
 		if e.ComplexityRoot.Application.PrivacyURL == nil {
 			break
 		}
@@ -940,7 +964,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.RedirectUris(childComplexity), true
-	case "Application.termsURL":
+	case "Application.termsURL", "Application.termsUrl":
 		if e.ComplexityRoot.Application.TermsURL == nil {
 			break
 		}
@@ -1025,7 +1049,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Consent.Connection(childComplexity), true
-	case "Consent.connectionID":
+	case "Consent.connectionID", "Consent.connectionId":
 		if e.ComplexityRoot.Consent.ConnectionID == nil {
 			break
 		}
@@ -1196,7 +1220,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ImportCounts.NotFound(childComplexity), true
 
-	case "ImportRow.connectionID":
+	case "ImportRow.connectionID", "ImportRow.connectionId":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
 			break
 		}
@@ -1208,12 +1232,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRow.Email(childComplexity), true
-	case "ImportRow.externalUserID":
+	case "ImportRow.externalUserID", "ImportRow.externalUserId":
 		if e.ComplexityRoot.ImportRow.ExternalUserID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.ImportRow.ExternalUserID(childComplexity), true
+	case "ImportRow.globalId":
+		if e.ComplexityRoot.ImportRow.GlobalID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportRow.GlobalID(childComplexity), true
 	case "ImportRow.id":
 		if e.ComplexityRoot.ImportRow.ID == nil {
 			break
@@ -1238,7 +1268,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportRow.Source(childComplexity), true
-	case "ImportRow.sourceID":
+	case "ImportRow.sourceID", "ImportRow.sourceId":
 		if e.ComplexityRoot.ImportRow.SourceID == nil {
 			break
 		}
@@ -1289,7 +1319,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportSource.Application(childComplexity), true
-	case "ImportSource.applicationID":
+	case "ImportSource.applicationID", "ImportSource.applicationId":
 		if e.ComplexityRoot.ImportSource.ApplicationID == nil {
 			break
 		}
@@ -1425,7 +1455,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCode.Application(childComplexity), true
-	case "LicenseCode.applicationID":
+	case "LicenseCode.applicationID", "LicenseCode.applicationId":
 		if e.ComplexityRoot.LicenseCode.ApplicationID == nil {
 			break
 		}
@@ -1461,7 +1491,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCode.LinkedConnection(childComplexity), true
-	case "LicenseCode.linkedConnectionID":
+	case "LicenseCode.linkedConnectionID", "LicenseCode.linkedConnectionId":
 		if e.ComplexityRoot.LicenseCode.LinkedConnectionID == nil {
 			break
 		}
@@ -1491,7 +1521,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseCode.Variant(childComplexity), true
-	case "LicenseCode.variantID":
+	case "LicenseCode.variantID", "LicenseCode.variantId":
 		if e.ComplexityRoot.LicenseCode.VariantID == nil {
 			break
 		}
@@ -1593,7 +1623,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LicenseVariant.Application(childComplexity), true
-	case "LicenseVariant.applicationID":
+	case "LicenseVariant.applicationID", "LicenseVariant.applicationId":
 		if e.ComplexityRoot.LicenseVariant.ApplicationID == nil {
 			break
 		}
@@ -2426,7 +2456,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Emails(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["orderBy"].(*ent.UserEmailOrder), args["where"].(*ent.UserEmailWhereInput)), true
-	case "User.globalID":
+	case "User.globalID", "User.globalId":
 		if e.ComplexityRoot.User.GlobalID == nil {
 			break
 		}
@@ -2543,7 +2573,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserEmail.User(childComplexity), true
-	case "UserEmail.userID":
+	case "UserEmail.userID", "UserEmail.userId":
 		if e.ComplexityRoot.UserEmail.UserID == nil {
 			break
 		}
@@ -2625,7 +2655,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookAttempt.Event(childComplexity), true
-	case "WebhookAttempt.eventID":
+	case "WebhookAttempt.eventID", "WebhookAttempt.eventId":
 		if e.ComplexityRoot.WebhookAttempt.EventID == nil {
 			break
 		}
@@ -2682,7 +2712,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WebhookEvent.Application(childComplexity), true
-	case "WebhookEvent.applicationID":
+	case "WebhookEvent.applicationID", "WebhookEvent.applicationId":
 		if e.ComplexityRoot.WebhookEvent.ApplicationID == nil {
 			break
 		}
@@ -3011,7 +3041,7 @@ type AppConnection implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  applicationID: ID!
+  applicationID: ID! @deprecated(reason: "Use applicationId.")
   """
   masked relay address, never reissued
   """
@@ -3031,7 +3061,7 @@ type AppConnection implements Node {
   lastSessionAt: Time
   joinedAt: Time!
   region: String
-  externalUserID: String
+  externalUserID: String @deprecated(reason: "Use externalUserId.")
   application: Application!
   consent: Consent
   licenses(
@@ -3338,9 +3368,9 @@ type Application implements Node {
   updatedAt: Time!
   name: String!
   website: String
-  iconURL: String
-  termsURL: String
-  privacyURL: String
+  iconURL: String @deprecated(reason: "Use iconUrl.")
+  termsURL: String @deprecated(reason: "Use termsUrl.")
+  privacyURL: String @deprecated(reason: "Use privacyUrl.")
   redirectUris: [String!]!
   """
   browser origins allowed by CORS and as frame ancestors
@@ -3350,6 +3380,14 @@ type Application implements Node {
   quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart
   """
   clientRequestsPerMinute: Int!
+  """
+  JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
+  """
+  idTokenSigningAlg: String!
+  """
+  where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
+  """
+  postLogoutRedirectUris: [String!]
 }
 """
 A connection to a list of items.
@@ -3549,7 +3587,7 @@ type Consent implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  connectionID: ID!
+  connectionID: ID! @deprecated(reason: "Use connectionId.")
   scopes: [String!]!
   connection: AppConnection!
 }
@@ -3645,15 +3683,15 @@ https://relay.dev/graphql/connections.htm#sec-Cursor
 scalar Cursor
 type ImportRow implements Node {
   id: ID!
-  sourceID: ID!
+  sourceID: ID! @deprecated(reason: "Use sourceId.")
   row: Int!
-  externalUserID: String
+  externalUserID: String @deprecated(reason: "Use externalUserId.")
   email: String
   status: ImportRowStatus!
   """
   set only for already_connected rows: the connection the person made themselves
   """
-  connectionID: String
+  connectionID: String @deprecated(reason: "Use connectionId.")
   message: String
   source: ImportSource!
 }
@@ -3832,7 +3870,7 @@ input ImportRowWhereInput {
 }
 type ImportSource implements Node {
   id: ID!
-  applicationID: ID!
+  applicationID: ID! @deprecated(reason: "Use applicationId.")
   name: String!
   kind: ImportSourceKind!
   total: Int!
@@ -4030,11 +4068,11 @@ input ImportSourceWhereInput {
 }
 type LicenseCode implements Node {
   id: ID!
-  applicationID: ID!
-  variantID: ID!
+  applicationID: ID! @deprecated(reason: "Use applicationId.")
+  variantID: ID! @deprecated(reason: "Use variantId.")
   code: String!
   source: LicenseCodeSource!
-  linkedConnectionID: ID
+  linkedConnectionID: ID @deprecated(reason: "Use linkedConnectionId.")
   createdAt: Time!
   activatedAt: Time
   expiresAt: Time
@@ -4265,7 +4303,7 @@ type LicenseVariant implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  applicationID: ID!
+  applicationID: ID! @deprecated(reason: "Use applicationId.")
   name: String!
   description: String
   duration: LicenseVariantDuration!
@@ -4512,7 +4550,7 @@ type User implements Node {
   """
   Global User ID, two letters and four digits, assigned once
   """
-  globalID: String!
+  globalID: String! @deprecated(reason: "Use globalId.")
   """
   primary address, lower-cased
   """
@@ -4649,7 +4687,7 @@ type UserEmail implements Node {
   id: ID!
   createdAt: Time!
   updatedAt: Time!
-  userID: ID!
+  userID: ID! @deprecated(reason: "Use userId.")
   email: String!
   verifiedAt: Time
   user: User!
@@ -4979,7 +5017,7 @@ input UserWhereInput {
 }
 type WebhookAttempt implements Node {
   id: ID!
-  eventID: ID!
+  eventID: ID! @deprecated(reason: "Use eventId.")
   attempt: Int!
   statusCode: Int
   error: String
@@ -5126,7 +5164,7 @@ input WebhookAttemptWhereInput {
 }
 type WebhookEvent implements Node {
   id: ID!
-  applicationID: ID!
+  applicationID: ID! @deprecated(reason: "Use applicationId.")
   type: String!
   """
   the JSON body, exactly as sent
@@ -5492,6 +5530,62 @@ extend type Mutation {
   redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
 }
 `, BuiltIn: false},
+	{Name: "../schema/naming.graphql", Input: `# Fields whose entgql names spell acronyms in capitals (iconURL, applicationID), declared again
+# with acronyms as words, the convention of the whole schema (graph/naming_test.go). The old
+# names stay one release, marked @deprecated (ent/schema: renamedInGraphQL).
+
+extend type Application {
+  iconUrl: String
+  termsUrl: String
+  privacyUrl: String
+}
+
+extend type AppConnection {
+  applicationId: ID!
+  externalUserId: String
+}
+
+extend type Consent {
+  connectionId: ID!
+}
+
+extend type ImportSource {
+  applicationId: ID!
+}
+
+extend type ImportRow {
+  sourceId: ID!
+  externalUserId: String
+  connectionId: String
+  globalId: String
+}
+
+extend type LicenseVariant {
+  applicationId: ID!
+}
+
+extend type LicenseCode {
+  applicationId: ID!
+  variantId: ID!
+  linkedConnectionId: ID
+}
+
+extend type User {
+  globalId: String!
+}
+
+extend type UserEmail {
+  userId: ID!
+}
+
+extend type WebhookEvent {
+  applicationId: ID!
+}
+
+extend type WebhookAttempt {
+  eventId: ID!
+}
+`, BuiltIn: false},
 	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
 # analytics. Every field checks in internal/portal that the signed-in developer owns the
 # application; another developer's application answers exactly like a missing one.
@@ -5547,6 +5641,8 @@ extend type Mutation {
 extend type Application {
   """The webhook URL (owner only)."""
   webhookUrl: String @goField(forceResolver: true)
+  """Receives signed logout tokens when a person signs out (OpenID Connect Back-Channel Logout 1.0); null when none."""
+  backchannelLogoutUri: String @goField(forceResolver: true)
   """The people connected to the application (owner only), newest first by default."""
   users(after: Cursor, first: Int, before: Cursor, last: Int, where: AppConnectionWhereInput, filter: UserFilter, orderBy: [AppConnectionOrder!]): AppConnectionConnection!
   """Import runs, newest first (owner only)."""
@@ -5606,6 +5702,12 @@ input UpdateApplicationInput {
   webhookUrl: String
   """Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000."""
   clientRequestsPerMinute: Int
+  """ES256 or RS256: how the app's id_tokens and logout tokens are signed."""
+  idTokenSigningAlg: String
+  """Replaces the whole list: where RP-initiated logout may return the person."""
+  postLogoutRedirectUris: [String!]
+  """An empty string removes it."""
+  backchannelLogoutUri: String
 }
 
 type UpdateApplicationPayload {
@@ -5757,6 +5859,12 @@ input CreateApplicationInput {
   redirectUris: [String!]
   allowedOrigins: [String!]
   webhookUrl: String
+  """ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed."""
+  idTokenSigningAlg: String
+  """Where RP-initiated logout may return the person (exact match)."""
+  postLogoutRedirectUris: [String!]
+  """Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0)."""
+  backchannelLogoutUri: String
 }
 
 type CreateApplicationPayload {
@@ -5852,6 +5960,10 @@ func (ec *executionContext) childFields_AppConnection(ctx context.Context, field
 		return ec.fieldContext_AppConnection_consent(ctx, field)
 	case "licenses":
 		return ec.fieldContext_AppConnection_licenses(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_AppConnection_applicationId(ctx, field)
+	case "externalUserId":
+		return ec.fieldContext_AppConnection_externalUserId(ctx, field)
 	case "globalId":
 		return ec.fieldContext_AppConnection_globalId(ctx, field)
 	case "name":
@@ -5910,12 +6022,24 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_allowedOrigins(ctx, field)
 	case "clientRequestsPerMinute":
 		return ec.fieldContext_Application_clientRequestsPerMinute(ctx, field)
+	case "idTokenSigningAlg":
+		return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
+	case "postLogoutRedirectUris":
+		return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
 	case "licenseVariants":
 		return ec.fieldContext_Application_licenseVariants(ctx, field)
 	case "licenseCodes":
 		return ec.fieldContext_Application_licenseCodes(ctx, field)
+	case "iconUrl":
+		return ec.fieldContext_Application_iconUrl(ctx, field)
+	case "termsUrl":
+		return ec.fieldContext_Application_termsUrl(ctx, field)
+	case "privacyUrl":
+		return ec.fieldContext_Application_privacyUrl(ctx, field)
 	case "webhookUrl":
 		return ec.fieldContext_Application_webhookUrl(ctx, field)
+	case "backchannelLogoutUri":
+		return ec.fieldContext_Application_backchannelLogoutUri(ctx, field)
 	case "users":
 		return ec.fieldContext_Application_users(ctx, field)
 	case "importSources":
@@ -5964,6 +6088,8 @@ func (ec *executionContext) childFields_Consent(ctx context.Context, field graph
 		return ec.fieldContext_Consent_scopes(ctx, field)
 	case "connection":
 		return ec.fieldContext_Consent_connection(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_Consent_connectionId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Consent", field.Name)
 }
@@ -6080,6 +6206,14 @@ func (ec *executionContext) childFields_ImportRow(ctx context.Context, field gra
 		return ec.fieldContext_ImportRow_message(ctx, field)
 	case "source":
 		return ec.fieldContext_ImportRow_source(ctx, field)
+	case "sourceId":
+		return ec.fieldContext_ImportRow_sourceId(ctx, field)
+	case "externalUserId":
+		return ec.fieldContext_ImportRow_externalUserId(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_ImportRow_connectionId(ctx, field)
+	case "globalId":
+		return ec.fieldContext_ImportRow_globalId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportRow", field.Name)
 }
@@ -6126,6 +6260,8 @@ func (ec *executionContext) childFields_ImportSource(ctx context.Context, field 
 		return ec.fieldContext_ImportSource_application(ctx, field)
 	case "rows":
 		return ec.fieldContext_ImportSource_rows(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_ImportSource_applicationId(ctx, field)
 	case "counts":
 		return ec.fieldContext_ImportSource_counts(ctx, field)
 	}
@@ -6206,6 +6342,12 @@ func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field g
 		return ec.fieldContext_LicenseCode_state(ctx, field)
 	case "owner":
 		return ec.fieldContext_LicenseCode_owner(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_LicenseCode_applicationId(ctx, field)
+	case "variantId":
+		return ec.fieldContext_LicenseCode_variantId(ctx, field)
+	case "linkedConnectionId":
+		return ec.fieldContext_LicenseCode_linkedConnectionId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseCode", field.Name)
 }
@@ -6288,6 +6430,8 @@ func (ec *executionContext) childFields_LicenseVariant(ctx context.Context, fiel
 		return ec.fieldContext_LicenseVariant_application(ctx, field)
 	case "codeCounts":
 		return ec.fieldContext_LicenseVariant_codeCounts(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_LicenseVariant_applicationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LicenseVariant", field.Name)
 }
@@ -6510,6 +6654,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "pendingLinks":
 		return ec.fieldContext_User_pendingLinks(ctx, field)
+	case "globalId":
+		return ec.fieldContext_User_globalId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -6540,6 +6686,8 @@ func (ec *executionContext) childFields_UserEmail(ctx context.Context, field gra
 		return ec.fieldContext_UserEmail_verifiedAt(ctx, field)
 	case "user":
 		return ec.fieldContext_UserEmail_user(ctx, field)
+	case "userId":
+		return ec.fieldContext_UserEmail_userId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserEmail", field.Name)
 }
@@ -6592,6 +6740,8 @@ func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, fiel
 		return ec.fieldContext_WebhookAttempt_createdAt(ctx, field)
 	case "event":
 		return ec.fieldContext_WebhookAttempt_event(ctx, field)
+	case "eventId":
+		return ec.fieldContext_WebhookAttempt_eventId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookAttempt", field.Name)
 }
@@ -6646,6 +6796,8 @@ func (ec *executionContext) childFields_WebhookEvent(ctx context.Context, field 
 		return ec.fieldContext_WebhookEvent_application(ctx, field)
 	case "deliveries":
 		return ec.fieldContext_WebhookEvent_deliveries(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_WebhookEvent_applicationId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WebhookEvent", field.Name)
 }
@@ -8745,6 +8897,52 @@ func (ec *executionContext) fieldContext_AppConnection_licenses(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _AppConnection_applicationId(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "ID")
+}
+
+func (ec *executionContext) _AppConnection_externalUserId(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AppConnection_externalUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AppConnection_externalUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AppConnection", field, false, false, "String")
+}
+
 func (ec *executionContext) _AppConnection_globalId(ctx context.Context, field graphql.CollectedField, obj *ent.AppConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9232,6 +9430,52 @@ func (ec *executionContext) fieldContext_Application_clientRequestsPerMinute(_ c
 	return graphql.NewScalarFieldContext("Application", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IDTokenSigningAlg, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_idTokenSigningAlg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PostLogoutRedirectUris, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
 func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9308,6 +9552,75 @@ func (ec *executionContext) fieldContext_Application_licenseCodes(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Application_iconUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_iconUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IconURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_iconUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_termsUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_termsUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TermsURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_termsUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_privacyUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_privacyUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PrivacyURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_privacyUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
 func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9328,6 +9641,29 @@ func (ec *executionContext) _Application_webhookUrl(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Application_webhookUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_backchannelLogoutUri(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_backchannelLogoutUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().BackchannelLogoutURI(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_backchannelLogoutUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
@@ -9782,6 +10118,29 @@ func (ec *executionContext) fieldContext_Consent_connection(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Consent_connectionId(ctx context.Context, field graphql.CollectedField, obj *ent.Consent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Consent_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Consent_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Consent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _CreateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.CreateApplicationPayload) (ret graphql.Marshaler) {
@@ -10524,6 +10883,98 @@ func (ec *executionContext) fieldContext_ImportRow_source(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _ImportRow_sourceId(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRow_sourceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRow_sourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportRow_externalUserId(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRow_externalUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExternalUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRow_externalUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRow_connectionId(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRow_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRow_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportRow_globalId(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportRow_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GlobalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalOString2string(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ImportRow_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportRow", field, false, false, "String")
+}
+
 func (ec *executionContext) _ImportRowConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRowConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10901,6 +11352,29 @@ func (ec *executionContext) fieldContext_ImportSource_rows(ctx context.Context, 
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ImportSource_applicationId(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSource) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportSource_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportSource_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportSource", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ImportSource_counts(ctx context.Context, field graphql.CollectedField, obj *ent.ImportSource) (ret graphql.Marshaler) {
@@ -11568,6 +12042,75 @@ func (ec *executionContext) fieldContext_LicenseCode_owner(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _LicenseCode_applicationId(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LicenseCode_variantId(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_variantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.VariantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_variantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LicenseCode_linkedConnectionId(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseCode_linkedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LinkedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseCode_linkedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseCode", field, false, false, "ID")
+}
+
 func (ec *executionContext) _LicenseCodeConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCodeConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12140,6 +12683,29 @@ func (ec *executionContext) fieldContext_LicenseVariant_codeCounts(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LicenseVariant_applicationId(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LicenseVariant_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LicenseVariant_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LicenseVariant", field, false, false, "ID")
 }
 
 func (ec *executionContext) _LicenseVariantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseVariantConnection) (ret graphql.Marshaler) {
@@ -15519,6 +16085,29 @@ func (ec *executionContext) fieldContext_User_pendingLinks(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _User_globalId(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_globalId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GlobalID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15829,6 +16418,29 @@ func (ec *executionContext) fieldContext_UserEmail_user(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UserEmail_userId(ctx context.Context, field graphql.CollectedField, obj *ent.UserEmail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UserEmail_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UserEmail_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UserEmail", field, false, false, "ID")
 }
 
 func (ec *executionContext) _UserEmailConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserEmailConnection) (ret graphql.Marshaler) {
@@ -16187,6 +16799,29 @@ func (ec *executionContext) fieldContext_WebhookAttempt_event(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookAttempt_eventId(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookAttempt_eventId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EventID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookAttempt_eventId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookAttempt", field, false, false, "ID")
 }
 
 func (ec *executionContext) _WebhookAttemptConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttemptConnection) (ret graphql.Marshaler) {
@@ -16658,6 +17293,29 @@ func (ec *executionContext) fieldContext_WebhookEvent_deliveries(ctx context.Con
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WebhookEvent_applicationId(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WebhookEvent_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WebhookEvent_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WebhookEvent", field, false, false, "ID")
 }
 
 func (ec *executionContext) _WebhookEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookEventConnection) (ret graphql.Marshaler) {
@@ -20299,7 +20957,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20362,6 +21020,27 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.WebhookURL = data
+		case "idTokenSigningAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlg = data
+		case "postLogoutRedirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postLogoutRedirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostLogoutRedirectUris = data
+		case "backchannelLogoutUri":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backchannelLogoutUri"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackchannelLogoutURI = data
 		}
 	}
 	return it, nil
@@ -23475,7 +24154,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "clientRequestsPerMinute"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "clientRequestsPerMinute", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23545,6 +24224,27 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.ClientRequestsPerMinute = data
+		case "idTokenSigningAlg":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idTokenSigningAlg"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDTokenSigningAlg = data
+		case "postLogoutRedirectUris":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("postLogoutRedirectUris"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PostLogoutRedirectUris = data
+		case "backchannelLogoutUri":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("backchannelLogoutUri"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BackchannelLogoutURI = data
 		}
 	}
 	return it, nil
@@ -26955,6 +27655,16 @@ func (ec *executionContext) _AppConnection(ctx context.Context, sel ast.Selectio
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._AppConnection_licenses(ctx, field, obj)
 				})
+		case "applicationId":
+			out.Values[i] = ec._AppConnection_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "externalUserId":
+			out.Values[i] = ec._AppConnection_externalUserId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "globalId":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -27143,6 +27853,16 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "idTokenSigningAlg":
+			out.Values[i] = ec._Application_idTokenSigningAlg(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "postLogoutRedirectUris":
+			out.Values[i] = ec._Application_postLogoutRedirectUris(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "licenseVariants":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -27155,11 +27875,32 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_licenseCodes(ctx, field, obj)
 				})
+		case "iconUrl":
+			out.Values[i] = ec._Application_iconUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "termsUrl":
+			out.Values[i] = ec._Application_termsUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "privacyUrl":
+			out.Values[i] = ec._Application_privacyUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "webhookUrl":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_webhookUrl(ctx, field, obj)
+				})
+		case "backchannelLogoutUri":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_backchannelLogoutUri(ctx, field, obj)
 				})
 		case "users":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -27325,6 +28066,11 @@ func (ec *executionContext) _Consent(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Consent_connection(ctx, field, obj)
 				})
+		case "connectionId":
+			out.Values[i] = ec._Consent_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27733,6 +28479,26 @@ func (ec *executionContext) _ImportRow(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportRow_source(ctx, field, obj)
 				})
+		case "sourceId":
+			out.Values[i] = ec._ImportRow_sourceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "externalUserId":
+			out.Values[i] = ec._ImportRow_externalUserId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "connectionId":
+			out.Values[i] = ec._ImportRow_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "globalId":
+			out.Values[i] = ec._ImportRow_globalId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27889,6 +28655,11 @@ func (ec *executionContext) _ImportSource(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ImportSource_rows(ctx, field, obj)
 				})
+		case "applicationId":
+			out.Values[i] = ec._ImportSource_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "counts":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -28160,6 +28931,21 @@ func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseCode_owner(ctx, field, obj)
 				})
+		case "applicationId":
+			out.Values[i] = ec._LicenseCode_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "variantId":
+			out.Values[i] = ec._LicenseCode_variantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "linkedConnectionId":
+			out.Values[i] = ec._LicenseCode_linkedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -28445,6 +29231,11 @@ func (ec *executionContext) _LicenseVariant(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._LicenseVariant_codeCounts(ctx, field, obj)
 				})
+		case "applicationId":
+			out.Values[i] = ec._LicenseVariant_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29601,6 +30392,11 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_pendingLinks(ctx, field, obj)
 				})
+		case "globalId":
+			out.Values[i] = ec._User_globalId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29746,6 +30542,11 @@ func (ec *executionContext) _UserEmail(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._UserEmail_user(ctx, field, obj)
 				})
+		case "userId":
+			out.Values[i] = ec._UserEmail_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29929,6 +30730,11 @@ func (ec *executionContext) _WebhookAttempt(ctx context.Context, sel ast.Selecti
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WebhookAttempt_event(ctx, field, obj)
 				})
+		case "eventId":
+			out.Values[i] = ec._WebhookAttempt_eventId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -30105,6 +30911,11 @@ func (ec *executionContext) _WebhookEvent(ctx context.Context, sel ast.Selection
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._WebhookEvent_deliveries(ctx, field, obj)
 				})
+		case "applicationId":
+			out.Values[i] = ec._WebhookEvent_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}

@@ -18,6 +18,12 @@ type CreateApplicationInput struct {
 	RedirectUris   []string `json:"redirectUris,omitempty"`
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	WebhookURL     *string  `json:"webhookUrl,omitempty"`
+	// ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed.
+	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
+	// Where RP-initiated logout may return the person (exact match).
+	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
+	// Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
 }
 
 type CreateApplicationPayload struct {
@@ -211,6 +217,12 @@ type UpdateApplicationInput struct {
 	WebhookURL *string `json:"webhookUrl,omitempty"`
 	// Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000.
 	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute,omitempty"`
+	// ES256 or RS256: how the app's id_tokens and logout tokens are signed.
+	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
+	// Replaces the whole list: where RP-initiated logout may return the person.
+	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
+	// An empty string removes it.
+	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
 }
 
 type UpdateApplicationPayload struct {
