@@ -328,7 +328,7 @@ type ComplexityRoot struct {
 		MakePrimaryEmail         func(childComplexity int, emailID string) int
 		RedeemLicenseCode        func(childComplexity int, applicationID string, code string) int
 		RedeliverWebhookEvent    func(childComplexity int, applicationID string, eventID string) int
-		RefusePendingLink        func(childComplexity int, id string) int
+		RefusePendingLink        func(childComplexity int, input model.RefusePendingLinkInput) int
 		RemoveAlternativeEmail   func(childComplexity int, emailID string) int
 		RemoveConnection         func(childComplexity int, connectionID string) int
 		RollbackImport           func(childComplexity int, appID string, sourceID string) int
@@ -599,7 +599,7 @@ type MutationResolver interface {
 	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
 	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
 	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
-	RefusePendingLink(ctx context.Context, id string) (*model.RefusePendingLinkPayload, error)
+	RefusePendingLink(ctx context.Context, input model.RefusePendingLinkInput) (*model.RefusePendingLinkPayload, error)
 	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
 	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
 	DeleteLicenseVariant(ctx context.Context, applicationID string, id string, force *bool) (bool, error)
@@ -1857,7 +1857,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RefusePendingLink(childComplexity, args["id"].(string)), true
+		return e.ComplexityRoot.Mutation.RefusePendingLink(childComplexity, args["input"].(model.RefusePendingLinkInput)), true
 	case "Mutation.removeAlternativeEmail":
 		if e.ComplexityRoot.Mutation.RemoveAlternativeEmail == nil {
 			break
@@ -2849,6 +2849,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LicenseCodeWhereInput", ec.unmarshalInputLicenseCodeWhereInput),
 			graphql.NewInputUnmarshaler("LicenseVariantOrder", ec.unmarshalInputLicenseVariantOrder),
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
+			graphql.NewInputUnmarshaler("RefusePendingLinkInput", ec.unmarshalInputRefusePendingLinkInput),
 			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
@@ -2988,7 +2989,7 @@ extend type Mutation {
   """
   deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
   """Refuses an application's proposal to link this account (see User.pendingLinks)."""
-  refusePendingLink(id: ID!): RefusePendingLinkPayload!
+  refusePendingLink(input: RefusePendingLinkInput!): RefusePendingLinkPayload!
 }
 
 extend type User {
@@ -3011,6 +3012,11 @@ type PendingAppLink {
   """Which of the person's addresses the application sent."""
   email: String!
   proposedAt: Time!
+}
+
+"The pending link to refuse."
+input RefusePendingLinkInput {
+  id: ID!
 }
 
 type RefusePendingLinkPayload {
@@ -7517,14 +7523,14 @@ func (ec *executionContext) field_Mutation_redeliverWebhookEvent_args(ctx contex
 func (ec *executionContext) field_Mutation_refusePendingLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
-		func(ctx context.Context, v any) (string, error) {
-			return ec.unmarshalNID2string(ctx, v)
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RefusePendingLinkInput, error) {
+			return ec.unmarshalNRefusePendingLinkInput2loginsignᚋgraphᚋmodelᚐRefusePendingLinkInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["id"] = arg0
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -13279,7 +13285,7 @@ func (ec *executionContext) _Mutation_refusePendingLink(ctx context.Context, fie
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RefusePendingLink(ctx, fc.Args["id"].(string))
+			return ec.Resolvers.Mutation().RefusePendingLink(ctx, fc.Args["input"].(model.RefusePendingLinkInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RefusePendingLinkPayload) graphql.Marshaler {
@@ -24094,6 +24100,48 @@ func UnmarshalLicenseVariantWhereInput(ctx context.Context, raw any) (ent.Licens
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRefusePendingLinkInput(ctx context.Context, obj any) (model.RefusePendingLinkInput, error) {
+	var it model.RefusePendingLinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRefusePendingLinkInput unmarshals raw into the RefusePendingLinkInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRefusePendingLinkInput(ctx context.Context, raw any) (model.RefusePendingLinkInput, error) {
+	var out model.RefusePendingLinkInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RefusePendingLinkInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateAppConnectionInput(ctx context.Context, obj any) (model.UpdateAppConnectionInput, error) {
 	var it model.UpdateAppConnectionInput
 	if obj == nil {
@@ -32017,6 +32065,11 @@ func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmode
 		return graphql.Null
 	}
 	return ec._RedirectUriCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRefusePendingLinkInput2loginsignᚋgraphᚋmodelᚐRefusePendingLinkInput(ctx context.Context, v any) (model.RefusePendingLinkInput, error) {
+	res, err := ec.unmarshalInputRefusePendingLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRefusePendingLinkPayload2ᚖloginsignᚋgraphᚋmodelᚐRefusePendingLinkPayload(ctx context.Context, sel ast.SelectionSet, v *model.RefusePendingLinkPayload) graphql.Marshaler {

@@ -141,6 +141,11 @@ type RedirectURICheck struct {
 	Problems              []string `json:"problems"`
 }
 
+// The pending link to refuse.
+type RefusePendingLinkInput struct {
+	ID string `json:"id"`
+}
+
 type RefusePendingLinkPayload struct {
 	RefusedID string `json:"refusedId"`
 }

@@ -19,7 +19,7 @@
     signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
     deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }",
     pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName applicationIconUrl externalUserId email proposedAt } } }",
-    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(id: $id) { refusedId } }"
+    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }"
   };
 
 
