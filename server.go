@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout, "schema is up to date")
 		return nil
-	case "apps", "users":
+	case "apps", "users", "keys":
 		return runAdmin(ctx, cmd, args, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -102,6 +102,7 @@ const usage = `usage:
   loginsign migrate              apply the schema and exit
   loginsign apps create --owner EMAIL --name NAME --redirect-uri URI [--redirect-uri URI …] [--webhook-url URL] [--json]
   loginsign users create --email EMAIL [--name NAME] [--json]
+  loginsign keys rotate          publish new signing keys now (they sign after an hour)
 `
 
 // Server is one LoginSign instance: its stores, domain services and HTTP handler.

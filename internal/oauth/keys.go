@@ -17,6 +17,8 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
 	"loginsign/internal/portal"
@@ -83,15 +85,10 @@ func (k *Keys) keys(ctx context.Context) ([]*loadedKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading signing keys: %w", err)
 	}
-	for _, alg := range SigningAlgs {
-		if slices.ContainsFunc(rows, func(r *ent.SigningKey) bool { return r.Algorithm == alg }) {
-			continue
-		}
-		row, err := k.create(ctx, k.db.SigningKey, alg, now, now)
-		if err != nil {
+	if missingAlg(rows) {
+		if rows, err = k.createMissing(ctx, now); err != nil {
 			return nil, err
 		}
-		rows = append(rows, row)
 	}
 	var out []*loadedKey
 	for _, r := range rows {
@@ -104,6 +101,57 @@ func (k *Keys) keys(ctx context.Context) ([]*loadedKey, error) {
 	sort.SliceStable(out, func(i, j int) bool { return out[i].activeAt.After(out[j].activeAt) })
 	k.loaded, k.loadedAt = out, now
 	return out, nil
+}
+
+// missingAlg reports whether an algorithm of SigningAlgs has no published key in rows.
+func missingAlg(rows []*ent.SigningKey) bool {
+	for _, alg := range SigningAlgs {
+		if !slices.ContainsFunc(rows, func(r *ent.SigningKey) bool { return r.Algorithm == alg }) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstKeysLock is the PostgreSQL advisory lock under which missing keys are created.
+const firstKeysLock = 0x4c5f6b657973 // "L_keys"
+
+// createMissing creates a key, signing at once, for each algorithm that has none, and returns
+// the published keys. It runs under a lock (a PostgreSQL advisory lock; SQLite's write lock) and
+// looks again inside it, so instances starting together agree on one key per algorithm: were
+// each to create its own, an instance would sign with a key the others do not publish until
+// their key cache expires.
+func (k *Keys) createMissing(ctx context.Context, now time.Time) ([]*ent.SigningKey, error) {
+	var rows []*ent.SigningKey
+	err := k.db.Tx(ctx, func(tx *ent.Tx) error {
+		if k.db.Dialect == dialect.Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", firstKeysLock); err != nil {
+				return err
+			}
+		}
+		var err error
+		rows, err = tx.SigningKey.Query().
+			Where(signingkey.Or(signingkey.RetiredAtIsNil(), signingkey.RetiredAtGT(now))).
+			Order(ent.Desc(signingkey.FieldActiveAt)).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, alg := range SigningAlgs {
+			if slices.ContainsFunc(rows, func(r *ent.SigningKey) bool { return r.Algorithm == alg }) {
+				continue
+			}
+			row, err := k.create(ctx, tx.SigningKey, alg, now, now)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the first signing keys: %w", err)
+	}
+	return rows, nil
 }
 
 // generateKey makes a private key for alg.
