@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/loginsign
 GOFLAGS_T ?=
 
-.PHONY: all build run test bench bench-rss generate check-generated vet clean cluster cluster-test
+.PHONY: all build run test bench bench-rss generate check-generated vet clean cluster cluster-test lint-openapi
 
 all: build
 
@@ -24,6 +24,10 @@ generate:
 check-generated: generate
 	@git diff --exit-code --stat -- ent graph schema || (echo "generated code is stale: run make generate and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- ent graph schema)" || (git status --porcelain -- ent graph schema; echo "generate created untracked files"; exit 1)
+
+# Lints internal/openapi/openapi.yaml (OpenAPI 3.1 structure, $refs, schemas; kin-openapi).
+lint-openapi:
+	$(GO) test -count=1 -run TestDocumentIsValidOpenAPI31 ./internal/openapi
 
 vet:
 	$(GO) vet ./...

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -21,7 +22,11 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // runAdmin runs `apps create` and `users create` against the configured database.
 func runAdmin(ctx context.Context, noun string, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
+	verb := "create"
+	if noun == "keys" {
+		verb = "rotate"
+	}
+	if len(args) == 0 || args[0] != verb {
 		return fmt.Errorf("usage: loginsign %s create …\n%s", noun, usage)
 	}
 	args = args[1:]
@@ -34,8 +39,11 @@ func runAdmin(ctx context.Context, noun string, args []string, getenv func(strin
 		return err
 	}
 	defer s.Close()
-	if noun == "users" {
+	switch noun {
+	case "users":
 		return s.createUserCommand(ctx, args, stdout)
+	case "keys":
+		return s.rotateKeysCommand(ctx, args, stdout)
 	}
 	return s.createAppCommand(ctx, args, stdout)
 }
@@ -114,4 +122,19 @@ func cliError(err error) error {
 		return fmt.Errorf("%s", e.Message)
 	}
 	return err
+}
+
+// rotateKeysCommand is `loginsign keys rotate`: new keys of every algorithm, published at once
+// and signing after the publication lead, so every instance publishes them before any signs.
+func (s *Server) rotateKeysCommand(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return fmt.Errorf("keys rotate takes no arguments")
+	}
+	ids, err := s.oauth.Keys.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing keys %v: published now, signing from %s\n", ids,
+		s.now().Add(s.oauth.Config.KeyPublishLead).Format(time.RFC3339))
+	return nil
 }

@@ -748,11 +748,11 @@ func TestPendingLinkNeedsThePersonsConsent(t *testing.T) {
 			t.Fatalf("Linda sees %v", d)
 		}
 		id := links[0].(map[string]any)["id"]
-		if _, out := linda.api(http.MethodPost, "/graphql", map[string]any{"query": `mutation($id: ID!) { refusePendingLink(id: $id) { refusedId } }`,
+		if _, out := linda.api(http.MethodPost, "/graphql", map[string]any{"query": `mutation($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }`,
 			"variables": map[string]any{"id": id}}); out["errors"] == nil {
 			t.Fatal("another person refused the link")
 		}
-		later.gql(`mutation($id: ID!) { refusePendingLink(id: $id) { refusedId } }`, map[string]any{"id": id})
+		later.gql(`mutation($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }`, map[string]any{"id": id})
 		// A re-run of the import does not revive it, and signing in shows no link.
 		imp(e.app, map[string]any{"externalUserId": "crm-77", "email": "later@example.com"})
 		p = later.get(conf.AuthCodeURL("x"))

@@ -75,7 +75,7 @@ func startLiveServerNamed(t *testing.T, dbURL, host string) *liveServer {
 		cancel()
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second,
+	srv := &http.Server{Handler: validated(t, s.routes()), ReadHeaderTimeout: 10 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	go srv.Serve(ln)
 	startBackground(ctx, s)

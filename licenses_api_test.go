@@ -64,7 +64,7 @@ func newAPIEnvWith(t testing.TB, dbURL string, limits licenses.RedeemLimits, mor
 	e := &apiEnv{t: t, s: s, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 	s.licenses.Now = func() time.Time { return e.now }
 	s.licenses.Limits = limits
-	srv := httptest.NewServer(s.routes())
+	srv := httptest.NewServer(validated(t, s.routes()))
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	e.dev = e.person("dev@example.com", "Dev")
@@ -182,7 +182,7 @@ func TestAppBasicAuth(t *testing.T) {
 				wantBody   string
 			}{
 				{"no Authorization header", "", 401, missing},
-				{"another scheme", "Bearer " + e.secret, 401, missing},
+				{"another scheme", "Digest " + e.secret, 401, missing},
 				{"malformed base64", "Basic %%%not-base64", 401, invalid},
 				{"no colon", "Basic " + base64.StdEncoding.EncodeToString([]byte(e.app.ID+e.secret)), 401, invalid},
 				{"unknown application", basic("app_doesnotexist", e.secret), 401, invalid},

@@ -34,11 +34,11 @@ func totpCode(t testing.TB, secret string, at time.Time) string {
 // secret and the recovery codes.
 func enrolTOTP(t *testing.T, b *browser) (string, []string) {
 	t.Helper()
-	data, errs := b.graphql(`mutation { beginTOTPEnrolment { secret uri qrCode expiresAt } }`, nil)
+	data, errs := b.graphql(`mutation { beginTotpEnrolment(input: {}) { enrolment { secret uri qrCode expiresAt } } }`, nil)
 	if errs != nil {
-		t.Fatalf("beginTOTPEnrolment: %v", errs)
+		t.Fatalf("beginTotpEnrolment: %v", errs)
 	}
-	en := data["beginTOTPEnrolment"].(map[string]any)
+	en := data["beginTotpEnrolment"].(map[string]any)["enrolment"].(map[string]any)
 	secret := en["secret"].(string)
 	uri, _ := url.Parse(en["uri"].(string))
 	if uri.Scheme != "otpauth" || uri.Host != "totp" || uri.Query().Get("secret") != secret || uri.Query().Get("issuer") != "LoginSign" {
@@ -53,15 +53,15 @@ func enrolTOTP(t *testing.T, b *browser) (string, []string) {
 		t.Fatalf("QR code PNG: %v", err)
 	}
 	// A wrong first code turns nothing on.
-	if _, errs := b.graphql(`mutation($c: String!) { confirmTOTPEnrolment(code: $c) }`, map[string]any{"c": "000000x"}); errs == nil {
+	if _, errs := b.graphql(`mutation($c: String!) { confirmTotpEnrolment(input: {code: $c}) { recoveryCodes } }`, map[string]any{"c": "000000x"}); errs == nil {
 		t.Fatal("a malformed first code was accepted")
 	}
-	data, errs = b.graphql(`mutation($c: String!) { confirmTOTPEnrolment(code: $c) }`, map[string]any{"c": totpCode(t, secret, time.Now())})
+	data, errs = b.graphql(`mutation($c: String!) { confirmTotpEnrolment(input: {code: $c}) { recoveryCodes } }`, map[string]any{"c": totpCode(t, secret, time.Now())})
 	if errs != nil {
-		t.Fatalf("confirmTOTPEnrolment: %v", errs)
+		t.Fatalf("confirmTotpEnrolment: %v", errs)
 	}
 	var codes []string
-	for _, c := range data["confirmTOTPEnrolment"].([]any) {
+	for _, c := range data["confirmTotpEnrolment"].(map[string]any)["recoveryCodes"].([]any) {
 		if !slices.Contains(codes, c.(string)) {
 			codes = append(codes, c.(string))
 		}
@@ -111,7 +111,7 @@ func TestTwoStepVerification(t *testing.T) {
 		if errs != nil || st["enabled"] != true || st["enabledAt"] == nil || st["recoveryCodesLeft"] != float64(10) {
 			t.Fatalf("twoStep = %v %v", st, errs)
 		}
-		if _, errs := dash.graphql(`mutation { beginTOTPEnrolment { secret } }`, nil); errs == nil {
+		if _, errs := dash.graphql(`mutation { beginTotpEnrolment(input: {}) { enrolment { secret } } }`, nil); errs == nil {
 			t.Fatal("a second enrolment while on should conflict")
 		}
 
@@ -194,15 +194,15 @@ func TestTwoStepVerification(t *testing.T) {
 		}
 
 		// Regenerating and turning off need a fresh second step.
-		data, errs = dash.graphql(`mutation($c: String!) { regenerateRecoveryCodes(code: $c) }`, map[string]any{"c": recovery[1]})
-		if errs != nil || len(data["regenerateRecoveryCodes"].([]any)) != 10 {
+		data, errs = dash.graphql(`mutation($c: String!) { regenerateRecoveryCodes(input: {code: $c}) { recoveryCodes } }`, map[string]any{"c": recovery[1]})
+		if errs != nil || len(data["regenerateRecoveryCodes"].(map[string]any)["recoveryCodes"].([]any)) != 10 {
 			t.Fatalf("regenerateRecoveryCodes: %v %v", data, errs)
 		}
-		fresh := data["regenerateRecoveryCodes"].([]any)[0].(string)
-		if _, errs := dash.graphql(`mutation($c: String!) { disableTwoStep(code: $c) }`, map[string]any{"c": recovery[2]}); errs == nil {
+		fresh := data["regenerateRecoveryCodes"].(map[string]any)["recoveryCodes"].([]any)[0].(string)
+		if _, errs := dash.graphql(`mutation($c: String!) { disableTwoStep(input: {code: $c}) { disabled } }`, map[string]any{"c": recovery[2]}); errs == nil {
 			t.Fatal("an old recovery code still works after regeneration")
 		}
-		if _, errs := dash.graphql(`mutation($c: String!) { disableTwoStep(code: $c) }`, map[string]any{"c": fresh}); errs != nil {
+		if _, errs := dash.graphql(`mutation($c: String!) { disableTwoStep(input: {code: $c}) { disabled } }`, map[string]any{"c": fresh}); errs != nil {
 			t.Fatalf("disableTwoStep: %v", errs)
 		}
 		// Off: the magic link alone signs in, and the id_token says one factor.

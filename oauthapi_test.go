@@ -358,43 +358,65 @@ func TestDiscoveryAndKeyRotation(t *testing.T) {
 		toStrings(d["code_challenge_methods_supported"])[0] != "S256" || d["authorization_response_iss_parameter_supported"] != true {
 		t.Fatalf("discovery: %v", d)
 	}
-	jwks := func() []string {
+	if algs := toStrings(d["id_token_signing_alg_values_supported"]); strings.Join(algs, " ") != "ES256 RS256" {
+		t.Fatalf("id_token_signing_alg_values_supported = %v, want ES256 and RS256", algs)
+	}
+	if d["request_parameter_supported"] != false || d["request_uri_parameter_supported"] != false {
+		t.Fatalf("request objects: %v %v, want false false", d["request_parameter_supported"], d["request_uri_parameter_supported"])
+	}
+	jwks := func() map[string]string { // kid → alg
 		resp, err := http.Get(e.base + "/.well-known/jwks.json")
 		if err != nil {
 			t.Fatal(err)
 		}
 		var set struct {
-			Keys []struct{ Kid, Alg, Kty, Crv, Use string }
+			Keys []struct{ Kid, Alg, Kty, Crv, Use, N, E string }
 		}
 		decodeJSON(t, resp, &set)
-		var kids []string
+		kids := map[string]string{}
 		for _, k := range set.Keys {
-			if k.Alg != "ES256" || k.Kty != "EC" || k.Crv != "P-256" || k.Use != "sig" {
+			switch {
+			case k.Use != "sig":
+				t.Fatalf("key %+v", k)
+			case k.Alg == "ES256" && k.Kty == "EC" && k.Crv == "P-256":
+			case k.Alg == "RS256" && k.Kty == "RSA" && k.N != "" && k.E == "AQAB":
+				if n, _ := decodeSegment(k.N); len(n) != 256 {
+					t.Fatalf("RSA modulus of %d bytes, want 256", len(n))
+				}
+			default:
 				t.Fatalf("key %+v", k)
 			}
-			kids = append(kids, k.Kid)
+			kids[k.Kid] = k.Alg
 		}
 		return kids
 	}
 	first := jwks()
-	if len(first) != 1 {
-		t.Fatalf("keys %v, want one", first)
+	if len(first) != 2 {
+		t.Fatalf("keys %v, want one ES256 and one RS256", first)
 	}
-	newID, err := e.srv.oauth.Keys.Rotate(context.Background())
+	newIDs, err := e.srv.oauth.Keys.Rotate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := jwks(); len(got) != 2 || !(got[0] == newID || got[1] == newID) {
-		t.Fatalf("after rotation keys %v, want the old and %s", got, newID)
+	got := jwks()
+	if len(got) != 4 || got[newIDs[0]] != "ES256" || got[newIDs[1]] != "RS256" {
+		t.Fatalf("after rotation keys %v, want the old two and %v", got, newIDs)
 	}
 	// Until its activation the new key does not sign.
-	tok, err := e.srv.oauth.Keys.Sign(context.Background(), map[string]any{"sub": "x"})
-	if err != nil {
-		t.Fatal(err)
+	for _, alg := range []string{"ES256", "RS256"} {
+		tok, err := e.srv.oauth.Keys.Sign(context.Background(), alg, map[string]any{"sub": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdr, _ := base64Header(tok)
+		var h struct{ Alg, Kid string }
+		json.Unmarshal([]byte(hdr), &h)
+		if h.Alg != alg || first[h.Kid] != alg {
+			t.Fatalf("%s signed with %s before the new key's activation, want an old key of %v", alg, hdr, first)
+		}
 	}
-	hdr, _ := base64Header(tok)
-	if !strings.Contains(hdr, first[0]) {
-		t.Fatalf("signed with %s before the new key's activation, want %s", hdr, first[0])
+	if _, err := e.srv.oauth.Keys.Sign(context.Background(), "HS256", map[string]any{"sub": "x"}); err == nil {
+		t.Fatal("signed with HS256")
 	}
 }
 
@@ -428,8 +450,8 @@ func TestRotateKeysIfDue(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n, _ := e.srv.db.SigningKey.Query().Count(ctx); rotated != 1 || n != 2 {
-		t.Fatalf("rotated %d times, %d keys; want 1 and 2", rotated, n)
+	if n, _ := e.srv.db.SigningKey.Query().Count(ctx); rotated != 1 || n != 4 {
+		t.Fatalf("rotated %d times, %d keys; want 1 and 4 (ES256 and RS256, old and new)", rotated, n)
 	}
 }
 

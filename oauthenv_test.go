@@ -34,6 +34,8 @@ type oauthEnv struct {
 	base string
 	smtp *mailtest.Server
 	app  testApp
+	// lastBrowser is the browser of the last runOpenIDClient, for its logout.
+	lastBrowser *browser
 }
 
 type testApp struct {
@@ -81,7 +83,7 @@ func newOAuthEnv(t testing.TB, dbURL string, opts ...envOption) *oauthEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewUnstartedServer(s.routes())
+	hs := httptest.NewUnstartedServer(validated(t, s.routes()))
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()

@@ -440,7 +440,7 @@ func TestParitySyncTests(t *testing.T) {
 }
 
 // appFields is the GraphQL selection matching the REST application.
-const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute createdAt updatedAt`
+const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri createdAt updatedAt`
 
 func restApp(g map[string]any) map[string]any {
 	ts := func(v any) any {
@@ -449,7 +449,9 @@ func restApp(g map[string]any) map[string]any {
 	}
 	return map[string]any{"id": g["id"], "clientId": g["id"], "name": g["name"], "website": blank(g["website"]), "iconUrl": blank(g["iconURL"]),
 		"termsUrl": blank(g["termsURL"]), "privacyUrl": blank(g["privacyURL"]), "redirectUris": g["redirectUris"], "allowedOrigins": g["allowedOrigins"],
-		"webhookUrl": g["webhookUrl"], "clientRequestsPerMinute": g["clientRequestsPerMinute"], "createdAt": ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"])}
+		"webhookUrl": g["webhookUrl"], "clientRequestsPerMinute": g["clientRequestsPerMinute"], "idTokenSigningAlg": g["idTokenSigningAlg"],
+		"postLogoutRedirectUris": g["postLogoutRedirectUris"], "backchannelLogoutUri": g["backchannelLogoutUri"],
+		"createdAt": ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"])}
 }
 
 func TestParityApplications(t *testing.T) {
@@ -472,7 +474,9 @@ func TestParityApplications(t *testing.T) {
 				"termsUrl": "https://renamed.example.com/terms", "privacyUrl": "https://renamed.example.com/privacy",
 				"redirectUris":   []string{"https://renamed.example.com/cb", "http://localhost:3000/cb"},
 				"allowedOrigins": []string{"https://renamed.example.com"}, "webhookUrl": "https://renamed.example.com/hook",
-				"clientRequestsPerMinute": 1200}
+				"clientRequestsPerMinute": 1200,
+				"idTokenSigningAlg":       "RS256", "postLogoutRedirectUris": []string{"https://renamed.example.com/bye"},
+				"backchannelLogoutUri": "https://renamed.example.com/logout"}
 			rest := dev.json("PATCH", "/api/developer/applications/"+one, patch, 200)
 			g := dev.mustGQL(`mutation($id: ID!, $in: UpdateApplicationInput!) { updateApplication(id: $id, input: $in) { webhookSecret application { `+appFields+` } } }`,
 				map[string]any{"id": two, "in": patch})["updateApplication"].(map[string]any)

@@ -46,7 +46,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *portalEnv)) {
 				t.Fatal(err)
 			}
 			t.Cleanup(s.Close)
-			hs := httptest.NewServer(s.routes())
+			hs := httptest.NewServer(validated(t, s.routes()))
 			t.Cleanup(hs.Close)
 			fn(t, &portalEnv{t: t, srv: s, url: hs.URL})
 		})

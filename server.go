@@ -40,6 +40,7 @@ import (
 	"loginsign/internal/mfa"
 	"loginsign/internal/oauth"
 	"loginsign/internal/passkey"
+	"loginsign/internal/openapi"
 	"loginsign/internal/portal"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/relay"
@@ -88,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		fmt.Fprintln(stdout, "schema is up to date")
 		return nil
-	case "apps", "users":
+	case "apps", "users", "keys":
 		return runAdmin(ctx, cmd, args, getenv, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -103,6 +104,7 @@ const usage = `usage:
   loginsign migrate              apply the schema and exit
   loginsign apps create --owner EMAIL --name NAME --redirect-uri URI [--redirect-uri URI …] [--webhook-url URL] [--json]
   loginsign users create --email EMAIL [--name NAME] [--json]
+  loginsign keys rotate          publish new signing keys now (they sign after an hour)
 `
 
 // Server is one LoginSign instance: its stores, domain services and HTTP handler.
@@ -210,7 +212,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
-		}})
+		}, LogoutToken: s.oauth.LogoutToken})
+	s.oauth.WakeWebhooks = worker.Wake
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.initMetrics()
@@ -258,6 +261,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", api.Discovery)
 	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
 	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
+	// The REST description (OpenAPI 3.1) and its reference page.
+	mux.HandleFunc("GET /openapi.json", openapi.JSON)
+	mux.HandleFunc("GET /docs", openapi.Docs)
 
 	// End-user API (Bearer).
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
@@ -321,7 +327,11 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = httpx.APIErrors(mux)
 	h = guardEdge(h)
 	h = api.Sessions(h)
-	h = http.NewCrossOriginProtection().Handler(h)
+	cop := http.NewCrossOriginProtection()
+	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
+	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
+	cop.AddInsecureBypassPattern("POST /oauth/logout")
+	h = cop.Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{
 			AllowedOrigins:   s.cfg.CORSOrigins,

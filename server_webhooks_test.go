@@ -96,7 +96,7 @@ func startTestServer(t *testing.T, dbURL string) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	hs := httptest.NewServer(s.routes())
+	hs := httptest.NewServer(validated(t, s.routes()))
 	t.Cleanup(hs.Close)
 	return &testServer{Server: s, url: hs.URL, smtp: smtp}
 }

@@ -49,6 +49,12 @@ type Application struct {
 	WebhookSecret []byte `json:"-"`
 	// set when the receiver answered 410 Gone
 	WebhookDisabledAt *time.Time `json:"webhook_disabled_at,omitempty"`
+	// JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
+	IDTokenSigningAlg string `json:"id_token_signing_alg,omitempty"`
+	// where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
+	PostLogoutRedirectUris []string `json:"post_logout_redirect_uris,omitempty"`
+	// receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ApplicationQuery when eager-loading is set.
 	Edges        ApplicationEdges `json:"edges"`
@@ -141,11 +147,11 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret:
+		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret, application.FieldPostLogoutRedirectUris:
 			values[i] = new([]byte)
 		case application.FieldClientRequestsPerMinute:
 			values[i] = new(sql.NullInt64)
-		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL:
+		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldBackchannelLogoutURI:
 			values[i] = new(sql.NullString)
 		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt:
 			values[i] = new(sql.NullTime)
@@ -265,6 +271,26 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 				_m.WebhookDisabledAt = new(time.Time)
 				*_m.WebhookDisabledAt = value.Time
 			}
+		case application.FieldIDTokenSigningAlg:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field id_token_signing_alg", values[i])
+			} else if value.Valid {
+				_m.IDTokenSigningAlg = value.String
+			}
+		case application.FieldPostLogoutRedirectUris:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field post_logout_redirect_uris", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.PostLogoutRedirectUris); err != nil {
+					return fmt.Errorf("unmarshal field post_logout_redirect_uris: %w", err)
+				}
+			}
+		case application.FieldBackchannelLogoutURI:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field backchannel_logout_uri", values[i])
+			} else if value.Valid {
+				_m.BackchannelLogoutURI = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -375,6 +401,15 @@ func (_m *Application) String() string {
 		builder.WriteString("webhook_disabled_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("id_token_signing_alg=")
+	builder.WriteString(_m.IDTokenSigningAlg)
+	builder.WriteString(", ")
+	builder.WriteString("post_logout_redirect_uris=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PostLogoutRedirectUris))
+	builder.WriteString(", ")
+	builder.WriteString("backchannel_logout_uri=")
+	builder.WriteString(_m.BackchannelLogoutURI)
 	builder.WriteByte(')')
 	return builder.String()
 }

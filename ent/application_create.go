@@ -191,6 +191,40 @@ func (_c *ApplicationCreate) SetNillableWebhookDisabledAt(v *time.Time) *Applica
 	return _c
 }
 
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (_c *ApplicationCreate) SetIDTokenSigningAlg(v string) *ApplicationCreate {
+	_c.mutation.SetIDTokenSigningAlg(v)
+	return _c
+}
+
+// SetNillableIDTokenSigningAlg sets the "id_token_signing_alg" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableIDTokenSigningAlg(v *string) *ApplicationCreate {
+	if v != nil {
+		_c.SetIDTokenSigningAlg(*v)
+	}
+	return _c
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (_c *ApplicationCreate) SetPostLogoutRedirectUris(v []string) *ApplicationCreate {
+	_c.mutation.SetPostLogoutRedirectUris(v)
+	return _c
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (_c *ApplicationCreate) SetBackchannelLogoutURI(v string) *ApplicationCreate {
+	_c.mutation.SetBackchannelLogoutURI(v)
+	return _c
+}
+
+// SetNillableBackchannelLogoutURI sets the "backchannel_logout_uri" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableBackchannelLogoutURI(v *string) *ApplicationCreate {
+	if v != nil {
+		_c.SetBackchannelLogoutURI(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApplicationCreate) SetID(v string) *ApplicationCreate {
 	_c.mutation.SetID(v)
@@ -340,6 +374,14 @@ func (_c *ApplicationCreate) defaults() {
 		v := application.DefaultClientRequestsPerMinute
 		_c.mutation.SetClientRequestsPerMinute(v)
 	}
+	if _, ok := _c.mutation.IDTokenSigningAlg(); !ok {
+		v := application.DefaultIDTokenSigningAlg
+		_c.mutation.SetIDTokenSigningAlg(v)
+	}
+	if _, ok := _c.mutation.PostLogoutRedirectUris(); !ok {
+		v := application.DefaultPostLogoutRedirectUris
+		_c.mutation.SetPostLogoutRedirectUris(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := application.DefaultID()
 		_c.mutation.SetID(v)
@@ -405,6 +447,19 @@ func (_c *ApplicationCreate) check() error {
 	if v, ok := _c.mutation.WebhookURL(); ok {
 		if err := application.WebhookURLValidator(v); err != nil {
 			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`ent: validator failed for field "Application.webhook_url": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.IDTokenSigningAlg(); !ok {
+		return &ValidationError{Name: "id_token_signing_alg", err: errors.New(`ent: missing required field "Application.id_token_signing_alg"`)}
+	}
+	if v, ok := _c.mutation.IDTokenSigningAlg(); ok {
+		if err := application.IDTokenSigningAlgValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_alg", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_alg": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.BackchannelLogoutURI(); ok {
+		if err := application.BackchannelLogoutURIValidator(v); err != nil {
+			return &ValidationError{Name: "backchannel_logout_uri", err: fmt.Errorf(`ent: validator failed for field "Application.backchannel_logout_uri": %w`, err)}
 		}
 	}
 	if v, ok := _c.mutation.ID(); ok {
@@ -506,6 +561,18 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.WebhookDisabledAt(); ok {
 		_spec.SetField(application.FieldWebhookDisabledAt, field.TypeTime, value)
 		_node.WebhookDisabledAt = &value
+	}
+	if value, ok := _c.mutation.IDTokenSigningAlg(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlg, field.TypeString, value)
+		_node.IDTokenSigningAlg = value
+	}
+	if value, ok := _c.mutation.PostLogoutRedirectUris(); ok {
+		_spec.SetField(application.FieldPostLogoutRedirectUris, field.TypeJSON, value)
+		_node.PostLogoutRedirectUris = value
+	}
+	if value, ok := _c.mutation.BackchannelLogoutURI(); ok {
+		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
+		_node.BackchannelLogoutURI = value
 	}
 	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -872,6 +939,54 @@ func (u *ApplicationUpsert) ClearWebhookDisabledAt() *ApplicationUpsert {
 	return u
 }
 
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (u *ApplicationUpsert) SetIDTokenSigningAlg(v string) *ApplicationUpsert {
+	u.Set(application.FieldIDTokenSigningAlg, v)
+	return u
+}
+
+// UpdateIDTokenSigningAlg sets the "id_token_signing_alg" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateIDTokenSigningAlg() *ApplicationUpsert {
+	u.SetExcluded(application.FieldIDTokenSigningAlg)
+	return u
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsert) SetPostLogoutRedirectUris(v []string) *ApplicationUpsert {
+	u.Set(application.FieldPostLogoutRedirectUris, v)
+	return u
+}
+
+// UpdatePostLogoutRedirectUris sets the "post_logout_redirect_uris" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdatePostLogoutRedirectUris() *ApplicationUpsert {
+	u.SetExcluded(application.FieldPostLogoutRedirectUris)
+	return u
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsert) ClearPostLogoutRedirectUris() *ApplicationUpsert {
+	u.SetNull(application.FieldPostLogoutRedirectUris)
+	return u
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (u *ApplicationUpsert) SetBackchannelLogoutURI(v string) *ApplicationUpsert {
+	u.Set(application.FieldBackchannelLogoutURI, v)
+	return u
+}
+
+// UpdateBackchannelLogoutURI sets the "backchannel_logout_uri" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateBackchannelLogoutURI() *ApplicationUpsert {
+	u.SetExcluded(application.FieldBackchannelLogoutURI)
+	return u
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (u *ApplicationUpsert) ClearBackchannelLogoutURI() *ApplicationUpsert {
+	u.SetNull(application.FieldBackchannelLogoutURI)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1172,6 +1287,62 @@ func (u *ApplicationUpsertOne) UpdateWebhookDisabledAt() *ApplicationUpsertOne {
 func (u *ApplicationUpsertOne) ClearWebhookDisabledAt() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearWebhookDisabledAt()
+	})
+}
+
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (u *ApplicationUpsertOne) SetIDTokenSigningAlg(v string) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetIDTokenSigningAlg(v)
+	})
+}
+
+// UpdateIDTokenSigningAlg sets the "id_token_signing_alg" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateIDTokenSigningAlg() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateIDTokenSigningAlg()
+	})
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertOne) SetPostLogoutRedirectUris(v []string) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetPostLogoutRedirectUris(v)
+	})
+}
+
+// UpdatePostLogoutRedirectUris sets the "post_logout_redirect_uris" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdatePostLogoutRedirectUris() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdatePostLogoutRedirectUris()
+	})
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertOne) ClearPostLogoutRedirectUris() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearPostLogoutRedirectUris()
+	})
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (u *ApplicationUpsertOne) SetBackchannelLogoutURI(v string) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetBackchannelLogoutURI(v)
+	})
+}
+
+// UpdateBackchannelLogoutURI sets the "backchannel_logout_uri" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateBackchannelLogoutURI() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateBackchannelLogoutURI()
+	})
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (u *ApplicationUpsertOne) ClearBackchannelLogoutURI() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearBackchannelLogoutURI()
 	})
 }
 
@@ -1642,6 +1813,62 @@ func (u *ApplicationUpsertBulk) UpdateWebhookDisabledAt() *ApplicationUpsertBulk
 func (u *ApplicationUpsertBulk) ClearWebhookDisabledAt() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearWebhookDisabledAt()
+	})
+}
+
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (u *ApplicationUpsertBulk) SetIDTokenSigningAlg(v string) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetIDTokenSigningAlg(v)
+	})
+}
+
+// UpdateIDTokenSigningAlg sets the "id_token_signing_alg" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateIDTokenSigningAlg() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateIDTokenSigningAlg()
+	})
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertBulk) SetPostLogoutRedirectUris(v []string) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetPostLogoutRedirectUris(v)
+	})
+}
+
+// UpdatePostLogoutRedirectUris sets the "post_logout_redirect_uris" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdatePostLogoutRedirectUris() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdatePostLogoutRedirectUris()
+	})
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (u *ApplicationUpsertBulk) ClearPostLogoutRedirectUris() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearPostLogoutRedirectUris()
+	})
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (u *ApplicationUpsertBulk) SetBackchannelLogoutURI(v string) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetBackchannelLogoutURI(v)
+	})
+}
+
+// UpdateBackchannelLogoutURI sets the "backchannel_logout_uri" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateBackchannelLogoutURI() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateBackchannelLogoutURI()
+	})
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (u *ApplicationUpsertBulk) ClearBackchannelLogoutURI() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearBackchannelLogoutURI()
 	})
 }
 

@@ -261,6 +261,58 @@ func (_u *ApplicationUpdate) ClearWebhookDisabledAt() *ApplicationUpdate {
 	return _u
 }
 
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (_u *ApplicationUpdate) SetIDTokenSigningAlg(v string) *ApplicationUpdate {
+	_u.mutation.SetIDTokenSigningAlg(v)
+	return _u
+}
+
+// SetNillableIDTokenSigningAlg sets the "id_token_signing_alg" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableIDTokenSigningAlg(v *string) *ApplicationUpdate {
+	if v != nil {
+		_u.SetIDTokenSigningAlg(*v)
+	}
+	return _u
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdate) SetPostLogoutRedirectUris(v []string) *ApplicationUpdate {
+	_u.mutation.SetPostLogoutRedirectUris(v)
+	return _u
+}
+
+// AppendPostLogoutRedirectUris appends value to the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdate) AppendPostLogoutRedirectUris(v []string) *ApplicationUpdate {
+	_u.mutation.AppendPostLogoutRedirectUris(v)
+	return _u
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdate) ClearPostLogoutRedirectUris() *ApplicationUpdate {
+	_u.mutation.ClearPostLogoutRedirectUris()
+	return _u
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (_u *ApplicationUpdate) SetBackchannelLogoutURI(v string) *ApplicationUpdate {
+	_u.mutation.SetBackchannelLogoutURI(v)
+	return _u
+}
+
+// SetNillableBackchannelLogoutURI sets the "backchannel_logout_uri" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableBackchannelLogoutURI(v *string) *ApplicationUpdate {
+	if v != nil {
+		_u.SetBackchannelLogoutURI(*v)
+	}
+	return _u
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (_u *ApplicationUpdate) ClearBackchannelLogoutURI() *ApplicationUpdate {
+	_u.mutation.ClearBackchannelLogoutURI()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *ApplicationUpdate) SetOwner(v *User) *ApplicationUpdate {
 	return _u.SetOwnerID(v.ID)
@@ -530,6 +582,16 @@ func (_u *ApplicationUpdate) check() error {
 			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`ent: validator failed for field "Application.webhook_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IDTokenSigningAlg(); ok {
+		if err := application.IDTokenSigningAlgValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_alg", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_alg": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BackchannelLogoutURI(); ok {
+		if err := application.BackchannelLogoutURIValidator(v); err != nil {
+			return &ValidationError{Name: "backchannel_logout_uri", err: fmt.Errorf(`ent: validator failed for field "Application.backchannel_logout_uri": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Application.owner"`)
 	}
@@ -626,6 +688,26 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.WebhookDisabledAtCleared() {
 		_spec.ClearField(application.FieldWebhookDisabledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IDTokenSigningAlg(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlg, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PostLogoutRedirectUris(); ok {
+		_spec.SetField(application.FieldPostLogoutRedirectUris, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedPostLogoutRedirectUris(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldPostLogoutRedirectUris, value)
+		})
+	}
+	if _u.mutation.PostLogoutRedirectUrisCleared() {
+		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
+		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
+	}
+	if _u.mutation.BackchannelLogoutURICleared() {
+		_spec.ClearField(application.FieldBackchannelLogoutURI, field.TypeString)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1128,6 +1210,58 @@ func (_u *ApplicationUpdateOne) ClearWebhookDisabledAt() *ApplicationUpdateOne {
 	return _u
 }
 
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (_u *ApplicationUpdateOne) SetIDTokenSigningAlg(v string) *ApplicationUpdateOne {
+	_u.mutation.SetIDTokenSigningAlg(v)
+	return _u
+}
+
+// SetNillableIDTokenSigningAlg sets the "id_token_signing_alg" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableIDTokenSigningAlg(v *string) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetIDTokenSigningAlg(*v)
+	}
+	return _u
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdateOne) SetPostLogoutRedirectUris(v []string) *ApplicationUpdateOne {
+	_u.mutation.SetPostLogoutRedirectUris(v)
+	return _u
+}
+
+// AppendPostLogoutRedirectUris appends value to the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdateOne) AppendPostLogoutRedirectUris(v []string) *ApplicationUpdateOne {
+	_u.mutation.AppendPostLogoutRedirectUris(v)
+	return _u
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (_u *ApplicationUpdateOne) ClearPostLogoutRedirectUris() *ApplicationUpdateOne {
+	_u.mutation.ClearPostLogoutRedirectUris()
+	return _u
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (_u *ApplicationUpdateOne) SetBackchannelLogoutURI(v string) *ApplicationUpdateOne {
+	_u.mutation.SetBackchannelLogoutURI(v)
+	return _u
+}
+
+// SetNillableBackchannelLogoutURI sets the "backchannel_logout_uri" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableBackchannelLogoutURI(v *string) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetBackchannelLogoutURI(*v)
+	}
+	return _u
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (_u *ApplicationUpdateOne) ClearBackchannelLogoutURI() *ApplicationUpdateOne {
+	_u.mutation.ClearBackchannelLogoutURI()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *ApplicationUpdateOne) SetOwner(v *User) *ApplicationUpdateOne {
 	return _u.SetOwnerID(v.ID)
@@ -1410,6 +1544,16 @@ func (_u *ApplicationUpdateOne) check() error {
 			return &ValidationError{Name: "webhook_url", err: fmt.Errorf(`ent: validator failed for field "Application.webhook_url": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.IDTokenSigningAlg(); ok {
+		if err := application.IDTokenSigningAlgValidator(v); err != nil {
+			return &ValidationError{Name: "id_token_signing_alg", err: fmt.Errorf(`ent: validator failed for field "Application.id_token_signing_alg": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.BackchannelLogoutURI(); ok {
+		if err := application.BackchannelLogoutURIValidator(v); err != nil {
+			return &ValidationError{Name: "backchannel_logout_uri", err: fmt.Errorf(`ent: validator failed for field "Application.backchannel_logout_uri": %w`, err)}
+		}
+	}
 	if _u.mutation.OwnerCleared() && len(_u.mutation.OwnerIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Application.owner"`)
 	}
@@ -1523,6 +1667,26 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if _u.mutation.WebhookDisabledAtCleared() {
 		_spec.ClearField(application.FieldWebhookDisabledAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.IDTokenSigningAlg(); ok {
+		_spec.SetField(application.FieldIDTokenSigningAlg, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PostLogoutRedirectUris(); ok {
+		_spec.SetField(application.FieldPostLogoutRedirectUris, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedPostLogoutRedirectUris(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, application.FieldPostLogoutRedirectUris, value)
+		})
+	}
+	if _u.mutation.PostLogoutRedirectUrisCleared() {
+		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
+		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
+	}
+	if _u.mutation.BackchannelLogoutURICleared() {
+		_spec.ClearField(application.FieldBackchannelLogoutURI, field.TypeString)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{

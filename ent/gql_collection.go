@@ -369,6 +369,16 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldClientRequestsPerMinute)
 				fieldSeen[application.FieldClientRequestsPerMinute] = struct{}{}
 			}
+		case "idTokenSigningAlg":
+			if _, ok := fieldSeen[application.FieldIDTokenSigningAlg]; !ok {
+				selectedFields = append(selectedFields, application.FieldIDTokenSigningAlg)
+				fieldSeen[application.FieldIDTokenSigningAlg] = struct{}{}
+			}
+		case "postLogoutRedirectUris":
+			if _, ok := fieldSeen[application.FieldPostLogoutRedirectUris]; !ok {
+				selectedFields = append(selectedFields, application.FieldPostLogoutRedirectUris)
+				fieldSeen[application.FieldPostLogoutRedirectUris] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

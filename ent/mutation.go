@@ -2230,47 +2230,51 @@ func (m *AppConnectionMutation) ResetEdge(name string) error {
 // ApplicationMutation represents an operation that mutates the Application nodes in the graph.
 type ApplicationMutation struct {
 	config
-	op                            Op
-	typ                           string
-	id                            *string
-	created_at                    *time.Time
-	updated_at                    *time.Time
-	name                          *string
-	website                       *string
-	icon_url                      *string
-	terms_url                     *string
-	privacy_url                   *string
-	redirect_uris                 *[]string
-	appendredirect_uris           []string
-	allowed_origins               *[]string
-	appendallowed_origins         []string
-	client_requests_per_minute    *int
-	addclient_requests_per_minute *int
-	secret_hash                   *string
-	webhook_url                   *string
-	webhook_secret                *[]byte
-	webhook_disabled_at           *time.Time
-	clearedFields                 map[string]struct{}
-	owner                         *string
-	clearedowner                  bool
-	connections                   map[string]struct{}
-	removedconnections            map[string]struct{}
-	clearedconnections            bool
-	license_variants              map[string]struct{}
-	removedlicense_variants       map[string]struct{}
-	clearedlicense_variants       bool
-	license_codes                 map[string]struct{}
-	removedlicense_codes          map[string]struct{}
-	clearedlicense_codes          bool
-	import_sources                map[string]struct{}
-	removedimport_sources         map[string]struct{}
-	clearedimport_sources         bool
-	webhook_events                map[string]struct{}
-	removedwebhook_events         map[string]struct{}
-	clearedwebhook_events         bool
-	done                          bool
-	oldValue                      func(context.Context) (*Application, error)
-	predicates                    []predicate.Application
+	op                              Op
+	typ                             string
+	id                              *string
+	created_at                      *time.Time
+	updated_at                      *time.Time
+	name                            *string
+	website                         *string
+	icon_url                        *string
+	terms_url                       *string
+	privacy_url                     *string
+	redirect_uris                   *[]string
+	appendredirect_uris             []string
+	allowed_origins                 *[]string
+	appendallowed_origins           []string
+	client_requests_per_minute      *int
+	addclient_requests_per_minute   *int
+	secret_hash                     *string
+	webhook_url                     *string
+	webhook_secret                  *[]byte
+	webhook_disabled_at             *time.Time
+	id_token_signing_alg            *string
+	post_logout_redirect_uris       *[]string
+	appendpost_logout_redirect_uris []string
+	backchannel_logout_uri          *string
+	clearedFields                   map[string]struct{}
+	owner                           *string
+	clearedowner                    bool
+	connections                     map[string]struct{}
+	removedconnections              map[string]struct{}
+	clearedconnections              bool
+	license_variants                map[string]struct{}
+	removedlicense_variants         map[string]struct{}
+	clearedlicense_variants         bool
+	license_codes                   map[string]struct{}
+	removedlicense_codes            map[string]struct{}
+	clearedlicense_codes            bool
+	import_sources                  map[string]struct{}
+	removedimport_sources           map[string]struct{}
+	clearedimport_sources           bool
+	webhook_events                  map[string]struct{}
+	removedwebhook_events           map[string]struct{}
+	clearedwebhook_events           bool
+	done                            bool
+	oldValue                        func(context.Context) (*Application, error)
+	predicates                      []predicate.Application
 }
 
 var _ ent.Mutation = (*ApplicationMutation)(nil)
@@ -3058,6 +3062,156 @@ func (m *ApplicationMutation) ResetWebhookDisabledAt() {
 	delete(m.clearedFields, application.FieldWebhookDisabledAt)
 }
 
+// SetIDTokenSigningAlg sets the "id_token_signing_alg" field.
+func (m *ApplicationMutation) SetIDTokenSigningAlg(s string) {
+	m.id_token_signing_alg = &s
+}
+
+// IDTokenSigningAlg returns the value of the "id_token_signing_alg" field in the mutation.
+func (m *ApplicationMutation) IDTokenSigningAlg() (r string, exists bool) {
+	v := m.id_token_signing_alg
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIDTokenSigningAlg returns the old "id_token_signing_alg" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldIDTokenSigningAlg(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIDTokenSigningAlg is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIDTokenSigningAlg requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIDTokenSigningAlg: %w", err)
+	}
+	return oldValue.IDTokenSigningAlg, nil
+}
+
+// ResetIDTokenSigningAlg resets all changes to the "id_token_signing_alg" field.
+func (m *ApplicationMutation) ResetIDTokenSigningAlg() {
+	m.id_token_signing_alg = nil
+}
+
+// SetPostLogoutRedirectUris sets the "post_logout_redirect_uris" field.
+func (m *ApplicationMutation) SetPostLogoutRedirectUris(s []string) {
+	m.post_logout_redirect_uris = &s
+	m.appendpost_logout_redirect_uris = nil
+}
+
+// PostLogoutRedirectUris returns the value of the "post_logout_redirect_uris" field in the mutation.
+func (m *ApplicationMutation) PostLogoutRedirectUris() (r []string, exists bool) {
+	v := m.post_logout_redirect_uris
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPostLogoutRedirectUris returns the old "post_logout_redirect_uris" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldPostLogoutRedirectUris(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPostLogoutRedirectUris is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPostLogoutRedirectUris requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPostLogoutRedirectUris: %w", err)
+	}
+	return oldValue.PostLogoutRedirectUris, nil
+}
+
+// AppendPostLogoutRedirectUris adds s to the "post_logout_redirect_uris" field.
+func (m *ApplicationMutation) AppendPostLogoutRedirectUris(s []string) {
+	m.appendpost_logout_redirect_uris = append(m.appendpost_logout_redirect_uris, s...)
+}
+
+// AppendedPostLogoutRedirectUris returns the list of values that were appended to the "post_logout_redirect_uris" field in this mutation.
+func (m *ApplicationMutation) AppendedPostLogoutRedirectUris() ([]string, bool) {
+	if len(m.appendpost_logout_redirect_uris) == 0 {
+		return nil, false
+	}
+	return m.appendpost_logout_redirect_uris, true
+}
+
+// ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
+func (m *ApplicationMutation) ClearPostLogoutRedirectUris() {
+	m.post_logout_redirect_uris = nil
+	m.appendpost_logout_redirect_uris = nil
+	m.clearedFields[application.FieldPostLogoutRedirectUris] = struct{}{}
+}
+
+// PostLogoutRedirectUrisCleared returns if the "post_logout_redirect_uris" field was cleared in this mutation.
+func (m *ApplicationMutation) PostLogoutRedirectUrisCleared() bool {
+	_, ok := m.clearedFields[application.FieldPostLogoutRedirectUris]
+	return ok
+}
+
+// ResetPostLogoutRedirectUris resets all changes to the "post_logout_redirect_uris" field.
+func (m *ApplicationMutation) ResetPostLogoutRedirectUris() {
+	m.post_logout_redirect_uris = nil
+	m.appendpost_logout_redirect_uris = nil
+	delete(m.clearedFields, application.FieldPostLogoutRedirectUris)
+}
+
+// SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
+func (m *ApplicationMutation) SetBackchannelLogoutURI(s string) {
+	m.backchannel_logout_uri = &s
+}
+
+// BackchannelLogoutURI returns the value of the "backchannel_logout_uri" field in the mutation.
+func (m *ApplicationMutation) BackchannelLogoutURI() (r string, exists bool) {
+	v := m.backchannel_logout_uri
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBackchannelLogoutURI returns the old "backchannel_logout_uri" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldBackchannelLogoutURI(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBackchannelLogoutURI is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBackchannelLogoutURI requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBackchannelLogoutURI: %w", err)
+	}
+	return oldValue.BackchannelLogoutURI, nil
+}
+
+// ClearBackchannelLogoutURI clears the value of the "backchannel_logout_uri" field.
+func (m *ApplicationMutation) ClearBackchannelLogoutURI() {
+	m.backchannel_logout_uri = nil
+	m.clearedFields[application.FieldBackchannelLogoutURI] = struct{}{}
+}
+
+// BackchannelLogoutURICleared returns if the "backchannel_logout_uri" field was cleared in this mutation.
+func (m *ApplicationMutation) BackchannelLogoutURICleared() bool {
+	_, ok := m.clearedFields[application.FieldBackchannelLogoutURI]
+	return ok
+}
+
+// ResetBackchannelLogoutURI resets all changes to the "backchannel_logout_uri" field.
+func (m *ApplicationMutation) ResetBackchannelLogoutURI() {
+	m.backchannel_logout_uri = nil
+	delete(m.clearedFields, application.FieldBackchannelLogoutURI)
+}
+
 // ClearOwner clears the "owner" edge to the User entity.
 func (m *ApplicationMutation) ClearOwner() {
 	m.clearedowner = true
@@ -3389,7 +3543,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -3435,6 +3589,15 @@ func (m *ApplicationMutation) Fields() []string {
 	if m.webhook_disabled_at != nil {
 		fields = append(fields, application.FieldWebhookDisabledAt)
 	}
+	if m.id_token_signing_alg != nil {
+		fields = append(fields, application.FieldIDTokenSigningAlg)
+	}
+	if m.post_logout_redirect_uris != nil {
+		fields = append(fields, application.FieldPostLogoutRedirectUris)
+	}
+	if m.backchannel_logout_uri != nil {
+		fields = append(fields, application.FieldBackchannelLogoutURI)
+	}
 	return fields
 }
 
@@ -3473,6 +3636,12 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.WebhookSecret()
 	case application.FieldWebhookDisabledAt:
 		return m.WebhookDisabledAt()
+	case application.FieldIDTokenSigningAlg:
+		return m.IDTokenSigningAlg()
+	case application.FieldPostLogoutRedirectUris:
+		return m.PostLogoutRedirectUris()
+	case application.FieldBackchannelLogoutURI:
+		return m.BackchannelLogoutURI()
 	}
 	return nil, false
 }
@@ -3512,6 +3681,12 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldWebhookSecret(ctx)
 	case application.FieldWebhookDisabledAt:
 		return m.OldWebhookDisabledAt(ctx)
+	case application.FieldIDTokenSigningAlg:
+		return m.OldIDTokenSigningAlg(ctx)
+	case application.FieldPostLogoutRedirectUris:
+		return m.OldPostLogoutRedirectUris(ctx)
+	case application.FieldBackchannelLogoutURI:
+		return m.OldBackchannelLogoutURI(ctx)
 	}
 	return nil, fmt.Errorf("unknown Application field %s", name)
 }
@@ -3626,6 +3801,27 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWebhookDisabledAt(v)
 		return nil
+	case application.FieldIDTokenSigningAlg:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIDTokenSigningAlg(v)
+		return nil
+	case application.FieldPostLogoutRedirectUris:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPostLogoutRedirectUris(v)
+		return nil
+	case application.FieldBackchannelLogoutURI:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBackchannelLogoutURI(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)
 }
@@ -3692,6 +3888,12 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldWebhookDisabledAt) {
 		fields = append(fields, application.FieldWebhookDisabledAt)
 	}
+	if m.FieldCleared(application.FieldPostLogoutRedirectUris) {
+		fields = append(fields, application.FieldPostLogoutRedirectUris)
+	}
+	if m.FieldCleared(application.FieldBackchannelLogoutURI) {
+		fields = append(fields, application.FieldBackchannelLogoutURI)
+	}
 	return fields
 }
 
@@ -3726,6 +3928,12 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldWebhookDisabledAt:
 		m.ClearWebhookDisabledAt()
+		return nil
+	case application.FieldPostLogoutRedirectUris:
+		m.ClearPostLogoutRedirectUris()
+		return nil
+	case application.FieldBackchannelLogoutURI:
+		m.ClearBackchannelLogoutURI()
 		return nil
 	}
 	return fmt.Errorf("unknown Application nullable field %s", name)
@@ -3779,6 +3987,15 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldWebhookDisabledAt:
 		m.ResetWebhookDisabledAt()
+		return nil
+	case application.FieldIDTokenSigningAlg:
+		m.ResetIDTokenSigningAlg()
+		return nil
+	case application.FieldPostLogoutRedirectUris:
+		m.ResetPostLogoutRedirectUris()
+		return nil
+	case application.FieldBackchannelLogoutURI:
+		m.ResetBackchannelLogoutURI()
 		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)

@@ -61,11 +61,11 @@ func (r *mutationResolver) DeleteAccount(ctx context.Context, confirmGlobalID st
 }
 
 // RefusePendingLink is the resolver for the refusePendingLink field.
-func (r *mutationResolver) RefusePendingLink(ctx context.Context, id string) (*model.RefusePendingLinkPayload, error) {
-	if err := r.Account.RefusePendingLink(ctx, id); err != nil {
+func (r *mutationResolver) RefusePendingLink(ctx context.Context, input model.RefusePendingLinkInput) (*model.RefusePendingLinkPayload, error) {
+	if err := r.Account.RefusePendingLink(ctx, input.ID); err != nil {
 		return nil, err
 	}
-	return &model.RefusePendingLinkPayload{RefusedID: id}, nil
+	return &model.RefusePendingLinkPayload{RefusedID: input.ID}, nil
 }
 
 // PendingLinks is the resolver for the pendingLinks field.

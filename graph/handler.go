@@ -26,8 +26,7 @@ const (
 func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv := handler.New(pagedComplexity{NewExecutableSchema(Config{Resolvers: r})})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(overHTTP{}) // GET and POST with the GraphQL-over-HTTP status codes
 	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{lru.New[string](100)}})

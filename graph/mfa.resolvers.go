@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// BeginTOTPEnrolment is the resolver for the beginTOTPEnrolment field.
-func (r *mutationResolver) BeginTOTPEnrolment(ctx context.Context) (*model.TOTPEnrolment, error) {
+// BeginTotpEnrolment is the resolver for the beginTotpEnrolment field.
+func (r *mutationResolver) BeginTotpEnrolment(ctx context.Context, input model.BeginTotpEnrolmentInput) (*model.BeginTotpEnrolmentPayload, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return nil, err
@@ -29,49 +29,69 @@ func (r *mutationResolver) BeginTOTPEnrolment(ctx context.Context) (*model.TOTPE
 	if err != nil {
 		return nil, err
 	}
-	return &model.TOTPEnrolment{Secret: e.Secret, URI: e.URI, ExpiresAt: e.ExpiresAt,
-		QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRCodePNG)}, nil
+	return &model.BeginTotpEnrolmentPayload{Enrolment: &model.TOTPEnrolment{Secret: e.Secret, URI: e.URI, ExpiresAt: e.ExpiresAt,
+		QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(e.QRCodePNG)}}, nil
 }
 
-// ConfirmTOTPEnrolment is the resolver for the confirmTOTPEnrolment field.
-func (r *mutationResolver) ConfirmTOTPEnrolment(ctx context.Context, code string) ([]string, error) {
-	return r.MFA.ConfirmTOTP(ctx, code)
+// ConfirmTotpEnrolment is the resolver for the confirmTotpEnrolment field.
+func (r *mutationResolver) ConfirmTotpEnrolment(ctx context.Context, input model.ConfirmTotpEnrolmentInput) (*model.ConfirmTotpEnrolmentPayload, error) {
+	codes, err := r.MFA.ConfirmTOTP(ctx, input.Code)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ConfirmTotpEnrolmentPayload{RecoveryCodes: codes}, nil
 }
 
 // DisableTwoStep is the resolver for the disableTwoStep field.
-func (r *mutationResolver) DisableTwoStep(ctx context.Context, code string) (bool, error) {
-	if err := r.MFA.DisableTOTP(ctx, code); err != nil {
-		return false, err
+func (r *mutationResolver) DisableTwoStep(ctx context.Context, input model.DisableTwoStepInput) (*model.DisableTwoStepPayload, error) {
+	if err := r.MFA.DisableTOTP(ctx, input.Code); err != nil {
+		return nil, err
 	}
-	return true, nil
+	return &model.DisableTwoStepPayload{Disabled: true}, nil
 }
 
 // RegenerateRecoveryCodes is the resolver for the regenerateRecoveryCodes field.
-func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, code string) ([]string, error) {
-	return r.MFA.RegenerateRecoveryCodes(ctx, code)
+func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, input model.RegenerateRecoveryCodesInput) (*model.RegenerateRecoveryCodesPayload, error) {
+	codes, err := r.MFA.RegenerateRecoveryCodes(ctx, input.Code)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RegenerateRecoveryCodesPayload{RecoveryCodes: codes}, nil
 }
 
 // BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
-func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context) (string, error) {
-	return r.WebAuthn.BeginRegistration(ctx)
+func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context, input model.BeginPasskeyRegistrationInput) (*model.BeginPasskeyRegistrationPayload, error) {
+	options, err := r.WebAuthn.BeginRegistration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.BeginPasskeyRegistrationPayload{Options: options}, nil
 }
 
 // FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
-func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, name string, credential string) (*ent.Passkey, error) {
-	return r.WebAuthn.FinishRegistration(ctx, name, credential)
+func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error) {
+	pk, err := r.WebAuthn.FinishRegistration(ctx, input.Name, input.Credential)
+	if err != nil {
+		return nil, err
+	}
+	return &model.FinishPasskeyRegistrationPayload{Passkey: pk}, nil
 }
 
 // RenamePasskey is the resolver for the renamePasskey field.
-func (r *mutationResolver) RenamePasskey(ctx context.Context, id string, name string) (*ent.Passkey, error) {
-	return r.WebAuthn.Rename(ctx, id, name)
+func (r *mutationResolver) RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error) {
+	pk, err := r.WebAuthn.Rename(ctx, input.ID, input.Name)
+	if err != nil {
+		return nil, err
+	}
+	return &model.RenamePasskeyPayload{Passkey: pk}, nil
 }
 
 // DeletePasskey is the resolver for the deletePasskey field.
-func (r *mutationResolver) DeletePasskey(ctx context.Context, id string) (bool, error) {
-	if err := r.WebAuthn.Delete(ctx, id); err != nil {
-		return false, err
+func (r *mutationResolver) DeletePasskey(ctx context.Context, input model.DeletePasskeyInput) (*model.DeletePasskeyPayload, error) {
+	if err := r.WebAuthn.Delete(ctx, input.ID); err != nil {
+		return nil, err
 	}
-	return true, nil
+	return &model.DeletePasskeyPayload{DeletedID: input.ID}, nil
 }
 
 // Synced is the resolver for the synced field.

@@ -91,6 +91,12 @@ func (r *applicationResolver) WebhookURL(ctx context.Context, obj *ent.Applicati
 	return optional(u), err
 }
 
+// BackchannelLogoutURI is the resolver for the backchannelLogoutUri field.
+func (r *applicationResolver) BackchannelLogoutURI(ctx context.Context, obj *ent.Application) (*string, error) {
+	u, err := r.Portal.BackchannelLogoutURI(ctx, obj)
+	return optional(u), err
+}
+
 // Users is the resolver for the users field.
 func (r *applicationResolver) Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error) {
 	return r.Portal.ConnectedUsers(ctx, obj.ID, portal.UserPage{After: after, First: first, Before: before, Last: last,
@@ -120,7 +126,8 @@ func (r *importSourceResolver) Counts(ctx context.Context, obj *ent.ImportSource
 func (r *mutationResolver) UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error) {
 	out, err := r.Portal.UpdateApplication(ctx, id, portal.ApplicationPatch{Name: input.Name, Website: input.Website,
 		IconURL: input.IconURL, TermsURL: input.TermsURL, PrivacyURL: input.PrivacyURL, RedirectURIs: input.RedirectUris,
-		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, ClientRequestsPerMinute: input.ClientRequestsPerMinute})
+		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, ClientRequestsPerMinute: input.ClientRequestsPerMinute,
+		IDTokenSigningAlg: input.IDTokenSigningAlg, PostLogoutRedirectURIs: input.PostLogoutRedirectUris, BackchannelLogoutURI: input.BackchannelLogoutURI})
 	if err != nil {
 		return nil, err
 	}

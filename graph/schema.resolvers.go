@@ -20,6 +20,8 @@ func (r *mutationResolver) CreateApplication(ctx context.Context, input model.Cr
 		Name: input.Name, Website: deref(input.Website), IconURL: deref(input.IconURL),
 		TermsURL: deref(input.TermsURL), PrivacyURL: deref(input.PrivacyURL),
 		RedirectURIs: input.RedirectUris, AllowedOrigins: input.AllowedOrigins, WebhookURL: deref(input.WebhookURL),
+		IDTokenSigningAlg: deref(input.IDTokenSigningAlg), PostLogoutRedirectURIs: input.PostLogoutRedirectUris,
+		BackchannelLogoutURI: deref(input.BackchannelLogoutURI),
 	})
 	if err != nil {
 		return nil, err

@@ -55,6 +55,10 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 //     (clientauth.Service.Authenticate).
 func (a *API) AppClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok := ParseBearer(r.Header.Get("Authorization")); tok != "" {
+			a.appBearer(w, r, tok, next)
+			return
+		}
 		creds, basic, err := oauth.ParseBasic(strings.TrimSpace(r.Header.Get("Authorization")))
 		if !basic {
 			writeAppError(w, r, apperr.New(apperr.Unauthorized, "send Authorization: Basic base64(client_id:client_secret)"))
@@ -75,6 +79,35 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
 	})
+}
+
+// appBearer is AppClient for a client_credentials access token (Authorization: Bearer): the
+// token must be the {appId} application's and carry app:users:read for GET, app:users:write
+// otherwise. A bad token is 401 invalid_token with WWW-Authenticate: Bearer (RFC 6750 §3.1);
+// a token of another application or without the scope is 403 insufficient_scope.
+func (a *API) appBearer(w http.ResponseWriter, r *http.Request, tok string, next http.Handler) {
+	appID := r.PathValue("appId")
+	scope := oauth.ScopeAppUsersWrite
+	if r.Method == http.MethodGet {
+		scope = oauth.ScopeAppUsersRead
+	}
+	if err := a.OAuth.AppAccessToken(r.Context(), tok, appID, scope); err != nil {
+		e := oauth.AsError(err)
+		switch e.Code {
+		case oauth.InvalidToken:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="LoginSign", error="invalid_token"`)
+			w.Header().Set("Cache-Control", "no-store")
+			httpx.WriteJSON(w, http.StatusUnauthorized, AppErrorBody{Error: oauth.InvalidToken, ErrorDescription: e.Description})
+		case oauth.InsufficientScope:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="LoginSign", error="insufficient_scope", scope="`+scope+`"`)
+			w.Header().Set("Cache-Control", "no-store")
+			httpx.WriteJSON(w, http.StatusForbidden, AppErrorBody{Error: oauth.InsufficientScope, ErrorDescription: e.Description})
+		default:
+			writeAppError(w, r, err)
+		}
+		return
+	}
+	next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), auth.Client{ApplicationID: appID})))
 }
 
 // currentLogin is one user of GET /api/applications/{appId}/users (spec §4.1).

@@ -24,6 +24,10 @@ type developerApplication struct {
 	RedirectURIs   []string `json:"redirectUris"`
 	AllowedOrigins []string `json:"allowedOrigins"`
 	WebhookURL     *string  `json:"webhookUrl"`
+	// IDTokenSigningAlg is ES256 or RS256.
+	IDTokenSigningAlg      string   `json:"idTokenSigningAlg"`
+	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
+	BackchannelLogoutURI   *string  `json:"backchannelLogoutUri"`
 	// ClientRequestsPerMinute is the quota of successful client-authenticated requests.
 	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
 	CreatedAt               string `json:"createdAt"`
@@ -38,6 +42,8 @@ func toDeveloperApplication(a *ent.Application) developerApplication {
 		ID: a.ID, ClientID: a.ID, Name: a.Name, Website: nullable(a.Website), IconURL: nullable(a.IconURL),
 		TermsURL: nullable(a.TermsURL), PrivacyURL: nullable(a.PrivacyURL),
 		RedirectURIs: nonNil(a.RedirectUris), AllowedOrigins: nonNil(a.AllowedOrigins), WebhookURL: nullable(a.WebhookURL),
+		IDTokenSigningAlg: a.IDTokenSigningAlg, PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectUris),
+		BackchannelLogoutURI:    nullable(a.BackchannelLogoutURI),
 		ClientRequestsPerMinute: a.ClientRequestsPerMinute,
 		CreatedAt:               httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
 	}
@@ -90,6 +96,10 @@ type applicationBody struct {
 	RedirectURIs   *[]string `json:"redirectUris"`
 	AllowedOrigins *[]string `json:"allowedOrigins"`
 	WebhookURL     *string   `json:"webhookUrl"`
+	// IDTokenSigningAlg is ES256 (the default) or RS256.
+	IDTokenSigningAlg      *string   `json:"idTokenSigningAlg"`
+	PostLogoutRedirectURIs *[]string `json:"postLogoutRedirectUris"`
+	BackchannelLogoutURI   *string   `json:"backchannelLogoutUri"`
 	// ClientRequestsPerMinute is read by PATCH only.
 	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute"`
 }
@@ -117,7 +127,8 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 	created, err := a.Portal.CreateApplication(r.Context(), portal.ApplicationInput{
 		Name: deref(b.Name), Website: deref(b.Website), IconURL: deref(b.IconURL), TermsURL: deref(b.TermsURL),
 		PrivacyURL: deref(b.PrivacyURL), RedirectURIs: deref(b.RedirectURIs), AllowedOrigins: deref(b.AllowedOrigins),
-		WebhookURL: deref(b.WebhookURL),
+		WebhookURL: deref(b.WebhookURL), IDTokenSigningAlg: deref(b.IDTokenSigningAlg),
+		PostLogoutRedirectURIs: deref(b.PostLogoutRedirectURIs), BackchannelLogoutURI: deref(b.BackchannelLogoutURI),
 	})
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -147,7 +158,11 @@ func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	p := portal.ApplicationPatch{Name: b.Name, Website: b.Website, IconURL: b.IconURL, TermsURL: b.TermsURL,
-		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, ClientRequestsPerMinute: b.ClientRequestsPerMinute}
+		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, ClientRequestsPerMinute: b.ClientRequestsPerMinute,
+		IDTokenSigningAlg: b.IDTokenSigningAlg, BackchannelLogoutURI: b.BackchannelLogoutURI}
+	if b.PostLogoutRedirectURIs != nil {
+		p.PostLogoutRedirectURIs = nonNil(*b.PostLogoutRedirectURIs)
+	}
 	if b.RedirectURIs != nil {
 		p.RedirectURIs = nonNil(*b.RedirectURIs)
 	}

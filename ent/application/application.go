@@ -44,6 +44,12 @@ const (
 	FieldWebhookSecret = "webhook_secret"
 	// FieldWebhookDisabledAt holds the string denoting the webhook_disabled_at field in the database.
 	FieldWebhookDisabledAt = "webhook_disabled_at"
+	// FieldIDTokenSigningAlg holds the string denoting the id_token_signing_alg field in the database.
+	FieldIDTokenSigningAlg = "id_token_signing_alg"
+	// FieldPostLogoutRedirectUris holds the string denoting the post_logout_redirect_uris field in the database.
+	FieldPostLogoutRedirectUris = "post_logout_redirect_uris"
+	// FieldBackchannelLogoutURI holds the string denoting the backchannel_logout_uri field in the database.
+	FieldBackchannelLogoutURI = "backchannel_logout_uri"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
 	EdgeOwner = "owner"
 	// EdgeConnections holds the string denoting the connections edge name in mutations.
@@ -120,6 +126,9 @@ var Columns = []string{
 	FieldWebhookURL,
 	FieldWebhookSecret,
 	FieldWebhookDisabledAt,
+	FieldIDTokenSigningAlg,
+	FieldPostLogoutRedirectUris,
+	FieldBackchannelLogoutURI,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -159,6 +168,14 @@ var (
 	ClientRequestsPerMinuteValidator func(int) error
 	// WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
 	WebhookURLValidator func(string) error
+	// DefaultIDTokenSigningAlg holds the default value on creation for the "id_token_signing_alg" field.
+	DefaultIDTokenSigningAlg string
+	// IDTokenSigningAlgValidator is a validator for the "id_token_signing_alg" field. It is called by the builders before save.
+	IDTokenSigningAlgValidator func(string) error
+	// DefaultPostLogoutRedirectUris holds the default value on creation for the "post_logout_redirect_uris" field.
+	DefaultPostLogoutRedirectUris []string
+	// BackchannelLogoutURIValidator is a validator for the "backchannel_logout_uri" field. It is called by the builders before save.
+	BackchannelLogoutURIValidator func(string) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -231,6 +248,16 @@ func ByWebhookURL(opts ...sql.OrderTermOption) OrderOption {
 // ByWebhookDisabledAt orders the results by the webhook_disabled_at field.
 func ByWebhookDisabledAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWebhookDisabledAt, opts...).ToFunc()
+}
+
+// ByIDTokenSigningAlg orders the results by the id_token_signing_alg field.
+func ByIDTokenSigningAlg(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIDTokenSigningAlg, opts...).ToFunc()
+}
+
+// ByBackchannelLogoutURI orders the results by the backchannel_logout_uri field.
+func ByBackchannelLogoutURI(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBackchannelLogoutURI, opts...).ToFunc()
 }
 
 // ByOwnerField orders the results by owner field.

@@ -130,6 +130,16 @@ func WebhookDisabledAt(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldWebhookDisabledAt, v))
 }
 
+// IDTokenSigningAlg applies equality check predicate on the "id_token_signing_alg" field. It's identical to IDTokenSigningAlgEQ.
+func IDTokenSigningAlg(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldIDTokenSigningAlg, v))
+}
+
+// BackchannelLogoutURI applies equality check predicate on the "backchannel_logout_uri" field. It's identical to BackchannelLogoutURIEQ.
+func BackchannelLogoutURI(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldCreatedAt, v))
@@ -918,6 +928,156 @@ func WebhookDisabledAtIsNil() predicate.Application {
 // WebhookDisabledAtNotNil applies the NotNil predicate on the "webhook_disabled_at" field.
 func WebhookDisabledAtNotNil() predicate.Application {
 	return predicate.Application(sql.FieldNotNull(FieldWebhookDisabledAt))
+}
+
+// IDTokenSigningAlgEQ applies the EQ predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgNEQ applies the NEQ predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgNEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgIn applies the In predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldIDTokenSigningAlg, vs...))
+}
+
+// IDTokenSigningAlgNotIn applies the NotIn predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgNotIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldIDTokenSigningAlg, vs...))
+}
+
+// IDTokenSigningAlgGT applies the GT predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgGT(v string) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgGTE applies the GTE predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgGTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgLT applies the LT predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgLT(v string) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgLTE applies the LTE predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgLTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgContains applies the Contains predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgContains(v string) predicate.Application {
+	return predicate.Application(sql.FieldContains(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgHasPrefix applies the HasPrefix predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgHasPrefix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasPrefix(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgHasSuffix applies the HasSuffix predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgHasSuffix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasSuffix(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgEqualFold applies the EqualFold predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgEqualFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldEqualFold(FieldIDTokenSigningAlg, v))
+}
+
+// IDTokenSigningAlgContainsFold applies the ContainsFold predicate on the "id_token_signing_alg" field.
+func IDTokenSigningAlgContainsFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldContainsFold(FieldIDTokenSigningAlg, v))
+}
+
+// PostLogoutRedirectUrisIsNil applies the IsNil predicate on the "post_logout_redirect_uris" field.
+func PostLogoutRedirectUrisIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldPostLogoutRedirectUris))
+}
+
+// PostLogoutRedirectUrisNotNil applies the NotNil predicate on the "post_logout_redirect_uris" field.
+func PostLogoutRedirectUrisNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldPostLogoutRedirectUris))
+}
+
+// BackchannelLogoutURIEQ applies the EQ predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURINEQ applies the NEQ predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURINEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIIn applies the In predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldBackchannelLogoutURI, vs...))
+}
+
+// BackchannelLogoutURINotIn applies the NotIn predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURINotIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldBackchannelLogoutURI, vs...))
+}
+
+// BackchannelLogoutURIGT applies the GT predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIGT(v string) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIGTE applies the GTE predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIGTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURILT applies the LT predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURILT(v string) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURILTE applies the LTE predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURILTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIContains applies the Contains predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIContains(v string) predicate.Application {
+	return predicate.Application(sql.FieldContains(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIHasPrefix applies the HasPrefix predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIHasPrefix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasPrefix(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIHasSuffix applies the HasSuffix predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIHasSuffix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasSuffix(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIIsNil applies the IsNil predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldBackchannelLogoutURI))
+}
+
+// BackchannelLogoutURINotNil applies the NotNil predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURINotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldBackchannelLogoutURI))
+}
+
+// BackchannelLogoutURIEqualFold applies the EqualFold predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIEqualFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldEqualFold(FieldBackchannelLogoutURI, v))
+}
+
+// BackchannelLogoutURIContainsFold applies the ContainsFold predicate on the "backchannel_logout_uri" field.
+func BackchannelLogoutURIContainsFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldContainsFold(FieldBackchannelLogoutURI, v))
 }
 
 // HasOwner applies the HasEdge predicate on the "owner" edge.

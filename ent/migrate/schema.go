@@ -129,6 +129,9 @@ var (
 		{Name: "webhook_url", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
 		{Name: "webhook_disabled_at", Type: field.TypeTime, Nullable: true},
+		{Name: "id_token_signing_alg", Type: field.TypeString, Size: 16, Default: "ES256"},
+		{Name: "post_logout_redirect_uris", Type: field.TypeJSON, Nullable: true},
+		{Name: "backchannel_logout_uri", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
 	}
 	// ApplicationsTable holds the schema information for the "applications" table.
@@ -139,7 +142,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "applications_users_applications",
-				Columns:    []*schema.Column{ApplicationsColumns[15]},
+				Columns:    []*schema.Column{ApplicationsColumns[18]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -148,7 +151,7 @@ var (
 			{
 				Name:    "application_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[15], ApplicationsColumns[1]},
+				Columns: []*schema.Column{ApplicationsColumns[18], ApplicationsColumns[1]},
 			},
 		},
 	}

@@ -24,9 +24,9 @@ func (Application) Fields() []ent.Field {
 		field.String("name").NotEmpty().MaxLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("website").Optional().MaxLen(2048),
-		field.String("icon_url").Optional().MaxLen(2048),
-		field.String("terms_url").Optional().MaxLen(2048),
-		field.String("privacy_url").Optional().MaxLen(2048),
+		field.String("icon_url").Annotations(renamedInGraphQL("iconUrl")).Optional().MaxLen(2048),
+		field.String("terms_url").Annotations(renamedInGraphQL("termsUrl")).Optional().MaxLen(2048),
+		field.String("privacy_url").Annotations(renamedInGraphQL("privacyUrl")).Optional().MaxLen(2048),
 		field.Strings("redirect_uris").Default([]string{}).
 			Annotations(entgql.Type("[String!]")),
 		field.Strings("allowed_origins").Default([]string{}).
@@ -45,6 +45,15 @@ func (Application) Fields() []ent.Field {
 		field.Time("webhook_disabled_at").Optional().Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("set when the receiver answered 410 Gone"),
+		field.String("id_token_signing_alg").Default("ES256").MaxLen(16).
+			Comment("JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Strings("post_logout_redirect_uris").Default([]string{}).Optional().
+			Comment("where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows").
+			Annotations(entgql.Type("[String!]"), entgql.Skip(entgql.SkipWhereInput)),
+		field.String("backchannel_logout_uri").Optional().MaxLen(2048).
+			Comment("receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -91,7 +100,7 @@ func (AppConnection) Fields() []ent.Field {
 		field.String("user_id").Immutable().
 			Comment("internal: the same person has one user_id across apps, so it never reaches a developer").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("application_id").Immutable(),
+		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("alias_email").Unique().Immutable().NotEmpty().MaxLen(254).
 			Comment("masked relay address, never reissued"),
 		field.String("app_email").Optional().MaxLen(254).
@@ -111,7 +120,7 @@ func (AppConnection) Fields() []ent.Field {
 		field.Time("joined_at").Default(now).
 			Annotations(entgql.OrderField("JOINED_AT")),
 		field.String("region").Optional().MaxLen(100),
-		field.String("external_user_id").Optional().MaxLen(255),
+		field.String("external_user_id").Annotations(renamedInGraphQL("externalUserId")).Optional().MaxLen(255),
 		field.String("import_source_id").Optional().Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("the import run that created this connection, for rollback"),

@@ -20,7 +20,7 @@ func (ImportSource) Mixin() []ent.Mixin {
 
 func (ImportSource) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("application_id").Immutable(),
+		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("name").MaxLen(200),
 		field.Enum("kind").Values("json", "csv").Default("json"),
 		field.Int("total").Default(0),
@@ -51,12 +51,12 @@ func (ImportRow) Mixin() []ent.Mixin {
 
 func (ImportRow) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("source_id").Immutable(),
+		field.String("source_id").Annotations(renamedInGraphQL("sourceId")).Immutable(),
 		field.Int("row"),
-		field.String("external_user_id").Optional().MaxLen(255),
+		field.String("external_user_id").Annotations(renamedInGraphQL("externalUserId")).Optional().MaxLen(255),
 		field.String("email").Optional().MaxLen(254),
 		field.Enum("status").Values("imported", "already_connected", "not_found", "name_mismatch", "invalid_row"),
-		field.String("connection_id").Optional().Nillable().
+		field.String("connection_id").Annotations(renamedInGraphQL("connectionId")).Optional().Nillable().
 			Comment("set only for already_connected rows: the connection the person made themselves"),
 		field.String("global_id").Optional().
 			Comment("legacy: runs before pending links stored the Global User ID; never answered").

@@ -22,7 +22,7 @@ func (LicenseVariant) Mixin() []ent.Mixin {
 
 func (LicenseVariant) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("application_id").Immutable(),
+		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("name").NotEmpty().MaxLen(100).Annotations(entgql.OrderField("NAME")),
 		field.String("name_key").NotEmpty().MaxLen(100).
 			Comment("lower-cased name: unique per application").
@@ -59,8 +59,8 @@ func (LicenseCode) Mixin() []ent.Mixin {
 
 func (LicenseCode) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("application_id").Immutable(),
-		field.String("variant_id"),
+		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
+		field.String("variant_id").Annotations(renamedInGraphQL("variantId")),
 		field.String("code").NotEmpty().MaxLen(80).Annotations(entgql.OrderField("CODE")),
 		field.String("code_key").NotEmpty().MaxLen(80).
 			Comment("upper-cased code without hyphens and spaces: unique per application").
@@ -70,7 +70,7 @@ func (LicenseCode) Fields() []ent.Field {
 				"LicenseCode.state is declared in schema/licenses.graphql and resolved from state and expires_at").
 			Annotations(entgql.Skip(entgql.SkipType)),
 		field.Enum("source").Values("code", "status").Default("code"),
-		field.String("linked_connection_id").Optional().Nillable().
+		field.String("linked_connection_id").Annotations(renamedInGraphQL("linkedConnectionId")).Optional().Nillable().
 			StorageKey("linked_connection_id"),
 		field.Time("created_at").Immutable().Default(now).Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("activated_at").Optional().Nillable(),

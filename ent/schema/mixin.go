@@ -42,3 +42,10 @@ func (timeMixin) Fields() []ent.Field {
 }
 
 func now() time.Time { return time.Now().UTC() }
+
+// renamedInGraphQL marks a field whose entgql name spells an acronym in capitals (iconURL,
+// applicationID) as deprecated in favour of newName, declared by hand (schema/naming.graphql)
+// with acronyms as words, the convention of the whole schema (graph/naming_test.go).
+func renamedInGraphQL(newName string) entgql.Annotation {
+	return entgql.Directives(entgql.Deprecated("Use " + newName + "."))
+}

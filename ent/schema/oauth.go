@@ -20,7 +20,7 @@ func (Consent) Mixin() []ent.Mixin {
 
 func (Consent) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("connection_id").Unique().Immutable(),
+		field.String("connection_id").Annotations(renamedInGraphQL("connectionId")).Unique().Immutable(),
 		field.Strings("scopes").Default([]string{}).Annotations(entgql.Type("[String!]")),
 	}
 }

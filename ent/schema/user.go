@@ -22,7 +22,7 @@ func (User) Mixin() []ent.Mixin {
 
 func (User) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("global_id").Unique().Immutable().
+		field.String("global_id").Annotations(renamedInGraphQL("globalId")).Unique().Immutable().
 			Match(globalIDRegexp).
 			Comment("Global User ID, two letters and four digits, assigned once").
 			Annotations(entgql.OrderField("GLOBAL_ID")),
@@ -59,7 +59,7 @@ func (UserEmail) Mixin() []ent.Mixin {
 
 func (UserEmail) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("user_id").Immutable(),
+		field.String("user_id").Annotations(renamedInGraphQL("userId")).Immutable(),
 		field.String("email").NotEmpty().MaxLen(254),
 		field.Time("verified_at").Optional().Nillable(),
 	}

@@ -21,7 +21,7 @@ func (WebhookEvent) Mixin() []ent.Mixin {
 
 func (WebhookEvent) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("application_id").Immutable(),
+		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("type").Immutable(),
 		field.Text("payload").Immutable().Comment("the JSON body, exactly as sent"),
 		field.Enum("status").Values("pending", "delivered", "failed", "disabled").Default("pending"),
@@ -62,7 +62,7 @@ func (WebhookAttempt) Mixin() []ent.Mixin {
 
 func (WebhookAttempt) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("event_id").Immutable(),
+		field.String("event_id").Annotations(renamedInGraphQL("eventId")).Immutable(),
 		field.Int("attempt"),
 		field.Int("status_code").Optional(),
 		field.String("error").Optional(),

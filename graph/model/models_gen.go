@@ -9,6 +9,35 @@ import (
 	"time"
 )
 
+// Nothing to send: the signed-in person starts a registration.
+type BeginPasskeyRegistrationInput struct {
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type BeginPasskeyRegistrationPayload struct {
+	// PublicKeyCredentialCreationOptions as JSON.
+	Options string `json:"options"`
+}
+
+// Nothing to send: the signed-in person starts an enrolment.
+type BeginTotpEnrolmentInput struct {
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type BeginTotpEnrolmentPayload struct {
+	Enrolment *TOTPEnrolment `json:"enrolment"`
+}
+
+type ConfirmTotpEnrolmentInput struct {
+	// The first code the authenticator app shows for the enrolment's secret.
+	Code string `json:"code"`
+}
+
+type ConfirmTotpEnrolmentPayload struct {
+	// The ten recovery codes, shown only now.
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
 type CreateApplicationInput struct {
 	Name           string   `json:"name"`
 	Website        *string  `json:"website,omitempty"`
@@ -18,6 +47,12 @@ type CreateApplicationInput struct {
 	RedirectUris   []string `json:"redirectUris,omitempty"`
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
 	WebhookURL     *string  `json:"webhookUrl,omitempty"`
+	// ES256 (the default) or RS256: how the app's id_tokens and logout tokens are signed.
+	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
+	// Where RP-initiated logout may return the person (exact match).
+	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
+	// Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
 }
 
 type CreateApplicationPayload struct {
@@ -53,8 +88,25 @@ type DeleteAccountPayload struct {
 	EndedConnections int `json:"endedConnections"`
 }
 
+type DeletePasskeyInput struct {
+	ID string `json:"id"`
+}
+
+type DeletePasskeyPayload struct {
+	DeletedID string `json:"deletedId"`
+}
+
 type DeletePayload struct {
 	DeletedID string `json:"deletedId"`
+}
+
+type DisableTwoStepInput struct {
+	// A current TOTP code or a recovery code.
+	Code string `json:"code"`
+}
+
+type DisableTwoStepPayload struct {
+	Disabled bool `json:"disabled"`
 }
 
 type EmailSyncTest struct {
@@ -62,6 +114,16 @@ type EmailSyncTest struct {
 	Endpoint          string   `json:"endpoint"`
 	WebhookConfigured bool     `json:"webhookConfigured"`
 	Events            []string `json:"events"`
+}
+
+type FinishPasskeyRegistrationInput struct {
+	Name string `json:"name"`
+	// The PublicKeyCredential as JSON.
+	Credential string `json:"credential"`
+}
+
+type FinishPasskeyRegistrationPayload struct {
+	Passkey *ent.Passkey `json:"passkey"`
 }
 
 type GenerateLicenseCodesInput struct {
@@ -135,8 +197,22 @@ type RedirectURICheck struct {
 	Problems              []string `json:"problems"`
 }
 
+// The pending link to refuse.
+type RefusePendingLinkInput struct {
+	ID string `json:"id"`
+}
+
 type RefusePendingLinkPayload struct {
 	RefusedID string `json:"refusedId"`
+}
+
+type RegenerateRecoveryCodesInput struct {
+	// A current TOTP code or a recovery code.
+	Code string `json:"code"`
+}
+
+type RegenerateRecoveryCodesPayload struct {
+	RecoveryCodes []string `json:"recoveryCodes"`
 }
 
 type RegionCount struct {
@@ -150,6 +226,15 @@ type RemoveAlternativeEmailPayload struct {
 
 type RemoveConnectionPayload struct {
 	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+type RenamePasskeyInput struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+type RenamePasskeyPayload struct {
+	Passkey *ent.Passkey `json:"passkey"`
 }
 
 type RollbackImportPayload struct {
@@ -225,6 +310,12 @@ type UpdateApplicationInput struct {
 	WebhookURL *string `json:"webhookUrl,omitempty"`
 	// Quota of successful client-authenticated requests per minute (token endpoint and app-backend API), 1 to 1,000,000; default 60,000.
 	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute,omitempty"`
+	// ES256 or RS256: how the app's id_tokens and logout tokens are signed.
+	IDTokenSigningAlg *string `json:"idTokenSigningAlg,omitempty"`
+	// Replaces the whole list: where RP-initiated logout may return the person.
+	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
+	// An empty string removes it.
+	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
 }
 
 type UpdateApplicationPayload struct {

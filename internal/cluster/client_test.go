@@ -164,7 +164,7 @@ type flowRunner struct {
 
 func (f *flowRunner) config() *oauth2.Config {
 	return &oauth2.Config{ClientID: f.app.id, ClientSecret: f.app.secret, RedirectURL: f.app.redirect,
-		Scopes: []string{"openid", "email", "profile"},
+		Scopes:   []string{"openid", "email", "profile"},
 		Endpoint: oauth2.Endpoint{AuthURL: f.base + "/oauth/authorize", TokenURL: f.base + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
 }
 

@@ -128,7 +128,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		env := map[string]string{
 			"LOGINSIGN_ADDR": in.Addr, "LOGINSIGN_BASE_URL": c.URL, "DATABASE_URL": c.DatabaseURL,
 			"REDIS_URL": c.RedisURL, "LOGINSIGN_SECRET": c.Secret,
-			"LOGINSIGN_DATA_DIR": filepath.Join(o.Dir, fmt.Sprintf("instance%d", i)),
+			"LOGINSIGN_DATA_DIR":  filepath.Join(o.Dir, fmt.Sprintf("instance%d", i)),
 			"LOGINSIGN_LOG_LEVEL": "warn",
 			// HAProxy says who the client is in X-Forwarded-For; only it is believed.
 			"LOGINSIGN_TRUSTED_PROXIES": "127.0.0.1/32",

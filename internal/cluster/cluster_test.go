@@ -30,7 +30,10 @@ const EnvFlows = "LOGINSIGN_CLUSTER_FLOWS"
 
 type testLog struct{ t *testing.T }
 
-func (w testLog) Write(p []byte) (int, error) { w.t.Log(string(bytes.TrimRight(p, "\n"))); return len(p), nil }
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	return len(p), nil
+}
 
 // TestCluster is the multi-instance proof: three `loginsign serve` behind HAProxy on one
 // PostgreSQL and a Redis Sentinel group, all started here from Debian's packages.
@@ -93,6 +96,11 @@ func TestCluster(t *testing.T) {
 		}()
 		people = runFlows(t, ctx, runner, flows, "p", func(done int) {
 			switch done {
+			case flows / 4:
+				// An operator rotates the signing keys while the instances serve.
+				if out, err := rotateKeys(c, bin); err != nil {
+					t.Errorf("keys rotate: %v\n%s", err, out)
+				}
 			case flows / 3:
 				if err := c.Kill(1); err != nil {
 					t.Error(err)
@@ -105,6 +113,17 @@ func TestCluster(t *testing.T) {
 		})
 		if err := c.WaitReady(ctx, 1, 30*time.Second); err != nil {
 			t.Fatal(err)
+		}
+		// Every id_token verifies against the JWKS of every instance, asked directly.
+		for _, in := range c.Instances() {
+			keys := oidc.NewRemoteKeySet(ctx, "http://"+in.Addr+"/.well-known/jwks.json")
+			v := oidc.NewVerifier(c.URL, keys, &oidc.Config{ClientID: a.id, SupportedSigningAlgs: []string{oidc.ES256, oidc.RS256}})
+			for _, p := range people {
+				raw, _ := p.token.Extra("id_token").(string)
+				if _, err := v.Verify(ctx, raw); err != nil {
+					t.Fatalf("id_token of %s against instance %d's JWKS: %v", p.email, in.N, err)
+				}
+			}
 		}
 	})
 	if len(people) < flows {
@@ -353,6 +372,14 @@ func remove(all, gone []*flowResult) []*flowResult {
 		}
 	}
 	return out
+}
+
+// rotateKeys runs `loginsign keys rotate` against the deployment's database, as an operator would.
+func rotateKeys(c *Cluster, bin string) ([]byte, error) {
+	cmd := exec.Command(bin, "keys", "rotate")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+c.DatabaseURL, "REDIS_URL="+c.RedisURL, "LOGINSIGN_SECRET="+c.Secret,
+		"LOGINSIGN_BASE_URL="+c.URL, "LOGINSIGN_DATA_DIR="+filepath.Join(c.opts.Dir, "operator"), "LOGINSIGN_LOG_LEVEL=error")
+	return cmd.CombinedOutput()
 }
 
 // createApp registers the test application with the CLI, as an operator would.

@@ -29,6 +29,9 @@ const (
 	ConsentRequired         = "consent_required"
 	RateLimited             = "rate_limited"
 	TemporarilyUnavailable  = "temporarily_unavailable"
+	InsufficientScope       = "insufficient_scope"
+	RequestNotSupported     = "request_not_supported"
+	RequestURINotSupported  = "request_uri_not_supported"
 )
 
 // Error is an OAuth error: one typed value that the HTTP adapters map once, to JSON
@@ -87,7 +90,7 @@ var (
 	ErrInvalidClient           = &Error{Code: InvalidClient, Status: http.StatusUnauthorized, Description: "client authentication failed"}
 	ErrInvalidGrant            = &Error{Code: InvalidGrant, Status: http.StatusBadRequest, Description: "the grant is invalid, expired, revoked or was issued to another client"}
 	ErrUnauthorizedClient      = &Error{Code: UnauthorizedClient, Status: http.StatusBadRequest, Description: "the client may not use this grant"}
-	ErrUnsupportedGrantType    = &Error{Code: UnsupportedGrantType, Status: http.StatusBadRequest, Description: "grant_type must be authorization_code or refresh_token"}
+	ErrUnsupportedGrantType    = &Error{Code: UnsupportedGrantType, Status: http.StatusBadRequest, Description: "grant_type must be authorization_code, refresh_token or client_credentials"}
 	ErrUnsupportedResponseType = &Error{Code: UnsupportedResponseType, Status: http.StatusBadRequest, Description: "response_type must be code"}
 	ErrInvalidScope            = &Error{Code: InvalidScope, Status: http.StatusBadRequest, Description: "scope may hold openid, email and profile"}
 	ErrAccessDenied            = &Error{Code: AccessDenied, Status: http.StatusForbidden, Description: "the person denied access"}
@@ -102,6 +105,9 @@ var (
 	// (apperr.DependencyDown), as the HTTP adapters show it.
 	ErrTemporarilyUnavailable = &Error{Code: TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 		Description: "the service is temporarily unavailable; retry later", RetryAfter: 5}
+	ErrInsufficientScope      = &Error{Code: InsufficientScope, Status: http.StatusForbidden, Description: "the access token lacks the scope this request needs"}
+	ErrRequestNotSupported    = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
+	ErrRequestURINotSupported = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
 )
 
 // serverError wraps an internal failure as a ServerError; the cause is logged, not shown.

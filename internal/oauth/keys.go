@@ -2,11 +2,14 @@ package oauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -14,17 +17,35 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
 	"loginsign/internal/mfa"
+	"loginsign/internal/portal"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
 
-// Keys holds the ES256 keys that sign id_tokens (SigningKey rows, private keys sealed with the
-// server key). A key is published in the JWKS from its creation, signs from its active_at, and
-// stays published until its retired_at, which Rotate sets far enough ahead that every token it
-// signed has expired. Keys are cached for a minute per instance.
+// Signing algorithms of id_tokens and logout tokens (RFC 7518 §3.1). Every algorithm has its
+// own keys, published and rotated together.
+const (
+	ES256 = "ES256"
+	RS256 = "RS256"
+)
+
+// SigningAlgs are the algorithms LoginSign signs with: ES256 (the default) and RS256 (OpenID
+// Connect Discovery §3 requires it; many older clients verify nothing else).
+var SigningAlgs = portal.SigningAlgs
+
+// ValidSigningAlg reports whether alg is one of SigningAlgs.
+func ValidSigningAlg(alg string) bool { return slices.Contains(SigningAlgs, alg) }
+
+// Keys holds the keys that sign id_tokens (SigningKey rows, private keys sealed with the server
+// key): ES256 (P-256) and RS256 (RSA 2048) keys side by side. A key is published in the JWKS
+// from its creation, signs from its active_at, and stays published until its retired_at, which
+// Rotate sets far enough ahead that every token it signed has expired. Keys are cached for a
+// minute per instance.
 type Keys struct {
 	db     *store.DB
 	sealer *seal.Sealer
@@ -39,7 +60,9 @@ type Keys struct {
 
 type loadedKey struct {
 	id        string
-	priv      *ecdsa.PrivateKey
+	alg       string
+	private   crypto.Signer
+	public    crypto.PublicKey
 	activeAt  time.Time
 	retiredAt *time.Time
 	signer    jose.Signer
@@ -47,7 +70,9 @@ type loadedKey struct {
 
 const keyCacheTTL = time.Minute
 
-// keys returns the published keys, newest first, creating the first key when none exists.
+// keys returns the published keys, newest first. An algorithm with no key yet (first start,
+// or an upgrade from a release that signed ES256 only) gets one that signs at once: no token
+// of that algorithm exists, and verifiers refetch the JWKS when they meet an unknown kid.
 func (k *Keys) keys(ctx context.Context) ([]*loadedKey, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -61,13 +86,10 @@ func (k *Keys) keys(ctx context.Context) ([]*loadedKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading signing keys: %w", err)
 	}
-	if len(rows) == 0 {
-		// First start: nobody can have cached a JWKS yet, so the key may sign at once.
-		row, err := k.create(ctx, now)
-		if err != nil {
+	if missingAlg(rows) {
+		if rows, err = k.createMissing(ctx, now); err != nil {
 			return nil, err
 		}
-		rows = []*ent.SigningKey{row}
 	}
 	var out []*loadedKey
 	for _, r := range rows {
@@ -77,12 +99,76 @@ func (k *Keys) keys(ctx context.Context) ([]*loadedKey, error) {
 		}
 		out = append(out, lk)
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].activeAt.After(out[j].activeAt) })
 	k.loaded, k.loadedAt = out, now
 	return out, nil
 }
 
-func (k *Keys) create(ctx context.Context, activeAt time.Time) (*ent.SigningKey, error) {
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// missingAlg reports whether an algorithm of SigningAlgs has no published key in rows.
+func missingAlg(rows []*ent.SigningKey) bool {
+	for _, alg := range SigningAlgs {
+		if !slices.ContainsFunc(rows, func(r *ent.SigningKey) bool { return r.Algorithm == alg }) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstKeysLock is the PostgreSQL advisory lock under which missing keys are created.
+const firstKeysLock = 0x4c5f6b657973 // "L_keys"
+
+// createMissing creates a key, signing at once, for each algorithm that has none, and returns
+// the published keys. It runs under a lock (a PostgreSQL advisory lock; SQLite's write lock) and
+// looks again inside it, so instances starting together agree on one key per algorithm: were
+// each to create its own, an instance would sign with a key the others do not publish until
+// their key cache expires.
+func (k *Keys) createMissing(ctx context.Context, now time.Time) ([]*ent.SigningKey, error) {
+	var rows []*ent.SigningKey
+	err := k.db.Tx(ctx, func(tx *ent.Tx) error {
+		if k.db.Dialect == dialect.Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", firstKeysLock); err != nil {
+				return err
+			}
+		}
+		var err error
+		rows, err = tx.SigningKey.Query().
+			Where(signingkey.Or(signingkey.RetiredAtIsNil(), signingkey.RetiredAtGT(now))).
+			Order(ent.Desc(signingkey.FieldActiveAt)).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, alg := range SigningAlgs {
+			if slices.ContainsFunc(rows, func(r *ent.SigningKey) bool { return r.Algorithm == alg }) {
+				continue
+			}
+			row, err := k.create(ctx, tx.SigningKey, alg, now, now)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the first signing keys: %w", err)
+	}
+	return rows, nil
+}
+
+// generateKey makes a private key for alg.
+func generateKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case RS256:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	}
+	return nil, fmt.Errorf("unknown signing algorithm %q", alg)
+}
+
+// create stores a new key of alg through c (the client, or a transaction's).
+func (k *Keys) create(ctx context.Context, c *ent.SigningKeyClient, alg string, createdAt, activeAt time.Time) (*ent.SigningKey, error) {
+	priv, err := generateKey(alg)
 	if err != nil {
 		return nil, err
 	}
@@ -90,8 +176,8 @@ func (k *Keys) create(ctx context.Context, activeAt time.Time) (*ent.SigningKey,
 	if err != nil {
 		return nil, err
 	}
-	row, err := k.db.SigningKey.Create().SetAlgorithm("ES256").SetPrivateKey(k.sealer.Seal(der)).
-		SetCreatedAt(k.now()).SetActiveAt(activeAt).Save(ctx)
+	row, err := c.Create().SetAlgorithm(alg).SetPrivateKey(k.sealer.Seal(der)).
+		SetCreatedAt(createdAt).SetActiveAt(activeAt).Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing signing key: %w", err)
 	}
@@ -107,44 +193,86 @@ func (k *Keys) open(r *ent.SigningKey) (*loadedKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", r.ID, err)
 	}
-	priv, ok := p.(*ecdsa.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing key %s is not ECDSA", r.ID)
+	var public crypto.PublicKey
+	var private crypto.Signer
+	switch priv := p.(type) {
+	case *ecdsa.PrivateKey:
+		if r.Algorithm != ES256 {
+			return nil, fmt.Errorf("signing key %s: ECDSA key for %s", r.ID, r.Algorithm)
+		}
+		public, private = &priv.PublicKey, priv
+	case *rsa.PrivateKey:
+		if r.Algorithm != RS256 {
+			return nil, fmt.Errorf("signing key %s: RSA key for %s", r.ID, r.Algorithm)
+		}
+		public, private = &priv.PublicKey, priv
+	default:
+		return nil, fmt.Errorf("signing key %s: unsupported key type %T", r.ID, p)
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: r.ID, Algorithm: "ES256"}},
+	alg := jose.SignatureAlgorithm(r.Algorithm)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: private, KeyID: r.ID, Algorithm: r.Algorithm}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, err
 	}
-	return &loadedKey{id: r.ID, priv: priv, activeAt: r.ActiveAt, retiredAt: r.RetiredAt, signer: signer}, nil
+	return &loadedKey{id: r.ID, alg: r.Algorithm, private: private, public: public, activeAt: r.ActiveAt, retiredAt: r.RetiredAt, signer: signer}, nil
 }
 
-// signing returns the newest key whose active_at has come.
-func (k *Keys) signing(ctx context.Context) (*loadedKey, error) {
+// signing returns the newest key of alg whose active_at has come.
+func (k *Keys) signing(ctx context.Context, alg string) (*loadedKey, error) {
 	keys, err := k.keys(ctx)
 	if err != nil {
 		return nil, err
 	}
 	now := k.now()
+	var oldest *loadedKey
 	for _, lk := range keys { // newest first
+		if lk.alg != alg {
+			continue
+		}
 		if !lk.activeAt.After(now) {
 			return lk, nil
 		}
+		oldest = lk
+	}
+	if oldest == nil {
+		return nil, fmt.Errorf("no %s signing key", alg)
 	}
 	// Only future keys (clock skew between instances): use the oldest published one.
-	return keys[len(keys)-1], nil
+	return oldest, nil
 }
 
-// Sign returns claims as a signed JWT (ES256, with the key id in kid).
-func (k *Keys) Sign(ctx context.Context, claims any) (string, error) {
-	lk, err := k.signing(ctx)
+// Sign returns claims as a JWT signed with alg (ES256 or RS256), the key id in kid and typ
+// JWT.
+func (k *Keys) Sign(ctx context.Context, alg string, claims any) (string, error) {
+	return k.SignTyped(ctx, alg, "JWT", claims)
+}
+
+// SignTyped is Sign with another typ header (logout tokens are typ logout+jwt, OpenID
+// Connect Back-Channel Logout §2.4).
+func (k *Keys) SignTyped(ctx context.Context, alg, typ string, claims any) (string, error) {
+	if !ValidSigningAlg(alg) {
+		return "", fmt.Errorf("unknown signing algorithm %q", alg)
+	}
+	lk, err := k.signing(ctx, alg)
 	if err != nil {
 		return "", err
 	}
-	return jwt.Signed(lk.signer).Claims(claims).Serialize()
+	signer := lk.signer
+	if typ != "JWT" {
+		// The typ header is part of a go-jose signer: one per call for the rarer types.
+		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(lk.alg),
+			Key: jose.JSONWebKey{Key: lk.private, KeyID: lk.id, Algorithm: lk.alg}},
+			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+		if err != nil {
+			return "", err
+		}
+	}
+	return jwt.Signed(signer).Claims(claims).Serialize()
 }
 
-// JWKS is the public key set (RFC 7517) of every published key.
+// JWKS is the public key set (RFC 7517) of every published key of every algorithm, ordered by
+// key id.
 func (k *Keys) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	keys, err := k.keys(ctx)
 	if err != nil {
@@ -152,47 +280,41 @@ func (k *Keys) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	}
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, lk := range keys {
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: &lk.priv.PublicKey, KeyID: lk.id, Algorithm: "ES256", Use: "sig"})
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: lk.public, KeyID: lk.id, Algorithm: lk.alg, Use: "sig"})
 	}
 	sort.SliceStable(set.Keys, func(i, j int) bool { return set.Keys[i].KeyID < set.Keys[j].KeyID })
 	return set, nil
 }
 
-// Rotate creates a key that is published at once and signs after the publication lead; the
-// keys in use are retired once every token they may still sign has expired (lead + id_token
-// lifetime from now). It returns the new key's id.
-func (k *Keys) Rotate(ctx context.Context) (string, error) {
+// Rotate creates, for every algorithm, a key that is published at once and signs after the
+// publication lead; the keys in use are retired once every token they may still sign has
+// expired (lead + id_token lifetime from now). It returns the new keys' ids, one per
+// algorithm in the order of SigningAlgs.
+func (k *Keys) Rotate(ctx context.Context) ([]string, error) {
 	now := k.now()
 	activeAt := now.Add(k.lead)
-	var id string
+	var ids []string
 	err := k.db.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := tx.SigningKey.Update().Where(signingkey.RetiredAtIsNil()).
 			SetRetiredAt(activeAt.Add(k.keep)).Save(ctx); err != nil {
 			return err
 		}
-		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return err
+		for _, alg := range SigningAlgs {
+			row, err := k.create(ctx, tx.SigningKey, alg, now, activeAt)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, row.ID)
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(priv)
-		if err != nil {
-			return err
-		}
-		row, err := tx.SigningKey.Create().SetAlgorithm("ES256").SetPrivateKey(k.sealer.Seal(der)).
-			SetCreatedAt(now).SetActiveAt(activeAt).Save(ctx)
-		if err != nil {
-			return err
-		}
-		id = row.ID
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("rotating signing keys: %w", err)
+		return nil, fmt.Errorf("rotating signing keys: %w", err)
 	}
 	k.mu.Lock()
 	k.loaded = nil
 	k.mu.Unlock()
-	return id, nil
+	return ids, nil
 }
 
 // idTokenClaims are the claims of an id_token (OpenID Connect Core §2, §5.1).
@@ -242,7 +364,7 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 		}
 		c.Name, c.Picture, c.GlobalID = u.Name, u.Image, u.GlobalID
 	}
-	tok, err := s.Keys.Sign(ctx, c)
+	tok, err := s.Keys.Sign(ctx, app.IDTokenSigningAlg, c)
 	if err != nil {
 		return "", serverError(err)
 	}
@@ -272,6 +394,13 @@ type Discovery struct {
 	AuthorizationResponseIssParameter bool     `json:"authorization_response_iss_parameter_supported"`
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
+	// Request objects are refused (OpenID Connect Discovery §3: both default to true when absent).
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
+	// RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
+	EndSessionEndpoint                string `json:"end_session_endpoint"`
+	BackchannelLogoutSupported        bool   `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported bool   `json:"backchannel_logout_session_supported"`
 }
 
 // Discovery returns the provider metadata.
@@ -282,14 +411,15 @@ func (s *Service) Discovery() Discovery {
 		Issuer: iss, AuthorizationEndpoint: iss + "/oauth/authorize", TokenEndpoint: iss + "/oauth/token",
 		UserinfoEndpoint: iss + "/api/user", JWKSURI: iss + "/.well-known/jwks.json",
 		RevocationEndpoint: iss + "/oauth/revoke", IntrospectionEndpoint: iss + "/oauth/introspect",
-		ScopesSupported: []string{ScopeOpenID, ScopeEmail, ScopeProfile}, ResponseTypesSupported: []string{"code"},
-		ResponseModesSupported: []string{"query"}, GrantTypesSupported: []string{"authorization_code", "refresh_token"},
-		SubjectTypesSupported: []string{"pairwise"}, IDTokenSigningAlgValuesSupported: []string{"ES256"},
+		ScopesSupported: append([]string{ScopeOpenID, ScopeEmail, ScopeProfile}, AppScopes...), ResponseTypesSupported: []string{"code"},
+		ResponseModesSupported: []string{"query"}, GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials"},
+		SubjectTypesSupported: []string{"pairwise"}, IDTokenSigningAlgValuesSupported: slices.Clone(SigningAlgs),
 		TokenEndpointAuthMethodsSupported: auth, CodeChallengeMethodsSupported: []string{"S256"},
 		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id", "amr", "acr"},
 		PromptValuesSupported: []string{PromptNone, PromptLogin, PromptConsent}, AuthorizationResponseIssParameter: true,
 		ACRValuesSupported:            []string{mfa.ACR1FA, mfa.ACRMFA},
 		RevocationEndpointAuthMethods: auth, IntrospectionEndpointAuthMethods: auth,
+		EndSessionEndpoint: iss + "/oauth/logout", BackchannelLogoutSupported: true,
 	}
 }
 

@@ -63,6 +63,7 @@ func TestParseAuthorizeRequest(t *testing.T) {
 		{"S256", func(q url.Values) { q.Set("code_challenge", challenge); q.Set("code_challenge_method", "S256") }, "", false},
 		{"method without challenge", func(q url.Values) { q.Set("code_challenge_method", "S256") }, InvalidRequest, true},
 		{"request object", func(q url.Values) { q.Set("request", "eyJ") }, "request_not_supported", true},
+		{"request object by reference", func(q url.Values) { q.Set("request_uri", "https://rp.example/req.jwt") }, "request_uri_not_supported", true},
 		{"fragment response mode", func(q url.Values) { q.Set("response_mode", "fragment") }, InvalidRequest, true},
 		{"prompt none and login", func(q url.Values) { q.Set("prompt", "none login") }, InvalidRequest, true},
 		{"long state", func(q url.Values) { q.Set("state", strings.Repeat("s", 2000)) }, InvalidRequest, true},

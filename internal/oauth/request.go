@@ -126,8 +126,13 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 			return redirectable(err)
 		}
 	}
-	if q.Has("request") || q.Has("request_uri") {
-		return redirectable(&Error{Code: "request_not_supported", Status: 400, Description: "request objects are not supported"})
+	// OpenID Connect Core §3.1.2.6: each of the two ways of passing a request object has its
+	// own error; discovery says neither is supported.
+	if q.Has("request") {
+		return redirectable(ErrRequestNotSupported)
+	}
+	if q.Has("request_uri") {
+		return redirectable(ErrRequestURINotSupported)
 	}
 	switch r.ResponseType {
 	case "":

@@ -94,6 +94,10 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 		if g == nil || g.ApplicationID != app.ID {
 			return inactive, nil
 		}
+		if g.ConnectionID == "" { // client_credentials: the client is the subject
+			return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: app.ID,
+				Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
+		}
 		if _, err := s.liveConnection(ctx, g.ConnectionID); err != nil {
 			return inactive, nil
 		}

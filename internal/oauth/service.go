@@ -134,6 +134,9 @@ type Service struct {
 
 	// userStmt is User's query, prepared once.
 	userStmt preparedStmt
+	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
+	// logouts), so they go out at once instead of at the next poll.
+	WakeWebhooks func()
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.
@@ -144,7 +147,8 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
 	s.Clients = &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Equal: func(a, b string) bool { return s.Equal(a, b) }}
-	s.Keys = &Keys{db: db, sealer: keySealer, now: now, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
+	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
+	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
 }
 

@@ -70,6 +70,7 @@ func ParseTokenRequest(form url.Values) (*TokenRequest, error) {
 		if r.RefreshToken == "" {
 			return nil, ErrInvalidRequest.WithDescription("refresh_token is required")
 		}
+	case "client_credentials":
 	default:
 		return nil, ErrUnsupportedGrantType
 	}
@@ -101,6 +102,8 @@ func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.V
 	switch req.GrantType {
 	case "authorization_code":
 		return s.exchangeCode(ctx, app, req)
+	case "client_credentials":
+		return s.clientCredentials(ctx, app, req)
 	default:
 		return s.refresh(ctx, app, req)
 	}
@@ -520,7 +523,7 @@ func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, erro
 	if err != nil {
 		return auth.Token{}, err
 	}
-	if g == nil {
+	if g == nil || g.ConnectionID == "" { // a client_credentials token acts for no person
 		return auth.Token{}, ErrInvalidToken
 	}
 	return auth.Token{ApplicationID: g.ApplicationID, ConnectionID: g.ConnectionID, UserID: g.UserID, Scopes: g.Scopes}, nil

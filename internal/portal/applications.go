@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +41,22 @@ type ApplicationInput struct {
 	RedirectURIs   []string
 	AllowedOrigins []string
 	WebhookURL     string
+	// IDTokenSigningAlg is ES256 or RS256 (SigningAlgs); empty means ES256.
+	IDTokenSigningAlg string
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the person; the same
+	// rules as redirect URIs.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives logout tokens; empty for none. The same rules as the
+	// webhook URL (https outside dev mode, public address).
+	BackchannelLogoutURI string
 }
+
+// SigningAlgs are the JWS algorithms an application may choose for its id_tokens and logout
+// tokens; internal/oauth signs with exactly these (oauth.SigningAlgs).
+var SigningAlgs = []string{"ES256", "RS256"}
+
+// DefaultSigningAlg is the algorithm of an application that chose none.
+const DefaultSigningAlg = "ES256"
 
 // CreatedApplication is a new application with its secrets, shown this once.
 type CreatedApplication struct {
@@ -68,6 +84,9 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 		SetPrivacyURL(in.PrivacyURL).
 		SetRedirectUris(in.RedirectURIs).
 		SetAllowedOrigins(in.AllowedOrigins).
+		SetIDTokenSigningAlg(in.IDTokenSigningAlg).
+		SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
+		SetBackchannelLogoutURI(in.BackchannelLogoutURI).
 		SetSecretHash(ids.Hash(secret))
 	out := &CreatedApplication{ClientSecret: secret}
 	if in.WebhookURL != "" {
@@ -115,6 +134,26 @@ func (s *Service) validate(in *ApplicationInput) error {
 		}
 	}
 	in.RedirectURIs = uris
+	if in.IDTokenSigningAlg == "" {
+		in.IDTokenSigningAlg = DefaultSigningAlg
+	}
+	if !slices.Contains(SigningAlgs, in.IDTokenSigningAlg) {
+		return apperr.New(apperr.Invalid, "idTokenSigningAlg must be ES256 or RS256")
+	}
+	if len(in.PostLogoutRedirectURIs) > 50 {
+		return apperr.New(apperr.Invalid, "at most 50 post-logout redirect URIs")
+	}
+	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
+	for _, u := range in.PostLogoutRedirectURIs {
+		u = strings.TrimSpace(u)
+		if err := CheckRedirectURI(u); err != nil {
+			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
+		}
+		if !slices.Contains(logoutURIs, u) {
+			logoutURIs = append(logoutURIs, u)
+		}
+	}
+	in.PostLogoutRedirectURIs = logoutURIs
 	origins := in.AllowedOrigins[:0:0]
 	for _, o := range in.AllowedOrigins {
 		o = strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))
@@ -124,20 +163,35 @@ func (s *Service) validate(in *ApplicationInput) error {
 		origins = append(origins, o)
 	}
 	in.AllowedOrigins = origins
-	in.WebhookURL = strings.TrimSpace(in.WebhookURL)
-	if in.WebhookURL != "" {
-		if err := checkWebURL(in.WebhookURL); err != nil {
-			return apperr.New(apperr.Invalid, "webhookUrl: %v", err)
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"webhookUrl", &in.WebhookURL}, {"backchannelLogoutUri", &in.BackchannelLogoutURI}} {
+		if err := s.checkDeliveryURL(f.name, f.v); err != nil {
+			return err
 		}
-		if u, _ := url.Parse(in.WebhookURL); u.Scheme != "https" && !s.Dev {
-			return apperr.New(apperr.Invalid, "webhookUrl: must be https")
-		}
-		// Save-time companion of the delivery dialer's connect-time check (SSRF).
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := webhooks.CheckTarget(ctx, in.WebhookURL, s.Dev); err != nil {
-			return apperr.New(apperr.Invalid, "webhookUrl: %v", err)
-		}
+	}
+	return nil
+}
+
+// checkDeliveryURL trims and checks a URL LoginSign POSTs to (webhooks, logout tokens): an
+// absolute http(s) URL, https outside dev mode, resolving to a public address.
+func (s *Service) checkDeliveryURL(name string, v *string) error {
+	*v = strings.TrimSpace(*v)
+	if *v == "" {
+		return nil
+	}
+	if err := checkWebURL(*v); err != nil {
+		return apperr.New(apperr.Invalid, "%s: %v", name, err)
+	}
+	if u, _ := url.Parse(*v); u.Scheme != "https" && !s.Dev {
+		return apperr.New(apperr.Invalid, "%s: must be https", name)
+	}
+	// Save-time companion of the delivery dialer's connect-time check (SSRF).
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := webhooks.CheckTarget(ctx, *v, s.Dev); err != nil {
+		return apperr.New(apperr.Invalid, "%s: %v", name, err)
 	}
 	return nil
 }

@@ -32,6 +32,12 @@ type ApplicationPatch struct {
 	RedirectURIs   []string // nil: unchanged
 	AllowedOrigins []string // nil: unchanged
 	WebhookURL     *string
+	// IDTokenSigningAlg is ES256 or RS256.
+	IDTokenSigningAlg *string
+	// PostLogoutRedirectURIs replaces the whole list; nil: unchanged.
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI: an empty string removes it.
+	BackchannelLogoutURI *string
 	// ClientRequestsPerMinute is the application's quota of successful client-authenticated
 	// requests (token endpoint, app-backend API), 1 to MaxClientRequestsPerMinute.
 	ClientRequestsPerMinute *int
@@ -52,7 +58,8 @@ type UpdatedApplication struct {
 // webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
-		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil {
+		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
+		p.IDTokenSigningAlg == nil && p.PostLogoutRedirectURIs == nil && p.BackchannelLogoutURI == nil {
 		return nil, apperr.New(apperr.Invalid, "nothing to update: give at least one field")
 	}
 	if q := p.ClientRequestsPerMinute; q != nil && (*q < 1 || *q > MaxClientRequestsPerMinute) {
@@ -65,7 +72,8 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 			return err
 		}
 		in := ApplicationInput{Name: app.Name, Website: app.Website, IconURL: app.IconURL, TermsURL: app.TermsURL,
-			PrivacyURL: app.PrivacyURL, RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: app.WebhookURL}
+			PrivacyURL: app.PrivacyURL, RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: app.WebhookURL,
+			IDTokenSigningAlg: app.IDTokenSigningAlg, PostLogoutRedirectURIs: app.PostLogoutRedirectUris, BackchannelLogoutURI: app.BackchannelLogoutURI}
 		set := func(dst *string, v *string) {
 			if v != nil {
 				*dst = *v
@@ -77,6 +85,11 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		set(&in.TermsURL, p.TermsURL)
 		set(&in.PrivacyURL, p.PrivacyURL)
 		set(&in.WebhookURL, p.WebhookURL)
+		set(&in.IDTokenSigningAlg, p.IDTokenSigningAlg)
+		set(&in.BackchannelLogoutURI, p.BackchannelLogoutURI)
+		if p.PostLogoutRedirectURIs != nil {
+			in.PostLogoutRedirectURIs = p.PostLogoutRedirectURIs
+		}
 		if p.RedirectURIs != nil {
 			in.RedirectURIs = p.RedirectURIs
 		}
@@ -89,7 +102,8 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		upd := tx.Application.UpdateOne(app).
 			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
 			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
-			SetUpdatedAt(s.now())
+			SetIDTokenSigningAlg(in.IDTokenSigningAlg).SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
+			SetBackchannelLogoutURI(in.BackchannelLogoutURI).SetUpdatedAt(s.now())
 		if p.ClientRequestsPerMinute != nil {
 			upd.SetClientRequestsPerMinute(*p.ClientRequestsPerMinute)
 		}

@@ -68,3 +68,11 @@ func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string,
 	}
 	return app.WebhookURL, nil
 }
+
+// BackchannelLogoutURI is the back-channel logout URI of app, shown to its owner only.
+func (s *Service) BackchannelLogoutURI(ctx context.Context, app *ent.Application) (string, error) {
+	if _, err := s.WebhookURL(ctx, app); err != nil {
+		return "", err
+	}
+	return app.BackchannelLogoutURI, nil
+}

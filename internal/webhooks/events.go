@@ -18,6 +18,10 @@ const (
 	TypeUserAccountDeleted = "user_account_deleted"
 	TypeEmailChanged       = "email_changed"
 	TypePing               = "ping"
+	// TypeBackchannelLogout is not a webhook: its payload holds the claims of a logout token
+	// that the worker signs and POSTs to the application's back-channel logout URI (OpenID
+	// Connect Back-Channel Logout 1.0), with the outbox's retries and crash safety.
+	TypeBackchannelLogout = "backchannel_logout"
 )
 
 // ConnectionDeleted: the person removed the app in their dashboard or revoked its access.
@@ -87,6 +91,25 @@ func Enqueue(ctx context.Context, tx *ent.Tx, app *ent.Application, eventType st
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("queueing %s event: %w", eventType, err)
+	}
+	return ev, nil
+}
+
+// EnqueueLogout writes a back-channel logout event for app through tx: claims are the logout
+// token's claims apart from iat and exp, which the worker sets at each attempt. Applications
+// without a back-channel logout URI get none.
+func EnqueueLogout(ctx context.Context, tx *ent.Tx, app *ent.Application, claims any, now time.Time) (*ent.WebhookEvent, error) {
+	if app.BackchannelLogoutURI == "" {
+		return nil, nil
+	}
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return nil, fmt.Errorf("encoding logout token claims: %w", err)
+	}
+	ev, err := tx.WebhookEvent.Create().SetApplicationID(app.ID).SetType(TypeBackchannelLogout).
+		SetPayload(string(body)).SetCreatedAt(now).SetNextAttemptAt(now).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queueing a back-channel logout: %w", err)
 	}
 	return ev, nil
 }

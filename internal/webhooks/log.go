@@ -101,16 +101,27 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // Redeliver puts eventID back in the queue for an attempt now, whatever its state: a
 // delivered event is sent again (receivers deduplicate by webhook-id), a failed one gets one
 // more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
-// after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event.
+// after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event. A
+// back-channel logout event needs the application's back-channel logout URI instead.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
 	app, err := s.ownedApplication(ctx, appID)
 	if err != nil {
 		return nil, err
 	}
-	if app.WebhookURL == "" {
-		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+	target, err := s.event(ctx, appID, eventID)
+	if err != nil {
+		return nil, err
 	}
-	if app.WebhookDisabledAt != nil {
+	switch {
+	case target.Type == TypeBackchannelLogout:
+		// A back-channel logout goes to its own URI, whatever the webhook's state.
+		if app.BackchannelLogoutURI == "" {
+			return nil, apperr.WithReason(apperr.Conflict, "backchannel_logout_not_configured",
+				"the application has no back-channel logout URI")
+		}
+	case app.WebhookURL == "":
+		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+	case app.WebhookDisabledAt != nil:
 		return nil, apperr.WithReason(apperr.Conflict, "webhook_disabled",
 			"the endpoint answered 410 Gone and is disabled; send a test event to enable it again")
 	}

@@ -75,6 +75,9 @@ type WorkerConfig struct {
 	Observe func(result string, took time.Duration)
 	// Log receives one line per failed attempt. Default slog.Default().
 	Log *slog.Logger
+	// LogoutToken signs the logout token of a back-channel logout event at each attempt (so
+	// its short exp is fresh), from the event's stored claims. Without it such events fail.
+	LogoutToken func(ctx context.Context, app *ent.Application, claims []byte) (string, error)
 }
 
 // Worker delivers due events of the outbox. Any number of workers, in any number of server
@@ -215,7 +218,7 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			app := byID[ev.ApplicationID]
-			if _, ok := gone.Load(ev.ApplicationID); ok || app == nil || app.WebhookURL == "" || app.WebhookDisabledAt != nil {
+			if _, ok := gone.Load(ev.ApplicationID); ok && ev.Type != TypeBackchannelLogout || app == nil || !hasTarget(app, ev) {
 				// Not sent; the 410's record disables it, or this marks it disabled.
 				if !ok {
 					w.logErr(w.Deliver(ctx, ev), ev)
@@ -339,7 +342,7 @@ func (w *Worker) Deliver(ctx context.Context, ev *ent.WebhookEvent) error {
 
 // deliver is Deliver with the event's application loaded; it returns the answer's status.
 func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.Application) (int, error) {
-	if app.WebhookURL == "" || app.WebhookDisabledAt != nil {
+	if !hasTarget(app, ev) {
 		// The endpoint was removed or answered 410 Gone since the event was queued.
 		return 0, w.writeTx(ctx, func(tx *ent.Tx) error {
 			return tx.WebhookEvent.Update().
@@ -351,7 +354,19 @@ func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.App
 	return o.status, w.record(ctx, ev, o)
 }
 
+// hasTarget reports whether ev still has somewhere to go: the back-channel logout URI for a
+// logout event, the enabled webhook URL for the others.
+func hasTarget(app *ent.Application, ev *ent.WebhookEvent) bool {
+	if ev.Type == TypeBackchannelLogout {
+		return app.BackchannelLogoutURI != ""
+	}
+	return app.WebhookURL != "" && app.WebhookDisabledAt == nil
+}
+
 func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
+	if ev.Type == TypeBackchannelLogout {
+		return w.postLogout(ctx, app, ev)
+	}
 	started := time.Now()
 	secret, err := w.cfg.Secrets.Open(app.WebhookSecret)
 	if err != nil || len(secret) == 0 {
@@ -374,6 +389,34 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 	req.Header.Set("webhook-id", ev.ID)
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(sentAt.Unix(), 10))
 	req.Header.Set("webhook-signature", sig)
+	return w.send(req, started)
+}
+
+// postLogout POSTs a back-channel logout request (OpenID Connect Back-Channel Logout 1.0
+// §2.5): a form body with logout_token, signed now from the event's claims.
+func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
+	started := time.Now()
+	if w.cfg.LogoutToken == nil {
+		return outcome{err: "logout tokens cannot be signed by this worker"}
+	}
+	tok, err := w.cfg.LogoutToken(ctx, app, []byte(ev.Payload))
+	if err != nil {
+		return outcome{err: "signing the logout token: " + err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.BackchannelLogoutURI,
+		strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return outcome{err: "invalid back-channel logout URI: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", w.cfg.UserAgent)
+	return w.send(req, started)
+}
+
+// send makes one HTTP attempt and describes its outcome.
+func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
 		return outcome{err: w.describe(err), duration: time.Since(started)}
@@ -522,7 +565,8 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 	case o.status >= 200 && o.status <= 299:
 		result = "delivered"
 		upd.SetStatus(webhookevent.StatusDelivered).SetDeliveredAt(now)
-	case o.status == http.StatusGone:
+	case o.status == http.StatusGone && ev.Type != TypeBackchannelLogout:
+		// (A logout receiver's 410 is an ordinary failure: it says nothing of the webhook.)
 		result = "gone"
 		upd.SetStatus(webhookevent.StatusDisabled)
 	case attempt >= MaxAttempts:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -50,21 +51,50 @@ func URL(t testing.TB) string {
 	}
 	c := redis.NewClient(opts)
 	defer c.Close()
-	// Databases 1–15 are handed out round-robin; packages run at most a few at a time.
-	n, err := c.Incr(context.Background(), "loginsign:test:db").Result()
-	if err != nil {
-		t.Fatalf("real redis: %v", err)
+	// Databases 1–15 are leased: a test holds its database until it ends, so a test in another
+	// package running at the same time never empties it. A lease outlives a crashed test run by
+	// at most leaseTTL.
+	ctx := context.Background()
+	db, token := 0, fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano())
+	deadline := time.Now().Add(5 * time.Minute)
+	for db == 0 {
+		for n := 1; n <= 15; n++ {
+			ok, err := c.SetNX(ctx, fmt.Sprintf("loginsign:test:lease:%d", n), token, leaseTTL).Result()
+			if err != nil {
+				t.Fatalf("real redis: %v", err)
+			}
+			if ok {
+				db = n
+				break
+			}
+		}
+		if db == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("real redis: all 15 test databases stayed leased for 5 minutes")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	db := int(n%15) + 1
+	lease := fmt.Sprintf("loginsign:test:lease:%d", db)
+	t.Cleanup(func() {
+		c := redis.NewClient(opts)
+		defer c.Close()
+		if v, _ := c.Get(ctx, lease).Result(); v == token {
+			c.Del(ctx, lease)
+		}
+	})
 	o := *opts
 	o.DB = db
 	d := redis.NewClient(&o)
 	defer d.Close()
-	if err := d.FlushDB(context.Background()).Err(); err != nil {
+	if err := d.FlushDB(ctx).Err(); err != nil {
 		t.Fatalf("real redis: %v", err)
 	}
 	return fmt.Sprintf("redis://%s/%d", opts.Addr, db)
 }
+
+// leaseTTL bounds how long a test may hold a database (the longest test is the browser test).
+const leaseTTL = 20 * time.Minute
 
 // Real opens a real store on a database of its own.
 func Real(t testing.TB, _ string) *kv.Store {

@@ -67,6 +67,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+SecondStepPath, p.SecondStepSubmit)
 	mux.HandleFunc("GET /logout", p.LogoutPage)
 	mux.HandleFunc("POST /logout", p.LogoutSubmit)
+	mux.HandleFunc("GET /oauth/logout", p.EndSession)
+	mux.HandleFunc("POST /oauth/logout", p.EndSession)
 }
 
 // pageHeaders are the headers of every page: no framing, no referrer, no sniffing, no
@@ -108,6 +110,8 @@ func redirectOrigin(uri string) string {
 }
 
 type pageData struct {
+	// Hidden are hidden form fields (the end-session confirmation repeats its request).
+	Hidden  map[string]string
 	Title   string
 	AppName string
 	Flow    string
@@ -512,10 +516,17 @@ func (p *Pages) LogoutPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, "logout", d)
 }
 
-// LogoutSubmit is POST /logout: ends the session and answers 303 to /login.
+// LogoutSubmit is POST /logout: ends the session (back-channel logouts included) and answers
+// 303 to /login.
 func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 	if raw := p.Cookies.Get(r, sessionCookie); raw != "" {
-		if err := p.Identity.Sessions.Delete(r.Context(), raw); err != nil {
+		var err error
+		if s, ok := auth.SessionFrom(r.Context()); ok {
+			err = p.OAuth.EndSession(r.Context(), s, raw)
+		} else {
+			err = p.Identity.Sessions.Delete(r.Context(), raw)
+		}
+		if err != nil {
 			p.errorPage(w, r, err)
 			return
 		}

@@ -6,7 +6,7 @@
 
   // The GraphQL operations this page runs, in one place.
   var Q = {
-    apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconURL website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
+    apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconUrl website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
     addresses: "query DashboardAddresses { viewer { id email emails(first: 50) { edges { node { id email verifiedAt } } } } }",
     sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current signInMethods } } }",
     mute: "mutation MuteConnectionEmail($id: ID!, $muted: Boolean!) { setConnectionEmailMuted(connectionId: $id, muted: $muted) { id emailMuted } }",
@@ -19,7 +19,7 @@
     signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
     deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }",
     pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName applicationIconUrl externalUserId email proposedAt } } }",
-    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(id: $id) { refusedId } }"
+    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }"
   };
 
 

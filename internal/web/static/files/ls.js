@@ -88,7 +88,7 @@
 
   // icon renders an app's icon, or its initial when it has none.
   function icon(app) {
-    if (app && app.iconURL && /^https:\/\//.test(app.iconURL)) return h("img", { class: "app-icon", src: app.iconURL, alt: "" });
+    if (app && app.iconUrl && /^https:\/\//.test(app.iconUrl)) return h("img", { class: "app-icon", src: app.iconUrl, alt: "" });
     return h("span", { class: "app-icon", "aria-hidden": "true" }, initial(app && app.name));
   }
 

@@ -6,11 +6,11 @@
   var view = document.getElementById("view");
   var kind = view.getAttribute("data-view");
 
-  var APP_FIELDS = "id name website iconURL termsURL privacyURL redirectUris allowedOrigins createdAt";
+  var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
-    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl } }",
+    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
     update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
     deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
@@ -33,7 +33,7 @@
     testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
     redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserID status message } } }",
+    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
     rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections withdrawnLinks } }"
   };
 
@@ -206,20 +206,28 @@
     var inputs = {
       name: h("input", { type: "text", value: app.name, required: true }),
       website: h("input", { type: "url", value: app.website || "" }),
-      iconUrl: h("input", { type: "url", value: app.iconURL || "" }),
-      termsUrl: h("input", { type: "url", value: app.termsURL || "" }),
-      privacyUrl: h("input", { type: "url", value: app.privacyURL || "" }),
-      webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" })
+      iconUrl: h("input", { type: "url", value: app.iconUrl || "" }),
+      termsUrl: h("input", { type: "url", value: app.termsUrl || "" }),
+      privacyUrl: h("input", { type: "url", value: app.privacyUrl || "" }),
+      webhookUrl: h("input", { type: "url", value: app.webhookUrl || "" }),
+      idTokenSigningAlg: h("select", { name: "idTokenSigningAlg" },
+        ["ES256", "RS256"].map(function (a) { return h("option", { value: a, selected: app.idTokenSigningAlg === a }, a); })),
+      backchannelLogoutUri: h("input", { type: "url", value: app.backchannelLogoutUri || "" })
     };
+    var logoutUris = h("textarea", { rows: 2, name: "postLogoutRedirectUris" }, (app.postLogoutRedirectUris || []).join("\n"));
     var secrets = h("div", { class: "stack" });
     var settings = h("form", { id: "settings", novalidate: true },
       h("div", { class: "grid" }, field("Name", inputs.name), field("Website", inputs.website), field("Icon URL", inputs.iconUrl),
-        field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl)),
+        field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl),
+        field("id_token signing algorithm", inputs.idTokenSigningAlg, "ES256 (default) or RS256, for clients that verify only RSA."),
+        field("Back-channel logout URI", inputs.backchannelLogoutUri, "Receives a signed logout token when a person signs out."),
+        field("Post-logout redirect URIs", logoutUris, "Where sign-out may return people (post_logout_redirect_uri), one per line.")),
       h("button", { class: "primary", type: "submit" }, "Save settings"));
     settings.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var input = {};
       Object.keys(inputs).forEach(function (k) { input[k] = inputs[k].value.trim(); });
+      input.postLogoutRedirectUris = lines(logoutUris.value);
       LS.busy(settings, async function () {
         var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
         if (d.webhookSecret) fill(secrets, secretBox("Webhook secret", d.webhookSecret));
@@ -438,7 +446,7 @@
         fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " proposed, " + c.alreadyConnected + " already connected, " + c.invalidRow + " invalid."),
           h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
           table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
-            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserID || "—"), h("td", null, r.email || "—"),
+            return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
               h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, r.status === "imported" ? "proposed" : String(r.status).replace("_", " "))),
               h("td", null, r.message || ""));
           })),

@@ -5,14 +5,14 @@
 
   var Q = {
     passkeys: "query DashboardPasskeys { viewer { id passkeys { id name createdAt lastUsedAt synced } } }",
-    beginPasskey: "mutation BeginPasskeyRegistration { beginPasskeyRegistration }",
-    finishPasskey: "mutation FinishPasskeyRegistration($name: String!, $credential: String!) { finishPasskeyRegistration(name: $name, credential: $credential) { id name } }",
-    deletePasskey: "mutation DeletePasskey($id: ID!) { deletePasskey(id: $id) }",
+    beginPasskey: "mutation BeginPasskeyRegistration { beginPasskeyRegistration(input: {}) { options } }",
+    finishPasskey: "mutation FinishPasskeyRegistration($name: String!, $credential: String!) { finishPasskeyRegistration(input: {name: $name, credential: $credential}) { passkey { id name } } }",
+    deletePasskey: "mutation DeletePasskey($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }",
     twoStep: "query DashboardTwoStep { viewer { id twoStep { enabled enabledAt recoveryCodesLeft } } }",
-    beginTOTP: "mutation BeginTOTPEnrolment { beginTOTPEnrolment { secret uri qrCode expiresAt } }",
-    confirmTOTP: "mutation ConfirmTOTPEnrolment($code: String!) { confirmTOTPEnrolment(code: $code) }",
-    disable: "mutation DisableTwoStep($code: String!) { disableTwoStep(code: $code) }",
-    regenerate: "mutation RegenerateRecoveryCodes($code: String!) { regenerateRecoveryCodes(code: $code) }"
+    beginTOTP: "mutation BeginTotpEnrolment { beginTotpEnrolment(input: {}) { enrolment { secret uri qrCode expiresAt } } }",
+    confirmTOTP: "mutation ConfirmTotpEnrolment($code: String!) { confirmTotpEnrolment(input: {code: $code}) { recoveryCodes } }",
+    disable: "mutation DisableTwoStep($code: String!) { disableTwoStep(input: {code: $code}) { disabled } }",
+    regenerate: "mutation RegenerateRecoveryCodes($code: String!) { regenerateRecoveryCodes(input: {code: $code}) { recoveryCodes } }"
   };
 
   function failed(slot, e) { fill(slot, h("div", { class: "alert error", role: "alert" }, e.message)); }
@@ -41,7 +41,7 @@
     var f = ev.target;
     LS.busy(f, async function () {
       var begin = await gql(Q.beginPasskey);
-      var cred = await navigator.credentials.create({ publicKey: LSPasskey.creationOptions(begin.beginPasskeyRegistration) });
+      var cred = await navigator.credentials.create({ publicKey: LSPasskey.creationOptions(begin.beginPasskeyRegistration.options) });
       await gql(Q.finishPasskey, { name: f.name.value.trim() || "Passkey", credential: LSPasskey.credentialJSON(cred) });
       f.name.value = "";
       loadPasskeys();
@@ -80,7 +80,7 @@
       h("p", null, h("span", { class: "badge ok" }, "on"), " since " + LS.date(st.enabledAt) + " · " + st.recoveryCodesLeft + " recovery codes left"),
       codeForm("regenerate-form", "Code for new recovery codes", "New recovery codes", async function (code) {
         var d = await gql(Q.regenerate, { code: code });
-        showCodes(d.regenerateRecoveryCodes);
+        showCodes(d.regenerateRecoveryCodes.recoveryCodes);
       }),
       codeForm("disable-form", "Code to turn it off", "Turn off", async function (code) {
         await gql(Q.disable, { code: code });
@@ -91,14 +91,14 @@
 
   async function beginTOTP() {
     var d = await gql(Q.beginTOTP);
-    var e = d.beginTOTPEnrolment;
+    var e = d.beginTotpEnrolment.enrolment;
     fill("two-step", h("div", { class: "stack" },
       h("p", null, "Scan this code with your authenticator app, or type the key, then enter the 6-digit code it shows."),
       h("img", { src: e.qrCode, alt: "QR code of your two-step verification key", width: "200", height: "200", id: "totp-qr" }),
       h("p", { class: "small" }, "Key: ", h("code", { id: "totp-secret" }, e.secret)),
       codeForm("totp-confirm-form", "Code from the app", "Turn on", async function (code) {
         var r = await gql(Q.confirmTOTP, { code: code });
-        showCodes(r.confirmTOTPEnrolment);
+        showCodes(r.confirmTotpEnrolment.recoveryCodes);
       })));
   }
 

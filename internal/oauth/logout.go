@@ -1,0 +1,233 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/webhooks"
+)
+
+// LogoutTokenTTL is the life of a back-channel logout token (Back-Channel Logout 1.0 §2.4
+// recommends two minutes or less); the worker signs a fresh one at every attempt.
+const LogoutTokenTTL = 2 * time.Minute
+
+// backchannelLogoutEvent is the events member of a logout token (Back-Channel Logout §2.4).
+const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// LogoutRequest is a validated RP-initiated logout request (OpenID Connect RP-Initiated Logout
+// 1.0 §2).
+type LogoutRequest struct {
+	// Application is the relying party named by id_token_hint or client_id; nil when neither
+	// was sent.
+	Application *ent.Application
+	// HintConnectionID is the sub of a valid id_token_hint (a connection id), else "".
+	HintConnectionID string
+	// RedirectURI is where to send the person afterwards: the registered
+	// post_logout_redirect_uri with state appended; "" to show LoginSign's signed-out page.
+	RedirectURI string
+	// Params are the request's parameters, for the confirmation form.
+	Params url.Values
+}
+
+// ParseLogout validates the parameters of the end-session endpoint (RP-Initiated Logout §2,
+// §3). Errors are invalid_request and are shown, never redirected: a repeated or overlong
+// parameter; an id_token_hint that LoginSign did not sign (an expired one is accepted, §2);
+// a client_id that disagrees with the hint's audience; a post_logout_redirect_uri without a
+// client to check it against, or not registered for that client exactly.
+func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest, error) {
+	get := func(name string, max int) (string, error) {
+		v := q[name]
+		switch {
+		case len(v) == 0:
+			return "", nil
+		case len(v) > 1:
+			return "", ErrInvalidRequest.WithDescription("%s must not be repeated", name).Shown()
+		case len(v[0]) > max:
+			return "", ErrInvalidRequest.WithDescription("%s is longer than %d characters", name, max).Shown()
+		}
+		return v[0], nil
+	}
+	out := &LogoutRequest{Params: url.Values{}}
+	vals := map[string]string{}
+	for _, p := range []struct {
+		name string
+		max  int
+	}{{"id_token_hint", 8192}, {"client_id", maxIDLength}, {"post_logout_redirect_uri", maxParam},
+		{"state", maxState}, {"logout_hint", 254}, {"ui_locales", 64}} {
+		v, err := get(p.name, p.max)
+		if err != nil {
+			return nil, err
+		}
+		if v != "" {
+			vals[p.name] = v
+			out.Params.Set(p.name, v)
+		}
+	}
+	clientID := vals["client_id"]
+	if hint := vals["id_token_hint"]; hint != "" {
+		sub, aud, err := s.verifyIDTokenHint(ctx, hint)
+		if err != nil {
+			return nil, err
+		}
+		if clientID != "" && clientID != aud {
+			return nil, ErrInvalidRequest.WithDescription("client_id does not match the audience of id_token_hint").Shown()
+		}
+		clientID, out.HintConnectionID = aud, sub
+	}
+	if clientID != "" {
+		app, err := s.application(ctx, clientID)
+		if err != nil {
+			return nil, err
+		}
+		if app == nil {
+			return nil, ErrInvalidRequest.WithDescription("unknown client_id").Shown()
+		}
+		out.Application = app
+	}
+	if uri := vals["post_logout_redirect_uri"]; uri != "" {
+		if out.Application == nil {
+			return nil, ErrInvalidRequest.WithDescription("post_logout_redirect_uri needs id_token_hint or client_id to name the client").Shown()
+		}
+		if !slices.Contains(out.Application.PostLogoutRedirectUris, uri) {
+			return nil, ErrInvalidRequest.WithDescription("post_logout_redirect_uri is not registered for this client").Shown()
+		}
+		u, err := url.Parse(uri)
+		if err != nil {
+			return nil, ErrInvalidRequest.WithDescription("post_logout_redirect_uri is not a URL").Shown()
+		}
+		if st := vals["state"]; st != "" {
+			qq := u.Query()
+			qq.Set("state", st)
+			u.RawQuery = qq.Encode()
+		}
+		out.RedirectURI = u.String()
+	}
+	return out, nil
+}
+
+// verifyIDTokenHint checks that hint is an id_token LoginSign signed (any published key, ES256
+// or RS256) for this issuer, and returns its sub and its (single) audience. Expiry is not
+// checked (RP-Initiated Logout §2: the OP need not be concerned if it has expired).
+func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud string, err error) {
+	bad := ErrInvalidRequest.WithDescription("id_token_hint is not an id_token issued by LoginSign").Shown()
+	tok, perr := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	if perr != nil || len(tok.Headers) != 1 {
+		return "", "", bad
+	}
+	set, kerr := s.Keys.JWKS(ctx)
+	if kerr != nil {
+		return "", "", serverError(kerr)
+	}
+	keys := set.Key(tok.Headers[0].KeyID)
+	if len(keys) != 1 || keys[0].Algorithm != tok.Headers[0].Algorithm {
+		return "", "", bad
+	}
+	var c jwt.Claims
+	if err := tok.Claims(keys[0].Key, &c); err != nil {
+		return "", "", bad
+	}
+	if c.Issuer != s.Config.Issuer || c.Subject == "" || len(c.Audience) != 1 {
+		return "", "", bad
+	}
+	return c.Subject, c.Audience[0], nil
+}
+
+// EndSession signs the person of session out of LoginSign: it queues a back-channel logout
+// token for every application the person signed in to during this session (its connection's
+// last sign-in is not older than the session) that registered a back-channel logout URI, then
+// ends the session (rawSession is the cookie value). The logout events commit before the
+// session ends, so a crash never loses one.
+func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSession string) error {
+	started, err := s.Identity.Sessions.CreatedAt(ctx, session.ID)
+	if err != nil {
+		return serverError(err)
+	}
+	if started.IsZero() { // the session has already ended
+		return nil
+	}
+	now := s.Now()
+	queued := false
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		conns, err := tx.AppConnection.Query().
+			Where(appconnection.UserID(session.UserID), appconnection.LastSessionAtGTE(started),
+				appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))).
+			WithApplication().All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range conns {
+			claims := logoutClaims{Issuer: s.Config.Issuer, Subject: c.ID, Audience: []string{c.ApplicationID},
+				ID: ids.New(""), Events: map[string]struct{}{backchannelLogoutEvent: {}}}
+			if _, err := webhooks.EnqueueLogout(ctx, tx, c.Edges.Application, claims, now); err != nil {
+				return err
+			}
+			queued = true
+		}
+		return nil
+	})
+	if err != nil {
+		return serverError(fmt.Errorf("queueing back-channel logouts: %w", err))
+	}
+	if queued && s.WakeWebhooks != nil {
+		s.WakeWebhooks()
+	}
+	if err := s.Identity.Sessions.Delete(ctx, rawSession); err != nil {
+		return serverError(err)
+	}
+	return nil
+}
+
+// LogoutNeedsConfirmation reports whether the signed-in person must confirm the sign-out
+// (RP-Initiated Logout §2: the OP SHOULD ask): unless the request's id_token_hint names one of
+// the person's own connections, since anyone can send someone to the end-session endpoint.
+func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutRequest, session auth.Session) (bool, error) {
+	if req.HintConnectionID == "" {
+		return true, nil
+	}
+	conn, err := s.DB.AppConnection.Get(ctx, req.HintConnectionID)
+	if ent.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, serverError(err)
+	}
+	return conn.UserID != session.UserID, nil
+}
+
+// logoutClaims are a logout token's claims (Back-Channel Logout §2.4): sub is the connection
+// id (LoginSign sends no sid; backchannel_logout_session_supported is false). There is never a
+// nonce.
+type logoutClaims struct {
+	Issuer   string              `json:"iss"`
+	Subject  string              `json:"sub"`
+	Audience []string            `json:"aud"`
+	IssuedAt int64               `json:"iat,omitempty"`
+	Expiry   int64               `json:"exp,omitempty"`
+	ID       string              `json:"jti"`
+	Events   map[string]struct{} `json:"events"`
+}
+
+// LogoutToken signs the logout token of a queued back-channel logout event (claims as
+// EnqueueLogout stored them) with app's algorithm, iat now and exp LogoutTokenTTL later, typ
+// logout+jwt (§2.4).
+func (s *Service) LogoutToken(ctx context.Context, app *ent.Application, stored []byte) (string, error) {
+	var c logoutClaims
+	if err := json.Unmarshal(stored, &c); err != nil {
+		return "", fmt.Errorf("reading logout token claims: %w", err)
+	}
+	now := s.Now()
+	c.IssuedAt, c.Expiry = now.Unix(), now.Add(LogoutTokenTTL).Unix()
+	return s.Keys.SignTyped(ctx, app.IDTokenSigningAlg, "logout+jwt", c)
+}
