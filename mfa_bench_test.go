@@ -110,8 +110,8 @@ func (e *oauthEnv) passkeyTokens(tb testing.TB, b *browser, sk *softKey) map[str
 // totpTokens runs one authorization signing in by magic link and a TOTP code of secret.
 func (e *oauthEnv) totpTokens(tb testing.TB, b *browser, email, secret string) map[string]any {
 	verifier := oauth2.GenerateVerifier()
-	p := b.signIn(b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.S256ChallengeOption(verifier))), email)
-	p = b.post(e.base+"/login/verify", url.Values{"code": {totpCode(tb, secret, time.Now())}})
+	b.signIn(b.get(e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.S256ChallengeOption(verifier))), email)
+	p := b.post(e.base+"/login/verify", url.Values{"code": {totpCode(tb, secret, time.Now())}})
 	if p.StatusCode == 200 {
 		p = b.consent(p, "allow", "")
 	}

@@ -538,7 +538,6 @@ type load struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	log    []sample
-	total  atomic.Int64
 }
 
 type sample struct {

@@ -147,12 +147,12 @@ func TestContract(t *testing.T) {
 			}
 		})
 		t.Run("transactions and pipelines", func(t *testing.T) {
-			ok, retry, err := s.Limit(ctx, "c", 2, time.Minute)
+			ok, _, err := s.Limit(ctx, "c", 2, time.Minute)
 			if !ok || err != nil {
 				t.Fatalf("first hit: %v %v", ok, err)
 			}
 			s.Limit(ctx, "c", 2, time.Minute)
-			ok, retry, err = s.Limit(ctx, "c", 2, time.Minute)
+			ok, retry, err := s.Limit(ctx, "c", 2, time.Minute)
 			if ok || err != nil || retry <= 0 || retry > time.Minute {
 				t.Fatalf("third hit: ok=%v retry=%v err=%v", ok, retry, err)
 			}

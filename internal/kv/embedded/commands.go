@@ -9,9 +9,6 @@ import (
 // status is a simple-string reply (+OK).
 type status string
 
-// nullArray is the null multi-bulk reply (EXEC after a failed transaction).
-type nullArray struct{}
-
 // A reply is one of: status, error, int64, []byte (bulk), nil (null bulk), []any (array).
 
 var (
