@@ -42,6 +42,7 @@ import (
 	"loginsign/internal/openapi"
 	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
+	"loginsign/internal/profile"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/relay"
 	"loginsign/internal/seal"
@@ -122,6 +123,7 @@ type Server struct {
 	account  *account.Service
 	mfa      *mfa.Service
 	passkeys *passkey.Service
+	profiles *profile.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -216,6 +218,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth.WakeWebhooks = worker.Wake
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
+	s.profiles = profile.New(db, cfg.BaseURL, s.now)
+	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
+	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.initMetrics()
 	return s, nil
 }
@@ -230,9 +235,9 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account}
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys}, s.log),
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Profiles: s.profiles}, s.log),
 		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
 
 	mux := http.NewServeMux()
@@ -272,6 +277,11 @@ func (s *Server) routes() http.Handler {
 	// token of the app.
 	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
 	mux.Handle("POST /api/user/licenses/redeem", api.OptionalBearer(http.HandlerFunc(api.Redeem)))
+
+	// The person's picture: uploaded from the dashboard (session cookie), served publicly.
+	mux.HandleFunc("PUT /api/profile/picture", api.UploadPicture)
+	mux.HandleFunc("DELETE /api/profile/picture", api.RemovePicture)
+	mux.HandleFunc("GET "+profile.PicturePath+"{pictureId}", api.Picture)
 
 	// App backends (HTTP Basic client credentials).
 	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))

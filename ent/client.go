@@ -23,6 +23,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
+	"loginsign/ent/profilepicture"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -72,6 +73,8 @@ type Client struct {
 	Passkey *PasskeyClient
 	// PendingLink is the client for interacting with the PendingLink builders.
 	PendingLink *PendingLinkClient
+	// ProfilePicture is the client for interacting with the ProfilePicture builders.
+	ProfilePicture *ProfilePictureClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -117,6 +120,7 @@ func (c *Client) init() {
 	c.LicenseVariant = NewLicenseVariantClient(c.config)
 	c.Passkey = NewPasskeyClient(c.config)
 	c.PendingLink = NewPendingLinkClient(c.config)
+	c.ProfilePicture = NewProfilePictureClient(c.config)
 	c.RecoveryCode = NewRecoveryCodeClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.RelayContact = NewRelayContactClient(c.config)
@@ -232,6 +236,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		Passkey:        NewPasskeyClient(cfg),
 		PendingLink:    NewPendingLinkClient(cfg),
+		ProfilePicture: NewProfilePictureClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -274,6 +279,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		LicenseVariant: NewLicenseVariantClient(cfg),
 		Passkey:        NewPasskeyClient(cfg),
 		PendingLink:    NewPendingLinkClient(cfg),
+		ProfilePicture: NewProfilePictureClient(cfg),
 		RecoveryCode:   NewRecoveryCodeClient(cfg),
 		RefreshToken:   NewRefreshTokenClient(cfg),
 		RelayContact:   NewRelayContactClient(cfg),
@@ -316,9 +322,9 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
 		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
-		c.Passkey, c.PendingLink, c.RecoveryCode, c.RefreshToken, c.RelayContact,
-		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
-		c.WebhookAttempt, c.WebhookEvent,
+		c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode, c.RefreshToken,
+		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User,
+		c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -330,9 +336,9 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
 		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
-		c.Passkey, c.PendingLink, c.RecoveryCode, c.RefreshToken, c.RelayContact,
-		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
-		c.WebhookAttempt, c.WebhookEvent,
+		c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode, c.RefreshToken,
+		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User,
+		c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -365,6 +371,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Passkey.mutate(ctx, m)
 	case *PendingLinkMutation:
 		return c.PendingLink.mutate(ctx, m)
+	case *ProfilePictureMutation:
+		return c.ProfilePicture.mutate(ctx, m)
 	case *RecoveryCodeMutation:
 		return c.RecoveryCode.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -2340,6 +2348,139 @@ func (c *PendingLinkClient) mutate(ctx context.Context, m *PendingLinkMutation) 
 	}
 }
 
+// ProfilePictureClient is a client for the ProfilePicture schema.
+type ProfilePictureClient struct {
+	config
+}
+
+// NewProfilePictureClient returns a client for the ProfilePicture from the given config.
+func NewProfilePictureClient(c config) *ProfilePictureClient {
+	return &ProfilePictureClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `profilepicture.Hooks(f(g(h())))`.
+func (c *ProfilePictureClient) Use(hooks ...Hook) {
+	c.hooks.ProfilePicture = append(c.hooks.ProfilePicture, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `profilepicture.Intercept(f(g(h())))`.
+func (c *ProfilePictureClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ProfilePicture = append(c.inters.ProfilePicture, interceptors...)
+}
+
+// Create returns a builder for creating a ProfilePicture entity.
+func (c *ProfilePictureClient) Create() *ProfilePictureCreate {
+	mutation := newProfilePictureMutation(c.config, OpCreate)
+	return &ProfilePictureCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ProfilePicture entities.
+func (c *ProfilePictureClient) CreateBulk(builders ...*ProfilePictureCreate) *ProfilePictureCreateBulk {
+	return &ProfilePictureCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ProfilePictureClient) MapCreateBulk(slice any, setFunc func(*ProfilePictureCreate, int)) *ProfilePictureCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ProfilePictureCreateBulk{err: fmt.Errorf("calling to ProfilePictureClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ProfilePictureCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ProfilePictureCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ProfilePicture.
+func (c *ProfilePictureClient) Update() *ProfilePictureUpdate {
+	mutation := newProfilePictureMutation(c.config, OpUpdate)
+	return &ProfilePictureUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ProfilePictureClient) UpdateOne(_m *ProfilePicture) *ProfilePictureUpdateOne {
+	mutation := newProfilePictureMutation(c.config, OpUpdateOne, withProfilePicture(_m))
+	return &ProfilePictureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ProfilePictureClient) UpdateOneID(id string) *ProfilePictureUpdateOne {
+	mutation := newProfilePictureMutation(c.config, OpUpdateOne, withProfilePictureID(id))
+	return &ProfilePictureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ProfilePicture.
+func (c *ProfilePictureClient) Delete() *ProfilePictureDelete {
+	mutation := newProfilePictureMutation(c.config, OpDelete)
+	return &ProfilePictureDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ProfilePictureClient) DeleteOne(_m *ProfilePicture) *ProfilePictureDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ProfilePictureClient) DeleteOneID(id string) *ProfilePictureDeleteOne {
+	builder := c.Delete().Where(profilepicture.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ProfilePictureDeleteOne{builder}
+}
+
+// Query returns a query builder for ProfilePicture.
+func (c *ProfilePictureClient) Query() *ProfilePictureQuery {
+	return &ProfilePictureQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeProfilePicture},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ProfilePicture entity by its id.
+func (c *ProfilePictureClient) Get(ctx context.Context, id string) (*ProfilePicture, error) {
+	return c.Query().Where(profilepicture.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ProfilePictureClient) GetX(ctx context.Context, id string) *ProfilePicture {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ProfilePictureClient) Hooks() []Hook {
+	return c.hooks.ProfilePicture
+}
+
+// Interceptors returns the client interceptors.
+func (c *ProfilePictureClient) Interceptors() []Interceptor {
+	return c.inters.ProfilePicture
+}
+
+func (c *ProfilePictureClient) mutate(ctx context.Context, m *ProfilePictureMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ProfilePictureCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ProfilePictureUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ProfilePictureUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ProfilePictureDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ProfilePicture mutation op: %q", m.Op())
+	}
+}
+
 // RecoveryCodeClient is a client for the RecoveryCode schema.
 type RecoveryCodeClient struct {
 	config
@@ -3952,14 +4093,16 @@ type (
 	hooks struct {
 		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
 		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
-		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
-		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
+		ProfilePicture, RecoveryCode, RefreshToken, RelayContact, RetiredAlias,
+		Sequence, SigningKey, TOTPFactor, User, UserEmail, WebhookAttempt,
+		WebhookEvent []ent.Hook
 	}
 	inters struct {
 		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
 		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
-		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
-		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Interceptor
+		ProfilePicture, RecoveryCode, RefreshToken, RelayContact, RetiredAlias,
+		Sequence, SigningKey, TOTPFactor, User, UserEmail, WebhookAttempt,
+		WebhookEvent []ent.Interceptor
 	}
 )
 

@@ -18,6 +18,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
+	"loginsign/ent/profilepicture"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -107,6 +108,7 @@ func checkColumn(t, c string) error {
 			licensevariant.Table: licensevariant.ValidColumn,
 			passkey.Table:        passkey.ValidColumn,
 			pendinglink.Table:    pendinglink.ValidColumn,
+			profilepicture.Table: profilepicture.ValidColumn,
 			recoverycode.Table:   recoverycode.ValidColumn,
 			refreshtoken.Table:   refreshtoken.ValidColumn,
 			relaycontact.Table:   relaycontact.ValidColumn,

@@ -19,6 +19,7 @@ import (
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/predicate"
+	"loginsign/ent/profilepicture"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -58,6 +59,7 @@ const (
 	TypeLicenseVariant = "LicenseVariant"
 	TypePasskey        = "Passkey"
 	TypePendingLink    = "PendingLink"
+	TypeProfilePicture = "ProfilePicture"
 	TypeRecoveryCode   = "RecoveryCode"
 	TypeRefreshToken   = "RefreshToken"
 	TypeRelayContact   = "RelayContact"
@@ -12106,6 +12108,731 @@ func (m *PendingLinkMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PendingLink edge %s", name)
 }
 
+// ProfilePictureMutation represents an operation that mutates the ProfilePicture nodes in the graph.
+type ProfilePictureMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *string
+	user_id       *string
+	content_type  *string
+	data          *[]byte
+	sha256        *string
+	width         *int
+	addwidth      *int
+	height        *int
+	addheight     *int
+	created_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*ProfilePicture, error)
+	predicates    []predicate.ProfilePicture
+}
+
+var _ ent.Mutation = (*ProfilePictureMutation)(nil)
+
+// profilepictureOption allows management of the mutation configuration using functional options.
+type profilepictureOption func(*ProfilePictureMutation)
+
+// newProfilePictureMutation creates new mutation for the ProfilePicture entity.
+func newProfilePictureMutation(c config, op Op, opts ...profilepictureOption) *ProfilePictureMutation {
+	m := &ProfilePictureMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeProfilePicture,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withProfilePictureID sets the ID field of the mutation.
+func withProfilePictureID(id string) profilepictureOption {
+	return func(m *ProfilePictureMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ProfilePicture
+		)
+		m.oldValue = func(ctx context.Context) (*ProfilePicture, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ProfilePicture.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withProfilePicture sets the old ProfilePicture of the mutation.
+func withProfilePicture(node *ProfilePicture) profilepictureOption {
+	return func(m *ProfilePictureMutation) {
+		m.oldValue = func(context.Context) (*ProfilePicture, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ProfilePictureMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ProfilePictureMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ProfilePicture entities.
+func (m *ProfilePictureMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ProfilePictureMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ProfilePictureMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ProfilePicture.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ProfilePictureMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ProfilePictureMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ProfilePictureMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetContentType sets the "content_type" field.
+func (m *ProfilePictureMutation) SetContentType(s string) {
+	m.content_type = &s
+}
+
+// ContentType returns the value of the "content_type" field in the mutation.
+func (m *ProfilePictureMutation) ContentType() (r string, exists bool) {
+	v := m.content_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldContentType returns the old "content_type" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldContentType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldContentType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldContentType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldContentType: %w", err)
+	}
+	return oldValue.ContentType, nil
+}
+
+// ResetContentType resets all changes to the "content_type" field.
+func (m *ProfilePictureMutation) ResetContentType() {
+	m.content_type = nil
+}
+
+// SetData sets the "data" field.
+func (m *ProfilePictureMutation) SetData(b []byte) {
+	m.data = &b
+}
+
+// Data returns the value of the "data" field in the mutation.
+func (m *ProfilePictureMutation) Data() (r []byte, exists bool) {
+	v := m.data
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldData returns the old "data" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldData(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldData is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldData requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldData: %w", err)
+	}
+	return oldValue.Data, nil
+}
+
+// ResetData resets all changes to the "data" field.
+func (m *ProfilePictureMutation) ResetData() {
+	m.data = nil
+}
+
+// SetSha256 sets the "sha256" field.
+func (m *ProfilePictureMutation) SetSha256(s string) {
+	m.sha256 = &s
+}
+
+// Sha256 returns the value of the "sha256" field in the mutation.
+func (m *ProfilePictureMutation) Sha256() (r string, exists bool) {
+	v := m.sha256
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSha256 returns the old "sha256" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldSha256(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSha256 is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSha256 requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSha256: %w", err)
+	}
+	return oldValue.Sha256, nil
+}
+
+// ResetSha256 resets all changes to the "sha256" field.
+func (m *ProfilePictureMutation) ResetSha256() {
+	m.sha256 = nil
+}
+
+// SetWidth sets the "width" field.
+func (m *ProfilePictureMutation) SetWidth(i int) {
+	m.width = &i
+	m.addwidth = nil
+}
+
+// Width returns the value of the "width" field in the mutation.
+func (m *ProfilePictureMutation) Width() (r int, exists bool) {
+	v := m.width
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWidth returns the old "width" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldWidth(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWidth is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWidth requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWidth: %w", err)
+	}
+	return oldValue.Width, nil
+}
+
+// AddWidth adds i to the "width" field.
+func (m *ProfilePictureMutation) AddWidth(i int) {
+	if m.addwidth != nil {
+		*m.addwidth += i
+	} else {
+		m.addwidth = &i
+	}
+}
+
+// AddedWidth returns the value that was added to the "width" field in this mutation.
+func (m *ProfilePictureMutation) AddedWidth() (r int, exists bool) {
+	v := m.addwidth
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetWidth resets all changes to the "width" field.
+func (m *ProfilePictureMutation) ResetWidth() {
+	m.width = nil
+	m.addwidth = nil
+}
+
+// SetHeight sets the "height" field.
+func (m *ProfilePictureMutation) SetHeight(i int) {
+	m.height = &i
+	m.addheight = nil
+}
+
+// Height returns the value of the "height" field in the mutation.
+func (m *ProfilePictureMutation) Height() (r int, exists bool) {
+	v := m.height
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeight returns the old "height" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldHeight(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeight is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeight requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeight: %w", err)
+	}
+	return oldValue.Height, nil
+}
+
+// AddHeight adds i to the "height" field.
+func (m *ProfilePictureMutation) AddHeight(i int) {
+	if m.addheight != nil {
+		*m.addheight += i
+	} else {
+		m.addheight = &i
+	}
+}
+
+// AddedHeight returns the value that was added to the "height" field in this mutation.
+func (m *ProfilePictureMutation) AddedHeight() (r int, exists bool) {
+	v := m.addheight
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetHeight resets all changes to the "height" field.
+func (m *ProfilePictureMutation) ResetHeight() {
+	m.height = nil
+	m.addheight = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ProfilePictureMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ProfilePictureMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ProfilePicture entity.
+// If the ProfilePicture object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ProfilePictureMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ProfilePictureMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ProfilePictureMutation builder.
+func (m *ProfilePictureMutation) Where(ps ...predicate.ProfilePicture) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ProfilePictureMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ProfilePictureMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ProfilePicture, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ProfilePictureMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ProfilePictureMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ProfilePicture).
+func (m *ProfilePictureMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ProfilePictureMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.user_id != nil {
+		fields = append(fields, profilepicture.FieldUserID)
+	}
+	if m.content_type != nil {
+		fields = append(fields, profilepicture.FieldContentType)
+	}
+	if m.data != nil {
+		fields = append(fields, profilepicture.FieldData)
+	}
+	if m.sha256 != nil {
+		fields = append(fields, profilepicture.FieldSha256)
+	}
+	if m.width != nil {
+		fields = append(fields, profilepicture.FieldWidth)
+	}
+	if m.height != nil {
+		fields = append(fields, profilepicture.FieldHeight)
+	}
+	if m.created_at != nil {
+		fields = append(fields, profilepicture.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ProfilePictureMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case profilepicture.FieldUserID:
+		return m.UserID()
+	case profilepicture.FieldContentType:
+		return m.ContentType()
+	case profilepicture.FieldData:
+		return m.Data()
+	case profilepicture.FieldSha256:
+		return m.Sha256()
+	case profilepicture.FieldWidth:
+		return m.Width()
+	case profilepicture.FieldHeight:
+		return m.Height()
+	case profilepicture.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ProfilePictureMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case profilepicture.FieldUserID:
+		return m.OldUserID(ctx)
+	case profilepicture.FieldContentType:
+		return m.OldContentType(ctx)
+	case profilepicture.FieldData:
+		return m.OldData(ctx)
+	case profilepicture.FieldSha256:
+		return m.OldSha256(ctx)
+	case profilepicture.FieldWidth:
+		return m.OldWidth(ctx)
+	case profilepicture.FieldHeight:
+		return m.OldHeight(ctx)
+	case profilepicture.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ProfilePicture field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProfilePictureMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case profilepicture.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case profilepicture.FieldContentType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetContentType(v)
+		return nil
+	case profilepicture.FieldData:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetData(v)
+		return nil
+	case profilepicture.FieldSha256:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSha256(v)
+		return nil
+	case profilepicture.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWidth(v)
+		return nil
+	case profilepicture.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeight(v)
+		return nil
+	case profilepicture.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProfilePicture field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ProfilePictureMutation) AddedFields() []string {
+	var fields []string
+	if m.addwidth != nil {
+		fields = append(fields, profilepicture.FieldWidth)
+	}
+	if m.addheight != nil {
+		fields = append(fields, profilepicture.FieldHeight)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ProfilePictureMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case profilepicture.FieldWidth:
+		return m.AddedWidth()
+	case profilepicture.FieldHeight:
+		return m.AddedHeight()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ProfilePictureMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case profilepicture.FieldWidth:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddWidth(v)
+		return nil
+	case profilepicture.FieldHeight:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddHeight(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ProfilePicture numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ProfilePictureMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ProfilePictureMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ProfilePictureMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ProfilePicture nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ProfilePictureMutation) ResetField(name string) error {
+	switch name {
+	case profilepicture.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case profilepicture.FieldContentType:
+		m.ResetContentType()
+		return nil
+	case profilepicture.FieldData:
+		m.ResetData()
+		return nil
+	case profilepicture.FieldSha256:
+		m.ResetSha256()
+		return nil
+	case profilepicture.FieldWidth:
+		m.ResetWidth()
+		return nil
+	case profilepicture.FieldHeight:
+		m.ResetHeight()
+		return nil
+	case profilepicture.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ProfilePicture field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ProfilePictureMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ProfilePictureMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ProfilePictureMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ProfilePictureMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ProfilePictureMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ProfilePictureMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ProfilePictureMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ProfilePicture unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ProfilePictureMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ProfilePicture edge %s", name)
+}
+
 // RecoveryCodeMutation represents an operation that mutates the RecoveryCode nodes in the graph.
 type RecoveryCodeMutation struct {
 	config
@@ -12559,6 +13286,8 @@ type RefreshTokenMutation struct {
 	appendscopes      []string
 	nonce             *string
 	auth_time         *time.Time
+	amr               *[]string
+	appendamr         []string
 	created_at        *time.Time
 	expires_at        *time.Time
 	rotated_at        *time.Time
@@ -12968,6 +13697,71 @@ func (m *RefreshTokenMutation) ResetAuthTime() {
 	delete(m.clearedFields, refreshtoken.FieldAuthTime)
 }
 
+// SetAmr sets the "amr" field.
+func (m *RefreshTokenMutation) SetAmr(s []string) {
+	m.amr = &s
+	m.appendamr = nil
+}
+
+// Amr returns the value of the "amr" field in the mutation.
+func (m *RefreshTokenMutation) Amr() (r []string, exists bool) {
+	v := m.amr
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAmr returns the old "amr" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldAmr(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAmr is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAmr requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAmr: %w", err)
+	}
+	return oldValue.Amr, nil
+}
+
+// AppendAmr adds s to the "amr" field.
+func (m *RefreshTokenMutation) AppendAmr(s []string) {
+	m.appendamr = append(m.appendamr, s...)
+}
+
+// AppendedAmr returns the list of values that were appended to the "amr" field in this mutation.
+func (m *RefreshTokenMutation) AppendedAmr() ([]string, bool) {
+	if len(m.appendamr) == 0 {
+		return nil, false
+	}
+	return m.appendamr, true
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (m *RefreshTokenMutation) ClearAmr() {
+	m.amr = nil
+	m.appendamr = nil
+	m.clearedFields[refreshtoken.FieldAmr] = struct{}{}
+}
+
+// AmrCleared returns if the "amr" field was cleared in this mutation.
+func (m *RefreshTokenMutation) AmrCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldAmr]
+	return ok
+}
+
+// ResetAmr resets all changes to the "amr" field.
+func (m *RefreshTokenMutation) ResetAmr() {
+	m.amr = nil
+	m.appendamr = nil
+	delete(m.clearedFields, refreshtoken.FieldAmr)
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *RefreshTokenMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -13199,7 +13993,7 @@ func (m *RefreshTokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefreshTokenMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.token_hash != nil {
 		fields = append(fields, refreshtoken.FieldTokenHash)
 	}
@@ -13220,6 +14014,9 @@ func (m *RefreshTokenMutation) Fields() []string {
 	}
 	if m.auth_time != nil {
 		fields = append(fields, refreshtoken.FieldAuthTime)
+	}
+	if m.amr != nil {
+		fields = append(fields, refreshtoken.FieldAmr)
 	}
 	if m.created_at != nil {
 		fields = append(fields, refreshtoken.FieldCreatedAt)
@@ -13255,6 +14052,8 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 		return m.Nonce()
 	case refreshtoken.FieldAuthTime:
 		return m.AuthTime()
+	case refreshtoken.FieldAmr:
+		return m.Amr()
 	case refreshtoken.FieldCreatedAt:
 		return m.CreatedAt()
 	case refreshtoken.FieldExpiresAt:
@@ -13286,6 +14085,8 @@ func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldNonce(ctx)
 	case refreshtoken.FieldAuthTime:
 		return m.OldAuthTime(ctx)
+	case refreshtoken.FieldAmr:
+		return m.OldAmr(ctx)
 	case refreshtoken.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case refreshtoken.FieldExpiresAt:
@@ -13352,6 +14153,13 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetAuthTime(v)
 		return nil
+	case refreshtoken.FieldAmr:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAmr(v)
+		return nil
 	case refreshtoken.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -13416,6 +14224,9 @@ func (m *RefreshTokenMutation) ClearedFields() []string {
 	if m.FieldCleared(refreshtoken.FieldAuthTime) {
 		fields = append(fields, refreshtoken.FieldAuthTime)
 	}
+	if m.FieldCleared(refreshtoken.FieldAmr) {
+		fields = append(fields, refreshtoken.FieldAmr)
+	}
 	if m.FieldCleared(refreshtoken.FieldRotatedAt) {
 		fields = append(fields, refreshtoken.FieldRotatedAt)
 	}
@@ -13441,6 +14252,9 @@ func (m *RefreshTokenMutation) ClearField(name string) error {
 		return nil
 	case refreshtoken.FieldAuthTime:
 		m.ClearAuthTime()
+		return nil
+	case refreshtoken.FieldAmr:
+		m.ClearAmr()
 		return nil
 	case refreshtoken.FieldRotatedAt:
 		m.ClearRotatedAt()
@@ -13476,6 +14290,9 @@ func (m *RefreshTokenMutation) ResetField(name string) error {
 		return nil
 	case refreshtoken.FieldAuthTime:
 		m.ResetAuthTime()
+		return nil
+	case refreshtoken.FieldAmr:
+		m.ResetAmr()
 		return nil
 	case refreshtoken.FieldCreatedAt:
 		m.ResetCreatedAt()

@@ -33,6 +33,8 @@ type RefreshToken struct {
 	Nonce string `json:"nonce,omitempty"`
 	// AuthTime holds the value of the "auth_time" field.
 	AuthTime *time.Time `json:"auth_time,omitempty"`
+	// authentication methods of the sign-in (RFC 8176), carried into refreshed id_tokens
+	Amr []string `json:"amr,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// absolute expiry of the family
@@ -74,7 +76,7 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case refreshtoken.FieldScopes:
+		case refreshtoken.FieldScopes, refreshtoken.FieldAmr:
 			values[i] = new([]byte)
 		case refreshtoken.FieldID, refreshtoken.FieldTokenHash, refreshtoken.FieldFamilyID, refreshtoken.FieldConnectionID, refreshtoken.FieldApplicationID, refreshtoken.FieldNonce:
 			values[i] = new(sql.NullString)
@@ -145,6 +147,14 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.AuthTime = new(time.Time)
 				*_m.AuthTime = value.Time
+			}
+		case refreshtoken.FieldAmr:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field amr", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Amr); err != nil {
+					return fmt.Errorf("unmarshal field amr: %w", err)
+				}
 			}
 		case refreshtoken.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -234,6 +244,9 @@ func (_m *RefreshToken) String() string {
 		builder.WriteString("auth_time=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("amr=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Amr))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -82,6 +82,12 @@ func (_c *RefreshTokenCreate) SetNillableAuthTime(v *time.Time) *RefreshTokenCre
 	return _c
 }
 
+// SetAmr sets the "amr" field.
+func (_c *RefreshTokenCreate) SetAmr(v []string) *RefreshTokenCreate {
+	_c.mutation.SetAmr(v)
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *RefreshTokenCreate) SetCreatedAt(v time.Time) *RefreshTokenCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -289,6 +295,10 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 		_spec.SetField(refreshtoken.FieldAuthTime, field.TypeTime, value)
 		_node.AuthTime = &value
 	}
+	if value, ok := _c.mutation.Amr(); ok {
+		_spec.SetField(refreshtoken.FieldAmr, field.TypeJSON, value)
+		_node.Amr = value
+	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(refreshtoken.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -419,6 +429,24 @@ func (u *RefreshTokenUpsert) UpdateAuthTime() *RefreshTokenUpsert {
 // ClearAuthTime clears the value of the "auth_time" field.
 func (u *RefreshTokenUpsert) ClearAuthTime() *RefreshTokenUpsert {
 	u.SetNull(refreshtoken.FieldAuthTime)
+	return u
+}
+
+// SetAmr sets the "amr" field.
+func (u *RefreshTokenUpsert) SetAmr(v []string) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldAmr, v)
+	return u
+}
+
+// UpdateAmr sets the "amr" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateAmr() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldAmr)
+	return u
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (u *RefreshTokenUpsert) ClearAmr() *RefreshTokenUpsert {
+	u.SetNull(refreshtoken.FieldAmr)
 	return u
 }
 
@@ -586,6 +614,27 @@ func (u *RefreshTokenUpsertOne) UpdateAuthTime() *RefreshTokenUpsertOne {
 func (u *RefreshTokenUpsertOne) ClearAuthTime() *RefreshTokenUpsertOne {
 	return u.Update(func(s *RefreshTokenUpsert) {
 		s.ClearAuthTime()
+	})
+}
+
+// SetAmr sets the "amr" field.
+func (u *RefreshTokenUpsertOne) SetAmr(v []string) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetAmr(v)
+	})
+}
+
+// UpdateAmr sets the "amr" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateAmr() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateAmr()
+	})
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (u *RefreshTokenUpsertOne) ClearAmr() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearAmr()
 	})
 }
 
@@ -928,6 +977,27 @@ func (u *RefreshTokenUpsertBulk) UpdateAuthTime() *RefreshTokenUpsertBulk {
 func (u *RefreshTokenUpsertBulk) ClearAuthTime() *RefreshTokenUpsertBulk {
 	return u.Update(func(s *RefreshTokenUpsert) {
 		s.ClearAuthTime()
+	})
+}
+
+// SetAmr sets the "amr" field.
+func (u *RefreshTokenUpsertBulk) SetAmr(v []string) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetAmr(v)
+	})
+}
+
+// UpdateAmr sets the "amr" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateAmr() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateAmr()
+	})
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (u *RefreshTokenUpsertBulk) ClearAmr() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearAmr()
 	})
 }
 

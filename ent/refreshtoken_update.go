@@ -82,6 +82,24 @@ func (_u *RefreshTokenUpdate) ClearAuthTime() *RefreshTokenUpdate {
 	return _u
 }
 
+// SetAmr sets the "amr" field.
+func (_u *RefreshTokenUpdate) SetAmr(v []string) *RefreshTokenUpdate {
+	_u.mutation.SetAmr(v)
+	return _u
+}
+
+// AppendAmr appends value to the "amr" field.
+func (_u *RefreshTokenUpdate) AppendAmr(v []string) *RefreshTokenUpdate {
+	_u.mutation.AppendAmr(v)
+	return _u
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (_u *RefreshTokenUpdate) ClearAmr() *RefreshTokenUpdate {
+	_u.mutation.ClearAmr()
+	return _u
+}
+
 // SetExpiresAt sets the "expires_at" field.
 func (_u *RefreshTokenUpdate) SetExpiresAt(v time.Time) *RefreshTokenUpdate {
 	_u.mutation.SetExpiresAt(v)
@@ -214,6 +232,17 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if _u.mutation.AuthTimeCleared() {
 		_spec.ClearField(refreshtoken.FieldAuthTime, field.TypeTime)
 	}
+	if value, ok := _u.mutation.Amr(); ok {
+		_spec.SetField(refreshtoken.FieldAmr, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAmr(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, refreshtoken.FieldAmr, value)
+		})
+	}
+	if _u.mutation.AmrCleared() {
+		_spec.ClearField(refreshtoken.FieldAmr, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
 	}
@@ -300,6 +329,24 @@ func (_u *RefreshTokenUpdateOne) SetNillableAuthTime(v *time.Time) *RefreshToken
 // ClearAuthTime clears the value of the "auth_time" field.
 func (_u *RefreshTokenUpdateOne) ClearAuthTime() *RefreshTokenUpdateOne {
 	_u.mutation.ClearAuthTime()
+	return _u
+}
+
+// SetAmr sets the "amr" field.
+func (_u *RefreshTokenUpdateOne) SetAmr(v []string) *RefreshTokenUpdateOne {
+	_u.mutation.SetAmr(v)
+	return _u
+}
+
+// AppendAmr appends value to the "amr" field.
+func (_u *RefreshTokenUpdateOne) AppendAmr(v []string) *RefreshTokenUpdateOne {
+	_u.mutation.AppendAmr(v)
+	return _u
+}
+
+// ClearAmr clears the value of the "amr" field.
+func (_u *RefreshTokenUpdateOne) ClearAmr() *RefreshTokenUpdateOne {
+	_u.mutation.ClearAmr()
 	return _u
 }
 
@@ -464,6 +511,17 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 	}
 	if _u.mutation.AuthTimeCleared() {
 		_spec.ClearField(refreshtoken.FieldAuthTime, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Amr(); ok {
+		_spec.SetField(refreshtoken.FieldAmr, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedAmr(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, refreshtoken.FieldAmr, value)
+		})
+	}
+	if _u.mutation.AmrCleared() {
+		_spec.ClearField(refreshtoken.FieldAmr, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)

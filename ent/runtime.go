@@ -15,6 +15,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
+	"loginsign/ent/profilepicture"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/relaycontact"
@@ -723,6 +724,39 @@ func init() {
 			return nil
 		}
 	}()
+	profilepictureMixin := schema.ProfilePicture{}.Mixin()
+	profilepictureMixinFields0 := profilepictureMixin[0].Fields()
+	_ = profilepictureMixinFields0
+	profilepictureFields := schema.ProfilePicture{}.Fields()
+	_ = profilepictureFields
+	// profilepictureDescData is the schema descriptor for data field.
+	profilepictureDescData := profilepictureFields[2].Descriptor()
+	// profilepicture.DataValidator is a validator for the "data" field. It is called by the builders before save.
+	profilepicture.DataValidator = profilepictureDescData.Validators[0].(func([]byte) error)
+	// profilepictureDescCreatedAt is the schema descriptor for created_at field.
+	profilepictureDescCreatedAt := profilepictureFields[6].Descriptor()
+	// profilepicture.DefaultCreatedAt holds the default value on creation for the created_at field.
+	profilepicture.DefaultCreatedAt = profilepictureDescCreatedAt.Default.(func() time.Time)
+	// profilepictureDescID is the schema descriptor for id field.
+	profilepictureDescID := profilepictureMixinFields0[0].Descriptor()
+	// profilepicture.DefaultID holds the default value on creation for the id field.
+	profilepicture.DefaultID = profilepictureDescID.Default.(func() string)
+	// profilepicture.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	profilepicture.IDValidator = func() func(string) error {
+		validators := profilepictureDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
 	recoverycodeMixinFields0 := recoverycodeMixin[0].Fields()
 	_ = recoverycodeMixinFields0
@@ -762,7 +796,7 @@ func init() {
 	// refreshtoken.DefaultScopes holds the default value on creation for the scopes field.
 	refreshtoken.DefaultScopes = refreshtokenDescScopes.Default.([]string)
 	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
-	refreshtokenDescCreatedAt := refreshtokenFields[7].Descriptor()
+	refreshtokenDescCreatedAt := refreshtokenFields[8].Descriptor()
 	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
 	// refreshtokenDescID is the schema descriptor for id field.

@@ -38,6 +38,8 @@ type Tx struct {
 	Passkey *PasskeyClient
 	// PendingLink is the client for interacting with the PendingLink builders.
 	PendingLink *PendingLinkClient
+	// ProfilePicture is the client for interacting with the ProfilePicture builders.
+	ProfilePicture *ProfilePictureClient
 	// RecoveryCode is the client for interacting with the RecoveryCode builders.
 	RecoveryCode *RecoveryCodeClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -203,6 +205,7 @@ func (tx *Tx) init() {
 	tx.LicenseVariant = NewLicenseVariantClient(tx.config)
 	tx.Passkey = NewPasskeyClient(tx.config)
 	tx.PendingLink = NewPendingLinkClient(tx.config)
+	tx.ProfilePicture = NewProfilePictureClient(tx.config)
 	tx.RecoveryCode = NewRecoveryCodeClient(tx.config)
 	tx.RefreshToken = NewRefreshTokenClient(tx.config)
 	tx.RelayContact = NewRelayContactClient(tx.config)

@@ -46,6 +46,7 @@ type ResolverRoot interface {
 	LicenseVariant() LicenseVariantResolver
 	Mutation() MutationResolver
 	Passkey() PasskeyResolver
+	Profile() ProfileResolver
 	Query() QueryResolver
 	TwoStepStatus() TwoStepStatusResolver
 	User() UserResolver
@@ -365,12 +366,14 @@ type ComplexityRoot struct {
 		RegenerateRecoveryCodes   func(childComplexity int, input model.RegenerateRecoveryCodesInput) int
 		RemoveAlternativeEmail    func(childComplexity int, emailID string) int
 		RemoveConnection          func(childComplexity int, connectionID string) int
+		RemoveProfilePicture      func(childComplexity int, input model.RemoveProfilePictureInput) int
 		RenamePasskey             func(childComplexity int, input model.RenamePasskeyInput) int
 		RollbackImport            func(childComplexity int, appID string, sourceID string) int
 		RotateClientSecret        func(childComplexity int, id string) int
 		RotateWebhookSecret       func(childComplexity int, id string) int
 		SendTestWebhook           func(childComplexity int, applicationID string) int
 		SetConnectionEmailMuted   func(childComplexity int, connectionID string, muted bool) int
+		SetProfilePicture         func(childComplexity int, input model.SetProfilePictureInput) int
 		SignOutOtherSessions      func(childComplexity int) int
 		SignOutSession            func(childComplexity int, id string) int
 		SyncConnectionEmail       func(childComplexity int, appID string, connectionID string, email string) int
@@ -379,6 +382,7 @@ type ComplexityRoot struct {
 		UpdateAppConnection       func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
 		UpdateApplication         func(childComplexity int, id string, input model.UpdateApplicationInput) int
 		UpdateLicenseVariant      func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
+		UpdateProfile             func(childComplexity int, input model.UpdateProfileInput) int
 		UploadLicenseCodes        func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
 		VerifyAlternativeEmail    func(childComplexity int, token string) int
 	}
@@ -406,6 +410,15 @@ type ComplexityRoot struct {
 		ExternalUserID     func(childComplexity int) int
 		ID                 func(childComplexity int) int
 		ProposedAt         func(childComplexity int) int
+	}
+
+	Profile struct {
+		Name            func(childComplexity int) int
+		PictureURL      func(childComplexity int) int
+		Region          func(childComplexity int) int
+		RegionChoices   func(childComplexity int) int
+		RegionName      func(childComplexity int) int
+		SuggestedRegion func(childComplexity int) int
 	}
 
 	Query struct {
@@ -438,6 +451,11 @@ type ComplexityRoot struct {
 		RecoveryCodes func(childComplexity int) int
 	}
 
+	RegionChoice struct {
+		Code func(childComplexity int) int
+		Name func(childComplexity int) int
+	}
+
 	RegionCount struct {
 		Count  func(childComplexity int) int
 		Region func(childComplexity int) int
@@ -449,6 +467,10 @@ type ComplexityRoot struct {
 
 	RemoveConnectionPayload struct {
 		DeletedConnectionID func(childComplexity int) int
+	}
+
+	RemoveProfilePicturePayload struct {
+		Profile func(childComplexity int) int
 	}
 
 	RenamePasskeyPayload struct {
@@ -482,6 +504,10 @@ type ComplexityRoot struct {
 		Min   func(childComplexity int) int
 	}
 
+	SetProfilePicturePayload struct {
+		Profile func(childComplexity int) int
+	}
+
 	SyncEmailPayload struct {
 		Changed func(childComplexity int) int
 		Ok      func(childComplexity int) int
@@ -506,6 +532,10 @@ type ComplexityRoot struct {
 		WebhookSecret func(childComplexity int) int
 	}
 
+	UpdateProfilePayload struct {
+		Profile func(childComplexity int) int
+	}
+
 	UploadLicenseCodesPayload struct {
 		Created    func(childComplexity int) int
 		Duplicates func(childComplexity int) int
@@ -525,6 +555,7 @@ type ComplexityRoot struct {
 		Name         func(childComplexity int) int
 		Passkeys     func(childComplexity int) int
 		PendingLinks func(childComplexity int) int
+		Profile      func(childComplexity int) int
 		Region       func(childComplexity int) int
 		Sessions     func(childComplexity int) int
 		TwoStep      func(childComplexity int) int
@@ -693,11 +724,18 @@ type MutationResolver interface {
 	RollbackImport(ctx context.Context, appID string, sourceID string) (*model.RollbackImportPayload, error)
 	TestEmailSyncAPI(ctx context.Context, appID string) (*model.EmailSyncTest, error)
 	TestCurrentLoginsSyncAPI(ctx context.Context, appID string) (*model.CurrentLoginsSyncTest, error)
+	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error)
+	SetProfilePicture(ctx context.Context, input model.SetProfilePictureInput) (*model.SetProfilePicturePayload, error)
+	RemoveProfilePicture(ctx context.Context, input model.RemoveProfilePictureInput) (*model.RemoveProfilePicturePayload, error)
 	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
 	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
 type PasskeyResolver interface {
 	Synced(ctx context.Context, obj *ent.Passkey) (bool, error)
+}
+type ProfileResolver interface {
+	SuggestedRegion(ctx context.Context, obj *model.Profile) (*string, error)
+	RegionChoices(ctx context.Context, obj *model.Profile) ([]*model.RegionChoice, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (ent.Noder, error)
@@ -716,6 +754,8 @@ type UserResolver interface {
 	PendingLinks(ctx context.Context, obj *ent.User) ([]*model.PendingAppLink, error)
 	TwoStep(ctx context.Context, obj *ent.User) (*mfa.Status, error)
 	Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error)
+
+	Profile(ctx context.Context, obj *ent.User) (*model.Profile, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2082,6 +2122,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.removeProfilePicture":
+		if e.ComplexityRoot.Mutation.RemoveProfilePicture == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeProfilePicture_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveProfilePicture(childComplexity, args["input"].(model.RemoveProfilePictureInput)), true
 	case "Mutation.renamePasskey":
 		if e.ComplexityRoot.Mutation.RenamePasskey == nil {
 			break
@@ -2148,6 +2199,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.setProfilePicture":
+		if e.ComplexityRoot.Mutation.SetProfilePicture == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setProfilePicture_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetProfilePicture(childComplexity, args["input"].(model.SetProfilePictureInput)), true
 	case "Mutation.signOutOtherSessions":
 		if e.ComplexityRoot.Mutation.SignOutOtherSessions == nil {
 			break
@@ -2231,6 +2293,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateLicenseVariant(childComplexity, args["applicationId"].(string), args["id"].(string), args["input"].(model.UpdateLicenseVariantInput)), true
+	case "Mutation.updateProfile":
+		if e.ComplexityRoot.Mutation.UpdateProfile == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateProfile_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateProfile(childComplexity, args["input"].(model.UpdateProfileInput)), true
 	case "Mutation.uploadLicenseCodes":
 		if e.ComplexityRoot.Mutation.UploadLicenseCodes == nil {
 			break
@@ -2352,6 +2425,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PendingAppLink.ProposedAt(childComplexity), true
+
+	case "Profile.name":
+		if e.ComplexityRoot.Profile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Name(childComplexity), true
+	case "Profile.pictureUrl":
+		if e.ComplexityRoot.Profile.PictureURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.PictureURL(childComplexity), true
+	case "Profile.region":
+		if e.ComplexityRoot.Profile.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.Region(childComplexity), true
+	case "Profile.regionChoices":
+		if e.ComplexityRoot.Profile.RegionChoices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.RegionChoices(childComplexity), true
+	case "Profile.regionName":
+		if e.ComplexityRoot.Profile.RegionName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.RegionName(childComplexity), true
+	case "Profile.suggestedRegion":
+		if e.ComplexityRoot.Profile.SuggestedRegion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Profile.SuggestedRegion(childComplexity), true
 
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
@@ -2496,6 +2606,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RegenerateRecoveryCodesPayload.RecoveryCodes(childComplexity), true
 
+	case "RegionChoice.code":
+		if e.ComplexityRoot.RegionChoice.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionChoice.Code(childComplexity), true
+	case "RegionChoice.name":
+		if e.ComplexityRoot.RegionChoice.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RegionChoice.Name(childComplexity), true
+
 	case "RegionCount.count":
 		if e.ComplexityRoot.RegionCount.Count == nil {
 			break
@@ -2522,6 +2645,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
+
+	case "RemoveProfilePicturePayload.profile":
+		if e.ComplexityRoot.RemoveProfilePicturePayload.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveProfilePicturePayload.Profile(childComplexity), true
 
 	case "RenamePasskeyPayload.passkey":
 		if e.ComplexityRoot.RenamePasskeyPayload.Passkey == nil {
@@ -2624,6 +2754,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionsBucket.Min(childComplexity), true
 
+	case "SetProfilePicturePayload.profile":
+		if e.ComplexityRoot.SetProfilePicturePayload.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetProfilePicturePayload.Profile(childComplexity), true
+
 	case "SyncEmailPayload.changed":
 		if e.ComplexityRoot.SyncEmailPayload.Changed == nil {
 			break
@@ -2699,6 +2836,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UpdateApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "UpdateProfilePayload.profile":
+		if e.ComplexityRoot.UpdateProfilePayload.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UpdateProfilePayload.Profile(childComplexity), true
 
 	case "UploadLicenseCodesPayload.created":
 		if e.ComplexityRoot.UploadLicenseCodesPayload.Created == nil {
@@ -2806,6 +2950,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.PendingLinks(childComplexity), true
+	case "User.profile":
+		if e.ComplexityRoot.User.Profile == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Profile(childComplexity), true
 	case "User.region":
 		if e.ComplexityRoot.User.Region == nil {
 			break
@@ -3177,10 +3327,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
 			graphql.NewInputUnmarshaler("RefusePendingLinkInput", ec.unmarshalInputRefusePendingLinkInput),
 			graphql.NewInputUnmarshaler("RegenerateRecoveryCodesInput", ec.unmarshalInputRegenerateRecoveryCodesInput),
+			graphql.NewInputUnmarshaler("RemoveProfilePictureInput", ec.unmarshalInputRemoveProfilePictureInput),
 			graphql.NewInputUnmarshaler("RenamePasskeyInput", ec.unmarshalInputRenamePasskeyInput),
+			graphql.NewInputUnmarshaler("SetProfilePictureInput", ec.unmarshalInputSetProfilePictureInput),
 			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
+			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UploadLicenseCodesInput", ec.unmarshalInputUploadLicenseCodesInput),
 			graphql.NewInputUnmarshaler("UserEmailOrder", ec.unmarshalInputUserEmailOrder),
 			graphql.NewInputUnmarshaler("UserEmailWhereInput", ec.unmarshalInputUserEmailWhereInput),
@@ -6311,6 +6464,83 @@ type LicenseStateCount {
   count: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/profile.graphql", Input: `# The person's profile: display name, picture and country/region. Apps see the name and the
+# picture only with the profile scope; the region is reported on the person's connections.
+
+extend type User {
+  """The person's profile. Only the person themself may read it."""
+  profile: Profile!
+}
+
+"""What the person set about themself."""
+type Profile {
+  """Display name, or null when not set."""
+  name: String
+  """Absolute URL of the picture LoginSign serves, or null when none is set."""
+  pictureUrl: String
+  """The chosen country or region, ISO 3166-1 alpha-2 (e.g. DE), or null."""
+  region: String
+  """The English name of region (e.g. Germany)."""
+  regionName: String
+  """
+  A region suggested by the browser's Accept-Language (e.g. de-DE gives DE) while none is
+  chosen; it is not saved until the person saves it.
+  """
+  suggestedRegion: String
+  """Every region the person may choose, by English name."""
+  regionChoices: [RegionChoice!]!
+}
+
+"""A country or region (ISO 3166-1 alpha-2)."""
+type RegionChoice {
+  code: String!
+  name: String!
+}
+
+extend type Mutation {
+  """
+  Sets the display name and the region. A field left out stays as it is; an empty string
+  clears it. The name is at most 200 characters; the region an ISO 3166-1 alpha-2 code.
+  """
+  updateProfile(input: UpdateProfileInput!): UpdateProfilePayload!
+  """
+  Sets the picture from an image (PNG, JPEG or GIF, at most 512 KiB, at most 4096×4096 pixels)
+  sent as base64 or a data: URI. LoginSign re-encodes it as a JPEG of at most 256×256 and
+  serves it itself. The dashboard uploads with PUT /api/profile/picture instead (same rule).
+  """
+  setProfilePicture(input: SetProfilePictureInput!): SetProfilePicturePayload!
+  """Removes the picture."""
+  removeProfilePicture(input: RemoveProfilePictureInput!): RemoveProfilePicturePayload!
+}
+
+input UpdateProfileInput {
+  name: String
+  "ISO 3166-1 alpha-2, any case; an empty string clears it."
+  region: String
+}
+
+type UpdateProfilePayload {
+  profile: Profile!
+}
+
+input SetProfilePictureInput {
+  "The image, base64 (standard alphabet) or a data: URI."
+  image: String!
+}
+
+type SetProfilePicturePayload {
+  profile: Profile!
+}
+
+"Nothing to send: the signed-in person removes their picture."
+input RemoveProfilePictureInput {
+  clientMutationId: String
+}
+
+type RemoveProfilePicturePayload {
+  profile: Profile!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
 # Every field here resolves through one domain call; authorization happens in the domain.
 
@@ -7020,6 +7250,24 @@ func (ec *executionContext) childFields_PendingAppLink(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type PendingAppLink", field.Name)
 }
 
+func (ec *executionContext) childFields_Profile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Profile_name(ctx, field)
+	case "pictureUrl":
+		return ec.fieldContext_Profile_pictureUrl(ctx, field)
+	case "region":
+		return ec.fieldContext_Profile_region(ctx, field)
+	case "regionName":
+		return ec.fieldContext_Profile_regionName(ctx, field)
+	case "suggestedRegion":
+		return ec.fieldContext_Profile_suggestedRegion(ctx, field)
+	case "regionChoices":
+		return ec.fieldContext_Profile_regionChoices(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Profile", field.Name)
+}
+
 func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -7060,6 +7308,16 @@ func (ec *executionContext) childFields_RegenerateRecoveryCodesPayload(ctx conte
 	return nil, fmt.Errorf("no field named %q was found under type RegenerateRecoveryCodesPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RegionChoice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_RegionChoice_code(ctx, field)
+	case "name":
+		return ec.fieldContext_RegionChoice_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RegionChoice", field.Name)
+}
+
 func (ec *executionContext) childFields_RegionCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "region":
@@ -7084,6 +7342,14 @@ func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Cont
 		return ec.fieldContext_RemoveConnectionPayload_deletedConnectionId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveProfilePicturePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_RemoveProfilePicturePayload_profile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveProfilePicturePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RenamePasskeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7148,6 +7414,14 @@ func (ec *executionContext) childFields_SessionsBucket(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SessionsBucket", field.Name)
 }
 
+func (ec *executionContext) childFields_SetProfilePicturePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_SetProfilePicturePayload_profile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetProfilePicturePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -7194,6 +7468,14 @@ func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Con
 		return ec.fieldContext_UpdateApplicationPayload_webhookSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UpdateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UpdateProfilePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "profile":
+		return ec.fieldContext_UpdateProfilePayload_profile(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UpdateProfilePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7244,6 +7526,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_passkeys(ctx, field)
 	case "globalId":
 		return ec.fieldContext_User_globalId(ctx, field)
+	case "profile":
+		return ec.fieldContext_User_profile(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -8242,6 +8526,20 @@ func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeProfilePicture_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveProfilePictureInput, error) {
+			return ec.unmarshalNRemoveProfilePictureInput2loginsignᚋgraphᚋmodelᚐRemoveProfilePictureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_renamePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8339,6 +8637,20 @@ func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx cont
 		return nil, err
 	}
 	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setProfilePicture_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetProfilePictureInput, error) {
+			return ec.unmarshalNSetProfilePictureInput2loginsignᚋgraphᚋmodelᚐSetProfilePictureInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8493,6 +8805,20 @@ func (ec *executionContext) field_Mutation_updateLicenseVariant_args(ctx context
 		return nil, err
 	}
 	args["input"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateProfile_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+			return ec.unmarshalNUpdateProfileInput2loginsignᚋgraphᚋmodelᚐUpdateProfileInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -15313,6 +15639,138 @@ func (ec *executionContext) fieldContext_Mutation_testCurrentLoginsSyncApi(ctx c
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateProfile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateProfile(ctx, fc.Args["input"].(model.UpdateProfileInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UpdateProfilePayload) graphql.Marshaler {
+			return ec.marshalNUpdateProfilePayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateProfilePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateProfile(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UpdateProfilePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateProfile_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setProfilePicture(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setProfilePicture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetProfilePicture(ctx, fc.Args["input"].(model.SetProfilePictureInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetProfilePicturePayload) graphql.Marshaler {
+			return ec.marshalNSetProfilePicturePayload2ᚖloginsignᚋgraphᚋmodelᚐSetProfilePicturePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setProfilePicture(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetProfilePicturePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setProfilePicture_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeProfilePicture(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeProfilePicture(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveProfilePicture(ctx, fc.Args["input"].(model.RemoveProfilePictureInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveProfilePicturePayload) graphql.Marshaler {
+			return ec.marshalNRemoveProfilePicturePayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveProfilePicturePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeProfilePicture(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveProfilePicturePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeProfilePicture_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15767,6 +16225,153 @@ func (ec *executionContext) _PendingAppLink_proposedAt(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_PendingAppLink_proposedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Profile_name(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_pictureUrl(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_pictureUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PictureURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_pictureUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_region(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_regionName(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_regionName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RegionName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_regionName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Profile_suggestedRegion(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_suggestedRegion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().SuggestedRegion(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_suggestedRegion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Profile", field, true, true, "String")
+}
+
+func (ec *executionContext) _Profile_regionChoices(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Profile_regionChoices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Profile().RegionChoices(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.RegionChoice) graphql.Marshaler {
+			return ec.marshalNRegionChoice2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionChoiceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Profile_regionChoices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Profile",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RegionChoice(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -16394,6 +16999,52 @@ func (ec *executionContext) fieldContext_RegenerateRecoveryCodesPayload_recovery
 	return graphql.NewScalarFieldContext("RegenerateRecoveryCodesPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _RegionChoice_code(ctx context.Context, field graphql.CollectedField, obj *model.RegionChoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionChoice_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RegionChoice_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionChoice", field, false, false, "String")
+}
+
+func (ec *executionContext) _RegionChoice_name(ctx context.Context, field graphql.CollectedField, obj *model.RegionChoice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RegionChoice_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RegionChoice_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RegionChoice", field, false, false, "String")
+}
+
 func (ec *executionContext) _RegionCount_region(ctx context.Context, field graphql.CollectedField, obj *model.RegionCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16484,6 +17135,38 @@ func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx con
 }
 func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveProfilePicturePayload_profile(ctx context.Context, field graphql.CollectedField, obj *model.RemoveProfilePicturePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveProfilePicturePayload_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖloginsignᚋgraphᚋmodelᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveProfilePicturePayload_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RemoveProfilePicturePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _RenamePasskeyPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.RenamePasskeyPayload) (ret graphql.Marshaler) {
@@ -16881,6 +17564,38 @@ func (ec *executionContext) fieldContext_SessionsBucket_count(_ context.Context,
 	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SetProfilePicturePayload_profile(ctx context.Context, field graphql.CollectedField, obj *model.SetProfilePicturePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetProfilePicturePayload_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖloginsignᚋgraphᚋmodelᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetProfilePicturePayload_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetProfilePicturePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SyncEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17164,6 +17879,38 @@ func (ec *executionContext) _UpdateApplicationPayload_webhookSecret(ctx context.
 }
 func (ec *executionContext) fieldContext_UpdateApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UpdateApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _UpdateProfilePayload_profile(ctx context.Context, field graphql.CollectedField, obj *model.UpdateProfilePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UpdateProfilePayload_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Profile, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖloginsignᚋgraphᚋmodelᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UpdateProfilePayload_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UpdateProfilePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UploadLicenseCodesPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.UploadLicenseCodesPayload) (ret graphql.Marshaler) {
@@ -17732,6 +18479,38 @@ func (ec *executionContext) _User_globalId(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_User_globalId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+}
+
+func (ec *executionContext) _User_profile(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_profile(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Profile(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Profile) graphql.Marshaler {
+			return ec.marshalNProfile2ᚖloginsignᚋgraphᚋmodelᚐProfile(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_profile(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Profile(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
@@ -26063,6 +26842,48 @@ func UnmarshalRegenerateRecoveryCodesInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemoveProfilePictureInput(ctx context.Context, obj any) (model.RemoveProfilePictureInput, error) {
+	var it model.RemoveProfilePictureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveProfilePictureInput unmarshals raw into the RemoveProfilePictureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveProfilePictureInput(ctx context.Context, raw any) (model.RemoveProfilePictureInput, error) {
+	var out model.RemoveProfilePictureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveProfilePictureInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRenamePasskeyInput(ctx context.Context, obj any) (model.RenamePasskeyInput, error) {
 	var it model.RenamePasskeyInput
 	if obj == nil {
@@ -26109,6 +26930,48 @@ func (ec *executionContext) unmarshalInputRenamePasskeyInput(ctx context.Context
 func UnmarshalRenamePasskeyInput(ctx context.Context, raw any) (model.RenamePasskeyInput, error) {
 	var out model.RenamePasskeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RenamePasskeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetProfilePictureInput(ctx context.Context, obj any) (model.SetProfilePictureInput, error) {
+	var it model.SetProfilePictureInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"image"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "image":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("image"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Image = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetProfilePictureInput unmarshals raw into the SetProfilePictureInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetProfilePictureInput(ctx context.Context, raw any) (model.SetProfilePictureInput, error) {
+	var out model.SetProfilePictureInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetProfilePictureInput", raw, &out)
 	return out, err
 }
 
@@ -26333,6 +27196,55 @@ func (ec *executionContext) unmarshalInputUpdateLicenseVariantInput(ctx context.
 func UnmarshalUpdateLicenseVariantInput(ctx context.Context, raw any) (model.UpdateLicenseVariantInput, error) {
 	var out model.UpdateLicenseVariantInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context, obj any) (model.UpdateProfileInput, error) {
+	var it model.UpdateProfileInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "region"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "region":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("region"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Region = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateProfileInput unmarshals raw into the UpdateProfileInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateProfileInput(ctx context.Context, raw any) (model.UpdateProfileInput, error) {
+	var out model.UpdateProfileInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateProfileInput", raw, &out)
 	return out, err
 }
 
@@ -31828,6 +32740,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateProfile":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateProfile(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setProfilePicture":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setProfilePicture(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeProfilePicture":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeProfilePicture(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeliverWebhookEvent":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhookEvent(ctx, field)
@@ -32007,6 +32940,66 @@ func (ec *executionContext) _PendingAppLink(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var profileImplementors = []string{"Profile"}
+
+func (ec *executionContext) _Profile(ctx context.Context, sel ast.SelectionSet, obj *model.Profile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, profileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Profile")
+		case "name":
+			out.Values[i] = ec._Profile_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pictureUrl":
+			out.Values[i] = ec._Profile_pictureUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "region":
+			out.Values[i] = ec._Profile_region(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "regionName":
+			out.Values[i] = ec._Profile_regionName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suggestedRegion":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_suggestedRegion(ctx, field, obj)
+				})
+		case "regionChoices":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Profile_regionChoices(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -32255,6 +33248,44 @@ func (ec *executionContext) _RegenerateRecoveryCodesPayload(ctx context.Context,
 	return out
 }
 
+var regionChoiceImplementors = []string{"RegionChoice"}
+
+func (ec *executionContext) _RegionChoice(ctx context.Context, sel ast.SelectionSet, obj *model.RegionChoice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, regionChoiceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RegionChoice")
+		case "code":
+			out.Values[i] = ec._RegionChoice_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._RegionChoice_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var regionCountImplementors = []string{"RegionCount"}
 
 func (ec *executionContext) _RegionCount(ctx context.Context, sel ast.SelectionSet, obj *model.RegionCount) graphql.Marshaler {
@@ -32339,6 +33370,39 @@ func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel as
 			out.Values[i] = graphql.MarshalString("RemoveConnectionPayload")
 		case "deletedConnectionId":
 			out.Values[i] = ec._RemoveConnectionPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeProfilePicturePayloadImplementors = []string{"RemoveProfilePicturePayload"}
+
+func (ec *executionContext) _RemoveProfilePicturePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveProfilePicturePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeProfilePicturePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveProfilePicturePayload")
+		case "profile":
+			out.Values[i] = ec._RemoveProfilePicturePayload_profile(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32579,6 +33643,39 @@ func (ec *executionContext) _SessionsBucket(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var setProfilePicturePayloadImplementors = []string{"SetProfilePicturePayload"}
+
+func (ec *executionContext) _SetProfilePicturePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetProfilePicturePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setProfilePicturePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetProfilePicturePayload")
+		case "profile":
+			out.Values[i] = ec._SetProfilePicturePayload_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var syncEmailPayloadImplementors = []string{"SyncEmailPayload"}
 
 func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SyncEmailPayload) graphql.Marshaler {
@@ -32752,6 +33849,39 @@ func (ec *executionContext) _UpdateApplicationPayload(ctx context.Context, sel a
 	return out
 }
 
+var updateProfilePayloadImplementors = []string{"UpdateProfilePayload"}
+
+func (ec *executionContext) _UpdateProfilePayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateProfilePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, updateProfilePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UpdateProfilePayload")
+		case "profile":
+			out.Values[i] = ec._UpdateProfilePayload_profile(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var uploadLicenseCodesPayloadImplementors = []string{"UploadLicenseCodesPayload"}
 
 func (ec *executionContext) _UploadLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UploadLicenseCodesPayload) graphql.Marshaler {
@@ -32898,6 +34028,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "profile":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_profile(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -34614,6 +35750,14 @@ func (ec *executionContext) marshalNPendingAppLink2ᚖloginsignᚋgraphᚋmodel�
 	return ec._PendingAppLink(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNProfile2ᚖloginsignᚋgraphᚋmodelᚐProfile(ctx context.Context, sel ast.SelectionSet, v *model.Profile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Profile!")
+		return graphql.Null
+	}
+	return ec._Profile(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
@@ -34646,6 +35790,30 @@ func (ec *executionContext) marshalNRegenerateRecoveryCodesPayload2ᚖloginsign�
 		return graphql.Null
 	}
 	return ec._RegenerateRecoveryCodesPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRegionChoice2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionChoiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RegionChoice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRegionChoice2ᚖloginsignᚋgraphᚋmodelᚐRegionChoice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRegionChoice2ᚖloginsignᚋgraphᚋmodelᚐRegionChoice(ctx context.Context, sel ast.SelectionSet, v *model.RegionChoice) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RegionChoice!")
+		return graphql.Null
+	}
+	return ec._RegionChoice(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRegionCount2ᚕᚖloginsignᚋgraphᚋmodelᚐRegionCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RegionCount) graphql.Marshaler {
@@ -34686,6 +35854,19 @@ func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraph
 		return graphql.Null
 	}
 	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRemoveProfilePictureInput2loginsignᚋgraphᚋmodelᚐRemoveProfilePictureInput(ctx context.Context, v any) (model.RemoveProfilePictureInput, error) {
+	res, err := ec.unmarshalInputRemoveProfilePictureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveProfilePicturePayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveProfilePicturePayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveProfilePicturePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveProfilePicturePayload!")
+		return graphql.Null
+	}
+	return ec._RemoveProfilePicturePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRenamePasskeyInput2loginsignᚋgraphᚋmodelᚐRenamePasskeyInput(ctx context.Context, v any) (model.RenamePasskeyInput, error) {
@@ -34763,6 +35944,19 @@ func (ec *executionContext) marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._SessionsBucket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetProfilePictureInput2loginsignᚋgraphᚋmodelᚐSetProfilePictureInput(ctx context.Context, v any) (model.SetProfilePictureInput, error) {
+	res, err := ec.unmarshalInputSetProfilePictureInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetProfilePicturePayload2ᚖloginsignᚋgraphᚋmodelᚐSetProfilePicturePayload(ctx context.Context, sel ast.SelectionSet, v *model.SetProfilePicturePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetProfilePicturePayload!")
+		return graphql.Null
+	}
+	return ec._SetProfilePicturePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -34867,6 +36061,19 @@ func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖloginsignᚋgrap
 func (ec *executionContext) unmarshalNUpdateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐUpdateLicenseVariantInput(ctx context.Context, v any) (model.UpdateLicenseVariantInput, error) {
 	res, err := ec.unmarshalInputUpdateLicenseVariantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateProfileInput2loginsignᚋgraphᚋmodelᚐUpdateProfileInput(ctx context.Context, v any) (model.UpdateProfileInput, error) {
+	res, err := ec.unmarshalInputUpdateProfileInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpdateProfilePayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateProfilePayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateProfilePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UpdateProfilePayload!")
+		return graphql.Null
+	}
+	return ec._UpdateProfilePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUploadLicenseCodesInput2loginsignᚋgraphᚋmodelᚐUploadLicenseCodesInput(ctx context.Context, v any) (model.UploadLicenseCodesInput, error) {

@@ -1,5 +1,10 @@
 package graph
 
+import (
+	"loginsign/graph/model"
+	"loginsign/internal/profile"
+)
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {
@@ -13,4 +18,11 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// profileModel is the GraphQL form of a profile (regionChoices and suggestedRegion resolve on
+// their own).
+func profileModel(v profile.View) *model.Profile {
+	return &model.Profile{Name: optional(v.Name), PictureURL: optional(v.PictureURL),
+		Region: optional(v.Region), RegionName: optional(v.RegionName)}
 }

@@ -27,6 +27,7 @@ import (
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
+	"loginsign/internal/profile"
 	"loginsign/internal/webhooks"
 )
 
@@ -40,6 +41,7 @@ type Resolver struct {
 	Account  *account.Service
 	MFA      *mfa.Service
 	WebAuthn *passkey.Service
+	Profiles *profile.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

@@ -17,6 +17,7 @@ import (
 	"loginsign/internal/licenses"
 	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
+	"loginsign/internal/profile"
 	"loginsign/internal/webhooks"
 )
 
@@ -33,6 +34,7 @@ type API struct {
 	KV       *kv.Store
 	Webhooks *webhooks.Service
 	Account  *account.Service
+	Profiles *profile.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

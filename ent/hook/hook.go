@@ -152,6 +152,18 @@ func (f PendingLinkFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PendingLinkMutation", m)
 }
 
+// The ProfilePictureFunc type is an adapter to allow the use of ordinary
+// function as ProfilePicture mutator.
+type ProfilePictureFunc func(context.Context, *ent.ProfilePictureMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ProfilePictureFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ProfilePictureMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ProfilePictureMutation", m)
+}
+
 // The RecoveryCodeFunc type is an adapter to allow the use of ordinary
 // function as RecoveryCode mutator.
 type RecoveryCodeFunc func(context.Context, *ent.RecoveryCodeMutation) (ent.Value, error)

@@ -447,6 +447,23 @@ var (
 			},
 		},
 	}
+	// ProfilePicturesColumns holds the columns for the "profile_pictures" table.
+	ProfilePicturesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeString, Unique: true},
+		{Name: "content_type", Type: field.TypeString},
+		{Name: "data", Type: field.TypeBytes, Size: 1048576},
+		{Name: "sha256", Type: field.TypeString},
+		{Name: "width", Type: field.TypeInt},
+		{Name: "height", Type: field.TypeInt},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// ProfilePicturesTable holds the schema information for the "profile_pictures" table.
+	ProfilePicturesTable = &schema.Table{
+		Name:       "profile_pictures",
+		Columns:    ProfilePicturesColumns,
+		PrimaryKey: []*schema.Column{ProfilePicturesColumns[0]},
+	}
 	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
 	RecoveryCodesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -476,6 +493,7 @@ var (
 		{Name: "scopes", Type: field.TypeJSON},
 		{Name: "nonce", Type: field.TypeString, Nullable: true},
 		{Name: "auth_time", Type: field.TypeTime, Nullable: true},
+		{Name: "amr", Type: field.TypeJSON, Nullable: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "rotated_at", Type: field.TypeTime, Nullable: true},
@@ -490,7 +508,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refresh_tokens_app_connections_refresh_tokens",
-				Columns:    []*schema.Column{RefreshTokensColumns[11]},
+				Columns:    []*schema.Column{RefreshTokensColumns[12]},
 				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -504,7 +522,7 @@ var (
 			{
 				Name:    "refreshtoken_connection_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[11]},
+				Columns: []*schema.Column{RefreshTokensColumns[12]},
 			},
 		},
 	}
@@ -733,6 +751,7 @@ var (
 		LicenseVariantsTable,
 		PasskeysTable,
 		PendingLinksTable,
+		ProfilePicturesTable,
 		RecoveryCodesTable,
 		RefreshTokensTable,
 		RelayContactsTable,

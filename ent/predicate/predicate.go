@@ -42,6 +42,9 @@ type Passkey func(*sql.Selector)
 // PendingLink is the predicate function for pendinglink builders.
 type PendingLink func(*sql.Selector)
 
+// ProfilePicture is the predicate function for profilepicture builders.
+type ProfilePicture func(*sql.Selector)
+
 // RecoveryCode is the predicate function for recoverycode builders.
 type RecoveryCode func(*sql.Selector)
 

@@ -28,6 +28,8 @@ const (
 	FieldNonce = "nonce"
 	// FieldAuthTime holds the string denoting the auth_time field in the database.
 	FieldAuthTime = "auth_time"
+	// FieldAmr holds the string denoting the amr field in the database.
+	FieldAmr = "amr"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldScopes,
 	FieldNonce,
 	FieldAuthTime,
+	FieldAmr,
 	FieldCreatedAt,
 	FieldExpiresAt,
 	FieldRotatedAt,

@@ -500,6 +500,16 @@ func AuthTimeNotNil() predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldNotNull(FieldAuthTime))
 }
 
+// AmrIsNil applies the IsNil predicate on the "amr" field.
+func AmrIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldAmr))
+}
+
+// AmrNotNil applies the NotNil predicate on the "amr" field.
+func AmrNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldAmr))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldCreatedAt, v))

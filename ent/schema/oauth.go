@@ -48,6 +48,8 @@ func (RefreshToken) Fields() []ent.Field {
 		field.Strings("scopes").Default([]string{}),
 		field.String("nonce").Optional(),
 		field.Time("auth_time").Optional().Nillable(),
+		field.Strings("amr").Optional().
+			Comment("authentication methods of the sign-in (RFC 8176), carried into refreshed id_tokens"),
 		field.Time("created_at").Immutable().Default(now),
 		field.Time("expires_at").Comment("absolute expiry of the family"),
 		field.Time("rotated_at").Optional().Nillable(),

@@ -185,6 +185,23 @@ type PendingAppLink struct {
 	ProposedAt time.Time `json:"proposedAt"`
 }
 
+// What the person set about themself.
+type Profile struct {
+	// Display name, or null when not set.
+	Name *string `json:"name,omitempty"`
+	// Absolute URL of the picture LoginSign serves, or null when none is set.
+	PictureURL *string `json:"pictureUrl,omitempty"`
+	// The chosen country or region, ISO 3166-1 alpha-2 (e.g. DE), or null.
+	Region *string `json:"region,omitempty"`
+	// The English name of region (e.g. Germany).
+	RegionName *string `json:"regionName,omitempty"`
+	// A region suggested by the browser's Accept-Language (e.g. de-DE gives DE) while none is
+	// chosen; it is not saved until the person saves it.
+	SuggestedRegion *string `json:"suggestedRegion,omitempty"`
+	// Every region the person may choose, by English name.
+	RegionChoices []*RegionChoice `json:"regionChoices"`
+}
+
 type RedirectURICheck struct {
 	Ok                    bool     `json:"ok"`
 	ClientID              string   `json:"clientId"`
@@ -215,6 +232,12 @@ type RegenerateRecoveryCodesPayload struct {
 	RecoveryCodes []string `json:"recoveryCodes"`
 }
 
+// A country or region (ISO 3166-1 alpha-2).
+type RegionChoice struct {
+	Code string `json:"code"`
+	Name string `json:"name"`
+}
+
 type RegionCount struct {
 	Region *string `json:"region,omitempty"`
 	Count  int     `json:"count"`
@@ -226,6 +249,15 @@ type RemoveAlternativeEmailPayload struct {
 
 type RemoveConnectionPayload struct {
 	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+// Nothing to send: the signed-in person removes their picture.
+type RemoveProfilePictureInput struct {
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type RemoveProfilePicturePayload struct {
+	Profile *Profile `json:"profile"`
 }
 
 type RenamePasskeyInput struct {
@@ -269,6 +301,15 @@ type SessionsBucket struct {
 	// null: no upper bound.
 	Max   *int `json:"max,omitempty"`
 	Count int  `json:"count"`
+}
+
+type SetProfilePictureInput struct {
+	// The image, base64 (standard alphabet) or a data: URI.
+	Image string `json:"image"`
+}
+
+type SetProfilePicturePayload struct {
+	Profile *Profile `json:"profile"`
 }
 
 type SyncEmailPayload struct {
@@ -328,6 +369,16 @@ type UpdateLicenseVariantInput struct {
 	Name        *string                  `json:"name,omitempty"`
 	Description *string                  `json:"description,omitempty"`
 	Duration    *licensevariant.Duration `json:"duration,omitempty"`
+}
+
+type UpdateProfileInput struct {
+	Name *string `json:"name,omitempty"`
+	// ISO 3166-1 alpha-2, any case; an empty string clears it.
+	Region *string `json:"region,omitempty"`
+}
+
+type UpdateProfilePayload struct {
+	Profile *Profile `json:"profile"`
 }
 
 type UploadLicenseCodesInput struct {

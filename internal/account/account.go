@@ -28,6 +28,7 @@ import (
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -155,6 +156,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 			return err
 		}
 		if err := passkey.DeleteUser(ctx, tx, uid); err != nil {
+			return err
+		}
+		if err := profile.DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
 		if err := identity.ReleaseAllAddresses(ctx, tx, uid); err != nil {

@@ -131,3 +131,20 @@ func EmailChangeNotice(to, newAddress, link, appName string) Message {
 	}
 	return render(to, subject, "email_change_notice", data)
 }
+
+// SecurityNotice tells the person at to that their sign-in factors changed: headline is the
+// subject and title ("A passkey was added"), what the sentence it starts ("A passkey named …
+// was added"), when the time, link their dashboard.
+func SecurityNotice(to, headline, what string, when time.Time, link string) Message {
+	headline = cleanLine(headline, 120)
+	subject := "LoginSign security notice: " + headline
+	data := map[string]any{
+		"Subject":  subject,
+		"Headline": headline,
+		"What":     cleanLine(what, 300),
+		"Address":  cleanLine(to, 254),
+		"When":     when.UTC().Format("2 January 2006 at 15:04 UTC"),
+		"Link":     cleanLine(link, 4096),
+	}
+	return render(to, subject, "security_notice", data)
+}

@@ -15,6 +15,7 @@ import (
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 )
 
@@ -266,7 +267,12 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
 		}
 		conn, err = connections.Create(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, now,
-			func(c *ent.AppConnectionCreate) { c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now) })
+			func(c *ent.AppConnectionCreate) {
+				c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now)
+				if r := profile.RegionName(u.Region); r != "" {
+					c.SetRegion(r) // the person's chosen region (internal/profile)
+				}
+			})
 		if apperr.Is(err, apperr.Conflict) {
 			return nil, errAliasTaken
 		}
@@ -278,6 +284,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			return nil, ErrAccessDenied.WithDescription("sign-in to this app is blocked for this account").Redirectable()
 		}
 		up := tx.AppConnection.UpdateOne(conn).AddLoginCount(1).SetLastSessionAt(now).SetActive(true).SetUpdatedAt(now)
+		if r := profile.RegionName(u.Region); r != "" && r != conn.Region {
+			up.SetRegion(r)
+		}
 		if share != "" {
 			up.SetAppEmail(appEmail)
 		}

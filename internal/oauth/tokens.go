@@ -165,7 +165,8 @@ type grant struct {
 	Nonce     string
 	AuthTime  time.Time
 	ExpiresAt time.Time // of the refresh-token family
-	// AMR and ACR describe the sign-in, for the id_token; a refresh leaves them empty.
+	// AMR and ACR describe the sign-in, for the id_token; the refresh-token row keeps AMR, so
+	// a refreshed id_token reports the original sign-in.
 	AMR []string
 	ACR string
 }
@@ -182,6 +183,9 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
 		if !g.AuthTime.IsZero() {
 			create.SetAuthTime(g.AuthTime)
+		}
+		if len(g.AMR) > 0 {
+			create.SetAmr(g.AMR)
 		}
 		if err := create.Exec(ctx); err != nil {
 			return nil, serverError(fmt.Errorf("storing refresh token: %w", err))
@@ -294,13 +298,17 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		if n != 1 {
 			return errRaced
 		}
-		g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
+		g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt,
+			AMR: rt.Amr, ACR: mfa.ACR(rt.Amr)}
 		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
 			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
 			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
 		if rt.AuthTime != nil {
 			g.AuthTime = *rt.AuthTime
 			create.SetAuthTime(g.AuthTime)
+		}
+		if len(rt.Amr) > 0 {
+			create.SetAmr(rt.Amr)
 		}
 		if err := create.Exec(ctx); err != nil {
 			return serverError(fmt.Errorf("storing refresh token: %w", err))
@@ -362,7 +370,8 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	if err != nil {
 		return nil, err
 	}
-	g := grant{Scopes: succ.Scopes, Family: succ.FamilyID, Nonce: succ.Nonce, ExpiresAt: succ.ExpiresAt}
+	g := grant{Scopes: succ.Scopes, Family: succ.FamilyID, Nonce: succ.Nonce, ExpiresAt: succ.ExpiresAt,
+		AMR: succ.Amr, ACR: mfa.ACR(succ.Amr)}
 	if succ.AuthTime != nil {
 		g.AuthTime = *succ.AuthTime
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
@@ -250,12 +251,13 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 			return
 		}
 		p.render(w, r, http.StatusOK, "consent", pageData{Title: "Allow " + next.Consent.AppName + "?", Flow: flowID,
-			Screen: next.Consent, Scopes: scopeLabels(next.Consent.Scopes), Viewer: u.Email},
+			Screen: next.Consent, Scopes: scopeLabels(next.Consent.Scopes, u), Viewer: u.Email},
 			redirectOrigin(f.Request.RedirectURI))
 	}
 }
 
-func scopeLabels(scopes []string) []string {
+// scopeLabels says what each scope gives the app; for profile, what the person actually set.
+func scopeLabels(scopes []string, u *ent.User) []string {
 	var out []string
 	for _, s := range scopes {
 		switch s {
@@ -264,10 +266,25 @@ func scopeLabels(scopes []string) []string {
 		case oauth.ScopeEmail:
 			out = append(out, "an email address (you choose which below)")
 		case oauth.ScopeProfile:
-			out = append(out, "your name and picture")
+			out = append(out, profileLabel(u.Name, u.Image != ""))
 		}
 	}
 	return out
+}
+
+// profileLabel is the consent line of the profile scope: the name and the picture as set, or
+// that nothing is set (the app then gets neither).
+func profileLabel(name string, picture bool) string {
+	switch {
+	case name != "" && picture:
+		return "your name, “" + name + "”, and your picture"
+	case name != "":
+		return "your name, “" + name + "” (you have no picture set)"
+	case picture:
+		return "your picture (you have no name set)"
+	default:
+		return "your name and picture: you have set neither, so nothing is shared"
+	}
 }
 
 // ConsentAnswer is POST /oauth/consent: action=allow (with share=alias or a verified
