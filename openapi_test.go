@@ -25,6 +25,7 @@ var openAPIRouter = sync.OnceValues(func() (routers.Router, error) {
 	}
 	doc.Servers = nil // match the test servers' loopback hosts
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("image/jpeg", openapi3filter.FileBodyDecoder)
 	return legacy.NewRouter(doc)
 })
 
@@ -125,7 +126,7 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 	for path, item := range doc.Paths.Map() {
 		for method := range item.Operations() {
 			concrete := strings.NewReplacer("{appId}", "app_x", "{globalId}", "1", "{connectionId}", "con_x",
-				"{sourceId}", "src_x", "{variantId}", "var_x", "{codeId}", "lic_x", "{eventId}", "evt_x").Replace(path)
+				"{sourceId}", "src_x", "{variantId}", "var_x", "{codeId}", "lic_x", "{eventId}", "evt_x", "{pictureId}", "pic_x").Replace(path)
 			req := httptest.NewRequest(method, concrete, nil)
 			rec := httptest.NewRecorder()
 			mux.ServeHTTP(rec, req)

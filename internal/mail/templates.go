@@ -132,12 +132,15 @@ func EmailChangeNotice(to, newAddress, link, appName string) Message {
 	return render(to, subject, "email_change_notice", data)
 }
 
+// SecurityNoticeSubject starts the subject of every security notice.
+const SecurityNoticeSubject = "LoginSign security notice: "
+
 // SecurityNotice tells the person at to that their sign-in factors changed: headline is the
 // subject and title ("A passkey was added"), what the sentence it starts ("A passkey named …
 // was added"), when the time, link their dashboard.
 func SecurityNotice(to, headline, what string, when time.Time, link string) Message {
 	headline = cleanLine(headline, 120)
-	subject := "LoginSign security notice: " + headline
+	subject := SecurityNoticeSubject + headline
 	data := map[string]any{
 		"Subject":  subject,
 		"Headline": headline,

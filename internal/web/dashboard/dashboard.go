@@ -63,6 +63,28 @@ const content = `{{define "content"}}
 <p class="muted">Your LoginSign ID is <code id="global-id">{{.Content.GlobalID}}</code>. Apps you sign in to see a private address unless you choose to share a real one.</p>
 <div id="status" role="status" aria-live="polite"></div>
 
+<section class="card" id="profile" aria-labelledby="profile-h">
+  <header><h2 id="profile-h">Your profile</h2></header>
+  <p class="muted small">Apps you allow to see your profile get your name and picture. Your country or region is shown to the developers of the apps you use.</p>
+  <div class="profile-picture-row">
+    <img id="profile-picture" class="avatar" alt="Your picture" width="96" height="96" hidden>
+    <span id="profile-no-picture" class="avatar avatar-empty" aria-hidden="true"></span>
+    <div class="stack">
+      <label for="profile-picture-file">Picture (PNG, JPEG or GIF, up to 512 KB)</label>
+      <input id="profile-picture-file" name="picture" type="file" accept="image/png,image/jpeg,image/gif">
+      <button type="button" id="profile-picture-remove" class="small" hidden>Remove picture</button>
+    </div>
+  </div>
+  <form id="profile-form" class="stack" novalidate>
+    <div class="grid">
+      <div class="field"><label for="profile-name">Display name</label><input id="profile-name" name="name" type="text" maxlength="200" autocomplete="name"></div>
+      <div class="field"><label for="profile-region">Country or region</label><select id="profile-region" name="region"><option value="">Not set</option></select>
+      <p class="small muted" id="profile-region-hint" hidden></p></div>
+    </div>
+    <button class="primary" type="submit">Save profile</button>
+  </form>
+</section>
+
 <section class="card" id="apps" aria-labelledby="apps-h">
   <header><h2 id="apps-h">Connected apps</h2></header>
   <div data-slot="apps"><p class="empty">Loading…</p></div>

@@ -19,7 +19,10 @@
     signOut: "mutation SignOutSession($id: ID!) { signOutSession(id: $id) }",
     deleteAccount: "mutation DeleteAccount($confirm: String!) { deleteAccount(confirmGlobalId: $confirm) { endedConnections } }",
     pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName applicationIconUrl externalUserId email proposedAt } } }",
-    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }"
+    refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }",
+    profile: "query DashboardProfile { viewer { id email profile { name pictureUrl region regionName suggestedRegion regionChoices { code name } } } }",
+    updateProfile: "mutation UpdateProfile($name: String, $region: String) { updateProfile(input: {name: $name, region: $region}) { profile { name pictureUrl region regionName } } }",
+    removePicture: "mutation RemoveProfilePicture { removeProfilePicture(input: {}) { profile { name pictureUrl region regionName } } }"
   };
 
 
@@ -28,6 +31,72 @@
     profile: "Your name and picture",
     email: "An email address"
   };
+
+  // The profile card: name and region through updateProfile; the picture is uploaded as the
+  // raw file with PUT /api/profile/picture (same rule as setProfilePicture) and removed with
+  // removeProfilePicture.
+  var viewerEmail = "";
+  function showPicture(p) {
+    var img = document.getElementById("profile-picture"), none = document.getElementById("profile-no-picture");
+    img.hidden = !p.pictureUrl;
+    none.hidden = !!p.pictureUrl;
+    if (p.pictureUrl) img.src = p.pictureUrl;
+    none.textContent = LS.initial(p.name || viewerEmail);
+    document.getElementById("profile-picture-remove").hidden = !p.pictureUrl;
+  }
+
+  async function loadProfile() {
+    var data;
+    try { data = await gql(Q.profile); } catch (e) { LS.say(e.message, "error"); return; }
+    viewerEmail = data.viewer.email;
+    var p = data.viewer.profile, f = document.getElementById("profile-form");
+    f.name.value = p.name || "";
+    var sel = document.getElementById("profile-region");
+    fill(sel, [h("option", { value: "" }, "Not set")].concat(p.regionChoices.map(function (r) {
+      return h("option", { value: r.code }, r.name);
+    })));
+    var hint = document.getElementById("profile-region-hint");
+    if (p.region) {
+      sel.value = p.region;
+      hint.hidden = true;
+    } else if (p.suggestedRegion) {
+      sel.value = p.suggestedRegion;
+      hint.textContent = "Suggested from your browser's language. Save to keep it.";
+      hint.hidden = false;
+    }
+    showPicture(p);
+  }
+
+  document.getElementById("profile-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    LS.busy(f, async function () {
+      var d = await gql(Q.updateProfile, { name: f.name.value.trim(), region: f.region.value });
+      document.getElementById("profile-region-hint").hidden = true;
+      showPicture(d.updateProfile.profile);
+    }, "Your profile was saved.");
+  });
+
+  document.getElementById("profile-picture-file").addEventListener("change", function (ev) {
+    var input = ev.target, file = input.files[0];
+    if (!file) return;
+    LS.busy(input, async function () {
+      if (file.size > 512 * 1024) throw new Error("The picture is larger than 512 KB.");
+      var res = await fetch("/api/profile/picture", { method: "PUT", body: file, credentials: "same-origin",
+        headers: { "Content-Type": file.type || "application/octet-stream" } });
+      var body = await res.json().catch(function () { return {}; });
+      input.value = "";
+      if (!res.ok) throw new Error(body.message || "The picture could not be saved.");
+      showPicture(body);
+    }, "Your picture was saved.");
+  });
+
+  document.getElementById("profile-picture-remove").addEventListener("click", function (ev) {
+    LS.busy(ev.target, async function () {
+      var d = await gql(Q.removePicture);
+      showPicture(d.removeProfilePicture.profile);
+    }, "Your picture was removed.");
+  });
 
   function failed(slot, e) {
     fill(slot, h("div", { class: "alert error", role: "alert" }, e.message));
@@ -190,6 +259,7 @@
     });
   });
 
+  loadProfile();
   loadApps();
   loadPendingLinks();
   loadAddresses();
