@@ -27,6 +27,7 @@ import (
 
 	"loginsign/internal/httpx"
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
 )
 
@@ -102,7 +103,8 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // linkRE finds the first absolute URL in a mail's text part.
 var linkRE = regexp.MustCompile(`https?://[^\s<>"]+`)
 
-// nextLink waits for the next mail to to and returns the first link on the server's origin.
+// nextLink waits for the next mail to to and returns the first link on the server's origin
+// (security notices, whose link is the dashboard, are not it).
 func (ls *liveServer) nextLink(t *testing.T, to string) string {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -110,7 +112,7 @@ func (ls *liveServer) nextLink(t *testing.T, to string) string {
 		msgs := ls.Mail.Messages()
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i]
-			if !containsFold(m.To, to) {
+			if !containsFold(m.To, to) || strings.HasPrefix(m.Subject, mail.SecurityNoticeSubject) {
 				continue
 			}
 			for _, l := range linkRE.FindAllString(m.Text, -1) {

@@ -39,6 +39,11 @@ type Region struct{ Code, Name string }
 // Regions are every region a person may choose, ordered by English name.
 func Regions() []Region { return regionList() }
 
+// notISO are codes CLDR knows as regions that ISO 3166-1 does not assign: groupings (UN, EU,
+// EZ), exceptionally reserved codes (AC, CP, CQ, DG, EA, IC, TA) and XK (Kosovo, user-assigned).
+var notISO = map[string]bool{"UN": true, "EU": true, "EZ": true, "AC": true, "CP": true, "CQ": true,
+	"DG": true, "EA": true, "IC": true, "TA": true, "XK": true}
+
 var regionNames = sync.OnceValue(func() map[string]string {
 	names := display.English.Regions()
 	out := map[string]string{}
@@ -46,7 +51,7 @@ var regionNames = sync.OnceValue(func() map[string]string {
 		for b := 'A'; b <= 'Z'; b++ {
 			code := string([]rune{a, b})
 			r, err := language.ParseRegion(code)
-			if err != nil || !r.IsCountry() || r.IsPrivateUse() || r.String() != code || r.Canonicalize() != r {
+			if err != nil || notISO[code] || !r.IsCountry() || r.IsPrivateUse() || r.String() != code || r.Canonicalize() != r {
 				continue
 			}
 			if n := names.Name(r); n != "" && n != code {
@@ -68,7 +73,7 @@ var regionList = sync.OnceValue(func() []Region {
 
 // SuggestedRegion is the region an Accept-Language header names, for prefilling the choice:
 // the first language with an explicit region (de-DE → DE), else the region its first language
-// implies with high confidence (ja → JP); "" when neither.
+// most likely implies (fr → FR, ja → JP); "" when neither.
 func SuggestedRegion(acceptLanguage string) string {
 	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(tags) == 0 {
@@ -81,7 +86,7 @@ func SuggestedRegion(acceptLanguage string) string {
 			}
 		}
 	}
-	if r, c := tags[0].Region(); c >= language.High {
+	if r, c := tags[0].Region(); c != language.No {
 		if code, _ := ParseRegion(r.String()); code != "" {
 			return code
 		}
