@@ -127,6 +127,21 @@ func (ls *liveServer) nextLink(t *testing.T, to string) string {
 	return ""
 }
 
+// waitNotice waits for the security notice headline to to.
+func (ls *liveServer) waitNotice(t *testing.T, to, headline string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, m := range ls.Mail.Messages() {
+			if containsFold(m.To, to) && m.Subject == mail.SecurityNoticeSubject+headline {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no security notice %q to %s", headline, to)
+}
+
 func containsFold(list []string, s string) bool {
 	for _, x := range list {
 		if strings.EqualFold(strings.Trim(x, "<>"), s) {

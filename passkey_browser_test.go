@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +70,27 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 	})
 	ls.signInByCookie(t, tb, person.ID)
 
+	t.Run("fill in the profile on the dashboard", func(t *testing.T) {
+		pic := filepath.Join(t.TempDir(), "me.png")
+		if err := os.WriteFile(pic, testPNG(t, 480, 480), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tb.open(t, ls.URL+"/dashboard", "#profile-form")
+		tb.waitFor(t, `document.querySelectorAll('#profile-region option').length > 200 && document.querySelector('#profile-name').value === "Ann Example"`)
+		tb.do(t, chromedp.SetValue(`#profile-name`, "Ann Q. Example"), chromedp.SetValue(`#profile-region`, "DE"),
+			chromedp.Click(`#profile-form button[type=submit]`))
+		tb.waitFor(t, `document.querySelector('#status').textContent.includes("Your profile was saved")`)
+		tb.do(t, chromedp.SetUploadFiles(`#profile-picture-file`, []string{pic}))
+		tb.waitFor(t, `!document.querySelector('#profile-picture').hidden && document.querySelector('#profile-picture').naturalWidth === 256`)
+		u, err := ls.identity.User(ctx, person.ID)
+		if err != nil || u.Name != "Ann Q. Example" || u.Region != "DE" || !strings.HasPrefix(u.Image, ls.URL+"/pictures/") {
+			t.Fatalf("profile saved as %q %q %q (%v)", u.Name, u.Region, u.Image, err)
+		}
+		tb.do(t, chromedp.ScrollIntoView(`#profile`))
+		tb.shot(t, "dashboard-profile")
+		tb.checkLabels(t, "dashboard")
+	})
+
 	t.Run("add a passkey on the dashboard", func(t *testing.T) {
 		tb.open(t, ls.URL+"/dashboard", "#add-passkey-form")
 		tb.waitFor(t, `!document.querySelector('#add-passkey-form').hidden && document.querySelector('#passkeys .empty')`)
@@ -84,6 +107,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		if len(creds) != 1 || !creds[0].IsResidentCredential || string(creds[0].UserHandle) != person.ID {
 			t.Fatalf("virtual authenticator holds %+v", creds)
 		}
+		ls.waitNotice(t, "ann@example.com", "A passkey was added")
 		tb.do(t, chromedp.ScrollIntoView(`#passkeys`))
 		tb.shot(t, "dashboard-passkeys")
 		tb.checkLabels(t, "dashboard")
@@ -98,19 +122,20 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		secret := tb.text(t, `#totp-secret`)
 		tb.do(t, chromedp.SendKeys(`#totp-confirm-form-code`, totpCode(t, secret, ls.now())), chromedp.Click(`#totp-confirm-form button[type=submit]`))
 		tb.waitFor(t, `document.querySelectorAll('#recovery-codes li').length === 10`)
+		ls.waitNotice(t, "ann@example.com", "Two-step verification was turned on")
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-recovery-codes")
+		tb.open(t, ls.URL+"/dashboard", "#two-step")
+		tb.waitFor(t, `document.querySelector('#two-step').textContent.includes("10 recovery codes left")`)
+		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
+		tb.shot(t, "dashboard-two-step-on")
 	})
 
 	t.Run("sign out, then sign in to the app with the passkey", func(t *testing.T) {
-		tb.open(t, ls.URL+"/logout", "button[type=submit]")
-		tb.do(t, chromedp.Click(`button[type=submit]`))
-		tb.waitFor(t, `location.pathname === "/login"`)
-		sent := len(ls.Mail.Messages())
-		tb.open(t, sample.URL+"/", "#signin a.loginsign-btn")
 		// The virtual authenticator answers at once when presence is simulated, which would
-		// also complete the page's passkey autofill request: hold it while the page loads
-		// (its pending autofill request stays pending), then press the button.
+		// also complete a login page's passkey autofill request (signing straight back in after
+		// the sign-out): hold it while pages load (a pending autofill request stays pending),
+		// then press the button.
 		presence := func(on bool) {
 			tb.do(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 				_, err := cdp.Call(ctx, tg, webauthn.SetAutomaticPresenceSimulation,
@@ -119,6 +144,11 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 			})
 		}
 		presence(false)
+		tb.open(t, ls.URL+"/logout", "button[type=submit]")
+		tb.do(t, chromedp.Click(`button[type=submit]`))
+		tb.waitFor(t, `location.pathname === "/login"`)
+		sent := len(ls.Mail.Messages())
+		tb.open(t, sample.URL+"/", "#signin a.loginsign-btn")
 		tb.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`#passkey-form button`), chromedp.Sleep(300*time.Millisecond))
 		tb.shot(t, "signin-passkey")
 		presence(true)
