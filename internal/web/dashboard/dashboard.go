@@ -69,7 +69,7 @@ const content = `{{define "content"}}
   <div class="profile-picture-row">
     <img id="profile-picture" class="avatar" alt="Your picture" width="96" height="96" hidden>
     <span id="profile-no-picture" class="avatar avatar-empty" aria-hidden="true"></span>
-    <div class="stack">
+    <div class="profile-picture-controls">
       <label for="profile-picture-file">Picture (PNG, JPEG or GIF, up to 512 KB)</label>
       <input id="profile-picture-file" name="picture" type="file" accept="image/png,image/jpeg,image/gif">
       <button type="button" id="profile-picture-remove" class="small" hidden>Remove picture</button>
