@@ -508,3 +508,39 @@ func TestRefreshKeepsAMRAndACR(t *testing.T) {
 		}
 	})
 }
+
+// TestProfilePictureRateLimit: uploads are counted per person before any decoding, refused
+// ones too; past the limit the answer is 429 with Retry-After and nothing changes.
+func TestProfilePictureRateLimit(t *testing.T) {
+	e := sqliteEnv(t)
+	e.srv.profiles.Uploads.N = 2
+	b := e.browser()
+	b.signIn(b.get(e.base+"/login"), defaultTestEmail)
+	if st, _ := b.putPicture([]byte("not an image"), "image/png", false); st != http.StatusBadRequest {
+		t.Fatalf("first: %d", st)
+	}
+	if st, _ := b.putPicture(testPNG(t, 8, 8), "image/png", false); st != http.StatusOK {
+		t.Fatalf("second: %d", st)
+	}
+	before := b.profile()["pictureUrl"]
+	req, _ := http.NewRequest(http.MethodPut, e.base+"/api/profile/picture", bytes.NewReader(testPNG(t, 9, 9)))
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third: %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, errs := b.graphql(`mutation($i: String!) { setProfilePicture(input: {image: $i}) { profile { pictureUrl } } }`,
+		map[string]any{"i": base64.StdEncoding.EncodeToString(testPNG(t, 9, 9))}); errs == nil {
+		t.Fatal("GraphQL upload past the limit accepted")
+	}
+	if b.profile()["pictureUrl"] != before {
+		t.Fatal("a refused upload changed the picture")
+	}
+	// Name and region are not limited by it.
+	if _, errs := b.graphql(`mutation { updateProfile(input: {name: "Ann"}) { profile { name } } }`, nil); errs != nil {
+		t.Fatal(errs)
+	}
+}

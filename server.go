@@ -218,7 +218,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth.WakeWebhooks = worker.Wake
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
-	s.profiles = profile.New(db, cfg.BaseURL, s.now)
+	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.initMetrics()

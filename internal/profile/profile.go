@@ -34,6 +34,8 @@ import (
 	"loginsign/ent/profilepicture"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/kv"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 )
 
@@ -59,14 +61,19 @@ type Service struct {
 	// BaseURL is LOGINSIGN_BASE_URL: picture URLs are absolute, on it.
 	BaseURL string
 	Now     func() time.Time
+	// Limiter counts picture uploads per person under Uploads (default 20 per hour): decoding
+	// and scaling is the costly part, so it is counted before any of it, refused uploads too.
+	Limiter *ratelimit.Limiter
+	Uploads ratelimit.Rule
 }
 
 // New returns the service.
-func New(db *store.DB, baseURL string, now func() time.Time) *Service {
+func New(db *store.DB, k *kv.Store, baseURL string, now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{DB: db, BaseURL: strings.TrimRight(baseURL, "/"), Now: now}
+	return &Service{DB: db, BaseURL: strings.TrimRight(baseURL, "/"), Now: now, Limiter: ratelimit.New(k),
+		Uploads: ratelimit.Rule{Name: "picture-upload", N: 20, Window: time.Hour}}
 }
 
 // View is a person's profile.
@@ -280,11 +287,17 @@ func maxInt(a, b int) int {
 }
 
 // SetPicture re-encodes raw (see Reencode) and makes it the signed-in person's picture: a new
-// URL, the old picture deleted. A refused picture changes nothing.
+// URL, the old picture deleted. A refused picture changes nothing. Past Uploads it answers
+// RateLimited (429 with Retry-After) before looking at raw.
 func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return View{}, err
+	}
+	if s.Limiter != nil {
+		if err := s.Limiter.Take(ctx, s.Uploads, uid); err != nil {
+			return View{}, err
+		}
 	}
 	data, w, h, err := Reencode(raw)
 	if err != nil {
