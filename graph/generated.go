@@ -17,6 +17,7 @@ import (
 	"loginsign/graph/model"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -123,6 +124,7 @@ type ComplexityRoot struct {
 		Name                    func(childComplexity int) int
 		PostLogoutRedirectUris  func(childComplexity int) int
 		PrivacyURL              func(childComplexity int) int
+		Quickstart              func(childComplexity int) int
 		RedirectUris            func(childComplexity int) int
 		TermsURL                func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
@@ -519,6 +521,18 @@ type ComplexityRoot struct {
 		Viewer           func(childComplexity int) int
 	}
 
+	Quickstart struct {
+		AuthorizeURL          func(childComplexity int) int
+		ClientCredentialsCurl func(childComplexity int) int
+		DiscoveryURL          func(childComplexity int) int
+		Go                    func(childComplexity int) int
+		Issuer                func(childComplexity int) int
+		Node                  func(childComplexity int) int
+		Python                func(childComplexity int) int
+		RedirectURI           func(childComplexity int) int
+		TokenCurl             func(childComplexity int) int
+	}
+
 	RedirectUriCheck struct {
 		ClientFound           func(childComplexity int) int
 		ClientID              func(childComplexity int) int
@@ -801,6 +815,7 @@ type ApplicationResolver interface {
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
+	Quickstart(ctx context.Context, obj *ent.Application) (*oauth.Quickstart, error)
 	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
 }
 type ImportSourceResolver interface {
@@ -1242,6 +1257,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.PrivacyURL(childComplexity), true
+	case "Application.quickstart":
+		if e.ComplexityRoot.Application.Quickstart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Quickstart(childComplexity), true
 	case "Application.redirectUris":
 		if e.ComplexityRoot.Application.RedirectUris == nil {
 			break
@@ -3086,6 +3107,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "Quickstart.authorizeUrl":
+		if e.ComplexityRoot.Quickstart.AuthorizeURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.AuthorizeURL(childComplexity), true
+	case "Quickstart.clientCredentialsCurl":
+		if e.ComplexityRoot.Quickstart.ClientCredentialsCurl == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.ClientCredentialsCurl(childComplexity), true
+	case "Quickstart.discoveryUrl":
+		if e.ComplexityRoot.Quickstart.DiscoveryURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.DiscoveryURL(childComplexity), true
+	case "Quickstart.go":
+		if e.ComplexityRoot.Quickstart.Go == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Go(childComplexity), true
+	case "Quickstart.issuer":
+		if e.ComplexityRoot.Quickstart.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Issuer(childComplexity), true
+	case "Quickstart.node":
+		if e.ComplexityRoot.Quickstart.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Node(childComplexity), true
+	case "Quickstart.python":
+		if e.ComplexityRoot.Quickstart.Python == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Python(childComplexity), true
+	case "Quickstart.redirectUri":
+		if e.ComplexityRoot.Quickstart.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.RedirectURI(childComplexity), true
+	case "Quickstart.tokenCurl":
+		if e.ComplexityRoot.Quickstart.TokenCurl == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.TokenCurl(childComplexity), true
 
 	case "RedirectUriCheck.clientFound":
 		if e.ComplexityRoot.RedirectUriCheck.ClientFound == nil {
@@ -7470,6 +7546,37 @@ type LicenseStateCount {
   count: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/quickstart.graphql", Input: `# Snippets a developer can paste (internal/oauth: QuickstartFor), shown in the portal's
+# application page and in the panel after creating an application.
+
+extend type Application {
+  """
+  The endpoints and complete sign-in programs for this application (owner only; anyone else
+  gets NOT_FOUND). Nothing secret is in it: the programs read LOGINSIGN_CLIENT_SECRET.
+  """
+  quickstart: Quickstart! @goField(forceResolver: true)
+}
+
+"""Copy-paste sign-in for one application: endpoints, a prefilled authorize URL, curl and three programs."""
+type Quickstart {
+  issuer: String!
+  discoveryUrl: String!
+  """The application's first redirect URI (https://yourapp.example/callback while it has none)."""
+  redirectUri: String!
+  """Prefilled but for STATE, NONCE and CODE_CHALLENGE, which a client makes fresh for every sign-in."""
+  authorizeUrl: String!
+  """Exchanges a code at the token endpoint (CODE and CODE_VERIFIER placeholders; the secret from $LOGINSIGN_CLIENT_SECRET)."""
+  tokenCurl: String!
+  """Gets an app-backend token (client_credentials)."""
+  clientCredentialsCurl: String!
+  """Node 20+, npm openid-client v6."""
+  node: String!
+  """Python, Authlib with Flask."""
+  python: String!
+  """Go, golang.org/x/oauth2 and github.com/coreos/go-oidc/v3."""
+  go: String!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
 # Every field here resolves through one domain call; authorization happens in the domain.
 
@@ -7697,6 +7804,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_importSources(ctx, field)
 	case "analytics":
 		return ec.fieldContext_Application_analytics(ctx, field)
+	case "quickstart":
+		return ec.fieldContext_Application_quickstart(ctx, field)
 	case "webhookEvents":
 		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
@@ -8319,6 +8428,30 @@ func (ec *executionContext) childFields_ProposeConnectionEmailPayload(ctx contex
 		return ec.fieldContext_ProposeConnectionEmailPayload_pending(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProposeConnectionEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Quickstart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "issuer":
+		return ec.fieldContext_Quickstart_issuer(ctx, field)
+	case "discoveryUrl":
+		return ec.fieldContext_Quickstart_discoveryUrl(ctx, field)
+	case "redirectUri":
+		return ec.fieldContext_Quickstart_redirectUri(ctx, field)
+	case "authorizeUrl":
+		return ec.fieldContext_Quickstart_authorizeUrl(ctx, field)
+	case "tokenCurl":
+		return ec.fieldContext_Quickstart_tokenCurl(ctx, field)
+	case "clientCredentialsCurl":
+		return ec.fieldContext_Quickstart_clientCredentialsCurl(ctx, field)
+	case "node":
+		return ec.fieldContext_Quickstart_node(ctx, field)
+	case "python":
+		return ec.fieldContext_Quickstart_python(ctx, field)
+	case "go":
+		return ec.fieldContext_Quickstart_go(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Quickstart", field.Name)
 }
 
 func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12367,6 +12500,38 @@ func (ec *executionContext) fieldContext_Application_analytics(_ context.Context
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppAnalytics(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_quickstart(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_quickstart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Quickstart(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *oauth.Quickstart) graphql.Marshaler {
+			return ec.marshalNQuickstart2ᚖloginsignᚋinternalᚋoauthᚐQuickstart(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_quickstart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quickstart(ctx, field)
 		},
 	}
 	return fc, nil
@@ -19882,6 +20047,213 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Quickstart_issuer(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_issuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_discoveryUrl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_discoveryUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscoveryURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_discoveryUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_redirectUri(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_redirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_redirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_authorizeUrl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_authorizeUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizeURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_authorizeUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_tokenCurl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_tokenCurl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenCurl, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_tokenCurl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_clientCredentialsCurl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_clientCredentialsCurl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientCredentialsCurl, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_clientCredentialsCurl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_node(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_python(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_python(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Python, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_python(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_go(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_go(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Go, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_go(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
 }
 
 func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
@@ -35633,6 +36005,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_analytics(ctx, field, obj)
 				})
+		case "quickstart":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_quickstart(ctx, field, obj)
+				})
 		case "webhookEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -38493,6 +38871,79 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quickstartImplementors = []string{"Quickstart"}
+
+func (ec *executionContext) _Quickstart(ctx context.Context, sel ast.SelectionSet, obj *oauth.Quickstart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quickstartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Quickstart")
+		case "issuer":
+			out.Values[i] = ec._Quickstart_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discoveryUrl":
+			out.Values[i] = ec._Quickstart_discoveryUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUri":
+			out.Values[i] = ec._Quickstart_redirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorizeUrl":
+			out.Values[i] = ec._Quickstart_authorizeUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenCurl":
+			out.Values[i] = ec._Quickstart_tokenCurl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientCredentialsCurl":
+			out.Values[i] = ec._Quickstart_clientCredentialsCurl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._Quickstart_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "python":
+			out.Values[i] = ec._Quickstart_python(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "go":
+			out.Values[i] = ec._Quickstart_go(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -41681,6 +42132,14 @@ func (ec *executionContext) marshalNProposeConnectionEmailPayload2ᚖloginsign�
 		return graphql.Null
 	}
 	return ec._ProposeConnectionEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuickstart2ᚖloginsignᚋinternalᚋoauthᚐQuickstart(ctx context.Context, sel ast.SelectionSet, v *oauth.Quickstart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Quickstart!")
+		return graphql.Null
+	}
+	return ec._Quickstart(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
