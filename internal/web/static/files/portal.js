@@ -7,11 +7,13 @@
   var kind = view.getAttribute("data-view");
 
   var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
+  var QUICKSTART = "quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go }";
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
     app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
-    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
+    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name " + QUICKSTART + " } clientSecret webhookSecret } }",
+    quickstart: "query AppQuickstart($id: ID!) { application(id: $id) { id " + QUICKSTART + " } }",
     update: "mutation EditApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication: editApplication(input: { applicationId: $id, changes: $input }) { application { " + APP_FIELDS + " } webhookSecret } }",
     deleteApp: "mutation RemoveApplication($id: ID!) { removeApplication(input: { applicationId: $id }) { deletedApplicationId } }",
     deleteVariant: "mutation RemoveLicenseVariant($app: ID!, $id: ID!) { removeLicenseVariant(input: { applicationId: $app, variantId: $id }) { deletedVariantId } }",
@@ -148,10 +150,11 @@
         if (lines(origins.value).length) input.allowedOrigins = lines(origins.value);
         var d = await gql(Q.create, { input: input });
         var r = d.createApplication;
-        fill(out, h("div", { class: "stack" },
-          h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". Client ID: ", h("code", { "data-client-id": r.application.id }, r.application.id)),
-          secretBox("Client secret", r.clientSecret), r.webhookSecret ? secretBox("Webhook secret", r.webhookSecret) : null,
-          h("a", { class: "btn", href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        // The post-create panel (quickstart.js) stays until the secret is acknowledged.
+        fill(out, Quickstart.panel(r, function () {
+          fill(out, h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". ",
+            h("a", { href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        }));
         form.reset();
         await loadApps();
         renderAppList();
@@ -277,6 +280,7 @@
 
     fill(view,
       card("Credentials", "credentials", h("p", null, "Client ID ", h("code", null, app.id)), rot, secrets),
+      card("Quickstart", "quickstart", slot("quickstart")),
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", uriForm),
       card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
@@ -284,6 +288,7 @@
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
+    try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
   }
 
   function hr() { return h("hr"); }
