@@ -217,3 +217,29 @@ func TestQuickstartPythonProgramCompiles(t *testing.T) {
 		t.Fatalf("py_compile: %v\n%s\n%s", err, out, q.Python)
 	}
 }
+
+// Application.quickstart answers the owner with the one domain function's output, built for the
+// application's first redirect URI; a person who reaches the application through their own
+// connection gets not_found, like every owner-only field.
+func TestQuickstartInGraphQL(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("dev@example.com", "Dana Developer", true)
+		app := dev.createApp("Shop", false)
+		customer := e.person("customer@example.com", "Casey Customer", true)
+		e.connect(customer, app)
+		got := dev.mustGQL(`query($id: ID!) { application(id: $id) { quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go } } }`,
+			map[string]any{"id": app})["application"].(map[string]any)["quickstart"].(map[string]any)
+		want := e.srv.oauth.Quickstart(app, []string{"https://shop.example.com/cb"})
+		for k, v := range map[string]string{"issuer": want.Issuer, "discoveryUrl": want.DiscoveryURL, "redirectUri": want.RedirectURI,
+			"authorizeUrl": want.AuthorizeURL, "tokenCurl": want.TokenCurl, "clientCredentialsCurl": want.ClientCredentialsCurl,
+			"node": want.Node, "python": want.Python, "go": want.Go} {
+			if got[k] != v {
+				t.Errorf("quickstart.%s = %q, want %q", k, got[k], v)
+			}
+		}
+		r := customer.gql(`{ viewer { connections(first: 5) { edges { node { application { id quickstart { issuer } } } } } } }`, nil)
+		if r.code() != "not_found" {
+			t.Fatalf("a connected person reads the quickstart: %+v", r)
+		}
+	})
+}
