@@ -311,16 +311,20 @@ func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
 				t.Errorf("paging saw %d events, want 4", len(seen))
 			}
 
-			// The delivery log, GraphQL: the same rule.
-			q := `query($id: ID!) { node(id: $id) { ... on Application { webhookEvents(first: 10, status: delivered) {
+			// The delivery log, GraphQL: the same rule. Statuses are UPPER_SNAKE; the stored
+			// lower_snake spelling is still accepted as input for one release (deprecated).
+			var out map[string]any
+			for _, status := range []string{"DELIVERED", "delivered"} {
+				q := `query($id: ID!) { node(id: $id) { ... on Application { webhookEvents(first: 10, status: ` + status + `) {
 				totalCount edges { node { id type status attempts deliveries { totalCount edges { node { attempt statusCode } } } } } } } } }`
-			out := s.graphql(t, devCookie, q, map[string]any{"id": appID})
-			if out["errors"] != nil {
-				t.Fatalf("graphql: %v", out)
-			}
-			conn := out["data"].(map[string]any)["node"].(map[string]any)["webhookEvents"].(map[string]any)
-			if conn["totalCount"].(float64) != 4 {
-				t.Errorf("webhookEvents: %v", conn)
+				out = s.graphql(t, devCookie, q, map[string]any{"id": appID})
+				if out["errors"] != nil {
+					t.Fatalf("graphql: %v", out)
+				}
+				conn := out["data"].(map[string]any)["node"].(map[string]any)["webhookEvents"].(map[string]any)
+				if conn["totalCount"].(float64) != 4 || conn["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)["status"] != "DELIVERED" {
+					t.Errorf("webhookEvents(status: %s): %v", status, conn)
+				}
 			}
 			// A person connected to the app reaches the Application through their connection,
 			// but not its delivery log.
