@@ -7,34 +7,36 @@
   var kind = view.getAttribute("data-view");
 
   var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
+  var QUICKSTART = "quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go }";
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
     app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
-    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
-    update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
-    deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
-    deleteVariant: "mutation DeleteVariant($app: ID!, $id: ID!) { deleteLicenseVariant(applicationId: $app, id: $id) }",
-    rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { secret } }",
-    rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name " + QUICKSTART + " } clientSecret webhookSecret } }",
+    quickstart: "query AppQuickstart($id: ID!) { application(id: $id) { id " + QUICKSTART + " } }",
+    update: "mutation EditApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication: editApplication(input: { applicationId: $id, changes: $input }) { application { " + APP_FIELDS + " } webhookSecret } }",
+    deleteApp: "mutation RemoveApplication($id: ID!) { removeApplication(input: { applicationId: $id }) { deletedApplicationId } }",
+    deleteVariant: "mutation RemoveLicenseVariant($app: ID!, $id: ID!) { removeLicenseVariant(input: { applicationId: $app, variantId: $id }) { deletedVariantId } }",
+    rotateSecret: "mutation ResetClientSecret($id: ID!) { rotateClientSecret: resetClientSecret(input: { applicationId: $id }) { secret: clientSecret } }",
+    rotateWebhook: "mutation ResetWebhookSecret($id: ID!) { rotateWebhookSecret: resetWebhookSecret(input: { applicationId: $id }) { secret: webhookSecret } }",
     checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
     users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region } } } } }",
-    updateUser: "mutation UpdateAppConnection($app: ID!, $id: ID!, $input: UpdateAppConnectionInput!) { updateAppConnection(appId: $app, connectionId: $id, input: $input) { id isForwarding } }",
-    deleteUser: "mutation DeleteAppConnection($app: ID!, $id: ID!) { deleteAppConnection(appId: $app, connectionId: $id) { deletedId } }",
+    updateUser: "mutation EditAppConnection($app: ID!, $id: ID!, $isForwarding: Boolean) { editAppConnection(input: { applicationId: $app, connectionId: $id, isForwarding: $isForwarding }) { connection { id isForwarding } } }",
+    deleteUser: "mutation CloseAppConnection($app: ID!, $id: ID!) { closeAppConnection(input: { applicationId: $app, connectionId: $id }) { deletedConnectionId } }",
     analytics: "query PortalAnalytics($id: ID!, $from: Time!, $to: Time!) { application(id: $id) { id analytics { signupsPerDay(from: $from, to: $to) { day count } activeUsersPerDay(from: $from, to: $to) { day count } usersPerRegion { region count } } } }",
     variants: "query Variants($id: ID!) { application(id: $id) { id licenseVariants { id name description duration codeCounts { unused active expired } } } }",
-    createVariant: "mutation CreateVariant($id: ID!, $input: CreateLicenseVariantInput!) { createLicenseVariant(applicationId: $id, input: $input) { id name } }",
-    generate: "mutation GenerateCodes($id: ID!, $input: GenerateLicenseCodesInput!) { generateLicenseCodes(applicationId: $id, input: $input) { codes } }",
-    upload: "mutation UploadCodes($id: ID!, $input: UploadLicenseCodesInput!) { uploadLicenseCodes(applicationId: $id, input: $input) { created duplicates invalid { line code reason } } }",
+    createVariant: "mutation AddLicenseVariant($id: ID!, $name: String!, $description: String, $duration: LicenseVariantDuration) { addLicenseVariant(input: { applicationId: $id, name: $name, description: $description, duration: $duration }) { variant { id name } } }",
+    generate: "mutation CreateLicenseCodes($id: ID!, $variantId: ID!, $count: Int!) { generateLicenseCodes: createLicenseCodes(input: { applicationId: $id, variantId: $variantId, count: $count }) { codes } }",
+    upload: "mutation ImportLicenseCodes($id: ID!, $variantId: ID!, $codes: [String!]!) { uploadLicenseCodes: importLicenseCodes(input: { applicationId: $id, variantId: $variantId, codes: $codes }) { created duplicates invalid { line code reason } } }",
     codes: "query Codes($id: ID!, $q: String, $first: Int, $after: Cursor) { application(id: $id) { id licenseCodes(q: $q, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id code state expiresAt activatedAt variant { name } owner { globalId email } } } } } }",
-    deleteCode: "mutation DeleteCode($app: ID!, $id: ID!) { deleteLicenseCode(applicationId: $app, id: $id) }",
-    testEmailSync: "mutation TestEmailSync($id: ID!) { testEmailSyncApi(appId: $id) { ok endpoint webhookConfigured events } }",
-    testLogins: "mutation TestCurrentLogins($id: ID!) { testCurrentLoginsSyncApi(appId: $id) { ok endpoint auth total } }",
-    testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
+    deleteCode: "mutation RemoveLicenseCode($app: ID!, $id: ID!) { removeLicenseCode(input: { applicationId: $app, codeId: $id }) { deletedCodeId } }",
+    testEmailSync: "mutation CheckEmailSyncApi($id: ID!) { testEmailSyncApi: checkEmailSyncApi(input: { applicationId: $id }) { result { ok endpoint webhookConfigured events } } }",
+    testLogins: "mutation CheckCurrentLoginsSyncApi($id: ID!) { testCurrentLoginsSyncApi: checkCurrentLoginsSyncApi(input: { applicationId: $id }) { result { ok endpoint auth total } } }",
+    testWebhook: "mutation PingWebhook($id: ID!) { sendTestWebhook: pingWebhook(input: { applicationId: $id }) { result: event { id status lastStatusCode lastError } } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
-    redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
-    rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections withdrawnLinks } }"
+    redeliver: "mutation RetryWebhookEvent($app: ID!, $id: ID!) { retryWebhookEvent(input: { applicationId: $app, eventId: $id }) { event { id status } } }",
+    importUsers: "mutation ImportAppUsers($id: ID!, $sourceName: String, $users: [ImportUserInput!]!) { importUsers: importAppUsers(input: { applicationId: $id, sourceName: $sourceName, users: $users }) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
+    rollback: "mutation UndoImport($app: ID!, $id: ID!) { rollbackImport: undoImport(input: { applicationId: $app, sourceId: $id }) { deletedConnections withdrawnLinks } }"
   };
 
 
@@ -148,10 +150,11 @@
         if (lines(origins.value).length) input.allowedOrigins = lines(origins.value);
         var d = await gql(Q.create, { input: input });
         var r = d.createApplication;
-        fill(out, h("div", { class: "stack" },
-          h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". Client ID: ", h("code", { "data-client-id": r.application.id }, r.application.id)),
-          secretBox("Client secret", r.clientSecret), r.webhookSecret ? secretBox("Webhook secret", r.webhookSecret) : null,
-          h("a", { class: "btn", href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        // The post-create panel (quickstart.js) stays until the secret is acknowledged.
+        fill(out, Quickstart.panel(r, function () {
+          fill(out, h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". ",
+            h("a", { href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        }));
         form.reset();
         await loadApps();
         renderAppList();
@@ -277,6 +280,7 @@
 
     fill(view,
       card("Credentials", "credentials", h("p", null, "Client ID ", h("code", null, app.id)), rot, secrets),
+      card("Quickstart", "quickstart", slot("quickstart")),
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", uriForm),
       card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
@@ -284,6 +288,7 @@
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
+    try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
   }
 
   function hr() { return h("hr"); }
@@ -314,7 +319,7 @@
             u.emailMuted ? h("span", { class: "badge warn" }, "muted") : null),
           h("td", null, String(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
           h("td", null, h("div", { class: "row" },
-            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, input: { isForwarding: !u.isForwarding } }); load(); }, u.isForwarding ? "Mail to this user's relay address is no longer forwarded." : "Mail is forwarded again."); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
+            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); load(); }, u.isForwarding ? "Mail to this user's relay address is no longer forwarded." : "Mail is forwarded again."); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
             LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); say("Connection deleted; the user_account_deleted webhook is on its way.", "ok"); load(); }))));
       })));
       fill(pager,
@@ -340,7 +345,7 @@
       h("button", { type: "submit" }, "Add variant"));
     vForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, input: { name: vName.value.trim(), description: vDesc.value.trim() || null, duration: vDur.value } }); vForm.reset(); await loadVariants(); }, "Variant added.");
+      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, name: vName.value.trim(), description: vDesc.value.trim() || null, duration: vDur.value }); vForm.reset(); await loadVariants(); }, "Variant added.");
     });
 
     var gVariant = h("select", { id: "generate-variant" });
@@ -351,7 +356,7 @@
     gForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(gForm, async function () {
-        var d = (await gql(Q.generate, { id: id, input: { variantId: gVariant.value, count: parseInt(gCount.value, 10) } })).generateLicenseCodes;
+        var d = (await gql(Q.generate, { id: id, variantId: gVariant.value, count: parseInt(gCount.value, 10) })).generateLicenseCodes;
         fill(gOut, h("div", { class: "alert ok" }, d.codes.length + " code(s) generated."), h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n")));
         loadCodes();
       });
@@ -364,7 +369,7 @@
     uForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(uForm, async function () {
-        var d = (await gql(Q.upload, { id: id, input: { variantId: uVariant.value, codes: lines(uCodes.value) } })).uploadLicenseCodes;
+        var d = (await gql(Q.upload, { id: id, variantId: uVariant.value, codes: lines(uCodes.value) })).uploadLicenseCodes;
         fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok") }, d.created + " added, " + d.duplicates.length + " duplicate(s), " + d.invalid.length + " invalid."),
           d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Line " + r.line + " (" + r.code + "): " + r.reason); })) : null);
         loadCodes();
@@ -421,13 +426,13 @@
     function describe(r) {
       if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + r.total + " current login(s)";
       if (r.endpoint !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + (r.webhookConfigured ? " · webhook events: " + r.events.join(", ") : " · no webhook URL set");
-      return r.status + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
+      return String(r.status).toLowerCase() + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
     }
     function test(label, q, key) {
       return h("button", { type: "button", onclick: function (ev) {
         LS.busy(ev.target, async function () {
-          var r = (await gql(q, { id: id }))[key];
-          results.prepend(h("div", { class: "alert " + (r.ok === false || r.status === "failed" ? "error" : "ok") }, label + ": " + describe(r)));
+          var r = (await gql(q, { id: id }))[key].result;
+          results.prepend(h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok") }, label + ": " + describe(r)));
         });
       } }, label);
     }
@@ -441,13 +446,13 @@
       ev.preventDefault();
       LS.busy(imp, async function () {
         var users = parseCSV(csv.value);
-        var d = (await gql(Q.importUsers, { id: id, input: { sourceName: impName.value.trim() || null, users: users } })).importUsers;
+        var d = (await gql(Q.importUsers, { id: id, sourceName: impName.value.trim() || null, users: users })).importUsers;
         var c = d.source.counts;
         fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " proposed, " + c.alreadyConnected + " already connected, " + c.invalidRow + " invalid."),
           h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
           table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
-              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, r.status === "imported" ? "proposed" : String(r.status).replace("_", " "))),
+              h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? "proposed" : String(r.status).toLowerCase().replace("_", " "))),
               h("td", null, r.message || ""));
           })),
           LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () {
@@ -469,7 +474,7 @@
       try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return; }
       fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], LS.edges(d).map(function (ev) {
         return h("tr", { "data-event": ev.type }, h("td", null, h("code", null, ev.type)),
-          h("td", null, h("span", { class: "badge " + (ev.status === "delivered" ? "ok" : ev.status === "pending" ? "warn" : "danger") }, ev.status)),
+          h("td", null, h("span", { class: "badge " + (ev.status === "DELIVERED" ? "ok" : ev.status === "PENDING" ? "warn" : "danger") }, String(ev.status).toLowerCase())),
           h("td", null, String(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
           h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); loadDeliveries(); }, "Queued for redelivery."); } }, "Redeliver")));
