@@ -84,12 +84,12 @@ func (a *sampleApp) home(w http.ResponseWriter, r *http.Request) {
 <title>Sample Notes</title><script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
 <body><header><h1>Sample Notes</h1>
 <div id="menu" data-loginsign-user-menu data-name="Ann Example" data-global-id="AB1234" data-logout-url="/logout"></div></header>
-<p>Sign in to keep your notes.</p>
+<main><p>Sign in to keep your notes.</p>
 <div id="signin" data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="large" data-shape="pill"></div>
 <p>Other looks:</p>
 <div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="small" data-theme="dark" data-label="Continue with LoginSign"></div>
 <div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-shape="circle" data-mode="popup"></div>
-</body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
+</main></body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
 }
 
 func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
@@ -99,8 +99,8 @@ func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sample Notes: sign in</title>
 <script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
-<body><h1>Sample Notes</h1>
-<div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div>
+<body><main><h1>Sample Notes</h1>
+<div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div></main>
 <div id="banner" data-loginsign-banner data-client-id="%[2]s" data-redirect-uri="%[3]s" data-position="bottom-right"></div>
 </body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
 }
@@ -415,7 +415,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if n := evalIn[int](t, personTab, `document.querySelectorAll('a.loginsign-btn').length`); n != 3 {
 			t.Fatalf("%d login buttons rendered, want 3", n)
 		}
-		if got := evalIn[string](t, personTab, `document.querySelector('#menu summary').getAttribute('aria-label')`); got != "Account menu for Ann Example" {
+		if got := evalIn[string](t, personTab, `document.querySelector('#menu summary').getAttribute('aria-label')`); got != "Ann Example, account menu" {
 			t.Fatalf("user menu label %q", got)
 		}
 		if stored == "" {
