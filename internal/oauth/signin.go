@@ -28,6 +28,8 @@ type Flow struct {
 	// needs that).
 	LoginUserID string `json:"lu,omitempty"`
 	LoginAt     int64  `json:"la,omitempty"`
+	// id is the flow's id (not stored), so that Continue can save what it adds.
+	id string
 }
 
 func flowKey(id string) string { return "flow:" + ids.Hash(id) }
@@ -75,7 +77,7 @@ func (s *Service) Flow(ctx context.Context, id string) (*Flow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading flow: %w", err)
 	}
-	f := &Flow{}
+	f := &Flow{id: id}
 	if err := json.Unmarshal(b, f); err != nil {
 		return nil, fmt.Errorf("reading flow: %w", err)
 	}
@@ -110,6 +112,9 @@ type magicLink struct {
 	// Waiting is the hash of the waiting sign-in ("check your email" in the browser that
 	// asked) the link belongs to, "" for links sent without one.
 	Waiting string `json:"w,omitempty"`
+	// ClientID is the app of the flow, kept for the error page's way back to it after the
+	// flow ended.
+	ClientID string `json:"c,omitempty"`
 }
 
 func magicKey(hash string) string { return "ml:" + hash }
@@ -166,7 +171,7 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code str
 	appName := ""
 	if flowID != "" {
 		if f, err := s.Flow(ctx, flowID); err == nil {
-			ml.FlowID = flowID
+			ml.FlowID, ml.ClientID = flowID, f.Request.ClientID
 			if app, err := s.FlowApplication(ctx, f); err == nil {
 				appName = app.Name
 			}
@@ -193,6 +198,8 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code str
 type OldLink struct {
 	Email  string
 	FlowID string // "" when the link carried no flow
+	// AppName and AppURL name the flow's app and its website, "" without a flow.
+	AppName, AppURL string
 }
 
 // UsedLink returns the address and flow of a magic link that can no longer be used (used,
@@ -209,7 +216,13 @@ func (s *Service) UsedLink(ctx context.Context, raw string) *OldLink {
 	if json.Unmarshal(b, &ml) != nil {
 		return nil
 	}
-	return &OldLink{Email: ml.Email, FlowID: ml.FlowID}
+	out := &OldLink{Email: ml.Email, FlowID: ml.FlowID}
+	if ml.ClientID != "" {
+		if app, err := s.application(ctx, ml.ClientID); err == nil && app != nil {
+			out.AppName, out.AppURL = app.Name, app.Website
+		}
+	}
+	return out
 }
 
 // MagicLinkPending reports whether raw is a magic link that can still be used; it does not

@@ -65,9 +65,6 @@ const (
 	ApproveAttempts = 3
 )
 
-// ResendAfter is how long the waiting page waits before it offers to send again.
-const ResendAfter = 30 * time.Second
-
 func waitingKey(hash string) string  { return "wt:" + hash }
 func attemptsKey(hash string) string { return "wtn:" + hash }
 func approveKey(hash string) string  { return "wta:" + hash }
@@ -194,14 +191,14 @@ func (s *Service) WaitingSignIn(ctx context.Context, raw, browser string) (*Wait
 		return nil, err
 	}
 	out := &Waiting{Email: w.Email, FlowID: w.FlowID, Match: w.Match, State: w.State}
-	if wait := time.Unix(w.SentAt, 0).Add(ResendAfter).Sub(s.Now()); wait > 0 {
+	if wait := time.Unix(w.SentAt, 0).Add(s.Config.ResendAfter).Sub(s.Now()); wait > 0 {
 		out.ResendIn = wait
 	}
 	return out, nil
 }
 
 // Resend mails a new link and code for the waiting sign-in (the old ones stop working). It
-// answers RateLimited before ResendAfter and when the address's or IP's sign-in limits
+// answers RateLimited before Config.ResendAfter and when the address's or IP's sign-in limits
 // (the same as StartSignIn's) are spent.
 func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 	hash, w, err := s.waiting(ctx, raw, browser)
@@ -211,7 +208,7 @@ func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 	if w.State != "" {
 		return apperr.New(apperr.Conflict, "you are already signed in")
 	}
-	if wait := time.Unix(w.SentAt, 0).Add(ResendAfter).Sub(s.Now()); wait > 0 {
+	if wait := time.Unix(w.SentAt, 0).Add(s.Config.ResendAfter).Sub(s.Now()); wait > 0 {
 		e := apperr.New(apperr.RateLimited, "a link was sent moments ago; you can send another in %d seconds", int(wait.Seconds()+0.999))
 		e.RetryAfter = int(wait.Seconds() + 0.999)
 		return e
@@ -250,7 +247,7 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	}
 	if !s.Equal(w.Code, codeHash(hash, code)) {
 		if left := CodeAttempts - int(n); left > 0 {
-			return nil, apperr.New(apperr.Invalid, "that code is not right; %d attempt(s) left", left)
+			return nil, apperr.New(apperr.Invalid, "that code is not right; %s left", attempts(left))
 		}
 		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
 	}
@@ -272,6 +269,14 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	w.State = WaitingSignedIn
 	s.saveWaiting(ctx, hash, w)
 	return out, nil
+}
+
+// attempts writes "1 attempt", "4 attempts" (docs/glossary.md: no "(s)").
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
 
 func onlyDigits(s string) string {
@@ -368,7 +373,7 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	}
 	if m := onlyDigits(match); len(m) != 2 || !s.Equal(m, w.Match) {
 		if left := ApproveAttempts - int(n); left > 0 {
-			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %d attempt(s) left", left)
+			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %s left", attempts(left))
 		}
 		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
 	}

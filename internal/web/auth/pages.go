@@ -215,13 +215,10 @@ func (p *Pages) linkError(w http.ResponseWriter, r *http.Request, raw string, er
 func (p *Pages) nextSteps(r *http.Request, raw string) *nextSteps {
 	n := &nextSteps{ContinueURL: "/dashboard"}
 	if old := p.OAuth.UsedLink(r.Context(), raw); old != nil {
-		n.Email = old.Email
+		n.Email, n.AppName, n.AppURL = old.Email, old.AppName, old.AppURL
 		if f, err := p.OAuth.Flow(r.Context(), old.FlowID); err == nil {
-			if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
-				n.AppName, n.AppURL = app.Name, app.Website
-				if n.AppURL == "" {
-					n.AppURL = redirectOrigin(f.Request.RedirectURI)
-				}
+			if n.AppURL == "" {
+				n.AppURL = redirectOrigin(f.Request.RedirectURI)
 			}
 			// The flow goes on only in the browser it is bound to.
 			if _, err := p.OAuth.BrowserFlow(r.Context(), old.FlowID, p.Cookies.Get(r, browserCookie)); err == nil {

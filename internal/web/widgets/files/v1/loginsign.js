@@ -173,7 +173,10 @@
       avatar.alt = "";
       avatar.src = opts.image;
     } else {
-      avatar = el("span", "loginsign-avatar", name.charAt(0).toUpperCase());
+      // The initial is drawn by CSS (attr()), so it is not part of the visible text that
+      // the accessible name must contain.
+      avatar = el("span", "loginsign-avatar");
+      avatar.setAttribute("data-initial", name.charAt(0).toUpperCase());
     }
     avatar.setAttribute("aria-hidden", "true");
     s.appendChild(avatar);
