@@ -24,19 +24,23 @@ const fetcher = createGraphiQLFetcher({
 
 // The saved example a first visit opens on: the analytics of the signed-in developer's
 // applications over the last 30 days (UTC days), as the Developer Portal's charts show them.
-const exampleQuery = `# LoginSign GraphQL playground. You are signed in as yourself: these are
-# your applications. Press the run button (Ctrl+Enter) to run the query;
-# change the dates in Variables below. The Docs panel lists every field.
-query MyAnalytics($from: Time!, $to: Time!) {
-  applications(first: 10) {
+function exampleQuery() {
+  const day = 24 * 60 * 60 * 1000;
+  const to = new Date(Math.ceil(Date.now() / day) * day).toISOString().replace('.000', '');
+  const from = new Date(Math.ceil(Date.now() / day) * day - 30 * day).toISOString().replace('.000', '');
+  return `# LoginSign GraphQL playground. You are signed in as yourself: these are
+# your applications. Press the run button (Ctrl+Enter) to run the query, and
+# change the dates (UTC) as you like. The Docs panel lists every field.
+query MyAnalytics {
+  applications(first: 3) {
     totalCount
     edges {
       node {
         id
         name
         analytics {
-          signupsPerDay(from: $from, to: $to) { day count }
-          activeUsersPerDay(from: $from, to: $to) { day count }
+          signupsPerDay(from: "${from}", to: "${to}") { day count }
+          activeUsersPerDay(from: "${from}", to: "${to}") { day count }
           usersPerRegion { region count }
           sessionsDistribution { label count }
           licensesByState { state count }
@@ -46,12 +50,6 @@ query MyAnalytics($from: Time!, $to: Time!) {
   }
 }
 `;
-
-function exampleVariables() {
-  const day = 24 * 60 * 60 * 1000;
-  const to = new Date(Math.ceil(Date.now() / day) * day);
-  const from = new Date(to.getTime() - 30 * day);
-  return JSON.stringify({ from: from.toISOString(), to: to.toISOString() }, null, 2);
 }
 
 // GraphiQL's markup, made accessible where its own is not: names for the CodeMirror
@@ -85,8 +83,7 @@ function mount() {
   const el = document.getElementById('graphiql');
   createRoot(el).render(
     <StrictMode>
-      <GraphiQL fetcher={fetcher} defaultTabs={[{ query: exampleQuery, variables: exampleVariables() }]}
-        defaultEditorToolsVisibility="variables">
+      <GraphiQL fetcher={fetcher} defaultQuery={exampleQuery()}>
         <GraphiQL.Logo>LoginSign</GraphiQL.Logo>
       </GraphiQL>
     </StrictMode>,
