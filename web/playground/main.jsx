@@ -70,10 +70,19 @@ function accessible(root) {
   root.querySelectorAll('.graphiql-response textarea').forEach((t) => label(t, 'Response'));
   root.querySelectorAll('textarea').forEach((t) => label(t, 'Editor'));
   // CodeMirror gives its scroller tabindex -1: keyboard users could not scroll it.
-  root.querySelectorAll('.CodeMirror-scroll').forEach((el) => {
+  const tools = [...root.querySelectorAll('.graphiql-editor-tool .graphiql-editor')];
+  root.querySelectorAll('.CodeMirror-scroll').forEach((el, i) => {
+    let name = 'Editor ' + (i + 1);
+    if (el.closest('.graphiql-response')) name = 'Response';
+    else if (el.closest('.graphiql-query-editor')) name = 'Query';
+    else {
+      const tool = tools.findIndex((t) => t.contains(el));
+      if (tool === 0) name = 'Variables';
+      if (tool === 1) name = 'Headers';
+    }
     set(el, 'tabindex', '0');
     set(el, 'role', 'region');
-    set(el, 'aria-label', el.closest('.graphiql-response') ? 'Response' : 'Editor');
+    set(el, 'aria-label', name);
   });
   root.querySelectorAll('li.graphiql-tab').forEach((li) => {
     const button = li.querySelector('.graphiql-tab-button');
