@@ -72,13 +72,14 @@ function accessible(root) {
   // CodeMirror gives its scroller tabindex -1: keyboard users could not scroll it.
   const tools = [...root.querySelectorAll('.graphiql-editor-tool .graphiql-editor')];
   root.querySelectorAll('.CodeMirror-scroll').forEach((el, i) => {
-    let name = 'Editor ' + (i + 1);
-    if (el.closest('.graphiql-response')) name = 'Response';
-    else if (el.closest('.graphiql-query-editor')) name = 'Query';
+    // Names unlike GraphiQL's own regions ("Query Editor", "Result Window", "Variables").
+    let name = 'Text ' + (i + 1);
+    if (el.closest('.graphiql-response')) name = 'Response text';
+    else if (el.closest('.graphiql-query-editor')) name = 'Query text';
     else {
       const tool = tools.findIndex((t) => t.contains(el));
-      if (tool === 0) name = 'Variables';
-      if (tool === 1) name = 'Headers';
+      if (tool === 0) name = 'Variables text';
+      if (tool === 1) name = 'Headers text';
     }
     set(el, 'tabindex', '0');
     set(el, 'role', 'region');
