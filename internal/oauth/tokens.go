@@ -244,48 +244,51 @@ type rotation struct {
 	accessUntil time.Time
 }
 
-// rotate runs one attempt of refresh.
+// rotate runs one attempt of refresh. The token and its connection are read and every check
+// made before the write transaction, which only spends the token (a conditional UPDATE: a
+// concurrent rotation or revocation since the read makes it touch nothing, and the attempt
+// runs again) and inserts its successor: SQLite has one writer, and the shorter the write,
+// the more rotations a second. The access token is written to Redis after the commit, in
+// one pipeline that also looks for a revocation of the family meanwhile; if that write
+// fails, the rotation is undone (the token is unspent again) and the client's retry rotates
+// afresh to the same tokens; were the undo to fail too, the retry is still answered within
+// the grace window (retryOrReuse rewrites the access token).
 func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string) (*TokenResponse, error) {
 	now := s.Now()
+	rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if rt.ApplicationID != app.ID {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
+	}
+	if rt.RevokedAt != nil {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	if rt.RotatedAt != nil {
+		return s.retryOrReuse(ctx, app, rt, raw, asked) // a retry within the grace window, or reuse
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token has expired; sign in again")
+	}
+	scopes, err := narrowScopes(rt.Scopes, asked)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := s.liveConnection(ctx, rt.ConnectionID)
+	if err != nil {
+		return nil, err
+	}
 	access, next := s.successorTokens(raw)
-	var rt *ent.RefreshToken
-	var out rotation
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		var err error
-		rt, err = tx.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrInvalidGrant.WithDescription("the refresh token is invalid")
-		}
-		if err != nil {
-			return serverError(err)
-		}
-		if rt.ApplicationID != app.ID {
-			return ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
-		}
-		if rt.RevokedAt != nil {
-			return ErrInvalidGrant.WithDescription("the refresh token was revoked")
-		}
-		if rt.RotatedAt != nil {
-			return errReuse // decided outside: a retry within the grace window, or reuse
-		}
-		if !now.Before(rt.ExpiresAt) {
-			return ErrInvalidGrant.WithDescription("the refresh token has expired; sign in again")
-		}
-		scopes, err := narrowScopes(rt.Scopes, asked)
-		if err != nil {
-			return err
-		}
-		conn, err := tx.AppConnection.Get(ctx, rt.ConnectionID)
-		if ent.IsNotFound(err) {
-			return ErrInvalidGrant.WithDescription("the connection was deleted")
-		}
-		if err != nil {
-			return serverError(err)
-		}
-		if conn.Blocked {
-			return ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
-		}
-		// Spend it; a concurrent use of the same token finds it spent and runs again.
+	g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
+	if rt.AuthTime != nil {
+		g.AuthTime = *rt.AuthTime
+	}
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// Spend it, unless it was spent or revoked since the read.
 		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
 			SetRotatedAt(now).Save(ctx)
 		if err != nil {
@@ -294,33 +297,50 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		if n != 1 {
 			return errRaced
 		}
-		g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
 		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
 			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
 			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
 		if rt.AuthTime != nil {
-			g.AuthTime = *rt.AuthTime
 			create.SetAuthTime(g.AuthTime)
 		}
 		if err := create.Exec(ctx); err != nil {
 			return serverError(fmt.Errorf("storing refresh token: %w", err))
 		}
-		// The access token is in Redis before the rotation commits: a failure here rolls the
-		// rotation back, and the client's retry rotates afresh (to the same tokens).
-		until := now.Add(s.Config.AccessTokenTTL)
-		if err := s.writeAccessToken(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now)); err != nil {
-			return err
-		}
-		out = rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until}
 		return nil
 	})
-	if errors.Is(err, errReuse) {
-		return s.retryOrReuse(ctx, app, rt, raw, asked)
-	}
 	if err != nil {
 		return nil, err
 	}
-	return s.answer(ctx, app, out)
+	until := now.Add(s.Config.AccessTokenTTL)
+	revoked, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now))
+	if err != nil {
+		s.unrotate(ctx, rt.ID, now, next)
+		return nil, err
+	}
+	if revoked {
+		// The family was revoked while this rotation ran: finish the job.
+		if err := s.revokeFamily(ctx, g.Family); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
+}
+
+// unrotate undoes a committed rotation whose access token could not be stored: the token
+// spent at rotatedAt is unspent and its successor removed, so that the client's retry
+// rotates afresh. It is best effort (the database may be failing too); a failure is logged
+// by nobody, and the retry is then answered within the grace window.
+func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, next string) {
+	ctx = context.WithoutCancel(ctx)
+	s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.TokenHash(ids.Hash(next)), refreshtoken.RotatedAtIsNil()).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.RefreshToken.Update().Where(refreshtoken.ID(id), refreshtoken.RotatedAt(rotatedAt), refreshtoken.RevokedAtIsNil()).
+			ClearRotatedAt().Save(ctx)
+		return err
+	})
 }
 
 // retryOrReuse handles a spent refresh token presented again: within the grace window, the
@@ -482,16 +502,25 @@ func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g
 // writeAccessToken stores the access token raw for ttl and adds it to its family (one
 // transaction pipeline, one round trip). Writing the same token again is harmless.
 func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
+	_, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
+	return err
+}
+
+// writeAccessTokenChecked is writeAccessToken that also reports, in the same round trip,
+// whether the family has been revoked (revokeFamily's marker), for writes that may have
+// raced a revocation.
+func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, err error) {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	pipe := s.KV.TxPipeline()
 	pipe.Set(ctx, accessKey(h), b, ttl)
 	pipe.SAdd(ctx, familyTokensKey(g.Family), h)
 	pipe.Expire(ctx, familyTokensKey(g.Family), s.Config.AccessTokenTTL)
+	marker := pipe.Exists(ctx, revokedFamilyKey(g.Family))
 	if _, err := pipe.Exec(ctx); err != nil {
-		return serverError(fmt.Errorf("storing access token: %w", err))
+		return false, serverError(fmt.Errorf("storing access token: %w", err))
 	}
-	return nil
+	return marker.Val() > 0, nil
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
