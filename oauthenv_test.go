@@ -359,6 +359,10 @@ func decodeJSON(t testing.TB, resp *http.Response, v any) {
 func decodeSegment(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
 
 func decodeBody(resp *http.Response, v any) error {
-	defer resp.Body.Close()
+	defer func() {
+		// Read to the end, so the client can reuse the connection (benchmarks).
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}()
 	return json.NewDecoder(resp.Body).Decode(v)
 }
