@@ -287,28 +287,17 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	if rt.AuthTime != nil {
 		g.AuthTime = *rt.AuthTime
 	}
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		// Spend it, unless it was spent or revoked since the read.
-		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
-			SetRotatedAt(now).Save(ctx)
-		if err != nil {
-			return serverError(err)
-		}
-		if n != 1 {
-			return errRaced
-		}
+	w := &rotationWrite{id: rt.ID, now: now, done: make(chan struct{}), lead: make(chan struct{})}
+	w.create = func(tx *ent.Tx) *ent.RefreshTokenCreate {
 		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
 			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
 			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
 		if rt.AuthTime != nil {
 			create.SetAuthTime(g.AuthTime)
 		}
-		if err := create.Exec(ctx); err != nil {
-			return serverError(fmt.Errorf("storing refresh token: %w", err))
-		}
-		return nil
-	})
-	if err != nil {
+		return create
+	}
+	if err := s.rotations.write(ctx, s, w); err != nil {
 		return nil, err
 	}
 	until := now.Add(s.Config.AccessTokenTTL)
@@ -325,6 +314,97 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
 	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
+}
+
+// rotationWrite is the write of one rotation: spend the token id (unless it was spent or
+// revoked since it was read) and insert its successor.
+type rotationWrite struct {
+	id     string
+	now    time.Time
+	create func(tx *ent.Tx) *ent.RefreshTokenCreate
+	err    error
+	done   chan struct{} // closed when err is set
+	lead   chan struct{} // closed when this write's goroutine is to commit the next batch
+}
+
+// rotationBatches commits concurrent rotations together (group commit): the first writer
+// commits every rotation queued meanwhile (up to maxRotationBatch) in one transaction, and
+// hands on to the first writer still waiting. On SQLite, whose one writer made each
+// rotation wait for the previous one's BEGIN … COMMIT, a burst of rotations then costs one
+// transaction; on PostgreSQL one commit (one WAL flush). A rotation that finds its token
+// spent meanwhile gets errRaced and runs again; a failing statement or commit fails the
+// whole batch (every token stays unspent, every client gets 500 and may retry).
+type rotationBatches struct {
+	mu      sync.Mutex
+	pending []*rotationWrite
+	running bool
+}
+
+const maxRotationBatch = 64
+
+func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
+	b.mu.Lock()
+	b.pending = append(b.pending, w)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if !lead {
+		select {
+		case <-w.done:
+			return w.err
+		case <-w.lead:
+		}
+	}
+	// Commit batches until this write's is done, then hand on.
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxRotationBatch)
+		batch := slices.Clone(b.pending[:n])
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		s.commitRotations(context.WithoutCancel(ctx), batch)
+		select {
+		case <-w.done:
+		default:
+			continue
+		}
+		b.mu.Lock()
+		if len(b.pending) > 0 {
+			close(b.pending[0].lead)
+		} else {
+			b.running = false
+		}
+		b.mu.Unlock()
+		return w.err
+	}
+}
+
+// commitRotations writes batch in one transaction and tells each write its outcome.
+func (s *Service) commitRotations(ctx context.Context, batch []*rotationWrite) {
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		for _, w := range batch {
+			w.err = nil
+			n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
+				SetRotatedAt(w.now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				w.err = errRaced
+				continue
+			}
+			if err := w.create(tx).Exec(ctx); err != nil {
+				return fmt.Errorf("storing refresh token: %w", err)
+			}
+		}
+		return nil
+	})
+	for _, w := range batch {
+		if err != nil {
+			w.err = serverError(err)
+		}
+		close(w.done)
+	}
 }
 
 // unrotate undoes a committed rotation whose access token could not be stored: the token
