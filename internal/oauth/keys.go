@@ -394,9 +394,12 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 		c.Email, c.EmailVerified = connectionEmail(conn), &t
 	}
 	if has(ScopeProfile) {
-		u, err := s.DB.User.Get(ctx, conn.UserID)
-		if err != nil {
-			return "", serverError(err)
+		u := g.user
+		if u == nil {
+			var err error
+			if u, err = s.DB.User.Get(ctx, conn.UserID); err != nil {
+				return "", serverError(err)
+			}
 		}
 		c.Name, c.Picture, c.GlobalID = u.Name, u.Image, u.GlobalID
 	}

@@ -168,6 +168,8 @@ type grant struct {
 	// AMR and ACR describe the sign-in, for the id_token; a refresh leaves them empty.
 	AMR []string
 	ACR string
+	// user is the connection's account when it was loaded already (its profile claims).
+	user *ent.User
 }
 
 // issue creates an access token, a refresh token of the family when withRefresh (always, in
@@ -255,12 +257,12 @@ type rotation struct {
 // the grace window (retryOrReuse rewrites the access token).
 func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string) (*TokenResponse, error) {
 	now := s.Now()
-	rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
-	}
+	rt, conn, user, err := s.refreshSource(ctx, ids.Hash(raw))
 	if err != nil {
 		return nil, serverError(err)
+	}
+	if rt == nil {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
 	}
 	if rt.ApplicationID != app.ID {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
@@ -278,12 +280,14 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	if err != nil {
 		return nil, err
 	}
-	conn, err := s.liveConnection(ctx, rt.ConnectionID)
-	if err != nil {
-		return nil, err
+	switch {
+	case conn == nil:
+		return nil, ErrInvalidGrant.WithDescription("the connection was deleted")
+	case conn.Blocked:
+		return nil, ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
 	}
 	access, next := s.successorTokens(raw)
-	g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt}
+	g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt, user: user}
 	if rt.AuthTime != nil {
 		g.AuthTime = *rt.AuthTime
 	}
@@ -314,6 +318,69 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
 	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
+}
+
+// refreshSource reads, in one prepared query, the refresh token whose hash is hash with its
+// connection and the connection's account: rt nil when there is no such token, conn nil when
+// its connection is gone.
+func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.RefreshToken, conn *ent.AppConnection, u *ent.User, err error) {
+	stmt, err := s.refreshStmt.get(ctx, s.DB.SQL, func() string {
+		t := entsql.Table(refreshtoken.Table).As("t")
+		c, a := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		query, _ := entsql.Dialect(s.DB.Dialect).
+			Select(t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldFamilyID), t.C(refreshtoken.FieldConnectionID),
+				t.C(refreshtoken.FieldApplicationID), t.C(refreshtoken.FieldScopes), t.C(refreshtoken.FieldNonce),
+				t.C(refreshtoken.FieldAuthTime), t.C(refreshtoken.FieldExpiresAt), t.C(refreshtoken.FieldRotatedAt),
+				t.C(refreshtoken.FieldRevokedAt),
+				c.C(appconnection.FieldID), c.C(appconnection.FieldUserID), c.C(appconnection.FieldApplicationID),
+				c.C(appconnection.FieldBlocked), c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail),
+				a.C(user.FieldGlobalID), a.C(user.FieldName), a.C(user.FieldImage)).
+			From(t).LeftJoin(c).On(t.C(refreshtoken.FieldConnectionID), c.C(appconnection.FieldID)).
+			LeftJoin(a).On(c.C(appconnection.FieldUserID), a.C(user.FieldID)).
+			Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), "")).Query()
+		return query
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("preparing the refresh query: %w", err)
+	}
+	var (
+		scopes                            []byte
+		authTime, rotatedAt, revokedAt    sql.NullTime
+		cID, cUser, cApp, alias, appEmail sql.NullString
+		blocked                           sql.NullBool
+		globalID, name, image             sql.NullString
+	)
+	rt = &ent.RefreshToken{TokenHash: hash}
+	err = stmt.QueryRowContext(ctx, hash).Scan(&rt.ID, &rt.FamilyID, &rt.ConnectionID, &rt.ApplicationID, &scopes, &rt.Nonce,
+		&authTime, &rt.ExpiresAt, &rotatedAt, &revokedAt, &cID, &cUser, &cApp, &blocked, &alias, &appEmail,
+		&globalID, &name, &image)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading refresh token: %w", err)
+	}
+	if len(scopes) > 0 {
+		if err := json.Unmarshal(scopes, &rt.Scopes); err != nil {
+			return nil, nil, nil, fmt.Errorf("loading refresh token: scopes: %w", err)
+		}
+	}
+	at := func(t sql.NullTime) *time.Time {
+		if !t.Valid {
+			return nil
+		}
+		return &t.Time
+	}
+	rt.AuthTime, rt.RotatedAt, rt.RevokedAt = at(authTime), at(rotatedAt), at(revokedAt)
+	if !cID.Valid {
+		return rt, nil, nil, nil
+	}
+	conn = &ent.AppConnection{ID: cID.String, UserID: cUser.String, ApplicationID: cApp.String, Blocked: blocked.Bool,
+		AliasEmail: alias.String, AppEmail: appEmail.String}
+	if globalID.Valid {
+		u = &ent.User{ID: cUser.String, GlobalID: globalID.String, Name: name.String, Image: image.String}
+	}
+	return rt, conn, u, nil
 }
 
 // rotationWrite is the write of one rotation: spend the token id (unless it was spent or
