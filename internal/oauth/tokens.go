@@ -407,7 +407,10 @@ type rotationBatches struct {
 	running bool
 }
 
-const maxRotationBatch = 64
+const (
+	maxRotationBatch     = 64
+	rotationBatchTimeout = 30 * time.Second
+)
 
 func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
 	b.mu.Lock()
@@ -429,7 +432,11 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 		batch := slices.Clone(b.pending[:n])
 		b.pending = b.pending[n:]
 		b.mu.Unlock()
-		s.commitRotations(context.WithoutCancel(ctx), batch)
+		// The batch is not the request's alone: it outlives a client that went away, but not
+		// a database that stopped answering.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationBatchTimeout)
+		s.commitRotations(bctx, batch)
+		cancel()
 		select {
 		case <-w.done:
 		default:
@@ -476,10 +483,11 @@ func (s *Service) commitRotations(ctx context.Context, batch []*rotationWrite) {
 
 // unrotate undoes a committed rotation whose access token could not be stored: the token
 // spent at rotatedAt is unspent and its successor removed, so that the client's retry
-// rotates afresh. It is best effort (the database may be failing too); a failure is logged
-// by nobody, and the retry is then answered within the grace window.
+// rotates afresh. It is best effort (the database may be failing too): if it fails, the
+// token stays spent and the retry is answered within the grace window instead.
 func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, next string) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.TokenHash(ids.Hash(next)), refreshtoken.RotatedAtIsNil()).Exec(ctx); err != nil {
 			return err
