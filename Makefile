@@ -5,7 +5,7 @@ GO        ?= go
 BIN       := bin/loginsign
 GOFLAGS_T ?=
 
-.PHONY: all build run test bench bench-rss generate check-generated vet clean cluster cluster-test lint-openapi
+.PHONY: all build run test bench bench-load bench-rss generate check-generated vet clean cluster cluster-test lint-openapi
 
 all: build
 
@@ -37,6 +37,15 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m ./...
+
+# Load-tool run (README, "Performance"): real `loginsign serve` and baseline processes on
+# loopback, driven by wrk (GET /api/user, introspection, the baseline) and a Go generator
+# (refresh, the baseline) at 16 and 64 connections; SQLite + embedded store, and PostgreSQL +
+# Redis when LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL are set. Needs wrk
+# (Debian: apt-get install wrk); nothing else depends on it (build tag loadtest).
+bench-load: build
+	$(GO) build -o bin/baseline ./internal/bench/baseline
+	$(GO) test -tags loadtest -count=1 -run '^TestLoad$$' -timeout 30m -v .
 
 # Peak RSS under the memory attacks of issue 16 (a 200 MB GraphQL body, a 3,000-alias
 # analytics document), one fresh server per attack. BASE=path/to/other/loginsign measures a

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -481,6 +482,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		}
 		defer stopDebug()
 	}
+	// Starting allocated and touched far more than serving needs (see dropStartupPages):
+	// return the garbage to the OS and unmap the startup-only pages of the executable.
+	debug.FreeOSMemory()
+	dropStartupPages()
 
 	select {
 	case err := <-errc:

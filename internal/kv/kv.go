@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,6 +24,8 @@ type Store struct {
 	// Engine is the embedded store, when Embedded.
 	Engine *embedded.Store
 	stop   func()
+	closed sync.Once
+	err    error
 }
 
 // Options tune Open. Zero fields take the defaults of go-redis and package embedded.
@@ -119,7 +122,9 @@ func openEmbedded(opts Options) (*Store, error) {
 
 // Close closes the client and stops an embedded server.
 func (s *Store) Close() error {
-	err := s.UniversalClient.Close()
-	s.stop()
-	return err
+	s.closed.Do(func() {
+		s.err = s.UniversalClient.Close()
+		s.stop()
+	})
+	return s.err
 }

@@ -7,7 +7,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,7 +18,6 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"entgo.io/ent/dialect"
 
@@ -65,7 +67,7 @@ type loadedKey struct {
 	public    crypto.PublicKey
 	activeAt  time.Time
 	retiredAt *time.Time
-	signer    jose.Signer
+	jwtHeader string // base64url header of typ JWT
 }
 
 const keyCacheTTL = time.Minute
@@ -209,13 +211,9 @@ func (k *Keys) open(r *ent.SigningKey) (*loadedKey, error) {
 	default:
 		return nil, fmt.Errorf("signing key %s: unsupported key type %T", r.ID, p)
 	}
-	alg := jose.SignatureAlgorithm(r.Algorithm)
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: private, KeyID: r.ID, Algorithm: r.Algorithm}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, err
-	}
-	return &loadedKey{id: r.ID, alg: r.Algorithm, private: private, public: public, activeAt: r.ActiveAt, retiredAt: r.RetiredAt, signer: signer}, nil
+	lk := &loadedKey{id: r.ID, alg: r.Algorithm, private: private, public: public, activeAt: r.ActiveAt, retiredAt: r.RetiredAt}
+	lk.jwtHeader = encodeHeader(lk, "JWT")
+	return lk, nil
 }
 
 // signing returns the newest key of alg whose active_at has come.
@@ -250,6 +248,11 @@ func (k *Keys) Sign(ctx context.Context, alg string, claims any) (string, error)
 
 // SignTyped is Sign with another typ header (logout tokens are typ logout+jwt, OpenID
 // Connect Back-Channel Logout §2.4).
+//
+// The compact serialization (RFC 7515 §7.1) is written here directly: the header of a key
+// is encoded once, the claims are marshalled once, and the signature is ECDSA P-256 (r‖s,
+// RFC 7518 §3.4) or RSASSA-PKCS1-v1_5 over SHA-256. go-jose's builder marshalled the
+// claims, decoded them into a map and marshalled that again on every token.
 func (k *Keys) SignTyped(ctx context.Context, alg, typ string, claims any) (string, error) {
 	if !ValidSigningAlg(alg) {
 		return "", fmt.Errorf("unknown signing algorithm %q", alg)
@@ -258,17 +261,50 @@ func (k *Keys) SignTyped(ctx context.Context, alg, typ string, claims any) (stri
 	if err != nil {
 		return "", err
 	}
-	signer := lk.signer
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	header := lk.jwtHeader
 	if typ != "JWT" {
-		// The typ header is part of a go-jose signer: one per call for the rarer types.
-		signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(lk.alg),
-			Key: jose.JSONWebKey{Key: lk.private, KeyID: lk.id, Algorithm: lk.alg}},
-			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
+		header = encodeHeader(lk, typ)
+	}
+	b64 := base64.RawURLEncoding
+	buf := make([]byte, 0, len(header)+1+b64.EncodedLen(len(payload))+1+b64.EncodedLen(512))
+	buf = append(buf, header...)
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, payload)
+	digest := sha256.Sum256(buf)
+	var sig []byte
+	switch priv := lk.private.(type) {
+	case *ecdsa.PrivateKey:
+		r, s, err := ecdsa.Sign(rand.Reader, priv, digest[:])
 		if err != nil {
 			return "", err
 		}
+		sig = make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+	case *rsa.PrivateKey:
+		if sig, err = rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, digest[:]); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("signing key %s: unsupported key type %T", lk.id, lk.private)
 	}
-	return jwt.Signed(signer).Claims(claims).Serialize()
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// encodeHeader is the base64url JOSE header of a token signed by lk with typ.
+func encodeHeader(lk *loadedKey, typ string) string {
+	h, _ := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{lk.alg, lk.id, typ})
+	return base64.RawURLEncoding.EncodeToString(h)
 }
 
 // JWKS is the public key set (RFC 7517) of every published key of every algorithm, ordered by
@@ -366,9 +402,12 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 		c.Email, c.EmailVerified = connectionEmail(conn), &t
 	}
 	if has(ScopeProfile) {
-		u, err := s.DB.User.Get(ctx, conn.UserID)
-		if err != nil {
-			return "", serverError(err)
+		u := g.user
+		if u == nil {
+			var err error
+			if u, err = s.DB.User.Get(ctx, conn.UserID); err != nil {
+				return "", serverError(err)
+			}
 		}
 		c.Name, c.Picture, c.GlobalID = u.Name, u.Image, u.GlobalID
 	}

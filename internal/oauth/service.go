@@ -138,6 +138,10 @@ type Service struct {
 
 	// userStmt is User's query, prepared once.
 	userStmt preparedStmt
+	// refreshStmt is refreshSource's query, prepared once.
+	refreshStmt preparedStmt
+	// rotations commits refresh rotations in groups.
+	rotations rotationBatches
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.
 	WakeWebhooks func()

@@ -169,6 +169,8 @@ type grant struct {
 	// a refreshed id_token reports the original sign-in.
 	AMR []string
 	ACR string
+	// user is the connection's account when it was loaded already (its profile claims).
+	user *ent.User
 }
 
 // issue creates an access token, a refresh token of the family when withRefresh (always, in
@@ -248,87 +250,265 @@ type rotation struct {
 	accessUntil time.Time
 }
 
-// rotate runs one attempt of refresh.
+// rotate runs one attempt of refresh. The token and its connection are read and every check
+// made before the write transaction, which only spends the token (a conditional UPDATE: a
+// concurrent rotation or revocation since the read makes it touch nothing, and the attempt
+// runs again) and inserts its successor: SQLite has one writer, and the shorter the write,
+// the more rotations a second. The access token is written to Redis after the commit, in
+// one pipeline that also looks for a revocation of the family meanwhile; if that write
+// fails, the rotation is undone (the token is unspent again) and the client's retry rotates
+// afresh to the same tokens; were the undo to fail too, the retry is still answered within
+// the grace window (retryOrReuse rewrites the access token).
 func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string) (*TokenResponse, error) {
 	now := s.Now()
+	rt, conn, user, err := s.refreshSource(ctx, ids.Hash(raw))
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if rt == nil {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
+	}
+	if rt.ApplicationID != app.ID {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
+	}
+	if rt.RevokedAt != nil {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	if rt.RotatedAt != nil {
+		return s.retryOrReuse(ctx, app, rt, raw, asked) // a retry within the grace window, or reuse
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return nil, ErrInvalidGrant.WithDescription("the refresh token has expired; sign in again")
+	}
+	scopes, err := narrowScopes(rt.Scopes, asked)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case conn == nil:
+		return nil, ErrInvalidGrant.WithDescription("the connection was deleted")
+	case conn.Blocked:
+		return nil, ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
+	}
 	access, next := s.successorTokens(raw)
-	var rt *ent.RefreshToken
-	var out rotation
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		var err error
-		rt, err = tx.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).Only(ctx)
-		if ent.IsNotFound(err) {
-			return ErrInvalidGrant.WithDescription("the refresh token is invalid")
-		}
-		if err != nil {
-			return serverError(err)
-		}
-		if rt.ApplicationID != app.ID {
-			return ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
-		}
-		if rt.RevokedAt != nil {
-			return ErrInvalidGrant.WithDescription("the refresh token was revoked")
-		}
-		if rt.RotatedAt != nil {
-			return errReuse // decided outside: a retry within the grace window, or reuse
-		}
-		if !now.Before(rt.ExpiresAt) {
-			return ErrInvalidGrant.WithDescription("the refresh token has expired; sign in again")
-		}
-		scopes, err := narrowScopes(rt.Scopes, asked)
-		if err != nil {
-			return err
-		}
-		conn, err := tx.AppConnection.Get(ctx, rt.ConnectionID)
-		if ent.IsNotFound(err) {
-			return ErrInvalidGrant.WithDescription("the connection was deleted")
-		}
-		if err != nil {
-			return serverError(err)
-		}
-		if conn.Blocked {
-			return ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
-		}
-		// Spend it; a concurrent use of the same token finds it spent and runs again.
-		n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(rt.ID), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
-			SetRotatedAt(now).Save(ctx)
-		if err != nil {
-			return serverError(err)
-		}
-		if n != 1 {
-			return errRaced
-		}
-		g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt,
-			AMR: rt.Amr, ACR: mfa.ACR(rt.Amr)}
+	g := grant{Scopes: scopes, Family: rt.FamilyID, Nonce: rt.Nonce, ExpiresAt: rt.ExpiresAt, user: user,
+		AMR: rt.Amr, ACR: mfa.ACR(rt.Amr)}
+	if rt.AuthTime != nil {
+		g.AuthTime = *rt.AuthTime
+	}
+	w := &rotationWrite{id: rt.ID, now: now, done: make(chan struct{}), lead: make(chan struct{})}
+	w.create = func(tx *ent.Tx) *ent.RefreshTokenCreate {
 		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
 			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
 			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
 		if rt.AuthTime != nil {
-			g.AuthTime = *rt.AuthTime
 			create.SetAuthTime(g.AuthTime)
 		}
 		if len(rt.Amr) > 0 {
 			create.SetAmr(rt.Amr)
 		}
-		if err := create.Exec(ctx); err != nil {
-			return serverError(fmt.Errorf("storing refresh token: %w", err))
-		}
-		// The access token is in Redis before the rotation commits: a failure here rolls the
-		// rotation back, and the client's retry rotates afresh (to the same tokens).
-		until := now.Add(s.Config.AccessTokenTTL)
-		if err := s.writeAccessToken(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now)); err != nil {
-			return err
-		}
-		out = rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until}
-		return nil
-	})
-	if errors.Is(err, errReuse) {
-		return s.retryOrReuse(ctx, app, rt, raw, asked)
+		return create
 	}
-	if err != nil {
+	if err := s.rotations.write(ctx, s, w); err != nil {
 		return nil, err
 	}
-	return s.answer(ctx, app, out)
+	until := now.Add(s.Config.AccessTokenTTL)
+	revoked, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now))
+	if err != nil {
+		s.unrotate(ctx, rt.ID, now, next)
+		return nil, err
+	}
+	if revoked {
+		// The family was revoked while this rotation ran: finish the job.
+		if err := s.revokeFamily(ctx, g.Family); err != nil {
+			return nil, err
+		}
+		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
+}
+
+// refreshSource reads, in one prepared query, the refresh token whose hash is hash with its
+// connection and the connection's account: rt nil when there is no such token, conn nil when
+// its connection is gone.
+func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.RefreshToken, conn *ent.AppConnection, u *ent.User, err error) {
+	stmt, err := s.refreshStmt.get(ctx, s.DB.SQL, func() string {
+		t := entsql.Table(refreshtoken.Table).As("t")
+		c, a := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		query, _ := entsql.Dialect(s.DB.Dialect).
+			Select(t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldFamilyID), t.C(refreshtoken.FieldConnectionID),
+				t.C(refreshtoken.FieldApplicationID), t.C(refreshtoken.FieldScopes), t.C(refreshtoken.FieldNonce),
+				t.C(refreshtoken.FieldAuthTime), t.C(refreshtoken.FieldExpiresAt), t.C(refreshtoken.FieldRotatedAt),
+				t.C(refreshtoken.FieldRevokedAt), t.C(refreshtoken.FieldAmr),
+				c.C(appconnection.FieldID), c.C(appconnection.FieldUserID), c.C(appconnection.FieldApplicationID),
+				c.C(appconnection.FieldBlocked), c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail),
+				a.C(user.FieldGlobalID), a.C(user.FieldName), a.C(user.FieldImage)).
+			From(t).LeftJoin(c).On(t.C(refreshtoken.FieldConnectionID), c.C(appconnection.FieldID)).
+			LeftJoin(a).On(c.C(appconnection.FieldUserID), a.C(user.FieldID)).
+			Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), "")).Query()
+		return query
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("preparing the refresh query: %w", err)
+	}
+	var (
+		scopes, amr                       []byte
+		authTime, rotatedAt, revokedAt    sql.NullTime
+		cID, cUser, cApp, alias, appEmail sql.NullString
+		blocked                           sql.NullBool
+		globalID, name, image             sql.NullString
+	)
+	rt = &ent.RefreshToken{TokenHash: hash}
+	err = stmt.QueryRowContext(ctx, hash).Scan(&rt.ID, &rt.FamilyID, &rt.ConnectionID, &rt.ApplicationID, &scopes, &rt.Nonce,
+		&authTime, &rt.ExpiresAt, &rotatedAt, &revokedAt, &amr, &cID, &cUser, &cApp, &blocked, &alias, &appEmail,
+		&globalID, &name, &image)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading refresh token: %w", err)
+	}
+	if len(scopes) > 0 {
+		if err := json.Unmarshal(scopes, &rt.Scopes); err != nil {
+			return nil, nil, nil, fmt.Errorf("loading refresh token: scopes: %w", err)
+		}
+	}
+	if len(amr) > 0 {
+		if err := json.Unmarshal(amr, &rt.Amr); err != nil {
+			return nil, nil, nil, fmt.Errorf("loading refresh token: amr: %w", err)
+		}
+	}
+	at := func(t sql.NullTime) *time.Time {
+		if !t.Valid {
+			return nil
+		}
+		return &t.Time
+	}
+	rt.AuthTime, rt.RotatedAt, rt.RevokedAt = at(authTime), at(rotatedAt), at(revokedAt)
+	if !cID.Valid {
+		return rt, nil, nil, nil
+	}
+	conn = &ent.AppConnection{ID: cID.String, UserID: cUser.String, ApplicationID: cApp.String, Blocked: blocked.Bool,
+		AliasEmail: alias.String, AppEmail: appEmail.String}
+	if globalID.Valid {
+		u = &ent.User{ID: cUser.String, GlobalID: globalID.String, Name: name.String, Image: image.String}
+	}
+	return rt, conn, u, nil
+}
+
+// rotationWrite is the write of one rotation: spend the token id (unless it was spent or
+// revoked since it was read) and insert its successor.
+type rotationWrite struct {
+	id     string
+	now    time.Time
+	create func(tx *ent.Tx) *ent.RefreshTokenCreate
+	err    error
+	done   chan struct{} // closed when err is set
+	lead   chan struct{} // closed when this write's goroutine is to commit the next batch
+}
+
+// rotationBatches commits concurrent rotations together (group commit): the first writer
+// commits every rotation queued meanwhile (up to maxRotationBatch) in one transaction, and
+// hands on to the first writer still waiting. On SQLite, whose one writer made each
+// rotation wait for the previous one's BEGIN … COMMIT, a burst of rotations then costs one
+// transaction; on PostgreSQL one commit (one WAL flush). A rotation that finds its token
+// spent meanwhile gets errRaced and runs again; a failing statement or commit fails the
+// whole batch (every token stays unspent, every client gets 500 and may retry).
+type rotationBatches struct {
+	mu      sync.Mutex
+	pending []*rotationWrite
+	running bool
+}
+
+const (
+	maxRotationBatch     = 64
+	rotationBatchTimeout = 30 * time.Second
+)
+
+func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
+	b.mu.Lock()
+	b.pending = append(b.pending, w)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if !lead {
+		select {
+		case <-w.done:
+			return w.err
+		case <-w.lead:
+		}
+	}
+	// Commit batches until this write's is done, then hand on.
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxRotationBatch)
+		batch := slices.Clone(b.pending[:n])
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		// The batch is not the request's alone: it outlives a client that went away, but not
+		// a database that stopped answering.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationBatchTimeout)
+		s.commitRotations(bctx, batch)
+		cancel()
+		select {
+		case <-w.done:
+		default:
+			continue
+		}
+		b.mu.Lock()
+		if len(b.pending) > 0 {
+			close(b.pending[0].lead)
+		} else {
+			b.running = false
+		}
+		b.mu.Unlock()
+		return w.err
+	}
+}
+
+// commitRotations writes batch in one transaction and tells each write its outcome.
+func (s *Service) commitRotations(ctx context.Context, batch []*rotationWrite) {
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		for _, w := range batch {
+			w.err = nil
+			n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
+				SetRotatedAt(w.now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				w.err = errRaced
+				continue
+			}
+			if err := w.create(tx).Exec(ctx); err != nil {
+				return fmt.Errorf("storing refresh token: %w", err)
+			}
+		}
+		return nil
+	})
+	for _, w := range batch {
+		if err != nil {
+			w.err = serverError(err)
+		}
+		close(w.done)
+	}
+}
+
+// unrotate undoes a committed rotation whose access token could not be stored: the token
+// spent at rotatedAt is unspent and its successor removed, so that the client's retry
+// rotates afresh. It is best effort (the database may be failing too): if it fails, the
+// token stays spent and the retry is answered within the grace window instead.
+func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, next string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.TokenHash(ids.Hash(next)), refreshtoken.RotatedAtIsNil()).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.RefreshToken.Update().Where(refreshtoken.ID(id), refreshtoken.RotatedAt(rotatedAt), refreshtoken.RevokedAtIsNil()).
+			ClearRotatedAt().Save(ctx)
+		return err
+	})
 }
 
 // retryOrReuse handles a spent refresh token presented again: within the grace window, the
@@ -491,16 +671,25 @@ func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g
 // writeAccessToken stores the access token raw for ttl and adds it to its family (one
 // transaction pipeline, one round trip). Writing the same token again is harmless.
 func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
+	_, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
+	return err
+}
+
+// writeAccessTokenChecked is writeAccessToken that also reports, in the same round trip,
+// whether the family has been revoked (revokeFamily's marker), for writes that may have
+// raced a revocation.
+func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, err error) {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	pipe := s.KV.TxPipeline()
 	pipe.Set(ctx, accessKey(h), b, ttl)
 	pipe.SAdd(ctx, familyTokensKey(g.Family), h)
 	pipe.Expire(ctx, familyTokensKey(g.Family), s.Config.AccessTokenTTL)
+	marker := pipe.Exists(ctx, revokedFamilyKey(g.Family))
 	if _, err := pipe.Exec(ctx); err != nil {
-		return serverError(fmt.Errorf("storing access token: %w", err))
+		return false, serverError(fmt.Errorf("storing access token: %w", err))
 	}
-	return nil
+	return marker.Val() > 0, nil
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {

@@ -18,7 +18,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	_ "github.com/jackc/pgx/v5/stdlib"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
@@ -63,10 +63,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		}
 		dsn = "file:" + path + "?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("opening sqlite: %w", err)
-	}
+	db := sql.OpenDB(newCachingConnector(dsn, &sqlite.Driver{}))
 	// SQLite has one writer; a small pool keeps writers queueing on busy_timeout rather than
 	// failing, while WAL lets readers proceed.
 	db.SetMaxOpenConns(8)

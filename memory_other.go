@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// dropStartupPages is Linux-only.
+func dropStartupPages() {}
