@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"loginsign/internal/oauth"
 )
 
 var (
@@ -183,6 +185,47 @@ func TestWaitingSignIn(t *testing.T) {
 		}
 		if p := g.get(e.base + "/login/waiting"); !strings.Contains(p.Body, `"state":"signed_in"`) {
 			t.Fatalf("waiting state: %s", p.Body)
+		}
+	})
+}
+
+// Codes tried for one address are capped across all its links: a new link gives five more
+// tries, but never more than Limits.CodePerAddress a day, so guessing cannot add up.
+func TestCodeGuessesPerAddressAreCapped(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		e.srv.oauth.Config.Limits.CodePerAddress = oauth.Limit{N: 3, Window: time.Hour}
+		const who = "guessed@example.com"
+		try := func(b *browser, code string) page { return b.post(e.base+"/login/code", url.Values{"code": {code}}) }
+		wrongOf := func(code string) string {
+			if code == "000000" {
+				return "111111"
+			}
+			return "000000"
+		}
+
+		first := e.browser()
+		first.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		first.post(e.base+"/login", url.Values{"email": {who}})
+		_, code := e.signInMail(who)
+		for range 2 {
+			if p := try(first, wrongOf(code)); p.StatusCode != http.StatusBadRequest {
+				t.Fatalf("wrong code = %d, want 400", p.StatusCode)
+			}
+		}
+		second := e.browser()
+		second.CheckRedirect = first.CheckRedirect
+		second.post(e.base+"/login", url.Values{"email": {who}})
+		_, code = e.signInMail(who)
+		if p := try(second, wrongOf(code)); p.StatusCode != http.StatusBadRequest {
+			t.Fatalf("wrong code on a new link = %d, want 400", p.StatusCode)
+		}
+		p := try(second, code)
+		if p.StatusCode != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+			t.Fatalf("a fourth code for the address = %d, want 429 with Retry-After", p.StatusCode)
+		}
+		if p := second.get(e.base + "/dashboard"); p.StatusCode == http.StatusOK {
+			t.Fatal("the capped code signed the browser in")
 		}
 	})
 }

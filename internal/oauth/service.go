@@ -72,6 +72,10 @@ type Limits struct {
 	LoginPerAddress   Limit // default 5 per 15 minutes
 	LoginPerIP        Limit // default 30 per 15 minutes
 	MagicConfirmPerIP Limit // default 60 per 15 minutes
+	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
+	// each link allows CodeAttempts, but links can be asked for again and again, so without
+	// this cap a patient guesser would reach a million codes within months.
+	CodePerAddress Limit // default 20 per 24 hours
 }
 
 func (c *Config) defaults() {
@@ -113,6 +117,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
+	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
 }

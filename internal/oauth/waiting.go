@@ -237,6 +237,9 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	if len(code) != 6 {
 		return nil, apperr.New(apperr.Invalid, "the code has 6 digits")
 	}
+	if err := s.pageLimit(ctx, "code:addr:"+ids.Hash(w.Email), s.Config.Limits.CodePerAddress); err != nil {
+		return nil, err
+	}
 	n, err := s.KV.Incr(ctx, attemptsKey(hash)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("counting code attempts: %w", err)
