@@ -219,6 +219,7 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		if nav := evalIn[string](t, devTab, `document.querySelector('nav a[aria-current=page]').textContent`); nav != "Sync & import" {
 			t.Errorf("the nav names this page %q", nav)
 		}
+		devTab.shot(t, "portal-synchronisation")
 		devTab.phoneFits(t, "portal sync and import")
 		devTab.phoneActionsVisible(t, "#deliveries tbody tr")
 	})

@@ -179,6 +179,8 @@
     var controls = isForm ? target.querySelectorAll("button, input, select, textarea, fieldset") : [target];
     var box = opts.at || statusFor(target);
     clearPageError();
+    // Only the latest result stays on screen: earlier ones would read as this action's.
+    [].forEach.call(document.querySelectorAll(".form-status"), function (b) { b.textContent = ""; });
     box.textContent = "";
     if (isForm) controlsOf(target).forEach(clearFieldError);
     if (isForm) {
