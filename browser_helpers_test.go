@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -160,6 +161,7 @@ type chrome struct {
 
 	mu    sync.Mutex
 	sizes map[string]int64 // page name → bytes transferred on a first, uncached load
+	axe   map[string]int   // "state viewport scheme" → axe-core violations found
 }
 
 // newBrowser starts Chromium, or skips the test when it is not installed.
@@ -175,7 +177,11 @@ func newChrome(t *testing.T) *chrome {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		// Frames stay in their page's process so the axe-core injected into every document
+		// (see tab) also runs in cross-site iframes (the widgets' embeds) and answers the
+		// top frame's axe.
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints,IsolateOrigins,site-per-process"),
+		chromedp.Flag("disable-site-isolation-trials", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	}
@@ -187,7 +193,7 @@ func newChrome(t *testing.T) *chrome {
 		t.Fatalf("starting chromium: %v", err)
 	}
 	t.Cleanup(func() { cancelRoot(); cancelAlloc() })
-	return &chrome{t: t, alloc: alloc, root: root, shots: screenshotDir(t), sizes: map[string]int64{}}
+	return &chrome{t: t, alloc: alloc, root: root, shots: screenshotDir(t), sizes: map[string]int64{}, axe: map[string]int{}}
 }
 
 // tab is one page in its own browser context. It records console errors, uncaught exceptions
@@ -203,11 +209,12 @@ type tab struct {
 	warnings []string
 	bytes    int64
 	allowed  []string // substrings of problems that this tab expects (e.g. an intended 4xx)
+	scheme   string   // the prefers-color-scheme shot photographs in ("light" unless darkShot)
 }
 
 // tab opens a fresh browser context named name.
 func (b *chrome) tab(name string) *tab {
-	tb := &tab{b: b, t: b.t, name: name}
+	tb := &tab{b: b, t: b.t, name: name, scheme: "light"}
 	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext(), chromedp.WithListener(tb.listen))
 	b.t.Cleanup(cancel)
 	tb.ctx = ctx
@@ -218,7 +225,11 @@ func (b *chrome) tab(name string) *tab {
 		if _, err := cdp.Call(ctx, t, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
 			return chromedp.Void{}, err
 		}
-		_, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{})
+		if _, err := cdp.Call(ctx, t, cdplog.Enable, cdp.Empty{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		// axe-core in every frame of every document, before the page's own scripts.
+		_, err := cdp.Call(ctx, t, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: axeSource(b.t)})
 		return chromedp.Void{}, err
 	})
 	if err != nil {
@@ -376,8 +387,23 @@ func (tb *tab) waitFor(t *testing.T, expr string) {
 	t.Fatalf("tab %s: waiting for %s: %v (at %s)", tb.name, expr, last, tb.location())
 }
 
-// shot writes name-desktop.png (1280×800) and name-phone.png (390×844) of the current page.
+// shot writes name-desktop.png (1280×800) and name-phone.png (390×844) of the current page in
+// the colour scheme in force, and at each width checks the page in light and in dark with
+// axe-core (any violation fails the test) and, on the phone, that the page is no wider than its
+// viewport.
 func (tb *tab) shot(t *testing.T, name string) {
+	t.Helper()
+	tb.photograph(t, name, true)
+}
+
+// check runs shot's checks (axe-core in light and dark, desktop and phone; the phone's width)
+// without writing pictures, for states that are checked but not worth a picture.
+func (tb *tab) check(t *testing.T, name string) {
+	t.Helper()
+	tb.photograph(t, name, false)
+}
+
+func (tb *tab) photograph(t *testing.T, name string, write bool) {
 	t.Helper()
 	for _, v := range []struct {
 		suffix string
@@ -391,18 +417,99 @@ func (tb *tab) shot(t *testing.T, name string) {
 		if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(v.w, v.h, opts...), chromedp.Sleep(150*time.Millisecond)); err != nil {
 			t.Fatalf("viewport: %v", err)
 		}
-		png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
+		if write {
+			png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+			file := filepath.Join(tb.b.shots, name+"-"+v.suffix+".png")
+			if err := os.WriteFile(file, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
-		file := filepath.Join(tb.b.shots, name+"-"+v.suffix+".png")
-		if err := os.WriteFile(file, png, 0o644); err != nil {
-			t.Fatal(err)
+		scheme := tb.scheme
+		for _, s := range []string{"light", "dark"} {
+			tb.do(t, emulateScheme(s), chromedp.Sleep(50*time.Millisecond))
+			tb.axe(t, name+" "+v.suffix+" "+s)
+			if v.mobile {
+				if w := evalIn[int](t, tb, `document.documentElement.scrollWidth`); w > int(v.w) {
+					t.Errorf("%s (%s, %s): the page is %d px wide in a %d px viewport; widest: %v", name, v.suffix, s, w, v.w,
+						evalIn[[]string](t, tb, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > `+fmt.Sprint(v.w)+` + 1)
+							.slice(-3).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : "") + " right=" + Math.round(e.getBoundingClientRect().right))`))
+				}
+			}
 		}
+		tb.do(t, emulateScheme(scheme))
 	}
 	if err := chromedp.Do(tb.ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// emulateScheme sets prefers-color-scheme ("light" or "dark").
+func emulateScheme(v string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
+		return chromedp.Void{}, err
+	}
+}
+
+// axeFile is axe-core from testdata/tooling's lockfile (npm ci there installs it).
+const axeFile = "testdata/tooling/node_modules/axe-core/axe.min.js"
+
+var axeOnce struct {
+	sync.Once
+	src string
+	err error
+}
+
+// axeSource returns axe-core's script, installing testdata/tooling's packages when missing.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	axeOnce.Do(func() {
+		if _, err := os.Stat(axeFile); err != nil {
+			nodeTooling(t)
+		}
+		b, err := os.ReadFile(axeFile)
+		axeOnce.src, axeOnce.err = string(b), err
+	})
+	if axeOnce.err != nil {
+		t.Fatalf("axe-core: %v (run npm ci in testdata/tooling)", axeOnce.err)
+	}
+	return axeOnce.src
+}
+
+// axeRun runs axe-core's default rules (WCAG 2.x A and AA, best practices) plus
+// label-content-name-mismatch over the page and its frames and returns one line per violation.
+const axeRun = `(async () => {
+	if (!window.axe) { throw new Error("axe-core is not in the page"); }
+	const r = await axe.run(document, {iframes: true, resultTypes: ["violations"],
+		rules: {"label-content-name-mismatch": {enabled: true}}});
+	return r.violations.map(v => v.id + " (" + v.impact + "): " + v.help + " at " +
+		v.nodes.slice(0, 6).map(n => JSON.stringify(n.target)).join(", ") + (v.nodes.length > 6 ? " and " + (v.nodes.length - 6) + " more" : ""));
+})()`
+
+// axe fails the test for each axe-core violation on the current page.
+func (tb *tab) axe(t *testing.T, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, browserWait)
+	defer cancel()
+	if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!window.axe`)); !ok {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](axeSource(t)+";true")); err != nil {
+			t.Fatalf("%s: injecting axe-core: %v", what, err)
+		}
+	}
+	found, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: axe-core: %v (at %s)", what, err, tb.location())
+	}
+	for _, v := range found {
+		t.Errorf("axe %s: %s", what, v)
+	}
+	tb.b.mu.Lock()
+	tb.b.axe[what] += len(found)
+	tb.b.mu.Unlock()
 }
 
 // checkLabels fails when a visible form control of the page has no accessible name.
@@ -421,16 +528,11 @@ func (tb *tab) checkLabels(t *testing.T, page string) {
 // darkShot writes name-dark-desktop.png and name-dark-phone.png with prefers-color-scheme: dark.
 func (tb *tab) darkShot(t *testing.T, name string) {
 	t.Helper()
-	scheme := func(v string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: v}}})
-			return chromedp.Void{}, err
-		}
-	}
-	tb.do(t, scheme("dark"))
+	tb.scheme = "dark"
+	tb.do(t, emulateScheme("dark"))
 	tb.shot(t, name+"-dark")
-	tb.do(t, scheme("light"))
+	tb.scheme = "light"
+	tb.do(t, emulateScheme("light"))
 }
 
 // report logs the first-load sizes measured in this browser.
@@ -447,6 +549,12 @@ func (b *chrome) report() {
 		fmt.Fprintf(&sb, "%-28s %7.1f kB\n", n, float64(b.sizes[n])/1000)
 	}
 	b.t.Logf("transferred on first load (uncached):\n%s", sb.String())
+	checked := make([]string, 0, len(b.axe))
+	for n, v := range b.axe {
+		checked = append(checked, fmt.Sprintf("%-48s %d", n, v))
+	}
+	sort.Strings(checked)
+	b.t.Logf("axe-core violations per state checked:\n%s", strings.Join(checked, "\n"))
 	if f := os.Getenv("LOGINSIGN_PAGE_SIZES"); f != "" {
 		os.WriteFile(f, []byte(sb.String()), 0o644)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -50,15 +51,27 @@ func validated(t testing.TB, h http.Handler) http.Handler {
 			}
 			return
 		}
+		body := rec.body.Bytes()
+		if rec.Header().Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Errorf("%s %s: a gzip response that is not gzip: %v", r.Method, r.URL.Path, err)
+				return
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Errorf("%s %s: a gzip response that is not gzip: %v", r.Method, r.URL.Path, err)
+				return
+			}
+		}
 		in := &openapi3filter.ResponseValidationInput{
 			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route},
 			Status:                 rec.status,
 			Header:                 rec.Header(),
-			Body:                   io.NopCloser(bytes.NewReader(rec.body.Bytes())),
+			Body:                   io.NopCloser(bytes.NewReader(body)),
 			Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
 		}
 		if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
-			body := rec.body.String()
+			body := string(body)
 			if len(body) > 500 {
 				body = body[:500] + "…"
 			}

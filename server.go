@@ -341,7 +341,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler(h)
 	}
-	h = httpx.SecurityHeaders(h)
+	h = httpx.SecurityHeaders(httpx.Compress(h))
 	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
 }
 
