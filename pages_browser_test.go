@@ -711,7 +711,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		requireAPI(t, api, "setConnectionEmailMuted", "addAlternativeEmail", "makePrimaryEmail")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
 		personTab.do(t, chromedp.Click(`#apps li[data-connection] input[type=checkbox]`))
-		personTab.waitFor(t, `document.querySelector('#status').textContent.includes("muted")`)
+		personTab.waitFor(t, `document.querySelector('#apps li[data-connection]').textContent.includes("muted.")`)
 		personTab.do(t, chromedp.SendKeys(`#add-email`, "ann.work@example.com"), chromedp.Click(`#add-email-form button`))
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.work@example.com")`)
 		link := ls.nextLink(t, "ann.work@example.com")

@@ -279,6 +279,35 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		ls.nextLink(t, "ann.new@example.com")
 	})
+	t.Run("dashboard: a refused code is explained next to the code field, also on a phone", func(t *testing.T) {
+		annTab := b.tab("ann")
+		ls.signInByCookie(t, annTab, conns[0].UserID)
+		annTab.open(t, ls.URL+"/dashboard", "#redeem-form")
+		annTab.waitFor(t, `document.querySelector('#redeem-app option')`)
+		annTab.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		annTab.do(t, chromedp.SendKeys(`#redeem-code`, "NOPE-0000-0000"), chromedp.Click(`#redeem-form button[type=submit]`))
+		annTab.expectFieldError(t, "redeem-code")
+		gap := evalIn[float64](t, annTab, `Math.abs(document.querySelector('#redeem-code-error').getBoundingClientRect().top - document.querySelector('#redeem-form button[type=submit]').getBoundingClientRect().top)`)
+		if gap > 200 {
+			t.Errorf("on a phone the redeem error is %.0f px from the Redeem button", gap)
+		}
+		if s := evalIn[string](t, annTab, `document.querySelector('#status').textContent`); s != "" {
+			t.Errorf("the page-wide status box says %q as well", s)
+		}
+		annTab.shot(t, "dashboard-redeem-error")
+	})
+
+	t.Run("the user-menu widget opens on screen at the right edge of a phone", func(t *testing.T) {
+		menuTab := b.tab("menu")
+		menuTab.do(t, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		menuTab.open(t, sample.URL+"/", "#menu summary")
+		evalIn[bool](t, menuTab, `(document.querySelector('#menu').style.cssText = "position: absolute; right: 4px; top: 4px", true)`)
+		menuTab.do(t, chromedp.Click(`#menu summary`), chromedp.WaitVisible(`.loginsign-menu-panel`))
+		r := evalIn[[]float64](t, menuTab, `(() => { const r = document.querySelector('.loginsign-menu-panel').getBoundingClientRect(); return [r.left, r.right, innerWidth]; })()`)
+		if r[0] < 0 || r[1] > r[2] {
+			t.Errorf("the open user menu spans %.0f–%.0f px in a %.0f px viewport", r[0], r[1], r[2])
+		}
+	})
 }
 
 // expectFieldError waits until the control #id is marked invalid, is described by an error

@@ -85,7 +85,7 @@
       });
     });
     if (!rows.length) { fill("licenses", h("p", { class: "empty" }, conns.length ? "No licenses yet. Redeem a code below." : "Licenses appear here once you use an app.")); return; }
-    fill("licenses", h("div", { class: "table-wrap" }, h("table", null,
+    fill("licenses", h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Your licenses" }, h("table", null,
       h("thead", null, h("tr", null, ["App", "License", "Code", "State", "Expires"].map(function (t) { return h("th", { scope: "col" }, t); }))),
       h("tbody", null, rows))));
   }

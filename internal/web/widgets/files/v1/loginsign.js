@@ -172,7 +172,9 @@
       img.src = opts.image;
       s.appendChild(img);
     } else {
-      s.appendChild(el("span", "loginsign-avatar", name.charAt(0).toUpperCase()));
+      var initial = el("span", "loginsign-avatar", name.charAt(0).toUpperCase());
+      initial.setAttribute("aria-hidden", "true");
+      s.appendChild(initial);
     }
     s.appendChild(el("span", "loginsign-menu-name", name));
     d.appendChild(s);
@@ -192,6 +194,13 @@
       panel.appendChild(out);
     }
     d.appendChild(panel);
+    // Keep the open panel on screen: it opens towards whichever side has room.
+    d.addEventListener("toggle", function () {
+      if (!d.open) return;
+      panel.classList.remove("loginsign-menu-end");
+      var r = panel.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+      if (r.right > vw - 8) panel.classList.add("loginsign-menu-end");
+    });
     host.textContent = "";
     host.appendChild(d);
     return d;
