@@ -264,6 +264,7 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.do(t, chromedp.Click(`//tr[td[contains(., "Ann Example")]]//button[text()="Email…"]`), chromedp.WaitVisible(`#app-email-`+ann.ID))
 		devTab.do(t, chromedp.SendKeys(`#app-email-`+ann.ID, "ann@corp.example"), chromedp.Click(`//input[@id="app-email-`+ann.ID+`"]/ancestor::form//button`))
 		devTab.waitFor(t, `document.querySelector('#app-email-`+ann.ID+`').closest('form').querySelector('.form-status').textContent === "Saved."`)
+		devTab.waitFor(t, `[...document.querySelectorAll('tr[data-user]')].some(tr => tr.textContent.includes("Ann Example") && tr.querySelector('[data-email]').textContent.includes("your record: ann@corp.example"))`)
 		devTab.do(t, chromedp.Click(`//input[@id="sync-email-`+ann.ID+`"]/ancestor::form//button`))
 		devTab.expectFieldError(t, "sync-email-"+ann.ID)
 		devTab.do(t, chromedp.SendKeys(`#sync-email-`+ann.ID, "ann.new@example.com"), chromedp.Click(`//input[@id="sync-email-`+ann.ID+`"]/ancestor::form//button`))

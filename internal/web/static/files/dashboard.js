@@ -57,7 +57,7 @@
         LS.icon(c.application),
         h("div", { class: "grow" },
           h("strong", null, c.application.name),
-          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + c.loginCount + " sign-ins · since " + LS.date(c.joinedAt)),
+          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + LS.plural(c.loginCount, "sign-in") + " · since " + LS.date(c.joinedAt)),
           h("div", { class: "small" }, "Sees: " + (sees.length ? sees.join(" · ") : "your LoginSign ID")),
           h("label", { class: "choice small", for: "mute-" + c.id }, mute, "Mute mail from this app")),
         LS.confirmButton("Remove", "Confirm removal", "small", async function () {

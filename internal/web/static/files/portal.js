@@ -446,6 +446,7 @@
         LS.busy(recForm, async function () {
           var d = (await gql(Q.updateDevEmail, { app: id, id: u.id, input: { appEmail: rec.value.trim() } })).updateAppConnection;
           u.developerEmail = d.developerEmail;
+          fill(tr.cells[2], emailCell(u));
         }, function () { return rec.value.trim() ? "Saved." : "Cleared."; });
       });
       var ask = h("input", { type: "email", id: "sync-email-" + u.id, required: true, autocomplete: "off" });
@@ -463,6 +464,10 @@
       rec.focus();
     }
 
+    function emailCell(u) {
+      return [u.email && u.email !== "-" ? u.email : "—", u.developerEmail ? h("div", { class: "small muted" }, "your record: " + u.developerEmail) : null];
+    }
+
     async function load() {
       var d;
       try { d = (await gql(Q.users, { id: id, filter: filter(), first: 25, after: cursors[pageNo] })).application.users; }
@@ -470,7 +475,7 @@
       fill("user-count", LS.plural(d.totalCount, "user"));
       fill("users-table", table(["Global ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
         var tr = h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"),
-          h("td", null, u.email && u.email !== "-" ? u.email : "—", u.developerEmail ? h("div", { class: "small muted" }, "your record: " + u.developerEmail) : null),
+          h("td", { "data-email": "" }, emailCell(u)),
           h("td", null, u.blocked ? h("span", { class: "badge danger" }, "blocked") : u.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge" }, "inactive"),
             u.emailMuted ? h("span", { class: "badge warn" }, "muted") : null),
           h("td", null, LS.num(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
