@@ -308,6 +308,15 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		if r[0] < 0 || r[1] > r[2] {
 			t.Errorf("the open user menu spans %.0f–%.0f px in a %.0f px viewport", r[0], r[1], r[2])
 		}
+		// The widget itself passes axe-core (the sample page around it is the test's own).
+		found, err := chromedp.Run(menuTab.ctx, chromedp.Evaluate[[]string](`axe.run(document.querySelector('#menu'), {resultTypes: ["violations"], preload: false,
+			rules: {"label-content-name-mismatch": {enabled: true}}}).then(r => r.violations.map(v => v.id + ": " + v.help))`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("axe-core on the user menu: %v", err)
+		}
+		if len(found) > 0 {
+			t.Errorf("axe-core on the user-menu widget: %v", found)
+		}
 	})
 }
 

@@ -198,7 +198,7 @@
       var f = err.field || (typeof opts.field === "function" ? opts.field(err) : opts.field);
       if (!f && isForm && opts.field !== false) { var t = textControls(target); if (t.length === 1) f = t[0]; }
       if (f && document.contains(f)) fieldError(f, err.message);
-      else report(document.contains(box) ? box : statusFor(target), err.message, "error");
+      else report(document.contains(box) ? box : document.contains(target) ? statusFor(target) : document.getElementById("status"), err.message, "error");
       return undefined;
     }
     if (ok) {

@@ -172,7 +172,10 @@
       img.src = opts.image;
       s.appendChild(img);
     } else {
-      var initial = el("span", "loginsign-avatar", name.charAt(0).toUpperCase());
+      // The initial is drawn by CSS (data-initial), so the summary's visible text is the name
+      // alone and matches its accessible name.
+      var initial = el("span", "loginsign-avatar");
+      initial.setAttribute("data-initial", name.charAt(0).toUpperCase());
       initial.setAttribute("aria-hidden", "true");
       s.appendChild(initial);
     }
