@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"loginsign/ent"
+	"loginsign/ent/licensecode"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/portal"
@@ -296,6 +297,30 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 			t.Errorf("the page-wide status box says %q as well", s)
 		}
 		annTab.shot(t, "dashboard-redeem-error")
+
+		// A good code: redeemed, and the code field is no longer marked invalid.
+		lc, err := ls.db.LicenseCode.Query().Where(licensecode.ApplicationID(appID), licensecode.StateEQ(licensecode.StateUNUSED)).First(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		annTab.clear(t, "#redeem-code")
+		annTab.do(t, chromedp.SendKeys(`#redeem-code`, lc.Code), chromedp.Click(`#redeem-form button[type=submit]`))
+		annTab.waitFor(t, `document.querySelector('#redeem-form .form-status').textContent === "Code redeemed." && !document.querySelector('#redeem-code[aria-invalid]') && !document.querySelector('.field-error')`)
+		annTab.waitFor(t, `document.querySelector('#licenses').textContent.includes("`+lc.Code+`")`)
+	})
+
+	t.Run("licenses: deleting a variant whose codes are in use asks before ending those licenses", func(t *testing.T) {
+		devTab.open(t, ls.URL+"/portal/licenses?app="+appID, `[data-variant="Pro Plus"] [data-counts]`)
+		devTab.waitFor(t, `document.querySelector('[data-variant="Pro Plus"] [data-counts]').textContent.includes("1 active")`)
+		devTab.do(t, chromedp.Click(`//li[@data-variant="Pro Plus"]//button[text()="Delete"]`), chromedp.Click(`//li[@data-variant="Pro Plus"]//button[text()="Confirm delete"]`))
+		devTab.waitFor(t, `document.querySelector('#variants .form-status .alert.warn')`)
+		if n, _ := ls.db.LicenseVariant.Query().Count(ctx); n != 1 {
+			t.Fatalf("%d variants after a refused delete, want 1", n)
+		}
+		devTab.shot(t, "portal-licenses-delete-in-use")
+		devTab.do(t, chromedp.Click(`//button[text()="Delete Pro Plus and its codes"]`), chromedp.Click(`//button[text()="Confirm: end those licenses"]`))
+		devTab.waitFor(t, `document.querySelector('#variants .form-status').textContent === "Pro Plus and its codes were deleted." && !document.querySelector('[data-variant]')`)
+		devTab.waitFor(t, `document.querySelector('[data-slot="code-count"]').textContent === "0 codes"`)
 	})
 
 	t.Run("the user-menu widget opens on screen at the right edge of a phone", func(t *testing.T) {

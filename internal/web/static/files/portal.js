@@ -14,7 +14,7 @@
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
     update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
     deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
-    deleteVariant: "mutation DeleteVariant($app: ID!, $id: ID!) { deleteLicenseVariant(applicationId: $app, id: $id) }",
+    deleteVariant: "mutation DeleteVariant($app: ID!, $id: ID!, $force: Boolean!) { deleteLicenseVariant(applicationId: $app, id: $id, force: $force) }",
     rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { secret } }",
     rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
     checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
@@ -586,6 +586,24 @@
       name.focus();
     }
 
+    // deleteVariant deletes v; while people hold active codes of it, it says so and offers to
+    // delete it anyway (which ends those licenses) instead of failing.
+    async function deleteVariant(v, force) {
+      try { await gql(Q.deleteVariant, { app: id, id: v.id, force: force }); }
+      catch (e) {
+        if (e.code !== "variant_has_active_codes") throw e;
+        var n = v.codeCounts ? v.codeCounts.active : 0;
+        var m = LS.report(variantStatus, n ? v.name + " has " + LS.plural(n, "active code") + "." : v.name + " has active codes.", "warn");
+        m.setAttribute("role", "alert");
+        m.append(" Deleting " + v.name + " also ends those licenses for the people who hold them. ",
+          LS.confirmButton("Delete " + v.name + " and its codes", "Confirm: end those licenses", "small", function () { return deleteVariant(v, true); },
+            v.name + " and its codes were deleted.", { at: variantStatus }));
+        return false;
+      }
+      await Promise.all([loadVariants(), loadCodes()]);
+      return true;
+    }
+
     async function loadVariants() {
       try { variants = (await gql(Q.variants, { id: id })).application.licenseVariants || []; } catch (e) { failed("variants", e); return; }
       fill("variants", variants.length ? h("ul", { class: "list" }, variants.map(function (v) {
@@ -594,7 +612,8 @@
           h("span", { class: "small muted", "data-counts": "" }, LS.num(c.unused) + " unused · " + LS.num(c.active) + " active · " + LS.num(c.expired) + " expired"),
           h("div", { class: "row" },
             h("button", { type: "button", class: "small", onclick: function () { variantEditor(v, li); } }, "Edit"),
-            LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteVariant, { app: id, id: v.id }); await Promise.all([loadVariants(), loadCodes()]); }, v.name + " was deleted.", { at: variantStatus })));
+            LS.confirmButton("Delete", "Confirm delete", "small", function () { return deleteVariant(v, false); },
+              function (done) { return done ? v.name + " was deleted." : null; }, { at: variantStatus })));
         return li;
       })) : h("p", { class: "empty" }, "No variants yet. Add one to generate codes."));
       [gVariant, uVariant].forEach(function (sel) {
