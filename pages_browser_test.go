@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -84,12 +85,12 @@ func (a *sampleApp) home(w http.ResponseWriter, r *http.Request) {
 <title>Sample Notes</title><script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
 <body><header><h1>Sample Notes</h1>
 <div id="menu" data-loginsign-user-menu data-name="Ann Example" data-global-id="AB1234" data-logout-url="/logout"></div></header>
-<p>Sign in to keep your notes.</p>
+<main><p>Sign in to keep your notes.</p>
 <div id="signin" data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="large" data-shape="pill"></div>
 <p>Other looks:</p>
 <div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-size="small" data-theme="dark" data-label="Continue with LoginSign"></div>
 <div data-loginsign-button data-client-id="%[2]s" data-redirect-uri="%[3]s" data-shape="circle" data-mode="popup"></div>
-</body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
+</main></body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
 }
 
 func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
@@ -99,8 +100,8 @@ func (a *sampleApp) embedded(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sample Notes: sign in</title>
 <script src="%[1]s/widgets/v1/loginsign.js" async></script></head>
-<body><h1>Sample Notes</h1>
-<div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div>
+<body><main><h1>Sample Notes</h1>
+<div id="login" data-loginsign-login-page data-client-id="%[2]s" data-redirect-uri="%[3]s"></div></main>
 <div id="banner" data-loginsign-banner data-client-id="%[2]s" data-redirect-uri="%[3]s" data-position="bottom-right"></div>
 </body></html>`, html.EscapeString(a.loginURL), html.EscapeString(id), html.EscapeString(a.RedirectURI()))
 }
@@ -174,6 +175,34 @@ func (ls *liveServer) signInByCookie(t *testing.T, tb *tab, userID string) {
 	})
 }
 
+// codeRE finds the 6-digit code ("123 456") in a sign-in mail.
+var codeRE = regexp.MustCompile(`\b(\d{3}) (\d{3})\b`)
+
+// mailCode waits until n sign-in mails went to to and returns the code of the last one.
+func (ls *liveServer) mailCode(t *testing.T, to string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		var last string
+		count := 0
+		for _, m := range ls.Mail.Messages() {
+			if containsFold(m.To, to) {
+				count++
+				last = m.Text
+			}
+		}
+		if count >= n {
+			if c := codeRE.FindStringSubmatch(last); c != nil {
+				return c[1] + c[2]
+			}
+			t.Fatalf("the sign-in mail has no code:\n%s", last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%d mail(s) to %s did not arrive", n, to)
+	return ""
+}
+
 // graphQLFields lists the root fields the server's schema has, so steps that need an API that
 // has not landed yet can say so precisely.
 func (ls *liveServer) graphQLFields(t *testing.T) map[string]bool {
@@ -220,7 +249,7 @@ func requireAPI(t *testing.T, have map[string]bool, names ...string) {
 		}
 	}
 	if len(missing) > 0 {
-		t.Skipf("waiting for GraphQL %s on main", strings.Join(missing, ", "))
+		t.Fatalf("the schema lacks GraphQL %s", strings.Join(missing, ", "))
 	}
 }
 
@@ -415,7 +444,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if n := evalIn[int](t, personTab, `document.querySelectorAll('a.loginsign-btn').length`); n != 3 {
 			t.Fatalf("%d login buttons rendered, want 3", n)
 		}
-		if got := evalIn[string](t, personTab, `document.querySelector('#menu summary').getAttribute('aria-label')`); got != "Account menu for Ann Example" {
+		if got := evalIn[string](t, personTab, `document.querySelector('#menu summary').getAttribute('aria-label')`); got != "Ann Example, account menu" {
 			t.Fatalf("user menu label %q", got)
 		}
 		if stored == "" {
@@ -445,7 +474,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("embedded login page continues in the top window", func(t *testing.T) {
 		if !ls.routeExists(t, "/login") {
-			t.Skip("waiting for the sign-in pages on main")
+			t.Fatal("GET /login answers 404")
 		}
 		visitor := b.tab("visitor")
 		visitor.open(t, sample.SameSiteURL+"/embedded", "#login iframe")
@@ -492,13 +521,14 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	var signedIn bool
 	t.Run("person signs in through the Login Button and consents", func(t *testing.T) {
 		if !ls.routeExists(t, "/oauth/authorize?client_id="+clientID) || !ls.routeExists(t, "/login") {
-			t.Skip("waiting for the sign-in pages (/oauth/authorize, /login) on main")
+			t.Fatal("/oauth/authorize or /login answers 404")
 		}
 		personTab.open(t, sample.URL+"/", "#signin a.loginsign-btn")
 		personTab.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`input[type=email]`))
 		personTab.shot(t, "signin-email")
 		personTab.do(t, chromedp.SendKeys(`input[type=email]`, person.Email), chromedp.Submit(`input[type=email]`))
 		link := ls.nextLink(t, person.Email)
+		personTab.waitFor(t, `document.querySelector('#sent-to') && document.querySelector('#sent-to').textContent === "`+person.Email+`"`)
 		personTab.shot(t, "signin-link-sent")
 		personTab.open(t, link, "button[type=submit]")
 		personTab.shot(t, "signin-magic-link")
@@ -525,7 +555,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("popup mode signs in in a popup that lands on the redirect URI", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		personTab.open(t, sample.URL+"/", `a.loginsign-btn[data-loginsign-mode="popup"]`)
 		popup := chromedp.WaitNewTarget(personTab.ctx, func(info *target.Info) bool { return true })
@@ -558,9 +588,6 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			ls.signInByCookie(t, personTab, person.ID)
 		}
-		if !ls.routeExists(t, "/oauth/authorize?client_id="+clientID) {
-			personTab.allow("/oauth/authorize?") // the banner's click lands there; the page is not on main yet
-		}
 		personTab.open(t, sample.SameSiteURL+"/embedded", "#banner iframe.loginsign-banner")
 		personTab.waitFor(t, `!document.querySelector('#banner iframe').classList.contains('loginsign-pending')`)
 		personTab.shot(t, "widgets-banner")
@@ -585,7 +612,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("developer sees the person in the users table", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "application")
 		devTab.measure(t, "portal-users", ls.URL+"/portal/users?app="+clientID, "#users")
@@ -623,7 +650,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person redeems a code in the dashboard", func(t *testing.T) {
 		if !signedIn || code == "" {
-			t.Skip("needs the sign-in and the generated codes above")
+			t.Fatal("the sign-in or the generated codes above failed")
 		}
 		requireAPI(t, api, "redeemLicenseCode")
 		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#redeem-form")
@@ -672,7 +699,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person accepts the proposal on the app's consent page", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "refusePendingLink")
 		personTab.open(t, ls.URL+"/dashboard", "#apps")
@@ -706,7 +733,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person mutes mail and adds an address", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "setConnectionEmailMuted", "addAlternativeEmail", "makePrimaryEmail")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
@@ -727,7 +754,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("app asks to change the person's address and the person confirms", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		u, err := ls.identity.User(ctx, person.ID)
 		if err != nil {
@@ -799,6 +826,14 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		devTab.darkShot(t, "portal-licenses")
 		devTab.measure(t, "playground", ls.URL+"/playground", ".graphiql-container")
+		// It opens on the saved analytics example, which runs as the signed-in developer.
+		devTab.waitFor(t, `document.querySelector('.graphiql-query-editor') && document.querySelector('.graphiql-query-editor').innerText.includes("query MyAnalytics")`)
+		devTab.do(t, chromedp.Click(`.graphiql-execute-button`))
+		devTab.waitFor(t, `document.querySelector('.graphiql-response') && document.querySelector('.graphiql-response').innerText.includes('"data"')`)
+		if got := evalIn[string](t, devTab, `document.querySelector('.graphiql-response').innerText`); !strings.Contains(got, "Sample Notes") || strings.Contains(got, `"errors"`) {
+			t.Fatalf("the example query answered:\n%s", got)
+		}
+		devTab.shot(t, "playground-example")
 		// The schema loaded: the documentation explorer lists the root types.
 		devTab.do(t, chromedp.Click(`[aria-label*="Documentation Explorer"]`))
 		devTab.waitFor(t, `document.body.innerText.includes("Root Types")`)
@@ -807,7 +842,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person removes the app and the app hears connection_deleted", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "removeConnection")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] button")
@@ -822,7 +857,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person signs out everywhere else", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "signOutOtherSessions")
 		if _, err := ls.identity.Sessions.Create(ctx, person.ID, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1", "192.0.2.7"); err != nil {
@@ -834,6 +869,119 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.waitFor(t, `document.querySelectorAll('#sessions li').length === 1 && document.querySelector('#sessions').textContent.includes("this browser")`)
 	})
 
+	t.Run("check your email: resend counts down, the 6-digit code signs in", func(t *testing.T) {
+		ls.oauth.Config.ResendAfter = 3 * time.Second
+		defer func() { ls.oauth.Config.ResendAfter = 30 * time.Second }()
+		const who = "cody@example.com"
+		tb := b.tab("code")
+		tb.allow("status of 400")
+		tb.open(t, sample.URL+"/", "#signin a.loginsign-btn")
+		tb.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`input[type=email]`),
+			chromedp.SendKeys(`input[type=email]`, who), chromedp.Submit(`input[type=email]`))
+		tb.waitFor(t, `document.querySelector('#sent-to') && document.querySelector('#sent-to').textContent === "`+who+`"`)
+		first := ls.mailCode(t, who, 1)
+		if !evalIn[bool](t, tb, `document.querySelector('#resend').disabled && /in \d+ s/.test(document.querySelector('#resend-countdown').textContent)`) {
+			t.Error("the resend button does not count down")
+		}
+		tb.shot(t, "signin-check-email")
+		// Resend once the countdown is over: a new link and code; the first code is void.
+		tb.waitFor(t, `!document.querySelector('#resend').disabled`)
+		tb.do(t, chromedp.Click(`#resend`))
+		tb.waitFor(t, `location.hash === "#resent" && document.querySelector('#resend').disabled`)
+		second := ls.mailCode(t, who, 2)
+		if first == second {
+			t.Log("the new code equals the old one by chance")
+		}
+		wrong := "000000"
+		if second == wrong {
+			wrong = "111111"
+		}
+		tb.do(t, chromedp.SendKeys(`#code`, wrong), chromedp.Submit(`#code`))
+		tb.waitFor(t, `document.querySelector('#code-error') && document.querySelector('#code').getAttribute('aria-invalid') === "true"`)
+		if msg := evalIn[string](t, tb, `document.querySelector('#code-error').textContent`); !strings.Contains(msg, "4 attempts left") {
+			t.Errorf("a wrong code says %q", msg)
+		}
+		tb.shot(t, "signin-code-wrong")
+		tb.do(t, chromedp.SendKeys(`#code`, second[:3]+" "+second[3:]), chromedp.Submit(`#code`))
+		tb.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") || document.querySelector('button[value=allow]')`)
+		if evalIn[bool](t, tb, `!!document.querySelector('button[value=allow]')`) {
+			tb.do(t, chromedp.Click(`button[value=allow]`))
+		}
+		tb.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
+	})
+
+	var usedLink string
+	t.Run("link opened on another device: approving it signs in the first tab", func(t *testing.T) {
+		const who = "dora@example.com"
+		first := b.tab("first device")
+		other := b.tab("other device")
+		other.allow("status of 400")
+		first.open(t, sample.URL+"/", "#signin a.loginsign-btn")
+		first.do(t, chromedp.Click(`#signin a.loginsign-btn`), chromedp.WaitVisible(`input[type=email]`),
+			chromedp.SendKeys(`input[type=email]`, who), chromedp.Submit(`input[type=email]`))
+		first.waitFor(t, `document.querySelector('#match')`)
+		match := first.text(t, "#match")
+		usedLink = ls.nextLink(t, who)
+		other.open(t, usedLink, "#approve-form")
+		other.shot(t, "signin-magic-link-other-device")
+		wrong := "10"
+		if match == wrong {
+			wrong = "11"
+		}
+		other.do(t, chromedp.SendKeys(`#match`, wrong), chromedp.Click(`#approve`))
+		other.waitFor(t, `document.querySelector('#match-error') && document.querySelector('#match').getAttribute('aria-invalid') === "true"`)
+		other.do(t, chromedp.SetValue(`#match`, match), chromedp.Click(`#approve`))
+		other.waitFor(t, `document.querySelector('#approved')`)
+		other.shot(t, "signin-approved-on-other-device")
+		// The first tab moves on by itself: consent, then back at the app.
+		first.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") || document.querySelector('button[value=allow]')`)
+		if evalIn[bool](t, first, `!!document.querySelector('button[value=allow]')`) {
+			first.do(t, chromedp.Click(`button[value=allow]`))
+		}
+		first.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
+		// The other device was not signed in.
+		other.open(t, ls.URL+"/dashboard", "input[type=email]")
+	})
+
+	t.Run("link opened on another device: signing in there tells the first tab", func(t *testing.T) {
+		const who = "dora@example.com"
+		first := b.tab("first device again")
+		other := b.tab("signs in on the other device")
+		first.open(t, ls.URL+"/login", "input[type=email]")
+		first.do(t, chromedp.SendKeys(`input[type=email]`, who), chromedp.Submit(`input[type=email]`))
+		first.waitFor(t, `document.querySelector('#sent-to')`)
+		link := ls.nextLink(t, who)
+		other.open(t, link, "#sign-in-here")
+		other.do(t, chromedp.Click(`#sign-in-here`))
+		other.waitFor(t, `location.pathname === "/dashboard"`)
+		first.waitFor(t, `!document.querySelector('#waiting-status').hidden && document.querySelector('#waiting-status').textContent.includes("other device")`)
+		first.shot(t, "signin-waiting-signed-in-elsewhere")
+
+		// Each error page offers the next step. A used link: a new link to the same address,
+		// back to the app, and for a person signed in here, continue as them.
+		other.allow("status of 410")
+		other.open(t, usedLink, "#new-link-form")
+		if v := evalIn[string](t, other, `document.querySelector('#email').value`); v != who {
+			t.Errorf("the used link's page prefills %q, want %s", v, who)
+		}
+		if got := evalIn[string](t, other, `document.querySelector('#signed-in-as').textContent + "|" + document.querySelector('#continue').getAttribute('href')`); !strings.Contains(got, who) || !strings.HasSuffix(got, "|/dashboard") {
+			t.Errorf("signed-in next step: %q", got)
+		}
+		if href := evalIn[string](t, other, `document.querySelector('#back-to-app').href`); !strings.HasPrefix(href, sample.URL) {
+			t.Errorf("back to the app goes to %q", href)
+		}
+		other.shot(t, "signin-link-used-signed-in")
+		fresh := b.tab("used link, signed out")
+		fresh.allow("status of 410")
+		fresh.open(t, usedLink, "#new-link-form")
+		if evalIn[bool](t, fresh, `!!document.querySelector('#signed-in-as')`) {
+			t.Error("a signed-out browser is told it is signed in")
+		}
+		fresh.shot(t, "signin-link-used")
+		fresh.do(t, chromedp.Click(`#new-link-form button[type=submit]`))
+		fresh.waitFor(t, `document.querySelector('#sent-to') && document.querySelector('#sent-to').textContent === "`+who+`"`)
+	})
+
 	t.Run("error and sign-out pages", func(t *testing.T) {
 		errTab := b.tab("errors")
 		errTab.allow("status of 400")
@@ -841,7 +989,19 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		errTab.measure(t, "signin (/login)", ls.URL+"/login", "input[type=email]")
 		errTab.open(t, ls.URL+"/oauth/authorize?client_id=app_unknown&response_type=code&redirect_uri=https%3A%2F%2Fapp.example%2Fcb", "main")
 		errTab.shot(t, "signin-error-unknown-app")
-		errTab.open(t, ls.URL+"/login/magic?token=lsml_expired", "main")
+		errTab.measure(t, "home (/)", ls.URL+"/", "main h1")
+		errTab.shot(t, "home")
+		errTab.allow("status of 404")
+		errTab.measure(t, "not found (404)", ls.URL+"/no-such-page", "main h1")
+		if h := errTab.text(t, "main h1"); h != "Page not found" {
+			t.Errorf("404 page says %q", h)
+		}
+		errTab.shot(t, "not-found")
+		// A link that never existed: a new link, the address to be typed.
+		errTab.open(t, ls.URL+"/login/magic?token=lsml_expired", "#new-link-form")
+		if v := evalIn[string](t, errTab, `document.querySelector('#email').value`); v != "" {
+			t.Errorf("the garbage link's page prefills %q", v)
+		}
 		errTab.shot(t, "signin-magic-link-invalid")
 		personTab.open(t, ls.URL+"/logout", "main")
 		personTab.shot(t, "signout")
@@ -849,7 +1009,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("person deletes the account", func(t *testing.T) {
 		if !signedIn {
-			t.Skip("needs the sign-in above")
+			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "deleteAccount")
 		personTab.open(t, ls.URL+"/dashboard", "#delete-form")

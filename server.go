@@ -311,7 +311,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
-	s.pageRoutes(mux)
+	errorPage := s.pageRoutes(mux)
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
 	// The link of an address-verification mail (dashboard → alternative emails).
@@ -324,7 +324,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, api.EmailChangeCancel)
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
-	var h http.Handler = httpx.APIErrors(mux)
+	var h http.Handler = httpx.ErrorPages(mux, errorPage)
 	h = guardEdge(h)
 	h = api.Sessions(h)
 	cop := http.NewCrossOriginProtection()
@@ -460,7 +460,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	defer func() { stopWorker(); <-workerDone }()
 	log.Info("LoginSign is running",
 		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
-		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql")
+		"home", cfg.BaseURL+"/", "login", cfg.BaseURL+"/login", "dashboard", cfg.BaseURL+"/dashboard",
+		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql",
+		"docs", cfg.BaseURL+"/docs")
 
 	if cfg.Runtime.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.Runtime.DebugAddr, log)

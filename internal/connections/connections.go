@@ -6,6 +6,7 @@ package connections
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"loginsign/ent"
@@ -87,27 +88,42 @@ const aliasLength = 8
 // NewAlias returns a relay address on relayDomain that no connection holds and that was never
 // retired, retrying on collision. It reads through tx so that it sees the transaction's rows.
 func NewAlias(ctx context.Context, tx *ent.Tx, relayDomain string) (string, error) {
+	return ProposeAlias(ctx, tx.Client(), relayDomain)
+}
+
+// ProposeAlias is NewAlias read through c: an address that is free now, to be shown (the
+// consent page names the exact alias an app will get) and later claimed with Create.
+func ProposeAlias(ctx context.Context, c *ent.Client, relayDomain string) (string, error) {
 	if relayDomain == "" {
 		return "", fmt.Errorf("connections.NewAlias: relay domain is not configured")
 	}
 	for range 10 {
 		addr := ids.RandomLower(aliasLength) + "@" + relayDomain
-		held, err := tx.AppConnection.Query().Where(appconnection.AliasEmail(addr)).Exist(ctx)
+		free, err := AliasFree(ctx, c, addr)
 		if err != nil {
-			return "", fmt.Errorf("checking alias: %w", err)
+			return "", err
 		}
-		if held {
-			continue
-		}
-		retired, err := tx.RetiredAlias.Query().Where(retiredalias.Address(addr)).Exist(ctx)
-		if err != nil {
-			return "", fmt.Errorf("checking retired aliases: %w", err)
-		}
-		if !retired {
+		if free {
 			return addr, nil
 		}
 	}
 	return "", fmt.Errorf("connections.NewAlias: no free alias after 10 attempts")
+}
+
+// AliasFree reports whether no connection holds addr and it was never retired.
+func AliasFree(ctx context.Context, c *ent.Client, addr string) (bool, error) {
+	held, err := c.AppConnection.Query().Where(appconnection.AliasEmail(addr)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checking alias: %w", err)
+	}
+	if held {
+		return false, nil
+	}
+	retired, err := c.RetiredAlias.Query().Where(retiredalias.Address(addr)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checking retired aliases: %w", err)
+	}
+	return !retired, nil
 }
 
 // Create links userID to appID inside tx with a fresh alias on relayDomain (see NewAlias):
@@ -116,9 +132,27 @@ func NewAlias(ctx context.Context, tx *ent.Tx, relayDomain string) (string, erro
 // A connection that already exists answers a Conflict from the unique (user, application)
 // index; callers look it up first.
 func Create(ctx context.Context, tx *ent.Tx, userID, appID, relayDomain string, now time.Time, set ...func(*ent.AppConnectionCreate)) (*ent.AppConnection, error) {
-	alias, err := NewAlias(ctx, tx, relayDomain)
-	if err != nil {
-		return nil, err
+	return CreateWithAlias(ctx, tx, userID, appID, relayDomain, "", now, set...)
+}
+
+// CreateWithAlias is Create that claims proposed (from ProposeAlias, on relayDomain) when it
+// is still free, and a fresh alias otherwise.
+func CreateWithAlias(ctx context.Context, tx *ent.Tx, userID, appID, relayDomain, proposed string, now time.Time, set ...func(*ent.AppConnectionCreate)) (*ent.AppConnection, error) {
+	alias := ""
+	if proposed != "" && relayDomain != "" && strings.HasSuffix(proposed, "@"+relayDomain) {
+		free, err := AliasFree(ctx, tx.Client(), proposed)
+		if err != nil {
+			return nil, err
+		}
+		if free {
+			alias = proposed
+		}
+	}
+	if alias == "" {
+		var err error
+		if alias, err = NewAlias(ctx, tx, relayDomain); err != nil {
+			return nil, err
+		}
 	}
 	c := tx.AppConnection.Create().
 		SetUserID(userID).

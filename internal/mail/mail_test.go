@@ -56,7 +56,7 @@ func TestSMTPDeliversTextAndHTMLWithExtractableLink(t *testing.T) {
 	srv := mailtest.Start(t)
 	s := newSender(t, mail.Config{URL: srv.URL()})
 
-	if err := s.Send(context.Background(), mail.MagicLink("Ann <ann@example.com>", link, "", 15*time.Minute)); err != nil {
+	if err := s.Send(context.Background(), mail.MagicLink("Ann <ann@example.com>", link, "", "", 15*time.Minute)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	e := srv.Next(t, 5*time.Second)
@@ -267,7 +267,7 @@ func TestOutboxWritesSortableFilesAndNeverLogsTheBody(t *testing.T) {
 	})
 
 	for _, to := range []string{"first@example.com", "second@example.com", "third@example.com"} {
-		if err := s.Send(context.Background(), mail.MagicLink(to, link, "Acme", 10*time.Minute)); err != nil {
+		if err := s.Send(context.Background(), mail.MagicLink(to, link, "", "Acme", 10*time.Minute)); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
 	}

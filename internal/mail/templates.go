@@ -24,7 +24,9 @@ var (
 // MagicLink is the sign-in mail. Its text part carries link as a plain absolute URL on a line
 // of its own; the HTML part shows it as a button. appName, when not empty, names the app the
 // person is signing in to ("Sign in to <App> with LoginSign"); ttl is how long the link works.
-func MagicLink(to, link, appName string, ttl time.Duration) Message {
+// code, when not empty, is the 6-digit code that may be typed on the "check your email" page
+// instead of opening the link (shown as "123 456").
+func MagicLink(to, link, code, appName string, ttl time.Duration) Message {
 	appName = cleanLine(appName, 100)
 	subject := "Sign in to LoginSign"
 	if appName != "" {
@@ -35,6 +37,7 @@ func MagicLink(to, link, appName string, ttl time.Duration) Message {
 		"App":     appName,
 		"Link":    cleanLine(link, 4096),
 		"TTL":     humanDuration(ttl),
+		"Code":    spacedCode(code),
 	}
 	return render(to, subject, "magic_link", data)
 }
@@ -49,6 +52,15 @@ func VerifyEmail(to, link string) Message {
 		"Address": cleanLine(to, 254),
 	}
 	return render(to, subject, "verify_email", data)
+}
+
+// spacedCode writes a 6-digit code as "123 456", easier to read and type.
+func spacedCode(code string) string {
+	code = cleanLine(code, 6)
+	if len(code) != 6 {
+		return code
+	}
+	return code[:3] + " " + code[3:]
 }
 
 // render executes the text and HTML templates of name. The templates are embedded and take

@@ -14,15 +14,29 @@ func TestMagicLinkSubjectNamesTheApp(t *testing.T) {
 		{"Acme Notes", "Sign in to Acme Notes with LoginSign"},
 		{"Evil\r\nBcc: x@y", "Sign in to Evil  Bcc: x@y with LoginSign"},
 	} {
-		m := mail.MagicLink("a@example.com", link, tc.app, 15*time.Minute)
+		m := mail.MagicLink("a@example.com", link, "", tc.app, 15*time.Minute)
 		if m.Subject != tc.want {
 			t.Errorf("app %q: Subject = %q, want %q", tc.app, m.Subject, tc.want)
 		}
 	}
 }
 
+// The code is printed in both parts, spaced for reading; the HTML has no fixed-width layout.
+func TestMagicLinkCode(t *testing.T) {
+	m := mail.MagicLink("a@example.com", link, "123456", "", 15*time.Minute)
+	if !strings.Contains(m.Text, "123 456") || !strings.Contains(m.HTML, "123 456") {
+		t.Errorf("the code is not in the mail:\n%s", m.Text)
+	}
+	if strings.Contains(m.HTML, `width="480"`) || !strings.Contains(m.HTML, "max-width:480px") {
+		t.Errorf("the HTML layout is not fluid:\n%s", m.HTML)
+	}
+	if m := mail.MagicLink("a@example.com", link, "", "", 15*time.Minute); strings.Contains(m.Text, "code") {
+		t.Errorf("a mail without a code mentions one:\n%s", m.Text)
+	}
+}
+
 func TestMagicLinkText(t *testing.T) {
-	m := mail.MagicLink("a@example.com", link, "Acme", 15*time.Minute)
+	m := mail.MagicLink("a@example.com", link, "", "Acme", 15*time.Minute)
 	if !strings.Contains(m.Text, "\n"+link+"\n") {
 		t.Errorf("link not on a line of its own:\n%s", m.Text)
 	}
@@ -35,7 +49,7 @@ func TestMagicLinkText(t *testing.T) {
 }
 
 func TestTemplatesEscapeHTML(t *testing.T) {
-	m := mail.MagicLink("a@example.com", `https://x.test/?a="><script>`, "<b>Acme</b>", time.Hour)
+	m := mail.MagicLink("a@example.com", `https://x.test/?a="><script>`, "", "<b>Acme</b>", time.Hour)
 	for _, bad := range []string{"<b>Acme</b>", "<script>", `"><script`} {
 		if strings.Contains(m.HTML, bad) {
 			t.Errorf("HTML contains unescaped %q:\n%s", bad, m.HTML)

@@ -166,12 +166,20 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, serverError(err)
 	}
-	alias := Address{Value: ShareAlias, Masked: true, Email: "a private address @" + s.Config.RelayDomain}
+	alias := Address{Value: ShareAlias, Masked: true}
 	current := ""
 	if conn != nil {
 		alias.Email, current = conn.AliasEmail, conn.AppEmail
 	} else {
+		// A first connect shows the exact alias the app will get; req keeps it (Continue
+		// saves it with the flow) and Approve claims it.
 		out.FirstConnect = true
+		if req.Alias == "" {
+			if req.Alias, err = connections.ProposeAlias(ctx, s.DB.Client, s.Config.RelayDomain); err != nil {
+				return nil, serverError(err)
+			}
+		}
+		alias.Email = req.Alias
 	}
 	alias.Checked = current == ""
 	out.Addresses = append(out.Addresses, alias)
@@ -265,7 +273,7 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			return nil, (&Error{Code: "email_required", Status: 400,
 				Description: "your LoginSign account needs a valid email address before connecting an app"}).Redirectable()
 		}
-		conn, err = connections.Create(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, now,
+		conn, err = connections.CreateWithAlias(ctx, tx, userID, req.ClientID, s.Config.RelayDomain, req.Alias, now,
 			func(c *ent.AppConnectionCreate) { c.SetAppEmail(appEmail).SetLoginCount(1).SetLastSessionAt(now) })
 		if apperr.Is(err, apperr.Conflict) {
 			return nil, errAliasTaken
@@ -369,6 +377,12 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		screen, err := s.Consent(ctx, req, app, userID)
 		if err != nil {
 			return Next{}, err
+		}
+		if screen.FirstConnect && f.id != "" {
+			// The page names the exact alias: keep it in the flow for Approve to claim.
+			if err := s.saveFlow(ctx, f.id, f); err != nil {
+				return Next{}, err
+			}
 		}
 		return Next{Consent: screen}, nil
 	}

@@ -49,6 +49,9 @@ type AuthorizeRequest struct {
 	// ACRValues are the requested authentication context classes (OpenID Connect acr_values,
 	// voluntary): mfa.ACRMFA asks a person who has a second factor to use it.
 	ACRValues []string `json:"acr_values,omitempty"`
+	// Alias is the relay address the consent page showed for a first connect; approving
+	// claims it (a fresh one if it was taken meanwhile). Set by the server, never parsed.
+	Alias string `json:"alias,omitempty"`
 }
 
 // HasPrompt reports whether p is among the request's prompt values.

@@ -38,6 +38,9 @@ type Config struct {
 	IDTokenTTL time.Duration
 	// MagicLinkTTL bounds a magic link's life. Default 15 minutes.
 	MagicLinkTTL time.Duration
+	// ResendAfter is how long the "check your email" page waits before it may send a new
+	// link (within the login limits). Default 30 seconds.
+	ResendAfter time.Duration
 	// FlowTTL bounds an authorization in progress (sign-in included). Default 30 minutes.
 	FlowTTL time.Duration
 	// KeyPublishLead is how long a new signing key is published before it signs (so that
@@ -88,6 +91,7 @@ func (c *Config) defaults() {
 	if c.MagicLinkTTL > 15*time.Minute {
 		c.MagicLinkTTL = 15 * time.Minute
 	}
+	def(&c.ResendAfter, 30*time.Second)
 	def(&c.FlowTTL, 30*time.Minute)
 	def(&c.KeyPublishLead, time.Hour)
 	if c.RefreshGrace == 0 {

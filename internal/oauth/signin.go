@@ -28,6 +28,8 @@ type Flow struct {
 	// needs that).
 	LoginUserID string `json:"lu,omitempty"`
 	LoginAt     int64  `json:"la,omitempty"`
+	// id is the flow's id (not stored), so that Continue can save what it adds.
+	id string
 }
 
 func flowKey(id string) string { return "flow:" + ids.Hash(id) }
@@ -75,7 +77,7 @@ func (s *Service) Flow(ctx context.Context, id string) (*Flow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading flow: %w", err)
 	}
-	f := &Flow{}
+	f := &Flow{id: id}
 	if err := json.Unmarshal(b, f); err != nil {
 		return nil, fmt.Errorf("reading flow: %w", err)
 	}
@@ -107,9 +109,23 @@ type magicLink struct {
 	UserID       string `json:"u,omitempty"`
 	EmailVersion int    `json:"v"`
 	FlowID       string `json:"f,omitempty"`
+	// Waiting is the hash of the waiting sign-in ("check your email" in the browser that
+	// asked) the link belongs to, "" for links sent without one.
+	Waiting string `json:"w,omitempty"`
+	// ClientID is the app of the flow, kept for the error page's way back to it after the
+	// flow ended.
+	ClientID string `json:"c,omitempty"`
 }
 
 func magicKey(hash string) string { return "ml:" + hash }
+
+// usedKey remembers, for a day, the address and flow of a link after it was used or
+// expired, so that its error page can offer a new link to the same address. Only the
+// holder of the link (its mailbox) can look it up.
+func usedKey(hash string) string { return "mlx:" + hash }
+
+// usedLinkTTL is how long an old link's address is remembered for its error page.
+const usedLinkTTL = 24 * time.Hour
 
 // MagicLinkPath is the path of the link mailed to the person.
 const MagicLinkPath = "/login/magic"
@@ -117,19 +133,32 @@ const MagicLinkPath = "/login/magic"
 // SendMagicLink mails a single-use sign-in link to email, carrying the flow in progress (may
 // be empty). It is rate limited per address and per IP (apperr RateLimited with RetryAfter)
 // and answers the same whether or not an account exists, so accounts cannot be enumerated:
-// without one, the link creates it.
+// without one, the link creates it. StartSignIn does the same and also returns a waiting
+// sign-in for the "check your email" page.
 func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) error {
 	email, err := identity.NormalizeEmail(email)
 	if err != nil {
 		return err
 	}
+	if err := s.loginLimits(ctx, email, ip); err != nil {
+		return err
+	}
+	_, err = s.mailLink(ctx, email, flowID, "", "")
+	return err
+}
+
+func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
 	if err := s.pageLimit(ctx, "login:ip:"+ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	if err := s.pageLimit(ctx, "login:addr:"+ids.Hash(email), s.Config.Limits.LoginPerAddress); err != nil {
-		return err
-	}
-	ml := magicLink{Email: email}
+	return s.pageLimit(ctx, "login:addr:"+ids.Hash(email), s.Config.Limits.LoginPerAddress)
+}
+
+// mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the
+// waiting sign-in it belongs to, code the 6-digit code printed beside it, both may be "")
+// and mails it. It returns the hash of the link's token.
+func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code string) (string, error) {
+	ml := magicLink{Email: email, Waiting: waiting}
 	// A verified alternative address signs in to its account too (recovery when the primary
 	// mailbox is lost).
 	u, err := s.Identity.AccountByAddress(ctx, email)
@@ -137,27 +166,63 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 	case err == nil:
 		ml.UserID, ml.EmailVersion = u.ID, u.EmailVersion
 	case !apperr.Is(err, apperr.NotFound):
-		return err
+		return "", err
 	}
 	appName := ""
 	if flowID != "" {
 		if f, err := s.Flow(ctx, flowID); err == nil {
-			ml.FlowID = flowID
+			ml.FlowID, ml.ClientID = flowID, f.Request.ClientID
 			if app, err := s.FlowApplication(ctx, f); err == nil {
 				appName = app.Name
 			}
 		}
 	}
 	raw := ids.Secret(MagicLinkPrefix)
+	hash := ids.Hash(raw)
 	b, _ := json.Marshal(ml)
-	if err := s.KV.Set(ctx, magicKey(ids.Hash(raw)), b, s.Config.MagicLinkTTL).Err(); err != nil {
-		return fmt.Errorf("storing magic link: %w", err)
+	if err := s.KV.Set(ctx, magicKey(hash), b, s.Config.MagicLinkTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing magic link: %w", err)
+	}
+	if err := s.KV.Set(ctx, usedKey(hash), b, usedLinkTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing magic link: %w", err)
 	}
 	link := s.Config.Issuer + MagicLinkPath + "?" + url.Values{"token": {raw}}.Encode()
-	if err := s.Mail.Send(ctx, mail.MagicLink(email, link, appName, s.Config.MagicLinkTTL)); err != nil {
-		return fmt.Errorf("sending magic link: %w", err)
+	if err := s.Mail.Send(ctx, mail.MagicLink(email, link, code, appName, s.Config.MagicLinkTTL)); err != nil {
+		return "", fmt.Errorf("sending magic link: %w", err)
 	}
-	return nil
+	return hash, nil
+}
+
+// OldLink is what the error page of an unusable link may offer: a new link to the same
+// address, and the way back to the app whose sign-in it was.
+type OldLink struct {
+	Email  string
+	FlowID string // "" when the link carried no flow
+	// AppName and AppURL name the flow's app and its website, "" without a flow.
+	AppName, AppURL string
+}
+
+// UsedLink returns the address and flow of a magic link that can no longer be used (used,
+// expired) when it was sent within the last day; nil for a link that never existed.
+func (s *Service) UsedLink(ctx context.Context, raw string) *OldLink {
+	if raw == "" || len(raw) > 128 {
+		return nil
+	}
+	b, err := s.KV.Get(ctx, usedKey(ids.Hash(raw))).Bytes()
+	if err != nil {
+		return nil
+	}
+	var ml magicLink
+	if json.Unmarshal(b, &ml) != nil {
+		return nil
+	}
+	out := &OldLink{Email: ml.Email, FlowID: ml.FlowID}
+	if ml.ClientID != "" {
+		if app, err := s.application(ctx, ml.ClientID); err == nil && app != nil {
+			out.AppName, out.AppURL = app.Name, app.Website
+		}
+	}
+	return out
 }
 
 // MagicLinkPending reports whether raw is a magic link that can still be used; it does not
@@ -209,43 +274,69 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*S
 	if err := json.Unmarshal(b, &ml); err != nil {
 		return nil, fmt.Errorf("reading magic link: %w", err)
 	}
-	out := &SignIn{}
-	if ml.UserID != "" {
-		u, err := s.Identity.User(ctx, ml.UserID)
-		if err != nil {
-			if apperr.Is(err, apperr.NotFound) {
-				return nil, gone
-			}
-			return nil, err
+	out, err := s.signInLink(ctx, &ml, browser)
+	if err != nil {
+		return nil, err
+	}
+	s.linkUsed(ctx, &ml, browser, out.User.ID)
+	return out, nil
+}
+
+// linkAccount returns the account a used link signs in to, creating it on first use. An
+// account whose address changed since the link was sent answers Gone.
+func (s *Service) linkAccount(ctx context.Context, ml *magicLink) (*ent.User, bool, error) {
+	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+	if ml.UserID == "" {
+		return s.Identity.EnsureUser(ctx, ml.Email)
+	}
+	u, err := s.Identity.User(ctx, ml.UserID)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, false, gone
 		}
-		holds := u.EmailVersion == ml.EmailVersion
-		if holds && u.Email != ml.Email {
-			if holds, err = s.Identity.HoldsAddress(ctx, u, ml.Email); err != nil {
-				return nil, err
-			}
-		}
-		if !holds {
-			return nil, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
-		}
-		out.User = u
-	} else {
-		if out.User, out.Created, err = s.Identity.EnsureUser(ctx, ml.Email); err != nil {
-			return nil, err
+		return nil, false, err
+	}
+	holds := u.EmailVersion == ml.EmailVersion
+	if holds && u.Email != ml.Email {
+		if holds, err = s.Identity.HoldsAddress(ctx, u, ml.Email); err != nil {
+			return nil, false, err
 		}
 	}
+	if !holds {
+		return nil, false, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+	}
+	return u, false, nil
+}
+
+// signInLink signs in with a spent link (or its code) in browser: the account, then the
+// second step when the person has one, else the flow in progress continues in browser.
+func (s *Service) signInLink(ctx context.Context, ml *magicLink, browser string) (*SignIn, error) {
+	u, created, err := s.linkAccount(ctx, ml)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishSignIn(ctx, u, created, ml.FlowID, browser)
+}
+
+// finishSignIn is the end of every mailbox sign-in (link, code, approval from another
+// device): the second step when the person has one, else the sign-in is recorded and the flow
+// in progress (may be "") continues in browser.
+func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, flowID, browser string) (*SignIn, error) {
+	out := &SignIn{User: u, Created: created}
+	var err error
 	if s.MFA != nil && !out.Created {
 		on, err := s.MFA.Enabled(ctx, out.User.ID)
 		if err != nil {
 			return nil, err
 		}
 		if on {
-			if out.SecondStep, err = s.startSecondStep(ctx, out.User.ID, ml.FlowID, browser); err != nil {
+			if out.SecondStep, err = s.startSecondStep(ctx, out.User.ID, flowID, browser); err != nil {
 				return nil, err
 			}
 			return out, nil
 		}
 	}
-	if out.FlowID, err = s.signedIn(ctx, out.User.ID, ml.FlowID, browser); err != nil {
+	if out.FlowID, err = s.signedIn(ctx, out.User.ID, flowID, browser); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -46,6 +46,8 @@ const (
 	browserCookie = "browser"
 	// secondStepCookie holds the token of a sign-in waiting for its TOTP or recovery code.
 	secondStepCookie = "second_step"
+	// waitingCookie holds the id of this browser's "check your email" sign-in.
+	waitingCookie = "waiting"
 )
 
 // SecondStepPath is the page that asks for the second step of a sign-in.
@@ -59,8 +61,13 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", p.LoginPage)
 	mux.HandleFunc("POST /login", p.LoginSubmit)
 	mux.HandleFunc("GET /login/sent", p.Sent)
+	mux.HandleFunc("POST /login/resend", p.Resend)
+	mux.HandleFunc("POST /login/code", p.CodeSubmit)
+	mux.HandleFunc("GET /login/waiting", p.WaitingState)
+	mux.HandleFunc("POST /login/waiting", p.WaitingFinish)
 	mux.HandleFunc("GET "+oauth.MagicLinkPath, p.MagicPage)
 	mux.HandleFunc("POST "+oauth.MagicLinkPath, p.MagicSubmit)
+	mux.HandleFunc("POST "+oauth.MagicLinkPath+"/approve", p.MagicApprove)
 	mux.HandleFunc("GET /login/passkey", p.PasskeyOptions)
 	mux.HandleFunc("POST /login/passkey", p.PasskeySubmit)
 	mux.HandleFunc("GET "+SecondStepPath, p.SecondStepPage)
@@ -124,6 +131,26 @@ type pageData struct {
 	Scopes  []string
 	// Passkeys offers passkey sign-in on the login page.
 	Passkeys bool
+	// Waiting is the "check your email" state of this browser; Other marks a link opened in
+	// another browser than the one waiting for it.
+	Waiting *oauth.Waiting
+	Other   bool
+	// ResendIn is the seconds until the waiting page may send again.
+	ResendIn int
+	// Field names the input an Error is about ("code", "email", "match").
+	Field string
+	// Next are the ways on from an error page.
+	Next *nextSteps
+}
+
+// nextSteps are what an error page of a sign-in offers: a new link (to Email when known,
+// continuing Flow when it is still alive), the way back to the app, and, for a person who is
+// already signed in, a button that continues as them.
+type nextSteps struct {
+	Email, Flow     string
+	AppName, AppURL string
+	SignedInAs      string
+	ContinueURL     string
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formAction ...string) {
@@ -170,6 +197,42 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		d.Error = "internal error"
 	}
 	p.render(w, r, status, "error", d)
+}
+
+// linkError shows why a sign-in link (raw, may be unknown) cannot be used, with the next
+// steps: a new link to its address when known, back to the app, or on as the person who is
+// already signed in here.
+func (p *Pages) linkError(w http.ResponseWriter, r *http.Request, raw string, err error) {
+	var ae *apperr.Error
+	if !asApp(err, &ae) || (ae.Code != apperr.Gone && ae.Code != apperr.Forbidden) {
+		p.errorPage(w, r, err)
+		return
+	}
+	d := pageData{Title: "This sign-in link can't be used", Error: ae.Message, Next: p.nextSteps(r, raw)}
+	p.render(w, r, apperr.HTTPStatus(ae.Code), "link-error", d)
+}
+
+func (p *Pages) nextSteps(r *http.Request, raw string) *nextSteps {
+	n := &nextSteps{ContinueURL: "/dashboard"}
+	if old := p.OAuth.UsedLink(r.Context(), raw); old != nil {
+		n.Email, n.AppName, n.AppURL = old.Email, old.AppName, old.AppURL
+		if f, err := p.OAuth.Flow(r.Context(), old.FlowID); err == nil {
+			if n.AppURL == "" {
+				n.AppURL = redirectOrigin(f.Request.RedirectURI)
+			}
+			// The flow goes on only in the browser it is bound to.
+			if _, err := p.OAuth.BrowserFlow(r.Context(), old.FlowID, p.Cookies.Get(r, browserCookie)); err == nil {
+				n.Flow = old.FlowID
+				n.ContinueURL = "/oauth/consent?" + url.Values{"flow": {old.FlowID}}.Encode()
+			}
+		}
+	}
+	if s, ok := auth.SessionFrom(r.Context()); ok {
+		if u, err := p.Identity.User(r.Context(), s.UserID); err == nil {
+			n.SignedInAs = u.Email
+		}
+	}
+	return n
 }
 
 // viewer is the signed-in person and their session's start, from the session middleware.
@@ -365,15 +428,17 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(flowID) > 128 {
 		flowID = ""
 	}
-	if err := p.OAuth.SendMagicLink(r.Context(), email, flowID, httpx.ClientIP(r)); err != nil {
+	waiting, err := p.OAuth.StartSignIn(r.Context(), email, flowID, httpx.ClientIP(r), p.browser(w, r))
+	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
 			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
-				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message})
+				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message, Field: "email"})
 			return
 		}
 		p.errorPage(w, r, err)
 		return
 	}
+	p.Cookies.Set(w, waitingCookie, waiting, 15*time.Minute)
 	target := "/login/sent"
 	if flowID != "" {
 		target += "?" + url.Values{"flow": {flowID}}.Encode()
@@ -381,10 +446,125 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-// Sent is GET /login/sent: "check your email".
+// Sent is GET /login/sent: "check your email", with the address, the code form, a resend
+// button with its countdown, and the number another device asks for. Its script follows the
+// waiting sign-in (GET /login/waiting) and moves on when the link is used elsewhere.
 func (p *Pages) Sent(w http.ResponseWriter, r *http.Request) {
+	p.renderSent(w, r, http.StatusOK, "", "")
+}
+
+func (p *Pages) renderSent(w http.ResponseWriter, r *http.Request, status int, msg, field string) {
 	flowID := r.URL.Query().Get("flow")
-	p.render(w, r, http.StatusOK, "sent", pageData{Title: "Check your email", Flow: flowID, AppName: p.flowApp(r, flowID)})
+	d := pageData{Title: "Check your email", Flow: flowID, Error: msg, Field: field}
+	if wt, err := p.OAuth.WaitingSignIn(r.Context(), p.Cookies.Get(r, waitingCookie), p.Cookies.Get(r, browserCookie)); err == nil {
+		d.Waiting, d.ResendIn = wt, int((wt.ResendIn+time.Second-1)/time.Second)
+		if flowID == "" {
+			d.Flow = wt.FlowID
+		}
+	}
+	d.AppName = p.flowApp(r, d.Flow)
+	p.render(w, r, status, "sent", d)
+}
+
+// sentURL is the "check your email" page of flowID.
+func sentURL(flowID string) string {
+	if flowID == "" {
+		return "/login/sent"
+	}
+	return "/login/sent?" + url.Values{"flow": {flowID}}.Encode()
+}
+
+// Resend is POST /login/resend: a new link and code for this browser's waiting sign-in.
+func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, formError(err))
+		return
+	}
+	err := p.OAuth.Resend(r.Context(), p.Cookies.Get(r, waitingCookie), httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
+	var ae *apperr.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, sentURL(r.PostForm.Get("flow"))+"#resent", http.StatusSeeOther)
+	case asApp(err, &ae) && ae.Code == apperr.RateLimited:
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, ae.RetryAfter)))
+		p.renderSent(w, r, http.StatusTooManyRequests, ae.Message, "resend")
+	case asApp(err, &ae) && (ae.Code == apperr.Gone || ae.Code == apperr.Forbidden || ae.Code == apperr.Conflict):
+		p.linkError(w, r, "", err)
+	default:
+		p.errorPage(w, r, err)
+	}
+}
+
+// CodeSubmit is POST /login/code: the 6-digit code from the mail, typed on the waiting page,
+// signs in here. A wrong code shows the page again (400) with the attempts left.
+func (p *Pages) CodeSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, formError(err))
+		return
+	}
+	in, err := p.OAuth.UseCode(r.Context(), p.Cookies.Get(r, waitingCookie), r.PostForm.Get("code"), httpx.ClientIP(r), p.browser(w, r))
+	var ae *apperr.Error
+	switch {
+	case err == nil:
+	case asApp(err, &ae) && (ae.Code == apperr.Invalid || ae.Code == apperr.Gone):
+		status := http.StatusBadRequest
+		if ae.Code == apperr.Gone {
+			status = http.StatusGone
+		}
+		p.renderSent(w, r, status, ae.Message, "code")
+		return
+	default:
+		p.errorPage(w, r, err)
+		return
+	}
+	p.Cookies.Clear(w, waitingCookie)
+	p.finish(w, r, in)
+}
+
+// finish ends a mailbox sign-in in this browser: the second step when it has one, else signed in.
+func (p *Pages) finish(w http.ResponseWriter, r *http.Request, in *oauth.SignIn) {
+	if in.SecondStep != "" {
+		p.Cookies.Set(w, secondStepCookie, in.SecondStep, 10*time.Minute)
+		pageHeaders(w)
+		http.Redirect(w, r, SecondStepPath, http.StatusSeeOther)
+		return
+	}
+	p.SignedIn(w, r, in)
+}
+
+// WaitingState is GET /login/waiting: the state of this browser's waiting sign-in as JSON
+// ({"state": "", "signed_in", "signed_in_elsewhere", "approved" or "expired", "resendIn": s}),
+// polled by the waiting page.
+func (p *Pages) WaitingState(w http.ResponseWriter, r *http.Request) {
+	pageHeaders(w)
+	w.Header().Set("Content-Type", "application/json")
+	wt, err := p.OAuth.WaitingSignIn(r.Context(), p.Cookies.Get(r, waitingCookie), p.Cookies.Get(r, browserCookie))
+	if err != nil {
+		if apperr.DependencyDown(err) {
+			w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"state":"unavailable"}`))
+			return
+		}
+		w.Write([]byte(`{"state":"expired","resendIn":0}`))
+		return
+	}
+	resend := int((wt.ResendIn + time.Second - 1) / time.Second)
+	w.Write([]byte(`{"state":"` + wt.State + `","resendIn":` + strconv.Itoa(resend) + `}`))
+}
+
+// WaitingFinish is POST /login/waiting: signs in this browser after another device approved
+// it (the page's script posts it when the state turns "approved").
+func (p *Pages) WaitingFinish(w http.ResponseWriter, r *http.Request) {
+	in, err := p.OAuth.FinishApproved(r.Context(), p.Cookies.Get(r, waitingCookie), p.browser(w, r))
+	if err != nil {
+		p.linkError(w, r, "", err)
+		return
+	}
+	p.Cookies.Clear(w, waitingCookie)
+	p.finish(w, r, in)
 }
 
 // MagicPage is GET /login/magic?token=…: a confirmation page with a POST button. It does not
@@ -392,10 +572,40 @@ func (p *Pages) Sent(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
 	if !p.OAuth.MagicLinkPending(r.Context(), tok) {
-		p.errorPage(w, r, apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one"))
+		p.linkError(w, r, tok, apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one"))
 		return
 	}
-	p.render(w, r, http.StatusOK, "magic", pageData{Title: "Sign in to LoginSign", Token: tok}, "https:", "http:")
+	p.renderMagic(w, r, http.StatusOK, tok, "")
+}
+
+func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok, msg string) {
+	d := pageData{Title: "Sign in to LoginSign", Token: tok, Error: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
+	if msg != "" {
+		d.Field = "match"
+	}
+	p.render(w, r, status, "magic", d, "https:", "http:")
+}
+
+// MagicApprove is POST /login/magic/approve (token, match): the link was opened on another
+// device than the one waiting for it; the number that device shows approves it, which then
+// signs in by itself. This device stays signed out and says so.
+func (p *Pages) MagicApprove(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		p.errorPage(w, r, formError(err))
+		return
+	}
+	tok := r.PostForm.Get("token")
+	err := p.OAuth.ApproveOther(r.Context(), tok, r.PostForm.Get("match"), httpx.ClientIP(r))
+	var ae *apperr.Error
+	switch {
+	case err == nil:
+		p.render(w, r, http.StatusOK, "approved", pageData{Title: "You're signed in on your other device"})
+	case asApp(err, &ae) && ae.Code == apperr.Invalid:
+		p.renderMagic(w, r, http.StatusBadRequest, tok, ae.Message)
+	default:
+		p.linkError(w, r, tok, err)
+	}
 }
 
 // MagicSubmit is POST /login/magic: uses the link, rotates the session (the old one ends, a
@@ -408,16 +618,10 @@ func (p *Pages) MagicSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	in, err := p.OAuth.UseMagicLink(r.Context(), r.PostForm.Get("token"), httpx.ClientIP(r), p.browser(w, r))
 	if err != nil {
-		p.errorPage(w, r, err)
+		p.linkError(w, r, r.PostForm.Get("token"), err)
 		return
 	}
-	if in.SecondStep != "" {
-		p.Cookies.Set(w, secondStepCookie, in.SecondStep, 10*time.Minute)
-		pageHeaders(w)
-		http.Redirect(w, r, SecondStepPath, http.StatusSeeOther)
-		return
-	}
-	p.SignedIn(w, r, in)
+	p.finish(w, r, in)
 }
 
 // PasskeyOptions is GET /login/passkey: the options (JSON) of a passkey sign-in, for the login

@@ -52,7 +52,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
 		Title: "Your account", Who: u.Email, Page: "dashboard",
-		Nav:     []page.NavLink{{Href: "/dashboard", Label: "Account", Current: true}, {Href: "/portal", Label: "Developer Portal"}},
+		Nav:     []page.NavLink{{Href: "/dashboard", Label: "Your account", Current: true}},
 		Scripts: []string{"ls.js", "passkey.js", "dashboard.js", "security.js"},
 		Content: u,
 	})
@@ -127,4 +127,5 @@ const content = `{{define "content"}}
     <button class="danger" type="submit">Delete my account</button>
   </form>
 </section>
+<p class="muted small" id="for-developers">Building an app? Any LoginSign account can use the <a href="/portal">Developer Portal</a>.</p>
 {{end}}`

@@ -57,7 +57,7 @@
         LS.icon(c.application),
         h("div", { class: "grow" },
           h("strong", null, c.application.name),
-          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + LS.plural(c.loginCount, "sign-in") + " · since " + LS.date(c.joinedAt)),
+          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + LS.count(c.loginCount, "sign-in") + " · since " + LS.date(c.joinedAt)),
           h("div", { class: "small" }, "Sees: " + (sees.length ? sees.join(" · ") : "your LoginSign ID")),
           h("label", { class: "choice small", for: "mute-" + c.id }, mute, "Mute mail from this app")),
         LS.confirmButton("Remove", "Confirm removal", "small", async function () {
@@ -80,12 +80,13 @@
     var rows = [];
     conns.forEach(function (c) {
       LS.edges(c.licenses).forEach(function (l) {
-        rows.push(h("tr", null, h("td", null, c.application.name), h("td", null, l.variant ? l.variant.name : "—"),
-          h("td", null, h("code", null, l.code)), h("td", null, stateBadge(l.state)), h("td", null, l.expiresAt ? LS.date(l.expiresAt) : "never")));
+        rows.push(h("tr", null, h("td", { "data-label": "App" }, c.application.name), h("td", { "data-label": "License" }, l.variant ? l.variant.name : "—"),
+          h("td", { "data-label": "Code" }, h("code", null, l.code)), h("td", { "data-label": "State" }, stateBadge(l.state)),
+          h("td", { "data-label": "Expires" }, l.expiresAt ? LS.date(l.expiresAt) : "never")));
       });
     });
     if (!rows.length) { fill("licenses", h("p", { class: "empty" }, conns.length ? "No licenses yet. Redeem a code below." : "Licenses appear here once you use an app.")); return; }
-    fill("licenses", h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Your licenses" }, h("table", null,
+    fill("licenses", h("div", { class: "table-wrap" }, h("table", { class: "rows-on-phone" },
       h("thead", null, h("tr", null, ["App", "License", "Code", "State", "Expires"].map(function (t) { return h("th", { scope: "col" }, t); }))),
       h("tbody", null, rows))));
   }

@@ -147,17 +147,28 @@
     return l ? (l.firstChild && l.firstChild.nodeType === 3 ? l.firstChild.textContent : l.textContent).trim() : (c.getAttribute("aria-label") || "this field");
   }
 
+  // One date and number style on every page (docs/glossary.md): "30 Nov 2026",
+  // "30 Nov 2026, 14:05" (24-hour, the browser's time zone), "1,234", "—" for nothing.
+  var dateFmt = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric" });
+  var dateTimeFmt = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+  var numberFmt = new Intl.NumberFormat("en-US");
+
   function date(iso) {
     if (!iso) return "—";
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
+    return isNaN(d) ? iso : dateFmt.format(d);
   }
 
   function dateTime(iso) {
     if (!iso) return "—";
     var d = new Date(iso);
-    return isNaN(d) ? iso : d.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+    return isNaN(d) ? iso : dateTimeFmt.format(d);
   }
+
+  function number(n) { return numberFmt.format(n || 0); }
+
+  // count writes n with its noun, singular or plural: "1 sign-in", "2 sign-ins", "0 users".
+  function count(n, one, many) { return number(n) + " " + (n === 1 ? one : (many || one + "s")); }
 
   function initial(s) { return (s || "?").trim().charAt(0).toUpperCase() || "?"; }
 
@@ -224,10 +235,6 @@
     return b;
   }
 
-  // plural says "1 user", "3 users", with the number formatted for the reader.
-  function plural(n, one, many) { return num(n) + " " + (n === 1 ? one : (many || one + "s")); }
-  function num(n) { return Number(n).toLocaleString(); }
-
   // confirmButton asks for a second click before acting (no blocking dialogs).
   function confirmButton(label, confirmLabel, cls, act, ok, opts) {
     var armed = false, timer = null;
@@ -249,7 +256,7 @@
 
   function edges(conn) { return conn && conn.edges ? conn.edges.map(function (e) { return e.node; }) : []; }
 
-  window.LS = { gql: gql, h: h, fill: fill, say: say, date: date, dateTime: dateTime, icon: icon, initial: initial,
-    busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
-    invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: plural, num: num };
+  window.LS = { gql: gql, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
+    icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
+    invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number };
 })();

@@ -165,20 +165,21 @@
     var name = opts.name || opts.globalId || "Account";
     var d = el("details", "loginsign-menu loginsign-" + theme(opts));
     var s = el("summary", "loginsign-menu-summary");
-    s.setAttribute("aria-label", "Account menu for " + name);
+    // The name starts the accessible name, as it starts the visible text (WCAG 2.5.3).
+    s.setAttribute("aria-label", name + ", account menu");
+    var avatar;
     if (opts.image && /^https:\/\//.test(opts.image)) {
-      var img = el("img", "loginsign-avatar");
-      img.alt = "";
-      img.src = opts.image;
-      s.appendChild(img);
+      avatar = el("img", "loginsign-avatar");
+      avatar.alt = "";
+      avatar.src = opts.image;
     } else {
-      // The initial is drawn by CSS (data-initial), so the summary's visible text is the name
-      // alone and matches its accessible name.
-      var initial = el("span", "loginsign-avatar");
-      initial.setAttribute("data-initial", name.charAt(0).toUpperCase());
-      initial.setAttribute("aria-hidden", "true");
-      s.appendChild(initial);
+      // The initial is drawn by CSS (attr()), so it is not part of the visible text that
+      // the accessible name must contain.
+      avatar = el("span", "loginsign-avatar");
+      avatar.setAttribute("data-initial", name.charAt(0).toUpperCase());
     }
+    avatar.setAttribute("aria-hidden", "true");
+    s.appendChild(avatar);
     s.appendChild(el("span", "loginsign-menu-name", name));
     d.appendChild(s);
     var panel = el("div", "loginsign-menu-panel");

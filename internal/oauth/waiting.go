@@ -1,0 +1,410 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+)
+
+// A waiting sign-in is the "check your email" page of one browser: the address a link was
+// sent to, the 6-digit code mailed with it, and what became of it. Its id is a secret kept in
+// that browser's cookie; the record in Redis (under the id's hash) is bound to the browser's
+// cookie too, so the id alone is worth nothing elsewhere.
+//
+//   - The code (stored hashed, with the link's lifetime, at most CodeAttempts tries, single
+//     use) signs in in the waiting browser, and spends the link: code and link are one
+//     sign-in.
+//   - The link opened in the same browser signs in there; the waiting page notices and moves on.
+//   - The link opened in another browser offers two things: sign in on this device (the flow
+//     moves here, the waiting page says so), or approve the waiting browser, which needs the
+//     two-digit number the waiting page shows. A person who opens a link they did not ask
+//     for cannot hand their account to whoever asked for it without reading that number off
+//     the asker's screen.
+type waitingSignIn struct {
+	Email   string `json:"e"`
+	FlowID  string `json:"f,omitempty"`
+	Browser string `json:"b"`
+	// Link is the hash of the current link's token; Code the hash of its code.
+	Link string `json:"l"`
+	Code string `json:"c"`
+	// Match is the number the waiting page shows for an approval from another device.
+	Match  string `json:"m"`
+	SentAt int64  `json:"s"`
+	// State is "" (waiting), WaitingSignedIn (the link was used in this browser),
+	// WaitingElsewhere (the person signed in on another device instead) or WaitingApproved
+	// (approved from another device; UserID and Created wait for this browser to finish).
+	State   string `json:"st,omitempty"`
+	UserID  string `json:"u,omitempty"`
+	Created bool   `json:"cr,omitempty"`
+}
+
+// States of a waiting sign-in.
+const (
+	WaitingSignedIn  = "signed_in"
+	WaitingElsewhere = "signed_in_elsewhere"
+	WaitingApproved  = "approved"
+)
+
+// WaitingPrefix is the prefix of a waiting sign-in's id.
+const WaitingPrefix = "lswt_"
+
+// CodeAttempts is how many codes a waiting sign-in accepts; ApproveAttempts how many
+// numbers an approval from another device may try.
+const (
+	CodeAttempts    = 5
+	ApproveAttempts = 3
+)
+
+func waitingKey(hash string) string  { return "wt:" + hash }
+func attemptsKey(hash string) string { return "wtn:" + hash }
+func approveKey(hash string) string  { return "wta:" + hash }
+
+// Waiting is what the "check your email" page shows.
+type Waiting struct {
+	Email string
+	// FlowID is the authorization in progress, "" when none.
+	FlowID string
+	Match  string
+	State  string
+	// ResendIn is how long until a new link may be sent (0: now).
+	ResendIn time.Duration
+}
+
+func digits(n int) string {
+	out := make([]byte, n)
+	for i := range out {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			panic(err)
+		}
+		out[i] = byte('0' + d.Int64())
+	}
+	return string(out)
+}
+
+func codeHash(waiting, code string) string { return ids.Hash(waiting + ":" + code) }
+
+// StartSignIn mails a link and a 6-digit code to email like SendMagicLink (same limits, same
+// answer whether or not an account exists) and returns the id of the waiting sign-in that
+// browser (the raw value of its cookie) keeps.
+func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser string) (string, error) {
+	email, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if browser == "" {
+		return "", apperr.New(apperr.Invalid, "this browser has no cookie; allow cookies for LoginSign")
+	}
+	if err := s.loginLimits(ctx, email, ip); err != nil {
+		return "", err
+	}
+	raw := ids.Secret(WaitingPrefix)
+	w := &waitingSignIn{Email: email, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90))}
+	if flowID != "" {
+		if _, err := s.Flow(ctx, flowID); err == nil {
+			w.FlowID = flowID
+		}
+	}
+	if err := s.sendWaiting(ctx, ids.Hash(raw), w); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+func randInt(n int64) int {
+	d, err := rand.Int(rand.Reader, big.NewInt(n))
+	if err != nil {
+		panic(err)
+	}
+	return int(d.Int64())
+}
+
+// sendWaiting mails a new link and code for w (stored under hash), replacing the previous
+// ones, and saves w.
+func (s *Service) sendWaiting(ctx context.Context, hash string, w *waitingSignIn) error {
+	code := digits(6)
+	link, err := s.mailLink(ctx, w.Email, w.FlowID, hash, code)
+	if err != nil {
+		return err
+	}
+	if w.Link != "" {
+		s.KV.Del(ctx, magicKey(w.Link))
+	}
+	w.Link, w.Code, w.SentAt = link, codeHash(hash, code), s.Now().Unix()
+	s.KV.Del(ctx, attemptsKey(hash))
+	return s.saveWaiting(ctx, hash, w)
+}
+
+func (s *Service) saveWaiting(ctx context.Context, hash string, w *waitingSignIn) error {
+	b, _ := json.Marshal(w)
+	if err := s.KV.Set(ctx, waitingKey(hash), b, s.Config.MagicLinkTTL).Err(); err != nil {
+		return fmt.Errorf("storing waiting sign-in: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) loadWaiting(ctx context.Context, hash string) (*waitingSignIn, error) {
+	b, err := s.KV.Get(ctx, waitingKey(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading waiting sign-in: %w", err)
+	}
+	w := &waitingSignIn{}
+	if err := json.Unmarshal(b, w); err != nil {
+		return nil, fmt.Errorf("reading waiting sign-in: %w", err)
+	}
+	return w, nil
+}
+
+// waiting returns the waiting sign-in raw of browser.
+func (s *Service) waiting(ctx context.Context, raw, browser string) (string, *waitingSignIn, error) {
+	if raw == "" || len(raw) > 128 {
+		return "", nil, apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
+	}
+	hash := ids.Hash(raw)
+	w, err := s.loadWaiting(ctx, hash)
+	if err != nil {
+		return "", nil, err
+	}
+	if browser == "" || !s.Equal(w.Browser, ids.Hash(browser)) {
+		return "", nil, apperr.New(apperr.Forbidden, "this sign-in was started in another browser")
+	}
+	return hash, w, nil
+}
+
+// WaitingSignIn returns what the "check your email" page of browser shows.
+func (s *Service) WaitingSignIn(ctx context.Context, raw, browser string) (*Waiting, error) {
+	_, w, err := s.waiting(ctx, raw, browser)
+	if err != nil {
+		return nil, err
+	}
+	out := &Waiting{Email: w.Email, FlowID: w.FlowID, Match: w.Match, State: w.State}
+	if wait := time.Unix(w.SentAt, 0).Add(s.Config.ResendAfter).Sub(s.Now()); wait > 0 {
+		out.ResendIn = wait
+	}
+	return out, nil
+}
+
+// Resend mails a new link and code for the waiting sign-in (the old ones stop working). It
+// answers RateLimited before Config.ResendAfter and when the address's or IP's sign-in limits
+// (the same as StartSignIn's) are spent.
+func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
+	hash, w, err := s.waiting(ctx, raw, browser)
+	if err != nil {
+		return err
+	}
+	if w.State != "" {
+		return apperr.New(apperr.Conflict, "you are already signed in")
+	}
+	if wait := time.Unix(w.SentAt, 0).Add(s.Config.ResendAfter).Sub(s.Now()); wait > 0 {
+		e := apperr.New(apperr.RateLimited, "a link was sent moments ago; you can send another in %d seconds", int(wait.Seconds()+0.999))
+		e.RetryAfter = int(wait.Seconds() + 0.999)
+		return e
+	}
+	if err := s.loginLimits(ctx, w.Email, ip); err != nil {
+		return err
+	}
+	return s.sendWaiting(ctx, hash, w)
+}
+
+// UseCode signs in the waiting browser with the 6-digit code mailed with the link, which it
+// spends. A wrong code answers Invalid with the attempts left; after CodeAttempts wrong ones,
+// or once the link was used, the code answers Gone.
+func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*SignIn, error) {
+	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return nil, err
+	}
+	hash, w, err := s.waiting(ctx, raw, browser)
+	if err != nil {
+		return nil, err
+	}
+	if w.State != "" {
+		return nil, apperr.New(apperr.Gone, "this code was already used; you are signed in")
+	}
+	code = onlyDigits(code)
+	if len(code) != 6 {
+		return nil, apperr.New(apperr.Invalid, "the code has 6 digits")
+	}
+	n, err := s.KV.Incr(ctx, attemptsKey(hash)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("counting code attempts: %w", err)
+	}
+	s.KV.Expire(ctx, attemptsKey(hash), s.Config.MagicLinkTTL)
+	if n > CodeAttempts {
+		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
+	}
+	if !s.Equal(w.Code, codeHash(hash, code)) {
+		if left := CodeAttempts - int(n); left > 0 {
+			return nil, apperr.New(apperr.Invalid, "that code is not right; %s left", attempts(left))
+		}
+		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
+	}
+	b, err := s.KV.GetDel(ctx, magicKey(w.Link)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, apperr.New(apperr.Gone, "this code has expired or its link was used; ask for a new one")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading magic link: %w", err)
+	}
+	var ml magicLink
+	if err := json.Unmarshal(b, &ml); err != nil {
+		return nil, fmt.Errorf("reading magic link: %w", err)
+	}
+	out, err := s.signInLink(ctx, &ml, browser)
+	if err != nil {
+		return nil, err
+	}
+	w.State = WaitingSignedIn
+	s.saveWaiting(ctx, hash, w)
+	return out, nil
+}
+
+// attempts writes "1 attempt", "4 attempts" (docs/glossary.md: no "(s)").
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
+}
+
+func onlyDigits(s string) string {
+	out := make([]byte, 0, 6)
+	for i := 0; i < len(s) && len(out) <= 6; i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			out = append(out, c)
+		case c == ' ' || c == '-':
+		default:
+			return ""
+		}
+	}
+	return string(out)
+}
+
+// linkUsed tells the waiting sign-in of a link that was just used in browser.
+func (s *Service) linkUsed(ctx context.Context, ml *magicLink, browser, _ string) {
+	if ml.Waiting == "" {
+		return
+	}
+	w, err := s.loadWaiting(ctx, ml.Waiting)
+	if err != nil {
+		return
+	}
+	w.State = WaitingElsewhere
+	if s.Equal(w.Browser, ids.Hash(browser)) {
+		w.State = WaitingSignedIn
+	}
+	s.saveWaiting(ctx, ml.Waiting, w)
+}
+
+// LinkAsker tells the page of an unused link opened in browser whether another browser is
+// waiting for it: then the page offers to approve that browser instead of signing in here.
+func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (otherBrowser bool) {
+	if raw == "" || len(raw) > 128 {
+		return false
+	}
+	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
+	if err != nil {
+		return false
+	}
+	var ml magicLink
+	if json.Unmarshal(b, &ml) != nil || ml.Waiting == "" {
+		return false
+	}
+	w, err := s.loadWaiting(ctx, ml.Waiting)
+	if err != nil || w.State != "" {
+		return false
+	}
+	return browser == "" || !s.Equal(w.Browser, ids.Hash(browser))
+}
+
+// ApproveOther spends the link raw to sign in the browser that is waiting for it, not this
+// one: match must be the number that browser's page shows (ApproveAttempts tries; the link
+// stays usable after a wrong one). The waiting browser then finishes with FinishApproved.
+func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error {
+	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+		return err
+	}
+	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+	if raw == "" || len(raw) > 128 {
+		return gone
+	}
+	hash := ids.Hash(raw)
+	b, err := s.KV.Get(ctx, magicKey(hash)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return gone
+	}
+	if err != nil {
+		return fmt.Errorf("reading magic link: %w", err)
+	}
+	var ml magicLink
+	if err := json.Unmarshal(b, &ml); err != nil {
+		return fmt.Errorf("reading magic link: %w", err)
+	}
+	if ml.Waiting == "" {
+		return apperr.New(apperr.Invalid, "no other browser is waiting for this link; sign in here")
+	}
+	w, err := s.loadWaiting(ctx, ml.Waiting)
+	if err != nil {
+		return err
+	}
+	if w.State != "" {
+		return gone
+	}
+	n, err := s.KV.Incr(ctx, approveKey(hash)).Result()
+	if err != nil {
+		return fmt.Errorf("counting approval attempts: %w", err)
+	}
+	s.KV.Expire(ctx, approveKey(hash), s.Config.MagicLinkTTL)
+	if n > ApproveAttempts {
+		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
+	}
+	if m := onlyDigits(match); len(m) != 2 || !s.Equal(m, w.Match) {
+		if left := ApproveAttempts - int(n); left > 0 {
+			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %s left", attempts(left))
+		}
+		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
+	}
+	if err := s.KV.Del(ctx, magicKey(hash)).Err(); err != nil {
+		return fmt.Errorf("spending magic link: %w", err)
+	}
+	u, created, err := s.linkAccount(ctx, &ml)
+	if err != nil {
+		return err
+	}
+	w.State, w.UserID, w.Created = WaitingApproved, u.ID, created
+	return s.saveWaiting(ctx, ml.Waiting, w)
+}
+
+// FinishApproved signs in the waiting browser once another device approved it (ApproveOther):
+// the second step when the person has one, else the flow in progress continues here. It
+// works once.
+func (s *Service) FinishApproved(ctx context.Context, raw, browser string) (*SignIn, error) {
+	hash, w, err := s.waiting(ctx, raw, browser)
+	if err != nil {
+		return nil, err
+	}
+	if w.State != WaitingApproved {
+		return nil, apperr.New(apperr.Conflict, "this sign-in was not approved")
+	}
+	if n, err := s.KV.Del(ctx, waitingKey(hash)).Result(); err != nil || n != 1 {
+		return nil, apperr.New(apperr.Gone, "this sign-in has already finished")
+	}
+	u, err := s.Identity.User(ctx, w.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishSignIn(ctx, u, w.Created, w.FlowID, browser)
+}
