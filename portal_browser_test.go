@@ -329,7 +329,9 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		menuTab.open(t, sample.URL+"/", "#menu summary")
 		evalIn[bool](t, menuTab, `(document.querySelector('#menu').style.cssText = "position: absolute; right: 4px; top: 4px", true)`)
 		menuTab.do(t, chromedp.Click(`#menu summary`), chromedp.WaitVisible(`.loginsign-menu-panel`))
-		r := evalIn[[]float64](t, menuTab, `(() => { const r = document.querySelector('.loginsign-menu-panel').getBoundingClientRect(); return [r.left, r.right, innerWidth]; })()`)
+		// The widget places the panel when the menu's toggle event runs, a task after the click.
+		menuTab.waitFor(t, `(() => { const r = document.querySelector('.loginsign-menu-panel').getBoundingClientRect(); return r.left >= 0 && r.right <= document.documentElement.clientWidth; })()`)
+		r := evalIn[[]float64](t, menuTab, `(() => { const r = document.querySelector('.loginsign-menu-panel').getBoundingClientRect(); return [r.left, r.right, document.documentElement.clientWidth]; })()`)
 		if r[0] < 0 || r[1] > r[2] {
 			t.Errorf("the open user menu spans %.0f–%.0f px in a %.0f px viewport", r[0], r[1], r[2])
 		}

@@ -18,13 +18,17 @@
     if (text !== undefined) el.textContent = text;
     return el;
   }
-  function num(n) { return Number(n).toLocaleString(); }
+  // The glossary's formats (docs/glossary.md): "1,234", "3 Nov 2026", on the axis "3 Nov".
+  var numberFmt = new Intl.NumberFormat("en-US");
+  var dayFmt = new Intl.DateTimeFormat("en-GB", { month: "short", day: "numeric", timeZone: "UTC" });
+  var longDayFmt = new Intl.DateTimeFormat("en-GB", { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
+  function num(n) { return numberFmt.format(n || 0); }
 
-  // dayLabel reads "2026-11-03" as "Nov 3" (UTC: days are UTC on the server).
+  // dayLabel reads "2026-11-03" as "3 Nov" (or "3 Nov 2026"); days are UTC on the server.
   function dayLabel(day, long) {
     var d = new Date(day + "T00:00:00Z");
     if (isNaN(d)) return day;
-    return d.toLocaleDateString(undefined, long ? { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" } : { month: "short", day: "numeric", timeZone: "UTC" });
+    return (long ? longDayFmt : dayFmt).format(d);
   }
 
   // niceMax rounds max up to 1, 2 or 5 times a power of ten, so the axis reads in round numbers.

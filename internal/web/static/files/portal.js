@@ -395,7 +395,7 @@
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
-    var search = h("input", { type: "search", id: "user-search", placeholder: "Global ID, name or address" });
+    var search = h("input", { type: "search", id: "user-search", placeholder: "Global User ID, name or address" });
     var fStatus = h("select", { id: "filter-status" }, [["", "Any"], ["active", "Active"], ["inactive", "Inactive"], ["blocked", "Blocked"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
     var fMail = h("select", { id: "filter-mail" }, [["", "Any"], ["muted", "Not delivered (muted)"], ["delivered", "Delivered"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
     var fRegion = h("input", { type: "text", id: "filter-region", placeholder: "e.g. DE", autocomplete: "off" });
@@ -473,7 +473,7 @@
       try { d = (await gql(Q.users, { id: id, filter: filter(), first: 25, after: cursors[pageNo] })).application.users; }
       catch (e) { failed("users-table", e); return; }
       fill("user-count", LS.plural(d.totalCount, "user"));
-      fill("users-table", table(["Global ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
+      fill("users-table", table(["Global User ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
         var tr = h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"),
           h("td", { "data-email": "" }, emailCell(u)),
           h("td", null, u.blocked ? h("span", { class: "badge danger" }, "blocked") : u.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge" }, "inactive"),
@@ -555,7 +555,7 @@
       }, null, { field: uCodes });
     });
 
-    var cSearch = h("input", { type: "search", id: "code-search", placeholder: "Code, Global ID or address" });
+    var cSearch = h("input", { type: "search", id: "code-search", placeholder: "Code, Global User ID or address" });
     var cForm = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "code-search" }, "Search codes"), cSearch, h("button", { type: "submit" }, "Search"));
     var cPager = h("div", { class: "pager" });
     var codeStatus = h("div", { class: "form-status", "aria-live": "polite" });
@@ -629,7 +629,7 @@
         return h("tr", { "data-code": c.code }, h("td", null, h("code", null, c.code)), h("td", null, c.variant ? c.variant.name : "—"),
           h("td", null, h("span", { class: "badge " + (c.state === "ACTIVE" ? "ok" : "") }, String(c.state).toLowerCase())),
           h("td", null, c.owner ? [h("code", null, c.owner.globalId), " ", c.owner.email || ""] : "—"),
-          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : "—"),
+          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : c.state === "ACTIVE" ? "never" : "—"),
           h("td", null, c.owner ? h("span", { class: "small muted" }, "in use") : LS.confirmButton("Delete", "Confirm", "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); await Promise.all([loadVariants(), loadCodes()]); }, c.code + " was deleted.", { at: codeStatus })));
       }), cSearch.value.trim() ? "No code matches." : "No codes yet."));
       fill(cPager,
