@@ -372,10 +372,12 @@
           h("div", null, LS.confirmButton("Reset client secret", "Confirm: the old secret stops working", "", async function () {
             var d = await gql(Q.rotateSecret, { id: id });
             showSecret(clientSecret, "Client secret", d.rotateClientSecret.secret);
+            clientSecret.firstChild.append(h("p", { class: "small" }, "Put it in your app's backend configuration now: the old secret no longer works for the token endpoint."));
           }), clientSecret),
           h("div", null, LS.confirmButton("Rotate webhook secret", "Confirm rotation", "", async function () {
             var d = await gql(Q.rotateWebhook, { id: id });
             showSecret(webhookRotated, "Webhook secret", d.rotateWebhookSecret.secret);
+            webhookRotated.firstChild.append(h("p", { class: "small" }, "Webhooks are signed with it from now on: update your receiver's secret."));
           }), webhookRotated))),
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
