@@ -534,8 +534,11 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.shot(t, "signin-magic-link")
 		personTab.do(t, chromedp.Click(`button[type=submit]`))
 		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`") || document.querySelector('input[type=radio]')`)
+		shownAlias := ""
 		if evalIn[bool](t, personTab, `!!document.querySelector('input[type=radio]')`) {
 			personTab.shot(t, "consent")
+			// The page names the exact private address the app will get.
+			shownAlias = evalIn[string](t, personTab, `document.querySelector('label.address em').textContent`)
 			// Choose the private relay address (the first choice), then allow.
 			personTab.do(t, chromedp.Click(`input[type=radio]`), chromedp.Click(`button[value=allow]`))
 		}
@@ -549,6 +552,10 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		defer sample.mu.Unlock()
 		if sample.exchangeErr != nil || len(sample.exchanged) == 0 || sample.exchanged[0].AccessToken == "" {
 			t.Fatalf("the app's backend could not exchange the code: %v", sample.exchangeErr)
+		}
+		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
+		if err != nil || shownAlias == "" || c.AliasEmail != shownAlias {
+			t.Fatalf("consent showed the alias %q; the connection has %+v (%v)", shownAlias, c, err)
 		}
 		signedIn = true
 	})

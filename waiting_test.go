@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -62,7 +63,7 @@ func TestWaitingSignIn(t *testing.T) {
 		}
 		for i := 4; i >= 1; i-- {
 			p := a.post(e.base+"/login/code", url.Values{"code": {wrongOf(code)}})
-			if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, "attempts left") || !strings.Contains(p.Body, `aria-invalid="true"`) {
+			if p.StatusCode != http.StatusBadRequest || !strings.Contains(p.Body, fmt.Sprintf("%d attempt", i)) || !strings.Contains(p.Body, `aria-invalid="true"`) {
 				t.Fatalf("wrong code = %d", p.StatusCode)
 			}
 		}

@@ -24,19 +24,23 @@ const fetcher = createGraphiQLFetcher({
 
 // The saved example a first visit opens on: the analytics of the signed-in developer's
 // applications over the last 30 days (UTC days), as the Developer Portal's charts show them.
-const exampleQuery = `# LoginSign GraphQL playground. You are signed in as yourself: these are
-# your applications. Press the run button (Ctrl+Enter) to run the query;
-# change the dates in Variables below. The Docs panel lists every field.
-query MyAnalytics($from: Time!, $to: Time!) {
-  applications(first: 10) {
+function exampleQuery() {
+  const day = 24 * 60 * 60 * 1000;
+  const to = new Date(Math.ceil(Date.now() / day) * day).toISOString().replace('.000', '');
+  const from = new Date(Math.ceil(Date.now() / day) * day - 30 * day).toISOString().replace('.000', '');
+  return `# LoginSign GraphQL playground. You are signed in as yourself: these are
+# your applications. Press the run button (Ctrl+Enter) to run the query, and
+# change the dates (UTC) as you like. The Docs panel lists every field.
+query MyAnalytics {
+  applications(first: 3) {
     totalCount
     edges {
       node {
         id
         name
         analytics {
-          signupsPerDay(from: $from, to: $to) { day count }
-          activeUsersPerDay(from: $from, to: $to) { day count }
+          signupsPerDay(from: "${from}", to: "${to}") { day count }
+          activeUsersPerDay(from: "${from}", to: "${to}") { day count }
           usersPerRegion { region count }
           sessionsDistribution { label count }
           licensesByState { state count }
@@ -46,37 +50,38 @@ query MyAnalytics($from: Time!, $to: Time!) {
   }
 }
 `;
-
-function exampleVariables() {
-  const day = 24 * 60 * 60 * 1000;
-  const to = new Date(Math.ceil(Date.now() / day) * day);
-  const from = new Date(to.getTime() - 30 * day);
-  return JSON.stringify({ from: from.toISOString(), to: to.toISOString() }, null, 2);
 }
 
 // GraphiQL's markup, made accessible where its own is not: names for the CodeMirror
 // textareas, keyboard access to scrolling regions, tabs that do not nest buttons in a tab.
+// Attributes are only written when they differ, so the observer below settles.
+function set(el, name, value) {
+  if (el && el.getAttribute(name) !== value) el.setAttribute(name, value);
+}
+
 function accessible(root) {
   const label = (el, name) => {
-    if (el && !el.getAttribute('aria-label')) el.setAttribute('aria-label', name);
+    if (el && !el.getAttribute('aria-label')) set(el, 'aria-label', name);
   };
   root.querySelectorAll('.graphiql-query-editor textarea').forEach((t) => label(t, 'Query editor'));
   root.querySelectorAll('.graphiql-editor-tool .graphiql-editor').forEach((ed, i) => {
     label(ed.querySelector('textarea'), i === 0 ? 'Variables editor' : 'Headers editor');
   });
   root.querySelectorAll('.graphiql-response textarea').forEach((t) => label(t, 'Response'));
-  root.querySelectorAll('textarea:not([aria-label])').forEach((t) => label(t, 'Editor'));
-  root.querySelectorAll('.CodeMirror-scroll:not([tabindex])').forEach((el) => {
-    el.setAttribute('tabindex', '0');
-    el.setAttribute('role', 'region');
-    el.setAttribute('aria-label', el.closest('.graphiql-response') ? 'Response' : 'Editor');
+  root.querySelectorAll('textarea').forEach((t) => label(t, 'Editor'));
+  // CodeMirror gives its scroller tabindex -1: keyboard users could not scroll it.
+  root.querySelectorAll('.CodeMirror-scroll').forEach((el) => {
+    set(el, 'tabindex', '0');
+    set(el, 'role', 'region');
+    set(el, 'aria-label', el.closest('.graphiql-response') ? 'Response' : 'Editor');
   });
-  root.querySelectorAll('li[role="tab"]').forEach((li) => {
+  root.querySelectorAll('li.graphiql-tab').forEach((li) => {
     const button = li.querySelector('.graphiql-tab-button');
-    li.setAttribute('role', 'presentation');
+    set(li, 'role', 'presentation');
+    if (li.hasAttribute('aria-selected')) li.removeAttribute('aria-selected');
     if (button) {
-      button.setAttribute('role', 'tab');
-      button.setAttribute('aria-selected', li.classList.contains('graphiql-tab-active') ? 'true' : 'false');
+      set(button, 'role', 'tab');
+      set(button, 'aria-selected', li.classList.contains('graphiql-tab-active') ? 'true' : 'false');
     }
   });
 }
@@ -85,8 +90,7 @@ function mount() {
   const el = document.getElementById('graphiql');
   createRoot(el).render(
     <StrictMode>
-      <GraphiQL fetcher={fetcher} defaultTabs={[{ query: exampleQuery, variables: exampleVariables() }]}
-        defaultEditorToolsVisibility="variables">
+      <GraphiQL fetcher={fetcher} defaultQuery={exampleQuery()}>
         <GraphiQL.Logo>LoginSign</GraphiQL.Logo>
       </GraphiQL>
     </StrictMode>,
@@ -99,7 +103,7 @@ function mount() {
       queued = false;
       accessible(document.body);
     });
-  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class'] });
+  }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'role', 'aria-selected', 'tabindex'] });
 }
 
 if (document.readyState === 'loading') {
