@@ -54,13 +54,13 @@ func TestGraphQLSessions(t *testing.T) {
 	}
 	data, _ = other.graphql(q, nil)
 	otherID := data["viewer"].(map[string]any)["sessions"].([]any)[0].(map[string]any)["id"].(string)
-	_, errs = laptop.graphql(`mutation($id: ID!) { signOutSession(id: $id) }`, map[string]any{"id": otherID})
+	_, errs = laptop.graphql(`mutation($id: ID!) { revokeSession(input: {sessionId: $id}) { revokedSessionId } }`, map[string]any{"id": otherID})
 	if len(errs) != 1 || errs[0]["extensions"].(map[string]any)["code"] != "not_found" {
 		t.Fatalf("signing out someone else's session: %v", errs)
 	}
-	data, errs = laptop.graphql(`mutation { signOutOtherSessions }`, nil)
-	if errs != nil || data["signOutOtherSessions"] != float64(1) {
-		t.Fatalf("signOutOtherSessions = %v %v, want 1", data, errs)
+	data, errs = laptop.graphql(`mutation { revokeOtherSessions(input: {}) { revokedSessions } }`, nil)
+	if errs != nil || data["revokeOtherSessions"].(map[string]any)["revokedSessions"] != float64(1) {
+		t.Fatalf("revokeOtherSessions = %v %v, want 1", data, errs)
 	}
 	if data, _ := phone.graphql(`{ viewer { id } }`, nil); data["viewer"] != nil {
 		t.Fatalf("the phone's session survived: %v", data)
@@ -68,7 +68,7 @@ func TestGraphQLSessions(t *testing.T) {
 	if data, _ := other.graphql(`{ viewer { id } }`, nil); data["viewer"] == nil {
 		t.Fatal("another person's session ended")
 	}
-	if _, errs := (e.browser()).graphql(`mutation { signOutOtherSessions }`, nil); len(errs) != 1 || errs[0]["extensions"].(map[string]any)["code"] != "unauthorized" {
+	if _, errs := (e.browser()).graphql(`mutation { revokeOtherSessions(input: {}) { revokedSessions } }`, nil); len(errs) != 1 || errs[0]["extensions"].(map[string]any)["code"] != "unauthorized" {
 		t.Fatalf("anonymous: %v", errs)
 	}
 }

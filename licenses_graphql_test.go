@@ -79,13 +79,19 @@ func TestLicensesGraphQL(t *testing.T) {
 				fmt.Sprintf(`mutation { createLicenseVariant(applicationId: %q, input: {name: "Mine"}) { id } }`, e.app.ID),
 				fmt.Sprintf(`mutation { deleteLicenseVariant(applicationId: %q, id: %q, force: true) }`, e.app.ID, v.ID),
 				fmt.Sprintf(`mutation { generateLicenseCodes(applicationId: %q, input: {variantId: %q, count: 1}) { codes } }`, e.app.ID, v.ID),
+				fmt.Sprintf(`mutation { addLicenseVariant(input: {applicationId: %q, name: "Mine"}) { variant { id } } }`, e.app.ID),
+				fmt.Sprintf(`mutation { editLicenseVariant(input: {applicationId: %q, variantId: %q, name: "Mine"}) { variant { id } } }`, e.app.ID, v.ID),
+				fmt.Sprintf(`mutation { removeLicenseVariant(input: {applicationId: %q, variantId: %q, force: true}) { deletedVariantId } }`, e.app.ID, v.ID),
+				fmt.Sprintf(`mutation { createLicenseCodes(input: {applicationId: %q, variantId: %q, count: 1}) { codes } }`, e.app.ID, v.ID),
+				fmt.Sprintf(`mutation { importLicenseCodes(input: {applicationId: %q, variantId: %q, codes: ["RIVAL-0001"]}) { created } }`, e.app.ID, v.ID),
+				fmt.Sprintf(`mutation { removeLicenseCode(input: {applicationId: %q, codeId: "lic_missing"}) { deletedCodeId } }`, e.app.ID),
 			} {
 				if body := e.gql(rival, op); !contains(body, `"extensions":{"code":"not_found"}`) {
 					t.Fatalf("rival: %s", body)
 				}
 			}
-			body = e.gql(dev, fmt.Sprintf(`mutation { deleteLicenseVariant(applicationId: %q, id: %q) }`, e.app.ID, v.ID))
-			if want := `{"data":{"deleteLicenseVariant":true}}`; body != want {
+			body = e.gql(dev, fmt.Sprintf(`mutation { removeLicenseVariant(input: {applicationId: %q, variantId: %q}) { deletedVariantId } }`, e.app.ID, v.ID))
+			if want := fmt.Sprintf(`{"data":{"removeLicenseVariant":{"deletedVariantId":%q}}}`, v.ID); body != want {
 				t.Fatalf("delete with only expired and unused codes = %s", body)
 			}
 		})

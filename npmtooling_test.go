@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +81,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 		e := newOAuthEnv(t, dbURL)
 		out := runNode(t, nil, "graphql-audit.mjs", e.base+"/graphql")
 		var n int
+		counts := map[string]int{}
 		sc := bufio.NewScanner(bytes.NewReader(out))
 		for sc.Scan() {
 			var r struct{ ID, Name, Status, Reason string }
@@ -87,6 +89,10 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 				t.Fatalf("audit output %q: %v", sc.Text(), err)
 			}
 			n++
+			counts[r.Status]++
+			if level, _, ok := strings.Cut(r.Name, " "); ok && r.Status == "ok" {
+				counts["ok "+level]++
+			}
 			if r.Status != "ok" {
 				t.Errorf("%s %s: %s: %s", r.ID, r.Status, r.Name, r.Reason)
 			}
@@ -94,5 +100,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 		if n < 30 {
 			t.Fatalf("the audit ran %d checks, want graphql-http's full list:\n%s", n, out)
 		}
+		t.Logf("graphql-http audit: %d checks: %d ok (MUST %d, SHOULD %d, MAY %d), %d notice, %d warn (SHOULD), %d error (MUST)",
+			n, counts["ok"], counts["ok MUST"], counts["ok SHOULD"], counts["ok MAY"], counts["notice"], counts["warn"], counts["error"])
 	})
 }

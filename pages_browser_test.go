@@ -427,6 +427,45 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		t.FailNow()
 	}
 
+	t.Run("the post-create panel shows the quickstart until acknowledged", func(t *testing.T) {
+		value := func(label string) string {
+			return evalIn[string](t, devTab, `document.querySelector('#created-app [data-qs="`+label+`"] .qs-value').textContent`)
+		}
+		if got := value("Issuer"); got != ls.URL {
+			t.Errorf("issuer %q, want %q", got, ls.URL)
+		}
+		if got := value("Discovery URL"); got != ls.URL+"/.well-known/openid-configuration" {
+			t.Errorf("discovery URL %q", got)
+		}
+		au, err := url.Parse(value("Authorize URL"))
+		if err != nil || au.Query().Get("client_id") != clientID || au.Query().Get("redirect_uri") != sample.RedirectURI() ||
+			au.Query().Get("code_challenge_method") != "S256" || ls.URL+au.Path != ls.URL+"/oauth/authorize" {
+			t.Errorf("authorize URL %q", value("Authorize URL"))
+		}
+		if c := value("Token request (curl)"); !strings.Contains(c, ls.URL+"/oauth/token") || !strings.Contains(c, clientID) {
+			t.Errorf("token curl:\n%s", c)
+		}
+		for _, p := range []string{"node", "python", "go"} {
+			prog := evalIn[string](t, devTab, `document.querySelector('#created-app [data-program="`+p+`"] .qs-value').textContent`)
+			if !strings.Contains(prog, clientID) || !strings.Contains(prog, "LOGINSIGN_CLIENT_SECRET") {
+				t.Errorf("%s program:\n%s", p, prog)
+			}
+		}
+		if n := evalIn[int](t, devTab, `document.querySelectorAll('#created-app [data-copy]').length`); n < 8 {
+			t.Errorf("%d Copy buttons in the panel", n)
+		}
+		if !evalIn[bool](t, devTab, `document.querySelector('#qs-done').disabled`) {
+			t.Fatal("Done is enabled before the secret is acknowledged")
+		}
+		devTab.do(t, chromedp.Click(`#qs-done`, chromedp.NodeReady))
+		if evalIn[bool](t, devTab, `!document.querySelector('#created-app')`) {
+			t.Fatal("the panel closed without the acknowledgement")
+		}
+		devTab.shot(t, "portal-created-app")
+		devTab.do(t, chromedp.Click(`#qs-ack`), chromedp.Click(`#qs-done`))
+		devTab.waitFor(t, `!document.querySelector('#created-app') && document.querySelector('#create-app .alert.ok')`)
+	})
+
 	t.Run("widgets render on the app's page", func(t *testing.T) {
 		personTab.measure(t, "sample-app-with-widgets", sample.URL+"/", "#signin a.loginsign-btn")
 		href := evalIn[string](t, personTab, `document.querySelector('#signin a').href`)
@@ -633,7 +672,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 
 	var code string
 	t.Run("developer generates license codes", func(t *testing.T) {
-		requireAPI(t, api, "application", "createLicenseVariant", "generateLicenseCodes")
+		requireAPI(t, api, "application", "addLicenseVariant", "createLicenseCodes")
 		devTab.measure(t, "portal-licenses", ls.URL+"/portal/licenses?app="+clientID, "#variant-form")
 		devTab.do(t, chromedp.SendKeys(`#variant-name`, "Pro"), chromedp.SendKeys(`#variant-description`, "Everything, forever"),
 			chromedp.Click(`#variant-form button[type=submit]`))
@@ -659,7 +698,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn || code == "" {
 			t.Fatal("the sign-in or the generated codes above failed")
 		}
-		requireAPI(t, api, "redeemLicenseCode")
+		requireAPI(t, api, "claimLicenseCode")
 		personTab.measure(t, "dashboard", ls.URL+"/dashboard", "#redeem-form")
 		personTab.waitFor(t, `document.querySelector('#redeem-app option')`)
 		personTab.do(t, chromedp.SendKeys(`#redeem-code`, code), chromedp.Click(`#redeem-form button[type=submit]`))
@@ -667,8 +706,12 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	})
 
 	t.Run("developer checks a redirect URI and rotates the client secret", func(t *testing.T) {
-		requireAPI(t, api, "application", "redirectUriCheck", "rotateClientSecret")
+		requireAPI(t, api, "application", "redirectUriCheck", "resetClientSecret")
 		devTab.open(t, ls.URL+"/portal/apps/"+clientID, "#redirect-list li button")
+		devTab.waitFor(t, `document.querySelector('#quickstart [data-qs="Issuer"] .qs-value')`)
+		if got := evalIn[string](t, devTab, `document.querySelector('#quickstart [data-qs="Authorize URL"] .qs-value').textContent`); !strings.Contains(got, "client_id="+clientID) {
+			t.Errorf("the app page's quickstart authorize URL %q", got)
+		}
 		devTab.do(t, chromedp.Click(`#redirect-list li button`))
 		devTab.waitFor(t, `document.querySelector('#redirect-list .badge').textContent.startsWith("ok")`)
 		devTab.do(t, chromedp.Click(`//button[text()="Reset client secret"]`), chromedp.Click(`//button[starts-with(text(), "Confirm: the old secret")]`), chromedp.WaitVisible(`#credentials [data-secret="Client secret"]`))
@@ -679,7 +722,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	})
 
 	t.Run("developer sends a test webhook and sees it in the delivery log", func(t *testing.T) {
-		requireAPI(t, api, "sendTestWebhook", "redeliverWebhookEvent")
+		requireAPI(t, api, "pingWebhook", "retryWebhookEvent")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, "#sync-tests button")
 		devTab.do(t, chromedp.Click(`//button[text()="Send a test webhook"]`))
 		devTab.waitFor(t, `document.querySelector('#sync-results .alert')`)
@@ -690,7 +733,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	})
 
 	t.Run("developer imports existing users: every row is a proposal", func(t *testing.T) {
-		requireAPI(t, api, "importUsers", "rollbackImport")
+		requireAPI(t, api, "importAppUsers", "undoImport")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID+"#import-existing-users", "#import-form")
 		devTab.do(t, chromedp.SendKeys(`#import-name`, "Old accounts"),
 			chromedp.SendKeys(`#import-csv`, "externalUserId,email,name\n42,ann@example.com,Ann Example\n43,nobody@example.com,No One\n"),
@@ -730,7 +773,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	})
 
 	t.Run("developer rolls the import back", func(t *testing.T) {
-		requireAPI(t, api, "rollbackImport")
+		requireAPI(t, api, "undoImport")
 		devTab.do(t, chromedp.Click(`#import-results button`), chromedp.Click(`#import-results button`))
 		devTab.waitFor(t, `document.querySelector('#imports-status').textContent.includes("rolled back")`)
 		if status := devTab.text(t, "#imports-status"); !strings.Contains(status, "1 proposal withdrawn, 0 connections removed") {
@@ -742,7 +785,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			t.Fatal("the sign-in above failed")
 		}
-		requireAPI(t, api, "setConnectionEmailMuted", "addAlternativeEmail", "makePrimaryEmail")
+		requireAPI(t, api, "setAppEmailMuted", "addEmail", "setPrimaryEmail")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
 		personTab.do(t, chromedp.Click(`#apps li[data-connection] input[type=checkbox]`))
 		personTab.waitFor(t, `document.querySelector('#apps li[data-connection]').textContent.includes("muted.")`)
@@ -851,7 +894,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			t.Fatal("the sign-in above failed")
 		}
-		requireAPI(t, api, "removeConnection")
+		requireAPI(t, api, "disconnectApp")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] button")
 		personTab.do(t, chromedp.Click(`#apps li[data-connection] button`), chromedp.Click(`#apps li[data-connection] button`))
 		personTab.waitFor(t, `!document.querySelector('#apps li[data-connection]')`)
@@ -866,7 +909,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			t.Fatal("the sign-in above failed")
 		}
-		requireAPI(t, api, "signOutOtherSessions")
+		requireAPI(t, api, "revokeOtherSessions")
 		if _, err := ls.identity.Sessions.Create(ctx, person.ID, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Safari/604.1", "192.0.2.7"); err != nil {
 			t.Fatal(err)
 		}
@@ -1018,7 +1061,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if !signedIn {
 			t.Fatal("the sign-in above failed")
 		}
-		requireAPI(t, api, "deleteAccount")
+		requireAPI(t, api, "closeAccount")
 		personTab.open(t, ls.URL+"/dashboard", "#delete-form")
 		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.Click(`#delete-form button`))
 		personTab.waitFor(t, `location.pathname === "/login"`)

@@ -93,6 +93,21 @@ func portalOperations() []gqlOperation {
 		{"rollbackImport", `mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { deletedConnections } }`, appSrc},
 		{"testEmailSyncApi", `mutation($app: ID!) { testEmailSyncApi(appId: $app) { ok } }`, appOnly},
 		{"testCurrentLoginsSyncApi", `mutation($app: ID!) { testCurrentLoginsSyncApi(appId: $app) { ok } }`, appOnly},
+		// The conforming mutations that replace the deprecated ones above, and the quickstart.
+		{"editApplication", `mutation($app: ID!) { editApplication(input: {applicationId: $app, changes: {name: "Taken over"}}) { application { id } } }`, appOnly},
+		{"resetClientSecret", `mutation($app: ID!) { resetClientSecret(input: {applicationId: $app}) { clientSecret } }`, appOnly},
+		{"resetWebhookSecret", `mutation($app: ID!) { resetWebhookSecret(input: {applicationId: $app}) { webhookSecret } }`, appOnly},
+		{"removeApplication", `mutation($app: ID!) { removeApplication(input: {applicationId: $app}) { deletedApplicationId } }`, appOnly},
+		{"editAppConnection", `mutation($app: ID!, $conn: ID!) { editAppConnection(input: {applicationId: $app, connectionId: $conn, isForwarding: false}) { connection { id } } }`, appConn},
+		{"proposeConnectionEmail", `mutation($app: ID!, $conn: ID!) { proposeConnectionEmail(input: {applicationId: $app, connectionId: $conn, email: "new-address@example.com"}) { changed } }`, appConn},
+		{"closeAppConnection", `mutation($app: ID!, $conn: ID!) { closeAppConnection(input: {applicationId: $app, connectionId: $conn}) { deletedConnectionId } }`, appConn},
+		{"importAppUsers", `mutation($app: ID!) { importAppUsers(input: {applicationId: $app, users: [{externalUserId: "x", email: "someone@example.com"}]}) { source { id } } }`, appOnly},
+		{"undoImport", `mutation($app: ID!, $src: ID!) { undoImport(input: {applicationId: $app, sourceId: $src}) { deletedConnections } }`, appSrc},
+		{"checkEmailSyncApi", `mutation($app: ID!) { checkEmailSyncApi(input: {applicationId: $app}) { result { ok } } }`, appOnly},
+		{"checkCurrentLoginsSyncApi", `mutation($app: ID!) { checkCurrentLoginsSyncApi(input: {applicationId: $app}) { result { ok } } }`, appOnly},
+		{"retryWebhookEvent", `mutation($app: ID!) { retryWebhookEvent(input: {applicationId: $app, eventId: "evt_missing"}) { event { id } } }`, appOnly},
+		{"pingWebhook", `mutation($app: ID!) { pingWebhook(input: {applicationId: $app}) { event { id } } }`, appOnly},
+		{"application quickstart", `query($app: ID!) { application(id: $app) { quickstart { issuer authorizeUrl } } }`, appOnly},
 	}
 }
 

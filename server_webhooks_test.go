@@ -311,16 +311,20 @@ func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
 				t.Errorf("paging saw %d events, want 4", len(seen))
 			}
 
-			// The delivery log, GraphQL: the same rule.
-			q := `query($id: ID!) { node(id: $id) { ... on Application { webhookEvents(first: 10, status: delivered) {
+			// The delivery log, GraphQL: the same rule. Statuses are UPPER_SNAKE; the stored
+			// lower_snake spelling is still accepted as input for one release (deprecated).
+			var out map[string]any
+			for _, status := range []string{"DELIVERED", "delivered"} {
+				q := `query($id: ID!) { node(id: $id) { ... on Application { webhookEvents(first: 10, status: ` + status + `) {
 				totalCount edges { node { id type status attempts deliveries { totalCount edges { node { attempt statusCode } } } } } } } } }`
-			out := s.graphql(t, devCookie, q, map[string]any{"id": appID})
-			if out["errors"] != nil {
-				t.Fatalf("graphql: %v", out)
-			}
-			conn := out["data"].(map[string]any)["node"].(map[string]any)["webhookEvents"].(map[string]any)
-			if conn["totalCount"].(float64) != 4 {
-				t.Errorf("webhookEvents: %v", conn)
+				out = s.graphql(t, devCookie, q, map[string]any{"id": appID})
+				if out["errors"] != nil {
+					t.Fatalf("graphql: %v", out)
+				}
+				conn := out["data"].(map[string]any)["node"].(map[string]any)["webhookEvents"].(map[string]any)
+				if conn["totalCount"].(float64) != 4 || conn["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)["status"] != "DELIVERED" {
+					t.Errorf("webhookEvents(status: %s): %v", status, conn)
+				}
 			}
 			// A person connected to the app reaches the Application through their connection,
 			// but not its delivery log.
@@ -331,14 +335,14 @@ func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
 				webhookEvents { totalCount } } } } } } }`, nil)
 			errs, _ := json.Marshal(out["errors"])
 			assertJSON(t, string(errs), `[{"message":"application not found","locations":[{"column":5,"line":2}],"path":["viewer","connections","edges",0,"node","application","webhookEvents"],"extensions":{"code":"not_found"}}]`)
-			out = s.graphql(t, devCookie, `mutation($a: ID!, $e: ID!) { redeliverWebhookEvent(applicationId: $a, eventId: $e) { id status } }`,
+			out = s.graphql(t, devCookie, `mutation($a: ID!, $e: ID!) { retryWebhookEvent(input: {applicationId: $a, eventId: $e}) { event { id status } } }`,
 				map[string]any{"a": appID, "e": ev.ID})
-			if out["errors"] != nil || !strings.Contains(fmt.Sprint(out["data"]), "pending") {
-				t.Errorf("redeliverWebhookEvent: %v", out)
+			if out["errors"] != nil || !strings.Contains(fmt.Sprint(out["data"]), "status:PENDING") {
+				t.Errorf("retryWebhookEvent: %v", out)
 			}
-			out = s.graphql(t, strangerCookie, `mutation($a: ID!) { sendTestWebhook(applicationId: $a) { id } }`, map[string]any{"a": appID})
+			out = s.graphql(t, strangerCookie, `mutation($a: ID!) { pingWebhook(input: {applicationId: $a}) { event { id } } }`, map[string]any{"a": appID})
 			errs, _ = json.Marshal(out["errors"])
-			assertJSON(t, string(errs), `[{"message":"application not found","locations":[{"column":21,"line":1}],"path":["sendTestWebhook"],"extensions":{"code":"not_found"}}]`)
+			assertJSON(t, string(errs), `[{"message":"application not found","locations":[{"column":21,"line":1}],"path":["pingWebhook"],"extensions":{"code":"not_found"}}]`)
 		})
 	}
 }
@@ -382,14 +386,14 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			}
 
 			// Mute and unmute: no event.
-			gql(`mutation($c: ID!) { setConnectionEmailMuted(connectionId: $c, muted: true) { emailMuted } }`, map[string]any{"c": conns[0].ID})
-			gql(`mutation($c: ID!) { setConnectionEmailMuted(connectionId: $c, muted: false) { emailMuted } }`, map[string]any{"c": conns[0].ID})
+			gql(`mutation($c: ID!) { setAppEmailMuted(input: {connectionId: $c, muted: true}) { connection { emailMuted } } }`, map[string]any{"c": conns[0].ID})
+			gql(`mutation($c: ID!) { setAppEmailMuted(input: {connectionId: $c, muted: false}) { connection { emailMuted } } }`, map[string]any{"c": conns[0].ID})
 			if n := len(deliver()); n != 0 {
 				t.Fatalf("muting sent %d webhooks", n)
 			}
 
 			// Alternative address, verified through the mailed link's page, then made primary.
-			added := gql(`mutation { addAlternativeEmail(email: "new@example.org") { id verifiedAt } }`, nil)["addAlternativeEmail"].(map[string]any)
+			added := gql(`mutation { addEmail(input: {email: "new@example.org"}) { userEmail { id verifiedAt } } }`, nil)["addEmail"].(map[string]any)["userEmail"].(map[string]any)
 			link := verifyLinkRE.FindStringSubmatch(s.smtp.Wait(t, 1)[0].Text)
 			if link == nil {
 				t.Fatal("no verification link in the mail")
@@ -428,7 +432,7 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			if status, _ := postVerify(cookie); status != 400 {
 				t.Errorf("second use of the link: %d, want 400", status)
 			}
-			gql(`mutation($e: ID!) { makePrimaryEmail(emailId: $e) { email } }`, map[string]any{"e": added["id"]})
+			gql(`mutation($e: ID!) { setPrimaryEmail(input: {emailId: $e}) { user { email } } }`, map[string]any{"e": added["id"]})
 			hooks := deliver()
 			if len(hooks) != 1 {
 				t.Fatalf("primary change sent %d webhooks, want 1", len(hooks))
@@ -443,7 +447,7 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			}
 
 			// Remove one app.
-			gql(`mutation($c: ID!) { removeConnection(connectionId: $c) { deletedConnectionId } }`, map[string]any{"c": conns[0].ID})
+			gql(`mutation($c: ID!) { disconnectApp(input: {connectionId: $c}) { deletedConnectionId } }`, map[string]any{"c": conns[0].ID})
 			hooks = deliver()[1:]
 			if len(hooks) != 1 {
 				t.Fatalf("removal sent %d webhooks, want 1", len(hooks))
@@ -458,12 +462,12 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			}
 
 			// Delete the account: one user_account_deleted per remaining connection.
-			out := s.graphql(t, cookie, `mutation { deleteAccount(confirmGlobalId: "XX0000") { endedConnections } }`, nil)
+			out := s.graphql(t, cookie, `mutation { closeAccount(input: {confirmGlobalId: "XX0000"}) { endedConnections } }`, nil)
 			if out["errors"] == nil {
-				t.Fatal("deleteAccount without the right confirmation succeeded")
+				t.Fatal("closeAccount without the right confirmation succeeded")
 			}
-			data := gql(`mutation($g: String!) { deleteAccount(confirmGlobalId: $g) { endedConnections } }`, map[string]any{"g": person.GlobalID})
-			if n := data["deleteAccount"].(map[string]any)["endedConnections"].(float64); n != 2 {
+			data := gql(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": person.GlobalID})
+			if n := data["closeAccount"].(map[string]any)["endedConnections"].(float64); n != 2 {
 				t.Errorf("endedConnections %v, want 2", n)
 			}
 			hooks = deliver()[2:]

@@ -13,9 +13,11 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/webhookevent"
+	"loginsign/graph/enum"
 	"loginsign/graph/model"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
 	"math"
 	"strconv"
 	"sync/atomic"
@@ -55,6 +57,14 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AddEmailPayload struct {
+		UserEmail func(childComplexity int) int
+	}
+
+	AddLicenseVariantPayload struct {
+		Variant func(childComplexity int) int
+	}
+
 	AppAnalytics struct {
 		ActiveUsersPerDay    func(childComplexity int, from time.Time, to time.Time) int
 		LicensesByState      func(childComplexity int) int
@@ -114,6 +124,7 @@ type ComplexityRoot struct {
 		Name                    func(childComplexity int) int
 		PostLogoutRedirectUris  func(childComplexity int) int
 		PrivacyURL              func(childComplexity int) int
+		Quickstart              func(childComplexity int) int
 		RedirectUris            func(childComplexity int) int
 		TermsURL                func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
@@ -142,6 +153,26 @@ type ComplexityRoot struct {
 		Enrolment func(childComplexity int) int
 	}
 
+	CheckCurrentLoginsSyncApiPayload struct {
+		Result func(childComplexity int) int
+	}
+
+	CheckEmailSyncApiPayload struct {
+		Result func(childComplexity int) int
+	}
+
+	ClaimLicenseCodePayload struct {
+		LicenseCode func(childComplexity int) int
+	}
+
+	CloseAccountPayload struct {
+		EndedConnections func(childComplexity int) int
+	}
+
+	CloseAppConnectionPayload struct {
+		DeletedConnectionID func(childComplexity int) int
+	}
+
 	ConfirmTotpEnrolmentPayload struct {
 		RecoveryCodes func(childComplexity int) int
 	}
@@ -159,6 +190,11 @@ type ComplexityRoot struct {
 		Application   func(childComplexity int) int
 		ClientSecret  func(childComplexity int) int
 		WebhookSecret func(childComplexity int) int
+	}
+
+	CreateLicenseCodesPayload struct {
+		Codes   func(childComplexity int) int
+		Variant func(childComplexity int) int
 	}
 
 	CurrentLoginsSyncTest struct {
@@ -189,6 +225,23 @@ type ComplexityRoot struct {
 		Disabled func(childComplexity int) int
 	}
 
+	DisconnectAppPayload struct {
+		DeletedConnectionID func(childComplexity int) int
+	}
+
+	EditAppConnectionPayload struct {
+		Connection func(childComplexity int) int
+	}
+
+	EditApplicationPayload struct {
+		Application   func(childComplexity int) int
+		WebhookSecret func(childComplexity int) int
+	}
+
+	EditLicenseVariantPayload struct {
+		Variant func(childComplexity int) int
+	}
+
 	EmailSyncTest struct {
 		Endpoint          func(childComplexity int) int
 		Events            func(childComplexity int) int
@@ -205,12 +258,23 @@ type ComplexityRoot struct {
 		Variant func(childComplexity int) int
 	}
 
+	ImportAppUsersPayload struct {
+		Results func(childComplexity int) int
+		Source  func(childComplexity int) int
+	}
+
 	ImportCounts struct {
 		AlreadyConnected func(childComplexity int) int
 		Imported         func(childComplexity int) int
 		InvalidRow       func(childComplexity int) int
 		NameMismatch     func(childComplexity int) int
 		NotFound         func(childComplexity int) int
+	}
+
+	ImportLicenseCodesPayload struct {
+		Created    func(childComplexity int) int
+		Duplicates func(childComplexity int) int
+		Invalid    func(childComplexity int) int
 	}
 
 	ImportRow struct {
@@ -343,10 +407,18 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AddAlternativeEmail       func(childComplexity int, email string) int
+		AddEmail                  func(childComplexity int, input model.AddEmailInput) int
+		AddLicenseVariant         func(childComplexity int, input model.AddLicenseVariantInput) int
 		BeginPasskeyRegistration  func(childComplexity int, input model.BeginPasskeyRegistrationInput) int
 		BeginTotpEnrolment        func(childComplexity int, input model.BeginTotpEnrolmentInput) int
+		CheckCurrentLoginsSyncAPI func(childComplexity int, input model.CheckCurrentLoginsSyncAPIInput) int
+		CheckEmailSyncAPI         func(childComplexity int, input model.CheckEmailSyncAPIInput) int
+		ClaimLicenseCode          func(childComplexity int, input model.ClaimLicenseCodeInput) int
+		CloseAccount              func(childComplexity int, input model.CloseAccountInput) int
+		CloseAppConnection        func(childComplexity int, input model.CloseAppConnectionInput) int
 		ConfirmTotpEnrolment      func(childComplexity int, input model.ConfirmTotpEnrolmentInput) int
 		CreateApplication         func(childComplexity int, input model.CreateApplicationInput) int
+		CreateLicenseCodes        func(childComplexity int, input model.CreateLicenseCodesInput) int
 		CreateLicenseVariant      func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
 		DeleteAccount             func(childComplexity int, confirmGlobalID string) int
 		DeleteAppConnection       func(childComplexity int, appID string, connectionID string) int
@@ -355,32 +427,53 @@ type ComplexityRoot struct {
 		DeleteLicenseVariant      func(childComplexity int, applicationID string, id string, force *bool) int
 		DeletePasskey             func(childComplexity int, input model.DeletePasskeyInput) int
 		DisableTwoStep            func(childComplexity int, input model.DisableTwoStepInput) int
+		DisconnectApp             func(childComplexity int, input model.DisconnectAppInput) int
+		EditAppConnection         func(childComplexity int, input model.EditAppConnectionInput) int
+		EditApplication           func(childComplexity int, input model.EditApplicationInput) int
+		EditLicenseVariant        func(childComplexity int, input model.EditLicenseVariantInput) int
 		FinishPasskeyRegistration func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
 		GenerateLicenseCodes      func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
+		ImportAppUsers            func(childComplexity int, input model.ImportAppUsersInput) int
+		ImportLicenseCodes        func(childComplexity int, input model.ImportLicenseCodesInput) int
 		ImportUsers               func(childComplexity int, appID string, input model.ImportUsersInput) int
 		MakePrimaryEmail          func(childComplexity int, emailID string) int
+		PingWebhook               func(childComplexity int, input model.PingWebhookInput) int
+		ProposeConnectionEmail    func(childComplexity int, input model.ProposeConnectionEmailInput) int
 		RedeemLicenseCode         func(childComplexity int, applicationID string, code string) int
 		RedeliverWebhookEvent     func(childComplexity int, applicationID string, eventID string) int
 		RefusePendingLink         func(childComplexity int, input model.RefusePendingLinkInput) int
 		RegenerateRecoveryCodes   func(childComplexity int, input model.RegenerateRecoveryCodesInput) int
 		RemoveAlternativeEmail    func(childComplexity int, emailID string) int
+		RemoveApplication         func(childComplexity int, input model.RemoveApplicationInput) int
 		RemoveConnection          func(childComplexity int, connectionID string) int
+		RemoveEmail               func(childComplexity int, input model.RemoveEmailInput) int
+		RemoveLicenseCode         func(childComplexity int, input model.RemoveLicenseCodeInput) int
+		RemoveLicenseVariant      func(childComplexity int, input model.RemoveLicenseVariantInput) int
 		RenamePasskey             func(childComplexity int, input model.RenamePasskeyInput) int
+		ResetClientSecret         func(childComplexity int, input model.ResetClientSecretInput) int
+		ResetWebhookSecret        func(childComplexity int, input model.ResetWebhookSecretInput) int
+		RetryWebhookEvent         func(childComplexity int, input model.RetryWebhookEventInput) int
+		RevokeOtherSessions       func(childComplexity int, input model.RevokeOtherSessionsInput) int
+		RevokeSession             func(childComplexity int, input model.RevokeSessionInput) int
 		RollbackImport            func(childComplexity int, appID string, sourceID string) int
 		RotateClientSecret        func(childComplexity int, id string) int
 		RotateWebhookSecret       func(childComplexity int, id string) int
 		SendTestWebhook           func(childComplexity int, applicationID string) int
+		SetAppEmailMuted          func(childComplexity int, input model.SetAppEmailMutedInput) int
 		SetConnectionEmailMuted   func(childComplexity int, connectionID string, muted bool) int
+		SetPrimaryEmail           func(childComplexity int, input model.SetPrimaryEmailInput) int
 		SignOutOtherSessions      func(childComplexity int) int
 		SignOutSession            func(childComplexity int, id string) int
 		SyncConnectionEmail       func(childComplexity int, appID string, connectionID string, email string) int
 		TestCurrentLoginsSyncAPI  func(childComplexity int, appID string) int
 		TestEmailSyncAPI          func(childComplexity int, appID string) int
+		UndoImport                func(childComplexity int, input model.UndoImportInput) int
 		UpdateAppConnection       func(childComplexity int, appID string, connectionID string, input model.UpdateAppConnectionInput) int
 		UpdateApplication         func(childComplexity int, id string, input model.UpdateApplicationInput) int
 		UpdateLicenseVariant      func(childComplexity int, applicationID string, id string, input model.UpdateLicenseVariantInput) int
 		UploadLicenseCodes        func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
 		VerifyAlternativeEmail    func(childComplexity int, token string) int
+		VerifyEmail               func(childComplexity int, input model.VerifyEmailInput) int
 	}
 
 	PageInfo struct {
@@ -408,6 +501,16 @@ type ComplexityRoot struct {
 		ProposedAt         func(childComplexity int) int
 	}
 
+	PingWebhookPayload struct {
+		Event func(childComplexity int) int
+	}
+
+	ProposeConnectionEmailPayload struct {
+		Changed func(childComplexity int) int
+		Ok      func(childComplexity int) int
+		Pending func(childComplexity int) int
+	}
+
 	Query struct {
 		Application      func(childComplexity int, id string) int
 		Applications     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
@@ -416,6 +519,18 @@ type ComplexityRoot struct {
 		Nodes            func(childComplexity int, ids []string) int
 		RedirectURICheck func(childComplexity int, appID string, redirectURI string) int
 		Viewer           func(childComplexity int) int
+	}
+
+	Quickstart struct {
+		AuthorizeURL          func(childComplexity int) int
+		ClientCredentialsCurl func(childComplexity int) int
+		DiscoveryURL          func(childComplexity int) int
+		Go                    func(childComplexity int) int
+		Issuer                func(childComplexity int) int
+		Node                  func(childComplexity int) int
+		Python                func(childComplexity int) int
+		RedirectURI           func(childComplexity int) int
+		TokenCurl             func(childComplexity int) int
 	}
 
 	RedirectUriCheck struct {
@@ -447,12 +562,51 @@ type ComplexityRoot struct {
 		DeletedEmailID func(childComplexity int) int
 	}
 
+	RemoveApplicationPayload struct {
+		DeletedApplicationID func(childComplexity int) int
+	}
+
 	RemoveConnectionPayload struct {
 		DeletedConnectionID func(childComplexity int) int
 	}
 
+	RemoveEmailPayload struct {
+		DeletedEmailID func(childComplexity int) int
+	}
+
+	RemoveLicenseCodePayload struct {
+		DeletedCodeID func(childComplexity int) int
+	}
+
+	RemoveLicenseVariantPayload struct {
+		DeletedVariantID func(childComplexity int) int
+	}
+
 	RenamePasskeyPayload struct {
 		Passkey func(childComplexity int) int
+	}
+
+	ResetClientSecretPayload struct {
+		Application  func(childComplexity int) int
+		ClientSecret func(childComplexity int) int
+	}
+
+	ResetWebhookSecretPayload struct {
+		Application   func(childComplexity int) int
+		WebhookSecret func(childComplexity int) int
+	}
+
+	RetryWebhookEventPayload struct {
+		Event func(childComplexity int) int
+	}
+
+	RevokeOtherSessionsPayload struct {
+		ClientMutationID func(childComplexity int) int
+		RevokedSessions  func(childComplexity int) int
+	}
+
+	RevokeSessionPayload struct {
+		RevokedSessionID func(childComplexity int) int
 	}
 
 	RollbackImportPayload struct {
@@ -482,6 +636,14 @@ type ComplexityRoot struct {
 		Min   func(childComplexity int) int
 	}
 
+	SetAppEmailMutedPayload struct {
+		Connection func(childComplexity int) int
+	}
+
+	SetPrimaryEmailPayload struct {
+		User func(childComplexity int) int
+	}
+
 	SyncEmailPayload struct {
 		Changed func(childComplexity int) int
 		Ok      func(childComplexity int) int
@@ -499,6 +661,12 @@ type ComplexityRoot struct {
 		EnabledAt         func(childComplexity int) int
 		RecoveryCodesLeft func(childComplexity int) int
 		TOTP              func(childComplexity int) int
+	}
+
+	UndoImportPayload struct {
+		DeletedConnections func(childComplexity int) int
+		Source             func(childComplexity int) int
+		WithdrawnLinks     func(childComplexity int) int
 	}
 
 	UpdateApplicationPayload struct {
@@ -564,6 +732,10 @@ type ComplexityRoot struct {
 	}
 
 	VerifyAlternativeEmailPayload struct {
+		Email func(childComplexity int) int
+	}
+
+	VerifyEmailPayload struct {
 		Email func(childComplexity int) int
 	}
 
@@ -643,6 +815,7 @@ type ApplicationResolver interface {
 	Users(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) (*ent.AppConnectionConnection, error)
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
+	Quickstart(ctx context.Context, obj *ent.Application) (*oauth.Quickstart, error)
 	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
 }
 type ImportSourceResolver interface {
@@ -682,6 +855,35 @@ type MutationResolver interface {
 	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
 	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
 	DeletePasskey(ctx context.Context, input model.DeletePasskeyInput) (*model.DeletePasskeyPayload, error)
+	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
+	RevokeOtherSessions(ctx context.Context, input model.RevokeOtherSessionsInput) (*model.RevokeOtherSessionsPayload, error)
+	DisconnectApp(ctx context.Context, input model.DisconnectAppInput) (*model.DisconnectAppPayload, error)
+	SetAppEmailMuted(ctx context.Context, input model.SetAppEmailMutedInput) (*model.SetAppEmailMutedPayload, error)
+	AddEmail(ctx context.Context, input model.AddEmailInput) (*model.AddEmailPayload, error)
+	VerifyEmail(ctx context.Context, input model.VerifyEmailInput) (*model.VerifyEmailPayload, error)
+	RemoveEmail(ctx context.Context, input model.RemoveEmailInput) (*model.RemoveEmailPayload, error)
+	SetPrimaryEmail(ctx context.Context, input model.SetPrimaryEmailInput) (*model.SetPrimaryEmailPayload, error)
+	CloseAccount(ctx context.Context, input model.CloseAccountInput) (*model.CloseAccountPayload, error)
+	AddLicenseVariant(ctx context.Context, input model.AddLicenseVariantInput) (*model.AddLicenseVariantPayload, error)
+	EditLicenseVariant(ctx context.Context, input model.EditLicenseVariantInput) (*model.EditLicenseVariantPayload, error)
+	RemoveLicenseVariant(ctx context.Context, input model.RemoveLicenseVariantInput) (*model.RemoveLicenseVariantPayload, error)
+	CreateLicenseCodes(ctx context.Context, input model.CreateLicenseCodesInput) (*model.CreateLicenseCodesPayload, error)
+	ImportLicenseCodes(ctx context.Context, input model.ImportLicenseCodesInput) (*model.ImportLicenseCodesPayload, error)
+	RemoveLicenseCode(ctx context.Context, input model.RemoveLicenseCodeInput) (*model.RemoveLicenseCodePayload, error)
+	ClaimLicenseCode(ctx context.Context, input model.ClaimLicenseCodeInput) (*model.ClaimLicenseCodePayload, error)
+	EditApplication(ctx context.Context, input model.EditApplicationInput) (*model.EditApplicationPayload, error)
+	ResetClientSecret(ctx context.Context, input model.ResetClientSecretInput) (*model.ResetClientSecretPayload, error)
+	ResetWebhookSecret(ctx context.Context, input model.ResetWebhookSecretInput) (*model.ResetWebhookSecretPayload, error)
+	RemoveApplication(ctx context.Context, input model.RemoveApplicationInput) (*model.RemoveApplicationPayload, error)
+	EditAppConnection(ctx context.Context, input model.EditAppConnectionInput) (*model.EditAppConnectionPayload, error)
+	ProposeConnectionEmail(ctx context.Context, input model.ProposeConnectionEmailInput) (*model.ProposeConnectionEmailPayload, error)
+	CloseAppConnection(ctx context.Context, input model.CloseAppConnectionInput) (*model.CloseAppConnectionPayload, error)
+	ImportAppUsers(ctx context.Context, input model.ImportAppUsersInput) (*model.ImportAppUsersPayload, error)
+	UndoImport(ctx context.Context, input model.UndoImportInput) (*model.UndoImportPayload, error)
+	CheckEmailSyncAPI(ctx context.Context, input model.CheckEmailSyncAPIInput) (*model.CheckEmailSyncAPIPayload, error)
+	CheckCurrentLoginsSyncAPI(ctx context.Context, input model.CheckCurrentLoginsSyncAPIInput) (*model.CheckCurrentLoginsSyncAPIPayload, error)
+	RetryWebhookEvent(ctx context.Context, input model.RetryWebhookEventInput) (*model.RetryWebhookEventPayload, error)
+	PingWebhook(ctx context.Context, input model.PingWebhookInput) (*model.PingWebhookPayload, error)
 	UpdateApplication(ctx context.Context, id string, input model.UpdateApplicationInput) (*model.UpdateApplicationPayload, error)
 	RotateClientSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
 	RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error)
@@ -735,6 +937,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AddEmailPayload.userEmail":
+		if e.ComplexityRoot.AddEmailPayload.UserEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddEmailPayload.UserEmail(childComplexity), true
+
+	case "AddLicenseVariantPayload.variant":
+		if e.ComplexityRoot.AddLicenseVariantPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AddLicenseVariantPayload.Variant(childComplexity), true
 
 	case "AppAnalytics.activeUsersPerDay":
 		if e.ComplexityRoot.AppAnalytics.ActiveUsersPerDay == nil {
@@ -1041,6 +1257,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.PrivacyURL(childComplexity), true
+	case "Application.quickstart":
+		if e.ComplexityRoot.Application.Quickstart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Quickstart(childComplexity), true
 	case "Application.redirectUris":
 		if e.ComplexityRoot.Application.RedirectUris == nil {
 			break
@@ -1140,6 +1362,41 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BeginTotpEnrolmentPayload.Enrolment(childComplexity), true
 
+	case "CheckCurrentLoginsSyncApiPayload.result":
+		if e.ComplexityRoot.CheckCurrentLoginsSyncApiPayload.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckCurrentLoginsSyncApiPayload.Result(childComplexity), true
+
+	case "CheckEmailSyncApiPayload.result":
+		if e.ComplexityRoot.CheckEmailSyncApiPayload.Result == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CheckEmailSyncApiPayload.Result(childComplexity), true
+
+	case "ClaimLicenseCodePayload.licenseCode":
+		if e.ComplexityRoot.ClaimLicenseCodePayload.LicenseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimLicenseCodePayload.LicenseCode(childComplexity), true
+
+	case "CloseAccountPayload.endedConnections":
+		if e.ComplexityRoot.CloseAccountPayload.EndedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloseAccountPayload.EndedConnections(childComplexity), true
+
+	case "CloseAppConnectionPayload.deletedConnectionId":
+		if e.ComplexityRoot.CloseAppConnectionPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CloseAppConnectionPayload.DeletedConnectionID(childComplexity), true
+
 	case "ConfirmTotpEnrolmentPayload.recoveryCodes":
 		if e.ComplexityRoot.ConfirmTotpEnrolmentPayload.RecoveryCodes == nil {
 			break
@@ -1202,6 +1459,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "CreateLicenseCodesPayload.codes":
+		if e.ComplexityRoot.CreateLicenseCodesPayload.Codes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateLicenseCodesPayload.Codes(childComplexity), true
+	case "CreateLicenseCodesPayload.variant":
+		if e.ComplexityRoot.CreateLicenseCodesPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateLicenseCodesPayload.Variant(childComplexity), true
 
 	case "CurrentLoginsSyncTest.auth":
 		if e.ComplexityRoot.CurrentLoginsSyncTest.Auth == nil {
@@ -1269,6 +1539,40 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.DisableTwoStepPayload.Disabled(childComplexity), true
 
+	case "DisconnectAppPayload.deletedConnectionId":
+		if e.ComplexityRoot.DisconnectAppPayload.DeletedConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisconnectAppPayload.DeletedConnectionID(childComplexity), true
+
+	case "EditAppConnectionPayload.connection":
+		if e.ComplexityRoot.EditAppConnectionPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EditAppConnectionPayload.Connection(childComplexity), true
+
+	case "EditApplicationPayload.application":
+		if e.ComplexityRoot.EditApplicationPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EditApplicationPayload.Application(childComplexity), true
+	case "EditApplicationPayload.webhookSecret":
+		if e.ComplexityRoot.EditApplicationPayload.WebhookSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EditApplicationPayload.WebhookSecret(childComplexity), true
+
+	case "EditLicenseVariantPayload.variant":
+		if e.ComplexityRoot.EditLicenseVariantPayload.Variant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EditLicenseVariantPayload.Variant(childComplexity), true
+
 	case "EmailSyncTest.endpoint":
 		if e.ComplexityRoot.EmailSyncTest.Endpoint == nil {
 			break
@@ -1314,6 +1618,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GenerateLicenseCodesPayload.Variant(childComplexity), true
 
+	case "ImportAppUsersPayload.results":
+		if e.ComplexityRoot.ImportAppUsersPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportAppUsersPayload.Results(childComplexity), true
+	case "ImportAppUsersPayload.source":
+		if e.ComplexityRoot.ImportAppUsersPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportAppUsersPayload.Source(childComplexity), true
+
 	case "ImportCounts.alreadyConnected":
 		if e.ComplexityRoot.ImportCounts.AlreadyConnected == nil {
 			break
@@ -1344,6 +1661,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ImportCounts.NotFound(childComplexity), true
+
+	case "ImportLicenseCodesPayload.created":
+		if e.ComplexityRoot.ImportLicenseCodesPayload.Created == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportLicenseCodesPayload.Created(childComplexity), true
+	case "ImportLicenseCodesPayload.duplicates":
+		if e.ComplexityRoot.ImportLicenseCodesPayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportLicenseCodesPayload.Duplicates(childComplexity), true
+	case "ImportLicenseCodesPayload.invalid":
+		if e.ComplexityRoot.ImportLicenseCodesPayload.Invalid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportLicenseCodesPayload.Invalid(childComplexity), true
 
 	case "ImportRow.connectionID", "ImportRow.connectionId":
 		if e.ComplexityRoot.ImportRow.ConnectionID == nil {
@@ -1840,6 +2176,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
+	case "Mutation.addEmail":
+		if e.ComplexityRoot.Mutation.AddEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddEmail(childComplexity, args["input"].(model.AddEmailInput)), true
+	case "Mutation.addLicenseVariant":
+		if e.ComplexityRoot.Mutation.AddLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_addLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AddLicenseVariant(childComplexity, args["input"].(model.AddLicenseVariantInput)), true
 	case "Mutation.beginPasskeyRegistration":
 		if e.ComplexityRoot.Mutation.BeginPasskeyRegistration == nil {
 			break
@@ -1862,6 +2220,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BeginTotpEnrolment(childComplexity, args["input"].(model.BeginTotpEnrolmentInput)), true
+	case "Mutation.checkCurrentLoginsSyncApi":
+		if e.ComplexityRoot.Mutation.CheckCurrentLoginsSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkCurrentLoginsSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckCurrentLoginsSyncAPI(childComplexity, args["input"].(model.CheckCurrentLoginsSyncAPIInput)), true
+	case "Mutation.checkEmailSyncApi":
+		if e.ComplexityRoot.Mutation.CheckEmailSyncAPI == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_checkEmailSyncApi_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CheckEmailSyncAPI(childComplexity, args["input"].(model.CheckEmailSyncAPIInput)), true
+	case "Mutation.claimLicenseCode":
+		if e.ComplexityRoot.Mutation.ClaimLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claimLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimLicenseCode(childComplexity, args["input"].(model.ClaimLicenseCodeInput)), true
+	case "Mutation.closeAccount":
+		if e.ComplexityRoot.Mutation.CloseAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseAccount(childComplexity, args["input"].(model.CloseAccountInput)), true
+	case "Mutation.closeAppConnection":
+		if e.ComplexityRoot.Mutation.CloseAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_closeAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CloseAppConnection(childComplexity, args["input"].(model.CloseAppConnectionInput)), true
 	case "Mutation.confirmTotpEnrolment":
 		if e.ComplexityRoot.Mutation.ConfirmTotpEnrolment == nil {
 			break
@@ -1884,6 +2297,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateApplication(childComplexity, args["input"].(model.CreateApplicationInput)), true
+	case "Mutation.createLicenseCodes":
+		if e.ComplexityRoot.Mutation.CreateLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateLicenseCodes(childComplexity, args["input"].(model.CreateLicenseCodesInput)), true
 	case "Mutation.createLicenseVariant":
 		if e.ComplexityRoot.Mutation.CreateLicenseVariant == nil {
 			break
@@ -1972,6 +2396,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DisableTwoStep(childComplexity, args["input"].(model.DisableTwoStepInput)), true
+	case "Mutation.disconnectApp":
+		if e.ComplexityRoot.Mutation.DisconnectApp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disconnectApp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisconnectApp(childComplexity, args["input"].(model.DisconnectAppInput)), true
+	case "Mutation.editAppConnection":
+		if e.ComplexityRoot.Mutation.EditAppConnection == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_editAppConnection_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EditAppConnection(childComplexity, args["input"].(model.EditAppConnectionInput)), true
+	case "Mutation.editApplication":
+		if e.ComplexityRoot.Mutation.EditApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_editApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EditApplication(childComplexity, args["input"].(model.EditApplicationInput)), true
+	case "Mutation.editLicenseVariant":
+		if e.ComplexityRoot.Mutation.EditLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_editLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EditLicenseVariant(childComplexity, args["input"].(model.EditLicenseVariantInput)), true
 	case "Mutation.finishPasskeyRegistration":
 		if e.ComplexityRoot.Mutation.FinishPasskeyRegistration == nil {
 			break
@@ -1994,6 +2462,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.GenerateLicenseCodes(childComplexity, args["applicationId"].(string), args["input"].(model.GenerateLicenseCodesInput)), true
+	case "Mutation.importAppUsers":
+		if e.ComplexityRoot.Mutation.ImportAppUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importAppUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportAppUsers(childComplexity, args["input"].(model.ImportAppUsersInput)), true
+	case "Mutation.importLicenseCodes":
+		if e.ComplexityRoot.Mutation.ImportLicenseCodes == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importLicenseCodes_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportLicenseCodes(childComplexity, args["input"].(model.ImportLicenseCodesInput)), true
 	case "Mutation.importUsers":
 		if e.ComplexityRoot.Mutation.ImportUsers == nil {
 			break
@@ -2016,6 +2506,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.pingWebhook":
+		if e.ComplexityRoot.Mutation.PingWebhook == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pingWebhook_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PingWebhook(childComplexity, args["input"].(model.PingWebhookInput)), true
+	case "Mutation.proposeConnectionEmail":
+		if e.ComplexityRoot.Mutation.ProposeConnectionEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_proposeConnectionEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProposeConnectionEmail(childComplexity, args["input"].(model.ProposeConnectionEmailInput)), true
 	case "Mutation.redeemLicenseCode":
 		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
 			break
@@ -2071,6 +2583,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+	case "Mutation.removeApplication":
+		if e.ComplexityRoot.Mutation.RemoveApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveApplication(childComplexity, args["input"].(model.RemoveApplicationInput)), true
 	case "Mutation.removeConnection":
 		if e.ComplexityRoot.Mutation.RemoveConnection == nil {
 			break
@@ -2082,6 +2605,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveConnection(childComplexity, args["connectionId"].(string)), true
+	case "Mutation.removeEmail":
+		if e.ComplexityRoot.Mutation.RemoveEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveEmail(childComplexity, args["input"].(model.RemoveEmailInput)), true
+	case "Mutation.removeLicenseCode":
+		if e.ComplexityRoot.Mutation.RemoveLicenseCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeLicenseCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveLicenseCode(childComplexity, args["input"].(model.RemoveLicenseCodeInput)), true
+	case "Mutation.removeLicenseVariant":
+		if e.ComplexityRoot.Mutation.RemoveLicenseVariant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeLicenseVariant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveLicenseVariant(childComplexity, args["input"].(model.RemoveLicenseVariantInput)), true
 	case "Mutation.renamePasskey":
 		if e.ComplexityRoot.Mutation.RenamePasskey == nil {
 			break
@@ -2093,6 +2649,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenamePasskey(childComplexity, args["input"].(model.RenamePasskeyInput)), true
+	case "Mutation.resetClientSecret":
+		if e.ComplexityRoot.Mutation.ResetClientSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetClientSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetClientSecret(childComplexity, args["input"].(model.ResetClientSecretInput)), true
+	case "Mutation.resetWebhookSecret":
+		if e.ComplexityRoot.Mutation.ResetWebhookSecret == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetWebhookSecret_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetWebhookSecret(childComplexity, args["input"].(model.ResetWebhookSecretInput)), true
+	case "Mutation.retryWebhookEvent":
+		if e.ComplexityRoot.Mutation.RetryWebhookEvent == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryWebhookEvent_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryWebhookEvent(childComplexity, args["input"].(model.RetryWebhookEventInput)), true
+	case "Mutation.revokeOtherSessions":
+		if e.ComplexityRoot.Mutation.RevokeOtherSessions == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeOtherSessions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeOtherSessions(childComplexity, args["input"].(model.RevokeOtherSessionsInput)), true
+	case "Mutation.revokeSession":
+		if e.ComplexityRoot.Mutation.RevokeSession == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeSession_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(model.RevokeSessionInput)), true
 	case "Mutation.rollbackImport":
 		if e.ComplexityRoot.Mutation.RollbackImport == nil {
 			break
@@ -2137,6 +2748,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SendTestWebhook(childComplexity, args["applicationId"].(string)), true
+	case "Mutation.setAppEmailMuted":
+		if e.ComplexityRoot.Mutation.SetAppEmailMuted == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAppEmailMuted_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAppEmailMuted(childComplexity, args["input"].(model.SetAppEmailMutedInput)), true
 	case "Mutation.setConnectionEmailMuted":
 		if e.ComplexityRoot.Mutation.SetConnectionEmailMuted == nil {
 			break
@@ -2148,6 +2770,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.setPrimaryEmail":
+		if e.ComplexityRoot.Mutation.SetPrimaryEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPrimaryEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPrimaryEmail(childComplexity, args["input"].(model.SetPrimaryEmailInput)), true
 	case "Mutation.signOutOtherSessions":
 		if e.ComplexityRoot.Mutation.SignOutOtherSessions == nil {
 			break
@@ -2198,6 +2831,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TestEmailSyncAPI(childComplexity, args["appId"].(string)), true
+	case "Mutation.undoImport":
+		if e.ComplexityRoot.Mutation.UndoImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoImport(childComplexity, args["input"].(model.UndoImportInput)), true
 	case "Mutation.updateAppConnection":
 		if e.ComplexityRoot.Mutation.UpdateAppConnection == nil {
 			break
@@ -2253,6 +2897,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyAlternativeEmail(childComplexity, args["token"].(string)), true
+	case "Mutation.verifyEmail":
+		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["input"].(model.VerifyEmailInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2353,6 +3008,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PendingAppLink.ProposedAt(childComplexity), true
 
+	case "PingWebhookPayload.event":
+		if e.ComplexityRoot.PingWebhookPayload.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PingWebhookPayload.Event(childComplexity), true
+
+	case "ProposeConnectionEmailPayload.changed":
+		if e.ComplexityRoot.ProposeConnectionEmailPayload.Changed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProposeConnectionEmailPayload.Changed(childComplexity), true
+	case "ProposeConnectionEmailPayload.ok":
+		if e.ComplexityRoot.ProposeConnectionEmailPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProposeConnectionEmailPayload.Ok(childComplexity), true
+	case "ProposeConnectionEmailPayload.pending":
+		if e.ComplexityRoot.ProposeConnectionEmailPayload.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProposeConnectionEmailPayload.Pending(childComplexity), true
+
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
 			break
@@ -2426,6 +3107,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "Quickstart.authorizeUrl":
+		if e.ComplexityRoot.Quickstart.AuthorizeURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.AuthorizeURL(childComplexity), true
+	case "Quickstart.clientCredentialsCurl":
+		if e.ComplexityRoot.Quickstart.ClientCredentialsCurl == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.ClientCredentialsCurl(childComplexity), true
+	case "Quickstart.discoveryUrl":
+		if e.ComplexityRoot.Quickstart.DiscoveryURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.DiscoveryURL(childComplexity), true
+	case "Quickstart.go":
+		if e.ComplexityRoot.Quickstart.Go == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Go(childComplexity), true
+	case "Quickstart.issuer":
+		if e.ComplexityRoot.Quickstart.Issuer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Issuer(childComplexity), true
+	case "Quickstart.node":
+		if e.ComplexityRoot.Quickstart.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Node(childComplexity), true
+	case "Quickstart.python":
+		if e.ComplexityRoot.Quickstart.Python == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.Python(childComplexity), true
+	case "Quickstart.redirectUri":
+		if e.ComplexityRoot.Quickstart.RedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.RedirectURI(childComplexity), true
+	case "Quickstart.tokenCurl":
+		if e.ComplexityRoot.Quickstart.TokenCurl == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quickstart.TokenCurl(childComplexity), true
 
 	case "RedirectUriCheck.clientFound":
 		if e.ComplexityRoot.RedirectUriCheck.ClientFound == nil {
@@ -2516,6 +3252,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveAlternativeEmailPayload.DeletedEmailID(childComplexity), true
 
+	case "RemoveApplicationPayload.deletedApplicationId":
+		if e.ComplexityRoot.RemoveApplicationPayload.DeletedApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveApplicationPayload.DeletedApplicationID(childComplexity), true
+
 	case "RemoveConnectionPayload.deletedConnectionId":
 		if e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID == nil {
 			break
@@ -2523,12 +3266,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveConnectionPayload.DeletedConnectionID(childComplexity), true
 
+	case "RemoveEmailPayload.deletedEmailId":
+		if e.ComplexityRoot.RemoveEmailPayload.DeletedEmailID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveEmailPayload.DeletedEmailID(childComplexity), true
+
+	case "RemoveLicenseCodePayload.deletedCodeId":
+		if e.ComplexityRoot.RemoveLicenseCodePayload.DeletedCodeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveLicenseCodePayload.DeletedCodeID(childComplexity), true
+
+	case "RemoveLicenseVariantPayload.deletedVariantId":
+		if e.ComplexityRoot.RemoveLicenseVariantPayload.DeletedVariantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveLicenseVariantPayload.DeletedVariantID(childComplexity), true
+
 	case "RenamePasskeyPayload.passkey":
 		if e.ComplexityRoot.RenamePasskeyPayload.Passkey == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RenamePasskeyPayload.Passkey(childComplexity), true
+
+	case "ResetClientSecretPayload.application":
+		if e.ComplexityRoot.ResetClientSecretPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetClientSecretPayload.Application(childComplexity), true
+	case "ResetClientSecretPayload.clientSecret":
+		if e.ComplexityRoot.ResetClientSecretPayload.ClientSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetClientSecretPayload.ClientSecret(childComplexity), true
+
+	case "ResetWebhookSecretPayload.application":
+		if e.ComplexityRoot.ResetWebhookSecretPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetWebhookSecretPayload.Application(childComplexity), true
+	case "ResetWebhookSecretPayload.webhookSecret":
+		if e.ComplexityRoot.ResetWebhookSecretPayload.WebhookSecret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetWebhookSecretPayload.WebhookSecret(childComplexity), true
+
+	case "RetryWebhookEventPayload.event":
+		if e.ComplexityRoot.RetryWebhookEventPayload.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RetryWebhookEventPayload.Event(childComplexity), true
+
+	case "RevokeOtherSessionsPayload.clientMutationId":
+		if e.ComplexityRoot.RevokeOtherSessionsPayload.ClientMutationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeOtherSessionsPayload.ClientMutationID(childComplexity), true
+	case "RevokeOtherSessionsPayload.revokedSessions":
+		if e.ComplexityRoot.RevokeOtherSessionsPayload.RevokedSessions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeOtherSessionsPayload.RevokedSessions(childComplexity), true
+
+	case "RevokeSessionPayload.revokedSessionId":
+		if e.ComplexityRoot.RevokeSessionPayload.RevokedSessionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeSessionPayload.RevokedSessionID(childComplexity), true
 
 	case "RollbackImportPayload.deletedConnections":
 		if e.ComplexityRoot.RollbackImportPayload.DeletedConnections == nil {
@@ -2624,6 +3441,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionsBucket.Min(childComplexity), true
 
+	case "SetAppEmailMutedPayload.connection":
+		if e.ComplexityRoot.SetAppEmailMutedPayload.Connection == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetAppEmailMutedPayload.Connection(childComplexity), true
+
+	case "SetPrimaryEmailPayload.user":
+		if e.ComplexityRoot.SetPrimaryEmailPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPrimaryEmailPayload.User(childComplexity), true
+
 	case "SyncEmailPayload.changed":
 		if e.ComplexityRoot.SyncEmailPayload.Changed == nil {
 			break
@@ -2686,6 +3517,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TwoStepStatus.TOTP(childComplexity), true
+
+	case "UndoImportPayload.deletedConnections":
+		if e.ComplexityRoot.UndoImportPayload.DeletedConnections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoImportPayload.DeletedConnections(childComplexity), true
+	case "UndoImportPayload.source":
+		if e.ComplexityRoot.UndoImportPayload.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoImportPayload.Source(childComplexity), true
+	case "UndoImportPayload.withdrawnLinks":
+		if e.ComplexityRoot.UndoImportPayload.WithdrawnLinks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoImportPayload.WithdrawnLinks(childComplexity), true
 
 	case "UpdateApplicationPayload.application":
 		if e.ComplexityRoot.UpdateApplicationPayload.Application == nil {
@@ -2945,6 +3795,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.VerifyAlternativeEmailPayload.Email(childComplexity), true
 
+	case "VerifyEmailPayload.email":
+		if e.ComplexityRoot.VerifyEmailPayload.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.Email(childComplexity), true
+
 	case "WebhookAttempt.attempt":
 		if e.ComplexityRoot.WebhookAttempt.Attempt == nil {
 			break
@@ -3151,21 +4008,35 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AddEmailInput", ec.unmarshalInputAddEmailInput),
+			graphql.NewInputUnmarshaler("AddLicenseVariantInput", ec.unmarshalInputAddLicenseVariantInput),
 			graphql.NewInputUnmarshaler("AppConnectionOrder", ec.unmarshalInputAppConnectionOrder),
 			graphql.NewInputUnmarshaler("AppConnectionWhereInput", ec.unmarshalInputAppConnectionWhereInput),
 			graphql.NewInputUnmarshaler("ApplicationOrder", ec.unmarshalInputApplicationOrder),
 			graphql.NewInputUnmarshaler("ApplicationWhereInput", ec.unmarshalInputApplicationWhereInput),
 			graphql.NewInputUnmarshaler("BeginPasskeyRegistrationInput", ec.unmarshalInputBeginPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("BeginTotpEnrolmentInput", ec.unmarshalInputBeginTotpEnrolmentInput),
+			graphql.NewInputUnmarshaler("CheckCurrentLoginsSyncApiInput", ec.unmarshalInputCheckCurrentLoginsSyncApiInput),
+			graphql.NewInputUnmarshaler("CheckEmailSyncApiInput", ec.unmarshalInputCheckEmailSyncApiInput),
+			graphql.NewInputUnmarshaler("ClaimLicenseCodeInput", ec.unmarshalInputClaimLicenseCodeInput),
+			graphql.NewInputUnmarshaler("CloseAccountInput", ec.unmarshalInputCloseAccountInput),
+			graphql.NewInputUnmarshaler("CloseAppConnectionInput", ec.unmarshalInputCloseAppConnectionInput),
 			graphql.NewInputUnmarshaler("ConfirmTotpEnrolmentInput", ec.unmarshalInputConfirmTotpEnrolmentInput),
 			graphql.NewInputUnmarshaler("ConsentOrder", ec.unmarshalInputConsentOrder),
 			graphql.NewInputUnmarshaler("ConsentWhereInput", ec.unmarshalInputConsentWhereInput),
 			graphql.NewInputUnmarshaler("CreateApplicationInput", ec.unmarshalInputCreateApplicationInput),
+			graphql.NewInputUnmarshaler("CreateLicenseCodesInput", ec.unmarshalInputCreateLicenseCodesInput),
 			graphql.NewInputUnmarshaler("CreateLicenseVariantInput", ec.unmarshalInputCreateLicenseVariantInput),
 			graphql.NewInputUnmarshaler("DeletePasskeyInput", ec.unmarshalInputDeletePasskeyInput),
 			graphql.NewInputUnmarshaler("DisableTwoStepInput", ec.unmarshalInputDisableTwoStepInput),
+			graphql.NewInputUnmarshaler("DisconnectAppInput", ec.unmarshalInputDisconnectAppInput),
+			graphql.NewInputUnmarshaler("EditAppConnectionInput", ec.unmarshalInputEditAppConnectionInput),
+			graphql.NewInputUnmarshaler("EditApplicationInput", ec.unmarshalInputEditApplicationInput),
+			graphql.NewInputUnmarshaler("EditLicenseVariantInput", ec.unmarshalInputEditLicenseVariantInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("GenerateLicenseCodesInput", ec.unmarshalInputGenerateLicenseCodesInput),
+			graphql.NewInputUnmarshaler("ImportAppUsersInput", ec.unmarshalInputImportAppUsersInput),
+			graphql.NewInputUnmarshaler("ImportLicenseCodesInput", ec.unmarshalInputImportLicenseCodesInput),
 			graphql.NewInputUnmarshaler("ImportRowWhereInput", ec.unmarshalInputImportRowWhereInput),
 			graphql.NewInputUnmarshaler("ImportSourceOrder", ec.unmarshalInputImportSourceOrder),
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
@@ -3175,9 +4046,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("LicenseCodeWhereInput", ec.unmarshalInputLicenseCodeWhereInput),
 			graphql.NewInputUnmarshaler("LicenseVariantOrder", ec.unmarshalInputLicenseVariantOrder),
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
+			graphql.NewInputUnmarshaler("PingWebhookInput", ec.unmarshalInputPingWebhookInput),
+			graphql.NewInputUnmarshaler("ProposeConnectionEmailInput", ec.unmarshalInputProposeConnectionEmailInput),
 			graphql.NewInputUnmarshaler("RefusePendingLinkInput", ec.unmarshalInputRefusePendingLinkInput),
 			graphql.NewInputUnmarshaler("RegenerateRecoveryCodesInput", ec.unmarshalInputRegenerateRecoveryCodesInput),
+			graphql.NewInputUnmarshaler("RemoveApplicationInput", ec.unmarshalInputRemoveApplicationInput),
+			graphql.NewInputUnmarshaler("RemoveEmailInput", ec.unmarshalInputRemoveEmailInput),
+			graphql.NewInputUnmarshaler("RemoveLicenseCodeInput", ec.unmarshalInputRemoveLicenseCodeInput),
+			graphql.NewInputUnmarshaler("RemoveLicenseVariantInput", ec.unmarshalInputRemoveLicenseVariantInput),
 			graphql.NewInputUnmarshaler("RenamePasskeyInput", ec.unmarshalInputRenamePasskeyInput),
+			graphql.NewInputUnmarshaler("ResetClientSecretInput", ec.unmarshalInputResetClientSecretInput),
+			graphql.NewInputUnmarshaler("ResetWebhookSecretInput", ec.unmarshalInputResetWebhookSecretInput),
+			graphql.NewInputUnmarshaler("RetryWebhookEventInput", ec.unmarshalInputRetryWebhookEventInput),
+			graphql.NewInputUnmarshaler("RevokeOtherSessionsInput", ec.unmarshalInputRevokeOtherSessionsInput),
+			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
+			graphql.NewInputUnmarshaler("SetAppEmailMutedInput", ec.unmarshalInputSetAppEmailMutedInput),
+			graphql.NewInputUnmarshaler("SetPrimaryEmailInput", ec.unmarshalInputSetPrimaryEmailInput),
+			graphql.NewInputUnmarshaler("UndoImportInput", ec.unmarshalInputUndoImportInput),
 			graphql.NewInputUnmarshaler("UpdateAppConnectionInput", ec.unmarshalInputUpdateAppConnectionInput),
 			graphql.NewInputUnmarshaler("UpdateApplicationInput", ec.unmarshalInputUpdateApplicationInput),
 			graphql.NewInputUnmarshaler("UpdateLicenseVariantInput", ec.unmarshalInputUpdateLicenseVariantInput),
@@ -3187,6 +4072,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
 			graphql.NewInputUnmarshaler("UserWhereInput", ec.unmarshalInputUserWhereInput),
+			graphql.NewInputUnmarshaler("VerifyEmailInput", ec.unmarshalInputVerifyEmailInput),
 			graphql.NewInputUnmarshaler("WebhookAttemptWhereInput", ec.unmarshalInputWebhookAttemptWhereInput),
 			graphql.NewInputUnmarshaler("WebhookEventOrder", ec.unmarshalInputWebhookEventOrder),
 			graphql.NewInputUnmarshaler("WebhookEventWhereInput", ec.unmarshalInputWebhookEventWhereInput),
@@ -3291,9 +4177,9 @@ type Session {
 
 extend type Mutation {
   """Ends every session of the signed-in person except the current one; returns how many ended."""
-  signOutOtherSessions: Int!
+  signOutOtherSessions: Int! @deprecated(reason: "Use revokeOtherSessions(input:), which follows the schema convention; signOutOtherSessions is removed in the next release.")
   """Ends one session of the signed-in person."""
-  signOutSession(id: ID!): Boolean!
+  signOutSession(id: ID!): Boolean! @deprecated(reason: "Use revokeSession(input:), which follows the schema convention; signOutSession is removed in the next release.")
 }
 `, BuiltIn: false},
 	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
@@ -3301,26 +4187,26 @@ extend type Mutation {
 
 extend type Mutation {
   """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
-  removeConnection(connectionId: ID!): RemoveConnectionPayload!
+  removeConnection(connectionId: ID!): RemoveConnectionPayload! @deprecated(reason: "Use disconnectApp(input:), which follows the schema convention; removeConnection is removed in the next release.")
   """Mutes (or unmutes) relay mail from one connected app."""
-  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection!
+  setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection! @deprecated(reason: "Use setAppEmailMuted(input:), which follows the schema convention; setConnectionEmailMuted is removed in the next release.")
   """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
-  addAlternativeEmail(email: String!): UserEmail!
+  addAlternativeEmail(email: String!): UserEmail! @deprecated(reason: "Use addEmail(input:), which follows the schema convention; addAlternativeEmail is removed in the next release.")
   """
   Confirms an alternative address with the token of its verification link. Only the signed-in
   account that added the address may confirm it; any other caller gets an error and nothing
   changes (the link stays usable).
   """
-  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload!
+  verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload! @deprecated(reason: "Use verifyEmail(input:), which follows the schema convention; verifyAlternativeEmail is removed in the next release.")
   """Unlinks an alternative address."""
-  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload!
+  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload! @deprecated(reason: "Use removeEmail(input:), which follows the schema convention; removeAlternativeEmail is removed in the next release.")
   """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
-  makePrimaryEmail(emailId: ID!): User!
+  makePrimaryEmail(emailId: ID!): User! @deprecated(reason: "Use setPrimaryEmail(input:), which follows the schema convention; makePrimaryEmail is removed in the next release.")
   """
   Deletes the account: every connection ends (each app gets user_account_deleted), every
   session ends. confirmGlobalId must be the person's Global User ID.
   """
-  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload!
+  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload! @deprecated(reason: "Use closeAccount(input:), which follows the schema convention; deleteAccount is removed in the next release.")
   """Refuses an application's proposal to link this account (see User.pendingLinks)."""
   refusePendingLink(input: RefusePendingLinkInput!): RefusePendingLinkPayload!
 }
@@ -4065,16 +4951,6 @@ type ImportRowEdge {
   cursor: Cursor!
 }
 """
-ImportRowStatus is enum for the field status
-"""
-enum ImportRowStatus @goModel(model: "loginsign/ent/importrow.Status") {
-  imported
-  already_connected
-  not_found
-  name_mismatch
-  invalid_row
-}
-"""
 ImportRowWhereInput is used for filtering ImportRow objects.
 Input was generated by ent.
 """
@@ -4274,13 +5150,6 @@ type ImportSourceEdge {
   cursor: Cursor!
 }
 """
-ImportSourceKind is enum for the field kind
-"""
-enum ImportSourceKind @goModel(model: "loginsign/ent/importsource.Kind") {
-  json
-  csv
-}
-"""
 Ordering options for ImportSource connections
 """
 input ImportSourceOrder {
@@ -4468,13 +5337,6 @@ Properties by which LicenseCode connections can be ordered.
 enum LicenseCodeOrderField {
   CODE
   CREATED_AT
-}
-"""
-LicenseCodeSource is enum for the field source
-"""
-enum LicenseCodeSource @goModel(model: "loginsign/ent/licensecode.Source") {
-  code
-  status
 }
 """
 LicenseCodeState is enum for the field state
@@ -4878,10 +5740,6 @@ type Query {
     ids: [ID!]!
   ): [Node]!
 }
-"""
-The builtin Time type
-"""
-scalar Time
 type User implements Node {
   id: ID!
   createdAt: Time!
@@ -5594,15 +6452,6 @@ enum WebhookEventOrderField {
   CREATED_AT
 }
 """
-WebhookEventStatus is enum for the field status
-"""
-enum WebhookEventStatus @goModel(model: "loginsign/ent/webhookevent.Status") {
-  pending
-  delivered
-  failed
-  disabled
-}
-"""
 WebhookEventWhereInput is used for filtering WebhookEvent objects.
 Input was generated by ent.
 """
@@ -5857,16 +6706,16 @@ extend type Query {
 }
 
 extend type Mutation {
-  createLicenseVariant(applicationId: ID!, input: CreateLicenseVariantInput!): LicenseVariant!
-  updateLicenseVariant(applicationId: ID!, id: ID!, input: UpdateLicenseVariantInput!): LicenseVariant!
+  createLicenseVariant(applicationId: ID!, input: CreateLicenseVariantInput!): LicenseVariant! @deprecated(reason: "Use addLicenseVariant(input:), which follows the schema convention; createLicenseVariant is removed in the next release.")
+  updateLicenseVariant(applicationId: ID!, id: ID!, input: UpdateLicenseVariantInput!): LicenseVariant! @deprecated(reason: "Use editLicenseVariant(input:), which follows the schema convention; updateLicenseVariant is removed in the next release.")
   """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
-  deleteLicenseVariant(applicationId: ID!, id: ID!, force: Boolean = false): Boolean!
-  generateLicenseCodes(applicationId: ID!, input: GenerateLicenseCodesInput!): GenerateLicenseCodesPayload!
-  uploadLicenseCodes(applicationId: ID!, input: UploadLicenseCodesInput!): UploadLicenseCodesPayload!
+  deleteLicenseVariant(applicationId: ID!, id: ID!, force: Boolean = false): Boolean! @deprecated(reason: "Use removeLicenseVariant(input:), which follows the schema convention; deleteLicenseVariant is removed in the next release.")
+  generateLicenseCodes(applicationId: ID!, input: GenerateLicenseCodesInput!): GenerateLicenseCodesPayload! @deprecated(reason: "Use createLicenseCodes(input:), which follows the schema convention; generateLicenseCodes is removed in the next release.")
+  uploadLicenseCodes(applicationId: ID!, input: UploadLicenseCodesInput!): UploadLicenseCodesPayload! @deprecated(reason: "Use importLicenseCodes(input:), which follows the schema convention; uploadLicenseCodes is removed in the next release.")
   """Deletes an unused code (code_not_unused once redeemed)."""
-  deleteLicenseCode(applicationId: ID!, id: ID!): Boolean!
+  deleteLicenseCode(applicationId: ID!, id: ID!): Boolean! @deprecated(reason: "Use removeLicenseCode(input:), which follows the schema convention; deleteLicenseCode is removed in the next release.")
   """Redeems a code of the application for the signed-in person's connection to it."""
-  redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode!
+  redeemLicenseCode(applicationId: ID!, code: String!): LicenseCode! @deprecated(reason: "Use claimLicenseCode(input:), which follows the schema convention; redeemLicenseCode is removed in the next release.")
 }
 `, BuiltIn: false},
 	{Name: "../schema/mfa.graphql", Input: `# Two-step verification (TOTP with recovery codes) and passkeys of the signed-in person.
@@ -6006,6 +6855,344 @@ type DeletePasskeyPayload {
   deletedId: ID!
 }
 `, BuiltIn: false},
+	{Name: "../schema/mutations.graphql", Input: `# The mutations of the one convention (graph/naming_test.go): xxx(input: XxxInput!): XxxPayload!.
+# Each replaces an older mutation that took positional arguments or returned a bare type; the
+# older one stays one release, marked @deprecated with the name of its replacement, and does the
+# same thing through the same domain function.
+
+extend type Mutation {
+  # The signed-in person's sessions.
+  """Ends one session of the signed-in person."""
+  revokeSession(input: RevokeSessionInput!): RevokeSessionPayload!
+  """Ends every session of the signed-in person except the current one."""
+  revokeOtherSessions(input: RevokeOtherSessionsInput!): RevokeOtherSessionsPayload!
+
+  # The person's dashboard.
+  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  disconnectApp(input: DisconnectAppInput!): DisconnectAppPayload!
+  """Mutes (or unmutes) relay mail from one connected app."""
+  setAppEmailMuted(input: SetAppEmailMutedInput!): SetAppEmailMutedPayload!
+  """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
+  addEmail(input: AddEmailInput!): AddEmailPayload!
+  """
+  Confirms an alternative address with the token of its verification link. Only the signed-in
+  account that added the address may confirm it; any other caller gets an error and nothing
+  changes (the link stays usable).
+  """
+  verifyEmail(input: VerifyEmailInput!): VerifyEmailPayload!
+  """Unlinks an alternative address."""
+  removeEmail(input: RemoveEmailInput!): RemoveEmailPayload!
+  """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
+  setPrimaryEmail(input: SetPrimaryEmailInput!): SetPrimaryEmailPayload!
+  """
+  Deletes the account: every connection ends (each app gets user_account_deleted), every
+  session ends. confirmGlobalId must be the person's Global User ID.
+  """
+  closeAccount(input: CloseAccountInput!): CloseAccountPayload!
+
+  # Licenses.
+  """Adds a license variant to the application."""
+  addLicenseVariant(input: AddLicenseVariantInput!): AddLicenseVariantPayload!
+  """Changes a license variant's name, description or duration."""
+  editLicenseVariant(input: EditLicenseVariantInput!): EditLicenseVariantPayload!
+  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
+  removeLicenseVariant(input: RemoveLicenseVariantInput!): RemoveLicenseVariantPayload!
+  """Generates 1 to 10,000 codes of a variant; the codes are shown only in this answer."""
+  createLicenseCodes(input: CreateLicenseCodesInput!): CreateLicenseCodesPayload!
+  """Imports up to 10,000 codes the developer made elsewhere."""
+  importLicenseCodes(input: ImportLicenseCodesInput!): ImportLicenseCodesPayload!
+  """Deletes an unused code (code_not_unused once redeemed)."""
+  removeLicenseCode(input: RemoveLicenseCodeInput!): RemoveLicenseCodePayload!
+  """Redeems a code of the application for the signed-in person's connection to it."""
+  claimLicenseCode(input: ClaimLicenseCodeInput!): ClaimLicenseCodePayload!
+
+  # Developer Portal.
+  """Changes an application's settings. Setting the first webhook URL returns its secret once."""
+  editApplication(input: EditApplicationInput!): EditApplicationPayload!
+  """Replaces the client secret; the new one is shown only in this answer."""
+  resetClientSecret(input: ResetClientSecretInput!): ResetClientSecretPayload!
+  """Replaces the webhook signing secret (whsec_…); shown only in this answer."""
+  resetWebhookSecret(input: ResetWebhookSecretInput!): ResetWebhookSecretPayload!
+  """Deletes an application and everything that belongs to it."""
+  removeApplication(input: RemoveApplicationInput!): RemoveApplicationPayload!
+  """
+  Sets isForwarding and/or appEmail of a connection (at least one). appEmail is the
+  developer's own record of the person's address: any well-formed address is stored as
+  developerEmail; it never changes the address LoginSign shows the app or forwards to.
+  """
+  editAppConnection(input: EditAppConnectionInput!): EditAppConnectionPayload!
+  """
+  Asks the person to make email their LoginSign primary address (email-sync API). Nothing
+  changes until the person confirms from the new mailbox while signed in; the answer is the
+  same whether or not the address belongs to anyone: pending true, or changed false without
+  pending when it already is the primary address.
+  """
+  proposeConnectionEmail(input: ProposeConnectionEmailInput!): ProposeConnectionEmailPayload!
+  """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
+  closeAppConnection(input: CloseAppConnectionInput!): CloseAppConnectionPayload!
+  """
+  Proposes links between the application's users and LoginSign accounts (at most 10,000
+  rows). Every valid row is stored as a pending link, whether or not an account holds the
+  address; the person links it by signing in to the application and agreeing.
+  """
+  importAppUsers(input: ImportAppUsersInput!): ImportAppUsersPayload!
+  """Withdraws the run's pending links and deletes the connections people accepted from it."""
+  undoImport(input: UndoImportInput!): UndoImportPayload!
+  """Checks the email-sync integration."""
+  checkEmailSyncApi(input: CheckEmailSyncApiInput!): CheckEmailSyncApiPayload!
+  """Describes the current-logins sync endpoint and how many connections it lists."""
+  checkCurrentLoginsSyncApi(input: CheckCurrentLoginsSyncApiInput!): CheckCurrentLoginsSyncApiPayload!
+
+  # Webhooks.
+  """
+  Queues an event of the application again for an attempt now (manual redelivery). The
+  webhook-id stays the same, so receivers deduplicate it.
+  """
+  retryWebhookEvent(input: RetryWebhookEventInput!): RetryWebhookEventPayload!
+  """
+  Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
+  endpoint disabled by a 410 Gone again.
+  """
+  pingWebhook(input: PingWebhookInput!): PingWebhookPayload!
+}
+
+input RevokeSessionInput {
+  """A Session.id of the signed-in person."""
+  sessionId: ID!
+}
+type RevokeSessionPayload {
+  revokedSessionId: ID!
+}
+input RevokeOtherSessionsInput {
+  clientMutationId: String
+}
+type RevokeOtherSessionsPayload {
+  """How many sessions ended."""
+  revokedSessions: Int!
+  clientMutationId: String
+}
+
+input DisconnectAppInput {
+  connectionId: ID!
+}
+type DisconnectAppPayload {
+  deletedConnectionId: ID!
+}
+input SetAppEmailMutedInput {
+  connectionId: ID!
+  muted: Boolean!
+}
+type SetAppEmailMutedPayload {
+  connection: AppConnection!
+}
+input AddEmailInput {
+  email: String!
+}
+type AddEmailPayload {
+  """The pending address (verifiedAt null until the link is followed)."""
+  userEmail: UserEmail!
+}
+input VerifyEmailInput {
+  token: String!
+}
+type VerifyEmailPayload {
+  """The address now confirmed."""
+  email: String!
+}
+input RemoveEmailInput {
+  emailId: ID!
+}
+type RemoveEmailPayload {
+  deletedEmailId: ID!
+}
+input SetPrimaryEmailInput {
+  emailId: ID!
+}
+type SetPrimaryEmailPayload {
+  user: User!
+}
+input CloseAccountInput {
+  """The person's Global User ID, typed again."""
+  confirmGlobalId: String!
+}
+type CloseAccountPayload {
+  """How many app connections ended."""
+  endedConnections: Int!
+}
+
+input AddLicenseVariantInput {
+  applicationId: ID!
+  name: String!
+  description: String
+  """Default LIFETIME."""
+  duration: LicenseVariantDuration
+}
+type AddLicenseVariantPayload {
+  variant: LicenseVariant!
+}
+input EditLicenseVariantInput {
+  applicationId: ID!
+  variantId: ID!
+  name: String
+  description: String
+  duration: LicenseVariantDuration
+}
+type EditLicenseVariantPayload {
+  variant: LicenseVariant!
+}
+input RemoveLicenseVariantInput {
+  applicationId: ID!
+  variantId: ID!
+  """Delete even while codes are active."""
+  force: Boolean = false
+}
+type RemoveLicenseVariantPayload {
+  deletedVariantId: ID!
+}
+input CreateLicenseCodesInput {
+  applicationId: ID!
+  variantId: ID!
+  """1 to 10,000."""
+  count: Int!
+  """Optional: 1 to 16 letters and digits put before the code."""
+  prefix: String
+}
+type CreateLicenseCodesPayload {
+  variant: LicenseVariant!
+  codes: [String!]!
+}
+input ImportLicenseCodesInput {
+  applicationId: ID!
+  variantId: ID!
+  """Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _."""
+  codes: [String!]!
+}
+type ImportLicenseCodesPayload {
+  created: Int!
+  """Codes the application already had, or that came twice in this upload."""
+  duplicates: [String!]!
+  invalid: [InvalidLicenseCode!]!
+}
+input RemoveLicenseCodeInput {
+  applicationId: ID!
+  codeId: ID!
+}
+type RemoveLicenseCodePayload {
+  deletedCodeId: ID!
+}
+input ClaimLicenseCodeInput {
+  applicationId: ID!
+  code: String!
+}
+type ClaimLicenseCodePayload {
+  licenseCode: LicenseCode!
+}
+
+input EditApplicationInput {
+  applicationId: ID!
+  """The settings to change; fields left out stay as they are."""
+  changes: UpdateApplicationInput!
+}
+type EditApplicationPayload {
+  application: Application!
+  """The new webhook secret, when this change set the first webhook URL."""
+  webhookSecret: String
+}
+input ResetClientSecretInput {
+  applicationId: ID!
+}
+type ResetClientSecretPayload {
+  application: Application!
+  clientSecret: String!
+}
+input ResetWebhookSecretInput {
+  applicationId: ID!
+}
+type ResetWebhookSecretPayload {
+  application: Application!
+  webhookSecret: String!
+}
+input RemoveApplicationInput {
+  applicationId: ID!
+}
+type RemoveApplicationPayload {
+  deletedApplicationId: ID!
+}
+input EditAppConnectionInput {
+  applicationId: ID!
+  connectionId: ID!
+  isForwarding: Boolean
+  """The developer's own record of the person's address (stored as developerEmail); "" clears it."""
+  appEmail: String
+}
+type EditAppConnectionPayload {
+  connection: AppConnection!
+}
+input ProposeConnectionEmailInput {
+  applicationId: ID!
+  connectionId: ID!
+  email: String!
+}
+type ProposeConnectionEmailPayload {
+  ok: Boolean!
+  """Always false: only the person's confirmation changes the address."""
+  changed: Boolean!
+  """True when a confirmation was mailed; null when the address already is the primary one."""
+  pending: Boolean
+}
+input CloseAppConnectionInput {
+  applicationId: ID!
+  connectionId: ID!
+}
+type CloseAppConnectionPayload {
+  deletedConnectionId: ID!
+}
+input ImportAppUsersInput {
+  applicationId: ID!
+  sourceName: String
+  users: [ImportUserInput!]!
+}
+type ImportAppUsersPayload {
+  source: ImportSource!
+  results: [ImportRow!]!
+}
+input UndoImportInput {
+  applicationId: ID!
+  sourceId: ID!
+}
+type UndoImportPayload {
+  source: ImportSource!
+  deletedConnections: Int!
+  """Pending links of the run that nobody had accepted yet."""
+  withdrawnLinks: Int!
+}
+input CheckEmailSyncApiInput {
+  applicationId: ID!
+}
+type CheckEmailSyncApiPayload {
+  result: EmailSyncTest!
+}
+input CheckCurrentLoginsSyncApiInput {
+  applicationId: ID!
+}
+type CheckCurrentLoginsSyncApiPayload {
+  result: CurrentLoginsSyncTest!
+}
+
+input RetryWebhookEventInput {
+  applicationId: ID!
+  eventId: ID!
+}
+type RetryWebhookEventPayload {
+  event: WebhookEvent!
+}
+input PingWebhookInput {
+  applicationId: ID!
+}
+type PingWebhookPayload {
+  event: WebhookEvent!
+}
+`, BuiltIn: false},
 	{Name: "../schema/naming.graphql", Input: `# Fields whose entgql names spell acronyms in capitals (iconURL, applicationID), declared again
 # with acronyms as words, the convention of the whole schema (graph/naming_test.go). The old
 # names stay one release, marked @deprecated (ent/schema: renamedInGraphQL).
@@ -6061,6 +7248,54 @@ extend type WebhookEvent {
 extend type WebhookAttempt {
   eventId: ID!
 }
+
+# Enums over ent enums whose stored values are lower_snake (ent/schema: upperSnakeInGraphQL):
+# GraphQL answers UPPER_SNAKE; graph/enum converts. The lower_snake values are still accepted as
+# input (filters, arguments) for one release.
+"""What became of one row of an import run."""
+enum ImportRowStatus @goModel(model: "loginsign/graph/enum.ImportRowStatus") {
+  IMPORTED
+  ALREADY_CONNECTED
+  NOT_FOUND
+  NAME_MISMATCH
+  INVALID_ROW
+  imported @deprecated(reason: "Use IMPORTED.")
+  already_connected @deprecated(reason: "Use ALREADY_CONNECTED.")
+  not_found @deprecated(reason: "Use NOT_FOUND.")
+  name_mismatch @deprecated(reason: "Use NAME_MISMATCH.")
+  invalid_row @deprecated(reason: "Use INVALID_ROW.")
+}
+"""The format an import run came in."""
+enum ImportSourceKind @goModel(model: "loginsign/graph/enum.ImportSourceKind") {
+  JSON
+  CSV
+  json @deprecated(reason: "Use JSON.")
+  csv @deprecated(reason: "Use CSV.")
+}
+"""How a license reached its connection: a redeemed code or a status the app set."""
+enum LicenseCodeSource @goModel(model: "loginsign/graph/enum.LicenseCodeSource") {
+  CODE
+  STATUS
+  code @deprecated(reason: "Use CODE.")
+  status @deprecated(reason: "Use STATUS.")
+}
+"""Where a webhook event is in its delivery."""
+enum WebhookEventStatus @goModel(model: "loginsign/graph/enum.WebhookEventStatus") {
+  PENDING
+  DELIVERED
+  FAILED
+  DISABLED
+  pending @deprecated(reason: "Use PENDING.")
+  delivered @deprecated(reason: "Use DELIVERED.")
+  failed @deprecated(reason: "Use FAILED.")
+  disabled @deprecated(reason: "Use DISABLED.")
+}
+
+"""
+The builtin Time type (declared here: entgql no longer declares it once the enums above are
+declared by hand).
+"""
+scalar Time
 `, BuiltIn: false},
 	{Name: "../schema/portal.graphql", Input: `# Developer Portal: a developer's applications, the people connected to them, imports and
 # analytics. Every field checks in internal/portal that the signed-in developer owns the
@@ -6078,40 +7313,40 @@ extend type Query {
 
 extend type Mutation {
   """Changes an application's settings. Setting the first webhook URL returns its secret once."""
-  updateApplication(id: ID!, input: UpdateApplicationInput!): UpdateApplicationPayload!
+  updateApplication(id: ID!, input: UpdateApplicationInput!): UpdateApplicationPayload! @deprecated(reason: "Use editApplication(input:), which follows the schema convention; updateApplication is removed in the next release.")
   """Replaces the client secret; the new one is shown only in this answer."""
-  rotateClientSecret(id: ID!): RotateSecretPayload!
+  rotateClientSecret(id: ID!): RotateSecretPayload! @deprecated(reason: "Use resetClientSecret(input:), which follows the schema convention; rotateClientSecret is removed in the next release.")
   """Replaces the webhook signing secret (whsec_…); shown only in this answer."""
-  rotateWebhookSecret(id: ID!): RotateSecretPayload!
+  rotateWebhookSecret(id: ID!): RotateSecretPayload! @deprecated(reason: "Use resetWebhookSecret(input:), which follows the schema convention; rotateWebhookSecret is removed in the next release.")
   """Deletes an application and everything that belongs to it."""
-  deleteApplication(id: ID!): DeletePayload!
+  deleteApplication(id: ID!): DeletePayload! @deprecated(reason: "Use removeApplication(input:), which follows the schema convention; deleteApplication is removed in the next release.")
   """
   Sets isForwarding and/or appEmail of a connection (at least one). appEmail is the
   developer's own record of the person's address: any well-formed address is stored as
   developerEmail; it never changes the address LoginSign shows the app or forwards to.
   """
-  updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection!
+  updateAppConnection(appId: ID!, connectionId: ID!, input: UpdateAppConnectionInput!): AppConnection! @deprecated(reason: "Use editAppConnection(input:), which follows the schema convention; updateAppConnection is removed in the next release.")
   """
   Asks the person to make email their LoginSign primary address (email-sync API). Nothing
   changes until the person confirms from the new mailbox while signed in; the answer is the
   same whether or not the address belongs to anyone: pending true, or changed false without
   pending when it already is the primary address.
   """
-  syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload!
+  syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload! @deprecated(reason: "Use proposeConnectionEmail(input:), which follows the schema convention; syncConnectionEmail is removed in the next release.")
   """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
-  deleteAppConnection(appId: ID!, connectionId: ID!): DeletePayload!
+  deleteAppConnection(appId: ID!, connectionId: ID!): DeletePayload! @deprecated(reason: "Use closeAppConnection(input:), which follows the schema convention; deleteAppConnection is removed in the next release.")
   """
   Proposes links between the application's users and LoginSign accounts (at most 10,000
   rows). Every valid row is stored as a pending link, whether or not an account holds the
   address; the person links it by signing in to the application and agreeing.
   """
-  importUsers(appId: ID!, input: ImportUsersInput!): ImportUsersPayload!
+  importUsers(appId: ID!, input: ImportUsersInput!): ImportUsersPayload! @deprecated(reason: "Use importAppUsers(input:), which follows the schema convention; importUsers is removed in the next release.")
   """Withdraws the run's pending links and deletes the connections people accepted from it."""
-  rollbackImport(appId: ID!, sourceId: ID!): RollbackImportPayload!
+  rollbackImport(appId: ID!, sourceId: ID!): RollbackImportPayload! @deprecated(reason: "Use undoImport(input:), which follows the schema convention; rollbackImport is removed in the next release.")
   """Checks the email-sync integration."""
-  testEmailSyncApi(appId: ID!): EmailSyncTest!
+  testEmailSyncApi(appId: ID!): EmailSyncTest! @deprecated(reason: "Use checkEmailSyncApi(input:), which follows the schema convention; testEmailSyncApi is removed in the next release.")
   """Describes the current-logins sync endpoint and how many connections it lists."""
-  testCurrentLoginsSyncApi(appId: ID!): CurrentLoginsSyncTest!
+  testCurrentLoginsSyncApi(appId: ID!): CurrentLoginsSyncTest! @deprecated(reason: "Use checkCurrentLoginsSyncApi(input:), which follows the schema convention; testCurrentLoginsSyncApi is removed in the next release.")
 }
 
 extend type Application {
@@ -6311,6 +7546,37 @@ type LicenseStateCount {
   count: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/quickstart.graphql", Input: `# Snippets a developer can paste (internal/oauth: QuickstartFor), shown in the portal's
+# application page and in the panel after creating an application.
+
+extend type Application {
+  """
+  The endpoints and complete sign-in programs for this application (owner only; anyone else
+  gets NOT_FOUND). Nothing secret is in it: the programs read LOGINSIGN_CLIENT_SECRET.
+  """
+  quickstart: Quickstart! @goField(forceResolver: true)
+}
+
+"""Copy-paste sign-in for one application: endpoints, a prefilled authorize URL, curl and three programs."""
+type Quickstart {
+  issuer: String!
+  discoveryUrl: String!
+  """The application's first redirect URI (https://yourapp.example/callback while it has none)."""
+  redirectUri: String!
+  """Prefilled but for STATE, NONCE and CODE_CHALLENGE, which a client makes fresh for every sign-in."""
+  authorizeUrl: String!
+  """Exchanges a code at the token endpoint (CODE and CODE_VERIFIER placeholders; the secret from $LOGINSIGN_CLIENT_SECRET)."""
+  tokenCurl: String!
+  """Gets an app-backend token (client_credentials)."""
+  clientCredentialsCurl: String!
+  """Node 20+, npm openid-client v6."""
+  node: String!
+  """Python, Authlib with Flask."""
+  python: String!
+  """Go, golang.org/x/oauth2 and github.com/coreos/go-oidc/v3."""
+  go: String!
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphql", Input: `# Hand-written GraphQL contract. schema/ent.graphql is generated by entgql from ent/schema.
 # Every field here resolves through one domain call; authorization happens in the domain.
 
@@ -6367,12 +7633,12 @@ extend type Mutation {
   Queues an event of the application again for an attempt now (manual redelivery). The
   webhook-id stays the same, so receivers deduplicate it.
   """
-  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent!
+  redeliverWebhookEvent(applicationId: ID!, eventId: ID!): WebhookEvent! @deprecated(reason: "Use retryWebhookEvent(input:), which follows the schema convention; redeliverWebhookEvent is removed in the next release.")
   """
   Queues a ping event and delivers it at once; the answer carries the attempt. Enables an
   endpoint disabled by a 410 Gone again.
   """
-  sendTestWebhook(applicationId: ID!): WebhookEvent!
+  sendTestWebhook(applicationId: ID!): WebhookEvent! @deprecated(reason: "Use pingWebhook(input:), which follows the schema convention; sendTestWebhook is removed in the next release.")
 }
 `, BuiltIn: false},
 }
@@ -6381,6 +7647,22 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AddEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userEmail":
+		return ec.fieldContext_AddEmailPayload_userEmail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AddLicenseVariantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_AddLicenseVariantPayload_variant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AddLicenseVariantPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_AppAnalytics(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -6522,6 +7804,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_importSources(ctx, field)
 	case "analytics":
 		return ec.fieldContext_Application_analytics(ctx, field)
+	case "quickstart":
+		return ec.fieldContext_Application_quickstart(ctx, field)
 	case "webhookEvents":
 		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
@@ -6566,6 +7850,46 @@ func (ec *executionContext) childFields_BeginTotpEnrolmentPayload(ctx context.Co
 	return nil, fmt.Errorf("no field named %q was found under type BeginTotpEnrolmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CheckCurrentLoginsSyncApiPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "result":
+		return ec.fieldContext_CheckCurrentLoginsSyncApiPayload_result(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckCurrentLoginsSyncApiPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CheckEmailSyncApiPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "result":
+		return ec.fieldContext_CheckEmailSyncApiPayload_result(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CheckEmailSyncApiPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ClaimLicenseCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "licenseCode":
+		return ec.fieldContext_ClaimLicenseCodePayload_licenseCode(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClaimLicenseCodePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CloseAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "endedConnections":
+		return ec.fieldContext_CloseAccountPayload_endedConnections(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloseAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CloseAppConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_CloseAppConnectionPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CloseAppConnectionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ConfirmTotpEnrolmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "recoveryCodes":
@@ -6604,6 +7928,16 @@ func (ec *executionContext) childFields_CreateApplicationPayload(ctx context.Con
 		return ec.fieldContext_CreateApplicationPayload_webhookSecret(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreateLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_CreateLicenseCodesPayload_variant(ctx, field)
+	case "codes":
+		return ec.fieldContext_CreateLicenseCodesPayload_codes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateLicenseCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CurrentLoginsSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6662,6 +7996,40 @@ func (ec *executionContext) childFields_DisableTwoStepPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type DisableTwoStepPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DisconnectAppPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedConnectionId":
+		return ec.fieldContext_DisconnectAppPayload_deletedConnectionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisconnectAppPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EditAppConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_EditAppConnectionPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EditAppConnectionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EditApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_EditApplicationPayload_application(ctx, field)
+	case "webhookSecret":
+		return ec.fieldContext_EditApplicationPayload_webhookSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EditApplicationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EditLicenseVariantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "variant":
+		return ec.fieldContext_EditLicenseVariantPayload_variant(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EditLicenseVariantPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_EmailSyncTest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -6694,6 +8062,16 @@ func (ec *executionContext) childFields_GenerateLicenseCodesPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type GenerateLicenseCodesPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportAppUsersPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_ImportAppUsersPayload_source(ctx, field)
+	case "results":
+		return ec.fieldContext_ImportAppUsersPayload_results(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportAppUsersPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ImportCounts(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "imported":
@@ -6708,6 +8086,18 @@ func (ec *executionContext) childFields_ImportCounts(ctx context.Context, field 
 		return ec.fieldContext_ImportCounts_invalidRow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ImportCounts", field.Name)
+}
+
+func (ec *executionContext) childFields_ImportLicenseCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "created":
+		return ec.fieldContext_ImportLicenseCodesPayload_created(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_ImportLicenseCodesPayload_duplicates(ctx, field)
+	case "invalid":
+		return ec.fieldContext_ImportLicenseCodesPayload_invalid(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportLicenseCodesPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_ImportRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7020,6 +8410,50 @@ func (ec *executionContext) childFields_PendingAppLink(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type PendingAppLink", field.Name)
 }
 
+func (ec *executionContext) childFields_PingWebhookPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_PingWebhookPayload_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PingWebhookPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProposeConnectionEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ProposeConnectionEmailPayload_ok(ctx, field)
+	case "changed":
+		return ec.fieldContext_ProposeConnectionEmailPayload_changed(ctx, field)
+	case "pending":
+		return ec.fieldContext_ProposeConnectionEmailPayload_pending(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProposeConnectionEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Quickstart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "issuer":
+		return ec.fieldContext_Quickstart_issuer(ctx, field)
+	case "discoveryUrl":
+		return ec.fieldContext_Quickstart_discoveryUrl(ctx, field)
+	case "redirectUri":
+		return ec.fieldContext_Quickstart_redirectUri(ctx, field)
+	case "authorizeUrl":
+		return ec.fieldContext_Quickstart_authorizeUrl(ctx, field)
+	case "tokenCurl":
+		return ec.fieldContext_Quickstart_tokenCurl(ctx, field)
+	case "clientCredentialsCurl":
+		return ec.fieldContext_Quickstart_clientCredentialsCurl(ctx, field)
+	case "node":
+		return ec.fieldContext_Quickstart_node(ctx, field)
+	case "python":
+		return ec.fieldContext_Quickstart_python(ctx, field)
+	case "go":
+		return ec.fieldContext_Quickstart_go(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Quickstart", field.Name)
+}
+
 func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -7078,6 +8512,14 @@ func (ec *executionContext) childFields_RemoveAlternativeEmailPayload(ctx contex
 	return nil, fmt.Errorf("no field named %q was found under type RemoveAlternativeEmailPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedApplicationId":
+		return ec.fieldContext_RemoveApplicationPayload_deletedApplicationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveApplicationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "deletedConnectionId":
@@ -7086,12 +8528,82 @@ func (ec *executionContext) childFields_RemoveConnectionPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type RemoveConnectionPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedEmailId":
+		return ec.fieldContext_RemoveEmailPayload_deletedEmailId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveLicenseCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedCodeId":
+		return ec.fieldContext_RemoveLicenseCodePayload_deletedCodeId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveLicenseCodePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveLicenseVariantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedVariantId":
+		return ec.fieldContext_RemoveLicenseVariantPayload_deletedVariantId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveLicenseVariantPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RenamePasskeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "passkey":
 		return ec.fieldContext_RenamePasskeyPayload_passkey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RenamePasskeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetClientSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_ResetClientSecretPayload_application(ctx, field)
+	case "clientSecret":
+		return ec.fieldContext_ResetClientSecretPayload_clientSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetClientSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetWebhookSecretPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_ResetWebhookSecretPayload_application(ctx, field)
+	case "webhookSecret":
+		return ec.fieldContext_ResetWebhookSecretPayload_webhookSecret(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetWebhookSecretPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RetryWebhookEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_RetryWebhookEventPayload_event(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RetryWebhookEventPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeOtherSessionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedSessions":
+		return ec.fieldContext_RevokeOtherSessionsPayload_revokedSessions(ctx, field)
+	case "clientMutationId":
+		return ec.fieldContext_RevokeOtherSessionsPayload_clientMutationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeOtherSessionsPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedSessionId":
+		return ec.fieldContext_RevokeSessionPayload_revokedSessionId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeSessionPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RollbackImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7148,6 +8660,22 @@ func (ec *executionContext) childFields_SessionsBucket(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type SessionsBucket", field.Name)
 }
 
+func (ec *executionContext) childFields_SetAppEmailMutedPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "connection":
+		return ec.fieldContext_SetAppEmailMutedPayload_connection(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetAppEmailMutedPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetPrimaryEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetPrimaryEmailPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPrimaryEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SyncEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -7184,6 +8712,18 @@ func (ec *executionContext) childFields_TwoStepStatus(ctx context.Context, field
 		return ec.fieldContext_TwoStepStatus_recoveryCodesLeft(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TwoStepStatus", field.Name)
+}
+
+func (ec *executionContext) childFields_UndoImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_UndoImportPayload_source(ctx, field)
+	case "deletedConnections":
+		return ec.fieldContext_UndoImportPayload_deletedConnections(ctx, field)
+	case "withdrawnLinks":
+		return ec.fieldContext_UndoImportPayload_withdrawnLinks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UndoImportPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7308,6 +8848,14 @@ func (ec *executionContext) childFields_VerifyAlternativeEmailPayload(ctx contex
 		return ec.fieldContext_VerifyAlternativeEmailPayload_email(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VerifyAlternativeEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "email":
+		return ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyEmailPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_WebhookAttempt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7862,6 +9410,34 @@ func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_addEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddEmailInput, error) {
+			return ec.unmarshalNAddEmailInput2loginsignᚋgraphᚋmodelᚐAddEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_addLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AddLicenseVariantInput, error) {
+			return ec.unmarshalNAddLicenseVariantInput2loginsignᚋgraphᚋmodelᚐAddLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_beginPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7890,6 +9466,76 @@ func (ec *executionContext) field_Mutation_beginTotpEnrolment_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_checkCurrentLoginsSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CheckCurrentLoginsSyncAPIInput, error) {
+			return ec.unmarshalNCheckCurrentLoginsSyncApiInput2loginsignᚋgraphᚋmodelᚐCheckCurrentLoginsSyncAPIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_checkEmailSyncApi_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CheckEmailSyncAPIInput, error) {
+			return ec.unmarshalNCheckEmailSyncApiInput2loginsignᚋgraphᚋmodelᚐCheckEmailSyncAPIInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_claimLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ClaimLicenseCodeInput, error) {
+			return ec.unmarshalNClaimLicenseCodeInput2loginsignᚋgraphᚋmodelᚐClaimLicenseCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_closeAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CloseAccountInput, error) {
+			return ec.unmarshalNCloseAccountInput2loginsignᚋgraphᚋmodelᚐCloseAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_closeAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CloseAppConnectionInput, error) {
+			return ec.unmarshalNCloseAppConnectionInput2loginsignᚋgraphᚋmodelᚐCloseAppConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_confirmTotpEnrolment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7910,6 +9556,20 @@ func (ec *executionContext) field_Mutation_createApplication_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateApplicationInput, error) {
 			return ec.unmarshalNCreateApplicationInput2loginsignᚋgraphᚋmodelᚐCreateApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreateLicenseCodesInput, error) {
+			return ec.unmarshalNCreateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐCreateLicenseCodesInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8070,6 +9730,62 @@ func (ec *executionContext) field_Mutation_disableTwoStep_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_disconnectApp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DisconnectAppInput, error) {
+			return ec.unmarshalNDisconnectAppInput2loginsignᚋgraphᚋmodelᚐDisconnectAppInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_editAppConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EditAppConnectionInput, error) {
+			return ec.unmarshalNEditAppConnectionInput2loginsignᚋgraphᚋmodelᚐEditAppConnectionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_editApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EditApplicationInput, error) {
+			return ec.unmarshalNEditApplicationInput2loginsignᚋgraphᚋmodelᚐEditApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_editLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.EditLicenseVariantInput, error) {
+			return ec.unmarshalNEditLicenseVariantInput2loginsignᚋgraphᚋmodelᚐEditLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_finishPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8106,6 +9822,34 @@ func (ec *executionContext) field_Mutation_generateLicenseCodes_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importAppUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportAppUsersInput, error) {
+			return ec.unmarshalNImportAppUsersInput2loginsignᚋgraphᚋmodelᚐImportAppUsersInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_importLicenseCodes_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ImportLicenseCodesInput, error) {
+			return ec.unmarshalNImportLicenseCodesInput2loginsignᚋgraphᚋmodelᚐImportLicenseCodesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8139,6 +9883,34 @@ func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Con
 		return nil, err
 	}
 	args["emailId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pingWebhook_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PingWebhookInput, error) {
+			return ec.unmarshalNPingWebhookInput2loginsignᚋgraphᚋmodelᚐPingWebhookInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_proposeConnectionEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProposeConnectionEmailInput, error) {
+			return ec.unmarshalNProposeConnectionEmailInput2loginsignᚋgraphᚋmodelᚐProposeConnectionEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8228,6 +10000,20 @@ func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveApplicationInput, error) {
+			return ec.unmarshalNRemoveApplicationInput2loginsignᚋgraphᚋmodelᚐRemoveApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8242,12 +10028,124 @@ func (ec *executionContext) field_Mutation_removeConnection_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveEmailInput, error) {
+			return ec.unmarshalNRemoveEmailInput2loginsignᚋgraphᚋmodelᚐRemoveEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeLicenseCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveLicenseCodeInput, error) {
+			return ec.unmarshalNRemoveLicenseCodeInput2loginsignᚋgraphᚋmodelᚐRemoveLicenseCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removeLicenseVariant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveLicenseVariantInput, error) {
+			return ec.unmarshalNRemoveLicenseVariantInput2loginsignᚋgraphᚋmodelᚐRemoveLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_renamePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RenamePasskeyInput, error) {
 			return ec.unmarshalNRenamePasskeyInput2loginsignᚋgraphᚋmodelᚐRenamePasskeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetClientSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResetClientSecretInput, error) {
+			return ec.unmarshalNResetClientSecretInput2loginsignᚋgraphᚋmodelᚐResetClientSecretInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetWebhookSecret_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResetWebhookSecretInput, error) {
+			return ec.unmarshalNResetWebhookSecretInput2loginsignᚋgraphᚋmodelᚐResetWebhookSecretInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryWebhookEvent_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RetryWebhookEventInput, error) {
+			return ec.unmarshalNRetryWebhookEventInput2loginsignᚋgraphᚋmodelᚐRetryWebhookEventInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeOtherSessions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeOtherSessionsInput, error) {
+			return ec.unmarshalNRevokeOtherSessionsInput2loginsignᚋgraphᚋmodelᚐRevokeOtherSessionsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeSessionInput, error) {
+			return ec.unmarshalNRevokeSessionInput2loginsignᚋgraphᚋmodelᚐRevokeSessionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8320,6 +10218,20 @@ func (ec *executionContext) field_Mutation_sendTestWebhook_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setAppEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetAppEmailMutedInput, error) {
+			return ec.unmarshalNSetAppEmailMutedInput2loginsignᚋgraphᚋmodelᚐSetAppEmailMutedInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8339,6 +10251,20 @@ func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx cont
 		return nil, err
 	}
 	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPrimaryEmailInput, error) {
+			return ec.unmarshalNSetPrimaryEmailInput2loginsignᚋgraphᚋmodelᚐSetPrimaryEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8411,6 +10337,20 @@ func (ec *executionContext) field_Mutation_testEmailSyncApi_args(ctx context.Con
 		return nil, err
 	}
 	args["appId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_undoImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UndoImportInput, error) {
+			return ec.unmarshalNUndoImportInput2loginsignᚋgraphᚋmodelᚐUndoImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8529,6 +10469,20 @@ func (ec *executionContext) field_Mutation_verifyAlternativeEmail_args(ctx conte
 		return nil, err
 	}
 	args["token"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VerifyEmailInput, error) {
+			return ec.unmarshalNVerifyEmailInput2loginsignᚋgraphᚋmodelᚐVerifyEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8959,6 +10913,70 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AddEmailPayload_userEmail(ctx context.Context, field graphql.CollectedField, obj *model.AddEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddEmailPayload_userEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
+			return ec.marshalNUserEmail2ᚖloginsignᚋentᚐUserEmail(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddEmailPayload_userEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserEmail(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AddLicenseVariantPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.AddLicenseVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AddLicenseVariantPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AddLicenseVariantPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AddLicenseVariantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _AppAnalytics_signupsPerDay(ctx context.Context, field graphql.CollectedField, obj *model.AppAnalytics) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -10487,6 +12505,38 @@ func (ec *executionContext) fieldContext_Application_analytics(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Application_quickstart(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_quickstart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Quickstart(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *oauth.Quickstart) graphql.Marshaler {
+			return ec.marshalNQuickstart2ᚖloginsignᚋinternalᚋoauthᚐQuickstart(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_quickstart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quickstart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10726,6 +12776,148 @@ func (ec *executionContext) fieldContext_BeginTotpEnrolmentPayload_enrolment(_ c
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CheckCurrentLoginsSyncApiPayload_result(ctx context.Context, field graphql.CollectedField, obj *model.CheckCurrentLoginsSyncAPIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckCurrentLoginsSyncApiPayload_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CurrentLoginsSyncTest) graphql.Marshaler {
+			return ec.marshalNCurrentLoginsSyncTest2ᚖloginsignᚋgraphᚋmodelᚐCurrentLoginsSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckCurrentLoginsSyncApiPayload_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckCurrentLoginsSyncApiPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CurrentLoginsSyncTest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CheckEmailSyncApiPayload_result(ctx context.Context, field graphql.CollectedField, obj *model.CheckEmailSyncAPIPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CheckEmailSyncApiPayload_result(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Result, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
+			return ec.marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CheckEmailSyncApiPayload_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CheckEmailSyncApiPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EmailSyncTest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClaimLicenseCodePayload_licenseCode(ctx context.Context, field graphql.CollectedField, obj *model.ClaimLicenseCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimLicenseCodePayload_licenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LicenseCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCode) graphql.Marshaler {
+			return ec.marshalNLicenseCode2ᚖloginsignᚋentᚐLicenseCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimLicenseCodePayload_licenseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimLicenseCodePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseCode(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CloseAccountPayload_endedConnections(ctx context.Context, field graphql.CollectedField, obj *model.CloseAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloseAccountPayload_endedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloseAccountPayload_endedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloseAccountPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CloseAppConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.CloseAppConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CloseAppConnectionPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CloseAppConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CloseAppConnectionPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ConfirmTotpEnrolmentPayload_recoveryCodes(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmTotpEnrolmentPayload) (ret graphql.Marshaler) {
@@ -10999,6 +13191,61 @@ func (ec *executionContext) fieldContext_CreateApplicationPayload_webhookSecret(
 	return graphql.NewScalarFieldContext("CreateApplicationPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CreateLicenseCodesPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.CreateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateLicenseCodesPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateLicenseCodesPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateLicenseCodesPayload_codes(ctx context.Context, field graphql.CollectedField, obj *model.CreateLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateLicenseCodesPayload_codes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Codes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateLicenseCodesPayload_codes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateLicenseCodesPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _CurrentLoginsSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.CurrentLoginsSyncTest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11229,6 +13476,148 @@ func (ec *executionContext) fieldContext_DisableTwoStepPayload_disabled(_ contex
 	return graphql.NewScalarFieldContext("DisableTwoStepPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _DisconnectAppPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.DisconnectAppPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisconnectAppPayload_deletedConnectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisconnectAppPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisconnectAppPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _EditAppConnectionPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.EditAppConnectionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EditAppConnectionPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EditAppConnectionPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EditAppConnectionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EditApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.EditApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EditApplicationPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EditApplicationPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EditApplicationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EditApplicationPayload_webhookSecret(ctx context.Context, field graphql.CollectedField, obj *model.EditApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EditApplicationPayload_webhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EditApplicationPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EditApplicationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _EditLicenseVariantPayload_variant(ctx context.Context, field graphql.CollectedField, obj *model.EditLicenseVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EditLicenseVariantPayload_variant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Variant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseVariant) graphql.Marshaler {
+			return ec.marshalNLicenseVariant2ᚖloginsignᚋentᚐLicenseVariant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EditLicenseVariantPayload_variant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EditLicenseVariantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LicenseVariant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _EmailSyncTest_ok(ctx context.Context, field graphql.CollectedField, obj *model.EmailSyncTest) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11408,6 +13797,70 @@ func (ec *executionContext) fieldContext_GenerateLicenseCodesPayload_codes(_ con
 	return graphql.NewScalarFieldContext("GenerateLicenseCodesPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _ImportAppUsersPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.ImportAppUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportAppUsersPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportAppUsersPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportAppUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportAppUsersPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.ImportAppUsersPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportAppUsersPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
+			return ec.marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportAppUsersPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportAppUsersPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ImportCounts_imported(ctx context.Context, field graphql.CollectedField, obj *model.ImportCounts) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11521,6 +13974,84 @@ func (ec *executionContext) _ImportCounts_invalidRow(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_ImportCounts_invalidRow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ImportCounts", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportLicenseCodesPayload_created(ctx context.Context, field graphql.CollectedField, obj *model.ImportLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportLicenseCodesPayload_created(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Created, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportLicenseCodesPayload_created(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportLicenseCodesPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportLicenseCodesPayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.ImportLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportLicenseCodesPayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportLicenseCodesPayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportLicenseCodesPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportLicenseCodesPayload_invalid(ctx context.Context, field graphql.CollectedField, obj *model.ImportLicenseCodesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportLicenseCodesPayload_invalid(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invalid, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*licenses.InvalidRow) graphql.Marshaler {
+			return ec.marshalNInvalidLicenseCode2ᚕᚖloginsignᚋinternalᚋlicensesᚐInvalidRowᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportLicenseCodesPayload_invalid(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportLicenseCodesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InvalidLicenseCode(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ImportRow_id(ctx context.Context, field graphql.CollectedField, obj *ent.ImportRow) (ret graphql.Marshaler) {
@@ -14829,6 +17360,1282 @@ func (ec *executionContext) fieldContext_Mutation_deletePasskey(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeSession(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeSession(ctx, fc.Args["input"].(model.RevokeSessionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+			return ec.marshalNRevokeSessionPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeSessionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeSessionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeSession_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeOtherSessions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeOtherSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeOtherSessions(ctx, fc.Args["input"].(model.RevokeOtherSessionsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeOtherSessionsPayload) graphql.Marshaler {
+			return ec.marshalNRevokeOtherSessionsPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeOtherSessionsPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeOtherSessions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeOtherSessionsPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeOtherSessions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disconnectApp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disconnectApp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisconnectApp(ctx, fc.Args["input"].(model.DisconnectAppInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisconnectAppPayload) graphql.Marshaler {
+			return ec.marshalNDisconnectAppPayload2ᚖloginsignᚋgraphᚋmodelᚐDisconnectAppPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disconnectApp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisconnectAppPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disconnectApp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setAppEmailMuted(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAppEmailMuted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetAppEmailMuted(ctx, fc.Args["input"].(model.SetAppEmailMutedInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetAppEmailMutedPayload) graphql.Marshaler {
+			return ec.marshalNSetAppEmailMutedPayload2ᚖloginsignᚋgraphᚋmodelᚐSetAppEmailMutedPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setAppEmailMuted(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetAppEmailMutedPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setAppEmailMuted_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddEmail(ctx, fc.Args["input"].(model.AddEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddEmailPayload) graphql.Marshaler {
+			return ec.marshalNAddEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐAddEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveEmail(ctx, fc.Args["input"].(model.RemoveEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveEmailPayload) graphql.Marshaler {
+			return ec.marshalNRemoveEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setPrimaryEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPrimaryEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPrimaryEmail(ctx, fc.Args["input"].(model.SetPrimaryEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetPrimaryEmailPayload) graphql.Marshaler {
+			return ec.marshalNSetPrimaryEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSetPrimaryEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPrimaryEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetPrimaryEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPrimaryEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseAccount(ctx, fc.Args["input"].(model.CloseAccountInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CloseAccountPayload) graphql.Marshaler {
+			return ec.marshalNCloseAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐCloseAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloseAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_addLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_addLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AddLicenseVariant(ctx, fc.Args["input"].(model.AddLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AddLicenseVariantPayload) graphql.Marshaler {
+			return ec.marshalNAddLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐAddLicenseVariantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_addLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AddLicenseVariantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_addLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_editLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_editLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EditLicenseVariant(ctx, fc.Args["input"].(model.EditLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EditLicenseVariantPayload) graphql.Marshaler {
+			return ec.marshalNEditLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐEditLicenseVariantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_editLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EditLicenseVariantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_editLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeLicenseVariant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeLicenseVariant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveLicenseVariant(ctx, fc.Args["input"].(model.RemoveLicenseVariantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveLicenseVariantPayload) graphql.Marshaler {
+			return ec.marshalNRemoveLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveLicenseVariantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeLicenseVariant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveLicenseVariantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeLicenseVariant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateLicenseCodes(ctx, fc.Args["input"].(model.CreateLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreateLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNCreateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐCreateLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importLicenseCodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importLicenseCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportLicenseCodes(ctx, fc.Args["input"].(model.ImportLicenseCodesInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportLicenseCodesPayload) graphql.Marshaler {
+			return ec.marshalNImportLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐImportLicenseCodesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importLicenseCodes(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportLicenseCodesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importLicenseCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveLicenseCode(ctx, fc.Args["input"].(model.RemoveLicenseCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveLicenseCodePayload) graphql.Marshaler {
+			return ec.marshalNRemoveLicenseCodePayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveLicenseCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveLicenseCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_claimLicenseCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_claimLicenseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClaimLicenseCode(ctx, fc.Args["input"].(model.ClaimLicenseCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ClaimLicenseCodePayload) graphql.Marshaler {
+			return ec.marshalNClaimLicenseCodePayload2ᚖloginsignᚋgraphᚋmodelᚐClaimLicenseCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_claimLicenseCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClaimLicenseCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_claimLicenseCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_editApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_editApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EditApplication(ctx, fc.Args["input"].(model.EditApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EditApplicationPayload) graphql.Marshaler {
+			return ec.marshalNEditApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐEditApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_editApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EditApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_editApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetClientSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetClientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetClientSecret(ctx, fc.Args["input"].(model.ResetClientSecretInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetClientSecretPayload) graphql.Marshaler {
+			return ec.marshalNResetClientSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐResetClientSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetClientSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetClientSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetClientSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetWebhookSecret(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetWebhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetWebhookSecret(ctx, fc.Args["input"].(model.ResetWebhookSecretInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetWebhookSecretPayload) graphql.Marshaler {
+			return ec.marshalNResetWebhookSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐResetWebhookSecretPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetWebhookSecret(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetWebhookSecretPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetWebhookSecret_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveApplication(ctx, fc.Args["input"].(model.RemoveApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveApplicationPayload) graphql.Marshaler {
+			return ec.marshalNRemoveApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_editAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_editAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EditAppConnection(ctx, fc.Args["input"].(model.EditAppConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EditAppConnectionPayload) graphql.Marshaler {
+			return ec.marshalNEditAppConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐEditAppConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_editAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EditAppConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_editAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_proposeConnectionEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_proposeConnectionEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProposeConnectionEmail(ctx, fc.Args["input"].(model.ProposeConnectionEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProposeConnectionEmailPayload) graphql.Marshaler {
+			return ec.marshalNProposeConnectionEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐProposeConnectionEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_proposeConnectionEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProposeConnectionEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_proposeConnectionEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_closeAppConnection(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_closeAppConnection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CloseAppConnection(ctx, fc.Args["input"].(model.CloseAppConnectionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CloseAppConnectionPayload) graphql.Marshaler {
+			return ec.marshalNCloseAppConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐCloseAppConnectionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_closeAppConnection(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CloseAppConnectionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_closeAppConnection_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importAppUsers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importAppUsers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportAppUsers(ctx, fc.Args["input"].(model.ImportAppUsersInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ImportAppUsersPayload) graphql.Marshaler {
+			return ec.marshalNImportAppUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportAppUsersPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importAppUsers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportAppUsersPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importAppUsers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_undoImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undoImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UndoImport(ctx, fc.Args["input"].(model.UndoImportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UndoImportPayload) graphql.Marshaler {
+			return ec.marshalNUndoImportPayload2ᚖloginsignᚋgraphᚋmodelᚐUndoImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undoImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UndoImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undoImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_checkEmailSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_checkEmailSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CheckEmailSyncAPI(ctx, fc.Args["input"].(model.CheckEmailSyncAPIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CheckEmailSyncAPIPayload) graphql.Marshaler {
+			return ec.marshalNCheckEmailSyncApiPayload2ᚖloginsignᚋgraphᚋmodelᚐCheckEmailSyncAPIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_checkEmailSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckEmailSyncApiPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_checkEmailSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_checkCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_checkCurrentLoginsSyncApi(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CheckCurrentLoginsSyncAPI(ctx, fc.Args["input"].(model.CheckCurrentLoginsSyncAPIInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CheckCurrentLoginsSyncAPIPayload) graphql.Marshaler {
+			return ec.marshalNCheckCurrentLoginsSyncApiPayload2ᚖloginsignᚋgraphᚋmodelᚐCheckCurrentLoginsSyncAPIPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_checkCurrentLoginsSyncApi(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CheckCurrentLoginsSyncApiPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_checkCurrentLoginsSyncApi_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryWebhookEvent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryWebhookEvent(ctx, fc.Args["input"].(model.RetryWebhookEventInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RetryWebhookEventPayload) graphql.Marshaler {
+			return ec.marshalNRetryWebhookEventPayload2ᚖloginsignᚋgraphᚋmodelᚐRetryWebhookEventPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryWebhookEvent(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RetryWebhookEventPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryWebhookEvent_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pingWebhook(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pingWebhook(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PingWebhook(ctx, fc.Args["input"].(model.PingWebhookInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PingWebhookPayload) graphql.Marshaler {
+			return ec.marshalNPingWebhookPayload2ᚖloginsignᚋgraphᚋmodelᚐPingWebhookPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pingWebhook(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PingWebhookPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pingWebhook_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_updateApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15769,6 +19576,107 @@ func (ec *executionContext) fieldContext_PendingAppLink_proposedAt(_ context.Con
 	return graphql.NewScalarFieldContext("PendingAppLink", field, false, false, "Time")
 }
 
+func (ec *executionContext) _PingWebhookPayload_event(ctx context.Context, field graphql.CollectedField, obj *model.PingWebhookPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PingWebhookPayload_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PingWebhookPayload_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PingWebhookPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProposeConnectionEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.ProposeConnectionEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProposeConnectionEmailPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProposeConnectionEmailPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProposeConnectionEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProposeConnectionEmailPayload_changed(ctx context.Context, field graphql.CollectedField, obj *model.ProposeConnectionEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProposeConnectionEmailPayload_changed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Changed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProposeConnectionEmailPayload_changed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProposeConnectionEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProposeConnectionEmailPayload_pending(ctx context.Context, field graphql.CollectedField, obj *model.ProposeConnectionEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProposeConnectionEmailPayload_pending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProposeConnectionEmailPayload_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProposeConnectionEmailPayload", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16141,6 +20049,213 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Quickstart_issuer(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_issuer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Issuer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_issuer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_discoveryUrl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_discoveryUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DiscoveryURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_discoveryUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_redirectUri(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_redirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_redirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_authorizeUrl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_authorizeUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizeURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_authorizeUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_tokenCurl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_tokenCurl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TokenCurl, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_tokenCurl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_clientCredentialsCurl(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_clientCredentialsCurl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientCredentialsCurl, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_clientCredentialsCurl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_node(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_python(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_python(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Python, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_python(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
+func (ec *executionContext) _Quickstart_go(ctx context.Context, field graphql.CollectedField, obj *oauth.Quickstart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quickstart_go(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Go, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quickstart_go(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
+}
+
 func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16463,6 +20578,29 @@ func (ec *executionContext) fieldContext_RemoveAlternativeEmailPayload_deletedEm
 	return graphql.NewScalarFieldContext("RemoveAlternativeEmailPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _RemoveApplicationPayload_deletedApplicationId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveApplicationPayload_deletedApplicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveApplicationPayload_deletedApplicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveApplicationPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveConnectionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16484,6 +20622,75 @@ func (ec *executionContext) _RemoveConnectionPayload_deletedConnectionId(ctx con
 }
 func (ec *executionContext) fieldContext_RemoveConnectionPayload_deletedConnectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RemoveConnectionPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveEmailPayload_deletedEmailId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveEmailPayload_deletedEmailId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedEmailID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveEmailPayload_deletedEmailId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveEmailPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveLicenseCodePayload_deletedCodeId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveLicenseCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveLicenseCodePayload_deletedCodeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedCodeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveLicenseCodePayload_deletedCodeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveLicenseCodePayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _RemoveLicenseVariantPayload_deletedVariantId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveLicenseVariantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveLicenseVariantPayload_deletedVariantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedVariantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveLicenseVariantPayload_deletedVariantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveLicenseVariantPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RenamePasskeyPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.RenamePasskeyPayload) (ret graphql.Marshaler) {
@@ -16516,6 +20723,217 @@ func (ec *executionContext) fieldContext_RenamePasskeyPayload_passkey(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ResetClientSecretPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ResetClientSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetClientSecretPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetClientSecretPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetClientSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetClientSecretPayload_clientSecret(ctx context.Context, field graphql.CollectedField, obj *model.ResetClientSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetClientSecretPayload_clientSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetClientSecretPayload_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetClientSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ResetWebhookSecretPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.ResetWebhookSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetWebhookSecretPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetWebhookSecretPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetWebhookSecretPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetWebhookSecretPayload_webhookSecret(ctx context.Context, field graphql.CollectedField, obj *model.ResetWebhookSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetWebhookSecretPayload_webhookSecret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WebhookSecret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetWebhookSecretPayload_webhookSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetWebhookSecretPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RetryWebhookEventPayload_event(ctx context.Context, field graphql.CollectedField, obj *model.RetryWebhookEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RetryWebhookEventPayload_event(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Event, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WebhookEvent) graphql.Marshaler {
+			return ec.marshalNWebhookEvent2ᚖloginsignᚋentᚐWebhookEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RetryWebhookEventPayload_event(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RetryWebhookEventPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WebhookEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RevokeOtherSessionsPayload_revokedSessions(ctx context.Context, field graphql.CollectedField, obj *model.RevokeOtherSessionsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeOtherSessionsPayload_revokedSessions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedSessions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeOtherSessionsPayload_revokedSessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeOtherSessionsPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RevokeOtherSessionsPayload_clientMutationId(ctx context.Context, field graphql.CollectedField, obj *model.RevokeOtherSessionsPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeOtherSessionsPayload_clientMutationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientMutationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeOtherSessionsPayload_clientMutationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeOtherSessionsPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _RevokeSessionPayload_revokedSessionId(ctx context.Context, field graphql.CollectedField, obj *model.RevokeSessionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeSessionPayload_revokedSessionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedSessionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeSessionPayload_revokedSessionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeSessionPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RollbackImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.RollbackImportPayload) (ret graphql.Marshaler) {
@@ -16881,6 +21299,70 @@ func (ec *executionContext) fieldContext_SessionsBucket_count(_ context.Context,
 	return graphql.NewScalarFieldContext("SessionsBucket", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SetAppEmailMutedPayload_connection(ctx context.Context, field graphql.CollectedField, obj *model.SetAppEmailMutedPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetAppEmailMutedPayload_connection(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Connection, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {
+			return ec.marshalNAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetAppEmailMutedPayload_connection(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetAppEmailMutedPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AppConnection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetPrimaryEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetPrimaryEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetPrimaryEmailPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
+			return ec.marshalNUser2ᚖloginsignᚋentᚐUser(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetPrimaryEmailPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetPrimaryEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SyncEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.SyncEmailPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17109,6 +21591,84 @@ func (ec *executionContext) _TwoStepStatus_recoveryCodesLeft(ctx context.Context
 }
 func (ec *executionContext) fieldContext_TwoStepStatus_recoveryCodesLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TwoStepStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UndoImportPayload_source(ctx context.Context, field graphql.CollectedField, obj *model.UndoImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoImportPayload_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ImportSource) graphql.Marshaler {
+			return ec.marshalNImportSource2ᚖloginsignᚋentᚐImportSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UndoImportPayload_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UndoImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportSource(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UndoImportPayload_deletedConnections(ctx context.Context, field graphql.CollectedField, obj *model.UndoImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoImportPayload_deletedConnections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedConnections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UndoImportPayload_deletedConnections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UndoImportPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _UndoImportPayload_withdrawnLinks(ctx context.Context, field graphql.CollectedField, obj *model.UndoImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoImportPayload_withdrawnLinks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WithdrawnLinks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UndoImportPayload_withdrawnLinks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UndoImportPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _UpdateApplicationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.UpdateApplicationPayload) (ret graphql.Marshaler) {
@@ -18232,6 +22792,29 @@ func (ec *executionContext) _VerifyAlternativeEmailPayload_email(ctx context.Con
 }
 func (ec *executionContext) fieldContext_VerifyAlternativeEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VerifyAlternativeEmailPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _VerifyEmailPayload_email(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyEmailPayload_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyEmailPayload_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VerifyEmailPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _WebhookAttempt_id(ctx context.Context, field graphql.CollectedField, obj *ent.WebhookAttempt) (ret graphql.Marshaler) {
@@ -20158,6 +24741,111 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 // endregion **************************** field.gotpl *****************************
 
 // region    **************************** input.gotpl *****************************
+
+func (ec *executionContext) unmarshalInputAddEmailInput(ctx context.Context, obj any) (model.AddEmailInput, error) {
+	var it model.AddEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddEmailInput unmarshals raw into the AddEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddEmailInput(ctx context.Context, raw any) (model.AddEmailInput, error) {
+	var out model.AddEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddEmailInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAddLicenseVariantInput(ctx context.Context, obj any) (model.AddLicenseVariantInput, error) {
+	var it model.AddLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAddLicenseVariantInput unmarshals raw into the AddLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAddLicenseVariantInput(ctx context.Context, raw any) (model.AddLicenseVariantInput, error) {
+	var out model.AddLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AddLicenseVariantInput", raw, &out)
+	return out, err
+}
 
 func (ec *executionContext) unmarshalInputAppConnectionOrder(ctx context.Context, obj any) (ent.AppConnectionOrder, error) {
 	var it ent.AppConnectionOrder
@@ -22260,6 +26948,230 @@ func UnmarshalBeginTotpEnrolmentInput(ctx context.Context, raw any) (model.Begin
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCheckCurrentLoginsSyncApiInput(ctx context.Context, obj any) (model.CheckCurrentLoginsSyncAPIInput, error) {
+	var it model.CheckCurrentLoginsSyncAPIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCheckCurrentLoginsSyncApiInput unmarshals raw into the CheckCurrentLoginsSyncApiInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCheckCurrentLoginsSyncApiInput(ctx context.Context, raw any) (model.CheckCurrentLoginsSyncAPIInput, error) {
+	var out model.CheckCurrentLoginsSyncAPIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CheckCurrentLoginsSyncApiInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCheckEmailSyncApiInput(ctx context.Context, obj any) (model.CheckEmailSyncAPIInput, error) {
+	var it model.CheckEmailSyncAPIInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCheckEmailSyncApiInput unmarshals raw into the CheckEmailSyncApiInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCheckEmailSyncApiInput(ctx context.Context, raw any) (model.CheckEmailSyncAPIInput, error) {
+	var out model.CheckEmailSyncAPIInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CheckEmailSyncApiInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputClaimLicenseCodeInput(ctx context.Context, obj any) (model.ClaimLicenseCodeInput, error) {
+	var it model.ClaimLicenseCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalClaimLicenseCodeInput unmarshals raw into the ClaimLicenseCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalClaimLicenseCodeInput(ctx context.Context, raw any) (model.ClaimLicenseCodeInput, error) {
+	var out model.ClaimLicenseCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ClaimLicenseCodeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCloseAccountInput(ctx context.Context, obj any) (model.CloseAccountInput, error) {
+	var it model.CloseAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"confirmGlobalId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "confirmGlobalId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmGlobalId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmGlobalID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCloseAccountInput unmarshals raw into the CloseAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCloseAccountInput(ctx context.Context, raw any) (model.CloseAccountInput, error) {
+	var out model.CloseAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CloseAccountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCloseAppConnectionInput(ctx context.Context, obj any) (model.CloseAppConnectionInput, error) {
+	var it model.CloseAppConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "connectionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCloseAppConnectionInput unmarshals raw into the CloseAppConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCloseAppConnectionInput(ctx context.Context, raw any) (model.CloseAppConnectionInput, error) {
+	var out model.CloseAppConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CloseAppConnectionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConfirmTotpEnrolmentInput(ctx context.Context, obj any) (model.ConfirmTotpEnrolmentInput, error) {
 	var it model.ConfirmTotpEnrolmentInput
 	if obj == nil {
@@ -22810,6 +27722,69 @@ func UnmarshalCreateApplicationInput(ctx context.Context, raw any) (model.Create
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateLicenseCodesInput(ctx context.Context, obj any) (model.CreateLicenseCodesInput, error) {
+	var it model.CreateLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "variantId", "count", "prefix"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "count":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("count"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Count = data
+		case "prefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prefix = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateLicenseCodesInput unmarshals raw into the CreateLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateLicenseCodesInput(ctx context.Context, raw any) (model.CreateLicenseCodesInput, error) {
+	var out model.CreateLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateLicenseCodesInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateLicenseVariantInput(ctx context.Context, obj any) (model.CreateLicenseVariantInput, error) {
 	var it model.CreateLicenseVariantInput
 	if obj == nil {
@@ -22950,6 +27925,230 @@ func UnmarshalDisableTwoStepInput(ctx context.Context, raw any) (model.DisableTw
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDisconnectAppInput(ctx context.Context, obj any) (model.DisconnectAppInput, error) {
+	var it model.DisconnectAppInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connectionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisconnectAppInput unmarshals raw into the DisconnectAppInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisconnectAppInput(ctx context.Context, raw any) (model.DisconnectAppInput, error) {
+	var out model.DisconnectAppInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisconnectAppInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEditAppConnectionInput(ctx context.Context, obj any) (model.EditAppConnectionInput, error) {
+	var it model.EditAppConnectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "connectionId", "isForwarding", "appEmail"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		case "isForwarding":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("isForwarding"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IsForwarding = data
+		case "appEmail":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("appEmail"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AppEmail = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEditAppConnectionInput unmarshals raw into the EditAppConnectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEditAppConnectionInput(ctx context.Context, raw any) (model.EditAppConnectionInput, error) {
+	var out model.EditAppConnectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EditAppConnectionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEditApplicationInput(ctx context.Context, obj any) (model.EditApplicationInput, error) {
+	var it model.EditApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "changes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "changes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("changes"))
+			data, err := ec.unmarshalNUpdateApplicationInput2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Changes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEditApplicationInput unmarshals raw into the EditApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEditApplicationInput(ctx context.Context, raw any) (model.EditApplicationInput, error) {
+	var out model.EditApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EditApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEditLicenseVariantInput(ctx context.Context, obj any) (model.EditLicenseVariantInput, error) {
+	var it model.EditLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "variantId", "name", "description", "duration"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "duration":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("duration"))
+			data, err := ec.unmarshalOLicenseVariantDuration2ᚖloginsignᚋentᚋlicensevariantᚐDuration(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Duration = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEditLicenseVariantInput unmarshals raw into the EditLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEditLicenseVariantInput(ctx context.Context, raw any) (model.EditLicenseVariantInput, error) {
+	var out model.EditLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EditLicenseVariantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFinishPasskeyRegistrationInput(ctx context.Context, obj any) (model.FinishPasskeyRegistrationInput, error) {
 	var it model.FinishPasskeyRegistrationInput
 	if obj == nil {
@@ -23052,6 +28251,118 @@ func (ec *executionContext) unmarshalInputGenerateLicenseCodesInput(ctx context.
 func UnmarshalGenerateLicenseCodesInput(ctx context.Context, raw any) (model.GenerateLicenseCodesInput, error) {
 	var out model.GenerateLicenseCodesInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "GenerateLicenseCodesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportAppUsersInput(ctx context.Context, obj any) (model.ImportAppUsersInput, error) {
+	var it model.ImportAppUsersInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "sourceName", "users"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "sourceName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceName = data
+		case "users":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("users"))
+			data, err := ec.unmarshalNImportUserInput2ᚕᚖloginsignᚋgraphᚋmodelᚐImportUserInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Users = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportAppUsersInput unmarshals raw into the ImportAppUsersInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportAppUsersInput(ctx context.Context, raw any) (model.ImportAppUsersInput, error) {
+	var out model.ImportAppUsersInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportAppUsersInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputImportLicenseCodesInput(ctx context.Context, obj any) (model.ImportLicenseCodesInput, error) {
+	var it model.ImportLicenseCodesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "variantId", "codes"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "codes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codes"))
+			data, err := ec.unmarshalNString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Codes = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportLicenseCodesInput unmarshals raw into the ImportLicenseCodesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportLicenseCodesInput(ctx context.Context, raw any) (model.ImportLicenseCodesInput, error) {
+	var out model.ImportLicenseCodesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportLicenseCodesInput", raw, &out)
 	return out, err
 }
 
@@ -25979,6 +31290,104 @@ func UnmarshalLicenseVariantWhereInput(ctx context.Context, raw any) (ent.Licens
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPingWebhookInput(ctx context.Context, obj any) (model.PingWebhookInput, error) {
+	var it model.PingWebhookInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPingWebhookInput unmarshals raw into the PingWebhookInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPingWebhookInput(ctx context.Context, raw any) (model.PingWebhookInput, error) {
+	var out model.PingWebhookInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PingWebhookInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputProposeConnectionEmailInput(ctx context.Context, obj any) (model.ProposeConnectionEmailInput, error) {
+	var it model.ProposeConnectionEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "connectionId", "email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProposeConnectionEmailInput unmarshals raw into the ProposeConnectionEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProposeConnectionEmailInput(ctx context.Context, raw any) (model.ProposeConnectionEmailInput, error) {
+	var out model.ProposeConnectionEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProposeConnectionEmailInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRefusePendingLinkInput(ctx context.Context, obj any) (model.RefusePendingLinkInput, error) {
 	var it model.RefusePendingLinkInput
 	if obj == nil {
@@ -26063,6 +31472,199 @@ func UnmarshalRegenerateRecoveryCodesInput(ctx context.Context, raw any) (model.
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemoveApplicationInput(ctx context.Context, obj any) (model.RemoveApplicationInput, error) {
+	var it model.RemoveApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveApplicationInput unmarshals raw into the RemoveApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveApplicationInput(ctx context.Context, raw any) (model.RemoveApplicationInput, error) {
+	var out model.RemoveApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveApplicationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRemoveEmailInput(ctx context.Context, obj any) (model.RemoveEmailInput, error) {
+	var it model.RemoveEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"emailId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "emailId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveEmailInput unmarshals raw into the RemoveEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveEmailInput(ctx context.Context, raw any) (model.RemoveEmailInput, error) {
+	var out model.RemoveEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveEmailInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRemoveLicenseCodeInput(ctx context.Context, obj any) (model.RemoveLicenseCodeInput, error) {
+	var it model.RemoveLicenseCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "codeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "codeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("codeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CodeID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveLicenseCodeInput unmarshals raw into the RemoveLicenseCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveLicenseCodeInput(ctx context.Context, raw any) (model.RemoveLicenseCodeInput, error) {
+	var out model.RemoveLicenseCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveLicenseCodeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRemoveLicenseVariantInput(ctx context.Context, obj any) (model.RemoveLicenseVariantInput, error) {
+	var it model.RemoveLicenseVariantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["force"]; !present {
+		asMap["force"] = false
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "variantId", "force"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "variantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("variantId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VariantID = data
+		case "force":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("force"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Force = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveLicenseVariantInput unmarshals raw into the RemoveLicenseVariantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveLicenseVariantInput(ctx context.Context, raw any) (model.RemoveLicenseVariantInput, error) {
+	var out model.RemoveLicenseVariantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveLicenseVariantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRenamePasskeyInput(ctx context.Context, obj any) (model.RenamePasskeyInput, error) {
 	var it model.RenamePasskeyInput
 	if obj == nil {
@@ -26109,6 +31711,363 @@ func (ec *executionContext) unmarshalInputRenamePasskeyInput(ctx context.Context
 func UnmarshalRenamePasskeyInput(ctx context.Context, raw any) (model.RenamePasskeyInput, error) {
 	var out model.RenamePasskeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RenamePasskeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResetClientSecretInput(ctx context.Context, obj any) (model.ResetClientSecretInput, error) {
+	var it model.ResetClientSecretInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetClientSecretInput unmarshals raw into the ResetClientSecretInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetClientSecretInput(ctx context.Context, raw any) (model.ResetClientSecretInput, error) {
+	var out model.ResetClientSecretInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetClientSecretInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputResetWebhookSecretInput(ctx context.Context, obj any) (model.ResetWebhookSecretInput, error) {
+	var it model.ResetWebhookSecretInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetWebhookSecretInput unmarshals raw into the ResetWebhookSecretInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetWebhookSecretInput(ctx context.Context, raw any) (model.ResetWebhookSecretInput, error) {
+	var out model.ResetWebhookSecretInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetWebhookSecretInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRetryWebhookEventInput(ctx context.Context, obj any) (model.RetryWebhookEventInput, error) {
+	var it model.RetryWebhookEventInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "eventId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "eventId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("eventId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EventID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRetryWebhookEventInput unmarshals raw into the RetryWebhookEventInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRetryWebhookEventInput(ctx context.Context, raw any) (model.RetryWebhookEventInput, error) {
+	var out model.RetryWebhookEventInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetryWebhookEventInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeOtherSessionsInput(ctx context.Context, obj any) (model.RevokeOtherSessionsInput, error) {
+	var it model.RevokeOtherSessionsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeOtherSessionsInput unmarshals raw into the RevokeOtherSessionsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeOtherSessionsInput(ctx context.Context, raw any) (model.RevokeOtherSessionsInput, error) {
+	var out model.RevokeOtherSessionsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeOtherSessionsInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeSessionInput(ctx context.Context, obj any) (model.RevokeSessionInput, error) {
+	var it model.RevokeSessionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"sessionId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "sessionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sessionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SessionID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeSessionInput unmarshals raw into the RevokeSessionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeSessionInput(ctx context.Context, raw any) (model.RevokeSessionInput, error) {
+	var out model.RevokeSessionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeSessionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetAppEmailMutedInput(ctx context.Context, obj any) (model.SetAppEmailMutedInput, error) {
+	var it model.SetAppEmailMutedInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"connectionId", "muted"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "connectionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("connectionId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConnectionID = data
+		case "muted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("muted"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Muted = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetAppEmailMutedInput unmarshals raw into the SetAppEmailMutedInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetAppEmailMutedInput(ctx context.Context, raw any) (model.SetAppEmailMutedInput, error) {
+	var out model.SetAppEmailMutedInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetAppEmailMutedInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetPrimaryEmailInput(ctx context.Context, obj any) (model.SetPrimaryEmailInput, error) {
+	var it model.SetPrimaryEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"emailId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "emailId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetPrimaryEmailInput unmarshals raw into the SetPrimaryEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetPrimaryEmailInput(ctx context.Context, raw any) (model.SetPrimaryEmailInput, error) {
+	var out model.SetPrimaryEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetPrimaryEmailInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUndoImportInput(ctx context.Context, obj any) (model.UndoImportInput, error) {
+	var it model.UndoImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "sourceId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "sourceId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUndoImportInput unmarshals raw into the UndoImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUndoImportInput(ctx context.Context, raw any) (model.UndoImportInput, error) {
+	var out model.UndoImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UndoImportInput", raw, &out)
 	return out, err
 }
 
@@ -27940,6 +33899,48 @@ func UnmarshalUserWhereInput(ctx context.Context, raw any) (ent.UserWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputVerifyEmailInput(ctx context.Context, obj any) (model.VerifyEmailInput, error) {
+	var it model.VerifyEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVerifyEmailInput unmarshals raw into the VerifyEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVerifyEmailInput(ctx context.Context, raw any) (model.VerifyEmailInput, error) {
+	var out model.VerifyEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VerifyEmailInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputWebhookAttemptWhereInput(ctx context.Context, obj any) (ent.WebhookAttemptWhereInput, error) {
 	var it ent.WebhookAttemptWhereInput
 	if obj == nil {
@@ -29511,6 +35512,72 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var addEmailPayloadImplementors = []string{"AddEmailPayload"}
+
+func (ec *executionContext) _AddEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddEmailPayload")
+		case "userEmail":
+			out.Values[i] = ec._AddEmailPayload_userEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var addLicenseVariantPayloadImplementors = []string{"AddLicenseVariantPayload"}
+
+func (ec *executionContext) _AddLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddLicenseVariantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, addLicenseVariantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AddLicenseVariantPayload")
+		case "variant":
+			out.Values[i] = ec._AddLicenseVariantPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var appAnalyticsImplementors = []string{"AppAnalytics"}
 
 func (ec *executionContext) _AppAnalytics(ctx context.Context, sel ast.SelectionSet, obj *model.AppAnalytics) graphql.Marshaler {
@@ -29938,6 +36005,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_analytics(ctx, field, obj)
 				})
+		case "quickstart":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_quickstart(ctx, field, obj)
+				})
 		case "webhookEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -30108,6 +36181,171 @@ func (ec *executionContext) _BeginTotpEnrolmentPayload(ctx context.Context, sel 
 	return out
 }
 
+var checkCurrentLoginsSyncApiPayloadImplementors = []string{"CheckCurrentLoginsSyncApiPayload"}
+
+func (ec *executionContext) _CheckCurrentLoginsSyncApiPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CheckCurrentLoginsSyncAPIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkCurrentLoginsSyncApiPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CheckCurrentLoginsSyncApiPayload")
+		case "result":
+			out.Values[i] = ec._CheckCurrentLoginsSyncApiPayload_result(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var checkEmailSyncApiPayloadImplementors = []string{"CheckEmailSyncApiPayload"}
+
+func (ec *executionContext) _CheckEmailSyncApiPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CheckEmailSyncAPIPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, checkEmailSyncApiPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CheckEmailSyncApiPayload")
+		case "result":
+			out.Values[i] = ec._CheckEmailSyncApiPayload_result(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var claimLicenseCodePayloadImplementors = []string{"ClaimLicenseCodePayload"}
+
+func (ec *executionContext) _ClaimLicenseCodePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ClaimLicenseCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, claimLicenseCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClaimLicenseCodePayload")
+		case "licenseCode":
+			out.Values[i] = ec._ClaimLicenseCodePayload_licenseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var closeAccountPayloadImplementors = []string{"CloseAccountPayload"}
+
+func (ec *executionContext) _CloseAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CloseAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, closeAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloseAccountPayload")
+		case "endedConnections":
+			out.Values[i] = ec._CloseAccountPayload_endedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var closeAppConnectionPayloadImplementors = []string{"CloseAppConnectionPayload"}
+
+func (ec *executionContext) _CloseAppConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CloseAppConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, closeAppConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CloseAppConnectionPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._CloseAppConnectionPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var confirmTotpEnrolmentPayloadImplementors = []string{"ConfirmTotpEnrolmentPayload"}
 
 func (ec *executionContext) _ConfirmTotpEnrolmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmTotpEnrolmentPayload) graphql.Marshaler {
@@ -30229,6 +36467,44 @@ func (ec *executionContext) _CreateApplicationPayload(ctx context.Context, sel a
 		case "webhookSecret":
 			out.Values[i] = ec._CreateApplicationPayload_webhookSecret(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var createLicenseCodesPayloadImplementors = []string{"CreateLicenseCodesPayload"}
+
+func (ec *executionContext) _CreateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateLicenseCodesPayload")
+		case "variant":
+			out.Values[i] = ec._CreateLicenseCodesPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "codes":
+			out.Values[i] = ec._CreateLicenseCodesPayload_codes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -30466,6 +36742,143 @@ func (ec *executionContext) _DisableTwoStepPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var disconnectAppPayloadImplementors = []string{"DisconnectAppPayload"}
+
+func (ec *executionContext) _DisconnectAppPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DisconnectAppPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disconnectAppPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisconnectAppPayload")
+		case "deletedConnectionId":
+			out.Values[i] = ec._DisconnectAppPayload_deletedConnectionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var editAppConnectionPayloadImplementors = []string{"EditAppConnectionPayload"}
+
+func (ec *executionContext) _EditAppConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EditAppConnectionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, editAppConnectionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EditAppConnectionPayload")
+		case "connection":
+			out.Values[i] = ec._EditAppConnectionPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var editApplicationPayloadImplementors = []string{"EditApplicationPayload"}
+
+func (ec *executionContext) _EditApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EditApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, editApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EditApplicationPayload")
+		case "application":
+			out.Values[i] = ec._EditApplicationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookSecret":
+			out.Values[i] = ec._EditApplicationPayload_webhookSecret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var editLicenseVariantPayloadImplementors = []string{"EditLicenseVariantPayload"}
+
+func (ec *executionContext) _EditLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EditLicenseVariantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, editLicenseVariantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EditLicenseVariantPayload")
+		case "variant":
+			out.Values[i] = ec._EditLicenseVariantPayload_variant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var emailSyncTestImplementors = []string{"EmailSyncTest"}
 
 func (ec *executionContext) _EmailSyncTest(ctx context.Context, sel ast.SelectionSet, obj *model.EmailSyncTest) graphql.Marshaler {
@@ -30585,6 +36998,44 @@ func (ec *executionContext) _GenerateLicenseCodesPayload(ctx context.Context, se
 	return out
 }
 
+var importAppUsersPayloadImplementors = []string{"ImportAppUsersPayload"}
+
+func (ec *executionContext) _ImportAppUsersPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportAppUsersPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importAppUsersPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportAppUsersPayload")
+		case "source":
+			out.Values[i] = ec._ImportAppUsersPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._ImportAppUsersPayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var importCountsImplementors = []string{"ImportCounts"}
 
 func (ec *executionContext) _ImportCounts(ctx context.Context, sel ast.SelectionSet, obj *model.ImportCounts) graphql.Marshaler {
@@ -30618,6 +37069,49 @@ func (ec *executionContext) _ImportCounts(ctx context.Context, sel ast.Selection
 			}
 		case "invalidRow":
 			out.Values[i] = ec._ImportCounts_invalidRow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var importLicenseCodesPayloadImplementors = []string{"ImportLicenseCodesPayload"}
+
+func (ec *executionContext) _ImportLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ImportLicenseCodesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importLicenseCodesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportLicenseCodesPayload")
+		case "created":
+			out.Values[i] = ec._ImportLicenseCodesPayload_created(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._ImportLicenseCodesPayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "invalid":
+			out.Values[i] = ec._ImportLicenseCodesPayload_invalid(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -31751,6 +38245,209 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "revokeSession":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeSession(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeOtherSessions":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeOtherSessions(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disconnectApp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disconnectApp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setAppEmailMuted":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setAppEmailMuted(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setPrimaryEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPrimaryEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "addLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_addLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "editLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_editLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeLicenseVariant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeLicenseVariant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importLicenseCodes":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importLicenseCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claimLicenseCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_claimLicenseCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "editApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_editApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetClientSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetClientSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetWebhookSecret":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetWebhookSecret(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "editAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_editAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "proposeConnectionEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_proposeConnectionEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "closeAppConnection":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_closeAppConnection(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importAppUsers":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importAppUsers(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "undoImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undoImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkEmailSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_checkEmailSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "checkCurrentLoginsSyncApi":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_checkCurrentLoginsSyncApi(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryWebhookEvent":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryWebhookEvent(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pingWebhook":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pingWebhook(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "updateApplication":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateApplication(ctx, field)
@@ -32024,6 +38721,82 @@ func (ec *executionContext) _PendingAppLink(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var pingWebhookPayloadImplementors = []string{"PingWebhookPayload"}
+
+func (ec *executionContext) _PingWebhookPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PingWebhookPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pingWebhookPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PingWebhookPayload")
+		case "event":
+			out.Values[i] = ec._PingWebhookPayload_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var proposeConnectionEmailPayloadImplementors = []string{"ProposeConnectionEmailPayload"}
+
+func (ec *executionContext) _ProposeConnectionEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProposeConnectionEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, proposeConnectionEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProposeConnectionEmailPayload")
+		case "ok":
+			out.Values[i] = ec._ProposeConnectionEmailPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changed":
+			out.Values[i] = ec._ProposeConnectionEmailPayload_changed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pending":
+			out.Values[i] = ec._ProposeConnectionEmailPayload_pending(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -32098,6 +38871,79 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quickstartImplementors = []string{"Quickstart"}
+
+func (ec *executionContext) _Quickstart(ctx context.Context, sel ast.SelectionSet, obj *oauth.Quickstart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quickstartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Quickstart")
+		case "issuer":
+			out.Values[i] = ec._Quickstart_issuer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discoveryUrl":
+			out.Values[i] = ec._Quickstart_discoveryUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "redirectUri":
+			out.Values[i] = ec._Quickstart_redirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "authorizeUrl":
+			out.Values[i] = ec._Quickstart_authorizeUrl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tokenCurl":
+			out.Values[i] = ec._Quickstart_tokenCurl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientCredentialsCurl":
+			out.Values[i] = ec._Quickstart_clientCredentialsCurl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._Quickstart_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "python":
+			out.Values[i] = ec._Quickstart_python(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "go":
+			out.Values[i] = ec._Quickstart_go(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -32326,6 +39172,39 @@ func (ec *executionContext) _RemoveAlternativeEmailPayload(ctx context.Context, 
 	return out
 }
 
+var removeApplicationPayloadImplementors = []string{"RemoveApplicationPayload"}
+
+func (ec *executionContext) _RemoveApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveApplicationPayload")
+		case "deletedApplicationId":
+			out.Values[i] = ec._RemoveApplicationPayload_deletedApplicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var removeConnectionPayloadImplementors = []string{"RemoveConnectionPayload"}
 
 func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveConnectionPayload) graphql.Marshaler {
@@ -32359,6 +39238,105 @@ func (ec *executionContext) _RemoveConnectionPayload(ctx context.Context, sel as
 	return out
 }
 
+var removeEmailPayloadImplementors = []string{"RemoveEmailPayload"}
+
+func (ec *executionContext) _RemoveEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveEmailPayload")
+		case "deletedEmailId":
+			out.Values[i] = ec._RemoveEmailPayload_deletedEmailId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeLicenseCodePayloadImplementors = []string{"RemoveLicenseCodePayload"}
+
+func (ec *executionContext) _RemoveLicenseCodePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveLicenseCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeLicenseCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveLicenseCodePayload")
+		case "deletedCodeId":
+			out.Values[i] = ec._RemoveLicenseCodePayload_deletedCodeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removeLicenseVariantPayloadImplementors = []string{"RemoveLicenseVariantPayload"}
+
+func (ec *executionContext) _RemoveLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveLicenseVariantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeLicenseVariantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveLicenseVariantPayload")
+		case "deletedVariantId":
+			out.Values[i] = ec._RemoveLicenseVariantPayload_deletedVariantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var renamePasskeyPayloadImplementors = []string{"RenamePasskeyPayload"}
 
 func (ec *executionContext) _RenamePasskeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RenamePasskeyPayload) graphql.Marshaler {
@@ -32372,6 +39350,186 @@ func (ec *executionContext) _RenamePasskeyPayload(ctx context.Context, sel ast.S
 			out.Values[i] = graphql.MarshalString("RenamePasskeyPayload")
 		case "passkey":
 			out.Values[i] = ec._RenamePasskeyPayload_passkey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetClientSecretPayloadImplementors = []string{"ResetClientSecretPayload"}
+
+func (ec *executionContext) _ResetClientSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetClientSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetClientSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetClientSecretPayload")
+		case "application":
+			out.Values[i] = ec._ResetClientSecretPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientSecret":
+			out.Values[i] = ec._ResetClientSecretPayload_clientSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetWebhookSecretPayloadImplementors = []string{"ResetWebhookSecretPayload"}
+
+func (ec *executionContext) _ResetWebhookSecretPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetWebhookSecretPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetWebhookSecretPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetWebhookSecretPayload")
+		case "application":
+			out.Values[i] = ec._ResetWebhookSecretPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "webhookSecret":
+			out.Values[i] = ec._ResetWebhookSecretPayload_webhookSecret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var retryWebhookEventPayloadImplementors = []string{"RetryWebhookEventPayload"}
+
+func (ec *executionContext) _RetryWebhookEventPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RetryWebhookEventPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, retryWebhookEventPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RetryWebhookEventPayload")
+		case "event":
+			out.Values[i] = ec._RetryWebhookEventPayload_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeOtherSessionsPayloadImplementors = []string{"RevokeOtherSessionsPayload"}
+
+func (ec *executionContext) _RevokeOtherSessionsPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeOtherSessionsPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeOtherSessionsPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeOtherSessionsPayload")
+		case "revokedSessions":
+			out.Values[i] = ec._RevokeOtherSessionsPayload_revokedSessions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "clientMutationId":
+			out.Values[i] = ec._RevokeOtherSessionsPayload_clientMutationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeSessionPayloadImplementors = []string{"RevokeSessionPayload"}
+
+func (ec *executionContext) _RevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeSessionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeSessionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeSessionPayload")
+		case "revokedSessionId":
+			out.Values[i] = ec._RevokeSessionPayload_revokedSessionId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32579,6 +39737,72 @@ func (ec *executionContext) _SessionsBucket(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var setAppEmailMutedPayloadImplementors = []string{"SetAppEmailMutedPayload"}
+
+func (ec *executionContext) _SetAppEmailMutedPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetAppEmailMutedPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setAppEmailMutedPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetAppEmailMutedPayload")
+		case "connection":
+			out.Values[i] = ec._SetAppEmailMutedPayload_connection(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setPrimaryEmailPayloadImplementors = []string{"SetPrimaryEmailPayload"}
+
+func (ec *executionContext) _SetPrimaryEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPrimaryEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setPrimaryEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetPrimaryEmailPayload")
+		case "user":
+			out.Values[i] = ec._SetPrimaryEmailPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var syncEmailPayloadImplementors = []string{"SyncEmailPayload"}
 
 func (ec *executionContext) _SyncEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SyncEmailPayload) graphql.Marshaler {
@@ -32696,6 +39920,49 @@ func (ec *executionContext) _TwoStepStatus(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._TwoStepStatus_recoveryCodesLeft(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var undoImportPayloadImplementors = []string{"UndoImportPayload"}
+
+func (ec *executionContext) _UndoImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UndoImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, undoImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UndoImportPayload")
+		case "source":
+			out.Values[i] = ec._UndoImportPayload_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletedConnections":
+			out.Values[i] = ec._UndoImportPayload_deletedConnections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "withdrawnLinks":
+			out.Values[i] = ec._UndoImportPayload_withdrawnLinks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -33159,6 +40426,39 @@ func (ec *executionContext) _VerifyAlternativeEmailPayload(ctx context.Context, 
 			out.Values[i] = graphql.MarshalString("VerifyAlternativeEmailPayload")
 		case "email":
 			out.Values[i] = ec._VerifyAlternativeEmailPayload_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
+
+func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyEmailPayload")
+		case "email":
+			out.Values[i] = ec._VerifyEmailPayload_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -33877,6 +41177,32 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAddEmailInput2loginsignᚋgraphᚋmodelᚐAddEmailInput(ctx context.Context, v any) (model.AddEmailInput, error) {
+	res, err := ec.unmarshalInputAddEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAddEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐAddEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddEmailPayload!")
+		return graphql.Null
+	}
+	return ec._AddEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAddLicenseVariantInput2loginsignᚋgraphᚋmodelᚐAddLicenseVariantInput(ctx context.Context, v any) (model.AddLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputAddLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAddLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐAddLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, v *model.AddLicenseVariantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AddLicenseVariantPayload!")
+		return graphql.Null
+	}
+	return ec._AddLicenseVariantPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAppAnalytics2ᚖloginsignᚋgraphᚋmodelᚐAppAnalytics(ctx context.Context, sel ast.SelectionSet, v *model.AppAnalytics) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AppAnalytics!")
@@ -34005,6 +41331,71 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCheckCurrentLoginsSyncApiInput2loginsignᚋgraphᚋmodelᚐCheckCurrentLoginsSyncAPIInput(ctx context.Context, v any) (model.CheckCurrentLoginsSyncAPIInput, error) {
+	res, err := ec.unmarshalInputCheckCurrentLoginsSyncApiInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckCurrentLoginsSyncApiPayload2ᚖloginsignᚋgraphᚋmodelᚐCheckCurrentLoginsSyncAPIPayload(ctx context.Context, sel ast.SelectionSet, v *model.CheckCurrentLoginsSyncAPIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CheckCurrentLoginsSyncApiPayload!")
+		return graphql.Null
+	}
+	return ec._CheckCurrentLoginsSyncApiPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCheckEmailSyncApiInput2loginsignᚋgraphᚋmodelᚐCheckEmailSyncAPIInput(ctx context.Context, v any) (model.CheckEmailSyncAPIInput, error) {
+	res, err := ec.unmarshalInputCheckEmailSyncApiInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckEmailSyncApiPayload2ᚖloginsignᚋgraphᚋmodelᚐCheckEmailSyncAPIPayload(ctx context.Context, sel ast.SelectionSet, v *model.CheckEmailSyncAPIPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CheckEmailSyncApiPayload!")
+		return graphql.Null
+	}
+	return ec._CheckEmailSyncApiPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNClaimLicenseCodeInput2loginsignᚋgraphᚋmodelᚐClaimLicenseCodeInput(ctx context.Context, v any) (model.ClaimLicenseCodeInput, error) {
+	res, err := ec.unmarshalInputClaimLicenseCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNClaimLicenseCodePayload2ᚖloginsignᚋgraphᚋmodelᚐClaimLicenseCodePayload(ctx context.Context, sel ast.SelectionSet, v *model.ClaimLicenseCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClaimLicenseCodePayload!")
+		return graphql.Null
+	}
+	return ec._ClaimLicenseCodePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCloseAccountInput2loginsignᚋgraphᚋmodelᚐCloseAccountInput(ctx context.Context, v any) (model.CloseAccountInput, error) {
+	res, err := ec.unmarshalInputCloseAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCloseAccountPayload2ᚖloginsignᚋgraphᚋmodelᚐCloseAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.CloseAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CloseAccountPayload!")
+		return graphql.Null
+	}
+	return ec._CloseAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCloseAppConnectionInput2loginsignᚋgraphᚋmodelᚐCloseAppConnectionInput(ctx context.Context, v any) (model.CloseAppConnectionInput, error) {
+	res, err := ec.unmarshalInputCloseAppConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCloseAppConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐCloseAppConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.CloseAppConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CloseAppConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._CloseAppConnectionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNConfirmTotpEnrolmentInput2loginsignᚋgraphᚋmodelᚐConfirmTotpEnrolmentInput(ctx context.Context, v any) (model.ConfirmTotpEnrolmentInput, error) {
 	res, err := ec.unmarshalInputConfirmTotpEnrolmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34048,6 +41439,19 @@ func (ec *executionContext) marshalNCreateApplicationPayload2ᚖloginsignᚋgrap
 		return graphql.Null
 	}
 	return ec._CreateApplicationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateLicenseCodesInput2loginsignᚋgraphᚋmodelᚐCreateLicenseCodesInput(ctx context.Context, v any) (model.CreateLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputCreateLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐCreateLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreateLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._CreateLicenseCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCreateLicenseVariantInput2loginsignᚋgraphᚋmodelᚐCreateLicenseVariantInput(ctx context.Context, v any) (model.CreateLicenseVariantInput, error) {
@@ -34139,6 +41543,58 @@ func (ec *executionContext) marshalNDisableTwoStepPayload2ᚖloginsignᚋgraph�
 	return ec._DisableTwoStepPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDisconnectAppInput2loginsignᚋgraphᚋmodelᚐDisconnectAppInput(ctx context.Context, v any) (model.DisconnectAppInput, error) {
+	res, err := ec.unmarshalInputDisconnectAppInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisconnectAppPayload2ᚖloginsignᚋgraphᚋmodelᚐDisconnectAppPayload(ctx context.Context, sel ast.SelectionSet, v *model.DisconnectAppPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisconnectAppPayload!")
+		return graphql.Null
+	}
+	return ec._DisconnectAppPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEditAppConnectionInput2loginsignᚋgraphᚋmodelᚐEditAppConnectionInput(ctx context.Context, v any) (model.EditAppConnectionInput, error) {
+	res, err := ec.unmarshalInputEditAppConnectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEditAppConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐEditAppConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.EditAppConnectionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EditAppConnectionPayload!")
+		return graphql.Null
+	}
+	return ec._EditAppConnectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEditApplicationInput2loginsignᚋgraphᚋmodelᚐEditApplicationInput(ctx context.Context, v any) (model.EditApplicationInput, error) {
+	res, err := ec.unmarshalInputEditApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEditApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐEditApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.EditApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EditApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._EditApplicationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNEditLicenseVariantInput2loginsignᚋgraphᚋmodelᚐEditLicenseVariantInput(ctx context.Context, v any) (model.EditLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputEditLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNEditLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐEditLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, v *model.EditLicenseVariantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EditLicenseVariantPayload!")
+		return graphql.Null
+	}
+	return ec._EditLicenseVariantPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodelᚐEmailSyncTest(ctx context.Context, sel ast.SelectionSet, v *model.EmailSyncTest) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EmailSyncTest!")
@@ -34216,12 +41672,38 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	return ret
 }
 
+func (ec *executionContext) unmarshalNImportAppUsersInput2loginsignᚋgraphᚋmodelᚐImportAppUsersInput(ctx context.Context, v any) (model.ImportAppUsersInput, error) {
+	res, err := ec.unmarshalInputImportAppUsersInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportAppUsersPayload2ᚖloginsignᚋgraphᚋmodelᚐImportAppUsersPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportAppUsersPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportAppUsersPayload!")
+		return graphql.Null
+	}
+	return ec._ImportAppUsersPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNImportCounts2ᚖloginsignᚋgraphᚋmodelᚐImportCounts(ctx context.Context, sel ast.SelectionSet, v *model.ImportCounts) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ImportCounts!")
 		return graphql.Null
 	}
 	return ec._ImportCounts(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNImportLicenseCodesInput2loginsignᚋgraphᚋmodelᚐImportLicenseCodesInput(ctx context.Context, v any) (model.ImportLicenseCodesInput, error) {
+	res, err := ec.unmarshalInputImportLicenseCodesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportLicenseCodesPayload2ᚖloginsignᚋgraphᚋmodelᚐImportLicenseCodesPayload(ctx context.Context, sel ast.SelectionSet, v *model.ImportLicenseCodesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportLicenseCodesPayload!")
+		return graphql.Null
+	}
+	return ec._ImportLicenseCodesPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNImportRow2ᚕᚖloginsignᚋentᚐImportRowᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ImportRow) graphql.Marshaler {
@@ -34257,13 +41739,17 @@ func (ec *executionContext) marshalNImportRowConnection2ᚖloginsignᚋentᚐImp
 }
 
 func (ec *executionContext) unmarshalNImportRowStatus2loginsignᚋentᚋimportrowᚐStatus(ctx context.Context, v any) (importrow.Status, error) {
-	var res importrow.Status
-	err := res.UnmarshalGQL(v)
+	res, err := enum.UnmarshalImportRowStatus(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportRowStatus2loginsignᚋentᚋimportrowᚐStatus(ctx context.Context, sel ast.SelectionSet, v importrow.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := enum.MarshalImportRowStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportRowStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNImportRowWhereInput2ᚖloginsignᚋentᚐImportRowWhereInput(ctx context.Context, v any) (*ent.ImportRowWhereInput, error) {
@@ -34288,13 +41774,17 @@ func (ec *executionContext) marshalNImportSourceConnection2ᚖloginsignᚋentᚐ
 }
 
 func (ec *executionContext) unmarshalNImportSourceKind2loginsignᚋentᚋimportsourceᚐKind(ctx context.Context, v any) (importsource.Kind, error) {
-	var res importsource.Kind
-	err := res.UnmarshalGQL(v)
+	res, err := enum.UnmarshalImportSourceKind(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNImportSourceKind2loginsignᚋentᚋimportsourceᚐKind(ctx context.Context, sel ast.SelectionSet, v importsource.Kind) graphql.Marshaler {
-	return v
+	_ = sel
+	res := enum.MarshalImportSourceKind(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ImportSourceKind!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNImportSourceOrderField2ᚖloginsignᚋentᚐImportSourceOrderField(ctx context.Context, v any) (*ent.ImportSourceOrderField, error) {
@@ -34441,13 +41931,17 @@ func (ec *executionContext) marshalNLicenseCodeOrderField2ᚖloginsignᚋentᚐL
 }
 
 func (ec *executionContext) unmarshalNLicenseCodeSource2loginsignᚋentᚋlicensecodeᚐSource(ctx context.Context, v any) (licensecode.Source, error) {
-	var res licensecode.Source
-	err := res.UnmarshalGQL(v)
+	res, err := enum.UnmarshalLicenseCodeSource(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNLicenseCodeSource2loginsignᚋentᚋlicensecodeᚐSource(ctx context.Context, sel ast.SelectionSet, v licensecode.Source) graphql.Marshaler {
-	return v
+	_ = sel
+	res := enum.MarshalLicenseCodeSource(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "LicenseCodeSource!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNLicenseCodeState2loginsignᚋentᚋlicensecodeᚐState(ctx context.Context, v any) (licensecode.State, error) {
@@ -34614,6 +42108,40 @@ func (ec *executionContext) marshalNPendingAppLink2ᚖloginsignᚋgraphᚋmodel�
 	return ec._PendingAppLink(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPingWebhookInput2loginsignᚋgraphᚋmodelᚐPingWebhookInput(ctx context.Context, v any) (model.PingWebhookInput, error) {
+	res, err := ec.unmarshalInputPingWebhookInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPingWebhookPayload2ᚖloginsignᚋgraphᚋmodelᚐPingWebhookPayload(ctx context.Context, sel ast.SelectionSet, v *model.PingWebhookPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PingWebhookPayload!")
+		return graphql.Null
+	}
+	return ec._PingWebhookPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProposeConnectionEmailInput2loginsignᚋgraphᚋmodelᚐProposeConnectionEmailInput(ctx context.Context, v any) (model.ProposeConnectionEmailInput, error) {
+	res, err := ec.unmarshalInputProposeConnectionEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProposeConnectionEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐProposeConnectionEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProposeConnectionEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProposeConnectionEmailPayload!")
+		return graphql.Null
+	}
+	return ec._ProposeConnectionEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuickstart2ᚖloginsignᚋinternalᚋoauthᚐQuickstart(ctx context.Context, sel ast.SelectionSet, v *oauth.Quickstart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Quickstart!")
+		return graphql.Null
+	}
+	return ec._Quickstart(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
@@ -34680,12 +42208,64 @@ func (ec *executionContext) marshalNRemoveAlternativeEmailPayload2ᚖloginsign�
 	return ec._RemoveAlternativeEmailPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRemoveApplicationInput2loginsignᚋgraphᚋmodelᚐRemoveApplicationInput(ctx context.Context, v any) (model.RemoveApplicationInput, error) {
+	res, err := ec.unmarshalInputRemoveApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveApplicationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRemoveConnectionPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveConnectionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveConnectionPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RemoveConnectionPayload!")
 		return graphql.Null
 	}
 	return ec._RemoveConnectionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRemoveEmailInput2loginsignᚋgraphᚋmodelᚐRemoveEmailInput(ctx context.Context, v any) (model.RemoveEmailInput, error) {
+	res, err := ec.unmarshalInputRemoveEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveEmailPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRemoveLicenseCodeInput2loginsignᚋgraphᚋmodelᚐRemoveLicenseCodeInput(ctx context.Context, v any) (model.RemoveLicenseCodeInput, error) {
+	res, err := ec.unmarshalInputRemoveLicenseCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveLicenseCodePayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveLicenseCodePayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveLicenseCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveLicenseCodePayload!")
+		return graphql.Null
+	}
+	return ec._RemoveLicenseCodePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRemoveLicenseVariantInput2loginsignᚋgraphᚋmodelᚐRemoveLicenseVariantInput(ctx context.Context, v any) (model.RemoveLicenseVariantInput, error) {
+	res, err := ec.unmarshalInputRemoveLicenseVariantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveLicenseVariantPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveLicenseVariantPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveLicenseVariantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveLicenseVariantPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveLicenseVariantPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRenamePasskeyInput2loginsignᚋgraphᚋmodelᚐRenamePasskeyInput(ctx context.Context, v any) (model.RenamePasskeyInput, error) {
@@ -34699,6 +42279,71 @@ func (ec *executionContext) marshalNRenamePasskeyPayload2ᚖloginsignᚋgraphᚋ
 		return graphql.Null
 	}
 	return ec._RenamePasskeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetClientSecretInput2loginsignᚋgraphᚋmodelᚐResetClientSecretInput(ctx context.Context, v any) (model.ResetClientSecretInput, error) {
+	res, err := ec.unmarshalInputResetClientSecretInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetClientSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐResetClientSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResetClientSecretPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetClientSecretPayload!")
+		return graphql.Null
+	}
+	return ec._ResetClientSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetWebhookSecretInput2loginsignᚋgraphᚋmodelᚐResetWebhookSecretInput(ctx context.Context, v any) (model.ResetWebhookSecretInput, error) {
+	res, err := ec.unmarshalInputResetWebhookSecretInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetWebhookSecretPayload2ᚖloginsignᚋgraphᚋmodelᚐResetWebhookSecretPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResetWebhookSecretPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetWebhookSecretPayload!")
+		return graphql.Null
+	}
+	return ec._ResetWebhookSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRetryWebhookEventInput2loginsignᚋgraphᚋmodelᚐRetryWebhookEventInput(ctx context.Context, v any) (model.RetryWebhookEventInput, error) {
+	res, err := ec.unmarshalInputRetryWebhookEventInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRetryWebhookEventPayload2ᚖloginsignᚋgraphᚋmodelᚐRetryWebhookEventPayload(ctx context.Context, sel ast.SelectionSet, v *model.RetryWebhookEventPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RetryWebhookEventPayload!")
+		return graphql.Null
+	}
+	return ec._RetryWebhookEventPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeOtherSessionsInput2loginsignᚋgraphᚋmodelᚐRevokeOtherSessionsInput(ctx context.Context, v any) (model.RevokeOtherSessionsInput, error) {
+	res, err := ec.unmarshalInputRevokeOtherSessionsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeOtherSessionsPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeOtherSessionsPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeOtherSessionsPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeOtherSessionsPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeOtherSessionsPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeSessionInput2loginsignᚋgraphᚋmodelᚐRevokeSessionInput(ctx context.Context, v any) (model.RevokeSessionInput, error) {
+	res, err := ec.unmarshalInputRevokeSessionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeSessionPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeSessionPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeSessionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeSessionPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeSessionPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRollbackImportPayload2ᚖloginsignᚋgraphᚋmodelᚐRollbackImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.RollbackImportPayload) graphql.Marshaler {
@@ -34763,6 +42408,32 @@ func (ec *executionContext) marshalNSessionsBucket2ᚖloginsignᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._SessionsBucket(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetAppEmailMutedInput2loginsignᚋgraphᚋmodelᚐSetAppEmailMutedInput(ctx context.Context, v any) (model.SetAppEmailMutedInput, error) {
+	res, err := ec.unmarshalInputSetAppEmailMutedInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetAppEmailMutedPayload2ᚖloginsignᚋgraphᚋmodelᚐSetAppEmailMutedPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetAppEmailMutedPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetAppEmailMutedPayload!")
+		return graphql.Null
+	}
+	return ec._SetAppEmailMutedPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetPrimaryEmailInput2loginsignᚋgraphᚋmodelᚐSetPrimaryEmailInput(ctx context.Context, v any) (model.SetPrimaryEmailInput, error) {
+	res, err := ec.unmarshalInputSetPrimaryEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetPrimaryEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐSetPrimaryEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetPrimaryEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetPrimaryEmailPayload!")
+		return graphql.Null
+	}
+	return ec._SetPrimaryEmailPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -34846,6 +42517,19 @@ func (ec *executionContext) marshalNTwoStepStatus2ᚖloginsignᚋinternalᚋmfa�
 	return ec._TwoStepStatus(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNUndoImportInput2loginsignᚋgraphᚋmodelᚐUndoImportInput(ctx context.Context, v any) (model.UndoImportInput, error) {
+	res, err := ec.unmarshalInputUndoImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUndoImportPayload2ᚖloginsignᚋgraphᚋmodelᚐUndoImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.UndoImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UndoImportPayload!")
+		return graphql.Null
+	}
+	return ec._UndoImportPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUpdateAppConnectionInput2loginsignᚋgraphᚋmodelᚐUpdateAppConnectionInput(ctx context.Context, v any) (model.UpdateAppConnectionInput, error) {
 	res, err := ec.unmarshalInputUpdateAppConnectionInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -34854,6 +42538,11 @@ func (ec *executionContext) unmarshalNUpdateAppConnectionInput2loginsignᚋgraph
 func (ec *executionContext) unmarshalNUpdateApplicationInput2loginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx context.Context, v any) (model.UpdateApplicationInput, error) {
 	res, err := ec.unmarshalInputUpdateApplicationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdateApplicationInput2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationInput(ctx context.Context, v any) (*model.UpdateApplicationInput, error) {
+	res, err := ec.unmarshalInputUpdateApplicationInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNUpdateApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐUpdateApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.UpdateApplicationPayload) graphql.Marshaler {
@@ -34952,6 +42641,19 @@ func (ec *executionContext) marshalNVerifyAlternativeEmailPayload2ᚖloginsign�
 	return ec._VerifyAlternativeEmailPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNVerifyEmailInput2loginsignᚋgraphᚋmodelᚐVerifyEmailInput(ctx context.Context, v any) (model.VerifyEmailInput, error) {
+	res, err := ec.unmarshalInputVerifyEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerifyEmailPayload2ᚖloginsignᚋgraphᚋmodelᚐVerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWebhookAttemptConnection2ᚖloginsignᚋentᚐWebhookAttemptConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WebhookAttemptConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WebhookAttemptConnection!")
@@ -34996,13 +42698,17 @@ func (ec *executionContext) marshalNWebhookEventOrderField2ᚖloginsignᚋentᚐ
 }
 
 func (ec *executionContext) unmarshalNWebhookEventStatus2loginsignᚋentᚋwebhookeventᚐStatus(ctx context.Context, v any) (webhookevent.Status, error) {
-	var res webhookevent.Status
-	err := res.UnmarshalGQL(v)
+	res, err := enum.UnmarshalWebhookEventStatus(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNWebhookEventStatus2loginsignᚋentᚋwebhookeventᚐStatus(ctx context.Context, sel ast.SelectionSet, v webhookevent.Status) graphql.Marshaler {
-	return v
+	_ = sel
+	res := enum.MarshalWebhookEventStatus(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WebhookEventStatus!")
+	}
+	return res
 }
 
 func (ec *executionContext) unmarshalNWebhookEventWhereInput2ᚖloginsignᚋentᚐWebhookEventWhereInput(ctx context.Context, v any) (*ent.WebhookEventWhereInput, error) {
@@ -35488,16 +43194,18 @@ func (ec *executionContext) unmarshalOImportRowStatus2ᚖloginsignᚋentᚋimpor
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(importrow.Status)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := enum.UnmarshalImportRowStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOImportRowStatus2ᚖloginsignᚋentᚋimportrowᚐStatus(ctx context.Context, sel ast.SelectionSet, v *importrow.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := enum.MarshalImportRowStatus(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOImportRowWhereInput2ᚕᚖloginsignᚋentᚐImportRowWhereInputᚄ(ctx context.Context, v any) ([]*ent.ImportRowWhereInput, error) {
@@ -35592,16 +43300,18 @@ func (ec *executionContext) unmarshalOImportSourceKind2ᚖloginsignᚋentᚋimpo
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(importsource.Kind)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := enum.UnmarshalImportSourceKind(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOImportSourceKind2ᚖloginsignᚋentᚋimportsourceᚐKind(ctx context.Context, sel ast.SelectionSet, v *importsource.Kind) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := enum.MarshalImportSourceKind(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOImportSourceWhereInput2ᚕᚖloginsignᚋentᚐImportSourceWhereInputᚄ(ctx context.Context, v any) ([]*ent.ImportSourceWhereInput, error) {
@@ -35769,16 +43479,18 @@ func (ec *executionContext) unmarshalOLicenseCodeSource2ᚖloginsignᚋentᚋlic
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(licensecode.Source)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := enum.UnmarshalLicenseCodeSource(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOLicenseCodeSource2ᚖloginsignᚋentᚋlicensecodeᚐSource(ctx context.Context, sel ast.SelectionSet, v *licensecode.Source) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := enum.MarshalLicenseCodeSource(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOLicenseCodeState2ᚕloginsignᚋentᚋlicensecodeᚐStateᚄ(ctx context.Context, v any) ([]licensecode.State, error) {
@@ -36333,16 +44045,18 @@ func (ec *executionContext) unmarshalOWebhookEventStatus2ᚖloginsignᚋentᚋwe
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(webhookevent.Status)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	res, err := enum.UnmarshalWebhookEventStatus(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOWebhookEventStatus2ᚖloginsignᚋentᚋwebhookeventᚐStatus(ctx context.Context, sel ast.SelectionSet, v *webhookevent.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := enum.MarshalWebhookEventStatus(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOWebhookEventWhereInput2ᚕᚖloginsignᚋentᚐWebhookEventWhereInputᚄ(ctx context.Context, v any) ([]*ent.WebhookEventWhereInput, error) {

@@ -25,6 +25,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
 	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
 	"loginsign/internal/webhooks"
@@ -40,6 +41,8 @@ type Resolver struct {
 	Account  *account.Service
 	MFA      *mfa.Service
 	WebAuthn *passkey.Service
+	// OAuth answers Application.quickstart (its provider metadata); nil in tests without it.
+	OAuth *oauth.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

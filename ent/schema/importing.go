@@ -22,7 +22,8 @@ func (ImportSource) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("name").MaxLen(200),
-		field.Enum("kind").Values("json", "csv").Default("json"),
+		field.Enum("kind").Values("json", "csv").Default("json").
+			Annotations(upperSnakeInGraphQL),
 		field.Int("total").Default(0),
 		field.JSON("counts", map[string]int{}).Optional().Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("created_at").Immutable().Default(now).Annotations(entgql.OrderField("CREATED_AT")),
@@ -55,7 +56,8 @@ func (ImportRow) Fields() []ent.Field {
 		field.Int("row"),
 		field.String("external_user_id").Annotations(renamedInGraphQL("externalUserId")).Optional().MaxLen(255),
 		field.String("email").Optional().MaxLen(254),
-		field.Enum("status").Values("imported", "already_connected", "not_found", "name_mismatch", "invalid_row"),
+		field.Enum("status").Values("imported", "already_connected", "not_found", "name_mismatch", "invalid_row").
+			Annotations(upperSnakeInGraphQL),
 		field.String("connection_id").Annotations(renamedInGraphQL("connectionId")).Optional().Nillable().
 			Comment("set only for already_connected rows: the connection the person made themselves"),
 		field.String("global_id").Optional().

@@ -69,7 +69,8 @@ func (LicenseCode) Fields() []ent.Field {
 			Comment("stored state; callers see the effective state (licenses.EffectiveState), so GraphQL's " +
 				"LicenseCode.state is declared in schema/licenses.graphql and resolved from state and expires_at").
 			Annotations(entgql.Skip(entgql.SkipType)),
-		field.Enum("source").Values("code", "status").Default("code"),
+		field.Enum("source").Values("code", "status").Default("code").
+			Annotations(upperSnakeInGraphQL),
 		field.String("linked_connection_id").Annotations(renamedInGraphQL("linkedConnectionId")).Optional().Nillable().
 			StorageKey("linked_connection_id"),
 		field.Time("created_at").Immutable().Default(now).Annotations(entgql.OrderField("CREATED_AT")),

@@ -49,3 +49,9 @@ func now() time.Time { return time.Now().UTC() }
 func renamedInGraphQL(newName string) entgql.Annotation {
 	return entgql.Directives(entgql.Deprecated("Use " + newName + "."))
 }
+
+// upperSnakeInGraphQL marks an enum field whose stored values are lower_snake: entgql does not
+// declare its GraphQL enum, schema/naming.graphql declares it with UPPER_SNAKE values (the old
+// lower_snake ones kept one release as deprecated input), and graph/enum converts between the
+// two, so the stored values (and the REST API, which shows them) do not change.
+var upperSnakeInGraphQL = entgql.Skip(entgql.SkipEnumField)

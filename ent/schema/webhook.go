@@ -24,7 +24,8 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("type").Immutable(),
 		field.Text("payload").Immutable().Comment("the JSON body, exactly as sent"),
-		field.Enum("status").Values("pending", "delivered", "failed", "disabled").Default("pending"),
+		field.Enum("status").Values("pending", "delivered", "failed", "disabled").Default("pending").
+			Annotations(upperSnakeInGraphQL),
 		field.Int("attempts").Default(0),
 		field.Time("next_attempt_at").Default(now),
 		field.Time("locked_until").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipAll)),

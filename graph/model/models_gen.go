@@ -9,6 +9,27 @@ import (
 	"time"
 )
 
+type AddEmailInput struct {
+	Email string `json:"email"`
+}
+
+type AddEmailPayload struct {
+	// The pending address (verifiedAt null until the link is followed).
+	UserEmail *ent.UserEmail `json:"userEmail"`
+}
+
+type AddLicenseVariantInput struct {
+	ApplicationID string  `json:"applicationId"`
+	Name          string  `json:"name"`
+	Description   *string `json:"description,omitempty"`
+	// Default LIFETIME.
+	Duration *licensevariant.Duration `json:"duration,omitempty"`
+}
+
+type AddLicenseVariantPayload struct {
+	Variant *ent.LicenseVariant `json:"variant"`
+}
+
 // Nothing to send: the signed-in person starts a registration.
 type BeginPasskeyRegistrationInput struct {
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
@@ -26,6 +47,50 @@ type BeginTotpEnrolmentInput struct {
 
 type BeginTotpEnrolmentPayload struct {
 	Enrolment *TOTPEnrolment `json:"enrolment"`
+}
+
+type CheckCurrentLoginsSyncAPIInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type CheckCurrentLoginsSyncAPIPayload struct {
+	Result *CurrentLoginsSyncTest `json:"result"`
+}
+
+type CheckEmailSyncAPIInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type CheckEmailSyncAPIPayload struct {
+	Result *EmailSyncTest `json:"result"`
+}
+
+type ClaimLicenseCodeInput struct {
+	ApplicationID string `json:"applicationId"`
+	Code          string `json:"code"`
+}
+
+type ClaimLicenseCodePayload struct {
+	LicenseCode *ent.LicenseCode `json:"licenseCode"`
+}
+
+type CloseAccountInput struct {
+	// The person's Global User ID, typed again.
+	ConfirmGlobalID string `json:"confirmGlobalId"`
+}
+
+type CloseAccountPayload struct {
+	// How many app connections ended.
+	EndedConnections int `json:"endedConnections"`
+}
+
+type CloseAppConnectionInput struct {
+	ApplicationID string `json:"applicationId"`
+	ConnectionID  string `json:"connectionId"`
+}
+
+type CloseAppConnectionPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
 }
 
 type ConfirmTotpEnrolmentInput struct {
@@ -61,6 +126,20 @@ type CreateApplicationPayload struct {
 	ClientSecret string `json:"clientSecret"`
 	// The webhook signing secret (whsec_…), when a webhook URL was given.
 	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type CreateLicenseCodesInput struct {
+	ApplicationID string `json:"applicationId"`
+	VariantID     string `json:"variantId"`
+	// 1 to 10,000.
+	Count int `json:"count"`
+	// Optional: 1 to 16 letters and digits put before the code.
+	Prefix *string `json:"prefix,omitempty"`
+}
+
+type CreateLicenseCodesPayload struct {
+	Variant *ent.LicenseVariant `json:"variant"`
+	Codes   []string            `json:"codes"`
 }
 
 type CreateLicenseVariantInput struct {
@@ -109,6 +188,50 @@ type DisableTwoStepPayload struct {
 	Disabled bool `json:"disabled"`
 }
 
+type DisconnectAppInput struct {
+	ConnectionID string `json:"connectionId"`
+}
+
+type DisconnectAppPayload struct {
+	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+type EditAppConnectionInput struct {
+	ApplicationID string `json:"applicationId"`
+	ConnectionID  string `json:"connectionId"`
+	IsForwarding  *bool  `json:"isForwarding,omitempty"`
+	// The developer's own record of the person's address (stored as developerEmail); "" clears it.
+	AppEmail *string `json:"appEmail,omitempty"`
+}
+
+type EditAppConnectionPayload struct {
+	Connection *ent.AppConnection `json:"connection"`
+}
+
+type EditApplicationInput struct {
+	ApplicationID string `json:"applicationId"`
+	// The settings to change; fields left out stay as they are.
+	Changes *UpdateApplicationInput `json:"changes"`
+}
+
+type EditApplicationPayload struct {
+	Application *ent.Application `json:"application"`
+	// The new webhook secret, when this change set the first webhook URL.
+	WebhookSecret *string `json:"webhookSecret,omitempty"`
+}
+
+type EditLicenseVariantInput struct {
+	ApplicationID string                   `json:"applicationId"`
+	VariantID     string                   `json:"variantId"`
+	Name          *string                  `json:"name,omitempty"`
+	Description   *string                  `json:"description,omitempty"`
+	Duration      *licensevariant.Duration `json:"duration,omitempty"`
+}
+
+type EditLicenseVariantPayload struct {
+	Variant *ent.LicenseVariant `json:"variant"`
+}
+
 type EmailSyncTest struct {
 	Ok                bool     `json:"ok"`
 	Endpoint          string   `json:"endpoint"`
@@ -139,6 +262,17 @@ type GenerateLicenseCodesPayload struct {
 	Codes   []string            `json:"codes"`
 }
 
+type ImportAppUsersInput struct {
+	ApplicationID string             `json:"applicationId"`
+	SourceName    *string            `json:"sourceName,omitempty"`
+	Users         []*ImportUserInput `json:"users"`
+}
+
+type ImportAppUsersPayload struct {
+	Source  *ent.ImportSource `json:"source"`
+	Results []*ent.ImportRow  `json:"results"`
+}
+
 type ImportCounts struct {
 	Imported         int `json:"imported"`
 	AlreadyConnected int `json:"alreadyConnected"`
@@ -147,6 +281,20 @@ type ImportCounts struct {
 	// No longer answered (it compared with private profile data); 0 for new runs.
 	NameMismatch int `json:"nameMismatch"`
 	InvalidRow   int `json:"invalidRow"`
+}
+
+type ImportLicenseCodesInput struct {
+	ApplicationID string `json:"applicationId"`
+	VariantID     string `json:"variantId"`
+	// Up to 10,000 codes of 4 to 64 characters of A-Z, a-z, 0-9, - and _.
+	Codes []string `json:"codes"`
+}
+
+type ImportLicenseCodesPayload struct {
+	Created int `json:"created"`
+	// Codes the application already had, or that came twice in this upload.
+	Duplicates []string               `json:"duplicates"`
+	Invalid    []*licenses.InvalidRow `json:"invalid"`
 }
 
 type ImportUserInput struct {
@@ -183,6 +331,28 @@ type PendingAppLink struct {
 	// Which of the person's addresses the application sent.
 	Email      string    `json:"email"`
 	ProposedAt time.Time `json:"proposedAt"`
+}
+
+type PingWebhookInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type PingWebhookPayload struct {
+	Event *ent.WebhookEvent `json:"event"`
+}
+
+type ProposeConnectionEmailInput struct {
+	ApplicationID string `json:"applicationId"`
+	ConnectionID  string `json:"connectionId"`
+	Email         string `json:"email"`
+}
+
+type ProposeConnectionEmailPayload struct {
+	Ok bool `json:"ok"`
+	// Always false: only the person's confirmation changes the address.
+	Changed bool `json:"changed"`
+	// True when a confirmation was mailed; null when the address already is the primary one.
+	Pending *bool `json:"pending,omitempty"`
 }
 
 type RedirectURICheck struct {
@@ -224,8 +394,44 @@ type RemoveAlternativeEmailPayload struct {
 	DeletedEmailID string `json:"deletedEmailId"`
 }
 
+type RemoveApplicationInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type RemoveApplicationPayload struct {
+	DeletedApplicationID string `json:"deletedApplicationId"`
+}
+
 type RemoveConnectionPayload struct {
 	DeletedConnectionID string `json:"deletedConnectionId"`
+}
+
+type RemoveEmailInput struct {
+	EmailID string `json:"emailId"`
+}
+
+type RemoveEmailPayload struct {
+	DeletedEmailID string `json:"deletedEmailId"`
+}
+
+type RemoveLicenseCodeInput struct {
+	ApplicationID string `json:"applicationId"`
+	CodeID        string `json:"codeId"`
+}
+
+type RemoveLicenseCodePayload struct {
+	DeletedCodeID string `json:"deletedCodeId"`
+}
+
+type RemoveLicenseVariantInput struct {
+	ApplicationID string `json:"applicationId"`
+	VariantID     string `json:"variantId"`
+	// Delete even while codes are active.
+	Force *bool `json:"force,omitempty"`
+}
+
+type RemoveLicenseVariantPayload struct {
+	DeletedVariantID string `json:"deletedVariantId"`
 }
 
 type RenamePasskeyInput struct {
@@ -235,6 +441,52 @@ type RenamePasskeyInput struct {
 
 type RenamePasskeyPayload struct {
 	Passkey *ent.Passkey `json:"passkey"`
+}
+
+type ResetClientSecretInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type ResetClientSecretPayload struct {
+	Application  *ent.Application `json:"application"`
+	ClientSecret string           `json:"clientSecret"`
+}
+
+type ResetWebhookSecretInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type ResetWebhookSecretPayload struct {
+	Application   *ent.Application `json:"application"`
+	WebhookSecret string           `json:"webhookSecret"`
+}
+
+type RetryWebhookEventInput struct {
+	ApplicationID string `json:"applicationId"`
+	EventID       string `json:"eventId"`
+}
+
+type RetryWebhookEventPayload struct {
+	Event *ent.WebhookEvent `json:"event"`
+}
+
+type RevokeOtherSessionsInput struct {
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type RevokeOtherSessionsPayload struct {
+	// How many sessions ended.
+	RevokedSessions  int     `json:"revokedSessions"`
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type RevokeSessionInput struct {
+	// A Session.id of the signed-in person.
+	SessionID string `json:"sessionId"`
+}
+
+type RevokeSessionPayload struct {
+	RevokedSessionID string `json:"revokedSessionId"`
 }
 
 type RollbackImportPayload struct {
@@ -271,6 +523,23 @@ type SessionsBucket struct {
 	Count int  `json:"count"`
 }
 
+type SetAppEmailMutedInput struct {
+	ConnectionID string `json:"connectionId"`
+	Muted        bool   `json:"muted"`
+}
+
+type SetAppEmailMutedPayload struct {
+	Connection *ent.AppConnection `json:"connection"`
+}
+
+type SetPrimaryEmailInput struct {
+	EmailID string `json:"emailId"`
+}
+
+type SetPrimaryEmailPayload struct {
+	User *ent.User `json:"user"`
+}
+
 type SyncEmailPayload struct {
 	Ok bool `json:"ok"`
 	// Always false: only the person's confirmation changes the address.
@@ -288,6 +557,18 @@ type TOTPEnrolment struct {
 	// The QR code as a data: URI of a PNG image.
 	QRCode    string    `json:"qrCode"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+type UndoImportInput struct {
+	ApplicationID string `json:"applicationId"`
+	SourceID      string `json:"sourceId"`
+}
+
+type UndoImportPayload struct {
+	Source             *ent.ImportSource `json:"source"`
+	DeletedConnections int               `json:"deletedConnections"`
+	// Pending links of the run that nobody had accepted yet.
+	WithdrawnLinks int `json:"withdrawnLinks"`
 }
 
 type UpdateAppConnectionInput struct {
@@ -362,6 +643,15 @@ type UserFilter struct {
 }
 
 type VerifyAlternativeEmailPayload struct {
+	// The address now confirmed.
+	Email string `json:"email"`
+}
+
+type VerifyEmailInput struct {
+	Token string `json:"token"`
+}
+
+type VerifyEmailPayload struct {
 	// The address now confirmed.
 	Email string `json:"email"`
 }

@@ -286,6 +286,14 @@ func (k *Keys) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	return set, nil
 }
 
+// Reload drops this instance's key cache, so the next signature or JWKS reads the table again
+// (for tools and tests that change signing_keys rows directly).
+func (k *Keys) Reload() {
+	k.mu.Lock()
+	k.loaded = nil
+	k.mu.Unlock()
+}
+
 // Rotate creates, for every algorithm, a key that is published at once and signs after the
 // publication lead; the keys in use are retired once every token they may still sign has
 // expired (lead + id_token lifetime from now). It returns the new keys' ids, one per

@@ -56,7 +56,9 @@ const tokens = await step('authorization_code', async () => {
   return t;
 });
 const claims = tokens?.claims();
-out.idTokenAlg = tokens ? JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url')).alg : '';
+const idTokenHeader = tokens ? JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url')) : {};
+out.idTokenAlg = idTokenHeader.alg || '';
+out.idTokenKid = idTokenHeader.kid || '';
 out.sub = claims?.sub;
 await step('userinfo', async () => {
   const u = await client.fetchUserInfo(config, tokens.access_token, claims.sub);

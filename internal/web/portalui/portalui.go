@@ -81,7 +81,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
 		Title: title, Who: u.Email, Page: name, Nav: nav,
-		Scripts: []string{"ls.js", "charts.js", "portal.js"},
+		Scripts: []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
 		Content: struct{ View, Title, AppID string }{name, title, appID},
 	})
 }

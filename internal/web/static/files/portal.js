@@ -7,38 +7,40 @@
   var kind = view.getAttribute("data-view");
 
   var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
+  var QUICKSTART = "quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go }";
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
     app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
-    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name } clientSecret webhookSecret } }",
-    update: "mutation UpdateApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication(id: $id, input: $input) { application { " + APP_FIELDS + " } webhookSecret } }",
-    deleteApp: "mutation DeleteApplication($id: ID!) { deleteApplication(id: $id) { deletedId } }",
-    deleteVariant: "mutation DeleteVariant($app: ID!, $id: ID!, $force: Boolean!) { deleteLicenseVariant(applicationId: $app, id: $id, force: $force) }",
-    rotateSecret: "mutation RotateClientSecret($id: ID!) { rotateClientSecret(id: $id) { secret } }",
-    rotateWebhook: "mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }",
+    create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name " + QUICKSTART + " } clientSecret webhookSecret } }",
+    quickstart: "query AppQuickstart($id: ID!) { application(id: $id) { id " + QUICKSTART + " } }",
+    update: "mutation EditApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication: editApplication(input: { applicationId: $id, changes: $input }) { application { " + APP_FIELDS + " } webhookSecret } }",
+    deleteApp: "mutation RemoveApplication($id: ID!) { removeApplication(input: { applicationId: $id }) { deletedApplicationId } }",
+    deleteVariant: "mutation RemoveLicenseVariant($app: ID!, $id: ID!, $force: Boolean!) { removeLicenseVariant(input: { applicationId: $app, variantId: $id, force: $force }) { deletedVariantId } }",
+    rotateSecret: "mutation ResetClientSecret($id: ID!) { rotateClientSecret: resetClientSecret(input: { applicationId: $id }) { secret: clientSecret } }",
+    rotateWebhook: "mutation ResetWebhookSecret($id: ID!) { rotateWebhookSecret: resetWebhookSecret(input: { applicationId: $id }) { secret: webhookSecret } }",
     checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
-    users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email developerEmail active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region } } } } }",
-    updateUser: "mutation UpdateAppConnection($app: ID!, $id: ID!, $input: UpdateAppConnectionInput!) { updateAppConnection(appId: $app, connectionId: $id, input: $input) { id isForwarding } }",
-    deleteUser: "mutation DeleteAppConnection($app: ID!, $id: ID!) { deleteAppConnection(appId: $app, connectionId: $id) { deletedId } }",
+    users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region developerEmail } } } } }",
+    updateUser: "mutation EditAppConnection($app: ID!, $id: ID!, $isForwarding: Boolean) { editAppConnection(input: { applicationId: $app, connectionId: $id, isForwarding: $isForwarding }) { connection { id isForwarding } } }",
+    deleteUser: "mutation CloseAppConnection($app: ID!, $id: ID!) { closeAppConnection(input: { applicationId: $app, connectionId: $id }) { deletedConnectionId } }",
     analytics: "query PortalAnalytics($id: ID!, $from: Time!, $to: Time!) { application(id: $id) { id users(first: 1) { totalCount } analytics { signupsPerDay(from: $from, to: $to) { day count } activeUsersPerDay(from: $from, to: $to) { day count } usersPerRegion { region count } sessionsDistribution { label min max count } licensesByState { state count } } } }",
     variants: "query Variants($id: ID!) { application(id: $id) { id licenseVariants { id name description duration codeCounts { unused active expired } } } }",
-    createVariant: "mutation CreateVariant($id: ID!, $input: CreateLicenseVariantInput!) { createLicenseVariant(applicationId: $id, input: $input) { id name } }",
-    generate: "mutation GenerateCodes($id: ID!, $input: GenerateLicenseCodesInput!) { generateLicenseCodes(applicationId: $id, input: $input) { codes } }",
-    upload: "mutation UploadCodes($id: ID!, $input: UploadLicenseCodesInput!) { uploadLicenseCodes(applicationId: $id, input: $input) { created duplicates invalid { line code reason } } }",
+    createVariant: "mutation AddLicenseVariant($id: ID!, $name: String!, $description: String, $duration: LicenseVariantDuration) { addLicenseVariant(input: { applicationId: $id, name: $name, description: $description, duration: $duration }) { variant { id name } } }",
+    generate: "mutation CreateLicenseCodes($id: ID!, $variantId: ID!, $count: Int!) { generateLicenseCodes: createLicenseCodes(input: { applicationId: $id, variantId: $variantId, count: $count }) { codes } }",
+    upload: "mutation ImportLicenseCodes($id: ID!, $variantId: ID!, $codes: [String!]!) { uploadLicenseCodes: importLicenseCodes(input: { applicationId: $id, variantId: $variantId, codes: $codes }) { created duplicates invalid { line code reason } } }",
     codes: "query Codes($id: ID!, $q: String, $first: Int, $after: Cursor) { application(id: $id) { id licenseCodes(q: $q, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id code state expiresAt activatedAt variant { name } owner { globalId email } } } } } }",
-    deleteCode: "mutation DeleteCode($app: ID!, $id: ID!) { deleteLicenseCode(applicationId: $app, id: $id) }",
-    testEmailSync: "mutation TestEmailSync($id: ID!) { testEmailSyncApi(appId: $id) { ok endpoint webhookConfigured events } }",
-    testLogins: "mutation TestCurrentLogins($id: ID!) { testCurrentLoginsSyncApi(appId: $id) { ok endpoint auth total } }",
-    testWebhook: "mutation TestWebhook($id: ID!) { sendTestWebhook(applicationId: $id) { id status lastStatusCode lastError } }",
+    deleteCode: "mutation RemoveLicenseCode($app: ID!, $id: ID!) { removeLicenseCode(input: { applicationId: $app, codeId: $id }) { deletedCodeId } }",
+    testEmailSync: "mutation CheckEmailSyncApi($id: ID!) { testEmailSyncApi: checkEmailSyncApi(input: { applicationId: $id }) { result { ok endpoint webhookConfigured events } } }",
+    testLogins: "mutation CheckCurrentLoginsSyncApi($id: ID!) { testCurrentLoginsSyncApi: checkCurrentLoginsSyncApi(input: { applicationId: $id }) { result { ok endpoint auth total } } }",
+    testWebhook: "mutation PingWebhook($id: ID!) { sendTestWebhook: pingWebhook(input: { applicationId: $id }) { result: event { id status lastStatusCode lastError } } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
-    redeliver: "mutation Redeliver($app: ID!, $id: ID!) { redeliverWebhookEvent(applicationId: $app, eventId: $id) { id status } }",
-    importUsers: "mutation ImportUsers($id: ID!, $input: ImportUsersInput!) { importUsers(appId: $id, input: $input) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
-    rollback: "mutation RollbackImport($app: ID!, $id: ID!) { rollbackImport(appId: $app, sourceId: $id) { deletedConnections withdrawnLinks } }",
+    redeliver: "mutation RetryWebhookEvent($app: ID!, $id: ID!) { retryWebhookEvent(input: { applicationId: $app, eventId: $id }) { event { id status } } }",
+    importUsers: "mutation ImportAppUsers($id: ID!, $sourceName: String, $users: [ImportUserInput!]!) { importUsers: importAppUsers(input: { applicationId: $id, sourceName: $sourceName, users: $users }) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
+    rollback: "mutation UndoImport($app: ID!, $id: ID!) { rollbackImport: undoImport(input: { applicationId: $app, sourceId: $id }) { deletedConnections withdrawnLinks } }",
     imports: "query Imports($id: ID!) { application(id: $id) { id importSources(first: 20) { totalCount edges { node { id name kind total createdAt rolledBackAt counts { imported alreadyConnected invalidRow } } } } } }",
-    updateVariant: "mutation UpdateVariant($app: ID!, $id: ID!, $input: UpdateLicenseVariantInput!) { updateLicenseVariant(applicationId: $app, id: $id, input: $input) { id name description duration } }",
-    updateDevEmail: "mutation UpdateAppEmail($app: ID!, $id: ID!, $input: UpdateAppConnectionInput!) { updateAppConnection(appId: $app, connectionId: $id, input: $input) { id developerEmail } }",
-    syncEmail: "mutation SyncConnectionEmail($app: ID!, $id: ID!, $email: String!) { syncConnectionEmail(appId: $app, connectionId: $id, email: $email) { ok changed pending } }"
+    updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
+    updateDevEmail: "mutation EditAppEmail($app: ID!, $id: ID!, $appEmail: String!) { editAppConnection(input: { applicationId: $app, connectionId: $id, appEmail: $appEmail }) { connection { id developerEmail } } }",
+    syncEmail: "mutation ProposeConnectionEmail($app: ID!, $id: ID!, $email: String!) { proposeConnectionEmail(input: { applicationId: $app, connectionId: $id, email: $email }) { ok changed pending } }"
   };
 
 
@@ -166,14 +168,23 @@
         if (lines(origins.value).length) input.allowedOrigins = lines(origins.value);
         var d = await gql(Q.create, { input: input });
         var r = d.createApplication;
-        fill(out, h("div", { class: "stack" },
-          h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". Client ID: ", h("code", { "data-client-id": r.application.id }, r.application.id)),
-          secretBox("Client secret", r.clientSecret), r.webhookSecret ? secretBox("Webhook secret", r.webhookSecret) : null,
-          h("a", { class: "btn", href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        // The post-create panel (quickstart.js) stays until the secret is acknowledged.
+        fill(out, Quickstart.panel(r, function () {
+          fill(out, h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". ",
+            h("a", { href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+        }));
         form.reset();
         await loadApps();
         renderAppList();
-      });
+      }, null, { field: function (e) {
+        // Server messages start with the setting they are about ("website: must be …").
+        if (/^name /.test(e.message)) return name;
+        if (/^website:/.test(e.message)) return website;
+        if (/^redirect URI|redirect URIs/.test(e.message)) return redirects;
+        if (/^webhookUrl:|webhook/i.test(e.message)) return webhook;
+        if (/^allowed origin/.test(e.message)) return origins;
+        return null;
+      } });
     });
     return card("New application", "new-app", form);
   }
@@ -379,6 +390,7 @@
             showSecret(webhookRotated, "Webhook secret", d.rotateWebhookSecret.secret);
             webhookRotated.firstChild.append(h("p", { class: "small" }, "Webhooks are signed with it from now on: update your receiver's secret."));
           }), webhookRotated))),
+      card("Quickstart", "quickstart", slot("quickstart")),
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
       card("Allowed origins", "allowed-origins-card", originsForm),
@@ -387,6 +399,7 @@
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
+    try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
   }
 
   // ---- Users ----------------------------------------------------------------------------------
@@ -444,7 +457,7 @@
       recForm.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(recForm, async function () {
-          var d = (await gql(Q.updateDevEmail, { app: id, id: u.id, input: { appEmail: rec.value.trim() } })).updateAppConnection;
+          var d = (await gql(Q.updateDevEmail, { app: id, id: u.id, appEmail: rec.value.trim() })).editAppConnection.connection;
           u.developerEmail = d.developerEmail;
           fill(tr.cells[2], emailCell(u));
         }, function () { return rec.value.trim() ? "Saved." : "Cleared."; });
@@ -456,7 +469,7 @@
       askForm.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(askForm, async function () {
-          return (await gql(Q.syncEmail, { app: id, id: u.id, email: ask.value.trim() })).syncConnectionEmail;
+          return (await gql(Q.syncEmail, { app: id, id: u.id, email: ask.value.trim() })).proposeConnectionEmail;
         }, function (r) { return r.pending ? "Request sent. The address changes only if the person confirms it from that mailbox." : "That already is the person's address; nothing to confirm."; });
       });
       var row = h("tr", { class: "editor-row" }, h("td", { colspan: tr.cells.length }, h("div", { class: "grid editor" }, recForm, askForm)));
@@ -481,7 +494,7 @@
           h("td", null, LS.num(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
           h("td", null, h("div", { class: "row" },
             h("button", { type: "button", class: "small", "aria-expanded": "false", onclick: function (ev) { editor(u, tr); ev.target.setAttribute("aria-expanded", String(!!(tr.nextElementSibling && tr.nextElementSibling.classList.contains("editor-row")))); } }, "Email…"),
-            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, input: { isForwarding: !u.isForwarding } }); await load(); }, u.isForwarding ? "Mail to " + u.globalId + "'s relay address is no longer forwarded." : "Mail to " + u.globalId + " is forwarded again.", { at: listStatus }); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
+            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); await load(); }, u.isForwarding ? "Mail to " + u.globalId + "'s relay address is no longer forwarded." : "Mail to " + u.globalId + " is forwarded again.", { at: listStatus }); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
             LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); await load(); }, "Connection deleted; the user_account_deleted webhook is on its way.", { at: listStatus }))));
         return tr;
       }), filter() ? "No user matches these filters." : "No one has connected yet."));
@@ -514,7 +527,7 @@
     vForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var name = vName.value.trim();
-      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, input: { name: name, description: vDesc.value.trim() || null, duration: vDur.value } }); vForm.reset(); await loadVariants(); },
+      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, name: name, description: vDesc.value.trim() || null, duration: vDur.value }); vForm.reset(); await loadVariants(); },
         function () { return name + " added."; }, { field: vName });
     });
 
@@ -530,7 +543,7 @@
         var n = Number(gCount.value);
         if (!gVariant.value) throw LS.invalid(gVariant, "Add a variant first.");
         if (!Number.isInteger(n) || n < 1 || n > 10000) throw LS.invalid(gCount, "Enter a whole number from 1 to 10,000.");
-        var d = (await gql(Q.generate, { id: id, input: { variantId: gVariant.value, count: n } })).generateLicenseCodes;
+        var d = (await gql(Q.generate, { id: id, variantId: gVariant.value, count: n })).generateLicenseCodes;
         var codes = h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n"));
         fill(gOut, h("div", { class: "field" }, h("label", { for: "generated-codes" }, "Generated codes"), codes), LS.copyButton(codes, "Copy codes"));
         await Promise.all([loadVariants(), loadCodes()]);
@@ -547,7 +560,7 @@
       fill(uOut);
       LS.busy(uForm, async function () {
         if (!uVariant.value) throw LS.invalid(uVariant, "Add a variant first.");
-        var d = (await gql(Q.upload, { id: id, input: { variantId: uVariant.value, codes: lines(uCodes.value) } })).uploadLicenseCodes;
+        var d = (await gql(Q.upload, { id: id, variantId: uVariant.value, codes: lines(uCodes.value) })).uploadLicenseCodes;
         fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok"), role: "status" }, LS.num(d.created) + " added, " + LS.plural(d.duplicates.length, "duplicate") + ", " + LS.num(d.invalid.length) + " invalid."),
           d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Line " + r.line + " (" + r.code + "): " + r.reason); })) : null);
         if (!d.invalid.length) uCodes.value = "";
@@ -577,7 +590,7 @@
       f.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(f, async function () {
-          await gql(Q.updateVariant, { app: id, id: v.id, input: { name: name.value.trim(), description: desc.value.trim(), duration: dur.value } });
+          await gql(Q.updateVariant, { app: id, id: v.id, name: name.value.trim(), description: desc.value.trim(), duration: dur.value });
           await Promise.all([loadVariants(), loadCodes()]);
           return name.value.trim();
         }, function (n) { return n + " saved."; }, { field: name, at: variantStatus });
@@ -651,13 +664,13 @@
     function describe(r) {
       if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + LS.plural(r.total, "current login");
       if (r.endpoint !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + (r.webhookConfigured ? " · webhook events: " + r.events.join(", ") : " · no webhook URL set");
-      return r.status + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
+      return String(r.status).toLowerCase() + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
     }
     function test(label, q, key, after) {
       return h("button", { type: "button", onclick: function (ev) {
         LS.busy(ev.target, async function () {
-          var r = (await gql(q, { id: id }))[key];
-          fill(results, h("div", { class: "alert " + (r.ok === false || r.status === "failed" ? "error" : "ok"), role: "status" }, label + ": " + describe(r)));
+          var r = (await gql(q, { id: id }))[key].result;
+          fill(results, h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok"), role: "status" }, label + ": " + describe(r)));
           if (after) after(r);
         }, null, { at: results });
       } }, label);
@@ -685,13 +698,13 @@
       LS.busy(imp, async function () {
         var users;
         try { users = parseCSV(csv.value); } catch (e) { throw LS.invalid(csv, e.message); }
-        var d = (await gql(Q.importUsers, { id: id, input: { sourceName: impName.value.trim() || null, users: users } })).importUsers;
+        var d = (await gql(Q.importUsers, { id: id, sourceName: impName.value.trim() || null, users: users })).importUsers;
         var c = d.source.counts;
         fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, LS.plural(d.source.total, "row") + ": " + LS.num(c.imported) + " proposed, " + LS.num(c.alreadyConnected) + " already connected, " + LS.num(c.invalidRow) + " invalid."),
           h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
           table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
-              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, r.status === "imported" ? "proposed" : String(r.status).replace("_", " "))),
+              h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? "proposed" : String(r.status).toLowerCase().replace("_", " "))),
               h("td", null, r.message || ""));
           })),
           rollbackButton(d.source, "Roll back this import"));
@@ -733,7 +746,7 @@
       var until = Date.now() + 20000;
       (async function tick() {
         var evs = await loadDeliveries();
-        if (evs && evs.some(function (e) { return e.status === "pending"; }) && Date.now() < until) watching = setTimeout(tick, 700);
+        if (evs && evs.some(function (e) { return e.status === "PENDING"; }) && Date.now() < until) watching = setTimeout(tick, 700);
       })();
     }
 
@@ -742,8 +755,9 @@
       try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return null; }
       var evs = LS.edges(d);
       fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], evs.map(function (ev) {
-        return h("tr", { "data-event": ev.type, "data-status": ev.status }, h("td", null, h("code", null, ev.type)),
-          h("td", null, h("span", { class: "badge " + (ev.status === "delivered" ? "ok" : ev.status === "pending" ? "warn" : "danger") }, ev.status)),
+        var st = String(ev.status).toLowerCase();
+        return h("tr", { "data-event": ev.type, "data-status": st }, h("td", null, h("code", null, ev.type)),
+          h("td", null, h("span", { class: "badge " + (st === "delivered" ? "ok" : st === "pending" ? "warn" : "danger") }, st)),
           h("td", null, LS.num(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
           h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, "Queued for redelivery.", { at: deliveriesStatus }); } }, "Redeliver")));

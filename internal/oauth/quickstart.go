@@ -1,0 +1,256 @@
+package oauth
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Quickstart is what a developer pastes to sign people in to one application: the endpoints
+// and three complete programs (Node openid-client v6, Python Authlib, Go x/oauth2 + go-oidc)
+// that run the authorization code flow with PKCE, nonce and state, verify the id_token and call
+// userinfo. Nothing secret is in it: the programs read the client secret from the
+// LOGINSIGN_CLIENT_SECRET environment variable, and the curl line expands it there.
+type Quickstart struct {
+	Issuer       string
+	DiscoveryURL string
+	// RedirectURI is the application's first redirect URI (ExampleRedirectURI when it has none).
+	RedirectURI string
+	// AuthorizeURL is prefilled but for STATE, NONCE and CODE_CHALLENGE, which a client makes
+	// fresh for every sign-in (the programs below do).
+	AuthorizeURL string
+	// TokenCurl exchanges a code (CODE and CODE_VERIFIER placeholders) at the token endpoint.
+	TokenCurl string
+	// ClientCredentialsCurl gets an app-backend token (client_credentials).
+	ClientCredentialsCurl string
+	Node, Python, Go      string
+}
+
+// ExampleRedirectURI stands in for the redirect URI of an application that has none yet.
+const ExampleRedirectURI = "https://yourapp.example/callback"
+
+// QuickstartFor builds the Quickstart of the client clientID whose registered redirect URIs
+// are redirectURIs, from the provider metadata d (Service.Discovery). It is the one place the
+// portal, GraphQL (Application.quickstart) and the README's examples come from.
+func QuickstartFor(d Discovery, clientID string, redirectURIs []string) Quickstart {
+	redirect := ExampleRedirectURI
+	if len(redirectURIs) > 0 {
+		redirect = redirectURIs[0]
+	}
+	scope := strings.Join([]string{ScopeOpenID, ScopeEmail, ScopeProfile}, " ")
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirect}, "scope": {scope},
+		"state": {"STATE"}, "nonce": {"NONCE"}, "code_challenge": {"CODE_CHALLENGE"}, "code_challenge_method": {"S256"},
+	}
+	discovery := d.Issuer + "/.well-known/openid-configuration"
+	out := Quickstart{Issuer: d.Issuer, DiscoveryURL: discovery, RedirectURI: redirect,
+		AuthorizeURL: d.AuthorizationEndpoint + "?" + q.Encode()}
+	out.TokenCurl = "curl -sS " + shellQuote(d.TokenEndpoint) + " \\\n" +
+		"  -u " + shellQuote(clientID) + `":$LOGINSIGN_CLIENT_SECRET"` + " \\\n" +
+		"  -d grant_type=authorization_code \\\n" +
+		"  --data-urlencode code=CODE \\\n" +
+		"  --data-urlencode " + shellQuote("redirect_uri="+redirect) + " \\\n" +
+		"  --data-urlencode code_verifier=CODE_VERIFIER"
+	out.ClientCredentialsCurl = "curl -sS " + shellQuote(d.TokenEndpoint) + " \\\n" +
+		"  -u " + shellQuote(clientID) + `":$LOGINSIGN_CLIENT_SECRET"` + " \\\n" +
+		"  -d grant_type=client_credentials \\\n" +
+		"  -d " + shellQuote("scope="+strings.Join(AppScopes, " "))
+
+	// The programs listen where the redirect URI points when it is on this machine, else on
+	// :8080 behind the application's HTTPS front end.
+	path, host, port := "/callback", "", "8080"
+	if ru, err := url.Parse(redirect); err == nil {
+		if ru.Path != "" {
+			path = ru.Path
+		}
+		if h := ru.Hostname(); h == "localhost" || net.ParseIP(h) != nil && net.ParseIP(h).IsLoopback() {
+			host, port = h, ru.Port()
+			if port == "" {
+				port = "80"
+			}
+		}
+	}
+	shown, hostArg := "localhost", ""
+	if host != "" {
+		shown, hostArg = host, ", "+jsString(host)
+	}
+	r := strings.NewReplacer(
+		"{ISSUER_JS}", jsString(d.Issuer), "{CLIENT_JS}", jsString(clientID), "{REDIRECT_JS}", jsString(redirect),
+		"{PATH_JS}", jsString(path), "{PORT}", port, "{HOST}", shown, "{HOST_ARG}", hostArg, "{DISCOVERY_JS}", jsString(discovery),
+		"{ISSUER_GO}", strconv.Quote(d.Issuer), "{CLIENT_GO}", strconv.Quote(clientID), "{REDIRECT_GO}", strconv.Quote(redirect),
+		"{PATH_GO}", strconv.Quote(path), "{LISTEN_GO}", strconv.Quote(net.JoinHostPort(host, port)), "{SCOPE}", scope,
+	)
+	insecure := strings.HasPrefix(d.Issuer, "http://")
+	node := nodeQuickstart
+	if insecure {
+		node = strings.Replace(node, "process.env.LOGINSIGN_CLIENT_SECRET);",
+			"process.env.LOGINSIGN_CLIENT_SECRET, undefined,\n  { execute: [client.allowInsecureRequests] }); // this LoginSign is served over http (development)", 1)
+	}
+	out.Node = r.Replace(node)
+	out.Python = r.Replace(pythonQuickstart)
+	out.Go = r.Replace(goQuickstart)
+	return out
+}
+
+// Quickstart is QuickstartFor with this provider's metadata.
+func (s *Service) Quickstart(clientID string, redirectURIs []string) Quickstart {
+	return QuickstartFor(s.Discovery(), clientID, redirectURIs)
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+const nodeQuickstart = `// Sign in with LoginSign: npm install openid-client@6 (Node 20+), save as signin.mjs,
+// run LOGINSIGN_CLIENT_SECRET=... node signin.mjs and open http://{HOST}:{PORT}/.
+import * as client from 'openid-client';
+import http from 'node:http';
+
+const config = await client.discovery(new URL({ISSUER_JS}), {CLIENT_JS}, process.env.LOGINSIGN_CLIENT_SECRET);
+const redirectUri = {REDIRECT_JS};
+const pending = new Map(); // state -> { verifier, nonce }: keep it in your session store
+
+http.createServer(async (req, res) => {
+  try {
+    const url = new URL(req.url, redirectUri);
+    if (url.pathname !== {PATH_JS}) {
+      const verifier = client.randomPKCECodeVerifier();
+      const nonce = client.randomNonce();
+      const state = client.randomState();
+      pending.set(state, { verifier, nonce });
+      const authorize = client.buildAuthorizationUrl(config, {
+        redirect_uri: redirectUri, scope: '{SCOPE}', state, nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      });
+      res.writeHead(302, { location: authorize.href }).end();
+      return;
+    }
+    const state = url.searchParams.get('state');
+    const p = pending.get(state);
+    pending.delete(state);
+    if (!p) throw new Error('unknown state');
+    const tokens = await client.authorizationCodeGrant(config, url, {
+      pkceCodeVerifier: p.verifier, expectedNonce: p.nonce, expectedState: state, idTokenExpected: true,
+    });
+    const claims = tokens.claims(); // the id_token, verified: iss, aud, exp, nonce
+    const user = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(user));
+  } catch (e) {
+    res.writeHead(400, { 'content-type': 'text/plain' }).end(String(e));
+  }
+}).listen({PORT}{HOST_ARG});
+`
+
+const pythonQuickstart = `# Sign in with LoginSign: pip install Authlib Flask requests, save as signin.py,
+# run LOGINSIGN_CLIENT_SECRET=... FLASK_SECRET_KEY=... flask --app signin run --port {PORT}
+# and open http://{HOST}:{PORT}/login.
+import os
+
+from authlib.integrations.flask_client import OAuth
+from flask import Flask, jsonify
+
+app = Flask(__name__)
+app.secret_key = os.environ["FLASK_SECRET_KEY"]  # signs the session that holds state, nonce and PKCE verifier
+oauth = OAuth(app)
+oauth.register(
+    "loginsign",
+    client_id={CLIENT_JS},
+    client_secret=os.environ["LOGINSIGN_CLIENT_SECRET"],
+    server_metadata_url={DISCOVERY_JS},
+    client_kwargs={"scope": "{SCOPE}", "code_challenge_method": "S256"},
+)
+
+
+@app.route("/login")
+def login():
+    return oauth.loginsign.authorize_redirect({REDIRECT_JS})
+
+
+@app.route({PATH_JS})
+def callback():
+    token = oauth.loginsign.authorize_access_token()  # checks state, sends the verifier, verifies the id_token
+    return jsonify(oauth.loginsign.userinfo(token=token))
+`
+
+const goQuickstart = `// Sign in with LoginSign (Go 1.24+): go get golang.org/x/oauth2 github.com/coreos/go-oidc/v3, then
+// LOGINSIGN_CLIENT_SECRET=... go run . and open http://{HOST}:{PORT}/.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"log"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+type pending struct{ verifier, nonce string }
+
+func main() {
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, {ISSUER_GO})
+	if err != nil {
+		log.Fatal(err)
+	}
+	conf := &oauth2.Config{
+		ClientID:     {CLIENT_GO},
+		ClientSecret: os.Getenv("LOGINSIGN_CLIENT_SECRET"),
+		Endpoint:     provider.Endpoint(),
+		RedirectURL:  {REDIRECT_GO},
+		Scopes:       []string{oidc.ScopeOpenID, "email", "profile"},
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: conf.ClientID}) // ES256 or RS256, from discovery
+	var mu sync.Mutex
+	states := map[string]pending{} // keep it in your session store
+
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		state, nonce, v := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
+		mu.Lock()
+		states[state] = pending{v, nonce}
+		mu.Unlock()
+		http.Redirect(w, r, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(v), oidc.Nonce(nonce)), http.StatusFound)
+	})
+	http.HandleFunc({PATH_GO}, func(w http.ResponseWriter, r *http.Request) {
+		state := r.URL.Query().Get("state")
+		mu.Lock()
+		p, ok := states[state]
+		delete(states, state)
+		mu.Unlock()
+		if !ok {
+			http.Error(w, "unknown state", http.StatusBadRequest)
+			return
+		}
+		tok, err := conf.Exchange(r.Context(), r.URL.Query().Get("code"), oauth2.VerifierOption(p.verifier))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idToken, err := verifier.Verify(r.Context(), raw)
+		if err != nil || idToken.Nonce != p.nonce {
+			http.Error(w, "id_token does not verify", http.StatusBadRequest)
+			return
+		}
+		info, err := provider.UserInfo(r.Context(), oauth2.StaticTokenSource(tok))
+		if err != nil || info.Subject != idToken.Subject {
+			http.Error(w, "userinfo failed", http.StatusBadGateway)
+			return
+		}
+		var claims map[string]any
+		info.Claims(&claims)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(claims)
+	})
+	log.Fatal(http.ListenAndServe({LISTEN_GO}, nil))
+}
+`
