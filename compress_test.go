@@ -4,9 +4,22 @@ import (
 	"compress/gzip"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
+
+// countingReader counts the bytes read through it (the bytes on the wire).
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
 
 // TestResponsesAreCompressed: GraphQL, the REST API and the API description are gzipped for
 // clients that accept it (and only for them); the HTML pages, which carry one-time tokens next
@@ -29,9 +42,10 @@ func TestResponsesAreCompressed(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var r io.Reader = resp.Body
+		wire := &countingReader{r: resp.Body}
+		var r io.Reader = wire
 		if resp.Header.Get("Content-Encoding") == "gzip" {
-			zr, err := gzip.NewReader(resp.Body)
+			zr, err := gzip.NewReader(wire)
 			if err != nil {
 				t.Fatalf("%s %s: %v", method, path, err)
 			}
@@ -41,6 +55,7 @@ func TestResponsesAreCompressed(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)
 		}
+		resp.Header.Set("X-Wire-Size", strconv.Itoa(wire.n))
 		return resp, string(b)
 	}
 	introspection := `{"query":"{ __schema { types { name description fields { name description } } } }"}`
@@ -50,6 +65,7 @@ func TestResponsesAreCompressed(t *testing.T) {
 		{"GET", "/.well-known/openid-configuration", "", `"issuer"`},
 	} {
 		resp, body := do(tc.method, tc.path, tc.body, "gzip, deflate, br")
+		t.Logf("%s %s: %d bytes, %s on the wire", tc.method, tc.path, len(body), resp.Header.Get("X-Wire-Size"))
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(body, tc.want) ||
 			!strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
 			t.Errorf("%s %s with Accept-Encoding gzip = %d, Content-Encoding %q, Vary %q, body %.80q", tc.method, tc.path,

@@ -934,6 +934,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Error("the resend button does not count down")
 		}
 		tb.shot(t, "signin-check-email")
+		tb.measure(t, "check your email (/login/sent)", tb.location(), "#sent-to")
 		// Resend once the countdown is over: a new link and code; the first code is void.
 		tb.waitFor(t, `!document.querySelector('#resend').disabled`)
 		tb.do(t, chromedp.Click(`#resend`))
@@ -972,7 +973,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		first.waitFor(t, `document.querySelector('#match')`)
 		match := first.text(t, "#match")
 		usedLink = ls.nextLink(t, who)
-		other.open(t, usedLink, "#approve-form")
+		other.measure(t, "sign-in link on another device", usedLink, "#approve-form")
 		other.shot(t, "signin-magic-link-other-device")
 		wrong := "10"
 		if match == wrong {
@@ -1023,7 +1024,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		other.shot(t, "signin-link-used-signed-in")
 		fresh := b.tab("used link, signed out")
 		fresh.allow("status of 410")
-		fresh.open(t, usedLink, "#new-link-form")
+		fresh.measure(t, "used sign-in link (410)", usedLink, "#new-link-form")
 		if evalIn[bool](t, fresh, `!!document.querySelector('#signed-in-as')`) {
 			t.Error("a signed-out browser is told it is signed in")
 		}

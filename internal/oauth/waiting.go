@@ -377,8 +377,11 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 		}
 		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
 	}
-	if err := s.KV.Del(ctx, magicKey(hash)).Err(); err != nil {
+	// Spend the link; a concurrent use (here or by the link's own button) leaves 0 to delete.
+	if n, err := s.KV.Del(ctx, magicKey(hash)).Result(); err != nil {
 		return fmt.Errorf("spending magic link: %w", err)
+	} else if n != 1 {
+		return gone
 	}
 	u, created, err := s.linkAccount(ctx, &ml)
 	if err != nil {

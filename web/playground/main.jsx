@@ -70,10 +70,20 @@ function accessible(root) {
   root.querySelectorAll('.graphiql-response textarea').forEach((t) => label(t, 'Response'));
   root.querySelectorAll('textarea').forEach((t) => label(t, 'Editor'));
   // CodeMirror gives its scroller tabindex -1: keyboard users could not scroll it.
-  root.querySelectorAll('.CodeMirror-scroll').forEach((el) => {
+  const tools = [...root.querySelectorAll('.graphiql-editor-tool .graphiql-editor')];
+  root.querySelectorAll('.CodeMirror-scroll').forEach((el, i) => {
+    // Names unlike GraphiQL's own regions ("Query Editor", "Result Window", "Variables").
+    let name = 'Text ' + (i + 1);
+    if (el.closest('.graphiql-response')) name = 'Response text';
+    else if (el.closest('.graphiql-query-editor')) name = 'Query text';
+    else {
+      const tool = tools.findIndex((t) => t.contains(el));
+      if (tool === 0) name = 'Variables text';
+      if (tool === 1) name = 'Headers text';
+    }
     set(el, 'tabindex', '0');
     set(el, 'role', 'region');
-    set(el, 'aria-label', el.closest('.graphiql-response') ? 'Response' : 'Editor');
+    set(el, 'aria-label', name);
   });
   root.querySelectorAll('li.graphiql-tab').forEach((li) => {
     const button = li.querySelector('.graphiql-tab-button');
