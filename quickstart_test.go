@@ -243,3 +243,26 @@ func TestQuickstartInGraphQL(t *testing.T) {
 		}
 	})
 }
+
+// readmeQuickstart is the quickstart the README shows, for placeholder values.
+func readmeQuickstart() oauth.Quickstart {
+	iss := "https://loginsign.example"
+	return oauth.QuickstartFor(oauth.Discovery{Issuer: iss, AuthorizationEndpoint: iss + "/oauth/authorize", TokenEndpoint: iss + "/oauth/token"},
+		"app_YOUR_CLIENT_ID", []string{"https://yourapp.example/callback"})
+}
+
+// The README's examples are the domain function's output, verbatim, so they stay what the
+// portal shows and what the tests above run.
+func TestReadmeQuickstartIsTheDomainFunctions(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := readmeQuickstart()
+	for name, s := range map[string]string{"authorize URL": q.AuthorizeURL, "token curl": q.TokenCurl,
+		"client_credentials curl": q.ClientCredentialsCurl, "Node": q.Node, "Python": q.Python, "Go": q.Go} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("README.md lacks the %s of oauth.QuickstartFor; it is:\n%s", name, s)
+		}
+	}
+}

@@ -72,13 +72,18 @@ func QuickstartFor(d Discovery, clientID string, redirectURIs []string) Quicksta
 			}
 		}
 	}
-	shown, hostArg := "localhost", ""
+	// open is where the developer starts a sign-in: the program itself on this machine, else
+	// the application's site (whose front end forwards to the program's port).
+	open, hostArg := "", ""
+	if ru, err := url.Parse(redirect); err == nil {
+		open = ru.Scheme + "://" + ru.Host
+	}
 	if host != "" {
-		shown, hostArg = host, ", "+jsString(host)
+		open, hostArg = "http://"+net.JoinHostPort(host, port), ", "+jsString(host)
 	}
 	r := strings.NewReplacer(
 		"{ISSUER_JS}", jsString(d.Issuer), "{CLIENT_JS}", jsString(clientID), "{REDIRECT_JS}", jsString(redirect),
-		"{PATH_JS}", jsString(path), "{PORT}", port, "{HOST}", shown, "{HOST_ARG}", hostArg, "{DISCOVERY_JS}", jsString(discovery),
+		"{PATH_JS}", jsString(path), "{PORT}", port, "{OPEN}", open, "{HOST_ARG}", hostArg, "{DISCOVERY_JS}", jsString(discovery),
 		"{ISSUER_GO}", strconv.Quote(d.Issuer), "{CLIENT_GO}", strconv.Quote(clientID), "{REDIRECT_GO}", strconv.Quote(redirect),
 		"{PATH_GO}", strconv.Quote(path), "{LISTEN_GO}", strconv.Quote(net.JoinHostPort(host, port)), "{SCOPE}", scope,
 	)
@@ -107,7 +112,7 @@ func jsString(s string) string {
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 const nodeQuickstart = `// Sign in with LoginSign: npm install openid-client@6 (Node 20+), save as signin.mjs,
-// run LOGINSIGN_CLIENT_SECRET=... node signin.mjs and open http://{HOST}:{PORT}/.
+// run LOGINSIGN_CLIENT_SECRET=... node signin.mjs (it listens on port {PORT}) and open {OPEN}/.
 import * as client from 'openid-client';
 import http from 'node:http';
 
@@ -148,7 +153,7 @@ http.createServer(async (req, res) => {
 
 const pythonQuickstart = `# Sign in with LoginSign: pip install Authlib Flask requests, save as signin.py,
 # run LOGINSIGN_CLIENT_SECRET=... FLASK_SECRET_KEY=... flask --app signin run --port {PORT}
-# and open http://{HOST}:{PORT}/login.
+# and open {OPEN}/login.
 import os
 
 from authlib.integrations.flask_client import OAuth
@@ -178,7 +183,7 @@ def callback():
 `
 
 const goQuickstart = `// Sign in with LoginSign (Go 1.24+): go get golang.org/x/oauth2 github.com/coreos/go-oidc/v3, then
-// LOGINSIGN_CLIENT_SECRET=... go run . and open http://{HOST}:{PORT}/.
+// LOGINSIGN_CLIENT_SECRET=... go run . (it listens on port {PORT}) and open {OPEN}/.
 package main
 
 import (
