@@ -665,7 +665,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.waitFor(t, `document.querySelector('[data-user="`+person.GlobalID+`"]')`)
 		devTab.shot(t, "portal-users")
 		devTab.do(t, chromedp.SendKeys(`#user-search`, "nobody-here"), chromedp.Click(`#users form[role=search] button`))
-		devTab.waitFor(t, `!document.querySelector('[data-user]') && document.querySelector('[data-slot="user-count"]').textContent === "0 user(s)"`)
+		devTab.waitFor(t, `!document.querySelector('[data-user]') && document.querySelector('[data-slot="user-count"]').textContent === "0 users"`)
 		devTab.do(t, chromedp.SetValue(`#user-search`, person.GlobalID), chromedp.Click(`#users form[role=search] button`))
 		devTab.waitFor(t, `document.querySelectorAll('[data-user]').length === 1`)
 	})
@@ -686,7 +686,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.waitFor(t, `document.querySelector('[data-code="`+code+`"]')`)
 		devTab.do(t, chromedp.SendKeys(`#upload-codes`, "SHOP-2026-0001\nSHOP-2026-0002\n"+codes[1]+"\n"), chromedp.Click(`#upload-form button[type=submit]`))
 		devTab.waitFor(t, `document.querySelector('#upload-form .alert')`)
-		if got := devTab.text(t, `#upload-form .alert`); !strings.HasPrefix(got, "2 added, 1 duplicate(s)") {
+		if got := devTab.text(t, `#upload-form .alert`); !strings.HasPrefix(got, "2 added, 1 duplicate,") {
 			t.Errorf("upload answered %q", got)
 		}
 		devTab.shot(t, "portal-licenses")
@@ -714,7 +714,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		devTab.do(t, chromedp.Click(`#redirect-list li button`))
 		devTab.waitFor(t, `document.querySelector('#redirect-list .badge').textContent.startsWith("ok")`)
-		devTab.do(t, chromedp.Click(`#credentials button`), chromedp.Click(`#credentials button`), chromedp.WaitVisible(`#credentials [data-secret="Client secret"]`))
+		devTab.do(t, chromedp.Click(`//button[text()="Reset client secret"]`), chromedp.Click(`//button[starts-with(text(), "Confirm: the old secret")]`), chromedp.WaitVisible(`#credentials [data-secret="Client secret"]`))
 		if s := devTab.text(t, `#credentials [data-secret="Client secret"]`); !strings.HasPrefix(s, "lss_") {
 			t.Fatalf("rotated secret %q", s)
 		}
@@ -729,7 +729,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		sample.waitWebhook(t, "ping")
 		devTab.open(t, ls.URL+"/portal/synchronisation?app="+clientID, `#deliveries tr[data-event="ping"]`)
 		devTab.do(t, chromedp.Click(`#deliveries tr[data-event="ping"] button`))
-		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("redelivery")`)
+		devTab.waitFor(t, `document.querySelector('#deliveries .form-status').textContent.includes("redelivery")`)
 	})
 
 	t.Run("developer imports existing users: every row is a proposal", func(t *testing.T) {
@@ -775,8 +775,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 	t.Run("developer rolls the import back", func(t *testing.T) {
 		requireAPI(t, api, "undoImport")
 		devTab.do(t, chromedp.Click(`#import-results button`), chromedp.Click(`#import-results button`))
-		devTab.waitFor(t, `document.querySelector('#status').textContent.includes("rolled back")`)
-		if status := devTab.text(t, "#status"); !strings.Contains(status, "1 proposal(s) withdrawn, 0 connection(s) removed") {
+		devTab.waitFor(t, `document.querySelector('#imports-status').textContent.includes("rolled back")`)
+		if status := devTab.text(t, "#imports-status"); !strings.Contains(status, "1 proposal withdrawn, 0 connections removed") {
 			t.Fatalf("rollback says %q", status)
 		}
 	})
@@ -788,7 +788,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		requireAPI(t, api, "setAppEmailMuted", "addEmail", "setPrimaryEmail")
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
 		personTab.do(t, chromedp.Click(`#apps li[data-connection] input[type=checkbox]`))
-		personTab.waitFor(t, `document.querySelector('#status').textContent.includes("muted")`)
+		personTab.waitFor(t, `document.querySelector('#apps li[data-connection]').textContent.includes("muted.")`)
 		personTab.do(t, chromedp.SendKeys(`#add-email`, "ann.work@example.com"), chromedp.Click(`#add-email-form button`))
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.work@example.com")`)
 		link := ls.nextLink(t, "ann.work@example.com")

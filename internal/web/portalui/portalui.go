@@ -1,5 +1,6 @@
 // Package portalui serves the Developer Portal's pages: /portal (overview, charts and apps),
-// /portal/apps/{id} (settings), /portal/users, /portal/licenses and /portal/synchronisation.
+// /portal/apps/{id} (settings), /portal/users, /portal/licenses and /portal/synchronisation
+// ("Sync and import": endpoint tests, webhook deliveries, importing users and past imports).
 //
 // Each page is a server-rendered frame that portal.js (internal/web/static) fills as a client of
 // /graphql only; the portal has no API of its own. Signed-out visitors are sent to
@@ -39,7 +40,7 @@ func viewOf(path string) (name, title string, ok bool) {
 	case "/portal/licenses":
 		return "licenses", "Licenses", true
 	case "/portal/synchronisation":
-		return "synchronisation", "Synchronisation", true
+		return "synchronisation", "Sync and import", true
 	}
 	return "", "", false
 }
@@ -72,7 +73,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nav := []page.NavLink{
 		{Href: "/portal", Label: "Overview"}, {Href: "/portal/apps", Label: "Apps"}, {Href: "/portal/users", Label: "Users"},
-		{Href: "/portal/licenses", Label: "Licenses"}, {Href: "/portal/synchronisation", Label: "Synchronisation"},
+		{Href: "/portal/licenses", Label: "Licenses"}, {Href: "/portal/synchronisation", Label: "Sync & import"},
 		{Href: "/playground", Label: "Playground"},
 	}
 	for i := range nav {

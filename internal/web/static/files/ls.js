@@ -64,12 +64,87 @@
     return el;
   }
 
-  // say shows a message in the page's live region (#status).
+  // say shows a message in the page's live region (#status). Actions report next to their
+  // control instead (busy); say is for what belongs to the whole page.
   function say(msg, kind) {
     var s = document.getElementById("status");
     if (!s) return;
-    fill(s, h("div", { class: "alert " + (kind || "ok") }, msg));
+    fill(s, h("div", { class: "alert " + (kind || "ok"), role: kind === "error" ? "alert" : null }, msg));
     if (kind === "error") s.scrollIntoView({ block: "nearest" });
+  }
+
+  // clearPageError removes an error the page-wide status box still shows from an earlier action.
+  function clearPageError() {
+    var s = document.getElementById("status");
+    if (s && s.querySelector(".alert.error")) s.textContent = "";
+  }
+
+  // statusFor returns the message box of target, made on first use: a form's own box at its end
+  // (next to its submit button), the cell or list item of a button, or a box right after the
+  // button's row.
+  function statusFor(target) {
+    if (target.nodeType !== 1) return target;
+    var host, after = null;
+    if (target.tagName === "FORM") host = target;
+    else {
+      var cell = target.closest("td, li");
+      if (cell) host = cell;
+      else { after = target.closest(".row") || target; host = after.parentNode; }
+    }
+    var box = after ? after.nextElementSibling : host.querySelector(":scope > .form-status");
+    if (!box || !box.classList.contains("form-status")) {
+      box = h("div", { class: "form-status", "aria-live": "polite" });
+      if (after) after.insertAdjacentElement("afterend", box); else host.appendChild(box);
+    }
+    return box;
+  }
+
+  // report shows msg in box and moves focus there, so the result is read out and on screen.
+  function report(box, msg, kind, focus) {
+    var m = h("div", { class: "alert " + kind, role: kind === "error" ? "alert" : "status", tabindex: "-1" }, msg);
+    fill(box, m);
+    if (focus !== false) { m.focus({ preventScroll: true }); m.scrollIntoView({ block: "nearest" }); }
+    return m;
+  }
+
+  var errSeq = 0;
+  // fieldError shows msg right after control, marks it aria-invalid and describes it by the
+  // message; the control gets focus.
+  function fieldError(control, msg, focus) {
+    clearFieldError(control);
+    var id = (control.id || "field-" + (++errSeq)) + "-error";
+    var p = h("p", { class: "field-error", id: id }, msg);
+    control.insertAdjacentElement("afterend", p);
+    control.setAttribute("aria-invalid", "true");
+    var by = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    by.push(id);
+    control.setAttribute("aria-describedby", by.join(" "));
+    if (focus !== false) { control.focus({ preventScroll: true }); control.scrollIntoView({ block: "center" }); }
+    return p;
+  }
+
+  function clearFieldError(control) {
+    var n = control.nextElementSibling;
+    if (n && n.classList.contains("field-error")) n.remove();
+    control.removeAttribute("aria-invalid");
+    var by = (control.getAttribute("aria-describedby") || "").split(" ").filter(function (x) { return x && !/-error$/.test(x); });
+    if (by.length) control.setAttribute("aria-describedby", by.join(" ")); else control.removeAttribute("aria-describedby");
+  }
+
+  // invalid makes an Error that busy shows next to control.
+  function invalid(control, msg) {
+    var e = new Error(msg);
+    e.field = control;
+    return e;
+  }
+
+  function controlsOf(form) { return [].slice.call(form.querySelectorAll("input, select, textarea")); }
+  function textControls(form) {
+    return controlsOf(form).filter(function (c) { return c.tagName === "TEXTAREA" || /^(text|email|url|search|number|password|)$/.test(c.type); });
+  }
+  function labelOf(c) {
+    var l = c.labels && c.labels[0];
+    return l ? (l.firstChild && l.firstChild.nodeType === 3 ? l.firstChild.textContent : l.textContent).trim() : (c.getAttribute("aria-label") || "this field");
   }
 
   // One date and number style on every page (docs/glossary.md): "30 Nov 2026",
@@ -103,24 +178,65 @@
     return h("span", { class: "app-icon", "aria-hidden": "true" }, initial(app && app.name));
   }
 
-  // busy disables a form or button while fn runs, then reports the outcome.
-  async function busy(target, fn, ok) {
-    var controls = target.tagName === "FORM" ? target.querySelectorAll("button, input, select, textarea") : [target];
-    controls.forEach(function (c) { c.disabled = true; });
-    try {
-      var r = await fn();
-      if (ok) say(typeof ok === "function" ? ok(r) : ok, "ok");
-      return r;
-    } catch (e) {
-      say(e.message, "error");
-      return undefined;
-    } finally {
-      controls.forEach(function (c) { c.disabled = false; });
+  // busy disables a form or button while fn runs, then reports the outcome next to it: a
+  // success message (ok, a string or a function of fn's result) in the form's or button's own
+  // status box, an error next to the control it is about (err.field, opts.field, or a form's only
+  // text control) with aria-invalid, else in the status box; focus moves to the result. Empty
+  // required controls of a form are reported before fn runs. opts.at names another status box
+  // (for a button whose row fn redraws).
+  async function busy(target, fn, ok, opts) {
+    opts = opts || {};
+    var isForm = target.tagName === "FORM";
+    var controls = isForm ? target.querySelectorAll("button, input, select, textarea, fieldset") : [target];
+    var box = opts.at || statusFor(target);
+    clearPageError();
+    // Only the latest result stays on screen: earlier ones would read as this action's.
+    [].forEach.call(document.querySelectorAll(".form-status"), function (b) { b.textContent = ""; });
+    box.textContent = "";
+    if (isForm) controlsOf(target).forEach(clearFieldError);
+    if (isForm) {
+      var empty = controlsOf(target).filter(function (c) { return c.required && !c.disabled && !String(c.value).trim() && c.offsetParent !== null; });
+      if (empty.length) {
+        empty.forEach(function (c, i) { fieldError(c, "Enter " + labelOf(c).toLowerCase() + ".", i === 0); });
+        return undefined;
+      }
     }
+    controls.forEach(function (c) { c.disabled = true; });
+    var r, err = null;
+    try { r = await fn(); } catch (e) { err = e; }
+    controls.forEach(function (c) { c.disabled = false; });
+    if (err) {
+      var f = err.field || (typeof opts.field === "function" ? opts.field(err) : opts.field);
+      if (!f && isForm && opts.field !== false) { var t = textControls(target); if (t.length === 1) f = t[0]; }
+      if (f && document.contains(f)) fieldError(f, err.message);
+      else report(document.contains(box) ? box : document.contains(target) ? statusFor(target) : document.getElementById("status"), err.message, "error");
+      return undefined;
+    }
+    if (ok) {
+      var msg = typeof ok === "function" ? ok(r) : ok;
+      if (msg) report(document.contains(box) ? box : (document.contains(target) ? statusFor(target) : document.getElementById("status")), msg, "ok", opts.focus);
+    }
+    return r;
+  }
+
+  // copyButton copies the text of el (or a string) and says so on the button.
+  function copyButton(el, label) {
+    var b = h("button", { type: "button", class: "small", "data-copy": "" }, label || "Copy");
+    b.addEventListener("click", async function () {
+      var text = typeof el === "string" ? el : (el.value !== undefined && el.tagName !== "DIV" ? el.value : el.textContent);
+      try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; }
+      catch (e) {
+        var range = document.createRange();
+        if (typeof el !== "string") { range.selectNodeContents(el); var sel = getSelection(); sel.removeAllRanges(); sel.addRange(range); }
+        b.textContent = "Selected: press Ctrl+C";
+      }
+      setTimeout(function () { b.textContent = label || "Copy"; }, 2500);
+    });
+    return b;
   }
 
   // confirmButton asks for a second click before acting (no blocking dialogs).
-  function confirmButton(label, confirmLabel, cls, act) {
+  function confirmButton(label, confirmLabel, cls, act, ok, opts) {
     var armed = false, timer = null;
     var b = h("button", { type: "button", class: cls || "small" }, label);
     function disarm() { armed = false; clearTimeout(timer); b.textContent = label; b.classList.remove("danger"); }
@@ -133,7 +249,7 @@
         return;
       }
       disarm();
-      await busy(b, act);
+      await busy(b, act, ok, opts);
     });
     return b;
   }
@@ -141,5 +257,6 @@
   function edges(conn) { return conn && conn.edges ? conn.edges.map(function (e) { return e.node; }) : []; }
 
   window.LS = { gql: gql, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
-    icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges };
+    icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
+    invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number };
 })();

@@ -16,14 +16,14 @@
     quickstart: "query AppQuickstart($id: ID!) { application(id: $id) { id " + QUICKSTART + " } }",
     update: "mutation EditApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication: editApplication(input: { applicationId: $id, changes: $input }) { application { " + APP_FIELDS + " } webhookSecret } }",
     deleteApp: "mutation RemoveApplication($id: ID!) { removeApplication(input: { applicationId: $id }) { deletedApplicationId } }",
-    deleteVariant: "mutation RemoveLicenseVariant($app: ID!, $id: ID!) { removeLicenseVariant(input: { applicationId: $app, variantId: $id }) { deletedVariantId } }",
+    deleteVariant: "mutation RemoveLicenseVariant($app: ID!, $id: ID!, $force: Boolean!) { removeLicenseVariant(input: { applicationId: $app, variantId: $id, force: $force }) { deletedVariantId } }",
     rotateSecret: "mutation ResetClientSecret($id: ID!) { rotateClientSecret: resetClientSecret(input: { applicationId: $id }) { secret: clientSecret } }",
     rotateWebhook: "mutation ResetWebhookSecret($id: ID!) { rotateWebhookSecret: resetWebhookSecret(input: { applicationId: $id }) { secret: webhookSecret } }",
     checkRedirect: "query RedirectUriCheck($id: ID!, $uri: String!) { redirectUriCheck(appId: $id, redirectUri: $uri) { ok redirectUriRegistered https problems } }",
-    users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region } } } } }",
+    users: "query PortalUsers($id: ID!, $filter: UserFilter, $first: Int, $after: Cursor) { application(id: $id) { id users(filter: $filter, first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id globalId name email active blocked isForwarding emailMuted loginCount lastSessionAt joinedAt region developerEmail } } } } }",
     updateUser: "mutation EditAppConnection($app: ID!, $id: ID!, $isForwarding: Boolean) { editAppConnection(input: { applicationId: $app, connectionId: $id, isForwarding: $isForwarding }) { connection { id isForwarding } } }",
     deleteUser: "mutation CloseAppConnection($app: ID!, $id: ID!) { closeAppConnection(input: { applicationId: $app, connectionId: $id }) { deletedConnectionId } }",
-    analytics: "query PortalAnalytics($id: ID!, $from: Time!, $to: Time!) { application(id: $id) { id analytics { signupsPerDay(from: $from, to: $to) { day count } activeUsersPerDay(from: $from, to: $to) { day count } usersPerRegion { region count } } } }",
+    analytics: "query PortalAnalytics($id: ID!, $from: Time!, $to: Time!) { application(id: $id) { id users(first: 1) { totalCount } analytics { signupsPerDay(from: $from, to: $to) { day count } activeUsersPerDay(from: $from, to: $to) { day count } usersPerRegion { region count } sessionsDistribution { label min max count } licensesByState { state count } } } }",
     variants: "query Variants($id: ID!) { application(id: $id) { id licenseVariants { id name description duration codeCounts { unused active expired } } } }",
     createVariant: "mutation AddLicenseVariant($id: ID!, $name: String!, $description: String, $duration: LicenseVariantDuration) { addLicenseVariant(input: { applicationId: $id, name: $name, description: $description, duration: $duration }) { variant { id name } } }",
     generate: "mutation CreateLicenseCodes($id: ID!, $variantId: ID!, $count: Int!) { generateLicenseCodes: createLicenseCodes(input: { applicationId: $id, variantId: $variantId, count: $count }) { codes } }",
@@ -36,7 +36,11 @@
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
     redeliver: "mutation RetryWebhookEvent($app: ID!, $id: ID!) { retryWebhookEvent(input: { applicationId: $app, eventId: $id }) { event { id status } } }",
     importUsers: "mutation ImportAppUsers($id: ID!, $sourceName: String, $users: [ImportUserInput!]!) { importUsers: importAppUsers(input: { applicationId: $id, sourceName: $sourceName, users: $users }) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
-    rollback: "mutation UndoImport($app: ID!, $id: ID!) { rollbackImport: undoImport(input: { applicationId: $app, sourceId: $id }) { deletedConnections withdrawnLinks } }"
+    rollback: "mutation UndoImport($app: ID!, $id: ID!) { rollbackImport: undoImport(input: { applicationId: $app, sourceId: $id }) { deletedConnections withdrawnLinks } }",
+    imports: "query Imports($id: ID!) { application(id: $id) { id importSources(first: 20) { totalCount edges { node { id name kind total createdAt rolledBackAt counts { imported alreadyConnected invalidRow } } } } } }",
+    updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
+    updateDevEmail: "mutation EditAppEmail($app: ID!, $id: ID!, $appEmail: String!) { editAppConnection(input: { applicationId: $app, connectionId: $id, appEmail: $appEmail }) { connection { id developerEmail } } }",
+    syncEmail: "mutation ProposeConnectionEmail($app: ID!, $id: ID!, $email: String!) { proposeConnectionEmail(input: { applicationId: $app, connectionId: $id, email: $email }) { ok changed pending } }"
   };
 
 
@@ -83,15 +87,29 @@
 
   function lines(s) { return (s || "").split(/\s*\n\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
 
+  // secretBox shows a secret once, with a Copy button, right where it was asked for.
   function secretBox(label, value) {
-    return h("div", { class: "alert warn", role: "alert" }, h("strong", null, label + " — shown once, copy it now:"),
-      h("div", { class: "secret", "data-secret": label }, value));
+    var v = h("code", { class: "secret", "data-secret": label }, value);
+    return h("div", { class: "alert warn secret-box", role: "status", tabindex: "-1" }, h("strong", null, label + " — shown once, copy it now:"),
+      h("div", { class: "row" }, v, LS.copyButton(v)));
+  }
+  function showSecret(box, label, value) {
+    var b = secretBox(label, value);
+    fill(box, b);
+    b.focus({ preventScroll: true });
+    b.scrollIntoView({ block: "nearest" });
   }
 
-  function table(cols, rows) {
-    return h("div", { class: "table-wrap" }, h("table", null,
-      h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { scope: "col" }, c); }))),
-      h("tbody", null, rows.length ? rows : h("tr", null, h("td", { colspan: cols.length, class: "empty" }, "Nothing here yet.")))));
+  // table draws rows under cols; on a phone each row becomes a card whose cells name their
+  // column (data-label), action cells included. A column named "" holds the row's actions.
+  function table(cols, rows, empty) {
+    cols = cols.map(function (c) { return c === "" ? "Actions" : c; });
+    var body = h("tbody", null, rows.length ? rows : h("tr", { class: "empty-row" }, h("td", { colspan: cols.length, class: "empty" }, empty || "Nothing here yet.")));
+    if (rows.length) [].forEach.call(body.rows, function (tr) {
+      [].forEach.call(tr.cells, function (td, i) { if (cols[i]) td.setAttribute("data-label", cols[i]); if (cols[i] === "Actions") td.classList.add("actions-cell"); });
+    });
+    return h("div", { class: "table-wrap" }, h("table", { class: "cards" },
+      h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { scope: "col" }, c); }))), body));
   }
 
   var apps = [];
@@ -158,7 +176,15 @@
         form.reset();
         await loadApps();
         renderAppList();
-      });
+      }, null, { field: function (e) {
+        // Server messages start with the setting they are about ("website: must be …").
+        if (/^name /.test(e.message)) return name;
+        if (/^website:/.test(e.message)) return website;
+        if (/^redirect URI|redirect URIs/.test(e.message)) return redirects;
+        if (/^webhookUrl:|webhook/i.test(e.message)) return webhook;
+        if (/^allowed origin/.test(e.message)) return origins;
+        return null;
+      } });
     });
     return card("New application", "new-app", form);
   }
@@ -166,7 +192,7 @@
   function renderAppList() {
     fill("apps", apps.length ? h("ul", { class: "list" }, apps.map(function (a) {
       return h("li", { "data-app": a.id }, LS.icon(a), h("div", { class: "grow" }, h("strong", null, a.name),
-        h("div", { class: "small muted mono" }, a.id), h("div", { class: "small muted" }, a.redirectUris.length + " redirect URI(s) · created " + LS.date(a.createdAt))),
+        h("div", { class: "small muted mono" }, a.id), h("div", { class: "small muted" }, LS.plural(a.redirectUris.length, "redirect URI") + " · created " + LS.date(a.createdAt))),
         h("a", { class: "btn small", href: "/portal/apps/" + encodeURIComponent(a.id) }, "Settings"),
         h("a", { class: "btn small", href: "/portal/users?app=" + encodeURIComponent(a.id) }, "Users"));
     })) : h("p", { class: "empty" }, "No applications yet."));
@@ -177,26 +203,76 @@
     try { await loadApps(); renderAppList(); } catch (e) { failed("apps", e); }
   }
 
+  // fillDays lists every day of [from, to] with its count (0 for days the server left out).
+  function fillDays(xs, from, days) {
+    var by = {};
+    (xs || []).forEach(function (p) { by[p.day] = p.count; });
+    var out = [];
+    for (var i = 0; i < days; i++) {
+      var d = new Date(from.getTime() + i * 86400000).toISOString().slice(0, 10);
+      out.push({ label: d, value: by[d] || 0 });
+    }
+    return out;
+  }
+
   async function overviewView() {
-    fill(view, h("div", { class: "grid" },
-      card("Sign-ups, last 30 days", "signups", slot("signups")),
-      card("Active users, last 30 days", "active", slot("active"))),
-      card("Regions", "regions", slot("regions")),
+    fill(view, h("div", { "data-slot": "analytics" }, h("p", { class: "empty" }, "Loading…")),
       card("Your applications", "apps-card", slot("apps"), h("a", { class: "btn primary", href: "/portal/apps#new-app" }, "New application")));
     try { await loadApps(); } catch (e) { failed("apps", e); return; }
     renderAppList();
     var id = apps.length ? picker() : "";
     if (!apps.length) { var p = document.getElementById("app-picker"); if (p) p.closest(".field").hidden = true; }
-    if (!id) { ["signups", "active", "regions"].forEach(function (s) { fill(s, h("p", { class: "empty" }, "Create an application to see its numbers.")); }); return; }
+    if (!id) {
+      fill("analytics", h("div", { class: "card", id: "analytics-empty" }, h("h2", null, "Numbers appear here"),
+        h("p", null, "Create an application, add the Login Button to your site, and this page shows sign-ups, active users, regions and licenses."),
+        h("a", { class: "btn primary", href: "/portal/apps#new-app" }, "Create an application")));
+      return;
+    }
+    var a, users;
+    var days = 30, to = new Date(), from = new Date(to.getTime() - (days - 1) * 86400000);
+    from.setUTCHours(0, 0, 0, 0);
     try {
-      var to = new Date(), from = new Date(to.getTime() - 29 * 86400000);
-      from.setUTCHours(0, 0, 0, 0);
-      var a = (await gql(Q.analytics, { id: id, from: from.toISOString(), to: to.toISOString() })).application.analytics;
-      var series = function (xs) { return (xs || []).map(function (p) { return { label: p.day, value: p.count }; }); };
-      fill("signups", Charts.line(series(a.signupsPerDay), "Sign-ups per day"));
-      fill("active", Charts.line(series(a.activeUsersPerDay), "Active users per day"));
-      fill("regions", (a.usersPerRegion || []).length ? Charts.bars(a.usersPerRegion.map(function (r) { return { label: r.region || "Unknown", value: r.count }; }), "Users by region") : h("p", { class: "empty" }, "No users yet."));
-    } catch (e) { ["signups", "active", "regions"].forEach(function (s) { failed(s, e); }); }
+      var app = (await gql(Q.analytics, { id: id, from: from.toISOString(), to: to.toISOString() })).application;
+      a = app.analytics;
+      users = app.users.totalCount;
+    } catch (e) { failed("analytics", e); return; }
+    var signups = fillDays(a.signupsPerDay, from, days), active = fillDays(a.activeUsersPerDay, from, days);
+    var sum = function (xs) { return xs.reduce(function (t, p) { return t + p.value; }, 0); };
+    var lic = {};
+    (a.licensesByState || []).forEach(function (x) { lic[x.state] = x.count; });
+    var licTotal = (lic.UNUSED || 0) + (lic.ACTIVE || 0) + (lic.EXPIRED || 0);
+    var name = (apps.find(function (x) { return x.id === id; }) || {}).name || "this application";
+
+    var stats = h("div", { class: "stats", id: "headline" },
+      Charts.headline(users, "connected " + (users === 1 ? "user" : "users")),
+      Charts.headline(sum(signups), "sign-ups, last 30 days"),
+      Charts.headline(sum(active), "active, last 30 days"),
+      Charts.headline(lic.ACTIVE || 0, "active licenses", licTotal ? LS.num(lic.UNUSED || 0) + " unused" : null));
+
+    if (!users) {
+      // One helpful card instead of empty charts.
+      fill("analytics", stats, h("div", { class: "card", id: "analytics-empty" }, h("h2", null, "No one has signed in to " + name + " yet"),
+        h("p", null, "Charts of sign-ups, active users, regions and sign-in counts appear here as soon as the first person signs in."),
+        h("ol", { class: "steps" },
+          h("li", null, "Check the redirect URIs in ", h("a", { href: "/portal/apps/" + encodeURIComponent(id) + "#redirect-uris" }, "the app's settings"), "."),
+          h("li", null, "Add the Login Button to your site (see ", h("a", { href: "/docs" }, "the docs"), ")."),
+          h("li", null, "Already have users? ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "Import them"), " as proposals they accept."))));
+      return;
+    }
+    var regions = (a.usersPerRegion || []).map(function (r) { return { label: r.region || "Unknown", value: r.count }; });
+    var sessions = (a.sessionsDistribution || []).map(function (b) { return { label: b.label, value: b.count }; });
+    var states = [["UNUSED", "Unused"], ["ACTIVE", "Active"], ["EXPIRED", "Expired"]].map(function (x) { return { label: x[1], value: lic[x[0]] || 0 }; });
+    fill("analytics", stats,
+      h("div", { class: "grid" },
+        card("Sign-ups per day", "signups", Charts.line(signups, "Sign-ups per day, last 30 days", { unit: "sign-up", column: "Sign-ups" })),
+        card("Active users per day", "active", h("p", { class: "small muted" }, "People whose latest sign-in fell on that day."),
+          Charts.line(active, "Active users per day, last 30 days", { unit: "person", units: "people", column: "Active users" }))),
+      h("div", { class: "grid" },
+        card("Sign-ins per person", "sessions", h("p", { class: "small muted" }, "How many people signed in how often."),
+          Charts.bars(sessions, "People by number of sign-ins", { sort: false })),
+        card("Regions", "regions", Charts.bars(regions, "Users by region", { max: 8 })),
+        card("Licenses", "license-states", licTotal ? Charts.bars(states, "License codes by state", { sort: false })
+          : h("p", { class: "empty" }, "No license codes yet. ", h("a", { href: "/portal/licenses?app=" + encodeURIComponent(id) }, "Create a variant and generate codes"), "."))));
   }
 
   async function appView() {
@@ -218,14 +294,17 @@
       backchannelLogoutUri: h("input", { type: "url", value: app.backchannelLogoutUri || "" })
     };
     var logoutUris = h("textarea", { rows: 2, name: "postLogoutRedirectUris" }, (app.postLogoutRedirectUris || []).join("\n"));
-    var secrets = h("div", { class: "stack" });
+    var webhookSecret = h("div", { class: "stack" });
+    // Server messages start with the setting they are about ("website: must be …").
+    var keyOf = [[/^name /, "name"], [/^website:/, "website"], [/^iconUrl:/, "iconUrl"], [/^termsUrl:/, "termsUrl"], [/^privacyUrl:/, "privacyUrl"],
+      [/^webhookUrl:|webhook/i, "webhookUrl"], [/^idTokenSigningAlg/, "idTokenSigningAlg"], [/^backchannel/i, "backchannelLogoutUri"]];
     var settings = h("form", { id: "settings", novalidate: true },
       h("div", { class: "grid" }, field("Name", inputs.name), field("Website", inputs.website), field("Icon URL", inputs.iconUrl),
         field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl),
         field("id_token signing algorithm", inputs.idTokenSigningAlg, "ES256 (default) or RS256, for clients that verify only RSA."),
         field("Back-channel logout URI", inputs.backchannelLogoutUri, "Receives a signed logout token when a person signs out."),
         field("Post-logout redirect URIs", logoutUris, "Where sign-out may return people (post_logout_redirect_uri), one per line.")),
-      h("button", { class: "primary", type: "submit" }, "Save settings"));
+      h("button", { class: "primary", type: "submit" }, "Save settings"), webhookSecret);
     settings.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var input = {};
@@ -233,56 +312,88 @@
       input.postLogoutRedirectUris = lines(logoutUris.value);
       LS.busy(settings, async function () {
         var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
-        if (d.webhookSecret) fill(secrets, secretBox("Webhook secret", d.webhookSecret));
-      }, "Settings saved.");
+        document.querySelector("h1").textContent = d.application.name;
+        if (d.webhookSecret) showSecret(webhookSecret, "Webhook secret", d.webhookSecret);
+      }, "Settings saved.", { field: function (e) {
+        if (/post-logout/i.test(e.message)) return logoutUris;
+        var k = keyOf.find(function (x) { return x[0].test(e.message); });
+        return k ? inputs[k[1]] : null;
+      } });
     });
 
+    // Redirect URIs: Add and Remove save at once, so the list always shows what is registered
+    // and Check tests exactly that.
     var uris = app.redirectUris.slice();
     var uriList = h("ul", { class: "list", id: "redirect-list" });
+    var uriStatus = h("div", { class: "form-status", "aria-live": "polite" });
+    async function saveUris(next) {
+      var d = (await gql(Q.update, { id: id, input: { redirectUris: next } })).updateApplication;
+      uris = d.application.redirectUris.slice();
+      drawUris();
+    }
     function drawUris() {
-      fill(uriList, uris.map(function (u, i) {
-        var health = h("span", { class: "badge", "data-health": u }, "not checked");
-        return h("li", null, h("div", { class: "grow mono" }, u), health,
+      fill(uriList, uris.length ? uris.map(function (u) {
+        var health = h("span", { class: "badge", "data-health": u }, "saved · not checked");
+        return h("li", { "data-uri": u }, h("div", { class: "grow mono" }, u), health,
           h("button", { type: "button", class: "small", onclick: function (ev) { check(ev.target, u, health); } }, "Check"),
-          h("button", { type: "button", class: "small", onclick: function () { uris.splice(i, 1); drawUris(); } }, "Remove"));
-      }));
+          LS.confirmButton("Remove", "Confirm remove", "small", function () { return saveUris(uris.filter(function (x) { return x !== u; })); },
+            u + " was removed.", { at: uriStatus }));
+      }) : h("li", { class: "empty" }, "No redirect URIs yet: sign-in cannot return to your app until you add one."));
     }
     async function check(btn, u, badge) {
       await LS.busy(btn, async function () {
         var r = (await gql(Q.checkRedirect, { id: id, uri: u })).redirectUriCheck;
         badge.className = "badge " + (r.ok ? "ok" : "danger");
-        badge.textContent = r.ok ? (r.https ? "ok" : "ok (http, local only)") : (r.problems.join("; ") || (r.redirectUriRegistered ? "problem" : "not saved yet"));
-      });
+        badge.textContent = r.ok ? (r.https ? "ok" : "ok (http, local only)") : (r.problems.join("; ") || (r.redirectUriRegistered ? "problem" : "not registered"));
+      }, null, { at: uriStatus });
     }
-    var newUri = h("input", { type: "url", placeholder: "https://example.com/callback" });
-    var origins = h("textarea", { rows: 3 }, app.allowedOrigins.join("\n"));
-    var uriForm = h("form", { id: "redirects", novalidate: true }, uriList,
-      h("div", { class: "row" }, h("label", { class: "visually-hidden", for: "new-uri" }, "Add a redirect URI"), newUri,
-        h("button", { type: "button", onclick: function () { if (newUri.value.trim()) { uris.push(newUri.value.trim()); newUri.value = ""; drawUris(); } } }, "Add")),
-      hr(), field("Allowed origins", origins, "Browser origins allowed to call LoginSign and to frame the login widget, one per line."),
-      h("button", { class: "primary", type: "submit" }, "Save redirect URIs and origins"));
-    newUri.id = "new-uri";
-    uriForm.addEventListener("submit", function (ev) {
+    var newUri = h("input", { type: "url", id: "new-uri", placeholder: "https://example.com/callback", autocomplete: "off" });
+    var addForm = h("form", { id: "redirects", class: "row", novalidate: true },
+      h("label", { class: "visually-hidden", for: "new-uri" }, "Add a redirect URI"), newUri, h("button", { type: "submit" }, "Add"));
+    addForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      LS.busy(uriForm, function () { return gql(Q.update, { id: id, input: { redirectUris: uris, allowedOrigins: lines(origins.value) } }); }, "Redirect URIs saved.");
+      var u = newUri.value.trim();
+      LS.busy(addForm, async function () {
+        if (!u) throw LS.invalid(newUri, "Enter a redirect URI such as https://example.com/callback.");
+        if (uris.indexOf(u) >= 0) throw LS.invalid(newUri, "This redirect URI is already registered.");
+        await saveUris(uris.concat([u]));
+        newUri.value = "";
+        return u;
+      }, function (u) { return u + " is registered."; }, { at: uriStatus });
+    });
+    var origins = h("textarea", { rows: 3, id: "allowed-origins" }, app.allowedOrigins.join("\n"));
+    var originsForm = h("form", { id: "origins", novalidate: true },
+      field("Allowed origins", origins, "Browser origins allowed to call LoginSign and to frame the login widget, one per line."),
+      h("button", { class: "primary", type: "submit" }, "Save allowed origins"));
+    originsForm.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      LS.busy(originsForm, async function () {
+        var d = (await gql(Q.update, { id: id, input: { allowedOrigins: lines(origins.value) } })).updateApplication;
+        origins.value = d.application.allowedOrigins.join("\n");
+      }, "Allowed origins saved.");
     });
     drawUris();
 
-    var rot = h("div", { class: "row" },
-      LS.confirmButton("Rotate client secret", "Confirm: the old secret stops working", "", async function () {
-        var d = await gql(Q.rotateSecret, { id: id });
-        fill(secrets, secretBox("Client secret", d.rotateClientSecret.secret));
-      }),
-      LS.confirmButton("Rotate webhook secret", "Confirm rotation", "", async function () {
-        var d = await gql(Q.rotateWebhook, { id: id });
-        fill(secrets, secretBox("Webhook secret", d.rotateWebhookSecret.secret));
-      }));
-
+    var clientSecret = h("div", { id: "client-secret-result" });
+    var webhookRotated = h("div", { id: "webhook-secret-result" });
     fill(view,
-      card("Credentials", "credentials", h("p", null, "Client ID ", h("code", null, app.id)), rot, secrets),
+      card("Credentials", "credentials",
+        h("p", null, "Client ID ", h("code", { "data-client-id": app.id }, app.id), " ", LS.copyButton(app.id, "Copy client ID")),
+        h("div", { class: "stack" },
+          h("div", null, LS.confirmButton("Reset client secret", "Confirm: the old secret stops working", "", async function () {
+            var d = await gql(Q.rotateSecret, { id: id });
+            showSecret(clientSecret, "Client secret", d.rotateClientSecret.secret);
+            clientSecret.firstChild.append(h("p", { class: "small" }, "Put it in your app's backend configuration now: the old secret no longer works for the token endpoint."));
+          }), clientSecret),
+          h("div", null, LS.confirmButton("Rotate webhook secret", "Confirm rotation", "", async function () {
+            var d = await gql(Q.rotateWebhook, { id: id });
+            showSecret(webhookRotated, "Webhook secret", d.rotateWebhookSecret.secret);
+            webhookRotated.firstChild.append(h("p", { class: "small" }, "Webhooks are signed with it from now on: update your receiver's secret."));
+          }), webhookRotated))),
       card("Quickstart", "quickstart", slot("quickstart")),
       card("Settings", "settings-card", settings),
-      card("Redirect URIs", "redirect-uris", uriForm),
+      card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
+      card("Allowed origins", "allowed-origins-card", originsForm),
       card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
         LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
           await gql(Q.deleteApp, { id: id });
@@ -291,37 +402,102 @@
     try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
   }
 
-  function hr() { return h("hr"); }
-
   // ---- Users ----------------------------------------------------------------------------------
 
   async function usersView() {
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
-    var search = h("input", { type: "search", id: "user-search", placeholder: "Global ID, name or address" });
+    var search = h("input", { type: "search", id: "user-search", placeholder: "Global User ID, name or address" });
+    var fStatus = h("select", { id: "filter-status" }, [["", "Any"], ["active", "Active"], ["inactive", "Inactive"], ["blocked", "Blocked"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
+    var fMail = h("select", { id: "filter-mail" }, [["", "Any"], ["muted", "Not delivered (muted)"], ["delivered", "Delivered"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
+    var fRegion = h("input", { type: "text", id: "filter-region", placeholder: "e.g. DE", autocomplete: "off" });
+    var fJoinedAfter = h("input", { type: "date", id: "filter-joined-after" });
+    var fJoinedBefore = h("input", { type: "date", id: "filter-joined-before" });
+    var fSeenAfter = h("input", { type: "date", id: "filter-seen-after" });
     var pager = h("div", { class: "pager" });
+    var listStatus = h("div", { class: "form-status", "aria-live": "polite" });
     var cursors = [null];
     var pageNo = 0;
-    var form = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "user-search" }, "Search users"), search, h("button", { type: "submit" }, "Search"));
+    var form = h("form", { id: "user-filters", role: "search", novalidate: true },
+      h("div", { class: "row" }, h("label", { class: "visually-hidden", for: "user-search" }, "Search users"), search, h("button", { type: "submit" }, "Search")),
+      h("details", { class: "filters" }, h("summary", null, "More filters"),
+        h("div", { class: "grid filters-grid" }, field("Status", fStatus), field("Relay mail", fMail), field("Region", fRegion),
+          field("Joined on or after", fJoinedAfter), field("Joined before", fJoinedBefore), field("Last sign-in on or after", fSeenAfter)),
+        h("button", { type: "reset", class: "small" }, "Clear filters")));
     form.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; load(); });
-    fill(view, card("Connected users", "users", form, h("div", { class: "small muted", "data-slot": "user-count" }), slot("users-table"), pager),
+    form.addEventListener("reset", function () { setTimeout(function () { cursors = [null]; pageNo = 0; load(); }); });
+    [fStatus, fMail].forEach(function (c) { c.addEventListener("change", function () { cursors = [null]; pageNo = 0; load(); }); });
+    fill(view, card("Connected users", "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
       h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), "."));
+
+    function day(v) { return v ? new Date(v + "T00:00:00Z").toISOString() : null; }
+    function filter() {
+      var f = {};
+      if (search.value.trim()) f.search = search.value.trim();
+      if (fStatus.value === "active") { f.active = true; f.blocked = false; }
+      if (fStatus.value === "inactive") f.active = false;
+      if (fStatus.value === "blocked") f.blocked = true;
+      if (fMail.value) f.muted = fMail.value === "muted";
+      if (fRegion.value.trim()) f.region = fRegion.value.trim();
+      if (fJoinedAfter.value) f.joinedAfter = day(fJoinedAfter.value);
+      if (fJoinedBefore.value) f.joinedBefore = day(fJoinedBefore.value);
+      if (fSeenAfter.value) f.lastSessionAfter = day(fSeenAfter.value);
+      return Object.keys(f).length ? f : null;
+    }
+
+    // editor opens below a user's row: the developer's own record of the address (appEmail),
+    // and a request that the person change their LoginSign address (they must confirm it).
+    function editor(u, tr) {
+      var next = tr.nextElementSibling;
+      if (next && next.classList.contains("editor-row")) { next.remove(); return; }
+      var rec = h("input", { type: "email", id: "app-email-" + u.id, value: u.developerEmail || "", autocomplete: "off" });
+      var recForm = h("form", { class: "stack", novalidate: true }, field("Your record of their address (appEmail)", rec,
+        "Kept for you only. It does not change where LoginSign sends mail or what the person sees. Empty clears it."), h("button", { type: "submit" }, "Save record"));
+      recForm.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        LS.busy(recForm, async function () {
+          var d = (await gql(Q.updateDevEmail, { app: id, id: u.id, appEmail: rec.value.trim() })).editAppConnection.connection;
+          u.developerEmail = d.developerEmail;
+          fill(tr.cells[2], emailCell(u));
+        }, function () { return rec.value.trim() ? "Saved." : "Cleared."; });
+      });
+      var ask = h("input", { type: "email", id: "sync-email-" + u.id, required: true, autocomplete: "off" });
+      var askForm = h("form", { class: "stack", novalidate: true }, field("Ask them to use a new sign-in address", ask,
+        "Email sync is a request: LoginSign mails the person at the new address and nothing changes until they confirm it there while signed in. The answer is the same whether or not the address belongs to anyone."),
+        h("button", { type: "submit" }, "Send request"));
+      askForm.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        LS.busy(askForm, async function () {
+          return (await gql(Q.syncEmail, { app: id, id: u.id, email: ask.value.trim() })).proposeConnectionEmail;
+        }, function (r) { return r.pending ? "Request sent. The address changes only if the person confirms it from that mailbox." : "That already is the person's address; nothing to confirm."; });
+      });
+      var row = h("tr", { class: "editor-row" }, h("td", { colspan: tr.cells.length }, h("div", { class: "grid editor" }, recForm, askForm)));
+      tr.insertAdjacentElement("afterend", row);
+      rec.focus();
+    }
+
+    function emailCell(u) {
+      return [u.email && u.email !== "-" ? u.email : "—", u.developerEmail ? h("div", { class: "small muted" }, "your record: " + u.developerEmail) : null];
+    }
 
     async function load() {
       var d;
-      try { d = (await gql(Q.users, { id: id, filter: search.value.trim() ? { search: search.value.trim() } : null, first: 25, after: cursors[pageNo] })).application.users; }
+      try { d = (await gql(Q.users, { id: id, filter: filter(), first: 25, after: cursors[pageNo] })).application.users; }
       catch (e) { failed("users-table", e); return; }
-      fill("user-count", d.totalCount + " user(s)");
-      fill("users-table", table(["Global ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
-        return h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"), h("td", null, u.email || "—"),
+      fill("user-count", LS.plural(d.totalCount, "user"));
+      fill("users-table", table(["Global User ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
+        var tr = h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"),
+          h("td", { "data-email": "" }, emailCell(u)),
           h("td", null, u.blocked ? h("span", { class: "badge danger" }, "blocked") : u.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge" }, "inactive"),
             u.emailMuted ? h("span", { class: "badge warn" }, "muted") : null),
-          h("td", null, String(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
+          h("td", null, LS.num(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
           h("td", null, h("div", { class: "row" },
-            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); load(); }, u.isForwarding ? "Mail to this user's relay address is no longer forwarded." : "Mail is forwarded again."); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
-            LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); say("Connection deleted; the user_account_deleted webhook is on its way.", "ok"); load(); }))));
-      })));
+            h("button", { type: "button", class: "small", "aria-expanded": "false", onclick: function (ev) { editor(u, tr); ev.target.setAttribute("aria-expanded", String(!!(tr.nextElementSibling && tr.nextElementSibling.classList.contains("editor-row")))); } }, "Email…"),
+            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); await load(); }, u.isForwarding ? "Mail to " + u.globalId + "'s relay address is no longer forwarded." : "Mail to " + u.globalId + " is forwarded again.", { at: listStatus }); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
+            LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); await load(); }, "Connection deleted; the user_account_deleted webhook is on its way.", { at: listStatus }))));
+        return tr;
+      }), filter() ? "No user matches these filters." : "No one has connected yet."));
       fill(pager,
         h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; load(); } }, "Previous"),
         h("span", { class: "small muted" }, "Page " + (pageNo + 1)),
@@ -332,81 +508,143 @@
 
   // ---- Licenses -------------------------------------------------------------------------------
 
+  var DURATIONS = [["LIFETIME", "Lifetime"], ["MONTH", "One month"], ["YEAR", "One year"]];
+  function durationSelect(id, value) {
+    return h("select", { id: id }, DURATIONS.map(function (d) { return h("option", { value: d[0], selected: d[0] === value }, d[1]); }));
+  }
+
   async function licensesView() {
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
     var variants = [];
 
-    var vName = h("input", { type: "text", required: true, id: "variant-name" });
-    var vDesc = h("input", { type: "text", id: "variant-description" });
-    var vDur = h("select", { id: "variant-duration" }, [["LIFETIME", "Lifetime"], ["MONTH", "One month"], ["YEAR", "One year"]].map(function (d) { return h("option", { value: d[0] }, d[1]); }));
+    var vName = h("input", { type: "text", required: true, id: "variant-name", autocomplete: "off" });
+    var vDesc = h("input", { type: "text", id: "variant-description", autocomplete: "off" });
+    var vDur = durationSelect("variant-duration");
     var vForm = h("form", { id: "variant-form", novalidate: true }, h("h3", null, "New variant"), h("div", { class: "grid" }, field("Name", vName), field("Description", vDesc), field("Duration", vDur)),
       h("button", { type: "submit" }, "Add variant"));
     vForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, name: vName.value.trim(), description: vDesc.value.trim() || null, duration: vDur.value }); vForm.reset(); await loadVariants(); }, "Variant added.");
+      var name = vName.value.trim();
+      LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, name: name, description: vDesc.value.trim() || null, duration: vDur.value }); vForm.reset(); await loadVariants(); },
+        function () { return name + " added."; }, { field: vName });
     });
 
     var gVariant = h("select", { id: "generate-variant" });
-    var gCount = h("input", { type: "number", min: 1, max: 10000, value: 10, id: "generate-count" });
+    var gCount = h("input", { type: "number", min: 1, max: 10000, value: 10, id: "generate-count", required: true });
     var gOut = h("div", { class: "result" });
-    var gForm = h("form", { id: "generate-form", novalidate: true }, h("div", { class: "grid" }, field("Variant", gVariant), field("How many", gCount)),
+    var gForm = h("form", { id: "generate-form", novalidate: true }, h("div", { class: "grid" }, field("Variant", gVariant), field("How many", gCount, "1 to 10,000")),
       h("button", { class: "primary", type: "submit" }, "Generate codes"), gOut);
     gForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      fill(gOut);
       LS.busy(gForm, async function () {
-        var d = (await gql(Q.generate, { id: id, variantId: gVariant.value, count: parseInt(gCount.value, 10) })).generateLicenseCodes;
-        fill(gOut, h("div", { class: "alert ok" }, d.codes.length + " code(s) generated."), h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n")));
-        loadCodes();
-      });
+        var n = Number(gCount.value);
+        if (!gVariant.value) throw LS.invalid(gVariant, "Add a variant first.");
+        if (!Number.isInteger(n) || n < 1 || n > 10000) throw LS.invalid(gCount, "Enter a whole number from 1 to 10,000.");
+        var d = (await gql(Q.generate, { id: id, variantId: gVariant.value, count: n })).generateLicenseCodes;
+        var codes = h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n"));
+        fill(gOut, h("div", { class: "field" }, h("label", { for: "generated-codes" }, "Generated codes"), codes), LS.copyButton(codes, "Copy codes"));
+        await Promise.all([loadVariants(), loadCodes()]);
+        return d.codes.length;
+      }, function (n) { return LS.plural(n, "code") + " generated."; }, { field: gCount });
     });
 
     var uVariant = h("select", { id: "upload-variant" });
-    var uCodes = h("textarea", { id: "upload-codes", rows: 4, placeholder: "One code per line" });
+    var uCodes = h("textarea", { id: "upload-codes", rows: 4, placeholder: "One code per line", required: true });
     var uOut = h("div", { class: "result" });
-    var uForm = h("form", { id: "upload-form", novalidate: true }, field("Variant", uVariant), field("Codes", uCodes), h("button", { type: "submit" }, "Upload codes"), uOut);
+    var uForm = h("form", { id: "upload-form", novalidate: true }, field("Variant", uVariant), field("Codes", uCodes, "One per line: 4 to 64 letters, digits, - and _."), h("button", { type: "submit" }, "Upload codes"), uOut);
     uForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      fill(uOut);
       LS.busy(uForm, async function () {
+        if (!uVariant.value) throw LS.invalid(uVariant, "Add a variant first.");
         var d = (await gql(Q.upload, { id: id, variantId: uVariant.value, codes: lines(uCodes.value) })).uploadLicenseCodes;
-        fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok") }, d.created + " added, " + d.duplicates.length + " duplicate(s), " + d.invalid.length + " invalid."),
+        fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok"), role: "status" }, LS.num(d.created) + " added, " + LS.plural(d.duplicates.length, "duplicate") + ", " + LS.num(d.invalid.length) + " invalid."),
           d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Line " + r.line + " (" + r.code + "): " + r.reason); })) : null);
-        loadCodes();
-      });
+        if (!d.invalid.length) uCodes.value = "";
+        await Promise.all([loadVariants(), loadCodes()]);
+      }, null, { field: uCodes });
     });
 
-    var cSearch = h("input", { type: "search", id: "code-search", placeholder: "Code, Global ID or address" });
+    var cSearch = h("input", { type: "search", id: "code-search", placeholder: "Code, Global User ID or address" });
     var cForm = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "code-search" }, "Search codes"), cSearch, h("button", { type: "submit" }, "Search"));
     var cPager = h("div", { class: "pager" });
+    var codeStatus = h("div", { class: "form-status", "aria-live": "polite" });
+    var variantStatus = h("div", { class: "form-status", "aria-live": "polite" });
     var cursors = [null], pageNo = 0;
     cForm.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; loadCodes(); });
 
-    fill(view, card("Variants", "variants", slot("variants"), vForm),
+    fill(view, card("Variants", "variants", variantStatus, slot("variants"), vForm),
       h("div", { class: "grid" }, card("Generate", "generate", gForm), card("Upload", "upload", uForm)),
-      card("Codes", "codes", cForm, h("div", { class: "small muted", "data-slot": "code-count" }), slot("codes-table"), cPager));
+      card("Codes", "codes", cForm, h("div", { class: "small muted", "data-slot": "code-count" }), codeStatus, slot("codes-table"), cPager));
+
+    function variantEditor(v, li) {
+      var name = h("input", { type: "text", required: true, id: "edit-name-" + v.id, value: v.name, autocomplete: "off" });
+      var desc = h("input", { type: "text", id: "edit-description-" + v.id, value: v.description || "", autocomplete: "off" });
+      var dur = durationSelect("edit-duration-" + v.id, v.duration);
+      var f = h("form", { class: "variant-edit", novalidate: true, "data-edit-variant": v.name },
+        h("div", { class: "grid" }, field("Name", name), field("Description", desc), field("Duration", dur, "Applies to codes redeemed from now on.")),
+        h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Save variant"), h("button", { type: "button", onclick: function () { loadVariants(); } }, "Cancel")));
+      f.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        LS.busy(f, async function () {
+          await gql(Q.updateVariant, { app: id, id: v.id, name: name.value.trim(), description: desc.value.trim(), duration: dur.value });
+          await Promise.all([loadVariants(), loadCodes()]);
+          return name.value.trim();
+        }, function (n) { return n + " saved."; }, { field: name, at: variantStatus });
+      });
+      fill(li, f);
+      name.focus();
+    }
+
+    // deleteVariant deletes v; while people hold active codes of it, it says so and offers to
+    // delete it anyway (which ends those licenses) instead of failing.
+    async function deleteVariant(v, force) {
+      try { await gql(Q.deleteVariant, { app: id, id: v.id, force: force }); }
+      catch (e) {
+        if (e.code !== "variant_has_active_codes") throw e;
+        var n = v.codeCounts ? v.codeCounts.active : 0;
+        var m = LS.report(variantStatus, n ? v.name + " has " + LS.plural(n, "active code") + "." : v.name + " has active codes.", "warn");
+        m.setAttribute("role", "alert");
+        m.append(" Deleting " + v.name + " also ends those licenses for the people who hold them. ",
+          LS.confirmButton("Delete " + v.name + " and its codes", "Confirm: end those licenses", "small", function () { return deleteVariant(v, true); },
+            v.name + " and its codes were deleted.", { at: variantStatus }));
+        return false;
+      }
+      await Promise.all([loadVariants(), loadCodes()]);
+      return true;
+    }
 
     async function loadVariants() {
       try { variants = (await gql(Q.variants, { id: id })).application.licenseVariants || []; } catch (e) { failed("variants", e); return; }
       fill("variants", variants.length ? h("ul", { class: "list" }, variants.map(function (v) {
         var c = v.codeCounts || { unused: 0, active: 0, expired: 0 };
-        return h("li", { "data-variant": v.name }, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
-          h("span", { class: "small muted" }, c.unused + " unused · " + c.active + " active · " + c.expired + " expired"),
-          LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteVariant, { app: id, id: v.id }); say(v.name + " was deleted.", "ok"); await loadVariants(); loadCodes(); }));
+        var li = h("li", { "data-variant": v.name }, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
+          h("span", { class: "small muted", "data-counts": "" }, LS.num(c.unused) + " unused · " + LS.num(c.active) + " active · " + LS.num(c.expired) + " expired"),
+          h("div", { class: "row" },
+            h("button", { type: "button", class: "small", onclick: function () { variantEditor(v, li); } }, "Edit"),
+            LS.confirmButton("Delete", "Confirm delete", "small", function () { return deleteVariant(v, false); },
+              function (done) { return done ? v.name + " was deleted." : null; }, { at: variantStatus })));
+        return li;
       })) : h("p", { class: "empty" }, "No variants yet. Add one to generate codes."));
-      [gVariant, uVariant].forEach(function (s) { fill(s, variants.map(function (v) { return h("option", { value: v.id }, v.name); })); });
+      [gVariant, uVariant].forEach(function (sel) {
+        var was = sel.value;
+        fill(sel, variants.map(function (v) { return h("option", { value: v.id, selected: v.id === was }, v.name); }));
+      });
     }
     async function loadCodes() {
       var d;
       try { d = (await gql(Q.codes, { id: id, q: cSearch.value.trim() || null, first: 50, after: cursors[pageNo] })).application.licenseCodes; } catch (e) { failed("codes-table", e); return; }
-      fill("code-count", d.totalCount + " code(s)");
+      fill("code-count", LS.plural(d.totalCount, "code"));
       fill("codes-table", table(["Code", "Variant", "State", "Owner", "Activated", "Expires", ""], LS.edges(d).map(function (c) {
         return h("tr", { "data-code": c.code }, h("td", null, h("code", null, c.code)), h("td", null, c.variant ? c.variant.name : "—"),
           h("td", null, h("span", { class: "badge " + (c.state === "ACTIVE" ? "ok" : "") }, String(c.state).toLowerCase())),
           h("td", null, c.owner ? [h("code", null, c.owner.globalId), " ", c.owner.email || ""] : "—"),
-          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : "—"),
-          h("td", null, c.owner ? null : LS.confirmButton("Delete", "Confirm", "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); loadCodes(); })));
-      })));
+          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : c.state === "ACTIVE" ? "never" : "—"),
+          h("td", null, c.owner ? h("span", { class: "small muted" }, "in use") : LS.confirmButton("Delete", "Confirm", "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); await Promise.all([loadVariants(), loadCodes()]); }, c.code + " was deleted.", { at: codeStatus })));
+      }), cSearch.value.trim() ? "No code matches." : "No codes yet."));
       fill(cPager,
         h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; loadCodes(); } }, "Previous"),
         h("span", { class: "small muted" }, "Page " + (pageNo + 1)),
@@ -422,63 +660,121 @@
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
-    var results = h("div", { class: "stack", id: "sync-results" });
+    var results = h("div", { class: "stack", id: "sync-results", "aria-live": "polite" });
     function describe(r) {
-      if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + r.total + " current login(s)";
+      if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + LS.plural(r.total, "current login");
       if (r.endpoint !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + (r.webhookConfigured ? " · webhook events: " + r.events.join(", ") : " · no webhook URL set");
       return String(r.status).toLowerCase() + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
     }
-    function test(label, q, key) {
+    function test(label, q, key, after) {
       return h("button", { type: "button", onclick: function (ev) {
         LS.busy(ev.target, async function () {
           var r = (await gql(q, { id: id }))[key].result;
-          results.prepend(h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok") }, label + ": " + describe(r)));
-        });
+          fill(results, h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok"), role: "status" }, label + ": " + describe(r)));
+          if (after) after(r);
+        }, null, { at: results });
       } }, label);
     }
 
     var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "externalUserId,email,name\n42,ann@example.com,Ann" });
-    var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login" });
+    var file = h("input", { type: "file", id: "import-file", accept: ".csv,text/csv,text/plain" });
+    file.addEventListener("change", function () {
+      var f = file.files && file.files[0];
+      if (!f) return;
+      LS.clearFieldError(file);
+      if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, "The file is larger than 5 MB; split it into several imports."); return; }
+      f.text().then(function (t) { csv.value = t; LS.report(LS.statusFor(file.closest(".field")), f.name + ": " + LS.plural(lines(t).length - 1, "row") + " read. Check them below, then import.", "ok", false); },
+        function () { LS.fieldError(file, "The file could not be read."); });
+    });
+    var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login", autocomplete: "off" });
     var impOut = h("div", { id: "import-results", class: "result" });
-    var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName), field("CSV rows", csv, "Header row first: externalUserId and email, optionally name, registrationDate and lastLoginDate."),
+    var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName),
+      field("CSV file", file, "Or paste the rows below."),
+      field("CSV rows", csv, "Header row first: externalUserId and email, optionally name, registrationDate and lastLoginDate."),
       h("button", { class: "primary", type: "submit" }, "Import"), impOut);
     imp.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      fill(impOut);
       LS.busy(imp, async function () {
-        var users = parseCSV(csv.value);
+        var users;
+        try { users = parseCSV(csv.value); } catch (e) { throw LS.invalid(csv, e.message); }
         var d = (await gql(Q.importUsers, { id: id, sourceName: impName.value.trim() || null, users: users })).importUsers;
         var c = d.source.counts;
-        fill(impOut, h("p", null, d.source.total + " row(s): " + c.imported + " proposed, " + c.alreadyConnected + " already connected, " + c.invalidRow + " invalid."),
+        fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, LS.plural(d.source.total, "row") + ": " + LS.num(c.imported) + " proposed, " + LS.num(c.alreadyConnected) + " already connected, " + LS.num(c.invalidRow) + " invalid."),
           h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
           table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
               h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? "proposed" : String(r.status).toLowerCase().replace("_", " "))),
               h("td", null, r.message || ""));
           })),
-          LS.confirmButton("Roll back this import", "Confirm roll back", "", async function () {
-            var rb = (await gql(Q.rollback, { app: id, id: d.source.id })).rollbackImport;
-            say("Import rolled back: " + rb.withdrawnLinks + " proposal(s) withdrawn, " + rb.deletedConnections + " connection(s) removed.", "ok");
-          }));
-      });
+          rollbackButton(d.source, "Roll back this import"));
+        impOut.querySelector(".alert").focus();
+        csv.value = "";
+        file.value = "";
+        loadImports();
+      }, null, { field: function (e) { return /csv|row|header/i.test(e.message) ? csv : null; } });
     });
 
+    function rollbackButton(src, label) {
+      return LS.confirmButton(label || "Roll back", "Confirm roll back", "small", async function () {
+        var rb = (await gql(Q.rollback, { app: id, id: src.id })).rollbackImport;
+        await loadImports();
+        return rb;
+      }, function (rb) { return "Import rolled back: " + LS.plural(rb.withdrawnLinks, "proposal") + " withdrawn, " + LS.plural(rb.deletedConnections, "connection") + " removed."; },
+      { at: importsStatus });
+    }
+
+    var importsStatus = h("div", { class: "form-status", id: "imports-status", "aria-live": "polite" });
+    var deliveriesStatus = h("div", { class: "form-status", "aria-live": "polite" });
     fill(view,
       card("Test your endpoints", "sync-tests", h("p", { class: "muted" }, "Each test calls your backend now and shows what came back."),
-        h("div", { class: "row" }, test("Email sync", Q.testEmailSync, "testEmailSyncApi"), test("Current logins", Q.testLogins, "testCurrentLoginsSyncApi"), test("Send a test webhook", Q.testWebhook, "sendTestWebhook")), results),
-      card("Webhook deliveries", "deliveries", slot("deliveries")),
-      card("Import existing users", "import-existing-users", imp));
+        h("div", { class: "row" }, test("Email sync", Q.testEmailSync, "testEmailSyncApi"), test("Current logins", Q.testLogins, "testCurrentLoginsSyncApi"),
+          test("Send a test webhook", Q.testWebhook, "sendTestWebhook", function () { watchDeliveries(); })), results,
+        h("p", { class: "small muted" }, "Email sync asks a person to change their LoginSign address: they get a mail and nothing changes until they confirm it. Send a request from a user's ", h("strong", null, "Email…"), " button on ", h("a", { href: "/portal/users?app=" + encodeURIComponent(id) }, "Users"), ".")),
+      card("Webhook deliveries", "deliveries", h("div", { class: "row spread" }, h("p", { class: "small muted" }, "The latest 50 events, newest first."),
+        h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, loadDeliveries, null, { at: deliveriesStatus }); } }, "Refresh")), deliveriesStatus, slot("deliveries")),
+      card("Import existing users", "import-existing-users", imp),
+      card("Past imports", "past-imports", importsStatus, slot("imports")));
     loadDeliveries();
+    loadImports();
+
+    // watchDeliveries reloads the list until no event is pending (at most 20 s), so a test
+    // webhook shows up and turns delivered without a page reload.
+    var watching = null;
+    function watchDeliveries() {
+      clearTimeout(watching);
+      var until = Date.now() + 20000;
+      (async function tick() {
+        var evs = await loadDeliveries();
+        if (evs && evs.some(function (e) { return e.status === "PENDING"; }) && Date.now() < until) watching = setTimeout(tick, 700);
+      })();
+    }
 
     async function loadDeliveries() {
       var d;
-      try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return; }
-      fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], LS.edges(d).map(function (ev) {
-        return h("tr", { "data-event": ev.type }, h("td", null, h("code", null, ev.type)),
-          h("td", null, h("span", { class: "badge " + (ev.status === "DELIVERED" ? "ok" : ev.status === "PENDING" ? "warn" : "danger") }, String(ev.status).toLowerCase())),
-          h("td", null, String(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
+      try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return null; }
+      var evs = LS.edges(d);
+      fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], evs.map(function (ev) {
+        var st = String(ev.status).toLowerCase();
+        return h("tr", { "data-event": ev.type, "data-status": st }, h("td", null, h("code", null, ev.type)),
+          h("td", null, h("span", { class: "badge " + (st === "delivered" ? "ok" : st === "pending" ? "warn" : "danger") }, st)),
+          h("td", null, LS.num(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
-          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); loadDeliveries(); }, "Queued for redelivery."); } }, "Redeliver")));
-      })));
+          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, "Queued for redelivery.", { at: deliveriesStatus }); } }, "Redeliver")));
+      }), "No webhook events yet. Send a test webhook above."));
+      return evs;
+    }
+
+    async function loadImports() {
+      var d;
+      try { d = (await gql(Q.imports, { id: id })).application.importSources; } catch (e) { failed("imports", e); return; }
+      fill("imports", table(["Import", "Rows", "Proposed", "Already connected", "Invalid", "When", ""], LS.edges(d).map(function (src) {
+        var c = src.counts;
+        return h("tr", { "data-import": src.name }, h("td", null, src.name, src.kind ? h("div", { class: "small muted" }, String(src.kind).toLowerCase()) : null),
+          h("td", null, LS.num(src.total)), h("td", null, LS.num(c.imported)), h("td", null, LS.num(c.alreadyConnected)), h("td", null, LS.num(c.invalidRow)),
+          h("td", null, LS.dateTime(src.createdAt)),
+          h("td", null, src.rolledBackAt ? h("span", { class: "badge" }, "rolled back " + LS.date(src.rolledBackAt)) : rollbackButton(src)));
+      }), "No imports yet."));
     }
   }
 

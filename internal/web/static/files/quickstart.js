@@ -34,7 +34,10 @@
   // item is one labelled value with its Copy button; block values (programs, curl) keep their
   // line breaks.
   function item(label, text, block, attrs) {
-    var value = h(block ? "pre" : "div", Object.assign({ class: "qs-value " + (block ? "qs-code" : "mono qs-line") }, attrs || {}), text);
+    // A block scrolls sideways, so it takes keyboard focus and names itself (axe
+    // scrollable-region-focusable).
+    var extra = block ? { tabindex: "0", role: "region", "aria-label": label } : {};
+    var value = h(block ? "pre" : "div", Object.assign({ class: "qs-value " + (block ? "qs-code" : "mono qs-line") }, extra, attrs || {}), text);
     return h("div", { class: "qs-item", "data-qs": label }, h("div", { class: "qs-head" }, h("strong", null, label), copyButton(label, text)), value);
   }
 

@@ -198,6 +198,13 @@
       panel.appendChild(out);
     }
     d.appendChild(panel);
+    // Keep the open panel on screen: it opens towards whichever side has room.
+    d.addEventListener("toggle", function () {
+      if (!d.open) return;
+      panel.classList.remove("loginsign-menu-end");
+      var r = panel.getBoundingClientRect(), vw = document.documentElement.clientWidth;
+      if (r.right > vw - 8) panel.classList.add("loginsign-menu-end");
+    });
     host.textContent = "";
     host.appendChild(d);
     return d;
