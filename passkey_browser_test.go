@@ -79,7 +79,8 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.waitFor(t, `document.querySelectorAll('#profile-region option').length > 200 && document.querySelector('#profile-name').value === "Ann Example"`)
 		tb.do(t, chromedp.SetValue(`#profile-name`, "Ann Q. Example"), chromedp.SetValue(`#profile-region`, "DE"),
 			chromedp.Click(`#profile-form button[type=submit]`))
-		tb.waitFor(t, `document.querySelector('#status').textContent.includes("Your profile was saved")`)
+		// The result shows next to the form (LS.busy), not in the page-wide status box.
+		tb.waitFor(t, `[...document.querySelectorAll('#profile .form-status')].some(b => b.textContent.includes("Your profile was saved"))`)
 		tb.do(t, chromedp.SetUploadFiles(`#profile-picture-file`, []string{pic}))
 		tb.waitFor(t, `!document.querySelector('#profile-picture').hidden && document.querySelector('#profile-picture').naturalWidth === 256`)
 		u, err := ls.identity.User(ctx, person.ID)
