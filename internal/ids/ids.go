@@ -39,6 +39,7 @@ const (
 	TOTPFactor     = "otp_"
 	RecoveryCode   = "rcv_"
 	Passkey        = "pky_"
+	ActivityEvent  = "act_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
