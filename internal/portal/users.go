@@ -443,7 +443,7 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 		return false, apperr.New(apperr.Invalid, "email is required")
 	}
 	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
-		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid})
+		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their
