@@ -28,6 +28,7 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
+	"loginsign/internal/activity"
 	"loginsign/internal/account"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
@@ -122,6 +123,7 @@ type Server struct {
 	account  *account.Service
 	mfa      *mfa.Service
 	passkeys *passkey.Service
+	activity *activity.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -209,7 +211,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
+	s.activity = &activity.Service{DB: db, Owned: s.portal.OwnedApplication, Retention: cfg.ActivityRetention, Now: s.now}
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Housekeeping: func(ctx context.Context) {
+			if n, err := s.activity.Purge(ctx); err != nil && ctx.Err() == nil {
+				log.Error("activity: deleting expired events", "err", err)
+			} else if n > 0 {
+				log.Info("activity: deleted expired events", "count", n)
+			}
+		},
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
 		}, LogoutToken: s.oauth.LogoutToken})
@@ -230,9 +240,9 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account}
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Activity: s.activity}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys}, s.log),
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Activity: s.activity}, s.log),
 		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
 
 	mux := http.NewServeMux()
@@ -296,6 +306,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
 	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
+	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
 	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
@@ -327,6 +338,7 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = httpx.APIErrors(mux)
 	h = guardEdge(h)
 	h = api.Sessions(h)
+	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
 	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
@@ -499,4 +511,19 @@ func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectUR
 		out.MatchedRedirectURI = *r.MatchedRedirectURI
 	}
 	return out, nil
+}
+
+// activityLocation puts the client's country, from the header the edge proxy sets (header;
+// "" records none), into the request's context for the sign-in events. Only a two-letter
+// code is believed.
+func activityLocation(next http.Handler, header string) http.Handler {
+	if header == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := strings.ToUpper(strings.TrimSpace(r.Header.Get(header))); len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+			r = r.WithContext(activity.WithLocation(r.Context(), c))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

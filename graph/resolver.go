@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
@@ -40,6 +41,7 @@ type Resolver struct {
 	Account  *account.Service
 	MFA      *mfa.Service
 	WebAuthn *passkey.Service
+	Activity *activity.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -33,6 +34,7 @@ type API struct {
 	KV       *kv.Store
 	Webhooks *webhooks.Service
 	Account  *account.Service
+	Activity *activity.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

@@ -70,11 +70,15 @@ type List struct {
 	NextCursor string
 }
 
-// ForPerson lists the signed-in person's own events.
-func (s *Service) ForPerson(ctx context.Context, f Filter, p Page) (*List, error) {
+// ForPerson lists the events of userID, who must be the signed-in person: anyone else gets
+// NotFound.
+func (s *Service) ForPerson(ctx context.Context, userID string, f Filter, p Page) (*List, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if uid != userID {
+		return nil, apperr.New(apperr.NotFound, "user not found")
 	}
 	where := []predicate.ActivityEvent{activityevent.UserID(uid)}
 	if f.ApplicationID != "" {
