@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -28,8 +29,8 @@ import (
 	"github.com/rs/cors"
 
 	"loginsign/graph"
-	"loginsign/internal/activity"
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 
