@@ -481,7 +481,6 @@ const (
 	ActivityEventTypeTotpDisabled               ActivityEventType = "TOTP_DISABLED"
 	ActivityEventTypeRecoveryCodesRenewed       ActivityEventType = "RECOVERY_CODES_RENEWED"
 	ActivityEventTypeDataExported               ActivityEventType = "DATA_EXPORTED"
-	ActivityEventTypeApplicationCreated         ActivityEventType = "APPLICATION_CREATED"
 	ActivityEventTypeApplicationSettingsChanged ActivityEventType = "APPLICATION_SETTINGS_CHANGED"
 	ActivityEventTypeClientSecretRotated        ActivityEventType = "CLIENT_SECRET_ROTATED"
 	ActivityEventTypeWebhookSecretRotated       ActivityEventType = "WEBHOOK_SECRET_ROTATED"
@@ -515,7 +514,6 @@ var AllActivityEventType = []ActivityEventType{
 	ActivityEventTypeTotpDisabled,
 	ActivityEventTypeRecoveryCodesRenewed,
 	ActivityEventTypeDataExported,
-	ActivityEventTypeApplicationCreated,
 	ActivityEventTypeApplicationSettingsChanged,
 	ActivityEventTypeClientSecretRotated,
 	ActivityEventTypeWebhookSecretRotated,
@@ -530,7 +528,7 @@ var AllActivityEventType = []ActivityEventType{
 
 func (e ActivityEventType) IsValid() bool {
 	switch e {
-	case ActivityEventTypeSignIn, ActivityEventTypeConsentGiven, ActivityEventTypeConsentWithdrawn, ActivityEventTypeAddressAdded, ActivityEventTypeAddressVerified, ActivityEventTypeAddressRemoved, ActivityEventTypeAddressMadePrimary, ActivityEventTypePendingLinkAccepted, ActivityEventTypePendingLinkRefused, ActivityEventTypeEmailChangeRequested, ActivityEventTypeEmailChangeConfirmed, ActivityEventTypeEmailChangeCancelled, ActivityEventTypeSessionsEnded, ActivityEventTypePasskeyAdded, ActivityEventTypePasskeyRenamed, ActivityEventTypePasskeyRemoved, ActivityEventTypeTotpEnabled, ActivityEventTypeTotpDisabled, ActivityEventTypeRecoveryCodesRenewed, ActivityEventTypeDataExported, ActivityEventTypeApplicationCreated, ActivityEventTypeApplicationSettingsChanged, ActivityEventTypeClientSecretRotated, ActivityEventTypeWebhookSecretRotated, ActivityEventTypeWebhookEndpointChanged, ActivityEventTypeConnectionEdited, ActivityEventTypeConnectionDeleted, ActivityEventTypeImportRun, ActivityEventTypeImportRolledBack, ActivityEventTypeLicenseAction, ActivityEventTypeUsersExported:
+	case ActivityEventTypeSignIn, ActivityEventTypeConsentGiven, ActivityEventTypeConsentWithdrawn, ActivityEventTypeAddressAdded, ActivityEventTypeAddressVerified, ActivityEventTypeAddressRemoved, ActivityEventTypeAddressMadePrimary, ActivityEventTypePendingLinkAccepted, ActivityEventTypePendingLinkRefused, ActivityEventTypeEmailChangeRequested, ActivityEventTypeEmailChangeConfirmed, ActivityEventTypeEmailChangeCancelled, ActivityEventTypeSessionsEnded, ActivityEventTypePasskeyAdded, ActivityEventTypePasskeyRenamed, ActivityEventTypePasskeyRemoved, ActivityEventTypeTotpEnabled, ActivityEventTypeTotpDisabled, ActivityEventTypeRecoveryCodesRenewed, ActivityEventTypeDataExported, ActivityEventTypeApplicationSettingsChanged, ActivityEventTypeClientSecretRotated, ActivityEventTypeWebhookSecretRotated, ActivityEventTypeWebhookEndpointChanged, ActivityEventTypeConnectionEdited, ActivityEventTypeConnectionDeleted, ActivityEventTypeImportRun, ActivityEventTypeImportRolledBack, ActivityEventTypeLicenseAction, ActivityEventTypeUsersExported:
 		return true
 	}
 	return false

@@ -51,7 +51,6 @@ const (
 
 // Events of an application (the developer's side).
 const (
-	AppCreated           Type = "application_created"
 	AppSettingsChanged   Type = "application_settings_changed"
 	ClientSecretRotated  Type = "client_secret_rotated"
 	WebhookSecretRotated Type = "webhook_secret_rotated"
@@ -70,7 +69,7 @@ var Types = []Type{
 	AddressMadePrimary, PendingLinkAccepted, PendingLinkRefused, EmailChangeRequest,
 	EmailChangeConfirm, EmailChangeCancel, SessionsEnded, PasskeyAdded, PasskeyRenamed,
 	PasskeyRemoved, TOTPEnabled, TOTPDisabled, RecoveryCodesNew, DataExported,
-	AppCreated, AppSettingsChanged, ClientSecretRotated, WebhookSecretRotated, WebhookChanged,
+	AppSettingsChanged, ClientSecretRotated, WebhookSecretRotated, WebhookChanged,
 	ConnectionEdited, ConnectionDeleted, ImportRun, ImportRolledBack, LicenseAction, UsersExported,
 }
 
