@@ -421,3 +421,166 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 		}
 	}
 }
+
+// record writes events directly, as the domain functions do.
+func (e *portalEnv) record(evs ...activity.Event) {
+	e.t.Helper()
+	err := e.srv.db.Tx(context.Background(), func(tx *ent.Tx) error {
+		for _, ev := range evs {
+			if err := activity.Record(context.Background(), tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func eventIDs(page map[string]any) []string {
+	var out []string
+	for _, ev := range page["events"].([]any) {
+		out = append(out, ev.(map[string]any)["id"].(string))
+	}
+	return out
+}
+
+// A person reads only their own events, a developer only their application's; a second
+// developer with a free account gets NOT_FOUND (404) on every route and field, and learns
+// nothing of where a person signed in.
+func TestActivityVisibility(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("dev@example.com", "Dev", true)
+		appID := dev.createApp("Visible", false)
+		ann := e.person("ann@example.com", "Ann", true)
+		bob := e.person("bob@example.com", "Bob", true)
+		mallory := e.person("mallory@example.com", "Mallory", true)
+		malloryApp := mallory.createApp("Mallory", false)
+		conn := e.connect(ann, appID)
+		e.record(
+			activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: ann.user.ID, ApplicationID: appID,
+				Details: map[string]string{"method": "passkey", "location": "FR"}},
+			activity.Event{Type: activity.AddressAdded, Actor: activity.ByPerson, UserID: ann.user.ID,
+				Details: map[string]string{"address": "ann.alt@example.com"}},
+			activity.Event{Type: activity.ConnectionEdited, Actor: activity.ByDeveloper, UserID: ann.user.ID, ApplicationID: appID,
+				ConnectionID: conn.ID, Details: map[string]string{"fields": "isForwarding"}},
+			activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: bob.user.ID,
+				Details: map[string]string{"method": "magic_link"}},
+			activity.Event{Type: activity.ClientSecretRotated, Actor: activity.ByDeveloper, ApplicationID: appID},
+			activity.Event{Type: activity.ClientSecretRotated, Actor: activity.ByDeveloper, ApplicationID: malloryApp},
+		)
+		const viewerQ = `query($types: [ActivityEventType!], $app: ID, $first: Int, $after: String) { viewer { activity(types: $types, applicationId: $app, first: $first, after: $after) {
+			events { id type actor applicationId applicationName connectionId details { key value } at } nextCursor } } }`
+		mine := ann.mustGQL(viewerQ, nil)["viewer"].(map[string]any)["activity"].(map[string]any)
+		if got := mine["events"].([]any); len(got) != 3 {
+			t.Fatalf("Ann sees %d events, want her 3: %v", len(got), got)
+		}
+		newest := mine["events"].([]any)[0].(map[string]any)
+		if newest["type"] != "CONNECTION_EDITED" || newest["actor"] != "DEVELOPER" || newest["applicationName"] != "Visible" || newest["connectionId"] != conn.ID {
+			t.Fatalf("newest event = %v", newest)
+		}
+		// Filters and pages.
+		signIns := ann.mustGQL(viewerQ, map[string]any{"types": []string{"SIGN_IN"}})["viewer"].(map[string]any)["activity"].(map[string]any)
+		if got := signIns["events"].([]any); len(got) != 1 || got[0].(map[string]any)["details"].([]any)[0].(map[string]any)["value"] != "FR" {
+			t.Fatalf("Ann's sign-ins = %v", got)
+		}
+		ofApp := ann.mustGQL(viewerQ, map[string]any{"app": appID})["viewer"].(map[string]any)["activity"].(map[string]any)
+		if got := ofApp["events"].([]any); len(got) != 2 {
+			t.Fatalf("Ann's events of the app = %v", got)
+		}
+		var paged []string
+		var after any
+		for range 4 {
+			p := ann.mustGQL(viewerQ, map[string]any{"first": 1, "after": after})["viewer"].(map[string]any)["activity"].(map[string]any)
+			paged = append(paged, eventIDs(p)...)
+			if after = p["nextCursor"]; after == nil {
+				break
+			}
+		}
+		if want := eventIDs(mine); strings.Join(paged, ",") != strings.Join(want, ",") {
+			t.Fatalf("paged %v, want %v", paged, want)
+		}
+		for want, bad := range map[string]map[string]any{"bad_page_size": {"first": 101}, "bad_page_size ": {"first": 0}, "bad_cursor": {"after": "not-a-cursor"}} {
+			if g := ann.gql(viewerQ, bad); g.code() != strings.TrimSpace(want) {
+				t.Errorf("%v: code %q, want %s", bad, g.code(), want)
+			}
+		}
+		if got := bob.mustGQL(viewerQ, nil)["viewer"].(map[string]any)["activity"].(map[string]any)["events"].([]any); len(got) != 1 {
+			t.Fatalf("Bob sees %v", got)
+		}
+
+		// The developer: GraphQL and REST, the app's events only, without the location.
+		const appQ = `query($id: ID!) { application(id: $id) { activity { events { id type details { key value } } nextCursor } } }`
+		devPage := dev.mustGQL(appQ, map[string]any{"id": appID})["application"].(map[string]any)["activity"].(map[string]any)
+		if got := devPage["events"].([]any); len(got) != 3 {
+			t.Fatalf("developer sees %d events, want 3 of the app: %v", len(got), got)
+		}
+		rest := dev.json("GET", "/api/developer/applications/"+appID+"/activity", nil, 200)
+		if strings.Join(eventIDs(rest), ",") != strings.Join(eventIDs(devPage), ",") {
+			t.Fatalf("REST %v and GraphQL %v differ", eventIDs(rest), eventIDs(devPage))
+		}
+		b, _ := json.Marshal(rest)
+		if strings.Contains(string(b), "FR") || strings.Contains(string(b), ann.user.ID) || strings.Contains(string(b), "@") {
+			t.Fatalf("the developer's view shows the person's location, id or address: %s", b)
+		}
+		if v := dev.json("GET", "/api/developer/applications/"+appID+"/activity?type=client_secret_rotated&limit=1", nil, 200); len(v["events"].([]any)) != 1 {
+			t.Fatalf("filtered REST page = %v", v)
+		}
+		for _, q := range []string{"?limit=0", "?limit=101", "?cursor=bad", "?type=nonsense"} {
+			if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/activity"+q, nil); status != 400 {
+				t.Errorf("GET …/activity%s = %d %s, want 400", q, status, body)
+			}
+		}
+
+		// Another developer with a free account: every route and field answers as for nothing.
+		if status, _ := mallory.do("GET", "/api/developer/applications/"+appID+"/activity", nil); status != 404 {
+			t.Errorf("another developer's REST read = %d, want 404", status)
+		}
+		if g := mallory.gql(appQ, map[string]any{"id": appID}); g.code() != "not_found" {
+			t.Errorf("another developer's GraphQL read: code %q, want not_found", g.code())
+		}
+		nodeQ := `query($id: ID!) { node(id: $id) { ... on User { activity { events { id } } } ... on Application { activity { events { id } } } } }`
+		for _, id := range []string{ann.user.ID, appID} {
+			g := mallory.gql(nodeQ, map[string]any{"id": id})
+			if b, _ := json.Marshal(g.Data); g.code() == "" || strings.Contains(string(b), "evt_") || strings.Contains(string(b), "act_") {
+				t.Errorf("node(%s) as another developer: %s, errors %v", id, b, g.Errors)
+			}
+		}
+		if got := eventIDs(mallory.json("GET", "/api/developer/applications/"+malloryApp+"/activity", nil, 200)); len(got) != 1 {
+			t.Errorf("Mallory's own app: %v", got)
+		}
+		if got := mallory.mustGQL(viewerQ, nil)["viewer"].(map[string]any)["activity"].(map[string]any)["events"].([]any); len(got) != 0 {
+			t.Errorf("Mallory's own log shows %v", got)
+		}
+		if status, _ := e.anonymous().do("GET", "/api/developer/applications/"+appID+"/activity", nil); status != 401 {
+			t.Errorf("anonymous REST read = %d, want 401", status)
+		}
+	})
+}
+
+// Events older than the retention period are deleted in batches by the purge the background
+// worker runs; newer ones stay.
+func TestActivityRetention(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		ann := e.person("ann@example.com", "Ann", false)
+		now := e.srv.now()
+		var evs []activity.Event
+		for i := range 2100 {
+			evs = append(evs, activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: ann.user.ID,
+				At: now.Add(-401*24*time.Hour - time.Duration(i)*time.Minute)})
+		}
+		evs = append(evs, activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: ann.user.ID, At: now.Add(-399 * 24 * time.Hour)})
+		e.record(evs...)
+		if e.srv.activity.Retention != 400*24*time.Hour {
+			t.Fatalf("default retention = %v, want 400 days", e.srv.activity.Retention)
+		}
+		n, err := e.srv.activity.Purge(context.Background())
+		if err != nil || n != 2100 {
+			t.Fatalf("Purge = %d, %v; want 2100", n, err)
+		}
+		if left, _ := e.srv.db.ActivityEvent.Query().Count(context.Background()); left != 1 {
+			t.Fatalf("%d events left, want the 1 within retention", left)
+		}
+	})
+}
