@@ -584,3 +584,25 @@ func TestActivityRetention(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSignInActivity is a whole magic-link sign-in over HTTP (POST /login, the mail, the
+// link's page, its POST), with and without the sign-in's activity event, in the same run.
+func BenchmarkSignInActivity(b *testing.B) {
+	e := benchEnv(b)
+	for _, c := range []struct {
+		name string
+		off  bool
+	}{{"with_event", false}, {"without_event", true}, {"with_event_again", false}} {
+		b.Run(c.name, func(b *testing.B) {
+			e.srv.oauth.Config.ActivityOff = c.off
+			br := e.browser()
+			b.ResetTimer()
+			for range b.N {
+				if p := br.signIn(br.get(e.base+"/login"), defaultTestEmail); p.StatusCode != 200 {
+					b.Fatalf("sign-in: %d", p.StatusCode)
+				}
+			}
+		})
+	}
+	e.srv.oauth.Config.ActivityOff = false
+}

@@ -31,6 +31,7 @@ import (
 	"loginsign/graph"
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
+	"loginsign/internal/dataexport"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 
@@ -241,7 +242,9 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Activity: s.activity}
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Activity: s.activity,
+		Export: &dataexport.Service{DB: s.db, Identity: s.identity, Account: s.account, MFA: s.mfa, Passkeys: s.passkeys,
+			Activity: s.activity, Mail: s.mail, Limiter: ratelimit.New(s.kv), Now: s.now}}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
 		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Activity: s.activity}, s.log),
 		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
@@ -308,6 +311,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
+	mux.HandleFunc("GET "+devApp+"/users/export", api.DeveloperUsersExport)
+	// The person's data export (session cookie).
+	mux.HandleFunc("GET /api/account/export", api.AccountExport)
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
 	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)

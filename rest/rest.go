@@ -9,6 +9,7 @@ import (
 
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
+	"loginsign/internal/dataexport"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -35,6 +36,7 @@ type API struct {
 	Webhooks *webhooks.Service
 	Account  *account.Service
 	Activity *activity.Service
+	Export   *dataexport.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A
