@@ -66,9 +66,10 @@ func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
 }
 
 // csvCell neutralises a cell a spreadsheet would run as a formula (OWASP CSV injection): one
-// starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe.
+// starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe. A lone "-"
+// (the list's "not shared" email) is no formula and stays as the list shows it.
 func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
 	return s
