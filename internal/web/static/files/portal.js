@@ -279,11 +279,26 @@
       card("Credentials", "credentials", h("p", null, "Client ID ", h("code", null, app.id)), rot, secrets),
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", uriForm),
+      card("Activity", "app-activity", slot("app-activity")),
       card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
         LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
+    loadAppActivity(id);
+  }
+
+  // The application's activity log (developer actions and its users' sign-ins and consents).
+  var ACTIVITY_Q = "query AppActivity($id: ID!) { application(id: $id) { id activity(first: 50) { events { id type actor connectionId details { key value } at } } } }";
+  async function loadAppActivity(id) {
+    var d;
+    try { d = (await gql(ACTIVITY_Q, { id: id })).application.activity; } catch (e) { failed("app-activity", e); return; }
+    if (!d.events.length) { fill("app-activity", h("p", { class: "empty" }, "Nothing yet.")); return; }
+    fill("app-activity", table(["When", "What", "By", "Details"], d.events.map(function (ev) {
+      return h("tr", { "data-event": ev.id }, [LS.dateTime(ev.at), ev.type.toLowerCase().replace(/_/g, " "), ev.actor.toLowerCase(),
+        ev.details.map(function (kv) { return kv.key + ": " + kv.value; }).join(" · ") + (ev.connectionId ? " · " + ev.connectionId : "")
+      ].map(function (c) { return h("td", null, c); }));
+    })));
   }
 
   function hr() { return h("hr"); }
@@ -301,7 +316,8 @@
     var form = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "user-search" }, "Search users"), search, h("button", { type: "submit" }, "Search"));
     form.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; load(); });
     fill(view, card("Connected users", "users", form, h("div", { class: "small muted", "data-slot": "user-count" }), slot("users-table"), pager),
-      h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), "."));
+      h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), ". ",
+        h("a", { class: "btn small", id: "export-users", href: "/api/developer/applications/" + encodeURIComponent(id) + "/users/export", download: "" }, "Export users as CSV")));
 
     async function load() {
       var d;
