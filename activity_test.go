@@ -158,7 +158,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 			}},
 		{typ: activity.AddressMadePrimary, user: annID, app: none,
 			fail: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), "eml_unknown"); return err },
-			ok: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID); return err }},
+			ok:   func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID); return err }},
 		{typ: activity.AddressRemoved, user: annID, app: none,
 			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown") },
 			ok: func() error {
@@ -170,7 +170,10 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return e.srv.account.RemoveAlternativeEmail(as(ann.ID), ue.ID)
 			}},
 		{typ: activity.EmailChangeRequest, user: annID, app: appID,
-			fail: func() error { _, err := e.srv.portal.SyncEmail(devCtx(), e.app.ID, conn.ID, "not an address"); return err },
+			fail: func() error {
+				_, err := e.srv.portal.SyncEmail(devCtx(), e.app.ID, conn.ID, "not an address")
+				return err
+			},
 			ok: func() error { _, err := e.srv.portal.SyncEmail(devCtx(), e.app.ID, conn.ID, newMail); return err }},
 		{typ: activity.EmailChangeCancel, user: annID, app: appID,
 			fail: func() error { _, err := e.srv.identity.CancelEmailChange(ctx, "ecx_unknown"); return err },
@@ -280,7 +283,10 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 			fail: func() error { return e.srv.mfa.DisableTOTP(as(ann.ID), "wrong-code") },
 			ok:   func() error { return e.srv.mfa.DisableTOTP(as(ann.ID), recovery[0]) }},
 		{typ: activity.PasskeyAdded, user: annID, app: none,
-			fail: func() error { _, err := e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", `{"id":"x"}`); return err },
+			fail: func() error {
+				_, err := e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", `{"id":"x"}`)
+				return err
+			},
 			ok: func() error {
 				options, err := e.srv.passkeys.BeginRegistration(as(ann.ID))
 				if err != nil {

@@ -31,9 +31,9 @@ import (
 	"loginsign/graph"
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
-	"loginsign/internal/dataexport"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
+	"loginsign/internal/dataexport"
 
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
