@@ -578,6 +578,10 @@ func TestActivityVisibility(t *testing.T) {
 		if got := mallory.mustGQL(viewerQ, nil)["viewer"].(map[string]any)["activity"].(map[string]any)["events"].([]any); len(got) != 0 {
 			t.Errorf("Mallory's own log shows %v", got)
 		}
+		// A person connected to the application reaches it through their connection, never its log.
+		if g := ann.gql(`{ viewer { connections { edges { node { application { activity { events { id } } } } } } } }`, nil); g.code() != "not_found" {
+			t.Errorf("the application's log through a connection: %+v, want not_found", g)
+		}
 		if status, _ := e.anonymous().do("GET", "/api/developer/applications/"+appID+"/activity", nil); status != 401 {
 			t.Errorf("anonymous REST read = %d, want 401", status)
 		}

@@ -40,17 +40,21 @@ func dashboardQueries(t *testing.T) map[string]string {
 	return out
 }
 
-// leaves collects every scalar of v, normalised (times as Unix milliseconds), with the path
-// it was found at.
-func leaves(v any, path string, out map[string]string) {
+// leaves collects every scalar of v (and, with keys, every object key), normalised (times as Unix
+// milliseconds, text in lower case: GraphQL writes enum values in capitals and details as
+// key/value pairs, the export as lower-case strings and objects), with the path it was found at.
+func leaves(v any, path string, out map[string]string, keys bool) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, c := range x {
-			leaves(c, path+"."+k, out)
+			if keys {
+				out[strings.ToLower(k)] = path + "." + k + " (key)"
+			}
+			leaves(c, path+"."+k, out, keys)
 		}
 	case []any:
 		for i, c := range x {
-			leaves(c, fmt.Sprintf("%s[%d]", path, i), out)
+			leaves(c, fmt.Sprintf("%s[%d]", path, i), out, keys)
 		}
 	case nil:
 	default:
@@ -58,7 +62,7 @@ func leaves(v any, path string, out map[string]string) {
 		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			s = fmt.Sprint(tm.UnixMilli())
 		}
-		out[s] = path
+		out[strings.ToLower(s)] = path
 	}
 }
 
@@ -109,7 +113,7 @@ func testDataExport(t *testing.T, dbURL string) {
 	shown := map[string]string{}
 	for name, q := range dashboardQueries(t) {
 		data := ann.gql(q, nil)
-		leaves(data, name, shown)
+		leaves(data, name, shown, false)
 	}
 
 	resp, err := ann.Get(e.base + "/api/account/export")
@@ -126,7 +130,7 @@ func testDataExport(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 	exported := map[string]string{}
-	leaves(doc, "export", exported)
+	leaves(doc, "export", exported, true)
 	for value, path := range shown {
 		if value == "true" || value == "false" || strings.HasSuffix(path, ".lastSeen") {
 			continue // a boolean is everywhere; the export's own request is the session's latest use
