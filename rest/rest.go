@@ -9,10 +9,10 @@ import (
 
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
-	"loginsign/internal/dataexport"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/dataexport"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
