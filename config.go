@@ -72,6 +72,13 @@ type Config struct {
 	// MetricsToken, when set, also serves /metrics on the main listener to requests bearing
 	// "Authorization: Bearer <token>" (LOGINSIGN_METRICS_TOKEN; default unset: not there at all).
 	MetricsToken string
+	// ActivityRetention is how long activity-log events are kept
+	// (LOGINSIGN_ACTIVITY_RETENTION_DAYS, whole days, default 400).
+	ActivityRetention time.Duration
+	// ActivityLocationHeader names a request header set by the edge proxy with the client's
+	// country (such as CF-IPCountry); sign-in events record it as their coarse location
+	// (LOGINSIGN_ACTIVITY_LOCATION_HEADER; default unset: no location is recorded).
+	ActivityLocationHeader string
 	// Runtime holds the settings of the token path, the embedded store, shutdown and the
 	// debug listener (config_runtime.go).
 	Runtime RuntimeConfig
@@ -88,7 +95,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{}
-	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit string
+	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, retention string
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
@@ -109,6 +116,8 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
+	fs.StringVar(&retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
+	fs.StringVar(&c.ActivityLocationHeader, "activity-location-header", env("LOGINSIGN_ACTIVITY_LOCATION_HEADER", ""), "header with the client's country, recorded with sign-ins; empty: none (LOGINSIGN_ACTIVITY_LOCATION_HEADER)")
 	checkRuntime := c.Runtime.flags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -133,6 +142,11 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	}
 	if c.RelayRcptLimit, err = strconv.Atoi(rcptLimit); err != nil || c.RelayRcptLimit < 1 {
 		return nil, fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", rcptLimit)
+	}
+	if days, err := strconv.Atoi(retention); err != nil || days < 1 || days > 36500 {
+		return nil, fmt.Errorf("LOGINSIGN_ACTIVITY_RETENTION_DAYS %q: want a whole number of days from 1 to 36500", retention)
+	} else {
+		c.ActivityRetention = time.Duration(days) * 24 * time.Hour
 	}
 	host := u.Hostname()
 	if c.MailFrom == "" {

@@ -57,6 +57,8 @@ func portalRoutes() []restRoute {
 		{"list import sources", "GET", "/api/developer/applications/{app}/import-sources", nil},
 		{"get import source", "GET", "/api/developer/applications/{app}/import-sources/{src}", nil},
 		{"rollback import", "POST", "/api/developer/applications/{app}/import-sources/{src}/rollback", nil},
+		{"application activity", "GET", "/api/developer/applications/{app}/activity", nil},
+		{"export users", "GET", "/api/developer/applications/{app}/users/export", nil},
 	}
 }
 
@@ -80,6 +82,7 @@ func portalOperations() []gqlOperation {
 		{"node connection", `query($conn: ID!) { node(id: $conn) { id } }`, func(_, conn, _ string) map[string]any { return map[string]any{"conn": conn} }},
 		{"node import source", `query($src: ID!) { node(id: $src) { id } }`, func(_, _, src string) map[string]any { return map[string]any{"src": src} }},
 		{"application users", `query($app: ID!) { application(id: $app) { users { totalCount } } }`, appOnly},
+		{"application activity", `query($app: ID!) { application(id: $app) { activity { events { id } } } }`, appOnly},
 		{"application analytics", `query($app: ID!) { application(id: $app) { analytics { usersPerRegion { count } } } }`, appOnly},
 		{"redirect uri check", `query($app: ID!) { redirectUriCheck(appId: $app, redirectUri: "https://x.example.com/cb") { ok } }`, appOnly},
 		{"updateApplication", `mutation($app: ID!) { updateApplication(id: $app, input: {name: "Taken over"}) { application { id } } }`, appOnly},

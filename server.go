@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,8 +31,10 @@ import (
 
 	"loginsign/graph"
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
+	"loginsign/internal/dataexport"
 
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
@@ -125,6 +128,7 @@ type Server struct {
 	mfa      *mfa.Service
 	passkeys *passkey.Service
 	profiles *profile.Service
+	activity *activity.Service
 	mail     mail.Sender
 	metrics  *prometheus.Registry
 	requests *prometheus.HistogramVec
@@ -212,7 +216,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
+	s.activity = &activity.Service{DB: db, Owned: s.portal.OwnedApplication, Retention: cfg.ActivityRetention, Now: s.now}
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Housekeeping: func(ctx context.Context) {
+			if n, err := s.activity.Purge(ctx); err != nil && ctx.Err() == nil {
+				log.Error("activity: deleting expired events", "err", err)
+			} else if n > 0 {
+				log.Info("activity: deleted expired events", "count", n)
+			}
+		},
 		Observe: func(result string, took time.Duration) {
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
 		}, LogoutToken: s.oauth.LogoutToken})
@@ -236,9 +248,12 @@ func (s *Server) Close() {
 func (s *Server) routes() http.Handler {
 	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
-		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles}
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles, Activity: s.activity,
+		Export: &dataexport.Service{DB: s.db, Identity: s.identity, Account: s.account, MFA: s.mfa, Passkeys: s.passkeys,
+			Activity: s.activity, Mail: s.mail, Limiter: ratelimit.New(s.kv), Now: s.now}}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
-		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Profiles: s.profiles, OAuth: s.oauth}, s.log),
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Profiles: s.profiles, OAuth: s.oauth,
+		Activity: s.activity}, s.log),
 		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
 
 	mux := http.NewServeMux()
@@ -307,6 +322,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
 	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
+	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
+	mux.HandleFunc("GET "+devApp+"/users/export", api.DeveloperUsersExport)
+	// The person's data export (session cookie).
+	mux.HandleFunc("GET /api/account/export", api.AccountExport)
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
 	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
@@ -338,6 +357,7 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = httpx.ErrorPages(mux, errorPage)
 	h = guardEdge(h)
 	h = api.Sessions(h)
+	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
 	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
@@ -516,4 +536,19 @@ func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectUR
 		out.MatchedRedirectURI = *r.MatchedRedirectURI
 	}
 	return out, nil
+}
+
+// activityLocation puts the client's country, from the header the edge proxy sets (header;
+// "" records none), into the request's context for the sign-in events. Only a two-letter
+// code is believed.
+func activityLocation(next http.Handler, header string) http.Handler {
+	if header == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := strings.ToUpper(strings.TrimSpace(r.Header.Get(header))); len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+			r = r.WithContext(activity.WithLocation(r.Context(), c))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

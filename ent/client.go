@@ -11,6 +11,7 @@ import (
 
 	"loginsign/ent/migrate"
 
+	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
@@ -49,6 +50,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// ActivityEvent is the client for interacting with the ActivityEvent builders.
+	ActivityEvent *ActivityEventClient
 	// AddressClaim is the client for interacting with the AddressClaim builders.
 	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
@@ -108,6 +111,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.ActivityEvent = NewActivityEventClient(c.config)
 	c.AddressClaim = NewAddressClaimClient(c.config)
 	c.AppConnection = NewAppConnectionClient(c.config)
 	c.Application = NewApplicationClient(c.config)
@@ -224,6 +228,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		ActivityEvent:  NewActivityEventClient(cfg),
 		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
 		Application:    NewApplicationClient(cfg),
@@ -267,6 +272,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:            ctx,
 		config:         cfg,
+		ActivityEvent:  NewActivityEventClient(cfg),
 		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
 		Application:    NewApplicationClient(cfg),
@@ -297,7 +303,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		AddressClaim.
+//		ActivityEvent.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -320,11 +326,11 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
-		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
-		c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode, c.RefreshToken,
-		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User,
-		c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent,
+		c.Consent, c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode,
+		c.LicenseVariant, c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode,
+		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
+		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -334,11 +340,11 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent, c.Consent,
-		c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode, c.LicenseVariant,
-		c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode, c.RefreshToken,
-		c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User,
-		c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent,
+		c.Consent, c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode,
+		c.LicenseVariant, c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode,
+		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
+		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -347,6 +353,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *ActivityEventMutation:
+		return c.ActivityEvent.mutate(ctx, m)
 	case *AddressClaimMutation:
 		return c.AddressClaim.mutate(ctx, m)
 	case *AppConnectionMutation:
@@ -397,6 +405,139 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.WebhookEvent.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// ActivityEventClient is a client for the ActivityEvent schema.
+type ActivityEventClient struct {
+	config
+}
+
+// NewActivityEventClient returns a client for the ActivityEvent from the given config.
+func NewActivityEventClient(c config) *ActivityEventClient {
+	return &ActivityEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `activityevent.Hooks(f(g(h())))`.
+func (c *ActivityEventClient) Use(hooks ...Hook) {
+	c.hooks.ActivityEvent = append(c.hooks.ActivityEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `activityevent.Intercept(f(g(h())))`.
+func (c *ActivityEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ActivityEvent = append(c.inters.ActivityEvent, interceptors...)
+}
+
+// Create returns a builder for creating a ActivityEvent entity.
+func (c *ActivityEventClient) Create() *ActivityEventCreate {
+	mutation := newActivityEventMutation(c.config, OpCreate)
+	return &ActivityEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ActivityEvent entities.
+func (c *ActivityEventClient) CreateBulk(builders ...*ActivityEventCreate) *ActivityEventCreateBulk {
+	return &ActivityEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ActivityEventClient) MapCreateBulk(slice any, setFunc func(*ActivityEventCreate, int)) *ActivityEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ActivityEventCreateBulk{err: fmt.Errorf("calling to ActivityEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ActivityEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ActivityEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ActivityEvent.
+func (c *ActivityEventClient) Update() *ActivityEventUpdate {
+	mutation := newActivityEventMutation(c.config, OpUpdate)
+	return &ActivityEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ActivityEventClient) UpdateOne(_m *ActivityEvent) *ActivityEventUpdateOne {
+	mutation := newActivityEventMutation(c.config, OpUpdateOne, withActivityEvent(_m))
+	return &ActivityEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ActivityEventClient) UpdateOneID(id string) *ActivityEventUpdateOne {
+	mutation := newActivityEventMutation(c.config, OpUpdateOne, withActivityEventID(id))
+	return &ActivityEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ActivityEvent.
+func (c *ActivityEventClient) Delete() *ActivityEventDelete {
+	mutation := newActivityEventMutation(c.config, OpDelete)
+	return &ActivityEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ActivityEventClient) DeleteOne(_m *ActivityEvent) *ActivityEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ActivityEventClient) DeleteOneID(id string) *ActivityEventDeleteOne {
+	builder := c.Delete().Where(activityevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ActivityEventDeleteOne{builder}
+}
+
+// Query returns a query builder for ActivityEvent.
+func (c *ActivityEventClient) Query() *ActivityEventQuery {
+	return &ActivityEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeActivityEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ActivityEvent entity by its id.
+func (c *ActivityEventClient) Get(ctx context.Context, id string) (*ActivityEvent, error) {
+	return c.Query().Where(activityevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ActivityEventClient) GetX(ctx context.Context, id string) *ActivityEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ActivityEventClient) Hooks() []Hook {
+	return c.hooks.ActivityEvent
+}
+
+// Interceptors returns the client interceptors.
+func (c *ActivityEventClient) Interceptors() []Interceptor {
+	return c.inters.ActivityEvent
+}
+
+func (c *ActivityEventClient) mutate(ctx context.Context, m *ActivityEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ActivityEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ActivityEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ActivityEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ActivityEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ActivityEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -4091,18 +4232,18 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
-		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
-		ProfilePicture, RecoveryCode, RefreshToken, RelayContact, RetiredAlias,
-		Sequence, SigningKey, TOTPFactor, User, UserEmail, WebhookAttempt,
-		WebhookEvent []ent.Hook
+		ActivityEvent, AddressClaim, AppConnection, Application, AuditEvent, Consent,
+		EmailChange, ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey,
+		PendingLink, ProfilePicture, RecoveryCode, RefreshToken, RelayContact,
+		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
+		WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
-		AddressClaim, AppConnection, Application, AuditEvent, Consent, EmailChange,
-		ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey, PendingLink,
-		ProfilePicture, RecoveryCode, RefreshToken, RelayContact, RetiredAlias,
-		Sequence, SigningKey, TOTPFactor, User, UserEmail, WebhookAttempt,
-		WebhookEvent []ent.Interceptor
+		ActivityEvent, AddressClaim, AppConnection, Application, AuditEvent, Consent,
+		EmailChange, ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey,
+		PendingLink, ProfilePicture, RecoveryCode, RefreshToken, RelayContact,
+		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
+		WebhookAttempt, WebhookEvent []ent.Interceptor
 	}
 )
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
@@ -96,6 +97,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			activityevent.Table:  activityevent.ValidColumn,
 			addressclaim.Table:   addressclaim.ValidColumn,
 			appconnection.Table:  appconnection.ValidColumn,
 			application.Table:    application.ValidColumn,

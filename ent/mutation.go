@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
@@ -47,6 +48,7 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
+	TypeActivityEvent  = "ActivityEvent"
 	TypeAddressClaim   = "AddressClaim"
 	TypeAppConnection  = "AppConnection"
 	TypeApplication    = "Application"
@@ -72,6 +74,741 @@ const (
 	TypeWebhookAttempt = "WebhookAttempt"
 	TypeWebhookEvent   = "WebhookEvent"
 )
+
+// ActivityEventMutation represents an operation that mutates the ActivityEvent nodes in the graph.
+type ActivityEventMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	_type          *string
+	actor          *activityevent.Actor
+	user_id        *string
+	application_id *string
+	connection_id  *string
+	details        *map[string]string
+	created_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*ActivityEvent, error)
+	predicates     []predicate.ActivityEvent
+}
+
+var _ ent.Mutation = (*ActivityEventMutation)(nil)
+
+// activityeventOption allows management of the mutation configuration using functional options.
+type activityeventOption func(*ActivityEventMutation)
+
+// newActivityEventMutation creates new mutation for the ActivityEvent entity.
+func newActivityEventMutation(c config, op Op, opts ...activityeventOption) *ActivityEventMutation {
+	m := &ActivityEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeActivityEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withActivityEventID sets the ID field of the mutation.
+func withActivityEventID(id string) activityeventOption {
+	return func(m *ActivityEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ActivityEvent
+		)
+		m.oldValue = func(ctx context.Context) (*ActivityEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ActivityEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withActivityEvent sets the old ActivityEvent of the mutation.
+func withActivityEvent(node *ActivityEvent) activityeventOption {
+	return func(m *ActivityEventMutation) {
+		m.oldValue = func(context.Context) (*ActivityEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ActivityEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ActivityEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ActivityEvent entities.
+func (m *ActivityEventMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ActivityEventMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ActivityEventMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ActivityEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetType sets the "type" field.
+func (m *ActivityEventMutation) SetType(s string) {
+	m._type = &s
+}
+
+// GetType returns the value of the "type" field in the mutation.
+func (m *ActivityEventMutation) GetType() (r string, exists bool) {
+	v := m._type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldType returns the old "type" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldType: %w", err)
+	}
+	return oldValue.Type, nil
+}
+
+// ResetType resets all changes to the "type" field.
+func (m *ActivityEventMutation) ResetType() {
+	m._type = nil
+}
+
+// SetActor sets the "actor" field.
+func (m *ActivityEventMutation) SetActor(a activityevent.Actor) {
+	m.actor = &a
+}
+
+// Actor returns the value of the "actor" field in the mutation.
+func (m *ActivityEventMutation) Actor() (r activityevent.Actor, exists bool) {
+	v := m.actor
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActor returns the old "actor" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldActor(ctx context.Context) (v activityevent.Actor, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActor is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActor requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActor: %w", err)
+	}
+	return oldValue.Actor, nil
+}
+
+// ResetActor resets all changes to the "actor" field.
+func (m *ActivityEventMutation) ResetActor() {
+	m.actor = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *ActivityEventMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *ActivityEventMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ClearUserID clears the value of the "user_id" field.
+func (m *ActivityEventMutation) ClearUserID() {
+	m.user_id = nil
+	m.clearedFields[activityevent.FieldUserID] = struct{}{}
+}
+
+// UserIDCleared returns if the "user_id" field was cleared in this mutation.
+func (m *ActivityEventMutation) UserIDCleared() bool {
+	_, ok := m.clearedFields[activityevent.FieldUserID]
+	return ok
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *ActivityEventMutation) ResetUserID() {
+	m.user_id = nil
+	delete(m.clearedFields, activityevent.FieldUserID)
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *ActivityEventMutation) SetApplicationID(s string) {
+	m.application_id = &s
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *ActivityEventMutation) ApplicationID() (r string, exists bool) {
+	v := m.application_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldApplicationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ClearApplicationID clears the value of the "application_id" field.
+func (m *ActivityEventMutation) ClearApplicationID() {
+	m.application_id = nil
+	m.clearedFields[activityevent.FieldApplicationID] = struct{}{}
+}
+
+// ApplicationIDCleared returns if the "application_id" field was cleared in this mutation.
+func (m *ActivityEventMutation) ApplicationIDCleared() bool {
+	_, ok := m.clearedFields[activityevent.FieldApplicationID]
+	return ok
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *ActivityEventMutation) ResetApplicationID() {
+	m.application_id = nil
+	delete(m.clearedFields, activityevent.FieldApplicationID)
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *ActivityEventMutation) SetConnectionID(s string) {
+	m.connection_id = &s
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *ActivityEventMutation) ConnectionID() (r string, exists bool) {
+	v := m.connection_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldConnectionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ClearConnectionID clears the value of the "connection_id" field.
+func (m *ActivityEventMutation) ClearConnectionID() {
+	m.connection_id = nil
+	m.clearedFields[activityevent.FieldConnectionID] = struct{}{}
+}
+
+// ConnectionIDCleared returns if the "connection_id" field was cleared in this mutation.
+func (m *ActivityEventMutation) ConnectionIDCleared() bool {
+	_, ok := m.clearedFields[activityevent.FieldConnectionID]
+	return ok
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *ActivityEventMutation) ResetConnectionID() {
+	m.connection_id = nil
+	delete(m.clearedFields, activityevent.FieldConnectionID)
+}
+
+// SetDetails sets the "details" field.
+func (m *ActivityEventMutation) SetDetails(value map[string]string) {
+	m.details = &value
+}
+
+// Details returns the value of the "details" field in the mutation.
+func (m *ActivityEventMutation) Details() (r map[string]string, exists bool) {
+	v := m.details
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDetails returns the old "details" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldDetails(ctx context.Context) (v map[string]string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDetails is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDetails requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDetails: %w", err)
+	}
+	return oldValue.Details, nil
+}
+
+// ClearDetails clears the value of the "details" field.
+func (m *ActivityEventMutation) ClearDetails() {
+	m.details = nil
+	m.clearedFields[activityevent.FieldDetails] = struct{}{}
+}
+
+// DetailsCleared returns if the "details" field was cleared in this mutation.
+func (m *ActivityEventMutation) DetailsCleared() bool {
+	_, ok := m.clearedFields[activityevent.FieldDetails]
+	return ok
+}
+
+// ResetDetails resets all changes to the "details" field.
+func (m *ActivityEventMutation) ResetDetails() {
+	m.details = nil
+	delete(m.clearedFields, activityevent.FieldDetails)
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ActivityEventMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ActivityEventMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ActivityEvent entity.
+// If the ActivityEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityEventMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ActivityEventMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// Where appends a list predicates to the ActivityEventMutation builder.
+func (m *ActivityEventMutation) Where(ps ...predicate.ActivityEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ActivityEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ActivityEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ActivityEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ActivityEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ActivityEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ActivityEvent).
+func (m *ActivityEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ActivityEventMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m._type != nil {
+		fields = append(fields, activityevent.FieldType)
+	}
+	if m.actor != nil {
+		fields = append(fields, activityevent.FieldActor)
+	}
+	if m.user_id != nil {
+		fields = append(fields, activityevent.FieldUserID)
+	}
+	if m.application_id != nil {
+		fields = append(fields, activityevent.FieldApplicationID)
+	}
+	if m.connection_id != nil {
+		fields = append(fields, activityevent.FieldConnectionID)
+	}
+	if m.details != nil {
+		fields = append(fields, activityevent.FieldDetails)
+	}
+	if m.created_at != nil {
+		fields = append(fields, activityevent.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ActivityEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case activityevent.FieldType:
+		return m.GetType()
+	case activityevent.FieldActor:
+		return m.Actor()
+	case activityevent.FieldUserID:
+		return m.UserID()
+	case activityevent.FieldApplicationID:
+		return m.ApplicationID()
+	case activityevent.FieldConnectionID:
+		return m.ConnectionID()
+	case activityevent.FieldDetails:
+		return m.Details()
+	case activityevent.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ActivityEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case activityevent.FieldType:
+		return m.OldType(ctx)
+	case activityevent.FieldActor:
+		return m.OldActor(ctx)
+	case activityevent.FieldUserID:
+		return m.OldUserID(ctx)
+	case activityevent.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case activityevent.FieldConnectionID:
+		return m.OldConnectionID(ctx)
+	case activityevent.FieldDetails:
+		return m.OldDetails(ctx)
+	case activityevent.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ActivityEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case activityevent.FieldType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetType(v)
+		return nil
+	case activityevent.FieldActor:
+		v, ok := value.(activityevent.Actor)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActor(v)
+		return nil
+	case activityevent.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case activityevent.FieldApplicationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case activityevent.FieldConnectionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
+		return nil
+	case activityevent.FieldDetails:
+		v, ok := value.(map[string]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDetails(v)
+		return nil
+	case activityevent.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ActivityEventMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ActivityEventMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivityEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ActivityEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ActivityEventMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(activityevent.FieldUserID) {
+		fields = append(fields, activityevent.FieldUserID)
+	}
+	if m.FieldCleared(activityevent.FieldApplicationID) {
+		fields = append(fields, activityevent.FieldApplicationID)
+	}
+	if m.FieldCleared(activityevent.FieldConnectionID) {
+		fields = append(fields, activityevent.FieldConnectionID)
+	}
+	if m.FieldCleared(activityevent.FieldDetails) {
+		fields = append(fields, activityevent.FieldDetails)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ActivityEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ActivityEventMutation) ClearField(name string) error {
+	switch name {
+	case activityevent.FieldUserID:
+		m.ClearUserID()
+		return nil
+	case activityevent.FieldApplicationID:
+		m.ClearApplicationID()
+		return nil
+	case activityevent.FieldConnectionID:
+		m.ClearConnectionID()
+		return nil
+	case activityevent.FieldDetails:
+		m.ClearDetails()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ActivityEventMutation) ResetField(name string) error {
+	switch name {
+	case activityevent.FieldType:
+		m.ResetType()
+		return nil
+	case activityevent.FieldActor:
+		m.ResetActor()
+		return nil
+	case activityevent.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case activityevent.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case activityevent.FieldConnectionID:
+		m.ResetConnectionID()
+		return nil
+	case activityevent.FieldDetails:
+		m.ResetDetails()
+		return nil
+	case activityevent.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ActivityEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ActivityEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ActivityEventMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ActivityEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ActivityEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ActivityEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ActivityEventMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ActivityEventMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ActivityEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ActivityEventMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ActivityEvent edge %s", name)
+}
 
 // AddressClaimMutation represents an operation that mutates the AddressClaim nodes in the graph.
 type AddressClaimMutation struct {

@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
@@ -35,6 +36,53 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	activityeventMixin := schema.ActivityEvent{}.Mixin()
+	activityeventMixinFields0 := activityeventMixin[0].Fields()
+	_ = activityeventMixinFields0
+	activityeventFields := schema.ActivityEvent{}.Fields()
+	_ = activityeventFields
+	// activityeventDescType is the schema descriptor for type field.
+	activityeventDescType := activityeventFields[0].Descriptor()
+	// activityevent.TypeValidator is a validator for the "type" field. It is called by the builders before save.
+	activityevent.TypeValidator = func() func(string) error {
+		validators := activityeventDescType.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(_type string) error {
+			for _, fn := range fns {
+				if err := fn(_type); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// activityeventDescCreatedAt is the schema descriptor for created_at field.
+	activityeventDescCreatedAt := activityeventFields[6].Descriptor()
+	// activityevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	activityevent.DefaultCreatedAt = activityeventDescCreatedAt.Default.(func() time.Time)
+	// activityeventDescID is the schema descriptor for id field.
+	activityeventDescID := activityeventMixinFields0[0].Descriptor()
+	// activityevent.DefaultID holds the default value on creation for the id field.
+	activityevent.DefaultID = activityeventDescID.Default.(func() string)
+	// activityevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	activityevent.IDValidator = func() func(string) error {
+		validators := activityeventDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	addressclaimFields := schema.AddressClaim{}.Fields()
 	_ = addressclaimFields
 	// addressclaimDescAddress is the schema descriptor for address field.

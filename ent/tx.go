@@ -14,6 +14,8 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// ActivityEvent is the client for interacting with the ActivityEvent builders.
+	ActivityEvent *ActivityEventClient
 	// AddressClaim is the client for interacting with the AddressClaim builders.
 	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
@@ -193,6 +195,7 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.ActivityEvent = NewActivityEventClient(tx.config)
 	tx.AddressClaim = NewAddressClaimClient(tx.config)
 	tx.AppConnection = NewAppConnectionClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
@@ -226,7 +229,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: AddressClaim.QueryXXX(), the query will be executed
+// applies a query, for example: ActivityEvent.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

@@ -58,6 +58,27 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ActivityDetail struct {
+		Key   func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	ActivityEventPage struct {
+		Events     func(childComplexity int) int
+		NextCursor func(childComplexity int) int
+	}
+
+	ActivityLogEntry struct {
+		Actor           func(childComplexity int) int
+		ApplicationID   func(childComplexity int) int
+		ApplicationName func(childComplexity int) int
+		At              func(childComplexity int) int
+		ConnectionID    func(childComplexity int) int
+		Details         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Type            func(childComplexity int) int
+	}
+
 	AddEmailPayload struct {
 		UserEmail func(childComplexity int) int
 	}
@@ -111,6 +132,7 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
+		Activity                func(childComplexity int, first *int, after *string, types []model.ActivityEventType) int
 		AllowedOrigins          func(childComplexity int) int
 		Analytics               func(childComplexity int) int
 		BackchannelLogoutURI    func(childComplexity int) int
@@ -711,6 +733,7 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
+		Activity     func(childComplexity int, first *int, after *string, types []model.ActivityEventType, applicationID *string) int
 		Applications func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
 		Connections  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) int
 		CreatedAt    func(childComplexity int) int
@@ -838,6 +861,7 @@ type AppConnectionResolver interface {
 	EmailMuted(ctx context.Context, obj *ent.AppConnection) (bool, error)
 }
 type ApplicationResolver interface {
+	Activity(ctx context.Context, obj *ent.Application, first *int, after *string, types []model.ActivityEventType) (*model.ActivityEventPage, error)
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
 
@@ -953,6 +977,7 @@ type TwoStepStatusResolver interface {
 }
 type UserResolver interface {
 	Sessions(ctx context.Context, obj *ent.User) ([]*model.Session, error)
+	Activity(ctx context.Context, obj *ent.User, first *int, after *string, types []model.ActivityEventType, applicationID *string) (*model.ActivityEventPage, error)
 	PendingLinks(ctx context.Context, obj *ent.User) ([]*model.PendingAppLink, error)
 	TwoStep(ctx context.Context, obj *ent.User) (*mfa.Status, error)
 	Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error)
@@ -977,6 +1002,81 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ActivityDetail.key":
+		if e.ComplexityRoot.ActivityDetail.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityDetail.Key(childComplexity), true
+	case "ActivityDetail.value":
+		if e.ComplexityRoot.ActivityDetail.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityDetail.Value(childComplexity), true
+
+	case "ActivityEventPage.events":
+		if e.ComplexityRoot.ActivityEventPage.Events == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityEventPage.Events(childComplexity), true
+	case "ActivityEventPage.nextCursor":
+		if e.ComplexityRoot.ActivityEventPage.NextCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityEventPage.NextCursor(childComplexity), true
+
+	case "ActivityLogEntry.actor":
+		if e.ComplexityRoot.ActivityLogEntry.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.Actor(childComplexity), true
+	case "ActivityLogEntry.applicationId":
+		if e.ComplexityRoot.ActivityLogEntry.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.ApplicationID(childComplexity), true
+	case "ActivityLogEntry.applicationName":
+		if e.ComplexityRoot.ActivityLogEntry.ApplicationName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.ApplicationName(childComplexity), true
+	case "ActivityLogEntry.at":
+		if e.ComplexityRoot.ActivityLogEntry.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.At(childComplexity), true
+	case "ActivityLogEntry.connectionId":
+		if e.ComplexityRoot.ActivityLogEntry.ConnectionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.ConnectionID(childComplexity), true
+	case "ActivityLogEntry.details":
+		if e.ComplexityRoot.ActivityLogEntry.Details == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.Details(childComplexity), true
+	case "ActivityLogEntry.id":
+		if e.ComplexityRoot.ActivityLogEntry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.ID(childComplexity), true
+	case "ActivityLogEntry.type":
+		if e.ComplexityRoot.ActivityLogEntry.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivityLogEntry.Type(childComplexity), true
 
 	case "AddEmailPayload.userEmail":
 		if e.ComplexityRoot.AddEmailPayload.UserEmail == nil {
@@ -1203,6 +1303,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AppConnectionEdge.Node(childComplexity), true
 
+	case "Application.activity":
+		if e.ComplexityRoot.Application.Activity == nil {
+			break
+		}
+
+		args, err := ec.field_Application_activity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Application.Activity(childComplexity, args["first"].(*int), args["after"].(*string), args["types"].([]model.ActivityEventType)), true
 	case "Application.allowedOrigins":
 		if e.ComplexityRoot.Application.AllowedOrigins == nil {
 			break
@@ -3713,6 +3824,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadLicenseCodesPayload.Invalid(childComplexity), true
 
+	case "User.activity":
+		if e.ComplexityRoot.User.Activity == nil {
+			break
+		}
+
+		args, err := ec.field_User_activity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.User.Activity(childComplexity, args["first"].(*int), args["after"].(*string), args["types"].([]model.ActivityEventType), args["applicationId"].(*string)), true
 	case "User.applications":
 		if e.ComplexityRoot.User.Applications == nil {
 			break
@@ -4333,6 +4455,97 @@ extend type Mutation {
   signOutOtherSessions: Int! @deprecated(reason: "Use revokeOtherSessions(input:), which follows the schema convention; signOutOtherSessions is removed in the next release.")
   """Ends one session of the signed-in person."""
   signOutSession(id: ID!): Boolean! @deprecated(reason: "Use revokeSession(input:), which follows the schema convention; signOutSession is removed in the next release.")
+}
+`, BuiltIn: false},
+	{Name: "../schema/activity.graphql", Input: `# The activity log (internal/activity): what happened to a person's account and to an
+# application, newest first. A person reads their own events (User.activity); a developer the
+# events of an application they own (Application.activity). Neither shows the other person's
+# internal ids, and an event never holds a secret.
+
+extend type User {
+  """
+  The person's own activity, newest first; filter by types and by application. Only the person
+  themself may read it (anyone else: NOT_FOUND). first is 1-100 (default 50); after is the
+  nextCursor of the previous page.
+  """
+  activity(first: Int, after: String, types: [ActivityEventType!], applicationId: ID): ActivityEventPage!
+}
+
+extend type Application {
+  """
+  The application's activity (its developer's actions and what its users did with it), newest
+  first. Only the application's developer may read it (anyone else: NOT_FOUND).
+  """
+  activity(first: Int, after: String, types: [ActivityEventType!]): ActivityEventPage!
+}
+
+"""What happened. The README lists each type with the operation that records it."""
+enum ActivityEventType {
+  SIGN_IN
+  CONSENT_GIVEN
+  CONSENT_WITHDRAWN
+  ADDRESS_ADDED
+  ADDRESS_VERIFIED
+  ADDRESS_REMOVED
+  ADDRESS_MADE_PRIMARY
+  PENDING_LINK_ACCEPTED
+  PENDING_LINK_REFUSED
+  EMAIL_CHANGE_REQUESTED
+  EMAIL_CHANGE_CONFIRMED
+  EMAIL_CHANGE_CANCELLED
+  SESSIONS_ENDED
+  PASSKEY_ADDED
+  PASSKEY_RENAMED
+  PASSKEY_REMOVED
+  TOTP_ENABLED
+  TOTP_DISABLED
+  RECOVERY_CODES_RENEWED
+  DATA_EXPORTED
+  APPLICATION_SETTINGS_CHANGED
+  CLIENT_SECRET_ROTATED
+  WEBHOOK_SECRET_ROTATED
+  WEBHOOK_ENDPOINT_CHANGED
+  CONNECTION_EDITED
+  CONNECTION_DELETED
+  IMPORT_RUN
+  IMPORT_ROLLED_BACK
+  LICENSE_ACTION
+  USERS_EXPORTED
+}
+
+"""Who caused an event."""
+enum ActivityActor {
+  PERSON
+  DEVELOPER
+  APPLICATION
+  SYSTEM
+}
+
+"""One entry of the activity log."""
+type ActivityLogEntry {
+  id: ID!
+  type: ActivityEventType!
+  actor: ActivityActor!
+  """The application concerned, if any."""
+  applicationId: ID
+  applicationName: String
+  """The connection concerned, if any."""
+  connectionId: ID
+  """Facts about the event (method, changed field names, counts…), never a secret."""
+  details: [ActivityDetail!]!
+  at: Time!
+}
+
+"""One fact of an event, e.g. method = passkey."""
+type ActivityDetail {
+  key: String!
+  value: String!
+}
+
+"""A page of events; nextCursor is null on the last page."""
+type ActivityEventPage {
+  events: [ActivityLogEntry!]!
+  nextCursor: String
 }
 `, BuiltIn: false},
 	{Name: "../schema/dashboard.graphql", Input: `# The person's dashboard: what they do to their own account. Every mutation acts on the
@@ -7878,6 +8091,48 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
 
+func (ec *executionContext) childFields_ActivityDetail(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_ActivityDetail_key(ctx, field)
+	case "value":
+		return ec.fieldContext_ActivityDetail_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityDetail", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityEventPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "events":
+		return ec.fieldContext_ActivityEventPage_events(ctx, field)
+	case "nextCursor":
+		return ec.fieldContext_ActivityEventPage_nextCursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityEventPage", field.Name)
+}
+
+func (ec *executionContext) childFields_ActivityLogEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ActivityLogEntry_id(ctx, field)
+	case "type":
+		return ec.fieldContext_ActivityLogEntry_type(ctx, field)
+	case "actor":
+		return ec.fieldContext_ActivityLogEntry_actor(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_ActivityLogEntry_applicationId(ctx, field)
+	case "applicationName":
+		return ec.fieldContext_ActivityLogEntry_applicationName(ctx, field)
+	case "connectionId":
+		return ec.fieldContext_ActivityLogEntry_connectionId(ctx, field)
+	case "details":
+		return ec.fieldContext_ActivityLogEntry_details(ctx, field)
+	case "at":
+		return ec.fieldContext_ActivityLogEntry_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivityLogEntry", field.Name)
+}
+
 func (ec *executionContext) childFields_AddEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "userEmail":
@@ -8014,6 +8269,8 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
 	case "postLogoutRedirectUris":
 		return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
+	case "activity":
+		return ec.fieldContext_Application_activity(ctx, field)
 	case "licenseVariants":
 		return ec.fieldContext_Application_licenseVariants(ctx, field)
 	case "licenseCodes":
@@ -9058,6 +9315,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_connections(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "activity":
+		return ec.fieldContext_User_activity(ctx, field)
 	case "pendingLinks":
 		return ec.fieldContext_User_pendingLinks(ctx, field)
 	case "twoStep":
@@ -9455,6 +9714,36 @@ func (ec *executionContext) field_AppConnection_licenses_args(ctx context.Contex
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Application_activity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.ActivityEventType, error) {
+			return ec.unmarshalOActivityEventType2ᚕloginsignᚋgraphᚋmodelᚐActivityEventTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg2
 	return args, nil
 }
 
@@ -10958,6 +11247,44 @@ func (ec *executionContext) field_Query_redirectUriCheck_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_User_activity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "types",
+		func(ctx context.Context, v any) ([]model.ActivityEventType, error) {
+			return ec.unmarshalOActivityEventType2ᚕloginsignᚋgraphᚋmodelᚐActivityEventTypeᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["types"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "applicationId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["applicationId"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_User_applications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11239,6 +11566,300 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _ActivityDetail_key(ctx context.Context, field graphql.CollectedField, obj *model.ActivityDetail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityDetail_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityDetail_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityDetail", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityDetail_value(ctx context.Context, field graphql.CollectedField, obj *model.ActivityDetail) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityDetail_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityDetail_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityDetail", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityEventPage_events(ctx context.Context, field graphql.CollectedField, obj *model.ActivityEventPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityEventPage_events(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Events, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ActivityLogEntry) graphql.Marshaler {
+			return ec.marshalNActivityLogEntry2ᚕᚖloginsignᚋgraphᚋmodelᚐActivityLogEntryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityEventPage_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityEventPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityLogEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityEventPage_nextCursor(ctx context.Context, field graphql.CollectedField, obj *model.ActivityEventPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityEventPage_nextCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityEventPage_nextCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityEventPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityLogEntry_id(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActivityLogEntry_type(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ActivityEventType) graphql.Marshaler {
+			return ec.marshalNActivityEventType2loginsignᚋgraphᚋmodelᚐActivityEventType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "ActivityEventType")
+}
+
+func (ec *executionContext) _ActivityLogEntry_actor(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Actor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ActivityActor) graphql.Marshaler {
+			return ec.marshalNActivityActor2loginsignᚋgraphᚋmodelᚐActivityActor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "ActivityActor")
+}
+
+func (ec *executionContext) _ActivityLogEntry_applicationId(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActivityLogEntry_applicationName(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_applicationName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_applicationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivityLogEntry_connectionId(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_connectionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConnectionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_connectionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActivityLogEntry_details(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_details(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Details, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.ActivityDetail) graphql.Marshaler {
+			return ec.marshalNActivityDetail2ᚕᚖloginsignᚋgraphᚋmodelᚐActivityDetailᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_details(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivityLogEntry",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityDetail(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivityLogEntry_at(ctx context.Context, field graphql.CollectedField, obj *model.ActivityLogEntry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivityLogEntry_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivityLogEntry_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivityLogEntry", field, false, false, "Time")
+}
 
 func (ec *executionContext) _AddEmailPayload_userEmail(ctx context.Context, field graphql.CollectedField, obj *model.AddEmailPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -12518,6 +13139,50 @@ func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+}
+
+func (ec *executionContext) _Application_activity(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_activity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Application().Activity(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["types"].([]model.ActivityEventType))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityEventPage) graphql.Marshaler {
+			return ec.marshalNActivityEventPage2ᚖloginsignᚋgraphᚋmodelᚐActivityEventPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_activity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityEventPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Application_activity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Application_licenseVariants(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -22918,6 +23583,50 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_activity(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_activity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.User().Activity(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["types"].([]model.ActivityEventType), fc.Args["applicationId"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActivityEventPage) graphql.Marshaler {
+			return ec.marshalNActivityEventPage2ᚖloginsignᚋgraphᚋmodelᚐActivityEventPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_activity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivityEventPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_User_activity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -36424,6 +37133,150 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var activityDetailImplementors = []string{"ActivityDetail"}
+
+func (ec *executionContext) _ActivityDetail(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityDetail) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityDetailImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityDetail")
+		case "key":
+			out.Values[i] = ec._ActivityDetail_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._ActivityDetail_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activityEventPageImplementors = []string{"ActivityEventPage"}
+
+func (ec *executionContext) _ActivityEventPage(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityEventPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityEventPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityEventPage")
+		case "events":
+			out.Values[i] = ec._ActivityEventPage_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextCursor":
+			out.Values[i] = ec._ActivityEventPage_nextCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var activityLogEntryImplementors = []string{"ActivityLogEntry"}
+
+func (ec *executionContext) _ActivityLogEntry(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityLogEntry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activityLogEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivityLogEntry")
+		case "id":
+			out.Values[i] = ec._ActivityLogEntry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._ActivityLogEntry_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actor":
+			out.Values[i] = ec._ActivityLogEntry_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationId":
+			out.Values[i] = ec._ActivityLogEntry_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "applicationName":
+			out.Values[i] = ec._ActivityLogEntry_applicationName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "connectionId":
+			out.Values[i] = ec._ActivityLogEntry_connectionId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "details":
+			out.Values[i] = ec._ActivityLogEntry_details(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ActivityLogEntry_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var addEmailPayloadImplementors = []string{"AddEmailPayload"}
 
 func (ec *executionContext) _AddEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AddEmailPayload) graphql.Marshaler {
@@ -36860,6 +37713,12 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "activity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_activity(ctx, field, obj)
+				})
 		case "licenseVariants":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -41272,6 +42131,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
 				})
+		case "activity":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_activity(ctx, field, obj)
+				})
 		case "pendingLinks":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -42312,6 +43177,82 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 // endregion **************************** object.gotpl ****************************
 
 // region    ***************************** type.gotpl *****************************
+
+func (ec *executionContext) unmarshalNActivityActor2loginsignᚋgraphᚋmodelᚐActivityActor(ctx context.Context, v any) (model.ActivityActor, error) {
+	var res model.ActivityActor
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActivityActor2loginsignᚋgraphᚋmodelᚐActivityActor(ctx context.Context, sel ast.SelectionSet, v model.ActivityActor) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNActivityDetail2ᚕᚖloginsignᚋgraphᚋmodelᚐActivityDetailᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ActivityDetail) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActivityDetail2ᚖloginsignᚋgraphᚋmodelᚐActivityDetail(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActivityDetail2ᚖloginsignᚋgraphᚋmodelᚐActivityDetail(ctx context.Context, sel ast.SelectionSet, v *model.ActivityDetail) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityDetail!")
+		return graphql.Null
+	}
+	return ec._ActivityDetail(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActivityEventPage2ᚖloginsignᚋgraphᚋmodelᚐActivityEventPage(ctx context.Context, sel ast.SelectionSet, v *model.ActivityEventPage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityEventPage!")
+		return graphql.Null
+	}
+	return ec._ActivityEventPage(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNActivityEventType2loginsignᚋgraphᚋmodelᚐActivityEventType(ctx context.Context, v any) (model.ActivityEventType, error) {
+	var res model.ActivityEventType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActivityEventType2loginsignᚋgraphᚋmodelᚐActivityEventType(ctx context.Context, sel ast.SelectionSet, v model.ActivityEventType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNActivityLogEntry2ᚕᚖloginsignᚋgraphᚋmodelᚐActivityLogEntryᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ActivityLogEntry) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActivityLogEntry2ᚖloginsignᚋgraphᚋmodelᚐActivityLogEntry(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActivityLogEntry2ᚖloginsignᚋgraphᚋmodelᚐActivityLogEntry(ctx context.Context, sel ast.SelectionSet, v *model.ActivityLogEntry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivityLogEntry!")
+		return graphql.Null
+	}
+	return ec._ActivityLogEntry(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalNAddEmailInput2loginsignᚋgraphᚋmodelᚐAddEmailInput(ctx context.Context, v any) (model.AddEmailInput, error) {
 	res, err := ec.unmarshalInputAddEmailInput(ctx, v)
@@ -44063,6 +45004,42 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOActivityEventType2ᚕloginsignᚋgraphᚋmodelᚐActivityEventTypeᚄ(ctx context.Context, v any) ([]model.ActivityEventType, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ActivityEventType, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNActivityEventType2loginsignᚋgraphᚋmodelᚐActivityEventType(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOActivityEventType2ᚕloginsignᚋgraphᚋmodelᚐActivityEventTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ActivityEventType) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActivityEventType2loginsignᚋgraphᚋmodelᚐActivityEventType(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOAppConnection2ᚖloginsignᚋentᚐAppConnection(ctx context.Context, sel ast.SelectionSet, v *ent.AppConnection) graphql.Marshaler {

@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
@@ -44,7 +45,8 @@ type Resolver struct {
 	WebAuthn *passkey.Service
 	Profiles *profile.Service
 	// OAuth answers Application.quickstart (its provider metadata); nil in tests without it.
-	OAuth *oauth.Service
+	OAuth    *oauth.Service
+	Activity *activity.Service
 }
 
 // nodeTables maps an id prefix to its ent table, so node(id:) needs no lookup table.

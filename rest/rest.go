@@ -8,9 +8,11 @@ import (
 	"net/http"
 
 	"loginsign/internal/account"
+	"loginsign/internal/activity"
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/dataexport"
 	"loginsign/internal/httpx"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
@@ -35,6 +37,8 @@ type API struct {
 	Webhooks *webhooks.Service
 	Account  *account.Service
 	Profiles *profile.Service
+	Activity *activity.Service
+	Export   *dataexport.Service
 }
 
 // Sessions puts the signed-in person of the session cookie into the request's context. A

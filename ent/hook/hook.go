@@ -8,6 +8,18 @@ import (
 	"loginsign/ent"
 )
 
+// The ActivityEventFunc type is an adapter to allow the use of ordinary
+// function as ActivityEvent mutator.
+type ActivityEventFunc func(context.Context, *ent.ActivityEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ActivityEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ActivityEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ActivityEventMutation", m)
+}
+
 // The AddressClaimFunc type is an adapter to allow the use of ordinary
 // function as AddressClaim mutator.
 type AddressClaimFunc func(context.Context, *ent.AddressClaimMutation) (ent.Value, error)

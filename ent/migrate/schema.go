@@ -8,6 +8,40 @@ import (
 )
 
 var (
+	// ActivityEventsColumns holds the columns for the "activity_events" table.
+	ActivityEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "type", Type: field.TypeString, Size: 64},
+		{Name: "actor", Type: field.TypeEnum, Enums: []string{"person", "developer", "application", "system"}},
+		{Name: "user_id", Type: field.TypeString, Nullable: true},
+		{Name: "application_id", Type: field.TypeString, Nullable: true},
+		{Name: "connection_id", Type: field.TypeString, Nullable: true},
+		{Name: "details", Type: field.TypeJSON, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// ActivityEventsTable holds the schema information for the "activity_events" table.
+	ActivityEventsTable = &schema.Table{
+		Name:       "activity_events",
+		Columns:    ActivityEventsColumns,
+		PrimaryKey: []*schema.Column{ActivityEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "activityevent_user_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityEventsColumns[3], ActivityEventsColumns[7]},
+			},
+			{
+				Name:    "activityevent_application_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityEventsColumns[4], ActivityEventsColumns[7]},
+			},
+			{
+				Name:    "activityevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivityEventsColumns[7]},
+			},
+		},
+	}
 	// AddressClaimsColumns holds the columns for the "address_claims" table.
 	AddressClaimsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -739,6 +773,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		ActivityEventsTable,
 		AddressClaimsTable,
 		AppConnectionsTable,
 		ApplicationsTable,

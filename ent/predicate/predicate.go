@@ -6,6 +6,9 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// ActivityEvent is the predicate function for activityevent builders.
+type ActivityEvent func(*sql.Selector)
+
 // AddressClaim is the predicate function for addressclaim builders.
 type AddressClaim func(*sql.Selector)
 

@@ -3,11 +3,42 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"loginsign/ent"
 	"loginsign/ent/licensevariant"
 	"loginsign/internal/licenses"
+	"strconv"
 	"time"
 )
+
+// One fact of an event, e.g. method = passkey.
+type ActivityDetail struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// A page of events; nextCursor is null on the last page.
+type ActivityEventPage struct {
+	Events     []*ActivityLogEntry `json:"events"`
+	NextCursor *string             `json:"nextCursor,omitempty"`
+}
+
+// One entry of the activity log.
+type ActivityLogEntry struct {
+	ID    string            `json:"id"`
+	Type  ActivityEventType `json:"type"`
+	Actor ActivityActor     `json:"actor"`
+	// The application concerned, if any.
+	ApplicationID   *string `json:"applicationId,omitempty"`
+	ApplicationName *string `json:"applicationName,omitempty"`
+	// The connection concerned, if any.
+	ConnectionID *string `json:"connectionId,omitempty"`
+	// Facts about the event (method, changed field names, counts…), never a secret.
+	Details []*ActivityDetail `json:"details"`
+	At      time.Time         `json:"at"`
+}
 
 type AddEmailInput struct {
 	Email string `json:"email"`
@@ -705,4 +736,176 @@ type VerifyEmailInput struct {
 type VerifyEmailPayload struct {
 	// The address now confirmed.
 	Email string `json:"email"`
+}
+
+// Who caused an event.
+type ActivityActor string
+
+const (
+	ActivityActorPerson      ActivityActor = "PERSON"
+	ActivityActorDeveloper   ActivityActor = "DEVELOPER"
+	ActivityActorApplication ActivityActor = "APPLICATION"
+	ActivityActorSystem      ActivityActor = "SYSTEM"
+)
+
+var AllActivityActor = []ActivityActor{
+	ActivityActorPerson,
+	ActivityActorDeveloper,
+	ActivityActorApplication,
+	ActivityActorSystem,
+}
+
+func (e ActivityActor) IsValid() bool {
+	switch e {
+	case ActivityActorPerson, ActivityActorDeveloper, ActivityActorApplication, ActivityActorSystem:
+		return true
+	}
+	return false
+}
+
+func (e ActivityActor) String() string {
+	return string(e)
+}
+
+func (e *ActivityActor) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActivityActor(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActivityActor", str)
+	}
+	return nil
+}
+
+func (e ActivityActor) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActivityActor) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActivityActor) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What happened. The README lists each type with the operation that records it.
+type ActivityEventType string
+
+const (
+	ActivityEventTypeSignIn                     ActivityEventType = "SIGN_IN"
+	ActivityEventTypeConsentGiven               ActivityEventType = "CONSENT_GIVEN"
+	ActivityEventTypeConsentWithdrawn           ActivityEventType = "CONSENT_WITHDRAWN"
+	ActivityEventTypeAddressAdded               ActivityEventType = "ADDRESS_ADDED"
+	ActivityEventTypeAddressVerified            ActivityEventType = "ADDRESS_VERIFIED"
+	ActivityEventTypeAddressRemoved             ActivityEventType = "ADDRESS_REMOVED"
+	ActivityEventTypeAddressMadePrimary         ActivityEventType = "ADDRESS_MADE_PRIMARY"
+	ActivityEventTypePendingLinkAccepted        ActivityEventType = "PENDING_LINK_ACCEPTED"
+	ActivityEventTypePendingLinkRefused         ActivityEventType = "PENDING_LINK_REFUSED"
+	ActivityEventTypeEmailChangeRequested       ActivityEventType = "EMAIL_CHANGE_REQUESTED"
+	ActivityEventTypeEmailChangeConfirmed       ActivityEventType = "EMAIL_CHANGE_CONFIRMED"
+	ActivityEventTypeEmailChangeCancelled       ActivityEventType = "EMAIL_CHANGE_CANCELLED"
+	ActivityEventTypeSessionsEnded              ActivityEventType = "SESSIONS_ENDED"
+	ActivityEventTypePasskeyAdded               ActivityEventType = "PASSKEY_ADDED"
+	ActivityEventTypePasskeyRenamed             ActivityEventType = "PASSKEY_RENAMED"
+	ActivityEventTypePasskeyRemoved             ActivityEventType = "PASSKEY_REMOVED"
+	ActivityEventTypeTotpEnabled                ActivityEventType = "TOTP_ENABLED"
+	ActivityEventTypeTotpDisabled               ActivityEventType = "TOTP_DISABLED"
+	ActivityEventTypeRecoveryCodesRenewed       ActivityEventType = "RECOVERY_CODES_RENEWED"
+	ActivityEventTypeDataExported               ActivityEventType = "DATA_EXPORTED"
+	ActivityEventTypeApplicationSettingsChanged ActivityEventType = "APPLICATION_SETTINGS_CHANGED"
+	ActivityEventTypeClientSecretRotated        ActivityEventType = "CLIENT_SECRET_ROTATED"
+	ActivityEventTypeWebhookSecretRotated       ActivityEventType = "WEBHOOK_SECRET_ROTATED"
+	ActivityEventTypeWebhookEndpointChanged     ActivityEventType = "WEBHOOK_ENDPOINT_CHANGED"
+	ActivityEventTypeConnectionEdited           ActivityEventType = "CONNECTION_EDITED"
+	ActivityEventTypeConnectionDeleted          ActivityEventType = "CONNECTION_DELETED"
+	ActivityEventTypeImportRun                  ActivityEventType = "IMPORT_RUN"
+	ActivityEventTypeImportRolledBack           ActivityEventType = "IMPORT_ROLLED_BACK"
+	ActivityEventTypeLicenseAction              ActivityEventType = "LICENSE_ACTION"
+	ActivityEventTypeUsersExported              ActivityEventType = "USERS_EXPORTED"
+)
+
+var AllActivityEventType = []ActivityEventType{
+	ActivityEventTypeSignIn,
+	ActivityEventTypeConsentGiven,
+	ActivityEventTypeConsentWithdrawn,
+	ActivityEventTypeAddressAdded,
+	ActivityEventTypeAddressVerified,
+	ActivityEventTypeAddressRemoved,
+	ActivityEventTypeAddressMadePrimary,
+	ActivityEventTypePendingLinkAccepted,
+	ActivityEventTypePendingLinkRefused,
+	ActivityEventTypeEmailChangeRequested,
+	ActivityEventTypeEmailChangeConfirmed,
+	ActivityEventTypeEmailChangeCancelled,
+	ActivityEventTypeSessionsEnded,
+	ActivityEventTypePasskeyAdded,
+	ActivityEventTypePasskeyRenamed,
+	ActivityEventTypePasskeyRemoved,
+	ActivityEventTypeTotpEnabled,
+	ActivityEventTypeTotpDisabled,
+	ActivityEventTypeRecoveryCodesRenewed,
+	ActivityEventTypeDataExported,
+	ActivityEventTypeApplicationSettingsChanged,
+	ActivityEventTypeClientSecretRotated,
+	ActivityEventTypeWebhookSecretRotated,
+	ActivityEventTypeWebhookEndpointChanged,
+	ActivityEventTypeConnectionEdited,
+	ActivityEventTypeConnectionDeleted,
+	ActivityEventTypeImportRun,
+	ActivityEventTypeImportRolledBack,
+	ActivityEventTypeLicenseAction,
+	ActivityEventTypeUsersExported,
+}
+
+func (e ActivityEventType) IsValid() bool {
+	switch e {
+	case ActivityEventTypeSignIn, ActivityEventTypeConsentGiven, ActivityEventTypeConsentWithdrawn, ActivityEventTypeAddressAdded, ActivityEventTypeAddressVerified, ActivityEventTypeAddressRemoved, ActivityEventTypeAddressMadePrimary, ActivityEventTypePendingLinkAccepted, ActivityEventTypePendingLinkRefused, ActivityEventTypeEmailChangeRequested, ActivityEventTypeEmailChangeConfirmed, ActivityEventTypeEmailChangeCancelled, ActivityEventTypeSessionsEnded, ActivityEventTypePasskeyAdded, ActivityEventTypePasskeyRenamed, ActivityEventTypePasskeyRemoved, ActivityEventTypeTotpEnabled, ActivityEventTypeTotpDisabled, ActivityEventTypeRecoveryCodesRenewed, ActivityEventTypeDataExported, ActivityEventTypeApplicationSettingsChanged, ActivityEventTypeClientSecretRotated, ActivityEventTypeWebhookSecretRotated, ActivityEventTypeWebhookEndpointChanged, ActivityEventTypeConnectionEdited, ActivityEventTypeConnectionDeleted, ActivityEventTypeImportRun, ActivityEventTypeImportRolledBack, ActivityEventTypeLicenseAction, ActivityEventTypeUsersExported:
+		return true
+	}
+	return false
+}
+
+func (e ActivityEventType) String() string {
+	return string(e)
+}
+
+func (e *ActivityEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActivityEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActivityEventType", str)
+	}
+	return nil
+}
+
+func (e ActivityEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActivityEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActivityEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -19,6 +19,7 @@ import (
 	"loginsign/ent/application"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
@@ -164,6 +165,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := identity.ReleaseAllAddresses(ctx, tx, uid); err != nil {
 			return err
 		}
+		if err := activity.DeletePerson(ctx, tx, uid); err != nil {
+			return err
+		}
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).
 			SetData(map[string]any{"connections": len(conns)}).SetCreatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("auditing: %w", err)
@@ -238,8 +242,11 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		if n >= MaxAlternativeEmails {
 			return apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
 		}
-		ue, err = tx.UserEmail.Create().SetUserID(uid).SetEmail(addr).Save(ctx)
-		return store.Err(err, "address")
+		if ue, err = tx.UserEmail.Create().SetUserID(uid).SetEmail(addr).Save(ctx); err != nil {
+			return store.Err(err, "address")
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.AddressAdded, Actor: activity.ByPerson,
+			UserID: uid, Details: map[string]string{"address": addr}, At: s.now()})
 	})
 	if err != nil {
 		return nil, err
@@ -309,8 +316,11 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		if err := identity.ClaimAddress(ctx, tx, ue.UserID, ue.Email, now); err != nil {
 			return err
 		}
-		ue, err = tx.UserEmail.UpdateOne(ue).SetVerifiedAt(now).Save(ctx)
-		return err
+		if ue, err = tx.UserEmail.UpdateOne(ue).SetVerifiedAt(now).Save(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.AddressVerified, Actor: activity.ByPerson,
+			UserID: ue.UserID, Details: map[string]string{"address": ue.Email}, At: now})
 	})
 	if err != nil {
 		return nil, err
@@ -331,6 +341,10 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 			return store.Err(err, "address")
 		}
 		if err := tx.UserEmail.DeleteOne(ue).Exec(ctx); err != nil {
+			return err
+		}
+		if err := activity.Record(ctx, tx, activity.Event{Type: activity.AddressRemoved, Actor: activity.ByPerson,
+			UserID: uid, Details: map[string]string{"address": ue.Email}, At: s.now()}); err != nil {
 			return err
 		}
 		if ue.VerifiedAt == nil {

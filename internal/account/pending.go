@@ -7,6 +7,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/application"
 	"loginsign/ent/pendinglink"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/store"
@@ -89,13 +90,19 @@ func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.DB.PendingLink.Update().Where(pendinglink.ID(id), pendinglink.EmailIn(addrs...), pendinglink.RefusedAtIsNil()).
-		SetRefusedAt(s.now()).Save(ctx)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return apperr.New(apperr.NotFound, "pending link not found")
-	}
-	return nil
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		l, err := tx.PendingLink.Query().Where(pendinglink.ID(id), pendinglink.EmailIn(addrs...), pendinglink.RefusedAtIsNil()).Only(ctx)
+		if err != nil {
+			return store.Err(err, "pending link")
+		}
+		n, err := tx.PendingLink.Update().Where(pendinglink.ID(l.ID), pendinglink.RefusedAtIsNil()).SetRefusedAt(s.now()).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "pending link not found")
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.PendingLinkRefused, Actor: activity.ByPerson,
+			UserID: uid, ApplicationID: l.ApplicationID, At: s.now()})
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/retiredalias"
+	"loginsign/internal/activity"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
@@ -78,7 +79,15 @@ func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, n
 	if err := tx.AppConnection.DeleteOneID(conn.ID).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting connection: %w", err)
 	}
-	return nil
+	ev := activity.Event{Type: activity.ConnectionDeleted, Actor: activity.ByDeveloper, UserID: u.ID,
+		ApplicationID: app.ID, ConnectionID: conn.ID, At: now}
+	switch why {
+	case RemovedByPerson:
+		ev.Type, ev.Actor = activity.ConsentWithdrawn, activity.ByPerson
+	case AccountDeleted:
+		return nil // the person's events go with the account
+	}
+	return activity.Record(ctx, tx, ev)
 }
 
 // Alias lengths: random [a-z0-9] local parts of 8 characters (36^8 ≈ 2.8·10^12), within the

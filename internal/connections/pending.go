@@ -7,6 +7,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/pendinglink"
+	"loginsign/internal/activity"
 )
 
 // PendingLinkFor returns the open pending link (proposed by an import, neither accepted nor
@@ -45,5 +46,6 @@ func AcceptPendingLink(ctx context.Context, tx *ent.Tx, l *ent.PendingLink, conn
 	if err := tx.PendingLink.DeleteOneID(l.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("spending the pending link: %w", err)
 	}
-	return conn, nil
+	return conn, activity.Record(ctx, tx, activity.Event{Type: activity.PendingLinkAccepted, Actor: activity.ByPerson,
+		UserID: conn.UserID, ApplicationID: conn.ApplicationID, ConnectionID: conn.ID, At: now})
 }

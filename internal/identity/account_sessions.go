@@ -3,8 +3,11 @@ package identity
 import (
 	"context"
 	"slices"
+	"strconv"
 	"time"
 
+	"loginsign/ent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 )
@@ -51,7 +54,20 @@ func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	if !ok {
 		return 0, apperr.New(apperr.Unauthorized, "sign in first")
 	}
-	return s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)
+	n, err := s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, s.recordSessionsEnded(ctx, sess.UserID, n)
+}
+
+// recordSessionsEnded writes the activity event of n sessions ended by their person. Sessions
+// live in Redis, so the event follows the change instead of sharing its transaction.
+func (s *Service) recordSessionsEnded(ctx context.Context, userID string, n int) error {
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		return activity.Record(ctx, tx, activity.Event{Type: activity.SessionsEnded, Actor: activity.ByPerson,
+			UserID: userID, Details: map[string]string{"count": strconv.Itoa(n)}, At: s.Now()})
+	})
 }
 
 // SignOutSession ends one session of the signed-in person, named by its id (SessionView.ID);
@@ -64,5 +80,8 @@ func (s *Service) SignOutSession(ctx context.Context, id string) error {
 	if id == "" || len(id) > 128 {
 		return apperr.New(apperr.NotFound, "session not found")
 	}
-	return s.Sessions.DeleteByID(ctx, sess.UserID, id)
+	if err := s.Sessions.DeleteByID(ctx, sess.UserID, id); err != nil {
+		return err
+	}
+	return s.recordSessionsEnded(ctx, sess.UserID, 1)
 }

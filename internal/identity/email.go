@@ -8,6 +8,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
+	"loginsign/internal/activity"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -71,6 +72,10 @@ func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, ne
 		SetData(map[string]any{"old": u.Email, "new": newEmail, "reason": reason}).
 		SetCreatedAt(now).Exec(ctx); err != nil {
 		return false, fmt.Errorf("auditing: %w", err)
+	}
+	if err := activity.Record(ctx, tx, activity.Event{Type: activity.AddressMadePrimary, Actor: activity.ByPerson,
+		UserID: userID, Details: map[string]string{"address": newEmail}, At: now}); err != nil {
+		return false, err
 	}
 	conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/emailchange"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -46,6 +47,8 @@ type EmailChangeRequester struct {
 	ApplicationID, ApplicationName string
 	// Actor is the internal id of the signed-in developer, for the audit log.
 	Actor string
+	// ConnectionID is the connection the request came through, for the activity log.
+	ConnectionID string
 }
 
 // RequestEmailChange asks the person userID to make newEmail their primary address. It
@@ -84,10 +87,14 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {
 			return fmt.Errorf("superseding older requests: %w", err)
 		}
-		return tx.EmailChange.Create().SetUserID(userID).SetApplicationID(by.ApplicationID).
+		if err := tx.EmailChange.Create().SetUserID(userID).SetApplicationID(by.ApplicationID).
 			SetApplicationName(truncateRunes(by.ApplicationName, 200)).SetNewEmail(newEmail).SetOldEmail(u.Email).
 			SetConfirmHash(ids.Hash(confirm)).SetCancelHash(ids.Hash(cancel)).
-			SetCreatedAt(now).SetExpiresAt(now.Add(EmailChangeTTL)).Exec(ctx)
+			SetCreatedAt(now).SetExpiresAt(now.Add(EmailChangeTTL)).Exec(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.EmailChangeRequest, Actor: activity.ByDeveloper,
+			UserID: userID, ApplicationID: by.ApplicationID, ConnectionID: by.ConnectionID, At: now})
 	})
 	if err != nil {
 		return false, fmt.Errorf("storing address change request: %w", err)
@@ -192,7 +199,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 		if apperr.Is(err, apperr.Conflict) {
 			failure = err
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.EmailChangeConfirm, Actor: activity.ByPerson,
+			UserID: ec.UserID, ApplicationID: ec.ApplicationID, At: now})
 	})
 	if failure != nil {
 		// Rolled back: record that this request failed, so its link does not work again.
@@ -213,13 +224,21 @@ func (s *Service) CancelEmailChange(ctx context.Context, raw string) (*EmailChan
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.DB.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
-		SetStatus(emailchange.StatusCancelled).SetClosedAt(s.Now().UTC()).Save(ctx)
+	now := s.Now().UTC()
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
+			SetStatus(emailchange.StatusCancelled).SetClosedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errChangeGone()
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.EmailChangeCancel, Actor: activity.ByPerson,
+			UserID: ec.UserID, ApplicationID: ec.ApplicationID, At: now})
+	})
 	if err != nil {
 		return nil, err
-	}
-	if n != 1 {
-		return nil, errChangeGone()
 	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }

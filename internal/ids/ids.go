@@ -40,6 +40,7 @@ const (
 	RecoveryCode   = "rcv_"
 	Passkey        = "pky_"
 	ProfilePicture = "pic_"
+	ActivityEvent  = "act_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -3,6 +3,7 @@ package licenses
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
@@ -77,8 +79,10 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 			rows[i] = codeRow{id: ids.New(ids.LicenseCode), code: c, key: k}
 		}
 		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-			_, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false)
-			return err
+			if _, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false); err != nil {
+				return err
+			}
+			return recordLicenseAction(ctx, tx, app.ID, "codes_generated", len(rows), s.now())
 		})
 		if err == nil {
 			out := &Generated{Variant: v, Codes: make([]string, len(rows))}
@@ -282,7 +286,7 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 			}
 			out.Created += int(n)
 		}
-		return nil
+		return recordLicenseAction(ctx, tx, app.ID, "codes_uploaded", out.Created, now)
 	})
 	if err != nil {
 		return nil, err
@@ -408,8 +412,14 @@ func (s *Service) DeleteCode(ctx context.Context, appID, codeID string) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.DB.LicenseCode.Delete().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID),
-		licensecode.StateEQ(licensecode.StateUNUSED)).Exec(ctx)
+	var n int
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if n, err = tx.LicenseCode.Delete().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID),
+			licensecode.StateEQ(licensecode.StateUNUSED)).Exec(ctx); err != nil || n == 0 {
+			return err
+		}
+		return recordLicenseAction(ctx, tx, app.ID, "code_deleted", n, s.now())
+	})
 	if err != nil {
 		return err
 	}
@@ -424,4 +434,10 @@ func (s *Service) DeleteCode(ctx context.Context, appID, codeID string) error {
 		return apperr.New(apperr.NotFound, "license code not found")
 	}
 	return apperr.WithReason(apperr.Conflict, "code_not_unused", "only unused codes can be deleted")
+}
+
+// recordLicenseAction writes the activity of a developer's license action on appID.
+func recordLicenseAction(ctx context.Context, tx *ent.Tx, appID, action string, count int, now time.Time) error {
+	return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByDeveloper, ApplicationID: appID,
+		Details: map[string]string{"action": action, "count": strconv.Itoa(count)}, At: now})
 }

@@ -12,6 +12,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/user"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/globalid"
@@ -108,74 +109,81 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantName string, duration licensevariant.Duration,
 	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
 	out := &StatusResult{Status: status}
+	var userID string
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		q := tx.AppConnection.Query().
-			Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid)))
-		if s.DB.Dialect == dialect.Postgres {
-			// Syncs of one connection take turns, so concurrent grants of one plan reuse one
-			// license. (SQLite transactions already take turns: BEGIN IMMEDIATE.)
-			q.ForUpdate()
-		}
-		conn, err := q.Only(ctx)
-		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "no user %s is connected to this application", gid)
-		}
-		if err != nil {
-			return err
-		}
-		out.ConnectionID = conn.ID
-		if revoke {
-			n, err := tx.LicenseCode.Update().
-				Where(licensecode.LinkedConnectionID(conn.ID), licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
-				SetState(licensecode.StateEXPIRED).SetExpiresAt(now).Save(ctx)
+		if err := func() error {
+			q := tx.AppConnection.Query().
+				Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid)))
+			if s.DB.Dialect == dialect.Postgres {
+				// Syncs of one connection take turns, so concurrent grants of one plan reuse one
+				// license. (SQLite transactions already take turns: BEGIN IMMEDIATE.)
+				q.ForUpdate()
+			}
+			conn, err := q.Only(ctx)
+			if ent.IsNotFound(err) {
+				return apperr.New(apperr.NotFound, "no user %s is connected to this application", gid)
+			}
 			if err != nil {
 				return err
 			}
-			out.Action, out.Revoked = ActionUnchanged, n
-			if n > 0 {
-				out.Action = ActionRevoked
+			out.ConnectionID, userID = conn.ID, conn.UserID
+			if revoke {
+				n, err := tx.LicenseCode.Update().
+					Where(licensecode.LinkedConnectionID(conn.ID), licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
+					SetState(licensecode.StateEXPIRED).SetExpiresAt(now).Save(ctx)
+				if err != nil {
+					return err
+				}
+				out.Action, out.Revoked = ActionUnchanged, n
+				if n > 0 {
+					out.Action = ActionRevoked
+				}
+				return nil
 			}
-			return nil
-		}
-		v, err := s.ensureVariant(ctx, tx, appID, variantName, duration)
-		if err != nil {
-			return err
-		}
-		exp := expiresAt
-		if exp == nil {
-			exp = ExpiryOf(duration, now)
-		}
-		if exp != nil {
-			t := exp.UTC()
-			exp = &t
-		}
-		out.Action, out.Variant = ActionGranted, v
-		held, err := tx.LicenseCode.Query().
-			Where(licensecode.LinkedConnectionID(conn.ID), licensecode.VariantID(v.ID),
-				licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
-			Order(ent.Desc(licensecode.FieldActivatedAt)).First(ctx)
-		switch {
-		case err == nil:
-			upd := held.Update()
+			v, err := s.ensureVariant(ctx, tx, appID, variantName, duration)
+			if err != nil {
+				return err
+			}
+			exp := expiresAt
 			if exp == nil {
-				upd.ClearExpiresAt()
-			} else {
-				upd.SetExpiresAt(*exp)
+				exp = ExpiryOf(duration, now)
 			}
-			out.License, err = upd.Save(ctx)
-			out.Reused = true
+			if exp != nil {
+				t := exp.UTC()
+				exp = &t
+			}
+			out.Action, out.Variant = ActionGranted, v
+			held, err := tx.LicenseCode.Query().
+				Where(licensecode.LinkedConnectionID(conn.ID), licensecode.VariantID(v.ID),
+					licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
+				Order(ent.Desc(licensecode.FieldActivatedAt)).First(ctx)
+			switch {
+			case err == nil:
+				upd := held.Update()
+				if exp == nil {
+					upd.ClearExpiresAt()
+				} else {
+					upd.SetExpiresAt(*exp)
+				}
+				out.License, err = upd.Save(ctx)
+				out.Reused = true
+				return err
+			case !ent.IsNotFound(err):
+				return err
+			}
+			code := NewCode("")
+			key, _ := CodeKey(code)
+			out.License, err = tx.LicenseCode.Create().SetID(ids.New(ids.LicenseCode)).
+				SetApplicationID(appID).SetVariantID(v.ID).SetCode(code).SetCodeKey(key).
+				SetState(licensecode.StateACTIVE).SetSource(licensecode.SourceStatus).
+				SetLinkedConnectionID(conn.ID).SetActivatedAt(now).SetNillableExpiresAt(exp).SetCreatedAt(now).
+				Save(ctx)
 			return err
-		case !ent.IsNotFound(err):
+		}(); err != nil {
 			return err
 		}
-		code := NewCode("")
-		key, _ := CodeKey(code)
-		out.License, err = tx.LicenseCode.Create().SetID(ids.New(ids.LicenseCode)).
-			SetApplicationID(appID).SetVariantID(v.ID).SetCode(code).SetCodeKey(key).
-			SetState(licensecode.StateACTIVE).SetSource(licensecode.SourceStatus).
-			SetLinkedConnectionID(conn.ID).SetActivatedAt(now).SetNillableExpiresAt(exp).SetCreatedAt(now).
-			Save(ctx)
-		return err
+		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByApplication, UserID: userID,
+			ApplicationID: appID, ConnectionID: out.ConnectionID, Details: map[string]string{"action": "status_" + string(out.Action)}, At: now})
 	})
 	if err != nil {
 		return nil, err

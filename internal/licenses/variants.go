@@ -8,6 +8,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/store"
 )
@@ -243,6 +244,10 @@ func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, fo
 					"%d codes of this variant are active; pass force=true to delete them too", n)
 			}
 		}
-		return tx.LicenseVariant.DeleteOneID(v.ID).Exec(ctx)
+		if err := tx.LicenseVariant.DeleteOneID(v.ID).Exec(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByDeveloper, ApplicationID: app.ID,
+			Details: map[string]string{"action": "variant_deleted", "name": v.Name}, At: now})
 	})
 }

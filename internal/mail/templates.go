@@ -63,6 +63,17 @@ func spacedCode(code string) string {
 	return code[:3] + " " + code[3:]
 }
 
+// DataExport tells the person that a copy of their data was downloaded at when.
+func DataExport(to string, when time.Time) Message {
+	subject := "A copy of your LoginSign data was downloaded"
+	data := map[string]any{
+		"Subject": subject,
+		"Address": cleanLine(to, 254),
+		"When":    when.UTC().Format("2 January 2006 at 15:04 UTC"),
+	}
+	return render(to, subject, "data_export", data)
+}
+
 // render executes the text and HTML templates of name. The templates are embedded and take
 // only strings, so execution errors are programming errors: they panic in tests.
 func render(to, subject, name string, data map[string]any) Message {

@@ -22,6 +22,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -214,7 +215,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 		if err != nil {
 			return fmt.Errorf("storing TOTP factor: %w", err)
 		}
-		return replaceRecoveryCodes(ctx, tx, uid, codes, now)
+		if err := replaceRecoveryCodes(ctx, tx, uid, codes, now); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPEnabled, Actor: activity.ByPerson, UserID: uid, At: now})
 	})
 	if err != nil {
 		return nil, err
@@ -241,7 +245,7 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting recovery codes: %w", err)
 		}
-		return nil
+		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPDisabled, Actor: activity.ByPerson, UserID: uid, At: s.Now()})
 	})
 	if err != nil {
 		return err
@@ -262,7 +266,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}
 	codes := newRecoveryCodes()
 	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		return replaceRecoveryCodes(ctx, tx, uid, codes, s.Now())
+		if err := replaceRecoveryCodes(ctx, tx, uid, codes, s.Now()); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.RecoveryCodesNew, Actor: activity.ByPerson, UserID: uid, At: s.Now()})
 	}); err != nil {
 		return nil, err
 	}

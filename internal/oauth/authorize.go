@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
@@ -313,6 +315,10 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			if conn, err = connections.AcceptPendingLink(ctx, tx, l, conn, created, now); err != nil {
 				return nil, serverError(err)
 			}
+		}
+		if err := activity.Record(ctx, tx, activity.Event{Type: activity.ConsentGiven, Actor: activity.ByPerson, UserID: userID,
+			ApplicationID: req.ClientID, ConnectionID: conn.ID, Details: map[string]string{"scopes": strings.Join(req.Scopes, " ")}, At: now}); err != nil {
+			return nil, serverError(err)
 		}
 	}
 	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)

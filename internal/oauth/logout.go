@@ -14,6 +14,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/webhooks"
@@ -175,7 +176,8 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 			}
 			queued = true
 		}
-		return nil
+		return activity.Record(ctx, tx, activity.Event{Type: activity.SessionsEnded, Actor: activity.ByPerson,
+			UserID: session.UserID, Details: map[string]string{"count": "1", "method": "sign_out"}, At: now})
 	})
 	if err != nil {
 		return serverError(fmt.Errorf("queueing back-channel logouts: %w", err))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -101,7 +102,7 @@ func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser
 		return nil, err
 	}
 	out := &SignIn{User: u, AMR: amr}
-	if out.FlowID, err = s.signedIn(ctx, u.ID, p.FlowID, browser); err != nil {
+	if out.FlowID, err = s.signedIn(ctx, u.ID, p.FlowID, browser, secondStepMethod(code)); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -169,8 +170,18 @@ func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, brows
 	if len(flowID) > 128 {
 		flowID = ""
 	}
-	if out.FlowID, err = s.signedIn(ctx, uid, flowID, browser); err != nil {
+	if out.FlowID, err = s.signedIn(ctx, uid, flowID, browser, "passkey"); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// secondStepMethod names the second step a sign-in used for its activity event: a TOTP code
+// (digits) or a recovery code.
+func secondStepMethod(code string) string {
+	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
+	if code != "" && strings.Trim(code, "0123456789") == "" {
+		return "totp"
+	}
+	return "recovery_code"
 }

@@ -56,6 +56,9 @@ type Config struct {
 	RotationKey []byte
 	// Limits are the rate limits.
 	Limits Limits
+	// ActivityOff stops sign-ins writing their activity event. Only the benchmark that
+	// measures the event's cost sets it.
+	ActivityOff bool
 }
 
 // Limit is n hits per window.

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
@@ -336,25 +337,40 @@ func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, f
 			return out, nil
 		}
 	}
-	if out.FlowID, err = s.signedIn(ctx, out.User.ID, flowID, browser); err != nil {
+	if out.FlowID, err = s.signedIn(ctx, out.User.ID, flowID, browser, "magic_link"); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// signedIn records a finished sign-in of userID: the sign-in time, and the flow in progress
-// (flowID, may be "") marked as signed in and bound to browser. It returns the flow's id, ""
-// when there was none or it expired.
-func (s *Service) signedIn(ctx context.Context, userID, flowID, browser string) (string, error) {
+// signedIn records a finished sign-in of userID by method (an activity.SignIn detail): the
+// sign-in time and its activity event in one transaction, and the flow in progress (flowID,
+// may be "") marked as signed in and bound to browser. It returns the flow's id, "" when there
+// was none or it expired.
+func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method string) (string, error) {
 	now := s.Now()
-	if err := s.DB.User.UpdateOneID(userID).SetLastLoginAt(now).Exec(ctx); err != nil {
+	var f *Flow
+	if flowID != "" {
+		f, _ = s.Flow(ctx, flowID)
+	}
+	ev := activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: userID,
+		Details: map[string]string{"method": method}, At: now}
+	if f != nil {
+		ev.ApplicationID = f.Request.ClientID
+	}
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := tx.User.UpdateOneID(userID).SetLastLoginAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		if s.Config.ActivityOff {
+			return nil
+		}
+		return activity.Record(ctx, tx, ev)
+	})
+	if err != nil {
 		return "", fmt.Errorf("recording sign-in: %w", err)
 	}
-	if flowID == "" {
-		return "", nil
-	}
-	f, err := s.Flow(ctx, flowID)
-	if err != nil {
+	if f == nil {
 		return "", nil
 	}
 	f.LoginUserID, f.LoginAt, f.Browser = userID, now.Unix(), ids.Hash(browser)

@@ -21,6 +21,7 @@ import (
 
 	"loginsign/ent"
 	entpasskey "loginsign/ent/passkey"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -226,10 +227,19 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 		transports = append(transports, string(t))
 	}
 	now := s.Now()
-	k, err := s.DB.Passkey.Create().SetUserID(uid).SetName(name).SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).
-		SetAttestationType(cred.AttestationType).SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
-		SetSignCount(cred.Authenticator.SignCount).SetBackupEligible(cred.Flags.BackupEligible).
-		SetBackupState(cred.Flags.BackupState).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+	var k *ent.Passkey
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		var err error
+		k, err = tx.Passkey.Create().SetUserID(uid).SetName(name).SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).
+			SetAttestationType(cred.AttestationType).SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
+			SetSignCount(cred.Authenticator.SignCount).SetBackupEligible(cred.Flags.BackupEligible).
+			SetBackupState(cred.Flags.BackupState).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.PasskeyAdded, Actor: activity.ByPerson,
+			UserID: uid, Details: map[string]string{"name": name}, At: now})
+	})
 	if ent.IsConstraintError(err) {
 		return nil, apperr.New(apperr.Conflict, "this passkey is already registered")
 	}
@@ -262,12 +272,19 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 	if name, err = checkName(name); err != nil {
 		return nil, err
 	}
-	n, err := s.DB.Passkey.Update().Where(entpasskey.ID(id), entpasskey.UserID(uid)).SetName(name).SetUpdatedAt(s.Now()).Save(ctx)
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Passkey.Update().Where(entpasskey.ID(id), entpasskey.UserID(uid)).SetName(name).SetUpdatedAt(s.Now()).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("renaming passkey: %w", err)
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "passkey not found")
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.PasskeyRenamed, Actor: activity.ByPerson,
+			UserID: uid, Details: map[string]string{"name": name}, At: s.Now()})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("renaming passkey: %w", err)
-	}
-	if n == 0 {
-		return nil, apperr.New(apperr.NotFound, "passkey not found")
+		return nil, err
 	}
 	return s.DB.Passkey.Get(ctx, id)
 }
@@ -278,12 +295,22 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.DB.Passkey.Delete().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Exec(ctx)
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		k, err := tx.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "passkey not found")
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.Passkey.DeleteOne(k).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting passkey: %w", err)
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.PasskeyRemoved, Actor: activity.ByPerson,
+			UserID: uid, Details: map[string]string{"name": k.Name}, At: s.Now()})
+	})
 	if err != nil {
-		return fmt.Errorf("deleting passkey: %w", err)
-	}
-	if n == 0 {
-		return apperr.New(apperr.NotFound, "passkey not found")
+		return err
 	}
 	s.notify(ctx, uid, Removed)
 	return nil

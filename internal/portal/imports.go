@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/pendinglink"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
@@ -219,8 +221,11 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 			}
 			out.Rows = append(out.Rows, saved...)
 		}
-		out.Source, err = tx.ImportSource.UpdateOne(src).SetCounts(counts).Save(ctx)
-		return err
+		if out.Source, err = tx.ImportSource.UpdateOne(src).SetCounts(counts).Save(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.ImportRun, Actor: activity.ByDeveloper, ApplicationID: app.ID,
+			Details: map[string]string{"source": src.ID, "count": strconv.Itoa(len(req.Users))}, At: now})
 	})
 	if err != nil {
 		return nil, err
@@ -431,8 +436,11 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtIsNil()).Exec(ctx); err != nil {
 			return fmt.Errorf("withdrawing pending links: %w", err)
 		}
-		src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx)
-		return err
+		if src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.ImportRolledBack, Actor: activity.ByDeveloper, ApplicationID: app.ID,
+			Details: map[string]string{"source": src.ID, "count": strconv.Itoa(deleted)}, At: now})
 	})
 	if err != nil {
 		return nil, err

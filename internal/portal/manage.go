@@ -3,6 +3,8 @@ package portal
 import (
 	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -13,6 +15,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
@@ -119,8 +122,10 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 				upd.ClearWebhookDisabledAt()
 			}
 		}
-		out.Application, err = upd.Save(ctx)
-		return store.Err(err, "application")
+		if out.Application, err = upd.Save(ctx); err != nil {
+			return store.Err(err, "application")
+		}
+		return recordSettings(ctx, tx, app, p, s.now())
 	})
 	if err != nil {
 		return nil, err
@@ -137,7 +142,11 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 		if err != nil {
 			return err
 		}
-		return tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx)
+		if err := tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.ClientSecretRotated, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: s.now()})
 	})
 	if err != nil {
 		return "", err
@@ -158,7 +167,11 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 		if app.WebhookURL == "" {
 			return apperr.WithReason(apperr.Conflict, "no_webhook", "the application has no webhook URL; set one first")
 		}
-		return tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx)
+		if err := tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.WebhookSecretRotated, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: s.now()})
 	})
 	if err != nil {
 		return "", err
@@ -252,4 +265,35 @@ func (s *Service) ownedForUpdate(ctx context.Context, tx *ent.Tx, appID string) 
 		return nil, apperr.New(apperr.NotFound, "application not found")
 	}
 	return app, err
+}
+
+// recordSettings writes the activity of a settings change of app by patch p: the names of
+// the fields sent (never their values), and a change of the webhook endpoint on its own.
+func recordSettings(ctx context.Context, tx *ent.Tx, app *ent.Application, p ApplicationPatch, now time.Time) error {
+	var fields []string
+	for name, sent := range map[string]bool{"name": p.Name != nil, "website": p.Website != nil, "iconUrl": p.IconURL != nil,
+		"termsUrl": p.TermsURL != nil, "privacyUrl": p.PrivacyURL != nil, "webhookUrl": p.WebhookURL != nil,
+		"redirectUris": p.RedirectURIs != nil, "allowedOrigins": p.AllowedOrigins != nil,
+		"clientRequestsPerMinute": p.ClientRequestsPerMinute != nil, "idTokenSigningAlg": p.IDTokenSigningAlg != nil,
+		"postLogoutRedirectUris": p.PostLogoutRedirectURIs != nil, "backchannelLogoutUri": p.BackchannelLogoutURI != nil} {
+		if sent {
+			fields = append(fields, name)
+		}
+	}
+	if err := activity.Record(ctx, tx, activity.Event{Type: activity.AppSettingsChanged, Actor: activity.ByDeveloper,
+		ApplicationID: app.ID, Details: map[string]string{"fields": activity.Fields(fields...)}, At: now}); err != nil {
+		return err
+	}
+	if p.WebhookURL == nil || strings.TrimSpace(*p.WebhookURL) == app.WebhookURL {
+		return nil
+	}
+	outcome := "changed"
+	switch {
+	case strings.TrimSpace(*p.WebhookURL) == "":
+		outcome = "removed"
+	case app.WebhookURL == "":
+		outcome = "set"
+	}
+	return activity.Record(ctx, tx, activity.Event{Type: activity.WebhookChanged, Actor: activity.ByDeveloper,
+		ApplicationID: app.ID, Details: map[string]string{"outcome": outcome}, At: now})
 }

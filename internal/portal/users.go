@@ -14,6 +14,7 @@ import (
 	"loginsign/ent/consent"
 	"loginsign/ent/predicate"
 	"loginsign/ent/user"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
@@ -419,7 +420,16 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 		}
 		saved.Edges = conn.Edges
 		out = saved
-		return nil
+		var fields []string
+		if p.IsForwarding != nil {
+			fields = append(fields, "isForwarding")
+		}
+		if p.AppEmail != nil {
+			fields = append(fields, "appEmail")
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.ConnectionEdited, Actor: activity.ByDeveloper,
+			UserID: conn.UserID, ApplicationID: app.ID, ConnectionID: conn.ID,
+			Details: map[string]string{"fields": activity.Fields(fields...)}, At: s.now()})
 	})
 	return out, err
 }
@@ -443,7 +453,7 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 		return false, apperr.New(apperr.Invalid, "email is required")
 	}
 	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
-		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid})
+		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their

@@ -78,6 +78,10 @@ type WorkerConfig struct {
 	// LogoutToken signs the logout token of a back-channel logout event at each attempt (so
 	// its short exp is fresh), from the event's stored claims. Without it such events fail.
 	LogoutToken func(ctx context.Context, app *ent.Application, claims []byte) (string, error)
+	// Housekeeping, when set, runs when the worker starts and then every HousekeepingEvery
+	// (default 1 h), between deliveries: the activity log's retention purge.
+	Housekeeping      func(ctx context.Context)
+	HousekeepingEvery time.Duration
 }
 
 // Worker delivers due events of the outbox. Any number of workers, in any number of server
@@ -132,6 +136,9 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
+	if cfg.HousekeepingEvery <= 0 {
+		cfg.HousekeepingEvery = time.Hour
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "LoginSign-Webhooks/1"
 	}
@@ -147,6 +154,13 @@ func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
+	var housekeep <-chan time.Time
+	if w.cfg.Housekeeping != nil {
+		w.cfg.Housekeeping(ctx)
+		h := time.NewTicker(w.cfg.HousekeepingEvery)
+		defer h.Stop()
+		housekeep = h.C
+	}
 	for {
 		for ctx.Err() == nil {
 			n, err := w.DeliverDue(ctx)
@@ -165,6 +179,8 @@ func (w *Worker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		case <-w.wake:
+		case <-housekeep:
+			w.cfg.Housekeeping(ctx)
 		}
 	}
 }

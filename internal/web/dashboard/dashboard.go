@@ -140,6 +140,26 @@ const content = `{{define "content"}}
   <div data-slot="sessions"><p class="empty">Loading…</p></div>
 </section>
 
+<section class="card" id="activity" aria-labelledby="activity-h">
+  <header><h2 id="activity-h">Your activity</h2>
+  <label class="small">Show <select id="activity-type">
+    <option value="">everything</option>
+    <option value="SIGN_IN">sign-ins</option>
+    <option value="CONSENT_GIVEN,CONSENT_WITHDRAWN">apps allowed and removed</option>
+    <option value="ADDRESS_ADDED,ADDRESS_VERIFIED,ADDRESS_REMOVED,ADDRESS_MADE_PRIMARY,EMAIL_CHANGE_REQUESTED,EMAIL_CHANGE_CONFIRMED,EMAIL_CHANGE_CANCELLED">addresses</option>
+    <option value="SESSIONS_ENDED,PASSKEY_ADDED,PASSKEY_RENAMED,PASSKEY_REMOVED,TOTP_ENABLED,TOTP_DISABLED,RECOVERY_CODES_RENEWED">security</option>
+    <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION">what apps did</option>
+  </select></label></header>
+  <div data-slot="activity"><p class="empty">Loading…</p></div>
+  <div data-slot="activity-more"></div>
+</section>
+
+<section class="card" id="your-data" aria-labelledby="your-data-h">
+  <header><h2 id="your-data-h">Your data</h2></header>
+  <p class="muted">Download everything LoginSign holds about you as one JSON file: your account, addresses, apps and what each one sees, licenses, sessions and activity. We email you when a copy is downloaded.</p>
+  <button type="button" id="download-data">Download your data</button>
+</section>
+
 <section class="card" id="delete" aria-labelledby="delete-h">
   <header><h2 id="delete-h">Delete your account</h2></header>
   <p class="muted">Every app you use is told, your private addresses stop working, and you are signed out everywhere. This cannot be undone.</p>

@@ -266,3 +266,77 @@
   loadAddresses();
   loadSessions();
 })();
+
+// The activity card: the person's own events, newest first, filtered by type, paged.
+(function () {
+  "use strict";
+  var h = LS.h, fill = LS.fill, gql = LS.gql;
+  var ActivityQ = {
+    activity: "query DashboardActivity($types: [ActivityEventType!], $after: String) { viewer { id activity(first: 20, types: $types, after: $after) { events { id type actor applicationName connectionId details { key value } at } nextCursor } } }"
+  };
+  var TEXT = {
+    SIGN_IN: "Signed in", CONSENT_GIVEN: "Allowed an app", CONSENT_WITHDRAWN: "Removed an app",
+    ADDRESS_ADDED: "Added an address", ADDRESS_VERIFIED: "Confirmed an address", ADDRESS_REMOVED: "Removed an address",
+    ADDRESS_MADE_PRIMARY: "Changed your primary address", PENDING_LINK_ACCEPTED: "Linked an app's record of you",
+    PENDING_LINK_REFUSED: "Refused an app's link", EMAIL_CHANGE_REQUESTED: "An app asked to change your address",
+    EMAIL_CHANGE_CONFIRMED: "Confirmed an app's address change", EMAIL_CHANGE_CANCELLED: "Cancelled an app's address change",
+    SESSIONS_ENDED: "Signed out", PASSKEY_ADDED: "Added a passkey", PASSKEY_RENAMED: "Renamed a passkey",
+    PASSKEY_REMOVED: "Removed a passkey", TOTP_ENABLED: "Turned on two-step verification",
+    TOTP_DISABLED: "Turned off two-step verification", RECOVERY_CODES_RENEWED: "Renewed recovery codes",
+    DATA_EXPORTED: "Downloaded your data", CONNECTION_EDITED: "An app changed its settings for you",
+    CONNECTION_DELETED: "An app closed your account", LICENSE_ACTION: "An app changed your license"
+  };
+  var METHOD = { magic_link: "with an email link", passkey: "with a passkey", totp: "with an email link and a code",
+    recovery_code: "with an email link and a recovery code", sign_out: "" };
+  var after = null, items = [];
+  var select = document.getElementById("activity-type");
+  if (!select) return;
+
+  function describe(ev) {
+    var d = {};
+    ev.details.forEach(function (kv) { d[kv.key] = kv.value; });
+    var parts = [TEXT[ev.type] || ev.type.toLowerCase().replace(/_/g, " ")];
+    if (ev.applicationName) parts.push((ev.type === "SIGN_IN" ? "to " : "· ") + ev.applicationName);
+    if (d.method && METHOD[d.method]) parts.push(METHOD[d.method]);
+    if (d.address) parts.push("· " + d.address);
+    if (d.name) parts.push("· " + d.name);
+    if (d.location) parts.push("· from " + d.location);
+    return parts.join(" ");
+  }
+
+  async function load(reset) {
+    if (reset) { after = null; items = []; }
+    var types = select.value ? select.value.split(",") : null;
+    var data;
+    try { data = await gql(ActivityQ.activity, { types: types, after: after }); } catch (e) {
+      fill("activity", h("div", { class: "alert error", role: "alert" }, e.message)); return;
+    }
+    var page = data.viewer.activity;
+    items = items.concat(page.events);
+    after = page.nextCursor;
+    fill("activity-more", after ? h("button", { type: "button", class: "small", id: "activity-more", onclick: function () { load(false); } }, "Show older") : null);
+    if (!items.length) { fill("activity", h("p", { class: "empty" }, "Nothing yet.")); return; }
+    fill("activity", h("ul", { class: "list" }, items.map(function (ev) {
+      return h("li", { "data-event": ev.id }, h("div", { class: "grow" },
+        h("strong", null, describe(ev)), h("div", { class: "small muted" }, LS.dateTime(ev.at))));
+    })));
+  }
+
+  // The data export: fetched, then saved as a file; a refusal (rate limit) is shown.
+  document.getElementById("download-data").addEventListener("click", function (ev) {
+    LS.busy(ev.target, async function () {
+      var r = await fetch("/api/account/export", { credentials: "same-origin" });
+      if (!r.ok) {
+        var err = await r.json().catch(function () { return {}; });
+        throw new Error(err.message || err.error || "The download failed (" + r.status + ").");
+      }
+      var blob = await r.blob();
+      var a = h("a", { href: URL.createObjectURL(blob), download: "loginsign-data.json" });
+      document.body.appendChild(a); a.click(); a.remove();
+      load(true);
+    }, "Your data was downloaded. We emailed you about it.");
+  });
+
+  select.addEventListener("change", function () { load(true); });
+  load(true);
+})();

@@ -394,12 +394,27 @@
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
       card("Allowed origins", "allowed-origins-card", originsForm),
+      card("Activity", "app-activity", slot("app-activity")),
       card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
         LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
     try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
+    loadAppActivity(id);
+  }
+
+  // The application's activity log (developer actions and its users' sign-ins and consents).
+  var ACTIVITY_Q = "query AppActivity($id: ID!) { application(id: $id) { id activity(first: 50) { events { id type actor connectionId details { key value } at } } } }";
+  async function loadAppActivity(id) {
+    var d;
+    try { d = (await gql(ACTIVITY_Q, { id: id })).application.activity; } catch (e) { failed("app-activity", e); return; }
+    if (!d.events.length) { fill("app-activity", h("p", { class: "empty" }, "Nothing yet.")); return; }
+    fill("app-activity", table(["When", "What", "By", "Details"], d.events.map(function (ev) {
+      return h("tr", { "data-event": ev.id }, [LS.dateTime(ev.at), ev.type.toLowerCase().replace(/_/g, " "), ev.actor.toLowerCase(),
+        ev.details.map(function (kv) { return kv.key + ": " + kv.value; }).join(" · ") + (ev.connectionId ? " · " + ev.connectionId : "")
+      ].map(function (c) { return h("td", null, c); }));
+    })));
   }
 
   // ---- Users ----------------------------------------------------------------------------------
@@ -429,7 +444,8 @@
     form.addEventListener("reset", function () { setTimeout(function () { cursors = [null]; pageNo = 0; load(); }); });
     [fStatus, fMail].forEach(function (c) { c.addEventListener("change", function () { cursors = [null]; pageNo = 0; load(); }); });
     fill(view, card("Connected users", "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
-      h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), "."));
+      h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), ". ",
+        h("a", { class: "btn small", id: "export-users", href: "/api/developer/applications/" + encodeURIComponent(id) + "/users/export", download: "" }, "Export users as CSV")));
 
     function day(v) { return v ? new Date(v + "T00:00:00Z").toISOString() : null; }
     function filter() {

@@ -1,0 +1,314 @@
+// Package dataexport gives a person everything LoginSign holds about them as one JSON
+// document (GDPR Articles 15 and 20), read through the same domain functions and edges the
+// dashboard reads, so the export shows every field the dashboard shows. Exports are rate
+// limited per person, recorded in the activity log and announced by mail.
+package dataexport
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/licensecode"
+	"loginsign/ent/useremail"
+	"loginsign/internal/account"
+	"loginsign/internal/activity"
+	"loginsign/internal/auth"
+	"loginsign/internal/connections"
+	"loginsign/internal/httpx"
+	"loginsign/internal/identity"
+	"loginsign/internal/licenses"
+	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
+	"loginsign/internal/portal"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
+)
+
+// Rule limits exports per person: the document is large and each one sends a mail.
+var Rule = ratelimit.Rule{Name: "data-export", N: 3, Window: 24 * time.Hour}
+
+// maxActivityPages bounds the activity read into one document (100 events a page).
+const maxActivityPages = 200
+
+// Service builds exports.
+type Service struct {
+	DB       *store.DB
+	Identity *identity.Service
+	Account  *account.Service
+	MFA      *mfa.Service
+	Passkeys *passkey.Service
+	Activity *activity.Service
+	Mail     mail.Sender
+	Limiter  *ratelimit.Limiter
+	Now      func() time.Time
+}
+
+// Document is the export. Times are RFC 3339 UTC with milliseconds.
+type Document struct {
+	ExportedAt   string        `json:"exportedAt"`
+	Account      Account       `json:"account"`
+	Addresses    []Address     `json:"addresses"`
+	Connections  []Connection  `json:"connections"`
+	PendingLinks []PendingLink `json:"pendingLinks"`
+	Sessions     []Session     `json:"sessions"`
+	TwoStep      TwoStep       `json:"twoStep"`
+	Passkeys     []Passkey     `json:"passkeys"`
+	Activity     []Event       `json:"activity"`
+}
+
+type Account struct {
+	ID          string  `json:"id"`
+	GlobalID    string  `json:"globalId"`
+	Email       string  `json:"email"`
+	Name        string  `json:"name"`
+	CreatedAt   string  `json:"createdAt"`
+	LastLoginAt *string `json:"lastLoginAt"`
+}
+
+type Address struct {
+	ID         string  `json:"id,omitempty"`
+	Email      string  `json:"email"`
+	Primary    bool    `json:"primary"`
+	VerifiedAt *string `json:"verifiedAt"`
+}
+
+type Application struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Website string `json:"website"`
+	IconURL string `json:"iconUrl"`
+}
+
+// Connection is an app the person signed in to, with what it sees of them.
+type Connection struct {
+	ID            string      `json:"id"`
+	Application   Application `json:"application"`
+	Scopes        []string    `json:"scopes"`
+	Sees          Sees        `json:"sees"`
+	AliasEmail    string      `json:"aliasEmail"`
+	AppEmail      string      `json:"appEmail"`
+	IsForwarding  bool        `json:"isForwarding"`
+	EmailMuted    bool        `json:"emailMuted"`
+	LoginCount    int         `json:"loginCount"`
+	LastSessionAt *string     `json:"lastSessionAt"`
+	JoinedAt      string      `json:"joinedAt"`
+	Licenses      []License   `json:"licenses"`
+}
+
+// Sees is what the application is shown of the person: the Global User ID always, the name
+// with the profile scope, an address with the email scope.
+type Sees struct {
+	GlobalID string  `json:"globalId"`
+	Name     *string `json:"name"`
+	Email    *string `json:"email"`
+}
+
+type License struct {
+	ID          string  `json:"id"`
+	Code        string  `json:"code"`
+	State       string  `json:"state"`
+	Variant     string  `json:"variant"`
+	ActivatedAt *string `json:"activatedAt"`
+	ExpiresAt   *string `json:"expiresAt"`
+}
+
+type PendingLink struct {
+	ID                 string `json:"id"`
+	ApplicationID      string `json:"applicationId"`
+	ApplicationName    string `json:"applicationName"`
+	ApplicationIconURL string `json:"applicationIconUrl"`
+	ExternalUserID     string `json:"externalUserId"`
+	Email              string `json:"email"`
+	ProposedAt         string `json:"proposedAt"`
+}
+
+type Session struct {
+	ID            string   `json:"id"`
+	CreatedAt     string   `json:"createdAt"`
+	LastSeen      string   `json:"lastSeen"`
+	UserAgent     string   `json:"userAgent"`
+	Current       bool     `json:"current"`
+	SignInMethods []string `json:"signInMethods"`
+}
+
+type TwoStep struct {
+	Enabled           bool    `json:"enabled"`
+	EnabledAt         *string `json:"enabledAt"`
+	RecoveryCodesLeft int     `json:"recoveryCodesLeft"`
+}
+
+type Passkey struct {
+	ID         string  `json:"id"`
+	Name       string  `json:"name"`
+	CreatedAt  string  `json:"createdAt"`
+	LastUsedAt *string `json:"lastUsedAt"`
+}
+
+type Event struct {
+	ID              string            `json:"id"`
+	Type            string            `json:"type"`
+	Actor           string            `json:"actor"`
+	ApplicationID   string            `json:"applicationId,omitempty"`
+	ApplicationName string            `json:"applicationName,omitempty"`
+	ConnectionID    string            `json:"connectionId,omitempty"`
+	Details         map[string]string `json:"details,omitempty"`
+	At              string            `json:"at"`
+}
+
+// Export builds the signed-in person's document, records the export in their activity log
+// and mails them that it happened. RateLimited past Rule.
+func (s *Service) Export(ctx context.Context) (*Document, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Limiter.Take(ctx, Rule, uid); err != nil {
+		return nil, err
+	}
+	now := s.Now().UTC()
+	u, err := s.Identity.User(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	doc := &Document{ExportedAt: httpx.Time(now),
+		Account: Account{ID: u.ID, GlobalID: u.GlobalID, Email: u.Email, Name: u.Name,
+			CreatedAt: httpx.Time(u.CreatedAt), LastLoginAt: httpx.TimePtr(u.LastLoginAt)},
+		Addresses: []Address{{Email: u.Email, Primary: true, VerifiedAt: httpx.TimePtr(&u.CreatedAt)}}}
+	if err := s.addresses(ctx, doc, uid); err != nil {
+		return nil, err
+	}
+	if err := s.connections(ctx, doc, uid, now); err != nil {
+		return nil, err
+	}
+	links, err := s.Account.PendingLinks(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	doc.PendingLinks = []PendingLink{}
+	for _, l := range links {
+		doc.PendingLinks = append(doc.PendingLinks, PendingLink{ID: l.ID, ApplicationID: l.ApplicationID, ApplicationName: l.ApplicationName,
+			ApplicationIconURL: l.ApplicationIconURL, ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: httpx.Time(l.ProposedAt)})
+	}
+	sessions, err := s.Identity.SessionsOf(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	doc.Sessions = []Session{}
+	for _, v := range sessions {
+		amr := v.AMR
+		if amr == nil {
+			amr = []string{}
+		}
+		doc.Sessions = append(doc.Sessions, Session{ID: v.ID, CreatedAt: httpx.Time(v.CreatedAt), LastSeen: httpx.Time(v.LastSeen),
+			UserAgent: v.UserAgent, Current: v.Current, SignInMethods: amr})
+	}
+	st, err := s.MFA.StatusOf(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	doc.TwoStep = TwoStep{Enabled: st.TOTP, RecoveryCodesLeft: st.RecoveryCodesLeft}
+	if st.TOTP {
+		doc.TwoStep.EnabledAt = httpx.TimePtr(&st.TOTPSince)
+	}
+	keys, err := s.Passkeys.List(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	doc.Passkeys = []Passkey{}
+	for _, k := range keys {
+		doc.Passkeys = append(doc.Passkeys, Passkey{ID: k.ID, Name: k.Name, CreatedAt: httpx.Time(k.CreatedAt), LastUsedAt: httpx.TimePtr(k.LastUsedAt)})
+	}
+	if err := s.activity(ctx, doc, uid); err != nil {
+		return nil, err
+	}
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		return activity.Record(ctx, tx, activity.Event{Type: activity.DataExported, Actor: activity.ByPerson, UserID: uid,
+			Details: map[string]string{"format": "json"}, At: now})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Mail.Send(ctx, mail.DataExport(u.Email, now)); err != nil {
+		return nil, fmt.Errorf("announcing the export: %w", err)
+	}
+	return doc, nil
+}
+
+func (s *Service) addresses(ctx context.Context, doc *Document, uid string) error {
+	emails, err := s.DB.UserEmail.Query().Where(useremail.UserID(uid)).Order(ent.Asc(useremail.FieldEmail)).All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range emails {
+		doc.Addresses = append(doc.Addresses, Address{ID: e.ID, Email: e.Email, VerifiedAt: httpx.TimePtr(e.VerifiedAt)})
+	}
+	return nil
+}
+
+// connections reads the person's connections with their applications, consents and licenses,
+// the edges the dashboard's apps card reads.
+func (s *Service) connections(ctx context.Context, doc *Document, uid string, now time.Time) error {
+	conns, err := s.DB.AppConnection.Query().Where(appconnection.UserID(uid)).
+		WithApplication().WithConsent().WithUser().
+		WithLicenses(func(q *ent.LicenseCodeQuery) { q.WithVariant().Order(ent.Asc(licensecode.FieldCreatedAt)) }).
+		Order(ent.Asc(appconnection.FieldJoinedAt)).All(ctx)
+	if err != nil {
+		return err
+	}
+	doc.Connections = []Connection{}
+	for _, c := range conns {
+		app := c.Edges.Application
+		out := Connection{ID: c.ID, Application: Application{ID: app.ID, Name: app.Name, Website: app.Website, IconURL: app.IconURL},
+			Scopes: []string{}, AliasEmail: c.AliasEmail, AppEmail: c.AppEmail, IsForwarding: c.IsForwarding,
+			EmailMuted: portal.EmailMuted(c), LoginCount: c.LoginCount, LastSessionAt: httpx.TimePtr(c.LastSessionAt),
+			JoinedAt: httpx.Time(c.JoinedAt), Licenses: []License{}}
+		if c.Edges.Consent != nil {
+			out.Scopes = c.Edges.Consent.Scopes
+		}
+		out.Sees.GlobalID = c.Edges.User.GlobalID
+		if connections.SharesProfile(c) {
+			name := portal.SharedName(c)
+			out.Sees.Name = &name
+		}
+		for _, sc := range out.Scopes {
+			if sc == "email" {
+				e := portal.SharedEmail(c)
+				out.Sees.Email = &e
+			}
+		}
+		for _, l := range c.Edges.Licenses {
+			lic := License{ID: l.ID, Code: l.Code, State: string(licenses.EffectiveState(l, now)),
+				ActivatedAt: httpx.TimePtr(l.ActivatedAt), ExpiresAt: httpx.TimePtr(l.ExpiresAt)}
+			if v := l.Edges.Variant; v != nil {
+				lic.Variant = v.Name
+			}
+			out.Licenses = append(out.Licenses, lic)
+		}
+		doc.Connections = append(doc.Connections, out)
+	}
+	return nil
+}
+
+func (s *Service) activity(ctx context.Context, doc *Document, uid string) error {
+	doc.Activity = []Event{}
+	p := activity.Page{First: activity.MaxPage}
+	for range maxActivityPages {
+		l, err := s.Activity.ForPerson(ctx, uid, activity.Filter{}, p)
+		if err != nil {
+			return err
+		}
+		for _, e := range l.Events {
+			doc.Activity = append(doc.Activity, Event{ID: e.ID, Type: string(e.Type), Actor: string(e.Actor), ApplicationID: e.ApplicationID,
+				ApplicationName: e.ApplicationName, ConnectionID: e.ConnectionID, Details: e.Details, At: httpx.Time(e.At)})
+		}
+		if l.NextCursor == "" {
+			return nil
+		}
+		p.After = l.NextCursor
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+package rest
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/httpx"
+)
+
+// AccountExport answers GET /api/account/export: everything LoginSign holds about the
+// signed-in person as one JSON document, as a download (dataexport.Service.Export).
+func (a *API) AccountExport(w http.ResponseWriter, r *http.Request) {
+	doc, err := a.Export.Export(r.Context())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Disposition", `attachment; filename="loginsign-data-`+doc.ExportedAt[:10]+`.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, http.StatusOK, doc)
+}
+
+// userCSVHeader are the columns of the users export: the fields of the users list.
+var userCSVHeader = []string{"id", "globalId", "name", "email", "active", "blocked", "emailMuted", "sessions", "lastSession", "joined", "region", "appEmail"}
+
+// DeveloperUsersExport answers GET /api/developer/applications/:appId/users/export with the
+// users list (same filters and order as GET …/users, every page) as text/csv. Every cell is
+// made safe for spreadsheets (csvCell).
+func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "malformed query string"))
+		return
+	}
+	if q.Has("limit") || q.Has("cursor") {
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "the export holds every page: drop limit and cursor"))
+		return
+	}
+	p, err := parseUserPage(q)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	conns, err := a.Portal.ExportUsers(r.Context(), r.PathValue("appId"), p)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="users-%s.csv"`, r.PathValue("appId")))
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	cw.Write(userCSVHeader)
+	for _, c := range conns {
+		u := toDeveloperUser(c)
+		cw.Write([]string{csvCell(u.ID), csvCell(u.GlobalID), csvCell(deref(u.Name)), csvCell(u.Email), strconv.FormatBool(u.Active),
+			strconv.FormatBool(u.Blocked), strconv.FormatBool(u.EmailMuted), strconv.Itoa(u.Sessions), csvCell(deref(u.LastSession)),
+			csvCell(u.Joined), csvCell(deref(u.Region)), csvCell(u.AppEmail)})
+	}
+	cw.Flush()
+}
+
+// csvCell neutralises a cell a spreadsheet would run as a formula (OWASP CSV injection): one
+// starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe. A lone "-"
+// (the list's "not shared" email) is no formula and stays as the list shows it.
+func csvCell(s string) string {
+	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
