@@ -63,7 +63,8 @@ func TestActivityInBrowser(t *testing.T) {
 	person.waitFor(t, `document.querySelectorAll("#activity li[data-event]").length === 1`)
 	person.shot(t, "dashboard-activity")
 	person.do(t, chromedp.Click("#download-data"))
-	person.waitFor(t, `(document.getElementById("status") || {}).textContent.includes("Your data was downloaded")`)
+	// The result shows next to its button (LS.busy) or in the page's status box.
+	person.waitFor(t, `[...document.querySelectorAll(".form-status, #status")].some(b => b.textContent.includes("Your data was downloaded"))`)
 	if m := ls.Mail.Next(t, 10*time.Second); len(m.To) != 1 || m.To[0] != "ann@example.com" || !strings.Contains(m.Subject, "copy of your LoginSign data") {
 		t.Fatalf("announcement = %v %q", m.To, m.Subject)
 	}

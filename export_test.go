@@ -20,6 +20,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
+	"loginsign/internal/profile"
 	"loginsign/internal/store/storetest"
 )
 
@@ -109,6 +110,15 @@ func testDataExport(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 
+	// A profile: name, region and picture are data about Ann too.
+	region, annName := "DE", "Ann Example-Export"
+	if _, err := e.srv.profiles.UpdateProfile(as(annUser.ID), profile.Update{Name: &annName, Region: &region}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.profiles.SetPicture(as(annUser.ID), testPNG(t, 64, 64)); err != nil {
+		t.Fatal(err)
+	}
+
 	// What the dashboard shows Ann.
 	shown := map[string]string{}
 	for name, q := range dashboardQueries(t) {
@@ -134,6 +144,9 @@ func testDataExport(t *testing.T, dbURL string) {
 	for value, path := range shown {
 		if value == "true" || value == "false" || strings.HasSuffix(path, ".lastSeen") {
 			continue // a boolean is everywhere; the export's own request is the session's latest use
+		}
+		if strings.Contains(path, ".regionChoices[") || strings.HasSuffix(path, ".suggestedRegion") {
+			continue // the form's choices and a suggestion from Accept-Language, not data about the person
 		}
 		if _, ok := exported[value]; !ok {
 			t.Errorf("the dashboard shows %s = %q; the export does not hold it", path, value)

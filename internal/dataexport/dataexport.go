@@ -24,6 +24,7 @@ import (
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
+	"loginsign/internal/profile"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 )
@@ -65,6 +66,9 @@ type Account struct {
 	GlobalID    string  `json:"globalId"`
 	Email       string  `json:"email"`
 	Name        string  `json:"name"`
+	PictureURL  string  `json:"pictureUrl,omitempty"` // served by LoginSign (internal/profile)
+	Region      string  `json:"region,omitempty"`     // ISO 3166-1 alpha-2
+	RegionName  string  `json:"regionName,omitempty"`
 	CreatedAt   string  `json:"createdAt"`
 	LastLoginAt *string `json:"lastLoginAt"`
 }
@@ -176,6 +180,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	}
 	doc := &Document{ExportedAt: httpx.Time(now),
 		Account: Account{ID: u.ID, GlobalID: u.GlobalID, Email: u.Email, Name: u.Name,
+			PictureURL: u.Image, Region: u.Region, RegionName: profile.RegionName(u.Region),
 			CreatedAt: httpx.Time(u.CreatedAt), LastLoginAt: httpx.TimePtr(u.LastLoginAt)},
 		Addresses: []Address{{Email: u.Email, Primary: true, VerifiedAt: httpx.TimePtr(&u.CreatedAt)}}}
 	if err := s.addresses(ctx, doc, uid); err != nil {
