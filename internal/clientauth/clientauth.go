@@ -14,6 +14,8 @@ package clientauth
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"loginsign/ent"
@@ -54,6 +56,101 @@ type Service struct {
 	Limits  Limits
 	// Equal compares secret hashes in constant time (ids.Equal when nil). Tests may wrap it.
 	Equal func(a, b string) bool
+	// CacheTTL bounds how long an application row read for a successful authentication is
+	// reused (default DefaultCacheTTL; negative turns the cache off). The cache is used only
+	// by a Service made with New, which sees every change to applications made through its
+	// database client; CacheTTL bounds the staleness of changes made by other processes.
+	CacheTTL time.Duration
+
+	cache *appCache
+}
+
+// DefaultCacheTTL is the default of Service.CacheTTL.
+const DefaultCacheTTL = 2 * time.Second
+
+// New returns a Service whose application rows are cached in-process for CacheTTL after a
+// successful authentication. Every change to an application made through db (secret
+// rotation, quota, redirect URIs, deletion; in or out of a transaction) empties the cache
+// when it is made and again when its transaction commits.
+func New(db *store.DB, limiter *ratelimit.Limiter) *Service {
+	c := &appCache{entries: map[string]appCacheEntry{}}
+	db.Application.Use(func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			c.invalidate()
+			if am, ok := m.(*ent.ApplicationMutation); ok {
+				if tx, err := am.Tx(); err == nil {
+					tx.OnCommit(func(next ent.Committer) ent.Committer {
+						return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+							err := next.Commit(ctx, tx)
+							c.invalidate()
+							return err
+						})
+					})
+				}
+			}
+			v, err := next.Mutate(ctx, m)
+			c.invalidate()
+			return v, err
+		})
+	})
+	return &Service{DB: db, Limiter: limiter, cache: c}
+}
+
+// appCache holds application rows that recently authenticated a client. An entry is valid
+// while it is younger than the TTL and no application changed since it was read (gen).
+type appCache struct {
+	gen     atomic.Uint64
+	mu      sync.RWMutex
+	entries map[string]appCacheEntry
+}
+
+type appCacheEntry struct {
+	app     *ent.Application
+	gen     uint64
+	expires time.Time
+}
+
+// maxCachedApps bounds the cache; when full it starts over.
+const maxCachedApps = 10000
+
+func (c *appCache) invalidate() {
+	c.gen.Add(1)
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+func (c *appCache) get(clientID string, now time.Time) *ent.Application {
+	c.mu.RLock()
+	e, ok := c.entries[clientID]
+	c.mu.RUnlock()
+	if !ok || e.gen != c.gen.Load() || !now.Before(e.expires) {
+		return nil
+	}
+	return e.app
+}
+
+// put stores app, read when the generation was gen, unless an application changed since.
+func (c *appCache) put(app *ent.Application, gen uint64, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
+	if len(c.entries) >= maxCachedApps {
+		clear(c.entries)
+	}
+	c.entries[app.ID] = appCacheEntry{app: app, gen: gen, expires: expires}
+}
+
+func (s *Service) cacheTTL() time.Duration {
+	if s.cache == nil || s.CacheTTL < 0 {
+		return 0
+	}
+	if s.CacheTTL == 0 {
+		return DefaultCacheTTL
+	}
+	return s.CacheTTL
 }
 
 // MaxIDLength and MaxSecretLength bound what is looked up or hashed.
@@ -106,13 +203,31 @@ func openOnOutage(err error) error {
 }
 
 // verify returns the application when the secret matches, nil when it does not.
+//
+// A cached row (see New) answers only a match: the presented secret's hash is compared with
+// the cached row's in constant time, and anything else (no entry, a different secret, a
+// secret rotated elsewhere) reads the row from the database as without a cache.
 func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.Application, error) {
 	equal := s.Equal
 	if equal == nil {
 		equal = ids.Equal
 	}
+	valid := clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application && len(secret) <= MaxSecretLength
+	hash := ids.Hash(secret)
+	ttl := s.cacheTTL()
+	now := time.Now()
+	if valid && ttl > 0 && secret != "" {
+		if app := s.cache.get(clientID, now); app != nil && equal(hash, app.SecretHash) {
+			cp := *app
+			return &cp, nil
+		}
+	}
 	var app *ent.Application
-	if clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application && len(secret) <= MaxSecretLength {
+	var gen uint64
+	if valid {
+		if ttl > 0 {
+			gen = s.cache.gen.Load()
+		}
 		a, err := s.DB.Application.Get(ctx, clientID)
 		if err != nil && !ent.IsNotFound(err) {
 			return nil, err
@@ -123,8 +238,12 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 	if app != nil {
 		want = app.SecretHash
 	}
-	if !equal(ids.Hash(secret), want) || app == nil || secret == "" {
+	if !equal(hash, want) || app == nil || secret == "" {
 		return nil, nil
+	}
+	if ttl > 0 {
+		cp := *app
+		s.cache.put(&cp, gen, now.Add(ttl))
 	}
 	return app, nil
 }

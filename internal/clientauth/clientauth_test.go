@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -137,6 +139,96 @@ func TestQuotaOfSuccessfulCalls(t *testing.T) {
 		}
 		if _, err := s.Authenticate(from("192.0.2.1"), other.ID, otherSecret); err != nil {
 			t.Fatalf("another application: %v", err)
+		}
+	})
+}
+
+// A Service made with New reuses the application row of a successful authentication for
+// CacheTTL. Every change to the application through the same database client is seen at
+// once (secret rotation, quota, deletion, in or out of a transaction); a wrong secret is
+// still refused and counted; a change made by another process is seen within CacheTTL.
+func TestCachedApplicationFollowsEveryChange(t *testing.T) {
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		ctx := context.Background()
+		app, secret := newApp(t, db, "Cached")
+		s := clientauth.New(db, ratelimit.New(k))
+		s.Limits.FailuresPerClient = ratelimit.Rule{Name: "cache-fail:id", N: 2, Window: time.Minute}
+		ok := func(secret string) {
+			t.Helper()
+			if got, err := s.Authenticate(from("192.0.2.30"), app.ID, secret); err != nil || got.ID != app.ID {
+				t.Fatalf("right secret: %v, %v", got, err)
+			}
+		}
+		refused := func(secret string, code apperr.Code) {
+			t.Helper()
+			if _, err := s.Authenticate(from("192.0.2.31"), app.ID, secret); apperr.As(err).Code != code {
+				t.Fatalf("err = %v, want %s", err, code)
+			}
+		}
+		ok(secret)
+		ok(secret)
+		// Wrong secrets against a cached row: refused, counted, then rate limited.
+		refused(secret+"x", apperr.Unauthorized)
+		refused(secret+"x", apperr.Unauthorized)
+		refused(secret+"x", apperr.RateLimited)
+		ok(secret)
+
+		// Rotation through the client: the old secret is refused at once, the new one passes.
+		rotated := ids.Secret("lss_")
+		if err := db.Application.UpdateOneID(app.ID).SetSecretHash(ids.Hash(rotated)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refused(secret, apperr.RateLimited) // the client_id's failure budget is spent
+		ok(rotated)
+
+		// Rotation in a transaction: seen once committed.
+		again := ids.Secret("lss_")
+		if err := db.Tx(ctx, func(tx *ent.Tx) error {
+			return tx.Application.UpdateOneID(app.ID).SetSecretHash(ids.Hash(again)).Exec(ctx)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(from("192.0.2.32"), app.ID, rotated); err == nil {
+			t.Fatal("the secret rotated away in a committed transaction still passes")
+		}
+		ok(again)
+
+		// A quota change applies to the next request.
+		if err := db.Application.UpdateOneID(app.ID).SetClientRequestsPerMinute(1).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(from("192.0.2.30"), app.ID, again); err != nil {
+			// The first request of the new quota may pass or find the window already used.
+			if apperr.As(err).Code != apperr.RateLimited {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Authenticate(from("192.0.2.30"), app.ID, again); apperr.As(err).Code != apperr.RateLimited {
+			t.Fatalf("over the new quota of 1 per minute: %v", err)
+		}
+
+		// Deletion: refused at once.
+		if err := db.Application.DeleteOneID(app.ID).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(from("192.0.2.33"), app.ID, again); err == nil {
+			t.Fatal("a deleted application still authenticates")
+		}
+
+		// Another process (a second client on the same database, without the hook): its
+		// rotation is seen within CacheTTL.
+		app2, secret2 := newApp(t, db, "Elsewhere")
+		s.CacheTTL = 100 * time.Millisecond
+		if _, err := s.Authenticate(from("192.0.2.34"), app2.ID, secret2); err != nil {
+			t.Fatal(err)
+		}
+		other := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		if err := other.Application.UpdateOneID(app2.ID).SetSecretHash(ids.Hash(ids.Secret("lss_"))).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond)
+		if _, err := s.Authenticate(from("192.0.2.34"), app2.ID, secret2); apperr.As(err).Code != apperr.Unauthorized {
+			t.Fatalf("rotated by another process, after CacheTTL: %v", err)
 		}
 	})
 }

@@ -162,7 +162,8 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
-	s.Clients = &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Equal: func(a, b string) bool { return s.Equal(a, b) }}
+	s.Clients = clientauth.New(db, ratelimit.New(k))
+	s.Clients.Equal = func(a, b string) bool { return s.Equal(a, b) }
 	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
 	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s
