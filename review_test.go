@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/ent/activityevent"
+	"loginsign/internal/activity"
+)
+
+// TestRemovedPictureIsNotServedFromCaches: a served picture may be cached but must be
+// revalidated before each use (no max-age that lets a shared cache keep showing it for a day
+// after the person removed it); revalidation answers 304 while it exists and 404 once removed.
+func TestRemovedPictureIsNotServedFromCaches(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		b := e.browser()
+		b.signIn(b.get(e.base+"/login"), defaultTestEmail)
+		st, body := b.putPicture(testPNG(t, 40, 40), "image/png", false)
+		pic, _ := body["pictureUrl"].(string)
+		if st != http.StatusOK || pic == "" {
+			t.Fatalf("upload: %d %v", st, body)
+		}
+		resp, err := http.Get(pic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cc, etag := resp.Header.Get("Cache-Control"), resp.Header.Get("ETag")
+		if resp.StatusCode != 200 || !strings.Contains(cc, "no-cache") || strings.Contains(cc, "max-age") || etag == "" {
+			t.Fatalf("GET picture: %d Cache-Control %q ETag %q; want a cacheable answer revalidated before every use", resp.StatusCode, cc, etag)
+		}
+		req, _ := http.NewRequest(http.MethodGet, pic, nil)
+		req.Header.Set("If-None-Match", etag)
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotModified {
+			t.Fatalf("revalidation while present: %v %v", err, resp)
+		} else {
+			resp.Body.Close()
+		}
+		del, _ := http.NewRequest(http.MethodDelete, e.base+"/api/profile/picture", nil)
+		if resp, err := b.Do(del); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("remove: %v %v", err, resp)
+		} else {
+			resp.Body.Close()
+		}
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("revalidation after removal: %v %v", err, resp)
+		} else {
+			if cc := resp.Header.Get("Cache-Control"); strings.Contains(cc, "public") {
+				t.Errorf("the 404 of a removed picture is cacheable: %q", cc)
+			}
+			resp.Body.Close()
+		}
+	})
+}
+
+// TestExportRefusesCrossSiteRequests: a browser request to the data export started by another
+// site (a link or navigation carries the SameSite=Lax session cookie) answers 403 before it
+// spends one of the day's three exports, records anything or mails the person; the dashboard's
+// own same-origin request and a typed URL work.
+func TestExportRefusesCrossSiteRequests(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		ann := e.browser()
+		e.authorizeCode(ann, "ann@example.com")
+		annUser, _ := e.srv.identity.UserByEmail(ctx, "ann@example.com")
+		export := func(site string) (int, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, e.base+"/api/account/export", nil)
+			if site != "" {
+				req.Header.Set("Sec-Fetch-Site", site)
+			}
+			resp, err := ann.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		for i := 0; i < 5; i++ {
+			for _, site := range []string{"cross-site", "same-site"} {
+				if st, body := export(site); st != http.StatusForbidden || !strings.Contains(body, `"cross_site_request"`) || strings.Contains(body, "ann@example.com") {
+					t.Fatalf("Sec-Fetch-Site %s: %d %s", site, st, body)
+				}
+			}
+		}
+		if n := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.DataExported)), activityevent.UserID(annUser.ID)).CountX(ctx); n != 0 {
+			t.Fatalf("refused exports recorded %d events", n)
+		}
+		for i, site := range []string{"same-origin", "none", ""} {
+			if st, body := export(site); st != http.StatusOK {
+				t.Fatalf("export %d (Sec-Fetch-Site %q) = %d %s; the refused ones must not have spent the quota", i, site, st, body)
+			}
+		}
+		for range 3 {
+			if m := e.smtp.Next(t, 10*time.Second); !strings.Contains(m.Text, "copy of everything LoginSign holds") {
+				t.Fatalf("unexpected mail %q", m.Text)
+			}
+		}
+	})
+}
