@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"loginsign/ent/activityevent"
 	"loginsign/internal/activity"
+	"loginsign/internal/oauth"
 )
 
 // TestRemovedPictureIsNotServedFromCaches: a served picture may be cached but must be
@@ -102,6 +104,62 @@ func TestExportRefusesCrossSiteRequests(t *testing.T) {
 			if m := e.smtp.Next(t, 10*time.Second); !strings.Contains(m.Text, "copy of everything LoginSign holds") {
 				t.Fatalf("unexpected mail %q", m.Text)
 			}
+		}
+	})
+}
+
+// TestOldLinkPageHidesAddressFromOtherBrowsers: whoever holds an old sign-in link (a forwarded
+// mail, a mail scanner, a shared computer's history, another device) does not learn its
+// address from the link's error page: outside the browser that asked for it the page shows
+// the address masked and asks for a new link with the old link itself, and the new "check
+// your email" page is masked too. The new link still goes to the person's mailbox; an unknown
+// old link answers 400 and mails nobody.
+func TestOldLinkPageHidesAddressFromOtherBrowsers(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		browser := func() *browser { b := e.browser(); b.CheckRedirect = noFollow; return b }
+		const who = "hidden.person@example.com"
+		masked := oauth.MaskEmail(who)
+		if masked != "hi•••@example.com" {
+			t.Fatalf("MaskEmail = %q", masked)
+		}
+		asker := browser()
+		if p := asker.post(e.base+"/login", url.Values{"email": {who}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /login = %d", p.StatusCode)
+		}
+		link, code := e.signInMail(who)
+		if p := asker.post(e.base+"/login/code", url.Values{"code": {code}}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("code = %d %s", p.StatusCode, p.Body)
+		}
+		stranger := browser()
+		p := stranger.get(link)
+		if p.StatusCode != http.StatusGone || strings.Contains(p.Body, who) || strings.Contains(p.Body, "hidden.person") ||
+			!strings.Contains(p.Body, masked) || !strings.Contains(p.Body, `id="new-link-form"`) {
+			t.Fatalf("the used link's page in another browser = %d:\n%s", p.StatusCode, p.Body)
+		}
+		old := p.hidden(t, "link")
+		// The stranger asks for the new link the page offers: it goes to the person; the
+		// stranger's page names the address masked.
+		if p := stranger.post(e.base+"/login", url.Values{"flow": {""}, "link": {old}}); p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != "/login/sent" {
+			t.Fatalf("new link from the old one = %d %q %s", p.StatusCode, p.Header.Get("Location"), p.Body)
+		}
+		e.signInMail(who)
+		if p := stranger.get(e.base + "/login/sent"); strings.Contains(p.Body, who) || !strings.Contains(p.Body, `<strong id="sent-to">`+masked+`</strong>`) {
+			t.Fatalf("the stranger's waiting page:\n%s", p.Body)
+		}
+		// In the browser that asked, the page still prefills the address.
+		if p := asker.get(link); p.StatusCode != http.StatusGone || !strings.Contains(p.Body, `value="`+who+`"`) {
+			t.Fatalf("the used link's page in the asking browser = %d:\n%s", p.StatusCode, p.Body)
+		}
+		// A link that never existed sends nothing.
+		before := e.smtp.Count()
+		if p := stranger.post(e.base+"/login", url.Values{"link": {"lsml_unknown"}}); p.StatusCode != http.StatusBadRequest {
+			t.Fatalf("unknown old link = %d", p.StatusCode)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if n := e.smtp.Count(); n != before {
+			t.Fatalf("an unknown old link sent %d mails", n-before)
 		}
 	})
 }
