@@ -163,3 +163,36 @@ func TestOldLinkPageHidesAddressFromOtherBrowsers(t *testing.T) {
 		}
 	})
 }
+
+// TestSignInMailsPerAddressAreCappedPerDay: beyond the 15-minute limit, one address receives at
+// most LoginPerAddressDay sign-in mails a day however many IPs ask (here the 15-minute and IP
+// limits are lifted and the day cap is 3): the next request answers 429 and mails nothing,
+// the same whether or not the address has an account; another address is unaffected.
+func TestSignInMailsPerAddressAreCappedPerDay(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		wide := oauth.Limit{N: 1000, Window: time.Minute}
+		e.srv.oauth.Config.Limits.LoginPerAddress, e.srv.oauth.Config.Limits.LoginPerIP = wide, wide
+		e.srv.oauth.Config.Limits.LoginPerAddressDay = oauth.Limit{N: 3, Window: 24 * time.Hour}
+		for _, victim := range []string{"dev@example.com", "nobody-yet@example.com"} {
+			for i := 0; i < 3; i++ {
+				if p := e.browser().post(e.base+"/login", url.Values{"email": {victim}}); p.StatusCode != http.StatusOK || !strings.Contains(p.Body, "sent-to") {
+					t.Fatalf("%s request %d = %d", victim, i+1, p.StatusCode)
+				}
+				e.signInMail(victim)
+			}
+			before := e.smtp.Count()
+			p := e.browser().post(e.base+"/login", url.Values{"email": {victim}})
+			if p.StatusCode != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
+				t.Fatalf("%s request 4 = %d", victim, p.StatusCode)
+			}
+			time.Sleep(200 * time.Millisecond)
+			if e.smtp.Count() != before {
+				t.Fatalf("%s: a refused request sent mail", victim)
+			}
+		}
+		if p := e.browser().post(e.base+"/login", url.Values{"email": {"someone.else@example.com"}}); p.StatusCode != http.StatusOK {
+			t.Fatalf("another address = %d", p.StatusCode)
+		}
+	})
+}

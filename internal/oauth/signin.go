@@ -158,7 +158,11 @@ func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
 	if err := s.pageLimit(ctx, "login:ip:"+ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	return s.pageLimit(ctx, "login:addr:"+ids.Hash(email), s.Config.Limits.LoginPerAddress)
+	addr := ids.Hash(email)
+	if err := s.pageLimit(ctx, "login:addr:"+addr, s.Config.Limits.LoginPerAddress); err != nil {
+		return err
+	}
+	return s.pageLimit(ctx, "login:addrday:"+addr, s.Config.Limits.LoginPerAddressDay)
 }
 
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the
