@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"loginsign/ent"
 	"loginsign/ent/activityevent"
 	"loginsign/internal/activity"
+	"loginsign/internal/connections"
 	"loginsign/internal/oauth"
 )
 
@@ -193,6 +195,45 @@ func TestSignInMailsPerAddressAreCappedPerDay(t *testing.T) {
 		}
 		if p := e.browser().post(e.base+"/login", url.Values{"email": {"someone.else@example.com"}}); p.StatusCode != http.StatusOK {
 			t.Fatalf("another address = %d", p.StatusCode)
+		}
+	})
+}
+
+// TestConsentAliasClaimRules: the relay address the consent page proposes is claimed only while
+// it is free; a second person shown the same proposal (a race) gets a fresh address, never a
+// shared one, and a proposal outside the relay domain (a forged flow) is never claimed.
+func TestConsentAliasClaimRules(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		relay := e.srv.oauth.Config.RelayDomain
+		proposed, err := connections.ProposeAlias(ctx, e.srv.db.Client, relay)
+		if err != nil || !strings.HasSuffix(proposed, "@"+relay) {
+			t.Fatalf("ProposeAlias = %q %v", proposed, err)
+		}
+		claim := func(who, alias string) *ent.AppConnection {
+			t.Helper()
+			u, _, err := e.srv.identity.EnsureUser(ctx, who)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c *ent.AppConnection
+			if err := e.srv.db.Tx(ctx, func(tx *ent.Tx) error {
+				c, err = connections.CreateWithAlias(ctx, tx, u.ID, e.app.ID, relay, alias, time.Now())
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		if c := claim("alias.one@example.com", proposed); c.AliasEmail != proposed {
+			t.Fatalf("a free proposal was not claimed: %q, proposed %q", c.AliasEmail, proposed)
+		}
+		if c := claim("alias.two@example.com", proposed); c.AliasEmail == proposed || !strings.HasSuffix(c.AliasEmail, "@"+relay) {
+			t.Fatalf("a taken proposal was claimed again: %q", c.AliasEmail)
+		}
+		if c := claim("alias.three@example.com", "alias.one@example.com"); c.AliasEmail == "alias.one@example.com" || !strings.HasSuffix(c.AliasEmail, "@"+relay) {
+			t.Fatalf("a proposal outside the relay domain was claimed: %q", c.AliasEmail)
 		}
 	})
 }
