@@ -78,9 +78,14 @@ func TestWaitingSignIn(t *testing.T) {
 		if p := browser().post(e.base+"/login/magic", url.Values{"token": {tok(link)}}); p.StatusCode != http.StatusGone {
 			t.Fatalf("the link after its code was used = %d, want 410", p.StatusCode)
 		}
-		// Its error page offers a new link to the same address.
-		if p := browser().get(link); p.StatusCode != http.StatusGone || !strings.Contains(p.Body, `id="new-link-form"`) || !strings.Contains(p.Body, `value="`+who+`"`) {
+		// Its error page offers a new link to the same address: prefilled in the browser that
+		// asked, masked (the old link asks for it) in any other.
+		if p := a.get(link); p.StatusCode != http.StatusGone || !strings.Contains(p.Body, `id="new-link-form"`) || !strings.Contains(p.Body, `value="`+who+`"`) {
 			t.Fatalf("the used link's page = %d:\n%s", p.StatusCode, p.Body)
+		}
+		if p := browser().get(link); p.StatusCode != http.StatusGone || !strings.Contains(p.Body, `id="new-link-form"`) ||
+			!strings.Contains(p.Body, oauth.MaskEmail(who)) || strings.Contains(p.Body, who) {
+			t.Fatalf("the used link's page in another browser = %d:\n%s", p.StatusCode, p.Body)
 		}
 
 		// Five wrong codes end the code; the link still works.

@@ -14,7 +14,15 @@ import (
 
 // AccountExport answers GET /api/account/export: everything LoginSign holds about the
 // signed-in person as one JSON document, as a download (dataexport.Service.Export).
+// A request a browser made from another site (Sec-Fetch-Site cross-site or same-site: a link
+// or a navigation started by another page, which carries the SameSite=Lax session cookie) is
+// refused with 403 before it spends one of the day's exports or mails the notice.
 func (a *API) AccountExport(w http.ResponseWriter, r *http.Request) {
+	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
+		httpx.WriteError(w, r, apperr.WithReason(apperr.Forbidden, "cross_site_request",
+			"the data export starts from your LoginSign dashboard, not from another site"))
+		return
+	}
 	doc, err := a.Export.Export(r.Context())
 	if err != nil {
 		httpx.WriteError(w, r, err)

@@ -69,8 +69,10 @@ func (a *API) RemovePicture(w http.ResponseWriter, r *http.Request) {
 }
 
 // Picture is GET /pictures/{pictureId}: a stored picture, public (its URL is unguessable and
-// changes with every upload), cached for a day, revalidated by ETag. nosniff and a sandboxing
-// CSP keep a browser from treating it as anything but an image.
+// changes with every upload). Caches may keep it but must revalidate it (ETag, a cheap 304)
+// before every use, so a picture the person removed or replaced stops being shown at once
+// rather than lingering in shared caches for a day. nosniff and a sandboxing CSP keep a
+// browser from treating it as anything but an image.
 func (a *API) Picture(w http.ResponseWriter, r *http.Request) {
 	p, err := a.Profiles.PictureByID(r.Context(), r.PathValue("pictureId"))
 	if err != nil {
@@ -79,7 +81,7 @@ func (a *API) Picture(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("ETag", p.ETag)
-	h.Set("Cache-Control", "public, max-age=86400")
+	h.Set("Cache-Control", PictureCacheControl)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
@@ -95,6 +97,10 @@ func (a *API) Picture(w http.ResponseWriter, r *http.Request) {
 		w.Write(p.Data)
 	}
 }
+
+// PictureCacheControl is the Cache-Control of a served picture: cacheable, revalidated on
+// every use.
+const PictureCacheControl = "public, no-cache"
 
 // etagMatches reports whether an If-None-Match header names etag (weak comparison, RFC 9110
 // §13.1.2) or is "*".

@@ -71,10 +71,14 @@ type Limit struct {
 // authentication (token, revocation, introspection) is limited by Clients: failed attempts
 // per client and per address, successful ones by the application's quota.
 type Limits struct {
-	HealthcheckPerIP  Limit // default 30 per minute
-	LoginPerAddress   Limit // default 5 per 15 minutes
-	LoginPerIP        Limit // default 30 per 15 minutes
-	MagicConfirmPerIP Limit // default 60 per 15 minutes
+	HealthcheckPerIP Limit // default 30 per minute
+	LoginPerAddress  Limit // default 5 per 15 minutes
+	// LoginPerAddressDay caps the sign-in mails one address receives in a day (first links
+	// and resends alike): LoginPerAddress alone lets anyone, from many IPs, mail a victim 480
+	// links a day.
+	LoginPerAddressDay Limit // default 20 per 24 hours
+	LoginPerIP         Limit // default 30 per 15 minutes
+	MagicConfirmPerIP  Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
 	// this cap a patient guesser would reach a million codes within months.
@@ -118,6 +122,7 @@ func (c *Config) defaults() {
 	}
 	lim(&c.Limits.HealthcheckPerIP, 30, time.Minute)
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
+	lim(&c.Limits.LoginPerAddressDay, 20, 24*time.Hour)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -116,13 +117,18 @@ type magicLink struct {
 	// ClientID is the app of the flow, kept for the error page's way back to it after the
 	// flow ended.
 	ClientID string `json:"c,omitempty"`
+	// Asker is the hash of the browser cookie of the browser that asked for the link ("" when
+	// unknown): only there does the link's error page show the whole address.
+	Asker string `json:"a,omitempty"`
 }
 
 func magicKey(hash string) string { return "ml:" + hash }
 
 // usedKey remembers, for a day, the address and flow of a link after it was used or
 // expired, so that its error page can offer a new link to the same address. Only the
-// holder of the link (its mailbox) can look it up.
+// holder of the link can look it up, and only the browser that asked for it is shown the
+// whole address (a link also travels in forwarded mail, mail scanners and a shared
+// computer's history).
 func usedKey(hash string) string { return "mlx:" + hash }
 
 // usedLinkTTL is how long an old link's address is remembered for its error page.
@@ -144,7 +150,7 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 	if err := s.loginLimits(ctx, email, ip); err != nil {
 		return err
 	}
-	_, err = s.mailLink(ctx, email, flowID, "", "")
+	_, err = s.mailLink(ctx, email, flowID, "", "", "")
 	return err
 }
 
@@ -152,14 +158,19 @@ func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
 	if err := s.pageLimit(ctx, "login:ip:"+ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	return s.pageLimit(ctx, "login:addr:"+ids.Hash(email), s.Config.Limits.LoginPerAddress)
+	addr := ids.Hash(email)
+	if err := s.pageLimit(ctx, "login:addr:"+addr, s.Config.Limits.LoginPerAddress); err != nil {
+		return err
+	}
+	return s.pageLimit(ctx, "login:addrday:"+addr, s.Config.Limits.LoginPerAddressDay)
 }
 
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the
-// waiting sign-in it belongs to, code the 6-digit code printed beside it, both may be "")
-// and mails it. It returns the hash of the link's token.
-func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code string) (string, error) {
-	ml := magicLink{Email: email, Waiting: waiting}
+// waiting sign-in it belongs to, code the 6-digit code printed beside it, asker the hash of
+// the asking browser's cookie, all may be "") and mails it. It returns the hash of the link's
+// token.
+func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, asker string) (string, error) {
+	ml := magicLink{Email: email, Waiting: waiting, Asker: asker}
 	// A verified alternative address signs in to its account too (recovery when the primary
 	// mailbox is lost).
 	u, err := s.Identity.AccountByAddress(ctx, email)
@@ -197,15 +208,37 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code str
 // OldLink is what the error page of an unusable link may offer: a new link to the same
 // address, and the way back to the app whose sign-in it was.
 type OldLink struct {
-	Email  string
-	FlowID string // "" when the link carried no flow
+	// Email is the whole address, set only in the browser that asked for the link; Masked
+	// is the address with most of its local part hidden, always set. Elsewhere the page
+	// offers a new link to Masked by the old link (StartSignInFromLink), never the address.
+	Email, Masked string
+	FlowID        string // "" when the link carried no flow
 	// AppName and AppURL name the flow's app and its website, "" without a flow.
 	AppName, AppURL string
 }
 
 // UsedLink returns the address and flow of a magic link that can no longer be used (used,
-// expired) when it was sent within the last day; nil for a link that never existed.
-func (s *Service) UsedLink(ctx context.Context, raw string) *OldLink {
+// expired) when it was sent within the last day, as browser (the raw cookie) may see them;
+// nil for a link that never existed.
+func (s *Service) UsedLink(ctx context.Context, raw, browser string) *OldLink {
+	ml := s.oldLink(ctx, raw)
+	if ml == nil {
+		return nil
+	}
+	out := &OldLink{Masked: MaskEmail(ml.Email), FlowID: ml.FlowID}
+	if s.askedIn(ml, browser) {
+		out.Email = ml.Email
+	}
+	if ml.ClientID != "" {
+		if app, err := s.application(ctx, ml.ClientID); err == nil && app != nil {
+			out.AppName, out.AppURL = app.Name, app.Website
+		}
+	}
+	return out
+}
+
+// oldLink is the day-long record of the link raw, nil when there is none.
+func (s *Service) oldLink(ctx context.Context, raw string) *magicLink {
 	if raw == "" || len(raw) > 128 {
 		return nil
 	}
@@ -217,13 +250,30 @@ func (s *Service) UsedLink(ctx context.Context, raw string) *OldLink {
 	if json.Unmarshal(b, &ml) != nil {
 		return nil
 	}
-	out := &OldLink{Email: ml.Email, FlowID: ml.FlowID}
-	if ml.ClientID != "" {
-		if app, err := s.application(ctx, ml.ClientID); err == nil && app != nil {
-			out.AppName, out.AppURL = app.Name, app.Website
-		}
+	return &ml
+}
+
+// askedIn reports whether browser (the raw cookie) is the one that asked for ml.
+func (s *Service) askedIn(ml *magicLink, browser string) bool {
+	return ml.Asker != "" && browser != "" && s.Equal(ml.Asker, ids.Hash(browser))
+}
+
+// MaskEmail hides most of an address's local part ("an•••@example.com"), for pages that
+// must name an address to someone who may not own it.
+func MaskEmail(email string) string {
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return "•••"
 	}
-	return out
+	local := []rune(email[:at])
+	keep := 1
+	if len(local) > 4 {
+		keep = 2
+	}
+	if len(local) < keep {
+		keep = len(local)
+	}
+	return string(local[:keep]) + "•••" + email[at:]
 }
 
 // MagicLinkPending reports whether raw is a magic link that can still be used; it does not

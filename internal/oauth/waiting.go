@@ -31,7 +31,10 @@ import (
 //     for cannot hand their account to whoever asked for it without reading that number off
 //     the asker's screen.
 type waitingSignIn struct {
-	Email   string `json:"e"`
+	Email string `json:"e"`
+	// Shown is the address as the waiting page shows it when it is not Email: masked, for a
+	// sign-in asked for from an old link's page in another browser (StartSignInFromLink).
+	Shown   string `json:"sh,omitempty"`
 	FlowID  string `json:"f,omitempty"`
 	Browser string `json:"b"`
 	// Link is the hash of the current link's token; Code the hash of its code.
@@ -71,6 +74,8 @@ func approveKey(hash string) string  { return "wta:" + hash }
 
 // Waiting is what the "check your email" page shows.
 type Waiting struct {
+	// Email is the address the link went to, masked when the sign-in was asked for from an
+	// old link's page in another browser than the one that asked for that link.
 	Email string
 	// FlowID is the authorization in progress, "" when none.
 	FlowID string
@@ -102,6 +107,26 @@ func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser st
 	if err != nil {
 		return "", err
 	}
+	return s.startSignIn(ctx, email, "", flowID, ip, browser)
+}
+
+// StartSignInFromLink is StartSignIn to the address of the old magic link oldRaw (used or
+// expired within the last day: the "email me a new link" of its error page), so that the
+// page need not show the address. Outside the browser that asked for the old link, the
+// waiting page shows the address masked. An unknown link answers Invalid.
+func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, browser string) (string, error) {
+	ml := s.oldLink(ctx, oldRaw)
+	if ml == nil {
+		return "", apperr.New(apperr.Invalid, "this link is too old to send a new one; type your email address")
+	}
+	shown := ""
+	if !s.askedIn(ml, browser) {
+		shown = MaskEmail(ml.Email)
+	}
+	return s.startSignIn(ctx, ml.Email, shown, flowID, ip, browser)
+}
+
+func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, browser string) (string, error) {
 	if browser == "" {
 		return "", apperr.New(apperr.Invalid, "this browser has no cookie; allow cookies for LoginSign")
 	}
@@ -109,7 +134,7 @@ func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser st
 		return "", err
 	}
 	raw := ids.Secret(WaitingPrefix)
-	w := &waitingSignIn{Email: email, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90))}
+	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90))}
 	if flowID != "" {
 		if _, err := s.Flow(ctx, flowID); err == nil {
 			w.FlowID = flowID
@@ -133,7 +158,7 @@ func randInt(n int64) int {
 // ones, and saves w.
 func (s *Service) sendWaiting(ctx context.Context, hash string, w *waitingSignIn) error {
 	code := digits(6)
-	link, err := s.mailLink(ctx, w.Email, w.FlowID, hash, code)
+	link, err := s.mailLink(ctx, w.Email, w.FlowID, hash, code, w.Browser)
 	if err != nil {
 		return err
 	}
@@ -191,6 +216,9 @@ func (s *Service) WaitingSignIn(ctx context.Context, raw, browser string) (*Wait
 		return nil, err
 	}
 	out := &Waiting{Email: w.Email, FlowID: w.FlowID, Match: w.Match, State: w.State}
+	if w.Shown != "" {
+		out.Email = w.Shown
+	}
 	if wait := time.Unix(w.SentAt, 0).Add(s.Config.ResendAfter).Sub(s.Now()); wait > 0 {
 		out.ResendIn = wait
 	}

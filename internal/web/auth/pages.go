@@ -148,7 +148,10 @@ type pageData struct {
 // continuing Flow when it is still alive), the way back to the app, and, for a person who is
 // already signed in, a button that continues as them.
 type nextSteps struct {
-	Email, Flow     string
+	// Email is the old link's address, only in the browser that asked for it; elsewhere
+	// Masked names it and Link (the old link's token) asks for the new link.
+	Email, Masked   string
+	Link, Flow      string
 	AppName, AppURL string
 	SignedInAs      string
 	ContinueURL     string
@@ -215,8 +218,11 @@ func (p *Pages) linkError(w http.ResponseWriter, r *http.Request, raw string, er
 
 func (p *Pages) nextSteps(r *http.Request, raw string) *nextSteps {
 	n := &nextSteps{ContinueURL: "/dashboard"}
-	if old := p.OAuth.UsedLink(r.Context(), raw); old != nil {
+	if old := p.OAuth.UsedLink(r.Context(), raw, p.Cookies.Get(r, browserCookie)); old != nil {
 		n.Email, n.AppName, n.AppURL = old.Email, old.AppName, old.AppURL
+		if n.Email == "" {
+			n.Masked, n.Link = old.Masked, raw
+		}
 		if f, err := p.OAuth.Flow(r.Context(), old.FlowID); err == nil {
 			if n.AppURL == "" {
 				n.AppURL = redirectOrigin(f.Request.RedirectURI)
@@ -445,7 +451,14 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(flowID) > 128 {
 		flowID = ""
 	}
-	waiting, err := p.OAuth.StartSignIn(r.Context(), email, flowID, httpx.ClientIP(r), p.browser(w, r))
+	var waiting string
+	var err error
+	if old := r.PostForm.Get("link"); email == "" && old != "" {
+		// An old link's page asks for a new link to that link's address without showing it.
+		waiting, err = p.OAuth.StartSignInFromLink(r.Context(), old, flowID, httpx.ClientIP(r), p.browser(w, r))
+	} else {
+		waiting, err = p.OAuth.StartSignIn(r.Context(), email, flowID, httpx.ClientIP(r), p.browser(w, r))
+	}
 	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
 			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
