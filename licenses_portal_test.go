@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -165,6 +166,17 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 					}
 				})
 			}
+			t.Run("the forced delete is logged apart, with the licenses it took", func(t *testing.T) {
+				code, _, body := e.call("GET", "/api/developer/applications/"+e.app.ID+"/activity?type=license_action&limit=1", nil, nil, dev)
+				var log struct {
+					Events []struct{ Details map[string]string }
+				}
+				json.Unmarshal([]byte(body), &log)
+				if code != 200 || len(log.Events) != 1 || log.Events[0].Details["action"] != "variant_force_deleted" ||
+					log.Events[0].Details["count"] != "1" || log.Events[0].Details["name"] != "Premium" {
+					t.Fatalf("activity = %d %s; want variant_force_deleted, count 1", code, body)
+				}
+			})
 			t.Run("another developer's application is not found on every route", func(t *testing.T) {
 				notFound := `{"error":"not_found","message":"application not found"}`
 				for _, r := range []struct {
