@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"loginsign/ent/appconnection"
+	"loginsign/ent/pendinglink"
+	"loginsign/internal/activity"
+	"loginsign/internal/portal"
 )
 
 // A developer whose user shares only a relay alias cannot learn the person's real address by
@@ -65,6 +68,62 @@ func TestEmailSyncDoesNotConfirmAGuessedAddress(t *testing.T) {
 		}
 		if u := e.userByEmail("pat@example.com"); u == nil {
 			t.Fatal("the person's address changed")
+		}
+	})
+}
+
+// A person who refuses an imported application's pending link tells its developer nothing:
+// the refusal is not in the application's activity log, and the rollback counts the refused
+// link as withdrawn like an unanswered one (only a signed-in person can refuse, so either
+// would tell the developer that the imported address has an account).
+func TestRefusedImportLinkIsNotShownToTheDeveloper(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		dev, err := e.srv.identity.UserByEmail(ctx, "dev@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann, err := e.srv.identity.CreateUser(ctx, "ann@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := e.srv.portal.Import(as(dev.ID), e.app.ID, portal.ImportRequest{Kind: "json", Users: []portal.ImportUser{
+			{ExternalUserID: "ext-ann", Email: "ann@example.com"}, {ExternalUserID: "ext-nobody", Email: "nobody@example.com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := e.srv.db.PendingLink.Query().Where(pendinglink.ApplicationID(e.app.ID), pendinglink.Email("ann@example.com")).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.account.RefusePendingLink(as(ann.ID), l.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.countEvents(activity.PendingLinkRefused, ann.ID, e.app.ID); n != 1 {
+			t.Fatalf("%d refusal events in the person's log", n)
+		}
+		for _, f := range []activity.Filter{{}, {Types: []activity.Type{activity.PendingLinkRefused}}} {
+			l, err := e.srv.activity.ForApplication(as(dev.ID), e.app.ID, f, activity.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ev := range l.Events {
+				if ev.Type == activity.PendingLinkRefused {
+					t.Fatalf("the developer's log shows the refusal: %+v", ev)
+				}
+			}
+		}
+		rb, err := e.srv.portal.RollbackImport(as(dev.ID), e.app.ID, run.Source.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rb.WithdrawnLinks != 2 || rb.DeletedConnections != 0 {
+			t.Fatalf("rollback withdrew %d links (want 2: the refused one counts like the open one)", rb.WithdrawnLinks)
+		}
+		// The refusal stays: a later run cannot revive the link.
+		if _, err := e.srv.db.PendingLink.Get(ctx, l.ID); err != nil {
+			t.Fatalf("the refused link is gone: %v", err)
 		}
 	})
 }
