@@ -231,7 +231,8 @@ func TestPortalIsolation(t *testing.T) {
 			if g.code() != "not_found" {
 				t.Errorf("webhookUrl through a connection: %+v, want not_found", g)
 			}
-			for _, field := range []string{"users { totalCount }", "importSources { totalCount }", "analytics { usersPerRegion { count } }"} {
+			for _, field := range []string{"users { totalCount }", "importSources { totalCount }", "analytics { usersPerRegion { count } }",
+				"activity { events { id } }", "quickstart { issuer }", "licenseVariants { id }", "licenseCodes { totalCount }"} {
 				g := customer.gql(`{ viewer { connections { edges { node { application { `+field+` } } } } } }`, nil)
 				if g.code() != "not_found" {
 					t.Errorf("%s through a connection: %+v, want not_found", field, g)
