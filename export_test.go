@@ -240,6 +240,22 @@ func TestUsersCSVExport(t *testing.T) {
 		if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background()); n != 2 {
 			t.Errorf("%d users_exported events, want 2", n)
 		}
-		_ = http.StatusOK
+		// Ten exports per developer and hour (two above), counted before any row is read; the
+		// eleventh answers 429 with Retry-After, and another developer's id still answers 404.
+		for i := 3; i <= 10; i++ {
+			if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 200 {
+				t.Fatalf("export %d = %d %s", i, status, body)
+			}
+		}
+		if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != http.StatusTooManyRequests ||
+			!strings.Contains(string(body), `"error":"rate_limited"`) {
+			t.Errorf("export 11 = %d %s, want 429 rate_limited", status, body)
+		}
+		if status, _ := mallory.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 404 {
+			t.Errorf("another developer's export after the limit = %d, want 404", status)
+		}
+		if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background()); n != 10 {
+			t.Errorf("%d users_exported events, want 10 (the refused one is not an export)", n)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -165,6 +166,23 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 					}
 				})
 			}
+			t.Run("the forced delete is logged apart, with the licenses it took", func(t *testing.T) {
+				code, _, body := e.call("GET", "/api/developer/applications/"+e.app.ID+"/activity?type=license_action&limit=100", nil, nil, dev)
+				var log struct {
+					Events []struct{ Details map[string]string }
+				}
+				json.Unmarshal([]byte(body), &log)
+				// The test clock stands still, so the order among same-time events is the ids'.
+				var forced []map[string]string
+				for _, ev := range log.Events {
+					if ev.Details["action"] == "variant_force_deleted" {
+						forced = append(forced, ev.Details)
+					}
+				}
+				if code != 200 || len(forced) != 1 || forced[0]["count"] != "1" || forced[0]["name"] != "Premium" {
+					t.Fatalf("activity = %d %s; want one variant_force_deleted, count 1", code, body)
+				}
+			})
 			t.Run("another developer's application is not found on every route", func(t *testing.T) {
 				notFound := `{"error":"not_found","message":"application not found"}`
 				for _, r := range []struct {

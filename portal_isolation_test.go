@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,8 +11,8 @@ import (
 
 // tenant is one developer with an application, a connected person and an import run.
 type tenant struct {
-	dev               *person
-	app, conn, source string
+	dev                              *person
+	app, conn, source, variant, code string
 }
 
 func (e *portalEnv) tenant(name string, customer *person) tenant {
@@ -23,15 +24,27 @@ func (e *portalEnv) tenant(name string, customer *person) tenant {
 		"sourceName": "run " + name,
 		"users":      []map[string]string{{"externalUserId": "ext-1", "email": customer.user.Email}},
 	}, http.StatusOK)
-	return tenant{dev: dev, app: app, conn: conn.ID, source: imp["sourceId"].(string)}
+	lic := "/api/developer/applications/" + app + "/licenses"
+	v := dev.json("POST", lic+"/variants", map[string]any{"name": "Premium " + name}, http.StatusCreated)
+	dev.json("POST", lic+"/codes/generate", map[string]any{"variantId": v["id"], "count": 1}, http.StatusCreated)
+	codes := dev.json("GET", lic+"/codes", nil, http.StatusOK)["codes"].([]any)
+	return tenant{dev: dev, app: app, conn: conn.ID, source: imp["sourceId"].(string), variant: v["id"].(string),
+		code: codes[0].(map[string]any)["id"].(string)}
 }
+
+// ids is what fill puts for the placeholders {app}, {conn}, {src}, {var} and {code}.
+func (tn tenant) ids() [5]string { return [5]string{tn.app, tn.conn, tn.source, tn.variant, tn.code} }
 
 // Unknown ids of the right shape: what a missing resource answers.
 const (
 	missingApp    = "app_aaaaaaaaaaaaaaaaaaaaaaaa"
 	missingConn   = "con_aaaaaaaaaaaaaaaaaaaaaaaa"
 	missingSource = "imp_aaaaaaaaaaaaaaaaaaaaaaaa"
+	missingVar    = "var_aaaaaaaaaaaaaaaaaaaaaaaa"
+	missingCode   = "lic_aaaaaaaaaaaaaaaaaaaaaaaa"
 )
+
+var missingIDs = [5]string{missingApp, missingConn, missingSource, missingVar, missingCode}
 
 // restRoute is one Developer Portal REST route with the body a caller would send.
 type restRoute struct {
@@ -59,11 +72,37 @@ func portalRoutes() []restRoute {
 		{"rollback import", "POST", "/api/developer/applications/{app}/import-sources/{src}/rollback", nil},
 		{"application activity", "GET", "/api/developer/applications/{app}/activity", nil},
 		{"export users", "GET", "/api/developer/applications/{app}/users/export", nil},
+		{"list license variants", "GET", "/api/developer/applications/{app}/licenses/variants", nil},
+		{"create license variant", "POST", "/api/developer/applications/{app}/licenses/variants", map[string]any{"name": "Stolen"}},
+		{"edit license variant", "PATCH", "/api/developer/applications/{app}/licenses/variants/{var}", map[string]any{"name": "Renamed"}},
+		{"delete license variant", "DELETE", "/api/developer/applications/{app}/licenses/variants/{var}", nil},
+		{"force-delete license variant", "DELETE", "/api/developer/applications/{app}/licenses/variants/{var}?force=true", nil},
+		{"generate license codes", "POST", "/api/developer/applications/{app}/licenses/codes/generate", map[string]any{"variantId": "{var}", "count": 1}},
+		{"upload license codes", "POST", "/api/developer/applications/{app}/licenses/codes/upload", map[string]any{"variantId": "{var}", "codes": []string{"STOLEN-0001"}}},
+		{"list license codes", "GET", "/api/developer/applications/{app}/licenses/codes", nil},
+		{"delete license code", "DELETE", "/api/developer/applications/{app}/licenses/codes/{code}", nil},
+		{"webhook events", "GET", "/api/developer/applications/{app}/webhook/events", nil},
+		{"test webhook", "POST", "/api/developer/applications/{app}/webhook/test", nil},
 	}
 }
 
-func fill(path, app, conn, src string) string {
-	return strings.NewReplacer("{app}", app, "{conn}", conn, "{src}", src).Replace(path)
+func fill(path string, ids [5]string) string {
+	return strings.NewReplacer("{app}", ids[0], "{conn}", ids[1], "{src}", ids[2], "{var}", ids[3], "{code}", ids[4]).Replace(path)
+}
+
+// fillBody is body as JSON with fill's placeholders replaced.
+func fillBody(body any, ids [5]string) any {
+	if body == nil {
+		return nil
+	}
+	j, _ := json.Marshal(body)
+	return []byte(fill(string(j), ids))
+}
+
+// mixIDs is the attacker's application with the victim's other ids.
+func mixIDs(own, their [5]string) [5]string {
+	their[0] = own[0]
+	return their
 }
 
 // gqlOperation is one portal GraphQL query or mutation with its variables.
@@ -110,6 +149,12 @@ func portalOperations() []gqlOperation {
 		{"checkCurrentLoginsSyncApi", `mutation($app: ID!) { checkCurrentLoginsSyncApi(input: {applicationId: $app}) { result { ok } } }`, appOnly},
 		{"retryWebhookEvent", `mutation($app: ID!) { retryWebhookEvent(input: {applicationId: $app, eventId: "evt_missing"}) { event { id } } }`, appOnly},
 		{"pingWebhook", `mutation($app: ID!) { pingWebhook(input: {applicationId: $app}) { event { id } } }`, appOnly},
+		{"addLicenseVariant", `mutation($app: ID!) { addLicenseVariant(input: {applicationId: $app, name: "Stolen"}) { variant { id } } }`, appOnly},
+		{"editLicenseVariant", `mutation($app: ID!) { editLicenseVariant(input: {applicationId: $app, variantId: "` + missingVar + `", name: "Renamed"}) { variant { id } } }`, appOnly},
+		{"removeLicenseVariant force", `mutation($app: ID!) { removeLicenseVariant(input: {applicationId: $app, variantId: "` + missingVar + `", force: true}) { deletedVariantId } }`, appOnly},
+		{"createLicenseCodes", `mutation($app: ID!) { createLicenseCodes(input: {applicationId: $app, variantId: "` + missingVar + `", count: 1}) { codes } }`, appOnly},
+		{"importLicenseCodes", `mutation($app: ID!) { importLicenseCodes(input: {applicationId: $app, variantId: "` + missingVar + `", codes: ["STOLEN-0001"]}) { created } }`, appOnly},
+		{"removeLicenseCode", `mutation($app: ID!) { removeLicenseCode(input: {applicationId: $app, codeId: "` + missingCode + `"}) { deletedCodeId } }`, appOnly},
 		{"application quickstart", `query($app: ID!) { application(id: $app) { quickstart { issuer authorizeUrl } } }`, appOnly},
 	}
 }
@@ -131,24 +176,27 @@ func TestPortalIsolation(t *testing.T) {
 			t.Run(dir.name, func(t *testing.T) {
 				for _, rt := range portalRoutes() {
 					t.Run("REST "+rt.name, func(t *testing.T) {
-						probes := []struct{ name, got, want string }{
-							{"their application", fill(rt.path, dir.victim.app, dir.victim.conn, dir.victim.source),
-								fill(rt.path, missingApp, missingConn, missingSource)},
-						}
-						if strings.Contains(rt.path, "{conn}") || strings.Contains(rt.path, "{src}") {
-							probes = append(probes, struct{ name, got, want string }{"own application, their connection or run",
-								fill(rt.path, dir.attacker.app, dir.victim.conn, dir.victim.source),
-								fill(rt.path, dir.attacker.app, missingConn, missingSource)})
+						probes := []struct {
+							name      string
+							got, want [5]string
+						}{{"their application", dir.victim.ids(), missingIDs}}
+						if strings.Contains(rt.path, "{conn}") || strings.Contains(rt.path, "{src}") || strings.Contains(rt.path, "{var}") ||
+							strings.Contains(rt.path, "{code}") || strings.Contains(fmt.Sprint(rt.body), "{var}") {
+							probes = append(probes, struct {
+								name      string
+								got, want [5]string
+							}{"own application, their connection, run, variant or code",
+								mixIDs(dir.attacker.ids(), dir.victim.ids()), mixIDs(dir.attacker.ids(), missingIDs)})
 						}
 						for _, p := range probes {
-							gotStatus, gotBody := dir.attacker.dev.do(rt.method, p.got, rt.body)
-							wantStatus, wantBody := dir.attacker.dev.do(rt.method, p.want, rt.body)
+							gotStatus, gotBody := dir.attacker.dev.do(rt.method, fill(rt.path, p.got), fillBody(rt.body, p.got))
+							wantStatus, wantBody := dir.attacker.dev.do(rt.method, fill(rt.path, p.want), fillBody(rt.body, p.want))
 							if gotStatus != http.StatusNotFound || gotStatus != wantStatus || !bytes.Equal(gotBody, wantBody) {
 								t.Errorf("%s: %s %s = %d %s; a missing id answers %d %s (want both 404 and equal)",
-									p.name, rt.method, p.got, gotStatus, gotBody, wantStatus, wantBody)
+									p.name, rt.method, fill(rt.path, p.got), gotStatus, gotBody, wantStatus, wantBody)
 							}
 						}
-						if status, body := e.anonymous().do(rt.method, fill(rt.path, dir.victim.app, dir.victim.conn, dir.victim.source), rt.body); status != http.StatusUnauthorized {
+						if status, body := e.anonymous().do(rt.method, fill(rt.path, dir.victim.ids()), fillBody(rt.body, dir.victim.ids())); status != http.StatusUnauthorized {
 							t.Errorf("without a session: %d %s, want 401", status, body)
 						}
 					})
@@ -183,7 +231,8 @@ func TestPortalIsolation(t *testing.T) {
 			if g.code() != "not_found" {
 				t.Errorf("webhookUrl through a connection: %+v, want not_found", g)
 			}
-			for _, field := range []string{"users { totalCount }", "importSources { totalCount }", "analytics { usersPerRegion { count } }"} {
+			for _, field := range []string{"users { totalCount }", "importSources { totalCount }", "analytics { usersPerRegion { count } }",
+				"activity { events { id } }", "quickstart { issuer }", "licenseVariants { id }", "licenseCodes { totalCount }"} {
 				g := customer.gql(`{ viewer { connections { edges { node { application { `+field+` } } } } } }`, nil)
 				if g.code() != "not_found" {
 					t.Errorf("%s through a connection: %+v, want not_found", field, g)

@@ -188,7 +188,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			"used", used, "size", size, "fraction", fraction)
 	}
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
-		RelayDomain: cfg.RelayDomain, Identity: s.identity}
+		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k)}
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
 	}

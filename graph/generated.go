@@ -7291,7 +7291,8 @@ extend type Mutation {
   Asks the person to make email their LoginSign primary address (email-sync API). Nothing
   changes until the person confirms from the new mailbox while signed in; the answer is the
   same whether or not the address belongs to anyone: pending true, or changed false without
-  pending when it already is the primary address.
+  pending when it already is the primary address and the app already sees it (a primary
+  hidden behind a relay alias answers pending true, like any guess).
   """
   proposeConnectionEmail(input: ProposeConnectionEmailInput!): ProposeConnectionEmailPayload!
   """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
@@ -7503,7 +7504,7 @@ type ProposeConnectionEmailPayload {
   ok: Boolean!
   """Always false: only the person's confirmation changes the address."""
   changed: Boolean!
-  """True when a confirmation was mailed; null when the address already is the primary one."""
+  """True when a request was taken (a confirmation mailed, or an address the app does not see); null when the address already is the primary one the app sees."""
   pending: Boolean
 }
 input CloseAppConnectionInput {
@@ -7696,7 +7697,8 @@ extend type Mutation {
   Asks the person to make email their LoginSign primary address (email-sync API). Nothing
   changes until the person confirms from the new mailbox while signed in; the answer is the
   same whether or not the address belongs to anyone: pending true, or changed false without
-  pending when it already is the primary address.
+  pending when it already is the primary address and the app already sees it (a primary
+  hidden behind a relay alias answers pending true, like any guess).
   """
   syncConnectionEmail(appId: ID!, connectionId: ID!, email: String!): SyncEmailPayload! @deprecated(reason: "Use proposeConnectionEmail(input:), which follows the schema convention; syncConnectionEmail is removed in the next release.")
   """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
@@ -7812,7 +7814,7 @@ type SyncEmailPayload {
   ok: Boolean!
   """Always false: only the person's confirmation changes the address."""
   changed: Boolean!
-  """True when a confirmation was mailed; null when the address already is the primary one."""
+  """True when a request was taken (a confirmation mailed, or an address the app does not see); null when the address already is the primary one the app sees."""
   pending: Boolean
 }
 

@@ -399,7 +399,7 @@ type ProposeConnectionEmailPayload struct {
 	Ok bool `json:"ok"`
 	// Always false: only the person's confirmation changes the address.
 	Changed bool `json:"changed"`
-	// True when a confirmation was mailed; null when the address already is the primary one.
+	// True when a request was taken (a confirmation mailed, or an address the app does not see); null when the address already is the primary one the app sees.
 	Pending *bool `json:"pending,omitempty"`
 }
 
@@ -616,7 +616,7 @@ type SyncEmailPayload struct {
 	Ok bool `json:"ok"`
 	// Always false: only the person's confirmation changes the address.
 	Changed bool `json:"changed"`
-	// True when a confirmation was mailed; null when the address already is the primary one.
+	// True when a request was taken (a confirmation mailed, or an address the app does not see); null when the address already is the primary one the app sees.
 	Pending *bool `json:"pending,omitempty"`
 }
 

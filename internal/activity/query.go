@@ -87,15 +87,20 @@ func (s *Service) ForPerson(ctx context.Context, userID string, f Filter, p Page
 	return s.list(ctx, where, f, p, nil)
 }
 
-// ForApplication lists the events of application appID for a developer who owns it; any other
-// caller gets NotFound, as for a missing application.
+// ForApplication lists the events of application appID for a developer who owns it, except
+// the personOnly types; any other caller gets NotFound, as for a missing application.
 func (s *Service) ForApplication(ctx context.Context, appID string, f Filter, p Page) (*List, error) {
 	app, err := s.Owned(ctx, appID)
 	if err != nil {
 		return nil, err
 	}
-	return s.list(ctx, []predicate.ActivityEvent{activityevent.ApplicationID(app.ID)}, f, p, app)
+	return s.list(ctx, []predicate.ActivityEvent{activityevent.ApplicationID(app.ID), activityevent.TypeNotIn(personOnly...)}, f, p, app)
 }
+
+// personOnly are the types of events that concern an application but only its person sees:
+// a refused pending link would tell the developer that an imported address has an account
+// (only a signed-in person can refuse), which the import itself never tells.
+var personOnly = []string{string(PendingLinkRefused)}
 
 func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f Filter, p Page, app *ent.Application) (*List, error) {
 	n := p.First

@@ -49,11 +49,17 @@ type EmailChangeRequester struct {
 	Actor string
 	// ConnectionID is the connection the request came through, for the activity log.
 	ConnectionID string
+	// Shown is the address the requesting application already sees for the person (their
+	// real address when they share it, else their relay alias; "" when none). Only when
+	// newEmail is that address may the answer say "already the primary address": for any
+	// other requester that answer would tell which address is the person's.
+	Shown string
 }
 
 // RequestEmailChange asks the person userID to make newEmail their primary address. It
 // answers pending=false when newEmail already is the primary address (compared after trimming
-// and lower-casing); otherwise it stores the request (superseding an older pending one),
+// and lower-casing) and the requester already sees it (by.Shown); an already-primary address
+// the requester does not see answers pending=true like any other, with no mail; otherwise it stores the request (superseding an older pending one),
 // mails the confirmation link to newEmail and the cancel link to the current primary, and
 // answers pending=true. Whether newEmail belongs to another account is not looked at here: the
 // answer must not tell the requester, and the person learns it when confirming. Invalid for a
@@ -67,12 +73,15 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	if err != nil {
 		return false, err
 	}
-	if u.Email == newEmail {
+	if u.Email == newEmail && newEmail == by.Shown {
+		// The requester already sees this address: the answer tells it nothing.
 		return false, nil
 	}
 	if s.Mail == nil || s.BaseURL == "" {
 		return false, fmt.Errorf("identity: Mail and BaseURL are needed to request an address change")
 	}
+	// The limit comes before anything about the address is looked at, so that a requester
+	// past it learns nothing either.
 	if ok, retry, err := s.KV.Limit(ctx, "email-change:"+userID, emailChangesPerHour, time.Hour); err != nil {
 		return false, err
 	} else if !ok {
@@ -80,8 +89,20 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		return false, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
 			Message: fmt.Sprintf("too many address change requests for this person; try again in %d s", secs)}
 	}
-	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	now := s.Now().UTC()
+	if u.Email == newEmail {
+		// Already the primary address, but the requester does not see it (a relay alias):
+		// answer and log as for any other address, with nothing to confirm and no mail.
+		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+			return activity.Record(ctx, tx, activity.Event{Type: activity.EmailChangeRequest, Actor: activity.ByDeveloper,
+				UserID: userID, ApplicationID: by.ApplicationID, ConnectionID: by.ConnectionID, At: now})
+		})
+		if err != nil {
+			return false, fmt.Errorf("storing address change request: %w", err)
+		}
+		return true, nil
+	}
+	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := tx.EmailChange.Update().Where(emailchange.UserID(userID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {

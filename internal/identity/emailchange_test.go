@@ -57,7 +57,7 @@ func TestEmailChangeRequestLifetime(t *testing.T) {
 			}
 			return confirm, cancel
 		}
-		if pending, err := s.RequestEmailChange(ctx, u.ID, " PAT@example.com", identity.EmailChangeRequester{}); err != nil || pending {
+		if pending, err := s.RequestEmailChange(ctx, u.ID, " PAT@example.com", identity.EmailChangeRequester{Shown: "pat@example.com"}); err != nil || pending {
 			t.Fatalf("same address: %v %v", pending, err)
 		}
 		if _, err := s.RequestEmailChange(ctx, u.ID, "not an address", identity.EmailChangeRequester{}); !apperr.Is(err, apperr.Invalid) {

@@ -2,6 +2,7 @@ package licenses
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	"loginsign/ent"
@@ -225,6 +226,14 @@ func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, fo
 		if err != nil {
 			return err
 		}
+		// A forced delete takes licenses away from the people who redeemed them: the log says
+		// so and how many, apart from an ordinary delete.
+		active := 0
+		if force {
+			if active, err = tx.LicenseCode.Query().Where(licensecode.VariantID(v.ID), activeAt(now)).Count(ctx); err != nil {
+				return err
+			}
+		}
 		del := tx.LicenseCode.Delete().Where(licensecode.VariantID(v.ID))
 		if !force {
 			// Delete what is not in effect, then refuse if anything is left: a redemption
@@ -247,7 +256,11 @@ func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, fo
 		if err := tx.LicenseVariant.DeleteOneID(v.ID).Exec(ctx); err != nil {
 			return err
 		}
+		details := map[string]string{"action": "variant_deleted", "name": v.Name}
+		if active > 0 {
+			details["action"], details["count"] = "variant_force_deleted", strconv.Itoa(active)
+		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByDeveloper, ApplicationID: app.ID,
-			Details: map[string]string{"action": "variant_deleted", "name": v.Name}, At: now})
+			Details: details, At: now})
 	})
 }

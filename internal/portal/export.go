@@ -3,21 +3,37 @@ package portal
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/ratelimit"
 )
 
 // MaxUserExport is the most users one export may hold; a larger list must be narrowed with
 // the list's filters.
 const MaxUserExport = 100_000
 
+// DefaultExports is how many users exports one developer may run per hour (Service.Exports).
+var DefaultExports = ratelimit.Rule{Name: "users-export", N: 10, Window: time.Hour}
+
 // ExportUsers returns every user of the signed-in developer's application appID that the
 // users list would show with p's filters and order (p's paging is ignored), page by page
-// through ConnectedUsers, and records the export in the application's activity log. A list
+// through ConnectedUsers, and records the export in the application's activity log. Past
+// Exports per developer it answers RateLimited before reading anything. A list
 // longer than MaxUserExport answers Invalid ("too_many_users") before any row is read.
 func (s *Service) ExportUsers(ctx context.Context, appID string, p UserPage) ([]*ent.AppConnection, error) {
+	app, err := s.OwnedApplication(ctx, appID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Limiter != nil {
+		// Counted before any row is read: an export reads up to MaxUserExport rows.
+		if err := s.Limiter.Take(ctx, s.Exports.Or(DefaultExports), app.OwnerID); err != nil {
+			return nil, err
+		}
+	}
 	one := 1
 	p.After, p.Before, p.Last, p.First = nil, nil, nil, &one
 	probe, err := s.ConnectedUsers(ctx, appID, p)

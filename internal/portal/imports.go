@@ -395,7 +395,9 @@ type Rollback struct {
 	Source *ent.ImportSource
 	// DeletedConnections were made by people accepting the run's pending links.
 	DeletedConnections int
-	// WithdrawnLinks are the run's pending links nobody had accepted or refused.
+	// WithdrawnLinks are the run's pending links nobody had accepted. Refused ones count too
+	// (they are kept, not deleted), so the number does not tell which addresses have an
+	// account whose person refused.
 	WithdrawnLinks int
 }
 
@@ -432,10 +434,16 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 			}
 		}
 		deleted = len(conns)
+		refused, err := tx.PendingLink.Query().Where(pendinglink.ImportSourceID(src.ID),
+			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtNotNil()).Count(ctx)
+		if err != nil {
+			return err
+		}
 		if withdrawn, err = tx.PendingLink.Delete().Where(pendinglink.ImportSourceID(src.ID),
 			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtIsNil()).Exec(ctx); err != nil {
 			return fmt.Errorf("withdrawing pending links: %w", err)
 		}
+		withdrawn += refused
 		if src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx); err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/identity"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -27,6 +28,10 @@ type Service struct {
 	RelayDomain string
 	// Identity changes primary addresses for the email-sync route.
 	Identity *identity.Service
+	// Limiter counts users exports per developer under Exports (default DefaultExports); nil
+	// turns the limit off.
+	Limiter *ratelimit.Limiter
+	Exports ratelimit.Rule
 	// Redirects answers the portal's redirect-URI healthcheck; nil until the OAuth domain is
 	// wired in (the check answers Internal "not available" meanwhile).
 	Redirects RedirectChecker

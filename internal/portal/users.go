@@ -438,7 +438,8 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 // make email their LoginSign primary address (identity.RequestEmailChange). Nothing changes
 // until the person confirms from the new mailbox while signed in; the answer is pending=true
 // whether or not the address belongs to anyone, or changed=false without pending when it
-// already is the primary address. Invalid for a malformed address, NotFound for an unknown
+// already is the primary address and the application already sees it (a relay alias hides it,
+// so then the answer is pending=true as for any address: it must not confirm a guess). Invalid for a malformed address, NotFound for an unknown
 // application or connection.
 func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (pending bool, err error) {
 	uid, err := auth.RequireUser(ctx)
@@ -453,7 +454,8 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 		return false, apperr.New(apperr.Invalid, "email is required")
 	}
 	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
-		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID})
+		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID,
+		Shown: conn.AppEmail})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their
