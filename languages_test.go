@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 )
@@ -43,7 +44,8 @@ func wantLang(t *testing.T, p page, lang string, texts ...string) {
 // authorization's ui_locales (kept with the flow) wins over it on every page of that flow: a
 // browser asking for French signs in to an app that asks for German and sees the login,
 // "check your email" and consent pages in German; the mailed link's page, outside the flow,
-// is in French; without either, English as before.
+// is in French; without either, English as before. The sign-in mail follows the page that
+// sent it.
 func TestPagesLanguage(t *testing.T) {
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
@@ -65,7 +67,18 @@ func TestPagesLanguage(t *testing.T) {
 		sent := b.post(e.base+"/login", url.Values{"email": {"ann@example.com"}, "flow": {login.hidden(t, "flow")}})
 		wantLang(t, sent, "de", "<title>Sehen Sie in Ihr Postfach · LoginSign</title>", "Sie gelten einmal, 15 Minuten lang.", "Neuen Link senden")
 
-		confirm := b.get(e.magicLink("ann@example.com"))
+		// The sign-in mail speaks the flow's language too.
+		m := e.smtp.Next(t, 10*time.Second)
+		text := strings.ReplaceAll(m.Text, "\r\n", "\n")
+		if m.Subject != "Mit LoginSign bei Demo App anmelden" || !strings.Contains(text, "Der Link gilt einmal und läuft in 15 Minuten ab, ebenso der Code.") ||
+			!strings.Contains(m.HTML, `<html lang="de" dir="ltr">`) || !strings.Contains(m.HTML, ">Anmelden</a>") {
+			t.Errorf("sign-in mail %q:\n%s\n%s", m.Subject, text, m.HTML)
+		}
+		link := linkRe.FindStringSubmatch(text)
+		if link == nil {
+			t.Fatalf("no link in:\n%s", text)
+		}
+		confirm := b.get(link[1])
 		wantLang(t, confirm, "fr", "Appuyez sur le bouton pour terminer la connexion.")
 		consent := b.post(e.base+"/login/magic", url.Values{"token": {confirm.hidden(t, "token")}})
 		wantLang(t, consent, "de", "<title>Demo App erlauben? · LoginSign</title>", "<strong>Demo App</strong> möchte Ihr LoginSign-Konto verwenden.",

@@ -7,6 +7,7 @@
 package i18n
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"strings"
@@ -170,4 +171,31 @@ func (l *Locale) DateTime(t time.Time) string {
 		return l.Date(t) + ", " + t.Format("15:04") + " Uhr"
 	}
 	return l.Date(t) + " at " + t.Format("3:04 PM")
+}
+
+type ctxKey struct{}
+
+// WithLocale returns ctx carrying l, for work that a request starts and that speaks to the
+// person later in the same call (the sign-in mail).
+func WithLocale(ctx context.Context, l *Locale) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// FromContext is the Locale WithLocale put in ctx, or English.
+func FromContext(ctx context.Context) *Locale {
+	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
+		return l
+	}
+	return English
+}
+
+// Duration writes d in whole hours, minutes or seconds: "15 minutes", "1 Stunde".
+func (l *Locale) Duration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return l.T("duration.hours", int(d/time.Hour))
+	case d < time.Minute:
+		return l.T("duration.seconds", int(d/time.Second))
+	}
+	return l.T("duration.minutes", int(d/time.Minute))
 }

@@ -7,9 +7,23 @@ import "golang.org/x/text/feature/plural"
 // arguments are escaped. Every key of en must be in every other catalog (TestCatalogsComplete).
 
 var en = map[string]any{
-	"site":              "LoginSign",
-	"title.end_session": "Sign out of LoginSign?",
-	"title.signed_out":  "Signed out",
+	"site":                    "LoginSign",
+	"duration.hours":          plural.Selectf(1, "%d", "one", "%d hour", "other", "%d hours"),
+	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d minute", "other", "%d minutes"),
+	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d second", "other", "%d seconds"),
+	"mail.magic.subject":      "Sign in to LoginSign",
+	"mail.magic.subject_app":  "Sign in to %s with LoginSign",
+	"mail.magic.open":         "Open this link to sign in:",
+	"mail.magic.code":         "Or type this code on the page where you asked to sign in:",
+	"mail.magic.expires":      "The link works once and expires in %s.",
+	"mail.magic.expires_code": "The link works once and expires in %s, and so does the code.",
+	"mail.magic.ignore":       "If you did not ask to sign in, ignore this mail: nobody can sign in without the link.",
+	"mail.magic.ignore_code":  "If you did not ask to sign in, ignore this mail: nobody can sign in without the link or the code.",
+	"mail.magic.button_lead":  "Use the button below to sign in. The link works once and expires in %s.",
+	"mail.magic.button":       "Sign in",
+	"mail.magic.copy":         "Or copy this link into your browser:",
+	"title.end_session":       "Sign out of LoginSign?",
+	"title.signed_out":        "Signed out",
 
 	// Page titles.
 	"title.login":          "Sign in",
@@ -88,9 +102,23 @@ var en = map[string]any{
 }
 
 var fr = map[string]any{
-	"site":              "LoginSign",
-	"title.end_session": "Se déconnecter de LoginSign ?",
-	"title.signed_out":  "Déconnecté",
+	"site":                    "LoginSign",
+	"duration.hours":          plural.Selectf(1, "%d", "one", "%d heure", "other", "%d heures"),
+	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d minute", "other", "%d minutes"),
+	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d seconde", "other", "%d secondes"),
+	"mail.magic.subject":      "Connexion à LoginSign",
+	"mail.magic.subject_app":  "Connexion à %s avec LoginSign",
+	"mail.magic.open":         "Ouvrez ce lien pour vous connecter :",
+	"mail.magic.code":         "Ou saisissez ce code sur la page où vous avez demandé à vous connecter :",
+	"mail.magic.expires":      "Le lien est valable une fois et expire dans %s.",
+	"mail.magic.expires_code": "Le lien est valable une fois et expire dans %s, tout comme le code.",
+	"mail.magic.ignore":       "Si vous n’avez pas demandé à vous connecter, ignorez ce message : personne ne peut se connecter sans le lien.",
+	"mail.magic.ignore_code":  "Si vous n’avez pas demandé à vous connecter, ignorez ce message : personne ne peut se connecter sans le lien ni le code.",
+	"mail.magic.button_lead":  "Utilisez le bouton ci-dessous pour vous connecter. Le lien est valable une fois et expire dans %s.",
+	"mail.magic.button":       "Se connecter",
+	"mail.magic.copy":         "Ou copiez ce lien dans votre navigateur :",
+	"title.end_session":       "Se déconnecter de LoginSign ?",
+	"title.signed_out":        "Déconnecté",
 
 	"title.login":          "Connexion",
 	"title.sent":           "Consultez votre messagerie",
@@ -168,9 +196,23 @@ var fr = map[string]any{
 }
 
 var de = map[string]any{
-	"site":              "LoginSign",
-	"title.end_session": "Von LoginSign abmelden?",
-	"title.signed_out":  "Abgemeldet",
+	"site":                    "LoginSign",
+	"duration.hours":          plural.Selectf(1, "%d", "one", "%d Stunde", "other", "%d Stunden"),
+	"duration.minutes":        plural.Selectf(1, "%d", "one", "%d Minute", "other", "%d Minuten"),
+	"duration.seconds":        plural.Selectf(1, "%d", "one", "%d Sekunde", "other", "%d Sekunden"),
+	"mail.magic.subject":      "Bei LoginSign anmelden",
+	"mail.magic.subject_app":  "Mit LoginSign bei %s anmelden",
+	"mail.magic.open":         "Öffnen Sie diesen Link, um sich anzumelden:",
+	"mail.magic.code":         "Oder geben Sie diesen Code auf der Seite ein, auf der Sie die Anmeldung angefordert haben:",
+	"mail.magic.expires":      "Der Link gilt einmal und läuft in %s ab.",
+	"mail.magic.expires_code": "Der Link gilt einmal und läuft in %s ab, ebenso der Code.",
+	"mail.magic.ignore":       "Wenn Sie keine Anmeldung angefordert haben, ignorieren Sie diese E-Mail: Ohne den Link kann sich niemand anmelden.",
+	"mail.magic.ignore_code":  "Wenn Sie keine Anmeldung angefordert haben, ignorieren Sie diese E-Mail: Ohne den Link oder den Code kann sich niemand anmelden.",
+	"mail.magic.button_lead":  "Melden Sie sich mit der Schaltfläche unten an. Der Link gilt einmal und läuft in %s ab.",
+	"mail.magic.button":       "Anmelden",
+	"mail.magic.copy":         "Oder kopieren Sie diesen Link in Ihren Browser:",
+	"title.end_session":       "Von LoginSign abmelden?",
+	"title.signed_out":        "Abgemeldet",
 
 	"title.login":          "Anmelden",
 	"title.sent":           "Sehen Sie in Ihr Postfach",

@@ -466,7 +466,7 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(flowID) > 128 {
 		flowID = ""
 	}
-	waiting, err := p.OAuth.StartSignIn(r.Context(), email, flowID, httpx.ClientIP(r), p.browser(w, r))
+	waiting, err := p.OAuth.StartSignIn(i18n.WithLocale(r.Context(), p.locale(r, flowID)), email, flowID, httpx.ClientIP(r), p.browser(w, r))
 	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
 			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
@@ -519,7 +519,7 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, formError(err))
 		return
 	}
-	err := p.OAuth.Resend(r.Context(), p.Cookies.Get(r, waitingCookie), httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
+	err := p.OAuth.Resend(i18n.WithLocale(r.Context(), p.locale(r, r.PostForm.Get("flow"))), p.Cookies.Get(r, waitingCookie), httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
 	var ae *apperr.Error
 	switch {
 	case err == nil:
