@@ -9,6 +9,8 @@ import (
 	texttemplate "text/template"
 	"time"
 	"unicode"
+
+	"loginsign/internal/i18n"
 )
 
 //go:embed templates/*.tmpl
@@ -27,16 +29,22 @@ var (
 // code, when not empty, is the 6-digit code that may be typed on the "check your email" page
 // instead of opening the link (shown as "123 456").
 func MagicLink(to, link, code, appName string, ttl time.Duration) Message {
+	return MagicLinkIn(i18n.English, to, link, code, appName, ttl)
+}
+
+// MagicLinkIn is MagicLink in the language l.
+func MagicLinkIn(l *i18n.Locale, to, link, code, appName string, ttl time.Duration) Message {
 	appName = cleanLine(appName, 100)
-	subject := "Sign in to LoginSign"
+	subject := l.T("mail.magic.subject")
 	if appName != "" {
-		subject = "Sign in to " + appName + " with LoginSign"
+		subject = l.T("mail.magic.subject_app", appName)
 	}
 	data := map[string]any{
+		"L":       l,
 		"Subject": subject,
 		"App":     appName,
 		"Link":    cleanLine(link, 4096),
-		"TTL":     humanDuration(ttl),
+		"TTL":     l.Duration(ttl),
 		"Code":    spacedCode(code),
 	}
 	return render(to, subject, "magic_link", data)

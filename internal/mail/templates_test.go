@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
 )
 
@@ -74,5 +75,27 @@ func TestVerifyEmail(t *testing.T) {
 	}
 	if m.Subject == "" {
 		t.Error("no subject")
+	}
+}
+
+// TestMagicLinkLanguages: the sign-in mail in French and German, plurals included; English
+// is MagicLink's.
+func TestMagicLinkLanguages(t *testing.T) {
+	if got, want := mail.MagicLinkIn(i18n.English, "a@example.com", "https://x/l", "123456", "Notes", time.Hour), mail.MagicLink("a@example.com", "https://x/l", "123456", "Notes", time.Hour); got.Subject != want.Subject || got.Text != want.Text || got.HTML != want.HTML {
+		t.Fatalf("English differs:\n%+v\n%+v", got, want)
+	}
+	for _, c := range []struct {
+		lang, subject, expiry, lead string
+		ttl                         time.Duration
+	}{
+		{"fr", "Connexion à Notes avec LoginSign", "expire dans 1 heure, tout comme le code.", `<html lang="fr" dir="ltr">`, time.Hour},
+		{"de", "Mit LoginSign bei Notes anmelden", "läuft in 2 Stunden ab, ebenso der Code.", `<html lang="de" dir="ltr">`, 2 * time.Hour},
+		{"fr", "Connexion à Notes avec LoginSign", "expire dans 15 minutes, tout comme le code.", `>Se connecter</a>`, 15 * time.Minute},
+	} {
+		m := mail.MagicLinkIn(i18n.Choose("", c.lang, ""), "a@example.com", "https://x/l", "123456", "Notes", c.ttl)
+		if m.Subject != c.subject || !strings.Contains(m.Text, c.expiry) || !strings.Contains(m.Text, "123 456") ||
+			!strings.Contains(m.HTML, c.lead) || !strings.Contains(m.HTML, c.expiry[:10]) {
+			t.Errorf("%s mail %q:\n%s\n%s", c.lang, m.Subject, m.Text, m.HTML)
+		}
 	}
 }

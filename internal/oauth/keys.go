@@ -438,6 +438,7 @@ type Discovery struct {
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	UILocalesSupported                []string `json:"ui_locales_supported"`
 	AuthorizationResponseIssParameter bool     `json:"authorization_response_iss_parameter_supported"`
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
@@ -464,6 +465,7 @@ func (s *Service) Discovery() Discovery {
 		TokenEndpointAuthMethodsSupported: auth, CodeChallengeMethodsSupported: []string{"S256"},
 		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id", "amr", "acr"},
 		PromptValuesSupported: []string{PromptNone, PromptLogin, PromptConsent}, AuthorizationResponseIssParameter: true,
+		UILocalesSupported:            []string{"en", "fr", "de"},
 		ACRValuesSupported:            []string{mfa.ACR1FA, mfa.ACRMFA},
 		RevocationEndpointAuthMethods: auth, IntrospectionEndpointAuthMethods: auth,
 		EndSessionEndpoint: iss + "/oauth/logout", BackchannelLogoutSupported: true,

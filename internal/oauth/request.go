@@ -46,6 +46,9 @@ type AuthorizeRequest struct {
 	MaxAge int `json:"max_age"`
 	// LoginHint prefills the login form (OpenID Connect login_hint).
 	LoginHint string `json:"login_hint,omitempty"`
+	// UILocales are the languages the client prefers for the pages (OpenID Connect
+	// ui_locales, space-separated BCP 47 tags), kept with the flow.
+	UILocales string `json:"ui_locales,omitempty"`
 	// ACRValues are the requested authentication context classes (OpenID Connect acr_values,
 	// voluntary): mfa.ACRMFA asks a person who has a second factor to use it.
 	ACRValues []string `json:"acr_values,omitempty"`
@@ -63,6 +66,7 @@ func (r *AuthorizeRequest) Query() url.Values {
 		"scope": {strings.Join(r.Scopes, " ")}}
 	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
 		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint,
+		"ui_locales": r.UILocales,
 		"acr_values": strings.Join(r.ACRValues, " ")} {
 		if v != "" {
 			q.Set(k, v)
@@ -123,6 +127,7 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
 		{"scope", 512, &scope}, {"prompt", 64, &prompt}, {"max_age", 10, &maxAge}, {"login_hint", 254, &r.LoginHint},
+		{"ui_locales", 64, &r.UILocales},
 		{"acr_values", 512, &acrValues},
 	} {
 		if *p.dst, err = single(p.name, p.max); err != nil {

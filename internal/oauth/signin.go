@@ -13,6 +13,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
@@ -199,7 +200,7 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, as
 		return "", fmt.Errorf("storing magic link: %w", err)
 	}
 	link := s.Config.Issuer + MagicLinkPath + "?" + url.Values{"token": {raw}}.Encode()
-	if err := s.Mail.Send(ctx, mail.MagicLink(email, link, code, appName, s.Config.MagicLinkTTL)); err != nil {
+	if err := s.Mail.Send(ctx, mail.MagicLinkIn(i18n.FromContext(ctx), email, link, code, appName, s.Config.MagicLinkTTL)); err != nil {
 		return "", fmt.Errorf("sending magic link: %w", err)
 	}
 	return hash, nil

@@ -39,7 +39,7 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if ask {
-				d := pageData{Title: "Sign out of LoginSign?", Hidden: map[string]string{"confirm": s.ID}}
+				d := pageData{Title: "title.end_session", Hidden: map[string]string{"confirm": s.ID}}
 				if req.Application != nil {
 					d.AppName = req.Application.Name
 				}
@@ -64,5 +64,5 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, req.RedirectURI, http.StatusSeeOther)
 		return
 	}
-	p.render(w, r, http.StatusOK, "logout", pageData{Title: "Signed out"})
+	p.render(w, r, http.StatusOK, "logout", pageData{Title: "title.signed_out"})
 }

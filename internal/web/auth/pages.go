@@ -22,6 +22,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/oauth"
@@ -118,6 +119,10 @@ func redirectOrigin(uri string) string {
 }
 
 type pageData struct {
+	// L is the page's language; render chooses it when nil. Title is a catalog key, with
+	// TitleArg its argument when it has one.
+	L        *i18n.Locale
+	TitleArg string
 	// Hidden are hidden form fields (the end-session confirmation repeats its request).
 	Hidden  map[string]string
 	Title   string
@@ -158,6 +163,20 @@ type nextSteps struct {
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formAction ...string) {
+	if d.L == nil {
+		flowID := d.Flow
+		if flowID == "" && d.Next != nil {
+			flowID = d.Next.Flow
+		}
+		d.L = p.locale(r, flowID)
+	}
+	if d.TitleArg != "" {
+		d.Title = d.L.T(d.Title, d.TitleArg)
+	} else {
+		d.Title = d.L.T(d.Title)
+	}
+	w.Header().Set("Content-Language", d.L.Lang())
+	w.Header().Add("Vary", "Accept-Language")
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, name, d); err != nil {
 		p.Log.ErrorContext(r.Context(), "rendering page", "page", name, "err", err)
@@ -172,13 +191,14 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 // errorPage shows err: an apperr with its status, an OAuth error with 400, anything else as
 // a logged 500.
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	d := pageData{Title: "Something went wrong"}
+	l := p.locale(r, r.URL.Query().Get("flow"))
+	d := pageData{L: l, Title: "title.error"}
 	status := http.StatusInternalServerError
 	var oe *oauth.Error
 	var ae *apperr.Error
 	switch {
 	case asOAuth(err, &oe) && oe.Code != oauth.ServerError:
-		status, d.Error, d.Code, d.Title = http.StatusBadRequest, oe.Description, oe.Code, "This sign-in request is invalid"
+		status, d.Error, d.Code, d.Title = http.StatusBadRequest, oe.Description, oe.Code, "title.invalid"
 		if oe.Code == oauth.RateLimited {
 			status = http.StatusTooManyRequests
 			w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
@@ -186,19 +206,19 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	case asApp(err, &ae) && ae.Code != apperr.Internal:
 		status, d.Error, d.Code = apperr.HTTPStatus(ae.Code), ae.Message, ae.Name()
 		if ae.Code == apperr.RateLimited {
-			d.Title = "Too many attempts"
+			d.Title = "title.rate_limited"
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, ae.RetryAfter)))
 		}
 		if ae.Code == apperr.Gone {
-			d.Title = "This link has expired"
+			d.Title = "title.expired"
 		}
 	case apperr.DependencyDown(err):
 		p.Log.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
-		status, d.Title, d.Error = http.StatusServiceUnavailable, "LoginSign is temporarily unavailable", "Please try again in a few seconds."
+		status, d.Title, d.Error = http.StatusServiceUnavailable, "title.unavailable", l.T("error.unavailable")
 		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
 	default:
 		p.Log.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
-		d.Error = "internal error"
+		d.Error = l.T("error.internal")
 	}
 	p.render(w, r, status, "error", d)
 }
@@ -212,7 +232,7 @@ func (p *Pages) linkError(w http.ResponseWriter, r *http.Request, raw string, er
 		p.errorPage(w, r, err)
 		return
 	}
-	d := pageData{Title: "This sign-in link can't be used", Error: ae.Message, Next: p.nextSteps(r, raw)}
+	d := pageData{Title: "title.link_error", Error: ae.Message, Next: p.nextSteps(r, raw)}
 	p.render(w, r, apperr.HTTPStatus(ae.Code), "link-error", d)
 }
 
@@ -319,23 +339,24 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 			p.errorPage(w, r, err)
 			return
 		}
-		p.render(w, r, http.StatusOK, "consent", pageData{Title: "Allow " + next.Consent.AppName + "?", Flow: flowID,
-			Screen: next.Consent, Scopes: scopeLabels(next.Consent.Scopes, u), Viewer: u.Email},
+		l := p.flowLocale(r, f)
+		p.render(w, r, http.StatusOK, "consent", pageData{L: l, Title: "title.consent", TitleArg: next.Consent.AppName, Flow: flowID,
+			Screen: next.Consent, Scopes: scopeLabels(l, next.Consent.Scopes, u), Viewer: u.Email},
 			redirectOrigin(f.Request.RedirectURI))
 	}
 }
 
 // scopeLabels says what each scope gives the app; for profile, what the person actually set.
-func scopeLabels(scopes []string, u *ent.User) []string {
+func scopeLabels(l *i18n.Locale, scopes []string, u *ent.User) []string {
 	var out []string
 	for _, s := range scopes {
 		switch s {
 		case oauth.ScopeOpenID:
-			out = append(out, "a per-app identifier and your Global User ID")
+			out = append(out, l.T("scope.openid"))
 		case oauth.ScopeEmail:
-			out = append(out, "an email address (you choose which below)")
+			out = append(out, l.T("scope.email"))
 		case oauth.ScopeProfile:
-			out = append(out, profileLabel(u.Name, u.Image != ""))
+			out = append(out, profileLabel(l, u.Name, u.Image != ""))
 		}
 	}
 	return out
@@ -343,16 +364,16 @@ func scopeLabels(scopes []string, u *ent.User) []string {
 
 // profileLabel is the consent line of the profile scope: the name and the picture as set, or
 // that nothing is set (the app then gets neither).
-func profileLabel(name string, picture bool) string {
+func profileLabel(l *i18n.Locale, name string, picture bool) string {
 	switch {
 	case name != "" && picture:
-		return "your name, “" + name + "”, and your picture"
+		return l.T("scope.profile_both", name)
 	case name != "":
-		return "your name, “" + name + "” (you have no picture set)"
+		return l.T("scope.profile_name", name)
 	case picture:
-		return "your picture (you have no name set)"
+		return l.T("scope.profile_pic")
 	default:
-		return "your name and picture: you have set neither, so nothing is shared"
+		return l.T("scope.profile_none")
 	}
 }
 
@@ -429,7 +450,7 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 		p.Cookies.Set(w, returnCookie, rt, 30*time.Minute)
 	}
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable()}
+	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable()}
 	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
 		d.Email = f.Request.LoginHint
 		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
@@ -451,17 +472,18 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if len(flowID) > 128 {
 		flowID = ""
 	}
+	ctx := i18n.WithLocale(r.Context(), p.locale(r, flowID))
 	var waiting string
 	var err error
 	if old := r.PostForm.Get("link"); email == "" && old != "" {
 		// An old link's page asks for a new link to that link's address without showing it.
-		waiting, err = p.OAuth.StartSignInFromLink(r.Context(), old, flowID, httpx.ClientIP(r), p.browser(w, r))
+		waiting, err = p.OAuth.StartSignInFromLink(ctx, old, flowID, httpx.ClientIP(r), p.browser(w, r))
 	} else {
-		waiting, err = p.OAuth.StartSignIn(r.Context(), email, flowID, httpx.ClientIP(r), p.browser(w, r))
+		waiting, err = p.OAuth.StartSignIn(ctx, email, flowID, httpx.ClientIP(r), p.browser(w, r))
 	}
 	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
-			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "Sign in", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
+			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
 				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message, Field: "email"})
 			return
 		}
@@ -485,7 +507,7 @@ func (p *Pages) Sent(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) renderSent(w http.ResponseWriter, r *http.Request, status int, msg, field string) {
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "Check your email", Flow: flowID, Error: msg, Field: field}
+	d := pageData{Title: "title.sent", Flow: flowID, Error: msg, Field: field}
 	if wt, err := p.OAuth.WaitingSignIn(r.Context(), p.Cookies.Get(r, waitingCookie), p.Cookies.Get(r, browserCookie)); err == nil {
 		d.Waiting, d.ResendIn = wt, int((wt.ResendIn+time.Second-1)/time.Second)
 		if flowID == "" {
@@ -511,7 +533,7 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, formError(err))
 		return
 	}
-	err := p.OAuth.Resend(r.Context(), p.Cookies.Get(r, waitingCookie), httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
+	err := p.OAuth.Resend(i18n.WithLocale(r.Context(), p.locale(r, r.PostForm.Get("flow"))), p.Cookies.Get(r, waitingCookie), httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
 	var ae *apperr.Error
 	switch {
 	case err == nil:
@@ -602,14 +624,14 @@ func (p *Pages) WaitingFinish(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 	tok := r.URL.Query().Get("token")
 	if !p.OAuth.MagicLinkPending(r.Context(), tok) {
-		p.linkError(w, r, tok, apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one"))
+		p.linkError(w, r, tok, apperr.New(apperr.Gone, "%s", p.locale(r, "").T("error.link_used")))
 		return
 	}
 	p.renderMagic(w, r, http.StatusOK, tok, "")
 }
 
 func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok, msg string) {
-	d := pageData{Title: "Sign in to LoginSign", Token: tok, Error: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
+	d := pageData{Title: "title.magic", Token: tok, Error: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
 	if msg != "" {
 		d.Field = "match"
 	}
@@ -630,7 +652,7 @@ func (p *Pages) MagicApprove(w http.ResponseWriter, r *http.Request) {
 	var ae *apperr.Error
 	switch {
 	case err == nil:
-		p.render(w, r, http.StatusOK, "approved", pageData{Title: "You're signed in on your other device"})
+		p.render(w, r, http.StatusOK, "approved", pageData{Title: "title.approved"})
 	case asApp(err, &ae) && ae.Code == apperr.Invalid:
 		p.renderMagic(w, r, http.StatusBadRequest, tok, ae.Message)
 	default:
@@ -689,7 +711,7 @@ func (p *Pages) SecondStepPage(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "second-step", pageData{Title: "Two-step verification"})
+	p.render(w, r, http.StatusOK, "second-step", pageData{Title: "title.second_step"})
 }
 
 // SecondStepSubmit is POST /login/verify: checks the code; a wrong one shows the form again
@@ -703,7 +725,7 @@ func (p *Pages) SecondStepSubmit(w http.ResponseWriter, r *http.Request) {
 	in, err := p.OAuth.CompleteSecondStep(r.Context(), p.Cookies.Get(r, secondStepCookie), r.PostForm.Get("code"),
 		httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
 	if apperr.Is(err, apperr.Invalid) {
-		p.render(w, r, http.StatusBadRequest, "second-step", pageData{Title: "Two-step verification", Error: apperr.As(err).Message})
+		p.render(w, r, http.StatusBadRequest, "second-step", pageData{Title: "title.second_step", Error: apperr.As(err).Message})
 		return
 	}
 	if err != nil {
@@ -741,7 +763,7 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 
 // LogoutPage is GET /logout: a page with a sign-out button (GET never signs out).
 func (p *Pages) LogoutPage(w http.ResponseWriter, r *http.Request) {
-	d := pageData{Title: "Sign out"}
+	d := pageData{Title: "title.logout"}
 	if s, ok := auth.SessionFrom(r.Context()); ok {
 		if u, err := p.Identity.User(r.Context(), s.UserID); err == nil {
 			d.Viewer = u.Email
@@ -778,4 +800,26 @@ func formError(err error) error {
 		return apperr.New(apperr.TooLarge, "the form is larger than %d bytes", mb.Limit)
 	}
 	return apperr.New(apperr.Invalid, "malformed form")
+}
+
+// locale is the language of a page: the person's setting (none exists yet), then the
+// ui_locales of the authorization flow in progress (flowID, may be empty) or of the request
+// itself, then Accept-Language.
+func (p *Pages) locale(r *http.Request, flowID string) *i18n.Locale {
+	ui := r.URL.Query().Get("ui_locales")
+	if flowID != "" && len(flowID) <= 128 {
+		if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil && f.Request.UILocales != "" {
+			ui = f.Request.UILocales
+		}
+	}
+	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
+}
+
+// flowLocale is locale for a flow already loaded.
+func (p *Pages) flowLocale(r *http.Request, f *oauth.Flow) *i18n.Locale {
+	ui := f.Request.UILocales
+	if ui == "" {
+		ui = r.URL.Query().Get("ui_locales")
+	}
+	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
 }

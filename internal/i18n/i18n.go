@@ -1,0 +1,201 @@
+// Package i18n chooses the language of a page or mail and holds LoginSign's message catalogs
+// (golang.org/x/text/message with plural rules; numbers and dates per locale). English,
+// French and German are supported; English is the source and the fallback.
+//
+// The language is chosen in order from the person's setting (none exists yet), the OpenID
+// Connect ui_locales of the authorization in progress, then the browser's Accept-Language.
+package i18n
+
+import (
+	"context"
+	"fmt"
+	"html/template"
+	"strings"
+	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/message/catalog"
+)
+
+// Supported are the languages with a catalog, the first being the fallback.
+var Supported = []language.Tag{language.English, language.French, language.German}
+
+var (
+	matcher = language.NewMatcher(Supported)
+	cat     = build()
+)
+
+// catalogs maps each supported language to its messages: a string (a fmt format) or a
+// catalog.Message such as plural.Selectf.
+var catalogs = map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de}
+
+func build() catalog.Catalog {
+	b := catalog.NewBuilder(catalog.Fallback(language.English))
+	for tag, msgs := range catalogs {
+		for key, m := range msgs {
+			var err error
+			switch m := m.(type) {
+			case string:
+				err = b.SetString(tag, key, m)
+			case catalog.Message:
+				err = b.Set(tag, key, m)
+			default:
+				err = fmt.Errorf("message %q of %s is a %T", key, tag, m)
+			}
+			if err != nil {
+				panic(err)
+			}
+		}
+	}
+	return b
+}
+
+// Locale is a chosen language with its printer.
+type Locale struct {
+	Tag language.Tag
+	p   *message.Printer
+}
+
+// For returns the Locale of tag, which must be one of Supported (else English).
+func For(tag language.Tag) *Locale {
+	_, i, _ := matcher.Match(tag)
+	t := Supported[i]
+	return &Locale{Tag: t, p: message.NewPrinter(t, message.Catalog(cat))}
+}
+
+// English is the fallback locale.
+var English = For(language.English)
+
+// Choose picks the language from, in order: the person's setting (a BCP 47 tag, "" when none),
+// ui_locales (space-separated BCP 47 tags, OpenID Connect Core §3.1.2.1) and the
+// Accept-Language header. The first source that names a supported language wins; when none
+// does, English.
+func Choose(setting, uiLocales, acceptLanguage string) *Locale {
+	if t, ok := match(strings.Fields(setting)); ok {
+		return For(t)
+	}
+	if t, ok := match(strings.Fields(uiLocales)); ok {
+		return For(t)
+	}
+	if tags, _, err := language.ParseAcceptLanguage(acceptLanguage); err == nil && len(acceptLanguage) <= 1024 {
+		if t, ok := matchTags(tags); ok {
+			return For(t)
+		}
+	}
+	return English
+}
+
+func match(fields []string) (language.Tag, bool) {
+	var tags []language.Tag
+	for _, f := range fields {
+		if len(tags) == 16 {
+			break
+		}
+		if t, err := language.Parse(f); err == nil {
+			tags = append(tags, t)
+		}
+	}
+	return matchTags(tags)
+}
+
+func matchTags(tags []language.Tag) (language.Tag, bool) {
+	if len(tags) == 0 {
+		return language.Und, false
+	}
+	_, i, c := matcher.Match(tags...)
+	if c == language.No {
+		return language.Und, false
+	}
+	return Supported[i], true
+}
+
+// Lang is the language's BCP 47 tag, for <html lang>.
+func (l *Locale) Lang() string { return l.Tag.String() }
+
+// Dir is the writing direction, for <html dir>: "rtl" for right-to-left scripts, else "ltr".
+func (l *Locale) Dir() string {
+	base, _ := l.Tag.Base()
+	switch base.String() {
+	case "ar", "he", "fa", "ur", "yi", "ps", "dv", "ckb", "sd", "ug":
+		return "rtl"
+	}
+	return "ltr"
+}
+
+// T is the message key in this language, formatted with args (numbers per locale, plural
+// rules applied).
+func (l *Locale) T(key string, args ...any) string { return l.p.Sprintf(key, args...) }
+
+// H is like T for a message that holds markup: string arguments are HTML-escaped, the
+// catalog's own text is trusted.
+func (l *Locale) H(key string, args ...any) template.HTML {
+	esc := make([]any, len(args))
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			a = template.HTMLEscapeString(s)
+		}
+		esc[i] = a
+	}
+	return template.HTML(l.p.Sprintf(key, esc...))
+}
+
+// Number is n written the locale's way (grouping and decimal separators).
+func (l *Locale) Number(n any) string { return l.p.Sprint(n) }
+
+var months = map[string][12]string{
+	"en": {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
+	"fr": {"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"},
+	"de": {"Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November", "Dezember"},
+}
+
+// Date is t's day written in the locale's long form: "November 30, 2026", "30 novembre 2026",
+// "30. November 2026".
+func (l *Locale) Date(t time.Time) string {
+	m := months[l.Lang()][t.Month()-1]
+	switch l.Lang() {
+	case "fr":
+		return fmt.Sprintf("%d %s %d", t.Day(), m, t.Year())
+	case "de":
+		return fmt.Sprintf("%d. %s %d", t.Day(), m, t.Year())
+	}
+	return fmt.Sprintf("%s %d, %d", m, t.Day(), t.Year())
+}
+
+// DateTime is Date with the time of day (24-hour in French and German, 12-hour in English).
+func (l *Locale) DateTime(t time.Time) string {
+	switch l.Lang() {
+	case "fr":
+		return l.Date(t) + " à " + t.Format("15:04")
+	case "de":
+		return l.Date(t) + ", " + t.Format("15:04") + " Uhr"
+	}
+	return l.Date(t) + " at " + t.Format("3:04 PM")
+}
+
+type ctxKey struct{}
+
+// WithLocale returns ctx carrying l, for work that a request starts and that speaks to the
+// person later in the same call (the sign-in mail).
+func WithLocale(ctx context.Context, l *Locale) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
+
+// FromContext is the Locale WithLocale put in ctx, or English.
+func FromContext(ctx context.Context) *Locale {
+	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
+		return l
+	}
+	return English
+}
+
+// Duration writes d in whole hours, minutes or seconds: "15 minutes", "1 Stunde".
+func (l *Locale) Duration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return l.T("duration.hours", int(d/time.Hour))
+	case d < time.Minute:
+		return l.T("duration.seconds", int(d/time.Second))
+	}
+	return l.T("duration.minutes", int(d/time.Minute))
+}

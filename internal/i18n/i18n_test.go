@@ -1,0 +1,147 @@
+package i18n
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/language"
+)
+
+// verbs are the fmt verbs of a message, for comparing a translation with its English source.
+var verbRe = regexp.MustCompile(`%(\[\d+\])?[a-z]`)
+
+func verbs(t *testing.T, l *Locale, key string) string {
+	t.Helper()
+	// Render with sample arguments: a message that drops or adds an argument shows %!(EXTRA
+	// or %!s(MISSING).
+	out := l.T(key, "A", "B", 5)
+	if strings.Contains(out, "MISSING") || strings.Contains(out, "BADINDEX") {
+		t.Errorf("%s %q renders %q", l.Lang(), key, out)
+	}
+	return out
+}
+
+// TestCatalogsComplete fails when a catalog lacks a key the English one has (or has one
+// English lacks), or formats its arguments differently.
+func TestCatalogsComplete(t *testing.T) {
+	if len(en) < 50 {
+		t.Fatalf("English catalog has %d keys", len(en))
+	}
+	for tag, msgs := range catalogs {
+		if tag == language.English {
+			continue
+		}
+		for key, m := range en {
+			tm, ok := msgs[key]
+			if !ok {
+				t.Errorf("%s catalog lacks %q", tag, key)
+				continue
+			}
+			if fmt.Sprintf("%T", tm) != fmt.Sprintf("%T", m) {
+				t.Errorf("%s %q is a %T, English a %T", tag, key, tm, m)
+			}
+			if s, ok := m.(string); ok {
+				ts := tm.(string)
+				want, got := verbRe.FindAllString(s, -1), verbRe.FindAllString(ts, -1)
+				if strings.Join(uniq(want), ",") != strings.Join(uniq(got), ",") {
+					t.Errorf("%s %q has verbs %v, English %v", tag, key, got, want)
+				}
+				if strings.Count(s, "<") != strings.Count(ts, "<") {
+					t.Errorf("%s %q has different markup from English", tag, key)
+				}
+			}
+			verbs(t, For(tag), key)
+		}
+		for key := range msgs {
+			if _, ok := en[key]; !ok {
+				t.Errorf("%s catalog has %q, which English lacks", tag, key)
+			}
+		}
+	}
+}
+
+func uniq(v []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range v {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	// order-insensitive
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// TestChoose: the person's setting, then ui_locales, then Accept-Language; unsupported or
+// malformed values fall through; English when nothing matches.
+func TestChoose(t *testing.T) {
+	for _, c := range []struct{ setting, ui, accept, want string }{
+		{"", "", "", "en"},
+		{"", "", "fr-CH, fr;q=0.9, en;q=0.8", "fr"},
+		{"", "de", "fr", "de"},
+		{"", "ja de-AT", "fr", "de"},
+		{"", "ja", "fr", "fr"},
+		{"", "not a tag!!", "de-DE", "de"},
+		{"fr", "de", "de", "fr"},
+		{"", "", "ja, zh;q=0.8", "en"},
+		{"", "", "*", "en"},
+		{"", "", "en-GB", "en"},
+		{"", "", "garbage;;;q=x", "en"},
+	} {
+		if got := Choose(c.setting, c.ui, c.accept).Lang(); got != c.want {
+			t.Errorf("Choose(%q, %q, %q) = %s, want %s", c.setting, c.ui, c.accept, got, c.want)
+		}
+	}
+	if d := Choose("", "de", "").Dir(); d != "ltr" {
+		t.Errorf("German dir %q", d)
+	}
+	if d := (&Locale{Tag: language.Arabic}).Dir(); d != "rtl" {
+		t.Errorf("Arabic dir %q", d)
+	}
+}
+
+// TestPluralsNumbersDates: plural rules, number grouping and long dates per locale.
+func TestPluralsNumbersDates(t *testing.T) {
+	day := time.Date(2026, time.March, 5, 14, 7, 0, 0, time.UTC)
+	for _, c := range []struct {
+		lang             string
+		one, many        string
+		number, date, dt string
+	}{
+		{"en", "Sign-in links work once, for 1 minute.", "Sign-in links work once, for 15 minutes.", "1,234,567", "March 5, 2026", "March 5, 2026 at 2:07 PM"},
+		{"fr", "Les liens de connexion sont valables une fois, pendant 1 minute.", "Les liens de connexion sont valables une fois, pendant 15 minutes.", "1\u00a0234\u00a0567", "5 mars 2026", "5 mars 2026 à 14:07"},
+		{"de", "Anmeldelinks gelten einmal, 1 Minute lang.", "Anmeldelinks gelten einmal, 15 Minuten lang.", "1.234.567", "5. März 2026", "5. März 2026, 14:07 Uhr"},
+	} {
+		l := Choose("", c.lang, "")
+		if got := l.T("link_error.expiry", 1); got != c.one {
+			t.Errorf("%s one: %q", c.lang, got)
+		}
+		if got := l.T("link_error.expiry", 15); got != c.many {
+			t.Errorf("%s other: %q", c.lang, got)
+		}
+		if got := l.Number(1234567); got != c.number {
+			t.Errorf("%s number: %q, want %q", c.lang, got, c.number)
+		}
+		if got := l.Date(day); got != c.date {
+			t.Errorf("%s date: %q", c.lang, got)
+		}
+		if got := l.DateTime(day); got != c.dt {
+			t.Errorf("%s date and time: %q", c.lang, got)
+		}
+	}
+	// Arguments of H are escaped; the catalog's markup is kept.
+	if got := string(English.H("login.lead", `<b>&"x"`)); got != `to continue to <strong>&lt;b&gt;&amp;&#34;x&#34;</strong>` {
+		t.Errorf("H: %q", got)
+	}
+}
