@@ -315,9 +315,28 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*S
 	if raw == "" || len(raw) > 128 {
 		return nil, gone
 	}
-	b, err := s.KV.GetDel(ctx, magicKey(ids.Hash(raw))).Bytes()
-	if err == redis.Nil {
+	ml, err := s.spendMagicLink(ctx, ids.Hash(raw))
+	if err != nil {
+		return nil, err
+	}
+	if ml == nil {
 		return nil, gone
+	}
+	out, err := s.signInLink(ctx, ml, browser)
+	if err != nil {
+		return nil, err
+	}
+	s.linkUsed(ctx, ml, browser, out.User.ID)
+	return out, nil
+}
+
+// spendMagicLink takes the link whose token hashes to hash out of Redis (once: a concurrent
+// use finds nothing). It returns nil without an error when there is no such link (used,
+// expired or unknown).
+func (s *Service) spendMagicLink(ctx context.Context, hash string) (*magicLink, error) {
+	b, err := s.KV.GetDel(ctx, magicKey(hash)).Bytes()
+	if err == redis.Nil {
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading magic link: %w", err)
@@ -326,12 +345,7 @@ func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*S
 	if err := json.Unmarshal(b, &ml); err != nil {
 		return nil, fmt.Errorf("reading magic link: %w", err)
 	}
-	out, err := s.signInLink(ctx, &ml, browser)
-	if err != nil {
-		return nil, err
-	}
-	s.linkUsed(ctx, &ml, browser, out.User.ID)
-	return out, nil
+	return &ml, nil
 }
 
 // linkAccount returns the account a used link signs in to, creating it on first use. An

@@ -282,18 +282,14 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 		}
 		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
 	}
-	b, err := s.KV.GetDel(ctx, magicKey(w.Link)).Bytes()
-	if errors.Is(err, redis.Nil) {
+	ml, err := s.spendMagicLink(ctx, w.Link)
+	if err != nil {
+		return nil, err
+	}
+	if ml == nil {
 		return nil, apperr.New(apperr.Gone, "this code has expired or its link was used; ask for a new one")
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading magic link: %w", err)
-	}
-	var ml magicLink
-	if err := json.Unmarshal(b, &ml); err != nil {
-		return nil, fmt.Errorf("reading magic link: %w", err)
-	}
-	out, err := s.signInLink(ctx, &ml, browser)
+	out, err := s.signInLink(ctx, ml, browser)
 	if err != nil {
 		return nil, err
 	}
