@@ -14,10 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"loginsign/internal/auth"
-	"loginsign/internal/identity"
 	"loginsign/internal/ids"
-	"loginsign/internal/kv"
-	"loginsign/internal/kv/kvtest"
 )
 
 // sqliteEnv is the server on a fresh SQLite file and the test's Redis.
@@ -523,32 +520,7 @@ func sessionCookie(t *testing.T, b *browser, e *oauthEnv) string {
 	return ""
 }
 
-// Security rule: idle and absolute session timeouts.
-func TestSessionTimeouts(t *testing.T) {
-	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
-		var offset atomic.Int64
-		now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-		s := identity.NewSessions(k, now, identity.SessionConfig{Idle: time.Second, Absolute: time.Hour})
-		ctx := context.Background()
-		idle, _ := s.Create(ctx, "usr_a", "test", "127.0.0.1")
-		for i := 0; i < 3; i++ { // use keeps it alive past the idle timeout
-			time.Sleep(400 * time.Millisecond)
-			if _, err := s.Lookup(ctx, idle); err != nil {
-				t.Fatalf("active session ended: %v", err)
-			}
-		}
-		time.Sleep(1600 * time.Millisecond)
-		if _, err := s.Lookup(ctx, idle); err == nil {
-			t.Fatal("idle session still valid after the idle timeout")
-		}
-		s = identity.NewSessions(k, now, identity.SessionConfig{Idle: time.Hour, Absolute: 2 * time.Hour})
-		abs, _ := s.Create(ctx, "usr_a", "test", "127.0.0.1")
-		offset.Store(int64(2*time.Hour + time.Second))
-		if _, err := s.Lookup(ctx, abs); err == nil {
-			t.Fatal("session still valid after the absolute timeout")
-		}
-	})
-}
+// The idle and absolute session timeouts: internal/identity TestSessionTimeouts.
 
 var _ = auth.Session{}
 

@@ -84,20 +84,37 @@ func TestSessions(t *testing.T) {
 	})
 }
 
-// TestSessionIdleTimeout relies on Redis expiring the key: the embedded server's clock is
-// advanced by the store, so this waits for real (briefly).
-func TestSessionIdleTimeout(t *testing.T) {
-	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
-		ctx := context.Background()
-		s := identity.NewSessions(k, time.Now, identity.SessionConfig{Idle: time.Second, Absolute: time.Hour})
-		raw, _ := s.Create(ctx, "usr_b", "", "")
-		time.Sleep(400 * time.Millisecond)
-		if _, err := s.Lookup(ctx, raw); err != nil {
-			t.Fatalf("session ended before the idle timeout: %v", err)
+// TestSessionTimeouts: use keeps a session alive past its idle timeout; a session unused for
+// the idle timeout ends (Redis expires its key), and so does one older than the absolute
+// timeout however much it is used. The store's clock is the test's (kvtest.EmbeddedClock),
+// so nothing waits; EXPIRE itself behaves the same on real Redis (the kv contract test).
+func TestSessionTimeouts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k, clk := kvtest.EmbeddedClock(t)
+	s := identity.NewSessions(k, clk.Now, identity.SessionConfig{Idle: time.Minute, Absolute: 2 * time.Hour})
+	idle, _ := s.Create(ctx, "usr_b", "", "")
+	for i := 0; i < 3; i++ { // 3 × 40 s: used within the idle timeout each time
+		clk.Advance(40 * time.Second)
+		if _, err := s.Lookup(ctx, idle); err != nil {
+			t.Fatalf("a session in use ended after %d lookups: %v", i, err)
 		}
-		time.Sleep(1600 * time.Millisecond)
-		if _, err := s.Lookup(ctx, raw); !apperr.Is(err, apperr.Unauthorized) {
-			t.Fatalf("idle session still valid: %v", err)
+	}
+	clk.Advance(time.Minute + time.Second)
+	if _, err := s.Lookup(ctx, idle); !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("idle session still valid: %v", err)
+	}
+
+	s = identity.NewSessions(k, clk.Now, identity.SessionConfig{Idle: time.Hour, Absolute: 2 * time.Hour})
+	abs, _ := s.Create(ctx, "usr_b", "", "")
+	for i := 0; i < 2; i++ { // used every 50 minutes: never idle
+		clk.Advance(50 * time.Minute)
+		if _, err := s.Lookup(ctx, abs); err != nil {
+			t.Fatalf("session ended before the absolute timeout: %v", err)
 		}
-	})
+	}
+	clk.Advance(21 * time.Minute) // 2 h 1 min after sign-in, 21 min after the last use
+	if _, err := s.Lookup(ctx, abs); !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("session still valid after the absolute timeout: %v", err)
+	}
 }

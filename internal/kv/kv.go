@@ -37,6 +37,9 @@ type Options struct {
 	MaxBytes int64
 	// PoolSize is the client's connection pool size.
 	PoolSize int
+	// Now is the embedded store's clock (its TTLs); default time.Now. Tests move it to expire
+	// keys without waiting (kvtest.EmbeddedClock), as miniredis's FastForward does.
+	Now func() time.Time
 }
 
 // Open connects to rawURL, or starts an embedded store (in memory only) when rawURL is empty.
@@ -110,7 +113,7 @@ func parse(rawURL string) (*redis.UniversalOptions, error) {
 // openEmbedded starts the embedded store (package embedded) and a go-redis client that
 // reaches it over in-memory connections: no port, no password to leak.
 func openEmbedded(opts Options) (*Store, error) {
-	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes})
+	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,8 @@ const EnvRedis = "LOGINSIGN_TEST_REDIS_URL"
 func Run(t *testing.T, fn func(t *testing.T, s *kv.Store)) {
 	t.Helper()
 	t.Run("embedded", func(t *testing.T) { fn(t, Embedded(t)) })
-	if u := os.Getenv(EnvRedis); u != "" {
-		t.Run("redis", func(t *testing.T) { fn(t, Real(t, u)) })
+	if os.Getenv(EnvRedis) != "" {
+		t.Run("redis", func(t *testing.T) { fn(t, Real(t)) })
 	}
 }
 
@@ -35,6 +36,44 @@ func Embedded(t testing.TB) *kv.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// Clock is a test clock that starts at the wall clock's now and moves only when told: the
+// embedded store's TTLs follow it (EmbeddedClock), so a test expires keys without waiting,
+// as miniredis's FastForward does. Safe for concurrent use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at the current time (UTC).
+func NewClock() *Clock { return &Clock{now: time.Now().UTC()} }
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// EmbeddedClock starts an embedded store whose TTLs follow the returned clock; stopped when the
+// test ends.
+func EmbeddedClock(t testing.TB) (*kv.Store, *Clock) {
+	t.Helper()
+	c := NewClock()
+	s, err := kv.OpenWith(context.Background(), "", kv.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, c
 }
 
 // URL returns a Redis URL for a test: a real server's database picked for this test and
@@ -96,8 +135,9 @@ func URL(t testing.TB) string {
 // leaseTTL bounds how long a test may hold a database (the longest test is the browser test).
 const leaseTTL = 20 * time.Minute
 
-// Real opens a real store on a database of its own.
-func Real(t testing.TB, _ string) *kv.Store {
+// Real opens a real store on a database of its own, on the server LOGINSIGN_TEST_REDIS_URL
+// names (the embedded store when it is unset).
+func Real(t testing.TB) *kv.Store {
 	t.Helper()
 	s, err := kv.Open(context.Background(), URL(t))
 	if err != nil {
