@@ -1,0 +1,281 @@
+package oauth_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/internal/oauth"
+)
+
+// signedIn is a person's sign-in to a fresh client: the client, its secret and the first
+// token response.
+type signedIn struct {
+	id, secret string
+	resp       *oauth.TokenResponse
+}
+
+func (e *flowEnv) signIn(t *testing.T, scope string) signedIn {
+	t.Helper()
+	const cb = "https://rp.example/cb"
+	app, secret := e.client(t, cb)
+	code := e.code(t, e.person(t), authzQuery(app.ID, cb, "", "scope", scope))
+	resp, err := e.token(app.ID, secret, codeForm(code, cb, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signedIn{app.ID, secret, resp}
+}
+
+func refreshForm(rt string, extra ...string) url.Values {
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		f.Set(extra[i], extra[i+1])
+	}
+	return f
+}
+
+// TestRefreshTokenGrant: the refresh_token grant (RFC 6749 §6) with rotation (RFC 9700
+// §4.14.2): every way a refresh is answered, by behaviour.
+func TestRefreshTokenGrant(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		tests := []struct {
+			name string
+			run  func(t *testing.T, s signedIn)
+		}{
+			{"rotates to a new pair and spends the old token", func(t *testing.T, s signedIn) {
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil || next.RefreshToken == s.resp.RefreshToken || next.AccessToken == s.resp.AccessToken ||
+					next.Scope != "openid email profile" || next.IDToken == "" {
+					t.Fatalf("rotation: %+v, %v", next, err)
+				}
+				if _, err := e.svc.AccessToken(e.ctx(), next.AccessToken); err != nil {
+					t.Fatalf("the new access token: %v", err)
+				}
+			}},
+			{"a retry within the grace window answers the same pair", func(t *testing.T, s signedIn) {
+				a, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil || a.AccessToken != b.AccessToken || a.RefreshToken != b.RefreshToken {
+					t.Fatalf("retry: %+v / %+v, %v", a, b, err)
+				}
+			}},
+			{"a retry for another scope is refused", func(t *testing.T, s signedIn) {
+				if _, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken)); err != nil {
+					t.Fatal(err)
+				}
+				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"reuse after the grace window revokes the family", func(t *testing.T, s signedIn) {
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.clock.Advance(6 * time.Second)
+				_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "already used") {
+					t.Fatalf("reuse answered %q", oe.Description)
+				}
+				if _, err := e.svc.AccessToken(e.ctx(), next.AccessToken); err == nil {
+					t.Fatal("the family's access token survived reuse")
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(next.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"reuse after the successor was used revokes the family", func(t *testing.T, s signedIn) {
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.token(s.id, s.secret, refreshForm(next.RefreshToken)); err != nil {
+					t.Fatal(err)
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"a narrower scope is granted", func(t *testing.T, s signedIn) {
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "email"))
+				if err != nil || next.Scope != "email" || next.IDToken != "" {
+					t.Fatalf("narrowed: %+v, %v", next, err)
+				}
+			}},
+			{"a wider scope is invalid_scope and leaves the token usable", func(t *testing.T, s signedIn) {
+				narrow, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(narrow.RefreshToken, "scope", "openid email"))
+				wantOAuthError(t, err, oauth.InvalidScope)
+				if _, err := e.token(s.id, s.secret, refreshForm(narrow.RefreshToken)); err != nil {
+					t.Fatalf("after a refused refresh: %v", err)
+				}
+			}},
+			{"an unknown scope is invalid_scope", func(t *testing.T, s signedIn) {
+				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "admin"))
+				wantOAuthError(t, err, oauth.InvalidScope)
+			}},
+			{"another client's refresh token is invalid_grant", func(t *testing.T, s signedIn) {
+				other := e.signIn(t, "openid")
+				_, err := e.token(other.id, other.secret, refreshForm(s.resp.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+				if _, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken)); err != nil {
+					t.Fatalf("the owner's refresh after another client tried: %v", err)
+				}
+			}},
+			{"an unknown refresh token is invalid_grant", func(t *testing.T, s signedIn) {
+				_, err := e.token(s.id, s.secret, refreshForm(oauth.RefreshTokenPrefix+"nope"))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"a missing refresh token is invalid_request", func(t *testing.T, s signedIn) {
+				_, err := e.token(s.id, s.secret, url.Values{"grant_type": {"refresh_token"}})
+				wantOAuthError(t, err, oauth.InvalidRequest)
+			}},
+			{"an expired family is invalid_grant", func(t *testing.T, s signedIn) {
+				e.clock.Advance(25 * time.Hour)
+				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "expired") {
+					t.Fatalf("expired answered %q", oe.Description)
+				}
+			}},
+			{"rotation does not extend the family's life", func(t *testing.T, s signedIn) {
+				e.clock.Advance(20 * time.Hour)
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.clock.Advance(5 * time.Hour)
+				_, err = e.token(s.id, s.secret, refreshForm(next.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"a revoked refresh token is invalid_grant", func(t *testing.T, s signedIn) {
+				if err := e.svc.Revoke(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, url.Values{"token": {s.resp.RefreshToken}}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"a blocked connection is invalid_grant", func(t *testing.T, s signedIn) {
+				tok, err := e.svc.AccessToken(e.ctx(), s.resp.AccessToken)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.db.AppConnection.UpdateOneID(tok.ConnectionID).SetBlocked(true).Exec(e.ctx()); err != nil {
+					t.Fatal(err)
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) { tt.run(t, e.signIn(t, "openid email profile")) })
+		}
+	})
+}
+
+// TestRevokeAndIntrospect: RFC 7009 and RFC 7662 for the calling client's own tokens; another
+// client's token is answered like an unknown one and changes nothing.
+func TestRevokeAndIntrospect(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		s := e.signIn(t, "openid email")
+		other := e.signIn(t, "openid")
+		creds := oauth.ClientCredentials{ID: s.id, Secret: s.secret}
+		otherCreds := oauth.ClientCredentials{ID: other.id, Secret: other.secret}
+		introspect := func(c oauth.ClientCredentials, tok string) *oauth.Introspection {
+			t.Helper()
+			in, err := e.svc.Introspect(e.ctx(), c, url.Values{"token": {tok}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return in
+		}
+		if in := introspect(creds, s.resp.AccessToken); !in.Active || in.ClientID != s.id || in.Scope != "openid email" || in.TokenType != "Bearer" {
+			t.Fatalf("own access token: %+v", in)
+		}
+		if in := introspect(creds, s.resp.RefreshToken); !in.Active || in.TokenType != "refresh_token" {
+			t.Fatalf("own refresh token: %+v", in)
+		}
+		for _, tok := range []string{s.resp.AccessToken, s.resp.RefreshToken, "lsat_unknown", "lsrt_unknown", "something"} {
+			if in := introspect(otherCreds, tok); in.Active {
+				t.Fatalf("another client's or an unknown token %q is active: %+v", tok, in)
+			}
+		}
+		// Another client revoking the token changes nothing.
+		for _, tok := range []string{s.resp.AccessToken, s.resp.RefreshToken} {
+			if err := e.svc.Revoke(e.ctx(), otherCreds, url.Values{"token": {tok}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if in := introspect(creds, s.resp.AccessToken); !in.Active {
+			t.Fatal("another client revoked the access token")
+		}
+		// Bad requests.
+		_, err := e.svc.Introspect(e.ctx(), creds, url.Values{})
+		wantOAuthError(t, err, oauth.InvalidRequest)
+		err = e.svc.Revoke(e.ctx(), creds, url.Values{"token": {"a", "b"}})
+		wantOAuthError(t, err, oauth.InvalidRequest)
+		err = e.svc.Revoke(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: "wrong"}, url.Values{"token": {s.resp.AccessToken}})
+		wantOAuthError(t, err, oauth.InvalidClient)
+		// Revoking the access token ends it alone; revoking the refresh token ends the family.
+		if err := e.svc.Revoke(e.ctx(), creds, url.Values{"token": {s.resp.AccessToken}}); err != nil {
+			t.Fatal(err)
+		}
+		if in := introspect(creds, s.resp.AccessToken); in.Active {
+			t.Fatal("a revoked access token is active")
+		}
+		next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+		if err != nil {
+			t.Fatalf("the refresh token after its access token was revoked: %v", err)
+		}
+		if err := e.svc.Revoke(e.ctx(), creds, url.Values{"token": {next.RefreshToken}}); err != nil {
+			t.Fatal(err)
+		}
+		if in := introspect(creds, next.AccessToken); in.Active {
+			t.Fatal("the family's access token outlived the revoked refresh token")
+		}
+	})
+}
+
+// TestClientCredentialsGrant: an application's backend gets a token for its own app API
+// (RFC 6749 §4.4): app scopes only, no refresh token, no id_token, no person.
+func TestClientCredentialsGrant(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		app, secret := e.client(t, "https://rp.example/cb")
+		other, _ := e.client(t, "https://rp.example/cb")
+		form := func(scope string) url.Values {
+			return url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
+		}
+		resp, err := e.token(app.ID, secret, form(""))
+		if err != nil || resp.RefreshToken != "" || resp.IDToken != "" || resp.Scope != "app:users:read app:users:write" {
+			t.Fatalf("client_credentials: %+v, %v", resp, err)
+		}
+		if _, err := e.svc.AccessToken(e.ctx(), resp.AccessToken); err == nil {
+			t.Fatal("a client_credentials token acts for a person")
+		}
+		if err := e.svc.AppAccessToken(e.ctx(), resp.AccessToken, app.ID, oauth.ScopeAppUsersRead); err != nil {
+			t.Fatalf("own app API: %v", err)
+		}
+		err = e.svc.AppAccessToken(e.ctx(), resp.AccessToken, other.ID, oauth.ScopeAppUsersRead)
+		wantOAuthError(t, err, oauth.InsufficientScope)
+		read, err := e.token(app.ID, secret, form("app:users:read app:users:read"))
+		if err != nil || read.Scope != "app:users:read" {
+			t.Fatalf("read only: %+v, %v", read, err)
+		}
+		err = e.svc.AppAccessToken(e.ctx(), read.AccessToken, app.ID, oauth.ScopeAppUsersWrite)
+		wantOAuthError(t, err, oauth.InsufficientScope)
+		err = e.svc.AppAccessToken(e.ctx(), "lsat_unknown", app.ID, oauth.ScopeAppUsersRead)
+		wantOAuthError(t, err, oauth.InvalidToken)
+		_, err = e.token(app.ID, secret, form("openid"))
+		wantOAuthError(t, err, oauth.InvalidScope)
+		if in, err := e.svc.Introspect(e.ctx(), oauth.ClientCredentials{ID: app.ID, Secret: secret}, url.Values{"token": {resp.AccessToken}}); err != nil || !in.Active || in.Subject != app.ID {
+			t.Fatalf("introspection: %+v, %v", in, err)
+		}
+	})
+}

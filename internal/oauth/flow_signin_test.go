@@ -1,0 +1,208 @@
+package oauth_test
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/mail"
+	"loginsign/internal/oauth"
+)
+
+// outbox is a mail.Sender that keeps what it is given.
+type outbox struct {
+	mu   sync.Mutex
+	sent []mail.Message
+}
+
+func (o *outbox) Send(_ context.Context, m mail.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent = append(o.sent, m)
+	return nil
+}
+
+func (o *outbox) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.sent)
+}
+
+var (
+	linkTokenRe = regexp.MustCompile(`token=(lsml_[A-Za-z0-9_-]+)`)
+	codeRe      = regexp.MustCompile(`\b(\d{3}) (\d{3})\b`)
+)
+
+// last returns the token of the link and the code of the last mail to to.
+func (o *outbox) last(t *testing.T, to string) (link, code string) {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.sent) == 0 {
+		t.Fatal("no mail sent")
+	}
+	m := o.sent[len(o.sent)-1]
+	if !strings.Contains(m.To, to) {
+		t.Fatalf("the last mail went to %q, want %s", m.To, to)
+	}
+	l := linkTokenRe.FindStringSubmatch(m.Text)
+	if l == nil {
+		t.Fatalf("no link in the mail:\n%s", m.Text)
+	}
+	if c := codeRe.FindStringSubmatch(m.Text); c != nil {
+		code = c[1] + c[2]
+	}
+	return l[1], code
+}
+
+// TestMagicLinkSignIn: sign-in by mailed link and by the 6-digit code beside it: the same
+// answer for known and unknown addresses, single use, five tries per code, resend only after
+// ResendAfter (and it voids the old link), the limits per address.
+func TestMagicLinkSignIn(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{ResendAfter: 30 * time.Second}, func(t *testing.T, e *flowEnv) {
+		box := &outbox{}
+		e.svc.Mail = box
+		ctx := e.ctx()
+		app, _ := e.client(t, "https://rp.example/cb")
+		flowID, err := e.svc.StartFlow(ctx, e.authorize(t, authzQuery(app.ID, "https://rp.example/cb", "")), "browser-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("a link creates the account and continues the flow", func(t *testing.T) {
+			if err := e.svc.SendMagicLink(ctx, "New.Person@Example.com", flowID, "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			link, _ := box.last(t, "new.person@example.com")
+			if !e.svc.MagicLinkPending(ctx, link) {
+				t.Fatal("a fresh link is not pending")
+			}
+			in, err := e.svc.UseMagicLink(ctx, link, "192.0.2.1", "browser-2")
+			if err != nil || !in.Created || in.User.Email != "new.person@example.com" || in.FlowID != flowID {
+				t.Fatalf("UseMagicLink = %+v, %v", in, err)
+			}
+			if _, err := e.svc.BrowserFlow(ctx, flowID, "browser-2"); err != nil {
+				t.Fatalf("the flow did not move to the browser that used the link: %v", err)
+			}
+			if _, err := e.svc.UseMagicLink(ctx, link, "192.0.2.1", "browser-2"); err == nil {
+				t.Fatal("a link signed in twice")
+			}
+			if old := e.svc.UsedLink(ctx, link, "browser-2"); old == nil || old.Masked == "" || old.Email != "" {
+				t.Fatalf("the used link's page outside the asking browser: %+v", old)
+			}
+			// The second link to the same address signs in to the same account.
+			if err := e.svc.SendMagicLink(ctx, "new.person@example.com", "", "192.0.2.1"); err != nil {
+				t.Fatal(err)
+			}
+			link, _ = box.last(t, "new.person@example.com")
+			again, err := e.svc.UseMagicLink(ctx, link, "192.0.2.1", "browser-2")
+			if err != nil || again.Created || again.User.ID != in.User.ID {
+				t.Fatalf("second sign-in = %+v, %v", again, err)
+			}
+		})
+
+		t.Run("unknown and malformed links", func(t *testing.T) {
+			for _, raw := range []string{"", "lsml_unknown", strings.Repeat("x", 300)} {
+				if _, err := e.svc.UseMagicLink(ctx, raw, "192.0.2.1", "browser-1"); err == nil {
+					t.Fatalf("link %q signed in", raw)
+				}
+				if e.svc.UsedLink(ctx, raw, "browser-1") != nil {
+					t.Fatalf("link %q has an old-link page", raw)
+				}
+			}
+			if err := e.svc.SendMagicLink(ctx, "not an address", "", "192.0.2.1"); !apperr.Is(err, apperr.Invalid) {
+				t.Fatalf("a malformed address: %v", err)
+			}
+		})
+
+		t.Run("the code signs in the waiting browser; five wrong codes end it", func(t *testing.T) {
+			who := "coder@example.com"
+			raw, err := e.svc.StartSignIn(ctx, who, flowID, "192.0.2.2", "browser-3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, code := box.last(t, who)
+			if _, err := e.svc.UseCode(ctx, raw, code, "192.0.2.2", "browser-4"); err == nil {
+				t.Fatal("another browser used the waiting sign-in's code")
+			}
+			wrong := "000000"
+			if code == wrong {
+				wrong = "111111"
+			}
+			if _, err := e.svc.UseCode(ctx, raw, "12", "192.0.2.2", "browser-3"); !apperr.Is(err, apperr.Invalid) {
+				t.Fatalf("a short code: %v", err)
+			}
+			in, err := e.svc.UseCode(ctx, raw, code[:3]+" "+code[3:], "192.0.2.2", "browser-3")
+			if err != nil || in.User.Email != who {
+				t.Fatalf("the right code: %+v, %v", in, err)
+			}
+			if _, err := e.svc.UseCode(ctx, raw, code, "192.0.2.2", "browser-3"); !apperr.Is(err, apperr.Gone) {
+				t.Fatalf("the code again: %v", err)
+			}
+
+			raw, err = e.svc.StartSignIn(ctx, who, "", "192.0.2.2", "browser-3")
+			if err != nil {
+				t.Fatal(err)
+			}
+			link, code := box.last(t, who)
+			for i := 0; i < oauth.CodeAttempts; i++ {
+				if _, err := e.svc.UseCode(ctx, raw, wrong, "192.0.2.2", "browser-3"); err == nil {
+					t.Fatal("a wrong code signed in")
+				}
+			}
+			if _, err := e.svc.UseCode(ctx, raw, code, "192.0.2.2", "browser-3"); !apperr.Is(err, apperr.Gone) {
+				t.Fatalf("the right code after %d wrong ones: %v", oauth.CodeAttempts, err)
+			}
+			if _, err := e.svc.UseMagicLink(ctx, link, "192.0.2.2", "browser-3"); err != nil {
+				t.Fatalf("the link after the code ended: %v", err)
+			}
+		})
+
+		t.Run("resend waits for ResendAfter and voids the old link", func(t *testing.T) {
+			who := "resender@example.com"
+			raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.3", "browser-5")
+			if err != nil {
+				t.Fatal(err)
+			}
+			first, _ := box.last(t, who)
+			if err := e.svc.Resend(ctx, raw, "192.0.2.3", "browser-5"); !apperr.Is(err, apperr.RateLimited) {
+				t.Fatalf("resend at once: %v", err)
+			}
+			e.clock.Advance(31 * time.Second)
+			if err := e.svc.Resend(ctx, raw, "192.0.2.3", "browser-5"); err != nil {
+				t.Fatalf("resend after ResendAfter: %v", err)
+			}
+			second, _ := box.last(t, who)
+			if _, err := e.svc.UseMagicLink(ctx, first, "192.0.2.3", "browser-5"); err == nil {
+				t.Fatal("the link before a resend still signs in")
+			}
+			if _, err := e.svc.UseMagicLink(ctx, second, "192.0.2.3", "browser-5"); err != nil {
+				t.Fatalf("the resent link: %v", err)
+			}
+		})
+
+		t.Run("mails per address are limited, the same for unknown addresses", func(t *testing.T) {
+			for _, who := range []string{"limited@example.com", e.person(t).Email} {
+				before := box.count()
+				n := e.svc.Config.Limits.LoginPerAddress.N
+				for i := 0; i < n; i++ {
+					if err := e.svc.SendMagicLink(ctx, who, "", "192.0.2.4"); err != nil {
+						t.Fatalf("%s mail %d: %v", who, i+1, err)
+					}
+				}
+				err := e.svc.SendMagicLink(ctx, who, "", "192.0.2.4")
+				if ae := apperr.As(err); ae == nil || ae.Code != apperr.RateLimited || ae.RetryAfter <= 0 {
+					t.Fatalf("%s over the limit: %v", who, err)
+				}
+				if box.count() != before+n {
+					t.Fatalf("%s: %d mails, want %d", who, box.count()-before, n)
+				}
+			}
+		})
+	})
+}
