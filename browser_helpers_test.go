@@ -413,13 +413,6 @@ func (tb *tab) shot(t *testing.T, name string) {
 	tb.photograph(t, name, true, true)
 }
 
-// check runs shot's checks (axe-core in light and dark, desktop and phone; the phone's width)
-// without writing pictures, for states that are checked but not worth a picture.
-func (tb *tab) check(t *testing.T, name string) {
-	t.Helper()
-	tb.photograph(t, name, false, true)
-}
-
 func (tb *tab) photograph(t *testing.T, name string, write, checks bool) {
 	t.Helper()
 	for _, v := range []struct {

@@ -207,9 +207,6 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 	return resp, nil
 }
 
-// errReuse marks a refresh token presented after rotation, outside the grace window.
-var errReuse = errors.New("refresh token reuse")
-
 // errRaced marks a rotation that lost a race for the same token; it is run again, and then
 // finds the token rotated.
 var errRaced = errors.New("refresh token rotated concurrently")

@@ -24,7 +24,7 @@ const (
 	TypeBackchannelLogout = "backchannel_logout"
 )
 
-// ConnectionDeleted: the person removed the app in their dashboard or revoked its access.
+// ConnectionDeleted is sent when the person removed the app in their dashboard or revoked its access.
 type ConnectionDeleted struct {
 	Type          string  `json:"type"`
 	ConnectionID  string  `json:"connectionId"`
@@ -35,7 +35,7 @@ type ConnectionDeleted struct {
 	DeletedAt     string  `json:"deletedAt"`
 }
 
-// UserAccountDeleted: the developer deleted the connection, or the person deleted their whole
+// UserAccountDeleted is sent when the developer deleted the connection, or the person deleted their whole
 // LoginSign account (one event per connection).
 type UserAccountDeleted struct {
 	Type          string `json:"type"`
@@ -45,7 +45,7 @@ type UserAccountDeleted struct {
 	AliasEmail    string `json:"aliasEmail"`
 }
 
-// EmailChanged: the person's primary LoginSign address changed.
+// EmailChanged is sent when the person's primary LoginSign address changed.
 type EmailChanged struct {
 	Type          string `json:"type"`
 	ApplicationID string `json:"applicationId"`
