@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,7 +39,10 @@ func (e *oauthEnv) signInMail(to string) (link, code string) {
 func TestWaitingSignIn(t *testing.T) {
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
-		e.srv.oauth.Config.ResendAfter = time.Second
+		// The service's clock, moved instead of waiting for ResendAfter.
+		var offset atomic.Int64
+		e.srv.oauth.Now = func() time.Time { return time.Now().UTC().Add(time.Duration(offset.Load())) }
+		e.srv.oauth.Config.ResendAfter = time.Minute
 		noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 		browser := func() *browser { b := e.browser(); b.CheckRedirect = noFollow; return b }
 		tok := func(link string) string { u, _ := url.Parse(link); return u.Query().Get("token") }
@@ -103,7 +107,7 @@ func TestWaitingSignIn(t *testing.T) {
 		if p := b.post(e.base+"/login/resend", nil); p.StatusCode != http.StatusTooManyRequests || p.Header.Get("Retry-After") == "" {
 			t.Fatalf("resend at once = %d", p.StatusCode)
 		}
-		time.Sleep(1100 * time.Millisecond)
+		offset.Add(int64(time.Minute + time.Second))
 		if p := b.post(e.base+"/login/resend", nil); p.StatusCode != http.StatusSeeOther {
 			t.Fatalf("resend = %d", p.StatusCode)
 		}
