@@ -49,6 +49,7 @@ func (f *fixture) as(userID string) *client.Client {
 }
 
 func TestNodeIsOnlyVisibleToItsOwner(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		ctx := context.Background()
@@ -88,6 +89,7 @@ func TestNodeIsOnlyVisibleToItsOwner(t *testing.T) {
 }
 
 func TestViewerAndApplications(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		ctx := context.Background()
@@ -135,6 +137,7 @@ func TestViewerAndApplications(t *testing.T) {
 }
 
 func TestCreateApplicationShowsSecretsOnce(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t))
 	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
 	var got struct {
@@ -168,6 +171,7 @@ func TestCreateApplicationShowsSecretsOnce(t *testing.T) {
 }
 
 func TestQueryLimits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t))
 	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
 	deep := `{ viewer { connections { edges { node { licenses { edges { node { linkedConnection { licenses { edges { node { linkedConnection { id } } } } } } } } } } } } }`
@@ -189,6 +193,7 @@ func TestQueryLimits(t *testing.T) {
 }
 
 func TestIntrospectionIsBoundedButToolsWork(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t))
 	var got map[string]any
 	tool := `{ __schema { queryType { name } types { name fields { name args { name type { kind ofType { kind ofType { kind ofType { kind ofType { kind ofType { kind ofType { name } } } } } } } } } } } }`

@@ -25,6 +25,7 @@ var (
 // valid against the schema and uses no deprecated field: the pages move to a replacement in the
 // release that deprecates the old name, so the old one can go in the next.
 func TestFirstPartyOperationsAreValidAndCurrent(t *testing.T) {
+	t.Parallel()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	files, err := filepath.Glob("../internal/web/static/files/*.js")
 	if err != nil || len(files) == 0 {

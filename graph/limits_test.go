@@ -24,6 +24,7 @@ import (
 // TestPerPrincipalLimit: each operation's complexity is charged to its principal (the
 // signed-in person, else the address); one principal's spending does not limit another.
 func TestPerPrincipalLimit(t *testing.T) {
+	t.Parallel()
 	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
 		storetest.Run(t, func(t *testing.T, db *store.DB) {
 			id := identity.New(db, k, nil, identity.SessionConfig{})

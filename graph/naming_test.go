@@ -162,6 +162,7 @@ func deprecatedNames(s *ast.Schema) (list, problems []string) {
 }
 
 func TestSchemaNamingConvention(t *testing.T) {
+	t.Parallel()
 	s := graph.NewExecutableSchema(graph.Config{}).Schema()
 	old, problems := deprecatedNames(s)
 	for _, d := range old {
@@ -184,6 +185,7 @@ func TestSchemaNamingConvention(t *testing.T) {
 }
 
 func TestNamingLintCatchesEachRule(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		ok   bool

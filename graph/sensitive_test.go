@@ -14,6 +14,7 @@ import (
 // TestSensitiveFieldsStayOutOfGraphQL fails when a field marked Sensitive() in ent/schema
 // appears in the generated GraphQL schema, or a hidden secret-bearing type becomes reachable.
 func TestSensitiveFieldsStayOutOfGraphQL(t *testing.T) {
+	t.Parallel()
 	graph, err := entc.LoadGraph("../ent/schema", &gen.Config{})
 	if err != nil {
 		t.Fatalf("loading ent schema: %v", err)

@@ -14,6 +14,7 @@ import (
 // application/graphql-response+json, never a data entry; malformed requests 400 either way;
 // a mutation over GET 405; an unacceptable Accept 406.
 func TestGraphQLOverHTTPStatuses(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db)
 		const gqlResp = "application/graphql-response+json"

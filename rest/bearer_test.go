@@ -6,6 +6,7 @@ import (
 )
 
 func TestParseBearer(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ header, want string }{
 		{"Bearer lsat_abc-DEF_123", "lsat_abc-DEF_123"},
 		{"bearer lsat_x", "lsat_x"},

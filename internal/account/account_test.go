@@ -128,6 +128,7 @@ func wantCode(t *testing.T, err error, code apperr.Code, reason string) {
 }
 
 func TestRemoveConnectionEmitsConnectionDeleted(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		app := e.app("notes")
@@ -163,6 +164,7 @@ func TestRemoveConnectionEmitsConnectionDeleted(t *testing.T) {
 }
 
 func TestConcurrentRemovalsEndTheConnectionOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		app := e.app("notes")
@@ -188,6 +190,7 @@ func TestConcurrentRemovalsEndTheConnectionOnce(t *testing.T) {
 }
 
 func TestMuteAndUnmuteAnAppsMail(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		app := e.app("news")
@@ -237,6 +240,7 @@ func (e *env) addAndVerify(u *ent.User, addr string) *ent.UserEmail {
 }
 
 func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ue, err := e.svc.AddAlternativeEmail(as(e.person), "  Backup@Example.org ")
@@ -281,6 +285,7 @@ func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T
 }
 
 func TestVerifyingAnAddressAnotherAccountUsesIsRefused(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		// Adding does not reveal that dev@example.com has an account; verifying does, to its owner.
@@ -294,6 +299,7 @@ func TestVerifyingAnAddressAnotherAccountUsesIsRefused(t *testing.T) {
 }
 
 func TestRemoveAlternativeAddress(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ue := e.addAndVerify(e.person, "backup@example.org")
@@ -309,6 +315,7 @@ func TestRemoveAlternativeAddress(t *testing.T) {
 }
 
 func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		shared, masked := e.app("shared"), e.app("masked")
@@ -340,6 +347,7 @@ func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
 }
 
 func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		a, b := e.app("alpha"), e.app("beta")

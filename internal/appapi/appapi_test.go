@@ -46,6 +46,7 @@ func setup(t *testing.T, db *store.DB, n int) (*ent.Application, string, *ent.Ap
 }
 
 func TestAuthenticate(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		app, secret, other := setup(t, db, 0)
 		s := &appapi.Service{DB: db, Clients: &clientauth.Service{DB: db, Limiter: ratelimit.New(kvtest.Embedded(t))}}
@@ -72,6 +73,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestCurrentLoginsPages(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		app, _, other := setup(t, db, 2500)
 		s := &appapi.Service{DB: db}

@@ -48,6 +48,7 @@ func newApp(t *testing.T, db *store.DB, name string) (*ent.Application, string) 
 func from(ip string) context.Context { return auth.WithClientIP(context.Background(), ip) }
 
 func TestAuthenticateAnswersOneWayForEveryBadCredential(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		app, secret := newApp(t, db, "A")
 		other, _ := newApp(t, db, "B")
@@ -79,6 +80,7 @@ func TestAuthenticateAnswersOneWayForEveryBadCredential(t *testing.T) {
 // the real backend at 429. Failures now lock out the addresses that fail; the right secret
 // passes from anywhere else, however many failures its client_id has seen.
 func TestLockedOutAttackerDoesNotLockOutTheClient(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		app, secret := newApp(t, db, "A")
 		s := &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Limits: clientauth.Limits{
@@ -117,6 +119,7 @@ func TestLockedOutAttackerDoesNotLockOutTheClient(t *testing.T) {
 
 // Successful calls are limited only by the application's own quota.
 func TestQuotaOfSuccessfulCalls(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		app, secret := newApp(t, db, "A")
 		other, otherSecret := newApp(t, db, "B")
@@ -148,6 +151,7 @@ func TestQuotaOfSuccessfulCalls(t *testing.T) {
 // once (secret rotation, quota, deletion, in or out of a transaction); a wrong secret is
 // still refused and counted; a change made by another process is seen within CacheTTL.
 func TestCachedApplicationFollowsEveryChange(t *testing.T) {
+	t.Parallel()
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		ctx := context.Background()
 		app, secret := newApp(t, db, "Cached")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestPermutationIsBijectionOnReducedSpace(t *testing.T) {
+	t.Parallel()
 	p := globalid.NewPermutation([]byte("k"), 50)
 	seen := make(map[int64]bool, p.Size())
 	for n := range p.Size() {
@@ -28,6 +29,7 @@ func TestPermutationIsBijectionOnReducedSpace(t *testing.T) {
 }
 
 func TestPermutationIsNotSequential(t *testing.T) {
+	t.Parallel()
 	p := globalid.NewPermutation([]byte("key"), globalid.Side)
 	ascending := 0
 	for n := range int64(1000) {
@@ -41,6 +43,7 @@ func TestPermutationIsNotSequential(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		v    int64
 		want string
@@ -61,6 +64,7 @@ func TestFormat(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]bool{"ab1234": true, " AB1234 ": true, "A1234": false, "ABC123": false, "AB12345": false, "ÄB1234": false} {
 		if _, ok := globalid.Normalize(in); ok != want {
 			t.Errorf("Normalize(%q) ok = %v, want %v", in, ok, want)
@@ -71,6 +75,7 @@ func TestNormalize(t *testing.T) {
 // TestAllocatorWalksReducedSpaceToExhaustion assigns every id of a 30×30 space from two
 // goroutines: each id once, then a clear error.
 func TestAllocatorWalksReducedSpaceToExhaustion(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := globalid.NewReducedAllocator(db.Client, db.Dialect, 30)
@@ -115,6 +120,7 @@ func TestAllocatorWalksReducedSpaceToExhaustion(t *testing.T) {
 }
 
 func TestAllocatorKeyIsSharedThroughDatabase(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a, b := globalid.NewAllocator(db.Client, db.Dialect), globalid.NewAllocator(db.Client, db.Dialect)
@@ -195,6 +201,7 @@ func BenchmarkBaselineCounter1M(b *testing.B) {
 
 // An operator hears of a filling space at each threshold, once, and Usage tells how full it is.
 func TestAllocatorReportsThresholdsAndUsage(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		a := globalid.NewReducedAllocator(db.Client, db.Dialect, 10) // 100 ids

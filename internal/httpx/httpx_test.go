@@ -11,6 +11,7 @@ import (
 )
 
 func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
 	type body struct {
 		Name  string `json:"name"`
 		Count int    `json:"count"`
@@ -53,6 +54,7 @@ func TestDecodeJSON(t *testing.T) {
 }
 
 func TestWriteErrorHidesInternals(t *testing.T) {
+	t.Parallel()
 	rec := httptest.NewRecorder()
 	WriteError(rec, httptest.NewRequest("GET", "/", nil), errSecret{})
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "password") ||
@@ -71,6 +73,7 @@ type errSecret struct{}
 func (errSecret) Error() string { return "dial tcp: password=hunter2" }
 
 func TestObserveRecoversPanics(t *testing.T) {
+	t.Parallel()
 	h := Observe(discard(), http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -82,6 +85,7 @@ func TestObserveRecoversPanics(t *testing.T) {
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestAPIErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/thing", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {})

@@ -8,6 +8,7 @@ import (
 )
 
 func TestProxiesClientIP(t *testing.T) {
+	t.Parallel()
 	p, err := httpx.ParseProxies("10.0.0.0/8, 192.168.1.10, fd00::/8")
 	if err != nil {
 		t.Fatal(err)

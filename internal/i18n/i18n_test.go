@@ -27,6 +27,7 @@ func verbs(t *testing.T, l *Locale, key string) string {
 // TestCatalogsComplete fails when a catalog lacks a key the English one has (or has one
 // English lacks), or formats its arguments differently.
 func TestCatalogsComplete(t *testing.T) {
+	t.Parallel()
 	if len(en) < 50 {
 		t.Fatalf("English catalog has %d keys", len(en))
 	}
@@ -86,6 +87,7 @@ func uniq(v []string) []string {
 // TestChoose: the person's setting, then ui_locales, then Accept-Language; unsupported or
 // malformed values fall through; English when nothing matches.
 func TestChoose(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ setting, ui, accept, want string }{
 		{"", "", "", "en"},
 		{"", "", "fr-CH, fr;q=0.9, en;q=0.8", "fr"},
@@ -113,6 +115,7 @@ func TestChoose(t *testing.T) {
 
 // TestPluralsNumbersDates: plural rules, number grouping and long dates per locale.
 func TestPluralsNumbersDates(t *testing.T) {
+	t.Parallel()
 	day := time.Date(2026, time.March, 5, 14, 7, 0, 0, time.UTC)
 	for _, c := range []struct {
 		lang             string

@@ -22,6 +22,7 @@ var changeLinkRE = regexp.MustCompile(`https://login\.example\.com/account/email
 // A requested address change lives 24 hours, works once, and a newer request replaces an older
 // one; nothing changes before the person confirms.
 func TestEmailChangeRequestLifetime(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		smtp := mailtest.Start(t)

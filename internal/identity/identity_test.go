@@ -18,6 +18,7 @@ import (
 )
 
 func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		" Ann@Example.COM ": "ann@example.com",
 		"a@localhost":       "a@localhost",
@@ -34,6 +35,7 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestEnsureUserConcurrentFirstSignIn(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		s := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
 		var wg sync.WaitGroup
@@ -64,6 +66,7 @@ func TestEnsureUserConcurrentFirstSignIn(t *testing.T) {
 // TestChangePrimaryEmail: the version bump that voids magic links, conflicts, and the privacy
 // rule that only apps shown the old address hear of the change.
 func TestChangePrimaryEmail(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		s := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})

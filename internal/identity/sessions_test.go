@@ -23,6 +23,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 func newClock() *clock               { return &clock{t: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)} }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	kvtest.Run(t, func(t *testing.T, k *kv.Store) {
 		ctx := context.Background()
 		clk := newClock()

@@ -16,6 +16,7 @@ import (
 // TestContract is the behaviour LoginSign relies on, run against the embedded store and,
 // when LOGINSIGN_TEST_REDIS_URL names one, a real Redis: both must answer alike.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	kvtest.Run(t, func(t *testing.T, s *kv.Store) {
 		ctx := t.Context()
 		t.Run("strings", func(t *testing.T) {

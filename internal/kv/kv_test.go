@@ -7,6 +7,7 @@ import (
 )
 
 func TestParseURL(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url     string
 		addrs   int
@@ -36,6 +37,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestEmbeddedExpiresByWallClock(t *testing.T) {
+	t.Parallel()
 	s, err := Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +60,7 @@ func TestEmbeddedExpiresByWallClock(t *testing.T) {
 }
 
 func TestLimit(t *testing.T) {
+	t.Parallel()
 	s, err := Open(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestCodeKey(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, in, want string
 		ok             bool
@@ -41,6 +42,7 @@ func TestCodeKey(t *testing.T) {
 var codeFormat = regexp.MustCompile(`^([A-Z0-9]{1,16}-)?[` + licenses.CodeAlphabet + `]{4}(-[` + licenses.CodeAlphabet + `]{4}){3}$`)
 
 func TestVariants(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		ctx := as(w.dev)
@@ -141,6 +143,7 @@ func TestVariants(t *testing.T) {
 }
 
 func TestGenerateCodes(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		v := w.variant(t, "Pro", "")
@@ -199,6 +202,7 @@ func TestGenerateCodes(t *testing.T) {
 }
 
 func TestUploadCodes(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		pro, team := w.variant(t, "Pro", ""), w.variant(t, "Team", "YEAR")
@@ -264,6 +268,7 @@ func TestUploadCodes(t *testing.T) {
 }
 
 func TestRedeem(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		month := w.variant(t, "Monthly", "MONTH")
@@ -367,6 +372,7 @@ func TestRedeem(t *testing.T) {
 // TestRedeemRace: 1,000 people race for 100 codes, ten per code. Exactly one redemption of
 // each code wins, and no code ends up held twice.
 func TestRedeemRace(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		v := w.variant(t, "Launch", "YEAR")
@@ -417,6 +423,7 @@ func TestRedeemRace(t *testing.T) {
 }
 
 func TestListCodes(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		pro, team := w.variant(t, "Pro", "YEAR"), w.variant(t, "Team", "")
@@ -508,6 +515,7 @@ func TestListCodes(t *testing.T) {
 }
 
 func TestDeleteCode(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		v := w.variant(t, "Pro", "")
@@ -530,6 +538,7 @@ func TestDeleteCode(t *testing.T) {
 // TestConnectionDeleteEndsLicenses: deleting a connection (connections.Delete) expires and
 // unlinks what it held, so the code can never be redeemed again and nobody holds it.
 func TestConnectionDeleteEndsLicenses(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		v := w.variant(t, "Pro", "LIFETIME")

@@ -15,6 +15,7 @@ import (
 )
 
 func TestSyncStatus(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		ann := w.person(t, "ann")
@@ -147,6 +148,7 @@ func TestSyncStatus(t *testing.T) {
 // TestSyncStatusConcurrent: the same grant sent twenty times at once leaves one license in
 // effect, and twenty first grants of a new plan to different people create one variant.
 func TestSyncStatusConcurrent(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
 		ann := w.person(t, "ann")

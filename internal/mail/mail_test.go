@@ -53,6 +53,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func TestSMTPDeliversTextAndHTMLWithExtractableLink(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	s := newSender(t, mail.Config{URL: srv.URL()})
 
@@ -93,6 +94,7 @@ func TestSMTPDeliversTextAndHTMLWithExtractableLink(t *testing.T) {
 }
 
 func TestSMTPUsesSTARTTLSWhenOffered(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t, mailtest.WithStartTLS())
 	s := newSender(t, mail.Config{URL: srv.URL(), TLSConfig: srv.ClientTLSConfig()})
 
@@ -105,6 +107,7 @@ func TestSMTPUsesSTARTTLSWhenOffered(t *testing.T) {
 }
 
 func TestSMTPRefusesUntrustedCertificateWithoutRetrying(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t, mailtest.WithStartTLS())
 	s := newSender(t, mail.Config{URL: srv.URL(), RetryDelays: []time.Duration{time.Hour}}) // system roots
 
@@ -121,6 +124,7 @@ func TestSMTPRefusesUntrustedCertificateWithoutRetrying(t *testing.T) {
 }
 
 func TestSMTPAuthenticates(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t, mailtest.WithStartTLS(), mailtest.WithAuth("mailer", "s3cret"))
 	s := newSender(t, mail.Config{URL: srv.URL(), TLSConfig: srv.ClientTLSConfig()})
 
@@ -134,6 +138,7 @@ func TestSMTPAuthenticates(t *testing.T) {
 }
 
 func TestSMTPWrongPasswordFailsPermanently(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t, mailtest.WithAuth("mailer", "s3cret"))
 	url := strings.Replace(srv.URL(), "s3cret", "wrong", 1)
 	s := newSender(t, mail.Config{URL: url, RetryDelays: []time.Duration{time.Hour}})
@@ -149,6 +154,7 @@ func TestSMTPWrongPasswordFailsPermanently(t *testing.T) {
 }
 
 func TestSMTPRetriesTemporaryFailures(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	srv.FailNext(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "greylisted"},
 		&smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"})
@@ -163,6 +169,7 @@ func TestSMTPRetriesTemporaryFailures(t *testing.T) {
 }
 
 func TestSMTPGivesUpAfterThreeTemporaryFailures(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	greylist := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "greylisted"}
 	srv.FailNext(greylist, greylist, greylist)
@@ -182,6 +189,7 @@ func TestSMTPGivesUpAfterThreeTemporaryFailures(t *testing.T) {
 }
 
 func TestSMTPPermanentFailureFailsAtOnce(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	srv.FailNext(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
 	s := newSender(t, mail.Config{URL: srv.URL(), RetryDelays: []time.Duration{time.Hour}})
@@ -200,6 +208,7 @@ func TestSMTPPermanentFailureFailsAtOnce(t *testing.T) {
 }
 
 func TestSMTPConnectionRefusedIsTemporaryAndHonoursContext(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +230,7 @@ func TestSMTPConnectionRefusedIsTemporaryAndHonoursContext(t *testing.T) {
 }
 
 func TestSMTPSendsRawBytesUnchanged(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	s := newSender(t, mail.Config{URL: srv.URL()})
 	raw := []byte("From: a@example.org\r\nTo: b@example.com\r\nSubject: raw\r\n\r\nline one\r\n.leading dot\r\n\r\nend\r\n")
@@ -239,6 +249,7 @@ func TestSMTPSendsRawBytesUnchanged(t *testing.T) {
 }
 
 func TestSendRefusesHeaderInjection(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	s := newSender(t, mail.Config{URL: srv.URL()})
 
@@ -257,6 +268,7 @@ func TestSendRefusesHeaderInjection(t *testing.T) {
 }
 
 func TestOutboxWritesSortableFilesAndNeverLogsTheBody(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "outbox")
 	var log bytes.Buffer
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -312,6 +324,7 @@ func TestOutboxWritesSortableFilesAndNeverLogsTheBody(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	t.Parallel()
 	for name, cfg := range map[string]mail.Config{
 		"no from":    {URL: "smtp://localhost:25"},
 		"bad scheme": {URL: "http://localhost:25", From: "a@b.test"},
@@ -324,6 +337,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestSendEncodesExtraHeadersAndReplyTo(t *testing.T) {
+	t.Parallel()
 	srv := mailtest.Start(t)
 	s := newSender(t, mail.Config{URL: srv.URL()})
 	m := mail.Message{

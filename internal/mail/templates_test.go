@@ -10,6 +10,7 @@ import (
 )
 
 func TestMagicLinkSubjectNamesTheApp(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ app, want string }{
 		{"", "Sign in to LoginSign"},
 		{"Acme Notes", "Sign in to Acme Notes with LoginSign"},
@@ -24,6 +25,7 @@ func TestMagicLinkSubjectNamesTheApp(t *testing.T) {
 
 // The code is printed in both parts, spaced for reading; the HTML has no fixed-width layout.
 func TestMagicLinkCode(t *testing.T) {
+	t.Parallel()
 	m := mail.MagicLink("a@example.com", link, "123456", "", 15*time.Minute)
 	if !strings.Contains(m.Text, "123 456") || !strings.Contains(m.HTML, "123 456") {
 		t.Errorf("the code is not in the mail:\n%s", m.Text)
@@ -37,6 +39,7 @@ func TestMagicLinkCode(t *testing.T) {
 }
 
 func TestMagicLinkText(t *testing.T) {
+	t.Parallel()
 	m := mail.MagicLink("a@example.com", link, "", "Acme", 15*time.Minute)
 	if !strings.Contains(m.Text, "\n"+link+"\n") {
 		t.Errorf("link not on a line of its own:\n%s", m.Text)
@@ -50,6 +53,7 @@ func TestMagicLinkText(t *testing.T) {
 }
 
 func TestTemplatesEscapeHTML(t *testing.T) {
+	t.Parallel()
 	m := mail.MagicLink("a@example.com", `https://x.test/?a="><script>`, "", "<b>Acme</b>", time.Hour)
 	for _, bad := range []string{"<b>Acme</b>", "<script>", `"><script`} {
 		if strings.Contains(m.HTML, bad) {
@@ -66,6 +70,7 @@ func TestTemplatesEscapeHTML(t *testing.T) {
 }
 
 func TestVerifyEmail(t *testing.T) {
+	t.Parallel()
 	m := mail.VerifyEmail("alt@example.com", link)
 	if !strings.Contains(m.Text, "\n"+link+"\n") || !strings.Contains(m.Text, "alt@example.com") {
 		t.Errorf("text:\n%s", m.Text)
@@ -81,6 +86,7 @@ func TestVerifyEmail(t *testing.T) {
 // TestMagicLinkLanguages: the sign-in mail in French and German, plurals included; English
 // is MagicLink's.
 func TestMagicLinkLanguages(t *testing.T) {
+	t.Parallel()
 	if got, want := mail.MagicLinkIn(i18n.English, "a@example.com", "https://x/l", "123456", "Notes", time.Hour), mail.MagicLink("a@example.com", "https://x/l", "123456", "Notes", time.Hour); got.Subject != want.Subject || got.Text != want.Text || got.HTML != want.HTML {
 		t.Fatalf("English differs:\n%+v\n%+v", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestMatchRedirectURI(t *testing.T) {
+	t.Parallel()
 	registered := []string{"https://app.example.com/cb", "http://127.0.0.1/native", "http://[::1]:8080/v6", "com.example.app:/oauth"}
 	tests := []struct {
 		name, uri, want string
@@ -42,6 +43,7 @@ func TestMatchRedirectURI(t *testing.T) {
 }
 
 func TestParseAuthorizeRequest(t *testing.T) {
+	t.Parallel()
 	challenge := S256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
 	base := func() url.Values {
 		return url.Values{"client_id": {"app_x"}, "redirect_uri": {"https://a.example/cb"}, "response_type": {"code"}}
@@ -91,6 +93,7 @@ func TestParseAuthorizeRequest(t *testing.T) {
 }
 
 func TestParseBasic(t *testing.T) {
+	t.Parallel()
 	enc := func(s string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(s)) }
 	tests := []struct {
 		name, header, id, secret string
@@ -240,6 +243,7 @@ func FuzzMatchRedirectURI(f *testing.F) {
 }
 
 func TestRedirectDifferences(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		want, got string
 		says      []string

@@ -13,6 +13,7 @@ import (
 )
 
 func TestCheckRedirectURI(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		uri  string
 		want string // "" = accepted, else part of the error
@@ -42,6 +43,7 @@ func TestCheckRedirectURI(t *testing.T) {
 // TestWebhookURLRefusesPrivateTargetsOutsideDev: the save-time SSRF check (delivery checks
 // again at connect time).
 func TestWebhookURLRefusesPrivateTargetsOutsideDev(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
 	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())

@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseRegion(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"de": "DE", " US ": "US", "gb": "GB", "": "", "jp": "JP", "aq": "AQ"} {
 		got, err := ParseRegion(in)
 		if err != nil || got != want {
@@ -34,6 +35,7 @@ func TestParseRegion(t *testing.T) {
 }
 
 func TestSuggestedRegion(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"de-CH, de;q=0.9": "CH", "en-US,en;q=0.9": "US", "fr": "FR", "ja": "JP", "*": "", "": "",
 		"en;q=0.8, pt-BR": "BR", "garbage;;;": "",
@@ -62,6 +64,7 @@ func encode(t *testing.T, img image.Image, format string) []byte {
 }
 
 func TestReencode(t *testing.T) {
+	t.Parallel()
 	src := image.NewNRGBA(image.Rect(0, 0, 300, 900))
 	for i := range src.Pix {
 		src.Pix[i] = uint8(i)
@@ -92,6 +95,7 @@ func TestReencode(t *testing.T) {
 }
 
 func TestCleanName(t *testing.T) {
+	t.Parallel()
 	if n, err := CleanName("  Ann  "); err != nil || n != "Ann" {
 		t.Fatalf("%q %v", n, err)
 	}

@@ -65,6 +65,7 @@ func (k dkimKey) sign(tb testing.TB, msg []byte, signingDomain string) []byte {
 }
 
 func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
+	t.Parallel()
 	key := newDKIMKey(t)
 	for _, tc := range []struct {
 		name     string
@@ -227,6 +228,7 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 // A refused reply refuses the whole transaction: a forward to an alias in the same
 // transaction is not sent either.
 func TestRefusedReplyRefusesTheWholeMessage(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken(reverseToken).ExecX(context.Background())
@@ -242,6 +244,7 @@ func TestRefusedReplyRefusesTheWholeMessage(t *testing.T) {
 }
 
 func TestReplyStripsHeadersNamingThePerson(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()
@@ -317,6 +320,7 @@ func TestReplyStripsHeadersNamingThePerson(t *testing.T) {
 }
 
 func TestForwardDoesNotInviteDirectAnswers(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		newsletter := func(unsubscribe string) []byte {
@@ -386,6 +390,7 @@ func dial(t *testing.T, local, addr string) *smtp.Client {
 }
 
 func TestRcptIsLimitedPerPeer(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{rcptLimit: 3})
 
@@ -426,6 +431,7 @@ func TestRcptIsLimitedPerPeer(t *testing.T) {
 }
 
 func TestRefusedAliasesAnswerAlike(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()
@@ -458,6 +464,7 @@ func TestRefusedAliasesAnswerAlike(t *testing.T) {
 // copied: the forward names every participant by a reverse alias, and the reply names them
 // again by their own addresses.
 func TestForwardMasksParticipantsAndReplyUnmasksThem(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()

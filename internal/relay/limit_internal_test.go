@@ -3,6 +3,7 @@ package relay
 import "testing"
 
 func TestPeerKeyGroupsIPv6By64(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ remote, want string }{
 		{"192.0.2.7", "192.0.2.7"},
 		{"::ffff:192.0.2.7", "192.0.2.7"},

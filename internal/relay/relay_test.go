@@ -237,6 +237,7 @@ func randomBytes(n int) []byte {
 }
 
 func TestForwardKeepsBodyAndAttachmentByteIdentical(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		attachment := randomBytes(50_000)
@@ -264,6 +265,7 @@ func TestForwardKeepsBodyAndAttachmentByteIdentical(t *testing.T) {
 }
 
 func TestForwardRewritesTopLevelHeaders(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		header, body := message(alias, randomBytes(100))
@@ -328,6 +330,7 @@ func TestForwardRewritesTopLevelHeaders(t *testing.T) {
 }
 
 func TestForwardAcceptsAliasInAnyCase(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		if err := send(f.addr, original, []string{"X9S8D7@Relay.TEST"}, []byte("From: "+original+"\r\nSubject: hi\r\n\r\nhi\r\n")); err != nil {
@@ -340,6 +343,7 @@ func TestForwardAcceptsAliasInAnyCase(t *testing.T) {
 }
 
 func TestReplyLeavesFromTheAlias(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()
@@ -410,6 +414,7 @@ func TestReplyLeavesFromTheAlias(t *testing.T) {
 }
 
 func TestReverseAliasEndsWithItsConnection(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()
@@ -439,6 +444,7 @@ func TestReverseAliasEndsWithItsConnection(t *testing.T) {
 }
 
 func TestRefusedRecipients(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		ctx := context.Background()
@@ -488,6 +494,7 @@ func TestRefusedRecipients(t *testing.T) {
 }
 
 func TestSizeLimit(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{maxMessageBytes: 8 << 10})
 		header, body := message(alias, randomBytes(20<<10))
@@ -506,6 +513,7 @@ func TestSizeLimit(t *testing.T) {
 }
 
 func TestLoopIsRefused(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		msg := []byte("X-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nX-LoginSign-Relay: forward\r\nFrom: " + original + "\r\n\r\nhi\r\n")
@@ -516,6 +524,7 @@ func TestLoopIsRefused(t *testing.T) {
 }
 
 func TestOutboundTemporaryFailureIsDeferred(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		f := newFixture(t, db, fixtureOptions{})
 		busy := &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"}

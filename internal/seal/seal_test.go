@@ -6,6 +6,7 @@ import (
 )
 
 func TestSealRoundTripAndTamper(t *testing.T) {
+	t.Parallel()
 	s, err := New([]byte("0123456789abcdef0123456789abcdef"), "test")
 	if err != nil {
 		t.Fatal(err)

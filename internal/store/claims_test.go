@@ -15,6 +15,7 @@ import (
 // holding it as primary, pending addresses are not claimed, and migrating again changes
 // nothing. The unique index then refuses a second holder.
 func TestMigrateBackfillsAddressClaims(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := time.Now()

@@ -12,6 +12,7 @@ import (
 // and all commit (no SQLITE_BUSY), a query run again while its rows are still open runs
 // unprepared, and more distinct queries than the cache holds evict and keep working.
 func TestSQLiteStatementCacheAndWriteQueue(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db, err := Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "cache.db"))
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -115,11 +116,20 @@ func (db *DB) Migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", lockKey)
 	}
-	if err := db.Schema.Create(ctx); err != nil {
+	// ent's migration writes to the package-level table descriptions of ent/migrate (it
+	// appends their indexes), so two migrations at once in one process race and can panic:
+	// tests open many databases in parallel.
+	migrating.Lock()
+	err := db.Schema.Create(ctx)
+	migrating.Unlock()
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return backfillAddressClaims(ctx, db)
 }
+
+// migrating serialises Schema.Create within the process (see Migrate).
+var migrating sync.Mutex
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }

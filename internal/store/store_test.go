@@ -14,6 +14,7 @@ import (
 
 // TestContract checks the invariants the data model promises, on every backend.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		u1 := db.User.Create().SetGlobalID("AB1234").SetEmail("a@example.com").SaveX(ctx)
@@ -71,6 +72,7 @@ func dupCode(ctx context.Context, db *store.DB, appID string) error {
 // TestConcurrentMigrate: instances starting at once against one PostgreSQL all migrate
 // cleanly (the advisory lock serialises them).
 func TestConcurrentMigrate(t *testing.T) {
+	t.Parallel()
 	base := os.Getenv(storetest.EnvPostgres)
 	if base == "" {
 		t.Skip("needs " + storetest.EnvPostgres)

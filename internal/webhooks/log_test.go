@@ -23,6 +23,7 @@ func wantErr(t *testing.T, err error, code apperr.Code, reason string) {
 }
 
 func TestRedeliveryAndTestEventFollowTheEndpointsState(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		f := newFixture(t, db, rcv.URL)
@@ -92,6 +93,7 @@ func TestRedeliveryAndTestEventFollowTheEndpointsState(t *testing.T) {
 }
 
 func TestEventsPagesNewestFirstAndFiltersByStatus(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		f := newFixture(t, db, rcv.URL)
@@ -124,6 +126,7 @@ func TestEventsPagesNewestFirstAndFiltersByStatus(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCheckTargetAtSaveTime(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		url          string
 		allowPrivate bool

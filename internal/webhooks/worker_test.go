@@ -61,6 +61,7 @@ func headerOf(h hit) http.Header {
 }
 
 func TestDeliveryIsSignedPerStandardWebhooksAndKeepsTheBody(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		f := newFixture(t, db, rcv.URL+"/hooks/loginsign")
@@ -100,6 +101,7 @@ func TestDeliveryIsSignedPerStandardWebhooksAndKeepsTheBody(t *testing.T) {
 }
 
 func TestReceiverDownForManyAttemptsThenUpGetsEveryEventWithTheSameID(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		const downFor = 7 // attempts answered 503 for every event
@@ -155,6 +157,7 @@ func TestReceiverDownForManyAttemptsThenUpGetsEveryEventWithTheSameID(t *testing
 }
 
 func TestEventFailsAfterTheLastScheduledAttempt(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusInternalServerError, nil })
@@ -176,6 +179,7 @@ func TestEventFailsAfterTheLastScheduledAttempt(t *testing.T) {
 }
 
 func TestCommittedEventIsDeliveredByAWorkerStartedLater(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		f := newFixture(t, db, rcv.URL)
@@ -190,6 +194,7 @@ func TestCommittedEventIsDeliveredByAWorkerStartedLater(t *testing.T) {
 }
 
 func TestWorkerKilledMidDeliveryOnlyDelaysTheEvent(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		f := newFixture(t, db, rcv.URL)
@@ -219,6 +224,7 @@ func TestWorkerKilledMidDeliveryOnlyDelaysTheEvent(t *testing.T) {
 }
 
 func TestTwoInstancesNeverDeliverOneAttemptTwice(t *testing.T) {
+	t.Parallel()
 	for backend, dbURL := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			// Two server instances: two connection pools on one database.
@@ -266,6 +272,7 @@ func TestTwoInstancesNeverDeliverOneAttemptTwice(t *testing.T) {
 }
 
 func TestRetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		retryAfter func(now time.Time) string
@@ -297,6 +304,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 }
 
 func TestGoneDisablesTheEndpointAndStopsItsEvents(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusGone, nil })
@@ -329,6 +337,7 @@ func TestGoneDisablesTheEndpointAndStopsItsEvents(t *testing.T) {
 }
 
 func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		target := newReceiver(t)
 		rcv := newReceiver(t)
@@ -348,6 +357,7 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 }
 
 func TestPrivateTargetsAreRefusedOutsideDevMode(t *testing.T) {
+	t.Parallel()
 	rcv := newReceiver(t)
 	port := rcv.Listener.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
 	p := strconv.Itoa(int(port))
@@ -388,6 +398,7 @@ func TestPrivateTargetsAreRefusedOutsideDevMode(t *testing.T) {
 }
 
 func TestPublicAddr(t *testing.T) {
+	t.Parallel()
 	tests := map[string]bool{
 		"93.184.215.14": true, "2606:4700::6810:84e5": true, "8.8.8.8": true,
 		"127.0.0.1": false, "127.8.9.10": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
@@ -404,6 +415,7 @@ func TestPublicAddr(t *testing.T) {
 }
 
 func TestUnreadableSecretIsALoggedFailedAttempt(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	rcv := newReceiver(t)
 	f := newFixture(t, db, rcv.URL)
@@ -416,6 +428,7 @@ func TestUnreadableSecretIsALoggedFailedAttempt(t *testing.T) {
 }
 
 func TestSlowReceiverTimesOutAndIsRetried(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	release := make(chan struct{})
 	rcv := newReceiver(t)
@@ -434,6 +447,7 @@ func TestSlowReceiverTimesOutAndIsRetried(t *testing.T) {
 }
 
 func TestRetryWaitsGetJitterWithinTenPercent(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	rcv := newReceiver(t)
 	rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusServiceUnavailable, nil })
@@ -454,6 +468,7 @@ func TestRetryWaitsGetJitterWithinTenPercent(t *testing.T) {
 }
 
 func TestGoneInTheMiddleOfABatchStopsTheWholeBatch(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		rcv := newReceiver(t)
 		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusGone, nil })
@@ -490,6 +505,7 @@ func (t failingTransport) RoundTrip(*http.Request) (*http.Response, error) { ret
 // Delivery errors are read by the developer: they name what failed but never an address of
 // LoginSign's infrastructure (the DNS resolver, the local socket).
 func TestDeliveryErrorsShowNoInfrastructureAddress(t *testing.T) {
+	t.Parallel()
 	db := storetest.SQLite(t)
 	// A real refused connection: a closed port on loopback (dev mode may dial it).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -42,6 +42,7 @@ func mustOpen(t testing.TB, o Options) *Store {
 // Past MaxKeys, the keys expiring soonest are evicted; with none left to evict, a write
 // fails with OOM and changes nothing.
 func TestLimitsEvictSoonestExpiring(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{MaxKeys: 3})
 	do(s, "SET", "late", "v", "EX", "300")
 	do(s, "SET", "soon", "v", "EX", "100")
@@ -78,6 +79,7 @@ func TestLimitsEvictSoonestExpiring(t *testing.T) {
 // Expired keys go by lazy expiry on access and by the sweep, which takes at most SweepBatch
 // a call from the top of the heap (no scan of the live keys).
 func TestSweepIsBoundedAndOrdered(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	s := mustOpen(t, Options{SweepBatch: 100, Now: c.Now})
 	for i := range 1000 {
@@ -116,6 +118,7 @@ func TestSweepIsBoundedAndOrdered(t *testing.T) {
 // keys and deleted keys do not come back; the log is compacted on open; a torn last record
 // is dropped.
 func TestPersistenceSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	c := newClock()
 	path := filepath.Join(t.TempDir(), "kv.aof")
 	s, err := Open(Options{Path: path, Now: c.Now})
@@ -167,6 +170,7 @@ func TestPersistenceSurvivesRestart(t *testing.T) {
 
 // The server speaks the Redis protocol to go-redis over in-memory connections.
 func TestServeToGoRedis(t *testing.T) {
+	t.Parallel()
 	s := mustOpen(t, Options{})
 	srv := Serve(s)
 	defer srv.Close()
@@ -190,6 +194,7 @@ func TestServeToGoRedis(t *testing.T) {
 // The heap keeps every entry's index and yields deadlines in order through pushes, fixes and
 // removals at random places.
 func TestHeapOrder(t *testing.T) {
+	t.Parallel()
 	var h expHeap
 	r := rand.New(rand.NewPCG(1, 2))
 	var live []*entry

@@ -11,6 +11,7 @@ import (
 )
 
 func TestHeaders(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name                   string
 		policy                 page.Policy
@@ -41,6 +42,7 @@ func TestHeaders(t *testing.T) {
 }
 
 func TestRenderEscapesAndLinksVersionedAssets(t *testing.T) {
+	t.Parallel()
 	r := page.New(static.Assets())
 	tmpl := r.Parse(`{{define "content"}}<p id="x">{{.Content}}</p>{{end}}`)
 	w := httptest.NewRecorder()

@@ -25,6 +25,7 @@ func serve(t *testing.T, method, target string, hdr map[string]string) *httptest
 }
 
 func TestPage(t *testing.T) {
+	t.Parallel()
 	rec := serve(t, http.MethodGet, "/playground", nil)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /playground: status %d", rec.Code)
@@ -86,6 +87,7 @@ func TestPage(t *testing.T) {
 }
 
 func TestNonceIsPerRequest(t *testing.T) {
+	t.Parallel()
 	a := serve(t, http.MethodGet, "/playground", nil).Header().Get("Content-Security-Policy")
 	b := serve(t, http.MethodGet, "/playground", nil).Header().Get("Content-Security-Policy")
 	if a == b {
@@ -96,6 +98,7 @@ func TestNonceIsPerRequest(t *testing.T) {
 // TestPageReferencesOnlyLocalAssets checks that every src/href in the page points at an asset
 // this handler serves, and that the page has no inline script.
 func TestPageReferencesOnlyLocalAssets(t *testing.T) {
+	t.Parallel()
 	body := serve(t, http.MethodGet, "/playground", nil).Body.String()
 
 	if strings.Contains(body, "://") || strings.Contains(body, `"//`) || strings.Contains(body, "url(") {
@@ -135,6 +138,7 @@ func TestPageReferencesOnlyLocalAssets(t *testing.T) {
 // TestBundleLoadsNothingRemote checks that the stylesheet pulls in no remote fonts or imports.
 // (The script bundle contains URLs only in error messages, licence text and links.)
 func TestBundleLoadsNothingRemote(t *testing.T) {
+	t.Parallel()
 	css := serve(t, http.MethodGet, "/playground/assets/graphiql.css", nil).Body.String()
 	if strings.Contains(css, "@import") {
 		t.Error("graphiql.css has an @import")
@@ -153,6 +157,7 @@ func TestBundleLoadsNothingRemote(t *testing.T) {
 }
 
 func TestAssets(t *testing.T) {
+	t.Parallel()
 	for name, ct := range map[string]string{
 		"graphiql.js":  "text/javascript; charset=utf-8",
 		"graphiql.css": "text/css; charset=utf-8",
@@ -187,6 +192,7 @@ func TestAssets(t *testing.T) {
 }
 
 func TestHead(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{"/playground", "/playground/assets/graphiql.js"} {
 		rec := serve(t, http.MethodHead, target, nil)
 		if rec.Code != http.StatusOK {
@@ -202,6 +208,7 @@ func TestHead(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
+	t.Parallel()
 	for _, target := range []string{
 		"/",
 		"/playground/",
@@ -222,6 +229,7 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
 		for _, target := range []string{"/playground", "/playground/assets/graphiql.js"} {
 			rec := serve(t, method, target, nil)
@@ -236,6 +244,7 @@ func TestMethodNotAllowed(t *testing.T) {
 }
 
 func TestAssetsAreGzippedWhenAccepted(t *testing.T) {
+	t.Parallel()
 	h := Handler()
 	for _, name := range []string{"graphiql.js", "graphiql.css"} {
 		req := httptest.NewRequest(http.MethodGet, AssetPrefix+name, nil)

@@ -33,6 +33,7 @@ func get(t *testing.T, h http.Handler, method, target string, hdr map[string]str
 }
 
 func TestServe(t *testing.T) {
+	t.Parallel()
 	f := files()
 	versioned := f.URL("app.css")
 	if !strings.HasPrefix(versioned, "/static/app.css?v=") || len(versioned) != len("/static/app.css?v=")+12 {
@@ -87,6 +88,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestNotModified(t *testing.T) {
+	t.Parallel()
 	f := files()
 	etag := get(t, f, "GET", "/static/app.css", nil).Header.Get("ETag")
 	resp := get(t, f, "GET", "/static/app.css", map[string]string{"If-None-Match": etag})
@@ -99,6 +101,7 @@ func TestNotModified(t *testing.T) {
 }
 
 func TestURLOfMissingFilePanics(t *testing.T) {
+	t.Parallel()
 	defer func() {
 		if recover() == nil {
 			t.Fatal("URL of a missing file did not panic")
@@ -108,6 +111,7 @@ func TestURLOfMissingFilePanics(t *testing.T) {
 }
 
 func TestAssetsHoldTheSharedFiles(t *testing.T) {
+	t.Parallel()
 	a := static.Assets()
 	for _, name := range []string{"app.css", "ls.js", "charts.js", "dashboard.js", "portal.js", "embed-banner.js", "brand/icon-light.svg", "brand/icon-dark.svg"} {
 		if len(a.Body(name)) == 0 {

@@ -9,6 +9,7 @@ import (
 )
 
 func TestOrigins(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		allowed []string
