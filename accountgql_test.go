@@ -28,6 +28,7 @@ func (b *browser) graphql(query string, vars map[string]any) (map[string]any, []
 // The dashboard's sessions: the viewer lists their sessions (the current one marked), signs
 // out the others, or one by id; another person's session id answers NOT_FOUND.
 func TestGraphQLSessions(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	laptop, phone, other := e.browser(), e.browser(), e.browser()
 	laptop.signIn(laptop.get(e.base+"/login"), defaultTestEmail)

@@ -84,6 +84,7 @@ type activityStep struct {
 // operation fails; no event ever holds a secret or another person's data. On SQLite and
 // PostgreSQL.
 func TestActivityRecordedByEachOperation(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) { testActivityRecorded(t, dbURL) })
 	}
@@ -475,6 +476,7 @@ func eventIDs(page map[string]any) []string {
 // developer with a free account gets NOT_FOUND (404) on every route and field, and learns
 // nothing of where a person signed in.
 func TestActivityVisibility(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("dev@example.com", "Dev", true)
 		appID := dev.createApp("Visible", false)
@@ -591,6 +593,7 @@ func TestActivityVisibility(t *testing.T) {
 // Events older than the retention period are deleted in batches by the purge the background
 // worker runs; newer ones stay.
 func TestActivityRetention(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		ann := e.person("ann@example.com", "Ann", false)
 		now := e.srv.now()

@@ -176,6 +176,7 @@ type userRow struct {
 // victim's address to one the attacker owns, and signs in with it. Now the change waits for
 // the person; the attacker confirming it from their own mailbox ends in their own account.
 func TestAttackEmailSyncTakeover(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -284,6 +285,7 @@ func TestAttackEmailSyncTakeover(t *testing.T) {
 // The change then happens, old magic links stop working, apps shown the old address get
 // email_changed; an address another account holds fails at confirmation, shown to the person.
 func TestEmailSyncConfirmedByThePerson(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -366,6 +368,7 @@ func TestEmailSyncConfirmedByThePerson(t *testing.T) {
 // unknown address give byte-identical answers (apart from the run's id and the echoed input).
 // Timing is compared by BenchmarkImportKnownVsUnknown, not asserted here.
 func TestAttackImportOracleGone(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		victim := e.browser()
@@ -411,6 +414,7 @@ func TestAttackImportOracleGone(t *testing.T) {
 // then showed that address to the app. Now every well-formed value is stored as the
 // developer's record and the app's view of the person does not move.
 func TestAttackAppEmailOracleGone(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -453,6 +457,7 @@ func TestAttackAppEmailOracleGone(t *testing.T) {
 // id_token, introspection; refreshing cannot widen it, and asking for more means consenting
 // again.
 func TestAttackOpenIDOnlyTokenGetsNoProfile(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		e.srv.identity.CreateUser(context.Background(), "named@example.com", "Nora Named")
@@ -552,6 +557,7 @@ func TestAttackOpenIDOnlyTokenGetsNoProfile(t *testing.T) {
 // A verified alternative address signs in to the same account (recovery when the primary
 // mailbox is lost): the same Global ID, and the same connection to an app.
 func TestRecoveryByAlternativeAddress(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		laptop := e.browser()
@@ -590,6 +596,7 @@ func TestRecoveryByAlternativeAddress(t *testing.T) {
 // reaches their account, verifying an address another account holds is refused (shown to the
 // person only), and concurrent attempts leave exactly one holder.
 func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -694,6 +701,7 @@ func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
 // signs in and allows, on a consent page that names the app's record of them; it can be
 // refused from the dashboard; a person who signs up later with the address sees it too.
 func TestPendingLinkNeedsThePersonsConsent(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()

@@ -25,6 +25,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // clients that accept it (and only for them); the HTML pages, which carry one-time tokens next
 // to reflected input, are not (BREACH; see httpx.Compress).
 func TestResponsesAreCompressed(t *testing.T) {
+	t.Parallel()
 	ls := startLiveServer(t, "sqlite://"+t.TempDir()+"/db.sqlite")
 	// Without DisableCompression the client would ask for gzip and hide the answer's encoding.
 	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}

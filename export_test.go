@@ -70,6 +70,7 @@ func leaves(v any, path string, out map[string]string, keys bool) {
 // The person's export holds every value the dashboard shows them and nothing of anyone
 // else; it is recorded, announced by mail and rate limited. On SQLite and PostgreSQL.
 func TestDataExport(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) { testDataExport(t, dbURL) })
 	}
@@ -194,6 +195,7 @@ func testDataExport(t *testing.T, dbURL string) {
 // The developer's users CSV has the users list's rows and columns, every page, with formula
 // cells neutralised; another developer gets 404.
 func TestUsersCSVExport(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("dev@example.com", "Dev", true)
 		appID := dev.createApp("Exporting", false)

@@ -9,6 +9,7 @@ import (
 // TestHomeAndErrorPages: / is a page saying what LoginSign is and where to go; unknown pages
 // and wrong methods answer HTML in the same design, while API paths keep their JSON errors.
 func TestHomeAndErrorPages(t *testing.T) {
+	t.Parallel()
 	ls := startLiveServer(t, "sqlite://"+t.TempDir()+"/db.sqlite")
 	do := func(method, path string) (*http.Response, string) {
 		t.Helper()

@@ -47,6 +47,7 @@ func wantLang(t *testing.T, p page, lang string, texts ...string) {
 // is in French; without either, English as before. The sign-in mail follows the page that
 // sent it.
 func TestPagesLanguage(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 

@@ -165,6 +165,7 @@ func decode[T any](t *testing.T, body string) T {
 }
 
 func TestAppBasicAuth(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
@@ -225,6 +226,7 @@ func TestAppBasicAuth(t *testing.T) {
 // TestAppRateLimit: successful app-backend calls are limited by the application's quota
 // (clientRequestsPerMinute, set in the portal), and only its own.
 func TestAppRateLimit(t *testing.T) {
+	t.Parallel()
 	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], licenses.RedeemLimits{})
 	if code, _, body := e.call("PATCH", "/api/developer/applications/"+e.app.ID, map[string]any{"clientRequestsPerMinute": 3}, nil, e.cookie(e.dev)); code != 200 ||
 		!strings.Contains(body, `"clientRequestsPerMinute":3`) {
@@ -250,6 +252,7 @@ func TestAppRateLimit(t *testing.T) {
 }
 
 func TestCurrentLoginsAPI(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
@@ -305,6 +308,7 @@ func TestCurrentLoginsAPI(t *testing.T) {
 }
 
 func TestStatusSyncAPI(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})

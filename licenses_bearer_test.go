@@ -18,6 +18,7 @@ import (
 // TestLicensesWithBearerToken signs a person in to the app with the real OAuth flow
 // (x/oauth2 + PKCE) and uses the app's access token on the person's license routes.
 func TestLicensesWithBearerToken(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		code, verifier := e.authorizeCode(e.browser(), defaultTestEmail)

@@ -23,6 +23,7 @@ func (e *apiEnv) gql(cookie *http.Cookie, query string) string {
 // TestLicensesGraphQL runs the developer's and the person's license operations through
 // GraphQL: the same domain calls and the same errors as REST.
 func TestLicensesGraphQL(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})

@@ -34,6 +34,7 @@ type codesOut struct {
 }
 
 func TestDeveloperLicensesAPI(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
@@ -208,6 +209,7 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 }
 
 func TestPersonLicensesAPI(t *testing.T) {
+	t.Parallel()
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{PerHolder: ratelimit.Rule{N: 8}})

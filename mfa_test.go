@@ -99,6 +99,7 @@ func (b *browser) code(code string) page {
 // (checked by go-oidc) says amr otp+mfa and acr mfa; a recovery code works once; turning it
 // off needs a code; too many codes answer 429, even a right one.
 func TestTwoStepVerification(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := e.ctx()

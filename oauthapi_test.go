@@ -47,6 +47,7 @@ func (e *oauthEnv) signedInTokens(b *browser, email, share string, prompt ...str
 // GET /api/user: 401 invalid_token with WWW-Authenticate for a missing, malformed or unknown
 // token; a deleted or blocked connection's token stops working at once.
 func TestAPIUser(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		b := e.browser()
@@ -116,6 +117,7 @@ func TestAPIUser(t *testing.T) {
 // The consent page offers the masked alias (default) and the person's verified addresses; a
 // shared address is what the app then sees, in /api/user and the id_token.
 func TestConsentShareAddressAndPrompts(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	b := e.browser()
 	ctx := context.Background()
@@ -186,6 +188,7 @@ func TestConsentShareAddressAndPrompts(t *testing.T) {
 // Magic links: GET only shows a confirmation (scanners cannot burn it), POST uses it once,
 // the answer is the same with or without an account, and a primary-address change voids it.
 func TestMagicLink(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		b := e.browser()
@@ -240,6 +243,7 @@ func TestMagicLink(t *testing.T) {
 
 // GET /api/oauth/healthcheck: the documented shape; 400 when a parameter is missing.
 func TestHealthcheck(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	get := func(q url.Values) (int, map[string]any) {
 		resp, err := http.Get(e.base + "/api/oauth/healthcheck?" + q.Encode())
@@ -294,6 +298,7 @@ func toStrings(v any) []string {
 
 // Revocation (RFC 7009) and introspection (RFC 7662) of the client's own tokens.
 func TestRevokeAndIntrospect(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	other := e.createApp("Other", rpCallback)
 	tokens := e.signedInTokens(e.browser(), defaultTestEmail, "")
@@ -347,6 +352,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 // Discovery and JWKS; key rotation publishes the new key before it signs and keeps the old
 // one published.
 func TestDiscoveryAndKeyRotation(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	var d map[string]any
 	resp, err := http.Get(e.base + "/.well-known/openid-configuration")
@@ -422,6 +428,7 @@ func TestDiscoveryAndKeyRotation(t *testing.T) {
 
 // Signing keys rotate on their own once the newest is KeyMaxAge old, once across instances.
 func TestRotateKeysIfDue(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	ctx := context.Background()
 	if _, err := e.srv.oauth.Keys.JWKS(ctx); err != nil { // creates the first key
@@ -468,6 +475,7 @@ var _ = auth.Session{}
 // tabs of one browser each finish their own flow, and a magic link opened in another browser
 // moves the flow there.
 func TestFlowBoundToBrowser(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	b := e.browser()
 	b.signIn(b.get(e.base+"/login"), defaultTestEmail)
@@ -504,6 +512,7 @@ func TestFlowBoundToBrowser(t *testing.T) {
 // Concurrent first consents of one person to one app make exactly one connection (the
 // colliding transactions are retried), and every one gets a code.
 func TestConcurrentFirstConnect(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -540,6 +549,7 @@ func TestConcurrentFirstConnect(t *testing.T) {
 
 // Other methods on the OAuth JSON routes answer 405 with a JSON body, never a text page.
 func TestOAuthRoutesMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	for _, tt := range []struct{ method, path, allow, code string }{
 		{"GET", "/oauth/revoke", "POST", "invalid_request"},

@@ -21,6 +21,7 @@ import (
 // access token reads /api/user. Then refresh-token rotation, remembered consent, and reuse of
 // a rotated refresh token revoking the family.
 func TestSignInFlow(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := e.ctx()

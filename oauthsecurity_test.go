@@ -35,6 +35,7 @@ func validQuery(e *oauthEnv) url.Values {
 // Security rule: exact redirect-URI match (loopback port excepted); an unknown client or an
 // unregistered redirect URI gets an error page, never a redirect.
 func TestAuthorizeRedirectURIExactMatch(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	b := e.browser()
 	tests := []struct {
@@ -88,6 +89,7 @@ func TestAuthorizeRedirectURIExactMatch(t *testing.T) {
 // Errors after the client and redirect URI are validated go back to the client with error,
 // error_description, state and iss (RFC 6749 §4.1.2.1, RFC 9207).
 func TestAuthorizeRedirectsErrors(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	b := e.browser()
 	tests := []struct {
@@ -129,6 +131,7 @@ func TestAuthorizeRedirectsErrors(t *testing.T) {
 // Security rule: 303 after POST; deny answers access_denied; pages carry CSP with
 // frame-ancestors 'none', Referrer-Policy no-referrer and nosniff.
 func TestPagesPostRedirectGetAndHeaders(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	b := e.browser()
 	b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -196,6 +199,7 @@ func TestPagesPostRedirectGetAndHeaders(t *testing.T) {
 // and a verifier without a challenge are refused; codes are single use and bound to client
 // and redirect URI.
 func TestTokenCodeRules(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	other := e.createApp("Other App", rpCallback)
 	b := e.browser()
@@ -267,6 +271,7 @@ func TestTokenCodeRules(t *testing.T) {
 
 // Replaying one code from 50 goroutines yields exactly one success.
 func TestCodeReplayConcurrent(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		code, verifier := e.authorizeCode(e.browser(), defaultTestEmail)
@@ -301,6 +306,7 @@ func TestCodeReplayConcurrent(t *testing.T) {
 // Security rule: refresh tokens rotate, reuse revokes the family (TestSignInFlow), and the
 // family has an absolute expiry that rotation does not extend.
 func TestRefreshAbsoluteExpiry(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	var offset atomic.Int64
 	e.srv.oauth.Now = func() time.Time { return time.Now().UTC().Add(time.Duration(offset.Load())) }
@@ -327,6 +333,7 @@ func TestRefreshAbsoluteExpiry(t *testing.T) {
 // WWW-Authenticate; the client secret is compared in constant time (ids.Equal), also for an
 // unknown client.
 func TestTokenEndpointErrors(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	var compares atomic.Int32
 	e.srv.oauth.Equal = func(a, b string) bool { compares.Add(1); return ids.Equal(a, b) }
@@ -418,6 +425,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 // Security rule: rate limits answer 429 with Retry-After: token endpoint (the application's
 // quota, set in the portal), healthcheck (per IP), login (per address, per IP).
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	if err := e.srv.db.Application.UpdateOneID(e.app.ID).SetClientRequestsPerMinute(3).Exec(context.Background()); err != nil {
 		t.Fatal(err)
@@ -464,6 +472,7 @@ func TestRateLimits(t *testing.T) {
 // Security rule: cookies HttpOnly, Secure outside dev with the __Host- prefix, SameSite=Lax;
 // the session id rotates at sign-in.
 func TestSessionCookieAndRotation(t *testing.T) {
+	t.Parallel()
 	t.Run("flags outside dev", func(t *testing.T) {
 		e := sqliteEnv(t, withEnv("LOGINSIGN_DEV", "false"))
 		b := e.browser()
@@ -527,6 +536,7 @@ var _ = auth.Session{}
 // Security rule: cookie-authenticated writes refuse cross-site requests: a form on another
 // site cannot post the login, the magic-link confirmation, the consent or the sign-out.
 func TestPagesRefuseCrossSitePosts(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	for _, path := range []string{"/login", "/login/magic", "/oauth/consent", "/logout"} {
 		req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader("email=a%40example.com&action=allow"))

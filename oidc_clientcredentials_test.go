@@ -29,6 +29,7 @@ func (e *oauthEnv) appAPI(method, path, token, body string) (int, string, http.H
 // only: no refresh token, no id_token, no person; it is introspectable and revocable, scoped
 // per route, useless on /api/user and on another application's routes.
 func TestClientCredentialsGrant(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		other := e.createApp("Other App", rpCallback)

@@ -176,6 +176,7 @@ func (e *oauthEnv) goLibrariesFlow(t *testing.T, app testApp, alg, bye string) g
 // signing), then once the new keys sign (old ones still published): every id_token verifies
 // with go-oidc from the JWKS alone, and the first ones still verify after the switch.
 func TestGoLibrariesWholeFlowAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		const bye = "https://app.example.test/bye"

@@ -65,6 +65,7 @@ func jwtHeader(t testing.TB, raw string) (alg, kid string) {
 // after a key rotation: old tokens keep verifying while the new keys are published, and tokens
 // signed by the new keys verify once they sign.
 func TestIDTokensOfBothAlgorithmsVerifyAcrossKeyRotation(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		es := e.app

@@ -62,6 +62,7 @@ func (e *oauthEnv) updateApp(app testApp, p portal.ApplicationPatch) {
 // registered post_logout_redirect_uri, asks the person unless the hint is theirs, returns them
 // with state, and sends a signed logout token (Back-Channel Logout 1.0) through the outbox.
 func TestRPInitiatedAndBackChannelLogout(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		rcv := newLogoutReceiver(t)
@@ -172,6 +173,7 @@ func TestRPInitiatedAndBackChannelLogout(t *testing.T) {
 // jti, so its short exp never lapses between retries. /logout (LoginSign's own sign-out button)
 // sends it too.
 func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		rcv := newLogoutReceiver(t, http.StatusServiceUnavailable)

@@ -16,6 +16,7 @@ import (
 // a signature from another key all answer 4xx and sign nobody in. It also checks acr_values:
 // a one-factor session of a person with a passkey must sign in again for urn:loginsign:acr:mfa.
 func TestPasskeySignInHTTP(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL, withLocalhost)
 		ctx := context.Background()

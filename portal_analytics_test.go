@@ -10,6 +10,7 @@ import (
 )
 
 func TestAnalytics(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		ctx := t.Context()
 		p := e.population("Analyst", 6)
@@ -55,6 +56,7 @@ func TestAnalytics(t *testing.T) {
 // TestSearchIndexes: on PostgreSQL the server builds the trigram indexes of the user search at
 // start, and building them again is a no-op.
 func TestSearchIndexes(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		if e.srv.db.Dialect != "postgres" {
 			t.Skip("trigram indexes are PostgreSQL's")

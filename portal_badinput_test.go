@@ -12,6 +12,7 @@ import (
 // TestPortalBadInput sends every kind of bad input to the portal routes: each answers its 4xx
 // in the documented {"error","message"} shape and changes nothing.
 func TestPortalBadInput(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Strict", 2)
 		app := "/api/developer/applications/" + p.app

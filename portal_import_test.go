@@ -52,6 +52,7 @@ func statuses(a importAnswer) []string {
 }
 
 func TestImportExistingUsers(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		ctx := t.Context()
 		dev := e.person("importer@example.com", "Importer", true)
@@ -181,6 +182,7 @@ func TestImportExistingUsers(t *testing.T) {
 }
 
 func TestImportCSV(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("csv@example.com", "CSV", true)
 		app := dev.createApp("Csv", false)
@@ -255,6 +257,7 @@ func TestImportCSV(t *testing.T) {
 }
 
 func TestImportRowLimit(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("bulk@example.com", "Bulk", true)
 		app := dev.createApp("Bulk", false)
@@ -314,6 +317,7 @@ func TestImportRowLimit(t *testing.T) {
 // TestImportConcurrent runs the same import four times at once: every run succeeds, every
 // row of every run is imported, and each address has exactly one pending link.
 func TestImportConcurrent(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("racer@example.com", "Racer", true)
 		app := dev.createApp("Racer", false)
@@ -355,6 +359,7 @@ func TestImportConcurrent(t *testing.T) {
 // TestParityImport runs the same rows through REST and GraphQL (on two applications of one
 // developer) and compares the results, the stored runs and the rollbacks.
 func TestParityImport(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("twin@example.com", "Twin", true)
 		restApp, gqlApp := dev.createApp("TwinRest", false), dev.createApp("TwinGraph", false)

@@ -163,6 +163,7 @@ func portalOperations() []gqlOperation {
 // GraphQL operation, that neither reads or changes the other's data: the other's ids answer
 // exactly like missing ones, and nothing changes.
 func TestPortalIsolation(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		customer := e.person("customer@example.com", "Casey Customer", true)
 		a := e.tenant("Alpha", customer)

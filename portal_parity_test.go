@@ -107,6 +107,7 @@ func (e *portalEnv) population(devName string, n int) population {
 }
 
 func TestParityListUsers(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Lister", 6)
 		gid := strings.ToLower(p.people[3].user.GlobalID)
@@ -162,6 +163,7 @@ func TestParityListUsers(t *testing.T) {
 }
 
 func TestParityUsersDeepPage(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Pager", 7)
 		// Walk the REST list by cursor and compare with GraphQL's pages.
@@ -278,6 +280,7 @@ func TestParityUsersDeepPage(t *testing.T) {
 }
 
 func TestParityUpdateConnection(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Updater", 2)
 		alt := p.people[1]
@@ -341,6 +344,7 @@ func TestParityUpdateConnection(t *testing.T) {
 }
 
 func TestParitySyncEmail(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Syncer", 2)
 		e.person("taken@example.com", "", false)
@@ -397,6 +401,7 @@ func TestParitySyncEmail(t *testing.T) {
 }
 
 func TestParityDeleteConnection(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Deleter", 2)
 		v := p.dev.json("DELETE", "/api/developer/applications/"+p.app+"/users/"+p.conns[0].ID, nil, 200)
@@ -429,6 +434,7 @@ func TestParityDeleteConnection(t *testing.T) {
 }
 
 func TestParitySyncTests(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		p := e.population("Tester", 3)
 		rest := p.dev.json("POST", "/api/developer/applications/"+p.app+"/email-sync-api/test", nil, 200)
@@ -460,6 +466,7 @@ func restApp(g map[string]any) map[string]any {
 }
 
 func TestParityApplications(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("owner@example.com", "Owner", true)
 		one, two := dev.createApp("One", false), dev.createApp("Two", false)
@@ -589,6 +596,7 @@ func TestParityApplications(t *testing.T) {
 }
 
 func TestParityRedirectURICheck(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		dev := e.person("checker@example.com", "Checker", true)
 		app := dev.createApp("Checker", false)

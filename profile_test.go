@@ -91,6 +91,7 @@ func (b *browser) profile() map[string]any {
 // with ETag, Cache-Control and nosniff; a new upload gets a new URL and the old one is gone;
 // removing it clears it; signed out nobody uploads.
 func TestProfilePicture(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -210,6 +211,7 @@ func TestProfilePicture(t *testing.T) {
 // refuses anything else without changing anything; names are checked; suggestedRegion comes
 // from Accept-Language; signed out nobody updates a profile.
 func TestProfileRegionValidation(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		const upd = `mutation($n: String, $r: String) { updateProfile(input: {name: $n, region: $r}) { profile { name region regionName } } }`
@@ -278,6 +280,7 @@ func TestProfileRegionValidation(t *testing.T) {
 // profile scope; the consent page shows what the person set; the region is reported on the
 // connection (and the portal's regions) as a country name, and follows the person's changes.
 func TestProfileSeenByAppsOnlyWithProfileScope(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := e.ctx()
@@ -377,6 +380,7 @@ func TestProfileSeenByAppsOnlyWithProfileScope(t *testing.T) {
 // are renewed, a recovery code is used, and a passkey is removed (adding one is in the
 // browser test); the links in it are the dashboard. Magic links still arrive as before.
 func TestSecurityNotices(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		dash := e.browser()
@@ -436,6 +440,7 @@ func TestSecurityNotices(t *testing.T) {
 // signed in (TOTP: amr otp+mfa, acr mfa; a magic link alone: no amr, acr 1fa), through a
 // rotation and a second rotation, verified by go-oidc.
 func TestRefreshKeepsAMRAndACR(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := e.ctx()
@@ -512,6 +517,7 @@ func TestRefreshKeepsAMRAndACR(t *testing.T) {
 // TestProfilePictureRateLimit: uploads are counted per person before any decoding, refused
 // ones too; past the limit the answer is 429 with Retry-After and nothing changes.
 func TestProfilePictureRateLimit(t *testing.T) {
+	t.Parallel()
 	e := sqliteEnv(t)
 	e.srv.profiles.Uploads.N = 2
 	b := e.browser()

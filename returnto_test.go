@@ -10,6 +10,7 @@ import (
 // TestLoginReturnsToTheAskingPage: /login?return_to=/portal lands on the portal after the
 // magic link; anything that is not a path on this origin lands on the dashboard.
 func TestLoginReturnsToTheAskingPage(t *testing.T) {
+	t.Parallel()
 	e := newOAuthEnv(t, storetest.URLs(t)["sqlite"])
 	for returnTo, want := range map[string]string{
 		"/portal/licenses":         "/portal/licenses",
@@ -26,6 +27,7 @@ func TestLoginReturnsToTheAskingPage(t *testing.T) {
 }
 
 func TestSafeReturnPath(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[string]bool{
 		"/portal": true, "/dashboard?tab=1": true, "//evil.com": false, "/\\evil.com": false,
 		"https://evil.com": false, "portal": false, "": false, "/a\r\nSet-Cookie: x": false,

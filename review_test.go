@@ -20,6 +20,7 @@ import (
 // revalidated before each use (no max-age that lets a shared cache keep showing it for a day
 // after the person removed it); revalidation answers 304 while it exists and 404 once removed.
 func TestRemovedPictureIsNotServedFromCaches(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		b := e.browser()
@@ -67,6 +68,7 @@ func TestRemovedPictureIsNotServedFromCaches(t *testing.T) {
 // spends one of the day's three exports, records anything or mails the person; the dashboard's
 // own same-origin request and a typed URL work.
 func TestExportRefusesCrossSiteRequests(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -117,6 +119,7 @@ func TestExportRefusesCrossSiteRequests(t *testing.T) {
 // your email" page is masked too. The new link still goes to the person's mailbox; an unknown
 // old link answers 400 and mails nobody.
 func TestOldLinkPageHidesAddressFromOtherBrowsers(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		noFollow := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -171,6 +174,7 @@ func TestOldLinkPageHidesAddressFromOtherBrowsers(t *testing.T) {
 // limits are lifted and the day cap is 3): the next request answers 429 and mails nothing,
 // the same whether or not the address has an account; another address is unaffected.
 func TestSignInMailsPerAddressAreCappedPerDay(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		wide := oauth.Limit{N: 1000, Window: time.Minute}
@@ -203,6 +207,7 @@ func TestSignInMailsPerAddressAreCappedPerDay(t *testing.T) {
 // it is free; a second person shown the same proposal (a race) gets a fresh address, never a
 // shared one, and a proposal outside the relay domain (a forged flow) is never claimed.
 func TestConsentAliasClaimRules(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 // other (pending, on REST and GraphQL), sends no mail, is logged like any other, and past the
 // per-person limit it is refused like any other.
 func TestEmailSyncDoesNotConfirmAGuessedAddress(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()
@@ -77,6 +78,7 @@ func TestEmailSyncDoesNotConfirmAGuessedAddress(t *testing.T) {
 // link as withdrawn like an unanswered one (only a signed-in person can refuse, so either
 // would tell the developer that the imported address has an account).
 func TestRefusedImportLinkIsNotShownToTheDeveloper(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		ctx := context.Background()

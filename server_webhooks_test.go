@@ -194,6 +194,7 @@ func assertJSON(t *testing.T, got, want string) {
 }
 
 func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
+	t.Parallel()
 	for backend, dbURL := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			s := startTestServer(t, dbURL)
@@ -352,6 +353,7 @@ var verifyLinkRE = regexp.MustCompile(`http://localhost:8080(/dashboard/emails/v
 // TestDashboardOperationsDeliverTheDocumentedBodies drives the person's dashboard mutations
 // through GraphQL and compares what the developer's receiver gets with the documented JSON.
 func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
+	t.Parallel()
 	for backend, dbURL := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			s := startTestServer(t, dbURL)
@@ -497,6 +499,7 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 // server dies before delivering, and the next `loginsign serve` on the same database delivers
 // the event (its worker starts with the server and stops with it).
 func TestServeDeliversEventsCommittedWhileItWasDown(t *testing.T) {
+	t.Parallel()
 	for backend, dbURL := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			rcv := newWebhookReceiver(t)

@@ -37,6 +37,7 @@ func (e *oauthEnv) signInMail(to string) (link, code string) {
 // spends the link), a new link waits for ResendAfter, and a link opened on another device
 // signs in the waiting browser only with the number that browser shows.
 func TestWaitingSignIn(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		// The service's clock, moved instead of waiting for ResendAfter.
@@ -201,6 +202,7 @@ func TestWaitingSignIn(t *testing.T) {
 // Codes tried for one address are capped across all its links: a new link gives five more
 // tries, but never more than Limits.CodePerAddress a day, so guessing cannot add up.
 func TestCodeGuessesPerAddressAreCapped(t *testing.T) {
+	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		e.srv.oauth.Config.Limits.CodePerAddress = oauth.Limit{N: 3, Window: time.Hour}
