@@ -343,3 +343,23 @@ func TestPortalRouteErrorMapping(t *testing.T) {
 		})
 	})
 }
+
+// TestStoreOutageIsTemporarilyUnavailable: while Redis is down the token-style endpoints answer
+// 503 temporarily_unavailable with Retry-After (never server_error or a refusal), and a
+// request with a session cookie answers 503 rather than being treated as signed out.
+func TestStoreOutageIsTemporarilyUnavailable(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, secret, dev := e.client(t)
+		e.kv.Close()
+		a := e.do(t, "POST", "/oauth/introspect", form, "token=lsat_x", map[string]string{"Authorization": basic(app.ID, secret)}, nil)
+		if a.status != 503 || a.body["error"] != "temporarily_unavailable" || a.header.Get("Retry-After") == "" ||
+			a.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("introspection with Redis down: %d %v %v", a.status, a.body, a.header)
+		}
+		imp := "/api/developer/applications/" + app.ID + "/import-existing-users/csv"
+		if a := e.do(t, "POST", imp, "text/csv", "user_id,email\n1,a@example.com\n", nil, dev); a.status != 503 || a.header.Get("Retry-After") == "" {
+			t.Fatalf("a signed-in request with Redis down: %d %v", a.status, a.body)
+		}
+	})
+}
