@@ -83,6 +83,11 @@ func newRESTEnv(t *testing.T, db *store.DB, k *kv.Store) *restEnv {
 	mux.HandleFunc("/oauth/token", api.OAuthMethodNotAllowed)
 	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
 	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET /api/developer/applications/{appId}", api.DeveloperApplication)
+	mux.HandleFunc("PATCH /api/developer/applications/{appId}", api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}", api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/secret/rotate", api.RotateClientSecret)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/import-existing-users/csv", api.ImportExistingUsers)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	srv := httptest.NewServer(api.Sessions(mux))
@@ -360,6 +365,66 @@ func TestStoreOutageIsTemporarilyUnavailable(t *testing.T) {
 		imp := "/api/developer/applications/" + app.ID + "/import-existing-users/csv"
 		if a := e.do(t, "POST", imp, "text/csv", "user_id,email\n1,a@example.com\n", nil, dev); a.status != 503 || a.header.Get("Retry-After") == "" {
 			t.Fatalf("a signed-in request with Redis down: %d %v", a.status, a.body)
+		}
+	})
+}
+
+// TestDeveloperApplicationRouteErrorMapping: the application routes of the portal REST API,
+// in order (each step sees the state the earlier ones left): {"error","message"} with the
+// domain error's status, and nothing changed by a refused request.
+func TestDeveloperApplicationRouteErrorMapping(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		_, _, dev := e.client(t)
+		_, _, stranger := e.client(t)
+		const apps = "/api/developer/applications"
+		const js = "application/json"
+		created := e.do(t, "POST", apps, js, `{"name":"Shop","redirectUris":["https://shop.example/cb"]}`, nil, dev)
+		id, _ := created.body["id"].(string)
+		if created.status != 201 || id == "" || created.body["clientSecret"] == nil {
+			t.Fatalf("create: %d %v", created.status, created.body)
+		}
+		app := apps + "/" + id
+		steps := []struct {
+			name, method, path, body string
+			cookie                   *http.Cookie
+			status                   int
+			code                     string
+		}{
+			{"create signed out", "POST", apps, `{"name":"X"}`, nil, 401, "unauthorized"},
+			{"create with malformed JSON", "POST", apps, `{"name":`, dev, 400, "invalid_request"},
+			{"create with an unknown field", "POST", apps, `{"name":"X","owner":"me"}`, dev, 400, "invalid_request"},
+			{"create without a name", "POST", apps, `{}`, dev, 400, "invalid_request"},
+			{"create with a quota", "POST", apps, `{"name":"X","clientRequestsPerMinute":5}`, dev, 400, "invalid_request"},
+			{"create with an http redirect", "POST", apps, `{"name":"X","redirectUris":["http://shop.example/cb"]}`, dev, 400, "invalid_request"},
+			{"read another developer's", "GET", app, "", stranger, 404, "not_found"},
+			{"read an unknown one", "GET", apps + "/app_unknown", "", dev, 404, "not_found"},
+			{"change another developer's", "PATCH", app, `{"name":"Mine"}`, stranger, 404, "not_found"},
+			{"change with a zero quota", "PATCH", app, `{"clientRequestsPerMinute":0}`, dev, 400, "invalid_request"},
+			{"change with a wrong type", "PATCH", app, `{"name":5}`, dev, 400, "invalid_request"},
+			{"change the name", "PATCH", app, `{"name":"Shop 2"}`, dev, 200, ""},
+			{"rotate another developer's secret", "POST", app + "/secret/rotate", "", stranger, 404, "not_found"},
+			{"rotate the secret", "POST", app + "/secret/rotate", "", dev, 200, ""},
+			{"delete another developer's", "DELETE", app, "", stranger, 404, "not_found"},
+			{"read it", "GET", app, "", dev, 200, ""},
+			{"delete it", "DELETE", app, "", dev, 200, ""},
+			{"read it deleted", "GET", app, "", dev, 404, "not_found"},
+		}
+		for _, st := range steps {
+			ctype := ""
+			if st.body != "" {
+				ctype = js
+			}
+			a := e.do(t, st.method, st.path, ctype, st.body, nil, st.cookie)
+			if a.status != st.status {
+				t.Fatalf("%s: status %d, want %d: %v", st.name, a.status, st.status, a.body)
+			}
+			if st.code != "" && (a.body["error"] != st.code || a.body["message"] == "") {
+				t.Fatalf("%s: body %v, want error %s with a message", st.name, a.body, st.code)
+			}
+			if st.name == "read it" && a.body["name"] != "Shop 2" {
+				t.Fatalf("a refused change changed the application: %v", a.body)
+			}
 		}
 	})
 }
