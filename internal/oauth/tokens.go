@@ -623,6 +623,28 @@ func (s *Service) successorTokens(raw string) (access, refresh string) {
 	return AccessTokenPrefix + mac("access"), RefreshTokenPrefix + mac("refresh")
 }
 
+// connectionLive reports, in one prepared query, whether the connection id exists and is not
+// blocked.
+func (s *Service) connectionLive(ctx context.Context, id string) (bool, error) {
+	stmt, err := s.liveStmt.get(ctx, s.DB.SQL, func() string {
+		query, _ := entsql.Dialect(s.DB.Dialect).Select(appconnection.FieldBlocked).From(entsql.Table(appconnection.Table)).
+			Where(entsql.EQ(appconnection.FieldID, "")).Query()
+		return query
+	})
+	if err != nil {
+		return false, fmt.Errorf("preparing the connection query: %w", err)
+	}
+	var blocked bool
+	err = stmt.QueryRowContext(ctx, id).Scan(&blocked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("loading connection: %w", err)
+	}
+	return !blocked, nil
+}
+
 // liveConnection loads a connection that may still sign in.
 func (s *Service) liveConnection(ctx context.Context, id string) (*ent.AppConnection, error) {
 	conn, err := s.DB.AppConnection.Get(ctx, id)
@@ -767,20 +789,61 @@ type UserInfo struct {
 	Name, Picture string
 }
 
-// MarshalJSON writes the claims of u that its scopes allow.
+// MarshalJSON writes the claims of u that its scopes allow (in the order json.Marshal of a
+// map would: sorted names), without building a map.
 func (u *UserInfo) MarshalJSON() ([]byte, error) {
-	m := map[string]any{"sub": u.Subject, "id": u.Subject}
-	if u.Email != "" {
-		m["email"], m["email_verified"] = u.Email, true
-	}
-	if u.Profile {
-		m["globalId"], m["global_id"] = u.GlobalID, u.GlobalID
-		m["name"], m["image"] = nullable(u.Name), nullable(u.Picture)
-		if u.Picture != "" {
-			m["picture"] = u.Picture
+	b := make([]byte, 0, 256)
+	b = append(b, '{')
+	str := func(name, v string, comma bool) {
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		b = appendJSONString(b, v)
+		if comma {
+			b = append(b, ',')
 		}
 	}
-	return json.Marshal(m)
+	strOrNull := func(name, v string) {
+		if v == "" {
+			b = append(b, '"')
+			b = append(b, name...)
+			b = append(b, `":null,`...)
+			return
+		}
+		str(name, v, true)
+	}
+	if u.Email != "" {
+		str("email", u.Email, true)
+		b = append(b, `"email_verified":true,`...)
+	}
+	if u.Profile {
+		str("globalId", u.GlobalID, true)
+		str("global_id", u.GlobalID, true)
+	}
+	str("id", u.Subject, true)
+	if u.Profile {
+		strOrNull("image", u.Picture)
+		strOrNull("name", u.Name)
+		if u.Picture != "" {
+			str("picture", u.Picture, true)
+		}
+	}
+	str("sub", u.Subject, false)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json does (HTML
+// characters and U+2028/U+2029 included).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80 {
+			v, _ := json.Marshal(s)
+			return append(b, v...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 func nullable(s string) any {
