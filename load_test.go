@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,15 +52,34 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type backend struct{ name, db, redis string }
-	backends := []backend{{"sqlite+embedded", "sqlite://" + filepath.Join(t.TempDir(), "load.db"), ""}}
+	// LOGINSIGN_HYDRA_BIN names an Ory Hydra binary (built with -tags sqlite for its SQLite
+	// variants) measured in the same run, interleaved: after LoginSign at each concurrency.
+	hydraBin := os.Getenv("LOGINSIGN_HYDRA_BIN")
+	type backend struct {
+		name, db, redis string
+		hydra           map[string]string // Hydra variant → DSN
+	}
+	hydraDir := t.TempDir()
+	backends := []backend{{"sqlite+embedded", "sqlite://" + filepath.Join(t.TempDir(), "load.db"), "",
+		map[string]string{"SQLite memory": "memory", "SQLite file": "sqlite://" + filepath.Join(hydraDir, "hydra.sqlite") + "?_fk=true"}}}
 	if pg, rd := os.Getenv(storetest.EnvPostgres), os.Getenv(kvtest.EnvRedis); pg != "" && rd != "" {
-		backends = append(backends, backend{"postgres+redis", storetest.FreshPostgres(t, pg), kvtest.URL(t)})
+		backends = append(backends, backend{"postgres+redis", storetest.FreshPostgres(t, pg), kvtest.URL(t),
+			map[string]string{"PostgreSQL": ""}})
 	}
 	var report strings.Builder
 	for _, be := range backends {
 		fmt.Fprintf(&report, "\n%s (wrk -t2, Go generator; %s per run)\n", be.name, dur)
-		runLoad(t, &report, wrk, bin, baseBin, be.name, be.db, be.redis, dur)
+		var hs []*hydra
+		if hydraBin != "" {
+			for _, name := range slices.Sorted(maps.Keys(be.hydra)) {
+				dsn := be.hydra[name]
+				if dsn == "" {
+					dsn = storetest.FreshPostgres(t, os.Getenv(storetest.EnvPostgres))
+				}
+				hs = append(hs, startHydra(t, hydraBin, name, dsn, hydraDir, 64))
+			}
+		}
+		runLoad(t, &report, wrk, bin, baseBin, be.name, be.db, be.redis, dur, hs)
 	}
 	fmt.Println(report.String())
 	if out := os.Getenv("LOGINSIGN_LOAD_OUT"); out != "" {
@@ -83,7 +103,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, redisURL string, dur time.Duration) {
+func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, redisURL string, dur time.Duration, hydras []*hydra) {
 	dir := t.TempDir()
 	// Sign people in with an in-process server on the same stores, then stop it.
 	e := newOAuthEnv(t, dbURL, withEnv("LOGINSIGN_DATA_DIR", dir), withEnv("REDIS_URL", redisURL))
@@ -147,6 +167,9 @@ wrk.headers["Authorization"] = "Basic %s"
 		fmt.Fprintf(report, "    introspection (wrk)     %s  %.2fx\n", iw, iw.rps/bw.rps)
 		fmt.Fprintf(report, "    baseline GET (Go)       %s\n", bg)
 		fmt.Fprintf(report, "    refresh grant (Go)      %s  %.2fx\n", rg, rg.rps/bg.rps)
+		for _, h := range hydras {
+			runHydra(t, report, wrk, h, c, dur, bw, bg)
+		}
 	}
 	fmt.Fprintf(report, "  server RSS after the runs: %s\n", rss(srv.Process.Pid))
 }

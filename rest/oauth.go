@@ -224,7 +224,14 @@ func (a *API) User(w http.ResponseWriter, r *http.Request) {
 		a.writeOAuthError(w, r, err)
 		return
 	}
-	writeNoStoreJSON(w, http.StatusOK, u)
+	// What writeNoStoreJSON writes, without the encoder re-validating MarshalJSON's output.
+	b, _ := u.MarshalJSON()
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	w.Write(append(b, '\n'))
 }
 
 // Healthcheck is GET /api/oauth/healthcheck?client_id=…&redirect_uri=…: public, rate limited

@@ -177,6 +177,23 @@ var dummySecretHash = ids.Hash("lss_unknown-client")
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*ent.Application, error) {
 	lim := s.Limits.withDefaults()
 	ip := auth.ClientIP(ctx)
+	if app := s.cachedMatch(clientID, secret); app != nil {
+		// The secret matches a cached row: both limits in one round trip. The quota counts
+		// this request even when the address's failure budget refuses it (a request made with
+		// the application's own secret).
+		quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
+		errIP, errQuota, err := s.Limiter.CheckTake(ctx, lim.FailuresPerAddress, ip, quota, app.ID)
+		if err := openOnOutage(err); err != nil {
+			return nil, err
+		}
+		switch {
+		case errIP != nil:
+			return nil, errIP
+		case errQuota != nil:
+			return nil, errQuota
+		}
+		return app, nil
+	}
 	if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerAddress, ip)); err != nil {
 		return nil, err
 	}
@@ -202,26 +219,40 @@ func openOnOutage(err error) error {
 	return err
 }
 
-// verify returns the application when the secret matches, nil when it does not.
-//
-// A cached row (see New) answers only a match: the presented secret's hash is compared with
-// the cached row's in constant time, and anything else (no entry, a different secret, a
-// secret rotated elsewhere) reads the row from the database as without a cache.
-func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.Application, error) {
-	equal := s.Equal
-	if equal == nil {
-		equal = ids.Equal
+func (s *Service) equal(a, b string) bool {
+	if s.Equal != nil {
+		return s.Equal(a, b)
 	}
-	valid := clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application && len(secret) <= MaxSecretLength
+	return ids.Equal(a, b)
+}
+
+func validCredentials(clientID, secret string) bool {
+	return clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application && len(secret) <= MaxSecretLength
+}
+
+// cachedMatch returns a copy of the cached row of clientID (see New) when secret matches it
+// (compared in constant time), nil otherwise.
+func (s *Service) cachedMatch(clientID, secret string) *ent.Application {
+	if secret == "" || s.cacheTTL() <= 0 || !validCredentials(clientID, secret) {
+		return nil
+	}
+	app := s.cache.get(clientID, time.Now())
+	if app == nil || !s.equal(ids.Hash(secret), app.SecretHash) {
+		return nil
+	}
+	cp := *app
+	return &cp
+}
+
+// verify reads the application and returns it when the secret matches, nil when it does
+// not. A cached row (cachedMatch) answers only a match; anything else (no entry, a different
+// secret, a secret rotated elsewhere) comes here and reads the row from the database.
+func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.Application, error) {
+	equal := s.equal
+	valid := validCredentials(clientID, secret)
 	hash := ids.Hash(secret)
 	ttl := s.cacheTTL()
 	now := time.Now()
-	if valid && ttl > 0 && secret != "" {
-		if app := s.cache.get(clientID, now); app != nil && equal(hash, app.SecretHash) {
-			cp := *app
-			return &cp, nil
-		}
-	}
 	var app *ent.Application
 	var gen uint64
 	if valid {

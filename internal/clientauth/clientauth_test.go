@@ -242,3 +242,38 @@ func TestCachedApplicationFollowsEveryChange(t *testing.T) {
 		}
 	})
 }
+
+// With the row cached, both limits are read in one round trip and both still hold: an
+// address that spent its failure budget is refused even with the right secret, and the
+// application's quota counts every call made with its secret (the refused one included).
+func TestCachedPathKeepsBothLimits(t *testing.T) {
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		ctx := context.Background()
+		app, secret := newApp(t, db, "Limited")
+		if err := db.Application.UpdateOneID(app.ID).SetClientRequestsPerMinute(4).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s := clientauth.New(db, ratelimit.New(k))
+		s.Limits = clientauth.Limits{FailuresPerAddress: ratelimit.Rule{Name: "cp-fail:ip", N: 2, Window: time.Minute},
+			QuotaWindow: time.Hour}
+		for i := range 2 { // the first reads the row, the second finds it cached
+			if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); err != nil {
+				t.Fatalf("call %d: %v", i+1, err)
+			}
+		}
+		for range 2 {
+			if _, err := s.Authenticate(from("192.0.2.41"), app.ID, secret+"x"); apperr.As(err).Code != apperr.Unauthorized {
+				t.Fatalf("wrong secret: %v", err)
+			}
+		}
+		if _, err := s.Authenticate(from("192.0.2.41"), app.ID, secret); apperr.As(err).Code != apperr.RateLimited {
+			t.Fatalf("right secret from a locked-out address, row cached: %v, want rate_limited", err)
+		}
+		if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); err != nil {
+			t.Fatalf("4th call within the quota: %v", err)
+		}
+		if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); apperr.As(err).Code != apperr.RateLimited {
+			t.Fatalf("5th call over the quota of 4: %v, want rate_limited", err)
+		}
+	})
+}

@@ -53,3 +53,37 @@ func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retry
 	}
 	return false, max(ttl.Val(), time.Second), nil
 }
+
+// PeekLimit is Peek of peekKey and LimitN of key in one round trip (one MULTI … EXEC): the
+// two limits of an authenticated call (the caller's failure budget, untouched, and the
+// quota, counted) for the price of one. The hit on key is counted even when peekKey's limit
+// is spent.
+func (s *Store) PeekLimit(ctx context.Context, peekKey string, peekLimit int, key string, n, limit int, window time.Duration) (peekOK bool, peekRetry time.Duration, ok bool, retryAfter time.Duration, err error) {
+	pk, k := "rl:"+peekKey, "rl:"+key
+	pipe := s.TxPipeline()
+	get := pipe.Get(ctx, pk)
+	pttl := pipe.PTTL(ctx, pk)
+	incr := pipe.IncrBy(ctx, k, int64(n))
+	pipe.ExpireNX(ctx, k, window)
+	ttl := pipe.PTTL(ctx, k)
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, 0, false, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	for _, c := range cmds {
+		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
+			return false, 0, false, 0, fmt.Errorf("rate limit: %w", e)
+		}
+	}
+	peekOK, ok = true, true
+	if v, _ := get.Int64(); v >= int64(peekLimit) {
+		peekOK, peekRetry = false, max(pttl.Val(), time.Second)
+	}
+	if incr.Val() > int64(limit) {
+		ok, retryAfter = false, ttl.Val()
+		if retryAfter <= 0 {
+			retryAfter = window
+		}
+	}
+	return peekOK, peekRetry, ok, retryAfter, nil
+}

@@ -98,7 +98,7 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: app.ID,
 				Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 		}
-		if _, err := s.liveConnection(ctx, g.ConnectionID); err != nil {
+		if live, err := s.connectionLive(ctx, g.ConnectionID); err != nil || !live {
 			return inactive, nil
 		}
 		return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: g.ConnectionID,

@@ -153,6 +153,8 @@ type Service struct {
 	userStmt preparedStmt
 	// refreshStmt is refreshSource's query, prepared once.
 	refreshStmt preparedStmt
+	// liveStmt is connectionLive's query, prepared once.
+	liveStmt preparedStmt
 	// rotations commits refresh rotations in groups.
 	rotations rotationBatches
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel

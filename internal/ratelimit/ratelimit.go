@@ -85,3 +85,21 @@ func Exceeded(retry time.Duration) *apperr.Error {
 	e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
 	return e
 }
+
+// CheckTake is Check of check for checkSubject and Take of take for takeSubject in one Redis
+// round trip. checkErr is Exceeded when checkSubject's budget is spent (the hit under take is
+// counted even then); takeErr is Exceeded when takeSubject is over take; err is a Redis
+// failure.
+func (l *Limiter) CheckTake(ctx context.Context, check Rule, checkSubject string, take Rule, takeSubject string) (checkErr, takeErr, err error) {
+	peekOK, peekRetry, ok, retry, err := l.KV.PeekLimit(ctx, check.Name+":"+checkSubject, check.N, take.Name+":"+takeSubject, 1, take.N, take.Window)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !peekOK {
+		checkErr = Exceeded(peekRetry)
+	}
+	if !ok {
+		takeErr = Exceeded(retry)
+	}
+	return checkErr, takeErr, nil
+}

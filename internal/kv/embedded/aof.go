@@ -10,15 +10,23 @@ import (
 	"path/filepath"
 )
 
-// The log is a header followed by records, each the whole state of one key after a write:
+// The log is a header followed by records, each the whole state of one key after a write or
+// a delta:
 //
-//	put: 1, uvarint len(key), key, kind, varint deadline (Unix ms, 0: none), payload
-//	del: 0, uvarint len(key), key
+//	put:   1, uvarint len(key), key, kind, varint deadline (Unix ms, 0: none), payload
+//	del:   0, uvarint len(key), key
+//	delta: 2, uvarint len(key), key, varint deadline, uvarint count, members
 //
 // where the payload of a string is uvarint len + bytes, of a set uvarint count + members,
-// of a hash uvarint count + field/value pairs (each uvarint len + bytes). Replaying the
-// records in order rebuilds the data; a torn last record (a crash mid-write) is dropped.
-const aofHeader = "LOGINSIGN-KV 1\n"
+// of a hash uvarint count + field/value pairs (each uvarint len + bytes). A delta adds its
+// members (each uvarint len + bytes) to the key's set (creating it when count > 0 and the key
+// is missing) and sets its deadline: it records SADD and EXPIRE without rewriting the whole
+// set. Replaying the records in order rebuilds the data; a torn last record (a crash
+// mid-write) is dropped. Version 1 logs (no delta records) are read as well.
+const (
+	aofHeader   = "LOGINSIGN-KV 2\n"
+	aofHeaderV1 = "LOGINSIGN-KV 1\n"
+)
 
 // compactAt is the least log size that is compacted while running (when it also exceeds four
 // times the live data).
@@ -63,16 +71,31 @@ func load(r *bufio.Reader, s *Store) error {
 		}
 		return nil // torn header: nothing was ever recorded
 	}
-	if string(head) != aofHeader {
+	if string(head) != aofHeader && string(head) != aofHeaderV1 {
 		return errors.New("not an embedded-store log")
 	}
 	now := s.nowMs()
 	for {
-		key, e, err := readRecord(r)
+		rec, err := readRecord(r)
 		if err != nil {
 			return nil // end of log, or a torn last record
 		}
-		if old := s.m[key]; old != nil {
+		old := s.m[rec.key]
+		e := rec.e
+		if rec.op == opDelta {
+			if old == nil && len(rec.add) == 0 {
+				continue
+			}
+			e = old
+			if e == nil || e.kind != kindSet && len(rec.add) > 0 {
+				e = &entry{key: rec.key, kind: kindSet, set: make(map[string]struct{}, len(rec.add))}
+			}
+			for _, m := range rec.add {
+				e.set[m] = struct{}{}
+			}
+			e.exp = rec.exp
+		}
+		if old != nil {
 			s.remove(old)
 		}
 		if e == nil || (e.exp != 0 && e.exp <= now) {
@@ -80,42 +103,79 @@ func load(r *bufio.Reader, s *Store) error {
 		}
 		e.hidx = -1
 		e.size = e.measure()
-		s.m[key] = e
+		s.m[rec.key] = e
 		s.bytes += e.size
 		s.setExp(e, e.exp)
 	}
 }
 
-func readRecord(r *bufio.Reader) (string, *entry, error) {
+const (
+	opDel   byte = 0
+	opPut   byte = 1
+	opDelta byte = 2
+)
+
+// logRecord is one record read back: e is the state of a put (nil for a del); exp and add
+// are the deadline and members of a delta.
+type logRecord struct {
+	op  byte
+	key string
+	e   *entry
+	exp int64
+	add []string
+}
+
+func readRecord(r *bufio.Reader) (logRecord, error) {
 	op, err := r.ReadByte()
 	if err != nil {
-		return "", nil, err
+		return logRecord{}, err
 	}
 	key, err := readBytes(r)
 	if err != nil {
-		return "", nil, err
+		return logRecord{}, err
 	}
-	if op == 0 {
-		return string(key), nil, nil
+	rec := logRecord{op: op, key: string(key)}
+	switch op {
+	case opDel:
+		return rec, nil
+	case opDelta:
+		if rec.exp, err = binary.ReadVarint(r); err != nil {
+			return logRecord{}, err
+		}
+		n, err := binary.ReadUvarint(r)
+		if err != nil || n > 1<<24 {
+			return logRecord{}, errors.New("bad count")
+		}
+		for range n {
+			m, err := readBytes(r)
+			if err != nil {
+				return logRecord{}, err
+			}
+			rec.add = append(rec.add, string(m))
+		}
+		return rec, nil
+	case opPut:
+	default:
+		return logRecord{}, errors.New("bad record")
 	}
 	kind, err := r.ReadByte()
 	if err != nil {
-		return "", nil, err
+		return logRecord{}, err
 	}
 	exp, err := binary.ReadVarint(r)
 	if err != nil {
-		return "", nil, err
+		return logRecord{}, err
 	}
 	e := &entry{key: string(key), kind: kind, exp: exp}
 	switch kind {
 	case kindString:
 		if e.str, err = readBytes(r); err != nil {
-			return "", nil, err
+			return logRecord{}, err
 		}
 	case kindSet, kindHash:
 		n, err := binary.ReadUvarint(r)
 		if err != nil || n > 1<<24 {
-			return "", nil, errors.New("bad count")
+			return logRecord{}, errors.New("bad count")
 		}
 		if kind == kindSet {
 			e.set = make(map[string]struct{}, n)
@@ -125,7 +185,7 @@ func readRecord(r *bufio.Reader) (string, *entry, error) {
 		for range n {
 			m, err := readBytes(r)
 			if err != nil {
-				return "", nil, err
+				return logRecord{}, err
 			}
 			if kind == kindSet {
 				e.set[string(m)] = struct{}{}
@@ -133,14 +193,15 @@ func readRecord(r *bufio.Reader) (string, *entry, error) {
 			}
 			v, err := readBytes(r)
 			if err != nil {
-				return "", nil, err
+				return logRecord{}, err
 			}
 			e.hash[string(m)] = v
 		}
 	default:
-		return "", nil, errors.New("bad kind")
+		return logRecord{}, errors.New("bad kind")
 	}
-	return string(key), e, nil
+	rec.e = e
+	return rec, nil
 }
 
 func readBytes(r *bufio.Reader) ([]byte, error) {
@@ -181,6 +242,28 @@ func encode(b []byte, key string, e *entry) []byte {
 		}
 	}
 	return b
+}
+
+// recordDelta appends a delta record: members added to the set key, its deadline exp.
+func (l *aof) recordDelta(key string, exp int64, add []string) {
+	if l.err != nil {
+		return
+	}
+	b := append(l.buf[:0], opDelta)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	b = binary.AppendVarint(b, exp)
+	b = binary.AppendUvarint(b, uint64(len(add)))
+	for _, m := range add {
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		b = append(b, m...)
+	}
+	l.buf = b
+	n, err := l.w.Write(b)
+	l.size += int64(n)
+	if err != nil {
+		l.err = err
+	}
 }
 
 // record appends the state of key.

@@ -336,7 +336,7 @@ func (s *Store) expire(key string, ms int64, opts [][]byte) any {
 		return int64(1)
 	}
 	s.setExp(e, exp)
-	s.touch(key)
+	s.touchDelta(key)
 	return int64(1)
 }
 
@@ -354,23 +354,25 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 				return err
 			}
 		}
-		var n int64
+		var added [][]byte
 		for _, m := range a[1:] {
 			if _, has := e.set[string(m)]; has {
 				continue
 			}
 			if err := s.room(0, int64(memberOverhead+len(m))); err != nil {
+				s.touchDelta(key, added...)
 				return err
 			}
 			if s.m[key] != e {
+				s.touch(key)
 				return ErrFull
 			}
 			e.set[string(m)] = struct{}{}
 			s.resized(e, int64(memberOverhead+len(m)))
-			n++
+			added = append(added, m)
 		}
-		s.touch(key)
-		return n
+		s.touchDelta(key, added...)
+		return int64(len(added))
 	case "SREM":
 		if e == nil {
 			return int64(0)

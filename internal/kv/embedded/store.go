@@ -108,8 +108,9 @@ type Store struct {
 	h     expHeap
 	bytes int64
 	log   *aof
-	// dirty are the keys written by the command running, for the log.
-	dirty []string
+	// dirty are the keys written by the commands running, for the log: a whole-state record,
+	// or, for a set that only grew or a key whose TTL only changed, a delta record.
+	dirty []change
 
 	stop chan struct{}
 	done chan struct{}
@@ -307,24 +308,76 @@ func (s *Store) room(keys int, bytes int64) error {
 	return nil
 }
 
-// touch marks key as written by the running command.
+// change is one write of the running commands, for the log: full (the key's whole state is
+// recorded), or a delta (members added to a set, the TTL changed, or both).
+type change struct {
+	key  string
+	full bool
+	add  []string
+}
+
+// touch marks key as written by the running command (its whole state is logged).
 func (s *Store) touch(key string) {
 	if s.log != nil {
-		s.dirty = append(s.dirty, key)
+		s.dirty = append(s.dirty, change{key: key, full: true})
 	}
 }
 
-// commit appends the state of the keys the command wrote to the log.
+// touchDelta marks key as grown by members (a set) or given a new TTL, without any other
+// change: the log records only the members and the deadline, so a set that grows one member
+// at a time (an access-token family) costs O(1) per write in the log, not O(size).
+func (s *Store) touchDelta(key string, members ...[]byte) {
+	if s.log == nil {
+		return
+	}
+	c := change{key: key}
+	for _, m := range members {
+		c.add = append(c.add, string(m))
+	}
+	s.dirty = append(s.dirty, c)
+}
+
+// commit appends the writes of the commands that ran to the log: one whole-state record per
+// key that had a whole-state change (its final state), else one delta record per key (every
+// member added, the final deadline).
 func (s *Store) commit() {
 	if s.log == nil || len(s.dirty) == 0 {
 		s.dirty = s.dirty[:0]
 		return
 	}
-	for _, k := range s.dirty {
-		s.log.record(k, s.m[k])
+	if len(s.dirty) == 1 {
+		s.record(s.dirty[0])
+	} else {
+		merged := make(map[string]int, len(s.dirty))
+		var order []change
+		for _, c := range s.dirty {
+			i, seen := merged[c.key]
+			switch {
+			case !seen:
+				merged[c.key] = len(order)
+				order = append(order, c)
+			case c.full:
+				order[i].full, order[i].add = true, nil
+			case !order[i].full:
+				order[i].add = append(order[i].add, c.add...)
+			}
+		}
+		for _, c := range order {
+			s.record(c)
+		}
 	}
 	s.dirty = s.dirty[:0]
 	s.log.maybeCompact(s)
+}
+
+// record logs one change with the key's current state.
+func (s *Store) record(c change) {
+	e := s.m[c.key]
+	if c.full || e == nil || (len(c.add) > 0 && e.kind != kindSet) {
+		s.log.record(c.key, e)
+		return
+	}
+	s.log.recordDelta(c.key, e.exp, c.add)
 }
 
 // errWrongType is Redis's answer to a command on a key of another type.
