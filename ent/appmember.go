@@ -24,6 +24,8 @@ type AppMember struct {
 	UserID string `json:"user_id,omitempty"`
 	// Role holds the value of the "role" field.
 	Role appmember.Role `json:"role,omitempty"`
+	// the address the member was invited at (or the old owner's primary address after a transfer): what the team sees of them
+	Email string `json:"email,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
@@ -61,7 +63,7 @@ func (*AppMember) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case appmember.FieldID, appmember.FieldApplicationID, appmember.FieldUserID, appmember.FieldRole:
+		case appmember.FieldID, appmember.FieldApplicationID, appmember.FieldUserID, appmember.FieldRole, appmember.FieldEmail:
 			values[i] = new(sql.NullString)
 		case appmember.FieldCreatedAt, appmember.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -103,6 +105,12 @@ func (_m *AppMember) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field role", values[i])
 			} else if value.Valid {
 				_m.Role = appmember.Role(value.String)
+			}
+		case appmember.FieldEmail:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field email", values[i])
+			} else if value.Valid {
+				_m.Email = value.String
 			}
 		case appmember.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -165,6 +173,9 @@ func (_m *AppMember) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("role=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Role))
+	builder.WriteString(", ")
+	builder.WriteString("email=")
+	builder.WriteString(_m.Email)
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

@@ -42,6 +42,20 @@ func (_c *AppMemberCreate) SetRole(v appmember.Role) *AppMemberCreate {
 	return _c
 }
 
+// SetEmail sets the "email" field.
+func (_c *AppMemberCreate) SetEmail(v string) *AppMemberCreate {
+	_c.mutation.SetEmail(v)
+	return _c
+}
+
+// SetNillableEmail sets the "email" field if the given value is not nil.
+func (_c *AppMemberCreate) SetNillableEmail(v *string) *AppMemberCreate {
+	if v != nil {
+		_c.SetEmail(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *AppMemberCreate) SetCreatedAt(v time.Time) *AppMemberCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -124,6 +138,10 @@ func (_c *AppMemberCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *AppMemberCreate) defaults() {
+	if _, ok := _c.mutation.Email(); !ok {
+		v := appmember.DefaultEmail
+		_c.mutation.SetEmail(v)
+	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		v := appmember.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
@@ -152,6 +170,14 @@ func (_c *AppMemberCreate) check() error {
 	if v, ok := _c.mutation.Role(); ok {
 		if err := appmember.RoleValidator(v); err != nil {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "AppMember.role": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.Email(); !ok {
+		return &ValidationError{Name: "email", err: errors.New(`ent: missing required field "AppMember.email"`)}
+	}
+	if v, ok := _c.mutation.Email(); ok {
+		if err := appmember.EmailValidator(v); err != nil {
+			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "AppMember.email": %w`, err)}
 		}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
@@ -211,6 +237,10 @@ func (_c *AppMemberCreate) createSpec() (*AppMember, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Role(); ok {
 		_spec.SetField(appmember.FieldRole, field.TypeEnum, value)
 		_node.Role = value
+	}
+	if value, ok := _c.mutation.Email(); ok {
+		_spec.SetField(appmember.FieldEmail, field.TypeString, value)
+		_node.Email = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(appmember.FieldCreatedAt, field.TypeTime, value)
@@ -301,6 +331,18 @@ func (u *AppMemberUpsert) UpdateRole() *AppMemberUpsert {
 	return u
 }
 
+// SetEmail sets the "email" field.
+func (u *AppMemberUpsert) SetEmail(v string) *AppMemberUpsert {
+	u.Set(appmember.FieldEmail, v)
+	return u
+}
+
+// UpdateEmail sets the "email" field to the value that was provided on create.
+func (u *AppMemberUpsert) UpdateEmail() *AppMemberUpsert {
+	u.SetExcluded(appmember.FieldEmail)
+	return u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (u *AppMemberUpsert) SetUpdatedAt(v time.Time) *AppMemberUpsert {
 	u.Set(appmember.FieldUpdatedAt, v)
@@ -381,6 +423,20 @@ func (u *AppMemberUpsertOne) SetRole(v appmember.Role) *AppMemberUpsertOne {
 func (u *AppMemberUpsertOne) UpdateRole() *AppMemberUpsertOne {
 	return u.Update(func(s *AppMemberUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetEmail sets the "email" field.
+func (u *AppMemberUpsertOne) SetEmail(v string) *AppMemberUpsertOne {
+	return u.Update(func(s *AppMemberUpsert) {
+		s.SetEmail(v)
+	})
+}
+
+// UpdateEmail sets the "email" field to the value that was provided on create.
+func (u *AppMemberUpsertOne) UpdateEmail() *AppMemberUpsertOne {
+	return u.Update(func(s *AppMemberUpsert) {
+		s.UpdateEmail()
 	})
 }
 
@@ -633,6 +689,20 @@ func (u *AppMemberUpsertBulk) SetRole(v appmember.Role) *AppMemberUpsertBulk {
 func (u *AppMemberUpsertBulk) UpdateRole() *AppMemberUpsertBulk {
 	return u.Update(func(s *AppMemberUpsert) {
 		s.UpdateRole()
+	})
+}
+
+// SetEmail sets the "email" field.
+func (u *AppMemberUpsertBulk) SetEmail(v string) *AppMemberUpsertBulk {
+	return u.Update(func(s *AppMemberUpsert) {
+		s.SetEmail(v)
+	})
+}
+
+// UpdateEmail sets the "email" field to the value that was provided on create.
+func (u *AppMemberUpsertBulk) UpdateEmail() *AppMemberUpsertBulk {
+	return u.Update(func(s *AppMemberUpsert) {
+		s.UpdateEmail()
 	})
 }
 

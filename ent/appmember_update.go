@@ -43,6 +43,20 @@ func (_u *AppMemberUpdate) SetNillableRole(v *appmember.Role) *AppMemberUpdate {
 	return _u
 }
 
+// SetEmail sets the "email" field.
+func (_u *AppMemberUpdate) SetEmail(v string) *AppMemberUpdate {
+	_u.mutation.SetEmail(v)
+	return _u
+}
+
+// SetNillableEmail sets the "email" field if the given value is not nil.
+func (_u *AppMemberUpdate) SetNillableEmail(v *string) *AppMemberUpdate {
+	if v != nil {
+		_u.SetEmail(*v)
+	}
+	return _u
+}
+
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *AppMemberUpdate) SetUpdatedAt(v time.Time) *AppMemberUpdate {
 	_u.mutation.SetUpdatedAt(v)
@@ -96,6 +110,11 @@ func (_u *AppMemberUpdate) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "AppMember.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Email(); ok {
+		if err := appmember.EmailValidator(v); err != nil {
+			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "AppMember.email": %w`, err)}
+		}
+	}
 	if _u.mutation.ApplicationCleared() && len(_u.mutation.ApplicationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AppMember.application"`)
 	}
@@ -122,6 +141,9 @@ func (_u *AppMemberUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(appmember.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Email(); ok {
+		_spec.SetField(appmember.FieldEmail, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(appmember.FieldUpdatedAt, field.TypeTime, value)
@@ -158,6 +180,20 @@ func (_u *AppMemberUpdateOne) SetRole(v appmember.Role) *AppMemberUpdateOne {
 func (_u *AppMemberUpdateOne) SetNillableRole(v *appmember.Role) *AppMemberUpdateOne {
 	if v != nil {
 		_u.SetRole(*v)
+	}
+	return _u
+}
+
+// SetEmail sets the "email" field.
+func (_u *AppMemberUpdateOne) SetEmail(v string) *AppMemberUpdateOne {
+	_u.mutation.SetEmail(v)
+	return _u
+}
+
+// SetNillableEmail sets the "email" field if the given value is not nil.
+func (_u *AppMemberUpdateOne) SetNillableEmail(v *string) *AppMemberUpdateOne {
+	if v != nil {
+		_u.SetEmail(*v)
 	}
 	return _u
 }
@@ -228,6 +264,11 @@ func (_u *AppMemberUpdateOne) check() error {
 			return &ValidationError{Name: "role", err: fmt.Errorf(`ent: validator failed for field "AppMember.role": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Email(); ok {
+		if err := appmember.EmailValidator(v); err != nil {
+			return &ValidationError{Name: "email", err: fmt.Errorf(`ent: validator failed for field "AppMember.email": %w`, err)}
+		}
+	}
 	if _u.mutation.ApplicationCleared() && len(_u.mutation.ApplicationIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "AppMember.application"`)
 	}
@@ -271,6 +312,9 @@ func (_u *AppMemberUpdateOne) sqlSave(ctx context.Context) (_node *AppMember, er
 	}
 	if value, ok := _u.mutation.Role(); ok {
 		_spec.SetField(appmember.FieldRole, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.Email(); ok {
+		_spec.SetField(appmember.FieldEmail, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(appmember.FieldUpdatedAt, field.TypeTime, value)

@@ -3856,6 +3856,7 @@ type AppMemberMutation struct {
 	id                 *string
 	user_id            *string
 	role               *appmember.Role
+	email              *string
 	created_at         *time.Time
 	updated_at         *time.Time
 	clearedFields      map[string]struct{}
@@ -4078,6 +4079,42 @@ func (m *AppMemberMutation) ResetRole() {
 	m.role = nil
 }
 
+// SetEmail sets the "email" field.
+func (m *AppMemberMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *AppMemberMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *AppMemberMutation) ResetEmail() {
+	m.email = nil
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (m *AppMemberMutation) SetCreatedAt(t time.Time) {
 	m.created_at = &t
@@ -4211,7 +4248,7 @@ func (m *AppMemberMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AppMemberMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.application != nil {
 		fields = append(fields, appmember.FieldApplicationID)
 	}
@@ -4220,6 +4257,9 @@ func (m *AppMemberMutation) Fields() []string {
 	}
 	if m.role != nil {
 		fields = append(fields, appmember.FieldRole)
+	}
+	if m.email != nil {
+		fields = append(fields, appmember.FieldEmail)
 	}
 	if m.created_at != nil {
 		fields = append(fields, appmember.FieldCreatedAt)
@@ -4241,6 +4281,8 @@ func (m *AppMemberMutation) Field(name string) (ent.Value, bool) {
 		return m.UserID()
 	case appmember.FieldRole:
 		return m.Role()
+	case appmember.FieldEmail:
+		return m.Email()
 	case appmember.FieldCreatedAt:
 		return m.CreatedAt()
 	case appmember.FieldUpdatedAt:
@@ -4260,6 +4302,8 @@ func (m *AppMemberMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldUserID(ctx)
 	case appmember.FieldRole:
 		return m.OldRole(ctx)
+	case appmember.FieldEmail:
+		return m.OldEmail(ctx)
 	case appmember.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case appmember.FieldUpdatedAt:
@@ -4293,6 +4337,13 @@ func (m *AppMemberMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRole(v)
+		return nil
+	case appmember.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
 		return nil
 	case appmember.FieldCreatedAt:
 		v, ok := value.(time.Time)
@@ -4365,6 +4416,9 @@ func (m *AppMemberMutation) ResetField(name string) error {
 		return nil
 	case appmember.FieldRole:
 		m.ResetRole()
+		return nil
+	case appmember.FieldEmail:
+		m.ResetEmail()
 		return nil
 	case appmember.FieldCreatedAt:
 		m.ResetCreatedAt()

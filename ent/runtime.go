@@ -256,12 +256,18 @@ func init() {
 	_ = appmemberMixinFields0
 	appmemberFields := schema.AppMember{}.Fields()
 	_ = appmemberFields
+	// appmemberDescEmail is the schema descriptor for email field.
+	appmemberDescEmail := appmemberFields[3].Descriptor()
+	// appmember.DefaultEmail holds the default value on creation for the email field.
+	appmember.DefaultEmail = appmemberDescEmail.Default.(string)
+	// appmember.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	appmember.EmailValidator = appmemberDescEmail.Validators[0].(func(string) error)
 	// appmemberDescCreatedAt is the schema descriptor for created_at field.
-	appmemberDescCreatedAt := appmemberFields[3].Descriptor()
+	appmemberDescCreatedAt := appmemberFields[4].Descriptor()
 	// appmember.DefaultCreatedAt holds the default value on creation for the created_at field.
 	appmember.DefaultCreatedAt = appmemberDescCreatedAt.Default.(func() time.Time)
 	// appmemberDescUpdatedAt is the schema descriptor for updated_at field.
-	appmemberDescUpdatedAt := appmemberFields[4].Descriptor()
+	appmemberDescUpdatedAt := appmemberFields[5].Descriptor()
 	// appmember.DefaultUpdatedAt holds the default value on creation for the updated_at field.
 	appmember.DefaultUpdatedAt = appmemberDescUpdatedAt.Default.(func() time.Time)
 	// appmemberDescID is the schema descriptor for id field.

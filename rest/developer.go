@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"loginsign/internal/team"
 	"net/http"
 
 	"loginsign/ent"
@@ -141,7 +142,7 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 
 // DeveloperApplication answers GET /api/developer/applications/:appId.
 func (a *API) DeveloperApplication(w http.ResponseWriter, r *http.Request) {
-	app, err := a.Portal.OwnedApplication(r.Context(), r.PathValue("appId"))
+	app, err := a.Portal.Authorize(r.Context(), r.PathValue("appId"), team.ReadApp)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -75,6 +75,11 @@ func UserID(v string) predicate.AppMember {
 	return predicate.AppMember(sql.FieldEQ(FieldUserID, v))
 }
 
+// Email applies equality check predicate on the "email" field. It's identical to EmailEQ.
+func Email(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldEQ(FieldEmail, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.AppMember {
 	return predicate.AppMember(sql.FieldEQ(FieldCreatedAt, v))
@@ -233,6 +238,71 @@ func RoleIn(vs ...Role) predicate.AppMember {
 // RoleNotIn applies the NotIn predicate on the "role" field.
 func RoleNotIn(vs ...Role) predicate.AppMember {
 	return predicate.AppMember(sql.FieldNotIn(FieldRole, vs...))
+}
+
+// EmailEQ applies the EQ predicate on the "email" field.
+func EmailEQ(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldEQ(FieldEmail, v))
+}
+
+// EmailNEQ applies the NEQ predicate on the "email" field.
+func EmailNEQ(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldNEQ(FieldEmail, v))
+}
+
+// EmailIn applies the In predicate on the "email" field.
+func EmailIn(vs ...string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldIn(FieldEmail, vs...))
+}
+
+// EmailNotIn applies the NotIn predicate on the "email" field.
+func EmailNotIn(vs ...string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldNotIn(FieldEmail, vs...))
+}
+
+// EmailGT applies the GT predicate on the "email" field.
+func EmailGT(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldGT(FieldEmail, v))
+}
+
+// EmailGTE applies the GTE predicate on the "email" field.
+func EmailGTE(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldGTE(FieldEmail, v))
+}
+
+// EmailLT applies the LT predicate on the "email" field.
+func EmailLT(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldLT(FieldEmail, v))
+}
+
+// EmailLTE applies the LTE predicate on the "email" field.
+func EmailLTE(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldLTE(FieldEmail, v))
+}
+
+// EmailContains applies the Contains predicate on the "email" field.
+func EmailContains(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldContains(FieldEmail, v))
+}
+
+// EmailHasPrefix applies the HasPrefix predicate on the "email" field.
+func EmailHasPrefix(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldHasPrefix(FieldEmail, v))
+}
+
+// EmailHasSuffix applies the HasSuffix predicate on the "email" field.
+func EmailHasSuffix(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldHasSuffix(FieldEmail, v))
+}
+
+// EmailEqualFold applies the EqualFold predicate on the "email" field.
+func EmailEqualFold(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldEqualFold(FieldEmail, v))
+}
+
+// EmailContainsFold applies the ContainsFold predicate on the "email" field.
+func EmailContainsFold(v string) predicate.AppMember {
+	return predicate.AppMember(sql.FieldContainsFold(FieldEmail, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

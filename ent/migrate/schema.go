@@ -183,6 +183,7 @@ var (
 		{Name: "id", Type: field.TypeString, Size: 64},
 		{Name: "user_id", Type: field.TypeString},
 		{Name: "role", Type: field.TypeEnum, Enums: []string{"admin", "developer", "support"}},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "application_id", Type: field.TypeString, Size: 64},
@@ -195,7 +196,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "app_members_applications_members",
-				Columns:    []*schema.Column{AppMembersColumns[5]},
+				Columns:    []*schema.Column{AppMembersColumns[6]},
 				RefColumns: []*schema.Column{ApplicationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -204,7 +205,7 @@ var (
 			{
 				Name:    "appmember_application_id_user_id",
 				Unique:  true,
-				Columns: []*schema.Column{AppMembersColumns[5], AppMembersColumns[1]},
+				Columns: []*schema.Column{AppMembersColumns[6], AppMembersColumns[1]},
 			},
 			{
 				Name:    "appmember_user_id",

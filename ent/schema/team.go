@@ -27,6 +27,8 @@ func (AppMember) Fields() []ent.Field {
 		field.String("application_id").Immutable(),
 		field.String("user_id").Immutable(),
 		field.Enum("role").Values("admin", "developer", "support"),
+		field.String("email").MaxLen(254).Default("").
+			Comment("the address the member was invited at (or the old owner's primary address after a transfer): what the team sees of them"),
 		field.Time("created_at").Immutable().Default(now),
 		field.Time("updated_at").Default(now),
 	}
