@@ -7,77 +7,143 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"loginsign/ent"
 	"loginsign/graph/model"
+	"loginsign/internal/auth"
+	"loginsign/internal/team"
 )
 
 // ViewerRole is the resolver for the viewerRole field.
 func (r *applicationResolver) ViewerRole(ctx context.Context, obj *ent.Application) (model.TeamRole, error) {
-	panic(fmt.Errorf("not implemented: ViewerRole - viewerRole"))
+	role, err := r.Portal.Team().ViewerRole(ctx, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	return toTeamRole(role), nil
 }
 
 // Members is the resolver for the members field.
 func (r *applicationResolver) Members(ctx context.Context, obj *ent.Application) ([]*model.TeamMember, error) {
-	panic(fmt.Errorf("not implemented: Members - members"))
+	ms, err := r.Portal.Team().Members(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	uid, _ := auth.RequireUser(ctx)
+	out := make([]*model.TeamMember, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toTeamMember(m, uid))
+	}
+	return out, nil
 }
 
 // Invitations is the resolver for the invitations field.
 func (r *applicationResolver) Invitations(ctx context.Context, obj *ent.Application) ([]*model.TeamInvitation, error) {
-	panic(fmt.Errorf("not implemented: Invitations - invitations"))
+	invs, err := r.Portal.Team().Invitations(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return toTeamInvitations(invs), nil
 }
 
 // OwnershipTransfer is the resolver for the ownershipTransfer field.
 func (r *applicationResolver) OwnershipTransfer(ctx context.Context, obj *ent.Application) (*model.OwnershipTransfer, error) {
-	panic(fmt.Errorf("not implemented: OwnershipTransfer - ownershipTransfer"))
+	t, err := r.Portal.Team().PendingTransfer(ctx, obj.ID)
+	if err != nil || t == nil {
+		return nil, err
+	}
+	return toTransfer(t), nil
 }
 
 // InviteMember is the resolver for the inviteMember field.
 func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.InviteMemberPayload, error) {
-	panic(fmt.Errorf("not implemented: InviteMember - inviteMember"))
+	inv, err := r.Portal.Team().Invite(ctx, input.ApplicationID, input.Email, fromTeamRole(input.Role))
+	if err != nil {
+		return nil, err
+	}
+	return &model.InviteMemberPayload{Invitation: toTeamInvitations([]team.Invitation{*inv})[0]}, nil
 }
 
 // RevokeInvitation is the resolver for the revokeInvitation field.
 func (r *mutationResolver) RevokeInvitation(ctx context.Context, input model.RevokeInvitationInput) (*model.RevokeInvitationPayload, error) {
-	panic(fmt.Errorf("not implemented: RevokeInvitation - revokeInvitation"))
+	if err := r.Portal.Team().Revoke(ctx, input.ApplicationID, input.InvitationID); err != nil {
+		return nil, err
+	}
+	return &model.RevokeInvitationPayload{RevokedInvitationID: input.InvitationID}, nil
 }
 
 // AcceptInvitation is the resolver for the acceptInvitation field.
 func (r *mutationResolver) AcceptInvitation(ctx context.Context, input model.AcceptInvitationInput) (*model.AcceptInvitationPayload, error) {
-	panic(fmt.Errorf("not implemented: AcceptInvitation - acceptInvitation"))
+	app, role, err := r.Portal.Team().Accept(ctx, deref(input.Token), deref(input.InvitationID))
+	if err != nil {
+		return nil, err
+	}
+	return &model.AcceptInvitationPayload{Application: app, Role: toTeamRole(role)}, nil
 }
 
 // ChangeMemberRole is the resolver for the changeMemberRole field.
 func (r *mutationResolver) ChangeMemberRole(ctx context.Context, input model.ChangeMemberRoleInput) (*model.ChangeMemberRolePayload, error) {
-	panic(fmt.Errorf("not implemented: ChangeMemberRole - changeMemberRole"))
+	m, err := r.Portal.Team().ChangeRole(ctx, input.ApplicationID, input.UserID, fromTeamRole(input.Role))
+	if err != nil {
+		return nil, err
+	}
+	uid, _ := auth.RequireUser(ctx)
+	return &model.ChangeMemberRolePayload{Member: toTeamMember(*m, uid)}, nil
 }
 
 // RemoveMember is the resolver for the removeMember field.
 func (r *mutationResolver) RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error) {
-	panic(fmt.Errorf("not implemented: RemoveMember - removeMember"))
+	if err := r.Portal.Team().Remove(ctx, input.ApplicationID, input.UserID); err != nil {
+		return nil, err
+	}
+	return &model.RemoveMemberPayload{RemovedUserID: input.UserID}, nil
 }
 
 // LeaveApplication is the resolver for the leaveApplication field.
 func (r *mutationResolver) LeaveApplication(ctx context.Context, input model.LeaveApplicationInput) (*model.LeaveApplicationPayload, error) {
-	panic(fmt.Errorf("not implemented: LeaveApplication - leaveApplication"))
+	if err := r.Portal.Team().Leave(ctx, input.ApplicationID); err != nil {
+		return nil, err
+	}
+	return &model.LeaveApplicationPayload{ApplicationID: input.ApplicationID}, nil
 }
 
 // ProposeOwnershipTransfer is the resolver for the proposeOwnershipTransfer field.
 func (r *mutationResolver) ProposeOwnershipTransfer(ctx context.Context, input model.ProposeOwnershipTransferInput) (*model.ProposeOwnershipTransferPayload, error) {
-	panic(fmt.Errorf("not implemented: ProposeOwnershipTransfer - proposeOwnershipTransfer"))
+	t, err := r.Portal.Team().ProposeTransfer(ctx, input.ApplicationID, input.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ProposeOwnershipTransferPayload{Transfer: toTransfer(t)}, nil
 }
 
 // AcceptOwnershipTransfer is the resolver for the acceptOwnershipTransfer field.
 func (r *mutationResolver) AcceptOwnershipTransfer(ctx context.Context, input model.AcceptOwnershipTransferInput) (*model.AcceptOwnershipTransferPayload, error) {
-	panic(fmt.Errorf("not implemented: AcceptOwnershipTransfer - acceptOwnershipTransfer"))
+	app, err := r.Portal.Team().AcceptTransfer(ctx, input.ApplicationID)
+	if err != nil {
+		return nil, err
+	}
+	return &model.AcceptOwnershipTransferPayload{Application: app}, nil
 }
 
 // CancelOwnershipTransfer is the resolver for the cancelOwnershipTransfer field.
 func (r *mutationResolver) CancelOwnershipTransfer(ctx context.Context, input model.CancelOwnershipTransferInput) (*model.CancelOwnershipTransferPayload, error) {
-	panic(fmt.Errorf("not implemented: CancelOwnershipTransfer - cancelOwnershipTransfer"))
+	if err := r.Portal.Team().CancelTransfer(ctx, input.ApplicationID); err != nil {
+		return nil, err
+	}
+	return &model.CancelOwnershipTransferPayload{ApplicationID: input.ApplicationID}, nil
 }
 
 // TeamInvitations is the resolver for the teamInvitations field.
 func (r *userResolver) TeamInvitations(ctx context.Context, obj *ent.User) ([]*model.TeamInvitation, error) {
-	panic(fmt.Errorf("not implemented: TeamInvitations - teamInvitations"))
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if obj.ID != uid {
+		return []*model.TeamInvitation{}, nil
+	}
+	invs, err := r.Portal.Team().ViewerInvitations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return toTeamInvitations(invs), nil
 }

@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"loginsign/internal/auth"
 	"loginsign/internal/team"
 	"net/http"
 
@@ -33,6 +34,8 @@ type developerApplication struct {
 	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
 	CreatedAt               string `json:"createdAt"`
 	UpdatedAt               string `json:"updatedAt"`
+	// Role is the signed-in developer's role on the application (owner, admin, developer, support).
+	Role string `json:"role,omitempty"`
 	// Secrets appear only in the answer that created them.
 	ClientSecret  string `json:"clientSecret,omitempty"`
 	WebhookSecret string `json:"webhookSecret,omitempty"`
@@ -81,7 +84,12 @@ func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
 		Applications []developerApplication `json:"applications"`
 	}{Applications: []developerApplication{}}
 	for _, e := range conn.Edges {
-		out.Applications = append(out.Applications, toDeveloperApplication(e.Node))
+		v, err := a.viewApplication(r, e.Node)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		out.Applications = append(out.Applications, v)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -147,7 +155,12 @@ func (a *API) DeveloperApplication(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, toDeveloperApplication(app))
+	v, err := a.viewApplication(r, app)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
 // UpdateDeveloperApplication answers PATCH /api/developer/applications/:appId with the
@@ -209,4 +222,23 @@ func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "webhookSecret": secret})
+}
+
+// viewApplication is app as the signed-in developer may see it: with their role, and without
+// the webhook URL when their role may not read webhooks.
+func (a *API) viewApplication(r *http.Request, app *ent.Application) (developerApplication, error) {
+	out := toDeveloperApplication(app)
+	uid, err := auth.RequireUser(r.Context())
+	if err != nil {
+		return out, err
+	}
+	role, err := team.RoleOf(r.Context(), a.Portal.DB.Client, app, uid)
+	if err != nil {
+		return out, err
+	}
+	out.Role = string(role)
+	if !team.Allows(role, team.ReadWebhooks) {
+		out.WebhookURL = nil
+	}
+	return out, nil
 }
