@@ -447,6 +447,9 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 	if err != nil {
 		return false, err
 	}
+	if _, err := s.Authorize(ctx, appID, team.EditConnections); err != nil {
+		return false, err
+	}
 	conn, err := s.Connection(ctx, appID, connID)
 	if err != nil {
 		return false, err

@@ -570,11 +570,12 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 		if err != nil {
 			return err
 		}
+		proposed := app.TransferTo != nil && *app.TransferTo == uid
+		if role != Owner && !proposed {
+			return Forbidden(role, TransferApp)
+		}
 		if app.TransferTo == nil {
 			return apperr.WithReason(apperr.NotFound, "no_transfer", "no ownership transfer is pending")
-		}
-		if role != Owner && *app.TransferTo != uid {
-			return Forbidden(role, TransferApp)
 		}
 		if err := tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
 			return err
