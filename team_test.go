@@ -451,3 +451,39 @@ func TestTeamOwnershipTransfer(t *testing.T) {
 		}
 	})
 }
+
+// TestTeamDeleteAndClose: a member closing their account leaves every team; the owner deletes
+// an application that has members and pending invitations; the owner cannot close their
+// account while they own it.
+func TestTeamDeleteAndClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		owner := e.person("owner@example.com", "Owen Owner", true)
+		app := owner.createApp("Ending", false)
+		leaver := e.person("leaver@example.com", "Lee Leaver", true)
+		stayer := e.person("stayer@example.com", "Stay Stayer", true)
+		e.join(owner, app, leaver, "admin")
+		e.join(owner, app, stayer, "support")
+		owner.json("POST", "/api/developer/applications/"+app+"/members/invitations",
+			map[string]any{"email": "pending@example.com", "role": "developer"}, http.StatusCreated)
+		owner.json("POST", "/api/developer/applications/"+app+"/transfer", map[string]any{"userId": leaver.user.ID}, http.StatusOK)
+
+		leaver.mustGQL(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": leaver.user.GlobalID})
+		v := owner.json("GET", "/api/developer/applications/"+app+"/members", nil, http.StatusOK)
+		if len(v["members"].([]any)) != 2 || v["ownershipTransfer"] != nil {
+			t.Fatalf("after the admin closed their account: %v", v)
+		}
+		if g := owner.gql(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": owner.user.GlobalID}); g.code() != "owns_applications" {
+			t.Fatalf("the owner closing their account: %+v", g)
+		}
+		if s, _ := stayer.do("DELETE", "/api/developer/applications/"+app, nil); s != http.StatusForbidden {
+			t.Fatalf("support deleting: %d", s)
+		}
+		owner.json("DELETE", "/api/developer/applications/"+app, nil, http.StatusOK)
+		if s, _ := stayer.do("GET", "/api/developer/applications/"+app+"/members", nil); s != http.StatusNotFound {
+			t.Fatalf("members of a deleted application: %d", s)
+		}
+		if n := stayer.json("GET", "/api/developer/applications", nil, http.StatusOK)["applications"].([]any); len(n) != 0 {
+			t.Fatalf("the deleted application is still listed: %v", n)
+		}
+	})
+}

@@ -240,6 +240,7 @@ func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 				_, err := tx.ImportSource.Delete().Where(importsource.ApplicationID(app.ID)).Exec(ctx)
 				return err
 			}},
+			{"team", func() error { return team.DeleteApplication(ctx, tx, app.ID) }},
 		}
 		for _, st := range steps {
 			if err := st.del(); err != nil {

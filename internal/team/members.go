@@ -637,3 +637,24 @@ func normalizeEmail(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// DeleteApplication removes appID's team (members and invitations) inside tx, for the
+// application's deletion.
+func DeleteApplication(ctx context.Context, tx *ent.Tx, appID string) error {
+	if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(appID)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.AppInvitation.Delete().Where(appinvitation.ApplicationID(appID)).Exec(ctx)
+	return err
+}
+
+// DeleteUser takes uid off every team inside tx, for the closing of their account; a
+// transfer proposed to them is dropped. (An owner cannot close their account while they own
+// applications.)
+func DeleteUser(ctx context.Context, tx *ent.Tx, uid string) error {
+	if _, err := tx.AppMember.Delete().Where(appmember.UserID(uid)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.Application.Update().Where(application.TransferTo(uid)).ClearTransferTo().ClearTransferExpiresAt().Save(ctx)
+	return err
+}
