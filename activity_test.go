@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"loginsign/ent/licensecode"
+	"loginsign/internal/team"
 	"net/url"
 	"regexp"
 	"strings"
@@ -94,6 +96,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 	e := newOAuthEnv(t, dbURL, withLocalhost)
 	ctx := context.Background()
 	const annMail, altMail, newMail, zoeMail = "ann@example.com", "ann.alt@example.com", "ann.new@example.com", "zoe@example.com"
+	const tessMail, umaMail = "tess@example.com", "uma@example.com"
 	dev, err := e.srv.identity.UserByEmail(ctx, "dev@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +108,18 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 	app2 := e.createApp("Second App", rpCallback)
 	app3 := e.createApp("Third App", rpCallback)
 	var secrets []string // what must never appear in an event
-	secrets = append(secrets, e.app.Secret, app2.Secret, zoeMail, zoe.GlobalID, zoe.ID, "Zoe Secret-Name")
+	secrets = append(secrets, e.app.Secret, app2.Secret, zoeMail, tessMail, umaMail, zoe.GlobalID, zoe.ID, "Zoe Secret-Name")
+	// Colleagues for the team's events; their addresses never appear in an event.
+	tess, err := e.srv.identity.CreateUser(ctx, tessMail, "Tess Team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uma, err := e.srv.identity.CreateUser(ctx, umaMail, "Uma Team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := e.srv.portal.Team()
+	var tessInvitation string
 
 	var ann *ent.User
 	var conn *ent.AppConnection
@@ -384,6 +398,23 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				}
 				return err
 			}},
+		{typ: activity.LicenseEnded, user: annID, app: appID,
+			fail: func() error { return e.srv.licenses.DeleteVariant(devCtx(), e.app.ID, "var_unknown", true) },
+			ok: func() error {
+				v, err := e.srv.licenses.CreateVariant(devCtx(), e.app.ID, licenses.VariantInput{Name: "Ends"})
+				if err != nil {
+					return err
+				}
+				if _, err := e.srv.licenses.GenerateCodes(devCtx(), e.app.ID, licenses.GenerateInput{VariantID: v.ID, Count: 1}); err != nil {
+					return err
+				}
+				// Ann holds it (as a redemption leaves it): the forced delete ends her license.
+				if err := e.srv.db.LicenseCode.Update().Where(licensecode.VariantID(v.ID)).SetState(licensecode.StateACTIVE).
+					SetLinkedConnectionID(conn.ID).Exec(ctx); err != nil {
+					return err
+				}
+				return e.srv.licenses.DeleteVariant(devCtx(), e.app.ID, v.ID, true)
+			}},
 		{typ: activity.ConnectionDeleted, user: annID, app: appID,
 			fail: func() error { return e.srv.portal.DeleteConnection(devCtx(), e.app.ID, "con_unknown") },
 			ok:   func() error { return e.srv.portal.DeleteConnection(devCtx(), e.app.ID, conn.ID) }},
@@ -396,6 +427,63 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				}
 				return err
 			}},
+		// The team (internal/team), on e.app; the ownership moves to Tess at the end.
+		{typ: activity.MemberInvited, user: none, app: appID,
+			fail: func() error { _, err := tm.Invite(devCtx(), e.app.ID, tessMail, team.Owner); return err },
+			ok:   func() error { _, err := tm.Invite(devCtx(), e.app.ID, tessMail, team.Support); return err }},
+		{typ: activity.MemberJoined, user: func() string { return tess.ID }, app: appID,
+			fail: func() error {
+				invs, err := tm.ViewerInvitations(as(tess.ID))
+				if err != nil || len(invs) != 1 {
+					t.Fatalf("Tess's invitations: %v %v", invs, err)
+				}
+				tessInvitation = invs[0].ID
+				_, _, err = tm.Accept(as(zoe.ID), "", tessInvitation) // another account
+				return err
+			},
+			ok: func() error { _, _, err := tm.Accept(as(tess.ID), "", tessInvitation); return err }},
+		{typ: activity.MemberRoleChanged, user: none, app: appID,
+			fail: func() error { _, err := tm.ChangeRole(devCtx(), e.app.ID, dev.ID, team.Admin); return err },
+			ok:   func() error { _, err := tm.ChangeRole(devCtx(), e.app.ID, tess.ID, team.Developer); return err }},
+		{typ: activity.InvitationRevoked, user: none, app: appID,
+			fail: func() error { return tm.Revoke(devCtx(), e.app.ID, "inv_unknown") },
+			ok: func() error {
+				inv, err := tm.Invite(devCtx(), e.app.ID, umaMail, team.Admin)
+				if err != nil {
+					return err
+				}
+				return tm.Revoke(devCtx(), e.app.ID, inv.ID)
+			}},
+		{typ: activity.MemberRemoved, user: none, app: appID,
+			fail: func() error { return tm.Remove(as(tess.ID), e.app.ID, dev.ID) },
+			ok: func() error {
+				inv, err := tm.Invite(devCtx(), e.app.ID, umaMail, team.Support)
+				if err != nil {
+					return err
+				}
+				if _, _, err := tm.Accept(as(uma.ID), "", inv.ID); err != nil {
+					return err
+				}
+				return tm.Remove(devCtx(), e.app.ID, uma.ID)
+			}},
+		{typ: activity.OwnershipTransferProposed, user: none, app: appID,
+			fail: func() error { _, err := tm.ProposeTransfer(devCtx(), e.app.ID, uma.ID); return err },
+			ok:   func() error { _, err := tm.ProposeTransfer(devCtx(), e.app.ID, tess.ID); return err }},
+		{typ: activity.OwnershipTransferCancelled, user: none, app: appID,
+			fail: func() error { return tm.CancelTransfer(as(zoe.ID), e.app.ID) },
+			ok:   func() error { return tm.CancelTransfer(as(tess.ID), e.app.ID) }}, // Tess declines
+		{typ: activity.OwnershipTransferred, user: none, app: appID,
+			fail: func() error { _, err := tm.AcceptTransfer(as(tess.ID), e.app.ID); return err },
+			ok: func() error {
+				if _, err := tm.ProposeTransfer(devCtx(), e.app.ID, tess.ID); err != nil {
+					return err
+				}
+				_, err := tm.AcceptTransfer(as(tess.ID), e.app.ID)
+				return err
+			}},
+		{typ: activity.MemberLeft, user: func() string { return dev.ID }, app: appID,
+			fail: func() error { return tm.Leave(as(tess.ID), e.app.ID) }, // the owner now
+			ok:   func() error { return tm.Leave(devCtx(), e.app.ID) }},
 	}
 	covered := map[activity.Type]bool{}
 	for _, st := range steps {

@@ -33,7 +33,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
 	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
 
 	portal := portalui.New(s.identity, pages)
-	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation"} {
+	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation", "/portal/invitation"} {
 		mux.Handle("GET "+p, portal)
 	}
 	return home.Error

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"loginsign/ent"
+	"loginsign/internal/team"
 	"net"
 	"net/http"
 	"os"
@@ -188,7 +190,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			"used", used, "size", size, "fraction", fraction)
 	}
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
-		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k)}
+		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL}
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
 	}
@@ -214,9 +216,11 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth.Passkeys = s.passkeys
 	s.portal.Redirects = redirectChecker{s.oauth}
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
-	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
+	s.licenses = licenses.New(db, s.portal.Authorize, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
-	s.activity = &activity.Service{DB: db, Owned: s.portal.OwnedApplication, Retention: cfg.ActivityRetention, Now: s.now}
+	s.activity = &activity.Service{DB: db, Owned: func(ctx context.Context, appID string) (*ent.Application, error) {
+		return s.portal.Authorize(ctx, appID, team.ReadActivity)
+	}, Retention: cfg.ActivityRetention, Now: s.now}
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Housekeeping: func(ctx context.Context) {
 			if n, err := s.activity.Purge(ctx); err != nil && ctx.Err() == nil {
@@ -324,6 +328,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
 	mux.HandleFunc("GET "+devApp+"/users/export", api.DeveloperUsersExport)
+	// Teams: members, invitations, ownership transfer (internal/team).
+	mux.HandleFunc("GET "+devApp+"/members", api.Members)
+	mux.HandleFunc("GET "+devApp+"/members/invitations", api.Invitations)
+	mux.HandleFunc("POST "+devApp+"/members/invitations", api.InviteMember)
+	mux.HandleFunc("DELETE "+devApp+"/members/invitations/{invitationId}", api.RevokeInvitation)
+	mux.HandleFunc("POST "+devApp+"/members/leave", api.LeaveApplication)
+	mux.HandleFunc("PATCH "+devApp+"/members/{userId}", api.ChangeMemberRole)
+	mux.HandleFunc("DELETE "+devApp+"/members/{userId}", api.RemoveMember)
+	mux.HandleFunc("POST "+devApp+"/transfer", api.ProposeTransfer)
+	mux.HandleFunc("POST "+devApp+"/transfer/accept", api.AcceptTransfer)
+	mux.HandleFunc("DELETE "+devApp+"/transfer", api.CancelTransfer)
+	mux.HandleFunc("GET /api/developer/invitations", api.MyInvitations)
+	mux.HandleFunc("POST /api/developer/invitations/accept", api.AcceptInvitation)
 	// The person's data export (session cookie).
 	mux.HandleFunc("GET /api/account/export", api.AccountExport)
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)

@@ -53,6 +53,10 @@ type Application struct {
 	IDTokenSigningAlg string `json:"id_token_signing_alg,omitempty"`
 	// where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
 	PostLogoutRedirectUris []string `json:"post_logout_redirect_uris,omitempty"`
+	// the member the owner proposed to hand the application over to; set until they accept, it is cancelled or it expires
+	TransferTo *string `json:"transfer_to,omitempty"`
+	// TransferExpiresAt holds the value of the "transfer_expires_at" field.
+	TransferExpiresAt *time.Time `json:"transfer_expires_at,omitempty"`
 	// receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -73,16 +77,19 @@ type ApplicationEdges struct {
 	LicenseCodes []*LicenseCode `json:"license_codes,omitempty"`
 	// reached in GraphQL only through portal resolvers that check ownership
 	ImportSources []*ImportSource `json:"import_sources,omitempty"`
+	// the team besides the owner (internal/team)
+	Members []*AppMember `json:"members,omitempty"`
 	// reached in GraphQL only through portal resolvers that check ownership
 	WebhookEvents []*WebhookEvent `json:"webhook_events,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [6]bool
+	loadedTypes [7]bool
 
 	namedConnections     map[string][]*AppConnection
 	namedLicenseVariants map[string][]*LicenseVariant
 	namedLicenseCodes    map[string][]*LicenseCode
 	namedImportSources   map[string][]*ImportSource
+	namedMembers         map[string][]*AppMember
 	namedWebhookEvents   map[string][]*WebhookEvent
 }
 
@@ -133,10 +140,19 @@ func (e ApplicationEdges) ImportSourcesOrErr() ([]*ImportSource, error) {
 	return nil, &NotLoadedError{edge: "import_sources"}
 }
 
+// MembersOrErr returns the Members value or an error if the edge
+// was not loaded in eager-loading.
+func (e ApplicationEdges) MembersOrErr() ([]*AppMember, error) {
+	if e.loadedTypes[5] {
+		return e.Members, nil
+	}
+	return nil, &NotLoadedError{edge: "members"}
+}
+
 // WebhookEventsOrErr returns the WebhookEvents value or an error if the edge
 // was not loaded in eager-loading.
 func (e ApplicationEdges) WebhookEventsOrErr() ([]*WebhookEvent, error) {
-	if e.loadedTypes[5] {
+	if e.loadedTypes[6] {
 		return e.WebhookEvents, nil
 	}
 	return nil, &NotLoadedError{edge: "webhook_events"}
@@ -151,9 +167,9 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case application.FieldClientRequestsPerMinute:
 			values[i] = new(sql.NullInt64)
-		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldBackchannelLogoutURI:
+		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldTransferTo, application.FieldBackchannelLogoutURI:
 			values[i] = new(sql.NullString)
-		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt:
+		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt, application.FieldTransferExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -285,6 +301,20 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field post_logout_redirect_uris: %w", err)
 				}
 			}
+		case application.FieldTransferTo:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field transfer_to", values[i])
+			} else if value.Valid {
+				_m.TransferTo = new(string)
+				*_m.TransferTo = value.String
+			}
+		case application.FieldTransferExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field transfer_expires_at", values[i])
+			} else if value.Valid {
+				_m.TransferExpiresAt = new(time.Time)
+				*_m.TransferExpiresAt = value.Time
+			}
 		case application.FieldBackchannelLogoutURI:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field backchannel_logout_uri", values[i])
@@ -327,6 +357,11 @@ func (_m *Application) QueryLicenseCodes() *LicenseCodeQuery {
 // QueryImportSources queries the "import_sources" edge of the Application entity.
 func (_m *Application) QueryImportSources() *ImportSourceQuery {
 	return NewApplicationClient(_m.config).QueryImportSources(_m)
+}
+
+// QueryMembers queries the "members" edge of the Application entity.
+func (_m *Application) QueryMembers() *AppMemberQuery {
+	return NewApplicationClient(_m.config).QueryMembers(_m)
 }
 
 // QueryWebhookEvents queries the "webhook_events" edge of the Application entity.
@@ -407,6 +442,16 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("post_logout_redirect_uris=")
 	builder.WriteString(fmt.Sprintf("%v", _m.PostLogoutRedirectUris))
+	builder.WriteString(", ")
+	if v := _m.TransferTo; v != nil {
+		builder.WriteString("transfer_to=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.TransferExpiresAt; v != nil {
+		builder.WriteString("transfer_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("backchannel_logout_uri=")
 	builder.WriteString(_m.BackchannelLogoutURI)
@@ -507,6 +552,30 @@ func (_m *Application) appendNamedImportSources(name string, edges ...*ImportSou
 		_m.Edges.namedImportSources[name] = []*ImportSource{}
 	} else {
 		_m.Edges.namedImportSources[name] = append(_m.Edges.namedImportSources[name], edges...)
+	}
+}
+
+// NamedMembers returns the Members named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Application) NamedMembers(name string) ([]*AppMember, error) {
+	if _m.Edges.namedMembers == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedMembers[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Application) appendNamedMembers(name string, edges ...*AppMember) {
+	if _m.Edges.namedMembers == nil {
+		_m.Edges.namedMembers = make(map[string][]*AppMember)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedMembers[name] = []*AppMember{}
+	} else {
+		_m.Edges.namedMembers[name] = append(_m.Edges.namedMembers[name], edges...)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
@@ -211,6 +212,34 @@ func (_c *ApplicationCreate) SetPostLogoutRedirectUris(v []string) *ApplicationC
 	return _c
 }
 
+// SetTransferTo sets the "transfer_to" field.
+func (_c *ApplicationCreate) SetTransferTo(v string) *ApplicationCreate {
+	_c.mutation.SetTransferTo(v)
+	return _c
+}
+
+// SetNillableTransferTo sets the "transfer_to" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableTransferTo(v *string) *ApplicationCreate {
+	if v != nil {
+		_c.SetTransferTo(*v)
+	}
+	return _c
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (_c *ApplicationCreate) SetTransferExpiresAt(v time.Time) *ApplicationCreate {
+	_c.mutation.SetTransferExpiresAt(v)
+	return _c
+}
+
+// SetNillableTransferExpiresAt sets the "transfer_expires_at" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableTransferExpiresAt(v *time.Time) *ApplicationCreate {
+	if v != nil {
+		_c.SetTransferExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (_c *ApplicationCreate) SetBackchannelLogoutURI(v string) *ApplicationCreate {
 	_c.mutation.SetBackchannelLogoutURI(v)
@@ -302,6 +331,21 @@ func (_c *ApplicationCreate) AddImportSources(v ...*ImportSource) *ApplicationCr
 		ids[i] = v[i].ID
 	}
 	return _c.AddImportSourceIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the AppMember entity by IDs.
+func (_c *ApplicationCreate) AddMemberIDs(ids ...string) *ApplicationCreate {
+	_c.mutation.AddMemberIDs(ids...)
+	return _c
+}
+
+// AddMembers adds the "members" edges to the AppMember entity.
+func (_c *ApplicationCreate) AddMembers(v ...*AppMember) *ApplicationCreate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddMemberIDs(ids...)
 }
 
 // AddWebhookEventIDs adds the "webhook_events" edge to the WebhookEvent entity by IDs.
@@ -570,6 +614,14 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 		_spec.SetField(application.FieldPostLogoutRedirectUris, field.TypeJSON, value)
 		_node.PostLogoutRedirectUris = value
 	}
+	if value, ok := _c.mutation.TransferTo(); ok {
+		_spec.SetField(application.FieldTransferTo, field.TypeString, value)
+		_node.TransferTo = &value
+	}
+	if value, ok := _c.mutation.TransferExpiresAt(); ok {
+		_spec.SetField(application.FieldTransferExpiresAt, field.TypeTime, value)
+		_node.TransferExpiresAt = &value
+	}
 	if value, ok := _c.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
 		_node.BackchannelLogoutURI = value
@@ -648,6 +700,22 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(importsource.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -966,6 +1034,42 @@ func (u *ApplicationUpsert) UpdatePostLogoutRedirectUris() *ApplicationUpsert {
 // ClearPostLogoutRedirectUris clears the value of the "post_logout_redirect_uris" field.
 func (u *ApplicationUpsert) ClearPostLogoutRedirectUris() *ApplicationUpsert {
 	u.SetNull(application.FieldPostLogoutRedirectUris)
+	return u
+}
+
+// SetTransferTo sets the "transfer_to" field.
+func (u *ApplicationUpsert) SetTransferTo(v string) *ApplicationUpsert {
+	u.Set(application.FieldTransferTo, v)
+	return u
+}
+
+// UpdateTransferTo sets the "transfer_to" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateTransferTo() *ApplicationUpsert {
+	u.SetExcluded(application.FieldTransferTo)
+	return u
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (u *ApplicationUpsert) ClearTransferTo() *ApplicationUpsert {
+	u.SetNull(application.FieldTransferTo)
+	return u
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (u *ApplicationUpsert) SetTransferExpiresAt(v time.Time) *ApplicationUpsert {
+	u.Set(application.FieldTransferExpiresAt, v)
+	return u
+}
+
+// UpdateTransferExpiresAt sets the "transfer_expires_at" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateTransferExpiresAt() *ApplicationUpsert {
+	u.SetExcluded(application.FieldTransferExpiresAt)
+	return u
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (u *ApplicationUpsert) ClearTransferExpiresAt() *ApplicationUpsert {
+	u.SetNull(application.FieldTransferExpiresAt)
 	return u
 }
 
@@ -1322,6 +1426,48 @@ func (u *ApplicationUpsertOne) UpdatePostLogoutRedirectUris() *ApplicationUpsert
 func (u *ApplicationUpsertOne) ClearPostLogoutRedirectUris() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearPostLogoutRedirectUris()
+	})
+}
+
+// SetTransferTo sets the "transfer_to" field.
+func (u *ApplicationUpsertOne) SetTransferTo(v string) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetTransferTo(v)
+	})
+}
+
+// UpdateTransferTo sets the "transfer_to" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateTransferTo() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateTransferTo()
+	})
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (u *ApplicationUpsertOne) ClearTransferTo() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearTransferTo()
+	})
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (u *ApplicationUpsertOne) SetTransferExpiresAt(v time.Time) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetTransferExpiresAt(v)
+	})
+}
+
+// UpdateTransferExpiresAt sets the "transfer_expires_at" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateTransferExpiresAt() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateTransferExpiresAt()
+	})
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (u *ApplicationUpsertOne) ClearTransferExpiresAt() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearTransferExpiresAt()
 	})
 }
 
@@ -1848,6 +1994,48 @@ func (u *ApplicationUpsertBulk) UpdatePostLogoutRedirectUris() *ApplicationUpser
 func (u *ApplicationUpsertBulk) ClearPostLogoutRedirectUris() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearPostLogoutRedirectUris()
+	})
+}
+
+// SetTransferTo sets the "transfer_to" field.
+func (u *ApplicationUpsertBulk) SetTransferTo(v string) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetTransferTo(v)
+	})
+}
+
+// UpdateTransferTo sets the "transfer_to" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateTransferTo() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateTransferTo()
+	})
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (u *ApplicationUpsertBulk) ClearTransferTo() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearTransferTo()
+	})
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (u *ApplicationUpsertBulk) SetTransferExpiresAt(v time.Time) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetTransferExpiresAt(v)
+	})
+}
+
+// UpdateTransferExpiresAt sets the "transfer_expires_at" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateTransferExpiresAt() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateTransferExpiresAt()
+	})
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (u *ApplicationUpsertBulk) ClearTransferExpiresAt() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearTransferExpiresAt()
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
@@ -35,6 +36,7 @@ type ApplicationQuery struct {
 	withLicenseVariants      *LicenseVariantQuery
 	withLicenseCodes         *LicenseCodeQuery
 	withImportSources        *ImportSourceQuery
+	withMembers              *AppMemberQuery
 	withWebhookEvents        *WebhookEventQuery
 	loadTotal                []func(context.Context, []*Application) error
 	modifiers                []func(*sql.Selector)
@@ -42,6 +44,7 @@ type ApplicationQuery struct {
 	withNamedLicenseVariants map[string]*LicenseVariantQuery
 	withNamedLicenseCodes    map[string]*LicenseCodeQuery
 	withNamedImportSources   map[string]*ImportSourceQuery
+	withNamedMembers         map[string]*AppMemberQuery
 	withNamedWebhookEvents   map[string]*WebhookEventQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
@@ -182,6 +185,28 @@ func (_q *ApplicationQuery) QueryImportSources() *ImportSourceQuery {
 			sqlgraph.From(application.Table, application.FieldID, selector),
 			sqlgraph.To(importsource.Table, importsource.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, application.ImportSourcesTable, application.ImportSourcesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryMembers chains the current query on the "members" edge.
+func (_q *ApplicationQuery) QueryMembers() *AppMemberQuery {
+	query := (&AppMemberClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(application.Table, application.FieldID, selector),
+			sqlgraph.To(appmember.Table, appmember.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, application.MembersTable, application.MembersColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -408,6 +433,7 @@ func (_q *ApplicationQuery) Clone() *ApplicationQuery {
 		withLicenseVariants: _q.withLicenseVariants.Clone(),
 		withLicenseCodes:    _q.withLicenseCodes.Clone(),
 		withImportSources:   _q.withImportSources.Clone(),
+		withMembers:         _q.withMembers.Clone(),
 		withWebhookEvents:   _q.withWebhookEvents.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
@@ -468,6 +494,17 @@ func (_q *ApplicationQuery) WithImportSources(opts ...func(*ImportSourceQuery)) 
 		opt(query)
 	}
 	_q.withImportSources = query
+	return _q
+}
+
+// WithMembers tells the query-builder to eager-load the nodes that are connected to
+// the "members" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ApplicationQuery) WithMembers(opts ...func(*AppMemberQuery)) *ApplicationQuery {
+	query := (&AppMemberClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withMembers = query
 	return _q
 }
 
@@ -560,12 +597,13 @@ func (_q *ApplicationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 	var (
 		nodes       = []*Application{}
 		_spec       = _q.querySpec()
-		loadedTypes = [6]bool{
+		loadedTypes = [7]bool{
 			_q.withOwner != nil,
 			_q.withConnections != nil,
 			_q.withLicenseVariants != nil,
 			_q.withLicenseCodes != nil,
 			_q.withImportSources != nil,
+			_q.withMembers != nil,
 			_q.withWebhookEvents != nil,
 		}
 	)
@@ -624,6 +662,13 @@ func (_q *ApplicationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 			return nil, err
 		}
 	}
+	if query := _q.withMembers; query != nil {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *Application) { n.Edges.Members = []*AppMember{} },
+			func(n *Application, e *AppMember) { n.Edges.Members = append(n.Edges.Members, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withWebhookEvents; query != nil {
 		if err := _q.loadWebhookEvents(ctx, query, nodes,
 			func(n *Application) { n.Edges.WebhookEvents = []*WebhookEvent{} },
@@ -656,6 +701,13 @@ func (_q *ApplicationQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*
 		if err := _q.loadImportSources(ctx, query, nodes,
 			func(n *Application) { n.appendNamedImportSources(name) },
 			func(n *Application, e *ImportSource) { n.appendNamedImportSources(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedMembers {
+		if err := _q.loadMembers(ctx, query, nodes,
+			func(n *Application) { n.appendNamedMembers(name) },
+			func(n *Application, e *AppMember) { n.appendNamedMembers(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -808,6 +860,36 @@ func (_q *ApplicationQuery) loadImportSources(ctx context.Context, query *Import
 	}
 	query.Where(predicate.ImportSource(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(application.ImportSourcesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ApplicationID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "application_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ApplicationQuery) loadMembers(ctx context.Context, query *AppMemberQuery, nodes []*Application, init func(*Application), assign func(*Application, *AppMember)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[string]*Application)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(appmember.FieldApplicationID)
+	}
+	query.Where(predicate.AppMember(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(application.MembersColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -1029,6 +1111,20 @@ func (_q *ApplicationQuery) WithNamedImportSources(name string, opts ...func(*Im
 		_q.withNamedImportSources = make(map[string]*ImportSourceQuery)
 	}
 	_q.withNamedImportSources[name] = query
+	return _q
+}
+
+// WithNamedMembers tells the query-builder to eager-load the nodes that are connected to the "members"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ApplicationQuery) WithNamedMembers(name string, opts ...func(*AppMemberQuery)) *ApplicationQuery {
+	query := (&AppMemberClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedMembers == nil {
+		_q.withNamedMembers = make(map[string]*AppMemberQuery)
+	}
+	_q.withNamedMembers[name] = query
 	return _q
 }
 

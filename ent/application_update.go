@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
@@ -293,6 +294,46 @@ func (_u *ApplicationUpdate) ClearPostLogoutRedirectUris() *ApplicationUpdate {
 	return _u
 }
 
+// SetTransferTo sets the "transfer_to" field.
+func (_u *ApplicationUpdate) SetTransferTo(v string) *ApplicationUpdate {
+	_u.mutation.SetTransferTo(v)
+	return _u
+}
+
+// SetNillableTransferTo sets the "transfer_to" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableTransferTo(v *string) *ApplicationUpdate {
+	if v != nil {
+		_u.SetTransferTo(*v)
+	}
+	return _u
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (_u *ApplicationUpdate) ClearTransferTo() *ApplicationUpdate {
+	_u.mutation.ClearTransferTo()
+	return _u
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (_u *ApplicationUpdate) SetTransferExpiresAt(v time.Time) *ApplicationUpdate {
+	_u.mutation.SetTransferExpiresAt(v)
+	return _u
+}
+
+// SetNillableTransferExpiresAt sets the "transfer_expires_at" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableTransferExpiresAt(v *time.Time) *ApplicationUpdate {
+	if v != nil {
+		_u.SetTransferExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (_u *ApplicationUpdate) ClearTransferExpiresAt() *ApplicationUpdate {
+	_u.mutation.ClearTransferExpiresAt()
+	return _u
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (_u *ApplicationUpdate) SetBackchannelLogoutURI(v string) *ApplicationUpdate {
 	_u.mutation.SetBackchannelLogoutURI(v)
@@ -376,6 +417,21 @@ func (_u *ApplicationUpdate) AddImportSources(v ...*ImportSource) *ApplicationUp
 		ids[i] = v[i].ID
 	}
 	return _u.AddImportSourceIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the AppMember entity by IDs.
+func (_u *ApplicationUpdate) AddMemberIDs(ids ...string) *ApplicationUpdate {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the AppMember entity.
+func (_u *ApplicationUpdate) AddMembers(v ...*AppMember) *ApplicationUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // AddWebhookEventIDs adds the "webhook_events" edge to the WebhookEvent entity by IDs.
@@ -486,6 +542,27 @@ func (_u *ApplicationUpdate) RemoveImportSources(v ...*ImportSource) *Applicatio
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveImportSourceIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the AppMember entity.
+func (_u *ApplicationUpdate) ClearMembers() *ApplicationUpdate {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to AppMember entities by IDs.
+func (_u *ApplicationUpdate) RemoveMemberIDs(ids ...string) *ApplicationUpdate {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to AppMember entities.
+func (_u *ApplicationUpdate) RemoveMembers(v ...*AppMember) *ApplicationUpdate {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
 }
 
 // ClearWebhookEvents clears all "webhook_events" edges to the WebhookEvent entity.
@@ -703,6 +780,18 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if _u.mutation.PostLogoutRedirectUrisCleared() {
 		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.TransferTo(); ok {
+		_spec.SetField(application.FieldTransferTo, field.TypeString, value)
+	}
+	if _u.mutation.TransferToCleared() {
+		_spec.ClearField(application.FieldTransferTo, field.TypeString)
+	}
+	if value, ok := _u.mutation.TransferExpiresAt(); ok {
+		_spec.SetField(application.FieldTransferExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.TransferExpiresAtCleared() {
+		_spec.ClearField(application.FieldTransferExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
 	}
@@ -911,6 +1000,51 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(importsource.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {
@@ -1242,6 +1376,46 @@ func (_u *ApplicationUpdateOne) ClearPostLogoutRedirectUris() *ApplicationUpdate
 	return _u
 }
 
+// SetTransferTo sets the "transfer_to" field.
+func (_u *ApplicationUpdateOne) SetTransferTo(v string) *ApplicationUpdateOne {
+	_u.mutation.SetTransferTo(v)
+	return _u
+}
+
+// SetNillableTransferTo sets the "transfer_to" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableTransferTo(v *string) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetTransferTo(*v)
+	}
+	return _u
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (_u *ApplicationUpdateOne) ClearTransferTo() *ApplicationUpdateOne {
+	_u.mutation.ClearTransferTo()
+	return _u
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (_u *ApplicationUpdateOne) SetTransferExpiresAt(v time.Time) *ApplicationUpdateOne {
+	_u.mutation.SetTransferExpiresAt(v)
+	return _u
+}
+
+// SetNillableTransferExpiresAt sets the "transfer_expires_at" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableTransferExpiresAt(v *time.Time) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetTransferExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (_u *ApplicationUpdateOne) ClearTransferExpiresAt() *ApplicationUpdateOne {
+	_u.mutation.ClearTransferExpiresAt()
+	return _u
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (_u *ApplicationUpdateOne) SetBackchannelLogoutURI(v string) *ApplicationUpdateOne {
 	_u.mutation.SetBackchannelLogoutURI(v)
@@ -1325,6 +1499,21 @@ func (_u *ApplicationUpdateOne) AddImportSources(v ...*ImportSource) *Applicatio
 		ids[i] = v[i].ID
 	}
 	return _u.AddImportSourceIDs(ids...)
+}
+
+// AddMemberIDs adds the "members" edge to the AppMember entity by IDs.
+func (_u *ApplicationUpdateOne) AddMemberIDs(ids ...string) *ApplicationUpdateOne {
+	_u.mutation.AddMemberIDs(ids...)
+	return _u
+}
+
+// AddMembers adds the "members" edges to the AppMember entity.
+func (_u *ApplicationUpdateOne) AddMembers(v ...*AppMember) *ApplicationUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddMemberIDs(ids...)
 }
 
 // AddWebhookEventIDs adds the "webhook_events" edge to the WebhookEvent entity by IDs.
@@ -1435,6 +1624,27 @@ func (_u *ApplicationUpdateOne) RemoveImportSources(v ...*ImportSource) *Applica
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveImportSourceIDs(ids...)
+}
+
+// ClearMembers clears all "members" edges to the AppMember entity.
+func (_u *ApplicationUpdateOne) ClearMembers() *ApplicationUpdateOne {
+	_u.mutation.ClearMembers()
+	return _u
+}
+
+// RemoveMemberIDs removes the "members" edge to AppMember entities by IDs.
+func (_u *ApplicationUpdateOne) RemoveMemberIDs(ids ...string) *ApplicationUpdateOne {
+	_u.mutation.RemoveMemberIDs(ids...)
+	return _u
+}
+
+// RemoveMembers removes "members" edges to AppMember entities.
+func (_u *ApplicationUpdateOne) RemoveMembers(v ...*AppMember) *ApplicationUpdateOne {
+	ids := make([]string, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveMemberIDs(ids...)
 }
 
 // ClearWebhookEvents clears all "webhook_events" edges to the WebhookEvent entity.
@@ -1682,6 +1892,18 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	if _u.mutation.PostLogoutRedirectUrisCleared() {
 		_spec.ClearField(application.FieldPostLogoutRedirectUris, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.TransferTo(); ok {
+		_spec.SetField(application.FieldTransferTo, field.TypeString, value)
+	}
+	if _u.mutation.TransferToCleared() {
+		_spec.ClearField(application.FieldTransferTo, field.TypeString)
+	}
+	if value, ok := _u.mutation.TransferExpiresAt(); ok {
+		_spec.SetField(application.FieldTransferExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.TransferExpiresAtCleared() {
+		_spec.ClearField(application.FieldTransferExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
 	}
@@ -1890,6 +2112,51 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(importsource.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedMembersIDs(); len(nodes) > 0 && !_u.mutation.MembersCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.MembersIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   application.MembersTable,
+			Columns: []string{application.MembersColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(appmember.FieldID, field.TypeString),
 			},
 		}
 		for _, k := range nodes {

@@ -14,7 +14,9 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
 	"loginsign/ent/emailchange"
@@ -56,6 +58,10 @@ type Client struct {
 	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
 	AppConnection *AppConnectionClient
+	// AppInvitation is the client for interacting with the AppInvitation builders.
+	AppInvitation *AppInvitationClient
+	// AppMember is the client for interacting with the AppMember builders.
+	AppMember *AppMemberClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
@@ -114,6 +120,8 @@ func (c *Client) init() {
 	c.ActivityEvent = NewActivityEventClient(c.config)
 	c.AddressClaim = NewAddressClaimClient(c.config)
 	c.AppConnection = NewAppConnectionClient(c.config)
+	c.AppInvitation = NewAppInvitationClient(c.config)
+	c.AppMember = NewAppMemberClient(c.config)
 	c.Application = NewApplicationClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Consent = NewConsentClient(c.config)
@@ -231,6 +239,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ActivityEvent:  NewActivityEventClient(cfg),
 		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
+		AppInvitation:  NewAppInvitationClient(cfg),
+		AppMember:      NewAppMemberClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuditEvent:     NewAuditEventClient(cfg),
 		Consent:        NewConsentClient(cfg),
@@ -275,6 +285,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ActivityEvent:  NewActivityEventClient(cfg),
 		AddressClaim:   NewAddressClaimClient(cfg),
 		AppConnection:  NewAppConnectionClient(cfg),
+		AppInvitation:  NewAppInvitationClient(cfg),
+		AppMember:      NewAppMemberClient(cfg),
 		Application:    NewApplicationClient(cfg),
 		AuditEvent:     NewAuditEventClient(cfg),
 		Consent:        NewConsentClient(cfg),
@@ -326,11 +338,12 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent,
-		c.Consent, c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode,
-		c.LicenseVariant, c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode,
-		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
-		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.AppInvitation, c.AppMember,
+		c.Application, c.AuditEvent, c.Consent, c.EmailChange, c.ImportRow,
+		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.PendingLink,
+		c.ProfilePicture, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
+		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Use(hooks...)
 	}
@@ -340,11 +353,12 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.Application, c.AuditEvent,
-		c.Consent, c.EmailChange, c.ImportRow, c.ImportSource, c.LicenseCode,
-		c.LicenseVariant, c.Passkey, c.PendingLink, c.ProfilePicture, c.RecoveryCode,
-		c.RefreshToken, c.RelayContact, c.RetiredAlias, c.Sequence, c.SigningKey,
-		c.TOTPFactor, c.User, c.UserEmail, c.WebhookAttempt, c.WebhookEvent,
+		c.ActivityEvent, c.AddressClaim, c.AppConnection, c.AppInvitation, c.AppMember,
+		c.Application, c.AuditEvent, c.Consent, c.EmailChange, c.ImportRow,
+		c.ImportSource, c.LicenseCode, c.LicenseVariant, c.Passkey, c.PendingLink,
+		c.ProfilePicture, c.RecoveryCode, c.RefreshToken, c.RelayContact,
+		c.RetiredAlias, c.Sequence, c.SigningKey, c.TOTPFactor, c.User, c.UserEmail,
+		c.WebhookAttempt, c.WebhookEvent,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -359,6 +373,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.AddressClaim.mutate(ctx, m)
 	case *AppConnectionMutation:
 		return c.AppConnection.mutate(ctx, m)
+	case *AppInvitationMutation:
+		return c.AppInvitation.mutate(ctx, m)
+	case *AppMemberMutation:
+		return c.AppMember.mutate(ctx, m)
 	case *ApplicationMutation:
 		return c.Application.mutate(ctx, m)
 	case *AuditEventMutation:
@@ -903,6 +921,288 @@ func (c *AppConnectionClient) mutate(ctx context.Context, m *AppConnectionMutati
 	}
 }
 
+// AppInvitationClient is a client for the AppInvitation schema.
+type AppInvitationClient struct {
+	config
+}
+
+// NewAppInvitationClient returns a client for the AppInvitation from the given config.
+func NewAppInvitationClient(c config) *AppInvitationClient {
+	return &AppInvitationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `appinvitation.Hooks(f(g(h())))`.
+func (c *AppInvitationClient) Use(hooks ...Hook) {
+	c.hooks.AppInvitation = append(c.hooks.AppInvitation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `appinvitation.Intercept(f(g(h())))`.
+func (c *AppInvitationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AppInvitation = append(c.inters.AppInvitation, interceptors...)
+}
+
+// Create returns a builder for creating a AppInvitation entity.
+func (c *AppInvitationClient) Create() *AppInvitationCreate {
+	mutation := newAppInvitationMutation(c.config, OpCreate)
+	return &AppInvitationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AppInvitation entities.
+func (c *AppInvitationClient) CreateBulk(builders ...*AppInvitationCreate) *AppInvitationCreateBulk {
+	return &AppInvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AppInvitationClient) MapCreateBulk(slice any, setFunc func(*AppInvitationCreate, int)) *AppInvitationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AppInvitationCreateBulk{err: fmt.Errorf("calling to AppInvitationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AppInvitationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AppInvitationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AppInvitation.
+func (c *AppInvitationClient) Update() *AppInvitationUpdate {
+	mutation := newAppInvitationMutation(c.config, OpUpdate)
+	return &AppInvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AppInvitationClient) UpdateOne(_m *AppInvitation) *AppInvitationUpdateOne {
+	mutation := newAppInvitationMutation(c.config, OpUpdateOne, withAppInvitation(_m))
+	return &AppInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AppInvitationClient) UpdateOneID(id string) *AppInvitationUpdateOne {
+	mutation := newAppInvitationMutation(c.config, OpUpdateOne, withAppInvitationID(id))
+	return &AppInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AppInvitation.
+func (c *AppInvitationClient) Delete() *AppInvitationDelete {
+	mutation := newAppInvitationMutation(c.config, OpDelete)
+	return &AppInvitationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AppInvitationClient) DeleteOne(_m *AppInvitation) *AppInvitationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AppInvitationClient) DeleteOneID(id string) *AppInvitationDeleteOne {
+	builder := c.Delete().Where(appinvitation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AppInvitationDeleteOne{builder}
+}
+
+// Query returns a query builder for AppInvitation.
+func (c *AppInvitationClient) Query() *AppInvitationQuery {
+	return &AppInvitationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAppInvitation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AppInvitation entity by its id.
+func (c *AppInvitationClient) Get(ctx context.Context, id string) (*AppInvitation, error) {
+	return c.Query().Where(appinvitation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AppInvitationClient) GetX(ctx context.Context, id string) *AppInvitation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *AppInvitationClient) Hooks() []Hook {
+	return c.hooks.AppInvitation
+}
+
+// Interceptors returns the client interceptors.
+func (c *AppInvitationClient) Interceptors() []Interceptor {
+	return c.inters.AppInvitation
+}
+
+func (c *AppInvitationClient) mutate(ctx context.Context, m *AppInvitationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AppInvitationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AppInvitationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AppInvitationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AppInvitationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AppInvitation mutation op: %q", m.Op())
+	}
+}
+
+// AppMemberClient is a client for the AppMember schema.
+type AppMemberClient struct {
+	config
+}
+
+// NewAppMemberClient returns a client for the AppMember from the given config.
+func NewAppMemberClient(c config) *AppMemberClient {
+	return &AppMemberClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `appmember.Hooks(f(g(h())))`.
+func (c *AppMemberClient) Use(hooks ...Hook) {
+	c.hooks.AppMember = append(c.hooks.AppMember, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `appmember.Intercept(f(g(h())))`.
+func (c *AppMemberClient) Intercept(interceptors ...Interceptor) {
+	c.inters.AppMember = append(c.inters.AppMember, interceptors...)
+}
+
+// Create returns a builder for creating a AppMember entity.
+func (c *AppMemberClient) Create() *AppMemberCreate {
+	mutation := newAppMemberMutation(c.config, OpCreate)
+	return &AppMemberCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of AppMember entities.
+func (c *AppMemberClient) CreateBulk(builders ...*AppMemberCreate) *AppMemberCreateBulk {
+	return &AppMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *AppMemberClient) MapCreateBulk(slice any, setFunc func(*AppMemberCreate, int)) *AppMemberCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &AppMemberCreateBulk{err: fmt.Errorf("calling to AppMemberClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*AppMemberCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &AppMemberCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for AppMember.
+func (c *AppMemberClient) Update() *AppMemberUpdate {
+	mutation := newAppMemberMutation(c.config, OpUpdate)
+	return &AppMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *AppMemberClient) UpdateOne(_m *AppMember) *AppMemberUpdateOne {
+	mutation := newAppMemberMutation(c.config, OpUpdateOne, withAppMember(_m))
+	return &AppMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *AppMemberClient) UpdateOneID(id string) *AppMemberUpdateOne {
+	mutation := newAppMemberMutation(c.config, OpUpdateOne, withAppMemberID(id))
+	return &AppMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for AppMember.
+func (c *AppMemberClient) Delete() *AppMemberDelete {
+	mutation := newAppMemberMutation(c.config, OpDelete)
+	return &AppMemberDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *AppMemberClient) DeleteOne(_m *AppMember) *AppMemberDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *AppMemberClient) DeleteOneID(id string) *AppMemberDeleteOne {
+	builder := c.Delete().Where(appmember.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &AppMemberDeleteOne{builder}
+}
+
+// Query returns a query builder for AppMember.
+func (c *AppMemberClient) Query() *AppMemberQuery {
+	return &AppMemberQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeAppMember},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a AppMember entity by its id.
+func (c *AppMemberClient) Get(ctx context.Context, id string) (*AppMember, error) {
+	return c.Query().Where(appmember.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *AppMemberClient) GetX(ctx context.Context, id string) *AppMember {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryApplication queries the application edge of a AppMember.
+func (c *AppMemberClient) QueryApplication(_m *AppMember) *ApplicationQuery {
+	query := (&ApplicationClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(appmember.Table, appmember.FieldID, id),
+			sqlgraph.To(application.Table, application.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, appmember.ApplicationTable, appmember.ApplicationColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *AppMemberClient) Hooks() []Hook {
+	return c.hooks.AppMember
+}
+
+// Interceptors returns the client interceptors.
+func (c *AppMemberClient) Interceptors() []Interceptor {
+	return c.inters.AppMember
+}
+
+func (c *AppMemberClient) mutate(ctx context.Context, m *AppMemberMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&AppMemberCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&AppMemberUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&AppMemberUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&AppMemberDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown AppMember mutation op: %q", m.Op())
+	}
+}
+
 // ApplicationClient is a client for the Application schema.
 type ApplicationClient struct {
 	config
@@ -1084,6 +1384,22 @@ func (c *ApplicationClient) QueryImportSources(_m *Application) *ImportSourceQue
 			sqlgraph.From(application.Table, application.FieldID, id),
 			sqlgraph.To(importsource.Table, importsource.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, application.ImportSourcesTable, application.ImportSourcesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryMembers queries the members edge of a Application.
+func (c *ApplicationClient) QueryMembers(_m *Application) *AppMemberQuery {
+	query := (&AppMemberClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(application.Table, application.FieldID, id),
+			sqlgraph.To(appmember.Table, appmember.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, application.MembersTable, application.MembersColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -4232,18 +4548,18 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		ActivityEvent, AddressClaim, AppConnection, Application, AuditEvent, Consent,
-		EmailChange, ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey,
-		PendingLink, ProfilePicture, RecoveryCode, RefreshToken, RelayContact,
-		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
-		WebhookAttempt, WebhookEvent []ent.Hook
+		ActivityEvent, AddressClaim, AppConnection, AppInvitation, AppMember,
+		Application, AuditEvent, Consent, EmailChange, ImportRow, ImportSource,
+		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture,
+		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
+		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Hook
 	}
 	inters struct {
-		ActivityEvent, AddressClaim, AppConnection, Application, AuditEvent, Consent,
-		EmailChange, ImportRow, ImportSource, LicenseCode, LicenseVariant, Passkey,
-		PendingLink, ProfilePicture, RecoveryCode, RefreshToken, RelayContact,
-		RetiredAlias, Sequence, SigningKey, TOTPFactor, User, UserEmail,
-		WebhookAttempt, WebhookEvent []ent.Interceptor
+		ActivityEvent, AddressClaim, AppConnection, AppInvitation, AppMember,
+		Application, AuditEvent, Consent, EmailChange, ImportRow, ImportSource,
+		LicenseCode, LicenseVariant, Passkey, PendingLink, ProfilePicture,
+		RecoveryCode, RefreshToken, RelayContact, RetiredAlias, Sequence, SigningKey,
+		TOTPFactor, User, UserEmail, WebhookAttempt, WebhookEvent []ent.Interceptor
 	}
 )
 

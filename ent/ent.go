@@ -9,7 +9,9 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
 	"loginsign/ent/emailchange"
@@ -100,6 +102,8 @@ func checkColumn(t, c string) error {
 			activityevent.Table:  activityevent.ValidColumn,
 			addressclaim.Table:   addressclaim.ValidColumn,
 			appconnection.Table:  appconnection.ValidColumn,
+			appinvitation.Table:  appinvitation.ValidColumn,
+			appmember.Table:      appmember.ValidColumn,
 			application.Table:    application.ValidColumn,
 			auditevent.Table:     auditevent.ValidColumn,
 			consent.Table:        consent.ValidColumn,

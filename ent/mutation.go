@@ -9,7 +9,9 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
 	"loginsign/ent/emailchange"
@@ -51,6 +53,8 @@ const (
 	TypeActivityEvent  = "ActivityEvent"
 	TypeAddressClaim   = "AddressClaim"
 	TypeAppConnection  = "AppConnection"
+	TypeAppInvitation  = "AppInvitation"
+	TypeAppMember      = "AppMember"
 	TypeApplication    = "Application"
 	TypeAuditEvent     = "AuditEvent"
 	TypeConsent        = "Consent"
@@ -2966,6 +2970,1540 @@ func (m *AppConnectionMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AppConnection edge %s", name)
 }
 
+// AppInvitationMutation represents an operation that mutates the AppInvitation nodes in the graph.
+type AppInvitationMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *string
+	application_id *string
+	email          *string
+	role           *appinvitation.Role
+	token_hash     *string
+	invited_by     *string
+	created_at     *time.Time
+	expires_at     *time.Time
+	accepted_at    *time.Time
+	accepted_by    *string
+	revoked_at     *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*AppInvitation, error)
+	predicates     []predicate.AppInvitation
+}
+
+var _ ent.Mutation = (*AppInvitationMutation)(nil)
+
+// appinvitationOption allows management of the mutation configuration using functional options.
+type appinvitationOption func(*AppInvitationMutation)
+
+// newAppInvitationMutation creates new mutation for the AppInvitation entity.
+func newAppInvitationMutation(c config, op Op, opts ...appinvitationOption) *AppInvitationMutation {
+	m := &AppInvitationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAppInvitation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAppInvitationID sets the ID field of the mutation.
+func withAppInvitationID(id string) appinvitationOption {
+	return func(m *AppInvitationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AppInvitation
+		)
+		m.oldValue = func(ctx context.Context) (*AppInvitation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AppInvitation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAppInvitation sets the old AppInvitation of the mutation.
+func withAppInvitation(node *AppInvitation) appinvitationOption {
+	return func(m *AppInvitationMutation) {
+		m.oldValue = func(context.Context) (*AppInvitation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AppInvitationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AppInvitationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AppInvitation entities.
+func (m *AppInvitationMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AppInvitationMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AppInvitationMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AppInvitation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *AppInvitationMutation) SetApplicationID(s string) {
+	m.application_id = &s
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *AppInvitationMutation) ApplicationID() (r string, exists bool) {
+	v := m.application_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldApplicationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *AppInvitationMutation) ResetApplicationID() {
+	m.application_id = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *AppInvitationMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *AppInvitationMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *AppInvitationMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetRole sets the "role" field.
+func (m *AppInvitationMutation) SetRole(a appinvitation.Role) {
+	m.role = &a
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *AppInvitationMutation) Role() (r appinvitation.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldRole(ctx context.Context) (v appinvitation.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *AppInvitationMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *AppInvitationMutation) SetTokenHash(s string) {
+	m.token_hash = &s
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *AppInvitationMutation) TokenHash() (r string, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldTokenHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *AppInvitationMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetInvitedBy sets the "invited_by" field.
+func (m *AppInvitationMutation) SetInvitedBy(s string) {
+	m.invited_by = &s
+}
+
+// InvitedBy returns the value of the "invited_by" field in the mutation.
+func (m *AppInvitationMutation) InvitedBy() (r string, exists bool) {
+	v := m.invited_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldInvitedBy returns the old "invited_by" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldInvitedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldInvitedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldInvitedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldInvitedBy: %w", err)
+	}
+	return oldValue.InvitedBy, nil
+}
+
+// ResetInvitedBy resets all changes to the "invited_by" field.
+func (m *AppInvitationMutation) ResetInvitedBy() {
+	m.invited_by = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AppInvitationMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AppInvitationMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AppInvitationMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *AppInvitationMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *AppInvitationMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *AppInvitationMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetAcceptedAt sets the "accepted_at" field.
+func (m *AppInvitationMutation) SetAcceptedAt(t time.Time) {
+	m.accepted_at = &t
+}
+
+// AcceptedAt returns the value of the "accepted_at" field in the mutation.
+func (m *AppInvitationMutation) AcceptedAt() (r time.Time, exists bool) {
+	v := m.accepted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcceptedAt returns the old "accepted_at" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldAcceptedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcceptedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcceptedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcceptedAt: %w", err)
+	}
+	return oldValue.AcceptedAt, nil
+}
+
+// ClearAcceptedAt clears the value of the "accepted_at" field.
+func (m *AppInvitationMutation) ClearAcceptedAt() {
+	m.accepted_at = nil
+	m.clearedFields[appinvitation.FieldAcceptedAt] = struct{}{}
+}
+
+// AcceptedAtCleared returns if the "accepted_at" field was cleared in this mutation.
+func (m *AppInvitationMutation) AcceptedAtCleared() bool {
+	_, ok := m.clearedFields[appinvitation.FieldAcceptedAt]
+	return ok
+}
+
+// ResetAcceptedAt resets all changes to the "accepted_at" field.
+func (m *AppInvitationMutation) ResetAcceptedAt() {
+	m.accepted_at = nil
+	delete(m.clearedFields, appinvitation.FieldAcceptedAt)
+}
+
+// SetAcceptedBy sets the "accepted_by" field.
+func (m *AppInvitationMutation) SetAcceptedBy(s string) {
+	m.accepted_by = &s
+}
+
+// AcceptedBy returns the value of the "accepted_by" field in the mutation.
+func (m *AppInvitationMutation) AcceptedBy() (r string, exists bool) {
+	v := m.accepted_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcceptedBy returns the old "accepted_by" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldAcceptedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcceptedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcceptedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcceptedBy: %w", err)
+	}
+	return oldValue.AcceptedBy, nil
+}
+
+// ClearAcceptedBy clears the value of the "accepted_by" field.
+func (m *AppInvitationMutation) ClearAcceptedBy() {
+	m.accepted_by = nil
+	m.clearedFields[appinvitation.FieldAcceptedBy] = struct{}{}
+}
+
+// AcceptedByCleared returns if the "accepted_by" field was cleared in this mutation.
+func (m *AppInvitationMutation) AcceptedByCleared() bool {
+	_, ok := m.clearedFields[appinvitation.FieldAcceptedBy]
+	return ok
+}
+
+// ResetAcceptedBy resets all changes to the "accepted_by" field.
+func (m *AppInvitationMutation) ResetAcceptedBy() {
+	m.accepted_by = nil
+	delete(m.clearedFields, appinvitation.FieldAcceptedBy)
+}
+
+// SetRevokedAt sets the "revoked_at" field.
+func (m *AppInvitationMutation) SetRevokedAt(t time.Time) {
+	m.revoked_at = &t
+}
+
+// RevokedAt returns the value of the "revoked_at" field in the mutation.
+func (m *AppInvitationMutation) RevokedAt() (r time.Time, exists bool) {
+	v := m.revoked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRevokedAt returns the old "revoked_at" field's value of the AppInvitation entity.
+// If the AppInvitation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppInvitationMutation) OldRevokedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRevokedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRevokedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRevokedAt: %w", err)
+	}
+	return oldValue.RevokedAt, nil
+}
+
+// ClearRevokedAt clears the value of the "revoked_at" field.
+func (m *AppInvitationMutation) ClearRevokedAt() {
+	m.revoked_at = nil
+	m.clearedFields[appinvitation.FieldRevokedAt] = struct{}{}
+}
+
+// RevokedAtCleared returns if the "revoked_at" field was cleared in this mutation.
+func (m *AppInvitationMutation) RevokedAtCleared() bool {
+	_, ok := m.clearedFields[appinvitation.FieldRevokedAt]
+	return ok
+}
+
+// ResetRevokedAt resets all changes to the "revoked_at" field.
+func (m *AppInvitationMutation) ResetRevokedAt() {
+	m.revoked_at = nil
+	delete(m.clearedFields, appinvitation.FieldRevokedAt)
+}
+
+// Where appends a list predicates to the AppInvitationMutation builder.
+func (m *AppInvitationMutation) Where(ps ...predicate.AppInvitation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AppInvitationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AppInvitationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AppInvitation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AppInvitationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AppInvitationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AppInvitation).
+func (m *AppInvitationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AppInvitationMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.application_id != nil {
+		fields = append(fields, appinvitation.FieldApplicationID)
+	}
+	if m.email != nil {
+		fields = append(fields, appinvitation.FieldEmail)
+	}
+	if m.role != nil {
+		fields = append(fields, appinvitation.FieldRole)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, appinvitation.FieldTokenHash)
+	}
+	if m.invited_by != nil {
+		fields = append(fields, appinvitation.FieldInvitedBy)
+	}
+	if m.created_at != nil {
+		fields = append(fields, appinvitation.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, appinvitation.FieldExpiresAt)
+	}
+	if m.accepted_at != nil {
+		fields = append(fields, appinvitation.FieldAcceptedAt)
+	}
+	if m.accepted_by != nil {
+		fields = append(fields, appinvitation.FieldAcceptedBy)
+	}
+	if m.revoked_at != nil {
+		fields = append(fields, appinvitation.FieldRevokedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AppInvitationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case appinvitation.FieldApplicationID:
+		return m.ApplicationID()
+	case appinvitation.FieldEmail:
+		return m.Email()
+	case appinvitation.FieldRole:
+		return m.Role()
+	case appinvitation.FieldTokenHash:
+		return m.TokenHash()
+	case appinvitation.FieldInvitedBy:
+		return m.InvitedBy()
+	case appinvitation.FieldCreatedAt:
+		return m.CreatedAt()
+	case appinvitation.FieldExpiresAt:
+		return m.ExpiresAt()
+	case appinvitation.FieldAcceptedAt:
+		return m.AcceptedAt()
+	case appinvitation.FieldAcceptedBy:
+		return m.AcceptedBy()
+	case appinvitation.FieldRevokedAt:
+		return m.RevokedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AppInvitationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case appinvitation.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case appinvitation.FieldEmail:
+		return m.OldEmail(ctx)
+	case appinvitation.FieldRole:
+		return m.OldRole(ctx)
+	case appinvitation.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case appinvitation.FieldInvitedBy:
+		return m.OldInvitedBy(ctx)
+	case appinvitation.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case appinvitation.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case appinvitation.FieldAcceptedAt:
+		return m.OldAcceptedAt(ctx)
+	case appinvitation.FieldAcceptedBy:
+		return m.OldAcceptedBy(ctx)
+	case appinvitation.FieldRevokedAt:
+		return m.OldRevokedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AppInvitation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AppInvitationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case appinvitation.FieldApplicationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case appinvitation.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case appinvitation.FieldRole:
+		v, ok := value.(appinvitation.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case appinvitation.FieldTokenHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case appinvitation.FieldInvitedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetInvitedBy(v)
+		return nil
+	case appinvitation.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case appinvitation.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case appinvitation.FieldAcceptedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcceptedAt(v)
+		return nil
+	case appinvitation.FieldAcceptedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcceptedBy(v)
+		return nil
+	case appinvitation.FieldRevokedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRevokedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AppInvitation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AppInvitationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AppInvitationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AppInvitationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AppInvitation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AppInvitationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(appinvitation.FieldAcceptedAt) {
+		fields = append(fields, appinvitation.FieldAcceptedAt)
+	}
+	if m.FieldCleared(appinvitation.FieldAcceptedBy) {
+		fields = append(fields, appinvitation.FieldAcceptedBy)
+	}
+	if m.FieldCleared(appinvitation.FieldRevokedAt) {
+		fields = append(fields, appinvitation.FieldRevokedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AppInvitationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AppInvitationMutation) ClearField(name string) error {
+	switch name {
+	case appinvitation.FieldAcceptedAt:
+		m.ClearAcceptedAt()
+		return nil
+	case appinvitation.FieldAcceptedBy:
+		m.ClearAcceptedBy()
+		return nil
+	case appinvitation.FieldRevokedAt:
+		m.ClearRevokedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AppInvitation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AppInvitationMutation) ResetField(name string) error {
+	switch name {
+	case appinvitation.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case appinvitation.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case appinvitation.FieldRole:
+		m.ResetRole()
+		return nil
+	case appinvitation.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case appinvitation.FieldInvitedBy:
+		m.ResetInvitedBy()
+		return nil
+	case appinvitation.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case appinvitation.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case appinvitation.FieldAcceptedAt:
+		m.ResetAcceptedAt()
+		return nil
+	case appinvitation.FieldAcceptedBy:
+		m.ResetAcceptedBy()
+		return nil
+	case appinvitation.FieldRevokedAt:
+		m.ResetRevokedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AppInvitation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AppInvitationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AppInvitationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AppInvitationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AppInvitationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AppInvitationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AppInvitationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AppInvitationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown AppInvitation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AppInvitationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown AppInvitation edge %s", name)
+}
+
+// AppMemberMutation represents an operation that mutates the AppMember nodes in the graph.
+type AppMemberMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *string
+	user_id            *string
+	role               *appmember.Role
+	email              *string
+	created_at         *time.Time
+	updated_at         *time.Time
+	clearedFields      map[string]struct{}
+	application        *string
+	clearedapplication bool
+	done               bool
+	oldValue           func(context.Context) (*AppMember, error)
+	predicates         []predicate.AppMember
+}
+
+var _ ent.Mutation = (*AppMemberMutation)(nil)
+
+// appmemberOption allows management of the mutation configuration using functional options.
+type appmemberOption func(*AppMemberMutation)
+
+// newAppMemberMutation creates new mutation for the AppMember entity.
+func newAppMemberMutation(c config, op Op, opts ...appmemberOption) *AppMemberMutation {
+	m := &AppMemberMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeAppMember,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withAppMemberID sets the ID field of the mutation.
+func withAppMemberID(id string) appmemberOption {
+	return func(m *AppMemberMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *AppMember
+		)
+		m.oldValue = func(ctx context.Context) (*AppMember, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().AppMember.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withAppMember sets the old AppMember of the mutation.
+func withAppMember(node *AppMember) appmemberOption {
+	return func(m *AppMemberMutation) {
+		m.oldValue = func(context.Context) (*AppMember, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m AppMemberMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m AppMemberMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of AppMember entities.
+func (m *AppMemberMutation) SetID(id string) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *AppMemberMutation) ID() (id string, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *AppMemberMutation) IDs(ctx context.Context) ([]string, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []string{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().AppMember.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetApplicationID sets the "application_id" field.
+func (m *AppMemberMutation) SetApplicationID(s string) {
+	m.application = &s
+}
+
+// ApplicationID returns the value of the "application_id" field in the mutation.
+func (m *AppMemberMutation) ApplicationID() (r string, exists bool) {
+	v := m.application
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldApplicationID returns the old "application_id" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldApplicationID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldApplicationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldApplicationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldApplicationID: %w", err)
+	}
+	return oldValue.ApplicationID, nil
+}
+
+// ResetApplicationID resets all changes to the "application_id" field.
+func (m *AppMemberMutation) ResetApplicationID() {
+	m.application = nil
+}
+
+// SetUserID sets the "user_id" field.
+func (m *AppMemberMutation) SetUserID(s string) {
+	m.user_id = &s
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *AppMemberMutation) UserID() (r string, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *AppMemberMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetRole sets the "role" field.
+func (m *AppMemberMutation) SetRole(a appmember.Role) {
+	m.role = &a
+}
+
+// Role returns the value of the "role" field in the mutation.
+func (m *AppMemberMutation) Role() (r appmember.Role, exists bool) {
+	v := m.role
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRole returns the old "role" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldRole(ctx context.Context) (v appmember.Role, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRole is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRole requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRole: %w", err)
+	}
+	return oldValue.Role, nil
+}
+
+// ResetRole resets all changes to the "role" field.
+func (m *AppMemberMutation) ResetRole() {
+	m.role = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *AppMemberMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *AppMemberMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *AppMemberMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *AppMemberMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *AppMemberMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *AppMemberMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *AppMemberMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *AppMemberMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the AppMember entity.
+// If the AppMember object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AppMemberMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *AppMemberMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// ClearApplication clears the "application" edge to the Application entity.
+func (m *AppMemberMutation) ClearApplication() {
+	m.clearedapplication = true
+	m.clearedFields[appmember.FieldApplicationID] = struct{}{}
+}
+
+// ApplicationCleared reports if the "application" edge to the Application entity was cleared.
+func (m *AppMemberMutation) ApplicationCleared() bool {
+	return m.clearedapplication
+}
+
+// ApplicationIDs returns the "application" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ApplicationID instead. It exists only for internal usage by the builders.
+func (m *AppMemberMutation) ApplicationIDs() (ids []string) {
+	if id := m.application; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetApplication resets all changes to the "application" edge.
+func (m *AppMemberMutation) ResetApplication() {
+	m.application = nil
+	m.clearedapplication = false
+}
+
+// Where appends a list predicates to the AppMemberMutation builder.
+func (m *AppMemberMutation) Where(ps ...predicate.AppMember) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the AppMemberMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *AppMemberMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.AppMember, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *AppMemberMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *AppMemberMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (AppMember).
+func (m *AppMemberMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *AppMemberMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.application != nil {
+		fields = append(fields, appmember.FieldApplicationID)
+	}
+	if m.user_id != nil {
+		fields = append(fields, appmember.FieldUserID)
+	}
+	if m.role != nil {
+		fields = append(fields, appmember.FieldRole)
+	}
+	if m.email != nil {
+		fields = append(fields, appmember.FieldEmail)
+	}
+	if m.created_at != nil {
+		fields = append(fields, appmember.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, appmember.FieldUpdatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *AppMemberMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case appmember.FieldApplicationID:
+		return m.ApplicationID()
+	case appmember.FieldUserID:
+		return m.UserID()
+	case appmember.FieldRole:
+		return m.Role()
+	case appmember.FieldEmail:
+		return m.Email()
+	case appmember.FieldCreatedAt:
+		return m.CreatedAt()
+	case appmember.FieldUpdatedAt:
+		return m.UpdatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *AppMemberMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case appmember.FieldApplicationID:
+		return m.OldApplicationID(ctx)
+	case appmember.FieldUserID:
+		return m.OldUserID(ctx)
+	case appmember.FieldRole:
+		return m.OldRole(ctx)
+	case appmember.FieldEmail:
+		return m.OldEmail(ctx)
+	case appmember.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case appmember.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown AppMember field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AppMemberMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case appmember.FieldApplicationID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetApplicationID(v)
+		return nil
+	case appmember.FieldUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case appmember.FieldRole:
+		v, ok := value.(appmember.Role)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRole(v)
+		return nil
+	case appmember.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case appmember.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case appmember.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown AppMember field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *AppMemberMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *AppMemberMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *AppMemberMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown AppMember numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *AppMemberMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *AppMemberMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *AppMemberMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown AppMember nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *AppMemberMutation) ResetField(name string) error {
+	switch name {
+	case appmember.FieldApplicationID:
+		m.ResetApplicationID()
+		return nil
+	case appmember.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case appmember.FieldRole:
+		m.ResetRole()
+		return nil
+	case appmember.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case appmember.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case appmember.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown AppMember field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *AppMemberMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.application != nil {
+		edges = append(edges, appmember.EdgeApplication)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *AppMemberMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case appmember.EdgeApplication:
+		if id := m.application; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *AppMemberMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *AppMemberMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *AppMemberMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedapplication {
+		edges = append(edges, appmember.EdgeApplication)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *AppMemberMutation) EdgeCleared(name string) bool {
+	switch name {
+	case appmember.EdgeApplication:
+		return m.clearedapplication
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *AppMemberMutation) ClearEdge(name string) error {
+	switch name {
+	case appmember.EdgeApplication:
+		m.ClearApplication()
+		return nil
+	}
+	return fmt.Errorf("unknown AppMember unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *AppMemberMutation) ResetEdge(name string) error {
+	switch name {
+	case appmember.EdgeApplication:
+		m.ResetApplication()
+		return nil
+	}
+	return fmt.Errorf("unknown AppMember edge %s", name)
+}
+
 // ApplicationMutation represents an operation that mutates the Application nodes in the graph.
 type ApplicationMutation struct {
 	config
@@ -2992,6 +4530,8 @@ type ApplicationMutation struct {
 	id_token_signing_alg            *string
 	post_logout_redirect_uris       *[]string
 	appendpost_logout_redirect_uris []string
+	transfer_to                     *string
+	transfer_expires_at             *time.Time
 	backchannel_logout_uri          *string
 	clearedFields                   map[string]struct{}
 	owner                           *string
@@ -3008,6 +4548,9 @@ type ApplicationMutation struct {
 	import_sources                  map[string]struct{}
 	removedimport_sources           map[string]struct{}
 	clearedimport_sources           bool
+	members                         map[string]struct{}
+	removedmembers                  map[string]struct{}
+	clearedmembers                  bool
 	webhook_events                  map[string]struct{}
 	removedwebhook_events           map[string]struct{}
 	clearedwebhook_events           bool
@@ -3902,6 +5445,104 @@ func (m *ApplicationMutation) ResetPostLogoutRedirectUris() {
 	delete(m.clearedFields, application.FieldPostLogoutRedirectUris)
 }
 
+// SetTransferTo sets the "transfer_to" field.
+func (m *ApplicationMutation) SetTransferTo(s string) {
+	m.transfer_to = &s
+}
+
+// TransferTo returns the value of the "transfer_to" field in the mutation.
+func (m *ApplicationMutation) TransferTo() (r string, exists bool) {
+	v := m.transfer_to
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransferTo returns the old "transfer_to" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldTransferTo(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransferTo is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransferTo requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransferTo: %w", err)
+	}
+	return oldValue.TransferTo, nil
+}
+
+// ClearTransferTo clears the value of the "transfer_to" field.
+func (m *ApplicationMutation) ClearTransferTo() {
+	m.transfer_to = nil
+	m.clearedFields[application.FieldTransferTo] = struct{}{}
+}
+
+// TransferToCleared returns if the "transfer_to" field was cleared in this mutation.
+func (m *ApplicationMutation) TransferToCleared() bool {
+	_, ok := m.clearedFields[application.FieldTransferTo]
+	return ok
+}
+
+// ResetTransferTo resets all changes to the "transfer_to" field.
+func (m *ApplicationMutation) ResetTransferTo() {
+	m.transfer_to = nil
+	delete(m.clearedFields, application.FieldTransferTo)
+}
+
+// SetTransferExpiresAt sets the "transfer_expires_at" field.
+func (m *ApplicationMutation) SetTransferExpiresAt(t time.Time) {
+	m.transfer_expires_at = &t
+}
+
+// TransferExpiresAt returns the value of the "transfer_expires_at" field in the mutation.
+func (m *ApplicationMutation) TransferExpiresAt() (r time.Time, exists bool) {
+	v := m.transfer_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransferExpiresAt returns the old "transfer_expires_at" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldTransferExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransferExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransferExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransferExpiresAt: %w", err)
+	}
+	return oldValue.TransferExpiresAt, nil
+}
+
+// ClearTransferExpiresAt clears the value of the "transfer_expires_at" field.
+func (m *ApplicationMutation) ClearTransferExpiresAt() {
+	m.transfer_expires_at = nil
+	m.clearedFields[application.FieldTransferExpiresAt] = struct{}{}
+}
+
+// TransferExpiresAtCleared returns if the "transfer_expires_at" field was cleared in this mutation.
+func (m *ApplicationMutation) TransferExpiresAtCleared() bool {
+	_, ok := m.clearedFields[application.FieldTransferExpiresAt]
+	return ok
+}
+
+// ResetTransferExpiresAt resets all changes to the "transfer_expires_at" field.
+func (m *ApplicationMutation) ResetTransferExpiresAt() {
+	m.transfer_expires_at = nil
+	delete(m.clearedFields, application.FieldTransferExpiresAt)
+}
+
 // SetBackchannelLogoutURI sets the "backchannel_logout_uri" field.
 func (m *ApplicationMutation) SetBackchannelLogoutURI(s string) {
 	m.backchannel_logout_uri = &s
@@ -4194,6 +5835,60 @@ func (m *ApplicationMutation) ResetImportSources() {
 	m.removedimport_sources = nil
 }
 
+// AddMemberIDs adds the "members" edge to the AppMember entity by ids.
+func (m *ApplicationMutation) AddMemberIDs(ids ...string) {
+	if m.members == nil {
+		m.members = make(map[string]struct{})
+	}
+	for i := range ids {
+		m.members[ids[i]] = struct{}{}
+	}
+}
+
+// ClearMembers clears the "members" edge to the AppMember entity.
+func (m *ApplicationMutation) ClearMembers() {
+	m.clearedmembers = true
+}
+
+// MembersCleared reports if the "members" edge to the AppMember entity was cleared.
+func (m *ApplicationMutation) MembersCleared() bool {
+	return m.clearedmembers
+}
+
+// RemoveMemberIDs removes the "members" edge to the AppMember entity by IDs.
+func (m *ApplicationMutation) RemoveMemberIDs(ids ...string) {
+	if m.removedmembers == nil {
+		m.removedmembers = make(map[string]struct{})
+	}
+	for i := range ids {
+		delete(m.members, ids[i])
+		m.removedmembers[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedMembers returns the removed IDs of the "members" edge to the AppMember entity.
+func (m *ApplicationMutation) RemovedMembersIDs() (ids []string) {
+	for id := range m.removedmembers {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// MembersIDs returns the "members" edge IDs in the mutation.
+func (m *ApplicationMutation) MembersIDs() (ids []string) {
+	for id := range m.members {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetMembers resets all changes to the "members" edge.
+func (m *ApplicationMutation) ResetMembers() {
+	m.members = nil
+	m.clearedmembers = false
+	m.removedmembers = nil
+}
+
 // AddWebhookEventIDs adds the "webhook_events" edge to the WebhookEvent entity by ids.
 func (m *ApplicationMutation) AddWebhookEventIDs(ids ...string) {
 	if m.webhook_events == nil {
@@ -4282,7 +5977,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -4334,6 +6029,12 @@ func (m *ApplicationMutation) Fields() []string {
 	if m.post_logout_redirect_uris != nil {
 		fields = append(fields, application.FieldPostLogoutRedirectUris)
 	}
+	if m.transfer_to != nil {
+		fields = append(fields, application.FieldTransferTo)
+	}
+	if m.transfer_expires_at != nil {
+		fields = append(fields, application.FieldTransferExpiresAt)
+	}
 	if m.backchannel_logout_uri != nil {
 		fields = append(fields, application.FieldBackchannelLogoutURI)
 	}
@@ -4379,6 +6080,10 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.IDTokenSigningAlg()
 	case application.FieldPostLogoutRedirectUris:
 		return m.PostLogoutRedirectUris()
+	case application.FieldTransferTo:
+		return m.TransferTo()
+	case application.FieldTransferExpiresAt:
+		return m.TransferExpiresAt()
 	case application.FieldBackchannelLogoutURI:
 		return m.BackchannelLogoutURI()
 	}
@@ -4424,6 +6129,10 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldIDTokenSigningAlg(ctx)
 	case application.FieldPostLogoutRedirectUris:
 		return m.OldPostLogoutRedirectUris(ctx)
+	case application.FieldTransferTo:
+		return m.OldTransferTo(ctx)
+	case application.FieldTransferExpiresAt:
+		return m.OldTransferExpiresAt(ctx)
 	case application.FieldBackchannelLogoutURI:
 		return m.OldBackchannelLogoutURI(ctx)
 	}
@@ -4554,6 +6263,20 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPostLogoutRedirectUris(v)
 		return nil
+	case application.FieldTransferTo:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransferTo(v)
+		return nil
+	case application.FieldTransferExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransferExpiresAt(v)
+		return nil
 	case application.FieldBackchannelLogoutURI:
 		v, ok := value.(string)
 		if !ok {
@@ -4630,6 +6353,12 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldPostLogoutRedirectUris) {
 		fields = append(fields, application.FieldPostLogoutRedirectUris)
 	}
+	if m.FieldCleared(application.FieldTransferTo) {
+		fields = append(fields, application.FieldTransferTo)
+	}
+	if m.FieldCleared(application.FieldTransferExpiresAt) {
+		fields = append(fields, application.FieldTransferExpiresAt)
+	}
 	if m.FieldCleared(application.FieldBackchannelLogoutURI) {
 		fields = append(fields, application.FieldBackchannelLogoutURI)
 	}
@@ -4670,6 +6399,12 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldPostLogoutRedirectUris:
 		m.ClearPostLogoutRedirectUris()
+		return nil
+	case application.FieldTransferTo:
+		m.ClearTransferTo()
+		return nil
+	case application.FieldTransferExpiresAt:
+		m.ClearTransferExpiresAt()
 		return nil
 	case application.FieldBackchannelLogoutURI:
 		m.ClearBackchannelLogoutURI()
@@ -4733,6 +6468,12 @@ func (m *ApplicationMutation) ResetField(name string) error {
 	case application.FieldPostLogoutRedirectUris:
 		m.ResetPostLogoutRedirectUris()
 		return nil
+	case application.FieldTransferTo:
+		m.ResetTransferTo()
+		return nil
+	case application.FieldTransferExpiresAt:
+		m.ResetTransferExpiresAt()
+		return nil
 	case application.FieldBackchannelLogoutURI:
 		m.ResetBackchannelLogoutURI()
 		return nil
@@ -4742,7 +6483,7 @@ func (m *ApplicationMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ApplicationMutation) AddedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.owner != nil {
 		edges = append(edges, application.EdgeOwner)
 	}
@@ -4757,6 +6498,9 @@ func (m *ApplicationMutation) AddedEdges() []string {
 	}
 	if m.import_sources != nil {
 		edges = append(edges, application.EdgeImportSources)
+	}
+	if m.members != nil {
+		edges = append(edges, application.EdgeMembers)
 	}
 	if m.webhook_events != nil {
 		edges = append(edges, application.EdgeWebhookEvents)
@@ -4796,6 +6540,12 @@ func (m *ApplicationMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case application.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.members))
+		for id := range m.members {
+			ids = append(ids, id)
+		}
+		return ids
 	case application.EdgeWebhookEvents:
 		ids := make([]ent.Value, 0, len(m.webhook_events))
 		for id := range m.webhook_events {
@@ -4808,7 +6558,7 @@ func (m *ApplicationMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ApplicationMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.removedconnections != nil {
 		edges = append(edges, application.EdgeConnections)
 	}
@@ -4820,6 +6570,9 @@ func (m *ApplicationMutation) RemovedEdges() []string {
 	}
 	if m.removedimport_sources != nil {
 		edges = append(edges, application.EdgeImportSources)
+	}
+	if m.removedmembers != nil {
+		edges = append(edges, application.EdgeMembers)
 	}
 	if m.removedwebhook_events != nil {
 		edges = append(edges, application.EdgeWebhookEvents)
@@ -4855,6 +6608,12 @@ func (m *ApplicationMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case application.EdgeMembers:
+		ids := make([]ent.Value, 0, len(m.removedmembers))
+		for id := range m.removedmembers {
+			ids = append(ids, id)
+		}
+		return ids
 	case application.EdgeWebhookEvents:
 		ids := make([]ent.Value, 0, len(m.removedwebhook_events))
 		for id := range m.removedwebhook_events {
@@ -4867,7 +6626,7 @@ func (m *ApplicationMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ApplicationMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 6)
+	edges := make([]string, 0, 7)
 	if m.clearedowner {
 		edges = append(edges, application.EdgeOwner)
 	}
@@ -4882,6 +6641,9 @@ func (m *ApplicationMutation) ClearedEdges() []string {
 	}
 	if m.clearedimport_sources {
 		edges = append(edges, application.EdgeImportSources)
+	}
+	if m.clearedmembers {
+		edges = append(edges, application.EdgeMembers)
 	}
 	if m.clearedwebhook_events {
 		edges = append(edges, application.EdgeWebhookEvents)
@@ -4903,6 +6665,8 @@ func (m *ApplicationMutation) EdgeCleared(name string) bool {
 		return m.clearedlicense_codes
 	case application.EdgeImportSources:
 		return m.clearedimport_sources
+	case application.EdgeMembers:
+		return m.clearedmembers
 	case application.EdgeWebhookEvents:
 		return m.clearedwebhook_events
 	}
@@ -4938,6 +6702,9 @@ func (m *ApplicationMutation) ResetEdge(name string) error {
 		return nil
 	case application.EdgeImportSources:
 		m.ResetImportSources()
+		return nil
+	case application.EdgeMembers:
+		m.ResetMembers()
 		return nil
 	case application.EdgeWebhookEvents:
 		m.ResetWebhookEvents()

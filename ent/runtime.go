@@ -6,7 +6,9 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/auditevent"
 	"loginsign/ent/consent"
 	"loginsign/ent/emailchange"
@@ -202,6 +204,92 @@ func init() {
 			return nil
 		}
 	}()
+	appinvitationMixin := schema.AppInvitation{}.Mixin()
+	appinvitationMixinFields0 := appinvitationMixin[0].Fields()
+	_ = appinvitationMixinFields0
+	appinvitationFields := schema.AppInvitation{}.Fields()
+	_ = appinvitationFields
+	// appinvitationDescEmail is the schema descriptor for email field.
+	appinvitationDescEmail := appinvitationFields[1].Descriptor()
+	// appinvitation.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	appinvitation.EmailValidator = func() func(string) error {
+		validators := appinvitationDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// appinvitationDescCreatedAt is the schema descriptor for created_at field.
+	appinvitationDescCreatedAt := appinvitationFields[5].Descriptor()
+	// appinvitation.DefaultCreatedAt holds the default value on creation for the created_at field.
+	appinvitation.DefaultCreatedAt = appinvitationDescCreatedAt.Default.(func() time.Time)
+	// appinvitationDescID is the schema descriptor for id field.
+	appinvitationDescID := appinvitationMixinFields0[0].Descriptor()
+	// appinvitation.DefaultID holds the default value on creation for the id field.
+	appinvitation.DefaultID = appinvitationDescID.Default.(func() string)
+	// appinvitation.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	appinvitation.IDValidator = func() func(string) error {
+		validators := appinvitationDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	appmemberMixin := schema.AppMember{}.Mixin()
+	appmemberMixinFields0 := appmemberMixin[0].Fields()
+	_ = appmemberMixinFields0
+	appmemberFields := schema.AppMember{}.Fields()
+	_ = appmemberFields
+	// appmemberDescEmail is the schema descriptor for email field.
+	appmemberDescEmail := appmemberFields[3].Descriptor()
+	// appmember.DefaultEmail holds the default value on creation for the email field.
+	appmember.DefaultEmail = appmemberDescEmail.Default.(string)
+	// appmember.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	appmember.EmailValidator = appmemberDescEmail.Validators[0].(func(string) error)
+	// appmemberDescCreatedAt is the schema descriptor for created_at field.
+	appmemberDescCreatedAt := appmemberFields[4].Descriptor()
+	// appmember.DefaultCreatedAt holds the default value on creation for the created_at field.
+	appmember.DefaultCreatedAt = appmemberDescCreatedAt.Default.(func() time.Time)
+	// appmemberDescUpdatedAt is the schema descriptor for updated_at field.
+	appmemberDescUpdatedAt := appmemberFields[5].Descriptor()
+	// appmember.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	appmember.DefaultUpdatedAt = appmemberDescUpdatedAt.Default.(func() time.Time)
+	// appmemberDescID is the schema descriptor for id field.
+	appmemberDescID := appmemberMixinFields0[0].Descriptor()
+	// appmember.DefaultID holds the default value on creation for the id field.
+	appmember.DefaultID = appmemberDescID.Default.(func() string)
+	// appmember.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	appmember.IDValidator = func() func(string) error {
+		validators := appmemberDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	applicationMixin := schema.Application{}.Mixin()
 	applicationMixinFields0 := applicationMixin[0].Fields()
 	_ = applicationMixinFields0
@@ -282,7 +370,7 @@ func init() {
 	// application.DefaultPostLogoutRedirectUris holds the default value on creation for the post_logout_redirect_uris field.
 	application.DefaultPostLogoutRedirectUris = applicationDescPostLogoutRedirectUris.Default.([]string)
 	// applicationDescBackchannelLogoutURI is the schema descriptor for backchannel_logout_uri field.
-	applicationDescBackchannelLogoutURI := applicationFields[15].Descriptor()
+	applicationDescBackchannelLogoutURI := applicationFields[17].Descriptor()
 	// application.BackchannelLogoutURIValidator is a validator for the "backchannel_logout_uri" field. It is called by the builders before save.
 	application.BackchannelLogoutURIValidator = applicationDescBackchannelLogoutURI.Validators[0].(func(string) error)
 	// applicationDescID is the schema descriptor for id field.

@@ -20,6 +20,10 @@ type Tx struct {
 	AddressClaim *AddressClaimClient
 	// AppConnection is the client for interacting with the AppConnection builders.
 	AppConnection *AppConnectionClient
+	// AppInvitation is the client for interacting with the AppInvitation builders.
+	AppInvitation *AppInvitationClient
+	// AppMember is the client for interacting with the AppMember builders.
+	AppMember *AppMemberClient
 	// Application is the client for interacting with the Application builders.
 	Application *ApplicationClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
@@ -198,6 +202,8 @@ func (tx *Tx) init() {
 	tx.ActivityEvent = NewActivityEventClient(tx.config)
 	tx.AddressClaim = NewAddressClaimClient(tx.config)
 	tx.AppConnection = NewAppConnectionClient(tx.config)
+	tx.AppInvitation = NewAppInvitationClient(tx.config)
+	tx.AppMember = NewAppMemberClient(tx.config)
 	tx.Application = NewApplicationClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Consent = NewConsentClient(tx.config)

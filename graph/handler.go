@@ -162,6 +162,11 @@ var resolverCost = map[string]int{
 	"Application.webhookEvents":         queryCost,
 	"LicenseVariant.codeCounts":         queryCost,
 	"LicenseCode.owner":                 queryCost / 4,
+	"Application.members":               queryCost,
+	"Application.invitations":           queryCost,
+	"Application.viewerRole":            queryCost / 4,
+	"Application.ownershipTransfer":     queryCost / 4,
+	"User.teamInvitations":              queryCost,
 }
 
 // fieldCost is the cost of the field itself, without its selection.

@@ -10,6 +10,7 @@ import (
 	"loginsign/ent"
 	"loginsign/graph/model"
 	"loginsign/internal/portal"
+	"loginsign/internal/team"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -110,7 +111,7 @@ func (r *applicationResolver) ImportSources(ctx context.Context, obj *ent.Applic
 
 // Analytics is the resolver for the analytics field.
 func (r *applicationResolver) Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error) {
-	app, err := r.Portal.OwnedApplication(ctx, obj.ID)
+	app, err := r.Portal.Authorize(ctx, obj.ID, team.ReadAnalytics)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (r *mutationResolver) RotateClientSecret(ctx context.Context, id string) (*
 	if err != nil {
 		return nil, err
 	}
-	app, err := r.Portal.OwnedApplication(ctx, id)
+	app, err := r.Portal.Authorize(ctx, id, team.ReadApp)
 	return &model.RotateSecretPayload{Application: app, Secret: secret}, err
 }
 
@@ -150,7 +151,7 @@ func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id string) (
 	if err != nil {
 		return nil, err
 	}
-	app, err := r.Portal.OwnedApplication(ctx, id)
+	app, err := r.Portal.Authorize(ctx, id, team.ReadApp)
 	return &model.RotateSecretPayload{Application: app, Secret: secret}, err
 }
 
@@ -231,7 +232,7 @@ func (r *mutationResolver) TestCurrentLoginsSyncAPI(ctx context.Context, appID s
 
 // Application is the resolver for the application field.
 func (r *queryResolver) Application(ctx context.Context, id string) (*ent.Application, error) {
-	return r.Portal.OwnedApplication(ctx, id)
+	return r.Portal.Authorize(ctx, id, team.ReadApp)
 }
 
 // RedirectURICheck is the resolver for the redirectUriCheck field.

@@ -10,11 +10,12 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/oauth"
+	"loginsign/internal/team"
 )
 
 // Quickstart is the resolver for the quickstart field.
 func (r *applicationResolver) Quickstart(ctx context.Context, obj *ent.Application) (*oauth.Quickstart, error) {
-	app, err := r.Portal.OwnedApplication(ctx, obj.ID)
+	app, err := r.Portal.Authorize(ctx, obj.ID, team.ReadApp)
 	if err != nil {
 		return nil, err
 	}

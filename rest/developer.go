@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"loginsign/internal/auth"
+	"loginsign/internal/team"
 	"net/http"
 
 	"loginsign/ent"
@@ -32,6 +34,8 @@ type developerApplication struct {
 	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
 	CreatedAt               string `json:"createdAt"`
 	UpdatedAt               string `json:"updatedAt"`
+	// Role is the signed-in developer's role on the application (owner, admin, developer, support).
+	Role string `json:"role,omitempty"`
 	// Secrets appear only in the answer that created them.
 	ClientSecret  string `json:"clientSecret,omitempty"`
 	WebhookSecret string `json:"webhookSecret,omitempty"`
@@ -80,7 +84,12 @@ func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
 		Applications []developerApplication `json:"applications"`
 	}{Applications: []developerApplication{}}
 	for _, e := range conn.Edges {
-		out.Applications = append(out.Applications, toDeveloperApplication(e.Node))
+		v, err := a.viewApplication(r, e.Node)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		out.Applications = append(out.Applications, v)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -141,12 +150,17 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 
 // DeveloperApplication answers GET /api/developer/applications/:appId.
 func (a *API) DeveloperApplication(w http.ResponseWriter, r *http.Request) {
-	app, err := a.Portal.OwnedApplication(r.Context(), r.PathValue("appId"))
+	app, err := a.Portal.Authorize(r.Context(), r.PathValue("appId"), team.ReadApp)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, toDeveloperApplication(app))
+	v, err := a.viewApplication(r, app)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, v)
 }
 
 // UpdateDeveloperApplication answers PATCH /api/developer/applications/:appId with the
@@ -208,4 +222,23 @@ func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "webhookSecret": secret})
+}
+
+// viewApplication is app as the signed-in developer may see it: with their role, and without
+// the webhook URL when their role may not read webhooks.
+func (a *API) viewApplication(r *http.Request, app *ent.Application) (developerApplication, error) {
+	out := toDeveloperApplication(app)
+	uid, err := auth.RequireUser(r.Context())
+	if err != nil {
+		return out, err
+	}
+	role, err := team.RoleOf(r.Context(), a.Portal.DB.Client, app, uid)
+	if err != nil {
+		return out, err
+	}
+	out.Role = string(role)
+	if !team.Allows(role, team.ReadWebhooks) {
+		out.WebhookURL = nil
+	}
+	return out, nil
 }

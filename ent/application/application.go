@@ -48,6 +48,10 @@ const (
 	FieldIDTokenSigningAlg = "id_token_signing_alg"
 	// FieldPostLogoutRedirectUris holds the string denoting the post_logout_redirect_uris field in the database.
 	FieldPostLogoutRedirectUris = "post_logout_redirect_uris"
+	// FieldTransferTo holds the string denoting the transfer_to field in the database.
+	FieldTransferTo = "transfer_to"
+	// FieldTransferExpiresAt holds the string denoting the transfer_expires_at field in the database.
+	FieldTransferExpiresAt = "transfer_expires_at"
 	// FieldBackchannelLogoutURI holds the string denoting the backchannel_logout_uri field in the database.
 	FieldBackchannelLogoutURI = "backchannel_logout_uri"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
@@ -60,6 +64,8 @@ const (
 	EdgeLicenseCodes = "license_codes"
 	// EdgeImportSources holds the string denoting the import_sources edge name in mutations.
 	EdgeImportSources = "import_sources"
+	// EdgeMembers holds the string denoting the members edge name in mutations.
+	EdgeMembers = "members"
 	// EdgeWebhookEvents holds the string denoting the webhook_events edge name in mutations.
 	EdgeWebhookEvents = "webhook_events"
 	// Table holds the table name of the application in the database.
@@ -99,6 +105,13 @@ const (
 	ImportSourcesInverseTable = "import_sources"
 	// ImportSourcesColumn is the table column denoting the import_sources relation/edge.
 	ImportSourcesColumn = "application_id"
+	// MembersTable is the table that holds the members relation/edge.
+	MembersTable = "app_members"
+	// MembersInverseTable is the table name for the AppMember entity.
+	// It exists in this package in order to avoid circular dependency with the "appmember" package.
+	MembersInverseTable = "app_members"
+	// MembersColumn is the table column denoting the members relation/edge.
+	MembersColumn = "application_id"
 	// WebhookEventsTable is the table that holds the webhook_events relation/edge.
 	WebhookEventsTable = "webhook_events"
 	// WebhookEventsInverseTable is the table name for the WebhookEvent entity.
@@ -128,6 +141,8 @@ var Columns = []string{
 	FieldWebhookDisabledAt,
 	FieldIDTokenSigningAlg,
 	FieldPostLogoutRedirectUris,
+	FieldTransferTo,
+	FieldTransferExpiresAt,
 	FieldBackchannelLogoutURI,
 }
 
@@ -255,6 +270,16 @@ func ByIDTokenSigningAlg(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIDTokenSigningAlg, opts...).ToFunc()
 }
 
+// ByTransferTo orders the results by the transfer_to field.
+func ByTransferTo(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTransferTo, opts...).ToFunc()
+}
+
+// ByTransferExpiresAt orders the results by the transfer_expires_at field.
+func ByTransferExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTransferExpiresAt, opts...).ToFunc()
+}
+
 // ByBackchannelLogoutURI orders the results by the backchannel_logout_uri field.
 func ByBackchannelLogoutURI(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBackchannelLogoutURI, opts...).ToFunc()
@@ -323,6 +348,20 @@ func ByImportSources(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 	}
 }
 
+// ByMembersCount orders the results by members count.
+func ByMembersCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newMembersStep(), opts...)
+	}
+}
+
+// ByMembers orders the results by members terms.
+func ByMembers(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newMembersStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
 // ByWebhookEventsCount orders the results by webhook_events count.
 func ByWebhookEventsCount(opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -369,6 +408,13 @@ func newImportSourcesStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(ImportSourcesInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, ImportSourcesTable, ImportSourcesColumn),
+	)
+}
+func newMembersStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(MembersInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, MembersTable, MembersColumn),
 	)
 }
 func newWebhookEventsStep() *sqlgraph.Step {

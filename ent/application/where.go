@@ -135,6 +135,16 @@ func IDTokenSigningAlg(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldIDTokenSigningAlg, v))
 }
 
+// TransferTo applies equality check predicate on the "transfer_to" field. It's identical to TransferToEQ.
+func TransferTo(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldTransferTo, v))
+}
+
+// TransferExpiresAt applies equality check predicate on the "transfer_expires_at" field. It's identical to TransferExpiresAtEQ.
+func TransferExpiresAt(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldTransferExpiresAt, v))
+}
+
 // BackchannelLogoutURI applies equality check predicate on the "backchannel_logout_uri" field. It's identical to BackchannelLogoutURIEQ.
 func BackchannelLogoutURI(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))
@@ -1005,6 +1015,131 @@ func PostLogoutRedirectUrisNotNil() predicate.Application {
 	return predicate.Application(sql.FieldNotNull(FieldPostLogoutRedirectUris))
 }
 
+// TransferToEQ applies the EQ predicate on the "transfer_to" field.
+func TransferToEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldTransferTo, v))
+}
+
+// TransferToNEQ applies the NEQ predicate on the "transfer_to" field.
+func TransferToNEQ(v string) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldTransferTo, v))
+}
+
+// TransferToIn applies the In predicate on the "transfer_to" field.
+func TransferToIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldTransferTo, vs...))
+}
+
+// TransferToNotIn applies the NotIn predicate on the "transfer_to" field.
+func TransferToNotIn(vs ...string) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldTransferTo, vs...))
+}
+
+// TransferToGT applies the GT predicate on the "transfer_to" field.
+func TransferToGT(v string) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldTransferTo, v))
+}
+
+// TransferToGTE applies the GTE predicate on the "transfer_to" field.
+func TransferToGTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldTransferTo, v))
+}
+
+// TransferToLT applies the LT predicate on the "transfer_to" field.
+func TransferToLT(v string) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldTransferTo, v))
+}
+
+// TransferToLTE applies the LTE predicate on the "transfer_to" field.
+func TransferToLTE(v string) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldTransferTo, v))
+}
+
+// TransferToContains applies the Contains predicate on the "transfer_to" field.
+func TransferToContains(v string) predicate.Application {
+	return predicate.Application(sql.FieldContains(FieldTransferTo, v))
+}
+
+// TransferToHasPrefix applies the HasPrefix predicate on the "transfer_to" field.
+func TransferToHasPrefix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasPrefix(FieldTransferTo, v))
+}
+
+// TransferToHasSuffix applies the HasSuffix predicate on the "transfer_to" field.
+func TransferToHasSuffix(v string) predicate.Application {
+	return predicate.Application(sql.FieldHasSuffix(FieldTransferTo, v))
+}
+
+// TransferToIsNil applies the IsNil predicate on the "transfer_to" field.
+func TransferToIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldTransferTo))
+}
+
+// TransferToNotNil applies the NotNil predicate on the "transfer_to" field.
+func TransferToNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldTransferTo))
+}
+
+// TransferToEqualFold applies the EqualFold predicate on the "transfer_to" field.
+func TransferToEqualFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldEqualFold(FieldTransferTo, v))
+}
+
+// TransferToContainsFold applies the ContainsFold predicate on the "transfer_to" field.
+func TransferToContainsFold(v string) predicate.Application {
+	return predicate.Application(sql.FieldContainsFold(FieldTransferTo, v))
+}
+
+// TransferExpiresAtEQ applies the EQ predicate on the "transfer_expires_at" field.
+func TransferExpiresAtEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtNEQ applies the NEQ predicate on the "transfer_expires_at" field.
+func TransferExpiresAtNEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtIn applies the In predicate on the "transfer_expires_at" field.
+func TransferExpiresAtIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldTransferExpiresAt, vs...))
+}
+
+// TransferExpiresAtNotIn applies the NotIn predicate on the "transfer_expires_at" field.
+func TransferExpiresAtNotIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldTransferExpiresAt, vs...))
+}
+
+// TransferExpiresAtGT applies the GT predicate on the "transfer_expires_at" field.
+func TransferExpiresAtGT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtGTE applies the GTE predicate on the "transfer_expires_at" field.
+func TransferExpiresAtGTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtLT applies the LT predicate on the "transfer_expires_at" field.
+func TransferExpiresAtLT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtLTE applies the LTE predicate on the "transfer_expires_at" field.
+func TransferExpiresAtLTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldTransferExpiresAt, v))
+}
+
+// TransferExpiresAtIsNil applies the IsNil predicate on the "transfer_expires_at" field.
+func TransferExpiresAtIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldTransferExpiresAt))
+}
+
+// TransferExpiresAtNotNil applies the NotNil predicate on the "transfer_expires_at" field.
+func TransferExpiresAtNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldTransferExpiresAt))
+}
+
 // BackchannelLogoutURIEQ applies the EQ predicate on the "backchannel_logout_uri" field.
 func BackchannelLogoutURIEQ(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))
@@ -1187,6 +1322,29 @@ func HasImportSources() predicate.Application {
 func HasImportSourcesWith(preds ...predicate.ImportSource) predicate.Application {
 	return predicate.Application(func(s *sql.Selector) {
 		step := newImportSourcesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasMembers applies the HasEdge predicate on the "members" edge.
+func HasMembers() predicate.Application {
+	return predicate.Application(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, MembersTable, MembersColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasMembersWith applies the HasEdge predicate on the "members" edge with a given conditions (other predicates).
+func HasMembersWith(preds ...predicate.AppMember) predicate.Application {
+	return predicate.Application(func(s *sql.Selector) {
+		step := newMembersStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -44,6 +44,30 @@ func (f AppConnectionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Valu
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AppConnectionMutation", m)
 }
 
+// The AppInvitationFunc type is an adapter to allow the use of ordinary
+// function as AppInvitation mutator.
+type AppInvitationFunc func(context.Context, *ent.AppInvitationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AppInvitationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AppInvitationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AppInvitationMutation", m)
+}
+
+// The AppMemberFunc type is an adapter to allow the use of ordinary
+// function as AppMember mutator.
+type AppMemberFunc func(context.Context, *ent.AppMemberMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f AppMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.AppMemberMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AppMemberMutation", m)
+}
+
 // The ApplicationFunc type is an adapter to allow the use of ordinary
 // function as Application mutator.
 type ApplicationFunc func(context.Context, *ent.ApplicationMutation) (ent.Value, error)

@@ -146,6 +146,74 @@ var (
 			},
 		},
 	}
+	// AppInvitationsColumns holds the columns for the "app_invitations" table.
+	AppInvitationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "application_id", Type: field.TypeString},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"admin", "developer", "support"}},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "invited_by", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "accepted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "accepted_by", Type: field.TypeString, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+	}
+	// AppInvitationsTable holds the schema information for the "app_invitations" table.
+	AppInvitationsTable = &schema.Table{
+		Name:       "app_invitations",
+		Columns:    AppInvitationsColumns,
+		PrimaryKey: []*schema.Column{AppInvitationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "appinvitation_application_id",
+				Unique:  false,
+				Columns: []*schema.Column{AppInvitationsColumns[1]},
+			},
+			{
+				Name:    "appinvitation_email",
+				Unique:  false,
+				Columns: []*schema.Column{AppInvitationsColumns[2]},
+			},
+		},
+	}
+	// AppMembersColumns holds the columns for the "app_members" table.
+	AppMembersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeString},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"admin", "developer", "support"}},
+		{Name: "email", Type: field.TypeString, Size: 254, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "application_id", Type: field.TypeString, Size: 64},
+	}
+	// AppMembersTable holds the schema information for the "app_members" table.
+	AppMembersTable = &schema.Table{
+		Name:       "app_members",
+		Columns:    AppMembersColumns,
+		PrimaryKey: []*schema.Column{AppMembersColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "app_members_applications_members",
+				Columns:    []*schema.Column{AppMembersColumns[6]},
+				RefColumns: []*schema.Column{ApplicationsColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "appmember_application_id_user_id",
+				Unique:  true,
+				Columns: []*schema.Column{AppMembersColumns[6], AppMembersColumns[1]},
+			},
+			{
+				Name:    "appmember_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{AppMembersColumns[1]},
+			},
+		},
+	}
 	// ApplicationsColumns holds the columns for the "applications" table.
 	ApplicationsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
@@ -165,6 +233,8 @@ var (
 		{Name: "webhook_disabled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "id_token_signing_alg", Type: field.TypeString, Size: 16, Default: "ES256"},
 		{Name: "post_logout_redirect_uris", Type: field.TypeJSON, Nullable: true},
+		{Name: "transfer_to", Type: field.TypeString, Nullable: true},
+		{Name: "transfer_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "backchannel_logout_uri", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
 	}
@@ -176,7 +246,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "applications_users_applications",
-				Columns:    []*schema.Column{ApplicationsColumns[18]},
+				Columns:    []*schema.Column{ApplicationsColumns[20]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -185,7 +255,7 @@ var (
 			{
 				Name:    "application_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[18], ApplicationsColumns[1]},
+				Columns: []*schema.Column{ApplicationsColumns[20], ApplicationsColumns[1]},
 			},
 		},
 	}
@@ -776,6 +846,8 @@ var (
 		ActivityEventsTable,
 		AddressClaimsTable,
 		AppConnectionsTable,
+		AppInvitationsTable,
+		AppMembersTable,
 		ApplicationsTable,
 		AuditEventsTable,
 		ConsentsTable,
@@ -805,6 +877,7 @@ func init() {
 	AppConnectionsTable.ForeignKeys[0].RefTable = ApplicationsTable
 	AppConnectionsTable.ForeignKeys[1].RefTable = ImportSourcesTable
 	AppConnectionsTable.ForeignKeys[2].RefTable = UsersTable
+	AppMembersTable.ForeignKeys[0].RefTable = ApplicationsTable
 	ApplicationsTable.ForeignKeys[0].RefTable = UsersTable
 	ConsentsTable.ForeignKeys[0].RefTable = AppConnectionsTable
 	ImportRowsTable.ForeignKeys[0].RefTable = ImportSourcesTable

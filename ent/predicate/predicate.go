@@ -15,6 +15,12 @@ type AddressClaim func(*sql.Selector)
 // AppConnection is the predicate function for appconnection builders.
 type AppConnection func(*sql.Selector)
 
+// AppInvitation is the predicate function for appinvitation builders.
+type AppInvitation func(*sql.Selector)
+
+// AppMember is the predicate function for appmember builders.
+type AppMember func(*sql.Selector)
+
 // Application is the predicate function for application builders.
 type Application func(*sql.Selector)
 

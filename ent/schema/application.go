@@ -51,6 +51,11 @@ func (Application) Fields() []ent.Field {
 		field.Strings("post_logout_redirect_uris").Default([]string{}).Optional().
 			Comment("where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows").
 			Annotations(entgql.Type("[String!]"), entgql.Skip(entgql.SkipWhereInput)),
+		field.String("transfer_to").Optional().Nillable().
+			Comment("the member the owner proposed to hand the application over to; set until they accept, it is cancelled or it expires").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("transfer_expires_at").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("backchannel_logout_uri").Optional().MaxLen(2048).
 			Comment("receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri").
 			Annotations(entgql.Skip(entgql.SkipAll)),
@@ -72,6 +77,9 @@ func (Application) Edges() []ent.Edge {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("import_sources", ImportSource.Type).
 			Comment("reached in GraphQL only through portal resolvers that check ownership").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.To("members", AppMember.Type).
+			Comment("the team besides the owner (internal/team)").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		edge.To("webhook_events", WebhookEvent.Type).
 			Comment("reached in GraphQL only through portal resolvers that check ownership").

@@ -13,6 +13,24 @@ import (
 	"time"
 )
 
+type AcceptInvitationInput struct {
+	Token        *string `json:"token,omitempty"`
+	InvitationID *string `json:"invitationId,omitempty"`
+}
+
+type AcceptInvitationPayload struct {
+	Application *ent.Application `json:"application"`
+	Role        TeamRole         `json:"role"`
+}
+
+type AcceptOwnershipTransferInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type AcceptOwnershipTransferPayload struct {
+	Application *ent.Application `json:"application"`
+}
+
 // One fact of an event, e.g. method = passkey.
 type ActivityDetail struct {
 	Key   string `json:"key"`
@@ -78,6 +96,25 @@ type BeginTotpEnrolmentInput struct {
 
 type BeginTotpEnrolmentPayload struct {
 	Enrolment *TOTPEnrolment `json:"enrolment"`
+}
+
+type CancelOwnershipTransferInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type CancelOwnershipTransferPayload struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type ChangeMemberRoleInput struct {
+	ApplicationID string `json:"applicationId"`
+	UserID        string `json:"userId"`
+	// ADMIN, DEVELOPER or SUPPORT.
+	Role TeamRole `json:"role"`
+}
+
+type ChangeMemberRolePayload struct {
+	Member *TeamMember `json:"member"`
 }
 
 type CheckCurrentLoginsSyncAPIInput struct {
@@ -346,9 +383,35 @@ type ImportUsersPayload struct {
 	Results []*ent.ImportRow  `json:"results"`
 }
 
+type InviteMemberInput struct {
+	ApplicationID string `json:"applicationId"`
+	Email         string `json:"email"`
+	// ADMIN, DEVELOPER or SUPPORT.
+	Role TeamRole `json:"role"`
+}
+
+type InviteMemberPayload struct {
+	Invitation *TeamInvitation `json:"invitation"`
+}
+
+type LeaveApplicationInput struct {
+	ApplicationID string `json:"applicationId"`
+}
+
+type LeaveApplicationPayload struct {
+	ApplicationID string `json:"applicationId"`
+}
+
 type LicenseStateCount struct {
 	State string `json:"state"`
 	Count int    `json:"count"`
+}
+
+// The owner's proposal to hand the application over to a member.
+type OwnershipTransfer struct {
+	ToUserID  string    `json:"toUserId"`
+	ToEmail   string    `json:"toEmail"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 // An application's proposal: "the person with this address is our user externalUserId".
@@ -401,6 +464,15 @@ type ProposeConnectionEmailPayload struct {
 	Changed bool `json:"changed"`
 	// True when a request was taken (a confirmation mailed, or an address the app does not see); null when the address already is the primary one the app sees.
 	Pending *bool `json:"pending,omitempty"`
+}
+
+type ProposeOwnershipTransferInput struct {
+	ApplicationID string `json:"applicationId"`
+	UserID        string `json:"userId"`
+}
+
+type ProposeOwnershipTransferPayload struct {
+	Transfer *OwnershipTransfer `json:"transfer"`
 }
 
 type RedirectURICheck struct {
@@ -488,6 +560,15 @@ type RemoveLicenseVariantPayload struct {
 	DeletedVariantID string `json:"deletedVariantId"`
 }
 
+type RemoveMemberInput struct {
+	ApplicationID string `json:"applicationId"`
+	UserID        string `json:"userId"`
+}
+
+type RemoveMemberPayload struct {
+	RemovedUserID string `json:"removedUserId"`
+}
+
 // Nothing to send: the signed-in person removes their picture.
 type RemoveProfilePictureInput struct {
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
@@ -531,6 +612,15 @@ type RetryWebhookEventInput struct {
 
 type RetryWebhookEventPayload struct {
 	Event *ent.WebhookEvent `json:"event"`
+}
+
+type RevokeInvitationInput struct {
+	ApplicationID string `json:"applicationId"`
+	InvitationID  string `json:"invitationId"`
+}
+
+type RevokeInvitationPayload struct {
+	RevokedInvitationID string `json:"revokedInvitationId"`
 }
 
 type RevokeOtherSessionsInput struct {
@@ -629,6 +719,32 @@ type TOTPEnrolment struct {
 	// The QR code as a data: URI of a PNG image.
 	QRCode    string    `json:"qrCode"`
 	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// An invitation to join an application's team.
+type TeamInvitation struct {
+	ID              string `json:"id"`
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	// The invited address.
+	Email     string    `json:"email"`
+	Role      TeamRole  `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// One person on an application's team.
+type TeamMember struct {
+	// The member's account id (usr_…), used by changeMemberRole and removeMember.
+	UserID string `json:"userId"`
+	// The member's display name, when they set one.
+	Name *string `json:"name,omitempty"`
+	// The address the member was invited at (the owner's primary address for the owner).
+	Email    string    `json:"email"`
+	Role     TeamRole  `json:"role"`
+	JoinedAt time.Time `json:"joinedAt"`
+	// True for the signed-in person.
+	IsViewer bool `json:"isViewer"`
 }
 
 type UndoImportInput struct {
@@ -832,6 +948,16 @@ const (
 	ActivityEventTypeImportRolledBack           ActivityEventType = "IMPORT_ROLLED_BACK"
 	ActivityEventTypeLicenseAction              ActivityEventType = "LICENSE_ACTION"
 	ActivityEventTypeUsersExported              ActivityEventType = "USERS_EXPORTED"
+	ActivityEventTypeMemberInvited              ActivityEventType = "MEMBER_INVITED"
+	ActivityEventTypeMemberJoined               ActivityEventType = "MEMBER_JOINED"
+	ActivityEventTypeMemberRoleChanged          ActivityEventType = "MEMBER_ROLE_CHANGED"
+	ActivityEventTypeMemberRemoved              ActivityEventType = "MEMBER_REMOVED"
+	ActivityEventTypeMemberLeft                 ActivityEventType = "MEMBER_LEFT"
+	ActivityEventTypeInvitationRevoked          ActivityEventType = "INVITATION_REVOKED"
+	ActivityEventTypeOwnershipTransferProposed  ActivityEventType = "OWNERSHIP_TRANSFER_PROPOSED"
+	ActivityEventTypeOwnershipTransferCancelled ActivityEventType = "OWNERSHIP_TRANSFER_CANCELLED"
+	ActivityEventTypeOwnershipTransferred       ActivityEventType = "OWNERSHIP_TRANSFERRED"
+	ActivityEventTypeLicenseEnded               ActivityEventType = "LICENSE_ENDED"
 )
 
 var AllActivityEventType = []ActivityEventType{
@@ -865,11 +991,21 @@ var AllActivityEventType = []ActivityEventType{
 	ActivityEventTypeImportRolledBack,
 	ActivityEventTypeLicenseAction,
 	ActivityEventTypeUsersExported,
+	ActivityEventTypeMemberInvited,
+	ActivityEventTypeMemberJoined,
+	ActivityEventTypeMemberRoleChanged,
+	ActivityEventTypeMemberRemoved,
+	ActivityEventTypeMemberLeft,
+	ActivityEventTypeInvitationRevoked,
+	ActivityEventTypeOwnershipTransferProposed,
+	ActivityEventTypeOwnershipTransferCancelled,
+	ActivityEventTypeOwnershipTransferred,
+	ActivityEventTypeLicenseEnded,
 }
 
 func (e ActivityEventType) IsValid() bool {
 	switch e {
-	case ActivityEventTypeSignIn, ActivityEventTypeConsentGiven, ActivityEventTypeConsentWithdrawn, ActivityEventTypeAddressAdded, ActivityEventTypeAddressVerified, ActivityEventTypeAddressRemoved, ActivityEventTypeAddressMadePrimary, ActivityEventTypePendingLinkAccepted, ActivityEventTypePendingLinkRefused, ActivityEventTypeEmailChangeRequested, ActivityEventTypeEmailChangeConfirmed, ActivityEventTypeEmailChangeCancelled, ActivityEventTypeSessionsEnded, ActivityEventTypePasskeyAdded, ActivityEventTypePasskeyRenamed, ActivityEventTypePasskeyRemoved, ActivityEventTypeTotpEnabled, ActivityEventTypeTotpDisabled, ActivityEventTypeRecoveryCodesRenewed, ActivityEventTypeDataExported, ActivityEventTypeApplicationSettingsChanged, ActivityEventTypeClientSecretRotated, ActivityEventTypeWebhookSecretRotated, ActivityEventTypeWebhookEndpointChanged, ActivityEventTypeConnectionEdited, ActivityEventTypeConnectionDeleted, ActivityEventTypeImportRun, ActivityEventTypeImportRolledBack, ActivityEventTypeLicenseAction, ActivityEventTypeUsersExported:
+	case ActivityEventTypeSignIn, ActivityEventTypeConsentGiven, ActivityEventTypeConsentWithdrawn, ActivityEventTypeAddressAdded, ActivityEventTypeAddressVerified, ActivityEventTypeAddressRemoved, ActivityEventTypeAddressMadePrimary, ActivityEventTypePendingLinkAccepted, ActivityEventTypePendingLinkRefused, ActivityEventTypeEmailChangeRequested, ActivityEventTypeEmailChangeConfirmed, ActivityEventTypeEmailChangeCancelled, ActivityEventTypeSessionsEnded, ActivityEventTypePasskeyAdded, ActivityEventTypePasskeyRenamed, ActivityEventTypePasskeyRemoved, ActivityEventTypeTotpEnabled, ActivityEventTypeTotpDisabled, ActivityEventTypeRecoveryCodesRenewed, ActivityEventTypeDataExported, ActivityEventTypeApplicationSettingsChanged, ActivityEventTypeClientSecretRotated, ActivityEventTypeWebhookSecretRotated, ActivityEventTypeWebhookEndpointChanged, ActivityEventTypeConnectionEdited, ActivityEventTypeConnectionDeleted, ActivityEventTypeImportRun, ActivityEventTypeImportRolledBack, ActivityEventTypeLicenseAction, ActivityEventTypeUsersExported, ActivityEventTypeMemberInvited, ActivityEventTypeMemberJoined, ActivityEventTypeMemberRoleChanged, ActivityEventTypeMemberRemoved, ActivityEventTypeMemberLeft, ActivityEventTypeInvitationRevoked, ActivityEventTypeOwnershipTransferProposed, ActivityEventTypeOwnershipTransferCancelled, ActivityEventTypeOwnershipTransferred, ActivityEventTypeLicenseEnded:
 		return true
 	}
 	return false
@@ -905,6 +1041,70 @@ func (e *ActivityEventType) UnmarshalJSON(b []byte) error {
 }
 
 func (e ActivityEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A role on an application's team.
+type TeamRole string
+
+const (
+	// Everything, including deleting the application and handing it over.
+	TeamRoleOwner TeamRole = "OWNER"
+	// Everything but deleting the application and handing it over.
+	TeamRoleAdmin TeamRole = "ADMIN"
+	// Settings, licenses, webhooks; no secret rotation, no member management.
+	TeamRoleDeveloper TeamRole = "DEVELOPER"
+	// Reads users and licenses; changes nothing, sees no secrets.
+	TeamRoleSupport TeamRole = "SUPPORT"
+)
+
+var AllTeamRole = []TeamRole{
+	TeamRoleOwner,
+	TeamRoleAdmin,
+	TeamRoleDeveloper,
+	TeamRoleSupport,
+}
+
+func (e TeamRole) IsValid() bool {
+	switch e {
+	case TeamRoleOwner, TeamRoleAdmin, TeamRoleDeveloper, TeamRoleSupport:
+		return true
+	}
+	return false
+}
+
+func (e TeamRole) String() string {
+	return string(e)
+}
+
+func (e *TeamRole) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TeamRole(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TeamRole", str)
+	}
+	return nil
+}
+
+func (e TeamRole) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TeamRole) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TeamRole) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

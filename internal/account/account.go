@@ -9,6 +9,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"loginsign/internal/team"
 	"strings"
 	"time"
 
@@ -166,6 +167,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 			return err
 		}
 		if err := activity.DeletePerson(ctx, tx, uid); err != nil {
+			return err
+		}
+		if err := team.DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).

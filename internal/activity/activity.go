@@ -63,6 +63,24 @@ const (
 	UsersExported        Type = "users_exported"
 )
 
+// Events of an application's team (internal/team). They never hold an invitee's address: the
+// team sees addresses only in its members and invitations lists.
+const (
+	MemberInvited              Type = "member_invited"
+	MemberJoined               Type = "member_joined"
+	MemberRoleChanged          Type = "member_role_changed"
+	MemberRemoved              Type = "member_removed"
+	MemberLeft                 Type = "member_left"
+	InvitationRevoked          Type = "invitation_revoked"
+	OwnershipTransferProposed  Type = "ownership_transfer_proposed"
+	OwnershipTransferCancelled Type = "ownership_transfer_cancelled"
+	OwnershipTransferred       Type = "ownership_transferred"
+)
+
+// LicenseEnded is a person's event: a developer's forced delete of a license variant ended
+// the person's license.
+const LicenseEnded Type = "license_ended"
+
 // Types lists every type, in the order of the README.
 var Types = []Type{
 	SignIn, ConsentGiven, ConsentWithdrawn, AddressAdded, AddressVerified, AddressRemoved,
@@ -71,6 +89,8 @@ var Types = []Type{
 	PasskeyRemoved, TOTPEnabled, TOTPDisabled, RecoveryCodesNew, DataExported,
 	AppSettingsChanged, ClientSecretRotated, WebhookSecretRotated, WebhookChanged,
 	ConnectionEdited, ConnectionDeleted, ImportRun, ImportRolledBack, LicenseAction, UsersExported,
+	MemberInvited, MemberJoined, MemberRoleChanged, MemberRemoved, MemberLeft, InvitationRevoked,
+	OwnershipTransferProposed, OwnershipTransferCancelled, OwnershipTransferred, LicenseEnded,
 }
 
 // Known reports whether t is one of Types.
@@ -116,6 +136,7 @@ var detailKeys = map[string]bool{
 	"outcome":  true, // an outcome: refused, superseded…
 	"source":   true, // an import run's id
 	"format":   true, // an export's format
+	"role":     true, // a team role: admin, developer, support
 }
 
 const maxDetail = 200

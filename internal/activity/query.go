@@ -33,7 +33,9 @@ const (
 // Service reads the log and deletes expired events.
 type Service struct {
 	DB *store.DB
-	// Owned returns the application if the signed-in developer may read it, else NotFound.
+	// Owned returns the application if the signed-in developer may read its activity
+	// (team.ReadActivity through team.Authorize): NotFound off the team, Forbidden for a role
+	// without it.
 	Owned func(ctx context.Context, appID string) (*ent.Application, error)
 	// Retention is how long events are kept; DefaultRetention when zero.
 	Retention time.Duration
@@ -100,7 +102,7 @@ func (s *Service) ForApplication(ctx context.Context, appID string, f Filter, p 
 // personOnly are the types of events that concern an application but only its person sees:
 // a refused pending link would tell the developer that an imported address has an account
 // (only a signed-in person can refuse), which the import itself never tells.
-var personOnly = []string{string(PendingLinkRefused)}
+var personOnly = []string{string(PendingLinkRefused), string(LicenseEnded)}
 
 func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f Filter, p Page, app *ent.Application) (*List, error) {
 	n := p.First

@@ -41,6 +41,8 @@ const (
 	Passkey        = "pky_"
 	ProfilePicture = "pic_"
 	ActivityEvent  = "act_"
+	AppMember      = "mbr_"
+	AppInvitation  = "inv_"
 )
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -3,6 +3,7 @@ package licenses
 import (
 	"context"
 	"fmt"
+	"loginsign/internal/team"
 	"strconv"
 	"strings"
 	"time"
@@ -48,7 +49,7 @@ type Generated struct {
 // GenerateCodes creates in.Count UNUSED codes XXXX-XXXX-XXXX-XXXX from CodeAlphabet in one
 // transaction.
 func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateInput) (*Generated, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ type Uploaded struct {
 // transaction. Codes are 4 to 64 characters of [A-Za-z0-9-_], unique per application when
 // compared case-insensitively without hyphens and spaces.
 func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows []UploadRow) (*Uploaded, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +312,7 @@ const MaxPage = 1000
 // ListCodes pages through the codes of the developer's application, newest first, with
 // their owners loaded (see OwnerOf).
 func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*ent.LicenseCodeConnection, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +409,7 @@ func AppFacingEmail(c *ent.AppConnection) string {
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was
 // redeemed answers 409 code_not_unused.
 func (s *Service) DeleteCode(ctx context.Context, appID, codeID string) error {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,7 @@ func newWorld(t testing.TB, db *store.DB) *world {
 	ctx := context.Background()
 	w := &world{db: db, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, seq: new(atomic.Int64)}
 	p := &portal.Service{DB: db, Now: w.clock.Now}
-	w.svc = licenses.New(db, p.OwnedApplication, w.clock.Now)
+	w.svc = licenses.New(db, p.Authorize, w.clock.Now)
 	w.dev = w.person(t, "dev")
 	w.rival = w.person(t, "rival")
 	w.app, w.secret = w.application(t, w.dev, "Demo")

@@ -20,15 +20,16 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Service is the license domain.
 type Service struct {
 	DB *store.DB
-	// Owned returns the application if the signed-in developer owns it, else NotFound
-	// (portal.Service.OwnedApplication).
-	Owned func(ctx context.Context, appID string) (*ent.Application, error)
-	Now   func() time.Time
+	// Authorize returns the application if the signed-in developer's role on it allows the
+	// action (team.Authorize: NotFound off the team, Forbidden for a role without it).
+	Authorize func(ctx context.Context, appID string, a team.Action) (*ent.Application, error)
+	Now       func() time.Time
 	// Limiter counts redemptions (RedeemLimits); nil turns the limits off (tests of other
 	// rules only).
 	Limiter *ratelimit.Limiter
@@ -51,12 +52,12 @@ func (l RedeemLimits) withDefaults() RedeemLimits {
 	return l
 }
 
-// New returns the license domain over db; owned is the portal's ownership check.
-func New(db *store.DB, owned func(ctx context.Context, appID string) (*ent.Application, error), now func() time.Time) *Service {
+// New returns the license domain over db; authorize is the team's role check (team.Authorize).
+func New(db *store.DB, authorize func(ctx context.Context, appID string, a team.Action) (*ent.Application, error), now func() time.Time) *Service {
 	if now == nil {
 		now = func() time.Time { return time.Now().UTC() }
 	}
-	return &Service{DB: db, Owned: owned, Now: now}
+	return &Service{DB: db, Authorize: authorize, Now: now}
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC() }

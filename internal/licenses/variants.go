@@ -2,6 +2,7 @@ package licenses
 
 import (
 	"context"
+	"loginsign/internal/team"
 	"strconv"
 	"strings"
 
@@ -35,7 +36,7 @@ type VariantPatch struct {
 
 // ListVariants returns the variants of the signed-in developer's application appID by name.
 func (s *Service) ListVariants(ctx context.Context, appID string) ([]*ent.LicenseVariant, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (s *Service) ListVariants(ctx context.Context, appID string) ([]*ent.Licens
 
 // Variant returns one variant of the developer's application.
 func (s *Service) Variant(ctx context.Context, appID, variantID string) (*ent.LicenseVariant, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (s *Service) Variant(ctx context.Context, appID, variantID string) (*ent.Li
 // reached the variant through their own licenses) only the codes their connection to the
 // application holds, so an application's stock stays its developer's business.
 func (s *Service) VariantCodeCounts(ctx context.Context, v *ent.LicenseVariant) (CodeCounts, error) {
-	_, err := s.Owned(ctx, v.ApplicationID)
+	_, err := s.Authorize(ctx, v.ApplicationID, team.ReadLicenses)
 	switch {
 	case err == nil:
 		counts, err := s.CodeCounts(ctx, v.ID)
@@ -147,7 +148,7 @@ func nameTaken(name string) error {
 // CreateVariant adds a variant to the developer's application. Names are unique per
 // application, compared case-insensitively (409 variant_name_taken).
 func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInput) (*ent.LicenseVariant, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 
 // UpdateVariant changes a variant of the developer's application.
 func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p VariantPatch) (*ent.LicenseVariant, error) {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +217,7 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 // DeleteVariant deletes a variant and its codes. While any of its codes is in effect it
 // answers 409 variant_has_active_codes, unless force, which also ends those entitlements.
 func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, force bool) error {
-	app, err := s.Owned(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
 		return err
 	}
@@ -230,8 +231,22 @@ func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, fo
 		// so and how many, apart from an ordinary delete.
 		active := 0
 		if force {
-			if active, err = tx.LicenseCode.Query().Where(licensecode.VariantID(v.ID), activeAt(now)).Count(ctx); err != nil {
+			held, err := tx.LicenseCode.Query().Where(licensecode.VariantID(v.ID), activeAt(now)).WithLinkedConnection().All(ctx)
+			if err != nil {
 				return err
+			}
+			active = len(held)
+			// Each person whose license this ends sees it in their own activity.
+			for _, c := range held {
+				conn := c.Edges.LinkedConnection
+				if conn == nil {
+					continue
+				}
+				if err := activity.Record(ctx, tx, activity.Event{Type: activity.LicenseEnded, Actor: activity.ByDeveloper,
+					UserID: conn.UserID, ApplicationID: app.ID, ConnectionID: conn.ID,
+					Details: map[string]string{"name": v.Name, "outcome": "variant_deleted"}, At: now}); err != nil {
+					return err
+				}
 			}
 		}
 		del := tx.LicenseCode.Delete().Where(licensecode.VariantID(v.ID))

@@ -182,3 +182,20 @@ func SecurityNotice(to, headline, what string, when time.Time, link string) Mess
 	}
 	return render(to, subject, "security_notice", data)
 }
+
+// TeamInvitation invites to to the team of application appName with role; link (valid ttl,
+// single use) opens the portal page where the invitee accepts while signed in. The mail is the
+// same whether or not the address has an account.
+func TeamInvitation(to, link, appName, role string, ttl time.Duration) Message {
+	appName = cleanLine(appName, 100)
+	subject := "You are invited to help run " + appName + " on LoginSign"
+	data := map[string]any{
+		"Subject": subject,
+		"App":     appName,
+		"Role":    cleanLine(role, 20),
+		"Link":    cleanLine(link, 4096),
+		"Address": cleanLine(to, 254),
+		"TTL":     humanDuration(ttl),
+	}
+	return render(to, subject, "team_invitation", data)
+}

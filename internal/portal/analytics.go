@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"loginsign/internal/team"
 	"strings"
 	"time"
 
@@ -97,7 +98,7 @@ func (s *Service) bind(q string) string {
 }
 
 func (s *Service) perDay(ctx context.Context, appID, col string, from, to time.Time) ([]DayCount, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadAnalytics)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +146,7 @@ func (s *Service) ActiveUsersPerDay(ctx context.Context, appID string, from, to 
 
 // UsersPerRegion counts appID's connections by region, largest first ("" = unknown).
 func (s *Service) UsersPerRegion(ctx context.Context, appID string) ([]RegionCount, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadAnalytics)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +188,7 @@ var sessionBuckets = []struct {
 // SessionsDistribution counts appID's connections per login-count bucket (0, 1, 2–5, 6–10,
 // 11–50, 51–100, 101+), every bucket listed.
 func (s *Service) SessionsDistribution(ctx context.Context, appID string) ([]SessionsBucket, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadAnalytics)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func (s *Service) SessionsDistribution(ctx context.Context, appID string) ([]Ses
 // LicensesByState counts appID's license codes by effective state (an ACTIVE code past its
 // expiry counts as EXPIRED), every state listed.
 func (s *Service) LicensesByState(ctx context.Context, appID string) ([]StateCount, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadAnalytics)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"loginsign/internal/team"
 	"net"
 	"net/netip"
 	"net/url"
@@ -17,7 +18,6 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
-	"loginsign/ent/application"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -297,14 +297,15 @@ func CheckOrigin(o string) error {
 	return nil
 }
 
-// ListApplications pages through the signed-in developer's applications.
+// ListApplications pages through the applications the signed-in developer owns or is a
+// member of.
 func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int,
 	orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.DB.Application.Query().Where(application.OwnerID(uid)).
+	return s.DB.Application.Query().Where(team.OnTeam(uid)).
 		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
 }
 

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"loginsign/internal/team"
 	"strconv"
 	"time"
 
@@ -24,7 +25,7 @@ var DefaultExports = ratelimit.Rule{Name: "users-export", N: 10, Window: time.Ho
 // Exports per developer it answers RateLimited before reading anything. A list
 // longer than MaxUserExport answers Invalid ("too_many_users") before any row is read.
 func (s *Service) ExportUsers(ctx context.Context, appID string, p UserPage) ([]*ent.AppConnection, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ExportUsers)
 	if err != nil {
 		return nil, err
 	}

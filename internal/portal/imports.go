@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"loginsign/internal/team"
 	"strconv"
 	"strings"
 	"time"
@@ -137,7 +138,7 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 
 	out := &ImportResult{}
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
 		if err != nil {
 			return err
 		}
@@ -360,7 +361,7 @@ func csvHeader(rec []string) (map[string]int, bool) {
 // ImportSources pages through the import runs of the signed-in developer's application,
 // newest first.
 func (s *Service) ImportSources(ctx context.Context, appID string, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadImports)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +376,7 @@ func (s *Service) ImportSources(ctx context.Context, appID string, after *entgql
 
 // ImportSource returns one import run of appID with its rows in input order.
 func (s *Service) ImportSource(ctx context.Context, appID, sourceID string) (*ImportResult, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadImports)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +412,7 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 	var src *ent.ImportSource
 	deleted, withdrawn := 0, 0
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
 		if err != nil {
 			return err
 		}

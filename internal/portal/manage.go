@@ -3,12 +3,12 @@ package portal
 import (
 	"context"
 	"fmt"
+	"loginsign/internal/team"
 	"strings"
 	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
-	"loginsign/ent/application"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
@@ -70,10 +70,13 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	}
 	var out UpdatedApplication
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, role, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, team.EditSettings)
 		if err != nil {
 			return err
 		}
+		// A role that may not rotate secrets may not see one either: setting the first
+		// webhook URL still creates the secret, which an owner or admin then rotates to read.
+		mayReadSecret := team.Allows(role, team.RotateSecrets)
 		in := ApplicationInput{Name: app.Name, Website: app.Website, IconURL: app.IconURL, TermsURL: app.TermsURL,
 			PrivacyURL: app.PrivacyURL, RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: app.WebhookURL,
 			IDTokenSigningAlg: app.IDTokenSigningAlg, PostLogoutRedirectURIs: app.PostLogoutRedirectUris, BackchannelLogoutURI: app.BackchannelLogoutURI}
@@ -114,8 +117,11 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		case in.WebhookURL == "":
 			upd.ClearWebhookURL().ClearWebhookSecret().ClearWebhookDisabledAt()
 		case app.WebhookURL == "" || len(app.WebhookSecret) == 0:
-			out.WebhookSecret = NewWebhookSecret()
-			upd.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret))).ClearWebhookDisabledAt()
+			secret := NewWebhookSecret()
+			if mayReadSecret {
+				out.WebhookSecret = secret
+			}
+			upd.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).ClearWebhookDisabledAt()
 		default:
 			upd.SetWebhookURL(in.WebhookURL)
 			if in.WebhookURL != app.WebhookURL {
@@ -138,7 +144,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string, error) {
 	secret := ids.Secret(ClientSecretPrefix)
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
 			return err
 		}
@@ -160,7 +166,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string, error) {
 	secret := NewWebhookSecret()
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
 			return err
 		}
@@ -186,7 +192,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.DeleteApp)
 		if err != nil {
 			return err
 		}
@@ -234,6 +240,7 @@ func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 				_, err := tx.ImportSource.Delete().Where(importsource.ApplicationID(app.ID)).Exec(ctx)
 				return err
 			}},
+			{"team", func() error { return team.DeleteApplication(ctx, tx, app.ID) }},
 		}
 		for _, st := range steps {
 			if err := st.del(); err != nil {
@@ -247,24 +254,6 @@ func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 		}
 		return tx.Application.DeleteOne(app).Exec(ctx)
 	})
-}
-
-// ownedForUpdate loads appID inside tx if the signed-in developer owns it (NotFound
-// otherwise), locking the row on PostgreSQL so concurrent changes of one application queue.
-func (s *Service) ownedForUpdate(ctx context.Context, tx *ent.Tx, appID string) (*ent.Application, error) {
-	uid, err := auth.RequireUser(ctx)
-	if err != nil {
-		return nil, err
-	}
-	q := tx.Application.Query().Where(application.ID(appID), application.OwnerID(uid))
-	if s.DB.Dialect == "postgres" {
-		q = q.ForUpdate()
-	}
-	app, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "application not found")
-	}
-	return app, err
 }
 
 // recordSettings writes the activity of a settings change of app by patch p: the names of

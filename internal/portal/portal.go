@@ -1,6 +1,7 @@
 // Package portal is the Developer Portal domain: a developer's applications and the people
-// connected to them. Every operation checks that the signed-in developer owns the application;
-// another developer's application answers exactly like a missing one.
+// connected to them. Every operation checks the signed-in developer's role on the application
+// through Authorize (internal/team); an application whose team they are not on answers exactly
+// like a missing one.
 package portal
 
 import (
@@ -8,13 +9,12 @@ import (
 	"time"
 
 	"loginsign/ent"
-	"loginsign/ent/application"
-	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/identity"
+	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Service is the portal domain.
@@ -35,7 +35,12 @@ type Service struct {
 	// Redirects answers the portal's redirect-URI healthcheck; nil until the OAuth domain is
 	// wired in (the check answers Internal "not available" meanwhile).
 	Redirects RedirectChecker
-	Now       func() time.Time
+	// Mail and BaseURL send team invitations (links point at BaseURL); Invites limits them per
+	// application and inviting developer (default team.DefaultInvites).
+	Mail    mail.Sender
+	BaseURL string
+	Invites ratelimit.Rule
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -45,39 +50,42 @@ func (s *Service) now() time.Time {
 	return s.Now().UTC()
 }
 
-// OwnedApplication returns the application id if the signed-in developer owns it, else
-// NotFound (never Forbidden: a developer cannot probe which applications exist).
-func (s *Service) OwnedApplication(ctx context.Context, appID string) (*ent.Application, error) {
-	uid, err := auth.RequireUser(ctx)
-	if err != nil {
-		return nil, err
-	}
-	app, err := s.DB.Application.Query().
-		Where(application.ID(appID), application.OwnerID(uid)).
-		Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "application not found")
-	}
+// Authorize returns application appID when the signed-in developer's role on it allows a:
+// the one team check (team.Authorize) every portal operation and transport goes through.
+// Not on the team answers NotFound exactly like a missing id (nobody can probe which
+// applications exist); a member whose role lacks a gets Forbidden.
+func (s *Service) Authorize(ctx context.Context, appID string, a team.Action) (*ent.Application, error) {
+	return team.Authorize(ctx, s.DB.Client, appID, a)
+}
+
+// authorizeTx is Authorize inside tx, locking the application row on PostgreSQL so concurrent
+// changes of one application queue.
+func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a team.Action) (*ent.Application, error) {
+	app, _, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, a)
 	return app, err
 }
 
-// WebhookURL is app's webhook URL, for its owner only: an application reached through a
-// person's connection answers NotFound here.
+// Team is the team domain (members, invitations, ownership transfers) over the portal's
+// database, mailer and limiter.
+func (s *Service) Team() *team.Service {
+	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Now: s.Now}
+}
+
+// WebhookURL is app's webhook URL, for the members whose role may read webhooks: anyone else
+// (an application reached through a person's connection included) gets NotFound or Forbidden.
 func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string, error) {
-	uid, err := auth.RequireUser(ctx)
+	full, err := s.Authorize(ctx, app.ID, team.ReadWebhooks)
 	if err != nil {
 		return "", err
 	}
-	if app.OwnerID != uid {
-		return "", apperr.New(apperr.NotFound, "application not found")
-	}
-	return app.WebhookURL, nil
+	return full.WebhookURL, nil
 }
 
-// BackchannelLogoutURI is the back-channel logout URI of app, shown to its owner only.
+// BackchannelLogoutURI is the back-channel logout URI of app, shown to its team only.
 func (s *Service) BackchannelLogoutURI(ctx context.Context, app *ent.Application) (string, error) {
-	if _, err := s.WebhookURL(ctx, app); err != nil {
+	full, err := s.Authorize(ctx, app.ID, team.ReadApp)
+	if err != nil {
 		return "", err
 	}
-	return app.BackchannelLogoutURI, nil
+	return full.BackchannelLogoutURI, nil
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"loginsign/internal/team"
 
 	"loginsign/internal/apperr"
 )
@@ -28,7 +29,7 @@ type RedirectChecker interface {
 
 // CheckRedirect runs the redirect-URI healthcheck for the signed-in developer's application.
 func (s *Service) CheckRedirect(ctx context.Context, appID, redirectURI string) (*RedirectCheck, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadApp)
 	if err != nil {
 		return nil, err
 	}

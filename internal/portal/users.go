@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"loginsign/internal/team"
 	"strings"
 	"time"
 
@@ -167,7 +168,7 @@ var defaultUserOrder = []*ent.AppConnectionOrder{{Direction: entgql.OrderDirecti
 // connection (the documented REST default). Each connection comes with its person loaded, for
 // the Global User ID and display name.
 func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) (*ent.AppConnectionConnection, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -301,7 +302,7 @@ func pageErr(err error) error {
 // Connection returns the connection connID of the signed-in developer's application appID,
 // with its person and application loaded; NotFound for anything else.
 func (s *Service) Connection(ctx context.Context, appID, connID string) (*ent.AppConnection, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.ReadUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -399,7 +400,7 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 	}
 	var out *ent.AppConnection
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
 		if err != nil {
 			return err
 		}
@@ -446,6 +447,9 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 	if err != nil {
 		return false, err
 	}
+	if _, err := s.Authorize(ctx, appID, team.EditConnections); err != nil {
+		return false, err
+	}
 	conn, err := s.Connection(ctx, appID, connID)
 	if err != nil {
 		return false, err
@@ -463,7 +467,7 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 // queued. See connections.Delete.
 func (s *Service) DeleteConnection(ctx context.Context, appID, connID string) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.ownedForUpdate(ctx, tx, appID)
+		app, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
 		if err != nil {
 			return err
 		}
@@ -485,7 +489,7 @@ type EmailSyncCheck struct {
 // TestEmailSync checks the email-sync integration of appID: the endpoint to call and whether a
 // webhook will receive email_changed.
 func (s *Service) TestEmailSync(ctx context.Context, appID string) (*EmailSyncCheck, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.EditSettings)
 	if err != nil {
 		return nil, err
 	}
@@ -506,7 +510,7 @@ type CurrentLoginsCheck struct {
 // TestCurrentLoginsSync describes the current-logins endpoint of appID and how many
 // connections it would list now.
 func (s *Service) TestCurrentLoginsSync(ctx context.Context, appID string) (*CurrentLoginsCheck, error) {
-	app, err := s.OwnedApplication(ctx, appID)
+	app, err := s.Authorize(ctx, appID, team.EditSettings)
 	if err != nil {
 		return nil, err
 	}

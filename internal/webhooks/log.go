@@ -8,17 +8,16 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
-	"loginsign/ent/application"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Service is the developer's view of their application's webhooks: the delivery log,
-// manual redelivery and the test button. Every operation checks that the signed-in developer
-// owns the application (the rule of portal.OwnedApplication: anything else is NotFound).
+// manual redelivery and the test button. Every operation checks the signed-in developer's
+// role through team.Authorize (ReadWebhooks, ManageWebhooks): off the team is NotFound.
 type Service struct {
 	DB     *store.DB
 	Worker *Worker
@@ -41,22 +40,9 @@ type EventQuery struct {
 	WithAttempts bool
 }
 
-// ownedApplication returns appID if the signed-in developer owns it, else NotFound.
-func (s *Service) ownedApplication(ctx context.Context, appID string) (*ent.Application, error) {
-	uid, err := auth.RequireUser(ctx)
-	if err != nil {
-		return nil, err
-	}
-	app, err := s.DB.Application.Query().Where(application.ID(appID), application.OwnerID(uid)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "application not found")
-	}
-	return app, err
-}
-
 // Events returns a page of appID's delivery log, newest first.
 func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.WebhookEventConnection, error) {
-	if _, err := s.ownedApplication(ctx, appID); err != nil {
+	if _, err := team.Authorize(ctx, s.DB.Client, appID, team.ReadWebhooks); err != nil {
 		return nil, err
 	}
 	first := DefaultPageSize
@@ -104,7 +90,7 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event. A
 // back-channel logout event needs the application's back-channel logout URI instead.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
-	app, err := s.ownedApplication(ctx, appID)
+	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +146,7 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 // attempt's result. It also enables an endpoint disabled by a 410 Gone again: the test is the
 // developer saying the endpoint is back.
 func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
-	app, err := s.ownedApplication(ctx, appID)
+	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
 	if err != nil {
 		return nil, err
 	}

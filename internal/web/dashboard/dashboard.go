@@ -148,7 +148,7 @@ const content = `{{define "content"}}
     <option value="CONSENT_GIVEN,CONSENT_WITHDRAWN">apps allowed and removed</option>
     <option value="ADDRESS_ADDED,ADDRESS_VERIFIED,ADDRESS_REMOVED,ADDRESS_MADE_PRIMARY,EMAIL_CHANGE_REQUESTED,EMAIL_CHANGE_CONFIRMED,EMAIL_CHANGE_CANCELLED">addresses</option>
     <option value="SESSIONS_ENDED,PASSKEY_ADDED,PASSKEY_RENAMED,PASSKEY_REMOVED,TOTP_ENABLED,TOTP_DISABLED,RECOVERY_CODES_RENEWED">security</option>
-    <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION">what apps did</option>
+    <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION,LICENSE_ENDED">what apps did</option>
   </select></label></header>
   <div data-slot="activity"><p class="empty">Loading…</p></div>
   <div data-slot="activity-more"></div>

@@ -41,6 +41,8 @@ func viewOf(path string) (name, title string, ok bool) {
 		return "licenses", "Licenses", true
 	case "/portal/synchronisation":
 		return "synchronisation", "Sync and import", true
+	case "/portal/invitation":
+		return "invitation", "Team invitation", true
 	}
 	return "", "", false
 }
@@ -88,7 +90,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 const content = `{{define "content"}}{{with .Content}}
 <div class="row spread"><h1>{{.Title}}</h1>
-{{if and (ne .View "apps") (ne .View "app")}}<div class="field"><label for="app-picker">Application</label><select id="app-picker"></select></div>{{end}}
+{{if and (ne .View "apps") (ne .View "app") (ne .View "invitation")}}<div class="field"><label for="app-picker">Application</label><select id="app-picker"></select></div>{{end}}
 </div>
 <div id="status" role="status" aria-live="polite"></div>
 <div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}"><p class="empty">Loading…</p></div>

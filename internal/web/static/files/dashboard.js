@@ -284,7 +284,8 @@
     PASSKEY_REMOVED: "Removed a passkey", TOTP_ENABLED: "Turned on two-step verification",
     TOTP_DISABLED: "Turned off two-step verification", RECOVERY_CODES_RENEWED: "Renewed recovery codes",
     DATA_EXPORTED: "Downloaded your data", CONNECTION_EDITED: "An app changed its settings for you",
-    CONNECTION_DELETED: "An app closed your account", LICENSE_ACTION: "An app changed your license"
+    CONNECTION_DELETED: "An app closed your account", LICENSE_ACTION: "An app changed your license",
+    LICENSE_ENDED: "License ended", MEMBER_JOINED: "Joined an app's team", MEMBER_LEFT: "Left an app's team"
   };
   var METHOD = { magic_link: "with an email link", passkey: "with a passkey", totp: "with an email link and a code",
     recovery_code: "with an email link and a recovery code", sign_out: "" };

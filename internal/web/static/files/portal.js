@@ -6,7 +6,7 @@
   var view = document.getElementById("view");
   var kind = view.getAttribute("data-view");
 
-  var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt";
+  var APP_FIELDS = "id name website iconUrl termsUrl privacyUrl redirectUris allowedOrigins createdAt viewerRole";
   var QUICKSTART = "quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go }";
   // The GraphQL operations of the portal, in one place.
   var Q = {
@@ -40,6 +40,20 @@
     imports: "query Imports($id: ID!) { application(id: $id) { id importSources(first: 20) { totalCount edges { node { id name kind total createdAt rolledBackAt counts { imported alreadyConnected invalidRow } } } } } }",
     updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
     updateDevEmail: "mutation EditAppEmail($app: ID!, $id: ID!, $appEmail: String!) { editAppConnection(input: { applicationId: $app, connectionId: $id, appEmail: $appEmail }) { connection { id developerEmail } } }",
+    appRole: "query PortalAppRole($id: ID!) { application(id: $id) { id viewerRole } }",
+    appLimited: "query PortalAppLimited($id: ID!) { application(id: $id) { " + APP_FIELDS + " idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
+    team: "query Team($id: ID!) { application(id: $id) { id viewerRole members { userId name email role joinedAt isViewer } ownershipTransfer { toUserId toEmail expiresAt } } }",
+    invitations: "query TeamInvitations($id: ID!) { application(id: $id) { id invitations { id email role createdAt expiresAt } } }",
+    invite: "mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { invitation { id email role expiresAt } } }",
+    revokeInvitation: "mutation RevokeInvitation($input: RevokeInvitationInput!) { revokeInvitation(input: $input) { revokedInvitationId } }",
+    changeRole: "mutation ChangeMemberRole($input: ChangeMemberRoleInput!) { changeMemberRole(input: $input) { member { userId role } } }",
+    removeMember: "mutation RemoveMember($input: RemoveMemberInput!) { removeMember(input: $input) { removedUserId } }",
+    leave: "mutation LeaveApplication($input: LeaveApplicationInput!) { leaveApplication(input: $input) { applicationId } }",
+    proposeTransfer: "mutation ProposeOwnershipTransfer($input: ProposeOwnershipTransferInput!) { proposeOwnershipTransfer(input: $input) { transfer { toUserId toEmail expiresAt } } }",
+    acceptTransfer: "mutation AcceptOwnershipTransfer($input: AcceptOwnershipTransferInput!) { acceptOwnershipTransfer(input: $input) { application { id viewerRole } } }",
+    cancelTransfer: "mutation CancelOwnershipTransfer($input: CancelOwnershipTransferInput!) { cancelOwnershipTransfer(input: $input) { applicationId } }",
+    acceptInvitation: "mutation AcceptInvitation($input: AcceptInvitationInput!) { acceptInvitation(input: $input) { application { id name } role } }",
+    myInvitations: "query MyTeamInvitations { viewer { id teamInvitations { id applicationId applicationName role expiresAt } } }",
     syncEmail: "mutation ProposeConnectionEmail($app: ID!, $id: ID!, $email: String!) { proposeConnectionEmail(input: { applicationId: $app, connectionId: $id, email: $email }) { ok changed pending } }"
   };
 
@@ -277,9 +291,18 @@
 
   async function appView() {
     var id = view.getAttribute("data-app-id");
-    var app;
-    try { app = (await gql(Q.app, { id: id })).application; } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
+    var app, role;
+    try {
+      // The role decides what the page offers (README, Teams and roles); the server checks it
+      // again on every call. Support may not read the webhook URL.
+      role = (await gql(Q.appRole, { id: id })).application.viewerRole;
+      app = (await gql(role === "SUPPORT" ? Q.appLimited : Q.app, { id: id })).application;
+    } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!app) { fill(view, h("div", { class: "alert error" }, "No such application.")); return; }
+    var may = {
+      settings: role !== "SUPPORT", secrets: role === "OWNER" || role === "ADMIN", del: role === "OWNER",
+      team: role === "OWNER" || role === "ADMIN", activity: role !== "SUPPORT"
+    };
     document.querySelector("h1").textContent = app.name;
 
     var inputs = {
@@ -376,10 +399,13 @@
 
     var clientSecret = h("div", { id: "client-secret-result" });
     var webhookRotated = h("div", { id: "webhook-secret-result" });
+    if (!may.settings) [].forEach.call(settings.querySelectorAll("input, select, textarea, button"), function (c) { c.disabled = true; });
+    if (!may.settings) [addForm, originsForm].forEach(function (f) { [].forEach.call(f.querySelectorAll("input, textarea, button"), function (c) { c.disabled = true; }); });
     fill(view,
       card("Credentials", "credentials",
         h("p", null, "Client ID ", h("code", { "data-client-id": app.id }, app.id), " ", LS.copyButton(app.id, "Copy client ID")),
-        h("div", { class: "stack" },
+        h("p", { class: "small muted", id: "your-role" }, "Your role: " + role.toLowerCase() + "."),
+        may.secrets && h("div", { class: "stack" },
           h("div", null, LS.confirmButton("Reset client secret", "Confirm: the old secret stops working", "", async function () {
             var d = await gql(Q.rotateSecret, { id: id });
             showSecret(clientSecret, "Client secret", d.rotateClientSecret.secret);
@@ -394,14 +420,111 @@
       card("Settings", "settings-card", settings),
       card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
       card("Allowed origins", "allowed-origins-card", originsForm),
-      card("Activity", "app-activity", slot("app-activity")),
-      card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
+      card("Members", "members", slot("members")),
+      may.activity && card("Activity", "app-activity", slot("app-activity")),
+      may.del && card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
         LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
     try { fill("quickstart", Quickstart.section((await gql(Q.quickstart, { id: id })).application.quickstart)); } catch (e) { failed("quickstart", e); }
-    loadAppActivity(id);
+    loadMembers(id, may);
+    if (may.activity) loadAppActivity(id);
+  }
+
+  // The Members card: the team with roles; owner and admin invite, revoke, change roles and
+  // remove; the owner proposes a transfer; any other member may leave.
+  var ROLES = [["ADMIN", "Admin"], ["DEVELOPER", "Developer"], ["SUPPORT", "Support"]];
+  async function loadMembers(id, may) {
+    var t, invs = [];
+    try {
+      t = (await gql(Q.team, { id: id })).application;
+      if (may.team) invs = (await gql(Q.invitations, { id: id })).application.invitations;
+    } catch (e) { failed("members", e); return; }
+    var status = h("div", { class: "form-status", id: "members-status", "aria-live": "polite" });
+    var owner = t.viewerRole === "OWNER";
+    var tr = t.ownershipTransfer;
+    var reload = function () { loadMembers(id, may); };
+    var rows = t.members.map(function (m) {
+      var actions = h("td", null);
+      if (m.role !== "OWNER" && may.team && !m.isViewer) {
+        var sel = h("select", { "aria-label": "Role of " + m.email, "data-role-of": m.email },
+          ROLES.map(function (r) { return h("option", { value: r[0], selected: r[0] === m.role }, r[1]); }));
+        sel.addEventListener("change", function () {
+          LS.busy(sel, async function () { await gql(Q.changeRole, { input: { applicationId: id, userId: m.userId, role: sel.value } }); }, m.email + " is now " + sel.value.toLowerCase() + ".", { at: status });
+        });
+        actions.append(sel, " ", LS.confirmButton("Remove", "Confirm remove", "small", async function () {
+          await gql(Q.removeMember, { input: { applicationId: id, userId: m.userId } }); reload();
+        }, m.email + " was removed.", { at: status }));
+      }
+      if (owner && m.role !== "OWNER" && !(tr && tr.toUserId === m.userId)) {
+        actions.append(" ", LS.confirmButton("Transfer ownership", "Confirm: propose to " + m.email, "small", async function () {
+          await gql(Q.proposeTransfer, { input: { applicationId: id, userId: m.userId } }); reload();
+        }, "Proposed: " + m.email + " becomes the owner once they accept.", { at: status }));
+      }
+      if (m.isViewer && m.role !== "OWNER") {
+        actions.append(LS.confirmButton("Leave", "Confirm: leave this team", "small", async function () {
+          await gql(Q.leave, { input: { applicationId: id } }); location.assign("/portal/apps");
+        }));
+      }
+      return h("tr", { "data-member": m.email, "data-member-role": m.role.toLowerCase() },
+        h("td", null, m.name || m.email, m.name ? h("div", { class: "small muted" }, m.email) : null),
+        h("td", null, h("span", { class: "badge" }, m.role.toLowerCase())), h("td", null, LS.date(m.joinedAt)), actions);
+    });
+    var parts = [table(["Member", "Role", "Joined", ""], rows, "No members.")];
+    if (tr) {
+      var mine = t.members.some(function (m) { return m.isViewer && m.userId === tr.toUserId; });
+      parts.push(h("div", { class: "alert", id: "transfer" }, "Ownership transfer to " + tr.toEmail + " proposed, until " + LS.date(tr.expiresAt) + ". ",
+        mine ? h("button", { type: "button", class: "primary small", onclick: function (ev) {
+          LS.busy(ev.target, async function () { await gql(Q.acceptTransfer, { input: { applicationId: id } }); location.reload(); }, "You own this application now.", { at: status });
+        } }, "Accept ownership") : null,
+        (owner || mine) ? h("button", { type: "button", class: "small", onclick: function (ev) {
+          LS.busy(ev.target, async function () { await gql(Q.cancelTransfer, { input: { applicationId: id } }); reload(); }, "Transfer cancelled.", { at: status });
+        } }, owner ? "Cancel transfer" : "Decline") : null));
+    }
+    if (may.team) {
+      var email = h("input", { type: "email", id: "invite-email", required: true, autocomplete: "off", placeholder: "colleague@example.com" });
+      var role = h("select", { id: "invite-role" }, ROLES.map(function (r) { return h("option", { value: r[0], selected: r[0] === "DEVELOPER" }, r[1]); }));
+      var form = h("form", { id: "invite", novalidate: true }, h("div", { class: "grid" }, field("Invite by email", email), field("Role", role)),
+        h("button", { class: "primary", type: "submit" }, "Send invitation"));
+      form.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        LS.busy(form, async function () {
+          var d = (await gql(Q.invite, { input: { applicationId: id, email: email.value.trim(), role: role.value } })).inviteMember.invitation;
+          email.value = "";
+          setTimeout(reload, 1200);
+          return d;
+        }, function (d) { return "Invitation sent to " + d.email + "."; }, { field: function () { return email; } });
+      });
+      parts.push(h("h3", null, "Pending invitations"), table(["Address", "Role", "Expires", ""], invs.map(function (i) {
+        return h("tr", { "data-invitation": i.email }, h("td", null, i.email), h("td", null, i.role.toLowerCase()), h("td", null, LS.date(i.expiresAt)),
+          h("td", null, LS.confirmButton("Revoke", "Confirm revoke", "small", async function () {
+            await gql(Q.revokeInvitation, { input: { applicationId: id, invitationId: i.id } }); reload();
+          }, "Invitation revoked.", { at: status })));
+      }), "No pending invitations."), form);
+    }
+    parts.push(status);
+    fill("members", h("div", null, parts));
+  }
+
+  // The invitee's page (/portal/invitation?token=…): accepting needs the invited address on
+  // the signed-in account; the server refuses any other account.
+  async function invitationView() {
+    var token = new URLSearchParams(location.search).get("token") || "";
+    var status = h("div", { class: "form-status", id: "invitation-status", "aria-live": "polite" });
+    var btn = h("button", { type: "button", class: "primary", id: "accept-invitation" }, "Accept the invitation");
+    btn.addEventListener("click", function () {
+      LS.busy(btn, async function () {
+        var d = (await gql(Q.acceptInvitation, { input: { token: token } })).acceptInvitation;
+        fill(status, h("span", null, "You joined " + d.application.name + " as " + d.role.toLowerCase() + ". ",
+          h("a", { href: "/portal/apps/" + encodeURIComponent(d.application.id), id: "open-app" }, "Open the application")));
+        btn.disabled = true;
+        return d;
+      }, null, { at: status });
+    });
+    fill(view, card("Join an application team", "invitation",
+      h("p", null, "You were invited to help run an application on LoginSign. The invitation was sent to one address: it works only for the account that holds that address, verified."),
+      token ? btn : h("div", { class: "alert error" }, "This link has no invitation token."), status));
   }
 
   // The application's activity log (developer actions and its users' sign-ins and consents).
@@ -794,6 +917,6 @@
     }
   }
 
-  var VIEWS = { overview: overviewView, apps: appsView, app: appView, users: usersView, licenses: licensesView, synchronisation: syncView };
+  var VIEWS = { invitation: invitationView, overview: overviewView, apps: appsView, app: appView, users: usersView, licenses: licensesView, synchronisation: syncView };
   (VIEWS[kind] || overviewView)();
 })();

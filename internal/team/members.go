@@ -1,0 +1,660 @@
+package team
+
+import (
+	"context"
+	netmail "net/mail"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/appinvitation"
+	"loginsign/ent/application"
+	"loginsign/ent/appmember"
+	"loginsign/ent/predicate"
+	"loginsign/ent/user"
+	"loginsign/ent/useremail"
+	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
+)
+
+const (
+	// InvitationTTL is how long an invitation link works.
+	InvitationTTL = 7 * 24 * time.Hour
+	// TransferTTL is how long a proposed ownership transfer waits for the member.
+	TransferTTL = 7 * 24 * time.Hour
+	// MaxTeam caps an application's members plus pending invitations (the owner not counted).
+	MaxTeam = 50
+	// InvitationPath is the portal page the invitation link opens (?token=…).
+	InvitationPath   = "/portal/invitation"
+	invitationPrefix = "lsinv_"
+)
+
+// DefaultInvites limits invitations per application and inviting developer.
+var DefaultInvites = ratelimit.Rule{Name: "team-invites", N: 20, Window: time.Hour}
+
+// Service manages teams: members, invitations and ownership transfers.
+type Service struct {
+	DB *store.DB
+	// Mail sends invitations; BaseURL (LOGINSIGN_BASE_URL) prefixes their links.
+	Mail    mail.Sender
+	BaseURL string
+	// Limiter counts invitations under Invites (default DefaultInvites); nil turns it off.
+	Limiter *ratelimit.Limiter
+	Invites ratelimit.Rule
+	Now     func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+// Authorize is team.Authorize over the service's database.
+func (s *Service) Authorize(ctx context.Context, appID string, a Action) (*ent.Application, error) {
+	return Authorize(ctx, s.DB.Client, appID, a)
+}
+
+// Member is one person of a team, as the team sees them.
+type Member struct {
+	UserID   string
+	Name     string
+	Email    string
+	Role     Role
+	JoinedAt time.Time
+}
+
+// Invitation is a pending invitation.
+type Invitation struct {
+	ID              string
+	ApplicationID   string
+	ApplicationName string
+	Email           string
+	Role            Role
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+}
+
+// Transfer is a pending ownership transfer.
+type Transfer struct {
+	ToUserID  string
+	ToEmail   string
+	ExpiresAt time.Time
+}
+
+// ViewerRole is the signed-in person's role on appID (NotFound when not on the team).
+func (s *Service) ViewerRole(ctx context.Context, appID string) (Role, error) {
+	_, role, err := AuthorizeRole(ctx, s.DB.Client, appID, ReadApp)
+	return role, err
+}
+
+// Members lists appID's team: the owner first, then the members by join date.
+func (s *Service) Members(ctx context.Context, appID string) ([]Member, error) {
+	app, err := s.Authorize(ctx, appID, ReadMembers)
+	if err != nil {
+		return nil, err
+	}
+	owner, err := s.DB.User.Get(ctx, app.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Member{{UserID: owner.ID, Name: owner.Name, Email: owner.Email, Role: Owner, JoinedAt: app.CreatedAt}}
+	ms, err := s.DB.AppMember.Query().Where(appmember.ApplicationID(app.ID)).
+		Order(ent.Asc(appmember.FieldCreatedAt), ent.Asc(appmember.FieldID)).Limit(MaxTeam + 1).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uids := make([]string, 0, len(ms))
+	for _, m := range ms {
+		uids = append(uids, m.UserID)
+	}
+	users, err := s.DB.User.Query().Where(user.IDIn(uids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	for _, u := range users {
+		names[u.ID] = u.Name
+	}
+	for _, m := range ms {
+		out = append(out, Member{UserID: m.UserID, Name: names[m.UserID], Email: m.Email, Role: Role(m.Role), JoinedAt: m.CreatedAt})
+	}
+	return out, nil
+}
+
+// Invitations lists appID's pending invitations (owner and admin).
+func (s *Service) Invitations(ctx context.Context, appID string) ([]Invitation, error) {
+	app, err := s.Authorize(ctx, appID, ManageMembers)
+	if err != nil {
+		return nil, err
+	}
+	invs, err := s.DB.AppInvitation.Query().Where(appinvitation.ApplicationID(app.ID), pending(s.now())).
+		Order(ent.Desc(appinvitation.FieldCreatedAt)).Limit(MaxTeam + 1).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Invitation, 0, len(invs))
+	for _, inv := range invs {
+		out = append(out, toInvitation(inv, app.Name))
+	}
+	return out, nil
+}
+
+// pending is the predicate of an invitation still usable at now.
+func pending(now time.Time) predicate.AppInvitation {
+	return appinvitation.And(appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil(), appinvitation.ExpiresAtGT(now))
+}
+
+func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
+	return Invitation{ID: inv.ID, ApplicationID: inv.ApplicationID, ApplicationName: appName, Email: inv.Email,
+		Role: Role(inv.Role), CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
+}
+
+// Invite invites email to appID's team with role (owner or admin; an admin cannot make an
+// owner, and the owner role is never invited: ownership moves only by transfer). The answer
+// and the mail are the same whether or not the address has an account, or is already on the
+// team (accepting then answers Conflict).
+func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(MemberRoles, role) {
+		if role == Owner {
+			return nil, apperr.WithReason(apperr.Invalid, "owner_not_invitable", "nobody is invited as owner: invite as admin, then propose an ownership transfer")
+		}
+		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Authorize(ctx, appID, ManageMembers); err != nil {
+		return nil, err
+	}
+	if s.Limiter != nil {
+		if err := s.Limiter.Take(ctx, s.Invites.Or(DefaultInvites), appID+":"+uid); err != nil {
+			return nil, err
+		}
+	}
+	token := ids.Secret(invitationPrefix)
+	now := s.now()
+	var inv *ent.AppInvitation
+	var app *ent.Application
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if app, _, err = AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers); err != nil {
+			return err
+		}
+		if err := capTeam(ctx, tx, app.ID, now); err != nil {
+			return err
+		}
+		if inv, err = tx.AppInvitation.Create().SetApplicationID(app.ID).SetEmail(email).SetRole(appinvitation.Role(role)).
+			SetTokenHash(ids.Hash(token)).SetInvitedBy(uid).SetCreatedAt(now).SetExpiresAt(now.Add(InvitationTTL)).Save(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberInvited, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
+	})
+	if err != nil {
+		return nil, err
+	}
+	link := strings.TrimRight(s.BaseURL, "/") + InvitationPath + "?" + url.Values{"token": {token}}.Encode()
+	if s.Mail != nil {
+		if err := s.Mail.Send(ctx, mail.TeamInvitation(email, link, app.Name, string(role), InvitationTTL)); err != nil {
+			return nil, apperr.New(apperr.Internal, "sending the invitation failed")
+		}
+	}
+	out := toInvitation(inv, app.Name)
+	return &out, nil
+}
+
+// capTeam refuses one more invitation or member when the team is full.
+func capTeam(ctx context.Context, tx *ent.Tx, appID string, now time.Time) error {
+	members, err := tx.AppMember.Query().Where(appmember.ApplicationID(appID)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	invs, err := tx.AppInvitation.Query().Where(appinvitation.ApplicationID(appID), pending(now)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if members+invs >= MaxTeam {
+		return apperr.WithReason(apperr.Conflict, "team_full", "a team has at most %d members and pending invitations", MaxTeam)
+	}
+	return nil
+}
+
+// Revoke withdraws a pending invitation of appID (owner or admin).
+func (s *Service) Revoke(ctx context.Context, appID, invitationID string) error {
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
+		if err != nil {
+			return err
+		}
+		n, err := tx.AppInvitation.Update().Where(appinvitation.ID(invitationID), appinvitation.ApplicationID(app.ID), pending(now)).
+			SetRevokedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "invitation not found")
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.InvitationRevoked, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: now})
+	})
+}
+
+// ViewerInvitations lists the pending invitations sent to the signed-in person's primary
+// address or verified alternatives.
+func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := s.addresses(ctx, s.DB.Client, uid)
+	if err != nil {
+		return nil, err
+	}
+	invs, err := s.DB.AppInvitation.Query().Where(appinvitation.EmailIn(addrs...), pending(s.now())).
+		Order(ent.Desc(appinvitation.FieldCreatedAt)).Limit(100).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Invitation, 0, len(invs))
+	for _, inv := range invs {
+		app, err := s.DB.Application.Get(ctx, inv.ApplicationID)
+		if err != nil {
+			continue
+		}
+		out = append(out, toInvitation(inv, app.Name))
+	}
+	return out, nil
+}
+
+func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]string, error) {
+	u, err := c.User.Get(ctx, uid)
+	if err != nil {
+		return nil, store.Err(err, "user")
+	}
+	alts, err := c.UserEmail.Query().Where(useremail.UserID(uid), useremail.VerifiedAtNotNil()).Limit(100).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{u.Email}
+	for _, a := range alts {
+		out = append(out, a.Email)
+	}
+	return out, nil
+}
+
+// Accept joins the signed-in person to the team of the invitation whose link token is token
+// (or, for an invitation listed in ViewerInvitations, whose id is invitationID). The invited
+// address must be the person's primary address or a verified alternative; any other account
+// is refused (Forbidden, invitation_other_address) and the invitation stays usable. The
+// invitation is spent at most once, even under concurrent attempts.
+func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.Application, Role, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if (token == "") == (invitationID == "") {
+		return nil, "", apperr.New(apperr.Invalid, "give either token or invitationId")
+	}
+	if len(token) > 200 || len(invitationID) > 100 {
+		return nil, "", apperr.New(apperr.NotFound, "invitation not found or expired")
+	}
+	now := s.now()
+	var app *ent.Application
+	var role Role
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		q := tx.AppInvitation.Query().Where(pending(now))
+		if token != "" {
+			q = q.Where(appinvitation.TokenHash(ids.Hash(token)))
+		} else {
+			q = q.Where(appinvitation.ID(invitationID))
+		}
+		inv, err := q.Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+		}
+		if err != nil {
+			return err
+		}
+		addrs, err := s.addresses(ctx, tx.Client(), uid)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(addrs, inv.Email) {
+			if invitationID != "" {
+				// Listed only to the holder of the address: anyone else did not see it.
+				return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+			}
+			return apperr.WithReason(apperr.Forbidden, "invitation_other_address",
+				"this invitation was sent to another address: sign in with the account that holds it, or add and verify that address first")
+		}
+		if app, err = lockApp(ctx, tx, s.DB.Dialect, inv.ApplicationID); err != nil {
+			return err
+		}
+		cur, err := RoleOf(ctx, tx.Client(), app, uid)
+		if err != nil {
+			return err
+		}
+		if cur != "" {
+			return apperr.WithReason(apperr.Conflict, "already_member", "you are already on this application's team (%s)", cur)
+		}
+		// Spend it: only one transaction can flip accepted_at from NULL.
+		n, err := tx.AppInvitation.Update().Where(appinvitation.ID(inv.ID), appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil()).
+			SetAcceptedAt(now).SetAcceptedBy(uid).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+		}
+		members, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if members >= MaxTeam {
+			return apperr.WithReason(apperr.Conflict, "team_full", "a team has at most %d members", MaxTeam)
+		}
+		role = Role(inv.Role)
+		if err := tx.AppMember.Create().SetApplicationID(app.ID).SetUserID(uid).SetRole(appmember.Role(role)).
+			SetEmail(inv.Email).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+			if ent.IsConstraintError(err) {
+				return apperr.WithReason(apperr.Conflict, "already_member", "you are already on this application's team")
+			}
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberJoined, Actor: activity.ByPerson,
+			UserID: uid, ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return app, role, nil
+}
+
+func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Application, error) {
+	q := tx.Application.Query().Where(application.ID(appID))
+	if dialect == "postgres" {
+		q = q.ForUpdate()
+	}
+	app, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.New(apperr.NotFound, "application not found")
+	}
+	return app, err
+}
+
+// ChangeRole gives member userID of appID a new role (owner or admin). The owner's role does
+// not change (transfer instead), and only the owner may make or unmake an admin... an admin
+// may change developers and support staff and other admins, but never the owner.
+func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
+	if !slices.Contains(MemberRoles, role) {
+		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
+	}
+	now := s.now()
+	var out *Member
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
+		if err != nil {
+			return err
+		}
+		if userID == app.OwnerID {
+			return apperr.WithReason(apperr.Conflict, "owner_role", "the owner's role does not change: propose an ownership transfer instead")
+		}
+		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.New(apperr.NotFound, "member not found")
+		}
+		if err != nil {
+			return err
+		}
+		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
+			return err
+		}
+		u, err := tx.User.Get(ctx, userID)
+		if err != nil {
+			return err
+		}
+		out = &Member{UserID: userID, Name: u.Name, Email: m.Email, Role: role, JoinedAt: m.CreatedAt}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberRoleChanged, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
+	})
+	return out, err
+}
+
+// Remove takes member userID off appID's team (owner or admin; nobody removes the owner).
+// Removing oneself is Leave.
+func (s *Service) Remove(ctx context.Context, appID, userID string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	if userID == uid {
+		return s.Leave(ctx, appID)
+	}
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
+		if err != nil {
+			return err
+		}
+		if userID == app.OwnerID {
+			return apperr.WithReason(apperr.Conflict, "owner_not_removable", "the owner cannot be removed")
+		}
+		n, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apperr.New(apperr.NotFound, "member not found")
+		}
+		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberRemoved, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: now})
+	})
+}
+
+// dropTransferTo cancels a pending transfer to userID, who is leaving the team.
+func dropTransferTo(ctx context.Context, tx *ent.Tx, app *ent.Application, userID string) error {
+	if app.TransferTo == nil || *app.TransferTo != userID {
+		return nil
+	}
+	return tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx)
+}
+
+// Leave takes the signed-in member off appID's team. The owner cannot leave: they transfer
+// the application first (or delete it).
+func (s *Service) Leave(ctx context.Context, appID string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, role, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
+		if err != nil {
+			return err
+		}
+		if role == Owner {
+			return apperr.WithReason(apperr.Conflict, "owner_cannot_leave", "the owner cannot leave: transfer the application to a member first")
+		}
+		if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Exec(ctx); err != nil {
+			return err
+		}
+		if err := dropTransferTo(ctx, tx, app, uid); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberLeft, Actor: activity.ByPerson,
+			UserID: uid, ApplicationID: app.ID, At: now})
+	})
+}
+
+// PendingTransfer is appID's pending ownership transfer, nil when none (any member).
+func (s *Service) PendingTransfer(ctx context.Context, appID string) (*Transfer, error) {
+	app, err := s.Authorize(ctx, appID, ReadMembers)
+	if err != nil {
+		return nil, err
+	}
+	return s.transferOf(ctx, s.DB.Client, app)
+}
+
+func (s *Service) transferOf(ctx context.Context, c *ent.Client, app *ent.Application) (*Transfer, error) {
+	if app.TransferTo == nil || app.TransferExpiresAt == nil || !app.TransferExpiresAt.After(s.now()) {
+		return nil, nil
+	}
+	m, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(*app.TransferTo)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Transfer{ToUserID: m.UserID, ToEmail: m.Email, ExpiresAt: *app.TransferExpiresAt}, nil
+}
+
+// ProposeTransfer is the owner's proposal to hand appID over to member userID. Nothing
+// changes until that member accepts (AcceptTransfer) within TransferTTL.
+func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*Transfer, error) {
+	now := s.now()
+	var out *Transfer
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, TransferApp)
+		if err != nil {
+			return err
+		}
+		if userID == app.OwnerID {
+			return apperr.New(apperr.Invalid, "you already own this application")
+		}
+		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return apperr.WithReason(apperr.NotFound, "member_not_found", "the application can only be transferred to a member of its team")
+		}
+		if err != nil {
+			return err
+		}
+		exp := now.Add(TransferTTL)
+		if err := tx.Application.UpdateOne(app).SetTransferTo(userID).SetTransferExpiresAt(exp).Exec(ctx); err != nil {
+			return err
+		}
+		out = &Transfer{ToUserID: userID, ToEmail: m.Email, ExpiresAt: exp}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferProposed, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: now})
+	})
+	return out, err
+}
+
+// CancelTransfer withdraws appID's pending transfer: the owner cancels it, or the proposed
+// member declines it.
+func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, role, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
+		if err != nil {
+			return err
+		}
+		proposed := app.TransferTo != nil && *app.TransferTo == uid
+		if role != Owner && !proposed {
+			return Forbidden(role, TransferApp)
+		}
+		if app.TransferTo == nil {
+			return apperr.WithReason(apperr.NotFound, "no_transfer", "no ownership transfer is pending")
+		}
+		if err := tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferCancelled, Actor: activity.ByDeveloper,
+			ApplicationID: app.ID, At: now})
+	})
+}
+
+// AcceptTransfer makes the signed-in member, to whom the owner proposed appID, its owner; the
+// old owner stays on the team as an admin.
+func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Application, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out *ent.Application
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
+		if err != nil {
+			return err
+		}
+		if app.TransferTo == nil || *app.TransferTo != uid || app.TransferExpiresAt == nil || !app.TransferExpiresAt.After(now) {
+			return apperr.WithReason(apperr.NotFound, "no_transfer", "no ownership transfer to you is pending")
+		}
+		old, err := tx.User.Get(ctx, app.OwnerID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Exec(ctx); err != nil {
+			return err
+		}
+		if err := tx.AppMember.Create().SetApplicationID(app.ID).SetUserID(old.ID).SetRole(appmember.RoleAdmin).
+			SetEmail(old.Email).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+			return err
+		}
+		if out, err = tx.Application.UpdateOne(app).SetOwnerID(uid).ClearTransferTo().ClearTransferExpiresAt().
+			SetUpdatedAt(now).Save(ctx); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferred, Actor: activity.ByPerson,
+			ApplicationID: app.ID, At: now})
+	})
+	return out, err
+}
+
+// normalizeEmail trims and lower-cases an address and checks it is a bare addr-spec, as
+// identity.NormalizeEmail does (this package sits below identity, which imports webhooks).
+func normalizeEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return "", apperr.New(apperr.Invalid, "email is required")
+	}
+	a, err := netmail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 ||
+		!strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
+		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
+	}
+	return s, nil
+}
+
+// DeleteApplication removes appID's team (members and invitations) inside tx, for the
+// application's deletion.
+func DeleteApplication(ctx context.Context, tx *ent.Tx, appID string) error {
+	if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(appID)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.AppInvitation.Delete().Where(appinvitation.ApplicationID(appID)).Exec(ctx)
+	return err
+}
+
+// DeleteUser takes uid off every team inside tx, for the closing of their account; a
+// transfer proposed to them is dropped. (An owner cannot close their account while they own
+// applications.)
+func DeleteUser(ctx context.Context, tx *ent.Tx, uid string) error {
+	if _, err := tx.AppMember.Delete().Where(appmember.UserID(uid)).Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.Application.Update().Where(application.TransferTo(uid)).ClearTransferTo().ClearTransferExpiresAt().Save(ctx)
+	return err
+}

@@ -1,0 +1,217 @@
+// Package team is who may do what on an application. The owner (Application.owner_id) and the
+// members (AppMember, with a role) form its team; every developer operation of every transport
+// (REST, GraphQL, portal pages, and the domains behind them: portal, licenses, activity,
+// webhooks) goes through Authorize with the Action it performs. The rules:
+//
+//   - not signed in: Unauthorized;
+//   - the application does not exist, or the caller is not on its team: NotFound, the same
+//     answer, so nobody learns which applications exist;
+//   - on the team, but the role does not allow the action: Forbidden (reason "forbidden"),
+//     naming the role and the action.
+//
+// The table (Allows) is the README's "Teams and roles".
+package team
+
+import (
+	"context"
+	"slices"
+
+	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/ent/appmember"
+	"loginsign/ent/predicate"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+)
+
+// Role is a role on an application's team.
+type Role string
+
+// The roles, from most to least powerful.
+const (
+	Owner     Role = "owner"
+	Admin     Role = "admin"
+	Developer Role = "developer"
+	Support   Role = "support"
+)
+
+// Roles lists every role.
+var Roles = []Role{Owner, Admin, Developer, Support}
+
+// MemberRoles are the roles a member other than the owner may hold (invite, change).
+var MemberRoles = []Role{Admin, Developer, Support}
+
+// ParseRole reads a role (any case); "" and unknown values are Invalid.
+func ParseRole(s string) (Role, error) {
+	for _, r := range Roles {
+		if string(r) == s || string(r) == lower(s) {
+			return r, nil
+		}
+	}
+	return "", apperr.New(apperr.Invalid, "role must be one of owner, admin, developer, support")
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Action is one kind of thing a developer does with an application.
+type Action string
+
+// The actions. Every developer route and field names one.
+const (
+	ReadApp         Action = "read the application"     // settings (no secrets), quickstart, redirect check
+	EditSettings    Action = "change settings"          // name, URLs, redirect URIs, webhook URL, quotas, sync tests
+	RotateSecrets   Action = "rotate secrets"           // client secret and webhook secret
+	DeleteApp       Action = "delete the application"   //
+	TransferApp     Action = "transfer the application" // propose / cancel ownership transfer
+	ReadMembers     Action = "read the team"            // members list, pending transfer
+	ManageMembers   Action = "manage the team"          // invite, revoke, change role, remove
+	ReadUsers       Action = "read users"               // users list, one user, search
+	ExportUsers     Action = "export users"             // users CSV
+	EditConnections Action = "change connections"       // forwarding, appEmail, email sync proposals, delete
+	ReadLicenses    Action = "read licenses"            // variants, codes, code owners
+	ManageLicenses  Action = "manage licenses"          // variants, codes, grants, revocations
+	ReadWebhooks    Action = "read webhooks"            // webhook URL, delivery log
+	ManageWebhooks  Action = "manage webhooks"          // redeliver, test events
+	ReadActivity    Action = "read the activity log"    //
+	ReadImports     Action = "read imports"             // import runs and rows
+	RunImports      Action = "run imports"              // import, rollback
+	ReadAnalytics   Action = "read analytics"           //
+)
+
+// allowed maps each action to the roles other than the owner that may perform it; the owner
+// may perform every action.
+var allowed = map[Action][]Role{
+	ReadApp:         {Admin, Developer, Support},
+	EditSettings:    {Admin, Developer},
+	RotateSecrets:   {Admin},
+	DeleteApp:       {},
+	TransferApp:     {},
+	ReadMembers:     {Admin, Developer, Support},
+	ManageMembers:   {Admin},
+	ReadUsers:       {Admin, Developer, Support},
+	ExportUsers:     {Admin},
+	EditConnections: {Admin},
+	ReadLicenses:    {Admin, Developer, Support},
+	ManageLicenses:  {Admin, Developer},
+	ReadWebhooks:    {Admin, Developer},
+	ManageWebhooks:  {Admin, Developer},
+	ReadActivity:    {Admin, Developer},
+	ReadImports:     {Admin},
+	RunImports:      {Admin},
+	ReadAnalytics:   {Admin, Developer},
+}
+
+// Actions lists every action, in the order of the README's table.
+var Actions = []Action{ReadApp, EditSettings, RotateSecrets, DeleteApp, TransferApp, ReadMembers, ManageMembers,
+	ReadUsers, ExportUsers, EditConnections, ReadLicenses, ManageLicenses, ReadWebhooks, ManageWebhooks,
+	ReadActivity, ReadImports, RunImports, ReadAnalytics}
+
+// Allows reports whether role may perform a.
+func Allows(role Role, a Action) bool {
+	if role == Owner {
+		return true
+	}
+	return slices.Contains(allowed[a], role)
+}
+
+// memberRoles are the ent values of the non-owner roles allowed a.
+func memberRoles(a Action) []appmember.Role {
+	var out []appmember.Role
+	for _, r := range allowed[a] {
+		out = append(out, appmember.Role(r))
+	}
+	return out
+}
+
+// Can is the predicate "uid may perform a on this application", for queries over several
+// applications (node visibility, lists).
+func Can(uid string, a Action) predicate.Application {
+	ps := []predicate.Application{application.OwnerID(uid)}
+	if roles := memberRoles(a); len(roles) > 0 {
+		ps = append(ps, application.HasMembersWith(appmember.UserID(uid), appmember.RoleIn(roles...)))
+	}
+	return application.Or(ps...)
+}
+
+// OnTeam is the predicate "uid owns or is a member of this application".
+func OnTeam(uid string) predicate.Application {
+	return application.Or(application.OwnerID(uid), application.HasMembersWith(appmember.UserID(uid)))
+}
+
+// RoleOf is uid's role on app, "" when uid is not on its team.
+func RoleOf(ctx context.Context, c *ent.Client, app *ent.Application, uid string) (Role, error) {
+	if app.OwnerID == uid {
+		return Owner, nil
+	}
+	m, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return Role(m.Role), nil
+}
+
+// Authorize returns application appID when the signed-in person may perform a on it (see the
+// package comment for the errors).
+func Authorize(ctx context.Context, c *ent.Client, appID string, a Action) (*ent.Application, error) {
+	app, _, err := authorize(ctx, c, appID, a, false)
+	return app, err
+}
+
+// AuthorizeRole is Authorize that also returns the caller's role.
+func AuthorizeRole(ctx context.Context, c *ent.Client, appID string, a Action) (*ent.Application, Role, error) {
+	return authorize(ctx, c, appID, a, false)
+}
+
+// AuthorizeTx is Authorize inside tx; on PostgreSQL the application row is locked so
+// concurrent changes of one application queue.
+func AuthorizeTx(ctx context.Context, tx *ent.Tx, dialect, appID string, a Action) (*ent.Application, Role, error) {
+	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres")
+}
+
+func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock bool) (*ent.Application, Role, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, known := allowed[a]; !known {
+		return nil, "", apperr.New(apperr.Internal, "unknown action")
+	}
+	q := c.Application.Query().Where(application.ID(appID), OnTeam(uid))
+	if lock {
+		q = q.ForUpdate()
+	}
+	app, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, "", apperr.New(apperr.NotFound, "application not found")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := RoleOf(ctx, c, app, uid)
+	if err != nil {
+		return nil, "", err
+	}
+	if role == "" {
+		return nil, "", apperr.New(apperr.NotFound, "application not found")
+	}
+	if !Allows(role, a) {
+		return nil, role, Forbidden(role, a)
+	}
+	return app, role, nil
+}
+
+// Forbidden is the error of a member whose role does not allow a.
+func Forbidden(role Role, a Action) error {
+	return apperr.New(apperr.Forbidden, "your role on this application (%s) does not allow you to %s", role, a)
+}
