@@ -18,6 +18,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
@@ -237,7 +238,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Mail.Send(ctx, mail.DataExport(u.Email, now)); err != nil {
+	if err := s.Mail.Send(ctx, mail.DataExport(i18n.ForPerson(ctx, ""), u.Email, now)); err != nil {
 		return nil, fmt.Errorf("announcing the export: %w", err)
 	}
 	return doc, nil

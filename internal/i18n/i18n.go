@@ -28,7 +28,25 @@ var (
 
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
-var catalogs = map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de}
+var catalogs = map[language.Tag]map[string]any{
+	language.English: merge(en, enMail),
+	language.French:  merge(fr, frMail),
+	language.German:  merge(de, deMail),
+}
+
+// merge is the union of parts (a catalog kept in several files); a key in two parts panics.
+func merge(parts ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, p := range parts {
+		for k, v := range p {
+			if _, dup := out[k]; dup {
+				panic("i18n: message " + k + " defined twice")
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
 
 func build() catalog.Catalog {
 	b := catalog.NewBuilder(catalog.Fallback(language.English))
@@ -181,6 +199,17 @@ func WithLocale(ctx context.Context, l *Locale) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
+// ForPerson is the language to speak to a person in: their setting (a BCP 47 tag, "" when
+// none) when it names a supported language, else the language of the request they are making
+// (FromContext), else English. Mail a developer's request causes goes out in
+// ForPerson(context.Background(), setting), never in the developer's language.
+func ForPerson(ctx context.Context, setting string) *Locale {
+	if t, ok := match(strings.Fields(setting)); ok {
+		return For(t)
+	}
+	return FromContext(ctx)
+}
+
 // FromContext is the Locale WithLocale put in ctx, or English.
 func FromContext(ctx context.Context) *Locale {
 	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
@@ -198,4 +227,11 @@ func (l *Locale) Duration(d time.Duration) string {
 		return l.T("duration.seconds", int(d/time.Second))
 	}
 	return l.T("duration.minutes", int(d/time.Minute))
+}
+
+// Has reports whether the catalogs have a message key (every catalog has the English keys:
+// TestCatalogsComplete).
+func (l *Locale) Has(key string) bool {
+	_, ok := catalogs[language.English][key]
+	return ok
 }

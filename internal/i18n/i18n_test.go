@@ -27,6 +27,7 @@ func verbs(t *testing.T, l *Locale, key string) string {
 // TestCatalogsComplete fails when a catalog lacks a key the English one has (or has one
 // English lacks), or formats its arguments differently.
 func TestCatalogsComplete(t *testing.T) {
+	en := catalogs[language.English]
 	if len(en) < 50 {
 		t.Fatalf("English catalog has %d keys", len(en))
 	}
