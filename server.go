@@ -37,6 +37,7 @@ import (
 	"loginsign/internal/dataexport"
 
 	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
 	"loginsign/internal/licenses"
@@ -357,6 +358,7 @@ func (s *Server) routes() http.Handler {
 	var h http.Handler = httpx.ErrorPages(mux, errorPage)
 	h = guardEdge(h)
 	h = api.Sessions(h)
+	h = i18n.RequestLanguage(h)
 	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated

@@ -256,8 +256,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		return nil, err
 	} else if !ok {
 		secs := int(retry.Seconds()) + 1
-		return nil, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many verification mails; try again in %d s", secs)}
+		e := apperr.New(apperr.RateLimited, "too many verification mails; try again in %d s", secs)
+		e.RetryAfter = secs
+		return nil, e
 	}
 	token := ids.Secret("ver_")
 	if err := s.KV.Set(ctx, verifyKey(token), ue.ID, verifyTTL).Err(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"net/http"
 	"strings"
 	"time"
 
@@ -29,9 +30,29 @@ var (
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
 var catalogs = map[language.Tag]map[string]any{
-	language.English: merge(en, enMail),
-	language.French:  merge(fr, frMail),
-	language.German:  merge(de, deMail),
+	language.English: merge(en, enMail, errorCatalog(-1)),
+	language.French:  merge(fr, frMail, errorCatalog(0)),
+	language.German:  merge(de, deMail, errorCatalog(1)),
+}
+
+// errorKey is the catalog key of an error message: its English format, prefixed.
+func errorKey(format string) string { return "error:" + format }
+
+// errorCatalog is the catalog part of errorMessages in language i (0 French, 1 German; -1 is
+// English, the format itself).
+func errorCatalog(i int) map[string]any {
+	out := make(map[string]any, len(errorMessages))
+	for format, tr := range errorMessages {
+		if i < 0 {
+			out[errorKey(format)] = format
+			if m, ok := errorEnglish[format]; ok {
+				out[errorKey(format)] = m
+			}
+		} else {
+			out[errorKey(format)] = tr[i]
+		}
+	}
+	return out
 }
 
 // merge is the union of parts (a catalog kept in several files); a key in two parts panics.
@@ -234,4 +255,36 @@ func (l *Locale) Duration(d time.Duration) string {
 func (l *Locale) Has(key string) bool {
 	_, ok := catalogs[language.English][key]
 	return ok
+}
+
+// EnglishError is the English message of format with args when English needs the catalog
+// for it (a plural), for apperr.New; ok is false otherwise.
+func EnglishError(format string, args ...any) (msg string, ok bool) {
+	if _, ok := errorEnglish[format]; !ok {
+		return "", false
+	}
+	return English.Error(format, args...)
+}
+
+// Error is the domain error message whose English fmt format is format, in this language with
+// args (apperr.Error.MessageIn); ok is false when the catalogs do not have it.
+func (l *Locale) Error(format string, args ...any) (msg string, ok bool) {
+	key := errorKey(format)
+	if _, ok := catalogs[language.English][key]; !ok {
+		return "", false
+	}
+	return l.p.Sprintf(key, args...), true
+}
+
+// RequestLanguage puts the language of the request (Accept-Language; the person's setting
+// once one exists) into its context for what the request causes: the mails it sends, the
+// messages of the errors GraphQL and the person's REST routes answer with. Pages choose
+// their own (ui_locales first) and pass it on with WithLocale.
+func RequestLanguage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if al := r.Header.Get("Accept-Language"); al != "" {
+			r = r.WithContext(WithLocale(r.Context(), Choose("", "", al)))
+		}
+		next.ServeHTTP(w, r)
+	})
 }

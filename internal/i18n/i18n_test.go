@@ -17,7 +17,7 @@ func verbs(t *testing.T, l *Locale, key string) string {
 	t.Helper()
 	// Render with sample arguments: a message that drops or adds an argument shows %!(EXTRA
 	// or %!s(MISSING).
-	out := l.T(key, "A", "B", 5)
+	out := l.T(key, "A", "B", 5, 6)
 	if strings.Contains(out, "MISSING") || strings.Contains(out, "BADINDEX") {
 		t.Errorf("%s %q renders %q", l.Lang(), key, out)
 	}
