@@ -44,8 +44,8 @@ type Error struct {
 // (i18n.Locale.Error), or Message itself when there is none. Codes never change with the
 // language.
 func (e *Error) MessageIn(l *i18n.Locale) string {
-	if e.format == "" || l == nil {
-		return e.Message
+	if e.format == "" || l == nil || l.Lang() == i18n.English.Lang() {
+		return e.Message // English is the source: exactly as formatted, numbers ungrouped
 	}
 	if msg, ok := l.Error(e.format, e.args...); ok {
 		return msg
