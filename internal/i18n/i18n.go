@@ -28,7 +28,24 @@ var (
 
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
-var catalogs = map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de}
+var catalogs = merged(map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de},
+	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE})
+
+// merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
+// cats; a key defined twice is a bug.
+func merged(cats map[language.Tag]map[string]any, parts ...map[language.Tag]map[string]any) map[language.Tag]map[string]any {
+	for _, part := range parts {
+		for tag, msgs := range part {
+			for k, m := range msgs {
+				if _, dup := cats[tag][k]; dup {
+					panic("i18n: message " + k + " is defined twice")
+				}
+				cats[tag][k] = m
+			}
+		}
+	}
+	return cats
+}
 
 func build() catalog.Catalog {
 	b := catalog.NewBuilder(catalog.Fallback(language.English))
@@ -198,4 +215,13 @@ func (l *Locale) Duration(d time.Duration) string {
 		return l.T("duration.seconds", int(d/time.Second))
 	}
 	return l.T("duration.minutes", int(d/time.Minute))
+}
+
+// SupportedList is the supported tags joined with ", ": "en, fr, de".
+func SupportedList() string {
+	s := make([]string, len(Supported))
+	for i, t := range Supported {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }
