@@ -29,7 +29,8 @@ import (
 type Plural map[string]string
 
 // scriptCatalogs maps each supported language to its script messages.
-var scriptCatalogs = map[language.Tag]map[string]any{language.English: scriptEN, language.French: scriptFR, language.German: scriptDE}
+var scriptCatalogs = merged(map[language.Tag]map[string]any{language.English: scriptEN, language.French: scriptFR, language.German: scriptDE},
+	map[language.Tag]map[string]any{language.English: scriptDashboardEN, language.French: scriptDashboardFR, language.German: scriptDashboardDE})
 
 // Script returns the script messages of this language whose keys start with one of prefixes
 // ("ls.", "dashboard."), English where the language lacks one, ready to be written as JSON.

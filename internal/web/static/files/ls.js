@@ -35,10 +35,10 @@
 
   // errorMessage is what a person reads for a server error: in English the server's own
   // message; in another language the translation of its code (extensions.code or the REST
-  // "error"), else the server's message.
+  // "error"), else the server's message; "" when there is neither.
   function errorMessage(code, serverMessage) {
     if (lang !== "en" && code && has("ls.error." + code)) return t("ls.error." + code);
-    return serverMessage || (code && has("ls.error." + code) ? t("ls.error." + code) : t("ls.error.internal"));
+    return serverMessage || (code && has("ls.error." + code) ? t("ls.error." + code) : "");
   }
 
   // gql runs a GraphQL operation and returns its data; errors throw an Error whose message is
