@@ -44,6 +44,20 @@ func TestErrorsAndMailsFollowTheLanguage(t *testing.T) {
 			t.Errorf("verification mail %q:\n%s", m.Subject, m.Text)
 		}
 
+		// The person's setting comes before the browser's language, for errors and mails.
+		if _, errs := b.graphql(`mutation { setLanguage(input: {language: "de"}) { language } }`, nil); errs != nil {
+			t.Fatal(errs)
+		}
+		if _, errs := b.graphql(add, map[string]any{"e": "x"}); len(errs) != 1 || errs[0]["message"] != `"x" ist keine gültige E-Mail-Adresse` {
+			t.Errorf("with the setting de: %v", errs)
+		}
+		if _, errs := b.graphql(add, map[string]any{"e": "alt2@example.com"}); errs != nil {
+			t.Fatal(errs)
+		}
+		if m := e.smtp.Next(t, 10*time.Second); m.Subject != "Bestätigen Sie Ihre E-Mail-Adresse für LoginSign" {
+			t.Errorf("verification mail with the setting de: %q", m.Subject)
+		}
+
 		// The sign-in pages: a wrong code on the "check your email" page, in German.
 		d := e.browser()
 		d.Transport = langTransport{"de"}

@@ -33,7 +33,7 @@ func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Eve
 			return
 		}
 		// The person's own request caused the change: their language, else the request's.
-		m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, ""), u.Email, string(event), when, strings.TrimRight(n.baseURL, "/")+"/dashboard")
+		m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, u.Language), u.Email, string(event), when, strings.TrimRight(n.baseURL, "/")+"/dashboard")
 		if !ok {
 			n.log.WarnContext(ctx, "security notice: unknown event", "event", event)
 			return

@@ -357,8 +357,8 @@ func (s *Server) routes() http.Handler {
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.ErrorPages(mux, errorPage)
 	h = guardEdge(h)
+	h = i18n.RequestLanguage(s.identity.ViewerLanguage)(h) // inside Sessions: it knows the person
 	h = api.Sessions(h)
-	h = i18n.RequestLanguage(h)
 	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated

@@ -485,6 +485,7 @@ type ComplexityRoot struct {
 		SendTestWebhook           func(childComplexity int, applicationID string) int
 		SetAppEmailMuted          func(childComplexity int, input model.SetAppEmailMutedInput) int
 		SetConnectionEmailMuted   func(childComplexity int, connectionID string, muted bool) int
+		SetLanguage               func(childComplexity int, input model.SetLanguageInput) int
 		SetPrimaryEmail           func(childComplexity int, input model.SetPrimaryEmailInput) int
 		SetProfilePicture         func(childComplexity int, input model.SetProfilePictureInput) int
 		SignOutOtherSessions      func(childComplexity int) int
@@ -684,6 +685,10 @@ type ComplexityRoot struct {
 		Connection func(childComplexity int) int
 	}
 
+	SetLanguagePayload struct {
+		Language func(childComplexity int) int
+	}
+
 	SetPrimaryEmailPayload struct {
 		User func(childComplexity int) int
 	}
@@ -742,6 +747,7 @@ type ComplexityRoot struct {
 		GlobalID     func(childComplexity int) int
 		ID           func(childComplexity int) int
 		Image        func(childComplexity int) int
+		Language     func(childComplexity int) int
 		LastLoginAt  func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Passkeys     func(childComplexity int) int
@@ -953,6 +959,7 @@ type MutationResolver interface {
 	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error)
 	SetProfilePicture(ctx context.Context, input model.SetProfilePictureInput) (*model.SetProfilePicturePayload, error)
 	RemoveProfilePicture(ctx context.Context, input model.RemoveProfilePictureInput) (*model.RemoveProfilePicturePayload, error)
+	SetLanguage(ctx context.Context, input model.SetLanguageInput) (*model.SetLanguagePayload, error)
 	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
 	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
@@ -983,6 +990,7 @@ type UserResolver interface {
 	Passkeys(ctx context.Context, obj *ent.User) ([]*ent.Passkey, error)
 
 	Profile(ctx context.Context, obj *ent.User) (*model.Profile, error)
+	Language(ctx context.Context, obj *ent.User) (*string, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -2932,6 +2940,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetConnectionEmailMuted(childComplexity, args["connectionId"].(string), args["muted"].(bool)), true
+	case "Mutation.setLanguage":
+		if e.ComplexityRoot.Mutation.SetLanguage == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setLanguage_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetLanguage(childComplexity, args["input"].(model.SetLanguageInput)), true
 	case "Mutation.setPrimaryEmail":
 		if e.ComplexityRoot.Mutation.SetPrimaryEmail == nil {
 			break
@@ -3689,6 +3708,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetAppEmailMutedPayload.Connection(childComplexity), true
 
+	case "SetLanguagePayload.language":
+		if e.ComplexityRoot.SetLanguagePayload.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetLanguagePayload.Language(childComplexity), true
+
 	case "SetPrimaryEmailPayload.user":
 		if e.ComplexityRoot.SetPrimaryEmailPayload.User == nil {
 			break
@@ -3898,6 +3924,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Image(childComplexity), true
+	case "User.language":
+		if e.ComplexityRoot.User.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Language(childComplexity), true
 	case "User.lastLoginAt":
 		if e.ComplexityRoot.User.LastLoginAt == nil {
 			break
@@ -4334,6 +4366,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeOtherSessionsInput", ec.unmarshalInputRevokeOtherSessionsInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("SetAppEmailMutedInput", ec.unmarshalInputSetAppEmailMutedInput),
+			graphql.NewInputUnmarshaler("SetLanguageInput", ec.unmarshalInputSetLanguageInput),
 			graphql.NewInputUnmarshaler("SetPrimaryEmailInput", ec.unmarshalInputSetPrimaryEmailInput),
 			graphql.NewInputUnmarshaler("SetProfilePictureInput", ec.unmarshalInputSetProfilePictureInput),
 			graphql.NewInputUnmarshaler("UndoImportInput", ec.unmarshalInputUndoImportInput),
@@ -7920,6 +7953,12 @@ type LicenseStateCount {
 extend type User {
   """The person's profile. Only the person themself may read it."""
   profile: Profile!
+  """
+  The language the person chose for LoginSign's pages and mails, a BCP 47 tag (en, fr, de),
+  or null for automatic (the app's ui_locales, then the browser's language). Only the person
+  themself may read it.
+  """
+  language: String
 }
 
 """What the person set about themself."""
@@ -7961,6 +8000,21 @@ extend type Mutation {
   setProfilePicture(input: SetProfilePictureInput!): SetProfilePicturePayload!
   """Removes the picture."""
   removeProfilePicture(input: RemoveProfilePictureInput!): RemoveProfilePicturePayload!
+  """
+  Sets the language of LoginSign's pages and mails for the person: en, fr or de, or null (or
+  an empty string) for automatic. Any other value is invalid_language.
+  """
+  setLanguage(input: SetLanguageInput!): SetLanguagePayload!
+}
+
+input SetLanguageInput {
+  "en, fr, de; null or empty for automatic."
+  language: String
+}
+
+type SetLanguagePayload {
+  "The language now set, or null for automatic."
+  language: String
 }
 
 input UpdateProfileInput {
@@ -9193,6 +9247,14 @@ func (ec *executionContext) childFields_SetAppEmailMutedPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type SetAppEmailMutedPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SetLanguagePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "language":
+		return ec.fieldContext_SetLanguagePayload_language(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetLanguagePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetPrimaryEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -9329,6 +9391,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_globalId(ctx, field)
 	case "profile":
 		return ec.fieldContext_User_profile(ctx, field)
+	case "language":
+		return ec.fieldContext_User_language(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -10840,6 +10904,20 @@ func (ec *executionContext) field_Mutation_setConnectionEmailMuted_args(ctx cont
 		return nil, err
 	}
 	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setLanguage_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetLanguageInput, error) {
+			return ec.unmarshalNSetLanguageInput2loginsignᚋgraphᚋmodelᚐSetLanguageInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -20245,6 +20323,50 @@ func (ec *executionContext) fieldContext_Mutation_removeProfilePicture(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setLanguage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setLanguage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetLanguage(ctx, fc.Args["input"].(model.SetLanguageInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetLanguagePayload) graphql.Marshaler {
+			return ec.marshalNSetLanguagePayload2ᚖloginsignᚋgraphᚋmodelᚐSetLanguagePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setLanguage(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetLanguagePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setLanguage_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22681,6 +22803,29 @@ func (ec *executionContext) fieldContext_SetAppEmailMutedPayload_connection(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _SetLanguagePayload_language(ctx context.Context, field graphql.CollectedField, obj *model.SetLanguagePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetLanguagePayload_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetLanguagePayload_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SetLanguagePayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _SetPrimaryEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetPrimaryEmailPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23782,6 +23927,29 @@ func (ec *executionContext) fieldContext_User_profile(_ context.Context, field g
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _User_language(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Language(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
@@ -33512,6 +33680,48 @@ func UnmarshalSetAppEmailMutedInput(ctx context.Context, raw any) (model.SetAppE
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetLanguageInput(ctx context.Context, obj any) (model.SetLanguageInput, error) {
+	var it model.SetLanguageInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"language"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetLanguageInput unmarshals raw into the SetLanguageInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetLanguageInput(ctx context.Context, raw any) (model.SetLanguageInput, error) {
+	var out model.SetLanguageInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetLanguageInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetPrimaryEmailInput(ctx context.Context, obj any) (model.SetPrimaryEmailInput, error) {
 	var it model.SetPrimaryEmailInput
 	if obj == nil {
@@ -40319,6 +40529,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setLanguage":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setLanguage(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeliverWebhookEvent":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhookEvent(ctx, field)
@@ -41695,6 +41912,39 @@ func (ec *executionContext) _SetAppEmailMutedPayload(ctx context.Context, sel as
 	return out
 }
 
+var setLanguagePayloadImplementors = []string{"SetLanguagePayload"}
+
+func (ec *executionContext) _SetLanguagePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetLanguagePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setLanguagePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetLanguagePayload")
+		case "language":
+			out.Values[i] = ec._SetLanguagePayload_language(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var setPrimaryEmailPayloadImplementors = []string{"SetPrimaryEmailPayload"}
 
 func (ec *executionContext) _SetPrimaryEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetPrimaryEmailPayload) graphql.Marshaler {
@@ -42167,6 +42417,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_profile(ctx, field, obj)
+				})
+		case "language":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_language(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -44545,6 +44801,19 @@ func (ec *executionContext) marshalNSetAppEmailMutedPayload2ᚖloginsignᚋgraph
 		return graphql.Null
 	}
 	return ec._SetAppEmailMutedPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetLanguageInput2loginsignᚋgraphᚋmodelᚐSetLanguageInput(ctx context.Context, v any) (model.SetLanguageInput, error) {
+	res, err := ec.unmarshalInputSetLanguageInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetLanguagePayload2ᚖloginsignᚋgraphᚋmodelᚐSetLanguagePayload(ctx context.Context, sel ast.SelectionSet, v *model.SetLanguagePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetLanguagePayload!")
+		return graphql.Null
+	}
+	return ec._SetLanguagePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSetPrimaryEmailInput2loginsignᚋgraphᚋmodelᚐSetPrimaryEmailInput(ctx context.Context, v any) (model.SetPrimaryEmailInput, error) {

@@ -265,7 +265,7 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		return nil, fmt.Errorf("storing verification token: %w", err)
 	}
 	link := strings.TrimRight(s.BaseURL, "/") + "/dashboard/emails/verify?token=" + token
-	if err := s.Mail.Send(ctx, mail.VerifyEmail(i18n.ForPerson(ctx, ""), addr, link)); err != nil {
+	if err := s.Mail.Send(ctx, mail.VerifyEmail(i18n.ForPerson(ctx, u.Language), addr, link)); err != nil {
 		return nil, fmt.Errorf("sending verification mail: %w", err)
 	}
 	return ue, nil

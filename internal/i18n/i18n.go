@@ -12,6 +12,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -29,10 +30,25 @@ var (
 
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
-var catalogs = map[language.Tag]map[string]any{
-	language.English: merge(en, enMail, errorCatalog(-1)),
-	language.French:  merge(fr, frMail, errorCatalog(0)),
-	language.German:  merge(de, deMail, errorCatalog(1)),
+var catalogs = merged(map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de},
+	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE},
+	map[language.Tag]map[string]any{language.English: enMail, language.French: frMail, language.German: deMail},
+	map[language.Tag]map[string]any{language.English: errorCatalog(-1), language.French: errorCatalog(0), language.German: errorCatalog(1)})
+
+// merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
+// cats; a key defined twice is a bug.
+func merged(cats map[language.Tag]map[string]any, parts ...map[language.Tag]map[string]any) map[language.Tag]map[string]any {
+	for _, part := range parts {
+		for tag, msgs := range part {
+			for k, m := range msgs {
+				if _, dup := cats[tag][k]; dup {
+					panic("i18n: message " + k + " is defined twice")
+				}
+				cats[tag][k] = m
+			}
+		}
+	}
+	return cats
 }
 
 // errorKey is the catalog key of an error message: its English format, prefixed.
@@ -50,20 +66,6 @@ func errorCatalog(i int) map[string]any {
 			}
 		} else {
 			out[errorKey(format)] = tr[i]
-		}
-	}
-	return out
-}
-
-// merge is the union of parts (a catalog kept in several files); a key in two parts panics.
-func merge(parts ...map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, p := range parts {
-		for k, v := range p {
-			if _, dup := out[k]; dup {
-				panic("i18n: message " + k + " defined twice")
-			}
-			out[k] = v
 		}
 	}
 	return out
@@ -233,8 +235,13 @@ func ForPerson(ctx context.Context, setting string) *Locale {
 
 // FromContext is the Locale WithLocale put in ctx, or English.
 func FromContext(ctx context.Context) *Locale {
-	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
-		return l
+	switch l := ctx.Value(ctxKey{}).(type) {
+	case *Locale:
+		if l != nil {
+			return l
+		}
+	case *lazyLocale:
+		return l.get()
 	}
 	return English
 }
@@ -276,15 +283,38 @@ func (l *Locale) Error(format string, args ...any) (msg string, ok bool) {
 	return l.p.Sprintf(key, args...), true
 }
 
-// RequestLanguage puts the language of the request (Accept-Language; the person's setting
-// once one exists) into its context for what the request causes: the mails it sends, the
-// messages of the errors GraphQL and the person's REST routes answer with. Pages choose
-// their own (ui_locales first) and pass it on with WithLocale.
-func RequestLanguage(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if al := r.Header.Get("Accept-Language"); al != "" {
-			r = r.WithContext(WithLocale(r.Context(), Choose("", "", al)))
-		}
-		next.ServeHTTP(w, r)
-	})
+// RequestLanguage puts the language of the request into its context for what the request
+// causes (the mails it sends, the messages of the errors GraphQL and the person's REST routes
+// answer with): the signed-in person's setting (setting, called with the request's context
+// only when something asks, at most once), then Accept-Language, then English. Pages choose
+// their own (ui_locales before Accept-Language) and pass it on with WithLocale.
+func RequestLanguage(setting func(context.Context) string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, al := r.Context(), r.Header.Get("Accept-Language")
+			lz := &lazyLocale{choose: func() *Locale { return Choose(setting(ctx), "", al) }}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, lz)))
+		})
+	}
+}
+
+// lazyLocale is a Locale chosen when first asked for.
+type lazyLocale struct {
+	once   sync.Once
+	choose func() *Locale
+	l      *Locale
+}
+
+func (z *lazyLocale) get() *Locale {
+	z.once.Do(func() { z.l = z.choose() })
+	return z.l
+}
+
+// SupportedList is the supported tags joined with ", ": "en, fr, de".
+func SupportedList() string {
+	s := make([]string, len(Supported))
+	for i, t := range Supported {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }

@@ -86,7 +86,8 @@ var errorMessages = map[string][2]any{
 	"two-step verification is already on; turn it off first to change the app": {"la vérification en deux étapes est déjà activée ; désactivez-la d’abord pour changer d’application", "die Bestätigung in zwei Schritten ist bereits eingeschaltet; schalten Sie sie zuerst aus, um die App zu wechseln"},
 
 	// Profile.
-	"a data: URI must be base64 (data:image/png;base64,…)": {"une URI data: doit être en base64 (data:image/png;base64,…)", "eine data:-URI muss Base64 sein (data:image/png;base64,…)"},
+	"a data: URI must be base64 (data:image/png;base64,…)":   {"une URI data: doit être en base64 (data:image/png;base64,…)", "eine data:-URI muss Base64 sein (data:image/png;base64,…)"},
+	"the language must be one of %s, or empty for automatic": {"la langue doit être l’une de %s, ou vide pour le choix automatique", "die Sprache muss eine von %s sein oder leer für die automatische Wahl"},
 	"picture not found": {"photo introuvable", "Bild nicht gefunden"},
 	"region must be an ISO 3166-1 alpha-2 country code such as DE or US": {"la région doit être un code pays ISO 3166-1 alpha-2, comme DE ou US", "die Region muss ein Ländercode nach ISO 3166-1 alpha-2 sein, etwa DE oder US"},
 	"the file is not a PNG, JPEG or GIF image":                           {"le fichier n’est pas une image PNG, JPEG ou GIF", "die Datei ist kein PNG-, JPEG- oder GIF-Bild"},

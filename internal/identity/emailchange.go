@@ -123,7 +123,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	}
 	base := strings.TrimRight(s.BaseURL, "/")
 	// The developer's request speaks for the developer: the mails are in the person's language.
-	l := i18n.ForPerson(context.Background(), "")
+	l := i18n.ForPerson(context.Background(), u.Language)
 	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(l, newEmail,
 		base+EmailChangeConfirmPath+"?"+url.Values{"token": {confirm}}.Encode(), by.ApplicationName, EmailChangeTTL)); err != nil {
 		return false, fmt.Errorf("sending confirmation mail: %w", err)

@@ -808,9 +808,9 @@ func formError(err error) error {
 	return apperr.New(apperr.Invalid, "malformed form")
 }
 
-// locale is the language of a page: the person's setting (none exists yet), then the
-// ui_locales of the authorization flow in progress (flowID, may be empty) or of the request
-// itself, then Accept-Language.
+// locale is the language of a page: the signed-in person's setting, then the ui_locales of
+// the authorization flow in progress (flowID, may be empty) or of the request itself, then
+// Accept-Language.
 func (p *Pages) locale(r *http.Request, flowID string) *i18n.Locale {
 	ui := r.URL.Query().Get("ui_locales")
 	if flowID != "" && len(flowID) <= 128 {
@@ -818,7 +818,7 @@ func (p *Pages) locale(r *http.Request, flowID string) *i18n.Locale {
 			ui = f.Request.UILocales
 		}
 	}
-	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
+	return i18n.Choose(p.Identity.ViewerLanguage(r.Context()), ui, r.Header.Get("Accept-Language"))
 }
 
 // flowLocale is locale for a flow already loaded.
@@ -827,5 +827,5 @@ func (p *Pages) flowLocale(r *http.Request, f *oauth.Flow) *i18n.Locale {
 	if ui == "" {
 		ui = r.URL.Query().Get("ui_locales")
 	}
-	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
+	return i18n.Choose(p.Identity.ViewerLanguage(r.Context()), ui, r.Header.Get("Accept-Language"))
 }
