@@ -39,6 +39,7 @@ import (
 	"loginsign/internal/dataexport"
 
 	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv"
 	"loginsign/internal/licenses"
@@ -373,6 +374,7 @@ func (s *Server) routes() http.Handler {
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.ErrorPages(mux, errorPage)
 	h = guardEdge(h)
+	h = i18n.RequestLanguage(s.identity.ViewerLanguage)(h) // inside Sessions: it knows the person
 	h = api.Sessions(h)
 	h = activityLocation(h, s.cfg.ActivityLocationHeader)
 	cop := http.NewCrossOriginProtection()

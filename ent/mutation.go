@@ -19509,6 +19509,7 @@ type UserMutation struct {
 	name                *string
 	image               *string
 	region              *string
+	language            *string
 	last_login_at       *time.Time
 	clearedFields       map[string]struct{}
 	emails              map[string]struct{}
@@ -19976,6 +19977,55 @@ func (m *UserMutation) ResetRegion() {
 	delete(m.clearedFields, user.FieldRegion)
 }
 
+// SetLanguage sets the "language" field.
+func (m *UserMutation) SetLanguage(s string) {
+	m.language = &s
+}
+
+// Language returns the value of the "language" field in the mutation.
+func (m *UserMutation) Language() (r string, exists bool) {
+	v := m.language
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLanguage returns the old "language" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldLanguage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLanguage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLanguage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLanguage: %w", err)
+	}
+	return oldValue.Language, nil
+}
+
+// ClearLanguage clears the value of the "language" field.
+func (m *UserMutation) ClearLanguage() {
+	m.language = nil
+	m.clearedFields[user.FieldLanguage] = struct{}{}
+}
+
+// LanguageCleared returns if the "language" field was cleared in this mutation.
+func (m *UserMutation) LanguageCleared() bool {
+	_, ok := m.clearedFields[user.FieldLanguage]
+	return ok
+}
+
+// ResetLanguage resets all changes to the "language" field.
+func (m *UserMutation) ResetLanguage() {
+	m.language = nil
+	delete(m.clearedFields, user.FieldLanguage)
+}
+
 // SetLastLoginAt sets the "last_login_at" field.
 func (m *UserMutation) SetLastLoginAt(t time.Time) {
 	m.last_login_at = &t
@@ -20221,7 +20271,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -20245,6 +20295,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.region != nil {
 		fields = append(fields, user.FieldRegion)
+	}
+	if m.language != nil {
+		fields = append(fields, user.FieldLanguage)
 	}
 	if m.last_login_at != nil {
 		fields = append(fields, user.FieldLastLoginAt)
@@ -20273,6 +20326,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Image()
 	case user.FieldRegion:
 		return m.Region()
+	case user.FieldLanguage:
+		return m.Language()
 	case user.FieldLastLoginAt:
 		return m.LastLoginAt()
 	}
@@ -20300,6 +20355,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldImage(ctx)
 	case user.FieldRegion:
 		return m.OldRegion(ctx)
+	case user.FieldLanguage:
+		return m.OldLanguage(ctx)
 	case user.FieldLastLoginAt:
 		return m.OldLastLoginAt(ctx)
 	}
@@ -20367,6 +20424,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRegion(v)
 		return nil
+	case user.FieldLanguage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLanguage(v)
+		return nil
 	case user.FieldLastLoginAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -20428,6 +20492,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldRegion) {
 		fields = append(fields, user.FieldRegion)
 	}
+	if m.FieldCleared(user.FieldLanguage) {
+		fields = append(fields, user.FieldLanguage)
+	}
 	if m.FieldCleared(user.FieldLastLoginAt) {
 		fields = append(fields, user.FieldLastLoginAt)
 	}
@@ -20453,6 +20520,9 @@ func (m *UserMutation) ClearField(name string) error {
 		return nil
 	case user.FieldRegion:
 		m.ClearRegion()
+		return nil
+	case user.FieldLanguage:
+		m.ClearLanguage()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ClearLastLoginAt()
@@ -20488,6 +20558,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRegion:
 		m.ResetRegion()
+		return nil
+	case user.FieldLanguage:
+		m.ResetLanguage()
 		return nil
 	case user.FieldLastLoginAt:
 		m.ResetLastLoginAt()

@@ -1165,6 +1165,10 @@ func init() {
 	userDescRegion := userFields[5].Descriptor()
 	// user.RegionValidator is a validator for the "region" field. It is called by the builders before save.
 	user.RegionValidator = userDescRegion.Validators[0].(func(string) error)
+	// userDescLanguage is the schema descriptor for language field.
+	userDescLanguage := userFields[6].Descriptor()
+	// user.LanguageValidator is a validator for the "language" field. It is called by the builders before save.
+	user.LanguageValidator = userDescLanguage.Validators[0].(func(string) error)
 	// userDescID is the schema descriptor for id field.
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.

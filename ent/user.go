@@ -33,6 +33,8 @@ type User struct {
 	Image string `json:"image,omitempty"`
 	// Region holds the value of the "region" field.
 	Region string `json:"region,omitempty"`
+	// the person's language for pages and mails (en, fr, de); empty: chosen from the request
+	Language string `json:"language,omitempty"`
 	// LastLoginAt holds the value of the "last_login_at" field.
 	LastLoginAt *time.Time `json:"last_login_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -94,7 +96,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case user.FieldEmailVersion:
 			values[i] = new(sql.NullInt64)
-		case user.FieldID, user.FieldGlobalID, user.FieldEmail, user.FieldName, user.FieldImage, user.FieldRegion:
+		case user.FieldID, user.FieldGlobalID, user.FieldEmail, user.FieldName, user.FieldImage, user.FieldRegion, user.FieldLanguage:
 			values[i] = new(sql.NullString)
 		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt:
 			values[i] = new(sql.NullTime)
@@ -166,6 +168,12 @@ func (_m *User) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field region", values[i])
 			} else if value.Valid {
 				_m.Region = value.String
+			}
+		case user.FieldLanguage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field language", values[i])
+			} else if value.Valid {
+				_m.Language = value.String
 			}
 		case user.FieldLastLoginAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -248,6 +256,9 @@ func (_m *User) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("region=")
 	builder.WriteString(_m.Region)
+	builder.WriteString(", ")
+	builder.WriteString("language=")
+	builder.WriteString(_m.Language)
 	builder.WriteString(", ")
 	if v := _m.LastLoginAt; v != nil {
 		builder.WriteString("last_login_at=")

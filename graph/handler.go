@@ -14,6 +14,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/i18n"
 )
 
 // Limits bound what one query may ask for.
@@ -48,7 +49,7 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	var e *apperr.Error
 	if errors.As(err, &e) {
-		gerr.Message = e.Message
+		gerr.Message = e.MessageIn(i18n.FromContext(ctx))
 		if gerr.Message == "" {
 			gerr.Message = e.Name()
 		}

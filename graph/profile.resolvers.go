@@ -45,6 +45,19 @@ func (r *mutationResolver) RemoveProfilePicture(ctx context.Context, input model
 	return &model.RemoveProfilePicturePayload{Profile: profileModel(v)}, nil
 }
 
+// SetLanguage is the resolver for the setLanguage field.
+func (r *mutationResolver) SetLanguage(ctx context.Context, input model.SetLanguageInput) (*model.SetLanguagePayload, error) {
+	tag := ""
+	if input.Language != nil {
+		tag = *input.Language
+	}
+	set, err := r.Profiles.SetLanguage(ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	return &model.SetLanguagePayload{Language: optional(set)}, nil
+}
+
 // SuggestedRegion is the resolver for the suggestedRegion field.
 func (r *profileResolver) SuggestedRegion(ctx context.Context, obj *model.Profile) (*string, error) {
 	if obj.Region != nil || !graphql.HasOperationContext(ctx) {
@@ -70,6 +83,15 @@ func (r *userResolver) Profile(ctx context.Context, obj *ent.User) (*model.Profi
 		return nil, err
 	}
 	return profileModel(v), nil
+}
+
+// Language is the resolver for the language field.
+func (r *userResolver) Language(ctx context.Context, obj *ent.User) (*string, error) {
+	tag, err := r.Profiles.Language(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return optional(tag), nil
 }
 
 // Profile returns ProfileResolver implementation.

@@ -19,13 +19,13 @@ import (
 // refused with 403 before it spends one of the day's exports or mails the notice.
 func (a *API) AccountExport(w http.ResponseWriter, r *http.Request) {
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
-		httpx.WriteError(w, r, apperr.WithReason(apperr.Forbidden, "cross_site_request",
+		httpx.WritePersonError(w, r, apperr.WithReason(apperr.Forbidden, "cross_site_request",
 			"the data export starts from your LoginSign dashboard, not from another site"))
 		return
 	}
 	doc, err := a.Export.Export(r.Context())
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WritePersonError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="loginsign-data-`+doc.ExportedAt[:10]+`.json"`)

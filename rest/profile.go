@@ -31,28 +31,28 @@ func profileOf(v profile.View) profileJSON {
 // one byte too many arrives; everything else is profile.Service.SetPicture's rule.
 func (a *API) UploadPicture(w http.ResponseWriter, r *http.Request) {
 	if _, err := auth.RequireUser(r.Context()); err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WritePersonError(w, r, err)
 		return
 	}
 	tooLarge := apperr.WithReason(apperr.TooLarge, "picture_too_large", "the picture is larger than %d KiB", profile.MaxPictureBytes>>10)
 	if r.ContentLength > profile.MaxPictureBytes {
 		w.Header().Set("Connection", "close")
-		httpx.WriteError(w, r, tooLarge)
+		httpx.WritePersonError(w, r, tooLarge)
 		return
 	}
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, profile.MaxPictureBytes))
 	var mb *http.MaxBytesError
 	switch {
 	case errors.As(err, &mb):
-		httpx.WriteError(w, r, tooLarge)
+		httpx.WritePersonError(w, r, tooLarge)
 		return
 	case err != nil:
-		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "could not read the request body"))
+		httpx.WritePersonError(w, r, apperr.New(apperr.Invalid, "could not read the request body"))
 		return
 	}
 	v, err := a.Profiles.SetPicture(r.Context(), raw)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WritePersonError(w, r, err)
 		return
 	}
 	writeNoStoreJSON(w, http.StatusOK, profileOf(v))
@@ -62,7 +62,7 @@ func (a *API) UploadPicture(w http.ResponseWriter, r *http.Request) {
 func (a *API) RemovePicture(w http.ResponseWriter, r *http.Request) {
 	v, err := a.Profiles.RemovePicture(r.Context())
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WritePersonError(w, r, err)
 		return
 	}
 	writeNoStoreJSON(w, http.StatusOK, profileOf(v))
@@ -76,7 +76,7 @@ func (a *API) RemovePicture(w http.ResponseWriter, r *http.Request) {
 func (a *API) Picture(w http.ResponseWriter, r *http.Request) {
 	p, err := a.Profiles.PictureByID(r.Context(), r.PathValue("pictureId"))
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		httpx.WritePersonError(w, r, err)
 		return
 	}
 	h := w.Header()

@@ -726,6 +726,7 @@ var (
 		{Name: "name", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "image", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "region", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "language", Type: field.TypeString, Nullable: true, Size: 16},
 		{Name: "last_login_at", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.

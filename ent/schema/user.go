@@ -34,6 +34,9 @@ func (User) Fields() []ent.Field {
 		field.String("name").Optional().MaxLen(200),
 		field.String("image").Optional().MaxLen(2048),
 		field.String("region").Optional().MaxLen(100),
+		field.String("language").Optional().MaxLen(16).
+			Comment("the person's language for pages and mails (en, fr, de); empty: chosen from the request").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("last_login_at").Optional().Nillable(),
 	}
 }

@@ -685,6 +685,16 @@ type SetAppEmailMutedPayload struct {
 	Connection *ent.AppConnection `json:"connection"`
 }
 
+type SetLanguageInput struct {
+	// en, fr, de; null or empty for automatic.
+	Language *string `json:"language,omitempty"`
+}
+
+type SetLanguagePayload struct {
+	// The language now set, or null for automatic.
+	Language *string `json:"language,omitempty"`
+}
+
 type SetPrimaryEmailInput struct {
 	EmailID string `json:"emailId"`
 }

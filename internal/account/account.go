@@ -24,6 +24,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
@@ -259,15 +260,16 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		return nil, err
 	} else if !ok {
 		secs := int(retry.Seconds()) + 1
-		return nil, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many verification mails; try again in %d s", secs)}
+		e := apperr.New(apperr.RateLimited, "too many verification mails; try again in %d s", secs)
+		e.RetryAfter = secs
+		return nil, e
 	}
 	token := ids.Secret("ver_")
 	if err := s.KV.Set(ctx, verifyKey(token), ue.ID, verifyTTL).Err(); err != nil {
 		return nil, fmt.Errorf("storing verification token: %w", err)
 	}
 	link := strings.TrimRight(s.BaseURL, "/") + "/dashboard/emails/verify?token=" + token
-	if err := s.Mail.Send(ctx, mail.VerifyEmail(addr, link)); err != nil {
+	if err := s.Mail.Send(ctx, mail.VerifyEmail(i18n.ForPerson(ctx, u.Language), addr, link)); err != nil {
 		return nil, fmt.Errorf("sending verification mail: %w", err)
 	}
 	return ue, nil

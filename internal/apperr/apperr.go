@@ -6,6 +6,8 @@ package apperr
 import (
 	"errors"
 	"fmt"
+
+	"loginsign/internal/i18n"
 )
 
 // Code is the kind of failure.
@@ -31,6 +33,24 @@ type Error struct {
 	Message string
 	// RetryAfter is the number of seconds a rate-limited caller should wait.
 	RetryAfter int
+	// format and args are what New and WithReason formatted Message from: MessageIn looks
+	// the format up in the catalogs' error messages.
+	format string
+	args   []any
+}
+
+// MessageIn is Message in the language l, for transports that speak to people (pages, GraphQL,
+// the person's REST routes): the translation of the English format New or WithReason was given
+// (i18n.Locale.Error), or Message itself when there is none. Codes never change with the
+// language.
+func (e *Error) MessageIn(l *i18n.Locale) string {
+	if e.format == "" || l == nil || l.Lang() == i18n.English.Lang() {
+		return e.Message // English is the source: exactly as formatted, numbers ungrouped
+	}
+	if msg, ok := l.Error(e.format, e.args...); ok {
+		return msg
+	}
+	return e.Message
 }
 
 func (e *Error) Error() string {
@@ -50,12 +70,20 @@ func (e *Error) Name() string {
 
 // New returns an *Error with a formatted message.
 func New(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: message(format, args), format: format, args: args}
+}
+
+// message is format with args in English: the catalog's plural form where it has one.
+func message(format string, args []any) string {
+	if msg, ok := i18n.EnglishError(format, args...); ok {
+		return msg
+	}
+	return fmt.Sprintf(format, args...)
 }
 
 // WithReason returns an *Error whose shown code is reason.
 func WithReason(code Code, reason, format string, args ...any) *Error {
-	return &Error{Code: code, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Reason: reason, Message: message(format, args), format: format, args: args}
 }
 
 // As returns the *Error in err's chain, or an Internal one wrapping nothing shown.

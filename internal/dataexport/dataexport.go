@@ -18,6 +18,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/licenses"
 	"loginsign/internal/mail"
@@ -69,6 +70,7 @@ type Account struct {
 	PictureURL  string  `json:"pictureUrl,omitempty"` // served by LoginSign (internal/profile)
 	Region      string  `json:"region,omitempty"`     // ISO 3166-1 alpha-2
 	RegionName  string  `json:"regionName,omitempty"`
+	Language    *string `json:"language"` // the chosen language (en, fr, de); null: automatic
 	CreatedAt   string  `json:"createdAt"`
 	LastLoginAt *string `json:"lastLoginAt"`
 }
@@ -180,7 +182,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	}
 	doc := &Document{ExportedAt: httpx.Time(now),
 		Account: Account{ID: u.ID, GlobalID: u.GlobalID, Email: u.Email, Name: u.Name,
-			PictureURL: u.Image, Region: u.Region, RegionName: profile.RegionName(u.Region),
+			PictureURL: u.Image, Region: u.Region, RegionName: profile.RegionName(u.Region), Language: optional(u.Language),
 			CreatedAt: httpx.Time(u.CreatedAt), LastLoginAt: httpx.TimePtr(u.LastLoginAt)},
 		Addresses: []Address{{Email: u.Email, Primary: true, VerifiedAt: httpx.TimePtr(&u.CreatedAt)}}}
 	if err := s.addresses(ctx, doc, uid); err != nil {
@@ -237,7 +239,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Mail.Send(ctx, mail.DataExport(u.Email, now)); err != nil {
+	if err := s.Mail.Send(ctx, mail.DataExport(i18n.ForPerson(ctx, u.Language), u.Email, now)); err != nil {
 		return nil, fmt.Errorf("announcing the export: %w", err)
 	}
 	return doc, nil
@@ -316,4 +318,12 @@ func (s *Service) activity(ctx context.Context, doc *Document, uid string) error
 		p.After = l.NextCursor
 	}
 	return nil
+}
+
+// optional is s, or nil when s is empty.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }

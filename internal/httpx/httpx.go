@@ -17,6 +17,7 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
 )
 
 // MaxJSONBody is the default limit of a JSON request body.
@@ -37,9 +38,22 @@ type ErrorBody struct {
 	Message string `json:"message,omitempty"`
 }
 
-// WriteError writes err as {"error","message"} with its status. Internal errors are logged
-// and shown as "internal error".
+// WriteError writes err as {"error","message"} with its status, the message in English (the
+// developer and app-backend APIs). Internal errors are logged and shown as "internal error".
 func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, err, nil)
+}
+
+// WritePersonError is WriteError for the routes a person's browser calls (the dashboard's
+// REST routes): the message is in the request's language (i18n.FromContext), the code is not.
+func WritePersonError(w http.ResponseWriter, r *http.Request, err error) {
+	l := i18n.FromContext(r.Context())
+	w.Header().Set("Content-Language", l.Lang())
+	w.Header().Add("Vary", "Accept-Language")
+	writeError(w, r, err, l)
+}
+
+func writeError(w http.ResponseWriter, r *http.Request, err error, l *i18n.Locale) {
 	e := Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
@@ -48,7 +62,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if (e.Code == apperr.RateLimited || e.Code == apperr.Unavailable) && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	WriteJSON(w, apperr.HTTPStatus(e.Code), ErrorBody{Error: e.Name(), Message: e.Message})
+	WriteJSON(w, apperr.HTTPStatus(e.Code), ErrorBody{Error: e.Name(), Message: e.MessageIn(l)})
 }
 
 // Unavailable maps an internal error e whose cause err is a dependency outage

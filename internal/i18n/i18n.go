@@ -10,7 +10,9 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -28,7 +30,46 @@ var (
 
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
-var catalogs = map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de}
+var catalogs = merged(map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de},
+	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE},
+	map[language.Tag]map[string]any{language.English: enMail, language.French: frMail, language.German: deMail},
+	map[language.Tag]map[string]any{language.English: errorCatalog(-1), language.French: errorCatalog(0), language.German: errorCatalog(1)})
+
+// merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
+// cats; a key defined twice is a bug.
+func merged(cats map[language.Tag]map[string]any, parts ...map[language.Tag]map[string]any) map[language.Tag]map[string]any {
+	for _, part := range parts {
+		for tag, msgs := range part {
+			for k, m := range msgs {
+				if _, dup := cats[tag][k]; dup {
+					panic("i18n: message " + k + " is defined twice")
+				}
+				cats[tag][k] = m
+			}
+		}
+	}
+	return cats
+}
+
+// errorKey is the catalog key of an error message: its English format, prefixed.
+func errorKey(format string) string { return "error:" + format }
+
+// errorCatalog is the catalog part of errorMessages in language i (0 French, 1 German; -1 is
+// English, the format itself).
+func errorCatalog(i int) map[string]any {
+	out := make(map[string]any, len(errorMessages))
+	for format, tr := range errorMessages {
+		if i < 0 {
+			out[errorKey(format)] = format
+			if m, ok := errorEnglish[format]; ok {
+				out[errorKey(format)] = m
+			}
+		} else {
+			out[errorKey(format)] = tr[i]
+		}
+	}
+	return out
+}
 
 func build() catalog.Catalog {
 	b := catalog.NewBuilder(catalog.Fallback(language.English))
@@ -181,10 +222,26 @@ func WithLocale(ctx context.Context, l *Locale) context.Context {
 	return context.WithValue(ctx, ctxKey{}, l)
 }
 
+// ForPerson is the language to speak to a person in: their setting (a BCP 47 tag, "" when
+// none) when it names a supported language, else the language of the request they are making
+// (FromContext), else English. Mail a developer's request causes goes out in
+// ForPerson(context.Background(), setting), never in the developer's language.
+func ForPerson(ctx context.Context, setting string) *Locale {
+	if t, ok := match(strings.Fields(setting)); ok {
+		return For(t)
+	}
+	return FromContext(ctx)
+}
+
 // FromContext is the Locale WithLocale put in ctx, or English.
 func FromContext(ctx context.Context) *Locale {
-	if l, ok := ctx.Value(ctxKey{}).(*Locale); ok && l != nil {
-		return l
+	switch l := ctx.Value(ctxKey{}).(type) {
+	case *Locale:
+		if l != nil {
+			return l
+		}
+	case *lazyLocale:
+		return l.get()
 	}
 	return English
 }
@@ -198,4 +255,66 @@ func (l *Locale) Duration(d time.Duration) string {
 		return l.T("duration.seconds", int(d/time.Second))
 	}
 	return l.T("duration.minutes", int(d/time.Minute))
+}
+
+// Has reports whether the catalogs have a message key (every catalog has the English keys:
+// TestCatalogsComplete).
+func (l *Locale) Has(key string) bool {
+	_, ok := catalogs[language.English][key]
+	return ok
+}
+
+// EnglishError is the English message of format with args when English needs the catalog
+// for it (a plural), for apperr.New; ok is false otherwise.
+func EnglishError(format string, args ...any) (msg string, ok bool) {
+	if _, ok := errorEnglish[format]; !ok {
+		return "", false
+	}
+	return English.Error(format, args...)
+}
+
+// Error is the domain error message whose English fmt format is format, in this language with
+// args (apperr.Error.MessageIn); ok is false when the catalogs do not have it.
+func (l *Locale) Error(format string, args ...any) (msg string, ok bool) {
+	key := errorKey(format)
+	if _, ok := catalogs[language.English][key]; !ok {
+		return "", false
+	}
+	return l.p.Sprintf(key, args...), true
+}
+
+// RequestLanguage puts the language of the request into its context for what the request
+// causes (the mails it sends, the messages of the errors GraphQL and the person's REST routes
+// answer with): the signed-in person's setting (setting, called with the request's context
+// only when something asks, at most once), then Accept-Language, then English. Pages choose
+// their own (ui_locales before Accept-Language) and pass it on with WithLocale.
+func RequestLanguage(setting func(context.Context) string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, al := r.Context(), r.Header.Get("Accept-Language")
+			lz := &lazyLocale{choose: func() *Locale { return Choose(setting(ctx), "", al) }}
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, ctxKey{}, lz)))
+		})
+	}
+}
+
+// lazyLocale is a Locale chosen when first asked for.
+type lazyLocale struct {
+	once   sync.Once
+	choose func() *Locale
+	l      *Locale
+}
+
+func (z *lazyLocale) get() *Locale {
+	z.once.Do(func() { z.l = z.choose() })
+	return z.l
+}
+
+// SupportedList is the supported tags joined with ", ": "en, fr, de".
+func SupportedList() string {
+	s := make([]string, len(Supported))
+	for i, t := range Supported {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
 }

@@ -17,7 +17,7 @@ func verbs(t *testing.T, l *Locale, key string) string {
 	t.Helper()
 	// Render with sample arguments: a message that drops or adds an argument shows %!(EXTRA
 	// or %!s(MISSING).
-	out := l.T(key, "A", "B", 5)
+	out := l.T(key, "A", "B", 5, 6)
 	if strings.Contains(out, "MISSING") || strings.Contains(out, "BADINDEX") {
 		t.Errorf("%s %q renders %q", l.Lang(), key, out)
 	}
@@ -28,6 +28,7 @@ func verbs(t *testing.T, l *Locale, key string) string {
 // English lacks), or formats its arguments differently.
 func TestCatalogsComplete(t *testing.T) {
 	t.Parallel()
+	en := catalogs[language.English]
 	if len(en) < 50 {
 		t.Fatalf("English catalog has %d keys", len(en))
 	}
@@ -61,6 +62,122 @@ func TestCatalogsComplete(t *testing.T) {
 				t.Errorf("%s catalog has %q, which English lacks", tag, key)
 			}
 		}
+	}
+	for _, p := range scriptProblems(scriptCatalogs) {
+		t.Error(p)
+	}
+}
+
+// scriptProblems: every language has exactly English's script keys, each the same kind
+// (string or Plural) with the same {placeholders}, no markup, and a Plural has an "other" form
+// and only CLDR categories. It returns what is wrong.
+func scriptProblems(cats map[language.Tag]map[string]any) []string {
+	var bad []string
+	errf := func(f string, a ...any) { bad = append(bad, fmt.Sprintf(f, a...)) }
+	src := cats[language.English]
+	if len(src) < 10 {
+		errf("English script catalog has %d keys", len(src))
+	}
+	forms := func(m any) []string {
+		switch m := m.(type) {
+		case string:
+			return []string{m}
+		case Plural:
+			var out []string
+			for cat, s := range m {
+				switch cat {
+				case "zero", "one", "two", "few", "many", "other":
+				default:
+					errf("plural category %q", cat)
+				}
+				out = append(out, s)
+			}
+			if _, ok := m["other"]; !ok {
+				errf("plural %v has no other form", m)
+			}
+			return out
+		}
+		errf("script message %v is a %T", m, m)
+		return nil
+	}
+	names := func(m any) string {
+		var all []string
+		for _, f := range forms(m) {
+			all = append(all, placeholders(f)...)
+		}
+		return strings.Join(uniq(all), ",")
+	}
+	for tag, msgs := range cats {
+		for key, m := range src {
+			tm, ok := msgs[key]
+			if !ok {
+				errf("%s script catalog lacks %q", tag, key)
+				continue
+			}
+			if fmt.Sprintf("%T", tm) != fmt.Sprintf("%T", m) {
+				errf("%s script %q is a %T, English a %T", tag, key, tm, m)
+				continue
+			}
+			if got, w := names(tm), names(m); got != w {
+				errf("%s script %q has placeholders %s, English %s", tag, key, got, w)
+			}
+			for _, f := range forms(tm) {
+				if strings.ContainsAny(f, "<>") || strings.Contains(f, "%") {
+					errf("%s script %q holds markup or a fmt verb: %q", tag, key, f)
+				}
+			}
+		}
+		for key := range msgs {
+			if _, ok := src[key]; !ok {
+				errf("%s script catalog has %q, which English lacks", tag, key)
+			}
+		}
+	}
+	return bad
+}
+
+// TestScriptCatalogCheckFails: the completeness check of script catalogs fails for a missing
+// key, other placeholders, a plural without "other" and markup.
+func TestScriptCatalogCheckFails(t *testing.T) {
+	en := map[string]any{"x.a": "{app} was removed", "x.b": Plural{"one": "{count} sign-in", "other": "{count} sign-ins"}}
+	for i, fr := range []map[string]any{
+		{"x.a": "{app} supprimée"},
+		{"x.a": "{name} supprimée", "x.b": Plural{"one": "{count} connexion", "other": "{count} connexions"}},
+		{"x.a": "{app} supprimée", "x.b": Plural{"one": "{count} connexion"}},
+		{"x.a": "{app} <b>supprimée</b>", "x.b": Plural{"one": "{count} connexion", "other": "{count} connexions"}},
+	} {
+		for j := 0; j < 10; j++ {
+			en["x.pad"+fmt.Sprint(j)] = "p"
+			fr["x.pad"+fmt.Sprint(j)] = "p"
+		}
+		if len(scriptProblems(map[language.Tag]map[string]any{language.English: en, language.French: fr})) == 0 {
+			t.Errorf("case %d: a broken French script catalog passed", i)
+		}
+	}
+	fr := map[string]any{"x.a": "{app} supprimée", "x.b": Plural{"one": "{count} connexion", "many": "{count} de connexions", "other": "{count} connexions"}}
+	for j := 0; j < 10; j++ {
+		fr["x.pad"+fmt.Sprint(j)] = "p"
+	}
+	if p := scriptProblems(map[language.Tag]map[string]any{language.English: en, language.French: fr}); len(p) != 0 {
+		t.Errorf("a complete French script catalog failed: %v", p)
+	}
+}
+
+// TestScriptMessages: a page gets its scripts' messages in its language, English where the
+// language lacks one, and ScriptT formats them like LS.t.
+func TestScriptMessages(t *testing.T) {
+	fr := Choose("", "fr", "")
+	m := fr.Script("ls.")
+	if m["ls.copy"] != "Copier" {
+		t.Errorf("ls.copy in French: %v", m["ls.copy"])
+	}
+	for k := range m {
+		if !strings.HasPrefix(k, "ls.") {
+			t.Errorf("Script(ls.) returned %q", k)
+		}
+	}
+	if got := Choose("", "de", "").ScriptT("ls.request_failed", map[string]any{"status": "503"}); got != "Die Anfrage ist fehlgeschlagen (503)." {
+		t.Errorf("ScriptT: %q", got)
 	}
 }
 

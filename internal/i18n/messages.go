@@ -24,6 +24,9 @@ var en = map[string]any{
 	"mail.magic.copy":         "Or copy this link into your browser:",
 	"title.end_session":       "Sign out of LoginSign?",
 	"title.signed_out":        "Signed out",
+	"frame.skip":              "Skip to content",
+	"frame.nav":               "Main",
+	"frame.sign_out":          "Sign out",
 
 	// Page titles.
 	"title.login":              "Sign in",
@@ -121,6 +124,9 @@ var fr = map[string]any{
 	"mail.magic.copy":         "Ou copiez ce lien dans votre navigateur :",
 	"title.end_session":       "Se déconnecter de LoginSign ?",
 	"title.signed_out":        "Déconnecté",
+	"frame.skip":              "Aller au contenu",
+	"frame.nav":               "Navigation principale",
+	"frame.sign_out":          "Se déconnecter",
 
 	"title.login":              "Connexion",
 	"title.sent":               "Consultez votre messagerie",
@@ -217,6 +223,9 @@ var de = map[string]any{
 	"mail.magic.copy":         "Oder kopieren Sie diesen Link in Ihren Browser:",
 	"title.end_session":       "Von LoginSign abmelden?",
 	"title.signed_out":        "Abgemeldet",
+	"frame.skip":              "Zum Inhalt springen",
+	"frame.nav":               "Hauptnavigation",
+	"frame.sign_out":          "Abmelden",
 
 	"title.login":              "Anmelden",
 	"title.sent":               "Sehen Sie in Ihr Postfach",

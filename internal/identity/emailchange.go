@@ -12,6 +12,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
 	"loginsign/internal/store"
@@ -121,11 +122,13 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		return false, fmt.Errorf("storing address change request: %w", err)
 	}
 	base := strings.TrimRight(s.BaseURL, "/")
-	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(newEmail,
+	// The developer's request speaks for the developer: the mails are in the person's language.
+	l := i18n.ForPerson(context.Background(), u.Language)
+	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(l, newEmail,
 		base+EmailChangeConfirmPath+"?"+url.Values{"token": {confirm}}.Encode(), by.ApplicationName, EmailChangeTTL)); err != nil {
 		return false, fmt.Errorf("sending confirmation mail: %w", err)
 	}
-	if err := s.Mail.Send(ctx, mail.EmailChangeNotice(u.Email, newEmail,
+	if err := s.Mail.Send(ctx, mail.EmailChangeNotice(l, u.Email, newEmail,
 		base+EmailChangeCancelPath+"?"+url.Values{"token": {cancel}}.Encode(), by.ApplicationName)); err != nil {
 		return false, fmt.Errorf("sending notice mail: %w", err)
 	}

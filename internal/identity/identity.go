@@ -139,6 +139,17 @@ func (s *Service) EnsureUser(ctx context.Context, email string) (u *ent.User, cr
 	return u, true, nil
 }
 
+// ViewerLanguage is the language the signed-in person chose (a BCP 47 tag), or "" when
+// nobody is signed in, the person chose none, or the account cannot be read: the first source
+// of i18n.Choose on every page.
+func (s *Service) ViewerLanguage(ctx context.Context) string {
+	u, err := s.Viewer(ctx)
+	if err != nil || u == nil {
+		return ""
+	}
+	return u.Language
+}
+
 // Viewer returns the signed-in person's account, or nil when the request has no session.
 func (s *Service) Viewer(ctx context.Context) (*ent.User, error) {
 	sess, ok := auth.SessionFrom(ctx)

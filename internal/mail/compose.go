@@ -24,44 +24,68 @@ func parseAddress(s string) (*gomail.Address, error) {
 // RFC 2047-encoded where needed; a value with a line break is refused, never folded into a new
 // header.
 func compose(m Message, defaultFrom string, now time.Time) ([]byte, error) {
+	h, err := header(m, defaultFrom, now)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if m.HTML == "" {
+		err = writeSingle(&buf, h, m.Text)
+	} else {
+		err = writeAlternative(&buf, h, m.Text, m.HTML)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// envelopeAddresses parses the From (m.From, else defaultFrom), To and optional Reply-To of m.
+func envelopeAddresses(m Message, defaultFrom string) (from, to, replyTo *gomail.Address, err error) {
 	fromStr := m.From
 	if fromStr == "" {
 		fromStr = defaultFrom
 	}
-	from, err := parseAddress(fromStr)
-	if err != nil {
-		return nil, fmt.Errorf("from %q: %w", fromStr, err)
+	if from, err = parseAddress(fromStr); err != nil {
+		return nil, nil, nil, fmt.Errorf("from %q: %w", fromStr, err)
 	}
-	to, err := parseAddress(m.To)
-	if err != nil {
-		return nil, fmt.Errorf("to %q: %w", m.To, err)
+	if to, err = parseAddress(m.To); err != nil {
+		return nil, nil, nil, fmt.Errorf("to %q: %w", m.To, err)
 	}
-
-	var replyTo *gomail.Address
 	if m.ReplyTo != "" {
 		if replyTo, err = parseAddress(m.ReplyTo); err != nil {
-			return nil, fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
+			return nil, nil, nil, fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
 		}
 	}
+	return from, to, replyTo, nil
+}
+
+// header is the top-level header of m: From, To, Reply-To, Subject, Date, Message-ID and
+// m.Headers, each value checked for line breaks.
+func header(m Message, defaultFrom string, now time.Time) (gomail.Header, error) {
+	var h gomail.Header
+	from, to, replyTo, err := envelopeAddresses(m, defaultFrom)
+	if err != nil {
+		return h, err
+	}
 	if err := checkHeaderValue("Subject", m.Subject); err != nil {
-		return nil, err
+		return h, err
 	}
 	keys := make([]string, 0, len(m.Headers))
 	for k, v := range m.Headers {
 		if err := checkHeaderValue(k, v); err != nil {
-			return nil, err
+			return h, err
 		}
 		keys = append(keys, k)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(keys))) // a stable order keeps outbox files comparable
 
 	// Each field is inserted above the previous ones, so they are added bottom-up.
-	var h gomail.Header
 	for _, k := range keys {
 		h.SetText(k, m.Headers[k])
 	}
 	if err := h.GenerateMessageIDWithHostname(domainOf(from.Address)); err != nil {
-		return nil, fmt.Errorf("message-id: %w", err)
+		return h, fmt.Errorf("message-id: %w", err)
 	}
 	h.SetSubject(m.Subject)
 	if replyTo != nil {
@@ -70,50 +94,48 @@ func compose(m Message, defaultFrom string, now time.Time) ([]byte, error) {
 	h.SetAddressList("To", []*gomail.Address{to})
 	h.SetAddressList("From", []*gomail.Address{from})
 	h.SetDate(now)
+	return h, nil
+}
 
-	var buf bytes.Buffer
-	if m.HTML == "" {
-		h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
-		h.Set("Content-Transfer-Encoding", transferEncoding(m.Text))
-		w, err := gomail.CreateSingleInlineWriter(&buf, h)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := w.Write([]byte(m.Text)); err != nil {
-			return nil, err
-		}
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
-		return buf.Bytes(), nil
-	}
-
-	w, err := gomail.CreateInlineWriter(&buf, h)
+// writeSingle writes a text/plain message of header h and body text to buf.
+func writeSingle(buf *bytes.Buffer, h gomail.Header, text string) error {
+	h.SetContentType("text/plain", map[string]string{"charset": "utf-8"})
+	h.Set("Content-Transfer-Encoding", transferEncoding(text))
+	w, err := gomail.CreateSingleInlineWriter(buf, h)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if _, err := w.Write([]byte(text)); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// writeAlternative writes a multipart/alternative message of header h, text and html to buf.
+func writeAlternative(buf *bytes.Buffer, h gomail.Header, text, html string) error {
+	w, err := gomail.CreateInlineWriter(buf, h)
+	if err != nil {
+		return err
 	}
 	for _, part := range []struct{ contentType, body string }{
-		{"text/plain", m.Text},
-		{"text/html", m.HTML},
+		{"text/plain", text},
+		{"text/html", html},
 	} {
 		var ph gomail.InlineHeader
 		ph.SetContentType(part.contentType, map[string]string{"charset": "utf-8"})
 		ph.Set("Content-Transfer-Encoding", transferEncoding(part.body))
 		pw, err := w.CreatePart(ph)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if _, err := pw.Write([]byte(part.body)); err != nil {
-			return nil, err
+			return err
 		}
 		if err := pw.Close(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return w.Close()
 }
 
 // transferEncoding picks the encoding that leaves body readable in the raw message whenever

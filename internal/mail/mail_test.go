@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
 )
@@ -98,7 +99,7 @@ func TestSMTPUsesSTARTTLSWhenOffered(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.WithStartTLS())
 	s := newSender(t, mail.Config{URL: srv.URL(), TLSConfig: srv.ClientTLSConfig()})
 
-	if err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link)); err != nil {
+	if err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	if e := srv.Next(t, 5*time.Second); !e.TLS {
@@ -111,7 +112,7 @@ func TestSMTPRefusesUntrustedCertificateWithoutRetrying(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.WithStartTLS())
 	s := newSender(t, mail.Config{URL: srv.URL(), RetryDelays: []time.Duration{time.Hour}}) // system roots
 
-	err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link))
+	err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link))
 	if err == nil {
 		t.Fatal("Send succeeded with an untrusted certificate")
 	}
@@ -128,7 +129,7 @@ func TestSMTPAuthenticates(t *testing.T) {
 	srv := mailtest.Start(t, mailtest.WithStartTLS(), mailtest.WithAuth("mailer", "s3cret"))
 	s := newSender(t, mail.Config{URL: srv.URL(), TLSConfig: srv.ClientTLSConfig()})
 
-	if err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link)); err != nil {
+	if err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link)); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
 	e := srv.Next(t, 5*time.Second)
@@ -143,7 +144,7 @@ func TestSMTPWrongPasswordFailsPermanently(t *testing.T) {
 	url := strings.Replace(srv.URL(), "s3cret", "wrong", 1)
 	s := newSender(t, mail.Config{URL: url, RetryDelays: []time.Duration{time.Hour}})
 
-	err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link))
+	err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link))
 	var smtpErr *smtp.SMTPError
 	if !errors.As(err, &smtpErr) || smtpErr.Code != 535 {
 		t.Fatalf("Send error = %v, want SMTP 535", err)
@@ -160,7 +161,7 @@ func TestSMTPRetriesTemporaryFailures(t *testing.T) {
 		&smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy"})
 	s := newSender(t, mail.Config{URL: srv.URL()})
 
-	if err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link)); err != nil {
+	if err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link)); err != nil {
 		t.Fatalf("Send after two temporary failures: %v", err)
 	}
 	if got := len(srv.Wait(t, 1)); got != 1 {
@@ -176,7 +177,7 @@ func TestSMTPGivesUpAfterThreeTemporaryFailures(t *testing.T) {
 	s := newSender(t, mail.Config{URL: srv.URL()})
 
 	// A fourth try would succeed, so failing means at most three; "try 3" means exactly three.
-	err := s.Send(context.Background(), mail.VerifyEmail("bob@example.com", link))
+	err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "bob@example.com", link))
 	if err == nil || !mail.IsTemporary(err) {
 		t.Fatalf("Send error = %v, want a temporary error", err)
 	}
@@ -195,7 +196,7 @@ func TestSMTPPermanentFailureFailsAtOnce(t *testing.T) {
 	s := newSender(t, mail.Config{URL: srv.URL(), RetryDelays: []time.Duration{time.Hour}})
 
 	start := time.Now()
-	err := s.Send(context.Background(), mail.VerifyEmail("nobody@example.com", link))
+	err := s.Send(context.Background(), mail.VerifyEmail(i18n.English, "nobody@example.com", link))
 	if err == nil || mail.IsTemporary(err) {
 		t.Fatalf("Send error = %v, want a permanent error", err)
 	}
@@ -220,7 +221,7 @@ func TestSMTPConnectionRefusedIsTemporaryAndHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = s.Send(ctx, mail.VerifyEmail("bob@example.com", link))
+	err = s.Send(ctx, mail.VerifyEmail(i18n.English, "bob@example.com", link))
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Send error = %v, want the context's deadline", err)
 	}
@@ -360,5 +361,46 @@ func TestSendEncodesExtraHeadersAndReplyTo(t *testing.T) {
 	}
 	if strings.Index(header, "Date:") > strings.Index(header, "Subject:") {
 		t.Errorf("Date is not above Subject:\n%s", header)
+	}
+}
+
+// TestSMTPDeliversEachLanguage: one mail per language through a real SMTP exchange: the
+// subject is decoded back, the body keeps its accents (8bit, not mangled), Content-Language
+// names the language and the link stays on a line of its own.
+func TestSMTPDeliversEachLanguage(t *testing.T) {
+	srv := mailtest.Start(t)
+	s := newSender(t, mail.Config{URL: srv.URL()})
+	when := time.Date(2026, 3, 5, 14, 7, 0, 0, time.UTC)
+	for _, c := range []struct{ lang, subject, sentence string }{
+		{"en", "A copy of your LoginSign data was downloaded", "was downloaded on March 5, 2026 at 2:07 PM (UTC)."},
+		{"fr", "Une copie de vos données LoginSign a été téléchargée", "a été téléchargée le 5 mars 2026 à 14:07 (UTC)."},
+		{"de", "Eine Kopie Ihrer LoginSign-Daten wurde heruntergeladen", "wurde am 5. März 2026, 14:07 Uhr (UTC) heruntergeladen."},
+	} {
+		l := i18n.Choose(c.lang, "", "")
+		if err := s.Send(context.Background(), mail.DataExport(l, "ann@example.com", when)); err != nil {
+			t.Fatalf("Send %s: %v", c.lang, err)
+		}
+		e := srv.Next(t, 5*time.Second)
+		header := string(e.Header())
+		if e.Subject != c.subject || !strings.Contains(header, "Content-Language: "+c.lang+"\r\n") {
+			t.Errorf("%s: Subject %q, header:\n%s", c.lang, e.Subject, header)
+		}
+		if !strings.Contains(e.Text, c.sentence) || !strings.Contains(e.HTML, `<html lang="`+c.lang+`"`) {
+			t.Errorf("%s: text lacks %q:\n%s", c.lang, c.sentence, e.Text)
+		}
+		if c.lang != "en" && !bytes.Contains(e.Data, []byte("Content-Transfer-Encoding: 8bit")) {
+			t.Errorf("%s: body not sent as 8bit:\n%s", c.lang, e.Data)
+		}
+
+		if err := s.Send(context.Background(), mail.VerifyEmail(l, "alt@example.com", link)); err != nil {
+			t.Fatalf("Send %s: %v", c.lang, err)
+		}
+		v := srv.Next(t, 5*time.Second)
+		if m := linkLine.FindSubmatch(v.Data); m == nil || string(m[1]) != link {
+			t.Errorf("%s: first link line = %q, want %q", c.lang, m, link)
+		}
+		if v.Subject != mail.VerifyEmail(l, "alt@example.com", link).Subject {
+			t.Errorf("%s: verify subject %q", c.lang, v.Subject)
+		}
 	}
 }

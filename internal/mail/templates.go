@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"embed"
 	htmltemplate "html/template"
-	"strconv"
 	"strings"
 	texttemplate "text/template"
 	"time"
@@ -20,7 +19,8 @@ var templateFS embed.FS
 // template is caught by the first test that renders it.
 var (
 	textTemplates = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/*.txt.tmpl"))
-	htmlTemplates = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/*.html.tmpl"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.New("").Funcs(htmltemplate.FuncMap{"strong": strong}).
+			ParseFS(templateFS, "templates/*.html.tmpl"))
 )
 
 // MagicLink is the sign-in mail. Its text part carries link as a plain absolute URL on a line
@@ -40,26 +40,22 @@ func MagicLinkIn(l *i18n.Locale, to, link, code, appName string, ttl time.Durati
 		subject = l.T("mail.magic.subject_app", appName)
 	}
 	data := map[string]any{
-		"L":       l,
-		"Subject": subject,
-		"App":     appName,
-		"Link":    cleanLine(link, 4096),
-		"TTL":     l.Duration(ttl),
-		"Code":    spacedCode(code),
+		"App":  appName,
+		"Link": cleanLine(link, 4096),
+		"TTL":  l.Duration(ttl),
+		"Code": spacedCode(code),
 	}
-	return render(to, subject, "magic_link", data)
+	return render(l, to, subject, "magic_link", data)
 }
 
-// VerifyEmail asks the owner of an alternative address to confirm it; link confirms it. The
-// text part carries link as a plain absolute URL on a line of its own.
-func VerifyEmail(to, link string) Message {
-	subject := "Confirm your email address for LoginSign"
+// VerifyEmail asks the owner of an alternative address to confirm it, in l; link confirms it.
+// The text part carries link as a plain absolute URL on a line of its own.
+func VerifyEmail(l *i18n.Locale, to, link string) Message {
 	data := map[string]any{
-		"Subject": subject,
 		"Link":    cleanLine(link, 4096),
 		"Address": cleanLine(to, 254),
 	}
-	return render(to, subject, "verify_email", data)
+	return render(l, to, l.T("mail.verify.subject"), "verify_email", data)
 }
 
 // spacedCode writes a 6-digit code as "123 456", easier to read and type.
@@ -71,20 +67,27 @@ func spacedCode(code string) string {
 	return code[:3] + " " + code[3:]
 }
 
-// DataExport tells the person that a copy of their data was downloaded at when.
-func DataExport(to string, when time.Time) Message {
-	subject := "A copy of your LoginSign data was downloaded"
+// DataExport tells the person, in l, that a copy of their data was downloaded at when.
+func DataExport(l *i18n.Locale, to string, when time.Time) Message {
 	data := map[string]any{
-		"Subject": subject,
 		"Address": cleanLine(to, 254),
-		"When":    when.UTC().Format("2 January 2006 at 15:04 UTC"),
+		"When":    whenUTC(l, when),
 	}
-	return render(to, subject, "data_export", data)
+	return render(l, to, l.T("mail.export.subject"), "data_export", data)
 }
 
-// render executes the text and HTML templates of name. The templates are embedded and take
-// only strings, so execution errors are programming errors: they panic in tests.
-func render(to, subject, name string, data map[string]any) Message {
+// whenUTC is t in UTC written the locale's way, marked as UTC: "November 30, 2026 at 3:04 PM
+// (UTC)", "30 novembre 2026 à 15:04 (UTC)".
+func whenUTC(l *i18n.Locale, t time.Time) string {
+	return l.T("mail.when_utc", l.DateTime(t.UTC()))
+}
+
+// render executes the text and HTML templates of name with data, l (as .L) and subject (as
+// .Subject); the mail says its language in Content-Language. The templates are embedded and
+// take only strings, so execution errors are programming errors: they panic in tests.
+func render(l *i18n.Locale, to, subject, name string, data map[string]any) Message {
+	subject = cleanLine(subject, 200)
+	data["L"], data["Subject"] = l, subject
 	var text, html bytes.Buffer
 	if err := textTemplates.ExecuteTemplate(&text, name+".txt.tmpl", data); err != nil {
 		panic("mail: template " + name + ": " + err.Error())
@@ -92,7 +95,14 @@ func render(to, subject, name string, data map[string]any) Message {
 	if err := htmlTemplates.ExecuteTemplate(&html, name+".html.tmpl", data); err != nil {
 		panic("mail: template " + name + ": " + err.Error())
 	}
-	return Message{To: to, Subject: subject, Text: text.String(), HTML: html.String()}
+	return Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
+		Headers: map[string]string{"Content-Language": l.Lang()}}
+}
+
+// strong is s in bold, escaped, for a catalog message written with Locale.H (which leaves
+// template.HTML arguments as they are).
+func strong(s string) htmltemplate.HTML {
+	return htmltemplate.HTML("<strong>" + htmltemplate.HTMLEscapeString(s) + "</strong>")
 }
 
 // cleanLine makes s safe for a header or a single text line: control characters (line breaks
@@ -111,76 +121,60 @@ func cleanLine(s string, max int) string {
 	return s
 }
 
-// humanDuration writes ttl as "15 minutes", "1 hour", "2 hours", "45 seconds".
-func humanDuration(ttl time.Duration) string {
-	unit, n := "minute", int(ttl/time.Minute)
-	switch {
-	case ttl >= time.Hour && ttl%time.Hour == 0:
-		unit, n = "hour", int(ttl/time.Hour)
-	case ttl < time.Minute:
-		unit, n = "second", int(ttl/time.Second)
+// appOrUnknown is appName made safe for a line, or "An application" in l.
+func appOrUnknown(l *i18n.Locale, appName string) string {
+	if appName = cleanLine(appName, 100); appName == "" {
+		return l.T("mail.unknown_app")
 	}
-	if n == 1 {
-		return "1 " + unit
-	}
-	return strconv.Itoa(n) + " " + unit + "s"
+	return appName
 }
 
-// EmailChangeConfirm asks the owner of the new address to confirm a change of primary address
-// that appName asked for; link opens the confirmation page. The text part carries link as a
-// plain absolute URL on a line of its own.
-func EmailChangeConfirm(to, link, appName string, ttl time.Duration) Message {
-	appName = cleanLine(appName, 100)
-	if appName == "" {
-		appName = "An application"
-	}
-	subject := "Confirm your new LoginSign address"
+// EmailChangeConfirm asks the owner of the new address, in l, to confirm a change of primary
+// address that appName asked for; link opens the confirmation page. The text part carries link
+// as a plain absolute URL on a line of its own.
+func EmailChangeConfirm(l *i18n.Locale, to, link, appName string, ttl time.Duration) Message {
 	data := map[string]any{
-		"Subject": subject,
-		"App":     appName,
+		"App":     appOrUnknown(l, appName),
 		"Address": cleanLine(to, 254),
 		"Link":    cleanLine(link, 4096),
-		"TTL":     humanDuration(ttl),
+		"TTL":     l.Duration(ttl),
 	}
-	return render(to, subject, "email_change_confirm", data)
+	return render(l, to, l.T("mail.change_confirm.subject"), "email_change_confirm", data)
 }
 
-// EmailChangeNotice tells the current primary address that appName asked to replace it with
-// newAddress; link cancels the request ("this wasn't me").
-func EmailChangeNotice(to, newAddress, link, appName string) Message {
-	appName = cleanLine(appName, 100)
-	if appName == "" {
-		appName = "An application"
-	}
-	subject := "A change of your LoginSign address was requested"
+// EmailChangeNotice tells the current primary address, in l, that appName asked to replace it
+// with newAddress; link cancels the request ("this wasn't me").
+func EmailChangeNotice(l *i18n.Locale, to, newAddress, link, appName string) Message {
 	data := map[string]any{
-		"Subject":    subject,
-		"App":        appName,
+		"App":        appOrUnknown(l, appName),
 		"Address":    cleanLine(to, 254),
 		"NewAddress": cleanLine(newAddress, 254),
 		"Link":       cleanLine(link, 4096),
 	}
-	return render(to, subject, "email_change_notice", data)
+	return render(l, to, l.T("mail.change_notice.subject"), "email_change_notice", data)
 }
 
-// SecurityNoticeSubject starts the subject of every security notice.
+// SecurityNoticeSubject starts the subject of every security notice in English.
 const SecurityNoticeSubject = "LoginSign security notice: "
 
-// SecurityNotice tells the person at to that their sign-in factors changed: headline is the
-// subject and title ("A passkey was added"), what the sentence it starts ("A passkey named …
-// was added"), when the time, link their dashboard.
-func SecurityNotice(to, headline, what string, when time.Time, link string) Message {
-	headline = cleanLine(headline, 120)
-	subject := SecurityNoticeSubject + headline
+// SecurityNotice tells the person at to, in l, that their sign-in factors changed: event names
+// what happened (the catalog's "mail.notice.<event>.headline" is the title, ".what" the
+// sentence), when the time, link their dashboard. ok is false for an event the catalog does
+// not know.
+func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link string) (m Message, ok bool) {
+	key := "mail.notice." + event
+	if !l.Has(key+".headline") || !l.Has(key+".what") {
+		return Message{}, false
+	}
+	headline := l.T(key + ".headline")
 	data := map[string]any{
-		"Subject":  subject,
 		"Headline": headline,
-		"What":     cleanLine(what, 300),
+		"What":     l.T(key + ".what"),
 		"Address":  cleanLine(to, 254),
-		"When":     when.UTC().Format("2 January 2006 at 15:04 UTC"),
+		"When":     whenUTC(l, when),
 		"Link":     cleanLine(link, 4096),
 	}
-	return render(to, subject, "security_notice", data)
+	return render(l, to, l.T("mail.notice.subject", headline), "security_notice", data), true
 }
 
 // TeamInvitation invites to to the team of application appName with role; link (valid ttl,

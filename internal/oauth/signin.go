@@ -175,9 +175,15 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, as
 	// A verified alternative address signs in to its account too (recovery when the primary
 	// mailbox is lost).
 	u, err := s.Identity.AccountByAddress(ctx, email)
+	loc := i18n.FromContext(ctx)
 	switch {
 	case err == nil:
 		ml.UserID, ml.EmailVersion = u.ID, u.EmailVersion
+		if u.Language != "" {
+			// The mail goes to the account's own address: its setting comes first. The page
+			// that asked shows nothing of it (it would tell whether the address has an account).
+			loc = i18n.Choose(u.Language, "", "")
+		}
 	case !apperr.Is(err, apperr.NotFound):
 		return "", err
 	}
@@ -200,7 +206,7 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, as
 		return "", fmt.Errorf("storing magic link: %w", err)
 	}
 	link := s.Config.Issuer + MagicLinkPath + "?" + url.Values{"token": {raw}}.Encode()
-	if err := s.Mail.Send(ctx, mail.MagicLinkIn(i18n.FromContext(ctx), email, link, code, appName, s.Config.MagicLinkTTL)); err != nil {
+	if err := s.Mail.Send(ctx, mail.MagicLinkIn(loc, email, link, code, appName, s.Config.MagicLinkTTL)); err != nil {
 		return "", fmt.Errorf("sending magic link: %w", err)
 	}
 	return hash, nil

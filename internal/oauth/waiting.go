@@ -278,7 +278,7 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	}
 	if !s.Equal(w.Code, codeHash(hash, code)) {
 		if left := CodeAttempts - int(n); left > 0 {
-			return nil, apperr.New(apperr.Invalid, "that code is not right; %s left", attempts(left))
+			return nil, apperr.New(apperr.Invalid, "that code is not right; %d attempts left", left)
 		}
 		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
 	}
@@ -296,14 +296,6 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	w.State = WaitingSignedIn
 	s.saveWaiting(ctx, hash, w)
 	return out, nil
-}
-
-// attempts writes "1 attempt", "4 attempts" (docs/glossary.md: no "(s)").
-func attempts(n int) string {
-	if n == 1 {
-		return "1 attempt"
-	}
-	return fmt.Sprintf("%d attempts", n)
 }
 
 func onlyDigits(s string) string {
@@ -400,7 +392,7 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	}
 	if m := onlyDigits(match); len(m) != 2 || !s.Equal(m, w.Match) {
 		if left := ApproveAttempts - int(n); left > 0 {
-			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %s left", attempts(left))
+			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %d attempts left", left)
 		}
 		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
 	}

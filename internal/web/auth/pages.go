@@ -129,12 +129,15 @@ type pageData struct {
 	AppName string
 	Flow    string
 	Email   string
-	Error   string
-	Code    string
-	Token   string
-	Viewer  string
-	Screen  *oauth.ConsentScreen
-	Scopes  []string
+	// Error is shown as the page's error; Err, when set, is a domain error whose message
+	// render writes into Error in the page's language.
+	Error  string
+	Err    *apperr.Error
+	Code   string
+	Token  string
+	Viewer string
+	Screen *oauth.ConsentScreen
+	Scopes []string
 	// Passkeys offers passkey sign-in on the login page.
 	Passkeys bool
 	// Waiting is the "check your email" state of this browser; Other marks a link opened in
@@ -170,6 +173,9 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 		}
 		d.L = p.locale(r, flowID)
 	}
+	if d.Err != nil {
+		d.Error = d.Err.MessageIn(d.L)
+	}
 	if d.TitleArg != "" {
 		d.Title = d.L.T(d.Title, d.TitleArg)
 	} else {
@@ -204,7 +210,7 @@ func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(oe.RetryAfter))
 		}
 	case asApp(err, &ae) && ae.Code != apperr.Internal:
-		status, d.Error, d.Code = apperr.HTTPStatus(ae.Code), ae.Message, ae.Name()
+		status, d.Error, d.Code = apperr.HTTPStatus(ae.Code), ae.MessageIn(l), ae.Name()
 		if ae.Code == apperr.RateLimited {
 			d.Title = "title.rate_limited"
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, ae.RetryAfter)))
@@ -232,7 +238,7 @@ func (p *Pages) linkError(w http.ResponseWriter, r *http.Request, raw string, er
 		p.errorPage(w, r, err)
 		return
 	}
-	d := pageData{Title: "title.link_error", Error: ae.Message, Next: p.nextSteps(r, raw)}
+	d := pageData{Title: "title.link_error", Err: ae, Next: p.nextSteps(r, raw)}
 	p.render(w, r, apperr.HTTPStatus(ae.Code), "link-error", d)
 }
 
@@ -484,7 +490,7 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
 			p.render(w, r, http.StatusBadRequest, "login", pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(),
-				AppName: p.flowApp(r, flowID), Email: email, Error: apperr.As(err).Message, Field: "email"})
+				AppName: p.flowApp(r, flowID), Email: email, Err: apperr.As(err), Field: "email"})
 			return
 		}
 		p.errorPage(w, r, err)
@@ -502,12 +508,12 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 // button with its countdown, and the number another device asks for. Its script follows the
 // waiting sign-in (GET /login/waiting) and moves on when the link is used elsewhere.
 func (p *Pages) Sent(w http.ResponseWriter, r *http.Request) {
-	p.renderSent(w, r, http.StatusOK, "", "")
+	p.renderSent(w, r, http.StatusOK, nil, "")
 }
 
-func (p *Pages) renderSent(w http.ResponseWriter, r *http.Request, status int, msg, field string) {
+func (p *Pages) renderSent(w http.ResponseWriter, r *http.Request, status int, msg *apperr.Error, field string) {
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "title.sent", Flow: flowID, Error: msg, Field: field}
+	d := pageData{Title: "title.sent", Flow: flowID, Err: msg, Field: field}
 	if wt, err := p.OAuth.WaitingSignIn(r.Context(), p.Cookies.Get(r, waitingCookie), p.Cookies.Get(r, browserCookie)); err == nil {
 		d.Waiting, d.ResendIn = wt, int((wt.ResendIn+time.Second-1)/time.Second)
 		if flowID == "" {
@@ -540,7 +546,7 @@ func (p *Pages) Resend(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, sentURL(r.PostForm.Get("flow"))+"#resent", http.StatusSeeOther)
 	case asApp(err, &ae) && ae.Code == apperr.RateLimited:
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, ae.RetryAfter)))
-		p.renderSent(w, r, http.StatusTooManyRequests, ae.Message, "resend")
+		p.renderSent(w, r, http.StatusTooManyRequests, ae, "resend")
 	case asApp(err, &ae) && (ae.Code == apperr.Gone || ae.Code == apperr.Forbidden || ae.Code == apperr.Conflict):
 		p.linkError(w, r, "", err)
 	default:
@@ -565,7 +571,7 @@ func (p *Pages) CodeSubmit(w http.ResponseWriter, r *http.Request) {
 		if ae.Code == apperr.Gone {
 			status = http.StatusGone
 		}
-		p.renderSent(w, r, status, ae.Message, "code")
+		p.renderSent(w, r, status, ae, "code")
 		return
 	default:
 		p.errorPage(w, r, err)
@@ -627,12 +633,12 @@ func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 		p.linkError(w, r, tok, apperr.New(apperr.Gone, "%s", p.locale(r, "").T("error.link_used")))
 		return
 	}
-	p.renderMagic(w, r, http.StatusOK, tok, "")
+	p.renderMagic(w, r, http.StatusOK, tok, nil)
 }
 
-func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok, msg string) {
-	d := pageData{Title: "title.magic", Token: tok, Error: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
-	if msg != "" {
+func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok string, msg *apperr.Error) {
+	d := pageData{Title: "title.magic", Token: tok, Err: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
+	if msg != nil {
 		d.Field = "match"
 	}
 	p.render(w, r, status, "magic", d, "https:", "http:")
@@ -654,7 +660,7 @@ func (p *Pages) MagicApprove(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		p.render(w, r, http.StatusOK, "approved", pageData{Title: "title.approved"})
 	case asApp(err, &ae) && ae.Code == apperr.Invalid:
-		p.renderMagic(w, r, http.StatusBadRequest, tok, ae.Message)
+		p.renderMagic(w, r, http.StatusBadRequest, tok, ae)
 	default:
 		p.linkError(w, r, tok, err)
 	}
@@ -725,7 +731,7 @@ func (p *Pages) SecondStepSubmit(w http.ResponseWriter, r *http.Request) {
 	in, err := p.OAuth.CompleteSecondStep(r.Context(), p.Cookies.Get(r, secondStepCookie), r.PostForm.Get("code"),
 		httpx.ClientIP(r), p.Cookies.Get(r, browserCookie))
 	if apperr.Is(err, apperr.Invalid) {
-		p.render(w, r, http.StatusBadRequest, "second-step", pageData{Title: "title.second_step", Error: apperr.As(err).Message})
+		p.render(w, r, http.StatusBadRequest, "second-step", pageData{Title: "title.second_step", Err: apperr.As(err)})
 		return
 	}
 	if err != nil {
@@ -802,9 +808,9 @@ func formError(err error) error {
 	return apperr.New(apperr.Invalid, "malformed form")
 }
 
-// locale is the language of a page: the person's setting (none exists yet), then the
-// ui_locales of the authorization flow in progress (flowID, may be empty) or of the request
-// itself, then Accept-Language.
+// locale is the language of a page: the signed-in person's setting, then the ui_locales of
+// the authorization flow in progress (flowID, may be empty) or of the request itself, then
+// Accept-Language.
 func (p *Pages) locale(r *http.Request, flowID string) *i18n.Locale {
 	ui := r.URL.Query().Get("ui_locales")
 	if flowID != "" && len(flowID) <= 128 {
@@ -812,7 +818,7 @@ func (p *Pages) locale(r *http.Request, flowID string) *i18n.Locale {
 			ui = f.Request.UILocales
 		}
 	}
-	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
+	return i18n.Choose(p.Identity.ViewerLanguage(r.Context()), ui, r.Header.Get("Accept-Language"))
 }
 
 // flowLocale is locale for a flow already loaded.
@@ -821,5 +827,5 @@ func (p *Pages) flowLocale(r *http.Request, f *oauth.Flow) *i18n.Locale {
 	if ui == "" {
 		ui = r.URL.Query().Get("ui_locales")
 	}
-	return i18n.Choose("", ui, r.Header.Get("Accept-Language"))
+	return i18n.Choose(p.Identity.ViewerLanguage(r.Context()), ui, r.Header.Get("Accept-Language"))
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 
+	"loginsign/internal/i18n"
 	"loginsign/internal/web/static"
 )
 
@@ -76,6 +77,18 @@ type Frame struct {
 	Page string
 	// Content is the page's own data.
 	Content any
+	// L is the page's language; nil is English for a page that is not translated (the
+	// Developer Portal). A page with L answers Content-Language and Vary: Accept-Language.
+	L *i18n.Locale
+	// Messages are the prefixes of the script messages (i18n.Locale.Script) the page's scripts
+	// use besides ls.js's own ("ls."), e.g. "dashboard.". They are embedded in the page as
+	// JSON (<script type="application/json" id="ls-messages">) for LS.t.
+	Messages []string
+}
+
+// ScriptMessages are the script messages embedded in the page, in its language.
+func (f Frame) ScriptMessages() map[string]any {
+	return f.L.Script(append([]string{"ls."}, f.Messages...)...)
 }
 
 // Renderer renders page templates inside the shared frame.
@@ -85,7 +98,7 @@ type Renderer struct {
 }
 
 const frame = `{{define "frame"}}<!doctype html>
-<html lang="en">
+<html lang="{{.L.Lang}}" dir="{{.L.Dir}}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -93,14 +106,15 @@ const frame = `{{define "frame"}}<!doctype html>
 <title>{{.Title}} · LoginSign</title>
 <link rel="stylesheet" href="{{asset "app.css"}}">
 <link rel="icon" href="{{asset "brand/icon-light.svg"}}" type="image/svg+xml">
-{{range .Scripts}}<script defer src="{{asset .}}"></script>
+{{if .Scripts}}<script type="application/json" id="ls-messages">{{.ScriptMessages}}</script>
+{{end}}{{range .Scripts}}<script defer src="{{asset .}}"></script>
 {{end}}</head>
 <body{{with .BodyClass}} class="{{.}}"{{end}}>
-{{if ne .BodyClass "embed"}}<a class="skip" href="#main">Skip to content</a>
+{{if ne .BodyClass "embed"}}<a class="skip" href="#main">{{.L.T "frame.skip"}}</a>
 <header class="topbar">
 <a class="brand" href="/"><img src="{{asset "brand/icon-light.svg"}}" alt="" width="28" height="28">LoginSign</a>
-{{with .Nav}}<nav aria-label="Main">{{range .}}<a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a>{{end}}</nav>{{end}}
-{{with .Who}}<div class="account"><span class="who">{{.}}</span><a class="btn small" href="/logout">Sign out</a></div>{{end}}
+{{with .Nav}}<nav aria-label="{{$.L.T "frame.nav"}}">{{range .}}<a href="{{.Href}}"{{if .Current}} aria-current="page"{{end}}>{{.Label}}</a>{{end}}</nav>{{end}}
+{{with .Who}}<div class="account"><span class="who">{{.}}</span><a class="btn small" href="/logout">{{$.L.T "frame.sign_out"}}</a></div>{{end}}
 </header>
 {{end}}<main id="main"{{if .Narrow}} class="narrow"{{end}}{{with .Page}} data-page="{{.}}"{{end}}>
 {{template "content" .}}
@@ -123,12 +137,20 @@ func (r *Renderer) Parse(content string) *template.Template {
 
 // Render writes f through t with the headers of p. A template error (a bug) is a 500.
 func Render(w http.ResponseWriter, status int, t *template.Template, p Policy, f Frame) {
+	chosen := f.L != nil
+	if !chosen {
+		f.L = i18n.English
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "frame", f); err != nil {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
 	Headers(w, p)
+	w.Header().Set("Content-Language", f.L.Lang())
+	if chosen {
+		w.Header().Add("Vary", "Accept-Language")
+	}
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -1,11 +1,14 @@
 package page_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
+	"loginsign/internal/i18n"
 	"loginsign/internal/web/page"
 	"loginsign/internal/web/static"
 )
@@ -64,5 +67,43 @@ func TestRenderEscapesAndLinksVersionedAssets(t *testing.T) {
 	}
 	if w.Header().Get("Cache-Control") != "no-store" {
 		t.Error("personal page is cacheable")
+	}
+}
+
+// TestRenderLanguage: a page with a language says so in <html lang dir>, Content-Language and
+// Vary, writes the frame in it and embeds its scripts' messages in it as JSON; a page without
+// one is English and does not vary.
+func TestRenderLanguage(t *testing.T) {
+	r := page.New(static.Assets())
+	tmpl := r.Parse(`{{define "content"}}<p>x</p>{{end}}`)
+	w := httptest.NewRecorder()
+	page.Render(w, http.StatusOK, tmpl, page.Policy{}, page.Frame{
+		Title: "T", Who: "ann@example.com", Scripts: []string{"ls.js"}, L: i18n.Choose("", "fr", ""), Messages: []string{"ls."},
+	})
+	body := w.Body.String()
+	if w.Header().Get("Content-Language") != "fr" || w.Header().Get("Vary") != "Accept-Language" {
+		t.Errorf("headers %v", w.Header())
+	}
+	for _, want := range []string{`<html lang="fr" dir="ltr">`, `>Aller au contenu</a>`, `>Se déconnecter</a>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("French page lacks %s", want)
+		}
+	}
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="ls-messages">(.*?)</script>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no messages in %s", body)
+	}
+	var msgs map[string]any
+	if err := json.Unmarshal([]byte(m[1]), &msgs); err != nil {
+		t.Fatalf("messages are not JSON: %v: %s", err, m[1])
+	}
+	if msgs["ls.copy"] != "Copier" || msgs["ls.unreachable"] == nil {
+		t.Errorf("messages %v", msgs)
+	}
+
+	w = httptest.NewRecorder()
+	page.Render(w, http.StatusOK, tmpl, page.Policy{}, page.Frame{Title: "T", Scripts: []string{"ls.js"}})
+	if !strings.Contains(w.Body.String(), `<html lang="en" dir="ltr">`) || w.Header().Get("Vary") != "" || !strings.Contains(w.Body.String(), `"ls.copy":"Copy"`) {
+		t.Errorf("untranslated page: %v %s", w.Header(), w.Body.String())
 	}
 }

@@ -2,7 +2,7 @@
 // API is unavailable shows its error without blanking the others.
 (function () {
   "use strict";
-  var h = LS.h, fill = LS.fill, gql = LS.gql;
+  var h = LS.h, fill = LS.fill, gql = LS.gql, t = LS.t;
 
   // The GraphQL operations this page runs, in one place.
   var Q = {
@@ -22,14 +22,15 @@
     refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }",
     profile: "query DashboardProfile { viewer { id email profile { name pictureUrl region regionName suggestedRegion regionChoices { code name } } } }",
     updateProfile: "mutation UpdateProfile($name: String, $region: String) { updateProfile(input: {name: $name, region: $region}) { profile { name pictureUrl region regionName } } }",
-    removePicture: "mutation RemoveProfilePicture { removeProfilePicture(input: {}) { profile { name pictureUrl region regionName } } }"
+    removePicture: "mutation RemoveProfilePicture { removeProfilePicture(input: {}) { profile { name pictureUrl region regionName } } }",
+    setLanguage: "mutation SetLanguage($language: String) { setLanguage(input: {language: $language}) { language } }"
   };
 
 
   var SCOPE_TEXT = {
-    openid: "Your LoginSign ID (" + document.getElementById("global-id").textContent + ")",
-    profile: "Your name and picture",
-    email: "An email address"
+    openid: t("dashboard.scope_openid", { id: document.getElementById("global-id").textContent }),
+    profile: t("dashboard.scope_profile"),
+    email: t("dashboard.scope_email")
   };
 
   // The profile card: name and region through updateProfile; the picture is uploaded as the
@@ -52,7 +53,7 @@
     var p = data.viewer.profile, f = document.getElementById("profile-form");
     f.name.value = p.name || "";
     var sel = document.getElementById("profile-region");
-    fill(sel, [h("option", { value: "" }, "Not set")].concat(p.regionChoices.map(function (r) {
+    fill(sel, [h("option", { value: "" }, t("dashboard.not_set"))].concat(p.regionChoices.map(function (r) {
       return h("option", { value: r.code }, r.name);
     })));
     var hint = document.getElementById("profile-region-hint");
@@ -61,7 +62,7 @@
       hint.hidden = true;
     } else if (p.suggestedRegion) {
       sel.value = p.suggestedRegion;
-      hint.textContent = "Suggested from your browser's language. Save to keep it.";
+      hint.textContent = t("dashboard.region_suggested");
       hint.hidden = false;
     }
     showPicture(p);
@@ -74,28 +75,28 @@
       var d = await gql(Q.updateProfile, { name: f.name.value.trim(), region: f.region.value });
       document.getElementById("profile-region-hint").hidden = true;
       showPicture(d.updateProfile.profile);
-    }, "Your profile was saved.");
+    }, t("dashboard.profile_saved"));
   });
 
   document.getElementById("profile-picture-file").addEventListener("change", function (ev) {
     var input = ev.target, file = input.files[0];
     if (!file) return;
     LS.busy(input, async function () {
-      if (file.size > 512 * 1024) throw new Error("The picture is larger than 512 KB.");
+      if (file.size > 512 * 1024) throw new Error(t("dashboard.picture_too_large"));
       var res = await fetch("/api/profile/picture", { method: "PUT", body: file, credentials: "same-origin",
         headers: { "Content-Type": file.type || "application/octet-stream" } });
       var body = await res.json().catch(function () { return {}; });
       input.value = "";
-      if (!res.ok) throw new Error(body.message || "The picture could not be saved.");
+      if (!res.ok) throw new Error(LS.errorMessage(body.error, body.message) || t("dashboard.picture_failed"));
       showPicture(body);
-    }, "Your picture was saved.");
+    }, t("dashboard.picture_saved"));
   });
 
   document.getElementById("profile-picture-remove").addEventListener("click", function (ev) {
     LS.busy(ev.target, async function () {
       var d = await gql(Q.removePicture);
       showPicture(d.removeProfilePicture.profile);
-    }, "Your picture was removed.");
+    }, t("dashboard.picture_removed"));
   });
 
   function failed(slot, e) {
@@ -111,27 +112,27 @@
   }
 
   function renderApps(conns) {
-    if (!conns.length) { fill("apps", h("p", { class: "empty" }, "You haven't signed in to any app with LoginSign yet.")); return; }
+    if (!conns.length) { fill("apps", h("p", { class: "empty" }, t("dashboard.no_apps"))); return; }
     fill("apps", h("ul", { class: "list" }, conns.map(function (c) {
       var sees = (c.consent ? c.consent.scopes : []).map(function (s) {
-        if (s === "email") return "Email: " + (c.appEmail || c.aliasEmail);
+        if (s === "email") return t("dashboard.sees_email", { address: c.appEmail || c.aliasEmail });
         return SCOPE_TEXT[s] || s;
       });
       var mute = h("input", { type: "checkbox", id: "mute-" + c.id, checked: c.emailMuted });
       mute.addEventListener("change", function () {
         LS.busy(mute, function () { return gql(Q.mute, { id: c.id, muted: mute.checked }); },
-          mute.checked ? "Mail from " + c.application.name + " is muted." : "Mail from " + c.application.name + " is delivered again.");
+          t(mute.checked ? "dashboard.muted" : "dashboard.unmuted", { app: c.application.name }));
       });
       return h("li", { "data-connection": c.id },
         LS.icon(c.application),
         h("div", { class: "grow" },
           h("strong", null, c.application.name),
-          h("div", { class: "small muted" }, "Last sign-in " + LS.dateTime(c.lastSessionAt) + " · " + LS.count(c.loginCount, "sign-in") + " · since " + LS.date(c.joinedAt)),
-          h("div", { class: "small" }, "Sees: " + (sees.length ? sees.join(" · ") : "your LoginSign ID")),
-          h("label", { class: "choice small", for: "mute-" + c.id }, mute, "Mute mail from this app")),
-        LS.confirmButton("Remove", "Confirm removal", "small", async function () {
+          h("div", { class: "small muted" }, t("dashboard.app_stats", { last: LS.dateTime(c.lastSessionAt), signins: t("dashboard.sign_ins", { count: c.loginCount || 0 }), since: LS.date(c.joinedAt) })),
+          h("div", { class: "small" }, t("dashboard.sees", { what: sees.length ? sees.join(" · ") : t("dashboard.sees_id") })),
+          h("label", { class: "choice small", for: "mute-" + c.id }, mute, t("dashboard.mute"))),
+        LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm_removal"), "small", async function () {
           await gql(Q.remove, { id: c.id });
-          LS.say(c.application.name + " was removed. It can no longer see your account.", "ok");
+          LS.say(t("dashboard.app_removed", { app: c.application.name }), "ok");
           loadApps();
         }));
     })));
@@ -139,7 +140,8 @@
 
   function stateBadge(state) {
     var cls = { ACTIVE: "ok", EXPIRED: "warn", UNUSED: "" }[state] || "";
-    return h("span", { class: "badge " + cls }, String(state).toLowerCase());
+    var key = "dashboard.state_" + String(state).toLowerCase();
+    return h("span", { class: "badge " + cls }, LS.has(key) ? t(key) : String(state).toLowerCase());
   }
 
   function renderLicenses(conns) {
@@ -149,14 +151,14 @@
     var rows = [];
     conns.forEach(function (c) {
       LS.edges(c.licenses).forEach(function (l) {
-        rows.push(h("tr", null, h("td", { "data-label": "App" }, c.application.name), h("td", { "data-label": "License" }, l.variant ? l.variant.name : "—"),
-          h("td", { "data-label": "Code" }, h("code", null, l.code)), h("td", { "data-label": "State" }, stateBadge(l.state)),
-          h("td", { "data-label": "Expires" }, l.expiresAt ? LS.date(l.expiresAt) : "never")));
+        rows.push(h("tr", null, h("td", { "data-label": t("dashboard.col_app") }, c.application.name), h("td", { "data-label": t("dashboard.col_license") }, l.variant ? l.variant.name : "—"),
+          h("td", { "data-label": t("dashboard.col_code") }, h("code", null, l.code)), h("td", { "data-label": t("dashboard.col_state") }, stateBadge(l.state)),
+          h("td", { "data-label": t("dashboard.col_expires") }, l.expiresAt ? LS.date(l.expiresAt) : t("dashboard.never"))));
       });
     });
-    if (!rows.length) { fill("licenses", h("p", { class: "empty" }, conns.length ? "No licenses yet. Redeem a code below." : "Licenses appear here once you use an app.")); return; }
+    if (!rows.length) { fill("licenses", h("p", { class: "empty" }, t(conns.length ? "dashboard.no_licenses" : "dashboard.no_licenses_apps"))); return; }
     fill("licenses", h("div", { class: "table-wrap" }, h("table", { class: "rows-on-phone" },
-      h("thead", null, h("tr", null, ["App", "License", "Code", "State", "Expires"].map(function (t) { return h("th", { scope: "col" }, t); }))),
+      h("thead", null, h("tr", null, ["app", "license", "code", "state", "expires"].map(function (k) { return h("th", { scope: "col" }, t("dashboard.col_" + k)); }))),
       h("tbody", null, rows))));
   }
 
@@ -166,14 +168,14 @@
     var v = data.viewer;
     var list = LS.edges(v.emails);
     fill("addresses", h("ul", { class: "list" },
-      h("li", null, h("div", { class: "grow" }, h("strong", null, v.email), " ", h("span", { class: "badge ok" }, "primary"))),
+      h("li", null, h("div", { class: "grow" }, h("strong", null, v.email), " ", h("span", { class: "badge ok" }, t("dashboard.primary")))),
       list.filter(function (e) { return e.email !== v.email; }).map(function (e) {
         return h("li", null,
-          h("div", { class: "grow" }, e.email, " ", e.verifiedAt ? h("span", { class: "badge ok" }, "verified") : h("span", { class: "badge warn" }, "unverified")),
+          h("div", { class: "grow" }, e.email, " ", e.verifiedAt ? h("span", { class: "badge ok" }, t("dashboard.verified")) : h("span", { class: "badge warn" }, t("dashboard.unverified"))),
           e.verifiedAt
-            ? h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.makePrimary, { id: e.id }); loadAddresses(); }, e.email + " is now your primary address."); } }, "Make primary")
-            : h("span", { class: "small muted" }, "Open the link we mailed to confirm it."),
-          LS.confirmButton("Remove", "Confirm", "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(e.email + " was removed.", "ok"); loadAddresses(); }));
+            ? h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.makePrimary, { id: e.id }); loadAddresses(); }, t("dashboard.now_primary", { email: e.email })); } }, t("dashboard.make_primary"))
+            : h("span", { class: "small muted" }, t("dashboard.confirm_link")),
+          LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm"), "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(t("dashboard.email_removed", { email: e.email }), "ok"); loadAddresses(); }));
       })));
   }
 
@@ -187,28 +189,28 @@
         LS.icon({ name: l.applicationName, iconURL: l.applicationIconUrl }),
         h("div", { class: "grow" },
           h("strong", null, l.applicationName),
-          h("div", { class: "small" }, "Knows " + l.email + " as its user " + l.externalUserId + "."),
-          h("div", { class: "small muted" }, "Proposed " + LS.date(l.proposedAt) + ". Sign in to " + l.applicationName + " and allow it to link your account.")),
-        LS.confirmButton("Refuse", "Confirm refusal", "small", async function () {
+          h("div", { class: "small" }, t("dashboard.pending_knows", { email: l.email, user: l.externalUserId })),
+          h("div", { class: "small muted" }, t("dashboard.pending_proposed", { date: LS.date(l.proposedAt), app: l.applicationName }))),
+        LS.confirmButton(t("dashboard.refuse"), t("dashboard.confirm_refusal"), "small", async function () {
           await gql(Q.refuseLink, { id: l.id });
-          LS.say(l.applicationName + " will not be linked to your account.", "ok");
+          LS.say(t("dashboard.refused", { app: l.applicationName }), "ok");
           loadPendingLinks();
         }));
     })));
   }
 
   function describeAgent(ua) {
-    if (!ua) return "Unknown browser";
-    var b = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+    if (!ua) return t("dashboard.unknown_browser");
+    var b = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : t("dashboard.browser");
     var os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Mac OS X/.test(ua) ? "macOS" : /Windows/.test(ua) ? "Windows" : /Linux/.test(ua) ? "Linux" : "";
-    return b + (os ? " on " + os : "");
+    return os ? t("dashboard.browser_on", { browser: b, os: os }) : b;
   }
 
   function signedInWith(amr) {
     amr = amr || [];
-    if (amr.indexOf("hwk") >= 0 || amr.indexOf("swk") >= 0) return "with a passkey";
-    if (amr.indexOf("otp") >= 0) return "with an email link and a code";
-    return "with an email link";
+    if (amr.indexOf("hwk") >= 0 || amr.indexOf("swk") >= 0) return t("dashboard.with_passkey");
+    if (amr.indexOf("otp") >= 0) return t("dashboard.with_link_code");
+    return t("dashboard.with_link");
   }
 
   async function loadSessions() {
@@ -217,16 +219,16 @@
     var list = data.viewer.sessions || [];
     fill("sessions", h("ul", { class: "list" }, list.map(function (s) {
       return h("li", null, h("div", { class: "grow" },
-        h("strong", null, describeAgent(s.userAgent)), " ", s.current ? h("span", { class: "badge ok" }, "this browser") : null,
-        h("div", { class: "small muted" }, "Last active " + LS.dateTime(s.lastSeen) + " · signed in " + LS.date(s.createdAt) + " " + signedInWith(s.signInMethods))),
+        h("strong", null, describeAgent(s.userAgent)), " ", s.current ? h("span", { class: "badge ok" }, t("dashboard.this_browser")) : null,
+        h("div", { class: "small muted" }, t("dashboard.session_info", { last: LS.dateTime(s.lastSeen), date: LS.date(s.createdAt), how: signedInWith(s.signInMethods) }))),
         s.current ? null : h("button", { type: "button", class: "small", onclick: function (ev) {
-          LS.busy(ev.target, async function () { await gql(Q.signOut, { id: s.id }); loadSessions(); }, "Signed out.");
-        } }, "Sign out"));
+          LS.busy(ev.target, async function () { await gql(Q.signOut, { id: s.id }); loadSessions(); }, t("dashboard.signed_out"));
+        } }, t("dashboard.sign_out")));
     })));
   }
 
   document.getElementById("sign-out-others").addEventListener("click", function (ev) {
-    LS.busy(ev.target, async function () { var d = await gql(Q.signOutOthers); loadSessions(); return d; }, "You are signed out everywhere else.");
+    LS.busy(ev.target, async function () { var d = await gql(Q.signOutOthers); loadSessions(); return d; }, t("dashboard.signed_out_others"));
   });
 
   document.getElementById("redeem-form").addEventListener("submit", function (ev) {
@@ -236,7 +238,7 @@
       await gql(Q.redeem, { applicationId: f.app.value, code: f.code.value.trim() });
       f.code.value = "";
       loadApps();
-    }, "Code redeemed.");
+    }, t("dashboard.redeemed"));
   });
 
   document.getElementById("add-email-form").addEventListener("submit", function (ev) {
@@ -248,7 +250,7 @@
       f.email.value = "";
       loadAddresses();
       return sent;
-    }, function (sent) { return "We sent a verification link to " + sent + "."; });
+    }, function (sent) { return t("dashboard.verification_sent", { email: sent }); });
   });
 
   document.getElementById("delete-form").addEventListener("submit", function (ev) {
@@ -258,6 +260,16 @@
       await gql(Q.deleteAccount, { confirm: f.confirm.value.trim() });
       location.assign("/login");
     });
+  });
+
+  // The language setting: saved with setLanguage, then the page is loaded again in it.
+  document.getElementById("language-form").addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var f = ev.target;
+    LS.busy(f, async function () {
+      await gql(Q.setLanguage, { language: f.language.value || null });
+      location.reload();
+    }, t("dashboard.language_saved"));
   });
 
   loadProfile();
@@ -270,25 +282,14 @@
 // The activity card: the person's own events, newest first, filtered by type, paged.
 (function () {
   "use strict";
-  var h = LS.h, fill = LS.fill, gql = LS.gql;
+  var h = LS.h, fill = LS.fill, gql = LS.gql, t = LS.t;
   var ActivityQ = {
     activity: "query DashboardActivity($types: [ActivityEventType!], $after: String) { viewer { id activity(first: 20, types: $types, after: $after) { events { id type actor applicationName connectionId details { key value } at } nextCursor } } }"
   };
-  var TEXT = {
-    SIGN_IN: "Signed in", CONSENT_GIVEN: "Allowed an app", CONSENT_WITHDRAWN: "Removed an app",
-    ADDRESS_ADDED: "Added an address", ADDRESS_VERIFIED: "Confirmed an address", ADDRESS_REMOVED: "Removed an address",
-    ADDRESS_MADE_PRIMARY: "Changed your primary address", PENDING_LINK_ACCEPTED: "Linked an app's record of you",
-    PENDING_LINK_REFUSED: "Refused an app's link", EMAIL_CHANGE_REQUESTED: "An app asked to change your address",
-    EMAIL_CHANGE_CONFIRMED: "Confirmed an app's address change", EMAIL_CHANGE_CANCELLED: "Cancelled an app's address change",
-    SESSIONS_ENDED: "Signed out", PASSKEY_ADDED: "Added a passkey", PASSKEY_RENAMED: "Renamed a passkey",
-    PASSKEY_REMOVED: "Removed a passkey", TOTP_ENABLED: "Turned on two-step verification",
-    TOTP_DISABLED: "Turned off two-step verification", RECOVERY_CODES_RENEWED: "Renewed recovery codes",
-    DATA_EXPORTED: "Downloaded your data", CONNECTION_EDITED: "An app changed its settings for you",
-    CONNECTION_DELETED: "An app closed your account", LICENSE_ACTION: "An app changed your license",
-    LICENSE_ENDED: "License ended", MEMBER_JOINED: "Joined an app's team", MEMBER_LEFT: "Left an app's team"
-  };
-  var METHOD = { magic_link: "with an email link", passkey: "with a passkey", totp: "with an email link and a code",
-    recovery_code: "with an email link and a recovery code", sign_out: "" };
+  // What an event type and sign-in method read as: dashboard.event.TYPE and the sign-in
+  // methods in the page's script messages.
+  var METHOD = { magic_link: "dashboard.with_link", passkey: "dashboard.with_passkey", totp: "dashboard.with_link_code",
+    recovery_code: "dashboard.with_link_recovery" };
   var after = null, items = [];
   var select = document.getElementById("activity-type");
   if (!select) return;
@@ -296,12 +297,12 @@
   function describe(ev) {
     var d = {};
     ev.details.forEach(function (kv) { d[kv.key] = kv.value; });
-    var parts = [TEXT[ev.type] || ev.type.toLowerCase().replace(/_/g, " ")];
-    if (ev.applicationName) parts.push((ev.type === "SIGN_IN" ? "to " : "· ") + ev.applicationName);
-    if (d.method && METHOD[d.method]) parts.push(METHOD[d.method]);
+    var parts = [LS.has("dashboard.event." + ev.type) ? t("dashboard.event." + ev.type) : ev.type.toLowerCase().replace(/_/g, " ")];
+    if (ev.applicationName) parts.push(ev.type === "SIGN_IN" ? t("dashboard.event_to", { app: ev.applicationName }) : "· " + ev.applicationName);
+    if (d.method && METHOD[d.method]) parts.push(t(METHOD[d.method]));
     if (d.address) parts.push("· " + d.address);
     if (d.name) parts.push("· " + d.name);
-    if (d.location) parts.push("· from " + d.location);
+    if (d.location) parts.push("· " + t("dashboard.event_from", { location: d.location }));
     return parts.join(" ");
   }
 
@@ -315,8 +316,8 @@
     var page = data.viewer.activity;
     items = items.concat(page.events);
     after = page.nextCursor;
-    fill("activity-more", after ? h("button", { type: "button", class: "small", id: "activity-more", onclick: function () { load(false); } }, "Show older") : null);
-    if (!items.length) { fill("activity", h("p", { class: "empty" }, "Nothing yet.")); return; }
+    fill("activity-more", after ? h("button", { type: "button", class: "small", id: "activity-more", onclick: function () { load(false); } }, t("dashboard.show_older")) : null);
+    if (!items.length) { fill("activity", h("p", { class: "empty" }, t("dashboard.nothing_yet"))); return; }
     fill("activity", h("ul", { class: "list" }, items.map(function (ev) {
       return h("li", { "data-event": ev.id }, h("div", { class: "grow" },
         h("strong", null, describe(ev)), h("div", { class: "small muted" }, LS.dateTime(ev.at))));
@@ -329,13 +330,13 @@
       var r = await fetch("/api/account/export", { credentials: "same-origin" });
       if (!r.ok) {
         var err = await r.json().catch(function () { return {}; });
-        throw new Error(err.message || err.error || "The download failed (" + r.status + ").");
+        throw new Error(LS.errorMessage(err.error, err.message) || t("dashboard.download_failed", { status: String(r.status) }));
       }
       var blob = await r.blob();
       var a = h("a", { href: URL.createObjectURL(blob), download: "loginsign-data.json" });
       document.body.appendChild(a); a.click(); a.remove();
       load(true);
-    }, "Your data was downloaded. We emailed you about it.");
+    }, t("dashboard.downloaded"));
   });
 
   select.addEventListener("change", function () { load(true); });

@@ -3,6 +3,44 @@
 (function () {
   "use strict";
 
+  // Languages. The page's language is <html lang>; the page embeds its scripts' messages in
+  // that language as JSON (#ls-messages, from internal/i18n). t(key, args) formats one:
+  // "{name}" placeholders from args (numbers written the language's way), and for a plural
+  // message the form Intl.PluralRules picks for args.count. A missing key shows the key.
+  var lang = document.documentElement.lang || "en";
+  var messages = {};
+  try {
+    var m = document.getElementById("ls-messages");
+    if (m) messages = JSON.parse(m.textContent) || {};
+  } catch (e) { messages = {}; }
+  var pluralRules = new Intl.PluralRules(lang);
+
+  function t(key, args) {
+    var msg = messages[key];
+    if (msg === undefined) return key;
+    args = args || {};
+    if (typeof msg === "object") {
+      var n = Number(args.count);
+      msg = msg[pluralRules.select(isNaN(n) ? 0 : n)] || msg.other;
+    }
+    return String(msg).replace(/\{([a-zA-Z_][a-zA-Z0-9_]*)\}/g, function (all, name) {
+      if (!(name in args)) return all;
+      var v = args[name];
+      return typeof v === "number" ? number(v) : String(v);
+    });
+  }
+
+  // has reports whether the page has the message key.
+  function has(key) { return Object.prototype.hasOwnProperty.call(messages, key); }
+
+  // errorMessage is what a person reads for a server error: in English the server's own
+  // message; in another language the translation of its code (extensions.code or the REST
+  // "error"), else the server's message; "" when there is neither.
+  function errorMessage(code, serverMessage) {
+    if (lang !== "en" && code && has("ls.error." + code)) return t("ls.error." + code);
+    return serverMessage || (code && has("ls.error." + code) ? t("ls.error." + code) : "");
+  }
+
   // gql runs a GraphQL operation and returns its data; errors throw an Error whose message is
   // the server's (and whose code is extensions.code).
   async function gql(query, variables) {
@@ -15,19 +53,20 @@
         body: JSON.stringify({ query: query, variables: variables || {} })
       });
     } catch (e) {
-      throw new Error("LoginSign could not be reached. Check your connection and try again.");
+      throw new Error(t("ls.unreachable"));
     }
     var body = null;
     try { body = await res.json(); } catch (e) { /* not JSON */ }
     if (body && body.errors && body.errors.length) {
-      var err = new Error(body.errors.map(function (e) { return e.message; }).join("; "));
-      err.code = body.errors[0].extensions && body.errors[0].extensions.code;
+      var code = body.errors[0].extensions && body.errors[0].extensions.code;
+      var err = new Error(errorMessage(code, body.errors.map(function (e) { return e.message; }).join("; ")));
+      err.code = code;
       err.data = body.data;
       console.warn("LoginSign GraphQL:", err.message);
       if (err.code === "unauthorized") location.assign("/login?return_to=" + encodeURIComponent(location.pathname + location.search));
       throw err;
     }
-    if (!res.ok || !body) throw new Error("Request failed (" + res.status + ").");
+    if (!res.ok || !body) throw new Error(t("ls.request_failed", { status: String(res.status) }));
     return body.data;
   }
 
@@ -144,14 +183,17 @@
   }
   function labelOf(c) {
     var l = c.labels && c.labels[0];
-    return l ? (l.firstChild && l.firstChild.nodeType === 3 ? l.firstChild.textContent : l.textContent).trim() : (c.getAttribute("aria-label") || "this field");
+    return l ? (l.firstChild && l.firstChild.nodeType === 3 ? l.firstChild.textContent : l.textContent).trim() : (c.getAttribute("aria-label") || t("ls.this_field"));
   }
 
   // One date and number style on every page (docs/glossary.md): "30 Nov 2026",
-  // "30 Nov 2026, 14:05" (24-hour, the browser's time zone), "1,234", "—" for nothing.
-  var dateFmt = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric" });
-  var dateTimeFmt = new Intl.DateTimeFormat("en-GB", { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
-  var numberFmt = new Intl.NumberFormat("en-US");
+  // "30 Nov 2026, 14:05" (24-hour, the browser's time zone), "1,234", "—" for nothing; in
+  // another language the same style written its way ("30 nov. 2026", "1 234"; "30. Nov. 2026",
+  // "1.234").
+  var dateLocale = lang === "en" ? "en-GB" : lang, numberLocale = lang === "en" ? "en-US" : lang;
+  var dateFmt = new Intl.DateTimeFormat(dateLocale, { year: "numeric", month: "short", day: "numeric" });
+  var dateTimeFmt = new Intl.DateTimeFormat(dateLocale, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", hour12: false });
+  var numberFmt = new Intl.NumberFormat(numberLocale);
 
   function date(iso) {
     if (!iso) return "—";
@@ -197,7 +239,7 @@
     if (isForm) {
       var empty = controlsOf(target).filter(function (c) { return c.required && !c.disabled && !String(c.value).trim() && c.offsetParent !== null; });
       if (empty.length) {
-        empty.forEach(function (c, i) { fieldError(c, "Enter " + labelOf(c).toLowerCase() + ".", i === 0); });
+        empty.forEach(function (c, i) { fieldError(c, t("ls.required", { field: lang === "en" ? labelOf(c).toLowerCase() : labelOf(c) }), i === 0); });
         return undefined;
       }
     }
@@ -221,16 +263,16 @@
 
   // copyButton copies the text of el (or a string) and says so on the button.
   function copyButton(el, label) {
-    var b = h("button", { type: "button", class: "small", "data-copy": "" }, label || "Copy");
+    var b = h("button", { type: "button", class: "small", "data-copy": "" }, label || t("ls.copy"));
     b.addEventListener("click", async function () {
       var text = typeof el === "string" ? el : (el.value !== undefined && el.tagName !== "DIV" ? el.value : el.textContent);
-      try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; }
+      try { await navigator.clipboard.writeText(text); b.textContent = t("ls.copied"); }
       catch (e) {
         var range = document.createRange();
         if (typeof el !== "string") { range.selectNodeContents(el); var sel = getSelection(); sel.removeAllRanges(); sel.addRange(range); }
-        b.textContent = "Selected: press Ctrl+C";
+        b.textContent = t("ls.selected");
       }
-      setTimeout(function () { b.textContent = label || "Copy"; }, 2500);
+      setTimeout(function () { b.textContent = label || t("ls.copy"); }, 2500);
     });
     return b;
   }
@@ -258,5 +300,6 @@
 
   window.LS = { gql: gql, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
     icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
-    invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number };
+    invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number,
+    t: t, has: has, lang: lang, errorMessage: errorMessage };
 })();

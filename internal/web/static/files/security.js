@@ -1,7 +1,7 @@
 // security.js fills the dashboard's Passkeys and Two-step verification cards from /graphql.
 (function () {
   "use strict";
-  var h = LS.h, fill = LS.fill, gql = LS.gql;
+  var h = LS.h, fill = LS.fill, gql = LS.gql, t = LS.t;
 
   var Q = {
     passkeys: "query DashboardPasskeys { viewer { id passkeys { id name createdAt lastUsedAt synced } } }",
@@ -21,14 +21,14 @@
     var data;
     try { data = await gql(Q.passkeys); } catch (e) { failed("passkeys", e); return; }
     var list = data.viewer.passkeys;
-    if (!list.length) { fill("passkeys", h("p", { class: "empty" }, "No passkeys yet.")); return; }
+    if (!list.length) { fill("passkeys", h("p", { class: "empty" }, t("security.no_passkeys"))); return; }
     fill("passkeys", h("ul", { class: "list" }, list.map(function (k) {
       return h("li", { "data-passkey": k.id }, h("div", { class: "grow" },
-        h("strong", null, k.name), " ", k.synced ? h("span", { class: "badge" }, "synced") : h("span", { class: "badge" }, "this device"),
-        h("div", { class: "small muted" }, "Added " + LS.date(k.createdAt) + " · " + (k.lastUsedAt ? "last used " + LS.dateTime(k.lastUsedAt) : "not used yet"))),
-        LS.confirmButton("Remove", "Confirm removal", "small", async function () {
+        h("strong", null, k.name), " ", k.synced ? h("span", { class: "badge" }, t("security.synced")) : h("span", { class: "badge" }, t("security.this_device")),
+        h("div", { class: "small muted" }, t("security.passkey_info", { date: LS.date(k.createdAt), used: k.lastUsedAt ? t("security.last_used", { date: LS.dateTime(k.lastUsedAt) }) : t("security.not_used") }))),
+        LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm_removal"), "small", async function () {
           await gql(Q.deletePasskey, { id: k.id });
-          LS.say("The passkey " + k.name + " was removed.", "ok");
+          LS.say(t("security.passkey_removed", { name: k.name }), "ok");
           loadPasskeys();
         }));
     })));
@@ -42,10 +42,10 @@
     LS.busy(f, async function () {
       var begin = await gql(Q.beginPasskey);
       var cred = await navigator.credentials.create({ publicKey: LSPasskey.creationOptions(begin.beginPasskeyRegistration.options) });
-      await gql(Q.finishPasskey, { name: f.name.value.trim() || "Passkey", credential: LSPasskey.credentialJSON(cred) });
+      await gql(Q.finishPasskey, { name: f.name.value.trim() || t("security.passkey_default"), credential: LSPasskey.credentialJSON(cred) });
       f.name.value = "";
       loadPasskeys();
-    }, "Passkey added. You can sign in with it now.");
+    }, t("security.passkey_added"));
   });
 
   function codeForm(id, label, button, act) {
@@ -61,9 +61,9 @@
 
   function showCodes(codes) {
     fill("two-step", h("div", { class: "stack" },
-      h("p", null, "Two-step verification is on. Keep these recovery codes somewhere safe: each one signs you in once if you lose your authenticator app. They are shown only now."),
+      h("p", null, t("security.codes_lead")),
       h("ul", { class: "codes", id: "recovery-codes" }, codes.map(function (c) { return h("li", null, h("code", null, c)); })),
-      h("button", { type: "button", onclick: loadTwoStep }, "Done")));
+      h("button", { type: "button", onclick: loadTwoStep }, t("security.done"))));
   }
 
   async function loadTwoStep() {
@@ -72,19 +72,19 @@
     var st = data.viewer.twoStep;
     if (!st.enabled) {
       fill("two-step", h("div", { class: "stack" },
-        h("p", { class: "muted" }, "Off. Turn it on to be asked for a code from an authenticator app after every email link."),
-        h("button", { type: "button", id: "totp-begin", onclick: function (ev) { LS.busy(ev.target, beginTOTP); } }, "Turn on two-step verification")));
+        h("p", { class: "muted" }, t("security.off")),
+        h("button", { type: "button", id: "totp-begin", onclick: function (ev) { LS.busy(ev.target, beginTOTP); } }, t("security.turn_on_two_step"))));
       return;
     }
     fill("two-step", h("div", { class: "stack" },
-      h("p", null, h("span", { class: "badge ok" }, "on"), " since " + LS.date(st.enabledAt) + " · " + st.recoveryCodesLeft + " recovery codes left"),
-      codeForm("regenerate-form", "Code for new recovery codes", "New recovery codes", async function (code) {
+      h("p", null, h("span", { class: "badge ok" }, t("security.on")), t("security.on_since", { date: LS.date(st.enabledAt), count: st.recoveryCodesLeft })),
+      codeForm("regenerate-form", t("security.code_regenerate"), t("security.regenerate"), async function (code) {
         var d = await gql(Q.regenerate, { code: code });
         showCodes(d.regenerateRecoveryCodes.recoveryCodes);
       }),
-      codeForm("disable-form", "Code to turn it off", "Turn off", async function (code) {
+      codeForm("disable-form", t("security.code_disable"), t("security.turn_off"), async function (code) {
         await gql(Q.disable, { code: code });
-        LS.say("Two-step verification is off.", "ok");
+        LS.say(t("security.is_off"), "ok");
         loadTwoStep();
       })));
   }
@@ -93,10 +93,10 @@
     var d = await gql(Q.beginTOTP);
     var e = d.beginTotpEnrolment.enrolment;
     fill("two-step", h("div", { class: "stack" },
-      h("p", null, "Scan this code with your authenticator app, or type the key, then enter the 6-digit code it shows."),
-      h("img", { src: e.qrCode, alt: "QR code of your two-step verification key", width: "200", height: "200", id: "totp-qr" }),
-      h("p", { class: "small" }, "Key: ", h("code", { id: "totp-secret" }, e.secret)),
-      codeForm("totp-confirm-form", "Code from the app", "Turn on", async function (code) {
+      h("p", null, t("security.scan")),
+      h("img", { src: e.qrCode, alt: t("security.qr_alt"), width: "200", height: "200", id: "totp-qr" }),
+      h("p", { class: "small" }, t("security.key"), h("code", { id: "totp-secret" }, e.secret)),
+      codeForm("totp-confirm-form", t("security.code_app"), t("security.turn_on"), async function (code) {
         var r = await gql(Q.confirmTOTP, { code: code });
         showCodes(r.confirmTotpEnrolment.recoveryCodes);
       })));
