@@ -146,7 +146,8 @@ func TestDashboardLanguageInBrowser(t *testing.T) {
 					"Anmeldelink per E-Mail senden", "Erlauben"},
 			} {
 				t.Run(c.lang, func(t *testing.T) {
-					tb.open(t, ls.URL+"/dashboard", "#language-select")
+					// Sessions are written by dashboard.js: its handlers are in place.
+					tb.open(t, ls.URL+"/dashboard", "[data-slot=sessions] li")
 					evalIn[bool](t, tb, `(() => { document.getElementById("language-select").value = "`+c.option+`"; return true; })()`)
 					tb.do(t, chromedp.Click("#language-save"))
 					tb.waitFor(t, `document.documentElement.lang === "`+c.lang+`" && document.readyState === "complete"`)
@@ -186,7 +187,8 @@ func TestDashboardLanguageInBrowser(t *testing.T) {
 			}
 
 			// Automatic: the browser's English again.
-			tb.open(t, ls.URL+"/dashboard", "#language-select")
+			// Sessions are written by dashboard.js: its handlers are in place.
+			tb.open(t, ls.URL+"/dashboard", "[data-slot=sessions] li")
 			evalIn[bool](t, tb, `(() => { document.getElementById("language-select").value = ""; return true; })()`)
 			tb.do(t, chromedp.Click("#language-save"))
 			tb.waitFor(t, `document.documentElement.lang === "en" && document.readyState === "complete"`)
