@@ -173,3 +173,23 @@ func TestLanguageSetting(t *testing.T) {
 		wantLang(t, ann.get(e.base+"/dashboard"), "fr", "Votre profil")
 	})
 }
+
+// TestWidgetsLanguage: the widgets' embedded pages speak their ui_locales (the widget's
+// locale option), else Accept-Language, and pass ui_locales on to the authorization, so the
+// sign-in that follows speaks it too; their error pages are translated.
+func TestWidgetsLanguage(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		b := e.browser()
+		b.Transport = langTransport{"fr"}
+		q := url.Values{"client_id": {e.app.ID}, "redirect_uri": {e.app.Redirects[0]}}
+		wantLang(t, b.get(e.base+"/embed/login?"+q.Encode()), "fr", "Se connecter à Demo App", "Continuer avec l&#39;e-mail")
+		q.Set("ui_locales", "de")
+		login := b.get(e.base + "/embed/login?" + q.Encode())
+		wantLang(t, login, "de", "Bei Demo App anmelden", "E-Mail-Adresse", "Weiter mit E-Mail", `name="ui_locales" value="de"`)
+		bad := b.get(e.base + "/embed/banner?client_id=" + e.app.ID + "&position=middle&ui_locales=de")
+		if bad.StatusCode != http.StatusBadRequest || !strings.Contains(bad.Body, `<html lang="de"`) || !strings.Contains(bad.Body, "position muss") {
+			t.Errorf("banner error page: %d\n%s", bad.StatusCode, bad.Body)
+		}
+	})
+}

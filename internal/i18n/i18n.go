@@ -29,7 +29,8 @@ var (
 // catalogs maps each supported language to its messages: a string (a fmt format) or a
 // catalog.Message such as plural.Selectf.
 var catalogs = merged(map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de},
-	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE})
+	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE},
+	map[language.Tag]map[string]any{language.English: widgetsEN, language.French: widgetsFR, language.German: widgetsDE})
 
 // merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
 // cats; a key defined twice is a bug.
