@@ -95,3 +95,102 @@ func TestPagesLanguage(t *testing.T) {
 		}
 	})
 }
+
+// TestLanguageSetting: the person's language (setLanguage, viewer.language) comes before
+// ui_locales and Accept-Language on the dashboard, on the sign-in pages they see signed in, and
+// in the sign-in mail to their address; a page shown before anyone is signed in does not
+// reveal it. A value naming no supported language is refused and changes nothing; the setting
+// is in the data export, and null returns to automatic. Another person cannot read it.
+func TestLanguageSetting(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ann := e.browser()
+		ann.signInTo("ann@example.com")
+		ann.Transport = langTransport{"fr"}
+		const get = `{ viewer { id language } }`
+		if v := ann.gql(get, nil)["viewer"].(map[string]any); v["language"] != nil {
+			t.Fatalf("new account language = %v", v["language"])
+		}
+		wantLang(t, ann.get(e.base+"/dashboard"), "fr", "Votre profil", "Enregistrer la langue", `<option value="" selected>Automatique`)
+
+		const set = `mutation($l: String) { setLanguage(input: {language: $l}) { language } }`
+		for _, bad := range []string{"ja", "english", "de-DE; drop", strings.Repeat("x", 5000)} {
+			_, errs := ann.graphql(set, map[string]any{"l": bad})
+			if len(errs) != 1 || errs[0]["extensions"].(map[string]any)["code"] != "invalid_language" {
+				t.Errorf("setLanguage(%q) errors %v", bad, errs)
+			}
+		}
+		if v := ann.gql(get, nil)["viewer"].(map[string]any); v["language"] != nil {
+			t.Fatalf("a refused value changed the language to %v", v["language"])
+		}
+		if got := ann.gql(set, map[string]any{"l": " DE "})["setLanguage"].(map[string]any)["language"]; got != "de" {
+			t.Fatalf("setLanguage(DE) = %v", got)
+		}
+		if v := ann.gql(get, nil)["viewer"].(map[string]any); v["language"] != "de" {
+			t.Fatalf("viewer.language = %v", v["language"])
+		}
+
+		// The dashboard, its scripts' messages and a sign-in page of an app asking for French.
+		dash := ann.get(e.base + "/dashboard")
+		wantLang(t, dash, "de", "Ihr Profil", "<title>Ihr Konto · LoginSign</title>", `<option value="de" lang="de" selected>Deutsch`, `"dashboard.no_apps":"Sie haben sich noch bei keiner App`)
+		u := e.config(e.app, rpCallback).AuthCodeURL("st-1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("ui_locales", "fr"))
+		consent := ann.get(u)
+		wantLang(t, consent, "de", ">Erlauben</button>", "Angemeldet als ann@example.com.")
+
+		// Signed out, a browser asking for French: the page stays French (it must not tell
+		// whether the address has an account), the mail to ann's address is German.
+		other := e.browser()
+		other.Transport = langTransport{"fr"}
+		login := other.get(e.base + "/login")
+		sent := other.post(e.base+"/login", url.Values{"email": {"ann@example.com"}, "flow": {login.hidden(t, "flow")}})
+		wantLang(t, sent, "fr", "<title>Consultez votre messagerie · LoginSign</title>")
+		if m := e.smtp.Next(t, 10*time.Second); m.Subject != "Bei LoginSign anmelden" {
+			t.Errorf("mail to ann: %q", m.Subject)
+		}
+		// Nobody's setting for an address without an account: the page's language.
+		login = other.get(e.base + "/login")
+		other.post(e.base+"/login", url.Values{"email": {"nobody@example.com"}, "flow": {login.hidden(t, "flow")}})
+		if m := e.smtp.Next(t, 10*time.Second); m.Subject != "Connexion à LoginSign" {
+			t.Errorf("mail to a new address: %q", m.Subject)
+		}
+
+		// Another person reads only their own language.
+		bob := e.browser()
+		bob.signInTo("bob@example.com")
+		annID := ann.gql(get, nil)["viewer"].(map[string]any)["id"].(string)
+		if _, errs := bob.graphql(`query($id: ID!) { node(id: $id) { ... on User { language } } }`, map[string]any{"id": annID}); len(errs) == 0 {
+			t.Errorf("bob read ann's language")
+		}
+
+		// The export holds it; null goes back to automatic.
+		status, body := ann.raw(http.MethodGet, "/api/account/export", nil)
+		if status != http.StatusOK || !strings.Contains(body, `"language":"de"`) {
+			t.Errorf("export %d lacks the language:\n%.400s", status, body)
+		}
+		if got := ann.gql(set, map[string]any{"l": nil})["setLanguage"].(map[string]any)["language"]; got != nil {
+			t.Fatalf("setLanguage(null) = %v", got)
+		}
+		wantLang(t, ann.get(e.base+"/dashboard"), "fr", "Votre profil")
+	})
+}
+
+// TestWidgetsLanguage: the widgets' embedded pages speak their ui_locales (the widget's
+// locale option), else Accept-Language, and pass ui_locales on to the authorization, so the
+// sign-in that follows speaks it too; their error pages are translated.
+func TestWidgetsLanguage(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		b := e.browser()
+		b.Transport = langTransport{"fr"}
+		q := url.Values{"client_id": {e.app.ID}, "redirect_uri": {e.app.Redirects[0]}}
+		wantLang(t, b.get(e.base+"/embed/login?"+q.Encode()), "fr", "Se connecter à Demo App", "Continuer avec l&#39;e-mail")
+		q.Set("ui_locales", "de")
+		login := b.get(e.base + "/embed/login?" + q.Encode())
+		wantLang(t, login, "de", "Bei Demo App anmelden", "E-Mail-Adresse", "Weiter mit E-Mail", `name="ui_locales" value="de"`)
+		bad := b.get(e.base + "/embed/banner?client_id=" + e.app.ID + "&position=middle&ui_locales=de")
+		if bad.StatusCode != http.StatusBadRequest || !strings.Contains(bad.Body, `<html lang="de"`) || !strings.Contains(bad.Body, "position muss") {
+			t.Errorf("banner error page: %d\n%s", bad.StatusCode, bad.Body)
+		}
+	})
+}

@@ -33,7 +33,8 @@ var (
 var catalogs = merged(map[language.Tag]map[string]any{language.English: en, language.French: fr, language.German: de},
 	map[language.Tag]map[string]any{language.English: dashboardEN, language.French: dashboardFR, language.German: dashboardDE},
 	map[language.Tag]map[string]any{language.English: enMail, language.French: frMail, language.German: deMail},
-	map[language.Tag]map[string]any{language.English: errorCatalog(-1), language.French: errorCatalog(0), language.German: errorCatalog(1)})
+	map[language.Tag]map[string]any{language.English: errorCatalog(-1), language.French: errorCatalog(0), language.German: errorCatalog(1)},
+	map[language.Tag]map[string]any{language.English: widgetsEN, language.French: widgetsFR, language.German: widgetsDE})
 
 // merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
 // cats; a key defined twice is a bug.

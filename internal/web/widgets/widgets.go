@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"loginsign/ent"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/web/page"
 	"loginsign/internal/web/static"
@@ -90,23 +91,31 @@ type embedData struct {
 func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 	id := r.URL.Query().Get("client_id")
 	if id == "" || len(id) > 100 {
-		h.fail(w, http.StatusBadRequest, "client_id is missing.")
+		h.fail(w, r, http.StatusBadRequest, "widget.no_client")
 		return nil
 	}
 	app, err := h.client.Application.Get(r.Context(), id)
 	if ent.IsNotFound(err) {
-		h.fail(w, http.StatusNotFound, "No application has this client_id.")
+		h.fail(w, r, http.StatusNotFound, "widget.unknown_client")
 		return nil
 	}
 	if err != nil {
-		h.fail(w, http.StatusInternalServerError, "Something went wrong. Try again later.")
+		h.fail(w, r, http.StatusInternalServerError, "widget.internal")
 		return nil
 	}
 	return app
 }
 
-func (h *Handler) fail(w http.ResponseWriter, status int, msg string) {
-	page.Render(w, status, h.invalid, page.Policy{}, page.Frame{Title: "Widget error", BodyClass: "embed", Content: embedData{Message: msg}})
+// fail answers an error page whose message is the catalog key msg.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	l := h.locale(r)
+	page.Render(w, status, h.invalid, page.Policy{}, page.Frame{Title: l.T("widget.error"), BodyClass: "embed", L: l, Content: embedData{Message: l.T(msg)}})
+}
+
+// locale is the language of an embed: the signed-in person's setting, then the widget's
+// ui_locales (its locale option), then Accept-Language.
+func (h *Handler) locale(r *http.Request) *i18n.Locale {
+	return i18n.Choose(h.identity.ViewerLanguage(r.Context()), r.URL.Query().Get("ui_locales"), r.Header.Get("Accept-Language"))
 }
 
 func (h *Handler) viewer(r *http.Request) *ent.User {
@@ -157,12 +166,13 @@ func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
 		pos = "top-right"
 	}
 	if !validPosition(pos) {
-		h.fail(w, http.StatusBadRequest, "position must be one of top-right, top-left, bottom-right, bottom-left.")
+		h.fail(w, r, http.StatusBadRequest, "widget.bad_position")
 		return
 	}
 	v := h.viewer(r)
+	l := h.locale(r)
 	page.Render(w, http.StatusOK, h.banner, page.Policy{FrameAncestors: Origins(app), Personal: true}, page.Frame{
-		Title: "Continue with LoginSign", BodyClass: "embed", Scripts: []string{"embed-banner.js"},
+		Title: l.T("widget.banner_title"), BodyClass: "embed", Scripts: []string{"embed-banner.js"}, L: l,
 		Content: embedData{App: app, Viewer: v, ViewerName: displayName(v), Initial: initial(displayName(v)), Position: pos},
 	})
 }
@@ -181,7 +191,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		redirect = app.RedirectUris[0]
 	}
 	if !slices.Contains(app.RedirectUris, redirect) {
-		h.fail(w, http.StatusBadRequest, "redirect_uri is not registered for this application.")
+		h.fail(w, r, http.StatusBadRequest, "widget.bad_redirect")
 		return
 	}
 	scope := q.Get("scope")
@@ -194,10 +204,14 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("state"); s != "" {
 		params.Set("state", s)
 	}
+	if ui := q.Get("ui_locales"); ui != "" && len(ui) <= 64 {
+		params.Set("ui_locales", ui)
+	}
 	v := h.viewer(r)
 	origins := Origins(app)
+	l := h.locale(r)
 	page.Render(w, http.StatusOK, h.login, page.Policy{FrameAncestors: origins, FormAction: origins, Personal: true}, page.Frame{
-		Title: "Sign in to " + app.Name, BodyClass: "embed",
+		Title: l.T("widget.sign_in_to", app.Name), BodyClass: "embed", L: l,
 		Content: embedData{App: app, Initial: initial(app.Name), Viewer: v, ViewerName: displayName(v),
 			AuthorizeURL: "/oauth/authorize?" + params.Encode(), Params: params},
 	})
@@ -208,23 +222,23 @@ const invalidTemplate = `{{define "content"}}<div class="alert error" role="aler
 const bannerTemplate = `{{define "content"}}{{with .Content}}{{if .Viewer}}
 <div class="banner" data-position="{{.Position}}">
   <span class="avatar" aria-hidden="true">{{.Initial}}</span>
-  <div class="grow"><div class="small muted">Sign in to {{.App.Name}}</div>
-  <button type="button" class="primary block" id="continue">Continue as {{.ViewerName}}</button></div>
-  <button type="button" class="link" id="dismiss" aria-label="Dismiss">✕</button>
+  <div class="grow"><div class="small muted">{{$.L.T "widget.sign_in_to" .App.Name}}</div>
+  <button type="button" class="primary block" id="continue">{{$.L.T "widget.continue_as" .ViewerName}}</button></div>
+  <button type="button" class="link" id="dismiss" aria-label="{{$.L.T "widget.dismiss"}}">✕</button>
 </div>{{else}}<div id="no-session" hidden></div>{{end}}{{end}}{{end}}`
 
 const loginTemplate = `{{define "content"}}{{with .Content}}
 <div class="card auth-card">
   <div class="app">{{if .App.IconURL}}<img class="app-icon" src="{{.App.IconURL}}" alt="">{{else}}<span class="app-icon" aria-hidden="true">{{.Initial}}</span>{{end}}
-    <div><h1>Sign in to {{.App.Name}}</h1><div class="muted small">with LoginSign: the app sees a private address, not your email.</div></div></div>
+    <div><h1>{{$.L.T "widget.sign_in_to" .App.Name}}</h1><div class="muted small">{{$.L.T "widget.private"}}</div></div></div>
   {{if .Viewer}}
-  <a class="btn primary block" href="{{.AuthorizeURL}}" target="_top">Continue as {{.ViewerName}}</a>
+  <a class="btn primary block" href="{{.AuthorizeURL}}" target="_top">{{$.L.T "widget.continue_as" .ViewerName}}</a>
   {{else}}
   <form method="get" action="/oauth/authorize" target="_top">
     {{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
-    <div class="field"><label for="email">Email address</label>
+    <div class="field"><label for="email">{{$.L.T "widget.email"}}</label>
     <input id="email" name="login_hint" type="email" autocomplete="email" required></div>
-    <button class="primary block" type="submit">Continue with email</button>
+    <button class="primary block" type="submit">{{$.L.T "widget.continue_email"}}</button>
   </form>
   {{end}}
 </div>{{end}}{{end}}`

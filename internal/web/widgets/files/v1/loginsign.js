@@ -129,6 +129,7 @@
     var pos = oneOf(opts.position, ["top-right", "top-left", "bottom-right", "bottom-left"], "top-right");
     need(opts, "redirectUri", "redirect-uri");
     var q = new URLSearchParams({ client_id: need(opts, "clientId", "client-id"), position: pos });
+    if (opts.locale) q.set("ui_locales", opts.locale);
     var f = frame(HOST + "/embed/banner?" + q.toString(), "Continue with LoginSign", "loginsign-banner loginsign-" + pos);
     f.classList.add("loginsign-pending"); // shown once the banner says it has someone to offer
     window.addEventListener("message", function (ev) {
@@ -155,6 +156,7 @@
       scope: opts.scope || "openid email profile",
       state: state(opts)
     });
+    if (opts.locale) q.set("ui_locales", opts.locale);
     var f = frame(HOST + "/embed/login?" + q.toString(), "Sign in with LoginSign", "loginsign-login-page");
     host.textContent = "";
     host.appendChild(f);
