@@ -58,6 +58,15 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	AcceptInvitationPayload struct {
+		Application func(childComplexity int) int
+		Role        func(childComplexity int) int
+	}
+
+	AcceptOwnershipTransferPayload struct {
+		Application func(childComplexity int) int
+	}
+
 	ActivityDetail struct {
 		Key   func(childComplexity int) int
 		Value func(childComplexity int) int
@@ -142,9 +151,12 @@ type ComplexityRoot struct {
 		IDTokenSigningAlg       func(childComplexity int) int
 		IconURL                 func(childComplexity int) int
 		ImportSources           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Invitations             func(childComplexity int) int
 		LicenseCodes            func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
 		LicenseVariants         func(childComplexity int) int
+		Members                 func(childComplexity int) int
 		Name                    func(childComplexity int) int
+		OwnershipTransfer       func(childComplexity int) int
 		PostLogoutRedirectUris  func(childComplexity int) int
 		PrivacyURL              func(childComplexity int) int
 		Quickstart              func(childComplexity int) int
@@ -152,6 +164,7 @@ type ComplexityRoot struct {
 		TermsURL                func(childComplexity int) int
 		UpdatedAt               func(childComplexity int) int
 		Users                   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		ViewerRole              func(childComplexity int) int
 		WebhookEvents           func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
 		WebhookURL              func(childComplexity int) int
 		Website                 func(childComplexity int) int
@@ -174,6 +187,14 @@ type ComplexityRoot struct {
 
 	BeginTotpEnrolmentPayload struct {
 		Enrolment func(childComplexity int) int
+	}
+
+	CancelOwnershipTransferPayload struct {
+		ApplicationID func(childComplexity int) int
+	}
+
+	ChangeMemberRolePayload struct {
+		Member func(childComplexity int) int
 	}
 
 	CheckCurrentLoginsSyncApiPayload struct {
@@ -359,6 +380,14 @@ type ComplexityRoot struct {
 		Reason func(childComplexity int) int
 	}
 
+	InviteMemberPayload struct {
+		Invitation func(childComplexity int) int
+	}
+
+	LeaveApplicationPayload struct {
+		ApplicationID func(childComplexity int) int
+	}
+
 	LicenseCode struct {
 		ActivatedAt        func(childComplexity int) int
 		Application        func(childComplexity int) int
@@ -429,11 +458,15 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		AcceptInvitation          func(childComplexity int, input model.AcceptInvitationInput) int
+		AcceptOwnershipTransfer   func(childComplexity int, input model.AcceptOwnershipTransferInput) int
 		AddAlternativeEmail       func(childComplexity int, email string) int
 		AddEmail                  func(childComplexity int, input model.AddEmailInput) int
 		AddLicenseVariant         func(childComplexity int, input model.AddLicenseVariantInput) int
 		BeginPasskeyRegistration  func(childComplexity int, input model.BeginPasskeyRegistrationInput) int
 		BeginTotpEnrolment        func(childComplexity int, input model.BeginTotpEnrolmentInput) int
+		CancelOwnershipTransfer   func(childComplexity int, input model.CancelOwnershipTransferInput) int
+		ChangeMemberRole          func(childComplexity int, input model.ChangeMemberRoleInput) int
 		CheckCurrentLoginsSyncAPI func(childComplexity int, input model.CheckCurrentLoginsSyncAPIInput) int
 		CheckEmailSyncAPI         func(childComplexity int, input model.CheckEmailSyncAPIInput) int
 		ClaimLicenseCode          func(childComplexity int, input model.ClaimLicenseCodeInput) int
@@ -459,9 +492,12 @@ type ComplexityRoot struct {
 		ImportAppUsers            func(childComplexity int, input model.ImportAppUsersInput) int
 		ImportLicenseCodes        func(childComplexity int, input model.ImportLicenseCodesInput) int
 		ImportUsers               func(childComplexity int, appID string, input model.ImportUsersInput) int
+		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
+		LeaveApplication          func(childComplexity int, input model.LeaveApplicationInput) int
 		MakePrimaryEmail          func(childComplexity int, emailID string) int
 		PingWebhook               func(childComplexity int, input model.PingWebhookInput) int
 		ProposeConnectionEmail    func(childComplexity int, input model.ProposeConnectionEmailInput) int
+		ProposeOwnershipTransfer  func(childComplexity int, input model.ProposeOwnershipTransferInput) int
 		RedeemLicenseCode         func(childComplexity int, applicationID string, code string) int
 		RedeliverWebhookEvent     func(childComplexity int, applicationID string, eventID string) int
 		RefusePendingLink         func(childComplexity int, input model.RefusePendingLinkInput) int
@@ -472,11 +508,13 @@ type ComplexityRoot struct {
 		RemoveEmail               func(childComplexity int, input model.RemoveEmailInput) int
 		RemoveLicenseCode         func(childComplexity int, input model.RemoveLicenseCodeInput) int
 		RemoveLicenseVariant      func(childComplexity int, input model.RemoveLicenseVariantInput) int
+		RemoveMember              func(childComplexity int, input model.RemoveMemberInput) int
 		RemoveProfilePicture      func(childComplexity int, input model.RemoveProfilePictureInput) int
 		RenamePasskey             func(childComplexity int, input model.RenamePasskeyInput) int
 		ResetClientSecret         func(childComplexity int, input model.ResetClientSecretInput) int
 		ResetWebhookSecret        func(childComplexity int, input model.ResetWebhookSecretInput) int
 		RetryWebhookEvent         func(childComplexity int, input model.RetryWebhookEventInput) int
+		RevokeInvitation          func(childComplexity int, input model.RevokeInvitationInput) int
 		RevokeOtherSessions       func(childComplexity int, input model.RevokeOtherSessionsInput) int
 		RevokeSession             func(childComplexity int, input model.RevokeSessionInput) int
 		RollbackImport            func(childComplexity int, appID string, sourceID string) int
@@ -501,6 +539,12 @@ type ComplexityRoot struct {
 		UploadLicenseCodes        func(childComplexity int, applicationID string, input model.UploadLicenseCodesInput) int
 		VerifyAlternativeEmail    func(childComplexity int, token string) int
 		VerifyEmail               func(childComplexity int, input model.VerifyEmailInput) int
+	}
+
+	OwnershipTransfer struct {
+		ExpiresAt func(childComplexity int) int
+		ToEmail   func(childComplexity int) int
+		ToUserID  func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -545,6 +589,10 @@ type ComplexityRoot struct {
 		Changed func(childComplexity int) int
 		Ok      func(childComplexity int) int
 		Pending func(childComplexity int) int
+	}
+
+	ProposeOwnershipTransferPayload struct {
+		Transfer func(childComplexity int) int
 	}
 
 	Query struct {
@@ -623,6 +671,10 @@ type ComplexityRoot struct {
 		DeletedVariantID func(childComplexity int) int
 	}
 
+	RemoveMemberPayload struct {
+		RemovedUserID func(childComplexity int) int
+	}
+
 	RemoveProfilePicturePayload struct {
 		Profile func(childComplexity int) int
 	}
@@ -643,6 +695,10 @@ type ComplexityRoot struct {
 
 	RetryWebhookEventPayload struct {
 		Event func(childComplexity int) int
+	}
+
+	RevokeInvitationPayload struct {
+		RevokedInvitationID func(childComplexity int) int
 	}
 
 	RevokeOtherSessionsPayload struct {
@@ -710,6 +766,25 @@ type ComplexityRoot struct {
 		URI       func(childComplexity int) int
 	}
 
+	TeamInvitation struct {
+		ApplicationID   func(childComplexity int) int
+		ApplicationName func(childComplexity int) int
+		CreatedAt       func(childComplexity int) int
+		Email           func(childComplexity int) int
+		ExpiresAt       func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Role            func(childComplexity int) int
+	}
+
+	TeamMember struct {
+		Email    func(childComplexity int) int
+		IsViewer func(childComplexity int) int
+		JoinedAt func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Role     func(childComplexity int) int
+		UserID   func(childComplexity int) int
+	}
+
 	TwoStepStatus struct {
 		EnabledAt         func(childComplexity int) int
 		RecoveryCodesLeft func(childComplexity int) int
@@ -738,25 +813,26 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		Activity     func(childComplexity int, first *int, after *string, types []model.ActivityEventType, applicationID *string) int
-		Applications func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
-		Connections  func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) int
-		CreatedAt    func(childComplexity int) int
-		Email        func(childComplexity int) int
-		Emails       func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.UserEmailOrder, where *ent.UserEmailWhereInput) int
-		GlobalID     func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Image        func(childComplexity int) int
-		Language     func(childComplexity int) int
-		LastLoginAt  func(childComplexity int) int
-		Name         func(childComplexity int) int
-		Passkeys     func(childComplexity int) int
-		PendingLinks func(childComplexity int) int
-		Profile      func(childComplexity int) int
-		Region       func(childComplexity int) int
-		Sessions     func(childComplexity int) int
-		TwoStep      func(childComplexity int) int
-		UpdatedAt    func(childComplexity int) int
+		Activity        func(childComplexity int, first *int, after *string, types []model.ActivityEventType, applicationID *string) int
+		Applications    func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) int
+		Connections     func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) int
+		CreatedAt       func(childComplexity int) int
+		Email           func(childComplexity int) int
+		Emails          func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.UserEmailOrder, where *ent.UserEmailWhereInput) int
+		GlobalID        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Image           func(childComplexity int) int
+		Language        func(childComplexity int) int
+		LastLoginAt     func(childComplexity int) int
+		Name            func(childComplexity int) int
+		Passkeys        func(childComplexity int) int
+		PendingLinks    func(childComplexity int) int
+		Profile         func(childComplexity int) int
+		Region          func(childComplexity int) int
+		Sessions        func(childComplexity int) int
+		TeamInvitations func(childComplexity int) int
+		TwoStep         func(childComplexity int) int
+		UpdatedAt       func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -877,6 +953,10 @@ type ApplicationResolver interface {
 	ImportSources(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) (*ent.ImportSourceConnection, error)
 	Analytics(ctx context.Context, obj *ent.Application) (*model.AppAnalytics, error)
 	Quickstart(ctx context.Context, obj *ent.Application) (*oauth.Quickstart, error)
+	ViewerRole(ctx context.Context, obj *ent.Application) (model.TeamRole, error)
+	Members(ctx context.Context, obj *ent.Application) ([]*model.TeamMember, error)
+	Invitations(ctx context.Context, obj *ent.Application) ([]*model.TeamInvitation, error)
+	OwnershipTransfer(ctx context.Context, obj *ent.Application) (*model.OwnershipTransfer, error)
 	WebhookEvents(ctx context.Context, obj *ent.Application, after *entgql.Cursor[string], first *int, status *webhookevent.Status) (*ent.WebhookEventConnection, error)
 }
 type ImportSourceResolver interface {
@@ -960,6 +1040,15 @@ type MutationResolver interface {
 	SetProfilePicture(ctx context.Context, input model.SetProfilePictureInput) (*model.SetProfilePicturePayload, error)
 	RemoveProfilePicture(ctx context.Context, input model.RemoveProfilePictureInput) (*model.RemoveProfilePicturePayload, error)
 	SetLanguage(ctx context.Context, input model.SetLanguageInput) (*model.SetLanguagePayload, error)
+	InviteMember(ctx context.Context, input model.InviteMemberInput) (*model.InviteMemberPayload, error)
+	RevokeInvitation(ctx context.Context, input model.RevokeInvitationInput) (*model.RevokeInvitationPayload, error)
+	AcceptInvitation(ctx context.Context, input model.AcceptInvitationInput) (*model.AcceptInvitationPayload, error)
+	ChangeMemberRole(ctx context.Context, input model.ChangeMemberRoleInput) (*model.ChangeMemberRolePayload, error)
+	RemoveMember(ctx context.Context, input model.RemoveMemberInput) (*model.RemoveMemberPayload, error)
+	LeaveApplication(ctx context.Context, input model.LeaveApplicationInput) (*model.LeaveApplicationPayload, error)
+	ProposeOwnershipTransfer(ctx context.Context, input model.ProposeOwnershipTransferInput) (*model.ProposeOwnershipTransferPayload, error)
+	AcceptOwnershipTransfer(ctx context.Context, input model.AcceptOwnershipTransferInput) (*model.AcceptOwnershipTransferPayload, error)
+	CancelOwnershipTransfer(ctx context.Context, input model.CancelOwnershipTransferInput) (*model.CancelOwnershipTransferPayload, error)
 	RedeliverWebhookEvent(ctx context.Context, applicationID string, eventID string) (*ent.WebhookEvent, error)
 	SendTestWebhook(ctx context.Context, applicationID string) (*ent.WebhookEvent, error)
 }
@@ -991,6 +1080,7 @@ type UserResolver interface {
 
 	Profile(ctx context.Context, obj *ent.User) (*model.Profile, error)
 	Language(ctx context.Context, obj *ent.User) (*string, error)
+	TeamInvitations(ctx context.Context, obj *ent.User) ([]*model.TeamInvitation, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1010,6 +1100,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "AcceptInvitationPayload.application":
+		if e.ComplexityRoot.AcceptInvitationPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptInvitationPayload.Application(childComplexity), true
+	case "AcceptInvitationPayload.role":
+		if e.ComplexityRoot.AcceptInvitationPayload.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptInvitationPayload.Role(childComplexity), true
+
+	case "AcceptOwnershipTransferPayload.application":
+		if e.ComplexityRoot.AcceptOwnershipTransferPayload.Application == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AcceptOwnershipTransferPayload.Application(childComplexity), true
 
 	case "ActivityDetail.key":
 		if e.ComplexityRoot.ActivityDetail.Key == nil {
@@ -1381,6 +1491,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.ImportSources(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int)), true
+	case "Application.invitations":
+		if e.ComplexityRoot.Application.Invitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Invitations(childComplexity), true
 	case "Application.licenseCodes":
 		if e.ComplexityRoot.Application.LicenseCodes == nil {
 			break
@@ -1398,12 +1514,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.LicenseVariants(childComplexity), true
+	case "Application.members":
+		if e.ComplexityRoot.Application.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.Members(childComplexity), true
 	case "Application.name":
 		if e.ComplexityRoot.Application.Name == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Application.Name(childComplexity), true
+	case "Application.ownershipTransfer":
+		if e.ComplexityRoot.Application.OwnershipTransfer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.OwnershipTransfer(childComplexity), true
 	case "Application.postLogoutRedirectUris":
 		if e.ComplexityRoot.Application.PostLogoutRedirectUris == nil {
 			break
@@ -1451,6 +1579,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.Users(childComplexity, args["after"].(*entgql.Cursor[string]), args["first"].(*int), args["before"].(*entgql.Cursor[string]), args["last"].(*int), args["where"].(*ent.AppConnectionWhereInput), args["filter"].(*model.UserFilter), args["orderBy"].([]*ent.AppConnectionOrder)), true
+	case "Application.viewerRole":
+		if e.ComplexityRoot.Application.ViewerRole == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.ViewerRole(childComplexity), true
 	case "Application.webhookEvents":
 		if e.ComplexityRoot.Application.WebhookEvents == nil {
 			break
@@ -1520,6 +1654,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.BeginTotpEnrolmentPayload.Enrolment(childComplexity), true
+
+	case "CancelOwnershipTransferPayload.applicationId":
+		if e.ComplexityRoot.CancelOwnershipTransferPayload.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelOwnershipTransferPayload.ApplicationID(childComplexity), true
+
+	case "ChangeMemberRolePayload.member":
+		if e.ComplexityRoot.ChangeMemberRolePayload.Member == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangeMemberRolePayload.Member(childComplexity), true
 
 	case "CheckCurrentLoginsSyncApiPayload.result":
 		if e.ComplexityRoot.CheckCurrentLoginsSyncApiPayload.Result == nil {
@@ -2063,6 +2211,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InvalidLicenseCode.Reason(childComplexity), true
 
+	case "InviteMemberPayload.invitation":
+		if e.ComplexityRoot.InviteMemberPayload.Invitation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InviteMemberPayload.Invitation(childComplexity), true
+
+	case "LeaveApplicationPayload.applicationId":
+		if e.ComplexityRoot.LeaveApplicationPayload.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LeaveApplicationPayload.ApplicationID(childComplexity), true
+
 	case "LicenseCode.activatedAt":
 		if e.ComplexityRoot.LicenseCode.ActivatedAt == nil {
 			break
@@ -2324,6 +2486,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LicenseVariantEdge.Node(childComplexity), true
 
+	case "Mutation.acceptInvitation":
+		if e.ComplexityRoot.Mutation.AcceptInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptInvitation(childComplexity, args["input"].(model.AcceptInvitationInput)), true
+	case "Mutation.acceptOwnershipTransfer":
+		if e.ComplexityRoot.Mutation.AcceptOwnershipTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acceptOwnershipTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcceptOwnershipTransfer(childComplexity, args["input"].(model.AcceptOwnershipTransferInput)), true
 	case "Mutation.addAlternativeEmail":
 		if e.ComplexityRoot.Mutation.AddAlternativeEmail == nil {
 			break
@@ -2379,6 +2563,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BeginTotpEnrolment(childComplexity, args["input"].(model.BeginTotpEnrolmentInput)), true
+	case "Mutation.cancelOwnershipTransfer":
+		if e.ComplexityRoot.Mutation.CancelOwnershipTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelOwnershipTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelOwnershipTransfer(childComplexity, args["input"].(model.CancelOwnershipTransferInput)), true
+	case "Mutation.changeMemberRole":
+		if e.ComplexityRoot.Mutation.ChangeMemberRole == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changeMemberRole_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangeMemberRole(childComplexity, args["input"].(model.ChangeMemberRoleInput)), true
 	case "Mutation.checkCurrentLoginsSyncApi":
 		if e.ComplexityRoot.Mutation.CheckCurrentLoginsSyncAPI == nil {
 			break
@@ -2654,6 +2860,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportUsers(childComplexity, args["appId"].(string), args["input"].(model.ImportUsersInput)), true
+	case "Mutation.inviteMember":
+		if e.ComplexityRoot.Mutation.InviteMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_inviteMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InviteMember(childComplexity, args["input"].(model.InviteMemberInput)), true
+	case "Mutation.leaveApplication":
+		if e.ComplexityRoot.Mutation.LeaveApplication == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_leaveApplication_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LeaveApplication(childComplexity, args["input"].(model.LeaveApplicationInput)), true
 	case "Mutation.makePrimaryEmail":
 		if e.ComplexityRoot.Mutation.MakePrimaryEmail == nil {
 			break
@@ -2687,6 +2915,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProposeConnectionEmail(childComplexity, args["input"].(model.ProposeConnectionEmailInput)), true
+	case "Mutation.proposeOwnershipTransfer":
+		if e.ComplexityRoot.Mutation.ProposeOwnershipTransfer == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_proposeOwnershipTransfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProposeOwnershipTransfer(childComplexity, args["input"].(model.ProposeOwnershipTransferInput)), true
 	case "Mutation.redeemLicenseCode":
 		if e.ComplexityRoot.Mutation.RedeemLicenseCode == nil {
 			break
@@ -2797,6 +3036,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveLicenseVariant(childComplexity, args["input"].(model.RemoveLicenseVariantInput)), true
+	case "Mutation.removeMember":
+		if e.ComplexityRoot.Mutation.RemoveMember == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeMember_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveMember(childComplexity, args["input"].(model.RemoveMemberInput)), true
 	case "Mutation.removeProfilePicture":
 		if e.ComplexityRoot.Mutation.RemoveProfilePicture == nil {
 			break
@@ -2852,6 +3102,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RetryWebhookEvent(childComplexity, args["input"].(model.RetryWebhookEventInput)), true
+	case "Mutation.revokeInvitation":
+		if e.ComplexityRoot.Mutation.RevokeInvitation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeInvitation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeInvitation(childComplexity, args["input"].(model.RevokeInvitationInput)), true
 	case "Mutation.revokeOtherSessions":
 		if e.ComplexityRoot.Mutation.RevokeOtherSessions == nil {
 			break
@@ -3112,6 +3373,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["input"].(model.VerifyEmailInput)), true
 
+	case "OwnershipTransfer.expiresAt":
+		if e.ComplexityRoot.OwnershipTransfer.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnershipTransfer.ExpiresAt(childComplexity), true
+	case "OwnershipTransfer.toEmail":
+		if e.ComplexityRoot.OwnershipTransfer.ToEmail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnershipTransfer.ToEmail(childComplexity), true
+	case "OwnershipTransfer.toUserId":
+		if e.ComplexityRoot.OwnershipTransfer.ToUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OwnershipTransfer.ToUserID(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -3273,6 +3553,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ProposeConnectionEmailPayload.Pending(childComplexity), true
+
+	case "ProposeOwnershipTransferPayload.transfer":
+		if e.ComplexityRoot.ProposeOwnershipTransferPayload.Transfer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProposeOwnershipTransferPayload.Transfer(childComplexity), true
 
 	case "Query.application":
 		if e.ComplexityRoot.Query.Application == nil {
@@ -3540,6 +3827,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveLicenseVariantPayload.DeletedVariantID(childComplexity), true
 
+	case "RemoveMemberPayload.removedUserId":
+		if e.ComplexityRoot.RemoveMemberPayload.RemovedUserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveMemberPayload.RemovedUserID(childComplexity), true
+
 	case "RemoveProfilePicturePayload.profile":
 		if e.ComplexityRoot.RemoveProfilePicturePayload.Profile == nil {
 			break
@@ -3586,6 +3880,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RetryWebhookEventPayload.Event(childComplexity), true
+
+	case "RevokeInvitationPayload.revokedInvitationId":
+		if e.ComplexityRoot.RevokeInvitationPayload.RevokedInvitationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeInvitationPayload.RevokedInvitationID(childComplexity), true
 
 	case "RevokeOtherSessionsPayload.clientMutationId":
 		if e.ComplexityRoot.RevokeOtherSessionsPayload.ClientMutationID == nil {
@@ -3772,6 +4073,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TOTPEnrolment.URI(childComplexity), true
+
+	case "TeamInvitation.applicationId":
+		if e.ComplexityRoot.TeamInvitation.ApplicationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.ApplicationID(childComplexity), true
+	case "TeamInvitation.applicationName":
+		if e.ComplexityRoot.TeamInvitation.ApplicationName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.ApplicationName(childComplexity), true
+	case "TeamInvitation.createdAt":
+		if e.ComplexityRoot.TeamInvitation.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.CreatedAt(childComplexity), true
+	case "TeamInvitation.email":
+		if e.ComplexityRoot.TeamInvitation.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.Email(childComplexity), true
+	case "TeamInvitation.expiresAt":
+		if e.ComplexityRoot.TeamInvitation.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.ExpiresAt(childComplexity), true
+	case "TeamInvitation.id":
+		if e.ComplexityRoot.TeamInvitation.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.ID(childComplexity), true
+	case "TeamInvitation.role":
+		if e.ComplexityRoot.TeamInvitation.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamInvitation.Role(childComplexity), true
+
+	case "TeamMember.email":
+		if e.ComplexityRoot.TeamMember.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.Email(childComplexity), true
+	case "TeamMember.isViewer":
+		if e.ComplexityRoot.TeamMember.IsViewer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.IsViewer(childComplexity), true
+	case "TeamMember.joinedAt":
+		if e.ComplexityRoot.TeamMember.JoinedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.JoinedAt(childComplexity), true
+	case "TeamMember.name":
+		if e.ComplexityRoot.TeamMember.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.Name(childComplexity), true
+	case "TeamMember.role":
+		if e.ComplexityRoot.TeamMember.Role == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.Role(childComplexity), true
+	case "TeamMember.userId":
+		if e.ComplexityRoot.TeamMember.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TeamMember.UserID(childComplexity), true
 
 	case "TwoStepStatus.enabledAt":
 		if e.ComplexityRoot.TwoStepStatus.EnabledAt == nil {
@@ -3972,6 +4353,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Sessions(childComplexity), true
+	case "User.teamInvitations":
+		if e.ComplexityRoot.User.TeamInvitations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.TeamInvitations(childComplexity), true
 	case "User.twoStep":
 		if e.ComplexityRoot.User.TwoStep == nil {
 			break
@@ -4312,6 +4699,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AcceptInvitationInput", ec.unmarshalInputAcceptInvitationInput),
+			graphql.NewInputUnmarshaler("AcceptOwnershipTransferInput", ec.unmarshalInputAcceptOwnershipTransferInput),
 			graphql.NewInputUnmarshaler("AddEmailInput", ec.unmarshalInputAddEmailInput),
 			graphql.NewInputUnmarshaler("AddLicenseVariantInput", ec.unmarshalInputAddLicenseVariantInput),
 			graphql.NewInputUnmarshaler("AppConnectionOrder", ec.unmarshalInputAppConnectionOrder),
@@ -4320,6 +4709,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ApplicationWhereInput", ec.unmarshalInputApplicationWhereInput),
 			graphql.NewInputUnmarshaler("BeginPasskeyRegistrationInput", ec.unmarshalInputBeginPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("BeginTotpEnrolmentInput", ec.unmarshalInputBeginTotpEnrolmentInput),
+			graphql.NewInputUnmarshaler("CancelOwnershipTransferInput", ec.unmarshalInputCancelOwnershipTransferInput),
+			graphql.NewInputUnmarshaler("ChangeMemberRoleInput", ec.unmarshalInputChangeMemberRoleInput),
 			graphql.NewInputUnmarshaler("CheckCurrentLoginsSyncApiInput", ec.unmarshalInputCheckCurrentLoginsSyncApiInput),
 			graphql.NewInputUnmarshaler("CheckEmailSyncApiInput", ec.unmarshalInputCheckEmailSyncApiInput),
 			graphql.NewInputUnmarshaler("ClaimLicenseCodeInput", ec.unmarshalInputClaimLicenseCodeInput),
@@ -4346,23 +4737,28 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ImportSourceWhereInput", ec.unmarshalInputImportSourceWhereInput),
 			graphql.NewInputUnmarshaler("ImportUserInput", ec.unmarshalInputImportUserInput),
 			graphql.NewInputUnmarshaler("ImportUsersInput", ec.unmarshalInputImportUsersInput),
+			graphql.NewInputUnmarshaler("InviteMemberInput", ec.unmarshalInputInviteMemberInput),
+			graphql.NewInputUnmarshaler("LeaveApplicationInput", ec.unmarshalInputLeaveApplicationInput),
 			graphql.NewInputUnmarshaler("LicenseCodeOrder", ec.unmarshalInputLicenseCodeOrder),
 			graphql.NewInputUnmarshaler("LicenseCodeWhereInput", ec.unmarshalInputLicenseCodeWhereInput),
 			graphql.NewInputUnmarshaler("LicenseVariantOrder", ec.unmarshalInputLicenseVariantOrder),
 			graphql.NewInputUnmarshaler("LicenseVariantWhereInput", ec.unmarshalInputLicenseVariantWhereInput),
 			graphql.NewInputUnmarshaler("PingWebhookInput", ec.unmarshalInputPingWebhookInput),
 			graphql.NewInputUnmarshaler("ProposeConnectionEmailInput", ec.unmarshalInputProposeConnectionEmailInput),
+			graphql.NewInputUnmarshaler("ProposeOwnershipTransferInput", ec.unmarshalInputProposeOwnershipTransferInput),
 			graphql.NewInputUnmarshaler("RefusePendingLinkInput", ec.unmarshalInputRefusePendingLinkInput),
 			graphql.NewInputUnmarshaler("RegenerateRecoveryCodesInput", ec.unmarshalInputRegenerateRecoveryCodesInput),
 			graphql.NewInputUnmarshaler("RemoveApplicationInput", ec.unmarshalInputRemoveApplicationInput),
 			graphql.NewInputUnmarshaler("RemoveEmailInput", ec.unmarshalInputRemoveEmailInput),
 			graphql.NewInputUnmarshaler("RemoveLicenseCodeInput", ec.unmarshalInputRemoveLicenseCodeInput),
 			graphql.NewInputUnmarshaler("RemoveLicenseVariantInput", ec.unmarshalInputRemoveLicenseVariantInput),
+			graphql.NewInputUnmarshaler("RemoveMemberInput", ec.unmarshalInputRemoveMemberInput),
 			graphql.NewInputUnmarshaler("RemoveProfilePictureInput", ec.unmarshalInputRemoveProfilePictureInput),
 			graphql.NewInputUnmarshaler("RenamePasskeyInput", ec.unmarshalInputRenamePasskeyInput),
 			graphql.NewInputUnmarshaler("ResetClientSecretInput", ec.unmarshalInputResetClientSecretInput),
 			graphql.NewInputUnmarshaler("ResetWebhookSecretInput", ec.unmarshalInputResetWebhookSecretInput),
 			graphql.NewInputUnmarshaler("RetryWebhookEventInput", ec.unmarshalInputRetryWebhookEventInput),
+			graphql.NewInputUnmarshaler("RevokeInvitationInput", ec.unmarshalInputRevokeInvitationInput),
 			graphql.NewInputUnmarshaler("RevokeOtherSessionsInput", ec.unmarshalInputRevokeOtherSessionsInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("SetAppEmailMutedInput", ec.unmarshalInputSetAppEmailMutedInput),
@@ -4544,6 +4940,16 @@ enum ActivityEventType {
   IMPORT_ROLLED_BACK
   LICENSE_ACTION
   USERS_EXPORTED
+  MEMBER_INVITED
+  MEMBER_JOINED
+  MEMBER_ROLE_CHANGED
+  MEMBER_REMOVED
+  MEMBER_LEFT
+  INVITATION_REVOKED
+  OWNERSHIP_TRANSFER_PROPOSED
+  OWNERSHIP_TRANSFER_CANCELLED
+  OWNERSHIP_TRANSFERRED
+  LICENSE_ENDED
 }
 
 """Who caused an event."""
@@ -8082,7 +8488,7 @@ type Quickstart {
 extend type Query {
   """The signed-in person, or null when the request carries no session."""
   viewer: User
-  """The applications the signed-in developer owns."""
+  """The applications the signed-in developer owns or is a team member of (Application.viewerRole tells which)."""
   applications(after: Cursor, first: Int, before: Cursor, last: Int, orderBy: [ApplicationOrder!], where: ApplicationWhereInput): ApplicationConnection!
 }
 
@@ -8116,6 +8522,175 @@ type CreateApplicationPayload {
   webhookSecret: String
 }
 `, BuiltIn: false},
+	{Name: "../schema/team.graphql", Input: `# Teams (internal/team): an application has an owner and members with roles. Every field and
+# mutation checks the caller's role in internal/team.Authorize: not a member answers NOT_FOUND,
+# exactly like a missing application; a member whose role does not allow the action gets
+# FORBIDDEN. The README's "Teams and roles" lists what each role may do.
+
+"""A role on an application's team."""
+enum TeamRole {
+  """Everything, including deleting the application and handing it over."""
+  OWNER
+  """Everything but deleting the application and handing it over."""
+  ADMIN
+  """Settings, licenses, webhooks; no secret rotation, no member management."""
+  DEVELOPER
+  """Reads users and licenses; changes nothing, sees no secrets."""
+  SUPPORT
+}
+
+extend type Application {
+  """The signed-in person's role on this application."""
+  viewerRole: TeamRole!
+  """The team: the owner first, then the members by join date (any member may read it)."""
+  members: [TeamMember!]!
+  """Invitations not yet accepted, revoked or expired (owner and admin only)."""
+  invitations: [TeamInvitation!]!
+  """The ownership transfer the owner proposed and the member has not yet accepted, if any."""
+  ownershipTransfer: OwnershipTransfer
+}
+
+extend type User {
+  """
+  Invitations to application teams waiting for this person: sent to their primary address or
+  one of their verified alternatives, not yet accepted, revoked or expired.
+  """
+  teamInvitations: [TeamInvitation!]!
+}
+
+"""One person on an application's team."""
+type TeamMember {
+  """The member's account id (usr_…), used by changeMemberRole and removeMember."""
+  userId: ID!
+  """The member's display name, when they set one."""
+  name: String
+  """The address the member was invited at (the owner's primary address for the owner)."""
+  email: String!
+  role: TeamRole!
+  joinedAt: Time!
+  """True for the signed-in person."""
+  isViewer: Boolean!
+}
+
+"""An invitation to join an application's team."""
+type TeamInvitation {
+  id: ID!
+  applicationId: ID!
+  applicationName: String!
+  """The invited address."""
+  email: String!
+  role: TeamRole!
+  createdAt: Time!
+  expiresAt: Time!
+}
+
+"""The owner's proposal to hand the application over to a member."""
+type OwnershipTransfer {
+  toUserId: ID!
+  toEmail: String!
+  expiresAt: Time!
+}
+
+extend type Mutation {
+  """
+  Invites an address to the team with a role (owner or admin; an admin cannot invite an owner,
+  and nobody invites a second owner: use proposeOwnershipTransfer). The mail holds a single-use
+  link valid 7 days. The answer and the mail are the same whether or not the address has an
+  account.
+  """
+  inviteMember(input: InviteMemberInput!): InviteMemberPayload!
+  """Withdraws a pending invitation (owner or admin)."""
+  revokeInvitation(input: RevokeInvitationInput!): RevokeInvitationPayload!
+  """
+  Joins a team. token is the one of the invitation link; invitationId may be given instead for
+  an invitation listed in viewer.teamInvitations. The invited address must be the signed-in
+  account's primary address or a verified alternative: any other account is refused
+  (invitation_other_address) and the invitation stays usable.
+  """
+  acceptInvitation(input: AcceptInvitationInput!): AcceptInvitationPayload!
+  """Changes a member's role (owner or admin; the owner's role cannot change: transfer instead)."""
+  changeMemberRole(input: ChangeMemberRoleInput!): ChangeMemberRolePayload!
+  """Removes a member (owner or admin; an admin cannot remove the owner)."""
+  removeMember(input: RemoveMemberInput!): RemoveMemberPayload!
+  """Leaves a team. The owner cannot leave: transfer the application first."""
+  leaveApplication(input: LeaveApplicationInput!): LeaveApplicationPayload!
+  """
+  The owner proposes to hand the application over to a member; nothing changes until that
+  member accepts while signed in (within 7 days). Replaces an earlier proposal.
+  """
+  proposeOwnershipTransfer(input: ProposeOwnershipTransferInput!): ProposeOwnershipTransferPayload!
+  """The proposed member accepts: they become the owner and the old owner becomes an admin."""
+  acceptOwnershipTransfer(input: AcceptOwnershipTransferInput!): AcceptOwnershipTransferPayload!
+  """The owner (or the proposed member, declining) cancels a pending transfer."""
+  cancelOwnershipTransfer(input: CancelOwnershipTransferInput!): CancelOwnershipTransferPayload!
+}
+
+input InviteMemberInput {
+  applicationId: ID!
+  email: String!
+  """ADMIN, DEVELOPER or SUPPORT."""
+  role: TeamRole!
+}
+type InviteMemberPayload {
+  invitation: TeamInvitation!
+}
+input RevokeInvitationInput {
+  applicationId: ID!
+  invitationId: ID!
+}
+type RevokeInvitationPayload {
+  revokedInvitationId: ID!
+}
+input AcceptInvitationInput {
+  token: String
+  invitationId: ID
+}
+type AcceptInvitationPayload {
+  application: Application!
+  role: TeamRole!
+}
+input ChangeMemberRoleInput {
+  applicationId: ID!
+  userId: ID!
+  """ADMIN, DEVELOPER or SUPPORT."""
+  role: TeamRole!
+}
+type ChangeMemberRolePayload {
+  member: TeamMember!
+}
+input RemoveMemberInput {
+  applicationId: ID!
+  userId: ID!
+}
+type RemoveMemberPayload {
+  removedUserId: ID!
+}
+input LeaveApplicationInput {
+  applicationId: ID!
+}
+type LeaveApplicationPayload {
+  applicationId: ID!
+}
+input ProposeOwnershipTransferInput {
+  applicationId: ID!
+  userId: ID!
+}
+type ProposeOwnershipTransferPayload {
+  transfer: OwnershipTransfer!
+}
+input AcceptOwnershipTransferInput {
+  applicationId: ID!
+}
+type AcceptOwnershipTransferPayload {
+  application: Application!
+}
+input CancelOwnershipTransferInput {
+  applicationId: ID!
+}
+type CancelOwnershipTransferPayload {
+  applicationId: ID!
+}
+`, BuiltIn: false},
 	{Name: "../schema/webhooks.graphql", Input: `# Webhooks in the Developer Portal: the delivery log, manual redelivery and the test button.
 # Every field checks that the signed-in developer owns the application.
 
@@ -8146,6 +8721,24 @@ var parsedSchema = gqlparser.MustLoadSchema(sources...)
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_AcceptInvitationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_AcceptInvitationPayload_application(ctx, field)
+	case "role":
+		return ec.fieldContext_AcceptInvitationPayload_role(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceptInvitationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_AcceptOwnershipTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "application":
+		return ec.fieldContext_AcceptOwnershipTransferPayload_application(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AcceptOwnershipTransferPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_ActivityDetail(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -8349,6 +8942,14 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_analytics(ctx, field)
 	case "quickstart":
 		return ec.fieldContext_Application_quickstart(ctx, field)
+	case "viewerRole":
+		return ec.fieldContext_Application_viewerRole(ctx, field)
+	case "members":
+		return ec.fieldContext_Application_members(ctx, field)
+	case "invitations":
+		return ec.fieldContext_Application_invitations(ctx, field)
+	case "ownershipTransfer":
+		return ec.fieldContext_Application_ownershipTransfer(ctx, field)
 	case "webhookEvents":
 		return ec.fieldContext_Application_webhookEvents(ctx, field)
 	}
@@ -8391,6 +8992,22 @@ func (ec *executionContext) childFields_BeginTotpEnrolmentPayload(ctx context.Co
 		return ec.fieldContext_BeginTotpEnrolmentPayload_enrolment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type BeginTotpEnrolmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CancelOwnershipTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "applicationId":
+		return ec.fieldContext_CancelOwnershipTransferPayload_applicationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelOwnershipTransferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangeMemberRolePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "member":
+		return ec.fieldContext_ChangeMemberRolePayload_member(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangeMemberRolePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_CheckCurrentLoginsSyncApiPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8769,6 +9386,22 @@ func (ec *executionContext) childFields_InvalidLicenseCode(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type InvalidLicenseCode", field.Name)
 }
 
+func (ec *executionContext) childFields_InviteMemberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "invitation":
+		return ec.fieldContext_InviteMemberPayload_invitation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InviteMemberPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_LeaveApplicationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "applicationId":
+		return ec.fieldContext_LeaveApplicationPayload_applicationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LeaveApplicationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_LicenseCode(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8903,6 +9536,18 @@ func (ec *executionContext) childFields_LicenseVariantEdge(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type LicenseVariantEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_OwnershipTransfer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "toUserId":
+		return ec.fieldContext_OwnershipTransfer_toUserId(ctx, field)
+	case "toEmail":
+		return ec.fieldContext_OwnershipTransfer_toEmail(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_OwnershipTransfer_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OwnershipTransfer", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -8989,6 +9634,14 @@ func (ec *executionContext) childFields_ProposeConnectionEmailPayload(ctx contex
 		return ec.fieldContext_ProposeConnectionEmailPayload_pending(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProposeConnectionEmailPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ProposeOwnershipTransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "transfer":
+		return ec.fieldContext_ProposeOwnershipTransferPayload_transfer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProposeOwnershipTransferPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Quickstart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9123,6 +9776,14 @@ func (ec *executionContext) childFields_RemoveLicenseVariantPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type RemoveLicenseVariantPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RemoveMemberPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "removedUserId":
+		return ec.fieldContext_RemoveMemberPayload_removedUserId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveMemberPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RemoveProfilePicturePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "profile":
@@ -9165,6 +9826,14 @@ func (ec *executionContext) childFields_RetryWebhookEventPayload(ctx context.Con
 		return ec.fieldContext_RetryWebhookEventPayload_event(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RetryWebhookEventPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RevokeInvitationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "revokedInvitationId":
+		return ec.fieldContext_RevokeInvitationPayload_revokedInvitationId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeInvitationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeOtherSessionsPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9297,6 +9966,44 @@ func (ec *executionContext) childFields_TOTPEnrolment(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type TOTPEnrolment", field.Name)
 }
 
+func (ec *executionContext) childFields_TeamInvitation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TeamInvitation_id(ctx, field)
+	case "applicationId":
+		return ec.fieldContext_TeamInvitation_applicationId(ctx, field)
+	case "applicationName":
+		return ec.fieldContext_TeamInvitation_applicationName(ctx, field)
+	case "email":
+		return ec.fieldContext_TeamInvitation_email(ctx, field)
+	case "role":
+		return ec.fieldContext_TeamInvitation_role(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TeamInvitation_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_TeamInvitation_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamInvitation", field.Name)
+}
+
+func (ec *executionContext) childFields_TeamMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userId":
+		return ec.fieldContext_TeamMember_userId(ctx, field)
+	case "name":
+		return ec.fieldContext_TeamMember_name(ctx, field)
+	case "email":
+		return ec.fieldContext_TeamMember_email(ctx, field)
+	case "role":
+		return ec.fieldContext_TeamMember_role(ctx, field)
+	case "joinedAt":
+		return ec.fieldContext_TeamMember_joinedAt(ctx, field)
+	case "isViewer":
+		return ec.fieldContext_TeamMember_isViewer(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TeamMember", field.Name)
+}
+
 func (ec *executionContext) childFields_TwoStepStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "enabled":
@@ -9393,6 +10100,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_profile(ctx, field)
 	case "language":
 		return ec.fieldContext_User_language(ctx, field)
+	case "teamInvitations":
+		return ec.fieldContext_User_teamInvitations(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -10035,6 +10744,34 @@ func (ec *executionContext) field_ImportSource_rows_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acceptInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AcceptInvitationInput, error) {
+			return ec.unmarshalNAcceptInvitationInput2loginsignᚋgraphᚋmodelᚐAcceptInvitationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_acceptOwnershipTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AcceptOwnershipTransferInput, error) {
+			return ec.unmarshalNAcceptOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐAcceptOwnershipTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10097,6 +10834,34 @@ func (ec *executionContext) field_Mutation_beginTotpEnrolment_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BeginTotpEnrolmentInput, error) {
 			return ec.unmarshalNBeginTotpEnrolmentInput2loginsignᚋgraphᚋmodelᚐBeginTotpEnrolmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cancelOwnershipTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CancelOwnershipTransferInput, error) {
+			return ec.unmarshalNCancelOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐCancelOwnershipTransferInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_changeMemberRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ChangeMemberRoleInput, error) {
+			return ec.unmarshalNChangeMemberRoleInput2loginsignᚋgraphᚋmodelᚐChangeMemberRoleInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10511,6 +11276,34 @@ func (ec *executionContext) field_Mutation_importUsers_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_inviteMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.InviteMemberInput, error) {
+			return ec.unmarshalNInviteMemberInput2loginsignᚋgraphᚋmodelᚐInviteMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_leaveApplication_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.LeaveApplicationInput, error) {
+			return ec.unmarshalNLeaveApplicationInput2loginsignᚋgraphᚋmodelᚐLeaveApplicationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10545,6 +11338,20 @@ func (ec *executionContext) field_Mutation_proposeConnectionEmail_args(ctx conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ProposeConnectionEmailInput, error) {
 			return ec.unmarshalNProposeConnectionEmailInput2loginsignᚋgraphᚋmodelᚐProposeConnectionEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_proposeOwnershipTransfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProposeOwnershipTransferInput, error) {
+			return ec.unmarshalNProposeOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐProposeOwnershipTransferInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10709,6 +11516,20 @@ func (ec *executionContext) field_Mutation_removeLicenseVariant_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_removeMember_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemoveMemberInput, error) {
+			return ec.unmarshalNRemoveMemberInput2loginsignᚋgraphᚋmodelᚐRemoveMemberInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_removeProfilePicture_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10771,6 +11592,20 @@ func (ec *executionContext) field_Mutation_retryWebhookEvent_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RetryWebhookEventInput, error) {
 			return ec.unmarshalNRetryWebhookEventInput2loginsignᚋgraphᚋmodelᚐRetryWebhookEventInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeInvitation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RevokeInvitationInput, error) {
+			return ec.unmarshalNRevokeInvitationInput2loginsignᚋgraphᚋmodelᚐRevokeInvitationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11646,6 +12481,93 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // endregion ***************************** args.gotpl *****************************
 
 // region    **************************** field.gotpl *****************************
+
+func (ec *executionContext) _AcceptInvitationPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.AcceptInvitationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptInvitationPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptInvitationPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptInvitationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AcceptInvitationPayload_role(ctx context.Context, field graphql.CollectedField, obj *model.AcceptInvitationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptInvitationPayload_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TeamRole) graphql.Marshaler {
+			return ec.marshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptInvitationPayload_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AcceptInvitationPayload", field, false, false, "TeamRole")
+}
+
+func (ec *executionContext) _AcceptOwnershipTransferPayload_application(ctx context.Context, field graphql.CollectedField, obj *model.AcceptOwnershipTransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AcceptOwnershipTransferPayload_application(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Application, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Application) graphql.Marshaler {
+			return ec.marshalNApplication2ᚖloginsignᚋentᚐApplication(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AcceptOwnershipTransferPayload_application(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AcceptOwnershipTransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Application(ctx, field)
+		},
+	}
+	return fc, nil
+}
 
 func (ec *executionContext) _ActivityDetail_key(ctx context.Context, field graphql.CollectedField, obj *model.ActivityDetail) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
@@ -13608,6 +14530,125 @@ func (ec *executionContext) fieldContext_Application_quickstart(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Application_viewerRole(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_viewerRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().ViewerRole(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TeamRole) graphql.Marshaler {
+			return ec.marshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_viewerRole(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "TeamRole")
+}
+
+func (ec *executionContext) _Application_members(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Members(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TeamMember) graphql.Marshaler {
+			return ec.marshalNTeamMember2ᚕᚖloginsignᚋgraphᚋmodelᚐTeamMemberᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMember(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_invitations(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_invitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().Invitations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TeamInvitation) graphql.Marshaler {
+			return ec.marshalNTeamInvitation2ᚕᚖloginsignᚋgraphᚋmodelᚐTeamInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_invitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamInvitation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Application_ownershipTransfer(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_ownershipTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().OwnershipTransfer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OwnershipTransfer) graphql.Marshaler {
+			return ec.marshalOOwnershipTransfer2ᚖloginsignᚋgraphᚋmodelᚐOwnershipTransfer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_ownershipTransfer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Application",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OwnershipTransfer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Application_webhookEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13844,6 +14885,61 @@ func (ec *executionContext) fieldContext_BeginTotpEnrolmentPayload_enrolment(_ c
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TOTPEnrolment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelOwnershipTransferPayload_applicationId(ctx context.Context, field graphql.CollectedField, obj *model.CancelOwnershipTransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelOwnershipTransferPayload_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelOwnershipTransferPayload_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CancelOwnershipTransferPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ChangeMemberRolePayload_member(ctx context.Context, field graphql.CollectedField, obj *model.ChangeMemberRolePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangeMemberRolePayload_member(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Member, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TeamMember) graphql.Marshaler {
+			return ec.marshalNTeamMember2ᚖloginsignᚋgraphᚋmodelᚐTeamMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangeMemberRolePayload_member(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangeMemberRolePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamMember(ctx, field)
 		},
 	}
 	return fc, nil
@@ -16140,6 +17236,61 @@ func (ec *executionContext) _InvalidLicenseCode_reason(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_InvalidLicenseCode_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("InvalidLicenseCode", field, false, false, "String")
+}
+
+func (ec *executionContext) _InviteMemberPayload_invitation(ctx context.Context, field graphql.CollectedField, obj *model.InviteMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InviteMemberPayload_invitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Invitation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TeamInvitation) graphql.Marshaler {
+			return ec.marshalNTeamInvitation2ᚖloginsignᚋgraphᚋmodelᚐTeamInvitation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InviteMemberPayload_invitation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InviteMemberPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamInvitation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LeaveApplicationPayload_applicationId(ctx context.Context, field graphql.CollectedField, obj *model.LeaveApplicationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LeaveApplicationPayload_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LeaveApplicationPayload_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LeaveApplicationPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _LicenseCode_id(ctx context.Context, field graphql.CollectedField, obj *ent.LicenseCode) (ret graphql.Marshaler) {
@@ -20367,6 +21518,402 @@ func (ec *executionContext) fieldContext_Mutation_setLanguage(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_inviteMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InviteMember(ctx, fc.Args["input"].(model.InviteMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InviteMemberPayload) graphql.Marshaler {
+			return ec.marshalNInviteMemberPayload2ᚖloginsignᚋgraphᚋmodelᚐInviteMemberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_inviteMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InviteMemberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_inviteMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeInvitation(ctx, fc.Args["input"].(model.RevokeInvitationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RevokeInvitationPayload) graphql.Marshaler {
+			return ec.marshalNRevokeInvitationPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeInvitationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeInvitationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptInvitation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptInvitation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptInvitation(ctx, fc.Args["input"].(model.AcceptInvitationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcceptInvitationPayload) graphql.Marshaler {
+			return ec.marshalNAcceptInvitationPayload2ᚖloginsignᚋgraphᚋmodelᚐAcceptInvitationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptInvitation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AcceptInvitationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptInvitation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_changeMemberRole(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_changeMemberRole(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChangeMemberRole(ctx, fc.Args["input"].(model.ChangeMemberRoleInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChangeMemberRolePayload) graphql.Marshaler {
+			return ec.marshalNChangeMemberRolePayload2ᚖloginsignᚋgraphᚋmodelᚐChangeMemberRolePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_changeMemberRole(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangeMemberRolePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_changeMemberRole_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removeMember(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemoveMember(ctx, fc.Args["input"].(model.RemoveMemberInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+			return ec.marshalNRemoveMemberPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveMemberPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removeMember(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemoveMemberPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removeMember_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_leaveApplication(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_leaveApplication(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LeaveApplication(ctx, fc.Args["input"].(model.LeaveApplicationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LeaveApplicationPayload) graphql.Marshaler {
+			return ec.marshalNLeaveApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐLeaveApplicationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_leaveApplication(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LeaveApplicationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_leaveApplication_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_proposeOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_proposeOwnershipTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProposeOwnershipTransfer(ctx, fc.Args["input"].(model.ProposeOwnershipTransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProposeOwnershipTransferPayload) graphql.Marshaler {
+			return ec.marshalNProposeOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐProposeOwnershipTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_proposeOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProposeOwnershipTransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_proposeOwnershipTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acceptOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acceptOwnershipTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcceptOwnershipTransfer(ctx, fc.Args["input"].(model.AcceptOwnershipTransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AcceptOwnershipTransferPayload) graphql.Marshaler {
+			return ec.marshalNAcceptOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐAcceptOwnershipTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acceptOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AcceptOwnershipTransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acceptOwnershipTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelOwnershipTransfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelOwnershipTransfer(ctx, fc.Args["input"].(model.CancelOwnershipTransferInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CancelOwnershipTransferPayload) graphql.Marshaler {
+			return ec.marshalNCancelOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐCancelOwnershipTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelOwnershipTransfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelOwnershipTransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelOwnershipTransfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_redeliverWebhookEvent(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -20453,6 +22000,75 @@ func (ec *executionContext) fieldContext_Mutation_sendTestWebhook(ctx context.Co
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OwnershipTransfer_toUserId(ctx context.Context, field graphql.CollectedField, obj *model.OwnershipTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnershipTransfer_toUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnershipTransfer_toUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnershipTransfer", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OwnershipTransfer_toEmail(ctx context.Context, field graphql.CollectedField, obj *model.OwnershipTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnershipTransfer_toEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToEmail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnershipTransfer_toEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnershipTransfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _OwnershipTransfer_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.OwnershipTransfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OwnershipTransfer_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OwnershipTransfer_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OwnershipTransfer", field, false, false, "Time")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[string]) (ret graphql.Marshaler) {
@@ -21069,6 +22685,38 @@ func (ec *executionContext) _ProposeConnectionEmailPayload_pending(ctx context.C
 }
 func (ec *executionContext) fieldContext_ProposeConnectionEmailPayload_pending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ProposeConnectionEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProposeOwnershipTransferPayload_transfer(ctx context.Context, field graphql.CollectedField, obj *model.ProposeOwnershipTransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProposeOwnershipTransferPayload_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OwnershipTransfer) graphql.Marshaler {
+			return ec.marshalNOwnershipTransfer2ᚖloginsignᚋgraphᚋmodelᚐOwnershipTransfer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProposeOwnershipTransferPayload_transfer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProposeOwnershipTransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OwnershipTransfer(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -22133,6 +23781,29 @@ func (ec *executionContext) fieldContext_RemoveLicenseVariantPayload_deletedVari
 	return graphql.NewScalarFieldContext("RemoveLicenseVariantPayload", field, false, false, "ID")
 }
 
+func (ec *executionContext) _RemoveMemberPayload_removedUserId(ctx context.Context, field graphql.CollectedField, obj *model.RemoveMemberPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemoveMemberPayload_removedUserId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedUserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemoveMemberPayload_removedUserId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemoveMemberPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _RemoveProfilePicturePayload_profile(ctx context.Context, field graphql.CollectedField, obj *model.RemoveProfilePicturePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22337,6 +24008,29 @@ func (ec *executionContext) fieldContext_RetryWebhookEventPayload_event(_ contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RevokeInvitationPayload_revokedInvitationId(ctx context.Context, field graphql.CollectedField, obj *model.RevokeInvitationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeInvitationPayload_revokedInvitationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RevokedInvitationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeInvitationPayload_revokedInvitationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RevokeInvitationPayload", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RevokeOtherSessionsPayload_revokedSessions(ctx context.Context, field graphql.CollectedField, obj *model.RevokeOtherSessionsPayload) (ret graphql.Marshaler) {
@@ -23049,6 +24743,305 @@ func (ec *executionContext) _TOTPEnrolment_expiresAt(ctx context.Context, field 
 }
 func (ec *executionContext) fieldContext_TOTPEnrolment_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TOTPEnrolment", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamInvitation_id(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TeamInvitation_applicationId(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_applicationId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_applicationId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TeamInvitation_applicationName(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_applicationName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ApplicationName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_applicationName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamInvitation_email(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamInvitation_role(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TeamRole) graphql.Marshaler {
+			return ec.marshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "TeamRole")
+}
+
+func (ec *executionContext) _TeamInvitation_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamInvitation_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.TeamInvitation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamInvitation_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamInvitation_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamInvitation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamMember_userId(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_userId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_userId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "ID")
+}
+
+func (ec *executionContext) _TeamMember_name(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMember_email(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "String")
+}
+
+func (ec *executionContext) _TeamMember_role(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_role(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Role, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TeamRole) graphql.Marshaler {
+			return ec.marshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "TeamRole")
+}
+
+func (ec *executionContext) _TeamMember_joinedAt(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_joinedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JoinedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_joinedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TeamMember_isViewer(ctx context.Context, field graphql.CollectedField, obj *model.TeamMember) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TeamMember_isViewer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsViewer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TeamMember_isViewer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TeamMember", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _TwoStepStatus_enabled(ctx context.Context, field graphql.CollectedField, obj *mfa.Status) (ret graphql.Marshaler) {
@@ -23950,6 +25943,38 @@ func (ec *executionContext) _User_language(ctx context.Context, field graphql.Co
 }
 func (ec *executionContext) fieldContext_User_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "String")
+}
+
+func (ec *executionContext) _User_teamInvitations(ctx context.Context, field graphql.CollectedField, obj *ent.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_teamInvitations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().TeamInvitations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.TeamInvitation) graphql.Marshaler {
+			return ec.marshalNTeamInvitation2ᚕᚖloginsignᚋgraphᚋmodelᚐTeamInvitationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_teamInvitations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TeamInvitation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.UserConnection) (ret graphql.Marshaler) {
@@ -26400,6 +28425,97 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAcceptInvitationInput(ctx context.Context, obj any) (model.AcceptInvitationInput, error) {
+	var it model.AcceptInvitationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token", "invitationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "invitationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invitationId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvitationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAcceptInvitationInput unmarshals raw into the AcceptInvitationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAcceptInvitationInput(ctx context.Context, raw any) (model.AcceptInvitationInput, error) {
+	var out model.AcceptInvitationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AcceptInvitationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAcceptOwnershipTransferInput(ctx context.Context, obj any) (model.AcceptOwnershipTransferInput, error) {
+	var it model.AcceptOwnershipTransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAcceptOwnershipTransferInput unmarshals raw into the AcceptOwnershipTransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAcceptOwnershipTransferInput(ctx context.Context, raw any) (model.AcceptOwnershipTransferInput, error) {
+	var out model.AcceptOwnershipTransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AcceptOwnershipTransferInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddEmailInput(ctx context.Context, obj any) (model.AddEmailInput, error) {
 	var it model.AddEmailInput
 	if obj == nil {
@@ -28603,6 +30719,104 @@ func (ec *executionContext) unmarshalInputBeginTotpEnrolmentInput(ctx context.Co
 func UnmarshalBeginTotpEnrolmentInput(ctx context.Context, raw any) (model.BeginTotpEnrolmentInput, error) {
 	var out model.BeginTotpEnrolmentInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginTotpEnrolmentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelOwnershipTransferInput(ctx context.Context, obj any) (model.CancelOwnershipTransferInput, error) {
+	var it model.CancelOwnershipTransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelOwnershipTransferInput unmarshals raw into the CancelOwnershipTransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelOwnershipTransferInput(ctx context.Context, raw any) (model.CancelOwnershipTransferInput, error) {
+	var out model.CancelOwnershipTransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelOwnershipTransferInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputChangeMemberRoleInput(ctx context.Context, obj any) (model.ChangeMemberRoleInput, error) {
+	var it model.ChangeMemberRoleInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "userId", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChangeMemberRoleInput unmarshals raw into the ChangeMemberRoleInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChangeMemberRoleInput(ctx context.Context, raw any) (model.ChangeMemberRoleInput, error) {
+	var out model.ChangeMemberRoleInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChangeMemberRoleInput", raw, &out)
 	return out, err
 }
 
@@ -31477,6 +33691,104 @@ func UnmarshalImportUsersInput(ctx context.Context, raw any) (model.ImportUsersI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputInviteMemberInput(ctx context.Context, obj any) (model.InviteMemberInput, error) {
+	var it model.InviteMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "email", "role"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "role":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("role"))
+			data, err := ec.unmarshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Role = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInviteMemberInput unmarshals raw into the InviteMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInviteMemberInput(ctx context.Context, raw any) (model.InviteMemberInput, error) {
+	var out model.InviteMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InviteMemberInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLeaveApplicationInput(ctx context.Context, obj any) (model.LeaveApplicationInput, error) {
+	var it model.LeaveApplicationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLeaveApplicationInput unmarshals raw into the LeaveApplicationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLeaveApplicationInput(ctx context.Context, raw any) (model.LeaveApplicationInput, error) {
+	var out model.LeaveApplicationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LeaveApplicationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLicenseCodeOrder(ctx context.Context, obj any) (ent.LicenseCodeOrder, error) {
 	var it ent.LicenseCodeOrder
 	if obj == nil {
@@ -33046,6 +35358,55 @@ func UnmarshalProposeConnectionEmailInput(ctx context.Context, raw any) (model.P
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputProposeOwnershipTransferInput(ctx context.Context, obj any) (model.ProposeOwnershipTransferInput, error) {
+	var it model.ProposeOwnershipTransferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "userId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProposeOwnershipTransferInput unmarshals raw into the ProposeOwnershipTransferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProposeOwnershipTransferInput(ctx context.Context, raw any) (model.ProposeOwnershipTransferInput, error) {
+	var out model.ProposeOwnershipTransferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProposeOwnershipTransferInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRefusePendingLinkInput(ctx context.Context, obj any) (model.RefusePendingLinkInput, error) {
 	var it model.RefusePendingLinkInput
 	if obj == nil {
@@ -33323,6 +35684,55 @@ func UnmarshalRemoveLicenseVariantInput(ctx context.Context, raw any) (model.Rem
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemoveMemberInput(ctx context.Context, obj any) (model.RemoveMemberInput, error) {
+	var it model.RemoveMemberInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "userId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemoveMemberInput unmarshals raw into the RemoveMemberInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemoveMemberInput(ctx context.Context, raw any) (model.RemoveMemberInput, error) {
+	var out model.RemoveMemberInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemoveMemberInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRemoveProfilePictureInput(ctx context.Context, obj any) (model.RemoveProfilePictureInput, error) {
 	var it model.RemoveProfilePictureInput
 	if obj == nil {
@@ -33544,6 +35954,55 @@ func (ec *executionContext) unmarshalInputRetryWebhookEventInput(ctx context.Con
 func UnmarshalRetryWebhookEventInput(ctx context.Context, raw any) (model.RetryWebhookEventInput, error) {
 	var out model.RetryWebhookEventInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RetryWebhookEventInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRevokeInvitationInput(ctx context.Context, obj any) (model.RevokeInvitationInput, error) {
+	var it model.RevokeInvitationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "invitationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "applicationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("applicationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ApplicationID = data
+		case "invitationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("invitationId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.InvitationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeInvitationInput unmarshals raw into the RevokeInvitationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeInvitationInput(ctx context.Context, raw any) (model.RevokeInvitationInput, error) {
+	var out model.RevokeInvitationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeInvitationInput", raw, &out)
 	return out, err
 }
 
@@ -37345,6 +39804,77 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var acceptInvitationPayloadImplementors = []string{"AcceptInvitationPayload"}
+
+func (ec *executionContext) _AcceptInvitationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptInvitationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceptInvitationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcceptInvitationPayload")
+		case "application":
+			out.Values[i] = ec._AcceptInvitationPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._AcceptInvitationPayload_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var acceptOwnershipTransferPayloadImplementors = []string{"AcceptOwnershipTransferPayload"}
+
+func (ec *executionContext) _AcceptOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AcceptOwnershipTransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, acceptOwnershipTransferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AcceptOwnershipTransferPayload")
+		case "application":
+			out.Values[i] = ec._AcceptOwnershipTransferPayload_application(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var activityDetailImplementors = []string{"ActivityDetail"}
 
 func (ec *executionContext) _ActivityDetail(ctx context.Context, sel ast.SelectionSet, obj *model.ActivityDetail) graphql.Marshaler {
@@ -37994,6 +40524,30 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_quickstart(ctx, field, obj)
 				})
+		case "viewerRole":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_viewerRole(ctx, field, obj)
+				})
+		case "members":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_members(ctx, field, obj)
+				})
+		case "invitations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_invitations(ctx, field, obj)
+				})
+		case "ownershipTransfer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_ownershipTransfer(ctx, field, obj)
+				})
 		case "webhookEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -38144,6 +40698,72 @@ func (ec *executionContext) _BeginTotpEnrolmentPayload(ctx context.Context, sel 
 			out.Values[i] = graphql.MarshalString("BeginTotpEnrolmentPayload")
 		case "enrolment":
 			out.Values[i] = ec._BeginTotpEnrolmentPayload_enrolment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelOwnershipTransferPayloadImplementors = []string{"CancelOwnershipTransferPayload"}
+
+func (ec *executionContext) _CancelOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CancelOwnershipTransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelOwnershipTransferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelOwnershipTransferPayload")
+		case "applicationId":
+			out.Values[i] = ec._CancelOwnershipTransferPayload_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changeMemberRolePayloadImplementors = []string{"ChangeMemberRolePayload"}
+
+func (ec *executionContext) _ChangeMemberRolePayload(ctx context.Context, sel ast.SelectionSet, obj *model.ChangeMemberRolePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changeMemberRolePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangeMemberRolePayload")
+		case "member":
+			out.Values[i] = ec._ChangeMemberRolePayload_member(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -39538,6 +42158,72 @@ func (ec *executionContext) _InvalidLicenseCode(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var inviteMemberPayloadImplementors = []string{"InviteMemberPayload"}
+
+func (ec *executionContext) _InviteMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InviteMemberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inviteMemberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InviteMemberPayload")
+		case "invitation":
+			out.Values[i] = ec._InviteMemberPayload_invitation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var leaveApplicationPayloadImplementors = []string{"LeaveApplicationPayload"}
+
+func (ec *executionContext) _LeaveApplicationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LeaveApplicationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, leaveApplicationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LeaveApplicationPayload")
+		case "applicationId":
+			out.Values[i] = ec._LeaveApplicationPayload_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var licenseCodeImplementors = []string{"LicenseCode", "Node"}
 
 func (ec *executionContext) _LicenseCode(ctx context.Context, sel ast.SelectionSet, obj *ent.LicenseCode) graphql.Marshaler {
@@ -40536,6 +43222,69 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "inviteMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_inviteMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptInvitation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptInvitation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changeMemberRole":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_changeMemberRole(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removeMember":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removeMember(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "leaveApplication":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_leaveApplication(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "proposeOwnershipTransfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_proposeOwnershipTransfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acceptOwnershipTransfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acceptOwnershipTransfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelOwnershipTransfer":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelOwnershipTransfer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "redeliverWebhookEvent":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_redeliverWebhookEvent(ctx, field)
@@ -40547,6 +43296,49 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendTestWebhook(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var ownershipTransferImplementors = []string{"OwnershipTransfer"}
+
+func (ec *executionContext) _OwnershipTransfer(ctx context.Context, sel ast.SelectionSet, obj *model.OwnershipTransfer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, ownershipTransferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OwnershipTransfer")
+		case "toUserId":
+			out.Values[i] = ec._OwnershipTransfer_toUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toEmail":
+			out.Values[i] = ec._OwnershipTransfer_toEmail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._OwnershipTransfer_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -40849,6 +43641,39 @@ func (ec *executionContext) _ProposeConnectionEmailPayload(ctx context.Context, 
 		case "pending":
 			out.Values[i] = ec._ProposeConnectionEmailPayload_pending(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var proposeOwnershipTransferPayloadImplementors = []string{"ProposeOwnershipTransferPayload"}
+
+func (ec *executionContext) _ProposeOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProposeOwnershipTransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, proposeOwnershipTransferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProposeOwnershipTransferPayload")
+		case "transfer":
+			out.Values[i] = ec._ProposeOwnershipTransferPayload_transfer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -41446,6 +44271,39 @@ func (ec *executionContext) _RemoveLicenseVariantPayload(ctx context.Context, se
 	return out
 }
 
+var removeMemberPayloadImplementors = []string{"RemoveMemberPayload"}
+
+func (ec *executionContext) _RemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveMemberPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removeMemberPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemoveMemberPayload")
+		case "removedUserId":
+			out.Values[i] = ec._RemoveMemberPayload_removedUserId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var removeProfilePicturePayloadImplementors = []string{"RemoveProfilePicturePayload"}
 
 func (ec *executionContext) _RemoveProfilePicturePayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemoveProfilePicturePayload) graphql.Marshaler {
@@ -41601,6 +44459,39 @@ func (ec *executionContext) _RetryWebhookEventPayload(ctx context.Context, sel a
 			out.Values[i] = graphql.MarshalString("RetryWebhookEventPayload")
 		case "event":
 			out.Values[i] = ec._RetryWebhookEventPayload_event(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var revokeInvitationPayloadImplementors = []string{"RevokeInvitationPayload"}
+
+func (ec *executionContext) _RevokeInvitationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RevokeInvitationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeInvitationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeInvitationPayload")
+		case "revokedInvitationId":
+			out.Values[i] = ec._RevokeInvitationPayload_revokedInvitationId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -42102,6 +44993,127 @@ func (ec *executionContext) _TOTPEnrolment(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var teamInvitationImplementors = []string{"TeamInvitation"}
+
+func (ec *executionContext) _TeamInvitation(ctx context.Context, sel ast.SelectionSet, obj *model.TeamInvitation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamInvitationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamInvitation")
+		case "id":
+			out.Values[i] = ec._TeamInvitation_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationId":
+			out.Values[i] = ec._TeamInvitation_applicationId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "applicationName":
+			out.Values[i] = ec._TeamInvitation_applicationName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._TeamInvitation_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._TeamInvitation_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._TeamInvitation_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._TeamInvitation_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var teamMemberImplementors = []string{"TeamMember"}
+
+func (ec *executionContext) _TeamMember(ctx context.Context, sel ast.SelectionSet, obj *model.TeamMember) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, teamMemberImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TeamMember")
+		case "userId":
+			out.Values[i] = ec._TeamMember_userId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._TeamMember_name(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "email":
+			out.Values[i] = ec._TeamMember_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "role":
+			out.Values[i] = ec._TeamMember_role(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "joinedAt":
+			out.Values[i] = ec._TeamMember_joinedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "isViewer":
+			out.Values[i] = ec._TeamMember_isViewer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var twoStepStatusImplementors = []string{"TwoStepStatus"}
 
 func (ec *executionContext) _TwoStepStatus(ctx context.Context, sel ast.SelectionSet, obj *mfa.Status) graphql.Marshaler {
@@ -42423,6 +45435,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_language(ctx, field, obj)
+				})
+		case "teamInvitations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_teamInvitations(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -43436,6 +46454,32 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) unmarshalNAcceptInvitationInput2loginsignᚋgraphᚋmodelᚐAcceptInvitationInput(ctx context.Context, v any) (model.AcceptInvitationInput, error) {
+	res, err := ec.unmarshalInputAcceptInvitationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAcceptInvitationPayload2ᚖloginsignᚋgraphᚋmodelᚐAcceptInvitationPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcceptInvitationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcceptInvitationPayload!")
+		return graphql.Null
+	}
+	return ec._AcceptInvitationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNAcceptOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐAcceptOwnershipTransferInput(ctx context.Context, v any) (model.AcceptOwnershipTransferInput, error) {
+	res, err := ec.unmarshalInputAcceptOwnershipTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAcceptOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐAcceptOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.AcceptOwnershipTransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AcceptOwnershipTransferPayload!")
+		return graphql.Null
+	}
+	return ec._AcceptOwnershipTransferPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNActivityActor2loginsignᚋgraphᚋmodelᚐActivityActor(ctx context.Context, v any) (model.ActivityActor, error) {
 	var res model.ActivityActor
 	err := res.UnmarshalGQL(v)
@@ -43664,6 +46708,32 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCancelOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐCancelOwnershipTransferInput(ctx context.Context, v any) (model.CancelOwnershipTransferInput, error) {
+	res, err := ec.unmarshalInputCancelOwnershipTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐCancelOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.CancelOwnershipTransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelOwnershipTransferPayload!")
+		return graphql.Null
+	}
+	return ec._CancelOwnershipTransferPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangeMemberRoleInput2loginsignᚋgraphᚋmodelᚐChangeMemberRoleInput(ctx context.Context, v any) (model.ChangeMemberRoleInput, error) {
+	res, err := ec.unmarshalInputChangeMemberRoleInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangeMemberRolePayload2ᚖloginsignᚋgraphᚋmodelᚐChangeMemberRolePayload(ctx context.Context, sel ast.SelectionSet, v *model.ChangeMemberRolePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangeMemberRolePayload!")
+		return graphql.Null
+	}
+	return ec._ChangeMemberRolePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCheckCurrentLoginsSyncApiInput2loginsignᚋgraphᚋmodelᚐCheckCurrentLoginsSyncAPIInput(ctx context.Context, v any) (model.CheckCurrentLoginsSyncAPIInput, error) {
@@ -44211,6 +47281,32 @@ func (ec *executionContext) marshalNInvalidLicenseCode2ᚖloginsignᚋinternal�
 	return ec._InvalidLicenseCode(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNInviteMemberInput2loginsignᚋgraphᚋmodelᚐInviteMemberInput(ctx context.Context, v any) (model.InviteMemberInput, error) {
+	res, err := ec.unmarshalInputInviteMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInviteMemberPayload2ᚖloginsignᚋgraphᚋmodelᚐInviteMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.InviteMemberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InviteMemberPayload!")
+		return graphql.Null
+	}
+	return ec._InviteMemberPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNLeaveApplicationInput2loginsignᚋgraphᚋmodelᚐLeaveApplicationInput(ctx context.Context, v any) (model.LeaveApplicationInput, error) {
+	res, err := ec.unmarshalInputLeaveApplicationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNLeaveApplicationPayload2ᚖloginsignᚋgraphᚋmodelᚐLeaveApplicationPayload(ctx context.Context, sel ast.SelectionSet, v *model.LeaveApplicationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LeaveApplicationPayload!")
+		return graphql.Null
+	}
+	return ec._LeaveApplicationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNLicenseCode2ᚕᚖloginsignᚋentᚐLicenseCodeᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.LicenseCode) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -44391,6 +47487,14 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 	return v
 }
 
+func (ec *executionContext) marshalNOwnershipTransfer2ᚖloginsignᚋgraphᚋmodelᚐOwnershipTransfer(ctx context.Context, sel ast.SelectionSet, v *model.OwnershipTransfer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OwnershipTransfer!")
+		return graphql.Null
+	}
+	return ec._OwnershipTransfer(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[string]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
 }
@@ -44475,6 +47579,19 @@ func (ec *executionContext) marshalNProposeConnectionEmailPayload2ᚖloginsign�
 		return graphql.Null
 	}
 	return ec._ProposeConnectionEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProposeOwnershipTransferInput2loginsignᚋgraphᚋmodelᚐProposeOwnershipTransferInput(ctx context.Context, v any) (model.ProposeOwnershipTransferInput, error) {
+	res, err := ec.unmarshalInputProposeOwnershipTransferInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProposeOwnershipTransferPayload2ᚖloginsignᚋgraphᚋmodelᚐProposeOwnershipTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProposeOwnershipTransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProposeOwnershipTransferPayload!")
+		return graphql.Null
+	}
+	return ec._ProposeOwnershipTransferPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNQuickstart2ᚖloginsignᚋinternalᚋoauthᚐQuickstart(ctx context.Context, sel ast.SelectionSet, v *oauth.Quickstart) graphql.Marshaler {
@@ -44635,6 +47752,19 @@ func (ec *executionContext) marshalNRemoveLicenseVariantPayload2ᚖloginsignᚋg
 	return ec._RemoveLicenseVariantPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNRemoveMemberInput2loginsignᚋgraphᚋmodelᚐRemoveMemberInput(ctx context.Context, v any) (model.RemoveMemberInput, error) {
+	res, err := ec.unmarshalInputRemoveMemberInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemoveMemberPayload2ᚖloginsignᚋgraphᚋmodelᚐRemoveMemberPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveMemberPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemoveMemberPayload!")
+		return graphql.Null
+	}
+	return ec._RemoveMemberPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRemoveProfilePictureInput2loginsignᚋgraphᚋmodelᚐRemoveProfilePictureInput(ctx context.Context, v any) (model.RemoveProfilePictureInput, error) {
 	res, err := ec.unmarshalInputRemoveProfilePictureInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -44698,6 +47828,19 @@ func (ec *executionContext) marshalNRetryWebhookEventPayload2ᚖloginsignᚋgrap
 		return graphql.Null
 	}
 	return ec._RetryWebhookEventPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRevokeInvitationInput2loginsignᚋgraphᚋmodelᚐRevokeInvitationInput(ctx context.Context, v any) (model.RevokeInvitationInput, error) {
+	res, err := ec.unmarshalInputRevokeInvitationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeInvitationPayload2ᚖloginsignᚋgraphᚋmodelᚐRevokeInvitationPayload(ctx context.Context, sel ast.SelectionSet, v *model.RevokeInvitationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeInvitationPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeInvitationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeOtherSessionsInput2loginsignᚋgraphᚋmodelᚐRevokeOtherSessionsInput(ctx context.Context, v any) (model.RevokeOtherSessionsInput, error) {
@@ -44899,6 +48042,64 @@ func (ec *executionContext) marshalNTOTPEnrolment2ᚖloginsignᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._TOTPEnrolment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamInvitation2ᚕᚖloginsignᚋgraphᚋmodelᚐTeamInvitationᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TeamInvitation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamInvitation2ᚖloginsignᚋgraphᚋmodelᚐTeamInvitation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamInvitation2ᚖloginsignᚋgraphᚋmodelᚐTeamInvitation(ctx context.Context, sel ast.SelectionSet, v *model.TeamInvitation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamInvitation!")
+		return graphql.Null
+	}
+	return ec._TeamInvitation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTeamMember2ᚕᚖloginsignᚋgraphᚋmodelᚐTeamMemberᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TeamMember) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTeamMember2ᚖloginsignᚋgraphᚋmodelᚐTeamMember(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTeamMember2ᚖloginsignᚋgraphᚋmodelᚐTeamMember(ctx context.Context, sel ast.SelectionSet, v *model.TeamMember) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TeamMember!")
+		return graphql.Null
+	}
+	return ec._TeamMember(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx context.Context, v any) (model.TeamRole, error) {
+	var res model.TeamRole
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTeamRole2loginsignᚋgraphᚋmodelᚐTeamRole(ctx context.Context, sel ast.SelectionSet, v model.TeamRole) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -46141,6 +49342,13 @@ func (ec *executionContext) marshalONode2loginsignᚋentᚐNoder(ctx context.Con
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOOwnershipTransfer2ᚖloginsignᚋgraphᚋmodelᚐOwnershipTransfer(ctx context.Context, sel ast.SelectionSet, v *model.OwnershipTransfer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._OwnershipTransfer(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {

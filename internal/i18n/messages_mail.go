@@ -5,9 +5,18 @@ package i18n
 // markup themselves.
 
 var enMail = map[string]any{
-	"mail.copy":        "Or copy this link into your browser:",
-	"mail.unknown_app": "An application",
-	"mail.when_utc":    "%s (UTC)",
+	"mail.invite.subject":        "You are invited to help run %s on LoginSign",
+	"mail.invite.title":          "You are invited to a LoginSign application team",
+	"mail.invite.body":           "You are invited to join the team of the application %[1]s on LoginSign as %[2]s.",
+	"mail.invite.sign_in":        "Sign in to LoginSign with %s (or with an account where this address is verified) and open this link to accept:",
+	"mail.invite.button":         "Open the invitation",
+	"mail.invite.once":           "The link works once, for %s. If you do not know this application, ignore this mail: nothing happens unless you accept.",
+	"mail.invite.role_admin":     "admin",
+	"mail.invite.role_developer": "developer",
+	"mail.invite.role_support":   "support",
+	"mail.copy":                  "Or copy this link into your browser:",
+	"mail.unknown_app":           "An application",
+	"mail.when_utc":              "%s (UTC)",
 
 	"mail.verify.subject": "Confirm your email address for LoginSign",
 	"mail.verify.title":   "Confirm your email address",
@@ -51,9 +60,18 @@ var enMail = map[string]any{
 }
 
 var frMail = map[string]any{
-	"mail.copy":        "Ou copiez ce lien dans votre navigateur :",
-	"mail.unknown_app": "Une application",
-	"mail.when_utc":    "%s (UTC)",
+	"mail.invite.subject":        "Vous êtes invité à gérer %s sur LoginSign",
+	"mail.invite.title":          "Vous êtes invité dans l’équipe d’une application LoginSign",
+	"mail.invite.body":           "Vous êtes invité à rejoindre l’équipe de l’application %[1]s sur LoginSign en tant que %[2]s.",
+	"mail.invite.sign_in":        "Connectez-vous à LoginSign avec %s (ou avec un compte où cette adresse est vérifiée) et ouvrez ce lien pour accepter :",
+	"mail.invite.button":         "Ouvrir l’invitation",
+	"mail.invite.once":           "Le lien fonctionne une seule fois, pendant %s. Si vous ne connaissez pas cette application, ignorez ce message : rien ne se passe sans votre accord.",
+	"mail.invite.role_admin":     "administrateur",
+	"mail.invite.role_developer": "développeur",
+	"mail.invite.role_support":   "support",
+	"mail.copy":                  "Ou copiez ce lien dans votre navigateur :",
+	"mail.unknown_app":           "Une application",
+	"mail.when_utc":              "%s (UTC)",
 
 	"mail.verify.subject": "Confirmez votre adresse e-mail pour LoginSign",
 	"mail.verify.title":   "Confirmez votre adresse e-mail",
@@ -97,9 +115,18 @@ var frMail = map[string]any{
 }
 
 var deMail = map[string]any{
-	"mail.copy":        "Oder kopieren Sie diesen Link in Ihren Browser:",
-	"mail.unknown_app": "Eine Anwendung",
-	"mail.when_utc":    "%s (UTC)",
+	"mail.invite.subject":        "Sie sind eingeladen, %s auf LoginSign mitzubetreuen",
+	"mail.invite.title":          "Einladung in das Team einer LoginSign-Anwendung",
+	"mail.invite.body":           "Sie sind eingeladen, dem Team der Anwendung %[1]s auf LoginSign als %[2]s beizutreten.",
+	"mail.invite.sign_in":        "Melden Sie sich bei LoginSign mit %s an (oder mit einem Konto, in dem diese Adresse bestätigt ist) und öffnen Sie diesen Link, um anzunehmen:",
+	"mail.invite.button":         "Einladung öffnen",
+	"mail.invite.once":           "Der Link funktioniert einmal, %s lang. Wenn Sie diese Anwendung nicht kennen, ignorieren Sie diese E-Mail: Ohne Ihre Zustimmung geschieht nichts.",
+	"mail.invite.role_admin":     "Administrator",
+	"mail.invite.role_developer": "Entwickler",
+	"mail.invite.role_support":   "Support",
+	"mail.copy":                  "Oder kopieren Sie diesen Link in Ihren Browser:",
+	"mail.unknown_app":           "Eine Anwendung",
+	"mail.when_utc":              "%s (UTC)",
 
 	"mail.verify.subject": "Bestätigen Sie Ihre E-Mail-Adresse für LoginSign",
 	"mail.verify.title":   "Bestätigen Sie Ihre E-Mail-Adresse",

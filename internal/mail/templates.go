@@ -177,19 +177,17 @@ func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link strin
 	return render(l, to, l.T("mail.notice.subject", headline), "security_notice", data), true
 }
 
-// TeamInvitation invites to to the team of application appName with role; link (valid ttl,
-// single use) opens the portal page where the invitee accepts while signed in. The mail is the
-// same whether or not the address has an account.
-func TeamInvitation(to, link, appName, role string, ttl time.Duration) Message {
+// TeamInvitation invites to, in l, to the team of application appName with role; link (valid
+// ttl, single use) opens the portal page where the invitee accepts while signed in. The mail is
+// the same whether or not the address has an account.
+func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Duration) Message {
 	appName = cleanLine(appName, 100)
-	subject := "You are invited to help run " + appName + " on LoginSign"
 	data := map[string]any{
-		"Subject": subject,
 		"App":     appName,
-		"Role":    cleanLine(role, 20),
+		"Role":    l.T("mail.invite.role_" + cleanLine(role, 20)),
 		"Link":    cleanLine(link, 4096),
 		"Address": cleanLine(to, 254),
-		"TTL":     humanDuration(ttl),
+		"TTL":     l.Duration(ttl),
 	}
-	return render(to, subject, "team_invitation", data)
+	return render(l, to, l.T("mail.invite.subject", appName), "team_invitation", data)
 }

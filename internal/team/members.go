@@ -18,6 +18,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
@@ -208,7 +209,7 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	}
 	link := strings.TrimRight(s.BaseURL, "/") + InvitationPath + "?" + url.Values{"token": {token}}.Encode()
 	if s.Mail != nil {
-		if err := s.Mail.Send(ctx, mail.TeamInvitation(email, link, app.Name, string(role), InvitationTTL)); err != nil {
+		if err := s.Mail.Send(ctx, mail.TeamInvitation(s.inviteeLanguage(ctx, email), email, link, app.Name, string(role), InvitationTTL)); err != nil {
 			return nil, apperr.New(apperr.Internal, "sending the invitation failed")
 		}
 	}
@@ -657,4 +658,15 @@ func DeleteUser(ctx context.Context, tx *ent.Tx, uid string) error {
 	}
 	_, err := tx.Application.Update().Where(application.TransferTo(uid)).ClearTransferTo().ClearTransferExpiresAt().Save(ctx)
 	return err
+}
+
+// inviteeLanguage is the language of the invitation mail: the setting of the account whose
+// primary address is email, else English; never the inviting developer's language (the mail is
+// the same for everyone else, so the answer to the developer tells nothing).
+func (s *Service) inviteeLanguage(ctx context.Context, email string) *i18n.Locale {
+	setting := ""
+	if u, err := s.DB.Client.User.Query().Where(user.EmailEQ(email)).Only(ctx); err == nil {
+		setting = u.Language
+	}
+	return i18n.ForPerson(context.Background(), setting)
 }
