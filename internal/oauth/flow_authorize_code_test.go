@@ -92,7 +92,9 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 			{"PKCE verifier missing", true, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) { f.Del("code_verifier") }, oauth.InvalidGrant},
 			{"PKCE verifier without challenge", false, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) { f.Set("code_verifier", verifier()) }, oauth.InvalidGrant},
 			{"PKCE verifier malformed", true, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) { f.Set("code_verifier", "short") }, oauth.InvalidRequest},
-			{"redirect mismatch", false, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) { f.Set("redirect_uri", "https://rp.example/other") }, oauth.InvalidGrant},
+			{"redirect mismatch", false, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) {
+				f.Set("redirect_uri", "https://rp.example/other")
+			}, oauth.InvalidGrant},
 			{"redirect missing", false, func(_ *flowEnv, _ *string, _, _ *string, f url.Values) { f.Del("redirect_uri") }, oauth.InvalidRequest},
 			{"unknown code", false, func(_ *flowEnv, c *string, _, _ *string, f url.Values) { f.Set("code", oauth.CodePrefix+"unknown") }, oauth.InvalidGrant},
 			{"overlong code", false, func(_ *flowEnv, c *string, _, _ *string, f url.Values) { f.Set("code", strings.Repeat("c", 300)) }, oauth.InvalidGrant},

@@ -83,8 +83,11 @@ func TestApplicationLifecycle(t *testing.T) {
 
 		// Another developer: NotFound everywhere, nothing changes.
 		for name, op := range map[string]func() error{
-			"owned":     func() error { _, err := e.svc.OwnedApplication(stranger, app.ID); return err },
-			"update":    func() error { _, err := e.svc.UpdateApplication(stranger, app.ID, portal.ApplicationPatch{Name: ptr("Mine")}); return err },
+			"owned": func() error { _, err := e.svc.OwnedApplication(stranger, app.ID); return err },
+			"update": func() error {
+				_, err := e.svc.UpdateApplication(stranger, app.ID, portal.ApplicationPatch{Name: ptr("Mine")})
+				return err
+			},
 			"rotate":    func() error { _, err := e.svc.RotateClientSecret(stranger, app.ID); return err },
 			"webhook":   func() error { _, err := e.svc.WebhookURL(stranger, up.Application); return err },
 			"users":     func() error { _, err := e.svc.ConnectedUsers(stranger, app.ID, portal.UserPage{}); return err },
