@@ -33,7 +33,7 @@ type HealthcheckResult struct {
 // Every call counts against Limits.HealthcheckPerIP for auth.ClientIP(ctx) (apperr
 // RateLimited with RetryAfter), whichever transport asked.
 func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI string) (HealthcheckResult, error) {
-	if err := s.pageLimit(ctx, "health:ip:"+auth.ClientIP(ctx), s.Config.Limits.HealthcheckPerIP); err != nil {
+	if err := s.pageLimit(ctx, "health:ip", auth.ClientIP(ctx), s.Config.Limits.HealthcheckPerIP); err != nil {
 		return HealthcheckResult{}, err
 	}
 	if clientID == "" || redirectURI == "" {
