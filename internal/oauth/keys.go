@@ -23,6 +23,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
+	"loginsign/internal/connections"
 	"loginsign/internal/mfa"
 	"loginsign/internal/portal"
 	"loginsign/internal/seal"
@@ -399,7 +400,7 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 	}
 	if has(ScopeEmail) {
 		t := true
-		c.Email, c.EmailVerified = connectionEmail(conn), &t
+		c.Email, c.EmailVerified = connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail), &t
 	}
 	if has(ScopeProfile) {
 		u := g.user
