@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"loginsign/internal/apperr"
