@@ -21,8 +21,8 @@ const EnvRedis = "LOGINSIGN_TEST_REDIS_URL"
 func Run(t *testing.T, fn func(t *testing.T, s *kv.Store)) {
 	t.Helper()
 	t.Run("embedded", func(t *testing.T) { fn(t, Embedded(t)) })
-	if u := os.Getenv(EnvRedis); u != "" {
-		t.Run("redis", func(t *testing.T) { fn(t, Real(t, u)) })
+	if os.Getenv(EnvRedis) != "" {
+		t.Run("redis", func(t *testing.T) { fn(t, Real(t)) })
 	}
 }
 
@@ -96,8 +96,9 @@ func URL(t testing.TB) string {
 // leaseTTL bounds how long a test may hold a database (the longest test is the browser test).
 const leaseTTL = 20 * time.Minute
 
-// Real opens a real store on a database of its own.
-func Real(t testing.TB, _ string) *kv.Store {
+// Real opens a store on a database of its own of the real server LOGINSIGN_TEST_REDIS_URL
+// names (URL); the embedded server when it names none.
+func Real(t testing.TB) *kv.Store {
 	t.Helper()
 	s, err := kv.Open(context.Background(), URL(t))
 	if err != nil {
