@@ -67,7 +67,7 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validate(&in); err != nil {
+	if err := s.validate(ctx, &in, true); err != nil {
 		return nil, err
 	}
 	secret := ids.Secret(ClientSecretPrefix)
@@ -98,7 +98,11 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 }
 
 // validate trims and checks an application's settings.
-func (s *Service) validate(in *ApplicationInput) error {
+//
+// resolve also resolves the delivery URLs (webhooks.CheckTarget: a DNS lookup of up to 3 s on
+// ctx). It is I/O, so never inside a transaction: UpdateApplication resolves the URLs it
+// changes before its transaction (resolveDeliveryURLs) and validates inside it without.
+func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool) error {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
@@ -163,7 +167,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 		name string
 		v    *string
 	}{{"webhookUrl", &in.WebhookURL}, {"backchannelLogoutUri", &in.BackchannelLogoutURI}} {
-		if err := s.checkDeliveryURL(f.name, f.v); err != nil {
+		if err := s.checkDeliveryURL(ctx, f.name, f.v, resolve); err != nil {
 			return err
 		}
 	}
@@ -171,8 +175,9 @@ func (s *Service) validate(in *ApplicationInput) error {
 }
 
 // checkDeliveryURL trims and checks a URL LoginSign POSTs to (webhooks, logout tokens): an
-// absolute http(s) URL, https outside dev mode, resolving to a public address.
-func (s *Service) checkDeliveryURL(name string, v *string) error {
+// absolute http(s) URL, https outside dev mode, and with resolve, resolving to a public
+// address (a lookup on ctx, at most 3 s).
+func (s *Service) checkDeliveryURL(ctx context.Context, name string, v *string, resolve bool) error {
 	*v = strings.TrimSpace(*v)
 	if *v == "" {
 		return nil
@@ -183,11 +188,33 @@ func (s *Service) checkDeliveryURL(name string, v *string) error {
 	if u, _ := url.Parse(*v); u.Scheme != "https" && !s.Dev {
 		return apperr.New(apperr.Invalid, "%s: must be https", name)
 	}
+	if !resolve {
+		return nil
+	}
 	// Save-time companion of the delivery dialer's connect-time check (SSRF).
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := webhooks.CheckTarget(ctx, *v, s.Dev); err != nil {
 		return apperr.New(apperr.Invalid, "%s: %v", name, err)
+	}
+	return nil
+}
+
+// resolveDeliveryURLs checks the delivery URLs a patch changes (nil: unchanged) with
+// checkDeliveryURL, resolving them on ctx. Unchanged URLs were resolved when they were saved,
+// and the delivery dialer checks every connection again.
+func (s *Service) resolveDeliveryURLs(ctx context.Context, webhookURL, backchannelLogoutURI *string) error {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"webhookUrl", webhookURL}, {"backchannelLogoutUri", backchannelLogoutURI}} {
+		if f.v == nil {
+			continue
+		}
+		v := *f.v
+		if err := s.checkDeliveryURL(ctx, f.name, &v, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }

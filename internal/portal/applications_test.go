@@ -31,3 +31,32 @@ func TestWebhookURLRefusesPrivateTargetsOutsideDev(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateApplicationResolvesOnTheRequestContext: UpdateApplication resolves the delivery
+// URLs it changes before its transaction, on the caller's context: a private target is refused
+// as at creation and nothing is stored; a patch that changes no URL needs no lookup.
+func TestUpdateApplicationResolvesOnTheRequestContext(t *testing.T) {
+	db := storetest.SQLite(t)
+	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
+	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	s := &portal.Service{DB: db, WebhookSecrets: sealer}
+	created, err := s.CreateApplication(ctx, portal.ApplicationInput{Name: "X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"https://localhost/hook", "https://10.0.0.8/hook"} {
+		hook := target
+		_, err := s.UpdateApplication(ctx, created.Application.ID, portal.ApplicationPatch{WebhookURL: &hook})
+		if !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("webhook %s: err = %v, want invalid_request", target, err)
+		}
+		if got := db.Application.GetX(context.Background(), created.Application.ID).WebhookURL; got != "" {
+			t.Errorf("webhook %s was stored: %q", target, got)
+		}
+	}
+	name := "Y"
+	if _, err := s.UpdateApplication(ctx, created.Application.ID, portal.ApplicationPatch{Name: &name}); err != nil {
+		t.Fatalf("a name change: %v", err)
+	}
+}
