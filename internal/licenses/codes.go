@@ -20,6 +20,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 )
 
 // Limits of one call.
@@ -91,7 +92,7 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 			}
 			return out, nil
 		}
-		if !ent.IsConstraintError(err) && !isUniqueViolation(err) || attempt == 2 {
+		if !store.Conflict(err) && !isUniqueViolation(err) || attempt == 2 {
 			return nil, err
 		}
 	}
@@ -381,7 +382,7 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 	if conn == nil || conn.Edges.User == nil || conn.Edges.Consent == nil {
 		var err error
 		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().WithConsent().Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return nil, nil
 		}
 		if err != nil {
