@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -17,33 +16,6 @@ import (
 )
 
 func (a *API) now() time.Time { return a.Licenses.Now().UTC() }
-
-// codeCounts is a variant's codes by effective state.
-type codeCounts struct {
-	Unused  int `json:"UNUSED"`
-	Active  int `json:"ACTIVE"`
-	Expired int `json:"EXPIRED"`
-}
-
-// variantJSON is a license variant of the portal routes (spec §5.6).
-type variantJSON struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Description *string    `json:"description"`
-	Duration    string     `json:"duration"`
-	CreatedAt   string     `json:"createdAt"`
-	CodeCounts  codeCounts `json:"codeCounts"`
-}
-
-func toVariantJSON(v *ent.LicenseVariant, c licenses.CodeCounts) variantJSON {
-	out := variantJSON{ID: v.ID, Name: v.Name, Duration: string(v.Duration), CreatedAt: httpx.Time(v.CreatedAt),
-		CodeCounts: codeCounts{Unused: c.Unused, Active: c.Active, Expired: c.Expired}}
-	if v.Description != "" {
-		d := v.Description
-		out.Description = &d
-	}
-	return out
-}
 
 // variantWithCounts answers one variant with its code counts.
 func (a *API) variantWithCounts(w http.ResponseWriter, r *http.Request, status int, v *ent.LicenseVariant) {
@@ -126,10 +98,6 @@ func (a *API) UpdateVariant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.variantWithCounts(w, r, http.StatusOK, v)
-}
-
-type okJSON struct {
-	OK bool `json:"ok"`
 }
 
 // DeleteVariant is DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}
@@ -240,28 +208,6 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	}{res.Created, res.Duplicates, res.Invalid})
 }
 
-// ownerJSON is who holds a code, as a developer sees them.
-type ownerJSON struct {
-	ConnectionID string  `json:"connectionId"`
-	GlobalID     string  `json:"globalId"`
-	Name         *string `json:"name"`
-	Email        string  `json:"email"`
-}
-
-// codeJSON is a license code of the portal routes (spec §5.7).
-type codeJSON struct {
-	ID          string     `json:"id"`
-	Code        string     `json:"code"`
-	VariantID   string     `json:"variantId"`
-	VariantName string     `json:"variantName"`
-	State       string     `json:"state"`
-	Source      string     `json:"source"`
-	CreatedAt   string     `json:"createdAt"`
-	ActivatedAt *string    `json:"activatedAt"`
-	ExpiresAt   *string    `json:"expiresAt"`
-	Owner       *ownerJSON `json:"owner"`
-}
-
 // ListCodes is GET /api/developer/applications/{appId}/licenses/codes
 // ?variantId=&state=&q=&limit=&cursor=: {"codes":[…],"total":n[,"nextCursor"]}, newest first.
 func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
@@ -331,28 +277,6 @@ func (a *API) DeleteCode(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, okJSON{OK: true})
 }
 
-// licenseJSON is an entitlement as its holder sees it.
-type licenseJSON struct {
-	ID          string     `json:"id"`
-	Code        string     `json:"code"`
-	Variant     variantRef `json:"variant"`
-	State       string     `json:"state"`
-	Source      string     `json:"source"`
-	ActivatedAt *string    `json:"activatedAt"`
-	ExpiresAt   *string    `json:"expiresAt"`
-	// LinkedConnectionID is the connection holding the code (spec §6.1).
-	LinkedConnectionID *string `json:"linkedConnectionId"`
-}
-
-func toLicenseJSON(c *ent.LicenseCode, now time.Time) licenseJSON {
-	out := licenseJSON{ID: c.ID, Code: c.Code, State: string(licenses.EffectiveState(c, now)), Source: string(c.Source),
-		ActivatedAt: httpx.TimePtr(c.ActivatedAt), ExpiresAt: httpx.TimePtr(c.ExpiresAt), LinkedConnectionID: c.LinkedConnectionID}
-	if v := c.Edges.Variant; v != nil {
-		out.Variant = variantRef{ID: v.ID, Name: v.Name, Duration: string(v.Duration)}
-	}
-	return out
-}
-
 // applicationParam is the application a session-authenticated person asks about:
 // ?client_id= or ?applicationId=.
 func applicationParam(r *http.Request) string {
@@ -410,11 +334,4 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, toLicenseJSON(c, a.now()))
-}
-
-// cursorString is the opaque text form of an ent pagination cursor.
-func cursorString(c entgql.Cursor[string]) string {
-	var b strings.Builder
-	c.MarshalGQL(&b)
-	return strings.Trim(b.String(), `"`)
 }
