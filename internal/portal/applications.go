@@ -283,6 +283,22 @@ func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[str
 		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
 }
 
+// Applications returns every application of the signed-in developer, newest first: the
+// unpaged list of REST, through ListApplications, so both transports list the same
+// applications.
+func (s *Service) Applications(ctx context.Context) ([]*ent.Application, error) {
+	conn, err := s.ListApplications(ctx, nil, nil, nil, nil, []*ent.ApplicationOrder{{
+		Direction: entgql.OrderDirectionDesc, Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]*ent.Application, len(conn.Edges))
+	for i, e := range conn.Edges {
+		apps[i] = e.Node
+	}
+	return apps, nil
+}
+
 // NewWebhookSecret returns a Standard Webhooks signing secret: whsec_ and 32 random bytes in
 // standard base64, the form the Standard Webhooks libraries decode.
 func NewWebhookSecret() string {
