@@ -74,8 +74,7 @@ type okBody struct {
 // DeveloperApplications answers GET /api/developer/applications: every application of the
 // signed-in developer, newest first.
 func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
-	conn, err := a.Portal.ListApplications(r.Context(), nil, nil, nil, nil, []*ent.ApplicationOrder{{
-		Direction: "DESC", Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
+	apps, err := a.Portal.Applications(r.Context())
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -83,8 +82,8 @@ func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		Applications []developerApplication `json:"applications"`
 	}{Applications: []developerApplication{}}
-	for _, e := range conn.Edges {
-		v, err := a.viewApplication(r, e.Node)
+	for _, app := range apps {
+		v, err := a.viewApplication(r, app)
 		if err != nil {
 			httpx.WriteError(w, r, err)
 			return

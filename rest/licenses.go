@@ -2,13 +2,9 @@ package rest
 
 import (
 	"bytes"
-	"encoding/csv"
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -20,33 +16,6 @@ import (
 )
 
 func (a *API) now() time.Time { return a.Licenses.Now().UTC() }
-
-// codeCounts is a variant's codes by effective state.
-type codeCounts struct {
-	Unused  int `json:"UNUSED"`
-	Active  int `json:"ACTIVE"`
-	Expired int `json:"EXPIRED"`
-}
-
-// variantJSON is a license variant of the portal routes (spec §5.6).
-type variantJSON struct {
-	ID          string     `json:"id"`
-	Name        string     `json:"name"`
-	Description *string    `json:"description"`
-	Duration    string     `json:"duration"`
-	CreatedAt   string     `json:"createdAt"`
-	CodeCounts  codeCounts `json:"codeCounts"`
-}
-
-func toVariantJSON(v *ent.LicenseVariant, c licenses.CodeCounts) variantJSON {
-	out := variantJSON{ID: v.ID, Name: v.Name, Duration: string(v.Duration), CreatedAt: httpx.Time(v.CreatedAt),
-		CodeCounts: codeCounts{Unused: c.Unused, Active: c.Active, Expired: c.Expired}}
-	if v.Description != "" {
-		d := v.Description
-		out.Description = &d
-	}
-	return out
-}
 
 // variantWithCounts answers one variant with its code counts.
 func (a *API) variantWithCounts(w http.ResponseWriter, r *http.Request, status int, v *ent.LicenseVariant) {
@@ -131,10 +100,6 @@ func (a *API) UpdateVariant(w http.ResponseWriter, r *http.Request) {
 	a.variantWithCounts(w, r, http.StatusOK, v)
 }
 
-type okJSON struct {
-	OK bool `json:"ok"`
-}
-
 // DeleteVariant is DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}
 // [?force=true]: 200 {"ok":true}; 409 variant_has_active_codes without force.
 func (a *API) DeleteVariant(w http.ResponseWriter, r *http.Request) {
@@ -205,7 +170,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteError(w, r, bodyErr(err))
 			return
 		}
-		if rows, err = readCodesCSV(bytes.NewReader(body)); err != nil {
+		if rows, err = licenses.ReadCodesCSV(bytes.NewReader(body)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
@@ -241,89 +206,6 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 		Duplicates []string              `json:"duplicates"`
 		Invalid    []licenses.InvalidRow `json:"invalid"`
 	}{res.Created, res.Duplicates, res.Invalid})
-}
-
-// readCodesCSV reads a header row with a "code" column (and optionally "variant"), then one
-// code per row.
-func readCodesCSV(body io.Reader) ([]licenses.UploadRow, error) {
-	cr := csv.NewReader(body)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, csvError(err, "the CSV needs a header row with a \"code\" column")
-	}
-	codeCol, variantCol := -1, -1
-	for i, h := range header {
-		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
-		case "code":
-			codeCol = i
-		case "variant", "variantid", "variant_id":
-			variantCol = i
-		}
-	}
-	if codeCol < 0 {
-		return nil, apperr.New(apperr.Invalid, "the CSV header has no \"code\" column")
-	}
-	var rows []licenses.UploadRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, csvError(err, "malformed CSV")
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rows) == licenses.MaxUpload {
-			return nil, apperr.New(apperr.Invalid, "at most %d codes per upload", licenses.MaxUpload)
-		}
-		row := licenses.UploadRow{Line: line}
-		if codeCol < len(rec) {
-			row.Code = rec[codeCol]
-		}
-		if variantCol >= 0 && variantCol < len(rec) {
-			row.Variant = rec[variantCol]
-		}
-		rows = append(rows, row)
-	}
-	return rows, nil
-}
-
-func csvError(err error, msg string) error {
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return apperr.New(apperr.TooLarge, "body larger than %d bytes", maxErr.Limit)
-	}
-	if errors.Is(err, io.EOF) {
-		return apperr.New(apperr.Invalid, "%s", msg)
-	}
-	return apperr.New(apperr.Invalid, "%s: %v", msg, err)
-}
-
-// ownerJSON is who holds a code, as a developer sees them.
-type ownerJSON struct {
-	ConnectionID string  `json:"connectionId"`
-	GlobalID     string  `json:"globalId"`
-	Name         *string `json:"name"`
-	Email        string  `json:"email"`
-}
-
-// codeJSON is a license code of the portal routes (spec §5.7).
-type codeJSON struct {
-	ID          string     `json:"id"`
-	Code        string     `json:"code"`
-	VariantID   string     `json:"variantId"`
-	VariantName string     `json:"variantName"`
-	State       string     `json:"state"`
-	Source      string     `json:"source"`
-	CreatedAt   string     `json:"createdAt"`
-	ActivatedAt *string    `json:"activatedAt"`
-	ExpiresAt   *string    `json:"expiresAt"`
-	Owner       *ownerJSON `json:"owner"`
 }
 
 // ListCodes is GET /api/developer/applications/{appId}/licenses/codes
@@ -395,28 +277,6 @@ func (a *API) DeleteCode(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, okJSON{OK: true})
 }
 
-// licenseJSON is an entitlement as its holder sees it.
-type licenseJSON struct {
-	ID          string     `json:"id"`
-	Code        string     `json:"code"`
-	Variant     variantRef `json:"variant"`
-	State       string     `json:"state"`
-	Source      string     `json:"source"`
-	ActivatedAt *string    `json:"activatedAt"`
-	ExpiresAt   *string    `json:"expiresAt"`
-	// LinkedConnectionID is the connection holding the code (spec §6.1).
-	LinkedConnectionID *string `json:"linkedConnectionId"`
-}
-
-func toLicenseJSON(c *ent.LicenseCode, now time.Time) licenseJSON {
-	out := licenseJSON{ID: c.ID, Code: c.Code, State: string(licenses.EffectiveState(c, now)), Source: string(c.Source),
-		ActivatedAt: httpx.TimePtr(c.ActivatedAt), ExpiresAt: httpx.TimePtr(c.ExpiresAt), LinkedConnectionID: c.LinkedConnectionID}
-	if v := c.Edges.Variant; v != nil {
-		out.Variant = variantRef{ID: v.ID, Name: v.Name, Duration: string(v.Duration)}
-	}
-	return out
-}
-
 // applicationParam is the application a session-authenticated person asks about:
 // ?client_id= or ?applicationId=.
 func applicationParam(r *http.Request) string {
@@ -474,11 +334,4 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, toLicenseJSON(c, a.now()))
-}
-
-// cursorString is the opaque text form of an ent pagination cursor.
-func cursorString(c entgql.Cursor[string]) string {
-	var b strings.Builder
-	c.MarshalGQL(&b)
-	return strings.Trim(b.String(), `"`)
 }

@@ -8,6 +8,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
+	"loginsign/internal/store"
 )
 
 // PendingLinkFor returns the open pending link (proposed by an import, neither accepted nor
@@ -20,7 +21,7 @@ func PendingLinkFor(ctx context.Context, c *ent.Client, appID string, addresses 
 	l, err := c.PendingLink.Query().
 		Where(pendinglink.ApplicationID(appID), pendinglink.EmailIn(addresses...), pendinglink.RefusedAtIsNil()).
 		Order(ent.Desc(pendinglink.FieldUpdatedAt)).First(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, nil
 	}
 	return l, err
@@ -43,7 +44,7 @@ func AcceptPendingLink(ctx context.Context, tx *ent.Tx, l *ent.PendingLink, conn
 	if err != nil {
 		return nil, fmt.Errorf("linking the imported user: %w", err)
 	}
-	if err := tx.PendingLink.DeleteOneID(l.ID).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+	if err := tx.PendingLink.DeleteOneID(l.ID).Exec(ctx); err != nil && !store.NotFound(err) {
 		return nil, fmt.Errorf("spending the pending link: %w", err)
 	}
 	return conn, activity.Record(ctx, tx, activity.Event{Type: activity.PendingLinkAccepted, Actor: activity.ByPerson,

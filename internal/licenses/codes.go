@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 )
 
 // Limits of one call.
@@ -92,7 +93,7 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 			}
 			return out, nil
 		}
-		if !ent.IsConstraintError(err) && !isUniqueViolation(err) || attempt == 2 {
+		if !store.Conflict(err) && !isUniqueViolation(err) || attempt == 2 {
 			return nil, err
 		}
 	}
@@ -382,7 +383,7 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 	if conn == nil || conn.Edges.User == nil || conn.Edges.Consent == nil {
 		var err error
 		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().WithConsent().Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return nil, nil
 		}
 		if err != nil {
@@ -394,16 +395,7 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 	if connections.SharesProfile(conn) {
 		name = conn.Edges.User.Name
 	}
-	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: AppFacingEmail(conn)}, nil
-}
-
-// AppFacingEmail is the address an application sees for a connection: the address the
-// person shares with it, else the alias.
-func AppFacingEmail(c *ent.AppConnection) string {
-	if c.AppEmail != "" {
-		return c.AppEmail
-	}
-	return c.AliasEmail
+	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail)}, nil
 }
 
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was

@@ -181,7 +181,7 @@ func CheckUploadedCode(raw string) (code, key string, ok bool) {
 // variantOf loads variant id of app, NotFound otherwise.
 func variantOf(ctx context.Context, c *ent.Client, appID, id string) (*ent.LicenseVariant, error) {
 	v, err := c.LicenseVariant.Query().Where(licensevariant.ID(id), licensevariant.ApplicationID(appID)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "license variant not found")
 	}
 	return v, err

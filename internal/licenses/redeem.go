@@ -9,6 +9,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/store"
 )
 
 // Holder is the connection a person acts through for one application: given by the Bearer
@@ -21,7 +22,7 @@ func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection,
 		}
 		conn, err := s.DB.AppConnection.Query().
 			Where(appconnection.ID(tok.ConnectionID), appconnection.ApplicationID(tok.ApplicationID)).Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token no longer exists")
 		}
 		return conn, err
@@ -35,7 +36,7 @@ func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection,
 	}
 	conn, err := s.DB.AppConnection.Query().
 		Where(appconnection.UserID(uid), appconnection.ApplicationID(appID)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, apperr.New(apperr.NotFound, "you are not connected to this application")
 	}
 	return conn, err
@@ -82,7 +83,7 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	}
 	c, err := s.DB.LicenseCode.Query().
 		Where(licensecode.ApplicationID(conn.ApplicationID), licensecode.CodeKey(key)).WithVariant().Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, codeNotFound()
 	}
 	if err != nil {
@@ -104,7 +105,7 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 			return c, nil
 		}
 		// Another redemption won; report what it left.
-		if c, err = s.DB.LicenseCode.Query().Where(licensecode.ID(c.ID)).WithVariant().Only(ctx); ent.IsNotFound(err) {
+		if c, err = s.DB.LicenseCode.Query().Where(licensecode.ID(c.ID)).WithVariant().Only(ctx); store.NotFound(err) {
 			return nil, codeNotFound()
 		} else if err != nil {
 			return nil, err

@@ -17,6 +17,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/globalid"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 )
 
 // Status-sync actions (spec §10.5).
@@ -100,7 +101,7 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now)
 		// Two first grants of a new plan race to create its variant; the loser retries once
 		// and finds it.
-		if err == nil || attempt == 1 || !ent.IsConstraintError(err) {
+		if err == nil || attempt == 1 || !store.Conflict(err) {
 			return out, err
 		}
 	}
@@ -120,7 +121,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				q.ForUpdate()
 			}
 			conn, err := q.Only(ctx)
-			if ent.IsNotFound(err) {
+			if store.NotFound(err) {
 				return apperr.New(apperr.NotFound, "no user %s is connected to this application", gid)
 			}
 			if err != nil {
@@ -168,7 +169,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				out.License, err = upd.Save(ctx)
 				out.Reused = true
 				return err
-			case !ent.IsNotFound(err):
+			case !store.NotFound(err):
 				return err
 			}
 			code := NewCode("")
@@ -196,7 +197,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name string, d licensevariant.Duration) (*ent.LicenseVariant, error) {
 	key := strings.ToLower(name)
 	v, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(key)).Only(ctx)
-	if err == nil || !ent.IsNotFound(err) {
+	if err == nil || !store.NotFound(err) {
 		return v, err
 	}
 	// On a concurrent create the unique index makes one of the two transactions fail; the

@@ -166,7 +166,7 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	}
 	v, err := s.DB.LicenseVariant.Create().SetApplicationID(app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
 		SetDescription(desc).SetDuration(d).Save(ctx)
-	if ent.IsConstraintError(err) {
+	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}
 	return v, err
@@ -208,7 +208,7 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 		up.SetDuration(d)
 	}
 	v, err = up.Save(ctx)
-	if ent.IsConstraintError(err) {
+	if store.Conflict(err) {
 		return nil, nameTaken(strings.TrimSpace(*p.Name))
 	}
 	return v, store.Err(err, "license variant")

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"loginsign/internal/team"
-	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/oauth"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -41,7 +41,7 @@ type ApplicationInput struct {
 	RedirectURIs   []string
 	AllowedOrigins []string
 	WebhookURL     string
-	// IDTokenSigningAlg is ES256 or RS256 (SigningAlgs); empty means ES256.
+	// IDTokenSigningAlg is ES256 or RS256 (oauth.SigningAlgs); empty means ES256.
 	IDTokenSigningAlg string
 	// PostLogoutRedirectURIs are where RP-initiated logout may return the person; the same
 	// rules as redirect URIs.
@@ -50,10 +50,6 @@ type ApplicationInput struct {
 	// webhook URL (https outside dev mode, public address).
 	BackchannelLogoutURI string
 }
-
-// SigningAlgs are the JWS algorithms an application may choose for its id_tokens and logout
-// tokens; internal/oauth signs with exactly these (oauth.SigningAlgs).
-var SigningAlgs = []string{"ES256", "RS256"}
 
 // DefaultSigningAlg is the algorithm of an application that chose none.
 const DefaultSigningAlg = "ES256"
@@ -71,7 +67,7 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validate(&in); err != nil {
+	if err := s.validate(ctx, &in, true); err != nil {
 		return nil, err
 	}
 	secret := ids.Secret(ClientSecretPrefix)
@@ -102,7 +98,11 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 }
 
 // validate trims and checks an application's settings.
-func (s *Service) validate(in *ApplicationInput) error {
+//
+// resolve also resolves the delivery URLs (webhooks.CheckTarget: a DNS lookup of up to 3 s on
+// ctx). It is I/O, so never inside a transaction: UpdateApplication resolves the URLs it
+// changes before its transaction (resolveDeliveryURLs) and validates inside it without.
+func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool) error {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
@@ -125,7 +125,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	uris := in.RedirectURIs[:0:0]
 	for _, u := range in.RedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := CheckRedirectURI(u); err != nil {
+		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "redirect URI %q: %v", u, err)
 		}
 		if !seen[u] {
@@ -137,7 +137,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	if in.IDTokenSigningAlg == "" {
 		in.IDTokenSigningAlg = DefaultSigningAlg
 	}
-	if !slices.Contains(SigningAlgs, in.IDTokenSigningAlg) {
+	if !oauth.ValidSigningAlg(in.IDTokenSigningAlg) {
 		return apperr.New(apperr.Invalid, "idTokenSigningAlg must be ES256 or RS256")
 	}
 	if len(in.PostLogoutRedirectURIs) > 50 {
@@ -146,7 +146,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := CheckRedirectURI(u); err != nil {
+		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
 		}
 		if !slices.Contains(logoutURIs, u) {
@@ -167,7 +167,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 		name string
 		v    *string
 	}{{"webhookUrl", &in.WebhookURL}, {"backchannelLogoutUri", &in.BackchannelLogoutURI}} {
-		if err := s.checkDeliveryURL(f.name, f.v); err != nil {
+		if err := s.checkDeliveryURL(ctx, f.name, f.v, resolve); err != nil {
 			return err
 		}
 	}
@@ -175,8 +175,9 @@ func (s *Service) validate(in *ApplicationInput) error {
 }
 
 // checkDeliveryURL trims and checks a URL LoginSign POSTs to (webhooks, logout tokens): an
-// absolute http(s) URL, https outside dev mode, resolving to a public address.
-func (s *Service) checkDeliveryURL(name string, v *string) error {
+// absolute http(s) URL, https outside dev mode, and with resolve, resolving to a public
+// address (a lookup on ctx, at most 3 s).
+func (s *Service) checkDeliveryURL(ctx context.Context, name string, v *string, resolve bool) error {
 	*v = strings.TrimSpace(*v)
 	if *v == "" {
 		return nil
@@ -187,8 +188,11 @@ func (s *Service) checkDeliveryURL(name string, v *string) error {
 	if u, _ := url.Parse(*v); u.Scheme != "https" && !s.Dev {
 		return apperr.New(apperr.Invalid, "%s: must be https", name)
 	}
+	if !resolve {
+		return nil
+	}
 	// Save-time companion of the delivery dialer's connect-time check (SSRF).
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := webhooks.CheckTarget(ctx, *v, s.Dev); err != nil {
 		return apperr.New(apperr.Invalid, "%s: %v", name, err)
@@ -196,52 +200,23 @@ func (s *Service) checkDeliveryURL(name string, v *string) error {
 	return nil
 }
 
-// CheckRedirectURI enforces RFC 9700 §2.1: an absolute URI without fragment or wildcard; https,
-// or http only on a loopback host (RFC 8252 §7.3). Private-use schemes of native apps
-// (com.example.app:/callback) are allowed.
-func CheckRedirectURI(raw string) error {
-	if raw == "" || len(raw) > 2048 {
-		return fmt.Errorf("must be 1 to 2048 characters")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("must be an absolute URI")
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("must not contain a fragment")
-	}
-	if strings.Contains(raw, "*") {
-		return fmt.Errorf("wildcards are not allowed")
-	}
-	if u.User != nil {
-		return fmt.Errorf("must not contain user information")
-	}
-	switch u.Scheme {
-	case "https":
-		if u.Host == "" {
-			return fmt.Errorf("must have a host")
+// resolveDeliveryURLs checks the delivery URLs a patch changes (nil: unchanged) with
+// checkDeliveryURL, resolving them on ctx. Unchanged URLs were resolved when they were saved,
+// and the delivery dialer checks every connection again.
+func (s *Service) resolveDeliveryURLs(ctx context.Context, webhookURL, backchannelLogoutURI *string) error {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"webhookUrl", webhookURL}, {"backchannelLogoutUri", backchannelLogoutURI}} {
+		if f.v == nil {
+			continue
 		}
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("http is allowed only for localhost, 127.0.0.1 and [::1]; use https")
-		}
-	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
-	default:
-		if !strings.Contains(u.Scheme, ".") {
-			return fmt.Errorf("use https, http on loopback, or a reverse-domain private-use scheme")
+		v := *f.v
+		if err := s.checkDeliveryURL(ctx, f.name, &v, true); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// IsLoopbackHost reports whether host is localhost or a loopback IP literal.
-func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkWebURL(raw string) error {
@@ -307,6 +282,22 @@ func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[str
 	}
 	return s.DB.Application.Query().Where(team.OnTeam(uid)).
 		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
+}
+
+// Applications returns every application of the signed-in developer, newest first: the
+// unpaged list of REST, through ListApplications, so both transports list the same
+// applications.
+func (s *Service) Applications(ctx context.Context) ([]*ent.Application, error) {
+	conn, err := s.ListApplications(ctx, nil, nil, nil, nil, []*ent.ApplicationOrder{{
+		Direction: entgql.OrderDirectionDesc, Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	apps := make([]*ent.Application, len(conn.Edges))
+	for i, e := range conn.Edges {
+		apps[i] = e.Node
+	}
+	return apps, nil
 }
 
 // NewWebhookSecret returns a Standard Webhooks signing secret: whsec_ and 32 random bytes in

@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"loginsign/internal/apperr"
@@ -11,34 +10,6 @@ import (
 	"loginsign/internal/seal"
 	"loginsign/internal/store/storetest"
 )
-
-func TestCheckRedirectURI(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		uri  string
-		want string // "" = accepted, else part of the error
-	}{
-		{"https://app.example.com/callback", ""},
-		{"http://localhost:3000/cb", ""},
-		{"http://127.0.0.1/cb", ""},
-		{"http://[::1]:8080/cb", ""},
-		{"com.example.app:/oauth2redirect", ""},
-		{"http://app.example.com/cb", "http is allowed only"},
-		{"https://app.example.com/cb#x", "fragment"},
-		{"https://*.example.com/cb", "wildcard"},
-		{"https://user:pw@app.example.com/cb", "user information"},
-		{"/relative", "absolute"},
-		{"javascript:alert(1)", "not allowed"},
-		{"myapp:/cb", "private-use"},
-		{"", "1 to 2048"},
-	}
-	for _, tt := range tests {
-		err := portal.CheckRedirectURI(tt.uri)
-		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-			t.Errorf("CheckRedirectURI(%q) = %v, want %q", tt.uri, err, tt.want)
-		}
-	}
-}
 
 // TestWebhookURLRefusesPrivateTargetsOutsideDev: the save-time SSRF check (delivery checks
 // again at connect time).
@@ -59,5 +30,34 @@ func TestWebhookURLRefusesPrivateTargetsOutsideDev(t *testing.T) {
 				t.Errorf("outside dev mode %s: err = %v, want invalid_request", target, err)
 			}
 		}
+	}
+}
+
+// TestUpdateApplicationResolvesOnTheRequestContext: UpdateApplication resolves the delivery
+// URLs it changes before its transaction, on the caller's context: a private target is refused
+// as at creation and nothing is stored; a patch that changes no URL needs no lookup.
+func TestUpdateApplicationResolvesOnTheRequestContext(t *testing.T) {
+	db := storetest.SQLite(t)
+	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
+	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	s := &portal.Service{DB: db, WebhookSecrets: sealer}
+	created, err := s.CreateApplication(ctx, portal.ApplicationInput{Name: "X"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"https://localhost/hook", "https://10.0.0.8/hook"} {
+		hook := target
+		_, err := s.UpdateApplication(ctx, created.Application.ID, portal.ApplicationPatch{WebhookURL: &hook})
+		if !apperr.Is(err, apperr.Invalid) {
+			t.Errorf("webhook %s: err = %v, want invalid_request", target, err)
+		}
+		if got := db.Application.GetX(context.Background(), created.Application.ID).WebhookURL; got != "" {
+			t.Errorf("webhook %s was stored: %q", target, got)
+		}
+	}
+	name := "Y"
+	if _, err := s.UpdateApplication(ctx, created.Application.ID, portal.ApplicationPatch{Name: &name}); err != nil {
+		t.Fatalf("a name change: %v", err)
 	}
 }

@@ -68,6 +68,11 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	if q := p.ClientRequestsPerMinute; q != nil && (*q < 1 || *q > MaxClientRequestsPerMinute) {
 		return nil, apperr.New(apperr.Invalid, "clientRequestsPerMinute must be between 1 and %d", MaxClientRequestsPerMinute)
 	}
+	// The DNS lookups run here, on the request's context, not while the transaction holds
+	// SQLite's write lock.
+	if err := s.resolveDeliveryURLs(ctx, p.WebhookURL, p.BackchannelLogoutURI); err != nil {
+		return nil, err
+	}
 	var out UpdatedApplication
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, role, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, team.EditSettings)
@@ -102,7 +107,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if p.AllowedOrigins != nil {
 			in.AllowedOrigins = p.AllowedOrigins
 		}
-		if err := s.validate(&in); err != nil {
+		if err := s.validate(ctx, &in, false); err != nil {
 			return err
 		}
 		upd := tx.Application.UpdateOne(app).

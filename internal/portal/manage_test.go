@@ -8,6 +8,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/ids"
 	"loginsign/internal/portal"
+	"loginsign/internal/team"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -58,7 +59,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		if _, err := e.svc.UpdateApplication(dev, app.ID, portal.ApplicationPatch{Name: ptr("")}); !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("an empty name: %v", err)
 		}
-		if got, _ := e.svc.OwnedApplication(dev, app.ID); got.Name != "Shop 2" {
+		if got, _ := e.svc.Authorize(dev, app.ID, team.ReadApp); got.Name != "Shop 2" {
 			t.Fatalf("a refused update changed the name to %q", got.Name)
 		}
 		secret, err := e.svc.RotateClientSecret(dev, app.ID)
@@ -83,7 +84,7 @@ func TestApplicationLifecycle(t *testing.T) {
 
 		// Another developer: NotFound everywhere, nothing changes.
 		for name, op := range map[string]func() error{
-			"owned": func() error { _, err := e.svc.OwnedApplication(stranger, app.ID); return err },
+			"owned": func() error { _, err := e.svc.Authorize(stranger, app.ID, team.ReadApp); return err },
 			"update": func() error {
 				_, err := e.svc.UpdateApplication(stranger, app.ID, portal.ApplicationPatch{Name: ptr("Mine")})
 				return err
@@ -105,7 +106,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		if err := e.svc.DeleteApplication(dev, app.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.OwnedApplication(dev, app.ID); !apperr.Is(err, apperr.NotFound) {
+		if _, err := e.svc.Authorize(dev, app.ID, team.ReadApp); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("a deleted application: %v", err)
 		}
 	})

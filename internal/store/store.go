@@ -167,6 +167,14 @@ func WithTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) 
 	return nil
 }
 
+// NotFound reports whether err is a storage "no such row" (ent's NotFoundError). Domain code
+// asks the store, not ent, which error it got; Err is the usual way to convert it.
+func NotFound(err error) bool { return ent.IsNotFound(err) }
+
+// Conflict reports whether err is a constraint violation (a unique key taken, a foreign key
+// gone).
+func Conflict(err error) bool { return ent.IsConstraintError(err) }
+
 // Err converts an ent error into the domain vocabulary: not found → apperr.NotFound with
 // "<what> not found", a constraint violation → apperr.Conflict. Other errors pass through.
 func Err(err error, what string) error {
