@@ -212,7 +212,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		log.Warn(s.passkeys.Unavailable)
 	}
 	s.oauth.Passkeys = s.passkeys
-	s.portal.Redirects = redirectChecker{s.oauth}
+	s.portal.Redirects = s.oauth
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.OwnedApplication, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
@@ -519,23 +519,6 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// redirectChecker lets the portal run the OAuth domain's redirect-URI check (the portal
-// cannot import oauth, which imports portal).
-type redirectChecker struct{ oauth *oauth.Service }
-
-func (c redirectChecker) CheckRedirect(ctx context.Context, clientID, redirectURI string) (*portal.RedirectCheck, error) {
-	r, err := c.oauth.CheckRedirect(ctx, clientID, redirectURI)
-	if err != nil {
-		return nil, err
-	}
-	out := &portal.RedirectCheck{OK: r.OK, ClientID: r.ClientID, ClientFound: r.ClientFound, RedirectURI: r.RedirectURI,
-		RedirectURIRegistered: r.RedirectURIRegistered, HTTPS: r.HTTPS, Problems: r.Problems}
-	if r.MatchedRedirectURI != nil {
-		out.MatchedRedirectURI = *r.MatchedRedirectURI
-	}
-	return out, nil
 }
 
 // activityLocation puts the client's country, from the header the edge proxy sets (header;

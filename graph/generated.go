@@ -50,6 +50,7 @@ type ResolverRoot interface {
 	Passkey() PasskeyResolver
 	Profile() ProfileResolver
 	Query() QueryResolver
+	RedirectUriCheck() RedirectUriCheckResolver
 	TwoStepStatus() TwoStepStatusResolver
 	User() UserResolver
 }
@@ -571,10 +572,11 @@ type ComplexityRoot struct {
 	RedirectUriCheck struct {
 		ClientFound           func(childComplexity int) int
 		ClientID              func(childComplexity int) int
+		ClosestRedirectURI    func(childComplexity int) int
 		HTTPS                 func(childComplexity int) int
 		MatchedRedirectURI    func(childComplexity int) int
 		Normalized            func(childComplexity int) int
-		Ok                    func(childComplexity int) int
+		OK                    func(childComplexity int) int
 		Problems              func(childComplexity int) int
 		RedirectURI           func(childComplexity int) int
 		RedirectURIRegistered func(childComplexity int) int
@@ -968,9 +970,12 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []string) ([]ent.Noder, error)
 	MyLicenses(ctx context.Context, applicationID string) ([]*ent.LicenseCode, error)
 	Application(ctx context.Context, id string) (*ent.Application, error)
-	RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*model.RedirectURICheck, error)
+	RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*oauth.HealthcheckResult, error)
 	Viewer(ctx context.Context) (*ent.User, error)
 	Applications(ctx context.Context, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.ApplicationOrder, where *ent.ApplicationWhereInput) (*ent.ApplicationConnection, error)
+}
+type RedirectUriCheckResolver interface {
+	Normalized(ctx context.Context, obj *oauth.HealthcheckResult) (bool, error)
 }
 type TwoStepStatusResolver interface {
 	EnabledAt(ctx context.Context, obj *mfa.Status) (*time.Time, error)
@@ -3396,6 +3401,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RedirectUriCheck.ClientID(childComplexity), true
+	case "RedirectUriCheck.closestRedirectUri":
+		if e.ComplexityRoot.RedirectUriCheck.ClosestRedirectURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RedirectUriCheck.ClosestRedirectURI(childComplexity), true
 	case "RedirectUriCheck.https":
 		if e.ComplexityRoot.RedirectUriCheck.HTTPS == nil {
 			break
@@ -3415,11 +3426,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RedirectUriCheck.Normalized(childComplexity), true
 	case "RedirectUriCheck.ok":
-		if e.ComplexityRoot.RedirectUriCheck.Ok == nil {
+		if e.ComplexityRoot.RedirectUriCheck.OK == nil {
 			break
 		}
 
-		return e.ComplexityRoot.RedirectUriCheck.Ok(childComplexity), true
+		return e.ComplexityRoot.RedirectUriCheck.OK(childComplexity), true
 	case "RedirectUriCheck.problems":
 		if e.ComplexityRoot.RedirectUriCheck.Problems == nil {
 			break
@@ -7867,14 +7878,19 @@ type CurrentLoginsSyncTest {
   total: Int!
 }
 
-type RedirectUriCheck {
+"""
+The redirect-URI check of the OAuth domain: the same answer as REST GET /api/oauth/healthcheck.
+"""
+type RedirectUriCheck @goModel(model: "loginsign/internal/oauth.HealthcheckResult") {
   ok: Boolean!
   clientId: String!
   clientFound: Boolean!
   redirectUri: String!
   redirectUriRegistered: Boolean!
   matchedRedirectUri: String
-  normalized: Boolean!
+  """When the URI is not registered: the registered URI closest to it (problems say how they differ)."""
+  closestRedirectUri: String
+  normalized: Boolean! @deprecated(reason: "Always false: LoginSign compares redirect URIs exactly and never normalises them (the loopback port exception shows in matchedRedirectUri and problems).")
   https: Boolean!
   problems: [String!]!
 }
@@ -8975,6 +8991,8 @@ func (ec *executionContext) childFields_RedirectUriCheck(ctx context.Context, fi
 		return ec.fieldContext_RedirectUriCheck_redirectUriRegistered(ctx, field)
 	case "matchedRedirectUri":
 		return ec.fieldContext_RedirectUriCheck_matchedRedirectUri(ctx, field)
+	case "closestRedirectUri":
+		return ec.fieldContext_RedirectUriCheck_closestRedirectUri(ctx, field)
 	case "normalized":
 		return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
 	case "https":
@@ -21138,8 +21156,8 @@ func (ec *executionContext) _Query_redirectUriCheck(ctx context.Context, field g
 			return ec.Resolvers.Query().RedirectURICheck(ctx, fc.Args["appId"].(string), fc.Args["redirectUri"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
-			return ec.marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *oauth.HealthcheckResult) graphql.Marshaler {
+			return ec.marshalNRedirectUriCheck2ᚖloginsignᚋinternalᚋoauthᚐHealthcheckResult(ctx, selections, v)
 		},
 		true,
 		true,
@@ -21528,7 +21546,7 @@ func (ec *executionContext) fieldContext_Quickstart_go(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Quickstart", field, false, false, "String")
 }
 
-func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21537,7 +21555,7 @@ func (ec *executionContext) _RedirectUriCheck_ok(ctx context.Context, field grap
 			return ec.fieldContext_RedirectUriCheck_ok(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Ok, nil
+			return obj.OK, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -21551,7 +21569,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_ok(_ context.Context, 
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _RedirectUriCheck_clientId(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_clientId(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21574,7 +21592,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_clientId(_ context.Con
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
 }
 
-func (ec *executionContext) _RedirectUriCheck_clientFound(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_clientFound(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21597,7 +21615,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_clientFound(_ context.
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _RedirectUriCheck_redirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_redirectUri(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21620,7 +21638,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUri(_ context.
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
 }
 
-func (ec *executionContext) _RedirectUriCheck_redirectUriRegistered(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_redirectUriRegistered(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21643,7 +21661,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_redirectUriRegistered(
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _RedirectUriCheck_matchedRedirectUri(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_matchedRedirectUri(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21666,7 +21684,30 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_matchedRedirectUri(_ c
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
 }
 
-func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_closestRedirectUri(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RedirectUriCheck_closestRedirectUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosestRedirectURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RedirectUriCheck_closestRedirectUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21675,7 +21716,7 @@ func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, fi
 			return ec.fieldContext_RedirectUriCheck_normalized(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Normalized, nil
+			return ec.Resolvers.RedirectUriCheck().Normalized(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
@@ -21686,10 +21727,10 @@ func (ec *executionContext) _RedirectUriCheck_normalized(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_RedirectUriCheck_normalized(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
+	return graphql.NewScalarFieldContext("RedirectUriCheck", field, true, true, "Boolean")
 }
 
-func (ec *executionContext) _RedirectUriCheck_https(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_https(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -21712,7 +21753,7 @@ func (ec *executionContext) fieldContext_RedirectUriCheck_https(_ context.Contex
 	return graphql.NewScalarFieldContext("RedirectUriCheck", field, false, false, "Boolean")
 }
 
-func (ec *executionContext) _RedirectUriCheck_problems(ctx context.Context, field graphql.CollectedField, obj *model.RedirectURICheck) (ret graphql.Marshaler) {
+func (ec *executionContext) _RedirectUriCheck_problems(ctx context.Context, field graphql.CollectedField, obj *oauth.HealthcheckResult) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -40818,7 +40859,7 @@ func (ec *executionContext) _Quickstart(ctx context.Context, sel ast.SelectionSe
 
 var redirectUriCheckImplementors = []string{"RedirectUriCheck"}
 
-func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.SelectionSet, obj *model.RedirectURICheck) graphql.Marshaler {
+func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.SelectionSet, obj *oauth.HealthcheckResult) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, redirectUriCheckImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -40830,47 +40871,53 @@ func (ec *executionContext) _RedirectUriCheck(ctx context.Context, sel ast.Selec
 		case "ok":
 			out.Values[i] = ec._RedirectUriCheck_ok(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clientId":
 			out.Values[i] = ec._RedirectUriCheck_clientId(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "clientFound":
 			out.Values[i] = ec._RedirectUriCheck_clientFound(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectUri":
 			out.Values[i] = ec._RedirectUriCheck_redirectUri(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectUriRegistered":
 			out.Values[i] = ec._RedirectUriCheck_redirectUriRegistered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "matchedRedirectUri":
 			out.Values[i] = ec._RedirectUriCheck_matchedRedirectUri(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closestRedirectUri":
+			out.Values[i] = ec._RedirectUriCheck_closestRedirectUri(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "normalized":
-			out.Values[i] = ec._RedirectUriCheck_normalized(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._RedirectUriCheck_normalized(ctx, field, obj)
+				})
 		case "https":
 			out.Values[i] = ec._RedirectUriCheck_https(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "problems":
 			out.Values[i] = ec._RedirectUriCheck_problems(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -44229,7 +44276,7 @@ func (ec *executionContext) marshalNQuickstart2ᚖloginsignᚋinternalᚋoauth�
 	return ec._Quickstart(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋgraphᚋmodelᚐRedirectURICheck(ctx context.Context, sel ast.SelectionSet, v *model.RedirectURICheck) graphql.Marshaler {
+func (ec *executionContext) marshalNRedirectUriCheck2ᚖloginsignᚋinternalᚋoauthᚐHealthcheckResult(ctx context.Context, sel ast.SelectionSet, v *oauth.HealthcheckResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RedirectUriCheck!")
 		return graphql.Null

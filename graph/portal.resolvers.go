@@ -9,6 +9,7 @@ import (
 	"context"
 	"loginsign/ent"
 	"loginsign/graph/model"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"time"
 
@@ -235,17 +236,26 @@ func (r *queryResolver) Application(ctx context.Context, id string) (*ent.Applic
 }
 
 // RedirectURICheck is the resolver for the redirectUriCheck field.
-func (r *queryResolver) RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*model.RedirectURICheck, error) {
+func (r *queryResolver) RedirectURICheck(ctx context.Context, appID string, redirectURI string) (*oauth.HealthcheckResult, error) {
 	c, err := r.Portal.CheckRedirect(ctx, appID, redirectURI)
 	if err != nil {
 		return nil, err
 	}
-	return &model.RedirectURICheck{Ok: c.OK, ClientID: c.ClientID, ClientFound: c.ClientFound, RedirectURI: c.RedirectURI,
-		RedirectURIRegistered: c.RedirectURIRegistered, MatchedRedirectURI: optional(c.MatchedRedirectURI),
-		Normalized: c.Normalized, HTTPS: c.HTTPS, Problems: append([]string{}, c.Problems...)}, nil
+	return c, nil
+}
+
+// Normalized is the resolver for the normalized field.
+func (r *redirectUriCheckResolver) Normalized(ctx context.Context, obj *oauth.HealthcheckResult) (bool, error) {
+	return false, nil // deprecated: redirect URIs are compared exactly, never normalised
 }
 
 // AppAnalytics returns AppAnalyticsResolver implementation.
 func (r *Resolver) AppAnalytics() AppAnalyticsResolver { return &appAnalyticsResolver{r} }
 
-type appAnalyticsResolver struct{ *Resolver }
+// RedirectUriCheck returns RedirectUriCheckResolver implementation.
+func (r *Resolver) RedirectUriCheck() RedirectUriCheckResolver { return &redirectUriCheckResolver{r} }
+
+type (
+	appAnalyticsResolver     struct{ *Resolver }
+	redirectUriCheckResolver struct{ *Resolver }
+)

@@ -2,9 +2,6 @@ package rest
 
 import (
 	"bytes"
-	"encoding/csv"
-	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -205,7 +202,7 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteError(w, r, bodyErr(err))
 			return
 		}
-		if rows, err = readCodesCSV(bytes.NewReader(body)); err != nil {
+		if rows, err = licenses.ReadCodesCSV(bytes.NewReader(body)); err != nil {
 			httpx.WriteError(w, r, err)
 			return
 		}
@@ -241,67 +238,6 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 		Duplicates []string              `json:"duplicates"`
 		Invalid    []licenses.InvalidRow `json:"invalid"`
 	}{res.Created, res.Duplicates, res.Invalid})
-}
-
-// readCodesCSV reads a header row with a "code" column (and optionally "variant"), then one
-// code per row.
-func readCodesCSV(body io.Reader) ([]licenses.UploadRow, error) {
-	cr := csv.NewReader(body)
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if err != nil {
-		return nil, csvError(err, "the CSV needs a header row with a \"code\" column")
-	}
-	codeCol, variantCol := -1, -1
-	for i, h := range header {
-		switch strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))) {
-		case "code":
-			codeCol = i
-		case "variant", "variantid", "variant_id":
-			variantCol = i
-		}
-	}
-	if codeCol < 0 {
-		return nil, apperr.New(apperr.Invalid, "the CSV header has no \"code\" column")
-	}
-	var rows []licenses.UploadRow
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, csvError(err, "malformed CSV")
-		}
-		line, _ := cr.FieldPos(0)
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
-		}
-		if len(rows) == licenses.MaxUpload {
-			return nil, apperr.New(apperr.Invalid, "at most %d codes per upload", licenses.MaxUpload)
-		}
-		row := licenses.UploadRow{Line: line}
-		if codeCol < len(rec) {
-			row.Code = rec[codeCol]
-		}
-		if variantCol >= 0 && variantCol < len(rec) {
-			row.Variant = rec[variantCol]
-		}
-		rows = append(rows, row)
-	}
-	return rows, nil
-}
-
-func csvError(err error, msg string) error {
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		return apperr.New(apperr.TooLarge, "body larger than %d bytes", maxErr.Limit)
-	}
-	if errors.Is(err, io.EOF) {
-		return apperr.New(apperr.Invalid, "%s", msg)
-	}
-	return apperr.New(apperr.Invalid, "%s: %v", msg, err)
 }
 
 // ownerJSON is who holds a code, as a developer sees them.

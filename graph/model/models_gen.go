@@ -403,18 +403,6 @@ type ProposeConnectionEmailPayload struct {
 	Pending *bool `json:"pending,omitempty"`
 }
 
-type RedirectURICheck struct {
-	Ok                    bool     `json:"ok"`
-	ClientID              string   `json:"clientId"`
-	ClientFound           bool     `json:"clientFound"`
-	RedirectURI           string   `json:"redirectUri"`
-	RedirectURIRegistered bool     `json:"redirectUriRegistered"`
-	MatchedRedirectURI    *string  `json:"matchedRedirectUri,omitempty"`
-	Normalized            bool     `json:"normalized"`
-	HTTPS                 bool     `json:"https"`
-	Problems              []string `json:"problems"`
-}
-
 // The pending link to refuse.
 type RefusePendingLinkInput struct {
 	ID string `json:"id"`

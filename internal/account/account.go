@@ -30,6 +30,7 @@ import (
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
 	"loginsign/internal/profile"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -195,11 +196,12 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 // verifyTTL is how long an address-verification link works.
 const verifyTTL = 24 * time.Hour
 
-// Limits on alternative addresses.
-const (
-	MaxAlternativeEmails = 10
-	verifySendsPerHour   = 5
-)
+// MaxAlternativeEmails bounds a person's alternative addresses.
+const MaxAlternativeEmails = 10
+
+// verifySends bounds verification mails per person.
+var verifySends = ratelimit.Rule{Name: "verify-email", N: 5, Window: time.Hour,
+	Message: "too many verification mails; try again in %d s"}
 
 func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 
@@ -251,12 +253,8 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 	if err != nil {
 		return nil, err
 	}
-	if ok, retry, err := s.KV.Limit(ctx, "verify-email:"+uid, verifySendsPerHour, time.Hour); err != nil {
+	if err := ratelimit.New(s.KV).Take(ctx, verifySends, uid); err != nil {
 		return nil, err
-	} else if !ok {
-		secs := int(retry.Seconds()) + 1
-		return nil, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many verification mails; try again in %d s", secs)}
 	}
 	token := ids.Secret("ver_")
 	if err := s.KV.Set(ctx, verifyKey(token), ue.ID, verifyTTL).Err(); err != nil {

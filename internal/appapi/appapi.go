@@ -158,10 +158,7 @@ func (s *Service) stream(ctx context.Context, appID, after string, n int, yield 
 		if err := rows.Scan(&l.ConnectionID, &l.GlobalID, &appEmail, &l.AliasEmail, &name, &l.LoginCount, &lastSession, &l.JoinedAt, &l.IsActive); err != nil {
 			return got, last, err
 		}
-		l.Email = l.AliasEmail
-		if appEmail.String != "" {
-			l.Email = appEmail.String
-		}
+		l.Email = connections.AppFacingEmail(appEmail.String, l.AliasEmail)
 		l.DisplayName = name.String
 		l.LastSession = nil
 		if lastSession.Valid {

@@ -204,3 +204,14 @@ func SharesProfile(conn *ent.AppConnection) bool {
 func ProfileScopeSQL(column string) string {
 	return "CAST(" + column + " AS TEXT) LIKE '%\"" + ScopeProfile + "\"%'"
 }
+
+// AppFacingEmail is the address an application sees for a connection: the address the
+// person shares with it (app_email), else the relay alias. Every path that shows an app or
+// its developer an address (ID token, userinfo, current logins, code owners) takes it from
+// here.
+func AppFacingEmail(appEmail, alias string) string {
+	if appEmail != "" {
+		return appEmail
+	}
+	return alias
+}

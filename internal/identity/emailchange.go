@@ -14,6 +14,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -39,8 +40,9 @@ const (
 	emailChangeCancelPrefix  = "lsex_"
 )
 
-// emailChangesPerHour bounds requests per account, whoever asks (mail to the person's boxes).
-const emailChangesPerHour = 5
+// emailChanges bounds requests per account, whoever asks (mail to the person's boxes).
+var emailChanges = ratelimit.Rule{Name: "email-change", N: 5, Window: time.Hour,
+	Message: "too many address change requests for this person; try again in %d s"}
 
 // EmailChangeRequester names who asked for a change; the mails name the application.
 type EmailChangeRequester struct {
@@ -82,12 +84,8 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	}
 	// The limit comes before anything about the address is looked at, so that a requester
 	// past it learns nothing either.
-	if ok, retry, err := s.KV.Limit(ctx, "email-change:"+userID, emailChangesPerHour, time.Hour); err != nil {
+	if err := ratelimit.New(s.KV).Take(ctx, emailChanges, userID); err != nil {
 		return false, err
-	} else if !ok {
-		secs := int(retry.Seconds()) + 1
-		return false, &apperr.Error{Code: apperr.RateLimited, RetryAfter: secs,
-			Message: fmt.Sprintf("too many address change requests for this person; try again in %d s", secs)}
 	}
 	now := s.Now().UTC()
 	if u.Email == newEmail {

@@ -393,16 +393,7 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 	if connections.SharesProfile(conn) {
 		name = conn.Edges.User.Name
 	}
-	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: AppFacingEmail(conn)}, nil
-}
-
-// AppFacingEmail is the address an application sees for a connection: the address the
-// person shares with it, else the alias.
-func AppFacingEmail(c *ent.AppConnection) string {
-	if c.AppEmail != "" {
-		return c.AppEmail
-	}
-	return c.AliasEmail
+	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail)}, nil
 }
 
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was

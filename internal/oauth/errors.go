@@ -1,6 +1,7 @@
 // Package oauth is LoginSign's OAuth 2.0 / OpenID Connect authorization server: the protocol
-// core, with no net/http inside (the HTTP adapters live in rest/ and internal/web/auth, like
-// zitadel/oidc's pkg/op around its core). It validates authorization requests, remembers
+// core, which neither reads requests nor writes responses (the HTTP adapters live in rest/ and
+// internal/web/auth, like zitadel/oidc's pkg/op around its core; net/http is imported here only
+// for the status constants each Error carries). It validates authorization requests, remembers
 // consent, creates connections, issues and redeems authorization codes, runs the token
 // endpoint grants, signs id_tokens, and answers revocation, introspection and the redirect-URI
 // healthcheck. First-party magic-link sign-in and the short flow state of an authorization in

@@ -8,11 +8,11 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
-	"loginsign/internal/portal"
 )
 
 // HealthcheckResult tells a developer whether a client_id and redirect_uri pair would work at
-// /oauth/authorize and, when not, why.
+// /oauth/authorize and, when not, why. It is the one answer of the redirect check: REST
+// (GET /api/oauth/healthcheck) writes it as JSON, and GraphQL's RedirectUriCheck is this type.
 type HealthcheckResult struct {
 	OK                    bool     `json:"ok"`
 	ClientID              string   `json:"clientId"`
@@ -33,7 +33,7 @@ type HealthcheckResult struct {
 // Every call counts against Limits.HealthcheckPerIP for auth.ClientIP(ctx) (apperr
 // RateLimited with RetryAfter), whichever transport asked.
 func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI string) (HealthcheckResult, error) {
-	if err := s.pageLimit(ctx, "health:ip:"+auth.ClientIP(ctx), s.Config.Limits.HealthcheckPerIP); err != nil {
+	if err := s.pageLimit(ctx, "health:ip", auth.ClientIP(ctx), s.Config.Limits.HealthcheckPerIP); err != nil {
 		return HealthcheckResult{}, err
 	}
 	if clientID == "" || redirectURI == "" {
@@ -46,7 +46,7 @@ func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI strin
 	if u, err := url.Parse(redirectURI); err == nil {
 		r.HTTPS = u.Scheme == "https"
 	}
-	invalid := portal.CheckRedirectURI(redirectURI)
+	invalid := CheckRedirectURI(redirectURI)
 	if invalid != nil {
 		r.Problems = append(r.Problems, "redirect_uri "+invalid.Error())
 	}

@@ -23,8 +23,8 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
+	"loginsign/internal/connections"
 	"loginsign/internal/mfa"
-	"loginsign/internal/portal"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -38,7 +38,7 @@ const (
 
 // SigningAlgs are the algorithms LoginSign signs with: ES256 (the default) and RS256 (OpenID
 // Connect Discovery §3 requires it; many older clients verify nothing else).
-var SigningAlgs = portal.SigningAlgs
+var SigningAlgs = []string{ES256, RS256}
 
 // ValidSigningAlg reports whether alg is one of SigningAlgs.
 func ValidSigningAlg(alg string) bool { return slices.Contains(SigningAlgs, alg) }
@@ -399,7 +399,7 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 	}
 	if has(ScopeEmail) {
 		t := true
-		c.Email, c.EmailVerified = connectionEmail(conn), &t
+		c.Email, c.EmailVerified = connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail), &t
 	}
 	if has(ScopeProfile) {
 		u := g.user

@@ -77,7 +77,7 @@ func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) er
 // answers Invalid and the sign-in keeps waiting (codes are rate limited per person and per
 // IP); a right one signs the person in with amr otp+mfa and continues the flow in progress.
 func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser string) (*SignIn, error) {
-	if err := s.pageLimit(ctx, "second:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "second:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
 	p, err := s.pendingSecondStep(ctx, raw, browser)
@@ -141,7 +141,7 @@ func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error)
 	if s.Passkeys == nil {
 		return "", apperr.New(apperr.NotFound, "passkeys are not available")
 	}
-	if err := s.pageLimit(ctx, "passkey:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "passkey:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return "", err
 	}
 	return s.Passkeys.BeginLogin(ctx)
@@ -155,7 +155,7 @@ func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, brows
 	if s.Passkeys == nil {
 		return nil, apperr.New(apperr.NotFound, "passkeys are not available")
 	}
-	if err := s.pageLimit(ctx, "passkey:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "passkey:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
 	uid, amr, err := s.Passkeys.FinishLogin(ctx, response)

@@ -61,11 +61,8 @@ type Config struct {
 	ActivityOff bool
 }
 
-// Limit is n hits per window.
-type Limit struct {
-	N      int
-	Window time.Duration
-}
+// Limit is n hits per window: a ratelimit.Rule whose name is given where it is counted.
+type Limit = ratelimit.Rule
 
 // Limits are the rate limits, counted in Redis so every instance shares them. Client
 // authentication (token, revocation, introspection) is limited by Clients: failed attempts

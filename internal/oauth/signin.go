@@ -17,6 +17,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
 )
 
 // Flow is an authorization in progress, kept in Redis for FlowTTL while the person signs in
@@ -156,14 +157,14 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 }
 
 func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
-	if err := s.pageLimit(ctx, "login:ip:"+ip, s.Config.Limits.LoginPerIP); err != nil {
+	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
 	addr := ids.Hash(email)
-	if err := s.pageLimit(ctx, "login:addr:"+addr, s.Config.Limits.LoginPerAddress); err != nil {
+	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err
 	}
-	return s.pageLimit(ctx, "login:addrday:"+addr, s.Config.Limits.LoginPerAddressDay)
+	return s.pageLimit(ctx, "login:addrday", addr, s.Config.Limits.LoginPerAddressDay)
 }
 
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the
@@ -308,7 +309,7 @@ type SignIn struct {
 // address, or one sent to an alternative address the account no longer holds answers apperr
 // Gone.
 func (s *Service) UseMagicLink(ctx context.Context, raw, ip, browser string) (*SignIn, error) {
-	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
 	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
@@ -445,16 +446,9 @@ func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method 
 	return flowID, nil
 }
 
-// pageLimit is a rate limit of a first-party page: apperr RateLimited with RetryAfter.
-func (s *Service) pageLimit(ctx context.Context, key string, l Limit) error {
-	ok, retry, err := s.KV.Limit(ctx, key, l.N, l.Window)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		e := apperr.New(apperr.RateLimited, "too many attempts; try again in a few minutes")
-		e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
-		return e
-	}
-	return nil
+// pageLimit counts one hit of subject against l under name (ratelimit.Limiter): apperr
+// RateLimited with RetryAfter past it.
+func (s *Service) pageLimit(ctx context.Context, name, subject string, l Limit) error {
+	l.Name, l.Message = name, "too many attempts; try again in a few minutes"
+	return ratelimit.New(s.KV).Take(ctx, l, subject)
 }

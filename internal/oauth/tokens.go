@@ -24,6 +24,7 @@ import (
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/user"
 	"loginsign/internal/auth"
+	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
 )
@@ -820,20 +821,12 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 	}
 	out := &UserInfo{Subject: tok.ConnectionID}
 	if slices.Contains(tok.Scopes, ScopeEmail) {
-		out.Email = connectionEmail(&conn)
+		out.Email = connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail)
 	}
 	if slices.Contains(tok.Scopes, ScopeProfile) {
 		out.Profile, out.GlobalID, out.Name, out.Picture = true, globalID, name.String, image.String
 	}
 	return out, nil
-}
-
-// connectionEmail is the address the application sees: the shared address, else the alias.
-func connectionEmail(c *ent.AppConnection) string {
-	if c.AppEmail != "" {
-		return c.AppEmail
-	}
-	return c.AliasEmail
 }
 
 // preparedStmt is a statement prepared once on first use (database/sql then keeps it

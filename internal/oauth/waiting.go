@@ -251,7 +251,7 @@ func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 // spends. A wrong code answers Invalid with the attempts left; after CodeAttempts wrong ones,
 // or once the link was used, the code answers Gone.
 func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*SignIn, error) {
-	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
 	}
 	hash, w, err := s.waiting(ctx, raw, browser)
@@ -265,7 +265,7 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	if len(code) != 6 {
 		return nil, apperr.New(apperr.Invalid, "the code has 6 digits")
 	}
-	if err := s.pageLimit(ctx, "code:addr:"+ids.Hash(w.Email), s.Config.Limits.CodePerAddress); err != nil {
+	if err := s.pageLimit(ctx, "code:addr", ids.Hash(w.Email), s.Config.Limits.CodePerAddress); err != nil {
 		return nil, err
 	}
 	n, err := s.KV.Incr(ctx, attemptsKey(hash)).Result()
@@ -361,7 +361,7 @@ func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (otherBrow
 // one: match must be the number that browser's page shows (ApproveAttempts tries; the link
 // stays usable after a wrong one). The waiting browser then finishes with FinishApproved.
 func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error {
-	if err := s.pageLimit(ctx, "magic:ip:"+ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return err
 	}
 	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")

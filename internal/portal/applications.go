@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -21,6 +20,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/oauth"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -41,7 +41,7 @@ type ApplicationInput struct {
 	RedirectURIs   []string
 	AllowedOrigins []string
 	WebhookURL     string
-	// IDTokenSigningAlg is ES256 or RS256 (SigningAlgs); empty means ES256.
+	// IDTokenSigningAlg is ES256 or RS256 (oauth.SigningAlgs); empty means ES256.
 	IDTokenSigningAlg string
 	// PostLogoutRedirectURIs are where RP-initiated logout may return the person; the same
 	// rules as redirect URIs.
@@ -50,10 +50,6 @@ type ApplicationInput struct {
 	// webhook URL (https outside dev mode, public address).
 	BackchannelLogoutURI string
 }
-
-// SigningAlgs are the JWS algorithms an application may choose for its id_tokens and logout
-// tokens; internal/oauth signs with exactly these (oauth.SigningAlgs).
-var SigningAlgs = []string{"ES256", "RS256"}
 
 // DefaultSigningAlg is the algorithm of an application that chose none.
 const DefaultSigningAlg = "ES256"
@@ -125,7 +121,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	uris := in.RedirectURIs[:0:0]
 	for _, u := range in.RedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := CheckRedirectURI(u); err != nil {
+		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "redirect URI %q: %v", u, err)
 		}
 		if !seen[u] {
@@ -137,7 +133,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	if in.IDTokenSigningAlg == "" {
 		in.IDTokenSigningAlg = DefaultSigningAlg
 	}
-	if !slices.Contains(SigningAlgs, in.IDTokenSigningAlg) {
+	if !oauth.ValidSigningAlg(in.IDTokenSigningAlg) {
 		return apperr.New(apperr.Invalid, "idTokenSigningAlg must be ES256 or RS256")
 	}
 	if len(in.PostLogoutRedirectURIs) > 50 {
@@ -146,7 +142,7 @@ func (s *Service) validate(in *ApplicationInput) error {
 	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
 		u = strings.TrimSpace(u)
-		if err := CheckRedirectURI(u); err != nil {
+		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
 		}
 		if !slices.Contains(logoutURIs, u) {
@@ -194,54 +190,6 @@ func (s *Service) checkDeliveryURL(name string, v *string) error {
 		return apperr.New(apperr.Invalid, "%s: %v", name, err)
 	}
 	return nil
-}
-
-// CheckRedirectURI enforces RFC 9700 §2.1: an absolute URI without fragment or wildcard; https,
-// or http only on a loopback host (RFC 8252 §7.3). Private-use schemes of native apps
-// (com.example.app:/callback) are allowed.
-func CheckRedirectURI(raw string) error {
-	if raw == "" || len(raw) > 2048 {
-		return fmt.Errorf("must be 1 to 2048 characters")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("must be an absolute URI")
-	}
-	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("must not contain a fragment")
-	}
-	if strings.Contains(raw, "*") {
-		return fmt.Errorf("wildcards are not allowed")
-	}
-	if u.User != nil {
-		return fmt.Errorf("must not contain user information")
-	}
-	switch u.Scheme {
-	case "https":
-		if u.Host == "" {
-			return fmt.Errorf("must have a host")
-		}
-	case "http":
-		if !IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("http is allowed only for localhost, 127.0.0.1 and [::1]; use https")
-		}
-	case "javascript", "data", "file", "vbscript":
-		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
-	default:
-		if !strings.Contains(u.Scheme, ".") {
-			return fmt.Errorf("use https, http on loopback, or a reverse-domain private-use scheme")
-		}
-	}
-	return nil
-}
-
-// IsLoopbackHost reports whether host is localhost or a loopback IP literal.
-func IsLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func checkWebURL(raw string) error {

@@ -1,13 +1,8 @@
 package portal
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -263,98 +258,6 @@ func parseImportDate(s string) (*time.Time, error) {
 		}
 	}
 	return nil, fmt.Errorf("%q is not a date like 2026-05-01 or 2026-05-01T12:00:00Z", s)
-}
-
-// ParseImportCSV reads an import CSV: columns user_id and email (required), name,
-// registration_date, last_login_date. The delimiter (comma or semicolon) and the header row are
-// detected; without a header the columns are in that order. More than MaxImportRows data rows
-// answer TooLarge; malformed CSV answers Invalid with the line.
-func ParseImportCSV(r io.Reader) ([]ImportUser, error) {
-	br := bufio.NewReader(r)
-	first, err := br.Peek(4096)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, err
-	}
-	first = bytes.TrimPrefix(first, []byte("\xef\xbb\xbf"))
-	if len(bytes.TrimSpace(first)) == 0 {
-		return nil, apperr.New(apperr.Invalid, "the CSV is empty")
-	}
-	line := first
-	if i := bytes.IndexAny(first, "\r\n"); i >= 0 {
-		line = first[:i]
-	}
-	cr := csv.NewReader(br)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = false
-	if bytes.Count(line, []byte(";")) > bytes.Count(line, []byte(",")) {
-		cr.Comma = ';'
-	}
-	cols := map[string]int{"user_id": 0, "email": 1, "name": 2, "registration_date": 3, "last_login_date": 4}
-	var out []ImportUser
-	for n := 0; ; n++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) && (errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrFieldCount)) {
-				return nil, apperr.New(apperr.Invalid, "bad CSV: line %d: %v", pe.Line, pe.Err)
-			}
-			return nil, fmt.Errorf("reading CSV: %w", err) // I/O, such as an oversized body: the transport decides
-		}
-		if n == 0 {
-			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
-			if h, ok := csvHeader(rec); ok {
-				_, hasID := h["user_id"]
-				_, hasEmail := h["email"]
-				if !hasID || !hasEmail {
-					return nil, apperr.New(apperr.Invalid, "bad CSV: the header row needs user_id and email columns")
-				}
-				cols = h
-				continue
-			}
-		}
-		if len(out) == MaxImportRows {
-			return nil, apperr.New(apperr.TooLarge, "at most %d rows per import", MaxImportRows)
-		}
-		get := func(k string) string {
-			i, ok := cols[k]
-			if !ok || i >= len(rec) {
-				return ""
-			}
-			return strings.TrimSpace(rec[i])
-		}
-		out = append(out, ImportUser{ExternalUserID: get("user_id"), Email: get("email"), Name: get("name"),
-			RegistrationDate: get("registration_date"), LastLoginDate: get("last_login_date")})
-	}
-	if len(out) == 0 {
-		return nil, apperr.New(apperr.Invalid, "the CSV holds no rows")
-	}
-	return out, nil
-}
-
-// csvHeader recognises a header row and maps column names to positions.
-func csvHeader(rec []string) (map[string]int, bool) {
-	aliases := map[string]string{
-		"user_id": "user_id", "userid": "user_id", "external_user_id": "user_id", "externaluserid": "user_id", "id": "user_id",
-		"email": "email", "e_mail": "email", "name": "name",
-		"registration_date": "registration_date", "registrationdate": "registration_date",
-		"last_login_date": "last_login_date", "lastlogindate": "last_login_date",
-	}
-	cols := map[string]int{}
-	for i, c := range rec {
-		k := strings.NewReplacer("-", "_", " ", "_").Replace(strings.ToLower(strings.TrimSpace(c)))
-		if a, ok := aliases[k]; ok {
-			if _, dup := cols[a]; !dup {
-				cols[a] = i
-			}
-		}
-	}
-	if len(cols) == 0 {
-		return nil, false
-	}
-	return cols, true
 }
 
 // ImportSources pages through the import runs of the signed-in developer's application,

@@ -4,30 +4,18 @@ import (
 	"context"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/oauth"
 )
 
-// RedirectCheck is the portal's redirect-URI healthcheck answer (spec §2.5).
-type RedirectCheck struct {
-	OK                    bool
-	ClientID              string
-	ClientFound           bool
-	RedirectURI           string
-	RedirectURIRegistered bool
-	MatchedRedirectURI    string
-	Normalized            bool
-	HTTPS                 bool
-	Problems              []string
-}
-
-// RedirectChecker runs the OAuth domain's redirect-URI check; the portal only adds the
-// ownership check. The OAuth domain's (*oauth.Service).CheckRedirect is wired in server.go
-// through a small adapter, so the matching rules live in one place.
+// RedirectChecker runs the OAuth domain's redirect-URI check ((*oauth.Service).CheckRedirect);
+// the portal only adds the ownership check, so the matching rules live in one place.
 type RedirectChecker interface {
-	CheckRedirect(ctx context.Context, clientID, redirectURI string) (*RedirectCheck, error)
+	CheckRedirect(ctx context.Context, clientID, redirectURI string) (oauth.HealthcheckResult, error)
 }
 
-// CheckRedirect runs the redirect-URI healthcheck for the signed-in developer's application.
-func (s *Service) CheckRedirect(ctx context.Context, appID, redirectURI string) (*RedirectCheck, error) {
+// CheckRedirect runs the redirect-URI healthcheck (spec §2.5) for the signed-in developer's
+// application.
+func (s *Service) CheckRedirect(ctx context.Context, appID, redirectURI string) (*oauth.HealthcheckResult, error) {
 	app, err := s.OwnedApplication(ctx, appID)
 	if err != nil {
 		return nil, err
@@ -35,5 +23,9 @@ func (s *Service) CheckRedirect(ctx context.Context, appID, redirectURI string) 
 	if s.Redirects == nil {
 		return nil, apperr.New(apperr.Internal, "the redirect-URI check is not wired in")
 	}
-	return s.Redirects.CheckRedirect(ctx, app.ID, redirectURI)
+	r, err := s.Redirects.CheckRedirect(ctx, app.ID, redirectURI)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

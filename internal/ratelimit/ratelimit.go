@@ -7,6 +7,8 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"loginsign/internal/apperr"
@@ -19,6 +21,9 @@ type Rule struct {
 	Name   string
 	N      int
 	Window time.Duration
+	// Message is the text of the 429 past the limit; a %d in it is replaced by the seconds
+	// to wait. Empty: "too many requests; retry later".
+	Message string
 }
 
 // Or returns r with N and Window taken from def where r leaves them zero.
@@ -31,6 +36,9 @@ func (r Rule) Or(def Rule) Rule {
 	}
 	if r.Window <= 0 {
 		r.Window = def.Window
+	}
+	if r.Message == "" {
+		r.Message = def.Message
 	}
 	return r
 }
@@ -59,7 +67,7 @@ func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) erro
 		return err
 	}
 	if !ok {
-		return Exceeded(retry)
+		return r.exceeded(retry)
 	}
 	return nil
 }
@@ -73,7 +81,7 @@ func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
 		return err
 	}
 	if !ok {
-		return Exceeded(retry)
+		return r.exceeded(retry)
 	}
 	return nil
 }
@@ -81,7 +89,17 @@ func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
 // Exceeded is the error of a caller over a limit: apperr RateLimited whose RetryAfter is
 // retry rounded up to whole seconds (at least 1).
 func Exceeded(retry time.Duration) *apperr.Error {
-	e := apperr.New(apperr.RateLimited, "too many requests; retry later")
-	e.RetryAfter = max(1, int((retry+time.Second-1)/time.Second))
+	return Rule{}.exceeded(retry)
+}
+
+// exceeded is Exceeded with r's Message.
+func (r Rule) exceeded(retry time.Duration) *apperr.Error {
+	secs := max(1, int((retry+time.Second-1)/time.Second))
+	msg := "too many requests; retry later"
+	if r.Message != "" {
+		msg = strings.ReplaceAll(r.Message, "%d", strconv.Itoa(secs))
+	}
+	e := apperr.New(apperr.RateLimited, "%s", msg)
+	e.RetryAfter = secs
 	return e
 }

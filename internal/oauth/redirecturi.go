@@ -1,0 +1,46 @@
+package oauth
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// CheckRedirectURI enforces RFC 9700 §2.1: an absolute URI without fragment or wildcard; https,
+// or http only on a loopback host (RFC 8252 §7.3). Private-use schemes of native apps
+// (com.example.app:/callback) are allowed.
+func CheckRedirectURI(raw string) error {
+	if raw == "" || len(raw) > 2048 {
+		return fmt.Errorf("must be 1 to 2048 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return fmt.Errorf("must be an absolute URI")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("must not contain a fragment")
+	}
+	if strings.Contains(raw, "*") {
+		return fmt.Errorf("wildcards are not allowed")
+	}
+	if u.User != nil {
+		return fmt.Errorf("must not contain user information")
+	}
+	switch u.Scheme {
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("must have a host")
+		}
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return fmt.Errorf("http is allowed only for localhost, 127.0.0.1 and [::1]; use https")
+		}
+	case "javascript", "data", "file", "vbscript":
+		return fmt.Errorf("scheme %q is not allowed", u.Scheme)
+	default:
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("use https, http on loopback, or a reverse-domain private-use scheme")
+		}
+	}
+	return nil
+}
