@@ -161,7 +161,7 @@ func screenshotDir(t *testing.T) string {
 		dir = t.ArtifactDir()
 	}
 	if dir == "" {
-		dir = filepath.Join("testdata", "screenshots")
+		dir = filepath.Join("..", "..", "testdata", "screenshots")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -469,7 +469,7 @@ func emulateScheme(v string) chromedp.Action[chromedp.Void] {
 }
 
 // axeFile is axe-core from testdata/tooling's lockfile (npm ci there installs it).
-const axeFile = "testdata/tooling/node_modules/axe-core/axe.min.js"
+const axeFile = "../../testdata/tooling/node_modules/axe-core/axe.min.js"
 
 var axeOnce struct {
 	sync.Once

@@ -73,16 +73,16 @@ func TestKeysRotateCommand(t *testing.T) {
 	e := env(map[string]string{"DATABASE_URL": dbURL, "LOGINSIGN_DATA_DIR": t.TempDir(),
 		"LOGINSIGN_SECRET": testSecretHex, "LOGINSIGN_LOG_LEVEL": "error"})
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"keys", "rotate"}, e, &out, io.Discard); err != nil {
+	if err := Run(context.Background(), []string{"keys", "rotate"}, e, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "published now, signing from") {
 		t.Fatalf("output %q", out.String())
 	}
-	if err := run(context.Background(), []string{"keys", "rotate", "now"}, e, io.Discard, io.Discard); err == nil {
+	if err := Run(context.Background(), []string{"keys", "rotate", "now"}, e, io.Discard, io.Discard); err == nil {
 		t.Fatal("keys rotate with an argument: want an error")
 	}
-	if err := run(context.Background(), []string{"keys", "rotate"}, e, io.Discard, io.Discard); err != nil {
+	if err := Run(context.Background(), []string{"keys", "rotate"}, e, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	db := storetest.Open(t, dbURL)

@@ -45,8 +45,8 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal("wrk is missing (Debian: apt-get install wrk)")
 	}
-	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", "bin/loginsign"))
-	baseBin, _ := filepath.Abs(envOr("LOGINSIGN_BASELINE_BIN", "bin/baseline"))
+	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", "../../bin/loginsign"))
+	baseBin, _ := filepath.Abs(envOr("LOGINSIGN_BASELINE_BIN", "../../bin/baseline"))
 	dur, err := time.ParseDuration(envOr("LOGINSIGN_LOAD_DURATION", "8s"))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 // toolingDir is testdata/tooling: the npm packages (committed package.json and lockfile) of
 // the third-party clients these tests run against a real server.
-const toolingDir = "testdata/tooling"
+const toolingDir = "../../testdata/tooling"
 
 var npmOnce struct {
 	sync.Once

@@ -176,7 +176,7 @@ func TestShutdownDrainsInFlightRequests(t *testing.T) {
 			})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
+			go func() { done <- Run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
 			base := "http://" + addr
 			waitReady(t, base)
 

@@ -1,11 +1,6 @@
-// Command loginsign is a privacy-first OAuth 2.0 / OpenID Connect identity provider.
-//
-//	loginsign [serve]                 run the server (default)
-//	loginsign migrate                 apply the schema and exit
-//	loginsign apps create --owner EMAIL --name NAME --redirect-uri URI … [--webhook-url URL] [--json]
-//	loginsign users create --email EMAIL [--name NAME] [--json]
-//
-// Configuration comes from the environment (see Config); serve's flags override it.
+// Package server is the wiring of cmd loginsign (the root server.go): configuration, the CLI
+// commands, the stores and domain services, one http.Handler with every route in one place.
+// The end-to-end tests beside it drive a whole server over real HTTP, SMTP, SQL and Redis.
 package server
 
 import (
@@ -57,15 +52,9 @@ import (
 	"loginsign/rest"
 )
 
-func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "loginsign:", err)
-		os.Exit(1)
-	}
-}
-
-// run dispatches a command line.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// Run dispatches a command line (the arguments after the program name); main prints its error
+// and exits 1.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		cmd, args = args[0], args[1:]

@@ -73,7 +73,7 @@ func TestCommands(t *testing.T) {
 			ctx := context.Background()
 
 			var out bytes.Buffer
-			if err := run(ctx, []string{"users", "create", "--email", "Ann@Example.com", "--name", "Ann", "--json"}, e, &out, io.Discard); err != nil {
+			if err := Run(ctx, []string{"users", "create", "--email", "Ann@Example.com", "--name", "Ann", "--json"}, e, &out, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			var u map[string]string
@@ -83,7 +83,7 @@ func TestCommands(t *testing.T) {
 			if len(u) != 3 || u["email"] != "ann@example.com" || u["name"] != "Ann" || len(u["globalId"]) != 6 {
 				t.Fatalf("users create --json = %v", u)
 			}
-			if err := run(ctx, []string{"users", "create", "--email", "ann@example.com"}, e, io.Discard, io.Discard); err == nil {
+			if err := Run(ctx, []string{"users", "create", "--email", "ann@example.com"}, e, io.Discard, io.Discard); err == nil {
 				t.Fatal("creating a second account with the same address succeeded")
 			}
 
@@ -91,7 +91,7 @@ func TestCommands(t *testing.T) {
 			args := []string{"apps", "create", "--owner", "dev@example.com", "--name", "Demo",
 				"--redirect-uri", "http://localhost:3000/cb", "--redirect-uri", "https://app.example.com/cb",
 				"--webhook-url", "https://app.example.com/hook", "--json"}
-			if err := run(ctx, args, e, &out, io.Discard); err != nil {
+			if err := Run(ctx, args, e, &out, io.Discard); err != nil {
 				t.Fatal(err)
 			}
 			var app struct {
@@ -107,7 +107,7 @@ func TestCommands(t *testing.T) {
 				app.Name != "Demo" || len(app.RedirectURIs) != 2 || !strings.HasPrefix(app.WebhookSecret, "whsec_") {
 				t.Fatalf("apps create --json = %s", out.String())
 			}
-			if err := run(ctx, []string{"apps", "create", "--owner", "dev@example.com", "--name", "Bad", "--redirect-uri", "http://evil.example.com/cb"}, e, io.Discard, io.Discard); err == nil {
+			if err := Run(ctx, []string{"apps", "create", "--owner", "dev@example.com", "--name", "Bad", "--redirect-uri", "http://evil.example.com/cb"}, e, io.Discard, io.Discard); err == nil {
 				t.Fatal("an http redirect URI on a public host was accepted")
 			}
 		})
@@ -135,7 +135,7 @@ func TestServeReadyAndGraceful(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
+	go func() { done <- Run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)

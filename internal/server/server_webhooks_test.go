@@ -508,7 +508,7 @@ func TestServeDeliversEventsCommittedWhileItWasDown(t *testing.T) {
 				"REDIS_URL": kvtest.URL(t), "LOGINSIGN_LOG_LEVEL": "error",
 			})
 			var out bytes.Buffer
-			if err := run(context.Background(), []string{"apps", "create", "--owner", "dev@example.com", "--name", "Notes",
+			if err := Run(context.Background(), []string{"apps", "create", "--owner", "dev@example.com", "--name", "Notes",
 				"--redirect-uri", "http://localhost:3000/cb", "--webhook-url", rcv.URL, "--json"}, e, &out, io.Discard); err != nil {
 				t.Fatal(err)
 			}
@@ -534,7 +534,7 @@ func TestServeDeliversEventsCommittedWhileItWasDown(t *testing.T) {
 
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
-			go func() { done <- run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
+			go func() { done <- Run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
 			defer func() {
 				cancel()
 				if err := <-done; err != nil {
