@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,6 +29,8 @@ import (
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
+
+	"loginsign/internal/server/servertest"
 )
 
 // browserWait bounds each browser step; generous, because CI machines are shared and slow.
@@ -152,22 +153,8 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// screenshotDir is where the screenshots go: $LOGINSIGN_SCREENSHOTS when set; else the test's
-// artifact directory when `go test -artifacts` asks for one; else testdata/screenshots (ignored
-// by git), so a reviewer finds them after a plain `make test`.
-func screenshotDir(t *testing.T) string {
-	dir := os.Getenv("LOGINSIGN_SCREENSHOTS")
-	if f := flag.Lookup("test.artifacts"); dir == "" && f != nil && f.Value.String() == "true" {
-		dir = t.ArtifactDir()
-	}
-	if dir == "" {
-		dir = filepath.Join("..", "..", "testdata", "screenshots")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+// screenshotDir is where the screenshots go (servertest.ScreenshotDir).
+var screenshotDir = servertest.ScreenshotDir
 
 // browser is one headless Chromium; each tab has its own browser context (own cookies).
 type chrome struct {
@@ -468,30 +455,8 @@ func emulateScheme(v string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// axeFile is axe-core from testdata/tooling's lockfile (npm ci there installs it).
-const axeFile = "../../testdata/tooling/node_modules/axe-core/axe.min.js"
-
-var axeOnce struct {
-	sync.Once
-	src string
-	err error
-}
-
 // axeSource returns axe-core's script, installing testdata/tooling's packages when missing.
-func axeSource(t *testing.T) string {
-	t.Helper()
-	axeOnce.Do(func() {
-		if _, err := os.Stat(axeFile); err != nil {
-			nodeTooling(t)
-		}
-		b, err := os.ReadFile(axeFile)
-		axeOnce.src, axeOnce.err = string(b), err
-	})
-	if axeOnce.err != nil {
-		t.Fatalf("axe-core: %v (run npm ci in testdata/tooling)", axeOnce.err)
-	}
-	return axeOnce.src
-}
+var axeSource = servertest.AxeSource
 
 // axeRun runs axe-core's default rules (WCAG 2.x A and AA, best practices) plus
 // label-content-name-mismatch over the page and its frames and returns one line per violation.

@@ -22,12 +22,14 @@ import (
 	"loginsign/internal/portal"
 	"loginsign/internal/profile"
 	"loginsign/internal/store/storetest"
+
+	"loginsign/internal/server/servertest"
 )
 
 // dashboardQueries are the GraphQL queries dashboard.js runs, read from the file itself.
 func dashboardQueries(t *testing.T) map[string]string {
 	t.Helper()
-	js, err := os.ReadFile("../../internal/web/static/files/dashboard.js")
+	js, err := os.ReadFile(servertest.Path("internal", "web", "static", "files", "dashboard.js"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,8 @@ import (
 
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/store/storetest"
+
+	"loginsign/internal/server/servertest"
 )
 
 // TestLoad is `make bench-load`: a load-tool run against real server processes on loopback,
@@ -45,8 +47,8 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal("wrk is missing (Debian: apt-get install wrk)")
 	}
-	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", "../../bin/loginsign"))
-	baseBin, _ := filepath.Abs(envOr("LOGINSIGN_BASELINE_BIN", "../../bin/baseline"))
+	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", servertest.Path("bin", "loginsign")))
+	baseBin, _ := filepath.Abs(envOr("LOGINSIGN_BASELINE_BIN", servertest.Path("bin", "baseline")))
 	dur, err := time.ParseDuration(envOr("LOGINSIGN_LOAD_DURATION", "8s"))
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ import (
 	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/portal"
-	"loginsign/internal/store/storetest"
+
+	"loginsign/internal/server/servertest"
 )
 
 // oauthEnv is a whole LoginSign server on loopback (newServer + routes(), real HTTP), a test
@@ -333,11 +334,7 @@ func (e *oauthEnv) apiUser(token string) (int, map[string]any, http.Header) {
 
 // forBackends runs fn on every storage backend (SQLite + embedded Redis always; PostgreSQL
 // + real Redis when the environment names them).
-func forBackends(t *testing.T, fn func(t *testing.T, dbURL string)) {
-	for name, u := range storetest.URLs(t) {
-		t.Run(name, func(t *testing.T) { fn(t, u) })
-	}
-}
+var forBackends = servertest.ForBackends
 
 func wantOAuthError(t testing.TB, status int, body map[string]any, hdr http.Header, wantStatus int, wantCode string) {
 	t.Helper()

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"loginsign/internal/oauth"
+
+	"loginsign/internal/server/servertest"
 )
 
 // quickstartApp registers an application whose first redirect URI is a free loopback port, where
@@ -174,7 +176,7 @@ var requireRe = regexp.MustCompile(`(?m)^\s*(golang\.org/x/oauth2|github\.com/co
 // cache (GOFLAGS=-mod=mod, GOPROXY=off), and returns the binary.
 func buildGoQuickstart(t *testing.T, dir, src string) string {
 	t.Helper()
-	mod, err := os.ReadFile("../../go.mod")
+	mod, err := os.ReadFile(servertest.Path("go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func buildGoQuickstart(t *testing.T, dir, src string) string {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module quickstart\n\ngo 1.24\n\nrequire (\n"+req.String()+")\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sum, _ := os.ReadFile("../../go.sum")
+	sum, _ := os.ReadFile(servertest.Path("go.sum"))
 	os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o600)
 	os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o600)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -254,7 +256,7 @@ func readmeQuickstart() oauth.Quickstart {
 // The README's examples are the domain function's output, verbatim, so they stay what the
 // portal shows and what the tests above run.
 func TestReadmeQuickstartIsTheDomainFunctions(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(servertest.Path("README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
