@@ -51,7 +51,7 @@ bench:
 # (Debian: apt-get install wrk); nothing else depends on it (build tag loadtest).
 bench-load: build
 	$(GO) build -o bin/baseline ./internal/bench/baseline
-	$(GO) test -tags loadtest -count=1 -run '^TestLoad$$' -timeout 30m -v .
+	$(GO) test -tags loadtest -count=1 -run '^TestLoad$$' -timeout 30m -v ./internal/server
 
 # Peak RSS under the memory attacks of issue 16 (a 200 MB GraphQL body, a 3,000-alias
 # analytics document), one fresh server per attack. BASE=path/to/other/loginsign measures a

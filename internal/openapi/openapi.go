@@ -1,8 +1,8 @@
 // Package openapi is the OpenAPI 3.1 description of every LoginSign REST route, written by
 // hand in openapi.yaml and embedded in the binary. It serves the document at /openapi.json and
 // a reference page rendered from it on the server at /docs (no script, works offline). The
-// tests validate every REST response they produce against it (see the root package's
-// openapi_test.go).
+// tests validate every REST response they produce against it (see
+// internal/server/openapi_test.go).
 package openapi
 
 import (

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"loginsign/internal/httpx"
+	"loginsign/internal/portal"
+	"loginsign/internal/relay"
+)
+
+// Config is the server's configuration. Every field has an environment variable (the
+// contract of DESIGN.md) and a flag of `loginsign serve` that overrides it.
+type Config struct {
+	// Addr is the HTTP listen address (LOGINSIGN_ADDR, default ":8080").
+	Addr string
+	// BaseURL is the public origin used in links, the issuer and cookies
+	// (LOGINSIGN_BASE_URL, default "http://localhost:8080").
+	BaseURL string
+	// DatabaseURL is sqlite://PATH or postgres://… (DATABASE_URL, default sqlite://data/loginsign.db).
+	DatabaseURL string
+	// RedisURL is redis://…; empty starts an embedded in-process server (REDIS_URL).
+	RedisURL string
+	// SMTPURL is the outbound mail server; empty writes mail to the log and DataDir/outbox
+	// (LOGINSIGN_SMTP_URL).
+	SMTPURL string
+	// MailFrom is the sender of LoginSign's mail (LOGINSIGN_MAIL_FROM, default no-reply@ + host).
+	MailFrom string
+	// RelayDomain is the domain of masked addresses (LOGINSIGN_RELAY_DOMAIN, default relay. + host).
+	RelayDomain string
+	// RelayAddr is the listen address of the inbound relay SMTP server; empty turns the relay
+	// off (LOGINSIGN_RELAY_ADDR).
+	RelayAddr string
+	// RelayRcptLimit is how many RCPT TO commands one peer may send the relay per minute
+	// (LOGINSIGN_RELAY_RCPT_LIMIT, default relay.DefaultRcptLimit).
+	RelayRcptLimit int
+	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
+	// least 32 bytes; default generated once into DataDir/secret).
+	Secret []byte
+	// Dev turns on non-Secure cookies and webhooks to loopback (LOGINSIGN_DEV; default on when
+	// BaseURL is http on localhost or 127.0.0.1).
+	Dev bool
+	// DataDir holds the generated secret and the mail outbox (LOGINSIGN_DATA_DIR, default "data").
+	DataDir string
+	// CORSOrigins are extra browser origins allowed to call the APIs with credentials, such as a
+	// separately hosted portal front-end (LOGINSIGN_CORS_ORIGINS, comma-separated).
+	CORSOrigins []string
+	// ShutdownTimeout bounds the graceful shutdown (LOGINSIGN_SHUTDOWN_TIMEOUT, default 20s).
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (LOGINSIGN_LOG_LEVEL, default info).
+	LogLevel string
+	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed for
+	// rate limits, logs and sessions (LOGINSIGN_TRUSTED_PROXIES, comma-separated CIDR prefixes
+	// or addresses; default none: the TCP peer is the client).
+	TrustedProxies httpx.Proxies
+	// GraphQLMaxBody is the largest /graphql request body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY,
+	// default 1 MiB).
+	GraphQLMaxBody int64
+	// MetricsAddr is the listen address of /metrics (LOGINSIGN_METRICS_ADDR, default
+	// 127.0.0.1:9090; "off" serves no metrics listener).
+	MetricsAddr string
+	// MetricsToken, when set, also serves /metrics on the main listener to requests bearing
+	// "Authorization: Bearer <token>" (LOGINSIGN_METRICS_TOKEN; default unset: not there at all).
+	MetricsToken string
+	// ActivityRetention is how long activity-log events are kept
+	// (LOGINSIGN_ACTIVITY_RETENTION_DAYS, whole days, default 400).
+	ActivityRetention time.Duration
+	// ActivityLocationHeader names a request header set by the edge proxy with the client's
+	// country (such as CF-IPCountry); sign-in events record it as their coarse location
+	// (LOGINSIGN_ACTIVITY_LOCATION_HEADER; default unset: no location is recorded).
+	ActivityLocationHeader string
+	// Runtime holds the settings of the token path, the embedded store, shutdown and the
+	// debug listener (config_runtime.go).
+	Runtime RuntimeConfig
+
+	baseURL *url.URL
+}
+
+// loadConfig reads the environment, then args as flags.
+func loadConfig(args []string, getenv func(string) string) (*Config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{}
+	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, retention string
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
+	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite://data/loginsign.db"), "sqlite://PATH or postgres://… (DATABASE_URL)")
+	fs.StringVar(&c.RedisURL, "redis-url", env("REDIS_URL", ""), "redis://…; empty: embedded (REDIS_URL)")
+	fs.StringVar(&c.SMTPURL, "smtp-url", env("LOGINSIGN_SMTP_URL", ""), "smtp://[user:pass@]host:port or smtps://… (LOGINSIGN_SMTP_URL)")
+	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
+	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
+	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
+	fs.StringVar(&rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
+	fs.StringVar(&secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
+	fs.StringVar(&dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
+	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
+	fs.StringVar(&origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
+	fs.StringVar(&shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
+	fs.StringVar(&proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
+	fs.StringVar(&gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
+	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
+	fs.StringVar(&retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
+	fs.StringVar(&c.ActivityLocationHeader, "activity-location-header", env("LOGINSIGN_ACTIVITY_LOCATION_HEADER", ""), "header with the client's country, recorded with sign-ins; empty: none (LOGINSIGN_ACTIVITY_LOCATION_HEADER)")
+	checkRuntime := c.Runtime.flags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("LOGINSIGN_BASE_URL %q: want an origin such as https://login.example.com", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	c.baseURL = u
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, fmt.Errorf("LOGINSIGN_ADDR %q: want host:port such as :8080", c.Addr)
+	}
+	if c.RelayAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
+			return nil, fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
+		}
+	}
+	if c.RelayRcptLimit, err = strconv.Atoi(rcptLimit); err != nil || c.RelayRcptLimit < 1 {
+		return nil, fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", rcptLimit)
+	}
+	if days, err := strconv.Atoi(retention); err != nil || days < 1 || days > 36500 {
+		return nil, fmt.Errorf("LOGINSIGN_ACTIVITY_RETENTION_DAYS %q: want a whole number of days from 1 to 36500", retention)
+	} else {
+		c.ActivityRetention = time.Duration(days) * 24 * time.Hour
+	}
+	host := u.Hostname()
+	if c.MailFrom == "" {
+		c.MailFrom = "no-reply@" + host
+	}
+	if c.RelayDomain == "" {
+		c.RelayDomain = "relay." + host
+	}
+	c.RelayDomain = strings.ToLower(c.RelayDomain)
+	switch strings.ToLower(dev) {
+	case "":
+		c.Dev = u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1")
+	case "1", "true", "yes", "on":
+		c.Dev = true
+	case "0", "false", "no", "off":
+		c.Dev = false
+	default:
+		return nil, fmt.Errorf("LOGINSIGN_DEV %q: want true or false", dev)
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout < 0 {
+		return nil, fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", shutdown)
+	}
+	if err := checkRuntime(c.Dev); err != nil {
+		return nil, err
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return nil, fmt.Errorf("LOGINSIGN_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
+			if err := portal.CheckOrigin(o); err != nil {
+				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin: %v", o, err)
+			}
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
+	}
+	if c.TrustedProxies, err = httpx.ParseProxies(proxies); err != nil {
+		return nil, fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES: %v", err)
+	}
+	if c.GraphQLMaxBody, err = strconv.ParseInt(gqlBody, 10, 64); err != nil || c.GraphQLMaxBody < 1024 {
+		return nil, fmt.Errorf("LOGINSIGN_GRAPHQL_MAX_BODY %q: want a number of bytes, at least 1024", gqlBody)
+	}
+	switch strings.ToLower(c.MetricsAddr) {
+	case "off", "none", "false":
+		c.MetricsAddr = ""
+	default:
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("LOGINSIGN_METRICS_ADDR %q: want host:port such as 127.0.0.1:9090, or off", c.MetricsAddr)
+		}
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return nil, errors.New("LOGINSIGN_METRICS_TOKEN must be at least 16 characters")
+	}
+	if c.SMTPURL == "" && !c.Dev {
+		// The outbox would be the only way mail leaves, and it is meant for a developer's eyes.
+		return nil, errors.New("LOGINSIGN_SMTP_URL is required outside dev mode: without it sign-in links would only reach the data/outbox folder; set it to smtp://host:port (or LOGINSIGN_DEV=true on a developer's machine)")
+	}
+	if secret != "" {
+		if len(secret) < 32 {
+			return nil, errors.New("LOGINSIGN_SECRET must be at least 32 characters")
+		}
+		if b, err := hex.DecodeString(secret); err == nil && len(b) >= 16 {
+			c.Secret = b
+		} else {
+			c.Secret = []byte(secret)
+		}
+	}
+	return c, nil
+}
+
+// ensureSecret generates the server secret into DataDir/secret on first start when
+// LOGINSIGN_SECRET is unset. Several instances must share one: set LOGINSIGN_SECRET for them.
+func (c *Config) ensureSecret() error {
+	if c.Secret != nil {
+		return nil
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		s, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(s) < 16 {
+			return fmt.Errorf("%s: not a hex secret; delete it or set LOGINSIGN_SECRET", path)
+		}
+		c.Secret = s
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	s := make([]byte, 32)
+	rand.Read(s)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.ensureSecret() // another process wrote it first
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(hex.EncodeToString(s) + "\n"); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	c.Secret = s
+	return nil
+}

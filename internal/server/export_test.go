@@ -1,0 +1,265 @@
+package server
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/activityevent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/licensecode"
+	"loginsign/internal/activity"
+	"loginsign/internal/licenses"
+	"loginsign/internal/portal"
+	"loginsign/internal/profile"
+	"loginsign/internal/store/storetest"
+
+	"loginsign/internal/server/servertest"
+)
+
+// dashboardQueries are the GraphQL queries dashboard.js runs, read from the file itself.
+func dashboardQueries(t *testing.T) map[string]string {
+	t.Helper()
+	js, err := os.ReadFile(servertest.Path("internal", "web", "static", "files", "dashboard.js"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\w+): "(query [^"]+)"`).FindAllStringSubmatch(string(js), -1) {
+		out[m[1]] = m[2]
+	}
+	if len(out) < 4 {
+		t.Fatalf("found only %d dashboard queries", len(out))
+	}
+	return out
+}
+
+// leaves collects every scalar of v (and, with keys, every object key), normalised (times as Unix
+// milliseconds, text in lower case: GraphQL writes enum values in capitals and details as
+// key/value pairs, the export as lower-case strings and objects), with the path it was found at.
+func leaves(v any, path string, out map[string]string, keys bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if keys {
+				out[strings.ToLower(k)] = path + "." + k + " (key)"
+			}
+			leaves(c, path+"."+k, out, keys)
+		}
+	case []any:
+		for i, c := range x {
+			leaves(c, fmt.Sprintf("%s[%d]", path, i), out, keys)
+		}
+	case nil:
+	default:
+		s := fmt.Sprint(x)
+		if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			s = fmt.Sprint(tm.UnixMilli())
+		}
+		out[strings.ToLower(s)] = path
+	}
+}
+
+// The person's export holds every value the dashboard shows them and nothing of anyone
+// else; it is recorded, announced by mail and rate limited. On SQLite and PostgreSQL.
+func TestDataExport(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) { testDataExport(t, dbURL) })
+	}
+}
+
+func testDataExport(t *testing.T, dbURL string) {
+	e := newOAuthEnv(t, dbURL)
+	ctx := context.Background()
+	ann, bob := e.browser(), e.browser()
+	e.authorizeCode(ann, "ann@example.com")
+	e.authorizeCode(bob, "bob@example.com")
+	annUser, _ := e.srv.identity.UserByEmail(ctx, "ann@example.com")
+	bobUser, _ := e.srv.identity.UserByEmail(ctx, "bob@example.com")
+	dev, _ := e.srv.identity.UserByEmail(ctx, "dev@example.com")
+	// An alternative address, a license, a pending link of another app, an event.
+	if _, err := e.srv.account.AddAlternativeEmail(as(annUser.ID), "ann.alt@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.account.VerifyAlternativeEmail(as(annUser.ID), e.mailToken("ann.alt@example.com", "ver_")); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.srv.licenses.CreateVariant(as(dev.ID), e.app.ID, licenses.VariantInput{Name: "Pro"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	annConn, err := e.srv.db.AppConnection.Query().Where(appconnection.UserID(annUser.ID)).Only(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := e.srv.db.LicenseCode.Create().SetApplicationID(e.app.ID).SetVariantID(v.ID).SetCode("ANN-CODE-1").SetCodeKey("ANNCODE1").
+		SetState(licensecode.StateACTIVE).SetLinkedConnectionID(annConn.ID).SetActivatedAt(now).SetCreatedAt(now).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	app2 := e.createApp("Proposing App", rpCallback)
+	if _, err := e.srv.portal.Import(as(dev.ID), app2.ID, portal.ImportRequest{Kind: "json",
+		Users: []portal.ImportUser{{ExternalUserID: "crm-7", Email: "ann.alt@example.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A profile: name, region and picture are data about Ann too.
+	region, annName := "DE", "Ann Example-Export"
+	if _, err := e.srv.profiles.UpdateProfile(as(annUser.ID), profile.Update{Name: &annName, Region: &region}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.srv.profiles.SetPicture(as(annUser.ID), testPNG(t, 64, 64)); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the dashboard shows Ann.
+	shown := map[string]string{}
+	for name, q := range dashboardQueries(t) {
+		data := ann.gql(q, nil)
+		leaves(data, name, shown, false)
+	}
+
+	resp, err := ann.Get(e.base + "/api/account/export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export = %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]string{}
+	leaves(doc, "export", exported, true)
+	for value, path := range shown {
+		if value == "true" || value == "false" || strings.HasSuffix(path, ".lastSeen") {
+			continue // a boolean is everywhere; the export's own request is the session's latest use
+		}
+		if strings.Contains(path, ".regionChoices[") || strings.HasSuffix(path, ".suggestedRegion") {
+			continue // the form's choices and a suggestion from Accept-Language, not data about the person
+		}
+		if _, ok := exported[value]; !ok {
+			t.Errorf("the dashboard shows %s = %q; the export does not hold it", path, value)
+		}
+	}
+	for _, section := range []string{"account", "addresses", "connections", "pendingLinks", "sessions", "twoStep", "passkeys", "activity"} {
+		if _, ok := doc[section]; !ok {
+			t.Errorf("the export has no %s", section)
+		}
+	}
+	c0 := doc["connections"].([]any)[0].(map[string]any)
+	if sees := c0["sees"].(map[string]any); sees["globalId"] != annUser.GlobalID || sees["email"] == nil {
+		t.Errorf("what the app sees = %v", sees)
+	}
+	bobConn, _ := e.srv.db.AppConnection.Query().Where(appconnection.UserID(bobUser.ID)).Only(ctx)
+	for _, other := range []string{bobUser.Email, bobUser.GlobalID, bobUser.ID, bobConn.ID, bobConn.AliasEmail, "dev@example.com", dev.ID} {
+		if strings.Contains(string(body), other) {
+			t.Errorf("Ann's export holds %q of someone else", other)
+		}
+	}
+	// Recorded, announced.
+	if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.DataExported)), activityevent.UserID(annUser.ID)).Count(ctx); n != 1 {
+		t.Errorf("%d data_exported events, want 1", n)
+	}
+	m := e.smtp.Next(t, 10*time.Second)
+	if len(m.To) != 1 || m.To[0] != "ann@example.com" || !strings.Contains(m.Text, "copy of everything LoginSign holds") {
+		t.Errorf("announcement mail = %v %q", m.To, m.Text)
+	}
+	// Three a day.
+	for i, want := range []int{200, 200, 429} {
+		resp, err := ann.Get(e.base + "/api/account/export")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("export %d = %d, want %d", i+2, resp.StatusCode, want)
+		}
+	}
+	if resp, _ := e.browser().Get(e.base + "/api/account/export"); resp.StatusCode != 401 {
+		t.Errorf("anonymous export = %d, want 401", resp.StatusCode)
+	}
+}
+
+// The developer's users CSV has the users list's rows and columns, every page, with formula
+// cells neutralised; another developer gets 404.
+func TestUsersCSVExport(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("dev@example.com", "Dev", true)
+		appID := dev.createApp("Exporting", false)
+		mallory := e.person("mallory@example.com", "Mallory", true)
+		for i := range 3 {
+			p := e.person(fmt.Sprintf("p%d@example.com", i), fmt.Sprintf("=HYPERLINK(\"x\",\"%d\")", i), false)
+			e.connect(p, appID, func(c *ent.AppConnectionCreate) { c.SetRegion("-2+3").SetLoginCount(i) })
+		}
+		list := dev.json("GET", "/api/developer/applications/"+appID+"/users", nil, 200)
+		status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export", nil)
+		if status != 200 {
+			t.Fatalf("export = %d %s", status, body)
+		}
+		rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(rows[0], ",") != "id,globalId,name,email,active,blocked,emailMuted,sessions,lastSession,joined,region,appEmail" {
+			t.Fatalf("header = %v", rows[0])
+		}
+		users := list["users"].([]any)
+		if len(rows)-1 != len(users) {
+			t.Fatalf("%d rows, want %d", len(rows)-1, len(users))
+		}
+		for i, u := range users {
+			u := u.(map[string]any)
+			r := rows[i+1]
+			if r[0] != u["id"] || r[1] != u["globalId"] || r[3] != u["email"] || r[9] != u["joined"] || r[7] != fmt.Sprint(u["sessions"]) {
+				t.Errorf("row %d = %v, list has %v", i, r, u)
+			}
+			if r[2] != "'"+u["name"].(string) || r[10] != "'-2+3" {
+				t.Errorf("row %d: formula cells not neutralised: %v", i, r)
+			}
+		}
+		if status, _ := dev.do("GET", "/api/developer/applications/"+appID+"/users/export?limit=1", nil); status != 400 {
+			t.Errorf("export with limit = %d, want 400", status)
+		}
+		if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export?active=false", nil); status != 200 || strings.Count(string(body), "\n") != 1 {
+			t.Errorf("filtered export = %d %q, want the header only", status, body)
+		}
+		if status, _ := mallory.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 404 {
+			t.Errorf("another developer's export = %d, want 404", status)
+		}
+		if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background()); n != 2 {
+			t.Errorf("%d users_exported events, want 2", n)
+		}
+		// Ten exports per developer and hour (two above), counted before any row is read; the
+		// eleventh answers 429 with Retry-After, and another developer's id still answers 404.
+		for i := 3; i <= 10; i++ {
+			if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 200 {
+				t.Fatalf("export %d = %d %s", i, status, body)
+			}
+		}
+		if status, body := dev.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != http.StatusTooManyRequests ||
+			!strings.Contains(string(body), `"error":"rate_limited"`) {
+			t.Errorf("export 11 = %d %s, want 429 rate_limited", status, body)
+		}
+		if status, _ := mallory.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 404 {
+			t.Errorf("another developer's export after the limit = %d, want 404", status)
+		}
+		if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background()); n != 10 {
+			t.Errorf("%d users_exported events, want 10 (the refused one is not an export)", n)
+		}
+	})
+}

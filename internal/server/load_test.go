@@ -1,0 +1,334 @@
+//go:build loadtest
+
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/store/storetest"
+
+	"loginsign/internal/server/servertest"
+)
+
+// TestLoad is `make bench-load`: a load-tool run against real server processes on loopback,
+// next to the one-Redis-GET baseline (internal/bench/baseline) in the same run.
+//
+// For each backend (SQLite + the embedded store; PostgreSQL + Redis when
+// LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL are set) it signs people in with
+// an in-process server (the test helpers: authorize, magic link, consent, code exchange),
+// stops it, and starts `bin/loginsign serve` and `bin/baseline` on the same database and
+// Redis. Then, at 16 and 64 connections:
+//   - wrk drives the baseline (GET, one Redis GET), GET /api/user (Bearer) and
+//     POST /oauth/introspect (client_secret_basic);
+//   - a Go load generator drives the baseline and the refresh grant (refresh tokens are
+//     single-use, so each connection rotates its own family and sends the next token).
+//
+// It prints req/s and p99 of each, and the ratios to the baseline of the same tool. It is
+// behind the loadtest build tag: `go test ./...` and CI never need wrk.
+func TestLoad(t *testing.T) {
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		t.Fatal("wrk is missing (Debian: apt-get install wrk)")
+	}
+	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", servertest.Path("bin", "loginsign")))
+	baseBin, _ := filepath.Abs(envOr("LOGINSIGN_BASELINE_BIN", servertest.Path("bin", "baseline")))
+	dur, err := time.ParseDuration(envOr("LOGINSIGN_LOAD_DURATION", "8s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// LOGINSIGN_HYDRA_BIN names an Ory Hydra binary (built with -tags sqlite for its SQLite
+	// variants) measured in the same run, interleaved: after LoginSign at each concurrency.
+	hydraBin := os.Getenv("LOGINSIGN_HYDRA_BIN")
+	type backend struct {
+		name, db, redis string
+		hydra           map[string]string // Hydra variant → DSN
+	}
+	hydraDir := t.TempDir()
+	backends := []backend{{"sqlite+embedded", "sqlite://" + filepath.Join(t.TempDir(), "load.db"), "",
+		map[string]string{"SQLite memory": "memory", "SQLite file": "sqlite://" + filepath.Join(hydraDir, "hydra.sqlite") + "?_fk=true"}}}
+	if pg, rd := os.Getenv(storetest.EnvPostgres), os.Getenv(kvtest.EnvRedis); pg != "" && rd != "" {
+		backends = append(backends, backend{"postgres+redis", storetest.FreshPostgres(t, pg), kvtest.URL(t),
+			map[string]string{"PostgreSQL": ""}})
+	}
+	var report strings.Builder
+	for _, be := range backends {
+		fmt.Fprintf(&report, "\n%s (wrk -t2, Go generator; %s per run)\n", be.name, dur)
+		var hs []*hydra
+		if hydraBin != "" {
+			for _, name := range slices.Sorted(maps.Keys(be.hydra)) {
+				dsn := be.hydra[name]
+				if dsn == "" {
+					dsn = storetest.FreshPostgres(t, os.Getenv(storetest.EnvPostgres))
+				}
+				hs = append(hs, startHydra(t, hydraBin, name, dsn, hydraDir, 64))
+			}
+		}
+		runLoad(t, &report, wrk, bin, baseBin, be.name, be.db, be.redis, dur, hs)
+	}
+	fmt.Println(report.String())
+	if out := os.Getenv("LOGINSIGN_LOAD_OUT"); out != "" {
+		os.WriteFile(out, []byte(report.String()), 0o644)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, redisURL string, dur time.Duration, hydras []*hydra) {
+	dir := t.TempDir()
+	// Sign people in with an in-process server on the same stores, then stop it.
+	e := newOAuthEnv(t, dbURL, withEnv("LOGINSIGN_DATA_DIR", dir), withEnv("REDIS_URL", redisURL))
+	ctx := context.Background()
+	if err := e.srv.db.Application.UpdateOneID(e.app.ID).SetClientRequestsPerMinute(1_000_000).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	br := e.browser()
+	access := e.signedInTokens(br, defaultTestEmail, "")["access_token"].(string)
+	const families = 64
+	refresh := make([]string, families)
+	for i := range refresh {
+		refresh[i] = e.signedInTokens(br, defaultTestEmail, "")["refresh_token"].(string)
+	}
+	e.http.Close()
+	e.srv.Close()
+
+	addr, baseAddr := freeAddr(t), freeAddr(t)
+	srv := exec.Command(bin, "serve")
+	srv.Env = append(os.Environ(), "LOGINSIGN_BASE_URL=http://"+addr, "LOGINSIGN_ADDR="+addr, "DATABASE_URL="+dbURL,
+		"REDIS_URL="+redisURL, "LOGINSIGN_DATA_DIR="+dir, "LOGINSIGN_SECRET="+testSecretHex,
+		"LOGINSIGN_LOG_LEVEL=error", "LOGINSIGN_METRICS_ADDR=off", "LOGINSIGN_SHUTDOWN_DRAIN=0s")
+	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
+	base := exec.Command(baseBin, "-addr", baseAddr)
+	base.Env = append(os.Environ(), "REDIS_URL="+redisURL)
+	base.Stdout, base.Stderr = os.Stderr, os.Stderr
+	for _, c := range []*exec.Cmd{srv, base} {
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+	}
+	waitUp(t, "http://"+addr+"/readyz")
+	waitUp(t, "http://"+baseAddr+"/")
+	time.Sleep(10 * time.Second)
+	fmt.Fprintf(report, "  server RSS idle 10 s after start: %s\n", rss(srv.Process.Pid))
+
+	userLua := writeLua(t, dir, "user.lua", fmt.Sprintf("wrk.headers[\"Authorization\"] = \"Bearer %s\"\n", access))
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(e.app.ID) + ":" + url.QueryEscape(e.app.Secret)))
+	introLua := writeLua(t, dir, "introspect.lua", fmt.Sprintf(`wrk.method = "POST"
+wrk.body = "token=%s"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic %s"
+`, url.QueryEscape(access), basic))
+
+	for _, c := range []int{16, 64} {
+		bw := runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
+		uw := runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user")
+		iw := runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+		bg := runGo(t, c, dur, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
+		rg := runGo(t, c, dur, func(cl *http.Client, i int) error {
+			next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
+			if err == nil {
+				refresh[i] = next
+			}
+			return err
+		})
+		fmt.Fprintf(report, "  c=%d\n", c)
+		fmt.Fprintf(report, "    baseline GET (wrk)      %s\n", bw)
+		fmt.Fprintf(report, "    GET /api/user (wrk)     %s  %.2fx\n", uw, uw.rps/bw.rps)
+		fmt.Fprintf(report, "    introspection (wrk)     %s  %.2fx\n", iw, iw.rps/bw.rps)
+		fmt.Fprintf(report, "    baseline GET (Go)       %s\n", bg)
+		fmt.Fprintf(report, "    refresh grant (Go)      %s  %.2fx\n", rg, rg.rps/bg.rps)
+		for _, h := range hydras {
+			runHydra(t, report, wrk, h, c, dur, bw, bg)
+		}
+	}
+	fmt.Fprintf(report, "  server RSS after the runs: %s\n", rss(srv.Process.Pid))
+}
+
+func waitUp(t *testing.T, u string) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not come up", u)
+}
+
+func rss(pid int) string {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"VmRSS", "RssAnon", "RssFile", "VmHWM"} {
+			if strings.HasPrefix(l, k+":") {
+				out = append(out, k+" "+strings.Join(strings.Fields(l)[1:], " "))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func writeLua(t *testing.T, dir, name, body string) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// result is one load run.
+type result struct {
+	rps    float64
+	p99    time.Duration
+	errors int
+}
+
+func (r result) String() string {
+	s := fmt.Sprintf("%8.0f req/s  p99 %7.2f ms", r.rps, float64(r.p99.Microseconds())/1000)
+	if r.errors > 0 {
+		s += fmt.Sprintf("  (%d errors)", r.errors)
+	}
+	return s
+}
+
+var (
+	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	wrkP99    = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
+	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkErrors = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string) result {
+	args := []string{"-t2", "-c" + strconv.Itoa(c), "-d" + dur.String(), "--latency"}
+	if script != "" {
+		args = append(args, "-s", script)
+	}
+	out, err := exec.Command(wrk, append(args, u)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("wrk %v: %v\n%s", args, err, out)
+	}
+	var r result
+	m := wrkRPS.FindSubmatch(out)
+	p := wrkP99.FindSubmatch(out)
+	if m == nil || p == nil {
+		t.Fatalf("wrk output not understood:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	v, _ := strconv.ParseFloat(string(p[1]), 64)
+	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(p[2])]
+	r.p99 = time.Duration(v * float64(unit))
+	if n := wrkNon2xx.FindSubmatch(out); n != nil {
+		r.errors, _ = strconv.Atoi(string(n[1]))
+	}
+	if n := wrkErrors.FindSubmatch(out); n != nil {
+		for _, x := range n[1:] {
+			k, _ := strconv.Atoi(string(x))
+			r.errors += k
+		}
+	}
+	return r
+}
+
+// runGo runs c connections, each calling do in a loop for dur, and measures them.
+func runGo(t *testing.T, c int, dur time.Duration, do func(cl *http.Client, i int) error) result {
+	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}, Timeout: 10 * time.Second}
+	var mu sync.Mutex
+	var all []time.Duration
+	var errs int
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(dur)
+	for i := range c {
+		wg.Go(func() {
+			var mine []time.Duration
+			bad := 0
+			for time.Now().Before(end) {
+				t0 := time.Now()
+				if err := do(cl, i); err != nil {
+					bad++
+					if bad > 100 {
+						break
+					}
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			all, errs = append(all, mine...), errs+bad
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if len(all) == 0 {
+		t.Fatalf("no successful request (%d errors)", errs)
+	}
+	slices.Sort(all)
+	return result{rps: float64(len(all)) / elapsed.Seconds(), p99: all[len(all)*99/100], errors: errs}
+}
+
+func getOK(cl *http.Client, u string) error {
+	resp, err := cl.Get(u)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+	}
+	return nil
+}
+
+func refreshGrant(cl *http.Client, base, id, secret, refresh string) (string, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	resp, err := cl.Do(req)
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := decodeBody(resp, &out); err != nil || resp.StatusCode != 200 || out.RefreshToken == "" {
+		return "", fmt.Errorf("refresh: %d %v", resp.StatusCode, err)
+	}
+	return out.RefreshToken, nil
+}

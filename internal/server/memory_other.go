@@ -1,0 +1,6 @@
+//go:build !linux
+
+package server
+
+// dropStartupPages is Linux-only.
+func dropStartupPages() {}

@@ -1,0 +1,226 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"loginsign/internal/kv"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/oauth"
+	"loginsign/internal/store/storetest"
+)
+
+// Benchmarks of the hot paths over loopback: a real http.Client against the real handler
+// (newServer + routes()) on httptest.Server, next to BenchmarkBaselineRedisGET, a bare
+// net/http handler doing one Redis GET on the same Redis, measured in the same run. With
+// LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL set they run on PostgreSQL and a
+// real Redis; otherwise on SQLite and the embedded Redis. Each reports req/s and p99.
+
+func benchEnv(b *testing.B, opts ...envOption) *oauthEnv {
+	b.Helper()
+	dbURL := "sqlite://" + filepath.Join(b.TempDir(), "bench.db")
+	if base := os.Getenv(storetest.EnvPostgres); base != "" {
+		dbURL = storetest.FreshPostgres(b, base)
+	}
+	e := newOAuthEnv(b, dbURL, opts...)
+	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
+	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
+		LoginPerAddress: unlimited, LoginPerAddressDay: unlimited, LoginPerIP: unlimited, MagicConfirmPerIP: unlimited}
+	return e
+}
+
+func benchClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 0}, Timeout: 10 * time.Second}
+}
+
+// latencies collects per-request durations across goroutines and reports req/s and p99.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) { l.mu.Lock(); l.all = append(l.all, d...); l.mu.Unlock() }
+
+func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+	if len(l.all) == 0 {
+		return
+	}
+	slices.Sort(l.all)
+	b.ReportMetric(float64(len(l.all))/elapsed.Seconds(), "req/s")
+	b.ReportMetric(float64(l.all[len(l.all)*99/100].Microseconds()), "p99-µs")
+}
+
+// runParallel runs do in parallel goroutines (each with its own state from setup) and
+// reports req/s and p99.
+func runParallel(b *testing.B, setup func() func() error) {
+	var lat latencies
+	var failed atomic.Value
+	b.SetParallelism(4)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		do := setup()
+		var mine []time.Duration
+		for pb.Next() {
+			t0 := time.Now()
+			if err := do(); err != nil {
+				failed.Store(err)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		lat.add(mine)
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+	lat.report(b, elapsed)
+}
+
+func get(c *http.Client, u, bearer string) error {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
+	}
+	return nil
+}
+
+// BenchmarkBaselineRedisGET is the floor: a bare net/http handler doing one Redis GET, over
+// loopback with the same client.
+func BenchmarkBaselineRedisGET(b *testing.B) {
+	k, err := kv.Open(context.Background(), kvtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer k.Close()
+	k.Set(context.Background(), "bench:key", strings.Repeat("x", 200), 0)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := k.Get(r.Context(), "bench:key").Bytes()
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(v)
+	}))
+	defer hs.Close()
+	c := benchClient()
+	runParallel(b, func() func() error { return func() error { return get(c, hs.URL, "") } })
+}
+
+// BenchmarkAPIUser is GET /api/user with a Bearer token: Redis lookup of the token, one SQL
+// query for the connection and its user.
+func BenchmarkAPIUser(b *testing.B) {
+	e := benchEnv(b)
+	tokens := e.signedInTokens(e.browser(), defaultTestEmail, "")
+	access := tokens["access_token"].(string)
+	c := benchClient()
+	runParallel(b, func() func() error { return func() error { return get(c, e.base+"/api/user", access) } })
+}
+
+// BenchmarkRefreshGrant is POST /oauth/token grant_type=refresh_token: client
+// authentication, a SQL transaction (spend the token, load the connection), a new refresh
+// token row, an access token in Redis and a signed id_token. Each goroutine rotates its own
+// family.
+func BenchmarkRefreshGrant(b *testing.B) {
+	e := benchEnv(b)
+	br := e.browser()
+	e.signedInTokens(br, defaultTestEmail, "") // consent remembered from here on
+	var mu sync.Mutex
+	c := benchClient()
+	runParallel(b, func() func() error {
+		mu.Lock()
+		refresh := e.signedInTokens(br, defaultTestEmail, "")["refresh_token"].(string)
+		mu.Unlock()
+		return func() error {
+			form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.app.ID, e.app.Secret)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				RefreshToken string `json:"refresh_token"`
+			}
+			err = decodeBody(resp, &out)
+			if err != nil || resp.StatusCode != 200 {
+				return fmt.Errorf("refresh: %d %v", resp.StatusCode, err)
+			}
+			refresh = out.RefreshToken
+			return nil
+		}
+	})
+}
+
+// BenchmarkSignInFlow is a whole first sign-in: authorize, login form, magic link over SMTP,
+// confirmation, consent (a new account and connection each time), code exchange with PKCE.
+func BenchmarkSignInFlow(b *testing.B) {
+	e := benchEnv(b)
+	var n atomic.Int64
+	start := time.Now()
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		email := fmt.Sprintf("bench%d@example.com", n.Add(1))
+		e.signedInTokens(e.browser(), email, "")
+		lat = append(lat, time.Since(t0))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "flows/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkIntrospect is POST /oauth/introspect (RFC 7662) of an active access token by its
+// client: client authentication and one Redis lookup.
+func BenchmarkIntrospect(b *testing.B) {
+	e := benchEnv(b)
+	access := e.signedInTokens(e.browser(), defaultTestEmail, "")["access_token"].(string)
+	form := url.Values{"token": {access}}.Encode()
+	c := benchClient()
+	runParallel(b, func() func() error {
+		return func() error {
+			req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/introspect", strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.app.ID, e.app.Secret)
+			resp, err := c.Do(req)
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Active bool `json:"active"`
+			}
+			if err := decodeBody(resp, &out); err != nil || resp.StatusCode != 200 || !out.Active {
+				return fmt.Errorf("introspect: %d %v active=%v", resp.StatusCode, err, out.Active)
+			}
+			return nil
+		}
+	})
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"loginsign/internal/portal"
+)
+
+// npm openid-client (v6, the strictest relying-party library) runs LoginSign's whole flow with
+// a real server, for an ES256 and an RS256 application, first while a key rotation is under way
+// (new keys published, old ones signing), then once the new keys sign (old ones still
+// published): discovery, authorization code with PKCE, nonce, state and RFC 9207 iss, id_token
+// signatures checked against the JWKS, userinfo, refresh-token rotation, introspection,
+// revocation, client_credentials, and RP-initiated logout back to the app.
+func TestOpenIDClientWholeFlow(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		const bye = "https://app.example.test/bye"
+		apps := map[string]testApp{}
+		for _, alg := range []string{"ES256", "RS256"} {
+			apps[alg] = e.createApp("Node App "+alg, rpCallback)
+			e.updateApp(apps[alg], portal.ApplicationPatch{IDTokenSigningAlg: &alg, PostLogoutRedirectURIs: []string{bye}})
+		}
+		oldKids := e.publishedKids(t)
+		newKids := e.rotateKeys(t)
+		for _, phase := range []string{"rotation under way", "new keys signing"} {
+			if phase == "new keys signing" {
+				e.activateKeys(t, newKids)
+			}
+			for _, alg := range []string{"ES256", "RS256"} {
+				t.Run(phase+"/"+alg, func(t *testing.T) {
+					app := apps[alg]
+					wantKid := newKids[alg]
+					if phase == "rotation under way" {
+						wantKid = oldKids[alg][0]
+					}
+					e.openIDClientFlow(t, app, alg, wantKid, bye)
+				})
+			}
+		}
+	})
+}
+
+// openIDClientFlow runs openid-client-flow.mjs for app and checks every step passed and the
+// id_token was signed with alg by the key wantKid.
+func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye string) {
+	t.Helper()
+	out := e.runOpenIDClient(t, app, bye)
+
+	var res struct {
+		Steps []struct {
+			Step  string
+			OK    bool
+			Error string
+		}
+		IDTokenAlg             string
+		IDTokenKid             string
+		Sub                    string
+		EndSession             string
+		ClientCredentialsToken string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("openid-client output %q: %v", out, err)
+	}
+	if len(res.Steps) != 7 {
+		t.Fatalf("openid-client ran %d steps, want 7: %s", len(res.Steps), out)
+	}
+	for _, s := range res.Steps {
+		if !s.OK {
+			t.Errorf("openid-client %s: %s", s.Step, s.Error)
+		}
+	}
+	if res.IDTokenAlg != alg || res.IDTokenKid != wantKid {
+		t.Errorf("id_token signed %s by %s, want %s by %s", res.IDTokenAlg, res.IDTokenKid, alg, wantKid)
+	}
+	if res.ClientCredentialsToken != "" {
+		if st, body, _ := e.appAPI(http.MethodGet, "/api/applications/"+app.ID+"/users", res.ClientCredentialsToken, ""); st != 200 {
+			t.Errorf("app API with openid-client's client_credentials token: %d %s", st, body)
+		}
+	}
+	if res.EndSession == "" {
+		t.Fatal("no end-session URL")
+	}
+	p := e.lastBrowser.get(res.EndSession)
+	if p.StatusCode != http.StatusSeeOther || p.Header.Get("Location") != bye+"?state=bye-state" {
+		t.Fatalf("end session: %d %q", p.StatusCode, p.Header.Get("Location"))
+	}
+}
+
+// runOpenIDClient runs testdata/tooling/openid-client-flow.mjs for app: it prints the
+// authorization URL, a fresh browser signs in and consents, the callback URL goes back to it,
+// and its final JSON line is returned. The browser is kept in e.lastBrowser.
+func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string) []byte {
+	t.Helper()
+	node := nodeTooling(t)
+	cmd := exec.Command(node, "openid-client-flow.mjs")
+	cmd.Dir = toolingDir
+	cmd.Env = append(os.Environ(), "ISSUER="+e.base, "CLIENT_ID="+app.ID, "CLIENT_SECRET="+app.Secret,
+		"REDIRECT_URI="+app.Redirects[0], "POST_LOGOUT_REDIRECT_URI="+postLogout)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	lines := bufio.NewReader(stdout)
+	first, err := lines.ReadBytes('\n')
+	if err != nil {
+		cmd.Wait()
+		t.Fatalf("openid-client printed no authorization URL: %v\n%s", err, stderr.String())
+	}
+	var start struct{ Authorize string }
+	if err := json.Unmarshal(first, &start); err != nil || !strings.HasPrefix(start.Authorize, e.base+"/oauth/authorize?") {
+		t.Fatalf("openid-client authorization URL line %q", first)
+	}
+	b := e.browser()
+	e.lastBrowser = b
+	p := b.get(start.Authorize)
+	if p.Request.URL.Path == "/login" {
+		p = b.signIn(p, defaultTestEmail)
+	}
+	if p.StatusCode == 200 {
+		p = b.consent(p, "allow", "")
+	}
+	callback(t, p) // checks it is a redirect to the app
+	io.WriteString(stdin, p.Header.Get("Location")+"\n")
+	stdin.Close()
+	rest, _ := io.ReadAll(lines)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("openid-client: %v\nstdout:\n%s\nstderr:\n%s", err, rest, stderr.String())
+	}
+	return rest
+}

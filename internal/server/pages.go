@@ -1,0 +1,40 @@
+package server
+
+import (
+	"net/http"
+
+	"loginsign/internal/httpx"
+	"loginsign/internal/web/dashboard"
+	"loginsign/internal/web/home"
+	webpage "loginsign/internal/web/page"
+	"loginsign/internal/web/portalui"
+	"loginsign/internal/web/static"
+	"loginsign/internal/web/widgets"
+)
+
+// pageRoutes mounts the pages people see: the shared assets, the widgets and their embeds, the
+// person's dashboard and the Developer Portal. The sign-in and consent pages are mounted with
+// OAuth. It returns the writer of the HTML 404 and 405 pages.
+func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
+	assets := static.Assets()
+	pages := webpage.New(assets)
+	home := home.New(pages)
+	mux.Handle("GET /{$}", home)
+	mux.Handle("GET /static/", assets)
+	mux.Handle("GET /brand/icon-light.svg", assets.ServeFile("brand/icon-light.svg"))
+	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))
+	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
+
+	w := widgets.New(s.db.Client, s.identity, pages)
+	mux.Handle("GET /widgets/", w.Assets())
+	mux.HandleFunc("GET /embed/banner", w.Banner)
+	mux.HandleFunc("GET /embed/login", w.Login)
+
+	mux.Handle("GET /dashboard", dashboard.New(s.identity, pages))
+
+	portal := portalui.New(s.identity, pages)
+	for _, p := range []string{"/portal", "/portal/apps", "/portal/apps/{id}", "/portal/users", "/portal/licenses", "/portal/synchronisation", "/portal/invitation"} {
+		mux.Handle("GET "+p, portal)
+	}
+	return home.Error
+}

@@ -1,0 +1,392 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
+
+	"loginsign/ent/refreshtoken"
+	"loginsign/internal/ids"
+	"loginsign/internal/store/storetest"
+)
+
+// Refresh rotation under retries, races and faults (issue 17): a retry of a just-rotated
+// token gets the same pair; reuse after the grace window revokes the family, also under
+// concurrency; a refresh whose Redis write or commit fails can be retried and the family
+// survives; a wider scope is refused before the token is spent.
+
+// signedIn runs a sign-in and the code exchange; it returns the token response.
+func (e *oauthEnv) signedIn(email string) map[string]any {
+	e.t.Helper()
+	code, verifier := e.authorizeCode(e.browser(), email)
+	st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {rpCallback}, "code_verifier": {verifier}})
+	if st != 200 {
+		e.t.Fatalf("code exchange: %d %v", st, body)
+	}
+	return body
+}
+
+// authorizeCodeScopes runs an authorization asking for scopes and returns the code.
+func (e *oauthEnv) authorizeCodeScopes(b *browser, email string, scopes ...string) (code, verifier string) {
+	e.t.Helper()
+	verifier = oauth2.GenerateVerifier()
+	p := b.get(e.config(e.app, rpCallback, scopes...).AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier)))
+	if strings.Contains(p.Body, `type="email"`) {
+		p = b.signIn(p, email)
+	}
+	if p.StatusCode == 200 {
+		p = b.consent(p, "allow", "")
+	}
+	q := callback(e.t, p)
+	if q.Get("code") == "" {
+		e.t.Fatalf("no code in callback: %v", q)
+	}
+	return q.Get("code"), verifier
+}
+
+// refreshOnce posts a refresh grant; safe from any goroutine.
+func (e *oauthEnv) refreshOnce(refresh, scope string) (int, map[string]any, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(e.app.ID), url.QueryEscape(e.app.Secret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("body not JSON: %q", raw)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// shiftClock moves the authorization server's clock d ahead of the wall clock.
+func (e *oauthEnv) shiftClock(d time.Duration) {
+	e.srv.oauth.Now = func() time.Time { return time.Now().UTC().Add(d) }
+}
+
+func TestRefreshRetryWithinGraceGetsSamePair(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		first := e.signedIn(defaultTestEmail)
+		old := first["refresh_token"].(string)
+		st, a, err := e.refreshOnce(old, "")
+		if err != nil || st != 200 {
+			t.Fatalf("rotation: %d %v %v", st, a, err)
+		}
+		// The answer was lost; the client sends the same request again.
+		st, b, err := e.refreshOnce(old, "")
+		if err != nil || st != 200 {
+			t.Fatalf("retry within the grace window: %d %v %v", st, b, err)
+		}
+		if a["refresh_token"] != b["refresh_token"] || a["access_token"] != b["access_token"] || a["scope"] != b["scope"] {
+			t.Fatalf("retry answered another pair:\n%v\n%v", a, b)
+		}
+		if status, _, _ := e.apiUser(b["access_token"].(string)); status != 200 {
+			t.Fatalf("access token of the retried rotation: %d", status)
+		}
+		if status, _, _ := e.apiUser(first["access_token"].(string)); status != 200 {
+			t.Fatalf("the sign-in's first access token after a retry: %d, want 200 (no revocation)", status)
+		}
+		// The new refresh token rotates normally; the old one, once its successor is spent,
+		// is reuse even inside the window.
+		st, c, err := e.refreshOnce(b["refresh_token"].(string), "")
+		if err != nil || st != 200 {
+			t.Fatalf("rotating the successor: %d %v %v", st, c, err)
+		}
+		st, d, _ := e.refreshOnce(old, "")
+		if st != 400 || d["error"] != "invalid_grant" {
+			t.Fatalf("old token after its successor was used: %d %v, want invalid_grant", st, d)
+		}
+		if st, _, _ := e.refreshOnce(c["refresh_token"].(string), ""); st != 400 {
+			t.Fatalf("family still usable after reuse: %d", st)
+		}
+		if status, _, _ := e.apiUser(c["access_token"].(string)); status != 401 {
+			t.Fatalf("family access token after reuse: %d, want 401", status)
+		}
+	})
+}
+
+func TestRefreshConcurrentRetriesGetOnePair(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		old := e.signedIn(defaultTestEmail)["refresh_token"].(string)
+		const n = 8
+		var wg sync.WaitGroup
+		got := make([]map[string]any, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				st, body, err := e.refreshOnce(old, "")
+				if err == nil && st != 200 {
+					err = fmt.Errorf("%d %v", st, body)
+				}
+				got[i], errs[i] = body, err
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("concurrent retry %d: %v", i, errs[i])
+			}
+			if got[i]["refresh_token"] != got[0]["refresh_token"] || got[i]["access_token"] != got[0]["access_token"] {
+				t.Fatalf("concurrent retries answered different pairs: %v vs %v", got[i], got[0])
+			}
+		}
+		if n, _ := e.srv.db.RefreshToken.Query().Count(t.Context()); n != 2 {
+			t.Fatalf("%d refresh tokens stored, want 2 (the spent one and one successor)", n)
+		}
+	})
+}
+
+func TestRefreshConcurrentReuseAfterGraceRevokes(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		old := e.signedIn(defaultTestEmail)["refresh_token"].(string)
+		st, next, err := e.refreshOnce(old, "")
+		if err != nil || st != 200 {
+			t.Fatalf("rotation: %d %v %v", st, next, err)
+		}
+		e.shiftClock(e.srv.oauth.Config.RefreshGrace + time.Second)
+		const n = 8
+		var wg sync.WaitGroup
+		var ok, refused atomic.Int32
+		for range n {
+			wg.Go(func() {
+				st, body, err := e.refreshOnce(old, "")
+				switch {
+				case err == nil && st == 200:
+					ok.Add(1)
+				case err == nil && st == 400 && body["error"] == "invalid_grant":
+					refused.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != 0 || refused.Load() != n {
+			t.Fatalf("reuse after the window: %d answered tokens, %d invalid_grant; want 0 and %d", ok.Load(), refused.Load(), n)
+		}
+		if st, body, _ := e.refreshOnce(next["refresh_token"].(string), ""); st != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("the family's current refresh token after reuse: %d %v", st, body)
+		}
+		if status, _, _ := e.apiUser(next["access_token"].(string)); status != 401 {
+			t.Fatalf("the family's access token after reuse: %d, want 401", status)
+		}
+	})
+}
+
+// Issue 16: a refresh asking for a scope the grant does not hold answers invalid_scope and
+// leaves the refresh token usable; a narrower scope is granted.
+func TestRefreshWiderScopeLeavesTokenValid(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		b := e.browser()
+		code, verifier := e.authorizeCodeScopes(b, defaultTestEmail, "openid", "email")
+		st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}})
+		if st != 200 || body["scope"] != "openid email" {
+			t.Fatalf("code exchange: %d %v", st, body)
+		}
+		rt := body["refresh_token"].(string)
+		for _, scope := range []string{"openid email profile", "profile", "admin"} {
+			st, got, err := e.refreshOnce(rt, scope)
+			if err != nil || st != 400 || got["error"] != "invalid_scope" {
+				t.Fatalf("scope %q: %d %v %v, want 400 invalid_scope", scope, st, got, err)
+			}
+		}
+		st, got, err := e.refreshOnce(rt, "email")
+		if err != nil || st != 200 || got["scope"] != "email" || got["id_token"] != nil {
+			t.Fatalf("narrower refresh after refused ones: %d %v %v", st, got, err)
+		}
+	})
+}
+
+// redisProc is a redis-server this test starts, stops and starts again on one port.
+type redisProc struct {
+	t    testing.TB
+	port int
+	cmd  *exec.Cmd
+}
+
+// startRedis starts a private redis-server (no persistence) on a free loopback port.
+func startRedis(t testing.TB) *redisProc {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is needed for the fault tests: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &redisProc{t: t, port: port}
+	r.Start()
+	t.Cleanup(r.Stop)
+	return r
+}
+
+func (r *redisProc) URL() string  { return "redis://" + r.Addr() + "/0" }
+func (r *redisProc) Addr() string { return "127.0.0.1:" + strconv.Itoa(r.port) }
+
+// Start runs the server and waits until it accepts connections.
+func (r *redisProc) Start() {
+	r.t.Helper()
+	r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.t.TempDir())
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(r.port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.t.Fatalf("redis-server on port %d did not start", r.port)
+}
+
+// Stop kills the server (SIGKILL: like a crash) and waits for it.
+func (r *redisProc) Stop() {
+	if r.cmd == nil {
+		return
+	}
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	r.cmd = nil
+}
+
+// A refresh whose access-token write to Redis fails rolls back: the refresh token stays
+// unspent, the client's retry rotates, and the family (its earlier access token included)
+// survives. The write is refused by Redis itself (an ACL denying the access-token keys).
+func TestRefreshRedisWriteFailureIsRetryable(t *testing.T) {
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			r := startRedis(t)
+			e := newOAuthEnv(t, dbURL, withEnv("REDIS_URL", r.URL()))
+			first := e.signedIn(defaultTestEmail)
+			old := first["refresh_token"].(string)
+			admin := redis.NewClient(&redis.Options{Addr: r.Addr(), Username: "default"})
+			defer admin.Close()
+			ctx := t.Context()
+			if err := admin.Do(ctx, "ACL", "SETUSER", "admin", "on", ">pw", "~*", "&*", "+@all").Err(); err != nil {
+				t.Fatal(err)
+			}
+			admin = redis.NewClient(&redis.Options{Addr: r.Addr(), Username: "admin", Password: "pw"})
+			defer admin.Close()
+			// Everything the token endpoint touches but the access tokens.
+			if err := admin.Do(ctx, "ACL", "SETUSER", "default", "resetkeys", "~rl:*", "~frv:*", "~fat:*", "~keys:*").Err(); err != nil {
+				t.Fatal(err)
+			}
+			st, body, err := e.refreshOnce(old, "")
+			if err != nil || st != 500 || body["error"] != "server_error" {
+				t.Fatalf("refresh whose Redis write fails: %d %v %v, want 500 server_error", st, body, err)
+			}
+			rt, err := e.srv.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(old))).Only(ctx)
+			if err != nil || rt.RotatedAt != nil {
+				t.Fatalf("the refresh token after a failed rotation: %v, rotated_at %v; want unspent", err, rt.RotatedAt)
+			}
+			if err := admin.Do(ctx, "ACL", "SETUSER", "default", "allkeys").Err(); err != nil {
+				t.Fatal(err)
+			}
+			st, next, err := e.refreshOnce(old, "")
+			if err != nil || st != 200 {
+				t.Fatalf("retry after Redis accepts writes again: %d %v %v", st, next, err)
+			}
+			if status, _, _ := e.apiUser(next["access_token"].(string)); status != 200 {
+				t.Fatalf("access token of the retried refresh: %d", status)
+			}
+			if status, _, _ := e.apiUser(first["access_token"].(string)); status != 200 {
+				t.Fatalf("the family's first access token: %d, want 200 (not revoked)", status)
+			}
+			if st, again, _ := e.refreshOnce(next["refresh_token"].(string), ""); st != 200 {
+				t.Fatalf("family after the fault: %d %v", st, again)
+			}
+		})
+	}
+}
+
+// commitFault makes every commit that inserted a refresh token fail, at COMMIT time: a
+// deferred constraint trigger on PostgreSQL, a deferred foreign-key violation on SQLite.
+var commitFault = map[string][]string{
+	"postgres": {
+		`CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		 BEGIN RAISE EXCEPTION 'injected commit failure'; END $$`,
+		`CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON refresh_tokens
+		 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()`,
+	},
+	"sqlite": {
+		`CREATE TABLE fault_parent (id INTEGER PRIMARY KEY)`,
+		`CREATE TABLE fault_child (parent INTEGER REFERENCES fault_parent(id) DEFERRABLE INITIALLY DEFERRED)`,
+		`CREATE TRIGGER fail_commit AFTER INSERT ON refresh_tokens BEGIN INSERT INTO fault_child VALUES (42); END`,
+	},
+}
+
+// A refresh whose commit fails after the access token was written can be retried: the retry
+// rotates to the same tokens and the family survives.
+func TestRefreshCommitFailureIsRetryable(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		first := e.signedIn(defaultTestEmail)
+		old := first["refresh_token"].(string)
+		ctx := t.Context()
+		dialect := "sqlite"
+		if strings.HasPrefix(dbURL, "postgres") {
+			dialect = "postgres"
+		}
+		for _, q := range commitFault[dialect] {
+			if _, err := e.srv.db.SQL.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, body, err := e.refreshOnce(old, "")
+		if err != nil || st != 500 {
+			t.Fatalf("refresh whose commit fails: %d %v %v, want 500", st, body, err)
+		}
+		rt, err := e.srv.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(old))).Only(ctx)
+		if err != nil || rt.RotatedAt != nil {
+			t.Fatalf("the refresh token after a failed commit: %v, rotated_at %v; want unspent", err, rt.RotatedAt)
+		}
+		drop := "DROP TRIGGER fail_commit"
+		if dialect == "postgres" {
+			drop += " ON refresh_tokens"
+		}
+		if _, err := e.srv.db.SQL.ExecContext(ctx, drop); err != nil {
+			t.Fatal(err)
+		}
+		st, next, err := e.refreshOnce(old, "")
+		if err != nil || st != 200 {
+			t.Fatalf("retry after the failed commit: %d %v %v", st, next, err)
+		}
+		if status, _, _ := e.apiUser(next["access_token"].(string)); status != 200 {
+			t.Fatalf("access token of the retried refresh: %d", status)
+		}
+		if status, _, _ := e.apiUser(first["access_token"].(string)); status != 200 {
+			t.Fatalf("the family's first access token: %d, want 200 (not revoked)", status)
+		}
+		if st, again, _ := e.refreshOnce(next["refresh_token"].(string), ""); st != 200 {
+			t.Fatalf("family after the fault: %d %v", st, again)
+		}
+	})
+}

@@ -1,0 +1,545 @@
+// Package server is the wiring of cmd loginsign (the root server.go): configuration, the CLI
+// commands, the stores and domain services, one http.Handler with every route in one place.
+// The end-to-end tests beside it drive a whole server over real HTTP, SMTP, SQL and Redis.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"loginsign/ent"
+	"loginsign/internal/team"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/cors"
+
+	"loginsign/graph"
+	"loginsign/internal/account"
+	"loginsign/internal/activity"
+	"loginsign/internal/appapi"
+	"loginsign/internal/apperr"
+	"loginsign/internal/dataexport"
+
+	"loginsign/internal/httpx"
+	"loginsign/internal/i18n"
+	"loginsign/internal/identity"
+	"loginsign/internal/kv"
+	"loginsign/internal/licenses"
+	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
+	"loginsign/internal/openapi"
+	"loginsign/internal/passkey"
+	"loginsign/internal/portal"
+	"loginsign/internal/profile"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/relay"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+	authpages "loginsign/internal/web/auth"
+	"loginsign/internal/web/playground"
+	"loginsign/internal/webhooks"
+	"loginsign/rest"
+)
+
+// Run dispatches a command line (the arguments after the program name); main prints its error
+// and exits 1.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		cfg, err := loadConfig(args, getenv)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, stderr)
+	case "migrate":
+		cfg, err := loadConfig(args, getenv)
+		if err != nil {
+			return err
+		}
+		db, err := store.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		if err := db.Migrate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "schema is up to date")
+		return nil
+	case "apps", "users", "keys":
+		return runAdmin(ctx, cmd, args, getenv, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}
+
+const usage = `usage:
+  loginsign [serve] [flags]      run the server (flags: loginsign serve -h)
+  loginsign migrate              apply the schema and exit
+  loginsign apps create --owner EMAIL --name NAME --redirect-uri URI [--redirect-uri URI …] [--webhook-url URL] [--json]
+  loginsign users create --email EMAIL [--name NAME] [--json]
+  loginsign keys rotate          publish new signing keys now (they sign after an hour)
+`
+
+// Server is one LoginSign instance: its stores, domain services and HTTP handler.
+type Server struct {
+	cfg      *Config
+	log      *slog.Logger
+	db       *store.DB
+	kv       *kv.Store
+	identity *identity.Service
+	portal   *portal.Service
+	oauth    *oauth.Service
+	appAPI   *appapi.Service
+	licenses *licenses.Service
+	webhooks *webhooks.Service
+	account  *account.Service
+	mfa      *mfa.Service
+	passkeys *passkey.Service
+	profiles *profile.Service
+	activity *activity.Service
+	mail     mail.Sender
+	metrics  *prometheus.Registry
+	requests *prometheus.HistogramVec
+	now      func() time.Time
+
+	// webhookAttempts times webhook delivery attempts by result.
+	webhookAttempts *prometheus.HistogramVec
+
+	// draining is set when shutdown begins: /readyz answers 503 from then on.
+	draining atomic.Bool
+}
+
+// newServer opens the stores, migrates, and builds the domain services.
+func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, err error) {
+	if err := cfg.ensureSecret(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	if err := db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	cfg.Runtime.sizePool(db)
+	k, err := kv.OpenWith(ctx, cfg.RedisURL, cfg.Runtime.kvOptions(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			k.Close()
+		}
+	}()
+	if k.Embedded {
+		log.Warn("REDIS_URL is unset: using the embedded store (persisted in LOGINSIGN_DATA_DIR/kv.aof); it is not shared between instances")
+	}
+	webhookSecrets, err := seal.New(cfg.Secret, "webhook secrets")
+	if err != nil {
+		return nil, err
+	}
+	mailer, err := mail.New(mail.Config{URL: cfg.SMTPURL, From: "LoginSign <" + cfg.MailFrom + ">",
+		OutboxDir: filepath.Join(cfg.DataDir, "outbox"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
+	s.identity = identity.New(db, k, s.now, identity.SessionConfig{})
+	s.identity.Mail, s.identity.BaseURL = mailer, cfg.BaseURL
+	s.identity.IDs.OnThreshold = func(fraction float64, used, size int64) {
+		log.Warn("the Global User ID space is filling up: plan the wider format (docs/operations.md)",
+			"used", used, "size", size, "fraction", fraction)
+	}
+	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
+		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL}
+	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
+		log.Warn("portal user search runs without trigram indexes", "err", err)
+	}
+	signingKeys, err := seal.New(cfg.Secret, "signing keys")
+	if err != nil {
+		return nil, err
+	}
+	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
+		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
+			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), RotationKey: rotationKey(cfg.Secret)}, s.now)
+	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
+	if err != nil {
+		return nil, err
+	}
+	s.mfa = mfa.New(db, k, totpSecrets, s.now)
+	s.oauth.MFA = s.mfa
+	if s.passkeys, err = passkey.New(db, k, cfg.BaseURL, s.now); err != nil {
+		return nil, err
+	}
+	if s.passkeys.Unavailable != "" {
+		log.Warn(s.passkeys.Unavailable)
+	}
+	s.oauth.Passkeys = s.passkeys
+	s.portal.Redirects = s.oauth
+	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
+	s.licenses = licenses.New(db, s.portal.Authorize, s.now)
+	s.licenses.Limiter = ratelimit.New(k)
+	s.activity = &activity.Service{DB: db, Owned: func(ctx context.Context, appID string) (*ent.Application, error) {
+		return s.portal.Authorize(ctx, appID, team.ReadActivity)
+	}, Retention: cfg.ActivityRetention, Now: s.now}
+	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
+		Housekeeping: func(ctx context.Context) {
+			if n, err := s.activity.Purge(ctx); err != nil && ctx.Err() == nil {
+				log.Error("activity: deleting expired events", "err", err)
+			} else if n > 0 {
+				log.Info("activity: deleted expired events", "count", n)
+			}
+		},
+		Observe: func(result string, took time.Duration) {
+			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
+		}, LogoutToken: s.oauth.LogoutToken})
+	s.oauth.WakeWebhooks = worker.Wake
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
+	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
+	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
+	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
+	s.initMetrics()
+	return s, nil
+}
+
+// Close releases the stores.
+func (s *Server) Close() {
+	s.kv.Close()
+	s.db.Close()
+}
+
+// routes is every HTTP route of LoginSign, in one place.
+func (s *Server) routes() http.Handler {
+	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
+	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
+		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles, Activity: s.activity,
+		Export: &dataexport.Service{DB: s.db, Identity: s.identity, Account: s.account, MFA: s.mfa, Passkeys: s.passkeys,
+			Activity: s.activity, Mail: s.mail, Limiter: ratelimit.New(s.kv), Now: s.now}}
+	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
+		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Profiles: s.profiles, OAuth: s.oauth,
+		Activity: s.activity}, s.log),
+		graph.Limits{MaxBody: s.cfg.GraphQLMaxBody, Limiter: ratelimit.New(s.kv), Log: s.log})
+
+	mux := http.NewServeMux()
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.MetricsToken != "" {
+		mux.Handle("GET /metrics", s.metricsBehindToken()) // else on LOGINSIGN_METRICS_ADDR only
+	}
+
+	// GraphQL and the analysts' playground.
+	mux.Handle("/graphql", gql)
+	pg := playground.Handler()
+	mux.Handle("/playground", pg)
+	mux.Handle("/playground/", pg)
+
+	// OAuth 2.0 / OpenID Connect. GET /oauth/authorize and the consent page are pages (below).
+	mux.HandleFunc("POST /oauth/token", api.Token)
+	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
+	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
+	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+		mux.HandleFunc(path, api.OAuthMethodNotAllowed)
+	}
+	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", api.Discovery)
+	mux.HandleFunc("GET /.well-known/jwks.json", api.JWKS)
+	mux.HandleFunc("GET /api/oauth/healthcheck", api.Healthcheck)
+	// The REST description (OpenAPI 3.1) and its reference page.
+	mux.HandleFunc("GET /openapi.json", openapi.JSON)
+	mux.HandleFunc("GET /docs", openapi.Docs)
+
+	// End-user API (Bearer).
+	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet))
+	// Licenses of the person: their session cookie (?client_id= names the app) or an access
+	// token of the app.
+	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
+	mux.Handle("POST /api/user/licenses/redeem", api.OptionalBearer(http.HandlerFunc(api.Redeem)))
+
+	// The person's picture: uploaded from the dashboard (session cookie), served publicly.
+	mux.HandleFunc("PUT /api/profile/picture", api.UploadPicture)
+	mux.HandleFunc("DELETE /api/profile/picture", api.RemovePicture)
+	mux.HandleFunc("GET "+profile.PicturePath+"{pictureId}", api.Picture)
+
+	// App backends (HTTP Basic client credentials).
+	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
+	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
+
+	// Developer Portal REST (session cookie).
+	const devApp = "/api/developer/applications/{appId}"
+	mux.HandleFunc("GET /api/developer/applications", api.DeveloperApplications)
+	mux.HandleFunc("POST /api/developer/applications", api.CreateDeveloperApplication)
+	mux.HandleFunc("GET "+devApp, api.DeveloperApplication)
+	mux.HandleFunc("PATCH "+devApp, api.UpdateDeveloperApplication)
+	mux.HandleFunc("DELETE "+devApp, api.DeleteDeveloperApplication)
+	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
+	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
+	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
+	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
+	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
+	mux.HandleFunc("POST "+devApp+"/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("GET "+devApp+"/import-sources", api.DeveloperImportSources)
+	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
+	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
+	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
+	mux.HandleFunc("GET "+devApp+"/users/export", api.DeveloperUsersExport)
+	// Teams: members, invitations, ownership transfer (internal/team).
+	mux.HandleFunc("GET "+devApp+"/members", api.Members)
+	mux.HandleFunc("GET "+devApp+"/members/invitations", api.Invitations)
+	mux.HandleFunc("POST "+devApp+"/members/invitations", api.InviteMember)
+	mux.HandleFunc("DELETE "+devApp+"/members/invitations/{invitationId}", api.RevokeInvitation)
+	mux.HandleFunc("POST "+devApp+"/members/leave", api.LeaveApplication)
+	mux.HandleFunc("PATCH "+devApp+"/members/{userId}", api.ChangeMemberRole)
+	mux.HandleFunc("DELETE "+devApp+"/members/{userId}", api.RemoveMember)
+	mux.HandleFunc("POST "+devApp+"/transfer", api.ProposeTransfer)
+	mux.HandleFunc("POST "+devApp+"/transfer/accept", api.AcceptTransfer)
+	mux.HandleFunc("DELETE "+devApp+"/transfer", api.CancelTransfer)
+	mux.HandleFunc("GET /api/developer/invitations", api.MyInvitations)
+	mux.HandleFunc("POST /api/developer/invitations/accept", api.AcceptInvitation)
+	// The person's data export (session cookie).
+	mux.HandleFunc("GET /api/account/export", api.AccountExport)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
+	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}", api.DeleteVariant)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/generate", api.GenerateCodes)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
+	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
+	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
+
+	// Webhooks: delivery log, redelivery, test event.
+	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver", api.RedeliverWebhookEvent)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
+
+	// Pages.
+	errorPage := s.pageRoutes(mux)
+	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
+	pages.Register(mux)
+	// The link of an address-verification mail (dashboard → alternative emails).
+	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
+	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
+	// The links of a requested change of the primary address (email-sync API).
+	mux.HandleFunc("GET "+identity.EmailChangeConfirmPath, api.EmailChangePage)
+	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, api.EmailChange)
+	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, api.EmailChangeCancelPage)
+	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, api.EmailChangeCancel)
+
+	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
+	var h http.Handler = httpx.ErrorPages(mux, errorPage)
+	h = guardEdge(h)
+	h = i18n.RequestLanguage(s.identity.ViewerLanguage)(h) // inside Sessions: it knows the person
+	h = api.Sessions(h)
+	h = activityLocation(h, s.cfg.ActivityLocationHeader)
+	cop := http.NewCrossOriginProtection()
+	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
+	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
+	cop.AddInsecureBypassPattern("POST /oauth/logout")
+	h = cop.Handler(h)
+	if len(s.cfg.CORSOrigins) > 0 {
+		h = cors.New(cors.Options{
+			AllowedOrigins:   s.cfg.CORSOrigins,
+			AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+			AllowedHeaders:   []string{"Content-Type", "Authorization"},
+			AllowCredentials: true,
+			MaxAge:           600,
+		}).Handler(h)
+	}
+	h = httpx.SecurityHeaders(httpx.Compress(h))
+	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when SQL and Redis both answer and the server is not shutting down,
+// else 503 with Retry-After naming the failing check ("unavailable", "shutting_down"); the
+// error behind a failed check goes to the log only (no addresses or user names in public).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"database": "ok", "redis": "ok"}
+	status := http.StatusOK
+	if err := s.db.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "readyz: database check failed", "err", err)
+		checks["database"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if err := s.kv.Ping(ctx).Err(); err != nil {
+		s.log.WarnContext(ctx, "readyz: redis check failed", "err", err)
+		checks["redis"], status = "unavailable", http.StatusServiceUnavailable
+	}
+	if s.draining.Load() {
+		checks["shutdown"], status = "shutting_down", http.StatusServiceUnavailable
+	}
+	body := map[string]any{"status": "ready", "checks": checks}
+	if status != http.StatusOK {
+		body["status"] = "unavailable"
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpx.WriteJSON(w, status, body)
+}
+
+func (s *Server) initMetrics() {
+	s.metrics = prometheus.NewRegistry()
+	s.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_http_request_duration_seconds",
+		Help:    "HTTP requests by route pattern, method and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route", "method", "status"})
+	s.metrics.MustRegister(s.requests)
+	s.webhookAttempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loginsign_webhook_attempt_duration_seconds",
+		Help:    "Webhook delivery attempts by result (delivered, retry, failed, gone).",
+		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"result"})
+	s.metrics.MustRegister(s.webhookAttempts)
+	// How full the Global User ID space is (alert at 0.8; docs/operations.md).
+	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "loginsign_global_ids_used_ratio",
+		Help: "Assigned Global User IDs over the size of the space.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		used, size, err := s.identity.IDs.Usage(ctx)
+		if err != nil || size == 0 {
+			return -1
+		}
+		return float64(used) / float64(size)
+	}))
+}
+
+func (s *Server) observe(r *http.Request, status int, d time.Duration) {
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Observe(d.Seconds())
+}
+
+// serve runs the HTTP server until ctx ends, then drains in-flight requests.
+func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
+	log := newLogger(logOut, cfg.LogLevel)
+	s, err := newServer(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           httpx.BodyIdleTimeout(s.routes(), cfg.Runtime.BodyIdleTimeout, 60*time.Second),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ln) }()
+	s.serveMetrics(ctx)
+	go s.oauth.RunKeyRotation(ctx, 6*time.Hour, func(err error) { log.Error("rotating signing keys", "err", err) })
+	if cfg.RelayAddr != "" {
+		rl, err := net.Listen("tcp", cfg.RelayAddr)
+		if err != nil {
+			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
+		}
+		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit}, s.db.Client, s.mail)
+		go func() { errc <- rs.Serve(rl) }()
+		defer rs.Close()
+		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)
+	}
+	// The webhook worker delivers the outbox; several instances may run one each.
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); s.webhooks.Worker.Run(workerCtx) }()
+	defer func() { stopWorker(); <-workerDone }()
+	log.Info("LoginSign is running",
+		"addr", ln.Addr().String(), "base_url", cfg.BaseURL, "dev", cfg.Dev,
+		"home", cfg.BaseURL+"/", "login", cfg.BaseURL+"/login", "dashboard", cfg.BaseURL+"/dashboard",
+		"portal", cfg.BaseURL+"/portal", "playground", cfg.BaseURL+"/playground", "graphql", cfg.BaseURL+"/graphql",
+		"docs", cfg.BaseURL+"/docs")
+
+	if cfg.Runtime.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.Runtime.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+	// Starting allocated and touched far more than serving needs (see dropStartupPages):
+	// return the garbage to the OS and unmap the startup-only pages of the executable.
+	debug.FreeOSMemory()
+	dropStartupPages()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	return s.shutdown(srv, cfg)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// activityLocation puts the client's country, from the header the edge proxy sets (header;
+// "" records none), into the request's context for the sign-in events. Only a two-letter
+// code is believed.
+func activityLocation(next http.Handler, header string) http.Handler {
+	if header == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := strings.ToUpper(strings.TrimSpace(r.Header.Get(header))); len(c) == 2 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' {
+			r = r.WithContext(activity.WithLocation(r.Context(), c))
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,6 +1,0 @@
-//go:build !linux
-
-package main
-
-// dropStartupPages is Linux-only.
-func dropStartupPages() {}
