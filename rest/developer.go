@@ -142,7 +142,11 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		httpx.WriteError(w, r, err)
 		return
 	}
-	out := toDeveloperApplication(created.Application)
+	out, err := a.viewApplication(r, created.Application)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	out.ClientSecret, out.WebhookSecret = created.ClientSecret, created.WebhookSecret
 	httpx.WriteJSON(w, http.StatusCreated, out)
 }
@@ -187,7 +191,11 @@ func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		httpx.WriteError(w, r, err)
 		return
 	}
-	out := toDeveloperApplication(updated.Application)
+	out, err := a.viewApplication(r, updated.Application)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	out.WebhookSecret = updated.WebhookSecret
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"loginsign/internal/server/servertest"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -95,6 +96,7 @@ func TestPersonFacingErrorsAreTranslated(t *testing.T) {
 	fset := token.NewFileSet()
 	n := 0
 	for _, p := range personFacing {
+		p = servertest.Path(p)
 		files := []string{p}
 		if !strings.HasSuffix(p, ".go") {
 			files, _ = filepath.Glob(filepath.Join(p, "*.go"))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -290,7 +291,7 @@ func TestCurrentLoginsAPI(t *testing.T) {
 				if code != 200 || len(page.Users) != 1 || page.Total != 2 || page.NextCursor == "" || !strings.Contains(body, first) {
 					t.Fatalf("page 1 = %d %s", code, body)
 				}
-				code, _, body = e.call("GET", "/api/applications/"+e.app.ID+"/users?limit=1&cursor="+page.NextCursor, nil, h, nil)
+				code, _, body = e.call("GET", "/api/applications/"+e.app.ID+"/users?limit=1&cursor="+url.QueryEscape(page.NextCursor), nil, h, nil)
 				if want := `{"users":[` + second + `],"total":2}`; code != 200 || body != want {
 					t.Fatalf("page 2 = %d %s", code, body)
 				}

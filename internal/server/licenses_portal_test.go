@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ func TestDeveloperLicensesAPI(t *testing.T) {
 			if code != 200 || page.Total != 6 || len(page.Codes) != 2 || page.NextCursor == "" {
 				t.Fatalf("page 1 = %d %s", code, body)
 			}
-			code, _, body = e.call("GET", base+"/codes?limit=5&cursor="+page.NextCursor, nil, nil, dev)
+			code, _, body = e.call("GET", base+"/codes?limit=5&cursor="+url.QueryEscape(page.NextCursor), nil, nil, dev)
 			if page2 := decode[codesOut](t, body); code != 200 || page2.Total != 6 || len(page2.Codes) != 4 || page2.NextCursor != "" {
 				t.Fatalf("page 2 = %d %s", code, body)
 			}

@@ -173,7 +173,7 @@ func TestParityUsersDeepPage(t *testing.T) {
 		for range 5 {
 			req := path
 			if cursor != "" {
-				req += "&cursor=" + cursor
+				req += "&cursor=" + url.QueryEscape(cursor)
 			}
 			status, body := p.dev.do("GET", req, nil)
 			if status != 200 {
@@ -451,7 +451,7 @@ func TestParitySyncTests(t *testing.T) {
 }
 
 // appFields is the GraphQL selection matching the REST application.
-const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri createdAt updatedAt`
+const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri createdAt updatedAt viewerRole`
 
 func restApp(g map[string]any) map[string]any {
 	ts := func(v any) any {
@@ -462,7 +462,7 @@ func restApp(g map[string]any) map[string]any {
 		"termsUrl": blank(g["termsURL"]), "privacyUrl": blank(g["privacyURL"]), "redirectUris": g["redirectUris"], "allowedOrigins": g["allowedOrigins"],
 		"webhookUrl": g["webhookUrl"], "clientRequestsPerMinute": g["clientRequestsPerMinute"], "idTokenSigningAlg": g["idTokenSigningAlg"],
 		"postLogoutRedirectUris": g["postLogoutRedirectUris"], "backchannelLogoutUri": g["backchannelLogoutUri"],
-		"createdAt": ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"])}
+		"createdAt": ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"]), "role": strings.ToLower(g["viewerRole"].(string))}
 }
 
 func TestParityApplications(t *testing.T) {
