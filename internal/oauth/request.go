@@ -17,7 +17,7 @@ const (
 	ScopeProfile = "profile"
 )
 
-// DefaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
+// defaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
 // server pick; these are the documented recommendation).
 var defaultScopes = []string{ScopeOpenID, ScopeEmail, ScopeProfile}
 
