@@ -52,21 +52,6 @@ func (a *API) ListVariants(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 
-// variantBody creates or changes a variant; defaultDuration is accepted for duration.
-type variantBody struct {
-	Name            *string `json:"name"`
-	Description     *string `json:"description"`
-	Duration        *string `json:"duration"`
-	DefaultDuration *string `json:"defaultDuration"`
-}
-
-func (b variantBody) duration() *string {
-	if b.Duration != nil {
-		return b.Duration
-	}
-	return b.DefaultDuration
-}
-
 // CreateVariant is POST /api/developer/applications/{appId}/licenses/variants: 201 with the
 // variant, 409 variant_name_taken.
 func (a *API) CreateVariant(w http.ResponseWriter, r *http.Request) {

@@ -11,8 +11,23 @@ import (
 	"loginsign/internal/licenses"
 )
 
-// The JSON of the license routes (spec §5.6, §5.7, §6): explicit response types, never ent
-// structs.
+// The JSON of the license routes (spec §5.6, §5.7, §6): explicit request and response types,
+// never ent structs.
+
+// variantBody creates or changes a variant; defaultDuration is accepted for duration.
+type variantBody struct {
+	Name            *string `json:"name"`
+	Description     *string `json:"description"`
+	Duration        *string `json:"duration"`
+	DefaultDuration *string `json:"defaultDuration"`
+}
+
+func (b variantBody) duration() *string {
+	if b.Duration != nil {
+		return b.Duration
+	}
+	return b.DefaultDuration
+}
 
 // codeCounts is a variant's codes by effective state.
 type codeCounts struct {

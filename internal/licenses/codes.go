@@ -200,83 +200,21 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 	if len(rows) > MaxUpload {
 		return nil, apperr.New(apperr.Invalid, "at most %d codes per upload", MaxUpload)
 	}
-	variants, err := s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).All(ctx)
+	refs, err := s.variantRefs(ctx, app.ID)
 	if err != nil {
 		return nil, err
 	}
-	byRef := map[string]*ent.LicenseVariant{}
-	for _, v := range variants {
-		byRef[v.ID] = v
-		byRef[v.NameKey] = v
-	}
 	var def *ent.LicenseVariant
 	if variantID != "" {
-		if def = byRef[variantID]; def == nil || def.ID != variantID {
+		if def = refs[variantID]; def == nil || def.ID != variantID {
 			return nil, apperr.New(apperr.NotFound, "license variant not found")
 		}
 	}
 	out := &Uploaded{Duplicates: []string{}, Invalid: []InvalidRow{}}
-	type pending struct {
-		row     codeRow
-		variant string
-	}
-	var todo []pending
-	seen := map[string]bool{}
-	for i, r := range rows {
-		line := r.Line
-		if line == 0 {
-			line = i + 1
-		}
-		code, key, ok := CheckUploadedCode(r.Code)
-		if !ok {
-			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: r.Code, Reason: "a code is 4 to 64 characters of A-Z, a-z, 0-9, - and _"})
-			continue
-		}
-		v := def
-		if ref := strings.TrimSpace(r.Variant); ref != "" {
-			v = byRef[ref]
-			if v == nil {
-				v = byRef[strings.ToLower(ref)]
-			}
-			if v == nil {
-				out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: code, Reason: fmt.Sprintf("unknown variant %q", ref)})
-				continue
-			}
-		}
-		if v == nil {
-			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: code, Reason: "no variant: give variantId or a variant column"})
-			continue
-		}
-		if seen[key] {
-			out.Duplicates = append(out.Duplicates, code)
-			continue
-		}
-		seen[key] = true
-		todo = append(todo, pending{codeRow{id: ids.New(ids.LicenseCode), code: code, key: key}, v.ID})
-	}
-	// Codes the application already has.
-	existing := map[string]bool{}
-	for start := 0; start < len(todo); start += insertBatch {
-		keys := make([]string, 0, insertBatch)
-		for _, p := range todo[start:min(start+insertBatch, len(todo))] {
-			keys = append(keys, p.row.key)
-		}
-		found, err := s.DB.LicenseCode.Query().Where(licensecode.ApplicationID(app.ID), licensecode.CodeKeyIn(keys...)).
-			Select(licensecode.FieldCodeKey).Strings(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range found {
-			existing[k] = true
-		}
-	}
-	byVariant := map[string][]codeRow{}
-	for _, p := range todo {
-		if existing[p.row.key] {
-			out.Duplicates = append(out.Duplicates, p.row.code)
-			continue
-		}
-		byVariant[p.variant] = append(byVariant[p.variant], p.row)
+	todo := sortUploadRows(rows, refs, def, out)
+	byVariant, err := s.newCodesByVariant(ctx, app.ID, todo, out)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
@@ -294,6 +232,106 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 		return nil, err
 	}
 	return out, nil
+}
+
+// variantRefs returns the variants of application appID by id and by name key.
+func (s *Service) variantRefs(ctx context.Context, appID string) (map[string]*ent.LicenseVariant, error) {
+	variants, err := s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := map[string]*ent.LicenseVariant{}
+	for _, v := range variants {
+		refs[v.ID] = v
+		refs[v.NameKey] = v
+	}
+	return refs, nil
+}
+
+// uploadedCode is an accepted row of an upload waiting to be inserted into its variant.
+type uploadedCode struct {
+	row     codeRow
+	variant string
+}
+
+// sortUploadRows checks every row: a malformed code or an unknown or missing variant goes to
+// out.Invalid, a code repeated within the upload to out.Duplicates; the rest are returned in
+// upload order, each with its variant (the row's own, else def).
+func sortUploadRows(rows []UploadRow, refs map[string]*ent.LicenseVariant, def *ent.LicenseVariant, out *Uploaded) []uploadedCode {
+	var todo []uploadedCode
+	seen := map[string]bool{}
+	for i, r := range rows {
+		line := r.Line
+		if line == 0 {
+			line = i + 1
+		}
+		code, key, ok := CheckUploadedCode(r.Code)
+		if !ok {
+			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: r.Code, Reason: "a code is 4 to 64 characters of A-Z, a-z, 0-9, - and _"})
+			continue
+		}
+		v, reason := uploadVariant(r.Variant, refs, def)
+		if v == nil {
+			out.Invalid = append(out.Invalid, InvalidRow{Line: line, Code: code, Reason: reason})
+			continue
+		}
+		if seen[key] {
+			out.Duplicates = append(out.Duplicates, code)
+			continue
+		}
+		seen[key] = true
+		todo = append(todo, uploadedCode{codeRow{id: ids.New(ids.LicenseCode), code: code, key: key}, v.ID})
+	}
+	return todo
+}
+
+// uploadVariant is the variant a row names (by id, name key, or name in any case), else def;
+// nil with the reason when the row names an unknown variant or neither gives one.
+func uploadVariant(ref string, refs map[string]*ent.LicenseVariant, def *ent.LicenseVariant) (*ent.LicenseVariant, string) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" {
+		if def == nil {
+			return nil, "no variant: give variantId or a variant column"
+		}
+		return def, ""
+	}
+	v := refs[ref]
+	if v == nil {
+		v = refs[strings.ToLower(ref)]
+	}
+	if v == nil {
+		return nil, fmt.Sprintf("unknown variant %q", ref)
+	}
+	return v, ""
+}
+
+// newCodesByVariant leaves out the codes application appID already has (adding them to
+// out.Duplicates) and groups the rest by variant id.
+func (s *Service) newCodesByVariant(ctx context.Context, appID string, todo []uploadedCode, out *Uploaded) (map[string][]codeRow, error) {
+	existing := map[string]bool{}
+	for start := 0; start < len(todo); start += insertBatch {
+		keys := make([]string, 0, insertBatch)
+		for _, p := range todo[start:min(start+insertBatch, len(todo))] {
+			keys = append(keys, p.row.key)
+		}
+		found, err := s.DB.LicenseCode.Query().Where(licensecode.ApplicationID(appID), licensecode.CodeKeyIn(keys...)).
+			Select(licensecode.FieldCodeKey).Strings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range found {
+			existing[k] = true
+		}
+	}
+	byVariant := map[string][]codeRow{}
+	for _, p := range todo {
+		if existing[p.row.key] {
+			out.Duplicates = append(out.Duplicates, p.row.code)
+			continue
+		}
+		byVariant[p.variant] = append(byVariant[p.variant], p.row)
+	}
+	return byVariant, nil
 }
 
 // CodeQuery filters a developer's code list. State is an effective state; Q matches part of

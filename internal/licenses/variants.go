@@ -78,7 +78,8 @@ func (s *Service) VariantCodeCounts(ctx context.Context, v *ent.LicenseVariant) 
 }
 
 // CodeCounts counts the codes of variants by effective state, in one grouped query. It does
-// not authorize: callers check that the developer owns the variants' application first.
+// not authorize: callers first check the developer's role on the variants' application
+// (Service.Authorize).
 func (s *Service) CodeCounts(ctx context.Context, variantIDs ...string) (map[string]CodeCounts, error) {
 	return s.countCodes(ctx, nil, variantIDs...)
 }

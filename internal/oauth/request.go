@@ -17,7 +17,7 @@ const (
 	ScopeProfile = "profile"
 )
 
-// DefaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
+// defaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
 // server pick; these are the documented recommendation).
 var defaultScopes = []string{ScopeOpenID, ScopeEmail, ScopeProfile}
 
@@ -91,34 +91,93 @@ const (
 // request carries those two even when err is not nil.
 func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	r := &AuthorizeRequest{MaxAge: -1}
-	single := func(name string, max int) (string, *Error) {
-		v := q[name]
-		switch {
-		case len(v) == 0:
-			return "", nil
-		case len(v) > 1:
-			return "", ErrInvalidRequest.WithDescription("%s must not be repeated", name)
-		case len(v[0]) > max:
-			return "", ErrInvalidRequest.WithDescription("%s is longer than %d characters", name, max)
-		}
-		return v[0], nil
-	}
-	var err *Error
-	if r.ClientID, err = single("client_id", maxIDLength); err != nil {
+	if err := r.parseClient(q); err != nil {
 		return r, err
-	}
-	if r.RedirectURI, err = single("redirect_uri", maxParam); err != nil {
-		return r, err
-	}
-	if r.ClientID == "" {
-		return r, ErrInvalidRequest.WithDescription("client_id is required")
-	}
-	if r.RedirectURI == "" {
-		return r, ErrInvalidRequest.WithDescription("redirect_uri is required")
 	}
 	// From here on, errors may be redirected once client and redirect URI check out.
-	redirectable := func(e *Error) (*AuthorizeRequest, error) { return r, e.Redirectable() }
-	var scope, prompt, maxAge, acrValues string
+	if err := r.parseProtocol(q); err != nil {
+		return r, err.Redirectable()
+	}
+	return r, nil
+}
+
+// singleParam returns parameter name of q, "" when absent; repeated or longer than max
+// answers invalid_request.
+func singleParam(q url.Values, name string, max int) (string, *Error) {
+	v := q[name]
+	switch {
+	case len(v) == 0:
+		return "", nil
+	case len(v) > 1:
+		return "", ErrInvalidRequest.WithDescription("%s must not be repeated", name)
+	case len(v[0]) > max:
+		return "", ErrInvalidRequest.WithDescription("%s is longer than %d characters", name, max)
+	}
+	return v[0], nil
+}
+
+// parseClient reads client_id and redirect_uri, both required (RFC 6749 §4.1.1). Its errors
+// are never redirected.
+func (r *AuthorizeRequest) parseClient(q url.Values) *Error {
+	var err *Error
+	if r.ClientID, err = singleParam(q, "client_id", maxIDLength); err != nil {
+		return err
+	}
+	if r.RedirectURI, err = singleParam(q, "redirect_uri", maxParam); err != nil {
+		return err
+	}
+	if r.ClientID == "" {
+		return ErrInvalidRequest.WithDescription("client_id is required")
+	}
+	if r.RedirectURI == "" {
+		return ErrInvalidRequest.WithDescription("redirect_uri is required")
+	}
+	return nil
+}
+
+// authorizeParams are the raw values of the parameters that parseProtocol reads into fields of
+// another shape.
+type authorizeParams struct{ scope, prompt, maxAge, acrValues string }
+
+// parseProtocol reads and checks every parameter after client_id and redirect_uri, in the
+// order of the errors it answers: sizes, request objects, response type and mode, scopes,
+// prompt, max_age, acr_values, then PKCE.
+func (r *AuthorizeRequest) parseProtocol(q url.Values) *Error {
+	raw, err := r.readParams(q)
+	if err != nil {
+		return err
+	}
+	if err := checkResponse(q, r.ResponseType); err != nil {
+		return err
+	}
+	if r.Scopes, err = ParseScopes(raw.scope); err != nil {
+		return err
+	}
+	if err := r.parsePrompt(raw.prompt); err != nil {
+		return err
+	}
+	if raw.maxAge != "" {
+		n, err := strconv.Atoi(raw.maxAge)
+		if err != nil || n < 0 {
+			return ErrInvalidRequest.WithDescription("max_age must be a number of seconds")
+		}
+		r.MaxAge = n
+	}
+	for _, v := range strings.Fields(raw.acrValues) {
+		if len(r.ACRValues) < 8 && !slices.Contains(r.ACRValues, v) {
+			r.ACRValues = append(r.ACRValues, v)
+		}
+	}
+	if r.HasPrompt(PromptNone) && len(r.Prompt) > 1 {
+		return ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values")
+	}
+	return r.checkPKCE()
+}
+
+// readParams reads the single-valued parameters with their size limits into r, and returns
+// those parsed further by the caller.
+func (r *AuthorizeRequest) readParams(q url.Values) (authorizeParams, *Error) {
+	var raw authorizeParams
 	for _, p := range []struct {
 		name string
 		max  int
@@ -126,37 +185,45 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	}{
 		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
-		{"scope", 512, &scope}, {"prompt", 64, &prompt}, {"max_age", 10, &maxAge}, {"login_hint", 254, &r.LoginHint},
+		{"scope", 512, &raw.scope}, {"prompt", 64, &raw.prompt}, {"max_age", 10, &raw.maxAge}, {"login_hint", 254, &r.LoginHint},
 		{"ui_locales", 64, &r.UILocales},
-		{"acr_values", 512, &acrValues},
+		{"acr_values", 512, &raw.acrValues},
 	} {
-		if *p.dst, err = single(p.name, p.max); err != nil {
-			return redirectable(err)
+		var err *Error
+		if *p.dst, err = singleParam(q, p.name, p.max); err != nil {
+			return raw, err
 		}
 	}
+	return raw, nil
+}
+
+// checkResponse refuses request objects, any response_type but code and any response_mode but
+// query.
+func checkResponse(q url.Values, responseType string) *Error {
 	// OpenID Connect Core §3.1.2.6: each of the two ways of passing a request object has its
 	// own error; discovery says neither is supported.
 	if q.Has("request") {
-		return redirectable(ErrRequestNotSupported)
+		return ErrRequestNotSupported
 	}
 	if q.Has("request_uri") {
-		return redirectable(ErrRequestURINotSupported)
+		return ErrRequestURINotSupported
 	}
-	switch r.ResponseType {
+	switch responseType {
 	case "":
-		return redirectable(ErrInvalidRequest.WithDescription("response_type is required"))
+		return ErrInvalidRequest.WithDescription("response_type is required")
 	case "code":
 	default:
-		return redirectable(ErrUnsupportedResponseType)
+		return ErrUnsupportedResponseType
 	}
 	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
-		return redirectable(ErrInvalidRequest.WithDescription("response_mode must be query"))
+		return ErrInvalidRequest.WithDescription("response_mode must be query")
 	}
-	scopes, serr := ParseScopes(scope)
-	if serr != nil {
-		return redirectable(serr)
-	}
-	r.Scopes = scopes
+	return nil
+}
+
+// parsePrompt reads the space-separated prompt values (none, login, consent), without
+// repeats.
+func (r *AuthorizeRequest) parsePrompt(prompt string) *Error {
 	for _, p := range strings.Fields(prompt) {
 		switch p {
 		case PromptNone, PromptLogin, PromptConsent:
@@ -164,38 +231,28 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 				r.Prompt = append(r.Prompt, p)
 			}
 		default:
-			return redirectable(ErrInvalidRequest.WithDescription("prompt %q is not supported (none, login, consent)", p))
+			return ErrInvalidRequest.WithDescription("prompt %q is not supported (none, login, consent)", p)
 		}
 	}
-	if maxAge != "" {
-		n, err := strconv.Atoi(maxAge)
-		if err != nil || n < 0 {
-			return redirectable(ErrInvalidRequest.WithDescription("max_age must be a number of seconds"))
-		}
-		r.MaxAge = n
-	}
-	for _, v := range strings.Fields(acrValues) {
-		if len(r.ACRValues) < 8 && !slices.Contains(r.ACRValues, v) {
-			r.ACRValues = append(r.ACRValues, v)
-		}
-	}
-	if r.HasPrompt(PromptNone) && len(r.Prompt) > 1 {
-		return redirectable(ErrInvalidRequest.WithDescription("prompt=none cannot be combined with other values"))
-	}
+	return nil
+}
+
+// checkPKCE requires S256 whenever a code challenge is sent (RFC 7636 §4.3; plain is refused).
+func (r *AuthorizeRequest) checkPKCE() *Error {
 	switch {
 	case r.CodeChallengeMethod == "plain":
-		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method plain is not allowed; use S256"))
+		return ErrInvalidRequest.WithDescription("code_challenge_method plain is not allowed; use S256")
 	case r.CodeChallengeMethod != "" && r.CodeChallengeMethod != "S256":
-		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method must be S256"))
+		return ErrInvalidRequest.WithDescription("code_challenge_method must be S256")
 	case r.CodeChallenge != "" && r.CodeChallengeMethod == "":
 		// RFC 7636 §4.3 would default to plain, which LoginSign refuses.
-		return redirectable(ErrInvalidRequest.WithDescription("code_challenge_method=S256 is required with code_challenge"))
+		return ErrInvalidRequest.WithDescription("code_challenge_method=S256 is required with code_challenge")
 	case r.CodeChallenge == "" && r.CodeChallengeMethod != "":
-		return redirectable(ErrInvalidRequest.WithDescription("code_challenge is required with code_challenge_method"))
+		return ErrInvalidRequest.WithDescription("code_challenge is required with code_challenge_method")
 	case r.CodeChallenge != "" && !validChallenge(r.CodeChallenge):
-		return redirectable(ErrInvalidRequest.WithDescription("code_challenge must be 43 base64url characters (S256)"))
+		return ErrInvalidRequest.WithDescription("code_challenge must be 43 base64url characters (S256)")
 	}
-	return r, nil
+	return nil
 }
 
 // ParseScopes splits a scope parameter (RFC 6749 §3.3) and checks every value is known. Empty

@@ -14,8 +14,8 @@ import (
 )
 
 // Analytics answers aggregate questions about one application, each with one GROUP BY query
-// in the database (never by loading rows). Every method checks that the signed-in developer
-// owns the application. Days are UTC calendar days.
+// in the database (never by loading rows). Every method checks the signed-in developer's role
+// on the application (team.ReadAnalytics): off the team is NotFound. Days are UTC calendar days.
 
 // DayCount is a count on one UTC day (YYYY-MM-DD).
 type DayCount struct {

@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"loginsign/internal/team"
 	"strconv"
 	"strings"
 	"time"
@@ -17,9 +16,9 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
-	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // MaxImportRows is the most rows one import run may hold; more answer TooLarge (413).
@@ -74,159 +73,280 @@ type ImportResult struct {
 // the pending link is updated (a refused one stays refused). Every run is stored as an
 // ImportSource with its ImportRows, in one transaction with the links it writes.
 func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (*ImportResult, error) {
-	if len(req.Users) > MaxImportRows {
-		return nil, apperr.New(apperr.TooLarge, "at most %d rows per import, got %d", MaxImportRows, len(req.Users))
-	}
-	if len(req.Users) == 0 {
-		return nil, apperr.New(apperr.Invalid, "users must hold at least one row")
+	if err := checkImportSize(req.Users); err != nil {
+		return nil, err
 	}
 	if req.Kind != "csv" {
 		req.Kind = "json"
 	}
 	now := s.now()
-	name := strings.TrimSpace(req.SourceName)
-	if name == "" {
-		name = fmt.Sprintf("%s import %s", strings.ToUpper(req.Kind), now.Format(time.RFC3339))
+	name, err := importSourceName(req, now)
+	if err != nil {
+		return nil, err
 	}
-	if len(name) > 200 {
-		return nil, apperr.New(apperr.Invalid, "sourceName is longer than 200 characters")
-	}
-	type parsed struct {
-		email      string
-		registered *time.Time
-		lastLogin  *time.Time
-		invalid    string
-	}
-	rows := make([]parsed, len(req.Users))
-	var emails []string
-	for i, u := range req.Users {
-		p := &rows[i]
-		u.ExternalUserID = strings.TrimSpace(u.ExternalUserID)
-		switch {
-		case u.ExternalUserID == "":
-			p.invalid = "externalUserId is required"
-		case len(u.ExternalUserID) > 255:
-			p.invalid = "externalUserId is longer than 255 characters"
-		}
-		if p.invalid == "" {
-			if e, err := identity.NormalizeEmail(u.Email); err != nil {
-				p.invalid = apperr.As(err).Message
-			} else {
-				p.email = e
-			}
-		}
-		if p.invalid == "" && len(strings.TrimSpace(u.Name)) > 200 {
-			p.invalid = "name is longer than 200 characters"
-		}
-		if p.invalid == "" {
-			var err error
-			if p.registered, err = parseImportDate(u.RegistrationDate); err != nil {
-				p.invalid = "registrationDate: " + err.Error()
-			} else if p.lastLogin, err = parseImportDate(u.LastLoginDate); err != nil {
-				p.invalid = "lastLoginDate: " + err.Error()
-			}
-		}
-		if p.invalid == "" {
-			emails = append(emails, p.email)
-		}
-	}
-
-	out := &ImportResult{}
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	rows, emails := parseImportRows(req.Users)
+	var out *ImportResult
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
 		if err != nil {
 			return err
 		}
-		// Connections that already share one of the addresses with this application.
-		shared := map[string]*ent.AppConnection{}
-		for chunk := range chunks(emails, 500) {
-			cs, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID), appconnection.AppEmailIn(chunk...)).All(ctx)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				shared[c.AppEmail] = c
-			}
-		}
-		src, err := tx.ImportSource.Create().SetApplicationID(app.ID).SetName(name).
-			SetKind(importsource.Kind(req.Kind)).SetTotal(len(req.Users)).SetCreatedAt(now).Save(ctx)
-		if err != nil {
-			return store.Err(err, "import source")
-		}
-		counts := map[string]int{}
-		for _, st := range ImportStatuses {
-			counts[st] = 0
-		}
-		creates := make([]*ent.ImportRowCreate, 0, len(req.Users))
-		proposals := map[string]*ent.PendingLinkCreate{} // by address: a later row wins
-		var order []string
-		for i, in := range req.Users {
-			p := rows[i]
-			ext := strings.TrimSpace(in.ExternalUserID)
-			rc := tx.ImportRow.Create().SetSourceID(src.ID).SetRow(i + 1).
-				SetExternalUserID(truncate(ext, 255)).
-				SetEmail(truncate(strings.TrimSpace(in.Email), 254))
-			status := ImportInvalidRow
-			switch c := shared[p.email]; {
-			case p.invalid != "":
-				rc.SetMessage(p.invalid)
-			case c != nil:
-				status = ImportAlreadyConnected
-				upd := tx.AppConnection.UpdateOne(c).SetActive(true).SetExternalUserID(ext).SetUpdatedAt(now)
-				if p.lastLogin != nil && (c.LastSessionAt == nil || p.lastLogin.After(*c.LastSessionAt)) {
-					upd.SetLastSessionAt(*p.lastLogin)
-				}
-				if c, err = upd.Save(ctx); err != nil {
-					return store.Err(err, "connection")
-				}
-				shared[p.email] = c
-				rc.SetConnectionID(c.ID)
-			default:
-				status = ImportImported
-				pl := tx.PendingLink.Create().SetApplicationID(app.ID).SetEmail(p.email).SetExternalUserID(ext).
-					SetName(strings.TrimSpace(in.Name)).SetNillableRegisteredAt(p.registered).SetNillableLastLoginAt(p.lastLogin).
-					SetImportSourceID(src.ID).SetCreatedAt(now).SetUpdatedAt(now)
-				if _, seen := proposals[p.email]; !seen {
-					order = append(order, p.email)
-				}
-				proposals[p.email] = pl
-			}
-			rc.SetStatus(importrow.Status(status))
-			counts[status]++
-			creates = append(creates, rc)
-		}
-		links := make([]*ent.PendingLinkCreate, 0, len(order))
-		for _, e := range order {
-			links = append(links, proposals[e])
-		}
-		for chunk := range chunks(links, 500) {
-			err := tx.PendingLink.CreateBulk(chunk...).
-				OnConflictColumns(pendinglink.FieldApplicationID, pendinglink.FieldEmail).
-				Update(func(u *ent.PendingLinkUpsert) {
-					u.UpdateExternalUserID().UpdateName().UpdateRegisteredAt().UpdateLastLoginAt().
-						UpdateImportSourceID().UpdateUpdatedAt()
-				}).Exec(ctx)
-			if err != nil {
-				return fmt.Errorf("storing pending links: %w", err)
-			}
-		}
-		for chunk := range chunks(creates, 500) {
-			saved, err := tx.ImportRow.CreateBulk(chunk...).Save(ctx)
-			if err != nil {
-				return fmt.Errorf("storing import rows: %w", err)
-			}
-			out.Rows = append(out.Rows, saved...)
-		}
-		if out.Source, err = tx.ImportSource.UpdateOne(src).SetCounts(counts).Save(ctx); err != nil {
-			return err
-		}
-		return activity.Record(ctx, tx, activity.Event{Type: activity.ImportRun, Actor: activity.ByDeveloper, ApplicationID: app.ID,
-			Details: map[string]string{"source": src.ID, "count": strconv.Itoa(len(req.Users))}, At: now})
+		out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now})
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// checkImportSize answers TooLarge above MaxImportRows rows and Invalid for none.
+func checkImportSize(users []ImportUser) error {
+	if len(users) > MaxImportRows {
+		return apperr.New(apperr.TooLarge, "at most %d rows per import, got %d", MaxImportRows, len(users))
+	}
+	if len(users) == 0 {
+		return apperr.New(apperr.Invalid, "users must hold at least one row")
+	}
+	return nil
+}
+
+// importSourceName is the run's trimmed source name, or "JSON import <time>" ("CSV …") when
+// none is given; more than 200 characters answer Invalid.
+func importSourceName(req ImportRequest, now time.Time) (string, error) {
+	name := strings.TrimSpace(req.SourceName)
+	if name == "" {
+		name = fmt.Sprintf("%s import %s", strings.ToUpper(req.Kind), now.Format(time.RFC3339))
+	}
+	if len(name) > 200 {
+		return "", apperr.New(apperr.Invalid, "sourceName is longer than 200 characters")
+	}
+	return name, nil
+}
+
+// parsedImportRow is one input row checked: its normalized address and dates, or why it is
+// invalid.
+type parsedImportRow struct {
+	email      string
+	registered *time.Time
+	lastLogin  *time.Time
+	invalid    string
+}
+
+// parseImportRows checks every row (parseImportRow) and returns them in input order with the
+// addresses of the valid ones.
+func parseImportRows(users []ImportUser) (rows []parsedImportRow, emails []string) {
+	rows = make([]parsedImportRow, len(users))
+	for i, u := range users {
+		rows[i] = parseImportRow(u)
+		if rows[i].invalid == "" {
+			emails = append(emails, rows[i].email)
+		}
+	}
+	return rows, emails
+}
+
+// parseImportRow checks one row: externalUserId is required and at most 255 characters, the
+// address must be valid, the name at most 200 characters, the dates readable
+// (parseImportDate). The first problem found is the row's invalid message.
+func parseImportRow(u ImportUser) parsedImportRow {
+	var p parsedImportRow
+	ext := strings.TrimSpace(u.ExternalUserID)
+	switch {
+	case ext == "":
+		p.invalid = "externalUserId is required"
+		return p
+	case len(ext) > 255:
+		p.invalid = "externalUserId is longer than 255 characters"
+		return p
+	}
+	e, err := identity.NormalizeEmail(u.Email)
+	if err != nil {
+		p.invalid = apperr.As(err).Message
+		return p
+	}
+	p.email = e
+	if len(strings.TrimSpace(u.Name)) > 200 {
+		p.invalid = "name is longer than 200 characters"
+		return p
+	}
+	if p.registered, err = parseImportDate(u.RegistrationDate); err != nil {
+		p.invalid = "registrationDate: " + err.Error()
+	} else if p.lastLogin, err = parseImportDate(u.LastLoginDate); err != nil {
+		p.invalid = "lastLoginDate: " + err.Error()
+	}
+	return p
+}
+
+// importRun is one import being written inside its transaction: the authorized application,
+// the source name, the request and its parsed rows.
+type importRun struct {
+	app    *ent.Application
+	name   string
+	req    ImportRequest
+	rows   []parsedImportRow
+	emails []string
+	now    time.Time
+}
+
+// writeImport stores run in tx: the ImportSource, the refreshed connections, the pending
+// links, one ImportRow per input row with its counts, and the activity event.
+func writeImport(ctx context.Context, tx *ent.Tx, run importRun) (*ImportResult, error) {
+	shared, err := sharedConnections(ctx, tx, run.app.ID, run.emails)
+	if err != nil {
+		return nil, err
+	}
+	src, err := tx.ImportSource.Create().SetApplicationID(run.app.ID).SetName(run.name).
+		SetKind(importsource.Kind(run.req.Kind)).SetTotal(len(run.req.Users)).SetCreatedAt(run.now).Save(ctx)
+	if err != nil {
+		return nil, store.Err(err, "import source")
+	}
+	w, err := classifyImportRows(ctx, tx, run, src, shared)
+	if err != nil {
+		return nil, err
+	}
+	if err := savePendingLinks(ctx, tx, w.links()); err != nil {
+		return nil, err
+	}
+	out := &ImportResult{}
+	if out.Rows, err = saveImportRows(ctx, tx, w.rows); err != nil {
+		return nil, err
+	}
+	if out.Source, err = tx.ImportSource.UpdateOne(src).SetCounts(w.counts).Save(ctx); err != nil {
+		return nil, err
+	}
+	err = activity.Record(ctx, tx, activity.Event{Type: activity.ImportRun, Actor: activity.ByDeveloper, ApplicationID: run.app.ID,
+		Details: map[string]string{"source": src.ID, "count": strconv.Itoa(len(run.req.Users))}, At: run.now})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sharedConnections returns the connections of application appID that already share one of
+// emails with it, by that address.
+func sharedConnections(ctx context.Context, tx *ent.Tx, appID string, emails []string) (map[string]*ent.AppConnection, error) {
+	shared := map[string]*ent.AppConnection{}
+	for chunk := range chunks(emails, 500) {
+		cs, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(appID), appconnection.AppEmailIn(chunk...)).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			shared[c.AppEmail] = c
+		}
+	}
+	return shared, nil
+}
+
+// importWrites is what one run writes: its rows in input order, the count per status, and
+// the pending links it proposes, one per address (a later row wins) in first-seen order.
+type importWrites struct {
+	rows      []*ent.ImportRowCreate
+	counts    map[string]int
+	proposals map[string]*ent.PendingLinkCreate
+	order     []string
+}
+
+// links returns the proposed pending links in the order their addresses first appeared.
+func (w *importWrites) links() []*ent.PendingLinkCreate {
+	links := make([]*ent.PendingLinkCreate, 0, len(w.order))
+	for _, e := range w.order {
+		links = append(links, w.proposals[e])
+	}
+	return links
+}
+
+// classifyImportRows gives every row its status: invalid_row with its message,
+// already_connected (refreshing the connection that shares the address, see
+// refreshConnection), or imported with a pending link proposed.
+func classifyImportRows(ctx context.Context, tx *ent.Tx, run importRun, src *ent.ImportSource, shared map[string]*ent.AppConnection) (*importWrites, error) {
+	w := &importWrites{rows: make([]*ent.ImportRowCreate, 0, len(run.req.Users)), counts: map[string]int{},
+		proposals: map[string]*ent.PendingLinkCreate{}}
+	for _, st := range ImportStatuses {
+		w.counts[st] = 0
+	}
+	for i, in := range run.req.Users {
+		p := run.rows[i]
+		ext := strings.TrimSpace(in.ExternalUserID)
+		rc := tx.ImportRow.Create().SetSourceID(src.ID).SetRow(i + 1).
+			SetExternalUserID(truncate(ext, 255)).
+			SetEmail(truncate(strings.TrimSpace(in.Email), 254))
+		status := ImportInvalidRow
+		switch c := shared[p.email]; {
+		case p.invalid != "":
+			rc.SetMessage(p.invalid)
+		case c != nil:
+			status = ImportAlreadyConnected
+			c, err := refreshConnection(ctx, tx, c, ext, p.lastLogin, run.now)
+			if err != nil {
+				return nil, err
+			}
+			shared[p.email] = c
+			rc.SetConnectionID(c.ID)
+		default:
+			status = ImportImported
+			w.propose(p.email, tx.PendingLink.Create().SetApplicationID(run.app.ID).SetEmail(p.email).SetExternalUserID(ext).
+				SetName(strings.TrimSpace(in.Name)).SetNillableRegisteredAt(p.registered).SetNillableLastLoginAt(p.lastLogin).
+				SetImportSourceID(src.ID).SetCreatedAt(run.now).SetUpdatedAt(run.now))
+		}
+		rc.SetStatus(importrow.Status(status))
+		w.counts[status]++
+		w.rows = append(w.rows, rc)
+	}
+	return w, nil
+}
+
+// propose keeps pl as the pending link for email, replacing an earlier row's.
+func (w *importWrites) propose(email string, pl *ent.PendingLinkCreate) {
+	if _, seen := w.proposals[email]; !seen {
+		w.order = append(w.order, email)
+	}
+	w.proposals[email] = pl
+}
+
+// refreshConnection reactivates connection c, stores externalUserId ext on it and backfills
+// lastLogin when it is later than the connection's last session.
+func refreshConnection(ctx context.Context, tx *ent.Tx, c *ent.AppConnection, ext string, lastLogin *time.Time, now time.Time) (*ent.AppConnection, error) {
+	upd := tx.AppConnection.UpdateOne(c).SetActive(true).SetExternalUserID(ext).SetUpdatedAt(now)
+	if lastLogin != nil && (c.LastSessionAt == nil || lastLogin.After(*c.LastSessionAt)) {
+		upd.SetLastSessionAt(*lastLogin)
+	}
+	c, err := upd.Save(ctx)
+	if err != nil {
+		return nil, store.Err(err, "connection")
+	}
+	return c, nil
+}
+
+// savePendingLinks inserts links, updating the pending link an earlier run left for the same
+// (application, address); its refusal, if any, stays.
+func savePendingLinks(ctx context.Context, tx *ent.Tx, links []*ent.PendingLinkCreate) error {
+	for chunk := range chunks(links, 500) {
+		err := tx.PendingLink.CreateBulk(chunk...).
+			OnConflictColumns(pendinglink.FieldApplicationID, pendinglink.FieldEmail).
+			Update(func(u *ent.PendingLinkUpsert) {
+				u.UpdateExternalUserID().UpdateName().UpdateRegisteredAt().UpdateLastLoginAt().
+					UpdateImportSourceID().UpdateUpdatedAt()
+			}).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("storing pending links: %w", err)
+		}
+	}
+	return nil
+}
+
+// saveImportRows inserts the run's rows and returns them in input order.
+func saveImportRows(ctx context.Context, tx *ent.Tx, creates []*ent.ImportRowCreate) ([]*ent.ImportRow, error) {
+	var rows []*ent.ImportRow
+	for chunk := range chunks(creates, 500) {
+		saved, err := tx.ImportRow.CreateBulk(chunk...).Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("storing import rows: %w", err)
+		}
+		rows = append(rows, saved...)
+	}
+	return rows, nil
 }
 
 func chunks[T any](s []T, n int) func(func([]T) bool) {
@@ -292,70 +412,4 @@ func (s *Service) ImportSource(ctx context.Context, appID, sourceID string) (*Im
 		return nil, err
 	}
 	return &ImportResult{Source: src, Rows: rows}, nil
-}
-
-// Rollback is what RollbackImport undid.
-type Rollback struct {
-	Source *ent.ImportSource
-	// DeletedConnections were made by people accepting the run's pending links.
-	DeletedConnections int
-	// WithdrawnLinks are the run's pending links nobody had accepted. Refused ones count too
-	// (they are kept, not deleted), so the number does not tell which addresses have an
-	// account whose person refused.
-	WithdrawnLinks int
-}
-
-// RollbackImport undoes import run sourceID: its pending links that are still open are
-// withdrawn (refused ones are kept, so a later run cannot revive them), and the connections
-// people made by accepting its links are deleted through connections.Delete (so the
-// application gets user_account_deleted and the aliases are never reissued); connections the
-// run only refreshed stay. A run rolls back once; again answers Conflict.
-func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*Rollback, error) {
-	now := s.now()
-	var src *ent.ImportSource
-	deleted, withdrawn := 0, 0
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
-		if err != nil {
-			return err
-		}
-		src, err = tx.ImportSource.Query().Where(importsource.ID(sourceID), importsource.ApplicationID(app.ID)).Only(ctx)
-		if err != nil {
-			return store.Err(err, "import source")
-		}
-		if src.RolledBackAt != nil {
-			return apperr.WithReason(apperr.Conflict, "already_rolled_back", "this import was already rolled back")
-		}
-		conns, err := tx.AppConnection.Query().Where(appconnection.ImportSourceID(src.ID), appconnection.ApplicationID(app.ID)).
-			WithUser().All(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range conns {
-			c.Edges.Application = app
-			if err := connections.Delete(ctx, tx, c, connections.DeletedByDeveloper, now); err != nil {
-				return err
-			}
-		}
-		deleted = len(conns)
-		refused, err := tx.PendingLink.Query().Where(pendinglink.ImportSourceID(src.ID),
-			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtNotNil()).Count(ctx)
-		if err != nil {
-			return err
-		}
-		if withdrawn, err = tx.PendingLink.Delete().Where(pendinglink.ImportSourceID(src.ID),
-			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtIsNil()).Exec(ctx); err != nil {
-			return fmt.Errorf("withdrawing pending links: %w", err)
-		}
-		withdrawn += refused
-		if src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx); err != nil {
-			return err
-		}
-		return activity.Record(ctx, tx, activity.Event{Type: activity.ImportRolledBack, Actor: activity.ByDeveloper, ApplicationID: app.ID,
-			Details: map[string]string{"source": src.ID, "count": strconv.Itoa(deleted)}, At: now})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &Rollback{Source: src, DeletedConnections: deleted, WithdrawnLinks: withdrawn}, nil
 }

@@ -86,7 +86,8 @@ type Config struct {
 	baseURL *url.URL
 }
 
-// loadConfig reads the environment, then args as flags.
+// loadConfig reads the environment, then args as flags (a flag overrides its variable), and
+// checks the values in a fixed order, answering the first problem found.
 func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
@@ -95,8 +96,36 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		return def
 	}
 	c := &Config{}
-	var secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, retention string
+	var raw configText
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c.defineFlags(fs, &raw, env)
+	checkRuntime := c.Runtime.flags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, check := range []func(*Config, configText) error{
+		(*Config).parseBaseURL, (*Config).parseRelay, (*Config).parseRetention, (*Config).parseDev,
+		(*Config).parseShutdown, func(c *Config, _ configText) error { return checkRuntime(c.Dev) },
+		(*Config).parseHTTP, (*Config).checkMetrics, (*Config).requireSMTP, (*Config).parseSecret,
+	} {
+		if err := check(c, raw); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// configText holds the settings read as text and parsed into Config's fields of other types.
+type configText struct {
+	secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, retention string
+}
+
+// defineFlags declares the flags of `loginsign serve`, each defaulting to its environment
+// variable, else to the documented default.
+func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def string) string) {
 	fs.StringVar(&c.Addr, "addr", env("LOGINSIGN_ADDR", ":8080"), "listen address (LOGINSIGN_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", env("LOGINSIGN_BASE_URL", "http://localhost:8080"), "public origin (LOGINSIGN_BASE_URL)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("DATABASE_URL", "sqlite://data/loginsign.db"), "sqlite://PATH or postgres://… (DATABASE_URL)")
@@ -105,50 +134,48 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
 	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
-	fs.StringVar(&rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
-	fs.StringVar(&secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
-	fs.StringVar(&dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
+	fs.StringVar(&raw.rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
+	fs.StringVar(&raw.secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
+	fs.StringVar(&raw.dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
 	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
-	fs.StringVar(&origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
-	fs.StringVar(&shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&raw.origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
+	fs.StringVar(&raw.shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
-	fs.StringVar(&proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
-	fs.StringVar(&gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
+	fs.StringVar(&raw.proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
+	fs.StringVar(&raw.gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
-	fs.StringVar(&retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
+	fs.StringVar(&raw.retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
 	fs.StringVar(&c.ActivityLocationHeader, "activity-location-header", env("LOGINSIGN_ACTIVITY_LOCATION_HEADER", ""), "header with the client's country, recorded with sign-ins; empty: none (LOGINSIGN_ACTIVITY_LOCATION_HEADER)")
-	checkRuntime := c.Runtime.flags(fs, env)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
+}
 
+// parseBaseURL checks BaseURL is an http(s) origin and the main listen address is host:port.
+func (c *Config) parseBaseURL(configText) error {
 	u, err := url.Parse(c.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-		return nil, fmt.Errorf("LOGINSIGN_BASE_URL %q: want an origin such as https://login.example.com", c.BaseURL)
+		return fmt.Errorf("LOGINSIGN_BASE_URL %q: want an origin such as https://login.example.com", c.BaseURL)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	c.baseURL = u
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return nil, fmt.Errorf("LOGINSIGN_ADDR %q: want host:port such as :8080", c.Addr)
+		return fmt.Errorf("LOGINSIGN_ADDR %q: want host:port such as :8080", c.Addr)
 	}
+	return nil
+}
+
+// parseRelay checks the relay's listen address and RCPT limit; MailFrom and RelayDomain
+// default to no-reply@ and relay. before the base URL's host.
+func (c *Config) parseRelay(raw configText) error {
 	if c.RelayAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
-			return nil, fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
+			return fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
 		}
 	}
-	if c.RelayRcptLimit, err = strconv.Atoi(rcptLimit); err != nil || c.RelayRcptLimit < 1 {
-		return nil, fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", rcptLimit)
+	var err error
+	if c.RelayRcptLimit, err = strconv.Atoi(raw.rcptLimit); err != nil || c.RelayRcptLimit < 1 {
+		return fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", raw.rcptLimit)
 	}
-	if days, err := strconv.Atoi(retention); err != nil || days < 1 || days > 36500 {
-		return nil, fmt.Errorf("LOGINSIGN_ACTIVITY_RETENTION_DAYS %q: want a whole number of days from 1 to 36500", retention)
-	} else {
-		c.ActivityRetention = time.Duration(days) * 24 * time.Hour
-	}
-	host := u.Hostname()
+	host := c.baseURL.Hostname()
 	if c.MailFrom == "" {
 		c.MailFrom = "no-reply@" + host
 	}
@@ -156,67 +183,111 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		c.RelayDomain = "relay." + host
 	}
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
-	switch strings.ToLower(dev) {
+	return nil
+}
+
+// parseRetention reads how many days activity events are kept, 1 to 36500.
+func (c *Config) parseRetention(raw configText) error {
+	days, err := strconv.Atoi(raw.retention)
+	if err != nil || days < 1 || days > 36500 {
+		return fmt.Errorf("LOGINSIGN_ACTIVITY_RETENTION_DAYS %q: want a whole number of days from 1 to 36500", raw.retention)
+	}
+	c.ActivityRetention = time.Duration(days) * 24 * time.Hour
+	return nil
+}
+
+// parseDev reads LOGINSIGN_DEV; unset, dev mode is on for http on localhost or 127.0.0.1.
+func (c *Config) parseDev(raw configText) error {
+	switch strings.ToLower(raw.dev) {
 	case "":
-		c.Dev = u.Scheme == "http" && (host == "localhost" || host == "127.0.0.1")
+		host := c.baseURL.Hostname()
+		c.Dev = c.baseURL.Scheme == "http" && (host == "localhost" || host == "127.0.0.1")
 	case "1", "true", "yes", "on":
 		c.Dev = true
 	case "0", "false", "no", "off":
 		c.Dev = false
 	default:
-		return nil, fmt.Errorf("LOGINSIGN_DEV %q: want true or false", dev)
+		return fmt.Errorf("LOGINSIGN_DEV %q: want true or false", raw.dev)
 	}
-	if c.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || c.ShutdownTimeout < 0 {
-		return nil, fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", shutdown)
+	return nil
+}
+
+// parseShutdown reads the graceful shutdown bound, a duration of zero or more.
+func (c *Config) parseShutdown(raw configText) error {
+	var err error
+	if c.ShutdownTimeout, err = time.ParseDuration(raw.shutdown); err != nil || c.ShutdownTimeout < 0 {
+		return fmt.Errorf("LOGINSIGN_SHUTDOWN_TIMEOUT %q: want a duration such as 20s", raw.shutdown)
 	}
-	if err := checkRuntime(c.Dev); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// parseHTTP checks the log level and reads the CORS origins, the trusted proxies and the
+// largest GraphQL body (at least 1024 bytes).
+func (c *Config) parseHTTP(raw configText) error {
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return nil, fmt.Errorf("LOGINSIGN_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+		return fmt.Errorf("LOGINSIGN_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
 	}
-	for _, o := range strings.Split(origins, ",") {
+	for _, o := range strings.Split(raw.origins, ",") {
 		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
 			if err := portal.CheckOrigin(o); err != nil {
-				return nil, fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin: %v", o, err)
+				return fmt.Errorf("LOGINSIGN_CORS_ORIGINS: %q is not an origin: %v", o, err)
 			}
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
-	if c.TrustedProxies, err = httpx.ParseProxies(proxies); err != nil {
-		return nil, fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES: %v", err)
+	var err error
+	if c.TrustedProxies, err = httpx.ParseProxies(raw.proxies); err != nil {
+		return fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES: %v", err)
 	}
-	if c.GraphQLMaxBody, err = strconv.ParseInt(gqlBody, 10, 64); err != nil || c.GraphQLMaxBody < 1024 {
-		return nil, fmt.Errorf("LOGINSIGN_GRAPHQL_MAX_BODY %q: want a number of bytes, at least 1024", gqlBody)
+	if c.GraphQLMaxBody, err = strconv.ParseInt(raw.gqlBody, 10, 64); err != nil || c.GraphQLMaxBody < 1024 {
+		return fmt.Errorf("LOGINSIGN_GRAPHQL_MAX_BODY %q: want a number of bytes, at least 1024", raw.gqlBody)
 	}
+	return nil
+}
+
+// checkMetrics checks the metrics listen address ("off", "none" or "false" turn it off) and
+// that a metrics token has at least 16 characters.
+func (c *Config) checkMetrics(configText) error {
 	switch strings.ToLower(c.MetricsAddr) {
 	case "off", "none", "false":
 		c.MetricsAddr = ""
 	default:
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
-			return nil, fmt.Errorf("LOGINSIGN_METRICS_ADDR %q: want host:port such as 127.0.0.1:9090, or off", c.MetricsAddr)
+			return fmt.Errorf("LOGINSIGN_METRICS_ADDR %q: want host:port such as 127.0.0.1:9090, or off", c.MetricsAddr)
 		}
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
-		return nil, errors.New("LOGINSIGN_METRICS_TOKEN must be at least 16 characters")
+		return errors.New("LOGINSIGN_METRICS_TOKEN must be at least 16 characters")
 	}
+	return nil
+}
+
+// requireSMTP requires an SMTP server outside dev mode.
+func (c *Config) requireSMTP(configText) error {
 	if c.SMTPURL == "" && !c.Dev {
 		// The outbox would be the only way mail leaves, and it is meant for a developer's eyes.
-		return nil, errors.New("LOGINSIGN_SMTP_URL is required outside dev mode: without it sign-in links would only reach the data/outbox folder; set it to smtp://host:port (or LOGINSIGN_DEV=true on a developer's machine)")
+		return errors.New("LOGINSIGN_SMTP_URL is required outside dev mode: without it sign-in links would only reach the data/outbox folder; set it to smtp://host:port (or LOGINSIGN_DEV=true on a developer's machine)")
 	}
-	if secret != "" {
-		if len(secret) < 32 {
-			return nil, errors.New("LOGINSIGN_SECRET must be at least 32 characters")
-		}
-		if b, err := hex.DecodeString(secret); err == nil && len(b) >= 16 {
-			c.Secret = b
-		} else {
-			c.Secret = []byte(secret)
-		}
+	return nil
+}
+
+// parseSecret reads LOGINSIGN_SECRET when set: at least 32 characters, hex-decoded when it is
+// hex of 16 bytes or more, else its bytes as given.
+func (c *Config) parseSecret(raw configText) error {
+	if raw.secret == "" {
+		return nil
 	}
-	return c, nil
+	if len(raw.secret) < 32 {
+		return errors.New("LOGINSIGN_SECRET must be at least 32 characters")
+	}
+	if b, err := hex.DecodeString(raw.secret); err == nil && len(b) >= 16 {
+		c.Secret = b
+	} else {
+		c.Secret = []byte(raw.secret)
+	}
+	return nil
 }
 
 // ensureSecret generates the server secret into DataDir/secret on first start when

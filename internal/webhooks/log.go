@@ -75,7 +75,8 @@ func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.
 	return conn, nil
 }
 
-// event returns eventID of appID (owned by the signed-in developer) with its attempts.
+// event returns eventID of appID with its attempts in order; NotFound when appID has no such
+// event. It does not authorize: callers check the developer's role on appID first.
 func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
 	ev, err := s.DB.WebhookEvent.Query().
 		Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).

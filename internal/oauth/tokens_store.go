@@ -1,0 +1,443 @@
+package oauth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/refreshtoken"
+	"loginsign/ent/user"
+	"loginsign/internal/auth"
+	"loginsign/internal/ids"
+)
+
+// refreshSource reads, in one prepared query, the refresh token whose hash is hash with its
+// connection and the connection's account: rt nil when there is no such token, conn nil when
+// its connection is gone.
+func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.RefreshToken, conn *ent.AppConnection, u *ent.User, err error) {
+	stmt, err := s.refreshStmt.get(ctx, s.DB.SQL, func() string {
+		t := entsql.Table(refreshtoken.Table).As("t")
+		c, a := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		query, _ := entsql.Dialect(s.DB.Dialect).
+			Select(t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldFamilyID), t.C(refreshtoken.FieldConnectionID),
+				t.C(refreshtoken.FieldApplicationID), t.C(refreshtoken.FieldScopes), t.C(refreshtoken.FieldNonce),
+				t.C(refreshtoken.FieldAuthTime), t.C(refreshtoken.FieldExpiresAt), t.C(refreshtoken.FieldRotatedAt),
+				t.C(refreshtoken.FieldRevokedAt), t.C(refreshtoken.FieldAmr),
+				c.C(appconnection.FieldID), c.C(appconnection.FieldUserID), c.C(appconnection.FieldApplicationID),
+				c.C(appconnection.FieldBlocked), c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail),
+				a.C(user.FieldGlobalID), a.C(user.FieldName), a.C(user.FieldImage)).
+			From(t).LeftJoin(c).On(t.C(refreshtoken.FieldConnectionID), c.C(appconnection.FieldID)).
+			LeftJoin(a).On(c.C(appconnection.FieldUserID), a.C(user.FieldID)).
+			Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), "")).Query()
+		return query
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("preparing the refresh query: %w", err)
+	}
+	var (
+		scopes, amr                       []byte
+		authTime, rotatedAt, revokedAt    sql.NullTime
+		cID, cUser, cApp, alias, appEmail sql.NullString
+		blocked                           sql.NullBool
+		globalID, name, image             sql.NullString
+	)
+	rt = &ent.RefreshToken{TokenHash: hash}
+	err = stmt.QueryRowContext(ctx, hash).Scan(&rt.ID, &rt.FamilyID, &rt.ConnectionID, &rt.ApplicationID, &scopes, &rt.Nonce,
+		&authTime, &rt.ExpiresAt, &rotatedAt, &revokedAt, &amr, &cID, &cUser, &cApp, &blocked, &alias, &appEmail,
+		&globalID, &name, &image)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("loading refresh token: %w", err)
+	}
+	if len(scopes) > 0 {
+		if err := json.Unmarshal(scopes, &rt.Scopes); err != nil {
+			return nil, nil, nil, fmt.Errorf("loading refresh token: scopes: %w", err)
+		}
+	}
+	if len(amr) > 0 {
+		if err := json.Unmarshal(amr, &rt.Amr); err != nil {
+			return nil, nil, nil, fmt.Errorf("loading refresh token: amr: %w", err)
+		}
+	}
+	at := func(t sql.NullTime) *time.Time {
+		if !t.Valid {
+			return nil
+		}
+		return &t.Time
+	}
+	rt.AuthTime, rt.RotatedAt, rt.RevokedAt = at(authTime), at(rotatedAt), at(revokedAt)
+	if !cID.Valid {
+		return rt, nil, nil, nil
+	}
+	conn = &ent.AppConnection{ID: cID.String, UserID: cUser.String, ApplicationID: cApp.String, Blocked: blocked.Bool,
+		AliasEmail: alias.String, AppEmail: appEmail.String}
+	if globalID.Valid {
+		u = &ent.User{ID: cUser.String, GlobalID: globalID.String, Name: name.String, Image: image.String}
+	}
+	return rt, conn, u, nil
+}
+
+// rotationWrite is the write of one rotation: spend the token id (unless it was spent or
+// revoked since it was read) and insert its successor.
+type rotationWrite struct {
+	id     string
+	now    time.Time
+	create func(tx *ent.Tx) *ent.RefreshTokenCreate
+	err    error
+	done   chan struct{} // closed when err is set
+	lead   chan struct{} // closed when this write's goroutine is to commit the next batch
+}
+
+// rotationBatches commits concurrent rotations together (group commit): the first writer
+// commits every rotation queued meanwhile (up to maxRotationBatch) in one transaction, and
+// hands on to the first writer still waiting. On SQLite, whose one writer made each
+// rotation wait for the previous one's BEGIN … COMMIT, a burst of rotations then costs one
+// transaction; on PostgreSQL one commit (one WAL flush). A rotation that finds its token
+// spent meanwhile gets errRaced and runs again; a failing statement or commit fails the
+// whole batch (every token stays unspent, every client gets 500 and may retry).
+type rotationBatches struct {
+	mu      sync.Mutex
+	pending []*rotationWrite
+	running bool
+}
+
+const (
+	maxRotationBatch     = 64
+	rotationBatchTimeout = 30 * time.Second
+)
+
+func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
+	b.mu.Lock()
+	b.pending = append(b.pending, w)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if !lead {
+		select {
+		case <-w.done:
+			return w.err
+		case <-w.lead:
+		}
+	}
+	// Commit batches until this write's is done, then hand on.
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxRotationBatch)
+		batch := slices.Clone(b.pending[:n])
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		// The batch is not the request's alone: it outlives a client that went away, but not
+		// a database that stopped answering.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationBatchTimeout)
+		s.commitRotations(bctx, batch)
+		cancel()
+		select {
+		case <-w.done:
+		default:
+			continue
+		}
+		b.mu.Lock()
+		if len(b.pending) > 0 {
+			close(b.pending[0].lead)
+		} else {
+			b.running = false
+		}
+		b.mu.Unlock()
+		return w.err
+	}
+}
+
+// commitRotations writes batch in one transaction and tells each write its outcome.
+func (s *Service) commitRotations(ctx context.Context, batch []*rotationWrite) {
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		for _, w := range batch {
+			w.err = nil
+			n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
+				SetRotatedAt(w.now).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				w.err = errRaced
+				continue
+			}
+			if err := w.create(tx).Exec(ctx); err != nil {
+				return fmt.Errorf("storing refresh token: %w", err)
+			}
+		}
+		return nil
+	})
+	for _, w := range batch {
+		if err != nil {
+			w.err = serverError(err)
+		}
+		close(w.done)
+	}
+}
+
+// unrotate undoes a committed rotation whose access token could not be stored: the token
+// spent at rotatedAt is unspent and its successor removed, so that the client's retry
+// rotates afresh. It is best effort (the database may be failing too): if it fails, the
+// token stays spent and the retry is answered within the grace window instead.
+func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, next string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.TokenHash(ids.Hash(next)), refreshtoken.RotatedAtIsNil()).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.RefreshToken.Update().Where(refreshtoken.ID(id), refreshtoken.RotatedAt(rotatedAt), refreshtoken.RevokedAtIsNil()).
+			ClearRotatedAt().Save(ctx)
+		return err
+	})
+}
+
+// connectionLive reports, in one prepared query, whether the connection id exists and is not
+// blocked.
+func (s *Service) connectionLive(ctx context.Context, id string) (bool, error) {
+	stmt, err := s.liveStmt.get(ctx, s.DB.SQL, func() string {
+		query, _ := entsql.Dialect(s.DB.Dialect).Select(appconnection.FieldBlocked).From(entsql.Table(appconnection.Table)).
+			Where(entsql.EQ(appconnection.FieldID, "")).Query()
+		return query
+	})
+	if err != nil {
+		return false, fmt.Errorf("preparing the connection query: %w", err)
+	}
+	var blocked bool
+	err = stmt.QueryRowContext(ctx, id).Scan(&blocked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("loading connection: %w", err)
+	}
+	return !blocked, nil
+}
+
+// accessGrant is an access token's grant, stored in Redis under the token's hash with a TTL
+// of expires_in.
+type accessGrant struct {
+	ApplicationID string   `json:"a"`
+	ConnectionID  string   `json:"c"`
+	UserID        string   `json:"u"`
+	Scopes        []string `json:"s"`
+	Family        string   `json:"f"`
+	IssuedAt      int64    `json:"i"`
+	ExpiresAt     int64    `json:"e"`
+}
+
+// decodeFast decodes b as json.Marshal writes an accessGrant (the field order of the
+// struct, strings without escapes, integers), the form every instance stores, without
+// reflection: json.Unmarshal was 4 % of GET /api/user's CPU. Anything else reports false and
+// is left to json.Unmarshal.
+func (g *accessGrant) decodeFast(b []byte) bool {
+	i := 0
+	lit := func(l string) bool {
+		if len(b)-i < len(l) || string(b[i:i+len(l)]) != l {
+			return false
+		}
+		i += len(l)
+		return true
+	}
+	str := func(dst *string) bool {
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		j := i + 1
+		for j < len(b) && b[j] != '"' {
+			if b[j] == '\\' || b[j] < 0x20 || b[j] >= 0x80 {
+				return false
+			}
+			j++
+		}
+		if j >= len(b) {
+			return false
+		}
+		*dst = string(b[i+1 : j])
+		i = j + 1
+		return true
+	}
+	num := func(dst *int64) bool {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' && j-i < 18 {
+			j++
+		}
+		if j == i || (j < len(b) && b[j] >= '0' && b[j] <= '9') {
+			return false
+		}
+		n, err := strconv.ParseInt(string(b[i:j]), 10, 64)
+		if err != nil {
+			return false
+		}
+		*dst, i = n, j
+		return true
+	}
+	if !lit(`{"a":`) || !str(&g.ApplicationID) || !lit(`,"c":`) || !str(&g.ConnectionID) ||
+		!lit(`,"u":`) || !str(&g.UserID) || !lit(`,"s":`) {
+		return false
+	}
+	switch {
+	case lit("null"):
+	case lit("["):
+		g.Scopes = []string{}
+		for !lit("]") {
+			if len(g.Scopes) > 0 && !lit(",") {
+				return false
+			}
+			var sc string
+			if !str(&sc) {
+				return false
+			}
+			g.Scopes = append(g.Scopes, sc)
+		}
+	default:
+		return false
+	}
+	return lit(`,"f":`) && str(&g.Family) && lit(`,"i":`) && num(&g.IssuedAt) &&
+		lit(`,"e":`) && num(&g.ExpiresAt) && lit("}") && i == len(b)
+}
+
+func accessKey(hash string) string          { return "at:" + hash }
+func familyTokensKey(family string) string  { return "fat:" + family }
+func revokedFamilyKey(family string) string { return "frv:" + family }
+
+func (s *Service) storeAccessToken(ctx context.Context, g accessGrant) (string, error) {
+	raw := ids.Secret(AccessTokenPrefix)
+	if err := s.writeAccessToken(ctx, raw, g, s.Config.AccessTokenTTL); err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// accessGrantOf is the grant of an access token issued at from.
+func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g grant, from, until time.Time) accessGrant {
+	return accessGrant{ApplicationID: app.ID, ConnectionID: conn.ID, UserID: conn.UserID, Scopes: g.Scopes,
+		Family: g.Family, IssuedAt: from.Unix(), ExpiresAt: until.Unix()}
+}
+
+// writeAccessToken stores the access token raw for ttl and adds it to its family (one
+// transaction pipeline, one round trip). Writing the same token again is harmless.
+func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
+	_, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
+	return err
+}
+
+// writeAccessTokenChecked is writeAccessToken that also reports, in the same round trip,
+// whether the family has been revoked (revokeFamily's marker), for writes that may have
+// raced a revocation.
+func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, err error) {
+	h := ids.Hash(raw)
+	b, _ := json.Marshal(g)
+	pipe := s.KV.TxPipeline()
+	pipe.Set(ctx, accessKey(h), b, ttl)
+	pipe.SAdd(ctx, familyTokensKey(g.Family), h)
+	pipe.Expire(ctx, familyTokensKey(g.Family), s.Config.AccessTokenTTL)
+	marker := pipe.Exists(ctx, revokedFamilyKey(g.Family))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, serverError(fmt.Errorf("storing access token: %w", err))
+	}
+	return marker.Val() > 0, nil
+}
+
+func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
+	if raw == "" || len(raw) > 128 || !strings.HasPrefix(raw, AccessTokenPrefix) {
+		return nil, nil
+	}
+	b, err := s.KV.Get(ctx, accessKey(ids.Hash(raw))).Bytes()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, serverError(fmt.Errorf("reading access token: %w", err))
+	}
+	g := &accessGrant{}
+	if !g.decodeFast(b) {
+		*g = accessGrant{}
+		if err := json.Unmarshal(b, g); err != nil {
+			return nil, serverError(fmt.Errorf("reading access token: %w", err))
+		}
+	}
+	if s.Now().Unix() >= g.ExpiresAt {
+		return nil, nil
+	}
+	return g, nil
+}
+
+// AccessToken validates a Bearer access token (RFC 6750) and returns its grant. A missing,
+// unknown, expired or revoked token answers ErrInvalidToken. The connection is not loaded
+// here; User does that on every call, so a deleted or blocked connection stops working.
+func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, error) {
+	g, err := s.accessGrant(ctx, raw)
+	if err != nil {
+		return auth.Token{}, err
+	}
+	if g == nil || g.ConnectionID == "" { // a client_credentials token acts for no person
+		return auth.Token{}, ErrInvalidToken
+	}
+	return auth.Token{ApplicationID: g.ApplicationID, ConnectionID: g.ConnectionID, UserID: g.UserID, Scopes: g.Scopes}, nil
+}
+
+// revokeFamily revokes every token of a sign-in: its refresh tokens (SQL) and its access
+// tokens (Redis). It also leaves a marker so tokens issued concurrently are caught.
+func (s *Service) revokeFamily(ctx context.Context, family string) error {
+	now := s.Now()
+	if err := s.KV.Set(ctx, revokedFamilyKey(family), 1, s.Config.CodeTTL+time.Minute).Err(); err != nil {
+		return serverError(err)
+	}
+	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyID(family), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).Save(ctx); err != nil {
+		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
+	}
+	hashes, err := s.KV.SMembers(ctx, familyTokensKey(family)).Result()
+	if err != nil {
+		return serverError(err)
+	}
+	keys := []string{familyTokensKey(family)}
+	for _, h := range hashes {
+		keys = append(keys, accessKey(h))
+	}
+	if err := s.KV.Del(ctx, keys...).Err(); err != nil {
+		return serverError(err)
+	}
+	return nil
+}
+
+// preparedStmt is a statement prepared once on first use (database/sql then keeps it
+// prepared per connection): the hot queries skip building and parsing SQL on every call. A
+// failed prepare is retried on the next call.
+type preparedStmt struct {
+	mu   sync.Mutex
+	stmt atomic.Pointer[sql.Stmt]
+}
+
+func (p *preparedStmt) get(ctx context.Context, db *sql.DB, query func() string) (*sql.Stmt, error) {
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.stmt.Load(); st != nil {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query())
+	if err != nil {
+		return nil, err
+	}
+	p.stmt.Store(st)
+	return st, nil
+}
