@@ -145,7 +145,8 @@ func testDataExport(t *testing.T, dbURL string) {
 	if _, err := tm.Invite(as(dev.ID), app3.ID, "ann.alt@example.com", team.Admin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tm.Invite(as(dev.ID), app3.ID, "bob@example.com", team.Admin); err != nil { // Bob's, not Ann's
+	bobInv, err := tm.Invite(as(dev.ID), app3.ID, "bob@example.com", team.Admin) // Bob's, not Ann's
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -222,7 +223,7 @@ func testDataExport(t *testing.T, dbURL string) {
 		t.Errorf("ownershipTransfers = %v", trs)
 	}
 	bobConn, _ := e.srv.db.AppConnection.Query().Where(appconnection.UserID(bobUser.ID)).Only(ctx)
-	for _, other := range []string{bobUser.Email, bobUser.GlobalID, bobUser.ID, bobConn.ID, bobConn.AliasEmail, "dev@example.com", dev.ID} {
+	for _, other := range []string{bobUser.Email, bobUser.GlobalID, bobUser.ID, bobConn.ID, bobConn.AliasEmail, "dev@example.com", dev.ID, bobInv.ID} {
 		if strings.Contains(string(body), other) {
 			t.Errorf("Ann's export holds %q of someone else", other)
 		}
