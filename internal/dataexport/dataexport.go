@@ -28,6 +28,7 @@ import (
 	"loginsign/internal/profile"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Rule limits exports per person: the document is large and each one sends a mail.
@@ -44,9 +45,11 @@ type Service struct {
 	MFA      *mfa.Service
 	Passkeys *passkey.Service
 	Activity *activity.Service
-	Mail     mail.Sender
-	Limiter  *ratelimit.Limiter
-	Now      func() time.Time
+	// Team reads the person's teams, invitations and proposed transfers.
+	Team    *team.Service
+	Mail    mail.Sender
+	Limiter *ratelimit.Limiter
+	Now     func() time.Time
 }
 
 // Document is the export. Times are RFC 3339 UTC with milliseconds.
@@ -59,7 +62,40 @@ type Document struct {
 	Sessions     []Session     `json:"sessions"`
 	TwoStep      TwoStep       `json:"twoStep"`
 	Passkeys     []Passkey     `json:"passkeys"`
-	Activity     []Event       `json:"activity"`
+	// Teams are the application teams the person is on (owner or member), TeamInvitations the
+	// pending invitations addressed to them, OwnershipTransfers the transfers proposed to them.
+	// Nothing of the other members.
+	Teams              []TeamMembership    `json:"teams"`
+	TeamInvitations    []TeamInvitation    `json:"teamInvitations"`
+	OwnershipTransfers []OwnershipTransfer `json:"ownershipTransfers"`
+	Activity           []Event             `json:"activity"`
+}
+
+// TeamMembership is the person's role on an application's team.
+type TeamMembership struct {
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	Role            string `json:"role"`  // owner, admin, developer, support
+	Email           string `json:"email"` // the address the team sees of them
+	Since           string `json:"since"`
+}
+
+// TeamInvitation is a pending invitation to a team addressed to the person.
+type TeamInvitation struct {
+	ID              string `json:"id"`
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	Email           string `json:"email"` // the invited address (one of theirs)
+	Role            string `json:"role"`
+	CreatedAt       string `json:"createdAt"`
+	ExpiresAt       string `json:"expiresAt"`
+}
+
+// OwnershipTransfer is an application whose owner proposed to hand it over to the person.
+type OwnershipTransfer struct {
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	ExpiresAt       string `json:"expiresAt"`
 }
 
 type Account struct {
@@ -229,6 +265,9 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	for _, k := range keys {
 		doc.Passkeys = append(doc.Passkeys, Passkey{ID: k.ID, Name: k.Name, CreatedAt: httpx.Time(k.CreatedAt), LastUsedAt: httpx.TimePtr(k.LastUsedAt)})
 	}
+	if err := s.teams(ctx, doc); err != nil {
+		return nil, err
+	}
 	if err := s.activity(ctx, doc, uid); err != nil {
 		return nil, err
 	}
@@ -296,6 +335,41 @@ func (s *Service) connections(ctx context.Context, doc *Document, uid string, no
 			out.Licenses = append(out.Licenses, lic)
 		}
 		doc.Connections = append(doc.Connections, out)
+	}
+	return nil
+}
+
+// teams reads the person's teams, invitations and proposed transfers through internal/team,
+// the functions the Developer Portal reads.
+func (s *Service) teams(ctx context.Context, doc *Document) error {
+	doc.Teams, doc.TeamInvitations, doc.OwnershipTransfers = []TeamMembership{}, []TeamInvitation{}, []OwnershipTransfer{}
+	ts := s.Team
+	if ts == nil {
+		ts = &team.Service{DB: s.DB, Now: s.Now}
+	}
+	ms, err := ts.ViewerMemberships(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		doc.Teams = append(doc.Teams, TeamMembership{ApplicationID: m.ApplicationID, ApplicationName: m.ApplicationName,
+			Role: string(m.Role), Email: m.Email, Since: httpx.Time(m.Since)})
+	}
+	invs, err := ts.ViewerInvitations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, i := range invs {
+		doc.TeamInvitations = append(doc.TeamInvitations, TeamInvitation{ID: i.ID, ApplicationID: i.ApplicationID,
+			ApplicationName: i.ApplicationName, Email: i.Email, Role: string(i.Role), CreatedAt: httpx.Time(i.CreatedAt), ExpiresAt: httpx.Time(i.ExpiresAt)})
+	}
+	trs, err := ts.ViewerTransfers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range trs {
+		doc.OwnershipTransfers = append(doc.OwnershipTransfers, OwnershipTransfer{ApplicationID: t.ApplicationID,
+			ApplicationName: t.ApplicationName, ExpiresAt: httpx.Time(t.ExpiresAt)})
 	}
 	return nil
 }

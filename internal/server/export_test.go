@@ -24,6 +24,7 @@ import (
 	"loginsign/internal/store/storetest"
 
 	"loginsign/internal/server/servertest"
+	"loginsign/internal/team"
 )
 
 // dashboardQueries are the GraphQL queries dashboard.js runs, read from the file itself.
@@ -122,11 +123,56 @@ func testDataExport(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 
-	// What the dashboard shows Ann.
+	// Teams: Ann is a support member of app2 (Bob a developer there), the owner proposed to
+	// hand app2 over to her, and a third app invited her alternative address.
+	tm := e.srv.portal.Team()
+	inv, err := tm.Invite(as(dev.ID), app2.ID, "ann@example.com", team.Support)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tm.Accept(as(annUser.ID), "", inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	inv, err = tm.Invite(as(dev.ID), app2.ID, "bob@example.com", team.Developer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tm.Accept(as(bobUser.ID), "", inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.ProposeTransfer(as(dev.ID), app2.ID, annUser.ID); err != nil {
+		t.Fatal(err)
+	}
+	app3 := e.createApp("Inviting App", rpCallback)
+	if _, err := tm.Invite(as(dev.ID), app3.ID, "ann.alt@example.com", team.Admin); err != nil {
+		t.Fatal(err)
+	}
+	bobInv, err := tm.Invite(as(dev.ID), app3.ID, "bob@example.com", team.Admin) // Bob's, not Ann's
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// What the dashboard shows Ann, and what the Developer Portal shows her of her own place on
+	// teams (her invitations, her entry on app2's team, the transfer proposed to her).
 	shown := map[string]string{}
 	for name, q := range dashboardQueries(t) {
 		data := ann.gql(q, nil)
 		leaves(data, name, shown, false)
+	}
+	leaves(ann.gql(`query { viewer { teamInvitations { id applicationId applicationName email role createdAt expiresAt } } }`, nil),
+		"portal.myInvitations", shown, false)
+	teamData := ann.gql(`query($id: ID!) { application(id: $id) { id name viewerRole members { userId email role joinedAt isViewer } ownershipTransfer { toEmail expiresAt } } }`,
+		map[string]any{"id": app2.ID})
+	appData := teamData["application"].(map[string]any)
+	for _, m := range appData["members"].([]any) {
+		if m.(map[string]any)["isViewer"] == true {
+			leaves(m, "portal.team.members[viewer]", shown, false)
+		}
+	}
+	leaves(map[string]any{"id": appData["id"], "name": appData["name"], "viewerRole": appData["viewerRole"], "ownershipTransfer": appData["ownershipTransfer"]},
+		"portal.team", shown, false)
+	if len(shown) == 0 || appData["ownershipTransfer"] == nil {
+		t.Fatalf("the portal shows Ann nothing of app2's team: %v", appData)
 	}
 
 	resp, err := ann.Get(e.base + "/api/account/export")
@@ -155,7 +201,8 @@ func testDataExport(t *testing.T, dbURL string) {
 			t.Errorf("the dashboard shows %s = %q; the export does not hold it", path, value)
 		}
 	}
-	for _, section := range []string{"account", "addresses", "connections", "pendingLinks", "sessions", "twoStep", "passkeys", "activity"} {
+	for _, section := range []string{"account", "addresses", "connections", "pendingLinks", "sessions", "twoStep", "passkeys",
+		"teams", "teamInvitations", "ownershipTransfers", "activity"} {
 		if _, ok := doc[section]; !ok {
 			t.Errorf("the export has no %s", section)
 		}
@@ -164,8 +211,21 @@ func testDataExport(t *testing.T, dbURL string) {
 	if sees := c0["sees"].(map[string]any); sees["globalId"] != annUser.GlobalID || sees["email"] == nil {
 		t.Errorf("what the app sees = %v", sees)
 	}
+	// Her teams: owner of nothing, support on app2; one invitation (to her alternative address,
+	// not Bob's); the transfer of app2.
+	if teams := doc["teams"].([]any); len(teams) != 1 || teams[0].(map[string]any)["role"] != "support" ||
+		teams[0].(map[string]any)["applicationName"] != "Proposing App" || teams[0].(map[string]any)["since"] == nil {
+		t.Errorf("teams = %v", teams)
+	}
+	if invs := doc["teamInvitations"].([]any); len(invs) != 1 || invs[0].(map[string]any)["email"] != "ann.alt@example.com" ||
+		invs[0].(map[string]any)["applicationName"] != "Inviting App" || invs[0].(map[string]any)["role"] != "admin" {
+		t.Errorf("teamInvitations = %v", invs)
+	}
+	if trs := doc["ownershipTransfers"].([]any); len(trs) != 1 || trs[0].(map[string]any)["applicationId"] != app2.ID {
+		t.Errorf("ownershipTransfers = %v", trs)
+	}
 	bobConn, _ := e.srv.db.AppConnection.Query().Where(appconnection.UserID(bobUser.ID)).Only(ctx)
-	for _, other := range []string{bobUser.Email, bobUser.GlobalID, bobUser.ID, bobConn.ID, bobConn.AliasEmail, "dev@example.com", dev.ID} {
+	for _, other := range []string{bobUser.Email, bobUser.GlobalID, bobUser.ID, bobConn.ID, bobConn.AliasEmail, "dev@example.com", dev.ID, bobInv.ID} {
 		if strings.Contains(string(body), other) {
 			t.Errorf("Ann's export holds %q of someone else", other)
 		}
@@ -174,9 +234,19 @@ func testDataExport(t *testing.T, dbURL string) {
 	if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.DataExported)), activityevent.UserID(annUser.ID)).Count(ctx); n != 1 {
 		t.Errorf("%d data_exported events, want 1", n)
 	}
-	m := e.smtp.Next(t, 10*time.Second)
-	if len(m.To) != 1 || m.To[0] != "ann@example.com" || !strings.Contains(m.Text, "copy of everything LoginSign holds") {
-		t.Errorf("announcement mail = %v %q", m.To, m.Text)
+	announced := false
+	for range 8 { // the invitation mails come first
+		m := e.smtp.Next(t, 10*time.Second)
+		if strings.Contains(m.Text, "copy of everything LoginSign holds") {
+			if len(m.To) != 1 || m.To[0] != "ann@example.com" {
+				t.Errorf("announcement mail to %v", m.To)
+			}
+			announced = true
+			break
+		}
+	}
+	if !announced {
+		t.Error("no announcement mail")
 	}
 	// Three a day.
 	for i, want := range []int{200, 200, 429} {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"loginsign/internal/httpx"
+	accountpages "loginsign/internal/web/account"
 	"loginsign/internal/web/dashboard"
 	"loginsign/internal/web/home"
 	webpage "loginsign/internal/web/page"
@@ -25,6 +26,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
 	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))
 	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
 
+	// The pages of the account links LoginSign mails: an address-verification link (dashboard →
+	// alternative emails) and the links of a requested change of the primary address (email-sync API).
+	accountpages.New(s.account, s.identity, s.log, pages).Register(mux)
 	w := widgets.New(s.db.Client, s.identity, pages)
 	mux.Handle("GET /widgets/", w.Assets())
 	mux.HandleFunc("GET /embed/banner", w.Banner)

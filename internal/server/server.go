@@ -244,7 +244,7 @@ func (s *Server) routes() http.Handler {
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles, Activity: s.activity,
 		Export: &dataexport.Service{DB: s.db, Identity: s.identity, Account: s.account, MFA: s.mfa, Passkeys: s.passkeys,
-			Activity: s.activity, Mail: s.mail, Limiter: ratelimit.New(s.kv), Now: s.now}}
+			Activity: s.activity, Team: s.portal.Team(), Mail: s.mail, Limiter: ratelimit.New(s.kv), Now: s.now}}
 	gql := graph.Endpoint(graph.NewHandler(&graph.Resolver{Client: s.db.Client, Identity: s.identity, Portal: s.portal,
 		Licenses: s.licenses, Webhooks: s.webhooks, Account: s.account, MFA: s.mfa, WebAuthn: s.passkeys, Profiles: s.profiles, OAuth: s.oauth,
 		Activity: s.activity}, s.log),
@@ -351,14 +351,7 @@ func (s *Server) routes() http.Handler {
 	errorPage := s.pageRoutes(mux)
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
-	// The link of an address-verification mail (dashboard → alternative emails).
-	mux.HandleFunc("GET /dashboard/emails/verify", api.VerifyEmailPage)
-	mux.HandleFunc("POST /dashboard/emails/verify", api.VerifyEmail)
-	// The links of a requested change of the primary address (email-sync API).
-	mux.HandleFunc("GET "+identity.EmailChangeConfirmPath, api.EmailChangePage)
-	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, api.EmailChange)
-	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, api.EmailChangeCancelPage)
-	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, api.EmailChangeCancel)
+	// The pages of the account links LoginSign mails are in pageRoutes (internal/web/account).
 
 	// Cookie-authenticated writes are refused cross-site; CORS answers only listed origins.
 	var h http.Handler = httpx.ErrorPages(mux, errorPage)

@@ -59,6 +59,12 @@
   form.hidden = false;
   var pending = null;
 
+  // say is the page's message key in its language (LS.t, messages embedded by the login
+  // page), English where the page has none.
+  function say(key, english) {
+    return window.LS && LS.has && LS.has(key) ? LS.t(key) : english;
+  }
+
   function fail(msg) {
     var el = document.getElementById("passkey-error");
     el.textContent = msg;
@@ -70,7 +76,7 @@
     var ctl = new AbortController();
     pending = ctl;
     var resp = await fetch("/login/passkey", { credentials: "same-origin" });
-    if (!resp.ok) throw new Error("Passkey sign-in is not available right now.");
+    if (!resp.ok) throw new Error(say("passkey.unavailable", "Passkey sign-in is not available right now."));
     var req = { publicKey: requestOptions(await resp.text()), signal: ctl.signal };
     if (mediation) req.mediation = mediation;
     var cred = await navigator.credentials.get(req);
@@ -84,7 +90,7 @@
     ev.preventDefault();
     signIn("").catch(function (e) {
       if (e && e.name === "AbortError") return;
-      fail(e && e.name === "NotAllowedError" ? "No passkey was chosen." : (e && e.message) || "Passkey sign-in failed.");
+      fail(e && e.name === "NotAllowedError" ? say("passkey.none_chosen", "No passkey was chosen.") : (e && e.message) || say("passkey.failed", "Passkey sign-in failed."));
     });
   });
 

@@ -22,6 +22,32 @@
   var STATE_KEY = "loginsign:state";
   var KINDS = { button: 1, banner: 1, "login-page": 1, "user-menu": 1 };
 
+  // TEXTS are what the script itself writes on the app's page, in the languages LoginSign
+  // speaks (the pages in the frames choose their own). Every language has the keys of "en"
+  // (checked by internal/web/widgets' tests).
+  var TEXTS = {
+    en: { signIn: "Sign in with LoginSign", cont: "Continue with LoginSign", account: "Account",
+      menu: ", account menu", dashboard: "LoginSign account", signOut: "Sign out" },
+    fr: { signIn: "Se connecter avec LoginSign", cont: "Continuer avec LoginSign", account: "Compte",
+      menu: ", menu du compte", dashboard: "Compte LoginSign", signOut: "Se déconnecter" },
+    de: { signIn: "Mit LoginSign anmelden", cont: "Weiter mit LoginSign", account: "Konto",
+      menu: ", Kontomenü", dashboard: "LoginSign-Konto", signOut: "Abmelden" }
+  };
+
+  // texts follows the widget's locale option (a BCP 47 list, as ui_locales), else the page's
+  // <html lang>, else the browser's language; English when none is supported.
+  function texts(opts) {
+    var tries = [opts.locale, document.documentElement.lang, navigator.language];
+    for (var i = 0; i < tries.length; i++) {
+      var tags = String(tries[i] || "").split(/[\s,]+/);
+      for (var j = 0; j < tags.length; j++) {
+        var base = tags[j].toLowerCase().split(/[-_]/)[0];
+        if (base && Object.prototype.hasOwnProperty.call(TEXTS, base)) return TEXTS[base];
+      }
+    }
+    return TEXTS.en;
+  }
+
   function ensureStyles() {
     if (document.querySelector("link[data-loginsign-css]")) return;
     var l = document.createElement("link");
@@ -79,7 +105,7 @@
   function oneOf(v, allowed, dflt) { return allowed.indexOf(v) >= 0 ? v : dflt; }
 
   function button(host, opts) {
-    var label = opts.label || "Sign in with LoginSign";
+    var label = opts.label || texts(opts).signIn;
     var size = oneOf(opts.size, ["small", "medium", "large"], "medium");
     var shape = oneOf(opts.shape, ["rect", "pill", "circle"], "rect");
     var mode = oneOf(opts.mode, ["redirect", "popup"], "redirect");
@@ -130,7 +156,7 @@
     need(opts, "redirectUri", "redirect-uri");
     var q = new URLSearchParams({ client_id: need(opts, "clientId", "client-id"), position: pos });
     if (opts.locale) q.set("ui_locales", opts.locale);
-    var f = frame(HOST + "/embed/banner?" + q.toString(), "Continue with LoginSign", "loginsign-banner loginsign-" + pos);
+    var f = frame(HOST + "/embed/banner?" + q.toString(), texts(opts).cont, "loginsign-banner loginsign-" + pos);
     f.classList.add("loginsign-pending"); // shown once the banner says it has someone to offer
     window.addEventListener("message", function (ev) {
       if (ev.origin !== HOST || ev.source !== f.contentWindow || !ev.data) return;
@@ -157,18 +183,19 @@
       state: state(opts)
     });
     if (opts.locale) q.set("ui_locales", opts.locale);
-    var f = frame(HOST + "/embed/login?" + q.toString(), "Sign in with LoginSign", "loginsign-login-page");
+    var f = frame(HOST + "/embed/login?" + q.toString(), texts(opts).signIn, "loginsign-login-page");
     host.textContent = "";
     host.appendChild(f);
     return f;
   }
 
   function userMenu(host, opts) {
-    var name = opts.name || opts.globalId || "Account";
+    var t = texts(opts);
+    var name = opts.name || opts.globalId || t.account;
     var d = el("details", "loginsign-menu loginsign-" + theme(opts));
     var s = el("summary", "loginsign-menu-summary");
     // The name starts the accessible name, as it starts the visible text (WCAG 2.5.3).
-    s.setAttribute("aria-label", name + ", account menu");
+    s.setAttribute("aria-label", name + t.menu);
     var avatar;
     if (opts.image && /^https:\/\//.test(opts.image)) {
       avatar = el("img", "loginsign-avatar");
@@ -189,13 +216,13 @@
     who.appendChild(el("strong", "", name));
     if (opts.globalId) who.appendChild(el("span", "loginsign-menu-id", opts.globalId));
     panel.appendChild(who);
-    var acct = el("a", "", "LoginSign account");
+    var acct = el("a", "", t.dashboard);
     acct.href = HOST + "/dashboard";
     acct.target = "_blank";
     acct.rel = "noopener";
     panel.appendChild(acct);
     if (opts.logoutUrl) {
-      var out = el("a", "", "Sign out");
+      var out = el("a", "", t.signOut);
       out.href = opts.logoutUrl;
       panel.appendChild(out);
     }

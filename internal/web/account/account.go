@@ -1,0 +1,193 @@
+// Package accountpages serves the pages behind the account links LoginSign mails: confirming
+// an added address (/dashboard/emails/verify) and confirming or cancelling a change of the
+// primary address an application requested (identity.EmailChangeConfirmPath and
+// EmailChangeCancelPath). GET only shows what the link would do and a button (mail scanners
+// that follow links must not change anything); the POST of that form acts, through
+// internal/account and internal/identity. When the action needs the signed-in account and
+// nobody is signed in, the page offers to sign in and come back.
+//
+// The pages speak the person's language, domain errors included (apperr MessageIn): the
+// setting of the signed-in person (the only one who may act on a verification or confirm link),
+// else Accept-Language. The cancel link goes to the account's primary address, proven to be
+// the person's, so its page also uses the setting of the account it is for; the verification
+// and confirm links go to an address not yet proven (possibly an attacker's mailbox in a
+// takeover attempt), so their pages reveal nothing of the account's setting to a signed-out
+// visitor. They are never stored by a cache (no-store), may not be framed,
+// load no script and post only to this origin.
+package accountpages
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"loginsign/internal/account"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
+	"loginsign/internal/identity"
+	"loginsign/internal/web/page"
+)
+
+// VerifyPath is the page of an address-verification link (?token=…).
+const VerifyPath = "/dashboard/emails/verify"
+
+// Pages serves the link pages.
+type Pages struct {
+	Account  *account.Service
+	Identity *identity.Service
+	Log      *slog.Logger
+	tmpl     *template.Template
+}
+
+// New returns the link pages, rendered in the shared page frame of r.
+func New(acc *account.Service, id *identity.Service, log *slog.Logger, r *page.Renderer) *Pages {
+	return &Pages{Account: acc, Identity: id, Log: log, tmpl: r.Parse(content)}
+}
+
+// Register adds the pages' routes to mux.
+func (p *Pages) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+VerifyPath, p.VerifyEmailPage)
+	mux.HandleFunc("POST "+VerifyPath, p.VerifyEmail)
+	mux.HandleFunc("GET "+identity.EmailChangeConfirmPath, p.EmailChangePage)
+	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, p.EmailChange)
+	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, p.EmailChangeCancelPage)
+	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, p.EmailChangeCancel)
+}
+
+const content = `{{define "content"}}{{$l := .L}}{{with .Content}}<section class="card auth-card">
+<h1>{{.Title}}</h1>
+<p id="confirm-message">{{.Message}}</p>
+{{if .SignIn}}<p><a class="btn" id="confirm-sign-in" href="{{.SignIn}}">{{$l.T "linkpage.sign_in"}}</a></p>{{end}}
+{{if .Token}}<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+<button type="submit" class="btn primary" id="confirm-submit">{{.Button}}</button>
+</form>{{end}}
+</section>{{end}}{{end}}`
+
+type view struct{ Title, Message, Token, Action, Button, SignIn string }
+
+// language is the page's language: linkSetting (the setting of the account a cancel link is
+// for), else the signed-in person's setting, else Accept-Language.
+func (p *Pages) language(r *http.Request, linkSetting string) *i18n.Locale {
+	setting := linkSetting
+	if setting == "" {
+		setting = p.Identity.ViewerLanguage(r.Context())
+	}
+	return i18n.Choose(setting, "", r.Header.Get("Accept-Language"))
+}
+
+func (p *Pages) write(w http.ResponseWriter, status int, l *i18n.Locale, v view) {
+	page.Render(w, status, p.tmpl, page.Policy{Personal: true}, page.Frame{Title: v.Title, L: l, Narrow: true, Page: "account-link", Content: v})
+}
+
+// signInLink is /login that comes back to the page of this link.
+func signInLink(path, token string) string {
+	return "/login?" + url.Values{"return_to": {path + "?" + url.Values{"token": {token}}.Encode()}}.Encode()
+}
+
+// failure shows a domain error in the page's language; sign-in errors offer to sign in.
+func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string) {
+	e := apperr.As(err)
+	v := view{Title: title, Message: e.MessageIn(l)}
+	if e.Code == apperr.Internal {
+		p.Log.ErrorContext(r.Context(), title, "err", err)
+		v.Message = l.T("linkpage.error")
+	}
+	if e.Code == apperr.Unauthorized {
+		v.SignIn = signInLink(path, token)
+	}
+	p.write(w, apperr.HTTPStatus(e.Code), l, v)
+}
+
+// VerifyEmailPage is GET /dashboard/emails/verify?token=…: a page with a confirm button, or,
+// signed out, an explanation and a sign-in link (only the account that added the address may
+// confirm it).
+func (p *Pages) VerifyEmailPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	l := p.language(r, "")
+	if token == "" || len(token) > 128 {
+		p.write(w, http.StatusBadRequest, l, view{Title: l.T("linkpage.invalid_title"), Message: l.T("linkpage.verify_incomplete")})
+		return
+	}
+	if _, ok := auth.SessionFrom(r.Context()); !ok {
+		p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verify_sign_in_title"), Message: l.T("linkpage.verify_sign_in"),
+			SignIn: signInLink(VerifyPath, token)})
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verify_title"), Message: l.T("linkpage.verify"),
+		Token: token, Action: VerifyPath, Button: l.T("linkpage.verify_button")})
+}
+
+// VerifyEmail is POST /dashboard/emails/verify (form field token): confirms the address.
+func (p *Pages) VerifyEmail(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	l := p.language(r, "")
+	ue, err := p.Account.VerifyAlternativeEmail(r.Context(), token)
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.verify_failed"), err, VerifyPath, token)
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.verified_title"), Message: l.T("linkpage.verified", ue.Email)})
+}
+
+// EmailChangePage is GET /account/email-change/confirm?token=…: what an application asked to
+// change, and a confirm button; signed out, a sign-in link first.
+func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	l := p.language(r, "")
+	ec, err := p.Identity.PendingEmailChange(r.Context(), token, false)
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.invalid_title"), err, identity.EmailChangeConfirmPath, token)
+		return
+	}
+	asked := l.T("linkpage.change_asked", ec.ApplicationName, ec.NewEmail, ec.OldEmail) + " "
+	if _, ok := auth.SessionFrom(r.Context()); !ok {
+		p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_sign_in_title"), Message: asked + l.T("linkpage.change_sign_in"),
+			SignIn: signInLink(identity.EmailChangeConfirmPath, token)})
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"), Message: asked + l.T("linkpage.change"),
+		Token: token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
+}
+
+// EmailChange is POST /account/email-change/confirm (form field token).
+func (p *Pages) EmailChange(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	l := p.language(r, "")
+	ec, err := p.Identity.ConfirmEmailChange(r.Context(), token)
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.change_failed"), err, identity.EmailChangeConfirmPath, token)
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.changed_title"), Message: l.T("linkpage.changed", ec.NewEmail)})
+}
+
+// EmailChangeCancelPage is GET /account/email-change/cancel?token=…: the "this wasn't me"
+// page of the notice mailed to the old address.
+func (p *Pages) EmailChangeCancelPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	l := p.language(r, p.Identity.EmailChangeCancelLanguage(r.Context(), token))
+	ec, err := p.Identity.PendingEmailChange(r.Context(), token, true)
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.invalid_title"), err, identity.EmailChangeCancelPath, token)
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.cancel_title"), Message: l.T("linkpage.cancel", ec.ApplicationName, ec.NewEmail),
+		Token: token, Action: identity.EmailChangeCancelPath, Button: l.T("linkpage.cancel_button")})
+}
+
+// EmailChangeCancel is POST /account/email-change/cancel (form field token).
+func (p *Pages) EmailChangeCancel(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	l := p.language(r, p.Identity.EmailChangeCancelLanguage(r.Context(), token))
+	if _, err := p.Identity.CancelEmailChange(r.Context(), token); err != nil {
+		p.failure(w, r, l, l.T("linkpage.cancel_failed"), err, identity.EmailChangeCancelPath, token)
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.cancelled_title"), Message: l.T("linkpage.cancelled")})
+}
