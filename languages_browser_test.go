@@ -264,12 +264,12 @@ func TestPortalLanguageInBrowser(t *testing.T) {
 				t.Fatalf("portal lang %q with no setting and an English browser", got)
 			}
 
-			english := []string{"Overview", "Sign out", "Loading", "Application", "Your applications", "connected user", "Sign-ups per day",
+			english := []string{"Overview", "Sign out", "Loading", "Your applications", "connected user", "Sign-ups per day",
 				"Active users per day", "Show the numbers", "Credentials", "Save settings", "Redirect URIs", "Members", "Paste one of these",
 				"Delete this application", "Your role", "Pending invitations", "Send invitation", "Connected users", "More filters",
 				"Export users as CSV", "Last sign-in", "Variants", "Generate codes", "Upload codes", "No codes yet", "Add variant",
 				"Test your endpoints", "Webhook deliveries", "Import existing users", "Past imports", "No webhook events yet",
-				"Join an application team", "Accept the invitation", "Nothing here yet", "Previous", "Next", "Remove", "Actions"}
+				"Join an application team", "Accept the invitation", "Nothing here yet", "Previous", "Next", "Remove", "Application settings", "Sync & import", "Playground"}
 			pages := []struct{ path, ready string }{
 				{"/portal?app=" + appID, `document.querySelector("#headline .stat") && document.querySelector("#signups .x-axis span")`},
 				{"/portal/apps", `document.querySelector("[data-app]")`},
