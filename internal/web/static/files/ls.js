@@ -249,7 +249,7 @@
     controls.forEach(function (c) { c.disabled = false; });
     if (err) {
       var f = err.field || (typeof opts.field === "function" ? opts.field(err) : opts.field);
-      if (!f && isForm && opts.field !== false) { var t = textControls(target); if (t.length === 1) f = t[0]; }
+      if (!f && isForm && opts.field !== false) { var tc = textControls(target); if (tc.length === 1) f = tc[0]; }
       if (f && document.contains(f)) fieldError(f, err.message);
       else report(document.contains(box) ? box : document.contains(target) ? statusFor(target) : document.getElementById("status"), err.message, "error");
       return undefined;
