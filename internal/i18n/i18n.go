@@ -35,7 +35,8 @@ var catalogs = merged(map[language.Tag]map[string]any{language.English: en, lang
 	map[language.Tag]map[string]any{language.English: enMail, language.French: frMail, language.German: deMail},
 	map[language.Tag]map[string]any{language.English: errorCatalog(-1), language.French: errorCatalog(0), language.German: errorCatalog(1)},
 	map[language.Tag]map[string]any{language.English: widgetsEN, language.French: widgetsFR, language.German: widgetsDE},
-	map[language.Tag]map[string]any{language.English: linkPagesEN, language.French: linkPagesFR, language.German: linkPagesDE})
+	map[language.Tag]map[string]any{language.English: linkPagesEN, language.French: linkPagesFR, language.German: linkPagesDE},
+	map[language.Tag]map[string]any{language.English: portalEN, language.French: portalFR, language.German: portalDE})
 
 // merged adds the keys of each of parts (catalogs of one area, such as the dashboard's) to
 // cats; a key defined twice is a bug.

@@ -31,7 +31,8 @@ type Plural map[string]string
 // scriptCatalogs maps each supported language to its script messages.
 var scriptCatalogs = merged(map[language.Tag]map[string]any{language.English: scriptEN, language.French: scriptFR, language.German: scriptDE},
 	map[language.Tag]map[string]any{language.English: scriptDashboardEN, language.French: scriptDashboardFR, language.German: scriptDashboardDE},
-	map[language.Tag]map[string]any{language.English: scriptPasskeyEN, language.French: scriptPasskeyFR, language.German: scriptPasskeyDE})
+	map[language.Tag]map[string]any{language.English: scriptPasskeyEN, language.French: scriptPasskeyFR, language.German: scriptPasskeyDE},
+	map[language.Tag]map[string]any{language.English: scriptPortalEN, language.French: scriptPortalFR, language.German: scriptPortalDE})
 
 // Script returns the script messages of this language whose keys start with one of prefixes
 // ("ls.", "dashboard."), English where the language lacks one, ready to be written as JSON.

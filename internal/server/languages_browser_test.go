@@ -7,15 +7,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
+	"loginsign/ent"
 	"loginsign/internal/auth"
+	"loginsign/internal/connections"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
+	"loginsign/internal/team"
 )
 
 // acceptLanguage makes tb send Accept-Language: lang, as a browser set to that language.
@@ -201,4 +206,133 @@ func TestDashboardLanguageInBrowser(t *testing.T) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// In Chromium, on SQLite and PostgreSQL: a developer whose browser asks for English but whose
+// setting is French (then German) sees every Developer Portal page in that language: the
+// frame (lang, Content-Language, titles, navigation) and what portal.js, charts.js and
+// quickstart.js write (cards, tables, charts, the Members card, the invitation page), with no
+// English left from a list of checked strings. The overview is photographed as portal-fr and
+// portal-de, the application's settings as portal-app-fr and portal-app-de (axe-core checks
+// each).
+func TestPortalLanguageInBrowser(t *testing.T) {
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			ls := startLiveServer(t, dbURL)
+			b := newChrome(t)
+			defer b.report()
+			ctx := context.Background()
+			dev, err := ls.identity.CreateUser(ctx, "dev@example.com", "Dana Developer")
+			if err != nil {
+				t.Fatal(err)
+			}
+			devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID})
+			created, err := ls.portal.CreateApplication(devCtx, portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{"https://notes.example.com/cb"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			appID := created.Application.ID
+			ann, err := ls.identity.CreateUser(ctx, "ann@example.com", "Ann Example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ls.db.Tx(ctx, func(tx *ent.Tx) error {
+				c, err := connections.Create(ctx, tx, ann.ID, appID, ls.cfg.RelayDomain, time.Now().Add(-48*time.Hour), func(cc *ent.AppConnectionCreate) {
+					cc.SetLoginCount(2).SetRegion("DE").SetLastSessionAt(time.Now().Add(-time.Hour))
+				})
+				if err != nil {
+					return err
+				}
+				return tx.Consent.Create().SetConnectionID(c.ID).SetScopes([]string{"openid", "email"}).Exec(ctx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ls.licenses.CreateVariant(devCtx, appID, licenses.VariantInput{Name: "Pro", Duration: "year"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ls.portal.Team().Invite(devCtx, appID, "sam@example.com", team.Support); err != nil {
+				t.Fatal(err)
+			}
+
+			tb := b.tab("developer-" + name)
+			acceptLanguage(t, tb, "en-US,en;q=0.9")
+			ls.signInByCookie(t, tb, dev.ID)
+			// Automatic: the browser's English.
+			tb.open(t, ls.URL+"/portal?app="+appID, "#headline .stat")
+			if got := evalIn[string](t, tb, `document.documentElement.lang`); got != "en" {
+				t.Fatalf("portal lang %q with no setting and an English browser", got)
+			}
+
+			english := []string{"Overview", "Sign out", "Loading", "Your applications", "connected user", "Sign-ups per day",
+				"Active users per day", "Show the numbers", "Credentials", "Save settings", "Redirect URIs", "Members", "Paste one of these",
+				"Delete this application", "Your role", "Pending invitations", "Send invitation", "Connected users", "More filters",
+				"Export users as CSV", "Last sign-in", "Variants", "Generate codes", "Upload codes", "No codes yet", "Add variant",
+				"Test your endpoints", "Webhook deliveries", "Import existing users", "Past imports", "No webhook events yet",
+				"Join an application team", "Accept the invitation", "Nothing here yet", "Previous", "Next", "Remove", "Application settings", "Sync & import", "Playground"}
+			pages := []struct{ path, ready string }{
+				{"/portal?app=" + appID, `document.querySelector("#headline .stat") && document.querySelector("#signups .x-axis span")`},
+				{"/portal/apps", `document.querySelector("[data-app]")`},
+				{"/portal/apps/" + appID, `document.querySelector("[data-quickstart]") && document.querySelector("[data-member]") && document.querySelector("[data-invitation]")`},
+				{"/portal/users?app=" + appID, `document.querySelector("[data-user]")`},
+				{"/portal/licenses?app=" + appID, `document.querySelector("[data-variant]") && document.querySelector("[data-slot=codes-table] table")`},
+				{"/portal/synchronisation?app=" + appID, `document.querySelector("[data-slot=deliveries] table") && document.querySelector("[data-slot=imports] table")`},
+				{"/portal/invitation?token=x", `document.querySelector("#accept-invitation")`},
+			}
+			for _, c := range []struct{ lang, h1, nav, headline, members string }{
+				{"fr", "Portail développeurs", "Vue d’ensemble", "1 utilisateur connecté", "Membres"},
+				{"de", "Entwicklerportal", "Übersicht", "1 verbundener Nutzer", "Mitglieder"},
+			} {
+				t.Run(c.lang, func(t *testing.T) {
+					if _, err := ls.profiles.SetLanguage(devCtx, c.lang); err != nil {
+						t.Fatal(err)
+					}
+					for _, p := range pages {
+						tb.open(t, ls.URL+p.path, "#view")
+						tb.waitFor(t, `document.readyState === "complete" && !document.querySelector("#view > p.empty") && (`+p.ready+`)`)
+						if got := evalIn[string](t, tb, `document.documentElement.lang + " " + document.documentElement.dir`); got != c.lang+" ltr" {
+							t.Errorf("%s: lang dir = %q", p.path, got)
+						}
+						body := tb.text(t, "body")
+						for _, e := range english {
+							if strings.Contains(body, e) {
+								t.Errorf("%s %s still shows %q", c.lang, p.path, e)
+							}
+						}
+						switch {
+						case strings.HasPrefix(p.path, "/portal?"):
+							if got := tb.text(t, "h1"); got != c.h1 {
+								t.Errorf("h1 %q, want %q", got, c.h1)
+							}
+							if got := tb.text(t, `nav a[href="/portal"]`); got != c.nav {
+								t.Errorf("nav %q, want %q", got, c.nav)
+							}
+							if got := evalIn[string](t, tb, `document.querySelector("#headline .headline").innerText.replace(/\s+/g, " ").trim()`); got != c.headline {
+								t.Errorf("headline %q, want %q", got, c.headline)
+							}
+							headers := evalIn[string](t, tb, `(() => { const x = new XMLHttpRequest(); x.open("GET", location.href, false); x.send(); return x.getResponseHeader("Content-Language") + "|" + x.getResponseHeader("Vary"); })()`)
+							if !strings.HasPrefix(headers, c.lang+"|") || !strings.Contains(headers, "Accept-Language") {
+								t.Errorf("Content-Language|Vary = %q", headers)
+							}
+							tb.shot(t, "portal-"+c.lang)
+						case strings.HasPrefix(p.path, "/portal/apps/"):
+							if got := tb.text(t, "#members-h"); got != c.members {
+								t.Errorf("members card %q, want %q", got, c.members)
+							}
+							tb.shot(t, "portal-app-"+c.lang)
+						}
+					}
+				})
+			}
+
+			// Back to automatic: English again, the texts the other portal tests look for.
+			if _, err := ls.profiles.SetLanguage(devCtx, ""); err != nil {
+				t.Fatal(err)
+			}
+			tb.open(t, ls.URL+"/portal/apps/"+appID, "[data-member]")
+			if got := tb.text(t, "#members-h"); got != "Members" {
+				t.Errorf("members card %q in English", got)
+			}
+		})
+	}
 }

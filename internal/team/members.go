@@ -2,7 +2,6 @@ package team
 
 import (
 	"context"
-	netmail "net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -164,7 +163,7 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 // and the mail are the same whether or not the address has an account, or is already on the
 // team (accepting then answers Conflict).
 func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
-	email, err := normalizeEmail(email)
+	email, err := mail.NormalizeAddress(email)
 	if err != nil {
 		return nil, err
 	}
@@ -622,21 +621,6 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 			ApplicationID: app.ID, At: now})
 	})
 	return out, err
-}
-
-// normalizeEmail trims and lower-cases an address and checks it is a bare addr-spec, as
-// identity.NormalizeEmail does (this package sits below identity, which imports webhooks).
-func normalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return "", apperr.New(apperr.Invalid, "email is required")
-	}
-	a, err := netmail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 ||
-		!strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
-		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
-	}
-	return s, nil
 }
 
 // DeleteApplication removes appID's team (members and invitations) inside tx, for the

@@ -3,7 +3,9 @@
 // ("Sync and import": endpoint tests, webhook deliveries, importing users and past imports).
 //
 // Each page is a server-rendered frame that portal.js (internal/web/static) fills as a client of
-// /graphql only; the portal has no API of its own. Signed-out visitors are sent to
+// /graphql only; the portal has no API of its own. The pages speak the person's chosen language,
+// else the browser's (internal/i18n): the frame through the Go catalogs ("portal.*"), the
+// scripts through the script messages ("portal.*", "charts.*", "quickstart.*"). Signed-out visitors are sent to
 // /login?return_to=<the page>.
 package portalui
 
@@ -12,6 +14,7 @@ import (
 	"net/http"
 
 	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/web/dashboard"
 	"loginsign/internal/web/page"
@@ -28,31 +31,32 @@ func New(id *identity.Service, r *page.Renderer) *Handler {
 	return &Handler{identity: id, tmpl: r.Parse(content)}
 }
 
-// viewOf names the view of a portal path and its title; ok is false for an unknown path.
-func viewOf(path string) (name, title string, ok bool) {
+// viewOf names the view of a portal path; ok is false for an unknown path. Its title is the
+// message "portal.title.<name>".
+func viewOf(path string) (name string, ok bool) {
 	switch path {
 	case "/portal":
-		return "overview", "Developer Portal", true
+		return "overview", true
 	case "/portal/apps":
-		return "apps", "Applications", true
+		return "apps", true
 	case "/portal/users":
-		return "users", "Users", true
+		return "users", true
 	case "/portal/licenses":
-		return "licenses", "Licenses", true
+		return "licenses", true
 	case "/portal/synchronisation":
-		return "synchronisation", "Sync and import", true
+		return "synchronisation", true
 	case "/portal/invitation":
-		return "invitation", "Team invitation", true
+		return "invitation", true
 	}
-	return "", "", false
+	return "", false
 }
 
 // ServeHTTP answers GET for the portal pages; /portal/apps/{id} is the settings of one app.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	name, title, ok := viewOf(r.URL.Path)
+	name, ok := viewOf(r.URL.Path)
 	appID := r.PathValue("id")
 	if appID != "" {
-		name, title, ok = "app", "Application settings", true
+		name, ok = "app", true
 	}
 	if !ok {
 		http.NotFound(w, r)
@@ -73,25 +77,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, dashboard.LoginURL(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
+	// The person's setting, else the browser's Accept-Language (README, Languages).
+	l := i18n.Choose(u.Language, "", r.Header.Get("Accept-Language"))
+	title := l.T("portal.title." + name)
 	nav := []page.NavLink{
-		{Href: "/portal", Label: "Overview"}, {Href: "/portal/apps", Label: "Apps"}, {Href: "/portal/users", Label: "Users"},
-		{Href: "/portal/licenses", Label: "Licenses"}, {Href: "/portal/synchronisation", Label: "Sync & import"},
-		{Href: "/playground", Label: "Playground"},
+		{Href: "/portal", Label: l.T("portal.nav.overview")}, {Href: "/portal/apps", Label: l.T("portal.nav.apps")},
+		{Href: "/portal/users", Label: l.T("portal.nav.users")}, {Href: "/portal/licenses", Label: l.T("portal.nav.licenses")},
+		{Href: "/portal/synchronisation", Label: l.T("portal.nav.synchronisation")},
+		{Href: "/playground", Label: l.T("portal.nav.playground")},
 	}
 	for i := range nav {
 		nav[i].Current = nav[i].Href == r.URL.Path || (appID != "" && nav[i].Href == "/portal/apps")
 	}
 	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
-		Title: title, Who: u.Email, Page: name, Nav: nav,
-		Scripts: []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
-		Content: struct{ View, Title, AppID string }{name, title, appID},
+		Title: title, Who: u.Email, Page: name, Nav: nav, L: l,
+		Scripts:  []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
+		Messages: []string{"portal.", "charts.", "quickstart."},
+		Content:  struct{ View, Title, AppID string }{name, title, appID},
 	})
 }
 
-const content = `{{define "content"}}{{with .Content}}
+const content = `{{define "content"}}{{$l := .L}}{{with .Content}}
 <div class="row spread"><h1>{{.Title}}</h1>
-{{if and (ne .View "apps") (ne .View "app") (ne .View "invitation")}}<div class="field"><label for="app-picker">Application</label><select id="app-picker"></select></div>{{end}}
+{{if and (ne .View "apps") (ne .View "app") (ne .View "invitation")}}<div class="field"><label for="app-picker">{{$l.T "portal.application"}}</label><select id="app-picker"></select></div>{{end}}
 </div>
 <div id="status" role="status" aria-live="polite"></div>
-<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}"><p class="empty">Loading…</p></div>
+<div id="view" data-view="{{.View}}" data-app-id="{{.AppID}}"><p class="empty">{{$l.T "portal.loading"}}</p></div>
 {{end}}{{end}}`

@@ -18,10 +18,14 @@
     if (text !== undefined) el.textContent = text;
     return el;
   }
-  // The glossary's formats (docs/glossary.md): "1,234", "3 Nov 2026", on the axis "3 Nov".
-  var numberFmt = new Intl.NumberFormat("en-US");
-  var dayFmt = new Intl.DateTimeFormat("en-GB", { month: "short", day: "numeric", timeZone: "UTC" });
-  var longDayFmt = new Intl.DateTimeFormat("en-GB", { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
+  // The glossary's formats (docs/glossary.md): "1,234", "3 Nov 2026", on the axis "3 Nov"; in
+  // another page language (<html lang>) that language's ("1 234", "3 nov. 2026"; "1.234", "3. Nov. 2026").
+  // Text comes from the page's script messages ("charts.*", LS.t).
+  var lang = window.LS && LS.lang && LS.lang !== "en" ? LS.lang : "";
+  var T = window.LS ? LS.t : function (k) { return k; };
+  var numberFmt = new Intl.NumberFormat(lang || "en-US");
+  var dayFmt = new Intl.DateTimeFormat(lang || "en-GB", { month: "short", day: "numeric", timeZone: "UTC" });
+  var longDayFmt = new Intl.DateTimeFormat(lang || "en-GB", { month: "short", day: "numeric", year: "numeric", timeZone: "UTC" });
   function num(n) { return numberFmt.format(n || 0); }
 
   // dayLabel reads "2026-11-03" as "3 Nov" (or "3 Nov 2026"); days are UTC on the server.
@@ -41,7 +45,7 @@
 
   function dataTable(caption, head, rows) {
     var d = e("details", "chart-data");
-    d.appendChild(e("summary", "", "Show the numbers"));
+    d.appendChild(e("summary", "", T("charts.show_numbers")));
     var t = e("table");
     t.appendChild(e("caption", "visually-hidden", caption));
     var tr = e("tr");
@@ -58,10 +62,12 @@
     return d;
   }
 
-  // line: points = [{label: "2026-11-01", value: 3}, …]; opts.unit names one count ("sign-up").
+  // line: points = [{label: "2026-11-01", value: 3}, …]; opts.amount(n) writes a count with its
+  // noun ("3 sign-ups"); else opts.unit names one count ("sign-up").
   function line(points, label, opts) {
     opts = opts || {};
     var unit = opts.unit || "", units = opts.units || unit + "s";
+    var amount = opts.amount || function (v) { return num(v) + " " + (v === 1 ? unit : units); };
     var n = points.length;
     var max = niceMax(Math.max.apply(null, [0].concat(points.map(function (p) { return p.value; }))));
     var fig = e("figure", "chart line-chart");
@@ -73,8 +79,8 @@
     plot.tabIndex = 0;
     plot.setAttribute("role", "img");
     var total = points.reduce(function (a, p) { return a + p.value; }, 0);
-    plot.setAttribute("aria-label", label + ": " + num(total) + " " + (total === 1 ? unit : units) + " from " +
-      (n ? dayLabel(points[0].label, true) + " to " + dayLabel(points[n - 1].label, true) : "no days") + ". Use the arrow keys to read each day.");
+    plot.setAttribute("aria-label", n ? T("charts.line_label", { chart: label, amount: amount(total), from: dayLabel(points[0].label, true), to: dayLabel(points[n - 1].label, true) })
+      : T("charts.line_label_empty", { chart: label, amount: amount(total) }));
     var svg = s("svg", { viewBox: "0 0 100 100", preserveAspectRatio: "none", "aria-hidden": "true", focusable: "false" });
     [0, 50].forEach(function (y) { svg.appendChild(s("line", { class: "grid-line", x1: 0, x2: 100, y1: y, y2: y, "vector-effect": "non-scaling-stroke" })); });
     svg.appendChild(s("line", { class: "axis", x1: 0, x2: 100, y1: 100, y2: 100, "vector-effect": "non-scaling-stroke" }));
@@ -116,7 +122,7 @@
       dot.hidden = tip.hidden = false;
       dot.style.left = x(at) + "%";
       dot.style.top = y(p.value) + "%";
-      tip.textContent = dayLabel(p.label, true) + ": " + num(p.value) + " " + (p.value === 1 ? unit : units);
+      tip.textContent = dayLabel(p.label, true) + ": " + amount(p.value);
       tip.style.left = x(at) + "%";
       tip.classList.toggle("flip", x(at) > 60);
     }
@@ -134,7 +140,7 @@
       ev.preventDefault();
       show((at < 0 ? n - 1 : at) + step);
     });
-    fig.appendChild(dataTable(label, ["Day", opts.column || "Count"], points.map(function (p) { return [dayLabel(p.label, true), num(p.value)]; })));
+    fig.appendChild(dataTable(label, [T("charts.day"), opts.column || T("charts.count")], points.map(function (p) { return [dayLabel(p.label, true), num(p.value)]; })));
     return fig;
   }
 
@@ -152,14 +158,14 @@
     list.setAttribute("aria-label", label);
     items.forEach(function (it) {
       var li = e("li");
-      var name = e("span", "bar-label", it.label || "Unknown");
+      var name = e("span", "bar-label", it.label || T("charts.unknown"));
       var track = e("span", "bar-track");
       var bar = e("span", "bar");
       bar.style.width = Math.max(it.value ? 2 : 0, 100 * it.value / max) + "%";
       track.appendChild(bar);
       var pct = total ? Math.round(100 * it.value / total) : 0;
       var val = e("span", "bar-value", num(it.value));
-      li.title = (it.label || "Unknown") + ": " + num(it.value) + (total ? " (" + pct + "%)" : "");
+      li.title = (it.label || T("charts.unknown")) + ": " + num(it.value) + (total ? " (" + pct + "%)" : "");
       li.appendChild(name);
       li.appendChild(track);
       li.appendChild(val);

@@ -2,7 +2,7 @@
 // #view[data-view]; the application being managed is ?app=<id> (remembered per tab).
 (function () {
   "use strict";
-  var h = LS.h, fill = LS.fill, gql = LS.gql, say = LS.say;
+  var h = LS.h, fill = LS.fill, gql = LS.gql, say = LS.say, T = LS.t;
   var view = document.getElementById("view");
   var kind = view.getAttribute("data-view");
 
@@ -64,7 +64,7 @@
     return c;
   }
 
-  function slot(id) { return h("div", { "data-slot": id }, h("p", { class: "empty" }, "Loading…")); }
+  function slot(id) { return h("div", { "data-slot": id }, h("p", { class: "empty" }, T("portal.loading"))); }
   function failed(id, e) { fill(id, h("div", { class: "alert error", role: "alert" }, e.message)); }
 
   function field(label, input, hint) {
@@ -88,10 +88,10 @@
     }
     if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
     rows = rows.filter(function (r) { return r.some(function (c) { return c.trim() !== ""; }); });
-    if (!rows.length) throw new Error("Paste at least a header row and one user.");
+    if (!rows.length) throw new Error(T("portal.csv_empty"));
     var head = rows[0].map(function (c) { return c.trim().replace(/[_\s]/g, "").toLowerCase(); });
     var col = function (name) { return head.indexOf(name.toLowerCase()); };
-    if (col("email") < 0 || col("externalUserId") < 0) throw new Error("The header row needs at least externalUserId and email.");
+    if (col("email") < 0 || col("externalUserId") < 0) throw new Error(T("portal.csv_header"));
     return rows.slice(1).map(function (r) {
       var u = { externalUserId: (r[col("externalUserId")] || "").trim(), email: (r[col("email")] || "").trim() };
       ["name", "registrationDate", "lastLoginDate"].forEach(function (k) { var c = col(k); if (c >= 0 && (r[c] || "").trim()) u[k] = r[c].trim(); });
@@ -102,13 +102,14 @@
   function lines(s) { return (s || "").split(/\s*\n\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
 
   // secretBox shows a secret once, with a Copy button, right where it was asked for.
-  function secretBox(label, value) {
-    var v = h("code", { class: "secret", "data-secret": label }, value);
-    return h("div", { class: "alert warn secret-box", role: "status", tabindex: "-1" }, h("strong", null, label + " — shown once, copy it now:"),
+  // name is the secret's English name (data-secret); label is what the page shows.
+  function secretBox(label, value, name) {
+    var v = h("code", { class: "secret", "data-secret": name || label }, value);
+    return h("div", { class: "alert warn secret-box", role: "status", tabindex: "-1" }, h("strong", null, T("portal.shown_once", { secret: label })),
       h("div", { class: "row" }, v, LS.copyButton(v)));
   }
-  function showSecret(box, label, value) {
-    var b = secretBox(label, value);
+  function showSecret(box, label, value, name) {
+    var b = secretBox(label, value, name);
     fill(box, b);
     b.focus({ preventScroll: true });
     b.scrollIntoView({ block: "nearest" });
@@ -117,10 +118,11 @@
   // table draws rows under cols; on a phone each row becomes a card whose cells name their
   // column (data-label), action cells included. A column named "" holds the row's actions.
   function table(cols, rows, empty) {
-    cols = cols.map(function (c) { return c === "" ? "Actions" : c; });
-    var body = h("tbody", null, rows.length ? rows : h("tr", { class: "empty-row" }, h("td", { colspan: cols.length, class: "empty" }, empty || "Nothing here yet.")));
+    var actions = cols.indexOf("");
+    cols = cols.map(function (c) { return c === "" ? T("portal.actions") : c; });
+    var body = h("tbody", null, rows.length ? rows : h("tr", { class: "empty-row" }, h("td", { colspan: cols.length, class: "empty" }, empty || T("portal.nothing_yet"))));
     if (rows.length) [].forEach.call(body.rows, function (tr) {
-      [].forEach.call(tr.cells, function (td, i) { if (cols[i]) td.setAttribute("data-label", cols[i]); if (cols[i] === "Actions") td.classList.add("actions-cell"); });
+      [].forEach.call(tr.cells, function (td, i) { if (cols[i]) td.setAttribute("data-label", cols[i]); if (i === actions) td.classList.add("actions-cell"); });
     });
     return h("div", { class: "table-wrap" }, h("table", { class: "cards" },
       h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { scope: "col" }, c); }))), body));
@@ -155,7 +157,7 @@
   }
 
   function noApps() {
-    fill(view, h("div", { class: "card" }, h("p", null, "You have no applications yet."), h("a", { class: "btn primary", href: "/portal/apps" }, "Create an application")));
+    fill(view, h("div", { class: "card" }, h("p", null, T("portal.no_apps_yet")), h("a", { class: "btn primary", href: "/portal/apps" }, T("portal.create_an_app"))));
   }
 
   // ---- Applications -------------------------------------------------------------------------
@@ -168,11 +170,11 @@
     var origins = h("textarea", { name: "allowedOrigins", placeholder: "https://example.com", rows: 2 });
     var out = h("div", { class: "result" });
     var form = h("form", { id: "create-app", novalidate: true },
-      h("div", { class: "grid" }, field("Name", name), field("Website", website)),
-      field("Redirect URIs", redirects, "One per line. https, or http on localhost."),
-      field("Webhook URL", webhook, "Optional. Receives connection and account events."),
-      field("Allowed origins", origins, "Optional. Browser origins that may call LoginSign and frame the login widgets, one per line."),
-      h("button", { class: "primary", type: "submit" }, "Create application"), out);
+      h("div", { class: "grid" }, field(T("portal.name"), name), field(T("portal.website"), website)),
+      field(T("portal.redirect_uris"), redirects, T("portal.redirect_uris_hint")),
+      field(T("portal.webhook_url"), webhook, T("portal.webhook_url_hint")),
+      field(T("portal.allowed_origins"), origins, T("portal.allowed_origins_hint_new")),
+      h("button", { class: "primary", type: "submit" }, T("portal.create_app")), out);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(form, async function () {
@@ -184,8 +186,8 @@
         var r = d.createApplication;
         // The post-create panel (quickstart.js) stays until the secret is acknowledged.
         fill(out, Quickstart.panel(r, function () {
-          fill(out, h("div", { class: "alert ok" }, "Created ", h("strong", null, r.application.name), ". ",
-            h("a", { href: "/portal/apps/" + encodeURIComponent(r.application.id) }, "Open settings")));
+          fill(out, h("div", { class: "alert ok" }, T("portal.created", { app: r.application.name }), " ",
+            h("a", { href: "/portal/apps/" + encodeURIComponent(r.application.id) }, T("portal.open_settings"))));
         }));
         form.reset();
         await loadApps();
@@ -200,20 +202,20 @@
         return null;
       } });
     });
-    return card("New application", "new-app", form);
+    return card(T("portal.new_app"), "new-app", form);
   }
 
   function renderAppList() {
     fill("apps", apps.length ? h("ul", { class: "list" }, apps.map(function (a) {
       return h("li", { "data-app": a.id }, LS.icon(a), h("div", { class: "grow" }, h("strong", null, a.name),
-        h("div", { class: "small muted mono" }, a.id), h("div", { class: "small muted" }, LS.plural(a.redirectUris.length, "redirect URI") + " · created " + LS.date(a.createdAt))),
-        h("a", { class: "btn small", href: "/portal/apps/" + encodeURIComponent(a.id) }, "Settings"),
-        h("a", { class: "btn small", href: "/portal/users?app=" + encodeURIComponent(a.id) }, "Users"));
-    })) : h("p", { class: "empty" }, "No applications yet."));
+        h("div", { class: "small muted mono" }, a.id), h("div", { class: "small muted" }, T("portal.app_line", { uris: T("portal.redirect_uri_count", { count: a.redirectUris.length }), date: LS.date(a.createdAt) }))),
+        h("a", { class: "btn small", href: "/portal/apps/" + encodeURIComponent(a.id) }, T("portal.settings")),
+        h("a", { class: "btn small", href: "/portal/users?app=" + encodeURIComponent(a.id) }, T("portal.users")));
+    })) : h("p", { class: "empty" }, T("portal.no_apps")));
   }
 
   async function appsView() {
-    fill(view, card("Your applications", "apps-card", slot("apps")), createForm());
+    fill(view, card(T("portal.your_apps"), "apps-card", slot("apps")), createForm());
     try { await loadApps(); renderAppList(); } catch (e) { failed("apps", e); }
   }
 
@@ -230,16 +232,16 @@
   }
 
   async function overviewView() {
-    fill(view, h("div", { "data-slot": "analytics" }, h("p", { class: "empty" }, "Loading…")),
-      card("Your applications", "apps-card", slot("apps"), h("a", { class: "btn primary", href: "/portal/apps#new-app" }, "New application")));
+    fill(view, h("div", { "data-slot": "analytics" }, h("p", { class: "empty" }, T("portal.loading"))),
+      card(T("portal.your_apps"), "apps-card", slot("apps"), h("a", { class: "btn primary", href: "/portal/apps#new-app" }, T("portal.new_app"))));
     try { await loadApps(); } catch (e) { failed("apps", e); return; }
     renderAppList();
     var id = apps.length ? picker() : "";
     if (!apps.length) { var p = document.getElementById("app-picker"); if (p) p.closest(".field").hidden = true; }
     if (!id) {
-      fill("analytics", h("div", { class: "card", id: "analytics-empty" }, h("h2", null, "Numbers appear here"),
-        h("p", null, "Create an application, add the Login Button to your site, and this page shows sign-ups, active users, regions and licenses."),
-        h("a", { class: "btn primary", href: "/portal/apps#new-app" }, "Create an application")));
+      fill("analytics", h("div", { class: "card", id: "analytics-empty" }, h("h2", null, T("portal.numbers_appear")),
+        h("p", null, T("portal.numbers_appear_lead")),
+        h("a", { class: "btn primary", href: "/portal/apps#new-app" }, T("portal.create_an_app"))));
       return;
     }
     var a, users;
@@ -255,38 +257,38 @@
     var lic = {};
     (a.licensesByState || []).forEach(function (x) { lic[x.state] = x.count; });
     var licTotal = (lic.UNUSED || 0) + (lic.ACTIVE || 0) + (lic.EXPIRED || 0);
-    var name = (apps.find(function (x) { return x.id === id; }) || {}).name || "this application";
+    var name = (apps.find(function (x) { return x.id === id; }) || {}).name || T("portal.this_app");
 
     var stats = h("div", { class: "stats", id: "headline" },
-      Charts.headline(users, "connected " + (users === 1 ? "user" : "users")),
-      Charts.headline(sum(signups), "sign-ups, last 30 days"),
-      Charts.headline(sum(active), "active, last 30 days"),
-      Charts.headline(lic.ACTIVE || 0, "active licenses", licTotal ? LS.num(lic.UNUSED || 0) + " unused" : null));
+      Charts.headline(users, T("portal.stat_users", { count: users })),
+      Charts.headline(sum(signups), T("portal.stat_signups", { count: sum(signups) })),
+      Charts.headline(sum(active), T("portal.stat_active", { count: sum(active) })),
+      Charts.headline(lic.ACTIVE || 0, T("portal.stat_licenses", { count: lic.ACTIVE || 0 }), licTotal ? T("portal.stat_unused", { count: lic.UNUSED || 0 }) : null));
 
     if (!users) {
       // One helpful card instead of empty charts.
-      fill("analytics", stats, h("div", { class: "card", id: "analytics-empty" }, h("h2", null, "No one has signed in to " + name + " yet"),
-        h("p", null, "Charts of sign-ups, active users, regions and sign-in counts appear here as soon as the first person signs in."),
+      fill("analytics", stats, h("div", { class: "card", id: "analytics-empty" }, h("h2", null, T("portal.no_signin_yet", { app: name })),
+        h("p", null, T("portal.no_signin_lead")),
         h("ol", { class: "steps" },
-          h("li", null, "Check the redirect URIs in ", h("a", { href: "/portal/apps/" + encodeURIComponent(id) + "#redirect-uris" }, "the app's settings"), "."),
-          h("li", null, "Add the Login Button to your site (see ", h("a", { href: "/docs" }, "the docs"), ")."),
-          h("li", null, "Already have users? ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "Import them"), " as proposals they accept."))));
+          h("li", null, T("portal.step1_before"), h("a", { href: "/portal/apps/" + encodeURIComponent(id) + "#redirect-uris" }, T("portal.step1_link")), T("portal.step1_after")),
+          h("li", null, T("portal.step2_before"), h("a", { href: "/docs" }, T("portal.step2_link")), T("portal.step2_after")),
+          h("li", null, T("portal.step3_before"), h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, T("portal.step3_link")), T("portal.step3_after")))));
       return;
     }
-    var regions = (a.usersPerRegion || []).map(function (r) { return { label: r.region || "Unknown", value: r.count }; });
+    var regions = (a.usersPerRegion || []).map(function (r) { return { label: r.region || T("portal.unknown"), value: r.count }; });
     var sessions = (a.sessionsDistribution || []).map(function (b) { return { label: b.label, value: b.count }; });
-    var states = [["UNUSED", "Unused"], ["ACTIVE", "Active"], ["EXPIRED", "Expired"]].map(function (x) { return { label: x[1], value: lic[x[0]] || 0 }; });
+    var states = [["UNUSED", T("portal.unused")], ["ACTIVE", T("portal.active")], ["EXPIRED", T("portal.expired")]].map(function (x) { return { label: x[1], value: lic[x[0]] || 0 }; });
     fill("analytics", stats,
       h("div", { class: "grid" },
-        card("Sign-ups per day", "signups", Charts.line(signups, "Sign-ups per day, last 30 days", { unit: "sign-up", column: "Sign-ups" })),
-        card("Active users per day", "active", h("p", { class: "small muted" }, "People whose latest sign-in fell on that day."),
-          Charts.line(active, "Active users per day, last 30 days", { unit: "person", units: "people", column: "Active users" }))),
+        card(T("portal.signups_per_day"), "signups", Charts.line(signups, T("portal.signups_per_day_30"), { amount: function (n) { return T("portal.signup_count", { count: n }); }, column: T("portal.signups") })),
+        card(T("portal.active_per_day"), "active", h("p", { class: "small muted" }, T("portal.active_per_day_lead")),
+          Charts.line(active, T("portal.active_per_day_30"), { amount: function (n) { return T("portal.person_count", { count: n }); }, column: T("portal.active_users") }))),
       h("div", { class: "grid" },
-        card("Sign-ins per person", "sessions", h("p", { class: "small muted" }, "How many people signed in how often."),
-          Charts.bars(sessions, "People by number of sign-ins", { sort: false })),
-        card("Regions", "regions", Charts.bars(regions, "Users by region", { max: 8 })),
-        card("Licenses", "license-states", licTotal ? Charts.bars(states, "License codes by state", { sort: false })
-          : h("p", { class: "empty" }, "No license codes yet. ", h("a", { href: "/portal/licenses?app=" + encodeURIComponent(id) }, "Create a variant and generate codes"), "."))));
+        card(T("portal.signins_per_person"), "sessions", h("p", { class: "small muted" }, T("portal.signins_per_person_lead")),
+          Charts.bars(sessions, T("portal.people_by_signins"), { sort: false })),
+        card(T("portal.regions"), "regions", Charts.bars(regions, T("portal.users_by_region"), { max: 8 })),
+        card(T("portal.licenses"), "license-states", licTotal ? Charts.bars(states, T("portal.codes_by_state"), { sort: false })
+          : h("p", { class: "empty" }, T("portal.no_codes_before"), h("a", { href: "/portal/licenses?app=" + encodeURIComponent(id) }, T("portal.no_codes_link")), T("portal.no_codes_after")))));
   }
 
   async function appView() {
@@ -298,7 +300,7 @@
       role = (await gql(Q.appRole, { id: id })).application.viewerRole;
       app = (await gql(role === "SUPPORT" ? Q.appLimited : Q.app, { id: id })).application;
     } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
-    if (!app) { fill(view, h("div", { class: "alert error" }, "No such application.")); return; }
+    if (!app) { fill(view, h("div", { class: "alert error" }, T("portal.no_such_app"))); return; }
     var may = {
       settings: role !== "SUPPORT", secrets: role === "OWNER" || role === "ADMIN", del: role === "OWNER",
       team: role === "OWNER" || role === "ADMIN", activity: role !== "SUPPORT"
@@ -322,12 +324,12 @@
     var keyOf = [[/^name /, "name"], [/^website:/, "website"], [/^iconUrl:/, "iconUrl"], [/^termsUrl:/, "termsUrl"], [/^privacyUrl:/, "privacyUrl"],
       [/^webhookUrl:|webhook/i, "webhookUrl"], [/^idTokenSigningAlg/, "idTokenSigningAlg"], [/^backchannel/i, "backchannelLogoutUri"]];
     var settings = h("form", { id: "settings", novalidate: true },
-      h("div", { class: "grid" }, field("Name", inputs.name), field("Website", inputs.website), field("Icon URL", inputs.iconUrl),
-        field("Terms URL", inputs.termsUrl), field("Privacy URL", inputs.privacyUrl), field("Webhook URL", inputs.webhookUrl),
-        field("id_token signing algorithm", inputs.idTokenSigningAlg, "ES256 (default) or RS256, for clients that verify only RSA."),
-        field("Back-channel logout URI", inputs.backchannelLogoutUri, "Receives a signed logout token when a person signs out."),
-        field("Post-logout redirect URIs", logoutUris, "Where sign-out may return people (post_logout_redirect_uri), one per line.")),
-      h("button", { class: "primary", type: "submit" }, "Save settings"), webhookSecret);
+      h("div", { class: "grid" }, field(T("portal.name"), inputs.name), field(T("portal.website"), inputs.website), field(T("portal.icon_url"), inputs.iconUrl),
+        field(T("portal.terms_url"), inputs.termsUrl), field(T("portal.privacy_url"), inputs.privacyUrl), field(T("portal.webhook_url"), inputs.webhookUrl),
+        field(T("portal.signing_alg"), inputs.idTokenSigningAlg, T("portal.signing_alg_hint")),
+        field(T("portal.backchannel"), inputs.backchannelLogoutUri, T("portal.backchannel_hint")),
+        field(T("portal.post_logout"), logoutUris, T("portal.post_logout_hint"))),
+      h("button", { class: "primary", type: "submit" }, T("portal.save_settings")), webhookSecret);
     settings.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var input = {};
@@ -336,8 +338,8 @@
       LS.busy(settings, async function () {
         var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
         document.querySelector("h1").textContent = d.application.name;
-        if (d.webhookSecret) showSecret(webhookSecret, "Webhook secret", d.webhookSecret);
-      }, "Settings saved.", { field: function (e) {
+        if (d.webhookSecret) showSecret(webhookSecret, T("portal.webhook_secret"), d.webhookSecret, "Webhook secret");
+      }, T("portal.settings_saved"), { field: function (e) {
         if (/post-logout/i.test(e.message)) return logoutUris;
         var k = keyOf.find(function (x) { return x[0].test(e.message); });
         return k ? inputs[k[1]] : null;
@@ -356,44 +358,44 @@
     }
     function drawUris() {
       fill(uriList, uris.length ? uris.map(function (u) {
-        var health = h("span", { class: "badge", "data-health": u }, "saved · not checked");
+        var health = h("span", { class: "badge", "data-health": u }, T("portal.uri_not_checked"));
         return h("li", { "data-uri": u }, h("div", { class: "grow mono" }, u), health,
-          h("button", { type: "button", class: "small", onclick: function (ev) { check(ev.target, u, health); } }, "Check"),
-          LS.confirmButton("Remove", "Confirm remove", "small", function () { return saveUris(uris.filter(function (x) { return x !== u; })); },
-            u + " was removed.", { at: uriStatus }));
-      }) : h("li", { class: "empty" }, "No redirect URIs yet: sign-in cannot return to your app until you add one."));
+          h("button", { type: "button", class: "small", onclick: function (ev) { check(ev.target, u, health); } }, T("portal.check")),
+          LS.confirmButton(T("portal.remove"), T("portal.confirm_remove"), "small", function () { return saveUris(uris.filter(function (x) { return x !== u; })); },
+            T("portal.was_removed", { what: u }), { at: uriStatus }));
+      }) : h("li", { class: "empty" }, T("portal.no_redirect_uris")));
     }
     async function check(btn, u, badge) {
       await LS.busy(btn, async function () {
         var r = (await gql(Q.checkRedirect, { id: id, uri: u })).redirectUriCheck;
         badge.className = "badge " + (r.ok ? "ok" : "danger");
-        badge.textContent = r.ok ? (r.https ? "ok" : "ok (http, local only)") : (r.problems.join("; ") || (r.redirectUriRegistered ? "problem" : "not registered"));
+        badge.textContent = r.ok ? (r.https ? T("portal.uri_ok") : T("portal.uri_ok_http")) : (r.problems.join("; ") || (r.redirectUriRegistered ? T("portal.uri_problem") : T("portal.uri_not_registered")));
       }, null, { at: uriStatus });
     }
     var newUri = h("input", { type: "url", id: "new-uri", placeholder: "https://example.com/callback", autocomplete: "off" });
     var addForm = h("form", { id: "redirects", class: "row", novalidate: true },
-      h("label", { class: "visually-hidden", for: "new-uri" }, "Add a redirect URI"), newUri, h("button", { type: "submit" }, "Add"));
+      h("label", { class: "visually-hidden", for: "new-uri" }, T("portal.add_redirect_uri")), newUri, h("button", { type: "submit" }, T("portal.add")));
     addForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var u = newUri.value.trim();
       LS.busy(addForm, async function () {
-        if (!u) throw LS.invalid(newUri, "Enter a redirect URI such as https://example.com/callback.");
-        if (uris.indexOf(u) >= 0) throw LS.invalid(newUri, "This redirect URI is already registered.");
+        if (!u) throw LS.invalid(newUri, T("portal.enter_redirect_uri"));
+        if (uris.indexOf(u) >= 0) throw LS.invalid(newUri, T("portal.uri_already"));
         await saveUris(uris.concat([u]));
         newUri.value = "";
         return u;
-      }, function (u) { return u + " is registered."; }, { at: uriStatus });
+      }, function (u) { return T("portal.uri_registered", { uri: u }); }, { at: uriStatus });
     });
     var origins = h("textarea", { rows: 3, id: "allowed-origins" }, app.allowedOrigins.join("\n"));
     var originsForm = h("form", { id: "origins", novalidate: true },
-      field("Allowed origins", origins, "Browser origins allowed to call LoginSign and to frame the login widget, one per line."),
-      h("button", { class: "primary", type: "submit" }, "Save allowed origins"));
+      field(T("portal.allowed_origins"), origins, T("portal.allowed_origins_hint")),
+      h("button", { class: "primary", type: "submit" }, T("portal.save_origins")));
     originsForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       LS.busy(originsForm, async function () {
         var d = (await gql(Q.update, { id: id, input: { allowedOrigins: lines(origins.value) } })).updateApplication;
         origins.value = d.application.allowedOrigins.join("\n");
-      }, "Allowed origins saved.");
+      }, T("portal.origins_saved"));
     });
     drawUris();
 
@@ -402,28 +404,28 @@
     if (!may.settings) [].forEach.call(settings.querySelectorAll("input, select, textarea, button"), function (c) { c.disabled = true; });
     if (!may.settings) [addForm, originsForm].forEach(function (f) { [].forEach.call(f.querySelectorAll("input, textarea, button"), function (c) { c.disabled = true; }); });
     fill(view,
-      card("Credentials", "credentials",
-        h("p", null, "Client ID ", h("code", { "data-client-id": app.id }, app.id), " ", LS.copyButton(app.id, "Copy client ID")),
-        h("p", { class: "small muted", id: "your-role" }, "Your role: " + role.toLowerCase() + "."),
+      card(T("portal.credentials"), "credentials",
+        h("p", null, T("portal.client_id") + " ", h("code", { "data-client-id": app.id }, app.id), " ", LS.copyButton(app.id, T("portal.copy_client_id"))),
+        h("p", { class: "small muted", id: "your-role" }, T("portal.your_role", { role: roleName(role) })),
         may.secrets && h("div", { class: "stack" },
-          h("div", null, LS.confirmButton("Reset client secret", "Confirm: the old secret stops working", "", async function () {
+          h("div", null, LS.confirmButton(T("portal.reset_client_secret"), T("portal.confirm_reset_secret"), "", async function () {
             var d = await gql(Q.rotateSecret, { id: id });
-            showSecret(clientSecret, "Client secret", d.rotateClientSecret.secret);
-            clientSecret.firstChild.append(h("p", { class: "small" }, "Put it in your app's backend configuration now: the old secret no longer works for the token endpoint."));
+            showSecret(clientSecret, T("portal.client_secret"), d.rotateClientSecret.secret, "Client secret");
+            clientSecret.firstChild.append(h("p", { class: "small" }, T("portal.client_secret_after")));
           }), clientSecret),
-          h("div", null, LS.confirmButton("Rotate webhook secret", "Confirm rotation", "", async function () {
+          h("div", null, LS.confirmButton(T("portal.rotate_webhook_secret"), T("portal.confirm_rotation"), "", async function () {
             var d = await gql(Q.rotateWebhook, { id: id });
-            showSecret(webhookRotated, "Webhook secret", d.rotateWebhookSecret.secret);
-            webhookRotated.firstChild.append(h("p", { class: "small" }, "Webhooks are signed with it from now on: update your receiver's secret."));
+            showSecret(webhookRotated, T("portal.webhook_secret"), d.rotateWebhookSecret.secret, "Webhook secret");
+            webhookRotated.firstChild.append(h("p", { class: "small" }, T("portal.webhook_secret_after")));
           }), webhookRotated))),
-      card("Quickstart", "quickstart", slot("quickstart")),
-      card("Settings", "settings-card", settings),
-      card("Redirect URIs", "redirect-uris", h("p", { class: "small muted" }, "Where sign-in may return people. Each change is saved at once."), uriList, addForm, uriStatus),
-      card("Allowed origins", "allowed-origins-card", originsForm),
-      card("Members", "members", slot("members")),
-      may.activity && card("Activity", "app-activity", slot("app-activity")),
-      may.del && card("Delete this application", "delete-app", h("p", { class: "muted" }, "Every connection ends and its users' private addresses for this app stop working. This cannot be undone."),
-        LS.confirmButton("Delete application", "Confirm: delete " + app.name, "danger", async function () {
+      card(T("portal.quickstart"), "quickstart", slot("quickstart")),
+      card(T("portal.settings"), "settings-card", settings),
+      card(T("portal.redirect_uris"), "redirect-uris", h("p", { class: "small muted" }, T("portal.redirect_uris_lead")), uriList, addForm, uriStatus),
+      card(T("portal.allowed_origins"), "allowed-origins-card", originsForm),
+      card(T("portal.members"), "members", slot("members")),
+      may.activity && card(T("portal.activity"), "app-activity", slot("app-activity")),
+      may.del && card(T("portal.delete_app_title"), "delete-app", h("p", { class: "muted" }, T("portal.delete_app_lead")),
+        LS.confirmButton(T("portal.delete_app"), T("portal.confirm_delete_app", { app: app.name }), "danger", async function () {
           await gql(Q.deleteApp, { id: id });
           location.assign("/portal/apps");
         })));
@@ -434,7 +436,9 @@
 
   // The Members card: the team with roles; owner and admin invite, revoke, change roles and
   // remove; the owner proposes a transfer; any other member may leave.
-  var ROLES = [["ADMIN", "Admin"], ["DEVELOPER", "Developer"], ["SUPPORT", "Support"]];
+  var ROLES = [["ADMIN", T("portal.roles.admin")], ["DEVELOPER", T("portal.roles.developer")], ["SUPPORT", T("portal.roles.support")]];
+  // roleName is a role as a word in a sentence or badge ("admin").
+  function roleName(r) { var k = "portal.role." + String(r).toLowerCase(); return LS.has(k) ? T(k) : String(r).toLowerCase(); }
   async function loadMembers(id, may) {
     var t, invs = [];
     try {
@@ -448,45 +452,45 @@
     var rows = t.members.map(function (m) {
       var actions = h("td", null);
       if (m.role !== "OWNER" && may.team && !m.isViewer) {
-        var sel = h("select", { "aria-label": "Role of " + m.email, "data-role-of": m.email },
+        var sel = h("select", { "aria-label": T("portal.role_of", { email: m.email }), "data-role-of": m.email },
           ROLES.map(function (r) { return h("option", { value: r[0], selected: r[0] === m.role }, r[1]); }));
         sel.addEventListener("change", function () {
-          LS.busy(sel, async function () { await gql(Q.changeRole, { input: { applicationId: id, userId: m.userId, role: sel.value } }); }, m.email + " is now " + sel.value.toLowerCase() + ".", { at: status });
+          LS.busy(sel, async function () { await gql(Q.changeRole, { input: { applicationId: id, userId: m.userId, role: sel.value } }); }, function () { return T("portal.is_now", { email: m.email, role: roleName(sel.value) }); }, { at: status });
         });
-        actions.append(sel, " ", LS.confirmButton("Remove", "Confirm remove", "small", async function () {
+        actions.append(sel, " ", LS.confirmButton(T("portal.remove"), T("portal.confirm_remove"), "small", async function () {
           await gql(Q.removeMember, { input: { applicationId: id, userId: m.userId } }); reload();
-        }, m.email + " was removed.", { at: status }));
+        }, T("portal.was_removed", { what: m.email }), { at: status }));
       }
       if (owner && m.role !== "OWNER" && !(tr && tr.toUserId === m.userId)) {
-        actions.append(" ", LS.confirmButton("Transfer ownership", "Confirm: propose to " + m.email, "small", async function () {
+        actions.append(" ", LS.confirmButton(T("portal.transfer"), T("portal.confirm_transfer", { email: m.email }), "small", async function () {
           await gql(Q.proposeTransfer, { input: { applicationId: id, userId: m.userId } }); reload();
-        }, "Proposed: " + m.email + " becomes the owner once they accept.", { at: status }));
+        }, T("portal.transfer_proposed", { email: m.email }), { at: status }));
       }
       if (m.isViewer && m.role !== "OWNER") {
-        actions.append(LS.confirmButton("Leave", "Confirm: leave this team", "small", async function () {
+        actions.append(LS.confirmButton(T("portal.leave"), T("portal.confirm_leave"), "small", async function () {
           await gql(Q.leave, { input: { applicationId: id } }); location.assign("/portal/apps");
         }));
       }
       return h("tr", { "data-member": m.email, "data-member-role": m.role.toLowerCase() },
         h("td", null, m.name || m.email, m.name ? h("div", { class: "small muted" }, m.email) : null),
-        h("td", null, h("span", { class: "badge" }, m.role.toLowerCase())), h("td", null, LS.date(m.joinedAt)), actions);
+        h("td", null, h("span", { class: "badge" }, roleName(m.role))), h("td", null, LS.date(m.joinedAt)), actions);
     });
-    var parts = [table(["Member", "Role", "Joined", ""], rows, "No members.")];
+    var parts = [table([T("portal.member"), T("portal.role_col"), T("portal.joined"), ""], rows, T("portal.no_members"))];
     if (tr) {
       var mine = t.members.some(function (m) { return m.isViewer && m.userId === tr.toUserId; });
-      parts.push(h("div", { class: "alert", id: "transfer" }, "Ownership transfer to " + tr.toEmail + " proposed, until " + LS.date(tr.expiresAt) + ". ",
+      parts.push(h("div", { class: "alert", id: "transfer" }, T("portal.transfer_pending", { email: tr.toEmail, date: LS.date(tr.expiresAt) }) + " ",
         mine ? h("button", { type: "button", class: "primary small", onclick: function (ev) {
-          LS.busy(ev.target, async function () { await gql(Q.acceptTransfer, { input: { applicationId: id } }); location.reload(); }, "You own this application now.", { at: status });
-        } }, "Accept ownership") : null,
+          LS.busy(ev.target, async function () { await gql(Q.acceptTransfer, { input: { applicationId: id } }); location.reload(); }, T("portal.you_own"), { at: status });
+        } }, T("portal.accept_ownership")) : null,
         (owner || mine) ? h("button", { type: "button", class: "small", onclick: function (ev) {
-          LS.busy(ev.target, async function () { await gql(Q.cancelTransfer, { input: { applicationId: id } }); reload(); }, "Transfer cancelled.", { at: status });
-        } }, owner ? "Cancel transfer" : "Decline") : null));
+          LS.busy(ev.target, async function () { await gql(Q.cancelTransfer, { input: { applicationId: id } }); reload(); }, T("portal.transfer_cancelled"), { at: status });
+        } }, owner ? T("portal.cancel_transfer") : T("portal.decline")) : null));
     }
     if (may.team) {
       var email = h("input", { type: "email", id: "invite-email", required: true, autocomplete: "off", placeholder: "colleague@example.com" });
       var role = h("select", { id: "invite-role" }, ROLES.map(function (r) { return h("option", { value: r[0], selected: r[0] === "DEVELOPER" }, r[1]); }));
-      var form = h("form", { id: "invite", novalidate: true }, h("div", { class: "grid" }, field("Invite by email", email), field("Role", role)),
-        h("button", { class: "primary", type: "submit" }, "Send invitation"));
+      var form = h("form", { id: "invite", novalidate: true }, h("div", { class: "grid" }, field(T("portal.invite_by_email"), email), field(T("portal.role_col"), role)),
+        h("button", { class: "primary", type: "submit" }, T("portal.send_invitation")));
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(form, async function () {
@@ -494,14 +498,14 @@
           email.value = "";
           setTimeout(reload, 1200);
           return d;
-        }, function (d) { return "Invitation sent to " + d.email + "."; }, { field: function () { return email; } });
+        }, function (d) { return T("portal.invitation_sent", { email: d.email }); }, { field: function () { return email; } });
       });
-      parts.push(h("h3", null, "Pending invitations"), table(["Address", "Role", "Expires", ""], invs.map(function (i) {
-        return h("tr", { "data-invitation": i.email }, h("td", null, i.email), h("td", null, i.role.toLowerCase()), h("td", null, LS.date(i.expiresAt)),
-          h("td", null, LS.confirmButton("Revoke", "Confirm revoke", "small", async function () {
+      parts.push(h("h3", null, T("portal.pending_invitations")), table([T("portal.address"), T("portal.role_col"), T("portal.expires"), ""], invs.map(function (i) {
+        return h("tr", { "data-invitation": i.email }, h("td", null, i.email), h("td", null, roleName(i.role)), h("td", null, LS.date(i.expiresAt)),
+          h("td", null, LS.confirmButton(T("portal.revoke"), T("portal.confirm_revoke"), "small", async function () {
             await gql(Q.revokeInvitation, { input: { applicationId: id, invitationId: i.id } }); reload();
-          }, "Invitation revoked.", { at: status })));
-      }), "No pending invitations."), form);
+          }, T("portal.invitation_revoked"), { at: status })));
+      }), T("portal.no_invitations")), form);
     }
     parts.push(status);
     fill("members", h("div", null, parts));
@@ -512,19 +516,19 @@
   async function invitationView() {
     var token = new URLSearchParams(location.search).get("token") || "";
     var status = h("div", { class: "form-status", id: "invitation-status", "aria-live": "polite" });
-    var btn = h("button", { type: "button", class: "primary", id: "accept-invitation" }, "Accept the invitation");
+    var btn = h("button", { type: "button", class: "primary", id: "accept-invitation" }, T("portal.accept_invitation"));
     btn.addEventListener("click", function () {
       LS.busy(btn, async function () {
         var d = (await gql(Q.acceptInvitation, { input: { token: token } })).acceptInvitation;
-        fill(status, h("span", null, "You joined " + d.application.name + " as " + d.role.toLowerCase() + ". ",
-          h("a", { href: "/portal/apps/" + encodeURIComponent(d.application.id), id: "open-app" }, "Open the application")));
+        fill(status, h("span", null, T("portal.you_joined", { app: d.application.name, role: roleName(d.role) }) + " ",
+          h("a", { href: "/portal/apps/" + encodeURIComponent(d.application.id), id: "open-app" }, T("portal.open_app"))));
         btn.disabled = true;
         return d;
       }, null, { at: status });
     });
-    fill(view, card("Join an application team", "invitation",
-      h("p", null, "You were invited to help run an application on LoginSign. The invitation was sent to one address: it works only for the account that holds that address, verified."),
-      token ? btn : h("div", { class: "alert error" }, "This link has no invitation token."), status));
+    fill(view, card(T("portal.join_team"), "invitation",
+      h("p", null, T("portal.join_team_lead")),
+      token ? btn : h("div", { class: "alert error" }, T("portal.no_token")), status));
   }
 
   // The application's activity log (developer actions and its users' sign-ins and consents).
@@ -532,8 +536,8 @@
   async function loadAppActivity(id) {
     var d;
     try { d = (await gql(ACTIVITY_Q, { id: id })).application.activity; } catch (e) { failed("app-activity", e); return; }
-    if (!d.events.length) { fill("app-activity", h("p", { class: "empty" }, "Nothing yet.")); return; }
-    fill("app-activity", table(["When", "What", "By", "Details"], d.events.map(function (ev) {
+    if (!d.events.length) { fill("app-activity", h("p", { class: "empty" }, T("portal.nothing_yet_short"))); return; }
+    fill("app-activity", table([T("portal.when"), T("portal.what"), T("portal.by"), T("portal.details")], d.events.map(function (ev) {
       return h("tr", { "data-event": ev.id }, [LS.dateTime(ev.at), ev.type.toLowerCase().replace(/_/g, " "), ev.actor.toLowerCase(),
         ev.details.map(function (kv) { return kv.key + ": " + kv.value; }).join(" · ") + (ev.connectionId ? " · " + ev.connectionId : "")
       ].map(function (c) { return h("td", null, c); }));
@@ -546,10 +550,10 @@
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
-    var search = h("input", { type: "search", id: "user-search", placeholder: "Global User ID, name or address" });
-    var fStatus = h("select", { id: "filter-status" }, [["", "Any"], ["active", "Active"], ["inactive", "Inactive"], ["blocked", "Blocked"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
-    var fMail = h("select", { id: "filter-mail" }, [["", "Any"], ["muted", "Not delivered (muted)"], ["delivered", "Delivered"]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
-    var fRegion = h("input", { type: "text", id: "filter-region", placeholder: "e.g. DE", autocomplete: "off" });
+    var search = h("input", { type: "search", id: "user-search", placeholder: T("portal.user_search_placeholder") });
+    var fStatus = h("select", { id: "filter-status" }, [["", T("portal.any")], ["active", T("portal.active")], ["inactive", T("portal.inactive")], ["blocked", T("portal.blocked")]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
+    var fMail = h("select", { id: "filter-mail" }, [["", T("portal.any")], ["muted", T("portal.not_delivered")], ["delivered", T("portal.delivered")]].map(function (o) { return h("option", { value: o[0] }, o[1]); }));
+    var fRegion = h("input", { type: "text", id: "filter-region", placeholder: T("portal.region_placeholder"), autocomplete: "off" });
     var fJoinedAfter = h("input", { type: "date", id: "filter-joined-after" });
     var fJoinedBefore = h("input", { type: "date", id: "filter-joined-before" });
     var fSeenAfter = h("input", { type: "date", id: "filter-seen-after" });
@@ -558,17 +562,17 @@
     var cursors = [null];
     var pageNo = 0;
     var form = h("form", { id: "user-filters", role: "search", novalidate: true },
-      h("div", { class: "row" }, h("label", { class: "visually-hidden", for: "user-search" }, "Search users"), search, h("button", { type: "submit" }, "Search")),
-      h("details", { class: "filters" }, h("summary", null, "More filters"),
-        h("div", { class: "grid filters-grid" }, field("Status", fStatus), field("Relay mail", fMail), field("Region", fRegion),
-          field("Joined on or after", fJoinedAfter), field("Joined before", fJoinedBefore), field("Last sign-in on or after", fSeenAfter)),
-        h("button", { type: "reset", class: "small" }, "Clear filters")));
+      h("div", { class: "row" }, h("label", { class: "visually-hidden", for: "user-search" }, T("portal.search_users")), search, h("button", { type: "submit" }, T("portal.search"))),
+      h("details", { class: "filters" }, h("summary", null, T("portal.more_filters")),
+        h("div", { class: "grid filters-grid" }, field(T("portal.status"), fStatus), field(T("portal.relay_mail"), fMail), field(T("portal.region"), fRegion),
+          field(T("portal.joined_after"), fJoinedAfter), field(T("portal.joined_before"), fJoinedBefore), field(T("portal.seen_after"), fSeenAfter)),
+        h("button", { type: "reset", class: "small" }, T("portal.clear_filters"))));
     form.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; load(); });
     form.addEventListener("reset", function () { setTimeout(function () { cursors = [null]; pageNo = 0; load(); }); });
     [fStatus, fMail].forEach(function (c) { c.addEventListener("change", function () { cursors = [null]; pageNo = 0; load(); }); });
-    fill(view, card("Connected users", "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
-      h("p", { class: "muted" }, "Bring users you already have: ", h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, "import existing users"), ". ",
-        h("a", { class: "btn small", id: "export-users", href: "/api/developer/applications/" + encodeURIComponent(id) + "/users/export", download: "" }, "Export users as CSV")));
+    fill(view, card(T("portal.connected_users"), "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
+      h("p", { class: "muted" }, T("portal.bring_before"), h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, T("portal.bring_link")), T("portal.bring_after"),
+        h("a", { class: "btn small", id: "export-users", href: "/api/developer/applications/" + encodeURIComponent(id) + "/users/export", download: "" }, T("portal.export_csv"))));
 
     function day(v) { return v ? new Date(v + "T00:00:00Z").toISOString() : null; }
     function filter() {
@@ -591,25 +595,25 @@
       var next = tr.nextElementSibling;
       if (next && next.classList.contains("editor-row")) { next.remove(); return; }
       var rec = h("input", { type: "email", id: "app-email-" + u.id, value: u.developerEmail || "", autocomplete: "off" });
-      var recForm = h("form", { class: "stack", novalidate: true }, field("Your record of their address (appEmail)", rec,
-        "Kept for you only. It does not change where LoginSign sends mail or what the person sees. Empty clears it."), h("button", { type: "submit" }, "Save record"));
+      var recForm = h("form", { class: "stack", novalidate: true }, field(T("portal.app_email"), rec,
+        T("portal.app_email_hint")), h("button", { type: "submit" }, T("portal.save_record")));
       recForm.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(recForm, async function () {
           var d = (await gql(Q.updateDevEmail, { app: id, id: u.id, appEmail: rec.value.trim() })).editAppConnection.connection;
           u.developerEmail = d.developerEmail;
           fill(tr.cells[2], emailCell(u));
-        }, function () { return rec.value.trim() ? "Saved." : "Cleared."; });
+        }, function () { return rec.value.trim() ? T("portal.saved") : T("portal.cleared"); });
       });
       var ask = h("input", { type: "email", id: "sync-email-" + u.id, required: true, autocomplete: "off" });
-      var askForm = h("form", { class: "stack", novalidate: true }, field("Ask them to use a new sign-in address", ask,
-        "Email sync is a request: LoginSign mails the person at the new address and nothing changes until they confirm it there while signed in. The answer is the same whether or not the address belongs to anyone."),
-        h("button", { type: "submit" }, "Send request"));
+      var askForm = h("form", { class: "stack", novalidate: true }, field(T("portal.ask_new_address"), ask,
+        T("portal.ask_new_address_hint")),
+        h("button", { type: "submit" }, T("portal.send_request")));
       askForm.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(askForm, async function () {
           return (await gql(Q.syncEmail, { app: id, id: u.id, email: ask.value.trim() })).proposeConnectionEmail;
-        }, function (r) { return r.pending ? "Request sent. The address changes only if the person confirms it from that mailbox." : "That already is the person's address; nothing to confirm."; });
+        }, function (r) { return r.pending ? T("portal.request_sent") : T("portal.already_address"); });
       });
       var row = h("tr", { class: "editor-row" }, h("td", { colspan: tr.cells.length }, h("div", { class: "grid editor" }, recForm, askForm)));
       tr.insertAdjacentElement("afterend", row);
@@ -617,37 +621,38 @@
     }
 
     function emailCell(u) {
-      return [u.email && u.email !== "-" ? u.email : "—", u.developerEmail ? h("div", { class: "small muted" }, "your record: " + u.developerEmail) : null];
+      return [u.email && u.email !== "-" ? u.email : "—", u.developerEmail ? h("div", { class: "small muted" }, T("portal.your_record", { email: u.developerEmail })) : null];
     }
 
     async function load() {
       var d;
       try { d = (await gql(Q.users, { id: id, filter: filter(), first: 25, after: cursors[pageNo] })).application.users; }
       catch (e) { failed("users-table", e); return; }
-      fill("user-count", LS.plural(d.totalCount, "user"));
-      fill("users-table", table(["Global User ID", "Name", "Email", "Status", "Sign-ins", "Last sign-in", "Region", ""], LS.edges(d).map(function (u) {
+      fill("user-count", T("portal.user_count", { count: d.totalCount }));
+      fill("users-table", table([T("portal.global_id"), T("portal.name"), T("portal.email"), T("portal.status"), T("portal.signins"), T("portal.last_signin"), T("portal.region"), ""], LS.edges(d).map(function (u) {
         var tr = h("tr", { "data-user": u.globalId }, h("td", null, h("code", null, u.globalId)), h("td", null, u.name || "—"),
           h("td", { "data-email": "" }, emailCell(u)),
-          h("td", null, u.blocked ? h("span", { class: "badge danger" }, "blocked") : u.active ? h("span", { class: "badge ok" }, "active") : h("span", { class: "badge" }, "inactive"),
-            u.emailMuted ? h("span", { class: "badge warn" }, "muted") : null),
+          h("td", null, u.blocked ? h("span", { class: "badge danger" }, T("portal.badge_blocked")) : u.active ? h("span", { class: "badge ok" }, T("portal.badge_active")) : h("span", { class: "badge" }, T("portal.badge_inactive")),
+            u.emailMuted ? h("span", { class: "badge warn" }, T("portal.badge_muted")) : null),
           h("td", null, LS.num(u.loginCount)), h("td", null, LS.dateTime(u.lastSessionAt)), h("td", null, u.region || "—"),
           h("td", null, h("div", { class: "row" },
-            h("button", { type: "button", class: "small", "aria-expanded": "false", onclick: function (ev) { editor(u, tr); ev.target.setAttribute("aria-expanded", String(!!(tr.nextElementSibling && tr.nextElementSibling.classList.contains("editor-row")))); } }, "Email…"),
-            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); await load(); }, u.isForwarding ? "Mail to " + u.globalId + "'s relay address is no longer forwarded." : "Mail to " + u.globalId + " is forwarded again.", { at: listStatus }); } }, u.isForwarding ? "Stop forwarding" : "Forward mail"),
-            LS.confirmButton("Delete", "Confirm delete", "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); await load(); }, "Connection deleted; the user_account_deleted webhook is on its way.", { at: listStatus }))));
+            h("button", { type: "button", class: "small", "aria-expanded": "false", onclick: function (ev) { editor(u, tr); ev.target.setAttribute("aria-expanded", String(!!(tr.nextElementSibling && tr.nextElementSibling.classList.contains("editor-row")))); } }, T("portal.email_button")),
+            h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.updateUser, { app: id, id: u.id, isForwarding: !u.isForwarding }); await load(); }, u.isForwarding ? T("portal.forward_stopped", { id: u.globalId }) : T("portal.forward_again", { id: u.globalId }), { at: listStatus }); } }, u.isForwarding ? T("portal.stop_forwarding") : T("portal.forward_mail")),
+            LS.confirmButton(T("portal.delete"), T("portal.confirm_delete"), "small", async function () { await gql(Q.deleteUser, { app: id, id: u.id }); await load(); }, T("portal.connection_deleted"), { at: listStatus }))));
         return tr;
-      }), filter() ? "No user matches these filters." : "No one has connected yet."));
+      }), filter() ? T("portal.no_user_matches") : T("portal.no_one_connected")));
       fill(pager,
-        h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; load(); } }, "Previous"),
-        h("span", { class: "small muted" }, "Page " + (pageNo + 1)),
-        h("button", { type: "button", class: "small", disabled: !d.pageInfo.hasNextPage, onclick: function () { cursors[pageNo + 1] = d.pageInfo.endCursor; pageNo++; load(); } }, "Next"));
+        h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; load(); } }, T("portal.previous")),
+        h("span", { class: "small muted" }, T("portal.page", { n: pageNo + 1 })),
+        h("button", { type: "button", class: "small", disabled: !d.pageInfo.hasNextPage, onclick: function () { cursors[pageNo + 1] = d.pageInfo.endCursor; pageNo++; load(); } }, T("portal.next")));
     }
     load();
   }
 
   // ---- Licenses -------------------------------------------------------------------------------
 
-  var DURATIONS = [["LIFETIME", "Lifetime"], ["MONTH", "One month"], ["YEAR", "One year"]];
+  var DURATIONS = [["LIFETIME", T("portal.duration_lifetime")], ["MONTH", T("portal.duration_month")], ["YEAR", T("portal.duration_year")]];
+  function durationName(d) { var k = "portal.duration_name_" + String(d).toLowerCase(); return LS.has(k) ? T(k) : String(d).toLowerCase(); }
   function durationSelect(id, value) {
     return h("select", { id: id }, DURATIONS.map(function (d) { return h("option", { value: d[0], selected: d[0] === value }, d[1]); }));
   }
@@ -661,78 +666,78 @@
     var vName = h("input", { type: "text", required: true, id: "variant-name", autocomplete: "off" });
     var vDesc = h("input", { type: "text", id: "variant-description", autocomplete: "off" });
     var vDur = durationSelect("variant-duration");
-    var vForm = h("form", { id: "variant-form", novalidate: true }, h("h3", null, "New variant"), h("div", { class: "grid" }, field("Name", vName), field("Description", vDesc), field("Duration", vDur)),
-      h("button", { type: "submit" }, "Add variant"));
+    var vForm = h("form", { id: "variant-form", novalidate: true }, h("h3", null, T("portal.new_variant")), h("div", { class: "grid" }, field(T("portal.name"), vName), field(T("portal.description"), vDesc), field(T("portal.duration"), vDur)),
+      h("button", { type: "submit" }, T("portal.add_variant")));
     vForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var name = vName.value.trim();
       LS.busy(vForm, async function () { await gql(Q.createVariant, { id: id, name: name, description: vDesc.value.trim() || null, duration: vDur.value }); vForm.reset(); await loadVariants(); },
-        function () { return name + " added."; }, { field: vName });
+        function () { return T("portal.added", { name: name }); }, { field: vName });
     });
 
     var gVariant = h("select", { id: "generate-variant" });
     var gCount = h("input", { type: "number", min: 1, max: 10000, value: 10, id: "generate-count", required: true });
     var gOut = h("div", { class: "result" });
-    var gForm = h("form", { id: "generate-form", novalidate: true }, h("div", { class: "grid" }, field("Variant", gVariant), field("How many", gCount, "1 to 10,000")),
-      h("button", { class: "primary", type: "submit" }, "Generate codes"), gOut);
+    var gForm = h("form", { id: "generate-form", novalidate: true }, h("div", { class: "grid" }, field(T("portal.variant"), gVariant), field(T("portal.how_many"), gCount, T("portal.range", { min: 1, max: 10000 }))),
+      h("button", { class: "primary", type: "submit" }, T("portal.generate_codes")), gOut);
     gForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       fill(gOut);
       LS.busy(gForm, async function () {
         var n = Number(gCount.value);
-        if (!gVariant.value) throw LS.invalid(gVariant, "Add a variant first.");
-        if (!Number.isInteger(n) || n < 1 || n > 10000) throw LS.invalid(gCount, "Enter a whole number from 1 to 10,000.");
+        if (!gVariant.value) throw LS.invalid(gVariant, T("portal.add_variant_first"));
+        if (!Number.isInteger(n) || n < 1 || n > 10000) throw LS.invalid(gCount, T("portal.whole_number", { min: 1, max: 10000 }));
         var d = (await gql(Q.generate, { id: id, variantId: gVariant.value, count: n })).generateLicenseCodes;
         var codes = h("textarea", { readonly: true, id: "generated-codes", rows: 4 }, (d.codes || []).join("\n"));
-        fill(gOut, h("div", { class: "field" }, h("label", { for: "generated-codes" }, "Generated codes"), codes), LS.copyButton(codes, "Copy codes"));
+        fill(gOut, h("div", { class: "field" }, h("label", { for: "generated-codes" }, T("portal.generated_codes")), codes), LS.copyButton(codes, T("portal.copy_codes")));
         await Promise.all([loadVariants(), loadCodes()]);
         return d.codes.length;
-      }, function (n) { return LS.plural(n, "code") + " generated."; }, { field: gCount });
+      }, function (n) { return T("portal.codes_generated", { count: n }); }, { field: gCount });
     });
 
     var uVariant = h("select", { id: "upload-variant" });
-    var uCodes = h("textarea", { id: "upload-codes", rows: 4, placeholder: "One code per line", required: true });
+    var uCodes = h("textarea", { id: "upload-codes", rows: 4, placeholder: T("portal.one_code_per_line"), required: true });
     var uOut = h("div", { class: "result" });
-    var uForm = h("form", { id: "upload-form", novalidate: true }, field("Variant", uVariant), field("Codes", uCodes, "One per line: 4 to 64 letters, digits, - and _."), h("button", { type: "submit" }, "Upload codes"), uOut);
+    var uForm = h("form", { id: "upload-form", novalidate: true }, field(T("portal.variant"), uVariant), field(T("portal.codes"), uCodes, T("portal.codes_hint")), h("button", { type: "submit" }, T("portal.upload_codes")), uOut);
     uForm.addEventListener("submit", function (ev) {
       ev.preventDefault();
       fill(uOut);
       LS.busy(uForm, async function () {
-        if (!uVariant.value) throw LS.invalid(uVariant, "Add a variant first.");
+        if (!uVariant.value) throw LS.invalid(uVariant, T("portal.add_variant_first"));
         var d = (await gql(Q.upload, { id: id, variantId: uVariant.value, codes: lines(uCodes.value) })).uploadLicenseCodes;
-        fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok"), role: "status" }, LS.num(d.created) + " added, " + LS.plural(d.duplicates.length, "duplicate") + ", " + LS.num(d.invalid.length) + " invalid."),
-          d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, "Line " + r.line + " (" + r.code + "): " + r.reason); })) : null);
+        fill(uOut, h("div", { class: "alert " + (d.invalid.length ? "warn" : "ok"), role: "status" }, T("portal.upload_result", { added: d.created, duplicates: T("portal.duplicate_count", { count: d.duplicates.length }), invalid: d.invalid.length })),
+          d.invalid.length ? h("ul", null, d.invalid.map(function (r) { return h("li", null, T("portal.invalid_line", { line: String(r.line), code: r.code, reason: r.reason })); })) : null);
         if (!d.invalid.length) uCodes.value = "";
         await Promise.all([loadVariants(), loadCodes()]);
       }, null, { field: uCodes });
     });
 
-    var cSearch = h("input", { type: "search", id: "code-search", placeholder: "Code, Global User ID or address" });
-    var cForm = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "code-search" }, "Search codes"), cSearch, h("button", { type: "submit" }, "Search"));
+    var cSearch = h("input", { type: "search", id: "code-search", placeholder: T("portal.code_search_placeholder") });
+    var cForm = h("form", { class: "row", role: "search" }, h("label", { class: "visually-hidden", for: "code-search" }, T("portal.search_codes")), cSearch, h("button", { type: "submit" }, T("portal.search")));
     var cPager = h("div", { class: "pager" });
     var codeStatus = h("div", { class: "form-status", "aria-live": "polite" });
     var variantStatus = h("div", { class: "form-status", "aria-live": "polite" });
     var cursors = [null], pageNo = 0;
     cForm.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; loadCodes(); });
 
-    fill(view, card("Variants", "variants", variantStatus, slot("variants"), vForm),
-      h("div", { class: "grid" }, card("Generate", "generate", gForm), card("Upload", "upload", uForm)),
-      card("Codes", "codes", cForm, h("div", { class: "small muted", "data-slot": "code-count" }), codeStatus, slot("codes-table"), cPager));
+    fill(view, card(T("portal.variants"), "variants", variantStatus, slot("variants"), vForm),
+      h("div", { class: "grid" }, card(T("portal.generate"), "generate", gForm), card(T("portal.upload"), "upload", uForm)),
+      card(T("portal.codes"), "codes", cForm, h("div", { class: "small muted", "data-slot": "code-count" }), codeStatus, slot("codes-table"), cPager));
 
     function variantEditor(v, li) {
       var name = h("input", { type: "text", required: true, id: "edit-name-" + v.id, value: v.name, autocomplete: "off" });
       var desc = h("input", { type: "text", id: "edit-description-" + v.id, value: v.description || "", autocomplete: "off" });
       var dur = durationSelect("edit-duration-" + v.id, v.duration);
       var f = h("form", { class: "variant-edit", novalidate: true, "data-edit-variant": v.name },
-        h("div", { class: "grid" }, field("Name", name), field("Description", desc), field("Duration", dur, "Applies to codes redeemed from now on.")),
-        h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Save variant"), h("button", { type: "button", onclick: function () { loadVariants(); } }, "Cancel")));
+        h("div", { class: "grid" }, field(T("portal.name"), name), field(T("portal.description"), desc), field(T("portal.duration"), dur, T("portal.duration_hint"))),
+        h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, T("portal.save_variant")), h("button", { type: "button", onclick: function () { loadVariants(); } }, T("portal.cancel"))));
       f.addEventListener("submit", function (ev) {
         ev.preventDefault();
         LS.busy(f, async function () {
           await gql(Q.updateVariant, { app: id, id: v.id, name: name.value.trim(), description: desc.value.trim(), duration: dur.value });
           await Promise.all([loadVariants(), loadCodes()]);
           return name.value.trim();
-        }, function (n) { return n + " saved."; }, { field: name, at: variantStatus });
+        }, function (n) { return T("portal.name_saved", { name: n }); }, { field: name, at: variantStatus });
       });
       fill(li, f);
       name.focus();
@@ -745,11 +750,11 @@
       catch (e) {
         if (e.code !== "variant_has_active_codes") throw e;
         var n = v.codeCounts ? v.codeCounts.active : 0;
-        var m = LS.report(variantStatus, n ? v.name + " has " + LS.plural(n, "active code") + "." : v.name + " has active codes.", "warn");
+        var m = LS.report(variantStatus, n ? T("portal.variant_has_active", { name: v.name, count: n }) : T("portal.variant_has_active_some", { name: v.name }), "warn");
         m.setAttribute("role", "alert");
-        m.append(" Deleting " + v.name + " also ends those licenses for the people who hold them. ",
-          LS.confirmButton("Delete " + v.name + " and its codes", "Confirm: end those licenses", "small", function () { return deleteVariant(v, true); },
-            v.name + " and its codes were deleted.", { at: variantStatus }));
+        m.append(" " + T("portal.deleting_ends", { name: v.name }) + " ",
+          LS.confirmButton(T("portal.delete_variant_codes", { name: v.name }), T("portal.confirm_end_licenses"), "small", function () { return deleteVariant(v, true); },
+            T("portal.variant_codes_deleted", { name: v.name }), { at: variantStatus }));
         return false;
       }
       await Promise.all([loadVariants(), loadCodes()]);
@@ -760,14 +765,14 @@
       try { variants = (await gql(Q.variants, { id: id })).application.licenseVariants || []; } catch (e) { failed("variants", e); return; }
       fill("variants", variants.length ? h("ul", { class: "list" }, variants.map(function (v) {
         var c = v.codeCounts || { unused: 0, active: 0, expired: 0 };
-        var li = h("li", { "data-variant": v.name }, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, String(v.duration).toLowerCase()), v.description ? h("div", { class: "small muted" }, v.description) : null),
-          h("span", { class: "small muted", "data-counts": "" }, LS.num(c.unused) + " unused · " + LS.num(c.active) + " active · " + LS.num(c.expired) + " expired"),
+        var li = h("li", { "data-variant": v.name }, h("div", { class: "grow" }, h("strong", null, v.name), " ", h("span", { class: "badge" }, durationName(v.duration)), v.description ? h("div", { class: "small muted" }, v.description) : null),
+          h("span", { class: "small muted", "data-counts": "" }, T("portal.variant_counts", { unused: c.unused, active: c.active, expired: c.expired })),
           h("div", { class: "row" },
-            h("button", { type: "button", class: "small", onclick: function () { variantEditor(v, li); } }, "Edit"),
-            LS.confirmButton("Delete", "Confirm delete", "small", function () { return deleteVariant(v, false); },
-              function (done) { return done ? v.name + " was deleted." : null; }, { at: variantStatus })));
+            h("button", { type: "button", class: "small", onclick: function () { variantEditor(v, li); } }, T("portal.edit")),
+            LS.confirmButton(T("portal.delete"), T("portal.confirm_delete"), "small", function () { return deleteVariant(v, false); },
+              function (done) { return done ? T("portal.was_deleted", { what: v.name }) : null; }, { at: variantStatus })));
         return li;
-      })) : h("p", { class: "empty" }, "No variants yet. Add one to generate codes."));
+      })) : h("p", { class: "empty" }, T("portal.no_variants")));
       [gVariant, uVariant].forEach(function (sel) {
         var was = sel.value;
         fill(sel, variants.map(function (v) { return h("option", { value: v.id, selected: v.id === was }, v.name); }));
@@ -776,18 +781,18 @@
     async function loadCodes() {
       var d;
       try { d = (await gql(Q.codes, { id: id, q: cSearch.value.trim() || null, first: 50, after: cursors[pageNo] })).application.licenseCodes; } catch (e) { failed("codes-table", e); return; }
-      fill("code-count", LS.plural(d.totalCount, "code"));
-      fill("codes-table", table(["Code", "Variant", "State", "Owner", "Activated", "Expires", ""], LS.edges(d).map(function (c) {
+      fill("code-count", T("portal.code_count", { count: d.totalCount }));
+      fill("codes-table", table([T("portal.code"), T("portal.variant"), T("portal.state"), T("portal.owner"), T("portal.activated"), T("portal.expires"), ""], LS.edges(d).map(function (c) {
         return h("tr", { "data-code": c.code }, h("td", null, h("code", null, c.code)), h("td", null, c.variant ? c.variant.name : "—"),
-          h("td", null, h("span", { class: "badge " + (c.state === "ACTIVE" ? "ok" : "") }, String(c.state).toLowerCase())),
+          h("td", null, h("span", { class: "badge " + (c.state === "ACTIVE" ? "ok" : "") }, T("portal.state_" + String(c.state).toLowerCase()))),
           h("td", null, c.owner ? [h("code", null, c.owner.globalId), " ", c.owner.email || ""] : "—"),
-          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : c.state === "ACTIVE" ? "never" : "—"),
-          h("td", null, c.owner ? h("span", { class: "small muted" }, "in use") : LS.confirmButton("Delete", "Confirm", "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); await Promise.all([loadVariants(), loadCodes()]); }, c.code + " was deleted.", { at: codeStatus })));
-      }), cSearch.value.trim() ? "No code matches." : "No codes yet."));
+          h("td", null, LS.date(c.activatedAt)), h("td", null, c.expiresAt ? LS.date(c.expiresAt) : c.state === "ACTIVE" ? T("portal.never") : "—"),
+          h("td", null, c.owner ? h("span", { class: "small muted" }, T("portal.in_use")) : LS.confirmButton(T("portal.delete"), T("portal.confirm"), "small", async function () { await gql(Q.deleteCode, { app: id, id: c.id }); await Promise.all([loadVariants(), loadCodes()]); }, T("portal.was_deleted", { what: c.code }), { at: codeStatus })));
+      }), cSearch.value.trim() ? T("portal.no_code_matches") : T("portal.no_codes")));
       fill(cPager,
-        h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; loadCodes(); } }, "Previous"),
-        h("span", { class: "small muted" }, "Page " + (pageNo + 1)),
-        h("button", { type: "button", class: "small", disabled: !d.pageInfo.hasNextPage, onclick: function () { cursors[pageNo + 1] = d.pageInfo.endCursor; pageNo++; loadCodes(); } }, "Next"));
+        h("button", { type: "button", class: "small", disabled: pageNo === 0, onclick: function () { pageNo--; loadCodes(); } }, T("portal.previous")),
+        h("span", { class: "small muted" }, T("portal.page", { n: pageNo + 1 })),
+        h("button", { type: "button", class: "small", disabled: !d.pageInfo.hasNextPage, onclick: function () { cursors[pageNo + 1] = d.pageInfo.endCursor; pageNo++; loadCodes(); } }, T("portal.next")));
     }
     loadVariants();
     loadCodes();
@@ -795,21 +800,25 @@
 
   // ---- Synchronisation ------------------------------------------------------------------------
 
+  function deliveryName(s) { var k = "portal.delivery_" + String(s).toLowerCase(); return LS.has(k) ? T(k) : String(s).toLowerCase(); }
+  function importStatusName(s) { var k = "portal.row_status_" + String(s).toLowerCase(); return LS.has(k) ? T(k) : String(s).toLowerCase().replace("_", " "); }
+
   async function syncView() {
     try { await loadApps(); } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
     if (!apps.length) { noApps(); return; }
     var id = picker();
     var results = h("div", { class: "stack", id: "sync-results", "aria-live": "polite" });
     function describe(r) {
-      if (r.endpoint !== undefined && r.total !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + " · " + r.auth + " · " + LS.plural(r.total, "current login");
-      if (r.endpoint !== undefined) return (r.ok ? "ok" : "failed") + " · " + r.endpoint + (r.webhookConfigured ? " · webhook events: " + r.events.join(", ") : " · no webhook URL set");
-      return String(r.status).toLowerCase() + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
+      var ok = r.ok ? T("portal.test_ok") : T("portal.test_failed");
+      if (r.endpoint !== undefined && r.total !== undefined) return ok + " · " + r.endpoint + " · " + r.auth + " · " + T("portal.current_login_count", { count: r.total });
+      if (r.endpoint !== undefined) return ok + " · " + r.endpoint + " · " + (r.webhookConfigured ? T("portal.webhook_events", { events: r.events.join(", ") }) : T("portal.no_webhook_url"));
+      return deliveryName(r.status) + (r.lastStatusCode ? " · HTTP " + r.lastStatusCode : "") + (r.lastError ? " · " + r.lastError : "");
     }
     function test(label, q, key, after) {
       return h("button", { type: "button", onclick: function (ev) {
         LS.busy(ev.target, async function () {
           var r = (await gql(q, { id: id }))[key].result;
-          fill(results, h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok"), role: "status" }, label + ": " + describe(r)));
+          fill(results, h("div", { class: "alert " + (r.ok === false || r.status === "FAILED" ? "error" : "ok"), role: "status" }, T("portal.test_result", { test: label, result: describe(r) })));
           if (after) after(r);
         }, null, { at: results });
       } }, label);
@@ -821,16 +830,16 @@
       var f = file.files && file.files[0];
       if (!f) return;
       LS.clearFieldError(file);
-      if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, "The file is larger than 5 MB; split it into several imports."); return; }
-      f.text().then(function (t) { csv.value = t; LS.report(LS.statusFor(file.closest(".field")), f.name + ": " + LS.plural(lines(t).length - 1, "row") + " read. Check them below, then import.", "ok", false); },
-        function () { LS.fieldError(file, "The file could not be read."); });
+      if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, T("portal.file_too_large")); return; }
+      f.text().then(function (t) { csv.value = t; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
+        function () { LS.fieldError(file, T("portal.file_unreadable")); });
     });
-    var impName = h("input", { type: "text", id: "import-name", placeholder: "Users from our old login", autocomplete: "off" });
+    var impName = h("input", { type: "text", id: "import-name", placeholder: T("portal.import_name_placeholder"), autocomplete: "off" });
     var impOut = h("div", { id: "import-results", class: "result" });
-    var imp = h("form", { id: "import-form", novalidate: true }, field("Name of this import", impName),
-      field("CSV file", file, "Or paste the rows below."),
-      field("CSV rows", csv, "Header row first: externalUserId and email, optionally name, registrationDate and lastLoginDate."),
-      h("button", { class: "primary", type: "submit" }, "Import"), impOut);
+    var imp = h("form", { id: "import-form", novalidate: true }, field(T("portal.import_name"), impName),
+      field(T("portal.csv_file"), file, T("portal.csv_file_hint")),
+      field(T("portal.csv_rows"), csv, T("portal.csv_rows_hint")),
+      h("button", { class: "primary", type: "submit" }, T("portal.import")), impOut);
     imp.addEventListener("submit", function (ev) {
       ev.preventDefault();
       fill(impOut);
@@ -839,14 +848,14 @@
         try { users = parseCSV(csv.value); } catch (e) { throw LS.invalid(csv, e.message); }
         var d = (await gql(Q.importUsers, { id: id, sourceName: impName.value.trim() || null, users: users })).importUsers;
         var c = d.source.counts;
-        fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, LS.plural(d.source.total, "row") + ": " + LS.num(c.imported) + " proposed, " + LS.num(c.alreadyConnected) + " already connected, " + LS.num(c.invalidRow) + " invalid."),
-          h("p", { class: "muted small" }, "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account."),
-          table(["Row", "External ID", "Email", "Result", "Message"], d.results.map(function (r) {
+        fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, T("portal.import_result", { rows: T("portal.row_count", { count: d.source.total }), imported: c.imported, already: c.alreadyConnected, invalid: c.invalidRow })),
+          h("p", { class: "muted small" }, T("portal.import_lead")),
+          table([T("portal.row"), T("portal.external_id"), T("portal.email"), T("portal.result"), T("portal.message")], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
-              h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? "proposed" : String(r.status).toLowerCase().replace("_", " "))),
+              h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? T("portal.proposed") : importStatusName(r.status))),
               h("td", null, r.message || ""));
           })),
-          rollbackButton(d.source, "Roll back this import"));
+          rollbackButton(d.source, T("portal.roll_back_this")));
         impOut.querySelector(".alert").focus();
         csv.value = "";
         file.value = "";
@@ -855,25 +864,25 @@
     });
 
     function rollbackButton(src, label) {
-      return LS.confirmButton(label || "Roll back", "Confirm roll back", "small", async function () {
+      return LS.confirmButton(label || T("portal.roll_back"), T("portal.confirm_roll_back"), "small", async function () {
         var rb = (await gql(Q.rollback, { app: id, id: src.id })).rollbackImport;
         await loadImports();
         return rb;
-      }, function (rb) { return "Import rolled back: " + LS.plural(rb.withdrawnLinks, "proposal") + " withdrawn, " + LS.plural(rb.deletedConnections, "connection") + " removed."; },
+      }, function (rb) { return T("portal.rolled_back", { proposals: T("portal.proposal_count", { count: rb.withdrawnLinks }), connections: T("portal.connection_count", { count: rb.deletedConnections }) }); },
       { at: importsStatus });
     }
 
     var importsStatus = h("div", { class: "form-status", id: "imports-status", "aria-live": "polite" });
     var deliveriesStatus = h("div", { class: "form-status", "aria-live": "polite" });
     fill(view,
-      card("Test your endpoints", "sync-tests", h("p", { class: "muted" }, "Each test calls your backend now and shows what came back."),
-        h("div", { class: "row" }, test("Email sync", Q.testEmailSync, "testEmailSyncApi"), test("Current logins", Q.testLogins, "testCurrentLoginsSyncApi"),
-          test("Send a test webhook", Q.testWebhook, "sendTestWebhook", function () { watchDeliveries(); })), results,
-        h("p", { class: "small muted" }, "Email sync asks a person to change their LoginSign address: they get a mail and nothing changes until they confirm it. Send a request from a user's ", h("strong", null, "Email…"), " button on ", h("a", { href: "/portal/users?app=" + encodeURIComponent(id) }, "Users"), ".")),
-      card("Webhook deliveries", "deliveries", h("div", { class: "row spread" }, h("p", { class: "small muted" }, "The latest 50 events, newest first."),
-        h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, loadDeliveries, null, { at: deliveriesStatus }); } }, "Refresh")), deliveriesStatus, slot("deliveries")),
-      card("Import existing users", "import-existing-users", imp),
-      card("Past imports", "past-imports", importsStatus, slot("imports")));
+      card(T("portal.test_endpoints"), "sync-tests", h("p", { class: "muted" }, T("portal.test_endpoints_lead")),
+        h("div", { class: "row" }, test(T("portal.test_email_sync"), Q.testEmailSync, "testEmailSyncApi"), test(T("portal.test_current_logins"), Q.testLogins, "testCurrentLoginsSyncApi"),
+          test(T("portal.send_test_webhook"), Q.testWebhook, "sendTestWebhook", function () { watchDeliveries(); })), results,
+        h("p", { class: "small muted" }, T("portal.email_sync_note_1"), h("strong", null, T("portal.email_button")), T("portal.email_sync_note_2"), h("a", { href: "/portal/users?app=" + encodeURIComponent(id) }, T("portal.users")), T("portal.email_sync_note_3"))),
+      card(T("portal.webhook_deliveries"), "deliveries", h("div", { class: "row spread" }, h("p", { class: "small muted" }, T("portal.deliveries_lead")),
+        h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, loadDeliveries, null, { at: deliveriesStatus }); } }, T("portal.refresh"))), deliveriesStatus, slot("deliveries")),
+      card(T("portal.import_existing"), "import-existing-users", imp),
+      card(T("portal.past_imports"), "past-imports", importsStatus, slot("imports")));
     loadDeliveries();
     loadImports();
 
@@ -893,27 +902,27 @@
       var d;
       try { d = (await gql(Q.deliveries, { id: id })).application.webhookEvents; } catch (e) { failed("deliveries", e); return null; }
       var evs = LS.edges(d);
-      fill("deliveries", table(["Event", "Status", "Attempts", "Last answer", "Created", ""], evs.map(function (ev) {
+      fill("deliveries", table([T("portal.event"), T("portal.status"), T("portal.attempts"), T("portal.last_answer"), T("portal.created_col"), ""], evs.map(function (ev) {
         var st = String(ev.status).toLowerCase();
         return h("tr", { "data-event": ev.type, "data-status": st }, h("td", null, h("code", null, ev.type)),
-          h("td", null, h("span", { class: "badge " + (st === "delivered" ? "ok" : st === "pending" ? "warn" : "danger") }, st)),
+          h("td", null, h("span", { class: "badge " + (st === "delivered" ? "ok" : st === "pending" ? "warn" : "danger") }, deliveryName(st))),
           h("td", null, LS.num(ev.attempts)), h("td", null, ev.lastStatusCode ? "HTTP " + ev.lastStatusCode : ev.lastError || "—"),
           h("td", null, LS.dateTime(ev.createdAt)),
-          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, "Queued for redelivery.", { at: deliveriesStatus }); } }, "Redeliver")));
-      }), "No webhook events yet. Send a test webhook above."));
+          h("td", null, h("button", { type: "button", class: "small", onclick: function (e2) { LS.busy(e2.target, async function () { await gql(Q.redeliver, { app: id, id: ev.id }); watchDeliveries(); }, T("portal.queued"), { at: deliveriesStatus }); } }, T("portal.redeliver"))));
+      }), T("portal.no_deliveries")));
       return evs;
     }
 
     async function loadImports() {
       var d;
       try { d = (await gql(Q.imports, { id: id })).application.importSources; } catch (e) { failed("imports", e); return; }
-      fill("imports", table(["Import", "Rows", "Proposed", "Already connected", "Invalid", "When", ""], LS.edges(d).map(function (src) {
+      fill("imports", table([T("portal.import_col"), T("portal.rows"), T("portal.proposed_col"), T("portal.already_connected"), T("portal.invalid_col"), T("portal.when"), ""], LS.edges(d).map(function (src) {
         var c = src.counts;
         return h("tr", { "data-import": src.name }, h("td", null, src.name, src.kind ? h("div", { class: "small muted" }, String(src.kind).toLowerCase()) : null),
           h("td", null, LS.num(src.total)), h("td", null, LS.num(c.imported)), h("td", null, LS.num(c.alreadyConnected)), h("td", null, LS.num(c.invalidRow)),
           h("td", null, LS.dateTime(src.createdAt)),
-          h("td", null, src.rolledBackAt ? h("span", { class: "badge" }, "rolled back " + LS.date(src.rolledBackAt)) : rollbackButton(src)));
-      }), "No imports yet."));
+          h("td", null, src.rolledBackAt ? h("span", { class: "badge" }, T("portal.rolled_back_on", { date: LS.date(src.rolledBackAt) })) : rollbackButton(src)));
+      }), T("portal.no_imports")));
     }
   }
 
