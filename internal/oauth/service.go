@@ -179,7 +179,7 @@ func (s *Service) application(ctx context.Context, clientID string) (*ent.Applic
 		return nil, nil
 	}
 	app, err := s.DB.Application.Get(ctx, clientID)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, nil
 	}
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
+	"loginsign/internal/store"
 )
 
 // TokenRequest is a parsed token request (RFC 6749 §4.1.3, §6).
@@ -526,7 +527,7 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	}
 	access, next := s.successorTokens(raw)
 	succ, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(next))).Only(ctx)
-	if ent.IsNotFound(err) || (err == nil && (succ.FamilyID != rt.FamilyID || succ.ApplicationID != app.ID)) {
+	if store.NotFound(err) || (err == nil && (succ.FamilyID != rt.FamilyID || succ.ApplicationID != app.ID)) {
 		return reuse() // rotated to another token than this retry would get (a key change)
 	}
 	if err != nil {
@@ -647,7 +648,7 @@ func (s *Service) connectionLive(ctx context.Context, id string) (bool, error) {
 // liveConnection loads a connection that may still sign in.
 func (s *Service) liveConnection(ctx context.Context, id string) (*ent.AppConnection, error) {
 	conn, err := s.DB.AppConnection.Get(ctx, id)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, ErrInvalidGrant.WithDescription("the connection was deleted")
 	}
 	if err != nil {

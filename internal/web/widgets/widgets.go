@@ -20,6 +20,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
+	"loginsign/internal/store"
 	"loginsign/internal/web/page"
 	"loginsign/internal/web/static"
 )
@@ -95,7 +96,7 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 		return nil
 	}
 	app, err := h.client.Application.Get(r.Context(), id)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		h.fail(w, r, http.StatusNotFound, "widget.unknown_client")
 		return nil
 	}
