@@ -25,7 +25,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
 	mux.Handle("GET /brand/icon-dark.svg", assets.ServeFile("brand/icon-dark.svg"))
 	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
 
-	w := widgets.New(s.db.Client, s.identity, pages)
+	w := widgets.New(s.oauth, s.identity, pages)
 	mux.Handle("GET /widgets/", w.Assets())
 	mux.HandleFunc("GET /embed/banner", w.Banner)
 	mux.HandleFunc("GET /embed/login", w.Login)
