@@ -30,6 +30,7 @@ import (
 	"loginsign/internal/passkey"
 	"loginsign/internal/portal"
 	"loginsign/internal/profile"
+	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
 
@@ -76,7 +77,7 @@ func nodeType(_ context.Context, id string) (string, error) {
 func (r *Resolver) node(ctx context.Context, id string) (ent.Noder, error) {
 	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(nodeType))
 	if err != nil {
-		if ent.IsNotFound(err) || apperr.Is(err, apperr.NotFound) {
+		if store.NotFound(err) || apperr.Is(err, apperr.NotFound) {
 			return nil, apperr.New(apperr.NotFound, "node not found")
 		}
 		return nil, fmt.Errorf("loading node: %w", err)

@@ -1,19 +1,17 @@
 package rest
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"entgo.io/contrib/entgql"
-
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
+	"loginsign/internal/store"
 )
 
 // developerUser is one row of GET /api/developer/applications/:appId/users, exactly as
@@ -51,17 +49,11 @@ var userListParams = map[string]bool{"limit": true, "cursor": true, "active": tr
 	"region": true, "joinedAfter": true, "joinedBefore": true, "lastSessionAfter": true, "lastSessionBefore": true,
 	"q": true, "order": true}
 
-// userOrders are the values of ?order=: a field, "-" first for descending.
-var userOrders = map[string]*ent.AppConnectionOrderField{
-	"joined": ent.AppConnectionOrderFieldJoinedAt, "lastSession": ent.AppConnectionOrderFieldLastSessionAt,
-	"sessions": ent.AppConnectionOrderFieldLoginCount,
-}
-
 // parseUserPage reads the list's query: limit (1–1000) and cursor page it (the next page's
 // cursor comes in the X-Next-Cursor header), the rest filters (see portal.UserFilter) and
 // order (joined, lastSession or sessions, "-" for descending; default -joined).
-func parseUserPage(q url.Values) (portal.UserPage, error) {
-	var p portal.UserPage
+func parseUserPage(q url.Values) (portal.UsersPage, error) {
+	var p portal.UsersPage
 	for k := range q {
 		if !userListParams[k] {
 			return p, apperr.New(apperr.Invalid, "unknown query parameter %q", k)
@@ -108,24 +100,10 @@ func parseUserPage(q url.Values) (portal.UserPage, error) {
 		if p.First == nil {
 			return p, apperr.New(apperr.Invalid, "cursor needs limit")
 		}
-		var c entgql.Cursor[string]
 		// base64 '+' arrives as a space when the client did not escape the query.
-		if err := c.UnmarshalGQL(strings.ReplaceAll(v, " ", "+")); err != nil {
-			return p, apperr.New(apperr.Invalid, "cursor is not one this list gave out")
-		}
-		p.After = &c
+		p.After = strings.ReplaceAll(v, " ", "+")
 	}
-	if v := q.Get("order"); v != "" {
-		dir := entgql.OrderDirectionAsc
-		if name, ok := strings.CutPrefix(v, "-"); ok {
-			v, dir = name, entgql.OrderDirectionDesc
-		}
-		field, ok := userOrders[v]
-		if !ok {
-			return p, apperr.New(apperr.Invalid, "order must be joined, lastSession or sessions, with - for descending")
-		}
-		p.OrderBy = []*ent.AppConnectionOrder{{Direction: dir, Field: field}}
-	}
+	p.Order = q.Get("order")
 	return p, nil
 }
 
@@ -142,7 +120,7 @@ func (a *API) DeveloperUsers(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	conn, err := a.Portal.ConnectedUsers(r.Context(), r.PathValue("appId"), p)
+	conn, err := a.Portal.ListUsers(r.Context(), r.PathValue("appId"), p)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -155,9 +133,7 @@ func (a *API) DeveloperUsers(w http.ResponseWriter, r *http.Request) {
 		out.Users = append(out.Users, toDeveloperUser(e.Node))
 	}
 	if p.First != nil && conn.PageInfo.HasNextPage && conn.PageInfo.EndCursor != nil {
-		var b bytes.Buffer
-		conn.PageInfo.EndCursor.MarshalGQL(&b)
-		w.Header().Set("X-Next-Cursor", strings.Trim(b.String(), `"`))
+		w.Header().Set("X-Next-Cursor", store.CursorText(conn.PageInfo.EndCursor))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -7,12 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"entgo.io/contrib/entgql"
-
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
+	"loginsign/internal/store"
 )
 
 func (a *API) now() time.Time { return a.Licenses.Now().UTC() }
@@ -207,12 +206,7 @@ func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
 		in.First = &n
 	}
 	if v := qs.Get("cursor"); v != "" {
-		var c entgql.Cursor[string]
-		if err := c.UnmarshalGQL(v); err != nil {
-			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "cursor is not valid"))
-			return
-		}
-		in.After = &c
+		in.AfterText = v
 	}
 	page, err := a.Licenses.ListCodes(r.Context(), r.PathValue("appId"), in)
 	if err != nil {
@@ -246,7 +240,7 @@ func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
 		out.Codes = append(out.Codes, cj)
 	}
 	if page.PageInfo.HasNextPage && page.PageInfo.EndCursor != nil {
-		s := cursorString(*page.PageInfo.EndCursor)
+		s := store.CursorText(page.PageInfo.EndCursor)
 		out.NextCursor = &s
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)

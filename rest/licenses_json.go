@@ -1,10 +1,7 @@
 package rest
 
 import (
-	"strings"
 	"time"
-
-	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
 	"loginsign/internal/httpx"
@@ -102,11 +99,4 @@ func toLicenseJSON(c *ent.LicenseCode, now time.Time) licenseJSON {
 		out.Variant = variantRef{ID: v.ID, Name: v.Name, Duration: string(v.Duration)}
 	}
 	return out
-}
-
-// cursorString is the opaque text form of an ent pagination cursor.
-func cursorString(c entgql.Cursor[string]) string {
-	var b strings.Builder
-	c.MarshalGQL(&b)
-	return strings.Trim(b.String(), `"`)
 }

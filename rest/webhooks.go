@@ -1,17 +1,15 @@
 package rest
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
-
-	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
+	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
 
@@ -98,12 +96,7 @@ func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 		q.First = &n
 	}
 	if s := v.Get("cursor"); s != "" {
-		var c entgql.Cursor[string]
-		if len(s) > 512 || c.UnmarshalGQL(s) != nil {
-			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "cursor is not one this API returned"))
-			return
-		}
-		q.After = &c
+		q.AfterText = s
 	}
 	conn, err := a.Webhooks.Events(r.Context(), r.PathValue("appId"), q)
 	if err != nil {
@@ -115,11 +108,8 @@ func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 		page.Events = append(page.Events, webhookEventJSON(e.Node))
 	}
 	if conn.PageInfo.HasNextPage && conn.PageInfo.EndCursor != nil {
-		var b bytes.Buffer
-		conn.PageInfo.EndCursor.MarshalGQL(&b)
-		if s, err := strconv.Unquote(b.String()); err == nil {
-			page.NextCursor = &s
-		}
+		s := store.CursorText(conn.PageInfo.EndCursor)
+		page.NextCursor = &s
 	}
 	httpx.WriteJSON(w, http.StatusOK, page)
 }

@@ -239,7 +239,7 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		case err == nil:
 			ue = existing
 			return nil
-		case !ent.IsNotFound(err):
+		case !store.NotFound(err):
 			return err
 		}
 		n, err := tx.UserEmail.Query().Where(useremail.UserID(uid)).Count(ctx)
@@ -288,7 +288,7 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		return nil, invalid
 	}
 	ue, err := s.DB.UserEmail.Get(ctx, id)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, invalid // removed since the link was sent
 	} else if err != nil {
 		return nil, err
@@ -307,7 +307,7 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		ue, err = tx.UserEmail.Get(ctx, id)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return invalid
 		} else if err != nil {
 			return err

@@ -153,7 +153,7 @@ func TestRemoveConnectionEmitsConnectionDeleted(t *testing.T) {
 		if ok, _ := db.AppConnection.Query().Where().Exist(context.Background()); !ok {
 			t.Error("the other person's connection went too")
 		}
-		if _, err := db.AppConnection.Get(context.Background(), conn.ID); !ent.IsNotFound(err) {
+		if _, err := db.AppConnection.Get(context.Background(), conn.ID); !store.NotFound(err) {
 			t.Errorf("connection still there: %v", err)
 		}
 		if !db.RetiredAlias.Query().Where(retiredalias.Address(conn.AliasEmail)).ExistX(context.Background()) {
@@ -307,7 +307,7 @@ func TestRemoveAlternativeAddress(t *testing.T) {
 		if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := db.UserEmail.Get(context.Background(), ue.ID); !ent.IsNotFound(err) {
+		if _, err := db.UserEmail.Get(context.Background(), ue.ID); !store.NotFound(err) {
 			t.Errorf("address still linked: %v", err)
 		}
 		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.person), ue.ID), apperr.NotFound, "")
@@ -384,7 +384,7 @@ func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
 		if _, err := e.identity.Sessions.Lookup(context.Background(), raw); !apperr.Is(err, apperr.Unauthorized) {
 			t.Errorf("session still works: %v", err)
 		}
-		if _, err := db.User.Get(context.Background(), e.person.ID); !ent.IsNotFound(err) {
+		if _, err := db.User.Get(context.Background(), e.person.ID); !store.NotFound(err) {
 			t.Errorf("user still there: %v", err)
 		}
 		if n := db.UserEmail.Query().CountX(context.Background()); n != 0 {

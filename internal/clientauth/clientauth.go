@@ -260,7 +260,7 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 			gen = s.cache.gen.Load()
 		}
 		a, err := s.DB.Application.Get(ctx, clientID)
-		if err != nil && !ent.IsNotFound(err) {
+		if err != nil && !store.NotFound(err) {
 			return nil, err
 		}
 		app = a

@@ -30,7 +30,7 @@ func newApp(t *testing.T, db *store.DB, name string) (*ent.Application, string) 
 	t.Helper()
 	ctx := context.Background()
 	dev, err := db.User.Query().First(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		dev, err = db.User.Create().SetGlobalID("ZZ0001").SetEmail("dev@example.com").Save(ctx)
 	}
 	if err != nil {

@@ -30,11 +30,11 @@ func ClaimAddress(ctx context.Context, tx *ent.Tx, userID, addr string, now time
 		return nil
 	case err == nil:
 		return errAddressTaken()
-	case !ent.IsNotFound(err):
+	case !store.NotFound(err):
 		return err
 	}
 	err = tx.AddressClaim.Create().SetAddress(addr).SetUserID(userID).SetCreatedAt(now).Exec(ctx)
-	if ent.IsConstraintError(err) {
+	if store.Conflict(err) {
 		return errAddressTaken()
 	}
 	if err != nil {
@@ -67,7 +67,7 @@ func (s *Service) AccountByAddress(ctx context.Context, addr string) (*ent.User,
 		return nil, err
 	}
 	u, err := s.DB.User.Query().Where(user.Email(addr)).Only(ctx)
-	if err == nil || !ent.IsNotFound(err) {
+	if err == nil || !store.NotFound(err) {
 		return u, store.Err(err, "user")
 	}
 	ue, err := s.DB.UserEmail.Query().Where(useremail.Email(addr), useremail.VerifiedAtNotNil()).

@@ -153,7 +153,7 @@ func (s *Service) pendingChange(ctx context.Context, raw string, cancel bool) (*
 		return nil, errChangeGone()
 	}
 	ec, err := s.DB.EmailChange.Query().Where(where(ids.Hash(raw))).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, errChangeGone()
 	}
 	if err != nil {

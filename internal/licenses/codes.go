@@ -343,6 +343,8 @@ type CodeQuery struct {
 	Q         string
 	First     *int
 	After     *entgql.Cursor[string]
+	// AfterText is After as the text of store.CursorText (REST); used when After is nil.
+	AfterText string
 }
 
 // MaxPage is the largest page of a code list.
@@ -351,6 +353,13 @@ const MaxPage = 1000
 // ListCodes pages through the codes of the developer's application, newest first, with
 // their owners loaded (see OwnerOf).
 func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*ent.LicenseCodeConnection, error) {
+	if in.After == nil {
+		after, err := store.ParseCursor(in.AfterText, "cursor is not valid")
+		if err != nil {
+			return nil, err
+		}
+		in.After = after
+	}
 	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err

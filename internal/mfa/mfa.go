@@ -112,7 +112,7 @@ type Status struct {
 // StatusOf returns userID's two-step verification state.
 func (s *Service) StatusOf(ctx context.Context, userID string) (Status, error) {
 	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return Status{}, nil
 	}
 	if err != nil {
@@ -209,7 +209,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
 			SetLastCounter(counter).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
-		if ent.IsConstraintError(err) {
+		if store.Conflict(err) {
 			return apperr.New(apperr.Conflict, "two-step verification is already on")
 		}
 		if err != nil {
@@ -302,7 +302,7 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 		return nil, wrong
 	}
 	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, wrong
 	}
 	if err != nil {

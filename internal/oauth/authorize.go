@@ -97,7 +97,7 @@ func (s *Service) ConsentNeeded(ctx context.Context, req *AuthorizeRequest, user
 	c, err := s.DB.Consent.Query().
 		Where(consent.HasConnectionWith(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))).
 		Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return true, nil
 	}
 	if err != nil {
@@ -166,7 +166,7 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
 		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	if err != nil && !store.NotFound(err) {
 		return nil, serverError(err)
 	}
 	alias := Address{Value: ShareAlias, Masked: true}
@@ -253,7 +253,7 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		return nil, store.Err(err, "user")
 	}
 	conn, err := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID)).Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	if err != nil && !store.NotFound(err) {
 		return nil, serverError(err)
 	}
 	created := conn == nil
@@ -323,9 +323,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	}
 	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
 	switch {
-	case ent.IsNotFound(err):
+	case store.NotFound(err):
 		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(req.Scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
-		if ent.IsConstraintError(err) {
+		if store.Conflict(err) {
 			return nil, errAliasTaken
 		}
 	case err == nil:

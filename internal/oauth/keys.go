@@ -480,7 +480,7 @@ const KeyMaxAge = 90 * 24 * time.Hour
 // whether it rotated.
 func (s *Service) RotateKeysIfDue(ctx context.Context) (bool, error) {
 	newest, err := s.DB.SigningKey.Query().Order(ent.Desc(signingkey.FieldCreatedAt)).First(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	if err != nil && !store.NotFound(err) {
 		return false, err
 	}
 	if newest == nil || s.Now().Sub(newest.CreatedAt) < KeyMaxAge {

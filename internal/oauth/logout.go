@@ -17,6 +17,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
 
@@ -199,7 +200,7 @@ func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutReques
 		return true, nil
 	}
 	conn, err := s.DB.AppConnection.Get(ctx, req.HintConnectionID)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return true, nil
 	}
 	if err != nil {

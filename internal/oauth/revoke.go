@@ -5,9 +5,9 @@ import (
 	"net/url"
 	"strings"
 
-	"loginsign/ent"
 	"loginsign/ent/refreshtoken"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 )
 
 // tokenParam reads the token and token_type_hint of a revocation or introspection form.
@@ -47,7 +47,7 @@ func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, form url.
 		}
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
 		rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(tok))).Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return nil
 		}
 		if err != nil {
@@ -105,7 +105,7 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
 		rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(tok))).Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return inactive, nil
 		}
 		if err != nil {

@@ -173,13 +173,20 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	return s
 }
 
+// Client returns the application whose client_id is clientID: unknown (or not an application
+// id) → nil, nil. Every lookup of an application by a client_id a browser or app sent (the
+// authorize request, the embeddable widgets) goes through it.
+func (s *Service) Client(ctx context.Context, clientID string) (*ent.Application, error) {
+	return s.application(ctx, clientID)
+}
+
 // application loads a client by id; unknown → nil, nil.
 func (s *Service) application(ctx context.Context, clientID string) (*ent.Application, error) {
 	if ids.Kind(clientID) != ids.Application || len(clientID) > maxIDLength {
 		return nil, nil
 	}
 	app, err := s.DB.Application.Get(ctx, clientID)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, nil
 	}
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"loginsign/ent/refreshtoken"
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
+	"loginsign/internal/store"
 )
 
 // TokenRequest is a parsed token request (RFC 6749 §4.1.3, §6).
@@ -331,7 +332,7 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	}
 	access, next := s.successorTokens(raw)
 	succ, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(next))).Only(ctx)
-	if ent.IsNotFound(err) || (err == nil && (succ.FamilyID != rt.FamilyID || succ.ApplicationID != app.ID)) {
+	if store.NotFound(err) || (err == nil && (succ.FamilyID != rt.FamilyID || succ.ApplicationID != app.ID)) {
 		return reuse() // rotated to another token than this retry would get (a key change)
 	}
 	if err != nil {
@@ -430,7 +431,7 @@ func (s *Service) successorTokens(raw string) (access, refresh string) {
 // liveConnection loads a connection that may still sign in.
 func (s *Service) liveConnection(ctx context.Context, id string) (*ent.AppConnection, error) {
 	conn, err := s.DB.AppConnection.Get(ctx, id)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, ErrInvalidGrant.WithDescription("the connection was deleted")
 	}
 	if err != nil {

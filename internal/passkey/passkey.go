@@ -240,7 +240,7 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 		return activity.Record(ctx, tx, activity.Event{Type: activity.PasskeyAdded, Actor: activity.ByPerson,
 			UserID: uid, Details: map[string]string{"name": name}, At: now})
 	})
-	if ent.IsConstraintError(err) {
+	if store.Conflict(err) {
 		return nil, apperr.New(apperr.Conflict, "this passkey is already registered")
 	}
 	if err != nil {
@@ -297,11 +297,8 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		k, err := tx.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "passkey not found")
-		}
 		if err != nil {
-			return err
+			return store.Err(err, "passkey")
 		}
 		if err := tx.Passkey.DeleteOne(k).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting passkey: %w", err)

@@ -24,7 +24,11 @@ var DefaultExports = ratelimit.Rule{Name: "users-export", N: 10, Window: time.Ho
 // through ConnectedUsers, and records the export in the application's activity log. Past
 // Exports per developer it answers RateLimited before reading anything. A list
 // longer than MaxUserExport answers Invalid ("too_many_users") before any row is read.
-func (s *Service) ExportUsers(ctx context.Context, appID string, p UserPage) ([]*ent.AppConnection, error) {
+func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) ([]*ent.AppConnection, error) {
+	p, err := in.page()
+	if err != nil {
+		return nil, err
+	}
 	app, err := s.Authorize(ctx, appID, team.ExportUsers)
 	if err != nil {
 		return nil, err

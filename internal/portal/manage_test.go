@@ -178,7 +178,7 @@ func TestConnectedUsers(t *testing.T) {
 		if err != nil || check.Total != 2 {
 			t.Fatalf("TestCurrentLoginsSync = %+v, %v", check, err)
 		}
-		if _, err := e.svc.ExportUsers(dev, app.ID, portal.UserPage{}); err != nil {
+		if _, err := e.svc.ExportUsers(dev, app.ID, portal.UsersPage{}); err != nil {
 			t.Fatalf("ExportUsers: %v", err)
 		}
 		if err := e.svc.DeleteConnection(dev, app.ID, c1.ID); err != nil {

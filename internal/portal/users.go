@@ -351,7 +351,7 @@ func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (str
 	c := conn.Edges.Consent
 	if c == nil {
 		// Through the service's client: conn may come from a committed transaction.
-		if c, err = s.DB.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !ent.IsNotFound(err) {
+		if c, err = s.DB.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !store.NotFound(err) {
 			return "", err
 		}
 	}
@@ -519,4 +519,54 @@ func (s *Service) TestCurrentLoginsSync(ctx context.Context, appID string) (*Cur
 		return nil, err
 	}
 	return &CurrentLoginsCheck{Endpoint: "GET /api/applications/" + app.ID + "/users", Auth: "basic", Total: n}, nil
+}
+
+// UsersPage asks for one page of the users list in the words of a transport that is not
+// GraphQL: After is the text of a cursor an earlier page gave out, Order a field (joined,
+// lastSession or sessions) with "-" first for descending (default -joined). The domain turns
+// it into ent's paging arguments (see page).
+type UsersPage struct {
+	First  *int // nil: every user
+	After  string
+	Order  string
+	Filter *UserFilter
+}
+
+// userOrders are the values of UsersPage.Order.
+var userOrders = map[string]*ent.AppConnectionOrderField{
+	"joined": ent.AppConnectionOrderFieldJoinedAt, "lastSession": ent.AppConnectionOrderFieldLastSessionAt,
+	"sessions": ent.AppConnectionOrderFieldLoginCount,
+}
+
+// page turns p into the Relay arguments ConnectedUsers takes; a cursor no list gave out or
+// an unknown order is Invalid.
+func (p UsersPage) page() (UserPage, error) {
+	out := UserPage{First: p.First, Filter: p.Filter}
+	after, err := store.ParseCursor(p.After, "cursor is not one this list gave out")
+	if err != nil {
+		return out, err
+	}
+	out.After = after
+	if v := p.Order; v != "" {
+		dir := entgql.OrderDirectionAsc
+		if name, ok := strings.CutPrefix(v, "-"); ok {
+			v, dir = name, entgql.OrderDirectionDesc
+		}
+		field, ok := userOrders[v]
+		if !ok {
+			return out, apperr.New(apperr.Invalid, "order must be joined, lastSession or sessions, with - for descending")
+		}
+		out.OrderBy = []*ent.AppConnectionOrder{{Direction: dir, Field: field}}
+	}
+	return out, nil
+}
+
+// ListUsers is ConnectedUsers for a UsersPage; the next page's cursor text is
+// store.CursorText(conn.PageInfo.EndCursor).
+func (s *Service) ListUsers(ctx context.Context, appID string, p UsersPage) (*ent.AppConnectionConnection, error) {
+	up, err := p.page()
+	if err != nil {
+		return nil, err
+	}
+	return s.ConnectedUsers(ctx, appID, up)
 }

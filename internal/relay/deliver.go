@@ -19,6 +19,7 @@ import (
 	"loginsign/ent/useremail"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
+	"loginsign/internal/store"
 )
 
 // relayHeader marks each pass through the relay; its count detects loops.
@@ -293,7 +294,7 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 		changed = true
 		c, err := s.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ConnectionID(connectionID)).Only(ctx)
 		switch {
-		case ent.IsNotFound(err):
+		case store.NotFound(err):
 			continue
 		case err != nil:
 			return err
@@ -320,7 +321,7 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 		if err == nil {
 			return c, s.db.RelayContact.UpdateOneID(c.ID).SetLastUsedAt(now).Exec(ctx)
 		}
-		if !ent.IsNotFound(err) {
+		if !store.NotFound(err) {
 			return nil, err
 		}
 		c, err = s.db.RelayContact.Create().
@@ -330,7 +331,7 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 			SetCreatedAt(now).
 			SetLastUsedAt(now).
 			Save(ctx)
-		if err == nil || !ent.IsConstraintError(err) || attempt == 2 {
+		if err == nil || !store.Conflict(err) || attempt == 2 {
 			return c, err
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/useremail"
+	"loginsign/internal/store"
 )
 
 // SMTP replies of the relay. Every alias that does not take mail (unknown, retired, muted, not
@@ -132,9 +133,9 @@ func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, 
 		WithUser().
 		Only(ctx)
 	switch {
-	case ent.IsNotFound(err) && s.retired(ctx, rcpt):
+	case store.NotFound(err) && s.retired(ctx, rcpt):
 		return route{}, "retired", errNoMailbox
-	case ent.IsNotFound(err):
+	case store.NotFound(err):
 		return route{}, "unknown", errNoMailbox
 	case err != nil:
 		s.cfg.Logger.Error("relay: alias lookup", "alias", rcpt, "error", err)
@@ -163,7 +164,7 @@ func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (
 		WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
 		Only(ctx)
 	switch {
-	case ent.IsNotFound(err):
+	case store.NotFound(err):
 		return route{}, "unknown reverse alias", errNoMailbox
 	case err != nil:
 		s.cfg.Logger.Error("relay: reverse alias lookup", "rcpt", rcpt, "error", err)

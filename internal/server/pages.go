@@ -29,7 +29,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
 	// The pages of the account links LoginSign mails: an address-verification link (dashboard →
 	// alternative emails) and the links of a requested change of the primary address (email-sync API).
 	accountpages.New(s.account, s.identity, s.log, pages).Register(mux)
-	w := widgets.New(s.db.Client, s.identity, pages)
+	w := widgets.New(s.oauth, s.identity, pages)
 	mux.Handle("GET /widgets/", w.Assets())
 	mux.HandleFunc("GET /embed/banner", w.Banner)
 	mux.HandleFunc("GET /embed/login", w.Login)

@@ -323,7 +323,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 			q = q.Where(appinvitation.ID(invitationID))
 		}
 		inv, err := q.Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
 		}
 		if err != nil {
@@ -370,7 +370,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		role = Role(inv.Role)
 		if err := tx.AppMember.Create().SetApplicationID(app.ID).SetUserID(uid).SetRole(appmember.Role(role)).
 			SetEmail(inv.Email).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
-			if ent.IsConstraintError(err) {
+			if store.Conflict(err) {
 				return apperr.WithReason(apperr.Conflict, "already_member", "you are already on this application's team")
 			}
 			return err
@@ -390,10 +390,7 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 		q = q.ForUpdate()
 	}
 	app, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "application not found")
-	}
-	return app, err
+	return app, store.Err(err, "application")
 }
 
 // ChangeRole gives member userID of appID a new role (owner or admin). The owner's role does
@@ -414,11 +411,8 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 			return apperr.WithReason(apperr.Conflict, "owner_role", "the owner's role does not change: propose an ownership transfer instead")
 		}
 		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Only(ctx)
-		if ent.IsNotFound(err) {
-			return apperr.New(apperr.NotFound, "member not found")
-		}
 		if err != nil {
-			return err
+			return store.Err(err, "member")
 		}
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
 			return err
@@ -517,7 +511,7 @@ func (s *Service) transferOf(ctx context.Context, c *ent.Client, app *ent.Applic
 		return nil, nil
 	}
 	m, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(*app.TransferTo)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -540,7 +534,7 @@ func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*T
 			return apperr.New(apperr.Invalid, "you already own this application")
 		}
 		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Only(ctx)
-		if ent.IsNotFound(err) {
+		if store.NotFound(err) {
 			return apperr.WithReason(apperr.NotFound, "member_not_found", "the application can only be transferred to a member of its team")
 		}
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/store"
 )
 
 // Role is a role on an application's team.
@@ -152,7 +153,7 @@ func RoleOf(ctx context.Context, c *ent.Client, app *ent.Application, uid string
 		return Owner, nil
 	}
 	m, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Only(ctx)
-	if ent.IsNotFound(err) {
+	if store.NotFound(err) {
 		return "", nil
 	}
 	if err != nil {
@@ -192,11 +193,8 @@ func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock 
 		q = q.ForUpdate()
 	}
 	app, err := q.Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, "", apperr.New(apperr.NotFound, "application not found")
-	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", store.Err(err, "application")
 	}
 	role, err := RoleOf(ctx, c, app, uid)
 	if err != nil {

@@ -34,6 +34,8 @@ const (
 type EventQuery struct {
 	First *int
 	After *entgql.Cursor[string]
+	// AfterText is After as the text of store.CursorText (REST); used when After is nil.
+	AfterText string
 	// Status keeps only events in this state.
 	Status *webhookevent.Status
 	// WithAttempts loads every event's attempts (REST; GraphQL collects them by field).
@@ -42,6 +44,13 @@ type EventQuery struct {
 
 // Events returns a page of appID's delivery log, newest first.
 func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.WebhookEventConnection, error) {
+	if q.After == nil {
+		after, err := store.ParseCursor(q.AfterText, "cursor is not one this API returned")
+		if err != nil {
+			return nil, err
+		}
+		q.After = after
+	}
 	if _, err := team.Authorize(ctx, s.DB.Client, appID, team.ReadWebhooks); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@
 package widgets
 
 import (
+	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -29,7 +30,7 @@ var embedded embed.FS
 
 // Handler serves the widget assets and embeds.
 type Handler struct {
-	client   *ent.Client
+	clients  Clients
 	identity *identity.Service
 	assets   *static.Files
 	banner   *template.Template
@@ -37,14 +38,20 @@ type Handler struct {
 	invalid  *template.Template
 }
 
+// Clients finds the application named by a client_id (oauth.Service.Client): unknown → nil,
+// nil.
+type Clients interface {
+	Client(ctx context.Context, clientID string) (*ent.Application, error)
+}
+
 // New returns the widget handler; r renders the embed pages inside the shared frame.
-func New(client *ent.Client, id *identity.Service, r *page.Renderer) *Handler {
+func New(clients Clients, id *identity.Service, r *page.Renderer) *Handler {
 	sub, err := fs.Sub(embedded, "files")
 	if err != nil {
 		panic(err)
 	}
 	return &Handler{
-		client: client, identity: id,
+		clients: clients, identity: id,
 		assets:  static.New(sub, "/widgets/"),
 		banner:  r.Parse(bannerTemplate),
 		login:   r.Parse(loginTemplate),
@@ -94,13 +101,13 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 		h.fail(w, r, http.StatusBadRequest, "widget.no_client")
 		return nil
 	}
-	app, err := h.client.Application.Get(r.Context(), id)
-	if ent.IsNotFound(err) {
-		h.fail(w, r, http.StatusNotFound, "widget.unknown_client")
-		return nil
-	}
+	app, err := h.clients.Client(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, http.StatusInternalServerError, "widget.internal")
+		return nil
+	}
+	if app == nil {
+		h.fail(w, r, http.StatusNotFound, "widget.unknown_client")
 		return nil
 	}
 	return app
