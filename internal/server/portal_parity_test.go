@@ -173,7 +173,7 @@ func TestParityUsersDeepPage(t *testing.T) {
 		for range 5 {
 			req := path
 			if cursor != "" {
-				req += "&cursor=" + url.QueryEscape(cursor)
+				req += "&cursor=" + cursor
 			}
 			status, body := p.dev.do("GET", req, nil)
 			if status != 200 {
