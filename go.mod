@@ -33,6 +33,7 @@ require (
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	github.com/mibk/dupl v1.1.0 // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
@@ -104,5 +105,6 @@ require (
 
 tool (
 	github.com/99designs/gqlgen
+	github.com/mibk/dupl
 	honnef.co/go/tools/cmd/staticcheck
 )
