@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"loginsign/internal/auth"
 	"loginsign/internal/team"
 	"net/http"
 
@@ -231,21 +230,14 @@ func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "webhookSecret": secret})
 }
 
-// viewApplication is app as the signed-in developer may see it: with their role, and without
-// the webhook URL when their role may not read webhooks.
+// viewApplication is app as the signed-in developer may see it (portal.AsViewer): with their
+// role, and without the webhook URL when their role may not read webhooks.
 func (a *API) viewApplication(r *http.Request, app *ent.Application) (developerApplication, error) {
-	out := toDeveloperApplication(app)
-	uid, err := auth.RequireUser(r.Context())
+	seen, role, err := a.Portal.AsViewer(r.Context(), app)
 	if err != nil {
-		return out, err
+		return developerApplication{}, err
 	}
-	role, err := team.RoleOf(r.Context(), a.Portal.DB.Client, app, uid)
-	if err != nil {
-		return out, err
-	}
+	out := toDeveloperApplication(seen)
 	out.Role = string(role)
-	if !team.Allows(role, team.ReadWebhooks) {
-		out.WebhookURL = nil
-	}
 	return out, nil
 }

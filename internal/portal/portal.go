@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/auth"
 	"loginsign/internal/identity"
 	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
@@ -79,6 +80,25 @@ func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string,
 		return "", err
 	}
 	return full.WebhookURL, nil
+}
+
+// AsViewer is app as the signed-in member may see it, with their role: the webhook URL is
+// cleared when that role may not read webhooks (the rule WebhookURL applies field by field).
+func (s *Service) AsViewer(ctx context.Context, app *ent.Application) (*ent.Application, team.Role, error) {
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := team.RoleOf(ctx, s.DB.Client, app, uid)
+	if err != nil {
+		return nil, "", err
+	}
+	if !team.Allows(role, team.ReadWebhooks) {
+		c := *app
+		c.WebhookURL = ""
+		app = &c
+	}
+	return app, role, nil
 }
 
 // BackchannelLogoutURI is the back-channel logout URI of app, shown to its team only.

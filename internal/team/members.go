@@ -269,13 +269,23 @@ func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ApplicationID
+	}
+	apps, err := s.DB.Application.Query().Where(application.IDIn(ids...)).Select(application.FieldName).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make(map[string]string, len(apps))
+	for _, a := range apps {
+		names[a.ID] = a.Name
+	}
 	out := make([]Invitation, 0, len(invs))
 	for _, inv := range invs {
-		app, err := s.DB.Application.Get(ctx, inv.ApplicationID)
-		if err != nil {
-			continue
+		if name, ok := names[inv.ApplicationID]; ok {
+			out = append(out, toInvitation(inv, name))
 		}
-		out = append(out, toInvitation(inv, app.Name))
 	}
 	return out, nil
 }
