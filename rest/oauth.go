@@ -211,15 +211,10 @@ func (a *API) OptionalBearer(next http.Handler) http.Handler {
 	})
 }
 
-// User is GET /api/user (behind Bearer): {"id","globalId","name","email","image"}, the
+// User is GET /api/user (Bearer, checked by oauth.Service.UserInfo): {"id","globalId","name","email","image"}, the
 // connection's profile as the app may see it. It doubles as the OpenID Connect userinfo.
 func (a *API) User(w http.ResponseWriter, r *http.Request) {
-	tok, ok := auth.TokenFrom(r.Context())
-	if !ok {
-		a.writeOAuthError(w, r, oauth.ErrInvalidToken)
-		return
-	}
-	u, err := a.OAuth.User(r.Context(), tok)
+	u, err := a.OAuth.UserInfo(r.Context(), ParseBearer(r.Header.Get("Authorization")))
 	if err != nil {
 		a.writeOAuthError(w, r, err)
 		return

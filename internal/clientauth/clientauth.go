@@ -14,8 +14,6 @@ package clientauth
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"loginsign/ent"
@@ -62,7 +60,7 @@ type Service struct {
 	// database client; CacheTTL bounds the staleness of changes made by other processes.
 	CacheTTL time.Duration
 
-	cache *appCache
+	cache *store.RowCache[*ent.Application]
 }
 
 // DefaultCacheTTL is the default of Service.CacheTTL.
@@ -73,75 +71,13 @@ const DefaultCacheTTL = 2 * time.Second
 // rotation, quota, redirect URIs, deletion; in or out of a transaction) empties the cache
 // when it is made and again when its transaction commits.
 func New(db *store.DB, limiter *ratelimit.Limiter) *Service {
-	c := &appCache{entries: map[string]appCacheEntry{}}
-	db.Application.Use(func(next ent.Mutator) ent.Mutator {
-		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-			c.invalidate()
-			if am, ok := m.(*ent.ApplicationMutation); ok {
-				if tx, err := am.Tx(); err == nil {
-					tx.OnCommit(func(next ent.Committer) ent.Committer {
-						return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
-							err := next.Commit(ctx, tx)
-							c.invalidate()
-							return err
-						})
-					})
-				}
-			}
-			v, err := next.Mutate(ctx, m)
-			c.invalidate()
-			return v, err
-		})
-	})
+	c := store.NewRowCache[*ent.Application](maxCachedApps)
+	store.InvalidateOnChange(db, func(context.Context, bool) { c.Invalidate() }, ent.TypeApplication)
 	return &Service{DB: db, Limiter: limiter, cache: c}
-}
-
-// appCache holds application rows that recently authenticated a client. An entry is valid
-// while it is younger than the TTL and no application changed since it was read (gen).
-type appCache struct {
-	gen     atomic.Uint64
-	mu      sync.RWMutex
-	entries map[string]appCacheEntry
-}
-
-type appCacheEntry struct {
-	app     *ent.Application
-	gen     uint64
-	expires time.Time
 }
 
 // maxCachedApps bounds the cache; when full it starts over.
 const maxCachedApps = 10000
-
-func (c *appCache) invalidate() {
-	c.gen.Add(1)
-	c.mu.Lock()
-	clear(c.entries)
-	c.mu.Unlock()
-}
-
-func (c *appCache) get(clientID string, now time.Time) *ent.Application {
-	c.mu.RLock()
-	e, ok := c.entries[clientID]
-	c.mu.RUnlock()
-	if !ok || e.gen != c.gen.Load() || !now.Before(e.expires) {
-		return nil
-	}
-	return e.app
-}
-
-// put stores app, read when the generation was gen, unless an application changed since.
-func (c *appCache) put(app *ent.Application, gen uint64, expires time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen.Load() != gen {
-		return
-	}
-	if len(c.entries) >= maxCachedApps {
-		clear(c.entries)
-	}
-	c.entries[app.ID] = appCacheEntry{app: app, gen: gen, expires: expires}
-}
 
 func (s *Service) cacheTTL() time.Duration {
 	if s.cache == nil || s.CacheTTL < 0 {
@@ -236,8 +172,8 @@ func (s *Service) cachedMatch(clientID, secret string) *ent.Application {
 	if secret == "" || s.cacheTTL() <= 0 || !validCredentials(clientID, secret) {
 		return nil
 	}
-	app := s.cache.get(clientID, time.Now())
-	if app == nil || !s.equal(ids.Hash(secret), app.SecretHash) {
+	app, ok := s.cache.Get(clientID, "", time.Now())
+	if !ok || !s.equal(ids.Hash(secret), app.SecretHash) {
 		return nil
 	}
 	cp := *app
@@ -257,7 +193,7 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 	var gen uint64
 	if valid {
 		if ttl > 0 {
-			gen = s.cache.gen.Load()
+			gen = s.cache.Generation()
 		}
 		a, err := s.DB.Application.Get(ctx, clientID)
 		if err != nil && !store.NotFound(err) {
@@ -274,7 +210,7 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 	}
 	if ttl > 0 {
 		cp := *app
-		s.cache.put(&cp, gen, now.Add(ttl))
+		s.cache.Put(cp.ID, &cp, gen, "", now.Add(ttl))
 	}
 	return app, nil
 }

@@ -146,9 +146,9 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 				if err != nil || tok.ApplicationID != app.ID || tok.UserID != u.ID || !slices.Equal(tok.Scopes, []string{"openid", "email"}) {
 					t.Fatalf("AccessToken = %+v, %v", tok, err)
 				}
-				info, err := e.svc.User(e.ctx(), tok)
+				info, err := e.svc.UserInfo(e.ctx(), resp.AccessToken)
 				if err != nil || info.Subject != tok.ConnectionID || !strings.HasSuffix(info.Email, "@relay.test.example") || info.Profile {
-					t.Fatalf("User = %+v, %v (the app sees the masked address, no profile)", info, err)
+					t.Fatalf("UserInfo = %+v, %v (the app sees the masked address, no profile)", info, err)
 				}
 			})
 		}

@@ -87,7 +87,7 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 	inactive := &Introspection{}
 	switch {
 	case strings.HasPrefix(tok, AccessTokenPrefix):
-		g, err := s.accessGrant(ctx, tok)
+		g, stamp, err := s.accessGrantStamped(ctx, tok)
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: app.ID,
 				Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 		}
-		if live, err := s.connectionLive(ctx, g.ConnectionID); err != nil || !live {
+		if p, found, err := s.connProfile(ctx, g.ConnectionID, stamp); err != nil || !found || p.Blocked {
 			return inactive, nil
 		}
 		return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: g.ConnectionID,

@@ -146,12 +146,12 @@ type Service struct {
 	// Clients authenticates clients; New makes one on db and k that compares with Equal.
 	Clients *clientauth.Service
 
-	// userStmt is User's query, prepared once.
+	// userStmt is connProfile's query, prepared once.
 	userStmt preparedStmt
+	// profiles caches connProfile's rows (watchProfiles).
+	profiles *store.RowCache[connProfile]
 	// refreshStmt is refreshSource's query, prepared once.
 	refreshStmt preparedStmt
-	// liveStmt is connectionLive's query, prepared once.
-	liveStmt preparedStmt
 	// rotations commits refresh rotations in groups.
 	rotations rotationBatches
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
@@ -168,6 +168,7 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	s := &Service{DB: db, KV: k, Identity: id, Mail: sender, Config: cfg, Now: now, Equal: ids.Equal}
 	s.Clients = clientauth.New(db, ratelimit.New(k))
 	s.Clients.Equal = func(a, b string) bool { return s.Equal(a, b) }
+	s.watchProfiles()
 	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
 	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s

@@ -207,28 +207,6 @@ func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, 
 	})
 }
 
-// connectionLive reports, in one prepared query, whether the connection id exists and is not
-// blocked.
-func (s *Service) connectionLive(ctx context.Context, id string) (bool, error) {
-	stmt, err := s.liveStmt.get(ctx, s.DB.SQL, func() string {
-		query, _ := entsql.Dialect(s.DB.Dialect).Select(appconnection.FieldBlocked).From(entsql.Table(appconnection.Table)).
-			Where(entsql.EQ(appconnection.FieldID, "")).Query()
-		return query
-	})
-	if err != nil {
-		return false, fmt.Errorf("preparing the connection query: %w", err)
-	}
-	var blocked bool
-	err = stmt.QueryRowContext(ctx, id).Scan(&blocked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("loading connection: %w", err)
-	}
-	return !blocked, nil
-}
-
 // accessGrant is an access token's grant, stored in Redis under the token's hash with a TTL
 // of expires_in.
 type accessGrant struct {
@@ -355,10 +333,37 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
-	if raw == "" || len(raw) > 128 || !strings.HasPrefix(raw, AccessTokenPrefix) {
+	if !maybeAccessToken(raw) {
 		return nil, nil
 	}
 	b, err := s.KV.Get(ctx, accessKey(ids.Hash(raw))).Bytes()
+	return s.decodeAccessGrant(b, err)
+}
+
+// accessGrantStamped is accessGrant that also reads, in the same round trip, the profiles'
+// stamp (profileStampKey; "" while no change has advanced it).
+func (s *Service) accessGrantStamped(ctx context.Context, raw string) (*accessGrant, string, error) {
+	if !maybeAccessToken(raw) {
+		return nil, "", nil
+	}
+	pipe := s.KV.Pipeline()
+	tok := pipe.Get(ctx, accessKey(ids.Hash(raw)))
+	stamp := pipe.Get(ctx, profileStampKey)
+	pipe.Exec(ctx) // the errors are the commands'
+	if err := stamp.Err(); err != nil && err != redis.Nil {
+		return nil, "", serverError(fmt.Errorf("reading the profile stamp: %w", err))
+	}
+	b, err := tok.Bytes()
+	g, err := s.decodeAccessGrant(b, err)
+	return g, stamp.Val(), err
+}
+
+func maybeAccessToken(raw string) bool {
+	return raw != "" && len(raw) <= 128 && strings.HasPrefix(raw, AccessTokenPrefix)
+}
+
+// decodeAccessGrant decodes a stored grant read with err: nil for a missing or expired one.
+func (s *Service) decodeAccessGrant(b []byte, err error) (*accessGrant, error) {
 	if err == redis.Nil {
 		return nil, nil
 	}
@@ -380,7 +385,7 @@ func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, er
 
 // AccessToken validates a Bearer access token (RFC 6750) and returns its grant. A missing,
 // unknown, expired or revoked token answers ErrInvalidToken. The connection is not loaded
-// here; User does that on every call, so a deleted or blocked connection stops working.
+// here; UserInfo checks it on every call, so a deleted or blocked connection stops working.
 func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, error) {
 	g, err := s.accessGrant(ctx, raw)
 	if err != nil {

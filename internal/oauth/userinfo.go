@@ -6,15 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/user"
-	"loginsign/internal/auth"
 	"loginsign/internal/connections"
+	"loginsign/internal/store"
 )
 
 // UserInfo is GET /api/user: the connection's profile as the application may see it, shaped
@@ -96,11 +98,94 @@ func nullable(s string) any {
 	return s
 }
 
-// User returns the profile of the token's connection, limited to the token's scopes. The
-// connection is loaded on every call (one SQL query joining connection and account): a
-// deleted or blocked connection answers ErrInvalidToken (the active flag only describes the
+// UserInfo validates the Bearer access token raw (as AccessToken does) and returns the
+// profile of its connection, limited to the token's scopes. The token and the profiles'
+// stamp are read in one round trip, and the connection's profile comes from the profile
+// cache when it holds a current entry (see connProfile): a deleted or blocked connection
+// answers ErrInvalidToken from the next call on (the active flag only describes the
 // connection; signing in again reactivates it).
-func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
+func (s *Service) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
+	g, stamp, err := s.accessGrantStamped(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil || g.ConnectionID == "" { // a client_credentials token acts for no person
+		return nil, ErrInvalidToken
+	}
+	p, found, err := s.connProfile(ctx, g.ConnectionID, stamp)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if !found {
+		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
+	}
+	if p.Blocked || p.ApplicationID != g.ApplicationID {
+		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
+	}
+	out := &UserInfo{Subject: g.ConnectionID}
+	if slices.Contains(g.Scopes, ScopeEmail) {
+		out.Email = connections.AppFacingEmail(p.AppEmail, p.AliasEmail)
+	}
+	if slices.Contains(g.Scopes, ScopeProfile) {
+		out.Profile, out.GlobalID, out.Name, out.Picture = true, p.GlobalID, p.Name, p.Image
+	}
+	return out, nil
+}
+
+// connProfile is what GET /api/user and introspection read of a connection and its
+// account.
+type connProfile struct {
+	AliasEmail, AppEmail string
+	Blocked              bool
+	ApplicationID        string
+	GlobalID, Name       string
+	Image                string
+}
+
+// ProfileCacheTTL bounds how long a connection's profile is reused. Changes made through
+// this process's database client drop the cache at once, and other processes see them by
+// the stamp (profileStampKey); the TTL bounds what neither reaches (a stamp that could
+// not be advanced while Redis was down, a change made by hand in SQL).
+const ProfileCacheTTL = 10 * time.Second
+
+// maxCachedProfiles bounds the profile cache; when full it starts over.
+const maxCachedProfiles = 50000
+
+// profileStampKey is the Redis counter every process advances after a change to accounts,
+// connections or applications is committed; a cached profile read under another value is
+// not used.
+const profileStampKey = "gen:profiles"
+
+// watchProfiles keeps the profile cache honest: every change to users, connections or
+// applications made through the service's database client (in or out of a transaction;
+// applications because deleting one cascades to its connections) drops the cache, and
+// once committed advances the stamp for other processes.
+func (s *Service) watchProfiles() {
+	s.profiles = store.NewRowCache[connProfile](maxCachedProfiles)
+	store.InvalidateOnChange(s.DB, func(ctx context.Context, durable bool) {
+		s.profiles.Invalidate()
+		if !durable {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if err := s.KV.Incr(ctx, profileStampKey).Err(); err != nil {
+			// Other processes keep their entries for at most ProfileCacheTTL.
+			slog.Warn("advancing the profile stamp", "err", err)
+		}
+	}, ent.TypeUser, ent.TypeAppConnection, ent.TypeApplication)
+}
+
+// connProfile returns the profile of the connection id, from the cache when it holds an
+// entry read under stamp (see accessGrantStamped) that no change has dropped, else from
+// one prepared SQL query joining connection and account. found is false for a connection
+// that does not exist.
+func (s *Service) connProfile(ctx context.Context, id, stamp string) (p connProfile, found bool, err error) {
+	now := time.Now()
+	if p, ok := s.profiles.Get(id, stamp, now); ok {
+		return p, true, nil
+	}
+	gen := s.profiles.Generation()
 	stmt, err := s.userStmt.get(ctx, s.DB.SQL, func() string {
 		c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
 		query, _ := entsql.Dialect(s.DB.Dialect).
@@ -111,28 +196,17 @@ func (s *Service) User(ctx context.Context, tok auth.Token) (*UserInfo, error) {
 		return query
 	})
 	if err != nil {
-		return nil, serverError(fmt.Errorf("preparing the connection query: %w", err))
+		return p, false, fmt.Errorf("preparing the connection query: %w", err)
 	}
-	var conn ent.AppConnection
-	var globalID string
 	var name, image entsql.NullString
-	err = stmt.QueryRowContext(ctx, tok.ConnectionID).Scan(&conn.AliasEmail, &conn.AppEmail, &conn.Blocked,
-		&conn.ApplicationID, &globalID, &name, &image)
+	err = stmt.QueryRowContext(ctx, id).Scan(&p.AliasEmail, &p.AppEmail, &p.Blocked, &p.ApplicationID, &p.GlobalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
+		return p, false, nil
 	}
 	if err != nil {
-		return nil, serverError(fmt.Errorf("loading connection: %w", err))
+		return p, false, fmt.Errorf("loading connection: %w", err)
 	}
-	if conn.Blocked || conn.ApplicationID != tok.ApplicationID {
-		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
-	}
-	out := &UserInfo{Subject: tok.ConnectionID}
-	if slices.Contains(tok.Scopes, ScopeEmail) {
-		out.Email = connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail)
-	}
-	if slices.Contains(tok.Scopes, ScopeProfile) {
-		out.Profile, out.GlobalID, out.Name, out.Picture = true, globalID, name.String, image.String
-	}
-	return out, nil
+	p.Name, p.Image = name.String, image.String
+	s.profiles.Put(id, p, gen, stamp, now.Add(ProfileCacheTTL))
+	return p, true, nil
 }

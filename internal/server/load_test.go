@@ -128,6 +128,39 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 	srv.Env = append(os.Environ(), "LOGINSIGN_BASE_URL=http://"+addr, "LOGINSIGN_ADDR="+addr, "DATABASE_URL="+dbURL,
 		"REDIS_URL="+redisURL, "LOGINSIGN_DATA_DIR="+dir, "LOGINSIGN_SECRET="+testSecretHex,
 		"LOGINSIGN_LOG_LEVEL=error", "LOGINSIGN_METRICS_ADDR=off", "LOGINSIGN_SHUTDOWN_DRAIN=0s")
+	// LOGINSIGN_LOAD_PROFILE names a directory: each LoginSign run then also takes a CPU
+	// profile of the server from its debug listener (name-c16-user.prof, …).
+	profDir, debugAddr := os.Getenv("LOGINSIGN_LOAD_PROFILE"), ""
+	if profDir != "" {
+		debugAddr = freeAddr(t)
+		srv.Env = append(srv.Env, "LOGINSIGN_DEBUG_ADDR="+debugAddr)
+	}
+	profiled := func(file string, run func() result) result {
+		if profDir == "" {
+			return run()
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			secs := max(int(dur.Seconds())-1, 1)
+			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs))
+			if err != nil {
+				t.Errorf("profile %s: %v", file, err)
+				return
+			}
+			defer resp.Body.Close()
+			f, err := os.Create(filepath.Join(profDir, name+"-"+file+".prof"))
+			if err != nil {
+				t.Errorf("profile %s: %v", file, err)
+				return
+			}
+			defer f.Close()
+			io.Copy(f, resp.Body)
+		}()
+		r := run()
+		<-done
+		return r
+	}
 	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
 	base := exec.Command(baseBin, "-addr", baseAddr)
 	base.Env = append(os.Environ(), "REDIS_URL="+redisURL)
@@ -153,15 +186,19 @@ wrk.headers["Authorization"] = "Basic %s"
 
 	for _, c := range []int{16, 64} {
 		bw := runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
-		uw := runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user")
-		iw := runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+		uw := profiled(fmt.Sprintf("c%d-user", c), func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
+		iw := profiled(fmt.Sprintf("c%d-introspect", c), func() result {
+			return runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+		})
 		bg := runGo(t, c, dur, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
-		rg := runGo(t, c, dur, func(cl *http.Client, i int) error {
-			next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
-			if err == nil {
-				refresh[i] = next
-			}
-			return err
+		rg := profiled(fmt.Sprintf("c%d-refresh", c), func() result {
+			return runGo(t, c, dur, func(cl *http.Client, i int) error {
+				next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
+				if err == nil {
+					refresh[i] = next
+				}
+				return err
+			})
 		})
 		fmt.Fprintf(report, "  c=%d\n", c)
 		fmt.Fprintf(report, "    baseline GET (wrk)      %s\n", bw)

@@ -281,7 +281,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /docs", openapi.Docs)
 
 	// End-user API (Bearer).
-	mux.Handle("GET /api/user", api.Bearer(http.HandlerFunc(api.User)))
+	mux.HandleFunc("GET /api/user", api.User)
 	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet))
 	// Licenses of the person: their session cookie (?client_id= names the app) or an access
 	// token of the app.
