@@ -65,6 +65,24 @@ func TestContract(t *testing.T) {
 				t.Fatalf("GET of a set: %v, want WRONGTYPE", err)
 			}
 		})
+		t.Run("get each", func(t *testing.T) {
+			if err := s.Set(ctx, "ge:a", "one", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Set(ctx, "ge:empty", "", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SAdd(ctx, "ge:set", "m").Err(); err != nil {
+				t.Fatal(err)
+			}
+			vals, err := s.GetEach(ctx, "ge:a", "ge:missing", "ge:empty", "ge:set")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vals) != 4 || string(vals[0]) != "one" || vals[1] != nil || vals[2] == nil || len(vals[2]) != 0 || vals[3] != nil {
+				t.Fatalf("GetEach = %q, want [one <nil> \"\" <nil>] (a key of another type reads as missing, as MGET has it)", vals)
+			}
+		})
 		t.Run("expiry", func(t *testing.T) {
 			if d, _ := s.PTTL(ctx, "e:none").Result(); d != -2*time.Nanosecond && d != -2*time.Millisecond && d != -2 {
 				t.Fatalf("PTTL of a missing key = %v, want -2", d)

@@ -123,6 +123,52 @@ func openEmbedded(opts Options) (*Store, error) {
 	return &Store{UniversalClient: c, Embedded: true, Engine: eng, stop: func() { srv.Close(); eng.Close() }}, nil
 }
 
+// GetEach reads keys in one round trip and returns their values in order, nil for a
+// missing key or a key holding another type (as MGET has it). On the embedded store it is one in-process call, without the protocol; on
+// Redis one MGET, or, on a cluster (where the keys may live on different nodes), a pipeline
+// of GETs.
+func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if s.Embedded {
+		cmds := make([][][]byte, len(keys))
+		for i, k := range keys {
+			cmds[i] = [][]byte{[]byte("GET"), []byte(k)}
+		}
+		for i, r := range s.Engine.DoAll(cmds) {
+			if v, ok := r.([]byte); ok { // a key of another type reads as missing, as in MGET
+				out[i] = append([]byte{}, v...)
+			}
+		}
+		return out, nil
+	}
+	if _, cluster := s.UniversalClient.(*redis.ClusterClient); cluster {
+		pipe := s.Pipeline()
+		cmds := make([]*redis.StringCmd, len(keys))
+		for i, k := range keys {
+			cmds[i] = pipe.Get(ctx, k)
+		}
+		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+			return nil, err
+		}
+		for i, c := range cmds {
+			if b, err := c.Bytes(); err == nil {
+				out[i] = b
+			}
+		}
+		return out, nil
+	}
+	vals, err := s.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		if v, ok := v.(string); ok {
+			out[i] = []byte(v)
+		}
+	}
+	return out, nil
+}
+
 // Close closes the client and stops an embedded server.
 func (s *Store) Close() error {
 	s.closed.Do(func() {

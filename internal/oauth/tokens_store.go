@@ -14,7 +14,6 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
-	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -333,11 +332,8 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
-	if !maybeAccessToken(raw) {
-		return nil, nil
-	}
-	b, err := s.KV.Get(ctx, accessKey(ids.Hash(raw))).Bytes()
-	return s.decodeAccessGrant(b, err)
+	g, _, err := s.accessGrantStamped(ctx, raw)
+	return g, err
 }
 
 // accessGrantStamped is accessGrant that also reads, in the same round trip, the profiles'
@@ -346,29 +342,22 @@ func (s *Service) accessGrantStamped(ctx context.Context, raw string) (*accessGr
 	if !maybeAccessToken(raw) {
 		return nil, "", nil
 	}
-	pipe := s.KV.Pipeline()
-	tok := pipe.Get(ctx, accessKey(ids.Hash(raw)))
-	stamp := pipe.Get(ctx, profileStampKey)
-	pipe.Exec(ctx) // the errors are the commands'
-	if err := stamp.Err(); err != nil && err != redis.Nil {
-		return nil, "", serverError(fmt.Errorf("reading the profile stamp: %w", err))
+	vals, err := s.KV.GetEach(ctx, accessKey(ids.Hash(raw)), profileStampKey)
+	if err != nil {
+		return nil, "", serverError(fmt.Errorf("reading access token: %w", err))
 	}
-	b, err := tok.Bytes()
-	g, err := s.decodeAccessGrant(b, err)
-	return g, stamp.Val(), err
+	g, err := s.decodeAccessGrant(vals[0])
+	return g, string(vals[1]), err
 }
 
 func maybeAccessToken(raw string) bool {
 	return raw != "" && len(raw) <= 128 && strings.HasPrefix(raw, AccessTokenPrefix)
 }
 
-// decodeAccessGrant decodes a stored grant read with err: nil for a missing or expired one.
-func (s *Service) decodeAccessGrant(b []byte, err error) (*accessGrant, error) {
-	if err == redis.Nil {
+// decodeAccessGrant decodes a stored grant: nil for a missing (b nil) or expired one.
+func (s *Service) decodeAccessGrant(b []byte) (*accessGrant, error) {
+	if b == nil {
 		return nil, nil
-	}
-	if err != nil {
-		return nil, serverError(fmt.Errorf("reading access token: %w", err))
 	}
 	g := &accessGrant{}
 	if !g.decodeFast(b) {
