@@ -297,7 +297,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		}
 		return create
 	}
-	if err := s.rotations.write(ctx, s, w); err != nil {
+	if err := s.rotations[s.nextLane.Add(1)%uint64(len(s.rotations))].write(ctx, s, w); err != nil {
 		return nil, err
 	}
 	until := now.Add(s.Config.AccessTokenTTL)
