@@ -76,7 +76,7 @@ func New(db *store.DB, limiter *ratelimit.Limiter) *Service {
 	return &Service{DB: db, Limiter: limiter, cache: c}
 }
 
-// maxCachedApps bounds the cache; when full it starts over.
+// maxCachedApps bounds the cache.
 const maxCachedApps = 10000
 
 func (s *Service) cacheTTL() time.Duration {

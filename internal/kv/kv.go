@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,7 +26,9 @@ type Store struct {
 	Engine *embedded.Store
 	stop   func()
 	closed sync.Once
-	err    error
+	// down is set by Close: GetEach's in-process path then fails as the client does.
+	down atomic.Bool
+	err  error
 }
 
 // Options tune Open. Zero fields take the defaults of go-redis and package embedded.
@@ -130,6 +133,9 @@ func openEmbedded(opts Options) (*Store, error) {
 func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if s.Embedded {
+		if s.down.Load() {
+			return nil, redis.ErrClosed
+		}
 		cmds := make([][][]byte, len(keys))
 		for i, k := range keys {
 			cmds[i] = [][]byte{[]byte("GET"), []byte(k)}
@@ -172,6 +178,7 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 // Close closes the client and stops an embedded server.
 func (s *Store) Close() error {
 	s.closed.Do(func() {
+		s.down.Store(true)
 		s.err = s.UniversalClient.Close()
 		s.stop()
 	})

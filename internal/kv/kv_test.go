@@ -77,3 +77,20 @@ func TestLimit(t *testing.T) {
 		t.Fatalf("4th hit: ok=%v retry=%v err=%v", ok, retry, err)
 	}
 }
+
+// A closed store answers GetEach with the client's error, in-process path included, so that
+// callers see the outage (503) rather than missing keys.
+func TestGetEachAfterClose(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(context.Background(), "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if vals, err := s.GetEach(context.Background(), "k"); err == nil {
+		t.Fatalf("GetEach on a closed store = %q, nil; want an error", vals)
+	}
+}

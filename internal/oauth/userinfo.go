@@ -148,8 +148,8 @@ type connProfile struct {
 // not be advanced while Redis was down, a change made by hand in SQL).
 const ProfileCacheTTL = 10 * time.Second
 
-// maxCachedProfiles bounds the profile cache; when full it starts over.
-const maxCachedProfiles = 50000
+// maxCachedProfiles bounds the profile cache (about 250 bytes an entry).
+const maxCachedProfiles = 20000
 
 // profileStampKey is the Redis counter every process advances after a change to accounts,
 // connections or applications is committed; a cached profile read under another value is

@@ -30,7 +30,8 @@ type rowEntry[V any] struct {
 	expires time.Time
 }
 
-// NewRowCache returns a cache that holds at most max entries (when full it starts over).
+// NewRowCache returns a cache that holds at most max entries (when full, a new entry
+// replaces an arbitrary one).
 func NewRowCache[V any](max int) *RowCache[V] {
 	return &RowCache[V]{max: max, entries: map[string]rowEntry[V]{}}
 }
@@ -58,8 +59,11 @@ func (c *RowCache[V]) Put(key string, v V, gen uint64, stamp string, expires tim
 	if c.gen.Load() != gen {
 		return
 	}
-	if len(c.entries) >= c.max {
-		clear(c.entries)
+	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.max {
+		for k := range c.entries { // full: one entry makes room (map order: an arbitrary one)
+			delete(c.entries, k)
+			break
+		}
 	}
 	c.entries[key] = rowEntry[V]{v: v, gen: gen, stamp: stamp, expires: expires}
 }

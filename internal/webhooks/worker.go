@@ -3,6 +3,7 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	stdsql "database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,9 @@ type Worker struct {
 	db   *store.DB
 	cfg  WorkerConfig
 	wake chan struct{}
+	// dueQuery is anyDue's SQL, built once.
+	dueQuery string
+	dueOnce  sync.Once
 	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
 	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
 	sqliteWrites sync.Mutex
@@ -271,10 +275,33 @@ func due(now time.Time) []predicate.WebhookEvent {
 	}
 }
 
+// anyDue reports whether an event is due at now (due's condition), in one read of a
+// statement that stays prepared: the poll of an idle worker, every second, takes no write
+// transaction and builds no query.
+func (w *Worker) anyDue(ctx context.Context, now time.Time) (bool, error) {
+	w.dueOnce.Do(func() {
+		e := sql.Table(webhookevent.Table)
+		w.dueQuery, _ = sql.Dialect(w.db.Dialect).Select(e.C(webhookevent.FieldID)).From(e).Where(sql.And(
+			sql.EQ(e.C(webhookevent.FieldStatus), webhookevent.StatusPending.String()),
+			sql.LTE(e.C(webhookevent.FieldNextAttemptAt), time.Time{}),
+			sql.Or(sql.IsNull(e.C(webhookevent.FieldLockedUntil)), sql.LT(e.C(webhookevent.FieldLockedUntil), time.Time{})),
+		)).Limit(1).Query()
+	})
+	var id string
+	err := w.db.SQL.QueryRowContext(ctx, w.dueQuery, webhookevent.StatusPending.String(), now, now).Scan(&id)
+	if errors.Is(err, stdsql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Claim reserves up to limit due events for this worker for the lease and returns them. The
 // caller must Deliver each; one it does not is tried again once the lease ends.
 func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, error) {
 	now := w.now()
+	if due, err := w.anyDue(ctx, now); err != nil || !due {
+		return nil, err
+	}
 	until := now.Add(w.cfg.Lease)
 	var claimed []string
 	err := w.writeTx(ctx, func(tx *ent.Tx) error {
