@@ -167,7 +167,8 @@ func (s *Service) watchProfiles() {
 		if !durable {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		// Short: a write must not wait long on a Redis that is down (the TTL covers that).
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 250*time.Millisecond)
 		defer cancel()
 		if err := s.KV.Incr(ctx, profileStampKey).Err(); err != nil {
 			// Other processes keep their entries for at most ProfileCacheTTL.
