@@ -201,7 +201,7 @@ func (w *Worker) Wake() {
 // claimed. Deliveries already started finish even when ctx ends.
 func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	evs, err := w.Claim(ctx, w.cfg.Batch)
-	if err != nil {
+	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
 	w.deliverAll(context.WithoutCancel(ctx), evs)
