@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"testing"
 
@@ -81,5 +82,25 @@ func TestUserInfoSeesChangesFromAnotherInstance(t *testing.T) {
 			t.Parallel()
 			run(t, storetest.FreshPostgres(t, base), kvtest.Real(t), kvtest.NewClock(), false)
 		})
+	}
+}
+
+// Introspection with the database down is an error (503 at the endpoint), not "inactive": an
+// app told that a live token is inactive signs the person out.
+func TestIntrospectionWithTheDatabaseDownIsAnError(t *testing.T) {
+	t.Parallel()
+	const cb = "https://app.example/cb"
+	k, clk := kvtest.EmbeddedClock(t)
+	e := newFlowEnv(t, storetest.SQLite(t), k, clk, true, oauth.Config{})
+	app, secret := e.client(t, cb)
+	v := verifier()
+	resp, err := e.token(app.ID, secret, codeForm(e.code(t, e.person(t), authzQuery(app.ID, cb, v, "scope", "openid")), cb, v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.db.Close()
+	got, err := e.svc.Introspect(e.ctx(), oauth.ClientCredentials{ID: app.ID, Secret: secret}, url.Values{"token": {resp.AccessToken}})
+	if err == nil {
+		t.Fatalf("Introspect with the database closed = %+v, nil; want an error", got)
 	}
 }

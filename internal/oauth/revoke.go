@@ -98,7 +98,11 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: app.ID,
 				Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 		}
-		if p, found, err := s.connProfile(ctx, g.ConnectionID, stamp); err != nil || !found || p.Blocked {
+		p, found, err := s.connProfile(ctx, g.ConnectionID, stamp)
+		if err != nil {
+			return nil, serverError(err) // not "inactive": the app would sign the person out
+		}
+		if !found || p.Blocked {
 			return inactive, nil
 		}
 		return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: g.ConnectionID,

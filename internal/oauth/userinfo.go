@@ -172,7 +172,7 @@ func (s *Service) watchProfiles() {
 		defer cancel()
 		if err := s.KV.Incr(ctx, profileStampKey).Err(); err != nil {
 			// Other processes keep their entries for at most ProfileCacheTTL.
-			slog.Warn("advancing the profile stamp", "err", err)
+			slog.WarnContext(ctx, "advancing the profile stamp", "err", err)
 		}
 	}, ent.TypeUser, ent.TypeAppConnection, ent.TypeApplication)
 }
