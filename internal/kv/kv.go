@@ -127,9 +127,9 @@ func openEmbedded(opts Options) (*Store, error) {
 }
 
 // GetEach reads keys in one round trip and returns their values in order, nil for a
-// missing key or a key holding another type (as MGET has it). On the embedded store it is one in-process call, without the protocol; on
-// Redis one MGET, or, on a cluster (where the keys may live on different nodes), a pipeline
-// of GETs.
+// missing key or a key holding another type (as MGET has it). On the embedded store it is
+// one in-process call, without the protocol; on Redis one MGET, or, on a cluster (where the
+// keys may live on different nodes), a pipeline of GETs.
 func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if s.Embedded {
@@ -154,7 +154,9 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 			cmds[i] = pipe.Get(ctx, k)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-			return nil, err
+			if _, reply := err.(redis.Error); !reply { // a reply (WRONGTYPE) is one key's
+				return nil, err
+			}
 		}
 		for i, c := range cmds {
 			if b, err := c.Bytes(); err == nil {
