@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"loginsign/ent"
@@ -153,10 +152,8 @@ type Service struct {
 	profiles *store.RowCache[connProfile]
 	// refreshStmt is refreshSource's query, prepared once.
 	refreshStmt preparedStmt
-	// rotations commits refresh rotations in groups, on rotationLanes independent lanes.
-	rotations []rotationBatches
-	// nextLane spreads rotations over the lanes.
-	nextLane atomic.Uint64
+	// rotations commits refresh rotations in groups (SQLite; see writeRotation).
+	rotations rotationBatches
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.
 	WakeWebhooks func()
@@ -172,7 +169,6 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	s.Clients = clientauth.New(db, ratelimit.New(k))
 	s.Clients.Equal = func(a, b string) bool { return s.Equal(a, b) }
 	s.watchProfiles()
-	s.rotations = make([]rotationBatches, rotationLanes(db.Dialect))
 	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
 	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s

@@ -284,20 +284,11 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	if rt.AuthTime != nil {
 		g.AuthTime = *rt.AuthTime
 	}
-	w := &rotationWrite{id: rt.ID, now: now, done: make(chan struct{}), lead: make(chan struct{})}
-	w.create = func(tx *ent.Tx) *ent.RefreshTokenCreate {
-		create := tx.RefreshToken.Create().SetTokenHash(ids.Hash(next)).SetFamilyID(g.Family).
-			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
-			SetCreatedAt(now).SetExpiresAt(g.ExpiresAt)
-		if rt.AuthTime != nil {
-			create.SetAuthTime(g.AuthTime)
-		}
-		if len(rt.Amr) > 0 {
-			create.SetAmr(rt.Amr)
-		}
-		return create
-	}
-	if err := s.rotations[s.nextLane.Add(1)%uint64(len(s.rotations))].write(ctx, s, w); err != nil {
+	succ := &ent.RefreshToken{ID: ids.New(ids.RefreshToken), TokenHash: ids.Hash(next), FamilyID: g.Family,
+		ConnectionID: conn.ID, ApplicationID: app.ID, Scopes: g.Scopes, Nonce: g.Nonce, CreatedAt: now, ExpiresAt: g.ExpiresAt,
+		AuthTime: rt.AuthTime, Amr: rt.Amr}
+	w := &rotationWrite{id: rt.ID, now: now, next: succ, done: make(chan struct{}), lead: make(chan struct{})}
+	if err := s.writeRotation(ctx, w); err != nil {
 		return nil, err
 	}
 	until := now.Add(s.Config.AccessTokenTTL)
