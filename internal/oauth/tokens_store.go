@@ -95,12 +95,12 @@ func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.Refre
 // rotationWrite is the write of one rotation: spend the token id (unless it was spent or
 // revoked since it was read) and insert its successor.
 type rotationWrite struct {
-	id     string
-	now    time.Time
-	next   *ent.RefreshToken // the successor's row
-	err    error
-	done   chan struct{} // closed when err is set
-	lead   chan struct{} // closed when this write's goroutine is to commit the next batch
+	id   string
+	now  time.Time
+	next *ent.RefreshToken // the successor's row
+	err  error
+	done chan struct{} // closed when err is set
+	lead chan struct{} // closed when this write's goroutine is to commit the next batch
 }
 
 // rotationBatches commits concurrent rotations together (group commit): the first writer
