@@ -105,9 +105,9 @@ type rotationWrite struct {
 
 // rotationBatches commits concurrent rotations together (group commit): the first writer
 // commits every rotation queued meanwhile (up to maxRotationBatch) in one transaction, and
-// hands on to the first writer still waiting. On SQLite, whose one writer made each
-// rotation wait for the previous one's BEGIN … COMMIT, a burst of rotations then costs one
-// transaction; on PostgreSQL one commit (one WAL flush). A rotation that finds its token
+// hands on to the first writer still waiting. SQLite's one writer made each rotation wait
+// for the previous one's BEGIN … COMMIT; a burst of rotations now costs one transaction
+// (PostgreSQL does not batch, see writeRotation). A rotation that finds its token
 // spent meanwhile gets errRaced and runs again; a failing statement or commit fails the
 // whole batch (every token stays unspent, every client gets 500 and may retry).
 type rotationBatches struct {
