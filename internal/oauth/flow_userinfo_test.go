@@ -85,8 +85,9 @@ func TestUserInfoSeesChangesFromAnotherInstance(t *testing.T) {
 	}
 }
 
-// Introspection with the database down is an error (503 at the endpoint), not "inactive": an
-// app told that a live token is inactive signs the person out.
+// Introspection that cannot read the database is an error (503 at the endpoint), not
+// "inactive": an app told that a live token is inactive signs the person out. Both kinds of
+// token, with the connections' table unreadable and with the database closed.
 func TestIntrospectionWithTheDatabaseDownIsAnError(t *testing.T) {
 	t.Parallel()
 	const cb = "https://app.example/cb"
@@ -98,9 +99,18 @@ func TestIntrospectionWithTheDatabaseDownIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.db.Close()
-	got, err := e.svc.Introspect(e.ctx(), oauth.ClientCredentials{ID: app.ID, Secret: secret}, url.Values{"token": {resp.AccessToken}})
-	if err == nil {
-		t.Fatalf("Introspect with the database closed = %+v, nil; want an error", got)
+	creds := oauth.ClientCredentials{ID: app.ID, Secret: secret}
+	introspect := func(step, tok string) {
+		t.Helper()
+		if got, err := e.svc.Introspect(e.ctx(), creds, url.Values{"token": {tok}}); err == nil {
+			t.Fatalf("%s: Introspect = %+v, nil; want an error", step, got)
+		}
 	}
+	if _, err := e.db.SQL.ExecContext(context.Background(), "ALTER TABLE app_connections RENAME TO app_connections_gone"); err != nil {
+		t.Fatal(err)
+	}
+	introspect("refresh token, connections unreadable", resp.RefreshToken)
+	introspect("access token, connections unreadable", resp.AccessToken)
+	e.db.Close()
+	introspect("access token, database closed", resp.AccessToken)
 }

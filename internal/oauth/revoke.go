@@ -119,7 +119,10 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			return inactive, nil
 		}
 		if _, err := s.liveConnection(ctx, rt.ConnectionID); err != nil {
-			return inactive, nil
+			if AsError(err).Code == ServerError {
+				return nil, err // not "inactive": the app would sign the person out
+			}
+			return inactive, nil // deleted or blocked
 		}
 		return &Introspection{Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: app.ID, Subject: rt.ConnectionID,
 			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix()}, nil
