@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,9 +94,9 @@ type Worker struct {
 	db   *store.DB
 	cfg  WorkerConfig
 	wake chan struct{}
-	// dueQuery is anyDue's SQL, built once.
+	// dueQuery and dueArgs are anyDue's statement (see dueQuery).
 	dueQuery string
-	dueOnce  sync.Once
+	dueArgs  []any
 	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
 	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
 	sqliteWrites sync.Mutex
@@ -149,7 +150,9 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
+	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
+	w.dueQuery, w.dueArgs = dueQuery(db.Dialect)
+	return w
 }
 
 func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
@@ -275,24 +278,32 @@ func due(now time.Time) []predicate.WebhookEvent {
 	}
 }
 
-// anyDue reports whether an event is due at now (due's condition), in one read of a
-// statement that stays prepared: the poll of an idle worker, every second, takes no write
-// transaction and builds no query.
+// anyDue reports whether an event is due at now, in one read of a statement that stays
+// prepared: the poll of an idle worker, every second, takes no write transaction and builds
+// no query. The statement is due's condition, rendered once (dueQuery).
 func (w *Worker) anyDue(ctx context.Context, now time.Time) (bool, error) {
-	w.dueOnce.Do(func() {
-		e := sql.Table(webhookevent.Table)
-		w.dueQuery, _ = sql.Dialect(w.db.Dialect).Select(e.C(webhookevent.FieldID)).From(e).Where(sql.And(
-			sql.EQ(e.C(webhookevent.FieldStatus), webhookevent.StatusPending.String()),
-			sql.LTE(e.C(webhookevent.FieldNextAttemptAt), time.Time{}),
-			sql.Or(sql.IsNull(e.C(webhookevent.FieldLockedUntil)), sql.LT(e.C(webhookevent.FieldLockedUntil), time.Time{})),
-		)).Limit(1).Query()
-	})
+	args := slices.Clone(w.dueArgs)
+	for i, a := range args {
+		if _, ok := a.(time.Time); ok {
+			args[i] = now
+		}
+	}
 	var id string
-	err := w.db.SQL.QueryRowContext(ctx, w.dueQuery, webhookevent.StatusPending.String(), now, now).Scan(&id)
+	err := w.db.SQL.QueryRowContext(ctx, w.dueQuery, args...).Scan(&id)
 	if errors.Is(err, stdsql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// dueQuery renders due's condition as a one-row SELECT, with the instant as a zero time
+// among its arguments (anyDue puts now in its place).
+func dueQuery(d string) (string, []any) {
+	sel := sql.Dialect(d).Select(webhookevent.FieldID).From(sql.Table(webhookevent.Table))
+	for _, p := range due(time.Time{}) {
+		p(sel)
+	}
+	return sel.Limit(1).Query()
 }
 
 // Claim reserves up to limit due events for this worker for the lease and returns them. The
