@@ -158,7 +158,11 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 	if err != nil {
 		return serverError(fmt.Errorf("rotating refresh token: %w", err))
 	}
-	if rows, err := res.RowsAffected(); err != nil || rows != 1 {
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return serverError(fmt.Errorf("rotating refresh token: %w", err))
+	}
+	if rows != 1 {
 		return errRaced
 	}
 	return nil
