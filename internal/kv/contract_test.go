@@ -83,6 +83,42 @@ func TestContract(t *testing.T) {
 				t.Fatalf("GetEach = %q, want [one <nil> \"\" <nil>] (a key of another type reads as missing, as MGET has it)", vals)
 			}
 		})
+		t.Run("transact", func(t *testing.T) {
+			if err := s.Set(ctx, "tx:flag", "1", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			vals, err := s.Transact(ctx,
+				[]string{"SET", "tx:a", "v", "PX", "60000"},
+				[]string{"SADD", "tx:set", "m1", "m2"},
+				[]string{"PEXPIRE", "tx:set", "60000"},
+				[]string{"GET", "tx:a"},
+				[]string{"GET", "tx:missing"},
+				[]string{"EXISTS", "tx:flag", "tx:missing"},
+				[]string{"SMEMBERS", "tx:set"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(vals) != 7 || vals[0] != "OK" || vals[1] != int64(2) || vals[2] != int64(1) || vals[3] != "v" ||
+				vals[4] != nil || vals[5] != int64(1) {
+				t.Fatalf("Transact = %#v", vals)
+			}
+			members, ok := vals[6].([]any)
+			if !ok || len(members) != 2 {
+				t.Fatalf("SMEMBERS in Transact = %#v, want two members", vals[6])
+			}
+			if d := s.PTTL(ctx, "tx:a").Val(); d <= 59*time.Second || d > time.Minute {
+				t.Fatalf("PTTL after Transact = %v", d)
+			}
+			// A failing command fails the call; the others were run, as in MULTI … EXEC.
+			if _, err := s.Transact(ctx, []string{"SET", "tx:b", "w"}, []string{"INCR", "tx:a"}); err == nil {
+				t.Fatal("Transact with INCR of a string: no error")
+			} else if _, reply := err.(redis.Error); !reply {
+				t.Fatalf("Transact error %v (%T) is not a reply", err, err)
+			}
+			if v := s.Get(ctx, "tx:b").Val(); v != "w" {
+				t.Fatalf("GET tx:b = %q, want w", v)
+			}
+		})
 		t.Run("expiry", func(t *testing.T) {
 			if d, _ := s.PTTL(ctx, "e:none").Result(); d != -2*time.Nanosecond && d != -2*time.Millisecond && d != -2 {
 				t.Fatalf("PTTL of a missing key = %v, want -2", d)

@@ -177,6 +177,90 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 	return out, nil
 }
 
+// Transact runs cmds (each a command name and its arguments) atomically, as MULTI … EXEC,
+// in one round trip, and returns their replies in order: a bulk or status reply as a
+// string, an integer as int64, a nil reply as nil, an array as []any. A command that fails
+// (an error reply) fails the call. On the embedded store it is one in-process call, without
+// the protocol; on Redis a transaction pipeline (which go-redis splits by slot on a cluster).
+func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
+	out := make([]any, len(cmds))
+	if s.Embedded {
+		if s.down.Load() {
+			return nil, redis.ErrClosed
+		}
+		args := make([][][]byte, len(cmds))
+		for i, c := range cmds {
+			args[i] = make([][]byte, len(c))
+			for j, a := range c {
+				args[i][j] = []byte(a)
+			}
+		}
+		for i, r := range s.Engine.DoAll(args) {
+			v, err := embeddedReply(r)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	pipe := s.TxPipeline()
+	results := make([]*redis.Cmd, len(cmds))
+	for i, c := range cmds {
+		args := make([]any, len(c))
+		for j, a := range c {
+			args[j] = a
+		}
+		results[i] = pipe.Do(ctx, args...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, err
+	}
+	for i, r := range results {
+		v, err := r.Result()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// embeddedReply converts a reply of the embedded store into what go-redis makes of the same
+// reply on the wire (Transact's forms); an error reply is returned as a redis.Error.
+func embeddedReply(r any) (any, error) {
+	switch v := r.(type) {
+	case []byte:
+		return string(v), nil
+	case error:
+		return nil, redisError(v.Error())
+	case []any:
+		arr := make([]any, len(v))
+		for i, e := range v {
+			x, err := embeddedReply(e)
+			if err != nil {
+				x = err
+			}
+			arr[i] = x
+		}
+		return arr, nil
+	case fmt.Stringer:
+		return v.String(), nil
+	case string:
+		return v, nil
+	default: // int64, nil
+		return v, nil
+	}
+}
+
+// redisError is an error reply, as go-redis reports one (it satisfies redis.Error).
+type redisError string
+
+func (e redisError) Error() string { return string(e) }
+
+// RedisError marks the error as a reply of the server.
+func (e redisError) RedisError() {}
+
 // Close closes the client and stops an embedded server.
 func (s *Store) Close() error {
 	s.closed.Do(func() {

@@ -93,4 +93,7 @@ func TestGetEachAfterClose(t *testing.T) {
 	if vals, err := s.GetEach(context.Background(), "k"); err == nil {
 		t.Fatalf("GetEach on a closed store = %q, nil; want an error", vals)
 	}
+	if vals, err := s.Transact(context.Background(), []string{"GET", "k"}); err == nil {
+		t.Fatalf("Transact on a closed store = %q, nil; want an error", vals)
+	}
 }

@@ -379,19 +379,22 @@ func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGran
 
 // writeAccessTokenChecked is writeAccessToken that also reports, in the same round trip,
 // whether the family has been revoked (revokeFamily's marker), for writes that may have
-// raced a revocation.
+// raced a revocation. It is one kv.Transact: on the embedded store an in-process call,
+// without the protocol (which was 13 % of a refresh's CPU there).
 func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, err error) {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
-	pipe := s.KV.TxPipeline()
-	pipe.Set(ctx, accessKey(h), b, ttl)
-	pipe.SAdd(ctx, familyTokensKey(g.Family), h)
-	pipe.Expire(ctx, familyTokensKey(g.Family), s.Config.AccessTokenTTL)
-	marker := pipe.Exists(ctx, revokedFamilyKey(g.Family))
-	if _, err := pipe.Exec(ctx); err != nil {
+	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+	vals, err := s.KV.Transact(ctx,
+		[]string{"SET", accessKey(h), string(b), "PX", ms(ttl)},
+		[]string{"SADD", familyTokensKey(g.Family), h},
+		[]string{"PEXPIRE", familyTokensKey(g.Family), ms(s.Config.AccessTokenTTL)},
+		[]string{"EXISTS", revokedFamilyKey(g.Family)})
+	if err != nil {
 		return false, serverError(fmt.Errorf("storing access token: %w", err))
 	}
-	return marker.Val() > 0, nil
+	n, _ := vals[3].(int64)
+	return n > 0, nil
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {

@@ -9,6 +9,9 @@ import (
 // status is a simple-string reply (+OK).
 type status string
 
+// String is the reply's text, for callers of Do and DoAll outside the package.
+func (s status) String() string { return string(s) }
+
 // A reply is one of: status, error, int64, []byte (bulk), nil (null bulk), []any (array).
 
 var (
