@@ -78,10 +78,12 @@ func Observe(log *slog.Logger, next http.Handler, observe func(r *http.Request, 
 			if observe != nil {
 				observe(r, sw.status, d)
 			}
-			log.LogAttrs(ctx, slog.LevelInfo, "request",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.String("ip", ClientIP(r)),
-				slog.Int("status", sw.status), slog.Int("bytes", sw.size), slog.Duration("duration", d))
+			if log.Enabled(ctx, slog.LevelInfo) { // else the attributes are not built at all
+				log.LogAttrs(ctx, slog.LevelInfo, "request",
+					slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+					slog.String("ip", ClientIP(r)),
+					slog.Int("status", sw.status), slog.Int("bytes", sw.size), slog.Duration("duration", d))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})
