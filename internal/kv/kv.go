@@ -244,10 +244,8 @@ func embeddedReply(r any) (any, error) {
 			arr[i] = x
 		}
 		return arr, nil
-	case fmt.Stringer:
+	case fmt.Stringer: // a status (+OK)
 		return v.String(), nil
-	case string:
-		return v, nil
 	default: // int64, nil
 		return v, nil
 	}
