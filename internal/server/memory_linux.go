@@ -36,19 +36,20 @@ func dropStartupPages() {
 	if err != nil || len(spans) == 0 {
 		return
 	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return
+	f, err := os.Open(exe) // an executable we may not read still gets the madvise
+	if err == nil {
+		defer f.Close()
+		f.Sync() // written pages cannot be dropped until they are on disk
 	}
-	defer f.Close()
-	f.Sync() // written pages cannot be dropped until they are on disk
 	// Twice: a page another goroutine maps back in between pins its whole folio.
 	for range 2 {
 		for _, s := range spans {
 			syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_RANDOM)
 			syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_DONTNEED)
 		}
-		syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, posixFadvDontNeed, 0, 0)
+		if f != nil {
+			syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, posixFadvDontNeed, 0, 0)
+		}
 	}
 }
 
