@@ -6,10 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-)
 
-// posixFadvDontNeed is POSIX_FADV_DONTNEED (the syscall package has no name for it).
-const posixFadvDontNeed = 4
+	"golang.org/x/sys/unix"
+)
 
 // dropStartupPages releases, once the server is up, the pages of the executable that only
 // starting touched: package initialisation (ent's code-generation templates, the GraphQL
@@ -48,7 +47,7 @@ func dropStartupPages() {
 			syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_DONTNEED)
 		}
 		if f != nil {
-			syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, posixFadvDontNeed, 0, 0)
+			unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 		}
 	}
 }
