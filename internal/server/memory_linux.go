@@ -35,19 +35,21 @@ func dropStartupPages() {
 	if err != nil || len(spans) == 0 {
 		return
 	}
+	// Every step is best effort: a step the kernel refuses leaves more resident, nothing
+	// else, so its error is not looked at.
 	f, err := os.Open(exe) // an executable we may not read still gets the madvise
 	if err == nil {
 		defer f.Close()
-		f.Sync() // written pages cannot be dropped until they are on disk
+		_ = f.Sync() // written pages cannot be dropped until they are on disk
 	}
 	// Twice: a page another goroutine maps back in between pins its whole folio.
 	for range 2 {
 		for _, s := range spans {
-			syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_RANDOM)
-			syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_DONTNEED)
+			_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_RANDOM)
+			_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, s[0], s[1]-s[0], syscall.MADV_DONTNEED)
 		}
 		if f != nil {
-			unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
+			_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 		}
 	}
 }
