@@ -1,12 +1,18 @@
 package oauth_test
 
 import (
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"loginsign/ent/refreshtoken"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/oauth"
+	"loginsign/internal/store/storetest"
 )
 
 // signedIn is a person's sign-in to a fresh client: the client, its secret and the first
@@ -278,4 +284,69 @@ func TestClientCredentialsGrant(t *testing.T) {
 			t.Fatalf("introspection: %+v, %v", in, err)
 		}
 	})
+}
+
+// TestRotationWritesTheRowEntWould: the successor a rotation writes (by its own statements,
+// not through ent) reads back through ent with every value of the grant it continues.
+func TestRotationWritesTheRowEntWould(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {
+		s := e.signIn(t, "openid email")
+		first := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx())
+		e.clock.Advance(time.Minute)
+		next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		succ, err := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(next.RefreshToken))).Only(e.ctx())
+		if err != nil {
+			t.Fatalf("the successor through ent: %v", err)
+		}
+		if succ.FamilyID != first.FamilyID || succ.ConnectionID != first.ConnectionID || succ.ApplicationID != first.ApplicationID ||
+			succ.Nonce != first.Nonce || !succ.ExpiresAt.Equal(first.ExpiresAt) || !slices.Equal(succ.Amr, first.Amr) ||
+			(succ.AuthTime == nil) != (first.AuthTime == nil) || (first.AuthTime != nil && !succ.AuthTime.Equal(*first.AuthTime)) {
+			t.Errorf("successor %+v does not continue %+v", succ, first)
+		}
+		at := func(t time.Time) bool { return t.Sub(e.clock.Now()).Abs() < time.Millisecond } // PostgreSQL keeps µs
+		if !slices.Equal(succ.Scopes, []string{"openid"}) || !at(succ.CreatedAt) || succ.RotatedAt != nil || succ.RevokedAt != nil {
+			t.Errorf("successor scopes %v, created %v (want %v), rotated %v, revoked %v", succ.Scopes, succ.CreatedAt, e.clock.Now(), succ.RotatedAt, succ.RevokedAt)
+		}
+		spent := e.db.RefreshToken.GetX(e.ctx(), first.ID)
+		if spent.RotatedAt == nil || !at(*spent.RotatedAt) {
+			t.Errorf("the presented token: rotated_at %v, want %v", spent.RotatedAt, e.clock.Now())
+		}
+	})
+}
+
+// TestRotationConnectionGoesBack: on SQLite rotations are written on one pooled connection
+// kept while they keep coming; it goes back to the pool once they stop, and at once when
+// the pool has no other connection (the next request's reads need it).
+func TestRotationConnectionGoesBack(t *testing.T) {
+	t.Parallel()
+	for _, open := range []int{8, 1} {
+		t.Run(fmt.Sprintf("pool of %d", open), func(t *testing.T) {
+			t.Parallel()
+			k, clk := kvtest.EmbeddedClock(t)
+			db := storetest.SQLite(t)
+			e := newFlowEnv(t, db, k, clk, true, oauth.Config{RefreshTokenTTL: 24 * time.Hour})
+			s := e.signIn(t, "openid")
+			db.SQL.SetMaxOpenConns(open)
+			rt := s.resp.RefreshToken
+			for range 3 {
+				next, err := e.token(s.id, s.secret, refreshForm(rt))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rt = next.RefreshToken
+				if open == 1 && db.SQL.Stats().InUse != 0 {
+					t.Fatalf("a pool of one: %d connection in use after the rotation", db.SQL.Stats().InUse)
+				}
+			}
+			for deadline := time.Now().Add(10 * time.Second); db.SQL.Stats().InUse != 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections still in use 10 s after the last rotation", db.SQL.Stats().InUse)
+				}
+			}
+		})
+	}
 }

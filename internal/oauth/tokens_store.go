@@ -110,25 +110,36 @@ type rotationWrite struct {
 // (PostgreSQL does not batch, see writeRotation). A rotation that finds its token
 // spent meanwhile gets errRaced and runs again; a failing statement or commit fails the
 // whole batch (every token stays unspent, every client gets 500 and may retry).
+//
+// The batches are written on one connection, kept while they keep coming: SQLite drops a
+// connection's page cache when another connection has committed, so a writer on whichever
+// connection the pool hands out read back every page it touched. It returns to the pool
+// once no rotation came for rotationConnIdle, or as soon as the queue is empty when the
+// pool has a single connection (which the reads of the next rotations need).
 type rotationBatches struct {
 	mu      sync.Mutex
 	pending []*rotationWrite
 	running bool
+	conn    *sql.Conn   // while running, the leader's alone
+	idle    *time.Timer // returns conn to the pool
 }
 
-// create is the successor's INSERT.
-func (w *rotationWrite) create(tx *ent.Tx) *ent.RefreshTokenCreate {
+// insertArgs are the successor's column values in the order of the INSERT's columns;
+// jsonValue encodes a JSON column as the dialect's statement takes it.
+func (w *rotationWrite) insertArgs(jsonValue func([]byte) any) []any {
 	n := w.next
-	create := tx.RefreshToken.Create().SetID(n.ID).SetTokenHash(n.TokenHash).SetFamilyID(n.FamilyID).
-		SetConnectionID(n.ConnectionID).SetApplicationID(n.ApplicationID).SetScopes(n.Scopes).SetNonce(n.Nonce).
-		SetCreatedAt(n.CreatedAt).SetExpiresAt(n.ExpiresAt)
-	if n.AuthTime != nil {
-		create.SetAuthTime(*n.AuthTime)
-	}
+	scopes, _ := json.Marshal(n.Scopes)
+	var amr any // NULL, as ent leaves an unset amr
 	if len(n.Amr) > 0 {
-		create.SetAmr(n.Amr)
+		b, _ := json.Marshal(n.Amr)
+		amr = jsonValue(b)
 	}
-	return create
+	var authTime any
+	if n.AuthTime != nil {
+		authTime = *n.AuthTime
+	}
+	return []any{n.ID, n.TokenHash, n.FamilyID, n.ConnectionID, n.ApplicationID, jsonValue(scopes), n.Nonce,
+		authTime, amr, n.CreatedAt, n.ExpiresAt}
 }
 
 // writeRotation spends w's token and inserts its successor, atomically. SQLite, which has
@@ -142,19 +153,8 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 	if s.DB.Dialect != entdialect.Postgres {
 		return s.rotations.write(ctx, s, w)
 	}
-	n := w.next
-	scopes, _ := json.Marshal(n.Scopes)
-	var amr any // NULL, as ent leaves an unset amr
-	if len(n.Amr) > 0 {
-		b, _ := json.Marshal(n.Amr)
-		amr = string(b)
-	}
-	var authTime any
-	if n.AuthTime != nil {
-		authTime = *n.AuthTime
-	}
-	res, err := s.DB.SQL.ExecContext(ctx, pgRotation, w.now, w.id, n.ID, n.TokenHash, n.FamilyID, n.ConnectionID,
-		n.ApplicationID, string(scopes), n.Nonce, authTime, amr, n.CreatedAt, n.ExpiresAt)
+	args := append([]any{w.now, w.id}, w.insertArgs(func(b []byte) any { return string(b) })...)
+	res, err := s.DB.SQL.ExecContext(ctx, pgRotation, args...)
 	if err != nil {
 		return serverError(fmt.Errorf("rotating refresh token: %w", err))
 	}
@@ -178,9 +178,18 @@ INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, applicatio
 SELECT $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::jsonb, $9::varchar,
 	$10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz FROM spent`
 
+// SQLite's rotation: the spend, then the successor's INSERT (the values as ent writes them:
+// JSON as bytes).
+const (
+	sqliteSpend  = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL`
+	sqliteInsert = `INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, application_id, scopes, nonce,
+	auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
 const (
 	maxRotationBatch     = 64
 	rotationBatchTimeout = 30 * time.Second
+	rotationConnIdle     = time.Second
 )
 
 func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
@@ -188,6 +197,9 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 	b.pending = append(b.pending, w)
 	lead := !b.running
 	b.running = true
+	if lead && b.idle != nil {
+		b.idle.Stop()
+	}
 	b.mu.Unlock()
 	if !lead {
 		select {
@@ -206,7 +218,7 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 		// The batch is not the request's alone: it outlives a client that went away, but not
 		// a database that stopped answering.
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationBatchTimeout)
-		s.commitRotations(bctx, batch)
+		s.commitBatch(bctx, b, batch)
 		cancel()
 		select {
 		case <-w.done:
@@ -218,32 +230,78 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 			close(b.pending[0].lead)
 		} else {
 			b.running = false
+			if b.conn != nil {
+				if s.DB.SQL.Stats().MaxOpenConnections == 1 {
+					b.conn.Close()
+					b.conn = nil
+				} else {
+					b.idle = time.AfterFunc(rotationConnIdle, b.releaseConn)
+				}
+			}
 		}
 		b.mu.Unlock()
 		return w.err
 	}
 }
 
-// commitRotations writes batch in one transaction and tells each write its outcome.
-func (s *Service) commitRotations(ctx context.Context, batch []*rotationWrite) {
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+// commitBatch commits batch on the batches' connection, taken from the pool when there is
+// none; a connection whose batch failed goes back (the pool drops a broken one).
+func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*rotationWrite) {
+	if b.conn == nil {
+		conn, err := s.DB.SQL.Conn(ctx)
+		if err != nil {
+			for _, w := range batch {
+				w.err = serverError(fmt.Errorf("rotating refresh token: %w", err))
+				close(w.done)
+			}
+			return
+		}
+		b.conn = conn
+	}
+	s.commitRotations(ctx, b.conn, batch)
+	if batch[0].err != nil && !errors.Is(batch[0].err, errRaced) {
+		b.conn.Close()
+		b.conn = nil
+	}
+}
+
+// releaseConn returns the connection to the pool unless a batch started since.
+func (b *rotationBatches) releaseConn() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.running && b.conn != nil {
+		b.conn.Close()
+		b.conn = nil
+	}
+}
+
+// commitRotations writes batch in one transaction on conn and tells each write its outcome.
+func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) {
+	err := func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
 		for _, w := range batch {
 			w.err = nil
-			n, err := tx.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.RotatedAtIsNil(), refreshtoken.RevokedAtIsNil()).
-				SetRotatedAt(w.now).Save(ctx)
+			res, err := tx.ExecContext(ctx, sqliteSpend, w.now, w.id)
 			if err != nil {
 				return err
 			}
-			if n != 1 {
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				if err != nil {
+					return err
+				}
 				w.err = errRaced
 				continue
 			}
-			if err := w.create(tx).Exec(ctx); err != nil {
+			if _, err := tx.ExecContext(ctx, sqliteInsert, w.insertArgs(func(b []byte) any { return b })...); err != nil {
 				return fmt.Errorf("storing refresh token: %w", err)
 			}
 		}
-		return nil
-	})
+		return tx.Commit()
+	}()
 	for _, w := range batch {
 		if err != nil {
 			w.err = serverError(err)
