@@ -280,7 +280,7 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 	err := func() error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
-			return err
+			return fmt.Errorf("starting transaction: %w", err)
 		}
 		defer tx.Rollback()
 		for _, w := range batch {
@@ -300,7 +300,10 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 				return fmt.Errorf("storing refresh token: %w", err)
 			}
 		}
-		return tx.Commit()
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("committing transaction: %w", err)
+		}
+		return nil
 	}()
 	for _, w := range batch {
 		if err != nil {
