@@ -1,12 +1,16 @@
 package oauth_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"entgo.io/ent/dialect"
 
 	"loginsign/ent/refreshtoken"
 	"loginsign/internal/ids"
@@ -349,4 +353,107 @@ func TestRotationConnectionGoesBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sqlExec runs query (with ? placeholders) on the database directly, as another instance or
+// an operator would: no hook of this process sees it.
+func (e *flowEnv) sqlExec(t *testing.T, query string, args ...any) {
+	t.Helper()
+	if e.db.Dialect == dialect.Postgres {
+		for i := 1; strings.Contains(query, "?"); i++ {
+			query = strings.Replace(query, "?", fmt.Sprintf("$%d", i), 1)
+		}
+	}
+	if _, err := e.db.SQL.ExecContext(e.ctx(), query, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// idTokenClaims are the claims of a compact JWS, unverified (the signature has its own tests).
+func idTokenClaims(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("id_token %q", tok)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRefreshOfAKeptRowSeesOtherInstances: a refresh token this process issued rotates
+// without reading its row (the process keeps it), so what may change meanwhile, possibly
+// through another instance that this process's hooks do not see, must still count: the
+// connection blocked, the token spent elsewhere, the profile the id_token reports.
+func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		connOf := func(t *testing.T, s signedIn) string {
+			t.Helper()
+			tok, err := e.svc.AccessToken(e.ctx(), s.resp.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok.ConnectionID
+		}
+		t.Run("a connection blocked elsewhere refuses, and the token stays unspent", func(t *testing.T) {
+			s := e.signIn(t, "openid email profile")
+			conn := connOf(t, s)
+			e.sqlExec(t, "UPDATE app_connections SET blocked = ? WHERE id = ?", true, conn)
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			if !strings.Contains(err.Error(), "blocked") {
+				t.Errorf("want the blocked description, got %v", err)
+			}
+			if rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx()); rt.RotatedAt != nil {
+				t.Error("the refused refresh spent the token")
+			}
+			e.sqlExec(t, "UPDATE app_connections SET blocked = ? WHERE id = ?", false, conn)
+			if _, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken)); err != nil {
+				t.Fatalf("after unblocking, the same token: %v", err)
+			}
+		})
+		t.Run("its tokens deleted elsewhere (the connection removed) refuse", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			e.sqlExec(t, "DELETE FROM refresh_tokens WHERE connection_id = ?", connOf(t, s))
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+		})
+		t.Run("a token rotated elsewhere is reuse here", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			e.sqlExec(t, "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ?", e.clock.Now().Add(-time.Minute),
+				ids.Hash(s.resp.RefreshToken))
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			fam := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx())
+			if fam.RevokedAt == nil {
+				t.Error("reuse of a token spent elsewhere left its family unrevoked")
+			}
+		})
+		t.Run("the id_token reports a profile changed elsewhere", func(t *testing.T) {
+			s := e.signIn(t, "openid email profile")
+			first, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn := e.db.AppConnection.GetX(e.ctx(), connOf(t, s))
+			e.sqlExec(t, "UPDATE users SET name = ? WHERE id = ?", "Renamed Elsewhere", conn.UserID)
+			if err := e.kv.Incr(e.ctx(), "gen:profiles").Err(); err != nil { // what the other instance's write does
+				t.Fatal(err)
+			}
+			next, err := e.token(s.id, s.secret, refreshForm(first.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name := idTokenClaims(t, next.IDToken)["name"]; name != "Renamed Elsewhere" {
+				t.Errorf("id_token name %v, want the new one", name)
+			}
+		})
+	})
 }

@@ -154,6 +154,9 @@ type Service struct {
 	refreshStmt preparedStmt
 	// rotations commits refresh rotations in groups (SQLite; see writeRotation).
 	rotations rotationBatches
+	// refreshRows keeps what never changes of the refresh tokens this process issued
+	// (refreshRow), so that their rotation skips the read.
+	refreshRows *store.RowCache[refreshRow]
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.
 	WakeWebhooks func()
@@ -169,6 +172,7 @@ func New(db *store.DB, k *kv.Store, id *identity.Service, sender mail.Sender, ke
 	s.Clients = clientauth.New(db, ratelimit.New(k))
 	s.Clients.Equal = func(a, b string) bool { return s.Equal(a, b) }
 	s.watchProfiles()
+	s.refreshRows = store.NewRowCache[refreshRow](maxCachedRefreshRows)
 	// Keys read the service's clock, so a test moving Service.Now moves key activation too.
 	s.Keys = &Keys{db: db, sealer: keySealer, now: func() time.Time { return s.Now() }, lead: cfg.KeyPublishLead, keep: cfg.IDTokenTTL}
 	return s

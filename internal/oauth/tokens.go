@@ -180,9 +180,11 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 		if len(g.AMR) > 0 {
 			create.SetAmr(g.AMR)
 		}
-		if err := create.Exec(ctx); err != nil {
+		rt, err := create.Save(ctx)
+		if err != nil {
 			return nil, serverError(fmt.Errorf("storing refresh token: %w", err))
 		}
+		s.keepRefreshRow(resp.RefreshToken, rt, conn.UserID, now)
 	}
 	var err error
 	if resp.AccessToken, err = s.storeAccessToken(ctx, accessGrant{ApplicationID: app.ID, ConnectionID: conn.ID,
@@ -218,7 +220,7 @@ var errRaced = errors.New("refresh token rotated concurrently")
 // a spent token is reuse: the whole family is revoked.
 func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope)
+		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope, attempt == 0)
 		if errors.Is(err, errRaced) && attempt < 2 {
 			continue
 		}
@@ -247,11 +249,26 @@ type rotation struct {
 // fails, the rotation is undone (the token is unspent again) and the client's retry rotates
 // afresh to the same tokens; were the undo to fail too, the retry is still answered within
 // the grace window (retryOrReuse rewrites the access token).
-func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string) (*TokenResponse, error) {
+//
+// The first attempt takes the token's row from refreshRows when this process issued it; a
+// write that then touches nothing (the token spent or revoked, the connection blocked or
+// gone since) makes the next attempt read it, and answer by what it finds.
+func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string, kept bool) (*TokenResponse, error) {
 	now := s.Now()
-	rt, conn, user, err := s.refreshSource(ctx, ids.Hash(raw))
-	if err != nil {
-		return nil, serverError(err)
+	hash := ids.Hash(raw)
+	var (
+		rt   *ent.RefreshToken
+		conn *ent.AppConnection
+		user *ent.User
+		err  error
+	)
+	if kept {
+		rt, conn, kept = s.keptRefreshRow(hash, now)
+	}
+	if !kept {
+		if rt, conn, user, err = s.refreshSource(ctx, hash); err != nil {
+			return nil, serverError(err)
+		}
 	}
 	if rt == nil {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
@@ -292,17 +309,34 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		return nil, err
 	}
 	until := now.Add(s.Config.AccessTokenTTL)
-	revoked, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now))
+	revoked, stamp, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now))
 	if err != nil {
 		s.unrotate(ctx, rt.ID, now, next)
 		return nil, err
 	}
+	s.refreshRows.Delete(hash)
 	if revoked {
 		// The family was revoked while this rotation ran: finish the job.
 		if err := s.revokeFamily(ctx, g.Family); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	}
+	s.keepRefreshRow(next, succ, conn.UserID, now)
+	if kept && slices.Contains(g.Scopes, ScopeOpenID) {
+		// The id_token's claims: the connection's addresses and the account's profile, as
+		// GET /api/user reads them (the profile cache, under the stamp read with the write).
+		p, found, err := s.connProfile(ctx, conn.ID, stamp)
+		switch {
+		case err != nil:
+			return nil, serverError(err)
+		case !found:
+			return nil, ErrInvalidGrant.WithDescription("the connection was deleted")
+		case p.Blocked:
+			return nil, ErrInvalidGrant.WithDescription("sign-in to this app is blocked for this account")
+		}
+		conn.AliasEmail, conn.AppEmail = p.AliasEmail, p.AppEmail
+		g.user = &ent.User{ID: conn.UserID, GlobalID: p.GlobalID, Name: p.Name, Image: p.Image}
 	}
 	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
 }

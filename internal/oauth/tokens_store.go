@@ -92,6 +92,46 @@ func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.Refre
 	return rt, conn, u, nil
 }
 
+// refreshRow is what never changes of a refresh token row, with its connection's account:
+// all a rotation needs before its write, which itself checks what can change (spent,
+// revoked, the connection blocked or gone; see liveConnectionGuard). The process keeps the
+// rows of the tokens it issued (Service.refreshRows) until the access token issued with
+// them has long expired, so that the usual refresh, by the client that got the token from
+// this process, skips the read.
+type refreshRow struct {
+	ID, FamilyID, ConnectionID, ApplicationID, UserID string
+	Scopes, AMR                                       []string
+	Nonce                                             string
+	AuthTime                                          *time.Time
+	ExpiresAt                                         time.Time
+}
+
+// maxCachedRefreshRows bounds Service.refreshRows (about 500 bytes an entry).
+const maxCachedRefreshRows = 20000
+
+// keepRefreshRow remembers the row of the refresh token raw for its next rotation.
+func (s *Service) keepRefreshRow(raw string, rt *ent.RefreshToken, userID string, now time.Time) {
+	until := now.Add(2 * s.Config.AccessTokenTTL)
+	if rt.ExpiresAt.Before(until) {
+		until = rt.ExpiresAt
+	}
+	s.refreshRows.Put(ids.Hash(raw), refreshRow{ID: rt.ID, FamilyID: rt.FamilyID, ConnectionID: rt.ConnectionID,
+		ApplicationID: rt.ApplicationID, UserID: userID, Scopes: rt.Scopes, AMR: rt.Amr, Nonce: rt.Nonce,
+		AuthTime: rt.AuthTime, ExpiresAt: rt.ExpiresAt}, s.refreshRows.Generation(), "", until)
+}
+
+// keptRefreshRow is the kept row of the refresh token whose hash is hash, as refreshSource
+// would return it before any check: the connection and account carry their ids only.
+func (s *Service) keptRefreshRow(hash string, now time.Time) (*ent.RefreshToken, *ent.AppConnection, bool) {
+	r, ok := s.refreshRows.Get(hash, "", now)
+	if !ok {
+		return nil, nil, false
+	}
+	rt := &ent.RefreshToken{ID: r.ID, TokenHash: hash, FamilyID: r.FamilyID, ConnectionID: r.ConnectionID,
+		ApplicationID: r.ApplicationID, Scopes: r.Scopes, Amr: r.AMR, Nonce: r.Nonce, AuthTime: r.AuthTime, ExpiresAt: r.ExpiresAt}
+	return rt, &ent.AppConnection{ID: r.ConnectionID, UserID: r.UserID, ApplicationID: r.ApplicationID}, true
+}
+
 // rotationWrite is the write of one rotation: spend the token id (unless it was spent or
 // revoked since it was read) and insert its successor.
 type rotationWrite struct {
@@ -171,17 +211,24 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 // pgRotation is writeRotation's statement on PostgreSQL.
 const pgRotation = `WITH spent AS (
 	UPDATE refresh_tokens SET rotated_at = $1
-	WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL
+	WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard + `
 	RETURNING id)
 INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, application_id, scopes, nonce,
 	auth_time, amr, created_at, expires_at)
 SELECT $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::jsonb, $9::varchar,
 	$10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz FROM spent`
 
+// liveConnectionGuard is the spend's condition that the token's connection still exists
+// and is not blocked: a rotation from refreshRows has not read the connection, and one that
+// read it may have raced a block.
+const liveConnectionGuard = `EXISTS (SELECT 1 FROM app_connections c
+		WHERE c.id = refresh_tokens.connection_id AND c.blocked = false)`
+
 // SQLite's rotation: the spend, then the successor's INSERT (the values as ent writes them:
 // JSON as bytes).
 const (
-	sqliteSpend  = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL`
+	sqliteSpend = `UPDATE refresh_tokens SET rotated_at = ?
+	WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard
 	sqliteInsert = `INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, application_id, scopes, nonce,
 	auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -434,7 +481,7 @@ func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g
 // writeAccessToken stores the access token raw for ttl and adds it to its family (one
 // transaction pipeline, one round trip). Writing the same token again is harmless.
 func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
-	_, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
+	_, _, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
 	return err
 }
 
@@ -442,7 +489,7 @@ func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGran
 // whether the family has been revoked (revokeFamily's marker), for writes that may have
 // raced a revocation. It is one kv.Transact: on the embedded store an in-process call,
 // without the protocol (which was 13 % of a refresh's CPU there).
-func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, err error) {
+func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, stamp string, err error) {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
@@ -450,12 +497,14 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 		[]string{"SET", accessKey(h), string(b), "PX", ms(ttl)},
 		[]string{"SADD", familyTokensKey(g.Family), h},
 		[]string{"PEXPIRE", familyTokensKey(g.Family), ms(s.Config.AccessTokenTTL)},
-		[]string{"EXISTS", revokedFamilyKey(g.Family)})
+		[]string{"EXISTS", revokedFamilyKey(g.Family)},
+		[]string{"GET", profileStampKey})
 	if err != nil {
-		return false, serverError(fmt.Errorf("storing access token: %w", err))
+		return false, "", serverError(fmt.Errorf("storing access token: %w", err))
 	}
 	n, _ := vals[3].(int64)
-	return n > 0, nil
+	stamp, _ = vals[4].(string)
+	return n > 0, stamp, nil
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {

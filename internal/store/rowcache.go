@@ -68,6 +68,13 @@ func (c *RowCache[V]) Put(key string, v V, gen uint64, stamp string, expires tim
 	c.entries[key] = rowEntry[V]{v: v, gen: gen, stamp: stamp, expires: expires}
 }
 
+// Delete drops the entry of key.
+func (c *RowCache[V]) Delete(key string) {
+	c.mu.Lock()
+	delete(c.entries, key)
+	c.mu.Unlock()
+}
+
 // Invalidate drops every entry and starts a new generation.
 func (c *RowCache[V]) Invalidate() {
 	c.gen.Add(1)

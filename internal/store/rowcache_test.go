@@ -36,6 +36,14 @@ func TestRowCache(t *testing.T) {
 			t.Errorf("%s: answered", tc.name)
 		}
 	}
+	c.Put("b", "row b", gen, "s1", now.Add(time.Second))
+	c.Delete("b")
+	if _, ok := c.Get("b", "s1", now); ok {
+		t.Fatal("a deleted entry answered")
+	}
+	if _, ok := c.Get("a", "s1", now); !ok {
+		t.Fatal("Delete of b dropped a")
+	}
 	c.Invalidate()
 	if _, ok := c.Get("a", "s1", now); ok {
 		t.Fatal("an entry of the previous generation answered")
