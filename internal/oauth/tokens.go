@@ -184,7 +184,7 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 		if err != nil {
 			return nil, serverError(fmt.Errorf("storing refresh token: %w", err))
 		}
-		s.keepRefreshRow(resp.RefreshToken, rt, conn.UserID, now)
+		s.keepRefreshRow(rt, conn.UserID, now)
 	}
 	var err error
 	if resp.AccessToken, err = s.storeAccessToken(ctx, accessGrant{ApplicationID: app.ID, ConnectionID: conn.ID,
@@ -322,7 +322,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
-	s.keepRefreshRow(next, succ, conn.UserID, now)
+	s.keepRefreshRow(succ, conn.UserID, now)
 	if kept && slices.Contains(g.Scopes, ScopeOpenID) {
 		// The id_token's claims: the connection's addresses and the account's profile, as
 		// GET /api/user reads them (the profile cache, under the stamp read with the write).

@@ -106,16 +106,17 @@ type refreshRow struct {
 	ExpiresAt                                         time.Time
 }
 
-// maxCachedRefreshRows bounds Service.refreshRows (about 500 bytes an entry).
+// maxCachedRefreshRows bounds Service.refreshRows (about 600 bytes an entry, measured with
+// three scopes and one amr: 12 MB when full).
 const maxCachedRefreshRows = 20000
 
-// keepRefreshRow remembers the row of the refresh token raw for its next rotation.
-func (s *Service) keepRefreshRow(raw string, rt *ent.RefreshToken, userID string, now time.Time) {
+// keepRefreshRow remembers the row rt, of a token just issued, for its next rotation.
+func (s *Service) keepRefreshRow(rt *ent.RefreshToken, userID string, now time.Time) {
 	until := now.Add(2 * s.Config.AccessTokenTTL)
 	if rt.ExpiresAt.Before(until) {
 		until = rt.ExpiresAt
 	}
-	s.refreshRows.Put(ids.Hash(raw), refreshRow{ID: rt.ID, FamilyID: rt.FamilyID, ConnectionID: rt.ConnectionID,
+	s.refreshRows.Put(rt.TokenHash, refreshRow{ID: rt.ID, FamilyID: rt.FamilyID, ConnectionID: rt.ConnectionID,
 		ApplicationID: rt.ApplicationID, UserID: userID, Scopes: rt.Scopes, AMR: rt.Amr, Nonce: rt.Nonce,
 		AuthTime: rt.AuthTime, ExpiresAt: rt.ExpiresAt}, s.refreshRows.Generation(), "", until)
 }
@@ -164,7 +165,7 @@ type rotationBatches struct {
 	idle    *time.Timer // returns conn to the pool
 }
 
-// insertArgs are the successor's column values in the order of the INSERT's columns;
+// insertArgs are the successor's column values in the order of successorColumns;
 // jsonValue encodes a JSON column as the dialect's statement takes it.
 func (w *rotationWrite) insertArgs(jsonValue func([]byte) any) []any {
 	n := w.next
@@ -210,27 +211,29 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 
 // pgRotation is writeRotation's statement on PostgreSQL.
 const pgRotation = `WITH spent AS (
-	UPDATE refresh_tokens SET rotated_at = $1
-	WHERE id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard + `
+	UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND ` + spendable + `
 	RETURNING id)
-INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, application_id, scopes, nonce,
-	auth_time, amr, created_at, expires_at)
+INSERT INTO refresh_tokens ` + successorColumns + `
 SELECT $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::jsonb, $9::varchar,
 	$10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz FROM spent`
 
-// liveConnectionGuard is the spend's condition that the token's connection still exists
-// and is not blocked: a rotation from refreshRows has not read the connection, and one that
-// read it may have raced a block.
+// spendable is the spend's condition: the token is neither spent nor revoked, and its
+// connection still exists unblocked (liveConnectionGuard: a rotation from refreshRows has not
+// read the connection, and one that read it may have raced a block).
+const spendable = `rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard
+
 const liveConnectionGuard = `EXISTS (SELECT 1 FROM app_connections c
 		WHERE c.id = refresh_tokens.connection_id AND c.blocked = false)`
+
+// successorColumns are the successor's columns, in the order of insertArgs.
+const successorColumns = `(id, token_hash, family_id, connection_id, application_id, scopes, nonce,
+	auth_time, amr, created_at, expires_at)`
 
 // SQLite's rotation: the spend, then the successor's INSERT (the values as ent writes them:
 // JSON as bytes).
 const (
-	sqliteSpend = `UPDATE refresh_tokens SET rotated_at = ?
-	WHERE id = ? AND rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard
-	sqliteInsert = `INSERT INTO refresh_tokens (id, token_hash, family_id, connection_id, application_id, scopes, nonce,
-	auth_time, amr, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	sqliteSpend  = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ? AND ` + spendable
+	sqliteInsert = `INSERT INTO refresh_tokens ` + successorColumns + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 const (
@@ -277,13 +280,12 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 			close(b.pending[0].lead)
 		} else {
 			b.running = false
-			if b.conn != nil {
-				if s.DB.SQL.Stats().MaxOpenConnections == 1 {
-					b.conn.Close()
-					b.conn = nil
-				} else {
-					b.idle = time.AfterFunc(rotationConnIdle, b.releaseConn)
-				}
+			switch {
+			case b.conn == nil:
+			case s.DB.SQL.Stats().MaxOpenConnections == 1:
+				b.putConn()
+			default:
+				b.idle = time.AfterFunc(rotationConnIdle, b.releaseConn)
 			}
 		}
 		b.mu.Unlock()
@@ -305,10 +307,8 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 		}
 		b.conn = conn
 	}
-	s.commitRotations(ctx, b.conn, batch)
-	if batch[0].err != nil && !errors.Is(batch[0].err, errRaced) {
-		b.conn.Close()
-		b.conn = nil
+	if err := s.commitRotations(ctx, b.conn, batch); err != nil {
+		b.putConn()
 	}
 }
 
@@ -316,14 +316,23 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 func (b *rotationBatches) releaseConn() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.running && b.conn != nil {
+	if !b.running {
+		b.putConn()
+	}
+}
+
+// putConn returns the connection to the pool; its caller owns b.conn (it leads, or holds
+// b.mu while nobody leads).
+func (b *rotationBatches) putConn() {
+	if b.conn != nil {
 		b.conn.Close()
 		b.conn = nil
 	}
 }
 
-// commitRotations writes batch in one transaction on conn and tells each write its outcome.
-func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) {
+// commitRotations writes batch in one transaction on conn, tells each write its outcome and
+// returns the batch's error (nil when it committed).
+func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
 	err := func() error {
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
@@ -358,6 +367,7 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 		}
 		close(w.done)
 	}
+	return err
 }
 
 // unrotate undoes a committed rotation whose access token could not be stored: the token
