@@ -15784,6 +15784,9 @@ type RefreshTokenMutation struct {
 	typ               string
 	id                *string
 	token_hash        *string
+	generation        *int
+	addgeneration     *int
+	current_hash      *string
 	family_id         *string
 	application_id    *string
 	scopes            *[]string
@@ -15942,6 +15945,111 @@ func (m *RefreshTokenMutation) OldTokenHash(ctx context.Context) (v string, err 
 // ResetTokenHash resets all changes to the "token_hash" field.
 func (m *RefreshTokenMutation) ResetTokenHash() {
 	m.token_hash = nil
+}
+
+// SetGeneration sets the "generation" field.
+func (m *RefreshTokenMutation) SetGeneration(i int) {
+	m.generation = &i
+	m.addgeneration = nil
+}
+
+// Generation returns the value of the "generation" field in the mutation.
+func (m *RefreshTokenMutation) Generation() (r int, exists bool) {
+	v := m.generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGeneration returns the old "generation" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldGeneration(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
+	}
+	return oldValue.Generation, nil
+}
+
+// AddGeneration adds i to the "generation" field.
+func (m *RefreshTokenMutation) AddGeneration(i int) {
+	if m.addgeneration != nil {
+		*m.addgeneration += i
+	} else {
+		m.addgeneration = &i
+	}
+}
+
+// AddedGeneration returns the value that was added to the "generation" field in this mutation.
+func (m *RefreshTokenMutation) AddedGeneration() (r int, exists bool) {
+	v := m.addgeneration
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGeneration resets all changes to the "generation" field.
+func (m *RefreshTokenMutation) ResetGeneration() {
+	m.generation = nil
+	m.addgeneration = nil
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (m *RefreshTokenMutation) SetCurrentHash(s string) {
+	m.current_hash = &s
+}
+
+// CurrentHash returns the value of the "current_hash" field in the mutation.
+func (m *RefreshTokenMutation) CurrentHash() (r string, exists bool) {
+	v := m.current_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCurrentHash returns the old "current_hash" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldCurrentHash(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCurrentHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCurrentHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCurrentHash: %w", err)
+	}
+	return oldValue.CurrentHash, nil
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (m *RefreshTokenMutation) ClearCurrentHash() {
+	m.current_hash = nil
+	m.clearedFields[refreshtoken.FieldCurrentHash] = struct{}{}
+}
+
+// CurrentHashCleared returns if the "current_hash" field was cleared in this mutation.
+func (m *RefreshTokenMutation) CurrentHashCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldCurrentHash]
+	return ok
+}
+
+// ResetCurrentHash resets all changes to the "current_hash" field.
+func (m *RefreshTokenMutation) ResetCurrentHash() {
+	m.current_hash = nil
+	delete(m.clearedFields, refreshtoken.FieldCurrentHash)
 }
 
 // SetFamilyID sets the "family_id" field.
@@ -16497,9 +16605,15 @@ func (m *RefreshTokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefreshTokenMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 14)
 	if m.token_hash != nil {
 		fields = append(fields, refreshtoken.FieldTokenHash)
+	}
+	if m.generation != nil {
+		fields = append(fields, refreshtoken.FieldGeneration)
+	}
+	if m.current_hash != nil {
+		fields = append(fields, refreshtoken.FieldCurrentHash)
 	}
 	if m.family_id != nil {
 		fields = append(fields, refreshtoken.FieldFamilyID)
@@ -16544,6 +16658,10 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 	switch name {
 	case refreshtoken.FieldTokenHash:
 		return m.TokenHash()
+	case refreshtoken.FieldGeneration:
+		return m.Generation()
+	case refreshtoken.FieldCurrentHash:
+		return m.CurrentHash()
 	case refreshtoken.FieldFamilyID:
 		return m.FamilyID()
 	case refreshtoken.FieldConnectionID:
@@ -16577,6 +16695,10 @@ func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.V
 	switch name {
 	case refreshtoken.FieldTokenHash:
 		return m.OldTokenHash(ctx)
+	case refreshtoken.FieldGeneration:
+		return m.OldGeneration(ctx)
+	case refreshtoken.FieldCurrentHash:
+		return m.OldCurrentHash(ctx)
 	case refreshtoken.FieldFamilyID:
 		return m.OldFamilyID(ctx)
 	case refreshtoken.FieldConnectionID:
@@ -16614,6 +16736,20 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTokenHash(v)
+		return nil
+	case refreshtoken.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGeneration(v)
+		return nil
+	case refreshtoken.FieldCurrentHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCurrentHash(v)
 		return nil
 	case refreshtoken.FieldFamilyID:
 		v, ok := value.(string)
@@ -16699,13 +16835,21 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *RefreshTokenMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addgeneration != nil {
+		fields = append(fields, refreshtoken.FieldGeneration)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case refreshtoken.FieldGeneration:
+		return m.AddedGeneration()
+	}
 	return nil, false
 }
 
@@ -16714,6 +16858,13 @@ func (m *RefreshTokenMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case refreshtoken.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGeneration(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken numeric field %s", name)
 }
@@ -16722,6 +16873,9 @@ func (m *RefreshTokenMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *RefreshTokenMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(refreshtoken.FieldCurrentHash) {
+		fields = append(fields, refreshtoken.FieldCurrentHash)
+	}
 	if m.FieldCleared(refreshtoken.FieldNonce) {
 		fields = append(fields, refreshtoken.FieldNonce)
 	}
@@ -16751,6 +16905,9 @@ func (m *RefreshTokenMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *RefreshTokenMutation) ClearField(name string) error {
 	switch name {
+	case refreshtoken.FieldCurrentHash:
+		m.ClearCurrentHash()
+		return nil
 	case refreshtoken.FieldNonce:
 		m.ClearNonce()
 		return nil
@@ -16776,6 +16933,12 @@ func (m *RefreshTokenMutation) ResetField(name string) error {
 	switch name {
 	case refreshtoken.FieldTokenHash:
 		m.ResetTokenHash()
+		return nil
+	case refreshtoken.FieldGeneration:
+		m.ResetGeneration()
+		return nil
+	case refreshtoken.FieldCurrentHash:
+		m.ResetCurrentHash()
 		return nil
 	case refreshtoken.FieldFamilyID:
 		m.ResetFamilyID()

@@ -19,8 +19,12 @@ type RefreshToken struct {
 	config `json:"-"`
 	// ID of the ent.
 	ID string `json:"id,omitempty"`
-	// TokenHash holds the value of the "token_hash" field.
+	// hash of the family's first token
 	TokenHash string `json:"-"`
+	// rotations so far: the live token is the one of this generation
+	Generation int `json:"generation,omitempty"`
+	// hash of the live token; NULL on rows of the one-row-per-token layout
+	CurrentHash *string `json:"-"`
 	// FamilyID holds the value of the "family_id" field.
 	FamilyID string `json:"family_id,omitempty"`
 	// ConnectionID holds the value of the "connection_id" field.
@@ -39,7 +43,7 @@ type RefreshToken struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// absolute expiry of the family
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
-	// RotatedAt holds the value of the "rotated_at" field.
+	// the last rotation (on a row of the one-row-per-token layout: when its token was spent)
 	RotatedAt *time.Time `json:"rotated_at,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
@@ -78,7 +82,9 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case refreshtoken.FieldScopes, refreshtoken.FieldAmr:
 			values[i] = new([]byte)
-		case refreshtoken.FieldID, refreshtoken.FieldTokenHash, refreshtoken.FieldFamilyID, refreshtoken.FieldConnectionID, refreshtoken.FieldApplicationID, refreshtoken.FieldNonce:
+		case refreshtoken.FieldGeneration:
+			values[i] = new(sql.NullInt64)
+		case refreshtoken.FieldID, refreshtoken.FieldTokenHash, refreshtoken.FieldCurrentHash, refreshtoken.FieldFamilyID, refreshtoken.FieldConnectionID, refreshtoken.FieldApplicationID, refreshtoken.FieldNonce:
 			values[i] = new(sql.NullString)
 		case refreshtoken.FieldAuthTime, refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt, refreshtoken.FieldRotatedAt, refreshtoken.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -108,6 +114,19 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field token_hash", values[i])
 			} else if value.Valid {
 				_m.TokenHash = value.String
+			}
+		case refreshtoken.FieldGeneration:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field generation", values[i])
+			} else if value.Valid {
+				_m.Generation = int(value.Int64)
+			}
+		case refreshtoken.FieldCurrentHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field current_hash", values[i])
+			} else if value.Valid {
+				_m.CurrentHash = new(string)
+				*_m.CurrentHash = value.String
 			}
 		case refreshtoken.FieldFamilyID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -224,6 +243,11 @@ func (_m *RefreshToken) String() string {
 	builder.WriteString("RefreshToken(")
 	builder.WriteString(fmt.Sprintf("id=%v, ", _m.ID))
 	builder.WriteString("token_hash=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("generation=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Generation))
+	builder.WriteString(", ")
+	builder.WriteString("current_hash=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("family_id=")
 	builder.WriteString(_m.FamilyID)

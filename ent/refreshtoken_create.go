@@ -30,6 +30,34 @@ func (_c *RefreshTokenCreate) SetTokenHash(v string) *RefreshTokenCreate {
 	return _c
 }
 
+// SetGeneration sets the "generation" field.
+func (_c *RefreshTokenCreate) SetGeneration(v int) *RefreshTokenCreate {
+	_c.mutation.SetGeneration(v)
+	return _c
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableGeneration(v *int) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetGeneration(*v)
+	}
+	return _c
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (_c *RefreshTokenCreate) SetCurrentHash(v string) *RefreshTokenCreate {
+	_c.mutation.SetCurrentHash(v)
+	return _c
+}
+
+// SetNillableCurrentHash sets the "current_hash" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableCurrentHash(v *string) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetCurrentHash(*v)
+	}
+	return _c
+}
+
 // SetFamilyID sets the "family_id" field.
 func (_c *RefreshTokenCreate) SetFamilyID(v string) *RefreshTokenCreate {
 	_c.mutation.SetFamilyID(v)
@@ -190,6 +218,10 @@ func (_c *RefreshTokenCreate) ExecX(ctx context.Context) {
 
 // defaults sets the default values of the builder before save.
 func (_c *RefreshTokenCreate) defaults() {
+	if _, ok := _c.mutation.Generation(); !ok {
+		v := refreshtoken.DefaultGeneration
+		_c.mutation.SetGeneration(v)
+	}
 	if _, ok := _c.mutation.Scopes(); !ok {
 		v := refreshtoken.DefaultScopes
 		_c.mutation.SetScopes(v)
@@ -208,6 +240,9 @@ func (_c *RefreshTokenCreate) defaults() {
 func (_c *RefreshTokenCreate) check() error {
 	if _, ok := _c.mutation.TokenHash(); !ok {
 		return &ValidationError{Name: "token_hash", err: errors.New(`ent: missing required field "RefreshToken.token_hash"`)}
+	}
+	if _, ok := _c.mutation.Generation(); !ok {
+		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "RefreshToken.generation"`)}
 	}
 	if _, ok := _c.mutation.FamilyID(); !ok {
 		return &ValidationError{Name: "family_id", err: errors.New(`ent: missing required field "RefreshToken.family_id"`)}
@@ -274,6 +309,14 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.TokenHash(); ok {
 		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeString, value)
 		_node.TokenHash = value
+	}
+	if value, ok := _c.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt, value)
+		_node.Generation = value
+	}
+	if value, ok := _c.mutation.CurrentHash(); ok {
+		_spec.SetField(refreshtoken.FieldCurrentHash, field.TypeString, value)
+		_node.CurrentHash = &value
 	}
 	if value, ok := _c.mutation.FamilyID(); ok {
 		_spec.SetField(refreshtoken.FieldFamilyID, field.TypeString, value)
@@ -383,6 +426,42 @@ type (
 		*sql.UpdateSet
 	}
 )
+
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsert) SetGeneration(v int) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldGeneration, v)
+	return u
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateGeneration() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldGeneration)
+	return u
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsert) AddGeneration(v int) *RefreshTokenUpsert {
+	u.Add(refreshtoken.FieldGeneration, v)
+	return u
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (u *RefreshTokenUpsert) SetCurrentHash(v string) *RefreshTokenUpsert {
+	u.Set(refreshtoken.FieldCurrentHash, v)
+	return u
+}
+
+// UpdateCurrentHash sets the "current_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsert) UpdateCurrentHash() *RefreshTokenUpsert {
+	u.SetExcluded(refreshtoken.FieldCurrentHash)
+	return u
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (u *RefreshTokenUpsert) ClearCurrentHash() *RefreshTokenUpsert {
+	u.SetNull(refreshtoken.FieldCurrentHash)
+	return u
+}
 
 // SetScopes sets the "scopes" field.
 func (u *RefreshTokenUpsert) SetScopes(v []string) *RefreshTokenUpsert {
@@ -559,6 +638,48 @@ func (u *RefreshTokenUpsertOne) Update(set func(*RefreshTokenUpsert)) *RefreshTo
 		set(&RefreshTokenUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsertOne) SetGeneration(v int) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsertOne) AddGeneration(v int) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateGeneration() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (u *RefreshTokenUpsertOne) SetCurrentHash(v string) *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetCurrentHash(v)
+	})
+}
+
+// UpdateCurrentHash sets the "current_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsertOne) UpdateCurrentHash() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateCurrentHash()
+	})
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (u *RefreshTokenUpsertOne) ClearCurrentHash() *RefreshTokenUpsertOne {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearCurrentHash()
+	})
 }
 
 // SetScopes sets the "scopes" field.
@@ -922,6 +1043,48 @@ func (u *RefreshTokenUpsertBulk) Update(set func(*RefreshTokenUpsert)) *RefreshT
 		set(&RefreshTokenUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetGeneration sets the "generation" field.
+func (u *RefreshTokenUpsertBulk) SetGeneration(v int) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *RefreshTokenUpsertBulk) AddGeneration(v int) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateGeneration() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (u *RefreshTokenUpsertBulk) SetCurrentHash(v string) *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.SetCurrentHash(v)
+	})
+}
+
+// UpdateCurrentHash sets the "current_hash" field to the value that was provided on create.
+func (u *RefreshTokenUpsertBulk) UpdateCurrentHash() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.UpdateCurrentHash()
+	})
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (u *RefreshTokenUpsertBulk) ClearCurrentHash() *RefreshTokenUpsertBulk {
+	return u.Update(func(s *RefreshTokenUpsert) {
+		s.ClearCurrentHash()
+	})
 }
 
 // SetScopes sets the "scopes" field.

@@ -30,6 +30,47 @@ func (_u *RefreshTokenUpdate) Where(ps ...predicate.RefreshToken) *RefreshTokenU
 	return _u
 }
 
+// SetGeneration sets the "generation" field.
+func (_u *RefreshTokenUpdate) SetGeneration(v int) *RefreshTokenUpdate {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableGeneration(v *int) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *RefreshTokenUpdate) AddGeneration(v int) *RefreshTokenUpdate {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (_u *RefreshTokenUpdate) SetCurrentHash(v string) *RefreshTokenUpdate {
+	_u.mutation.SetCurrentHash(v)
+	return _u
+}
+
+// SetNillableCurrentHash sets the "current_hash" field if the given value is not nil.
+func (_u *RefreshTokenUpdate) SetNillableCurrentHash(v *string) *RefreshTokenUpdate {
+	if v != nil {
+		_u.SetCurrentHash(*v)
+	}
+	return _u
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (_u *RefreshTokenUpdate) ClearCurrentHash() *RefreshTokenUpdate {
+	_u.mutation.ClearCurrentHash()
+	return _u
+}
+
 // SetScopes sets the "scopes" field.
 func (_u *RefreshTokenUpdate) SetScopes(v []string) *RefreshTokenUpdate {
 	_u.mutation.SetScopes(v)
@@ -212,6 +253,18 @@ func (_u *RefreshTokenUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CurrentHash(); ok {
+		_spec.SetField(refreshtoken.FieldCurrentHash, field.TypeString, value)
+	}
+	if _u.mutation.CurrentHashCleared() {
+		_spec.ClearField(refreshtoken.FieldCurrentHash, field.TypeString)
+	}
 	if value, ok := _u.mutation.Scopes(); ok {
 		_spec.SetField(refreshtoken.FieldScopes, field.TypeJSON, value)
 	}
@@ -278,6 +331,47 @@ type RefreshTokenUpdateOne struct {
 	hooks     []Hook
 	mutation  *RefreshTokenMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetGeneration sets the "generation" field.
+func (_u *RefreshTokenUpdateOne) SetGeneration(v int) *RefreshTokenUpdateOne {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableGeneration(v *int) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *RefreshTokenUpdateOne) AddGeneration(v int) *RefreshTokenUpdateOne {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetCurrentHash sets the "current_hash" field.
+func (_u *RefreshTokenUpdateOne) SetCurrentHash(v string) *RefreshTokenUpdateOne {
+	_u.mutation.SetCurrentHash(v)
+	return _u
+}
+
+// SetNillableCurrentHash sets the "current_hash" field if the given value is not nil.
+func (_u *RefreshTokenUpdateOne) SetNillableCurrentHash(v *string) *RefreshTokenUpdateOne {
+	if v != nil {
+		_u.SetCurrentHash(*v)
+	}
+	return _u
+}
+
+// ClearCurrentHash clears the value of the "current_hash" field.
+func (_u *RefreshTokenUpdateOne) ClearCurrentHash() *RefreshTokenUpdateOne {
+	_u.mutation.ClearCurrentHash()
+	return _u
 }
 
 // SetScopes sets the "scopes" field.
@@ -491,6 +585,18 @@ func (_u *RefreshTokenUpdateOne) sqlSave(ctx context.Context) (_node *RefreshTok
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(refreshtoken.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(refreshtoken.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.CurrentHash(); ok {
+		_spec.SetField(refreshtoken.FieldCurrentHash, field.TypeString, value)
+	}
+	if _u.mutation.CurrentHashCleared() {
+		_spec.ClearField(refreshtoken.FieldCurrentHash, field.TypeString)
 	}
 	if value, ok := _u.mutation.Scopes(); ok {
 		_spec.SetField(refreshtoken.FieldScopes, field.TypeJSON, value)

@@ -927,12 +927,16 @@ func init() {
 	_ = refreshtokenMixinFields0
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
+	// refreshtokenDescGeneration is the schema descriptor for generation field.
+	refreshtokenDescGeneration := refreshtokenFields[1].Descriptor()
+	// refreshtoken.DefaultGeneration holds the default value on creation for the generation field.
+	refreshtoken.DefaultGeneration = refreshtokenDescGeneration.Default.(int)
 	// refreshtokenDescScopes is the schema descriptor for scopes field.
-	refreshtokenDescScopes := refreshtokenFields[4].Descriptor()
+	refreshtokenDescScopes := refreshtokenFields[6].Descriptor()
 	// refreshtoken.DefaultScopes holds the default value on creation for the scopes field.
 	refreshtoken.DefaultScopes = refreshtokenDescScopes.Default.([]string)
 	// refreshtokenDescCreatedAt is the schema descriptor for created_at field.
-	refreshtokenDescCreatedAt := refreshtokenFields[8].Descriptor()
+	refreshtokenDescCreatedAt := refreshtokenFields[10].Descriptor()
 	// refreshtoken.DefaultCreatedAt holds the default value on creation for the created_at field.
 	refreshtoken.DefaultCreatedAt = refreshtokenDescCreatedAt.Default.(func() time.Time)
 	// refreshtokenDescID is the schema descriptor for id field.

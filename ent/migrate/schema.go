@@ -592,6 +592,8 @@ var (
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "generation", Type: field.TypeInt, Default: 0},
+		{Name: "current_hash", Type: field.TypeString, Nullable: true},
 		{Name: "family_id", Type: field.TypeString},
 		{Name: "application_id", Type: field.TypeString},
 		{Name: "scopes", Type: field.TypeJSON},
@@ -612,7 +614,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refresh_tokens_app_connections_refresh_tokens",
-				Columns:    []*schema.Column{RefreshTokensColumns[12]},
+				Columns:    []*schema.Column{RefreshTokensColumns[14]},
 				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -621,12 +623,12 @@ var (
 			{
 				Name:    "refreshtoken_family_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[2]},
+				Columns: []*schema.Column{RefreshTokensColumns[4]},
 			},
 			{
 				Name:    "refreshtoken_connection_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[12]},
+				Columns: []*schema.Column{RefreshTokensColumns[14]},
 			},
 		},
 	}

@@ -16,6 +16,10 @@ const (
 	FieldID = "id"
 	// FieldTokenHash holds the string denoting the token_hash field in the database.
 	FieldTokenHash = "token_hash"
+	// FieldGeneration holds the string denoting the generation field in the database.
+	FieldGeneration = "generation"
+	// FieldCurrentHash holds the string denoting the current_hash field in the database.
+	FieldCurrentHash = "current_hash"
 	// FieldFamilyID holds the string denoting the family_id field in the database.
 	FieldFamilyID = "family_id"
 	// FieldConnectionID holds the string denoting the connection_id field in the database.
@@ -55,6 +59,8 @@ const (
 var Columns = []string{
 	FieldID,
 	FieldTokenHash,
+	FieldGeneration,
+	FieldCurrentHash,
 	FieldFamilyID,
 	FieldConnectionID,
 	FieldApplicationID,
@@ -79,6 +85,8 @@ func ValidColumn(column string) bool {
 }
 
 var (
+	// DefaultGeneration holds the default value on creation for the "generation" field.
+	DefaultGeneration int
 	// DefaultScopes holds the default value on creation for the "scopes" field.
 	DefaultScopes []string
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
@@ -100,6 +108,16 @@ func ByID(opts ...sql.OrderTermOption) OrderOption {
 // ByTokenHash orders the results by the token_hash field.
 func ByTokenHash(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTokenHash, opts...).ToFunc()
+}
+
+// ByGeneration orders the results by the generation field.
+func ByGeneration(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGeneration, opts...).ToFunc()
+}
+
+// ByCurrentHash orders the results by the current_hash field.
+func ByCurrentHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCurrentHash, opts...).ToFunc()
 }
 
 // ByFamilyID orders the results by the family_id field.

@@ -70,6 +70,16 @@ func TokenHash(v string) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldTokenHash, v))
 }
 
+// Generation applies equality check predicate on the "generation" field. It's identical to GenerationEQ.
+func Generation(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldGeneration, v))
+}
+
+// CurrentHash applies equality check predicate on the "current_hash" field. It's identical to CurrentHashEQ.
+func CurrentHash(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldCurrentHash, v))
+}
+
 // FamilyID applies equality check predicate on the "family_id" field. It's identical to FamilyIDEQ.
 func FamilyID(v string) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldFamilyID, v))
@@ -178,6 +188,121 @@ func TokenHashEqualFold(v string) predicate.RefreshToken {
 // TokenHashContainsFold applies the ContainsFold predicate on the "token_hash" field.
 func TokenHashContainsFold(v string) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldContainsFold(FieldTokenHash, v))
+}
+
+// GenerationEQ applies the EQ predicate on the "generation" field.
+func GenerationEQ(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldGeneration, v))
+}
+
+// GenerationNEQ applies the NEQ predicate on the "generation" field.
+func GenerationNEQ(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldGeneration, v))
+}
+
+// GenerationIn applies the In predicate on the "generation" field.
+func GenerationIn(vs ...int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldGeneration, vs...))
+}
+
+// GenerationNotIn applies the NotIn predicate on the "generation" field.
+func GenerationNotIn(vs ...int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldGeneration, vs...))
+}
+
+// GenerationGT applies the GT predicate on the "generation" field.
+func GenerationGT(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldGeneration, v))
+}
+
+// GenerationGTE applies the GTE predicate on the "generation" field.
+func GenerationGTE(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldGeneration, v))
+}
+
+// GenerationLT applies the LT predicate on the "generation" field.
+func GenerationLT(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldGeneration, v))
+}
+
+// GenerationLTE applies the LTE predicate on the "generation" field.
+func GenerationLTE(v int) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldGeneration, v))
+}
+
+// CurrentHashEQ applies the EQ predicate on the "current_hash" field.
+func CurrentHashEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldCurrentHash, v))
+}
+
+// CurrentHashNEQ applies the NEQ predicate on the "current_hash" field.
+func CurrentHashNEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldCurrentHash, v))
+}
+
+// CurrentHashIn applies the In predicate on the "current_hash" field.
+func CurrentHashIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldCurrentHash, vs...))
+}
+
+// CurrentHashNotIn applies the NotIn predicate on the "current_hash" field.
+func CurrentHashNotIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldCurrentHash, vs...))
+}
+
+// CurrentHashGT applies the GT predicate on the "current_hash" field.
+func CurrentHashGT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldCurrentHash, v))
+}
+
+// CurrentHashGTE applies the GTE predicate on the "current_hash" field.
+func CurrentHashGTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldCurrentHash, v))
+}
+
+// CurrentHashLT applies the LT predicate on the "current_hash" field.
+func CurrentHashLT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldCurrentHash, v))
+}
+
+// CurrentHashLTE applies the LTE predicate on the "current_hash" field.
+func CurrentHashLTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldCurrentHash, v))
+}
+
+// CurrentHashContains applies the Contains predicate on the "current_hash" field.
+func CurrentHashContains(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContains(FieldCurrentHash, v))
+}
+
+// CurrentHashHasPrefix applies the HasPrefix predicate on the "current_hash" field.
+func CurrentHashHasPrefix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasPrefix(FieldCurrentHash, v))
+}
+
+// CurrentHashHasSuffix applies the HasSuffix predicate on the "current_hash" field.
+func CurrentHashHasSuffix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasSuffix(FieldCurrentHash, v))
+}
+
+// CurrentHashIsNil applies the IsNil predicate on the "current_hash" field.
+func CurrentHashIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldCurrentHash))
+}
+
+// CurrentHashNotNil applies the NotNil predicate on the "current_hash" field.
+func CurrentHashNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldCurrentHash))
+}
+
+// CurrentHashEqualFold applies the EqualFold predicate on the "current_hash" field.
+func CurrentHashEqualFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEqualFold(FieldCurrentHash, v))
+}
+
+// CurrentHashContainsFold applies the ContainsFold predicate on the "current_hash" field.
+func CurrentHashContainsFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContainsFold(FieldCurrentHash, v))
 }
 
 // FamilyIDEQ applies the EQ predicate on the "family_id" field.

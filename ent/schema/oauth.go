@@ -31,8 +31,13 @@ func (Consent) Edges() []ent.Edge {
 	}
 }
 
-// RefreshToken is stored by hash. Tokens of one sign-in share a family; reuse of a rotated
-// token revokes the family (RFC 9700 §4.14).
+// RefreshToken is one row per sign-in (a family of refresh tokens): a rotation bumps its
+// generation and replaces current_hash, the hash of the one live token; the tokens carry the
+// row's id and their generation, so a spent one is recognised for as long as the row lives
+// and its reuse revokes the family (RFC 9700 §4.14).
+//
+// Rows written before families were one row (current_hash NULL) were one per token: their
+// token_hash is the live token until rotated_at is set, and their family_id ties them.
 type RefreshToken struct{ ent.Schema }
 
 func (RefreshToken) Mixin() []ent.Mixin {
@@ -41,7 +46,12 @@ func (RefreshToken) Mixin() []ent.Mixin {
 
 func (RefreshToken) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("token_hash").Unique().Immutable().Sensitive(),
+		field.String("token_hash").Unique().Immutable().Sensitive().
+			Comment("hash of the family's first token"),
+		field.Int("generation").Default(0).
+			Comment("rotations so far: the live token is the one of this generation"),
+		field.String("current_hash").Optional().Nillable().Sensitive().
+			Comment("hash of the live token; NULL on rows of the one-row-per-token layout"),
 		field.String("family_id").Immutable(),
 		field.String("connection_id").Immutable(),
 		field.String("application_id").Immutable(),
@@ -52,7 +62,8 @@ func (RefreshToken) Fields() []ent.Field {
 			Comment("authentication methods of the sign-in (RFC 8176), carried into refreshed id_tokens"),
 		field.Time("created_at").Immutable().Default(now),
 		field.Time("expires_at").Comment("absolute expiry of the family"),
-		field.Time("rotated_at").Optional().Nillable(),
+		field.Time("rotated_at").Optional().Nillable().
+			Comment("the last rotation (on a row of the one-row-per-token layout: when its token was spent)"),
 		field.Time("revoked_at").Optional().Nillable(),
 	}
 }

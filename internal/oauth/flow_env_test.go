@@ -61,10 +61,6 @@ func forFlowBackends(t *testing.T, cfg oauth.Config, fn func(t *testing.T, e *fl
 
 func newFlowEnv(t *testing.T, db *store.DB, k *kv.Store, clk *kvtest.Clock, embedded bool, cfg oauth.Config) *flowEnv {
 	t.Helper()
-	sealer, err := seal.New([]byte("0123456789abcdef0123456789abcdef"), "signing keys")
-	if err != nil {
-		t.Fatal(err)
-	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = "https://id.test.example"
 	}
@@ -72,7 +68,24 @@ func newFlowEnv(t *testing.T, db *store.DB, k *kv.Store, clk *kvtest.Clock, embe
 		cfg.RelayDomain = "relay.test.example"
 	}
 	id := identity.New(db, k, clk.Now, identity.SessionConfig{})
-	return &flowEnv{svc: oauth.New(db, k, id, nil, sealer, cfg, clk.Now), db: db, kv: k, clock: clk, embedded: embedded}
+	return &flowEnv{svc: oauth.New(db, k, id, nil, testSealer(t), cfg, clk.Now), db: db, kv: k, clock: clk, embedded: embedded}
+}
+
+func testSealer(t *testing.T) *seal.Sealer {
+	t.Helper()
+	sealer, err := seal.New([]byte("0123456789abcdef0123456789abcdef"), "signing keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealer
+}
+
+// otherInstance is a second authorization server on e's database and store with e's
+// configuration (its rotation key included): another process of the same deployment, whose
+// in-process caches e's service does not see.
+func (e *flowEnv) otherInstance(t *testing.T) *oauth.Service {
+	t.Helper()
+	return oauth.New(e.db, e.kv, e.svc.Identity, nil, testSealer(t), e.svc.Config, e.clock.Now)
 }
 
 // ctx is a request context from a documentation address of its own, so that the failure

@@ -75,12 +75,75 @@ func TestRefreshTokenGrant(t *testing.T) {
 					t.Fatalf("retry: %+v / %+v, %v", a, b, err)
 				}
 			}},
-			{"a retry for another scope is refused", func(t *testing.T, s signedIn) {
-				if _, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken)); err != nil {
+			{"a retry for another scope gets the same refresh token and an access token of that scope", func(t *testing.T, s signedIn) {
+				a, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
 					t.Fatal(err)
 				}
-				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
+				b, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
+				if err != nil || b.RefreshToken != a.RefreshToken || b.AccessToken == a.AccessToken || b.Scope != "openid" {
+					t.Fatalf("retry for openid: %+v after %+v, %v", b, a, err)
+				}
+				for tok, want := range map[string]string{a.AccessToken: "openid email profile", b.AccessToken: "openid"} {
+					if got, err := e.svc.AccessToken(e.ctx(), tok); err != nil || strings.Join(got.Scopes, " ") != want {
+						t.Errorf("access token %s: %+v %v, want scope %q", tok, got, err, want)
+					}
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "admin"))
+				wantOAuthError(t, err, oauth.InvalidScope)
+			}},
+			{"a token several rotations old revokes the family", func(t *testing.T, s signedIn) {
+				rt := s.resp.RefreshToken
+				for range 3 {
+					next, err := e.token(s.id, s.secret, refreshForm(rt))
+					if err != nil {
+						t.Fatal(err)
+					}
+					rt = next.RefreshToken
+				}
+				_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "already used") {
+					t.Fatalf("reuse answered %q", oe.Description)
+				}
+				_, err = e.token(s.id, s.secret, refreshForm(rt))
 				wantOAuthError(t, err, oauth.InvalidGrant)
+			}},
+			{"a forged token of the family is invalid and revokes nothing", func(t *testing.T, s signedIn) {
+				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				row, _, _ := strings.Cut(strings.TrimPrefix(next.RefreshToken, oauth.RefreshTokenPrefix), ".")
+				for _, forged := range []string{
+					oauth.RefreshTokenPrefix + row + ".0.forged", // a spent generation
+					oauth.RefreshTokenPrefix + row + ".1.forged", // the live one
+					oauth.RefreshTokenPrefix + row + ".2.forged", // one to come
+					oauth.RefreshTokenPrefix + row + ".12345.forged",
+				} {
+					_, err := e.token(s.id, s.secret, refreshForm(forged))
+					if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "invalid") {
+						t.Errorf("%s answered %q", forged, oe.Description)
+					}
+					if err := e.svc.Revoke(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, url.Values{"token": {forged}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, err := e.token(s.id, s.secret, refreshForm(next.RefreshToken)); err != nil {
+					t.Fatalf("the live token after forged ones: %v", err)
+				}
+			}},
+			{"a malformed token is invalid_grant", func(t *testing.T, s signedIn) {
+				row, _, _ := strings.Cut(strings.TrimPrefix(s.resp.RefreshToken, oauth.RefreshTokenPrefix), ".")
+				for _, bad := range []string{oauth.RefreshTokenPrefix, oauth.RefreshTokenPrefix + ".", "lsat_x", "x.y.z",
+					oauth.RefreshTokenPrefix + row + ".00.x", oauth.RefreshTokenPrefix + row + ".-1.x", oauth.RefreshTokenPrefix + row + ".+1.x",
+					oauth.RefreshTokenPrefix + row + ".1.", oauth.RefreshTokenPrefix + row + ".99999999999.x", oauth.RefreshTokenPrefix + row + ".0.x.y",
+					oauth.RefreshTokenPrefix + "usr_abc.0.x", oauth.RefreshTokenPrefix + "rtk_" + strings.Repeat("a", 80) + ".0.x"} {
+					_, err := e.token(s.id, s.secret, refreshForm(bad))
+					wantOAuthError(t, err, oauth.InvalidGrant)
+				}
+				if _, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken)); err != nil {
+					t.Fatalf("the token after malformed ones: %v", err)
+				}
 			}},
 			{"reuse after the grace window revokes the family", func(t *testing.T, s signedIn) {
 				next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
@@ -115,15 +178,17 @@ func TestRefreshTokenGrant(t *testing.T) {
 					t.Fatalf("narrowed: %+v, %v", next, err)
 				}
 			}},
-			{"a wider scope is invalid_scope and leaves the token usable", func(t *testing.T, s signedIn) {
+			{"a narrowed refresh leaves the refresh token its scope (RFC 6749 §6)", func(t *testing.T, s signedIn) {
 				narrow, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
-				if err != nil {
-					t.Fatal(err)
+				if err != nil || narrow.Scope != "openid" {
+					t.Fatalf("narrowed: %+v, %v", narrow, err)
 				}
-				_, err = e.token(s.id, s.secret, refreshForm(narrow.RefreshToken, "scope", "openid email"))
-				wantOAuthError(t, err, oauth.InvalidScope)
-				if _, err := e.token(s.id, s.secret, refreshForm(narrow.RefreshToken)); err != nil {
-					t.Fatalf("after a refused refresh: %v", err)
+				again, err := e.token(s.id, s.secret, refreshForm(narrow.RefreshToken, "scope", "openid email"))
+				if err != nil || again.Scope != "openid email" {
+					t.Fatalf("a scope the sign-in granted, after a narrower refresh: %+v, %v", again, err)
+				}
+				if all, err := e.token(s.id, s.secret, refreshForm(again.RefreshToken)); err != nil || all.Scope != "openid email profile" {
+					t.Fatalf("no scope after narrower refreshes: %+v, %v", all, err)
 				}
 			}},
 			{"an unknown scope is invalid_scope", func(t *testing.T, s signedIn) {
@@ -290,34 +355,43 @@ func TestClientCredentialsGrant(t *testing.T) {
 	})
 }
 
-// TestRotationWritesTheRowEntWould: the successor a rotation writes (by its own statements,
-// not through ent) reads back through ent with every value of the grant it continues.
-func TestRotationWritesTheRowEntWould(t *testing.T) {
+// TestRotationMovesTheFamilyRow: a sign-in's refresh tokens are one row, written by the
+// rotation's own statement, not through ent: each rotation moves it to the next generation
+// (the live token's hash, the time) and leaves the grant it continues as it was.
+func TestRotationMovesTheFamilyRow(t *testing.T) {
 	t.Parallel()
 	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {
 		s := e.signIn(t, "openid email")
 		first := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx())
-		e.clock.Advance(time.Minute)
-		next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken, "scope", "openid"))
-		if err != nil {
-			t.Fatal(err)
+		if first.Generation != 0 || first.CurrentHash == nil || *first.CurrentHash != first.TokenHash || first.RotatedAt != nil {
+			t.Fatalf("a new family's row: %+v", first)
 		}
-		succ, err := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(next.RefreshToken))).Only(e.ctx())
-		if err != nil {
-			t.Fatalf("the successor through ent: %v", err)
+		rt := s.resp.RefreshToken
+		for gen := 1; gen <= 3; gen++ {
+			e.clock.Advance(time.Minute)
+			next, err := e.token(s.id, s.secret, refreshForm(rt, "scope", "openid"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt = next.RefreshToken
+			row, err := e.db.RefreshToken.Get(e.ctx(), first.ID)
+			if err != nil {
+				t.Fatalf("the family's row through ent: %v", err)
+			}
+			at := func(t *time.Time) bool { return t != nil && t.Sub(e.clock.Now()).Abs() < time.Millisecond } // PostgreSQL keeps µs
+			if row.Generation != gen || row.CurrentHash == nil || *row.CurrentHash != ids.Hash(rt) || !at(row.RotatedAt) || row.RevokedAt != nil {
+				t.Errorf("after rotation %d: generation %d, current %v (want %s), rotated %v (want %v), revoked %v", gen,
+					row.Generation, row.CurrentHash, ids.Hash(rt), row.RotatedAt, e.clock.Now(), row.RevokedAt)
+			}
+			if row.TokenHash != first.TokenHash || row.FamilyID != first.FamilyID || row.ConnectionID != first.ConnectionID ||
+				row.ApplicationID != first.ApplicationID || row.Nonce != first.Nonce || !row.ExpiresAt.Equal(first.ExpiresAt) ||
+				!slices.Equal(row.Amr, first.Amr) || !slices.Equal(row.Scopes, []string{"openid", "email"}) ||
+				(row.AuthTime == nil) != (first.AuthTime == nil) || (first.AuthTime != nil && !row.AuthTime.Equal(*first.AuthTime)) {
+				t.Errorf("after rotation %d the row %+v does not continue %+v", gen, row, first)
+			}
 		}
-		if succ.FamilyID != first.FamilyID || succ.ConnectionID != first.ConnectionID || succ.ApplicationID != first.ApplicationID ||
-			succ.Nonce != first.Nonce || !succ.ExpiresAt.Equal(first.ExpiresAt) || !slices.Equal(succ.Amr, first.Amr) ||
-			(succ.AuthTime == nil) != (first.AuthTime == nil) || (first.AuthTime != nil && !succ.AuthTime.Equal(*first.AuthTime)) {
-			t.Errorf("successor %+v does not continue %+v", succ, first)
-		}
-		at := func(t time.Time) bool { return t.Sub(e.clock.Now()).Abs() < time.Millisecond } // PostgreSQL keeps µs
-		if !slices.Equal(succ.Scopes, []string{"openid"}) || !at(succ.CreatedAt) || succ.RotatedAt != nil || succ.RevokedAt != nil {
-			t.Errorf("successor scopes %v, created %v (want %v), rotated %v, revoked %v", succ.Scopes, succ.CreatedAt, e.clock.Now(), succ.RotatedAt, succ.RevokedAt)
-		}
-		spent := e.db.RefreshToken.GetX(e.ctx(), first.ID)
-		if spent.RotatedAt == nil || !at(*spent.RotatedAt) {
-			t.Errorf("the presented token: rotated_at %v, want %v", spent.RotatedAt, e.clock.Now())
+		if n := e.db.RefreshToken.Query().Where(refreshtoken.FamilyID(first.FamilyID)).CountX(e.ctx()); n != 1 {
+			t.Errorf("%d rows for one sign-in after three rotations, want 1", n)
 		}
 	})
 }
@@ -411,7 +485,7 @@ func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
 			if !strings.Contains(err.Error(), "blocked") {
 				t.Errorf("want the blocked description, got %v", err)
 			}
-			if rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx()); rt.RotatedAt != nil {
+			if rt := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx()); rt.Generation != 0 {
 				t.Error("the refused refresh spent the token")
 			}
 			e.sqlExec(t, "UPDATE app_connections SET blocked = ? WHERE id = ?", false, conn)
@@ -427,13 +501,29 @@ func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
 		})
 		t.Run("a token rotated elsewhere is reuse here", func(t *testing.T) {
 			s := e.signIn(t, "openid")
-			e.sqlExec(t, "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ?", e.clock.Now().Add(-time.Minute),
-				ids.Hash(s.resp.RefreshToken))
-			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			elsewhere, err := e.otherInstance(t).Token(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, refreshForm(s.resp.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(6 * time.Second) // past the grace window
+			_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
 			wantOAuthError(t, err, oauth.InvalidGrant)
+			if _, err := e.token(s.id, s.secret, refreshForm(elsewhere.RefreshToken)); err == nil {
+				t.Error("the token the other instance issued outlived the reuse")
+			}
 			fam := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx())
 			if fam.RevokedAt == nil {
 				t.Error("reuse of a token spent elsewhere left its family unrevoked")
+			}
+		})
+		t.Run("a token another instance issued rotates here", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			elsewhere, err := e.otherInstance(t).Token(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, refreshForm(s.resp.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.token(s.id, s.secret, refreshForm(elsewhere.RefreshToken)); err != nil {
+				t.Fatalf("here, the token the other instance issued: %v", err)
 			}
 		})
 		t.Run("the id_token reports a profile changed elsewhere", func(t *testing.T) {
@@ -454,6 +544,90 @@ func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
 			if name := idTokenClaims(t, next.IDToken)["name"]; name != "Renamed Elsewhere" {
 				t.Errorf("id_token name %v, want the new one", name)
 			}
+		})
+	})
+}
+
+// TestRefreshTokensOfTheOneRowPerTokenLayout: rows written before a sign-in's refresh tokens
+// were one row (one row per token, no current_hash) keep working: the live token rotates, and
+// its row becomes the family's row; a retry within the grace window gets the same pair;
+// reuse revokes, a token spent by an earlier release included; introspection and revocation
+// find them.
+func TestRefreshTokensOfTheOneRowPerTokenLayout(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		creds := func(s signedIn) oauth.ClientCredentials { return oauth.ClientCredentials{ID: s.id, Secret: s.secret} }
+		// legacy writes the rows an earlier release wrote for s's sign-in: a spent token and
+		// its successor, of one family; it returns both tokens.
+		legacy := func(t *testing.T, s signedIn) (spent, live string) {
+			t.Helper()
+			tok, err := e.svc.AccessToken(e.ctx(), s.resp.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			family := ids.New("fam_")
+			for i, rotated := range []bool{true, false} {
+				raw := ids.Secret(oauth.RefreshTokenPrefix)
+				c := e.db.RefreshToken.Create().SetTokenHash(ids.Hash(raw)).SetFamilyID(family).SetConnectionID(tok.ConnectionID).
+					SetApplicationID(s.id).SetScopes([]string{"openid", "email"}).SetExpiresAt(e.clock.Now().Add(time.Hour))
+				if rotated {
+					c.SetRotatedAt(e.clock.Now().Add(-time.Minute))
+				}
+				c.SaveX(e.ctx())
+				if i == 0 {
+					spent = raw
+				} else {
+					live = raw
+				}
+			}
+			return spent, live
+		}
+		t.Run("the live token rotates, is retried, and its reuse revokes", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			_, live := legacy(t, s)
+			if in, err := e.svc.Introspect(e.ctx(), creds(s), url.Values{"token": {live}}); err != nil || !in.Active {
+				t.Fatalf("introspecting the live token: %+v %v", in, err)
+			}
+			a, err := e.token(s.id, s.secret, refreshForm(live))
+			if err != nil {
+				t.Fatal(err)
+			}
+			row := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(live))).OnlyX(e.ctx())
+			if row.Generation != 1 || row.CurrentHash == nil || *row.CurrentHash != ids.Hash(a.RefreshToken) {
+				t.Fatalf("the rotated row: generation %d, current %v", row.Generation, row.CurrentHash)
+			}
+			b, err := e.token(s.id, s.secret, refreshForm(live))
+			if err != nil || a.RefreshToken != b.RefreshToken || a.AccessToken != b.AccessToken {
+				t.Fatalf("retry within the window: %+v / %+v, %v", a, b, err)
+			}
+			if in, err := e.svc.Introspect(e.ctx(), creds(s), url.Values{"token": {live}}); err != nil || in.Active {
+				t.Fatalf("introspecting the spent token: %+v %v", in, err)
+			}
+			e.clock.Advance(6 * time.Second)
+			_, err = e.token(s.id, s.secret, refreshForm(live))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			if _, err := e.token(s.id, s.secret, refreshForm(a.RefreshToken)); err == nil {
+				t.Fatal("the family survived the reuse of its first token")
+			}
+		})
+		t.Run("a token spent by an earlier release revokes its family", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			spent, live := legacy(t, s)
+			_, err := e.token(s.id, s.secret, refreshForm(spent))
+			if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "already used") {
+				t.Fatalf("reuse answered %q", oe.Description)
+			}
+			_, err = e.token(s.id, s.secret, refreshForm(live))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+		})
+		t.Run("revoking the live token ends the family", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			_, live := legacy(t, s)
+			if err := e.svc.Revoke(e.ctx(), creds(s), url.Values{"token": {live}}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := e.token(s.id, s.secret, refreshForm(live))
+			wantOAuthError(t, err, oauth.InvalidGrant)
 		})
 	})
 }

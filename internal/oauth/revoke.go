@@ -5,9 +5,8 @@ import (
 	"net/url"
 	"strings"
 
-	"loginsign/ent/refreshtoken"
+	"loginsign/ent"
 	"loginsign/internal/ids"
-	"loginsign/internal/store"
 )
 
 // tokenParam reads the token and token_type_hint of a revocation or introspection form.
@@ -46,15 +45,12 @@ func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, form url.
 			return serverError(err)
 		}
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
-		rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(tok))).Only(ctx)
-		if store.NotFound(err) {
-			return nil
-		}
+		rt, _, _, err := s.presentedRefresh(ctx, tok)
 		if err != nil {
-			return serverError(err)
+			return err
 		}
-		if rt.ApplicationID == app.ID {
-			return s.revokeFamily(ctx, rt.FamilyID)
+		if rt != nil && rt.ApplicationID == app.ID {
+			return s.revokeFamily(ctx, rt.FamilyID) // a spent token of the family too: RFC 7009 §2.1
 		}
 	}
 	return nil
@@ -108,24 +104,37 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 		return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: g.ConnectionID,
 			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
-		rt, err := s.DB.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(tok))).Only(ctx)
-		if store.NotFound(err) {
-			return inactive, nil
-		}
+		rt, conn, st, err := s.presentedRefresh(ctx, tok)
 		if err != nil {
-			return nil, serverError(err)
+			return nil, err // not "inactive": the app would sign the person out
 		}
-		if rt.ApplicationID != app.ID || rt.RevokedAt != nil || rt.RotatedAt != nil || !s.Now().Before(rt.ExpiresAt) {
+		if rt == nil || rt.ApplicationID != app.ID || rt.RevokedAt != nil || st != tokenLive ||
+			!s.Now().Before(rt.ExpiresAt) || conn == nil || conn.Blocked {
 			return inactive, nil
-		}
-		if _, err := s.liveConnection(ctx, rt.ConnectionID); err != nil {
-			if AsError(err).Code == ServerError {
-				return nil, err // not "inactive": the app would sign the person out
-			}
-			return inactive, nil // deleted or blocked
 		}
 		return &Introspection{Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: app.ID, Subject: rt.ConnectionID,
 			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix()}, nil
 	}
 	return inactive, nil
+}
+
+// presentedRefresh is the family's row of the refresh token tok, when tok is one of its
+// tokens, live or spent, with what tok is to it and the row's connection (nil when gone).
+func (s *Service) presentedRefresh(ctx context.Context, tok string) (*ent.RefreshToken, *ent.AppConnection, tokenState, error) {
+	ref, ok := parseRefreshToken(tok)
+	if !ok {
+		return nil, nil, tokenUnknown, nil
+	}
+	rt, conn, _, err := s.refreshSource(ctx, ref)
+	if err != nil {
+		return nil, nil, tokenUnknown, serverError(err)
+	}
+	if rt == nil {
+		return nil, nil, tokenUnknown, nil
+	}
+	st := s.tokenState(rt, ref)
+	if st == tokenUnknown {
+		return nil, nil, st, nil
+	}
+	return rt, conn, st, nil
 }

@@ -150,8 +150,8 @@ type Service struct {
 	userStmt preparedStmt
 	// profiles caches connProfile's rows (watchProfiles).
 	profiles *store.RowCache[connProfile]
-	// refreshStmt is refreshSource's query, prepared once.
-	refreshStmt preparedStmt
+	// refreshByID and refreshByHash are refreshSource's queries, prepared once.
+	refreshByID, refreshByHash preparedStmt
 	// rotations commits refresh rotations in groups (SQLite; see writeRotation).
 	rotations rotationBatches
 	// refreshRows keeps what never changes of the refresh tokens this process issued

@@ -24,24 +24,30 @@ import (
 	"loginsign/internal/ids"
 )
 
-// refreshSource reads, in one prepared query, the refresh token whose hash is hash with its
-// connection and the connection's account: rt nil when there is no such token, conn nil when
-// its connection is gone.
-func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.RefreshToken, conn *ent.AppConnection, u *ent.User, err error) {
-	stmt, err := s.refreshStmt.get(ctx, s.DB.SQL, func() string {
+// refreshSource reads, in one prepared query, the family's row of the refresh token r (by
+// its row id, or by hash for a token of the one-row-per-token layout) with its connection and
+// the connection's account: rt nil when there is no such row, conn nil when its connection
+// is gone.
+func (s *Service) refreshSource(ctx context.Context, r refreshRef) (rt *ent.RefreshToken, conn *ent.AppConnection, u *ent.User, err error) {
+	prepared, key, arg := &s.refreshByID, refreshtoken.FieldID, r.rowID
+	if r.rowID == "" {
+		prepared, key, arg = &s.refreshByHash, refreshtoken.FieldTokenHash, ids.Hash(r.raw)
+	}
+	stmt, err := prepared.get(ctx, s.DB.SQL, func() string {
 		t := entsql.Table(refreshtoken.Table).As("t")
 		c, a := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
 		query, _ := entsql.Dialect(s.DB.Dialect).
 			Select(t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldFamilyID), t.C(refreshtoken.FieldConnectionID),
 				t.C(refreshtoken.FieldApplicationID), t.C(refreshtoken.FieldScopes), t.C(refreshtoken.FieldNonce),
 				t.C(refreshtoken.FieldAuthTime), t.C(refreshtoken.FieldExpiresAt), t.C(refreshtoken.FieldRotatedAt),
-				t.C(refreshtoken.FieldRevokedAt), t.C(refreshtoken.FieldAmr),
+				t.C(refreshtoken.FieldRevokedAt), t.C(refreshtoken.FieldAmr), t.C(refreshtoken.FieldGeneration),
+				t.C(refreshtoken.FieldCurrentHash), t.C(refreshtoken.FieldCreatedAt),
 				c.C(appconnection.FieldID), c.C(appconnection.FieldUserID), c.C(appconnection.FieldApplicationID),
 				c.C(appconnection.FieldBlocked), c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail),
 				a.C(user.FieldGlobalID), a.C(user.FieldName), a.C(user.FieldImage)).
 			From(t).LeftJoin(c).On(t.C(refreshtoken.FieldConnectionID), c.C(appconnection.FieldID)).
 			LeftJoin(a).On(c.C(appconnection.FieldUserID), a.C(user.FieldID)).
-			Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), "")).Query()
+			Where(entsql.EQ(t.C(key), "")).Query()
 		return query
 	})
 	if err != nil {
@@ -50,14 +56,15 @@ func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.Refre
 	var (
 		scopes, amr                       []byte
 		authTime, rotatedAt, revokedAt    sql.NullTime
+		nonce, current                    sql.NullString
 		cID, cUser, cApp, alias, appEmail sql.NullString
 		blocked                           sql.NullBool
 		globalID, name, image             sql.NullString
 	)
-	rt = &ent.RefreshToken{TokenHash: hash}
-	err = stmt.QueryRowContext(ctx, hash).Scan(&rt.ID, &rt.FamilyID, &rt.ConnectionID, &rt.ApplicationID, &scopes, &rt.Nonce,
-		&authTime, &rt.ExpiresAt, &rotatedAt, &revokedAt, &amr, &cID, &cUser, &cApp, &blocked, &alias, &appEmail,
-		&globalID, &name, &image)
+	rt = &ent.RefreshToken{}
+	err = stmt.QueryRowContext(ctx, arg).Scan(&rt.ID, &rt.FamilyID, &rt.ConnectionID, &rt.ApplicationID, &scopes, &nonce,
+		&authTime, &rt.ExpiresAt, &rotatedAt, &revokedAt, &amr, &rt.Generation, &current, &rt.CreatedAt,
+		&cID, &cUser, &cApp, &blocked, &alias, &appEmail, &globalID, &name, &image)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, nil, nil
 	}
@@ -80,7 +87,10 @@ func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.Refre
 		}
 		return &t.Time
 	}
-	rt.AuthTime, rt.RotatedAt, rt.RevokedAt = at(authTime), at(rotatedAt), at(revokedAt)
+	rt.AuthTime, rt.RotatedAt, rt.RevokedAt, rt.Nonce = at(authTime), at(rotatedAt), at(revokedAt), nonce.String
+	if current.Valid {
+		rt.CurrentHash = &current.String
+	}
 	if !cID.Valid {
 		return rt, nil, nil, nil
 	}
@@ -92,56 +102,58 @@ func (s *Service) refreshSource(ctx context.Context, hash string) (rt *ent.Refre
 	return rt, conn, u, nil
 }
 
-// refreshRow is what never changes of a refresh token row, with its connection's account:
-// all a rotation needs before its write, which itself checks what can change (spent,
-// revoked, the connection blocked or gone; see liveConnectionGuard). The process keeps the
-// rows of the tokens it issued (Service.refreshRows) until the access token issued with
-// them has long expired, so that the usual refresh, by the client that got the token from
-// this process, skips the read.
+// refreshRow is what never changes of a family's row, with its connection's account: all a
+// rotation needs before its write, which itself checks what can change (the token live, the
+// family unrevoked, the connection unblocked and there; see rotateFamily). The process keeps
+// the rows of the families it issued or rotated (Service.refreshRows, by row id) until the
+// access token issued with them has long expired, so that the usual refresh, by the client
+// that got its token from this process or another one, skips the read.
 type refreshRow struct {
-	ID, FamilyID, ConnectionID, ApplicationID, UserID string
-	Scopes, AMR                                       []string
-	Nonce                                             string
-	AuthTime                                          *time.Time
-	ExpiresAt                                         time.Time
+	FamilyID, ConnectionID, ApplicationID, UserID string
+	Scopes, AMR                                   []string
+	Nonce                                         string
+	AuthTime                                      *time.Time
+	ExpiresAt                                     time.Time
 }
 
 // maxCachedRefreshRows bounds Service.refreshRows (about 600 bytes an entry, measured with
 // three scopes and one amr: 12 MB when full).
 const maxCachedRefreshRows = 20000
 
-// keepRefreshRow remembers the row rt, of a token just issued, for its next rotation.
+// keepRefreshRow remembers the row rt, of a family just issued or rotated, for its next
+// rotation.
 func (s *Service) keepRefreshRow(rt *ent.RefreshToken, userID string, now time.Time) {
 	until := now.Add(2 * s.Config.AccessTokenTTL)
 	if rt.ExpiresAt.Before(until) {
 		until = rt.ExpiresAt
 	}
-	s.refreshRows.Put(rt.TokenHash, refreshRow{ID: rt.ID, FamilyID: rt.FamilyID, ConnectionID: rt.ConnectionID,
+	s.refreshRows.Put(rt.ID, refreshRow{FamilyID: rt.FamilyID, ConnectionID: rt.ConnectionID,
 		ApplicationID: rt.ApplicationID, UserID: userID, Scopes: rt.Scopes, AMR: rt.Amr, Nonce: rt.Nonce,
 		AuthTime: rt.AuthTime, ExpiresAt: rt.ExpiresAt}, s.refreshRows.Generation(), "", until)
 }
 
-// keptRefreshRow is the kept row of the refresh token whose hash is hash, as refreshSource
-// would return it before any check: the connection and account carry their ids only.
-func (s *Service) keptRefreshRow(hash string, now time.Time) (*ent.RefreshToken, *ent.AppConnection, bool) {
-	r, ok := s.refreshRows.Get(hash, "", now)
+// keptRefreshRow is the kept row id, as refreshSource would return it before any check: the
+// connection and account carry their ids only, and what changes is left out.
+func (s *Service) keptRefreshRow(id string, now time.Time) (*ent.RefreshToken, *ent.AppConnection, bool) {
+	r, ok := s.refreshRows.Get(id, "", now)
 	if !ok {
 		return nil, nil, false
 	}
-	rt := &ent.RefreshToken{ID: r.ID, TokenHash: hash, FamilyID: r.FamilyID, ConnectionID: r.ConnectionID,
-		ApplicationID: r.ApplicationID, Scopes: r.Scopes, Amr: r.AMR, Nonce: r.Nonce, AuthTime: r.AuthTime, ExpiresAt: r.ExpiresAt}
+	rt := &ent.RefreshToken{ID: id, FamilyID: r.FamilyID, ConnectionID: r.ConnectionID, ApplicationID: r.ApplicationID,
+		Scopes: r.Scopes, Amr: r.AMR, Nonce: r.Nonce, AuthTime: r.AuthTime, ExpiresAt: r.ExpiresAt}
 	return rt, &ent.AppConnection{ID: r.ConnectionID, UserID: r.UserID, ApplicationID: r.ApplicationID}, true
 }
 
-// rotationWrite is the write of one rotation: spend the token id (unless it was spent or
-// revoked since it was read) and insert its successor.
+// rotationWrite is the write of one rotation: move the family's row id from generation gen,
+// whose live token hashes to hash, to the next, whose token hashes to next.
 type rotationWrite struct {
-	id   string
-	now  time.Time
-	next *ent.RefreshToken // the successor's row
-	err  error
-	done chan struct{} // closed when err is set
-	lead chan struct{} // closed when this write's goroutine is to commit the next batch
+	id         string
+	gen        int
+	hash, next string
+	now        time.Time
+	err        error
+	done       chan struct{} // closed when err is set
+	lead       chan struct{} // closed when this write's goroutine is to commit the next batch
 }
 
 // rotationBatches commits concurrent rotations together (group commit): the first writer
@@ -165,37 +177,15 @@ type rotationBatches struct {
 	idle    *time.Timer // returns conn to the pool
 }
 
-// insertArgs are the successor's column values in the order of successorColumns;
-// jsonValue encodes a JSON column as the dialect's statement takes it.
-func (w *rotationWrite) insertArgs(jsonValue func([]byte) any) []any {
-	n := w.next
-	scopes, _ := json.Marshal(n.Scopes)
-	var amr any // NULL, as ent leaves an unset amr
-	if len(n.Amr) > 0 {
-		b, _ := json.Marshal(n.Amr)
-		amr = jsonValue(b)
-	}
-	var authTime any
-	if n.AuthTime != nil {
-		authTime = *n.AuthTime
-	}
-	return []any{n.ID, n.TokenHash, n.FamilyID, n.ConnectionID, n.ApplicationID, jsonValue(scopes), n.Nonce,
-		authTime, amr, n.CreatedAt, n.ExpiresAt}
-}
-
-// writeRotation spends w's token and inserts its successor, atomically. SQLite, which has
-// one writer, group-commits concurrent rotations (rotationBatches). PostgreSQL commits
-// concurrent transactions side by side and merges their WAL flushes itself, and a rotation
-// there was bound by round trips rather than CPU (0.6 of a core busy at 16 clients with
-// BEGIN, UPDATE, INSERT, COMMIT): it is one statement, a data-modifying CTE that inserts the
-// successor only when the UPDATE spent the token, in one round trip and one implicit
-// transaction.
+// writeRotation moves w's row to the next generation. SQLite, which has one writer,
+// group-commits concurrent rotations (rotationBatches). PostgreSQL commits concurrent
+// transactions side by side and merges their WAL flushes itself: there the rotation is the
+// one statement, in one round trip and one implicit transaction.
 func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 	if s.DB.Dialect != entdialect.Postgres {
 		return s.rotations.write(ctx, s, w)
 	}
-	args := append([]any{w.now, w.id}, w.insertArgs(func(b []byte) any { return string(b) })...)
-	res, err := s.DB.SQL.ExecContext(ctx, pgRotation, args...)
+	res, err := s.DB.SQL.ExecContext(ctx, pgRotateFamily, w.args()...)
 	if err != nil {
 		return serverError(fmt.Errorf("rotating refresh token: %w", err))
 	}
@@ -209,32 +199,41 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 	return nil
 }
 
-// pgRotation is writeRotation's statement on PostgreSQL.
-const pgRotation = `WITH spent AS (
-	UPDATE refresh_tokens SET rotated_at = $1 WHERE id = $2 AND ` + spendable + `
-	RETURNING id)
-INSERT INTO refresh_tokens ` + successorColumns + `
-SELECT $3::varchar, $4::varchar, $5::varchar, $6::varchar, $7::varchar, $8::jsonb, $9::varchar,
-	$10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz FROM spent`
-
-// spendable is the spend's condition: the token is neither spent nor revoked, and its
-// connection still exists unblocked (liveConnectionGuard: a rotation from refreshRows has not
-// read the connection, and one that read it may have raced a block).
-const spendable = `rotated_at IS NULL AND revoked_at IS NULL AND ` + liveConnectionGuard
+// rotateFamily is the rotation: the row moves to the next generation when the token
+// presented is its live one (a row of the one-row-per-token layout: its own token, unspent),
+// the family is not revoked, and its connection still exists unblocked
+// (liveConnectionGuard: a rotation from refreshRows has not read the connection, and one
+// that read it may have raced a block).
+const rotateFamily = `UPDATE refresh_tokens SET generation = generation + 1, current_hash = ?, rotated_at = ?
+	WHERE id = ? AND generation = ?
+	AND (current_hash = ? OR (current_hash IS NULL AND rotated_at IS NULL AND token_hash = ?))
+	AND revoked_at IS NULL AND ` + liveConnectionGuard
 
 const liveConnectionGuard = `EXISTS (SELECT 1 FROM app_connections c
 		WHERE c.id = refresh_tokens.connection_id AND c.blocked = false)`
 
-// successorColumns are the successor's columns, in the order of insertArgs.
-const successorColumns = `(id, token_hash, family_id, connection_id, application_id, scopes, nonce,
-	auth_time, amr, created_at, expires_at)`
+// pgRotateFamily is rotateFamily with PostgreSQL's numbered parameters.
+var pgRotateFamily = numberedParams(rotateFamily)
 
-// SQLite's rotation: the spend, then the successor's INSERT (the values as ent writes them:
-// JSON as bytes).
-const (
-	sqliteSpend  = `UPDATE refresh_tokens SET rotated_at = ? WHERE id = ? AND ` + spendable
-	sqliteInsert = `INSERT INTO refresh_tokens ` + successorColumns + ` VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-)
+// args are rotateFamily's arguments.
+func (w *rotationWrite) args() []any {
+	return []any{w.next, w.now, w.id, w.gen, w.hash, w.hash}
+}
+
+// numberedParams turns the ? parameters of query into $1, $2, …
+func numberedParams(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 const (
 	maxRotationBatch     = 64
@@ -341,19 +340,16 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 		defer tx.Rollback()
 		for _, w := range batch {
 			w.err = nil
-			res, err := tx.ExecContext(ctx, sqliteSpend, w.now, w.id)
+			res, err := tx.ExecContext(ctx, rotateFamily, w.args()...)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil || n != 1 {
-				if err != nil {
-					return err
-				}
-				w.err = errRaced
-				continue
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
 			}
-			if _, err := tx.ExecContext(ctx, sqliteInsert, w.insertArgs(func(b []byte) any { return b })...); err != nil {
-				return fmt.Errorf("storing refresh token: %w", err)
+			if n != 1 {
+				w.err = errRaced
 			}
 		}
 		if err := tx.Commit(); err != nil {
@@ -370,21 +366,16 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 	return err
 }
 
-// unrotate undoes a committed rotation whose access token could not be stored: the token
-// spent at rotatedAt is unspent and its successor removed, so that the client's retry
-// rotates afresh. It is best effort (the database may be failing too): if it fails, the
-// token stays spent and the retry is answered within the grace window instead.
-func (s *Service) unrotate(ctx context.Context, id string, rotatedAt time.Time, next string) {
+// unrotate undoes the committed rotation w whose access token could not be stored: the
+// row goes back to w's generation, so that the client's retry rotates afresh. It is best
+// effort (the database may be failing too): if it fails, the token stays spent and the
+// retry is answered within the grace window instead.
+func (s *Service) unrotate(ctx context.Context, w *rotationWrite) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if _, err := tx.RefreshToken.Delete().Where(refreshtoken.TokenHash(ids.Hash(next)), refreshtoken.RotatedAtIsNil()).Exec(ctx); err != nil {
-			return err
-		}
-		_, err := tx.RefreshToken.Update().Where(refreshtoken.ID(id), refreshtoken.RotatedAt(rotatedAt), refreshtoken.RevokedAtIsNil()).
-			ClearRotatedAt().Save(ctx)
-		return err
-	})
+	s.DB.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.Generation(w.gen+1),
+		refreshtoken.CurrentHash(w.next), refreshtoken.RevokedAtIsNil()).
+		SetGeneration(w.gen).SetCurrentHash(w.hash).Exec(ctx)
 }
 
 // accessGrant is an access token's grant, stored in Redis under the token's hash with a TTL

@@ -153,8 +153,9 @@ func TestRefreshConcurrentRetriesGetOnePair(t *testing.T) {
 				t.Fatalf("concurrent retries answered different pairs: %v vs %v", got[i], got[0])
 			}
 		}
-		if n, _ := e.srv.db.RefreshToken.Query().Count(t.Context()); n != 2 {
-			t.Fatalf("%d refresh tokens stored, want 2 (the spent one and one successor)", n)
+		row, err := e.srv.db.RefreshToken.Query().Only(t.Context())
+		if err != nil || row.Generation != 1 {
+			t.Fatalf("the sign-in's refresh row: %+v %v, want one row rotated once", row, err)
 		}
 	})
 }
@@ -304,8 +305,8 @@ func TestRefreshRedisWriteFailureIsRetryable(t *testing.T) {
 				t.Fatalf("refresh whose Redis write fails: %d %v %v, want 500 server_error", st, body, err)
 			}
 			rt, err := e.srv.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(old))).Only(ctx)
-			if err != nil || rt.RotatedAt != nil {
-				t.Fatalf("the refresh token after a failed rotation: %v, rotated_at %v; want unspent", err, rt.RotatedAt)
+			if err != nil || rt.Generation != 0 || rt.CurrentHash == nil || *rt.CurrentHash != ids.Hash(old) {
+				t.Fatalf("the refresh token after a failed rotation: %+v %v; want it live", rt, err)
 			}
 			if err := admin.Do(ctx, "ACL", "SETUSER", "default", "allkeys").Err(); err != nil {
 				t.Fatal(err)
@@ -327,19 +328,19 @@ func TestRefreshRedisWriteFailureIsRetryable(t *testing.T) {
 	}
 }
 
-// commitFault makes every commit that inserted a refresh token fail, at COMMIT time: a
+// commitFault makes every commit that rotated a refresh token fail, at COMMIT time: a
 // deferred constraint trigger on PostgreSQL, a deferred foreign-key violation on SQLite.
 var commitFault = map[string][]string{
 	"postgres": {
 		`CREATE FUNCTION fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 		 BEGIN RAISE EXCEPTION 'injected commit failure'; END $$`,
-		`CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON refresh_tokens
+		`CREATE CONSTRAINT TRIGGER fail_commit AFTER UPDATE ON refresh_tokens
 		 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_commit()`,
 	},
 	"sqlite": {
 		`CREATE TABLE fault_parent (id INTEGER PRIMARY KEY)`,
 		`CREATE TABLE fault_child (parent INTEGER REFERENCES fault_parent(id) DEFERRABLE INITIALLY DEFERRED)`,
-		`CREATE TRIGGER fail_commit AFTER INSERT ON refresh_tokens BEGIN INSERT INTO fault_child VALUES (42); END`,
+		`CREATE TRIGGER fail_commit AFTER UPDATE ON refresh_tokens BEGIN INSERT INTO fault_child VALUES (42); END`,
 	},
 }
 
@@ -365,8 +366,8 @@ func TestRefreshCommitFailureIsRetryable(t *testing.T) {
 			t.Fatalf("refresh whose commit fails: %d %v %v, want 500", st, body, err)
 		}
 		rt, err := e.srv.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(old))).Only(ctx)
-		if err != nil || rt.RotatedAt != nil {
-			t.Fatalf("the refresh token after a failed commit: %v, rotated_at %v; want unspent", err, rt.RotatedAt)
+		if err != nil || rt.Generation != 0 || rt.CurrentHash == nil || *rt.CurrentHash != ids.Hash(old) {
+			t.Fatalf("the refresh token after a failed commit: %+v %v; want it live", rt, err)
 		}
 		drop := "DROP TRIGGER fail_commit"
 		if dialect == "postgres" {
