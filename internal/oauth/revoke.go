@@ -45,11 +45,11 @@ func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, form url.
 			return serverError(err)
 		}
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
-		rt, _, _, err := s.presentedRefresh(ctx, tok)
+		rt, _, _, err := s.presentedRefresh(ctx, app, tok)
 		if err != nil {
 			return err
 		}
-		if rt != nil && rt.ApplicationID == app.ID {
+		if rt != nil {
 			return s.revokeFamily(ctx, rt.FamilyID) // a spent token of the family too: RFC 7009 §2.1
 		}
 	}
@@ -104,11 +104,11 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 		return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: g.ConnectionID,
 			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 	case strings.HasPrefix(tok, RefreshTokenPrefix):
-		rt, conn, st, err := s.presentedRefresh(ctx, tok)
+		rt, conn, st, err := s.presentedRefresh(ctx, app, tok)
 		if err != nil {
 			return nil, err // not "inactive": the app would sign the person out
 		}
-		if rt == nil || rt.ApplicationID != app.ID || rt.RevokedAt != nil || st != tokenLive ||
+		if rt == nil || rt.RevokedAt != nil || st != tokenLive ||
 			!s.Now().Before(rt.ExpiresAt) || conn == nil || conn.Blocked {
 			return inactive, nil
 		}
@@ -119,8 +119,9 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 }
 
 // presentedRefresh is the family's row of the refresh token tok, when tok is one of its
-// tokens, live or spent, with what tok is to it and the row's connection (nil when gone).
-func (s *Service) presentedRefresh(ctx context.Context, tok string) (*ent.RefreshToken, *ent.AppConnection, tokenState, error) {
+// tokens, live or spent, and the family is app's, with what tok is to it and the row's
+// connection (nil when gone).
+func (s *Service) presentedRefresh(ctx context.Context, app *ent.Application, tok string) (*ent.RefreshToken, *ent.AppConnection, tokenState, error) {
 	ref, ok := parseRefreshToken(tok)
 	if !ok {
 		return nil, nil, tokenUnknown, nil
@@ -129,7 +130,7 @@ func (s *Service) presentedRefresh(ctx context.Context, tok string) (*ent.Refres
 	if err != nil {
 		return nil, nil, tokenUnknown, serverError(err)
 	}
-	if rt == nil {
+	if rt == nil || rt.ApplicationID != app.ID {
 		return nil, nil, tokenUnknown, nil
 	}
 	st := s.tokenState(rt, ref)

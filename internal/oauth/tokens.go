@@ -278,11 +278,10 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 			return nil, serverError(err)
 		}
 	}
-	if rt == nil {
+	if rt == nil || rt.ApplicationID != app.ID {
+		// Another client's family is answered as an unknown one: before its token is
+		// checked, telling them apart would tell which row ids exist.
 		return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
-	}
-	if rt.ApplicationID != app.ID {
-		return nil, ErrInvalidGrant.WithDescription("the refresh token was issued to another client")
 	}
 	if rt.RevokedAt != nil {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
