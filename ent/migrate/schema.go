@@ -630,6 +630,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[14]},
 			},
+			{
+				Name:    "refreshtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[11]},
+			},
 		},
 	}
 	// RelayContactsColumns holds the columns for the "relay_contacts" table.

@@ -75,7 +75,8 @@ func (RefreshToken) Edges() []ent.Edge {
 }
 
 func (RefreshToken) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("family_id"), index.Fields("connection_id")}
+	return []ent.Index{index.Fields("family_id"), index.Fields("connection_id"),
+		index.Fields("expires_at")} // the housekeeping's purge of expired families
 }
 
 func (RefreshToken) Annotations() []schema.Annotation {

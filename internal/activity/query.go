@@ -27,7 +27,6 @@ const DefaultRetention = 400 * 24 * time.Hour
 const (
 	DefaultPage = 50
 	MaxPage     = 100
-	purgeBatch  = 1000
 )
 
 // Service reads the log and deletes expired events.
@@ -210,29 +209,15 @@ func (s *Service) retention() time.Duration {
 	return s.Retention
 }
 
-// Purge deletes the events older than the retention period, purgeBatch rows per statement so
-// that no transaction holds many locks, and returns how many it deleted.
+// Purge deletes the events older than the retention period, store.PurgeBatch rows per
+// statement, and returns how many it deleted.
 func (s *Service) Purge(ctx context.Context) (int, error) {
 	cutoff := s.Now().UTC().Add(-s.retention())
-	total := 0
-	for {
-		idList, err := s.DB.ActivityEvent.Query().Where(activityevent.CreatedAtLT(cutoff)).
-			Limit(purgeBatch).IDs(ctx)
-		if err != nil {
-			return total, fmt.Errorf("finding expired activity: %w", err)
-		}
-		if len(idList) == 0 {
-			return total, nil
-		}
-		n, err := s.DB.ActivityEvent.Delete().Where(activityevent.IDIn(idList...)).Exec(ctx)
-		if err != nil {
-			return total, fmt.Errorf("deleting expired activity: %w", err)
-		}
-		total += n
-		if len(idList) < purgeBatch {
-			return total, nil
-		}
-	}
+	return store.Purge(ctx, "expired activity", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.ActivityEvent.Query().Where(activityevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		return s.DB.ActivityEvent.Delete().Where(activityevent.IDIn(ids...)).Exec(ctx)
+	})
 }
 
 // DeletePerson deletes userID's events inside tx (account deletion): what concerned only the

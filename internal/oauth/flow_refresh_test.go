@@ -374,6 +374,10 @@ func TestRotationMovesTheFamilyRow(t *testing.T) {
 				t.Fatal(err)
 			}
 			rt = next.RefreshToken
+			in, err := e.svc.Introspect(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, url.Values{"token": {rt}})
+			if err != nil || !in.Active || in.IssuedAt != e.clock.Now().Unix() || in.Scope != "openid email" {
+				t.Errorf("introspecting generation %d: %+v %v, want active, issued now, the sign-in's scope", gen, in, err)
+			}
 			row, err := e.db.RefreshToken.Get(e.ctx(), first.ID)
 			if err != nil {
 				t.Fatalf("the family's row through ent: %v", err)
@@ -620,6 +624,24 @@ func TestRefreshTokensOfTheOneRowPerTokenLayout(t *testing.T) {
 			_, err = e.token(s.id, s.secret, refreshForm(live))
 			wantOAuthError(t, err, oauth.InvalidGrant)
 		})
+		t.Run("a forged token naming such a row is invalid and revokes nothing", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			spent, live := legacy(t, s)
+			for _, raw := range []string{spent, live} {
+				row := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).OnlyX(e.ctx())
+				forged := oauth.RefreshTokenPrefix + row.ID + ".0.forged"
+				_, err := e.token(s.id, s.secret, refreshForm(forged))
+				if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "invalid") {
+					t.Errorf("forged token answered %q", oe.Description)
+				}
+				if err := e.svc.Revoke(e.ctx(), creds(s), url.Values{"token": {forged}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := e.token(s.id, s.secret, refreshForm(live)); err != nil {
+				t.Fatalf("the live token after forged ones: %v", err)
+			}
+		})
 		t.Run("revoking the live token ends the family", func(t *testing.T) {
 			s := e.signIn(t, "openid")
 			_, live := legacy(t, s)
@@ -629,5 +651,33 @@ func TestRefreshTokensOfTheOneRowPerTokenLayout(t *testing.T) {
 			_, err := e.token(s.id, s.secret, refreshForm(live))
 			wantOAuthError(t, err, oauth.InvalidGrant)
 		})
+	})
+}
+
+// TestPurgeRefreshTokens: the housekeeping deletes the rows of expired families and only
+// those.
+func TestPurgeRefreshTokens(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {
+		old := e.signIn(t, "openid")
+		e.clock.Advance(20 * time.Hour)
+		young := e.signIn(t, "openid")
+		e.clock.Advance(5 * time.Hour) // old's family expired an hour ago
+		rowOf := func(s signedIn) string {
+			row, _, _ := strings.Cut(strings.TrimPrefix(s.resp.RefreshToken, oauth.RefreshTokenPrefix), ".")
+			return row
+		}
+		n, err := e.svc.PurgeRefreshTokens(e.ctx())
+		if err != nil || n != 1 {
+			t.Fatalf("purge: %d rows, %v; want the expired family's one", n, err)
+		}
+		if exists := e.db.RefreshToken.Query().Where(refreshtoken.ID(rowOf(old))).ExistX(e.ctx()); exists {
+			t.Error("the expired family's row survived the purge")
+		}
+		if _, err := e.token(young.id, young.secret, refreshForm(young.resp.RefreshToken)); err != nil {
+			t.Errorf("a live family after the purge: %v", err)
+		}
+		_, err = e.token(old.id, old.secret, refreshForm(old.resp.RefreshToken))
+		wantOAuthError(t, err, oauth.InvalidGrant)
 	})
 }

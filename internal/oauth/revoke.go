@@ -112,8 +112,12 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			!s.Now().Before(rt.ExpiresAt) || conn == nil || conn.Blocked {
 			return inactive, nil
 		}
+		issued := rt.CreatedAt
+		if rt.Generation > 0 && rt.RotatedAt != nil { // the live token came from the last rotation
+			issued = *rt.RotatedAt
+		}
 		return &Introspection{Active: true, Scope: strings.Join(rt.Scopes, " "), ClientID: app.ID, Subject: rt.ConnectionID,
-			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix()}, nil
+			Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "refresh_token", Expiry: rt.ExpiresAt.Unix(), IssuedAt: issued.Unix()}, nil
 	}
 	return inactive, nil
 }

@@ -517,7 +517,10 @@ const maxSpentCheck = 10000
 // whose hash is the live one, or one from which the row's successors lead to it.
 func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 	if rt.CurrentHash == nil { // the one-row-per-token layout: live until rotated
-		if rt.RotatedAt == nil {
+		switch {
+		case r.rowID != "": // only a token of the layout, found by its hash, is the row's
+			return tokenUnknown
+		case rt.RotatedAt == nil:
 			return tokenLive
 		}
 		return tokenSpent

@@ -22,6 +22,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/store"
 )
 
 // refreshSource reads, in one prepared query, the family's row of the refresh token r (by
@@ -376,6 +377,19 @@ func (s *Service) unrotate(ctx context.Context, w *rotationWrite) {
 	s.DB.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.Generation(w.gen+1),
 		refreshtoken.CurrentHash(w.next), refreshtoken.RevokedAtIsNil()).
 		SetGeneration(w.gen).SetCurrentHash(w.hash).Exec(ctx)
+}
+
+// PurgeRefreshTokens deletes the rows of the refresh-token families that have expired (their
+// tokens are refused anyway), store.PurgeBatch rows per statement, and returns how many it
+// deleted. With one row per sign-in, what the table holds is then bounded by the sign-ins of
+// one family lifetime.
+func (s *Service) PurgeRefreshTokens(ctx context.Context) (int, error) {
+	now := s.Now()
+	return store.Purge(ctx, "expired refresh tokens", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.RefreshToken.Query().Where(refreshtoken.ExpiresAtLT(now)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		return s.DB.RefreshToken.Delete().Where(refreshtoken.IDIn(ids...)).Exec(ctx)
+	})
 }
 
 // accessGrant is an access token's grant, stored in Redis under the token's hash with a TTL

@@ -213,10 +213,15 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}, Retention: cfg.ActivityRetention, Now: s.now}
 	worker := webhooks.NewWorker(db, webhooks.WorkerConfig{Secrets: webhookSecrets, AllowPrivate: cfg.Dev, Now: s.now, Log: log,
 		Housekeeping: func(ctx context.Context) {
-			if n, err := s.activity.Purge(ctx); err != nil && ctx.Err() == nil {
-				log.Error("activity: deleting expired events", "err", err)
-			} else if n > 0 {
-				log.Info("activity: deleted expired events", "count", n)
+			for _, p := range []struct {
+				what  string
+				purge func(context.Context) (int, error)
+			}{{"activity: expired events", s.activity.Purge}, {"oauth: expired refresh-token families", s.oauth.PurgeRefreshTokens}} {
+				if n, err := p.purge(ctx); err != nil && ctx.Err() == nil {
+					log.Error("deleting "+p.what, "err", err)
+				} else if n > 0 {
+					log.Info("deleted "+p.what, "count", n)
+				}
 			}
 		},
 		Observe: func(result string, took time.Duration) {
