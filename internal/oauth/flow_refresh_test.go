@@ -114,11 +114,16 @@ func TestRefreshTokenGrant(t *testing.T) {
 					t.Fatal(err)
 				}
 				row, _, _ := strings.Cut(strings.TrimPrefix(next.RefreshToken, oauth.RefreshTokenPrefix), ".")
+				parts := strings.Split(s.resp.RefreshToken, ".") // generation 0, spent
+				tag := strings.Repeat("A", 22)
 				for _, forged := range []string{
-					oauth.RefreshTokenPrefix + row + ".0.forged", // a spent generation
-					oauth.RefreshTokenPrefix + row + ".1.forged", // the live one
-					oauth.RefreshTokenPrefix + row + ".2.forged", // one to come
-					oauth.RefreshTokenPrefix + row + ".12345.forged",
+					oauth.RefreshTokenPrefix + row + ".0.forged." + tag, // a spent generation
+					oauth.RefreshTokenPrefix + row + ".1.forged." + tag, // the live one
+					oauth.RefreshTokenPrefix + row + ".2.forged." + tag, // one to come
+					oauth.RefreshTokenPrefix + row + ".12345.forged." + tag,
+					parts[0] + ".0." + parts[2] + "." + tag,      // the spent token, another tag
+					parts[0] + ".0.forged." + parts[3],           // its tag, another secret
+					parts[0] + ".1." + parts[2] + "." + parts[3], // its secret and tag, another generation
 				} {
 					_, err := e.token(s.id, s.secret, refreshForm(forged))
 					if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "invalid") {
@@ -135,9 +140,9 @@ func TestRefreshTokenGrant(t *testing.T) {
 			{"a malformed token is invalid_grant", func(t *testing.T, s signedIn) {
 				row, _, _ := strings.Cut(strings.TrimPrefix(s.resp.RefreshToken, oauth.RefreshTokenPrefix), ".")
 				for _, bad := range []string{oauth.RefreshTokenPrefix, oauth.RefreshTokenPrefix + ".", "lsat_x", "x.y.z",
-					oauth.RefreshTokenPrefix + row + ".00.x", oauth.RefreshTokenPrefix + row + ".-1.x", oauth.RefreshTokenPrefix + row + ".+1.x",
-					oauth.RefreshTokenPrefix + row + ".1.", oauth.RefreshTokenPrefix + row + ".99999999999.x", oauth.RefreshTokenPrefix + row + ".0.x.y",
-					oauth.RefreshTokenPrefix + "usr_abc.0.x", oauth.RefreshTokenPrefix + "rtk_" + strings.Repeat("a", 80) + ".0.x"} {
+					oauth.RefreshTokenPrefix + row + ".00.x.y", oauth.RefreshTokenPrefix + row + ".-1.x.y", oauth.RefreshTokenPrefix + row + ".+1.x.y",
+					oauth.RefreshTokenPrefix + row + ".1.x.", oauth.RefreshTokenPrefix + row + ".99999999999.x.y", oauth.RefreshTokenPrefix + row + ".0.x.y.z",
+					oauth.RefreshTokenPrefix + "usr_abc.0.x.y", oauth.RefreshTokenPrefix + "rtk_" + strings.Repeat("a", 80) + ".0.x.y"} {
 					_, err := e.token(s.id, s.secret, refreshForm(bad))
 					wantOAuthError(t, err, oauth.InvalidGrant)
 				}
@@ -629,7 +634,7 @@ func TestRefreshTokensOfTheOneRowPerTokenLayout(t *testing.T) {
 			spent, live := legacy(t, s)
 			for _, raw := range []string{spent, live} {
 				row := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(raw))).OnlyX(e.ctx())
-				forged := oauth.RefreshTokenPrefix + row.ID + ".0.forged"
+				forged := oauth.RefreshTokenPrefix + row.ID + ".0.forged." + strings.Repeat("A", 22)
 				_, err := e.token(s.id, s.secret, refreshForm(forged))
 				if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "invalid") {
 					t.Errorf("forged token answered %q", oe.Description)

@@ -154,8 +154,8 @@ type Service struct {
 	refreshByID, refreshByHash preparedStmt
 	// rotations commits refresh rotations in groups (SQLite; see writeRotation).
 	rotations rotationBatches
-	// refreshRows keeps what never changes of the refresh tokens this process issued
-	// (refreshRow), so that their rotation skips the read.
+	// refreshRows keeps what never changes of the refresh-token families this process issued
+	// or rotated (refreshRow, by row id), so that their rotation skips the read.
 	refreshRows *store.RowCache[refreshRow]
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.

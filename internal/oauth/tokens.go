@@ -171,7 +171,7 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 	resp := &TokenResponse{TokenType: "Bearer", ExpiresIn: int(s.Config.AccessTokenTTL / time.Second), Scope: strings.Join(g.Scopes, " ")}
 	if withRefresh {
 		id := ids.New(ids.RefreshToken)
-		resp.RefreshToken = firstRefreshToken(id)
+		resp.RefreshToken = s.firstRefreshToken(id)
 		hash := ids.Hash(resp.RefreshToken)
 		create := s.DB.RefreshToken.Create().SetID(id).SetTokenHash(hash).SetCurrentHash(hash).SetFamilyID(g.Family).
 			SetConnectionID(conn.ID).SetApplicationID(app.ID).SetScopes(g.Scopes).SetNonce(g.Nonce).
@@ -445,17 +445,20 @@ func narrowScopes(granted []string, scope string) ([]string, error) {
 	return asked, nil
 }
 
-// refreshRef is a presented refresh token: the family's row it names and its generation.
-// A token of the one-row-per-token layout names no row (rowID empty): its hash finds the
-// row, and it is that row's generation 0.
+// refreshRef is a presented refresh token: the family's row it names, its generation, and
+// the part its tag covers. A token of the one-row-per-token layout names no row (rowID
+// empty): its hash finds the row, and it is that row's generation 0.
 type refreshRef struct {
-	raw   string
-	rowID string
-	gen   int
+	raw    string
+	rowID  string
+	gen    int
+	tagged string // RefreshTokenPrefix + row + "." + generation + "." + secret
+	tag    string
 }
 
-// parseRefreshToken splits raw, RefreshTokenPrefix + row id + "." + generation + "." +
-// secret, or RefreshTokenPrefix + secret (a token of the one-row-per-token layout).
+// parseRefreshToken splits raw: RefreshTokenPrefix + row id + "." + generation + "." +
+// secret + "." + tag, or RefreshTokenPrefix + secret (a token of the one-row-per-token
+// layout).
 func parseRefreshToken(raw string) (refreshRef, bool) {
 	rest, ok := strings.CutPrefix(raw, RefreshTokenPrefix)
 	if !ok || rest == "" {
@@ -465,20 +468,33 @@ func parseRefreshToken(raw string) (refreshRef, bool) {
 		return refreshRef{raw: raw}, true
 	}
 	parts := strings.Split(rest, ".")
-	if len(parts) != 3 || !strings.HasPrefix(parts[0], ids.RefreshToken) || len(parts[0]) > 64 || parts[2] == "" {
+	if len(parts) != 4 || !strings.HasPrefix(parts[0], ids.RefreshToken) || len(parts[0]) > 64 || parts[2] == "" || parts[3] == "" {
 		return refreshRef{}, false
 	}
 	gen, err := strconv.ParseUint(parts[1], 10, 31)
 	if err != nil || strconv.FormatUint(gen, 10) != parts[1] {
 		return refreshRef{}, false
 	}
-	return refreshRef{raw: raw, rowID: parts[0], gen: int(gen)}, true
+	cut := len(raw) - len(parts[3]) - 1
+	return refreshRef{raw: raw, rowID: parts[0], gen: int(gen), tagged: raw[:cut], tag: parts[3]}, true
+}
+
+// refreshToken is the token of generation gen of the row rowID whose secret is secret: with
+// its tag, a MAC under the rotation key that proves this server issued it.
+func (s *Service) refreshToken(rowID string, gen int, secret string) string {
+	tagged := RefreshTokenPrefix + rowID + "." + strconv.Itoa(gen) + "." + secret
+	return tagged + "." + s.refreshTag(tagged)
+}
+
+// refreshTag is the tag of tagged (128 bits of HMAC-SHA256 under the rotation key).
+func (s *Service) refreshTag(tagged string) string {
+	return s.rotationMAC("tag", refreshRef{raw: tagged}, "")[:22]
 }
 
 // firstRefreshToken is a new family's first token: generation 0 of row id, with 32 random
 // bytes.
-func firstRefreshToken(id string) string {
-	return ids.Secret(RefreshTokenPrefix + id + ".0.")
+func (s *Service) firstRefreshToken(id string) string {
+	return s.refreshToken(id, 0, ids.Secret(""))
 }
 
 // successorTokens are the access and refresh token a rotation of r, of the family's row
@@ -486,35 +502,39 @@ func firstRefreshToken(id string) string {
 // rotation gets the same pair and nobody without the key can compute them. The refresh token
 // is the row's next generation; the access token depends on the scope as well.
 func (s *Service) successorTokens(r refreshRef, rowID string, scopes []string) (access, refresh string) {
-	mac := func(label, data string) string {
-		m := hmac.New(sha256.New, s.Config.RotationKey)
-		m.Write([]byte(label))
-		m.Write([]byte{0})
-		m.Write([]byte(r.raw))
-		m.Write([]byte{0})
-		m.Write([]byte(data))
-		return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-	}
-	return AccessTokenPrefix + mac("access", strings.Join(scopes, " ")),
-		RefreshTokenPrefix + rowID + "." + strconv.Itoa(r.gen+1) + "." + mac("refresh", "")
+	return AccessTokenPrefix + s.rotationMAC("access", r, strings.Join(scopes, " ")), s.nextRefreshToken(r, rowID)
+}
+
+// nextRefreshToken is the refresh token of the generation after r's, of the row rowID.
+func (s *Service) nextRefreshToken(r refreshRef, rowID string) string {
+	return s.refreshToken(rowID, r.gen+1, s.rotationMAC("refresh", r, ""))
+}
+
+// rotationMAC is HMAC-SHA256 under the rotation key of label, r and data, in base64url.
+func (s *Service) rotationMAC(label string, r refreshRef, data string) string {
+	m := hmac.New(sha256.New, s.Config.RotationKey)
+	m.Write([]byte(label))
+	m.Write([]byte{0})
+	m.Write([]byte(r.raw))
+	m.Write([]byte{0})
+	m.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // tokenState is what a presented refresh token is to its family's row.
 type tokenState int
 
 const (
-	tokenUnknown  tokenState = iota // not a token of the row (forged, or older than maxSpentCheck)
+	tokenUnknown  tokenState = iota // not a token of the row: forged, or of another generation than it claims
 	tokenLive                       // the row's live token
 	tokenPrevious                   // spent by the row's last rotation
 	tokenSpent                      // spent earlier
 )
 
-// maxSpentCheck bounds the rotations walked forward to recognise a spent token (about 1.5 µs
-// each): an older one is unknown rather than reuse.
-const maxSpentCheck = 10000
-
-// tokenState tells what r is to rt, read from the database: a token of the row's generation
-// whose hash is the live one, or one from which the row's successors lead to it.
+// tokenState tells what r is to rt, read from the database, in constant time whatever the
+// generation: the live token hashes to the row's current hash, the one before is the one
+// whose successor does, and an older one is told by its tag (this server issued it, and a
+// family's tokens follow from its first: it is the row's, and spent).
 func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 	if rt.CurrentHash == nil { // the one-row-per-token layout: live until rotated
 		switch {
@@ -525,24 +545,19 @@ func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 		}
 		return tokenSpent
 	}
-	behind := rt.Generation - r.gen
-	if behind < 0 || behind > maxSpentCheck {
+	// A token of the layout (found by its hash: the row's first) carries no tag.
+	if r.rowID != "" && !s.Equal(r.tag, s.refreshTag(r.tagged)) {
 		return tokenUnknown
 	}
-	for i := 0; i < behind; i++ {
-		_, next := s.successorTokens(r, rt.ID, nil)
-		r = refreshRef{raw: next, rowID: rt.ID, gen: r.gen + 1}
-	}
-	if !s.Equal(ids.Hash(r.raw), *rt.CurrentHash) {
-		return tokenUnknown
-	}
-	switch behind {
-	case 0:
+	switch {
+	case r.gen == rt.Generation && s.Equal(ids.Hash(r.raw), *rt.CurrentHash):
 		return tokenLive
-	case 1:
+	case r.gen == rt.Generation-1 && s.Equal(ids.Hash(s.nextRefreshToken(r, rt.ID)), *rt.CurrentHash):
 		return tokenPrevious
+	case r.gen < rt.Generation-1:
+		return tokenSpent
 	}
-	return tokenSpent
+	return tokenUnknown
 }
 
 // liveConnection loads a connection that may still sign in.
