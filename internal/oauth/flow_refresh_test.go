@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -401,6 +402,76 @@ func TestRotationMovesTheFamilyRow(t *testing.T) {
 		}
 		if n := e.db.RefreshToken.Query().Where(refreshtoken.FamilyID(first.FamilyID)).CountX(e.ctx()); n != 1 {
 			t.Errorf("%d rows for one sign-in after three rotations, want 1", n)
+		}
+	})
+}
+
+// TestConcurrentRotationsOfManyFamilies: rotations arriving together are written together
+// (one transaction on SQLite, one statement on PostgreSQL); each is answered by its own row:
+// the same token presented three times at once gets one pair, and a spent token among them
+// revokes its family alone.
+func TestConcurrentRotationsOfManyFamilies(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		const families, copies = 9, 3
+		signIns := make([]signedIn, families)
+		for i := range signIns {
+			signIns[i] = e.signIn(t, "openid")
+		}
+		// The thief's family: its first token is two rotations old.
+		thief := e.signIn(t, "openid")
+		live := thief.resp.RefreshToken
+		for range 2 {
+			next, err := e.token(thief.id, thief.secret, refreshForm(live))
+			if err != nil {
+				t.Fatal(err)
+			}
+			live = next.RefreshToken
+		}
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		got := make([][copies]*oauth.TokenResponse, families)
+		errs := make([][copies]error, families)
+		for i, s := range signIns {
+			for c := range copies {
+				wg.Go(func() {
+					<-start
+					got[i][c], errs[i][c] = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+				})
+			}
+		}
+		var reuse error
+		wg.Go(func() {
+			<-start
+			_, reuse = e.token(thief.id, thief.secret, refreshForm(thief.resp.RefreshToken))
+		})
+		close(start)
+		wg.Wait()
+
+		for i, s := range signIns {
+			for c := range copies {
+				if errs[i][c] != nil {
+					t.Fatalf("family %d, copy %d: %v", i, c, errs[i][c])
+				}
+				if got[i][c].RefreshToken != got[i][0].RefreshToken || got[i][c].AccessToken != got[i][0].AccessToken {
+					t.Errorf("family %d: copies of one token answered different pairs", i)
+				}
+			}
+			row := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx())
+			if row.Generation != 1 || row.RevokedAt != nil {
+				t.Errorf("family %d after its concurrent rotations: generation %d, revoked %v; want 1, not revoked", i, row.Generation, row.RevokedAt)
+			}
+			if _, err := e.token(s.id, s.secret, refreshForm(got[i][0].RefreshToken)); err != nil {
+				t.Errorf("family %d: its new token: %v", i, err)
+			}
+		}
+		wantOAuthError(t, reuse, "invalid_grant")
+		row := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(thief.resp.RefreshToken))).OnlyX(e.ctx())
+		if row.RevokedAt == nil || row.Generation != 2 {
+			t.Errorf("the reused family's row: generation %d, revoked %v; want 2 and revoked", row.Generation, row.RevokedAt)
+		}
+		if _, err := e.token(thief.id, thief.secret, refreshForm(live)); err == nil {
+			t.Error("the reused family's live token still rotates")
 		}
 	})
 }

@@ -152,7 +152,7 @@ type Service struct {
 	profiles *store.RowCache[connProfile]
 	// refreshByID and refreshByHash are refreshSource's queries, prepared once.
 	refreshByID, refreshByHash preparedStmt
-	// rotations commits refresh rotations in groups (SQLite; see writeRotation).
+	// rotations commits refresh rotations in groups (see writeRotation).
 	rotations rotationBatches
 	// refreshRows keeps what never changes of the refresh-token families this process issued
 	// or rotated (refreshRow, by row id), so that their rotation skips the read.
