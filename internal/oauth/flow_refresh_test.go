@@ -1,6 +1,8 @@
 package oauth_test
 
 import (
+	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -474,6 +476,111 @@ func TestConcurrentRotationsOfManyFamilies(t *testing.T) {
 			t.Error("the reused family's live token still rotates")
 		}
 	})
+}
+
+// TestRotationBatchRolledBackByADeadlockRunsAgain: on PostgreSQL a batch locks its rows one
+// by one, so two batches (of two instances) naming the same rows in another order can
+// deadlock; PostgreSQL then rolls one back, and its rotations run again instead of failing.
+// Here the other instance is a transaction holding B's row that then wants A's, while a batch
+// [A, B] holds A's and waits for B's.
+func TestRotationBatchRolledBackByADeadlockRunsAgain(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		if e.db.Dialect != dialect.Postgres {
+			t.Skip("SQLite has one writer: its batches cannot deadlock")
+		}
+		ctx := e.ctx()
+		// The batch locks its rows in the order its rotations queued, which the case sets
+		// up by spacing the requests; under load that order can come out the other way,
+		// and then there is no deadlock: the case is tried again with new sign-ins.
+		for try := 1; ; try++ {
+			if e.deadlockedBatch(t, ctx) {
+				return
+			}
+			if try == 3 {
+				t.Fatal("no deadlock in three tries: the case did not happen")
+			}
+		}
+	})
+}
+
+// deadlockedBatch runs the case of TestRotationBatchRolledBackByADeadlockRunsAgain once and
+// reports whether PostgreSQL detected a deadlock; every rotation must succeed either way.
+func (e *flowEnv) deadlockedBatch(t *testing.T, ctx context.Context) bool {
+	t.Helper()
+	z, a, b := e.signIn(t, "openid"), e.signIn(t, "openid"), e.signIn(t, "openid")
+	row := func(s signedIn) string {
+		return e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyIDX(ctx)
+	}
+	count := func(query string) (n int64) {
+		if err := e.db.SQL.QueryRowContext(ctx, query).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadlocks := func() int64 {
+		return count(`SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()`)
+	}
+	// waitForBatch waits until a rotation batch waits for a row lock.
+	waitForBatch := func() {
+		for deadline := time.Now().Add(10 * time.Second); count(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%unnest%'`) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("no rotation batch is waiting for a row lock")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	before := deadlocks()
+	lock := func(id string) *sql.Tx {
+		tx, err := e.db.SQL.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = rotated_at WHERE id = $1`, id); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	holdZ, holdB := lock(row(z)), lock(row(b))
+	errs := make(chan error, 3)
+	refresh := func(s signedIn) {
+		go func() {
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			errs <- err
+		}()
+	}
+	refresh(z) // a batch of its own, waiting for Z's row
+	waitForBatch()
+	refresh(a) // queued meanwhile: the next batch is [A, B]
+	time.Sleep(200 * time.Millisecond)
+	refresh(b)
+	time.Sleep(200 * time.Millisecond)
+	holdZ.Rollback() // [Z] commits; [A, B] locks A and waits for B
+	waitForBatch()
+	// The other instance wants A: PostgreSQL rolls back the batch, which waited first.
+	if _, err := holdB.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = rotated_at WHERE id = $1`, row(a)); err != nil {
+		t.Fatalf("the other instance was rolled back, not the batch: %v", err)
+	}
+	holdB.Rollback()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("a rotation of a batch PostgreSQL rolled back: %v", err)
+		}
+	}
+	for _, s := range []signedIn{z, a, b} {
+		if gen := e.db.RefreshToken.GetX(ctx, row(s)).Generation; gen != 1 {
+			t.Errorf("generation %d after one rotation", gen)
+		}
+	}
+	// The backend that detected the deadlock reports it within PostgreSQL's idle stats
+	// interval (10 s).
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if deadlocks() > before {
+			return true
+		}
+	}
+	return false
 }
 
 // TestRotationConnectionGoesBack: on SQLite rotations are written on one pooled connection

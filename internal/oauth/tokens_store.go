@@ -211,13 +211,15 @@ const pgRotateFamilies = `UPDATE refresh_tokens SET generation = refresh_tokens.
 	RETURNING refresh_tokens.id`
 
 // pgRotate writes batch with pgRotateFamilies. A row named twice is moved by its first
-// write; the others get errRaced (as the second UPDATE of a transaction would).
+// write; the others get errRaced (as the second UPDATE of a transaction would). A batch
+// that PostgreSQL rolled back to break a deadlock (another instance's batch locking the same
+// rows in another order) wrote nothing: every write in it gets errRaced and runs again.
 func pgRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
 	var (
-		ids, hashes, nexts = make([]string, 0, len(batch)), make([]string, 0, len(batch)), make([]string, 0, len(batch))
-		gens               = make([]int, 0, len(batch))
-		ats                = make([]time.Time, 0, len(batch))
-		named              = make(map[string]*rotationWrite, len(batch))
+		rowIDs, hashes, nexts = make([]string, 0, len(batch)), make([]string, 0, len(batch)), make([]string, 0, len(batch))
+		gens                  = make([]int, 0, len(batch))
+		ats                   = make([]time.Time, 0, len(batch))
+		named                 = make(map[string]*rotationWrite, len(batch))
 	)
 	for _, w := range batch {
 		w.err = errRaced
@@ -225,22 +227,60 @@ func pgRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error
 			continue
 		}
 		named[w.id] = w
-		ids, gens, hashes, nexts, ats = append(ids, w.id), append(gens, w.gen), append(hashes, w.hash),
+		rowIDs, gens, hashes, nexts, ats = append(rowIDs, w.id), append(gens, w.gen), append(hashes, w.hash),
 			append(nexts, w.next), append(ats, w.now)
 	}
-	rows, err := conn.QueryContext(ctx, pgRotateFamilies, ids, gens, hashes, nexts, ats)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+	err := func() error {
+		rows, err := conn.QueryContext(ctx, pgRotateFamilies, rowIDs, gens, hashes, nexts, ats)
+		if err != nil {
 			return err
 		}
-		named[id].err = nil
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			named[id].err = nil
+		}
+		return rows.Err()
+	}()
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) && strings.HasPrefix(state.SQLState(), "40") {
+		// Class 40, transaction rollback (40P01 deadlock_detected): nothing was written.
+		for _, w := range batch {
+			w.err = errRaced
+		}
+		return nil
 	}
-	return rows.Err()
+	return err
+}
+
+// sqliteRotate writes batch with rotateFamily, one statement each, in one transaction.
+func sqliteRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer tx.Rollback()
+	for _, w := range batch {
+		w.err = nil
+		res, err := tx.ExecContext(ctx, rotateFamily, w.args()...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			w.err = errRaced
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing transaction: %w", err)
+	}
+	return nil
 }
 
 // args are rotateFamily's arguments.
@@ -346,41 +386,11 @@ func (b *rotationBatches) putConn() {
 // PostgreSQL: pgRotate), tells each write its outcome and returns the batch's error (nil
 // when it committed).
 func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
+	write := sqliteRotate
 	if s.DB.Dialect == entdialect.Postgres {
-		err := pgRotate(ctx, conn, batch)
-		for _, w := range batch {
-			if err != nil {
-				w.err = serverError(err)
-			}
-			close(w.done)
-		}
-		return err
+		write = pgRotate
 	}
-	err := func() error {
-		tx, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("starting transaction: %w", err)
-		}
-		defer tx.Rollback()
-		for _, w := range batch {
-			w.err = nil
-			res, err := tx.ExecContext(ctx, rotateFamily, w.args()...)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n != 1 {
-				w.err = errRaced
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("committing transaction: %w", err)
-		}
-		return nil
-	}()
+	err := write(ctx, conn, batch)
 	for _, w := range batch {
 		if err != nil {
 			w.err = serverError(err)
