@@ -216,6 +216,33 @@ func TestContract(t *testing.T) {
 			if ok || err != nil || retry <= 0 || retry > time.Minute {
 				t.Fatalf("third hit: ok=%v retry=%v err=%v", ok, retry, err)
 			}
+			// The other limits: weighted hits, a peek that counts nothing, both in one call.
+			if ok, _, err := s.LimitN(ctx, "w", 3, 4, time.Minute); !ok || err != nil {
+				t.Fatalf("3 of 4: %v %v", ok, err)
+			}
+			if ok, retry, err := s.LimitN(ctx, "w", 2, 4, time.Minute); ok || err != nil || retry <= 0 || retry > time.Minute {
+				t.Fatalf("5 of 4: ok=%v retry=%v err=%v", ok, retry, err)
+			}
+			if ok, retry, err := s.Peek(ctx, "none", 1); !ok || retry != 0 || err != nil {
+				t.Fatalf("peek of an unused budget: %v %v %v", ok, retry, err)
+			}
+			if ok, retry, err := s.Peek(ctx, "w", 5); ok || err != nil || retry < time.Second || retry > time.Minute {
+				t.Fatalf("peek of a spent budget: ok=%v retry=%v err=%v", ok, retry, err)
+			}
+			if ok, _, _ := s.Peek(ctx, "w", 6); !ok {
+				t.Fatal("peek counted hits")
+			}
+			peekOK, peekRetry, ok, _, err := s.PeekLimit(ctx, "w", 5, "q", 1, 1, time.Minute)
+			if peekOK || peekRetry < time.Second || !ok || err != nil {
+				t.Fatalf("PeekLimit of a spent budget and a fresh quota: %v %v %v %v", peekOK, peekRetry, ok, err)
+			}
+			peekOK, _, ok, retry, err = s.PeekLimit(ctx, "none", 1, "q", 1, 1, time.Minute)
+			if !peekOK || ok || retry <= 0 || retry > time.Minute || err != nil {
+				t.Fatalf("PeekLimit counts its hit even so: %v %v %v %v", peekOK, ok, retry, err)
+			}
+			if ttl, _ := s.PTTL(ctx, "rl:q").Result(); ttl <= 0 || ttl > time.Minute {
+				t.Fatalf("the quota's window: %v", ttl)
+			}
 			// A pipeline far larger than any buffer: nothing deadlocks, every reply arrives.
 			big := strings.Repeat("v", 4096)
 			pipe := s.Pipeline()

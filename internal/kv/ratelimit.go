@@ -2,11 +2,9 @@ package kv
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Limit counts one hit of key in a fixed window and reports whether it is within limit. When
@@ -19,39 +17,23 @@ func (s *Store) Limit(ctx context.Context, key string, limit int, window time.Du
 // LimitN is Limit counting n hits at once (a weighted cost, such as a GraphQL operation's
 // complexity).
 func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	k := "rl:" + key
-	pipe := s.TxPipeline()
-	incr := pipe.IncrBy(ctx, k, int64(n))
-	pipe.ExpireNX(ctx, k, window)
-	ttl := pipe.PTTL(ctx, k)
-	if _, err := pipe.Exec(ctx); err != nil {
+	r, err := s.Transact(ctx, countCmds("rl:"+key, n, window)...)
+	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	if incr.Val() <= int64(limit) {
-		return true, 0, nil
-	}
-	retryAfter = ttl.Val()
-	if retryAfter <= 0 {
-		retryAfter = window
-	}
-	return false, retryAfter, nil
+	ok, retryAfter = counted(r, limit, window)
+	return ok, retryAfter, nil
 }
 
 // Peek reports, without counting a hit, whether key has already used up limit in its
 // current window, and if so how long until the window ends.
 func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retryAfter time.Duration, err error) {
-	k := "rl:" + key
-	pipe := s.Pipeline()
-	get := pipe.Get(ctx, k)
-	ttl := pipe.PTTL(ctx, k)
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	r, err := s.Transact(ctx, peekCmds("rl:"+key)...)
+	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	n, _ := get.Int64()
-	if n < int64(limit) {
-		return true, 0, nil
-	}
-	return false, max(ttl.Val(), time.Second), nil
+	ok, retryAfter = peeked(r, limit)
+	return ok, retryAfter, nil
 }
 
 // PeekLimit is Peek of peekKey and LimitN of key in one round trip (one MULTI … EXEC): the
@@ -59,31 +41,48 @@ func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retry
 // quota, counted) for the price of one. The hit on key is counted even when peekKey's limit
 // is spent.
 func (s *Store) PeekLimit(ctx context.Context, peekKey string, peekLimit int, key string, n, limit int, window time.Duration) (peekOK bool, peekRetry time.Duration, ok bool, retryAfter time.Duration, err error) {
-	pk, k := "rl:"+peekKey, "rl:"+key
-	pipe := s.TxPipeline()
-	get := pipe.Get(ctx, pk)
-	pttl := pipe.PTTL(ctx, pk)
-	incr := pipe.IncrBy(ctx, k, int64(n))
-	pipe.ExpireNX(ctx, k, window)
-	ttl := pipe.PTTL(ctx, k)
-	cmds, err := pipe.Exec(ctx)
-	if err != nil && !errors.Is(err, redis.Nil) {
+	r, err := s.Transact(ctx, append(peekCmds("rl:"+peekKey), countCmds("rl:"+key, n, window)...)...)
+	if err != nil {
 		return false, 0, false, 0, fmt.Errorf("rate limit: %w", err)
 	}
-	for _, c := range cmds {
-		if e := c.Err(); e != nil && !errors.Is(e, redis.Nil) {
-			return false, 0, false, 0, fmt.Errorf("rate limit: %w", e)
-		}
-	}
-	peekOK, ok = true, true
-	if v, _ := get.Int64(); v >= int64(peekLimit) {
-		peekOK, peekRetry = false, max(pttl.Val(), time.Second)
-	}
-	if incr.Val() > int64(limit) {
-		ok, retryAfter = false, ttl.Val()
-		if retryAfter <= 0 {
-			retryAfter = window
-		}
-	}
+	peekOK, peekRetry = peeked(r[:2], peekLimit)
+	ok, retryAfter = counted(r[2:], limit, window)
 	return peekOK, peekRetry, ok, retryAfter, nil
+}
+
+// The limits are Transact calls, so that the embedded store runs them in process, without
+// the protocol (on Redis they are the same MULTI … EXEC as before).
+
+// countCmds counts n hits of the counter k, whose window starts with its first hit.
+func countCmds(k string, n int, window time.Duration) [][]string {
+	ms := strconv.FormatInt(max(window.Milliseconds(), 1), 10)
+	return [][]string{{"INCRBY", k, strconv.Itoa(n)}, {"PEXPIRE", k, ms, "NX"}, {"PTTL", k}}
+}
+
+// counted reads countCmds' replies: whether the count is within limit, and if not the
+// time left in the window.
+func counted(r []any, limit int, window time.Duration) (ok bool, retryAfter time.Duration) {
+	if n, _ := r[0].(int64); n <= int64(limit) {
+		return true, 0
+	}
+	if ms, _ := r[2].(int64); ms > 0 {
+		return false, time.Duration(ms) * time.Millisecond
+	}
+	return false, window
+}
+
+// peekCmds read the counter k and its time left.
+func peekCmds(k string) [][]string {
+	return [][]string{{"GET", k}, {"PTTL", k}}
+}
+
+// peeked reads peekCmds' replies: whether the counter is below limit, and if not the time
+// left in its window (at least a second).
+func peeked(r []any, limit int) (ok bool, retryAfter time.Duration) {
+	v, _ := r[0].(string)
+	if n, _ := strconv.ParseInt(v, 10, 64); n < int64(limit) {
+		return true, 0
+	}
+	ms, _ := r[1].(int64)
+	return false, max(time.Duration(ms)*time.Millisecond, time.Second)
 }
