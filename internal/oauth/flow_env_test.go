@@ -49,14 +49,28 @@ func forFlowBackends(t *testing.T, cfg oauth.Config, fn func(t *testing.T, e *fl
 		k, clk := kvtest.EmbeddedClock(t)
 		fn(t, newFlowEnv(t, storetest.SQLite(t), k, clk, true, cfg))
 	})
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" || os.Getenv(kvtest.EnvRedis) == "" {
+	base, ok := postgresEnv()
+	if !ok {
 		return
 	}
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		fn(t, newFlowEnv(t, storetest.Postgres(t, base), kvtest.Real(t), kvtest.NewClock(), false, cfg))
+		fn(t, newPostgresFlowEnv(t, base, cfg))
 	})
+}
+
+// postgresEnv is the PostgreSQL server the environment names, and whether it names Redis
+// too.
+func postgresEnv() (base string, ok bool) {
+	base = os.Getenv(storetest.EnvPostgres)
+	return base, base != "" && os.Getenv(kvtest.EnvRedis) != ""
+}
+
+// newPostgresFlowEnv is a flow env on a fresh database of the PostgreSQL server base, with
+// real Redis.
+func newPostgresFlowEnv(t *testing.T, base string, cfg oauth.Config) *flowEnv {
+	t.Helper()
+	return newFlowEnv(t, storetest.Postgres(t, base), kvtest.Real(t), kvtest.NewClock(), false, cfg)
 }
 
 func newFlowEnv(t *testing.T, db *store.DB, k *kv.Store, clk *kvtest.Clock, embedded bool, cfg oauth.Config) *flowEnv {
