@@ -13,7 +13,9 @@
 package clientauth
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"time"
 
 	"loginsign/ent"
@@ -111,40 +113,92 @@ var dummySecretHash = ids.Hash("lss_unknown-client")
 //     its quota of successful requests in the current window;
 //   - the application otherwise.
 func (s *Service) Authenticate(ctx context.Context, clientID, secret string) (*ent.Application, error) {
-	lim := s.Limits.withDefaults()
-	ip := auth.ClientIP(ctx)
-	if app := s.cachedMatch(clientID, secret); app != nil {
-		// The secret matches a cached row: both limits in one round trip. The quota counts
-		// this request even when the address's failure budget refuses it (a request made with
-		// the application's own secret).
-		quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
-		errIP, errQuota, err := s.Limiter.CheckTake(ctx, lim.FailuresPerAddress, ip, quota, app.ID)
-		if err := openOnOutage(err); err != nil {
-			return nil, err
-		}
-		switch {
-		case errIP != nil:
-			return nil, errIP
-		case errQuota != nil:
-			return nil, errQuota
-		}
-		return app, nil
-	}
-	if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerAddress, ip)); err != nil {
-		return nil, err
-	}
-	app, err := s.verify(ctx, clientID, secret)
+	app, limits, err := s.AuthenticateLater(ctx, clientID, secret)
 	if err != nil {
 		return nil, err
 	}
-	if app == nil {
-		return nil, s.failed(ctx, lim, clientID, ip)
-	}
-	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
-	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
+	if err := limits.Run(ctx); err != nil {
 		return nil, err
 	}
 	return app, nil
+}
+
+// AuthenticateLater is Authenticate that, when the secret matches a cached row (the hot path
+// of a backend that authenticates often), leaves the limits to a round trip the caller makes
+// anyway: the application is returned with the limits pending, and the caller runs them
+// (Pending.Cmds and Decide, or Run) before anything it does for the client is kept. Otherwise
+// the limits are counted as Authenticate counts them, and Pending is nil.
+func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string) (*ent.Application, *Pending, error) {
+	lim := s.Limits.withDefaults()
+	ip := auth.ClientIP(ctx)
+	if app := s.cachedMatch(clientID, secret); app != nil {
+		// Both limits in one round trip. The quota counts this request even when the
+		// address's failure budget refuses it (a request made with the application's own
+		// secret).
+		quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
+		p := &Pending{limiter: s.Limiter}
+		p.cmds, p.result = ratelimit.CheckTakeLater(lim.FailuresPerAddress, ip, quota, app.ID)
+		return app, p, nil
+	}
+	if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerAddress, ip)); err != nil {
+		return nil, nil, err
+	}
+	app, err := s.verify(ctx, clientID, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	if app == nil {
+		return nil, nil, s.failed(ctx, lim, clientID, ip)
+	}
+	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
+	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
+		return nil, nil, err
+	}
+	return app, nil, nil
+}
+
+// Pending is the limits of an authentication that AuthenticateLater left pending: the
+// address's failure budget, checked, and the application's quota, counted. They are counted
+// once: by Decide on the replies of the caller's own round trip, or by Run. A nil *Pending
+// has nothing pending.
+type Pending struct {
+	limiter *ratelimit.Limiter
+	cmds    [][]string
+	result  func([]any) (error, error)
+	done    bool
+}
+
+// Cmds are the limits' commands, to go first in the caller's kv.Transact; nil once counted.
+func (p *Pending) Cmds() [][]string {
+	if p == nil || p.done {
+		return nil
+	}
+	return p.cmds
+}
+
+// Decide reads the replies of Cmds (the first len(Cmds()) of the caller's Transact) and
+// returns Authenticate's answer to a spent limit (apperr RateLimited), nil within them.
+func (p *Pending) Decide(replies []any) error {
+	if p == nil || p.done {
+		return nil
+	}
+	p.done = true
+	errIP, errQuota := p.result(replies)
+	return cmp.Or(errIP, errQuota) // the address's refusal first, as Authenticate answers
+}
+
+// Run counts the limits in a round trip of their own, unless they were counted. While the
+// limit store is down they let the client pass (see the package comment).
+func (p *Pending) Run(ctx context.Context) error {
+	if p.Cmds() == nil {
+		return nil
+	}
+	r, err := p.limiter.KV.Transact(ctx, p.cmds...)
+	if err != nil {
+		p.done = true
+		return openOnOutage(fmt.Errorf("rate limit: %w", err))
+	}
+	return p.Decide(r)
 }
 
 // openOnOutage drops a limiter error that is an outage of the limit store.

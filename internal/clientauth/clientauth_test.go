@@ -2,6 +2,7 @@ package clientauth_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -274,6 +275,55 @@ func TestCachedPathKeepsBothLimits(t *testing.T) {
 		}
 		if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); apperr.As(err).Code != apperr.RateLimited {
 			t.Fatalf("5th call over the quota of 4: %v, want rate_limited", err)
+		}
+	})
+}
+
+// AuthenticateLater leaves the limits of a cached row pending: nothing is counted until the
+// caller counts them, in its own Transact (Cmds, then Decide on their replies) or by Run, and
+// then once however often it asks. An uncached row has its limits counted at once.
+func TestAuthenticateLaterCountsTheLimitsOnce(t *testing.T) {
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		ctx := context.Background()
+		app, secret := newApp(t, db, "Later")
+		if err := db.Application.UpdateOneID(app.ID).SetClientRequestsPerMinute(3).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s := clientauth.New(db, ratelimit.New(k))
+		s.Limits = clientauth.Limits{QuotaWindow: time.Hour}
+		quota := func() string {
+			v, _ := k.Get(ctx, "rl:client-quota:"+app.ID).Result()
+			return v
+		}
+		_, p, err := s.AuthenticateLater(from("192.0.2.50"), app.ID, secret)
+		if err != nil || p != nil || quota() != "1" {
+			t.Fatalf("uncached: pending %v, err %v, quota %q; want the limits counted at once", p, err, quota())
+		}
+		_, p, err = s.AuthenticateLater(from("192.0.2.50"), app.ID, secret)
+		if err != nil || p == nil || quota() != "1" {
+			t.Fatalf("cached: pending %v, err %v, quota %q; want the limits pending", p, err, quota())
+		}
+		cmds := p.Cmds()
+		r, err := k.Transact(ctx, append(slices.Clone(cmds), []string{"SET", "callers-own", "x"})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Decide(r[:len(cmds)]); err != nil || quota() != "2" {
+			t.Fatalf("Decide within the quota: %v, quota %q", err, quota())
+		}
+		if p.Cmds() != nil || p.Run(ctx) != nil || p.Decide(r) != nil || quota() != "2" {
+			t.Fatalf("limits counted again after Decide: quota %q", quota())
+		}
+		_, p, _ = s.AuthenticateLater(from("192.0.2.50"), app.ID, secret)
+		if err := p.Run(ctx); err != nil || quota() != "3" {
+			t.Fatalf("Run within the quota: %v, quota %q", err, quota())
+		}
+		_, p, _ = s.AuthenticateLater(from("192.0.2.50"), app.ID, secret)
+		if err := p.Run(ctx); apperr.As(err).Code != apperr.RateLimited || apperr.As(err).RetryAfter < 1 {
+			t.Fatalf("Run over the quota: %v, want rate_limited with RetryAfter", err)
+		}
+		if err := p.Run(ctx); err != nil || quota() != "4" {
+			t.Fatalf("Run again: %v, quota %q; want nothing counted", err, quota())
 		}
 	})
 }

@@ -232,13 +232,19 @@ func TestContract(t *testing.T) {
 			if ok, _, _ := s.Peek(ctx, "w", 6); !ok {
 				t.Fatal("peek counted hits")
 			}
-			peekOK, peekRetry, ok, _, err := s.PeekLimit(ctx, "w", 5, "q", 1, 1, time.Minute)
-			if peekOK || peekRetry < time.Second || !ok || err != nil {
-				t.Fatalf("PeekLimit of a spent budget and a fresh quota: %v %v %v %v", peekOK, peekRetry, ok, err)
+			peekLimit := func(peekKey string, peekLimit int) (peekOK bool, peekRetry time.Duration, ok bool, retry time.Duration) {
+				t.Helper()
+				r, err := s.Transact(ctx, append(kv.PeekLimitCmds(peekKey, "q", 1, time.Minute), []string{"SET", "after", "x"})...)
+				if err != nil || len(r) != 6 || r[5] != "OK" {
+					t.Fatalf("PeekLimitCmds ahead of a command of the caller's: %v %v", r, err)
+				}
+				return kv.ReadPeekLimit(r, peekLimit, 1, time.Minute)
 			}
-			peekOK, _, ok, retry, err = s.PeekLimit(ctx, "none", 1, "q", 1, 1, time.Minute)
-			if !peekOK || ok || retry <= 0 || retry > time.Minute || err != nil {
-				t.Fatalf("PeekLimit counts its hit even so: %v %v %v %v", peekOK, ok, retry, err)
+			if peekOK, peekRetry, ok, _ := peekLimit("w", 5); peekOK || peekRetry < time.Second || !ok {
+				t.Fatalf("PeekLimit of a spent budget and a fresh quota: %v %v %v", peekOK, peekRetry, ok)
+			}
+			if peekOK, _, ok, retry := peekLimit("none", 1); !peekOK || ok || retry <= 0 || retry > time.Minute {
+				t.Fatalf("PeekLimit counts its hit even so: %v %v %v", peekOK, ok, retry)
 			}
 			if ttl, _ := s.PTTL(ctx, "rl:q").Result(); ttl <= 0 || ttl > time.Minute {
 				t.Fatalf("the quota's window: %v", ttl)

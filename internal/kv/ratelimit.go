@@ -36,18 +36,20 @@ func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retry
 	return ok, retryAfter, nil
 }
 
-// PeekLimit is Peek of peekKey and LimitN of key in one round trip (one MULTI … EXEC): the
-// two limits of an authenticated call (the caller's failure budget, untouched, and the
-// quota, counted) for the price of one. The hit on key is counted even when peekKey's limit
-// is spent.
-func (s *Store) PeekLimit(ctx context.Context, peekKey string, peekLimit int, key string, n, limit int, window time.Duration) (peekOK bool, peekRetry time.Duration, ok bool, retryAfter time.Duration, err error) {
-	r, err := s.Transact(ctx, append(peekCmds("rl:"+peekKey), countCmds("rl:"+key, n, window)...)...)
-	if err != nil {
-		return false, 0, false, 0, fmt.Errorf("rate limit: %w", err)
-	}
+// PeekLimitCmds are Peek of peekKey and LimitN of key as commands for Transact: the two
+// limits of an authenticated call (the caller's failure budget, untouched, and the quota,
+// counted), to run in a round trip of the caller's own, ahead of its commands. The hit on key
+// is counted even when peekKey's limit is spent. ReadPeekLimit reads their replies.
+func PeekLimitCmds(peekKey, key string, n int, window time.Duration) [][]string {
+	return append(peekCmds("rl:"+peekKey), countCmds("rl:"+key, n, window)...)
+}
+
+// ReadPeekLimit reads the replies of PeekLimitCmds (the first len of them of a Transact):
+// Peek's answer for the peeked key, LimitN's for the counted one.
+func ReadPeekLimit(r []any, peekLimit, limit int, window time.Duration) (peekOK bool, peekRetry time.Duration, ok bool, retryAfter time.Duration) {
 	peekOK, peekRetry = peeked(r[:2], peekLimit)
-	ok, retryAfter = counted(r[2:], limit, window)
-	return peekOK, peekRetry, ok, retryAfter, nil
+	ok, retryAfter = counted(r[2:5], limit, window)
+	return peekOK, peekRetry, ok, retryAfter
 }
 
 // The limits are Transact calls, so that the embedded store runs them in process, without

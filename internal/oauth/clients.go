@@ -9,6 +9,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/clientauth"
 )
 
 // ClientCredentials are the credentials a client presented: from an HTTP Basic header
@@ -85,17 +86,36 @@ func ClientFromRequest(authorization string, form url.Values) (ClientCredentials
 // Bad credentials answer invalid_client (401); a spent limit rate_limited (429, Retry-After).
 func (s *Service) AuthenticateClient(ctx context.Context, c ClientCredentials) (*ent.Application, error) {
 	app, err := s.Clients.Authenticate(ctx, c.ID, c.Secret)
+	if err != nil {
+		return nil, clientError(err)
+	}
+	return app, nil
+}
+
+// authenticateClientLater is AuthenticateClient that may leave the client's limits pending
+// (clientauth.Service.AuthenticateLater), for the token endpoint to count them in the round
+// trip of a refresh's own write. Their answers go through clientError.
+func (s *Service) authenticateClientLater(ctx context.Context, c ClientCredentials) (*ent.Application, *clientauth.Pending, error) {
+	app, limits, err := s.Clients.AuthenticateLater(ctx, c.ID, c.Secret)
+	if err != nil {
+		return nil, nil, clientError(err)
+	}
+	return app, limits, nil
+}
+
+// clientError is the OAuth answer to a client check's error (nil for nil).
+func clientError(err error) error {
 	var e *apperr.Error
 	switch {
 	case err == nil:
-		return app, nil
+		return nil
 	case errors.As(err, &e) && e.Code == apperr.Unauthorized:
-		return nil, ErrInvalidClient.WithDescription("unknown client or wrong client secret")
+		return ErrInvalidClient.WithDescription("unknown client or wrong client secret")
 	case errors.As(err, &e) && e.Code == apperr.RateLimited:
 		r := *ErrRateLimited
 		r.RetryAfter = e.RetryAfter
-		return nil, &r
+		return &r
 	default:
-		return nil, serverError(err)
+		return serverError(err)
 	}
 }

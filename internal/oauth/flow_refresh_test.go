@@ -737,6 +737,46 @@ func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
 	})
 }
 
+// TestRefreshLimitsAnswerBeforeReuseRevokes: a refresh counts the client's limits in the
+// round trip of its access-token write, but a reused token is answered before any write, by
+// revoking its family; the limits are counted first, so a client over its quota revokes
+// nothing. The reuse is presented to another instance, which does not keep the row and so
+// reads it and finds the token spent.
+func TestRefreshLimitsAnswerBeforeReuseRevokes(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		s := e.signIn(t, "openid") // the quota's first request
+		creds := oauth.ClientCredentials{ID: s.id, Secret: s.secret}
+		if err := e.db.Application.UpdateOneID(s.id).SetClientRequestsPerMinute(3).Exec(e.ctx()); err != nil {
+			t.Fatal(err)
+		}
+		next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := e.otherInstance(t)
+		// The third request, which leaves the application cached there: the limits of the next
+		// one are left to its write.
+		if _, err := other.Introspect(e.ctx(), creds, url.Values{"token": {next.AccessToken}}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(6 * time.Second) // past the grace window
+		_, err = other.Token(e.ctx(), creds, refreshForm(s.resp.RefreshToken))
+		wantOAuthError(t, err, oauth.RateLimited)
+		if fam := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx()); fam.RevokedAt != nil {
+			t.Fatal("a reuse over the quota revoked the family")
+		}
+		if err := e.kv.Del(e.ctx(), "rl:client-quota:"+s.id).Err(); err != nil { // the window turns
+			t.Fatal(err)
+		}
+		_, err = other.Token(e.ctx(), creds, refreshForm(s.resp.RefreshToken))
+		wantOAuthError(t, err, oauth.InvalidGrant)
+		if fam := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(e.ctx()); fam.RevokedAt == nil {
+			t.Fatal("the reuse within the quota left the family unrevoked")
+		}
+	})
+}
+
 // TestRefreshTokensOfTheOneRowPerTokenLayout: rows written before a sign-in's refresh tokens
 // were one row (one row per token, no current_hash) keep working: the live token rotates, and
 // its row becomes the family's row; a retry within the grace window gets the same pair;

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
 	"loginsign/internal/store"
@@ -82,22 +83,33 @@ type TokenResponse struct {
 // Token runs the token endpoint: client authentication (with its limits: failed attempts
 // per client and per address, successful ones by the application's quota), then the grant.
 func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.Values) (*TokenResponse, error) {
-	app, err := s.AuthenticateClient(ctx, creds)
+	app, limits, err := s.authenticateClientLater(ctx, creds)
 	if err != nil {
 		return nil, err
 	}
-	req, err := ParseTokenRequest(form)
-	if err != nil {
+	req, perr := ParseTokenRequest(form)
+	if perr == nil && req.GrantType == "refresh_token" {
+		// A refresh counts the client's limits in the round trip of its own write (rotate).
+		resp, err := s.refresh(ctx, app, req, limits)
+		if err != nil {
+			// One refused before that write left them pending: they answer first, as they
+			// do for every other grant.
+			if lerr := clientError(limits.Run(ctx)); lerr != nil {
+				return nil, lerr
+			}
+		}
+		return resp, err
+	}
+	if err := clientError(limits.Run(ctx)); err != nil {
 		return nil, err
 	}
-	switch req.GrantType {
-	case "authorization_code":
+	if perr != nil {
+		return nil, perr
+	}
+	if req.GrantType == "authorization_code" {
 		return s.exchangeCode(ctx, app, req)
-	case "client_credentials":
-		return s.clientCredentials(ctx, app, req)
-	default:
-		return s.refresh(ctx, app, req)
 	}
+	return s.clientCredentials(ctx, app, req)
 }
 
 // exchangeCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
@@ -222,9 +234,9 @@ var errRaced = errors.New("refresh token rotated concurrently")
 // unrevoked, presenting the spent token again answers the same refresh token and, for the
 // same scope, the same access token. Any other use of a spent token is reuse: the family is
 // revoked.
-func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
+func (s *Service) refresh(ctx context.Context, app *ent.Application, req *TokenRequest, limits *clientauth.Pending) (*TokenResponse, error) {
 	for attempt := 0; ; attempt++ {
-		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope, attempt == 0)
+		resp, err := s.rotate(ctx, app, req.RefreshToken, req.Scope, attempt == 0, limits)
 		if errors.Is(err, errRaced) && attempt < 2 {
 			continue
 		}
@@ -245,18 +257,21 @@ type rotation struct {
 }
 
 // rotate runs one attempt of refresh. The family's row and its connection are read and
-// every check made before the write, which only moves the row to the next generation: SQLite
-// has one writer, and the shorter the write, the more rotations a second. The access token
-// is written to Redis after the commit, in one pipeline that also looks for a revocation of
-// the family meanwhile; if that write fails, the rotation is undone (the token is live
-// again) and the client's retry rotates afresh to the same tokens; were the undo to fail
-// too, the retry is still answered within the grace window.
+// every check made before the writes. The access token is written to Redis first, in one
+// round trip with the client's limits (limits, pending from Token, counted by the first
+// attempt that gets this far), a look for a revocation of the family and the profiles'
+// stamp; the rotation follows, and only moves the row to the next generation: SQLite has one
+// writer, and the shorter the write, the more rotations a second. Nobody holds the access
+// token until the answer, so one whose rotation then fails (a fault, a race, a revocation)
+// is like an answer lost on the way: the client's retry rotates to the same tokens, and a
+// revocation deletes it with the family's others. Refused by the limits, the rotation is not
+// made and the token is deleted again.
 //
 // The first attempt takes the row from refreshRows when this process issued the family and
 // takes the token for the live one: the write checks that it is (and that the family is not
 // revoked, the connection not blocked or gone). A write that touches nothing makes the next
 // attempt read the row, and answer by what it finds.
-func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string, kept bool) (*TokenResponse, error) {
+func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string, kept bool, limits *clientauth.Pending) (*TokenResponse, error) {
 	now := s.Now()
 	ref, ok := parseRefreshToken(raw)
 	if !ok {
@@ -291,7 +306,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		case tokenUnknown:
 			return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
 		case tokenPrevious, tokenSpent:
-			return s.retryOrReuse(ctx, app, rt, conn, user, ref, st, asked)
+			return s.retryOrReuse(ctx, app, rt, conn, user, ref, st, asked, limits)
 		}
 	}
 	if !now.Before(rt.ExpiresAt) {
@@ -306,29 +321,31 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	}
 	access, next := s.successorTokens(ref, rt.ID, scopes)
 	g := familyGrant(rt, scopes, user)
-	w := &rotationWrite{id: rt.ID, gen: ref.gen, hash: ids.Hash(raw), next: ids.Hash(next), now: now,
-		done: make(chan struct{}), lead: make(chan struct{})}
-	if err := s.writeRotation(ctx, w); err != nil {
-		return nil, err
-	}
 	until := now.Add(s.Config.AccessTokenTTL)
-	revoked, stamp, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now))
-	if err != nil {
-		s.unrotate(ctx, w)
+	wr, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now), limits)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if revoked {
-		// The family was revoked while this rotation ran: finish the job.
+	case wr.refused != nil:
+		s.dropAccessToken(ctx, access, g.Family)
+		return nil, wr.refused
+	case wr.revoked:
+		// The family is being revoked: finish the job (its tokens, this one included, go).
 		if err := s.revokeFamily(ctx, g.Family); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
+	w := &rotationWrite{id: rt.ID, gen: ref.gen, hash: ids.Hash(raw), next: ids.Hash(next), now: now,
+		done: make(chan struct{}), lead: make(chan struct{})}
+	if err := s.writeRotation(ctx, w); err != nil {
+		return nil, err
+	}
 	s.keepRefreshRow(rt, conn.UserID, now)
 	if kept && slices.Contains(g.Scopes, ScopeOpenID) {
 		// The id_token's claims: the connection's addresses and the account's profile, as
 		// GET /api/user reads them (the profile cache, under the stamp read with the write).
-		p, found, err := s.connProfile(ctx, conn.ID, stamp)
+		p, found, err := s.connProfile(ctx, conn.ID, wr.stamp)
 		switch {
 		case err != nil:
 			return nil, serverError(err)
@@ -371,10 +388,14 @@ func refuseConnection(conn *ent.AppConnection) error {
 // rotation's pair again (a retry); anything else revokes the family (reuse). conn and user
 // are the row's, as refreshSource read them.
 func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *ent.RefreshToken, conn *ent.AppConnection,
-	user *ent.User, ref refreshRef, st tokenState, asked string) (*TokenResponse, error) {
+	user *ent.User, ref refreshRef, st tokenState, asked string, limits *clientauth.Pending) (*TokenResponse, error) {
 	now := s.Now()
 	grace := s.Config.RefreshGrace
 	if st != tokenPrevious || grace <= 0 || rt.RotatedAt == nil || now.Sub(*rt.RotatedAt) > grace {
+		// A client over its limits revokes nothing: they answer first.
+		if err := clientError(limits.Run(ctx)); err != nil {
+			return nil, err
+		}
 		if err := s.revokeFamily(ctx, rt.FamilyID); err != nil {
 			return nil, err
 		}
@@ -399,11 +420,13 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	if !now.Before(until) {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was already used")
 	}
-	revoked, _, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, issued, until), until.Sub(now))
-	if err != nil {
+	wr, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, issued, until), until.Sub(now), limits)
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if revoked {
+	case wr.refused != nil:
+		return nil, wr.refused // the token stays: it is the rotation's, answered before
+	case wr.revoked:
 		if err := s.revokeFamily(ctx, g.Family); err != nil {
 			return nil, err
 		}

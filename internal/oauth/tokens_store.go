@@ -17,6 +17,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/user"
@@ -400,18 +401,6 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 	return err
 }
 
-// unrotate undoes the committed rotation w whose access token could not be stored: the
-// row goes back to w's generation, so that the client's retry rotates afresh. It is best
-// effort (the database may be failing too): if it fails, the token stays spent and the
-// retry is answered within the grace window instead.
-func (s *Service) unrotate(ctx context.Context, w *rotationWrite) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	s.DB.RefreshToken.Update().Where(refreshtoken.ID(w.id), refreshtoken.Generation(w.gen+1),
-		refreshtoken.CurrentHash(w.next), refreshtoken.RevokedAtIsNil()).
-		SetGeneration(w.gen).SetCurrentHash(w.hash).Exec(ctx)
-}
-
 // PurgeRefreshTokens deletes the rows of the refresh-token families that have expired (their
 // tokens are refused anyway), store.PurgeBatch rows per statement, and returns how many it
 // deleted. With one row per sign-in, what the table holds is then bounded by the sign-ins of
@@ -529,30 +518,50 @@ func (s *Service) accessGrantOf(app *ent.Application, conn *ent.AppConnection, g
 // writeAccessToken stores the access token raw for ttl and adds it to its family (one
 // transaction pipeline, one round trip). Writing the same token again is harmless.
 func (s *Service) writeAccessToken(ctx context.Context, raw string, g accessGrant, ttl time.Duration) error {
-	_, _, err := s.writeAccessTokenChecked(ctx, raw, g, ttl)
+	_, err := s.writeAccessTokenChecked(ctx, raw, g, ttl, nil)
 	return err
 }
 
-// writeAccessTokenChecked is writeAccessToken that also reports, in the same round trip,
-// whether the family has been revoked (revokeFamily's marker), for writes that may have
-// raced a revocation. It is one kv.Transact: on the embedded store an in-process call,
-// without the protocol (which was 13 % of a refresh's CPU there).
-func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration) (revoked bool, stamp string, err error) {
+// tokenWrite is what writeAccessTokenChecked read in its round trip.
+type tokenWrite struct {
+	revoked bool   // the family has been revoked (revokeFamily's marker)
+	stamp   string // the profiles' stamp (profileStampKey)
+	refused error  // the client's limits' answer (the token is written even so)
+}
+
+// writeAccessTokenChecked is writeAccessToken that also reads, in the same round trip,
+// whether the family has been revoked, for writes that may race a revocation, and counts the
+// client's limits when they are pending. It is one kv.Transact: on the embedded store an
+// in-process call, without the protocol (which was 13 % of a refresh's CPU there).
+func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g accessGrant, ttl time.Duration, limits *clientauth.Pending) (tokenWrite, error) {
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
-	vals, err := s.KV.Transact(ctx,
-		[]string{"SET", accessKey(h), string(b), "PX", ms(ttl)},
-		[]string{"SADD", familyTokensKey(g.Family), h},
-		[]string{"PEXPIRE", familyTokensKey(g.Family), ms(s.Config.AccessTokenTTL)},
-		[]string{"EXISTS", revokedFamilyKey(g.Family)},
-		[]string{"GET", profileStampKey})
+	counted := limits.Cmds()
+	vals, err := s.KV.Transact(ctx, slices.Concat(counted, [][]string{
+		{"SET", accessKey(h), string(b), "PX", ms(ttl)},
+		{"SADD", familyTokensKey(g.Family), h},
+		{"PEXPIRE", familyTokensKey(g.Family), ms(s.Config.AccessTokenTTL)},
+		{"EXISTS", revokedFamilyKey(g.Family)},
+		{"GET", profileStampKey}})...)
 	if err != nil {
-		return false, "", serverError(fmt.Errorf("storing access token: %w", err))
+		return tokenWrite{}, serverError(fmt.Errorf("storing access token: %w", err))
 	}
+	w := tokenWrite{refused: clientError(limits.Decide(vals[:len(counted)]))}
+	vals = vals[len(counted):]
 	n, _ := vals[3].(int64)
-	stamp, _ = vals[4].(string)
-	return n > 0, stamp, nil
+	w.revoked = n > 0
+	w.stamp, _ = vals[4].(string)
+	return w, nil
+}
+
+// dropAccessToken deletes the access token raw of family, written for a rotation that the
+// client's limits then refused. It is best effort: the token expires in any case, and nobody
+// holds it, unless a concurrent request presenting the same refresh token has rotated it
+// meanwhile (that client then finds its access token refused, and refreshes again).
+func (s *Service) dropAccessToken(ctx context.Context, raw, family string) {
+	h := ids.Hash(raw)
+	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)}, []string{"SREM", familyTokensKey(family), h})
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {

@@ -109,15 +109,28 @@ func (r Rule) exceeded(retry time.Duration) *apperr.Error {
 // counted even then); takeErr is Exceeded when takeSubject is over take; err is a Redis
 // failure.
 func (l *Limiter) CheckTake(ctx context.Context, check Rule, checkSubject string, take Rule, takeSubject string) (checkErr, takeErr, err error) {
-	peekOK, peekRetry, ok, retry, err := l.KV.PeekLimit(ctx, check.Name+":"+checkSubject, check.N, take.Name+":"+takeSubject, 1, take.N, take.Window)
+	cmds, result := CheckTakeLater(check, checkSubject, take, takeSubject)
+	r, err := l.KV.Transact(ctx, cmds...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("rate limit: %w", err)
 	}
-	if !peekOK {
-		checkErr = Exceeded(peekRetry)
-	}
-	if !ok {
-		takeErr = Exceeded(retry)
-	}
+	checkErr, takeErr = result(r)
 	return checkErr, takeErr, nil
+}
+
+// CheckTakeLater is CheckTake left to a round trip the caller makes anyway: cmds go first in
+// the caller's kv.Transact, and result reads their replies (the first len(cmds)) into
+// CheckTake's errors.
+func CheckTakeLater(check Rule, checkSubject string, take Rule, takeSubject string) (cmds [][]string, result func(replies []any) (checkErr, takeErr error)) {
+	cmds = kv.PeekLimitCmds(check.Name+":"+checkSubject, take.Name+":"+takeSubject, 1, take.Window)
+	return cmds, func(r []any) (checkErr, takeErr error) {
+		peekOK, peekRetry, ok, retry := kv.ReadPeekLimit(r, check.N, take.N, take.Window)
+		if !peekOK {
+			checkErr = check.exceeded(peekRetry)
+		}
+		if !ok {
+			takeErr = take.exceeded(retry)
+		}
+		return checkErr, takeErr
+	}
 }

@@ -196,6 +196,73 @@ func TestRefreshConcurrentReuseAfterGraceRevokes(t *testing.T) {
 	})
 }
 
+// A refresh over the client's quota changes nothing. The quota is counted in the round trip
+// that writes the rotation's access token, before the rotation: refused, the refresh token
+// stays live, the access token written with the count is deleted again, and a reused token
+// revokes nothing (the 429 answers first). Once the window turns, the same token rotates.
+func TestRefreshOverTheQuotaChangesNothing(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := t.Context()
+		if err := e.srv.db.Application.UpdateOneID(e.app.ID).SetClientRequestsPerMinute(3).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		first := e.signedIn(defaultTestEmail) // the quota's first request
+		var last map[string]any
+		for i := range 2 {
+			refresh := first["refresh_token"].(string)
+			if last != nil {
+				refresh = last["refresh_token"].(string)
+			}
+			st, body, err := e.refreshOnce(refresh, "")
+			if err != nil || st != 200 {
+				t.Fatalf("rotation %d within the quota: %d %v %v", i+1, st, body, err)
+			}
+			last = body
+		}
+		live := last["refresh_token"].(string)
+		rt, err := e.srv.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(first["refresh_token"].(string)))).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		familyTokens := func() int64 {
+			n, err := e.srv.kv.SCard(ctx, "fat:"+rt.FamilyID).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		tokens := familyTokens()
+		st, body, err := e.refreshOnce(live, "")
+		if err != nil || st != 429 || body["error"] != "rate_limited" {
+			t.Fatalf("rotation over the quota: %d %v %v, want 429 rate_limited", st, body, err)
+		}
+		if n := familyTokens(); n != tokens {
+			t.Fatalf("access tokens of the family after a refused rotation: %d, want %d", n, tokens)
+		}
+		after, err := e.srv.db.RefreshToken.Get(ctx, rt.ID)
+		if err != nil || after.Generation != 2 || *after.CurrentHash != ids.Hash(live) {
+			t.Fatalf("the row after a refused rotation: %+v %v; want generation 2, the live token unspent", after, err)
+		}
+		if st, body, _ := e.refreshOnce(first["refresh_token"].(string), ""); st != 429 {
+			t.Fatalf("a reused token over the quota: %d %v, want 429", st, body)
+		}
+		if status, _, _ := e.apiUser(last["access_token"].(string)); status != 200 {
+			t.Fatalf("the family's access token after reuse over the quota: %d, want 200 (nothing revoked)", status)
+		}
+		if err := e.srv.kv.Del(ctx, "rl:client-quota:"+e.app.ID).Err(); err != nil { // the window turns
+			t.Fatal(err)
+		}
+		st, next, err := e.refreshOnce(live, "")
+		if err != nil || st != 200 {
+			t.Fatalf("the refused token once the window turned: %d %v %v", st, next, err)
+		}
+		if status, _, _ := e.apiUser(next["access_token"].(string)); status != 200 {
+			t.Fatalf("its access token: %d", status)
+		}
+	})
+}
+
 // Issue 16: a refresh asking for a scope the grant does not hold answers invalid_scope and
 // leaves the refresh token usable; a narrower scope is granted.
 func TestRefreshWiderScopeLeavesTokenValid(t *testing.T) {
