@@ -1,9 +1,11 @@
 package kv_test
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,6 +119,52 @@ func TestContract(t *testing.T) {
 			}
 			if v := s.Get(ctx, "tx:b").Val(); v != "w" {
 				t.Fatalf("GET tx:b = %q, want w", v)
+			}
+		})
+		// Concurrent calls (which share pipelines on a Redis server): each gets its own
+		// replies, atomic transactions, and a failing one fails alone.
+		t.Run("concurrent transactions", func(t *testing.T) {
+			const n = 200
+			var wg sync.WaitGroup
+			counts := make([]int64, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() {
+					k := fmt.Sprintf("ctx:%d", i)
+					cmds := [][]string{{"SET", k, "v" + k}, {"INCR", "ctx:n"}, {"GET", k}}
+					if i%10 == 0 {
+						cmds = append(cmds, []string{"INCR", k}) // not a number: an error reply
+					}
+					r, err := s.Transact(ctx, cmds...)
+					switch {
+					case i%10 == 0 && err == nil:
+						errs[i] = fmt.Errorf("call %d with INCR of a string: no error", i)
+					case i%10 == 0:
+						if _, reply := err.(redis.Error); !reply {
+							errs[i] = fmt.Errorf("call %d: %v (%T), want the error reply", i, err, err)
+						}
+					case err != nil:
+						errs[i] = fmt.Errorf("call %d: %v", i, err)
+					case len(r) != 3 || r[0] != "OK" || r[2] != "v"+k:
+						errs[i] = fmt.Errorf("call %d got %#v, want its own replies", i, r)
+					default:
+						counts[i] = r[1].(int64)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := s.Get(ctx, "ctx:n").Int64(); v != n {
+				t.Fatalf("ctx:n = %d after %d transactions, want %d", v, n, n)
+			}
+			counts = slices.DeleteFunc(slices.Sorted(slices.Values(counts)), func(c int64) bool { return c == 0 })
+			if len(counts) != n-n/10 || len(slices.Compact(counts)) != n-n/10 {
+				t.Fatalf("INCR replies of the successful calls are not distinct: %v", counts)
+			}
+			if v := s.Get(ctx, "ctx:0").Val(); v != "vctx:0" {
+				t.Fatalf("the failed call's SET: %q, want it run (as in MULTI … EXEC)", v)
 			}
 		})
 		t.Run("expiry", func(t *testing.T) {

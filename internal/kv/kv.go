@@ -29,6 +29,8 @@ type Store struct {
 	// down is set by Close: GetEach's in-process path then fails as the client does.
 	down atomic.Bool
 	err  error
+	// tx batches Transact calls on a Redis server that is not a cluster.
+	tx *txBatches
 }
 
 // Options tune Open. Zero fields take the defaults of go-redis and package embedded.
@@ -71,7 +73,11 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("connecting to redis: %w", err)
 	}
-	return &Store{UniversalClient: c, stop: func() {}}, nil
+	st := &Store{UniversalClient: c, stop: func() {}}
+	if _, cluster := c.(*redis.ClusterClient); !cluster {
+		st.tx = &txBatches{}
+	}
+	return st, nil
 }
 
 func parse(rawURL string) (*redis.UniversalOptions, error) {
@@ -181,7 +187,8 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 // in one round trip, and returns their replies in order: a bulk or status reply as a
 // string, an integer as int64, a nil reply as nil, an array as []any. A command that fails
 // (an error reply) fails the call. On the embedded store it is one in-process call, without
-// the protocol; on Redis a transaction pipeline (which go-redis splits by slot on a cluster).
+// the protocol; on a Redis server it shares a pipeline with the calls made meanwhile
+// (txBatches); on a cluster it is a transaction pipeline, which go-redis splits by slot.
 func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 	out := make([]any, len(cmds))
 	if s.Embedded {
@@ -204,14 +211,13 @@ func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 		}
 		return out, nil
 	}
+	if s.tx != nil {
+		return s.tx.transact(ctx, s.UniversalClient, cmds)
+	}
 	pipe := s.TxPipeline()
 	results := make([]*redis.Cmd, len(cmds))
 	for i, c := range cmds {
-		args := make([]any, len(c))
-		for j, a := range c {
-			args[j] = a
-		}
-		results[i] = pipe.Do(ctx, args...)
+		results[i] = pipe.Do(ctx, args(c)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, err

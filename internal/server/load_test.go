@@ -68,6 +68,13 @@ func TestLoad(t *testing.T) {
 		backends = append(backends, backend{"postgres+redis", storetest.FreshPostgres(t, pg), kvtest.URL(t),
 			map[string]string{"PostgreSQL": ""}})
 	}
+	// LOGINSIGN_LOAD_BACKENDS names the backends to run, comma-separated (default: all).
+	if only := os.Getenv("LOGINSIGN_LOAD_BACKENDS"); only != "" {
+		backends = slices.DeleteFunc(backends, func(be backend) bool { return !slices.Contains(strings.Split(only, ","), be.name) })
+		if len(backends) == 0 {
+			t.Fatalf("LOGINSIGN_LOAD_BACKENDS=%s names none of the backends (sqlite+embedded, postgres+redis)", only)
+		}
+	}
 	var report strings.Builder
 	for _, be := range backends {
 		fmt.Fprintf(&report, "\n%s (wrk -t2, Go generator; %s per run)\n", be.name, dur)
