@@ -127,7 +127,19 @@ func TestContract(t *testing.T) {
 			const n = 200
 			var wg sync.WaitGroup
 			counts := make([]int64, n)
-			errs := make([]error, n)
+			errs := make([]error, 2*n)
+			if err := s.Set(ctx, "ctx:set", "x", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			s.SAdd(ctx, "ctx:members", "m")
+			for i := range n { // GetEach alongside, of a value, a missing key and a set
+				wg.Go(func() {
+					v, err := s.GetEach(ctx, "ctx:set", fmt.Sprintf("ctx:none:%d", i), "ctx:members")
+					if err != nil || len(v) != 3 || string(v[0]) != "x" || v[1] != nil || v[2] != nil {
+						errs[n+i] = fmt.Errorf("GetEach %d: %q %v", i, v, err)
+					}
+				})
+			}
 			for i := range n {
 				wg.Go(func() {
 					k := fmt.Sprintf("ctx:%d", i)

@@ -29,8 +29,9 @@ type Store struct {
 	// down is set by Close: GetEach's in-process path then fails as the client does.
 	down atomic.Bool
 	err  error
-	// tx batches Transact calls on a Redis server that is not a cluster.
-	tx *txBatches
+	// batches sends the calls of Transact and GetEach on a Redis server that is not a
+	// cluster.
+	batches *batches
 }
 
 // Options tune Open. Zero fields take the defaults of go-redis and package embedded.
@@ -75,7 +76,7 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 	}
 	st := &Store{UniversalClient: c, stop: func() {}}
 	if _, cluster := c.(*redis.ClusterClient); !cluster {
-		st.tx = &txBatches{}
+		st.batches = &batches{}
 	}
 	return st, nil
 }
@@ -134,10 +135,14 @@ func openEmbedded(opts Options) (*Store, error) {
 
 // GetEach reads keys in one round trip and returns their values in order, nil for a
 // missing key or a key holding another type (as MGET has it). On the embedded store it is
-// one in-process call, without the protocol; on Redis one MGET, or, on a cluster (where the
-// keys may live on different nodes), a pipeline of GETs.
+// one in-process call, without the protocol; on a Redis server one MGET, in a pipeline with
+// the calls made meanwhile (batches), or, on a cluster (where the keys may live on different
+// nodes), a pipeline of GETs.
 func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
 	if s.Embedded {
 		if s.down.Load() {
 			return nil, redis.ErrClosed
@@ -171,10 +176,11 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 		}
 		return out, nil
 	}
-	vals, err := s.MGet(ctx, keys...).Result()
+	r, err := s.batches.do(ctx, s.UniversalClient, [][]string{append([]string{"MGET"}, keys...)}, false)
 	if err != nil {
 		return nil, err
 	}
+	vals, _ := r[0].([]any)
 	for i, v := range vals {
 		if v, ok := v.(string); ok {
 			out[i] = []byte(v)
@@ -188,7 +194,7 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 // string, an integer as int64, a nil reply as nil, an array as []any. A command that fails
 // (an error reply) fails the call. On the embedded store it is one in-process call, without
 // the protocol; on a Redis server it shares a pipeline with the calls made meanwhile
-// (txBatches); on a cluster it is a transaction pipeline, which go-redis splits by slot.
+// (batches); on a cluster it is a transaction pipeline, which go-redis splits by slot.
 func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 	out := make([]any, len(cmds))
 	if s.Embedded {
@@ -211,8 +217,8 @@ func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 		}
 		return out, nil
 	}
-	if s.tx != nil {
-		return s.tx.transact(ctx, s.UniversalClient, cmds)
+	if s.batches != nil {
+		return s.batches.do(ctx, s.UniversalClient, cmds, true)
 	}
 	pipe := s.TxPipeline()
 	results := make([]*redis.Cmd, len(cmds))

@@ -1,0 +1,145 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// batches sends the concurrent calls of Transact and GetEach to a Redis server together
+// (group commit, as the refresh rotations are written): the first caller sends every call
+// queued meanwhile in one pipeline, a transaction still its own MULTI … EXEC (atomic, and
+// apart from the others), and hands on to the first caller still waiting. A burst of
+// requests is then one write and one read on one connection instead of one each, on both
+// sides. A lone call goes at once: nothing waits for company.
+//
+// Not on a cluster, where a call's keys decide its node.
+type batches struct {
+	mu      sync.Mutex
+	pending []*batchCall
+	running bool
+}
+
+// batchCall is one call waiting in batches: cmds, as one transaction when multi.
+type batchCall struct {
+	cmds  [][]string
+	multi bool
+	out   []any
+	err   error
+	done  chan struct{} // closed when out or err is set
+	lead  chan struct{} // closed when this call's goroutine is to send the next batch
+}
+
+// maxBatch bounds the calls of one pipeline.
+const maxBatch = 64
+
+// do runs cmds in a batch, as one MULTI … EXEC when multi, and returns their replies in
+// Transact's forms; an error reply fails the call.
+func (b *batches) do(ctx context.Context, c redis.UniversalClient, cmds [][]string, multi bool) ([]any, error) {
+	call := &batchCall{cmds: cmds, multi: multi, done: make(chan struct{}), lead: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, call)
+	lead := !b.running
+	b.running = true
+	b.mu.Unlock()
+	if !lead {
+		select {
+		case <-call.done:
+			return call.out, call.err
+		case <-call.lead:
+		}
+	}
+	for {
+		b.mu.Lock()
+		n := min(len(b.pending), maxBatch)
+		batch := slices.Clone(b.pending[:n])
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		// The batch is not this caller's alone: it outlives a client that went away (go-redis's
+		// read and write timeouts bound it).
+		sendBatch(context.WithoutCancel(ctx), c, batch)
+		select {
+		case <-call.done:
+		default:
+			continue
+		}
+		b.mu.Lock()
+		if len(b.pending) > 0 {
+			close(b.pending[0].lead)
+		} else {
+			b.running = false
+		}
+		b.mu.Unlock()
+		return call.out, call.err
+	}
+}
+
+// sendBatch sends batch in one pipeline and gives each call its replies, or the error of
+// its commands (an error reply, or the connection's).
+func sendBatch(ctx context.Context, c redis.UniversalClient, batch []*batchCall) {
+	pipe := c.Pipeline()
+	sent := make([][]*redis.Cmd, len(batch)) // a transaction's EXEC, or a call's commands
+	for i, call := range batch {
+		if call.multi {
+			pipe.Do(ctx, "multi")
+		}
+		for _, cmd := range call.cmds {
+			sent[i] = append(sent[i], pipe.Do(ctx, args(cmd)...))
+		}
+		if call.multi {
+			sent[i] = []*redis.Cmd{pipe.Do(ctx, "exec")}
+		}
+	}
+	pipe.Exec(ctx) // every command's outcome is read from it below
+	for i, call := range batch {
+		if call.multi {
+			call.out, call.err = execReplies(sent[i][0], len(call.cmds))
+		} else {
+			call.out, call.err = replies(sent[i])
+		}
+		close(call.done)
+	}
+}
+
+// replies are the replies of cmds, or the first error among them.
+func replies(cmds []*redis.Cmd) ([]any, error) {
+	out := make([]any, len(cmds))
+	for i, c := range cmds {
+		v, err := c.Result()
+		if err != nil && err != redis.Nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// execReplies reads the reply of an EXEC of n commands into Transact's forms.
+func execReplies(exec *redis.Cmd, n int) ([]any, error) {
+	v, err := exec.Result()
+	if err != nil {
+		return nil, err // the connection's error, or EXECABORT: a command was refused when queued
+	}
+	replies, ok := v.([]any)
+	if !ok || len(replies) != n {
+		return nil, errors.New("redis: EXEC answered no reply per command")
+	}
+	for _, r := range replies {
+		if e, ok := r.(redis.Error); ok {
+			return nil, e
+		}
+	}
+	return replies, nil
+}
+
+// args are cmd as go-redis takes a command.
+func args(cmd []string) []any {
+	a := make([]any, len(cmd))
+	for i, s := range cmd {
+		a[i] = s
+	}
+	return a
+}
