@@ -17,11 +17,11 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
-	"loginsign/internal/clientauth"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/user"
 	"loginsign/internal/auth"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
@@ -557,8 +557,10 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 
 // dropAccessToken deletes the access token raw of family, written for a rotation that the
 // client's limits then refused. It is best effort: the token expires in any case, and nobody
-// holds it, unless a concurrent request presenting the same refresh token has rotated it
-// meanwhile (that client then finds its access token refused, and refreshes again).
+// holds it, unless the refresh token presented was rotated already, by a concurrent request
+// or before (a spent token presented again to the process that keeps its row, which takes it
+// for the live one until its write): that client then finds its access token refused, and
+// refreshes again.
 func (s *Service) dropAccessToken(ctx context.Context, raw, family string) {
 	h := ids.Hash(raw)
 	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)}, []string{"SREM", familyTokensKey(family), h})
