@@ -164,7 +164,7 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 type Pending struct {
 	limiter *ratelimit.Limiter
 	cmds    [][]string
-	result  func([]any) (error, error)
+	result  func([]any) (errIP, errQuota error)
 	done    bool
 }
 
