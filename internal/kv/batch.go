@@ -3,24 +3,22 @@ package kv
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/groupcommit"
 )
 
 // batches sends the concurrent calls of Transact and GetEach to a Redis server together
-// (group commit, as the refresh rotations are written): the first caller sends every call
-// queued meanwhile in one pipeline, a transaction still its own MULTI … EXEC (atomic, and
-// apart from the others), and hands on to the first caller still waiting. A burst of
+// (package groupcommit, as the refresh rotations are written): the first caller sends every
+// call queued meanwhile in one pipeline, a transaction still its own MULTI … EXEC (atomic,
+// and apart from the others), and hands on to the first caller still waiting. A burst of
 // requests is then one write and one read on one connection instead of one each, on both
 // sides. A lone call goes at once: nothing waits for company.
 //
 // Not on a cluster, where a call's keys decide its node.
 type batches struct {
-	mu      sync.Mutex
-	pending []*batchCall
-	running bool
+	q groupcommit.Queue[*batchCall]
 }
 
 // batchCall is one call waiting in batches: cmds, as one transaction when multi.
@@ -29,8 +27,6 @@ type batchCall struct {
 	multi bool
 	out   []any
 	err   error
-	done  chan struct{} // closed when out or err is set
-	lead  chan struct{} // closed when this call's goroutine is to send the next batch
 }
 
 // maxBatch bounds the calls of one pipeline.
@@ -39,42 +35,11 @@ const maxBatch = 64
 // do runs cmds in a batch, as one MULTI … EXEC when multi, and returns their replies in
 // Transact's forms; an error reply fails the call.
 func (b *batches) do(ctx context.Context, c redis.UniversalClient, cmds [][]string, multi bool) ([]any, error) {
-	call := &batchCall{cmds: cmds, multi: multi, done: make(chan struct{}), lead: make(chan struct{})}
-	b.mu.Lock()
-	b.pending = append(b.pending, call)
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	if !lead {
-		select {
-		case <-call.done:
-			return call.out, call.err
-		case <-call.lead:
-		}
-	}
-	for {
-		b.mu.Lock()
-		n := min(len(b.pending), maxBatch)
-		batch := slices.Clone(b.pending[:n])
-		b.pending = b.pending[n:]
-		b.mu.Unlock()
-		// The batch is not this caller's alone: it outlives a client that went away (go-redis's
-		// read and write timeouts bound it).
-		sendBatch(context.WithoutCancel(ctx), c, batch)
-		select {
-		case <-call.done:
-		default:
-			continue
-		}
-		b.mu.Lock()
-		if len(b.pending) > 0 {
-			close(b.pending[0].lead)
-		} else {
-			b.running = false
-		}
-		b.mu.Unlock()
-		return call.out, call.err
-	}
+	call := &batchCall{cmds: cmds, multi: multi}
+	// The batch is not this caller's alone: it outlives a client that went away (go-redis's
+	// read and write timeouts bound it).
+	b.q.Do(call, maxBatch, func(batch []*batchCall) { sendBatch(context.WithoutCancel(ctx), c, batch) }, nil, nil)
+	return call.out, call.err
 }
 
 // sendBatch sends batch in one pipeline and gives each call its replies, or the error of
@@ -100,7 +65,6 @@ func sendBatch(ctx context.Context, c redis.UniversalClient, batch []*batchCall)
 		} else {
 			call.out, call.err = replies(sent[i])
 		}
-		close(call.done)
 	}
 }
 

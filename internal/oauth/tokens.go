@@ -336,8 +336,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
-	w := &rotationWrite{id: rt.ID, gen: ref.gen, hash: ids.Hash(raw), next: ids.Hash(next), now: now,
-		done: make(chan struct{}), lead: make(chan struct{})}
+	w := &rotationWrite{id: rt.ID, gen: ref.gen, hash: ids.Hash(raw), next: ids.Hash(next), now: now}
 	if err := s.writeRotation(ctx, w); err != nil {
 		return nil, err
 	}

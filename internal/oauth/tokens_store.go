@@ -22,6 +22,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/internal/auth"
 	"loginsign/internal/clientauth"
+	"loginsign/internal/groupcommit"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
@@ -154,8 +155,6 @@ type rotationWrite struct {
 	hash, next string
 	now        time.Time
 	err        error
-	done       chan struct{} // closed when err is set
-	lead       chan struct{} // closed when this write's goroutine is to commit the next batch
 }
 
 // rotationBatches commits concurrent rotations together (group commit): the first writer
@@ -174,11 +173,9 @@ type rotationWrite struct {
 // once no rotation came for rotationConnIdle, or as soon as the queue is empty when the
 // pool has a single connection (which the reads of the next rotations need).
 type rotationBatches struct {
-	mu      sync.Mutex
-	pending []*rotationWrite
-	running bool
-	conn    *sql.Conn   // while running, the leader's alone
-	idle    *time.Timer // returns conn to the pool
+	q    groupcommit.Queue[*rotationWrite]
+	conn *sql.Conn   // while running, the leader's alone
+	idle *time.Timer // returns conn to the pool; set and stopped under q's lock
 }
 
 // writeRotation moves w's row to the next generation, together with the rotations that
@@ -296,54 +293,26 @@ const (
 )
 
 func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrite) error {
-	b.mu.Lock()
-	b.pending = append(b.pending, w)
-	lead := !b.running
-	b.running = true
-	if lead && b.idle != nil {
-		b.idle.Stop()
-	}
-	b.mu.Unlock()
-	if !lead {
-		select {
-		case <-w.done:
-			return w.err
-		case <-w.lead:
-		}
-	}
-	// Commit batches until this write's is done, then hand on.
-	for {
-		b.mu.Lock()
-		n := min(len(b.pending), maxRotationBatch)
-		batch := slices.Clone(b.pending[:n])
-		b.pending = b.pending[n:]
-		b.mu.Unlock()
+	b.q.Do(w, maxRotationBatch, func(batch []*rotationWrite) {
 		// The batch is not the request's alone: it outlives a client that went away, but not
 		// a database that stopped answering.
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationBatchTimeout)
+		defer cancel()
 		s.commitBatch(bctx, b, batch)
-		cancel()
-		select {
-		case <-w.done:
+	}, func() {
+		if b.idle != nil {
+			b.idle.Stop()
+		}
+	}, func() {
+		switch {
+		case b.conn == nil:
+		case s.DB.SQL.Stats().MaxOpenConnections == 1:
+			b.putConn()
 		default:
-			continue
+			b.idle = time.AfterFunc(rotationConnIdle, b.releaseConn)
 		}
-		b.mu.Lock()
-		if len(b.pending) > 0 {
-			close(b.pending[0].lead)
-		} else {
-			b.running = false
-			switch {
-			case b.conn == nil:
-			case s.DB.SQL.Stats().MaxOpenConnections == 1:
-				b.putConn()
-			default:
-				b.idle = time.AfterFunc(rotationConnIdle, b.releaseConn)
-			}
-		}
-		b.mu.Unlock()
-		return w.err
-	}
+	})
+	return w.err
 }
 
 // commitBatch commits batch on the batches' connection, taken from the pool when there is
@@ -354,7 +323,6 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 		if err != nil {
 			for _, w := range batch {
 				w.err = serverError(fmt.Errorf("rotating refresh token: %w", err))
-				close(w.done)
 			}
 			return
 		}
@@ -366,16 +334,10 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 }
 
 // releaseConn returns the connection to the pool unless a batch started since.
-func (b *rotationBatches) releaseConn() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.running {
-		b.putConn()
-	}
-}
+func (b *rotationBatches) releaseConn() { b.q.Idle(b.putConn) }
 
 // putConn returns the connection to the pool; its caller owns b.conn (it leads, or holds
-// b.mu while nobody leads).
+// q's lock while nobody leads).
 func (b *rotationBatches) putConn() {
 	if b.conn != nil {
 		b.conn.Close()
@@ -392,11 +354,10 @@ func (s *Service) commitRotations(ctx context.Context, conn *sql.Conn, batch []*
 		write = pgRotate
 	}
 	err := write(ctx, conn, batch)
-	for _, w := range batch {
-		if err != nil {
+	if err != nil {
+		for _, w := range batch {
 			w.err = serverError(err)
 		}
-		close(w.done)
 	}
 	return err
 }

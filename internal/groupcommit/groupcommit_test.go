@@ -1,0 +1,74 @@
+package groupcommit_test
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"loginsign/internal/groupcommit"
+)
+
+// Every item is flushed exactly once, in batches of at most max; callers that arrive while a
+// batch is flushed share the next one; start and drained bracket each busy spell, and Idle
+// runs only between them.
+func TestQueueFlushesEveryItemOnceInBatches(t *testing.T) {
+	var q groupcommit.Queue[*int]
+	const callers, maxBatch = 200, 8
+	var (
+		mu      sync.Mutex
+		flushed = map[*int]int{}
+		batches int
+		largest int
+		busy    atomic.Bool
+		spells  atomic.Int32
+	)
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		item := new(int)
+		*item = i
+		wg.Go(func() {
+			q.Do(item, maxBatch, func(batch []*int) {
+				if i == 0 {
+					<-release // the first batch holds the queue while the others arrive
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				batches++
+				largest = max(largest, len(batch))
+				for _, it := range batch {
+					flushed[it]++
+				}
+			}, func() {
+				if busy.Swap(true) {
+					t.Error("start of a queue already busy")
+				}
+				spells.Add(1)
+			}, func() {
+				if !busy.Swap(false) {
+					t.Error("drained twice")
+				}
+			})
+			mu.Lock()
+			if n := flushed[item]; n != 1 {
+				t.Errorf("item %d flushed %d times before Do returned", i, n)
+			}
+			mu.Unlock()
+		})
+		if i == 0 {
+			for q.Idle(func() {}) { // wait until the first caller leads
+			}
+		}
+	}
+	if q.Idle(func() {}) {
+		t.Fatal("Idle ran while a batch was held")
+	}
+	close(release)
+	wg.Wait()
+	if len(flushed) != callers || largest > maxBatch || largest < 2 || batches >= callers {
+		t.Fatalf("%d items flushed in %d batches (largest %d); want all %d, batches of 2 to %d", len(flushed), batches, largest, callers, maxBatch)
+	}
+	if busy.Load() || spells.Load() < 1 || !q.Idle(func() {}) {
+		t.Fatalf("after the last batch: busy %v, spells %d; want idle", busy.Load(), spells.Load())
+	}
+}
