@@ -228,14 +228,7 @@ func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, err
 	}
-	for i, r := range results {
-		v, err := r.Result()
-		if err != nil && err != redis.Nil {
-			return nil, err
-		}
-		out[i] = v
-	}
-	return out, nil
+	return replies(results)
 }
 
 // embeddedReply converts a reply of the embedded store into what go-redis makes of the same
