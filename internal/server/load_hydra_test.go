@@ -180,7 +180,7 @@ func runHydra(t *testing.T, report io.Writer, wrk string, h *hydra, c int, dur t
 	uw := runWrk(t, wrk, c, dur, h.userLua, h.pub+"/userinfo")
 	iw := runWrk(t, wrk, c, dur, h.introLua, h.admin+"/admin/oauth2/introspect")
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(h.clientID) + ":" + url.QueryEscape(h.secret)))
-	rg := runGo(t, min(c, len(h.refresh)), dur, func(cl *http.Client, i int) error {
+	rg := runGo(min(c, len(h.refresh)), dur, func(cl *http.Client, i int) error {
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {h.refresh[i]}}
 		req, _ := http.NewRequest(http.MethodPost, h.pub+"/oauth2/token", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -197,7 +197,7 @@ func runHydra(t *testing.T, report io.Writer, wrk string, h *hydra, c int, dur t
 		}
 		h.refresh[i] = out.RefreshToken
 		return nil
-	})
+	}).result(t)
 	fmt.Fprintf(report, "    Hydra %-18s userinfo (wrk)      %s  %.2fx\n", h.name, uw, uw.rps/bw.rps)
 	fmt.Fprintf(report, "    Hydra %-18s introspection (wrk) %s  %.2fx (admin port, no client auth)\n", h.name, iw, iw.rps/bw.rps)
 	fmt.Fprintf(report, "    Hydra %-18s refresh grant (Go)  %s  %.2fx\n", h.name, rg, rg.rps/bg.rps)

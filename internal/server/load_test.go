@@ -39,13 +39,17 @@ import (
 //   - wrk drives the baseline (GET, one Redis GET), GET /api/user (Bearer) and
 //     POST /oauth/introspect (client_secret_basic);
 //   - a Go load generator drives the baseline and the refresh grant (refresh tokens are
-//     single-use, so each connection rotates its own family and sends the next token).
+//     single-use, so each connection rotates its own family and sends the next token), in
+//     alternation: LOGINSIGN_LOAD_ROUNDS rounds of each (default 4), dur in all for each.
 //
 // It prints req/s and p99 of each, and the ratios to the baseline of the same tool. It is
 // behind the loadtest build tag: `go test ./...` and CI never need wrk.
 func TestLoad(t *testing.T) {
+	// LOGINSIGN_LOAD_WRK=off leaves out wrk's runs (and Hydra): the refresh grant and its
+	// baseline alone, to compare two builds quickly.
+	withWrk := os.Getenv("LOGINSIGN_LOAD_WRK") != "off"
 	wrk, err := exec.LookPath("wrk")
-	if err != nil {
+	if err != nil && withWrk {
 		t.Fatal("wrk is missing (Debian: apt-get install wrk)")
 	}
 	bin, _ := filepath.Abs(envOr("LOGINSIGN_BIN", servertest.Path("bin", "loginsign")))
@@ -54,9 +58,18 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// LOGINSIGN_LOAD_ROUNDS: the Go generator's baseline and refresh grant alternate in this
+	// many rounds of dur/rounds each (alternate).
+	rounds, err := strconv.Atoi(envOr("LOGINSIGN_LOAD_ROUNDS", "4"))
+	if err != nil || rounds < 1 {
+		t.Fatalf("LOGINSIGN_LOAD_ROUNDS %q: want a positive number", os.Getenv("LOGINSIGN_LOAD_ROUNDS"))
+	}
 	// LOGINSIGN_HYDRA_BIN names an Ory Hydra binary (built with -tags sqlite for its SQLite
 	// variants) measured in the same run, interleaved: after LoginSign at each concurrency.
 	hydraBin := os.Getenv("LOGINSIGN_HYDRA_BIN")
+	if !withWrk {
+		hydraBin = ""
+	}
 	type backend struct {
 		name, db, redis string
 		hydra           map[string]string // Hydra variant → DSN
@@ -77,7 +90,7 @@ func TestLoad(t *testing.T) {
 	}
 	var report strings.Builder
 	for _, be := range backends {
-		fmt.Fprintf(&report, "\n%s (wrk -t2, Go generator; %s per run)\n", be.name, dur)
+		fmt.Fprintf(&report, "\n%s (wrk -t2, Go generator; %s per run, the Go runs in %d alternating rounds)\n", be.name, dur, rounds)
 		var hs []*hydra
 		if hydraBin != "" {
 			for _, name := range slices.Sorted(maps.Keys(be.hydra)) {
@@ -88,7 +101,7 @@ func TestLoad(t *testing.T) {
 				hs = append(hs, startHydra(t, hydraBin, name, dsn, hydraDir, 64))
 			}
 		}
-		runLoad(t, &report, wrk, bin, baseBin, be.name, be.db, be.redis, dur, hs)
+		runLoad(t, &report, wrk, bin, baseBin, be.name, be.db, be.redis, dur, rounds, withWrk, hs)
 	}
 	fmt.Println(report.String())
 	if out := os.Getenv("LOGINSIGN_LOAD_OUT"); out != "" {
@@ -112,7 +125,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, redisURL string, dur time.Duration, hydras []*hydra) {
+func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, redisURL string, dur time.Duration, rounds int, withWrk bool, hydras []*hydra) {
 	dir := t.TempDir()
 	// Sign people in with an in-process server on the same stores, then stop it.
 	e := newOAuthEnv(t, dbURL, withEnv("LOGINSIGN_DATA_DIR", dir), withEnv("REDIS_URL", redisURL))
@@ -192,25 +205,35 @@ wrk.headers["Authorization"] = "Basic %s"
 `, url.QueryEscape(access), basic))
 
 	for _, c := range []int{16, 64} {
-		bw := runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
-		uw := profiled(fmt.Sprintf("c%d-user", c), func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
-		iw := profiled(fmt.Sprintf("c%d-introspect", c), func() result {
-			return runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
-		})
-		bg := runGo(t, c, dur, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
-		rg := profiled(fmt.Sprintf("c%d-refresh", c), func() result {
-			return runGo(t, c, dur, func(cl *http.Client, i int) error {
-				next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
-				if err == nil {
-					refresh[i] = next
-				}
-				return err
+		var bw, uw, iw result
+		if withWrk {
+			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
+			uw = profiled(fmt.Sprintf("c%d-user", c), func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
+			iw = profiled(fmt.Sprintf("c%d-introspect", c), func() result {
+				return runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
 			})
+		}
+		var bg, rg result
+		profiled(fmt.Sprintf("c%d-refresh", c), func() result {
+			bg, rg = alternate(t, dur, rounds, func(d time.Duration) goRun {
+				return runGo(c, d, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
+			}, func(d time.Duration) goRun {
+				return runGo(c, d, func(cl *http.Client, i int) error {
+					next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
+					if err == nil {
+						refresh[i] = next
+					}
+					return err
+				})
+			})
+			return rg
 		})
 		fmt.Fprintf(report, "  c=%d\n", c)
-		fmt.Fprintf(report, "    baseline GET (wrk)      %s\n", bw)
-		fmt.Fprintf(report, "    GET /api/user (wrk)     %s  %.2fx\n", uw, uw.rps/bw.rps)
-		fmt.Fprintf(report, "    introspection (wrk)     %s  %.2fx\n", iw, iw.rps/bw.rps)
+		if withWrk {
+			fmt.Fprintf(report, "    baseline GET (wrk)      %s\n", bw)
+			fmt.Fprintf(report, "    GET /api/user (wrk)     %s  %.2fx\n", uw, uw.rps/bw.rps)
+			fmt.Fprintf(report, "    introspection (wrk)     %s  %.2fx\n", iw, iw.rps/bw.rps)
+		}
 		fmt.Fprintf(report, "    baseline GET (Go)       %s\n", bg)
 		fmt.Fprintf(report, "    refresh grant (Go)      %s  %.2fx\n", rg, rg.rps/bg.rps)
 		for _, h := range hydras {
@@ -308,8 +331,45 @@ func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string
 	return r
 }
 
+// goRun is what runGo measured: the latency of each successful request, the time taken and
+// the failed requests.
+type goRun struct {
+	latencies []time.Duration
+	elapsed   time.Duration
+	errors    int
+}
+
+func (g goRun) result(t *testing.T) result {
+	if len(g.latencies) == 0 {
+		t.Fatalf("no successful request (%d errors)", g.errors)
+	}
+	slices.Sort(g.latencies)
+	return result{rps: float64(len(g.latencies)) / g.elapsed.Seconds(), p99: g.latencies[len(g.latencies)*99/100], errors: g.errors}
+}
+
+// alternate runs baseline and route in turn, dur/n at a time, n times each, and returns the
+// totals of each. This machine is shared: its speed changes from one second to the next, and
+// a baseline and a route measured in alternation share its slower and faster seconds, where
+// a run of each, one after the other, may land one in each (the ratio then moves by a
+// third).
+func alternate(t *testing.T, dur time.Duration, n int, baseline, route func(time.Duration) goRun) (result, result) {
+	var b, r goRun
+	for range n {
+		for _, run := range []struct {
+			load  func(time.Duration) goRun
+			total *goRun
+		}{{baseline, &b}, {route, &r}} {
+			g := run.load(dur / time.Duration(n))
+			run.total.latencies = append(run.total.latencies, g.latencies...)
+			run.total.elapsed += g.elapsed
+			run.total.errors += g.errors
+		}
+	}
+	return b.result(t), r.result(t)
+}
+
 // runGo runs c connections, each calling do in a loop for dur, and measures them.
-func runGo(t *testing.T, c int, dur time.Duration, do func(cl *http.Client, i int) error) result {
+func runGo(c int, dur time.Duration, do func(cl *http.Client, i int) error) goRun {
 	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}, Timeout: 10 * time.Second}
 	var mu sync.Mutex
 	var all []time.Duration
@@ -338,12 +398,7 @@ func runGo(t *testing.T, c int, dur time.Duration, do func(cl *http.Client, i in
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	if len(all) == 0 {
-		t.Fatalf("no successful request (%d errors)", errs)
-	}
-	slices.Sort(all)
-	return result{rps: float64(len(all)) / elapsed.Seconds(), p99: all[len(all)*99/100], errors: errs}
+	return goRun{latencies: all, elapsed: time.Since(start), errors: errs}
 }
 
 func getOK(cl *http.Client, u string) error {
