@@ -348,10 +348,9 @@ func (g goRun) result(t *testing.T) result {
 }
 
 // alternate runs baseline and route in turn, dur/n at a time, n times each, and returns the
-// totals of each. This machine is shared: its speed changes from one second to the next, and
+// totals of each. This machine is shared and its speed changes from one second to the next:
 // a baseline and a route measured in alternation share its slower and faster seconds, where
-// a run of each, one after the other, may land one in each (the ratio then moves by a
-// third).
+// a run of each, one after the other, may land one in each.
 func alternate(t *testing.T, dur time.Duration, n int, baseline, route func(time.Duration) goRun) (result, result) {
 	var b, r goRun
 	for range n {
