@@ -149,20 +149,21 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 		"REDIS_URL="+redisURL, "LOGINSIGN_DATA_DIR="+dir, "LOGINSIGN_SECRET="+testSecretHex,
 		"LOGINSIGN_LOG_LEVEL=error", "LOGINSIGN_METRICS_ADDR=off", "LOGINSIGN_SHUTDOWN_DRAIN=0s")
 	// LOGINSIGN_LOAD_PROFILE names a directory: each LoginSign run then also takes a CPU
-	// profile of the server from its debug listener (name-c16-user.prof, …).
+	// profile of the server from its debug listener (name-c16-user.prof, …), over span (the
+	// refresh grant's covers its baseline's rounds too, when the server is idle).
 	profDir, debugAddr := os.Getenv("LOGINSIGN_LOAD_PROFILE"), ""
 	if profDir != "" {
 		debugAddr = freeAddr(t)
 		srv.Env = append(srv.Env, "LOGINSIGN_DEBUG_ADDR="+debugAddr)
 	}
-	profiled := func(file string, run func() result) result {
+	profiled := func(file string, span time.Duration, run func() result) result {
 		if profDir == "" {
 			return run()
 		}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			secs := max(int(dur.Seconds())-1, 1)
+			secs := max(int(span.Seconds())-1, 1)
 			resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", debugAddr, secs))
 			if err != nil {
 				t.Errorf("profile %s: %v", file, err)
@@ -208,13 +209,13 @@ wrk.headers["Authorization"] = "Basic %s"
 		var bw, uw, iw result
 		if withWrk {
 			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
-			uw = profiled(fmt.Sprintf("c%d-user", c), func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
-			iw = profiled(fmt.Sprintf("c%d-introspect", c), func() result {
+			uw = profiled(fmt.Sprintf("c%d-user", c), dur, func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
+			iw = profiled(fmt.Sprintf("c%d-introspect", c), dur, func() result {
 				return runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
 			})
 		}
 		var bg, rg result
-		profiled(fmt.Sprintf("c%d-refresh", c), func() result {
+		profiled(fmt.Sprintf("c%d-refresh", c), 2*dur, func() result {
 			bg, rg = alternate(t, dur, rounds, func(d time.Duration) goRun {
 				return runGo(c, d, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
 			}, func(d time.Duration) goRun {
