@@ -371,6 +371,7 @@ func alternate(t *testing.T, dur time.Duration, n int, baseline, route func(time
 // runGo runs c connections, each calling do in a loop for dur, and measures them.
 func runGo(c int, dur time.Duration, do func(cl *http.Client, i int) error) goRun {
 	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}, Timeout: 10 * time.Second}
+	defer cl.CloseIdleConnections() // alternate's next round opens its own
 	var mu sync.Mutex
 	var all []time.Duration
 	var errs int
