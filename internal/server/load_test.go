@@ -156,9 +156,10 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 		debugAddr = freeAddr(t)
 		srv.Env = append(srv.Env, "LOGINSIGN_DEBUG_ADDR="+debugAddr)
 	}
-	profiled := func(file string, span time.Duration, run func() result) result {
+	profiled := func(file string, span time.Duration, run func()) {
 		if profDir == "" {
-			return run()
+			run()
+			return
 		}
 		done := make(chan struct{})
 		go func() {
@@ -178,9 +179,8 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 			defer f.Close()
 			io.Copy(f, resp.Body)
 		}()
-		r := run()
+		run()
 		<-done
-		return r
 	}
 	srv.Stdout, srv.Stderr = os.Stderr, os.Stderr
 	base := exec.Command(baseBin, "-addr", baseAddr)
@@ -209,13 +209,13 @@ wrk.headers["Authorization"] = "Basic %s"
 		var bw, uw, iw result
 		if withWrk {
 			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
-			uw = profiled(fmt.Sprintf("c%d-user", c), dur, func() result { return runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
-			iw = profiled(fmt.Sprintf("c%d-introspect", c), dur, func() result {
-				return runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+			profiled(fmt.Sprintf("c%d-user", c), dur, func() { uw = runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
+			profiled(fmt.Sprintf("c%d-introspect", c), dur, func() {
+				iw = runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
 			})
 		}
 		var bg, rg result
-		profiled(fmt.Sprintf("c%d-refresh", c), 2*dur, func() result {
+		profiled(fmt.Sprintf("c%d-refresh", c), 2*dur, func() {
 			bg, rg = alternate(t, dur, rounds, func(d time.Duration) goRun {
 				return runGo(c, d, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
 			}, func(d time.Duration) goRun {
@@ -227,7 +227,6 @@ wrk.headers["Authorization"] = "Basic %s"
 					return err
 				})
 			})
-			return rg
 		})
 		fmt.Fprintf(report, "  c=%d\n", c)
 		if withWrk {
