@@ -36,8 +36,8 @@ import (
 // an in-process server (the test helpers: authorize, magic link, consent, code exchange),
 // stops it, and starts `bin/loginsign serve` and `bin/baseline` on the same database and
 // Redis. Then, at 16 and 64 connections:
-//   - wrk drives the baseline (GET, one Redis GET), GET /api/user (Bearer) and
-//     POST /oauth/introspect (client_secret_basic);
+//   - wrk drives the baseline (GET, one Redis GET), GET /api/user (Bearer),
+//     POST /oauth/introspect (client_secret_basic) and the refresh grant (refreshScript);
 //   - a Go load generator drives the baseline and the refresh grant (refresh tokens are
 //     single-use, so each connection rotates its own family and sends the next token), in
 //     alternation: LOGINSIGN_LOAD_ROUNDS rounds of each (default 4), dur in all for each.
@@ -136,9 +136,22 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 	br := e.browser()
 	access := e.signedInTokens(br, defaultTestEmail, "")["access_token"].(string)
 	const families = 64
-	refresh := make([]string, families)
-	for i := range refresh {
-		refresh[i] = e.signedInTokens(br, defaultTestEmail, "")["refresh_token"].(string)
+	signIn := func(n int) []string {
+		tokens := make([]string, n)
+		for i := range tokens {
+			tokens[i] = e.signedInTokens(br, defaultTestEmail, "")["refresh_token"].(string)
+		}
+		return tokens
+	}
+	refresh := signIn(families)
+	// wrk's refresh runs rotate families of their own, one per connection (and a spare for
+	// each thread: refreshScript), fresh for each concurrency: a run ends with rotations in
+	// flight whose answers it never read.
+	wrkFamilies := map[int][]string{}
+	if withWrk {
+		for _, c := range []int{16, 64} {
+			wrkFamilies[c] = signIn(c + 2)
+		}
 	}
 	e.http.Close()
 	e.srv.Close()
@@ -206,12 +219,16 @@ wrk.headers["Authorization"] = "Basic %s"
 `, url.QueryEscape(access), basic))
 
 	for _, c := range []int{16, 64} {
-		var bw, uw, iw result
+		var bw, uw, iw, rw result
 		if withWrk {
 			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
 			profiled(fmt.Sprintf("c%d-user", c), dur, func() { uw = runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
 			profiled(fmt.Sprintf("c%d-introspect", c), dur, func() {
 				iw = runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+			})
+			refreshLua := writeLua(t, dir, fmt.Sprintf("refresh%d.lua", c), refreshScript(basic, wrkFamilies[c]))
+			profiled(fmt.Sprintf("c%d-refresh-wrk", c), dur, func() {
+				rw = runWrk(t, wrk, c, dur, refreshLua, "http://"+addr+"/oauth/token")
 			})
 		}
 		var bg, rg result
@@ -233,6 +250,7 @@ wrk.headers["Authorization"] = "Basic %s"
 			fmt.Fprintf(report, "    baseline GET (wrk)      %s\n", bw)
 			fmt.Fprintf(report, "    GET /api/user (wrk)     %s  %.2fx\n", uw, uw.rps/bw.rps)
 			fmt.Fprintf(report, "    introspection (wrk)     %s  %.2fx\n", iw, iw.rps/bw.rps)
+			fmt.Fprintf(report, "    refresh grant (wrk)     %s  %.2fx\n", rw, rw.rps/bw.rps)
 		}
 		fmt.Fprintf(report, "    baseline GET (Go)       %s\n", bg)
 		fmt.Fprintf(report, "    refresh grant (Go)      %s  %.2fx\n", rg, rg.rps/bg.rps)
@@ -412,6 +430,42 @@ func getOK(cl *http.Client, u string) error {
 		return fmt.Errorf("GET %s: %d", u, resp.StatusCode)
 	}
 	return nil
+}
+
+// refreshScript is wrk's refresh grant: each of wrk's two threads takes half of tokens (a
+// family per connection, and one spare: wrk calls request() once on its first thread to check
+// the script, and that token is never sent) and keeps them in a pool; a request takes a
+// token from it, and the response's refresh_token goes back. A token whose answer was not 200
+// is not replaced: a request that then finds the pool empty sends one that is refused, and
+// wrk counts it as an error.
+func refreshScript(basic string, tokens []string) string {
+	quoted := make([]string, len(tokens))
+	for i, tok := range tokens {
+		quoted[i] = strconv.Quote(tok)
+	}
+	return fmt.Sprintf(`wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic %s"
+local tokens = {%s}
+local per = %d
+local threads = 0
+function setup(thread)
+  thread:set("first", threads * per + 1)
+  threads = threads + 1
+end
+local pool = {}
+function init(args)
+  for i = first, first + per - 1 do pool[#pool + 1] = tokens[i] end
+end
+function request()
+  local tok = table.remove(pool) or "none"
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&refresh_token=" .. tok)
+end
+function response(status, headers, body)
+  local tok = body:match('"refresh_token":"([^"]+)"')
+  if status == 200 and tok then pool[#pool + 1] = tok end
+end
+`, basic, strings.Join(quoted, ", "), len(tokens)/2)
 }
 
 func refreshGrant(cl *http.Client, base, id, secret, refresh string) (string, error) {
