@@ -53,8 +53,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m ./...
 
 # Load-tool run (README, "Performance"): real `loginsign serve` and baseline processes on
-# loopback, driven by wrk (GET /api/user, introspection, the baseline) and a Go generator
-# (refresh, the baseline) at 16 and 64 connections; SQLite + embedded store, and PostgreSQL +
+# loopback, driven by wrk (GET /api/user, introspection, the refresh grant, the baseline) and
+# a Go generator (refresh, the baseline) at 16 and 64 connections; SQLite + embedded store, and PostgreSQL +
 # Redis when LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL are set. Needs wrk
 # (Debian: apt-get install wrk); nothing else depends on it (build tag loadtest).
 bench-load: build
