@@ -3,9 +3,17 @@
 // done, and hands on to the first caller still waiting. Under load one flush serves many
 // callers (one commit, one round trip); a lone caller flushes at once, waiting for nobody.
 // The refresh rotations (package oauth) and the Redis calls (package kv) use it.
+//
+// Before it takes each batch, the flushing caller yields its processor once
+// (runtime.Gosched): the goroutines that are ready to run, requests a few steps short of
+// their own write, reach the queue first and share the batch instead of waiting through
+// another. A yield with nothing else to run returns at once. On the 2-core machine of README
+// "Performance" it raised the refresh grant by about a tenth on SQLite (larger rotation
+// batches; fewer transactions).
 package groupcommit
 
 import (
+	"runtime"
 	"slices"
 	"sync"
 )
@@ -45,6 +53,7 @@ func (q *Queue[T]) Do(item T, max int, flush func(batch []T), start, drained fun
 		}
 	}
 	for {
+		runtime.Gosched()
 		q.mu.Lock()
 		batch := slices.Clone(q.pending[:min(len(q.pending), max)])
 		q.pending = q.pending[len(batch):]

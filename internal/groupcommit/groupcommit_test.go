@@ -1,6 +1,7 @@
 package groupcommit_test
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -70,5 +71,42 @@ func TestQueueFlushesEveryItemOnceInBatches(t *testing.T) {
 	}
 	if busy.Load() || spells.Load() < 1 || !q.Idle(func() {}) {
 		t.Fatalf("after the last batch: busy %v, spells %d; want idle", busy.Load(), spells.Load())
+	}
+}
+
+// The caller that takes over an idle queue yields before it takes its batch: callers ready to
+// run then join it. On one processor, callers released together run one after another, so
+// without the yield every first batch would hold its leader alone. (The scheduler may resume
+// the leader early now and then, to be fair to its global queue: rounds, not one.)
+func TestQueueLeaderLetsReadyCallersJoinItsBatch(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const callers, rounds = 16, 20
+	largest := 0
+	for range rounds {
+		var q groupcommit.Queue[int]
+		var (
+			mu    sync.Mutex
+			first int
+		)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				<-start
+				q.Do(i, callers, func(batch []int) {
+					mu.Lock()
+					if first == 0 {
+						first = len(batch)
+					}
+					mu.Unlock()
+				}, nil, nil)
+			})
+		}
+		close(start)
+		wg.Wait()
+		largest = max(largest, first)
+	}
+	if largest < callers/2 {
+		t.Fatalf("the largest first batch of %d rounds held %d callers; want at least %d of the %d", rounds, largest, callers/2, callers)
 	}
 }
