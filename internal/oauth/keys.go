@@ -282,10 +282,10 @@ func (k *Keys) SignTyped(ctx context.Context, alg, typ string, claims any) (stri
 	var sig []byte
 	switch priv := lk.private.(type) {
 	case *ecdsa.PrivateKey:
-		// RFC 6979: the nonce is derived from the key and the digest (nil rand). No
-		// weakness of a random source can then reveal the key, and it costs a sixth less
-		// than crypto/ecdsa's hedged nonce (an HMAC-DRBG over SHA-512 fed from
-		// crypto/rand), a quarter of the refresh grant's CPU (README, "Performance").
+		// RFC 6979: the nonce is derived from the key and the digest (nil rand), so no
+		// weakness of a random source can reveal the key. The signature is a quarter of the
+		// refresh grant's CPU, and this nonce costs a sixth less than crypto/ecdsa's hedged
+		// one, an HMAC-DRBG over SHA-512 fed from crypto/rand (README, "Performance").
 		der, err := priv.Sign(nil, digest[:], crypto.SHA256)
 		if err != nil {
 			return "", err
