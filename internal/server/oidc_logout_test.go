@@ -15,6 +15,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"loginsign/internal/auth"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 )
 
@@ -198,7 +199,9 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			evs[0].Status != "pending" || evs[0].Attempts != 1 || evs[0].LastStatusCode != 503 {
 			t.Fatalf("after a 503: %d events %+v", len(evs), evs)
 		}
-		// The retry is due (as if its wait had passed).
+		// The retry is due (as if its wait had passed), ten seconds on: its token must be signed
+		// then, not replayed (RFC 6979 signatures: the same claims would give the same token).
+		e.srv.oauth.Now = func() time.Time { return time.Now().Add(10 * time.Second) }
 		if err := e.srv.db.WebhookEvent.UpdateOne(evs[0]).SetNextAttemptAt(time.Now().Add(-time.Second)).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -209,6 +212,7 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			t.Fatalf("after the retry: %s, %d attempts", ev.Status, ev.Attempts)
 		}
 		// The developer's manual redelivery works for it although the app has no webhook URL.
+		e.srv.oauth.Now = func() time.Time { return time.Now().Add(20 * time.Second) }
 		dev, _, _ := e.srv.identity.EnsureUser(ctx, "dev@example.com")
 		if _, err := e.srv.webhooks.Redeliver(auth.WithSession(ctx, auth.Session{UserID: dev.ID}), e.app.ID, evs[0].ID); err != nil {
 			t.Fatalf("redeliver: %v", err)
@@ -222,6 +226,7 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			t.Fatalf("receiver got %d requests, want 3 (503, retry, redelivery)", len(rcv.body))
 		}
 		var jtis []string
+		var iats []int64
 		for _, body := range rcv.body {
 			form, _ := url.ParseQuery(body)
 			tok := form.Get("logout_token")
@@ -229,12 +234,21 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var c struct{ JTI string }
+			var c struct {
+				JTI      string
+				IAT, EXP int64
+			}
 			json.Unmarshal(raw, &c)
-			jtis = append(jtis, c.JTI)
+			if c.EXP-c.IAT != int64(oauth.LogoutTokenTTL/time.Second) {
+				t.Errorf("a token lives %d s, want %s", c.EXP-c.IAT, oauth.LogoutTokenTTL)
+			}
+			jtis, iats = append(jtis, c.JTI), append(iats, c.IAT)
 		}
-		if rcv.body[0] == rcv.body[1] || jtis[0] == "" || jtis[0] != jtis[1] || jtis[2] != jtis[0] {
+		if rcv.body[0] == rcv.body[1] || rcv.body[1] == rcv.body[2] || jtis[0] == "" || jtis[0] != jtis[1] || jtis[2] != jtis[0] {
 			t.Fatalf("attempts sent the same token or different jtis: %v", jtis)
+		}
+		if iats[1] < iats[0]+9 || iats[2] < iats[1]+9 {
+			t.Fatalf("iat of the attempts %v: want each signed when sent, 10 s apart", iats)
 		}
 	})
 }
