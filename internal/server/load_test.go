@@ -315,6 +315,7 @@ var (
 	wrkRPS    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
 	wrkP99    = regexp.MustCompile(`\s99%\s+([\d.]+)(us|ms|s)`)
 	wrkNon2xx = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
+	wrkTotal  = regexp.MustCompile(`(\d+) requests in `)
 	wrkErrors = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
@@ -337,8 +338,12 @@ func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string
 	v, _ := strconv.ParseFloat(string(p[1]), 64)
 	unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(p[2])]
 	r.p99 = time.Duration(v * float64(unit))
-	if n := wrkNon2xx.FindSubmatch(out); n != nil {
+	if n, total := wrkNon2xx.FindSubmatch(out), wrkTotal.FindSubmatch(out); n != nil && total != nil {
+		// wrk's rate counts every answer; the rate here is of the successful ones (a
+		// refused request is cheap, and would raise it).
 		r.errors, _ = strconv.Atoi(string(n[1]))
+		all, _ := strconv.Atoi(string(total[1]))
+		r.rps *= float64(max(all-r.errors, 0)) / float64(max(all, 1))
 	}
 	if n := wrkErrors.FindSubmatch(out); n != nil {
 		for _, x := range n[1:] {
