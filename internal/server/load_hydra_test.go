@@ -28,6 +28,7 @@ type hydra struct {
 	access            string
 	refresh           []string
 	userLua, introLua string
+	pid               int // of `hydra serve all`, whose CPU time is metered
 }
 
 // startHydra migrates dsn (unless it is "memory", which Hydra migrates itself), starts
@@ -57,7 +58,7 @@ func startHydra(t *testing.T, bin, name, dsn, dir string, families int) *hydra {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait(); logf.Close() })
-	h := &hydra{name: name, pub: "http://" + pubAddr, admin: "http://" + adminAddr}
+	h := &hydra{name: name, pub: "http://" + pubAddr, admin: "http://" + adminAddr, pid: srv.Process.Pid}
 	waitUp(t, h.admin+"/health/ready")
 	waitUp(t, h.pub+"/health/ready")
 
@@ -177,10 +178,10 @@ func hydraJSON(t *testing.T, method, u string, body, out any) {
 
 // runHydra measures h at c connections next to the baselines bw (wrk) and bg (Go).
 func runHydra(t *testing.T, report io.Writer, wrk string, h *hydra, c int, dur time.Duration, bw, bg result) {
-	uw := runWrk(t, wrk, c, dur, h.userLua, h.pub+"/userinfo")
-	iw := runWrk(t, wrk, c, dur, h.introLua, h.admin+"/admin/oauth2/introspect")
+	uw := runWrk(t, wrk, c, dur, h.userLua, h.pub+"/userinfo", h.pid)
+	iw := runWrk(t, wrk, c, dur, h.introLua, h.admin+"/admin/oauth2/introspect", h.pid)
 	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(h.clientID) + ":" + url.QueryEscape(h.secret)))
-	rg := runGo(min(c, len(h.refresh)), dur, func(cl *http.Client, i int) error {
+	rg := runGo(t, min(c, len(h.refresh)), dur, h.pid, func(cl *http.Client, i int) error {
 		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {h.refresh[i]}}
 		req, _ := http.NewRequest(http.MethodPost, h.pub+"/oauth2/token", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

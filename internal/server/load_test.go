@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -221,22 +222,22 @@ wrk.headers["Authorization"] = "Basic %s"
 	for _, c := range []int{16, 64} {
 		var bw, uw, iw, rw result
 		if withWrk {
-			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/")
-			profiled(fmt.Sprintf("c%d-user", c), dur, func() { uw = runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user") })
+			bw = runWrk(t, wrk, c, dur, "", "http://"+baseAddr+"/", base.Process.Pid)
+			profiled(fmt.Sprintf("c%d-user", c), dur, func() { uw = runWrk(t, wrk, c, dur, userLua, "http://"+addr+"/api/user", srv.Process.Pid) })
 			profiled(fmt.Sprintf("c%d-introspect", c), dur, func() {
-				iw = runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect")
+				iw = runWrk(t, wrk, c, dur, introLua, "http://"+addr+"/oauth/introspect", srv.Process.Pid)
 			})
 			refreshLua := writeLua(t, dir, fmt.Sprintf("refresh%d.lua", c), refreshScript(basic, wrkFamilies[c]))
 			profiled(fmt.Sprintf("c%d-refresh-wrk", c), dur, func() {
-				rw = runWrk(t, wrk, c, dur, refreshLua, "http://"+addr+"/oauth/token")
+				rw = runWrk(t, wrk, c, dur, refreshLua, "http://"+addr+"/oauth/token", srv.Process.Pid)
 			})
 		}
 		var bg, rg result
 		profiled(fmt.Sprintf("c%d-refresh", c), 2*dur, func() {
 			bg, rg = alternate(t, dur, rounds, func(d time.Duration) goRun {
-				return runGo(c, d, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
+				return runGo(t, c, d, base.Process.Pid, func(cl *http.Client, _ int) error { return getOK(cl, "http://"+baseAddr+"/") })
 			}, func(d time.Duration) goRun {
-				return runGo(c, d, func(cl *http.Client, i int) error {
+				return runGo(t, c, d, srv.Process.Pid, func(cl *http.Client, i int) error {
 					next, err := refreshGrant(cl, "http://"+addr, e.app.ID, e.app.Secret, refresh[i])
 					if err == nil {
 						refresh[i] = next
@@ -301,14 +302,37 @@ type result struct {
 	rps    float64
 	p99    time.Duration
 	errors int
+	// cpu is the server's CPU time (user and system) per successful request, when metered:
+	// unlike the rate, it does not move with what else the machine runs.
+	cpu time.Duration
 }
 
 func (r result) String() string {
 	s := fmt.Sprintf("%8.0f req/s  p99 %7.2f ms", r.rps, float64(r.p99.Microseconds())/1000)
+	if r.cpu > 0 {
+		s += fmt.Sprintf("  server CPU %4d µs/req", r.cpu.Microseconds())
+	}
 	if r.errors > 0 {
 		s += fmt.Sprintf("  (%d errors)", r.errors)
 	}
 	return s
+}
+
+// cpuTime is the CPU time, user and system, that process pid has used (0 for pid 0).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("reading the server's CPU time: %v", err)
+	}
+	// The fields after the command's closing parenthesis; utime and stime are the 14th and
+	// 15th of the line, in clock ticks of 1/100 s (USER_HZ).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 var (
@@ -319,12 +343,16 @@ var (
 	wrkErrors = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string) result {
+// runWrk runs wrk at c connections for dur against u (with script, when not ""), and meters
+// process pid's CPU time (not when 0).
+func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string, pid int) result {
 	args := []string{"-t2", "-c" + strconv.Itoa(c), "-d" + dur.String(), "--latency"}
 	if script != "" {
 		args = append(args, "-s", script)
 	}
+	cpu0 := cpuTime(t, pid)
 	out, err := exec.Command(wrk, append(args, u)...).CombinedOutput()
+	cpu := cpuTime(t, pid) - cpu0
 	if err != nil {
 		t.Fatalf("wrk %v: %v\n%s", args, err, out)
 	}
@@ -351,6 +379,9 @@ func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string
 			r.errors += k
 		}
 	}
+	if ok := r.rps * dur.Seconds(); ok >= 1 {
+		r.cpu = time.Duration(float64(cpu) / ok)
+	}
 	return r
 }
 
@@ -360,6 +391,7 @@ type goRun struct {
 	latencies []time.Duration
 	elapsed   time.Duration
 	errors    int
+	cpu       time.Duration // the metered server's
 }
 
 func (g goRun) result(t *testing.T) result {
@@ -367,7 +399,8 @@ func (g goRun) result(t *testing.T) result {
 		t.Fatalf("no successful request (%d errors)", g.errors)
 	}
 	slices.Sort(g.latencies)
-	return result{rps: float64(len(g.latencies)) / g.elapsed.Seconds(), p99: g.latencies[len(g.latencies)*99/100], errors: g.errors}
+	return result{rps: float64(len(g.latencies)) / g.elapsed.Seconds(), p99: g.latencies[len(g.latencies)*99/100], errors: g.errors,
+		cpu: g.cpu / time.Duration(len(g.latencies))}
 }
 
 // alternate runs baseline and route in turn, dur/n at a time, n times each, and returns the
@@ -385,19 +418,22 @@ func alternate(t *testing.T, dur time.Duration, n int, baseline, route func(time
 			run.total.latencies = append(run.total.latencies, g.latencies...)
 			run.total.elapsed += g.elapsed
 			run.total.errors += g.errors
+			run.total.cpu += g.cpu
 		}
 	}
 	return b.result(t), r.result(t)
 }
 
-// runGo runs c connections, each calling do in a loop for dur, and measures them.
-func runGo(c int, dur time.Duration, do func(cl *http.Client, i int) error) goRun {
+// runGo runs c connections, each calling do in a loop for dur, and measures them and process
+// pid's CPU time (not when 0).
+func runGo(t *testing.T, c int, dur time.Duration, pid int, do func(cl *http.Client, i int) error) goRun {
 	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c}, Timeout: 10 * time.Second}
 	defer cl.CloseIdleConnections() // alternate's next round opens its own
 	var mu sync.Mutex
 	var all []time.Duration
 	var errs int
 	var wg sync.WaitGroup
+	cpu0 := cpuTime(t, pid)
 	start := time.Now()
 	end := start.Add(dur)
 	for i := range c {
@@ -421,7 +457,7 @@ func runGo(c int, dur time.Duration, do func(cl *http.Client, i int) error) goRu
 		})
 	}
 	wg.Wait()
-	return goRun{latencies: all, elapsed: time.Since(start), errors: errs}
+	return goRun{latencies: all, elapsed: time.Since(start), errors: errs, cpu: cpuTime(t, pid) - cpu0}
 }
 
 func getOK(cl *http.Client, u string) error {
