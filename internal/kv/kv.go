@@ -147,11 +147,11 @@ func (s *Store) GetEach(ctx context.Context, keys ...string) ([][]byte, error) {
 		if s.down.Load() {
 			return nil, redis.ErrClosed
 		}
-		cmds := make([][][]byte, len(keys))
+		cmds := make([][]string, len(keys))
 		for i, k := range keys {
-			cmds[i] = [][]byte{[]byte("GET"), []byte(k)}
+			cmds[i] = []string{"GET", k}
 		}
-		for i, r := range s.Engine.DoAll(cmds) {
+		for i, r := range s.Engine.DoAll(engineArgs(cmds)) {
 			if v, ok := r.([]byte); ok { // a key of another type reads as missing, as in MGET
 				out[i] = append([]byte{}, v...)
 			}
@@ -201,14 +201,7 @@ func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 		if s.down.Load() {
 			return nil, redis.ErrClosed
 		}
-		args := make([][][]byte, len(cmds))
-		for i, c := range cmds {
-			args[i] = make([][]byte, len(c))
-			for j, a := range c {
-				args[i][j] = []byte(a)
-			}
-		}
-		for i, r := range s.Engine.DoAll(args) {
+		for i, r := range s.Engine.DoAll(engineArgs(cmds)) {
 			v, err := embeddedReply(r)
 			if err != nil {
 				return nil, err
@@ -229,6 +222,27 @@ func (s *Store) Transact(ctx context.Context, cmds ...[]string) ([]any, error) {
 		return nil, err
 	}
 	return replies(results)
+}
+
+// engineArgs are cmds as the embedded store takes them, in three allocations whatever their
+// number: the store keeps no argument (it copies what it stores) and changes none.
+func engineArgs(cmds [][]string) [][][]byte {
+	var n, size int
+	for _, c := range cmds {
+		n += len(c)
+		for _, a := range c {
+			size += len(a)
+		}
+	}
+	out, flat, buf := make([][][]byte, len(cmds)), make([][]byte, n), make([]byte, 0, size)
+	for i, c := range cmds {
+		out[i], flat = flat[:len(c):len(c)], flat[len(c):]
+		for j, a := range c {
+			buf = append(buf, a...)
+			out[i][j] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+		}
+	}
+	return out
 }
 
 // embeddedReply converts a reply of the embedded store into what go-redis makes of the same

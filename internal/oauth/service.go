@@ -152,6 +152,9 @@ type Service struct {
 	profiles *store.RowCache[connProfile]
 	// refreshByID and refreshByHash are refreshSource's queries, prepared once.
 	refreshByID, refreshByHash preparedStmt
+	// rotationKeyed is HMAC-SHA256 under Config.RotationKey, keyed at its first use
+	// (rotationHMAC).
+	rotationKeyed keyedHMAC
 	// rotations commits refresh rotations in groups (see writeRotation).
 	rotations rotationBatches
 	// refreshRows keeps what never changes of the refresh-token families this process issued

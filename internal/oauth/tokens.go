@@ -7,10 +7,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"loginsign/ent"
@@ -534,13 +536,33 @@ func (s *Service) nextRefreshToken(r refreshRef, rowID string) string {
 
 // rotationMAC is HMAC-SHA256 under the rotation key of label, r and data, in base64url.
 func (s *Service) rotationMAC(label string, r refreshRef, data string) string {
-	m := hmac.New(sha256.New, s.Config.RotationKey)
-	m.Write([]byte(label))
-	m.Write([]byte{0})
-	m.Write([]byte(r.raw))
-	m.Write([]byte{0})
-	m.Write([]byte(data))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	in := make([]byte, 0, len(label)+len(r.raw)+len(data)+2)
+	in = append(append(append(append(append(in, label...), 0), r.raw...), 0), data...)
+	m := s.rotationHMAC()
+	m.Write(in)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(in[:0]))
+}
+
+// keyedHMAC is an HMAC keyed once, whose clones skip hashing the key's two padded blocks.
+type keyedHMAC struct {
+	once sync.Once
+	h    hash.Cloner
+}
+
+// rotationHMAC is a new HMAC-SHA256 under the rotation key.
+func (s *Service) rotationHMAC() hash.Hash {
+	s.rotationKeyed.once.Do(func() {
+		m := hmac.New(sha256.New, s.Config.RotationKey)
+		// Reset keeps the hash states after the padded keys and restores them from then on
+		// (FIPS 198-1 §6 allows it); clones share them.
+		m.Reset()
+		s.rotationKeyed.h = m.(hash.Cloner)
+	})
+	c, err := s.rotationKeyed.h.Clone()
+	if err != nil { // SHA-256 is clonable: not reached
+		return hmac.New(sha256.New, s.Config.RotationKey)
+	}
+	return c
 }
 
 // tokenState is what a presented refresh token is to its family's row.

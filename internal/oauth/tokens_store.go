@@ -257,7 +257,13 @@ func pgRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error
 }
 
 // sqliteRotate writes batch with rotateFamily, one statement each, in one transaction.
+//
+// Its statements run without ctx's deadline: SQLite runs in this process, and a statement
+// waits for the write lock busy_timeout at most. For a context that can end, the driver
+// watches each statement from a goroutine of its own, with a channel and a progress handler
+// set and cleared in SQLite, and database/sql watches the transaction from another.
 func sqliteRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
+	ctx = context.WithoutCancel(ctx)
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)

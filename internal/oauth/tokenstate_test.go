@@ -1,8 +1,12 @@
 package oauth
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"loginsign/ent"
@@ -71,5 +75,42 @@ func TestTokenState(t *testing.T) {
 	other := rotationOnly("another key, another deployment.")
 	if got := other.tokenState(rt, tokens[1]); got != tokenUnknown {
 		t.Errorf("under another rotation key: %v, want unknown", got)
+	}
+}
+
+// TestRotationMACIsHMACSHA256 checks the MAC of rotationMAC (a clone of an HMAC keyed once)
+// against crypto/hmac keyed afresh, from many goroutines at once, for a key of a block and
+// less and for one longer than SHA-256's block (which HMAC hashes first).
+func TestRotationMACIsHMACSHA256(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{"0123456789abcdef0123456789abcdef", strings.Repeat("k", 100)} {
+		s := rotationOnly(key)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 50 {
+					r := refreshRef{raw: RefreshTokenPrefix + strings.Repeat("x", g*7+i)}
+					data := strings.Repeat("openid ", i%5)
+					m := hmac.New(sha256.New, []byte(key))
+					m.Write([]byte("access\x00" + r.raw + "\x00" + data))
+					want := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+					if got := s.rotationMAC("access", r, data); got != want {
+						t.Errorf("key of %d bytes, rotationMAC(%q, %q) = %s, want %s", len(key), r.raw, data, got, want)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// BenchmarkSuccessorTokens is the derivation of a rotation's access and refresh token.
+func BenchmarkSuccessorTokens(b *testing.B) {
+	s := rotationOnly("0123456789abcdef0123456789abcdef")
+	rt, first := s.family(1)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.successorTokens(first, rt.ID, []string{"openid", "email"})
 	}
 }
