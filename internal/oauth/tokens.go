@@ -556,13 +556,14 @@ func (s *Service) rotationHMAC() hash.Hash {
 		// Reset keeps the hash states after the padded keys and restores them from then on
 		// (FIPS 198-1 §6 allows it); clones share them.
 		m.Reset()
-		s.rotationKeyed.h = m.(hash.Cloner)
+		s.rotationKeyed.h, _ = m.(hash.Cloner)
 	})
-	c, err := s.rotationKeyed.h.Clone()
-	if err != nil { // SHA-256 is clonable: not reached
-		return hmac.New(sha256.New, s.Config.RotationKey)
+	if s.rotationKeyed.h != nil {
+		if c, err := s.rotationKeyed.h.Clone(); err == nil {
+			return c
+		}
 	}
-	return c
+	return hmac.New(sha256.New, s.Config.RotationKey) // crypto/hmac over SHA-256 clones: not reached
 }
 
 // tokenState is what a presented refresh token is to its family's row.

@@ -302,8 +302,9 @@ type result struct {
 	rps    float64
 	p99    time.Duration
 	errors int
-	// cpu is the server's CPU time (user and system) per successful request, when metered:
-	// unlike the rate, it does not move with what else the machine runs.
+	// cpu is the server's CPU time (user and system) per successful request, when metered.
+	// It moves less than the rate with what else the machine runs, not nothing: the cores'
+	// caches and hyperthreads are shared too.
 	cpu time.Duration
 }
 
