@@ -618,6 +618,58 @@ func TestRotationConnectionGoesBack(t *testing.T) {
 	}
 }
 
+// TestPostgresRotationsRunTheGenericPlan: on PostgreSQL the connection the rotations keep
+// runs their statement with its generic plan, never planning an execution anew (which was
+// most of a small batch's time), and goes back to the pool with the plan mode reset, so
+// that no other query inherits it.
+func TestPostgresRotationsRunTheGenericPlan(t *testing.T) {
+	t.Parallel()
+	base, ok := postgresEnv()
+	if !ok {
+		t.Skip("needs PostgreSQL and Redis: set LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL")
+	}
+	e := newPostgresFlowEnv(t, base, oauth.Config{})
+	const pool, rotations = 4, 8
+	e.db.SQL.SetMaxOpenConns(pool)
+	e.db.SQL.SetMaxIdleConns(pool) // the rotations' connection stays in the pool once back
+	ctx := e.ctx()
+	e.rotated(t, e.signIn(t, "openid"), rotations)
+	var generic, custom int64
+	kept := e.svc.OnRotationConn(func(c *sql.Conn) {
+		err := c.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+			WHERE statement LIKE 'UPDATE refresh_tokens SET generation%'`).Scan(&generic, &custom)
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if !kept {
+		t.Fatal("no connection kept by the rotations right after them")
+	}
+	if generic != rotations || custom != 0 {
+		t.Errorf("the rotations' statement ran with %d generic and %d custom plans, want %d and 0", generic, custom, rotations)
+	}
+	for deadline := time.Now().Add(10 * time.Second); e.db.SQL.Stats().InUse != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still in use 10 s after the last rotation", e.db.SQL.Stats().InUse)
+		}
+	}
+	// Every connection the pool can hold, the one the rotations gave back among them.
+	for range pool {
+		c, err := e.db.SQL.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var mode string
+		if err := c.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "auto" {
+			t.Errorf("a pooled connection has plan_cache_mode %q, want auto", mode)
+		}
+	}
+}
+
 // sqlExec runs query (with ? placeholders) on the database directly, as another instance or
 // an operator would: no hook of this process sees it.
 func (e *flowEnv) sqlExec(t *testing.T, query string, args ...any) {
