@@ -154,6 +154,7 @@ func runLoad(t *testing.T, report io.Writer, wrk, bin, baseBin, name, dbURL, red
 			wrkFamilies[c] = signIn(c + 2)
 		}
 	}
+	seedFamilies(t, e.srv.db.SQL, e.srv.db.Dialect, seededFamilies)
 	e.http.Close()
 	e.srv.Close()
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,11 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	entdialect "entgo.io/ent/dialect"
 
 	"loginsign/internal/kv"
 	"loginsign/internal/kv/kvtest"
@@ -39,6 +43,37 @@ func benchEnv(b *testing.B, opts ...envOption) *oauthEnv {
 	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
 		LoginPerAddress: unlimited, LoginPerAddressDay: unlimited, LoginPerIP: unlimited, MagicConfirmPerIP: unlimited}
 	return e
+}
+
+// seededFamilies is how many refresh-token families the refresh grant's benchmarks add to
+// the table beside their own. A deployment's table holds many, and PostgreSQL plans the
+// rotations otherwise for a handful: with one family per client it chose the generic plan
+// that, with thousands, it had to be told to (genericPlans in internal/oauth).
+const seededFamilies = 20_000
+
+// seedFamilies adds n refresh-token families to db, copies of one already there under ids
+// of their own, and on PostgreSQL brings the planner's statistics up to date (autovacuum's
+// job in a deployment).
+func seedFamilies(tb testing.TB, db *sql.DB, dialect string, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := db.ExecContext(ctx, `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < `+strconv.Itoa(n)+`)
+		INSERT INTO refresh_tokens (id, token_hash, generation, current_hash, family_id, application_id, scopes,
+			nonce, auth_time, amr, created_at, expires_at, rotated_at, revoked_at, connection_id)
+		SELECT 'seed' || seq.i || r.id, 'seed' || seq.i || r.token_hash, r.generation, r.current_hash,
+			'seed' || seq.i || r.family_id, r.application_id, r.scopes, r.nonce, r.auth_time, r.amr,
+			r.created_at, r.expires_at, r.rotated_at, r.revoked_at, r.connection_id
+		FROM seq, (SELECT * FROM refresh_tokens LIMIT 1) r`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	settle := "PRAGMA wal_checkpoint(TRUNCATE)"
+	if dialect == entdialect.Postgres {
+		settle = "ANALYZE refresh_tokens"
+	}
+	if _, err := db.ExecContext(ctx, settle); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 func benchClient() *http.Client {
@@ -149,6 +184,7 @@ func BenchmarkRefreshGrant(b *testing.B) {
 	e := benchEnv(b)
 	br := e.browser()
 	e.signedInTokens(br, defaultTestEmail, "") // consent remembered from here on
+	seedFamilies(b, e.srv.db.SQL, e.srv.db.Dialect, seededFamilies)
 	var mu sync.Mutex
 	c := benchClient()
 	runParallel(b, func() func() error {
