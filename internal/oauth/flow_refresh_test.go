@@ -633,20 +633,26 @@ func TestPostgresRotationsRunTheGenericPlan(t *testing.T) {
 	e.db.SQL.SetMaxOpenConns(pool)
 	e.db.SQL.SetMaxIdleConns(pool) // the rotations' connection stays in the pool once back
 	ctx := e.ctx()
-	e.rotated(t, e.signIn(t, "openid"), rotations)
+	s := e.signIn(t, "openid")
+	s.resp.RefreshToken = e.rotated(t, s, rotations)
 	var generic, custom int64
-	kept := e.svc.OnRotationConn(func(c *sql.Conn) {
+	plans := func(c *sql.Conn) {
 		err := c.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
 			WHERE statement LIKE 'UPDATE refresh_tokens SET generation%'`).Scan(&generic, &custom)
 		if err != nil {
 			t.Error(err)
 		}
-	})
-	if !kept {
-		t.Fatal("no connection kept by the rotations right after them")
 	}
-	if generic != rotations || custom != 0 {
-		t.Errorf("the rotations' statement ran with %d generic and %d custom plans, want %d and 0", generic, custom, rotations)
+	for try := 1; !e.svc.OnRotationConn(plans); try++ {
+		// The connection went back to the pool (a second after the last rotation) before it
+		// could be read: a machine that stalled that long gets another rotation.
+		if try == 5 {
+			t.Fatal("no connection kept by the rotations right after them")
+		}
+		s.resp.RefreshToken = e.rotated(t, s, 1)
+	}
+	if generic == 0 || custom != 0 {
+		t.Errorf("the rotations' statement ran with %d generic and %d custom plans, want generic ones only", generic, custom)
 	}
 	for deadline := time.Now().Add(10 * time.Second); e.db.SQL.Stats().InUse != 0; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
