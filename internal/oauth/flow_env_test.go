@@ -66,6 +66,17 @@ func postgresEnv() (base string, ok bool) {
 	return base, base != "" && os.Getenv(kvtest.EnvRedis) != ""
 }
 
+// postgresOnlyFlowEnv is newPostgresFlowEnv for a case about PostgreSQL alone: it skips the
+// case when the environment names no PostgreSQL and Redis.
+func postgresOnlyFlowEnv(t *testing.T, cfg oauth.Config) *flowEnv {
+	t.Helper()
+	base, ok := postgresEnv()
+	if !ok {
+		t.Skip("needs PostgreSQL and Redis: set LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL")
+	}
+	return newPostgresFlowEnv(t, base, cfg)
+}
+
 // newPostgresFlowEnv is a flow env on a fresh database of the PostgreSQL server base, with
 // real Redis.
 func newPostgresFlowEnv(t *testing.T, base string, cfg oauth.Config) *flowEnv {

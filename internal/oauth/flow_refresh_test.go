@@ -487,11 +487,7 @@ func TestConcurrentRotationsOfManyFamilies(t *testing.T) {
 func TestRotationBatchRolledBackByADeadlockRunsAgain(t *testing.T) {
 	t.Parallel()
 	// PostgreSQL alone: SQLite's one writer commits one batch at a time.
-	base, ok := postgresEnv()
-	if !ok {
-		t.Skip("needs PostgreSQL and Redis: set LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL")
-	}
-	e := newPostgresFlowEnv(t, base, oauth.Config{})
+	e := postgresOnlyFlowEnv(t, oauth.Config{})
 	ctx := e.ctx()
 	// The batch locks its rows in the order its rotations queued, which the case sets up by
 	// spacing the requests; under load that order can come out the other way, and then there
@@ -624,11 +620,7 @@ func TestRotationConnectionGoesBack(t *testing.T) {
 // that no other query inherits it.
 func TestPostgresRotationsRunTheGenericPlan(t *testing.T) {
 	t.Parallel()
-	base, ok := postgresEnv()
-	if !ok {
-		t.Skip("needs PostgreSQL and Redis: set LOGINSIGN_TEST_DATABASE_URL and LOGINSIGN_TEST_REDIS_URL")
-	}
-	e := newPostgresFlowEnv(t, base, oauth.Config{})
+	e := postgresOnlyFlowEnv(t, oauth.Config{})
 	const pool, rotations = 4, 8
 	e.db.SQL.SetMaxOpenConns(pool)
 	e.db.SQL.SetMaxIdleConns(pool) // the rotations' connection stays in the pool once back
