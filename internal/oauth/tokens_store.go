@@ -409,8 +409,7 @@ func (b *rotationBatches) putConn() {
 // dropConn closes the connection instead of returning it: the pool opens another in its
 // place. Its caller owns b.conn.
 func (b *rotationBatches) dropConn() {
-	b.conn.Raw(func(any) error { return driver.ErrBadConn })
-	b.conn.Close()
+	b.conn.Raw(func(any) error { return driver.ErrBadConn }) // closes b.conn, the driver's connection too
 	b.conn, b.generic = nil, false
 }
 
