@@ -60,7 +60,7 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 			return gerr
 		}
 		if e.Code == apperr.Internal {
-			log.ErrorContext(ctx, "graphql internal error", "err", err)
+			logInternal(ctx, log, err)
 			gerr.Message = "internal error"
 		}
 		return gerr
@@ -77,10 +77,20 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 		gerr.Message, gerr.Extensions = apperr.UnavailableMessage, map[string]any{"code": string(apperr.Unavailable)}
 		return gerr
 	}
-	log.ErrorContext(ctx, "graphql internal error", "err", err)
+	logInternal(ctx, log, err)
 	gerr.Message = "internal error"
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
+}
+
+// logInternal logs an internal error of the operation of ctx, at Info level when the client
+// went away (apperr.ClientGone): nobody reads that answer, and it is no fault of the server's.
+func logInternal(ctx context.Context, log *slog.Logger, err error) {
+	if apperr.ClientGone(ctx, err) {
+		log.InfoContext(ctx, "graphql: request canceled by the client", "err", err)
+		return
+	}
+	log.ErrorContext(ctx, "graphql internal error", "err", err)
 }
 
 // depthLimit refuses operations nested deeper than max selection levels.

@@ -26,6 +26,9 @@ type AppErrorBody struct {
 // writeAppError writes err as {"error","error_description"}. 401s carry
 // WWW-Authenticate: Basic; 429s Retry-After; internal errors are logged and hidden.
 func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.AnswerClientGone(w, r, nil, err) {
+		return
+	}
 	e := httpx.Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)

@@ -428,3 +428,35 @@ func TestDeveloperApplicationRouteErrorMapping(t *testing.T) {
 		}
 	})
 }
+
+// TestCanceledRequestIsNoServerError: a token request whose client went away before the
+// answer (its context canceled, so the client check's read of the database fails) is
+// recorded as 499 and logged at Info level, not as an internal error (500, logged at Error
+// level). The same request from a client that waits is answered.
+func TestCanceledRequestIsNoServerError(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, secret, _ := e.client(t)
+		var logged bytes.Buffer
+		e.api.Log = slog.New(slog.NewTextHandler(&logged, nil)) // no request has been served yet
+		send := func(ctx context.Context) *httptest.ResponseRecorder {
+			req := httptest.NewRequestWithContext(ctx, "POST", "/oauth/token", strings.NewReader("grant_type=refresh_token&refresh_token=lsrt_x"))
+			req.Header.Set("Content-Type", form)
+			req.Header.Set("Authorization", basic(app.ID, secret))
+			rec := httptest.NewRecorder()
+			e.srv.Config.Handler.ServeHTTP(rec, req)
+			return rec
+		}
+		gone, cancel := context.WithCancel(context.Background())
+		cancel()
+		if rec := send(gone); rec.Code != 499 || rec.Body.Len() != 0 {
+			t.Fatalf("canceled request: %d %q, want 499 and no body", rec.Code, rec.Body.String())
+		}
+		if l := logged.String(); strings.Contains(l, "level=ERROR") || !strings.Contains(l, "request canceled by the client") {
+			t.Fatalf("log %q, want the cancellation at Info level and no error", l)
+		}
+		if rec := send(context.Background()); rec.Code != 400 || !strings.Contains(rec.Body.String(), "invalid_grant") {
+			t.Fatalf("the same request, not canceled: %d %s, want 400 invalid_grant", rec.Code, rec.Body.String())
+		}
+	})
+}

@@ -19,6 +19,9 @@ import (
 // adds WWW-Authenticate; rate_limited adds Retry-After. Server errors are logged and shown as
 // server_error.
 func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.AnswerClientGone(w, r, a.Log, err) {
+		return
+	}
 	e := oauth.AsError(err)
 	switch {
 	case e.Code == oauth.ServerError && apperr.DependencyDown(err):

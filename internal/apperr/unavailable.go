@@ -53,3 +53,16 @@ func DependencyDown(err error) bool {
 	}
 	return false
 }
+
+// ClientGone reports whether err is the cancellation of ctx, the request's own context: the
+// client went away (or the server stopped waiting for the request) before its answer. That
+// is no fault of the server's, and nobody reads the answer: the transports log it at Info
+// level instead of as an internal error, and an HTTP answer records StatusClientGone.
+func ClientGone(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled)
+}
+
+// StatusClientGone is the status of an HTTP answer to a client that went away, for the
+// access log and the metrics only (nginx's 499, "client closed request"): the client does
+// not receive it, and a 500 would count as the server's error.
+const StatusClientGone = 499

@@ -54,6 +54,9 @@ func WritePersonError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, err error, l *i18n.Locale) {
+	if AnswerClientGone(w, r, nil, err) {
+		return
+	}
 	e := Unavailable(r, err, apperr.As(err))
 	if e.Code == apperr.Internal {
 		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
@@ -79,6 +82,22 @@ func Unavailable(r *http.Request, err error, e *apperr.Error) *apperr.Error {
 	}
 	slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
 	return &apperr.Error{Code: apperr.Unavailable, Message: apperr.UnavailableMessage, RetryAfter: apperr.RetryAfterUnavailable}
+}
+
+// AnswerClientGone answers a request whose client went away (apperr.ClientGone: err is
+// the end of its context) with apperr.StatusClientGone and no body, logged at Info level on
+// log (slog's default when nil), and reports whether it did. Every transport's error writer
+// calls it first.
+func AnswerClientGone(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) bool {
+	if !apperr.ClientGone(r.Context(), err) {
+		return false
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log.InfoContext(r.Context(), "request canceled by the client", "err", err, "path", r.URL.Path)
+	w.WriteHeader(apperr.StatusClientGone)
+	return true
 }
 
 // WriteUnavailable answers 503 with Retry-After in the shape of the route r is for: GraphQL

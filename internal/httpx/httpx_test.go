@@ -1,6 +1,9 @@
 package httpx
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -106,5 +109,57 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 		if rec.Code != tt.status || strings.TrimSpace(rec.Body.String()) != tt.body {
 			t.Errorf("%s %s = %d %q, want %d %q", tt.method, tt.path, rec.Code, rec.Body, tt.status, tt.body)
 		}
+	}
+}
+
+// A request whose own context ended (its client went away) is answered 499 with no body and
+// logged at Info level; the same error on a live request, or another error on an ended one,
+// is left to the error writer, which answers 500.
+func TestClientGoneIsNoServerError(t *testing.T) {
+	t.Parallel()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	canceled := fmt.Errorf("loading the row: %w", context.Canceled)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		gone bool
+	}{
+		{"client gone", ended, canceled, true},
+		{"canceled inside, client still there", context.Background(), canceled, false},
+		{"another error after the client went", ended, errors.New("disk on fire"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logged strings.Builder
+			log := slog.New(slog.NewTextHandler(&logged, nil))
+			r := httptest.NewRequestWithContext(c.ctx, "GET", "/api/x", nil)
+			w := httptest.NewRecorder()
+			if got := AnswerClientGone(w, r, log, c.err); got != c.gone {
+				t.Fatalf("AnswerClientGone = %v, want %v", got, c.gone)
+			}
+			if !c.gone {
+				if w.Code != http.StatusOK || w.Body.Len() != 0 || logged.Len() != 0 {
+					t.Fatalf("left to the error writer, it answered %d %q and logged %q", w.Code, w.Body.String(), logged.String())
+				}
+				WriteError(w, r, c.err)
+				if w.Code != http.StatusInternalServerError {
+					t.Fatalf("WriteError answered %d, want 500", w.Code)
+				}
+				return
+			}
+			if w.Code != apperr.StatusClientGone || w.Body.Len() != 0 {
+				t.Fatalf("answer %d %q, want %d with no body", w.Code, w.Body.String(), apperr.StatusClientGone)
+			}
+			if !strings.Contains(logged.String(), "level=INFO") || strings.Contains(logged.String(), "level=ERROR") {
+				t.Fatalf("log %q, want one record at Info level", logged.String())
+			}
+			// WriteError answers it the same way.
+			w = httptest.NewRecorder()
+			WriteError(w, r, c.err)
+			if w.Code != apperr.StatusClientGone || w.Body.Len() != 0 {
+				t.Fatalf("WriteError answered %d %q, want %d with no body", w.Code, w.Body.String(), apperr.StatusClientGone)
+			}
+		})
 	}
 }

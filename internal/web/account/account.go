@@ -25,6 +25,7 @@ import (
 	"loginsign/internal/account"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/web/page"
@@ -89,6 +90,9 @@ func signInLink(path, token string) string {
 
 // failure shows a domain error in the page's language; sign-in errors offer to sign in.
 func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, title string, err error, path, token string) {
+	if httpx.AnswerClientGone(w, r, p.Log, err) {
+		return
+	}
 	e := apperr.As(err)
 	v := view{Title: title, Message: e.MessageIn(l)}
 	if e.Code == apperr.Internal {

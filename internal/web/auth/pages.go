@@ -197,6 +197,9 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 // errorPage shows err: an apperr with its status, an OAuth error with 400, anything else as
 // a logged 500.
 func (p *Pages) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.AnswerClientGone(w, r, p.Log, err) {
+		return
+	}
 	l := p.locale(r, r.URL.Query().Get("flow"))
 	d := pageData{L: l, Title: "title.error"}
 	status := http.StatusInternalServerError
