@@ -430,7 +430,8 @@ func TestDeveloperApplicationRouteErrorMapping(t *testing.T) {
 }
 
 // TestCanceledRequestIsNoServerError: a token request whose client went away before the
-// answer (its context canceled, so the client check's read of the database fails) is
+// answer (its context canceled, so the client check's first call fails: Redis's limits, or
+// the database) is
 // recorded as 499 and logged at Info level, not as an internal error (500, logged at Error
 // level). The same request from a client that waits is answered.
 func TestCanceledRequestIsNoServerError(t *testing.T) {
