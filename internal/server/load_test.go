@@ -307,12 +307,17 @@ type result struct {
 	// It moves less than the rate with what else the machine runs, not nothing: the cores'
 	// caches and hyperthreads are shared too.
 	cpu time.Duration
+	// tool is wrk's CPU time per successful request: it shares the cores with the server.
+	tool time.Duration
 }
 
 func (r result) String() string {
 	s := fmt.Sprintf("%8.0f req/s  p99 %7.2f ms", r.rps, float64(r.p99.Microseconds())/1000)
 	if r.cpu > 0 {
 		s += fmt.Sprintf("  server CPU %4d µs/req", r.cpu.Microseconds())
+	}
+	if r.tool > 0 {
+		s += fmt.Sprintf("  wrk CPU %3d µs/req", r.tool.Microseconds())
 	}
 	if r.errors > 0 {
 		s += fmt.Sprintf("  (%d errors)", r.errors)
@@ -353,11 +358,13 @@ func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string
 		args = append(args, "-s", script)
 	}
 	cpu0 := cpuTime(t, pid)
-	out, err := exec.Command(wrk, append(args, u)...).CombinedOutput()
+	cmd := exec.Command(wrk, append(args, u)...)
+	out, err := cmd.CombinedOutput()
 	cpu := cpuTime(t, pid) - cpu0
 	if err != nil {
 		t.Fatalf("wrk %v: %v\n%s", args, err, out)
 	}
+	tool := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	var r result
 	m := wrkRPS.FindSubmatch(out)
 	p := wrkP99.FindSubmatch(out)
@@ -383,6 +390,7 @@ func runWrk(t *testing.T, wrk string, c int, dur time.Duration, script, u string
 	}
 	if ok := r.rps * dur.Seconds(); ok >= 1 {
 		r.cpu = time.Duration(float64(cpu) / ok)
+		r.tool = time.Duration(float64(tool) / ok)
 	}
 	return r
 }
