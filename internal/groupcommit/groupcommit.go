@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Queue is a group-commit queue of items of type T. The zero value is ready.
@@ -23,6 +25,16 @@ type Queue[T any] struct {
 	mu      sync.Mutex
 	pending []*waiter[T]
 	running bool
+	// Stats is what the queue has done so far, for the metrics.
+	Stats Stats
+}
+
+// Stats counts a queue's batches and sums its times, read at any moment: the mean batch is
+// Items/Batches, the mean flush Flush/Batches, and the mean time a caller spent in Do
+// (waiting for the batch ahead, then its own) Wait/Items.
+type Stats struct {
+	Batches, Items atomic.Int64
+	Flush, Wait    atomic.Int64 // nanoseconds
 }
 
 type waiter[T any] struct {
@@ -36,6 +48,8 @@ type waiter[T any] struct {
 // when a caller takes over an idle queue, drained when the queue is empty again; both run
 // under the queue's lock, and either may be nil.
 func (q *Queue[T]) Do(item T, max int, flush func(batch []T), start, drained func()) {
+	since := time.Now()
+	defer func() { q.Stats.Wait.Add(int64(time.Since(since))) }()
 	me := &waiter[T]{item: item, done: make(chan struct{}), lead: make(chan struct{})}
 	q.mu.Lock()
 	q.pending = append(q.pending, me)
@@ -62,7 +76,11 @@ func (q *Queue[T]) Do(item T, max int, flush func(batch []T), start, drained fun
 		for i, w := range batch {
 			items[i] = w.item
 		}
+		began := time.Now()
 		flush(items)
+		q.Stats.Flush.Add(int64(time.Since(began)))
+		q.Stats.Batches.Add(1)
+		q.Stats.Items.Add(int64(len(items)))
 		for _, w := range batch {
 			close(w.done)
 		}

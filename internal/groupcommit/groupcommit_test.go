@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"loginsign/internal/groupcommit"
 )
@@ -108,5 +109,31 @@ func TestQueueLeaderLetsReadyCallersJoinItsBatch(t *testing.T) {
 	}
 	if largest < callers/2 {
 		t.Fatalf("the largest first batch of %d rounds held %d callers; want at least %d of the %d", rounds, largest, callers/2, callers)
+	}
+}
+
+// Stats counts what the queue did: every item once, every batch once, the batches' flush
+// time, and each caller's time in Do, which holds its batch's flush at least.
+func TestQueueStats(t *testing.T) {
+	var q groupcommit.Queue[int]
+	const callers, pause = 50, time.Millisecond
+	var batches atomic.Int64
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			q.Do(i, 8, func(batch []int) {
+				batches.Add(1)
+				time.Sleep(pause)
+			}, nil, nil)
+		})
+	}
+	wg.Wait()
+	st := &q.Stats
+	if st.Items.Load() != callers || st.Batches.Load() != batches.Load() {
+		t.Fatalf("stats: %d items in %d batches; the queue flushed %d items in %d", st.Items.Load(), st.Batches.Load(), callers, batches.Load())
+	}
+	flush, wait := time.Duration(st.Flush.Load()), time.Duration(st.Wait.Load())
+	if flush < time.Duration(batches.Load())*pause || wait < flush || wait < callers*pause {
+		t.Fatalf("stats: %d batches of at least %v flushed in %v, the %d callers waited %v", batches.Load(), pause, flush, callers, wait)
 	}
 }

@@ -21,6 +21,15 @@ type batches struct {
 	q groupcommit.Queue[*batchCall]
 }
 
+// BatchStats is what the batches of Redis calls have done so far, for the metrics; nil when
+// the calls are not batched (the embedded store, a cluster).
+func (s *Store) BatchStats() *groupcommit.Stats {
+	if s.batches == nil {
+		return nil
+	}
+	return &s.batches.q.Stats
+}
+
 // batchCall is one call waiting in batches: cmds, as one transaction when multi.
 type batchCall struct {
 	cmds  [][]string

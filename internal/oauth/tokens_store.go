@@ -197,6 +197,9 @@ const (
 	resetPlans   = "RESET plan_cache_mode"
 )
 
+// RotationStats is what the refresh rotations' batches have done so far, for the metrics.
+func (s *Service) RotationStats() *groupcommit.Stats { return &s.rotations.q.Stats }
+
 // writeRotation moves w's row to the next generation, together with the rotations that
 // arrive meanwhile (rotationBatches).
 func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {

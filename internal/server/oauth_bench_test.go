@@ -224,6 +224,14 @@ func BenchmarkRefreshGrant(b *testing.B) {
 			return nil
 		}
 	})
+	// The rotations' group commit (docs/operations.md, "Sizing"): the mean batch, its write,
+	// and the time a rotation waited for its batch, the one ahead included.
+	st := e.srv.oauth.RotationStats()
+	if n := st.Batches.Load(); n > 0 {
+		b.ReportMetric(float64(st.Items.Load())/float64(n), "rotations/batch")
+		b.ReportMetric(float64(st.Flush.Load())/float64(n)/1e3, "flush-µs")
+		b.ReportMetric(float64(st.Wait.Load())/float64(st.Items.Load())/1e3, "wait-µs")
+	}
 }
 
 // BenchmarkSignInFlow is a whole first sign-in: authorize, login form, magic link over SMTP,

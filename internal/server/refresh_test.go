@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"loginsign/ent/refreshtoken"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/store/storetest"
 )
 
@@ -457,4 +460,61 @@ func TestRefreshCommitFailureIsRetryable(t *testing.T) {
 			t.Fatalf("family after the fault: %d %v", st, again)
 		}
 	})
+}
+
+// TestBatchMetrics: the group-commit queues' counters are on the metrics listener. A refresh
+// grant's rotation is one call of the refresh_rotations queue, in one batch, its write and
+// its wait timed; the refresh's Redis calls go through the redis queue when there is a
+// Redis server to batch them for, and there is no such queue on the embedded store.
+func TestBatchMetrics(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		for _, redisURL := range slices.Compact([]string{kvtest.URL(t), ""}) {
+			e := newOAuthEnv(t, dbURL, withEnv("REDIS_URL", redisURL))
+			tokens := e.signedIn(defaultTestEmail)
+			rotations, calls := batchCounters(t, e, "refresh_rotations"), batchCounters(t, e, "redis")
+			if st, body, err := e.refreshOnce(tokens["refresh_token"].(string), ""); err != nil || st != 200 {
+				t.Fatalf("refresh: %d %v %v", st, body, err)
+			}
+			after := batchCounters(t, e, "refresh_rotations")
+			if d := after["loginsign_batch_items_total"] - rotations["loginsign_batch_items_total"]; d != 1 {
+				t.Errorf("REDIS_URL %q: a refresh added %v rotations, want 1", redisURL, d)
+			}
+			if d := after["loginsign_batches_total"] - rotations["loginsign_batches_total"]; d != 1 {
+				t.Errorf("REDIS_URL %q: a lone refresh added %v batches, want 1", redisURL, d)
+			}
+			flush := after["loginsign_batch_flush_seconds_total"] - rotations["loginsign_batch_flush_seconds_total"]
+			wait := after["loginsign_batch_wait_seconds_total"] - rotations["loginsign_batch_wait_seconds_total"]
+			if flush <= 0 || wait < flush {
+				t.Errorf("REDIS_URL %q: the rotation's write took %vs and its wait %vs: want a write, and a wait as long at least", redisURL, flush, wait)
+			}
+			redisAfter := batchCounters(t, e, "redis")
+			switch {
+			case redisURL == "" && (len(calls) > 0 || len(redisAfter) > 0):
+				t.Errorf("the embedded store has a redis queue: %v", redisAfter)
+			case redisURL != "" && redisAfter["loginsign_batch_items_total"] <= calls["loginsign_batch_items_total"]:
+				t.Errorf("Redis server: the refresh's calls were not counted (%v, then %v)", calls, redisAfter)
+			}
+		}
+	})
+}
+
+// batchCounters are the group-commit counters of queue on e's metrics listener, by name
+// (none when the queue is not there).
+func batchCounters(t *testing.T, e *oauthEnv, queue string) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.srv.metricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	out := map[string]float64{}
+	for line := range strings.Lines(rec.Body.String()) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), `{queue="`+queue+`"} `)
+		if !ok || !strings.HasPrefix(name, "loginsign_batch") {
+			continue
+		}
+		v, err := strconv.ParseFloat(rest, 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[name] = v
+	}
+	return out
 }

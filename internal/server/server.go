@@ -32,7 +32,7 @@ import (
 	"loginsign/internal/appapi"
 	"loginsign/internal/apperr"
 	"loginsign/internal/dataexport"
-
+	"loginsign/internal/groupcommit"
 	"loginsign/internal/httpx"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
@@ -429,6 +429,8 @@ func (s *Server) initMetrics() {
 		Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"result"})
 	s.metrics.MustRegister(s.webhookAttempts)
+	s.registerBatches("refresh_rotations", s.oauth.RotationStats())
+	s.registerBatches("redis", s.kv.BatchStats())
 	// How full the Global User ID space is (alert at 0.8; docs/operations.md).
 	s.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "loginsign_global_ids_used_ratio",
@@ -442,6 +444,36 @@ func (s *Server) initMetrics() {
 		}
 		return float64(used) / float64(size)
 	}))
+}
+
+// registerBatches exposes a group-commit queue's counters (package groupcommit) under the
+// label queue=name: refresh_rotations, the refresh grant's database writes; redis, the Redis
+// calls sent together in one pipeline (not on the embedded store or a cluster, st nil). Over
+// a spell, items over batches is the mean batch, flush seconds over batches the mean write,
+// and wait seconds over items the mean time a call waited for its batch to be written,
+// the batch ahead of it included.
+func (s *Server) registerBatches(name string, st *groupcommit.Stats) {
+	if st == nil {
+		return
+	}
+	seconds := func(v *atomic.Int64) func() float64 {
+		return func() float64 { return time.Duration(v.Load()).Seconds() }
+	}
+	count := func(v *atomic.Int64) func() float64 {
+		return func() float64 { return float64(v.Load()) }
+	}
+	for _, c := range []struct {
+		name, help string
+		value      func() float64
+	}{
+		{"loginsign_batches_total", "Batches written by a group-commit queue.", count(&st.Batches)},
+		{"loginsign_batch_items_total", "Calls written in a group-commit queue's batches.", count(&st.Items)},
+		{"loginsign_batch_flush_seconds_total", "Time a group-commit queue spent writing its batches.", seconds(&st.Flush)},
+		{"loginsign_batch_wait_seconds_total", "Time the calls of a group-commit queue spent waiting for their batch to be written.", seconds(&st.Wait)},
+	} {
+		s.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help,
+			ConstLabels: prometheus.Labels{"queue": name}}, c.value))
+	}
 }
 
 func (s *Server) observe(r *http.Request, status int, d time.Duration) {
