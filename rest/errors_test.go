@@ -431,9 +431,8 @@ func TestDeveloperApplicationRouteErrorMapping(t *testing.T) {
 
 // TestCanceledRequestIsNoServerError: a token request whose client went away before the
 // answer (its context canceled, so the client check's first call fails: Redis's limits, or
-// the database) is
-// recorded as 499 and logged at Info level, not as an internal error (500, logged at Error
-// level). The same request from a client that waits is answered.
+// the database) is recorded as 499 and logged at Info level, not as an internal error (500,
+// logged at Error level). The same request from a client that waits is answered.
 func TestCanceledRequestIsNoServerError(t *testing.T) {
 	t.Parallel()
 	forRESTBackends(t, func(t *testing.T, e *restEnv) {
