@@ -69,10 +69,13 @@ func BenchmarkIDTokenES256(b *testing.B) {
 	now := time.Unix(1_800_000_000, 0)
 	k, _ := es256Keys(b, now)
 	verified := true
-	c := idTokenClaims{Issuer: "https://id.example.com", Subject: "cn_4f2k9x7q1m3z8w5v6b0n", Audience: []string{"app_7d3k2m9q4x1z"},
-		AZP: "app_7d3k2m9q4x1z", IssuedAt: now.Unix(), Expiry: now.Add(time.Hour).Unix(), AuthTime: now.Unix() - 600,
-		Nonce: "n-0S6_WzA2Mj", Email: "x9s8d7@relay.example.com", EmailVerified: &verified, Name: "Ada Lovelace",
-		GlobalID: "AB1234", AMR: []string{"email"}}
+	c := idTokenClaims{
+		Issuer: "https://id.example.com", Subject: "cn_4f2k9x7q1m3z8w5v6b0n",
+		Audience: []string{"app_7d3k2m9q4x1z"}, AZP: "app_7d3k2m9q4x1z",
+		IssuedAt: now.Unix(), Expiry: now.Add(time.Hour).Unix(), AuthTime: now.Unix() - 600, Nonce: "n-0S6_WzA2Mj",
+		Email: "x9s8d7@relay.example.com", EmailVerified: &verified, Name: "Ada Lovelace", GlobalID: "AB1234",
+		AMR: []string{"email"},
+	}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
