@@ -416,6 +416,92 @@ func TestRotationMovesTheFamilyRow(t *testing.T) {
 	})
 }
 
+// TestRefreshAfterTheDatabaseLostRotations: a database that lost its last rotations (a
+// crash after their asynchronous commit, a failover to a replica that lagged, a restore)
+// holds a family's row at a generation before the token its client holds. That token still
+// rotates, here and on an instance that never kept the row, and the row catches up: the
+// token the row held is then spent, a revoked family stays revoked, and the token the row
+// held, presented first, gets the very pair the lost rotation issued.
+func TestRefreshAfterTheDatabaseLostRotations(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		rowOf := func(tok string) string {
+			row, _, _ := strings.Cut(strings.TrimPrefix(tok, oauth.RefreshTokenPrefix), ".")
+			return row
+		}
+		// lose puts the family's row back to the first token, live, as before any rotation.
+		lose := func(t *testing.T, first string) {
+			t.Helper()
+			e.sqlExec(t, "UPDATE refresh_tokens SET generation = 0, current_hash = ?, rotated_at = NULL WHERE id = ?",
+				ids.Hash(first), rowOf(first))
+		}
+		wantRow := func(t *testing.T, first string, gen int, live string) {
+			t.Helper()
+			row := e.db.RefreshToken.GetX(e.ctx(), rowOf(first))
+			if row.Generation != gen || row.CurrentHash == nil || *row.CurrentHash != ids.Hash(live) || row.RotatedAt == nil {
+				t.Errorf("the row at generation %d, current %v, rotated %v; want %d, %s", row.Generation, row.CurrentHash,
+					row.RotatedAt, gen, ids.Hash(live))
+			}
+		}
+		t.Run("the token of a lost rotation rotates, and the row's token is then spent", func(t *testing.T) {
+			s := e.signIn(t, "openid email")
+			held := e.rotated(t, s, 1)
+			lose(t, s.resp.RefreshToken)
+			e.clock.Advance(time.Minute)
+			next, err := e.token(s.id, s.secret, refreshForm(held)) // the process kept the row: its write finds it behind
+			if err != nil {
+				t.Fatalf("the token of the lost rotation: %v", err)
+			}
+			if _, err := e.svc.AccessToken(e.ctx(), next.AccessToken); err != nil || next.IDToken == "" {
+				t.Fatalf("its answer: %+v, access token %v", next, err)
+			}
+			wantRow(t, s.resp.RefreshToken, 2, next.RefreshToken)
+			_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "already used") {
+				t.Fatalf("the token the row held, after the catch-up: %q", oe.Description)
+			}
+		})
+		t.Run("two lost rotations, on an instance that never kept the row", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			held := e.rotated(t, s, 2)
+			lose(t, s.resp.RefreshToken)
+			next, err := e.otherInstance(t).Token(e.ctx(), oauth.ClientCredentials{ID: s.id, Secret: s.secret}, refreshForm(held))
+			if err != nil {
+				t.Fatalf("two generations ahead: %v", err)
+			}
+			wantRow(t, s.resp.RefreshToken, 3, next.RefreshToken)
+			if _, err := e.token(s.id, s.secret, refreshForm(next.RefreshToken)); err != nil {
+				t.Fatalf("the caught-up family's next rotation: %v", err)
+			}
+		})
+		t.Run("a revoked family stays revoked", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			held := e.rotated(t, s, 1)
+			lose(t, s.resp.RefreshToken)
+			e.sqlExec(t, "UPDATE refresh_tokens SET revoked_at = ? WHERE id = ?", e.clock.Now(), rowOf(held))
+			_, err := e.token(s.id, s.secret, refreshForm(held))
+			if oe := wantOAuthError(t, err, oauth.InvalidGrant); !strings.Contains(oe.Description, "revoked") {
+				t.Fatalf("ahead of a revoked row: %q", oe.Description)
+			}
+		})
+		t.Run("the row's token, presented first, gets the lost rotation's pair", func(t *testing.T) {
+			s := e.signIn(t, "openid")
+			lost, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lose(t, s.resp.RefreshToken)
+			again, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			if err != nil || again.RefreshToken != lost.RefreshToken || again.AccessToken != lost.AccessToken {
+				t.Fatalf("the row's live token after the loss: %+v, %v; want the lost rotation's pair", again, err)
+			}
+			if _, err := e.token(s.id, s.secret, refreshForm(lost.RefreshToken)); err != nil {
+				t.Fatalf("the client's token after that: %v", err)
+			}
+		})
+	})
+}
+
 // TestConcurrentRotationsOfManyFamilies: rotations arriving together are written together
 // (one transaction on SQLite, one statement on PostgreSQL); each is answered by its own row:
 // the same token presented three times at once gets one pair, and a spent token among them

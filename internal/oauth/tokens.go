@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -272,7 +273,8 @@ type rotation struct {
 // The first attempt takes the row from refreshRows when this process issued the family and
 // takes the token for the live one: the write checks that it is (and that the family is not
 // revoked, the connection not blocked or gone). A write that touches nothing makes the next
-// attempt read the row, and answer by what it finds.
+// attempt read the row, and answer by what it finds: a token ahead of it (lostRotation)
+// rotates from the row as read.
 func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked string, kept bool, limits *clientauth.Pending) (*TokenResponse, error) {
 	now := s.Now()
 	ref, ok := parseRefreshToken(raw)
@@ -303,12 +305,18 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	if rt.RevokedAt != nil {
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
+	// The write moves the row from generation gen, whose live token hashes to hash, to the
+	// presented token's next.
+	gen, hash := ref.gen, ids.Hash(raw)
 	if !kept {
 		switch st := s.tokenState(rt, ref); st {
 		case tokenUnknown:
 			return nil, ErrInvalidGrant.WithDescription("the refresh token is invalid")
 		case tokenPrevious, tokenSpent:
 			return s.retryOrReuse(ctx, app, rt, conn, user, ref, st, asked, limits)
+		case tokenAhead:
+			lostRotation(ctx, rt, ref)
+			gen, hash = rt.Generation, *rt.CurrentHash
 		}
 	}
 	if !now.Before(rt.ExpiresAt) {
@@ -338,7 +346,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
 	}
-	w := &rotationWrite{id: rt.ID, gen: ref.gen, hash: ids.Hash(raw), next: ids.Hash(next), now: now}
+	w := &rotationWrite{id: rt.ID, gen: gen, hash: hash, to: ref.gen + 1, next: ids.Hash(next), now: now}
 	if err := s.writeRotation(ctx, w); err != nil {
 		return nil, err
 	}
@@ -574,12 +582,13 @@ const (
 	tokenLive                       // the row's live token
 	tokenPrevious                   // spent by the row's last rotation
 	tokenSpent                      // spent earlier
+	tokenAhead                      // issued by a rotation the database has lost since (lostRotation)
 )
 
 // tokenState tells what r is to rt, read from the database, in constant time whatever the
 // generation: the live token hashes to the row's current hash, the one before is the one
-// whose successor does, and an older one is told by its tag (this server issued it, and a
-// family's tokens follow from its first: it is the row's, and spent).
+// whose successor does, and an older or a later one is told by its tag (this server derived
+// it, and a family's tokens follow from its first: it is the row's, and spent, or ahead).
 func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 	if rt.CurrentHash == nil { // the one-row-per-token layout: live until rotated
 		switch {
@@ -601,8 +610,23 @@ func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 		return tokenPrevious
 	case r.gen < rt.Generation-1:
 		return tokenSpent
+	case r.gen > rt.Generation:
+		return tokenAhead
 	}
 	return tokenUnknown
+}
+
+// lostRotation is about a refresh token a generation or more ahead of its family's row.
+// The server answers a generation's token only once the rotation that spent the live token
+// of the one before has committed (what it derives otherwise never leaves it), so such a
+// token, its tag valid, was issued by rotations the database no longer holds: committed asynchronously (rotationBatches) or by SQLite's synchronous=NORMAL, and
+// lost in a crash of the database or its machine, or undone by a failover to a replica
+// that lagged, or by a restore. Its holder rotated it from the family's live token and no
+// one else can have it, so the rotation is made again from it, from the row as read:
+// refusing it would sign out everyone who refreshed in the database's last moments.
+func lostRotation(ctx context.Context, rt *ent.RefreshToken, r refreshRef) {
+	slog.WarnContext(ctx, "refresh token ahead of its row: the database lost a rotation; rotating from the token",
+		"family", rt.FamilyID, "row_generation", rt.Generation, "token_generation", r.gen)
 }
 
 // liveConnection loads a connection that may still sign in.

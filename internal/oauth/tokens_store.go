@@ -149,10 +149,11 @@ func (s *Service) keptRefreshRow(id string, now time.Time) (*ent.RefreshToken, *
 }
 
 // rotationWrite is the write of one rotation: move the family's row id from generation gen,
-// whose live token hashes to hash, to the next, whose token hashes to next.
+// whose live token hashes to hash, to generation to (the next, or the one after a token
+// ahead of the row: lostRotation), whose token hashes to next.
 type rotationWrite struct {
 	id         string
-	gen        int
+	gen, to    int
 	hash, next string
 	now        time.Time
 	err        error
@@ -206,12 +207,13 @@ func (s *Service) writeRotation(ctx context.Context, w *rotationWrite) error {
 	return s.rotations.write(ctx, s, w)
 }
 
-// rotateFamily is the rotation: the row moves to the next generation when the token
-// presented is its live one (a row of the one-row-per-token layout: its own token, unspent),
+// rotateFamily is the rotation: the row moves to the generation after the presented token's
+// when its live token is the presented one (a row of the one-row-per-token layout: its own
+// token, unspent) or, for a token ahead of the row (lostRotation), the one it was read with,
 // the family is not revoked, and its connection still exists unblocked
 // (liveConnectionGuard: a rotation from refreshRows has not read the connection, and one
 // that read it may have raced a block).
-const rotateFamily = `UPDATE refresh_tokens SET generation = generation + 1, current_hash = ?, rotated_at = ?
+const rotateFamily = `UPDATE refresh_tokens SET generation = ?, current_hash = ?, rotated_at = ?
 	WHERE id = ? AND generation = ?
 	AND (current_hash = ? OR (current_hash IS NULL AND rotated_at IS NULL AND token_hash = ?))
 	AND revoked_at IS NULL AND ` + liveConnectionGuard
@@ -223,9 +225,10 @@ const liveConnectionGuard = `EXISTS (SELECT 1 FROM app_connections c
 // trip and one commit, the rows it moved returned. The batch's rows are named to the table
 // scan too (id = ANY($1)): joined to unnest alone, a table of a few pages is scanned whole,
 // with unnest run again for each of its rows, which made a batch of 6 take twice as long.
-const pgRotateFamilies = `UPDATE refresh_tokens SET generation = refresh_tokens.generation + 1,
+const pgRotateFamilies = `UPDATE refresh_tokens SET generation = v.next_gen,
 		current_hash = v.next, rotated_at = v.at
-	FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::timestamptz[]) AS v(id, gen, hash, next, at)
+	FROM unnest($1::varchar[], $2::bigint[], $3::varchar[], $4::varchar[], $5::timestamptz[], $6::bigint[])
+		AS v(id, gen, hash, next, at, next_gen)
 	WHERE refresh_tokens.id = ANY($1::varchar[]) AND refresh_tokens.id = v.id AND refresh_tokens.generation = v.gen
 	AND (refresh_tokens.current_hash = v.hash OR (refresh_tokens.current_hash IS NULL
 		AND refresh_tokens.rotated_at IS NULL AND refresh_tokens.token_hash = v.hash))
@@ -239,7 +242,7 @@ const pgRotateFamilies = `UPDATE refresh_tokens SET generation = refresh_tokens.
 func pgRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error {
 	var (
 		rowIDs, hashes, nexts = make([]string, 0, len(batch)), make([]string, 0, len(batch)), make([]string, 0, len(batch))
-		gens                  = make([]int, 0, len(batch))
+		gens, tos             = make([]int, 0, len(batch)), make([]int, 0, len(batch))
 		ats                   = make([]time.Time, 0, len(batch))
 		named                 = make(map[string]*rotationWrite, len(batch))
 	)
@@ -249,11 +252,11 @@ func pgRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) error
 			continue
 		}
 		named[w.id] = w
-		rowIDs, gens, hashes, nexts, ats = append(rowIDs, w.id), append(gens, w.gen), append(hashes, w.hash),
-			append(nexts, w.next), append(ats, w.now)
+		rowIDs, gens, hashes, nexts, ats, tos = append(rowIDs, w.id), append(gens, w.gen), append(hashes, w.hash),
+			append(nexts, w.next), append(ats, w.now), append(tos, w.to)
 	}
 	err := func() error {
-		rows, err := conn.QueryContext(ctx, pgRotateFamilies, rowIDs, gens, hashes, nexts, ats)
+		rows, err := conn.QueryContext(ctx, pgRotateFamilies, rowIDs, gens, hashes, nexts, ats, tos)
 		if err != nil {
 			return err
 		}
@@ -313,7 +316,7 @@ func sqliteRotate(ctx context.Context, conn *sql.Conn, batch []*rotationWrite) e
 
 // args are rotateFamily's arguments.
 func (w *rotationWrite) args() []any {
-	return []any{w.next, w.now, w.id, w.gen, w.hash, w.hash}
+	return []any{w.to, w.next, w.now, w.id, w.gen, w.hash, w.hash}
 }
 
 const (

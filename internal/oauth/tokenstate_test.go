@@ -30,8 +30,9 @@ func (s *Service) family(gens int) (*ent.RefreshToken, refreshRef) {
 	return &ent.RefreshToken{ID: id, Generation: gens, CurrentHash: &current}, first
 }
 
-// TestTokenState: what a token is to its family's row, by generation; a forged secret or
-// tag, a generation to come and a token under another key are unknown.
+// TestTokenState: what a token is to its family's row, by generation (a later one is ahead:
+// issued by rotations the database lost); a forged secret or tag, at any generation, and a
+// token under another key are unknown.
 func TestTokenState(t *testing.T) {
 	t.Parallel()
 	s := rotationOnly("0123456789abcdef0123456789abcdef")
@@ -68,9 +69,21 @@ func TestTokenState(t *testing.T) {
 	if got := s.tokenState(rt, tokens[3]); got != tokenLive {
 		t.Fatalf("the live token after forged ones: %v", got)
 	}
-	future, _ := parseRefreshToken(s.nextRefreshToken(tokens[3], rt.ID)) // issued, then the rotation undone
-	if got := s.tokenState(rt, future); got != tokenUnknown {
-		t.Errorf("a generation to come: %v, want unknown", got)
+	future, _ := parseRefreshToken(s.nextRefreshToken(tokens[3], rt.ID)) // issued, then the rotation lost
+	further, _ := parseRefreshToken(s.nextRefreshToken(future, rt.ID))
+	for _, r := range []refreshRef{future, further} {
+		if got := s.tokenState(rt, r); got != tokenAhead {
+			t.Errorf("generation %d of a row at %d: %v, want ahead", r.gen, rt.Generation, got)
+		}
+	}
+	for _, forged := range []refreshRef{
+		retag(future, "forged", strings.Repeat("A", 22)),
+		retag(future, "forged", future.tag),
+		retag(further, strings.Split(future.raw, ".")[2], future.tag), // the next one's secret and tag, a generation on
+	} {
+		if got := s.tokenState(rt, forged); got != tokenUnknown {
+			t.Errorf("%s, ahead: %v, want unknown", forged.raw, got)
+		}
 	}
 	other := rotationOnly("another key, another deployment.")
 	if got := other.tokenState(rt, tokens[1]); got != tokenUnknown {
