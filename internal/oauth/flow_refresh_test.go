@@ -702,55 +702,70 @@ func TestRotationConnectionGoesBack(t *testing.T) {
 
 // TestPostgresRotationsRunTheGenericPlan: on PostgreSQL the connection the rotations keep
 // runs their statement with its generic plan, never planning an execution anew (which was
-// most of a small batch's time), and goes back to the pool with the plan mode reset, so
-// that no other query inherits it.
+// most of a small batch's time), and commits asynchronously unless Config.SyncRotations;
+// it goes back to the pool with both settings reset, so that no other query inherits them.
 func TestPostgresRotationsRunTheGenericPlan(t *testing.T) {
 	t.Parallel()
-	e := postgresOnlyFlowEnv(t, oauth.Config{})
-	const pool, rotations = 4, 8
-	e.db.SQL.SetMaxOpenConns(pool)
-	e.db.SQL.SetMaxIdleConns(pool) // the rotations' connection stays in the pool once back
-	ctx := e.ctx()
-	s := e.signIn(t, "openid")
-	s.resp.RefreshToken = e.rotated(t, s, rotations)
-	var generic, custom int64
-	plans := func(c *sql.Conn) {
-		err := c.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
-			WHERE statement LIKE 'UPDATE refresh_tokens SET generation%'`).Scan(&generic, &custom)
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	for try := 1; !e.svc.OnRotationConn(plans); try++ {
-		// The connection went back to the pool (a second after the last rotation) before it
-		// could be read: a machine that stalled that long gets another rotation.
-		if try == 5 {
-			t.Fatal("no connection kept by the rotations right after them")
-		}
-		s.resp.RefreshToken = e.rotated(t, s, 1)
-	}
-	if generic == 0 || custom != 0 {
-		t.Errorf("the rotations' statement ran with %d generic and %d custom plans, want generic ones only", generic, custom)
-	}
-	for deadline := time.Now().Add(10 * time.Second); e.db.SQL.Stats().InUse != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections still in use 10 s after the last rotation", e.db.SQL.Stats().InUse)
-		}
-	}
-	// Every connection the pool can hold, the one the rotations gave back among them.
-	for range pool {
-		c, err := e.db.SQL.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		var mode string
-		if err := c.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&mode); err != nil {
-			t.Fatal(err)
-		}
-		if mode != "auto" {
-			t.Errorf("a pooled connection has plan_cache_mode %q, want auto", mode)
-		}
+	for _, sync := range []bool{false, true} {
+		t.Run(fmt.Sprintf("SyncRotations=%v", sync), func(t *testing.T) {
+			t.Parallel()
+			e := postgresOnlyFlowEnv(t, oauth.Config{SyncRotations: sync})
+			const pool, rotations = 4, 8
+			e.db.SQL.SetMaxOpenConns(pool)
+			e.db.SQL.SetMaxIdleConns(pool) // the rotations' connection stays in the pool once back
+			ctx := e.ctx()
+			s := e.signIn(t, "openid")
+			s.resp.RefreshToken = e.rotated(t, s, rotations)
+			var (
+				generic, custom int64
+				commit          string
+			)
+			plans := func(c *sql.Conn) {
+				err := c.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements
+					WHERE statement LIKE 'UPDATE refresh_tokens SET generation%'`).Scan(&generic, &custom)
+				if err != nil {
+					t.Error(err)
+				}
+				if err := c.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&commit); err != nil {
+					t.Error(err)
+				}
+			}
+			for try := 1; !e.svc.OnRotationConn(plans); try++ {
+				// The connection went back to the pool (a second after the last rotation) before it
+				// could be read: a machine that stalled that long gets another rotation.
+				if try == 5 {
+					t.Fatal("no connection kept by the rotations right after them")
+				}
+				s.resp.RefreshToken = e.rotated(t, s, 1)
+			}
+			if generic == 0 || custom != 0 {
+				t.Errorf("the rotations' statement ran with %d generic and %d custom plans, want generic ones only", generic, custom)
+			}
+			if want := map[bool]string{false: "off", true: "on"}[sync]; commit != want {
+				t.Errorf("the rotations' connection has synchronous_commit %q, want %q", commit, want)
+			}
+			for deadline := time.Now().Add(10 * time.Second); e.db.SQL.Stats().InUse != 0; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections still in use 10 s after the last rotation", e.db.SQL.Stats().InUse)
+				}
+			}
+			// Every connection the pool can hold, the one the rotations gave back among them.
+			for range pool {
+				c, err := e.db.SQL.Conn(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				var mode, commit string
+				if err := c.QueryRowContext(ctx, "SELECT current_setting('plan_cache_mode'), current_setting('synchronous_commit')").
+					Scan(&mode, &commit); err != nil {
+					t.Fatal(err)
+				}
+				if mode != "auto" || commit != "on" {
+					t.Errorf("a pooled connection has plan_cache_mode %q and synchronous_commit %q, want auto and on", mode, commit)
+				}
+			}
+		})
 	}
 }
 

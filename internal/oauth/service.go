@@ -50,6 +50,9 @@ type Config struct {
 	// by the same client and answer the same new token pair (a retry whose answer was lost)
 	// rather than revoke its family as reuse. Default 5 seconds; negative turns it off.
 	RefreshGrace time.Duration
+	// SyncRotations makes the refresh rotations commit synchronously on PostgreSQL; by
+	// default they commit asynchronously (asyncCommit, in tokens_store.go).
+	SyncRotations bool
 	// RotationKey derives the tokens a refresh rotation issues from the refresh token it
 	// spends (so a retry gets the same pair). Instances sharing a database must share it.
 	// Default: 32 random bytes per process (a retry across a restart then counts as reuse).

@@ -175,11 +175,12 @@ type rotationWrite struct {
 // once no rotation came for rotationConnIdle, or as soon as the queue is empty when the
 // pool has a single connection (which the reads of the next rotations need).
 //
-// On PostgreSQL that connection runs pgRotateFamilies with its generic plan (genericPlans).
+// On PostgreSQL that connection runs pgRotateFamilies with its generic plan (genericPlans)
+// and commits asynchronously (asyncCommit).
 type rotationBatches struct {
 	q       groupcommit.Queue[*rotationWrite]
 	conn    *sql.Conn   // while running, the leader's alone
-	generic bool        // conn runs with genericPlans, to be undone before it goes back
+	session bool        // conn runs with rotationSession's settings, to be undone before it goes back
 	idle    *time.Timer // returns conn to the pool; set and stopped under q's lock
 }
 
@@ -193,10 +194,32 @@ type rotationBatches struct {
 // finds the batch's rows by primary key (id = ANY($1)), as the planned one does. It is set
 // on the rotations' connection only, and reset before that goes back to the pool
 // (putConn).
-const (
-	genericPlans = "SET plan_cache_mode = force_generic_plan"
-	resetPlans   = "RESET plan_cache_mode"
-)
+const genericPlans = "SET plan_cache_mode = force_generic_plan"
+
+// asyncCommit makes the rotations' commits return before their WAL reaches the disk: the
+// flush (an fdatasync, a millisecond on the machine of README "Performance", where the
+// batches waited for it in turn) leaves the rotation's path, and PostgreSQL's WAL writer
+// makes the batch durable within 3 × wal_writer_delay (600 ms by default), or sooner when
+// anything else commits. A crash of PostgreSQL or of its machine in that window loses the
+// rotations of the window, as a power loss does to SQLite's, which commits with
+// synchronous=NORMAL: their clients then hold tokens ahead of their rows, which rotate
+// (lostRotation), so nobody is signed out. What the loss costs is the reuse detection of
+// the tokens those rotations spent: they are live again until their family's next
+// rotation. Everything else (sign-ins, revocations) still commits synchronously, and
+// Config.SyncRotations (LOGINSIGN_ROTATION_COMMIT=sync) turns this off.
+const asyncCommit = "SET synchronous_commit = off"
+
+// resetSession undoes rotationSession before the connection goes back to the pool.
+const resetSession = "RESET plan_cache_mode; RESET synchronous_commit"
+
+// rotationSession is what the rotations' connection is set to on PostgreSQL: genericPlans,
+// and asyncCommit unless Config.SyncRotations.
+func (s *Service) rotationSession() string {
+	if s.Config.SyncRotations {
+		return genericPlans
+	}
+	return genericPlans + "; " + asyncCommit
+}
 
 // RotationStats is what the refresh rotations' batches have done so far, for the metrics.
 func (s *Service) RotationStats() *groupcommit.Stats { return &s.rotations.q.Stats }
@@ -350,10 +373,10 @@ func (b *rotationBatches) write(ctx context.Context, s *Service, w *rotationWrit
 
 // commitBatch commits batch on the batches' connection, taken from the pool when there is
 // none; a connection whose batch failed goes back (the pool drops a broken one), or is
-// dropped when it runs with genericPlans.
+// dropped when it runs with rotationSession's settings.
 func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*rotationWrite) {
 	if b.conn == nil {
-		if err := b.takeConn(ctx, s.DB); err != nil {
+		if err := b.takeConn(ctx, s.DB, s.rotationSession()); err != nil {
 			for _, w := range batch {
 				w.err = serverError(fmt.Errorf("rotating refresh token: %w", err))
 			}
@@ -362,8 +385,8 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 	}
 	switch err := s.commitRotations(ctx, b.conn, batch); {
 	case err == nil:
-	case b.generic:
-		// Resetting its plans could wait on a database that stopped answering.
+	case b.session:
+		// Resetting its settings could wait on a database that stopped answering.
 		b.dropConn()
 	default:
 		b.putConn()
@@ -374,34 +397,34 @@ func (s *Service) commitBatch(ctx context.Context, b *rotationBatches, batch []*
 func (b *rotationBatches) releaseConn() { b.q.Idle(b.putConn) }
 
 // takeConn takes the batches' connection from db's pool; on PostgreSQL, with a pool of more
-// than one connection (a pool of one gets it back after every batch), it runs with
-// genericPlans. Its caller leads.
-func (b *rotationBatches) takeConn(ctx context.Context, db *store.DB) error {
+// than one connection (a pool of one gets it back after every batch, and commits
+// synchronously), it runs with the settings of session (rotationSession). Its caller leads.
+func (b *rotationBatches) takeConn(ctx context.Context, db *store.DB, session string) error {
 	conn, err := db.SQL.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	b.conn = conn
 	if db.Dialect == entdialect.Postgres && db.SQL.Stats().MaxOpenConnections != 1 {
-		if _, err := conn.ExecContext(ctx, genericPlans); err != nil {
+		if _, err := conn.ExecContext(ctx, session); err != nil {
 			b.dropConn()
 			return err
 		}
-		b.generic = true
+		b.session = true
 	}
 	return nil
 }
 
-// putConn returns the connection to the pool, its plans reset (genericPlans), or drops it
-// when they cannot be; its caller owns b.conn (it leads, or holds q's lock while nobody
+// putConn returns the connection to the pool, its settings reset (resetSession), or drops
+// it when they cannot be; its caller owns b.conn (it leads, or holds q's lock while nobody
 // leads).
 func (b *rotationBatches) putConn() {
 	if b.conn == nil {
 		return
 	}
-	if b.generic {
+	if b.session {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err := b.conn.ExecContext(ctx, resetPlans)
+		_, err := b.conn.ExecContext(ctx, resetSession)
 		cancel()
 		if err != nil {
 			b.dropConn()
@@ -409,14 +432,14 @@ func (b *rotationBatches) putConn() {
 		}
 	}
 	b.conn.Close()
-	b.conn, b.generic = nil, false
+	b.conn, b.session = nil, false
 }
 
 // dropConn closes the connection instead of returning it: the pool opens another in its
 // place. Its caller owns b.conn.
 func (b *rotationBatches) dropConn() {
 	b.conn.Raw(func(any) error { return driver.ErrBadConn }) // closes b.conn, the driver's connection too
-	b.conn, b.generic = nil, false
+	b.conn, b.session = nil, false
 }
 
 // commitRotations writes batch on conn (SQLite: one transaction of rotateFamily each;

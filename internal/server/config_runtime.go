@@ -16,6 +16,9 @@ type RuntimeConfig struct {
 	// client and get the same new token pair (LOGINSIGN_REFRESH_GRACE, default 5s; 0 turns it
 	// off: every second use revokes the family).
 	RefreshGrace time.Duration
+	// SyncRotations makes the refresh rotations commit synchronously on PostgreSQL
+	// (LOGINSIGN_ROTATION_COMMIT=sync; default async: README, "Refresh tokens").
+	SyncRotations bool
 	// KVMaxKeys and KVMaxBytes bound the embedded store (LOGINSIGN_KV_MAX_KEYS, default
 	// 2000000; LOGINSIGN_KV_MAX_BYTES, default 512 MiB). Over either, the keys expiring
 	// soonest are evicted.
@@ -41,8 +44,9 @@ type RuntimeConfig struct {
 // flags registers the runtime flags on fs; the returned function validates them after
 // fs.Parse (dev picks the dev defaults).
 func (c *RuntimeConfig) flags(fs *flag.FlagSet, env func(k, def string) string) func(dev bool) error {
-	var grace, keys, bytes, open, idle, pool, body, drain string
+	var grace, commit, keys, bytes, open, idle, pool, body, drain string
 	fs.StringVar(&grace, "refresh-grace", env("LOGINSIGN_REFRESH_GRACE", "5s"), "retry window of a rotated refresh token; 0: off (LOGINSIGN_REFRESH_GRACE)")
+	fs.StringVar(&commit, "rotation-commit", env("LOGINSIGN_ROTATION_COMMIT", "async"), "PostgreSQL: refresh rotations commit async or sync (LOGINSIGN_ROTATION_COMMIT)")
 	fs.StringVar(&keys, "kv-max-keys", env("LOGINSIGN_KV_MAX_KEYS", "2000000"), "embedded store: most keys (LOGINSIGN_KV_MAX_KEYS)")
 	fs.StringVar(&bytes, "kv-max-bytes", env("LOGINSIGN_KV_MAX_BYTES", strconv.Itoa(512<<20)), "embedded store: most bytes (LOGINSIGN_KV_MAX_BYTES)")
 	fs.StringVar(&open, "db-max-open-conns", env("LOGINSIGN_DB_MAX_OPEN_CONNS", "0"), "SQL pool size; 0: default (LOGINSIGN_DB_MAX_OPEN_CONNS)")
@@ -90,6 +94,12 @@ func (c *RuntimeConfig) flags(fs *flag.FlagSet, env func(k, def string) string) 
 			}
 		}
 		c.KVMaxKeys, c.DBMaxOpenConns, c.DBMaxIdleConns, c.RedisPoolSize = int(k), int(o), int(i), int(p)
+		switch commit {
+		case "async", "sync":
+			c.SyncRotations = commit == "sync"
+		default:
+			return fmt.Errorf("LOGINSIGN_ROTATION_COMMIT %q: want async or sync", commit)
+		}
 		if c.BodyIdleTimeout == 0 {
 			return fmt.Errorf("LOGINSIGN_BODY_IDLE_TIMEOUT must be more than 0")
 		}

@@ -36,6 +36,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad cors origin", map[string]string{"LOGINSIGN_CORS_ORIGINS": "not a url"}, "LOGINSIGN_CORS_ORIGINS"},
 		{"relay rcpt limit not a number", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "many"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
+		{"bad rotation commit", map[string]string{"LOGINSIGN_ROTATION_COMMIT": "off"}, "LOGINSIGN_ROTATION_COMMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,8 +54,12 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || c.DatabaseURL != "sqlite://data/loginsign.db" ||
-		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || !c.Dev {
+		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || !c.Dev ||
+		c.Runtime.SyncRotations {
 		t.Fatalf("defaults = %+v", c)
+	}
+	if c, err := loadConfig([]string{"--rotation-commit", "sync"}, env(nil)); err != nil || !c.Runtime.SyncRotations {
+		t.Fatalf("--rotation-commit sync: %v, or the rotations stay asynchronous", err)
 	}
 	c, err = loadConfig([]string{"--base-url", "https://login.example.com"}, env(map[string]string{"LOGINSIGN_SMTP_URL": "smtp://mail.example.com:587"}))
 	if err != nil {
