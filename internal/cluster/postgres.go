@@ -20,6 +20,7 @@ import (
 type postgres struct {
 	bin, dir string
 	port     int
+	settings []string // name=value, on the server's command line
 }
 
 // pgBin finds Debian's PostgreSQL programs (/usr/lib/postgresql/<version>/bin), newest first.
@@ -48,12 +49,12 @@ func asPostgres(name string, args ...string) *exec.Cmd {
 	return exec.Command(name, args...)
 }
 
-func startPostgres(ctx context.Context, dir string, port int) (*postgres, error) {
+func startPostgres(ctx context.Context, dir string, port int, settings ...string) (*postgres, error) {
 	bin, err := pgBin()
 	if err != nil {
 		return nil, err
 	}
-	pg := &postgres{bin: bin, dir: dir, port: port}
+	pg := &postgres{bin: bin, dir: dir, port: port, settings: settings}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -88,6 +89,9 @@ func (pg *postgres) data() string { return filepath.Join(pg.dir, "data") }
 
 func (pg *postgres) start(ctx context.Context) error {
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c max_connections=300", pg.port, pg.dir)
+	for _, s := range pg.settings {
+		opts += " -c " + s
+	}
 	if out, err := asPostgres(filepath.Join(pg.bin, "pg_ctl"), "-D", pg.data(), "-l", filepath.Join(pg.dir, "postgres.log"),
 		"-o", opts, "-w", "start").CombinedOutput(); err != nil {
 		return fmt.Errorf("pg_ctl start: %v\n%s", err, out)
@@ -95,10 +99,14 @@ func (pg *postgres) start(ctx context.Context) error {
 	return waitPort(ctx, pg.port, 20*time.Second)
 }
 
-func (pg *postgres) stop() error {
-	out, err := asPostgres(filepath.Join(pg.bin, "pg_ctl"), "-D", pg.data(), "-m", "fast", "-w", "stop").CombinedOutput()
+func (pg *postgres) stop() error { return pg.stopMode("fast") }
+
+// stopMode stops the server in mode: fast (its connections cut, everything written) or
+// immediate (every process quits at once, as in a crash: what the WAL buffers held is lost).
+func (pg *postgres) stopMode(mode string) error {
+	out, err := asPostgres(filepath.Join(pg.bin, "pg_ctl"), "-D", pg.data(), "-m", mode, "-w", "stop").CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
+		return fmt.Errorf("pg_ctl stop -m %s: %v\n%s", mode, err, out)
 	}
 	return nil
 }
@@ -122,5 +130,46 @@ func (pg *postgres) createDB(ctx context.Context, name string) error {
 	}
 	defer db.Close()
 	_, err = db.ExecContext(ctx, "CREATE DATABASE "+name)
+	return err
+}
+
+// Postgres is a PostgreSQL server of a test's own, which the test may crash and start again
+// without disturbing the machine's.
+type Postgres struct{ pg *postgres }
+
+// StartPostgres initialises a PostgreSQL server in dir (initdb) and starts it on a free
+// loopback port with settings (name=value) on its command line, and a database named db.
+func StartPostgres(ctx context.Context, dir, db string, settings ...string) (*Postgres, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	pg, err := startPostgres(ctx, dir, ports[0], settings...)
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.createDB(ctx, db); err != nil {
+		pg.stop()
+		return nil, err
+	}
+	return &Postgres{pg}, nil
+}
+
+// URL is the connection URL of database db.
+func (p *Postgres) URL(db string) string { return p.pg.url(db) }
+
+// Crash stops the server as a crash would (pg_ctl stop -m immediate): the WAL it had not
+// written yet, the asynchronous commits' among it, is lost.
+func (p *Postgres) Crash() error { return p.pg.stopMode("immediate") }
+
+// Start starts the server again (after Crash: it recovers from its WAL first).
+func (p *Postgres) Start(ctx context.Context) error { return p.pg.start(ctx) }
+
+// Stop stops the server for good (fast mode); one already stopped stays so.
+func (p *Postgres) Stop() { p.pg.stop() }
+
+// PostgresMissing tells why StartPostgres cannot run here (no Debian PostgreSQL), or nil.
+func PostgresMissing() error {
+	_, err := pgBin()
 	return err
 }
