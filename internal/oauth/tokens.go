@@ -619,11 +619,12 @@ func (s *Service) tokenState(rt *ent.RefreshToken, r refreshRef) tokenState {
 // lostRotation is about a refresh token a generation or more ahead of its family's row.
 // The server answers a generation's token only once the rotation that spent the live token
 // of the one before has committed (what it derives otherwise never leaves it), so such a
-// token, its tag valid, was issued by rotations the database no longer holds: committed asynchronously (rotationBatches) or by SQLite's synchronous=NORMAL, and
-// lost in a crash of the database or its machine, or undone by a failover to a replica
-// that lagged, or by a restore. Its holder rotated it from the family's live token and no
-// one else can have it, so the rotation is made again from it, from the row as read:
-// refusing it would sign out everyone who refreshed in the database's last moments.
+// token, its tag valid, was issued by rotations the database no longer holds: committed
+// asynchronously (asyncCommit) or under SQLite's synchronous=NORMAL and lost in a crash of
+// the database or its machine, or undone by a failover to a replica that lagged, or by a
+// restore. Its holder got it from a rotation of the family's live token, and nobody can
+// make it without the rotation key, so the rotation is made again from it, from the row as
+// read: refusing it would sign out everyone who refreshed in the database's last moments.
 func lostRotation(ctx context.Context, rt *ent.RefreshToken, r refreshRef) {
 	slog.WarnContext(ctx, "refresh token ahead of its row: the database lost a rotation; rotating from the token",
 		"family", rt.FamilyID, "row_generation", rt.Generation, "token_generation", r.gen)

@@ -17,7 +17,8 @@ type RuntimeConfig struct {
 	// off: every second use revokes the family).
 	RefreshGrace time.Duration
 	// SyncRotations makes the refresh rotations commit synchronously on PostgreSQL
-	// (LOGINSIGN_ROTATION_COMMIT=sync; default async: README, "Refresh tokens").
+	// (LOGINSIGN_ROTATION_COMMIT=sync; default async: README, "On PostgreSQL the rotations
+	// commit asynchronously").
 	SyncRotations bool
 	// KVMaxKeys and KVMaxBytes bound the embedded store (LOGINSIGN_KV_MAX_KEYS, default
 	// 2000000; LOGINSIGN_KV_MAX_BYTES, default 512 MiB). Over either, the keys expiring
