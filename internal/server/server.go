@@ -488,6 +488,9 @@ func (s *Server) observe(r *http.Request, status int, d time.Duration) {
 // serve runs the HTTP server until ctx ends, then drains in-flight requests.
 func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	log := newLogger(logOut, cfg.LogLevel)
+	// The domain packages log through slog's default logger (an internal error, a dependency
+	// lost, a refresh rotation the database lost): the same JSON lines at the same level.
+	slog.SetDefault(log)
 	s, err := newServer(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -120,7 +121,8 @@ func TestCommands(t *testing.T) {
 }
 
 // TestServeReadyAndGraceful starts the real server, waits for /readyz, and checks that a
-// shutdown lets an in-flight request finish.
+// shutdown lets an in-flight request finish, and that what the domain packages log through
+// slog's default logger reaches the server's log as its own lines, at its level.
 func TestServeReadyAndGraceful(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,7 +142,8 @@ func TestServeReadyAndGraceful(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, []string{"serve"}, e, io.Discard, io.Discard) }()
+	var logged syncBuffer
+	go func() { done <- Run(ctx, []string{"serve"}, e, io.Discard, &logged) }()
 
 	base := "http://" + addr
 	deadline := time.Now().Add(20 * time.Second)
@@ -174,6 +177,20 @@ func TestServeReadyAndGraceful(t *testing.T) {
 		if resp.Header.Get("X-Request-Id") == "" && !strings.Contains(path, metricsAddr) {
 			t.Errorf("GET %s: no X-Request-Id", path)
 		}
+	}
+	slog.Info("below the level: not logged")
+	slog.Warn("logged by a domain package")
+	var line map[string]any
+	for l := range strings.Lines(logged.String()) {
+		if strings.Contains(l, "domain package") {
+			json.Unmarshal([]byte(l), &line)
+		}
+		if strings.Contains(l, "below the level") {
+			t.Errorf("an Info line at level warn: %s", l)
+		}
+	}
+	if line["msg"] != "logged by a domain package" || line["level"] != "WARN" {
+		t.Errorf("slog.Warn through the default logger: %v in the server's log:\n%s", line, logged.String())
 	}
 	cancel()
 	select {
