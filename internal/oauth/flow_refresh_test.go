@@ -374,6 +374,89 @@ func TestClientCredentialsGrant(t *testing.T) {
 // TestRotationMovesTheFamilyRow: a sign-in's refresh tokens are one row, written by the
 // rotation's own statement, not through ent: each rotation moves it to the next generation
 // (the live token's hash, the time) and leaves the grant it continues as it was.
+// TestAFamilyHoldsOnlyItsRecentAccessTokens: a family refreshed every 20 minutes for ten
+// hours keeps the hashes of its last hours' access tokens, not of all thirty (the one set
+// per family of earlier versions, extended on every rotation, grew by one a rotation); the
+// sets of its past hours expire; and a revocation still ends every live token, on both
+// sides of a bucket's boundary, and one of the earlier versions' set.
+func TestAFamilyHoldsOnlyItsRecentAccessTokens(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {
+		ctx, ttl := e.ctx(), e.svc.Config.AccessTokenTTL
+		s := e.signIn(t, "openid")
+		family := e.db.RefreshToken.Query().Where(refreshtoken.TokenHash(ids.Hash(s.resp.RefreshToken))).OnlyX(ctx).FamilyID
+		firstBucket := e.svc.TokenBucket(e.clock.Now().Add(ttl))
+		rt := s.resp.RefreshToken
+		refresh := func() string {
+			t.Helper()
+			next, err := e.token(s.id, s.secret, refreshForm(rt))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt = next.RefreshToken
+			return next.AccessToken
+		}
+		for i := range 30 {
+			e.clock.Advance(20 * time.Minute)
+			refresh()
+			// Alive or expired less than a bucket ago, in the buckets around now: the last
+			// three hours' tokens at most.
+			if held, err := e.svc.FamilyAccessTokens(ctx, family); err != nil || len(held) > 9 {
+				t.Fatalf("after %d rotations the family holds %d access tokens (%v), want at most 9", i+1, len(held), err)
+			}
+		}
+		if e.embedded { // the store's clock is the service's: the past hours' sets expired
+			e.kv.Engine.Sweep()
+			for b := firstBucket; b < e.svc.TokenBucket(e.clock.Now().Add(-ttl)); b++ {
+				if n, err := e.kv.Exists(ctx, oauth.FamilyTokensKey(family, b)).Result(); err != nil || n != 0 {
+					t.Fatalf("the set of bucket %d (now %d) is still there: %d %v", b, e.svc.TokenBucket(e.clock.Now()), n, err)
+				}
+			}
+		}
+
+		// Two live tokens in two buckets: the first expires five minutes before a bucket
+		// ends, the second five minutes after.
+		end := time.UnixMilli((e.svc.TokenBucket(e.clock.Now().Add(ttl)) + 1) * ttl.Milliseconds())
+		e.clock.Advance(end.Add(-5 * time.Minute).Sub(e.clock.Now().Add(ttl)))
+		before := refresh()
+		e.clock.Advance(10 * time.Minute)
+		after := refresh()
+		if a, b := e.svc.TokenBucket(e.clock.Now().Add(ttl-10*time.Minute)), e.svc.TokenBucket(e.clock.Now().Add(ttl)); a+1 != b {
+			t.Fatalf("the two tokens are in buckets %d and %d, want two neighbours", a, b)
+		}
+		// A third, moved to the family's one set of the earlier versions.
+		e.clock.Advance(time.Minute)
+		legacy := refresh()
+		h := ids.Hash(legacy)
+		if err := e.kv.SRem(ctx, oauth.FamilyTokensKey(family, e.svc.TokenBucket(e.clock.Now().Add(ttl))), h).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.kv.SAdd(ctx, "fat:"+family, h).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{before, after, legacy} {
+			if _, err := e.svc.AccessToken(ctx, tok); err != nil {
+				t.Fatalf("a live access token before the revocation: %v", err)
+			}
+		}
+
+		// The sign-in's first refresh token, spent hours ago, revokes the family.
+		_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+		wantOAuthError(t, err, oauth.InvalidGrant)
+		for name, tok := range map[string]string{"before the boundary": before, "after it": after, "in the earlier versions' set": legacy} {
+			if _, err := e.svc.AccessToken(ctx, tok); err == nil {
+				t.Errorf("the access token %s still works after the family was revoked", name)
+			}
+			if n, err := e.kv.Exists(ctx, "at:"+ids.Hash(tok)).Result(); err != nil || n != 0 {
+				t.Errorf("the access token %s is still stored: %d %v", name, n, err)
+			}
+		}
+		if held, err := e.svc.FamilyAccessTokens(ctx, family); err != nil || len(held) != 0 {
+			t.Errorf("after the revocation the family holds %d access tokens (%v), want none", len(held), err)
+		}
+	})
+}
+
 func TestRotationMovesTheFamilyRow(t *testing.T) {
 	t.Parallel()
 	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {

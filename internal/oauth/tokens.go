@@ -332,12 +332,13 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	access, next := s.successorTokens(ref, rt.ID, scopes)
 	g := familyGrant(rt, scopes, user)
 	until := now.Add(s.Config.AccessTokenTTL)
-	wr, err := s.writeAccessTokenChecked(ctx, access, s.accessGrantOf(app, conn, g, now, until), until.Sub(now), limits)
+	ag := s.accessGrantOf(app, conn, g, now, until)
+	wr, err := s.writeAccessTokenChecked(ctx, access, ag, until.Sub(now), limits)
 	switch {
 	case err != nil:
 		return nil, err
 	case wr.refused != nil:
-		s.dropAccessToken(ctx, access, g.Family)
+		s.dropAccessToken(ctx, access, ag)
 		return nil, wr.refused
 	case wr.revoked:
 		// The family is being revoked: finish the job (its tokens, this one included, go).

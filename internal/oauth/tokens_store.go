@@ -556,8 +556,42 @@ func (g *accessGrant) decodeFast(b []byte) bool {
 }
 
 func accessKey(hash string) string          { return "at:" + hash }
-func familyTokensKey(family string) string  { return "fat:" + family }
 func revokedFamilyKey(family string) string { return "frv:" + family }
+
+// familyTokensKey is the set of the hashes of family's access tokens that expire in bucket
+// (tokenBucket). A bucket's set is written only while tokens expiring in it are issued, and
+// expires one bucket after its last token, so a family holds the hashes of its last few
+// hours' tokens, however long it is used. The one set per family of earlier versions
+// (legacyFamilyTokensKey), extended on every rotation, grew by a member a rotation for as
+// long as the family was refreshed within the access-token lifetime: a client refreshing in
+// a loop filled Redis, and the embedded store then evicted other people's keys.
+func familyTokensKey(family string, bucket int64) string {
+	return "fat:" + family + ":" + strconv.FormatInt(bucket, 10)
+}
+
+// legacyFamilyTokensKey is the family's set of the versions before the buckets: still read
+// and deleted by revokeFamily, for the tokens those versions issued.
+func legacyFamilyTokensKey(family string) string { return "fat:" + family }
+
+// tokenBuckets is the width of a bucket of familyTokensKey: the access-token lifetime.
+func (s *Service) tokenBuckets() time.Duration { return max(s.Config.AccessTokenTTL, time.Second) }
+
+// tokenBucket is the bucket of an access token that expires at exp.
+func (s *Service) tokenBucket(exp time.Time) int64 {
+	return exp.UnixMilli() / s.tokenBuckets().Milliseconds()
+}
+
+// familyTokensKeys are the keys of family's sets that can hold a token alive at now: those
+// of the buckets from one before now's to one after now + the lifetime (another instance's
+// clock may be off by up to a bucket), and the legacy set.
+func (s *Service) familyTokensKeys(family string, now time.Time) []string {
+	w := s.tokenBuckets()
+	keys := []string{legacyFamilyTokensKey(family)}
+	for b := s.tokenBucket(now.Add(-w)); b <= s.tokenBucket(now.Add(2*w)); b++ {
+		keys = append(keys, familyTokensKey(family, b))
+	}
+	return keys
+}
 
 func (s *Service) storeAccessToken(ctx context.Context, g accessGrant) (string, error) {
 	raw := ids.Secret(AccessTokenPrefix)
@@ -595,11 +629,16 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+	// The bucket's set lives one bucket past the bucket's end: past its last token's expiry
+	// on any instance's clock that is off by less than that.
+	bucket := s.tokenBucket(time.Unix(g.ExpiresAt, 0))
+	family := familyTokensKey(g.Family, bucket)
+	keep := time.UnixMilli((bucket + 2) * s.tokenBuckets().Milliseconds()).Sub(s.Now())
 	counted := limits.Cmds()
 	vals, err := s.KV.Transact(ctx, slices.Concat(counted, [][]string{
 		{"SET", accessKey(h), string(b), "PX", ms(ttl)},
-		{"SADD", familyTokensKey(g.Family), h},
-		{"PEXPIRE", familyTokensKey(g.Family), ms(s.Config.AccessTokenTTL)},
+		{"SADD", family, h},
+		{"PEXPIRE", family, ms(keep)},
 		{"EXISTS", revokedFamilyKey(g.Family)},
 		{"GET", profileStampKey}})...)
 	if err != nil {
@@ -613,15 +652,16 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 	return w, nil
 }
 
-// dropAccessToken deletes the access token raw of family, written for a rotation that the
+// dropAccessToken deletes the access token raw of grant g, written for a rotation that the
 // client's limits then refused. It is best effort: the token expires in any case, and nobody
 // holds it, unless the refresh token presented was rotated already, by a concurrent request
 // or before (a spent token presented again to the process that keeps its row, which takes it
 // for the live one until its write): that client then finds its access token refused, and
 // refreshes again.
-func (s *Service) dropAccessToken(ctx context.Context, raw, family string) {
+func (s *Service) dropAccessToken(ctx context.Context, raw string, g accessGrant) {
 	h := ids.Hash(raw)
-	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)}, []string{"SREM", familyTokensKey(family), h})
+	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)},
+		[]string{"SREM", familyTokensKey(g.Family, s.tokenBucket(time.Unix(g.ExpiresAt, 0))), h})
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
@@ -690,11 +730,11 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 		SetRevokedAt(now).Save(ctx); err != nil {
 		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
 	}
-	hashes, err := s.KV.SMembers(ctx, familyTokensKey(family)).Result()
+	hashes, err := s.FamilyAccessTokens(ctx, family)
 	if err != nil {
 		return serverError(err)
 	}
-	keys := []string{familyTokensKey(family)}
+	keys := s.familyTokensKeys(family, now)
 	for _, h := range hashes {
 		keys = append(keys, accessKey(h))
 	}
@@ -702,6 +742,30 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 		return serverError(err)
 	}
 	return nil
+}
+
+// FamilyAccessTokens are the hashes of the family's access tokens that can still be alive
+// (what revokeFamily deletes), read in one round trip.
+func (s *Service) FamilyAccessTokens(ctx context.Context, family string) ([]string, error) {
+	keys := s.familyTokensKeys(family, s.Now())
+	cmds := make([][]string, len(keys))
+	for i, k := range keys {
+		cmds[i] = []string{"SMEMBERS", k}
+	}
+	sets, err := s.KV.Transact(ctx, cmds...)
+	if err != nil {
+		return nil, err
+	}
+	var hashes []string
+	for _, set := range sets {
+		members, _ := set.([]any)
+		for _, m := range members {
+			if h, ok := m.(string); ok {
+				hashes = append(hashes, h)
+			}
+		}
+	}
+	return hashes, nil
 }
 
 // preparedStmt is a statement prepared once on first use (database/sql then keeps it

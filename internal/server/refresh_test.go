@@ -232,11 +232,11 @@ func TestRefreshOverTheQuotaChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		familyTokens := func() int64 {
-			n, err := e.srv.kv.SCard(ctx, "fat:"+rt.FamilyID).Result()
+			hashes, err := e.srv.oauth.FamilyAccessTokens(ctx, rt.FamilyID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return n
+			return int64(len(hashes))
 		}
 		tokens := familyTokens()
 		st, body, err := e.refreshOnce(live, "")
