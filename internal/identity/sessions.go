@@ -77,10 +77,46 @@ func (s *Sessions) CreateAMR(ctx context.Context, userID, userAgent, ip string, 
 	pipe.Expire(ctx, sessionKey(hash), s.cfg.Idle)
 	pipe.SAdd(ctx, userSessionsKey(userID), hash)
 	pipe.Expire(ctx, userSessionsKey(userID), s.cfg.Absolute)
+	indexed := pipe.SCard(ctx, userSessionsKey(userID))
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", fmt.Errorf("creating session: %w", err)
 	}
+	if indexed.Val() > pruneSessionsPast {
+		s.prune(ctx, userID)
+	}
 	return raw, nil
+}
+
+// pruneSessionsPast is the size of a person's index of sessions past which a sign-in drops
+// the sessions that ended from it.
+const pruneSessionsPast = 64
+
+// prune drops from userID's index the sessions that ended (idle or absolute timeout), in two
+// round trips. The index is extended by every sign-in and loses a session otherwise only when
+// it is ended or listed: someone signing in again and again, never opening the list, grew it
+// by one a sign-in. Best effort: a failure leaves it for the next sign-in.
+func (s *Sessions) prune(ctx context.Context, userID string) {
+	hashes, err := s.kv.SMembers(ctx, userSessionsKey(userID)).Result()
+	if err != nil {
+		return
+	}
+	pipe := s.kv.Pipeline()
+	live := make([]*redis.IntCmd, len(hashes))
+	for i, h := range hashes {
+		live[i] = pipe.Exists(ctx, sessionKey(h))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return
+	}
+	var ended []any
+	for i, c := range live {
+		if c.Val() == 0 {
+			ended = append(ended, hashes[i])
+		}
+	}
+	if len(ended) > 0 {
+		s.kv.SRem(ctx, userSessionsKey(userID), ended...)
+	}
 }
 
 // Lookup returns the session of raw and slides its idle timeout. An unknown, idle-expired or

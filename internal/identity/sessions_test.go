@@ -119,3 +119,50 @@ func TestSessionTimeouts(t *testing.T) {
 		t.Fatalf("session still valid after the absolute timeout: %v", err)
 	}
 }
+
+// TestSessionIndexDropsEndedSessions: a person's index of sessions, extended by every sign-in,
+// drops the sessions that ended once it passes 64, so signing in again and again without ever
+// listing the sessions does not grow it without end; live sessions stay in it.
+func TestSessionIndexDropsEndedSessions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k, clk := kvtest.EmbeddedClock(t)
+	s := identity.NewSessions(k, clk.Now, identity.SessionConfig{Idle: time.Hour, Absolute: 48 * time.Hour})
+	indexed := func() int64 {
+		t.Helper()
+		n, err := k.SCard(ctx, "usess:usr_c").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	var live []string
+	for day := range 3 {
+		for range 40 {
+			raw, err := s.Create(ctx, "usr_c", "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, raw)
+		}
+		if n := indexed(); n > 40+64 {
+			t.Fatalf("day %d: the index holds %d sessions, 40 of them live", day, n)
+		}
+		if day < 2 {
+			live = live[:0]
+			clk.Advance(2 * time.Hour) // the day's sessions end (idle)
+		}
+	}
+	if n := indexed(); n < int64(len(live)) {
+		t.Fatalf("the index holds %d sessions, fewer than the %d live", n, len(live))
+	}
+	for _, raw := range live {
+		if _, err := s.Lookup(ctx, raw); err != nil {
+			t.Fatalf("a live session ended: %v", err)
+		}
+	}
+	list, err := s.List(ctx, "usr_c")
+	if err != nil || len(list) != len(live) {
+		t.Fatalf("listed %d sessions (%v), want the %d live", len(list), err, len(live))
+	}
+}
