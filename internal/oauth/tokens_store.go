@@ -582,8 +582,8 @@ func (s *Service) tokenBucket(exp time.Time) int64 {
 }
 
 // familyTokensKeys are the keys of family's sets that can hold a token alive at now: those
-// of the buckets from one before now's to one after now + the lifetime (another instance's
-// clock may be off by up to a bucket), and the legacy set.
+// of the buckets from the one before now's to the one after that of now + the lifetime
+// (another instance's clock may be off by up to a bucket), and the legacy set.
 func (s *Service) familyTokensKeys(family string, now time.Time) []string {
 	w := s.tokenBuckets()
 	keys := []string{legacyFamilyTokensKey(family)}
@@ -629,11 +629,7 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 	h := ids.Hash(raw)
 	b, _ := json.Marshal(g)
 	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
-	// The bucket's set lives one bucket past the bucket's end: past its last token's expiry
-	// on any instance's clock that is off by less than that.
-	bucket := s.tokenBucket(time.Unix(g.ExpiresAt, 0))
-	family := familyTokensKey(g.Family, bucket)
-	keep := time.UnixMilli((bucket + 2) * s.tokenBuckets().Milliseconds()).Sub(s.Now())
+	family, keep := s.tokensSet(g)
 	counted := limits.Cmds()
 	vals, err := s.KV.Transact(ctx, slices.Concat(counted, [][]string{
 		{"SET", accessKey(h), string(b), "PX", ms(ttl)},
@@ -652,6 +648,14 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 	return w, nil
 }
 
+// tokensSet is the set of g's family that holds g's token, and how long from now to keep it:
+// one bucket past its bucket's end, past its last token's expiry on any instance's clock
+// that is off by less than a bucket.
+func (s *Service) tokensSet(g accessGrant) (key string, keep time.Duration) {
+	bucket := s.tokenBucket(time.Unix(g.ExpiresAt, 0))
+	return familyTokensKey(g.Family, bucket), time.UnixMilli((bucket + 2) * s.tokenBuckets().Milliseconds()).Sub(s.Now())
+}
+
 // dropAccessToken deletes the access token raw of grant g, written for a rotation that the
 // client's limits then refused. It is best effort: the token expires in any case, and nobody
 // holds it, unless the refresh token presented was rotated already, by a concurrent request
@@ -660,8 +664,8 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 // refreshes again.
 func (s *Service) dropAccessToken(ctx context.Context, raw string, g accessGrant) {
 	h := ids.Hash(raw)
-	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)},
-		[]string{"SREM", familyTokensKey(g.Family, s.tokenBucket(time.Unix(g.ExpiresAt, 0))), h})
+	set, _ := s.tokensSet(g)
+	s.KV.Transact(context.WithoutCancel(ctx), []string{"DEL", accessKey(h)}, []string{"SREM", set, h})
 }
 
 func (s *Service) accessGrant(ctx context.Context, raw string) (*accessGrant, error) {
@@ -730,11 +734,11 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 		SetRevokedAt(now).Save(ctx); err != nil {
 		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
 	}
-	hashes, err := s.FamilyAccessTokens(ctx, family)
+	keys := s.familyTokensKeys(family, now)
+	hashes, err := s.tokensIn(ctx, keys)
 	if err != nil {
 		return serverError(err)
 	}
-	keys := s.familyTokensKeys(family, now)
 	for _, h := range hashes {
 		keys = append(keys, accessKey(h))
 	}
@@ -744,10 +748,14 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 	return nil
 }
 
-// FamilyAccessTokens are the hashes of the family's access tokens that can still be alive
-// (what revokeFamily deletes), read in one round trip.
+// FamilyAccessTokens are the hashes of the family's access tokens that can still be alive:
+// what revokeFamily deletes.
 func (s *Service) FamilyAccessTokens(ctx context.Context, family string) ([]string, error) {
-	keys := s.familyTokensKeys(family, s.Now())
+	return s.tokensIn(ctx, s.familyTokensKeys(family, s.Now()))
+}
+
+// tokensIn are the members of the sets keys, read in one round trip.
+func (s *Service) tokensIn(ctx context.Context, keys []string) ([]string, error) {
 	cmds := make([][]string, len(keys))
 	for i, k := range keys {
 		cmds[i] = []string{"SMEMBERS", k}
