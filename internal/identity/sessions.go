@@ -91,7 +91,7 @@ func (s *Sessions) CreateAMR(ctx context.Context, userID, userAgent, ip string, 
 // the sessions that ended from it.
 const pruneSessionsPast = 64
 
-// prune drops from userID's index the sessions that ended (idle or absolute timeout), in two
+// prune drops from userID's index the sessions that ended (idle or absolute timeout), in three
 // round trips. The index is extended by every sign-in and loses a session otherwise only when
 // it is ended or listed: someone signing in again and again, never opening the list, grew it
 // by one a sign-in. Best effort: a failure leaves it for the next sign-in.
