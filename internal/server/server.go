@@ -496,6 +496,9 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		return err
 	}
 	defer s.Close()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	log.Debug("database connections opened before serving", "n", s.db.Warm(wctx, cfg.Runtime.warmConns()))
+	cancel()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

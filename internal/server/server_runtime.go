@@ -54,6 +54,18 @@ func (c RuntimeConfig) sizePool(db *store.DB) {
 	}
 }
 
+// warmConns is how many PostgreSQL connections serve opens before it takes requests: 16, or
+// the pool's bound when that is lower.
+func (c RuntimeConfig) warmConns() int {
+	n := 16
+	for _, bound := range []int{c.DBMaxOpenConns, c.DBMaxIdleConns} {
+		if bound > 0 {
+			n = min(n, bound)
+		}
+	}
+	return n
+}
+
 // shutdown stops srv gracefully: /readyz answers 503 at once, keep-alive connections are
 // closed after their current request, and after cfg.Runtime.ShutdownDrain (time for load
 // balancers to notice) the listener closes and in-flight requests get until

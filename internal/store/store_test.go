@@ -96,3 +96,25 @@ func TestConcurrentMigrate(t *testing.T) {
 		}
 	}
 }
+
+// TestWarmOpensIdleConnections: Warm leaves n PostgreSQL connections idle in the pool, ready
+// for a first burst; on SQLite it does nothing.
+func TestWarmOpensIdleConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	if n := storetest.SQLite(t).Warm(ctx, 4); n != 0 {
+		t.Fatalf("Warm on SQLite opened %d connections, want 0", n)
+	}
+	base := os.Getenv(storetest.EnvPostgres)
+	if base == "" {
+		t.Skip("needs PostgreSQL: set " + storetest.EnvPostgres)
+	}
+	db := storetest.Postgres(t, base)
+	before := db.SQL.Stats().OpenConnections
+	if n := db.Warm(ctx, 6); n != 6 {
+		t.Fatalf("Warm opened %d connections, want 6", n)
+	}
+	if st := db.SQL.Stats(); st.OpenConnections < max(before, 6) || st.Idle < 6 {
+		t.Fatalf("after Warm(6): %d open, %d idle (%d open before), want at least 6 idle", st.OpenConnections, st.Idle, before)
+	}
+}
