@@ -371,9 +371,6 @@ func TestClientCredentialsGrant(t *testing.T) {
 	})
 }
 
-// TestRotationMovesTheFamilyRow: a sign-in's refresh tokens are one row, written by the
-// rotation's own statement, not through ent: each rotation moves it to the next generation
-// (the live token's hash, the time) and leaves the grant it continues as it was.
 // TestAFamilyHoldsOnlyItsRecentAccessTokens: a family refreshed every 20 minutes for ten
 // hours keeps the hashes of its last hours' access tokens, not of all thirty (the one set
 // per family of earlier versions, extended on every rotation, grew by one a rotation); the
@@ -461,6 +458,9 @@ func TestAFamilyHoldsOnlyItsRecentAccessTokens(t *testing.T) {
 	})
 }
 
+// TestRotationMovesTheFamilyRow: a sign-in's refresh tokens are one row, written by the
+// rotation's own statement, not through ent: each rotation moves it to the next generation
+// (the live token's hash, the time) and leaves the grant it continues as it was.
 func TestRotationMovesTheFamilyRow(t *testing.T) {
 	t.Parallel()
 	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour}, func(t *testing.T, e *flowEnv) {
