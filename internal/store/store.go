@@ -98,7 +98,7 @@ func openPostgres(ctx context.Context, rawURL string) (*DB, error) {
 
 // Warm opens up to n connections at once and returns them to the pool idle (as many as it
 // keeps), so that the first burst of requests after a start does not wait for PostgreSQL to
-// start a backend for each: in three load runs, the first 8 s of GET /api/user at 16
+// start a backend for each: in four load runs, the first 8 s of GET /api/user at 16
 // connections after a start had a p99 of 120–260 ms, and 3.9 ms once warm. A connection
 // that fails is skipped; it returns how many it opened. SQLite opens a connection in
 // microseconds and is left alone.
