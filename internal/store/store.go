@@ -110,12 +110,8 @@ func (db *DB) Warm(ctx context.Context, n int) int {
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			if c, err := db.SQL.Conn(ctx); err == nil {
-				if c.PingContext(ctx) == nil {
-					conns <- c
-					return
-				}
-				c.Close()
+			if c, err := db.SQL.Conn(ctx); err == nil { // a new one is connected, handshake done
+				conns <- c
 			}
 		})
 	}
