@@ -573,19 +573,19 @@ func familyTokensKey(family string, bucket int64) string {
 // and deleted by revokeFamily, for the tokens those versions issued.
 func legacyFamilyTokensKey(family string) string { return "fat:" + family }
 
-// tokenBuckets is the width of a bucket of familyTokensKey: the access-token lifetime.
-func (s *Service) tokenBuckets() time.Duration { return max(s.Config.AccessTokenTTL, time.Second) }
+// tokenBucketWidth is the width of a bucket of familyTokensKey: the access-token lifetime.
+func (s *Service) tokenBucketWidth() time.Duration { return max(s.Config.AccessTokenTTL, time.Second) }
 
 // tokenBucket is the bucket of an access token that expires at exp.
 func (s *Service) tokenBucket(exp time.Time) int64 {
-	return exp.UnixMilli() / s.tokenBuckets().Milliseconds()
+	return exp.UnixMilli() / s.tokenBucketWidth().Milliseconds()
 }
 
 // familyTokensKeys are the keys of family's sets that can hold a token alive at now: those
 // of the buckets from the one before now's to the one after that of now + the lifetime
 // (another instance's clock may be off by up to a bucket), and the legacy set.
 func (s *Service) familyTokensKeys(family string, now time.Time) []string {
-	w := s.tokenBuckets()
+	w := s.tokenBucketWidth()
 	keys := []string{legacyFamilyTokensKey(family)}
 	for b := s.tokenBucket(now.Add(-w)); b <= s.tokenBucket(now.Add(2*w)); b++ {
 		keys = append(keys, familyTokensKey(family, b))
@@ -653,7 +653,7 @@ func (s *Service) writeAccessTokenChecked(ctx context.Context, raw string, g acc
 // that is off by less than a bucket.
 func (s *Service) tokensSet(g accessGrant) (key string, keep time.Duration) {
 	bucket := s.tokenBucket(time.Unix(g.ExpiresAt, 0))
-	return familyTokensKey(g.Family, bucket), time.UnixMilli((bucket + 2) * s.tokenBuckets().Milliseconds()).Sub(s.Now())
+	return familyTokensKey(g.Family, bucket), time.UnixMilli((bucket + 2) * s.tokenBucketWidth().Milliseconds()).Sub(s.Now())
 }
 
 // dropAccessToken deletes the access token raw of grant g, written for a rotation that the
