@@ -2,11 +2,14 @@ package oauth_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/mail"
@@ -57,6 +60,69 @@ func (o *outbox) last(t *testing.T, to string) (link, code string) {
 		code = c[1] + c[2]
 	}
 	return l[1], code
+}
+
+// TestTryCountersExpireWithTheLink: the counters of tries at a waiting sign-in's code and
+// at the number of the device that waits expire with the link, even when the store fails
+// an expiry sent on its own (a connection lost between a counter's INCR and its EXPIRE left
+// a counter that never expired).
+func TestTryCountersExpireWithTheLink(t *testing.T) {
+	t.Parallel()
+	e := postgresOnlyFlowEnv(t, oauth.Config{})
+	e.kv.AddHook(refuseLoneExpiry{})
+	box := &outbox{}
+	e.svc.Mail = box
+	ctx := e.ctx()
+	who := "counted@example.com"
+	raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.9", "browser-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, code := box.last(t, who)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	if _, err := e.svc.UseCode(ctx, raw, wrong, "192.0.2.9", "browser-1"); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	if err := e.svc.ApproveOther(ctx, link, "no number", "192.0.2.9"); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("a wrong number: %v", err)
+	}
+	for _, pattern := range []string{"wtn:*", "wta:*"} {
+		keys, err := e.kv.Keys(context.Background(), pattern).Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("counters %s: %v, %v", pattern, keys, err)
+		}
+		ttl, err := e.kv.PTTL(context.Background(), keys[0]).Result()
+		if err != nil || ttl <= 0 || ttl > e.svc.Config.MagicLinkTTL {
+			t.Fatalf("counter %s expires in %v (%v), want within %v", keys[0], ttl, err, e.svc.Config.MagicLinkTTL)
+		}
+	}
+	if _, err := e.svc.UseCode(ctx, raw, code, "192.0.2.9", "browser-1"); err != nil {
+		t.Fatalf("the right code after a wrong one: %v", err)
+	}
+}
+
+// refuseLoneExpiry is a go-redis hook that fails every EXPIRE and PEXPIRE sent on its own,
+// as a connection lost just before it would; commands in a pipeline or transaction pass.
+type refuseLoneExpiry struct{}
+
+func (refuseLoneExpiry) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (refuseLoneExpiry) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "expire" || name == "pexpire" {
+			err := errors.New("connection lost")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (refuseLoneExpiry) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // TestMagicLinkSignIn: sign-in by mailed link and by the 6-digit code beside it: the same

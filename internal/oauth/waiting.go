@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,6 +72,19 @@ const (
 func waitingKey(hash string) string  { return "wt:" + hash }
 func attemptsKey(hash string) string { return "wtn:" + hash }
 func approveKey(hash string) string  { return "wta:" + hash }
+
+// countTry counts one more try at a waiting sign-in's code or number under key and returns
+// the count. The counter lives as long as a link (MagicLinkTTL), set with the count in one
+// atomic step: a failure between two calls would leave a counter that never expires.
+func (s *Service) countTry(ctx context.Context, key string) (int64, error) {
+	ttl := strconv.FormatInt(max(s.Config.MagicLinkTTL.Milliseconds(), 1), 10)
+	r, err := s.KV.Transact(ctx, []string{"INCR", key}, []string{"PEXPIRE", key, ttl})
+	if err != nil {
+		return 0, err
+	}
+	n, _ := r[0].(int64)
+	return n, nil
+}
 
 // Waiting is what the "check your email" page shows.
 type Waiting struct {
@@ -268,11 +282,10 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	if err := s.pageLimit(ctx, "code:addr", ids.Hash(w.Email), s.Config.Limits.CodePerAddress); err != nil {
 		return nil, err
 	}
-	n, err := s.KV.Incr(ctx, attemptsKey(hash)).Result()
+	n, err := s.countTry(ctx, attemptsKey(hash))
 	if err != nil {
 		return nil, fmt.Errorf("counting code attempts: %w", err)
 	}
-	s.KV.Expire(ctx, attemptsKey(hash), s.Config.MagicLinkTTL)
 	if n > CodeAttempts {
 		return nil, apperr.New(apperr.Gone, "too many wrong codes; use the link in the mail or send a new one")
 	}
@@ -382,11 +395,10 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	if w.State != "" {
 		return gone
 	}
-	n, err := s.KV.Incr(ctx, approveKey(hash)).Result()
+	n, err := s.countTry(ctx, approveKey(hash))
 	if err != nil {
 		return fmt.Errorf("counting approval attempts: %w", err)
 	}
-	s.KV.Expire(ctx, approveKey(hash), s.Config.MagicLinkTTL)
 	if n > ApproveAttempts {
 		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
 	}
