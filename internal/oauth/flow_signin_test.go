@@ -63,9 +63,9 @@ func (o *outbox) last(t *testing.T, to string) (link, code string) {
 }
 
 // TestTryCountersExpireWithTheLink: the counters of tries at a waiting sign-in's code and
-// at the number of the device that waits expire with the link, even when the store fails
-// an expiry sent on its own (a connection lost between a counter's INCR and its EXPIRE left
-// a counter that never expired).
+// at the number its browser shows (an approval from another device) expire with the link,
+// even when the store fails an expiry sent on its own (a connection lost between a counter's
+// INCR and its EXPIRE left a counter that never expired).
 func TestTryCountersExpireWithTheLink(t *testing.T) {
 	t.Parallel()
 	e := postgresOnlyFlowEnv(t, oauth.Config{})
