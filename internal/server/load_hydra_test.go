@@ -199,7 +199,7 @@ func runHydra(t *testing.T, report io.Writer, wrk string, h *hydra, c int, dur t
 		h.refresh[i] = out.RefreshToken
 		return nil
 	}).result(t)
-	fmt.Fprintf(report, "    Hydra %-18s userinfo (wrk)      %s  %.2fx\n", h.name, uw, uw.rps/bw.rps)
-	fmt.Fprintf(report, "    Hydra %-18s introspection (wrk) %s  %.2fx (admin port, no client auth)\n", h.name, iw, iw.rps/bw.rps)
-	fmt.Fprintf(report, "    Hydra %-18s refresh grant (Go)  %s  %.2fx\n", h.name, rg, rg.rps/bg.rps)
+	fmt.Fprintf(report, "    Hydra %-18s userinfo (wrk)      %s  %s\n", h.name, uw, ratio(uw, bw))
+	fmt.Fprintf(report, "    Hydra %-18s introspection (wrk) %s  %s (admin port, no client auth)\n", h.name, iw, ratio(iw, bw))
+	fmt.Fprintf(report, "    Hydra %-18s refresh grant (Go)  %s  %s\n", h.name, rg, ratio(rg, bg))
 }
