@@ -7,9 +7,9 @@
 // Before it takes each batch, the flushing caller yields its processor once
 // (runtime.Gosched): the goroutines that are ready to run, requests a few steps short of
 // their own write, reach the queue first and share the batch instead of waiting through
-// another. A yield with nothing else to run returns at once. On the 2-core machine of README
-// "Performance" it raised the refresh grant by about a tenth on SQLite (larger rotation
-// batches; fewer transactions).
+// another. A yield with nothing else to run returns at once. On the 2-core machine of
+// docs/performance.md (tenth pass) it raised the refresh grant by about a tenth on SQLite
+// (larger rotation batches; fewer transactions).
 package groupcommit
 
 import (

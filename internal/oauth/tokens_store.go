@@ -165,7 +165,7 @@ type rotationWrite struct {
 // previous one's BEGIN … COMMIT; a burst of rotations now costs one transaction. On
 // PostgreSQL a burst is one statement (pgRotateFamilies): one round trip, one commit and one
 // WAL flush instead of one each per rotation, which halved the database's CPU per rotation
-// (README, "Performance"). A rotation that finds its token spent meanwhile gets errRaced and
+// (docs/performance.md, seventh pass). A rotation that finds its token spent meanwhile gets errRaced and
 // runs again; a failing statement or commit fails the whole batch (every token stays
 // unspent, every client gets 500 and may retry).
 //
@@ -188,7 +188,7 @@ type rotationBatches struct {
 // generic plans. Left to choose, it plans each execution of pgRotateFamilies anew once the
 // table holds more than a few families, estimating that cheaper than the generic plan for
 // a small batch, and the planning was most of a small batch's time. Measured on the machine
-// of README "Performance" with 20,000 families, without the commit's flush: one row 0.51 →
+// of docs/performance.md with 20,000 families, without the commit's flush: one row 0.51 →
 // 0.19 ms, six rows 0.72 → 0.37 ms; from 25 rows on PostgreSQL chose the generic plan
 // itself, as it did for the few families of the tests and benchmarks. The generic plan
 // finds the batch's rows by primary key (id = ANY($1)), as the planned one does. It is set
@@ -197,7 +197,7 @@ type rotationBatches struct {
 const genericPlans = "SET plan_cache_mode = force_generic_plan"
 
 // asyncCommit makes the rotations' commits return before their WAL reaches the disk: the
-// flush (an fdatasync, a millisecond on the machine of README "Performance", where the
+// flush (an fdatasync, a millisecond on the machine of docs/performance.md, where the
 // batches waited for it in turn) leaves the rotation's path, and PostgreSQL's WAL writer
 // makes the batch durable within 3 × wal_writer_delay (600 ms by default), or sooner when
 // anything else commits. A crash of PostgreSQL or of its machine in that window loses the
