@@ -85,14 +85,15 @@ func appendQuery(uri string, q url.Values) string {
 
 // ConsentNeeded reports whether the person must see the consent page for req: no connection
 // or consent yet, a scope not yet granted, or prompt=consent.
+//
+// An open pending link (an import naming one of the person's addresses) is not a reason:
+// the application chose what it imported, and a page it caused only when its guess was one
+// of the person's addresses would answer the guess (prompt=none's consent_required, or a
+// sign-in that does not come straight back). The consent page offers the link whenever it
+// is shown (Consent), and the person's dashboard lists it.
 func (s *Service) ConsentNeeded(ctx context.Context, req *AuthorizeRequest, userID string) (bool, error) {
 	if req.HasPrompt(PromptConsent) {
 		return true, nil
-	}
-	if l, err := s.pendingLink(ctx, req.ClientID, userID); err != nil {
-		return false, err
-	} else if l != nil {
-		return true, nil // an imported link waits for the person's agreement
 	}
 	c, err := s.DB.Consent.Query().
 		Where(consent.HasConnectionWith(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))).

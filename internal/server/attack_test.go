@@ -774,3 +774,47 @@ func TestPendingLinkNeedsThePersonsConsent(t *testing.T) {
 		}
 	})
 }
+
+// An application that knows a person by a relay alias cannot test a guess of their real
+// address by importing it and sending the person through a sign-in: an import changes
+// nothing in the flow of a person whose consent already covers the request, so prompt=none
+// answers with a code and an interactive sign-in shows no page, whether the guess is right
+// or wrong. The link is offered when the consent page is shown anyway (prompt=consent here,
+// shown whatever was imported), and allowing there links it.
+func TestImportedGuessDoesNotChangeAConsentedSignIn(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		conf := e.config(e.app, rpCallback)
+		linda := e.browser()
+		callback(t, linda.consent(linda.signIn(linda.get(conf.AuthCodeURL("s")), "linda@example.com"), "allow", "alias"))
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		for _, guess := range []string{"nobody@example.com", "linda@example.com"} {
+			if status, out := dev.api(http.MethodPost, "/api/developer/applications/"+e.app.ID+"/import-existing-users/csv",
+				map[string]any{"users": []map[string]any{{"externalUserId": "probe:" + guess, "email": guess}}}); status != 200 {
+				t.Fatalf("import: %d %v", status, out)
+			}
+			q := callback(t, linda.get(conf.AuthCodeURL("n", oauth2.SetAuthURLParam("prompt", "none"))))
+			if q.Get("code") == "" || q.Get("error") != "" {
+				t.Fatalf("prompt=none after importing %s answered %v, want a code as for any guess", guess, q)
+			}
+			if q := callback(t, linda.get(conf.AuthCodeURL("i"))); q.Get("code") == "" {
+				t.Fatalf("an interactive sign-in after importing %s answered %v, want a code as for any guess", guess, q)
+			}
+		}
+		if n, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID), appconnection.ExternalUserIDNEQ("")).Count(ctx); n != 0 {
+			t.Fatal("a sign-in without a consent page linked the import")
+		}
+		p := linda.get(conf.AuthCodeURL("c", oauth2.SetAuthURLParam("prompt", "consent")))
+		if !strings.Contains(p.Body, `id="known-as"`) || !strings.Contains(p.Body, "probe:linda@example.com") {
+			t.Fatalf("the consent page does not offer the link:\n%s", p.Body)
+		}
+		callback(t, linda.consent(p, "allow", ""))
+		conn, err := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).Only(ctx)
+		if err != nil || conn.ExternalUserID != "probe:linda@example.com" {
+			t.Fatalf("after allowing on the consent page: %+v %v", conn, err)
+		}
+	})
+}
