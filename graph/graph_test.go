@@ -2,10 +2,12 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/client"
 
@@ -189,6 +191,41 @@ func TestQueryLimits(t *testing.T) {
 	err = f.as(alice.ID).Post(wide, &got)
 	if err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
 		t.Fatalf("complex query: %v", err)
+	}
+}
+
+// A small document whose fragments each spread the next twice expands to 2^n fields where it
+// is spread. It is refused for its expanded size, before the depth and complexity walks
+// (gqlgen's complexity walker expands a fragment again at every spread: at n = 40 it would
+// hold a core for hours, for anyone, signed in or not). The watchdog only turns such a hang
+// into a failure.
+func TestFragmentFanOutIsRefusedBeforeTheWork(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	const n = 40
+	var doc strings.Builder
+	doc.WriteString("query { ...F0 }\n")
+	for i := range n {
+		fmt.Fprintf(&doc, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&doc, "fragment F%d on Query { __typename }\n", n)
+	done := make(chan error, 1)
+	go func() {
+		var got map[string]any
+		done <- f.as("").Post(doc.String(), &got)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "QUERY_TOO_LARGE") {
+			t.Fatalf("a fragment fan-out to 2^%d fields answered %v, want QUERY_TOO_LARGE", n, err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("a fragment fan-out to 2^%d fields is still being worked on after a minute", n)
+	}
+	// Fragments spread many times within the limit still work.
+	var got map[string]any
+	if err := f.as("").Post(`query { ...A ...A a: __typename } fragment A on Query { __typename ...B ...B } fragment B on Query { __typename }`, &got); err != nil {
+		t.Fatalf("a document of a few spread fragments: %v", err)
 	}
 }
 

@@ -17,10 +17,13 @@ import (
 	"loginsign/internal/i18n"
 )
 
-// Limits bound what one query may ask for.
+// Limits bound what one query may ask for. MaxFields counts selections with every fragment
+// expanded where it is spread; outside __schema each costs at least a complexity point, so
+// no operation within MaxComplexity needs more.
 const (
 	MaxComplexity = 20000
 	MaxDepth      = 12
+	MaxFields     = MaxComplexity
 )
 
 // NewHandler returns the /graphql endpoint.
@@ -31,8 +34,8 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{lru.New[string](100)}})
+	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields}) // before the complexity walk
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
-	srv.Use(depthLimit{max: MaxDepth})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, err, log)
 	})
@@ -93,56 +96,89 @@ func logInternal(ctx context.Context, log *slog.Logger, err error) {
 	log.ErrorContext(ctx, "graphql internal error", "err", err)
 }
 
-// depthLimit refuses operations nested deeper than max selection levels.
-type depthLimit struct{ max int }
+// shapeLimit refuses an operation nested deeper than maxDepth selection levels
+// (QUERY_TOO_DEEP) or whose selections number more than maxFields once every fragment spread
+// is expanded where it is spread (QUERY_TOO_LARGE). It runs before the complexity limit:
+// gqlgen's complexity walker expands a fragment again at every spread, so a few lines of
+// fragments each spreading the next twice (2^40 fields expanded) would hold a core for hours
+// before any limit answered. This walk visits each fragment once.
+type shapeLimit struct{ maxDepth, maxFields int }
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
-} = depthLimit{}
+} = shapeLimit{}
 
-func (depthLimit) ExtensionName() string                   { return "DepthLimit" }
-func (depthLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (shapeLimit) ExtensionName() string                   { return "ShapeLimit" }
+func (shapeLimit) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (d depthLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if depth := selectionDepth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); depth > d.max {
-		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d", depth, d.max)
+	w := shapeWalker{frags: oc.Doc.Fragments, memo: map[string]shape{}, ceiling: l.maxFields + 1}
+	s := w.selections(oc.Operation.SelectionSet)
+	if s.fields > l.maxFields {
+		err := gqlerror.Errorf("query selects more than %d fields once its fragments are expanded", l.maxFields)
+		err.Extensions = map[string]any{"code": "QUERY_TOO_LARGE"}
+		return err
+	}
+	if s.depth > l.maxDepth {
+		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d", s.depth, l.maxDepth)
 		err.Extensions = map[string]any{"code": "QUERY_TOO_DEEP"}
 		return err
 	}
 	return nil
 }
 
-func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, seen int) int {
-	if seen > 64 {
-		return seen // fragment cycles are rejected by validation; never recurse forever
-	}
-	deepest := 0
+// shape is how deep a selection set nests and how many fields it selects, expanded.
+type shape struct{ depth, fields int }
+
+// shapeWalker measures selection sets, each fragment once (memo); field counts stop at
+// ceiling, so no sum overflows.
+type shapeWalker struct {
+	frags   ast.FragmentDefinitionList
+	memo    map[string]shape
+	ceiling int
+}
+
+func (w *shapeWalker) selections(set ast.SelectionSet) shape {
+	var out shape
 	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
+		var s shape
+		switch sel := sel.(type) {
 		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" {
-				// Introspection reads the static schema; GraphiQL's query nests ofType 8 deep.
-				d = 1
-			} else if len(s.SelectionSet) > 0 {
-				d = 1 + selectionDepth(s.SelectionSet, frags, seen+1)
+			s = w.selections(sel.SelectionSet)
+			s.fields++
+			if sel.Name == "__schema" || sel.Name == "__type" {
+				// Introspection reads the static schema; GraphiQL's query nests ofType 8
+				// deep, and gqlparser's validation bounds its depth.
+				s.depth = 1
 			} else {
-				d = 1
+				s.depth++
 			}
 		case *ast.InlineFragment:
-			d = selectionDepth(s.SelectionSet, frags, seen+1)
+			s = w.selections(sel.SelectionSet)
 		case *ast.FragmentSpread:
-			if f := frags.ForName(s.Name); f != nil {
-				d = selectionDepth(f.SelectionSet, frags, seen+1)
-			}
+			s = w.fragment(sel.Name)
 		}
-		deepest = max(deepest, d)
+		out.depth = max(out.depth, s.depth)
+		out.fields = min(out.fields+s.fields, w.ceiling)
 	}
-	return deepest
+	return out
+}
+
+func (w *shapeWalker) fragment(name string) shape {
+	if s, ok := w.memo[name]; ok {
+		return s
+	}
+	w.memo[name] = shape{} // a spread of itself (validation refuses cycles) adds nothing
+	var s shape
+	if f := w.frags.ForName(name); f != nil {
+		s = w.selections(f.SelectionSet)
+	}
+	w.memo[name] = s
+	return s
 }
 
 // pagedComplexity counts a list field asked for with first or last as that many copies of its
