@@ -176,7 +176,7 @@ func TestQueryLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, storetest.SQLite(t))
 	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
-	deep := `{ viewer { connections { edges { node { licenses { edges { node { linkedConnection { licenses { edges { node { linkedConnection { id } } } } } } } } } } } } }`
+	deep := `{ viewer { connections(first: 1) { edges { node { licenses(first: 1) { edges { node { linkedConnection { licenses(first: 1) { edges { node { linkedConnection { id } } } } } } } } } } } } }`
 	var got map[string]any
 	err := f.as(alice.ID).Post(deep, &got)
 	if err == nil || !strings.Contains(err.Error(), "QUERY_TOO_DEEP") {
@@ -226,6 +226,73 @@ func TestFragmentFanOutIsRefusedBeforeTheWork(t *testing.T) {
 	var got map[string]any
 	if err := f.as("").Post(`query { ...A ...A a: __typename } fragment A on Query { __typename ...B ...B } fragment B on Query { __typename }`, &got); err != nil {
 		t.Fatalf("a document of a few spread fragments: %v", err)
+	}
+}
+
+// A connection's edges are read with first or last, or not at all: asked for without either
+// they would be read whole (ent's edges loaded with their parent too), priced as one. Its
+// totalCount alone reads no rows and needs neither.
+func TestConnectionsAreReadAPageAtATime(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
+	for _, tt := range []struct {
+		name, query string
+		vars        map[string]any
+		refused     bool
+	}{
+		{"edges without first", `{ viewer { connections { edges { node { id } } } } }`, nil, true},
+		{"edges through a fragment", `{ viewer { connections { ...E } } } fragment E on AppConnectionConnection { ... on AppConnectionConnection { edges { cursor } } }`, nil, true},
+		{"first given as null", `query($n: Int) { viewer { emails(first: $n) { edges { cursor } } } }`, map[string]any{"n": nil}, true},
+		{"an ent edge loaded with its parent", `{ node(id: "imp_x") { ... on ImportSource { rows { edges { node { email } } } } } }`, nil, true},
+		{"first", `{ viewer { connections(first: 5) { edges { node { id } } } } }`, nil, false},
+		{"last as a variable", `query($n: Int) { viewer { emails(last: $n) { edges { cursor } } } }`, map[string]any{"n": 2}, false},
+		{"totalCount alone", `{ viewer { connections { totalCount } } }`, nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got map[string]any
+			var opts []client.Option
+			for k, v := range tt.vars {
+				opts = append(opts, client.Var(k, v))
+			}
+			err := f.as(alice.ID).Post(tt.query, &got, opts...)
+			if refused := err != nil && strings.Contains(err.Error(), "FIRST_OR_LAST_REQUIRED"); refused != tt.refused {
+				t.Fatalf("refused = %v (%v), want %v", refused, err, tt.refused)
+			}
+			if !tt.refused && err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// nodes(ids:) costs its selection once per id, and an unpaged list of bounded length (an
+// application's license variants) as many times as it may hold, so neither repeats a costly
+// selection for the price of one.
+func TestListsArePricedAtTheirLength(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "")
+	rows := `query($ids: [ID!]!) { nodes(ids: $ids) { ... on ImportSource { rows(first: 1000) { edges { node { email } } } } } }`
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = "imp_same"
+	}
+	var got map[string]any
+	if err := f.as(alice.ID).Post(rows, &got, client.Var("ids", ids)); err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Fatalf("100 ids of a 1,000-row selection: %v", err)
+	}
+	if err := f.as(alice.ID).Post(rows, &got, client.Var("ids", ids[:1])); err != nil && strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Fatalf("one id of it: %v", err)
+	}
+	var variants strings.Builder
+	variants.WriteString(`{ application(id: "app_x") {`)
+	for i := range 10 {
+		fmt.Fprintf(&variants, " v%d: licenseVariants { codeCounts { unused } }", i)
+	}
+	variants.WriteString(" } }")
+	if err := f.as(alice.ID).Post(variants.String(), &got); err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Fatalf("ten copies of every variant's counts: %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -15,6 +16,7 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
+	"loginsign/internal/licenses"
 )
 
 // Limits bound what one query may ask for. MaxFields counts selections with every fragment
@@ -97,8 +99,11 @@ func logInternal(ctx context.Context, log *slog.Logger, err error) {
 }
 
 // shapeLimit refuses an operation nested deeper than maxDepth selection levels
-// (QUERY_TOO_DEEP) or whose selections number more than maxFields once every fragment spread
-// is expanded where it is spread (QUERY_TOO_LARGE). It runs before the complexity limit:
+// (QUERY_TOO_DEEP), whose selections number more than maxFields once every fragment spread is
+// expanded where it is spread (QUERY_TOO_LARGE), or that reads a connection's edges without
+// first or last (FIRST_OR_LAST_REQUIRED: the rows of a connection asked for without either
+// are read whole, ent's edges loaded with their parent included, and the complexity limit
+// would price them as one). It runs before the complexity limit:
 // gqlgen's complexity walker expands a fragment again at every spread, so a few lines of
 // fragments each spreading the next twice (2^40 fields expanded) would hold a core for hours
 // before any limit answered. This walk visits each fragment once.
@@ -116,8 +121,11 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	w := shapeWalker{frags: oc.Doc.Fragments, memo: map[string]shape{}, ceiling: l.maxFields + 1}
+	w := shapeWalker{frags: oc.Doc.Fragments, vars: oc.Variables, memo: map[string]shape{}, ceiling: l.maxFields + 1}
 	s := w.selections(oc.Operation.SelectionSet)
+	if w.err != nil {
+		return w.err
+	}
 	if s.fields > l.maxFields {
 		err := gqlerror.Errorf("query selects more than %d fields once its fragments are expanded", l.maxFields)
 		err.Extensions = map[string]any{"code": "QUERY_TOO_LARGE"}
@@ -135,11 +143,13 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 type shape struct{ depth, fields int }
 
 // shapeWalker measures selection sets, each fragment once (memo); field counts stop at
-// ceiling, so no sum overflows.
+// ceiling, so no sum overflows. err is the first connection read without a page size.
 type shapeWalker struct {
 	frags   ast.FragmentDefinitionList
+	vars    map[string]any
 	memo    map[string]shape
 	ceiling int
+	err     *gqlerror.Error
 }
 
 func (w *shapeWalker) selections(set ast.SelectionSet) shape {
@@ -148,6 +158,9 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 		var s shape
 		switch sel := sel.(type) {
 		case *ast.Field:
+			if w.err == nil {
+				w.err = w.unpaged(sel)
+			}
 			s = w.selections(sel.SelectionSet)
 			s.fields++
 			if sel.Name == "__schema" || sel.Name == "__type" {
@@ -168,6 +181,48 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 	return out
 }
 
+// unpaged answers FIRST_OR_LAST_REQUIRED for a paged field (one that takes first) whose
+// edges f selects without first or last. Without edges nothing is read but a count.
+func (w *shapeWalker) unpaged(f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil || f.Definition.Arguments.ForName("first") == nil {
+		return nil
+	}
+	if args := f.ArgumentMap(w.vars); args["first"] != nil || args["last"] != nil {
+		return nil
+	}
+	if !w.selects(f.SelectionSet, "edges", map[string]bool{}) {
+		return nil
+	}
+	err := gqlerror.ErrorPosf(f.Position, "%s: give first or last to read its edges; a connection is read a page at a time", f.Alias)
+	err.Extensions = map[string]any{"code": "FIRST_OR_LAST_REQUIRED"}
+	return err
+}
+
+// selects reports whether set selects a field called name at its own level, through inline
+// fragments and fragment spreads (each fragment once).
+func (w *shapeWalker) selects(set ast.SelectionSet, name string, seen map[string]bool) bool {
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			if sel.Name == name {
+				return true
+			}
+		case *ast.InlineFragment:
+			if w.selects(sel.SelectionSet, name, seen) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := w.frags.ForName(sel.Name); f != nil && !seen[sel.Name] {
+				seen[sel.Name] = true
+				if w.selects(f.SelectionSet, name, seen) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 func (w *shapeWalker) fragment(name string) shape {
 	if s, ok := w.memo[name]; ok {
 		return s
@@ -182,8 +237,9 @@ func (w *shapeWalker) fragment(name string) shape {
 }
 
 // pagedComplexity counts a list field asked for with first or last as that many copies of its
-// selection, so one query cannot ask for a million nested rows, and adds the cost of the
-// database work a field's resolver does (resolverCost). Every alias is a field of its own, so
+// selection, so one query cannot ask for a million nested rows, nodes(ids:) as one copy per
+// id, and an unpaged list of bounded length (boundedLists) as its bound; and it adds the cost
+// of the database work a field's resolver does (resolverCost). Every alias is a field of its own, so
 // a document repeating a costly field under many aliases pays for each one.
 type pagedComplexity struct{ graphql.ExecutableSchema }
 
@@ -216,6 +272,11 @@ var resolverCost = map[string]int{
 	"User.teamInvitations":              queryCost,
 }
 
+// boundedLists are list fields without page arguments whose length the domain bounds.
+var boundedLists = map[string]int{
+	"Application.licenseVariants": licenses.MaxVariants,
+}
+
 // fieldCost is the cost of the field itself, without its selection.
 func fieldCost(typeName, field string) int {
 	if c, ok := resolverCost[typeName+"."+field]; ok {
@@ -234,7 +295,12 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 	if c, ok := p.ExecutableSchema.Complexity(ctx, typeName, field, child, args); ok {
 		return c, true
 	}
-	n := 1
+	n := max(1, boundedLists[typeName+"."+field])
+	if typeName == "Query" && field == "nodes" {
+		if v := reflect.ValueOf(args["ids"]); v.Kind() == reflect.Slice {
+			n = max(n, v.Len())
+		}
+	}
 	for _, k := range []string{"first", "last"} {
 		switch v := args[k].(type) {
 		case int64:

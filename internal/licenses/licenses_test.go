@@ -2,8 +2,10 @@ package licenses_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,42 @@ func TestCodeKey(t *testing.T) {
 }
 
 var codeFormat = regexp.MustCompile(`^([A-Z0-9]{1,16}-)?[` + licenses.CodeAlphabet + `]{4}(-[` + licenses.CodeAlphabet + `]{4}){3}$`)
+
+// An application has at most MaxVariants license variants (the list is not paged, and each
+// variant's counts are a query of their own), exactly, however many creations race.
+func TestVariantsPerApplicationAreBounded(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		ctx := as(w.rival)
+		errs := make(chan error, licenses.MaxVariants+10)
+		var wg sync.WaitGroup
+		for i := range licenses.MaxVariants + 10 {
+			wg.Go(func() {
+				_, err := w.svc.CreateVariant(ctx, w.rivalApp.ID, licenses.VariantInput{Name: fmt.Sprintf("Plan %d", i)})
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		created := 0
+		for err := range errs {
+			if err == nil {
+				created++
+				continue
+			}
+			wantErr(t, err, "invalid_request")
+		}
+		vs, err := w.svc.ListVariants(ctx, w.rivalApp.ID)
+		if err != nil || created != licenses.MaxVariants || len(vs) != licenses.MaxVariants {
+			t.Fatalf("%d created, %d listed (%v); want %d", created, len(vs), err, licenses.MaxVariants)
+		}
+		// Another application's count is its own.
+		if _, err := w.svc.CreateVariant(as(w.dev), w.app.ID, licenses.VariantInput{Name: "Plan 0"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
 
 func TestVariants(t *testing.T) {
 	t.Parallel()

@@ -2,17 +2,20 @@ package licenses
 
 import (
 	"context"
-	"loginsign/internal/team"
 	"strconv"
 	"strings"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
+	"loginsign/ent/application"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // CodeCounts counts a variant's codes by effective state.
@@ -146,8 +149,13 @@ func nameTaken(name string) error {
 	return apperr.WithReason(apperr.Conflict, "variant_name_taken", "a variant named %q already exists", name)
 }
 
+// MaxVariants bounds an application's license variants: the variant list is not paged, and
+// each variant's codeCounts is a query of its own.
+const MaxVariants = 100
+
 // CreateVariant adds a variant to the developer's application. Names are unique per
-// application, compared case-insensitively (409 variant_name_taken).
+// application, compared case-insensitively (409 variant_name_taken); an application has at
+// most MaxVariants (Invalid past them).
 func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInput) (*ent.LicenseVariant, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
@@ -165,8 +173,26 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.DB.LicenseVariant.Create().SetApplicationID(app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
-		SetDescription(desc).SetDuration(d).Save(ctx)
+	var v *ent.LicenseVariant
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if s.DB.Dialect == dialect.Postgres {
+			// Creations for one application take turns, so the count below stays exact.
+			// (SQLite transactions already take turns: BEGIN IMMEDIATE.)
+			if _, err := tx.Application.Query().Where(application.ID(app.ID)).ForUpdate().Only(ctx); err != nil {
+				return store.Err(err, "application")
+			}
+		}
+		n, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxVariants {
+			return apperr.New(apperr.Invalid, "an application has at most %d license variants; delete one first", MaxVariants)
+		}
+		v, err = tx.LicenseVariant.Create().SetApplicationID(app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
+			SetDescription(desc).SetDuration(d).Save(ctx)
+		return err
+	})
 	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}

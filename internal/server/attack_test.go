@@ -581,7 +581,7 @@ func TestRecoveryByAlternativeAddress(t *testing.T) {
 			t.Fatalf("connection via the alternative address: %v, before %v", b, a)
 		}
 		// Removing the alternative address stops it: the address then starts a new account.
-		emails := laptop.gql(`{ viewer { emails { edges { node { id email } } } } }`, nil)["viewer"].(map[string]any)["emails"].(map[string]any)["edges"].([]any)
+		emails := laptop.gql(`{ viewer { emails(first: 50) { edges { node { id email } } } } }`, nil)["viewer"].(map[string]any)["emails"].(map[string]any)["edges"].([]any)
 		id := emails[0].(map[string]any)["node"].(map[string]any)["id"]
 		laptop.gql(`mutation($id: ID!) { removeAlternativeEmail(emailId: $id) { deletedEmailId } }`, map[string]any{"id": id})
 		other := e.browser()

@@ -67,7 +67,7 @@ func TestLicensesGraphQL(t *testing.T) {
 			}
 			// A month later the same license reads EXPIRED in every field at once.
 			e.now = e.now.AddDate(0, 1, 0)
-			body = e.gql(dev, `{ applications(first: 5) { edges { node { licenseVariants { codeCounts { active expired } } licenseCodes(state: EXPIRED) { totalCount edges { node { state } } } } } } }`)
+			body = e.gql(dev, `{ applications(first: 5) { edges { node { licenseVariants { codeCounts { active expired } } licenseCodes(first: 10, state: EXPIRED) { totalCount edges { node { state } } } } } } }`)
 			if want := `{"data":{"applications":{"edges":[{"node":{"licenseVariants":[{"codeCounts":{"active":0,"expired":1}}],"licenseCodes":{"totalCount":1,"edges":[{"node":{"state":"EXPIRED"}}]}}}]}}}`; body != want {
 				t.Fatalf("after expiry = %s", body)
 			}

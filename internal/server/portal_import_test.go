@@ -171,7 +171,7 @@ func TestImportExistingUsers(t *testing.T) {
 			t.Errorf("rollback touched the people's own connections: %d left", n)
 		}
 		// GraphQL sees the same runs; the retired statuses count 0.
-		g := dev.mustGQL(`query($app: ID!) { application(id: $app) { importSources { totalCount edges { node { id rolledBackAt counts { imported alreadyConnected notFound nameMismatch invalidRow } } } } } }`,
+		g := dev.mustGQL(`query($app: ID!) { application(id: $app) { importSources(first: 50) { totalCount edges { node { id rolledBackAt counts { imported alreadyConnected notFound nameMismatch invalidRow } } } } } }`,
 			map[string]any{"app": app})
 		srcs := edges(g["application"].(map[string]any)["importSources"])
 		if len(srcs) != 2 || srcs[1]["id"] != first.SourceID || srcs[1]["rolledBackAt"] == nil ||

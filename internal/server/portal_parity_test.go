@@ -133,8 +133,12 @@ func TestParityListUsers(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				rest := p.dev.json("GET", "/api/developer/applications/"+p.app+"/users"+tc.query, nil, http.StatusOK)
-				args := ""
-				if tc.args != "" {
+				// REST without limit answers the whole list; GraphQL reads a connection's edges
+				// a page at a time, the largest page here.
+				args := "(first: 1000)"
+				if tc.args != "" && !strings.Contains(tc.args, "first:") {
+					args = "(first: 1000, " + tc.args + ")"
+				} else if tc.args != "" {
 					args = "(" + tc.args + ")"
 				}
 				data := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users`+args+` { totalCount edges { node { `+userRowFields+` } } } } }`,
@@ -252,7 +256,7 @@ func TestParityUsersDeepPage(t *testing.T) {
 				break
 			}
 		}
-		g := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(orderBy: [{field: LOGIN_COUNT, direction: DESC}]) { edges { node { id } } } } }`,
+		g := p.dev.mustGQL(`query($app: ID!) { application(id: $app) { users(first: 100, orderBy: [{field: LOGIN_COUNT, direction: DESC}]) { edges { node { id } } } } }`,
 			map[string]any{"app": p.app})
 		var want []string
 		for _, n := range edges(g["application"].(map[string]any)["users"]) {

@@ -317,7 +317,7 @@ func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
 			var out map[string]any
 			for _, status := range []string{"DELIVERED", "delivered"} {
 				q := `query($id: ID!) { node(id: $id) { ... on Application { webhookEvents(first: 10, status: ` + status + `) {
-				totalCount edges { node { id type status attempts deliveries { totalCount edges { node { attempt statusCode } } } } } } } } }`
+				totalCount edges { node { id type status attempts deliveries(first: 10) { totalCount edges { node { attempt statusCode } } } } } } } } }`
 				out = s.graphql(t, devCookie, q, map[string]any{"id": appID})
 				if out["errors"] != nil {
 					t.Fatalf("graphql: %v", out)
@@ -332,7 +332,7 @@ func TestWebhookPortalRESTAndGraphQL(t *testing.T) {
 			person := s.user(t, "person@example.com")
 			s.db.AppConnection.Create().SetUserID(person.ID).SetApplicationID(appID).
 				SetAliasEmail(ids.RandomLower(10) + "@relay.localhost").SaveX(context.Background())
-			out = s.graphql(t, s.session(t, person), `{ viewer { connections { edges { node { application {
+			out = s.graphql(t, s.session(t, person), `{ viewer { connections(first: 10) { edges { node { application {
 				webhookEvents { totalCount } } } } } } }`, nil)
 			errs, _ := json.Marshal(out["errors"])
 			assertJSON(t, string(errs), `[{"message":"application not found","locations":[{"column":5,"line":2}],"path":["viewer","connections","edges",0,"node","application","webhookEvents"],"extensions":{"code":"not_found"}}]`)
