@@ -2,14 +2,15 @@ package portal
 
 import (
 	"context"
-	"loginsign/internal/team"
 	"strconv"
 	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/ratelimit"
+	"loginsign/internal/team"
 )
 
 // MaxUserExport is the most users one export may hold; a larger list must be narrowed with
@@ -29,13 +30,18 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 	if err != nil {
 		return nil, err
 	}
-	app, err := s.Authorize(ctx, appID, team.ExportUsers)
-	if err != nil {
+	if _, err := s.Authorize(ctx, appID, team.ExportUsers); err != nil {
 		return nil, err
 	}
 	if s.Limiter != nil {
-		// Counted before any row is read: an export reads up to MaxUserExport rows.
-		if err := s.Limiter.Take(ctx, s.Exports.Or(DefaultExports), app.OwnerID); err != nil {
+		// Counted before any row is read: an export reads up to MaxUserExport rows. The count
+		// is the asking developer's, so a team member cannot spend the owner's (on every
+		// application the owner has) nor the owner a member's.
+		uid, err := auth.RequireUser(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Limiter.Take(ctx, s.Exports.Or(DefaultExports), uid); err != nil {
 			return nil, err
 		}
 	}

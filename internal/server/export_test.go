@@ -331,5 +331,12 @@ func TestUsersCSVExport(t *testing.T) {
 		if n, _ := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background()); n != 10 {
 			t.Errorf("%d users_exported events, want 10 (the refused one is not an export)", n)
 		}
+		// The count is the asking developer's: a team admin past the owner's ten still
+		// exports, and spends only their own.
+		admin := e.person("admin@example.com", "Admin", true)
+		e.join(dev, appID, admin, "admin")
+		if status, body := admin.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 200 {
+			t.Errorf("a team admin's export after the owner's ten = %d %s, want 200", status, body)
+		}
 	})
 }
