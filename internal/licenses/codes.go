@@ -65,6 +65,9 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 	if err != nil {
 		return nil, err
 	}
+	if err := s.takeBulk(ctx); err != nil {
+		return nil, err
+	}
 	// 80 random bits per code make a collision with an existing code practically impossible;
 	// if one happens anyway the whole batch is drawn again.
 	for attempt := 0; ; attempt++ {
@@ -209,6 +212,9 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 		if def = refs[variantID]; def == nil || def.ID != variantID {
 			return nil, apperr.New(apperr.NotFound, "license variant not found")
 		}
+	}
+	if err := s.takeBulk(ctx); err != nil {
+		return nil, err
 	}
 	out := &Uploaded{Duplicates: []string{}, Invalid: []InvalidRow{}}
 	todo := sortUploadRows(rows, refs, def, out)

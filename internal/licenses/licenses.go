@@ -17,6 +17,7 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
@@ -35,6 +36,25 @@ type Service struct {
 	Limiter *ratelimit.Limiter
 	// Limits bound redemptions; zero fields take their defaults.
 	Limits RedeemLimits
+	// Bulk bounds the calls that create codes (generate and upload, up to 10,000 codes each)
+	// per developer; default DefaultBulk. Counted by Limiter too.
+	Bulk ratelimit.Rule
+}
+
+// DefaultBulk is how many code generations and uploads one developer may make per hour: each
+// stores up to 10,000 rows, and nothing else bounds how many an account may store.
+var DefaultBulk = ratelimit.Rule{Name: "license-codes", N: 60, Window: time.Hour}
+
+// takeBulk counts one code-creating call of the signed-in developer (RateLimited past Bulk).
+func (s *Service) takeBulk(ctx context.Context) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Limiter.Take(ctx, s.Bulk.Or(DefaultBulk), uid)
 }
 
 // RedeemLimits bound license redemption, the one guessable operation of this domain.

@@ -16,7 +16,9 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/identity"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
 )
@@ -85,6 +87,14 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		return nil, err
 	}
 	rows, emails := parseImportRows(req.Users)
+	// The run is counted after the role check and before the transaction, which checks the
+	// role again with the application locked.
+	if _, err := s.Authorize(ctx, appID, team.RunImports); err != nil {
+		return nil, err
+	}
+	if err := s.takeImport(ctx); err != nil {
+		return nil, err
+	}
 	var out *ImportResult
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
@@ -98,6 +108,22 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		return nil, err
 	}
 	return out, nil
+}
+
+// DefaultImports is how many import runs one developer may make per hour: each stores up to
+// MaxImportRows rows, and nothing else bounds how many an account may store.
+var DefaultImports = ratelimit.Rule{Name: "imports", N: 30, Window: time.Hour}
+
+// takeImport counts one import run of the signed-in developer (RateLimited past Imports).
+func (s *Service) takeImport(ctx context.Context) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	return s.Limiter.Take(ctx, s.Imports.Or(DefaultImports), uid)
 }
 
 // checkImportSize answers TooLarge above MaxImportRows rows and Invalid for none.

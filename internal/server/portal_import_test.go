@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
@@ -14,6 +15,8 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/importsource"
 	"loginsign/ent/pendinglink"
+	"loginsign/internal/licenses"
+	"loginsign/internal/portal"
 )
 
 type importAnswer struct {
@@ -253,6 +256,59 @@ func TestImportCSV(t *testing.T) {
 			}
 			e.sameSnapshot(before, "bad CSV uploads")
 		})
+	})
+}
+
+// Calls that store up to 10,000 rows each are counted per developer and hour, whichever
+// transport makes them and on whichever of their applications: 30 import runs, 60 code
+// generations or uploads. Past them REST answers 429 with Retry-After and GraphQL
+// rate_limited, and nothing is stored; another developer is not held up.
+func TestBulkWritesAreCountedPerDeveloper(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		dev := e.person("bulk@example.com", "Bulk", true)
+		apps := []string{dev.createApp("BulkOne", false), dev.createApp("BulkTwo", false)}
+		row := map[string]any{"users": []map[string]any{{"externalUserId": "1", "email": "someone@example.com"}}}
+		const imp = `mutation($in: ImportAppUsersInput!) { importAppUsers(input: $in) { source { id } } }`
+		for i := range portal.DefaultImports.N {
+			if i%2 == 0 {
+				dev.json("POST", "/api/developer/applications/"+apps[i%4/2]+"/import-existing-users/csv", row, http.StatusOK)
+				continue
+			}
+			dev.mustGQL(imp, map[string]any{"in": map[string]any{"applicationId": apps[i%4/2], "sourceName": "gql",
+				"users": []map[string]any{{"externalUserId": "1", "email": "someone@example.com"}}}})
+		}
+		before, _ := e.srv.db.ImportSource.Query().Count(context.Background())
+		if status, body := dev.do("POST", "/api/developer/applications/"+apps[0]+"/import-existing-users/csv", row); status != http.StatusTooManyRequests ||
+			!strings.Contains(string(body), `"error":"rate_limited"`) {
+			t.Fatalf("import %d = %d %s, want 429 rate_limited", portal.DefaultImports.N+1, status, body)
+		}
+		if g := dev.gql(imp, map[string]any{"in": map[string]any{"applicationId": apps[1], "sourceName": "gql",
+			"users": []map[string]any{{"externalUserId": "1", "email": "someone@example.com"}}}}); g.code() != "rate_limited" {
+			t.Fatalf("GraphQL import past the limit = %+v, want rate_limited", g)
+		}
+		if after, _ := e.srv.db.ImportSource.Query().Count(context.Background()); after != before {
+			t.Fatalf("%d import runs stored past the limit", after-before)
+		}
+		other := e.person("other-bulk@example.com", "Other", true)
+		otherApp := other.createApp("OtherBulk", false)
+		other.json("POST", "/api/developer/applications/"+otherApp+"/import-existing-users/csv", row, http.StatusOK)
+
+		v := dev.json("POST", "/api/developer/applications/"+apps[0]+"/licenses/variants", map[string]any{"name": "Pro"}, http.StatusCreated)
+		gen := map[string]any{"variantId": v["id"], "count": 1}
+		for range licenses.DefaultBulk.N {
+			dev.json("POST", "/api/developer/applications/"+apps[0]+"/licenses/codes/generate", gen, http.StatusCreated)
+		}
+		if status, body := dev.do("POST", "/api/developer/applications/"+apps[0]+"/licenses/codes/generate", gen); status != http.StatusTooManyRequests {
+			t.Fatalf("generation %d = %d %s, want 429", licenses.DefaultBulk.N+1, status, body)
+		}
+		up := map[string]any{"variantId": v["id"], "codes": []string{"MINE-0001"}}
+		if status, body := dev.do("POST", "/api/developer/applications/"+apps[0]+"/licenses/codes/upload", up); status != http.StatusTooManyRequests {
+			t.Fatalf("an upload past the limit = %d %s, want 429", status, body)
+		}
+		if n, _ := e.srv.db.LicenseCode.Query().Count(context.Background()); n != licenses.DefaultBulk.N {
+			t.Fatalf("%d codes stored, want %d", n, licenses.DefaultBulk.N)
+		}
 	})
 }
 
