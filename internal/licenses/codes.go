@@ -65,7 +65,7 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 	if err != nil {
 		return nil, err
 	}
-	if err := s.takeBulk(ctx); err != nil {
+	if err := s.Limiter.TakeForUser(ctx, s.Bulk.Or(DefaultBulk)); err != nil {
 		return nil, err
 	}
 	// 80 random bits per code make a collision with an existing code practically impossible;
@@ -213,7 +213,7 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 			return nil, apperr.New(apperr.NotFound, "license variant not found")
 		}
 	}
-	if err := s.takeBulk(ctx); err != nil {
+	if err := s.Limiter.TakeForUser(ctx, s.Bulk.Or(DefaultBulk)); err != nil {
 		return nil, err
 	}
 	out := &Uploaded{Duplicates: []string{}, Invalid: []InvalidRow{}}

@@ -17,7 +17,6 @@ import (
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
@@ -44,18 +43,6 @@ type Service struct {
 // DefaultBulk is how many code generations and uploads one developer may make per hour: each
 // stores up to 10,000 rows, and nothing else bounds how many an account may store.
 var DefaultBulk = ratelimit.Rule{Name: "license-codes", N: 60, Window: time.Hour}
-
-// takeBulk counts one code-creating call of the signed-in developer (RateLimited past Bulk).
-func (s *Service) takeBulk(ctx context.Context) error {
-	if s.Limiter == nil {
-		return nil
-	}
-	uid, err := auth.RequireUser(ctx)
-	if err != nil {
-		return err
-	}
-	return s.Limiter.Take(ctx, s.Bulk.Or(DefaultBulk), uid)
-}
 
 // RedeemLimits bound license redemption, the one guessable operation of this domain.
 type RedeemLimits struct {

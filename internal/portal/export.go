@@ -8,7 +8,6 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/team"
 )
@@ -33,17 +32,11 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 	if _, err := s.Authorize(ctx, appID, team.ExportUsers); err != nil {
 		return nil, err
 	}
-	if s.Limiter != nil {
-		// Counted before any row is read: an export reads up to MaxUserExport rows. The count
-		// is the asking developer's, so a team member cannot spend the owner's (on every
-		// application the owner has) nor the owner a member's.
-		uid, err := auth.RequireUser(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Limiter.Take(ctx, s.Exports.Or(DefaultExports), uid); err != nil {
-			return nil, err
-		}
+	// Counted before any row is read: an export reads up to MaxUserExport rows. The count is
+	// the asking developer's, so a team member cannot spend the owner's (on every application
+	// the owner has) nor the owner a member's.
+	if err := s.Limiter.TakeForUser(ctx, s.Exports.Or(DefaultExports)); err != nil {
+		return nil, err
 	}
 	one := 1
 	p.After, p.Before, p.Last, p.First = nil, nil, nil, &one

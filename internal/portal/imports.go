@@ -16,7 +16,6 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
-	"loginsign/internal/auth"
 	"loginsign/internal/identity"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
@@ -92,7 +91,7 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	if _, err := s.Authorize(ctx, appID, team.RunImports); err != nil {
 		return nil, err
 	}
-	if err := s.takeImport(ctx); err != nil {
+	if err := s.Limiter.TakeForUser(ctx, s.Imports.Or(DefaultImports)); err != nil {
 		return nil, err
 	}
 	var out *ImportResult
@@ -113,18 +112,6 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 // DefaultImports is how many import runs one developer may make per hour: each stores up to
 // MaxImportRows rows, and nothing else bounds how many an account may store.
 var DefaultImports = ratelimit.Rule{Name: "imports", N: 30, Window: time.Hour}
-
-// takeImport counts one import run of the signed-in developer (RateLimited past Imports).
-func (s *Service) takeImport(ctx context.Context) error {
-	if s.Limiter == nil {
-		return nil
-	}
-	uid, err := auth.RequireUser(ctx)
-	if err != nil {
-		return err
-	}
-	return s.Limiter.Take(ctx, s.Imports.Or(DefaultImports), uid)
-}
 
 // checkImportSize answers TooLarge above MaxImportRows rows and Invalid for none.
 func checkImportSize(users []ImportUser) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/kv"
 )
 
@@ -57,6 +58,19 @@ func New(k *kv.Store) *Limiter { return &Limiter{KV: k} }
 // RateLimited with RetryAfter); a Redis failure is returned as it is (internal).
 func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
 	return l.TakeN(ctx, r, subject, 1)
+}
+
+// TakeForUser counts one hit of the signed-in person under r (Unauthorized signed out); a nil
+// Limiter counts nothing, for the domain services whose limits tests may leave off.
+func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
+	if l == nil {
+		return nil
+	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return err
+	}
+	return l.Take(ctx, r, uid)
 }
 
 // TakeN is Take counting n hits at once: a weighted cost such as a GraphQL operation's
