@@ -103,10 +103,10 @@ func logInternal(ctx context.Context, log *slog.Logger, err error) {
 // expanded where it is spread (QUERY_TOO_LARGE), or that reads a connection's edges without
 // first or last (FIRST_OR_LAST_REQUIRED: the rows of a connection asked for without either
 // are read whole, ent's edges loaded with their parent included, and the complexity limit
-// would price them as one). It runs before the complexity limit:
-// gqlgen's complexity walker expands a fragment again at every spread, so a few lines of
-// fragments each spreading the next twice (2^40 fields expanded) would hold a core for hours
-// before any limit answered. This walk visits each fragment once.
+// would price them as one). It runs before the complexity limit: gqlgen's complexity walker
+// expands a fragment again at every spread, so a few lines of fragments each spreading the
+// next twice (2^40 fields expanded) would hold a core for hours before any limit answered.
+// This walk visits each fragment once.
 type shapeLimit struct{ maxDepth, maxFields int }
 
 var _ interface {
@@ -239,8 +239,8 @@ func (w *shapeWalker) fragment(name string) shape {
 // pagedComplexity counts a list field asked for with first or last as that many copies of its
 // selection, so one query cannot ask for a million nested rows, nodes(ids:) as one copy per
 // id, and an unpaged list of bounded length (boundedLists) as its bound; and it adds the cost
-// of the database work a field's resolver does (resolverCost). Every alias is a field of its own, so
-// a document repeating a costly field under many aliases pays for each one.
+// of the database work a field's resolver does (resolverCost). Every alias is a field of its
+// own, so a document repeating a costly field under many aliases pays for each one.
 type pagedComplexity struct{ graphql.ExecutableSchema }
 
 // Costs of fields whose resolver runs its own query, in complexity points (a plain field is

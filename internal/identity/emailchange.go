@@ -59,14 +59,14 @@ type EmailChangeRequester struct {
 	Shown string
 }
 
-// RequestEmailChange asks the person userID to make newEmail their primary address. It
-// answers pending=false when newEmail already is the primary address (compared after trimming
-// and lower-casing) and the requester already sees it (by.Shown); otherwise, an
-// already-primary address the requester does not see included, it stores the request
-// (superseding an older pending one), mails the confirmation link to newEmail and the cancel
-// link to the current primary, and answers pending=true. Whether newEmail belongs to another account is not looked at here: the
-// answer must not tell the requester, and the person learns it when confirming. Invalid for a
-// malformed address; RateLimited past 5 requests per account and hour.
+// RequestEmailChange asks the person userID to make newEmail their primary address. It answers
+// pending=false when newEmail already is the primary address (compared after trimming and
+// lower-casing) and the requester already sees it (by.Shown); otherwise, an already-primary
+// address the requester does not see included, it stores the request (superseding an older
+// pending one), mails the confirmation link to newEmail and the cancel link to the current
+// primary, and answers pending=true. Whether newEmail belongs to another account is not looked
+// at here: the answer must not tell the requester, and the person learns it when confirming.
+// Invalid for a malformed address; RateLimited past 5 requests per account and hour.
 func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {

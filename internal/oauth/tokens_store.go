@@ -161,13 +161,13 @@ type rotationWrite struct {
 
 // rotationBatches commits concurrent rotations together (group commit): the first writer
 // commits every rotation queued meanwhile (up to maxRotationBatch) at once, and hands on to
-// the first writer still waiting. SQLite's one writer made each rotation wait for the
-// previous one's BEGIN … COMMIT; a burst of rotations now costs one transaction. On
-// PostgreSQL a burst is one statement (pgRotateFamilies): one round trip, one commit and one
-// WAL flush instead of one each per rotation, which halved the database's CPU per rotation
-// (docs/performance.md, seventh pass). A rotation that finds its token spent meanwhile gets errRaced and
-// runs again; a failing statement or commit fails the whole batch (every token stays
-// unspent, every client gets 500 and may retry).
+// the first writer still waiting. SQLite's one writer made each rotation wait for the previous
+// one's BEGIN … COMMIT; a burst of rotations now costs one transaction. On PostgreSQL a burst
+// is one statement (pgRotateFamilies): one round trip, one commit and one WAL flush instead of
+// one each per rotation, which halved the database's CPU per rotation (docs/performance.md,
+// seventh pass). A rotation that finds its token spent meanwhile gets errRaced and runs again;
+// a failing statement or commit fails the whole batch (every token stays unspent, every client
+// gets 500 and may retry).
 //
 // The batches are written on one connection, kept while they keep coming: SQLite drops a
 // connection's page cache when another connection has committed, so a writer on whichever
