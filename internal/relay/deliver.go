@@ -108,7 +108,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, header textp
 		h.Del(k)
 	}
 	scrubForward(&h.Header.Header)
-	if err := s.maskParticipants(ctx, &h, r.conn.ID, now); err != nil {
+	if err := s.maskParticipants(ctx, &h, r.conn.ID, r.rcpt, now); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases for %s: %w", r.rcpt, err)
 	}
 	// Added fields go on top, so the last Add is the first line.
@@ -224,16 +224,23 @@ func (s *Server) personAddresses(ctx context.Context, conn *ent.AppConnection) (
 // addresses past it are dropped from the header.
 const maxMaskedParticipants = 50
 
-// maskParticipants replaces every To and Cc address of a forward that is not on Domain by the
-// reverse alias of (connectionID, address), named like From (displayName). A "reply all" of
-// the person then goes through the relay to every participant, instead of from the person's
-// real address to the ones the sender copied. A To or Cc field that does not parse as an
-// address list is removed. Past maxMaskedParticipants addresses, the rest are dropped.
-func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connectionID string, now time.Time) error {
+// maskParticipants replaces every To and Cc address of a forward but own (the alias it was
+// sent to) by the reverse alias of (connectionID, address), named like From (displayName). A
+// "reply all" of the person then goes through the relay to every participant, instead of from
+// the person's real address to the ones the sender copied. That includes other addresses on
+// Domain: another person's alias (an attacker's own, copied in) forwards what it gets, the
+// sender's real address included, so the person's reply must reach it from their alias too.
+// Several To (or Cc) fields are read as one list, so none escapes. A To or Cc field that does
+// not parse as an address list is removed. Past maxMaskedParticipants addresses, the rest are
+// dropped.
+func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connectionID, own string, now time.Time) error {
 	masked := 0
 	for _, k := range []string{"To", "Cc"} {
 		if !h.Has(k) {
 			continue
+		}
+		if vs := h.Values(k); len(vs) > 1 {
+			h.Set(k, strings.Join(vs, ", ")) // malformed (RFC 5322 allows one), read as one list
 		}
 		list, err := h.AddressList(k)
 		if err != nil {
@@ -246,7 +253,7 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 		var out []*gomail.Address
 		changed := false
 		for _, a := range list {
-			if _, d, _ := strings.Cut(a.Address, "@"); strings.EqualFold(d, s.cfg.Domain) {
+			if strings.EqualFold(a.Address, own) {
 				out = append(out, a)
 				continue
 			}

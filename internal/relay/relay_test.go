@@ -413,6 +413,72 @@ func TestReplyLeavesFromTheAlias(t *testing.T) {
 	})
 }
 
+// An attacker who copies their own alias into a mail to the person's alias cannot learn the
+// person's address from a "reply all": every participant of the forward but the person's own
+// alias, another alias on Domain included, is a reverse alias, so the reply reaches the
+// attacker's alias from the person's alias. A second To field is masked like the first, and
+// the fields mail clients prefer to Reply-To (Mail-Reply-To, Mail-Followup-To, List-Post)
+// are removed.
+func TestReplyAllRevealsThePersonToNoOtherAlias(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		attackerAlias := "b1b2b3@" + domain
+		f.newConnection(t, f.newUser(t, "attacker@evil.test"), attackerAlias)
+		header, body := message(alias+", "+attackerAlias, randomBytes(10))
+		header = append(header, "To: extra@acme.test\r\nMail-Followup-To: track@acme.test\r\n"+
+			"Mail-Reply-To: track@acme.test\r\nList-Post: <mailto:track@acme.test>\r\n"...)
+		if err := send(f.addr, original, []string{alias, attackerAlias}, append(append(header, "\r\n"...), body...)); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		var forwarded gomail.Header
+		for _, e := range f.out.Wait(t, 2) {
+			if e.To[0] == person {
+				forwarded = parseHeader(t, e.Data)
+			}
+		}
+		for _, k := range []string{"Mail-Followup-To", "Mail-Reply-To", "List-Post"} {
+			if forwarded.Has(k) {
+				t.Errorf("%s kept: %q", k, forwarded.Get(k))
+			}
+		}
+		// What a "reply all" writes to: Reply-To, and every To and Cc but the person's alias.
+		replyTo, _ := forwarded.AddressList("Reply-To")
+		all := []string{replyTo[0].Address}
+		for _, k := range []string{"To", "Cc"} {
+			list, _ := forwarded.AddressList(k)
+			for _, a := range list {
+				if a.Address != alias {
+					all = append(all, a.Address)
+				}
+			}
+		}
+		if len(all) != 3 {
+			t.Fatalf("a reply all writes to %v, want the sender, the other alias and the second To", all)
+		}
+		for _, a := range all {
+			if !strings.HasPrefix(a, "r-") || !strings.HasSuffix(a, "@"+domain) {
+				t.Errorf("a reply all writes to %s directly, from the person's address", a)
+			}
+		}
+		reply := []byte("From: <" + person + ">\r\nTo: " + strings.Join(all, ", ") + "\r\nSubject: Re: Your invoice\r\n\r\nThanks!\r\n")
+		if err := send(f.addr, person, all, reply); err != nil {
+			t.Fatalf("reply all: %v", err)
+		}
+		replies := f.out.Wait(t, 2+len(all))[2:]
+		reached := false
+		for _, e := range replies {
+			if e.From != alias || bytes.Contains(bytes.ToLower(e.Data), []byte(person)) {
+				t.Errorf("a reply to %v left from %s, or names the person:\n%s", e.To, e.From, e.Header())
+			}
+			reached = reached || e.To[0] == attackerAlias
+		}
+		if !reached {
+			t.Errorf("the reply did not reach the other alias: %v", replies)
+		}
+	})
+}
+
 func TestReverseAliasEndsWithItsConnection(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
