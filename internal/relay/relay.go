@@ -22,10 +22,12 @@
 //     Return-Path and DKIM-Signature are removed (our header changes would break the
 //     signature). Fields that make P's mail client write to S directly, revealing P's address,
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
-//     Errors-To, and the mailto: entries of List-Unsubscribe (its http(s) entries stay).
-//     Every To and Cc address not on Domain becomes its own reverse alias (at most 50 per
-//     message; more are dropped, and a To or Cc that does not parse is removed), so a "reply
-//     all" reaches the other participants through the relay, not from P's real address.
+//     Errors-To, Mail-Reply-To, Mail-Followup-To, List-Post, and the mailto: entries of
+//     List-Unsubscribe (its http(s) entries stay). Every To and Cc address but A becomes its
+//     own reverse alias, another alias on Domain too (at most 50 per message; more are
+//     dropped, several To or Cc fields are read as one, and one that does not parse is
+//     removed), so a "reply all" reaches the other participants through the relay, not from
+//     P's real address.
 //     Nothing below the top-level header is touched: the body and attachments are forwarded
 //     byte for byte.
 //
