@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
+	"github.com/emersion/go-message"
+	gomail "github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-msgauth/dmarc"
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/publicsuffix"
 )
 
-// Resolver is the DNS the relay authenticates replies with: SPF records and the A, MX and PTR
+// Resolver is the DNS the relay authenticates mail with: SPF records and the A, MX and PTR
 // lookups they lead to (RFC 7208), DKIM keys (RFC 6376) and DMARC records (RFC 7489).
 // *net.Resolver implements it.
 type Resolver interface {
@@ -34,24 +38,111 @@ var (
 		Message: "Temporary DNS failure while authenticating the sender, try again later"}
 	errAuthor = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "Reply refused: the From header must be the one address of the owner of this alias"}
+	errAuthors = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Message refused: the From header must name one sender"}
 )
 
-// authenticate reports how the message passes DMARC (RFC 7489 section 4.2) for authorDomain,
-// the domain of its From header: "spf" when the peer ip is authorized by SPF for the envelope
-// sender mailFrom (RFC 7208 check_host, with helo as the HELO identity) and mailFrom's domain
-// is aligned with authorDomain, "dkim" when a valid DKIM signature of raw has an aligned d=.
-// Alignment is relaxed (same organizational domain, by the public suffix list) unless the
-// domain's DMARC record asks for strict (aspf=s, adkim=s). The domain's DMARC policy (p=) plays
-// no part: the relay demands a pass whatever the domain publishes.
-//
-// The error is errUnauthenticated when neither passes, errAuthTemporary when neither passes and
-// a DNS lookup failed temporarily.
-func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) (string, error) {
-	authorDomain = normalizeDomain(authorDomain)
-	record, err := s.dmarcRecord(ctx, authorDomain)
-	if dmarc.IsTempFail(err) {
-		return "", errAuthTemporary
+// errSpoofed refuses a forward whose From domain asks receivers to reject or quarantine mail
+// that fails DMARC, and the mail fails.
+func errSpoofed(domain string) error {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26},
+		Message: "Unauthenticated mail from " + domain + " is refused by that domain's DMARC policy"}
+}
+
+// sender is who a forwarded message says it is from, and whether the relay could verify it.
+type sender struct {
+	// author is the one address of the From header; nil when the message has no From, or
+	// one that does not parse.
+	author *gomail.Address
+	// verified is true when the message passes DMARC-aligned SPF or DKIM for author's domain.
+	verified bool
+	// results is the Authentication-Results field of the forward (RFC 8601), without the
+	// field name.
+	results string
+}
+
+// checkSender authenticates the From of a message to be forwarded (checkDMARC). A forward
+// leaves from the relay domain, so the person's mail provider can no longer see whether the
+// mail was really sent by the domain in its From: the relay enforces that domain's DMARC
+// policy in the provider's place. Mail that fails is refused when the domain asks for reject
+// or quarantine (the relay has no spam folder to put it in), and deferred when that cannot be
+// known because DNS failed temporarily; otherwise it is forwarded, marked unverified in its
+// From name (displayName). A From field naming several addresses, or several From fields,
+// is refused (RFC 7489 section 6.6.1): the relay could not tell which one to show.
+func (s *Server) checkSender(ss *session, header textproto.Header, raw []byte) (sender, error) {
+	host := s.cfg.Hostname
+	h := gomail.Header{Header: message.Header{Header: header}}
+	if n := header.FieldsByKey("From").Len(); n == 0 {
+		return sender{results: host + "; dmarc=none (no From)"}, nil
+	} else if n > 1 {
+		return sender{}, errAuthors
 	}
+	from, err := h.AddressList("From")
+	switch {
+	case err != nil || len(from) == 0:
+		return sender{results: host + "; dmarc=none (From does not parse)"}, nil
+	case len(from) > 1:
+		return sender{}, errAuthors
+	}
+	author := from[0]
+	_, domain, _ := strings.Cut(strings.ToLower(author.Address), "@")
+	domain = normalizeDomain(domain)
+
+	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
+	defer cancel()
+	res := s.checkDMARC(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
+	strict := res.policy == dmarc.PolicyReject || res.policy == dmarc.PolicyQuarantine
+	out := sender{author: author, verified: res.by != ""}
+	switch {
+	case res.by != "" && res.policy != "":
+		out.results = fmt.Sprintf("%s; dmarc=pass (%s, p=%s) header.from=%s", host, res.by, res.policy, domain)
+	case res.by != "":
+		out.results = fmt.Sprintf("%s; dmarc=none (aligned %s pass, no policy) header.from=%s", host, res.by, domain)
+	case res.temporary && (!res.record || strict):
+		s.cfg.Logger.Info("relay: forward deferred", "from", ss.from, "author", author.Address, "remote", ss.remote, "reason", "DNS failed temporarily")
+		return sender{}, errAuthTemporary
+	case strict:
+		s.cfg.Logger.Info("relay: forward refused", "from", ss.from, "author", author.Address, "remote", ss.remote, "reason", "fails DMARC", "policy", string(res.policy))
+		return sender{}, errSpoofed(domain)
+	case res.temporary:
+		out.results = fmt.Sprintf("%s; dmarc=temperror header.from=%s", host, domain)
+	case res.policy != "":
+		out.results = fmt.Sprintf("%s; dmarc=fail (p=%s) header.from=%s", host, res.policy, domain)
+	default:
+		out.results = fmt.Sprintf("%s; dmarc=none header.from=%s", host, domain)
+	}
+	return out, nil
+}
+
+// dmarcResult is how a message fares under DMARC (RFC 7489 section 4.2) for the domain of its
+// From header.
+type dmarcResult struct {
+	// by is "spf" when the peer is authorized by SPF for the envelope sender and the envelope
+	// domain is aligned with the From domain, "dkim" when a valid DKIM signature has an
+	// aligned d=, "" when neither passes.
+	by string
+	// policy is what the From domain asks receivers to do with mail that fails (section 6.3:
+	// sp= for a subdomain whose record was found at its organizational domain, p= otherwise),
+	// lowered one step when pct= is below 100 (section 6.6.4: the mail not sampled gets the
+	// next policy down); "" when the domain publishes no usable record.
+	policy dmarc.Policy
+	// record is true when the domain's DMARC record, or its absence, is known; false when its
+	// lookup failed temporarily.
+	record bool
+	// temporary is true when a DNS lookup failed temporarily, so a failure may not be final.
+	temporary bool
+}
+
+// checkDMARC evaluates raw, received from ip (which said helo) with envelope sender mailFrom,
+// under DMARC for authorDomain. Alignment is relaxed (same organizational domain, by the public
+// suffix list) unless the domain's DMARC record asks for strict (aspf=s, adkim=s).
+func (s *Server) checkDMARC(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) dmarcResult {
+	authorDomain = normalizeDomain(authorDomain)
+	record, atOrg, err := s.dmarcRecord(ctx, authorDomain)
+	if dmarc.IsTempFail(err) {
+		return dmarcResult{temporary: true}
+	}
+	res := dmarcResult{record: true}
 	var spfMode, dkimMode dmarc.AlignmentMode = dmarc.AlignmentRelaxed, dmarc.AlignmentRelaxed
 	if record != nil {
 		if record.SPFAlignment == dmarc.AlignmentStrict {
@@ -60,15 +151,16 @@ func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, au
 		if record.DKIMAlignment == dmarc.AlignmentStrict {
 			dkimMode = dmarc.AlignmentStrict
 		}
+		res.policy = appliedPolicy(record, atOrg)
 	}
 
-	temporary := false
 	if _, mailFromDomain, ok := strings.Cut(mailFrom, "@"); ok && aligned(mailFromDomain, authorDomain, spfMode) {
 		result, _ := spf.CheckHostWithSender(ip, helo, mailFrom, spf.WithContext(ctx), spf.WithResolver(s.cfg.Resolver))
 		if result == spf.Pass {
-			return "spf", nil
+			res.by = "spf"
+			return res
 		}
-		temporary = result == spf.TempError
+		res.temporary = result == spf.TempError
 	}
 
 	verifications, _ := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{
@@ -77,33 +169,67 @@ func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, au
 	})
 	for _, v := range verifications {
 		if v.Err == nil && aligned(v.Domain, authorDomain, dkimMode) {
-			return "dkim", nil
+			res.by = "dkim"
+			return res
 		}
-		temporary = temporary || dkim.IsTempFail(v.Err)
+		res.temporary = res.temporary || dkim.IsTempFail(v.Err)
 	}
-	if temporary {
+	return res
+}
+
+// appliedPolicy is the policy record asks for failing mail of a domain (see dmarcResult.policy);
+// atOrg says the record was found at the organizational domain, not the From domain itself.
+func appliedPolicy(record *dmarc.Record, atOrg bool) dmarc.Policy {
+	p := record.Policy
+	if atOrg && record.SubdomainPolicy != "" {
+		p = record.SubdomainPolicy
+	}
+	if record.Percent != nil && *record.Percent < 100 {
+		switch p {
+		case dmarc.PolicyReject:
+			p = dmarc.PolicyQuarantine
+		case dmarc.PolicyQuarantine:
+			p = dmarc.PolicyNone
+		}
+	}
+	return p
+}
+
+// authenticate reports how a reply passes DMARC for authorDomain, the domain of its From
+// header (checkDMARC): "spf" or "dkim". The domain's DMARC policy (p=) plays no part: the
+// relay demands a pass whatever the domain publishes.
+//
+// The error is errUnauthenticated when neither passes, errAuthTemporary when neither passes and
+// a DNS lookup failed temporarily.
+func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) (string, error) {
+	res := s.checkDMARC(ctx, ip, helo, mailFrom, authorDomain, raw)
+	switch {
+	case res.by != "":
+		return res.by, nil
+	case res.temporary:
 		return "", errAuthTemporary
 	}
 	return "", errUnauthenticated
 }
 
 // dmarcRecord returns the DMARC record of domain, or of its organizational domain when domain
-// has none (RFC 7489 section 6.6.3); nil when neither has a usable one.
-func (s *Server) dmarcRecord(ctx context.Context, domain string) (*dmarc.Record, error) {
+// has none (RFC 7489 section 6.6.3; atOrg is then true); nil when neither has a usable one.
+func (s *Server) dmarcRecord(ctx context.Context, domain string) (record *dmarc.Record, atOrg bool, err error) {
 	opts := &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) { return s.cfg.Resolver.LookupTXT(ctx, name) }}
-	record, err := dmarc.LookupWithOptions(domain, opts)
+	record, err = dmarc.LookupWithOptions(domain, opts)
 	if errors.Is(err, dmarc.ErrNoPolicy) {
 		if org := organizationalDomain(domain); org != domain {
 			record, err = dmarc.LookupWithOptions(org, opts)
+			atOrg = true
 		}
 	}
 	switch {
 	case dmarc.IsTempFail(err):
-		return nil, err
+		return nil, false, err
 	case err != nil:
-		return nil, nil // no record, or one that does not parse: no DMARC (section 6.6.3)
+		return nil, false, nil // no record, or one that does not parse: no DMARC (section 6.6.3)
 	}
-	return record, nil
+	return record, atOrg, nil
 }
 
 // aligned reports whether the authenticated domain d is aligned with the From domain author

@@ -372,6 +372,151 @@ func TestForwardDoesNotInviteDirectAnswers(t *testing.T) {
 	})
 }
 
+// TestForwardEnforcesTheSendersDMARCPolicy: a forward leaves from the relay domain, so the
+// person's mail provider cannot check the From domain's DMARC any more. Without the relay's
+// own check, anyone could send "From: Bank <security@bank.test>" to an alias and the person
+// would get it as "Bank (security at bank.test) via LoginSign", signed for the relay domain.
+func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
+	t.Parallel()
+	key := newDKIMKey(t)
+	mailFrom := func(from string) []byte {
+		return []byte("From: " + from + "\r\nTo: " + alias + "\r\n" +
+			"Authentication-Results: mx.relay.test; dmarc=pass header.from=forged.test\r\n" +
+			"Subject: Your account\r\n\r\nPlease sign in.\r\n")
+	}
+	for _, tc := range []struct {
+		name     string
+		zone     func(z *zone)
+		mailFrom string // envelope sender; the peer is 127.0.0.1
+		msg      func(t *testing.T) []byte
+		want     string // the reply code of DATA; "" when forwarded
+		wantName string // the forward's From name
+		results  string // the forward's Authentication-Results, after "mx.relay.test; "
+	}{
+		{
+			name:     "spoofed From of a domain with p=reject",
+			zone:     func(z *zone) { z.setTXT("_dmarc.bank.test", "v=DMARC1; p=reject") },
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("Bank <security@bank.test>") },
+			want:     "550 5.7.26",
+		},
+		{
+			name:     "spoofed From of a domain with p=quarantine",
+			zone:     func(z *zone) { z.setTXT("_dmarc.quarantine.test", "v=DMARC1; p=quarantine") },
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("security@quarantine.test") },
+			want:     "550 5.7.26",
+		},
+		{
+			name: "envelope forged too: the domain's SPF does not list the peer",
+			zone: func(z *zone) {
+				z.setTXT("_dmarc.spf.test", "v=DMARC1; p=reject")
+				z.setTXT("spf.test", "v=spf1 ip4:192.0.2.0/24 -all")
+			},
+			mailFrom: "bounce@spf.test",
+			msg:      func(*testing.T) []byte { return mailFrom("security@spf.test") },
+			want:     "550 5.7.26",
+		},
+		{
+			name:     "subdomain under an organizational record with sp=reject",
+			zone:     func(z *zone) { z.setTXT("_dmarc.org.test", "v=DMARC1; p=none; sp=reject") },
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("alerts@mail.org.test") },
+			want:     "550 5.7.26",
+		},
+		{
+			name:     "a DNS failure that keeps the policy unknown defers",
+			zone:     func(z *zone) { z.breakDomain("broken.test") },
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("security@broken.test") },
+			want:     "451 4.7.26",
+		},
+		{
+			name:     "several From addresses",
+			zone:     func(z *zone) {},
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("security@bank.test, me@evil.test") },
+			want:     "550 5.7.1",
+		},
+		{
+			name: "DKIM-signed by the From domain, sent from a peer SPF does not list",
+			zone: func(z *zone) {
+				z.setTXT("_dmarc.signed.test", "v=DMARC1; p=reject")
+				z.setTXT("signed.test", "v=spf1 ip4:192.0.2.0/24 -all")
+				z.setTXT("sel._domainkey.signed.test", key.record)
+			},
+			mailFrom: "bounce@signed.test",
+			msg:      func(t *testing.T) []byte { return key.sign(t, mailFrom("Signed <news@signed.test>"), "signed.test") },
+			wantName: "Signed (news at signed.test) via LoginSign",
+			results:  "dmarc=pass (dkim, p=reject) header.from=signed.test",
+		},
+		{
+			name:     "aligned SPF pass, no DMARC record",
+			zone:     func(z *zone) { z.setTXT("plain.test", "v=spf1 ip4:127.0.0.0/8 -all") },
+			mailFrom: "bounce@plain.test",
+			msg:      func(*testing.T) []byte { return mailFrom("Plain <hello@plain.test>") },
+			wantName: "Plain (hello at plain.test) via LoginSign",
+			results:  "dmarc=none (aligned spf pass, no policy) header.from=plain.test",
+		},
+		{
+			name:     "no DMARC record and nothing passes: forwarded, marked unverified",
+			zone:     func(z *zone) {},
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("Bank <security@norecord.test>") },
+			wantName: "Bank (security at norecord.test, unverified) via LoginSign",
+			results:  "dmarc=none header.from=norecord.test",
+		},
+		{
+			name:     "p=quarantine at pct=50: the mail not sampled is forwarded, marked",
+			zone:     func(z *zone) { z.setTXT("_dmarc.sampled.test", "v=DMARC1; p=quarantine; pct=50") },
+			mailFrom: "bounce@evil.test",
+			msg:      func(*testing.T) []byte { return mailFrom("security@sampled.test") },
+			wantName: "security at sampled.test (unverified) via LoginSign",
+			results:  "dmarc=fail (p=none) header.from=sampled.test",
+		},
+		{
+			name:     "a Reply-To cannot lend its address to an unverified From",
+			zone:     func(z *zone) { z.setTXT("_dmarc.bank.test", "v=DMARC1; p=reject") },
+			mailFrom: "bounce@evil.test",
+			msg: func(*testing.T) []byte {
+				return []byte("From: Bank <me@evil.test>\r\nReply-To: security@bank.test\r\nTo: " + alias + "\r\nSubject: hi\r\n\r\nhi\r\n")
+			},
+			wantName: "Bank (me at evil.test, unverified) via LoginSign",
+			results:  "dmarc=none header.from=evil.test",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T, db *store.DB) {
+				f := newFixture(t, db, fixtureOptions{})
+				tc.zone(f.zone)
+				err := send(f.addr, tc.mailFrom, []string{alias}, tc.msg(t))
+				if tc.want != "" {
+					if smtpCode(err) != tc.want {
+						t.Fatalf("DATA: %v, want %s", err, tc.want)
+					}
+					if n := f.out.Count(); n != 0 {
+						t.Errorf("%d messages sent, want none", n)
+					}
+					if n := f.db.RelayContact.Query().CountX(context.Background()); n != 0 {
+						t.Errorf("%d reverse aliases stored for a refused mail, want none", n)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatalf("send: %v", err)
+				}
+				h := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+				if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Name != tc.wantName {
+					t.Errorf("From = %v, want the name %q", from, tc.wantName)
+				}
+				if got := h.Values("Authentication-Results"); len(got) != 1 || got[0] != "mx.relay.test; "+tc.results {
+					t.Errorf("Authentication-Results = %q, want only %q", got, "mx.relay.test; "+tc.results)
+				}
+			})
+		})
+	}
+}
+
 // dial opens an SMTP session to addr from the local address local (any 127/8 address works
 // on loopback) and says EHLO.
 func dial(t *testing.T, local, addr string) *smtp.Client {

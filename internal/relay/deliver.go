@@ -38,10 +38,16 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	if err := s.authorizeReplies(ss, header, raw); err != nil {
 		return err
 	}
+	var from sender
+	if slices.ContainsFunc(ss.routes, func(r route) bool { return r.contact == nil }) {
+		if from, err = s.checkSender(ss, header, raw); err != nil {
+			return err
+		}
+	}
 	var delivered int
 	var temporary bool
 	for _, r := range ss.routes {
-		err := s.deliverOne(ss, r, header, body)
+		err := s.deliverOne(ss, r, from, header, body)
 		if err == nil {
 			delivered++
 			continue
@@ -59,8 +65,9 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	}
 }
 
-// deliverOne forwards (or, for a reverse alias, replies) to one route.
-func (s *Server) deliverOne(ss *session, r route, header textproto.Header, body []byte) error {
+// deliverOne forwards (or, for a reverse alias, replies) to one route; from is what
+// checkSender found for a forward.
+func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.Header, body []byte) error {
 	ctx, cancel := context.WithTimeout(s.ctx, sendTimeout)
 	defer cancel()
 	var m mail.Message
@@ -68,7 +75,7 @@ func (s *Server) deliverOne(ss *session, r route, header textproto.Header, body 
 	if r.contact != nil {
 		m, err = s.reply(ctx, r, header.Copy(), body)
 	} else {
-		m, err = s.forward(ctx, ss, r, header.Copy(), body)
+		m, err = s.forward(ctx, ss, r, from, header.Copy(), body)
 	}
 	if err != nil {
 		return err
@@ -84,27 +91,35 @@ func (s *Server) deliverOne(ss *session, r route, header textproto.Header, body 
 	return nil
 }
 
-// forward builds the mail to the alias owner (package comment, "Forwarding").
-func (s *Server) forward(ctx context.Context, ss *session, r route, header textproto.Header, body []byte) (mail.Message, error) {
+// forward builds the mail to the alias owner (package comment, "Forwarding"); author is what
+// checkSender found.
+func (s *Server) forward(ctx context.Context, ss *session, r route, author sender, header textproto.Header, body []byte) (mail.Message, error) {
 	now := s.cfg.Now()
 	h := gomail.Header{Header: message.Header{Header: header}}
-	sender := originalSender(h, ss.from)
+	replyTo := originalSender(h, ss.from)
 	originalFrom := unfold(h.Get("From"))
 
 	envelopeFrom := r.rcpt
 	from := &gomail.Address{Name: "Unknown sender via LoginSign", Address: r.rcpt}
 	var reverse string
-	if sender != nil {
-		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(sender.Address), now)
+	if replyTo != nil {
+		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(replyTo.Address), now)
 		if err != nil {
 			return mail.Message{}, fmt.Errorf("reverse alias for %s: %w", r.rcpt, err)
 		}
 		reverse = reverseAliasPrefix + contact.Token + "@" + s.cfg.Domain
 		envelopeFrom = reverse
-		from = &gomail.Address{Name: displayName(sender), Address: reverse}
+		// The name shows who the mail is from, not where a reply goes: a Reply-To cannot
+		// lend its address to a From that was not verified.
+		shown := author.author
+		if shown == nil {
+			shown = replyTo
+		}
+		from = &gomail.Address{Name: displayName(shown, !author.verified), Address: reverse}
 	}
 
-	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From"} {
+	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From",
+		"Authentication-Results"} {
 		h.Del(k)
 	}
 	scrubForward(&h.Header.Header)
@@ -119,6 +134,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, header textp
 		h.SetAddressList("Reply-To", []*gomail.Address{{Address: reverse}})
 	}
 	h.SetAddressList("From", []*gomail.Address{from})
+	h.Add("Authentication-Results", author.results)
 	h.Add(relayHeader, "forward")
 	h.Add("Received", s.received(ss, r.rcpt, now))
 
@@ -266,7 +282,7 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 			if err != nil {
 				return err
 			}
-			out = append(out, &gomail.Address{Name: displayName(a), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
+			out = append(out, &gomail.Address{Name: displayName(a, false), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
 		}
 		switch {
 		case len(out) == 0:
@@ -365,9 +381,11 @@ func originalSender(h gomail.Header, envelopeFrom string) *gomail.Address {
 }
 
 // displayName is the From name of a forward: "Name (name at example.com) via LoginSign", or
-// "name at example.com via LoginSign" without a name. The address is spelled with " at " so
-// that mail clients do not take the display name for an address.
-func displayName(a *gomail.Address) string {
+// "name at example.com via LoginSign" without a name; when unverified, "Name (name at
+// example.com, unverified) via LoginSign" or "name at example.com (unverified) via
+// LoginSign". The address is spelled with " at " so that mail clients do not take the display
+// name for an address.
+func displayName(a *gomail.Address, unverified bool) string {
 	addr := strings.Replace(a.Address, "@", " at ", 1)
 	name := strings.TrimSpace(strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
@@ -378,8 +396,13 @@ func displayName(a *gomail.Address) string {
 	if len(name) > 100 {
 		name = name[:100]
 	}
-	if name == "" || strings.EqualFold(name, a.Address) {
+	switch {
+	case (name == "" || strings.EqualFold(name, a.Address)) && unverified:
+		return addr + " (unverified) via LoginSign"
+	case name == "" || strings.EqualFold(name, a.Address):
 		return addr + " via LoginSign"
+	case unverified:
+		return name + " (" + addr + ", unverified) via LoginSign"
 	}
 	return name + " (" + addr + ") via LoginSign"
 }

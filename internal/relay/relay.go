@@ -14,13 +14,25 @@
 //   - Each peer (IPv4 address, or IPv6 /64) may send Config.RcptLimit RCPT TO per minute,
 //     accepted or refused; past that RCPT gets 450 4.7.1 until the minute ends, which makes
 //     probing for aliases slow.
+//   - The message must not pretend to come from a domain that forbids it. A forward leaves
+//     from Domain, so the person's mail provider can no longer check the DMARC (RFC 7489) of
+//     the domain in its From; the relay checks it in the provider's place, with the same
+//     SPF/DKIM alignment as for replies. When the mail fails and the domain's policy is
+//     reject or quarantine (sp= for a subdomain found at its organizational record; a pct=
+//     below 100 lowers it one step), DATA gets 550 5.7.26 and nothing is sent; 451 4.7.26
+//     when a DNS failure leaves that unknown. A From with several addresses, or several From
+//     fields, gets 550 5.7.1. Mail that fails under p=none or without a DMARC record is
+//     forwarded with "unverified" in its From name. The forward carries one
+//     Authentication-Results field (RFC 8601) of Hostname saying so; those the sender wrote
+//     are removed.
 //   - The forwarded mail leaves with envelope sender and From on Domain, as SPF and DMARC at
 //     the receiver require: From: "<S's name> (<S's address, @ written " at ">) via LoginSign"
-//     <r-TOKEN@Domain>, where r-TOKEN@Domain is the reverse alias of (C, S) stored as a
-//     RelayContact. Reply-To is the reverse alias too, X-Original-From keeps S's From header
-//     verbatim, X-LoginSign-Relay marks the hop and a Received trace line is added. Sender,
-//     Return-Path and DKIM-Signature are removed (our header changes would break the
-//     signature). Fields that make P's mail client write to S directly, revealing P's address,
+//     <r-TOKEN@Domain>, where S is the From address (with ", unverified" after it when the
+//     check above did not pass) and r-TOKEN@Domain is the reverse alias, stored as a
+//     RelayContact of C, of where replies go: S's Reply-To, else S. Reply-To is the reverse
+//     alias too, X-Original-From keeps S's From header verbatim, X-LoginSign-Relay marks the
+//     hop and a Received trace line is added. Sender, Return-Path and DKIM-Signature are
+//     removed (our header changes would break the signature). Fields that make P's mail client write to S directly, revealing P's address,
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
 //     Errors-To, Mail-Reply-To, Mail-Followup-To, List-Post, and the mailto: entries of
 //     List-Unsubscribe (its http(s) entries stay). Every To and Cc address but A becomes its
@@ -102,8 +114,8 @@ type Config struct {
 	// send per minute, accepted or not; past it RCPT gets 450 4.7.1 until the minute ends
 	// (LOGINSIGN_RELAY_RCPT_LIMIT). Default DefaultRcptLimit.
 	RcptLimit int
-	// Resolver answers the DNS queries that authenticate replies (SPF, DKIM, DMARC). Default
-	// net.DefaultResolver.
+	// Resolver answers the DNS queries that authenticate replies and the senders of forwards
+	// (SPF, DKIM, DMARC). Default net.DefaultResolver.
 	Resolver Resolver
 }
 

@@ -57,12 +57,14 @@ type fixtureOptions struct {
 }
 
 // newFixture starts a relay on db. The DNS zone lets 127.0.0.0/8 send for example.com and
-// example.net by SPF, so replies of the person from this machine pass as they are.
+// example.net by SPF, so replies of the person from this machine pass as they are, and for
+// acme.test, so forwards from the fixture's sender are verified.
 func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	tb.Helper()
 	f := &fixture{db: db.Client, zone: newZone()}
 	f.zone.setTXT("example.com", "v=spf1 ip4:127.0.0.0/8 -all")
 	f.zone.setTXT("example.net", "v=spf1 ip4:127.0.0.0/8 -all")
+	f.zone.setTXT("acme.test", "v=spf1 ip4:127.0.0.0/8 -all")
 	if opts.logger == nil {
 		opts.logger = slog.New(slog.NewTextHandler(tbWriter{tb}, nil))
 	}
