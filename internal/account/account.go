@@ -119,7 +119,7 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 // moves forward). A person who still owns applications must delete or hand them over first
 // (Conflict "owns_applications"): deleting them would end other people's connections.
 func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConnections int, err error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return 0, err
 	}
@@ -215,7 +215,7 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 // a new link. Whether another account uses the address is checked when it is verified, so this
 // call does not reveal who has an account.
 func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.UserEmail, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +334,7 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 // RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
 // verified or pending.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
@@ -362,7 +362,7 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 // shown the old primary address get email_changed). The old primary stays as a verified
 // alternative.
 func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -85,7 +85,7 @@ func (e *env) connect(u *ent.User, app *ent.Application, appEmail string) *ent.A
 }
 
 func as(u *ent.User) context.Context {
-	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "s"})
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "s", SignedInAt: time.Now()})
 }
 
 // events returns the queued webhook bodies per application, in a stable order.

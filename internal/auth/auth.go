@@ -5,6 +5,7 @@ package auth
 
 import (
 	"context"
+	"time"
 
 	"loginsign/internal/apperr"
 )
@@ -17,6 +18,8 @@ type Session struct {
 	// AMR are the authentication methods of the sign-in that started the session (RFC 8176
 	// values; empty for a magic link alone).
 	AMR []string
+	// SignedInAt is when the sign-in that started the session happened.
+	SignedInAt time.Time
 }
 
 // Client is an application authenticated with its client credentials.
@@ -78,4 +81,26 @@ func WithToken(ctx context.Context, t Token) context.Context {
 func TokenFrom(ctx context.Context) (Token, bool) {
 	t, ok := ctx.Value(tokenKey{}).(Token)
 	return t, ok && t.ConnectionID != ""
+}
+
+// RecentSignIn is how long after signing in a session may change how the person signs in:
+// their addresses, passkeys and authenticator app, and close the account
+// (RequireRecentSignIn).
+const RecentSignIn = 15 * time.Minute
+
+// RequireRecentSignIn returns the signed-in user's id when their sign-in happened at most
+// RecentSignIn before now. Otherwise it answers Unauthorized with the reason
+// reauthentication_required, and the person signs in again (by a link to their own mailbox, a
+// passkey, and their second step if they have one): a session cookie taken from a browser must
+// not be enough to lock the person out of their own account.
+func RequireRecentSignIn(ctx context.Context, now time.Time) (string, error) {
+	s, ok := SessionFrom(ctx)
+	if !ok {
+		return "", apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	if s.SignedInAt.IsZero() || now.Sub(s.SignedInAt) > RecentSignIn {
+		return "", apperr.WithReason(apperr.Unauthorized, "reauthentication_required",
+			"for your safety, sign in again to do this: your last sign-in was more than %d minutes ago", int(RecentSignIn/time.Minute))
+	}
+	return s.UserID, nil
 }

@@ -57,6 +57,8 @@ var enMail = map[string]any{
 	"mail.notice.recovery_code_used.what":         "One of your recovery codes was used for two-step verification (it cannot be used again)",
 	"mail.notice.recovery_codes_renewed.headline": "New recovery codes were made",
 	"mail.notice.recovery_codes_renewed.what":     "Your recovery codes were replaced by ten new ones (the old ones no longer work)",
+	"mail.notice.primary_changed.headline":        "The primary address of your account was changed",
+	"mail.notice.primary_changed.what":            "Your primary address was changed away from this address; sign-in links now go to the new one",
 }
 
 var frMail = map[string]any{
@@ -112,6 +114,8 @@ var frMail = map[string]any{
 	"mail.notice.recovery_code_used.what":         "L’un de vos codes de récupération a été utilisé pour la vérification en deux étapes (il ne peut plus servir)",
 	"mail.notice.recovery_codes_renewed.headline": "De nouveaux codes de récupération ont été créés",
 	"mail.notice.recovery_codes_renewed.what":     "Vos codes de récupération ont été remplacés par dix nouveaux (les anciens ne fonctionnent plus)",
+	"mail.notice.primary_changed.headline":        "L’adresse principale de votre compte a été changée",
+	"mail.notice.primary_changed.what":            "Votre adresse principale n’est plus cette adresse ; les liens de connexion vont désormais à la nouvelle",
 }
 
 var deMail = map[string]any{
@@ -167,4 +171,6 @@ var deMail = map[string]any{
 	"mail.notice.recovery_code_used.what":         "Einer Ihrer Wiederherstellungscodes wurde für die Bestätigung in zwei Schritten verwendet (er kann nicht erneut verwendet werden)",
 	"mail.notice.recovery_codes_renewed.headline": "Neue Wiederherstellungscodes wurden erstellt",
 	"mail.notice.recovery_codes_renewed.what":     "Ihre Wiederherstellungscodes wurden durch zehn neue ersetzt (die alten funktionieren nicht mehr)",
+	"mail.notice.primary_changed.headline":        "Die Hauptadresse Ihres Kontos wurde geändert",
+	"mail.notice.primary_changed.what":            "Ihre Hauptadresse ist nicht mehr diese Adresse; Anmeldelinks gehen jetzt an die neue",
 }

@@ -3,12 +3,17 @@ package identity
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/activity"
+	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
+	"loginsign/internal/mail"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -30,11 +35,50 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 	if err != nil {
 		return false, err
 	}
+	old, err := s.User(ctx, userID)
+	if err != nil {
+		return false, err
+	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		changed, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
 		return err
 	})
+	if err == nil && changed {
+		s.afterPrimaryChange(ctx, userID, old.Email)
+	}
 	return changed, err
+}
+
+// afterPrimaryChange runs once a change of userID's primary address away from oldEmail has
+// committed: every other session of the person ends (the one that made the change stays),
+// and oldEmail gets a security notice, so a change the person did not make does not go
+// unnoticed. Both are best effort: the change stands, failures are logged.
+func (s *Service) afterPrimaryChange(ctx context.Context, userID, oldEmail string) {
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+		if n, err := s.Sessions.DeleteAll(ctx, userID, sess.ID); err != nil {
+			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)
+		} else if n > 0 {
+			if err := s.recordSessionsEnded(ctx, userID, n); err != nil {
+				slog.WarnContext(ctx, "recording the sessions ended after a primary address change", "err", err)
+			}
+		}
+	}
+	if s.Mail == nil || oldEmail == "" {
+		return
+	}
+	u, err := s.User(ctx, userID)
+	if err != nil {
+		slog.WarnContext(ctx, "primary address notice: reading the person", "err", err)
+		return
+	}
+	m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, u.Language), oldEmail, "primary_changed", s.Now(),
+		strings.TrimRight(s.BaseURL, "/")+"/dashboard")
+	if !ok {
+		return
+	}
+	if err := s.Mail.Send(ctx, m); err != nil {
+		slog.WarnContext(ctx, "primary address notice not sent", "err", err)
+	}
 }
 
 // changePrimaryEmail is ChangePrimaryEmail inside tx, with newEmail normalised.

@@ -159,13 +159,20 @@ func (s *Service) pendingChange(ctx context.Context, raw string, cancel bool) (*
 
 // PendingEmailChange describes the request behind a confirm link (cancel=false) or a cancel
 // link (cancel=true) for its page, changing nothing; Gone when the link is used, cancelled or
-// expired.
+// expired. OldEmail, the person's current primary address, is given only to a browser signed
+// in to that account: the confirm link goes to the address the application proposed, which
+// may be the developer's own mailbox, and the application may know the person only by a relay
+// alias.
 func (s *Service) PendingEmailChange(ctx context.Context, raw string, cancel bool) (*EmailChange, error) {
 	ec, err := s.pendingChange(ctx, raw, cancel)
 	if err != nil {
 		return nil, err
 	}
-	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
+	out := &EmailChange{NewEmail: ec.NewEmail, ApplicationName: ec.ApplicationName}
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == ec.UserID {
+		out.OldEmail = ec.OldEmail
+	}
+	return out, nil
 }
 
 // ConfirmEmailChange is the person's confirmation of a requested address change (the POST of
@@ -188,6 +195,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 	if sess.UserID != ec.UserID {
 		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
 			"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
+	}
+	// A session cookie alone must not move the account to another mailbox: the person signs
+	// in again (through the current address, a passkey and their second step) first.
+	if _, err := auth.RequireRecentSignIn(ctx, s.Now()); err != nil {
+		return nil, err
 	}
 	now := s.Now().UTC()
 	var failure error
@@ -227,6 +239,9 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 	if err != nil {
 		return nil, err
 	}
+	if ec.OldEmail != ec.NewEmail {
+		s.afterPrimaryChange(ctx, ec.UserID, ec.OldEmail)
+	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }
 
@@ -253,6 +268,9 @@ func (s *Service) CancelEmailChange(ctx context.Context, raw string) (*EmailChan
 	})
 	if err != nil {
 		return nil, err
+	}
+	if ec.OldEmail != ec.NewEmail {
+		s.afterPrimaryChange(ctx, ec.UserID, ec.OldEmail)
 	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }

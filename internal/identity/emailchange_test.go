@@ -37,7 +37,7 @@ func TestEmailChangeRequestLifetime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		as := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "s"})
+		as := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "s", SignedInAt: time.Now()})
 		request := func(addr string) (confirm, cancel string) {
 			t.Helper()
 			before := smtp.Count()

@@ -150,7 +150,7 @@ func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error)
 		return auth.Session{}, fmt.Errorf("touching session: %w", err)
 	}
 	amr, _ := vals[2].(string)
-	return auth.Session{UserID: uid, ID: hash, AMR: strings.Fields(amr)}, nil
+	return auth.Session{UserID: uid, ID: hash, AMR: strings.Fields(amr), SignedInAt: time.UnixMilli(created).UTC()}, nil
 }
 
 // Delete ends the session of raw (sign-out).

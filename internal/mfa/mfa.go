@@ -151,7 +151,7 @@ func enrolKey(uid string) string { return "totp-enrol:" + uid }
 // is kept for 15 minutes until ConfirmTOTP proves the app holds it; asking again replaces it.
 // A person who already has two-step verification gets Conflict.
 func (s *Service) BeginTOTP(ctx context.Context, accountName string) (*Enrolment, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func (s *Service) BeginTOTP(ctx context.Context, accountName string) (*Enrolment
 // the secret from BeginTOTP, and returns their ten recovery codes (shown once; only hashes are
 // kept). A wrong code answers Invalid and changes nothing; no enrolment in progress, Gone.
 func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}

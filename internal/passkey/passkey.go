@@ -142,7 +142,7 @@ func loginKey(challenge string) string { return "pklogin:" + ids.Hash(challenge)
 // PublicKeyCredentialCreationOptions (JSON) for navigator.credentials.create: a discoverable
 // credential, user verification required, none of their passkeys again.
 func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return "", err
 	}
@@ -180,7 +180,7 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 // signed-in person under name. The challenge is spent whatever the outcome; a response that
 // does not verify (wrong challenge, origin or RP, no user verification) answers Invalid.
 func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 
 // Delete removes one of the signed-in person's passkeys.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (e *oauthEnv) countEvents(t activity.Type, userID, appID string) int {
 }
 
 func as(uid string) context.Context {
-	return auth.WithSession(context.Background(), auth.Session{UserID: uid, ID: "test-session"})
+	return auth.WithSession(context.Background(), auth.Session{UserID: uid, ID: "test-session", SignedInAt: time.Now()})
 }
 
 // activityStep is one operation of the table: ok must record exactly one event of typ about

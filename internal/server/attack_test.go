@@ -28,6 +28,7 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/user"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/auth"
 )
 
 // api sends a JSON request with the browser's cookies and decodes a JSON answer.
@@ -277,6 +278,166 @@ func TestAttackEmailSyncTakeover(t *testing.T) {
 		}
 		if n, _ := e.srv.db.WebhookEvent.Query().Where(webhookevent.Type("email_changed")).Count(ctx); n != 0 {
 			t.Fatalf("%d email_changed events without any change", n)
+		}
+	})
+}
+
+// ageSessions moves the sign-in of every session of userID d into the past, as if the person
+// had signed in that long ago.
+func (e *oauthEnv) ageSessions(userID string, d time.Duration) {
+	e.t.Helper()
+	ctx := context.Background()
+	hashes, err := e.srv.kv.SMembers(ctx, "usess:"+userID).Result()
+	if err != nil || len(hashes) == 0 {
+		e.t.Fatalf("sessions of %s: %v %v", userID, hashes, err)
+	}
+	for _, h := range hashes {
+		if err := e.srv.kv.HSet(ctx, "sess:"+h, "created", time.Now().Add(-d).UnixMilli()).Err(); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// gqlCode runs a GraphQL operation with the browser's session and returns its first error's
+// code ("" when it succeeded).
+func (b *browser) gqlCode(query string, vars map[string]any) string {
+	b.e.t.Helper()
+	_, out := b.api(http.MethodPost, "/graphql", map[string]any{"query": query, "variables": vars})
+	errs, _ := out["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	ext, _ := errs[0].(map[string]any)["extensions"].(map[string]any)
+	code, _ := ext["code"].(string)
+	return code
+}
+
+// A session cookie taken from the person's browser (by malware, a shared computer, a leaked
+// HAR file) must not be enough to lock the person out: adding an address, making one primary,
+// removing one, adding a passkey or an authenticator app and closing the account all need a
+// sign-in of the last 15 minutes, which takes the person's mailbox or passkey (and second
+// step). Signed in again, the same changes go through.
+func TestAStolenSessionCannotChangeHowThePersonSignsIn(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		stolen := e.browser()
+		stolen.signInTo("pat@example.com")
+		before := e.userByEmail("pat@example.com")
+		e.srv.db.UserEmail.Create().SetUserID(before.ID).SetEmail("pat.alt@example.com").SetVerifiedAt(time.Now()).SaveX(ctx)
+		emails := stolen.gql(`{ viewer { emails(first: 10) { edges { node { id email } } } } }`, nil)
+		altID := emails["viewer"].(map[string]any)["emails"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)["id"].(string)
+		mails := e.smtp.Count()
+
+		e.ageSessions(before.ID, auth.RecentSignIn+time.Minute)
+		for _, op := range []struct {
+			name, query string
+			vars        map[string]any
+		}{
+			{"addEmail", `mutation($e: String!) { addEmail(input: {email: $e}) { userEmail { id } } }`, map[string]any{"e": "mallory@evil.example"}},
+			{"setPrimaryEmail", `mutation($id: ID!) { setPrimaryEmail(input: {emailId: $id}) { user { id } } }`, map[string]any{"id": altID}},
+			{"removeEmail", `mutation($id: ID!) { removeEmail(input: {emailId: $id}) { deletedEmailId } }`, map[string]any{"id": altID}},
+			{"beginTotpEnrolment", `mutation { beginTotpEnrolment(input: {}) { enrolment { secret } } }`, nil},
+			{"confirmTotpEnrolment", `mutation { confirmTotpEnrolment(input: {code: "123456"}) { recoveryCodes } }`, nil},
+			{"beginPasskeyRegistration", `mutation { beginPasskeyRegistration(input: {}) { options } }`, nil},
+			{"closeAccount", `mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": before.GlobalID}},
+		} {
+			if code := stolen.gqlCode(op.query, op.vars); code != "reauthentication_required" {
+				t.Errorf("%s with a sign-in 16 minutes old: %q, want reauthentication_required", op.name, code)
+			}
+		}
+		after := e.userByEmail("pat@example.com")
+		if after == nil || after.Version != before.Version {
+			t.Fatalf("the account changed: %+v, before %+v", after, before)
+		}
+		if n := e.srv.db.UserEmail.Query().CountX(ctx); n != 1 {
+			t.Errorf("%d alternative addresses, want the one there was", n)
+		}
+		if n := e.srv.db.Passkey.Query().CountX(ctx) + e.srv.db.TOTPFactor.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d second factors were added", n)
+		}
+		if n := e.smtp.Count(); n != mails {
+			t.Errorf("%d mails sent, want none", n-mails)
+		}
+
+		// The dashboard's script sends the person to /login?again=1, which says why.
+		if p := stolen.get(e.base + "/login?again=1&return_to=/dashboard"); !strings.Contains(p.Body, `id="sign-in-again"`) {
+			t.Errorf("the login page does not say why: %s", p.Body)
+		}
+		stolen.signInTo("pat@example.com")
+		if code := stolen.gqlCode(`mutation($e: String!) { addEmail(input: {email: $e}) { userEmail { id } } }`,
+			map[string]any{"e": "pat.work@example.com"}); code != "" {
+			t.Fatalf("addEmail right after signing in again: %s", code)
+		}
+		e.mailLink("pat.work@example.com", "/dashboard/emails/verify")
+	})
+}
+
+// A developer's email sync proposes an address; the page of its confirmation link shows the
+// person's current address to nobody but that person (the link goes to the proposed mailbox,
+// which may be the developer's own), warns what confirming means, needs a recent sign-in,
+// and a confirmed change ends the person's other sessions and tells the old address.
+func TestProposedAddressIsConfirmedOnlyAfterAFreshSignIn(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		person := e.browser()
+		e.connect(person, e.app, "pat@example.com")
+		other := e.browser()
+		other.signInTo("pat@example.com")
+		before := e.userByEmail("pat@example.com")
+		conn, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).Only(ctx)
+
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		if status, body := dev.raw(http.MethodPatch, "/api/developer/applications/"+e.app.ID+"/users/"+conn.ID+"/email",
+			map[string]any{"email": "pat@new.example"}); status != 200 {
+			t.Fatalf("sync: %d %s", status, body)
+		}
+		confirm := e.mailLink("pat@new.example", "/account/email-change/confirm")
+		e.mailLink("pat@example.com", "/account/email-change/cancel")
+
+		// Whoever holds the link, signed out or in another account, does not learn the
+		// person's current address.
+		for who, b := range map[string]*browser{"signed out": e.browser(), "the developer": dev} {
+			p := b.get(confirm)
+			if p.StatusCode != 200 || strings.Contains(p.Body, "pat@example.com") || !strings.Contains(p.Body, "pat@new.example") {
+				t.Errorf("confirmation page for %s: %d %s", who, p.StatusCode, p.Body)
+			}
+		}
+
+		// The person, signed in 16 minutes ago: the page shows their address and the warning;
+		// confirming asks them to sign in again and changes nothing.
+		e.ageSessions(before.ID, auth.RecentSignIn+time.Minute)
+		get, post := person.confirmForm(confirm)
+		if !strings.Contains(get.Body, "pat@example.com") || !strings.Contains(get.Body, "whoever reads it can sign in to your account") {
+			t.Errorf("the person's confirmation page: %s", get.Body)
+		}
+		if post.StatusCode != http.StatusUnauthorized || !strings.Contains(post.Body, "again=1") {
+			t.Fatalf("confirming with an old sign-in: %d %s", post.StatusCode, post.Body)
+		}
+		if got := e.userByEmail("pat@example.com"); got == nil || got.Version != before.Version {
+			t.Fatal("the address changed without a fresh sign-in")
+		}
+
+		person.signInTo("pat@example.com")
+		if _, post = person.confirmForm(confirm); post.StatusCode != 200 || !strings.Contains(post.Body, "is now the primary address") {
+			t.Fatalf("confirming after signing in again: %d %s", post.StatusCode, post.Body)
+		}
+		if got := e.userByEmail("pat@new.example"); got == nil || got.ID != before.ID {
+			t.Fatal("the change was not made")
+		}
+		m := e.smtp.Next(t, 10*time.Second)
+		if len(m.To) != 1 || m.To[0] != "pat@example.com" || !strings.Contains(m.Subject, "primary address") {
+			t.Errorf("mail after the change: to %v, %q; want the notice to the old address", m.To, m.Subject)
+		}
+		if v := other.gql(`{ viewer { id } }`, nil)["viewer"]; v != nil {
+			t.Errorf("the person's other session after the change still reads %v, want it ended", v)
+		}
+		if got := person.viewer(); got != before.GlobalID {
+			t.Errorf("the session that made the change: %s", got)
 		}
 	})
 }

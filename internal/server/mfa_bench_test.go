@@ -167,7 +167,7 @@ func BenchmarkSignInFlowTOTP(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		uctx := auth.WithSession(ctx, auth.Session{UserID: u.ID})
+		uctx := auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()})
 		en, err := e.srv.mfa.BeginTOTP(uctx, email)
 		if err != nil {
 			b.Fatal(err)

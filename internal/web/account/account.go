@@ -101,6 +101,9 @@ func (p *Pages) failure(w http.ResponseWriter, r *http.Request, l *i18n.Locale, 
 	}
 	if e.Code == apperr.Unauthorized {
 		v.SignIn = signInLink(path, token)
+		if e.Reason == "reauthentication_required" {
+			v.SignIn += "&again=1"
+		}
 	}
 	p.write(w, apperr.HTTPStatus(e.Code), l, v)
 }
@@ -147,13 +150,19 @@ func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
 		p.failure(w, r, l, l.T("linkpage.invalid_title"), err, identity.EmailChangeConfirmPath, token)
 		return
 	}
-	asked := l.T("linkpage.change_asked", ec.ApplicationName, ec.NewEmail, ec.OldEmail) + " "
+	// The current address is shown only to its account (PendingEmailChange); anyone else
+	// holding the link reads what was asked, not of whom.
+	asked := l.T("linkpage.change_asked_other", ec.ApplicationName, ec.NewEmail) + " "
+	if ec.OldEmail != "" {
+		asked = l.T("linkpage.change_asked", ec.ApplicationName, ec.NewEmail, ec.OldEmail) + " "
+	}
 	if _, ok := auth.SessionFrom(r.Context()); !ok {
 		p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_sign_in_title"), Message: asked + l.T("linkpage.change_sign_in"),
 			SignIn: signInLink(identity.EmailChangeConfirmPath, token)})
 		return
 	}
-	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"), Message: asked + l.T("linkpage.change"),
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"),
+		Message: asked + l.T("linkpage.change") + " " + l.T("linkpage.change_warning", ec.NewEmail),
 		Token: token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
 }
 

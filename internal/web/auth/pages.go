@@ -140,6 +140,9 @@ type pageData struct {
 	Scopes []string
 	// Passkeys offers passkey sign-in on the login page.
 	Passkeys bool
+	// Again tells the login page the person is asked to sign in again before a change to how
+	// they sign in (auth.RequireRecentSignIn).
+	Again bool
 	// Waiting is the "check your email" state of this browser; Other marks a link opened in
 	// another browser than the one waiting for it.
 	Waiting *oauth.Waiting
@@ -459,7 +462,7 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 		p.Cookies.Set(w, returnCookie, rt, 30*time.Minute)
 	}
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable()}
+	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(), Again: r.URL.Query().Get("again") == "1"}
 	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
 		d.Email = f.Request.LoginHint
 		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {

@@ -64,6 +64,8 @@
       err.data = body.data;
       console.warn("LoginSign GraphQL:", err.message);
       if (err.code === "unauthorized") location.assign("/login?return_to=" + encodeURIComponent(location.pathname + location.search));
+      // A change to how the person signs in needs a recent sign-in: sign in again, come back.
+      if (err.code === "reauthentication_required") location.assign("/login?again=1&return_to=" + encodeURIComponent(location.pathname + location.search));
       throw err;
     }
     if (!res.ok || !body) throw new Error(t("ls.request_failed", { status: String(res.status) }));
