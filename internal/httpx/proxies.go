@@ -125,7 +125,8 @@ func peerHost(remote string) string {
 
 // ClientAddress puts the request's client address (p.ClientIP) into its context
 // (auth.WithClientIP), where ClientIP, the access log, sessions and the domain rate limits
-// read it. It must wrap every other handler.
+// read it. It is the full address; the rate limits count an IPv6 client by its /64
+// (ratelimit.AddressKey). It must wrap every other handler.
 func ClientAddress(p Proxies, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(auth.WithClientIP(r.Context(), p.ClientIP(r))))

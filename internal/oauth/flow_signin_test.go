@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -39,6 +40,17 @@ var (
 	linkTokenRe = regexp.MustCompile(`token=(lsml_[A-Za-z0-9_-]+)`)
 	codeRe      = regexp.MustCompile(`\b(\d{3}) (\d{3})\b`)
 )
+
+// lastTo is the address the last mail went to.
+func (o *outbox) lastTo(t *testing.T) string {
+	t.Helper()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.sent) == 0 {
+		t.Fatal("no mail sent")
+	}
+	return o.sent[len(o.sent)-1].To
+}
 
 // last returns the token of the link and the code of the last mail to to.
 func (o *outbox) last(t *testing.T, to string) (link, code string) {
@@ -267,6 +279,35 @@ func TestMagicLinkSignIn(t *testing.T) {
 				}
 				if box.count() != before+n {
 					t.Fatalf("%s: %d mails, want %d", who, box.count()-before, n)
+				}
+			}
+		})
+
+		t.Run("+tag variants and Gmail dots count as one mailbox; each mail goes to the address typed", func(t *testing.T) {
+			for _, variants := range [][]string{
+				{"victim+1@example.com", "victim+2@example.com", "victim+3@example.com", "victim+4@example.com", "victim+5@example.com", "victim+6@example.com"},
+				{"victim@gmail.com", "v.ictim@gmail.com", "vi.ctim+a@gmail.com", "Victim@googlemail.com", "v.i.c.t.i.m@gmail.com", "victim+6@googlemail.com"},
+			} {
+				n := e.svc.Config.Limits.LoginPerAddress.N
+				if len(variants) != n+1 {
+					t.Fatalf("%d variants for a limit of %d", len(variants), n)
+				}
+				for i, who := range variants[:n] {
+					// From an address of its own each, as from many machines.
+					if err := e.svc.SendMagicLink(ctx, who, "", fmt.Sprintf("203.0.113.%d", i+1)); err != nil {
+						t.Fatalf("mail %d to %s: %v", i+1, who, err)
+					}
+					if to := box.lastTo(t); to != strings.ToLower(who) {
+						t.Fatalf("mail %d went to %q, want %q", i+1, to, strings.ToLower(who))
+					}
+				}
+				before := box.count()
+				err := e.svc.SendMagicLink(ctx, variants[n], "", "203.0.113.99")
+				if ae := apperr.As(err); ae == nil || ae.Code != apperr.RateLimited || ae.RetryAfter <= 0 {
+					t.Fatalf("mail %d to %s, the same mailbox: %v, want rate limited", n+1, variants[n], err)
+				}
+				if box.count() != before {
+					t.Fatalf("mail %d to %s was sent over the limit", n+1, variants[n])
 				}
 			}
 		})

@@ -140,10 +140,10 @@ const usedLinkTTL = 24 * time.Hour
 const MagicLinkPath = "/login/magic"
 
 // SendMagicLink mails a single-use sign-in link to email, carrying the flow in progress (may
-// be empty). It is rate limited per address and per IP (apperr RateLimited with RetryAfter)
-// and answers the same whether or not an account exists, so accounts cannot be enumerated:
-// without one, the link creates it. StartSignIn does the same and also returns a waiting
-// sign-in for the "check your email" page.
+// be empty). It is rate limited per mailbox (mailboxKey) and per client address (apperr
+// RateLimited with RetryAfter) and answers the same whether or not an account exists, so
+// accounts cannot be enumerated: without one, the link creates it. StartSignIn does the same
+// and also returns a waiting sign-in for the "check your email" page.
 func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) error {
 	email, err := identity.NormalizeEmail(email)
 	if err != nil {
@@ -160,11 +160,36 @@ func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
 	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	addr := ids.Hash(email)
+	addr := ids.Hash(mailboxKey(email))
 	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err
 	}
 	return s.pageLimit(ctx, "login:addrday", addr, s.Config.Limits.LoginPerAddressDay)
+}
+
+// mailboxKey is the mailbox an address (already normalized) delivers to, as the per-address
+// sign-in caps count it: lower-cased, without the "+tag" of its local part, and for Gmail
+// (gmail.com, googlemail.com) without the dots of its local part, under gmail.com. So
+// "victim+1@example.com" and "victim+2@example.com", or "v.ictim@googlemail.com" and
+// "victim@gmail.com", share one budget. It is only a counter's name: the mail goes to the
+// address as typed.
+func mailboxKey(email string) string {
+	email = strings.ToLower(email)
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return email
+	}
+	local, domain := email[:at], email[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	if domain == "gmail.com" || domain == "googlemail.com" {
+		domain = "gmail.com"
+		if l := strings.ReplaceAll(local, ".", ""); l != "" {
+			local = l
+		}
+	}
+	return local + "@" + domain
 }
 
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the

@@ -2,11 +2,16 @@
 // (package kv), so every instance shares them; domain functions call it for the operation
 // they protect (redeem, sign-in mail, client authentication, token, healthcheck, GraphQL), so
 // REST, GraphQL and pages all meet the same limits.
+//
+// A subject that is a client address (an IP address, alone or after one "kind:" prefix such
+// as GraphQL's "ip:") is counted by its AddressKey: an IPv6 address by its /64. Callers pass
+// the full address (auth.ClientIP), which sessions and logs keep; only the counter groups it.
 package ratelimit
 
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +51,40 @@ func (r Rule) Or(def Rule) Rule {
 
 func (r Rule) String() string { return fmt.Sprintf("%s: %d per %s", r.Name, r.N, r.Window) }
 
+// key is the Redis key of subject's counter under r.
+func (r Rule) key(subject string) string { return r.Name + ":" + subjectKey(subject) }
+
+// subjectKey is the counter of subject: the AddressKey of an address subject (an IP address,
+// or "kind:" and an IP address), subject itself otherwise.
+func subjectKey(subject string) string {
+	if k, ok := AddressKey(subject); ok {
+		return k
+	}
+	if kind, addr, ok := strings.Cut(subject, ":"); ok {
+		if k, ok := AddressKey(addr); ok {
+			return kind + ":" + k
+		}
+	}
+	return subject
+}
+
+// AddressKey is what a per-address limit counts for the client address s: an IPv4 address as
+// it is ("192.0.2.7"; an IPv4-mapped IPv6 address as its IPv4 address), an IPv6 address as
+// its /64 ("2001:db8:1:2::/64", any zone dropped). A home line or a VPS is handed a whole /64,
+// so counting single IPv6 addresses would give one party 2^64 budgets. ok is false when s is
+// not an IP address.
+func AddressKey(s string) (key string, ok bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", false
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String(), true
+	}
+	return netip.PrefixFrom(a, 64).Masked().String(), true
+}
+
 // Limiter counts hits in Redis.
 type Limiter struct {
 	KV *kv.Store
@@ -76,7 +115,7 @@ func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
 // TakeN is Take counting n hits at once: a weighted cost such as a GraphQL operation's
 // complexity.
 func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) error {
-	ok, retry, err := l.KV.LimitN(ctx, r.Name+":"+subject, n, r.N, r.Window)
+	ok, retry, err := l.KV.LimitN(ctx, r.key(subject), n, r.N, r.Window)
 	if err != nil {
 		return err
 	}
@@ -90,7 +129,7 @@ func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) erro
 // counting a hit. Rules that count failures use Check before the attempt and Take after a
 // failure, so successes never use up the budget.
 func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
-	ok, retry, err := l.KV.Peek(ctx, r.Name+":"+subject, r.N)
+	ok, retry, err := l.KV.Peek(ctx, r.key(subject), r.N)
 	if err != nil {
 		return err
 	}
@@ -136,7 +175,7 @@ func (l *Limiter) CheckTake(ctx context.Context, check Rule, checkSubject string
 // the caller's kv.Transact, and result reads their replies (the first len(cmds)) into
 // CheckTake's errors.
 func CheckTakeLater(check Rule, checkSubject string, take Rule, takeSubject string) (cmds [][]string, result func(replies []any) (checkErr, takeErr error)) {
-	cmds = kv.PeekLimitCmds(check.Name+":"+checkSubject, take.Name+":"+takeSubject, 1, take.Window)
+	cmds = kv.PeekLimitCmds(check.key(checkSubject), take.key(takeSubject), 1, take.Window)
 	return cmds, func(r []any) (checkErr, takeErr error) {
 		peekOK, peekRetry, ok, retry := kv.ReadPeekLimit(r, check.N, take.N, take.Window)
 		if !peekOK {

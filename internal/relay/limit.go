@@ -2,8 +2,9 @@ package relay
 
 import (
 	"context"
-	"net"
 	"time"
+
+	"loginsign/internal/ratelimit"
 )
 
 const (
@@ -22,14 +23,11 @@ func (s *Server) allowRcpt(ctx context.Context, remote string) (bool, error) {
 }
 
 // peerKey is the bucket of a peer: its IPv4 address, or the /64 of an IPv6 address (one
-// subscriber usually holds a whole /64, so counting single IPv6 addresses limits nothing).
+// subscriber usually holds a whole /64, so counting single IPv6 addresses limits nothing),
+// as the HTTP limits count a client address (ratelimit.AddressKey).
 func peerKey(remote string) string {
-	ip := net.ParseIP(remote)
-	if ip == nil {
-		return "unknown"
+	if k, ok := ratelimit.AddressKey(remote); ok {
+		return k
 	}
-	if v4 := ip.To4(); v4 != nil {
-		return v4.String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	return "unknown"
 }
