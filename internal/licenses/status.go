@@ -54,7 +54,8 @@ type StatusResult struct {
 
 // SyncStatus mirrors the plan the application's backend reports for the person globalID
 // (case-insensitive) onto their connection as a "status license". A grant finds the variant
-// by name (case-insensitively; created with the given duration when missing), then reuses
+// by name (case-insensitively; created with the given duration when missing, unless the
+// application has MaxVariants already: Invalid, as CreateVariant answers), then reuses
 // the connection's status license of that variant that is still in effect, refreshing its
 // expiry, or creates one (ACTIVE, linked, activated now). A revoke (revoke:true or status
 // FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
@@ -193,14 +194,14 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 }
 
 // ensureVariant returns the application's variant named name (case-insensitively), creating
-// it with duration d when there is none.
+// it with duration d when there is none, within the same MaxVariants as CreateVariant
+// (Invalid past them: the status sync creates nothing).
 func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name string, d licensevariant.Duration) (*ent.LicenseVariant, error) {
-	key := strings.ToLower(name)
-	v, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(key)).Only(ctx)
+	v, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(strings.ToLower(name))).Only(ctx)
 	if err == nil || !store.NotFound(err) {
 		return v, err
 	}
 	// On a concurrent create the unique index makes one of the two transactions fail; the
 	// caller retries the whole request and then finds the variant.
-	return tx.LicenseVariant.Create().SetApplicationID(appID).SetName(name).SetNameKey(key).SetDuration(d).Save(ctx)
+	return s.createVariant(ctx, tx, appID, name, "", d)
 }

@@ -2,6 +2,7 @@ package licenses_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,52 @@ func TestSyncStatusConcurrent(t *testing.T) {
 		}
 		if v := must[int](t)(db.LicenseVariant.Query().Count(context.Background())); v != 2 {
 			t.Fatalf("%d variants, want 2 (GOLD, SILVER)", v)
+		}
+	})
+}
+
+// TestSyncStatusVariantsAreBounded: the status sync creates variants within the same
+// MaxVariants as CreateVariant. With the application at the bound, a grant naming a new
+// variant is refused (invalid_request, the answer of CreateVariant) and creates nothing; a
+// grant naming an existing variant still works.
+func TestSyncStatusVariantsAreBounded(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		plans := make([]*ent.LicenseVariantCreate, licenses.MaxVariants)
+		for i := range plans {
+			name := fmt.Sprintf("Plan %d", i)
+			plans[i] = db.LicenseVariant.Create().SetApplicationID(w.app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
+				SetDuration(licensevariant.DurationLIFETIME)
+		}
+		if _, err := db.LicenseVariant.CreateBulk(plans...).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, in := range []licenses.StatusInput{{Status: "PLATINUM"}, {Status: "PRO", VariantName: "Plan 100", Duration: "MONTH"}} {
+			_, err := w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, in)
+			wantErr(t, err, "invalid_request")
+		}
+		if n := must[int](t)(db.LicenseVariant.Query().Where(licensevariant.ApplicationID(w.app.ID)).Count(ctx)); n != licenses.MaxVariants {
+			t.Fatalf("%d variants after refused syncs, want %d", n, licenses.MaxVariants)
+		}
+		if n := must[int](t)(db.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).Count(ctx)); n != 0 {
+			t.Fatalf("refused syncs left %d licenses", n)
+		}
+
+		// An existing variant (named in any case) is still granted.
+		r, err := w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, licenses.StatusInput{Status: "plan 7"})
+		if err != nil || r.Action != licenses.ActionGranted || r.Variant.Name != "Plan 7" || r.License == nil {
+			t.Fatalf("grant of an existing variant = %+v, %v", r, err)
+		}
+		// Another application's bound is its own.
+		rival := w.connect(t, ann, w.rivalApp)
+		if r, err := w.svc.SyncStatus(asClient(w.rivalApp), w.rivalApp.ID, ann.GlobalID, licenses.StatusInput{Status: "PLATINUM"}); err != nil ||
+			r.ConnectionID != rival.ID || r.Variant.Name != "PLATINUM" {
+			t.Fatalf("another application's first variant = %+v, %v", r, err)
 		}
 	})
 }

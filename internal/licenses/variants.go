@@ -175,28 +175,36 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	}
 	var v *ent.LicenseVariant
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if s.DB.Dialect == dialect.Postgres {
-			// Creations for one application take turns, so the count below stays exact.
-			// (SQLite transactions already take turns: BEGIN IMMEDIATE.)
-			if _, err := tx.Application.Query().Where(application.ID(app.ID)).ForUpdate().Only(ctx); err != nil {
-				return store.Err(err, "application")
-			}
-		}
-		n, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).Count(ctx)
-		if err != nil {
-			return err
-		}
-		if n >= MaxVariants {
-			return apperr.New(apperr.Invalid, "an application has at most %d license variants; delete one first", MaxVariants)
-		}
-		v, err = tx.LicenseVariant.Create().SetApplicationID(app.ID).SetName(name).SetNameKey(strings.ToLower(name)).
-			SetDescription(desc).SetDuration(d).Save(ctx)
+		v, err = s.createVariant(ctx, tx, app.ID, name, desc, d)
 		return err
 	})
 	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}
 	return v, err
+}
+
+// createVariant adds the variant name (already checked) to application appID inside tx,
+// unless the application has MaxVariants already (Invalid). Every creation goes through it:
+// the developer's CreateVariant and the app backend's status sync. On PostgreSQL it locks the
+// application row first, so creations for one application take turns and the count stays
+// exact (SQLite transactions already take turns: BEGIN IMMEDIATE). A name taken meanwhile
+// fails on the unique index (store.Conflict).
+func (s *Service) createVariant(ctx context.Context, tx *ent.Tx, appID, name, desc string, d licensevariant.Duration) (*ent.LicenseVariant, error) {
+	if s.DB.Dialect == dialect.Postgres {
+		if _, err := tx.Application.Query().Where(application.ID(appID)).ForUpdate().Only(ctx); err != nil {
+			return nil, store.Err(err, "application")
+		}
+	}
+	n, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID)).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n >= MaxVariants {
+		return nil, apperr.New(apperr.Invalid, "an application has at most %d license variants; delete one first", MaxVariants)
+	}
+	return tx.LicenseVariant.Create().SetApplicationID(appID).SetName(name).SetNameKey(strings.ToLower(name)).
+		SetDescription(desc).SetDuration(d).Save(ctx)
 }
 
 // UpdateVariant changes a variant of the developer's application.

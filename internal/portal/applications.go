@@ -15,12 +15,16 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect"
 
 	"loginsign/ent"
+	"loginsign/ent/application"
+	"loginsign/ent/user"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/oauth"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -51,6 +55,10 @@ type ApplicationInput struct {
 	BackchannelLogoutURI string
 }
 
+// MaxAllowedOrigins bounds an application's allowedOrigins, as redirect URIs are bounded: the
+// list is written into every embed's CSP frame-ancestors and CORS compares against it.
+const MaxAllowedOrigins = 50
+
 // DefaultSigningAlg is the algorithm of an application that chose none.
 const DefaultSigningAlg = "ES256"
 
@@ -61,7 +69,16 @@ type CreatedApplication struct {
 	WebhookSecret string // empty when no webhook URL was set
 }
 
-// CreateApplication registers an application owned by the signed-in developer.
+// MaxApplicationsPerOwner bounds the applications one developer owns: each is a client with
+// its own quota of calls, and its name goes into the mails it makes LoginSign send.
+const MaxApplicationsPerOwner = 100
+
+// DefaultApplicationCreations is how many applications one developer may create per hour.
+var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", N: 20, Window: time.Hour}
+
+// CreateApplication registers an application owned by the signed-in developer. Each valid
+// request counts against the developer's ApplicationCreations per hour (RateLimited past
+// them); a developer who owns MaxApplicationsPerOwner already is refused (Invalid).
 func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*CreatedApplication, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -70,30 +87,52 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if err := s.validate(ctx, &in, true); err != nil {
 		return nil, err
 	}
+	// Counted once the settings are valid (a typo costs nothing), before anything is written.
+	if err := s.Limiter.TakeForUser(ctx, s.ApplicationCreations.Or(DefaultApplicationCreations)); err != nil {
+		return nil, err
+	}
 	secret := ids.Secret(ClientSecretPrefix)
-	create := s.DB.Application.Create().
-		SetOwnerID(uid).
-		SetName(in.Name).
-		SetWebsite(in.Website).
-		SetIconURL(in.IconURL).
-		SetTermsURL(in.TermsURL).
-		SetPrivacyURL(in.PrivacyURL).
-		SetRedirectUris(in.RedirectURIs).
-		SetAllowedOrigins(in.AllowedOrigins).
-		SetIDTokenSigningAlg(in.IDTokenSigningAlg).
-		SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
-		SetBackchannelLogoutURI(in.BackchannelLogoutURI).
-		SetSecretHash(ids.Hash(secret))
 	out := &CreatedApplication{ClientSecret: secret}
 	if in.WebhookURL != "" {
 		out.WebhookSecret = NewWebhookSecret()
-		create.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret)))
 	}
-	app, err := create.Save(ctx)
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if s.DB.Dialect == dialect.Postgres {
+			// One developer's creations take turns, so the count below stays exact. (SQLite
+			// transactions already take turns: BEGIN IMMEDIATE.)
+			if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
+				return store.Err(err, "user")
+			}
+		}
+		n, err := tx.Application.Query().Where(application.OwnerID(uid)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxApplicationsPerOwner {
+			return apperr.New(apperr.Invalid, "a developer owns at most %d applications; delete one first", MaxApplicationsPerOwner)
+		}
+		create := tx.Application.Create().
+			SetOwnerID(uid).
+			SetName(in.Name).
+			SetWebsite(in.Website).
+			SetIconURL(in.IconURL).
+			SetTermsURL(in.TermsURL).
+			SetPrivacyURL(in.PrivacyURL).
+			SetRedirectUris(in.RedirectURIs).
+			SetAllowedOrigins(in.AllowedOrigins).
+			SetIDTokenSigningAlg(in.IDTokenSigningAlg).
+			SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
+			SetBackchannelLogoutURI(in.BackchannelLogoutURI).
+			SetSecretHash(ids.Hash(secret))
+		if in.WebhookURL != "" {
+			create.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret)))
+		}
+		out.Application, err = create.Save(ctx)
+		return store.Err(err, "application")
+	})
 	if err != nil {
-		return nil, store.Err(err, "application")
+		return nil, err
 	}
-	out.Application = app
 	return out, nil
 }
 
@@ -154,13 +193,20 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 		}
 	}
 	in.PostLogoutRedirectURIs = logoutURIs
+	if len(in.AllowedOrigins) > MaxAllowedOrigins {
+		return apperr.New(apperr.Invalid, "at most %d allowed origins", MaxAllowedOrigins)
+	}
+	seenOrigin := map[string]bool{}
 	origins := in.AllowedOrigins[:0:0]
 	for _, o := range in.AllowedOrigins {
 		o = strings.ToLower(strings.TrimRight(strings.TrimSpace(o), "/"))
 		if err := checkOrigin(o); err != nil {
 			return apperr.New(apperr.Invalid, "allowed origin %q: %v", o, err)
 		}
-		origins = append(origins, o)
+		if !seenOrigin[o] {
+			seenOrigin[o] = true
+			origins = append(origins, o)
+		}
 	}
 	in.AllowedOrigins = origins
 	for _, f := range []struct {

@@ -29,12 +29,16 @@ type Service struct {
 	RelayDomain string
 	// Identity changes primary addresses for the email-sync route.
 	Identity *identity.Service
-	// Limiter counts users exports per developer under Exports (default DefaultExports) and
-	// import runs under Imports; nil turns the limits off.
+	// Limiter counts users exports per developer under Exports (default DefaultExports),
+	// import runs under Imports and application creations under ApplicationCreations; nil
+	// turns the limits off.
 	Limiter *ratelimit.Limiter
 	Exports ratelimit.Rule
 	// Imports bounds import runs per developer (default DefaultImports), counted by Limiter.
 	Imports ratelimit.Rule
+	// ApplicationCreations bounds application creations per developer (default
+	// DefaultApplicationCreations), counted by Limiter.
+	ApplicationCreations ratelimit.Rule
 	// Redirects answers the portal's redirect-URI healthcheck; nil until the OAuth domain is
 	// wired in (the check answers Internal "not available" meanwhile).
 	Redirects RedirectChecker

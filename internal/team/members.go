@@ -39,16 +39,28 @@ const (
 // DefaultInvites limits invitations per application and inviting developer.
 var DefaultInvites = ratelimit.Rule{Name: "team-invites", N: 20, Window: time.Hour}
 
+// DefaultInvitesPerDeveloper limits the invitations one developer sends across all the
+// applications they manage: each is a mail carrying the application's name to any address.
+var DefaultInvitesPerDeveloper = ratelimit.Rule{Name: "team-invites-developer", N: 30, Window: time.Hour}
+
+// DefaultInvitesPerAddress limits the invitations one address receives, from every inviter
+// together, so no number of developer accounts mails it more than this a day.
+var DefaultInvitesPerAddress = ratelimit.Rule{Name: "team-invites-address", N: 3, Window: 24 * time.Hour}
+
 // Service manages teams: members, invitations and ownership transfers.
 type Service struct {
 	DB *store.DB
 	// Mail sends invitations; BaseURL (LOGINSIGN_BASE_URL) prefixes their links.
 	Mail    mail.Sender
 	BaseURL string
-	// Limiter counts invitations under Invites (default DefaultInvites); nil turns it off.
-	Limiter *ratelimit.Limiter
-	Invites ratelimit.Rule
-	Now     func() time.Time
+	// Limiter counts invitations under Invites (default DefaultInvites), InvitesPerDeveloper
+	// (default DefaultInvitesPerDeveloper) and InvitesPerAddress (default
+	// DefaultInvitesPerAddress); nil turns them off.
+	Limiter             *ratelimit.Limiter
+	Invites             ratelimit.Rule
+	InvitesPerDeveloper ratelimit.Rule
+	InvitesPerAddress   ratelimit.Rule
+	Now                 func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -162,6 +174,12 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 // owner, and the owner role is never invited: ownership moves only by transfer). The answer
 // and the mail are the same whether or not the address has an account, or is already on the
 // team (accepting then answers Conflict).
+//
+// Each invitation counts, before anything is written or any account is read, against the
+// inviting developer on this application (Invites) and on all applications
+// (InvitesPerDeveloper), then against the invited address from every inviter
+// (InvitesPerAddress, keyed by a hash of the normalized address); past any of them it
+// answers RateLimited and mails nothing.
 func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
 	email, err := mail.NormalizeAddress(email)
 	if err != nil {
@@ -180,10 +198,8 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	if _, err := s.Authorize(ctx, appID, ManageMembers); err != nil {
 		return nil, err
 	}
-	if s.Limiter != nil {
-		if err := s.Limiter.Take(ctx, s.Invites.Or(DefaultInvites), appID+":"+uid); err != nil {
-			return nil, err
-		}
+	if err := s.inviteLimits(ctx, appID, uid, email); err != nil {
+		return nil, err
 	}
 	token := ids.Secret(invitationPrefix)
 	now := s.now()
@@ -214,6 +230,22 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	}
 	out := toInvitation(inv, app.Name)
 	return &out, nil
+}
+
+// inviteLimits counts one invitation of email to appID by uid: the inviter's own budgets
+// first, so an inviter past them spends nothing of the address's. The address's count depends
+// on nothing but the address, so it answers alike whether or not an account holds it.
+func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	if err := s.Limiter.Take(ctx, s.Invites.Or(DefaultInvites), appID+":"+uid); err != nil {
+		return err
+	}
+	if err := s.Limiter.Take(ctx, s.InvitesPerDeveloper.Or(DefaultInvitesPerDeveloper), uid); err != nil {
+		return err
+	}
+	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), ids.Hash(email))
 }
 
 // capTeam refuses one more invitation or member when the team is full.

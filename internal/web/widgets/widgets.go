@@ -64,11 +64,14 @@ func New(clients Clients, id *identity.Service, r *page.Renderer) *Handler {
 func (h *Handler) Assets() http.Handler { return h.assets }
 
 // Origins are the browser origins of app: its allowed origins plus the origins of its http(s)
-// redirect URIs. These, and only these, may frame its embeds.
+// redirect URIs, in that order, each once. These, and only these, may frame its embeds. It
+// runs on anonymous /embed requests, so it takes time linear in the lists, whatever they hold.
 func Origins(app *ent.Application) []string {
 	var out []string
+	seen := make(map[string]bool, len(app.AllowedOrigins)+len(app.RedirectUris))
 	add := func(o string) {
-		if o != "" && !slices.Contains(out, o) {
+		if o != "" && !seen[o] {
+			seen[o] = true
 			out = append(out, o)
 		}
 	}

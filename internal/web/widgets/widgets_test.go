@@ -1,6 +1,7 @@
 package widgets_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -27,6 +28,27 @@ func TestOrigins(t *testing.T) {
 			if !slices.Equal(got, tt.want) {
 				t.Fatalf("Origins = %v, want %v", got, tt.want)
 			}
+		})
+	}
+}
+
+// BenchmarkOrigins: Origins runs on anonymous /embed requests, so its cost per origin should
+// stay flat as the stored lists grow (allowedOrigins is capped at 50 now; a 1 MiB settings body
+// held about 60,000 before). A de-duplication that scans the list for each entry grows with n.
+func BenchmarkOrigins(b *testing.B) {
+	for _, n := range []int{50, 60000} {
+		app := &ent.Application{AllowedOrigins: make([]string, n), RedirectUris: make([]string, n)}
+		for i := range n {
+			app.AllowedOrigins[i] = fmt.Sprintf("https://a%d.example", i)
+			app.RedirectUris[i] = fmt.Sprintf("https://r%d.example/cb", i)
+		}
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			for b.Loop() {
+				if got := widgets.Origins(app); len(got) != 2*n {
+					b.Fatalf("%d origins, want %d", len(got), 2*n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(2*n), "ns/origin")
 		})
 	}
 }

@@ -1,0 +1,174 @@
+package team_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"loginsign/ent"
+	"loginsign/ent/appinvitation"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/globalid"
+	"loginsign/internal/ids"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/team"
+)
+
+// outbox records the recipients of the mails it is given (the outside world's mail server).
+type outbox struct {
+	mu sync.Mutex
+	to []string
+}
+
+func (o *outbox) Send(_ context.Context, m mail.Message) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.to = append(o.to, m.To)
+	return nil
+}
+
+func (o *outbox) sent() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.to)
+}
+
+// teamEnv is the team domain on one backend with the shared limiter and a recording mailer.
+type teamEnv struct {
+	db   *store.DB
+	svc  *team.Service
+	mail *outbox
+	n    atomic.Int64
+}
+
+func newTeamEnv(t *testing.T, db *store.DB) *teamEnv {
+	t.Helper()
+	out := &outbox{}
+	return &teamEnv{db: db, mail: out, svc: &team.Service{DB: db, Mail: out, BaseURL: "https://id.example",
+		Limiter: ratelimit.New(kvtest.Embedded(t))}}
+}
+
+// person creates an account with a fresh address.
+func (e *teamEnv) person(t *testing.T) *ent.User {
+	t.Helper()
+	n := e.n.Add(1)
+	u, err := e.db.User.Create().SetGlobalID(globalid.Format(n * 7919 % globalid.Space)).
+		SetEmail(fmt.Sprintf("person-%d@example.com", n)).SetName("Some Person").Save(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// developer signs in a new developer owning one application per name.
+func (e *teamEnv) developer(t *testing.T, names ...string) (context.Context, []*ent.Application) {
+	t.Helper()
+	u := e.person(t)
+	apps := make([]*ent.Application, len(names))
+	for i, name := range names {
+		a, err := e.db.Application.Create().SetOwnerID(u.ID).SetName(name).SetSecretHash(ids.Hash(ids.Secret("t"))).Save(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		apps[i] = a
+	}
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID}), apps
+}
+
+// wantRateLimited fails unless err is rate_limited with a Retry-After.
+func wantRateLimited(t *testing.T, err error, what string) {
+	t.Helper()
+	if e := apperr.As(err); e.Code != apperr.RateLimited || e.RetryAfter < 1 {
+		t.Fatalf("%s: %v, want rate_limited", what, err)
+	}
+}
+
+// TestInvitationsPerDeveloper: a developer sends at most DefaultInvitesPerDeveloper
+// invitations an hour across all their applications (the per-application count alone let one
+// with 100 applications mail 2,000 an hour); the next is refused, mails nothing and stores
+// nothing. Another developer is not held up.
+func TestInvitationsPerDeveloper(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newTeamEnv(t, db)
+		dev, apps := e.developer(t, "First", "Second")
+		n := team.DefaultInvitesPerDeveloper.N
+		for i := range n {
+			app := apps[i%2]
+			if _, err := e.svc.Invite(dev, app.ID, fmt.Sprintf("invitee-%d@example.net", i), team.Developer); err != nil {
+				t.Fatalf("invitation %d: %v", i+1, err)
+			}
+		}
+		_, err := e.svc.Invite(dev, apps[1].ID, "one-more@example.net", team.Developer)
+		wantRateLimited(t, err, fmt.Sprintf("invitation %d across two applications", n+1))
+		if got := e.mail.sent(); len(got) != n || slices.Contains(got, "one-more@example.net") {
+			t.Fatalf("%d mails sent (%v), want %d", len(got), got, n)
+		}
+		if got := db.AppInvitation.Query().Where(appinvitation.Email("one-more@example.net")).CountX(ctx); got != 0 {
+			t.Fatalf("a refused invitation was stored")
+		}
+
+		other, otherApps := e.developer(t, "Other")
+		if _, err := e.svc.Invite(other, otherApps[0].ID, "one-more@example.net", team.Developer); err != nil {
+			t.Fatalf("another developer: %v", err)
+		}
+	})
+}
+
+// TestInvitationsPerAddress: an address receives at most DefaultInvitesPerAddress invitations
+// a day from all inviters together, in any spelling of the address; the next is refused and
+// mails nothing, with the same answer whether or not an account holds the address. Another
+// address still gets its invitation.
+func TestInvitationsPerAddress(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newTeamEnv(t, db)
+		holder := e.person(t)
+		refusals := map[string]*apperr.Error{}
+		for _, victim := range []string{"nobody@example.net", holder.Email} {
+			n := team.DefaultInvitesPerAddress.N
+			for i := range n {
+				dev, apps := e.developer(t, fmt.Sprintf("App %d", i))
+				if _, err := e.svc.Invite(dev, apps[0].ID, victim, team.Support); err != nil {
+					t.Fatalf("invitation %d of %s: %v", i+1, victim, err)
+				}
+			}
+			dev, apps := e.developer(t, "Attacker")
+			for _, spelling := range []string{victim, " " + strings.ToUpper(victim)} {
+				_, err := e.svc.Invite(dev, apps[0].ID, spelling, team.Support)
+				wantRateLimited(t, err, fmt.Sprintf("invitation %d of %q", n+1, spelling))
+				refusals[victim] = apperr.As(err)
+			}
+			received := 0
+			for _, to := range e.mail.sent() {
+				if to == victim {
+					received++
+				}
+			}
+			if received != n {
+				t.Fatalf("%s received %d invitations, want %d", victim, received, n)
+			}
+			if got := db.AppInvitation.Query().Where(appinvitation.ApplicationID(apps[0].ID)).CountX(ctx); got != 0 {
+				t.Fatalf("a refused invitation was stored")
+			}
+			if _, err := e.svc.Invite(dev, apps[0].ID, "someone-else@example.net", team.Support); err != nil {
+				t.Fatalf("another address after the refusal: %v", err)
+			}
+		}
+		a, b := refusals["nobody@example.net"], refusals[holder.Email]
+		if a.Name() != b.Name() || a.Message != b.Message {
+			t.Fatalf("refusals differ: %+v without an account, %+v with one", a, b)
+		}
+	})
+}
