@@ -163,7 +163,7 @@ func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
 	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"),
 		Message: asked + l.T("linkpage.change") + " " + l.T("linkpage.change_warning", ec.NewEmail),
-		Token: token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
+		Token:   token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
 }
 
 // EmailChange is POST /account/email-change/confirm (form field token).
