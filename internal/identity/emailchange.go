@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,24 @@ const (
 var emailChanges = ratelimit.Rule{Name: "email-change", N: 5, Window: time.Hour,
 	Message: "too many address change requests for this person; try again in %d s"}
 
+// emailChangesPerApplication bounds the requests one application makes, for all its people.
+var emailChangesPerApplication = ratelimit.Rule{Name: "email-change-app", N: 100, Window: time.Hour,
+	Message: "too many address change requests from this application; try again in %d s"}
+
+// AddressConfirmMails bounds the mails that ask a mailbox to confirm itself for an account:
+// an email-sync confirmation (RequestEmailChange) and an alternative address's verification
+// (account.AddAlternativeEmail) count together, per mailbox (mail.MailboxKey), whoever asks. The
+// per-person limits alone let throwaway accounts mail any address without end.
+var AddressConfirmMails = ratelimit.Rule{Name: "confirm-mail-address", N: 5, Window: 24 * time.Hour,
+	Message: "too many confirmation mails to this address; try again in %d s"}
+
+// TakeAddressConfirmMail counts one confirmation mail to addr (normalized) under
+// AddressConfirmMails: RateLimited past it. It depends on nothing but the address, so it
+// answers alike whether or not an account holds it.
+func TakeAddressConfirmMail(ctx context.Context, l *ratelimit.Limiter, addr string) error {
+	return l.Take(ctx, AddressConfirmMails, ids.Hash(mail.MailboxKey(addr)))
+}
+
 // EmailChangeRequester names who asked for a change; the mails name the application.
 type EmailChangeRequester struct {
 	ApplicationID, ApplicationName string
@@ -66,7 +85,9 @@ type EmailChangeRequester struct {
 // pending one), mails the confirmation link to newEmail and the cancel link to the current
 // primary, and answers pending=true. Whether newEmail belongs to another account is not looked
 // at here: the answer must not tell the requester, and the person learns it when confirming.
-// Invalid for a malformed address; RateLimited past 5 requests per account and hour.
+// Invalid for a malformed address. RateLimited past 5 requests per account and hour, 100 per
+// application and hour, or AddressConfirmMails to newEmail's mailbox; the last answers exactly
+// as the per-account limit does, so the requester cannot tell who else mailed the address.
 func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {
@@ -83,10 +104,18 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	if s.Mail == nil || s.BaseURL == "" {
 		return false, fmt.Errorf("identity: Mail and BaseURL are needed to request an address change")
 	}
-	// The limit comes before anything about the address is looked at, so that a requester
-	// past it learns nothing either.
-	if err := ratelimit.New(s.KV).Take(ctx, emailChanges, userID); err != nil {
+	// The limits come before anything about the address is looked at, so that a requester
+	// past them learns nothing either. The application's own budget is counted first, then the
+	// person's, then the new mailbox's, so a refused request spends nothing of the next.
+	limiter := ratelimit.New(s.KV)
+	if err := limiter.Take(ctx, emailChangesPerApplication, by.ApplicationID); err != nil {
 		return false, err
+	}
+	if err := limiter.Take(ctx, emailChanges, userID); err != nil {
+		return false, err
+	}
+	if err := TakeAddressConfirmMail(ctx, limiter, newEmail); err != nil {
+		return false, asPersonLimit(err)
 	}
 	// From here on the primary address itself, when the requester does not see it (a relay
 	// alias), is requested like any other: the same rows, the same two mails, so the same
@@ -123,6 +152,20 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		return false, fmt.Errorf("sending notice mail: %w", err)
 	}
 	return true, nil
+}
+
+// asPersonLimit is a refusal under AddressConfirmMails as the per-account limit (emailChanges)
+// words it, with a wait of at most that limit's window: whether the new mailbox was mailed by
+// others is none of the requester's business. Other errors pass through.
+func asPersonLimit(err error) error {
+	e := apperr.As(err)
+	if e == nil || e.Code != apperr.RateLimited {
+		return err
+	}
+	secs := min(e.RetryAfter, int(emailChanges.Window/time.Second))
+	out := apperr.New(apperr.RateLimited, "%s", strings.ReplaceAll(emailChanges.Message, "%d", strconv.Itoa(secs)))
+	out.RetryAfter = secs
+	return out
 }
 
 // EmailChange is what the confirmation and cancel pages show about a request.
@@ -268,9 +311,6 @@ func (s *Service) CancelEmailChange(ctx context.Context, raw string) (*EmailChan
 	})
 	if err != nil {
 		return nil, err
-	}
-	if ec.OldEmail != ec.NewEmail {
-		s.afterPrimaryChange(ctx, ec.UserID, ec.OldEmail)
 	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }

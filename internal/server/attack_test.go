@@ -266,9 +266,17 @@ func TestAttackEmailSyncTakeover(t *testing.T) {
 			t.Fatalf("the victim's address opens %s, want %s", got, before.GlobalID)
 		}
 
-		// "This wasn't me": the victim cancels from the notice; the link is then spent.
+		// "This wasn't me": the victim cancels from the notice; the link is then spent. A
+		// cancel changes nothing else: no mail, and the victim's sessions go on.
+		mails := e.smtp.Count()
 		if _, p := e.browser().confirmForm(cancel); p.StatusCode != 200 || !strings.Contains(p.Body, "Change cancelled") {
 			t.Fatalf("cancel: %d %s", p.StatusCode, p.Body)
+		}
+		if n := e.smtp.Count(); n != mails {
+			t.Errorf("the cancel sent %d mails, want none", n-mails)
+		}
+		if got := fresh.viewer(); got != before.GlobalID {
+			t.Errorf("the victim's session after the cancel: %s", got)
 		}
 		if _, p := mallory2.confirmForm(confirm); p.Response != nil || !strings.Contains(mallory2.get(confirm).Body, "already used, was cancelled") {
 			t.Fatal("a cancelled request can still be confirmed")
@@ -371,6 +379,32 @@ func TestAStolenSessionCannotChangeHowThePersonSignsIn(t *testing.T) {
 			t.Fatalf("addEmail right after signing in again: %s", code)
 		}
 		e.mailLink("pat.work@example.com", "/dashboard/emails/verify")
+	})
+}
+
+// Anyone may ask for sign-in links to an address, and the address's cap (5 per 15 minutes, 20
+// a day) keeps them from mailing the person without end; but a stranger using up the cap must
+// not lock the person out: a browser that signed in to the account before has a budget of its
+// own for the address.
+func TestStrangersCannotLockThePersonOutOfSigningIn(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		person := e.browser()
+		person.signInTo("pat@example.com") // one of the address's five mails
+		for i := range 4 {
+			if p := e.browser().post(e.base+"/login", url.Values{"email": {"pat@example.com"}}); p.StatusCode != 200 {
+				t.Fatalf("stranger %d: %d", i+1, p.StatusCode)
+			}
+			e.magicLink("pat@example.com")
+		}
+		if p := e.browser().post(e.base+"/login", url.Values{"email": {"pat@example.com"}}); p.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("a fifth stranger: %d, want 429", p.StatusCode)
+		}
+		if p := person.post(e.base+"/login", url.Values{"email": {"pat@example.com"}}); p.StatusCode != 200 || !strings.Contains(p.Body, "Check your email") {
+			t.Fatalf("the person's own browser after strangers used up the cap: %d %s", p.StatusCode, p.Body)
+		}
+		e.magicLink("pat@example.com")
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"loginsign/ent/appconnection"
 )
@@ -98,6 +99,10 @@ func TestAccountLinkPagesLanguage(t *testing.T) {
 			wantLang(t, get, lang, want.changeTitle, want.changeButton, "Demo App")
 			wantLinkPageHeaders(t, get)
 			wantLang(t, post, lang, "new-"+who+" "+want.changed)
+			// The old address is told of the change.
+			if m := e.smtp.Next(t, 10*time.Second); len(m.To) != 1 || m.To[0] != who || !strings.Contains(m.Subject, "LoginSign") {
+				t.Fatalf("%s: after the change a mail to %v (%q), want the notice to %s", lang, m.To, m.Subject, who)
+			}
 			if _, again := person.confirmForm(confirm); again.Response != nil {
 				t.Errorf("%s: a used confirm link shows its form again", lang)
 			}
