@@ -22,3 +22,28 @@ func NormalizeAddress(s string) (string, error) {
 	}
 	return s, nil
 }
+
+// MailboxKey is the mailbox a normalized address delivers to, as the per-address limits count
+// it (sign-in links, address confirmations, team invitations): lower-cased, without the
+// "+tag" of its local part, and for Gmail (gmail.com, googlemail.com) without the dots of its
+// local part, under gmail.com. So "victim+1@example.com" and "victim+2@example.com", or
+// "v.ictim@googlemail.com" and "victim@gmail.com", share one budget. It is only a counter's
+// name: mail goes to the address as given.
+func MailboxKey(email string) string {
+	email = strings.ToLower(email)
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return email
+	}
+	local, domain := email[:at], email[at+1:]
+	if plus := strings.IndexByte(local, '+'); plus > 0 {
+		local = local[:plus]
+	}
+	if domain == "gmail.com" || domain == "googlemail.com" {
+		domain = "gmail.com"
+		if l := strings.ReplaceAll(local, ".", ""); l != "" {
+			local = l
+		}
+	}
+	return local + "@" + domain
+}

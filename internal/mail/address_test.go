@@ -1,8 +1,12 @@
-package oauth
+package mail_test
 
-import "testing"
+import (
+	"testing"
 
-// TestMailboxKey: the per-address sign-in caps count a mailbox once, whatever +tag or (for
+	"loginsign/internal/mail"
+)
+
+// TestMailboxKey: the per-address limits count a mailbox once, whatever +tag or (for
 // Gmail) dots the address asked for carries.
 func TestMailboxKey(t *testing.T) {
 	t.Parallel()
@@ -23,8 +27,8 @@ func TestMailboxKey(t *testing.T) {
 		{"no @ as it is", "victim", "victim"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := mailboxKey(tt.email); got != tt.want {
-				t.Fatalf("mailboxKey(%q) = %q, want %q", tt.email, got, tt.want)
+			if got := mail.MailboxKey(tt.email); got != tt.want {
+				t.Fatalf("MailboxKey(%q) = %q, want %q", tt.email, got, tt.want)
 			}
 		})
 	}

@@ -311,5 +311,32 @@ func TestMagicLinkSignIn(t *testing.T) {
 				}
 			}
 		})
+
+		// Strangers asking for links to an address use up its cap, but not for a browser
+		// that signed in to the account before: the person is not locked out of signing in.
+		t.Run("a browser that signed in before keeps its own budget", func(t *testing.T) {
+			const victim = "locked@example.com"
+			mine := "lsbr_" + strings.Repeat("m", 40)
+			if err := e.svc.RememberBrowser(ctx, mine, victim); err != nil {
+				t.Fatal(err)
+			}
+			n := e.svc.Config.Limits.LoginPerAddress.N
+			for i := range n {
+				stranger := fmt.Sprintf("lsbr_%040d", i)
+				if _, err := e.svc.StartSignIn(ctx, victim, "", fmt.Sprintf("198.51.100.%d", i+1), stranger); err != nil {
+					t.Fatalf("stranger %d: %v", i+1, err)
+				}
+			}
+			if _, err := e.svc.StartSignIn(ctx, victim, "", "198.51.100.99", "lsbr_"+strings.Repeat("s", 40)); !apperr.Is(err, apperr.RateLimited) {
+				t.Fatalf("another stranger past the cap: %v, want rate limited", err)
+			}
+			before := box.count()
+			if _, err := e.svc.StartSignIn(ctx, victim, "", "192.0.2.77", mine); err != nil {
+				t.Fatalf("the person's own browser after strangers used up the cap: %v", err)
+			}
+			if box.count() != before+1 {
+				t.Fatal("no link was mailed to the person's own browser")
+			}
+		})
 	})
 }

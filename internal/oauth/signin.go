@@ -140,7 +140,7 @@ const usedLinkTTL = 24 * time.Hour
 const MagicLinkPath = "/login/magic"
 
 // SendMagicLink mails a single-use sign-in link to email, carrying the flow in progress (may
-// be empty). It is rate limited per mailbox (mailboxKey) and per client address (apperr
+// be empty). It is rate limited per mailbox (mail.MailboxKey) and per client address (apperr
 // RateLimited with RetryAfter) and answers the same whether or not an account exists, so
 // accounts cannot be enumerated: without one, the link creates it. StartSignIn does the same
 // and also returns a waiting sign-in for the "check your email" page.
@@ -149,47 +149,56 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 	if err != nil {
 		return err
 	}
-	if err := s.loginLimits(ctx, email, ip); err != nil {
+	if err := s.loginLimits(ctx, email, ip, ""); err != nil {
 		return err
 	}
 	_, err = s.mailLink(ctx, email, flowID, "", "", "")
 	return err
 }
 
-func (s *Service) loginLimits(ctx context.Context, email, ip string) error {
+// loginLimits counts one sign-in mail to email asked for from ip by browser (the raw value of
+// its cookie; "" when none). The mailbox's caps (per 15 minutes and per day) keep anyone from
+// mailing a person links without end, but they are shared by everyone who asks: a stranger
+// asking twenty times a day would lock the person out of signing in by mail. So a browser
+// that signed in to the account before (RememberBrowser) counts against a budget of its own
+// for that mailbox, of the same size, which nobody else can spend.
+func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) error {
 	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	addr := ids.Hash(mailboxKey(email))
+	addr := ids.Hash(mail.MailboxKey(email))
+	if browser != "" {
+		known := knownBrowserKey(browser, email)
+		if n, err := s.KV.Exists(ctx, known).Result(); err != nil {
+			return err
+		} else if n == 1 {
+			addr = known
+		}
+	}
 	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err
 	}
 	return s.pageLimit(ctx, "login:addrday", addr, s.Config.Limits.LoginPerAddressDay)
 }
 
-// mailboxKey is the mailbox an address (already normalized) delivers to, as the per-address
-// sign-in caps count it: lower-cased, without the "+tag" of its local part, and for Gmail
-// (gmail.com, googlemail.com) without the dots of its local part, under gmail.com. So
-// "victim+1@example.com" and "victim+2@example.com", or "v.ictim@googlemail.com" and
-// "victim@gmail.com", share one budget. It is only a counter's name: the mail goes to the
-// address as typed.
-func mailboxKey(email string) string {
-	email = strings.ToLower(email)
-	at := strings.LastIndexByte(email, '@')
-	if at < 0 {
-		return email
+// knownBrowserTTL is how long a browser that signed in keeps its own budget of sign-in mails
+// for the account's address (loginLimits), renewed at each sign-in.
+const knownBrowserTTL = 90 * 24 * time.Hour
+
+// knownBrowserKey names the record that browser (its cookie's raw value) signed in to the
+// account whose address is email; it is also that browser's own counter of mails to email.
+func knownBrowserKey(browser, email string) string {
+	return "knownbr:" + ids.Hash(browser+"\x00"+mail.MailboxKey(email))
+}
+
+// RememberBrowser notes, at a sign-in in browser (its cookie's raw value), that it signed in
+// to the account whose primary address is email: its later requests for sign-in links to that
+// address are counted apart from everyone else's (loginLimits).
+func (s *Service) RememberBrowser(ctx context.Context, browser, email string) error {
+	if browser == "" || email == "" {
+		return nil
 	}
-	local, domain := email[:at], email[at+1:]
-	if plus := strings.IndexByte(local, '+'); plus > 0 {
-		local = local[:plus]
-	}
-	if domain == "gmail.com" || domain == "googlemail.com" {
-		domain = "gmail.com"
-		if l := strings.ReplaceAll(local, ".", ""); l != "" {
-			local = l
-		}
-	}
-	return local + "@" + domain
+	return s.KV.Set(ctx, knownBrowserKey(browser, email), "1", knownBrowserTTL).Err()
 }
 
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the

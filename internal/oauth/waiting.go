@@ -144,7 +144,7 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 	if browser == "" {
 		return "", apperr.New(apperr.Invalid, "this browser has no cookie; allow cookies for LoginSign")
 	}
-	if err := s.loginLimits(ctx, email, ip); err != nil {
+	if err := s.loginLimits(ctx, email, ip, browser); err != nil {
 		return "", err
 	}
 	raw := ids.Secret(WaitingPrefix)
@@ -255,7 +255,7 @@ func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 		e.RetryAfter = int(wait.Seconds() + 0.999)
 		return e
 	}
-	if err := s.loginLimits(ctx, w.Email, ip); err != nil {
+	if err := s.loginLimits(ctx, w.Email, ip, browser); err != nil {
 		return err
 	}
 	return s.sendWaiting(ctx, hash, w)

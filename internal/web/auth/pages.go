@@ -761,6 +761,9 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 		return
 	}
 	p.Cookies.Set(w, sessionCookie, raw, 0)
+	if err := p.OAuth.RememberBrowser(r.Context(), p.Cookies.Get(r, browserCookie), in.User.Email); err != nil {
+		p.Log.WarnContext(r.Context(), "remembering the browser of a sign-in", "err", err)
+	}
 	target := "/dashboard"
 	if rt := p.Cookies.Get(r, returnCookie); SafeReturnPath(rt) {
 		target = rt
