@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
+	"mime"
 	"net"
 	"strings"
 	"testing"
@@ -225,6 +227,40 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 	}
 }
 
+// Replies are counted per person and day, once authenticated: a forward gives every address
+// it names a reverse alias, so anyone with an account could mail their own alias copying in
+// any addresses and "reply all" to mail them from the relay domain. A reply that fails
+// authentication (a forged envelope) spends nothing of the person's budget.
+func TestRepliesAreCountedPerPerson(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{replyLimit: 3})
+		ctx := context.Background()
+		var rcpts []string
+		for i, addr := range []string{"a@acme.test", "b@acme.test", "c@acme.test"} {
+			tok := fmt.Sprintf("tok%d", i)
+			f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(addr).SetToken(tok).ExecX(ctx)
+			rcpts = append(rcpts, "r-"+tok+"@"+domain)
+		}
+		f.zone.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 -all")
+		for range 5 {
+			if err := send(f.addr, person, rcpts[:2], replyMessage(person)); smtpCode(err) != "550 5.7.26" {
+				t.Fatalf("forged reply: %v, want 550 5.7.26", err)
+			}
+		}
+		f.zone.setTXT("example.com", "v=spf1 ip4:127.0.0.0/8 -all")
+		if err := send(f.addr, person, rcpts[:2], replyMessage(person)); err != nil {
+			t.Fatalf("a reply to two contacts after five forged ones: %v", err)
+		}
+		if err := send(f.addr, person, rcpts, replyMessage(person)); smtpCode(err) != "450 4.7.1" {
+			t.Fatalf("replies to five contacts in a day with a limit of 3: %v, want 450 4.7.1", err)
+		}
+		if n := f.out.Count(); n != 2 {
+			t.Errorf("%d messages sent, want the first reply's 2", n)
+		}
+	})
+}
+
 // A refused reply refuses the whole transaction: a forward to an alias in the same
 // transaction is not sent either.
 func TestRefusedReplyRefusesTheWholeMessage(t *testing.T) {
@@ -382,6 +418,8 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 	mailFrom := func(from string) []byte {
 		return []byte("From: " + from + "\r\nTo: " + alias + "\r\n" +
 			"Authentication-Results: mx.relay.test; dmarc=pass header.from=forged.test\r\n" +
+			"ARC-Authentication-Results: i=1; mx.forged.test; dmarc=pass\r\n" +
+			"Received-SPF: pass (forged.test: it says so)\r\n" +
 			"Subject: Your account\r\n\r\nPlease sign in.\r\n")
 	}
 	for _, tc := range []struct {
@@ -463,7 +501,7 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 			zone:     func(z *zone) {},
 			mailFrom: "bounce@evil.test",
 			msg:      func(*testing.T) []byte { return mailFrom("Bank <security@norecord.test>") },
-			wantName: "Bank (security at norecord.test, unverified) via LoginSign",
+			wantName: "[unverified] Bank (security at norecord.test) via LoginSign",
 			results:  "dmarc=none header.from=norecord.test",
 		},
 		{
@@ -471,8 +509,19 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 			zone:     func(z *zone) { z.setTXT("_dmarc.sampled.test", "v=DMARC1; p=quarantine; pct=50") },
 			mailFrom: "bounce@evil.test",
 			msg:      func(*testing.T) []byte { return mailFrom("security@sampled.test") },
-			wantName: "security at sampled.test (unverified) via LoginSign",
+			wantName: "[unverified] security at sampled.test via LoginSign",
 			results:  "dmarc=fail (p=none) header.from=sampled.test",
+		},
+		{
+			name:     "a name cannot push the marker or the address out of sight",
+			zone:     func(z *zone) {},
+			mailFrom: "bounce@evil.test",
+			msg: func(*testing.T) []byte {
+				name := "PayPal\u00a0\u00a0\u00a0\u2003Security\u200b" + strings.Repeat("\u00a0", 80) + "\u202eTeam"
+				return mailFrom(mime.QEncoding.Encode("utf-8", name) + " <me@evil.test>")
+			},
+			wantName: "[unverified] PayPal Security Team (me at evil.test) via LoginSign",
+			results:  "dmarc=none header.from=evil.test",
 		},
 		{
 			name:     "a Reply-To cannot lend its address to an unverified From",
@@ -481,7 +530,7 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 			msg: func(*testing.T) []byte {
 				return []byte("From: Bank <me@evil.test>\r\nReply-To: security@bank.test\r\nTo: " + alias + "\r\nSubject: hi\r\n\r\nhi\r\n")
 			},
-			wantName: "Bank (me at evil.test, unverified) via LoginSign",
+			wantName: "[unverified] Bank (me at evil.test) via LoginSign",
 			results:  "dmarc=none header.from=evil.test",
 		},
 	} {
@@ -511,6 +560,11 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 				}
 				if got := h.Values("Authentication-Results"); len(got) != 1 || got[0] != "mx.relay.test; "+tc.results {
 					t.Errorf("Authentication-Results = %q, want only %q", got, "mx.relay.test; "+tc.results)
+				}
+				for _, k := range []string{"Arc-Authentication-Results", "Received-Spf"} {
+					if h.Has(k) {
+						t.Errorf("the sender's %s was kept: %q", k, h.Get(k))
+					}
 				}
 			})
 		})

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/emersion/go-message"
 	gomail "github.com/emersion/go-message/mail"
@@ -119,8 +120,14 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	}
 
 	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From",
-		"Authentication-Results"} {
+		"Authentication-Results", "Received-Spf"} {
 		h.Del(k)
+	}
+	// The sender's claims of authentication are the sender's: only ours (author.results) stays.
+	for f := h.Fields(); f.Next(); {
+		if strings.HasPrefix(f.Key(), "Arc-") {
+			f.Del()
+		}
 	}
 	scrubForward(&h.Header.Header)
 	if err := s.maskParticipants(ctx, &h, r.conn.ID, r.rcpt, now); err != nil {
@@ -217,6 +224,16 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw []by
 		return err
 	}
 	s.cfg.Logger.Info("relay: reply authenticated", "author", author, "remote", ss.remote, "by", how)
+	// Every reply route is the same person's (each From check above passed for it).
+	ok, err := s.allowReplies(ctx, replies[0].conn.UserID, len(replies))
+	if err != nil {
+		s.cfg.Logger.Error("relay: reply limiter", "author", author, "error", err)
+		return errLookup
+	}
+	if !ok {
+		s.cfg.Logger.Info("relay: reply refused", "author", author, "remote", ss.remote, "reason", "reply limit", "reply", errRepliesThrottled.Error())
+		return errRepliesThrottled
+	}
 	return nil
 }
 
@@ -380,31 +397,38 @@ func originalSender(h gomail.Header, envelopeFrom string) *gomail.Address {
 	return nil
 }
 
+// maxNameRunes bounds the sender's own name in a forward's From name.
+const maxNameRunes = 64
+
 // displayName is the From name of a forward: "Name (name at example.com) via LoginSign", or
-// "name at example.com via LoginSign" without a name; when unverified, "Name (name at
-// example.com, unverified) via LoginSign" or "name at example.com (unverified) via
-// LoginSign". The address is spelled with " at " so that mail clients do not take the display
-// name for an address.
+// "name at example.com via LoginSign" without a name; when unverified, "[unverified] " goes
+// first, where no name can push it out of sight. The address is spelled with " at " so that
+// mail clients do not take the display name for an address. The sender's name is cleaned so
+// it cannot hide the rest: control and format characters (zero-width spaces, bidirectional
+// overrides that would show the address reversed) are removed, every run of spaces of any
+// kind becomes one space, and it is cut to maxNameRunes characters.
 func displayName(a *gomail.Address, unverified bool) string {
 	addr := strings.Replace(a.Address, "@", " at ", 1)
-	name := strings.TrimSpace(strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f {
+	name := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
 			return ' '
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r):
+			return -1
 		}
 		return r
-	}, a.Name))
-	if len(name) > 100 {
-		name = name[:100]
+	}, a.Name)), " ")
+	if r := []rune(name); len(r) > maxNameRunes {
+		name = strings.TrimSpace(string(r[:maxNameRunes]))
 	}
-	switch {
-	case (name == "" || strings.EqualFold(name, a.Address)) && unverified:
-		return addr + " (unverified) via LoginSign"
-	case name == "" || strings.EqualFold(name, a.Address):
-		return addr + " via LoginSign"
-	case unverified:
-		return name + " (" + addr + ", unverified) via LoginSign"
+	out := name + " (" + addr + ") via LoginSign"
+	if name == "" || strings.EqualFold(name, a.Address) {
+		out = addr + " via LoginSign"
 	}
-	return name + " (" + addr + ") via LoginSign"
+	if unverified {
+		out = "[unverified] " + out
+	}
+	return out
 }
 
 // received is the trace line of this hop (RFC 5321 section 4.4).

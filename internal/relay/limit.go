@@ -12,11 +12,27 @@ const (
 	DefaultRcptLimit = 120
 	// rcptWindow is the window of the RCPT limit.
 	rcptWindow = time.Minute
+	// DefaultReplyLimit is Config.ReplyLimit when unset: reply recipients per person per
+	// replyWindow.
+	DefaultReplyLimit = 100
+	// replyWindow is the window of the reply limit.
+	replyWindow = 24 * time.Hour
 )
+
+// allowReplies counts the reply routes of an authenticated message, n recipients, against
+// their person's Config.ReplyLimit per replyWindow, and reports whether all fit. Every address
+// a forward named (From, Reply-To, To, Cc) gets a reverse alias, so without a cap anyone with
+// an account could mail their own alias, copying in any addresses, and "reply all" to send
+// them mail from the relay domain. It is counted only after the message proved it comes from
+// the person (authorizeReplies), so a forged envelope cannot spend the person's budget.
+func (s *Server) allowReplies(ctx context.Context, userID string, n int) (bool, error) {
+	ok, _, err := s.cfg.KV.LimitN(ctx, "relay:replies:"+userID, n, s.cfg.ReplyLimit, replyWindow)
+	return ok, err
+}
 
 // allowRcpt counts one RCPT TO from remote (the peer's IP address) and reports whether the peer
 // is still within Config.RcptLimit per rcptWindow. The counter lives in the shared Redis, so
-// the limit holds across instances. This is the relay's only call into the limiter.
+// the limit holds across instances.
 func (s *Server) allowRcpt(ctx context.Context, remote string) (bool, error) {
 	ok, _, err := s.cfg.KV.Limit(ctx, "relay:rcpt:"+peerKey(remote), s.cfg.RcptLimit, rcptWindow)
 	return ok, err

@@ -22,13 +22,13 @@
 //     below 100 lowers it one step), DATA gets 550 5.7.26 and nothing is sent; 451 4.7.26
 //     when a DNS failure leaves that unknown. A From with several addresses, or several From
 //     fields, gets 550 5.7.1. Mail that fails under p=none or without a DMARC record is
-//     forwarded with "unverified" in its From name. The forward carries one
-//     Authentication-Results field (RFC 8601) of Hostname saying so; those the sender wrote
-//     are removed.
+//     forwarded with "[unverified] " leading its From name. The forward carries one
+//     Authentication-Results field (RFC 8601) of Hostname saying so; those the sender wrote,
+//     Received-SPF and ARC-* are removed.
 //   - The forwarded mail leaves with envelope sender and From on Domain, as SPF and DMARC at
 //     the receiver require: From: "<S's name> (<S's address, @ written " at ">) via LoginSign"
-//     <r-TOKEN@Domain>, where S is the From address (with ", unverified" after it when the
-//     check above did not pass) and r-TOKEN@Domain is the reverse alias, stored as a
+//     <r-TOKEN@Domain> (displayName), where S is the From address and r-TOKEN@Domain is the
+//     reverse alias, stored as a
 //     RelayContact of C, of where replies go: S's Reply-To, else S. Reply-To is the reverse
 //     alias too, X-Original-From keeps S's From header verbatim, X-LoginSign-Relay marks the
 //     hop and a Received trace line is added. Sender, Return-Path and DKIM-Signature are
@@ -56,6 +56,10 @@
 //     otherwise; 451 4.7.26 when a DNS lookup failed temporarily). Alignment is relaxed
 //     (same organizational domain) unless the domain's DMARC record says aspf=s or adkim=s;
 //     its p= does not matter, a pass is always required. DNS goes through Config.Resolver.
+//   - An authenticated reply counts its recipients against the person's Config.ReplyLimit
+//     per day (450 4.7.1 past it): every address a forward names gets a reverse alias, so
+//     without a cap the relay would mail anyone an account holder copied into a mail to
+//     their own alias.
 //   - It is sent to S with envelope sender and From A, To S and a new Message-ID on Domain.
 //     In Cc, reverse aliases of C become their contacts' addresses again and other reverse
 //     aliases are removed. Removed: every field that traces P's mail system or invites a direct answer (Sender,
@@ -114,6 +118,10 @@ type Config struct {
 	// send per minute, accepted or not; past it RCPT gets 450 4.7.1 until the minute ends
 	// (LOGINSIGN_RELAY_RCPT_LIMIT). Default DefaultRcptLimit.
 	RcptLimit int
+	// ReplyLimit is how many recipients one person may reply to through reverse aliases per
+	// day, counted once a reply is authenticated; past it DATA gets 450 4.7.1
+	// (LOGINSIGN_RELAY_REPLY_LIMIT). Default DefaultReplyLimit.
+	ReplyLimit int
 	// Resolver answers the DNS queries that authenticate replies and the senders of forwards
 	// (SPF, DKIM, DMARC). Default net.DefaultResolver.
 	Resolver Resolver
@@ -153,6 +161,9 @@ func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
 	}
 	if cfg.RcptLimit <= 0 {
 		cfg.RcptLimit = DefaultRcptLimit
+	}
+	if cfg.ReplyLimit <= 0 {
+		cfg.ReplyLimit = DefaultReplyLimit
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver

@@ -52,6 +52,7 @@ type fixture struct {
 type fixtureOptions struct {
 	maxMessageBytes int64
 	rcptLimit       int
+	replyLimit      int
 	logger          *slog.Logger
 	sender          func(*mailtest.Server) mail.Sender
 }
@@ -86,7 +87,7 @@ func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	f.conn = f.newConnection(tb, f.user, alias)
 
 	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes,
-		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, Resolver: f.zone}, f.db, out)
+		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, Resolver: f.zone}, f.db, out)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -44,6 +44,9 @@ type Config struct {
 	// RelayRcptLimit is how many RCPT TO commands one peer may send the relay per minute
 	// (LOGINSIGN_RELAY_RCPT_LIMIT, default relay.DefaultRcptLimit).
 	RelayRcptLimit int
+	// RelayReplyLimit is how many recipients one person may reply to through the relay per day
+	// (LOGINSIGN_RELAY_REPLY_LIMIT, default relay.DefaultReplyLimit).
+	RelayReplyLimit int
 	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
 	// least 32 bytes; default generated once into DataDir/secret).
 	Secret []byte
@@ -120,7 +123,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 
 // configText holds the settings read as text and parsed into Config's fields of other types.
 type configText struct {
-	secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, retention string
+	secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, replyLimit, retention string
 }
 
 // defineFlags declares the flags of `loginsign serve`, each defaulting to its environment
@@ -135,6 +138,7 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
 	fs.StringVar(&raw.rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
+	fs.StringVar(&raw.replyLimit, "relay-reply-limit", env("LOGINSIGN_RELAY_REPLY_LIMIT", strconv.Itoa(relay.DefaultReplyLimit)), "reply recipients per person per day at the relay (LOGINSIGN_RELAY_REPLY_LIMIT)")
 	fs.StringVar(&raw.secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
 	fs.StringVar(&raw.dev, "dev", env("LOGINSIGN_DEV", ""), "dev mode: true|false (LOGINSIGN_DEV)")
 	fs.StringVar(&c.DataDir, "data-dir", env("LOGINSIGN_DATA_DIR", "data"), "data directory (LOGINSIGN_DATA_DIR)")
@@ -174,6 +178,9 @@ func (c *Config) parseRelay(raw configText) error {
 	var err error
 	if c.RelayRcptLimit, err = strconv.Atoi(raw.rcptLimit); err != nil || c.RelayRcptLimit < 1 {
 		return fmt.Errorf("LOGINSIGN_RELAY_RCPT_LIMIT %q: want a whole number of at least 1", raw.rcptLimit)
+	}
+	if c.RelayReplyLimit, err = strconv.Atoi(raw.replyLimit); err != nil || c.RelayReplyLimit < 1 {
+		return fmt.Errorf("LOGINSIGN_RELAY_REPLY_LIMIT %q: want a whole number of at least 1", raw.replyLimit)
 	}
 	host := c.baseURL.Hostname()
 	if c.MailFrom == "" {

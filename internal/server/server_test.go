@@ -37,6 +37,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad cors origin", map[string]string{"LOGINSIGN_CORS_ORIGINS": "not a url"}, "LOGINSIGN_CORS_ORIGINS"},
 		{"relay rcpt limit not a number", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "many"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
+		{"relay reply limit not a number", map[string]string{"LOGINSIGN_RELAY_REPLY_LIMIT": "many"}, "LOGINSIGN_RELAY_REPLY_LIMIT"},
 		{"bad rotation commit", map[string]string{"LOGINSIGN_ROTATION_COMMIT": "off"}, "LOGINSIGN_ROTATION_COMMIT"},
 	}
 	for _, tt := range tests {
@@ -55,7 +56,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || c.DatabaseURL != "sqlite://data/loginsign.db" ||
-		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || !c.Dev ||
+		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || c.RelayReplyLimit != 100 || !c.Dev ||
 		c.Runtime.SyncRotations {
 		t.Fatalf("defaults = %+v", c)
 	}
