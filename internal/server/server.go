@@ -229,7 +229,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			s.webhookAttempts.WithLabelValues(result).Observe(took.Seconds())
 		}, LogoutToken: s.oauth.LogoutToken})
 	s.oauth.WakeWebhooks = worker.Wake
-	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Now: s.now}
+	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Limiter: ratelimit.New(k), Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
@@ -524,7 +524,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
 		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
-			KV: s.kv, RcptLimit: cfg.RelayRcptLimit}, s.db.Client, s.mail)
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit, ReplyLimit: cfg.RelayReplyLimit}, s.db.Client, s.mail)
 		go func() { errc <- rs.Serve(rl) }()
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)

@@ -11,6 +11,7 @@ import (
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
 )
@@ -21,7 +22,31 @@ import (
 type Service struct {
 	DB     *store.DB
 	Worker *Worker
-	Now    func() time.Time
+	// Limiter counts Test and Redeliver calls per application under ManualSends (default
+	// DefaultManualSends); nil turns the limit off.
+	Limiter     *ratelimit.Limiter
+	ManualSends ratelimit.Rule
+	Now         func() time.Time
+}
+
+// DefaultManualSends limits test events and redeliveries together, per application: each
+// queues an attempt at once, and unlimited they would let one application fill the outbox
+// with events for an endpoint that never answers.
+var DefaultManualSends = ratelimit.Rule{Name: "webhook-manual-sends", N: 30, Window: time.Minute}
+
+// manualSend authorizes a test event or redelivery on appID and counts it against the
+// application's ManualSends budget (RateLimited past it, before anything is queued).
+func (s *Service) manualSend(ctx context.Context, appID string) (*ent.Application, error) {
+	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
+	if err != nil {
+		return nil, err
+	}
+	if s.Limiter != nil {
+		if err := s.Limiter.Take(ctx, s.ManualSends.Or(DefaultManualSends), appID); err != nil {
+			return nil, err
+		}
+	}
+	return app, nil
 }
 
 // Page sizes of the delivery log.
@@ -98,9 +123,10 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // delivered event is sent again (receivers deduplicate by webhook-id), a failed one gets one
 // more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
 // after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event. A
-// back-channel logout event needs the application's back-channel logout URI instead.
+// back-channel logout event needs the application's back-channel logout URI instead. Test
+// events and redeliveries share a budget per application (ManualSends): past it RateLimited.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
-	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
+	app, err := s.manualSend(ctx, appID)
 	if err != nil {
 		return nil, err
 	}
@@ -154,9 +180,10 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 
 // Test queues a ping event for appID and delivers it at once, and returns the event with the
 // attempt's result. It also enables an endpoint disabled by a 410 Gone again: the test is the
-// developer saying the endpoint is back.
+// developer saying the endpoint is back. Past the application's ManualSends budget it is
+// RateLimited and queues nothing.
 func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
-	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
+	app, err := s.manualSend(ctx, appID)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,8 @@ import (
 
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 	"loginsign/internal/webhooks"
@@ -89,6 +91,68 @@ func TestRedeliveryAndTestEventFollowTheEndpointsState(t *testing.T) {
 		noHook, _ := f.newApp(t, "")
 		_, err = svc.Test(dev, noHook.ID)
 		wantErr(t, err, apperr.Conflict, "webhook_not_configured")
+	})
+}
+
+func TestTestEventsAndRedeliveriesAreLimitedPerApplication(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		other, _ := f.newApp(t, rcv.URL)
+		kv, kvClock := kvtest.EmbeddedClock(t)
+		svc := &webhooks.Service{DB: db, Worker: f.worker(db), Limiter: ratelimit.New(kv), Now: f.clock.Now}
+		dev := signedIn(f.owner)
+		events := func(appID string) int {
+			n, err := db.WebhookEvent.Query().Where(webhookevent.ApplicationID(appID)).Count(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+
+		// Someone off the team spends nothing of the application's budget.
+		stranger := signedIn(newUser(t, db))
+		for range 40 {
+			_, err := svc.Test(stranger, f.app.ID)
+			wantErr(t, err, apperr.NotFound, "")
+		}
+		// Test events and redeliveries share 30 a minute.
+		var last string
+		for i := range webhooks.DefaultManualSends.N {
+			if i%2 == 0 {
+				ev, err := svc.Test(dev, f.app.ID)
+				if err != nil {
+					t.Fatalf("test event %d: %v", i+1, err)
+				}
+				last = ev.ID
+			} else if _, err := svc.Redeliver(dev, f.app.ID, last); err != nil {
+				t.Fatalf("redelivery %d: %v", i+1, err)
+			}
+		}
+		queued, sent := events(f.app.ID), len(rcv.Hits())
+		for _, send := range []func() error{
+			func() error { _, err := svc.Test(dev, f.app.ID); return err },
+			func() error { _, err := svc.Redeliver(dev, f.app.ID, last); return err },
+		} {
+			err := send()
+			if e := apperr.As(err); err == nil || e.Code != apperr.RateLimited || e.RetryAfter < 1 || e.RetryAfter > 60 {
+				t.Fatalf("31st in a minute: %v, want rate_limited with Retry-After", err)
+			}
+		}
+		if got := events(f.app.ID); got != queued || len(rcv.Hits()) != sent {
+			t.Errorf("refused calls queued %d events and sent %d requests, want none", got-queued, len(rcv.Hits())-sent)
+		}
+
+		// Another application of the same developer is not affected.
+		if ev, err := svc.Test(dev, other.ID); err != nil || ev.Status != webhookevent.StatusDelivered {
+			t.Fatalf("another application's test event: %+v %v", ev, err)
+		}
+		// The next minute has a new budget.
+		kvClock.Advance(time.Minute)
+		if _, err := svc.Test(dev, f.app.ID); err != nil {
+			t.Fatalf("test event a minute later: %v", err)
+		}
 	})
 }
 

@@ -28,6 +28,7 @@ import (
 	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/groupcommit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 )
@@ -62,9 +63,16 @@ type WorkerConfig struct {
 	// that dies mid-delivery delays the event by at most this. Default 1 minute (well above the
 	// 10 s delivery timeout; never less than twice Timeout).
 	Lease time.Duration
-	// Batch is how many events one claim takes. Default 32.
+	// Batch is how many events one claim takes at most. Default 32.
 	Batch int
-	// Parallel is how many deliveries one worker runs at once. Default 16.
+	// PerApplication is how many of one application's events may be claimed at once, by all
+	// workers together (a live claim counts until its attempt is recorded or its lease ends).
+	// An application's backlog, or an endpoint that never answers, thus holds at most this
+	// many delivery slots, and other applications' due events are claimed next to it.
+	// Default 4.
+	PerApplication int
+	// Parallel is how many deliveries one worker runs at once. Run claims again as soon as
+	// one finishes, so a slow delivery holds only its own slot. Default 16.
 	Parallel int
 	// Poll is how often an idle worker looks for due events. Default 1 s.
 	Poll time.Duration
@@ -81,7 +89,8 @@ type WorkerConfig struct {
 	// its short exp is fresh), from the event's stored claims. Without it such events fail.
 	LogoutToken func(ctx context.Context, app *ent.Application, claims []byte) (string, error)
 	// Housekeeping, when set, runs when the worker starts and then every HousekeepingEvery
-	// (default 1 h), between deliveries: the activity log's retention purge.
+	// (default 1 h), between claims (deliveries in flight go on): the activity log's
+	// retention purge.
 	Housekeeping      func(ctx context.Context)
 	HousekeepingEvery time.Duration
 }
@@ -97,6 +106,12 @@ type Worker struct {
 	// dueQuery and dueArgs are anyDue's statement (see dueQuery).
 	dueQuery string
 	dueArgs  []any
+	// claimQuery is Claim's choice of events, claimArgs the number of its arguments (see
+	// claimQuery).
+	claimQuery string
+	claimArgs  int
+	// records group-commits the attempts of deliveries that finish together.
+	records groupcommit.Queue[attemptResult]
 	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
 	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
 	sqliteWrites sync.Mutex
@@ -135,6 +150,9 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 32
 	}
+	if cfg.PerApplication <= 0 {
+		cfg.PerApplication = 4
+	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
 	}
@@ -152,12 +170,15 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	}
 	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
 	w.dueQuery, w.dueArgs = dueQuery(db.Dialect)
+	w.claimQuery, w.claimArgs = claimQuery(db.Dialect)
 	return w
 }
 
 func (w *Worker) now() time.Time { return w.cfg.Now().UTC() }
 
-// Run delivers due events until ctx ends, then waits for the deliveries in flight.
+// Run delivers due events until ctx ends, then waits for the deliveries in flight. It keeps
+// up to Parallel deliveries going and claims again whenever one finishes (its attempt
+// recorded), so the slowest delivery of a claim never holds back the next claim.
 func (w *Worker) Run(ctx context.Context) {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
@@ -168,22 +189,47 @@ func (w *Worker) Run(ctx context.Context) {
 		defer h.Stop()
 		housekeep = h.C
 	}
+	var (
+		deliveries sync.WaitGroup
+		inFlight   int
+		// finished gets one value per claimed event once it is done with; never more
+		// than Parallel are outstanding, so sending never blocks.
+		finished = make(chan struct{}, w.cfg.Parallel)
+	)
+	defer deliveries.Wait()
 	for {
-		for ctx.Err() == nil {
-			n, err := w.DeliverDue(ctx)
+		for ctx.Err() == nil && inFlight < w.cfg.Parallel {
+			want := min(w.cfg.Batch, w.cfg.Parallel-inFlight)
+			evs, err := w.Claim(ctx, want)
 			if err != nil {
 				if ctx.Err() == nil {
 					w.cfg.Log.Error("webhooks: claiming due events", "err", err)
 				}
 				break
 			}
-			if n < w.cfg.Batch {
-				break
+			inFlight += len(evs)
+			if len(evs) > 0 {
+				deliveries.Go(func() {
+					w.deliverAll(context.WithoutCancel(ctx), evs, func() { finished <- struct{}{} })
+				})
+			}
+			if len(evs) < want {
+				break // nothing more is claimable now
 			}
 		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-finished:
+			inFlight--
+			for more := true; more; {
+				select {
+				case <-finished:
+					inFlight--
+				default:
+					more = false
+				}
+			}
 		case <-t.C:
 		case <-w.wake:
 		case <-housekeep:
@@ -207,14 +253,21 @@ func (w *Worker) DeliverDue(ctx context.Context) (int, error) {
 	if err != nil || len(evs) == 0 {
 		return 0, err
 	}
-	w.deliverAll(context.WithoutCancel(ctx), evs)
+	w.deliverAll(context.WithoutCancel(ctx), evs, nil)
 	return len(evs), nil
 }
 
-// deliverAll delivers a claimed batch, Parallel at a time, and records the attempts in one
-// transaction. The batch's applications are loaded once; once one answers 410 Gone, its
-// remaining events in the batch are not sent.
-func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
+// deliverAll delivers a claimed batch, Parallel at a time, and records each attempt as soon
+// as it is made (attempts finishing together share one transaction); it returns when all
+// are recorded. finished, if not nil, is called once per event after its attempt is
+// recorded (or found not to be sent). The batch's applications are loaded once; once one
+// answers 410 Gone, its events in the batch not yet sent are not sent.
+func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent, finished func()) {
+	done := func() {
+		if finished != nil {
+			finished()
+		}
+	}
 	appIDs := make([]string, 0, len(evs))
 	for _, ev := range evs {
 		appIDs = append(appIDs, ev.ApplicationID)
@@ -222,24 +275,25 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 	apps, err := w.db.Application.Query().Where(application.IDIn(appIDs...)).All(ctx)
 	if err != nil {
 		w.cfg.Log.Error("webhooks: loading applications", "err", err)
-		return // the claims expire and the events are tried again
+		for range evs {
+			done() // the claims expire and the events are tried again
+		}
+		return
 	}
 	byID := make(map[string]*ent.Application, len(apps))
 	for _, a := range apps {
 		byID[a.ID] = a
 	}
 	var (
-		gone    sync.Map
-		mu      sync.Mutex
-		results []attemptResult
-		wg      sync.WaitGroup
+		gone sync.Map
+		wg   sync.WaitGroup
 	)
 	sem := make(chan struct{}, w.cfg.Parallel)
 	for _, ev := range evs {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done() }()
+			defer func() { <-sem; wg.Done(); done() }()
 			app := byID[ev.ApplicationID]
 			if _, ok := gone.Load(ev.ApplicationID); ok && ev.Type != TypeBackchannelLogout || app == nil || !hasTarget(app, ev) {
 				// Not sent; the 410's record disables it, or this marks it disabled.
@@ -252,15 +306,14 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent) {
 			if o.status == http.StatusGone {
 				gone.Store(ev.ApplicationID, true)
 			}
-			mu.Lock()
-			results = append(results, attemptResult{ev, o})
-			mu.Unlock()
+			w.records.Do(attemptResult{ev, o}, max(w.cfg.Batch, w.cfg.Parallel), func(rs []attemptResult) {
+				if err := w.recordAll(ctx, rs); err != nil {
+					w.cfg.Log.Error("webhooks: recording deliveries", "err", err)
+				}
+			}, nil, nil)
 		}()
 	}
 	wg.Wait()
-	if err := w.recordAll(ctx, results); err != nil {
-		w.cfg.Log.Error("webhooks: recording deliveries", "err", err)
-	}
 }
 
 func (w *Worker) logErr(err error, ev *ent.WebhookEvent) {
@@ -306,8 +359,64 @@ func dueQuery(d string) (string, []any) {
 	return sel.Limit(1).Query()
 }
 
-// Claim reserves up to limit due events for this worker for the lease and returns them. The
-// caller must Deliver each; one it does not is tried again once the lease ends.
+// claimQuery renders Claim's choice for dialect d: the due events, oldest first, of which an
+// application gets only as many as leave at most PerApplication of its events claimed. In
+// each application's partition of the arrived pending events, those a live claim holds
+// rank first, so a due event's rank counts them too. On PostgreSQL the chosen rows are
+// locked FOR UPDATE SKIP LOCKED, due's condition checked again on them (a window function
+// cannot share a query level with FOR UPDATE). The arguments, n of them, are
+// claimArgs(now, PerApplication, limit)[:n].
+func claimQuery(d string) (q string, n int) {
+	q = `SELECT id FROM (
+	SELECT id, next_attempt_at, locked_until, ROW_NUMBER() OVER (PARTITION BY application_id
+		ORDER BY CASE WHEN locked_until >= ? THEN 0 ELSE 1 END, next_attempt_at, id) AS app_rank
+	FROM webhook_events WHERE status = 'pending' AND next_attempt_at <= ?
+) ranked
+WHERE app_rank <= ? AND (locked_until IS NULL OR locked_until < ?)
+ORDER BY next_attempt_at, id LIMIT ?`
+	if d != dialect.Postgres {
+		return q, 5
+	}
+	q = `SELECT id FROM webhook_events WHERE id IN (` + q + `)
+AND status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
+ORDER BY next_attempt_at, id FOR UPDATE SKIP LOCKED`
+	var b strings.Builder
+	for i, part := range strings.Split(q, "?") {
+		if i > 0 {
+			b.WriteString("$" + strconv.Itoa(i))
+		}
+		b.WriteString(part)
+	}
+	return b.String(), 7
+}
+
+// claimArgs are claimQuery's arguments in the order of its placeholders.
+func claimArgs(now time.Time, perApp, limit int) []any {
+	return []any{now, now, perApp, now, limit, now, now}
+}
+
+// claimable returns the ids claimQuery chooses at now, in tx.
+func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit int) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, w.claimQuery, claimArgs(now, w.cfg.PerApplication, limit)[:w.claimArgs]...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// Claim reserves up to limit due events for this worker for the lease and returns them, the
+// oldest first, but none of an application that has PerApplication events claimed already
+// (by any worker), so one application's backlog never fills a claim while others have due
+// events. The caller must Deliver each; one it does not is tried again once the lease ends.
 func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, error) {
 	now := w.now()
 	if due, err := w.anyDue(ctx, now); err != nil || !due {
@@ -316,8 +425,6 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 	until := now.Add(w.cfg.Lease)
 	var claimed []string
 	err := w.writeTx(ctx, func(tx *ent.Tx) error {
-		q := tx.WebhookEvent.Query().Where(due(now)...).
-			Order(ent.Asc(webhookevent.FieldNextAttemptAt)).Limit(limit)
 		if w.db.Dialect == dialect.Postgres {
 			// A claim need not survive a crash (the event just becomes claimable again), so
 			// its commit does not wait for the WAL flush.
@@ -325,7 +432,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 				return err
 			}
 			// Rows locked by another claiming transaction are skipped, not waited for.
-			ids, err := q.ForUpdate(sql.WithLockAction(sql.SkipLocked)).IDs(ctx)
+			ids, err := w.claimable(ctx, tx, now, limit)
 			if err != nil || len(ids) == 0 {
 				return err
 			}
@@ -334,7 +441,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 		}
 		// SQLite: the conditional UPDATE is the claim; a row another worker claimed in
 		// between no longer matches and is skipped.
-		ids, err := q.IDs(ctx)
+		ids, err := w.claimable(ctx, tx, now, limit)
 		if err != nil {
 			return err
 		}

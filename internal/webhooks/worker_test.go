@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"loginsign/ent"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -544,4 +546,135 @@ func TestDeliveryErrorsShowNoInfrastructureAddress(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitFor receives from ch; it fails the test if nothing comes within a minute, which only
+// guards against hanging: the tests assert what happened before, not how fast.
+func waitFor[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(time.Minute):
+		t.Fatalf("%s never happened", what)
+		panic("unreachable")
+	}
+}
+
+func TestABacklogTakesAtMostFourEventsOfAClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, "https://a.example/hook")
+		other, _ := f.newApp(t, "https://b.example/hook")
+		backlog := f.enqueue(t, f.app, 100) // the older events
+		f.clock.Advance(time.Second)
+		theirs := f.enqueue(t, other, 1)[0]
+
+		// perApp groups claimed event ids by application.
+		perApp := func(evs []*ent.WebhookEvent) map[string][]string {
+			m := map[string][]string{}
+			for _, ev := range evs {
+				m[ev.ApplicationID] = append(m[ev.ApplicationID], ev.ID)
+			}
+			return m
+		}
+		first, err := f.worker(db).Claim(context.Background(), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := perApp(first)
+		if len(got[other.ID]) != 1 || got[other.ID][0] != theirs {
+			t.Errorf("the first claim holds %v of the other application, want its event %s", got[other.ID], theirs)
+		}
+		mine := got[f.app.ID]
+		if len(mine) != 4 || slices.ContainsFunc(mine, func(id string) bool { return !slices.Contains(backlog, id) }) {
+			t.Errorf("the first claim holds %d of the backlog's events, want four", len(mine))
+		}
+
+		// While four of its events are claimed, no worker (this one or another) claims more
+		// of the backlog: the count is the database's.
+		second, err := f.worker(db).Claim(context.Background(), 32)
+		if err != nil || len(second) != 0 {
+			t.Fatalf("second claim: %d events, %v; want none while four are claimed", len(second), err)
+		}
+		// Once the claims' lease ends (their worker died), the same events are claimable.
+		f.clock.Advance(2 * time.Minute)
+		third, err := f.worker(db).Claim(context.Background(), 32)
+		if err != nil || !slices.Equal(perApp(third)[f.app.ID], mine) || len(third) != 5 {
+			t.Fatalf("after the lease: %d events, %v; want the same four and the other application's", len(third), err)
+		}
+	})
+}
+
+func TestOtherApplicationsAreDeliveredInTheFirstBatchNextToABacklog(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		down := newReceiver(t)
+		down.setAnswer(func(hit, int) (int, http.Header) { return http.StatusServiceUnavailable, nil })
+		up := newReceiver(t)
+		f := newFixture(t, db, down.URL)
+		other, _ := f.newApp(t, up.URL)
+		f.enqueue(t, f.app, 100)
+		f.clock.Advance(time.Second)
+		theirs := f.enqueue(t, other, 1)[0]
+
+		n, err := f.worker(db).DeliverDue(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hits := up.Hits(); len(hits) != 1 || hits[0].ID != theirs {
+			t.Errorf("the other application got %d requests in the first batch, want its event", len(hits))
+		}
+		if got := len(down.Hits()); got != 4 || n != 5 {
+			t.Errorf("first batch: %d events, %d sent to the backlog's endpoint; want 5 and 4", n, got)
+		}
+		if ev := f.event(t, theirs); ev.Status != webhookevent.StatusDelivered {
+			t.Errorf("the other application's event is %s, want delivered", ev.Status)
+		}
+	})
+}
+
+func TestASlowDeliveryDoesNotHoldTheNextClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		hanging, arrived, release := newReceiver(t), make(chan string, 100), make(chan struct{})
+		hanging.setAnswer(func(h hit, _ int) (int, http.Header) {
+			arrived <- h.ID
+			<-release
+			return http.StatusOK, nil
+		})
+		up, delivered := newReceiver(t), make(chan string, 1)
+		up.setAnswer(func(h hit, _ int) (int, http.Header) {
+			delivered <- h.ID
+			return http.StatusOK, nil
+		})
+		f := newFixture(t, db, hanging.URL)
+		other, _ := f.newApp(t, up.URL)
+		slow := f.enqueue(t, f.app, 10)
+		w := f.worker(db)
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() { defer close(stopped); w.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-stopped }) // Run waits for its deliveries,
+		t.Cleanup(func() { close(release) })      // which the receiver lets go first
+
+		// Four of the slow endpoint's events hang in their deliveries (until the 10 s
+		// timeout); then another application's event comes due.
+		for range 4 {
+			waitFor(t, arrived, "a delivery to the slow endpoint")
+		}
+		theirs := f.enqueue(t, other, 1)[0]
+		w.Wake()
+		if got := waitFor(t, delivered, "the other application's delivery"); got != theirs {
+			t.Fatalf("delivered %s, want %s", got, theirs)
+		}
+		attempts := 0
+		for _, id := range slow {
+			attempts += f.event(t, id).Attempts
+		}
+		if attempts != 0 || len(hanging.Hits()) != 4 {
+			t.Errorf("the other application's event was sent after %d of the slow endpoint's attempts had ended (%d sent); want it sent while all four hang",
+				attempts, len(hanging.Hits()))
+		}
+	})
 }
