@@ -213,7 +213,8 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 // AddAlternativeEmail links addr to the signed-in person as a pending alternative address and
 // mails it a single-use verification link (valid 24 h). Adding a pending address again sends
 // a new link. Whether another account uses the address is checked when it is verified, so this
-// call does not reveal who has an account.
+// call does not reveal who has an account. RateLimited past 5 mails per person and hour or
+// identity.AddressConfirmMails to addr's mailbox; then nothing is stored and nothing mailed.
 func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.UserEmail, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -238,7 +239,7 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 			return apperr.WithReason(apperr.Conflict, "already_linked", "%s is already linked to your account", addr)
 		case err == nil:
 			ue = existing
-			return nil
+			return s.takeVerifySend(ctx, uid, addr)
 		case !store.NotFound(err):
 			return err
 		}
@@ -249,6 +250,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 		if n >= MaxAlternativeEmails {
 			return apperr.WithReason(apperr.Conflict, "too_many_emails", "at most %d alternative addresses", MaxAlternativeEmails)
 		}
+		if err := s.takeVerifySend(ctx, uid, addr); err != nil {
+			return err
+		}
 		if ue, err = tx.UserEmail.Create().SetUserID(uid).SetEmail(addr).Save(ctx); err != nil {
 			return store.Err(err, "address")
 		}
@@ -256,9 +260,6 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 			UserID: uid, Details: map[string]string{"address": addr}, At: s.now()})
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := ratelimit.New(s.KV).Take(ctx, verifySends, uid); err != nil {
 		return nil, err
 	}
 	token := ids.Secret("ver_")
@@ -329,6 +330,17 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		return nil, err
 	}
 	return ue, nil
+}
+
+// takeVerifySend counts one verification mail from uid to addr, once it is known that one will
+// be sent and before anything is stored: the person's budget first, so a person past it spends
+// nothing of the address's.
+func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
+	limiter := ratelimit.New(s.KV)
+	if err := limiter.Take(ctx, verifySends, uid); err != nil {
+		return err
+	}
+	return identity.TakeAddressConfirmMail(ctx, limiter, addr)
 }
 
 // RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -397,5 +398,110 @@ func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
 		}
 		_, err = e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
 		wantCode(t, err, apperr.NotFound, "")
+	})
+}
+
+// TestConfirmationMailsPerAddressCountBothPaths: alternative-address verifications and
+// developers' email-sync confirmations share one daily budget per mailbox
+// (identity.AddressConfirmMails), whoever asks: throwaway accounts and apps cannot mail an
+// address without end. Past it both paths answer 429 and store and mail nothing (the email
+// sync with the per-person limit's words); another address still works.
+func TestConfirmationMailsPerAddressCountBothPaths(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.identity.Mail, e.identity.BaseURL = e.svc.Mail, e.svc.BaseURL
+		ctx := context.Background()
+		n := 0
+		fresh := func() *ent.User { n++; return e.user(fmt.Sprintf("throwaway-%d@example.com", n)) }
+		type outcome struct{ mails, alternatives, requests, events int }
+		counts := func() outcome {
+			return outcome{e.smtp.Count(), db.UserEmail.Query().CountX(ctx), db.EmailChange.Query().CountX(ctx),
+				db.ActivityEvent.Query().CountX(ctx)}
+		}
+		// add is a person adding addr as an alternative address.
+		add := func(addr string) error {
+			_, err := e.svc.AddAlternativeEmail(as(fresh()), addr)
+			return err
+		}
+		// propose is an application of its own proposing addr for a person connected to it.
+		propose := func(addr string) error {
+			u := fresh()
+			app := e.app(fmt.Sprintf("app%d", n))
+			_, err := e.identity.RequestEmailChange(ctx, u.ID, addr, identity.EmailChangeRequester{
+				ApplicationID: app.ID, ApplicationName: app.Name, ConnectionID: e.connect(u, app, "").ID})
+			return err
+		}
+		paths := map[string]func(string) error{"addAlternativeEmail": add, "email sync": propose}
+
+		if identity.AddressConfirmMails.N != 5 || identity.AddressConfirmMails.Window != 24*time.Hour {
+			t.Fatalf("the rule is %s, want 5 per 24h", identity.AddressConfirmMails)
+		}
+		// The budget, spent alternately by both paths, the mailbox written differently.
+		for i := range identity.AddressConfirmMails.N {
+			name, do := "addAlternativeEmail", add
+			if i%2 == 1 {
+				name, do = "email sync", propose
+			}
+			addr := fmt.Sprintf("Victim+%d@Example.net", i)
+			before := e.smtp.Count()
+			if err := do(addr); err != nil {
+				t.Fatalf("%s of %s (mail %d): %v", name, addr, i+1, err)
+			}
+			e.smtp.Wait(t, before+1)
+		}
+		for name, do := range paths {
+			for _, addr := range []string{"victim@example.net", "VICTIM+again@example.net"} {
+				before := counts()
+				err := do(addr)
+				if !apperr.Is(err, apperr.RateLimited) {
+					t.Errorf("%s of %s past the budget: %v, want rate_limited", name, addr, err)
+				} else if name == "email sync" && !strings.HasPrefix(apperr.As(err).Message, "too many address change requests for this person;") {
+					t.Errorf("email sync past the address's budget says %q, want the per-person limit's words", apperr.As(err).Message)
+				}
+				after := counts()
+				// The person and the application exist; nothing else was stored or mailed.
+				if after.mails != before.mails || after.alternatives != before.alternatives ||
+					after.requests != before.requests || after.events != before.events {
+					t.Errorf("%s of %s past the budget: %+v → %+v", name, addr, before, after)
+				}
+			}
+		}
+		for name, do := range paths {
+			addr := "someone-else-" + strings.ReplaceAll(name, " ", "-") + "@example.net"
+			before := e.smtp.Count()
+			if err := do(addr); err != nil {
+				t.Fatalf("%s of another address: %v", name, err)
+			}
+			e.smtp.Wait(t, before+1)
+		}
+	})
+}
+
+// TestVerificationMailsPerPersonStoreNothingPastTheLimit: a person adds at most 5 addresses an
+// hour; past it the answer is 429 and no pending address, activity event or mail is left.
+func TestVerificationMailsPerPersonStoreNothingPastTheLimit(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		for i := range 5 {
+			if _, err := e.svc.AddAlternativeEmail(as(e.person), fmt.Sprintf("backup-%d@example.org", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.smtp.Wait(t, 5)
+		stored, logged := db.UserEmail.Query().CountX(ctx), db.ActivityEvent.Query().CountX(ctx)
+		_, err := e.svc.AddAlternativeEmail(as(e.person), "backup-5@example.org")
+		wantCode(t, err, apperr.RateLimited, "")
+		if got := db.UserEmail.Query().CountX(ctx); got != stored {
+			t.Errorf("%d addresses after a refused add, want %d", got, stored)
+		}
+		if got := db.ActivityEvent.Query().CountX(ctx); got != logged {
+			t.Errorf("%d activity events after a refused add, want %d", got, logged)
+		}
+		if got := e.smtp.Count(); got != 5 {
+			t.Errorf("%d mails after a refused add, want 5", got)
+		}
 	})
 }

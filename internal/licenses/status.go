@@ -59,7 +59,9 @@ type StatusResult struct {
 // the connection's status license of that variant that is still in effect, refreshing its
 // expiry, or creates one (ACTIVE, linked, activated now). A revoke (revoke:true or status
 // FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
-// "unchanged" when there was none. Repeating a request gives the same state.
+// "unchanged" when there was none. Repeating a request gives the same state. The activity log
+// gets a license_action only when the request changed something (a license revoked, created,
+// or its expiry moved).
 //
 // The caller is the application authenticated by its client credentials (auth.ClientFrom);
 // another application answers Forbidden. An unknown globalId, or one without a connection to
@@ -112,6 +114,10 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
 	out := &StatusResult{Status: status}
 	var userID string
+	// changed: the request revoked or created a license, or moved one's expiry. A repeated
+	// request changes nothing and writes no activity event, so an application's backend cannot
+	// push the person's real events out of their log.
+	var changed bool
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if err := func() error {
 			q := tx.AppConnection.Query().
@@ -138,7 +144,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				}
 				out.Action, out.Revoked = ActionUnchanged, n
 				if n > 0 {
-					out.Action = ActionRevoked
+					out.Action, changed = ActionRevoked, true
 				}
 				return nil
 			}
@@ -161,6 +167,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				Order(ent.Desc(licensecode.FieldActivatedAt)).First(ctx)
 			switch {
 			case err == nil:
+				changed = !sameExpiry(held.ExpiresAt, exp)
 				upd := held.Update()
 				if exp == nil {
 					upd.ClearExpiresAt()
@@ -173,6 +180,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 			case !store.NotFound(err):
 				return err
 			}
+			changed = true
 			code := NewCode("")
 			key, _ := CodeKey(code)
 			out.License, err = tx.LicenseCode.Create().SetID(ids.New(ids.LicenseCode)).
@@ -184,6 +192,9 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 		}(); err != nil {
 			return err
 		}
+		if !changed {
+			return nil
+		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByApplication, UserID: userID,
 			ApplicationID: appID, ConnectionID: out.ConnectionID, Details: map[string]string{"action": "status_" + string(out.Action)}, At: now})
 	})
@@ -191,6 +202,15 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 		return nil, err
 	}
 	return out, nil
+}
+
+// sameExpiry reports whether a license expiring at a would expire at b (nil: never), to the
+// microsecond the databases keep.
+func sameExpiry(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
 }
 
 // ensureVariant returns the application's variant named name (case-insensitively), creating

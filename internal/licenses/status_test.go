@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/ent/activityevent"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/internal/activity"
 	"loginsign/internal/licenses"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -226,6 +228,61 @@ func TestSyncStatusVariantsAreBounded(t *testing.T) {
 		if r, err := w.svc.SyncStatus(asClient(w.rivalApp), w.rivalApp.ID, ann.GlobalID, licenses.StatusInput{Status: "PLATINUM"}); err != nil ||
 			r.ConnectionID != rival.ID || r.Variant.Name != "PLATINUM" {
 			t.Fatalf("another application's first variant = %+v, %v", r, err)
+		}
+	})
+}
+
+// TestSyncStatusRecordsOnlyChanges: a status sync that grants, revokes or moves an expiry writes
+// exactly one license_action event for the person; one that changes nothing (the same grant
+// again, a revoke with nothing in effect) writes none, so an application's backend cannot push
+// the person's real events out of their log.
+func TestSyncStatusRecordsOnlyChanges(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		seen := map[string]bool{}
+		// written returns the actions of the events written since the last call.
+		written := func() []string {
+			t.Helper()
+			evs := must[[]*ent.ActivityEvent](t)(db.ActivityEvent.Query().Where(activityevent.Type(string(activity.LicenseAction)),
+				activityevent.ConnectionID(conn.ID)).All(context.Background()))
+			out := []string{}
+			for _, ev := range evs {
+				if !seen[ev.ID] {
+					seen[ev.ID] = true
+					out = append(out, ev.Details["action"])
+				}
+			}
+			return out
+		}
+		at := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		later := at.Add(time.Hour)
+		for _, tt := range []struct {
+			name string
+			in   licenses.StatusInput
+			want []string // the events written
+		}{
+			{"a revoke with nothing in effect", licenses.StatusInput{Revoke: true}, nil},
+			{"a first grant", licenses.StatusInput{Status: "PRO"}, []string{"status_granted"}},
+			{"the same grant again", licenses.StatusInput{Status: "PRO"}, nil},
+			{"the same grant in another case", licenses.StatusInput{Status: "pro", VariantName: "Pro"}, nil},
+			{"an expiry set", licenses.StatusInput{Status: "PRO", ExpiresAt: &at}, []string{"status_granted"}},
+			{"the same expiry again", licenses.StatusInput{Status: "PRO", ExpiresAt: &at}, nil},
+			{"the expiry moved", licenses.StatusInput{Status: "PRO", ExpiresAt: &later}, []string{"status_granted"}},
+			{"the expiry removed", licenses.StatusInput{Status: "PRO"}, []string{"status_granted"}},
+			{"a revoke", licenses.StatusInput{Revoke: true}, []string{"status_revoked"}},
+			{"the revoke again", licenses.StatusInput{Revoke: true}, nil},
+			{"FREE with nothing in effect", licenses.StatusInput{Status: "FREE"}, nil},
+		} {
+			r, err := w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, tt.in)
+			if err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if got := written(); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("%s (%s) wrote events %v, want %v", tt.name, r.Action, got, tt.want)
+			}
 		}
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"loginsign/ent/activityevent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/ids"
 	"loginsign/internal/portal"
@@ -189,6 +191,48 @@ func TestConnectedUsers(t *testing.T) {
 		}
 		if err := e.svc.DeleteConnection(dev, app.ID, c1.ID); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("deleting twice: %v", err)
+		}
+	})
+}
+
+// TestUpdateConnectionRecordsOnlyChanges: an update that changes a value writes exactly one
+// connection_edited event; one that sets the values the connection already has writes none,
+// so an application cannot flood the person's activity log.
+func TestUpdateConnectionRecordsOnlyChanges(t *testing.T) {
+	t.Parallel()
+	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
+		dev := e.developer(t)
+		app := e.app(t, dev)
+		conn := e.connect(t, e.person(t), app, "")
+		events := func() int {
+			t.Helper()
+			n, err := e.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.ConnectionEdited)),
+				activityevent.ConnectionID(conn.ID)).Count(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for _, tt := range []struct {
+			name  string
+			patch portal.ConnectionPatch
+			want  int // events after the update
+		}{
+			{"forwarding turned off", portal.ConnectionPatch{IsForwarding: ptr(false)}, 1},
+			{"forwarding off again", portal.ConnectionPatch{IsForwarding: ptr(false)}, 1},
+			{"record set", portal.ConnectionPatch{AppEmail: ptr("crm@shop.example")}, 2},
+			{"the same record, written differently", portal.ConnectionPatch{AppEmail: ptr(" CRM@shop.example ")}, 2},
+			{"both as they are", portal.ConnectionPatch{IsForwarding: ptr(false), AppEmail: ptr("crm@shop.example")}, 2},
+			{"one of two changed", portal.ConnectionPatch{IsForwarding: ptr(true), AppEmail: ptr("crm@shop.example")}, 3},
+			{"record cleared", portal.ConnectionPatch{AppEmail: ptr("")}, 4},
+			{"record cleared again", portal.ConnectionPatch{AppEmail: ptr("")}, 4},
+		} {
+			if _, err := e.svc.UpdateConnection(dev, app.ID, conn.ID, tt.patch); err != nil {
+				t.Fatalf("%s: %v", tt.name, err)
+			}
+			if got := events(); got != tt.want {
+				t.Errorf("after %s: %d connection_edited events, want %d", tt.name, got, tt.want)
+			}
 		}
 	})
 }

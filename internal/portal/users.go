@@ -385,6 +385,7 @@ type ConnectionPatch struct {
 }
 
 // UpdateConnection applies p to connection connID of the signed-in developer's application.
+// The activity log gets connection_edited (the fields given) only when a value changed.
 func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
 	if p.IsForwarding == nil && p.AppEmail == nil {
 		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
@@ -404,6 +405,14 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 		if err != nil {
 			return err
 		}
+		if s.DB.Dialect == dialect.Postgres {
+			// Updates of one connection take turns, so each compares with the values it replaces
+			// (SQLite transactions already take turns).
+			if _, err := tx.AppConnection.Query().Where(appconnection.ID(connID), appconnection.ApplicationID(app.ID)).
+				ForUpdate().IDs(ctx); err != nil {
+				return err
+			}
+		}
 		conn, err := connectionOf(ctx, tx.Client(), app, connID)
 		if err != nil {
 			return err
@@ -421,6 +430,11 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 		}
 		saved.Edges = conn.Edges
 		out = saved
+		if saved.IsForwarding == conn.IsForwarding && saved.DeveloperEmail == conn.DeveloperEmail {
+			// Nothing changed: a repeated update writes no event, so an application cannot push
+			// the person's real events out of their log.
+			return nil
+		}
 		var fields []string
 		if p.IsForwarding != nil {
 			fields = append(fields, "isForwarding")

@@ -178,7 +178,7 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 // Each invitation counts, before anything is written or any account is read, against the
 // inviting developer on this application (Invites) and on all applications
 // (InvitesPerDeveloper), then against the invited address from every inviter
-// (InvitesPerAddress, keyed by a hash of the normalized address); past any of them it
+// (InvitesPerAddress, keyed by a hash of its mailbox, mail.MailboxKey); past any of them it
 // answers RateLimited and mails nothing.
 func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
 	email, err := mail.NormalizeAddress(email)
@@ -245,7 +245,7 @@ func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) er
 	if err := s.Limiter.Take(ctx, s.InvitesPerDeveloper.Or(DefaultInvitesPerDeveloper), uid); err != nil {
 		return err
 	}
-	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), ids.Hash(email))
+	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), ids.Hash(mail.MailboxKey(email)))
 }
 
 // capTeam refuses one more invitation or member when the team is full.
