@@ -57,6 +57,9 @@ func (r Rule) key(subject string) string { return r.Name + ":" + subjectKey(subj
 // subjectKey is the counter of subject: the AddressKey of an address subject (an IP address,
 // or "kind:" and an IP address), subject itself otherwise.
 func subjectKey(subject string) string {
+	if !strings.ContainsAny(subject, ".:") {
+		return subject // ids and hashes, on every token request: no address to parse
+	}
 	if k, ok := AddressKey(subject); ok {
 		return k
 	}
