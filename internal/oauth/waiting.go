@@ -341,6 +341,24 @@ func (s *Service) linkUsed(ctx context.Context, ml *magicLink, browser, _ string
 	s.saveWaiting(ctx, ml.Waiting, w)
 }
 
+// LinkAccount is the address magic link raw signs in with, masked (MaskEmail), for the page
+// that asks where to sign in: a link someone forwarded signs in to their account, not to the
+// reader's, and the page must say whose. "" when raw is not a usable link.
+func (s *Service) LinkAccount(ctx context.Context, raw string) string {
+	if raw == "" || len(raw) > 128 {
+		return ""
+	}
+	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
+	if err != nil {
+		return ""
+	}
+	var ml magicLink
+	if json.Unmarshal(b, &ml) != nil || ml.Email == "" {
+		return ""
+	}
+	return MaskEmail(ml.Email)
+}
+
 // LinkAsker tells the page of an unused link opened in browser whether another browser is
 // waiting for it: then the page offers to approve that browser instead of signing in here.
 func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (otherBrowser bool) {

@@ -408,6 +408,27 @@ func TestStrangersCannotLockThePersonOutOfSigningIn(t *testing.T) {
 	})
 }
 
+// Login CSRF by a forwarded link: an attacker asks for a sign-in link to their own address and
+// sends it to the person. Opened in the person's browser (not the one that asked), the page
+// says whose account the link opens, and that it would replace the person's own session.
+func TestAForwardedSignInLinkSaysWhoseAccountItOpens(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		person := e.browser()
+		person.signInTo("pat@example.com")
+		attacker := e.browser()
+		if p := attacker.post(e.base+"/login", url.Values{"email": {"mallory@evil.example"}}); p.StatusCode != 200 {
+			t.Fatalf("the attacker's link: %d", p.StatusCode)
+		}
+		p := person.get(e.magicLink("mallory@evil.example"))
+		if !strings.Contains(p.Body, `id="link-account"`) || !strings.Contains(p.Body, "ma•••@evil.example") ||
+			!strings.Contains(p.Body, "pat@example.com") || strings.Contains(p.Body, "mallory@evil.example") {
+			t.Fatalf("the forwarded link's page does not say whose account it opens: %s", p.Body)
+		}
+	})
+}
+
 // A developer's email sync proposes an address; the page of its confirmation link shows the
 // person's current address to nobody but that person (the link goes to the proposed mailbox,
 // which may be the developer's own), warns what confirming means, needs a recent sign-in,

@@ -647,6 +647,16 @@ func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, 
 	if msg != nil {
 		d.Field = "match"
 	}
+	if d.Other {
+		// A link asked for elsewhere may be someone else's, forwarded: say whose account it
+		// opens, and that it replaces the one this browser is signed in to.
+		d.Email = p.OAuth.LinkAccount(r.Context(), tok)
+		if s, ok := auth.SessionFrom(r.Context()); ok {
+			if u, err := p.Identity.User(r.Context(), s.UserID); err == nil && oauth.MaskEmail(u.Email) != d.Email {
+				d.Viewer = u.Email
+			}
+		}
+	}
 	p.render(w, r, status, "magic", d, "https:", "http:")
 }
 
