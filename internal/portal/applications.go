@@ -74,7 +74,7 @@ type CreatedApplication struct {
 const MaxApplicationsPerOwner = 100
 
 // DefaultApplicationCreations is how many applications one developer may create per hour.
-var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", N: 20, Window: time.Hour}
+var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", N: 60, Window: time.Hour}
 
 // CreateApplication registers an application owned by the signed-in developer. Each valid
 // request counts against the developer's ApplicationCreations per hour (RateLimited past
