@@ -78,3 +78,37 @@ func TestActivityInBrowser(t *testing.T) {
 	devTab.shot(t, "portal-app-activity")
 	devTab.open(t, ls.URL+"/portal/users?app="+appID, "#export-users")
 }
+
+// In Chromium: a dashboard whose sign-in is older than auth.RecentSignIn sends the person to
+// sign in again when they change how they sign in (ls.js on reauthentication_required), and
+// the login page says why; nothing was added.
+func TestSignInAgainInBrowser(t *testing.T) {
+	ls := startLiveServer(t, "sqlite://"+filepath.Join(t.TempDir(), "db.sqlite"))
+	b := newChrome(t)
+	defer b.report()
+	ctx := context.Background()
+	ann, err := ls.identity.CreateUser(ctx, "ann@example.com", "Ann Example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	person := b.tab("person")
+	ls.signInByCookie(t, person, ann.ID)
+	hashes, err := ls.kv.SMembers(ctx, "usess:"+ann.ID).Result()
+	if err != nil || len(hashes) != 1 {
+		t.Fatalf("sessions: %v %v", hashes, err)
+	}
+	if err := ls.kv.HSet(ctx, "sess:"+hashes[0], "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	person.open(t, ls.URL+"/dashboard", "#add-email")
+	person.do(t, chromedp.SendKeys(`#add-email`, "ann.work@example.com"), chromedp.Click(`#add-email-form button`))
+	person.waitFor(t, `location.pathname === "/login" && !!document.getElementById("sign-in-again")`)
+	if got := evalIn[string](t, person, `location.search`); got != "?again=1&return_to=%2Fdashboard" {
+		t.Errorf("sent to /login%s, want ?again=1&return_to=%%2Fdashboard", got)
+	}
+	person.shot(t, "sign-in-again")
+	if n := ls.db.UserEmail.Query().CountX(ctx); n != 0 {
+		t.Errorf("%d addresses were added", n)
+	}
+}
