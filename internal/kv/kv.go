@@ -123,7 +123,8 @@ func parse(rawURL string) (*redis.UniversalOptions, error) {
 // openEmbedded starts the embedded store (package embedded) and a go-redis client that
 // reaches it over in-memory connections: no port, no password to leak.
 func openEmbedded(opts Options) (*Store, error) {
-	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes, Now: opts.Now})
+	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes, Now: opts.Now,
+		Keep: []string{CounterPrefix}})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// CounterPrefix starts the keys of rate-limit counters (and of other counters that enforce a
+// limit, such as the tries at a sign-in code). The embedded store never evicts them for room
+// (embedded.Options.Keep): a flood of other writes must not reset a limit.
+const CounterPrefix = "rl:"
+
 // Limit counts one hit of key in a fixed window and reports whether it is within limit. When
 // it is not, retryAfter is the time until the window ends. The counter lives in Redis, so every
 // instance shares it.
@@ -17,7 +22,7 @@ func (s *Store) Limit(ctx context.Context, key string, limit int, window time.Du
 // LimitN is Limit counting n hits at once (a weighted cost, such as a GraphQL operation's
 // complexity).
 func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error) {
-	r, err := s.Transact(ctx, countCmds("rl:"+key, n, window)...)
+	r, err := s.Transact(ctx, countCmds(CounterPrefix+key, n, window)...)
 	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
@@ -28,7 +33,7 @@ func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window tim
 // Peek reports, without counting a hit, whether key has already used up limit in its
 // current window, and if so how long until the window ends.
 func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retryAfter time.Duration, err error) {
-	r, err := s.Transact(ctx, peekCmds("rl:"+key)...)
+	r, err := s.Transact(ctx, peekCmds(CounterPrefix+key)...)
 	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}
@@ -41,7 +46,7 @@ func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retry
 // counted), to run in a round trip of the caller's own, ahead of its commands. The hit on key
 // is counted even when peekKey's limit is spent. ReadPeekLimit reads their replies.
 func PeekLimitCmds(peekKey, key string, n int, window time.Duration) [][]string {
-	return append(peekCmds("rl:"+peekKey), countCmds("rl:"+key, n, window)...)
+	return append(peekCmds(CounterPrefix+peekKey), countCmds(CounterPrefix+key, n, window)...)
 }
 
 // ReadPeekLimit reads the replies of PeekLimitCmds (the first len of them of a Transact):

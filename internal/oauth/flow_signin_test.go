@@ -101,7 +101,7 @@ func TestTryCountersExpireWithTheLink(t *testing.T) {
 	if err := e.svc.ApproveOther(ctx, link, "no number", "192.0.2.9"); !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("a wrong number: %v", err)
 	}
-	for _, pattern := range []string{"wtn:*", "wta:*"} {
+	for _, pattern := range []string{"rl:wtn:*", "rl:wta:*"} {
 		keys, err := e.kv.Keys(context.Background(), pattern).Result()
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("counters %s: %v, %v", pattern, keys, err)

@@ -15,6 +15,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv"
 )
 
 // A waiting sign-in is the "check your email" page of one browser: the address a link was
@@ -69,9 +70,11 @@ const (
 	ApproveAttempts = 3
 )
 
-func waitingKey(hash string) string  { return "wt:" + hash }
-func attemptsKey(hash string) string { return "wtn:" + hash }
-func approveKey(hash string) string  { return "wta:" + hash }
+func waitingKey(hash string) string { return "wt:" + hash }
+
+// The try counters are kv counters (kv.CounterPrefix), which the embedded store never evicts.
+func attemptsKey(hash string) string { return kv.CounterPrefix + "wtn:" + hash }
+func approveKey(hash string) string  { return kv.CounterPrefix + "wta:" + hash }
 
 // countTry counts one more try at a waiting sign-in's code or number under key and returns
 // the count. The counter lives as long as a link (MagicLinkTTL), set with the count in one

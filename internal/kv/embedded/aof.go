@@ -101,7 +101,7 @@ func load(r *bufio.Reader, s *Store) error {
 		if e == nil || (e.exp != 0 && e.exp <= now) {
 			continue
 		}
-		e.hidx = -1
+		e.hidx, e.kept = -1, s.kept(rec.key)
 		e.size = e.measure()
 		s.m[rec.key] = e
 		s.bytes += e.size

@@ -76,6 +76,47 @@ func TestLimitsEvictSoonestExpiring(t *testing.T) {
 	}
 }
 
+// Keys under a Keep prefix (rate-limit counters) are never evicted: a flood of other writes
+// takes the other keys, even those expiring later, and when only kept keys are left a write
+// fails with ErrFull. Kept keys still expire, by the sweep and on access, and survive a
+// restart as kept.
+func TestKeptKeysAreNeverEvicted(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "aof")
+	s := mustOpen(t, Options{MaxKeys: 4, Keep: []string{"rl:"}, Now: c.Now, Path: path})
+	do(s, "SET", "rl:login:a", "1", "EX", "60")  // the soonest deadline of all
+	do(s, "SET", "rl:login:b", "1", "EX", "900") // expires later
+	for i := range 50 {                          // a flood of later-expiring writes
+		if r := do(s, "SET", fmt.Sprintf("flow:%d", i), "v", "EX", "1800"); r != any(ok) {
+			t.Fatalf("flow %d: %v", i, r)
+		}
+	}
+	if do(s, "EXISTS", "rl:login:a", "rl:login:b") != any(int64(2)) {
+		t.Fatal("a flood of other writes evicted a rate-limit counter")
+	}
+	if do(s, "EXISTS", "flow:49", "flow:48") != any(int64(2)) || s.Len() != 4 || s.Evicted != 48 {
+		t.Fatalf("the flood kept %d keys, evicted %d; want the 2 latest flows and 48 evicted", s.Len(), s.Evicted)
+	}
+	do(s, "SET", "rl:x", "1", "EX", "60")
+	do(s, "SET", "rl:y", "1", "EX", "60") // evicts the two flows
+	if r := do(s, "SET", "flow:more", "v", "EX", "1800"); r != any(ErrFull) {
+		t.Fatalf("a write with only kept keys left = %v, want ErrFull", r)
+	}
+	c.Add(61 * time.Second)
+	if n := s.Sweep(); n != 3 || do(s, "EXISTS", "rl:login:b") != any(int64(1)) {
+		t.Fatalf("the sweep expired %d kept keys, want the 3 of 60 s", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := mustOpen(t, Options{MaxKeys: 2, Keep: []string{"rl:"}, Now: c.Now, Path: path})
+	do(again, "SET", "flow:after", "v", "EX", "1800")
+	if r := do(again, "SET", "flow:after2", "v", "EX", "1800"); r != any(ok) || do(again, "EXISTS", "rl:login:b") != any(int64(1)) {
+		t.Fatalf("after a restart the counter is not kept: %v", r)
+	}
+}
+
 // Expired keys go by lazy expiry on access and by the sweep, which takes at most SweepBatch
 // a call from the top of the heap (no scan of the live keys).
 func TestSweepIsBoundedAndOrdered(t *testing.T) {

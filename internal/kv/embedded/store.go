@@ -10,7 +10,9 @@
 //     extended or removed is re-placed lazily, when its old deadline reaches the top (O(1));
 //   - memory is bounded (MaxKeys, MaxBytes): a write that would pass a bound first evicts the
 //     keys expiring soonest; when no key has a TTL left to evict, the write fails with an
-//     OOM error, like Redis's volatile-ttl policy;
+//     OOM error, like Redis's volatile-ttl policy. Keys under a Keep prefix (rate-limit
+//     counters) are never evicted, only expired: they sit in a heap of their own, so a flood
+//     of other writes cannot reset a limit by pushing its counter out;
 //   - with a Path, every write is appended to a log (flushed and fsynced every second and on
 //     Close); the log is compacted when opened and when it grows past four times the live
 //     data, so sessions survive a restart.
@@ -20,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -38,6 +41,11 @@ type Options struct {
 	SweepEvery time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Keep are key prefixes that eviction never takes (they still expire): the counters of
+	// rate limits, which an anonymous flood of other writes (authorization requests, say)
+	// would otherwise push out, resetting the limit. When only such keys are left, a write
+	// past a bound fails with ErrFull.
+	Keep []string
 }
 
 func (o *Options) defaults() {
@@ -81,6 +89,8 @@ type entry struct {
 	hexp int64
 	hidx int
 	size int64
+	// kept: e's key has a Keep prefix; its heap is Store.hk, which eviction does not take from.
+	kept bool
 }
 
 // overhead is the estimated fixed cost of a key and of a set member or hash field.
@@ -105,7 +115,8 @@ type Store struct {
 	opt   Options
 	mu    sync.Mutex
 	m     map[string]*entry
-	h     expHeap
+	h     expHeap // keys with a TTL that eviction may take, by deadline
+	hk    expHeap // keys with a TTL under a Keep prefix, by deadline
 	bytes int64
 	log   *aof
 	// dirty are the keys written by the commands running, for the log: a whole-state record,
@@ -173,18 +184,36 @@ func (s *Store) run() {
 	}
 }
 
-// settle puts the heap's top in its true place (its TTL was extended or removed since it was
+// settle puts the top of h in its true place (its TTL was extended or removed since it was
 // ordered) and reports whether it did anything.
-func (s *Store) settle() bool {
-	e := s.h.top()
+func settle(h *expHeap) bool {
+	e := h.top()
 	switch {
 	case e.exp == 0:
-		s.h.remove(0)
+		h.remove(0)
 		return true
 	case e.exp != e.hexp:
 		e.hexp = e.exp
-		s.h.fix(0)
+		h.fix(0)
 		return true
+	}
+	return false
+}
+
+// heapOf is the heap e belongs in.
+func (s *Store) heapOf(e *entry) *expHeap {
+	if e.kept {
+		return &s.hk
+	}
+	return &s.h
+}
+
+// kept reports whether key has a Keep prefix.
+func (s *Store) kept(key string) bool {
+	for _, p := range s.opt.Keep {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
 	}
 	return false
 }
@@ -196,13 +225,15 @@ func (s *Store) Sweep() int {
 	defer s.mu.Unlock()
 	now := s.nowMs()
 	n, steps := 0, 0
-	for steps < s.opt.SweepBatch && len(s.h) > 0 && s.h.topAt() <= now {
-		steps++
-		if s.settle() {
-			continue
+	for _, h := range []*expHeap{&s.h, &s.hk} {
+		for steps < s.opt.SweepBatch && len(*h) > 0 && h.topAt() <= now {
+			steps++
+			if settle(h) {
+				continue
+			}
+			s.remove(h.top())
+			n++
 		}
-		s.remove(s.h.top())
-		n++
 	}
 	s.Expired += int64(n)
 	return n
@@ -234,7 +265,7 @@ func (s *Store) lookup(key string) *entry {
 func (s *Store) remove(e *entry) {
 	delete(s.m, e.key)
 	if e.hidx >= 0 {
-		s.h.remove(e.hidx)
+		s.heapOf(e).remove(e.hidx)
 	}
 	s.bytes -= e.size
 }
@@ -260,11 +291,11 @@ func (s *Store) setExp(e *entry, exp int64) {
 	case exp == 0:
 	case e.hidx >= 0 && exp < e.hexp:
 		e.hexp = exp
-		s.h.fix(e.hidx)
+		s.heapOf(e).fix(e.hidx)
 	case e.hidx >= 0:
 	default:
 		e.hexp = exp
-		s.h.push(e)
+		s.heapOf(e).push(e)
 	}
 }
 
@@ -273,7 +304,7 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
 		return nil, err
 	}
-	e := &entry{key: key, kind: kind, hidx: -1}
+	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key)}
 	switch kind {
 	case kindSet:
 		e.set = make(map[string]struct{})
@@ -295,7 +326,7 @@ func (s *Store) resized(e *entry, delta int64) {
 // room evicts the keys expiring soonest until keys more keys and bytes more bytes fit.
 func (s *Store) room(keys int, bytes int64) error {
 	for len(s.m)+keys > s.opt.MaxKeys || s.bytes+bytes > s.opt.MaxBytes {
-		for len(s.h) > 0 && s.settle() {
+		for len(s.h) > 0 && settle(&s.h) {
 		}
 		if len(s.h) == 0 {
 			return ErrFull
