@@ -90,6 +90,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"golang.org/x/net/netutil"
 
 	"loginsign/ent"
 	"loginsign/internal/kv"
@@ -106,6 +107,10 @@ type Config struct {
 	Hostname string
 	// MaxMessageBytes is the largest message accepted; larger ones get 552. Default 25 MiB.
 	MaxMessageBytes int64
+	// MaxConnections bounds the SMTP sessions served at once; further connections wait to be
+	// accepted. A message is held in memory while it is relayed, so this and MaxMessageBytes
+	// bound the relay's memory. Default 50.
+	MaxConnections int
 	// TLSConfig, when set, makes the server offer STARTTLS.
 	TLSConfig *tls.Config
 	// Logger gets one line per relayed or refused message. Default slog.Default().
@@ -129,6 +134,7 @@ type Config struct {
 
 const (
 	defaultMaxMessageBytes = 25 << 20
+	defaultMaxConnections  = 50
 	// maxRecipients bounds RCPT TO per message.
 	maxRecipients = 50
 	// maxHops is how many X-LoginSign-Relay lines a message may carry before it is a loop.
@@ -175,6 +181,9 @@ func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = defaultMaxMessageBytes
 	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = defaultMaxConnections
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -208,10 +217,10 @@ func (s *Server) ListenAndServe() error {
 }
 
 // Serve accepts connections on l until Close or Shutdown, after which it returns
-// smtp.ErrServerClosed.
+// smtp.ErrServerClosed. At most Config.MaxConnections are served at once.
 func (s *Server) Serve(l net.Listener) error {
 	s.cfg.Logger.Info("relay listening", "addr", l.Addr().String(), "domain", s.cfg.Domain)
-	return s.smtp.Serve(l)
+	return s.smtp.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
 }
 
 // Close stops listening and drops open connections at once; deliveries in progress are

@@ -53,6 +53,7 @@ type fixtureOptions struct {
 	maxMessageBytes int64
 	rcptLimit       int
 	replyLimit      int
+	maxConnections  int
 	logger          *slog.Logger
 	sender          func(*mailtest.Server) mail.Sender
 }
@@ -87,7 +88,7 @@ func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	f.conn = f.newConnection(tb, f.user, alias)
 
 	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes,
-		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, Resolver: f.zone}, f.db, out)
+		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, MaxConnections: opts.maxConnections, Resolver: f.zone}, f.db, out)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -560,6 +561,46 @@ func TestRefusedRecipients(t *testing.T) {
 			t.Errorf("%d messages delivered, want 0", n)
 		}
 	})
+}
+
+// At most MaxConnections sessions are served at once (a message is held in memory while it is
+// relayed, so the count bounds the relay's memory): a connection past it is greeted only once
+// a session ends.
+func TestConnectionsAreBounded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t), fixtureOptions{maxConnections: 1})
+	first, err := smtp.Dial(f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Hello("first.example"); err != nil {
+		t.Fatal(err)
+	}
+	greeted := make(chan time.Time, 1)
+	go func() {
+		c, err := smtp.Dial(f.addr)
+		if err == nil {
+			err = c.Hello("second.example")
+			defer c.Close()
+		}
+		if err != nil {
+			t.Errorf("second session: %v", err)
+		}
+		greeted <- time.Now()
+	}()
+	time.Sleep(300 * time.Millisecond) // time for a greeting that should not come
+	quit := time.Now()
+	if err := first.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case at := <-greeted:
+		if at.Before(quit) {
+			t.Fatal("a second session was served while the first was open, past MaxConnections = 1")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the second session was never served after the first ended")
+	}
 }
 
 func TestSizeLimit(t *testing.T) {
