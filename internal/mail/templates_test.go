@@ -40,6 +40,10 @@ func TestMagicLinkCode(t *testing.T) {
 	if m := mail.MagicLink("a@example.com", link, "", "", 15*time.Minute); strings.Contains(m.Text, "code") {
 		t.Errorf("a mail without a code mentions one:\n%s", m.Text)
 	}
+	// "Read me the code you just got" is how a code is phished: the mail says never to.
+	if want := "Never give them to anyone: LoginSign and the apps you use never ask you for them."; !strings.Contains(m.Text, want) || !strings.Contains(m.HTML, want) {
+		t.Errorf("the mail with a code does not warn against giving it away:\n%s", m.Text)
+	}
 }
 
 func TestMagicLinkText(t *testing.T) {
