@@ -59,6 +59,10 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 			gerr.Message = e.Name()
 		}
 		gerr.Extensions = map[string]any{"code": e.Name()}
+		if e.Code == apperr.RateLimited && e.RetryAfter > 0 {
+			// What REST says in Retry-After, as the per-person GraphQL budget says it.
+			gerr.Extensions["retryAfter"] = e.RetryAfter
+		}
 		if e.Code == apperr.Internal && apperr.DependencyDown(err) {
 			log.WarnContext(ctx, "graphql: dependency unavailable", "err", err)
 			gerr.Message, gerr.Extensions = apperr.UnavailableMessage, map[string]any{"code": string(apperr.Unavailable)}

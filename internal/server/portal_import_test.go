@@ -286,6 +286,9 @@ func TestBulkWritesAreCountedPerDeveloper(t *testing.T) {
 		if g := dev.gql(imp, map[string]any{"in": map[string]any{"applicationId": apps[1], "sourceName": "gql",
 			"users": []map[string]any{{"externalUserId": "1", "email": "someone@example.com"}}}}); g.code() != "rate_limited" {
 			t.Fatalf("GraphQL import past the limit = %+v, want rate_limited", g)
+		} else if wait, _ := g.Errors[0].Extensions["retryAfter"].(float64); wait < 1 || wait > 3600 {
+			// GraphQL says how long to wait, as REST's Retry-After does.
+			t.Fatalf("GraphQL import past the limit: retryAfter %v, want 1..3600 s", g.Errors[0].Extensions["retryAfter"])
 		}
 		if after, _ := e.srv.db.ImportSource.Query().Count(context.Background()); after != before {
 			t.Fatalf("%d import runs stored past the limit", after-before)
