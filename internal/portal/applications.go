@@ -15,11 +15,8 @@ import (
 	"time"
 
 	"entgo.io/contrib/entgql"
-	"entgo.io/ent/dialect"
 
 	"loginsign/ent"
-	"loginsign/ent/application"
-	"loginsign/ent/user"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -69,9 +66,9 @@ type CreatedApplication struct {
 	WebhookSecret string // empty when no webhook URL was set
 }
 
-// MaxApplicationsPerOwner bounds the applications one developer owns: each is a client with
-// its own quota of calls, and its name goes into the mails it makes LoginSign send.
-const MaxApplicationsPerOwner = 100
+// MaxApplicationsPerOwner bounds the applications one developer owns, by creation or by
+// transfer (team.MaxOwnedApplications).
+const MaxApplicationsPerOwner = team.MaxOwnedApplications
 
 // DefaultApplicationCreations is how many applications one developer may create per hour.
 var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", N: 60, Window: time.Hour}
@@ -97,19 +94,8 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 		out.WebhookSecret = NewWebhookSecret()
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if s.DB.Dialect == dialect.Postgres {
-			// One developer's creations take turns, so the count below stays exact. (SQLite
-			// transactions already take turns: BEGIN IMMEDIATE.)
-			if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
-				return store.Err(err, "user")
-			}
-		}
-		n, err := tx.Application.Query().Where(application.OwnerID(uid)).Count(ctx)
-		if err != nil {
+		if err := team.CheckOwnedApplications(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
-		}
-		if n >= MaxApplicationsPerOwner {
-			return apperr.New(apperr.Invalid, "a developer owns at most %d applications; delete one first", MaxApplicationsPerOwner)
 		}
 		create := tx.Application.Create().
 			SetOwnerID(uid).

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appinvitation"
@@ -169,6 +170,47 @@ func TestInvitationsPerAddress(t *testing.T) {
 		a, b := refusals["nobody@example.net"], refusals[holder.Email]
 		if a.Name() != b.Name() || a.Message != b.Message {
 			t.Fatalf("refusals differ: %+v without an account, %+v with one", a, b)
+		}
+	})
+}
+
+// TestTransferDoesNotPassTheApplicationCap: the cap on owned applications holds for a transfer
+// too, not only for creation: a member who owns MaxOwnedApplications cannot accept one more,
+// and the application stays its owner's; with one fewer the transfer goes through.
+func TestTransferDoesNotPassTheApplicationCap(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		ctx := context.Background()
+		owner, apps := e.developer(t, "Moving")
+		names := make([]string, team.MaxOwnedApplications)
+		for i := range names {
+			names[i] = fmt.Sprintf("Own %d", i)
+		}
+		member, owned := e.developer(t, names...)
+		sess, _ := auth.SessionFrom(member)
+		m, err := e.db.User.Get(ctx, sess.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.AppMember.Create().SetApplicationID(apps[0].ID).SetUserID(m.ID).SetEmail(m.Email).
+			SetRole("admin").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ProposeTransfer(owner, apps[0].ID, m.ID); err != nil {
+			t.Fatalf("propose: %v", err)
+		}
+		if _, err := e.svc.AcceptTransfer(member, apps[0].ID); !apperr.Is(err, apperr.Invalid) {
+			t.Fatalf("accepting with %d applications owned: %v, want invalid_request", len(owned), err)
+		}
+		if a, _ := e.db.Application.Get(ctx, apps[0].ID); a.OwnerID == m.ID {
+			t.Fatal("the refused transfer moved the application")
+		}
+		if err := e.db.Application.DeleteOne(owned[0]).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := e.svc.AcceptTransfer(member, apps[0].ID); err != nil || a.OwnerID != m.ID {
+			t.Fatalf("accepting with one fewer: %v", err)
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
@@ -638,6 +640,9 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 		if app.TransferTo == nil || *app.TransferTo != uid || app.TransferExpiresAt == nil || !app.TransferExpiresAt.After(now) {
 			return apperr.WithReason(apperr.NotFound, "no_transfer", "no ownership transfer to you is pending")
 		}
+		if err := CheckOwnedApplications(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		old, err := tx.User.Get(ctx, app.OwnerID)
 		if err != nil {
 			return err
@@ -657,6 +662,30 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 			ApplicationID: app.ID, At: now})
 	})
 	return out, err
+}
+
+// MaxOwnedApplications bounds the applications one developer owns: each is a client with its
+// own quota of calls, and its name goes into the mails it makes LoginSign send.
+const MaxOwnedApplications = 100
+
+// CheckOwnedApplications refuses (Invalid) inside tx when uid already owns
+// MaxOwnedApplications, before they gain one more by creation or transfer. On PostgreSQL it
+// locks uid's row first, so one developer's gains take turns and the count stays exact
+// (SQLite transactions already take turns: BEGIN IMMEDIATE).
+func CheckOwnedApplications(ctx context.Context, tx *ent.Tx, d, uid string) error {
+	if d == dialect.Postgres {
+		if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
+			return store.Err(err, "user")
+		}
+	}
+	n, err := tx.Application.Query().Where(application.OwnerID(uid)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n >= MaxOwnedApplications {
+		return apperr.New(apperr.Invalid, "a developer owns at most %d applications; delete one first", MaxOwnedApplications)
+	}
+	return nil
 }
 
 // DeleteApplication removes appID's team (members and invitations) inside tx, for the
