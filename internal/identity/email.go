@@ -35,25 +35,26 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 	if err != nil {
 		return false, err
 	}
-	old, err := s.User(ctx, userID)
+	var before *ent.User
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		before, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		changed, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
-		return err
-	})
-	if err == nil && changed {
-		s.afterPrimaryChange(ctx, userID, old.Email)
+	if before != nil {
+		s.afterPrimaryChange(ctx, before)
 	}
-	return changed, err
+	return before != nil, nil
 }
 
-// afterPrimaryChange runs once a change of userID's primary address away from oldEmail has
-// committed: every other session of the person ends (the one that made the change stays),
-// and oldEmail gets a security notice, so a change the person did not make does not go
-// unnoticed. Both are best effort: the change stands, failures are logged.
-func (s *Service) afterPrimaryChange(ctx context.Context, userID, oldEmail string) {
+// afterPrimaryChange runs once a change of the primary address of before (the account as it
+// was) has committed: every other session of the person ends (the one that made the change
+// stays), and the old address gets a security notice, so a change the person did not make
+// does not go unnoticed. Both are best effort: the change stands, failures are logged.
+func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User) {
+	userID := before.ID
 	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
 		if n, err := s.Sessions.DeleteAll(ctx, userID, sess.ID); err != nil {
 			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)
@@ -63,15 +64,10 @@ func (s *Service) afterPrimaryChange(ctx context.Context, userID, oldEmail strin
 			}
 		}
 	}
-	if s.Mail == nil || oldEmail == "" {
+	if s.Mail == nil {
 		return
 	}
-	u, err := s.User(ctx, userID)
-	if err != nil {
-		slog.WarnContext(ctx, "primary address notice: reading the person", "err", err)
-		return
-	}
-	m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, u.Language), oldEmail, "primary_changed", s.Now(),
+	m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, before.Language), before.Email, "primary_changed", s.Now(),
 		strings.TrimRight(s.BaseURL, "/")+"/dashboard")
 	if !ok {
 		return
@@ -81,56 +77,57 @@ func (s *Service) afterPrimaryChange(ctx context.Context, userID, oldEmail strin
 	}
 }
 
-// changePrimaryEmail is ChangePrimaryEmail inside tx, with newEmail normalised.
-func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, reason, exceptAppID, actor string) (bool, error) {
+// changePrimaryEmail is ChangePrimaryEmail inside tx, with newEmail normalised. It returns the
+// account as it was before the change, nil when newEmail already was the primary address.
+func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, reason, exceptAppID, actor string) (*ent.User, error) {
 	now := s.Now().UTC()
 	u, err := tx.User.Get(ctx, userID)
 	if err != nil {
-		return false, store.Err(err, "user")
+		return nil, store.Err(err, "user")
 	}
 	if u.Email == newEmail {
-		return false, nil
+		return nil, nil
 	}
 	if taken, err := tx.User.Query().Where(user.Email(newEmail), user.IDNEQ(userID)).Exist(ctx); err != nil {
-		return false, err
+		return nil, err
 	} else if taken {
-		return false, errAddressTaken()
+		return nil, errAddressTaken()
 	}
 	if err := ClaimAddress(ctx, tx, userID, newEmail, now); err != nil {
-		return false, err
+		return nil, err
 	}
 	if _, err := tx.User.UpdateOne(u).SetEmail(newEmail).AddEmailVersion(1).Save(ctx); err != nil {
-		return false, store.Err(err, "user")
+		return nil, store.Err(err, "user")
 	}
 	// The old primary stays linked as a verified alternative (and stays claimed); the new one
 	// is no longer one.
 	if _, err := tx.UserEmail.Delete().Where(useremail.UserID(userID), useremail.Email(newEmail)).Exec(ctx); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := tx.UserEmail.Create().SetUserID(userID).SetEmail(u.Email).SetVerifiedAt(now).
 		OnConflictColumns(useremail.FieldUserID, useremail.FieldEmail).UpdateVerifiedAt().Exec(ctx); err != nil {
-		return false, fmt.Errorf("keeping old address: %w", err)
+		return nil, fmt.Errorf("keeping old address: %w", err)
 	}
 	if err := tx.AuditEvent.Create().SetActorID(actor).SetApplicationID(exceptAppID).
 		SetAction("user.email_changed").SetTarget(u.GlobalID).
 		SetData(map[string]any{"old": u.Email, "new": newEmail, "reason": reason}).
 		SetCreatedAt(now).Exec(ctx); err != nil {
-		return false, fmt.Errorf("auditing: %w", err)
+		return nil, fmt.Errorf("auditing: %w", err)
 	}
 	if err := activity.Record(ctx, tx, activity.Event{Type: activity.AddressMadePrimary, Actor: activity.ByPerson,
 		UserID: userID, Details: map[string]string{"address": newEmail}, At: now}); err != nil {
-		return false, err
+		return nil, err
 	}
 	conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	for _, c := range conns {
 		if c.AppEmail != u.Email {
 			continue
 		}
 		if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); err != nil {
-			return false, fmt.Errorf("following the new address: %w", err)
+			return nil, fmt.Errorf("following the new address: %w", err)
 		}
 		if c.ApplicationID == exceptAppID {
 			continue
@@ -139,8 +136,8 @@ func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, ne
 			ConnectionID: c.ID, UserID: u.GlobalID, AliasEmail: c.AliasEmail, OldEmail: u.Email,
 			NewEmail: newEmail, ChangedAt: webhooks.Timestamp(now), Reason: reason}
 		if _, err := webhooks.Enqueue(ctx, tx, c.Edges.Application, webhooks.TypeEmailChanged, ev, now); err != nil {
-			return false, err
+			return nil, err
 		}
 	}
-	return true, nil
+	return u, nil
 }

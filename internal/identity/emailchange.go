@@ -246,6 +246,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 	}
 	now := s.Now().UTC()
 	var failure error
+	var before *ent.User // the account before the change; nil when nothing changed
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		n, err := tx.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusConfirmed).SetClosedAt(now).Save(ctx)
@@ -264,7 +265,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 				"your primary address changed since this request was made; nothing was changed")
 			return failure
 		}
-		_, err = s.changePrimaryEmail(ctx, tx, ec.UserID, ec.NewEmail, webhooks.ReasonDeveloperAPI, "", ec.UserID)
+		before, err = s.changePrimaryEmail(ctx, tx, ec.UserID, ec.NewEmail, webhooks.ReasonDeveloperAPI, "", ec.UserID)
 		if apperr.Is(err, apperr.Conflict) {
 			failure = err
 		}
@@ -282,8 +283,8 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 	if err != nil {
 		return nil, err
 	}
-	if ec.OldEmail != ec.NewEmail {
-		s.afterPrimaryChange(ctx, ec.UserID, ec.OldEmail)
+	if before != nil { // nil: the request was for the primary address itself
+		s.afterPrimaryChange(ctx, before)
 	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }
