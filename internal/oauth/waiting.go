@@ -344,43 +344,30 @@ func (s *Service) linkUsed(ctx context.Context, ml *magicLink, browser, _ string
 	s.saveWaiting(ctx, ml.Waiting, w)
 }
 
-// LinkAccount is the address magic link raw signs in with, masked (MaskEmail), for the page
-// that asks where to sign in: a link someone forwarded signs in to their account, not to the
-// reader's, and the page must say whose. "" when raw is not a usable link.
-func (s *Service) LinkAccount(ctx context.Context, raw string) string {
-	if raw == "" || len(raw) > 128 {
-		return ""
-	}
-	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
-	if err != nil {
-		return ""
-	}
-	var ml magicLink
-	if json.Unmarshal(b, &ml) != nil || ml.Email == "" {
-		return ""
-	}
-	return MaskEmail(ml.Email)
-}
-
 // LinkAsker tells the page of an unused link opened in browser whether another browser is
-// waiting for it: then the page offers to approve that browser instead of signing in here.
-func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (otherBrowser bool) {
+// waiting for it: then the page offers to approve that browser instead of signing in here, and
+// says whose account the link opens (account, the link's address masked by MaskEmail), since a
+// link someone else asked for and forwarded signs in to their account, not the reader's.
+func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (account string, otherBrowser bool) {
 	if raw == "" || len(raw) > 128 {
-		return false
+		return "", false
 	}
 	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
 	if err != nil {
-		return false
+		return "", false
 	}
 	var ml magicLink
 	if json.Unmarshal(b, &ml) != nil || ml.Waiting == "" {
-		return false
+		return "", false
 	}
 	w, err := s.loadWaiting(ctx, ml.Waiting)
 	if err != nil || w.State != "" {
-		return false
+		return "", false
 	}
-	return browser == "" || !s.Equal(w.Browser, ids.Hash(browser))
+	if browser != "" && s.Equal(w.Browser, ids.Hash(browser)) {
+		return "", false
+	}
+	return MaskEmail(ml.Email), true
 }
 
 // ApproveOther spends the link raw to sign in the browser that is waiting for it, not this

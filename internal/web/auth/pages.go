@@ -643,14 +643,14 @@ func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok string, msg *apperr.Error) {
-	d := pageData{Title: "title.magic", Token: tok, Err: msg, Other: p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))}
+	d := pageData{Title: "title.magic", Token: tok, Err: msg}
+	d.Email, d.Other = p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))
 	if msg != nil {
 		d.Field = "match"
 	}
 	if d.Other {
-		// A link asked for elsewhere may be someone else's, forwarded: say whose account it
-		// opens, and that it replaces the one this browser is signed in to.
-		d.Email = p.OAuth.LinkAccount(r.Context(), tok)
+		// A link asked for elsewhere may be someone else's, forwarded: the page says whose
+		// account it opens (d.Email), and that it replaces the one this browser is signed in to.
 		if s, ok := auth.SessionFrom(r.Context()); ok {
 			if u, err := p.Identity.User(r.Context(), s.UserID); err == nil && oauth.MaskEmail(u.Email) != d.Email {
 				d.Viewer = u.Email
