@@ -23,3 +23,11 @@ var FamilyTokensKey = familyTokensKey
 
 // TokenBucket is the bucket of an access token that expires at exp.
 func (s *Service) TokenBucket(exp time.Time) int64 { return s.tokenBucket(exp) }
+
+// OnTokenWritten runs f after each rotation's access-token write, with the family.
+func (s *Service) OnTokenWritten(f func(family string)) { s.testHookTokenWritten = f }
+
+// FamilyTokensKeys are the keys of the family's sets of access tokens that revokeFamily reads.
+func (s *Service) FamilyTokensKeys(family string) []string {
+	return s.familyTokensKeys(family, s.Now())
+}

@@ -177,6 +177,33 @@ func (e *flowEnv) expireCode(t *testing.T, code string) {
 	}
 }
 
+// advance moves the clock forward by d. On the embedded store, whose clock it is, keys then
+// expire by themselves; on real Redis, whose clock cannot move, every key's TTL is cut by d
+// and the keys it ends are deleted, which is what d would have done.
+func (e *flowEnv) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	e.clock.Advance(d)
+	if e.embedded {
+		return
+	}
+	ctx := context.Background()
+	for keys := e.kv.Scan(ctx, 0, "*", 0).Iterator(); keys.Next(ctx); {
+		ttl, err := e.kv.PTTL(ctx, keys.Val()).Result()
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case ttl <= 0: // no expiry, or gone meanwhile
+		case ttl <= d:
+			err = e.kv.Del(ctx, keys.Val()).Err()
+		default:
+			err = e.kv.PExpire(ctx, keys.Val(), ttl-d).Err()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // token calls the token endpoint's domain operation.
 func (e *flowEnv) token(id, secret string, form url.Values) (*oauth.TokenResponse, error) {
 	return e.svc.Token(e.ctx(), oauth.ClientCredentials{ID: id, Secret: secret}, form)

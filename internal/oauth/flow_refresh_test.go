@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -970,6 +971,67 @@ func TestRefreshOfAKeptRowSeesOtherInstances(t *testing.T) {
 			}
 			if name := idTokenClaims(t, next.IDToken)["name"]; name != "Renamed Elsewhere" {
 				t.Errorf("id_token name %v, want the new one", name)
+			}
+		})
+	})
+}
+
+// TestARevokedFamilyStaysRevoked: once reuse has revoked a family, its spent token presented
+// again brings none of its tokens back. This process keeps the family's row and takes the
+// token for the live one until its write, which writes the token's successor, the access
+// token the rotation that spent it answered; what it reads in the same round trip (the
+// revocation's marker) must make it delete that token again, while a second revocation of
+// the family is under way and once the code's window is over alike.
+func TestARevokedFamilyStaysRevoked(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{RefreshTokenTTL: 24 * time.Hour, RefreshGrace: 5 * time.Second}, func(t *testing.T, e *flowEnv) {
+		alive := func(access string) bool {
+			_, err := e.svc.AccessToken(e.ctx(), access)
+			if err != nil && !errors.Is(err, oauth.ErrInvalidToken) {
+				t.Fatal(err)
+			}
+			return err == nil
+		}
+		// revoked is a sign-in whose first refresh token was rotated, to next, and then
+		// presented again past the grace window.
+		revoked := func(t *testing.T) (s signedIn, next *oauth.TokenResponse) {
+			t.Helper()
+			s = e.signIn(t, "openid")
+			next, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(6 * time.Second)
+			_, err = e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			if alive(next.AccessToken) {
+				t.Fatal("the family's access token outlived the reuse")
+			}
+			return s, next
+		}
+		t.Run("while another revocation deletes the family's sets", func(t *testing.T) {
+			s, next := revoked(t)
+			// The other revocation read the family's sets before this write and deletes them
+			// after it.
+			e.svc.OnTokenWritten(func(family string) {
+				if err := e.kv.Del(e.ctx(), e.svc.FamilyTokensKeys(family)...).Err(); err != nil {
+					t.Error(err)
+				}
+			})
+			defer e.svc.OnTokenWritten(nil)
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			if alive(next.AccessToken) {
+				t.Error("the spent token presented again brought its successor's access token back")
+			}
+		})
+		t.Run("once the code's window is over", func(t *testing.T) {
+			s, next := revoked(t)
+			e.advance(t, e.svc.Config.CodeTTL+2*time.Minute)
+			_, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))
+			wantOAuthError(t, err, oauth.InvalidGrant)
+			if alive(next.AccessToken) {
+				t.Error("the spent token presented again brought its successor's access token back")
 			}
 		})
 	})

@@ -166,6 +166,9 @@ type Service struct {
 	// WakeWebhooks, when set, tells the outbox worker that events were queued (back-channel
 	// logouts), so they go out at once instead of at the next poll.
 	WakeWebhooks func()
+	// testHookTokenWritten, set by tests only, runs after a rotation's access-token write,
+	// with the family: what a concurrent request does there.
+	testHookTokenWritten func(family string)
 }
 
 // New returns the authorization server. keySealer seals the private signing keys.

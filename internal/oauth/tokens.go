@@ -159,7 +159,7 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	// A replay that raced this exchange revoked the family before its tokens existed; finish
 	// the job so the stolen code issues nothing usable.
 	if n, _ := s.KV.Exists(ctx, revokedFamilyKey(g.Family)).Result(); n > 0 {
-		s.revokeFamily(ctx, g.Family)
+		s.revokeFamily(ctx, g.Family, ids.Hash(resp.AccessToken))
 	}
 	return resp, nil
 }
@@ -334,6 +334,9 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	until := now.Add(s.Config.AccessTokenTTL)
 	ag := s.accessGrantOf(app, conn, g, now, until)
 	wr, err := s.writeAccessTokenChecked(ctx, access, ag, until.Sub(now), limits)
+	if s.testHookTokenWritten != nil {
+		s.testHookTokenWritten(g.Family)
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -342,7 +345,7 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 		return nil, wr.refused
 	case wr.revoked:
 		// The family is being revoked: finish the job (its tokens, this one included, go).
-		if err := s.revokeFamily(ctx, g.Family); err != nil {
+		if err := s.revokeFamily(ctx, g.Family, ids.Hash(access)); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
@@ -437,7 +440,7 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	case wr.refused != nil:
 		return nil, wr.refused // the token stays: it is the rotation's, answered before
 	case wr.revoked:
-		if err := s.revokeFamily(ctx, g.Family); err != nil {
+		if err := s.revokeFamily(ctx, g.Family, ids.Hash(access)); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")

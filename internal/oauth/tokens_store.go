@@ -724,10 +724,16 @@ func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, erro
 }
 
 // revokeFamily revokes every token of a sign-in: its refresh tokens (SQL) and its access
-// tokens (Redis). It also leaves a marker so tokens issued concurrently are caught.
-func (s *Service) revokeFamily(ctx context.Context, family string) error {
+// tokens (Redis). It first leaves a marker (revokedFamilyTTL) that every later write of a
+// token of the family reads in its round trip (writeAccessTokenChecked): a token written
+// before the marker is in the family's sets when they are read below, and a writer that
+// finds the marker revokes again, naming what it wrote (written, access-token hashes). It
+// must: the sets are read, then deleted, so a token added between the two (a writer that
+// found the marker set by a concurrent revocation) is gone from them when that writer's own
+// revocation reads them.
+func (s *Service) revokeFamily(ctx context.Context, family string, written ...string) error {
 	now := s.Now()
-	if err := s.KV.Set(ctx, revokedFamilyKey(family), 1, s.Config.CodeTTL+time.Minute).Err(); err != nil {
+	if err := s.KV.Set(ctx, revokedFamilyKey(family), 1, s.revokedFamilyTTL()).Err(); err != nil {
 		return serverError(err)
 	}
 	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyID(family), refreshtoken.RevokedAtIsNil()).
@@ -739,13 +745,23 @@ func (s *Service) revokeFamily(ctx context.Context, family string) error {
 	if err != nil {
 		return serverError(err)
 	}
-	for _, h := range hashes {
+	for _, h := range slices.Concat(hashes, written) {
 		keys = append(keys, accessKey(h))
 	}
 	if err := s.KV.Del(ctx, keys...).Err(); err != nil {
 		return serverError(err)
 	}
 	return nil
+}
+
+// revokedFamilyTTL is how long revokeFamily's marker lives: as long as a token of the family
+// may still be written after the revocation, by a code exchange (CodeTTL) or by a rotation
+// from a row kept in refreshRows (keepRefreshRow: twice the access-token lifetime), which
+// takes the presented token for the live one until its write. A spent token's successor is
+// the access token that its rotation answered: written again for a revoked family once the
+// marker was gone, it would live again for a whole lifetime. The minute is for clocks.
+func (s *Service) revokedFamilyTTL() time.Duration {
+	return max(s.Config.CodeTTL, 2*s.Config.AccessTokenTTL) + time.Minute
 }
 
 // FamilyAccessTokens are the hashes of the family's access tokens that can still be alive:
