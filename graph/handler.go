@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -17,6 +18,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/licenses"
+	"loginsign/internal/store"
 )
 
 // Limits bound what one query may ask for. MaxFields counts selections with every fragment
@@ -165,6 +167,9 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 			if w.err == nil {
 				w.err = w.unpaged(sel)
 			}
+			if w.err == nil {
+				w.err = w.badCursor(sel)
+			}
 			s = w.selections(sel.SelectionSet)
 			s.fields++
 			if sel.Name == "__schema" || sel.Name == "__type" {
@@ -200,6 +205,78 @@ func (w *shapeWalker) unpaged(f *ast.Field) *gqlerror.Error {
 	err := gqlerror.ErrorPosf(f.Position, "%s: give first or last to read its edges; a connection is read a page at a time", f.Alias)
 	err.Extensions = map[string]any{"code": "FIRST_OR_LAST_REQUIRED"}
 	return err
+}
+
+// badCursor answers invalid_request for a cursor argument of f that no list gave out: one
+// store.ParseCursor refuses, or, for a connection that ent pages by its orderBy argument (by
+// id when it has none), one whose values are not of that ordering (store.CheckCursors): a
+// forged value would otherwise reach the database, which fails on it. The connections that
+// resolve through the domain's lists (cursorsCheckedByTheDomain) check their own orderings.
+// The check runs before anything is read, nested connections included, which ent loads with
+// their parent.
+func (w *shapeWalker) badCursor(f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil || f.ObjectDefinition == nil {
+		return nil
+	}
+	args := f.ArgumentMap(w.vars)
+	for _, def := range f.Definition.Arguments {
+		text, _ := args[def.Name].(string)
+		if def.Type.Name() != "Cursor" || text == "" {
+			continue
+		}
+		c, err := store.ParseCursor(text, "")
+		if err == nil && !cursorsCheckedByTheDomain[f.ObjectDefinition.Name+"."+f.Name] {
+			multi, kinds := cursorOrdering(f.Definition.Arguments.ForName("orderBy"), args["orderBy"])
+			err = store.CheckCursors(multi, kinds, c)
+		}
+		if err != nil {
+			err := gqlerror.ErrorPosf(f.Position, "%s: %s is not a cursor this list gave out", f.Alias, def.Name)
+			err.Extensions = map[string]any{"code": string(apperr.Invalid)}
+			return err
+		}
+	}
+	return nil
+}
+
+// cursorsCheckedByTheDomain are the paged fields whose resolvers call a domain list that
+// checks its cursors against its own ordering (store.CheckCursors), which may differ from
+// what their arguments say (a default order, or none taken).
+var cursorsCheckedByTheDomain = map[string]bool{
+	"Query.applications": true, "Application.users": true, "Application.importSources": true,
+	"Application.webhookEvents": true, "Application.licenseCodes": true,
+}
+
+// cursorOrdering is the ordering of an ent connection whose orderBy argument is def (nil:
+// none) given as arg: multi when it takes a list of orders, and the kinds of their fields'
+// values, by the order fields' names (…_AT a timestamp, LAST_SESSION_AT one that may be
+// null, …_COUNT an integer, any other a text). Without orderBy, ent orders by id.
+func cursorOrdering(def *ast.ArgumentDefinition, arg any) (multi bool, kinds []store.CursorValue) {
+	if def == nil {
+		return false, []store.CursorValue{store.IDValue}
+	}
+	multi = def.Type.Elem != nil
+	orders, isList := arg.([]any)
+	if !isList && arg != nil {
+		orders = []any{arg}
+	}
+	if len(orders) == 0 {
+		// ent's default order, by id: a list of one for a list of orders.
+		return multi, []store.CursorValue{store.IDValue}
+	}
+	for _, o := range orders {
+		field, _ := o.(map[string]any)["field"].(string)
+		switch {
+		case field == "LAST_SESSION_AT":
+			kinds = append(kinds, store.NullableTimeValue)
+		case strings.HasSuffix(field, "_AT"):
+			kinds = append(kinds, store.TimeValue)
+		case strings.HasSuffix(field, "_COUNT"):
+			kinds = append(kinds, store.IntValue)
+		default:
+			kinds = append(kinds, store.StringValue)
+		}
+	}
+	return multi, kinds
 }
 
 // selects reports whether set selects a field called name at its own level, through inline

@@ -1,13 +1,15 @@
 package rest
 
 import (
-	"loginsign/internal/team"
 	"net/http"
+	"strconv"
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
+	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Developer Portal REST (/api/developer/…, session cookie): each handler parses, calls the
@@ -70,19 +72,26 @@ type okBody struct {
 	OK bool `json:"ok"`
 }
 
-// DeveloperApplications answers GET /api/developer/applications: every application of the
-// signed-in developer, newest first.
+// DeveloperApplications answers GET /api/developer/applications[?limit=&cursor=]: the
+// signed-in developer's applications, newest first, a page of at most limit (1–100, default
+// 100) with the next page's cursor.
 func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
-	apps, err := a.Portal.Applications(r.Context())
+	first, after, err := listPage(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	conn, err := a.Portal.Applications(r.Context(), first, after)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	out := struct {
 		Applications []developerApplication `json:"applications"`
-	}{Applications: []developerApplication{}}
-	for _, app := range apps {
-		v, err := a.viewApplication(r, app)
+		NextCursor   *string                `json:"nextCursor"`
+	}{Applications: []developerApplication{}, NextCursor: store.NextCursor(conn.PageInfo)}
+	for _, e := range conn.Edges {
+		v, err := a.viewApplication(r, e.Node)
 		if err != nil {
 			httpx.WriteError(w, r, err)
 			return
@@ -90,6 +99,21 @@ func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
 		out.Applications = append(out.Applications, v)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// listPage reads the page of a developer's list from ?limit= (1 to portal.MaxListPage; the
+// domain's page when absent) and ?cursor= (the previous page's nextCursor).
+func listPage(r *http.Request) (first *int, after *store.Cursor, err error) {
+	q := r.URL.Query()
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > portal.MaxListPage {
+			return nil, nil, apperr.New(apperr.Invalid, "limit must be a number from 1 to %d", portal.MaxListPage)
+		}
+		first = &n
+	}
+	after, err = store.ParseCursor(q.Get("cursor"), "cursor is not one this API returned")
+	return first, after, err
 }
 
 // applicationBody is the JSON of POST and PATCH /api/developer/applications[/:appId]. In a

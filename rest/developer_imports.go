@@ -12,6 +12,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
+	"loginsign/internal/store"
 )
 
 // MaxImportBody bounds an import request body (JSON or CSV): 10,000 rows fit easily.
@@ -195,16 +196,23 @@ func bodyErr(err error, cause ...error) error {
 	return apperr.New(apperr.Invalid, "unreadable body: %v", err)
 }
 
-// DeveloperImportSources answers GET …/import-sources with {"sources":[…]}, newest first.
+// DeveloperImportSources answers GET …/import-sources[?limit=&cursor=] with
+// {"sources":[…],"nextCursor"}, newest first, a page of at most limit (1–100, default 100).
 func (a *API) DeveloperImportSources(w http.ResponseWriter, r *http.Request) {
-	conn, err := a.Portal.ImportSources(r.Context(), r.PathValue("appId"), nil, nil, nil, nil)
+	first, after, err := listPage(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	conn, err := a.Portal.ImportSources(r.Context(), r.PathValue("appId"), after, first, nil, nil)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
 	out := struct {
-		Sources []importSourceJSON `json:"sources"`
-	}{Sources: make([]importSourceJSON, 0, len(conn.Edges))}
+		Sources    []importSourceJSON `json:"sources"`
+		NextCursor *string            `json:"nextCursor"`
+	}{Sources: make([]importSourceJSON, 0, len(conn.Edges)), NextCursor: store.NextCursor(conn.PageInfo)}
 	for _, e := range conn.Edges {
 		out.Sources = append(out.Sources, toImportSource(e.Node))
 	}

@@ -239,10 +239,7 @@ func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Codes = append(out.Codes, cj)
 	}
-	if page.PageInfo.HasNextPage && page.PageInfo.EndCursor != nil {
-		s := store.CursorText(page.PageInfo.EndCursor)
-		out.NextCursor = &s
-	}
+	out.NextCursor = store.NextCursor(page.PageInfo)
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
 

@@ -103,13 +103,9 @@ func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	page := WebhookEventPage{Events: []WebhookEvent{}, TotalCount: conn.TotalCount}
+	page := WebhookEventPage{Events: []WebhookEvent{}, TotalCount: conn.TotalCount, NextCursor: store.NextCursor(conn.PageInfo)}
 	for _, e := range conn.Edges {
 		page.Events = append(page.Events, webhookEventJSON(e.Node))
-	}
-	if conn.PageInfo.HasNextPage && conn.PageInfo.EndCursor != nil {
-		s := store.CursorText(conn.PageInfo.EndCursor)
-		page.NextCursor = &s
 	}
 	httpx.WriteJSON(w, http.StatusOK, page)
 }

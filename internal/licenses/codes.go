@@ -403,6 +403,9 @@ func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*e
 	if first < 1 || first > MaxPage {
 		return nil, apperr.New(apperr.Invalid, "limit must be between 1 and %d", MaxPage)
 	}
+	if err := store.CheckCursors(false, []store.CursorValue{store.TimeValue}, in.After); err != nil {
+		return nil, err
+	}
 	conn, err := s.DB.LicenseCode.Query().Where(preds...).
 		WithVariant().
 		WithLinkedConnection(func(q *ent.AppConnectionQuery) { q.WithUser().WithConsent() }).

@@ -312,24 +312,53 @@ func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[str
 	if err != nil {
 		return nil, err
 	}
-	return s.DB.Application.Query().Where(team.OnTeam(uid)).
-		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
-}
-
-// Applications returns every application of the signed-in developer, newest first: the
-// unpaged list of REST, through ListApplications, so both transports list the same
-// applications.
-func (s *Service) Applications(ctx context.Context) ([]*ent.Application, error) {
-	conn, err := s.ListApplications(ctx, nil, nil, nil, nil, []*ent.ApplicationOrder{{
-		Direction: entgql.OrderDirectionDesc, Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
-	if err != nil {
+	if first, err = listPage(first, last); err != nil {
 		return nil, err
 	}
-	apps := make([]*ent.Application, len(conn.Edges))
-	for i, e := range conn.Edges {
-		apps[i] = e.Node
+	kinds := []store.CursorValue{store.IDValue} // ent's default order, by id
+	if len(orderBy) > 0 {
+		kinds = make([]store.CursorValue, len(orderBy))
 	}
-	return apps, nil
+	for i, o := range orderBy {
+		if o.Field.String() == ent.ApplicationOrderFieldName.String() { // GraphQL's orders hold copies
+			kinds[i] = store.StringValue
+		}
+	}
+	if err := store.CheckCursors(true, kinds, after, before); err != nil {
+		return nil, err
+	}
+	c, err := s.DB.Application.Query().Where(team.OnTeam(uid)).
+		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
+	if err != nil {
+		return nil, pageErr(err)
+	}
+	return c, nil
+}
+
+// Applications is a page of the signed-in developer's applications, newest first, for REST:
+// at most first (nil: MaxListPage) after the cursor after, through ListApplications, so both
+// transports list the same applications.
+func (s *Service) Applications(ctx context.Context, first *int, after *store.Cursor) (*ent.ApplicationConnection, error) {
+	return s.ListApplications(ctx, after, first, nil, nil, []*ent.ApplicationOrder{{
+		Direction: entgql.OrderDirectionDesc, Field: ent.ApplicationOrderFieldCreatedAt}}, nil)
+}
+
+// MaxListPage bounds a page of the developer's applications and of an application's import
+// runs, and is the page of a list asked for without first or last (REST's lists without
+// limit).
+const MaxListPage = 100
+
+// listPage is the first of a page asked for with first and last: MaxListPage when neither is
+// given, Invalid when either is past it.
+func listPage(first, last *int) (*int, error) {
+	switch {
+	case first != nil && *first > MaxListPage, last != nil && *last > MaxListPage:
+		return nil, apperr.New(apperr.Invalid, "a page holds at most %d items", MaxListPage)
+	case first == nil && last == nil:
+		n := MaxListPage
+		return &n, nil
+	}
+	return first, nil
 }
 
 // NewWebhookSecret returns a Standard Webhooks signing secret: whsec_ and 32 random bytes in

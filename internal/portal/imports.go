@@ -401,6 +401,12 @@ func (s *Service) ImportSources(ctx context.Context, appID string, after *entgql
 	if err != nil {
 		return nil, err
 	}
+	if first, err = listPage(first, last); err != nil {
+		return nil, err
+	}
+	if err := store.CheckCursors(false, []store.CursorValue{store.TimeValue}, after, before); err != nil {
+		return nil, err
+	}
 	c, err := s.DB.ImportSource.Query().Where(importsource.ApplicationID(app.ID)).
 		Paginate(ctx, after, first, before, last, ent.WithImportSourceOrder(&ent.ImportSourceOrder{
 			Direction: entgql.OrderDirectionDesc, Field: ent.ImportSourceOrderFieldCreatedAt}))

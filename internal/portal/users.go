@@ -208,38 +208,21 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	return conn, nil
 }
 
-// checkCursors refuses cursors whose values cannot belong to the list's ordering (a cursor of
-// another ordering, or a forged one), which the database would otherwise fail on.
+// checkCursors refuses cursors that the list in order did not give out (store.CheckCursors).
 func checkCursors(order []*ent.AppConnectionOrder, cursors ...*entgql.Cursor[string]) error {
-	for _, c := range cursors {
-		if c == nil {
-			continue
-		}
-		values, isList := c.Value.([]any)
-		if !isList {
-			values = []any{c.Value}
-		}
-		ok := c.ID != "" && len(values) == len(order)
-		for i := 0; ok && i < len(values); i++ {
-			switch v := values[i]; order[i].Field {
-			case ent.AppConnectionOrderFieldLoginCount:
-				switch v.(type) {
-				case int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
-				default:
-					ok = false
-				}
-			case ent.AppConnectionOrderFieldLastSessionAt:
-				_, isTime := v.(time.Time)
-				ok = isTime || v == nil
-			default:
-				_, ok = v.(time.Time)
-			}
-		}
-		if !ok {
-			return apperr.New(apperr.Invalid, "cursor is not one this list gave out")
+	kinds := make([]store.CursorValue, len(order))
+	for i, o := range order {
+		// By name: GraphQL's orders hold copies of ent's fields, not the fields themselves.
+		switch o.Field.String() {
+		case ent.AppConnectionOrderFieldLoginCount.String():
+			kinds[i] = store.IntValue
+		case ent.AppConnectionOrderFieldLastSessionAt.String():
+			kinds[i] = store.NullableTimeValue
+		default:
+			kinds[i] = store.TimeValue
 		}
 	}
-	return nil
+	return store.CheckCursors(true, kinds, cursors...)
 }
 
 // cursorBounds restates a cursor on the first ordering field as a plain range (joined_at <=
@@ -251,12 +234,12 @@ func cursorBounds(order []*ent.AppConnectionOrder, after, before *entgql.Cursor[
 		return nil
 	}
 	var col string
-	switch order[0].Field {
-	case ent.AppConnectionOrderFieldJoinedAt:
+	switch order[0].Field.String() { // by name, as checkCursors
+	case ent.AppConnectionOrderFieldJoinedAt.String():
 		col = appconnection.FieldJoinedAt
-	case ent.AppConnectionOrderFieldLoginCount:
+	case ent.AppConnectionOrderFieldLoginCount.String():
 		col = appconnection.FieldLoginCount
-	case ent.AppConnectionOrderFieldCreatedAt:
+	case ent.AppConnectionOrderFieldCreatedAt.String():
 		col = appconnection.FieldCreatedAt
 	default:
 		return nil // nullable or unindexed: the keyset predicate alone is right

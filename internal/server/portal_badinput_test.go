@@ -93,6 +93,18 @@ func TestPortalBadInput(t *testing.T) {
 			{"bad time", "GET", app + "/users?joinedAfter=yesterday", nil, "", 400, "invalid_request"},
 			{"bad order", "GET", app + "/users?order=password", nil, "", 400, "invalid_request"},
 			{"unknown parameter", "GET", app + "/users?sort=joined", nil, "", 400, "invalid_request"},
+			{"applications: limit zero", "GET", "/api/developer/applications" + "?limit=0", nil, "", 400, "invalid_request"},
+			{"applications: limit too big", "GET", "/api/developer/applications" + "?limit=101", nil, "", 400, "invalid_request"},
+			{"applications: limit not a number", "GET", "/api/developer/applications" + "?limit=ten", nil, "", 400, "invalid_request"},
+			{"applications: garbage cursor", "GET", "/api/developer/applications" + "?cursor=%%%", nil, "", 400, "invalid_request"},
+			{"applications: forged cursor", "GET", "/api/developer/applications" + "?cursor=gqFpoXihdpGBoWGhYg", nil, "", 400, "invalid_request"},
+			{"applications: forged cursor with limit", "GET", "/api/developer/applications" + "?cursor=gqFpoXihdpGBoWGhYg&limit=1", nil, "", 400, "invalid_request"},
+			{"import runs: limit zero", "GET", app + "/import-sources" + "?limit=0", nil, "", 400, "invalid_request"},
+			{"import runs: limit too big", "GET", app + "/import-sources" + "?limit=101", nil, "", 400, "invalid_request"},
+			{"import runs: limit not a number", "GET", app + "/import-sources" + "?limit=ten", nil, "", 400, "invalid_request"},
+			{"import runs: garbage cursor", "GET", app + "/import-sources" + "?cursor=%%%", nil, "", 400, "invalid_request"},
+			{"import runs: forged cursor", "GET", app + "/import-sources" + "?cursor=gqFpoXihdpGBoWGhYg", nil, "", 400, "invalid_request"},
+			{"import runs: forged cursor with limit", "GET", app + "/import-sources" + "?cursor=gqFpoXihdpGBoWGhYg&limit=1", nil, "", 400, "invalid_request"},
 			{"search too long", "GET", app + "/users?q=" + strings.Repeat("q", 101), nil, "", 400, "invalid_request"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

@@ -86,6 +86,9 @@ func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.
 		}
 		first = *q.First
 	}
+	if err := store.CheckCursors(false, []store.CursorValue{store.TimeValue}, q.After); err != nil {
+		return nil, err
+	}
 	if q.Status != nil {
 		if err := webhookevent.StatusValidator(*q.Status); err != nil {
 			return nil, apperr.New(apperr.Invalid, "status must be pending, delivered, failed or disabled")
