@@ -369,14 +369,11 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		}
 		return Next{Login: true}, nil
 	}
-	authTime := sessionStart
-	if f.LoginUserID == userID && f.LoginAt > 0 {
-		authTime = time.Unix(f.LoginAt, 0)
-	} else if stepUp, err := s.needsStepUp(ctx, req, userID); err != nil {
+	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
+	if err != nil {
 		return Next{}, err
-	} else if stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second) {
-		// prompt=login, a sign-in older than max_age, or one weaker than acr_values asks:
-		// sign in again within this flow.
+	}
+	if again {
 		if req.HasPrompt(PromptNone) {
 			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
 		}
@@ -412,29 +409,52 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	return Next{Redirect: s.RedirectWithCode(req, code)}, nil
 }
 
-// Decide answers the consent page: allow (with the chosen address) or deny. It returns where
-// the browser goes: the client's redirect URI with a code, or with error=access_denied.
-func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share string) (string, error) {
+// flowSignIn is when the person userID signed in for the flow f (sessionStart: when their
+// session began), and whether the request asks them to sign in again first: prompt=login, a
+// sign-in older than max_age, or one weaker than acr_values asks, unless they signed in
+// within this flow. Continue and Decide both ask it, so a consent form posted straight away
+// gets no further than the authorization request would.
+func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (authTime time.Time, again bool, err error) {
+	if f.LoginUserID == userID && f.LoginAt > 0 {
+		return time.Unix(f.LoginAt, 0), false, nil
+	}
+	req := &f.Request
+	stepUp, err := s.needsStepUp(ctx, req, userID)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	again = stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second)
+	return sessionStart, again, nil
+}
+
+// Decide answers the consent page: allow (with the chosen address) or deny. Next is where the
+// browser goes: the client's redirect URI with a code, or with error=access_denied, or, for an
+// allow, to sign in again when the request asks for a newer or stronger sign-in than the
+// person's (flowSignIn).
+func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share string) (Next, error) {
 	req := &f.Request
 	if _, err := s.FlowApplication(ctx, f); err != nil {
-		return "", err
+		return Next{}, err
 	}
 	if !allow {
-		return s.RedirectWithError(req, ErrAccessDenied), nil
+		return Next{Redirect: s.RedirectWithError(req, ErrAccessDenied)}, nil
 	}
 	if share == "" {
 		share = ShareAlias
 	}
-	authTime := sessionStart
-	if f.LoginUserID == userID && f.LoginAt > 0 {
-		authTime = time.Unix(f.LoginAt, 0)
+	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
+	if err != nil {
+		return Next{}, err
+	}
+	if again {
+		return Next{Login: true}, nil
 	}
 	code, err := s.Approve(ctx, req, userID, share, authTime)
 	if err != nil {
 		if e := AsError(err); e.Redirect {
-			return s.RedirectWithError(req, e), nil
+			return Next{Redirect: s.RedirectWithError(req, e)}, nil
 		}
-		return "", err
+		return Next{}, err
 	}
-	return s.RedirectWithCode(req, code), nil
+	return Next{Redirect: s.RedirectWithCode(req, code)}, nil
 }

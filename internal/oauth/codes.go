@@ -54,6 +54,26 @@ func (s *Service) issueCode(ctx context.Context, g codeGrant) (string, error) {
 	return raw, nil
 }
 
+// codeGrant is the grant of the code raw, taken or not, without taking it: nil for an
+// unknown or expired code.
+func (s *Service) codeGrant(ctx context.Context, raw string) (*codeGrant, error) {
+	if len(raw) > 128 {
+		return nil, nil
+	}
+	v, err := s.KV.Get(ctx, codeGrantKey(ids.Hash(raw))).Bytes()
+	if err == redis.Nil {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, serverError(fmt.Errorf("reading code grant: %w", err))
+	}
+	g := &codeGrant{}
+	if err := json.Unmarshal(v, g); err != nil {
+		return nil, serverError(fmt.Errorf("reading code grant: %w", err))
+	}
+	return g, nil
+}
+
 // redeemCode takes the code raw, atomically (one MULTI/EXEC: GETDEL of the marker, GET of the
 // grant, which then lives CodeTTL + AccessTokenTTL): of any number of concurrent redemptions exactly one takes the marker. replayed is
 // true when the code was already redeemed; g is then the grant it stood for (so its tokens

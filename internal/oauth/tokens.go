@@ -117,6 +117,14 @@ func (s *Service) Token(ctx context.Context, creds ClientCredentials, form url.V
 
 // exchangeCode is the authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
 func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
+	// RFC 6749 §4.1.3: the code must be the client's. Another client's code is refused before
+	// it is taken, as an unknown one: it neither spends it (the client's own exchange would
+	// then be a replay) nor, when spent already, revokes the tokens it issued to the client.
+	if g, err := s.codeGrant(ctx, req.Code); err != nil {
+		return nil, err
+	} else if g != nil && g.ApplicationID != app.ID {
+		return nil, ErrInvalidGrant.WithDescription("the authorization code is invalid or has expired")
+	}
 	g, replayed, err := s.redeemCode(ctx, req.Code)
 	if err != nil {
 		return nil, err
@@ -130,9 +138,6 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the authorization code was already used; the tokens it issued are revoked")
-	}
-	if g.ApplicationID != app.ID {
-		return nil, ErrInvalidGrant.WithDescription("the authorization code was issued to another client")
 	}
 	if g.RedirectURI != req.RedirectURI {
 		return nil, ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")

@@ -232,9 +232,23 @@ func TestTokenCodeRules(t *testing.T) {
 		wantOAuthError(t, st, body, http.Header{"Cache-Control": {"no-store"}}, 400, "invalid_grant")
 	})
 	t.Run("bound to the client", func(t *testing.T) {
+		// Another client's exchange neither spends the code nor, once the client has used
+		// it, revokes what it issued (RFC 6749 §4.1.3): a leaked code ends nobody's sign-in.
 		c, v := e.authorizeCode(b, defaultTestEmail)
 		st, body := exchange(other, c, rpCallback, v)
 		wantOAuthError(t, st, body, http.Header{"Cache-Control": {"no-store"}}, 400, "invalid_grant")
+		if body["error_description"] != "the authorization code is invalid or has expired" {
+			t.Errorf("another client's code: %v, want it answered as an unknown one", body["error_description"])
+		}
+		st, body = exchange(e.app, c, rpCallback, v)
+		if st != 200 {
+			t.Fatalf("the client's own exchange after another client's: %d %v", st, body)
+		}
+		st, other2 := exchange(other, c, rpCallback, v)
+		wantOAuthError(t, st, other2, http.Header{"Cache-Control": {"no-store"}}, 400, "invalid_grant")
+		if st, _, _ := e.apiUser(body["access_token"].(string)); st != 200 {
+			t.Errorf("the client's access token after another client presented its spent code: %d, want 200", st)
+		}
 	})
 	t.Run("bound to the redirect URI", func(t *testing.T) {
 		c, v := e.authorizeCode(b, defaultTestEmail)
@@ -267,6 +281,34 @@ func TestTokenCodeRules(t *testing.T) {
 			t.Fatalf("code TTL %v exceeds 10 minutes", ttl)
 		}
 	})
+}
+
+// TestConsentPostedStraightAwayStillAsksForTheSignIn: a request with prompt=login or max_age
+// sends a signed-in browser to sign in again; the consent form posted at once, with the flow
+// from that page, does the same instead of answering the client with a code (OpenID Connect
+// Core §3.1.2.1). Before, whoever held a signed-in browser got past the fresh sign-in an app
+// asked for before a sensitive action.
+func TestConsentPostedStraightAwayStillAsksForTheSignIn(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	b := e.browser()
+	e.authorizeCode(b, defaultTestEmail) // signed in, and consented to e.app
+	other := e.createApp("Second", rpCallback)
+	for _, param := range [][2]string{{"prompt", "login"}, {"max_age", "0"}} {
+		t.Run(param[0], func(t *testing.T) {
+			u := e.config(other, rpCallback).AuthCodeURL("st-2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+				oauth2.SetAuthURLParam(param[0], param[1]))
+			login := b.get(u)
+			if !strings.Contains(login.Body, `type="email"`) {
+				t.Fatalf("%s=%s: %d %s, want the login page", param[0], param[1], login.StatusCode, login.Request.URL)
+			}
+			flow := login.hidden(t, "flow")
+			p := b.post(e.base+"/oauth/consent", url.Values{"flow": {flow}, "action": {"allow"}})
+			if loc := p.Request.URL.String(); p.StatusCode != 200 || !strings.Contains(loc, "/login?flow="+flow) || !strings.Contains(p.Body, `type="email"`) {
+				t.Fatalf("the consent form posted at once: %d %s (Location %q), want the login page of the flow", p.StatusCode, loc, p.Header.Get("Location"))
+			}
+		})
+	}
 }
 
 // Replaying one code from 50 goroutines yields exactly one success.

@@ -417,14 +417,18 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, apperr.New(apperr.Invalid, "action must be allow or deny"))
 		return
 	}
-	target, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"))
+	next, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"))
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
 	}
+	if next.Login {
+		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+		return
+	}
 	p.OAuth.EndFlow(r.Context(), flowID)
 	pageHeaders(w)
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
 }
 
 func (p *Pages) flowApp(r *http.Request, flowID string) string {
