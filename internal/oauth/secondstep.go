@@ -67,9 +67,12 @@ func (s *Service) pendingSecondStep(ctx context.Context, raw, browser string) (*
 }
 
 // SecondStepPending reports whether raw is a sign-in waiting for its second step in browser.
-func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) error {
-	_, err := s.pendingSecondStep(ctx, raw, browser)
-	return err
+func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) (flowID string, err error) {
+	p, err := s.pendingSecondStep(ctx, raw, browser)
+	if err != nil {
+		return "", err
+	}
+	return p.FlowID, nil
 }
 
 // CompleteSecondStep finishes a sign-in that waits for its second step (SignIn.SecondStep of

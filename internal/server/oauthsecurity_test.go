@@ -311,6 +311,36 @@ func TestConsentPostedStraightAwayStillAsksForTheSignIn(t *testing.T) {
 	}
 }
 
+// TestSignInPagesLetTheirFormsEndAtTheClient: the browser checks a page's form-action against
+// every redirect of a form's navigation, and the sign-in forms of a flow (the address, the
+// mailed code, a passkey, the second step) end at the client's redirect URI when the person
+// consented before. Each page of a flow names where it goes: the origin of a web app, the
+// scheme of a native app's private-use URI (TestReturningPersonGetsBackToTheAppInBrowser shows
+// it in Chromium).
+func TestSignInPagesLetTheirFormsEndAtTheClient(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	native := e.createApp("Native Notes", "com.example.notes:/cb")
+	for _, tc := range []struct {
+		app           testApp
+		redirect, src string
+	}{{e.app, rpCallback, "https://" + rpCallbackHost}, {native, "com.example.notes:/cb", "com.example.notes:"}} {
+		t.Run(tc.src, func(t *testing.T) {
+			b := e.browser()
+			u := e.config(tc.app, tc.redirect).AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+			login := b.get(u)
+			want := "form-action 'self' " + tc.src + ";"
+			if csp := login.Header.Get("Content-Security-Policy"); !strings.Contains(login.Body, `type="email"`) || !strings.Contains(csp, want) {
+				t.Fatalf("login page of the flow: %d, CSP %q, want %q", login.StatusCode, csp, want)
+			}
+			sent := b.post(e.base+"/login", url.Values{"email": {"forms@example.com"}, "flow": {login.hidden(t, "flow")}})
+			if csp := sent.Header.Get("Content-Security-Policy"); sent.StatusCode != 200 || !strings.Contains(csp, want) {
+				t.Fatalf("check-your-email page of the flow: %d, CSP %q, want %q", sent.StatusCode, csp, want)
+			}
+		})
+	}
+}
+
 // Replaying one code from 50 goroutines yields exactly one success.
 func TestCodeReplayConcurrent(t *testing.T) {
 	t.Parallel()

@@ -49,7 +49,7 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 				for k := range req.Params {
 					d.Hidden[k] = req.Params.Get(k)
 				}
-				p.render(w, r, http.StatusOK, "end_session", d, redirectOrigin(req.RedirectURI))
+				p.render(w, r, http.StatusOK, "end_session", d, formActionSource(req.RedirectURI))
 				return
 			}
 		}

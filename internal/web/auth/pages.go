@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -109,13 +110,45 @@ func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...strin
 	h.Set("Cache-Control", "no-store")
 }
 
-// redirectOrigin is the scheme://host of a redirect URI, for form-action.
+// redirectOrigin is the scheme://host of an http(s) redirect URI ("" for any other).
 func redirectOrigin(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// formActionSource is the form-action source (CSP3) that lets a form's navigation end at the
+// redirect URI uri: its origin, or, for a native app's private-use scheme (RFC 8252 §7.1,
+// com.example.app:/cb), the scheme. The browser checks form-action against every redirect of
+// a form's navigation, so a page whose form may end at the client (the sign-in forms, the
+// consent page) names it, or the person stops on LoginSign's page.
+func formActionSource(uri string) string {
+	if o := redirectOrigin(uri); o != "" {
+		return o
+	}
+	u, err := url.Parse(uri)
+	if err != nil || !privateScheme.MatchString(u.Scheme) || u.Scheme == "http" || u.Scheme == "https" {
+		return ""
+	}
+	return u.Scheme + ":"
+}
+
+// privateScheme is a URI scheme (RFC 3986 §3.1) as a CSP scheme-source takes it.
+var privateScheme = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]{0,62}$`)
+
+// flowFormAction is the form-action of a page whose forms continue the flow flowID: where the
+// flow's answer goes (formActionSource); nil without a flow.
+func (p *Pages) flowFormAction(r *http.Request, flowID string) []string {
+	if flowID == "" {
+		return nil
+	}
+	f, err := p.OAuth.Flow(r.Context(), flowID)
+	if err != nil {
+		return nil
+	}
+	return []string{formActionSource(f.Request.RedirectURI)}
 }
 
 type pageData struct {
@@ -169,12 +202,16 @@ type nextSteps struct {
 }
 
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData, formAction ...string) {
+	flowID := d.Flow
+	if flowID == "" && d.Next != nil {
+		flowID = d.Next.Flow
+	}
 	if d.L == nil {
-		flowID := d.Flow
-		if flowID == "" && d.Next != nil {
-			flowID = d.Next.Flow
-		}
 		d.L = p.locale(r, flowID)
+	}
+	if len(formAction) == 0 {
+		// A page of a flow: its forms (the address, the code, a passkey) may end at the client.
+		formAction = p.flowFormAction(r, flowID)
 	}
 	if d.Err != nil {
 		d.Error = d.Err.MessageIn(d.L)
@@ -354,7 +391,7 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 		l := p.flowLocale(r, f)
 		p.render(w, r, http.StatusOK, "consent", pageData{L: l, Title: "title.consent", TitleArg: next.Consent.AppName, Flow: flowID,
 			Screen: next.Consent, Scopes: scopeLabels(l, next.Consent.Scopes, u), Viewer: u.Email},
-			redirectOrigin(f.Request.RedirectURI))
+			formActionSource(f.Request.RedirectURI))
 	}
 }
 
@@ -733,11 +770,12 @@ func (p *Pages) PasskeySubmit(w http.ResponseWriter, r *http.Request) {
 
 // SecondStepPage is GET /login/verify: the code form of a sign-in waiting for its second step.
 func (p *Pages) SecondStepPage(w http.ResponseWriter, r *http.Request) {
-	if err := p.OAuth.SecondStepPending(r.Context(), p.Cookies.Get(r, secondStepCookie), p.Cookies.Get(r, browserCookie)); err != nil {
+	flowID, err := p.OAuth.SecondStepPending(r.Context(), p.Cookies.Get(r, secondStepCookie), p.Cookies.Get(r, browserCookie))
+	if err != nil {
 		p.errorPage(w, r, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "second-step", pageData{Title: "title.second_step"})
+	p.render(w, r, http.StatusOK, "second-step", pageData{Title: "title.second_step"}, p.flowFormAction(r, flowID)...)
 }
 
 // SecondStepSubmit is POST /login/verify: checks the code; a wrong one shows the form again
