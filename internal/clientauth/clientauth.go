@@ -2,10 +2,31 @@
 // behind the token, revocation and introspection endpoints (package oauth) and the app-backend
 // REST API (HTTP Basic, package appapi), with its rate limits.
 //
-// Failed attempts are limited per client_id and per address; successful ones only by the
-// application's own quota (clientRequestsPerMinute, set in the portal). So an attacker who
-// sends wrong secrets for a public client_id locks out their own addresses, and the backend
-// holding the right secret keeps working.
+// Failed attempts are limited; successful ones only by the application's own quota
+// (clientRequestsPerMinute, set in the portal). Three budgets count failures (Limits):
+//
+//   - per client_id at one address: the only budget that refuses before the secret is
+//     looked at. Past it, that client_id is answered 429 from that address whatever the
+//     secret, so one address can try at most N secrets of one client a window, and past the
+//     budget the answer says nothing about the guess;
+//   - per address, any client_id (unknown ones too), and per client_id, any address: past
+//     them a wrong secret answers 429 instead of 401, but the secret is still checked and the
+//     right one passes.
+//
+// So failures lock out only what they name, where they come from: a backend sharing its
+// outgoing address (NAT, serverless, CI) with someone failing, for other client_ids or for
+// unknown ones, keeps working, and so does the attacked client from its own addresses
+// (issue 16). The price, chosen: the right secret sent from an address where the same
+// client_id has just spent its budget is refused until the window ends, as the guesses are;
+// a budget that let it through would answer 200 to a right guess and 429 to a wrong one at
+// any rate, bounding nothing. The address and client_id budgets cannot refuse before the
+// check for the same reason turned around: anyone failing under them would lock out every
+// client at the address (this was the address's budget until the shared-address review) or
+// the client everywhere (issue 16). Guessing is hopeless in any case: client secrets are 32
+// random bytes (ids.Secret), so each guess is right with probability 2^-256, and the budgets
+// are defence in depth that bound the work and the answers an address gets. An unknown
+// client_id has no secret to guess; its failures meet the address's budget, and each is one
+// read of the applications table by primary key, as a wrong secret is.
 //
 // The limits fail open: while the limit store (Redis) is down, clients are authenticated
 // without them. Client secrets are 256 bits, so no rate of guessing finds one, and the
@@ -16,6 +37,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"loginsign/ent"
@@ -28,8 +50,14 @@ import (
 
 // Limits of client authentication. Zero fields take the defaults written next to them.
 type Limits struct {
-	// FailuresPerAddress bounds failed attempts from one address (any client_id). Once spent,
-	// that address is refused before its credentials are checked. Default 30 per minute.
+	// FailuresPerClientAddress bounds failed attempts naming one client_id from one address.
+	// Once spent, that client_id is refused from that address before its secret is checked
+	// (the right one too: see the package comment); other client_ids from the address, and
+	// the client_id from other addresses, are not. Default 30 per minute.
+	FailuresPerClientAddress ratelimit.Rule
+	// FailuresPerAddress bounds failed attempts from one address (any client_id, unknown ones
+	// included). Once spent, further wrong credentials from it answer 429 instead of 401; the
+	// right secret of any client still passes. Default 30 per minute.
 	FailuresPerAddress ratelimit.Rule
 	// FailuresPerClient bounds failed attempts naming one client_id (from any address). Once
 	// spent, further wrong secrets answer 429 instead of 401; the right secret still passes.
@@ -41,6 +69,7 @@ type Limits struct {
 }
 
 func (l Limits) withDefaults() Limits {
+	l.FailuresPerClientAddress = l.FailuresPerClientAddress.Or(ratelimit.Rule{Name: "client-fail:id-ip", N: 30, Window: time.Minute})
 	l.FailuresPerAddress = l.FailuresPerAddress.Or(ratelimit.Rule{Name: "client-fail:ip", N: 30, Window: time.Minute})
 	l.FailuresPerClient = l.FailuresPerClient.Or(ratelimit.Rule{Name: "client-fail:id", N: 60, Window: time.Minute})
 	if l.QuotaWindow <= 0 {
@@ -103,12 +132,12 @@ var dummySecretHash = ids.Hash("lss_unknown-client")
 
 // Authenticate returns the application clientID whose secret is secret. The address of the
 // attempt is auth.ClientIP(ctx). It returns:
-//   - apperr RateLimited (with RetryAfter) when the address has spent its failure budget,
-//     before anything is checked;
+//   - apperr RateLimited (with RetryAfter) when clientID has spent its failure budget at the
+//     address (Limits.FailuresPerClientAddress), whatever the secret;
 //   - apperr Unauthorized, reason invalid_client, for an unknown application or a wrong or
 //     empty secret — one answer for all, compared in constant time, so nobody can probe which
-//     applications exist; the failure counts against the address and the client_id, and once
-//     either budget is spent the answer is RateLimited instead;
+//     applications exist; the failure counts against clientID at the address, the address and
+//     clientID, and once any of the three budgets is spent the answer is RateLimited instead;
 //   - apperr RateLimited when the right secret is presented but the application has used up
 //     its quota of successful requests in the current window;
 //   - the application otherwise.
@@ -132,23 +161,28 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 	lim := s.Limits.withDefaults()
 	ip := auth.ClientIP(ctx)
 	if app := s.cachedMatch(clientID, secret); app != nil {
-		// Both limits in one round trip. The quota counts this request even when the
-		// address's failure budget refuses it (a request made with the application's own
-		// secret).
+		// Both limits in one round trip: the one budget that refuses the right secret (so
+		// that past it the answer does not depend on the secret, cached row or not), and the
+		// quota, which counts this request even when that budget refuses it (a request made
+		// with the application's own secret).
 		quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
 		p := &Pending{limiter: s.Limiter}
-		p.cmds, p.result = ratelimit.CheckTakeLater(lim.FailuresPerAddress, ip, quota, app.ID)
+		p.cmds, p.result = ratelimit.CheckTakeLater(lim.FailuresPerClientAddress, pairSubject(clientID, ip), quota, app.ID)
 		return app, p, nil
 	}
-	if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerAddress, ip)); err != nil {
-		return nil, nil, err
+	if validCredentials(clientID, secret) {
+		// An invalid clientID names no application: there is no secret to guess, and its
+		// failure meets the address's budget.
+		if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerClientAddress, pairSubject(clientID, ip))); err != nil {
+			return nil, nil, err
+		}
 	}
 	app, err := s.verify(ctx, clientID, secret)
 	if err != nil {
 		return nil, nil, err
 	}
 	if app == nil {
-		return nil, nil, s.failed(ctx, lim, clientID, ip)
+		return nil, nil, s.failed(ctx, lim, clientID, secret, ip)
 	}
 	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
 	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
@@ -158,13 +192,13 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 }
 
 // Pending is the limits of an authentication that AuthenticateLater left pending: the
-// address's failure budget, checked, and the application's quota, counted. They are counted
-// once: by Decide on the replies of the caller's own round trip, or by Run. A nil *Pending
-// has nothing pending.
+// client's failure budget at the address (Limits.FailuresPerClientAddress), checked, and the
+// application's quota, counted. They are counted once: by Decide on the replies of the
+// caller's own round trip, or by Run. A nil *Pending has nothing pending.
 type Pending struct {
 	limiter *ratelimit.Limiter
 	cmds    [][]string
-	result  func([]any) (errIP, errQuota error)
+	result  func([]any) (errFailures, errQuota error)
 	done    bool
 }
 
@@ -183,8 +217,8 @@ func (p *Pending) Decide(replies []any) error {
 		return nil
 	}
 	p.done = true
-	errIP, errQuota := p.result(replies)
-	return cmp.Or(errIP, errQuota) // the address's refusal first, as Authenticate answers
+	errFailures, errQuota := p.result(replies)
+	return cmp.Or(errFailures, errQuota) // the failure budget's refusal first, as Authenticate answers
 }
 
 // Run counts the limits in a round trip of their own, unless they were counted. While the
@@ -216,9 +250,19 @@ func (s *Service) equal(a, b string) bool {
 	return ids.Equal(a, b)
 }
 
+// validCredentials reports whether clientID may name an application and secret may be its
+// secret. An application's id is ids.New's (base32 after "app_"), never with a ':', which
+// pairSubject needs.
 func validCredentials(clientID, secret string) bool {
-	return clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application && len(secret) <= MaxSecretLength
+	return clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application &&
+		!strings.Contains(clientID, ":") && len(secret) <= MaxSecretLength
 }
+
+// pairSubject is the subject of Limits.FailuresPerClientAddress: clientID (valid, so without
+// a ':') at ip, which the limiter counts by its address key ("kind:address", an IPv6 address
+// by its /64). A ':' in clientID could make it another client's subject at another address
+// ("app_x:2001:db8:1:2:0:0" at 192.0.2.1 reads as app_x at 2001:db8:1:2::c000:201).
+func pairSubject(clientID, ip string) string { return clientID + ":" + ip }
 
 // cachedMatch returns a copy of the cached row of clientID (see New) when secret matches it
 // (compared in constant time), nil otherwise.
@@ -269,24 +313,32 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 	return app, nil
 }
 
-// failed counts a failed attempt and returns its answer.
-func (s *Service) failed(ctx context.Context, lim Limits, clientID, ip string) error {
-	errIP := openOnOutage(s.Limiter.Take(ctx, lim.FailuresPerAddress, ip))
-	if errIP != nil && !apperr.Is(errIP, apperr.RateLimited) {
-		return errIP
+// failed counts a failed attempt against each budget it meets (its client_id at its address
+// for a valid client_id, its address, its client_id) and returns its answer: RateLimited
+// past any of them (the first in that order), invalid_client within them.
+func (s *Service) failed(ctx context.Context, lim Limits, clientID, secret, ip string) error {
+	type budget struct {
+		rule    ratelimit.Rule
+		subject string
 	}
-	var errID error
+	budgets := make([]budget, 0, 3)
+	if validCredentials(clientID, secret) {
+		budgets = append(budgets, budget{lim.FailuresPerClientAddress, pairSubject(clientID, ip)})
+	}
+	budgets = append(budgets, budget{lim.FailuresPerAddress, ip})
 	if clientID != "" && len(clientID) <= MaxIDLength {
-		errID = openOnOutage(s.Limiter.Take(ctx, lim.FailuresPerClient, clientID))
-		if errID != nil && !apperr.Is(errID, apperr.RateLimited) {
-			return errID
-		}
+		budgets = append(budgets, budget{lim.FailuresPerClient, clientID})
 	}
-	switch {
-	case errIP != nil:
-		return errIP
-	case errID != nil:
-		return errID
+	var spent error
+	for _, b := range budgets {
+		err := openOnOutage(s.Limiter.Take(ctx, b.rule, b.subject))
+		if err != nil && !apperr.Is(err, apperr.RateLimited) {
+			return err
+		}
+		spent = cmp.Or(spent, err)
+	}
+	if spent != nil {
+		return spent
 	}
 	return ErrInvalidClient()
 }

@@ -3,6 +3,7 @@ package clientauth_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestAuthenticateAnswersOneWayForEveryBadCredential(t *testing.T) {
 			{"wrong secret", app.ID, secret + "x"},
 			{"another application's id", other.ID, secret},
 			{"unknown application", "app_nope", secret},
+			{"the id and more after a colon", app.ID + ":192.0.2.2", secret},
 			{"empty secret", app.ID, ""},
 			{"empty id", "", secret},
 			{"overlong id", string(make([]byte, 65)), secret},
@@ -78,14 +80,15 @@ func TestAuthenticateAnswersOneWayForEveryBadCredential(t *testing.T) {
 }
 
 // The finding of issue 16: 610 wrong secrets for a public client_id from 10 addresses kept
-// the real backend at 429. Failures now lock out the addresses that fail; the right secret
-// passes from anywhere else, however many failures its client_id has seen.
+// the real backend at 429. Failures now lock out the client_id only at the addresses that
+// fail; the right secret passes from anywhere else, however many failures its client_id has
+// seen.
 func TestLockedOutAttackerDoesNotLockOutTheClient(t *testing.T) {
 	t.Parallel()
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		app, secret := newApp(t, db, "A")
 		s := &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Limits: clientauth.Limits{
-			FailuresPerAddress: ratelimit.Rule{N: 5}, FailuresPerClient: ratelimit.Rule{N: 20}}}
+			FailuresPerClientAddress: ratelimit.Rule{N: 5}, FailuresPerClient: ratelimit.Rule{N: 20}}}
 		var limited int
 		for i := range 61 {
 			attacker := from("198.51.100." + string(rune('1'+i%10)))
@@ -101,9 +104,10 @@ func TestLockedOutAttackerDoesNotLockOutTheClient(t *testing.T) {
 		if limited == 0 {
 			t.Fatal("61 wrong secrets from 10 addresses were never rate limited")
 		}
-		// A spent address is refused before its credentials are checked, even the right ones.
+		// Where the client_id spent its budget, it is refused before its secret is checked,
+		// even the right one: past the budget a guess learns nothing.
 		if _, err := s.Authenticate(from("198.51.100.1"), app.ID, secret); !apperr.Is(err, apperr.RateLimited) {
-			t.Fatalf("locked-out address with the right secret: %v, want rate_limited", err)
+			t.Fatalf("right secret from an address where the client_id is locked out: %v, want rate_limited", err)
 		}
 		// The backend, from its own address, is never refused.
 		for i := range 30 {
@@ -244,9 +248,9 @@ func TestCachedApplicationFollowsEveryChange(t *testing.T) {
 	})
 }
 
-// With the row cached, both limits are read in one round trip and both still hold: an
-// address that spent its failure budget is refused even with the right secret, and the
-// application's quota counts every call made with its secret (the refused one included).
+// With the row cached, both limits are read in one round trip and both still hold: a client_id
+// that spent its failure budget at an address is refused there even with the right secret, and
+// the application's quota counts every call made with its secret (the refused one included).
 func TestCachedPathKeepsBothLimits(t *testing.T) {
 	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
 		ctx := context.Background()
@@ -255,7 +259,7 @@ func TestCachedPathKeepsBothLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := clientauth.New(db, ratelimit.New(k))
-		s.Limits = clientauth.Limits{FailuresPerAddress: ratelimit.Rule{Name: "cp-fail:ip", N: 2, Window: time.Minute},
+		s.Limits = clientauth.Limits{FailuresPerClientAddress: ratelimit.Rule{Name: "cp-fail:id-ip", N: 2, Window: time.Minute},
 			QuotaWindow: time.Hour}
 		for i := range 2 { // the first reads the row, the second finds it cached
 			if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); err != nil {
@@ -268,7 +272,7 @@ func TestCachedPathKeepsBothLimits(t *testing.T) {
 			}
 		}
 		if _, err := s.Authenticate(from("192.0.2.41"), app.ID, secret); apperr.As(err).Code != apperr.RateLimited {
-			t.Fatalf("right secret from a locked-out address, row cached: %v, want rate_limited", err)
+			t.Fatalf("right secret where the client_id is locked out, row cached: %v, want rate_limited", err)
 		}
 		if _, err := s.Authenticate(from("192.0.2.40"), app.ID, secret); err != nil {
 			t.Fatalf("4th call within the quota: %v", err)
@@ -324,6 +328,119 @@ func TestAuthenticateLaterCountsTheLimitsOnce(t *testing.T) {
 		}
 		if err := p.Run(ctx); err != nil || quota() != "4" {
 			t.Fatalf("Run again: %v, quota %q; want nothing counted", err, quota())
+		}
+	})
+}
+
+// The finding of the shared-address review: 30 wrong secrets (or unknown client_ids) from one
+// address spent that address's failure budget, and the next request from it was refused
+// before its credentials were looked at, so another application's backend behind the same
+// NAT, serverless or CI egress address got 429 with its right secret. Failures from an address
+// now lock out only the client_id they name at that address: every other application's right
+// secret passes from there, cached row or not, while the attacker stays refused, and past its
+// budget learns nothing (even the right secret of the client it attacks answers 429 there).
+func TestFailuresFromASharedAddressDoNotLockOutAnotherClient(t *testing.T) {
+	t.Parallel()
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		for i, tt := range []struct {
+			name             string
+			cached           bool
+			attacker, victim string // one address for the limits
+		}{
+			{"IPv4, rows read from the database", false, "198.51.100.20", "198.51.100.20"},
+			{"IPv4, rows cached", true, "198.51.100.21", "198.51.100.21"},
+			{"IPv6 /64, rows read from the database", false, "2001:db8:20::1", "2001:db8:20::2"},
+			{"IPv6 /64, rows cached", true, "2001:db8:21::1", "2001:db8:21::2"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				attacked, attackedSecret := newApp(t, db, "Attacked "+strconv.Itoa(i))
+				other, otherSecret := newApp(t, db, "Neighbour "+strconv.Itoa(i))
+				s := &clientauth.Service{DB: db, Limiter: ratelimit.New(k)} // the default limits
+				if tt.cached {
+					s = clientauth.New(db, ratelimit.New(k))
+					s.CacheTTL = time.Hour
+					// Both rows cached by a success from elsewhere: the neighbour's request below
+					// takes the hot path (limits pending, counted in one round trip).
+					for _, c := range []struct{ id, secret string }{{attacked.ID, attackedSecret}, {other.ID, otherSecret}} {
+						if _, err := s.Authenticate(from("203.0.113.1"), c.id, c.secret); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				// Well past every default budget of the address: wrong secrets for one client,
+				// then unknown client_ids.
+				var limited int
+				for j := range 50 {
+					id := attacked.ID
+					if j >= 40 {
+						id = "app_unknown" + strconv.Itoa(j)
+					}
+					_, err := s.Authenticate(from(tt.attacker), id, "lss_guess")
+					switch e := apperr.As(err); {
+					case e.Code == apperr.RateLimited && e.RetryAfter >= 1:
+						limited++
+					case e.Code == apperr.Unauthorized:
+					default:
+						t.Fatalf("attempt %d: %v", j+1, err)
+					}
+				}
+				if limited == 0 {
+					t.Fatal("50 failures from one address were never rate limited")
+				}
+
+				// Another application's right secret from the same address passes.
+				for j := range 3 {
+					got, p, err := s.AuthenticateLater(from(tt.victim), other.ID, otherSecret)
+					if err == nil {
+						err = p.Run(context.Background())
+					}
+					if err != nil || got.ID != other.ID {
+						t.Fatalf("neighbour's right secret from the attacked address, call %d: %v", j+1, err)
+					}
+					if tt.cached && p == nil {
+						t.Fatal("cached neighbour: limits not pending, hot path not taken")
+					}
+				}
+				// The attacker stays refused, with Retry-After, for wrong secrets and unknown ids.
+				for _, a := range []struct{ id, secret string }{{attacked.ID, "lss_guess"}, {"app_unknown-again", "lss_guess"}} {
+					_, err := s.Authenticate(from(tt.attacker), a.id, a.secret)
+					if e := apperr.As(err); e.Code != apperr.RateLimited || e.RetryAfter < 1 {
+						t.Fatalf("%s past the budget: %v, want rate_limited with Retry-After", a.id, err)
+					}
+				}
+				// Past its budget, a guess at the attacked client from there is refused whether
+				// it is right or wrong: the answer tells the guesser nothing.
+				if _, err := s.Authenticate(from(tt.attacker), attacked.ID, attackedSecret); !apperr.Is(err, apperr.RateLimited) {
+					t.Fatalf("right secret of the attacked client from the attacker's address: %v, want rate_limited", err)
+				}
+				// The attacked client's backend, from its own address, passes.
+				if _, err := s.Authenticate(from("203.0.113.2"), attacked.ID, attackedSecret); err != nil {
+					t.Fatalf("attacked client from another address: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// The failure budget of a client_id at an address is counted under "client_id:address". A
+// client_id is never allowed to bring a ':' of its own, which could make the pair read as the
+// client at another address: failures sent from one address naming "<id>:2001:db8:22:1:0:0"
+// would otherwise spend the budget of <id> at 2001:db8:22:1::/64 (the rest parses as
+// 2001:db8:22:1::c633:6416), locking out the client's backend there.
+func TestAClientIDCannotNameAnotherAddress(t *testing.T) {
+	t.Parallel()
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		app, secret := newApp(t, db, "A")
+		s := &clientauth.Service{DB: db, Limiter: ratelimit.New(k), Limits: clientauth.Limits{
+			FailuresPerClientAddress: ratelimit.Rule{N: 3}}}
+		for range 10 {
+			_, err := s.Authenticate(from("198.51.100.22"), app.ID+":2001:db8:22:1:0:0", "lss_guess")
+			if c := apperr.As(err).Code; c != apperr.Unauthorized && c != apperr.RateLimited {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Authenticate(from("2001:db8:22:1::1"), app.ID, secret); err != nil {
+			t.Fatalf("the client's backend at the address named: %v", err)
 		}
 	})
 }
