@@ -137,6 +137,23 @@ type ConsentScreen struct {
 	// KnownAs, when set, is the application's own user id for the person, from an import
 	// (a pending link): allowing links that record to this account.
 	KnownAs string
+	// ReturnsTo is where the answer goes (ReturnsTo of the redirect URI): the one thing on the
+	// page the developer cannot choose freely, which tells an app that borrows another's
+	// name and icon apart from it.
+	ReturnsTo string
+}
+
+// ReturnsTo is the host of an http(s) redirect URI (with its port), or the private-use scheme
+// of a native app's ("com.example.app:"), as the consent page names where the answer goes.
+func ReturnsTo(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	switch {
+	case err != nil:
+		return ""
+	case u.Scheme == "https" || u.Scheme == "http":
+		return u.Host
+	}
+	return u.Scheme + ":"
 }
 
 // pendingLink is the open pending link of appID for one of userID's verified addresses.
@@ -165,7 +182,7 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 		return nil, err
 	}
 	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
-		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes}
+		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes, ReturnsTo: ReturnsTo(req.RedirectURI)}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
 	if err != nil && !store.NotFound(err) {
 		return nil, serverError(err)

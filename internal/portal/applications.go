@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -122,6 +123,26 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	return out, nil
 }
 
+// checkName refuses an application name that would pass for LoginSign or hide what it says on
+// the pages and mails that show it to people (sign-in, consent, the mail's subject): one that
+// contains "LoginSign" (in any case, spacing or punctuation: "Login-Sign Security"), or control
+// and format characters (bidirectional overrides, zero-width spaces).
+func checkName(name string) error {
+	var letters strings.Builder
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return apperr.New(apperr.Invalid, "name must not contain control or invisible formatting characters")
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			letters.WriteRune(unicode.ToLower(r))
+		}
+	}
+	if strings.Contains(strings.NewReplacer("0", "o", "1", "i").Replace(letters.String()), "loginsign") {
+		return apperr.New(apperr.Invalid, "names containing LoginSign are reserved: people would take the app for LoginSign")
+	}
+	return nil
+}
+
 // validate trims and checks an application's settings.
 //
 // resolve also resolves the delivery URLs (webhooks.CheckTarget: a DNS lookup of up to 3 s on
@@ -131,6 +152,9 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
+	}
+	if err := checkName(in.Name); err != nil {
+		return err
 	}
 	for _, f := range []struct {
 		name string

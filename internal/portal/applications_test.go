@@ -112,6 +112,38 @@ func TestAllowedOriginsAreBounded(t *testing.T) {
 	})
 }
 
+// TestApplicationNamesCannotPassForLoginSign: an application's name is shown to people on the
+// sign-in and consent pages and in the sign-in mail's subject ("Sign in to <name> with
+// LoginSign"). A name containing LoginSign, or hiding characters (bidirectional overrides,
+// zero-width spaces, controls), is refused at creation and at every edit, and stores nothing.
+func TestApplicationNamesCannotPassForLoginSign(t *testing.T) {
+	t.Parallel()
+	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
+		dev := e.developer(t)
+		created, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: "Notes"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"LoginSign", "loginsign security", "Login-Sign Account Team", "L0GIN SIGN", "Log1n.Sign",
+			"Notes\u202egpj.exe", "Zero\u200bWidth", "Tab\tName", "Line\nBreak"} {
+			if _, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: name}); apperr.As(err).Code != apperr.Invalid {
+				t.Errorf("create %q: %v, want invalid_request", name, err)
+			}
+			if _, err := e.svc.UpdateApplication(dev, created.Application.ID, portal.ApplicationPatch{Name: &name}); apperr.As(err).Code != apperr.Invalid {
+				t.Errorf("rename to %q: %v, want invalid_request", name, err)
+			}
+		}
+		if got := e.db.Application.GetX(context.Background(), created.Application.ID).Name; got != "Notes" {
+			t.Errorf("the name after refused renames: %q", got)
+		}
+		for _, name := range []string{"Login Notes", "Signage", "Café Légère", "東京ノート"} {
+			if _, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: name}); err != nil {
+				t.Errorf("create %q: %v", name, err)
+			}
+		}
+	})
+}
+
 // TestApplicationsPerOwnerAreBounded: a developer owns at most MaxApplicationsPerOwner
 // applications, exactly, however many creations race; past them creation answers
 // invalid_request and stores nothing. Another developer's count is their own.

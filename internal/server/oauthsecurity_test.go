@@ -341,6 +341,30 @@ func TestSignInPagesLetTheirFormsEndAtTheClient(t *testing.T) {
 	}
 }
 
+// TestConsentPageSaysWhereTheAnswerGoes: the name, icon and website on the consent page are the
+// developer's to choose ("Google Drive"); where the answer goes is not. The page names the
+// redirect URI's host (a native app's scheme), so an app that borrows another's name is told
+// apart by where it sends the person.
+func TestConsentPageSaysWhereTheAnswerGoes(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	native := e.createApp("Native Notes", "com.example.notes:/cb")
+	b := e.browser()
+	for _, tc := range []struct {
+		app             testApp
+		redirect, where string
+	}{{e.app, rpCallback, rpCallbackHost}, {native, "com.example.notes:/cb", "com.example.notes:"}} {
+		p := b.get(e.config(tc.app, tc.redirect).AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if strings.Contains(p.Body, `type="email"`) {
+			p = b.signIn(p, defaultTestEmail)
+		}
+		want := `<p class="note" id="returns-to">Your answer goes to <strong>` + tc.where + `</strong>.</p>`
+		if p.StatusCode != 200 || !strings.Contains(p.Body, `value="allow"`) || !strings.Contains(p.Body, want) {
+			t.Errorf("consent page of %s: %d, want %q in\n%s", tc.redirect, p.StatusCode, want, p.Body)
+		}
+	}
+}
+
 // Replaying one code from 50 goroutines yields exactly one success.
 func TestCodeReplayConcurrent(t *testing.T) {
 	t.Parallel()
