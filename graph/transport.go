@@ -30,6 +30,10 @@ const (
 //   - GET carries only queries: a mutation is 405 with Allow: POST;
 //   - an Accept header naming neither media type (nor */*, application/*) is 406.
 //
+// Every answer is Cache-Control: no-store: a query's data is the signed-in person's (their
+// session cookie picks it), so neither the browser nor a shared cache may keep it, GET
+// included.
+//
 // gqlgen's own GET and POST transports answer 422 to application/json and write "data": null
 // on request errors, which graphql-http's audit flags.
 type overHTTP struct{}
@@ -79,6 +83,7 @@ func responseMediaType(accept string) string {
 
 func (overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
+	w.Header().Set("Cache-Control", "no-store")
 	media := responseMediaType(r.Header.Get("Accept"))
 	if media == "" {
 		w.Header().Set("Content-Type", mediaJSON)

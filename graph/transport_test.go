@@ -12,7 +12,8 @@ import (
 
 // Request errors answer per GraphQL over HTTP: 200 with errors for application/json, 400 for
 // application/graphql-response+json, never a data entry; malformed requests 400 either way;
-// a mutation over GET 405; an unacceptable Accept 406.
+// a mutation over GET 405; an unacceptable Accept 406. Every answer is Cache-Control: no-store
+// (the data is the signed-in person's).
 func TestGraphQLOverHTTPStatuses(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
@@ -48,6 +49,9 @@ func TestGraphQLOverHTTPStatuses(t *testing.T) {
 				body := w.Body.String()
 				if w.Code != tc.status || !strings.HasPrefix(w.Header().Get("Content-Type"), tc.contentType) || !strings.Contains(body, tc.wantBody) {
 					t.Fatalf("%d %s %s; want %d %s containing %s", w.Code, w.Header().Get("Content-Type"), body, tc.status, tc.contentType, tc.wantBody)
+				}
+				if cc := w.Header().Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("Cache-Control %q, want no-store", cc)
 				}
 				if tc.status != http.StatusOK || strings.Contains(tc.name, "error") || strings.Contains(tc.name, "coercion") {
 					if strings.Contains(body, `"data"`) {

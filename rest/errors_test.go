@@ -250,7 +250,8 @@ func TestBearerAndAppBackendErrorMapping(t *testing.T) {
 			status           int
 			code, challenge  string
 		}{
-			{"userinfo without a token", "/api/user", "", 401, "invalid_token", "Bearer"},
+			{"userinfo without a token", "/api/user", "", 401, "invalid_token", `Bearer realm="loginsign"`},
+			{"userinfo with a malformed header", "/api/user", "Bearer a b", 400, "invalid_request", `Bearer realm="loginsign", error="invalid_request"`},
 			{"userinfo with an unknown token", "/api/user", "Bearer lsat_unknown", 401, "invalid_token", "Bearer"},
 			{"userinfo with an app token", "/api/user", "Bearer " + writeOnly, 401, "invalid_token", "Bearer"},
 			{"app API with Basic", users, basic(app.ID, secret), 200, "", ""},

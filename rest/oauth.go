@@ -16,8 +16,9 @@ import (
 
 // writeOAuthError is the one place an OAuth error becomes an HTTP answer (RFC 6749 §5.2):
 // {"error","error_description"} with its status and Cache-Control: no-store; invalid_client
-// adds WWW-Authenticate; rate_limited adds Retry-After. Server errors are logged and shown as
-// server_error.
+// adds WWW-Authenticate: Basic; the Bearer routes' errors (invalid_token, errNoBearer,
+// errMalformedBearer) add WWW-Authenticate: Bearer (RFC 6750 §3); rate_limited adds
+// Retry-After. Server errors are logged and shown as server_error.
 func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	if httpx.AnswerClientGone(w, r, a.Log, err) {
 		return
@@ -35,12 +36,15 @@ func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	switch e.Code {
-	case oauth.InvalidClient:
+	switch {
+	case e == errNoBearer:
+		// No credentials: a bare challenge, no error code (RFC 6750 §3.1).
+		h.Set("WWW-Authenticate", bearerChallenge)
+	case e.Code == oauth.InvalidClient:
 		h.Set("WWW-Authenticate", `Basic realm="loginsign", charset="UTF-8"`)
-	case oauth.InvalidToken:
-		h.Set("WWW-Authenticate", `Bearer realm="loginsign", error="invalid_token", error_description=`+strconv.Quote(e.Description))
-	case oauth.RateLimited, oauth.TemporarilyUnavailable:
+	case e.Code == oauth.InvalidToken, e == errMalformedBearer:
+		h.Set("WWW-Authenticate", bearerChallenge+`, error="`+e.Code+`", error_description=`+strconv.Quote(e.Description))
+	case e.Code == oauth.RateLimited, e.Code == oauth.TemporarilyUnavailable:
 		h.Set("Retry-After", strconv.Itoa(max(1, e.RetryAfter)))
 	}
 	status := e.Status
@@ -165,34 +169,95 @@ func (a *API) JWKS(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// maxBearer is the longest access token ParseBearer accepts; LoginSign's are far shorter.
+const maxBearer = 512
+
 // ParseBearer returns the token of an Authorization header of the Bearer scheme (RFC 6750
-// §2.1), or "" when the header is missing, of another scheme, or malformed.
+// §2.1), or "" when the header is missing, of another scheme, malformed, or longer than
+// maxBearer.
 func ParseBearer(header string) string {
 	scheme, tok, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return ""
 	}
 	tok = strings.TrimLeft(tok, " ")
-	if tok == "" || len(tok) > 512 {
+	if len(tok) > maxBearer || !isB64Token(tok) {
 		return ""
-	}
-	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		// b64token of RFC 6750 §2.1.
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=') {
-			return ""
-		}
 	}
 	return tok
 }
 
+// isB64Token reports whether tok is a b64token of RFC 6750 §2.1 (not empty).
+func isB64Token(tok string) bool {
+	if tok == "" {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// bearerChallenge is the WWW-Authenticate challenge of the Bearer routes, before any error
+// attributes.
+const bearerChallenge = `Bearer realm="loginsign"`
+
+var (
+	// errNoBearer answers a request to a Bearer route that carries no credentials: no
+	// Authorization header, or one of another scheme (RFC 6750 §3.1: the client may not know
+	// the route needs them, or tried an unsupported method). 401 with the bare challenge,
+	// WWW-Authenticate: Bearer realm="loginsign", no error code in it; the body keeps the
+	// route's {"error":"invalid_token","error_description"} shape.
+	errNoBearer = oauth.ErrInvalidToken.WithDescription("no access token: send Authorization: Bearer <access token>")
+	// errMalformedBearer answers a Bearer Authorization header that is not "Bearer" and one
+	// b64token (RFC 6750 §2.1), or more than one Authorization header: 400 invalid_request
+	// (RFC 6750 §3.1), with the error in the challenge (its description in plain ASCII without
+	// quotes, as §3 requires of error_description).
+	errMalformedBearer = oauth.ErrInvalidRequest.WithDescription("the Authorization header must be Bearer and one access token (RFC 6750 section 2.1)")
+)
+
+// bearerToken returns the access token of r's Authorization header, or the error to answer:
+// errNoBearer without credentials, errMalformedBearer for a malformed Bearer header, and
+// invalid_token for a token longer than any LoginSign issues (well formed, but not one of
+// its tokens).
+func bearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 || values[0] == "" {
+		return "", errNoBearer
+	}
+	if len(values) > 1 {
+		return "", errMalformedBearer
+	}
+	scheme, tok, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", errNoBearer
+	}
+	tok = strings.TrimLeft(tok, " ")
+	switch {
+	case !isB64Token(tok):
+		return "", errMalformedBearer
+	case len(tok) > maxBearer:
+		return "", oauth.ErrInvalidToken
+	}
+	return tok, nil
+}
+
 // Bearer validates the Bearer access token and puts its grant into the context
-// (auth.WithToken). A missing, unknown, expired or revoked token answers 401 invalid_token
-// with WWW-Authenticate: Bearer error="invalid_token".
+// (auth.WithToken). Per RFC 6750 §3.1, a request without credentials answers 401 with the
+// bare challenge WWW-Authenticate: Bearer realm="loginsign" (errNoBearer); a malformed
+// Bearer header 400 invalid_request; an unknown, expired or revoked token 401 invalid_token,
+// both with the error in WWW-Authenticate.
 func (a *API) Bearer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := a.OAuth.AccessToken(r.Context(), ParseBearer(r.Header.Get("Authorization")))
+		raw, err := bearerToken(r)
+		var tok auth.Token
+		if err == nil {
+			tok, err = a.OAuth.AccessToken(r.Context(), raw)
+		}
 		if err != nil {
 			a.writeOAuthError(w, r, err)
 			return
@@ -215,9 +280,14 @@ func (a *API) OptionalBearer(next http.Handler) http.Handler {
 }
 
 // User is GET /api/user (Bearer, checked by oauth.Service.UserInfo): {"id","globalId","name","email","image"}, the
-// connection's profile as the app may see it. It doubles as the OpenID Connect userinfo.
+// connection's profile as the app may see it. It doubles as the OpenID Connect userinfo. Its
+// errors are Bearer's (RFC 6750 §3.1).
 func (a *API) User(w http.ResponseWriter, r *http.Request) {
-	u, err := a.OAuth.UserInfo(r.Context(), ParseBearer(r.Header.Get("Authorization")))
+	tok, err := bearerToken(r)
+	var u *oauth.UserInfo
+	if err == nil {
+		u, err = a.OAuth.UserInfo(r.Context(), tok)
+	}
 	if err != nil {
 		a.writeOAuthError(w, r, err)
 		return

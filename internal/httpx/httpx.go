@@ -23,9 +23,17 @@ import (
 // MaxJSONBody is the default limit of a JSON request body.
 const MaxJSONBody = 1 << 20
 
-// WriteJSON writes v with status.
+// WriteJSON writes v with status, and Cache-Control: no-store unless the handler set a
+// Cache-Control of its own: JSON answers carry a person's data (the portal, the dashboard's
+// REST routes, tokens) or errors of a moment, none of which a browser or shared cache may keep.
+// Public documents opt in to caching by setting the header first (discovery,
+// "public, max-age=3600").
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

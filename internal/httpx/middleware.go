@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"time"
 
@@ -89,12 +90,28 @@ func Observe(log *slog.Logger, next http.Handler, observe func(r *http.Request, 
 	})
 }
 
-// SecurityHeaders sets the headers every answer carries.
-func SecurityHeaders(next http.Handler) http.Handler {
+// HSTS is the Strict-Transport-Security of every answer of a server whose base URL is https,
+// outside dev mode: two years, subdomains included (no preload: that is the operator's call).
+const HSTS = "max-age=63072000; includeSubDomains"
+
+// SecurityHeaders sets the headers every answer carries: nosniff, Referrer-Policy no-referrer
+// and, outside dev mode when baseURL (LOGINSIGN_BASE_URL) is https, Strict-Transport-Security
+// (HSTS). It is sent whatever the request's own scheme: behind a proxy that ends TLS the
+// server sees plain HTTP, and browsers ignore the header on a plain-HTTP answer anyway
+// (RFC 6797 §8.1). Never in dev mode or for an http base URL, where it would pin a developer's
+// localhost (or an http-only host) to https.
+func SecurityHeaders(next http.Handler, baseURL string, dev bool) http.Handler {
+	hsts := false
+	if u, err := url.Parse(baseURL); err == nil && u.Scheme == "https" && !dev {
+		hsts = true
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
+		if hsts {
+			h.Set("Strict-Transport-Security", HSTS)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

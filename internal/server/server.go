@@ -379,7 +379,7 @@ func (s *Server) routes() http.Handler {
 			MaxAge:           600,
 		}).Handler(h)
 	}
-	h = httpx.SecurityHeaders(httpx.Compress(h))
+	h = httpx.SecurityHeaders(httpx.Compress(h), s.cfg.BaseURL, s.cfg.Dev)
 	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
 }
 
