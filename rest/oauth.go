@@ -279,11 +279,43 @@ func (a *API) OptionalBearer(next http.Handler) http.Handler {
 	})
 }
 
-// User is GET /api/user (Bearer, checked by oauth.Service.UserInfo): {"id","globalId","name","email","image"}, the
+// maxUserInfoForm bounds the form body of POST /api/user: one access token.
+const maxUserInfoForm = 4 << 10
+
+// formBearer is the access token of POST /api/user (OpenID Connect Core §5.3.1): the one of
+// the Authorization header (tok, or err from bearerToken), or, without one, the access_token
+// of a form-encoded body (RFC 6750 §2.2). A token sent both ways is invalid_request (RFC 6750
+// §2: one method only).
+func formBearer(w http.ResponseWriter, r *http.Request, tok string, err error) (string, error) {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return tok, err
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUserInfoForm)
+	if perr := r.ParseForm(); perr != nil {
+		return "", oauth.ErrInvalidRequest.WithDescription("the body must be a form of at most 4096 bytes")
+	}
+	body, sent := r.PostForm["access_token"]
+	switch {
+	case !sent:
+		return tok, err
+	case err != errNoBearer || len(body) != 1:
+		return "", errMalformedBearer
+	case !isB64Token(body[0]):
+		return "", errMalformedBearer
+	case len(body[0]) > maxBearer:
+		return "", oauth.ErrInvalidToken
+	}
+	return body[0], nil
+}
+
+// User is GET and POST /api/user (Bearer, checked by oauth.Service.UserInfo): {"id","globalId","name","email","image"}, the
 // connection's profile as the app may see it. It doubles as the OpenID Connect userinfo. Its
 // errors are Bearer's (RFC 6750 §3.1).
 func (a *API) User(w http.ResponseWriter, r *http.Request) {
 	tok, err := bearerToken(r)
+	if r.Method == http.MethodPost {
+		tok, err = formBearer(w, r, tok, err)
+	}
 	var u *oauth.UserInfo
 	if err == nil {
 		u, err = a.OAuth.UserInfo(r.Context(), tok)

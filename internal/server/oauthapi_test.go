@@ -548,6 +548,74 @@ func TestConcurrentFirstConnect(t *testing.T) {
 	})
 }
 
+// TestAuthorizeAndUserInfoTakePOST: OpenID Connect Core §3.1.2.1 and §5.3.1 (conformance
+// tests oidcc-ensure-post-request-succeeds, oidcc-userinfo-post-header, -post-body): the
+// authorization endpoint takes its parameters form-encoded in a POST, from the client's own
+// origin, and the userinfo endpoint takes POST, with the token in the header or, without
+// one, as access_token in a form body (RFC 6750 §2.2); both at once is invalid_request.
+func TestAuthorizeAndUserInfoTakePOST(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	b := e.browser()
+	e.authorizeCode(b, defaultTestEmail) // signed in, consent given: the next request comes straight back
+	verifier := oauth2.GenerateVerifier()
+	form := url.Values{"client_id": {e.app.ID}, "redirect_uri": {rpCallback}, "response_type": {"code"},
+		"scope": {"openid email profile"}, "state": {"st-post"}, "code_challenge": {oauth.S256(verifier)}, "code_challenge_method": {"S256"}}
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://"+rpCallbackHost) // the client's auto-submitting form
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	q := callback(t, page{Response: resp})
+	if q.Get("state") != "st-post" || q.Get("code") == "" {
+		t.Fatalf("POST /oauth/authorize answered %v", q)
+	}
+	st, tokens, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		"redirect_uri": {rpCallback}, "code_verifier": {verifier}})
+	if st != 200 {
+		t.Fatalf("the code of a POSTed authorization: %d %v", st, tokens)
+	}
+	access := tokens["access_token"].(string)
+
+	userinfo := func(header, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, e.base+"/api/user", strings.NewReader(body))
+		req.Header.Set("Sec-Fetch-Site", "cross-site") // a single-page app of another origin
+		if body != "" {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if header != "" {
+			req.Header.Set("Authorization", "Bearer "+header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		decodeJSON(t, resp, &m)
+		return resp.StatusCode, m
+	}
+	_, want, _ := e.apiUser(access)
+	for name, c := range map[string]struct{ header, body string }{
+		"token in the header": {access, ""},
+		"token in the body":   {"", url.Values{"access_token": {access}}.Encode()},
+	} {
+		if st, got := userinfo(c.header, c.body); st != 200 || got["sub"] != want["sub"] || got["email"] != want["email"] {
+			t.Errorf("POST /api/user, %s: %d %v, want %v", name, st, got, want)
+		}
+	}
+	if st, got := userinfo(access, url.Values{"access_token": {access}}.Encode()); st != 400 || got["error"] != "invalid_request" {
+		t.Errorf("POST /api/user with the token twice: %d %v, want 400 invalid_request", st, got)
+	}
+	if st, got := userinfo("", url.Values{"access_token": {"lsat_unknown"}}.Encode()); st != 401 || got["error"] != "invalid_token" {
+		t.Errorf("POST /api/user with an unknown token in the body: %d %v, want 401 invalid_token", st, got)
+	}
+}
+
 // Other methods on the OAuth JSON routes answer 405 with a JSON body, never a text page.
 func TestOAuthRoutesMethodNotAllowed(t *testing.T) {
 	t.Parallel()
@@ -555,7 +623,7 @@ func TestOAuthRoutesMethodNotAllowed(t *testing.T) {
 	for _, tt := range []struct{ method, path, allow, code string }{
 		{"GET", "/oauth/revoke", "POST", "invalid_request"},
 		{"PUT", "/oauth/introspect", "POST", "invalid_request"},
-		{"POST", "/api/user", "GET", "invalid_request"},
+		{"DELETE", "/api/user", "GET, POST", "invalid_request"},
 	} {
 		req, _ := http.NewRequest(tt.method, e.base+tt.path, nil)
 		resp, err := http.DefaultClient.Do(req)

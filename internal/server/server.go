@@ -288,7 +288,8 @@ func (s *Server) routes() http.Handler {
 
 	// End-user API (Bearer).
 	mux.HandleFunc("GET /api/user", api.User)
-	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet))
+	mux.HandleFunc("POST /api/user", api.User) // OpenID Connect Core §5.3.1
+	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet+", "+http.MethodPost))
 	// Licenses of the person: their session cookie (?client_id= names the app) or an access
 	// token of the app.
 	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
@@ -369,6 +370,11 @@ func (s *Server) routes() http.Handler {
 	// Relying parties POST to the end-session endpoint from their own origin (RP-Initiated
 	// Logout 1.0 §2); its confirmation step guards it instead (authpages.EndSession).
 	cop.AddInsecureBypassPattern("POST /oauth/logout")
+	// A client's own form may POST an authorization request (OpenID Connect Core §3.1.2.1):
+	// it does what the same request by GET does. The userinfo endpoint takes no cookie, only
+	// the access token the caller sends.
+	cop.AddInsecureBypassPattern("POST /oauth/authorize")
+	cop.AddInsecureBypassPattern("POST /api/user")
 	h = cop.Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{

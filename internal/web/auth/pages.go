@@ -59,6 +59,7 @@ const SecondStepPath = "/login/verify"
 // Register adds the pages' routes to mux.
 func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oauth/authorize", p.Authorize)
+	mux.HandleFunc("POST /oauth/authorize", p.Authorize)
 	mux.HandleFunc("GET /oauth/consent", p.ConsentPage)
 	mux.HandleFunc("POST /oauth/consent", p.ConsentAnswer)
 	mux.HandleFunc("GET /login", p.LoginPage)
@@ -324,12 +325,23 @@ func (p *Pages) viewer(r *http.Request) (auth.Session, time.Time, bool) {
 	return s, start, true
 }
 
-// Authorize is GET /oauth/authorize (RFC 6749 §4.1.1). An unknown client or unregistered
+// Authorize is GET and POST /oauth/authorize (RFC 6749 §4.1.1). An unknown client or unregistered
 // redirect URI shows an error page (never a redirect); other errors go back to the client.
 // A valid request becomes a flow kept in Redis, bound to this browser (its browser cookie)
 // and continues: sign-in, consent, or straight back with a code when consent is remembered.
 func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
-	req, _, err := p.OAuth.Authorize(r.Context(), r.URL.Query())
+	params := r.URL.Query()
+	if r.Method == http.MethodPost {
+		// OpenID Connect Core §3.1.2.1: the endpoint takes POST too, its parameters form
+		// serialized in the body (a client's auto-submitting form, from its own origin).
+		r.Body = http.MaxBytesReader(w, r.Body, maxAuthorizeBody)
+		if err := r.ParseForm(); err != nil {
+			p.errorPage(w, r, formError(err))
+			return
+		}
+		params = r.PostForm
+	}
+	req, _, err := p.OAuth.Authorize(r.Context(), params)
 	if err != nil {
 		e := oauth.AsError(err)
 		if e.Redirect {
@@ -347,6 +359,10 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.continueFlow(w, r, flowID, browser)
 }
+
+// maxAuthorizeBody bounds the form of POST /oauth/authorize: an authorization request's
+// parameters, which GET carries in a URL (browsers take about 8 KiB there).
+const maxAuthorizeBody = 16 << 10
 
 // ConsentPage is GET /oauth/consent?flow=…: where sign-in returns to continue the flow.
 func (p *Pages) ConsentPage(w http.ResponseWriter, r *http.Request) {
