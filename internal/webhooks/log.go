@@ -8,6 +8,7 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
+	"loginsign/ent/predicate"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
@@ -27,6 +28,41 @@ type Service struct {
 	Limiter     *ratelimit.Limiter
 	ManualSends ratelimit.Rule
 	Now         func() time.Time
+	// Retention is how long a finished event (delivered, failed or disabled) stays in the
+	// delivery log with its attempts (Purge); zero means DefaultRetention.
+	Retention time.Duration
+}
+
+// DefaultRetention is how long the delivery log keeps a finished event: every test event,
+// redelivery and person's change added rows for as long as the application existed.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// Purge deletes the finished events created before the retention period with their attempts,
+// store.PurgeBatch events per statement, and returns how many events it deleted. Pending
+// events stay, however old: they are still to be delivered.
+func (s *Service) Purge(ctx context.Context) (int, error) {
+	retention := s.Retention
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	cutoff := s.Now().UTC().Add(-retention)
+	return store.Purge(ctx, "old webhook events", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.WebhookEvent.Query().Where(webhookevent.CreatedAtLT(cutoff), webhookevent.StatusNEQ(webhookevent.StatusPending)).
+			Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		// An event redelivered meanwhile is pending again, and keeps its attempts.
+		finished := []predicate.WebhookEvent{webhookevent.IDIn(ids...), webhookevent.StatusNEQ(webhookevent.StatusPending)}
+		var n int
+		err := store.WithTx(ctx, s.DB.Client, func(tx *ent.Tx) error {
+			if _, err := tx.WebhookAttempt.Delete().Where(webhookattempt.HasEventWith(finished...)).Exec(ctx); err != nil {
+				return err
+			}
+			var err error
+			n, err = tx.WebhookEvent.Delete().Where(finished...).Exec(ctx)
+			return err
+		})
+		return n, err
+	})
 }
 
 // DefaultManualSends limits test events and redeliveries together, per application: each

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
+	"entgo.io/ent/dialect"
+
+	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/kv/kvtest"
@@ -213,4 +217,48 @@ func TestCheckTargetAtSaveTime(t *testing.T) {
 	if err := webhooks.CheckTarget(context.Background(), "ftp://example.com/", false); err == nil {
 		t.Error("ftp URL accepted")
 	}
+}
+
+// TestOldFinishedEventsArePurgedWithTheirAttempts: the delivery log keeps a finished event
+// (delivered, failed, disabled) for the retention period; the housekeeping then deletes it
+// with its attempts. Pending events stay whatever their age: they are still to be delivered.
+func TestOldFinishedEventsArePurgedWithTheirAttempts(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		rcv := newReceiver(t)
+		f := newFixture(t, db, rcv.URL)
+		delivered := f.enqueue(t, f.app, 3)
+		drain(t, f.worker(db))
+		pending := f.enqueue(t, f.app, 1)
+		later := time.Now().Add(webhooks.DefaultRetention + 24*time.Hour)
+		recent := delivered[2]
+		update := "UPDATE webhook_events SET created_at = ? WHERE id = ?" // created_at is immutable in ent
+		if db.Dialect == dialect.Postgres {
+			update = "UPDATE webhook_events SET created_at = $1 WHERE id = $2"
+		}
+		if _, err := db.SQL.ExecContext(ctx, update, later.Add(-time.Hour), recent); err != nil {
+			t.Fatal(err)
+		}
+		svc := &webhooks.Service{DB: db, Now: func() time.Time { return later }}
+		n, err := svc.Purge(ctx)
+		if err != nil || n != 2 {
+			t.Fatalf("purged %d, %v; want the 2 old delivered events", n, err)
+		}
+		left := db.WebhookEvent.Query().IDsX(ctx)
+		if len(left) != 2 || !slices.Contains(left, recent) || !slices.Contains(left, pending[0]) {
+			t.Fatalf("events left %v, want the recent one %s and the pending one %s", left, recent, pending[0])
+		}
+		for _, id := range delivered[:2] {
+			if n := db.WebhookAttempt.Query().Where(webhookattempt.EventID(id)).CountX(ctx); n != 0 {
+				t.Errorf("%d attempts of purged event %s left", n, id)
+			}
+		}
+		if n := db.WebhookAttempt.Query().Where(webhookattempt.EventID(recent)).CountX(ctx); n != 1 {
+			t.Errorf("the recent event kept %d attempts, want 1", n)
+		}
+		if n, err := svc.Purge(ctx); err != nil || n != 0 {
+			t.Errorf("a second purge deleted %d, %v", n, err)
+		}
+	})
 }
