@@ -218,7 +218,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 				what  string
 				purge func(context.Context) (int, error)
 			}{{"activity: expired events", s.activity.Purge}, {"oauth: expired refresh-token families", s.oauth.PurgeRefreshTokens},
-				{"webhooks: old delivery log events", s.webhooks.Purge}} {
+				{"webhooks: old delivery log events", s.webhooks.Purge}, {"team: closed invitations", s.portal.Team().PurgeInvitations}} {
 				if n, err := p.purge(ctx); err != nil && ctx.Err() == nil {
 					log.Error("deleting "+p.what, "err", err)
 				} else if n > 0 {

@@ -214,3 +214,45 @@ func TestTransferDoesNotPassTheApplicationCap(t *testing.T) {
 		}
 	})
 }
+
+// TestClosedInvitationsArePurged: an invitation, accepted, revoked or left to expire, is read
+// by nothing once it has expired but its link's page; ClosedInvitationRetention past its
+// expiry the housekeeping deletes it. Open invitations stay.
+func TestClosedInvitationsArePurged(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newTeamEnv(t, db)
+		start := time.Now().UTC()
+		at := start
+		e.svc.Now = func() time.Time { return at }
+		dev, apps := e.developer(t, "Notes")
+		var old []string
+		for i := range 3 {
+			inv, err := e.svc.Invite(dev, apps[0].ID, fmt.Sprintf("old-%d@example.net", i), team.Support)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old = append(old, inv.ID)
+		}
+		if err := e.svc.Revoke(dev, apps[0].ID, old[0]); err != nil {
+			t.Fatal(err)
+		}
+		expired := start.Add(team.InvitationTTL)
+		at = expired.Add(team.ClosedInvitationRetention - time.Hour)
+		open, err := e.svc.Invite(dev, apps[0].ID, "open@example.net", team.Support)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.svc.PurgeInvitations(ctx); err != nil || n != 0 {
+			t.Fatalf("within the retention: purged %d, %v", n, err)
+		}
+		at = expired.Add(team.ClosedInvitationRetention + time.Hour)
+		if n, err := e.svc.PurgeInvitations(ctx); err != nil || n != 3 {
+			t.Fatalf("past the retention: purged %d, %v; want the 3 old invitations", n, err)
+		}
+		if left := db.AppInvitation.Query().IDsX(ctx); !slices.Equal(left, []string{open.ID}) {
+			t.Fatalf("invitations left %v, want the open one %s", left, open.ID)
+		}
+	})
+}

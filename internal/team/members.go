@@ -163,6 +163,22 @@ func (s *Service) Invitations(ctx context.Context, appID string) ([]Invitation, 
 }
 
 // pending is the predicate of an invitation still usable at now.
+// ClosedInvitationRetention is how long an invitation is kept past its expiry: accepted,
+// revoked or left to expire, it is read by nothing but its link's page ("already used").
+const ClosedInvitationRetention = 30 * 24 * time.Hour
+
+// PurgeInvitations deletes the invitations that expired more than ClosedInvitationRetention
+// ago, store.PurgeBatch per statement, and returns how many it deleted: every invitation
+// sent, accepted or not, stayed a row for as long as its application existed.
+func (s *Service) PurgeInvitations(ctx context.Context) (int, error) {
+	cutoff := s.now().Add(-ClosedInvitationRetention)
+	return store.Purge(ctx, "closed invitations", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.AppInvitation.Query().Where(appinvitation.ExpiresAtLT(cutoff)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		return s.DB.AppInvitation.Delete().Where(appinvitation.IDIn(ids...), appinvitation.ExpiresAtLT(cutoff)).Exec(ctx)
+	})
+}
+
 func pending(now time.Time) predicate.AppInvitation {
 	return appinvitation.And(appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil(), appinvitation.ExpiresAtGT(now))
 }
