@@ -162,7 +162,6 @@ func (s *Service) Invitations(ctx context.Context, appID string) ([]Invitation, 
 	return out, nil
 }
 
-// pending is the predicate of an invitation still usable at now.
 // ClosedInvitationRetention is how long an invitation is kept past its expiry: accepted,
 // revoked or left to expire, it is read by nothing but its link's page ("already used").
 const ClosedInvitationRetention = 30 * 24 * time.Hour
@@ -179,6 +178,7 @@ func (s *Service) PurgeInvitations(ctx context.Context) (int, error) {
 	})
 }
 
+// pending is the predicate of an invitation still usable at now.
 func pending(now time.Time) predicate.AppInvitation {
 	return appinvitation.And(appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil(), appinvitation.ExpiresAtGT(now))
 }
