@@ -328,6 +328,22 @@ func (s *Service) MagicLinkPending(ctx context.Context, raw string) bool {
 	return err == nil && n == 1
 }
 
+// MagicLinkFlow is the authorization the pending magic link raw continues, "" when none.
+func (s *Service) MagicLinkFlow(ctx context.Context, raw string) string {
+	if raw == "" || len(raw) > 128 {
+		return ""
+	}
+	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
+	if err != nil {
+		return ""
+	}
+	var ml magicLink
+	if json.Unmarshal(b, &ml) != nil {
+		return ""
+	}
+	return ml.FlowID
+}
+
 // SignIn is the outcome of a used magic link.
 type SignIn struct {
 	User    *ent.User

@@ -337,6 +337,11 @@ func TestSignInPagesLetTheirFormsEndAtTheClient(t *testing.T) {
 			if csp := sent.Header.Get("Content-Security-Policy"); sent.StatusCode != 200 || !strings.Contains(csp, want) {
 				t.Fatalf("check-your-email page of the flow: %d, CSP %q, want %q", sent.StatusCode, csp, want)
 			}
+			magic := b.get(e.magicLink("forms@example.com"))
+			wantMagic := "form-action 'self' https: http: " + tc.src + ";"
+			if csp := magic.Header.Get("Content-Security-Policy"); magic.StatusCode != 200 || !strings.Contains(csp, wantMagic) {
+				t.Fatalf("the link's page: %d, CSP %q, want %q", magic.StatusCode, csp, wantMagic)
+			}
 		})
 	}
 }

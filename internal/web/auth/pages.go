@@ -714,7 +714,9 @@ func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, 
 			}
 		}
 	}
-	p.render(w, r, status, "magic", d, "https:", "http:")
+	// The link's POST may end at any app (the flow of another tab), so any web origin; a native
+	// app's private-use scheme is named when the link continues its flow.
+	p.render(w, r, status, "magic", d, append([]string{"https:", "http:"}, p.flowFormAction(r, p.OAuth.MagicLinkFlow(r.Context(), tok))...)...)
 }
 
 // MagicApprove is POST /login/magic/approve (token, match): the link was opened on another
