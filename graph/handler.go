@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -215,7 +216,8 @@ func (w *shapeWalker) unpaged(f *ast.Field) *gqlerror.Error {
 // The check runs before anything is read, nested connections included, which ent loads with
 // their parent.
 func (w *shapeWalker) badCursor(f *ast.Field) *gqlerror.Error {
-	if f.Definition == nil || f.ObjectDefinition == nil {
+	if f.Definition == nil || f.ObjectDefinition == nil || !slices.ContainsFunc(f.Definition.Arguments,
+		func(a *ast.ArgumentDefinition) bool { return a.Type.Name() == "Cursor" }) {
 		return nil
 	}
 	args := f.ArgumentMap(w.vars)

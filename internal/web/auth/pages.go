@@ -207,12 +207,22 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name 
 	if flowID == "" && d.Next != nil {
 		flowID = d.Next.Flow
 	}
-	if d.L == nil {
-		d.L = p.locale(r, flowID)
+	var f *oauth.Flow // read once, for the language and the form-action
+	if flowID != "" && len(flowID) <= 128 && (d.L == nil || len(formAction) == 0) {
+		if got, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
+			f = got
+		}
 	}
-	if len(formAction) == 0 {
+	if d.L == nil {
+		if f != nil {
+			d.L = p.flowLocale(r, f)
+		} else {
+			d.L = p.locale(r, "")
+		}
+	}
+	if len(formAction) == 0 && f != nil {
 		// A page of a flow: its forms (the address, the code, a passkey) may end at the client.
-		formAction = p.flowFormAction(r, flowID)
+		formAction = []string{formActionSource(f.Request.RedirectURI)}
 	}
 	if d.Err != nil {
 		d.Error = d.Err.MessageIn(d.L)
