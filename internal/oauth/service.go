@@ -83,6 +83,10 @@ type Limits struct {
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
 	// this cap a patient guesser would reach a million codes within months.
 	CodePerAddress Limit // default 20 per 24 hours
+	// FlowsPerAddress caps the authorization requests one client address may start: each
+	// valid one is kept FlowTTL in Redis before anyone signs in, so without it anonymous
+	// requests could fill the store.
+	FlowsPerAddress Limit // default 600 per 15 minutes
 }
 
 func (c *Config) defaults() {
@@ -126,6 +130,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
+	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
 }

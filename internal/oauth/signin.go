@@ -13,6 +13,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
@@ -39,8 +40,12 @@ type Flow struct {
 func flowKey(id string) string { return "flow:" + ids.Hash(id) }
 
 // StartFlow stores a validated authorization request bound to browser (the raw value of the
-// browser's cookie) and returns the flow id.
+// browser's cookie) and returns the flow id. The request's client address may start
+// Limits.FlowsPerAddress of them (apperr RateLimited past it, nothing stored).
 func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest, browser string) (string, error) {
+	if err := s.pageLimit(ctx, "flow:ip", auth.ClientIP(ctx), s.Config.Limits.FlowsPerAddress); err != nil {
+		return "", err
+	}
 	id := ids.Secret(FlowPrefix)
 	if err := s.saveFlow(ctx, id, &Flow{Request: *req, Browser: ids.Hash(browser)}); err != nil {
 		return "", err

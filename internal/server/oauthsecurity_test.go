@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
+	"loginsign/internal/oauth"
 )
 
 // sqliteEnv is the server on a fresh SQLite file and the test's Redis.
@@ -567,6 +569,49 @@ func TestRateLimits(t *testing.T) {
 	p = b.post(e.base+"/login", url.Values{"email": {"dave@example.com"}})
 	if p.StatusCode != 429 || p.Header.Get("Retry-After") == "" {
 		t.Fatalf("over the per-IP login limit: %d", p.StatusCode)
+	}
+}
+
+// Every valid authorization request is kept in Redis for the flow's lifetime before anyone
+// signs in, so one client address (an IPv6 /64 as one) may start only so many: past it, GET
+// and POST /oauth/authorize answer the 429 page and store nothing; other addresses go on.
+func TestAuthorizationRequestsPerAddressAreLimited(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t, withEnv("LOGINSIGN_TRUSTED_PROXIES", "127.0.0.1/32, ::1"))
+	e.srv.oauth.Config.Limits.FlowsPerAddress = oauth.Limit{N: 3, Window: 15 * time.Minute}
+	authorize := e.config(e.app, rpCallback).AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+	from := func(addr, method string) page {
+		t.Helper()
+		b := e.browser()
+		req, _ := http.NewRequest(method, authorize, nil)
+		if method == http.MethodPost {
+			u, _ := url.Parse(authorize)
+			req, _ = http.NewRequest(method, e.base+"/oauth/authorize", strings.NewReader(u.RawQuery))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Header.Set("X-Forwarded-For", addr)
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return page{resp, string(body)}
+	}
+	for i, addr := range []string{"2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff::3"} {
+		method := []string{http.MethodGet, http.MethodPost}[i%2]
+		if p := from(addr, method); p.StatusCode != 200 || !strings.Contains(p.Body, `name="flow"`) {
+			t.Fatalf("%s %d from %s: %d, want the sign-in page with its flow", method, i+1, addr, p.StatusCode)
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		p := from("2001:db8:7:1::99", method)
+		if p.StatusCode != 429 || p.Header.Get("Retry-After") == "" || strings.Contains(p.Body, `name="flow"`) {
+			t.Fatalf("%s past the limit from the same /64: %d Retry-After=%q", method, p.StatusCode, p.Header.Get("Retry-After"))
+		}
+	}
+	if p := from("198.51.100.7", http.MethodGet); p.StatusCode != 200 || !strings.Contains(p.Body, `name="flow"`) {
+		t.Fatalf("another address: %d", p.StatusCode)
 	}
 }
 
