@@ -36,7 +36,7 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	switch e.Code {
 	case apperr.Unauthorized:
-		w.Header().Set("WWW-Authenticate", `Basic realm="LoginSign", charset="UTF-8"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm="loginsign", charset="UTF-8"`)
 	case apperr.RateLimited, apperr.Unavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(max(e.RetryAfter, 1)))
 	}
@@ -44,9 +44,9 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.WriteJSON(w, apperr.HTTPStatus(e.Code), AppErrorBody{Error: e.Name(), ErrorDescription: e.Message})
 }
 
-// AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret
-// and puts the application into the context (auth.WithClient). It answers, with
-// {"error","error_description"}:
+// AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret,
+// or a client_credentials access token (appBearer), and puts the application into the context
+// (auth.WithClient). It answers, with {"error","error_description"}:
 //   - 401 unauthorized: no Authorization header, or one of another scheme;
 //   - 401 invalid_client: credentials that are not base64 of "client_id:client_secret"
 //     (bad base64, no colon, bad percent-encoding), an unknown application or a wrong secret —
@@ -58,8 +58,8 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 //     (clientauth.Service.Authenticate).
 func (a *API) AppClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if tok := ParseBearer(r.Header.Get("Authorization")); tok != "" {
-			a.appBearer(w, r, tok, next)
+		if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+			a.appBearer(w, r, next)
 			return
 		}
 		creds, basic, err := oauth.ParseBasic(strings.TrimSpace(r.Header.Get("Authorization")))
@@ -86,23 +86,32 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 
 // appBearer is AppClient for a client_credentials access token (Authorization: Bearer): the
 // token must be the {appId} application's and carry app:users:read for GET, app:users:write
-// otherwise. A bad token is 401 invalid_token with WWW-Authenticate: Bearer (RFC 6750 §3.1);
+// otherwise. As on the other Bearer routes (RFC 6750 §3.1), a malformed header is 400
+// invalid_request, a bad token 401 invalid_token, both with the error in WWW-Authenticate;
 // a token of another application or without the scope is 403 insufficient_scope.
-func (a *API) appBearer(w http.ResponseWriter, r *http.Request, tok string, next http.Handler) {
+func (a *API) appBearer(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	appID := r.PathValue("appId")
 	scope := oauth.ScopeAppUsersWrite
 	if r.Method == http.MethodGet {
 		scope = oauth.ScopeAppUsersRead
 	}
-	if err := a.OAuth.AppAccessToken(r.Context(), tok, appID, scope); err != nil {
+	tok, err := bearerToken(r)
+	if err == nil {
+		err = a.OAuth.AppAccessToken(r.Context(), tok, appID, scope)
+	}
+	if err != nil {
 		e := oauth.AsError(err)
-		switch e.Code {
-		case oauth.InvalidToken:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="LoginSign", error="invalid_token"`)
+		switch {
+		case e == errMalformedBearer:
+			w.Header().Set("WWW-Authenticate", bearerChallenge+`, error="invalid_request"`)
+			w.Header().Set("Cache-Control", "no-store")
+			httpx.WriteJSON(w, http.StatusBadRequest, AppErrorBody{Error: oauth.InvalidRequest, ErrorDescription: e.Description})
+		case e.Code == oauth.InvalidToken:
+			w.Header().Set("WWW-Authenticate", bearerChallenge+`, error="invalid_token"`)
 			w.Header().Set("Cache-Control", "no-store")
 			httpx.WriteJSON(w, http.StatusUnauthorized, AppErrorBody{Error: oauth.InvalidToken, ErrorDescription: e.Description})
-		case oauth.InsufficientScope:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="LoginSign", error="insufficient_scope", scope="`+scope+`"`)
+		case e.Code == oauth.InsufficientScope:
+			w.Header().Set("WWW-Authenticate", bearerChallenge+`, error="insufficient_scope", scope="`+scope+`"`)
 			w.Header().Set("Cache-Control", "no-store")
 			httpx.WriteJSON(w, http.StatusForbidden, AppErrorBody{Error: oauth.InsufficientScope, ErrorDescription: e.Description})
 		default:

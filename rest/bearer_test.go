@@ -7,37 +7,46 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"loginsign/internal/oauth"
 )
 
-func TestParseBearer(t *testing.T) {
+func TestBearerToken(t *testing.T) {
 	t.Parallel()
-	tests := []struct{ header, want string }{
-		{"Bearer lsat_abc-DEF_123", "lsat_abc-DEF_123"},
-		{"bearer lsat_x", "lsat_x"},
-		{"Bearer  lsat_x", "lsat_x"},
-		{"Bearer", ""},
-		{"Bearer ", ""},
-		{"Basic abc", ""},
-		{"Bearer a b", ""},
-		{"Bearer a\x00", ""},
-		{"Bearer " + strings.Repeat("a", 513), ""},
-		{"", ""},
+	tests := []struct {
+		header, want string
+		err          error
+	}{
+		{"Bearer lsat_abc-DEF_123", "lsat_abc-DEF_123", nil},
+		{"bearer lsat_x", "lsat_x", nil},
+		{"Bearer  lsat_x", "lsat_x", nil},
+		{"Bearer", "", errMalformedBearer},
+		{"Bearer ", "", errMalformedBearer},
+		{"Basic abc", "", errNoBearer},
+		{"Bearer a b", "", errMalformedBearer},
+		{"Bearer a\x00", "", errMalformedBearer},
+		{"Bearer " + strings.Repeat("a", 513), "", oauth.ErrInvalidToken},
+		{"", "", errNoBearer},
 	}
 	for _, tt := range tests {
-		if got := ParseBearer(tt.header); got != tt.want {
-			t.Errorf("ParseBearer(%q) = %q, want %q", tt.header, got, tt.want)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Authorization", tt.header)
+		if got, err := bearerToken(r); got != tt.want || err != tt.err {
+			t.Errorf("bearerToken(%q) = %q, %v; want %q, %v", tt.header, got, err, tt.want, tt.err)
 		}
 	}
 }
 
-func FuzzParseBearer(f *testing.F) {
+func FuzzBearerToken(f *testing.F) {
 	f.Add("Bearer lsat_abc")
 	f.Add("bearer   x=")
 	f.Add("Bearer a b")
 	f.Add("Basic abc")
 	f.Fuzz(func(t *testing.T, header string) {
-		tok := ParseBearer(header)
-		if tok == "" {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header["Authorization"] = []string{header}
+		tok, err := bearerToken(r)
+		if err != nil {
 			return
 		}
 		if len(tok) > 512 || strings.ContainsAny(tok, " \t\r\n\",") {

@@ -169,23 +169,8 @@ func (a *API) JWKS(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
-// maxBearer is the longest access token ParseBearer accepts; LoginSign's are far shorter.
+// maxBearer is the longest access token bearerToken accepts; LoginSign's are far shorter.
 const maxBearer = 512
-
-// ParseBearer returns the token of an Authorization header of the Bearer scheme (RFC 6750
-// §2.1), or "" when the header is missing, of another scheme, malformed, or longer than
-// maxBearer.
-func ParseBearer(header string) string {
-	scheme, tok, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return ""
-	}
-	tok = strings.TrimLeft(tok, " ")
-	if len(tok) > maxBearer || !isB64Token(tok) {
-		return ""
-	}
-	return tok
-}
 
 // isB64Token reports whether tok is a b64token of RFC 6750 §2.1 (not empty).
 func isB64Token(tok string) bool {
