@@ -139,6 +139,7 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
 		Extensions extensions `json:"extensions"`
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // as every GraphQL answer (overHTTP.Do)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(struct {
 		Errors []gqlError `json:"errors"`

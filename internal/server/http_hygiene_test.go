@@ -119,6 +119,8 @@ func TestPersonalJSONIsNotStored(t *testing.T) {
 		{"GraphQL POST with the session", "POST", "/graphql", `{"query":"{ viewer { email } }"}`, gqlJSON, 200, "dev@example.com"},
 		{"GraphQL request error", "POST", "/graphql", `{"query":"{ nope }"}`, gqlJSON, 200, "GRAPHQL_VALIDATION_FAILED"},
 		{"GraphQL signed out", "GET", viewer, "", nil, 200, `"viewer"`},
+		{"GraphQL body too large", "POST", "/graphql", `{"query":"` + strings.Repeat(" ", int(e.srv.cfg.GraphQLMaxBody)) + `{ viewer { email } }"}`, gqlJSON, 413, "REQUEST_TOO_LARGE"},
+		{"GraphQL NUL", "POST", "/graphql", `{"query":"{ viewer { email(x: \"\\u0000\") } }"}`, gqlJSON, 400, "BAD_REQUEST"},
 		{"developer applications", "GET", "/api/developer/applications", "", cookie, 200, e.app.ID},
 		{"developer applications signed out", "GET", "/api/developer/applications", "", nil, 401, `"unauthorized"`},
 		{"developer application", "GET", "/api/developer/applications/" + e.app.ID, "", cookie, 200, e.app.ID},
