@@ -123,10 +123,11 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	return out, nil
 }
 
-// checkName refuses an application name that would pass for LoginSign or hide what it says on
-// the pages and mails that show it to people (sign-in, consent, the mail's subject): one that
-// contains "LoginSign" (in any case, spacing or punctuation: "Login-Sign Security"), or control
-// and format characters (bidirectional overrides, zero-width spaces).
+// checkName refuses an application name that would pass for LoginSign or another app, or hide
+// what it says on the pages and mails that show it to people (sign-in, consent, the mail's
+// subject): one that contains "LoginSign" (in any case, spacing or punctuation: "Login-Sign
+// Security"), control and format characters (bidirectional overrides, zero-width spaces), or a
+// word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's: mixedScriptWord).
 func checkName(name string) error {
 	var letters strings.Builder
 	for _, r := range name {
@@ -140,7 +141,39 @@ func checkName(name string) error {
 	if strings.Contains(strings.NewReplacer("0", "o", "1", "i").Replace(letters.String()), "loginsign") {
 		return apperr.New(apperr.Invalid, "names containing LoginSign are reserved: people would take the app for LoginSign")
 	}
+	if w := mixedScriptWord(name); w != "" {
+		return apperr.New(apperr.Invalid, "name: %q mixes letters of different scripts (Latin, Cyrillic, Greek…) that look alike; write each word in one script", w)
+	}
 	return nil
+}
+
+// lookalikeScripts are the scripts with letters that pass for each other's (Unicode TS #39's
+// confusables: Cyrillic о and Latin o, Greek Α and Latin A, Armenian օ, Cherokee Ꭺ).
+var lookalikeScripts = []*unicode.RangeTable{unicode.Latin, unicode.Cyrillic, unicode.Greek, unicode.Armenian, unicode.Cherokee}
+
+// mixedScriptWord returns the first word of name (letters, marks and digits between anything
+// else) with letters of two lookalikeScripts, or "". A word in one script, and words of
+// different scripts side by side ("Яндекс Go", "LINEマンガ"), pass: only a mixed word is a
+// way to spell a brand with letters that are not its own.
+func mixedScriptWord(name string) string {
+	words := strings.FieldsFunc(name, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsMark(r) && !unicode.IsDigit(r)
+	})
+	for _, word := range words {
+		script := -1
+		for _, r := range word {
+			for i, t := range lookalikeScripts {
+				if !unicode.Is(t, r) {
+					continue
+				}
+				if script >= 0 && script != i {
+					return word
+				}
+				script = i
+			}
+		}
+	}
+	return ""
 }
 
 // validate trims and checks an application's settings.

@@ -125,7 +125,8 @@ func TestApplicationNamesCannotPassForLoginSign(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"LoginSign", "loginsign security", "Login-Sign Account Team", "L0GIN SIGN", "Log1n.Sign",
-			"Notes\u202egpj.exe", "Zero\u200bWidth", "Tab\tName", "Line\nBreak"} {
+			"Notes\u202egpj.exe", "Zero\u200bWidth", "Tab\tName", "Line\nBreak",
+			"G\u043e\u043egle Drive", "\u0420ayPal", "App\u0391le ID", "Micr\u03bfsoft", "L\u043eginSign", "\u0561pple", "\u13aamazon"} {
 			if _, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: name}); apperr.As(err).Code != apperr.Invalid {
 				t.Errorf("create %q: %v, want invalid_request", name, err)
 			}
@@ -136,7 +137,7 @@ func TestApplicationNamesCannotPassForLoginSign(t *testing.T) {
 		if got := e.db.Application.GetX(context.Background(), created.Application.ID).Name; got != "Notes" {
 			t.Errorf("the name after refused renames: %q", got)
 		}
-		for _, name := range []string{"Login Notes", "Signage", "Café Légère", "東京ノート"} {
+		for _, name := range []string{"Login Notes", "Signage", "Café Légère", "東京ノート", "Яндекс Go", "LINEマンガ", "Αθήνα Notes", "Ελληνικά-Apps", "Ǆemal Đorđe"} {
 			if _, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: name}); err != nil {
 				t.Errorf("create %q: %v", name, err)
 			}
