@@ -260,6 +260,18 @@ func (l *Locale) Duration(d time.Duration) string {
 	return l.T("duration.minutes", int(d/time.Minute))
 }
 
+// Ago writes how long ago something happened, d before now: "just now" under a minute,
+// then in whole minutes or hours ("3 minutes ago", "vor 3 Minuten").
+func (l *Locale) Ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return l.T("ago.now")
+	case d < time.Hour:
+		return l.T("ago", l.Duration(d.Truncate(time.Minute)))
+	}
+	return l.T("ago", l.Duration(d.Truncate(time.Hour)))
+}
+
 // Has reports whether the catalogs have a message key (every catalog has the English keys:
 // TestCatalogsComplete).
 func (l *Locale) Has(key string) bool {

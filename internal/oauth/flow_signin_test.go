@@ -86,7 +86,7 @@ func TestTryCountersExpireWithTheLink(t *testing.T) {
 	e.svc.Mail = box
 	ctx := e.ctx()
 	who := "counted@example.com"
-	raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.9", "browser-1")
+	raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.9", "browser-1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 
 		t.Run("the code signs in the waiting browser; five wrong codes end it", func(t *testing.T) {
 			who := "coder@example.com"
-			raw, err := e.svc.StartSignIn(ctx, who, flowID, "192.0.2.2", "browser-3")
+			raw, err := e.svc.StartSignIn(ctx, who, flowID, "192.0.2.2", "browser-3", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +223,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 				t.Fatalf("the code again: %v", err)
 			}
 
-			raw, err = e.svc.StartSignIn(ctx, who, "", "192.0.2.2", "browser-3")
+			raw, err = e.svc.StartSignIn(ctx, who, "", "192.0.2.2", "browser-3", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -243,7 +243,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 
 		t.Run("resend waits for ResendAfter and voids the old link", func(t *testing.T) {
 			who := "resender@example.com"
-			raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.3", "browser-5")
+			raw, err := e.svc.StartSignIn(ctx, who, "", "192.0.2.3", "browser-5", "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -323,15 +323,15 @@ func TestMagicLinkSignIn(t *testing.T) {
 			n := e.svc.Config.Limits.LoginPerAddress.N
 			for i := range n {
 				stranger := fmt.Sprintf("lsbr_%040d", i)
-				if _, err := e.svc.StartSignIn(ctx, victim, "", fmt.Sprintf("198.51.100.%d", i+1), stranger); err != nil {
+				if _, err := e.svc.StartSignIn(ctx, victim, "", fmt.Sprintf("198.51.100.%d", i+1), stranger, ""); err != nil {
 					t.Fatalf("stranger %d: %v", i+1, err)
 				}
 			}
-			if _, err := e.svc.StartSignIn(ctx, victim, "", "198.51.100.99", "lsbr_"+strings.Repeat("s", 40)); !apperr.Is(err, apperr.RateLimited) {
+			if _, err := e.svc.StartSignIn(ctx, victim, "", "198.51.100.99", "lsbr_"+strings.Repeat("s", 40), ""); !apperr.Is(err, apperr.RateLimited) {
 				t.Fatalf("another stranger past the cap: %v, want rate limited", err)
 			}
 			before := box.count()
-			if _, err := e.svc.StartSignIn(ctx, victim, "", "192.0.2.77", mine); err != nil {
+			if _, err := e.svc.StartSignIn(ctx, victim, "", "192.0.2.77", mine, ""); err != nil {
 				t.Fatalf("the person's own browser after strangers used up the cap: %v", err)
 			}
 			if box.count() != before+1 {

@@ -272,3 +272,24 @@ func TestRedirectDifferences(t *testing.T) {
 		t.Errorf("editDistance = %d", d)
 	}
 }
+
+// describeAgent names a browser and its system the way the dashboard does, from the headers
+// of current browsers, and nothing for a header that names neither.
+func TestDescribeAgent(t *testing.T) {
+	t.Parallel()
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36 Edg/142.0.0.0":           "Edge/Windows",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0":                                                                  "Firefox/Linux",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Mobile/15E148 Safari/604.1": "Safari/iOS",
+		"Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Mobile Safari/537.36":                   "Chrome/Android",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.5 Safari/605.1.15":                   "Safari/macOS",
+		"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36":                          "Chrome/ChromeOS",
+		"curl/8.5.0":                    "",
+		"":                              "",
+		"Mozilla/5.0 (Windows NT 10.0)": "/Windows",
+	} {
+		if got := describeAgent(ua); got != want {
+			t.Errorf("describeAgent(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,6 +17,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
+	"loginsign/internal/ratelimit"
 )
 
 // A waiting sign-in is the "check your email" page of one browser: the address a link was
@@ -39,6 +41,11 @@ type waitingSignIn struct {
 	Shown   string `json:"sh,omitempty"`
 	FlowID  string `json:"f,omitempty"`
 	Browser string `json:"b"`
+	// Agent is the asking browser's name and system ("Chrome/Windows", describeAgent), and
+	// Net the hash of its network (the client address's ratelimit.AddressKey): what the
+	// page of the link opened on another device says about who asked (LinkAsker).
+	Agent string `json:"ag,omitempty"`
+	Net   string `json:"n,omitempty"`
 	// Link is the hash of the current link's token; Code the hash of its code.
 	Link string `json:"l"`
 	Code string `json:"c"`
@@ -119,19 +126,19 @@ func codeHash(waiting, code string) string { return ids.Hash(waiting + ":" + cod
 // StartSignIn mails a link and a 6-digit code to email like SendMagicLink (same limits, same
 // answer whether or not an account exists) and returns the id of the waiting sign-in that
 // browser (the raw value of its cookie) keeps.
-func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser string) (string, error) {
+func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser, agent string) (string, error) {
 	email, err := identity.NormalizeEmail(email)
 	if err != nil {
 		return "", err
 	}
-	return s.startSignIn(ctx, email, "", flowID, ip, browser)
+	return s.startSignIn(ctx, email, "", flowID, ip, browser, agent)
 }
 
 // StartSignInFromLink is StartSignIn to the address of the old magic link oldRaw (used or
 // expired within the last day: the "email me a new link" of its error page), so that the
 // page need not show the address. Outside the browser that asked for the old link, the
 // waiting page shows the address masked. An unknown link answers Invalid.
-func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, browser string) (string, error) {
+func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, browser, agent string) (string, error) {
 	ml := s.oldLink(ctx, oldRaw)
 	if ml == nil {
 		return "", apperr.New(apperr.Invalid, "this link is too old to send a new one; type your email address")
@@ -140,10 +147,10 @@ func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, b
 	if !s.askedIn(ml, browser) {
 		shown = MaskEmail(ml.Email)
 	}
-	return s.startSignIn(ctx, ml.Email, shown, flowID, ip, browser)
+	return s.startSignIn(ctx, ml.Email, shown, flowID, ip, browser, agent)
 }
 
-func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, browser string) (string, error) {
+func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, browser, agent string) (string, error) {
 	if browser == "" {
 		return "", apperr.New(apperr.Invalid, "this browser has no cookie; allow cookies for LoginSign")
 	}
@@ -151,7 +158,8 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 		return "", err
 	}
 	raw := ids.Secret(WaitingPrefix)
-	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90))}
+	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90)),
+		Agent: describeAgent(agent), Net: networkOf(ip)}
 	if flowID != "" {
 		if _, err := s.Flow(ctx, flowID); err == nil {
 			w.FlowID = flowID
@@ -344,30 +352,79 @@ func (s *Service) linkUsed(ctx context.Context, ml *magicLink, browser, _ string
 	s.saveWaiting(ctx, ml.Waiting, w)
 }
 
-// LinkAsker tells the page of an unused link opened in browser whether another browser is
-// waiting for it: then the page offers to approve that browser instead of signing in here, and
-// says whose account the link opens (account, the link's address masked by MaskEmail), since a
-// link someone else asked for and forwarded signs in to their account, not the reader's.
-func (s *Service) LinkAsker(ctx context.Context, raw, browser string) (account string, otherBrowser bool) {
+// Asker is the browser waiting for a link, as the page of that link opened in another
+// browser describes it. A person reading a number off a screen they were shown (a caller
+// "from the bank", a fake support page) should see that the device asking is not theirs.
+type Asker struct {
+	// Account is whose account the link opens: the link's address, masked (MaskEmail).
+	Account string
+	// Browser and OS name the asking browser ("Chrome", "Windows"); "" when its User-Agent
+	// named none.
+	Browser, OS string
+	// AskedAt is when the link was sent.
+	AskedAt time.Time
+	// SameNetwork: the asking browser's client address is this request's (an IPv6 /64 as
+	// one).
+	SameNetwork bool
+}
+
+// LinkAsker tells the page of an unused link opened in browser (from ip) whether another
+// browser is waiting for it: then the page offers to approve that browser instead of signing
+// in here, says whose account the link opens (a link someone else asked for and forwarded
+// signs in to their account, not the reader's), and which device asked, when and from where.
+// It is nil otherwise.
+func (s *Service) LinkAsker(ctx context.Context, raw, browser, ip string) *Asker {
 	if raw == "" || len(raw) > 128 {
-		return "", false
+		return nil
 	}
 	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
 	if err != nil {
-		return "", false
+		return nil
 	}
 	var ml magicLink
 	if json.Unmarshal(b, &ml) != nil || ml.Waiting == "" {
-		return "", false
+		return nil
 	}
 	w, err := s.loadWaiting(ctx, ml.Waiting)
 	if err != nil || w.State != "" {
-		return "", false
+		return nil
 	}
 	if browser != "" && s.Equal(w.Browser, ids.Hash(browser)) {
-		return "", false
+		return nil
 	}
-	return MaskEmail(ml.Email), true
+	a := &Asker{Account: MaskEmail(ml.Email), AskedAt: time.Unix(w.SentAt, 0), SameNetwork: w.Net != "" && w.Net == networkOf(ip)}
+	a.Browser, a.OS, _ = strings.Cut(w.Agent, "/")
+	return a
+}
+
+// networkOf is the hash of ip's network as per-address limits count it (an IPv6 /64 as one),
+// "" for no address.
+func networkOf(ip string) string {
+	key, ok := ratelimit.AddressKey(ip)
+	if !ok {
+		return ""
+	}
+	return ids.Hash(key)
+}
+
+// describeAgent names the browser and system of a User-Agent header as "Browser/System"
+// (either part may be ""), as the dashboard names sessions: a page may tell a person which
+// device asked, never the header itself.
+func describeAgent(ua string) string {
+	first := func(names ...string) string {
+		for i := 0; i+1 < len(names); i += 2 {
+			if strings.Contains(ua, names[i]) {
+				return names[i+1]
+			}
+		}
+		return ""
+	}
+	browser := first("Edg/", "Edge", "Firefox/", "Firefox", "Chrome/", "Chrome", "Chromium/", "Chrome", "Safari/", "Safari")
+	system := first("Android", "Android", "iPhone", "iOS", "iPad", "iOS", "Mac OS X", "macOS", "Windows", "Windows", "CrOS", "ChromeOS", "Linux", "Linux")
+	if browser == "" && system == "" {
+		return ""
+	}
+	return browser + "/" + system
 }
 
 // ApproveOther spends the link raw to sign in the browser that is waiting for it, not this

@@ -240,3 +240,74 @@ func TestCodeGuessesPerAddressAreCapped(t *testing.T) {
 		}
 	})
 }
+
+// headerTransport sends its headers with every request: a browser's User-Agent and language,
+// and the X-Forwarded-For a trusted proxy would add.
+type headerTransport map[string]string
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		r.Header.Set(k, v)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// A link opened on another device than the one waiting for it says which device asked, when,
+// and whether from this device's network: a person talked into reading the number off a
+// stranger's screen sees that the device is not theirs. The page names the browser and
+// system, never the User-Agent header itself.
+func TestTheOtherDevicePageSaysWhichDeviceAsked(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t, withEnv("LOGINSIGN_TRUSTED_PROXIES", "127.0.0.1/32, ::1"))
+	var offset atomic.Int64
+	e.srv.oauth.Now = func() time.Time { return time.Now().UTC().Add(time.Duration(offset.Load())) }
+	from := func(h headerTransport) *browser {
+		b := e.browser()
+		b.Transport = h
+		return b
+	}
+	const windowsChrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36"
+	const who = "asker@example.com"
+	asker := from(headerTransport{"User-Agent": windowsChrome, "X-Forwarded-For": "2001:db8:5:5::10"})
+	if p := asker.post(e.base+"/login", url.Values{"email": {who}}); p.StatusCode != http.StatusOK {
+		t.Fatalf("asking for a link: %d", p.StatusCode)
+	}
+	link, _ := e.signInMail(who)
+	offset.Add(int64(3*time.Minute + 10*time.Second))
+
+	for _, tt := range []struct {
+		name   string
+		h      headerTransport
+		wants  []string
+		absent []string
+	}{
+		{"another network", headerTransport{"X-Forwarded-For": "198.51.100.9"},
+			[]string{`id="asker"`, "<strong>Chrome on Windows</strong>, 3 minutes ago.", "another network than this device"}, []string{"same network"}},
+		{"the same /64", headerTransport{"X-Forwarded-For": "2001:db8:5:5::77"},
+			[]string{"<strong>Chrome on Windows</strong>, 3 minutes ago.", "the same network as this device"}, []string{"another network"}},
+		{"in French", headerTransport{"X-Forwarded-For": "198.51.100.9", "Accept-Language": "fr"},
+			[]string{"<strong>Chrome sur Windows</strong>, il y a 3 minutes.", "un autre réseau"}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := from(tt.h).get(link)
+			if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, `id="approve-form"`) {
+				t.Fatalf("the link on another device: %d\n%s", p.StatusCode, p.Body)
+			}
+			for _, s := range tt.wants {
+				if !strings.Contains(p.Body, s) {
+					t.Errorf("no %q on the page:\n%s", s, p.Body)
+				}
+			}
+			for _, s := range append(tt.absent, "Mozilla", "Win64", "2001:db8") {
+				if strings.Contains(p.Body, s) {
+					t.Errorf("%q on the page", s)
+				}
+			}
+		})
+	}
+	// The browser that asked is not asked to approve itself.
+	if p := asker.get(link); strings.Contains(p.Body, `id="asker"`) {
+		t.Fatal("the asking browser is told about itself")
+	}
+}

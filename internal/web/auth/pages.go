@@ -177,10 +177,11 @@ type pageData struct {
 	// Again tells the login page the person is asked to sign in again before a change to how
 	// they sign in (auth.RequireRecentSignIn).
 	Again bool
-	// Waiting is the "check your email" state of this browser; Other marks a link opened in
-	// another browser than the one waiting for it.
-	Waiting *oauth.Waiting
-	Other   bool
+	// Waiting is the "check your email" state of this browser; Asker is the browser waiting
+	// for a link opened in another one, AskedAgo how long ago it asked.
+	Waiting  *oauth.Waiting
+	Asker    *oauth.Asker
+	AskedAgo time.Duration
 	// ResendIn is the seconds until the waiting page may send again.
 	ResendIn int
 	// Field names the input an Error is about ("code", "email", "match").
@@ -556,9 +557,9 @@ func (p *Pages) LoginSubmit(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if old := r.PostForm.Get("link"); email == "" && old != "" {
 		// An old link's page asks for a new link to that link's address without showing it.
-		waiting, err = p.OAuth.StartSignInFromLink(ctx, old, flowID, httpx.ClientIP(r), p.browser(w, r))
+		waiting, err = p.OAuth.StartSignInFromLink(ctx, old, flowID, httpx.ClientIP(r), p.browser(w, r), r.UserAgent())
 	} else {
-		waiting, err = p.OAuth.StartSignIn(ctx, email, flowID, httpx.ClientIP(r), p.browser(w, r))
+		waiting, err = p.OAuth.StartSignIn(ctx, email, flowID, httpx.ClientIP(r), p.browser(w, r), r.UserAgent())
 	}
 	if err != nil {
 		if apperr.Is(err, apperr.Invalid) {
@@ -711,11 +712,13 @@ func (p *Pages) MagicPage(w http.ResponseWriter, r *http.Request) {
 
 func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, tok string, msg *apperr.Error) {
 	d := pageData{Title: "title.magic", Token: tok, Err: msg}
-	d.Email, d.Other = p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie))
+	d.Asker = p.OAuth.LinkAsker(r.Context(), tok, p.Cookies.Get(r, browserCookie), httpx.ClientIP(r))
 	if msg != nil {
 		d.Field = "match"
 	}
-	if d.Other {
+	if d.Asker != nil {
+		d.Email = d.Asker.Account
+		d.AskedAgo = p.OAuth.Now().Sub(d.Asker.AskedAt)
 		// A link asked for elsewhere may be someone else's, forwarded: the page says whose
 		// account it opens (d.Email), and that it replaces the one this browser is signed in to.
 		if s, ok := auth.SessionFrom(r.Context()); ok {
