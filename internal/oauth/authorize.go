@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -204,9 +205,12 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	}
 	alias.Checked = current == ""
 	out.Addresses = append(out.Addresses, alias)
-	if l, err := s.pendingLink(ctx, app.ID, userID); err != nil {
+	l, err := s.pendingLink(ctx, app.ID, userID)
+	if err != nil {
 		return nil, err
-	} else if l != nil {
+	}
+	req.KnownLink = pendingLinkVersion(l)
+	if l != nil {
 		out.KnownAs = l.ExternalUserID
 	}
 	verified, err := s.verifiedAddresses(ctx, u)
@@ -263,6 +267,22 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 }
 
 var errAliasTaken = errors.New("alias or connection created concurrently")
+
+// errPendingLinkChanged is approve's answer when the application's record of the person (a
+// pending link) is not the one the consent page named: an import added, changed or replaced
+// it after the page was shown. Accepting it would link the person to a record they never
+// saw (an app could import guesses of a person's real address under telling ids while the
+// page is open); the page is shown again instead.
+var errPendingLinkChanged = errors.New("the application's record of the person changed after the consent page")
+
+// pendingLinkVersion identifies l as the consent page shows it: its id and when it last
+// changed ("" for none).
+func pendingLinkVersion(l *ent.PendingLink) string {
+	if l == nil {
+		return ""
+	}
+	return l.ID + "@" + strconv.FormatInt(l.UpdatedAt.UnixNano(), 10)
+}
 
 // approve runs inside a transaction; errAliasTaken means a concurrent insert collided.
 func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error) {
@@ -324,10 +344,14 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	}
 	if share != "" {
 		// The person answered the consent page, which named the application's record of them:
-		// an open pending link becomes part of the connection now, never before.
+		// the open pending link it named becomes part of the connection now, never before, and
+		// one added or changed since the page was shown is not accepted.
 		l, err := connections.PendingLinkFor(ctx, tx.Client(), req.ClientID, verified)
 		if err != nil {
 			return nil, serverError(err)
+		}
+		if l != nil && pendingLinkVersion(l) != req.KnownLink {
+			return nil, errPendingLinkChanged
 		}
 		if l != nil {
 			if conn, err = connections.AcceptPendingLink(ctx, tx, l, conn, created, now); err != nil {
@@ -369,6 +393,9 @@ type Next struct {
 	Login bool
 	// Consent, when set, shows the consent page.
 	Consent *ConsentScreen
+	// AskAgain sends the browser back to the consent page: what it named changed before the
+	// person's answer (errPendingLinkChanged).
+	AskAgain bool
 }
 
 // Continue decides the next step of the authorization in progress f for the signed-in userID
@@ -404,12 +431,14 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		if req.HasPrompt(PromptNone) {
 			return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
 		}
+		known := req.KnownLink
 		screen, err := s.Consent(ctx, req, app, userID)
 		if err != nil {
 			return Next{}, err
 		}
-		if screen.FirstConnect && f.id != "" {
-			// The page names the exact alias: keep it in the flow for Approve to claim.
+		if (screen.FirstConnect || req.KnownLink != known) && f.id != "" {
+			// The page names the exact alias and the application's record of the person:
+			// keep them in the flow for Approve to claim and accept.
 			if err := s.saveFlow(ctx, f.id, f); err != nil {
 				return Next{}, err
 			}
@@ -467,6 +496,9 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 		return Next{Login: true}, nil
 	}
 	code, err := s.Approve(ctx, req, userID, share, authTime)
+	if errors.Is(err, errPendingLinkChanged) {
+		return Next{AskAgain: true}, nil
+	}
 	if err != nil {
 		if e := AsError(err); e.Redirect {
 			return Next{Redirect: s.RedirectWithError(req, e)}, nil

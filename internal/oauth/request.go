@@ -55,6 +55,10 @@ type AuthorizeRequest struct {
 	// Alias is the relay address the consent page showed for a first connect; approving
 	// claims it (a fresh one if it was taken meanwhile). Set by the server, never parsed.
 	Alias string `json:"alias,omitempty"`
+	// KnownLink is the pending link (an import's record of the person) the consent page
+	// named, as pendingLinkVersion writes it; approving accepts that link only, unchanged.
+	// Set by the server, never parsed.
+	KnownLink string `json:"known_link,omitempty"`
 }
 
 // HasPrompt reports whether p is among the request's prompt values.

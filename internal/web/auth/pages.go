@@ -490,6 +490,10 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
 		return
 	}
+	if next.AskAgain {
+		http.Redirect(w, r, "/oauth/consent?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+		return
+	}
 	p.OAuth.EndFlow(r.Context(), flowID)
 	pageHeaders(w)
 	http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
