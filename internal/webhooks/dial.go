@@ -14,30 +14,37 @@ import (
 // DeliveryTimeout bounds one delivery attempt: connecting, sending and reading the answer.
 const DeliveryTimeout = 10 * time.Second
 
+// maxAnswerHeaderBytes bounds the header section of a receiver's answer (status line
+// included). Nothing in it but Retry-After is read, and Go's default of 10 MB would let a
+// receiver make each of a worker's deliveries read and hold that much.
+const maxAnswerHeaderBytes = 16 << 10
+
 // ErrForbiddenTarget is returned (wrapped) when a webhook URL resolves to an address that
 // outbound requests may not reach outside dev mode.
 var ErrForbiddenTarget = fmt.Errorf("webhook target address is not allowed")
 
 // NewClient returns the HTTP client deliveries use: a 10 s timeout, no redirects followed (a
-// 3xx answer is a failed attempt), no proxy from the environment, and — unless allowPrivate
-// (dev mode) — a dialer that refuses private, loopback, link-local, unspecified, multicast and
-// CGNAT addresses. The check runs on the address actually being connected to, after DNS
-// resolution, so a name that resolves (or re-resolves) to such an address cannot slip past.
+// 3xx answer is a failed attempt), answers whose headers pass 16 KiB not read on (a failed
+// attempt), no proxy from the environment, and — unless allowPrivate (dev mode) — a dialer
+// that refuses private, loopback, link-local, unspecified, multicast and CGNAT addresses.
+// The check runs on the address actually being connected to, after DNS resolution, so a
+// name that resolves (or re-resolves) to such an address cannot slip past.
 func NewClient(allowPrivate bool) *http.Client {
 	d := &net.Dialer{Timeout: DeliveryTimeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = refusePrivate
 	}
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   16,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   DeliveryTimeout,
-		ResponseHeaderTimeout: DeliveryTimeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil,
+		DialContext:            d.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    16,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    DeliveryTimeout,
+		ResponseHeaderTimeout:  DeliveryTimeout,
+		MaxResponseHeaderBytes: maxAnswerHeaderBytes,
+		ExpectContinueTimeout:  time.Second,
 	}
 	return &http.Client{
 		Transport:     tr,
@@ -71,12 +78,19 @@ var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local
 	netip.MustParsePrefix("2002::/16"),      // 6to4 can embed any IPv4 address
 	netip.MustParsePrefix("2001::/32"),      // Teredo can too
+	// IPv4-compatible (::a.b.c.d, deprecated by RFC 4291 §2.5.5.1; ::7f00:1 is 127.0.0.1
+	// to a host that still tunnels them) and IPv4-translated (::ffff:0:a.b.c.d, RFC 2765)
+	// addresses carry an IPv4 address too; no public receiver uses either, so they are
+	// refused whatever they carry. (IPv4-mapped ::ffff:a.b.c.d is unmapped and judged.)
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("::ffff:0:0:0/96"),
 }
 
 // PublicAddr reports whether a may be the target of an outbound request outside dev mode: not
 // private (RFC 1918, fc00::/7), loopback, link-local, unspecified, multicast, CGNAT or another
 // special-purpose range. IPv4-mapped and NAT64 (64:ff9b::/96) addresses are judged by the IPv4
-// address they carry.
+// address they carry; IPv4-compatible (::/96) and IPv4-translated (::ffff:0:0:0/96) ones are
+// refused.
 func PublicAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	if a.Is6() && netip.MustParsePrefix("64:ff9b::/96").Contains(a) {

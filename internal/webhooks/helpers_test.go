@@ -136,8 +136,15 @@ func newFixture(t testing.TB, db *store.DB, url string) *fixture {
 
 func (f *fixture) newApp(t testing.TB, url string) (*ent.Application, string) {
 	t.Helper()
+	return f.newAppOf(t, f.owner, url)
+}
+
+// newAppOf creates an application of owner whose webhook goes to url, with a secret f's
+// workers can open.
+func (f *fixture) newAppOf(t testing.TB, owner *ent.User, url string) (*ent.Application, string) {
+	t.Helper()
 	secret := portal.NewWebhookSecret()
-	app, err := f.db.Application.Create().SetOwnerID(f.owner.ID).SetName("Receiver").SetSecretHash("x").
+	app, err := f.db.Application.Create().SetOwnerID(owner.ID).SetName("Receiver").SetSecretHash("x").
 		SetWebhookURL(url).SetWebhookSecret(f.secrets.Seal([]byte(secret))).Save(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -156,14 +163,17 @@ func (f *fixture) worker(db *store.DB, mod ...func(*webhooks.WorkerConfig)) *web
 	return webhooks.NewWorker(db, cfg)
 }
 
-// enqueue commits n ping events for app.
+// enqueue commits n email_changed events for app: ordinary events, retried on the whole
+// schedule (a ping is tried once).
 func (f *fixture) enqueue(t testing.TB, app *ent.Application, n int) []string {
 	t.Helper()
 	var ids []string
 	err := f.db.Tx(context.Background(), func(tx *ent.Tx) error {
 		for i := range n {
-			ev, err := webhooks.Enqueue(context.Background(), tx, app, webhooks.TypePing,
-				webhooks.Ping{Type: webhooks.TypePing, ApplicationID: app.ID, SentAt: fmt.Sprintf("n%d", i)}, f.clock.Now())
+			ev, err := webhooks.Enqueue(context.Background(), tx, app, webhooks.TypeEmailChanged,
+				webhooks.EmailChanged{Type: webhooks.TypeEmailChanged, ApplicationID: app.ID, ConnectionID: fmt.Sprintf("con_%d", i),
+					UserID: "AB1234", AliasEmail: "x9s8d7k2@relay.example", OldEmail: "old@example.com", NewEmail: "new@example.com",
+					ChangedAt: webhooks.Timestamp(f.clock.Now()), Reason: webhooks.ReasonUserEmailChange}, f.clock.Now())
 			if err != nil {
 				return err
 			}

@@ -203,6 +203,7 @@ func TestCheckTargetAtSaveTime(t *testing.T) {
 		{"https://93.184.215.14/hook", false, false},
 		{"https://127.0.0.1/hook", false, true},
 		{"https://[::1]/hook", false, true},
+		{"https://[::7f00:1]/hook", false, true},
 		{"https://10.0.0.8/hook", false, true},
 		{"https://169.254.169.254/", false, true},
 		{"https://localhost/hook", false, true},
@@ -259,6 +260,43 @@ func TestOldFinishedEventsArePurgedWithTheirAttempts(t *testing.T) {
 		}
 		if n, err := svc.Purge(ctx); err != nil || n != 0 {
 			t.Errorf("a second purge deleted %d, %v", n, err)
+		}
+	})
+}
+
+// A test event is answered once in the portal: if it fails it is not retried on the day-long
+// schedule (the developer sends another), and a redelivery of it is one attempt more.
+func TestAFailedTestEventIsNotRetried(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		rcv := newReceiver(t)
+		rcv.setAnswer(func(hit, int) (int, http.Header) { return http.StatusInternalServerError, nil })
+		f := newFixture(t, db, rcv.URL)
+		w := f.worker(db)
+		svc := &webhooks.Service{DB: db, Worker: w, Now: f.clock.Now}
+		dev := signedIn(f.owner)
+
+		ev, err := svc.Test(dev, f.app.ID)
+		if err != nil || ev.Status != webhookevent.StatusFailed || ev.Attempts != 1 {
+			t.Fatalf("test event answered 500: %v, status %s after %d attempts; want failed after 1", err, ev.Status, ev.Attempts)
+		}
+		for range 3 {
+			f.clock.Advance(25 * time.Hour)
+			drain(t, w)
+		}
+		if n := len(rcv.Hits()); n != 1 {
+			t.Errorf("the receiver got the test event %d times, want once", n)
+		}
+
+		if _, err := svc.Redeliver(dev, f.app.ID, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			drain(t, w)
+			f.clock.Advance(25 * time.Hour)
+		}
+		if ev := f.event(t, ev.ID); ev.Status != webhookevent.StatusFailed || ev.Attempts != 2 || len(rcv.Hits()) != 2 {
+			t.Errorf("after a redelivery: status %s, %d attempts, %d requests; want failed after 2", ev.Status, ev.Attempts, len(rcv.Hits()))
 		}
 	})
 }

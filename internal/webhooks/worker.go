@@ -44,6 +44,17 @@ var RetrySchedule = [...]time.Duration{
 // MaxAttempts is how many times an event is tried before it is marked failed.
 const MaxAttempts = len(RetrySchedule) + 1
 
+// maxAttempts is how many times an event of type typ is tried before it is marked failed:
+// MaxAttempts, but a test event (ping) only once. The portal shows the test's one answer
+// to the developer, who sends another if they want; retried for a day, the pings of many
+// applications whose endpoints never answer would keep the worker busy for nothing.
+func maxAttempts(typ string) int {
+	if typ == TypePing {
+		return 1
+	}
+	return MaxAttempts
+}
+
 // maxRetryAfter caps how long a receiver's Retry-After may postpone the next attempt.
 const maxRetryAfter = 24 * time.Hour
 
@@ -71,6 +82,14 @@ type WorkerConfig struct {
 	// many delivery slots, and other applications' due events are claimed next to it.
 	// Default 4.
 	PerApplication int
+	// PerOwner is how many events of one developer's applications together may be claimed
+	// at once, by all workers together, counted as PerApplication is. A developer may own
+	// many applications (up to 100), so without it endpoints that never answer, spread over
+	// a few applications, could hold every delivery slot, and other developers' events,
+	// back-channel logouts among them, would wait behind theirs. Default half of Parallel
+	// (8 with the default 16), at least 1: one developer never holds more than half of a
+	// worker's slots, however many instances share the outbox.
+	PerOwner int
 	// Parallel is how many deliveries one worker runs at once. Run claims again as soon as
 	// one finishes, so a slow delivery holds only its own slot. Default 16.
 	Parallel int
@@ -155,6 +174,9 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
+	}
+	if cfg.PerOwner <= 0 {
+		cfg.PerOwner = max(1, cfg.Parallel/2)
 	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
@@ -359,27 +381,43 @@ func dueQuery(d string) (string, []any) {
 	return sel.Limit(1).Query()
 }
 
-// claimQuery renders Claim's choice for dialect d: the due events, oldest first, of which an
-// application gets only as many as leave at most PerApplication of its events claimed. In
-// each application's partition of the arrived pending events, those a live claim holds
-// rank first, so a due event's rank counts them too. On PostgreSQL the chosen rows are
-// locked FOR UPDATE SKIP LOCKED, due's condition checked again on them (a window function
-// cannot share a query level with FOR UPDATE). The arguments, n of them, are
-// claimArgs(now, PerApplication, limit)[:n].
+// claimQuery renders Claim's choice for dialect d: the due events, back-channel logouts
+// first and then the oldest, of which an application gets only as many as leave at most
+// PerApplication of its events claimed, and the applications of one owner (the developer)
+// together only as many as leave at most PerOwner claimed. In each application's partition
+// of the arrived pending events, those a live claim holds rank first, so a due event's rank
+// counts them too; the owner's partition then ranks the events that pass their
+// application's cap, again with the live claims first (all of them, so that claims beyond an
+// application's cap, which concurrent claims can make, still count against the owner). On
+// PostgreSQL the chosen rows are locked FOR UPDATE SKIP LOCKED, due's condition checked
+// again on them (a window function cannot share a query level with FOR UPDATE). The
+// arguments, n of them, are claimArgs(now, PerApplication, PerOwner, limit)[:n].
 func claimQuery(d string) (q string, n int) {
+	// A back-channel logout ends sessions at a relying party; it should not wait behind
+	// webhooks that merely inform. urgency(t) ranks it 0 by its type column t, others 1.
+	urgency := func(t string) string {
+		return `CASE WHEN ` + t + ` = '` + TypeBackchannelLogout + `' THEN 0 ELSE 1 END`
+	}
 	q = `SELECT id FROM (
-	SELECT id, next_attempt_at, locked_until, ROW_NUMBER() OVER (PARTITION BY application_id
-		ORDER BY CASE WHEN locked_until >= ? THEN 0 ELSE 1 END, next_attempt_at, id) AS app_rank
-	FROM webhook_events WHERE status = 'pending' AND next_attempt_at <= ?
-) ranked
-WHERE app_rank <= ? AND (locked_until IS NULL OR locked_until < ?)
-ORDER BY next_attempt_at, id LIMIT ?`
+	SELECT id, next_attempt_at, locked_until, urgency, ROW_NUMBER() OVER (PARTITION BY owner_id
+		ORDER BY CASE WHEN locked_until >= ? THEN 0 ELSE 1 END, urgency, next_attempt_at, id) AS owner_rank
+	FROM (
+		SELECT e.id, e.next_attempt_at, e.locked_until, a.owner_id, ` + urgency("e.type") + ` AS urgency,
+			ROW_NUMBER() OVER (PARTITION BY e.application_id
+				ORDER BY CASE WHEN e.locked_until >= ? THEN 0 ELSE 1 END, ` + urgency("e.type") + `, e.next_attempt_at, e.id) AS app_rank
+		FROM webhook_events e JOIN applications a ON a.id = e.application_id
+		WHERE e.status = 'pending' AND e.next_attempt_at <= ?
+	) by_app
+	WHERE app_rank <= ? OR locked_until >= ?
+) by_owner
+WHERE owner_rank <= ? AND (locked_until IS NULL OR locked_until < ?)
+ORDER BY urgency, next_attempt_at, id LIMIT ?`
 	if d != dialect.Postgres {
-		return q, 5
+		return q, 8
 	}
 	q = `SELECT id FROM webhook_events WHERE id IN (` + q + `)
 AND status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
-ORDER BY next_attempt_at, id FOR UPDATE SKIP LOCKED`
+ORDER BY ` + urgency("type") + `, next_attempt_at, id FOR UPDATE SKIP LOCKED`
 	var b strings.Builder
 	for i, part := range strings.Split(q, "?") {
 		if i > 0 {
@@ -387,17 +425,18 @@ ORDER BY next_attempt_at, id FOR UPDATE SKIP LOCKED`
 		}
 		b.WriteString(part)
 	}
-	return b.String(), 7
+	return b.String(), 10
 }
 
 // claimArgs are claimQuery's arguments in the order of its placeholders.
-func claimArgs(now time.Time, perApp, limit int) []any {
-	return []any{now, now, perApp, now, limit, now, now}
+func claimArgs(now time.Time, perApp, perOwner, limit int) []any {
+	return []any{now, now, now, perApp, now, perOwner, now, limit, now, now}
 }
 
-// claimable returns the ids claimQuery chooses at now, in tx.
+// claimable returns the ids claimQuery chooses at now, in tx, in the order it chose them.
 func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit int) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, w.claimQuery, claimArgs(now, w.cfg.PerApplication, limit)[:w.claimArgs]...)
+	args := claimArgs(now, w.cfg.PerApplication, w.cfg.PerOwner, limit)[:w.claimArgs]
+	rows, err := tx.QueryContext(ctx, w.claimQuery, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -413,10 +452,12 @@ func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit
 	return ids, rows.Err()
 }
 
-// Claim reserves up to limit due events for this worker for the lease and returns them, the
-// oldest first, but none of an application that has PerApplication events claimed already
-// (by any worker), so one application's backlog never fills a claim while others have due
-// events. The caller must Deliver each; one it does not is tried again once the lease ends.
+// Claim reserves up to limit due events for this worker for the lease and returns them,
+// back-channel logouts first and then the oldest, but none of an application that has
+// PerApplication events claimed already (by any worker), nor of a developer whose
+// applications together have PerOwner, so neither one application's backlog nor one
+// developer's many applications fill a claim while others have due events. The caller must
+// Deliver each; one it does not is tried again once the lease ends.
 func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, error) {
 	now := w.now()
 	if due, err := w.anyDue(ctx, now); err != nil || !due {
@@ -460,8 +501,18 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 	if err != nil || len(claimed) == 0 {
 		return nil, err
 	}
-	return w.db.WebhookEvent.Query().Where(webhookevent.IDIn(claimed...)).
-		Order(ent.Asc(webhookevent.FieldNextAttemptAt)).All(ctx)
+	evs, err := w.db.WebhookEvent.Query().Where(webhookevent.IDIn(claimed...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// In claimQuery's order, so that a batch larger than Parallel starts its back-channel
+	// logouts first.
+	pos := make(map[string]int, len(claimed))
+	for i, id := range claimed {
+		pos[id] = i
+	}
+	slices.SortFunc(evs, func(a, b *ent.WebhookEvent) int { return pos[a.ID] - pos[b.ID] })
+	return evs, nil
 }
 
 // DeliverNow claims the event id if it is due and unclaimed and delivers it at once. It
@@ -491,7 +542,7 @@ type outcome struct {
 // Deliver makes one attempt at a claimed event and records it: POST of the stored body,
 // signed per the Standard Webhooks specification. A 2xx answer delivers the event; 410 Gone
 // disables the application's endpoint and stops its pending events; anything else schedules
-// the next attempt (or fails the event after MaxAttempts).
+// the next attempt (or fails the event after MaxAttempts, a ping after its one attempt).
 func (w *Worker) Deliver(ctx context.Context, ev *ent.WebhookEvent) error {
 	app, err := w.db.Application.Get(ctx, ev.ApplicationID)
 	if err != nil {
@@ -607,6 +658,9 @@ func (w *Worker) describe(err error) string {
 		return "refused: the webhook URL resolves to a private or loopback address"
 	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
 		return "timeout after " + w.cfg.Timeout.String()
+	case strings.Contains(err.Error(), "response headers exceeded") || strings.Contains(err.Error(), "response header list larger"):
+		// net/http's words for an answer past MaxResponseHeaderBytes (HTTP/1, HTTP/2).
+		return "the answer's headers exceed " + strconv.Itoa(maxAnswerHeaderBytes>>10) + " KiB"
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
 			return "DNS: no such host " + dnsErr.Name
@@ -730,7 +784,9 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 		// (A logout receiver's 410 is an ordinary failure: it says nothing of the webhook.)
 		result = "gone"
 		upd.SetStatus(webhookevent.StatusDisabled)
-	case attempt >= MaxAttempts:
+	case attempt >= maxAttempts(ev.Type):
+		// (A redelivered event's attempts go on counting, so a redelivery is one attempt
+		// more, whether the event had failed after MaxAttempts or was a ping.)
 		result = "failed"
 		upd.SetStatus(webhookevent.StatusFailed)
 	default:

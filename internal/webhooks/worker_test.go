@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -371,6 +372,7 @@ func TestPrivateTargetsAreRefusedOutsideDevMode(t *testing.T) {
 		{"hostname resolving to loopback", "http://localhost:" + p + "/"},
 		{"CGNAT", "http://100.64.0.1/"},
 		{"IPv4-mapped IPv6 loopback", "http://[::ffff:127.0.0.1]:" + p + "/"},
+		{"IPv4-compatible IPv6 loopback", "http://[::7f00:1]:" + p + "/"},
 		{"unspecified", "http://0.0.0.0:" + p + "/"},
 	}
 	db := storetest.SQLite(t)
@@ -408,6 +410,9 @@ func TestPublicAddr(t *testing.T) {
 		"224.0.0.1": false, "255.255.255.255": false, "::1": false, "::": false, "fe80::1": false,
 		"fc00::1": false, "fd12::1": false, "ff02::1": false, "::ffff:10.0.0.1": false,
 		"64:ff9b::7f00:1": false, "64:ff9b::808:808": true, "198.18.0.1": false,
+		"::ffff:8.8.8.8": true, "::ffff:127.0.0.1": false,
+		// IPv4-compatible and IPv4-translated addresses are refused whatever they carry.
+		"::7f00:1": false, "::a00:1": false, "::808:808": false, "::ffff:0:7f00:1": false, "::ffff:0:808:808": false,
 	}
 	for addr, want := range tests {
 		if got := webhooks.PublicAddr(netip.MustParseAddr(addr)); got != want {
@@ -478,7 +483,9 @@ func TestGoneInTheMiddleOfABatchStopsTheWholeBatch(t *testing.T) {
 		other, _ := f.newApp(t, newReceiver(t).URL)
 		ids := f.enqueue(t, f.app, 40)
 		otherID := f.enqueue(t, other, 1)[0]
-		drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Parallel = 2 }))
+		// Both applications are one developer's; PerOwner (by default half of Parallel)
+		// would split the batch this test is about.
+		drain(t, f.worker(db, func(c *webhooks.WorkerConfig) { c.Parallel = 2; c.PerOwner = 5 }))
 		if n := len(rcv.Hits()); n < 1 || n > 40 {
 			t.Errorf("%d requests", n)
 		}
@@ -497,6 +504,32 @@ func TestGoneInTheMiddleOfABatchStopsTheWholeBatch(t *testing.T) {
 			t.Errorf("another application's event: %s, want delivered", ev.Status)
 		}
 	})
+}
+
+// A receiver's answer is read up to 16 KiB of headers: one with more is a failed attempt
+// that says why, not 10 MB read and held per delivery.
+func TestAnAnswerWithHugeHeadersIsAFailedAttempt(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	rcv := newReceiver(t)
+	rcv.setAnswer(func(hit, int) (int, http.Header) {
+		h := http.Header{}
+		for i := range 100 { // 100 KiB
+			h.Set(fmt.Sprintf("X-Padding-%d", i), strings.Repeat("x", 1024))
+		}
+		return http.StatusOK, h
+	})
+	f := newFixture(t, db, rcv.URL)
+	id := f.enqueue(t, f.app, 1)[0]
+	drain(t, f.worker(db))
+	ev := f.event(t, id)
+	const want = "the answer's headers exceed 16 KiB"
+	if ev.Status != webhookevent.StatusPending || ev.Attempts != 1 || ev.LastError != want || ev.LastStatusCode != 0 {
+		t.Errorf("status %s, %d attempts, last error %q, code %d; want a failed attempt: %q", ev.Status, ev.Attempts, ev.LastError, ev.LastStatusCode, want)
+	}
+	if len(ev.Edges.Deliveries) != 1 || ev.Edges.Deliveries[0].Error != want {
+		t.Errorf("delivery log %+v, want one attempt with %q", ev.Edges.Deliveries, want)
+	}
 }
 
 // failingTransport fails every request with err, as the network would.
@@ -675,6 +708,99 @@ func TestASlowDeliveryDoesNotHoldTheNextClaim(t *testing.T) {
 		if attempts != 0 || len(hanging.Hits()) != 4 {
 			t.Errorf("the other application's event was sent after %d of the slow endpoint's attempts had ended (%d sent); want it sent while all four hang",
 				attempts, len(hanging.Hits()))
+		}
+	})
+}
+
+// A developer may own many applications. If their endpoints never answer and only each
+// application were capped, a few of them would fill every delivery slot with older events,
+// and other developers' events (back-channel logouts among them) would wait behind theirs.
+func TestOneDevelopersApplicationsTogetherHoldAtMostPerOwnerClaims(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, "https://hang0.example/hook")
+		// Five applications of one developer, four due events each: more than the 16
+		// events a claim of one worker takes, and older than anyone else's.
+		var theirs []string
+		for i := range 5 {
+			app := f.app
+			if i > 0 {
+				app, _ = f.newApp(t, fmt.Sprintf("https://hang%d.example/hook", i))
+			}
+			theirs = append(theirs, f.enqueue(t, app, 4)...)
+		}
+		f.clock.Advance(time.Second)
+		victim, _ := f.newAppOf(t, newUser(t, db), "https://victim.example/hook")
+		first := f.enqueue(t, victim, 1)[0]
+
+		// count tells the claimed events of the one developer from the other's.
+		count := func(evs []*ent.WebhookEvent) (developer int, other []string) {
+			for _, ev := range evs {
+				if slices.Contains(theirs, ev.ID) {
+					developer++
+				} else {
+					other = append(other, ev.ID)
+				}
+			}
+			return developer, other
+		}
+		claimed, err := f.worker(db).Claim(ctx, 16) // PerOwner is half of Parallel (16): 8
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, other := count(claimed); n != 8 || !slices.Equal(other, []string{first}) {
+			t.Errorf("the first claim holds %d of one developer's events and %v of the other's; want 8 and [%s]", n, other, first)
+		}
+
+		// While those are claimed (their deliveries hang), another worker claims none of
+		// that developer's events, and the other developer's next event at once.
+		next := f.enqueue(t, victim, 1)[0]
+		claimed, err = f.worker(db).Claim(ctx, 16)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, other := count(claimed); n != 0 || !slices.Equal(other, []string{next}) {
+			t.Errorf("the second claim holds %d of one developer's events and %v of the other's; want 0 and [%s]", n, other, next)
+		}
+	})
+}
+
+// A back-channel logout ends sessions at a relying party: it is claimed before webhooks that
+// came due earlier.
+func TestABackchannelLogoutIsClaimedBeforeOlderWebhooks(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, "https://a.example/hook")
+		f.enqueue(t, f.app, 3)
+		other, _ := f.newAppOf(t, newUser(t, db), "https://b.example/hook")
+		f.enqueue(t, other, 3)
+		f.clock.Advance(time.Minute)
+		rp, err := db.Application.Create().SetOwnerID(newUser(t, db).ID).SetName("Relying party").SetSecretHash("x").
+			SetBackchannelLogoutURI("https://rp.example/logout").Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logout string
+		err = db.Tx(ctx, func(tx *ent.Tx) error {
+			ev, err := webhooks.EnqueueLogout(ctx, tx, rp, map[string]any{"sid": "s1"}, f.clock.Now())
+			if ev != nil {
+				logout = ev.ID
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		claimed, err := f.worker(db).Claim(ctx, 1)
+		if err != nil || len(claimed) != 1 || claimed[0].ID != logout {
+			var got []string
+			for _, ev := range claimed {
+				got = append(got, ev.Type)
+			}
+			t.Fatalf("a claim of one took %v (%v); want the back-channel logout %s", got, err, logout)
 		}
 	})
 }
