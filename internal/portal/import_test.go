@@ -268,6 +268,90 @@ func TestImport(t *testing.T) {
 	})
 }
 
+// TestImportNeverMovesASignInForward: an import's lastLoginDate never moves a connection's last
+// session, the person's own sign-in, forward: back-channel logouts go to every application whose
+// last session is not older than the session that ends, and the date is in the person's data
+// export. A date more than a day in the future, lastLoginDate or registrationDate, is an
+// invalid_row (for an address the application sees or not, and nothing of it is stored); one
+// less ahead (local times read as UTC) is read as now. A past date later than a recorded
+// sign-in refreshes the connection but leaves its last session; a connection with no sign-in
+// recorded still takes a past date, and a pending link still stores one, as before.
+func TestImportNeverMovesASignInForward(t *testing.T) {
+	t.Parallel()
+	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
+		ctx := context.Background()
+		dev := e.developer(t)
+		app := e.app(t, dev)
+		signedIn := time.Now().UTC().Add(-30 * 24 * time.Hour).Truncate(time.Second)
+		connect := func(lastSession *time.Time) *ent.AppConnection {
+			u := e.person(t)
+			c := e.connect(t, u, app, u.Email)
+			if lastSession != nil {
+				c = e.db.AppConnection.UpdateOne(c).SetLastSessionAt(*lastSession).SaveX(ctx)
+			}
+			return c
+		}
+		future, soon, later, never, neverSoon := connect(&signedIn), connect(&signedIn), connect(&signedIn), connect(nil), connect(nil)
+		backfill := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+		res, err := e.svc.Import(dev, app.ID, portal.ImportRequest{Users: []portal.ImportUser{
+			{ExternalUserID: "future", Email: future.AppEmail, LastLoginDate: "2099-01-01"},
+			{ExternalUserID: "soon", Email: soon.AppEmail, LastLoginDate: time.Now().Add(time.Hour).Format(time.RFC3339)},
+			{ExternalUserID: "later", Email: later.AppEmail, LastLoginDate: time.Now().Add(-24 * time.Hour).Format(time.RFC3339)},
+			{ExternalUserID: "never", Email: never.AppEmail, LastLoginDate: backfill.Format("2006-01-02")},
+			{ExternalUserID: "unknown-future", Email: "unknown-future@example.com", LastLoginDate: "2099-01-01"},
+			{ExternalUserID: "unknown-past", Email: "unknown-past@example.com", LastLoginDate: backfill.Format(time.RFC3339)},
+			{ExternalUserID: "registers-later", Email: "registers-later@example.com", RegistrationDate: "2099-01-01"},
+			{ExternalUserID: "never-soon", Email: neverSoon.AppEmail, LastLoginDate: time.Now().Add(time.Hour).Format(time.RFC3339)},
+			{ExternalUserID: "two-days-ahead", Email: "ahead@example.com", LastLoginDate: time.Now().Add(48 * time.Hour).Format(time.RFC3339)},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := statuses(res.Rows), "invalid_row,already_connected,already_connected,already_connected,invalid_row,imported,invalid_row,already_connected,invalid_row"; got != want {
+			t.Errorf("statuses %s, want %s", got, want)
+		}
+		for i, field := range map[int]string{0: "lastLoginDate", 4: "lastLoginDate", 6: "registrationDate", 8: "lastLoginDate"} {
+			if m := res.Rows[i].Message; !strings.HasPrefix(m, field+": ") || !strings.HasSuffix(m, " is in the future") {
+				t.Errorf("row %d message %q, want %s: … is in the future", i+1, m, field)
+			}
+		}
+
+		now := time.Now()
+		for _, tt := range []struct {
+			name string
+			conn *ent.AppConnection
+			want time.Time
+		}{
+			{"a date in 2099", future, signedIn},
+			{"a date an hour ahead", soon, signedIn},
+			{"a past date later than the sign-in", later, signedIn},
+			{"a past date, no sign-in recorded", never, backfill},
+		} {
+			c, err := e.db.AppConnection.Get(ctx, tt.conn.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.LastSessionAt == nil || !c.LastSessionAt.Equal(tt.want) || c.LastSessionAt.After(now) {
+				t.Errorf("%s: last session %v, want %v", tt.name, c.LastSessionAt, tt.want)
+			}
+		}
+		if c, _ := e.db.AppConnection.Get(ctx, neverSoon.ID); c == nil || c.LastSessionAt == nil || c.LastSessionAt.After(now) || c.LastSessionAt.Before(now.Add(-time.Minute)) {
+			t.Errorf("an hour ahead, no sign-in recorded: %+v, want the import's now", c)
+		}
+		if c, _ := e.db.AppConnection.Get(ctx, later.ID); c == nil || c.ExternalUserID != "later" || !c.Active {
+			t.Errorf("the refreshed connection %+v, want externalUserId later, active", c)
+		}
+
+		ls, err := e.db.PendingLink.Query().Where(pendinglink.ApplicationID(app.ID)).All(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ls) != 1 || ls[0].Email != "unknown-past@example.com" || ls[0].LastLoginAt == nil || !ls[0].LastLoginAt.Equal(backfill) {
+			t.Fatalf("pending links %+v, want only unknown-past@example.com with its date", ls)
+		}
+	})
+}
+
 // TestRollbackImport: a rollback withdraws the run's open pending links, keeps refused ones
 // (counted, so the answer does not tell them apart), deletes the connections people made by
 // accepting its links, and runs once.

@@ -68,7 +68,8 @@ type ImportResult struct {
 // from their dashboard. A row is already_connected only when a connection of this application
 // already shares exactly that address with it (the person chose to show it to the app), so
 // the answer tells the developer nothing it did not know; that connection is refreshed
-// (reactivated, externalUserId stored, a later lastLoginDate backfilled). Malformed rows are
+// (reactivated, externalUserId stored, lastLoginDate backfilled only when no sign-in is
+// recorded, see refreshConnection). Malformed rows, a date in the future among them, are
 // invalid_row. No account is looked up, so answers and timing are the same for known and
 // unknown addresses, and the result echoes only what the developer sent. Re-running is safe:
 // the pending link is updated (a refused one stays refused). Every run is stored as an
@@ -85,7 +86,7 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	if err != nil {
 		return nil, err
 	}
-	rows, emails := parseImportRows(req.Users)
+	rows, emails := parseImportRows(req.Users, now)
 	// The run is counted after the role check and before the transaction, which checks the
 	// role again with the application locked.
 	if _, err := s.Authorize(ctx, appID, team.RunImports); err != nil {
@@ -146,12 +147,12 @@ type parsedImportRow struct {
 	invalid    string
 }
 
-// parseImportRows checks every row (parseImportRow) and returns them in input order with the
-// addresses of the valid ones.
-func parseImportRows(users []ImportUser) (rows []parsedImportRow, emails []string) {
+// parseImportRows checks every row (parseImportRow) at now and returns them in input order
+// with the addresses of the valid ones.
+func parseImportRows(users []ImportUser, now time.Time) (rows []parsedImportRow, emails []string) {
 	rows = make([]parsedImportRow, len(users))
 	for i, u := range users {
-		rows[i] = parseImportRow(u)
+		rows[i] = parseImportRow(u, now)
 		if rows[i].invalid == "" {
 			emails = append(emails, rows[i].email)
 		}
@@ -160,9 +161,9 @@ func parseImportRows(users []ImportUser) (rows []parsedImportRow, emails []strin
 }
 
 // parseImportRow checks one row: externalUserId is required and at most 255 characters, the
-// address must be valid, the name at most 200 characters, the dates readable
+// address must be valid, the name at most 200 characters, the dates readable and not after now
 // (parseImportDate). The first problem found is the row's invalid message.
-func parseImportRow(u ImportUser) parsedImportRow {
+func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
 	var p parsedImportRow
 	ext := strings.TrimSpace(u.ExternalUserID)
 	switch {
@@ -183,9 +184,9 @@ func parseImportRow(u ImportUser) parsedImportRow {
 		p.invalid = "name is longer than 200 characters"
 		return p
 	}
-	if p.registered, err = parseImportDate(u.RegistrationDate); err != nil {
+	if p.registered, err = parseImportDate(u.RegistrationDate, now); err != nil {
 		p.invalid = "registrationDate: " + err.Error()
-	} else if p.lastLogin, err = parseImportDate(u.LastLoginDate); err != nil {
+	} else if p.lastLogin, err = parseImportDate(u.LastLoginDate, now); err != nil {
 		p.invalid = "lastLoginDate: " + err.Error()
 	}
 	return p
@@ -319,10 +320,14 @@ func (w *importWrites) propose(email string, pl *ent.PendingLinkCreate) {
 }
 
 // refreshConnection reactivates connection c, stores externalUserId ext on it and backfills
-// lastLogin when it is later than the connection's last session.
+// lastLogin only when the connection records no sign-in. A recorded last session is the
+// person's own sign-in and is never moved by the developer's date: EndSession sends a
+// back-channel logout to every application whose last session is not older than the session
+// ending, so a later date (an import a minute ago would do) would have every sign-out of the
+// person told to this application, and the date would show in the person's data export.
 func refreshConnection(ctx context.Context, tx *ent.Tx, c *ent.AppConnection, ext string, lastLogin *time.Time, now time.Time) (*ent.AppConnection, error) {
 	upd := tx.AppConnection.UpdateOne(c).SetActive(true).SetExternalUserID(ext).SetUpdatedAt(now)
-	if lastLogin != nil && (c.LastSessionAt == nil || lastLogin.After(*c.LastSessionAt)) {
+	if lastLogin != nil && c.LastSessionAt == nil {
 		upd.SetLastSessionAt(*lastLogin)
 	}
 	c, err := upd.Save(ctx)
@@ -379,14 +384,26 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// parseImportDate reads the ISO-like dates of the import formats; "" is no date.
-func parseImportDate(s string) (*time.Time, error) {
+// importDateAhead is how far past now an import's date may be and still be read (as now): a
+// date without a zone is read as UTC, and a developer's local times reach UTC+14.
+const importDateAhead = 24 * time.Hour
+
+// parseImportDate reads the ISO-like dates of the import formats; "" is no date. A date more
+// than importDateAhead after now is an error (a registration or sign-in that has not happened
+// yet is no record of one), and one less ahead is read as now.
+func parseImportDate(s string, now time.Time) (*time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
 	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
+			switch {
+			case t.After(now.Add(importDateAhead)):
+				return nil, fmt.Errorf("%q is in the future", s)
+			case t.After(now):
+				t = now
+			}
 			t = t.UTC()
 			return &t, nil
 		}

@@ -12,6 +12,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appinvitation"
+	"loginsign/ent/appmember"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/globalid"
@@ -253,6 +254,102 @@ func TestClosedInvitationsArePurged(t *testing.T) {
 		}
 		if left := db.AppInvitation.Query().IDsX(ctx); !slices.Equal(left, []string{open.ID}) {
 			t.Fatalf("invitations left %v, want the open one %s", left, open.ID)
+		}
+	})
+}
+
+// as is the context of u signed in.
+func as(u *ent.User) context.Context {
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID})
+}
+
+// join invites member to app with role, as inviter, and accepts the invitation as member.
+func (e *teamEnv) join(t *testing.T, inviter context.Context, app *ent.Application, member *ent.User, role team.Role) {
+	t.Helper()
+	inv, err := e.svc.Invite(inviter, app.ID, member.Email, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.svc.Accept(as(member), "", inv.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInvitationsEndWithTheInvitersPower: an invitation carries the authority of the admin
+// who sent it. An admin who invites a second mailbox of theirs as admin, then is removed,
+// demoted below admin (by the owner or by themselves) or leaves, does not come back through
+// it: the invitations they sent to that team are revoked with the change, and accepting one
+// whose inviter may no longer manage the team answers as a revoked one (invitation_not_found)
+// and joins nobody, also when the invitation was left open (as before this check, when only the
+// member row went). Their invitation to a team where they are still admin keeps working.
+func TestInvitationsEndWithTheInvitersPower(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newTeamEnv(t, db)
+		tests := []struct {
+			name    string
+			takeOff func(owner context.Context, app *ent.Application, admin *ent.User) error
+			revoked bool // the invitation is revoked by the change itself
+		}{
+			{"removed by the owner", func(owner context.Context, app *ent.Application, admin *ent.User) error {
+				return e.svc.Remove(owner, app.ID, admin.ID)
+			}, true},
+			{"demoted to developer by the owner", func(owner context.Context, app *ent.Application, admin *ent.User) error {
+				_, err := e.svc.ChangeRole(owner, app.ID, admin.ID, team.Developer)
+				return err
+			}, true},
+			{"demoted to support by themselves", func(_ context.Context, app *ent.Application, admin *ent.User) error {
+				_, err := e.svc.ChangeRole(as(admin), app.ID, admin.ID, team.Support)
+				return err
+			}, true},
+			{"left", func(_ context.Context, app *ent.Application, admin *ent.User) error {
+				return e.svc.Leave(as(admin), app.ID)
+			}, true},
+			{"member row deleted, invitations left open", func(_ context.Context, app *ent.Application, admin *ent.User) error {
+				_, err := db.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(admin.ID)).Exec(ctx)
+				return err
+			}, false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				owner, apps := e.developer(t, "Shop", "Other")
+				admin, second := e.person(t), e.person(t)
+				for _, app := range apps {
+					e.join(t, owner, app, admin, team.Admin)
+				}
+				var invs []*team.Invitation
+				for _, app := range apps {
+					inv, err := e.svc.Invite(as(admin), app.ID, second.Email, team.Admin)
+					if err != nil {
+						t.Fatal(err)
+					}
+					invs = append(invs, inv)
+				}
+
+				if err := tt.takeOff(owner, apps[0], admin); err != nil {
+					t.Fatal(err)
+				}
+				inv, err := db.AppInvitation.Get(ctx, invs[0].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := inv.RevokedAt != nil; got != tt.revoked {
+					t.Errorf("the inviter's invitation revoked: %v, want %v", got, tt.revoked)
+				}
+				_, _, err = e.svc.Accept(as(second), "", invs[0].ID)
+				if got := apperr.As(err); err == nil || got.Name() != "invitation_not_found" {
+					t.Fatalf("accepting the invitation of an admin no more: %v, want invitation_not_found", err)
+				}
+				if role, err := e.svc.ViewerRole(as(second), apps[0].ID); !apperr.Is(err, apperr.NotFound) {
+					t.Fatalf("the second mailbox's account is on the team (%q, %v)", role, err)
+				}
+
+				// The same admin's invitation to the team they still manage works.
+				if _, role, err := e.svc.Accept(as(second), "", invs[1].ID); err != nil || role != team.Admin {
+					t.Fatalf("accepting the invitation of an admin still: %q, %v", role, err)
+				}
+			})
 		}
 	})
 }

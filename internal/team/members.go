@@ -360,7 +360,9 @@ func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]s
 // (or, for an invitation listed in ViewerInvitations, whose id is invitationID). The invited
 // address must be the person's primary address or a verified alternative; any other account
 // is refused (Forbidden, invitation_other_address) and the invitation stays usable. The
-// invitation is spent at most once, even under concurrent attempts.
+// invitation is spent at most once, even under concurrent attempts. An invitation whose
+// inviter may no longer manage the team (taken off it, or given a role below admin) answers as
+// a revoked one (NotFound, invitation_not_found): it carried that inviter's authority.
 func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.Application, Role, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -384,9 +386,17 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		}
 		inv, err := q.Only(ctx)
 		if store.NotFound(err) {
-			return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+			return errInvitationClosed()
 		}
 		if err != nil {
+			return err
+		}
+		// The application is locked before the inviter is read, so a removal or demotion of
+		// the inviter (which locks it too) is either seen here or waits for this to finish.
+		if app, err = lockApp(ctx, tx, s.DB.Dialect, inv.ApplicationID); err != nil {
+			return err
+		}
+		if err := checkInviter(ctx, tx, app, inv); err != nil {
 			return err
 		}
 		addrs, err := s.addresses(ctx, tx.Client(), uid)
@@ -396,13 +406,10 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		if !slices.Contains(addrs, inv.Email) {
 			if invitationID != "" {
 				// Listed only to the holder of the address: anyone else did not see it.
-				return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+				return errInvitationClosed()
 			}
 			return apperr.WithReason(apperr.Forbidden, "invitation_other_address",
 				"this invitation was sent to another address: sign in with the account that holds it, or add and verify that address first")
-		}
-		if app, err = lockApp(ctx, tx, s.DB.Dialect, inv.ApplicationID); err != nil {
-			return err
 		}
 		cur, err := RoleOf(ctx, tx.Client(), app, uid)
 		if err != nil {
@@ -418,7 +425,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 			return err
 		}
 		if n != 1 {
-			return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+			return errInvitationClosed()
 		}
 		members, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID)).Count(ctx)
 		if err != nil {
@@ -444,6 +451,39 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	return app, role, nil
 }
 
+// errInvitationClosed is the answer for an invitation that cannot be accepted: unknown,
+// already used, revoked, expired, or sent by someone who may no longer manage the team. It is
+// one answer for every case, so the invitee is not told which, nor what changed on the team.
+func errInvitationClosed() error {
+	return apperr.WithReason(apperr.NotFound, "invitation_not_found", "invitation not found, already used, revoked or expired")
+}
+
+// checkInviter refuses inv, inside tx, unless whoever sent it is still app's owner or a member
+// whose role may manage the team. An invitation carries its inviter's authority: without this
+// an admin about to be removed could invite a second mailbox of theirs as admin and come back
+// through it. Remove, Leave and ChangeRole already revoke such invitations
+// (revokeInvitationsBy); this also covers the ones they never saw (an account closed, and
+// invitations left open before they did).
+func checkInviter(ctx context.Context, tx *ent.Tx, app *ent.Application, inv *ent.AppInvitation) error {
+	role, err := RoleOf(ctx, tx.Client(), app, inv.InvitedBy)
+	if err != nil {
+		return err
+	}
+	if !Allows(role, ManageMembers) {
+		return errInvitationClosed()
+	}
+	return nil
+}
+
+// revokeInvitationsBy revokes, inside tx, the pending invitations uid sent to appID's team, as
+// Revoke does, for when uid stops being able to manage that team: removed, left, or given a
+// role below admin. Their invitations to other applications' teams stay.
+func revokeInvitationsBy(ctx context.Context, tx *ent.Tx, appID, uid string, now time.Time) error {
+	_, err := tx.AppInvitation.Update().Where(appinvitation.ApplicationID(appID), appinvitation.InvitedBy(uid), pending(now)).
+		SetRevokedAt(now).Save(ctx)
+	return err
+}
+
 func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Application, error) {
 	q := tx.Application.Query().Where(application.ID(appID))
 	if dialect == "postgres" {
@@ -453,9 +493,11 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 	return app, store.Err(err, "application")
 }
 
-// ChangeRole gives member userID of appID a new role (owner or admin). The owner's role does
-// not change (transfer instead), and only the owner may make or unmake an admin... an admin
-// may change developers and support staff and other admins, but never the owner.
+// ChangeRole gives member userID of appID a new role: admin, developer or support. The owner
+// or an admin may change the role of any member, admins (themselves included) as well; the
+// owner's role does not change (Conflict, owner_role: the owner transfers the application
+// instead). A member given a role that may not manage the team loses the invitations they sent
+// to it that are still pending (revokeInvitationsBy).
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
 	if !slices.Contains(MemberRoles, role) {
 		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
@@ -477,6 +519,11 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
 			return err
 		}
+		if !Allows(role, ManageMembers) {
+			if err := revokeInvitationsBy(ctx, tx, app.ID, userID, now); err != nil {
+				return err
+			}
+		}
 		u, err := tx.User.Get(ctx, userID)
 		if err != nil {
 			return err
@@ -488,7 +535,8 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 	return out, err
 }
 
-// Remove takes member userID off appID's team (owner or admin; nobody removes the owner).
+// Remove takes member userID off appID's team (owner or admin; nobody removes the owner) and
+// revokes the invitations they sent to it that are still pending (revokeInvitationsBy).
 // Removing oneself is Leave.
 func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	uid, err := auth.RequireUser(ctx)
@@ -514,6 +562,9 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 		if n == 0 {
 			return apperr.New(apperr.NotFound, "member not found")
 		}
+		if err := revokeInvitationsBy(ctx, tx, app.ID, userID, now); err != nil {
+			return err
+		}
 		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
 			return err
 		}
@@ -530,8 +581,9 @@ func dropTransferTo(ctx context.Context, tx *ent.Tx, app *ent.Application, userI
 	return tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx)
 }
 
-// Leave takes the signed-in member off appID's team. The owner cannot leave: they transfer
-// the application first (or delete it).
+// Leave takes the signed-in member off appID's team and revokes the invitations they sent to
+// it that are still pending (revokeInvitationsBy). The owner cannot leave: they transfer the
+// application first (or delete it).
 func (s *Service) Leave(ctx context.Context, appID string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -547,6 +599,9 @@ func (s *Service) Leave(ctx context.Context, appID string) error {
 			return apperr.WithReason(apperr.Conflict, "owner_cannot_leave", "the owner cannot leave: transfer the application to a member first")
 		}
 		if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Exec(ctx); err != nil {
+			return err
+		}
+		if err := revokeInvitationsBy(ctx, tx, app.ID, uid, now); err != nil {
 			return err
 		}
 		if err := dropTransferTo(ctx, tx, app, uid); err != nil {
