@@ -115,9 +115,11 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 // DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID
 // (the dashboard asks them to type it). Every connection ends as RemoveConnection would, but
 // each app gets user_account_deleted; every browser session ends; the addresses and the user
-// row are deleted. The Global User ID is never issued again (the allocator's counter only
-// moves forward). A person who still owns applications must delete or hand them over first
-// (Conflict "owns_applications"): deleting them would end other people's connections.
+// row are deleted, so are the person's address change requests, and the audit events of the
+// account keep no address (identity.ForgetAddresses). The Global User ID is never issued again
+// (the allocator's counter only moves forward). A person who still owns applications must
+// delete or hand them over first (Conflict "owns_applications"): deleting them would end other
+// people's connections.
 func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConnections int, err error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -142,6 +144,17 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	}
 	now := s.now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The user row is locked first, as a change of the primary address locks it before the
+		// connections: an address change or change request running at the same time either
+		// commits before this transaction reads the rows that copy the addresses, or finds the
+		// account gone, so no copy is written after the deletion. SQLite transactions take turns.
+		q := tx.User.Query().Where(user.ID(uid))
+		if s.DB.Dialect == dialect.Postgres {
+			q = q.ForUpdate()
+		}
+		if _, err := q.Only(ctx); err != nil {
+			return store.Err(err, "user")
+		}
 		conns, err := tx.AppConnection.Query().Where(appconnection.UserID(uid)).
 			WithApplication().WithUser().All(ctx)
 		if err != nil {
@@ -168,12 +181,16 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := identity.ReleaseAllAddresses(ctx, tx, uid); err != nil {
 			return err
 		}
+		if err := identity.ForgetAddresses(ctx, tx, uid, u.GlobalID); err != nil {
+			return err
+		}
 		if err := activity.DeletePerson(ctx, tx, uid); err != nil {
 			return err
 		}
 		if err := team.DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
+		// The deletion itself is recorded, under the Global User ID and without any address.
 		if err := tx.AuditEvent.Create().SetActorID(uid).SetAction("user.deleted").SetTarget(u.GlobalID).
 			SetData(map[string]any{"connections": len(conns)}).SetCreatedAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("auditing: %w", err)

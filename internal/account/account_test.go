@@ -13,7 +13,13 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/ent/activityevent"
+	"loginsign/ent/addressclaim"
+	"loginsign/ent/appconnection"
+	"loginsign/ent/auditevent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/retiredalias"
+	"loginsign/ent/useremail"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/account"
 	"loginsign/internal/apperr"
@@ -398,6 +404,90 @@ func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
 		}
 		_, err = e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
 		wantCode(t, err, apperr.NotFound, "")
+	})
+}
+
+// TestDeleteAccountLeavesNoCopyOfTheAddresses: closing an account deletes the person's address
+// change requests and removes their addresses from the account's audit events: the address
+// change made in the dashboard, the change a developer requested (which holds the real primary
+// address although the application knew the person only by a relay alias) and the deletion
+// itself. The events stay, without addresses; another person's are untouched; and everything
+// the deletion removes besides is still removed.
+func TestDeleteAccountLeavesNoCopyOfTheAddresses(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.identity.Mail, e.identity.BaseURL = e.svc.Mail, e.svc.BaseURL
+		shared, masked := e.app("shared"), e.app("masked")
+		e.connect(e.person, shared, "person@example.com")
+		mc := e.connect(e.person, masked, "")
+		ue := e.addAndVerify(e.person, "backup@example.org")
+		if _, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The masked application proposes an address: the request keeps the real primary one.
+		if _, err := e.identity.RequestEmailChange(ctx, e.person.ID, "proposed@example.net", identity.EmailChangeRequester{
+			ApplicationID: masked.ID, ApplicationName: "masked", Actor: e.dev.ID, ConnectionID: mc.ID, Shown: mc.AliasEmail,
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.identity.RequestEmailChange(ctx, e.dev.ID, "dev-next@example.net", identity.EmailChangeRequester{
+			ApplicationID: masked.ID, ApplicationName: "masked"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.identity.ChangePrimaryEmail(ctx, e.dev.ID, "dev-new@example.com", "user_email_change", "", e.dev.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := db.EmailChange.Query().Where(emailchange.UserID(e.person.ID)).CountX(ctx); n != 1 {
+			t.Fatalf("%d address change requests before the deletion, want 1", n)
+		}
+
+		if n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID); err != nil || n != 2 {
+			t.Fatalf("delete: %d %v", n, err)
+		}
+
+		if n := db.EmailChange.Query().Where(emailchange.UserID(e.person.ID)).CountX(ctx); n != 0 {
+			t.Errorf("%d address change requests of the deleted person left", n)
+		}
+		if n := db.EmailChange.Query().Where(emailchange.UserID(e.dev.ID)).CountX(ctx); n != 1 {
+			t.Errorf("%d address change requests of another person, want 1", n)
+		}
+		for _, ev := range db.AuditEvent.Query().AllX(ctx) {
+			data, _ := json.Marshal(ev.Data)
+			for _, addr := range []string{"person@example.com", "backup@example.org", "proposed@example.net"} {
+				if strings.Contains(string(data), addr) {
+					t.Errorf("audit event %s %s keeps %s: %s", ev.Action, ev.Target, addr, data)
+				}
+			}
+		}
+		// The account's events stay, under its Global User ID, without addresses.
+		mine := db.AuditEvent.Query().Where(auditevent.Target(e.person.GlobalID)).
+			Order(ent.Asc(auditevent.FieldCreatedAt), ent.Asc(auditevent.FieldAction)).AllX(ctx)
+		if len(mine) != 2 || mine[0].Action != "user.deleted" || mine[1].Action != "user.email_changed" {
+			t.Fatalf("audit events of the account: %+v", mine)
+		}
+		for i, want := range []string{`{"connections":2}`, `{"reason":"user_email_change"}`} {
+			got, _ := json.Marshal(mine[i].Data)
+			sameJSON(t, string(got), want)
+		}
+		theirs := db.AuditEvent.Query().Where(auditevent.Target(e.dev.GlobalID)).OnlyX(ctx)
+		got, _ := json.Marshal(theirs.Data)
+		sameJSON(t, string(got), `{"old":"dev@example.com","new":"dev-new@example.com","reason":"user_email_change"}`)
+
+		if _, err := db.User.Get(ctx, e.person.ID); !store.NotFound(err) {
+			t.Errorf("user still there: %v", err)
+		}
+		for what, n := range map[string]int{
+			"addresses":   db.UserEmail.Query().Where(useremail.UserID(e.person.ID)).CountX(ctx),
+			"claims":      db.AddressClaim.Query().Where(addressclaim.UserID(e.person.ID)).CountX(ctx),
+			"connections": db.AppConnection.Query().Where(appconnection.UserID(e.person.ID)).CountX(ctx),
+			"activity":    db.ActivityEvent.Query().Where(activityevent.UserID(e.person.ID)).CountX(ctx),
+		} {
+			if n != 0 {
+				t.Errorf("%d %s of the deleted person left", n, what)
+			}
+		}
 	})
 }
 

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/emailchange"
+	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -124,6 +127,18 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	now := s.Now().UTC()
 	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The account is read again under a share lock, so that the request, which holds the
+		// person's addresses, is never stored after the account's deletion: a deletion running
+		// at the same time (it locks the row first) either commits before, and the account is
+		// gone, or waits for this request and deletes it with the account. SQLite
+		// transactions take turns anyway.
+		q := tx.User.Query().Where(user.ID(userID))
+		if s.DB.Dialect == dialect.Postgres {
+			q = q.ForShare()
+		}
+		if _, err := q.Only(ctx); err != nil {
+			return store.Err(err, "user")
+		}
 		if _, err := tx.EmailChange.Update().Where(emailchange.UserID(userID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {
 			return fmt.Errorf("superseding older requests: %w", err)
