@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -54,11 +55,39 @@ func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	if !ok {
 		return 0, apperr.New(apperr.Unauthorized, "sign in first")
 	}
+	s.endingSessions(ctx, sess.UserID, func(id string) bool { return id != sess.ID })
 	n, err := s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)
 	if err != nil || n == 0 {
 		return n, err
 	}
 	return n, s.recordSessionsEnded(ctx, sess.UserID, n)
+}
+
+// endingSessions tells SessionsEnding about the sessions of userID that ending chooses (by
+// id), before they are deleted: so a crash between the two loses no logout. It is best effort:
+// the sessions end whatever it answers (ending them is what the person asked for), and a
+// failure is logged.
+func (s *Service) endingSessions(ctx context.Context, userID string, ending func(id string) bool) {
+	if s.SessionsEnding == nil {
+		return
+	}
+	list, err := s.Sessions.List(ctx, userID)
+	if err != nil {
+		slog.WarnContext(ctx, "listing the sessions that end", "err", err)
+		return
+	}
+	var since time.Time
+	for _, l := range list {
+		if ending(l.ID) && (since.IsZero() || l.CreatedAt.Before(since)) {
+			since = l.CreatedAt
+		}
+	}
+	if since.IsZero() {
+		return
+	}
+	if err := s.SessionsEnding(ctx, userID, since); err != nil {
+		slog.WarnContext(ctx, "telling the applications of the sessions that end", "err", err)
+	}
 }
 
 // recordSessionsEnded writes the activity event of n sessions ended by their person. Sessions
@@ -80,6 +109,13 @@ func (s *Service) SignOutSession(ctx context.Context, id string) error {
 	if id == "" || len(id) > 128 {
 		return apperr.New(apperr.NotFound, "session not found")
 	}
+	if member, err := s.Sessions.Owns(ctx, sess.UserID, id); err != nil || !member {
+		if err == nil {
+			err = apperr.New(apperr.NotFound, "session not found")
+		}
+		return err
+	}
+	s.endingSessions(ctx, sess.UserID, func(sid string) bool { return sid == id })
 	if err := s.Sessions.DeleteByID(ctx, sess.UserID, id); err != nil {
 		return err
 	}

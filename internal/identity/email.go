@@ -56,6 +56,7 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User) {
 	userID := before.ID
 	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+		s.endingSessions(ctx, userID, func(id string) bool { return id != sess.ID })
 		if n, err := s.Sessions.DeleteAll(ctx, userID, sess.ID); err != nil {
 			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)
 		} else if n > 0 {

@@ -30,6 +30,11 @@ type Service struct {
 	// (links point at BaseURL, LOGINSIGN_BASE_URL).
 	Mail    mail.Sender
 	BaseURL string
+	// SessionsEnding, when set, is told before sessions of userID that the person ends from
+	// the dashboard (or that a change of the primary address ends) are deleted, with the start
+	// of the earliest: the applications signed in to since get a back-channel logout
+	// (oauth.Service.LogoutApps, which this package cannot call itself).
+	SessionsEnding func(ctx context.Context, userID string, since time.Time) error
 }
 
 // New returns the accounts domain over db and kv.

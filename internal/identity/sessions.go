@@ -178,11 +178,20 @@ func (s *Sessions) DeleteAll(ctx context.Context, userID, keep string) (int, err
 	return len(drop), s.deleteHashes(ctx, userID, drop...)
 }
 
-// DeleteByID ends one session of userID named by its hash.
-func (s *Sessions) DeleteByID(ctx context.Context, userID, hash string) error {
+// Owns reports whether the session named by its hash is one of userID's.
+func (s *Sessions) Owns(ctx context.Context, userID, hash string) (bool, error) {
 	member, err := s.kv.SIsMember(ctx, userSessionsKey(userID), hash).Result()
 	if err != nil {
-		return fmt.Errorf("ending session: %w", err)
+		return false, fmt.Errorf("reading sessions: %w", err)
+	}
+	return member, nil
+}
+
+// DeleteByID ends one session of userID named by its hash.
+func (s *Sessions) DeleteByID(ctx context.Context, userID, hash string) error {
+	member, err := s.Owns(ctx, userID, hash)
+	if err != nil {
+		return err
 	}
 	if !member {
 		return apperr.New(apperr.NotFound, "session not found")

@@ -162,20 +162,9 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 	now := s.Now()
 	queued := false
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		conns, err := tx.AppConnection.Query().
-			Where(appconnection.UserID(session.UserID), appconnection.LastSessionAtGTE(started),
-				appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))).
-			WithApplication().All(ctx)
-		if err != nil {
+		var err error
+		if queued, err = s.queueLogouts(ctx, tx, session.UserID, started, now); err != nil {
 			return err
-		}
-		for _, c := range conns {
-			claims := logoutClaims{Issuer: s.Config.Issuer, Subject: c.ID, Audience: []string{c.ApplicationID},
-				ID: ids.New(""), Events: map[string]struct{}{backchannelLogoutEvent: {}}}
-			if _, err := webhooks.EnqueueLogout(ctx, tx, c.Edges.Application, claims, now); err != nil {
-				return err
-			}
-			queued = true
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.SessionsEnded, Actor: activity.ByPerson,
 			UserID: session.UserID, Details: map[string]string{"count": "1", "method": "sign_out"}, At: now})
@@ -190,6 +179,50 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 		return serverError(err)
 	}
 	return nil
+}
+
+// LogoutApps queues a back-channel logout for every application userID signed in to since
+// (the start of the earliest session ending) that registered a back-channel logout URI: what
+// EndSession does for the person's own sign-out, for sessions the person ends from the
+// dashboard (identity.Service.SessionsEnding). A session ended there is often one the person
+// does not recognise, and its sign-ins to apps must end with it.
+func (s *Service) LogoutApps(ctx context.Context, userID string, since time.Time) error {
+	queued := false
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		var err error
+		queued, err = s.queueLogouts(ctx, tx, userID, since, s.Now())
+		return err
+	})
+	if err != nil {
+		return serverError(fmt.Errorf("queueing back-channel logouts: %w", err))
+	}
+	if queued && s.WakeWebhooks != nil {
+		s.WakeWebhooks()
+	}
+	return nil
+}
+
+// queueLogouts writes, through tx, a back-channel logout event for each connection of userID
+// whose last sign-in is not older than since, of an application with a back-channel logout
+// URI, and reports whether it wrote any. A connection keeps only its last sign-in, not the
+// session it came from, so an application signed in to since then, from any session, is
+// told too.
+func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, since, now time.Time) (bool, error) {
+	conns, err := tx.AppConnection.Query().
+		Where(appconnection.UserID(userID), appconnection.LastSessionAtGTE(since),
+			appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))).
+		WithApplication().All(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, c := range conns {
+		claims := logoutClaims{Issuer: s.Config.Issuer, Subject: c.ID, Audience: []string{c.ApplicationID},
+			ID: ids.New(""), Events: map[string]struct{}{backchannelLogoutEvent: {}}}
+		if _, err := webhooks.EnqueueLogout(ctx, tx, c.Edges.Application, claims, now); err != nil {
+			return false, err
+		}
+	}
+	return len(conns) > 0, nil
 }
 
 // LogoutNeedsConfirmation reports whether the signed-in person must confirm the sign-out

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -251,4 +252,73 @@ func TestBackChannelLogoutIsRetriedWithAFreshToken(t *testing.T) {
 			t.Fatalf("iat of the attempts %v: want each signed when sent, 10 s apart", iats)
 		}
 	})
+}
+
+// A session the person ends from the dashboard (one they do not recognise, say) takes its
+// sign-ins to apps with it: each application signed in to since that session began gets a
+// back-channel logout, as when the person signs out there themselves; ending a session that
+// began after the app's last sign-in tells it nothing.
+func TestEndingASessionFromTheDashboardLogsItsAppsOut(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	rcv := newLogoutReceiver(t)
+	e.updateApp(e.app, portal.ApplicationPatch{BackchannelLogoutURI: &rcv.URL})
+	laptop, phone, tablet := e.browser(), e.browser(), e.browser()
+	laptop.signIn(laptop.get(e.base+"/login"), defaultTestEmail)
+	e.signInIDToken(phone, e.app, "n") // signs in to LoginSign, then to the app
+	tablet.signIn(tablet.get(e.base+"/login"), defaultTestEmail)
+
+	data, errs := laptop.graphql(`{ viewer { sessions { id current createdAt } } }`, nil)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	var others []map[string]any
+	for _, s := range data["viewer"].(map[string]any)["sessions"].([]any) {
+		if s := s.(map[string]any); s["current"] != true {
+			others = append(others, s)
+		}
+	}
+	if len(others) != 2 {
+		t.Fatalf("sessions %v, want the phone's and the tablet's", others)
+	}
+	slices.SortFunc(others, func(a, b map[string]any) int {
+		return strings.Compare(a["createdAt"].(string), b["createdAt"].(string))
+	})
+	phoneID, tabletID := others[0]["id"].(string), others[1]["id"].(string)
+	delivered := func() int {
+		t.Helper()
+		if _, err := e.srv.webhooks.Worker.DeliverDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		return len(rcv.got)
+	}
+
+	revoke := `mutation($id: ID!) { revokeSession(input: {sessionId: $id}) { revokedSessionId } }`
+	if _, errs := laptop.graphql(revoke, map[string]any{"id": tabletID}); errs != nil {
+		t.Fatal(errs)
+	}
+	if n := delivered(); n != 0 {
+		t.Fatalf("ending the tablet's session, which began after the app's sign-in, sent %d logouts", n)
+	}
+	if _, errs := laptop.graphql(revoke, map[string]any{"id": phoneID}); errs != nil {
+		t.Fatal(errs)
+	}
+	if n := delivered(); n != 1 {
+		t.Fatalf("ending the phone's session sent %d logouts, want 1 to the app it signed in to", n)
+	}
+	form, _ := url.ParseQuery(rcv.body[0])
+	if form.Get("logout_token") == "" {
+		t.Fatalf("the logout carries no token: %q", rcv.body[0])
+	}
+
+	// Signing out everywhere else does the same.
+	e.signInIDToken(phone, e.app, "n2")
+	if _, errs := laptop.graphql(`mutation { revokeOtherSessions(input: {}) { revokedSessions } }`, nil); errs != nil {
+		t.Fatal(errs)
+	}
+	if n := delivered(); n != 2 {
+		t.Fatalf("after signing out everywhere else: %d logouts, want 2", n)
+	}
 }
