@@ -41,20 +41,21 @@ func compose(m Message, defaultFrom string, now time.Time) ([]byte, error) {
 }
 
 // envelopeAddresses parses the From (m.From, else defaultFrom), To and optional Reply-To of m.
+// Its errors name the field, not its value: an address must not reach the log.
 func envelopeAddresses(m Message, defaultFrom string) (from, to, replyTo *gomail.Address, err error) {
 	fromStr := m.From
 	if fromStr == "" {
 		fromStr = defaultFrom
 	}
 	if from, err = parseAddress(fromStr); err != nil {
-		return nil, nil, nil, fmt.Errorf("from %q: %w", fromStr, err)
+		return nil, nil, nil, fmt.Errorf("from: %w", err)
 	}
 	if to, err = parseAddress(m.To); err != nil {
-		return nil, nil, nil, fmt.Errorf("to %q: %w", m.To, err)
+		return nil, nil, nil, fmt.Errorf("to: %w", err)
 	}
 	if m.ReplyTo != "" {
 		if replyTo, err = parseAddress(m.ReplyTo); err != nil {
-			return nil, nil, nil, fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
+			return nil, nil, nil, fmt.Errorf("reply-to: %w", err)
 		}
 	}
 	return from, to, replyTo, nil

@@ -8,6 +8,7 @@ package mail
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -38,6 +39,10 @@ type Message struct {
 	Raw []byte
 	// EnvelopeFrom is the SMTP reverse path (MAIL FROM). Empty: the address of From.
 	EnvelopeFrom string
+	// Kind names the mail in the log and in Send's errors: the template ("magic_link",
+	// "security_notice"), or the relay's "relay_forward" and "relay_reply". Neither shows
+	// the subject, which names the app the person signs in to. Empty: "mail".
+	Kind string
 }
 
 // Sender delivers messages. Send returns nil once the message was accepted by the next hop
@@ -55,9 +60,14 @@ type Config struct {
 	From string
 	// OutboxDir receives one .eml file per message when URL is empty. Default "data/outbox".
 	OutboxDir string
-	// Logger gets one line per message sent; the outbox logs the plain-text body too, so a
-	// magic link can be copied from the log during local development. Default slog.Default().
+	// Logger gets one line per message sent, naming its Kind, the recipient's digest (LogKey),
+	// its size and tries; never the address, the subject or the body. Default slog.Default().
 	Logger *slog.Logger
+	// LogKey keys the digest that names a recipient in the log ("rcpt"): lines about one
+	// mailbox can be matched without showing its address, and without the key a digest cannot
+	// be tested against a list of addresses. Empty: a random key per Sender, so digests
+	// change when the server restarts and differ between instances.
+	LogKey []byte
 	// TLSConfig is cloned for SMTP connections (tests put their CA here). Default: system roots.
 	TLSConfig *tls.Config
 	// RetryDelays are the waits between tries on temporary failures; the number of tries is
@@ -85,6 +95,10 @@ func New(cfg Config) (Sender, error) {
 	}
 	if cfg.RetryDelays == nil {
 		cfg.RetryDelays = defaultRetryDelays
+	}
+	if len(cfg.LogKey) == 0 {
+		cfg.LogKey = make([]byte, 32)
+		rand.Read(cfg.LogKey)
 	}
 	if cfg.URL == "" {
 		if cfg.OutboxDir == "" {

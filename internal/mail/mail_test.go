@@ -315,9 +315,13 @@ func TestOutboxWritesSortableFilesAndNeverLogsTheBody(t *testing.T) {
 			t.Errorf("file %d: link line = %q, want %q", i, m, link)
 		}
 	}
-	// The body carries the magic link: only the file's name reaches the log.
+	// The body carries the magic link: only the file's name reaches the log. The address and
+	// the subject, which names the app, stay in the file too.
 	if strings.Contains(log.String(), link) || strings.Contains(log.String(), "lsml_") {
 		t.Errorf("the log shows the link:\n%s", log.String())
+	}
+	if strings.Contains(log.String(), "@example.com") || strings.Contains(log.String(), "Acme") {
+		t.Errorf("the log shows an address or the subject:\n%s", log.String())
 	}
 	if !strings.Contains(log.String(), names[0]) || !strings.Contains(log.String(), "level=INFO") {
 		t.Errorf("log does not name the outbox file at info level:\n%s", log.String())

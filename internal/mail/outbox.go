@@ -11,19 +11,24 @@ import (
 
 // outbox is the Sender used when no SMTP server is configured (dev mode only; the server
 // refuses to start without SMTP otherwise): each message becomes an .eml file in
-// cfg.OutboxDir and one info line in the log naming the file. The body is never logged: it
-// carries magic links and other secrets.
+// cfg.OutboxDir and one info line in the log naming the file and the mail's Kind. The body is
+// never logged (it carries magic links and other secrets), nor the address or the subject,
+// as for SMTP: the file has them.
 type outbox struct{ cfg Config }
 
 // Send writes m to <OutboxDir>/<UTC time>-<random>.eml (0600; the folder is created 0700).
 // The names sort by time. Failing to write is a temporary error.
 func (o *outbox) Send(ctx context.Context, m Message) error {
+	return redact(o.send(ctx, m))
+}
+
+func (o *outbox) send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	env, data, err := prepare(m, o.cfg)
 	if err != nil {
-		return fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %s: %w", kindOf(m), err)
 	}
 	if err := os.MkdirAll(o.cfg.OutboxDir, 0o700); err != nil {
 		return fmt.Errorf("mail: outbox: %w: %w", errTemporary, err)
@@ -33,6 +38,6 @@ func (o *outbox) Send(ctx context.Context, m Message) error {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("mail: outbox: %w: %w", errTemporary, err)
 	}
-	o.cfg.Logger.Info("mail written to outbox", "to", env.to, "subject", m.Subject, "file", path, "bytes", len(data))
+	o.cfg.Logger.Info("mail written to outbox", "kind", kindOf(m), "rcpt", logDigest(o.cfg.LogKey, env.to), "file", path, "bytes", len(data))
 	return nil
 }

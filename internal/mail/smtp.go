@@ -20,25 +20,33 @@ type smtpSender struct {
 }
 
 // Send delivers m, trying again after each of cfg.RetryDelays while the failure is temporary
-// (IsTemporary) and ctx is live. The error of the last try is returned, wrapped.
+// (IsTemporary) and ctx is live. The error of the last try is returned, wrapped and with every
+// address in its text redacted (RedactAddresses): callers log it.
 func (s *smtpSender) Send(ctx context.Context, m Message) error {
+	return redact(s.send(ctx, m))
+}
+
+func (s *smtpSender) send(ctx context.Context, m Message) error {
+	kind := kindOf(m)
 	env, data, err := prepare(m, s.cfg)
 	if err != nil {
-		return fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %s: %w", kind, err)
 	}
+	rcpt := logDigest(s.cfg.LogKey, env.to)
 	for try := 0; ; try++ {
 		err = s.deliver(ctx, env, data)
 		if err == nil {
-			s.cfg.Logger.Info("mail sent", "to", env.to, "subject", m.Subject, "bytes", len(data), "tries", try+1)
+			s.cfg.Logger.Info("mail sent", "kind", kind, "rcpt", rcpt, "bytes", len(data), "tries", try+1)
 			return nil
 		}
 		if !IsTemporary(err) || try >= len(s.cfg.RetryDelays) {
-			return fmt.Errorf("mail: sending to %s via %s (try %d): %w", env.to, s.server.addr(), try+1, err)
+			return fmt.Errorf("mail: sending %s via %s (try %d): %w", kind, s.server.addr(), try+1, err)
 		}
-		s.cfg.Logger.Warn("mail: temporary failure, retrying", "to", env.to, "error", err, "in", s.cfg.RetryDelays[try])
+		s.cfg.Logger.Warn("mail: temporary failure, retrying", "kind", kind, "rcpt", rcpt,
+			"error", RedactAddresses(err.Error()), "in", s.cfg.RetryDelays[try])
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("mail: sending to %s: %w (after: %v)", env.to, ctx.Err(), err)
+			return fmt.Errorf("mail: sending %s: %w (after: %v)", kind, ctx.Err(), err)
 		case <-time.After(s.cfg.RetryDelays[try]):
 		}
 	}
@@ -52,7 +60,7 @@ func prepare(m Message, cfg Config) (envelope, []byte, error) {
 	var env envelope
 	var err error
 	if env.to, err = addrSpec(m.To); err != nil {
-		return env, nil, fmt.Errorf("recipient %q: %w", m.To, err)
+		return env, nil, fmt.Errorf("recipient: %w", err)
 	}
 	switch {
 	case m.EnvelopeFrom != "":

@@ -83,8 +83,9 @@ func whenUTC(l *i18n.Locale, t time.Time) string {
 }
 
 // render executes the text and HTML templates of name with data, l (as .L) and subject (as
-// .Subject); the mail says its language in Content-Language. The templates are embedded and
-// take only strings, so execution errors are programming errors: they panic in tests.
+// .Subject); the mail says its language in Content-Language, and name is its Kind. The
+// templates are embedded and take only strings, so execution errors are programming errors:
+// they panic in tests.
 func render(l *i18n.Locale, to, subject, name string, data map[string]any) Message {
 	subject = cleanLine(subject, 200)
 	data["L"], data["Subject"] = l, subject
@@ -96,7 +97,7 @@ func render(l *i18n.Locale, to, subject, name string, data map[string]any) Messa
 		panic("mail: template " + name + ": " + err.Error())
 	}
 	return Message{To: to, Subject: subject, Text: text.String(), HTML: html.String(),
-		Headers: map[string]string{"Content-Language": l.Lang()}}
+		Headers: map[string]string{"Content-Language": l.Lang()}, Kind: name}
 }
 
 // strong is s in bold, escaped, for a catalog message written with Locale.H (which leaves

@@ -74,6 +74,15 @@ type Service struct {
 	// Secrets seals TOTP secrets at rest.
 	Secrets *seal.Sealer
 	Now     func() time.Time
+	// RecoveryCodeKey keys the stored form of recovery codes (recoveryCodeHash). A code has
+	// 59 bits: stored as a plain SHA-256, one guess on a GPU would be checked against every
+	// stored code at once, and a copy of the database would yield someone's second factor
+	// quickly. Keyed and bound to the person, a guess needs the key and tests one person's
+	// codes. Empty, codes are still bound to the person, but a copy of the database alone is
+	// enough to test guesses, so the server sets it, derived from LOGINSIGN_SECRET: every
+	// instance stores and checks codes alike, and changing the secret makes stored codes
+	// unusable, as it does sealed TOTP secrets.
+	RecoveryCodeKey []byte
 	// Limiter counts code checks; Attempts is the rule per person (sign-in second step,
 	// enrolment, turning off, regenerating). Default 10 per 15 minutes.
 	Limiter  *ratelimit.Limiter
@@ -215,7 +224,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 		if err != nil {
 			return fmt.Errorf("storing TOTP factor: %w", err)
 		}
-		if err := replaceRecoveryCodes(ctx, tx, uid, codes, now); err != nil {
+		if err := s.replaceRecoveryCodes(ctx, tx, uid, codes, now); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPEnabled, Actor: activity.ByPerson, UserID: uid, At: now})
@@ -266,7 +275,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}
 	codes := newRecoveryCodes()
 	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := replaceRecoveryCodes(ctx, tx, uid, codes, s.Now()); err != nil {
+		if err := s.replaceRecoveryCodes(ctx, tx, uid, codes, s.Now()); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.RecoveryCodesNew, Actor: activity.ByPerson, UserID: uid, At: s.Now()})
@@ -332,7 +341,12 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 	if !ok {
 		return nil, wrong
 	}
-	n, err := s.DB.RecoveryCode.Delete().Where(recoverycode.UserID(userID), recoverycode.CodeHash(ids.Hash(norm))).Exec(ctx)
+	// Codes stored before they were keyed (a plain ids.Hash) are accepted too, so nobody is
+	// locked out. Using a code deletes its row, so there is nothing to rewrite; the person's
+	// other old codes cannot be rewritten either, since only their hashes are known, and stay
+	// in the old form until used or regenerated.
+	n, err := s.DB.RecoveryCode.Delete().Where(recoverycode.UserID(userID),
+		recoverycode.CodeHashIn(s.recoveryCodeHash(userID, norm), ids.Hash(norm))).Exec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("using recovery code: %w", err)
 	}
@@ -411,14 +425,21 @@ func normalizeRecoveryCode(code string) (string, bool) {
 	return b.String(), true
 }
 
-func replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid string, codes []string, now time.Time) error {
+// recoveryCodeHash is the stored form of the normalized recovery code norm of userID:
+// HMAC-SHA256 under RecoveryCodeKey of "<userID>:<norm>".
+func (s *Service) recoveryCodeHash(userID, norm string) string {
+	return ids.MAC(s.RecoveryCodeKey, userID+":"+norm)
+}
+
+// replaceRecoveryCodes replaces uid's recovery codes with codes, stored as recoveryCodeHash.
+func (s *Service) replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid string, codes []string, now time.Time) error {
 	if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting recovery codes: %w", err)
 	}
 	creates := make([]*ent.RecoveryCodeCreate, len(codes))
 	for i, c := range codes {
 		norm, _ := normalizeRecoveryCode(c)
-		creates[i] = tx.RecoveryCode.Create().SetUserID(uid).SetCodeHash(ids.Hash(norm)).SetCreatedAt(now)
+		creates[i] = tx.RecoveryCode.Create().SetUserID(uid).SetCodeHash(s.recoveryCodeHash(uid, norm)).SetCreatedAt(now)
 	}
 	if err := tx.RecoveryCode.CreateBulk(creates...).Exec(ctx); err != nil {
 		return fmt.Errorf("storing recovery codes: %w", err)

@@ -16,6 +16,8 @@ import (
 	"github.com/emersion/go-msgauth/dmarc"
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/publicsuffix"
+
+	"loginsign/internal/mail"
 )
 
 // Resolver is the DNS the relay authenticates mail with: SPF records and the A, MX and PTR
@@ -99,10 +101,12 @@ func (s *Server) checkSender(ss *session, header textproto.Header, raw []byte) (
 	case res.by != "":
 		out.results = fmt.Sprintf("%s; dmarc=none (aligned %s pass, no policy) header.from=%s", host, res.by, domain)
 	case res.temporary && (!res.record || strict):
-		s.cfg.Logger.Info("relay: forward deferred", "from", ss.from, "author", author.Address, "remote", ss.remote, "reason", "DNS failed temporarily")
+		s.cfg.Logger.Info("relay: forward deferred", "connections", connectionIDs(ss.routes), "from", mail.RedactAddresses(ss.from),
+			"author", mail.RedactAddresses(author.Address), "remote", ss.remote, "reason", "DNS failed temporarily")
 		return sender{}, errAuthTemporary
 	case strict:
-		s.cfg.Logger.Info("relay: forward refused", "from", ss.from, "author", author.Address, "remote", ss.remote, "reason", "fails DMARC", "policy", string(res.policy))
+		s.cfg.Logger.Info("relay: forward refused", "connections", connectionIDs(ss.routes), "from", mail.RedactAddresses(ss.from),
+			"author", mail.RedactAddresses(author.Address), "remote", ss.remote, "reason", "fails DMARC", "policy", string(res.policy))
 		return sender{}, errSpoofed(domain)
 	case res.temporary:
 		out.results = fmt.Sprintf("%s; dmarc=temperror header.from=%s", host, domain)

@@ -54,7 +54,7 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 			continue
 		}
 		temporary = temporary || mail.IsTemporary(err)
-		s.cfg.Logger.Error("relay: delivery failed", "rcpt", r.rcpt, "from", ss.from, "error", err)
+		s.cfg.Logger.Error("relay: delivery failed", r.logAttrs("error", mail.RedactAddresses(err.Error()))...)
 	}
 	switch {
 	case delivered > 0 || len(ss.routes) == 0:
@@ -84,12 +84,21 @@ func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.
 	if err := s.out.Send(ctx, m); err != nil {
 		return err
 	}
-	kind := "forward"
-	if r.contact != nil {
-		kind = "reply"
-	}
-	s.cfg.Logger.Info("relay: delivered", "kind", kind, "rcpt", r.rcpt, "connection", r.conn.ID, "bytes", len(m.Raw))
+	s.cfg.Logger.Info("relay: delivered", r.logAttrs("bytes", len(m.Raw))...)
 	return nil
+}
+
+// logAttrs are the attributes that name r in a log line, followed by more: the kind of
+// delivery, the connection and, for a reply, the reverse alias's RelayContact id. A line never
+// names the alias, the reverse alias or a real address: next to each other, or next to the mail
+// package's line for the same delivery, they would tie the person's address to the alias and
+// so to the app.
+func (r route) logAttrs(more ...any) []any {
+	attrs := []any{"kind", "forward", "connection", r.conn.ID}
+	if r.contact != nil {
+		attrs = []any{"kind", "reply", "connection", r.conn.ID, "contact", r.contact.ID}
+	}
+	return append(attrs, more...)
 }
 
 // forward builds the mail to the alias owner (package comment, "Forwarding"); author is what
@@ -106,7 +115,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	if replyTo != nil {
 		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(replyTo.Address), now)
 		if err != nil {
-			return mail.Message{}, fmt.Errorf("reverse alias for %s: %w", r.rcpt, err)
+			return mail.Message{}, fmt.Errorf("reverse alias of the sender: %w", err)
 		}
 		reverse = reverseAliasPrefix + contact.Token + "@" + s.cfg.Domain
 		envelopeFrom = reverse
@@ -131,7 +140,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	}
 	scrubForward(&h.Header.Header)
 	if err := s.maskParticipants(ctx, &h, r.conn.ID, r.rcpt, now); err != nil {
-		return mail.Message{}, fmt.Errorf("reverse aliases for %s: %w", r.rcpt, err)
+		return mail.Message{}, fmt.Errorf("reverse aliases of the participants: %w", err)
 	}
 	// Added fields go on top, so the last Add is the first line.
 	if originalFrom != "" {
@@ -149,23 +158,23 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return mail.Message{To: r.conn.Edges.User.Email, EnvelopeFrom: envelopeFrom, Raw: raw}, nil
+	return mail.Message{To: r.conn.Edges.User.Email, EnvelopeFrom: envelopeFrom, Raw: raw, Kind: "relay_forward"}, nil
 }
 
 // reply builds the mail from the alias owner back to a contact (package comment, "Replying").
 func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte) (mail.Message, error) {
 	now := s.cfg.Now()
 	if err := s.db.RelayContact.UpdateOneID(r.contact.ID).SetLastUsedAt(now).Exec(ctx); err != nil {
-		return mail.Message{}, fmt.Errorf("reverse alias %s: %w", r.rcpt, err)
+		return mail.Message{}, fmt.Errorf("stamping the reverse alias: %w", err)
 	}
 	addresses, err := s.personAddresses(ctx, r.conn)
 	if err != nil {
-		return mail.Message{}, fmt.Errorf("addresses of the owner of %s: %w", r.rcpt, err)
+		return mail.Message{}, fmt.Errorf("addresses of the person: %w", err)
 	}
 	alias := r.conn.AliasEmail
 	h := gomail.Header{Header: message.Header{Header: header}}
 	if err := s.unmaskParticipants(ctx, &h, r.conn.ID); err != nil {
-		return mail.Message{}, fmt.Errorf("reverse aliases in %s: %w", r.rcpt, err)
+		return mail.Message{}, fmt.Errorf("reverse aliases in Cc: %w", err)
 	}
 	scrubReply(&h.Header.Header, addresses)
 	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
@@ -179,7 +188,7 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	if err != nil {
 		return mail.Message{}, err
 	}
-	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw}, nil
+	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw, Kind: "relay_reply"}, nil
 }
 
 // authorizeReplies checks, when the session has reply routes, that the message may leave as
@@ -201,40 +210,54 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw []by
 	defer cancel()
 	h := gomail.Header{Header: message.Header{Header: header}}
 	from, err := h.AddressList("From")
+	// The log names the connections, never the author's address: it is the person's real one
+	// (or a forger's), and the line would tie it to the aliases.
+	connections := connectionIDs(replies)
 	if err != nil || len(from) != 1 || header.FieldsByKey("From").Len() != 1 { // RFC 7489 section 6.6.1
-		s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "remote", ss.remote, "reason", "From is not one address")
+		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "From is not one address")
 		return errAuthor
 	}
 	author := strings.ToLower(from[0].Address)
 	for _, r := range replies {
 		owner, err := s.isOwnerAddress(ctx, r.conn, author)
 		if err != nil {
-			s.cfg.Logger.Error("relay: author lookup", "rcpt", r.rcpt, "error", err)
+			s.cfg.Logger.Error("relay: author lookup", "connection", r.conn.ID, "error", mail.RedactAddresses(err.Error()))
 			return errLookup
 		}
 		if !owner {
-			s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "author", author, "rcpt", r.rcpt, "remote", ss.remote, "reason", "From is not the owner")
+			s.cfg.Logger.Info("relay: reply refused", "connection", r.conn.ID, "remote", ss.remote, "reason", "From is not the owner")
 			return errAuthor
 		}
 	}
 	_, domain, _ := strings.Cut(author, "@")
 	how, err := s.authenticate(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
 	if err != nil {
-		s.cfg.Logger.Info("relay: reply refused", "from", ss.from, "author", author, "remote", ss.remote, "reason", "not authenticated", "reply", err.Error())
+		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "not authenticated", "reply", mail.RedactAddresses(err.Error()))
 		return err
 	}
-	s.cfg.Logger.Info("relay: reply authenticated", "author", author, "remote", ss.remote, "by", how)
+	s.cfg.Logger.Info("relay: reply authenticated", "connections", connections, "remote", ss.remote, "by", how)
 	// Every reply route is the same person's (each From check above passed for it).
 	ok, err := s.allowReplies(ctx, replies[0].conn.UserID, len(replies))
 	if err != nil {
-		s.cfg.Logger.Error("relay: reply limiter", "author", author, "error", err)
+		s.cfg.Logger.Error("relay: reply limiter", "connections", connections, "error", mail.RedactAddresses(err.Error()))
 		return errLookup
 	}
 	if !ok {
-		s.cfg.Logger.Info("relay: reply refused", "author", author, "remote", ss.remote, "reason", "reply limit", "reply", errRepliesThrottled.Error())
+		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "reply limit", "reply", errRepliesThrottled.Error())
 		return errRepliesThrottled
 	}
 	return nil
+}
+
+// connectionIDs are the distinct connections of routes, in order, for the log.
+func connectionIDs(routes []route) []string {
+	var out []string
+	for _, r := range routes {
+		if !slices.Contains(out, r.conn.ID) {
+			out = append(out, r.conn.ID)
+		}
+	}
+	return out
 }
 
 // personAddresses returns the real addresses of the connection's person, lower-cased: the

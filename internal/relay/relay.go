@@ -113,7 +113,9 @@ type Config struct {
 	MaxConnections int
 	// TLSConfig, when set, makes the server offer STARTTLS.
 	TLSConfig *tls.Config
-	// Logger gets one line per relayed or refused message. Default slog.Default().
+	// Logger gets one line per relayed or refused message, naming connections by id and the
+	// addresses of refused mail by their domains ("•••@example.com"): never an alias, a
+	// reverse alias or a real address. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock for Received lines and RelayContact timestamps. Default time.Now.
 	Now func() time.Time
@@ -237,13 +239,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// slogPrinter is go-smtp's server logger writing to slog.
+// slogPrinter is go-smtp's server logger writing to slog. Its lines are go-smtp's own (a
+// panic's value, a connection's error), so addresses are redacted in case one shows up there.
 type slogPrinter struct{ l *slog.Logger }
 
 func (p slogPrinter) Printf(format string, v ...any) {
-	p.l.Warn("relay: " + fmt.Sprintf(format, v...))
+	p.l.Warn("relay: " + mail.RedactAddresses(fmt.Sprintf(format, v...)))
 }
 
 func (p slogPrinter) Println(v ...any) {
-	p.l.Warn("relay: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+	p.l.Warn("relay: " + mail.RedactAddresses(strings.TrimSuffix(fmt.Sprintln(v...), "\n")))
 }

@@ -13,6 +13,7 @@ import (
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/useremail"
+	"loginsign/internal/mail"
 	"loginsign/internal/store"
 )
 
@@ -74,16 +75,20 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	defer cancel()
 	ok, err := ss.s.allowRcpt(ctx, ss.remote)
 	if err != nil {
-		ss.s.cfg.Logger.Error("relay: rcpt limiter", "remote", ss.remote, "error", err)
+		ss.s.cfg.Logger.Error("relay: rcpt limiter", "remote", ss.remote, "error", mail.RedactAddresses(err.Error()))
 		return errLookup
 	}
+	// Refusals log the sender and the recipient by their domains only: the recipient may be a
+	// person's alias, and the sender someone who writes to it.
 	if !ok {
-		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reason", "rcpt limit", "reply", errThrottled.Error())
+		ss.s.cfg.Logger.Info("relay: recipient refused", "from", mail.RedactAddresses(ss.from), "to", mail.RedactAddresses(to),
+			"remote", ss.remote, "reason", "rcpt limit", "reply", errThrottled.Error())
 		return errThrottled
 	}
 	r, reason, err := ss.s.resolve(ctx, ss.from, to)
 	if err != nil {
-		ss.s.cfg.Logger.Info("relay: recipient refused", "from", ss.from, "to", to, "remote", ss.remote, "reason", reason, "reply", err.Error())
+		ss.s.cfg.Logger.Info("relay: recipient refused", "from", mail.RedactAddresses(ss.from), "to", mail.RedactAddresses(to),
+			"remote", ss.remote, "reason", reason, "reply", err.Error())
 		return err
 	}
 	for _, have := range ss.routes {
@@ -139,7 +144,7 @@ func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, 
 	case store.NotFound(err):
 		return route{}, "unknown", errNoMailbox
 	case err != nil:
-		s.cfg.Logger.Error("relay: alias lookup", "alias", rcpt, "error", err)
+		s.cfg.Logger.Error("relay: alias lookup", "error", mail.RedactAddresses(err.Error()))
 		return route{}, "lookup failed", errLookup
 	case conn.Blocked:
 		return route{}, "blocked", errNoMailbox
@@ -168,7 +173,7 @@ func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (
 	case store.NotFound(err):
 		return route{}, "unknown reverse alias", errNoMailbox
 	case err != nil:
-		s.cfg.Logger.Error("relay: reverse alias lookup", "rcpt", rcpt, "error", err)
+		s.cfg.Logger.Error("relay: reverse alias lookup", "error", mail.RedactAddresses(err.Error()))
 		return route{}, "lookup failed", errLookup
 	}
 	conn := contact.Edges.Connection
@@ -177,7 +182,7 @@ func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (
 	}
 	owner, err := s.isOwnerAddress(ctx, conn, from)
 	if err != nil {
-		s.cfg.Logger.Error("relay: sender lookup", "rcpt", rcpt, "error", err)
+		s.cfg.Logger.Error("relay: sender lookup", "connection", conn.ID, "contact", contact.ID, "error", mail.RedactAddresses(err.Error()))
 		return route{}, "lookup failed", errLookup
 	}
 	if !owner {

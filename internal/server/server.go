@@ -168,7 +168,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	mailer, err := mail.New(mail.Config{URL: cfg.SMTPURL, From: "LoginSign <" + cfg.MailFrom + ">",
-		OutboxDir: filepath.Join(cfg.DataDir, "outbox"), Logger: log})
+		OutboxDir: filepath.Join(cfg.DataDir, "outbox"), Logger: log, LogKey: deriveKey(cfg.Secret, "loginsign mail log")})
 	if err != nil {
 		return nil, err
 	}
@@ -191,12 +191,13 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
 			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), SyncRotations: cfg.Runtime.SyncRotations,
-			RotationKey: rotationKey(cfg.Secret)}, s.now)
+			RotationKey: deriveKey(cfg.Secret, "loginsign refresh rotation")}, s.now)
 	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
 	if err != nil {
 		return nil, err
 	}
 	s.mfa = mfa.New(db, k, totpSecrets, s.now)
+	s.mfa.RecoveryCodeKey = deriveKey(cfg.Secret, "loginsign recovery codes")
 	s.oauth.MFA = s.mfa
 	if s.passkeys, err = passkey.New(db, k, cfg.BaseURL, s.now); err != nil {
 		return nil, err

@@ -26,10 +26,11 @@ func refreshGrace(d time.Duration) time.Duration {
 	return d
 }
 
-// rotationKey derives the refresh-rotation key from the server secret, so every instance
-// sharing LOGINSIGN_SECRET derives the same successor tokens.
-func rotationKey(secret []byte) []byte {
-	k, err := hkdf.Key(sha256.New, secret, nil, "loginsign refresh rotation", 32)
+// deriveKey derives the key of one purpose (label) from the server secret, so every instance
+// sharing LOGINSIGN_SECRET derives the same: the refresh-rotation key ("loginsign refresh
+// rotation": the same successor tokens), the recovery-code key, the mail log's digest key.
+func deriveKey(secret []byte, label string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, label, 32)
 	if err != nil {
 		panic(err) // only for an impossible key length
 	}
