@@ -665,6 +665,11 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{RelayContactsColumns[5], RelayContactsColumns[1]},
 			},
+			{
+				Name:    "relaycontact_last_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{RelayContactsColumns[4]},
+			},
 		},
 	}
 	// RetiredAliasColumns holds the columns for the "retired_alias" table.

@@ -42,7 +42,9 @@ func (RelayContact) Edges() []ent.Edge {
 }
 
 func (RelayContact) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("connection_id", "contact_address").Unique()}
+	return []ent.Index{index.Fields("connection_id", "contact_address").Unique(),
+		// The hourly housekeeping deletes reverse aliases unused for a year (relay.PurgeContacts).
+		index.Fields("last_used_at")}
 }
 
 func (RelayContact) Annotations() []schema.Annotation {

@@ -400,6 +400,23 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 	}
 }
 
+// ContactRetention is how long a reverse alias lives unused (neither forwarded through nor
+// replied to): each holds a third party's address tied to a person's connection, and kept for
+// good they would pile up for every sender that ever wrote. A reply to a thread older than this
+// bounces as to an unknown reverse alias; the contact's next mail makes a new one.
+const ContactRetention = 365 * 24 * time.Hour
+
+// PurgeContacts deletes the reverse aliases of db unused since before cutoff, 1,000 per
+// statement (store.Purge), and returns how many. The worker's hourly housekeeping runs it.
+func PurgeContacts(ctx context.Context, db *store.DB, cutoff time.Time) (int, error) {
+	return store.Purge(ctx, "unused reverse aliases", func(ctx context.Context, limit int) ([]string, error) {
+		return db.RelayContact.Query().Where(relaycontact.LastUsedAtLT(cutoff)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		// One used meanwhile (its stamp moved) stays.
+		return db.RelayContact.Delete().Where(relaycontact.IDIn(ids...), relaycontact.LastUsedAtLT(cutoff)).Exec(ctx)
+	})
+}
+
 // originalSender is whom a reply should reach: the first Reply-To address, else the first
 // From address, else the envelope sender; nil when there is none (a bounce without From).
 func originalSender(h gomail.Header, envelopeFrom string) *gomail.Address {

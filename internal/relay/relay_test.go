@@ -513,6 +513,37 @@ func TestReverseAliasEndsWithItsConnection(t *testing.T) {
 	})
 }
 
+// A reverse alias unused for ContactRetention (neither forwarded through nor replied to) is
+// deleted by PurgeContacts, with the third party's address it holds; a reply to it then
+// bounces as to an unknown one. One used within the year stays, and works.
+func TestUnusedReverseAliasesArePurged(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		now := time.Now()
+		old := f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken("oldtok").
+			SetCreatedAt(now.Add(-800 * 24 * time.Hour)).SetLastUsedAt(now.Add(-relay.ContactRetention - time.Hour)).SaveX(ctx)
+		recent := f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress("friend@example.net").SetToken("newtok").
+			SetCreatedAt(now.Add(-800 * 24 * time.Hour)).SetLastUsedAt(now.Add(-relay.ContactRetention + time.Hour)).SaveX(ctx)
+
+		n, err := relay.PurgeContacts(ctx, db, now.Add(-relay.ContactRetention))
+		if err != nil || n != 1 {
+			t.Fatalf("PurgeContacts = %d, %v; want 1", n, err)
+		}
+		if f.db.RelayContact.Query().Where(relaycontact.ID(old.ID)).ExistX(ctx) || !f.db.RelayContact.Query().Where(relaycontact.ID(recent.ID)).ExistX(ctx) {
+			t.Fatal("want the unused reverse alias gone and the recent one kept")
+		}
+		reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
+		if err := send(f.addr, person, []string{"r-oldtok@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
+			t.Errorf("reply to the purged reverse alias: %v, want 550 5.1.1", err)
+		}
+		if err := send(f.addr, person, []string{"r-newtok@" + domain}, reply); err != nil {
+			t.Errorf("reply to the kept reverse alias: %v", err)
+		}
+	})
+}
+
 func TestRefusedRecipients(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {

@@ -219,7 +219,10 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 				what  string
 				purge func(context.Context) (int, error)
 			}{{"activity: expired events", s.activity.Purge}, {"oauth: expired refresh-token families", s.oauth.PurgeRefreshTokens},
-				{"webhooks: old delivery log events", s.webhooks.Purge}, {"team: closed invitations", s.portal.Team().PurgeInvitations}} {
+				{"webhooks: old delivery log events", s.webhooks.Purge}, {"team: closed invitations", s.portal.Team().PurgeInvitations},
+				{"relay: unused reverse aliases", func(ctx context.Context) (int, error) {
+					return relay.PurgeContacts(ctx, db, s.now().Add(-relay.ContactRetention))
+				}}} {
 				if n, err := p.purge(ctx); err != nil && ctx.Err() == nil {
 					log.Error("deleting "+p.what, "err", err)
 				} else if n > 0 {
