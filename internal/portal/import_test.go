@@ -67,10 +67,11 @@ func (e *portalEnv) person(t *testing.T) *ent.User {
 	return u
 }
 
-// developer signs in a new developer and returns their context.
+// developer signs in a new developer and returns their context. The sign-in is recent, as
+// changing redirect or delivery URLs, rotating secrets and deleting need (auth.RequireRecentSignIn).
 func (e *portalEnv) developer(t *testing.T) context.Context {
 	t.Helper()
-	return auth.WithSession(context.Background(), auth.Session{UserID: e.person(t).ID})
+	return auth.WithSession(context.Background(), auth.Session{UserID: e.person(t).ID, SignedInAt: time.Now()})
 }
 
 // app creates an application of the developer of ctx.

@@ -3,7 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
-	"loginsign/internal/team"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // ApplicationPatch changes some settings of an application; nil fields stay as they are.
@@ -59,6 +60,9 @@ type UpdatedApplication struct {
 // UpdateApplication changes the settings of the signed-in developer's application appID with
 // the same validation as CreateApplication. Setting a webhook URL when none was set creates a
 // webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
+// A patch that changes where the application's people or events go (redirectsPeople) needs
+// a sign-in of the last auth.RecentSignIn (Unauthorized, reauthentication_required); the other
+// settings, and those fields sent unchanged (the portal's form sends every field), do not.
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
 		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
@@ -110,6 +114,11 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if err := s.validate(ctx, &in, false); err != nil {
 			return err
 		}
+		if redirectsPeople(app, in) {
+			if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+				return err
+			}
+		}
 		upd := tx.Application.UpdateOne(app).
 			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
 			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
@@ -144,13 +153,29 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	return &out, nil
 }
 
+// redirectsPeople reports whether the validated settings in change where app sends its
+// people's authorization codes (redirect URIs), who may call it from a browser or embed it
+// (allowed origins), or where LoginSign posts its events and logout tokens (webhook URL,
+// back-channel logout URI). With a stolen session and the client secret (RotateClientSecret)
+// a thief who adds their own redirect URI exchanges the codes of everyone who signs in to
+// the application: these changes need a recent sign-in, as RequireRecentSignIn guards a
+// person's own sign-in methods. Post-logout redirect URIs receive nothing but state.
+func redirectsPeople(app *ent.Application, in ApplicationInput) bool {
+	return !slices.Equal(in.RedirectURIs, app.RedirectUris) || !slices.Equal(in.AllowedOrigins, app.AllowedOrigins) ||
+		in.WebhookURL != app.WebhookURL || in.BackchannelLogoutURI != app.BackchannelLogoutURI
+}
+
 // RotateClientSecret replaces the client secret of appID and returns the new one, this once.
-// The old secret stops working at once.
+// The old secret stops working at once. It needs a recent sign-in (Unauthorized,
+// reauthentication_required): the secret exchanges the application's people's codes.
 func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string, error) {
 	secret := ids.Secret(ClientSecretPrefix)
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
 		if err := tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
@@ -167,12 +192,17 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 
 // RotateWebhookSecret replaces the webhook signing secret of appID and returns the new one
 // (Standard Webhooks whsec_ form), this once. An application without a webhook URL answers
-// Conflict: set the URL first, which creates the first secret.
+// Conflict: set the URL first, which creates the first secret. It needs a recent sign-in
+// (Unauthorized, reauthentication_required): whoever holds the secret signs events the
+// application's backend believes.
 func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string, error) {
 	secret := NewWebhookSecret()
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
 		if app.WebhookURL == "" {
@@ -193,12 +223,16 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 // DeleteApplication deletes appID and everything that belongs to it, in one transaction. Each
 // connection ends through connections.Delete (tokens revoked, licenses expired, alias retired
 // for good); the events that queues are dropped with the application's outbox, since a deleted
-// application has no webhook left to deliver to.
+// application has no webhook left to deliver to. It needs a recent sign-in (Unauthorized,
+// reauthentication_required): it cannot be undone.
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.DeleteApp)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		for {

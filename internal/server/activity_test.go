@@ -255,7 +255,12 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 					Users: []portal.ImportUser{{ExternalUserID: "ext-ann-2", Email: annMail}}}); err != nil {
 					return err
 				}
-				_, err := e.srv.oauth.Approve(ctx, &oauth.AuthorizeRequest{ClientID: app2.ID, Scopes: []string{"openid"}}, ann.ID, oauth.ShareAlias, time.Now())
+				// The consent page names the app's record of her; her answer accepts that one.
+				req := &oauth.AuthorizeRequest{ClientID: app2.ID, Scopes: []string{"openid"}}
+				if _, err := e.srv.oauth.Consent(ctx, req, e.srv.db.Application.GetX(ctx, app2.ID), ann.ID); err != nil {
+					return err
+				}
+				_, err := e.srv.oauth.Approve(ctx, req, ann.ID, oauth.ShareAlias, time.Now())
 				return err
 			}},
 		{typ: activity.SessionsEnded, user: annID, app: none,

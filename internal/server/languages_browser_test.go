@@ -226,7 +226,8 @@ func TestPortalLanguageInBrowser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID})
+			// Signed in just now: inviting needs a recent sign-in.
+			devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()})
 			created, err := ls.portal.CreateApplication(devCtx, portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{"https://notes.example.com/cb"}})
 			if err != nil {
 				t.Fatal(err)

@@ -47,7 +47,8 @@ func newLogoutReceiver(t *testing.T, statuses ...int) *logoutReceiver {
 	return lr
 }
 
-// updateApp changes app's settings through the portal domain operation.
+// updateApp changes app's settings through the portal domain operation, as its developer
+// signed in just now: a new back-channel logout URI needs a recent sign-in.
 func (e *oauthEnv) updateApp(app testApp, p portal.ApplicationPatch) {
 	e.t.Helper()
 	ctx := context.Background()
@@ -55,7 +56,8 @@ func (e *oauthEnv) updateApp(app testApp, p portal.ApplicationPatch) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.srv.portal.UpdateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID}), app.ID, p); err != nil {
+	dev := auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()})
+	if _, err := e.srv.portal.UpdateApplication(dev, app.ID, p); err != nil {
 		e.t.Fatal(err)
 	}
 }

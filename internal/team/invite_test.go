@@ -83,7 +83,7 @@ func (e *teamEnv) developer(t *testing.T, names ...string) (context.Context, []*
 		}
 		apps[i] = a
 	}
-	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID}), apps
+	return as(u), apps
 }
 
 // wantRateLimited fails unless err is rate_limited with a Retry-After.
@@ -241,7 +241,7 @@ func TestClosedInvitationsArePurged(t *testing.T) {
 		}
 		expired := start.Add(team.InvitationTTL)
 		at = expired.Add(team.ClosedInvitationRetention - time.Hour)
-		open, err := e.svc.Invite(dev, apps[0].ID, "open@example.net", team.Support)
+		open, err := e.svc.Invite(signedInAt(dev, at), apps[0].ID, "open@example.net", team.Support)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,9 +258,17 @@ func TestClosedInvitationsArePurged(t *testing.T) {
 	})
 }
 
-// as is the context of u signed in.
+// as is the context of u, who signed in just now: inviting, changing roles and proposing a
+// transfer need a recent sign-in (auth.RequireRecentSignIn).
 func as(u *ent.User) context.Context {
-	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID})
+	return signedInAt(auth.WithSession(context.Background(), auth.Session{UserID: u.ID}), time.Now())
+}
+
+// signedInAt is ctx with its session's sign-in at at, for a test whose clock has moved on.
+func signedInAt(ctx context.Context, at time.Time) context.Context {
+	s, _ := auth.SessionFrom(ctx)
+	s.SignedInAt = at
+	return auth.WithSession(ctx, s)
 }
 
 // join invites member to app with role, as inviter, and accepts the invitation as member.

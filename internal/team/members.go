@@ -191,7 +191,9 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 // Invite invites email to appID's team with role (owner or admin; an admin cannot make an
 // owner, and the owner role is never invited: ownership moves only by transfer). The answer
 // and the mail are the same whether or not the address has an account, or is already on the
-// team (accepting then answers Conflict).
+// team (accepting then answers Conflict). It needs a sign-in of the last auth.RecentSignIn
+// (Unauthorized, reauthentication_required): an invitation outlives the session that sent it,
+// so a stolen session cookie must not be able to invite its thief.
 //
 // Each invitation counts, before anything is written or any account is read, against the
 // inviting developer on this application (Invites) and on all applications
@@ -214,6 +216,12 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 		return nil, err
 	}
 	if _, err := s.Authorize(ctx, appID, ManageMembers); err != nil {
+		return nil, err
+	}
+	// Every role reaches the application's people or settings (support reads users, a
+	// developer changes redirect URIs with a sign-in of their own), so every invitation needs
+	// the inviter's recent sign-in. Checked before the limits, so a refusal spends none.
+	if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 		return nil, err
 	}
 	if err := s.inviteLimits(ctx, appID, uid, email); err != nil {
@@ -497,7 +505,9 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // or an admin may change the role of any member, admins (themselves included) as well; the
 // owner's role does not change (Conflict, owner_role: the owner transfers the application
 // instead). A member given a role that may not manage the team loses the invitations they sent
-// to it that are still pending (revokeInvitationsBy).
+// to it that are still pending (revokeInvitationsBy). Like Invite, it needs a recent sign-in
+// (Unauthorized, reauthentication_required): promoting a member the thief controls would be
+// inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
 	if !slices.Contains(MemberRoles, role) {
 		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
@@ -507,6 +517,9 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
@@ -636,13 +649,19 @@ func (s *Service) transferOf(ctx context.Context, c *ent.Client, app *ent.Applic
 }
 
 // ProposeTransfer is the owner's proposal to hand appID over to member userID. Nothing
-// changes until that member accepts (AcceptTransfer) within TransferTTL.
+// changes until that member accepts (AcceptTransfer) within TransferTTL. It needs the owner's
+// recent sign-in (Unauthorized, reauthentication_required): with a stolen session, the thief
+// would propose the member they control. Accepting needs none: it gives the member what
+// the owner chose, and what an owner alone may do next (delete, transfer) asks again.
 func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*Transfer, error) {
 	now := s.now()
 	var out *Transfer
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, TransferApp)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
