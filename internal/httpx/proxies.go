@@ -10,16 +10,30 @@ import (
 	"loginsign/internal/auth"
 )
 
-// Proxies are the peers whose forwarding headers are believed (LOGINSIGN_TRUSTED_PROXIES). The
-// zero value trusts nobody: every request's address is its TCP peer.
+// Proxies are the peers whose forwarding header is believed (LOGINSIGN_TRUSTED_PROXIES), and
+// which header they write (LOGINSIGN_FORWARDED_HEADER). The zero value trusts nobody: every
+// request's address is its TCP peer.
 type Proxies struct {
 	nets []netip.Prefix
+	// forwarded: the proxies write Forwarded (RFC 7239); otherwise X-Forwarded-For.
+	forwarded bool
 }
 
 // ParseProxies parses a comma-separated list of CIDR prefixes or single addresses, such as
-// "10.0.0.0/8, 192.168.1.10, fd00::/8". An empty list trusts nobody.
-func ParseProxies(list string) (Proxies, error) {
+// "10.0.0.0/8, 192.168.1.10, fd00::/8", and the header those proxies write: "x-forwarded-for"
+// (or "", the default: nginx's $proxy_add_x_forwarded_for, HAProxy's forwardfor, cloud load
+// balancers) or "forwarded" (RFC 7239). Only that header is read: a proxy that appends to one
+// passes the client's own copy of the other through untouched, so reading it would let any
+// client name its address. An empty list trusts nobody.
+func ParseProxies(list, header string) (Proxies, error) {
 	var p Proxies
+	switch strings.ToLower(strings.TrimSpace(header)) {
+	case "", "x-forwarded-for":
+	case "forwarded":
+		p.forwarded = true
+	default:
+		return Proxies{}, fmt.Errorf("forwarding header %q: want x-forwarded-for or forwarded", header)
+	}
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -53,9 +67,9 @@ func (p Proxies) trusted(a netip.Addr) bool {
 }
 
 // ClientIP is the address of the party that sent r. It is the TCP peer, unless the peer is a
-// trusted proxy: then the forwarding headers are walked from the nearest hop outwards
-// (Forwarded, RFC 7239, when present; else X-Forwarded-For) and the first address that is not
-// a trusted proxy is the client. A malformed hop ends the walk at the last address believed,
+// trusted proxy: then the proxies' forwarding header (X-Forwarded-For, or Forwarded) is walked
+// from the nearest hop outwards and the first address that is not a trusted proxy is the
+// client. A malformed hop ends the walk at the last address believed,
 // so a client cannot smuggle a made-up address past the proxy that appended its own.
 func (p Proxies) ClientIP(r *http.Request) string {
 	peer, ok := parseHost(r.RemoteAddr)
@@ -65,7 +79,7 @@ func (p Proxies) ClientIP(r *http.Request) string {
 	if !p.trusted(peer) {
 		return peer.String()
 	}
-	hops := forwardedFor(r.Header)
+	hops := p.forwardedFor(r.Header)
 	client := peer
 	for i := len(hops) - 1; i >= 0; i-- {
 		a, ok := parseHost(hops[i])
@@ -80,21 +94,21 @@ func (p Proxies) ClientIP(r *http.Request) string {
 	return client.String()
 }
 
-// forwardedFor lists the for= addresses of Forwarded (RFC 7239 §4), or else the entries of
-// X-Forwarded-For, in the order the hops added them.
-func forwardedFor(h http.Header) []string {
+// forwardedFor lists the hops of the proxies' header, in the order they were added: the for=
+// addresses of Forwarded (RFC 7239 §4), or the entries of X-Forwarded-For.
+func (p Proxies) forwardedFor(h http.Header) []string {
 	var out []string
-	for _, line := range h.Values("Forwarded") {
-		for _, elem := range strings.Split(line, ",") {
-			for _, pair := range strings.Split(elem, ";") {
-				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
-				if ok && strings.EqualFold(k, "for") {
-					out = append(out, strings.Trim(v, `"`))
+	if p.forwarded {
+		for _, line := range h.Values("Forwarded") {
+			for _, elem := range strings.Split(line, ",") {
+				for _, pair := range strings.Split(elem, ";") {
+					k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+					if ok && strings.EqualFold(k, "for") {
+						out = append(out, strings.Trim(v, `"`))
+					}
 				}
 			}
 		}
-	}
-	if len(out) > 0 {
 		return out
 	}
 	for _, line := range h.Values("X-Forwarded-For") {

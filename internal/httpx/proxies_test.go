@@ -9,24 +9,33 @@ import (
 
 func TestProxiesClientIP(t *testing.T) {
 	t.Parallel()
-	p, err := httpx.ParseProxies("10.0.0.0/8, 192.168.1.10, fd00::/8")
+	p, err := httpx.ParseProxies("10.0.0.0/8, 192.168.1.10, fd00::/8", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := httpx.ParseProxies("10.0.0.0/8, 192.168.1.10, fd00::/8", "Forwarded")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
 		name, peer, xff, forwarded, want string
+		proxies                          *httpx.Proxies
 	}{
-		{"no proxy", "203.0.113.5:4000", "", "", "203.0.113.5"},
-		{"untrusted peer spoofing X-Forwarded-For", "203.0.113.5:4000", "198.51.100.1", "", "203.0.113.5"},
-		{"untrusted peer spoofing Forwarded", "203.0.113.5:4000", "", "for=198.51.100.1", "203.0.113.5"},
-		{"trusted proxy", "10.1.2.3:4000", "198.51.100.1", "", "198.51.100.1"},
-		{"trusted single address", "192.168.1.10:4000", "198.51.100.1", "", "198.51.100.1"},
-		{"client-supplied hop before the proxy's", "10.1.2.3:4000", "6.6.6.6, 198.51.100.1", "", "198.51.100.1"},
-		{"chain of trusted proxies", "10.1.2.3:4000", "198.51.100.1, 10.9.9.9", "", "198.51.100.1"},
-		{"garbage hop stops the walk", "10.1.2.3:4000", "198.51.100.1, not-an-ip", "", "10.1.2.3"},
-		{"Forwarded wins over X-Forwarded-For", "10.1.2.3:4000", "6.6.6.6", `for=192.0.2.60;proto=https, for="[2001:db8::1]:443"`, "2001:db8::1"},
-		{"IPv6 trusted peer", "[fd00::1]:4000", "198.51.100.7", "", "198.51.100.7"},
-		{"only proxies in the chain", "10.1.2.3:4000", "10.0.0.9", "", "10.0.0.9"},
+		{"no proxy", "203.0.113.5:4000", "", "", "203.0.113.5", nil},
+		{"untrusted peer spoofing X-Forwarded-For", "203.0.113.5:4000", "198.51.100.1", "", "203.0.113.5", nil},
+		{"untrusted peer spoofing Forwarded", "203.0.113.5:4000", "", "for=198.51.100.1", "203.0.113.5", nil},
+		{"trusted proxy", "10.1.2.3:4000", "198.51.100.1", "", "198.51.100.1", nil},
+		{"trusted single address", "192.168.1.10:4000", "198.51.100.1", "", "198.51.100.1", nil},
+		{"client-supplied hop before the proxy's", "10.1.2.3:4000", "6.6.6.6, 198.51.100.1", "", "198.51.100.1", nil},
+		{"chain of trusted proxies", "10.1.2.3:4000", "198.51.100.1, 10.9.9.9", "", "198.51.100.1", nil},
+		{"garbage hop stops the walk", "10.1.2.3:4000", "198.51.100.1, not-an-ip", "", "10.1.2.3", nil},
+		// A proxy appends to its own header and passes the client's copy of the other through:
+		// only the configured one is read.
+		{"a client's Forwarded through an X-Forwarded-For proxy", "10.1.2.3:4000", "203.0.113.5", "for=1.2.3.4", "203.0.113.5", nil},
+		{"Forwarded proxies", "10.1.2.3:4000", "", `for=192.0.2.60;proto=https, for="[2001:db8::1]:443"`, "2001:db8::1", &pf},
+		{"a client's X-Forwarded-For through a Forwarded proxy", "10.1.2.3:4000", "1.2.3.4", "for=203.0.113.5", "203.0.113.5", &pf},
+		{"IPv6 trusted peer", "[fd00::1]:4000", "198.51.100.7", "", "198.51.100.7", nil},
+		{"only proxies in the chain", "10.1.2.3:4000", "10.0.0.9", "", "10.0.0.9", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("GET", "/", nil)
@@ -37,14 +46,21 @@ func TestProxiesClientIP(t *testing.T) {
 			if tt.forwarded != "" {
 				r.Header.Set("Forwarded", tt.forwarded)
 			}
-			if got := p.ClientIP(r); got != tt.want {
+			proxies := p
+			if tt.proxies != nil {
+				proxies = *tt.proxies
+			}
+			if got := proxies.ClientIP(r); got != tt.want {
 				t.Fatalf("ClientIP = %q, want %q", got, tt.want)
 			}
 		})
 	}
 	for _, bad := range []string{"10.0.0.0/33", "nonsense", "10.0.0.1/8/2"} {
-		if _, err := httpx.ParseProxies(bad); err == nil {
+		if _, err := httpx.ParseProxies(bad, ""); err == nil {
 			t.Errorf("ParseProxies(%q) accepted it", bad)
 		}
+	}
+	if _, err := httpx.ParseProxies("10.0.0.0/8", "x-real-ip"); err == nil {
+		t.Error("ParseProxies accepted the header x-real-ip")
 	}
 }

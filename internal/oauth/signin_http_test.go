@@ -24,7 +24,7 @@ func TestSignInMailsPerClientAddressCountAnIPv6Slash64Once(t *testing.T) {
 	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
 		box := &outbox{}
 		e.svc.Mail = box
-		proxies, err := httpx.ParseProxies("10.0.0.0/8")
+		proxies, err := httpx.ParseProxies("10.0.0.0/8", "")
 		if err != nil {
 			t.Fatal(err)
 		}

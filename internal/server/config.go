@@ -62,9 +62,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error (LOGINSIGN_LOG_LEVEL, default info).
 	LogLevel string
-	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed for
-	// rate limits, logs and sessions (LOGINSIGN_TRUSTED_PROXIES, comma-separated CIDR prefixes
-	// or addresses; default none: the TCP peer is the client).
+	// TrustedProxies are the peers whose forwarding header is believed for rate limits, logs
+	// and sessions (LOGINSIGN_TRUSTED_PROXIES, comma-separated CIDR prefixes or addresses;
+	// default none: the TCP peer is the client), and the header they write
+	// (LOGINSIGN_FORWARDED_HEADER, x-forwarded-for or forwarded; default x-forwarded-for).
 	TrustedProxies httpx.Proxies
 	// GraphQLMaxBody is the largest /graphql request body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY,
 	// default 1 MiB).
@@ -123,7 +124,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 
 // configText holds the settings read as text and parsed into Config's fields of other types.
 type configText struct {
-	secret, dev, origins, shutdown, proxies, gqlBody, rcptLimit, replyLimit, retention string
+	secret, dev, origins, shutdown, proxies, forwardedHeader, gqlBody, rcptLimit, replyLimit, retention string
 }
 
 // defineFlags declares the flags of `loginsign serve`, each defaulting to its environment
@@ -145,7 +146,8 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 	fs.StringVar(&raw.origins, "cors-origins", env("LOGINSIGN_CORS_ORIGINS", ""), "extra CORS origins, comma-separated (LOGINSIGN_CORS_ORIGINS)")
 	fs.StringVar(&raw.shutdown, "shutdown-timeout", env("LOGINSIGN_SHUTDOWN_TIMEOUT", "20s"), "graceful shutdown bound (LOGINSIGN_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.LogLevel, "log-level", env("LOGINSIGN_LOG_LEVEL", "info"), "debug|info|warn|error (LOGINSIGN_LOG_LEVEL)")
-	fs.StringVar(&raw.proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
+	fs.StringVar(&raw.proxies, "trusted-proxies", env("LOGINSIGN_TRUSTED_PROXIES", ""), "proxies whose forwarding header is believed, CIDR list (LOGINSIGN_TRUSTED_PROXIES)")
+	fs.StringVar(&raw.forwardedHeader, "forwarded-header", env("LOGINSIGN_FORWARDED_HEADER", "x-forwarded-for"), "the header the trusted proxies write: x-forwarded-for|forwarded (LOGINSIGN_FORWARDED_HEADER)")
 	fs.StringVar(&raw.gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
@@ -245,8 +247,8 @@ func (c *Config) parseHTTP(raw configText) error {
 		}
 	}
 	var err error
-	if c.TrustedProxies, err = httpx.ParseProxies(raw.proxies); err != nil {
-		return fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES: %v", err)
+	if c.TrustedProxies, err = httpx.ParseProxies(raw.proxies, raw.forwardedHeader); err != nil {
+		return fmt.Errorf("LOGINSIGN_TRUSTED_PROXIES / LOGINSIGN_FORWARDED_HEADER: %v", err)
 	}
 	if c.GraphQLMaxBody, err = strconv.ParseInt(raw.gqlBody, 10, 64); err != nil || c.GraphQLMaxBody < 1024 {
 		return fmt.Errorf("LOGINSIGN_GRAPHQL_MAX_BODY %q: want a number of bytes, at least 1024", raw.gqlBody)
