@@ -565,7 +565,23 @@ func TestAuthorizeAndUserInfoTakePOST(t *testing.T) {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://"+rpCallbackHost) // the client's auto-submitting form
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	resp, err := b.Do(req)
+	// A cross-site POST carries no SameSite=Lax cookie: it is answered with the same request as
+	// a GET, which does, and sets no cookie (it would replace the browser's own).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || loc == nil || loc.Path != "/oauth/authorize" || loc.Query().Encode() != form.Encode() || len(resp.Cookies()) != 0 {
+		t.Fatalf("cross-site POST: %d %q %v", resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+	}
+	req, _ = http.NewRequest(http.MethodPost, e.base+"/oauth/authorize", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://"+rpCallbackHost)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err = b.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -351,6 +351,15 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		params = r.PostForm
+		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			// A cross-site POST carries none of LoginSign's SameSite=Lax cookies, so this
+			// browser would look new and be given a new browser cookie, replacing its own
+			// (and the sign-in budget of its own that goes with it, loginLimits): any page
+			// could do that with an auto-submitting form. The same request as a GET, a
+			// top-level navigation, carries them.
+			http.Redirect(w, r, "/oauth/authorize?"+params.Encode(), http.StatusSeeOther)
+			return
+		}
 	}
 	req, _, err := p.OAuth.Authorize(r.Context(), params)
 	if err != nil {
