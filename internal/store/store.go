@@ -62,6 +62,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 				return nil, fmt.Errorf("creating database directory: %w", err)
 			}
 		}
+		if err := ownerOnly(path); err != nil {
+			return nil, err
+		}
 		dsn = "file:" + path + "?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 	}
 	db := sql.OpenDB(newCachingConnector(dsn, &sqlite.Driver{}))
@@ -76,6 +79,38 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
 	}
 	return wrap(db, dialect.SQLite), nil
+}
+
+// ownerOnly creates the database file at path readable and writable by its owner only, or
+// takes group and other permissions off an existing one. SQLite would create it, and its
+// -wal and -shm files (which take the database file's permissions), with the process umask,
+// commonly 0644: readable by every local user, with every person's addresses, the masks of
+// their relay aliases and their sign-in history, wherever the directory is not 0700 already
+// (a volume, a systemd StateDirectory, a DATABASE_URL elsewhere).
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(info.Mode().Perm() &^ 0o077); err != nil {
+			return fmt.Errorf("making sqlite %s private to its owner: %w", path, err)
+		}
+	}
+	// A -wal or -shm file left by an earlier run keeps its own permissions.
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if info, err := os.Stat(side); err == nil && info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(side, info.Mode().Perm()&^0o077); err != nil {
+				return fmt.Errorf("making %s private to its owner: %w", side, err)
+			}
+		}
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, rawURL string) (*DB, error) {

@@ -118,3 +118,40 @@ func TestWarmOpensIdleConnections(t *testing.T) {
 		t.Fatalf("after Warm(6): %d open, %d idle (%d open before), want at least 6 idle", st.OpenConnections, st.Idle, before)
 	}
 }
+
+// The SQLite database, with its -wal and -shm files, is readable by its owner only, whatever
+// the umask and the directory's permissions: it holds every person's addresses. One an earlier
+// run left open to others is closed to them.
+func TestSQLiteFilesAreTheOwnersOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check := func(path string) {
+		t.Helper()
+		db, err := store.Open(context.Background(), "sqlite://"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Migrate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			info, err := os.Stat(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if perm := info.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s is %v, want no permission for group and others", f, perm)
+			}
+		}
+	}
+	check(dir + "/new.db")
+	old := dir + "/old.db"
+	if err := os.WriteFile(old, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(old)
+}
