@@ -381,6 +381,13 @@ func (s *Server) routes() http.Handler {
 	// the access token the caller sends.
 	cop.AddInsecureBypassPattern("POST /oauth/authorize")
 	cop.AddInsecureBypassPattern("POST /api/user")
+	// The origins listed for CORS (a separately hosted portal) are trusted to write too: CORS
+	// lets them read with the person's cookies, which is as much trust.
+	for _, o := range s.cfg.CORSOrigins {
+		if err := cop.AddTrustedOrigin(o); err != nil {
+			panic(fmt.Sprintf("LOGINSIGN_CORS_ORIGINS %q: %v", o, err)) // loadConfig checked each
+		}
+	}
 	h = cop.Handler(h)
 	if len(s.cfg.CORSOrigins) > 0 {
 		h = cors.New(cors.Options{

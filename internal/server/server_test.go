@@ -265,5 +265,16 @@ func TestCORSOnlyForListedOrigins(t *testing.T) {
 		if !allowed && got != "" {
 			t.Errorf("unlisted origin %s was allowed (%q)", origin, got)
 		}
+		// The write itself: a listed origin's cross-site POST passes the cross-origin
+		// protection (a separately hosted portal must be able to write), another's does not.
+		req = httptest.NewRequest("POST", "/graphql", strings.NewReader(`{"query":"mutation { revokeOtherSessions(input: {}) { revokedSessions } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if refused := rec.Code == http.StatusForbidden; refused == allowed {
+			t.Errorf("cross-site POST from %s: %d %s", origin, rec.Code, rec.Body)
+		}
 	}
 }
