@@ -45,8 +45,10 @@ func DependencyDown(err error) bool {
 	}
 	// go-redis and Redis replies that mean "not now".
 	msg := err.Error()
+	// MISCONF: a Redis whose snapshots fail (a full disk) refuses writes until they work again,
+	// as the embedded store answers TRYAGAIN when its log cannot be written.
 	for _, s := range []string{"redis: connection pool timeout", "redis: client is closed", "LOADING ", "MASTERDOWN ",
-		"OOM ", "TRYAGAIN ", "CLUSTERDOWN ", "embedded store is closed"} {
+		"OOM ", "TRYAGAIN ", "CLUSTERDOWN ", "MISCONF ", "embedded store is closed"} {
 		if strings.Contains(msg, s) {
 			return true
 		}

@@ -6,7 +6,9 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
@@ -24,7 +26,7 @@ type Store struct {
 	Embedded bool
 	// Engine is the embedded store, when Embedded.
 	Engine *embedded.Store
-	stop   func()
+	stop   func() error
 	closed sync.Once
 	// down is set by Close: GetEach's in-process path then fails as the client does.
 	down atomic.Bool
@@ -46,6 +48,8 @@ type Options struct {
 	// Now is the embedded store's clock (its TTLs); default time.Now. Tests move it to expire
 	// keys without waiting (kvtest.EmbeddedClock), as miniredis's FastForward does.
 	Now func() time.Time
+	// Log receives the embedded store's log failures; default slog.Default().
+	Log *slog.Logger
 }
 
 // Open connects to rawURL, or starts an embedded store (in memory only) when rawURL is empty.
@@ -74,7 +78,7 @@ func OpenWith(ctx context.Context, rawURL string, o Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("connecting to redis: %w", err)
 	}
-	st := &Store{UniversalClient: c, stop: func() {}}
+	st := &Store{UniversalClient: c, stop: func() error { return nil }}
 	if _, cluster := c.(*redis.ClusterClient); !cluster {
 		st.batches = &batches{}
 	}
@@ -124,14 +128,17 @@ func parse(rawURL string) (*redis.UniversalOptions, error) {
 // reaches it over in-memory connections: no port, no password to leak.
 func openEmbedded(opts Options) (*Store, error) {
 	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes, Now: opts.Now,
-		Keep: []string{CounterPrefix}})
+		Keep: []string{CounterPrefix}, Log: opts.Log})
 	if err != nil {
 		return nil, err
 	}
 	srv := embedded.Serve(eng)
 	c := redis.NewClient(&redis.Options{Addr: "embedded", Dialer: srv.Dial, Protocol: 2, DisableIdentity: true,
 		PoolSize: opts.PoolSize, MinIdleConns: 2})
-	return &Store{UniversalClient: c, Embedded: true, Engine: eng, stop: func() { srv.Close(); eng.Close() }}, nil
+	return &Store{UniversalClient: c, Embedded: true, Engine: eng, stop: func() error {
+		srv.Close()
+		return eng.Close()
+	}}, nil
 }
 
 // GetEach reads keys in one round trip and returns their values in order, nil for a
@@ -279,12 +286,12 @@ func (e redisError) Error() string { return string(e) }
 // RedisError marks the error as a reply of the server.
 func (e redisError) RedisError() {}
 
-// Close closes the client and stops an embedded server.
+// Close closes the client and stops an embedded server. For the embedded store, an error
+// means writes answered OK may be missing from its log (the embedded store logs it too).
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.down.Store(true)
-		s.err = s.UniversalClient.Close()
-		s.stop()
+		s.err = errors.Join(s.UniversalClient.Close(), s.stop())
 	})
 	return s.err
 }

@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // The log is a header followed by records, each the whole state of one key after a write or
@@ -22,7 +26,8 @@ import (
 // members (each uvarint len + bytes) to the key's set (creating it when count > 0 and the key
 // is missing) and sets its deadline: it records SADD and EXPIRE without rewriting the whole
 // set. Replaying the records in order rebuilds the data; a torn last record (a crash
-// mid-write) is dropped. Version 1 logs (no delta records) are read as well.
+// mid-write) is dropped, and any other damage stops Open (corruptLogError). Version 1 logs
+// (no delta records) are read as well.
 const (
 	aofHeader   = "LOGINSIGN-KV 2\n"
 	aofHeaderV1 = "LOGINSIGN-KV 1\n"
@@ -34,51 +39,133 @@ const compactAt = 64 << 20
 
 type aof struct {
 	path string
+	log  *slog.Logger
 	f    *os.File
-	w    *bufio.Writer
 	size int64
-	buf  []byte
-	err  error // the first write error; the log stops growing after it
+	buf  []byte // the records of the commit being written
+	// err is the write or fsync that failed (a *logFailedError), nil while the log is
+	// healthy. While it is set the store refuses writes and PING, and the run loop tries to
+	// rewrite the log from memory (recover) at retryAt, backing off by retryEvery.
+	err        error
+	retryAt    time.Time
+	retryEvery time.Duration
+	// compactAfter postpones compaction after one failed (the disk is nearly full): the old
+	// log is intact and still appended to, so there is no hurry to retry on every write.
+	compactAfter int64
 }
 
-// openAOF loads path into s, compacts it, and opens it for appending.
+// Recovery is retried first a second after the failure, then at doubling intervals up to a
+// minute: each try rewrites all the data while holding the store's lock, which must not happen
+// every second for as long as a disk stays full.
+const (
+	retryFirst = time.Second
+	retryMax   = time.Minute
+)
+
+// logFailedError is the answer to the writes that the store refuses while its log cannot be
+// written. It starts with TRYAGAIN, one of the Redis error codes that apperr.DependencyDown
+// reads as an outage, so a route answers 503 with Retry-After, as when a Redis server is
+// unreachable, rather than 500.
+type logFailedError struct {
+	path string
+	err  error
+}
+
+func (e *logFailedError) Error() string {
+	return "TRYAGAIN embedded store: writing its log " + e.path + " failed (" + e.err.Error() +
+		"); writes are refused until it is written again"
+}
+
+func (e *logFailedError) Unwrap() error { return e.err }
+
+// openAOF loads path into s, compacts it, and opens it for appending. A log damaged before
+// its end is an error, and the file is left as it is.
 func openAOF(path string, s *Store) (*aof, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
+	l := &aof{path: path, log: s.opt.Log}
 	if f, err := os.Open(path); err == nil {
-		err = load(bufio.NewReaderSize(f, 1<<20), s)
+		err = l.load(f, s)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("embedded store: reading %s: %w", path, err)
+			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
-	l := &aof{path: path}
 	if err := l.compact(s); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-// load replays the records of r into s, dropping keys already expired.
-func load(r *bufio.Reader, s *Store) error {
+// corruptLogError is a log that cannot be read past offset although it goes on: replaying the
+// records before offset alone would bring back the keys deleted after it (signed-out
+// sessions, revoked tokens, used codes), and compacting would erase those deletes for good.
+type corruptLogError struct {
+	path         string
+	offset, size int64
+	err          error
+}
+
+func (e *corruptLogError) Error() string {
+	return fmt.Sprintf("embedded store: %s is damaged at byte %d of %d (%v); it is left as it is and the store "+
+		"does not open, since replaying only the records before the damage would bring back keys deleted after it "+
+		"(signed-out sessions, revoked tokens, used codes). Move the file aside to start with an empty store "+
+		"(every session ends and users sign in again), or put back a copy from a backup",
+		e.path, e.offset, e.size, e.err)
+}
+
+func (e *corruptLogError) Unwrap() error { return e.err }
+
+// countingReader counts the bytes read from r, for the offsets of load's messages.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// load replays the records of f into s, dropping keys already expired. A record cut short by
+// the end of the file (a crash mid-write) is dropped; any other record that cannot be read is
+// a *corruptLogError.
+func (l *aof) load(f *os.File, s *Store) error {
+	cr := &countingReader{r: f}
+	r := bufio.NewReaderSize(cr, 1<<20)
+	offset := func() int64 { return cr.n - int64(r.Buffered()) }
 	head := make([]byte, len(aofHeader))
-	if _, err := io.ReadFull(r, head); err != nil {
-		if err == io.EOF {
-			return nil // empty file
+	if n, err := io.ReadFull(r, head); err != nil {
+		// A file shorter than the header: empty, or a crash while it was first written.
+		if strings.HasPrefix(aofHeader, string(head[:n])) || strings.HasPrefix(aofHeaderV1, string(head[:n])) {
+			return nil
 		}
-		return nil // torn header: nothing was ever recorded
+		return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
 	}
 	if string(head) != aofHeader && string(head) != aofHeaderV1 {
-		return errors.New("not an embedded-store log")
+		return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
 	}
 	now := s.nowMs()
 	for {
+		start := offset()
 		rec, err := readRecord(r)
-		if err != nil {
-			return nil // end of log, or a torn last record
+		switch {
+		case err == io.EOF:
+			return nil
+		case err == io.ErrUnexpectedEOF:
+			l.log.Warn("embedded store: dropped a torn last record of its log (a crash while it was written)",
+				"path", l.path, "offset", start, "bytes", offset()-start)
+			return nil
+		case err != nil:
+			size := offset()
+			if st, serr := f.Stat(); serr == nil {
+				size = st.Size()
+			}
+			return &corruptLogError{path: l.path, offset: start, size: size, err: err}
 		}
 		old := s.m[rec.key]
 		e := rec.e
@@ -125,10 +212,24 @@ type logRecord struct {
 	add []string
 }
 
+// readRecord reads one record: io.EOF at the end of the log, io.ErrUnexpectedEOF for a record
+// the log ends inside of (torn), another error for bytes that no record starts or goes on with.
 func readRecord(r *bufio.Reader) (logRecord, error) {
 	op, err := r.ReadByte()
 	if err != nil {
 		return logRecord{}, err
+	}
+	rec, err := readRecordAfter(r, op)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return rec, err
+}
+
+// readRecordAfter reads the rest of a record whose first byte, op, has been read.
+func readRecordAfter(r *bufio.Reader, op byte) (logRecord, error) {
+	if op != opDel && op != opPut && op != opDelta {
+		return logRecord{}, fmt.Errorf("unknown record type %d", op)
 	}
 	key, err := readBytes(r)
 	if err != nil {
@@ -142,9 +243,9 @@ func readRecord(r *bufio.Reader) (logRecord, error) {
 		if rec.exp, err = binary.ReadVarint(r); err != nil {
 			return logRecord{}, err
 		}
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > 1<<24 {
-			return logRecord{}, errors.New("bad count")
+		n, err := readCount(r)
+		if err != nil {
+			return logRecord{}, err
 		}
 		for range n {
 			m, err := readBytes(r)
@@ -154,9 +255,6 @@ func readRecord(r *bufio.Reader) (logRecord, error) {
 			rec.add = append(rec.add, string(m))
 		}
 		return rec, nil
-	case opPut:
-	default:
-		return logRecord{}, errors.New("bad record")
 	}
 	kind, err := r.ReadByte()
 	if err != nil {
@@ -173,9 +271,9 @@ func readRecord(r *bufio.Reader) (logRecord, error) {
 			return logRecord{}, err
 		}
 	case kindSet, kindHash:
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > 1<<24 {
-			return logRecord{}, errors.New("bad count")
+		n, err := readCount(r)
+		if err != nil {
+			return logRecord{}, err
 		}
 		if kind == kindSet {
 			e.set = make(map[string]struct{}, n)
@@ -198,16 +296,30 @@ func readRecord(r *bufio.Reader) (logRecord, error) {
 			e.hash[string(m)] = v
 		}
 	default:
-		return logRecord{}, errors.New("bad kind")
+		return logRecord{}, fmt.Errorf("unknown value type %d", kind)
 	}
 	rec.e = e
 	return rec, nil
 }
 
+// readCount reads the member count of a set, a hash or a delta.
+func readCount(r *bufio.Reader) (uint64, error) {
+	n, err := binary.ReadUvarint(r)
+	if err == nil && n > 1<<24 {
+		err = fmt.Errorf("member count %d out of range", n)
+	}
+	return n, err
+}
+
+// readBytes reads a length and that many bytes. The end of the log inside it is io.EOF or
+// io.ErrUnexpectedEOF, as readRecord expects.
 func readBytes(r *bufio.Reader) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 512<<20 {
-		return nil, errors.New("bad length")
+	if err != nil {
+		return nil, err
+	}
+	if n > 512<<20 {
+		return nil, fmt.Errorf("length %d out of range", n)
 	}
 	b := make([]byte, n)
 	_, err = io.ReadFull(r, b)
@@ -244,12 +356,10 @@ func encode(b []byte, key string, e *entry) []byte {
 	return b
 }
 
-// recordDelta appends a delta record: members added to the set key, its deadline exp.
+// recordDelta adds a delta record to the commit: members added to the set key, its deadline
+// exp.
 func (l *aof) recordDelta(key string, exp int64, add []string) {
-	if l.err != nil {
-		return
-	}
-	b := append(l.buf[:0], opDelta)
+	b := append(l.buf, opDelta)
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = append(b, key...)
 	b = binary.AppendVarint(b, exp)
@@ -259,56 +369,125 @@ func (l *aof) recordDelta(key string, exp int64, add []string) {
 		b = append(b, m...)
 	}
 	l.buf = b
-	n, err := l.w.Write(b)
-	l.size += int64(n)
-	if err != nil {
-		l.err = err
-	}
 }
 
-// record appends the state of key.
+// record adds the state of key to the commit.
 func (l *aof) record(key string, e *entry) {
-	if l.err != nil {
-		return
-	}
-	l.buf = encode(l.buf[:0], key, e)
-	n, err := l.w.Write(l.buf)
-	l.size += int64(n)
-	if err != nil {
-		l.err = err
-	}
+	l.buf = encode(l.buf, key, e)
 }
 
-// sync flushes and fsyncs the log.
-func (l *aof) sync(s *Store) {
+// write appends the records of the commit to the file, in one write: a write answered OK is
+// in the operating system's hands (a crash of the process loses none; fsync, every second,
+// covers a crash of the machine). When it fails, the file is cut back to its last whole
+// commit, so that a restart replays none of this one, and the log is failed.
+func (l *aof) write() error {
+	defer func() { l.buf = l.buf[:0] }()
 	if l.err != nil {
-		return
+		return l.err
 	}
-	if err := l.w.Flush(); err != nil {
-		l.err = err
+	if len(l.buf) == 0 {
+		return nil
+	}
+	n, err := l.f.Write(l.buf)
+	if err == nil {
+		l.size += int64(n)
+		return nil
+	}
+	if n > 0 {
+		l.f.Truncate(l.size)
+	}
+	return l.fail(err)
+}
+
+// fail marks the log failed by err (a write or an fsync) and returns the error the store
+// answers from then on. The first failure is logged; until recover succeeds, the store
+// refuses writes and PING, so that nothing is answered OK that a restart would undo, and
+// /readyz reports the store unavailable.
+func (l *aof) fail(err error) error {
+	if l.err != nil {
+		return l.err
+	}
+	// The message names the log: the file's own name may be the compaction's temporary one.
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	l.err = &logFailedError{path: l.path, err: err}
+	l.retryEvery = retryFirst
+	l.retryAt = time.Time{} // the run loop sets it on its next tick
+	l.log.Error("embedded store: writing its log failed; writes are refused and /readyz answers unavailable "+
+		"until the log is rewritten, tried again at intervals of up to a minute (free disk space); "+
+		"a restart before then starts from the log as it is, without the write that failed", "path", l.path, "err", err)
+	return l.err
+}
+
+// sync fsyncs the log. An fsync that fails fails the log: Linux may have dropped the pages it
+// could not write, so a later fsync of the same file proves nothing; recover rewrites the file.
+func (l *aof) sync() {
+	if l.err != nil {
 		return
 	}
 	if err := l.f.Sync(); err != nil {
-		l.err = err
+		l.fail(err)
 	}
 }
 
-// maybeCompact rewrites the log when it outgrew the data.
-func (l *aof) maybeCompact(s *Store) {
-	if l.size > compactAt && l.size > 4*s.bytes {
-		if err := l.compact(s); err != nil && l.err == nil {
-			l.err = err
+// tick is the run loop's call, about once a second: it fsyncs the log, or, once it has
+// failed, tries to recover when the retry is due.
+func (l *aof) tick(s *Store, now time.Time) {
+	switch {
+	case l.err == nil:
+		l.sync()
+	case l.retryAt.IsZero():
+		l.retryAt = now.Add(l.retryEvery)
+	case !now.Before(l.retryAt):
+		if l.recover(s) != nil {
+			l.retryEvery = min(2*l.retryEvery, retryMax)
+			l.retryAt = now.Add(l.retryEvery)
 		}
 	}
 }
 
-// compact writes the live keys of s to a new log and puts it in place of the old one.
-func (l *aof) compact(s *Store) error {
+// recover rewrites the log from the data in memory (compact) and, when that succeeds, lets
+// writes in again. Memory holds every write the store ran, the failed one included, so the
+// new log misses nothing whatever the old one lost.
+func (l *aof) recover(s *Store) error {
+	if l.err == nil {
+		return nil
+	}
+	if err := l.compact(s); err != nil {
+		return err
+	}
+	l.log.Warn("embedded store: its log is written again; writes are accepted", "path", l.path, "failure", l.err)
+	l.err = nil
+	return nil
+}
+
+// maybeCompact rewrites the log when it outgrew the data. A compaction that fails leaves the
+// log as it was, still written to; it is tried again when the log has grown by compactAt.
+func (l *aof) maybeCompact(s *Store) {
+	if l.size > compactAt && l.size > 4*s.bytes && l.size > l.compactAfter {
+		if err := l.compact(s); err != nil {
+			l.compactAfter = l.size + compactAt
+			l.log.Warn("embedded store: compacting its log failed; it goes on growing", "path", l.path, "err", err)
+		}
+	}
+}
+
+// compact writes the live keys of s to a new log and puts it in place of the old one. When it
+// fails, the new file is removed (it may be what filled the disk) and the old one is kept.
+func (l *aof) compact(s *Store) (err error) {
 	tmp := l.path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded store: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	size := int64(len(aofHeader))
 	w.WriteString(aofHeader)
@@ -323,15 +502,12 @@ func (l *aof) compact(s *Store) error {
 		size += int64(len(buf))
 	}
 	if err := w.Flush(); err != nil {
-		f.Close()
 		return fmt.Errorf("embedded store: writing %s: %w", tmp, err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("embedded store: %w", err)
 	}
 	if err := os.Rename(tmp, l.path); err != nil {
-		f.Close()
 		return fmt.Errorf("embedded store: %w", err)
 	}
 	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
@@ -341,19 +517,25 @@ func (l *aof) compact(s *Store) error {
 	if l.f != nil {
 		l.f.Close()
 	}
-	l.f, l.w, l.size = f, bufio.NewWriterSize(f, 256<<10), size
+	l.f, l.size = f, size
 	return nil
 }
 
-// close flushes, fsyncs and closes the log.
-func (l *aof) close() error {
-	if l.err == nil {
-		if err := l.w.Flush(); err != nil {
-			l.err = err
-		} else if err := l.f.Sync(); err != nil {
-			l.err = err
-		}
+// close fsyncs and closes the log. A log that has failed is given a last try at recover, so
+// that the writes held in memory reach the disk if it has room again. An error is logged as
+// well as returned (the store's owner may have nobody to tell): the writes since the last
+// good fsync are lost.
+func (l *aof) close(s *Store) error {
+	l.recover(s)
+	err := l.err
+	if err == nil {
+		err = l.f.Sync()
 	}
-	l.f.Close()
-	return l.err
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		l.log.Error("embedded store: closed without its log: the writes since the last fsync are lost", "path", l.path, "err", err)
+	}
+	return err
 }

@@ -26,24 +26,47 @@ func errArity(name string) error {
 }
 
 // Do runs one command (name and arguments, as the Redis protocol carries them) and returns
-// its reply; the write, if any, is logged.
+// its reply; the write, if any, is in the log before the reply is returned. Once the log has
+// failed, a write is answered with the log's error (TRYAGAIN …): refused when the log had
+// already failed, or, for the write whose record could not be written, run in memory but not
+// logged, so the caller must treat it as failed (it reaches the log if the log recovers).
 func (s *Store) Do(args ...[]byte) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.refused(args); err != nil {
+		return err
+	}
 	r := s.exec(args)
-	s.commit()
+	if err := s.commit(); err != nil {
+		return err
+	}
 	return r
 }
 
-// DoAll runs commands atomically (MULTI … EXEC) and returns their replies.
+// DoAll runs commands atomically (MULTI … EXEC) and returns their replies. When the log has
+// failed, every reply is its error if any of the commands writes (as for Do): none of them
+// runs, or, if the failure was this transaction's own record, none of them counts.
 func (s *Store) DoAll(cmds [][][]byte) []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]any, len(cmds))
+	fail := func(err error) []any {
+		for i := range out {
+			out[i] = err
+		}
+		return out
+	}
+	for _, c := range cmds {
+		if err := s.refused(c); err != nil {
+			return fail(err)
+		}
+	}
 	for i, c := range cmds {
 		out[i] = s.exec(c)
 	}
-	s.commit()
+	if err := s.commit(); err != nil {
+		return fail(err)
+	}
 	return out
 }
 
@@ -55,11 +78,11 @@ func (s *Store) exec(args [][]byte) any {
 	name := strings.ToUpper(string(args[0]))
 	a := args[1:]
 	arity := func(min, max int) bool { return len(a) >= min && (max < 0 || len(a) <= max) }
-	spec, known := arities[name]
+	spec, known := commands[name]
 	if !known {
 		return errors.New("ERR unknown command '" + string(args[0]) + "'")
 	}
-	if !arity(spec[0], spec[1]) {
+	if !arity(spec.min, spec.max) {
 		return errArity(name)
 	}
 	switch name {
@@ -190,15 +213,25 @@ func (s *Store) exec(args [][]byte) any {
 	return errors.New("ERR unknown command '" + string(args[0]) + "'")
 }
 
-// arities are the known commands with their least and most arguments (-1: any).
-var arities = map[string][2]int{
-	"PING": {0, 1}, "ECHO": {1, 1}, "SELECT": {1, 1}, "CLIENT": {1, -1}, "DBSIZE": {0, 0},
-	"FLUSHDB": {0, 1}, "FLUSHALL": {0, 1},
-	"GET": {1, 1}, "GETDEL": {1, 1}, "SET": {2, -1}, "SETNX": {2, 2}, "DEL": {1, -1}, "UNLINK": {1, -1},
-	"EXISTS": {1, -1}, "TYPE": {1, 1}, "INCR": {1, 1}, "INCRBY": {2, 2},
-	"EXPIRE": {2, 3}, "PEXPIRE": {2, 3}, "PERSIST": {1, 1}, "PTTL": {1, 1}, "TTL": {1, 1},
-	"SADD": {2, -1}, "SREM": {2, -1}, "SMEMBERS": {1, 1}, "SISMEMBER": {2, 2}, "SCARD": {1, 1},
-	"HSET": {3, -1}, "HGET": {2, 2}, "HMGET": {2, -1}, "HGETALL": {1, 1}, "HDEL": {2, -1}, "HLEN": {1, 1},
+// command is what the store knows of a command: its least and most arguments (max -1: any),
+// and whether it may change the data (write), which decides whether it runs while the log
+// has failed.
+type command struct {
+	min, max int
+	write    bool
+}
+
+// commands are the known commands.
+var commands = map[string]command{
+	"PING": {0, 1, false}, "ECHO": {1, 1, false}, "SELECT": {1, 1, false}, "CLIENT": {1, -1, false},
+	"DBSIZE": {0, 0, false}, "FLUSHDB": {0, 1, true}, "FLUSHALL": {0, 1, true},
+	"GET": {1, 1, false}, "GETDEL": {1, 1, true}, "SET": {2, -1, true}, "SETNX": {2, 2, true},
+	"DEL": {1, -1, true}, "UNLINK": {1, -1, true}, "EXISTS": {1, -1, false}, "TYPE": {1, 1, false},
+	"INCR": {1, 1, true}, "INCRBY": {2, 2, true},
+	"EXPIRE": {2, 3, true}, "PEXPIRE": {2, 3, true}, "PERSIST": {1, 1, true}, "PTTL": {1, 1, false}, "TTL": {1, 1, false},
+	"SADD": {2, -1, true}, "SREM": {2, -1, true}, "SMEMBERS": {1, 1, false}, "SISMEMBER": {2, 2, false}, "SCARD": {1, 1, false},
+	"HSET": {3, -1, true}, "HGET": {2, 2, false}, "HMGET": {2, -1, false}, "HGETALL": {1, 1, false},
+	"HDEL": {2, -1, true}, "HLEN": {1, 1, false},
 }
 
 // set is SET key value [NX|XX] [EX s|PX ms|KEEPTTL].

@@ -295,7 +295,7 @@ func TestPersistenceDeltaRecords(t *testing.T) {
 		})
 	}
 	s.mu.Lock()
-	s.log.sync(s)
+	s.log.sync()
 	size := s.log.size
 	s.mu.Unlock()
 	// Each round writes ~170 bytes of records; rewriting the whole set would be ~100 MB.

@@ -87,7 +87,7 @@ func (s *Server) handle(c redcon.Conn, cmd redcon.Command) {
 		return
 	}
 	if tx != nil {
-		if _, known := arities[name]; !known {
+		if _, known := commands[name]; !known {
 			c.WriteError("ERR unknown command '" + string(cmd.Args[0]) + "'")
 			return
 		}

@@ -13,14 +13,18 @@
 //     OOM error, like Redis's volatile-ttl policy. Keys under a Keep prefix (rate-limit
 //     counters) are never evicted, only expired: they sit in a heap of their own, so a flood
 //     of other writes cannot reset a limit by pushing its counter out;
-//   - with a Path, every write is appended to a log (flushed and fsynced every second and on
-//     Close); the log is compacted when opened and when it grows past four times the live
-//     data, so sessions survive a restart.
+//   - with a Path, every write is appended to a log before it is answered (fsynced every
+//     second and on Close); the log is compacted when opened and when it grows past four times
+//     the live data, so sessions survive a restart. It fails closed: once a write or an fsync
+//     of the log fails, writes and PING answer an error (reads go on) until the log has been
+//     rewritten from memory, tried again in the background; a log damaged before its end
+//     does not open.
 package embedded
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +50,8 @@ type Options struct {
 	// would otherwise push out, resetting the limit. When only such keys are left, a write
 	// past a bound fails with ErrFull.
 	Keep []string
+	// Log receives the failures of the log (and its recovery). Default slog.Default().
+	Log *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -63,6 +69,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
 	}
 }
 
@@ -145,7 +154,8 @@ func Open(opt Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the sweep and flushes and closes the log.
+// Close stops the sweep and fsyncs and closes the log. Its error (logged too) means writes
+// answered OK may be missing from the log: the log failed and could not be rewritten.
 func (s *Store) Close() error {
 	select {
 	case <-s.stop:
@@ -157,12 +167,13 @@ func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.log != nil {
-		return s.log.close()
+		return s.log.close(s)
 	}
 	return nil
 }
 
-// run sweeps expired keys every 100 ms and flushes the log every second.
+// run sweeps expired keys every 100 ms and fsyncs the log every second, or, once it has
+// failed, tries to rewrite it.
 func (s *Store) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.opt.SweepEvery)
@@ -178,7 +189,7 @@ func (s *Store) run() {
 		if s.log != nil && time.Since(lastSync) >= time.Second {
 			lastSync = time.Now()
 			s.mu.Lock()
-			s.log.sync(s)
+			s.log.tick(s, lastSync)
 			s.mu.Unlock()
 		}
 	}
@@ -370,11 +381,12 @@ func (s *Store) touchDelta(key string, members ...[]byte) {
 
 // commit appends the writes of the commands that ran to the log: one whole-state record per
 // key that had a whole-state change (its final state), else one delta record per key (every
-// member added, the final deadline).
-func (s *Store) commit() {
+// member added, the final deadline). Its error is the log's failure: the commands' replies
+// must not be given, since a restart would not replay them.
+func (s *Store) commit() error {
 	if s.log == nil || len(s.dirty) == 0 {
 		s.dirty = s.dirty[:0]
-		return
+		return nil
 	}
 	if len(s.dirty) == 1 {
 		s.record(s.dirty[0])
@@ -398,7 +410,25 @@ func (s *Store) commit() {
 		}
 	}
 	s.dirty = s.dirty[:0]
+	if err := s.log.write(); err != nil {
+		return err
+	}
 	s.log.maybeCompact(s)
+	return nil
+}
+
+// refused is the error that answers cmd instead of running it, nil when it may run: once the
+// log has failed, the commands that write, and PING (the health check of /readyz), are
+// refused; reads go on.
+func (s *Store) refused(cmd [][]byte) error {
+	if s.log == nil || s.log.err == nil || len(cmd) == 0 {
+		return nil
+	}
+	name := strings.ToUpper(string(cmd[0]))
+	if commands[name].write || name == "PING" {
+		return s.log.err
+	}
+	return nil
 }
 
 // record logs one change with the key's current state.
