@@ -7,8 +7,9 @@
 // Pictures are checked before any decoding work: the byte size first, then the dimensions from
 // the header alone (image.DecodeConfig), so a small file that would decode into gigabytes of
 // pixels (a decompression bomb) is refused without being decoded. An accepted picture is
-// decoded with Go's image packages, scaled to fit 256×256 and re-encoded as a JPEG, so nothing
-// a person uploads is ever served as sent. LoginSign serves it at /pictures/{id}.
+// decoded with Go's image packages, at most PictureDecodes at once in the process, scaled to
+// fit 256×256 straight from the decoded pixels and re-encoded as a JPEG, so nothing a person
+// uploads is ever served as sent. LoginSign serves it at /pictures/{id}.
 package profile
 
 import (
@@ -20,7 +21,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/draw"
 	_ "image/gif" // decoders for DecodeConfig and Decode
 	"image/jpeg"
 	_ "image/png"
@@ -28,6 +28,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -43,10 +45,24 @@ import (
 const (
 	// MaxPictureBytes bounds an uploaded image file.
 	MaxPictureBytes = 512 << 10
-	// MaxPictureSide bounds each side of an uploaded image, and MaxPicturePixels its area,
-	// both read from the header before decoding.
-	MaxPictureSide   = 4096
-	MaxPicturePixels = 16 << 20
+	// MaxPictureSide bounds each side of an uploaded image, read from the header before
+	// decoding, and so its area: MaxPicturePixels, 4 Mi pixels. The stored picture is 256×256,
+	// so 2048 is eight times more than it needs, enough for any crop; and what an upload costs
+	// follows the area, not the file: a 16-bit PNG of one colour shrinks about a thousandfold
+	// (4096×4096 into 135 KB) and decodes into 8·W·H bytes, 32 MiB at this bound (128 MiB at
+	// 4096×4096). One square bound rather than sides and an area apart keeps the refusal
+	// ("at most 2048×2048") exact for every shape.
+	MaxPictureSide   = 2048
+	MaxPicturePixels = MaxPictureSide * MaxPictureSide
+	// PictureDecodes bounds the pictures being decoded and scaled at once in the process (one
+	// Service): each may hold up to 8 bytes per pixel, and the per-person limit counts uploads
+	// over an hour, not at the same moment. Decoding is CPU work, so more at once would not
+	// finish sooner on the few cores LoginSign runs on.
+	PictureDecodes = 2
+	// PictureDecodeWait is how long an upload waits for one of the PictureDecodes by default
+	// before it is answered Unavailable (503 with Retry-After): several decodes' time, so
+	// people uploading together wait rather than fail, while a flood is turned away.
+	PictureDecodeWait = 2 * time.Second
 	// PictureSide is the largest side of the stored picture.
 	PictureSide = 256
 	// MaxName bounds a display name (runes).
@@ -65,6 +81,15 @@ type Service struct {
 	// and scaling is the costly part, so it is counted before any of it, refused uploads too.
 	Limiter *ratelimit.Limiter
 	Uploads ratelimit.Rule
+	// DecodeWait is how long an upload waits for a free decode (PictureDecodeWait by default).
+	DecodeWait time.Duration
+
+	// decodes holds a token per picture being decoded, PictureDecodes at most. New makes it:
+	// a Service without it decodes nothing and answers every upload Unavailable.
+	decodes chan struct{}
+	// onWait, onDecode and onDecoded, set by tests only, are called when an upload starts
+	// waiting for a decode, when it has one and when it gives it back.
+	onWait, onDecode, onDecoded func()
 }
 
 // New returns the service.
@@ -73,7 +98,8 @@ func New(db *store.DB, k *kv.Store, baseURL string, now func() time.Time) *Servi
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	return &Service{DB: db, BaseURL: strings.TrimRight(baseURL, "/"), Now: now, Limiter: ratelimit.New(k),
-		Uploads: ratelimit.Rule{Name: "picture-upload", N: 20, Window: time.Hour}}
+		Uploads:    ratelimit.Rule{Name: "picture-upload", N: 20, Window: time.Hour},
+		DecodeWait: PictureDecodeWait, decodes: make(chan struct{}, PictureDecodes)}
 }
 
 // View is a person's profile.
@@ -110,21 +136,50 @@ type Update struct {
 	Region *string
 }
 
-// CleanName checks a display name: trimmed, at most MaxName runes, no control characters.
+// CleanName checks a display name and returns it as it is kept: trimmed, in Unicode NFC, at
+// most MaxName runes, one line, and nothing invisible that changes how the rest reads. The
+// name is shown to others (team member lists, a developer's users, id_tokens, passkey
+// display names), so it refuses control characters, line and paragraph separators, and the
+// format characters (Unicode category Cf) that reorder or hide text: bidirectional overrides,
+// embeddings, isolates and marks ("\u202enimda" shows as "admin"), zero-width spaces, word
+// joiners, the byte order mark and tag characters; and the default-ignorable fillers (U+3164
+// HANGUL FILLER and the like) that make a name look empty. The one exception is the zero-width
+// joiner and non-joiner (U+200D, U+200C) right after a letter, mark or symbol (see joinerAllowed).
+// NFC makes the same name the same string, whichever way the person's keyboard composed it.
 func CleanName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if !utf8.ValidString(name) {
 		return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name is not valid text")
 	}
+	name = norm.NFC.String(name)
 	if utf8.RuneCountInString(name) > MaxName {
 		return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name is longer than %d characters", MaxName)
 	}
+	prev := rune(-1) // none: the start of the name
 	for _, r := range name {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		invisible := unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (invisible && !joinerAllowed(prev, r)) {
 			return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name must be one line without control characters")
 		}
+		prev = r
 	}
 	return name, nil
+}
+
+// joinerAllowed reports whether r, a format character, may follow prev in a name: only the
+// zero-width non-joiner and joiner, and only after a letter, a combining mark or a symbol.
+// They are part of correct spelling: Persian writes ZWNJ between letters (می‌خواهم), Indic
+// scripts put ZWJ or ZWNJ after a virama (a mark) to choose a conjunct's form, including at
+// the end of a word (Malayalam's older chillu spelling), and emoji sequences join symbols
+// with ZWJ (👩‍💻, 🏳️‍🌈 after the variation selector, a mark). After a space, at the start or
+// after another format character they have no such use and only hide something. A joiner
+// between two Latin letters is allowed too and shows nothing, like any look-alike spelling;
+// what the rule prevents is text that reorders itself or hides behind invisible characters.
+func joinerAllowed(prev, r rune) bool {
+	if r != '\u200c' && r != '\u200d' || prev < 0 {
+		return false
+	}
+	return unicode.In(prev, unicode.L, unicode.M, unicode.S)
 }
 
 // UpdateProfile sets the signed-in person's name and region. Both are checked before anything
@@ -212,8 +267,10 @@ func tooLarge() error {
 // Reencode checks raw (size, format, dimensions, in that order, before decoding) and returns
 // it as a JPEG of at most PictureSide×PictureSide with its size. Errors are 4xx: TooLarge for
 // a file or a picture too big, Invalid "not_an_image" for anything Go's PNG, JPEG and GIF
-// decoders do not read.
-func Reencode(raw []byte) ([]byte, int, int, error) {
+// decoders do not read. A picture that passes the checks waits for one of the PictureDecodes
+// (up to DecodeWait): Unavailable (503 with Retry-After) when none frees in time, ctx's error
+// when ctx ends first.
+func (s *Service) Reencode(ctx context.Context, raw []byte) ([]byte, int, int, error) {
 	if len(raw) > MaxPictureBytes {
 		return nil, 0, 0, tooLarge()
 	}
@@ -226,11 +283,10 @@ func Reencode(raw []byte) ([]byte, int, int, error) {
 		return nil, 0, 0, apperr.WithReason(apperr.TooLarge, "picture_dimensions",
 			"the picture is %d×%d pixels; at most %d×%d are accepted", cfg.Width, cfg.Height, MaxPictureSide, MaxPictureSide)
 	}
-	img, _, err := image.Decode(bytes.NewReader(raw))
+	out, err := s.decodeScaled(ctx, raw)
 	if err != nil {
-		return nil, 0, 0, apperr.WithReason(apperr.Invalid, "not_an_image", "the image could not be decoded")
+		return nil, 0, 0, err
 	}
-	out := scale(img, PictureSide)
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, out, &jpeg.Options{Quality: 85}); err != nil {
 		return nil, 0, 0, fmt.Errorf("encoding picture: %w", err)
@@ -239,8 +295,61 @@ func Reencode(raw []byte) ([]byte, int, int, error) {
 	return buf.Bytes(), b.Dx(), b.Dy(), nil
 }
 
-// scale draws img onto white (JPEG has no transparency) at a size fitting max×max, keeping
-// its aspect ratio, by averaging the source pixels each destination pixel covers.
+// decodeScaled decodes raw and scales it (see scale) while holding one of the PictureDecodes.
+// Only the 256×256 result outlives it: the decoded picture is garbage once it returns, and the
+// next upload may decode.
+func (s *Service) decodeScaled(ctx context.Context, raw []byte) (*image.RGBA, error) {
+	if err := s.startDecode(ctx); err != nil {
+		return nil, err
+	}
+	defer s.endDecode()
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	if err != nil {
+		return nil, apperr.WithReason(apperr.Invalid, "not_an_image", "the image could not be decoded")
+	}
+	return scale(img, PictureSide), nil
+}
+
+// startDecode takes one of the PictureDecodes, waiting up to DecodeWait for one to free; the
+// caller gives it back with endDecode. Being turned away is the server's state, not the
+// person's doing, so it is Unavailable rather than RateLimited: 503, retry in a second.
+func (s *Service) startDecode(ctx context.Context) error {
+	select {
+	case s.decodes <- struct{}{}:
+	default:
+		if s.onWait != nil {
+			s.onWait()
+		}
+		wait := time.NewTimer(s.DecodeWait)
+		defer wait.Stop()
+		select {
+		case s.decodes <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting to decode the picture: %w", ctx.Err())
+		case <-wait.C:
+			return &apperr.Error{Code: apperr.Unavailable, Message: apperr.UnavailableMessage, RetryAfter: 1}
+		}
+	}
+	if s.onDecode != nil {
+		s.onDecode()
+	}
+	return nil
+}
+
+// endDecode gives back the decode startDecode took.
+func (s *Service) endDecode() {
+	if s.onDecoded != nil {
+		s.onDecoded()
+	}
+	<-s.decodes
+}
+
+// scale returns img drawn on white (JPEG has no transparency) at a size fitting max×max,
+// keeping its aspect ratio: each output pixel is the average of the source pixels it covers,
+// composited on white. It reads the decoded pixels where they are, through RGBA64At (every
+// image type Go's decoders return has it, and it allocates nothing per pixel), and allocates
+// only the output, never a full-size copy. Averaging premultiplied colour and alpha, then adding the
+// white the average alpha leaves uncovered, is the same as drawing each pixel on white first.
 func scale(img image.Image, max int) *image.RGBA {
 	sb := img.Bounds()
 	sw, sh := sb.Dx(), sb.Dy()
@@ -253,30 +362,37 @@ func scale(img image.Image, max int) *image.RGBA {
 		}
 	}
 	dw, dh = maxInt(dw, 1), maxInt(dh, 1)
-	src := image.NewRGBA(image.Rect(0, 0, sw, sh))
-	draw.Draw(src, src.Bounds(), image.NewUniform(color.White), image.Point{}, draw.Src)
-	draw.Draw(src, src.Bounds(), img, sb.Min, draw.Over)
-	if dw == sw && dh == sh {
-		return src
+	src, ok := img.(image.RGBA64Image)
+	if !ok {
+		src = anyImage{img}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 	for y := 0; y < dh; y++ {
 		y0, y1 := y*sh/dh, maxInt((y+1)*sh/dh, y*sh/dh+1)
 		for x := 0; x < dw; x++ {
 			x0, x1 := x*sw/dw, maxInt((x+1)*sw/dw, x*sw/dw+1)
-			var r, g, b, n uint64
-			for sy := y0; sy < y1; sy++ {
-				row := src.Pix[sy*src.Stride:]
-				for sx := x0; sx < x1; sx++ {
-					p := row[sx*4:]
-					r, g, b, n = r+uint64(p[0]), g+uint64(p[1]), b+uint64(p[2]), n+1
+			var r, g, b, a, n uint64
+			for sy := sb.Min.Y + y0; sy < sb.Min.Y+y1; sy++ {
+				for sx := sb.Min.X + x0; sx < sb.Min.X+x1; sx++ {
+					c := src.RGBA64At(sx, sy)
+					r, g, b, a, n = r+uint64(c.R), g+uint64(c.G), b+uint64(c.B), a+uint64(c.A), n+1
 				}
 			}
+			white := 0xffff*n - a
 			o := dst.Pix[y*dst.Stride+x*4:]
-			o[0], o[1], o[2], o[3] = uint8(r/n), uint8(g/n), uint8(b/n), 255
+			o[0], o[1], o[2], o[3] = uint8((r+white)/n>>8), uint8((g+white)/n>>8), uint8((b+white)/n>>8), 255
 		}
 	}
 	return dst
+}
+
+// anyImage gives an image.Image without RGBA64At one through At, for decoders registered
+// elsewhere; Go's own all have it.
+type anyImage struct{ image.Image }
+
+func (m anyImage) RGBA64At(x, y int) color.RGBA64 {
+	r, g, b, a := m.At(x, y).RGBA()
+	return color.RGBA64{uint16(r), uint16(g), uint16(b), uint16(a)}
 }
 
 func maxInt(a, b int) int {
@@ -299,7 +415,7 @@ func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 			return View{}, err
 		}
 	}
-	data, w, h, err := Reencode(raw)
+	data, w, h, err := s.Reencode(ctx, raw)
 	if err != nil {
 		return View{}, err
 	}
