@@ -108,3 +108,23 @@ func BenchmarkExpire1M(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkStoreOpsLogged is BenchmarkStoreOps at 1 k keys with the log on (a file in a
+// temporary directory): what each write's append to kv.aof adds, one write(2) per command.
+func BenchmarkStoreOpsLogged(b *testing.B) {
+	s, err := Open(Options{Path: b.TempDir() + "/kv.aof"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 1_000
+	fill(b, s, n)
+	val := make([]byte, 200)
+	i := 0
+	for b.Loop() {
+		k := []byte("k:" + strconv.Itoa(i%n))
+		s.Do([]byte("GET"), k)
+		s.Do([]byte("SET"), k, val, []byte("EX"), []byte("3600"))
+		i += 7919
+	}
+}
