@@ -37,7 +37,7 @@ type Application struct {
 	PrivacyURL string `json:"privacy_url,omitempty"`
 	// RedirectUris holds the value of the "redirect_uris" field.
 	RedirectUris []string `json:"redirect_uris,omitempty"`
-	// browser origins allowed by CORS and as frame ancestors
+	// browser origins that may frame the embeds (frame-ancestors); CORS is the operator's LOGINSIGN_CORS_ORIGINS only
 	AllowedOrigins []string `json:"allowed_origins,omitempty"`
 	// quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart
 	ClientRequestsPerMinute int `json:"client_requests_per_minute,omitempty"`

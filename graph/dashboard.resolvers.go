@@ -77,7 +77,7 @@ func (r *userResolver) PendingLinks(ctx context.Context, obj *ent.User) ([]*mode
 	out := make([]*model.PendingAppLink, len(list))
 	for i, l := range list {
 		out[i] = &model.PendingAppLink{ID: l.ID, ApplicationID: l.ApplicationID, ApplicationName: l.ApplicationName,
-			ApplicationIconURL: optional(l.ApplicationIconURL), ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: l.ProposedAt}
+			ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: l.ProposedAt}
 	}
 	return out, nil
 }

@@ -9,7 +9,53 @@ import (
 	"context"
 	"loginsign/ent"
 	"loginsign/internal/apperr"
+	"time"
+
+	"entgo.io/contrib/entgql"
 )
+
+// Licenses is the resolver for the licenses field.
+func (r *appConnectionResolver) Licenses(ctx context.Context, obj *ent.AppConnection, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) (*ent.LicenseCodeConnection, error) {
+	if err := personFilter(where); err != nil {
+		return nil, err
+	}
+	return obj.Licenses(ctx, after, first, before, last, orderBy, where)
+}
+
+// CreatedAt is the resolver for the createdAt field.
+func (r *applicationResolver) CreatedAt(ctx context.Context, obj *ent.Application) (*time.Time, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) *time.Time { return &a.CreatedAt })
+}
+
+// UpdatedAt is the resolver for the updatedAt field.
+func (r *applicationResolver) UpdatedAt(ctx context.Context, obj *ent.Application) (*time.Time, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) *time.Time { return &a.UpdatedAt })
+}
+
+// RedirectUris is the resolver for the redirectUris field.
+func (r *applicationResolver) RedirectUris(ctx context.Context, obj *ent.Application) ([]string, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) []string { return a.RedirectUris })
+}
+
+// AllowedOrigins is the resolver for the allowedOrigins field.
+func (r *applicationResolver) AllowedOrigins(ctx context.Context, obj *ent.Application) ([]string, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) []string { return a.AllowedOrigins })
+}
+
+// ClientRequestsPerMinute is the resolver for the clientRequestsPerMinute field.
+func (r *applicationResolver) ClientRequestsPerMinute(ctx context.Context, obj *ent.Application) (int, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) int { return a.ClientRequestsPerMinute })
+}
+
+// IDTokenSigningAlg is the resolver for the idTokenSigningAlg field.
+func (r *applicationResolver) IDTokenSigningAlg(ctx context.Context, obj *ent.Application) (string, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) string { return a.IDTokenSigningAlg })
+}
+
+// PostLogoutRedirectUris is the resolver for the postLogoutRedirectUris field.
+func (r *applicationResolver) PostLogoutRedirectUris(ctx context.Context, obj *ent.Application) ([]string, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) []string { return a.PostLogoutRedirectUris })
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
@@ -30,6 +76,22 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]ent.Noder, e
 		out[i] = n
 	}
 	return out, nil
+}
+
+// Emails is the resolver for the emails field.
+func (r *userResolver) Emails(ctx context.Context, obj *ent.User, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.UserEmailOrder, where *ent.UserEmailWhereInput) (*ent.UserEmailConnection, error) {
+	if err := personFilter(where); err != nil {
+		return nil, err
+	}
+	return obj.Emails(ctx, after, first, before, last, orderBy, where)
+}
+
+// Connections is the resolver for the connections field.
+func (r *userResolver) Connections(ctx context.Context, obj *ent.User, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) (*ent.AppConnectionConnection, error) {
+	if err := personFilter(where); err != nil {
+		return nil, err
+	}
+	return obj.Connections(ctx, after, first, before, last, orderBy, where)
 }
 
 // AppConnection returns AppConnectionResolver implementation.

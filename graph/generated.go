@@ -939,12 +939,22 @@ type AppAnalyticsResolver interface {
 	LicensesByState(ctx context.Context, obj *model.AppAnalytics) ([]*model.LicenseStateCount, error)
 }
 type AppConnectionResolver interface {
+	Licenses(ctx context.Context, obj *ent.AppConnection, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.LicenseCodeOrder, where *ent.LicenseCodeWhereInput) (*ent.LicenseCodeConnection, error)
+
 	GlobalID(ctx context.Context, obj *ent.AppConnection) (string, error)
 	Name(ctx context.Context, obj *ent.AppConnection) (*string, error)
 	Email(ctx context.Context, obj *ent.AppConnection) (string, error)
 	EmailMuted(ctx context.Context, obj *ent.AppConnection) (bool, error)
 }
 type ApplicationResolver interface {
+	CreatedAt(ctx context.Context, obj *ent.Application) (*time.Time, error)
+	UpdatedAt(ctx context.Context, obj *ent.Application) (*time.Time, error)
+
+	RedirectUris(ctx context.Context, obj *ent.Application) ([]string, error)
+	AllowedOrigins(ctx context.Context, obj *ent.Application) ([]string, error)
+	ClientRequestsPerMinute(ctx context.Context, obj *ent.Application) (int, error)
+	IDTokenSigningAlg(ctx context.Context, obj *ent.Application) (string, error)
+	PostLogoutRedirectUris(ctx context.Context, obj *ent.Application) ([]string, error)
 	Activity(ctx context.Context, obj *ent.Application, first *int, after *string, types []model.ActivityEventType) (*model.ActivityEventPage, error)
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
@@ -1077,6 +1087,9 @@ type TwoStepStatusResolver interface {
 	EnabledAt(ctx context.Context, obj *mfa.Status) (*time.Time, error)
 }
 type UserResolver interface {
+	Emails(ctx context.Context, obj *ent.User, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy *ent.UserEmailOrder, where *ent.UserEmailWhereInput) (*ent.UserEmailConnection, error)
+
+	Connections(ctx context.Context, obj *ent.User, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, orderBy []*ent.AppConnectionOrder, where *ent.AppConnectionWhereInput) (*ent.AppConnectionConnection, error)
 	Sessions(ctx context.Context, obj *ent.User) ([]*model.Session, error)
 	Activity(ctx context.Context, obj *ent.User, first *int, after *string, types []model.ActivityEventType, applicationID *string) (*model.ActivityEventPage, error)
 	PendingLinks(ctx context.Context, obj *ent.User) ([]*model.PendingAppLink, error)
@@ -5041,7 +5054,11 @@ type PendingAppLink {
   id: ID!
   applicationId: ID!
   applicationName: String!
-  applicationIconUrl: String
+  """
+  Always null: the icon is a URL the developer chooses, and fetching it before the person agreed
+  would tell the developer that the imported address has an account here.
+  """
+  applicationIconUrl: String @deprecated(reason: "Always null: a pending link shows the application's initial, never a URL its developer chose.")
   """The developer's own user id for the person."""
   externalUserId: String!
   """Which of the person's addresses the application sent."""
@@ -5414,7 +5431,7 @@ type Application implements Node {
   privacyURL: String @deprecated(reason: "Use privacyUrl.")
   redirectUris: [String!]!
   """
-  browser origins allowed by CORS and as frame ancestors
+  browser origins that may frame the embeds (frame-ancestors); CORS is the operator's LOGINSIGN_CORS_ORIGINS only
   """
   allowedOrigins: [String!]!
   """
@@ -8415,7 +8432,7 @@ extend type Mutation {
   """
   updateProfile(input: UpdateProfileInput!): UpdateProfilePayload!
   """
-  Sets the picture from an image (PNG, JPEG or GIF, at most 512 KiB, at most 4096×4096 pixels)
+  Sets the picture from an image (PNG, JPEG or GIF, at most 512 KiB, at most 2048×2048 pixels)
   sent as base64 or a data: URI. LoginSign re-encodes it as a JPEG of at most 256×256 and
   serves it itself. The dashboard uploads with PUT /api/profile/picture instead (same rule).
   """
@@ -13548,7 +13565,7 @@ func (ec *executionContext) _AppConnection_licenses(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Licenses(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.LicenseCodeOrder), fc.Args["where"].(*ent.LicenseCodeWhereInput))
+			return ec.Resolvers.AppConnection().Licenses(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.LicenseCodeOrder), fc.Args["where"].(*ent.LicenseCodeWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.LicenseCodeConnection) graphql.Marshaler {
@@ -13563,7 +13580,7 @@ func (ec *executionContext) fieldContext_AppConnection_licenses(ctx context.Cont
 		Object:     "AppConnection",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_LicenseCodeConnection(ctx, field)
 		},
@@ -13894,18 +13911,18 @@ func (ec *executionContext) _Application_createdAt(ctx context.Context, field gr
 			return ec.fieldContext_Application_createdAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.CreatedAt, nil
+			return ec.Resolvers.Application().CreatedAt(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Application_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Time")
 }
 
 func (ec *executionContext) _Application_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -13917,18 +13934,18 @@ func (ec *executionContext) _Application_updatedAt(ctx context.Context, field gr
 			return ec.fieldContext_Application_updatedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.UpdatedAt, nil
+			return ec.Resolvers.Application().UpdatedAt(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
-			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Application_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "Time")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Time")
 }
 
 func (ec *executionContext) _Application_name(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -14055,7 +14072,7 @@ func (ec *executionContext) _Application_redirectUris(ctx context.Context, field
 			return ec.fieldContext_Application_redirectUris(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RedirectUris, nil
+			return ec.Resolvers.Application().RedirectUris(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -14066,7 +14083,7 @@ func (ec *executionContext) _Application_redirectUris(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Application_redirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
 func (ec *executionContext) _Application_allowedOrigins(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -14078,7 +14095,7 @@ func (ec *executionContext) _Application_allowedOrigins(ctx context.Context, fie
 			return ec.fieldContext_Application_allowedOrigins(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.AllowedOrigins, nil
+			return ec.Resolvers.Application().AllowedOrigins(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -14089,7 +14106,7 @@ func (ec *executionContext) _Application_allowedOrigins(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Application_allowedOrigins(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
 func (ec *executionContext) _Application_clientRequestsPerMinute(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -14101,7 +14118,7 @@ func (ec *executionContext) _Application_clientRequestsPerMinute(ctx context.Con
 			return ec.fieldContext_Application_clientRequestsPerMinute(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ClientRequestsPerMinute, nil
+			return ec.Resolvers.Application().ClientRequestsPerMinute(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -14112,7 +14129,7 @@ func (ec *executionContext) _Application_clientRequestsPerMinute(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_Application_clientRequestsPerMinute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -14124,7 +14141,7 @@ func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, 
 			return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.IDTokenSigningAlg, nil
+			return ec.Resolvers.Application().IDTokenSigningAlg(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -14135,7 +14152,7 @@ func (ec *executionContext) _Application_idTokenSigningAlg(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Application_idTokenSigningAlg(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
 func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -14147,7 +14164,7 @@ func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Cont
 			return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.PostLogoutRedirectUris, nil
+			return ec.Resolvers.Application().PostLogoutRedirectUris(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
@@ -14158,7 +14175,7 @@ func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Application", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
 }
 
 func (ec *executionContext) _Application_activity(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -25614,7 +25631,7 @@ func (ec *executionContext) _User_emails(ctx context.Context, field graphql.Coll
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Emails(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserEmailOrder), fc.Args["where"].(*ent.UserEmailWhereInput))
+			return ec.Resolvers.User().Emails(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.UserEmailOrder), fc.Args["where"].(*ent.UserEmailWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmailConnection) graphql.Marshaler {
@@ -25629,7 +25646,7 @@ func (ec *executionContext) fieldContext_User_emails(ctx context.Context, field 
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserEmailConnection(ctx, field)
 		},
@@ -25702,7 +25719,7 @@ func (ec *executionContext) _User_connections(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return obj.Connections(ctx, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.AppConnectionOrder), fc.Args["where"].(*ent.AppConnectionWhereInput))
+			return ec.Resolvers.User().Connections(ctx, obj, fc.Args["after"].(*entgql.Cursor[string]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[string]), fc.Args["last"].(*int), fc.Args["orderBy"].([]*ent.AppConnectionOrder), fc.Args["where"].(*ent.AppConnectionWhereInput))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.AppConnectionConnection) graphql.Marshaler {
@@ -25717,7 +25734,7 @@ func (ec *executionContext) fieldContext_User_connections(ctx context.Context, f
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: false,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_AppConnectionConnection(ctx, field)
 		},
@@ -40437,15 +40454,17 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
-			out.Values[i] = ec._Application_createdAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_createdAt(ctx, field, obj)
+				})
 		case "updatedAt":
-			out.Values[i] = ec._Application_updatedAt(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_updatedAt(ctx, field, obj)
+				})
 		case "name":
 			out.Values[i] = ec._Application_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -40472,30 +40491,35 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "redirectUris":
-			out.Values[i] = ec._Application_redirectUris(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_redirectUris(ctx, field, obj)
+				})
 		case "allowedOrigins":
-			out.Values[i] = ec._Application_allowedOrigins(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_allowedOrigins(ctx, field, obj)
+				})
 		case "clientRequestsPerMinute":
-			out.Values[i] = ec._Application_clientRequestsPerMinute(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_clientRequestsPerMinute(ctx, field, obj)
+				})
 		case "idTokenSigningAlg":
-			out.Values[i] = ec._Application_idTokenSigningAlg(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_idTokenSigningAlg(ctx, field, obj)
+				})
 		case "postLogoutRedirectUris":
-			out.Values[i] = ec._Application_postLogoutRedirectUris(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_postLogoutRedirectUris(ctx, field, obj)
+				})
 		case "activity":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -48157,6 +48181,24 @@ func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v an
 func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Time!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}

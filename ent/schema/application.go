@@ -30,7 +30,7 @@ func (Application) Fields() []ent.Field {
 		field.Strings("redirect_uris").Default([]string{}).
 			Annotations(entgql.Type("[String!]")),
 		field.Strings("allowed_origins").Default([]string{}).
-			Comment("browser origins allowed by CORS and as frame ancestors").
+			Comment("browser origins that may frame the embeds (frame-ancestors); CORS is the operator's LOGINSIGN_CORS_ORIGINS only").
 			Annotations(entgql.Type("[String!]")),
 		field.Int("client_requests_per_minute").Default(60000).Range(1, 1000000).
 			Comment("quota of successful client-authenticated requests (token endpoint, app-backend API) per minute; failed ones are limited apart"),

@@ -416,9 +416,11 @@ type OwnershipTransfer struct {
 
 // An application's proposal: "the person with this address is our user externalUserId".
 type PendingAppLink struct {
-	ID                 string  `json:"id"`
-	ApplicationID      string  `json:"applicationId"`
-	ApplicationName    string  `json:"applicationName"`
+	ID              string `json:"id"`
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	// Always null: the icon is a URL the developer chooses, and fetching it before the person agreed
+	// would tell the developer that the imported address has an account here.
 	ApplicationIconURL *string `json:"applicationIconUrl,omitempty"`
 	// The developer's own user id for the person.
 	ExternalUserID string `json:"externalUserId"`

@@ -14,11 +14,12 @@ import (
 )
 
 // PendingLink is an application's open proposal to link the signed-in person, as their
-// dashboard shows it.
+// dashboard shows it. It carries no URL the developer chose (the application's icon, website,
+// terms): a browser fetching one before the person agreed would tell the developer that the
+// imported address has an account, and from where.
 type PendingLink struct {
 	ID                             string
 	ApplicationID, ApplicationName string
-	ApplicationIconURL             string
 	ExternalUserID, Email          string
 	ProposedAt                     time.Time
 }
@@ -68,7 +69,7 @@ func (s *Service) PendingLinks(ctx context.Context, userID string) ([]PendingLin
 		if a == nil {
 			continue
 		}
-		out = append(out, PendingLink{ID: l.ID, ApplicationID: a.ID, ApplicationName: a.Name, ApplicationIconURL: a.IconURL,
+		out = append(out, PendingLink{ID: l.ID, ApplicationID: a.ID, ApplicationName: a.Name,
 			ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: l.UpdatedAt})
 	}
 	return out, nil

@@ -141,12 +141,17 @@ type Connection struct {
 	Licenses      []License   `json:"licenses"`
 }
 
-// Sees is what the application is shown of the person: the Global User ID always, the name
-// with the profile scope, an address with the email scope.
+// Sees is what the application is shown of the person: the Global User ID always (its users
+// list), the name and the picture URL with the profile scope (GET /api/user, the id_token),
+// with the email scope the address it is given (the one the person shares, else the relay
+// alias: connections.AppFacingEmail), and the region written to the connection when they
+// signed in (its users list, CSV export and analytics). Null: not shown to it.
 type Sees struct {
 	GlobalID string  `json:"globalId"`
 	Name     *string `json:"name"`
 	Email    *string `json:"email"`
+	Picture  *string `json:"picture"`
+	Region   *string `json:"region"`
 }
 
 type License struct {
@@ -159,13 +164,12 @@ type License struct {
 }
 
 type PendingLink struct {
-	ID                 string `json:"id"`
-	ApplicationID      string `json:"applicationId"`
-	ApplicationName    string `json:"applicationName"`
-	ApplicationIconURL string `json:"applicationIconUrl"`
-	ExternalUserID     string `json:"externalUserId"`
-	Email              string `json:"email"`
-	ProposedAt         string `json:"proposedAt"`
+	ID              string `json:"id"`
+	ApplicationID   string `json:"applicationId"`
+	ApplicationName string `json:"applicationName"`
+	ExternalUserID  string `json:"externalUserId"`
+	Email           string `json:"email"`
+	ProposedAt      string `json:"proposedAt"`
 }
 
 type Session struct {
@@ -234,7 +238,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	doc.PendingLinks = []PendingLink{}
 	for _, l := range links {
 		doc.PendingLinks = append(doc.PendingLinks, PendingLink{ID: l.ID, ApplicationID: l.ApplicationID, ApplicationName: l.ApplicationName,
-			ApplicationIconURL: l.ApplicationIconURL, ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: httpx.Time(l.ProposedAt)})
+			ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: httpx.Time(l.ProposedAt)})
 	}
 	sessions, err := s.Identity.SessionsOf(ctx, uid)
 	if err != nil {
@@ -315,14 +319,13 @@ func (s *Service) connections(ctx context.Context, doc *Document, uid string, no
 		if c.Edges.Consent != nil {
 			out.Scopes = c.Edges.Consent.Scopes
 		}
-		out.Sees.GlobalID = c.Edges.User.GlobalID
+		out.Sees.GlobalID, out.Sees.Region = c.Edges.User.GlobalID, optional(c.Region)
 		if connections.SharesProfile(c) {
-			name := portal.SharedName(c)
-			out.Sees.Name = &name
+			out.Sees.Name, out.Sees.Picture = optional(portal.SharedName(c)), optional(c.Edges.User.Image)
 		}
 		for _, sc := range out.Scopes {
 			if sc == "email" {
-				e := portal.SharedEmail(c)
+				e := connections.AppFacingEmail(c.AppEmail, c.AliasEmail)
 				out.Sees.Email = &e
 			}
 		}

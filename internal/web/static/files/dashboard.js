@@ -18,7 +18,7 @@
     signOutOthers: "mutation RevokeOtherSessions { revokeOtherSessions(input: {}) { revokedSessions } }",
     signOut: "mutation RevokeSession($id: ID!) { revokeSession(input: { sessionId: $id }) { revokedSessionId } }",
     deleteAccount: "mutation CloseAccount($confirm: String!) { closeAccount(input: { confirmGlobalId: $confirm }) { endedConnections } }",
-    pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName applicationIconUrl externalUserId email proposedAt } } }",
+    pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName externalUserId email proposedAt } } }",
     refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }",
     profile: "query DashboardProfile { viewer { id email profile { name pictureUrl region regionName suggestedRegion regionChoices { code name } } } }",
     updateProfile: "mutation UpdateProfile($name: String, $region: String) { updateProfile(input: {name: $name, region: $region}) { profile { name pictureUrl region regionName } } }",
@@ -186,7 +186,7 @@
     document.getElementById("pending-links").hidden = !list.length;
     fill("pending-links", h("ul", { class: "list" }, list.map(function (l) {
       return h("li", { "data-pending-link": l.id },
-        LS.icon({ name: l.applicationName, iconURL: l.applicationIconUrl }),
+        LS.icon({ name: l.applicationName }), // the initial: never a URL the developer chose before the person agreed
         h("div", { class: "grow" },
           h("strong", null, l.applicationName),
           h("div", { class: "small" }, t("dashboard.pending_knows", { email: l.email, user: l.externalUserId })),
