@@ -340,3 +340,31 @@ func TestMagicLinkSignIn(t *testing.T) {
 		})
 	})
 }
+
+// LinkAsker says whether the browser waiting for a link asked from the network of the one
+// that opened it (an IPv6 /64 as one), and says nothing of networks when either address is
+// unknown; the browser that asked is told nothing.
+func TestLinkAskerComparesNetworks(t *testing.T) {
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		box := &outbox{}
+		e.svc.Mail = box
+		ctx := e.ctx()
+		const who = "asker@example.com"
+		firefox := "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+		if _, err := e.svc.StartSignIn(ctx, who, "", "2001:db8:9:9::1", "browser-a", firefox); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := box.last(t, who) // the link's token
+		for ip, want := range map[string][2]bool{ // {known, same}
+			"2001:db8:9:9::42": {true, true}, "198.51.100.1": {true, false}, "": {false, false},
+		} {
+			a := e.svc.LinkAsker(ctx, raw, "browser-b", ip)
+			if a == nil || a.NetworkKnown != want[0] || a.SameNetwork != want[1] || a.Browser != "Firefox" || a.OS != "Linux" {
+				t.Errorf("from %q: %+v, want known %v, same %v, Firefox on Linux", ip, a, want[0], want[1])
+			}
+		}
+		if a := e.svc.LinkAsker(ctx, raw, "browser-a", "2001:db8:9:9::1"); a != nil {
+			t.Errorf("the asking browser was told %+v", a)
+		}
+	})
+}

@@ -364,8 +364,8 @@ type Asker struct {
 	// AskedAt is when the link was sent.
 	AskedAt time.Time
 	// SameNetwork: the asking browser's client address is this request's (an IPv6 /64 as
-	// one).
-	SameNetwork bool
+	// one); meaningful only when NetworkKnown (both addresses are known).
+	SameNetwork, NetworkKnown bool
 }
 
 // LinkAsker tells the page of an unused link opened in browser (from ip) whether another
@@ -392,7 +392,9 @@ func (s *Service) LinkAsker(ctx context.Context, raw, browser, ip string) *Asker
 	if browser != "" && s.Equal(w.Browser, ids.Hash(browser)) {
 		return nil
 	}
-	a := &Asker{Account: MaskEmail(ml.Email), AskedAt: time.Unix(w.SentAt, 0), SameNetwork: w.Net != "" && w.Net == networkOf(ip)}
+	here := networkOf(ip)
+	a := &Asker{Account: MaskEmail(ml.Email), AskedAt: time.Unix(w.SentAt, 0),
+		NetworkKnown: w.Net != "" && here != "", SameNetwork: w.Net != "" && w.Net == here}
 	a.Browser, a.OS, _ = strings.Cut(w.Agent, "/")
 	return a
 }
