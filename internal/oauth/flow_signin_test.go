@@ -354,7 +354,7 @@ func TestLinkAskerComparesNetworks(t *testing.T) {
 		if _, err := e.svc.StartSignIn(ctx, who, "", "2001:db8:9:9::1", "browser-a", firefox); err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := box.last(t, who) // the link's token
+		raw, _ := box.last(t, who)                // the link's token
 		for ip, want := range map[string][2]bool{ // {known, same}
 			"2001:db8:9:9::42": {true, true}, "198.51.100.1": {true, false}, "": {false, false},
 		} {
