@@ -357,6 +357,7 @@ func TestLinkAskerComparesNetworks(t *testing.T) {
 		raw, _ := box.last(t, who)                // the link's token
 		for ip, want := range map[string][2]bool{ // {known, same}
 			"2001:db8:9:9::42": {true, true}, "198.51.100.1": {true, false}, "": {false, false},
+			"127.0.0.1": {false, false}, "10.0.0.5": {false, false}, "::ffff:192.168.1.2": {false, false},
 		} {
 			a := e.svc.LinkAsker(ctx, raw, "browser-b", ip)
 			if a == nil || a.NetworkKnown != want[0] || a.SameNetwork != want[1] || a.Browser != "Firefox" || a.OS != "Linux" {
@@ -365,6 +366,16 @@ func TestLinkAskerComparesNetworks(t *testing.T) {
 		}
 		if a := e.svc.LinkAsker(ctx, raw, "browser-a", "2001:db8:9:9::1"); a != nil {
 			t.Errorf("the asking browser was told %+v", a)
+		}
+		// Two clients behind an untrusted proxy (or on a LAN) show private addresses: nothing
+		// is said of their network, rather than "the same".
+		const lan = "lan@example.com"
+		if _, err := e.svc.StartSignIn(ctx, lan, "", "10.0.0.5", "browser-c", firefox); err != nil {
+			t.Fatal(err)
+		}
+		raw, _ = box.last(t, lan)
+		if a := e.svc.LinkAsker(ctx, raw, "browser-d", "10.0.0.5"); a == nil || a.NetworkKnown || a.SameNetwork {
+			t.Errorf("a private address: %+v, want nothing said of the network", a)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -400,8 +401,15 @@ func (s *Service) LinkAsker(ctx context.Context, raw, browser, ip string) *Asker
 }
 
 // networkOf is the hash of ip's network as per-address limits count it (an IPv6 /64 as one),
-// "" for no address.
+// "" for no address, or for a loopback, private or link-local one: that is what a reverse
+// proxy not named in LOGINSIGN_TRUSTED_PROXIES shows for every client, and "the same network"
+// said of it would reassure falsely.
 func networkOf(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
+		a.Is4In6() && (a.Unmap().IsLoopback() || a.Unmap().IsPrivate() || a.Unmap().IsLinkLocalUnicast()) {
+		return ""
+	}
 	key, ok := ratelimit.AddressKey(ip)
 	if !ok {
 		return ""
