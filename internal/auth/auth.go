@@ -83,16 +83,18 @@ func TokenFrom(ctx context.Context) (Token, bool) {
 	return t, ok && t.ConnectionID != ""
 }
 
-// RecentSignIn is how long after signing in a session may change how the person signs in:
-// their addresses, passkeys and authenticator app, and close the account
-// (RequireRecentSignIn).
+// RecentSignIn is how long after signing in a session may change how the person signs in
+// (their addresses, passkeys and authenticator app), close the account, or hand an
+// application to someone else (invitations, roles, transfer, secrets, redirect and delivery
+// URLs, deletion) (RequireRecentSignIn).
 const RecentSignIn = 15 * time.Minute
 
 // RequireRecentSignIn returns the signed-in user's id when their sign-in happened at most
 // RecentSignIn before now. Otherwise it answers Unauthorized with the reason
 // reauthentication_required, and the person signs in again (by a link to their own mailbox, a
 // passkey, and their second step if they have one): a session cookie taken from a browser must
-// not be enough to lock the person out of their own account.
+// not be enough to lock the person out of their own account, or a developer out of their
+// application.
 func RequireRecentSignIn(ctx context.Context, now time.Time) (string, error) {
 	s, ok := SessionFrom(ctx)
 	if !ok {
