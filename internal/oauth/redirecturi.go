@@ -2,7 +2,9 @@ package oauth
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -31,6 +33,9 @@ func CheckRedirectURI(raw string) error {
 		if u.Host == "" {
 			return fmt.Errorf("must have a host")
 		}
+		if !hostName(u.Hostname()) {
+			return fmt.Errorf("the host must be a DNS name (letters, digits, hyphens) or an IP address")
+		}
 	case "http":
 		if !isLoopback(u.Hostname()) {
 			return fmt.Errorf("http is allowed only for localhost, 127.0.0.1 and [::1]; use https")
@@ -43,4 +48,19 @@ func CheckRedirectURI(raw string) error {
 		}
 	}
 	return nil
+}
+
+// dnsLabels is a host name of letter-digit-hyphen labels (RFC 1123 §2.1; underscores too, which
+// some internal names carry), in any case.
+var dnsLabels = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$`)
+
+// hostName reports whether h, a redirect URI's host, is a DNS name or an IP address (no zone).
+// url.Parse lets other characters through (";", ",", "'"), and the host's origin is written
+// into the pages' Content-Security-Policy (form-action, the embeds' frame-ancestors), where
+// ";" would start a directive of the developer's choosing.
+func hostName(h string) bool {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Zone() == ""
+	}
+	return len(h) <= 253 && dnsLabels.MatchString(h)
 }

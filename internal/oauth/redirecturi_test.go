@@ -25,6 +25,14 @@ func TestCheckRedirectURI(t *testing.T) {
 		{"javascript:alert(1)", "not allowed"},
 		{"myapp:/cb", "private-use"},
 		{"", "1 to 2048"},
+		{"https://App.Example.com:8443/cb", ""},
+		{"https://192.0.2.7/cb", ""},
+		{"https://[2001:db8::1]/cb", ""},
+		{"https://a.com;sandbox/cb", "DNS name"},
+		{"https://a.com,b.com/cb", "DNS name"},
+		{"https://a'b.com/cb", "DNS name"},
+		{"https://bücher.example/cb", "DNS name"},
+		{"https://-a.example/cb", "DNS name"},
 	}
 	for _, tt := range tests {
 		err := oauth.CheckRedirectURI(tt.uri)
