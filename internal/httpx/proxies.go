@@ -2,10 +2,12 @@ package httpx
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 
 	"loginsign/internal/auth"
 )
@@ -141,8 +143,28 @@ func peerHost(remote string) string {
 // (auth.WithClientIP), where ClientIP, the access log, sessions and the domain rate limits
 // read it. It is the full address; the rate limits count an IPv6 client by its /64
 // (ratelimit.AddressKey). It must wrap every other handler.
-func ClientAddress(p Proxies, next http.Handler) http.Handler {
+//
+// The first request that carries a forwarding header from a loopback or private peer that is
+// not a trusted proxy is logged to log as a warning, once: that is a reverse proxy missing from
+// LOGINSIGN_TRUSTED_PROXIES, behind which every client has the proxy's address, so one client
+// can spend the per-address limits of all (30 sign-in mails in 15 minutes for the whole site).
+func ClientAddress(p Proxies, log *slog.Logger, next http.Handler) http.Handler {
+	var warned atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !warned.Load() && p.untrustedProxy(r) && warned.CompareAndSwap(false, true) {
+			log.WarnContext(r.Context(), "a request came through a proxy that is not trusted: every client behind it shares its address for rate limits; "+
+				"list it in LOGINSIGN_TRUSTED_PROXIES (and set LOGINSIGN_FORWARDED_HEADER if it writes Forwarded)", "peer", peerHost(r.RemoteAddr))
+		}
 		next.ServeHTTP(w, r.WithContext(auth.WithClientIP(r.Context(), p.ClientIP(r))))
 	})
+}
+
+// untrustedProxy reports whether r carries a forwarding header from a loopback or private
+// peer that is not one of the proxies. (From a public peer the header is a client's own.)
+func (p Proxies) untrustedProxy(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == "" {
+		return false
+	}
+	peer, ok := parseHost(r.RemoteAddr)
+	return ok && (peer.IsLoopback() || peer.IsPrivate()) && !p.trusted(peer)
 }

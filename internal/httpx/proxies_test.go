@@ -1,7 +1,11 @@
 package httpx_test
 
 import (
+	"bytes"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"loginsign/internal/httpx"
@@ -62,5 +66,42 @@ func TestProxiesClientIP(t *testing.T) {
 	}
 	if _, err := httpx.ParseProxies("10.0.0.0/8", "x-real-ip"); err == nil {
 		t.Error("ParseProxies accepted the header x-real-ip")
+	}
+}
+
+// A forwarding header from a loopback or private peer that is not trusted is a reverse proxy
+// missing from LOGINSIGN_TRUSTED_PROXIES: it is logged once, as a warning. A header from a
+// public peer (a client's own) or a trusted proxy, and a request without one, log nothing.
+func TestAnUntrustedProxyIsLoggedOnce(t *testing.T) {
+	t.Parallel()
+	p, err := httpx.ParseProxies("10.0.0.0/8", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	h := httpx.ClientAddress(p, slog.New(slog.NewTextHandler(&buf, nil)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	send := func(peer, xff string) int {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = peer
+		if xff != "" {
+			r.Header.Set("X-Forwarded-For", xff)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		return strings.Count(buf.String(), "level=WARN")
+	}
+	for _, tt := range []struct{ peer, xff string }{
+		{"203.0.113.5:4000", "198.51.100.1"}, // a client's own header
+		{"10.1.2.3:4000", "198.51.100.1"},    // a trusted proxy
+		{"127.0.0.1:4000", ""},               // no header
+	} {
+		if n := send(tt.peer, tt.xff); n != 0 {
+			t.Fatalf("%s with %q: %d warnings, want none:\n%s", tt.peer, tt.xff, n, buf.String())
+		}
+	}
+	if n := send("127.0.0.1:4000", "198.51.100.1"); n != 1 || !strings.Contains(buf.String(), "LOGINSIGN_TRUSTED_PROXIES") {
+		t.Fatalf("an untrusted proxy on loopback: %d warnings:\n%s", n, buf.String())
+	}
+	if n := send("192.168.1.9:4000", "198.51.100.2"); n != 1 {
+		t.Fatalf("a second untrusted proxy request: %d warnings, want still 1", n)
 	}
 }

@@ -31,7 +31,7 @@ func TestSignInMailsPerClientAddressCountAnIPv6Slash64Once(t *testing.T) {
 		mux := http.NewServeMux()
 		pages := &authpages.Pages{OAuth: e.svc, Identity: e.svc.Identity, Log: slog.New(slog.DiscardHandler)}
 		pages.Register(mux)
-		h := httpx.ClientAddress(proxies, mux)
+		h := httpx.ClientAddress(proxies, slog.New(slog.DiscardHandler), mux)
 
 		// login posts the sign-in form for email from client: as the TCP peer when direct,
 		// else through the trusted proxy 10.1.2.3 (X-Forwarded-For).

@@ -399,7 +399,7 @@ func (s *Server) routes() http.Handler {
 		}).Handler(h)
 	}
 	h = httpx.SecurityHeaders(httpx.Compress(h), s.cfg.BaseURL, s.cfg.Dev)
-	return httpx.ClientAddress(s.cfg.TrustedProxies, httpx.Observe(s.log, h, s.observe))
+	return httpx.ClientAddress(s.cfg.TrustedProxies, s.log, httpx.Observe(s.log, h, s.observe))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
