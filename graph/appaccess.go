@@ -23,8 +23,9 @@ import (
 // Portal.Authorize.
 
 // teamField is field of obj as its team reads it, from the row Portal.Authorize loads (field
-// collection may not have selected the column). The check is made once per application and
-// operation (teamReads): a developer's list of applications asks several such fields of each.
+// collection may not have selected the column). A query keeps each application's answer for
+// the operation (teamReads; fields resolved at once may each ask before one keeps it): a
+// developer's list of applications asks several such fields of each.
 func teamField[T any](ctx context.Context, r *applicationResolver, obj *ent.Application, field func(*ent.Application) T) (T, error) {
 	app, err := teamRead(ctx, r, obj.ID)
 	if err != nil {

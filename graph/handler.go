@@ -42,7 +42,12 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields}) // before the complexity walk
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		return next(withTeamReads(ctx))
+		// A query's team checks are kept for the operation; a mutation's are not (its
+		// answers follow its own changes).
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Query {
+			ctx = withTeamReads(ctx)
+		}
+		return next(ctx)
 	})
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, err, log)

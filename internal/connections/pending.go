@@ -20,7 +20,9 @@ func PendingLinkFor(ctx context.Context, c *ent.Client, appID string, addresses 
 	}
 	l, err := c.PendingLink.Query().
 		Where(pendinglink.ApplicationID(appID), pendinglink.EmailIn(addresses...), pendinglink.RefusedAtIsNil()).
-		Order(ent.Desc(pendinglink.FieldUpdatedAt)).First(ctx)
+		// The id breaks ties: one import run stamps all its rows alike, and the consent page and
+		// the answer to it must find the same record (oauth's KnownLink).
+		Order(ent.Desc(pendinglink.FieldUpdatedAt), ent.Desc(pendinglink.FieldID)).First(ctx)
 	if store.NotFound(err) {
 		return nil, nil
 	}

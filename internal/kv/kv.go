@@ -134,7 +134,9 @@ func openEmbedded(opts Options) (*Store, error) {
 	}
 	srv := embedded.Serve(eng)
 	c := redis.NewClient(&redis.Options{Addr: "embedded", Dialer: srv.Dial, Protocol: 2, DisableIdentity: true,
-		PoolSize: opts.PoolSize, MinIdleConns: 2})
+		// No retries: the store is in the process, so a refusal (TRYAGAIN while its log cannot
+		// be written) would only come back the same, three times slower.
+		PoolSize: opts.PoolSize, MinIdleConns: 2, MaxRetries: -1})
 	return &Store{UniversalClient: c, Embedded: true, Engine: eng, stop: func() error {
 		srv.Close()
 		return eng.Close()

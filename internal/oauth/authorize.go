@@ -138,6 +138,10 @@ type ConsentScreen struct {
 	// KnownAs, when set, is the application's own user id for the person, from an import
 	// (a pending link): allowing links that record to this account.
 	KnownAs string
+	// KnownLink is the version of that record (pendingLinkVersion, "" for none): the page's
+	// form sends it back with the answer, so Decide accepts what this page showed, not what
+	// a later drawing of it (another tab, a reload) did.
+	KnownLink string
 	// ReturnsTo is where the answer goes (ReturnsTo of the redirect URI): the one thing on the
 	// page the developer cannot choose freely, which tells an app that borrows another's
 	// name and icon apart from it.
@@ -210,6 +214,7 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 		return nil, err
 	}
 	req.KnownLink = pendingLinkVersion(l)
+	out.KnownLink = req.KnownLink
 	if l != nil {
 		out.KnownAs = l.ExternalUserID
 	}
@@ -477,8 +482,11 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 // browser goes: the client's redirect URI with a code, or with error=access_denied, or, for an
 // allow, to sign in again when the request asks for a newer or stronger sign-in than the
 // person's (flowSignIn).
-func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share string) (Next, error) {
+func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share, knownLink string) (Next, error) {
 	req := &f.Request
+	// The record the answered page named (its form's KnownLink), whatever a later drawing of
+	// the page saved with the flow.
+	req.KnownLink = knownLink
 	if _, err := s.FlowApplication(ctx, f); err != nil {
 		return Next{}, err
 	}

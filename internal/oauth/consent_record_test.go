@@ -25,9 +25,9 @@ func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// page shows the consent page as the browser gets it, and answer posts it, each
-		// with the flow as stored in between.
-		page := func(want string) {
+		// page shows the consent page as the browser gets it and returns the record version its
+		// form carries; answer posts a page's form; each with the flow as stored in between.
+		page := func(want string) string {
 			t.Helper()
 			f, err := e.svc.BrowserFlow(ctx, id, "b1")
 			if err != nil {
@@ -37,14 +37,15 @@ func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 			if err != nil || n.Consent == nil || n.Consent.KnownAs != want {
 				t.Fatalf("consent page: %+v %v, want known as %q", n.Consent, err, want)
 			}
+			return n.Consent.KnownLink
 		}
-		answer := func() oauth.Next {
+		answer := func(known string) oauth.Next {
 			t.Helper()
 			f, err := e.svc.BrowserFlow(ctx, id, "b1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias)
+			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, known)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,19 +55,24 @@ func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 			return e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).CountX(bg)
 		}
 
-		page("")
+		tabA := page("")
 		link := e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID("probe:" + u.Email).
 			SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).SaveX(bg)
-		if n := answer(); !n.AskAgain || n.Redirect != "" || connections() != 0 {
+		if n := answer(tabA); !n.AskAgain || n.Redirect != "" || connections() != 0 {
 			t.Fatalf("a record added after the page: %+v, %d connections; want the page again and nothing made", n, connections())
 		}
-		page("probe:" + u.Email)
+		// Another tab (or a reload) draws the page with the record; the first tab's answer
+		// still names none, and is asked again.
+		shown := page("probe:" + u.Email)
+		if n := answer(tabA); !n.AskAgain || connections() != 0 {
+			t.Fatalf("the first tab's answer after another tab showed the record: %+v, %d connections", n, connections())
+		}
 		e.db.PendingLink.UpdateOne(link).SetExternalUserID("other:" + u.Email).SetUpdatedAt(time.Now().Add(time.Second)).ExecX(bg)
-		if n := answer(); !n.AskAgain || connections() != 0 {
+		if n := answer(shown); !n.AskAgain || connections() != 0 {
 			t.Fatalf("a record changed after the page: %+v, %d connections", n, connections())
 		}
-		page("other:" + u.Email)
-		if n := answer(); n.AskAgain || n.Redirect == "" {
+		shown = page("other:" + u.Email)
+		if n := answer(shown); n.AskAgain || n.Redirect == "" {
 			t.Fatalf("the record the page named: %+v", n)
 		}
 		c := e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).OnlyX(bg)
@@ -90,12 +96,13 @@ func TestConsentGoesOnWhenTheNamedRecordIsGone(t *testing.T) {
 			t.Fatal(err)
 		}
 		f, _ := e.svc.BrowserFlow(ctx, id, "b1")
-		if n, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now()); err != nil || n.Consent == nil || n.Consent.KnownAs != "crm-1" {
-			t.Fatalf("consent page: %+v %v", n, err)
+		shown, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now())
+		if err != nil || shown.Consent == nil || shown.Consent.KnownAs != "crm-1" {
+			t.Fatalf("consent page: %+v %v", shown, err)
 		}
 		e.db.PendingLink.DeleteOne(link).ExecX(bg)
 		f, _ = e.svc.BrowserFlow(ctx, id, "b1")
-		n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias)
+		n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, shown.Consent.KnownLink)
 		if err != nil || n.Redirect == "" {
 			t.Fatalf("answer: %+v %v", n, err)
 		}

@@ -256,22 +256,22 @@ func TestContinueAndDecide(t *testing.T) {
 			!n.Consent.Addresses[0].Masked || !n.Consent.Addresses[0].Checked || n.Consent.Addresses[1].Email != u.Email {
 			t.Fatalf("first connect: %+v, %v", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), false, ""); err != nil || redirectParam(n.Redirect, "error") != oauth.AccessDenied {
+		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), false, "", ""); err != nil || redirectParam(n.Redirect, "error") != oauth.AccessDenied {
 			t.Fatalf("deny: %+v, %v", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, "someone-else@example.com"); err != nil || redirectParam(n.Redirect, "error") != oauth.InvalidRequest {
+		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, "someone-else@example.com", ""); err != nil || redirectParam(n.Redirect, "error") != oauth.InvalidRequest {
 			t.Fatalf("sharing an address that is not the person's: %+v, %v", n, err)
 		}
 		// The consent form posted straight away, for a request that asks for a newer sign-in
 		// than the person's, asks for it as the authorization request does.
 		for _, q := range [][]string{{"prompt", "login"}, {"max_age", "0"}} {
 			again := flow(authzQuery(app.ID, cb, "", q...))
-			n, err := e.svc.Decide(ctx, again, u.ID, e.clock.Now().Add(-time.Minute), true, oauth.ShareAlias)
+			n, err := e.svc.Decide(ctx, again, u.ID, e.clock.Now().Add(-time.Minute), true, oauth.ShareAlias, "")
 			if err != nil || !n.Login || n.Redirect != "" {
 				t.Fatalf("allow with %s=%s, without signing in again: %+v, %v; want the sign-in", q[0], q[1], n, err)
 			}
 		}
-		n, err = e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias)
+		n, err = e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, "")
 		if err != nil || redirectParam(n.Redirect, "code") == "" || redirectParam(n.Redirect, "state") != "st-1" {
 			t.Fatalf("allow: %+v, %v", n, err)
 		}

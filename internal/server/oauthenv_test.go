@@ -248,7 +248,7 @@ func (b *browser) consent(p page, action, share string) page {
 	if p.StatusCode != 200 || !strings.Contains(p.Body, `value="allow"`) {
 		t.Fatalf("not a consent page: %d %s\n%s", p.StatusCode, p.Request.URL, p.Body)
 	}
-	f := url.Values{"flow": {p.hidden(t, "flow")}, "action": {action}}
+	f := url.Values{"flow": {p.hidden(t, "flow")}, "known": {p.hidden(t, "known")}, "action": {action}}
 	if share != "" {
 		f.Set("share", share)
 	}

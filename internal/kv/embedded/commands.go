@@ -29,7 +29,8 @@ func errArity(name string) error {
 // its reply; the write, if any, is in the log before the reply is returned. Once the log has
 // failed, a write is answered with the log's error (TRYAGAIN …): refused when the log had
 // already failed, or, for the write whose record could not be written, run in memory but not
-// logged, so the caller must treat it as failed (it reaches the log if the log recovers).
+// logged: its outcome is unknown to the caller, as a Redis write cut off by a network error
+// is (it took effect here, and reaches the log if the log recovers).
 func (s *Store) Do(args ...[]byte) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -45,7 +46,8 @@ func (s *Store) Do(args ...[]byte) any {
 
 // DoAll runs commands atomically (MULTI … EXEC) and returns their replies. When the log has
 // failed, every reply is its error if any of the commands writes (as for Do): none of them
-// runs, or, if the failure was this transaction's own record, none of them counts.
+// runs, or, if the failure was this transaction's own record, they all ran in memory and the
+// outcome is unknown to the caller (as for Do).
 func (s *Store) DoAll(cmds [][][]byte) []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -490,7 +490,7 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, apperr.New(apperr.Invalid, "action must be allow or deny"))
 		return
 	}
-	next, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"))
+	next, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"), r.PostForm.Get("known"))
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
