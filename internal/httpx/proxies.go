@@ -144,27 +144,43 @@ func peerHost(remote string) string {
 // read it. It is the full address; the rate limits count an IPv6 client by its /64
 // (ratelimit.AddressKey). It must wrap every other handler.
 //
-// The first request that carries a forwarding header from a loopback or private peer that is
-// not a trusted proxy is logged to log as a warning, once: that is a reverse proxy missing from
-// LOGINSIGN_TRUSTED_PROXIES, behind which every client has the proxy's address, so one client
-// can spend the per-address limits of all (30 sign-in mails in 15 minutes for the whole site).
+// The first request that shows a proxy the settings do not describe (misconfigured) is logged
+// to log as a warning, once: a reverse proxy missing from LOGINSIGN_TRUSTED_PROXIES, or one that
+// writes the other header than LOGINSIGN_FORWARDED_HEADER, gives every client the proxy's
+// address, so one client can spend the per-address limits of all (30 sign-in mails in 15
+// minutes for the whole site).
 func ClientAddress(p Proxies, log *slog.Logger, next http.Handler) http.Handler {
 	var warned atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !warned.Load() && p.untrustedProxy(r) && warned.CompareAndSwap(false, true) {
-			log.WarnContext(r.Context(), "a request came through a proxy that is not trusted: every client behind it shares its address for rate limits; "+
-				"list it in LOGINSIGN_TRUSTED_PROXIES (and set LOGINSIGN_FORWARDED_HEADER if it writes Forwarded)", "peer", peerHost(r.RemoteAddr))
+		if !warned.Load() {
+			if msg := p.misconfigured(r); msg != "" && warned.CompareAndSwap(false, true) {
+				log.WarnContext(r.Context(), msg, "peer", peerHost(r.RemoteAddr))
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithClientIP(r.Context(), p.ClientIP(r))))
 	})
 }
 
-// untrustedProxy reports whether r carries a forwarding header from a loopback or private
-// peer that is not one of the proxies. (From a public peer the header is a client's own.)
-func (p Proxies) untrustedProxy(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") == "" && r.Header.Get("Forwarded") == "" {
-		return false
+// misconfigured says what is wrong when r looks like it came through a proxy the settings do
+// not describe, "" otherwise: a forwarding header from a loopback or private peer that is not
+// one of the proxies (from a public peer the header is a client's own), or a trusted proxy
+// that sent only the header LOGINSIGN_FORWARDED_HEADER does not name.
+func (p Proxies) misconfigured(r *http.Request) string {
+	xff, fwd := r.Header.Get("X-Forwarded-For") != "", r.Header.Get("Forwarded") != ""
+	if !xff && !fwd {
+		return ""
 	}
 	peer, ok := parseHost(r.RemoteAddr)
-	return ok && (peer.IsLoopback() || peer.IsPrivate()) && !p.trusted(peer)
+	switch {
+	case !ok:
+		return ""
+	case !p.trusted(peer) && (peer.IsLoopback() || peer.IsPrivate()):
+		return "a request came through a proxy that is not trusted: every client behind it shares its address for rate limits; " +
+			"list it in LOGINSIGN_TRUSTED_PROXIES (and set LOGINSIGN_FORWARDED_HEADER if it writes Forwarded)"
+	case p.trusted(peer) && p.forwarded && !fwd:
+		return "a trusted proxy sent X-Forwarded-For but LOGINSIGN_FORWARDED_HEADER is forwarded: its clients share its address for rate limits"
+	case p.trusted(peer) && !p.forwarded && !xff:
+		return "a trusted proxy sent Forwarded but LOGINSIGN_FORWARDED_HEADER is x-forwarded-for: its clients share its address for rate limits; set LOGINSIGN_FORWARDED_HEADER=forwarded"
+	}
+	return ""
 }

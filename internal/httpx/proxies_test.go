@@ -104,4 +104,15 @@ func TestAnUntrustedProxyIsLoggedOnce(t *testing.T) {
 	if n := send("192.168.1.9:4000", "198.51.100.2"); n != 1 {
 		t.Fatalf("a second untrusted proxy request: %d warnings, want still 1", n)
 	}
+
+	// A trusted proxy that writes Forwarded, with the default header setting.
+	buf.Reset()
+	h = httpx.ClientAddress(p, slog.New(slog.NewTextHandler(&buf, nil)), http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.2.3:4000"
+	r.Header.Set("Forwarded", "for=198.51.100.1")
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if !strings.Contains(buf.String(), "LOGINSIGN_FORWARDED_HEADER=forwarded") {
+		t.Fatalf("a trusted proxy writing the other header: %q", buf.String())
+	}
 }
