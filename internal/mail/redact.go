@@ -1,14 +1,13 @@
 package mail
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"regexp"
 	"strings"
 
 	"github.com/emersion/go-smtp"
+
+	"loginsign/internal/ids"
 )
 
 // What the log may show of a mail. Sign-in subjects name the app ("Sign in to Acme with
@@ -37,9 +36,7 @@ func RedactAddresses(s string) string {
 // lower-cased address under key. Lines about one mailbox carry the same digest, and without the
 // key a digest cannot be tested against a list of addresses.
 func logDigest(key []byte, addr string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.ToLower(addr)))
-	return hex.EncodeToString(m.Sum(nil))[:12]
+	return ids.MAC(key, strings.ToLower(addr))[:12]
 }
 
 // kindOf is m.Kind, or "mail" for a message built without a template.
