@@ -13,8 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/ids"
 	"loginsign/internal/mail"
 	"loginsign/internal/oauth"
+	"loginsign/internal/ratelimit"
 )
 
 // outbox is a mail.Sender that keeps what it is given.
@@ -351,10 +353,21 @@ func TestLinkAskerComparesNetworks(t *testing.T) {
 		ctx := e.ctx()
 		const who = "asker@example.com"
 		firefox := "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
-		if _, err := e.svc.StartSignIn(ctx, who, "", "2001:db8:9:9::1", "browser-a", firefox); err != nil {
+		asking, err := e.svc.StartSignIn(ctx, who, "", "2001:db8:9:9::1", "browser-a", firefox)
+		if err != nil {
 			t.Fatal(err)
 		}
-		raw, _ := box.last(t, who)                // the link's token
+		raw, _ := box.last(t, who) // the link's token
+		// The waiting sign-in keeps a keyed digest of the network: a plain hash of one of
+		// 2^32 IPv4 networks (or of a /64) would give it back to whoever reads the store.
+		network, _ := ratelimit.AddressKey("2001:db8:9:9::1")
+		record, err := e.kv.Get(ctx, "wt:"+ids.Hash(asking)).Result()
+		if err != nil || !strings.Contains(record, `"ag":"Firefox/Linux"`) {
+			t.Fatalf("the waiting sign-in: %q, %v", record, err)
+		}
+		if strings.Contains(record, ids.Hash(network)) {
+			t.Errorf("the waiting sign-in keeps the plain hash of the asking network: %s", record)
+		}
 		for ip, want := range map[string][2]bool{ // {known, same}
 			"2001:db8:9:9::42": {true, true}, "198.51.100.1": {true, false}, "": {false, false},
 			"127.0.0.1": {false, false}, "10.0.0.5": {false, false}, "::ffff:192.168.1.2": {false, false},

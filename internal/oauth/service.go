@@ -57,6 +57,11 @@ type Config struct {
 	// spends (so a retry gets the same pair). Instances sharing a database must share it.
 	// Default: 32 random bytes per process (a retry across a restart then counts as reuse).
 	RotationKey []byte
+	// NetworkKey keys the digest of the asking browser's network a waiting sign-in keeps
+	// (networkOf): an IPv4 network is one of 2^32, so a plain hash would give it back to
+	// whoever reads the store. Instances sharing a store must share it. Default: 32 random
+	// bytes per process.
+	NetworkKey []byte
 	// Limits are the rate limits.
 	Limits Limits
 	// ActivityOff stops sign-ins writing their activity event. Only the benchmark that
@@ -112,9 +117,11 @@ func (c *Config) defaults() {
 	if c.RefreshGrace == 0 {
 		c.RefreshGrace = 5 * time.Second
 	}
-	if len(c.RotationKey) == 0 {
-		c.RotationKey = make([]byte, 32)
-		rand.Read(c.RotationKey)
+	for _, k := range []*[]byte{&c.RotationKey, &c.NetworkKey} {
+		if len(*k) == 0 {
+			*k = make([]byte, 32)
+			rand.Read(*k)
+		}
 	}
 	lim := func(l *Limit, n int, w time.Duration) {
 		if l.N <= 0 {

@@ -160,7 +160,7 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 	}
 	raw := ids.Secret(WaitingPrefix)
 	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90)),
-		Agent: describeAgent(agent), Net: networkOf(ip)}
+		Agent: describeAgent(agent), Net: s.networkOf(ip)}
 	if flowID != "" {
 		if _, err := s.Flow(ctx, flowID); err == nil {
 			w.FlowID = flowID
@@ -393,18 +393,18 @@ func (s *Service) LinkAsker(ctx context.Context, raw, browser, ip string) *Asker
 	if browser != "" && s.Equal(w.Browser, ids.Hash(browser)) {
 		return nil
 	}
-	here := networkOf(ip)
+	here := s.networkOf(ip)
 	a := &Asker{Account: MaskEmail(ml.Email), AskedAt: time.Unix(w.SentAt, 0),
 		NetworkKnown: w.Net != "" && here != "", SameNetwork: w.Net != "" && w.Net == here}
 	a.Browser, a.OS, _ = strings.Cut(w.Agent, "/")
 	return a
 }
 
-// networkOf is the hash of ip's network as per-address limits count it (an IPv6 /64 as one),
+// networkOf is the keyed digest (Config.NetworkKey) of ip's network as per-address limits count it (an IPv6 /64 as one),
 // "" for no address, or for a loopback, private or link-local one: that is what a reverse
 // proxy not named in LOGINSIGN_TRUSTED_PROXIES shows for every client, and "the same network"
 // said of it would reassure falsely.
-func networkOf(ip string) string {
+func (s *Service) networkOf(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil || a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() ||
 		a.Is4In6() && (a.Unmap().IsLoopback() || a.Unmap().IsPrivate() || a.Unmap().IsLinkLocalUnicast()) {
@@ -414,7 +414,7 @@ func networkOf(ip string) string {
 	if !ok {
 		return ""
 	}
-	return ids.Hash(key)
+	return ids.MAC(s.Config.NetworkKey, key)
 }
 
 // describeAgent names the browser and system of a User-Agent header as "Browser/System"

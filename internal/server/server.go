@@ -191,7 +191,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.oauth = oauth.New(db, k, s.identity, mailer, signingKeys,
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
 			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), SyncRotations: cfg.Runtime.SyncRotations,
-			RotationKey: deriveKey(cfg.Secret, "loginsign refresh rotation")}, s.now)
+			RotationKey: deriveKey(cfg.Secret, "loginsign refresh rotation"),
+			NetworkKey:  deriveKey(cfg.Secret, "loginsign asker network")}, s.now)
 	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
 	if err != nil {
 		return nil, err
