@@ -100,8 +100,11 @@ func (s *Service) ForApplication(ctx context.Context, appID string, f Filter, p 
 
 // personOnly are the types of events that concern an application but only its person sees:
 // a refused pending link would tell the developer that an imported address has an account
-// (only a signed-in person can refuse), which the import itself never tells.
-var personOnly = []string{string(PendingLinkRefused), string(LicenseEnded)}
+// (only a signed-in person can refuse), which the import itself never tells; the person's
+// answer to an address an application proposed (confirmed, cancelled) would tell an
+// application that sees only the relay alias which of its guesses is the person's address,
+// which the proposal's answer and the webhooks never tell.
+var personOnly = []string{string(PendingLinkRefused), string(LicenseEnded), string(EmailChangeConfirm), string(EmailChangeCancel)}
 
 func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f Filter, p Page, app *ent.Application) (*List, error) {
 	n := p.First

@@ -1,0 +1,103 @@
+package identity_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/internal/activity"
+	"loginsign/internal/auth"
+	"loginsign/internal/identity"
+	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail"
+	"loginsign/internal/mail/mailtest"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+)
+
+// TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange: an application that sees a
+// person only by their relay alias proposes guesses of their real address (PATCH
+// …/users/:connectionId/email). The answer is "pending" whatever the guess and the alias app
+// gets no email_changed; the person's answer (confirming the guess that is their primary,
+// cancelling another) must not reach the application's activity log either, or its developer
+// learns which guess was the person's address. The developer still sees their own requests,
+// and the person sees everything in their own log.
+func TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t)
+		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+		s := identity.New(db, kvtest.Embedded(t), func() time.Time { return now }, identity.SessionConfig{})
+		s.Mail, s.BaseURL = sender, "https://login.example.com"
+
+		dev, err := s.CreateUser(ctx, "dev@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pat, err := s.CreateUser(ctx, "pat.private@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		app := db.Application.Create().SetOwnerID(dev.ID).SetName("Curious").SetSecretHash("h").SaveX(ctx)
+		conn := db.AppConnection.Create().SetUserID(pat.ID).SetApplicationID(app.ID).
+			SetAliasEmail("k3j4h5g6@relay.example.com").SaveX(ctx)
+
+		// guess proposes address as portal.SyncEmail does and returns the link of kind
+		// ("confirm", mailed to the guess, or "cancel", mailed to the primary).
+		guess := func(address, kind string) string {
+			t.Helper()
+			before := smtp.Count()
+			pending, err := s.RequestEmailChange(ctx, pat.ID, address, identity.EmailChangeRequester{
+				ApplicationID: app.ID, ApplicationName: app.Name, Actor: dev.ID, ConnectionID: conn.ID, Shown: conn.AppEmail})
+			if err != nil || !pending {
+				t.Fatalf("request %s: pending=%v err=%v", address, pending, err)
+			}
+			for _, m := range smtp.Wait(t, before+2)[before:] {
+				if l := changeLinkRE.FindStringSubmatch(m.Text); l != nil && l[1] == kind {
+					return l[2]
+				}
+			}
+			t.Fatalf("no %s link mailed for %s", kind, address)
+			return ""
+		}
+		as := auth.WithSession(ctx, auth.Session{UserID: pat.ID, ID: "s", SignedInAt: now})
+		if _, err := s.ConfirmEmailChange(as, guess("pat.private@example.com", "confirm")); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		if _, err := s.CancelEmailChange(ctx, guess("pat@elsewhere.example", "cancel")); err != nil {
+			t.Fatal(err)
+		}
+
+		log := &activity.Service{DB: db, Now: func() time.Time { return now },
+			Owned: func(ctx context.Context, appID string) (*ent.Application, error) { return db.Application.Get(ctx, appID) }}
+		types := func(l *activity.List) map[activity.Type]int {
+			n := map[activity.Type]int{}
+			for _, ev := range l.Events {
+				n[ev.Type]++
+			}
+			return n
+		}
+		devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID, ID: "d", SignedInAt: now})
+		seen, err := log.ForApplication(devCtx, app.ID, activity.Filter{}, activity.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := types(seen); n[activity.EmailChangeRequest] != 2 || n[activity.EmailChangeConfirm] != 0 || n[activity.EmailChangeCancel] != 0 {
+			t.Errorf("the alias-only app's activity log: %v, want its 2 requests and none of the person's answers", n)
+		}
+		own, err := log.ForPerson(as, pat.ID, activity.Filter{}, activity.Page{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := types(own); n[activity.EmailChangeConfirm] != 1 || n[activity.EmailChangeCancel] != 1 {
+			t.Errorf("the person's own log: %v, want the confirmation and the cancellation", n)
+		}
+	})
+}
