@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
@@ -280,6 +282,33 @@ var errAliasTaken = errors.New("alias or connection created concurrently")
 // page is open); the page is shown again instead.
 var errPendingLinkChanged = errors.New("the application's record of the person changed after the consent page")
 
+// errConsentGone is approve's answer to an approval on a remembered consent (Continue found
+// one) when the transaction finds none that covers the request: the person removed the
+// application, or removed it and consented again to less, since Continue looked. Going on would
+// link them again, or widen the consent, without a consent page; the page is asked for again.
+var errConsentGone = errors.New("the remembered consent was withdrawn or narrowed")
+
+// rememberedConsent checks, inside the approving transaction, that conn (nil: none) has a
+// consent covering scopes.
+func rememberedConsent(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, scopes []string) error {
+	if conn == nil {
+		return errConsentGone
+	}
+	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
+	if store.NotFound(err) {
+		return errConsentGone
+	}
+	if err != nil {
+		return serverError(err)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return errConsentGone
+		}
+	}
+	return nil
+}
+
 // pendingLinkVersion identifies l as the consent page shows it: its id and when it last
 // changed ("" for none).
 func pendingLinkVersion(l *ent.PendingLink) string {
@@ -295,9 +324,22 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	if err != nil {
 		return nil, store.Err(err, "user")
 	}
-	conn, err := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID)).Only(ctx)
+	q := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))
+	if s.DB.Dialect == dialect.Postgres {
+		// A removal of the connection running now waits for this transaction (and then takes
+		// the code's connection with it) instead of landing between its reads and writes.
+		// FOR UPDATE, not FOR SHARE: two approvals sharing the row would both wait to update
+		// it. SQLite transactions take turns anyway.
+		q = q.ForUpdate()
+	}
+	conn, err := q.Only(ctx)
 	if err != nil && !store.NotFound(err) {
 		return nil, serverError(err)
+	}
+	if share == "" {
+		if err := rememberedConsent(ctx, tx, conn, req.Scopes); err != nil {
+			return nil, err
+		}
 	}
 	created := conn == nil
 	appEmail := ""
@@ -343,7 +385,13 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		if share != "" {
 			up.SetAppEmail(appEmail)
 		}
-		if conn, err = up.Save(ctx); err != nil {
+		if conn, err = up.Save(ctx); store.NotFound(err) {
+			// Removed since it was read (PostgreSQL): as if never read.
+			if share == "" {
+				return nil, errConsentGone
+			}
+			return nil, errAliasTaken
+		} else if err != nil {
 			return nil, serverError(err)
 		}
 	}
@@ -432,32 +480,35 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	if err != nil {
 		return Next{}, err
 	}
-	if need {
-		if req.HasPrompt(PromptNone) {
-			return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+	if !need {
+		code, err := s.Approve(ctx, req, userID, "", authTime)
+		if err == nil {
+			return Next{Redirect: s.RedirectWithCode(req, code)}, nil
 		}
-		known := req.KnownLink
-		screen, err := s.Consent(ctx, req, app, userID)
-		if err != nil {
+		if !errors.Is(err, errConsentGone) {
+			if e := AsError(err); e.Redirect {
+				return Next{Redirect: s.RedirectWithError(req, e)}, nil
+			}
 			return Next{}, err
 		}
-		if (screen.FirstConnect || req.KnownLink != known) && f.id != "" {
-			// The page names the exact alias and the application's record of the person:
-			// keep them in the flow for Approve to claim and accept.
-			if err := s.saveFlow(ctx, f.id, f); err != nil {
-				return Next{}, err
-			}
-		}
-		return Next{Consent: screen}, nil
+		// Withdrawn or narrowed since ConsentNeeded read it: the person is asked again.
 	}
-	code, err := s.Approve(ctx, req, userID, "", authTime)
+	if req.HasPrompt(PromptNone) {
+		return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+	}
+	known := req.KnownLink
+	screen, err := s.Consent(ctx, req, app, userID)
 	if err != nil {
-		if e := AsError(err); e.Redirect {
-			return Next{Redirect: s.RedirectWithError(req, e)}, nil
-		}
 		return Next{}, err
 	}
-	return Next{Redirect: s.RedirectWithCode(req, code)}, nil
+	if (screen.FirstConnect || req.KnownLink != known) && f.id != "" {
+		// The page names the exact alias and the application's record of the person:
+		// keep them in the flow for Approve to claim and accept.
+		if err := s.saveFlow(ctx, f.id, f); err != nil {
+			return Next{}, err
+		}
+	}
+	return Next{Consent: screen}, nil
 }
 
 // flowSignIn is when the person userID signed in for the flow f (sessionStart: when their
