@@ -27,6 +27,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/oauth"
+	"loginsign/internal/web/page"
 )
 
 //go:embed templates/*.html
@@ -92,20 +93,10 @@ func pageHeaders(w http.ResponseWriter, formAction ...string) { Headers(w, nil, 
 // formAction lists extra origins a form may end up at after redirects.
 func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...string) {
 	h := w.Header()
-	fa := "'self'"
-	for _, o := range formAction {
-		if o != "" {
-			fa += " " + o
-		}
-	}
-	frames := "'none'"
-	if len(frameAncestors) > 0 {
-		frames = strings.Join(frameAncestors, " ")
-	} else {
+	if len(page.Sources(frameAncestors)) == 0 {
 		h.Set("X-Frame-Options", "DENY")
 	}
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
-		"form-action "+fa+"; frame-ancestors "+frames+"; base-uri 'none'")
+	h.Set("Content-Security-Policy", page.Policy{FrameAncestors: frameAncestors, FormAction: formAction}.CSP())
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"loginsign/internal/i18n"
@@ -27,19 +28,37 @@ type Policy struct {
 	Personal bool
 }
 
-// CSP is the Content-Security-Policy for p.
+// CSP is the Content-Security-Policy for p. Of FrameAncestors and FormAction it names only
+// Sources.
 func (p Policy) CSP() string {
 	fa := "'none'"
-	if len(p.FrameAncestors) > 0 {
-		fa = strings.Join(p.FrameAncestors, " ")
+	if anc := Sources(p.FrameAncestors); len(anc) > 0 {
+		fa = strings.Join(anc, " ")
 	}
 	form := "'self'"
-	if len(p.FormAction) > 0 {
-		form += " " + strings.Join(p.FormAction, " ")
+	for _, src := range Sources(p.FormAction) {
+		form += " " + src
 	}
 	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
 		"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action " + form + "; frame-ancestors " + fa
 }
+
+// Sources keeps of list the CSP sources that are one origin (scheme://host[:port], CSP3
+// host-source) or one scheme (scheme:). The origins come from an application's registered
+// URIs; one stored before their checks were tightened could hold a ';' (the end of a
+// directive: the developer would write their own), a ',' (the end of a policy) or a space (one
+// more source), or non-ASCII a browser would drop with the rest.
+func Sources(list []string) []string {
+	var out []string
+	for _, src := range list {
+		if sourceRE.MatchString(src) {
+			out = append(out, src)
+		}
+	}
+	return out
+}
+
+var sourceRE = regexp.MustCompile(`^(?:[a-zA-Z][a-zA-Z0-9+.-]*://(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?|[a-zA-Z][a-zA-Z0-9+.-]{0,62}:)$`)
 
 // Headers sets the security and caching headers of an HTML page.
 func Headers(w http.ResponseWriter, p Policy) {
@@ -49,7 +68,7 @@ func Headers(w http.ResponseWriter, p Policy) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin-allow-popups")
-	if len(p.FrameAncestors) == 0 {
+	if len(Sources(p.FrameAncestors)) == 0 {
 		h.Set("X-Frame-Options", "DENY")
 	}
 	if p.Personal {

@@ -25,6 +25,12 @@ func TestHeaders(t *testing.T) {
 		{"a public page is revalidated", page.Policy{}, "'none'", "'self'", "no-cache", "DENY"},
 		{"an embed names its app's origins", page.Policy{FrameAncestors: []string{"https://a.example", "http://localhost:3000"}, FormAction: []string{"https://a.example"}},
 			"https://a.example http://localhost:3000", "'self' https://a.example", "no-cache", ""},
+		// Registered URIs stored before their checks were tightened: none may end the
+		// directive (';'), the policy (',') or add a source (' ').
+		{"only plain origins and schemes are named", page.Policy{
+			FrameAncestors: []string{"https://a.com;sandbox", "https://b.com, script-src *", "https://c.com 'unsafe-inline'", "https://münchen.de", ""},
+			FormAction:     []string{"https://a.com;sandbox", "", "https://[2001:db8::1]:8443", "com.example.app:", "https://x.example.com:443"}},
+			"'none'", "'self' https://[2001:db8::1]:8443 com.example.app: https://x.example.com:443", "no-cache", "DENY"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
