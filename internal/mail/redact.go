@@ -17,10 +17,11 @@ import (
 // keyed digest (Config.LogKey), and pass every error text through RedactAddresses: SMTP
 // servers echo the recipient in replies such as "550 5.1.1 <ann@example.com>: no such user".
 
-// addressInText matches an address inside free text: a local part (anything up to a space,
-// bracket, double quote or separator; an apostrophe belongs to it, as in o'brien@) and the
-// domain after the @, an IP literal included, in group 1.
-var addressInText = regexp.MustCompile(`[^\s<>()\[\]{},;:"@]+@(\[[^\]\s]*\]|[\p{L}\p{N}.-]*)`)
+// addressInText matches an address inside free text: a local part (a quoted string, as in
+// "ann smith"@, or anything up to a space, bracket, double quote or separator; an apostrophe
+// belongs to it, as in o'brien@) and the domain after the @, an IP literal included, in
+// group 1.
+var addressInText = regexp.MustCompile(`(?:"(?:[^"\\\r\n]|\\.)*"|[^\s<>()\[\]{},;:"@]+)@(\[[^\]\s]*\]|[\p{L}\p{N}.-]*)`)
 
 // RedactAddresses returns s with the local part of every email address in it replaced by
 // "•••": "550 <ann@example.com> unknown" becomes "550 <•••@example.com> unknown". The domain

@@ -17,6 +17,9 @@ func TestRedactAddresses(t *testing.T) {
 		"literal ann@[192.0.2.1] rejected":                    "literal •••@[192.0.2.1] rejected",
 		"from o'brien@example.ie":                             "from •••@example.ie",
 		"a trailing ann@":                                     "a trailing •••@",
+		`550 <"ann smith"@example.com> unknown`:               "550 <•••@example.com> unknown",
+		`RCPT TO:<"a\"b@c"@example.com>`:                      "RCPT TO:<•••@example.com>",
+		`said "no such user" to ann@example.com`:              `said "no such user" to •••@example.com`,
 		"dial tcp 127.0.0.1:587: connect: connection refused": "dial tcp 127.0.0.1:587: connect: connection refused",
 	} {
 		if got := mail.RedactAddresses(in); got != want {
