@@ -44,18 +44,24 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 		return false, err
 	}
 	if before != nil {
-		s.afterPrimaryChange(ctx, before)
+		s.afterPrimaryChange(ctx, before, true)
 	}
 	return before != nil, nil
 }
 
 // afterPrimaryChange runs once a change of the primary address of before (the account as it
-// was) has committed: every other session of the person ends (the one that made the change
-// stays), and the old address gets a security notice, so a change the person did not make
-// does not go unnoticed. Both are best effort: the change stands, failures are logged.
-func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User) {
+// was) has committed: with endSessions every other session of the person ends (the one that
+// made the change stays), and the old address gets a security notice, so a change the person
+// did not make does not go unnoticed. Both are best effort: the change stands, failures are
+// logged.
+//
+// A confirmed application's proposal (ConfirmEmailChange) ends no session: ending them sends
+// back-channel logouts to the apps signed in from them, within seconds of the confirmation,
+// and an app that sees only the relay alias would learn from its logout that the address it
+// proposed is the person's. The person ends sessions from the dashboard.
+func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endSessions bool) {
 	userID := before.ID
-	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID && endSessions {
 		s.endingSessions(ctx, userID, func(id string) bool { return id != sess.ID })
 		if n, err := s.Sessions.DeleteAll(ctx, userID, sess.ID); err != nil {
 			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)

@@ -299,7 +299,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 		return nil, err
 	}
 	if before != nil { // nil: the request was for the primary address itself
-		s.afterPrimaryChange(ctx, before)
+		s.afterPrimaryChange(ctx, before, false)
 	}
 	return &EmailChange{NewEmail: ec.NewEmail, OldEmail: ec.OldEmail, ApplicationName: ec.ApplicationName}, nil
 }

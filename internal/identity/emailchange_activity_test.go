@@ -76,7 +76,9 @@ func TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange(t *testing.T) {
 		}
 
 		log := &activity.Service{DB: db, Now: func() time.Time { return now },
-			Owned: func(ctx context.Context, appID string) (*ent.Application, error) { return db.Application.Get(ctx, appID) }}
+			Owned: func(ctx context.Context, appID string) (*ent.Application, error) {
+				return db.Application.Get(ctx, appID)
+			}}
 		types := func(l *activity.List) map[activity.Type]int {
 			n := map[activity.Type]int{}
 			for _, ev := range l.Events {

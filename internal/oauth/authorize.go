@@ -15,6 +15,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
+	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
@@ -138,11 +139,12 @@ type ConsentScreen struct {
 	// FirstConnect is true when no connection exists yet.
 	FirstConnect bool
 	// KnownAs, when set, is the application's own user id for the person, from an import
-	// (a pending link): allowing links that record to this account.
+	// (a pending link): the person may allow with or without linking that record to this
+	// account.
 	KnownAs string
 	// KnownLink is the version of that record (pendingLinkVersion, "" for none): the page's
-	// form sends it back with the answer, so Decide accepts what this page showed, not what
-	// a later drawing of it (another tab, a reload) did.
+	// form sends it back with an answer that links it, so Decide accepts what this page
+	// showed, not what a later drawing of it (another tab, a reload) did.
 	KnownLink string
 	// ReturnsTo is where the answer goes (ReturnsTo of the redirect URI): the one thing on the
 	// page the developer cannot choose freely, which tells an app that borrows another's
@@ -275,13 +277,6 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 
 var errAliasTaken = errors.New("alias or connection created concurrently")
 
-// errPendingLinkChanged is approve's answer when the application's record of the person (a
-// pending link) is not the one the consent page named: an import added, changed or replaced
-// it after the page was shown. Accepting it would link the person to a record they never
-// saw (an app could import guesses of a person's real address under telling ids while the
-// page is open); the page is shown again instead.
-var errPendingLinkChanged = errors.New("the application's record of the person changed after the consent page")
-
 // errConsentGone is approve's answer to an approval on a remembered consent (Continue found
 // one) when the transaction finds none that covers the request: the person removed the
 // application, or removed it and consented again to less, since Continue looked. Going on would
@@ -307,6 +302,26 @@ func rememberedConsent(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection,
 		}
 	}
 	return nil
+}
+
+// namedPendingLink is the open pending link of application appID, for one of the person's
+// verified addresses, whose version (pendingLinkVersion) is known; nil when there is none,
+// or when it was changed, replaced or refused since the page showed it. Such a record is not
+// accepted (the person never saw it: an app could import guesses of a person's address under
+// telling ids while the page is open), and the answer goes on without it; the record waits
+// for a later consent page. Sending the person back to the page instead would let that app
+// tell a right guess by the answer that does not come back.
+func namedPendingLink(ctx context.Context, tx *ent.Tx, appID, known string, verified []string) (*ent.PendingLink, error) {
+	id, _, ok := strings.Cut(known, "@")
+	if !ok || len(verified) == 0 {
+		return nil, nil
+	}
+	l, err := tx.PendingLink.Query().Where(pendinglink.ID(id), pendinglink.ApplicationID(appID),
+		pendinglink.EmailIn(verified...), pendinglink.RefusedAtIsNil()).Only(ctx)
+	if store.NotFound(err) || err == nil && pendingLinkVersion(l) != known {
+		return nil, nil
+	}
+	return l, err
 }
 
 // pendingLinkVersion identifies l as the consent page shows it: its id and when it last
@@ -396,15 +411,12 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		}
 	}
 	if share != "" {
-		// The person answered the consent page, which named the application's record of them:
-		// the open pending link it named becomes part of the connection now, never before, and
-		// one added or changed since the page was shown is not accepted.
-		l, err := connections.PendingLinkFor(ctx, tx.Client(), req.ClientID, verified)
+		// The person answered the consent page. The application's record of them it named
+		// becomes part of the connection only when they chose to link it (req.KnownLink), and
+		// only as the page showed it.
+		l, err := namedPendingLink(ctx, tx, req.ClientID, req.KnownLink, verified)
 		if err != nil {
 			return nil, serverError(err)
-		}
-		if l != nil && pendingLinkVersion(l) != req.KnownLink {
-			return nil, errPendingLinkChanged
 		}
 		if l != nil {
 			if conn, err = connections.AcceptPendingLink(ctx, tx, l, conn, created, now); err != nil {
@@ -446,9 +458,6 @@ type Next struct {
 	Login bool
 	// Consent, when set, shows the consent page.
 	Consent *ConsentScreen
-	// AskAgain sends the browser back to the consent page: what it named changed before the
-	// person's answer (errPendingLinkChanged).
-	AskAgain bool
 }
 
 // Continue decides the next step of the authorization in progress f for the signed-in userID
@@ -529,14 +538,15 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 	return sessionStart, again, nil
 }
 
-// Decide answers the consent page: allow (with the chosen address) or deny. Next is where the
+// Decide answers the consent page: allow (with the chosen address, linking the application's
+// record of the person the page named when knownLink is its KnownLink) or deny. Next is where the
 // browser goes: the client's redirect URI with a code, or with error=access_denied, or, for an
 // allow, to sign in again when the request asks for a newer or stronger sign-in than the
 // person's (flowSignIn).
 func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share, knownLink string) (Next, error) {
 	req := &f.Request
-	// The record the answered page named (its form's KnownLink), whatever a later drawing of
-	// the page saved with the flow.
+	// The record the answered page named and the person chose to link (its form's
+	// KnownLink), whatever a later drawing of the page saved with the flow.
 	req.KnownLink = knownLink
 	if _, err := s.FlowApplication(ctx, f); err != nil {
 		return Next{}, err
@@ -555,9 +565,6 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 		return Next{Login: true}, nil
 	}
 	code, err := s.Approve(ctx, req, userID, share, authTime)
-	if errors.Is(err, errPendingLinkChanged) {
-		return Next{AskAgain: true}, nil
-	}
 	if err != nil {
 		if e := AsError(err); e.Redirect {
 			return Next{Redirect: s.RedirectWithError(req, e)}, nil

@@ -2,82 +2,83 @@ package oauth_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
+	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/pendinglink"
 	"loginsign/internal/oauth"
 )
 
 // The consent page names the application's record of the person (an import's pending link,
-// "known as"), and the answer accepts that record only: one an import added or changed while
-// the page was open sends the person back to the page, which now names it, and nothing is
-// linked or created meanwhile. An app could otherwise import guesses of a person's real
-// address under telling ids while the page is open, and learn which one was theirs from the
-// id the connection took.
+// "known as"), and the person chooses whether to link it: an answer that links accepts that
+// record only, as the page showed it. One an import added, changed or replaced while the page
+// was open is not accepted, and the answer goes on without it (the record waits for a later
+// page). An app could otherwise import guesses of a person's real address under telling ids
+// while the page is open and learn which one was theirs, from the id the connection took or
+// from an answer that did not come back.
 func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
 		const cb = "https://rp.example/cb"
 		ctx, bg := e.ctx(), context.Background()
 		app, _ := e.client(t, cb)
-		u := e.person(t)
-		id, err := e.svc.StartFlow(ctx, e.authorize(t, authzQuery(app.ID, cb, "")), "b1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// page shows the consent page as the browser gets it and returns the record version its
-		// form carries; answer posts a page's form; each with the flow as stored in between.
-		page := func(want string) string {
-			t.Helper()
+		for _, tc := range []struct {
+			name string
+			// before is the record imported before the page ("" none), after what the import
+			// makes of it while the page is open ("" unchanged; "-" a new record added).
+			before, after string
+			link          bool // the person's answer links the record the page named
+			want          string
+		}{
+			{"a record added after the page", "", "-", true, ""},
+			{"a record changed after the page", "crm-1", "crm-2", true, ""},
+			{"the record the page named, linked", "crm-1", "", true, "crm-1"},
+			{"the record the page named, allowed without linking", "crm-1", "", false, ""},
+		} {
+			u := e.person(t)
+			var link *ent.PendingLink
+			if tc.before != "" {
+				link = e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID(tc.before).
+					SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).SaveX(bg)
+			}
+			id, err := e.svc.StartFlow(ctx, e.authorize(t, authzQuery(app.ID, cb, "")), "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
 			f, err := e.svc.BrowserFlow(ctx, id, "b1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now())
-			if err != nil || n.Consent == nil || n.Consent.KnownAs != want {
-				t.Fatalf("consent page: %+v %v, want known as %q", n.Consent, err, want)
+			shown, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now())
+			if err != nil || shown.Consent == nil || shown.Consent.KnownAs != tc.before {
+				t.Fatalf("%s: consent page: %+v %v, want known as %q", tc.name, shown.Consent, err, tc.before)
 			}
-			return n.Consent.KnownLink
-		}
-		answer := func(known string) oauth.Next {
-			t.Helper()
-			f, err := e.svc.BrowserFlow(ctx, id, "b1")
-			if err != nil {
+			switch tc.after {
+			case "-":
+				link = e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID("probe:" + u.Email).
+					SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).SaveX(bg)
+			case "":
+			default:
+				e.db.PendingLink.UpdateOne(link).SetExternalUserID(tc.after).SetUpdatedAt(time.Now().Add(time.Second)).ExecX(bg)
+			}
+			known := ""
+			if tc.link {
+				known = shown.Consent.KnownLink
+			}
+			if f, err = e.svc.BrowserFlow(ctx, id, "b1"); err != nil {
 				t.Fatal(err)
 			}
 			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, known)
-			if err != nil {
-				t.Fatal(err)
+			if err != nil || !strings.HasPrefix(n.Redirect, cb+"?code=") {
+				t.Fatalf("%s: the answer %+v %v, want the app's redirect with a code", tc.name, n, err)
 			}
-			return n
-		}
-		connections := func() int {
-			return e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).CountX(bg)
-		}
-
-		tabA := page("")
-		link := e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID("probe:" + u.Email).
-			SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).SaveX(bg)
-		if n := answer(tabA); !n.AskAgain || n.Redirect != "" || connections() != 0 {
-			t.Fatalf("a record added after the page: %+v, %d connections; want the page again and nothing made", n, connections())
-		}
-		// Another tab (or a reload) draws the page with the record; the first tab's answer
-		// still names none, and is asked again.
-		shown := page("probe:" + u.Email)
-		if n := answer(tabA); !n.AskAgain || connections() != 0 {
-			t.Fatalf("the first tab's answer after another tab showed the record: %+v, %d connections", n, connections())
-		}
-		e.db.PendingLink.UpdateOne(link).SetExternalUserID("other:" + u.Email).SetUpdatedAt(time.Now().Add(time.Second)).ExecX(bg)
-		if n := answer(shown); !n.AskAgain || connections() != 0 {
-			t.Fatalf("a record changed after the page: %+v, %d connections", n, connections())
-		}
-		shown = page("other:" + u.Email)
-		if n := answer(shown); n.AskAgain || n.Redirect == "" {
-			t.Fatalf("the record the page named: %+v", n)
-		}
-		c := e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).OnlyX(bg)
-		if c.ExternalUserID != "other:"+u.Email {
-			t.Fatalf("the connection's record: %q, want the one the page named", c.ExternalUserID)
+			c := e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).OnlyX(bg)
+			open := e.db.PendingLink.Query().Where(pendinglink.ApplicationID(app.ID), pendinglink.Email(u.Email)).CountX(bg)
+			if c.ExternalUserID != tc.want || open != map[bool]int{true: 0, false: 1}[tc.want != ""] {
+				t.Errorf("%s: the connection's record %q with %d record(s) left open, want %q", tc.name, c.ExternalUserID, open, tc.want)
+			}
 		}
 	})
 }

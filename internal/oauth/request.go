@@ -56,8 +56,8 @@ type AuthorizeRequest struct {
 	// claims it (a fresh one if it was taken meanwhile). Set by the server, never parsed.
 	Alias string `json:"alias,omitempty"`
 	// KnownLink is the pending link (an import's record of the person) the consent page
-	// named, as pendingLinkVersion writes it; approving accepts that link only, unchanged.
-	// Set by the server, never parsed.
+	// named, as pendingLinkVersion writes it; an answer that links it accepts that link
+	// only, unchanged. Set by the server, never parsed.
 	KnownLink string `json:"known_link,omitempty"`
 }
 

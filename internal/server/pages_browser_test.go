@@ -766,7 +766,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatalf("consent page says %q", known)
 		}
 		personTab.shot(t, "consent-known-as")
-		personTab.do(t, chromedp.Click(`button[value=allow]`))
+		personTab.do(t, chromedp.Click(`button[value=allow_link]`))
 		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
 		if err != nil || c.ExternalUserID != "42" {

@@ -472,26 +472,28 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
 		return
 	}
+	// "allow_link" allows and links the application's record of the person the page named
+	// (its form's "known"); "allow" links nothing.
 	var allow bool
+	known := ""
 	switch r.PostForm.Get("action") {
+	case "allow_link":
+		known = r.PostForm.Get("known")
+		allow = true
 	case "allow":
 		allow = true
 	case "deny":
 	default:
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "action must be allow or deny"))
+		p.errorPage(w, r, apperr.New(apperr.Invalid, "action must be allow, allow_link or deny"))
 		return
 	}
-	next, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"), r.PostForm.Get("known"))
+	next, err := p.OAuth.Decide(r.Context(), f, sess.UserID, start, allow, r.PostForm.Get("share"), known)
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
 	}
 	if next.Login {
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
-		return
-	}
-	if next.AskAgain {
-		http.Redirect(w, r, "/oauth/consent?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
 		return
 	}
 	p.OAuth.EndFlow(r.Context(), flowID)
