@@ -45,7 +45,10 @@ const (
 	emailChangeCancelPrefix  = "lsex_"
 )
 
-// emailChanges bounds requests per account, whoever asks (mail to the person's boxes).
+// emailChanges bounds one application's requests for one account (mail to the person's
+// boxes). Counted per application and account: one budget per account, whoever asks, let an
+// application spend it to stop another's requests, and tell by its own refusal that other
+// applications had asked.
 var emailChanges = ratelimit.Rule{Name: "email-change", N: 5, Window: time.Hour,
 	Message: "too many address change requests for this person; try again in %d s"}
 
@@ -114,7 +117,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	if err := limiter.Take(ctx, emailChangesPerApplication, by.ApplicationID); err != nil {
 		return false, err
 	}
-	if err := limiter.Take(ctx, emailChanges, userID); err != nil {
+	if err := limiter.Take(ctx, emailChanges, by.ApplicationID+":"+userID); err != nil {
 		return false, err
 	}
 	if err := TakeAddressConfirmMail(ctx, limiter, newEmail); err != nil {
@@ -127,14 +130,15 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	now := s.Now().UTC()
 	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		// The account is read again under a share lock, so that the request, which holds the
+		// The account is read again under a lock, so that the request, which holds the
 		// person's addresses, is never stored after the account's deletion: a deletion running
 		// at the same time (it locks the row first) either commits before, and the account is
-		// gone, or waits for this request and deletes it with the account. SQLite
-		// transactions take turns anyway.
+		// gone, or waits for this request and deletes it with the account. The lock is
+		// exclusive so that two requests take turns too: each supersedes what the other
+		// stored, and one stays pending, not both. SQLite transactions take turns anyway.
 		q := tx.User.Query().Where(user.ID(userID))
 		if s.DB.Dialect == dialect.Postgres {
-			q = q.ForShare()
+			q = q.ForUpdate()
 		}
 		if _, err := q.Only(ctx); err != nil {
 			return store.Err(err, "user")
@@ -156,9 +160,12 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		return false, fmt.Errorf("storing address change request: %w", err)
 	}
 	base := strings.TrimRight(s.BaseURL, "/")
-	// The developer's request speaks for the developer: the mails are in the person's language.
+	// The developer's request speaks for the developer: the notice to the person's primary
+	// address is in the person's language. The confirmation goes to the proposed address,
+	// which may be the developer's own mailbox, so it is in English: the person's language
+	// setting is not the developer's to read (as the confirm page does not use it).
 	l := i18n.ForPerson(context.Background(), u.Language)
-	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(l, newEmail,
+	if err := s.Mail.Send(ctx, mail.EmailChangeConfirm(i18n.FromContext(context.Background()), newEmail,
 		base+EmailChangeConfirmPath+"?"+url.Values{"token": {confirm}}.Encode(), by.ApplicationName, EmailChangeTTL)); err != nil {
 		return false, fmt.Errorf("sending confirmation mail: %w", err)
 	}

@@ -2,11 +2,16 @@ package identity_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"loginsign/ent"
+	"loginsign/ent/emailchange"
 	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv/kvtest"
@@ -100,6 +105,100 @@ func TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange(t *testing.T) {
 		}
 		if n := types(own); n[activity.EmailChangeConfirm] != 1 || n[activity.EmailChangeCancel] != 1 {
 			t.Errorf("the person's own log: %v, want the confirmation and the cancellation", n)
+		}
+	})
+}
+
+// TestAProposalTellsTheRequesterNothingOfThePerson: what a proposal mails to the proposed
+// address (which may be the developer's own mailbox) is in English whatever the person's
+// language, so it does not give the developer their setting; the notice to the person's
+// primary address speaks their language. And one application's requests for a person do not
+// spend another's: a shared budget let an app stop other apps' requests, and tell from its own
+// refusal that others had asked.
+func TestAProposalTellsTheRequesterNothingOfThePerson(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t)
+		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
+		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		pat, err := s.CreateUser(ctx, "pat@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.User.UpdateOne(pat).SetLanguage("fr").ExecX(ctx)
+
+		propose := func(app string, n int) error {
+			before := smtp.Count()
+			_, err := s.RequestEmailChange(ctx, pat.ID, fmt.Sprintf("guess-%s-%d@dev.example", app, n),
+				identity.EmailChangeRequester{ApplicationID: app, ApplicationName: app})
+			if err == nil {
+				smtp.Wait(t, before+2)
+			}
+			return err
+		}
+		if err := propose("app_nosy", 0); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range smtp.Messages()[:2] {
+			want := "fr"
+			if m.To[0] != "pat@example.com" {
+				want = "en" // the proposed address
+			}
+			if !strings.Contains(string(m.Header()), "Content-Language: "+want+"\r\n") {
+				t.Errorf("the mail to %v is not in %q:\n%s", m.To, want, m.Header())
+			}
+		}
+		for n := 1; ; n++ {
+			if err := propose("app_nosy", n); apperr.Is(err, apperr.RateLimited) {
+				break
+			} else if err != nil || n > 20 {
+				t.Fatalf("request %d: %v", n, err)
+			}
+		}
+		if err := propose("app_other", 0); err != nil {
+			t.Errorf("another application's first request for pat after app_nosy's were refused: %v", err)
+		}
+	})
+}
+
+// TestConcurrentProposalsLeaveOnePending: requests for one person take turns, so each
+// supersedes the one before and one stays pending, as the person's cancel link expects.
+func TestConcurrentProposalsLeaveOnePending(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t)
+		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
+		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		for round := range 5 {
+			pat, err := s.CreateUser(ctx, fmt.Sprintf("pat-%d@example.com", round), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					app := fmt.Sprintf("app_%d", i)
+					if _, err := s.RequestEmailChange(ctx, pat.ID, fmt.Sprintf("new-%d-%d@example.com", round, i),
+						identity.EmailChangeRequester{ApplicationID: app, ApplicationName: app}); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			n := db.EmailChange.Query().Where(emailchange.UserID(pat.ID), emailchange.StatusEQ(emailchange.StatusPending)).CountX(ctx)
+			if n != 1 {
+				t.Fatalf("round %d: %d requests pending after 8 at once, want 1", round, n)
+			}
 		}
 	})
 }
