@@ -33,7 +33,7 @@ var errorMessages = map[string][2]any{
 	"this sign-in has expired; ask for a new link":                                        {"cette connexion a expiré ; demandez un nouveau lien", "diese Anmeldung ist abgelaufen; fordern Sie einen neuen Link an"},
 	"this sign-in was started in another browser":                                         {"cette connexion a été commencée dans un autre navigateur", "diese Anmeldung wurde in einem anderen Browser begonnen"},
 	"two-step verification is not available":                                              {"la vérification en deux étapes n’est pas disponible", "die Bestätigung in zwei Schritten ist nicht verfügbar"},
-	"action must be allow or deny":                                                        {"l’action doit être allow ou deny", "die Aktion muss allow oder deny sein"},
+	"action must be allow, allow_link or deny":                                            {"l’action doit être allow, allow_link ou deny", "die Aktion muss allow, allow_link oder deny sein"},
 	"the form is larger than %d bytes":                                                    {"le formulaire dépasse %d octets", "das Formular ist größer als %d Byte"},
 	"malformed form":                                                                      {"formulaire mal formé", "fehlerhaftes Formular"},
 	"too many requests; retry later":                                                      {"trop de requêtes ; réessayez plus tard", "zu viele Anfragen; versuchen Sie es später erneut"},
