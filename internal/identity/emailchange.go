@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"entgo.io/ent/dialect"
 
 	"loginsign/ent"
+	"loginsign/ent/appconnection"
 	"loginsign/ent/emailchange"
 	"loginsign/ent/user"
 	"loginsign/internal/activity"
@@ -193,6 +195,10 @@ func asPersonLimit(err error) error {
 // EmailChange is what the confirmation and cancel pages show about a request.
 type EmailChange struct {
 	NewEmail, OldEmail, ApplicationName string
+	// SeenBy names the applications shown the current address, which will be shown the new
+	// one (changePrimaryEmail): the person confirms knowing which apps follow, not only the
+	// one that asked. Like OldEmail, set for the account's own signed-in browser only.
+	SeenBy []string
 }
 
 func errChangeGone() error {
@@ -236,6 +242,15 @@ func (s *Service) PendingEmailChange(ctx context.Context, raw string, cancel boo
 	out := &EmailChange{NewEmail: ec.NewEmail, ApplicationName: ec.ApplicationName}
 	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == ec.UserID {
 		out.OldEmail = ec.OldEmail
+		conns, err := s.DB.AppConnection.Query().Where(appconnection.UserID(ec.UserID), appconnection.AppEmail(ec.OldEmail)).
+			WithApplication().All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range conns {
+			out.SeenBy = append(out.SeenBy, c.Edges.Application.Name)
+		}
+		slices.Sort(out.SeenBy)
 	}
 	return out, nil
 }

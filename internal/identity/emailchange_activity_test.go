@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,61 @@ func TestConcurrentProposalsLeaveOnePending(t *testing.T) {
 			n := db.EmailChange.Query().Where(emailchange.UserID(pat.ID), emailchange.StatusEQ(emailchange.StatusPending)).CountX(ctx)
 			if n != 1 {
 				t.Fatalf("round %d: %d requests pending after 8 at once, want 1", round, n)
+			}
+		}
+	})
+}
+
+// TestTheConfirmationNamesTheAppsThatFollow: a confirmed change moves every application shown
+// the current address to the new one, not only the one that asked; the confirmation page
+// names them to the person (and to nobody else holding the link).
+func TestTheConfirmationNamesTheAppsThatFollow(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t)
+		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
+		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		dev, err := s.CreateUser(ctx, "dev@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pat, err := s.CreateUser(ctx, "pat@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		connect := func(name, shown string) *ent.AppConnection {
+			app := db.Application.Create().SetOwnerID(dev.ID).SetName(name).SetSecretHash("h").SaveX(ctx)
+			return db.AppConnection.Create().SetUserID(pat.ID).SetApplicationID(app.ID).
+				SetAliasEmail(strings.ToLower(name) + "@relay.example.com").SetAppEmail(shown).SaveX(ctx)
+		}
+		connect("Notes", "pat@example.com")
+		connect("Atlas", "pat@example.com")
+		asker := connect("Curious", "") // sees the alias only
+		before := smtp.Count()
+		if _, err := s.RequestEmailChange(ctx, pat.ID, "pat@new.example", identity.EmailChangeRequester{
+			ApplicationID: asker.ApplicationID, ApplicationName: "Curious", ConnectionID: asker.ID}); err != nil {
+			t.Fatal(err)
+		}
+		confirm := ""
+		for _, m := range smtp.Wait(t, before+2)[before:] {
+			if l := changeLinkRE.FindStringSubmatch(m.Text); l != nil && l[1] == "confirm" {
+				confirm = l[2]
+			}
+		}
+		as := auth.WithSession(ctx, auth.Session{UserID: pat.ID, ID: "s", SignedInAt: time.Now()})
+		ec, err := s.PendingEmailChange(as, confirm, false)
+		if err != nil || !slices.Equal(ec.SeenBy, []string{"Atlas", "Notes"}) {
+			t.Errorf("the person's confirmation page: %+v %v, want Atlas and Notes named", ec, err)
+		}
+		other := auth.WithSession(ctx, auth.Session{UserID: dev.ID, ID: "d", SignedInAt: time.Now()})
+		for _, c := range []context.Context{ctx, other} {
+			if ec, err := s.PendingEmailChange(c, confirm, false); err != nil || ec.SeenBy != nil || ec.OldEmail != "" {
+				t.Errorf("the page for someone else holding the link: %+v %v, want no apps and no address", ec, err)
 			}
 		}
 	})

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"loginsign/internal/account"
 	"loginsign/internal/apperr"
@@ -161,8 +162,12 @@ func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
 			SignIn: signInLink(identity.EmailChangeConfirmPath, token)})
 		return
 	}
+	follow := ""
+	if len(ec.SeenBy) > 0 {
+		follow = l.T("linkpage.change_seen_by", strings.Join(ec.SeenBy, ", ")) + " "
+	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"),
-		Message: asked + l.T("linkpage.change") + " " + l.T("linkpage.change_warning", ec.NewEmail),
+		Message: asked + l.T("linkpage.change") + " " + follow + l.T("linkpage.change_warning", ec.NewEmail),
 		Token:   token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
 }
 
