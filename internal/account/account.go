@@ -67,6 +67,14 @@ func (s *Service) forUpdate(q *ent.AppConnectionQuery) *ent.AppConnectionQuery {
 	return q
 }
 
+// lockAddress is forUpdate for an address row: its verification and its removal take turns.
+func (s *Service) lockAddress(q *ent.UserEmailQuery) *ent.UserEmailQuery {
+	if s.DB.Dialect == dialect.Postgres {
+		return q.ForUpdate()
+	}
+	return q
+}
+
 // RemoveConnection ends the signed-in person's connection to an app (removing it in the
 // dashboard, or revoking its access): tokens, consent and licenses go, the alias is retired,
 // and the app gets connection_deleted.
@@ -99,16 +107,13 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.DB.AppConnection.Update().
-		Where(appconnection.ID(connectionID), appconnection.UserID(uid)).
-		SetEmailMuted(muted).Save(ctx)
+	c, err := s.DB.AppConnection.Query().Where(appconnection.ID(connectionID), appconnection.UserID(uid)).Only(ctx)
 	if err != nil {
-		return nil, err
+		return nil, store.Err(err, "connection")
 	}
-	if n == 0 {
-		return nil, apperr.New(apperr.NotFound, "connection not found")
-	}
-	c, err := s.DB.AppConnection.Get(ctx, connectionID)
+	// updatedAt stays: the application reads it, and a mute it cannot see (its forwarding off
+	// shows every connection muted) must not show as a change.
+	c, err = s.DB.AppConnection.UpdateOne(c).SetEmailMuted(muted).SetUpdatedAt(c.UpdatedAt).Save(ctx)
 	return c, store.Err(err, "connection")
 }
 
@@ -324,7 +329,10 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		return nil, invalid // used concurrently
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		ue, err = tx.UserEmail.Get(ctx, id)
+		// Locked, as RemoveAlternativeEmail locks it: a removal running at the same time
+		// either commits first, and the address is gone, or waits and then sees it verified
+		// and releases the claim with it.
+		ue, err = s.lockAddress(tx.UserEmail.Query().Where(useremail.ID(id))).Only(ctx)
 		if store.NotFound(err) {
 			return invalid
 		} else if err != nil {
@@ -368,7 +376,10 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 		return err
 	}
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		ue, err := tx.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid)).Only(ctx)
+		// Locked, so that whether to release the claim is decided on the committed row: read
+		// unlocked, a verification committing meanwhile left its claim behind, with no
+		// address, and nobody could sign up with or verify the address again.
+		ue, err := s.lockAddress(tx.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid))).Only(ctx)
 		if err != nil {
 			return store.Err(err, "address")
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -103,8 +102,12 @@ func (s *Service) ForApplication(ctx context.Context, appID string, f Filter, p 
 // (only a signed-in person can refuse), which the import itself never tells; the person's
 // answer to an address an application proposed (confirmed, cancelled) would tell an
 // application that sees only the relay alias which of its guesses is the person's address,
-// which the proposal's answer and the webhooks never tell.
-var personOnly = []string{string(PendingLinkRefused), string(LicenseEnded), string(EmailChangeConfirm), string(EmailChangeCancel)}
+// which the proposal's answer and the webhooks never tell; a sign-in is recorded for the
+// application of the flow before the person answers its consent page, so the application
+// would see sign-ins (their time, the method, where from) of people who then denied it
+// anything, and the method more finely than the id_token's amr says it.
+var personOnly = []string{string(PendingLinkRefused), string(LicenseEnded), string(EmailChangeConfirm), string(EmailChangeCancel),
+	string(SignIn)}
 
 func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f Filter, p Page, app *ent.Application) (*List, error) {
 	n := p.First
@@ -149,14 +152,8 @@ func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f F
 		return nil, err
 	}
 	for _, r := range rows {
-		details := r.Details
-		if app != nil && details["location"] != "" {
-			// Where a person signed in from is theirs, not the developer's.
-			details = maps.Clone(details)
-			delete(details, "location")
-		}
 		out.Events = append(out.Events, View{ID: r.ID, Type: Type(r.Type), Actor: r.Actor, ApplicationID: r.ApplicationID,
-			ApplicationName: names[r.ApplicationID], ConnectionID: r.ConnectionID, Details: details, At: r.CreatedAt.UTC()})
+			ApplicationName: names[r.ApplicationID], ConnectionID: r.ConnectionID, Details: r.Details, At: r.CreatedAt.UTC()})
 	}
 	return out, nil
 }

@@ -34,9 +34,12 @@ const (
 )
 
 // Delete ends conn inside tx: its refresh tokens and consent go, its active licenses expire
-// and are unlinked, its alias is retired so it is never issued again, the event is queued, and
-// the row is deleted. Access tokens stop working because every Bearer check loads the
-// connection. conn must have its Application and User edges loaded.
+// and are unlinked, its alias is retired so it is never issued again, its undelivered events
+// that carry the person's data are withdrawn (webhooks.WithdrawConnection: a queued
+// email_changed would otherwise give the app the person's new address after the end), the
+// event of the ending is queued, and the row is deleted. Access tokens stop working because
+// every Bearer check loads the connection. conn must have its Application and User edges
+// loaded.
 func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, now time.Time) error {
 	app, u := conn.Edges.Application, conn.Edges.User
 	if app == nil || u == nil {
@@ -62,6 +65,9 @@ func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, n
 	}
 	if err := tx.RetiredAlias.Create().SetAddress(conn.AliasEmail).SetRetiredAt(now).Exec(ctx); err != nil {
 		return fmt.Errorf("retiring alias: %w", err)
+	}
+	if err := webhooks.WithdrawConnection(ctx, tx, app.ID, conn.ID); err != nil {
+		return err
 	}
 	var payload any
 	typ := webhooks.TypeUserAccountDeleted

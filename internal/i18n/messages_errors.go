@@ -84,6 +84,7 @@ var errorMessages = map[string][2]any{
 	"the code is wrong or was already used":                                    {"le code est erroné ou a déjà été utilisé", "der Code ist falsch oder wurde bereits verwendet"},
 	"the set-up has expired; start again":                                      {"la configuration a expiré ; recommencez", "die Einrichtung ist abgelaufen; beginnen Sie erneut"},
 	"two-step verification is already on":                                      {"la vérification en deux étapes est déjà activée", "die Bestätigung in zwei Schritten ist bereits eingeschaltet"},
+	"two-step verification is off":                                             {"la vérification en deux étapes est désactivée", "die Bestätigung in zwei Schritten ist ausgeschaltet"},
 	"two-step verification is already on; turn it off first to change the app": {"la vérification en deux étapes est déjà activée ; désactivez-la d’abord pour changer d’application", "die Bestätigung in zwei Schritten ist bereits eingeschaltet; schalten Sie sie zuerst aus, um die App zu wechseln"},
 
 	// Profile.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
@@ -22,6 +23,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
+	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -216,6 +218,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	codes := newRecoveryCodes()
 	now := s.Now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := s.lockPerson(ctx, tx, uid); err != nil {
+			return err
+		}
 		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
 			SetLastCounter(counter).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
 		if store.Conflict(err) {
@@ -248,6 +253,9 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 		return err
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := s.lockPerson(ctx, tx, uid); err != nil {
+			return err
+		}
 		if _, err := tx.TOTPFactor.Delete().Where(totpfactor.UserID(uid)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting TOTP factor: %w", err)
 		}
@@ -264,7 +272,9 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 }
 
 // RegenerateRecoveryCodes replaces the signed-in person's recovery codes with ten new ones.
-// It needs a fresh second step (a current TOTP code or a recovery code).
+// It needs a fresh second step (a current TOTP code or a recovery code). Regenerations at the
+// same moment take turns, so the person is left with the last one's ten codes, never more;
+// once two-step verification was turned off meanwhile, it answers Conflict and stores none.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]string, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -275,6 +285,14 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}
 	codes := newRecoveryCodes()
 	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := s.lockPerson(ctx, tx, uid); err != nil {
+			return err
+		}
+		if on, err := tx.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Exist(ctx); err != nil {
+			return fmt.Errorf("reading two-step verification: %w", err)
+		} else if !on {
+			return apperr.New(apperr.Conflict, "two-step verification is off")
+		}
 		if err := s.replaceRecoveryCodes(ctx, tx, uid, codes, s.Now()); err != nil {
 			return err
 		}
@@ -431,7 +449,24 @@ func (s *Service) recoveryCodeHash(userID, norm string) string {
 	return ids.MAC(s.RecoveryCodeKey, userID+":"+norm)
 }
 
-// replaceRecoveryCodes replaces uid's recovery codes with codes, stored as recoveryCodeHash.
+// lockPerson reads uid's account inside tx, on PostgreSQL locking it, before the person's
+// factors change: the changes of one person take turns, so a replacement of the recovery
+// codes deletes every code an earlier one inserted (under READ COMMITTED a delete skips rows
+// committed after it began, and two regenerations left twenty codes), and an account
+// deletion (which locks the account first) either commits before, then NotFound, or waits
+// and deletes what was written: no foreign key ties factors to the account. SQLite
+// transactions take turns anyway.
+func (s *Service) lockPerson(ctx context.Context, tx *ent.Tx, uid string) error {
+	q := tx.User.Query().Where(user.ID(uid))
+	if s.DB.Dialect == dialect.Postgres {
+		q = q.ForUpdate()
+	}
+	_, err := q.Only(ctx)
+	return store.Err(err, "user")
+}
+
+// replaceRecoveryCodes replaces uid's recovery codes with codes, stored as recoveryCodeHash,
+// inside tx, which must hold uid's lock (lockPerson).
 func (s *Service) replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid string, codes []string, now time.Time) error {
 	if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting recovery codes: %w", err)

@@ -15,12 +15,14 @@ import (
 	"net/url"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
 	entpasskey "loginsign/ent/passkey"
+	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -178,7 +180,9 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 
 // FinishRegistration adds the passkey of response (the PublicKeyCredential as JSON) to the
 // signed-in person under name. The challenge is spent whatever the outcome; a response that
-// does not verify (wrong challenge, origin or RP, no user verification) answers Invalid.
+// does not verify (wrong challenge, origin or RP, no user verification) answers Invalid, and
+// so does one past MaxPerUser, counted when the passkey is stored, so registrations finishing
+// together cannot pass it. A deleted account answers NotFound.
 func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
@@ -213,7 +217,7 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 		return nil, err
 	}
 	if len(keys) >= MaxPerUser {
-		return nil, apperr.New(apperr.Invalid, "too many passkeys; remove one first")
+		return nil, errTooMany()
 	}
 	cred, err := s.WA.CreateCredential(p, sess, parsed)
 	if err != nil {
@@ -229,7 +233,16 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 	now := s.Now()
 	var k *ent.Passkey
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		var err error
+		if err := s.lockPerson(ctx, tx, uid); err != nil {
+			return err
+		}
+		n, err := tx.Passkey.Query().Where(entpasskey.UserID(uid)).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if n >= MaxPerUser {
+			return errTooMany()
+		}
 		k, err = tx.Passkey.Create().SetUserID(uid).SetName(name).SetCredentialID(cred.ID).SetPublicKey(cred.PublicKey).
 			SetAttestationType(cred.AttestationType).SetAaguid(cred.Authenticator.AAGUID).SetTransports(transports).
 			SetSignCount(cred.Authenticator.SignCount).SetBackupEligible(cred.Flags.BackupEligible).
@@ -248,6 +261,22 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 	}
 	s.notify(ctx, uid, Added)
 	return k, nil
+}
+
+func errTooMany() error { return apperr.New(apperr.Invalid, "too many passkeys; remove one first") }
+
+// lockPerson reads uid's account inside tx, on PostgreSQL locking it, before a passkey is
+// stored: registrations of one person take turns, so the count against MaxPerUser is exact,
+// and an account deletion (which locks the account first) either commits before, then
+// NotFound, or waits and deletes the passkey with the account (no foreign key ties passkeys
+// to it). SQLite transactions take turns anyway.
+func (s *Service) lockPerson(ctx context.Context, tx *ent.Tx, uid string) error {
+	q := tx.User.Query().Where(user.ID(uid))
+	if s.DB.Dialect == dialect.Postgres {
+		q = q.ForUpdate()
+	}
+	_, err := q.Only(ctx)
+	return store.Err(err, "user")
 }
 
 // List returns userID's passkeys, newest first; only the person themself may list them

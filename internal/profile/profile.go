@@ -216,11 +216,16 @@ func (s *Service) UpdateProfile(ctx context.Context, in Update) (View, error) {
 			} else {
 				up.SetRegion(region)
 			}
+			// Only the connections whose region changes are written: a write moves the
+			// connection's updatedAt, which its application reads, and a form saved with the
+			// same region (the dashboard sends name and region together) would tell every
+			// app, profile scope or not, the moment the person edited their name.
 			cu := tx.AppConnection.Update().Where(appconnection.UserID(uid))
 			if region == "" {
-				cu.ClearRegion()
+				cu.Where(appconnection.RegionNotNil(), appconnection.RegionNEQ("")).ClearRegion()
 			} else {
-				cu.SetRegion(RegionName(region))
+				name := RegionName(region)
+				cu.Where(appconnection.Or(appconnection.RegionIsNil(), appconnection.RegionNEQ(name))).SetRegion(name)
 			}
 			if _, err := cu.Save(ctx); err != nil {
 				return fmt.Errorf("updating the region of connections: %w", err)

@@ -9,7 +9,12 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
+	"loginsign/ent/webhookattempt"
+	"loginsign/ent/webhookevent"
 )
 
 // Event types, with exactly the documented payloads.
@@ -112,6 +117,64 @@ func EnqueueLogout(ctx context.Context, tx *ent.Tx, app *ent.Application, claims
 		return nil, fmt.Errorf("queueing a back-channel logout: %w", err)
 	}
 	return ev, nil
+}
+
+// personalTypes are the event types whose payload holds more of the person than what the
+// application knows of every connection anyway (connection id, Global User ID, alias):
+// email_changed carries their old and new address.
+var personalTypes = []string{TypeEmailChanged}
+
+// WithdrawConnection deletes through tx, with their delivery attempts, the events of
+// application appID about connection connID that carry personal data (personalTypes) and
+// were not delivered: pending ones would still go out for days of retries, and failed or
+// disabled ones can be redelivered from the portal, where the developer also reads their
+// payload. It is called when the connection ends, whoever ends it: an application the person
+// is no longer connected to gets none of their data that it did not already receive.
+// Delivered events stay in the delivery log until Purge (the application has them), and so
+// do events of other types (connection_deleted, back-channel logouts). An event whose
+// delivery is under way may still arrive; its attempt is then not recorded. On PostgreSQL the
+// events are locked first, so an attempt recorded meanwhile either committed before (the
+// event, delivered, stays) or finds the event gone.
+//
+// Events name their connection only in the payload, so candidates are found by text and
+// confirmed by decoding it.
+func WithdrawConnection(ctx context.Context, tx *ent.Tx, appID, connID string) error {
+	quoted, err := json.Marshal(connID)
+	if err != nil {
+		return err
+	}
+	evs, err := tx.WebhookEvent.Query().Where(
+		webhookevent.ApplicationID(appID),
+		webhookevent.TypeIn(personalTypes...),
+		webhookevent.StatusNEQ(webhookevent.StatusDelivered),
+		webhookevent.PayloadContains(`"connectionId":`+string(quoted)),
+	).Modify(func(s *sql.Selector) {
+		if s.Dialect() == dialect.Postgres {
+			s.ForUpdate()
+		}
+	}).All(ctx)
+	if err != nil {
+		return fmt.Errorf("finding the connection's events: %w", err)
+	}
+	var ids []string
+	for _, ev := range evs {
+		var p struct {
+			ConnectionID string `json:"connectionId"`
+		}
+		if json.Unmarshal([]byte(ev.Payload), &p) == nil && p.ConnectionID == connID {
+			ids = append(ids, ev.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.WebhookAttempt.Delete().Where(webhookattempt.EventIDIn(ids...)).Exec(ctx); err != nil {
+		return fmt.Errorf("withdrawing the connection's events: %w", err)
+	}
+	if _, err := tx.WebhookEvent.Delete().Where(webhookevent.IDIn(ids...)).Exec(ctx); err != nil {
+		return fmt.Errorf("withdrawing the connection's events: %w", err)
+	}
+	return nil
 }
 
 // Timestamp formats t as the events do: ISO 8601 UTC with milliseconds.

@@ -1,0 +1,308 @@
+package account_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"loginsign/ent"
+	"loginsign/ent/addressclaim"
+	"loginsign/ent/application"
+	"loginsign/ent/appmember"
+	entpasskey "loginsign/ent/passkey"
+	"loginsign/ent/recoverycode"
+	"loginsign/ent/totpfactor"
+	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/identity"
+	"loginsign/internal/ids"
+	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
+	"loginsign/internal/seal"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/team"
+)
+
+// A verification and a removal of one alternative address, at the same moment, never leave
+// the address claimed by an account that does not hold it: whichever commits first, the claim
+// goes with the address (or never comes), and the address can be claimed again. Many rounds,
+// with the removal started a little later each time, on SQLite and PostgreSQL (where the two
+// transactions overlap).
+func TestVerifyRacingRemovalLeavesNoOrphanClaim(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		const rounds = 40
+		removed := 0
+		for i := range rounds {
+			u := e.user(fmt.Sprintf("racer-%d@example.com", i))
+			addr := fmt.Sprintf("backup-%d@example.org", i)
+			before := e.smtp.Count()
+			ue, err := e.svc.AddAlternativeEmail(as(u), addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := e.smtp.Wait(t, before+1)
+			tok := linkRE.FindStringSubmatch(msgs[len(msgs)-1].Text)
+			if tok == nil {
+				t.Fatal("no verification link")
+			}
+			var wg sync.WaitGroup
+			var verifyErr, removeErr error
+			wg.Go(func() { _, verifyErr = e.svc.VerifyAlternativeEmail(as(u), tok[1]) })
+			wg.Go(func() {
+				// Staggered so the rounds cover the removal's read falling before, inside and
+				// after the verification's transaction.
+				time.Sleep(time.Duration(i%8) * 250 * time.Microsecond)
+				removeErr = e.svc.RemoveAlternativeEmail(as(u), ue.ID)
+			})
+			wg.Wait()
+			if removeErr != nil {
+				t.Fatalf("round %d: removal: %v", i, removeErr)
+			}
+			if verifyErr != nil && !apperr.Is(verifyErr, apperr.Invalid) {
+				t.Errorf("round %d: verification: %v, want success or Invalid (removed first)", i, verifyErr)
+			}
+			removed++
+		}
+		for _, c := range db.AddressClaim.Query().AllX(ctx) {
+			u, err := db.User.Get(ctx, c.UserID)
+			if err != nil {
+				t.Errorf("claim on %s by a missing account: %v", c.Address, err)
+				continue
+			}
+			holds := u.Email == c.Address ||
+				db.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.Email(c.Address), useremail.VerifiedAtNotNil()).ExistX(ctx)
+			if !holds {
+				t.Errorf("%s is claimed by %s, who no longer holds it: nobody can sign up with or verify it", c.Address, u.GlobalID)
+			}
+		}
+		other := e.user("someone-else@example.com")
+		for i := range removed {
+			addr := fmt.Sprintf("backup-%d@example.org", i)
+			err := db.Tx(ctx, func(tx *ent.Tx) error { return identity.ClaimAddress(ctx, tx, other.ID, addr, now) })
+			if err != nil {
+				t.Errorf("%s cannot be claimed again after its removal: %v", addr, err)
+			}
+		}
+		if n := db.AddressClaim.Query().Where(addressclaim.UserID(other.ID)).CountX(ctx); n != removed+1 {
+			t.Errorf("the other account holds %d claims, want %d", n, removed+1)
+		}
+	})
+}
+
+// deletionRace is an operation of the person that writes rows keyed by their user id (no
+// foreign key ties them to the account): prepare readies it before the account's deletion,
+// left counts what it wrote.
+type deletionRace struct {
+	name    string
+	prepare func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error
+	left    func(db *store.DB, person *ent.User) int
+}
+
+var deletionRaces = []deletionRace{
+	{name: "team invitation accepted",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			ctx := context.Background()
+			app := e.app("team-" + ids.RandomLower(6))
+			tok := ids.Secret("lsinv_")
+			e.db.AppInvitation.Create().SetApplicationID(app.ID).SetEmail(person.Email).SetRole("developer").
+				SetTokenHash(ids.Hash(tok)).SetInvitedBy(e.dev.ID).SetCreatedAt(now).SetExpiresAt(now.Add(time.Hour)).
+				ExecX(ctx)
+			svc := &team.Service{DB: e.db, Now: func() time.Time { return now }}
+			return func(ctx context.Context) error { _, _, err := svc.Accept(ctx, tok, ""); return err }
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			return db.AppMember.Query().Where(appmember.UserID(person.ID)).CountX(context.Background())
+		}},
+	{name: "TOTP confirmed",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			sealer, err := seal.New(make([]byte, 32), "totp secrets")
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := mfa.New(e.db, e.kv, sealer, func() time.Time { return now })
+			enrol, err := svc.BeginTOTP(as(person), person.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, err := totp.GenerateCodeCustom(enrol.Secret, now, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(ctx context.Context) error { _, err := svc.ConfirmTOTP(ctx, code); return err }
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			ctx := context.Background()
+			return db.TOTPFactor.Query().Where(totpfactor.UserID(person.ID)).CountX(ctx) +
+				db.RecoveryCode.Query().Where(recoverycode.UserID(person.ID)).CountX(ctx)
+		}},
+	{name: "passkey registered",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			svc, err := passkey.New(e.db, e.kv, "https://login.example.com", func() time.Time { return now })
+			if err != nil {
+				t.Fatal(err)
+			}
+			options, err := svc.BeginRegistration(as(person))
+			if err != nil {
+				t.Fatal(err)
+			}
+			response := passkeyAttestation(t, "https://login.example.com", options)
+			return func(ctx context.Context) error { _, err := svc.FinishRegistration(ctx, "Laptop", response); return err }
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			return db.Passkey.Query().Where(entpasskey.UserID(person.ID)).CountX(context.Background())
+		}},
+}
+
+// An operation that writes rows under the person's user id, run with their old session while
+// their account is being deleted (PostgreSQL: the deletion holds the account's row and waits
+// on another lock before committing) or after it was deleted, is refused with NotFound and
+// leaves nothing behind: neither a team seat holding the deleted person's address, nor a
+// second factor, nor a passkey of an account that no longer exists.
+func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		for i, c := range deletionRaces {
+			t.Run(c.name, func(t *testing.T) {
+				person := e.user(fmt.Sprintf("leaving-%d@example.com", i))
+				op := c.prepare(t, e, person)
+				var opErr error
+				if db.Dialect == dialect.Postgres {
+					opErr = e.runDuringDeletion(t, person, op)
+				} else {
+					// SQLite transactions take turns: the operation comes after the deletion.
+					if _, err := e.svc.DeleteAccount(as(person), person.GlobalID); err != nil {
+						t.Fatal(err)
+					}
+					opErr = op(as(person))
+				}
+				if !apperr.Is(opErr, apperr.NotFound) {
+					t.Errorf("%s with the deleted account's session: %v, want NotFound", c.name, opErr)
+				}
+				if n := c.left(db, person); n != 0 {
+					t.Errorf("%d rows of the deleted account left behind", n)
+				}
+			})
+		}
+	})
+}
+
+// runDuringDeletion deletes person's account on PostgreSQL and runs op while the deletion's
+// transaction, past its deletions of the person's rows, waits to commit: a test transaction
+// holds an application that names the person as its proposed new owner, which the deletion
+// updates last. It returns op's error once the deletion has committed.
+func (e *env) runDuringDeletion(t *testing.T, person *ent.User, op func(ctx context.Context) error) error {
+	t.Helper()
+	ctx := context.Background()
+	held := e.app("held-" + ids.RandomLower(6))
+	e.db.Application.UpdateOne(held).SetTransferTo(person.ID).SetTransferExpiresAt(now.Add(time.Hour)).ExecX(ctx)
+	hold, err := e.db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	hold.Application.Query().Where(application.ID(held.ID)).ForUpdate().OnlyX(ctx)
+
+	deleted := make(chan error, 1)
+	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); deleted <- err }()
+	if err, done := e.waitForLockWaiters(t, 1, deleted); done {
+		t.Fatalf("the deletion did not wait for the held application: %v", err)
+	}
+	opDone := make(chan error, 1)
+	go func() { opDone <- op(as(person)) }()
+	opErr, done := e.waitForLockWaiters(t, 2, opDone)
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("deleting the account: %v", err)
+	}
+	if !done {
+		opErr = <-opDone
+	}
+	return opErr
+}
+
+// waitForLockWaiters waits until n sessions of the test database wait for a lock, or until
+// done delivers (then it returns that value and true).
+func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (error, bool) {
+	t.Helper()
+	for {
+		select {
+		case err := <-done:
+			return err, true
+		default:
+		}
+		var waiting int
+		if err := e.db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting >= n {
+			return nil, false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// passkeyAttestation answers registration options (JSON) with a fresh P-256 key's credential
+// creation response for origin, attestation "none", user verified, as a browser would.
+func passkeyAttestation(tb testing.TB, origin, options string) string {
+	tb.Helper()
+	var opts struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+			RP        struct {
+				ID string `json:"id"`
+			} `json:"rp"`
+		} `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(options), &opts); err != nil {
+		tb.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pub, _ := k.PublicKey.ECDH()
+	raw := pub.Bytes()
+	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
+		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
+		Curve:         1, XCoord: raw[1:33], YCoord: raw[33:]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := []byte(ids.New("cred-"))
+	rp := sha256.Sum256([]byte(opts.PublicKey.RP.ID))
+	ad := append(rp[:], 0x45) // UP | UV | AT
+	ad = binary.BigEndian.AppendUint32(ad, 0)
+	ad = append(ad, make([]byte, 16)...) // AAGUID
+	ad = binary.BigEndian.AppendUint16(ad, uint16(len(id)))
+	ad = append(ad, id...)
+	ad = append(ad, cose...)
+	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": opts.PublicKey.Challenge, "origin": origin, "crossOrigin": false})
+	b64 := base64.RawURLEncoding.EncodeToString
+	out, _ := json.Marshal(map[string]any{"id": b64(id), "rawId": b64(id), "type": "public-key", "clientExtensionResults": map[string]any{},
+		"response": map[string]any{"clientDataJSON": b64(cd), "attestationObject": b64(att)}})
+	return string(out)
+}
