@@ -3,7 +3,9 @@ package graph
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,13 +35,15 @@ const (
 
 // NewHandler returns the /graphql endpoint.
 func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
-	srv := handler.New(pagedComplexity{NewExecutableSchema(Config{Resolvers: r})})
+	es := pagedComplexity{NewExecutableSchema(Config{Resolvers: r})}
+	srv := handler.New(es)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(overHTTP{}) // GET and POST with the GraphQL-over-HTTP status codes
+	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})
 	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{lru.New[string](100)}})
-	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields}) // before the complexity walk
+	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields, schema: es.Schema()}) // before the complexity walk
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// A query's team checks are kept for the operation; a mutation's are not (its
@@ -59,8 +63,9 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	return srv
 }
 
-// presentError shows domain errors with extensions.code and hides everything else behind
-// "internal error" (logged).
+// presentError shows domain errors with extensions.code, an argument value gqlgen cannot read
+// as invalid_request and a refusal of the request without a code as BAD_REQUEST, and hides
+// everything else behind "internal error" (logged).
 func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Error {
 	gerr := graphql.DefaultErrorPresenter(ctx, err)
 	var e *apperr.Error
@@ -90,6 +95,16 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 		return gerr // validation and parse errors carry their own code
 	}
 	if errors.As(err, &already) && already.Err == nil {
+		if graphql.GetFieldContext(ctx) == nil {
+			// A refusal of the request without a code of its own (APQ's checks of its extension).
+			gerr.Extensions = map[string]any{"code": "BAD_REQUEST"}
+		}
+		return gerr
+	}
+	if arg, field, ok := argumentError(ctx, already); ok {
+		gerr.Message = fmt.Sprintf("%s: argument %s: %s", field.Field.Alias, arg, already.Err)
+		gerr.Path, gerr.Locations = field.Path(), []gqlerror.Location{{Line: field.Field.Position.Line, Column: field.Field.Position.Column}}
+		gerr.Extensions = map[string]any{"code": string(apperr.Invalid)}
 		return gerr
 	}
 	if apperr.DependencyDown(err) {
@@ -101,6 +116,26 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 	gerr.Message = "internal error"
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
+}
+
+// argumentError reports whether gerr is gqlgen's failure to read an argument of the field of
+// ctx into its Go type (a Time that is not RFC 3339): the value is the client's mistake, and
+// the resolver never ran. Such an error's path goes on past the field's through the argument's
+// name; arg is that rest (where.createdAtGT).
+func argumentError(ctx context.Context, gerr *gqlerror.Error) (arg ast.Path, field *graphql.FieldContext, ok bool) {
+	field = graphql.GetFieldContext(ctx)
+	if gerr == nil || field == nil || field.Field.Field == nil || field.Field.Definition == nil || field.Field.Position == nil {
+		return nil, nil, false
+	}
+	at := field.Path()
+	if len(gerr.Path) <= len(at) || !slices.Equal(gerr.Path[:len(at)], at) {
+		return nil, nil, false
+	}
+	name, isName := gerr.Path[len(at)].(ast.PathName)
+	if !isName || field.Field.Definition.Arguments.ForName(string(name)) == nil {
+		return nil, nil, false
+	}
+	return gerr.Path[len(at):], field, true
 }
 
 // logInternal logs an internal error of the operation of ctx, at Info level when the client
@@ -115,14 +150,18 @@ func logInternal(ctx context.Context, log *slog.Logger, err error) {
 
 // shapeLimit refuses an operation nested deeper than maxDepth selection levels
 // (QUERY_TOO_DEEP), whose selections number more than maxFields once every fragment spread is
-// expanded where it is spread (QUERY_TOO_LARGE), or that reads a connection's edges without
+// expanded where it is spread (QUERY_TOO_LARGE), that reads a connection's edges without
 // first or last (FIRST_OR_LAST_REQUIRED: the rows of a connection asked for without either
 // are read whole, ent's edges loaded with their parent included, and the complexity limit
-// would price them as one). It runs before the complexity limit: gqlgen's complexity walker
+// would price them as one), or whose where or orderBy arguments pass the filter limits
+// (invalid_request). It runs before the complexity limit: gqlgen's complexity walker
 // expands a fragment again at every spread, so a few lines of fragments each spreading the
 // next twice (2^40 fields expanded) would hold a core for hours before any limit answered.
 // This walk visits each fragment once.
-type shapeLimit struct{ maxDepth, maxFields int }
+type shapeLimit struct {
+	maxDepth, maxFields int
+	schema              *ast.Schema
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -136,7 +175,7 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	if oc.Operation == nil {
 		return nil
 	}
-	w := shapeWalker{frags: oc.Doc.Fragments, vars: oc.Variables, memo: map[string]shape{}, ceiling: l.maxFields + 1}
+	w := shapeWalker{schema: l.schema, frags: oc.Doc.Fragments, vars: oc.Variables, memo: map[string]shape{}, ceiling: l.maxFields + 1}
 	s := w.selections(oc.Operation.SelectionSet)
 	if w.err != nil {
 		return w.err
@@ -158,8 +197,9 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 type shape struct{ depth, fields int }
 
 // shapeWalker measures selection sets, each fragment once (memo); field counts stop at
-// ceiling, so no sum overflows. err is the first connection read without a page size.
+// ceiling, so no sum overflows. err is the first field whose arguments are refused.
 type shapeWalker struct {
+	schema  *ast.Schema
 	frags   ast.FragmentDefinitionList
 	vars    map[string]any
 	memo    map[string]shape
@@ -178,6 +218,9 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 			}
 			if w.err == nil {
 				w.err = w.badCursor(sel)
+			}
+			if w.err == nil {
+				w.err = w.oversizedFilter(sel)
 			}
 			s = w.selections(sel.SelectionSet)
 			s.fields++
@@ -246,6 +289,130 @@ func (w *shapeWalker) badCursor(f *ast.Field) *gqlerror.Error {
 		}
 	}
 	return nil
+}
+
+// Limits on the where and orderBy arguments, which ent turns into one SQL statement each. The
+// document limits do not see values sent as variables: before these, a where nested 3,000
+// levels deep exhausted the databases' parsers, 45,000 or-terms ran for seconds, 70,000 ids
+// passed the drivers' 65,535 parameters and 2,000 orders SQLite's ORDER BY. A filter written
+// by hand needs a few of each.
+const (
+	// MaxFilterDepth counts where inputs nested in one another (through not, and, or and
+	// has…With), the argument's own included.
+	MaxFilterDepth = 8
+	// MaxFilterFields counts the fields set in one where argument, at every level: not, and,
+	// or and has…With included.
+	MaxFilterFields = 100
+	// MaxFilterList is the most items of a list in a where argument (idIn, or), as
+	// nodes(ids:) takes.
+	MaxFilterList = 100
+	// MaxOrderBy is the most orders in one orderBy argument: no type has more fields to
+	// order by.
+	MaxOrderBy = 5
+)
+
+// oversizedFilter answers invalid_request for a where argument of f (of an input type named
+// …WhereInput; no other input type holds one) or an orderBy argument past the filter limits.
+func (w *shapeWalker) oversizedFilter(f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil {
+		return nil
+	}
+	for _, arg := range f.Arguments {
+		def := f.Definition.Arguments.ForName(arg.Name)
+		if def == nil || (arg.Name != "orderBy" && !whereInputType(w.schema, def.Type)) {
+			continue
+		}
+		v, err := arg.Value.Value(w.vars)
+		if err != nil || v == nil {
+			continue
+		}
+		var over string
+		if arg.Name == "orderBy" {
+			if n := listLen(v); n > MaxOrderBy {
+				over = fmt.Sprintf("lists %d orders; the limit is %d", n, MaxOrderBy)
+			}
+		} else {
+			over = (&filterWalk{schema: w.schema}).value(def.Type, v, 0)
+		}
+		if over != "" {
+			err := gqlerror.ErrorPosf(f.Position, "%s: %s %s", f.Alias, arg.Name, over)
+			err.Extensions = map[string]any{"code": string(apperr.Invalid)}
+			return err
+		}
+	}
+	return nil
+}
+
+// filterWalk measures one where value against the filter limits, stopping at the first one
+// passed. Every where input it enters but the outermost sets a field it counts (an empty one
+// is refused: ent fails on it), so it enters at most MaxFilterFields+1 of them.
+type filterWalk struct {
+	schema *ast.Schema
+	fields int
+}
+
+// value measures v, of type t, inside depth where inputs; it says what is over a limit, or "".
+func (fw *filterWalk) value(t *ast.Type, v any, depth int) string {
+	if t.Elem == nil {
+		return fw.filter(t, v, depth)
+	}
+	if n := listLen(v); n > MaxFilterList {
+		return fmt.Sprintf("holds a list of %d values; the limit is %d", n, MaxFilterList)
+	}
+	items := reflect.ValueOf(v)
+	if !whereInputType(fw.schema, t) || !items.IsValid() {
+		return ""
+	}
+	if items.Kind() != reflect.Slice {
+		return fw.filter(t.Elem, v, max(depth, 1)) // a single value is a list of one
+	}
+	for i := range items.Len() {
+		// An item of a list of filters is inside another, whatever the list is inside.
+		if over := fw.filter(t.Elem, items.Index(i).Interface(), max(depth, 1)); over != "" {
+			return over
+		}
+	}
+	return ""
+}
+
+// filter measures v when it is a where input (of type t) inside depth others.
+func (fw *filterWalk) filter(t *ast.Type, v any, depth int) string {
+	obj, ok := v.(map[string]any)
+	if !ok || !whereInputType(fw.schema, t) {
+		return ""
+	}
+	if depth++; depth > MaxFilterDepth {
+		return fmt.Sprintf("nests filters more than %d levels deep", MaxFilterDepth)
+	}
+	if len(obj) == 0 && depth > 1 {
+		return "holds an empty filter"
+	}
+	if fw.fields += len(obj); fw.fields > MaxFilterFields {
+		return fmt.Sprintf("sets more than %d fields", MaxFilterFields)
+	}
+	def := fw.schema.Types[t.Name()]
+	for _, name := range slices.Sorted(maps.Keys(obj)) {
+		if fd := def.Fields.ForName(name); fd != nil {
+			if over := fw.value(fd.Type, obj[name], depth); over != "" {
+				return over
+			}
+		}
+	}
+	return ""
+}
+
+// whereInputType reports whether t is one of ent's where inputs or a list of them.
+func whereInputType(schema *ast.Schema, t *ast.Type) bool {
+	def := schema.Types[t.Name()]
+	return def != nil && def.Kind == ast.InputObject && strings.HasSuffix(def.Name, "WhereInput")
+}
+
+// listLen is the length of v as a list argument: a single value is a list of one.
+func listLen(v any) int {
+	if l := reflect.ValueOf(v); l.Kind() == reflect.Slice {
+		return l.Len()
+	}
+	return 1
 }
 
 // cursorsCheckedByTheDomain are the paged fields whose resolvers call a domain list that

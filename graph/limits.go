@@ -14,7 +14,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -58,11 +60,12 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Endpoint is /graphql: srv with the document and principal limits of l, behind the body
-// limit of l.
+// Endpoint is /graphql: srv with the document, where-variable and principal limits of l,
+// behind the body limit of l.
 func Endpoint(srv *handler.Server, l Limits) http.Handler {
 	l = l.withDefaults()
 	srv.SetParserTokenLimit(l.MaxTokens)
+	srv.Use(whereVariables{schema: NewExecutableSchema(Config{}).Schema(), maxTokens: l.MaxTokens})
 	if l.Limiter != nil {
 		// Runs after the complexity limit (extensions run in the order they were added), so an
 		// operation refused for its complexity costs nothing.
@@ -144,6 +147,58 @@ func writeGraphQLError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(struct {
 		Errors []gqlError `json:"errors"`
 	}{[]gqlError{{msg, extensions{code}}}})
+}
+
+// whereVariables refuses (invalid_request) a variable of a where input type, or a list of
+// them, that on its own passes the filter limits, before gqlgen coerces the variables:
+// gqlparser's coercion reads every field of the input type for each object given, so 300,000
+// empty filters (a 1 MiB body) held a core for 8 seconds before shapeLimit could see them. It
+// parses the document itself, under the parser's token limit; one it cannot parse is left to
+// gqlgen, which refuses it. It runs after the persisted-query extension, which fills in the
+// document.
+type whereVariables struct {
+	schema    *ast.Schema
+	maxTokens int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = whereVariables{}
+
+func (whereVariables) ExtensionName() string                   { return "WhereVariables" }
+func (whereVariables) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l whereVariables) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	composite := false
+	for _, v := range raw.Variables {
+		switch v.(type) {
+		case map[string]any, []any:
+			composite = true
+		}
+	}
+	if !composite {
+		return nil // a where value is an object or a list: most operations are parsed once
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: raw.Query}, l.maxTokens)
+	if err != nil {
+		return nil
+	}
+	op := doc.Operations.ForName(raw.OperationName)
+	if op == nil {
+		return nil
+	}
+	for _, v := range op.VariableDefinitions {
+		if !whereInputType(l.schema, v.Type) {
+			continue
+		}
+		if over := (&filterWalk{schema: l.schema}).value(v.Type, raw.Variables[v.Variable], 0); over != "" {
+			err := gqlerror.ErrorPosf(v.Position, "$%s %s", v.Variable, over)
+			err.Extensions = map[string]any{"code": string(apperr.Invalid)}
+			return err
+		}
+	}
+	return nil
 }
 
 // principalLimit charges each operation's complexity to its principal.

@@ -165,6 +165,29 @@ func (overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	writeResponse(w, responses(ctx), true)
 }
 
+// unsupported takes every request the other transports leave (it goes last) and refuses it
+// in the shape of the other request errors (code BAD_REQUEST), where gqlgen would answer 400
+// "transport not supported" without a code: a method other than GET, POST, HEAD and OPTIONS
+// is 405 with Allow; a POST body that is not application/json (a form, multipart, text/plain,
+// application/graphql) and a protocol upgrade (WebSocket) are 400.
+type unsupported struct{}
+
+var _ graphql.Transport = unsupported{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodPost:
+		w.Header().Set("Allow", "OPTIONS, GET, POST") // as transport.Options answers OPTIONS
+		writeGraphQLError(w, http.StatusMethodNotAllowed, "BAD_REQUEST", r.Method+" is not supported; send GET or POST")
+	case r.Header.Get("Upgrade") != "":
+		writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "protocol upgrades (WebSocket) are not supported; send GET or POST")
+	default:
+		writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the body of a POST must be application/json")
+	}
+}
+
 // requestError is a response that carries only an error: the request never reached execution.
 func requestError(msg string) *graphql.Response {
 	return &graphql.Response{Errors: gqlerror.List{{Message: msg, Extensions: map[string]any{"code": "BAD_REQUEST"}}}}
