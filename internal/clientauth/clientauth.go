@@ -251,12 +251,18 @@ func (s *Service) equal(a, b string) bool {
 }
 
 // validCredentials reports whether clientID may name an application and secret may be its
-// secret. An application's id is ids.New's (base32 after "app_"), never with a ':', which
-// pairSubject needs.
+// secret. An application's id is ids.New's: "app_" and lower-case base32 (a-z, 2-7). Only
+// such an id is looked up or counted per client at an address: anything else names no
+// application, and would otherwise reach SQL (PostgreSQL answers a NUL or invalid UTF-8 with
+// an error, not a miss) or bring a ':' into pairSubject.
 func validCredentials(clientID, secret string) bool {
-	return clientID != "" && len(clientID) <= MaxIDLength && ids.Kind(clientID) == ids.Application &&
-		!strings.Contains(clientID, ":") && len(secret) <= MaxSecretLength
+	id, ok := strings.CutPrefix(clientID, ids.Application)
+	return ok && id != "" && len(clientID) <= MaxIDLength && strings.Trim(id, idAlphabet) == "" &&
+		len(secret) <= MaxSecretLength
 }
+
+// idAlphabet is the alphabet of ids.New.
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
 // pairSubject is the subject of Limits.FailuresPerClientAddress: clientID (valid, so without
 // a ':') at ip, which the limiter counts by its address key ("kind:address", an IPv6 address

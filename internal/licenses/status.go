@@ -15,6 +15,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/displaytext"
 	"loginsign/internal/globalid"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
@@ -72,7 +73,13 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	} else if c.ApplicationID != appID {
 		return nil, apperr.New(apperr.Forbidden, "these credentials belong to another application")
 	}
-	status := strings.ToUpper(strings.TrimSpace(in.Status))
+	// Any plan label is a status (spec §4.2: "PREMIUM", "PRO"); it names the variant unless
+	// variantName does, so both follow the rule of variant names (checkVariantName).
+	status, err := displaytext.Line("status", in.Status)
+	if err != nil {
+		return nil, err
+	}
+	status = strings.ToUpper(status)
 	revoke := in.Revoke || revokingStatuses[status]
 	if !revoke && status == "" {
 		return nil, apperr.New(apperr.Invalid, "status is required unless revoke is true")
@@ -80,7 +87,10 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	if len(status) > 100 {
 		return nil, apperr.New(apperr.Invalid, "status is longer than 100 characters")
 	}
-	variantName := strings.TrimSpace(in.VariantName)
+	variantName, err := displaytext.Line("variantName", in.VariantName)
+	if err != nil {
+		return nil, err
+	}
 	if variantName == "" {
 		variantName = status
 	}

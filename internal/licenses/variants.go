@@ -14,6 +14,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/displaytext"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
 )
@@ -129,16 +130,27 @@ func (s *Service) countCodes(ctx context.Context, where []predicate.LicenseCode,
 	return out, nil
 }
 
+// checkVariantName returns a variant's name as it is kept: one line of at most 100 bytes
+// under displaytext.Line (trimmed, NFC, no control or format character), the rule of
+// application names. Customers see it in their licenses and developers in the portal, so a
+// U+202E or a newline must not rearrange what it says.
 func checkVariantName(name string) (string, error) {
-	name = strings.TrimSpace(name)
+	name, err := displaytext.Line("name", name)
+	if err != nil {
+		return "", err
+	}
 	if name == "" || len(name) > 100 {
 		return "", apperr.New(apperr.Invalid, "name is required (at most 100 characters)")
 	}
 	return name, nil
 }
 
+// checkDescription is checkVariantName for a description: empty allowed, at most 2000 bytes.
 func checkDescription(d string) (string, error) {
-	d = strings.TrimSpace(d)
+	d, err := displaytext.Line("description", d)
+	if err != nil {
+		return "", err
+	}
 	if len(d) > 2000 {
 		return "", apperr.New(apperr.Invalid, "description is longer than 2000 characters")
 	}
@@ -221,9 +233,9 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 		return nil, err
 	}
 	up := v.Update()
+	var name string
 	if p.Name != nil {
-		name, err := checkVariantName(*p.Name)
-		if err != nil {
+		if name, err = checkVariantName(*p.Name); err != nil {
 			return nil, err
 		}
 		up.SetName(name).SetNameKey(strings.ToLower(name))
@@ -244,7 +256,7 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 	}
 	v, err = up.Save(ctx)
 	if store.Conflict(err) {
-		return nil, nameTaken(strings.TrimSpace(*p.Name))
+		return nil, nameTaken(name)
 	}
 	return v, store.Err(err, "license variant")
 }

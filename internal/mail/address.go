@@ -3,24 +3,68 @@ package mail
 import (
 	netmail "net/mail"
 	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/displaytext"
 )
 
-// NormalizeAddress trims and lower-cases an address and checks that it is a bare addr-spec
-// (no display name) of at most 254 characters whose domain has a dot (or is localhost). It is
-// the one address rule: accounts (identity.NormalizeEmail) and team invitations use it.
+// NormalizeAddress trims and lower-cases an address, puts it in Unicode NFC (RFC 6532 §3.1:
+// one mailbox, one string, however the keyboard composed it), and checks that it is a bare
+// addr-spec (no display name) of at most 254 characters that mail can be sent to: no space,
+// control or format character anywhere ("a@exa\u202emple.com" shows as another domain), and a
+// domain that mailDomain accepts. It is the one address rule: accounts
+// (identity.NormalizeEmail) and team invitations use it. The answer to anything else is
+// apperr Invalid.
 func NormalizeAddress(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	if s == "" {
 		return "", apperr.New(apperr.Invalid, "email is required")
 	}
+	bad := func() error { return apperr.New(apperr.Invalid, "%q is not a valid email address", s) }
+	if !utf8.ValidString(s) || strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || displaytext.Hidden(r) }) >= 0 {
+		return "", bad()
+	}
+	s = norm.NFC.String(strings.ToLower(s))
 	a, err := netmail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 ||
-		!strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") && !strings.HasSuffix(s, "@localhost") {
-		return "", apperr.New(apperr.Invalid, "%q is not a valid email address", s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || !mailDomain(s[strings.LastIndexByte(s, '@')+1:]) {
+		return "", bad()
 	}
 	return s, nil
+}
+
+// mailDomain reports whether d, the lower-cased NFC domain of an address, is a DNS name:
+// labels valid for IDNA 2008 registration (letters of any script, digits, inner hyphens; no
+// empty label, none over 63 bytes once in ASCII), at least one dot and no root dot, and a top
+// label that does not end in a number as URL parsers read one ("127.0.0.1", "1.0x7f" are IPv4
+// addresses, WHATWG URL §3.5). So no IP literal ("[127.0.0.1]") either: mail to an address is
+// mail to its domain's MX host, never to a host the sender names. localhost is the one
+// dotless name accepted, as before (internal/identity's TestNormalizeEmail specifies it).
+func mailDomain(d string) bool {
+	if d == "localhost" {
+		return true
+	}
+	if !strings.Contains(d, ".") || strings.HasSuffix(d, ".") {
+		return false
+	}
+	if _, err := idna.Registration.ToASCII(d); err != nil {
+		return false
+	}
+	return !endsInNumber(d[strings.LastIndexByte(d, '.')+1:])
+}
+
+// endsInNumber reports whether label, a lower-case top label, is a number to a URL parser:
+// decimal digits, or 0x and hexadecimal digits.
+func endsInNumber(label string) bool {
+	digits, base := label, "0123456789"
+	if rest, ok := strings.CutPrefix(label, "0x"); ok {
+		digits, base = rest, "0123456789abcdef"
+	}
+	return strings.Trim(digits, base) == ""
 }
 
 // MailboxKey is the mailbox a normalized address delivers to, as the per-address limits count

@@ -10,6 +10,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/clientauth"
+	"loginsign/internal/httpx"
 )
 
 // ClientCredentials are the credentials a client presented: from an HTTP Basic header
@@ -23,7 +24,10 @@ type ClientCredentials struct {
 
 // ParseBasic parses an Authorization header value of the Basic scheme (RFC 7617) carrying
 // client credentials, whose two parts are form-urlencoded (RFC 6749 §2.3.1). ok is false when
-// the header is not Basic at all; err is set when it is Basic but malformed.
+// the header is not Basic at all; err is set when it is Basic but malformed, including
+// decoded parts that are not text (invalid UTF-8 or a NUL, which the form fields refuse too).
+// Every err is invalid_client: the client tried to authenticate through the header, so the
+// answer is 401 with WWW-Authenticate (RFC 6749 §5.2).
 func ParseBasic(header string) (c ClientCredentials, ok bool, err error) {
 	scheme, rest, found := strings.Cut(header, " ")
 	if !found || !strings.EqualFold(scheme, "Basic") {
@@ -50,6 +54,12 @@ func ParseBasic(header string) (c ClientCredentials, ok bool, err error) {
 	c.Basic = true
 	if c.ID == "" {
 		return c, true, ErrInvalidClient.WithDescription("the Basic client_id is empty")
+	}
+	if e := httpx.CheckText("the Basic client_id", c.ID); e != nil {
+		return c, true, ErrInvalidClient.WithDescription("%s", e.Message)
+	}
+	if e := httpx.CheckText("the Basic client_secret", c.Secret); e != nil {
+		return c, true, ErrInvalidClient.WithDescription("%s", e.Message)
 	}
 	return c, true, nil
 }

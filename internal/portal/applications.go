@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -20,6 +19,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/displaytext"
 	"loginsign/internal/ids"
 	"loginsign/internal/oauth"
 	"loginsign/internal/ratelimit"
@@ -126,14 +126,12 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 // checkName refuses an application name that would pass for LoginSign or another app, or hide
 // what it says on the pages and mails that show it to people (sign-in, consent, the mail's
 // subject): one that contains "LoginSign" (in any case, spacing or punctuation: "Login-Sign
-// Security"), control and format characters (bidirectional overrides, zero-width spaces), or a
-// word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's: mixedScriptWord).
+// Security"), or a word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's:
+// mixedScriptWord). name has passed displaytext.Line (no control or format characters, such
+// as bidirectional overrides or zero-width spaces), which license variant names share.
 func checkName(name string) error {
 	var letters strings.Builder
 	for _, r := range name {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
-			return apperr.New(apperr.Invalid, "name must not contain control or invisible formatting characters")
-		}
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			letters.WriteRune(unicode.ToLower(r))
 		}
@@ -182,7 +180,10 @@ func mixedScriptWord(name string) string {
 // ctx). It is I/O, so never inside a transaction: UpdateApplication resolves the URLs it
 // changes before its transaction (resolveDeliveryURLs) and validates inside it without.
 func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool) error {
-	in.Name = strings.TrimSpace(in.Name)
+	var err error
+	if in.Name, err = displaytext.Line("name", in.Name); err != nil {
+		return err
+	}
 	if in.Name == "" || len(in.Name) > 200 {
 		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
 	}
@@ -308,9 +309,18 @@ func (s *Service) resolveDeliveryURLs(ctx context.Context, webhookURL, backchann
 	return nil
 }
 
+// checkWebURL accepts an absolute http(s) URL of at most 2048 characters without user
+// information, whose scheme and host make an origin CheckOrigin accepts (a DNS name without
+// empty labels or an IP literal, a port from 1 to 65535; the host in any case), and which
+// holds no space, control or format character (oauth.CheckURIText). These URLs are links
+// shown to people (website, icon, terms, privacy) or receive LoginSign's POSTs (webhooks,
+// logout tokens); url.Parse alone lets all of that through.
 func checkWebURL(raw string) error {
 	if len(raw) > 2048 {
 		return fmt.Errorf("longer than 2048 characters")
+	}
+	if err := oauth.CheckURIText(raw); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -318,6 +328,9 @@ func checkWebURL(raw string) error {
 	}
 	if u.User != nil {
 		return fmt.Errorf("must not contain user information")
+	}
+	if CheckOrigin(u.Scheme+"://"+strings.ToLower(u.Host)) != nil {
+		return fmt.Errorf("the host must be a DNS name or an IP address, and the port a number from 1 to 65535")
 	}
 	return nil
 }
@@ -339,11 +352,8 @@ func CheckOrigin(o string) error {
 		len(o) > 300 || strings.HasSuffix(u.Host, ":") {
 		return bad
 	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 || p[0] == '0' {
-			return bad
-		}
+	if !oauth.PortInRange(u.Port()) {
+		return bad
 	}
 	host := u.Hostname()
 	if strings.HasPrefix(u.Host, "[") {
