@@ -127,10 +127,14 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if p.ClientRequestsPerMinute != nil {
 			upd.SetClientRequestsPerMinute(*p.ClientRequestsPerMinute)
 		}
+		// Removing the webhook keeps its secret, and a URL set again signs with it: only a
+		// rotation (RotateSecrets, owner and admin) makes a new one. Replacing it on a URL
+		// cleared and set again let any member who may edit settings break the signature the
+		// application's receiver checks, without seeing the new secret.
 		switch {
 		case in.WebhookURL == "":
-			upd.ClearWebhookURL().ClearWebhookSecret().ClearWebhookDisabledAt()
-		case app.WebhookURL == "" || len(app.WebhookSecret) == 0:
+			upd.ClearWebhookURL().ClearWebhookDisabledAt()
+		case len(app.WebhookSecret) == 0:
 			secret := NewWebhookSecret()
 			if mayReadSecret {
 				out.WebhookSecret = secret
