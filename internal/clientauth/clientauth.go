@@ -37,7 +37,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"loginsign/ent"
@@ -256,13 +255,8 @@ func (s *Service) equal(a, b string) bool {
 // application, and would otherwise reach SQL (PostgreSQL answers a NUL or invalid UTF-8 with
 // an error, not a miss) or bring a ':' into pairSubject.
 func validCredentials(clientID, secret string) bool {
-	id, ok := strings.CutPrefix(clientID, ids.Application)
-	return ok && id != "" && len(clientID) <= MaxIDLength && strings.Trim(id, idAlphabet) == "" &&
-		len(secret) <= MaxSecretLength
+	return len(clientID) <= MaxIDLength && ids.Valid(ids.Application, clientID) && len(secret) <= MaxSecretLength
 }
-
-// idAlphabet is the alphabet of ids.New.
-const idAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
 
 // pairSubject is the subject of Limits.FailuresPerClientAddress: clientID (valid, so without
 // a ':') at ip, which the limiter counts by its address key ("kind:address", an IPv6 address

@@ -45,7 +45,17 @@ const (
 	AppInvitation  = "inv_"
 )
 
-var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+const alphabet32 = "abcdefghijklmnopqrstuvwxyz234567"
+
+var lowerBase32 = base32.NewEncoding(alphabet32).WithPadding(base32.NoPadding)
+
+// Valid reports whether id could be one New(prefix) made: prefix, then lower-case base32.
+// An id from a request that is not is never looked up: it names nothing, and a NUL or invalid
+// UTF-8 in it would reach SQL, where PostgreSQL answers with an error, not a miss.
+func Valid(prefix, id string) bool {
+	rest, ok := strings.CutPrefix(id, prefix)
+	return ok && rest != "" && strings.Trim(rest, alphabet32) == ""
+}
 
 // New returns prefix followed by 24 random base32 characters (120 bits).
 func New(prefix string) string {

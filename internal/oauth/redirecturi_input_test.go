@@ -39,3 +39,17 @@ func TestRedirectURIsHoldNoHiddenTextAndARealPort(t *testing.T) {
 		})
 	}
 }
+
+// A loopback redirect URI matches on any port (RFC 8252 §7.3), but only a port that exists.
+func TestLoopbackRedirectPortsAreReal(t *testing.T) {
+	t.Parallel()
+	reg := []string{"http://127.0.0.1/cb"}
+	if _, ok := oauth.MatchRedirectURI(reg, "http://127.0.0.1:8765/cb"); !ok {
+		t.Error("a loopback port was refused")
+	}
+	for _, port := range []string{"99999", "0", "065535"} {
+		if _, ok := oauth.MatchRedirectURI(reg, "http://127.0.0.1:"+port+"/cb"); ok {
+			t.Errorf("port %s matched", port)
+		}
+	}
+}

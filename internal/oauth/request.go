@@ -340,7 +340,7 @@ func MatchRedirectURI(registered []string, requested string) (string, bool) {
 		if err != nil || reg.Hostname() != req.Hostname() {
 			continue
 		}
-		if validPort(req.Port()) && reg.Path == req.Path && reg.RawPath == req.RawPath &&
+		if PortInRange(req.Port()) && reg.Path == req.Path && reg.RawPath == req.RawPath &&
 			reg.RawQuery == req.RawQuery && reg.ForceQuery == req.ForceQuery && withoutPort(reg) == withoutPort(req) {
 			return r, true
 		}
@@ -355,21 +355,6 @@ func withoutPort(u *url.URL) string {
 		c.Host = "[" + c.Host + "]"
 	}
 	return c.String()
-}
-
-func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	if len(p) > 5 || p[0] == '0' {
-		return false
-	}
-	for _, c := range p {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func isLoopback(host string) bool {

@@ -208,8 +208,8 @@ func (s *Service) Client(ctx context.Context, clientID string) (*ent.Application
 
 // application loads a client by id; unknown → nil, nil.
 func (s *Service) application(ctx context.Context, clientID string) (*ent.Application, error) {
-	if ids.Kind(clientID) != ids.Application || len(clientID) > maxIDLength {
-		return nil, nil
+	if !ids.Valid(ids.Application, clientID) || len(clientID) > maxIDLength {
+		return nil, nil // names no application, and a NUL would reach SQL
 	}
 	app, err := s.DB.Application.Get(ctx, clientID)
 	if store.NotFound(err) {

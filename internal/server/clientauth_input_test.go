@@ -60,3 +60,41 @@ func TestBasicCredentialsThatAreNotTextAre401(t *testing.T) {
 		}
 	})
 }
+
+// TestAClientIDThatIsNotAnIDIsA4xxOnEveryRoute: the routes that name a client in a form body
+// (POST /oauth/authorize, POST /oauth/logout) or a query never look up a client_id outside the
+// id alphabet: with a NUL or invalid UTF-8 it reached the applications table, and PostgreSQL
+// answered 500.
+func TestAClientIDThatIsNotAnIDIsA4xxOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		noRedirects := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, id := range []string{"app_%00", "app_%FF", "app_%C0%80", "app_ABC"} {
+			for _, path := range []string{"/oauth/authorize", "/oauth/logout"} {
+				form := "client_id=" + id + "&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&scope=openid"
+				req, _ := http.NewRequest(http.MethodPost, e.base+path, strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", e.base)
+				resp, err := noRedirects.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 500 {
+					t.Errorf("POST %s client_id=%s: %d %.200s, want a 4xx", path, id, resp.StatusCode, raw)
+				}
+				get, err := noRedirects.Get(e.base + path + "?" + form)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ = io.ReadAll(get.Body)
+				get.Body.Close()
+				if get.StatusCode >= 500 {
+					t.Errorf("GET %s client_id=%s: %d %.200s, want a 4xx", path, id, get.StatusCode, raw)
+				}
+			}
+		}
+	})
+}

@@ -45,11 +45,16 @@ func bodyLimit(r *http.Request) int64 {
 
 // refuse answers a request the edge will not pass on, in the error shape of its route: OAuth
 // {"error","error_description"} (invalid_request); app-backend {"error","error_description"};
-// GraphQL {"errors":[…]}; other APIs {"error","message"}; pages plain text.
+// GraphQL {"errors":[…]}; other APIs {"error","message"}; pages (the authorization, consent
+// and logout pages included) plain text.
 func refuse(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
 	status := apperr.HTTPStatus(e.Code)
 	p := r.URL.Path
 	switch {
+	case p == "/oauth/authorize", p == "/oauth/consent", p == "/oauth/logout":
+		// Pages a browser opens: no JSON for the person to read (openapi.yaml: HTML).
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, e.Message, status)
 	case strings.HasPrefix(p, "/oauth/"):
 		w.Header().Set("Cache-Control", "no-store")
 		httpx.WriteJSON(w, status, rest.AppErrorBody{Error: "invalid_request", ErrorDescription: e.Message})
