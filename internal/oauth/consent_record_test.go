@@ -57,8 +57,8 @@ func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 			}
 			switch tc.after {
 			case "-":
-				link = e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID("probe:" + u.Email).
-					SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).SaveX(bg)
+				e.db.PendingLink.Create().SetApplicationID(app.ID).SetEmail(u.Email).SetExternalUserID("probe:" + u.Email).
+					SetName("").SetCreatedAt(time.Now()).SetUpdatedAt(time.Now()).ExecX(bg)
 			case "":
 			default:
 				e.db.PendingLink.UpdateOne(link).SetExternalUserID(tc.after).SetUpdatedAt(time.Now().Add(time.Second)).ExecX(bg)
