@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/licenses"
@@ -107,6 +108,11 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 		gerr.Extensions = map[string]any{"code": string(apperr.Invalid)}
 		return gerr
 	}
+	if emptyFilter(err) {
+		gerr.Message = "a where filter sets nothing to filter on (such as {not: {or: []}})"
+		gerr.Extensions = map[string]any{"code": string(apperr.Invalid)}
+		return gerr
+	}
 	if apperr.DependencyDown(err) {
 		log.WarnContext(ctx, "graphql: dependency unavailable", "err", err)
 		gerr.Message, gerr.Extensions = apperr.UnavailableMessage, map[string]any{"code": string(apperr.Unavailable)}
@@ -116,6 +122,21 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 	gerr.Message = "internal error"
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
+}
+
+// emptyFilter reports whether err is ent's refusal of a where input that holds a filter
+// setting nothing ({not: {or: []}}, {not: {websiteIsNil: false}}): the client's mistake, which
+// the filter limits (oversizedFilter) catch only when it is a literal {}.
+func emptyFilter(err error) bool {
+	for _, empty := range []error{ent.ErrEmptyAppConnectionWhereInput, ent.ErrEmptyApplicationWhereInput,
+		ent.ErrEmptyConsentWhereInput, ent.ErrEmptyImportRowWhereInput, ent.ErrEmptyImportSourceWhereInput,
+		ent.ErrEmptyLicenseCodeWhereInput, ent.ErrEmptyLicenseVariantWhereInput, ent.ErrEmptyUserWhereInput,
+		ent.ErrEmptyUserEmailWhereInput, ent.ErrEmptyWebhookAttemptWhereInput, ent.ErrEmptyWebhookEventWhereInput} {
+		if errors.Is(err, empty) {
+			return true
+		}
+	}
+	return false
 }
 
 // argumentError reports whether gerr is gqlgen's failure to read an argument of the field of

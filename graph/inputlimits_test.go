@@ -238,3 +238,29 @@ func TestMalformedArgumentsAreInvalidRequests(t *testing.T) {
 		})
 	}
 }
+
+// A filter that sets nothing although it is not literally empty ({not: {or: []}}) is refused
+// by ent when the query is built: the client's mistake, invalid_request, nothing logged. On
+// the person's connections it was an internal error, logged at ERROR.
+func TestFiltersThatSetNothingAreInvalidRequests(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	f := newFixture(t, db)
+	var logged strings.Builder
+	f.handler = graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: f.identity, Portal: f.portal}, slog.New(slog.NewTextHandler(&logged, nil)))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "Alice")
+	for _, query := range []string{
+		`{ viewer { connections(first: 5, where: {not: {or: []}}) { totalCount } } }`,
+		`{ viewer { connections(first: 5, where: {not: {regionIsNil: false}}) { totalCount } } }`,
+		`{ applications(first: 5, where: {not: {or: []}}) { totalCount } }`,
+	} {
+		var got map[string]any
+		err := f.as(alice.ID).Post(query, &got)
+		if refusal(err) == "" {
+			t.Errorf("%s: %.300v, want invalid_request", query, err)
+		}
+	}
+	if logged.Len() != 0 {
+		t.Errorf("logged: %s", logged.String())
+	}
+}

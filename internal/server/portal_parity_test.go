@@ -508,16 +508,24 @@ func TestParityApplications(t *testing.T) {
 				delete(ga, k)
 			}
 			sameJSON(t, "updated application", rest, ga)
-			// Changing the URL again keeps the secret (none shown); clearing removes it.
+			// Changing the URL again keeps the secret (none shown); clearing removes the URL and
+			// keeps the secret, which a URL set again signs with (only a rotation makes a new one).
 			again := dev.json("PATCH", "/api/developer/applications/"+one, map[string]any{"webhookUrl": "https://renamed.example.com/hook2"}, 200)
 			if _, shown := again["webhookSecret"]; shown {
 				t.Errorf("changing the URL showed a new secret: %v", again)
 			}
+			before, _ := e.srv.db.Application.Get(t.Context(), one)
 			cleared := dev.json("PATCH", "/api/developer/applications/"+one, map[string]any{"webhookUrl": ""}, 200)
 			app, _ := e.srv.db.Application.Get(t.Context(), one)
-			if cleared["webhookUrl"] != nil || len(app.WebhookSecret) != 0 {
-				t.Errorf("clearing the webhook: %v, secret left %d bytes", cleared, len(app.WebhookSecret))
+			if cleared["webhookUrl"] != nil || app.WebhookURL != "" || string(app.WebhookSecret) != string(before.WebhookSecret) {
+				t.Errorf("clearing the webhook: %v, secret kept %v", cleared, string(app.WebhookSecret) == string(before.WebhookSecret))
 			}
+			set := dev.json("PATCH", "/api/developer/applications/"+one, map[string]any{"webhookUrl": "https://renamed.example.com/hook3"}, 200)
+			app, _ = e.srv.db.Application.Get(t.Context(), one)
+			if _, shown := set["webhookSecret"]; shown || string(app.WebhookSecret) != string(before.WebhookSecret) {
+				t.Errorf("setting the URL again: %v, want the kept secret, not shown", set)
+			}
+			dev.json("PATCH", "/api/developer/applications/"+one, map[string]any{"webhookUrl": ""}, 200)
 			// Bad settings answer alike.
 			status, body := dev.do("PATCH", "/api/developer/applications/"+one, map[string]any{"redirectUris": []string{"http://evil.example.com/cb"}})
 			gq := dev.gql(`mutation($id: ID!) { updateApplication(id: $id, input: {redirectUris: ["http://evil.example.com/cb"]}) { application { id } } }`, map[string]any{"id": two})
