@@ -133,7 +133,9 @@ func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, ne
 		if c.AppEmail != u.Email {
 			continue
 		}
-		if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); err != nil {
+		if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); store.NotFound(err) {
+			continue // removed since it was read (PostgreSQL): nothing to follow, nobody to tell
+		} else if err != nil {
 			return nil, fmt.Errorf("following the new address: %w", err)
 		}
 		if c.ApplicationID == exceptAppID {

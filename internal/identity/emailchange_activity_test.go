@@ -258,3 +258,59 @@ func TestTheConfirmationNamesTheAppsThatFollow(t *testing.T) {
 		}
 	})
 }
+
+// TestAConnectionRemovedDuringAPrimaryChangeIsSkipped: a primary change reads the person's
+// connections, then moves those shown the old address to the new one. A connection removed
+// in between (the person removing the app at that moment, PostgreSQL) was an internal error
+// that failed the whole change; it is skipped. The removal here is held open until the change
+// waits for it, so the interleaving is the same in every run.
+func TestAConnectionRemovedDuringAPrimaryChangeIsSkipped(t *testing.T) {
+	t.Parallel()
+	base := storetest.URLs(t)["postgres"]
+	if base == "" {
+		t.Skip("LOGINSIGN_TEST_DATABASE_URL names no PostgreSQL")
+	}
+	db := storetest.Postgres(t, base)
+	ctx := context.Background()
+	s := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
+	ann, _ := s.CreateUser(ctx, "ann@example.com", "Ann")
+	dev, _ := s.CreateUser(ctx, "dev@example.com", "")
+	app := db.Application.Create().SetOwnerID(dev.ID).SetName("Notes").SetSecretHash("h").SaveX(ctx)
+	conn := db.AppConnection.Create().SetUserID(ann.ID).SetApplicationID(app.ID).
+		SetAliasEmail("notes@relay.example.com").SetAppEmail("ann@example.com").SaveX(ctx)
+
+	removal, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := removal.AppConnection.DeleteOneID(conn.ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.ChangePrimaryEmail(ctx, ann.ID, "ann.new@example.com", "user_email_change", "", ann.ID)
+		done <- err
+	}()
+	// The change has read the connection (the removal is not committed) and waits on its row.
+	for waiting := 0; waiting == 0; {
+		select {
+		case err := <-done:
+			removal.Rollback()
+			t.Fatalf("the change finished before waiting on the removal: %v", err)
+		default:
+		}
+		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+			AND wait_event_type = 'Lock' AND query ILIKE '%app_connections%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removal.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("a primary change racing the removal of a connection: %v", err)
+	}
+	if u, _ := s.User(ctx, ann.ID); u.Email != "ann.new@example.com" {
+		t.Errorf("the primary address is %q", u.Email)
+	}
+}
