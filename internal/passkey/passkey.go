@@ -7,6 +7,7 @@
 package passkey
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -377,8 +378,8 @@ func (s *Service) BeginLogin(ctx context.Context) (string, error) {
 // FinishLogin verifies an assertion (the PublicKeyCredential as JSON) against the challenge it
 // answers (spent by this call) and the passkey it names, and returns the person and the
 // methods it proves: hwk (device-bound) or swk (synced), and mfa (user verification). A
-// response that does not verify, an unknown passkey or a signature counter that went back (a
-// cloned authenticator) answers Unauthorized.
+// response that does not verify, an unknown passkey, or a signature counter that went back or
+// that another sign-in moved meanwhile (a cloned authenticator) answers Unauthorized.
 func (s *Service) FinishLogin(ctx context.Context, response string) (userID string, amr []string, err error) {
 	if err := s.available(); err != nil {
 		return "", nil, err
@@ -411,11 +412,17 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 		if string(userHandle) != k.UserID {
 			return nil, errors.New("passkey of another account")
 		}
-		p, _, err := s.person(ctx, k.UserID)
+		p, keys, err := s.person(ctx, k.UserID)
 		if err != nil {
 			return nil, err
 		}
-		stored = k
+		// The row the library checks the counter against, so the compare-and-set below
+		// expects the very value the clone check saw.
+		for _, key := range keys {
+			if bytes.Equal(key.CredentialID, rawID) {
+				stored = key
+			}
+		}
 		return p, nil
 	}
 	_, cred, err := s.WA.ValidatePasskeyLogin(handler, sess, parsed)
@@ -425,10 +432,19 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 	if cred.Authenticator.CloneWarning || !cred.Flags.UserVerified {
 		return "", nil, refused
 	}
+	// The clone check compared against the counter read above; sign-ins racing with a cloned
+	// authenticator all pass it. Only the one whose read is still current stores its counter;
+	// the others are refused like a clone. Synced passkeys always report 0 and stay at 0, so
+	// theirs all match.
 	now := s.Now()
-	if err := s.DB.Passkey.UpdateOne(stored).SetSignCount(cred.Authenticator.SignCount).
-		SetBackupState(cred.Flags.BackupState).SetLastUsedAt(now).SetUpdatedAt(now).Exec(ctx); err != nil {
+	n, err := s.DB.Passkey.Update().Where(entpasskey.ID(stored.ID), entpasskey.SignCount(stored.SignCount)).
+		SetSignCount(cred.Authenticator.SignCount).SetBackupState(cred.Flags.BackupState).
+		SetLastUsedAt(now).SetUpdatedAt(now).Save(ctx)
+	if err != nil {
 		return "", nil, fmt.Errorf("recording passkey use: %w", err)
+	}
+	if n == 0 {
+		return "", nil, refused
 	}
 	kind := mfa.AMRHwk
 	if stored.BackupEligible {
