@@ -3,7 +3,6 @@ package licenses
 import (
 	"context"
 	"fmt"
-	"loginsign/internal/team"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // Limits of one call.
@@ -47,8 +47,18 @@ type Generated struct {
 	Codes   []string
 }
 
+// authorizeTx is Authorize inside tx (team.AuthorizeTx), for the transaction that writes: a
+// member removed or demoted after an earlier check is refused here, and on PostgreSQL the
+// application row stays locked until tx ends, so a removal or change of role (which lock it
+// too) waits for this write instead of committing in the middle of it.
+func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a team.Action) (*ent.Application, error) {
+	app, _, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, a)
+	return app, err
+}
+
 // GenerateCodes creates in.Count UNUSED codes XXXX-XXXX-XXXX-XXXX from CodeAlphabet in one
-// transaction.
+// transaction. The role is checked before the Bulk limit is counted, so a caller without it
+// spends nothing, and again by the transaction that inserts the codes.
 func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateInput) (*Generated, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
@@ -84,6 +94,9 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 			rows[i] = codeRow{id: ids.New(ids.LicenseCode), code: c, key: k}
 		}
 		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+			if _, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses); err != nil {
+				return err
+			}
 			if _, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false); err != nil {
 				return err
 			}
@@ -191,7 +204,8 @@ type Uploaded struct {
 
 // UploadCodes imports developer-made codes into variantID (or each row's variant) in one
 // transaction. Codes are 4 to 64 characters of [A-Za-z0-9-_], unique per application when
-// compared case-insensitively without hyphens and spaces.
+// compared case-insensitively without hyphens and spaces. The role is checked before the
+// Bulk limit is counted and again by the transaction that inserts the codes (GenerateCodes).
 func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows []UploadRow) (*Uploaded, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
@@ -224,6 +238,9 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 	}
 	now := s.now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses); err != nil {
+			return err
+		}
 		for vid, rs := range byVariant {
 			// A code uploaded concurrently by another request is skipped, not an error.
 			n, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, vid, now, rs, true)
@@ -457,32 +474,28 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was
 // redeemed answers 409 code_not_unused.
 func (s *Service) DeleteCode(ctx context.Context, appID, codeID string) error {
-	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
-	if err != nil {
-		return err
-	}
-	var n int
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if n, err = tx.LicenseCode.Delete().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID),
-			licensecode.StateEQ(licensecode.StateUNUSED)).Exec(ctx); err != nil || n == 0 {
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
+		if err != nil {
 			return err
+		}
+		n, err := tx.LicenseCode.Delete().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID),
+			licensecode.StateEQ(licensecode.StateUNUSED)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			exists, err := tx.LicenseCode.Query().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !exists {
+				return apperr.New(apperr.NotFound, "license code not found")
+			}
+			return apperr.WithReason(apperr.Conflict, "code_not_unused", "only unused codes can be deleted")
 		}
 		return recordLicenseAction(ctx, tx, app.ID, "code_deleted", n, s.now())
 	})
-	if err != nil {
-		return err
-	}
-	if n == 1 {
-		return nil
-	}
-	exists, err := s.DB.LicenseCode.Query().Where(licensecode.ID(codeID), licensecode.ApplicationID(app.ID)).Exist(ctx)
-	if err != nil {
-		return err
-	}
-	if !exists {
-		return apperr.New(apperr.NotFound, "license code not found")
-	}
-	return apperr.WithReason(apperr.Conflict, "code_not_unused", "only unused codes can be deleted")
 }
 
 // recordLicenseAction writes the activity of a developer's license action on appID.

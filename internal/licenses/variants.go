@@ -169,10 +169,6 @@ const MaxVariants = 100
 // application, compared case-insensitively (409 variant_name_taken); an application has at
 // most MaxVariants (Invalid past them).
 func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInput) (*ent.LicenseVariant, error) {
-	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
-	if err != nil {
-		return nil, err
-	}
 	name, err := checkVariantName(in.Name)
 	if err != nil {
 		return nil, err
@@ -187,6 +183,10 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	}
 	var v *ent.LicenseVariant
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
+		if err != nil {
+			return err
+		}
 		v, err = s.createVariant(ctx, tx, app.ID, name, desc, d)
 		return err
 	})
@@ -221,40 +221,49 @@ func (s *Service) createVariant(ctx context.Context, tx *ent.Tx, appID, name, de
 
 // UpdateVariant changes a variant of the developer's application.
 func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p VariantPatch) (*ent.LicenseVariant, error) {
-	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
-	if err != nil {
-		return nil, err
-	}
 	if p.Name == nil && p.Description == nil && p.Duration == nil {
 		return nil, apperr.New(apperr.Invalid, "set at least one of name, description, duration")
 	}
-	v, err := variantOf(ctx, s.DB.Client, app.ID, variantID)
-	if err != nil {
-		return nil, err
-	}
-	up := v.Update()
-	var name string
+	var name, desc string
+	var d licensevariant.Duration
+	var err error
 	if p.Name != nil {
 		if name, err = checkVariantName(*p.Name); err != nil {
 			return nil, err
 		}
-		up.SetName(name).SetNameKey(strings.ToLower(name))
 	}
 	if p.Description != nil {
-		desc, err := checkDescription(*p.Description)
-		if err != nil {
+		if desc, err = checkDescription(*p.Description); err != nil {
 			return nil, err
 		}
-		up.SetDescription(desc)
 	}
 	if p.Duration != nil {
-		d, err := ParseDuration(*p.Duration, "")
-		if err != nil || d == "" {
+		if d, err = ParseDuration(*p.Duration, ""); err != nil || d == "" {
 			return nil, apperr.New(apperr.Invalid, "duration must be MONTH, YEAR or LIFETIME")
 		}
-		up.SetDuration(d)
 	}
-	v, err = up.Save(ctx)
+	var v *ent.LicenseVariant
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
+		if err != nil {
+			return err
+		}
+		if v, err = variantOf(ctx, tx.Client(), app.ID, variantID); err != nil {
+			return err
+		}
+		up := tx.LicenseVariant.UpdateOne(v)
+		if p.Name != nil {
+			up.SetName(name).SetNameKey(strings.ToLower(name))
+		}
+		if p.Description != nil {
+			up.SetDescription(desc)
+		}
+		if p.Duration != nil {
+			up.SetDuration(d)
+		}
+		v, err = up.Save(ctx)
+		return err
+	})
 	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}
@@ -264,12 +273,12 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 // DeleteVariant deletes a variant and its codes. While any of its codes is in effect it
 // answers 409 variant_has_active_codes, unless force, which also ends those entitlements.
 func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, force bool) error {
-	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
-	if err != nil {
-		return err
-	}
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
+		if err != nil {
+			return err
+		}
 		v, err := variantOf(ctx, tx.Client(), app.ID, variantID)
 		if err != nil {
 			return err

@@ -23,13 +23,17 @@ var DefaultExports = ratelimit.Rule{Name: "users-export", N: 10, Window: time.Ho
 // users list would show with p's filters and order (p's paging is ignored), page by page
 // through ConnectedUsers, and records the export in the application's activity log. Past
 // Exports per developer it answers RateLimited before reading anything. A list
-// longer than MaxUserExport answers Invalid ("too_many_users") before any row is read.
+// longer than MaxUserExport answers Invalid ("too_many_users") before any row is read. The
+// caller's role must allow ExportUsers before every page and when the export is recorded: a
+// member demoted or removed while it runs gets Forbidden or NotFound, not the list
+// (ConnectedUsers alone asks for ReadUsers, which support has).
 func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) ([]*ent.AppConnection, error) {
 	p, err := in.page()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Authorize(ctx, appID, team.ExportUsers); err != nil {
+	app, err := s.Authorize(ctx, appID, team.ExportUsers)
+	if err != nil {
 		return nil, err
 	}
 	// Counted before any row is read: an export reads up to MaxUserExport rows. The count is
@@ -40,7 +44,7 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 	}
 	one := 1
 	p.After, p.Before, p.Last, p.First = nil, nil, nil, &one
-	probe, err := s.ConnectedUsers(ctx, appID, p)
+	probe, err := s.ConnectedUsers(ctx, app.ID, p)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +56,10 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 	p.First = &page
 	var out []*ent.AppConnection
 	for {
-		conn, err := s.ConnectedUsers(ctx, appID, p)
+		if _, err := s.Authorize(ctx, app.ID, team.ExportUsers); err != nil {
+			return nil, err
+		}
+		conn, err := s.ConnectedUsers(ctx, app.ID, p)
 		if err != nil {
 			return nil, err
 		}
@@ -65,7 +72,10 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 		p.After = conn.PageInfo.EndCursor
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		return activity.Record(ctx, tx, activity.Event{Type: activity.UsersExported, Actor: activity.ByDeveloper, ApplicationID: appID,
+		if _, err := s.authorizeTx(ctx, tx, app.ID, team.ExportUsers); err != nil {
+			return err
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.UsersExported, Actor: activity.ByDeveloper, ApplicationID: app.ID,
 			Details: map[string]string{"format": "csv", "count": strconv.Itoa(len(out))}, At: s.now()})
 	})
 	if err != nil {

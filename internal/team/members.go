@@ -808,11 +808,20 @@ func DeleteApplication(ctx context.Context, tx *ent.Tx, appID string) error {
 	return err
 }
 
-// DeleteUser takes uid off every team inside tx, for the closing of their account; a
-// transfer proposed to them is dropped. (An owner cannot close their account while they own
-// applications.)
+// DeleteUser takes uid off every team inside tx, for the closing of their account, and
+// revokes the invitations they sent that are still open, to every team, as
+// revokeInvitationsBy does for one team: a closed account manages no team, and its invitations
+// would go on holding seats (team_full) and showing in the invitees' lists, though Accept
+// refuses them (checkInviter). A transfer proposed to them is dropped. (An owner cannot close
+// their account while they own applications.)
 func DeleteUser(ctx context.Context, tx *ent.Tx, uid string) error {
 	if _, err := tx.AppMember.Delete().Where(appmember.UserID(uid)).Exec(ctx); err != nil {
+		return err
+	}
+	// Every invitation neither accepted nor revoked, expired or not, so that no clock decides
+	// which; the caller's clock does not reach here, and the time only dates the revocation.
+	if _, err := tx.AppInvitation.Update().Where(appinvitation.InvitedBy(uid), appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil()).
+		SetRevokedAt(time.Now().UTC()).Save(ctx); err != nil {
 		return err
 	}
 	_, err := tx.Application.Update().Where(application.TransferTo(uid)).ClearTransferTo().ClearTransferExpiresAt().Save(ctx)

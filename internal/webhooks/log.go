@@ -71,18 +71,27 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 var DefaultManualSends = ratelimit.Rule{Name: "webhook-manual-sends", N: 30, Window: time.Minute}
 
 // manualSend authorizes a test event or redelivery on appID and counts it against the
-// application's ManualSends budget (RateLimited past it, before anything is queued).
-func (s *Service) manualSend(ctx context.Context, appID string) (*ent.Application, error) {
-	app, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks)
-	if err != nil {
-		return nil, err
+// application's ManualSends budget (RateLimited past it, before anything is queued): the role
+// is checked first, so a caller without it spends nothing of the application's budget. The
+// transaction that queues checks the role again (authorizeTx).
+func (s *Service) manualSend(ctx context.Context, appID string) error {
+	if _, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks); err != nil {
+		return err
 	}
 	if s.Limiter != nil {
-		if err := s.Limiter.Take(ctx, s.ManualSends.Or(DefaultManualSends), appID); err != nil {
-			return nil, err
-		}
+		return s.Limiter.Take(ctx, s.ManualSends.Or(DefaultManualSends), appID)
 	}
-	return app, nil
+	return nil
+}
+
+// authorizeTx checks again, inside the transaction that queues a test event or redelivery,
+// that the caller may manage appID's webhooks (team.AuthorizeTx), and returns the application
+// as that transaction reads it. A member removed or demoted after manualSend is refused, and on
+// PostgreSQL the application row stays locked until tx ends, so a removal or change of role
+// (which lock it too) waits for the send instead of committing in the middle of it.
+func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string) (*ent.Application, error) {
+	app, _, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, team.ManageWebhooks)
+	return app, err
 }
 
 // Page sizes of the delivery log.
@@ -165,32 +174,31 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // back-channel logout event needs the application's back-channel logout URI instead. Test
 // events and redeliveries share a budget per application (ManualSends): past it RateLimited.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
-	app, err := s.manualSend(ctx, appID)
-	if err != nil {
+	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
-	}
-	target, err := s.event(ctx, appID, eventID)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case target.Type == TypeBackchannelLogout:
-		// A back-channel logout goes to its own URI, whatever the webhook's state.
-		if app.BackchannelLogoutURI == "" {
-			return nil, apperr.WithReason(apperr.Conflict, "backchannel_logout_not_configured",
-				"the application has no back-channel logout URI")
-		}
-	case app.WebhookURL == "":
-		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
-	case app.WebhookDisabledAt != nil:
-		return nil, apperr.WithReason(apperr.Conflict, "webhook_disabled",
-			"the endpoint answered 410 Gone and is disabled; send a test event to enable it again")
 	}
 	now := s.Now().UTC()
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		ev, err := tx.WebhookEvent.Query().Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).Only(ctx)
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		ev, err := tx.WebhookEvent.Query().Where(webhookevent.ID(eventID), webhookevent.ApplicationID(app.ID)).Only(ctx)
 		if err != nil {
 			return store.Err(err, "webhook event")
+		}
+		switch {
+		case ev.Type == TypeBackchannelLogout:
+			// A back-channel logout goes to its own URI, whatever the webhook's state.
+			if app.BackchannelLogoutURI == "" {
+				return apperr.WithReason(apperr.Conflict, "backchannel_logout_not_configured",
+					"the application has no back-channel logout URI")
+			}
+		case app.WebhookURL == "":
+			return apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+		case app.WebhookDisabledAt != nil:
+			return apperr.WithReason(apperr.Conflict, "webhook_disabled",
+				"the endpoint answered 410 Gone and is disabled; send a test event to enable it again")
 		}
 		if ev.LockedUntil != nil && ev.LockedUntil.After(now) {
 			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
@@ -222,16 +230,19 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 // developer saying the endpoint is back. Past the application's ManualSends budget it is
 // RateLimited and queues nothing.
 func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
-	app, err := s.manualSend(ctx, appID)
-	if err != nil {
+	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
-	}
-	if app.WebhookURL == "" {
-		return nil, apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
 	}
 	now := s.Now().UTC()
 	var ev *ent.WebhookEvent
-	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeTx(ctx, tx, appID)
+		if err != nil {
+			return err
+		}
+		if app.WebhookURL == "" {
+			return apperr.WithReason(apperr.Conflict, "webhook_not_configured", "the application has no webhook URL")
+		}
 		if app.WebhookDisabledAt != nil {
 			if err := tx.Application.UpdateOne(app).ClearWebhookDisabledAt().Exec(ctx); err != nil {
 				return err
