@@ -84,6 +84,11 @@ type EmailChangeRequester struct {
 	// newEmail is that address may the answer say "already the primary address": for any
 	// other requester that answer would tell which address is the person's.
 	Shown string
+	// Check, when set, runs first in the transaction that stores the request: the requester's
+	// right to ask, checked where the request is written (a team member removed meanwhile is
+	// refused), before the person's row is locked (the application first, as team.Accept
+	// locks them).
+	Check func(ctx context.Context, tx *ent.Tx) error
 }
 
 // RequestEmailChange asks the person userID to make newEmail their primary address. It answers
@@ -132,6 +137,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	now := s.Now().UTC()
 	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if by.Check != nil {
+			if err := by.Check(ctx, tx); err != nil {
+				return err
+			}
+		}
 		// The account is read again under a lock, so that the request, which holds the
 		// person's addresses, is never stored after the account's deletion: a deletion running
 		// at the same time (it locks the row first) either commits before, and the account is

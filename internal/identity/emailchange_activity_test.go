@@ -314,3 +314,33 @@ func TestAConnectionRemovedDuringAPrimaryChangeIsSkipped(t *testing.T) {
 		t.Errorf("the primary address is %q", u.Email)
 	}
 }
+
+// TestARequestRefusedWhereItIsWrittenStoresNothing: the requester's right is checked again in
+// the transaction that stores the request (EmailChangeRequester.Check, the team role of the
+// developer asking); refused there, nothing is stored and nothing mailed.
+func TestARequestRefusedWhereItIsWrittenStoresNothing(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t)
+		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
+		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		pat, err := s.CreateUser(ctx, "pat@example.com", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		removed := apperr.New(apperr.NotFound, "application not found")
+		_, err = s.RequestEmailChange(ctx, pat.ID, "pat@new.example", identity.EmailChangeRequester{ApplicationID: "app_x",
+			ApplicationName: "X", Check: func(context.Context, *ent.Tx) error { return removed }})
+		if !apperr.Is(err, apperr.NotFound) {
+			t.Fatalf("refused by its check: %v, want NotFound", err)
+		}
+		if n := db.EmailChange.Query().CountX(ctx); n != 0 || smtp.Count() != 0 {
+			t.Errorf("%d requests stored, %d mails sent; want none", n, smtp.Count())
+		}
+	})
+}

@@ -456,7 +456,10 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 	}
 	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
 		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID,
-		Shown: conn.AppEmail})
+		Shown: conn.AppEmail, Check: func(ctx context.Context, tx *ent.Tx) error {
+			_, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
+			return err
+		}})
 }
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their
