@@ -22,6 +22,20 @@ import (
 	"loginsign/internal/store/storetest"
 )
 
+// mailingIdentity is an identity service on db whose clock is now and whose mail goes to a
+// test SMTP server, returned with it.
+func mailingIdentity(t *testing.T, db *store.DB, now func() time.Time) (*identity.Service, *mailtest.Server) {
+	t.Helper()
+	smtp := mailtest.Start(t)
+	sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := identity.New(db, kvtest.Embedded(t), now, identity.SessionConfig{})
+	s.Mail, s.BaseURL = sender, "https://login.example.com"
+	return s, smtp
+}
+
 // TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange: an application that sees a
 // person only by their relay alias proposes guesses of their real address (PATCH
 // …/users/:connectionId/email). The answer is "pending" whatever the guess and the alias app
@@ -33,14 +47,8 @@ func TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		smtp := mailtest.Start(t)
-		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-		s := identity.New(db, kvtest.Embedded(t), func() time.Time { return now }, identity.SessionConfig{})
-		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		s, smtp := mailingIdentity(t, db, func() time.Time { return now })
 
 		dev, err := s.CreateUser(ctx, "dev@example.com", "")
 		if err != nil {
@@ -120,13 +128,7 @@ func TestAProposalTellsTheRequesterNothingOfThePerson(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		smtp := mailtest.Start(t)
-		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
-		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		s, smtp := mailingIdentity(t, db, time.Now)
 		pat, err := s.CreateUser(ctx, "pat@example.com", "")
 		if err != nil {
 			t.Fatal(err)
@@ -173,13 +175,7 @@ func TestConcurrentProposalsLeaveOnePending(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		smtp := mailtest.Start(t)
-		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
-		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		s, _ := mailingIdentity(t, db, time.Now)
 		for round := range 5 {
 			pat, err := s.CreateUser(ctx, fmt.Sprintf("pat-%d@example.com", round), "")
 			if err != nil {
@@ -211,13 +207,7 @@ func TestTheConfirmationNamesTheAppsThatFollow(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		smtp := mailtest.Start(t)
-		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
-		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		s, smtp := mailingIdentity(t, db, time.Now)
 		dev, err := s.CreateUser(ctx, "dev@example.com", "")
 		if err != nil {
 			t.Fatal(err)
@@ -322,13 +312,7 @@ func TestARequestRefusedWhereItIsWrittenStoresNothing(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		smtp := mailtest.Start(t)
-		sender, err := mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@loginsign.test>"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := identity.New(db, kvtest.Embedded(t), time.Now, identity.SessionConfig{})
-		s.Mail, s.BaseURL = sender, "https://login.example.com"
+		s, smtp := mailingIdentity(t, db, time.Now)
 		pat, err := s.CreateUser(ctx, "pat@example.com", "")
 		if err != nil {
 			t.Fatal(err)
