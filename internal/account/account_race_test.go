@@ -2,21 +2,12 @@ package account_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"entgo.io/ent/dialect"
-	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
-	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
@@ -33,6 +24,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
+	"loginsign/internal/passkey/passkeytest"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -164,7 +156,7 @@ var deletionRaces = []deletionRace{
 			if err != nil {
 				t.Fatal(err)
 			}
-			response := passkeyAttestation(t, "https://login.example.com", options)
+			response := passkeytest.New(t, false).Register(t, options, "https://login.example.com", 0)
 			return func(ctx context.Context) error { _, err := svc.FinishRegistration(ctx, "Laptop", response); return err }
 		},
 		left: func(db *store.DB, person *ent.User) int {
@@ -262,47 +254,4 @@ func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (error,
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// passkeyAttestation answers registration options (JSON) with a fresh P-256 key's credential
-// creation response for origin, attestation "none", user verified, as a browser would.
-func passkeyAttestation(tb testing.TB, origin, options string) string {
-	tb.Helper()
-	var opts struct {
-		PublicKey struct {
-			Challenge string `json:"challenge"`
-			RP        struct {
-				ID string `json:"id"`
-			} `json:"rp"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal([]byte(options), &opts); err != nil {
-		tb.Fatal(err)
-	}
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub, _ := k.PublicKey.ECDH()
-	raw := pub.Bytes()
-	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
-		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
-		Curve:         1, XCoord: raw[1:33], YCoord: raw[33:]})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	id := []byte(ids.New("cred-"))
-	rp := sha256.Sum256([]byte(opts.PublicKey.RP.ID))
-	ad := append(rp[:], 0x45) // UP | UV | AT
-	ad = binary.BigEndian.AppendUint32(ad, 0)
-	ad = append(ad, make([]byte, 16)...) // AAGUID
-	ad = binary.BigEndian.AppendUint16(ad, uint16(len(id)))
-	ad = append(ad, id...)
-	ad = append(ad, cose...)
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": opts.PublicKey.Challenge, "origin": origin, "crossOrigin": false})
-	b64 := base64.RawURLEncoding.EncodeToString
-	out, _ := json.Marshal(map[string]any{"id": b64(id), "rawId": b64(id), "type": "public-key", "clientExtensionResults": map[string]any{},
-		"response": map[string]any{"clientDataJSON": b64(cd), "attestationObject": b64(att)}})
-	return string(out)
 }

@@ -2,21 +2,12 @@ package passkey_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
-	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/redis/go-redis/v9"
 
 	entpasskey "loginsign/ent/passkey"
@@ -26,6 +17,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/passkey"
+	"loginsign/internal/passkey/passkeytest"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -42,7 +34,7 @@ func TestConcurrentRegistrationsStayWithinTheLimit(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 		k := kvtest.Embedded(t)
-		k.AddHook(keepChallenges{})
+		k.AddHook(keepChallenges{prefix: "pkreg:"})
 		s, err := passkey.New(db, k, origin, func() time.Time { return now })
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +56,7 @@ func TestConcurrentRegistrationsStayWithinTheLimit(t *testing.T) {
 			}
 			responses := make([]string, parallel)
 			for j := range responses {
-				responses[j] = attestation(t, options)
+				responses[j] = passkeytest.New(t, false).Register(t, options, origin, 0)
 			}
 			errs := make([]error, parallel)
 			var wg sync.WaitGroup
@@ -89,9 +81,10 @@ func TestConcurrentRegistrationsStayWithinTheLimit(t *testing.T) {
 	})
 }
 
-// keepChallenges turns the GETDEL of a registration challenge into a GET, so every
-// FinishRegistration of a round finds the challenge its response answers.
-type keepChallenges struct{}
+// keepChallenges turns the GETDEL of a challenge whose key starts with prefix ("pkreg:" for
+// registrations, "pklogin:" for sign-ins) into a GET, so every Finish of a round finds the
+// challenge its response answers.
+type keepChallenges struct{ prefix string }
 
 func (keepChallenges) DialHook(next redis.DialHook) redis.DialHook { return next }
 
@@ -99,11 +92,11 @@ func (keepChallenges) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	return next
 }
 
-func (keepChallenges) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+func (h keepChallenges) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		args := cmd.Args()
 		sc, ok := cmd.(*redis.StringCmd)
-		if !ok || cmd.Name() != "getdel" || len(args) != 2 || !strings.HasPrefix(fmt.Sprint(args[1]), "pkreg:") {
+		if !ok || cmd.Name() != "getdel" || len(args) != 2 || !strings.HasPrefix(fmt.Sprint(args[1]), h.prefix) {
 			return next(ctx, cmd)
 		}
 		get := redis.NewStringCmd(ctx, "get", args[1])
@@ -112,47 +105,4 @@ func (keepChallenges) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		sc.SetErr(get.Err())
 		return err
 	}
-}
-
-// attestation answers registration options (JSON) with a fresh P-256 key's credential
-// creation response, attestation "none", user verified, as a browser at origin would.
-func attestation(tb testing.TB, options string) string {
-	tb.Helper()
-	var opts struct {
-		PublicKey struct {
-			Challenge string `json:"challenge"`
-			RP        struct {
-				ID string `json:"id"`
-			} `json:"rp"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal([]byte(options), &opts); err != nil {
-		tb.Fatal(err)
-	}
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub, _ := k.PublicKey.ECDH()
-	raw := pub.Bytes()
-	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
-		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
-		Curve:         1, XCoord: raw[1:33], YCoord: raw[33:]})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	id := []byte(ids.New("cred-"))
-	rp := sha256.Sum256([]byte(opts.PublicKey.RP.ID))
-	ad := append(rp[:], 0x45) // UP | UV | AT
-	ad = binary.BigEndian.AppendUint32(ad, 0)
-	ad = append(ad, make([]byte, 16)...) // AAGUID
-	ad = binary.BigEndian.AppendUint16(ad, uint16(len(id)))
-	ad = append(ad, id...)
-	ad = append(ad, cose...)
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": opts.PublicKey.Challenge, "origin": origin, "crossOrigin": false})
-	b64 := base64.RawURLEncoding.EncodeToString
-	out, _ := json.Marshal(map[string]any{"id": b64(id), "rawId": b64(id), "type": "public-key", "clientExtensionResults": map[string]any{},
-		"response": map[string]any{"clientDataJSON": b64(cd), "attestationObject": b64(att)}})
-	return string(out)
 }

@@ -2,34 +2,25 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
-	"fmt"
-	"loginsign/ent/licensecode"
-	"loginsign/internal/team"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
-	"github.com/go-webauthn/webauthn/protocol/webauthncose"
-
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
+	"loginsign/ent/licensecode"
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
 	"loginsign/internal/oauth"
+	"loginsign/internal/passkey/passkeytest"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
+	"loginsign/internal/team"
 )
 
 var mailTokenRe = regexp.MustCompile(`token=([A-Za-z0-9_\-%]+)`)
@@ -312,7 +303,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				if err != nil {
 					return err
 				}
-				_, err = e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", e.newPasskeyAttestation(t, options))
+				_, err = e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", passkeytest.New(t, false).Register(t, options, e.base, 0))
 				return err
 			}},
 		{typ: activity.PasskeyRenamed, user: annID, app: none,
@@ -731,45 +722,4 @@ func BenchmarkSignInActivity(b *testing.B) {
 		})
 	}
 	e.srv.oauth.Config.ActivityOff = false
-}
-
-// newPasskeyAttestation answers registration options (JSON) with a fresh P-256 key's
-// credential creation response, attestation "none", user verified, as a browser would.
-func (e *oauthEnv) newPasskeyAttestation(tb testing.TB, options string) string {
-	tb.Helper()
-	var opts struct {
-		PublicKey struct {
-			Challenge string `json:"challenge"`
-		} `json:"publicKey"`
-	}
-	if err := json.Unmarshal([]byte(options), &opts); err != nil {
-		tb.Fatal(err)
-	}
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub, _ := k.PublicKey.ECDH()
-	raw := pub.Bytes()
-	cose, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
-		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
-		Curve:         1, XCoord: raw[1:33], YCoord: raw[33:]})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u, _ := url.Parse(e.base)
-	id := []byte(fmt.Sprintf("reg-%d", time.Now().UnixNano()))
-	rp := sha256.Sum256([]byte(u.Hostname()))
-	ad := append(rp[:], 0x45) // UP | UV | AT
-	ad = binary.BigEndian.AppendUint32(ad, 0)
-	ad = append(ad, make([]byte, 16)...) // AAGUID
-	ad = binary.BigEndian.AppendUint16(ad, uint16(len(id)))
-	ad = append(ad, id...)
-	ad = append(ad, cose...)
-	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": ad})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cd, _ := json.Marshal(map[string]any{"type": "webauthn.create", "challenge": opts.PublicKey.Challenge, "origin": e.base, "crossOrigin": false})
-	b64 := base64.RawURLEncoding.EncodeToString
-	out, _ := json.Marshal(map[string]any{"id": b64(id), "rawId": b64(id), "type": "public-key", "clientExtensionResults": map[string]any{},
-		"response": map[string]any{"clientDataJSON": b64(cd), "attestationObject": b64(att)}})
-	return string(out)
 }
