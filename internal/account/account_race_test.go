@@ -236,22 +236,15 @@ func (e *env) runDuringDeletion(t *testing.T, person *ent.User, op func(ctx cont
 
 // waitForLockWaiters waits until n sessions of the test database wait for a lock, or until
 // done delivers (then it returns that value and true).
-func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (error, bool) {
+func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (err error, finished bool) {
 	t.Helper()
-	for {
+	finished = !storetest.AwaitLockWaiters(t, e.db, n, func() bool {
 		select {
-		case err := <-done:
-			return err, true
+		case err = <-done:
+			return true
 		default:
+			return false
 		}
-		var waiting int
-		if err := e.db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		if waiting >= n {
-			return nil, false
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
+	return err, finished
 }

@@ -282,17 +282,17 @@ func TestAConnectionRemovedDuringAPrimaryChangeIsSkipped(t *testing.T) {
 		done <- err
 	}()
 	// The change has read the connection (the removal is not committed) and waits on its row.
-	for waiting := 0; waiting == 0; {
+	var early error
+	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
 		select {
-		case err := <-done:
-			removal.Rollback()
-			t.Fatalf("the change finished before waiting on the removal: %v", err)
+		case early = <-done:
+			return true
 		default:
+			return false
 		}
-		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-			AND wait_event_type = 'Lock' AND query ILIKE '%app_connections%'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
+	}) {
+		removal.Rollback()
+		t.Fatalf("the change finished before waiting on the removal: %v", early)
 	}
 	if err := removal.Commit(); err != nil {
 		t.Fatal(err)

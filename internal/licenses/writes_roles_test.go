@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/application"
@@ -120,17 +119,16 @@ func removedMidway(t *testing.T, db *store.DB, app *ent.Application, member *ent
 	removal.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(member.ID)).ExecX(ctx)
 	done := make(chan error, 1)
 	go func() { done <- op() }()
-	for waiting := 0; waiting == 0; {
+	var early error
+	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("the call finished without waiting for the removal: %v", err)
+		case early = <-done:
+			return true
 		default:
+			return false
 		}
-		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
+	}) {
+		t.Fatalf("the call finished without waiting for the removal: %v", early)
 	}
 	if err := removal.Commit(); err != nil {
 		t.Fatal(err)

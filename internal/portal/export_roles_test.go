@@ -60,17 +60,16 @@ func TestExportStopsWhenTheExporterIsDemoted(t *testing.T) {
 		rows, err := e.svc.ExportUsers(asAdmin, app.ID, portal.UsersPage{})
 		done <- result{len(rows), err}
 	}()
-	for waiting := 0; waiting == 0; {
+	var early result
+	if !storetest.AwaitLockWaiters(t, e.db, 1, func() bool {
 		select {
-		case r := <-done:
-			t.Fatalf("the export finished without waiting for the demotion: %d rows, %v", r.n, r.err)
+		case early = <-done:
+			return true
 		default:
+			return false
 		}
-		if err := e.db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
+	}) {
+		t.Fatalf("the export finished without waiting for the demotion: %d rows, %v", early.n, early.err)
 	}
 	if err := demotion.Commit(); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/application"
@@ -94,17 +93,16 @@ func demotedMidway(t *testing.T, db *store.DB, app *ent.Application, member *ent
 		SetRole(appmember.RoleSupport).ExecX(ctx)
 	done := make(chan error, 1)
 	go func() { done <- op() }()
-	for waiting := 0; waiting == 0; {
+	var early error
+	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
 		select {
-		case err := <-done:
-			t.Fatalf("the call finished without waiting for the demotion: %v", err)
+		case early = <-done:
+			return true
 		default:
+			return false
 		}
-		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Millisecond)
+	}) {
+		t.Fatalf("the call finished without waiting for the demotion: %v", early)
 	}
 	if err := demotion.Commit(); err != nil {
 		t.Fatal(err)

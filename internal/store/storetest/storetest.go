@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
@@ -91,4 +92,26 @@ func FreshPostgres(t testing.TB, base string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// AwaitLockWaiters waits until at least n sessions of db's PostgreSQL database (a fresh one
+// per test, so only the test's own) wait for a lock: the test holds a lock, and the call it
+// races is now blocked on it. It returns false at once when finished reports that the call
+// ended first, without waiting.
+func AwaitLockWaiters(tb testing.TB, db *store.DB, n int, finished func() bool) bool {
+	tb.Helper()
+	for {
+		if finished() {
+			return false
+		}
+		var waiting int
+		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			tb.Fatal(err)
+		}
+		if waiting >= n {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
