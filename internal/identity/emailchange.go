@@ -9,12 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect"
-
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/emailchange"
-	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -147,13 +144,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		// at the same time (it locks the row first) either commits before, and the account is
 		// gone, or waits for this request and deletes it with the account. The lock is
 		// exclusive so that two requests take turns too: each supersedes what the other
-		// stored, and one stays pending, not both. SQLite transactions take turns anyway.
-		q := tx.User.Query().Where(user.ID(userID))
-		if s.DB.Dialect == dialect.Postgres {
-			q = q.ForUpdate()
-		}
-		if _, err := q.Only(ctx); err != nil {
-			return store.Err(err, "user")
+		// stored, and one stays pending, not both.
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+			return err
 		}
 		if _, err := tx.EmailChange.Update().Where(emailchange.UserID(userID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
@@ -23,7 +22,6 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
-	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -218,7 +216,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	codes := newRecoveryCodes()
 	now := s.Now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := s.lockPerson(ctx, tx, uid); err != nil {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
@@ -253,7 +251,7 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 		return err
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := s.lockPerson(ctx, tx, uid); err != nil {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		if _, err := tx.TOTPFactor.Delete().Where(totpfactor.UserID(uid)).Exec(ctx); err != nil {
@@ -285,7 +283,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}
 	codes := newRecoveryCodes()
 	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := s.lockPerson(ctx, tx, uid); err != nil {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		if on, err := tx.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Exist(ctx); err != nil {
@@ -449,24 +447,9 @@ func (s *Service) recoveryCodeHash(userID, norm string) string {
 	return ids.MAC(s.RecoveryCodeKey, userID+":"+norm)
 }
 
-// lockPerson reads uid's account inside tx, on PostgreSQL locking it, before the person's
-// factors change: the changes of one person take turns, so a replacement of the recovery
-// codes deletes every code an earlier one inserted (under READ COMMITTED a delete skips rows
-// committed after it began, and two regenerations left twenty codes), and an account
-// deletion (which locks the account first) either commits before, then NotFound, or waits
-// and deletes what was written: no foreign key ties factors to the account. SQLite
-// transactions take turns anyway.
-func (s *Service) lockPerson(ctx context.Context, tx *ent.Tx, uid string) error {
-	q := tx.User.Query().Where(user.ID(uid))
-	if s.DB.Dialect == dialect.Postgres {
-		q = q.ForUpdate()
-	}
-	_, err := q.Only(ctx)
-	return store.Err(err, "user")
-}
-
 // replaceRecoveryCodes replaces uid's recovery codes with codes, stored as recoveryCodeHash,
-// inside tx, which must hold uid's lock (lockPerson).
+// inside tx, which must hold uid's lock (store.LockUser: under READ COMMITTED a delete skips
+// rows committed after it began, and two regenerations left twenty codes).
 func (s *Service) replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid string, codes []string, now time.Time) error {
 	if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(uid)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting recovery codes: %w", err)

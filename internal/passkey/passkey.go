@@ -16,14 +16,12 @@ import (
 	"net/url"
 	"time"
 
-	"entgo.io/ent/dialect"
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
 	entpasskey "loginsign/ent/passkey"
-	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -234,7 +232,7 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 	now := s.Now()
 	var k *ent.Passkey
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := s.lockPerson(ctx, tx, uid); err != nil {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		n, err := tx.Passkey.Query().Where(entpasskey.UserID(uid)).Count(ctx)
@@ -265,20 +263,6 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 }
 
 func errTooMany() error { return apperr.New(apperr.Invalid, "too many passkeys; remove one first") }
-
-// lockPerson reads uid's account inside tx, on PostgreSQL locking it, before a passkey is
-// stored: registrations of one person take turns, so the count against MaxPerUser is exact,
-// and an account deletion (which locks the account first) either commits before, then
-// NotFound, or waits and deletes the passkey with the account (no foreign key ties passkeys
-// to it). SQLite transactions take turns anyway.
-func (s *Service) lockPerson(ctx context.Context, tx *ent.Tx, uid string) error {
-	q := tx.User.Query().Where(user.ID(uid))
-	if s.DB.Dialect == dialect.Postgres {
-		q = q.ForUpdate()
-	}
-	_, err := q.Only(ctx)
-	return store.Err(err, "user")
-}
 
 // List returns userID's passkeys, newest first; only the person themself may list them
 // (anyone else: NotFound).

@@ -428,7 +428,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		}
 		// Locked after the application, in AcceptTransfer's order, so the two never wait
 		// for each other.
-		if err := holdPerson(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		// Spend it: only one transaction can flip accepted_at from NULL.
@@ -462,21 +462,6 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		return nil, "", err
 	}
 	return app, role, nil
-}
-
-// holdPerson reads uid's account inside tx, under a share lock on PostgreSQL, before a row
-// keyed by uid is written: no foreign key ties a member row to the account, so an account
-// deletion (which locks the account first) committing between this transaction's reads and
-// its insert would leave a member holding the deleted person's address and a seat. The
-// deletion either commits first (NotFound) or waits and deletes the row with the account.
-// SQLite transactions take turns anyway.
-func holdPerson(ctx context.Context, tx *ent.Tx, d, uid string) error {
-	q := tx.User.Query().Where(user.ID(uid))
-	if d == dialect.Postgres {
-		q = q.ForShare()
-	}
-	_, err := q.Only(ctx)
-	return store.Err(err, "user")
 }
 
 // errInvitationClosed is the answer for an invitation that cannot be accepted: unknown,
