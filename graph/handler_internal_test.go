@@ -37,3 +37,18 @@ func TestPresentErrorOfAClientGone(t *testing.T) {
 		}
 	}
 }
+
+// Every where input type of the schema has its ent error in emptyFilters, so a filter that
+// sets nothing is invalid_request on every list, including one added later.
+func TestEveryWhereInputHasItsEmptyFilterError(t *testing.T) {
+	t.Parallel()
+	named := map[string]bool{}
+	for _, err := range emptyFilters {
+		named[strings.TrimPrefix(err.Error(), "ent: empty predicate ")] = true
+	}
+	for name, def := range NewExecutableSchema(Config{}).Schema().Types {
+		if def.Kind == "INPUT_OBJECT" && strings.HasSuffix(name, "WhereInput") && !named[name] {
+			t.Errorf("%s has no entry in emptyFilters", name)
+		}
+	}
+}
