@@ -313,8 +313,8 @@ func rememberedConsent(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection,
 // tell a right guess by the answer that does not come back.
 func namedPendingLink(ctx context.Context, tx *ent.Tx, appID, known string, verified []string) (*ent.PendingLink, error) {
 	id, _, ok := strings.Cut(known, "@")
-	if !ok || len(verified) == 0 {
-		return nil, nil
+	if !ok || !ids.Valid(ids.PendingLink, id) || len(verified) == 0 {
+		return nil, nil // the form's text names no record (a NUL would reach SQL)
 	}
 	l, err := tx.PendingLink.Query().Where(pendinglink.ID(id), pendinglink.ApplicationID(appID),
 		pendinglink.EmailIn(verified...), pendinglink.RefusedAtIsNil()).Only(ctx)

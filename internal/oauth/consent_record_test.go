@@ -113,3 +113,29 @@ func TestConsentGoesOnWhenTheNamedRecordIsGone(t *testing.T) {
 		}
 	})
 }
+
+// The record the form names is the browser's text: one that is no record id (a NUL, invalid
+// UTF-8; PostgreSQL refused such text with an error, a 500) links nothing, and the answer goes on.
+func TestConsentNamingNoRecordIDLinksNothing(t *testing.T) {
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		const cb = "https://rp.example/cb"
+		ctx := e.ctx()
+		app, _ := e.client(t, cb)
+		for _, known := range []string{"pln_\x00@1", "pln_\xff@1", "@", "x@y"} {
+			u := e.person(t)
+			id, err := e.svc.StartFlow(ctx, e.authorize(t, authzQuery(app.ID, cb, "")), "b1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _ := e.svc.BrowserFlow(ctx, id, "b1")
+			if _, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			f, _ = e.svc.BrowserFlow(ctx, id, "b1")
+			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, known)
+			if err != nil || !strings.HasPrefix(n.Redirect, cb+"?code=") {
+				t.Errorf("known %q: %+v %v, want the app's redirect with a code", known, n, err)
+			}
+		}
+	})
+}
