@@ -236,15 +236,7 @@ func (e *env) runDuringDeletion(t *testing.T, person *ent.User, op func(ctx cont
 
 // waitForLockWaiters waits until n sessions of the test database wait for a lock, or until
 // done delivers (then it returns that value and true).
-func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (err error, finished bool) {
+func (e *env) waitForLockWaiters(t *testing.T, n int, done <-chan error) (error, bool) {
 	t.Helper()
-	finished = !storetest.AwaitLockWaiters(t, e.db, n, func() bool {
-		select {
-		case err = <-done:
-			return true
-		default:
-			return false
-		}
-	})
-	return err, finished
+	return storetest.AwaitLockWaiters(t, e.db, n, done)
 }

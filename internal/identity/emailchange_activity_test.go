@@ -282,17 +282,9 @@ func TestAConnectionRemovedDuringAPrimaryChangeIsSkipped(t *testing.T) {
 		done <- err
 	}()
 	// The change has read the connection (the removal is not committed) and waits on its row.
-	var early error
-	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
-		select {
-		case early = <-done:
-			return true
-		default:
-			return false
-		}
-	}) {
+	if err, ended := storetest.AwaitLockWaiters(t, db, 1, done); ended {
 		removal.Rollback()
-		t.Fatalf("the change finished before waiting on the removal: %v", early)
+		t.Fatalf("the change finished before waiting on the removal: %v", err)
 	}
 	if err := removal.Commit(); err != nil {
 		t.Fatal(err)

@@ -119,16 +119,8 @@ func removedMidway(t *testing.T, db *store.DB, app *ent.Application, member *ent
 	removal.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(member.ID)).ExecX(ctx)
 	done := make(chan error, 1)
 	go func() { done <- op() }()
-	var early error
-	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
-		select {
-		case early = <-done:
-			return true
-		default:
-			return false
-		}
-	}) {
-		t.Fatalf("the call finished without waiting for the removal: %v", early)
+	if err, ended := storetest.AwaitLockWaiters(t, db, 1, done); ended {
+		t.Fatalf("the call finished without waiting for the removal: %v", err)
 	}
 	if err := removal.Commit(); err != nil {
 		t.Fatal(err)

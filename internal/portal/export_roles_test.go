@@ -60,16 +60,8 @@ func TestExportStopsWhenTheExporterIsDemoted(t *testing.T) {
 		rows, err := e.svc.ExportUsers(asAdmin, app.ID, portal.UsersPage{})
 		done <- result{len(rows), err}
 	}()
-	var early result
-	if !storetest.AwaitLockWaiters(t, e.db, 1, func() bool {
-		select {
-		case early = <-done:
-			return true
-		default:
-			return false
-		}
-	}) {
-		t.Fatalf("the export finished without waiting for the demotion: %d rows, %v", early.n, early.err)
+	if r, ended := storetest.AwaitLockWaiters(t, e.db, 1, done); ended {
+		t.Fatalf("the export finished without waiting for the demotion: %d rows, %v", r.n, r.err)
 	}
 	if err := demotion.Commit(); err != nil {
 		t.Fatal(err)

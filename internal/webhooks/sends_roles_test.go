@@ -93,16 +93,8 @@ func demotedMidway(t *testing.T, db *store.DB, app *ent.Application, member *ent
 		SetRole(appmember.RoleSupport).ExecX(ctx)
 	done := make(chan error, 1)
 	go func() { done <- op() }()
-	var early error
-	if !storetest.AwaitLockWaiters(t, db, 1, func() bool {
-		select {
-		case early = <-done:
-			return true
-		default:
-			return false
-		}
-	}) {
-		t.Fatalf("the call finished without waiting for the demotion: %v", early)
+	if err, ended := storetest.AwaitLockWaiters(t, db, 1, done); ended {
+		t.Fatalf("the call finished without waiting for the demotion: %v", err)
 	}
 	if err := demotion.Commit(); err != nil {
 		t.Fatal(err)

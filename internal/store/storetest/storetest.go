@@ -96,13 +96,15 @@ func FreshPostgres(t testing.TB, base string) string {
 
 // AwaitLockWaiters waits until at least n sessions of db's PostgreSQL database (a fresh one
 // per test, so only the test's own) wait for a lock: the test holds a lock, and the call it
-// races is now blocked on it. It returns false at once when finished reports that the call
-// ended first, without waiting.
-func AwaitLockWaiters(tb testing.TB, db *store.DB, n int, finished func() bool) bool {
+// races is now blocked on it. When the call ends first, without waiting, it returns what
+// done delivered and true.
+func AwaitLockWaiters[T any](tb testing.TB, db *store.DB, n int, done <-chan T) (early T, ended bool) {
 	tb.Helper()
 	for {
-		if finished() {
-			return false
+		select {
+		case early = <-done:
+			return early, true
+		default:
 		}
 		var waiting int
 		if err := db.SQL.QueryRow(`SELECT count(*) FROM pg_stat_activity
@@ -110,7 +112,7 @@ func AwaitLockWaiters(tb testing.TB, db *store.DB, n int, finished func() bool) 
 			tb.Fatal(err)
 		}
 		if waiting >= n {
-			return true
+			return early, false
 		}
 		time.Sleep(time.Millisecond)
 	}
