@@ -6,6 +6,7 @@ package connections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,23 +187,31 @@ func CreateWithAlias(ctx context.Context, tx *ent.Tx, userID, appID, relayDomain
 	return conn, nil
 }
 
-// ScopeProfile is the OpenID Connect scope that shares the person's name and picture.
-const ScopeProfile = "profile"
+// The OpenID Connect scopes that share something of the person with the application, beyond
+// the ids every connection carries.
+const (
+	// ScopeProfile shares the person's name and picture.
+	ScopeProfile = "profile"
+	// ScopeEmail shares an address: the relay alias, or a real address the person chose on
+	// the consent page.
+	ScopeEmail = "email"
+)
 
 // SharesProfile reports whether the person granted conn's application the profile scope; the
 // application (and its developer, in every list) sees the person's name only then. conn must
 // have its Consent edge loaded (a connection without consent shares nothing).
-func SharesProfile(conn *ent.AppConnection) bool {
+func SharesProfile(conn *ent.AppConnection) bool { return granted(conn, ScopeProfile) }
+
+// SharesEmail reports whether the person granted conn's application the email scope. Only
+// then may the connection hold a real address of theirs (app_email): without it the consent
+// page offers no choice of address, and the application and its developer see none (the
+// id_token and /api/user leave the email out, the developer's lists show "-"). conn must have
+// its Consent edge loaded.
+func SharesEmail(conn *ent.AppConnection) bool { return granted(conn, ScopeEmail) }
+
+func granted(conn *ent.AppConnection, scope string) bool {
 	c := conn.Edges.Consent
-	if c == nil {
-		return false
-	}
-	for _, s := range c.Scopes {
-		if s == ScopeProfile {
-			return true
-		}
-	}
-	return false
+	return c != nil && slices.Contains(c.Scopes, scope)
 }
 
 // ProfileScopeSQL is an SQL condition on a consents.scopes column (JSON text on SQLite, jsonb

@@ -135,7 +135,12 @@ type ConsentScreen struct {
 	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
 	AppTerms, AppPrivacy string
 	Scopes               []string
-	Addresses            []Address
+	// Addresses are the choices of the address the app will see; none when the app gets no
+	// address (the email scope is neither asked nor granted before).
+	Addresses []Address
+	// Relay is the app's relay alias, also when it gets no address: its developer can write
+	// to the person there (forwarded unless muted).
+	Relay string
 	// FirstConnect is true when no connection exists yet.
 	FirstConnect bool
 	// KnownAs, when set, is the application's own user id for the person, from an import
@@ -192,7 +197,8 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	}
 	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
 		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes, ReturnsTo: ReturnsTo(req.RedirectURI)}
-	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).Only(ctx)
+	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).
+		WithConsent().Only(ctx)
 	if err != nil && !store.NotFound(err) {
 		return nil, serverError(err)
 	}
@@ -211,8 +217,6 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 		}
 		alias.Email = req.Alias
 	}
-	alias.Checked = current == ""
-	out.Addresses = append(out.Addresses, alias)
 	l, err := s.pendingLink(ctx, app.ID, userID)
 	if err != nil {
 		return nil, err
@@ -222,6 +226,12 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if l != nil {
 		out.KnownAs = l.ExternalUserID
 	}
+	out.Relay = alias.Email
+	if !slices.Contains(req.Scopes, ScopeEmail) && (conn == nil || !connections.SharesEmail(conn)) {
+		return out, nil // no address to choose: the app gets none
+	}
+	alias.Checked = current == ""
+	out.Addresses = append(out.Addresses, alias)
 	verified, err := s.verifiedAddresses(ctx, u)
 	if err != nil {
 		return nil, err
@@ -357,6 +367,13 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		}
 	}
 	created := conn == nil
+	var prior *ent.Consent
+	if conn != nil {
+		if prior, err = tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !store.NotFound(err) {
+			return nil, serverError(err)
+		}
+	}
+	scopes := grantedScopes(prior, req.Scopes)
 	appEmail := ""
 	var verified []string // read only when the person answered the consent page
 	if share != "" {
@@ -367,6 +384,10 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	if share != "" && share != ShareAlias {
 		if !slices.Contains(verified, share) {
 			return nil, ErrInvalidRequest.WithDescription("the chosen address is not a verified address of this account").Redirectable()
+		}
+		if !slices.Contains(scopes, ScopeEmail) {
+			// The page offered no choice: without the email scope the app gets no address.
+			return nil, ErrInvalidRequest.WithDescription("the app did not ask for an email address; it can be shown none").Redirectable()
 		}
 		appEmail = share
 	}
@@ -428,26 +449,33 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			return nil, serverError(err)
 		}
 	}
-	c, err := tx.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx)
-	switch {
-	case store.NotFound(err):
-		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(req.Scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
+	if prior == nil {
+		err = tx.Consent.Create().SetConnectionID(conn.ID).SetScopes(scopes).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
 		if store.Conflict(err) {
 			return nil, errAliasTaken
 		}
-	case err == nil:
-		scopes := slices.Clone(c.Scopes)
-		for _, sc := range req.Scopes {
-			if !slices.Contains(scopes, sc) {
-				scopes = append(scopes, sc)
-			}
-		}
-		err = tx.Consent.UpdateOne(c).SetScopes(scopes).SetUpdatedAt(now).Exec(ctx)
+	} else {
+		err = tx.Consent.UpdateOne(prior).SetScopes(scopes).SetUpdatedAt(now).Exec(ctx)
 	}
 	if err != nil {
 		return nil, serverError(err)
 	}
 	return conn, nil
+}
+
+// grantedScopes are the scopes a connection holds once the person allows asked: those of its
+// consent so far (prior, nil for none) and the new ones after them.
+func grantedScopes(prior *ent.Consent, asked []string) []string {
+	if prior == nil {
+		return slices.Clone(asked)
+	}
+	out := slices.Clone(prior.Scopes)
+	for _, sc := range asked {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // Next is what the authorization endpoint does next for a flow.

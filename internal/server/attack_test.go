@@ -1040,3 +1040,59 @@ func TestImportedGuessDoesNotChangeAConsentedSignIn(t *testing.T) {
 		}
 	})
 }
+
+// An app that does not ask for the email scope is shown no address of the person's, whatever
+// the consent page is sent back: the page offers no choice of address (it names the relay
+// alias the developer can write to), a real address posted anyway is refused, and the
+// developer's lists show "-". Asking for email later shows the page again, with the choice.
+func TestAnAppWithoutTheEmailScopeIsShownNoAddress(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		b := e.browser()
+		conf := e.config(e.app, rpCallback, "openid", "profile")
+		p := b.signIn(b.get(conf.AuthCodeURL("s")), "pat@example.com")
+		if p.StatusCode != 200 || strings.Contains(p.Body, `name="share"`) || !strings.Contains(p.Body, `id="no-address"`) ||
+			!strings.Contains(p.Body, "@"+e.srv.cfg.RelayDomain) {
+			t.Fatalf("consent page for openid profile offers a choice of address or hides the relay alias:\n%s", p.Body)
+		}
+		// The person's own browser posting a real address (a page drawn before, a crafted
+		// form): refused, nothing stored.
+		if q := callback(t, b.consent(p, "allow", "pat@example.com")); q.Get("error") != "invalid_request" {
+			t.Errorf("a real address posted without the email scope: callback %v, want invalid_request", q)
+		}
+		if n := e.srv.db.AppConnection.Query().CountX(e.ctx()); n != 0 {
+			t.Errorf("the refused answer left %d connection(s)", n)
+		}
+		tok := e.connect(b, e.app, "pat@example.com", "openid", "profile")
+		if _, info, _ := e.apiUser(tok.AccessToken); info["email"] != nil {
+			t.Errorf("/api/user without the email scope: %v", info)
+		}
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		listEmail := func() any {
+			t.Helper()
+			_, list := dev.api(http.MethodGet, "/api/developer/applications/"+e.app.ID+"/users", nil)
+			return list["users"].([]any)[0].(map[string]any)["email"]
+		}
+		if got := listEmail(); got != "-" {
+			t.Errorf("the developer's list shows %v without the email scope, want -", got)
+		}
+		// Asking for email: the page again, with the choice; a real address chosen now shows.
+		p = b.get(e.config(e.app, rpCallback, "openid", "email").AuthCodeURL("more"))
+		if p.StatusCode != 200 || !strings.Contains(p.Body, `name="share" value="pat@example.com"`) || strings.Contains(p.Body, `id="no-address"`) {
+			t.Fatalf("consent page asking for email: %d\n%s", p.StatusCode, p.Body)
+		}
+		if q := callback(t, b.consent(p, "allow", "pat@example.com")); q.Get("code") == "" {
+			t.Fatalf("allowing email with a real address: %v", q)
+		}
+		if got := listEmail(); got != "pat@example.com" {
+			t.Errorf("the developer's list shows %v once the address is shared, want pat@example.com", got)
+		}
+		// Asking for profile only again: the granted email stays, so does the choice.
+		p = b.get(e.config(e.app, rpCallback, "openid", "profile").AuthCodeURL("again", oauth2.SetAuthURLParam("prompt", "consent")))
+		if p.StatusCode != 200 || !strings.Contains(p.Body, `name="share" value="pat@example.com" checked`) {
+			t.Fatalf("consent page of an app granted email, asking profile: %d\n%s", p.StatusCode, p.Body)
+		}
+	})
+}

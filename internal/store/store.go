@@ -189,7 +189,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return backfillAddressClaims(ctx, db)
+	if err := backfillAddressClaims(ctx, db); err != nil {
+		return err
+	}
+	return unshareUngrantedAddresses(ctx, db)
 }
 
 // migrating serialises Schema.Create within the process (see Migrate).
