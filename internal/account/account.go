@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/appmember"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/activity"
@@ -137,10 +139,8 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	if strings.TrimSpace(strings.ToUpper(confirm)) != u.GlobalID {
 		return 0, apperr.WithReason(apperr.Invalid, "confirmation_mismatch", "type your Global User ID to confirm")
 	}
-	if owns, err := s.DB.Application.Query().Where(application.OwnerID(uid)).Exist(ctx); err != nil {
+	if err := refuseOwner(ctx, s.DB.Client, uid); err != nil {
 		return 0, err
-	} else if owns {
-		return 0, apperr.WithReason(apperr.Conflict, "owns_applications", "delete your applications in the Developer Portal first")
 	}
 	// Sessions end first: if anything below fails, the person is signed out and the account
 	// is intact, never the other way round.
@@ -152,15 +152,25 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		// The user row is locked first, as a change of the primary address locks it before the
 		// connections: an address change or change request running at the same time either
 		// commits before this transaction reads the rows that copy the addresses, or finds the
-		// account gone, so no copy is written after the deletion. SQLite transactions take turns.
-		q := tx.User.Query().Where(user.ID(uid))
-		if s.DB.Dialect == dialect.Postgres {
-			q = q.ForUpdate()
+		// account gone, so no copy is written after the deletion. It is also locked before any
+		// application (holdApplications): every transaction that locks a person and an
+		// application locks the person first (team.AuthorizeTx), so none holds an application
+		// this one waits for while waiting for the person. SQLite transactions take turns.
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
 		}
-		if _, err := q.Only(ctx); err != nil {
-			return store.Err(err, "user")
+		// Asked again under the lock: a transfer the person accepted since the question above
+		// (team.AcceptTransfer locks the person too) has committed by now.
+		if err := refuseOwner(ctx, tx.Client(), uid); err != nil {
+			return err
 		}
-		conns, err := tx.AppConnection.Query().Where(appconnection.UserID(uid)).
+		if err := s.holdApplications(ctx, tx, uid); err != nil {
+			return err
+		}
+		// Locked, as RemoveConnection locks one: a removal running at the same time either
+		// committed before, and the connection is not listed, or waits for this transaction and
+		// then finds it gone. None is added meanwhile: a new connection waits for the person.
+		conns, err := s.forUpdate(tx.AppConnection.Query().Where(appconnection.UserID(uid))).
 			WithApplication().WithUser().All(ctx)
 		if err != nil {
 			return err
@@ -218,6 +228,37 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	}
 	s.wake()
 	return endedConnections, nil
+}
+
+// holdApplications locks, on PostgreSQL and inside the closing of uid's account, once uid's row
+// is locked, the applications whose rows the closing writes: those uid is connected to (the
+// connections and their events), on the team of (the seat) or proposed to take over. It takes
+// the key share the events' foreign key takes anyway, in id order, before any of those rows: a
+// developer ending one of the connections, changing the team or deleting the application locks
+// the application first and then these rows, so either it finishes before the closing goes on,
+// or it waits for the closing, never each for the other.
+func (s *Service) holdApplications(ctx context.Context, tx *ent.Tx, uid string) error {
+	if s.DB.Dialect != dialect.Postgres {
+		return nil
+	}
+	_, err := tx.Application.Query().
+		Where(application.Or(application.HasConnectionsWith(appconnection.UserID(uid)),
+			application.HasMembersWith(appmember.UserID(uid)), application.TransferTo(uid))).
+		Order(ent.Asc(application.FieldID)).Select(application.FieldID).
+		Modify(func(s *sql.Selector) { s.For(sql.LockKeyShare) }).Strings(ctx)
+	return err
+}
+
+// refuseOwner answers Conflict (owns_applications) when uid owns an application.
+func refuseOwner(ctx context.Context, c *ent.Client, uid string) error {
+	owns, err := c.Application.Query().Where(application.OwnerID(uid)).Exist(ctx)
+	if err != nil {
+		return err
+	}
+	if owns {
+		return apperr.WithReason(apperr.Conflict, "owns_applications", "delete your applications in the Developer Portal first")
+	}
+	return nil
 }
 
 // verifyTTL is how long an address-verification link works.

@@ -13,6 +13,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/addressclaim"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
 	"loginsign/ent/appmember"
 	entpasskey "loginsign/ent/passkey"
@@ -124,6 +125,22 @@ var deletionRaces = []deletionRace{
 		left: func(db *store.DB, person *ent.User) int {
 			return db.AppMember.Query().Where(appmember.UserID(person.ID)).CountX(context.Background())
 		}},
+	{name: "team invitation sent",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			ctx := context.Background()
+			app := e.app("inviting-" + ids.RandomLower(6))
+			e.db.AppMember.Create().SetApplicationID(app.ID).SetUserID(person.ID).SetRole(appmember.RoleAdmin).
+				SetEmail(person.Email).SetCreatedAt(now).SetUpdatedAt(now).ExecX(ctx)
+			svc := &team.Service{DB: e.db, Now: func() time.Time { return now }}
+			return func(ctx context.Context) error {
+				_, err := svc.Invite(ctx, app.ID, "friend-of-"+person.Email, team.Developer)
+				return err
+			}
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			return db.AppInvitation.Query().Where(appinvitation.InvitedBy(person.ID),
+				appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil()).CountX(context.Background())
+		}},
 	{name: "TOTP confirmed",
 		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
 			sealer, err := seal.New(make([]byte, 32), "totp secrets")
@@ -167,8 +184,9 @@ var deletionRaces = []deletionRace{
 // An operation that writes rows under the person's user id, run with their old session while
 // their account is being deleted (PostgreSQL: the deletion holds the account's row and waits
 // on another lock before committing) or after it was deleted, is refused with NotFound and
-// leaves nothing behind: neither a team seat holding the deleted person's address, nor a
-// second factor, nor a passkey of an account that no longer exists.
+// leaves nothing behind: neither a team seat holding the deleted person's address, nor an
+// invitation they sent (it would hold a seat and be listed to the invitee), nor a second
+// factor, nor a passkey of an account that no longer exists.
 func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {

@@ -81,10 +81,10 @@ type EmailChangeRequester struct {
 	// newEmail is that address may the answer say "already the primary address": for any
 	// other requester that answer would tell which address is the person's.
 	Shown string
-	// Check, when set, runs first in the transaction that stores the request: the requester's
-	// right to ask, checked where the request is written (a team member removed meanwhile is
-	// refused), before the person's row is locked (the application first, as team.Accept
-	// locks them).
+	// Check, when set, runs in the transaction that stores the request, once the person's row
+	// is locked: the requester's right to ask, checked where the request is written (a team
+	// member removed meanwhile is refused). It may lock the application (team.AuthorizeTx):
+	// the person's row comes first in every transaction that locks both.
 	Check func(ctx context.Context, tx *ent.Tx) error
 }
 
@@ -134,19 +134,21 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	now := s.Now().UTC()
 	confirm, cancel := ids.Secret(emailChangeConfirmPrefix), ids.Secret(emailChangeCancelPrefix)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if by.Check != nil {
-			if err := by.Check(ctx, tx); err != nil {
-				return err
-			}
-		}
 		// The account is read again under a lock, so that the request, which holds the
 		// person's addresses, is never stored after the account's deletion: a deletion running
 		// at the same time (it locks the row first) either commits before, and the account is
 		// gone, or waits for this request and deletes it with the account. The lock is
 		// exclusive so that two requests take turns too: each supersedes what the other
-		// stored, and one stays pending, not both.
+		// stored, and one stays pending, not both. It comes before Check, which may lock the
+		// application: the deletion, holding the person, locks the applications the person is
+		// connected to (their events), so the other order let each wait for the other.
 		if err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
 			return err
+		}
+		if by.Check != nil {
+			if err := by.Check(ctx, tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.EmailChange.Update().Where(emailchange.UserID(userID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect"
-
 	"loginsign/ent"
 	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
@@ -199,7 +197,8 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 // inviting developer on this application (Invites) and on all applications
 // (InvitesPerDeveloper), then against the invited address from every inviter
 // (InvitesPerAddress, keyed by a hash of its mailbox, mail.MailboxKey); past any of them it
-// answers RateLimited and mails nothing.
+// answers RateLimited and mails nothing. An inviter whose account is closed meanwhile is
+// refused (NotFound), or their invitation is revoked with the account.
 func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
 	email, err := mail.NormalizeAddress(email)
 	if err != nil {
@@ -232,6 +231,15 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	var inv *ent.AppInvitation
 	var app *ent.Application
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The inviter's account is read under a share lock, before the application (the order
+		// AuthorizeTx documents): a closing of the account running at the same time either
+		// committed before, and the invitation is refused (NotFound), or waits for this one
+		// and revokes the invitation with the account's others (DeleteUser). Unlocked, an
+		// invitation written meanwhile outlived its inviter, holding a seat and listed to the
+		// invitee.
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		if app, _, err = AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers); err != nil {
 			return err
 		}
@@ -386,6 +394,12 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	var app *ent.Application
 	var role Role
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first, before the application (the order AuthorizeTx documents): a closing
+		// of their account either committed before (NotFound) or waits and removes the seat
+		// with the account.
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		q := tx.AppInvitation.Query().Where(pending(now))
 		if token != "" {
 			q = q.Where(appinvitation.TokenHash(ids.Hash(token)))
@@ -425,11 +439,6 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		}
 		if cur != "" {
 			return apperr.WithReason(apperr.Conflict, "already_member", "you are already on this application's team (%s)", cur)
-		}
-		// Locked after the application, in AcceptTransfer's order, so the two never wait
-		// for each other.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
-			return err
 		}
 		// Spend it: only one transaction can flip accepted_at from NULL.
 		n, err := tx.AppInvitation.Update().Where(appinvitation.ID(inv.ID), appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil()).
@@ -497,6 +506,8 @@ func revokeInvitationsBy(ctx context.Context, tx *ent.Tx, appID, uid string, now
 	return err
 }
 
+// lockApp locks application appID inside tx on PostgreSQL, as AuthorizeTx does and in its
+// order: after any person's row.
 func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Application, error) {
 	q := tx.Application.Query().Where(application.ID(appID))
 	if dialect == "postgres" {
@@ -728,6 +739,13 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 	now := s.now()
 	var out *ent.Application
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The member first, before the application (the order AuthorizeTx documents): the
+		// closing of their account, which locks them and then clears the transfer, either
+		// committed before (NotFound) or waits for this one and then refuses to close an
+		// owner's account.
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
 		if err != nil {
 			return err
@@ -764,14 +782,12 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 const MaxOwnedApplications = 100
 
 // CheckOwnedApplications refuses (Invalid) inside tx when uid already owns
-// MaxOwnedApplications, before they gain one more by creation or transfer. On PostgreSQL it
-// locks uid's row first, so one developer's gains take turns and the count stays exact
-// (SQLite transactions already take turns: BEGIN IMMEDIATE).
+// MaxOwnedApplications, before they gain one more by creation or transfer. It locks uid's row
+// first (store.LockUser), so one developer's gains take turns and the count stays exact; a
+// caller that locks an application too locks it after this (see AuthorizeTx).
 func CheckOwnedApplications(ctx context.Context, tx *ent.Tx, d, uid string) error {
-	if d == dialect.Postgres {
-		if _, err := tx.User.Query().Where(user.ID(uid)).ForUpdate().Only(ctx); err != nil {
-			return store.Err(err, "user")
-		}
+	if err := store.LockUser(ctx, tx, d, uid); err != nil {
+		return err
 	}
 	n, err := tx.Application.Query().Where(application.OwnerID(uid)).Count(ctx)
 	if err != nil {

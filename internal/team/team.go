@@ -181,6 +181,12 @@ func AuthorizeRole(ctx context.Context, c *ent.Client, appID string, a Action) (
 
 // AuthorizeTx is Authorize inside tx; on PostgreSQL the application row is locked so
 // concurrent changes of one application queue.
+//
+// Lock order: a transaction that also locks a person's row (store.LockUser, store.HoldUser,
+// CheckOwnedApplications) locks it before calling this, never after. The closing of an account
+// locks the person and then the applications whose rows it writes (its connections' events, its
+// seats, a transfer proposed to it); the other order let the two wait for each other until
+// PostgreSQL aborted one (deadlock detected, an internal error).
 func AuthorizeTx(ctx context.Context, tx *ent.Tx, dialect, appID string, a Action) (*ent.Application, Role, error) {
 	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres")
 }
