@@ -345,6 +345,12 @@ func pendingLinkVersion(l *ent.PendingLink) string {
 
 // approve runs inside a transaction; errAliasTaken means a concurrent insert collided.
 func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error) {
+	// The person first, as every transaction that locks a person and an application does
+	// (team.AuthorizeTx): a first connect's insert takes the application's key share, and
+	// an ownership transfer to this person locks the person, then the application.
+	if err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+		return nil, err
+	}
 	u, err := tx.User.Get(ctx, userID)
 	if err != nil {
 		return nil, store.Err(err, "user")
