@@ -802,8 +802,28 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.waitFor(t, `document.querySelector('h1').textContent === "Address confirmed"`)
 		personTab.open(t, ls.URL+"/dashboard", "#addresses li")
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("verified")`)
+		// Sample Notes is shown the primary address (as if the person had chosen it on the
+		// consent page): it follows a new primary, so the button names it before it acts.
+		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.db.AppConnection.UpdateOne(c).SetAppEmail(person.Email).ExecX(ctx)
+		personTab.open(t, ls.URL+"/dashboard", "#addresses li button")
 		personTab.do(t, chromedp.Click(`//button[text()="Make primary"]`))
+		personTab.waitFor(t, `[...document.querySelectorAll('#addresses button')].some(b => b.textContent === "Confirm: Sample Notes will see this address")`)
+		if now, _ := ls.identity.User(ctx, person.ID); now.Email != person.Email {
+			t.Fatal("the first click of Make primary changed the primary address")
+		}
+		personTab.do(t, chromedp.Click(`//button[text()="Confirm: Sample Notes will see this address"]`))
 		personTab.waitFor(t, `document.querySelector('#addresses li strong') && document.querySelector('#addresses li strong').textContent === "ann.work@example.com"`)
+		personTab.waitFor(t, `document.querySelector('#status').textContent !== ""`)
+		if status := personTab.text(t, "#status"); !strings.Contains(status, "Sample Notes now see it") {
+			t.Errorf("after making ann.work primary the page says %q", status)
+		}
+		if c, _ := ls.db.AppConnection.Get(ctx, c.ID); c.AppEmail != "ann.work@example.com" {
+			t.Errorf("Sample Notes is shown %q after the change", c.AppEmail)
+		}
 	})
 
 	t.Run("app asks to change the person's address and the person confirms", func(t *testing.T) {

@@ -15,6 +15,8 @@
     addEmail: "mutation AddEmail($email: String!) { addEmail(input: { email: $email }) { userEmail { id email verifiedAt } } }",
     removeEmail: "mutation RemoveEmail($id: ID!) { removeEmail(input: { emailId: $id }) { deletedEmailId } }",
     makePrimary: "mutation SetPrimaryEmail($id: ID!) { setPrimaryEmail(input: { emailId: $id }) { user { id email } } }",
+    // The apps shown the primary address: they follow a new primary, so the button names them.
+    primaryFollowers: "query DashboardPrimaryFollowers($email: String!) { viewer { id connections(first: 100, where: { appEmail: $email }) { totalCount edges { node { id application { id name } } } } } }",
     signOutOthers: "mutation RevokeOtherSessions { revokeOtherSessions(input: {}) { revokedSessions } }",
     signOut: "mutation RevokeSession($id: ID!) { revokeSession(input: { sessionId: $id }) { revokedSessionId } }",
     deleteAccount: "mutation CloseAccount($confirm: String!) { closeAccount(input: { confirmGlobalId: $confirm }) { endedConnections } }",
@@ -167,16 +169,39 @@
     try { data = await gql(Q.addresses); } catch (e) { failed("addresses", e); return; }
     var v = data.viewer;
     var list = LS.edges(v.emails);
+    var followers = "";
+    try { followers = await primaryFollowers(v.email); } catch (e) { failed("addresses", e); return; }
     fill("addresses", h("ul", { class: "list" },
       h("li", null, h("div", { class: "grow" }, h("strong", null, v.email), " ", h("span", { class: "badge ok" }, t("dashboard.primary")))),
       list.filter(function (e) { return e.email !== v.email; }).map(function (e) {
         return h("li", null,
           h("div", { class: "grow" }, e.email, " ", e.verifiedAt ? h("span", { class: "badge ok" }, t("dashboard.verified")) : h("span", { class: "badge warn" }, t("dashboard.unverified"))),
           e.verifiedAt
-            ? h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, async function () { await gql(Q.makePrimary, { id: e.id }); loadAddresses(); }, t("dashboard.now_primary", { email: e.email })); } }, t("dashboard.make_primary"))
+            ? makePrimaryButton(e, followers)
             : h("span", { class: "small muted" }, t("dashboard.confirm_link")),
           LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm"), "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(t("dashboard.email_removed", { email: e.email }), "ok"); loadAddresses(); }));
       })));
+  }
+
+  // primaryFollowers names the apps shown the primary address email ("" for none): making
+  // another address primary moves them to it (they are told by an email_changed event).
+  async function primaryFollowers(email) {
+    var conns = (await gql(Q.primaryFollowers, { email: email })).viewer.connections;
+    var names = LS.edges(conns).map(function (c) { return c.application.name; });
+    if (conns.totalCount > names.length) names.push(t("dashboard.more_apps", { count: LS.number(conns.totalCount - names.length) }));
+    return names.join(", ");
+  }
+
+  // makePrimaryButton makes e the primary address: at once when no app sees the primary,
+  // else on a second click of a button naming the apps that will see e instead.
+  function makePrimaryButton(e, followers) {
+    // The card is drawn again before the message, which then goes to the page's status line.
+    var act = async function () { await gql(Q.makePrimary, { id: e.id }); await loadAddresses(); };
+    if (!followers) {
+      return h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, act, t("dashboard.now_primary", { email: e.email })); } }, t("dashboard.make_primary"));
+    }
+    return LS.confirmButton(t("dashboard.make_primary"), t("dashboard.confirm_primary_apps", { apps: followers }), "small", act,
+      t("dashboard.now_primary_apps", { email: e.email, apps: followers }));
   }
 
   async function loadPendingLinks() {
