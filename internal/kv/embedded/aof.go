@@ -2,20 +2,28 @@ package embedded
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 )
 
-// The log is a header followed by records, each the whole state of one key after a write or
-// a delta:
+// The log is a header followed by frames, one per commit (the writes of one command or one
+// MULTI … EXEC; compaction packs many keys into each):
+//
+//	frame: uint32 n, uint32 CRC-32C of the records, uint32 CRC-32C of those 8 bytes, n bytes of records
+//
+// (little-endian; Castagnoli). A record is the whole state of one key after a write, or a
+// delta:
 //
 //	put:   1, uvarint len(key), key, kind, varint deadline (Unix ms, 0: none), payload
 //	del:   0, uvarint len(key), key
@@ -25,13 +33,35 @@ import (
 // of a hash uvarint count + field/value pairs (each uvarint len + bytes). A delta adds its
 // members (each uvarint len + bytes) to the key's set (creating it when count > 0 and the key
 // is missing) and sets its deadline: it records SADD and EXPIRE without rewriting the whole
-// set. Replaying the records in order rebuilds the data; a torn last record (a crash
-// mid-write) is dropped, and any other damage stops Open (corruptLogError). Version 1 logs
-// (no delta records) are read as well.
+// set. Replaying the frames in order rebuilds the data. A frame the file ends inside of, or
+// that fails its checksum with nothing but zero bytes after it, is the torn end of a crash
+// mid-write and is dropped whole (so a transaction is never replayed in part); any other
+// damage stops Open (corruptLogError). The head has a checksum of its own so that a damaged
+// length is told from a frame cut off by the end of the file.
+//
+// Version 1 and 2 logs (records with no frames, and in version 1 no deltas) are read as
+// before, without checksums; Open compacts what it read into a version 3 log.
 const (
-	aofHeader   = "LOGINSIGN-KV 2\n"
+	aofHeader   = "LOGINSIGN-KV 3\n"
+	aofHeaderV2 = "LOGINSIGN-KV 2\n"
 	aofHeaderV1 = "LOGINSIGN-KV 1\n"
 )
+
+// frameHead is the size of a frame's head: the length and the two checksums.
+const frameHead = 12
+
+// frameCompacted is the size past which compaction ends a frame and starts the next.
+const frameCompacted = 64 << 10
+
+// castagnoli is the CRC-32C table (the polynomial with hardware support on amd64 and arm64).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// seal fills the head of frame (frameHead bytes, then the records).
+func seal(frame []byte) {
+	binary.LittleEndian.PutUint32(frame[0:], uint32(len(frame)-frameHead))
+	binary.LittleEndian.PutUint32(frame[4:], crc32.Checksum(frame[frameHead:], castagnoli))
+	binary.LittleEndian.PutUint32(frame[8:], crc32.Checksum(frame[:8], castagnoli))
+}
 
 // compactAt is the least log size that is compacted while running (when it also exceeds four
 // times the live data).
@@ -42,7 +72,7 @@ type aof struct {
 	log  *slog.Logger
 	f    *os.File
 	size int64
-	buf  []byte // the records of the commit being written
+	buf  []byte // the frame of the commit being written: frameHead bytes, then its records
 	// err is the write or fsync that failed (a *logFailedError), nil while the log is
 	// healthy. While it is set the store refuses writes and PING, and the run loop tries to
 	// rewrite the log from memory (recover) at retryAt, backing off by retryEvery.
@@ -84,7 +114,7 @@ func openAOF(path string, s *Store) (*aof, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
-	l := &aof{path: path, log: s.opt.Log}
+	l := &aof{path: path, log: s.opt.Log, buf: make([]byte, frameHead, 4096)}
 	if f, err := os.Open(path); err == nil {
 		err = l.load(f, s)
 		f.Close()
@@ -131,24 +161,125 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// load replays the records of f into s, dropping keys already expired. A record cut short by
-// the end of the file (a crash mid-write) is dropped; any other record that cannot be read is
-// a *corruptLogError.
+// load replays the log in f into s, dropping keys already expired. A version 3 log is read
+// frame by frame (loadFrames), an older one record by record (loadRecords).
 func (l *aof) load(f *os.File, s *Store) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("embedded store: %w", err)
+	}
 	cr := &countingReader{r: f}
 	r := bufio.NewReaderSize(cr, 1<<20)
-	offset := func() int64 { return cr.n - int64(r.Buffered()) }
 	head := make([]byte, len(aofHeader))
 	if n, err := io.ReadFull(r, head); err != nil {
 		// A file shorter than the header: empty, or a crash while it was first written.
-		if strings.HasPrefix(aofHeader, string(head[:n])) || strings.HasPrefix(aofHeaderV1, string(head[:n])) {
-			return nil
+		for _, h := range []string{aofHeader, aofHeaderV2, aofHeaderV1} {
+			if strings.HasPrefix(h, string(head[:n])) {
+				return nil
+			}
 		}
 		return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
 	}
-	if string(head) != aofHeader && string(head) != aofHeaderV1 {
-		return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
+	switch string(head) {
+	case aofHeader:
+		return l.loadFrames(r, st.Size(), s)
+	case aofHeaderV2, aofHeaderV1:
+		return l.loadRecords(r, func() int64 { return cr.n - int64(r.Buffered()) }, st.Size(), s)
 	}
+	return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
+}
+
+// loadFrames replays the frames of a version 3 log, r positioned after the header, of a file
+// of size bytes. A frame cut short by the end of the file, or failing a checksum with only
+// zero bytes after it (a crash mid-write: a file system may leave the end of a file it
+// extended as zeros), is dropped whole and logged; a frame failing a checksum with anything
+// else after it is a *corruptLogError.
+func (l *aof) loadFrames(r *bufio.Reader, size int64, s *Store) error {
+	now := s.nowMs()
+	head := make([]byte, frameHead)
+	var body []byte
+	for off := int64(len(aofHeader)); ; {
+		if _, err := io.ReadFull(r, head); err == io.EOF {
+			return nil
+		} else if err == io.ErrUnexpectedEOF {
+			return l.torn(off, size)
+		} else if err != nil {
+			return fmt.Errorf("embedded store: reading %s: %w", l.path, err)
+		}
+		if crc32.Checksum(head[:8], castagnoli) != binary.LittleEndian.Uint32(head[8:]) {
+			if onlyZerosLeft(r) {
+				return l.torn(off, size)
+			}
+			return &corruptLogError{path: l.path, offset: off, size: size, err: errors.New("the head of the frame there fails its checksum")}
+		}
+		n := int64(binary.LittleEndian.Uint32(head))
+		end := off + frameHead + n
+		if end > size {
+			return l.torn(off, size)
+		}
+		if int64(cap(body)) < n {
+			body = make([]byte, n)
+		}
+		body = body[:n]
+		if _, err := io.ReadFull(r, body); err != nil {
+			return fmt.Errorf("embedded store: reading %s: %w", l.path, err)
+		}
+		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) {
+			if onlyZerosLeft(r) {
+				return l.torn(off, size)
+			}
+			return &corruptLogError{path: l.path, offset: off, size: size, err: fmt.Errorf("the %d bytes of records of the frame there fail their checksum", n)}
+		}
+		br := bytes.NewReader(body)
+		for br.Len() > 0 {
+			rec, err := readRecord(br)
+			if err != nil {
+				// The frame is as it was written: its writer wrote what this reader cannot read.
+				return &corruptLogError{path: l.path, offset: off, size: size, err: fmt.Errorf("a record of the frame there: %w", err)}
+			}
+			s.replay(rec, now)
+		}
+		off = end
+	}
+}
+
+// torn logs that the end of the log, from offset to end (its last frame or record, and any
+// zeros after it), was dropped.
+func (l *aof) torn(offset, end int64) error {
+	l.log.Warn("embedded store: dropped a torn last record of its log (a crash while it was written)",
+		"path", l.path, "offset", offset, "bytes", end-offset)
+	return nil
+}
+
+// onlyZeros reports whether b holds zero bytes only.
+func onlyZeros(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// onlyZerosLeft reports whether r holds nothing but zero bytes up to its end.
+func onlyZerosLeft(r *bufio.Reader) bool {
+	for {
+		b, err := r.Peek(r.Size())
+		if !onlyZeros(b) {
+			return false
+		}
+		if err != nil {
+			return err == io.EOF
+		}
+		r.Discard(len(b))
+	}
+}
+
+// loadRecords replays the records of a version 1 or 2 log (no frames, no checksums), r
+// positioned after the header; offset is r's position in the file. A record cut short by the
+// end of the file (a crash mid-write) is dropped; any other record that cannot be read is a
+// *corruptLogError.
+func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, s *Store) error {
 	now := s.nowMs()
 	for {
 		start := offset()
@@ -157,43 +288,42 @@ func (l *aof) load(f *os.File, s *Store) error {
 		case err == io.EOF:
 			return nil
 		case err == io.ErrUnexpectedEOF:
-			l.log.Warn("embedded store: dropped a torn last record of its log (a crash while it was written)",
-				"path", l.path, "offset", start, "bytes", offset()-start)
-			return nil
+			return l.torn(start, offset())
 		case err != nil:
-			size := offset()
-			if st, serr := f.Stat(); serr == nil {
-				size = st.Size()
-			}
 			return &corruptLogError{path: l.path, offset: start, size: size, err: err}
 		}
-		old := s.m[rec.key]
-		e := rec.e
-		if rec.op == opDelta {
-			if old == nil && len(rec.add) == 0 {
-				continue
-			}
-			e = old
-			if e == nil || e.kind != kindSet && len(rec.add) > 0 {
-				e = &entry{key: rec.key, kind: kindSet, set: make(map[string]struct{}, len(rec.add))}
-			}
-			for _, m := range rec.add {
-				e.set[m] = struct{}{}
-			}
-			e.exp = rec.exp
-		}
-		if old != nil {
-			s.remove(old)
-		}
-		if e == nil || (e.exp != 0 && e.exp <= now) {
-			continue
-		}
-		e.hidx, e.kept = -1, s.kept(rec.key)
-		e.size = e.measure()
-		s.m[rec.key] = e
-		s.bytes += e.size
-		s.setExp(e, e.exp)
+		s.replay(rec, now)
 	}
+}
+
+// replay applies one record read from the log to s; now drops the keys already expired.
+func (s *Store) replay(rec logRecord, now int64) {
+	old := s.m[rec.key]
+	e := rec.e
+	if rec.op == opDelta {
+		if old == nil && len(rec.add) == 0 {
+			return
+		}
+		e = old
+		if e == nil || e.kind != kindSet && len(rec.add) > 0 {
+			e = &entry{key: rec.key, kind: kindSet, set: make(map[string]struct{}, len(rec.add))}
+		}
+		for _, m := range rec.add {
+			e.set[m] = struct{}{}
+		}
+		e.exp = rec.exp
+	}
+	if old != nil {
+		s.remove(old)
+	}
+	if e == nil || (e.exp != 0 && e.exp <= now) {
+		return
+	}
+	e.hidx, e.kept = -1, s.kept(rec.key)
+	e.size = e.measure()
+	s.m[rec.key] = e
+	s.bytes += e.size
+	s.setExp(e, e.exp)
 }
 
 const (
@@ -212,9 +342,15 @@ type logRecord struct {
 	add []string
 }
 
+// byteReader is what records are read from: the file (a version 1 or 2 log) or a frame.
+type byteReader interface {
+	io.Reader
+	io.ByteReader
+}
+
 // readRecord reads one record: io.EOF at the end of the log, io.ErrUnexpectedEOF for a record
 // the log ends inside of (torn), another error for bytes that no record starts or goes on with.
-func readRecord(r *bufio.Reader) (logRecord, error) {
+func readRecord(r byteReader) (logRecord, error) {
 	op, err := r.ReadByte()
 	if err != nil {
 		return logRecord{}, err
@@ -227,7 +363,7 @@ func readRecord(r *bufio.Reader) (logRecord, error) {
 }
 
 // readRecordAfter reads the rest of a record whose first byte, op, has been read.
-func readRecordAfter(r *bufio.Reader, op byte) (logRecord, error) {
+func readRecordAfter(r byteReader, op byte) (logRecord, error) {
 	if op != opDel && op != opPut && op != opDelta {
 		return logRecord{}, fmt.Errorf("unknown record type %d", op)
 	}
@@ -303,7 +439,7 @@ func readRecordAfter(r *bufio.Reader, op byte) (logRecord, error) {
 }
 
 // readCount reads the member count of a set, a hash or a delta.
-func readCount(r *bufio.Reader) (uint64, error) {
+func readCount(r byteReader) (uint64, error) {
 	n, err := binary.ReadUvarint(r)
 	if err == nil && n > 1<<24 {
 		err = fmt.Errorf("member count %d out of range", n)
@@ -313,7 +449,7 @@ func readCount(r *bufio.Reader) (uint64, error) {
 
 // readBytes reads a length and that many bytes. The end of the log inside it is io.EOF or
 // io.ErrUnexpectedEOF, as readRecord expects.
-func readBytes(r *bufio.Reader) ([]byte, error) {
+func readBytes(r byteReader) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		return nil, err
@@ -376,18 +512,23 @@ func (l *aof) record(key string, e *entry) {
 	l.buf = encode(l.buf, key, e)
 }
 
-// write appends the records of the commit to the file, in one write: a write answered OK is
+// write appends the frame of the commit to the file, in one write: a write answered OK is
 // in the operating system's hands (a crash of the process loses none; fsync, every second,
 // covers a crash of the machine). When it fails, the file is cut back to its last whole
 // commit, so that a restart replays none of this one, and the log is failed.
 func (l *aof) write() error {
-	defer func() { l.buf = l.buf[:0] }()
+	defer func() { l.buf = l.buf[:frameHead] }()
 	if l.err != nil {
 		return l.err
 	}
-	if len(l.buf) == 0 {
+	if len(l.buf) == frameHead {
 		return nil
 	}
+	if int64(len(l.buf)-frameHead) > math.MaxUint32 {
+		// Not a failure of the log: this commit alone is refused (and undone by the store).
+		return fmt.Errorf("ERR embedded store: a commit of %d bytes of records is past the log's 4 GiB per commit", len(l.buf)-frameHead)
+	}
+	seal(l.buf)
 	n, err := l.f.Write(l.buf)
 	if err == nil {
 		l.size += int64(n)
@@ -449,8 +590,9 @@ func (l *aof) tick(s *Store, now time.Time) {
 }
 
 // recover rewrites the log from the data in memory (compact) and, when that succeeds, lets
-// writes in again. Memory holds every write the store ran, the failed one included, so the
-// new log misses nothing whatever the old one lost.
+// writes in again. Memory holds every write answered OK, and not the one whose record failed
+// (it was undone), so the new log misses nothing a caller was told, whatever the old one lost
+// (a failed fsync may have dropped pages already written).
 func (l *aof) recover(s *Store) error {
 	if l.err == nil {
 		return nil
@@ -492,15 +634,25 @@ func (l *aof) compact(s *Store) (err error) {
 	size := int64(len(aofHeader))
 	w.WriteString(aofHeader)
 	now := s.nowMs()
-	var buf []byte
+	frame := make([]byte, frameHead, frameCompacted+4096)
+	flush := func() {
+		if len(frame) > frameHead {
+			seal(frame)
+			w.Write(frame)
+			size += int64(len(frame))
+			frame = frame[:frameHead]
+		}
+	}
 	for k, e := range s.m {
 		if e.exp != 0 && e.exp <= now {
 			continue
 		}
-		buf = encode(buf[:0], k, e)
-		w.Write(buf)
-		size += int64(len(buf))
+		frame = encode(frame, k, e)
+		if len(frame) >= frameCompacted {
+			flush()
+		}
 	}
+	flush()
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("embedded store: writing %s: %w", tmp, err)
 	}

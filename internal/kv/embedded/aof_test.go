@@ -3,10 +3,12 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,8 +170,8 @@ func TestLogFailureFailsPing(t *testing.T) {
 
 // A failed log is rewritten from memory when the disk has room again, without a restart: the
 // rewrite fails while the disk is still full (writes stay refused), then succeeds, and writes
-// and PING answer again. The new log holds what memory held, the write whose record was lost
-// included (it answered an error, so its caller does not count on it either way).
+// and PING answer again. The new log holds what memory held, which is not the write whose
+// record was lost: it answered an error and was undone.
 func TestLogRecoversWithoutRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kv.aof")
 	s, lines := openLogged(t, path)
@@ -209,13 +211,14 @@ func TestLogRecoversWithoutRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if do(r, "EXISTS", "sess:victim") != any(int64(0)) || do(r, "EXISTS", "after") != any(int64(1)) {
+	if do(r, "EXISTS", "sess:victim") != any(int64(1)) || do(r, "EXISTS", "after") != any(int64(1)) {
 		t.Fatal("after the restart, the log does not hold what memory held at the recovery and after it")
 	}
 }
 
 // A log that failed while running is rewritten at Close when the disk has room again, so a
-// shutdown keeps what memory held, and Close reports no error.
+// shutdown keeps what memory held (not the DEL that failed: it was undone), and Close reports
+// no error.
 func TestLogRecoversAtClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "kv.aof")
 	s, _ := openLogged(t, path)
@@ -232,7 +235,7 @@ func TestLogRecoversAtClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if do(r, "EXISTS", "sess:victim") != any(int64(0)) || do(r, "EXISTS", "sess:other") != any(int64(1)) {
+	if do(r, "EXISTS", "sess:victim", "sess:other") != any(int64(2)) {
 		t.Error("after the restart, the log does not hold what memory held at Close")
 	}
 }
@@ -276,11 +279,63 @@ func writeLog(t *testing.T, path string) []byte {
 	return b
 }
 
+// frameAt is the offset of the frame holding the record that starts at rec in log b.
+func frameAt(t *testing.T, b []byte, rec int) int {
+	t.Helper()
+	for off := len(aofHeader); off < len(b); {
+		end := off + frameHead + int(binary.LittleEndian.Uint32(b[off:]))
+		if rec < end {
+			return off
+		}
+		off = end
+	}
+	t.Fatalf("no frame holds byte %d", rec)
+	return 0
+}
+
+// unframed is log b (version 3) written as version 1 or 2 was, under header: the records of
+// its frames one after the other, with no heads.
+func unframed(t *testing.T, b []byte, header string) []byte {
+	t.Helper()
+	if !bytes.HasPrefix(b, []byte(aofHeader)) {
+		t.Fatalf("not a version 3 log: %q", b[:min(len(b), len(aofHeader))])
+	}
+	out := []byte(header)
+	for off := len(aofHeader); off < len(b); {
+		end := off + frameHead + int(binary.LittleEndian.Uint32(b[off:]))
+		out = append(out, b[off+frameHead:end]...)
+		off = end
+	}
+	return out
+}
+
+// wantDamagedAt opens the log at path, which holds b, and fails t unless Open refuses it as
+// damaged at byte offset, naming the file and what to do, and leaves the file untouched.
+func wantDamagedAt(t *testing.T, path string, b []byte, offset int) {
+	t.Helper()
+	s, err := Open(Options{Path: path, Log: quiet})
+	if err == nil {
+		s.Close()
+		t.Fatal("a log damaged in the middle opened")
+	}
+	for _, want := range []string{path, fmt.Sprintf("damaged at byte %d of %d", offset, len(b)), "Move the file aside"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, b) {
+		t.Fatal("the damaged log was changed")
+	}
+	if _, err := os.Stat(path + ".tmp"); err == nil {
+		t.Fatal("a compaction of the damaged log was started")
+	}
+}
+
 // A log damaged before its end (a record no write could have left, with more after it) does
 // not open: replaying the records before the damage would bring back the keys deleted after
-// it, and compacting would make that final. The error names the file and the offset, and the
-// file is left byte for byte as it was. Before, the store opened with everything after the
-// damage dropped.
+// it, and compacting would make that final. The error names the file and the offset of the
+// damaged frame, and the file is left byte for byte as it was. Before, the store opened with
+// everything after the damage dropped.
 func TestLogDamagedBeforeItsEndDoesNotOpen(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -298,48 +353,147 @@ func TestLogDamagedBeforeItsEndDoesNotOpen(t *testing.T) {
 			}
 			b[rec+tc.at] = 0x7f
 			os.WriteFile(path, b, 0o600)
-
-			s, err := Open(Options{Path: path})
-			if err == nil {
-				s.Close()
-				t.Fatal("a log damaged in the middle opened")
-			}
-			for _, want := range []string{path, fmt.Sprintf("damaged at byte %d of %d", rec, len(b)), "Move the file aside"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error %q does not say %q", err, want)
-				}
-			}
-			if after, _ := os.ReadFile(path); !bytes.Equal(after, b) {
-				t.Fatal("the damaged log was changed")
-			}
-			if _, err := os.Stat(path + ".tmp"); err == nil {
-				t.Fatal("a compaction of the damaged log was started")
-			}
+			wantDamagedAt(t, path, b, frameAt(t, b, rec))
 		})
 	}
 }
 
-// A log cut anywhere inside its last record (a crash mid-write) opens without that record:
-// the end of the file inside any field (type, key, deadline, value) is a torn record, never
-// damage.
+// Damage that still reads as records, in a frame with more after it, is caught by the
+// frame's checksums and stops Open as any other damage does (naming the frame's offset, the
+// file untouched). Before the checksums, a changed byte of a key or a value loaded silently
+// (k5 holding "Xalue", or k5 gone and its value under another key), and a length made to run
+// past the end of the file read as a torn last record: the store opened without k5 … k9 and
+// with k3, which had been deleted after them, back.
+func TestLogChecksumsCatchDamageInTheMiddle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		at   func(b []byte, rec int) int // the damaged byte, given k5's record at rec
+		to   byte
+	}{
+		{"a byte of a value", func(b []byte, rec int) int { return rec + bytes.Index(b[rec:], []byte("value")) }, 'X'},
+		{"a byte of a key", func(b []byte, rec int) int { return rec + 3 }, '9'},
+		{"a length running past the end", func(b []byte, rec int) int { return rec + bytes.Index(b[rec:], []byte("value")) - 1 }, 0x7f},
+		{"the length of a frame", func(b []byte, rec int) int { return rec - frameHead }, 0xff},
+		{"the checksum of a frame's records", func(b []byte, rec int) int { return rec - frameHead + 4 }, 0},
+		{"the checksum of a frame's head", func(b []byte, rec int) int { return rec - 1 }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "kv.aof")
+			b := writeLog(t, path)
+			rec := bytes.Index(b, []byte{opPut, 2, 'k', '5'})
+			if rec < 0 {
+				t.Fatal("no record of k5 in the log")
+			}
+			at := tc.at(b, rec)
+			if b[at] == tc.to {
+				b[at]++
+			} else {
+				b[at] = tc.to
+			}
+			os.WriteFile(path, b, 0o600)
+			wantDamagedAt(t, path, b, rec-frameHead)
+		})
+	}
+}
+
+// The end of a log that a crash left unfinished is dropped, logged with its offset, and the
+// store opens with every frame before it: the file cut anywhere inside its last two frames
+// (head or records), the last frame's records changed or partly zeros, or zeros after the
+// last frame (a file system that extended the file but had not written it). Before the
+// checksums, zeros read as deletes of the key "" and a changed last record loaded as it was
+// (deleting k4 instead of k3).
 func TestLogTornLastRecordIsDropped(t *testing.T) {
 	dir := t.TempDir()
 	b := writeLog(t, filepath.Join(dir, "full.aof"))
-	// The last two records: k9's put, then k3's delete.
-	last := bytes.Index(b, []byte{opPut, 2, 'k', '9'})
-	if last < 0 || !bytes.HasSuffix(b, []byte{opDel, 2, 'k', '3'}) {
+	// The last two frames: k9's put, then k3's delete.
+	k9 := frameAt(t, b, bytes.Index(b, []byte{opPut, 2, 'k', '9'}))
+	k3 := frameAt(t, b, len(b)-1)
+	if !bytes.HasSuffix(b, []byte{opDel, 2, 'k', '3'}) || k3 != len(b)-frameHead-4 {
 		t.Fatal("the log does not end with k9's put and k3's delete")
 	}
-	for cut := last + 1; cut < len(b); cut++ {
-		path := filepath.Join(dir, fmt.Sprintf("cut%d.aof", cut))
-		os.WriteFile(path, b[:cut], 0o600)
-		s, err := Open(Options{Path: path, Log: quiet})
-		if err != nil {
-			t.Fatalf("cut at byte %d of %d: %v", cut, len(b), err)
+	open := func(t *testing.T, what string, log []byte, tornAt int, want string) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "kv.aof")
+		os.WriteFile(path, log, 0o600)
+		s, lines := openLogged(t, path)
+		defer s.Close()
+		var got []string
+		for _, k := range []string{"k0", "k3", "k4", "k8", "k9"} {
+			if do(s, "EXISTS", k) == any(int64(1)) {
+				got = append(got, k)
+			}
 		}
-		if do(s, "EXISTS", "k0", "k8") != any(int64(2)) {
-			t.Fatalf("cut at byte %d of %d: a record before the torn one was lost", cut, len(b))
+		if strings.Join(got, ",") != want {
+			t.Errorf("%s: the store opened with %v of k0, k3, k4, k8, k9, want %s", what, got, want)
+		}
+		if n := lines.count(fmt.Sprintf("dropped a torn last record of its log (a crash while it was written)\" path=%s offset=%d bytes=%d", path, tornAt, len(log)-tornAt)); n != 1 {
+			t.Errorf("%s: the torn end at byte %d was logged %d times, want once", what, tornAt, n)
+		}
+	}
+	for cut := k9 + 1; cut < len(b); cut++ {
+		if cut < k3 {
+			open(t, fmt.Sprintf("cut at byte %d of %d", cut, len(b)), b[:cut], k9, "k0,k3,k4,k8")
+		} else if cut > k3 {
+			open(t, fmt.Sprintf("cut at byte %d of %d", cut, len(b)), b[:cut], k3, "k0,k3,k4,k8,k9")
+		}
+	}
+	changed := bytes.Clone(b)
+	changed[len(b)-1] = '4' // DEL k4
+	open(t, "the last frame's records changed", changed, k3, "k0,k3,k4,k8,k9")
+	zeroed := bytes.Clone(b)
+	clear(zeroed[len(b)-2:])
+	open(t, "the end of the last frame zeros", zeroed, k3, "k0,k3,k4,k8,k9")
+	open(t, "zeros after the last frame", append(bytes.Clone(b), make([]byte, 5000)...), len(b), "k0,k4,k8,k9")
+	open(t, "zeros after a torn frame", append(bytes.Clone(zeroed), make([]byte, 100)...), k3, "k0,k3,k4,k8,k9")
+}
+
+// A log written before the checksums (version 2: records with no frames) loads as it did, its
+// deltas, deletes and transaction included, and the open rewrites it as version 3, which the
+// next open reads the same; a version 2 log cut inside its last record still opens without
+// it. testdata/kv-v2.aof was written by the store of version 2 with its clock at
+// 2026-01-01T00:00:00Z: SET EX, SET, HSET + PEXPIRE (a delta), SADD twice + PEXPIRE (deltas),
+// SREM, SET + DEL, INCR three times, SET PX 500 (expired at the open), and a MULTI of a SET
+// and an SADD.
+func TestLogVersion2IsReadAndUpgraded(t *testing.T) {
+	written := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return written.Add(time.Second) }
+	v2, err := os.ReadFile("testdata/kv-v2.aof")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(v2, []byte(aofHeaderV2)) {
+		t.Fatalf("testdata/kv-v2.aof starts %q", v2[:len(aofHeaderV2)])
+	}
+	exp := func(d time.Duration) string { return "exp=" + strconv.FormatInt(written.Add(d).UnixMilli(), 10) }
+	want := strings.Join([]string{
+		`fam:1: set ["a" "c"] ` + exp(2*time.Hour),
+		`h:1: hash ["seen=5" "u=usr_1"] ` + exp(time.Hour),
+		`plain: string "v" exp=0`,
+		`rl:x: string "3" exp=0`,
+		`sess:a: string "usr_1" ` + exp(time.Hour),
+		`tx:1: string "a" exp=0`,
+		`tx:set: set ["m"] exp=0`,
+	}, "\n")
+	path := filepath.Join(t.TempDir(), "kv.aof")
+	os.WriteFile(path, v2, 0o600)
+	for _, what := range []string{"the version 2 log", "the log it was rewritten as"} {
+		s, err := Open(Options{Path: path, Now: now, Log: quiet})
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := memory(t, s); got != want {
+			t.Errorf("%s holds\n%s\nwant\n%s", what, got, want)
 		}
 		s.Close()
+		if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("LOGINSIGN-KV 3\n")) {
+			t.Fatalf("after opening %s, the log starts %q, want the version 3 header", what, b[:min(len(b), 15)])
+		}
+	}
+
+	os.WriteFile(path, v2[:len(v2)-2], 0o600) // inside tx:set's delta
+	s, lines := openLogged(t, path)
+	defer s.Close()
+	if do(s, "EXISTS", "tx:set") != any(int64(0)) || do(s, "EXISTS", "tx:1") != any(int64(1)) || lines.count("dropped a torn last record") != 1 {
+		t.Error("a version 2 log cut inside its last record did not open without that record alone")
 	}
 }

@@ -27,10 +27,9 @@ func errArity(name string) error {
 
 // Do runs one command (name and arguments, as the Redis protocol carries them) and returns
 // its reply; the write, if any, is in the log before the reply is returned. Once the log has
-// failed, a write is answered with the log's error (TRYAGAIN …): refused when the log had
-// already failed, or, for the write whose record could not be written, run in memory but not
-// logged: its outcome is unknown to the caller, as a Redis write cut off by a network error
-// is (it took effect here, and reaches the log if the log recovers).
+// failed, a write is answered with the log's error (TRYAGAIN …) and has not happened: refused
+// when the log had already failed, or, for the write whose record could not be written,
+// undone in memory, so that no reader sees what a restart would not bring back.
 func (s *Store) Do(args ...[]byte) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -46,8 +45,7 @@ func (s *Store) Do(args ...[]byte) any {
 
 // DoAll runs commands atomically (MULTI … EXEC) and returns their replies. When the log has
 // failed, every reply is its error if any of the commands writes (as for Do): none of them
-// runs, or, if the failure was this transaction's own record, they all ran in memory and the
-// outcome is unknown to the caller (as for Do).
+// runs, or, if the failure was this transaction's own records, they are all undone.
 func (s *Store) DoAll(cmds [][][]byte) []any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,6 +104,7 @@ func (s *Store) exec(args [][]byte) any {
 		return int64(len(s.m))
 	case "FLUSHDB", "FLUSHALL":
 		for k, e := range s.m {
+			s.saveKey(k, e)
 			s.remove(e)
 			s.touch(k)
 		}
@@ -191,6 +190,7 @@ func (s *Store) exec(args [][]byte) any {
 		if e == nil || e.exp == 0 {
 			return int64(0)
 		}
+		s.saveKey(e.key, e)
 		s.setExp(e, 0)
 		s.touch(e.key)
 		return int64(1)
@@ -273,6 +273,7 @@ func (s *Store) set(a [][]byte) any {
 	if (nx && old != nil) || (xx && old == nil) {
 		return nil
 	}
+	s.saveKey(key, old)
 	var exp int64
 	if ttl != 0 {
 		exp = s.nowMs() + ttl
@@ -326,7 +327,9 @@ func (s *Store) incr(key string, by int64) any {
 			return errNotInt
 		}
 		n = v
-	} else {
+	}
+	s.saveKey(key, e)
+	if e == nil {
 		var err error
 		if e, err = s.create(key, kindString); err != nil {
 			return err
@@ -373,6 +376,7 @@ func (s *Store) expire(key string, ms int64, opts [][]byte) any {
 		s.del(key)
 		return int64(1)
 	}
+	s.saveKey(key, e)
 	s.setExp(e, exp)
 	s.touchDelta(key)
 	return int64(1)
@@ -386,6 +390,7 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 	}
 	switch name {
 	case "SADD":
+		s.saveKey(key, e)
 		if e == nil {
 			var err error
 			if e, err = s.create(key, kindSet); err != nil {
@@ -405,6 +410,7 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 				s.touch(key)
 				return ErrFull
 			}
+			s.saveMember(e, string(m))
 			e.set[string(m)] = struct{}{}
 			s.resized(e, int64(memberOverhead+len(m)))
 			added = append(added, m)
@@ -415,9 +421,11 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 		if e == nil {
 			return int64(0)
 		}
+		s.saveKey(key, e)
 		var n int64
 		for _, m := range a[1:] {
 			if _, has := e.set[string(m)]; has {
+				s.saveMember(e, string(m))
 				delete(e.set, string(m))
 				s.resized(e, -int64(memberOverhead+len(m)))
 				n++
@@ -463,6 +471,7 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 		if len(a)%2 != 1 {
 			return errArity(name)
 		}
+		s.saveKey(key, e)
 		if e == nil {
 			var err error
 			if e, err = s.create(key, kindHash); err != nil {
@@ -483,6 +492,7 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 			if s.m[key] != e {
 				return ErrFull
 			}
+			s.saveMember(e, f)
 			e.hash[f] = v
 			s.resized(e, delta)
 			if !has {
@@ -521,9 +531,11 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 		if e == nil {
 			return int64(0)
 		}
+		s.saveKey(key, e)
 		var n int64
 		for _, f := range a[1:] {
 			if v, has := e.hash[string(f)]; has {
+				s.saveMember(e, string(f))
 				delete(e.hash, string(f))
 				s.resized(e, -int64(memberOverhead+len(f)+len(v)))
 				n++

@@ -361,12 +361,13 @@ func TestPersistenceDeltaRecords(t *testing.T) {
 		}
 	}
 
-	// A version 1 log: the compacted log with the old header reads the same.
+	// A version 1 log: the records of the compacted log, without frames, under the old
+	// header, read the same.
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(path, append([]byte(aofHeaderV1), b[len(aofHeader):]...), 0o600)
+	os.WriteFile(path, unframed(t, b, aofHeaderV1), 0o600)
 	v1, err := Open(Options{Path: path, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

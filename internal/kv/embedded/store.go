@@ -15,10 +15,11 @@
 //     of other writes cannot reset a limit by pushing its counter out;
 //   - with a Path, every write is appended to a log before it is answered (fsynced every
 //     second and on Close); the log is compacted when opened and when it grows past four times
-//     the live data, so sessions survive a restart. It fails closed: once a write or an fsync
-//     of the log fails, writes and PING answer an error (reads go on) until the log has been
-//     rewritten from memory, tried again in the background; a log damaged before its end
-//     does not open.
+//     the live data, so sessions survive a restart. It fails closed: a write whose record
+//     cannot be written is undone in memory and answers an error, and from then on writes and
+//     PING answer an error (reads go on) until the log has been rewritten from memory, tried
+//     again in the background. Each commit's records carry a CRC-32C: a torn last one is
+//     dropped, and a log damaged before its end does not open.
 package embedded
 
 import (
@@ -131,6 +132,9 @@ type Store struct {
 	// dirty are the keys written by the commands running, for the log: a whole-state record,
 	// or, for a set that only grew or a key whose TTL only changed, a delta record.
 	dirty []change
+	// undo is what the commands running changed in memory, in order, for rollback should
+	// their log write fail. Like dirty, it is kept only with a log.
+	undo []undoStep
 
 	stop chan struct{}
 	done chan struct{}
@@ -287,6 +291,7 @@ func (s *Store) del(key string) bool {
 	if e == nil {
 		return false
 	}
+	s.saveKey(key, e)
 	s.remove(e)
 	s.touch(key)
 	return true
@@ -343,6 +348,7 @@ func (s *Store) room(keys int, bytes int64) error {
 			return ErrFull
 		}
 		victim := s.h.top()
+		s.saveKey(victim.key, victim)
 		s.remove(victim)
 		s.touch(victim.key)
 		s.Evicted++
@@ -381,11 +387,29 @@ func (s *Store) touchDelta(key string, members ...[]byte) {
 
 // commit appends the writes of the commands that ran to the log: one whole-state record per
 // key that had a whole-state change (its final state), else one delta record per key (every
-// member added, the final deadline). Its error is the log's failure: the commands' replies
-// must not be given, since a restart would not replay them.
+// member added, the final deadline), all in one frame. When that fails, the commands are
+// undone in memory (rollback) and the log's error returned: their replies must not be given,
+// and memory must not hold what a restart would not replay.
 func (s *Store) commit() error {
-	if s.log == nil || len(s.dirty) == 0 {
-		s.dirty = s.dirty[:0]
+	if s.log == nil {
+		return nil
+	}
+	err := s.writeLog()
+	if err != nil {
+		s.rollback()
+	}
+	if cap(s.undo) > 1024 { // a FLUSHDB's or a long MULTI's: not kept for the commands to come
+		s.undo = nil
+	} else {
+		clear(s.undo) // the entries and values they point to
+		s.undo = s.undo[:0]
+	}
+	return err
+}
+
+// writeLog writes the records of s.dirty to the log and empties it.
+func (s *Store) writeLog() error {
+	if len(s.dirty) == 0 {
 		return nil
 	}
 	if len(s.dirty) == 1 {
@@ -415,6 +439,91 @@ func (s *Store) commit() error {
 	}
 	s.log.maybeCompact(s)
 	return nil
+}
+
+// undoStep is one change to memory that rollback can take back. A key step holds what key
+// was before the change: e (nil: no key), with its string value str and deadline exp. A
+// member step (member true) holds a set member or hash field m of e before the change: had
+// it (with value v, for a hash) or not. Every member step of a command follows a key step of
+// the same key, which puts e's size right.
+type undoStep struct {
+	key    string
+	e      *entry
+	str    []byte
+	exp    int64
+	member bool
+	m      string
+	v      []byte
+	had    bool
+}
+
+// saveKey records key's state before a command changes it, for rollback: e is the key's
+// entry (nil: none). A change to the members of a set or the fields of a hash also needs
+// saveMember, per member. The key's value is saved by reference: a string is replaced by a
+// new slice, never written in place.
+func (s *Store) saveKey(key string, e *entry) {
+	if s.log == nil {
+		return
+	}
+	st := undoStep{key: key, e: e}
+	if e != nil {
+		st.str, st.exp = e.str, e.exp
+	}
+	s.undo = append(s.undo, st)
+}
+
+// saveMember records set member or hash field m of e before a command adds, changes or
+// deletes it, for rollback; saveKey(e.key, …) comes first.
+func (s *Store) saveMember(e *entry, m string) {
+	if s.log == nil {
+		return
+	}
+	st := undoStep{key: e.key, e: e, member: true, m: m}
+	if e.kind == kindSet {
+		_, st.had = e.set[m]
+	} else {
+		st.v, st.had = e.hash[m]
+	}
+	s.undo = append(s.undo, st)
+}
+
+// rollback puts memory back as it was before the commands of the failed commit, taking the
+// steps back from the last: the keys they created, changed, deleted or evicted. Keys that
+// expired meanwhile (deleted by a read, and not logged) stay deleted.
+func (s *Store) rollback() {
+	for i := len(s.undo) - 1; i >= 0; i-- {
+		st := &s.undo[i]
+		e := st.e
+		if st.member {
+			switch {
+			case e.kind == kindSet && st.had:
+				e.set[st.m] = struct{}{}
+			case e.kind == kindSet:
+				delete(e.set, st.m)
+			case st.had:
+				e.hash[st.m] = st.v
+			default:
+				delete(e.hash, st.m)
+			}
+			continue
+		}
+		cur := s.m[st.key]
+		if cur != nil && cur != e {
+			s.remove(cur)
+		}
+		if e == nil {
+			continue
+		}
+		if cur == e {
+			s.bytes -= e.size
+		} else {
+			s.m[st.key] = e
+		}
+		e.str = st.str
+		e.size = e.measure()
+		s.bytes += e.size
+		s.setExp(e, st.exp)
+	}
 }
 
 // refused is the error that answers cmd instead of running it, nil when it may run: once the
