@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -41,6 +42,10 @@ type Config struct {
 	// RelayAddr is the listen address of the inbound relay SMTP server; empty turns the relay
 	// off (LOGINSIGN_RELAY_ADDR).
 	RelayAddr string
+	// RelayTLSCert and RelayTLSKey are PEM files of the certificate (with its chain) and key
+	// the relay offers STARTTLS with; both or neither (LOGINSIGN_RELAY_TLS_CERT,
+	// LOGINSIGN_RELAY_TLS_KEY). Replaced files are read again at the next connection.
+	RelayTLSCert, RelayTLSKey string
 	// RelayRcptLimit is how many RCPT TO commands one peer may send the relay per minute
 	// (LOGINSIGN_RELAY_RCPT_LIMIT, default relay.DefaultRcptLimit).
 	RelayRcptLimit int
@@ -138,6 +143,8 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 	fs.StringVar(&c.MailFrom, "mail-from", env("LOGINSIGN_MAIL_FROM", ""), "sender address (LOGINSIGN_MAIL_FROM)")
 	fs.StringVar(&c.RelayDomain, "relay-domain", env("LOGINSIGN_RELAY_DOMAIN", ""), "masked address domain (LOGINSIGN_RELAY_DOMAIN)")
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
+	fs.StringVar(&c.RelayTLSCert, "relay-tls-cert", env("LOGINSIGN_RELAY_TLS_CERT", ""), "PEM certificate chain the relay offers STARTTLS with (LOGINSIGN_RELAY_TLS_CERT)")
+	fs.StringVar(&c.RelayTLSKey, "relay-tls-key", env("LOGINSIGN_RELAY_TLS_KEY", ""), "PEM key of the relay's certificate (LOGINSIGN_RELAY_TLS_KEY)")
 	fs.StringVar(&raw.rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
 	fs.StringVar(&raw.replyLimit, "relay-reply-limit", env("LOGINSIGN_RELAY_REPLY_LIMIT", strconv.Itoa(relay.DefaultReplyLimit)), "reply recipients per person per day at the relay (LOGINSIGN_RELAY_REPLY_LIMIT)")
 	fs.StringVar(&raw.secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")
@@ -169,12 +176,20 @@ func (c *Config) parseBaseURL(configText) error {
 	return nil
 }
 
-// parseRelay checks the relay's listen address and RCPT limit; MailFrom and RelayDomain
+// parseRelay checks the relay's listen address, its certificate and RCPT limit; MailFrom and RelayDomain
 // default to no-reply@ and relay. before the base URL's host.
 func (c *Config) parseRelay(raw configText) error {
 	if c.RelayAddr != "" {
 		if _, _, err := net.SplitHostPort(c.RelayAddr); err != nil {
 			return fmt.Errorf("LOGINSIGN_RELAY_ADDR %q: want host:port such as :2525", c.RelayAddr)
+		}
+	}
+	switch {
+	case (c.RelayTLSCert == "") != (c.RelayTLSKey == ""):
+		return fmt.Errorf("LOGINSIGN_RELAY_TLS_CERT and LOGINSIGN_RELAY_TLS_KEY: set both or neither")
+	case c.RelayTLSCert != "":
+		if _, err := tls.LoadX509KeyPair(c.RelayTLSCert, c.RelayTLSKey); err != nil {
+			return fmt.Errorf("LOGINSIGN_RELAY_TLS_CERT, LOGINSIGN_RELAY_TLS_KEY: %w", err)
 		}
 	}
 	var err error

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -543,8 +544,14 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
-		rs := relay.NewServer(relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
-			KV: s.kv, RcptLimit: cfg.RelayRcptLimit, ReplyLimit: cfg.RelayReplyLimit}, s.db.Client, s.mail)
+		rc := relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit, ReplyLimit: cfg.RelayReplyLimit}
+		if cfg.RelayTLSCert != "" {
+			// STARTTLS: mail from apps and the person's replies cross the internet.
+			certs := &certFiles{cert: cfg.RelayTLSCert, key: cfg.RelayTLSKey, log: log}
+			rc.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		}
+		rs := relay.NewServer(rc, s.db.Client, s.mail)
 		go func() { errc <- rs.Serve(rl) }()
 		defer rs.Close()
 		log.Info("relay SMTP server is running", "addr", rl.Addr().String(), "domain", cfg.RelayDomain)

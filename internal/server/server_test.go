@@ -39,6 +39,8 @@ func TestConfigErrors(t *testing.T) {
 		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 		{"relay reply limit not a number", map[string]string{"LOGINSIGN_RELAY_REPLY_LIMIT": "many"}, "LOGINSIGN_RELAY_REPLY_LIMIT"},
 		{"bad rotation commit", map[string]string{"LOGINSIGN_ROTATION_COMMIT": "off"}, "LOGINSIGN_ROTATION_COMMIT"},
+		{"relay certificate without key", map[string]string{"LOGINSIGN_RELAY_TLS_CERT": "cert.pem"}, "LOGINSIGN_RELAY_TLS_KEY"},
+		{"relay certificate missing", map[string]string{"LOGINSIGN_RELAY_TLS_CERT": "/nonexistent/cert.pem", "LOGINSIGN_RELAY_TLS_KEY": "/nonexistent/key.pem"}, "LOGINSIGN_RELAY_TLS_CERT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
