@@ -34,12 +34,8 @@ type Resolver interface {
 const maxDKIMSignatures = 5
 
 var (
-	errUnauthenticated = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26},
-		Message: "Reply refused: the message passes neither SPF nor DKIM aligned with its From domain (DMARC)"}
 	errAuthTemporary = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 26},
 		Message: "Temporary DNS failure while authenticating the sender, try again later"}
-	errAuthor = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-		Message: "Reply refused: the From header must be the one address of the owner of this alias"}
 	errAuthors = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
 		Message: "Message refused: the From header must name one sender"}
 )
@@ -71,7 +67,7 @@ type sender struct {
 // known because DNS failed temporarily; otherwise it is forwarded, marked unverified in its
 // From name (displayName). A From field naming several addresses, or several From fields,
 // is refused (RFC 7489 section 6.6.1): the relay could not tell which one to show.
-func (s *Server) checkSender(ss *session, header textproto.Header, raw []byte) (sender, error) {
+func (s *Server) checkSender(ss *session, routes []route, header textproto.Header, raw []byte) (sender, error) {
 	host := s.cfg.Hostname
 	h := gomail.Header{Header: message.Header{Header: header}}
 	if n := header.FieldsByKey("From").Len(); n == 0 {
@@ -101,11 +97,11 @@ func (s *Server) checkSender(ss *session, header textproto.Header, raw []byte) (
 	case res.by != "":
 		out.results = fmt.Sprintf("%s; dmarc=none (aligned %s pass, no policy) header.from=%s", host, res.by, domain)
 	case res.temporary && (!res.record || strict):
-		s.cfg.Logger.Info("relay: forward deferred", "connections", connectionIDs(ss.routes), "from", mail.RedactAddresses(ss.from),
+		s.cfg.Logger.Info("relay: forward deferred", "connections", connectionIDs(routes), "from", mail.RedactAddresses(ss.from),
 			"author", mail.RedactAddresses(author.Address), "remote", ss.remote, "reason", "DNS failed temporarily")
 		return sender{}, errAuthTemporary
 	case strict:
-		s.cfg.Logger.Info("relay: forward refused", "connections", connectionIDs(ss.routes), "from", mail.RedactAddresses(ss.from),
+		s.cfg.Logger.Info("relay: forward refused", "connections", connectionIDs(routes), "from", mail.RedactAddresses(ss.from),
 			"author", mail.RedactAddresses(author.Address), "remote", ss.remote, "reason", "fails DMARC", "policy", string(res.policy))
 		return sender{}, errSpoofed(domain)
 	case res.temporary:
@@ -203,7 +199,7 @@ func appliedPolicy(record *dmarc.Record, atOrg bool) dmarc.Policy {
 // header (checkDMARC): "spf" or "dkim". The domain's DMARC policy (p=) plays no part: the
 // relay demands a pass whatever the domain publishes.
 //
-// The error is errUnauthenticated when neither passes, errAuthTemporary when neither passes and
+// The error is errReplyRefused when neither passes, errAuthTemporary when neither passes and
 // a DNS lookup failed temporarily.
 func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) (string, error) {
 	res := s.checkDMARC(ctx, ip, helo, mailFrom, authorDomain, raw)
@@ -213,7 +209,7 @@ func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, au
 	case res.temporary:
 		return "", errAuthTemporary
 	}
-	return "", errUnauthenticated
+	return "", errReplyRefused
 }
 
 // dmarcRecord returns the DMARC record of domain, or of its organizational domain when domain

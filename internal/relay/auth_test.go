@@ -74,7 +74,7 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 		zone     func(z *zone) // changes to the fixture's zone, which lets 127/8 send for example.com and example.net
 		mailFrom string
 		msg      func(t *testing.T) []byte
-		want     string // "" for delivered, else the reply code of DATA
+		want     string // "" for delivered, else how DATA's reply starts
 	}{
 		{
 			name:     "SPF pass for the person's domain",
@@ -86,21 +86,21 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			zone:     func(z *zone) { z.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 -all") },
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage(person) },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name:     "forged envelope sender: SPF softfail",
 			zone:     func(z *zone) { z.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 ~all") },
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage(person) },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name:     "forged envelope sender: the domain publishes no SPF",
 			zone:     func(z *zone) { z.setTXT("example.com") },
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage(person) },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name: "DKIM signature of the person's domain, SPF failing",
@@ -128,7 +128,7 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			},
 			mailFrom: person,
 			msg:      func(t *testing.T) []byte { return key.sign(t, replyMessage(person), "evil.test") },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name: "DKIM signature broken by a changed body",
@@ -140,14 +140,14 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			msg: func(t *testing.T) []byte {
 				return bytes.Replace(key.sign(t, replyMessage(person), "example.com"), []byte("that helps"), []byte("send money"), 1)
 			},
-			want: "550 5.7.26",
+			want: replyRefused,
 		},
 		{
 			name:     "SPF pass for the envelope, From of another domain of the person (misaligned)",
 			zone:     func(z *zone) { z.setTXT("example.net", "v=spf1 -all") },
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage("alt@example.net") },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name:     "SPF pass for a subdomain envelope (relaxed alignment)",
@@ -163,19 +163,19 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			},
 			mailFrom: "me@mail.example.com",
 			msg:      func(*testing.T) []byte { return replyMessage(person) },
-			want:     "550 5.7.26",
+			want:     replyRefused,
 		},
 		{
 			name:     "From is not the person, SPF passing",
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage("someone@example.com") },
-			want:     "550 5.7.1",
+			want:     replyRefused,
 		},
 		{
 			name:     "From names two addresses",
 			mailFrom: person,
 			msg:      func(*testing.T) []byte { return replyMessage(person + ", someone@example.com") },
-			want:     "550 5.7.1",
+			want:     replyRefused,
 		},
 		{
 			name:     "two From fields",
@@ -183,7 +183,7 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			msg: func(*testing.T) []byte {
 				return bytes.Replace(replyMessage(person), []byte("\r\nTo:"), []byte("\r\nFrom: someone@example.com\r\nTo:"), 1)
 			},
-			want: "550 5.7.1",
+			want: replyRefused,
 		},
 		{
 			name:     "DNS failing temporarily",
@@ -216,8 +216,8 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 					}
 					return
 				}
-				if got := smtpCode(err); got != tc.want {
-					t.Errorf("reply: %v, want %s", err, tc.want)
+				if got := smtpReply(err); !strings.HasPrefix(got, tc.want) {
+					t.Errorf("reply: %s, want %s", got, tc.want)
 				}
 				if n := f.out.Count(); n != 0 {
 					t.Errorf("%d messages sent, want none", n)
@@ -225,6 +225,102 @@ func TestReplyMustPassAlignedSPFOrDKIM(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestReverseAliasAnswersStrangersAlike: the developer of an app learns a reverse alias from
+// the quote in the person's first reply. From a peer that passes neither SPF nor DKIM for the
+// person's domains, no probe of it tells whether a guessed address is the person's (as
+// envelope sender or in From), nor whether the person muted the app, stopped its forwarding,
+// blocked it or deleted the connection: every probe is accepted at RCPT and refused at DATA
+// with one same reply, as for a reverse alias that never existed. A stranger who passes DMARC
+// for their own address gets that reply too. The person, authenticated, still reaches the
+// contact while the connection is muted.
+func TestReverseAliasAnswersStrangersAlike(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken(reverseToken).ExecX(ctx)
+		f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("alt@example.net").SetVerifiedAt(time.Now()).ExecX(ctx)
+		notThisPeer := func() {
+			f.zone.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 -all")
+			f.zone.setTXT("example.net", "v=spf1 ip4:192.0.2.0/24 -all")
+		}
+		notThisPeer()
+		want := "DATA " + replyRefused
+		probe := func(name, rcpt, mailFrom, from string) {
+			t.Helper()
+			msg := []byte("From: " + from + "\r\nTo: " + rcpt + "\r\nSubject: hi\r\n\r\nhi\r\n")
+			if got := transaction(t, f.addr, mailFrom, rcpt, msg); got != want {
+				t.Errorf("%s: %s, want %s", name, got, want)
+			}
+		}
+		for _, tc := range []struct{ name, mailFrom, from string }{
+			{"the person's address as envelope sender and From", person, person},
+			{"a wrong guess as envelope sender and From", "pat@example.com", "pat@example.com"},
+			{"a verified alternative as envelope sender and From", "alt@example.net", "alt@example.net"},
+			{"the person's envelope, From a stranger of the same domain", person, "nobody@example.net"},
+			{"the person's envelope, From a verified alternative", person, "alt@example.net"},
+			{"the person's envelope, From naming two addresses", person, person + ", pat@example.com"},
+			{"a stranger passing DMARC for their own address", "dev@acme.test", "dev@acme.test"},
+		} {
+			probe(tc.name, reverseAlias(), tc.mailFrom, tc.from)
+		}
+		probe("an unknown reverse alias", "r-nosuchtoken@"+domain, person, person)
+
+		for _, state := range []struct {
+			name string
+			set  func()
+		}{
+			{"muted", func() { f.db.AppConnection.UpdateOne(f.conn).SetEmailMuted(true).ExecX(ctx) }},
+			{"not forwarding", func() { f.db.AppConnection.UpdateOne(f.conn).SetEmailMuted(false).SetIsForwarding(false).ExecX(ctx) }},
+			{"blocked", func() { f.db.AppConnection.UpdateOne(f.conn).SetIsForwarding(true).SetBlocked(true).ExecX(ctx) }},
+			{"deleted", func() { f.db.AppConnection.DeleteOne(f.conn).ExecX(ctx) }},
+		} {
+			state.set()
+			probe(state.name+", the person's address", reverseAlias(), person, person)
+			probe(state.name+", a wrong guess", reverseAlias(), "pat@example.com", "pat@example.com")
+			if state.name == "muted" {
+				f.zone.setTXT("example.com", "v=spf1 ip4:127.0.0.0/8 -all")
+				if got := transaction(t, f.addr, person, reverseAlias(), replyMessage(person)); got != "DATA 250" {
+					t.Errorf("the person's authenticated reply while muted: %s, want DATA 250", got)
+				}
+				notThisPeer()
+			}
+		}
+		if n := f.out.Count(); n != 1 {
+			t.Errorf("%d messages sent, want only the person's own reply", n)
+		}
+	})
+}
+
+// transaction runs MAIL FROM, one RCPT TO and DATA with msg on a new session with addr and
+// returns the first command refused and its reply ("RCPT 550 5.1.1 No such mailbox"), or
+// "DATA 250" when the message was accepted.
+func transaction(t *testing.T, addr, mailFrom, rcpt string, msg []byte) string {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("client.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(mailFrom, nil); err != nil {
+		return "MAIL " + smtpReply(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		return "RCPT " + smtpReply(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "DATA " + smtpReply(err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	return "DATA " + smtpReply(w.Close())
 }
 
 // Replies are counted per person and day, once authenticated: a forward gives every address
@@ -311,7 +407,7 @@ func TestReplyStripsHeadersNamingThePerson(t *testing.T) {
 			"X-Folded: Pat\r\n\t" + person + "\r\n" +
 			"X-Mailer: Mail Client 1.0\r\n" +
 			"Message-ID: <secret-123@mail.example.com>\r\n" +
-			"In-Reply-To: <m1@acme.test>\r\n" +
+			"In-Reply-To: <" + forwardID("m1@acme.test") + ">\r\n" +
 			"Subject: Re: Your invoice\r\n\r\n" +
 			"Thanks!\r\n")
 		if err := send(f.addr, person, []string{reverseAlias()}, reply); err != nil {
@@ -327,7 +423,8 @@ func TestReplyStripsHeadersNamingThePerson(t *testing.T) {
 		}
 		for _, gone := range []string{"Return-Path", "Received", "Authentication-Results", "Dkim-Signature", "Arc-Seal",
 			"Sender", "Reply-To", "Bcc", "Disposition-Notification-To", "Return-Receipt-To", "X-Confirm-Reading-To",
-			"X-Sender", "X-Original-To", "X-Originating-Ip", "List-Unsubscribe", "List-Unsubscribe-Post", "X-Account", "X-Folded"} {
+			"X-Sender", "X-Original-To", "X-Originating-Ip", "List-Unsubscribe", "List-Unsubscribe-Post", "X-Account", "X-Folded",
+			"X-Mailer"} {
 			if h.Has(gone) {
 				t.Errorf("%s was kept: %q", gone, h.Get(gone))
 			}
@@ -339,7 +436,6 @@ func TestReplyStripsHeadersNamingThePerson(t *testing.T) {
 			t.Errorf("%d Cc fields, want 1", got)
 		}
 		for key, want := range map[string]string{
-			"X-Mailer":    "Mail Client 1.0",
 			"In-Reply-To": "<m1@acme.test>",
 			"Subject":     "Re: Your invoice",
 			"From":        "<" + alias + ">",
@@ -399,8 +495,8 @@ func TestForwardDoesNotInviteDirectAnswers(t *testing.T) {
 		// which names the person's address, never reaches the sender.
 		contact := f.db.RelayContact.Query().OnlyX(context.Background())
 		dsn := []byte("From: MAILER-DAEMON@example.com\r\nSubject: Undelivered Mail\r\n\r\nFinal-Recipient: rfc822; " + person + "\r\n")
-		if err := send(f.addr, "", []string{"r-" + contact.Token + "@" + domain}, dsn); smtpCode(err) != "550 5.7.1" {
-			t.Errorf("bounce to the reverse alias: %v, want 550 5.7.1", err)
+		if err := send(f.addr, "", []string{"r-" + contact.Token + "@" + domain}, dsn); smtpReply(err) != replyRefused {
+			t.Errorf("bounce to the reverse alias: %v, want %s", err, replyRefused)
 		}
 		if n := f.out.Count(); n != 2 {
 			t.Errorf("%d messages sent, want the 2 forwards", n)
@@ -530,7 +626,7 @@ func TestForwardEnforcesTheSendersDMARCPolicy(t *testing.T) {
 			msg: func(*testing.T) []byte {
 				return []byte("From: Bank <me@evil.test>\r\nReply-To: security@bank.test\r\nTo: " + alias + "\r\nSubject: hi\r\n\r\nhi\r\n")
 			},
-			wantName: "[unverified] Bank (me at evil.test) via LoginSign",
+			wantName: "[unverified] Bank (me at evil.test, replies go to security at bank.test) via LoginSign",
 			results:  "dmarc=none header.from=evil.test",
 		},
 	} {

@@ -36,18 +36,19 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	if header.FieldsByKey(relayHeader).Len() >= maxHops {
 		return errLoop
 	}
-	if err := s.authorizeReplies(ss, header, raw); err != nil {
+	routes, err := s.authorizeReplies(ss, header, raw, body)
+	if err != nil {
 		return err
 	}
 	var from sender
-	if slices.ContainsFunc(ss.routes, func(r route) bool { return r.contact == nil }) {
-		if from, err = s.checkSender(ss, header, raw); err != nil {
+	if slices.ContainsFunc(routes, func(r route) bool { return !r.isReply() }) {
+		if from, err = s.checkSender(ss, routes, header, raw); err != nil {
 			return err
 		}
 	}
 	var delivered int
 	var temporary bool
-	for _, r := range ss.routes {
+	for _, r := range routes {
 		err := s.deliverOne(ss, r, from, header, body)
 		if err == nil {
 			delivered++
@@ -57,7 +58,7 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 		s.cfg.Logger.Error("relay: delivery failed", r.logAttrs("error", mail.RedactAddresses(err.Error()))...)
 	}
 	switch {
-	case delivered > 0 || len(ss.routes) == 0:
+	case delivered > 0:
 		return nil
 	case temporary:
 		return errDeferred
@@ -73,7 +74,7 @@ func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.
 	defer cancel()
 	var m mail.Message
 	var err error
-	if r.contact != nil {
+	if r.isReply() {
 		m, err = s.reply(ctx, r, header.Copy(), body)
 	} else {
 		m, err = s.forward(ctx, ss, r, from, header.Copy(), body)
@@ -95,7 +96,7 @@ func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.
 // so to the app.
 func (r route) logAttrs(more ...any) []any {
 	attrs := []any{"kind", "forward", "connection", r.conn.ID}
-	if r.contact != nil {
+	if r.isReply() {
 		attrs = []any{"kind", "reply", "connection", r.conn.ID, "contact", r.contact.ID}
 	}
 	return append(attrs, more...)
@@ -108,11 +109,23 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	h := gomail.Header{Header: message.Header{Header: header}}
 	replyTo := originalSender(h, ss.from)
 	originalFrom := unfold(h.Get("From"))
+	own, err := s.ownAuthor(ctx, r.conn, author)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("addresses of the person: %w", err)
+	}
 
-	envelopeFrom := r.rcpt
-	from := &gomail.Address{Name: "Unknown sender via LoginSign", Address: r.rcpt}
+	// Without a reverse alias, the forward comes from the relay's address that takes no mail,
+	// so that bounces and automatic answers end there instead of coming back to the alias.
+	noReply := noReplyLocal + "@" + s.cfg.Domain
+	envelopeFrom := noReply
+	from := &gomail.Address{Name: "Unknown sender via LoginSign", Address: noReply}
 	var reverse string
-	if replyTo != nil {
+	switch {
+	case own:
+		// The person wrote to their own alias. No reverse alias may hold their own address: in
+		// the Cc of their replies it would turn back into that address (unmaskParticipants).
+		from = &gomail.Address{Name: displayName(author.author, "", false), Address: noReply}
+	case replyTo != nil:
 		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(replyTo.Address), now)
 		if err != nil {
 			return mail.Message{}, fmt.Errorf("reverse alias of the sender: %w", err)
@@ -120,12 +133,16 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 		reverse = reverseAliasPrefix + contact.Token + "@" + s.cfg.Domain
 		envelopeFrom = reverse
 		// The name shows who the mail is from, not where a reply goes: a Reply-To cannot
-		// lend its address to a From that was not verified.
-		shown := author.author
+		// lend its address to a From that was not verified. Where a reply goes is named too
+		// when it is not the From address.
+		shown, repliesTo := author.author, ""
 		if shown == nil {
 			shown = replyTo
 		}
-		from = &gomail.Address{Name: displayName(shown, !author.verified), Address: reverse}
+		if !strings.EqualFold(shown.Address, replyTo.Address) {
+			repliesTo = replyTo.Address
+		}
+		from = &gomail.Address{Name: displayName(shown, repliesTo, !author.verified), Address: reverse}
 	}
 
 	for _, k := range []string{"From", "Reply-To", "Sender", "Return-Path", "Dkim-Signature", "X-Original-From",
@@ -139,6 +156,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 		}
 	}
 	scrubForward(&h.Header.Header)
+	forwardMessageIDs(&h.Header.Header, s.cfg.Domain)
 	if err := s.maskParticipants(ctx, &h, r.conn.ID, r.rcpt, now); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases of the participants: %w", err)
 	}
@@ -161,6 +179,20 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	return mail.Message{To: r.conn.Edges.User.Email, EnvelopeFrom: envelopeFrom, Raw: raw, Kind: "relay_forward"}, nil
 }
 
+// ownAuthor reports whether a forward's From is one of the person's own addresses and passed
+// DMARC (checkSender). Only the person can pass it for their own address, so a sender cannot
+// learn from its outcome whether a From they forged is the person's.
+func (s *Server) ownAuthor(ctx context.Context, conn *ent.AppConnection, author sender) (bool, error) {
+	if !author.verified || author.author == nil {
+		return false, nil
+	}
+	addresses, err := s.personAddresses(ctx, conn)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(addresses, strings.ToLower(author.author.Address)), nil
+}
+
 // reply builds the mail from the alias owner back to a contact (package comment, "Replying").
 func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte) (mail.Message, error) {
 	now := s.cfg.Now()
@@ -173,10 +205,13 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	}
 	alias := r.conn.AliasEmail
 	h := gomail.Header{Header: message.Header{Header: header}}
+	// The scrub runs on what the person's client wrote, before reverse aliases in Cc turn into
+	// the addresses a sender had put there (a guess of the person's address among them).
+	scrubReply(&h.Header.Header, addresses, s.cfg.Domain)
 	if err := s.unmaskParticipants(ctx, &h, r.conn.ID); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases in Cc: %w", err)
 	}
-	scrubReply(&h.Header.Header, addresses)
+	utcDate(&h.Header.Header, now)
 	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
 		return mail.Message{}, err
 	}
@@ -191,69 +226,119 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw, Kind: "relay_reply"}, nil
 }
 
-// authorizeReplies checks, when the session has reply routes, that the message may leave as
-// their aliases: it has one From field naming exactly one address, one of the owner's (primary or
-// verified alternative) for every reply route, and the message passes DMARC-aligned SPF or
-// DKIM for that address's domain (authenticate). It returns nil, or the refusal of the whole
-// message: nothing is sent, not even the forwards of the same transaction.
-func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw []byte) error {
-	var replies []route
-	for _, r := range ss.routes {
-		if r.contact != nil {
-			replies = append(replies, r)
-		}
-	}
-	if len(replies) == 0 {
-		return nil
+// authorizeReplies returns the session's routes with the contact and connection of each reply
+// route, once the message (raw, whose body is body) proved it may leave as their aliases, in
+// this order: its one From field names exactly one address; the message passes DMARC-aligned
+// SPF or DKIM for that address's domain (authenticate); every reverse alias exists and its
+// connection is not blocked; the From address is the owner's (primary or verified
+// alternative) for each. The person's data is read only after the message proved its author,
+// and every refusal is the same errReplyRefused (451 4.7.26 when DNS failed temporarily,
+// which depends on the From domain alone), so a reverse alias tells a stranger nothing: not
+// whether a guessed address is the person's, nor whether the connection is muted, blocked or
+// gone. Then the body must pass checkReplyBody, and the recipients the person's reply limit.
+// Otherwise it returns the refusal of the whole message: nothing is sent, not even the
+// forwards of the same transaction.
+func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, body []byte) ([]route, error) {
+	routes := slices.Clone(ss.routes)
+	if !slices.ContainsFunc(routes, route.isReply) {
+		return routes, nil
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
 	defer cancel()
+	// The log never names the author's address: it is the person's real one (or a guess), and
+	// the line would tie it to the aliases.
+	refuse := func(reason string, attrs ...any) ([]route, error) {
+		s.cfg.Logger.Info("relay: reply refused", append([]any{"remote", ss.remote, "reason", reason}, attrs...)...)
+		return nil, errReplyRefused
+	}
 	h := gomail.Header{Header: message.Header{Header: header}}
 	from, err := h.AddressList("From")
-	// The log names the connections, never the author's address: it is the person's real one
-	// (or a forger's), and the line would tie it to the aliases.
-	connections := connectionIDs(replies)
 	if err != nil || len(from) != 1 || header.FieldsByKey("From").Len() != 1 { // RFC 7489 section 6.6.1
-		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "From is not one address")
-		return errAuthor
+		return refuse("From is not one address")
 	}
 	author := strings.ToLower(from[0].Address)
-	for _, r := range replies {
-		owner, err := s.isOwnerAddress(ctx, r.conn, author)
-		if err != nil {
-			s.cfg.Logger.Error("relay: author lookup", "connection", r.conn.ID, "error", mail.RedactAddresses(err.Error()))
-			return errLookup
-		}
-		if !owner {
-			s.cfg.Logger.Info("relay: reply refused", "connection", r.conn.ID, "remote", ss.remote, "reason", "From is not the owner")
-			return errAuthor
-		}
-	}
 	_, domain, _ := strings.Cut(author, "@")
 	how, err := s.authenticate(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
 	if err != nil {
-		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "not authenticated", "reply", mail.RedactAddresses(err.Error()))
-		return err
+		s.cfg.Logger.Info("relay: reply refused", "remote", ss.remote, "reason", "not authenticated", "reply", mail.RedactAddresses(err.Error()))
+		return nil, err
 	}
+	var replies []route
+	for i, r := range routes {
+		if !r.isReply() {
+			continue
+		}
+		contact, err := s.db.RelayContact.Query().
+			Where(relaycontact.Token(r.token)).
+			WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
+			Only(ctx)
+		switch {
+		case store.NotFound(err):
+			return refuse("unknown reverse alias")
+		case err != nil:
+			s.cfg.Logger.Error("relay: reverse alias lookup", "error", mail.RedactAddresses(err.Error()))
+			return nil, errLookup
+		}
+		conn := contact.Edges.Connection
+		if conn.Blocked {
+			return refuse("blocked", "connection", conn.ID)
+		}
+		owner, err := s.isOwnerAddress(ctx, conn, author)
+		if err != nil {
+			s.cfg.Logger.Error("relay: author lookup", "connection", conn.ID, "error", mail.RedactAddresses(err.Error()))
+			return nil, errLookup
+		}
+		if !owner {
+			return refuse("From is not the owner", "connection", conn.ID)
+		}
+		routes[i].conn, routes[i].contact = conn, contact
+		replies = append(replies, routes[i])
+	}
+	connections := connectionIDs(replies)
 	s.cfg.Logger.Info("relay: reply authenticated", "connections", connections, "remote", ss.remote, "by", how)
-	// Every reply route is the same person's (each From check above passed for it).
+	if err := s.checkReplyBody(ctx, ss, replies, header, body); err != nil {
+		return nil, err
+	}
+	// Every reply route is the same person's (each owner check above passed for the one From).
 	ok, err := s.allowReplies(ctx, replies[0].conn.UserID, len(replies))
 	if err != nil {
 		s.cfg.Logger.Error("relay: reply limiter", "connections", connections, "error", mail.RedactAddresses(err.Error()))
-		return errLookup
+		return nil, errLookup
 	}
 	if !ok {
 		s.cfg.Logger.Info("relay: reply refused", "connections", connections, "remote", ss.remote, "reason", "reply limit", "reply", errRepliesThrottled.Error())
-		return errRepliesThrottled
+		return nil, errRepliesThrottled
+	}
+	return routes, nil
+}
+
+// checkReplyBody refuses with errReplyContent a message to the authorized reply routes replies
+// whose MIME tree carries what would show the contact the person's address or mail system
+// (replyBodyRefusal). authorizeReplies runs it once the message proved its author, so only the
+// person ever gets its answer.
+func (s *Server) checkReplyBody(ctx context.Context, ss *session, replies []route, header textproto.Header, body []byte) error {
+	var addresses []string
+	for _, r := range replies {
+		own, err := s.personAddresses(ctx, r.conn)
+		if err != nil {
+			s.cfg.Logger.Error("relay: person lookup", "connection", r.conn.ID, "error", mail.RedactAddresses(err.Error()))
+			return errLookup
+		}
+		addresses = append(addresses, own...)
+	}
+	if reason := replyBodyRefusal(header, body, addresses); reason != "" {
+		s.cfg.Logger.Info("relay: reply refused", "connections", connectionIDs(replies), "remote", ss.remote, "reason", reason)
+		return errReplyContent
 	}
 	return nil
 }
 
-// connectionIDs are the distinct connections of routes, in order, for the log.
+// connectionIDs are the distinct connections of routes, in order, for the log; reply routes
+// not yet authorized (authorizeReplies) have none.
 func connectionIDs(routes []route) []string {
 	var out []string
 	for _, r := range routes {
-		if !slices.Contains(out, r.conn.ID) {
+		if r.conn != nil && !slices.Contains(out, r.conn.ID) {
 			out = append(out, r.conn.ID)
 		}
 	}
@@ -322,7 +407,7 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 			if err != nil {
 				return err
 			}
-			out = append(out, &gomail.Address{Name: displayName(a, false), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
+			out = append(out, &gomail.Address{Name: displayName(a, "", false), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
 		}
 		switch {
 		case len(out) == 0:
@@ -337,13 +422,19 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 // unmaskParticipants is the way back for the Cc of a reply: a reverse alias of connectionID
 // becomes its contact's address (with no name), so the contact sees the participants as they
 // were; any other reverse alias on Domain, which the contact could not use, is removed.
+// Several Cc fields are read as one list. It runs after scrubReply: an address it writes is
+// one a sender put in the forward, which nothing may remove or keep depending on whether it
+// is the person's.
 func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, connectionID string) error {
 	if !h.Has("Cc") {
 		return nil
 	}
+	if vs := h.Values("Cc"); len(vs) > 1 {
+		h.Set("Cc", strings.Join(vs, ", "))
+	}
 	list, err := h.AddressList("Cc")
 	if err != nil {
-		return nil // left to scrubReply
+		return nil // kept as scrubReply left it
 	}
 	var out []*gomail.Address
 	changed := false
@@ -441,15 +532,50 @@ func originalSender(h gomail.Header, envelopeFrom string) *gomail.Address {
 const maxNameRunes = 64
 
 // displayName is the From name of a forward: "Name (name at example.com) via LoginSign", or
-// "name at example.com via LoginSign" without a name; when unverified, "[unverified] " goes
-// first, where no name can push it out of sight. The address is spelled with " at " so that
-// mail clients do not take the display name for an address. The sender's name is cleaned so
-// it cannot hide the rest: control and format characters (zero-width spaces, bidirectional
-// overrides that would show the address reversed) are removed, every run of spaces of any
-// kind becomes one space, and it is cut to maxNameRunes characters.
-func displayName(a *gomail.Address, unverified bool) string {
-	addr := strings.Replace(a.Address, "@", " at ", 1)
-	name := strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+// "name at example.com via LoginSign" without a name. With repliesTo, the address a reply goes
+// to when it is not a's, that address is named too: "Name (name at example.com, replies go to
+// other at example.org) via LoginSign", or "name at example.com (replies go to other at
+// example.org) via LoginSign". When unverified, "[unverified] " goes first, where no name can
+// push it out of sight. Addresses are spelled with " at " so that mail clients do not take the
+// display name for an address. The sender's name and the addresses are cleaned so they cannot
+// hide the rest: control and format characters (zero-width spaces, bidirectional overrides
+// that would show an address reversed) are removed, every run of spaces of any kind becomes
+// one space, and the name is cut to maxNameRunes characters.
+func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
+	name := cleanText(a.Name)
+	if r := []rune(name); len(r) > maxNameRunes {
+		name = strings.TrimSpace(string(r[:maxNameRunes]))
+	}
+	if strings.EqualFold(name, a.Address) {
+		name = ""
+	}
+	addr := spelled(a.Address)
+	var out string
+	switch {
+	case repliesTo != "" && name != "":
+		out = name + " (" + addr + ", replies go to " + spelled(repliesTo) + ") via LoginSign"
+	case repliesTo != "":
+		out = addr + " (replies go to " + spelled(repliesTo) + ") via LoginSign"
+	case name != "":
+		out = name + " (" + addr + ") via LoginSign"
+	default:
+		out = addr + " via LoginSign"
+	}
+	if unverified {
+		out = "[unverified] " + out
+	}
+	return out
+}
+
+// spelled is address as a display name shows it: cleaned (cleanText), "@" written " at ".
+func spelled(address string) string {
+	return strings.Replace(cleanText(address), "@", " at ", 1)
+}
+
+// cleanText removes control and format characters from s and makes every run of spaces of any
+// kind one space.
+func cleanText(s string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
 		switch {
 		case unicode.IsSpace(r):
 			return ' '
@@ -457,18 +583,7 @@ func displayName(a *gomail.Address, unverified bool) string {
 			return -1
 		}
 		return r
-	}, a.Name)), " ")
-	if r := []rune(name); len(r) > maxNameRunes {
-		name = strings.TrimSpace(string(r[:maxNameRunes]))
-	}
-	out := name + " (" + addr + ") via LoginSign"
-	if name == "" || strings.EqualFold(name, a.Address) {
-		out = addr + " via LoginSign"
-	}
-	if unverified {
-		out = "[unverified] " + out
-	}
-	return out
+	}, s)), " ")
 }
 
 // received is the trace line of this hop (RFC 5321 section 4.4).

@@ -3,48 +3,69 @@ package relay
 import (
 	"io"
 	"mime"
+	netmail "net/mail"
 	nettextproto "net/textproto"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
-// replyDropped are the header fields removed from every reply, whatever they say: they trace
-// the person's mail system or ask the contact to write back to the person directly. From, To
-// and Message-ID are set anew by reply.
-var replyDropped = []string{
-	"From", "Sender", "Reply-To", "Return-Path", "To", "Bcc", "Message-Id",
-	"Received", "Received-Spf", "X-Originating-Ip", "X-Sender",
-	"Dkim-Signature", "Domainkey-Signature", "Authentication-Results",
-	"Disposition-Notification-To", "Return-Receipt-To", "X-Confirm-Reading-To", "Errors-To",
-	"List-Unsubscribe", "List-Unsubscribe-Post",
-}
+// replyKept are the only header fields of the person's message a reply keeps, with those
+// starting with replyKeptPrefixes (Content-*, which describe the body); every other field goes.
+// A mail system adds fields of its own that name the person's provider, domain or network
+// (X-Received, X-Google-*, X-Gm-*, X-MS-Exchange-*, Thread-Index, User-Agent, X-Mailer,
+// X-Source-IP, X-Forwarded-For, X-Delivered-To, Received, DKIM-Signature…), and a list of
+// what to drop always misses the next one. From, To and Message-ID are set anew by reply, Date
+// is written in UTC (utcDate), Cc is masked (scrubCc, unmaskParticipants), In-Reply-To and
+// References keep only the message ids of forwards (replyMessageIDs), and the relay's own
+// trace (relayHeader) stays for loop detection.
+var replyKept = []string{"Subject", "Date", "Mime-Version", "Cc", "Auto-Submitted", "In-Reply-To", "References", relayHeader}
 
-// replyDroppedPrefixes are removed like replyDropped: X-Original-To and friends, resent
-// traces, ARC seals of the person's provider.
-var replyDroppedPrefixes = []string{"X-Original-", "Resent-", "Arc-"}
+var replyKeptPrefixes = []string{"Content-"}
 
-// scrubReply removes from h every field of replyDropped and replyDroppedPrefixes, and every
-// other field whose value names one of addresses (the person's real addresses, lower-cased),
-// compared ignoring case, also inside RFC 2047 encoded words and percent-encoded. A Cc field
-// loses only the person's own entries, and goes when none is left.
-func scrubReply(h *textproto.Header, addresses []string) {
-	for _, k := range replyDropped {
-		h.Del(k)
-	}
+// replyPlanted are kept fields whose content a sender can place in the person's reply: a mail
+// client copies the Subject of the mail it answers, and its Message-ID and References into
+// In-Reply-To and References. No rule that depends on the person's addresses acts on them:
+// whether such a field survived would tell the sender whether a guess planted there is the
+// person's address.
+var replyPlanted = []string{"Subject", "In-Reply-To", "References"}
+
+// scrubReply removes from h every field but replyKept and replyKeptPrefixes; of those, each
+// field outside replyPlanted and Cc whose value names one of addresses (the person's real
+// addresses, lower-cased), compared ignoring case, also inside RFC 2047 encoded words and
+// percent-encoded, goes too. A Cc field loses only the person's own entries, and goes when
+// none is left: it runs before the reverse aliases of a Cc become addresses again, so it sees
+// only what the person's client wrote. In-Reply-To and References keep only the message ids a
+// forward on relayDomain carried (replyMessageIDs).
+func scrubReply(h *textproto.Header, addresses []string, relayDomain string) {
 	for f := h.Fields(); f.Next(); {
 		key := nettextproto.CanonicalMIMEHeaderKey(f.Key())
-		if hasAnyPrefix(key, replyDroppedPrefixes) {
+		switch {
+		case !slices.Contains(replyKept, key) && !hasAnyPrefix(key, replyKeptPrefixes):
 			f.Del()
-			continue
-		}
-		if key != "Cc" && namesAny(f.Value(), addresses) {
+		case key == "Cc" || slices.Contains(replyPlanted, key):
+		case namesAny(f.Value(), addresses):
 			f.Del()
 		}
 	}
 	scrubCc(h, addresses)
+	for _, k := range []string{"In-Reply-To", "References"} {
+		replyMessageIDs(h, k, relayDomain)
+	}
+}
+
+// utcDate writes the Date of h in UTC, so that a reply does not tell the person's time zone;
+// a Date that does not parse, or none, becomes now.
+func utcDate(h *textproto.Header, now time.Time) {
+	t, err := netmail.ParseDate(h.Get("Date"))
+	if err != nil {
+		t = now
+	}
+	h.Set("Date", t.UTC().Format(time.RFC1123Z))
 }
 
 // scrubCc removes addresses from each Cc field of h, and the field when no address is left; a

@@ -28,11 +28,18 @@
 //   - The forwarded mail leaves with envelope sender and From on Domain, as SPF and DMARC at
 //     the receiver require: From: "<S's name> (<S's address, @ written " at ">) via LoginSign"
 //     <r-TOKEN@Domain> (displayName), where S is the From address and r-TOKEN@Domain is the
-//     reverse alias, stored as a
-//     RelayContact of C, of where replies go: S's Reply-To, else S. Reply-To is the reverse
-//     alias too, X-Original-From keeps S's From header verbatim, X-LoginSign-Relay marks the
-//     hop and a Received trace line is added. Sender, Return-Path and DKIM-Signature are
-//     removed (our header changes would break the signature). Fields that make P's mail client write to S directly, revealing P's address,
+//     reverse alias, stored as a RelayContact of C, of where replies go: S's Reply-To, else S;
+//     when that is not S, the name says so: "<S's name> (<S's address>, replies go to <the
+//     Reply-To address>) via LoginSign". Reply-To is the reverse alias too, X-Original-From
+//     keeps S's From header verbatim, X-LoginSign-Relay marks the hop and a Received trace
+//     line is added. A mail with neither From, Reply-To nor envelope sender, and one whose
+//     From is P's own address and passes DMARC (P writing to their own alias), gets no reverse
+//     alias: it leaves from no-reply@Domain, which takes no mail, so no RelayContact ever
+//     holds P's own verified address and bounces or automatic answers end at the relay.
+//     Message-ID, In-Reply-To and References carry each message id encoded on Domain
+//     ("fwd-<base32>@Domain"), the form a reply's In-Reply-To and References are filtered by.
+//     Sender, Return-Path and DKIM-Signature are removed (our header changes would break the
+//     signature). Fields that make P's mail client write to S directly, revealing P's address,
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
 //     Errors-To, Mail-Reply-To, Mail-Followup-To, List-Post, and the mailto: entries of
 //     List-Unsubscribe (its http(s) entries stay). Every To and Cc address but A becomes its
@@ -45,34 +52,49 @@
 //
 // Replying (mail from P to r-TOKEN@Domain):
 //
-//   - RCPT is accepted only while C exists and is not blocked, and only from an envelope
-//     sender that is P's primary address or one of P's verified alternative addresses; anyone
-//     else gets 550 5.7.1.
-//   - The message itself must prove it comes from P (DATA is refused otherwise, and nothing of
-//     the transaction is sent): its From header names exactly one address, one of P's (550
-//     5.7.1 otherwise), and it passes DMARC (RFC 7489) for that address's domain: SPF passes
-//     for the envelope sender from the connecting peer and the envelope domain is aligned
-//     with the From domain, or a valid DKIM signature has an aligned d= (550 5.7.26
-//     otherwise; 451 4.7.26 when a DNS lookup failed temporarily). Alignment is relaxed
-//     (same organizational domain) unless the domain's DMARC record says aspf=s or adkim=s;
-//     its p= does not matter, a pass is always required. DNS goes through Config.Resolver.
+//   - RCPT accepts every r-TOKEN@Domain whose token could be one ([a-z0-9], at most 64), from
+//     every envelope sender but the null one, without looking anything up: which reverse
+//     aliases exist, and whose they are, is not told at RCPT. The null sender gets the one
+//     refusal of reverse aliases, 550 5.7.26 (errReplyRefused), whatever the token.
+//   - At DATA the message must prove it comes from P, checked in this order, and each check
+//     that fails gets that same 550 5.7.26 reply (nothing of the transaction is sent): its
+//     From header names exactly one address; the message passes DMARC (RFC 7489) for that
+//     address's domain: SPF passes for the envelope sender from the connecting peer and the
+//     envelope domain is aligned with the From domain, or a valid DKIM signature has an
+//     aligned d= (451 4.7.26 when a DNS lookup failed temporarily); only then, each reverse
+//     alias exists, its connection C is not blocked, and the From address is P's primary or
+//     one of P's verified alternatives. Alignment is relaxed (same organizational domain)
+//     unless the domain's DMARC record says aspf=s or adkim=s; its p= does not matter, a pass
+//     is always required. DNS goes through Config.Resolver. So a stranger who learned a
+//     reverse alias (it shows in a reply's quote) cannot use it to test whether a guessed
+//     address is P's, nor tell a muted or non-forwarding C (whose replies still work) from a
+//     blocked or deleted one.
+//   - An authorized reply whose MIME tree holds a multipart/report, multipart/digest,
+//     message/* or text/rfc822-headers part (read receipts, delivery reports, attached
+//     messages), a key or signature part naming one of P's addresses (S/MIME, OpenPGP), more
+//     than 200 parts or 10 levels, or a multipart that does not parse gets 550 5.7.1
+//     (errReplyContent; replyBodyRefusal), and spends nothing of the reply limit.
 //   - An authenticated reply counts its recipients against the person's Config.ReplyLimit
 //     per day (450 4.7.1 past it): every address a forward names gets a reverse alias, so
 //     without a cap the relay would mail anyone an account holder copied into a mail to
 //     their own alias.
 //   - It is sent to S with envelope sender and From A, To S and a new Message-ID on Domain.
-//     In Cc, reverse aliases of C become their contacts' addresses again and other reverse
-//     aliases are removed. Removed: every field that traces P's mail system or invites a direct answer (Sender,
-//     Reply-To, Return-Path, Received, Received-SPF, X-Originating-IP, X-Sender, Bcc,
-//     DKIM-Signature, DomainKey-Signature, Authentication-Results, ARC-*, X-Original-*,
-//     Resent-*, Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
-//     Errors-To, List-Unsubscribe, List-Unsubscribe-Post), and any other field whose value
-//     names one of P's addresses (primary, shared with the app, alternatives verified or
-//     not), compared ignoring case, also inside encoded words; Cc loses only P's entries.
+//     Of P's header only Subject, Date (written in UTC), MIME-Version, Content-*, Cc,
+//     Auto-Submitted, In-Reply-To, References and X-LoginSign-Relay stay (scrubReply): every
+//     other field, whatever P's mail system added, is removed. Of those, a field other than
+//     Subject, In-Reply-To, References and Cc that names one of P's addresses (primary, shared
+//     with the app, alternatives verified or not; ignoring case, also inside encoded words)
+//     is removed, and Cc loses P's own entries; In-Reply-To and References keep only the
+//     message ids of forwards ("fwd-" form), decoded back to the sender's. Then, in Cc,
+//     reverse aliases of C become their contacts' addresses again and other reverse aliases
+//     are removed. No rule that depends on P's addresses reads what a sender can plant in a
+//     reply (a subject, a message id, a Cc entry), so the sender's copy of the reply is the
+//     same whether or not a guess planted there is P's address.
 //
-// The envelope sender of a forward is the reverse alias, so a bounce of the forward (sent
-// from <>) is refused at RCPT instead of being forwarded again: forwards cannot loop. A
-// message that already passed the relay maxHops times is refused with 554 5.4.6.
+// The envelope sender of a forward is the reverse alias (or no-reply@Domain), so a bounce of
+// the forward (sent from <>) is refused at RCPT instead of being forwarded again: forwards
+// cannot loop. A message that already passed the relay maxHops times is refused with 554
+// 5.4.6.
 //
 // Delivery is synchronous: DATA is answered after the outbound Send returned. When no
 // recipient could be served, the reply is 451 for temporary failures (the sender retries) and

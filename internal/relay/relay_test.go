@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -201,6 +202,28 @@ func smtpCode(err error) string {
 	return fmt.Sprintf("%d %d.%d.%d", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2])
 }
 
+// smtpReply returns the whole reply of err, e.g. "550 5.1.1 No such mailbox"; "250" for nil.
+func smtpReply(err error) string {
+	var e *smtp.SMTPError
+	if err == nil {
+		return "250"
+	}
+	if !errors.As(err, &e) {
+		return fmt.Sprintf("not an SMTP error: %v", err)
+	}
+	return smtpCode(err) + " " + e.Message
+}
+
+// replyRefused is the one answer of a reverse alias that refuses a message: at RCPT for the
+// null sender, at DATA for every other reason.
+const replyRefused = "550 5.7.26 Reply refused: only the owner of a live reverse alias may write to it, " +
+	"from one From address that passes SPF or DKIM aligned with its domain (DMARC)"
+
+// forwardID is the message id a forward carries for id: its base32, on the relay domain.
+func forwardID(id string) string {
+	return "fwd-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte(id))) + "@" + domain
+}
+
 type tbWriter struct{ tb testing.TB }
 
 func (w tbWriter) Write(p []byte) (int, error) {
@@ -299,7 +322,7 @@ func TestForwardRewritesTopLevelHeaders(t *testing.T) {
 			"X-Original-From":   `"Acme Support" <support@acme.test>`,
 			"X-Loginsign-Relay": "forward",
 			"To":                alias,
-			"Message-Id":        "<m1@acme.test>",
+			"Message-Id":        "<" + forwardID("m1@acme.test") + ">",
 		} {
 			if got := h.Get(key); got != want {
 				t.Errorf("%s = %q, want %q", key, got, want)
@@ -346,6 +369,162 @@ func TestForwardAcceptsAliasInAnyCase(t *testing.T) {
 	})
 }
 
+// A Reply-To that is not the From address is named in the From name the person sees: the
+// person's reply goes to that address, which the name would hide otherwise.
+func TestForwardNamesWhereRepliesGo(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		for _, tc := range []struct{ replyTo, wantName, wantContact string }{
+			{"victim@third.test", "Acme Support (support at acme.test, replies go to victim at third.test) via LoginSign", "victim@third.test"},
+			{"Support <SUPPORT@Acme.test>", "Acme Support (support at acme.test) via LoginSign", original},
+		} {
+			msg := []byte("From: \"Acme Support\" <" + original + ">\r\nReply-To: " + tc.replyTo + "\r\nTo: " + alias + "\r\nSubject: hi\r\n\r\nhi\r\n")
+			if err := send(f.addr, original, []string{alias}, msg); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+			h := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+			from, _ := h.AddressList("From")
+			if len(from) != 1 || from[0].Name != tc.wantName {
+				t.Errorf("Reply-To %s: From = %v, want the name %q", tc.replyTo, from, tc.wantName)
+				continue
+			}
+			token := strings.TrimPrefix(strings.Split(from[0].Address, "@")[0], "r-")
+			if c := f.db.RelayContact.Query().Where(relaycontact.Token(token)).OnlyX(context.Background()); c.ContactAddress != tc.wantContact {
+				t.Errorf("Reply-To %s: a reply goes to %s, want %s", tc.replyTo, c.ContactAddress, tc.wantContact)
+			}
+		}
+	})
+}
+
+// A mail with neither From, Reply-To nor envelope sender has no one to answer: its forward
+// comes from no-reply@<relay domain>, which takes no mail, so bounces and automatic answers of
+// the person's mail system end at the relay instead of coming back through the alias, and no
+// reverse alias is made.
+func TestForwardWithoutSenderComesFromNoReply(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		noReply := "no-reply@" + domain
+		if err := send(f.addr, "", []string{alias}, []byte("To: "+alias+"\r\nSubject: no sender\r\n\r\nhi\r\n")); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		e := f.out.Next(t, 5*time.Second)
+		if e.From != noReply {
+			t.Errorf("envelope sender = %q, want %s", e.From, noReply)
+		}
+		h := parseHeader(t, e.Data)
+		if from, _ := h.AddressList("From"); len(from) != 1 || from[0].Address != noReply || from[0].Name != "Unknown sender via LoginSign" {
+			t.Errorf("From = %v, want \"Unknown sender via LoginSign\" <%s>", from, noReply)
+		}
+		if n := f.db.RelayContact.Query().CountX(context.Background()); n != 0 {
+			t.Errorf("%d reverse aliases, want none", n)
+		}
+		for _, mailFrom := range []string{"", person} {
+			if err := send(f.addr, mailFrom, []string{noReply}, []byte("From: "+person+"\r\nSubject: Auto: away\r\n\r\naway\r\n")); smtpReply(err) != "550 5.1.1 No such mailbox" {
+				t.Errorf("mail from %q to %s: %v, want 550 5.1.1 No such mailbox", mailFrom, noReply, err)
+			}
+		}
+	})
+}
+
+// The person writing to their own alias from their own address (the mail passes DMARC) gets
+// the forward from no-reply: no reverse alias may hold the person's own address, which the Cc
+// of their replies would turn back into. A From that only claims the person's address, failing
+// DMARC, is any sender's word: it gets its reverse alias like every other, so the outcome
+// tells a forger nothing.
+func TestForwardFromThePersonMakesNoReverseAlias(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		ctx := context.Background()
+		msg := []byte("From: Pat <" + person + ">\r\nTo: " + alias + "\r\nSubject: note to self\r\n\r\nhi\r\n")
+		if err := send(f.addr, person, []string{alias}, msg); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		e := f.out.Next(t, 5*time.Second)
+		h := parseHeader(t, e.Data)
+		from, _ := h.AddressList("From")
+		if e.From != "no-reply@"+domain || len(from) != 1 || from[0].Address != "no-reply@"+domain || from[0].Name != "Pat (person at example.com) via LoginSign" {
+			t.Errorf("envelope %s, From %v; want both no-reply@%s, named \"Pat (person at example.com) via LoginSign\"", e.From, from, domain)
+		}
+		if n := f.db.RelayContact.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d reverse aliases hold the person's own address, want none", n)
+		}
+
+		f.zone.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 -all")
+		if err := send(f.addr, person, []string{alias}, msg); err != nil {
+			t.Fatalf("forged send: %v", err)
+		}
+		h = parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		from, _ = h.AddressList("From")
+		if len(from) != 1 || !strings.HasPrefix(from[0].Address, "r-") || !strings.HasPrefix(from[0].Name, "[unverified] ") {
+			t.Errorf("forged From = %v, want an unverified sender with a reverse alias", from)
+		}
+	})
+}
+
+// A second MAIL FROM without RSET starts a new transaction, as go-smtp allows it: the
+// recipients accepted before it are dropped, so no message reaches a recipient under another
+// envelope sender than the one it was accepted with, and DATA without a recipient since the
+// last MAIL FROM is refused.
+func TestSecondMailFromDropsTheRecipients(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		otherAlias := "o1o2o3@" + domain
+		f.newConnection(t, f.newUser(t, "other@example.com"), otherAlias)
+		msg := []byte("From: " + original + "\r\nSubject: hi\r\n\r\nhi\r\n")
+		c := dial(t, "127.0.0.1", f.addr)
+		for _, step := range []func() error{
+			func() error { return c.Mail(original, nil) },
+			func() error { return c.Rcpt(alias, nil) },
+			func() error { return c.Mail(original, nil) },
+			func() error { return c.Rcpt(otherAlias, nil) },
+		} {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(msg)
+		if err := w.Close(); err != nil {
+			t.Fatalf("DATA: %v", err)
+		}
+		var to []string
+		for _, e := range f.out.Messages() {
+			to = append(to, e.To...)
+		}
+		if len(to) != 1 || to[0] != "other@example.com" {
+			t.Errorf("delivered to %v, want other@example.com only, the recipient of the second MAIL FROM", to)
+		}
+
+		if err := c.Mail(original, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt(alias, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Mail(original, nil); err != nil {
+			t.Fatal(err)
+		}
+		err = errors.New("DATA not sent")
+		if w, err = c.Data(); err == nil {
+			w.Write(msg)
+			err = w.Close()
+		}
+		if got := smtpReply(err); got != "554 5.5.1 No valid recipients since the last MAIL FROM" {
+			t.Errorf("DATA with no recipient since the last MAIL FROM: %s, want 554 5.5.1", got)
+		}
+		if n := f.out.Count(); n != 1 {
+			t.Errorf("%d messages delivered, want 1", n)
+		}
+	})
+}
+
 func TestReplyLeavesFromTheAlias(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
@@ -366,7 +545,7 @@ func TestReplyLeavesFromTheAlias(t *testing.T) {
 			"Received: from [192.0.2.7] by smtp.example.com\r\n" +
 			"X-Originating-IP: [192.0.2.7]\r\n" +
 			"Message-ID: <secret-123@mail.example.com>\r\n" +
-			"In-Reply-To: <m1@acme.test>\r\n" +
+			"In-Reply-To: " + forwarded.Get("Message-Id") + "\r\n" +
 			"Subject: Re: Your invoice\r\n\r\n" +
 			"Thanks!\r\n")
 		if err := send(f.addr, strings.ToUpper(person), []string{reverse}, reply); err != nil {
@@ -385,7 +564,7 @@ func TestReplyLeavesFromTheAlias(t *testing.T) {
 			t.Errorf("To = %v, want %s", to, original)
 		}
 		if got := h.Get("In-Reply-To"); got != "<m1@acme.test>" {
-			t.Errorf("In-Reply-To = %q, want it kept", got)
+			t.Errorf("In-Reply-To = %q, want the id of the mail answered, as its sender wrote it", got)
 		}
 		for _, leak := range []string{person, "example.com", "192.0.2.7", "Pat Person"} {
 			if bytes.Contains(bytes.ToLower(e.Header()), bytes.ToLower([]byte(leak))) {
@@ -399,16 +578,18 @@ func TestReplyLeavesFromTheAlias(t *testing.T) {
 			t.Errorf("last_used_at %v before created_at %v", c.LastUsedAt, c.CreatedAt)
 		}
 
-		// From a verified alternative address: allowed. From an unverified one or a stranger: not.
+		// From a verified alternative address: allowed. From an unverified one, a stranger or
+		// the null sender: refused, all alike.
 		f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("alt@example.net").SetVerifiedAt(time.Now()).ExecX(ctx)
 		f.db.UserEmail.Create().SetUserID(f.user.ID).SetEmail("pending@example.net").ExecX(ctx)
 		fromAlt := bytes.Replace(reply, []byte("<"+person+">"), []byte("<alt@example.net>"), 1)
 		if err := send(f.addr, "alt@example.net", []string{reverse}, fromAlt); err != nil {
 			t.Errorf("reply from a verified alternative address: %v", err)
 		}
+		fromPending := bytes.Replace(reply, []byte("<"+person+">"), []byte("<pending@example.net>"), 1)
 		for _, from := range []string{"pending@example.net", "stranger@example.org", ""} {
-			if err := send(f.addr, from, []string{reverse}, reply); smtpCode(err) != "550 5.7.1" {
-				t.Errorf("reply from %q: %v, want 550 5.7.1", from, err)
+			if err := send(f.addr, from, []string{reverse}, fromPending); smtpReply(err) != replyRefused {
+				t.Errorf("reply from %q: %v, want %s", from, err, replyRefused)
 			}
 		}
 		if got := len(f.out.Wait(t, 3)); got != 3 {
@@ -493,19 +674,19 @@ func TestReverseAliasEndsWithItsConnection(t *testing.T) {
 		reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
 
 		f.db.AppConnection.UpdateOne(f.conn).SetBlocked(true).ExecX(ctx)
-		if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
-			t.Errorf("reply while blocked: %v, want 550 5.1.1", err)
+		if err := send(f.addr, person, []string{reverse}, reply); smtpReply(err) != replyRefused {
+			t.Errorf("reply while blocked: %v, want %s", err, replyRefused)
 		}
 
 		f.db.AppConnection.DeleteOne(f.conn).ExecX(ctx)
 		if n := f.db.RelayContact.Query().Where(relaycontact.ID(contact.ID)).CountX(ctx); n != 0 {
 			t.Errorf("RelayContact survived its connection")
 		}
-		if err := send(f.addr, person, []string{reverse}, reply); smtpCode(err) != "550 5.1.1" {
-			t.Errorf("reply after deletion: %v, want 550 5.1.1", err)
+		if err := send(f.addr, person, []string{reverse}, reply); smtpReply(err) != replyRefused {
+			t.Errorf("reply after deletion: %v, want %s", err, replyRefused)
 		}
-		if err := send(f.addr, person, []string{"r-nosuchtoken@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
-			t.Errorf("unknown reverse alias: %v, want 550 5.1.1", err)
+		if err := send(f.addr, person, []string{"r-nosuchtoken@" + domain}, reply); smtpReply(err) != replyRefused {
+			t.Errorf("unknown reverse alias: %v, want %s", err, replyRefused)
 		}
 		if n := f.out.Count(); n != 0 {
 			t.Errorf("%d messages delivered, want 0", n)
@@ -515,7 +696,7 @@ func TestReverseAliasEndsWithItsConnection(t *testing.T) {
 
 // A reverse alias unused for ContactRetention (neither forwarded through nor replied to) is
 // deleted by PurgeContacts, with the third party's address it holds; a reply to it then
-// bounces as to an unknown one. One used within the year stays, and works.
+// is refused like one to an unknown reverse alias. One used within the year stays, and works.
 func TestUnusedReverseAliasesArePurged(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
@@ -535,8 +716,8 @@ func TestUnusedReverseAliasesArePurged(t *testing.T) {
 			t.Fatal("want the unused reverse alias gone and the recent one kept")
 		}
 		reply := []byte("From: " + person + "\r\nSubject: Re\r\n\r\nhi\r\n")
-		if err := send(f.addr, person, []string{"r-oldtok@" + domain}, reply); smtpCode(err) != "550 5.1.1" {
-			t.Errorf("reply to the purged reverse alias: %v, want 550 5.1.1", err)
+		if err := send(f.addr, person, []string{"r-oldtok@" + domain}, reply); smtpReply(err) != replyRefused {
+			t.Errorf("reply to the purged reverse alias: %v, want %s", err, replyRefused)
 		}
 		if err := send(f.addr, person, []string{"r-newtok@" + domain}, reply); err != nil {
 			t.Errorf("reply to the kept reverse alias: %v", err)

@@ -10,7 +10,6 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
-	"loginsign/ent/relaycontact"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/useremail"
 	"loginsign/internal/mail"
@@ -23,7 +22,6 @@ import (
 var (
 	errRelayDenied      = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay denied: not a mailbox of this server"}
 	errNoMailbox        = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
-	errNotOwner         = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Only the owner of this address may send through it"}
 	errThrottled        = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many recipients from your address, try again later"}
 	errRepliesThrottled = &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many replies from this account today, try again later"}
 	errBadAddress       = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
@@ -32,19 +30,49 @@ var (
 	errMalformed        = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Malformed message header"}
 	errDeferred         = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 1}, Message: "Delivery failed temporarily, try again later"}
 	errUndelivered      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 0, 0}, Message: "Delivery failed"}
+	errNoRecipients     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients since the last MAIL FROM"}
+
+	// errReplyRefused is the one answer of a reverse alias that refuses a message, whatever the
+	// reason: the null sender (at RCPT), a From that is not one address, a message that fails
+	// DMARC for its From domain, an unknown, purged or blocked reverse alias, a From that is not
+	// the owner's (all at DATA). One answer for all, with nothing of the person read before the
+	// message passed DMARC (authorizeReplies), is what keeps a reverse alias from confirming a
+	// guessed address or telling a muted person from a deleted one.
+	errReplyRefused = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 26},
+		Message: "Reply refused: only the owner of a live reverse alias may write to it, from one From address that passes SPF or DKIM aligned with its domain (DMARC)"}
+	// errReplyContent refuses an authenticated reply that carries what would show the person's
+	// address or mail system to the contact (checkReplyBody).
+	errReplyContent = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+		Message: "Reply refused: a reverse alias does not pass on attached messages, delivery or read reports, message headers, keys or certificates naming your address, or MIME structures it cannot read"}
 )
 
-// reverseAliasPrefix starts the local part of reverse aliases. Aliases are [a-z0-9] only, so
-// the two never collide.
-const reverseAliasPrefix = "r-"
+// reverseAliasPrefix starts the local part of reverse aliases: "r-" and a token of
+// [a-z0-9] (maxTokenLength at most). Aliases are [a-z0-9] only, so the two never collide.
+const (
+	reverseAliasPrefix = "r-"
+	maxTokenLength     = 64
+)
 
-// route is one accepted recipient: a forward to the alias owner, or (contact != nil) a reply
-// from the owner to a contact.
+// noReplyLocal is the local part of the relay's address that takes no mail, on Domain: the
+// envelope sender and From of a forward that has no reverse alias (a mail with neither From,
+// Reply-To nor envelope sender, or one the person sent themselves), so that bounces and
+// automatic answers to it end at the relay. Its "-" keeps it apart from aliases and reverse
+// aliases.
+const noReplyLocal = "no-reply"
+
+// route is one accepted recipient: a forward to the alias owner, or (token != "") a reply
+// from the owner to a contact. A reply route is accepted at RCPT for its token alone; its
+// contact and connection are looked up at DATA, once the message proved its author
+// (authorizeReplies).
 type route struct {
 	rcpt    string             // the recipient address, lower-cased
-	conn    *ent.AppConnection // with its user loaded
-	contact *ent.RelayContact  // set for replies
+	token   string             // the reverse alias's token, for replies
+	conn    *ent.AppConnection // with its user loaded; for replies, set by authorizeReplies
+	contact *ent.RelayContact  // for replies, set by authorizeReplies
 }
+
+// isReply reports whether r goes to a reverse alias.
+func (r route) isReply() bool { return r.token != "" }
 
 // session is one SMTP connection into the relay.
 type session struct {
@@ -63,8 +91,11 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	return &session{s: s, helo: c.Hostname(), remote: remote}, nil
 }
 
+// Mail starts a transaction. go-smtp takes a second MAIL FROM without RSET: the recipients
+// accepted under the first are dropped, so none of them is sent a message under another
+// envelope sender than the one it was accepted with.
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
-	ss.from = strings.ToLower(from)
+	ss.from, ss.routes = strings.ToLower(from), nil
 	return nil
 }
 
@@ -101,6 +132,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	if len(ss.routes) == 0 {
+		return errNoRecipients // the recipients were accepted before a second MAIL FROM
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err // go-smtp's size limit error is already a 552
@@ -126,8 +160,11 @@ func (s *Server) resolve(ctx context.Context, from, to string) (route, string, e
 	}
 	local = strings.ToLower(local)
 	rcpt := local + "@" + s.cfg.Domain
-	if token, isReverse := strings.CutPrefix(local, reverseAliasPrefix); isReverse {
-		return s.resolveReverse(ctx, from, rcpt, token)
+	if local == noReplyLocal {
+		return route{}, "no-reply address", errNoMailbox
+	}
+	if token, isReverse := strings.CutPrefix(local, reverseAliasPrefix); isReverse && wellFormedToken(token) {
+		return resolveReverse(from, rcpt, token)
 	}
 	return s.resolveAlias(ctx, rcpt)
 }
@@ -162,33 +199,33 @@ func (s *Server) retired(ctx context.Context, address string) bool {
 	return err == nil && ok
 }
 
-// resolveReverse finds the contact of reverse alias token and checks that from may use it.
-// That from is really the owner is proven later, on the message (authorizeReplies).
-func (s *Server) resolveReverse(ctx context.Context, from, rcpt, token string) (route, string, error) {
-	contact, err := s.db.RelayContact.Query().
-		Where(relaycontact.Token(token)).
-		WithConnection(func(q *ent.AppConnectionQuery) { q.WithUser() }).
-		Only(ctx)
-	switch {
-	case store.NotFound(err):
-		return route{}, "unknown reverse alias", errNoMailbox
-	case err != nil:
-		s.cfg.Logger.Error("relay: reverse alias lookup", "error", mail.RedactAddresses(err.Error()))
-		return route{}, "lookup failed", errLookup
+// resolveReverse accepts any well-formed reverse alias from any sender but the null one,
+// without looking it up: whether the token exists, whose it is and whether its connection is
+// blocked, muted or deleted is decided at DATA, after the message proved who wrote it
+// (authorizeReplies), and answered there with the same errReplyRefused for every refusal. A
+// lookup here would answer differently for a live reverse alias, or for the person's real
+// address as envelope sender, to anyone who learned the reverse alias from a quoted reply.
+// The null sender (a bounce of a forward, an automatic answer) is refused whatever the token:
+// no report of the person's mail system reaches a contact.
+func resolveReverse(from, rcpt, token string) (route, string, error) {
+	if from == "" {
+		return route{}, "null sender to a reverse alias", errReplyRefused
 	}
-	conn := contact.Edges.Connection
-	if conn.Blocked {
-		return route{}, "blocked", errNoMailbox
+	return route{rcpt: rcpt, token: token}, "", nil
+}
+
+// wellFormedToken reports whether token could be a reverse alias's (ids.RandomLower): 1 to
+// maxTokenLength characters of [a-z0-9].
+func wellFormedToken(token string) bool {
+	if token == "" || len(token) > maxTokenLength {
+		return false
 	}
-	owner, err := s.isOwnerAddress(ctx, conn, from)
-	if err != nil {
-		s.cfg.Logger.Error("relay: sender lookup", "connection", conn.ID, "contact", contact.ID, "error", mail.RedactAddresses(err.Error()))
-		return route{}, "lookup failed", errLookup
+	for _, c := range []byte(token) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
 	}
-	if !owner {
-		return route{}, "envelope sender is not the owner", errNotOwner
-	}
-	return route{rcpt: rcpt, conn: conn, contact: contact}, "", nil
+	return true
 }
 
 // isOwnerAddress reports whether addr is the primary or a verified alternative address of the

@@ -1,0 +1,147 @@
+package relay
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Bounds of the MIME tree of a reply that replyBodyRefusal walks (the message itself is at
+// most Config.MaxMessageBytes). A reply past them is refused: no mail client writes one.
+const (
+	maxReplyParts = 200
+	maxReplyDepth = 10
+)
+
+// replyBodyRefusal walks the MIME tree of a reply (its top-level header and body) and returns
+// why the reply may not go to a contact, or "" when it may:
+//
+//   - a multipart/report (delivery and read reports: an MDN names the person's address in
+//     Final-Recipient), a multipart/digest (made of messages), any message/* part (an attached
+//     or forwarded message, message/rfc822 and message/global, with the Delivered-To and
+//     Received lines of the person's mailbox; headers or reports of one) and a
+//     text/rfc822-headers part are refused whatever they hold, so the refusal tells nothing;
+//   - a key or signature part (application/pkcs7-*, application/x-pkcs7-*, application/pgp-keys,
+//     application/pgp-signature) is refused when its decoded bytes, ASCII armor removed, name
+//     one of addresses (the person's, lower-cased): an S/MIME certificate or an OpenPGP user
+//     id of the person's. Only the person's client writes those parts, so no sender can plant
+//     a guess there;
+//   - so is a tree past maxReplyParts parts or maxReplyDepth levels, or a multipart that does
+//     not parse: what the relay cannot read, a mail client might still show.
+func replyBodyRefusal(header textproto.Header, body []byte, addresses []string) string {
+	w := replyWalk{addresses: addresses}
+	return w.entity(header, bytes.NewReader(body), 0)
+}
+
+type replyWalk struct {
+	addresses []string
+	parts     int
+}
+
+func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string {
+	w.parts++
+	if w.parts > maxReplyParts || depth > maxReplyDepth {
+		return "MIME tree too large"
+	}
+	mediaType, params := contentType(h)
+	switch {
+	case strings.HasPrefix(mediaType, "message/"), mediaType == "multipart/report", mediaType == "multipart/digest",
+		mediaType == "text/rfc822-headers":
+		return "a " + mediaType + " part"
+	case strings.HasPrefix(mediaType, "multipart/"):
+		boundary := params["boundary"]
+		if boundary == "" {
+			return "multipart without a boundary"
+		}
+		mr := textproto.NewMultipartReader(body, boundary)
+		for {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return ""
+			}
+			if err != nil {
+				return "malformed multipart"
+			}
+			if reason := w.entity(p.Header, p, depth+1); reason != "" {
+				return reason
+			}
+		}
+	case keyMaterial(mediaType):
+		// An unknown transfer encoding leaves the body as it is, still read.
+		e, _ := message.New(message.Header{Header: h}, body)
+		b, err := io.ReadAll(e.Body)
+		if err != nil {
+			return "undecodable " + mediaType + " part"
+		}
+		if namesAnyBytes(b, w.addresses) || namesAnyBytes(dearmor(b), w.addresses) {
+			return "a " + mediaType + " part naming the person"
+		}
+	}
+	return ""
+}
+
+// contentType is the media type of h, lower-cased, and its parameters: text/plain without a
+// Content-Type (RFC 2045 section 5.2); the type alone when the parameters do not parse.
+func contentType(h textproto.Header) (string, map[string]string) {
+	v := h.Get("Content-Type")
+	if strings.TrimSpace(v) == "" {
+		return "text/plain", nil
+	}
+	mediaType, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		mediaType, _, _ = strings.Cut(v, ";")
+		mediaType = strings.ToLower(strings.TrimSpace(mediaType))
+	}
+	return mediaType, params
+}
+
+// keyMaterial reports whether mediaType holds keys or signatures, which carry their owner's
+// address (an S/MIME certificate, an OpenPGP user id).
+func keyMaterial(mediaType string) bool {
+	return strings.HasPrefix(mediaType, "application/pkcs7-") || strings.HasPrefix(mediaType, "application/x-pkcs7-") ||
+		mediaType == "application/pgp-keys" || mediaType == "application/pgp-signature"
+}
+
+// namesAnyBytes reports whether b holds one of addresses (lower-cased), ignoring case.
+func namesAnyBytes(b []byte, addresses []string) bool {
+	if len(b) == 0 {
+		return false
+	}
+	lower := bytes.ToLower(b)
+	for _, a := range addresses {
+		if bytes.Contains(lower, []byte(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+// dearmor returns the binary data of the OpenPGP ASCII armor blocks of b (RFC 4880 section
+// 6.2), one after the other; nil when there is none. Blocks that do not decode are skipped.
+func dearmor(b []byte) []byte {
+	var out []byte
+	lines := strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "-----BEGIN PGP ") {
+			continue
+		}
+		i++
+		for i < len(lines) && strings.TrimSpace(lines[i]) != "" { // armor headers
+			i++
+		}
+		var data strings.Builder
+		for i++; i < len(lines) && !strings.HasPrefix(lines[i], "=") && !strings.HasPrefix(lines[i], "-----"); i++ {
+			data.WriteString(strings.TrimSpace(lines[i]))
+		}
+		if decoded, err := base64.StdEncoding.DecodeString(data.String()); err == nil {
+			out = append(out, decoded...)
+		}
+	}
+	return out
+}
