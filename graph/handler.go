@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -38,8 +37,8 @@ const (
 func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	es := pagedComplexity{NewExecutableSchema(Config{Resolvers: r})}
 	srv := handler.New(es)
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(overHTTP{}) // GET and POST with the GraphQL-over-HTTP status codes
+	srv.AddTransport(optionsOnly{}) // HEAD goes on to unsupported: 405 with Allow
+	srv.AddTransport(overHTTP{})    // GET and POST with the GraphQL-over-HTTP status codes
 	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -165,10 +166,16 @@ func (overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 	writeResponse(w, responses(ctx), true)
 }
 
+// optionsOnly is gqlgen's OPTIONS transport for OPTIONS alone: it also takes HEAD, which it
+// answers 405 without the Allow field RFC 9110 §15.5.6 requires.
+type optionsOnly struct{ transport.Options }
+
+func (optionsOnly) Supports(r *http.Request) bool { return r.Method == http.MethodOptions }
+
 // unsupported takes every request the other transports leave (it goes last) and refuses it
 // in the shape of the other request errors (code BAD_REQUEST), where gqlgen would answer 400
-// "transport not supported" without a code: a method other than GET, POST, HEAD and OPTIONS
-// is 405 with Allow; a POST body that is not application/json (a form, multipart, text/plain,
+// "transport not supported" without a code: a method other than GET, POST and OPTIONS (HEAD
+// included) is 405 with Allow; a POST body that is not application/json (a form, multipart, text/plain,
 // application/graphql) and a protocol upgrade (WebSocket) are 400.
 type unsupported struct{}
 

@@ -35,6 +35,7 @@ func TestTransportAndPersistedQueryRefusalsCarryACode(t *testing.T) {
 		{"no Content-Type", "POST", "", query, "", false, 400, "", notJSON},
 		{"PUT", "PUT", "application/json", query, "", false, 405, "OPTIONS, GET, POST", refused("PUT is not supported; send GET or POST")},
 		{"DELETE", "DELETE", "", "", "", false, 405, "OPTIONS, GET, POST", refused("DELETE is not supported; send GET or POST")},
+		{"HEAD", "HEAD", "", "", "", false, 405, "OPTIONS, GET, POST", refused("HEAD is not supported; send GET or POST")},
 		{"a WebSocket upgrade", "GET", "", "", "", true, 400, "", refused("protocol upgrades (WebSocket) are not supported; send GET or POST")},
 		{"APQ hash of another document", "POST", "application/json", `{"query":"{ __typename }","extensions":{"persistedQuery":{"version":1,"sha256Hash":"00"}}}`, "", false, 200, "",
 			refused("provided APQ hash does not match query")},
