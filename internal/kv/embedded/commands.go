@@ -36,7 +36,7 @@ func (s *Store) Do(args ...[]byte) any {
 	if err := s.refused(args); err != nil {
 		return err
 	}
-	r := s.exec(args)
+	r := s.execWhole(args)
 	if err := s.commit(); err != nil {
 		return err
 	}
@@ -62,12 +62,26 @@ func (s *Store) DoAll(cmds [][][]byte) []any {
 		}
 	}
 	for i, c := range cmds {
-		out[i] = s.exec(c)
+		out[i] = s.execWhole(c)
 	}
 	if err := s.commit(); err != nil {
 		return fail(err)
 	}
 	return out
+}
+
+// execWhole is exec, except that a command refused for want of room (ErrFull) changes nothing: one
+// that wrote some of its members or fields, or evicted keys, before it ran out (HSET, SADD of
+// several) is undone, and none of it is logged. s.mu is held.
+func (s *Store) execWhole(args [][]byte) any {
+	undo, dirty := len(s.undo), len(s.dirty)
+	r := s.exec(args)
+	if r == any(ErrFull) {
+		s.rollback(undo)
+		clear(s.dirty[dirty:])
+		s.dirty = s.dirty[:dirty]
+	}
+	return r
 }
 
 // exec runs one command; s.mu is held.

@@ -264,3 +264,48 @@ func TestLogWriteFailureRollbackRandomWrites(t *testing.T) {
 		t.Fatalf("after a restart the store holds\n%s\nwant what memory held\n%s", got, want)
 	}
 }
+
+// A command refused for want of room (OOM) changes nothing, as the package promises: an HSET
+// or SADD of several that ran out after some of its fields or members, and the keys it
+// evicted on the way, are as before, in memory and after a restart; nothing of it is logged.
+func TestACommandOutOfRoomChangesNothing(t *testing.T) {
+	big := strings.Repeat("x", 300)
+	for _, tc := range []struct {
+		name string
+		cmd  []string
+	}{
+		{"HSET of two fields, the second too big", []string{"HSET", "h", "f1", "x", "f2", big}},
+		{"HSET of a new field on an existing hash", []string{"HSET", "old-hash", "f1", "y", "f2", big}},
+		{"SADD of three members, the third too big", []string{"SADD", "s", "a", "b", big}},
+		{"SET too big after evicting", []string{"SET", "new", big + big}},
+	} {
+		for _, logged := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, logged %v", tc.name, logged), func(t *testing.T) {
+				opts := Options{MaxBytes: 400, Log: quiet}
+				if logged {
+					opts.Path = filepath.Join(t.TempDir(), "kv.aof")
+				}
+				s := mustOpen(t, opts)
+				do(s, "HSET", "old-hash", "f0", "v")
+				do(s, "SET", "evictable", "v", "EX", "100")
+				before := memory(t, s)
+				if r := do(s, tc.cmd...); r != any(ErrFull) {
+					t.Fatalf("%q = %v, want ErrFull", tc.cmd, r)
+				}
+				if got := memory(t, s); got != before {
+					t.Fatalf("%q refused for want of room changed memory:\n%s\nwant\n%s", tc.cmd, got, before)
+				}
+				if !logged {
+					return
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				again := mustOpen(t, opts)
+				if got := memory(t, again); got != before {
+					t.Fatalf("after a restart the store holds\n%s\nwant\n%s", got, before)
+				}
+			})
+		}
+	}
+}

@@ -133,7 +133,7 @@ type Store struct {
 	// or, for a set that only grew or a key whose TTL only changed, a delta record.
 	dirty []change
 	// undo is what the commands running changed in memory, in order, for rollback should
-	// their log write fail. Like dirty, it is kept only with a log.
+	// their log write fail or one of them run out of room.
 	undo []undoStep
 
 	stop chan struct{}
@@ -391,12 +391,11 @@ func (s *Store) touchDelta(key string, members ...[]byte) {
 // undone in memory (rollback) and the log's error returned: their replies must not be given,
 // and memory must not hold what a restart would not replay.
 func (s *Store) commit() error {
-	if s.log == nil {
-		return nil
-	}
-	err := s.writeLog()
-	if err != nil {
-		s.rollback()
+	var err error
+	if s.log != nil {
+		if err = s.writeLog(); err != nil {
+			s.rollback(0)
+		}
 	}
 	if cap(s.undo) > 1024 { // a FLUSHDB's or a long MULTI's: not kept for the commands to come
 		s.undo = nil
@@ -462,9 +461,6 @@ type undoStep struct {
 // saveMember, per member. The key's value is saved by reference: a string is replaced by a
 // new slice, never written in place.
 func (s *Store) saveKey(key string, e *entry) {
-	if s.log == nil {
-		return
-	}
 	st := undoStep{key: key, e: e}
 	if e != nil {
 		st.str, st.exp = e.str, e.exp
@@ -475,9 +471,6 @@ func (s *Store) saveKey(key string, e *entry) {
 // saveMember records set member or hash field m of e before a command adds, changes or
 // deletes it, for rollback; saveKey(e.key, …) comes first.
 func (s *Store) saveMember(e *entry, m string) {
-	if s.log == nil {
-		return
-	}
 	st := undoStep{key: e.key, e: e, member: true, m: m}
 	if e.kind == kindSet {
 		_, st.had = e.set[m]
@@ -487,11 +480,13 @@ func (s *Store) saveMember(e *entry, m string) {
 	s.undo = append(s.undo, st)
 }
 
-// rollback puts memory back as it was before the commands of the failed commit, taking the
-// steps back from the last: the keys they created, changed, deleted or evicted. Keys that
-// expired meanwhile (deleted by a read, and not logged) stay deleted.
-func (s *Store) rollback() {
-	for i := len(s.undo) - 1; i >= 0; i-- {
+// rollback puts memory back as it was before the steps from the undo journal's entry from
+// on (0: the commands of a failed commit; else one command refused for want of room, run),
+// taking them back from the last: the keys they created, changed, deleted or evicted. Keys
+// that expired meanwhile (deleted by a read, and not logged) stay deleted.
+func (s *Store) rollback(from int) {
+	defer func() { clear(s.undo[from:]); s.undo = s.undo[:from] }()
+	for i := len(s.undo) - 1; i >= from; i-- {
 		st := &s.undo[i]
 		e := st.e
 		if st.member {
