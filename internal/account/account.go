@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/ent/appmember"
+	"loginsign/ent/predicate"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/activity"
@@ -87,9 +88,17 @@ func (s *Service) RemoveConnection(ctx context.Context, connectionID string) err
 	}
 	now := s.now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The application (a key share), then the connection: the order of a developer ending
+		// the connection (team.AuthorizeTx). Of the two, the later waits for the earlier and
+		// then finds nothing. Locking the connection first made each wait for the other (the
+		// connection_deleted event's foreign key needs the application) until PostgreSQL
+		// aborted one.
+		target := []predicate.AppConnection{appconnection.ID(connectionID), appconnection.UserID(uid)}
+		if err := s.holdApplications(ctx, tx, application.HasConnectionsWith(target...)); err != nil {
+			return err
+		}
 		// Two removals at once: the second waits for the first, then finds nothing.
-		conn, err := s.forUpdate(tx.AppConnection.Query().
-			Where(appconnection.ID(connectionID), appconnection.UserID(uid))).
+		conn, err := s.forUpdate(tx.AppConnection.Query().Where(target...)).
 			WithApplication().WithUser().Only(ctx)
 		if err != nil {
 			return store.Err(err, "connection")
@@ -164,7 +173,7 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := refuseOwner(ctx, tx.Client(), uid); err != nil {
 			return err
 		}
-		if err := s.holdApplications(ctx, tx, uid); err != nil {
+		if err := s.holdApplications(ctx, tx, writtenByClosing(uid)); err != nil {
 			return err
 		}
 		// Locked, as RemoveConnection locks one: a removal running at the same time either
@@ -230,23 +239,29 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	return endedConnections, nil
 }
 
-// holdApplications locks, on PostgreSQL and inside the closing of uid's account, once uid's row
-// is locked, the applications whose rows the closing writes: those uid is connected to (the
-// connections and their events), on the team of (the seat) or proposed to take over. It takes
-// the key share the events' foreign key takes anyway, in id order, before any of those rows: a
-// developer ending one of the connections, changing the team or deleting the application locks
-// the application first and then these rows, so either it finishes before the closing goes on,
-// or it waits for the closing, never each for the other.
-func (s *Service) holdApplications(ctx context.Context, tx *ent.Tx, uid string) error {
+// holdApplications takes, on PostgreSQL, a key share of the applications which selects, in id
+// order, before the transaction locks or writes rows of theirs: the lock their rows' foreign
+// keys (a connection's events) take anyway, taken first. A developer ending a connection,
+// changing the team or deleting an application locks the application first and then those
+// rows (team.AuthorizeTx), so either it finishes before this transaction goes on, or it waits
+// for this transaction, never each for the other; holders of key shares do not wait for each
+// other. A transaction that locks the person (store.LockUser) does so before.
+func (s *Service) holdApplications(ctx context.Context, tx *ent.Tx, which predicate.Application) error {
 	if s.DB.Dialect != dialect.Postgres {
 		return nil
 	}
-	_, err := tx.Application.Query().
-		Where(application.Or(application.HasConnectionsWith(appconnection.UserID(uid)),
-			application.HasMembersWith(appmember.UserID(uid)), application.TransferTo(uid))).
+	_, err := tx.Application.Query().Where(which).
 		Order(ent.Asc(application.FieldID)).Select(application.FieldID).
 		Modify(func(s *sql.Selector) { s.For(sql.LockKeyShare) }).Strings(ctx)
 	return err
+}
+
+// writtenByClosing selects the applications the closing of uid's account writes rows of: those
+// uid is connected to (the connections and their events), on the team of (the seat) or
+// proposed to take over.
+func writtenByClosing(uid string) predicate.Application {
+	return application.Or(application.HasConnectionsWith(appconnection.UserID(uid)),
+		application.HasMembersWith(appmember.UserID(uid)), application.TransferTo(uid))
 }
 
 // refuseOwner answers Conflict (owns_applications) when uid owns an application.

@@ -2,13 +2,16 @@ package licenses
 
 import (
 	"context"
-
-	"entgo.io/ent/dialect"
+	"errors"
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/user"
@@ -66,7 +69,9 @@ type StatusResult struct {
 //
 // The caller is the application authenticated by its client credentials (auth.ClientFrom);
 // another application answers Forbidden. An unknown globalId, or one without a connection to
-// the application, answers NotFound.
+// the application, answers NotFound, also when the connection ends while the request waits.
+// A grant whose variant is deleted while the request waits creates it again; only when that
+// happens twice in one request does it answer Conflict (variant_changed).
 func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in StatusInput) (*StatusResult, error) {
 	if c, ok := auth.ClientFrom(ctx); !ok {
 		return nil, apperr.New(apperr.Unauthorized, "client credentials required")
@@ -112,13 +117,21 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	var out *StatusResult
 	for attempt := 0; ; attempt++ {
 		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now)
-		// Two first grants of a new plan race to create its variant; the loser retries once
-		// and finds it.
-		if err == nil || attempt == 1 || !store.Conflict(err) {
-			return out, err
+		// A key taken meanwhile (a variant's name, a code), or the plan's variant deleted
+		// while the sync took its locks: the request is tried once more.
+		if err == nil || attempt == 1 || !(store.Conflict(err) || errors.Is(err, errVariantGone)) {
+			break
 		}
 	}
+	if errors.Is(err, errVariantGone) {
+		return nil, apperr.WithReason(apperr.Conflict, "variant_changed", "the license variant %q changed meanwhile; try again", variantName)
+	}
+	return out, err
 }
+
+// errVariantGone is syncStatus's answer when the variant of a grant, there when the sync
+// chose its lock of the application (lockApplication), is gone once the locks are held.
+var errVariantGone = errors.New("the license variant was deleted concurrently")
 
 func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantName string, duration licensevariant.Duration,
 	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
@@ -130,6 +143,10 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 	var changed bool
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if err := func() error {
+			mayCreate, err := s.lockApplication(ctx, tx, appID, variantName, revoke)
+			if err != nil {
+				return err
+			}
 			q := tx.AppConnection.Query().
 				Where(appconnection.ApplicationID(appID), appconnection.HasUserWith(user.GlobalID(gid)))
 			if s.DB.Dialect == dialect.Postgres {
@@ -158,7 +175,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				}
 				return nil
 			}
-			v, err := s.ensureVariant(ctx, tx, appID, variantName, duration)
+			v, err := s.ensureVariant(ctx, tx, appID, variantName, duration, mayCreate)
 			if err != nil {
 				return err
 			}
@@ -223,15 +240,49 @@ func sameExpiry(a, b *time.Time) bool {
 	return a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond))
 }
 
+// lockApplication locks application appID on PostgreSQL before the sync locks the
+// connection: the order of a developer ending the connection (team.AuthorizeTx, then the
+// connection's rows). The other order made the sync wait for the application (to create the
+// variant, or for the license's foreign key) while the developer held it and waited for the
+// connection, until PostgreSQL aborted one of the two (deadlock detected). The lock is FOR
+// UPDATE when a grant's variant variantName does not exist yet (createVariant counts the
+// variants under it); otherwise it is a key share, the lock the license's foreign key takes
+// anyway, which syncs of one application hold side by side. It reports whether the sync may
+// create the variant: always on SQLite, whose transactions take turns.
+func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, appID, variantName string, revoke bool) (mayCreate bool, err error) {
+	if s.DB.Dialect != dialect.Postgres {
+		return true, nil
+	}
+	if !revoke {
+		known, err := tx.LicenseVariant.Query().
+			Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(strings.ToLower(variantName))).Exist(ctx)
+		if err != nil {
+			return false, err
+		}
+		mayCreate = !known
+	}
+	lock := sql.LockKeyShare
+	if mayCreate {
+		lock = sql.LockUpdate
+	}
+	_, err = tx.Application.Query().Where(application.ID(appID)).Select(application.FieldID).
+		Modify(func(s *sql.Selector) { s.For(lock) }).Strings(ctx)
+	return mayCreate, err
+}
+
 // ensureVariant returns the application's variant named name (case-insensitively), creating
 // it with duration d when there is none, within the same MaxVariants as CreateVariant
-// (Invalid past them: the status sync creates nothing).
-func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name string, d licensevariant.Duration) (*ent.LicenseVariant, error) {
+// (Invalid past them: the status sync creates nothing). A variant that is missing although
+// lockApplication found it (mayCreate false) answers errVariantGone: creating it would take
+// the application for update while holding its key share, and two syncs doing so would wait
+// for each other.
+func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name string, d licensevariant.Duration, mayCreate bool) (*ent.LicenseVariant, error) {
 	v, err := tx.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID), licensevariant.NameKey(strings.ToLower(name))).Only(ctx)
 	if err == nil || !store.NotFound(err) {
 		return v, err
 	}
-	// On a concurrent create the unique index makes one of the two transactions fail; the
-	// caller retries the whole request and then finds the variant.
+	if !mayCreate {
+		return nil, errVariantGone
+	}
 	return s.createVariant(ctx, tx, appID, name, "", d)
 }
