@@ -170,8 +170,8 @@ func (s *Service) PasskeySignIn(ctx context.Context, flowID, response, ip, brows
 		return nil, err
 	}
 	out := &SignIn{User: u, AMR: amr}
-	if len(flowID) > 128 {
-		flowID = ""
+	if _, err := s.BrowserFlow(ctx, flowID, browser); err != nil {
+		flowID = "" // not this browser's authorization (see startSignIn): signed in without it
 	}
 	if out.FlowID, err = s.signedIn(ctx, uid, flowID, browser, "passkey"); err != nil {
 		return nil, err

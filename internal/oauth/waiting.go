@@ -162,7 +162,10 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90)),
 		Agent: describeAgent(agent), Net: s.networkOf(ip)}
 	if flowID != "" {
-		if _, err := s.Flow(ctx, flowID); err == nil {
+		// Only this browser's own authorization: one whose id was learnt elsewhere (a pasted
+		// address, a shared screen) would otherwise end, signed in as whoever asked here, and
+		// give its app a code for them.
+		if _, err := s.BrowserFlow(ctx, flowID, browser); err == nil {
 			w.FlowID = flowID
 		}
 	}
