@@ -509,6 +509,17 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		}
 		return Next{Login: true}, nil
 	}
+	need, err := s.ConsentNeeded(ctx, req, userID)
+	if err != nil {
+		return Next{}, err
+	}
+	if need && req.HasPrompt(PromptNone) {
+		// Before anything of the session: an application the person has not consented to
+		// would otherwise tell login_required from consent_required, and learn whether its
+		// visitor has a second factor to step up to (acr_values) or how old their sign-in is
+		// (max_age).
+		return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+	}
 	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
 	if err != nil {
 		return Next{}, err
@@ -518,10 +529,6 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
 		}
 		return Next{Login: true}, nil
-	}
-	need, err := s.ConsentNeeded(ctx, req, userID)
-	if err != nil {
-		return Next{}, err
 	}
 	if !need {
 		code, err := s.Approve(ctx, req, userID, "", authTime)
