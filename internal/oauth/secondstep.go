@@ -144,7 +144,11 @@ func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error)
 	if s.Passkeys == nil {
 		return "", apperr.New(apperr.NotFound, "passkeys are not available")
 	}
-	if err := s.pageLimit(ctx, "passkey:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
+	// Every view of the login page asks for options (the browser's passkey autofill): they
+	// count against a budget of their own, as large as the authorizations an address may
+	// start, so that views at a shared address (an office, a carrier's NAT) do not spend the
+	// sign-ins' budget below (PasskeySignIn) and turn passkeys off for everyone there.
+	if err := s.pageLimit(ctx, "passkey-options:ip", ip, s.Config.Limits.FlowsPerAddress); err != nil {
 		return "", err
 	}
 	return s.Passkeys.BeginLogin(ctx)

@@ -59,3 +59,33 @@ func TestASignInTakesOnlyItsOwnBrowsersAuthorization(t *testing.T) {
 		}
 	})
 }
+
+// Views of the login page (each asks for passkey options, for the browser's autofill) have a
+// budget of their own: sixty of them from one address (an office behind one NAT) no longer
+// spend the passkey sign-ins' budget and turn passkeys off for everyone there.
+func TestLoginPageViewsLeavePasskeySignInsTheirBudget(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL, withLocalhost)
+		owner := e.browser()
+		owner.signInTo("pat@example.com")
+		dev := passkeytest.New(t, false)
+		opts := owner.gql(`mutation { beginPasskeyRegistration(input: {}) { options } }`, nil)["beginPasskeyRegistration"].(map[string]any)["options"].(string)
+		owner.gql(`mutation($c: String!) { finishPasskeyRegistration(input: {name: "Key", credential: $c}) { passkey { id } } }`,
+			map[string]any{"c": dev.Register(t, opts, e.base, 0)})
+		office := e.browser()
+		for i := range 60 {
+			if p := office.get(e.base + "/login/passkey"); p.StatusCode != 200 {
+				t.Fatalf("login page view %d: %d", i, p.StatusCode)
+			}
+		}
+		b := e.browser()
+		o := b.get(e.base + "/login/passkey")
+		if o.StatusCode != 200 {
+			t.Fatalf("the 61st view from the address: %d, want the options", o.StatusCode)
+		}
+		if p := b.post(e.base+"/login/passkey", url.Values{"credential": {dev.Login(t, o.Body, e.base, 1)}}); p.StatusCode != 200 || p.Request.URL.Path != "/dashboard" {
+			t.Errorf("a passkey sign-in after 60 views from the address: %d %s, want the dashboard", p.StatusCode, p.Request.URL)
+		}
+	})
+}
