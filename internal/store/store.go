@@ -192,7 +192,10 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := backfillAddressClaims(ctx, db); err != nil {
 		return err
 	}
-	return unshareUngrantedAddresses(ctx, db)
+	if err := unshareUngrantedAddresses(ctx, db); err != nil {
+		return err
+	}
+	return forgetImportGlobalIDs(ctx, db)
 }
 
 // migrating serialises Schema.Create within the process (see Migrate).

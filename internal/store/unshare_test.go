@@ -46,3 +46,25 @@ func TestMigrateTakesBackAddressesSharedWithoutTheEmailScope(t *testing.T) {
 		}
 	})
 }
+
+// Import rows of runs from before pending links held the Global User ID of the account an
+// address belonged to; GraphQL still answered it (ImportRow.globalId). Migration forgets it.
+func TestMigrateForgetsTheGlobalIDsOfOldImportRows(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		dev := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(ctx)
+		app := db.Application.Create().SetOwnerID(dev.ID).SetName("A").SetSecretHash("h").SaveX(ctx)
+		src := db.ImportSource.Create().SetApplicationID(app.ID).SetName("old.csv").SaveX(ctx)
+		row := db.ImportRow.Create().SetSourceID(src.ID).SetRow(1).SetEmail("pat@example.com").
+			SetStatus("imported").SetGlobalID("CD5678").SaveX(ctx)
+		for range 2 {
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := db.ImportRow.GetX(ctx, row.ID); got.GlobalID != "" || got.Email != "pat@example.com" {
+				t.Fatalf("after migration the old row holds global id %q, address %q; want none, the address kept", got.GlobalID, got.Email)
+			}
+		}
+	})
+}
