@@ -45,6 +45,14 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 		if from, err = s.checkSender(ss, routes, header, raw); err != nil {
 			return err
 		}
+		// A calendar part passed on as it is would have the person's client answer its
+		// ORGANIZER from the person's real address: one the relay cannot rewrite refuses the
+		// message (calendar.go). The outcome depends on the message alone.
+		if reason := checkCalendars(header, body); reason != "" {
+			s.cfg.Logger.Info("relay: forward refused", "connections", connectionIDs(routes), "from", mail.RedactAddresses(ss.from),
+				"remote", ss.remote, "reason", reason, "reply", errCalendarUnreadable.Error())
+			return errCalendarUnreadable
+		}
 	}
 	var delivered int
 	var temporary bool
@@ -157,8 +165,15 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	}
 	scrubForward(&h.Header.Header)
 	forwardMessageIDs(&h.Header.Header, s.cfg.Domain)
-	if err := s.maskParticipants(ctx, &h, r.conn.ID, r.rcpt, now); err != nil {
+	masker := s.newParticipantMasker(r.conn.ID, r.rcpt, now)
+	if err := s.maskParticipants(ctx, &h, masker); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases of the participants: %w", err)
+	}
+	// Only the calendar parts change (calendar.go); the sender's DKIM-Signature, which that
+	// breaks, is removed above anyway. deliver checked that they can all be read.
+	body, err = maskCalendars(ctx, h.Header.Header, body, masker)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("reverse aliases of the calendar parts: %w", err)
 	}
 	// Added fields go on top, so the last Add is the first line.
 	if originalFrom != "" {
@@ -218,6 +233,12 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	h.SetAddressList("To", []*gomail.Address{{Address: r.contact.ContactAddress}})
 	h.SetAddressList("From", []*gomail.Address{{Address: alias}})
 	h.Add(relayHeader, "reply")
+	// An iTIP REPLY names the person as its ATTENDEE (calendar.go); checkReplyBody checked that
+	// every calendar part can be read. The person's DKIM-Signature is not kept anyway.
+	body, err = s.replyCalendars(ctx, r, h.Header.Header, body)
+	if err != nil {
+		return mail.Message{}, fmt.Errorf("calendar parts: %w", err)
+	}
 
 	raw, err := assemble(h.Header.Header, body)
 	if err != nil {
@@ -326,7 +347,11 @@ func (s *Server) checkReplyBody(ctx context.Context, ss *session, replies []rout
 		}
 		addresses = append(addresses, own...)
 	}
-	if reason := replyBodyRefusal(header, body, addresses); reason != "" {
+	reason := replyBodyRefusal(header, body, addresses)
+	if reason == "" {
+		reason = checkCalendars(header, body)
+	}
+	if reason != "" {
 		s.cfg.Logger.Info("relay: reply refused", "connections", connectionIDs(replies), "remote", ss.remote, "reason", reason)
 		return errReplyContent
 	}
@@ -361,21 +386,50 @@ func (s *Server) personAddresses(ctx context.Context, conn *ent.AppConnection) (
 	return out, nil
 }
 
-// maxMaskedParticipants bounds the To and Cc addresses of one forward that get a reverse alias;
-// addresses past it are dropped from the header.
+// maxMaskedParticipants bounds the distinct addresses of one forward that get a reverse alias
+// (To, Cc and calendar parts together, participantMasker); addresses past it are dropped.
 const maxMaskedParticipants = 50
 
-// maskParticipants replaces every To and Cc address of a forward but own (the alias it was
-// sent to) by the reverse alias of (connectionID, address), named like From (displayName). A
-// "reply all" of the person then goes through the relay to every participant, instead of from
-// the person's real address to the ones the sender copied. That includes other addresses on
-// Domain: another person's alias (an attacker's own, copied in) forwards what it gets, the
-// sender's real address included, so the person's reply must reach it from their alias too.
-// Several To (or Cc) fields are read as one list, so none escapes. A To or Cc field that does
-// not parse as an address list is removed. Past maxMaskedParticipants addresses, the rest are
-// dropped.
-func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connectionID, own string, now time.Time) error {
-	masked := 0
+// participantMasker gives the addresses a forward to the alias own names reverse aliases of
+// its connection, each address once per message, at most maxMaskedParticipants of them.
+type participantMasker struct {
+	s            *Server
+	connectionID string
+	own          string
+	now          time.Time
+	reverse      map[string]string // address → reverse alias, for this message
+}
+
+func (s *Server) newParticipantMasker(connectionID, own string, now time.Time) *participantMasker {
+	return &participantMasker{s: s, connectionID: connectionID, own: strings.ToLower(own), now: now, reverse: map[string]string{}}
+}
+
+// mask returns the reverse alias of address (lower-cased), made or stamped by contact; ok is
+// false when the message already named maxMaskedParticipants other addresses.
+func (m *participantMasker) mask(ctx context.Context, address string) (reverse string, ok bool, err error) {
+	if reverse, ok := m.reverse[address]; ok {
+		return reverse, true, nil
+	}
+	if len(m.reverse) == maxMaskedParticipants {
+		return "", false, nil
+	}
+	c, err := m.s.contact(ctx, m.connectionID, address, m.now)
+	if err != nil {
+		return "", false, err
+	}
+	m.reverse[address] = reverseAliasPrefix + c.Token + "@" + m.s.cfg.Domain
+	return m.reverse[address], true, nil
+}
+
+// maskParticipants replaces every To and Cc address of a forward but m's own (the alias it was
+// sent to) by its reverse alias (m.mask), named like From (displayName). A "reply all" of the
+// person then goes through the relay to every participant, instead of from the person's real
+// address to the ones the sender copied. That includes other addresses on Domain: another
+// person's alias (an attacker's own, copied in) forwards what it gets, the sender's real
+// address included, so the person's reply must reach it from their alias too. Several To (or
+// Cc) fields are read as one list, so none escapes. A To or Cc field that does not parse as an
+// address list is removed. Addresses m cannot mask (past maxMaskedParticipants) are dropped.
+func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, m *participantMasker) error {
 	for _, k := range []string{"To", "Cc"} {
 		if !h.Has(k) {
 			continue
@@ -394,20 +448,19 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, connect
 		var out []*gomail.Address
 		changed := false
 		for _, a := range list {
-			if strings.EqualFold(a.Address, own) {
+			if strings.EqualFold(a.Address, m.own) {
 				out = append(out, a)
 				continue
 			}
-			if masked == maxMaskedParticipants {
-				continue
-			}
-			changed = true
-			masked++
-			c, err := s.contact(ctx, connectionID, strings.ToLower(a.Address), now)
+			reverse, ok, err := m.mask(ctx, strings.ToLower(a.Address))
 			if err != nil {
 				return err
 			}
-			out = append(out, &gomail.Address{Name: displayName(a, "", false), Address: reverseAliasPrefix + c.Token + "@" + s.cfg.Domain})
+			if !ok {
+				continue
+			}
+			changed = true
+			out = append(out, &gomail.Address{Name: displayName(a, "", false), Address: reverse})
 		}
 		switch {
 		case len(out) == 0:

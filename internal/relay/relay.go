@@ -47,8 +47,14 @@
 //     dropped, several To or Cc fields are read as one, and one that does not parse is
 //     removed), so a "reply all" reaches the other participants through the relay, not from
 //     P's real address.
-//     Nothing below the top-level header is touched: the body and attachments are forwarded
-//     byte for byte.
+//     Below the top-level header only calendar parts change (text/calendar, application/ics,
+//     *.ics, at any depth; calendar.go): P's mail client answers an invitation's ORGANIZER on
+//     its own, so every ORGANIZER, ATTENDEE and calendar-user parameter (SENT-BY, DELEGATED-*,
+//     MEMBER, EMAIL) address but A, and any other mailto: value, becomes a reverse alias too,
+//     within the same 50 per message (past them, or unreadable, it is removed). The rest of
+//     the body and attachments is forwarded byte for byte. A calendar part the relay cannot
+//     read (one that does not decode, in UTF-16 or the like, or in a MIME tree past 200 parts
+//     or 10 levels) gets 550 5.6.0 (errCalendarUnreadable) and nothing is sent.
 //
 // Replying (mail from P to r-TOKEN@Domain):
 //
@@ -72,8 +78,9 @@
 //   - An authorized reply whose MIME tree holds a multipart/report, multipart/digest,
 //     message/* or text/rfc822-headers part (read receipts, delivery reports, attached
 //     messages), a key or signature part naming one of P's addresses (S/MIME, OpenPGP), more
-//     than 200 parts or 10 levels, or a multipart that does not parse gets 550 5.7.1
-//     (errReplyContent; replyBodyRefusal), and spends nothing of the reply limit.
+//     than 200 parts or 10 levels, a multipart that does not parse, or a calendar part the
+//     relay cannot read gets 550 5.7.1 (errReplyContent; replyBodyRefusal, checkCalendars),
+//     and spends nothing of the reply limit.
 //   - An authenticated reply counts its recipients against the person's Config.ReplyLimit
 //     per day (450 4.7.1 past it): every address a forward names gets a reverse alias, so
 //     without a cap the relay would mail anyone an account holder copied into a mail to
@@ -90,6 +97,11 @@
 //     are removed. No rule that depends on P's addresses reads what a sender can plant in a
 //     reply (a subject, a message id, a Cc entry), so the sender's copy of the reply is the
 //     same whether or not a guess planted there is P's address.
+//   - Calendar parts of the reply (calendar.go) name P by the alias only: in an iTIP REPLY,
+//     COUNTER or REFRESH every ATTENDEE becomes A whatever it held; elsewhere, and for the
+//     ORGANIZER and calendar-user parameters, a reverse alias of C becomes its contact's
+//     address and every other address A. ORGANIZER and ATTENDEE lines keep only CUTYPE, ROLE,
+//     PARTSTAT and RSVP besides those (CN goes). None of this reads P's addresses either.
 //
 // The envelope sender of a forward is the reverse alias (or no-reply@Domain), so a bounce of
 // the forward (sent from <>) is refused at RCPT instead of being forwarded again: forwards

@@ -12,11 +12,12 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-// Bounds of the MIME tree of a reply that replyBodyRefusal walks (the message itself is at
-// most Config.MaxMessageBytes). A reply past them is refused: no mail client writes one.
+// Bounds of the MIME tree the relay walks: replyBodyRefusal (a reply past them is refused: no
+// mail client writes one) and calendarWalk. The message itself is at most
+// Config.MaxMessageBytes.
 const (
-	maxReplyParts = 200
-	maxReplyDepth = 10
+	maxMIMEParts = 200
+	maxMIMEDepth = 10
 )
 
 // replyBodyRefusal walks the MIME tree of a reply (its top-level header and body) and returns
@@ -32,7 +33,7 @@ const (
 //     one of addresses (the person's, lower-cased): an S/MIME certificate or an OpenPGP user
 //     id of the person's. Only the person's client writes those parts, so no sender can plant
 //     a guess there;
-//   - so is a tree past maxReplyParts parts or maxReplyDepth levels, or a multipart that does
+//   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, or a multipart that does
 //     not parse: what the relay cannot read, a mail client might still show.
 func replyBodyRefusal(header textproto.Header, body []byte, addresses []string) string {
 	w := replyWalk{addresses: addresses}
@@ -46,7 +47,7 @@ type replyWalk struct {
 
 func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string {
 	w.parts++
-	if w.parts > maxReplyParts || depth > maxReplyDepth {
+	if w.parts > maxMIMEParts || depth > maxMIMEDepth {
 		return "MIME tree too large"
 	}
 	mediaType, params := contentType(h)

@@ -32,6 +32,12 @@ var (
 	errUndelivered      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 0, 0}, Message: "Delivery failed"}
 	errNoRecipients     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "No valid recipients since the last MAIL FROM"}
 
+	// errCalendarUnreadable refuses a forward with a calendar part the relay cannot rewrite
+	// (checkCalendars): passed on as it is, an invitation's ORGANIZER would be answered from
+	// the person's real address.
+	errCalendarUnreadable = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+		Message: "Message refused: the relay forwards calendar invitations only with their addresses rewritten, and cannot read a calendar part of this one (a text/calendar or .ics part that does not decode or is not in an ASCII-compatible charset, or a MIME tree past 200 parts or 10 levels around one)"}
+
 	// errReplyRefused is the one answer of a reverse alias that refuses a message, whatever the
 	// reason: the null sender (at RCPT), a From that is not one address, a message that fails
 	// DMARC for its From domain, an unknown, purged or blocked reverse alias, a From that is not

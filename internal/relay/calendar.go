@@ -1,0 +1,585 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+
+	"loginsign/ent/relaycontact"
+	"loginsign/internal/store"
+)
+
+// Calendar invitations (iCalendar, RFC 5545, sent by mail as iMIP, RFC 6047) name addresses
+// that the person's mail client writes to on its own: a click on "Accept" sends an iTIP REPLY
+// (RFC 5546) to the ORGANIZER, from the person's real address and outside the relay. So the
+// relay rewrites the addresses of every calendar part, at any depth of the MIME tree:
+//
+//   - A forward gives each address a calendar part names (calAddressProperties,
+//     calAddressParams, and any other value that is a "mailto:" URI) the reverse alias of
+//     its connection, the one its To and Cc addresses get (participantMasker, within the
+//     same maxMaskedParticipants per message), but the alias the mail was sent to, which stays
+//     as it is. A value the relay cannot give a reverse alias (past the cap, or one that does
+//     not name exactly one address) is removed: the property when it is the value of one,
+//     else the parameter value. Which addresses are rewritten depends on nothing of the
+//     person's, so it tells a sender nothing. Text (SUMMARY, DESCRIPTION, CN…) stays.
+//   - A reply turns the reverse aliases of its connection back into their contacts'
+//     addresses and every other address into the alias; in an iTIP REPLY, COUNTER or
+//     REFRESH (sent by an attendee, that is the person) every ATTENDEE becomes the alias
+//     whatever it held; the ORGANIZER and ATTENDEE lines keep only their CUTYPE, ROLE,
+//     PARTSTAT and RSVP parameters besides those naming calendar users, mapped alike (a CN
+//     is the person's name, or their address as Google Calendar writes it). No rule there
+//     reads the person's addresses: an address a sender planted in the invitation (masked by
+//     the forward, then copied by the person's client) comes out the same whether or not it
+//     is the person's.
+//
+// Only the rewritten parts change, decoded, rewritten line by line and encoded again in their
+// own transfer encoding; every other byte of the body stays. That breaks no signature that
+// reaches anyone: the sender's DKIM-Signature is removed from a forward anyway (its header
+// changes), and a reply keeps none of the person's. A forward whose calendar part the relay
+// cannot read is refused (errCalendarUnreadable), a reply likewise (errReplyContent): passed
+// on as it is, its ORGANIZER would be answered from the person's real address.
+
+// calendarTypes are the media types of calendar parts; a part named *.ics or *.vcs
+// (Content-Type name, Content-Disposition filename) is one too, whatever its type says.
+var calendarTypes = []string{"text/calendar", "application/ics", "text/x-vcalendar"}
+
+// calendarRefusal is why a calendar part, or a part of the MIME tree that may hold one, cannot
+// be read, for the log.
+type calendarRefusal string
+
+func (r calendarRefusal) Error() string { return string(r) }
+
+// calendarWalk walks the MIME tree of a message and rewrites its calendar parts with edit,
+// keeping every other byte: multipart/* parts are cut at their delimiter lines
+// (splitMultipart), message/rfc822 and message/global parts are read as the messages they
+// hold, everything else is a leaf. A calendar leaf is decoded from its transfer encoding
+// (7bit, 8bit, binary, quoted-printable, base64), given to edit, and encoded back when edit
+// changed it. With edit nil the walk only checks that every calendar part can be read.
+//
+// It fails with a calendarRefusal when a calendar part does not decode, is in a charset whose
+// bytes do not write ASCII as ASCII (UTF-16, UTF-32, UTF-7; NUL or lone CR bytes), or when
+// what it cannot walk may hold one (opaque): past maxMIMEParts parts or maxMIMEDepth levels,
+// a multipart without a boundary or a delimiter, a part whose header does not parse, an
+// encoded message it cannot decode.
+type calendarWalk struct {
+	edit  func(ics []byte) ([]byte, error)
+	parts int
+}
+
+// entity returns the body of the entity with header h rewritten, and whether it changed.
+func (w *calendarWalk) entity(h textproto.Header, body []byte, depth int) ([]byte, bool, error) {
+	w.parts++
+	if w.parts > maxMIMEParts || depth > maxMIMEDepth {
+		return body, false, opaque(h, "a MIME tree past its bounds", body)
+	}
+	mediaType, params := contentType(h)
+	switch {
+	case strings.HasPrefix(mediaType, "multipart/"):
+		return w.multipart(h, params["boundary"], body, depth)
+	case mediaType == "message/rfc822" || mediaType == "message/global":
+		return w.message(h, body, depth)
+	case isCalendarPart(h, mediaType, params):
+		return w.calendar(h, params["charset"], body)
+	}
+	return body, false, nil
+}
+
+func (w *calendarWalk) multipart(h textproto.Header, boundary string, body []byte, depth int) ([]byte, bool, error) {
+	if enc := transferEncoding(h); boundary == "" || (enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary") {
+		return body, false, opaque(h, "a multipart it cannot split", body)
+	}
+	parts := splitMultipart(body, boundary)
+	if len(parts) == 0 {
+		return body, false, opaque(h, "a multipart without a delimiter", body)
+	}
+	var out []byte
+	last := 0
+	for _, p := range parts {
+		raw := body[p.start:p.end]
+		ph, pbody, err := splitMessage(raw)
+		if err != nil {
+			if err := opaque(textproto.Header{}, "a part whose header does not parse", raw); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		edited, changed, err := w.entity(ph, pbody, depth+1)
+		if err != nil {
+			return nil, false, err
+		}
+		if changed {
+			bodyStart := p.end - len(pbody)
+			out = append(append(out, body[last:bodyStart]...), edited...)
+			last = p.end
+		}
+	}
+	if out == nil {
+		return body, false, nil
+	}
+	return append(out, body[last:]...), true, nil
+}
+
+func (w *calendarWalk) message(h textproto.Header, body []byte, depth int) ([]byte, bool, error) {
+	enc := transferEncoding(h)
+	decoded, err := decodeTransfer(enc, body)
+	if err != nil {
+		return body, false, opaque(h, "an attached message that does not decode", body)
+	}
+	inner, innerBody, err := splitMessage(decoded)
+	if err != nil {
+		return body, false, opaque(h, "an attached message whose header does not parse", decoded)
+	}
+	edited, changed, err := w.entity(inner, innerBody, depth+1)
+	if err != nil || !changed {
+		return body, false, err
+	}
+	headerLen := len(decoded) - len(innerBody)
+	encoded, err := encodeTransfer(enc, append(decoded[:headerLen:headerLen], edited...), body)
+	return encoded, err == nil, err
+}
+
+func (w *calendarWalk) calendar(h textproto.Header, charset string, body []byte) ([]byte, bool, error) {
+	enc := transferEncoding(h)
+	ics, err := decodeTransfer(enc, body)
+	if err != nil {
+		return nil, false, calendarRefusal("a calendar part that does not decode")
+	}
+	if !asciiCharset(charset) || bytes.IndexByte(ics, 0) >= 0 || bytes.HasPrefix(ics, []byte{0xfe, 0xff}) || bytes.HasPrefix(ics, []byte{0xff, 0xfe}) {
+		return nil, false, calendarRefusal("a calendar part in a charset it cannot read")
+	}
+	if bytes.Count(ics, []byte("\r")) != bytes.Count(ics, []byte("\r\n")) {
+		return nil, false, calendarRefusal("a calendar part with lines ending in a lone CR")
+	}
+	if w.edit == nil {
+		return body, false, nil
+	}
+	edited, err := w.edit(ics)
+	if err != nil || edited == nil {
+		return body, false, err
+	}
+	encoded, err := encodeTransfer(enc, edited, body)
+	return encoded, err == nil, err
+}
+
+// isCalendarPart reports whether a leaf part is a calendar: its media type is one of
+// calendarTypes, or its name or filename ends in .ics or .vcs. A Content-Type or
+// Content-Disposition that does not parse is read for what a lenient client would find in
+// it (calendarMarkers).
+func isCalendarPart(h textproto.Header, mediaType string, params map[string]string) bool {
+	if slices.Contains(calendarTypes, mediaType) {
+		return true
+	}
+	names := []string{params["name"]}
+	_, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition"))
+	if err == nil {
+		names = append(names, disposition["filename"])
+	}
+	for _, n := range names {
+		if n = strings.ToLower(strings.TrimSpace(n)); strings.HasSuffix(n, ".ics") || strings.HasSuffix(n, ".vcs") {
+			return true
+		}
+	}
+	_, _, typeErr := mime.ParseMediaType(h.Get("Content-Type"))
+	unparsed := (h.Get("Content-Type") != "" && typeErr != nil) || (h.Get("Content-Disposition") != "" && err != nil)
+	return unparsed && mentionsCalendar([]byte(h.Get("Content-Type")+" "+h.Get("Content-Disposition")))
+}
+
+// calendarMarkers are what part headers or iCalendar data spell, lower-cased; bytes the walk
+// cannot read that hold none of them hold no calendar part a mail client would act on.
+var calendarMarkers = []string{"calendar", "application/ics", ".ics", ".vcs"}
+
+// mentionsCalendar reports whether b holds one of calendarMarkers, ignoring case.
+func mentionsCalendar(b []byte) bool {
+	lower := bytes.ToLower(b)
+	return slices.ContainsFunc(calendarMarkers, func(m string) bool { return bytes.Contains(lower, []byte(m)) })
+}
+
+// opaque is the outcome of bytes the walk cannot read: a calendarRefusal (why) when the
+// header h or one of bs mentions a calendar, nil otherwise (they are kept as they are).
+func opaque(h textproto.Header, why string, bs ...[]byte) error {
+	if mentionsCalendar([]byte(h.Get("Content-Type")+" "+h.Get("Content-Disposition"))) ||
+		slices.ContainsFunc(bs, mentionsCalendar) {
+		return calendarRefusal(why + " that may hold a calendar")
+	}
+	return nil
+}
+
+// asciiCharset reports whether charset writes ASCII characters as ASCII bytes, as the
+// line-level rewrite needs: the default (UTF-8 for iCalendar, RFC 5545 section 3.1.4) and
+// every charset but the Unicode encodings that do not.
+func asciiCharset(charset string) bool {
+	c := strings.ToLower(strings.TrimSpace(charset))
+	return !slices.ContainsFunc([]string{"utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs2", "ucs-4", "ucs4", "utf-7", "utf7", "unicode"},
+		func(p string) bool { return strings.HasPrefix(c, p) })
+}
+
+// transferEncoding is the Content-Transfer-Encoding of h, lower-cased; "" when none.
+func transferEncoding(h textproto.Header) string {
+	return strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding")))
+}
+
+// decodeTransfer decodes raw from the transfer encoding enc (RFC 2045 section 6). Base64 may
+// lack its padding; any other encoding than those of RFC 2045 is an error.
+func decodeTransfer(enc string, raw []byte) ([]byte, error) {
+	switch enc {
+	case "", "7bit", "8bit", "binary":
+		return raw, nil
+	case "quoted-printable":
+		return io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+	case "base64":
+		compact := strings.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, string(raw))
+		b, err := base64.StdEncoding.DecodeString(compact)
+		if err != nil {
+			b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(compact, "="))
+		}
+		return b, err
+	}
+	return nil, fmt.Errorf("transfer encoding %q", enc)
+}
+
+// encodeTransfer encodes decoded in the transfer encoding enc, in lines ending in CRLF, and
+// ends it with the line breaks original (what it replaces) ended with when enc is base64.
+func encodeTransfer(enc string, decoded, original []byte) ([]byte, error) {
+	switch enc {
+	case "", "7bit", "8bit", "binary":
+		return decoded, nil
+	case "quoted-printable":
+		var b bytes.Buffer
+		w := quotedprintable.NewWriter(&b)
+		if _, err := w.Write(decoded); err != nil {
+			return nil, err
+		}
+		if err := w.Close(); err != nil {
+			return nil, err
+		}
+		return b.Bytes(), nil
+	case "base64":
+		s := base64.StdEncoding.EncodeToString(decoded)
+		var b bytes.Buffer
+		for len(s) > 76 {
+			b.WriteString(s[:76] + "\r\n")
+			s = s[76:]
+		}
+		b.WriteString(s)
+		b.Write(original[len(bytes.TrimRight(original, " \t\r\n")):])
+		return b.Bytes(), nil
+	}
+	return nil, fmt.Errorf("transfer encoding %q", enc)
+}
+
+// span is where a part's content (header and body) lies in its multipart's body.
+type span struct{ start, end int }
+
+// splitMultipart returns where the parts of a multipart body with boundary lie (RFC 2046
+// section 5.1.1), as go-message's reader finds them: a delimiter line is "--" boundary, "--"
+// too for the last one, then blanks only; the line break before it belongs to it. A body
+// without a closing delimiter ends its last part, as mail clients read it. None when the body
+// has no delimiter line.
+func splitMultipart(body []byte, boundary string) []span {
+	dash := []byte("--" + boundary)
+	var parts []span
+	start := -1
+	for pos := 0; pos < len(body); {
+		next := len(body)
+		if n := bytes.IndexByte(body[pos:], '\n'); n >= 0 {
+			next = pos + n + 1
+		}
+		line := bytes.TrimSuffix(bytes.TrimSuffix(body[pos:next], []byte("\n")), []byte("\r"))
+		if rest, ok := bytes.CutPrefix(line, dash); ok {
+			final := bytes.HasPrefix(rest, []byte("--"))
+			if final {
+				rest = rest[2:]
+			}
+			if len(bytes.TrimLeft(rest, " \t")) == 0 {
+				if start >= 0 {
+					end := pos
+					if end > start && body[end-1] == '\n' {
+						end--
+						if end > start && body[end-1] == '\r' {
+							end--
+						}
+					}
+					parts = append(parts, span{start, end})
+				}
+				if final {
+					return parts
+				}
+				start = next
+			}
+		}
+		pos = next
+	}
+	if start >= 0 && start < len(body) {
+		parts = append(parts, span{start, len(body)})
+	}
+	return parts
+}
+
+// rewriteCalendar applies rule to every content line of the iCalendar data ics that parses
+// (parseProperty), with the METHOD of its VCALENDAR, upper-cased ("" when it has none), and
+// returns ics with each line the rule changed written anew (foldCalendarLine, ending as it
+// did), each line it removed gone and every other byte as it was; nil when no line changed.
+// A line that does not parse is removed when it starts like one of calAddressProperties (a
+// lenient client could still find an address in it) and kept otherwise.
+func rewriteCalendar(ics []byte, rule func(p *property, method string) (keep bool, err error)) ([]byte, error) {
+	lines := splitCalendarLines(ics)
+	parsed := make([]property, len(lines))
+	ok := make([]bool, len(lines))
+	blockOf := make([]int, len(lines))
+	methods := map[int]string{}
+	block := 0
+	for i, l := range lines {
+		parsed[i], ok[i] = parseProperty(l.text)
+		if ok[i] {
+			switch strings.ToUpper(parsed[i].name) {
+			case "BEGIN":
+				if strings.EqualFold(strings.TrimSpace(parsed[i].value), "VCALENDAR") {
+					block++
+				}
+			case "METHOD":
+				if _, seen := methods[block]; !seen {
+					methods[block] = strings.ToUpper(strings.TrimSpace(parsed[i].value))
+				}
+			}
+		}
+		blockOf[i] = block
+	}
+	var out bytes.Buffer
+	changed := false
+	for i, l := range lines {
+		if !ok[i] {
+			if slices.Contains(calAddressProperties, propertyName(strings.TrimPrefix(l.text, "\ufeff"))) {
+				changed = true
+				continue
+			}
+			out.Write(ics[l.start:l.end])
+			continue
+		}
+		keep, err := rule(&parsed[i], methods[blockOf[i]])
+		if err != nil {
+			return nil, err
+		}
+		switch text := parsed[i].String(); {
+		case !keep:
+			changed = true
+		case text != l.text:
+			changed = true
+			out.WriteString(foldCalendarLine(text, l.nl))
+		default:
+			out.Write(ics[l.start:l.end])
+		}
+	}
+	if !changed {
+		return nil, nil
+	}
+	return out.Bytes(), nil
+}
+
+// checkCalendars returns why the calendar parts of a message (its top-level header and body)
+// cannot be read, or "" when they can (calendarWalk).
+func checkCalendars(header textproto.Header, body []byte) string {
+	w := calendarWalk{}
+	if _, _, err := w.entity(header, body, 0); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// maskCalendars returns the body of a forward with the addresses of its calendar parts given
+// reverse aliases by m (package comment above); header is the message's top-level header.
+func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m *participantMasker) ([]byte, error) {
+	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
+		return rewriteCalendar(ics, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) })
+	}}
+	out, _, err := w.entity(header, body, 0)
+	return out, err
+}
+
+// maskProperty is a forward's rule for one content line: the value of a cal-address property,
+// and any other value that is a "mailto:" URI, becomes its reverse alias, or the line goes when
+// it cannot have one; so do the values of the parameters naming calendar users and the other
+// "mailto:" parameter values, each value going alone.
+func (m *participantMasker) maskProperty(ctx context.Context, p *property) (bool, error) {
+	if slices.Contains(calAddressProperties, strings.ToUpper(p.name)) || isMailto(p.value) {
+		v, keep, err := m.maskCalAddress(ctx, p.value)
+		if err != nil || !keep {
+			return false, err
+		}
+		p.value = v
+	}
+	return true, mapParams(p, func(v string) (string, bool, error) { return m.maskCalAddress(ctx, v) })
+}
+
+// maskCalAddress returns the cal-address value with its address replaced by its reverse alias,
+// the scheme kept as written. A value that names no address, or the alias itself, stays; one
+// the relay cannot read, or past maxMaskedParticipants, is removed (keep false).
+func (m *participantMasker) maskCalAddress(ctx context.Context, value string) (string, bool, error) {
+	a := readCalAddress(value)
+	switch {
+	case !a.names:
+		return value, true, nil
+	case a.address == "":
+		return "", false, nil
+	case a.address == m.own:
+		return value, true, nil
+	}
+	reverse, ok, err := m.mask(ctx, a.address)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	return a.scheme + reverse, true, nil
+}
+
+// mapParams replaces each value of p's calAddressParams, and each other parameter value that
+// is a "mailto:" URI, by what to returns for it, or removes it (keep false); a parameter left
+// with no value goes.
+func mapParams(p *property, to func(value string) (string, bool, error)) error {
+	params := p.params[:0]
+	for _, param := range p.params {
+		cal := slices.Contains(calAddressParams, strings.ToUpper(param.name))
+		values := param.values[:0]
+		for _, v := range param.values {
+			if !cal && !isMailto(v.text) {
+				values = append(values, v)
+				continue
+			}
+			text, keep, err := to(v.text)
+			if err != nil {
+				return err
+			}
+			if keep {
+				values = append(values, paramValue{text: text, quoted: v.quoted || needsQuotes(text)})
+			}
+		}
+		if len(values) > 0 {
+			param.values = values
+			params = append(params, param)
+		}
+	}
+	p.params = params
+	return nil
+}
+
+// attendeeMethods are the iTIP methods an attendee sends (RFC 5546 section 1.4): in a reply of
+// the person's, the ATTENDEE is the person.
+var attendeeMethods = []string{"REPLY", "COUNTER", "REFRESH"}
+
+// replyAttendeeParams are the parameters an ORGANIZER or ATTENDEE line of a reply keeps besides
+// those naming calendar users (calAddressParams but EMAIL, mapped): what the organizer needs
+// of an answer. CN, EMAIL, DIR, LANGUAGE, SCHEDULE-* and X-* parameters go: they can name the
+// person.
+var replyAttendeeParams = []string{"CUTYPE", "ROLE", "PARTSTAT", "RSVP"}
+
+// replyCalendar is the reply's rule for the calendar parts of a message of the person's to a
+// reverse alias of connectionID (package comment above).
+type replyCalendar struct {
+	s            *Server
+	connectionID string
+	alias        string
+	contacts     map[string]string // reverse alias → its contact's address; "" when not one of the connection's
+}
+
+// replyCalendars returns the body of a reply with its calendar parts rewritten by the reply's
+// rule; header is the message's top-level header.
+func (s *Server) replyCalendars(ctx context.Context, r route, header textproto.Header, body []byte) ([]byte, error) {
+	c := replyCalendar{s: s, connectionID: r.conn.ID, alias: r.conn.AliasEmail, contacts: map[string]string{}}
+	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
+		return rewriteCalendar(ics, func(p *property, method string) (bool, error) { return c.rule(ctx, p, method) })
+	}}
+	out, _, err := w.entity(header, body, 0)
+	return out, err
+}
+
+func (c *replyCalendar) rule(ctx context.Context, p *property, method string) (bool, error) {
+	mapped := func(v string) (string, bool, error) { s, err := c.address(ctx, v); return s, true, err }
+	name := strings.ToUpper(p.name)
+	if !slices.Contains(calAddressProperties, name) {
+		if isMailto(p.value) {
+			v, err := c.address(ctx, p.value)
+			if err != nil {
+				return false, err
+			}
+			p.value = v
+		}
+		return true, mapParams(p, mapped)
+	}
+	params := p.params[:0]
+	for _, param := range p.params {
+		pn := strings.ToUpper(param.name)
+		if slices.Contains(replyAttendeeParams, pn) || (pn != "EMAIL" && slices.Contains(calAddressParams, pn)) {
+			params = append(params, param)
+		}
+	}
+	p.params = params
+	if err := mapParams(p, mapped); err != nil {
+		return false, err
+	}
+	if name == "ATTENDEE" && slices.Contains(attendeeMethods, method) {
+		p.value = "mailto:" + c.alias
+		return true, nil
+	}
+	v, err := c.address(ctx, p.value)
+	p.value = v
+	return err == nil, err
+}
+
+// address maps one cal-address value of a reply: a reverse alias of the connection becomes its
+// contact's address, anything else (the person's address, another's, none) the alias. The
+// scheme is kept as written ("mailto:" when there was none, but for a bare address).
+func (c *replyCalendar) address(ctx context.Context, value string) (string, error) {
+	a := readCalAddress(value)
+	to := c.alias
+	if a.address != "" {
+		contact, err := c.contact(ctx, a.address)
+		if err != nil {
+			return "", err
+		}
+		if contact != "" {
+			to = contact
+		}
+	}
+	switch {
+	case a.scheme != "":
+		return a.scheme + to, nil
+	case a.names:
+		return to, nil
+	}
+	return "mailto:" + to, nil
+}
+
+// contact returns the contact's address of address when it is a reverse alias of the
+// connection, else "". At most maxMaskedParticipants reverse aliases are looked up per message;
+// the others are taken for none.
+func (c *replyCalendar) contact(ctx context.Context, address string) (string, error) {
+	local, d, _ := strings.Cut(address, "@")
+	token, isReverse := strings.CutPrefix(local, reverseAliasPrefix)
+	if d != c.s.cfg.Domain || !isReverse || !wellFormedToken(token) {
+		return "", nil
+	}
+	if contact, seen := c.contacts[address]; seen || len(c.contacts) == maxMaskedParticipants {
+		return contact, nil
+	}
+	rc, err := c.s.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ConnectionID(c.connectionID)).Only(ctx)
+	switch {
+	case store.NotFound(err):
+		c.contacts[address] = ""
+	case err != nil:
+		return "", err
+	default:
+		c.contacts[address] = rc.ContactAddress
+	}
+	return c.contacts[address], nil
+}
