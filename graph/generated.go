@@ -7608,7 +7608,10 @@ extend type Mutation {
   navigator.credentials.create (the challenge is single use, 5 minutes).
   """
   beginPasskeyRegistration(input: BeginPasskeyRegistrationInput!): BeginPasskeyRegistrationPayload!
-  """Finishes adding a passkey with the authenticator's response (the PublicKeyCredential as JSON)."""
+  """
+  Finishes adding a passkey with the authenticator's response (the PublicKeyCredential as JSON)
+  and, when two-step verification is on, a current TOTP code or a recovery code.
+  """
   finishPasskeyRegistration(input: FinishPasskeyRegistrationInput!): FinishPasskeyRegistrationPayload!
   renamePasskey(input: RenamePasskeyInput!): RenamePasskeyPayload!
   deletePasskey(input: DeletePasskeyInput!): DeletePasskeyPayload!
@@ -7665,6 +7668,11 @@ input FinishPasskeyRegistrationInput {
   name: String!
   "The PublicKeyCredential as JSON."
   credential: String!
+  """
+  A current TOTP code or a recovery code: required when two-step verification is on (a passkey
+  signs in as both steps), ignored when it is off.
+  """
+  code: String
 }
 
 type FinishPasskeyRegistrationPayload {
@@ -32090,7 +32098,7 @@ func (ec *executionContext) unmarshalInputFinishPasskeyRegistrationInput(ctx con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "credential"}
+	fieldsInOrder := [...]string{"name", "credential", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32111,6 +32119,13 @@ func (ec *executionContext) unmarshalInputFinishPasskeyRegistrationInput(ctx con
 				return it, err
 			}
 			it.Credential = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil

@@ -70,7 +70,7 @@ func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context, input m
 
 // FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
 func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error) {
-	pk, err := r.WebAuthn.FinishRegistration(ctx, input.Name, input.Credential)
+	pk, err := r.WebAuthn.FinishRegistrationWithCode(ctx, input.Name, input.Credential, deref(input.Code))
 	if err != nil {
 		return nil, err
 	}

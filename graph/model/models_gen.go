@@ -311,6 +311,9 @@ type FinishPasskeyRegistrationInput struct {
 	Name string `json:"name"`
 	// The PublicKeyCredential as JSON.
 	Credential string `json:"credential"`
+	// A current TOTP code or a recovery code: required when two-step verification is on (a passkey
+	// signs in as both steps), ignored when it is off.
+	Code *string `json:"code,omitempty"`
 }
 
 type FinishPasskeyRegistrationPayload struct {

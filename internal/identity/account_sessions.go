@@ -11,6 +11,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/store"
 )
 
 // SessionView is one of the signed-in person's browser sessions, for their dashboard.
@@ -63,6 +64,39 @@ func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	return n, s.recordSessionsEnded(ctx, sess.UserID, n)
 }
 
+// EndPasskeySessions ends the sessions of userID that signed in with the passkey named by
+// passkeyRef (passkey.Ref), except the session of this request, and returns how many ended: a
+// passkey's removal takes the sessions it started with it (someone who added their own passkey
+// to the account must not stay signed in through it). Their applications are told first
+// (SessionsEnding: back-channel logouts), as for sessions the person ends from the dashboard.
+func (s *Service) EndPasskeySessions(ctx context.Context, userID, passkeyRef string) (int, error) {
+	if passkeyRef == "" {
+		return 0, nil
+	}
+	current := ""
+	if sess, ok := auth.SessionFrom(ctx); ok {
+		current = sess.ID
+	}
+	list, err := s.Sessions.List(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	var ending []string
+	for _, l := range list {
+		if l.Passkey == passkeyRef && l.ID != current {
+			ending = append(ending, l.ID)
+		}
+	}
+	if len(ending) == 0 {
+		return 0, nil
+	}
+	s.endingSessions(ctx, userID, func(id string) bool { return slices.Contains(ending, id) })
+	if err := s.Sessions.deleteHashes(ctx, userID, ending...); err != nil {
+		return 0, err
+	}
+	return len(ending), s.recordSessionsEnded(ctx, userID, len(ending))
+}
+
 // endingSessions tells SessionsEnding about the sessions of userID that ending chooses (by
 // id), before they are deleted: so a crash between the two loses no logout. It is best effort:
 // the sessions end whatever it answers (ending them is what the person asked for), and a
@@ -91,9 +125,18 @@ func (s *Service) endingSessions(ctx context.Context, userID string, ending func
 }
 
 // recordSessionsEnded writes the activity event of n sessions ended by their person. Sessions
-// live in Redis, so the event follows the change instead of sharing its transaction.
+// live in Redis, so the event follows the change instead of sharing its transaction. An
+// account closed meanwhile gets no event: the sessions ended all the same, and an event
+// written after the closing would outlive the account (activity events reference nobody).
 func (s *Service) recordSessionsEnded(ctx context.Context, userID string, n int) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first (store.HoldUser): the closing locks them before it deletes their
+		// events, so this either commits before or finds the account gone.
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); apperr.Is(err, apperr.NotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.SessionsEnded, Actor: activity.ByPerson,
 			UserID: userID, Details: map[string]string{"count": strconv.Itoa(n)}, At: s.Now()})
 	})

@@ -41,6 +41,9 @@ type SessionInfo struct {
 	// AMR are the authentication methods of the sign-in (RFC 8176 values; empty for a magic
 	// link alone).
 	AMR []string
+	// Passkey names the passkey the session signed in with (passkey.Ref of its credential id),
+	// "" for any other sign-in.
+	Passkey string
 }
 
 // NewSessions returns the session store.
@@ -66,14 +69,25 @@ func (s *Sessions) Create(ctx context.Context, userID, userAgent, ip string) (st
 // CreateAMR is Create for a sign-in that used the methods amr (RFC 8176 values), kept with the
 // session for id_tokens and the person's list of sessions.
 func (s *Sessions) CreateAMR(ctx context.Context, userID, userAgent, ip string, amr []string) (string, error) {
+	return s.CreateWithPasskey(ctx, userID, userAgent, ip, amr, "")
+}
+
+// CreateWithPasskey is CreateAMR for a sign-in with the passkey named by passkeyRef
+// (passkey.Ref), kept with the session so that removing the passkey ends the session
+// (Service.EndPasskeySessions); "" is CreateAMR.
+func (s *Sessions) CreateWithPasskey(ctx context.Context, userID, userAgent, ip string, amr []string, passkeyRef string) (string, error) {
 	raw := ids.Secret("ses_")
 	hash := ids.Hash(raw)
 	now := s.now()
-	pipe := s.kv.TxPipeline()
-	pipe.HSet(ctx, sessionKey(hash), map[string]any{
+	fields := map[string]any{
 		"uid": userID, "created": now.UnixMilli(), "seen": now.UnixMilli(),
 		"ua": truncate(userAgent, 300), "ip": ip, "amr": strings.Join(amr, " "),
-	})
+	}
+	if passkeyRef != "" {
+		fields["pk"] = passkeyRef
+	}
+	pipe := s.kv.TxPipeline()
+	pipe.HSet(ctx, sessionKey(hash), fields)
 	pipe.Expire(ctx, sessionKey(hash), s.cfg.Idle)
 	pipe.SAdd(ctx, userSessionsKey(userID), hash)
 	pipe.Expire(ctx, userSessionsKey(userID), s.cfg.Absolute)
@@ -235,7 +249,7 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		created, _ := strconv.ParseInt(m["created"], 10, 64)
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
-			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"])})
+			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"]})
 	}
 	return out, nil
 }

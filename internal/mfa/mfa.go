@@ -1,7 +1,9 @@
 // Package mfa is two-step verification: a TOTP authenticator app (RFC 6238) with ten
 // single-use recovery codes. Enrolment, turning it off and regenerating recovery codes are the
-// signed-in person's (auth.RequireUser); Verify is the second step of a sign-in. Every code
-// check is rate limited per person, and a wrong code changes nothing.
+// signed-in person's and need a recent sign-in (auth.RequireRecentSignIn); Verify is the second
+// step of a sign-in, Reverify the fresh second step those changes (and adding a passkey) ask
+// for. Every code check is rate limited per person, a sign-in's apart from the dashboard's, and
+// a wrong code changes nothing.
 package mfa
 
 import (
@@ -83,10 +85,13 @@ type Service struct {
 	// instance stores and checks codes alike, and changing the secret makes stored codes
 	// unusable, as it does sealed TOTP secrets.
 	RecoveryCodeKey []byte
-	// Limiter counts code checks; Attempts is the rule per person (sign-in second step,
-	// enrolment, turning off, regenerating). Default 10 per 15 minutes.
-	Limiter  *ratelimit.Limiter
-	Attempts ratelimit.Rule
+	// Limiter counts code checks per person. Attempts is the rule of the sign-in's second step
+	// (Verify), AccountAttempts that of the codes the signed-in person sends from the dashboard
+	// (enrolment, Reverify): apart, so that a session, even a stolen one, can never spend the
+	// tries the person needs to sign in. Default 10 per 15 minutes each.
+	Limiter         *ratelimit.Limiter
+	Attempts        ratelimit.Rule
+	AccountAttempts ratelimit.Rule
 	// Notify, when set, is told of a change to a person's factors (security notices).
 	Notify func(ctx context.Context, userID string, event Event)
 }
@@ -108,7 +113,8 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
-		Attempts: ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute}}
+		Attempts:        ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
+		AccountAttempts: ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute}}
 }
 
 // Status is a person's two-step verification state.
@@ -190,12 +196,13 @@ func (s *Service) BeginTOTP(ctx context.Context, accountName string) (*Enrolment
 // ConfirmTOTP turns two-step verification on for the signed-in person with the first code of
 // the secret from BeginTOTP, and returns their ten recovery codes (shown once; only hashes are
 // kept). A wrong code answers Invalid and changes nothing; no enrolment in progress, Gone.
+// Tries count under AccountAttempts.
 func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.attempt(ctx, uid); err != nil {
+	if err := s.Limiter.Take(ctx, s.AccountAttempts, uid); err != nil {
 		return nil, err
 	}
 	sealed, err := s.KV.Get(ctx, enrolKey(uid)).Bytes()
@@ -241,13 +248,10 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 }
 
 // DisableTOTP turns two-step verification off for the signed-in person and deletes their
-// recovery codes. It needs a fresh second step: a current TOTP code or a recovery code.
+// recovery codes. It needs a recent sign-in and a fresh second step (Reverify).
 func (s *Service) DisableTOTP(ctx context.Context, code string) error {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := s.Reverify(ctx, code)
 	if err != nil {
-		return err
-	}
-	if _, err := s.Verify(ctx, uid, code); err != nil {
 		return err
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
@@ -270,15 +274,12 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 }
 
 // RegenerateRecoveryCodes replaces the signed-in person's recovery codes with ten new ones.
-// It needs a fresh second step (a current TOTP code or a recovery code). Regenerations at the
-// same moment take turns, so the person is left with the last one's ten codes, never more;
-// once two-step verification was turned off meanwhile, it answers Conflict and stores none.
+// It needs a recent sign-in and a fresh second step (Reverify). Regenerations at the same
+// moment take turns, so the person is left with the last one's ten codes, never more; once
+// two-step verification was turned off meanwhile, it answers Conflict and stores none.
 func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]string, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := s.Reverify(ctx, code)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.Verify(ctx, uid, code); err != nil {
 		return nil, err
 	}
 	codes := newRecoveryCodes()
@@ -313,12 +314,54 @@ func DeleteUser(ctx context.Context, tx *ent.Tx, userID string) error {
 	return nil
 }
 
-// Verify checks a second-step code of userID: a current TOTP code (each accepted once) or one
-// of their recovery codes (spent by this call). It returns the methods it proves (AMR values).
-// Checks are rate limited per person (RateLimited with RetryAfter); a wrong code answers
-// Invalid and changes nothing; a person without two-step verification, Invalid too.
+// Verify checks the code of the second step of userID's sign-in: a current TOTP code (each
+// accepted once) or one of their recovery codes (spent by this call). It returns the methods it
+// proves (AMR values). Checks are rate limited per person under Attempts (RateLimited with
+// RetryAfter); a wrong code answers Invalid and changes nothing; a person without two-step
+// verification, Invalid too.
 func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, error) {
-	if err := s.attempt(ctx, userID); err != nil {
+	return s.verify(ctx, s.Attempts, userID, code)
+}
+
+// Reverify checks a fresh second step of the signed-in person before a change to how they sign
+// in (turning two-step verification off, new recovery codes, a passkey added while it is on) and
+// returns their id. The session's sign-in must be recent (auth.RequireRecentSignIn), which is
+// checked before any try is counted, so an old session cookie spends no tries; then code is
+// checked as Verify checks it (a TOTP code accepted once per time step, a recovery code spent),
+// but counted under AccountAttempts, never the tries of the person's sign-in. A wrong or
+// missing code, or a person without two-step verification, answers Invalid.
+func (s *Service) Reverify(ctx context.Context, code string) (string, error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.verify(ctx, s.AccountAttempts, uid, code); err != nil {
+		return "", err
+	}
+	return uid, nil
+}
+
+// ReverifyIfOn is Reverify for a change that needs the second step only of a person who has
+// two-step verification on (adding a passkey): for one who has it off, it checks the recent
+// sign-in alone and ignores code.
+func (s *Service) ReverifyIfOn(ctx context.Context, code string) (string, error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", err
+	}
+	on, err := s.Enabled(ctx, uid)
+	if err != nil {
+		return "", err
+	}
+	if !on {
+		return uid, nil
+	}
+	return s.Reverify(ctx, code)
+}
+
+// verify is Verify counting the try under rule.
+func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code string) ([]string, error) {
+	if err := s.Limiter.Take(ctx, rule, userID); err != nil {
 		return nil, err
 	}
 	wrong := apperr.New(apperr.Invalid, "the code is wrong or was already used")
@@ -371,11 +414,6 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 	}
 	s.notify(ctx, userID, RecoveryCodeUsed)
 	return []string{AMROTP, AMRMFA}, nil
-}
-
-// attempt counts one code check of uid.
-func (s *Service) attempt(ctx context.Context, uid string) error {
-	return s.Limiter.Take(ctx, s.Attempts, uid)
 }
 
 // match finds the time step within skew of now whose code is code and that is later than

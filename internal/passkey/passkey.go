@@ -22,6 +22,7 @@ import (
 
 	"loginsign/ent"
 	entpasskey "loginsign/ent/passkey"
+	"loginsign/ent/totpfactor"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -49,6 +50,13 @@ type Service struct {
 	Now func() time.Time
 	// Notify, when set, is told when a person's passkeys change (security notices).
 	Notify func(ctx context.Context, userID string, event mfa.Event)
+	// MFA checks the second step a person who has two-step verification on sends with a new
+	// passkey (FinishRegistrationWithCode). Nil, such a person cannot add one (internal error).
+	MFA *mfa.Service
+	// EndSessions, when set, ends the sessions of userID that signed in with the passkey named
+	// by passkeyRef (Ref), except the current one, once that passkey is removed
+	// (identity.Service.EndPasskeySessions).
+	EndSessions func(ctx context.Context, userID, passkeyRef string) (int, error)
 	// Unavailable, when set, says why passkeys are off (the base URL's host is an IP address).
 	Unavailable string
 }
@@ -136,6 +144,23 @@ func credential(k *ent.Passkey) webauthn.Credential {
 	return c
 }
 
+// Ref names a passkey in the sessions it signs in (identity.Sessions.CreateWithPasskey): the
+// SHA-256 of its credential id.
+func Ref(credentialID []byte) string { return ids.Hash(string(credentialID)) }
+
+// SignInRef is the Ref of the passkey that signed the assertion response (the
+// PublicKeyCredential as JSON, as FinishLogin verified it), or "" when response is malformed.
+func SignInRef(response string) string {
+	if len(response) > MaxResponse {
+		return ""
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(response))
+	if err != nil {
+		return ""
+	}
+	return Ref(parsed.RawID)
+}
+
 func regKey(uid string) string         { return "pkreg:" + uid }
 func loginKey(challenge string) string { return "pklogin:" + ids.Hash(challenge) }
 
@@ -177,12 +202,26 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 	return string(out), nil
 }
 
-// FinishRegistration adds the passkey of response (the PublicKeyCredential as JSON) to the
-// signed-in person under name. The challenge is spent whatever the outcome; a response that
+// FinishRegistration is FinishRegistrationWithCode without a code, for a person who has
+// two-step verification off.
+func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
+	return s.FinishRegistrationWithCode(ctx, name, response, "")
+}
+
+// FinishRegistrationWithCode adds the passkey of response (the PublicKeyCredential as JSON) to
+// the signed-in person under name. The challenge is spent whatever the outcome; a response that
 // does not verify (wrong challenge, origin or RP, no user verification) answers Invalid, and
 // so does one past MaxPerUser, counted when the passkey is stored, so registrations finishing
 // together cannot pass it. A deleted account answers NotFound.
-func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
+//
+// A passkey signs in as both steps, so a person who has two-step verification on must also
+// prove their second step with code, a current TOTP code or a recovery code, as for turning it
+// off (mfa.Service.ReverifyIfOn: a TOTP time step accepted once, a recovery code spent, tries
+// counted per person apart from the sign-in's). It is checked once the response verified, so a
+// response that fails spends no code; a missing or wrong code answers Invalid and stores
+// nothing. Without it, a session cookie taken in the first 15 minutes would add its thief's
+// passkey, which then signs in with neither the mailbox nor the authenticator app.
+func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response, code string) (*ent.Passkey, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
@@ -225,6 +264,9 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 	if !cred.Flags.UserVerified {
 		return nil, apperr.New(apperr.Invalid, "the passkey did not verify you (PIN or biometrics); use one that does")
 	}
+	if err := s.secondStep(ctx, uid, code); err != nil {
+		return nil, err
+	}
 	var transports []string
 	for _, t := range cred.Transport {
 		transports = append(transports, string(t))
@@ -260,6 +302,23 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 	}
 	s.notify(ctx, uid, Added)
 	return k, nil
+}
+
+// secondStep checks code as the second step of uid, who is adding a passkey, when they have
+// two-step verification on.
+func (s *Service) secondStep(ctx context.Context, uid, code string) error {
+	if s.MFA != nil {
+		_, err := s.MFA.ReverifyIfOn(ctx, code)
+		return err
+	}
+	on, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Exist(ctx)
+	if err != nil {
+		return fmt.Errorf("reading two-step verification: %w", err)
+	}
+	if on {
+		return errors.New("passkeys: the person has two-step verification on and no service checks their code")
+	}
+	return nil
 }
 
 func errTooMany() error { return apperr.New(apperr.Invalid, "too many passkeys; remove one first") }
@@ -303,17 +362,21 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 	return s.DB.Passkey.Get(ctx, id)
 }
 
-// Delete removes one of the signed-in person's passkeys.
+// Delete removes one of the signed-in person's passkeys, then ends the sessions it signed in
+// (EndSessions), all but the current one: a passkey someone else added must not leave them
+// signed in.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return err
 	}
+	var ref string
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		k, err := tx.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
 		if err != nil {
 			return store.Err(err, "passkey")
 		}
+		ref = Ref(k.CredentialID)
 		if err := tx.Passkey.DeleteOne(k).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting passkey: %w", err)
 		}
@@ -324,6 +387,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.notify(ctx, uid, Removed)
+	if s.EndSessions != nil {
+		if _, err := s.EndSessions(ctx, uid, ref); err != nil {
+			return fmt.Errorf("ending the removed passkey's sessions: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -413,7 +481,10 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 	if err != nil || stored == nil {
 		return "", nil, refused
 	}
-	if cred.Authenticator.CloneWarning || !cred.Flags.UserVerified {
+	// User verification of this very assertion: the library checks it only because the stored
+	// challenge says "required", and cred.Flags.UserVerified is the stored credential's latched
+	// flag (credential sets it), not this ceremony's.
+	if cred.Authenticator.CloneWarning || !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
 		return "", nil, refused
 	}
 	// The clone check compared against the counter read above; sign-ins racing with a cloned

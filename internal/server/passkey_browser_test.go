@@ -128,6 +128,9 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.shot(t, "dashboard-recovery-codes")
 		tb.open(t, ls.URL+"/dashboard", "#two-step")
 		tb.waitFor(t, `document.querySelector('#two-step').textContent.includes("10 recovery codes left")`)
+		// A passkey signs in as both steps: adding one now takes a code too.
+		tb.waitFor(t, `document.querySelector('#add-passkey-form #passkey-code') !== null`)
+		tb.checkLabels(t, "dashboard")
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-two-step-on")
 	})

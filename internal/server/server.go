@@ -208,6 +208,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		log.Warn(s.passkeys.Unavailable)
 	}
 	s.oauth.Passkeys = s.passkeys
+	s.passkeys.MFA = s.mfa
 	s.portal.Redirects = s.oauth
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.Authorize, s.now)
@@ -237,6 +238,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		}, LogoutToken: s.oauth.LogoutToken})
 	s.oauth.WakeWebhooks = worker.Wake
 	s.identity.SessionsEnding = s.oauth.LogoutApps
+	s.passkeys.EndSessions = s.identity.EndPasskeySessions
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Limiter: ratelimit.New(k), Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)

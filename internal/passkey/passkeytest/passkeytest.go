@@ -30,13 +30,15 @@ const (
 )
 
 // Authenticator holds one P-256 credential with a random credential ID. Its responses say the
-// user was present and verified; its registration uses attestation "none". It is not safe for
-// concurrent use (build responses first, then send them from several goroutines).
+// user was present and verified (unless SetUserVerified(false)); its registration uses
+// attestation "none". It is not safe for concurrent use (build responses first, then send them
+// from several goroutines).
 type Authenticator struct {
-	key    *ecdsa.PrivateKey
-	id     []byte
-	synced bool
-	user   []byte // user handle, from the registration options
+	key        *ecdsa.PrivateKey
+	id         []byte
+	synced     bool
+	unverified bool
+	user       []byte // user handle, from the registration options
 }
 
 // New returns an authenticator with a fresh key. A synced one sets the backup flags BE and BS
@@ -52,6 +54,11 @@ func New(tb testing.TB, synced bool) *Authenticator {
 
 // Synced reports whether the authenticator sets the backup flags BE and BS.
 func (a *Authenticator) Synced() bool { return a.synced }
+
+// SetUserVerified sets whether later responses say the user was verified (flag UV), as an
+// authenticator does that has no PIN or biometrics, or skipped them, when it answers with
+// user presence alone.
+func (a *Authenticator) SetUserVerified(verified bool) { a.unverified = !verified }
 
 // Register answers registration options (the JSON of BeginRegistration) with the credential
 // creation response (JSON) a browser at origin sends, reporting signature counter counter. It
@@ -133,7 +140,10 @@ func (a *Authenticator) Login(tb testing.TB, options, origin string, counter uin
 // authData is the authenticator data up to the counter: RP ID hash, flags (user present and
 // verified, the backup bits of a synced authenticator, extra), counter.
 func (a *Authenticator) authData(rpID string, extra byte, counter uint32) []byte {
-	flags := byte(flagUP | flagUV | extra)
+	flags := byte(flagUP | extra)
+	if !a.unverified {
+		flags |= flagUV
+	}
 	if a.synced {
 		flags |= flagBE | flagBS
 	}

@@ -27,6 +27,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/oauth"
+	"loginsign/internal/passkey"
 	"loginsign/internal/web/page"
 )
 
@@ -790,7 +791,8 @@ func (p *Pages) PasskeyOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 // PasskeySubmit is POST /login/passkey (form: flow, credential = the assertion as JSON): signs
-// in with the passkey and continues like a magic link (303).
+// in with the passkey and continues like a magic link (303). The session remembers the passkey,
+// so that removing it ends the session.
 func (p *Pages) PasskeySubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 96<<10)
 	if err := r.ParseForm(); err != nil {
@@ -802,7 +804,7 @@ func (p *Pages) PasskeySubmit(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, err)
 		return
 	}
-	p.SignedIn(w, r, in)
+	p.signedIn(w, r, in, passkey.SignInRef(r.PostForm.Get("credential")))
 }
 
 // SecondStepPage is GET /login/verify: the code form of a sign-in waiting for its second step.
@@ -839,14 +841,37 @@ func (p *Pages) SecondStepSubmit(w http.ResponseWriter, r *http.Request) {
 
 // SignedIn finishes a sign-in in the browser: rotates the session (the old one ends, a new id
 // carrying the sign-in's methods is set) and continues the authorization in progress, or goes
-// to the page that asked for the sign-in, or the dashboard (303).
+// to the page that asked for the sign-in, or the dashboard (303). An account closed since the
+// sign-in was recorded gets no session and no remembered browser: the answer is that of a
+// link to an account that no longer exists (410, the link used or expired).
 func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn) {
+	p.signedIn(w, r, in, "")
+}
+
+// signedIn is SignedIn for a sign-in with the passkey named by passkeyRef (passkey.Ref), "" for
+// any other.
+func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn, passkeyRef string) {
 	if old := p.Cookies.Get(r, sessionCookie); old != "" {
 		p.Identity.Sessions.Delete(r.Context(), old)
 	}
-	raw, err := p.Identity.Sessions.CreateAMR(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r), in.AMR)
+	raw, err := p.Identity.Sessions.CreateWithPasskey(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r), in.AMR, passkeyRef)
 	if err != nil {
 		p.errorPage(w, r, err)
+		return
+	}
+	// The account is read again now that the session exists: the closing of an account ends
+	// its sessions once it has committed, so a session written later would outlive it. Either
+	// the closing commits after this read, and ends the session itself, or this read finds
+	// the account gone and the session ends here.
+	if _, err := p.Identity.User(r.Context(), in.User.ID); err != nil {
+		if err := p.Identity.Sessions.Delete(r.Context(), raw); err != nil {
+			p.Log.ErrorContext(r.Context(), "ending the session of a closed account", "err", err)
+		}
+		p.Cookies.Clear(w, sessionCookie)
+		if apperr.Is(err, apperr.NotFound) {
+			err = apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+		}
+		p.linkError(w, r, "", err)
 		return
 	}
 	p.Cookies.Set(w, sessionCookie, raw, 0)

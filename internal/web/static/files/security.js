@@ -6,7 +6,7 @@
   var Q = {
     passkeys: "query DashboardPasskeys { viewer { id passkeys { id name createdAt lastUsedAt synced } } }",
     beginPasskey: "mutation BeginPasskeyRegistration { beginPasskeyRegistration(input: {}) { options } }",
-    finishPasskey: "mutation FinishPasskeyRegistration($name: String!, $credential: String!) { finishPasskeyRegistration(input: {name: $name, credential: $credential}) { passkey { id name } } }",
+    finishPasskey: "mutation FinishPasskeyRegistration($name: String!, $credential: String!, $code: String) { finishPasskeyRegistration(input: {name: $name, credential: $credential, code: $code}) { passkey { id name } } }",
     deletePasskey: "mutation DeletePasskey($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }",
     twoStep: "query DashboardTwoStep { viewer { id twoStep { enabled enabledAt recoveryCodesLeft } } }",
     beginTOTP: "mutation BeginTotpEnrolment { beginTotpEnrolment(input: {}) { enrolment { secret uri qrCode expiresAt } } }",
@@ -36,14 +36,33 @@
 
   var addForm = document.getElementById("add-passkey-form");
   addForm.hidden = !window.LSPasskey.supported;
+  // A passkey signs in as both steps: with two-step verification on, adding one also takes a
+  // current code from the app or a recovery code (the field is in the form only then:
+  // loadTwoStep knows).
+  var passkeyCode = h("input", { id: "passkey-code", name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+    maxlength: "64", placeholder: t("security.passkey_code_placeholder"), spellcheck: "false", required: true });
+  var passkeyCodeLabel = h("label", { class: "visually-hidden", for: "passkey-code" }, t("security.passkey_code"));
+  function askPasskeyCode(on) {
+    if (on && !passkeyCode.isConnected) {
+      var submit = addForm.querySelector("button[type=submit]");
+      addForm.insertBefore(passkeyCodeLabel, submit);
+      addForm.insertBefore(passkeyCode, submit);
+    } else if (!on && passkeyCode.isConnected) {
+      passkeyCodeLabel.remove();
+      passkeyCode.remove();
+      passkeyCode.value = "";
+    }
+  }
   addForm.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var f = ev.target;
     LS.busy(f, async function () {
       var begin = await gql(Q.beginPasskey);
       var cred = await navigator.credentials.create({ publicKey: LSPasskey.creationOptions(begin.beginPasskeyRegistration.options) });
-      await gql(Q.finishPasskey, { name: f.name.value.trim() || t("security.passkey_default"), credential: LSPasskey.credentialJSON(cred) });
+      await gql(Q.finishPasskey, { name: f.name.value.trim() || t("security.passkey_default"), credential: LSPasskey.credentialJSON(cred),
+        code: passkeyCode.isConnected ? passkeyCode.value.trim() : null });
       f.name.value = "";
+      passkeyCode.value = "";
       loadPasskeys();
     }, t("security.passkey_added"));
   });
@@ -70,6 +89,7 @@
     var data;
     try { data = await gql(Q.twoStep); } catch (e) { failed("two-step", e); return; }
     var st = data.viewer.twoStep;
+    askPasskeyCode(st.enabled);
     if (!st.enabled) {
       fill("two-step", h("div", { class: "stack" },
         h("p", { class: "muted" }, t("security.off")),
