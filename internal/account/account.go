@@ -130,12 +130,14 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 
 // DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID
 // (the dashboard asks them to type it). Every connection ends as RemoveConnection would, but
-// each app gets user_account_deleted; every browser session ends; the addresses and the user
-// row are deleted, so are the person's address change requests, and the audit events of the
-// account keep no address (identity.ForgetAddresses). The Global User ID is never issued again
-// (the allocator's counter only moves forward). A person who still owns applications must
-// delete or hand them over first (Conflict "owns_applications"): deleting them would end other
-// people's connections.
+// each app gets user_account_deleted; every browser session ends, so do a TOTP enrolment and a
+// passkey registration in progress; the addresses and the user row are deleted, so are the
+// person's address change requests, and the audit events of the account keep no address
+// (identity.ForgetAddresses). The person's refusals of pending links are forgotten
+// (forgetRefusals): whoever holds one of the addresses next decides. The Global User ID is
+// never issued again (the allocator's counter only moves forward). A person who still owns
+// applications must delete or hand them over first (Conflict "owns_applications"): deleting
+// them would end other people's connections.
 func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConnections int, err error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -173,7 +175,23 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := refuseOwner(ctx, tx.Client(), uid); err != nil {
 			return err
 		}
-		if err := s.holdApplications(ctx, tx, writtenByClosing(uid)); err != nil {
+		// The addresses as they are under the lock: a change of the primary address locks the
+		// person too, and a refusal holds them (RefusePendingLink). The applications whose
+		// links to them the person refused are held with the others: forgetRefusals writes
+		// those links, and a rollback of their import locks the application first.
+		held, err := tx.User.Get(ctx, uid)
+		if err != nil {
+			return store.Err(err, "user")
+		}
+		addrs, err := identity.VerifiedAddressesOf(ctx, tx.Client(), held)
+		if err != nil {
+			return err
+		}
+		refusedTo, err := refusedApplications(ctx, tx, addrs)
+		if err != nil {
+			return err
+		}
+		if err := s.holdApplications(ctx, tx, application.Or(writtenByClosing(uid), application.IDIn(refusedTo...))); err != nil {
 			return err
 		}
 		// Locked, as RemoveConnection locks one: a removal running at the same time either
@@ -190,6 +208,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 			}
 		}
 		endedConnections = len(conns)
+		if err := forgetRefusals(ctx, tx, addrs...); err != nil {
+			return err
+		}
 		if _, err := tx.UserEmail.Delete().Where(useremail.UserID(uid)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting addresses: %w", err)
 		}
@@ -234,6 +255,13 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	// A session created while the transaction ran ends too.
 	if _, err := s.Identity.Sessions.DeleteAll(ctx, uid, ""); err != nil {
 		return endedConnections, err
+	}
+	// So do the enrolments begun and not finished, kept in the store the sessions live in: the
+	// sealed TOTP secret offered to the person (15 min) and the challenge of a passkey being
+	// registered (5 min). Their keys are built by mfa's enrolKey and passkey's regKey, which
+	// neither package exports.
+	if err := s.Identity.KV.Del(ctx, "totp-enrol:"+uid, "pkreg:"+uid).Err(); err != nil {
+		return endedConnections, fmt.Errorf("ending enrolments: %w", err)
 	}
 	s.wake()
 	return endedConnections, nil
@@ -425,13 +453,20 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 }
 
 // RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
-// verified or pending.
+// verified or pending. The person's refusals of pending links to a verified one are forgotten
+// with it (forgetRefusals): they are this person's, not the next holder's.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first, as the closing of the account locks them before their pending links
+		// and addresses: the two take turns. A refusal holds the person too, so no refusal of
+		// the address lands after this transaction forgot its refusals.
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		// Locked, so that whether to release the claim is decided on the committed row: read
 		// unlocked, a verification committing meanwhile left its claim behind, with no
 		// address, and nobody could sign up with or verify the address again.
@@ -448,6 +483,18 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 		}
 		if ue.VerifiedAt == nil {
 			return nil
+		}
+		// Held before the links are written, as the closing holds them (a rollback of their
+		// import locks the application first).
+		refusedTo, err := refusedApplications(ctx, tx, []string{ue.Email})
+		if err != nil {
+			return err
+		}
+		if err := s.holdApplications(ctx, tx, application.IDIn(refusedTo...)); err != nil {
+			return err
+		}
+		if err := forgetRefusals(ctx, tx, ue.Email); err != nil {
+			return err
 		}
 		return identity.ReleaseAddress(ctx, tx, uid, ue.Email)
 	})

@@ -1,8 +1,11 @@
 package account_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"testing"
 	"time"
@@ -14,11 +17,13 @@ import (
 	"loginsign/ent/appmember"
 	"loginsign/ent/consent"
 	"loginsign/ent/emailchange"
+	"loginsign/ent/profilepicture"
 	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 	"loginsign/internal/team"
@@ -107,6 +112,64 @@ var lockOrderRaces = []lockOrderRace{
 			return func() error { return e.svc.RemoveConnection(as(person), conn.ID) }, holdConsent(e, conn)
 		},
 		left: connectionsOf},
+	// The profile's changes wrote the picture or the connections, then the person; the closing
+	// locks the person, then the connections, and deletes the picture after the addresses.
+	{name: "picture replaced",
+		prepare: func(t *testing.T, e *env, person *ent.User) (func() error, func(context.Context, *ent.Tx)) {
+			profiles, hold := pictured(e, person)
+			return func() error { _, err := profiles.SetPicture(as(person), onePixelPNG(t)); return err }, hold
+		},
+		left: picturesOf},
+	{name: "picture removed",
+		prepare: func(t *testing.T, e *env, person *ent.User) (func() error, func(context.Context, *ent.Tx)) {
+			profiles, hold := pictured(e, person)
+			return func() error { _, err := profiles.RemovePicture(as(person)); return err }, hold
+		},
+		left: picturesOf},
+	{name: "region changed",
+		prepare: func(t *testing.T, e *env, person *ent.User) (func() error, func(context.Context, *ent.Tx)) {
+			app := e.app("regional-" + ids.RandomLower(6))
+			e.connect(person, app, "")
+			profiles := profile.New(e.db, e.kv, "https://login.example.com", func() time.Time { return now })
+			region := "DE"
+			op := func() error {
+				_, err := profiles.UpdateProfile(as(person), profile.Update{Region: &region})
+				return err
+			}
+			// The application, which the closing takes (a key share) after the person and
+			// before the connections.
+			return op, func(ctx context.Context, tx *ent.Tx) {
+				tx.Application.Query().Where(application.ID(app.ID)).ForUpdate().OnlyX(ctx)
+			}
+		},
+		left: connectionsOf},
+}
+
+// pictured gives person a picture and returns the profile service with a hold of an address of
+// theirs, which the closing deletes before the picture.
+func pictured(e *env, person *ent.User) (*profile.Service, func(context.Context, *ent.Tx)) {
+	ctx := context.Background()
+	e.db.ProfilePicture.Create().SetUserID(person.ID).SetContentType("image/jpeg").SetData([]byte{1}).SetSha256("s").
+		SetWidth(1).SetHeight(1).SetCreatedAt(now).ExecX(ctx)
+	addr := e.db.UserEmail.Create().SetUserID(person.ID).SetEmail("spare-" + person.Email).SaveX(ctx)
+	return profile.New(e.db, e.kv, "https://login.example.com", func() time.Time { return now }),
+		func(ctx context.Context, tx *ent.Tx) {
+			tx.UserEmail.Query().Where(useremail.ID(addr.ID)).ForUpdate().OnlyX(ctx)
+		}
+}
+
+func picturesOf(db *store.DB, person *ent.User) int {
+	return db.ProfilePicture.Query().Where(profilepicture.UserID(person.ID)).CountX(context.Background())
+}
+
+// onePixelPNG is a 1×1 PNG file.
+func onePixelPNG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 func connectionsOf(db *store.DB, person *ent.User) int {

@@ -12,20 +12,26 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"loginsign/ent"
+	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appinvitation"
-	"loginsign/ent/application"
 	"loginsign/ent/appmember"
 	entpasskey "loginsign/ent/passkey"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
 	"loginsign/ent/useremail"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/dataexport"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
 	"loginsign/internal/passkey"
 	"loginsign/internal/passkey/passkeytest"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -103,11 +109,15 @@ func TestVerifyRacingRemovalLeavesNoOrphanClaim(t *testing.T) {
 
 // deletionRace is an operation of the person that writes rows keyed by their user id (no
 // foreign key ties them to the account): prepare readies it before the account's deletion,
-// left counts what it wrote.
+// left counts what it wrote. An operation that succeeds did what the person asked (their
+// sessions end) and skips only its record of it; the others are refused with NotFound, or,
+// when they finish an enrolment that ended with the account (ended), with Gone.
 type deletionRace struct {
-	name    string
-	prepare func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error
-	left    func(db *store.DB, person *ent.User) int
+	name     string
+	prepare  func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error
+	left     func(db *store.DB, person *ent.User) int
+	succeeds bool
+	ended    bool
 }
 
 var deletionRaces = []deletionRace{
@@ -143,11 +153,7 @@ var deletionRaces = []deletionRace{
 		}},
 	{name: "TOTP confirmed",
 		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
-			sealer, err := seal.New(make([]byte, 32), "totp secrets")
-			if err != nil {
-				t.Fatal(err)
-			}
-			svc := mfa.New(e.db, e.kv, sealer, func() time.Time { return now })
+			svc := mfa.New(e.db, e.kv, sealer(t, "totp secrets"), func() time.Time { return now })
 			enrol, err := svc.BeginTOTP(as(person), person.Email)
 			if err != nil {
 				t.Fatal(err)
@@ -162,7 +168,8 @@ var deletionRaces = []deletionRace{
 			ctx := context.Background()
 			return db.TOTPFactor.Query().Where(totpfactor.UserID(person.ID)).CountX(ctx) +
 				db.RecoveryCode.Query().Where(recoverycode.UserID(person.ID)).CountX(ctx)
-		}},
+		},
+		ended: true},
 	{name: "passkey registered",
 		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
 			svc, err := passkey.New(e.db, e.kv, "https://login.example.com", func() time.Time { return now })
@@ -178,15 +185,94 @@ var deletionRaces = []deletionRace{
 		},
 		left: func(db *store.DB, person *ent.User) int {
 			return db.Passkey.Query().Where(entpasskey.UserID(person.ID)).CountX(context.Background())
+		},
+		ended: true},
+	{name: "other sessions signed out",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			return func(ctx context.Context) error {
+				e.session(t, person) // signed in on another device
+				_, err := e.identity.SignOutOtherSessions(ctx)
+				return err
+			}
+		},
+		left: activityOf, succeeds: true},
+	{name: "a session signed out from the list",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			return func(ctx context.Context) error {
+				return e.identity.SignOutSession(ctx, ids.Hash(e.session(t, person)))
+			}
+		},
+		left: activityOf, succeeds: true},
+	{name: "signed out",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			cfg := oauth.Config{Issuer: "https://login.example.com", RelayDomain: "relay.example.com"}
+			svc := oauth.New(e.db, e.kv, e.identity, nil, sealer(t, "signing keys"), cfg, func() time.Time { return now })
+			return func(ctx context.Context) error {
+				raw := e.session(t, person)
+				return svc.EndSession(ctx, auth.Session{UserID: person.ID, ID: ids.Hash(raw)}, raw)
+			}
+		},
+		left: activityOf, succeeds: true},
+	{name: "data exported",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			clock := func() time.Time { return now }
+			mfas := mfa.New(e.db, e.kv, sealer(t, "totp secrets"), clock)
+			passkeys, err := passkey.New(e.db, e.kv, "https://login.example.com", clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc := &dataexport.Service{DB: e.db, Identity: e.identity, Account: e.svc, MFA: mfas, Passkeys: passkeys,
+				Activity: &activity.Service{DB: e.db, Now: clock}, Team: &team.Service{DB: e.db, Now: clock},
+				Mail: e.svc.Mail, Limiter: ratelimit.New(e.kv), Now: clock}
+			return func(ctx context.Context) error { _, err := svc.Export(ctx); return err }
+		},
+		left: activityOf},
+	{name: "pending link refused",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			l := e.proposeLink(e.app("crm-"+ids.RandomLower(6)), person.Email)
+			return func(ctx context.Context) error { return e.svc.RefusePendingLink(ctx, l.ID) }
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			return activityOf(db, person) + db.PendingLink.Query().
+				Where(pendinglink.Email(person.Email), pendinglink.RefusedAtNotNil()).CountX(context.Background())
 		}},
+}
+
+// activityOf counts the activity events kept under person's user id.
+func activityOf(db *store.DB, person *ent.User) int {
+	return db.ActivityEvent.Query().Where(activityevent.UserID(person.ID)).CountX(context.Background())
+}
+
+// session signs person in on a device of their own and returns the session's cookie value.
+func (e *env) session(t *testing.T, person *ent.User) string {
+	t.Helper()
+	raw, err := e.identity.Sessions.Create(context.Background(), person.ID, "Mozilla/5.0 (another device)", "192.0.2.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// sealer is a sealer for purpose under a key of zeros.
+func sealer(t *testing.T, purpose string) *seal.Sealer {
+	t.Helper()
+	s, err := seal.New(make([]byte, 32), purpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // An operation that writes rows under the person's user id, run with their old session while
 // their account is being deleted (PostgreSQL: the deletion holds the account's row and waits
-// on another lock before committing) or after it was deleted, is refused with NotFound and
-// leaves nothing behind: neither a team seat holding the deleted person's address, nor an
-// invitation they sent (it would hold a seat and be listed to the invitee), nor a second
-// factor, nor a passkey of an account that no longer exists.
+// on another lock before committing) or after it was deleted, is refused with NotFound (Gone
+// for an enrolment, which ended with the account) and leaves nothing behind: neither a team
+// seat holding the deleted person's address, nor an invitation they sent (it would hold a
+// seat and be listed to the invitee), nor a second factor, nor a passkey of an account that no
+// longer exists, nor a refusal of a pending link that the next holder of the address would
+// inherit. Signing sessions out still ends them, and no activity event is left of it, nor of
+// a data export or a refusal: activity events reference no account, and one written after
+// the deletion stayed under the deleted user id.
 func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
@@ -205,8 +291,12 @@ func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
 					}
 					opErr = op(as(person))
 				}
-				if !apperr.Is(opErr, apperr.NotFound) {
-					t.Errorf("%s with the deleted account's session: %v, want NotFound", c.name, opErr)
+				want, ok := "NotFound", apperr.Is(opErr, apperr.NotFound) || c.ended && apperr.Is(opErr, apperr.Gone)
+				if c.succeeds {
+					want, ok = "success", opErr == nil
+				}
+				if !ok {
+					t.Errorf("%s with the deleted account's session: %v, want %s", c.name, opErr, want)
 				}
 				if n := c.left(db, person); n != 0 {
 					t.Errorf("%d rows of the deleted account left behind", n)
@@ -217,20 +307,20 @@ func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
 }
 
 // runDuringDeletion deletes person's account on PostgreSQL and runs op while the deletion's
-// transaction, past its deletions of the person's rows, waits to commit: a test transaction
-// holds an application that names the person as its proposed new owner, which the deletion
-// updates last. It returns op's error once the deletion has committed.
+// transaction, past its deletions of the person's rows (their activity events among them),
+// waits to commit: a test transaction holds the person's seat on a team, which the deletion
+// deletes last (team.DeleteUser). It returns op's error once the deletion has committed.
 func (e *env) runDuringDeletion(t *testing.T, person *ent.User, op func(ctx context.Context) error) error {
 	t.Helper()
 	ctx := context.Background()
-	held := e.app("held-" + ids.RandomLower(6))
-	e.db.Application.UpdateOne(held).SetTransferTo(person.ID).SetTransferExpiresAt(now.Add(time.Hour)).ExecX(ctx)
+	seat := e.db.AppMember.Create().SetApplicationID(e.app("held-" + ids.RandomLower(6)).ID).SetUserID(person.ID).
+		SetRole(appmember.RoleDeveloper).SetEmail(person.Email).SetCreatedAt(now).SetUpdatedAt(now).SaveX(ctx)
 	hold, err := e.db.Client.Tx(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer hold.Rollback()
-	hold.Application.Query().Where(application.ID(held.ID)).ForUpdate().OnlyX(ctx)
+	hold.AppMember.Query().Where(appmember.ID(seat.ID)).ForUpdate().OnlyX(ctx)
 
 	deleted := make(chan error, 1)
 	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); deleted <- err }()

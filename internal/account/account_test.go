@@ -30,6 +30,8 @@ import (
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
+	"loginsign/internal/mfa"
+	"loginsign/internal/passkey"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -487,6 +489,48 @@ func TestDeleteAccountLeavesNoCopyOfTheAddresses(t *testing.T) {
 			if n != 0 {
 				t.Errorf("%d %s of the deleted person left", n, what)
 			}
+		}
+	})
+}
+
+// TestDeleteAccountEndsEnrolmentsInProgress: closing an account ends what the person began and
+// did not finish, so nothing of it stays in the key-value store under the account's id: a TOTP
+// enrolment (the sealed secret offered, kept 15 minutes under mfa's enrolKey) and a passkey
+// registration (its challenge, 5 minutes under passkey's regKey). Another person's stay.
+func TestDeleteAccountEndsEnrolmentsInProgress(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		clock := func() time.Time { return now }
+		mfas := mfa.New(db, e.kv, sealer(t, "totp secrets"), clock)
+		passkeys, err := passkey.New(db, e.kv, "https://login.example.com", clock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []*ent.User{e.person, e.dev} {
+			if _, err := mfas.BeginTOTP(as(u), u.Email); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := passkeys.BeginRegistration(as(u)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enrolments := func(u *ent.User) int64 {
+			return e.kv.Exists(ctx, "totp-enrol:"+u.ID, "pkreg:"+u.ID).Val()
+		}
+		if n := enrolments(e.person); n != 2 {
+			t.Fatalf("%d enrolments in progress before the closing, want 2", n)
+		}
+
+		if _, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID); err != nil {
+			t.Fatal(err)
+		}
+		if n := enrolments(e.person); n != 0 {
+			t.Errorf("%d enrolments of the closed account left", n)
+		}
+		if n := enrolments(e.dev); n != 2 {
+			t.Errorf("%d enrolments of another person left, want 2", n)
 		}
 	})
 }

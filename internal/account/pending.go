@@ -2,14 +2,18 @@ package account
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/application"
+	"loginsign/ent/importsource"
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/identity"
 	"loginsign/internal/store"
 )
 
@@ -77,21 +81,30 @@ func (s *Service) PendingLinks(ctx context.Context, userID string) ([]PendingLin
 
 // RefusePendingLink refuses one of the signed-in person's open pending links: it stays
 // stored as refused, so the application's later imports of the address cannot revive it,
-// and it never becomes a connection. A link that is not the person's answers NotFound.
+// and it never becomes a connection, for as long as the person holds the address (see
+// forgetRefusals). A link that is not the person's, or an account closed meanwhile, answers
+// NotFound.
 func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return err
 	}
-	u, err := s.DB.User.Get(ctx, uid)
-	if err != nil {
-		return store.Err(err, "user")
-	}
-	addrs, err := s.Identity.VerifiedAddresses(ctx, u)
-	if err != nil {
-		return err
-	}
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first (held: refusals do not wait for each other), and their addresses
+		// read under the hold: the closing of the account and the removal of an address lock
+		// the person, so a refusal either commits before they forget it or finds the account,
+		// or the address, gone. Neither leaves a refusal, or its activity event, behind.
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
+		u, err := tx.User.Get(ctx, uid)
+		if err != nil {
+			return store.Err(err, "user")
+		}
+		addrs, err := identity.VerifiedAddressesOf(ctx, tx.Client(), u)
+		if err != nil {
+			return err
+		}
 		l, err := tx.PendingLink.Query().Where(pendinglink.ID(id), pendinglink.EmailIn(addrs...), pendinglink.RefusedAtIsNil()).Only(ctx)
 		if err != nil {
 			return store.Err(err, "pending link")
@@ -106,4 +119,51 @@ func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
 		return activity.Record(ctx, tx, activity.Event{Type: activity.PendingLinkRefused, Actor: activity.ByPerson,
 			UserID: uid, ApplicationID: l.ApplicationID, At: s.now()})
 	})
+}
+
+// forgetRefusals makes the refused pending links to addrs open again, inside tx: an address
+// whose holder refused leaves them with it (the account closed, the alternative address
+// removed), and whoever holds it next decides. They are cleared, not deleted: a rollback of
+// the import that proposed one counts it among its withdrawn links either way, so the
+// developer does not learn that the person left. A link of a run already rolled back, kept
+// refused only so that a later run cannot revive it, is deleted: the developer withdrew it,
+// and a run rolls back once, so nothing counts it again. The caller holds the links'
+// applications (refusedApplications), which a rollback locks first.
+func forgetRefusals(ctx context.Context, tx *ent.Tx, addrs ...string) error {
+	refused, err := tx.PendingLink.Query().Where(pendinglink.EmailIn(addrs...), pendinglink.RefusedAtNotNil()).All(ctx)
+	if err != nil || len(refused) == 0 {
+		return err
+	}
+	var runs []string
+	for _, l := range refused {
+		if l.ImportSourceID != nil {
+			runs = append(runs, *l.ImportSourceID)
+		}
+	}
+	rolledBack, err := tx.ImportSource.Query().Where(importsource.IDIn(runs...), importsource.RolledBackAtNotNil()).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	var withdrawn, open []string
+	for _, l := range refused {
+		if l.ImportSourceID != nil && slices.Contains(rolledBack, *l.ImportSourceID) {
+			withdrawn = append(withdrawn, l.ID)
+		} else {
+			open = append(open, l.ID)
+		}
+	}
+	if _, err := tx.PendingLink.Delete().Where(pendinglink.IDIn(withdrawn...)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting withdrawn links: %w", err)
+	}
+	if _, err := tx.PendingLink.Update().Where(pendinglink.IDIn(open...)).ClearRefusedAt().Save(ctx); err != nil {
+		return fmt.Errorf("forgetting refusals: %w", err)
+	}
+	return nil
+}
+
+// refusedApplications returns, in tx, the applications whose pending links to addrs were
+// refused: forgetRefusals writes rows of theirs.
+func refusedApplications(ctx context.Context, tx *ent.Tx, addrs []string) ([]string, error) {
+	return tx.PendingLink.Query().Where(pendinglink.EmailIn(addrs...), pendinglink.RefusedAtNotNil()).
+		Unique(true).Select(pendinglink.FieldApplicationID).Strings(ctx)
 }

@@ -206,7 +206,8 @@ type Event struct {
 }
 
 // Export builds the signed-in person's document, records the export in their activity log
-// and mails them that it happened. RateLimited past Rule.
+// and mails them that it happened. RateLimited past Rule; NotFound, with nothing recorded or
+// mailed, when the account is closed before the export is recorded.
 func (s *Service) Export(ctx context.Context) (*Document, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -276,6 +277,12 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 		return nil, err
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first (store.HoldUser): the closing of the account locks them before it
+		// deletes their events, so an account closed while the document was read answers
+		// NotFound here and keeps no event.
+		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.DataExported, Actor: activity.ByPerson, UserID: uid,
 			Details: map[string]string{"format": "json"}, At: now})
 	})

@@ -15,6 +15,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
 	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
@@ -150,7 +151,8 @@ func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud 
 // token for every application the person signed in to during this session (its connection's
 // last sign-in is not older than the session) that registered a back-channel logout URI, then
 // ends the session (rawSession is the cookie value). The logout events commit before the
-// session ends, so a crash never loses one.
+// session ends, so a crash never loses one. The session of an account closed meanwhile just
+// ends: its connections ended with the account, and no activity event is left of it.
 func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSession string) error {
 	started, err := s.Identity.Sessions.CreatedAt(ctx, session.ID)
 	if err != nil {
@@ -162,7 +164,16 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 	now := s.Now()
 	queued := false
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		var err error
+		// The person first (store.HoldUser), as every transaction that locks a person and an
+		// application does (the events' foreign key takes the application's key share): the
+		// closing of the account locks the person before it deletes their events and
+		// connections, so this either commits before or finds the account gone.
+		err := store.HoldUser(ctx, tx, s.DB.Dialect, session.UserID)
+		if apperr.Is(err, apperr.NotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 		if queued, err = s.queueLogouts(ctx, tx, session.UserID, started, now); err != nil {
 			return err
 		}

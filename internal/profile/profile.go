@@ -183,7 +183,8 @@ func joinerAllowed(prev, r rune) bool {
 }
 
 // UpdateProfile sets the signed-in person's name and region. Both are checked before anything
-// changes; a new region is also written to every connection of the person.
+// changes; a new region is also written to every connection of the person. An account closed
+// meanwhile answers NotFound.
 func (s *Service) UpdateProfile(ctx context.Context, in Update) (View, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -202,6 +203,14 @@ func (s *Service) UpdateProfile(ctx context.Context, in Update) (View, error) {
 	}
 	var out *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first (store.LockUser), as the closing of the account locks them before it
+		// deletes their connections and picture: a change racing the closing waits for it and
+		// then finds the account gone. Writing the connections (or the picture) first and the
+		// person last, each waited for the other until PostgreSQL aborted one (deadlock
+		// detected). SetPicture and RemovePicture do the same.
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
 		up := tx.User.UpdateOneID(uid).SetUpdatedAt(s.Now())
 		if in.Name != nil {
 			if name == "" {
@@ -409,7 +418,8 @@ func maxInt(a, b int) int {
 
 // SetPicture re-encodes raw (see Reencode) and makes it the signed-in person's picture: a new
 // URL, the old picture deleted. A refused picture changes nothing. Past Uploads it answers
-// RateLimited (429 with Retry-After) before looking at raw.
+// RateLimited (429 with Retry-After) before looking at raw; an account closed meanwhile,
+// NotFound.
 func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -427,6 +437,9 @@ func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	sum := sha256.Sum256(data)
 	var out *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
+			return err
+		}
 		if _, err := tx.ProfilePicture.Delete().Where(profilepicture.UserID(uid)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting the old picture: %w", err)
 		}
@@ -448,7 +461,8 @@ func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	return viewOf(out), nil
 }
 
-// RemovePicture removes the signed-in person's picture (its URL answers 404 from then on).
+// RemovePicture removes the signed-in person's picture (its URL answers 404 from then on). An
+// account closed meanwhile answers NotFound.
 func (s *Service) RemovePicture(ctx context.Context) (View, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -456,6 +470,9 @@ func (s *Service) RemovePicture(ctx context.Context) (View, error) {
 	}
 	var out *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
+			return err
+		}
 		if err := DeleteUser(ctx, tx, uid); err != nil {
 			return err
 		}
