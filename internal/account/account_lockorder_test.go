@@ -240,39 +240,11 @@ func TestOperationsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 
 // raceHeldDeletion closes person's account while hold, in a transaction of the test, keeps it
 // waiting past the lock of the person's row; it runs op once the closing waits, lets the closing
-// go once op waits too, and returns both errors.
+// go once op waits too, and returns both errors (raceHeld).
 func (e *env) raceHeldDeletion(t *testing.T, person *ent.User, hold func(context.Context, *ent.Tx), op func() error) (deleteErr, opErr error) {
 	t.Helper()
-	ctx := context.Background()
-	gate, err := e.db.Client.Tx(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gate.Rollback()
-	hold(ctx, gate)
-
-	deleted := make(chan error, 1)
-	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); deleted <- err }()
-	if err, ended := e.waitForLockWaiters(t, 1, deleted); ended {
-		t.Fatalf("the closing did not wait for the held row: %v", err)
-	}
-	opDone := make(chan error, 1)
-	go func() { opDone <- op() }()
-	if err, ended := e.waitForLockWaiters(t, 2, opDone); ended {
-		t.Fatalf("the operation did not wait for the closing: %v", err)
-	}
-	if err := gate.Rollback(); err != nil {
-		t.Fatal(err)
-	}
-	for range 2 {
-		select {
-		case deleteErr = <-deleted:
-		case opErr = <-opDone:
-		case <-time.After(30 * time.Second):
-			t.Fatal("the closing and the operation still wait for each other")
-		}
-	}
-	return deleteErr, opErr
+	closing := func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); return err }
+	return e.raceHeld(t, hold, closing, op)
 }
 
 // personFirstRace is an operation that locks the person and then an application. prepare
