@@ -3,7 +3,6 @@ package account_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -30,11 +29,7 @@ import (
 // too. PostgreSQL only: SQLite transactions take turns.
 func TestRemovingAConnectionTheDeveloperEndsDoesNotDeadlock(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	developer := &portal.Service{DB: e.db, Now: func() time.Time { return now }}
 	for _, personFirst := range []bool{true, false} {
 		name := "the developer first"
@@ -112,11 +107,7 @@ func (e *env) raceHeld(t *testing.T, hold func(context.Context, *ent.Tx), first,
 // the person locked, for the application. PostgreSQL only.
 func TestImportsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	developer := &portal.Service{DB: e.db, RelayDomain: "relay.example.com", Now: func() time.Time { return now }}
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -182,11 +173,7 @@ func TestImportsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 // (deadlock detected, an internal error). PostgreSQL only.
 func TestStatusSyncRacingAccountDeletionDoesNotDeadlock(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	ctx := context.Background()
 	person := e.user("subscriber@example.com")
 	app := e.app("plans-" + ids.RandomLower(6))

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"os"
 	"testing"
 	"time"
 
@@ -215,11 +214,7 @@ func holdConsent(e *env, conn *ent.AppConnection) func(context.Context, *ent.Tx)
 // the two (SQLSTATE 40P01, an internal error). PostgreSQL only: SQLite transactions take turns.
 func TestOperationsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	for i, c := range lockOrderRaces {
 		t.Run(c.name, func(t *testing.T) {
 			person := e.user(fmt.Sprintf("closing-%d@example.com", i))
@@ -324,11 +319,7 @@ var personFirstRaces = []personFirstRace{
 // aborted one of the two (deadlock detected, an internal error). PostgreSQL only.
 func TestOperationsLockingThePersonFirstMakeAClosingWait(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	ctx := context.Background()
 	for i, c := range personFirstRaces {
 		t.Run(c.name, func(t *testing.T) {

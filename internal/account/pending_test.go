@@ -2,7 +2,6 @@ package account_test
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -104,11 +103,7 @@ func TestRefusalsDoNotPassToTheNextHolderOfTheAddress(t *testing.T) {
 // SQLite transactions take turns.
 func TestRollbackRacingAForgottenRefusalWithdrawsTheLinkOnce(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	e := newEnv(t, storetest.Postgres(t, base))
+	e := newEnv(t, storetest.PostgresOnly(t))
 	ctx := context.Background()
 	developer := &portal.Service{DB: e.db, Now: func() time.Time { return now }}
 	for _, c := range []struct {

@@ -2,7 +2,6 @@ package licenses_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -29,11 +28,7 @@ import (
 // sync waits too. PostgreSQL only: SQLite transactions take turns.
 func TestStatusSyncWhileTheDeveloperEndsTheConnectionDoesNotDeadlock(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	db := storetest.Postgres(t, base)
+	db := storetest.PostgresOnly(t)
 	w := newWorld(t, db)
 	developer := &portal.Service{DB: db, Now: w.clock.Now}
 	w.variant(t, "GOLD", "")
@@ -96,11 +91,7 @@ func TestStatusSyncWhileTheDeveloperEndsTheConnectionDoesNotDeadlock(t *testing.
 // and creates it with the application locked for that. PostgreSQL only.
 func TestStatusSyncsOfAVariantDeletedMeanwhileRecreateIt(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv(storetest.EnvPostgres)
-	if base == "" {
-		t.Skip(storetest.EnvPostgres + " names no PostgreSQL")
-	}
-	db := storetest.Postgres(t, base)
+	db := storetest.PostgresOnly(t)
 	w := newWorld(t, db)
 	ctx := context.Background()
 	gold := w.variant(t, "GOLD", "")

@@ -51,6 +51,18 @@ func Postgres(t testing.TB, base string) *store.DB {
 	return Open(t, FreshPostgres(t, base))
 }
 
+// PostgresOnly is Postgres on the server EnvPostgres names, for a test of what only
+// PostgreSQL can do (SQLite transactions take turns, so its races cannot happen there); it
+// skips the test when EnvPostgres is unset.
+func PostgresOnly(t testing.TB) *store.DB {
+	t.Helper()
+	base := os.Getenv(EnvPostgres)
+	if base == "" {
+		t.Skip(EnvPostgres + " names no PostgreSQL")
+	}
+	return Postgres(t, base)
+}
+
 // Open opens and migrates rawURL and closes it when the test ends.
 func Open(t testing.TB, rawURL string) *store.DB {
 	t.Helper()
