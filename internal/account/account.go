@@ -167,7 +167,8 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		// application (holdApplications): every transaction that locks a person and an
 		// application locks the person first (team.AuthorizeTx), so none holds an application
 		// this one waits for while waiting for the person. SQLite transactions take turns.
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		held, err := store.LockUser(ctx, tx, s.DB.Dialect, uid)
+		if err != nil {
 			return err
 		}
 		// Asked again under the lock: a transfer the person accepted since the question above
@@ -175,14 +176,10 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err := refuseOwner(ctx, tx.Client(), uid); err != nil {
 			return err
 		}
-		// The addresses as they are under the lock: a change of the primary address locks the
-		// person too, and a refusal holds them (RefusePendingLink). The applications whose
-		// links to them the person refused are held with the others: forgetRefusals writes
-		// those links, and a rollback of their import locks the application first.
-		held, err := tx.User.Get(ctx, uid)
-		if err != nil {
-			return store.Err(err, "user")
-		}
+		// The addresses as they are under the lock (held): a change of the primary address
+		// locks the person too, and a refusal holds them (RefusePendingLink). The applications
+		// whose links to them the person refused are held with the others: forgetRefusals
+		// writes those links, and a rollback of their import locks the application first.
 		addrs, err := identity.VerifiedAddressesOf(ctx, tx.Client(), held)
 		if err != nil {
 			return err
@@ -464,7 +461,7 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 		// The person first, as the closing of the account locks them before their pending links
 		// and addresses: the two take turns. A refusal holds the person too, so no refusal of
 		// the address lands after this transaction forgot its refusals.
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		// Locked, so that whether to release the claim is decided on the committed row: read

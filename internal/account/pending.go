@@ -94,12 +94,9 @@ func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
 		// read under the hold: the closing of the account and the removal of an address lock
 		// the person, so a refusal either commits before they forget it or finds the account,
 		// or the address, gone. Neither leaves a refusal, or its activity event, behind.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
-			return err
-		}
-		u, err := tx.User.Get(ctx, uid)
+		u, err := store.HoldUser(ctx, tx, s.DB.Dialect, uid)
 		if err != nil {
-			return store.Err(err, "user")
+			return err
 		}
 		addrs, err := identity.VerifiedAddressesOf(ctx, tx.Client(), u)
 		if err != nil {

@@ -280,7 +280,7 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 		// The person first (store.HoldUser): the closing of the account locks them before it
 		// deletes their events, so an account closed while the document was read answers
 		// NotFound here and keeps no event.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.DataExported, Actor: activity.ByPerson, UserID: uid,

@@ -132,7 +132,7 @@ func (s *Service) recordSessionsEnded(ctx context.Context, userID string, n int)
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		// The person first (store.HoldUser): the closing locks them before it deletes their
 		// events, so this either commits before or finds the account gone.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); apperr.Is(err, apperr.NotFound) {
+		if _, err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); apperr.Is(err, apperr.NotFound) {
 			return nil
 		} else if err != nil {
 			return err

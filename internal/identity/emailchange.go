@@ -142,7 +142,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		// stored, and one stays pending, not both. It comes before Check, which may lock the
 		// application: the deletion, holding the person, locks the applications the person is
 		// connected to (their events), so the other order let each wait for the other.
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
 			return err
 		}
 		if by.Check != nil {

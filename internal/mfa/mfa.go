@@ -223,7 +223,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	codes := newRecoveryCodes()
 	now := s.Now()
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
@@ -255,7 +255,7 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 		return err
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		if _, err := tx.TOTPFactor.Delete().Where(totpfactor.UserID(uid)).Exec(ctx); err != nil {
@@ -284,7 +284,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}
 	codes := newRecoveryCodes()
 	if err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		if on, err := tx.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Exist(ctx); err != nil {

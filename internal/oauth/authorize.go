@@ -348,12 +348,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	// The person first, as every transaction that locks a person and an application does
 	// (team.AuthorizeTx): a first connect's insert takes the application's key share, and
 	// an ownership transfer to this person locks the person, then the application.
-	if err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); err != nil {
-		return nil, err
-	}
-	u, err := tx.User.Get(ctx, userID)
+	u, err := store.HoldUser(ctx, tx, s.DB.Dialect, userID)
 	if err != nil {
-		return nil, store.Err(err, "user")
+		return nil, err
 	}
 	q := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))
 	if s.DB.Dialect == dialect.Postgres {

@@ -168,7 +168,7 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 		// application does (the events' foreign key takes the application's key share): the
 		// closing of the account locks the person before it deletes their events and
 		// connections, so this either commits before or finds the account gone.
-		err := store.HoldUser(ctx, tx, s.DB.Dialect, session.UserID)
+		_, err := store.HoldUser(ctx, tx, s.DB.Dialect, session.UserID)
 		if apperr.Is(err, apperr.NotFound) {
 			return nil
 		} else if err != nil {

@@ -274,7 +274,7 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	now := s.Now()
 	var k *ent.Passkey
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		n, err := tx.Passkey.Query().Where(entpasskey.UserID(uid)).Count(ctx)

@@ -208,7 +208,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in Update) (View, error) {
 		// then finds the account gone. Writing the connections (or the picture) first and the
 		// person last, each waited for the other until PostgreSQL aborted one (deadlock
 		// detected). SetPicture and RemovePicture do the same.
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		up := tx.User.UpdateOneID(uid).SetUpdatedAt(s.Now())
@@ -437,7 +437,7 @@ func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	sum := sha256.Sum256(data)
 	var out *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
 			return err
 		}
 		if _, err := tx.ProfilePicture.Delete().Where(profilepicture.UserID(uid)).Exec(ctx); err != nil {
@@ -470,7 +470,7 @@ func (s *Service) RemovePicture(ctx context.Context) (View, error) {
 	}
 	var out *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil { // first, see UpdateProfile
 			return err
 		}
 		if err := DeleteUser(ctx, tx, uid); err != nil {

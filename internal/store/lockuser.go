@@ -9,26 +9,27 @@ import (
 	"loginsign/ent/user"
 )
 
-// LockUser reads the account uid inside tx and, on PostgreSQL, locks its row until tx ends, so
+// LockUser reads the account uid inside tx and returns it, on PostgreSQL with its row locked
+// until tx ends, so
 // that changes of one person take turns and an account deletion, which locks the row first,
 // either commits before (NotFound: the account is gone) or waits and deletes what tx wrote:
 // no foreign key ties a person's factors, passkeys or team seats to their account. d is the
 // database's dialect; SQLite transactions take turns anyway (BEGIN IMMEDIATE).
-func LockUser(ctx context.Context, tx *ent.Tx, d, uid string) error {
+func LockUser(ctx context.Context, tx *ent.Tx, d, uid string) (*ent.User, error) {
 	q := tx.User.Query().Where(user.ID(uid))
 	if d == dialect.Postgres {
 		q = q.ForUpdate()
 	}
-	_, err := q.Only(ctx)
-	return Err(err, "user")
+	u, err := q.Only(ctx)
+	return u, Err(err, "user")
 }
 
 // HoldUser is LockUser with a share lock: the deletion still waits, but other holders do not.
-func HoldUser(ctx context.Context, tx *ent.Tx, d, uid string) error {
+func HoldUser(ctx context.Context, tx *ent.Tx, d, uid string) (*ent.User, error) {
 	q := tx.User.Query().Where(user.ID(uid))
 	if d == dialect.Postgres {
 		q = q.ForShare()
 	}
-	_, err := q.Only(ctx)
-	return Err(err, "user")
+	u, err := q.Only(ctx)
+	return u, Err(err, "user")
 }

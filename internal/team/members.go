@@ -237,7 +237,7 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 		// and revokes the invitation with the account's others (DeleteUser). Unlocked, an
 		// invitation written meanwhile outlived its inviter, holding a seat and listed to the
 		// invitee.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		if app, _, err = AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers); err != nil {
@@ -397,7 +397,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		// The person first, before the application (the order AuthorizeTx documents): a closing
 		// of their account either committed before (NotFound) or waits and removes the seat
 		// with the account.
-		if err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.HoldUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		q := tx.AppInvitation.Query().Where(pending(now))
@@ -743,7 +743,7 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 		// closing of their account, which locks them and then clears the transfer, either
 		// committed before (NotFound) or waits for this one and then refuses to close an
 		// owner's account.
-		if err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ReadApp)
@@ -786,7 +786,7 @@ const MaxOwnedApplications = 100
 // first (store.LockUser), so one developer's gains take turns and the count stays exact; a
 // caller that locks an application too locks it after this (see AuthorizeTx).
 func CheckOwnedApplications(ctx context.Context, tx *ent.Tx, d, uid string) error {
-	if err := store.LockUser(ctx, tx, d, uid); err != nil {
+	if _, err := store.LockUser(ctx, tx, d, uid); err != nil {
 		return err
 	}
 	n, err := tx.Application.Query().Where(application.OwnerID(uid)).Count(ctx)
