@@ -330,11 +330,9 @@ func (s *Service) connections(ctx context.Context, doc *Document, uid string, no
 		if connections.SharesProfile(c) {
 			out.Sees.Name, out.Sees.Picture = optional(portal.SharedName(c)), optional(c.Edges.User.Image)
 		}
-		for _, sc := range out.Scopes {
-			if sc == "email" {
-				e := connections.AppFacingEmail(c.AppEmail, c.AliasEmail)
-				out.Sees.Email = &e
-			}
+		if connections.SharesEmail(c) {
+			e := connections.AppFacingEmail(c.AppEmail, c.AliasEmail)
+			out.Sees.Email = &e
 		}
 		for _, l := range c.Edges.Licenses {
 			lic := License{ID: l.ID, Code: l.Code, State: string(licenses.EffectiveState(l, now)),

@@ -8,13 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"loginsign/internal/connections"
 )
 
 // Scopes LoginSign knows (OpenID Connect Core §5.4).
 const (
 	ScopeOpenID  = "openid"
-	ScopeEmail   = "email"
-	ScopeProfile = "profile"
+	ScopeEmail   = connections.ScopeEmail   // an address: the alias or one the person chose
+	ScopeProfile = connections.ScopeProfile // the name and picture
 )
 
 // defaultScopes are granted when an authorization request names none (RFC 6749 §3.3 lets the
