@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"database/sql"
 	"time"
 )
@@ -30,4 +31,9 @@ func (s *Service) OnTokenWritten(f func(family string)) { s.testHookTokenWritten
 // FamilyTokensKeys are the keys of the family's sets of access tokens that revokeFamily reads.
 func (s *Service) FamilyTokensKeys(family string) []string {
 	return s.familyTokensKeys(family, s.Now())
+}
+
+// SignedIn records a finished sign-in (signedIn).
+func (s *Service) SignedIn(ctx context.Context, userID, flowID, browser, method string) (string, error) {
+	return s.signedIn(ctx, userID, flowID, browser, method)
 }

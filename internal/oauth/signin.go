@@ -19,6 +19,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
 )
 
 // Flow is an authorization in progress, kept in Redis for FlowTTL while the person signs in
@@ -486,7 +487,11 @@ func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method 
 		ev.ApplicationID = f.Request.ClientID
 	}
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if err := tx.User.UpdateOneID(userID).SetLastLoginAt(now).Exec(ctx); err != nil {
+		if err := tx.User.UpdateOneID(userID).SetLastLoginAt(now).Exec(ctx); store.NotFound(err) {
+			// The account closed since the link was used (the update waits for the closing's
+			// lock): the link signs in no more, as the page says of a link to an account gone.
+			return apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+		} else if err != nil {
 			return err
 		}
 		if s.Config.ActivityOff {
@@ -494,7 +499,9 @@ func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method 
 		}
 		return activity.Record(ctx, tx, ev)
 	})
-	if err != nil {
+	if apperr.Is(err, apperr.Gone) {
+		return "", err
+	} else if err != nil {
 		return "", fmt.Errorf("recording sign-in: %w", err)
 	}
 	if f == nil {

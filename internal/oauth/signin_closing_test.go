@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"loginsign/internal/account"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/oauth"
@@ -80,6 +81,25 @@ func TestASignInFinishingAsTheAccountClosesLeavesNoSession(t *testing.T) {
 					t.Errorf("%d sessions of the account, want %d", len(live), c.wantLive)
 				}
 			})
+		}
+	})
+}
+
+// A sign-in whose account closes between the link's use and the record of the sign-in
+// (oauth's signedIn, which writes the last sign-in) answers as for a link that no longer
+// signs in (410), not an internal error.
+func TestASignInRecordedAfterTheClosingIsGone(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		ctx := e.ctx()
+		u := e.person(t)
+		accounts := &account.Service{DB: e.db, KV: e.kv, Identity: e.svc.Identity, Now: e.clock.Now}
+		closing := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "other-tab", SignedInAt: e.clock.Now()})
+		if _, err := accounts.DeleteAccount(closing, u.GlobalID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.SignedIn(ctx, u.ID, "", "browser-1", "magic_link"); !apperr.Is(err, apperr.Gone) {
+			t.Fatalf("recording the sign-in of a closed account: %v, want Gone", err)
 		}
 	})
 }
