@@ -15799,6 +15799,7 @@ type RefreshTokenMutation struct {
 	expires_at        *time.Time
 	rotated_at        *time.Time
 	revoked_at        *time.Time
+	session_line      *string
 	clearedFields     map[string]struct{}
 	connection        *string
 	clearedconnection bool
@@ -16544,6 +16545,55 @@ func (m *RefreshTokenMutation) ResetRevokedAt() {
 	delete(m.clearedFields, refreshtoken.FieldRevokedAt)
 }
 
+// SetSessionLine sets the "session_line" field.
+func (m *RefreshTokenMutation) SetSessionLine(s string) {
+	m.session_line = &s
+}
+
+// SessionLine returns the value of the "session_line" field in the mutation.
+func (m *RefreshTokenMutation) SessionLine() (r string, exists bool) {
+	v := m.session_line
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSessionLine returns the old "session_line" field's value of the RefreshToken entity.
+// If the RefreshToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RefreshTokenMutation) OldSessionLine(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSessionLine is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSessionLine requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSessionLine: %w", err)
+	}
+	return oldValue.SessionLine, nil
+}
+
+// ClearSessionLine clears the value of the "session_line" field.
+func (m *RefreshTokenMutation) ClearSessionLine() {
+	m.session_line = nil
+	m.clearedFields[refreshtoken.FieldSessionLine] = struct{}{}
+}
+
+// SessionLineCleared returns if the "session_line" field was cleared in this mutation.
+func (m *RefreshTokenMutation) SessionLineCleared() bool {
+	_, ok := m.clearedFields[refreshtoken.FieldSessionLine]
+	return ok
+}
+
+// ResetSessionLine resets all changes to the "session_line" field.
+func (m *RefreshTokenMutation) ResetSessionLine() {
+	m.session_line = nil
+	delete(m.clearedFields, refreshtoken.FieldSessionLine)
+}
+
 // ClearConnection clears the "connection" edge to the AppConnection entity.
 func (m *RefreshTokenMutation) ClearConnection() {
 	m.clearedconnection = true
@@ -16605,7 +16655,7 @@ func (m *RefreshTokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RefreshTokenMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 15)
 	if m.token_hash != nil {
 		fields = append(fields, refreshtoken.FieldTokenHash)
 	}
@@ -16648,6 +16698,9 @@ func (m *RefreshTokenMutation) Fields() []string {
 	if m.revoked_at != nil {
 		fields = append(fields, refreshtoken.FieldRevokedAt)
 	}
+	if m.session_line != nil {
+		fields = append(fields, refreshtoken.FieldSessionLine)
+	}
 	return fields
 }
 
@@ -16684,6 +16737,8 @@ func (m *RefreshTokenMutation) Field(name string) (ent.Value, bool) {
 		return m.RotatedAt()
 	case refreshtoken.FieldRevokedAt:
 		return m.RevokedAt()
+	case refreshtoken.FieldSessionLine:
+		return m.SessionLine()
 	}
 	return nil, false
 }
@@ -16721,6 +16776,8 @@ func (m *RefreshTokenMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldRotatedAt(ctx)
 	case refreshtoken.FieldRevokedAt:
 		return m.OldRevokedAt(ctx)
+	case refreshtoken.FieldSessionLine:
+		return m.OldSessionLine(ctx)
 	}
 	return nil, fmt.Errorf("unknown RefreshToken field %s", name)
 }
@@ -16828,6 +16885,13 @@ func (m *RefreshTokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRevokedAt(v)
 		return nil
+	case refreshtoken.FieldSessionLine:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSessionLine(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)
 }
@@ -16891,6 +16955,9 @@ func (m *RefreshTokenMutation) ClearedFields() []string {
 	if m.FieldCleared(refreshtoken.FieldRevokedAt) {
 		fields = append(fields, refreshtoken.FieldRevokedAt)
 	}
+	if m.FieldCleared(refreshtoken.FieldSessionLine) {
+		fields = append(fields, refreshtoken.FieldSessionLine)
+	}
 	return fields
 }
 
@@ -16922,6 +16989,9 @@ func (m *RefreshTokenMutation) ClearField(name string) error {
 		return nil
 	case refreshtoken.FieldRevokedAt:
 		m.ClearRevokedAt()
+		return nil
+	case refreshtoken.FieldSessionLine:
+		m.ClearSessionLine()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken nullable field %s", name)
@@ -16972,6 +17042,9 @@ func (m *RefreshTokenMutation) ResetField(name string) error {
 		return nil
 	case refreshtoken.FieldRevokedAt:
 		m.ResetRevokedAt()
+		return nil
+	case refreshtoken.FieldSessionLine:
+		m.ResetSessionLine()
 		return nil
 	}
 	return fmt.Errorf("unknown RefreshToken field %s", name)

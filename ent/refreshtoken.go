@@ -47,6 +47,8 @@ type RefreshToken struct {
 	RotatedAt *time.Time `json:"rotated_at,omitempty"`
 	// RevokedAt holds the value of the "revoked_at" field.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	// the line of browser sessions that signed in (identity.Session.Line); ending it revokes the family
+	SessionLine string `json:"session_line,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefreshTokenQuery when eager-loading is set.
 	Edges        RefreshTokenEdges `json:"edges"`
@@ -84,7 +86,7 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case refreshtoken.FieldGeneration:
 			values[i] = new(sql.NullInt64)
-		case refreshtoken.FieldID, refreshtoken.FieldTokenHash, refreshtoken.FieldCurrentHash, refreshtoken.FieldFamilyID, refreshtoken.FieldConnectionID, refreshtoken.FieldApplicationID, refreshtoken.FieldNonce:
+		case refreshtoken.FieldID, refreshtoken.FieldTokenHash, refreshtoken.FieldCurrentHash, refreshtoken.FieldFamilyID, refreshtoken.FieldConnectionID, refreshtoken.FieldApplicationID, refreshtoken.FieldNonce, refreshtoken.FieldSessionLine:
 			values[i] = new(sql.NullString)
 		case refreshtoken.FieldAuthTime, refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt, refreshtoken.FieldRotatedAt, refreshtoken.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
@@ -201,6 +203,12 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 				_m.RevokedAt = new(time.Time)
 				*_m.RevokedAt = value.Time
 			}
+		case refreshtoken.FieldSessionLine:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field session_line", values[i])
+			} else if value.Valid {
+				_m.SessionLine = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -287,6 +295,9 @@ func (_m *RefreshToken) String() string {
 		builder.WriteString("revoked_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("session_line=")
+	builder.WriteString(_m.SessionLine)
 	builder.WriteByte(')')
 	return builder.String()
 }

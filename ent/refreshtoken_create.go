@@ -164,6 +164,20 @@ func (_c *RefreshTokenCreate) SetNillableRevokedAt(v *time.Time) *RefreshTokenCr
 	return _c
 }
 
+// SetSessionLine sets the "session_line" field.
+func (_c *RefreshTokenCreate) SetSessionLine(v string) *RefreshTokenCreate {
+	_c.mutation.SetSessionLine(v)
+	return _c
+}
+
+// SetNillableSessionLine sets the "session_line" field if the given value is not nil.
+func (_c *RefreshTokenCreate) SetNillableSessionLine(v *string) *RefreshTokenCreate {
+	if v != nil {
+		_c.SetSessionLine(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RefreshTokenCreate) SetID(v string) *RefreshTokenCreate {
 	_c.mutation.SetID(v)
@@ -357,6 +371,10 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.RevokedAt(); ok {
 		_spec.SetField(refreshtoken.FieldRevokedAt, field.TypeTime, value)
 		_node.RevokedAt = &value
+	}
+	if value, ok := _c.mutation.SessionLine(); ok {
+		_spec.SetField(refreshtoken.FieldSessionLine, field.TypeString, value)
+		_node.SessionLine = value
 	}
 	if nodes := _c.mutation.ConnectionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -608,6 +626,9 @@ func (u *RefreshTokenUpsertOne) UpdateNewValues() *RefreshTokenUpsertOne {
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(refreshtoken.FieldCreatedAt)
+		}
+		if _, exists := u.create.mutation.SessionLine(); exists {
+			s.SetIgnore(refreshtoken.FieldSessionLine)
 		}
 	}))
 	return u
@@ -1012,6 +1033,9 @@ func (u *RefreshTokenUpsertBulk) UpdateNewValues() *RefreshTokenUpsertBulk {
 			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(refreshtoken.FieldCreatedAt)
+			}
+			if _, exists := b.mutation.SessionLine(); exists {
+				s.SetIgnore(refreshtoken.FieldSessionLine)
 			}
 		}
 	}))

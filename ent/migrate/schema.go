@@ -604,6 +604,7 @@ var (
 		{Name: "expires_at", Type: field.TypeTime},
 		{Name: "rotated_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "session_line", Type: field.TypeString, Nullable: true},
 		{Name: "connection_id", Type: field.TypeString, Size: 64},
 	}
 	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.
@@ -614,7 +615,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "refresh_tokens_app_connections_refresh_tokens",
-				Columns:    []*schema.Column{RefreshTokensColumns[14]},
+				Columns:    []*schema.Column{RefreshTokensColumns[15]},
 				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -628,12 +629,17 @@ var (
 			{
 				Name:    "refreshtoken_connection_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[14]},
+				Columns: []*schema.Column{RefreshTokensColumns[15]},
 			},
 			{
 				Name:    "refreshtoken_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{RefreshTokensColumns[11]},
+			},
+			{
+				Name:    "refreshtoken_session_line",
+				Unique:  false,
+				Columns: []*schema.Column{RefreshTokensColumns[14]},
 			},
 		},
 	}

@@ -42,6 +42,8 @@ const (
 	FieldRotatedAt = "rotated_at"
 	// FieldRevokedAt holds the string denoting the revoked_at field in the database.
 	FieldRevokedAt = "revoked_at"
+	// FieldSessionLine holds the string denoting the session_line field in the database.
+	FieldSessionLine = "session_line"
 	// EdgeConnection holds the string denoting the connection edge name in mutations.
 	EdgeConnection = "connection"
 	// Table holds the table name of the refreshtoken in the database.
@@ -72,6 +74,7 @@ var Columns = []string{
 	FieldExpiresAt,
 	FieldRotatedAt,
 	FieldRevokedAt,
+	FieldSessionLine,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -163,6 +166,11 @@ func ByRotatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRevokedAt orders the results by the revoked_at field.
 func ByRevokedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevokedAt, opts...).ToFunc()
+}
+
+// BySessionLine orders the results by the session_line field.
+func BySessionLine(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSessionLine, opts...).ToFunc()
 }
 
 // ByConnectionField orders the results by connection field.

@@ -125,6 +125,11 @@ func RevokedAt(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldRevokedAt, v))
 }
 
+// SessionLine applies equality check predicate on the "session_line" field. It's identical to SessionLineEQ.
+func SessionLine(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldSessionLine, v))
+}
+
 // TokenHashEQ applies the EQ predicate on the "token_hash" field.
 func TokenHashEQ(v string) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldTokenHash, v))
@@ -813,6 +818,81 @@ func RevokedAtIsNil() predicate.RefreshToken {
 // RevokedAtNotNil applies the NotNil predicate on the "revoked_at" field.
 func RevokedAtNotNil() predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldNotNull(FieldRevokedAt))
+}
+
+// SessionLineEQ applies the EQ predicate on the "session_line" field.
+func SessionLineEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEQ(FieldSessionLine, v))
+}
+
+// SessionLineNEQ applies the NEQ predicate on the "session_line" field.
+func SessionLineNEQ(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNEQ(FieldSessionLine, v))
+}
+
+// SessionLineIn applies the In predicate on the "session_line" field.
+func SessionLineIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIn(FieldSessionLine, vs...))
+}
+
+// SessionLineNotIn applies the NotIn predicate on the "session_line" field.
+func SessionLineNotIn(vs ...string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotIn(FieldSessionLine, vs...))
+}
+
+// SessionLineGT applies the GT predicate on the "session_line" field.
+func SessionLineGT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGT(FieldSessionLine, v))
+}
+
+// SessionLineGTE applies the GTE predicate on the "session_line" field.
+func SessionLineGTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldGTE(FieldSessionLine, v))
+}
+
+// SessionLineLT applies the LT predicate on the "session_line" field.
+func SessionLineLT(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLT(FieldSessionLine, v))
+}
+
+// SessionLineLTE applies the LTE predicate on the "session_line" field.
+func SessionLineLTE(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldLTE(FieldSessionLine, v))
+}
+
+// SessionLineContains applies the Contains predicate on the "session_line" field.
+func SessionLineContains(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContains(FieldSessionLine, v))
+}
+
+// SessionLineHasPrefix applies the HasPrefix predicate on the "session_line" field.
+func SessionLineHasPrefix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasPrefix(FieldSessionLine, v))
+}
+
+// SessionLineHasSuffix applies the HasSuffix predicate on the "session_line" field.
+func SessionLineHasSuffix(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldHasSuffix(FieldSessionLine, v))
+}
+
+// SessionLineIsNil applies the IsNil predicate on the "session_line" field.
+func SessionLineIsNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldIsNull(FieldSessionLine))
+}
+
+// SessionLineNotNil applies the NotNil predicate on the "session_line" field.
+func SessionLineNotNil() predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldNotNull(FieldSessionLine))
+}
+
+// SessionLineEqualFold applies the EqualFold predicate on the "session_line" field.
+func SessionLineEqualFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldEqualFold(FieldSessionLine, v))
+}
+
+// SessionLineContainsFold applies the ContainsFold predicate on the "session_line" field.
+func SessionLineContainsFold(v string) predicate.RefreshToken {
+	return predicate.RefreshToken(sql.FieldContainsFold(FieldSessionLine, v))
 }
 
 // HasConnection applies the HasEdge predicate on the "connection" edge.

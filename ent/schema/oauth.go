@@ -65,6 +65,8 @@ func (RefreshToken) Fields() []ent.Field {
 		field.Time("rotated_at").Optional().Nillable().
 			Comment("the last rotation (on a row of the one-row-per-token layout: when its token was spent)"),
 		field.Time("revoked_at").Optional().Nillable(),
+		field.String("session_line").Optional().Immutable().
+			Comment("the line of browser sessions that signed in (identity.Session.Line); ending it revokes the family"),
 	}
 }
 
@@ -76,7 +78,8 @@ func (RefreshToken) Edges() []ent.Edge {
 
 func (RefreshToken) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("family_id"), index.Fields("connection_id"),
-		index.Fields("expires_at")} // the housekeeping's purge of expired families
+		index.Fields("expires_at"), // the housekeeping's purge of expired families
+		index.Fields("session_line")}
 }
 
 func (RefreshToken) Annotations() []schema.Annotation {

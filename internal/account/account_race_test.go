@@ -15,12 +15,14 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/appinvitation"
+	"loginsign/ent/application"
 	"loginsign/ent/appmember"
 	entpasskey "loginsign/ent/passkey"
 	"loginsign/ent/pendinglink"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
 	"loginsign/ent/useremail"
+	"loginsign/ent/webhookevent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -213,6 +215,20 @@ var deletionRaces = []deletionRace{
 			}
 		},
 		left: activityOf, succeeds: true},
+	{name: "apps told of sessions ending",
+		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
+			cfg := oauth.Config{Issuer: "https://login.example.com", RelayDomain: "relay.example.com"}
+			svc := oauth.New(e.db, e.kv, e.identity, nil, sealer(t, "signing keys"), cfg, func() time.Time { return now })
+			app := e.app("told-" + ids.RandomLower(6))
+			e.db.Application.UpdateOne(app).SetBackchannelLogoutURI("https://" + app.Name + ".example.com/logout").ExecX(context.Background())
+			e.db.AppConnection.UpdateOne(e.connect(person, app, "")).SetLastSessionAt(now).ExecX(context.Background())
+			return func(ctx context.Context) error { return svc.LogoutApps(ctx, person.ID, now.Add(-time.Hour), nil) }
+		},
+		left: func(db *store.DB, person *ent.User) int {
+			// A logout queued for a connection the closing deleted.
+			return db.WebhookEvent.Query().Where(webhookevent.Type("backchannel_logout"),
+				webhookevent.HasApplicationWith(application.NameHasPrefix("told-"))).CountX(context.Background())
+		}, succeeds: true},
 	{name: "data exported",
 		prepare: func(t *testing.T, e *env, person *ent.User) func(ctx context.Context) error {
 			clock := func() time.Time { return now }

@@ -20,6 +20,11 @@ type Session struct {
 	AMR []string
 	// SignedInAt is when the sign-in that started the session happened.
 	SignedInAt time.Time
+	// Line names the browser's run of sessions: signing in again in a browser whose session
+	// is the same person's (a re-authentication) continues its line, any other sign-in starts
+	// one. What the applications were given from the line (refresh-token families) ends when
+	// the person ends its session.
+	Line string
 }
 
 // Client is an application authenticated with its client credentials.

@@ -111,15 +111,20 @@ func (s *Service) endingSessions(ctx context.Context, userID string, ending func
 		return
 	}
 	var since time.Time
+	var lines []string
 	for _, l := range list {
-		if ending(l.ID) && (since.IsZero() || l.CreatedAt.Before(since)) {
+		if !ending(l.ID) {
+			continue
+		}
+		if since.IsZero() || l.CreatedAt.Before(since) {
 			since = l.CreatedAt
 		}
+		lines = append(lines, l.Line)
 	}
 	if since.IsZero() {
 		return
 	}
-	if err := s.SessionsEnding(ctx, userID, since); err != nil {
+	if err := s.SessionsEnding(ctx, userID, since, lines); err != nil {
 		slog.WarnContext(ctx, "telling the applications of the sessions that end", "err", err)
 	}
 }

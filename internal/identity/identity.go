@@ -31,10 +31,11 @@ type Service struct {
 	Mail    mail.Sender
 	BaseURL string
 	// SessionsEnding, when set, is told before sessions of userID that the person ends from
-	// the dashboard (or that a change of the primary address ends) are deleted, with the start
-	// of the earliest: the applications signed in to since get a back-channel logout
-	// (oauth.Service.LogoutApps, which this package cannot call itself).
-	SessionsEnding func(ctx context.Context, userID string, since time.Time) error
+	// the dashboard (or that a change of the primary address or a passkey's removal ends) are
+	// deleted, with the start of the earliest and their lines (auth.Session.Line): the
+	// applications signed in to since get a back-channel logout, and what the lines were
+	// given ends (oauth.Service.LogoutApps, which this package cannot call itself).
+	SessionsEnding func(ctx context.Context, userID string, since time.Time, lines []string) error
 }
 
 // New returns the accounts domain over db and kv.

@@ -8,6 +8,7 @@ import (
 
 	"loginsign/internal/auth"
 	"loginsign/internal/identity"
+	"loginsign/internal/ids"
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -25,8 +26,10 @@ func TestEndPasskeySessionsEndsOnlyThatPasskeysSessions(t *testing.T) {
 		clk := newClock()
 		s := identity.New(db, kvtest.Embedded(t), clk.Now, identity.SessionConfig{})
 		var told []time.Time
-		s.SessionsEnding = func(_ context.Context, userID string, since time.Time) error {
+		var toldLines []string
+		s.SessionsEnding = func(_ context.Context, userID string, since time.Time, lines []string) error {
 			told = append(told, since)
+			toldLines = append(toldLines, lines...)
 			return nil
 		}
 		u, err := s.CreateUser(ctx, "ann@example.com", "")
@@ -35,7 +38,8 @@ func TestEndPasskeySessionsEndsOnlyThatPasskeysSessions(t *testing.T) {
 		}
 		start := func(userID, passkeyRef string) string {
 			t.Helper()
-			raw, err := s.Sessions.CreateWithPasskey(ctx, userID, "agent", "127.0.0.1", []string{"hwk", "mfa"}, passkeyRef)
+			raw, err := s.Sessions.Start(ctx, identity.NewSession{UserID: userID, UserAgent: "agent", IP: "127.0.0.1",
+				AMR: []string{"hwk", "mfa"}, Passkey: passkeyRef})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +75,9 @@ func TestEndPasskeySessionsEndsOnlyThatPasskeysSessions(t *testing.T) {
 		}
 		if !slices.Equal(told, []time.Time{stolenSince}) {
 			t.Errorf("SessionsEnding was told %v, want the start of the ended session %v", told, stolenSince)
+		}
+		if want := []string{ids.Hash(stolen)}; !slices.Equal(toldLines, want) {
+			t.Errorf("SessionsEnding was told the lines %v, want the ended session's own %v", toldLines, want)
 		}
 		list, err := s.Sessions.List(ctx, u.ID)
 		if err != nil || len(list) != 3 {

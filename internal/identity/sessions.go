@@ -44,6 +44,8 @@ type SessionInfo struct {
 	// Passkey names the passkey the session signed in with (passkey.Ref of its credential id),
 	// "" for any other sign-in.
 	Passkey string
+	// Line is the session's line (auth.Session.Line).
+	Line string
 }
 
 // NewSessions returns the session store.
@@ -69,24 +71,57 @@ func (s *Sessions) Create(ctx context.Context, userID, userAgent, ip string) (st
 // CreateAMR is Create for a sign-in that used the methods amr (RFC 8176 values), kept with the
 // session for id_tokens and the person's list of sessions.
 func (s *Sessions) CreateAMR(ctx context.Context, userID, userAgent, ip string, amr []string) (string, error) {
-	return s.CreateWithPasskey(ctx, userID, userAgent, ip, amr, "")
+	return s.Start(ctx, NewSession{UserID: userID, UserAgent: userAgent, IP: ip, AMR: amr})
 }
 
-// CreateWithPasskey is CreateAMR for a sign-in with the passkey named by passkeyRef
-// (passkey.Ref), kept with the session so that removing the passkey ends the session
-// (Service.EndPasskeySessions); "" is CreateAMR.
-func (s *Sessions) CreateWithPasskey(ctx context.Context, userID, userAgent, ip string, amr []string, passkeyRef string) (string, error) {
+// NewSession is a sign-in to start a session for (Sessions.Start).
+type NewSession struct {
+	UserID, UserAgent, IP string
+	// AMR are the methods of the sign-in (RFC 8176 values), kept with the session for
+	// id_tokens and the person's list of sessions.
+	AMR []string
+	// Passkey names the passkey of the sign-in (passkey.Ref), "" for none: removing the
+	// passkey ends the session (Service.EndPasskeySessions).
+	Passkey string
+	// Replacing is the browser's session cookie before the sign-in, "" for none. That session
+	// ends; when it was the same person's, the new one continues its line (auth.Session.Line),
+	// so what the applications were given from it ends with the new one.
+	Replacing string
+}
+
+// Start starts the session of the sign-in n and returns the raw session id for the cookie.
+// Signing in always creates a new id (session fixation: the id rotates at login).
+func (s *Sessions) Start(ctx context.Context, n NewSession) (string, error) {
 	raw := ids.Secret("ses_")
 	hash := ids.Hash(raw)
+	line := hash
+	var replaced, replacedUID string
+	if n.Replacing != "" && len(n.Replacing) <= 128 {
+		replaced = ids.Hash(n.Replacing)
+		vals, err := s.kv.HMGet(ctx, sessionKey(replaced), "uid", "line").Result()
+		if err != nil {
+			return "", fmt.Errorf("reading the session replaced: %w", err)
+		}
+		if replacedUID, _ = vals[0].(string); replacedUID == n.UserID {
+			line = lineOf(vals[1], replaced)
+		}
+	}
 	now := s.now()
 	fields := map[string]any{
-		"uid": userID, "created": now.UnixMilli(), "seen": now.UnixMilli(),
-		"ua": truncate(userAgent, 300), "ip": ip, "amr": strings.Join(amr, " "),
+		"uid": n.UserID, "created": now.UnixMilli(), "seen": now.UnixMilli(),
+		"ua": truncate(n.UserAgent, 300), "ip": n.IP, "amr": strings.Join(n.AMR, " "), "line": line,
 	}
-	if passkeyRef != "" {
-		fields["pk"] = passkeyRef
+	if n.Passkey != "" {
+		fields["pk"] = n.Passkey
 	}
+	userID := n.UserID
 	pipe := s.kv.TxPipeline()
+	if replaced != "" {
+		pipe.Del(ctx, sessionKey(replaced))
+		if replacedUID != "" {
+			pipe.SRem(ctx, userSessionsKey(replacedUID), replaced)
+		}
+	}
 	pipe.HSet(ctx, sessionKey(hash), fields)
 	pipe.Expire(ctx, sessionKey(hash), s.cfg.Idle)
 	pipe.SAdd(ctx, userSessionsKey(userID), hash)
@@ -140,7 +175,7 @@ func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error)
 		return auth.Session{}, apperr.New(apperr.Unauthorized, "no session")
 	}
 	hash := ids.Hash(raw)
-	vals, err := s.kv.HMGet(ctx, sessionKey(hash), "uid", "created", "amr").Result()
+	vals, err := s.kv.HMGet(ctx, sessionKey(hash), "uid", "created", "amr", "line").Result()
 	if err != nil {
 		return auth.Session{}, fmt.Errorf("reading session: %w", err)
 	}
@@ -164,7 +199,17 @@ func (s *Sessions) Lookup(ctx context.Context, raw string) (auth.Session, error)
 		return auth.Session{}, fmt.Errorf("touching session: %w", err)
 	}
 	amr, _ := vals[2].(string)
-	return auth.Session{UserID: uid, ID: hash, AMR: strings.Fields(amr), SignedInAt: time.UnixMilli(created).UTC()}, nil
+	return auth.Session{UserID: uid, ID: hash, AMR: strings.Fields(amr), SignedInAt: time.UnixMilli(created).UTC(),
+		Line: lineOf(vals[3], hash)}, nil
+}
+
+// lineOf is the line a session's "line" field v names; sessions started before lines were
+// kept (v nil) are a line of their own, named by their hash.
+func lineOf(v any, hash string) string {
+	if line, _ := v.(string); line != "" {
+		return line
+	}
+	return hash
 }
 
 // Delete ends the session of raw (sign-out).
@@ -249,7 +294,8 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		created, _ := strconv.ParseInt(m["created"], 10, 64)
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
-			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"]})
+			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"],
+			Line: lineOf(m["line"], h)})
 	}
 	return out, nil
 }

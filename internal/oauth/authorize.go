@@ -281,7 +281,7 @@ func (s *Service) Approve(ctx context.Context, req *AuthorizeRequest, userID, sh
 	return s.issueCode(ctx, codeGrant{
 		ApplicationID: req.ClientID, ConnectionID: conn.ID, UserID: userID, RedirectURI: req.RedirectURI,
 		Scopes: req.Scopes, Challenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: authTime.Unix(),
-		Family: ids.New(""), AMR: sessionAMR(ctx, userID),
+		Family: ids.New(""), AMR: sessionAMR(ctx, userID), Line: sessionLine(ctx, userID),
 	})
 }
 

@@ -33,6 +33,9 @@ type codeGrant struct {
 	Family        string   `json:"f"`
 	// AMR are the methods of the sign-in (RFC 8176), for the id_token's amr and acr.
 	AMR []string `json:"m,omitempty"`
+	// Line is the line of the browser session that approved (auth.Session.Line): the
+	// family remembers it, and ending it revokes the family (endLines).
+	Line string `json:"l,omitempty"`
 }
 
 func codeKey(hash string) string      { return "oc:" + hash }

@@ -14,6 +14,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/refreshtoken"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -149,7 +150,8 @@ func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud 
 
 // EndSession signs the person of session out of LoginSign: it queues a back-channel logout
 // token for every application the person signed in to during this session (its connection's
-// last sign-in is not older than the session) that registered a back-channel logout URI, then
+// last sign-in is not older than the session) that registered a back-channel logout URI,
+// revokes the tokens the applications were given from the session's line (endLines), then
 // ends the session (rawSession is the cookie value). The logout events commit before the
 // session ends, so a crash never loses one. The session of an account closed meanwhile just
 // ends: its connections ended with the account, and no activity event is left of it.
@@ -186,6 +188,9 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 	if queued && s.WakeWebhooks != nil {
 		s.WakeWebhooks()
 	}
+	if err := s.endLines(ctx, []string{session.Line}); err != nil {
+		return err
+	}
 	if err := s.Identity.Sessions.Delete(ctx, rawSession); err != nil {
 		return serverError(err)
 	}
@@ -193,22 +198,71 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 }
 
 // LogoutApps queues a back-channel logout for every application userID signed in to since
-// (the start of the earliest session ending) that registered a back-channel logout URI: what
+// (the start of the earliest session ending) that registered a back-channel logout URI, and
+// revokes the tokens the applications were given from the sessions' lines (endLines): what
 // EndSession does for the person's own sign-out, for sessions the person ends from the
 // dashboard (identity.Service.SessionsEnding). A session ended there is often one the person
 // does not recognise, and its sign-ins to apps must end with it.
-func (s *Service) LogoutApps(ctx context.Context, userID string, since time.Time) error {
+func (s *Service) LogoutApps(ctx context.Context, userID string, since time.Time, lines []string) error {
 	queued := false
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person first, as in EndSession: a logout queued after the closing of the
+		// account would name a connection that ended with it.
+		if _, err := store.HoldUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+			return err
+		}
 		var err error
 		queued, err = s.queueLogouts(ctx, tx, userID, since, s.Now())
 		return err
 	})
+	if apperr.Is(err, apperr.NotFound) {
+		return nil // the account is closed: its tokens ended with it
+	}
 	if err != nil {
 		return serverError(fmt.Errorf("queueing back-channel logouts: %w", err))
 	}
 	if queued && s.WakeWebhooks != nil {
 		s.WakeWebhooks()
+	}
+	return s.endLines(ctx, lines)
+}
+
+// endedLineKey marks a line of browser sessions (auth.Session.Line) the person ended, for as
+// long as a code its session approved may still be exchanged (exchangeCode).
+func endedLineKey(line string) string { return "lend:" + line }
+
+// endLinesBatch is how many families one revokeFamilies call of endLines takes.
+const endLinesBatch = 200
+
+// endLines revokes the refresh-token families, and their access tokens, that the applications
+// were given from the lines of browser sessions that end (OpenID Connect Back-Channel Logout
+// 1.0 §2.7: refresh tokens issued without offline access to a session that is logged out
+// should be revoked): a session someone stole, or the person left signed in elsewhere, keeps
+// nothing at the apps signed in to from it. The marker comes first, so a code approved by
+// the session and exchanged after the families were read is refused (exchangeCode). Families
+// of sessions that merely expire stay, as do those of sessions begun before lines were kept.
+func (s *Service) endLines(ctx context.Context, lines []string) error {
+	lines = slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return l == "" })
+	if len(lines) == 0 {
+		return nil
+	}
+	pipe := s.KV.Pipeline()
+	for _, l := range lines {
+		pipe.Set(ctx, endedLineKey(l), 1, s.Config.CodeTTL+time.Minute)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return serverError(fmt.Errorf("marking the ended sessions: %w", err))
+	}
+	families, err := s.DB.RefreshToken.Query().
+		Where(refreshtoken.SessionLineIn(lines...), refreshtoken.RevokedAtIsNil(), refreshtoken.ExpiresAtGT(s.Now())).
+		Unique(true).Select(refreshtoken.FieldFamilyID).Strings(ctx)
+	if err != nil {
+		return serverError(fmt.Errorf("finding the tokens of the ended sessions: %w", err))
+	}
+	for batch := range slices.Chunk(families, endLinesBatch) {
+		if err := s.revokeFamilies(ctx, batch); err != nil {
+			return err
+		}
 	}
 	return nil
 }

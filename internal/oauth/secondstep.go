@@ -119,6 +119,14 @@ func sessionAMR(ctx context.Context, userID string) []string {
 	return nil
 }
 
+// sessionLine is the line of userID's session in ctx (auth.Session.Line), "" for none.
+func sessionLine(ctx context.Context, userID string) string {
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+		return sess.Line
+	}
+	return ""
+}
+
 // needsStepUp reports whether req asks (acr_values) for two factors that the session in ctx
 // did not use although userID has a second factor. acr_values is voluntary (OpenID Connect
 // Core §3.1.2.1): a person without a second factor goes on with one.

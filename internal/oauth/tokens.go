@@ -157,14 +157,24 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	now := s.Now()
 	resp, err := s.issue(ctx, app, conn, grant{Scopes: g.Scopes, Family: g.Family, Nonce: g.Nonce,
 		AuthTime: time.Unix(g.AuthTime, 0), ExpiresAt: now.Add(s.Config.RefreshTokenTTL),
-		AMR: g.AMR, ACR: mfa.ACR(g.AMR)}, true)
+		AMR: g.AMR, ACR: mfa.ACR(g.AMR), Line: g.Line}, true)
 	if err != nil {
 		return nil, err
 	}
-	// A replay that raced this exchange revoked the family before its tokens existed; finish
-	// the job so the stolen code issues nothing usable.
-	if n, _ := s.KV.Exists(ctx, revokedFamilyKey(g.Family)).Result(); n > 0 {
+	// A replay that raced this exchange revoked the family before its tokens existed, or the
+	// person ended the session that approved while the code waited (endLines found no family
+	// of it): finish the job so the code issues nothing usable. One round trip for both.
+	pipe := s.KV.Pipeline()
+	revoked := pipe.Exists(ctx, revokedFamilyKey(g.Family))
+	ended := pipe.Exists(ctx, endedLineKey(g.Line))
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, serverError(fmt.Errorf("reading revocations of the exchange: %w", err))
+	}
+	if revoked.Val() > 0 || (g.Line != "" && ended.Val() > 0) {
 		s.revokeFamily(ctx, g.Family, ids.Hash(resp.AccessToken))
+	}
+	if g.Line != "" && ended.Val() > 0 {
+		return nil, ErrInvalidGrant.WithDescription("the person ended the session that approved this authorization")
 	}
 	return resp, nil
 }
@@ -180,6 +190,8 @@ type grant struct {
 	// a refreshed id_token reports the original sign-in.
 	AMR []string
 	ACR string
+	// Line is the line of the browser session that signed in, kept by the family (endLines).
+	Line string
 	// user is the connection's account when it was loaded already (its profile claims).
 	user *ent.User
 }
@@ -201,6 +213,9 @@ func (s *Service) issue(ctx context.Context, app *ent.Application, conn *ent.App
 		}
 		if len(g.AMR) > 0 {
 			create.SetAmr(g.AMR)
+		}
+		if g.Line != "" {
+			create.SetSessionLine(g.Line)
 		}
 		rt, err := create.Save(ctx)
 		if err != nil {

@@ -732,15 +732,25 @@ func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, erro
 // found the marker set by a concurrent revocation) is gone from them when that writer's own
 // revocation reads them.
 func (s *Service) revokeFamily(ctx context.Context, family string, written ...string) error {
+	return s.revokeFamilies(ctx, []string{family}, written...)
+}
+
+// revokeFamilies is revokeFamily for several families at once, in as many round trips as one.
+func (s *Service) revokeFamilies(ctx context.Context, families []string, written ...string) error {
 	now := s.Now()
-	if err := s.KV.Set(ctx, revokedFamilyKey(family), 1, s.revokedFamilyTTL()).Err(); err != nil {
+	pipe := s.KV.Pipeline()
+	var keys []string
+	for _, f := range families {
+		pipe.Set(ctx, revokedFamilyKey(f), 1, s.revokedFamilyTTL())
+		keys = append(keys, s.familyTokensKeys(f, now)...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
 		return serverError(err)
 	}
-	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyID(family), refreshtoken.RevokedAtIsNil()).
+	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyIDIn(families...), refreshtoken.RevokedAtIsNil()).
 		SetRevokedAt(now).Save(ctx); err != nil {
 		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
 	}
-	keys := s.familyTokensKeys(family, now)
 	hashes, err := s.tokensIn(ctx, keys)
 	if err != nil {
 		return serverError(err)

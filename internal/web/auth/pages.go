@@ -851,10 +851,8 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 // signedIn is SignedIn for a sign-in with the passkey named by passkeyRef (passkey.Ref), "" for
 // any other.
 func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn, passkeyRef string) {
-	if old := p.Cookies.Get(r, sessionCookie); old != "" {
-		p.Identity.Sessions.Delete(r.Context(), old)
-	}
-	raw, err := p.Identity.Sessions.CreateWithPasskey(r.Context(), in.User.ID, r.UserAgent(), httpx.ClientIP(r), in.AMR, passkeyRef)
+	raw, err := p.Identity.Sessions.Start(r.Context(), identity.NewSession{UserID: in.User.ID, UserAgent: r.UserAgent(),
+		IP: httpx.ClientIP(r), AMR: in.AMR, Passkey: passkeyRef, Replacing: p.Cookies.Get(r, sessionCookie)})
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
