@@ -13,6 +13,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/consent"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/refreshtoken"
 	"loginsign/ent/retiredalias"
@@ -34,9 +35,10 @@ const (
 	AccountDeleted
 )
 
-// Delete ends conn inside tx: its refresh tokens and consent go, its active licenses expire
-// and are unlinked, its alias is retired so it is never issued again, its undelivered events
-// that carry the person's data are withdrawn (webhooks.WithdrawConnection: a queued
+// Delete ends conn inside tx: the application's open proposal to change the person's primary
+// address is superseded (endProposals), its refresh tokens and consent go, its active licenses
+// expire and are unlinked, its alias is retired so it is never issued again, its undelivered
+// events that carry the person's data are withdrawn (webhooks.WithdrawConnection: a queued
 // email_changed would otherwise give the app the person's new address after the end), the
 // event of the ending is queued, and the row is deleted. Access tokens stop working because
 // every Bearer check loads the connection. conn must have its Application and User edges
@@ -45,6 +47,9 @@ func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, n
 	app, u := conn.Edges.Application, conn.Edges.User
 	if app == nil || u == nil {
 		return fmt.Errorf("connections.Delete: application and user edges must be loaded")
+	}
+	if err := endProposals(ctx, tx, u.ID, app.ID, now); err != nil {
+		return err
 	}
 	if _, err := tx.RefreshToken.Delete().Where(refreshtoken.ConnectionID(conn.ID)).Exec(ctx); err != nil {
 		return fmt.Errorf("revoking refresh tokens: %w", err)
@@ -95,6 +100,22 @@ func Delete(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, why Why, n
 		return nil // the person's events go with the account
 	}
 	return activity.Record(ctx, tx, ev)
+}
+
+// endProposals supersedes, inside tx, the open requests of application appID to change the
+// primary address of userID (identity.RequestEmailChange): a developer can propose only while
+// the person is connected to the application, and a proposal must not outlive that relation.
+// Their links then answer as for any superseded request. Callers hold the connection (or the
+// application) whose ending this is: a request is stored with the person and then the
+// application locked, so one racing the ending either commits first and is superseded here, or
+// finds the connection gone.
+func endProposals(ctx context.Context, tx *ent.Tx, userID, appID string, now time.Time) error {
+	if _, err := tx.EmailChange.Update().
+		Where(emailchange.UserID(userID), emailchange.ApplicationID(appID), emailchange.StatusEQ(emailchange.StatusPending)).
+		SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx); err != nil {
+		return fmt.Errorf("ending address change requests: %w", err)
+	}
+	return nil
 }
 
 // Alias lengths: random [a-z0-9] local parts of 8 characters (36^8 ≈ 2.8·10^12), within the

@@ -9,8 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/emailchange"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
@@ -210,7 +214,10 @@ func errChangeGone() error {
 	return apperr.WithReason(apperr.Gone, "invalid_token", "this link was already used, was cancelled, or has expired")
 }
 
-// pendingChange finds the pending, unexpired request whose confirm (or cancel) token is raw.
+// pendingChange finds the pending, unexpired request whose confirm (or cancel) token is raw,
+// of an application still connected to the person: a proposal ends with the application's
+// relation to the person (connections.Delete supersedes it, the application's deletion deletes
+// it), and one that outlived it answers Gone as a superseded one does.
 func (s *Service) pendingChange(ctx context.Context, raw string, cancel bool) (*ent.EmailChange, error) {
 	prefix := emailChangeConfirmPrefix
 	where := emailchange.ConfirmHash
@@ -230,7 +237,35 @@ func (s *Service) pendingChange(ctx context.Context, raw string, cancel bool) (*
 	if ec.Status != emailchange.StatusPending || !s.Now().Before(ec.ExpiresAt) {
 		return nil, errChangeGone()
 	}
+	if connected, err := requesterConnected(ctx, s.DB.Client, ec, false); err != nil {
+		return nil, err
+	} else if !connected {
+		return nil, errChangeGone()
+	}
 	return ec, nil
+}
+
+// requesterConnected reports whether the application that made request ec is connected to the
+// person ec is for, read through c. With lock (PostgreSQL; c in a transaction that locked the
+// person first, store.LockUser) it holds the application and then the connection with a key
+// share until the transaction ends, the order of team.AuthorizeTx: an ending of the
+// connection (connections.Delete, run with the application or the connection locked, which
+// supersedes the request) or the application's deletion either committed before, and this
+// answers false, or waits for the transaction.
+func requesterConnected(ctx context.Context, c *ent.Client, ec *ent.EmailChange, lock bool) (bool, error) {
+	hold := func(s *sql.Selector) {
+		if lock {
+			s.For(sql.LockKeyShare)
+		}
+	}
+	apps, err := c.Application.Query().Where(application.ID(ec.ApplicationID)).
+		Select(application.FieldID).Modify(hold).Strings(ctx)
+	if err != nil || len(apps) == 0 {
+		return false, err
+	}
+	conns, err := c.AppConnection.Query().Where(appconnection.UserID(ec.UserID), appconnection.ApplicationID(ec.ApplicationID)).
+		Select(appconnection.FieldID).Modify(hold).Strings(ctx)
+	return len(conns) > 0, err
 }
 
 // PendingEmailChange describes the request behind a confirm link (cancel=false) or a cancel
@@ -263,10 +298,12 @@ func (s *Service) PendingEmailChange(ctx context.Context, raw string, cancel boo
 // ConfirmEmailChange is the person's confirmation of a requested address change (the POST of
 // the confirm link's page). It needs the signed-in account the request is for: signed out
 // answers Unauthorized and another account Forbidden, and then nothing changes and the link
-// stays usable. Otherwise the link is spent and the change is made as ChangePrimaryEmail makes
-// it (old magic links void, email_changed to the apps shown the old address). If the address
-// has meanwhile become another account's, or the primary address changed since the request,
-// the request fails for good with Conflict, shown to the person only.
+// stays usable. A request whose application is no longer connected to the person (removed,
+// ended by its developer, deleted) answers Gone, as a superseded one does, also when the
+// connection ends while the confirmation runs. Otherwise the link is spent and the change is
+// made as ChangePrimaryEmail makes it (old magic links void, email_changed to the apps shown the
+// old address). If the address has meanwhile become another account's, or the primary address
+// changed since the request, the request fails for good with Conflict, shown to the person only.
 func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailChange, error) {
 	ec, err := s.pendingChange(ctx, raw, false)
 	if err != nil {
@@ -290,6 +327,21 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 	var failure error
 	var before *ent.User // the account before the change; nil when nothing changed
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The person, then the requesting application and its connection, then the request:
+		// the order of the request itself (RequestEmailChange) and of team.AuthorizeTx. An
+		// ending of the connection holds the application or the connection while it supersedes
+		// the request, so the two take turns: the ending committed first and the request is
+		// gone, or it waits for this confirmation and then finds the request confirmed. Taking
+		// the request before the connection let each wait for the other.
+		u, err := store.LockUser(ctx, tx, s.DB.Dialect, ec.UserID)
+		if err != nil {
+			return err
+		}
+		if connected, err := requesterConnected(ctx, tx.Client(), ec, s.DB.Dialect == dialect.Postgres); err != nil {
+			return err
+		} else if !connected {
+			return errChangeGone()
+		}
 		n, err := tx.EmailChange.Update().Where(emailchange.ID(ec.ID), emailchange.StatusEQ(emailchange.StatusPending)).
 			SetStatus(emailchange.StatusConfirmed).SetClosedAt(now).Save(ctx)
 		if err != nil {
@@ -297,10 +349,6 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 		}
 		if n != 1 {
 			return errChangeGone()
-		}
-		u, err := tx.User.Get(ctx, ec.UserID)
-		if err != nil {
-			return store.Err(err, "user")
 		}
 		if u.Email != ec.OldEmail {
 			failure = apperr.WithReason(apperr.Conflict, "primary_changed",

@@ -40,11 +40,13 @@ func TestEmailChangeRequestLifetime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		app := db.Application.Create().SetOwnerID(u.ID).SetName("Demo").SetSecretHash("h").SaveX(ctx)
+		db.AppConnection.Create().SetUserID(u.ID).SetApplicationID(app.ID).SetAliasEmail("demo@relay.example.com").ExecX(ctx)
 		as := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "s", SignedInAt: time.Now()})
 		request := func(addr string) (confirm, cancel string) {
 			t.Helper()
 			before := smtp.Count()
-			pending, err := s.RequestEmailChange(ctx, u.ID, addr, identity.EmailChangeRequester{ApplicationName: "Demo"})
+			pending, err := s.RequestEmailChange(ctx, u.ID, addr, identity.EmailChangeRequester{ApplicationID: app.ID, ApplicationName: "Demo"})
 			if err != nil || !pending {
 				t.Fatalf("request %s: %v %v", addr, pending, err)
 			}

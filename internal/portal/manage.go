@@ -9,10 +9,12 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
+	"loginsign/ent/pendinglink"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/activity"
@@ -226,8 +228,12 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 
 // DeleteApplication deletes appID and everything that belongs to it, in one transaction. Each
 // connection ends through connections.Delete (tokens revoked, licenses expired, alias retired
-// for good); the events that queues are dropped with the application's outbox, since a deleted
-// application has no webhook left to deliver to. It needs a recent sign-in (Unauthorized,
+// for good, the application's open address change request superseded); the events that queues
+// are dropped with the application's outbox, since a deleted application has no webhook left to
+// deliver to. The application's proposals go with it: its address change requests, whatever
+// their state (each holds a person's old and new address, and no foreign key deletes it), and
+// its pending links, open or refused, so that no person is shown, or can accept, a proposal of
+// an application that is gone. It needs a recent sign-in (Unauthorized,
 // reauthentication_required): it cannot be undone.
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
@@ -273,6 +279,14 @@ func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 			}},
 			{"license variants", func() error {
 				_, err := tx.LicenseVariant.Delete().Where(licensevariant.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+			{"address change requests", func() error {
+				_, err := tx.EmailChange.Delete().Where(emailchange.ApplicationID(app.ID)).Exec(ctx)
+				return err
+			}},
+			{"pending links", func() error {
+				_, err := tx.PendingLink.Delete().Where(pendinglink.ApplicationID(app.ID)).Exec(ctx)
 				return err
 			}},
 			{"import rows", func() error {

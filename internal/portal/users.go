@@ -438,7 +438,7 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 // whether or not the address belongs to anyone, or changed=false without pending when it
 // already is the primary address and the application already sees it (a relay alias hides it,
 // so then the answer is pending=true as for any address: it must not confirm a guess). Invalid for a malformed address, NotFound for an unknown
-// application or connection.
+// application or connection, also one that ended while the request was made.
 func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (pending bool, err error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -457,8 +457,23 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 	return s.Identity.RequestEmailChange(ctx, conn.UserID, email, identity.EmailChangeRequester{
 		ApplicationID: conn.ApplicationID, ApplicationName: conn.Edges.Application.Name, Actor: uid, ConnectionID: conn.ID,
 		Shown: conn.AppEmail, Check: func(ctx context.Context, tx *ent.Tx) error {
-			_, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
-			return err
+			app, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
+			if err != nil {
+				return err
+			}
+			// The connection is read again with the application locked: an ending of it (the
+			// person removing the app takes the application's key share, the developer and the
+			// application's deletion lock it) either committed before, and the request is
+			// NotFound, or waits for this request and then supersedes it
+			// (connections.Delete): no proposal outlives the connection it came through.
+			held, err := tx.AppConnection.Query().Where(appconnection.ID(conn.ID), appconnection.ApplicationID(app.ID)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if !held {
+				return apperr.New(apperr.NotFound, "connection not found")
+			}
+			return nil
 		}})
 }
 

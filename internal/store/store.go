@@ -195,6 +195,9 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := unshareUngrantedAddresses(ctx, db); err != nil {
 		return err
 	}
+	if err := endOrphanedProposals(ctx, db); err != nil {
+		return err
+	}
 	return forgetImportGlobalIDs(ctx, db)
 }
 
