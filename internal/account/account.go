@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -264,21 +263,9 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 	return endedConnections, nil
 }
 
-// holdApplications takes, on PostgreSQL, a key share of the applications which selects, in id
-// order, before the transaction locks or writes rows of theirs: the lock their rows' foreign
-// keys (a connection's events) take anyway, taken first. A developer ending a connection,
-// changing the team or deleting an application locks the application first and then those
-// rows (team.AuthorizeTx), so either it finishes before this transaction goes on, or it waits
-// for this transaction, never each for the other; holders of key shares do not wait for each
-// other. A transaction that locks the person (store.LockUser) does so before.
+// holdApplications is store.HoldApplications on the service's database.
 func (s *Service) holdApplications(ctx context.Context, tx *ent.Tx, which predicate.Application) error {
-	if s.DB.Dialect != dialect.Postgres {
-		return nil
-	}
-	_, err := tx.Application.Query().Where(which).
-		Order(ent.Asc(application.FieldID)).Select(application.FieldID).
-		Modify(func(s *sql.Selector) { s.For(sql.LockKeyShare) }).Strings(ctx)
-	return err
+	return store.HoldApplications(ctx, tx, s.DB.Dialect, which)
 }
 
 // writtenByClosing selects the applications the closing of uid's account writes rows of: those

@@ -8,6 +8,8 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
+	"loginsign/ent/predicate"
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/activity"
@@ -88,9 +90,14 @@ func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endS
 // account as it was before the change, nil when newEmail already was the primary address.
 func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, reason, exceptAppID, actor string) (*ent.User, error) {
 	now := s.Now().UTC()
-	u, err := tx.User.Get(ctx, userID)
+	// The person first, then (below) the applications of the connections that follow the new
+	// address, before those connections: the project's one lock order (store.HoldApplications).
+	// Updating a connection first and queueing its event (which key-shares its application)
+	// after deadlocked with a developer ending that connection, who locks the application and
+	// then the connection.
+	u, err := store.LockUser(ctx, tx, s.DB.Dialect, userID)
 	if err != nil {
-		return nil, store.Err(err, "user")
+		return nil, err
 	}
 	if u.Email == newEmail {
 		return nil, nil
@@ -125,14 +132,15 @@ func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, ne
 		UserID: userID, Details: map[string]string{"address": newEmail}, At: now}); err != nil {
 		return nil, err
 	}
-	conns, err := tx.AppConnection.Query().Where(appconnection.UserID(userID)).WithApplication().All(ctx)
+	following := []predicate.AppConnection{appconnection.UserID(userID), appconnection.AppEmail(u.Email)}
+	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.HasConnectionsWith(following...)); err != nil {
+		return nil, err
+	}
+	conns, err := tx.AppConnection.Query().Where(following...).WithApplication().All(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range conns {
-		if c.AppEmail != u.Email {
-			continue
-		}
 		if err := tx.AppConnection.UpdateOne(c).SetAppEmail(newEmail).Exec(ctx); store.NotFound(err) {
 			continue // removed since it was read (PostgreSQL): nothing to follow, nobody to tell
 		} else if err != nil {
