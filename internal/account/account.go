@@ -438,17 +438,28 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 
 // RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
 // verified or pending. The person's refusals of pending links to a verified one are forgotten
-// with it (forgetRefusals): they are this person's, not the next holder's.
+// with it (forgetRefusals): they are this person's, not the next holder's. Applications that
+// were shown a verified one (the person shared it on the consent page) are shown the
+// connection's relay alias from then on, and get email_changed: the person stopped using the
+// address, and no other real address is shown to an application without their choice. Once
+// the removal has committed, the sessions that signed in through the address end, all but
+// this one (identity.Service.EndAddressSessions): someone who added their own mailbox to the
+// account must not stay signed in through it.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	var released string // the verified address removed, "" for a pending one
+	var told bool       // whether email_changed events were queued
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		// The person first, as the closing of the account locks them before their pending links
 		// and addresses: the two take turns. A refusal holds the person too, so no refusal of
-		// the address lands after this transaction forgot its refusals.
-		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
+		// the address lands after this transaction forgot its refusals; so does an approval on
+		// the consent page, so none shares the address after this transaction read the
+		// connections shown it.
+		u, err := store.LockUser(ctx, tx, s.DB.Dialect, uid)
+		if err != nil {
 			return err
 		}
 		// Locked, so that whether to release the claim is decided on the committed row: read
@@ -458,30 +469,80 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 		if err != nil {
 			return store.Err(err, "address")
 		}
+		now := s.now()
 		if err := tx.UserEmail.DeleteOne(ue).Exec(ctx); err != nil {
 			return err
 		}
 		if err := activity.Record(ctx, tx, activity.Event{Type: activity.AddressRemoved, Actor: activity.ByPerson,
-			UserID: uid, Details: map[string]string{"address": ue.Email}, At: s.now()}); err != nil {
+			UserID: uid, Details: map[string]string{"address": ue.Email}, At: now}); err != nil {
 			return err
 		}
 		if ue.VerifiedAt == nil {
 			return nil
 		}
-		// Held before the links are written, as the closing holds them (a rollback of their
-		// import locks the application first).
+		released = ue.Email
+		// Held before the links and connections are written, as the closing holds them (a
+		// rollback of their import, or a developer ending a connection, locks the application
+		// first): the applications whose links to the address the person refused, and those
+		// shown the address.
 		refusedTo, err := refusedApplications(ctx, tx, []string{ue.Email})
 		if err != nil {
 			return err
 		}
-		if err := s.holdApplications(ctx, tx, application.IDIn(refusedTo...)); err != nil {
+		shown := []predicate.AppConnection{appconnection.UserID(uid), appconnection.AppEmail(ue.Email)}
+		if err := s.holdApplications(ctx, tx, application.Or(application.IDIn(refusedTo...),
+			application.HasConnectionsWith(shown...))); err != nil {
 			return err
 		}
 		if err := forgetRefusals(ctx, tx, ue.Email); err != nil {
 			return err
 		}
+		if told, err = s.showAliasInstead(ctx, tx, u, ue.Email, shown, now); err != nil {
+			return err
+		}
 		return identity.ReleaseAddress(ctx, tx, uid, ue.Email)
 	})
+	if err != nil {
+		return err
+	}
+	if told {
+		s.wake()
+	}
+	if released == "" {
+		return nil
+	}
+	if _, err := s.Identity.EndAddressSessions(ctx, uid, released); err != nil {
+		return fmt.Errorf("ending the removed address's sessions: %w", err)
+	}
+	return nil
+}
+
+// showAliasInstead shows the connections of u that shown selects (those shown the address
+// addr) their relay alias instead, inside tx, and queues email_changed (reason
+// user_email_change, newEmail the alias) for each application. It reports whether it queued
+// any event. The connections are locked, as a developer ending one locks it: an ending running
+// now either committed before, and the connection is not listed, or waits for this
+// transaction.
+func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User, addr string, shown []predicate.AppConnection, now time.Time) (bool, error) {
+	conns, err := s.forUpdate(tx.AppConnection.Query().Where(shown...)).WithApplication().All(ctx)
+	if err != nil {
+		return false, err
+	}
+	queued := false
+	for _, c := range conns {
+		if err := tx.AppConnection.UpdateOne(c).SetAppEmail("").SetUpdatedAt(now).Exec(ctx); err != nil {
+			return false, fmt.Errorf("showing the alias instead: %w", err)
+		}
+		ev := webhooks.EmailChanged{Type: webhooks.TypeEmailChanged, ApplicationID: c.ApplicationID,
+			ConnectionID: c.ID, UserID: u.GlobalID, AliasEmail: c.AliasEmail, OldEmail: addr,
+			NewEmail: c.AliasEmail, ChangedAt: webhooks.Timestamp(now), Reason: webhooks.ReasonUserEmailChange}
+		queuedOne, err := webhooks.Enqueue(ctx, tx, c.Edges.Application, webhooks.TypeEmailChanged, ev, now)
+		if err != nil {
+			return false, err
+		}
+		queued = queued || queuedOne != nil
+	}
+	return queued, nil
 }
 
 // MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the

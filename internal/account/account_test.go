@@ -323,6 +323,90 @@ func TestRemoveAlternativeAddress(t *testing.T) {
 	})
 }
 
+// Removing a verified address the person shared with applications shows them the
+// connection's relay alias from then on (never another real address the person did not
+// choose), and each gets email_changed in the removal's transaction. Applications shown the
+// primary address or the alias see nothing change; a pending address was shown to none.
+func TestRemovingASharedAddressShowsTheAppsTheAlias(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		old := e.addAndVerify(e.person, "old@example.org")
+		shownOld, shownPrimary, masked := e.app("old"), e.app("primary"), e.app("masked")
+		oc := e.connect(e.person, shownOld, "old@example.org")
+		pc := e.connect(e.person, shownPrimary, "person@example.com")
+		mc := e.connect(e.person, masked, "")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), pending.ID); err != nil {
+			t.Fatal(err)
+		}
+		if evs := e.events(); len(evs) != 0 {
+			t.Fatalf("removing a pending address queued %v", evs)
+		}
+
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), old.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			conn *ent.AppConnection
+			want string
+		}{{oc, ""}, {pc, "person@example.com"}, {mc, ""}} {
+			if got := db.AppConnection.GetX(ctx, c.conn.ID).AppEmail; got != c.want {
+				t.Errorf("connection %s shows %q, want %q", c.conn.ID, got, c.want)
+			}
+		}
+		evs := e.events()
+		if len(evs) != 1 || len(evs[shownOld.ID]) != 1 {
+			t.Fatalf("events %v; want one, for the app shown the removed address", evs)
+		}
+		sameJSON(t, evs[shownOld.ID][0], fmt.Sprintf(`{"type":"email_changed","applicationId":%q,"connectionId":%q,
+			"userId":%q,"aliasEmail":%q,"oldEmail":"old@example.org","newEmail":%q,
+			"changedAt":"2026-05-03T11:20:00.000Z","reason":"user_email_change"}`,
+			shownOld.ID, oc.ID, e.person.GlobalID, oc.AliasEmail, oc.AliasEmail))
+	})
+}
+
+// Removing a verified address ends the person's sessions that signed in through it, all but
+// the one removing it; sessions signed in through another address stay.
+func TestRemovingAnAddressEndsTheSessionsItSignedIn(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		ue := e.addAndVerify(e.person, "mallory@evil.example")
+		start := func(addr string) string {
+			t.Helper()
+			raw, err := e.identity.Sessions.Start(ctx, identity.NewSession{UserID: e.person.ID, UserAgent: "agent",
+				IP: "127.0.0.1", Address: addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return raw
+		}
+		thief, own, current := start("mallory@evil.example"), start("person@example.com"), start("mallory@evil.example")
+		sess, err := e.identity.Sessions.Lookup(ctx, current)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess.SignedInAt = now
+		if err := e.svc.RemoveAlternativeEmail(auth.WithSession(ctx, sess), ue.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.identity.Sessions.Lookup(ctx, thief); err == nil {
+			t.Error("the session signed in through the removed address still works")
+		}
+		for name, raw := range map[string]string{"the session removing it": current, "the primary address's session": own} {
+			if _, err := e.identity.Sessions.Lookup(ctx, raw); err != nil {
+				t.Errorf("%s ended: %v", name, err)
+			}
+		}
+	})
+}
+
 func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {

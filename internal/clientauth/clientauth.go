@@ -84,10 +84,11 @@ type Service struct {
 	Limits  Limits
 	// Equal compares secret hashes in constant time (ids.Equal when nil). Tests may wrap it.
 	Equal func(a, b string) bool
-	// CacheTTL bounds how long an application row read for a successful authentication is
-	// reused (default DefaultCacheTTL; negative turns the cache off). The cache is used only
-	// by a Service made with New, which sees every change to applications made through its
-	// database client; CacheTTL bounds the staleness of changes made by other processes.
+	// CacheTTL bounds how long an application row read for a successful authentication (or
+	// by Application) is reused (default DefaultCacheTTL; negative turns the cache off). The
+	// cache is used only by a Service made with New, which sees every change to applications
+	// made through its database client; CacheTTL bounds the staleness of changes made by
+	// other processes.
 	CacheTTL time.Duration
 
 	cache *store.RowCache[*ent.Application]
@@ -263,6 +264,50 @@ func validCredentials(clientID, secret string) bool {
 // by its /64). A ':' in clientID could make it another client's subject at another address
 // ("app_x:2001:db8:1:2:0:0" at 192.0.2.1 reads as app_x at 2001:db8:1:2::c000:201).
 func pairSubject(clientID, ip string) string { return clientID + ":" + ip }
+
+// Application returns the application clientID as it is now, nil when there is none: the row
+// cached by a recent authentication or lookup (see New), else read from the database and
+// cached for CacheTTL. It authenticates nothing. It serves the checks that need the
+// application's current state on every request without a read of their own, such as whether
+// a client_credentials access token was issued under the current secret (SecretStamp).
+func (s *Service) Application(ctx context.Context, clientID string) (*ent.Application, error) {
+	if !validCredentials(clientID, "") {
+		return nil, nil
+	}
+	ttl := s.cacheTTL()
+	now := time.Now()
+	if ttl > 0 {
+		if app, ok := s.cache.Get(clientID, "", now); ok {
+			cp := *app
+			return &cp, nil
+		}
+	}
+	var gen uint64
+	if ttl > 0 {
+		gen = s.cache.Generation()
+	}
+	app, err := s.DB.Application.Get(ctx, clientID)
+	if store.NotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ttl > 0 {
+		cp := *app
+		s.cache.Put(cp.ID, &cp, gen, "", now.Add(ttl))
+	}
+	return app, nil
+}
+
+// SecretStamp names the client secret app has now without giving anything of it away: a
+// short digest of the secret's hash. What is issued under a secret (client_credentials access
+// tokens) keeps the stamp and is refused once it no longer matches, so a rotation of the
+// secret (portal.RotateClientSecret: the old secret stops working at once) ends it at once
+// too, for whoever held the old secret.
+func SecretStamp(app *ent.Application) string {
+	return ids.Hash("client-secret-stamp:" + app.SecretHash)[:16]
+}
 
 // cachedMatch returns a copy of the cached row of clientID (see New) when secret matches it
 // (compared in constant time), nil otherwise.

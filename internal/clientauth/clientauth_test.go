@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -441,6 +442,72 @@ func TestAClientIDCannotNameAnotherAddress(t *testing.T) {
 		}
 		if _, err := s.Authenticate(from("2001:db8:22:1::1"), app.ID, secret); err != nil {
 			t.Fatalf("the client's backend at the address named: %v", err)
+		}
+	})
+}
+
+// Application is the application as it is now, from the cache when a recent authentication or
+// lookup put its row there (no read of the database per call: a change by another process is
+// seen only after CacheTTL), and at once after any change through the same database client.
+// SecretStamp names the secret: the same for the same secret, another after a rotation.
+func TestApplicationIsTheCurrentRowFromTheCache(t *testing.T) {
+	t.Parallel()
+	run(t, func(t *testing.T, db *store.DB, k *kv.Store) {
+		ctx := context.Background()
+		app, secret := newApp(t, db, "Looked up")
+		s := clientauth.New(db, ratelimit.New(k))
+		s.CacheTTL = time.Hour
+		stamp := func() string {
+			t.Helper()
+			got, err := s.Application(ctx, app.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				return ""
+			}
+			return clientauth.SecretStamp(got)
+		}
+		for _, id := range []string{"app_nosuchapplication", "not-an-id", ""} {
+			if got, err := s.Application(ctx, id); got != nil || err != nil {
+				t.Fatalf("Application(%q) = %v, %v; want nil, nil", id, got, err)
+			}
+		}
+		first := stamp()
+		if first != clientauth.SecretStamp(app) || len(first) != 16 {
+			t.Fatalf("stamp %q of the created row's %q", first, clientauth.SecretStamp(app))
+		}
+		if strings.Contains(first, secret) || strings.Contains(app.SecretHash, first) {
+			t.Fatalf("the stamp %q gives away the secret or its hash", first)
+		}
+
+		// Changed by another process (no hook): the cached row answers, nothing is read.
+		other := ent.NewClient(ent.Driver(entsql.OpenDB(db.Dialect, db.SQL)))
+		if err := other.Application.UpdateOneID(app.ID).SetSecretHash(ids.Hash(ids.Secret("lss_"))).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := stamp(); got != first {
+			t.Fatalf("within CacheTTL, another process's change read: stamp %q, want the cached %q", got, first)
+		}
+
+		// Rotated through this client: the new secret's stamp at once.
+		if err := db.Application.UpdateOneID(app.ID).SetSecretHash(ids.Hash(ids.Secret("lss_"))).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rotated := stamp()
+		if rotated == first || rotated == "" {
+			t.Fatalf("after a rotation the stamp is %q, before %q", rotated, first)
+		}
+		if got := stamp(); got != rotated {
+			t.Fatalf("the same secret's stamp changed: %q, then %q", rotated, got)
+		}
+
+		// Deleted: none.
+		if err := db.Application.DeleteOneID(app.ID).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := stamp(); got != "" {
+			t.Fatalf("a deleted application is still found (stamp %q)", got)
 		}
 	})
 }

@@ -73,6 +73,28 @@ func (s *Service) EndPasskeySessions(ctx context.Context, userID, passkeyRef str
 	if passkeyRef == "" {
 		return 0, nil
 	}
+	return s.endSessionsSignedInBy(ctx, userID, func(l SessionInfo) bool { return l.Passkey == passkeyRef })
+}
+
+// EndAddressSessions ends the sessions of userID whose sign-in proved the mailbox addr (a
+// magic link, its code or an approval from another device sent to it), except the session of
+// this request, and returns how many ended: removing an address from the account takes the
+// sessions it started with it (someone who added their own mailbox to the account must not
+// stay signed in through it). Their applications are told first (SessionsEnding), as for a
+// passkey's removal. Sessions started before sessions kept their address (NewSession.Address)
+// know none and stay.
+func (s *Service) EndAddressSessions(ctx context.Context, userID, addr string) (int, error) {
+	if addr == "" {
+		return 0, nil
+	}
+	ref := s.Sessions.addressRef(userID, addr)
+	return s.endSessionsSignedInBy(ctx, userID, func(l SessionInfo) bool { return l.AddressRef == ref })
+}
+
+// endSessionsSignedInBy ends the sessions of userID that signedInBy chooses, except the
+// session of this request, telling their applications first (endingSessions), and records
+// how many ended.
+func (s *Service) endSessionsSignedInBy(ctx context.Context, userID string, signedInBy func(SessionInfo) bool) (int, error) {
 	current := ""
 	if sess, ok := auth.SessionFrom(ctx); ok {
 		current = sess.ID
@@ -83,7 +105,7 @@ func (s *Service) EndPasskeySessions(ctx context.Context, userID, passkeyRef str
 	}
 	var ending []string
 	for _, l := range list {
-		if l.Passkey == passkeyRef && l.ID != current {
+		if signedInBy(l) && l.ID != current {
 			ending = append(ending, l.ID)
 		}
 	}

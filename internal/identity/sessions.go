@@ -21,6 +21,11 @@ type SessionConfig struct {
 	Idle time.Duration
 	// Absolute ends a session this long after sign-in, used or not. Default 30 days.
 	Absolute time.Duration
+	// AddressKey keys the digest a session keeps of the address its mailbox sign-in proved
+	// (NewSession.Address), so that the store holds no address and a digest cannot be tested
+	// against a list of addresses without the key. Every instance must use the same key (the
+	// server derives it from LOGINSIGN_SECRET); nil leaves the digest unkeyed.
+	AddressKey []byte
 }
 
 // Sessions stores browser sessions in Redis by the hash of their id. A session id is a 256-bit
@@ -44,6 +49,10 @@ type SessionInfo struct {
 	// Passkey names the passkey the session signed in with (passkey.Ref of its credential id),
 	// "" for any other sign-in.
 	Passkey string
+	// AddressRef is the digest of the address a mailbox sign-in of the session proved
+	// (Sessions.addressRef), "" for any other sign-in and for sessions started before it was
+	// kept.
+	AddressRef string
 	// Line is the session's line (auth.Session.Line).
 	Line string
 }
@@ -83,6 +92,11 @@ type NewSession struct {
 	// Passkey names the passkey of the sign-in (passkey.Ref), "" for none: removing the
 	// passkey ends the session (Service.EndPasskeySessions).
 	Passkey string
+	// Address is the address a mailbox sign-in (magic link, its code, an approval from
+	// another device, with or without a second step after it) proved, "" for none: removing
+	// the address from the account ends the session (Service.EndAddressSessions). The session
+	// keeps a keyed digest of it, never the address.
+	Address string
 	// Replacing is the browser's session cookie before the sign-in, "" for none. That session
 	// ends; when it was the same person's, the new one continues its line (auth.Session.Line),
 	// so what the applications were given from it ends with the new one.
@@ -114,6 +128,9 @@ func (s *Sessions) Start(ctx context.Context, n NewSession) (string, error) {
 	if n.Passkey != "" {
 		fields["pk"] = n.Passkey
 	}
+	if n.Address != "" {
+		fields["addr"] = s.addressRef(n.UserID, n.Address)
+	}
 	userID := n.UserID
 	pipe := s.kv.TxPipeline()
 	if replaced != "" {
@@ -134,6 +151,14 @@ func (s *Sessions) Start(ctx context.Context, n NewSession) (string, error) {
 		s.prune(ctx, userID)
 	}
 	return raw, nil
+}
+
+// addressRef is the digest a session of userID keeps of the address addr its sign-in proved:
+// the first 128 bits, in hex, of HMAC-SHA256 under SessionConfig.AddressKey of the person and
+// the lower-cased address. The person is part of it, so one address held by two accounts in
+// turn leaves two digests that cannot be matched with each other.
+func (s *Sessions) addressRef(userID, addr string) string {
+	return ids.MAC(s.cfg.AddressKey, userID+"\n"+strings.ToLower(addr))[:32]
 }
 
 // pruneSessionsPast is the size of a person's index of sessions past which a sign-in drops
@@ -295,7 +320,7 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
 			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"],
-			Line: lineOf(m["line"], h)})
+			AddressRef: m["addr"], Line: lineOf(m["line"], h)})
 	}
 	return out, nil
 }

@@ -41,14 +41,26 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeReques
 	if app == nil {
 		return req, nil, ErrInvalidRequest.WithDescription("unknown client_id %q", truncate(req.ClientID, 64)).Shown()
 	}
-	if _, ok := MatchRedirectURI(app.RedirectUris, req.RedirectURI); !ok {
-		return req, app, ErrInvalidRequest.WithDescription("redirect_uri %q is not registered for %s; register it exactly in the Developer Portal",
-			truncate(req.RedirectURI, 200), app.Name).Shown()
+	if e := unregisteredRedirect(app, req.RedirectURI); e != nil {
+		return req, app, e
 	}
 	if perr != nil {
 		return req, app, perr
 	}
 	return req, app, nil
+}
+
+// unregisteredRedirect is the error shown, never redirected, for a redirect URI that is not
+// among app's registered ones as they are now (RFC 6749 §3.1.2.3, §4.1.2.1); nil when it is
+// one of them. The authorization request is checked, and so is every later step that sends
+// a code there (Continue, Decide) or exchanges one (exchangeCode): a URI the developer
+// removed meanwhile gets nothing more.
+func unregisteredRedirect(app *ent.Application, redirectURI string) *Error {
+	if _, ok := MatchRedirectURI(app.RedirectUris, redirectURI); ok {
+		return nil
+	}
+	return ErrInvalidRequest.WithDescription("redirect_uri %q is not registered for %s; register it exactly in the Developer Portal",
+		truncate(redirectURI, 200), app.Name).Shown()
 }
 
 // RedirectWithCode is the success redirect of RFC 6749 §4.1.2 with iss (RFC 9207).
@@ -493,12 +505,17 @@ type Next struct {
 
 // Continue decides the next step of the authorization in progress f for the signed-in userID
 // ("" when nobody is signed in; sessionStart is when their session began): sign in, consent,
-// or back to the client with a code (remembered consent) or an error (prompt=none).
+// or back to the client with a code (remembered consent) or an error (prompt=none). A
+// redirect URI the application no longer registers is the authorization endpoint's error
+// page (unregisteredRedirect), whatever the step.
 func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (Next, error) {
 	req := &f.Request
 	app, err := s.FlowApplication(ctx, f)
 	if err != nil {
 		return Next{}, err
+	}
+	if e := unregisteredRedirect(app, req.RedirectURI); e != nil {
+		return Next{}, e
 	}
 	if userID == "" {
 		if req.HasPrompt(PromptNone) {
@@ -580,14 +597,19 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 // record of the person the page named when knownLink is its KnownLink) or deny. Next is where the
 // browser goes: the client's redirect URI with a code, or with error=access_denied, or, for an
 // allow, to sign in again when the request asks for a newer or stronger sign-in than the
-// person's (flowSignIn).
+// person's (flowSignIn). A redirect URI the application no longer registers gets neither
+// answer: it is the authorization endpoint's error page (unregisteredRedirect).
 func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionStart time.Time, allow bool, share, knownLink string) (Next, error) {
 	req := &f.Request
 	// The record the answered page named and the person chose to link (its form's
 	// KnownLink), whatever a later drawing of the page saved with the flow.
 	req.KnownLink = knownLink
-	if _, err := s.FlowApplication(ctx, f); err != nil {
+	app, err := s.FlowApplication(ctx, f)
+	if err != nil {
 		return Next{}, err
+	}
+	if e := unregisteredRedirect(app, req.RedirectURI); e != nil {
+		return Next{}, e
 	}
 	if !allow {
 		return Next{Redirect: s.RedirectWithError(req, ErrAccessDenied)}, nil

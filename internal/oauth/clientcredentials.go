@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/clientauth"
 	"loginsign/internal/ids"
 )
 
@@ -47,7 +48,9 @@ func ParseAppScopes(scope string) ([]string, *Error) {
 
 // clientCredentials is the client_credentials grant (RFC 6749 §4.4.2): an access token for the
 // authenticated application's own API, with no refresh token (§4.4.3) and no id_token. The
-// token is introspectable and revocable like any other access token of the client.
+// token is introspectable and revocable like any other access token of the client, and lives
+// only as long as the client secret it was issued under (clientauth.SecretStamp): rotating
+// the secret ends it, so whoever held the old secret keeps nothing.
 func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
 	scopes, serr := ParseAppScopes(req.Scope)
 	if serr != nil {
@@ -55,7 +58,7 @@ func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, r
 	}
 	now := s.Now()
 	raw, err := s.storeAccessToken(ctx, accessGrant{ApplicationID: app.ID, Scopes: scopes, Family: ids.New(""),
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(s.Config.AccessTokenTTL).Unix()})
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(s.Config.AccessTokenTTL).Unix(), SecretStamp: clientauth.SecretStamp(app)})
 	if err != nil {
 		return nil, err
 	}
@@ -64,15 +67,25 @@ func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, r
 }
 
 // AppAccessToken validates a client_credentials access token (RFC 6750) presented to the app
-// API of appID for an operation needing scope. A missing, unknown, expired or revoked token, or
-// one issued for a person, answers ErrInvalidToken (401); a token of another application or
-// without scope answers insufficient_scope (403, RFC 6750 §3.1).
+// API of appID for an operation needing scope. A missing, unknown, expired or revoked token,
+// one issued for a person, or one issued under a client secret the application no longer has
+// (rotated since, or an application deleted) answers ErrInvalidToken (401); a token of
+// another application or without scope answers insufficient_scope (403, RFC 6750 §3.1).
+// The application's row comes from the client cache (clientauth.Service.Application), so a
+// backend calling often costs no read of it per call.
 func (s *Service) AppAccessToken(ctx context.Context, raw, appID, scope string) error {
 	g, err := s.accessGrant(ctx, raw)
 	if err != nil {
 		return err
 	}
 	if g == nil || g.ConnectionID != "" {
+		return ErrInvalidToken
+	}
+	app, err := s.Clients.Application(ctx, g.ApplicationID)
+	if err != nil {
+		return serverError(err)
+	}
+	if app == nil || !issuedUnderSecret(g, app) {
 		return ErrInvalidToken
 	}
 	if g.ApplicationID != appID {
@@ -82,4 +95,10 @@ func (s *Service) AppAccessToken(ctx context.Context, raw, appID, scope string) 
 		return ErrInsufficientScope.WithDescription("the token lacks scope %s", scope)
 	}
 	return nil
+}
+
+// issuedUnderSecret reports whether the client_credentials grant g was issued under app's
+// current client secret. A grant without a stamp (issued before tokens kept one) never was.
+func issuedUnderSecret(g *accessGrant, app *ent.Application) bool {
+	return g.SecretStamp != "" && g.SecretStamp == clientauth.SecretStamp(app)
 }

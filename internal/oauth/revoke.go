@@ -91,6 +91,9 @@ func (s *Service) Introspect(ctx context.Context, creds ClientCredentials, form 
 			return inactive, nil
 		}
 		if g.ConnectionID == "" { // client_credentials: the client is the subject
+			if !issuedUnderSecret(g, app) {
+				return inactive, nil // issued under a secret the client no longer has
+			}
 			return &Introspection{Active: true, Scope: strings.Join(g.Scopes, " "), ClientID: app.ID, Subject: app.ID,
 				Audience: app.ID, Issuer: s.Config.Issuer, TokenType: "Bearer", Expiry: g.ExpiresAt, IssuedAt: g.IssuedAt}, nil
 		}

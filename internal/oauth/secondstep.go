@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
@@ -31,13 +32,21 @@ type pendingSignIn struct {
 	// Browser is the hash of the browser cookie of the browser that used the magic link: only
 	// that browser may finish.
 	Browser string `json:"b"`
+	// Email is the address the link went to, and EmailVersion the account's EmailVersion when
+	// it was used: the account must still hold the address as it did then to finish
+	// (accountHolding).
+	Email        string `json:"e"`
+	EmailVersion int    `json:"v"`
 }
 
 func secondStepKey(hash string) string { return "ss:" + hash }
 
-func (s *Service) startSecondStep(ctx context.Context, userID, flowID, browser string) (string, error) {
+// startSecondStep keeps the sign-in of u through email (the link's address) in browser waiting
+// for its second step, and returns its token.
+func (s *Service) startSecondStep(ctx context.Context, u *ent.User, email, flowID, browser string) (string, error) {
 	raw := ids.Secret(SecondStepPrefix)
-	b, _ := json.Marshal(pendingSignIn{UserID: userID, FlowID: flowID, Browser: ids.Hash(browser)})
+	b, _ := json.Marshal(pendingSignIn{UserID: u.ID, FlowID: flowID, Browser: ids.Hash(browser),
+		Email: email, EmailVersion: u.EmailVersion})
 	if err := s.KV.Set(ctx, secondStepKey(ids.Hash(raw)), b, secondStepTTL).Err(); err != nil {
 		return "", fmt.Errorf("storing pending sign-in: %w", err)
 	}
@@ -79,6 +88,9 @@ func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) (f
 // UseMagicLink) with a TOTP or recovery code, in the browser that used the link. A wrong code
 // answers Invalid and the sign-in keeps waiting (codes are rate limited per person and per
 // IP); a right one signs the person in with amr otp+mfa and continues the flow in progress.
+// A sign-in whose account no longer holds the link's address (accountHolding: the primary
+// address changed, or the address was removed, since the link was used) ends, answering Gone
+// as the link then would, before any code is looked at.
 func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser string) (*SignIn, error) {
 	if err := s.pageLimit(ctx, "second:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return nil, err
@@ -90,6 +102,13 @@ func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser
 	if s.MFA == nil {
 		return nil, apperr.New(apperr.Gone, "two-step verification is not available")
 	}
+	u, err := s.accountHolding(ctx, p.UserID, p.Email, p.EmailVersion)
+	if apperr.Is(err, apperr.Gone) {
+		s.KV.Del(ctx, secondStepKey(ids.Hash(raw)))
+	}
+	if err != nil {
+		return nil, err
+	}
 	amr, err := s.MFA.Verify(ctx, p.UserID, code)
 	if err != nil {
 		return nil, err
@@ -100,11 +119,7 @@ func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser
 	} else if n == 0 {
 		return nil, apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
 	}
-	u, err := s.Identity.User(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
-	out := &SignIn{User: u, AMR: amr}
+	out := &SignIn{User: u, AMR: amr, Address: p.Email}
 	if out.FlowID, err = s.signedIn(ctx, u.ID, p.FlowID, browser, secondStepMethod(code)); err != nil {
 		return nil, err
 	}

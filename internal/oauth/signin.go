@@ -358,6 +358,11 @@ type SignIn struct {
 	FlowID string
 	// AMR are the methods the sign-in used (RFC 8176), kept with the session.
 	AMR []string
+	// Address is the mailbox a mailbox sign-in proved (the link's address, for its code, an
+	// approval from another device and the second step after them too), "" for a passkey: the
+	// session keeps a digest of it, so that removing the address ends the session
+	// (identity.NewSession.Address).
+	Address string
 	// SecondStep, when set, means the person has two-step verification: nobody is signed in
 	// yet; CompleteSecondStep with this token and a code finishes the sign-in.
 	SecondStep string
@@ -412,29 +417,44 @@ func (s *Service) spendMagicLink(ctx context.Context, hash string) (*magicLink, 
 }
 
 // linkAccount returns the account a used link signs in to, creating it on first use. An
-// account whose address changed since the link was sent answers Gone.
+// account that no longer holds the link's address (accountHolding) answers Gone.
 func (s *Service) linkAccount(ctx context.Context, ml *magicLink) (*ent.User, bool, error) {
-	gone := apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
 	if ml.UserID == "" {
 		return s.Identity.EnsureUser(ctx, ml.Email)
 	}
-	u, err := s.Identity.User(ctx, ml.UserID)
+	u, err := s.accountHolding(ctx, ml.UserID, ml.Email, ml.EmailVersion)
 	if err != nil {
-		if apperr.Is(err, apperr.NotFound) {
-			return nil, false, gone
-		}
 		return nil, false, err
 	}
-	holds := u.EmailVersion == ml.EmailVersion
-	if holds && u.Email != ml.Email {
-		if holds, err = s.Identity.HoldsAddress(ctx, u, ml.Email); err != nil {
-			return nil, false, err
+	return u, false, nil
+}
+
+// accountHolding returns the account userID when it still holds email, the address a mailbox
+// sign-in went through, as it did then: its primary address has not changed since (version
+// is the account's EmailVersion then) and email is that address or one of its verified
+// alternatives. A link is checked when it is used; what a used link leaves waiting (an
+// approval from another device, a second step) is checked again when it finishes, so that a
+// change of the primary address, or the removal of the address, ends it as it ends the
+// unused links. Otherwise, and when the account is gone, it answers apperr Gone, as a used
+// link does.
+func (s *Service) accountHolding(ctx context.Context, userID, email string, version int) (*ent.User, error) {
+	u, err := s.Identity.User(ctx, userID)
+	if err != nil {
+		if apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.New(apperr.Gone, "this sign-in link was already used or has expired; ask for a new one")
+		}
+		return nil, err
+	}
+	holds := u.EmailVersion == version
+	if holds && u.Email != email {
+		if holds, err = s.Identity.HoldsAddress(ctx, u, email); err != nil {
+			return nil, err
 		}
 	}
 	if !holds {
-		return nil, false, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+		return nil, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
 	}
-	return u, false, nil
+	return u, nil
 }
 
 // signInLink signs in with a spent link (or its code) in browser: the account, then the
@@ -444,14 +464,16 @@ func (s *Service) signInLink(ctx context.Context, ml *magicLink, browser string)
 	if err != nil {
 		return nil, err
 	}
-	return s.finishSignIn(ctx, u, created, ml.FlowID, browser)
+	return s.finishSignIn(ctx, u, created, ml.Email, ml.FlowID, browser)
 }
 
 // finishSignIn is the end of every mailbox sign-in (link, code, approval from another
-// device): the second step when the person has one, else the sign-in is recorded and the flow
-// in progress (may be "") continues in browser.
-func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, flowID, browser string) (*SignIn, error) {
-	out := &SignIn{User: u, Created: created}
+// device) through the mailbox address, which the caller checked the account holds
+// (accountHolding): the second step when the person has one, else the sign-in is recorded
+// and the flow in progress (may be "") continues in browser. The sign-in carries address
+// (SignIn.Address) for its session.
+func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, address, flowID, browser string) (*SignIn, error) {
+	out := &SignIn{User: u, Created: created, Address: address}
 	var err error
 	if s.MFA != nil && !out.Created {
 		on, err := s.MFA.Enabled(ctx, out.User.ID)
@@ -459,7 +481,7 @@ func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, f
 			return nil, err
 		}
 		if on {
-			if out.SecondStep, err = s.startSecondStep(ctx, out.User.ID, flowID, browser); err != nil {
+			if out.SecondStep, err = s.startSecondStep(ctx, out.User, address, flowID, browser); err != nil {
 				return nil, err
 			}
 			return out, nil

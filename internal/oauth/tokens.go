@@ -142,6 +142,10 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	if g.RedirectURI != req.RedirectURI {
 		return nil, ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
 	}
+	if unregisteredRedirect(app, g.RedirectURI) != nil {
+		// Removed by the developer since the code was issued: it gets no tokens there.
+		return nil, ErrInvalidGrant.WithDescription("redirect_uri is no longer registered for the client")
+	}
 	switch {
 	case g.Challenge != "" && req.CodeVerifier == "":
 		return nil, ErrInvalidGrant.WithDescription("code_verifier is required: the authorization request sent a code_challenge")

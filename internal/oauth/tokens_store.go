@@ -482,6 +482,10 @@ type accessGrant struct {
 	Family        string   `json:"f"`
 	IssuedAt      int64    `json:"i"`
 	ExpiresAt     int64    `json:"e"`
+	// SecretStamp is, for a client_credentials token, the client secret it was issued under
+	// (clientauth.SecretStamp): the token acts only while that secret is the application's.
+	// Tokens issued for a person have none: they are the person's, not the secret holder's.
+	SecretStamp string `json:"k,omitempty"`
 }
 
 // decodeFast decodes b as json.Marshal writes an accessGrant (the field order of the
@@ -551,8 +555,13 @@ func (g *accessGrant) decodeFast(b []byte) bool {
 	default:
 		return false
 	}
-	return lit(`,"f":`) && str(&g.Family) && lit(`,"i":`) && num(&g.IssuedAt) &&
-		lit(`,"e":`) && num(&g.ExpiresAt) && lit("}") && i == len(b)
+	if !lit(`,"f":`) || !str(&g.Family) || !lit(`,"i":`) || !num(&g.IssuedAt) || !lit(`,"e":`) || !num(&g.ExpiresAt) {
+		return false
+	}
+	if lit(`,"k":`) && !str(&g.SecretStamp) {
+		return false
+	}
+	return lit("}") && i == len(b)
 }
 
 func accessKey(hash string) string          { return "at:" + hash }

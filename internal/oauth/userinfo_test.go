@@ -49,6 +49,7 @@ func TestAccessGrantFastDecode(t *testing.T) {
 		{ApplicationID: "app_1", ConnectionID: "con_2", UserID: "usr_3", Scopes: []string{"openid", "email"}, Family: "fam_4", IssuedAt: 1700000000, ExpiresAt: 1700003600},
 		{ApplicationID: "app_1", Scopes: []string{}, Family: "f", IssuedAt: 0, ExpiresAt: 5},
 		{ApplicationID: "app_1", Family: "f"},
+		{ApplicationID: "app_1", Scopes: []string{"app:users:read"}, Family: "f", IssuedAt: 1, ExpiresAt: 2, SecretStamp: "0123456789abcdef"},
 		{ApplicationID: "app_\"x\\", ConnectionID: "Zoë", Scopes: []string{"a"}},
 	} {
 		b, _ := json.Marshal(g)
@@ -65,7 +66,8 @@ func TestAccessGrantFastDecode(t *testing.T) {
 	}
 	for _, bad := range []string{``, `{}`, `{"a":"x"}`, `{"a":"x","c":"","u":"","s":["a",],"f":"","i":1,"e":2}`,
 		`{"a":"x","c":"","u":"","s":null,"f":"","i":1,"e":2} `, `{"a":"x","c":"","u":"","s":null,"f":"","i":-1,"e":2}`,
-		`{"a":"x","c":"","u":"","s":null,"f":"","i":1,"e":99999999999999999999}`, `{"c":"","a":"x","u":"","s":null,"f":"","i":1,"e":2}`} {
+		`{"a":"x","c":"","u":"","s":null,"f":"","i":1,"e":99999999999999999999}`, `{"c":"","a":"x","u":"","s":null,"f":"","i":1,"e":2}`,
+		`{"a":"x","c":"","u":"","s":null,"f":"","i":1,"e":2,"k":1}`, `{"a":"x","c":"","u":"","s":null,"f":"","i":1,"e":2,"k":"a","z":"b"}`} {
 		var g accessGrant
 		if g.decodeFast([]byte(bad)) {
 			t.Errorf("decodeFast accepted %s: %#v", bad, g)

@@ -59,6 +59,9 @@ type waitingSignIn struct {
 	State   string `json:"st,omitempty"`
 	UserID  string `json:"u,omitempty"`
 	Created bool   `json:"cr,omitempty"`
+	// EmailVersion is the account's EmailVersion when the approval used the link: the account
+	// must still hold Email as it did then for this browser to finish (accountHolding).
+	EmailVersion int `json:"ev,omitempty"`
 }
 
 // States of a waiting sign-in.
@@ -496,13 +499,15 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	if err != nil {
 		return err
 	}
-	w.State, w.UserID, w.Created = WaitingApproved, u.ID, created
+	w.State, w.UserID, w.Created, w.EmailVersion = WaitingApproved, u.ID, created, u.EmailVersion
 	return s.saveWaiting(ctx, ml.Waiting, w)
 }
 
 // FinishApproved signs in the waiting browser once another device approved it (ApproveOther):
 // the second step when the person has one, else the flow in progress continues here. It
-// works once.
+// works once. An account that no longer holds the link's address as it did at the approval
+// (accountHolding: the primary address changed, or the address was removed, since) answers
+// Gone, as the link itself then would.
 func (s *Service) FinishApproved(ctx context.Context, raw, browser string) (*SignIn, error) {
 	hash, w, err := s.waiting(ctx, raw, browser)
 	if err != nil {
@@ -514,9 +519,9 @@ func (s *Service) FinishApproved(ctx context.Context, raw, browser string) (*Sig
 	if n, err := s.KV.Del(ctx, waitingKey(hash)).Result(); err != nil || n != 1 {
 		return nil, apperr.New(apperr.Gone, "this sign-in has already finished")
 	}
-	u, err := s.Identity.User(ctx, w.UserID)
+	u, err := s.accountHolding(ctx, w.UserID, w.Email, w.EmailVersion)
 	if err != nil {
 		return nil, err
 	}
-	return s.finishSignIn(ctx, u, w.Created, w.FlowID, browser)
+	return s.finishSignIn(ctx, u, w.Created, w.Email, w.FlowID, browser)
 }

@@ -50,7 +50,9 @@ type UserAccountDeleted struct {
 	AliasEmail    string `json:"aliasEmail"`
 }
 
-// EmailChanged is sent when the person's primary LoginSign address changed.
+// EmailChanged is sent when the address an application is shown changed: the person's
+// primary LoginSign address changed and the application was shown it, or the person removed
+// the alternative address the application was shown (NewEmail is then the relay alias).
 type EmailChanged struct {
 	Type          string `json:"type"`
 	ApplicationID string `json:"applicationId"`

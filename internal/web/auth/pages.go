@@ -848,11 +848,24 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 	p.signedIn(w, r, in, "")
 }
 
+// stillHeld answers NotFound when the account of the sign-in in is gone, and Gone when it no
+// longer holds the address the sign-in proved (in.Address), as the sign-in's link then would.
+func (p *Pages) stillHeld(r *http.Request, in *oauth.SignIn) error {
+	u, err := p.Identity.User(r.Context(), in.User.ID)
+	if err != nil || in.Address == "" {
+		return err
+	}
+	if holds, err := p.Identity.HoldsAddress(r.Context(), u, in.Address); err != nil || holds {
+		return err
+	}
+	return apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+}
+
 // signedIn is SignedIn for a sign-in with the passkey named by passkeyRef (passkey.Ref), "" for
 // any other.
 func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn, passkeyRef string) {
 	raw, err := p.Identity.Sessions.Start(r.Context(), identity.NewSession{UserID: in.User.ID, UserAgent: r.UserAgent(),
-		IP: httpx.ClientIP(r), AMR: in.AMR, Passkey: passkeyRef, Replacing: p.Cookies.Get(r, sessionCookie)})
+		IP: httpx.ClientIP(r), AMR: in.AMR, Passkey: passkeyRef, Address: in.Address, Replacing: p.Cookies.Get(r, sessionCookie)})
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
@@ -860,10 +873,12 @@ func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 	// The account is read again now that the session exists: the closing of an account ends
 	// its sessions once it has committed, so a session written later would outlive it. Either
 	// the closing commits after this read, and ends the session itself, or this read finds
-	// the account gone and the session ends here.
-	if _, err := p.Identity.User(r.Context(), in.User.ID); err != nil {
+	// the account gone and the session ends here. The same holds for the address the sign-in
+	// proved: its removal ends the sessions it started once it has committed
+	// (identity.Service.EndAddressSessions).
+	if err := p.stillHeld(r, in); err != nil {
 		if err := p.Identity.Sessions.Delete(r.Context(), raw); err != nil {
-			p.Log.ErrorContext(r.Context(), "ending the session of a closed account", "err", err)
+			p.Log.ErrorContext(r.Context(), "ending the session of a closed account or a removed address", "err", err)
 		}
 		p.Cookies.Clear(w, sessionCookie)
 		if apperr.Is(err, apperr.NotFound) {
