@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"mime/quotedprintable"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -47,6 +48,11 @@ import (
 // cannot read is refused (errCalendarUnreadable), a reply likewise (errReplyContent): passed
 // on as it is, its ORGANIZER would be answered from the person's real address.
 
+// messageTypes are the media types of attached messages, which the walk reads as messages:
+// message/news (obsoleted by RFC 5537 in favour of message/rfc822) is one a client may still
+// show as such.
+var messageTypes = []string{"message/rfc822", "message/global", "message/news"}
+
 // calendarTypes are the media types of calendar parts; a part named *.ics or *.vcs
 // (Content-Type name, Content-Disposition filename) is one too, whatever its type says.
 var calendarTypes = []string{"text/calendar", "application/ics", "text/x-vcalendar"}
@@ -59,16 +65,17 @@ func (r calendarRefusal) Error() string { return string(r) }
 
 // calendarWalk walks the MIME tree of a message and rewrites its calendar parts with edit,
 // keeping every other byte: multipart/* parts are cut at their delimiter lines
-// (splitMultipart), message/rfc822 and message/global parts are read as the messages they
+// (splitMultipart), attached messages (messageTypes) are read as the messages they
 // hold, everything else is a leaf. A calendar leaf is decoded from its transfer encoding
 // (7bit, 8bit, binary, quoted-printable, base64), given to edit, and encoded back when edit
 // changed it. With edit nil the walk only checks that every calendar part can be read.
 //
-// It fails with a calendarRefusal when a calendar part does not decode, is in a charset whose
-// bytes do not write ASCII as ASCII (UTF-16, UTF-32, UTF-7; NUL or lone CR bytes), or when
-// what it cannot walk may hold one (opaque): past maxMIMEParts parts or maxMIMEDepth levels,
-// a multipart without a boundary or a delimiter, a part whose header does not parse, an
-// encoded message it cannot decode.
+// It fails with a calendarRefusal when a calendar part does not decode, is in a charset that
+// may write ASCII otherwise than as ASCII (asciiCharset; NUL or lone CR bytes), when an
+// attached message or a multipart has a transfer encoding that does not decode, or when what
+// it cannot walk may hold one (opaque): past maxMIMEParts parts or maxMIMEDepth levels, a
+// part with two different Content-Type, Content-Transfer-Encoding or Content-Disposition
+// fields, a multipart without a boundary or a delimiter, a part whose header does not parse.
 type calendarWalk struct {
 	edit  func(ics []byte) ([]byte, error)
 	parts int
@@ -80,21 +87,30 @@ func (w *calendarWalk) entity(h textproto.Header, body []byte, depth int) ([]byt
 	if w.parts > maxMIMEParts || depth > maxMIMEDepth {
 		return body, false, opaque(h, "a MIME tree past its bounds", body)
 	}
+	if ambiguous(h) {
+		return body, false, opaque(h, "a part with two Content-Type, Content-Transfer-Encoding or Content-Disposition fields", body)
+	}
 	mediaType, params := contentType(h)
 	switch {
 	case strings.HasPrefix(mediaType, "multipart/"):
 		return w.multipart(h, params["boundary"], body, depth)
-	case mediaType == "message/rfc822" || mediaType == "message/global":
+	case slices.Contains(messageTypes, mediaType):
 		return w.message(h, body, depth)
 	case isCalendarPart(h, mediaType, params):
-		return w.calendar(h, params["charset"], body)
+		return w.calendar(h, body)
 	}
 	return body, false, nil
 }
 
 func (w *calendarWalk) multipart(h textproto.Header, boundary string, body []byte, depth int) ([]byte, bool, error) {
 	if enc := transferEncoding(h); boundary == "" || (enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary") {
-		return body, false, opaque(h, "a multipart it cannot split", body)
+		// Some clients decode a multipart's transfer encoding (RFC 2045 section 6.4 forbids
+		// one), which can hide its parts' headers from a look at the bytes as they are.
+		decoded, err := decodeTransfer(enc, body)
+		if err != nil {
+			return body, false, calendarRefusal("a multipart whose transfer encoding does not decode")
+		}
+		return body, false, opaque(h, "a multipart it cannot split", body, decoded)
 	}
 	parts := splitMultipart(body, boundary)
 	if len(parts) == 0 {
@@ -131,7 +147,9 @@ func (w *calendarWalk) message(h textproto.Header, body []byte, depth int) ([]by
 	enc := transferEncoding(h)
 	decoded, err := decodeTransfer(enc, body)
 	if err != nil {
-		return body, false, opaque(h, "an attached message that does not decode", body)
+		// Clients decode what they can of it, each its own way; the bytes as they are hide
+		// whether it holds a calendar.
+		return body, false, calendarRefusal("an attached message that does not decode")
 	}
 	inner, innerBody, err := splitMessage(decoded)
 	if err != nil {
@@ -146,13 +164,13 @@ func (w *calendarWalk) message(h textproto.Header, body []byte, depth int) ([]by
 	return encoded, err == nil, err
 }
 
-func (w *calendarWalk) calendar(h textproto.Header, charset string, body []byte) ([]byte, bool, error) {
+func (w *calendarWalk) calendar(h textproto.Header, body []byte) ([]byte, bool, error) {
 	enc := transferEncoding(h)
 	ics, err := decodeTransfer(enc, body)
 	if err != nil {
 		return nil, false, calendarRefusal("a calendar part that does not decode")
 	}
-	if !asciiCharset(charset) || bytes.IndexByte(ics, 0) >= 0 || bytes.HasPrefix(ics, []byte{0xfe, 0xff}) || bytes.HasPrefix(ics, []byte{0xff, 0xfe}) {
+	if !asciiCharsets(h) || bytes.IndexByte(ics, 0) >= 0 || bytes.HasPrefix(ics, []byte{0xfe, 0xff}) || bytes.HasPrefix(ics, []byte{0xff, 0xfe}) {
 		return nil, false, calendarRefusal("a calendar part in a charset it cannot read")
 	}
 	if bytes.Count(ics, []byte("\r")) != bytes.Count(ics, []byte("\r\n")) {
@@ -170,9 +188,9 @@ func (w *calendarWalk) calendar(h textproto.Header, charset string, body []byte)
 }
 
 // isCalendarPart reports whether a leaf part is a calendar: its media type is one of
-// calendarTypes, or its name or filename ends in .ics or .vcs. A Content-Type or
-// Content-Disposition that does not parse is read for what a lenient client would find in
-// it (calendarMarkers).
+// calendarTypes, or its name or filename ends in .ics or .vcs (encoded words decoded). A
+// Content-Type or Content-Disposition that does not parse is read for what a lenient client
+// would find in it (calendarMarkers).
 func isCalendarPart(h textproto.Header, mediaType string, params map[string]string) bool {
 	if slices.Contains(calendarTypes, mediaType) {
 		return true
@@ -183,6 +201,11 @@ func isCalendarPart(h textproto.Header, mediaType string, params map[string]stri
 		names = append(names, disposition["filename"])
 	}
 	for _, n := range names {
+		// Mail clients show a name written in RFC 2047 encoded words (not RFC 2231, which
+		// ParseMediaType decodes) decoded: "=?utf-8?q?invite.ics?=" is invite.ics.
+		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
+			n = decoded
+		}
 		if n = strings.ToLower(strings.TrimSpace(n)); strings.HasSuffix(n, ".ics") || strings.HasSuffix(n, ".vcs") {
 			return true
 		}
@@ -192,33 +215,83 @@ func isCalendarPart(h textproto.Header, mediaType string, params map[string]stri
 	return unparsed && mentionsCalendar([]byte(h.Get("Content-Type")+" "+h.Get("Content-Disposition")))
 }
 
-// calendarMarkers are what part headers or iCalendar data spell, lower-cased; bytes the walk
-// cannot read that hold none of them hold no calendar part a mail client would act on.
+// calendarMarkers are what part headers or iCalendar data spell, lower-cased.
 var calendarMarkers = []string{"calendar", "application/ics", ".ics", ".vcs"}
 
+// opaqueMarkers are what bytes the walk cannot read spell, lower-cased, when they may hold a
+// calendar part a mail client would act on: calendarMarkers, or "message/", an attached
+// message, whose transfer encoding (base64) hides the header of a calendar part it holds.
+var opaqueMarkers = append(slices.Clone(calendarMarkers), "message/")
+
 // mentionsCalendar reports whether b holds one of calendarMarkers, ignoring case.
-func mentionsCalendar(b []byte) bool {
+func mentionsCalendar(b []byte) bool { return mentionsAny(b, calendarMarkers) }
+
+// mentionsAny reports whether b holds one of markers (lower-cased), ignoring case.
+func mentionsAny(b []byte, markers []string) bool {
 	lower := bytes.ToLower(b)
-	return slices.ContainsFunc(calendarMarkers, func(m string) bool { return bytes.Contains(lower, []byte(m)) })
+	return slices.ContainsFunc(markers, func(m string) bool { return bytes.Contains(lower, []byte(m)) })
 }
 
-// opaque is the outcome of bytes the walk cannot read: a calendarRefusal (why) when the
-// header h or one of bs mentions a calendar, nil otherwise (they are kept as they are).
+// opaque is the outcome of bytes the walk cannot read: a calendarRefusal (why) when one of
+// the Content-Type and Content-Disposition fields of the header h, or one of bs, holds one of
+// opaqueMarkers; nil otherwise (they are kept as they are).
 func opaque(h textproto.Header, why string, bs ...[]byte) error {
-	if mentionsCalendar([]byte(h.Get("Content-Type")+" "+h.Get("Content-Disposition"))) ||
-		slices.ContainsFunc(bs, mentionsCalendar) {
+	described := strings.Join(append(h.Values("Content-Type"), h.Values("Content-Disposition")...), " ")
+	if mentionsAny([]byte(described), opaqueMarkers) ||
+		slices.ContainsFunc(bs, func(b []byte) bool { return mentionsAny(b, opaqueMarkers) }) {
 		return calendarRefusal(why + " that may hold a calendar")
 	}
 	return nil
 }
 
-// asciiCharset reports whether charset writes ASCII characters as ASCII bytes, as the
-// line-level rewrite needs: the default (UTF-8 for iCalendar, RFC 5545 section 3.1.4) and
-// every charset but the Unicode encodings that do not.
+// ambiguous reports whether h has two different Content-Type, Content-Transfer-Encoding or
+// Content-Disposition fields (RFC 2045 and RFC 2183 allow one): mail clients differ in the
+// one they read (the relay's reader takes the first), so the part may be a calendar, or be
+// encoded, for the person's client and not for the walk.
+func ambiguous(h textproto.Header) bool {
+	for _, k := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		vs := h.Values(k)
+		for _, v := range vs[min(1, len(vs)):] {
+			if !strings.EqualFold(strings.TrimSpace(v), strings.TrimSpace(vs[0])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// asciiCharset reports whether charset writes each ASCII character as its ASCII byte and no
+// other character with ASCII bytes, as the line-level rewrite needs: UTF-8 (the default for
+// iCalendar, RFC 5545 section 3.1.4), US-ASCII, KOI8 and the ISO 8859 and Windows code pages.
+// Any other charset may show a client an ORGANIZER that the rewrite does not see: UTF-7
+// ("+AE8-RGANIZER", under labels such as csUnicode11UTF7), ISO-2022-JP (escape sequences
+// inside a name, "ORG\x1b(BANIZER"), EBCDIC, or, writing NUL bytes, UTF-16 and UTF-32.
 func asciiCharset(charset string) bool {
 	c := strings.ToLower(strings.TrimSpace(charset))
-	return !slices.ContainsFunc([]string{"utf-16", "utf16", "utf-32", "utf32", "ucs-2", "ucs2", "ucs-4", "ucs4", "utf-7", "utf7", "unicode"},
-		func(p string) bool { return strings.HasPrefix(c, p) })
+	switch c {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "koi8-r", "koi8-u":
+		return true
+	}
+	return strings.HasPrefix(c, "iso-8859-") || strings.HasPrefix(c, "windows-125") || strings.HasPrefix(c, "cp125")
+}
+
+// charsetParam finds a charset parameter of a Content-Type value, in RFC 2231 forms too,
+// whether the value parses or not.
+var charsetParam = regexp.MustCompile(`(?i)charset(?:\*[0-9]*)*\s*=\s*"?([^";\s]*)`)
+
+// asciiCharsets reports whether every charset parameter of h's Content-Type fields is
+// asciiCharset (true when there is none), read as a lenient client would: a duplicate
+// parameter, or one after a syntax error, is no less read. An RFC 2231 value keeps the
+// charset and language it starts with, so it is no charset name.
+func asciiCharsets(h textproto.Header) bool {
+	for _, v := range h.Values("Content-Type") {
+		for _, m := range charsetParam.FindAllStringSubmatch(v, -1) {
+			if !asciiCharset(m[1]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // transferEncoding is the Content-Transfer-Encoding of h, lower-cased; "" when none.
@@ -384,6 +457,9 @@ func rewriteCalendar(ics []byte, rule func(p *property, method string) (keep boo
 	}
 	if !changed {
 		return nil, nil
+	}
+	if out.Len() == 0 {
+		return []byte{}, nil // every line went: not nil, which would keep them all
 	}
 	return out.Bytes(), nil
 }

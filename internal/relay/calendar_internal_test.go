@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -53,6 +55,24 @@ func TestFoldCalendarLine(t *testing.T) {
 	}
 	if got := foldCalendarLine("END:VCALENDAR", ""); got != "END:VCALENDAR" {
 		t.Errorf("a last line without a line break got %q", got)
+	}
+}
+
+// A line folded many times costs memory in proportion to its length: anyone can send the relay
+// a calendar part of one line folded at every character (25 MiB of "\n x" is 8 million
+// continuations). Before, each continuation copied the line unfolded so far: 20,000 of them
+// allocated some 200 MB, and a message at the size limit kept a forward busy for hours.
+func TestUnfoldingAllocatesInProportionToTheLine(t *testing.T) {
+	ics := append([]byte("DESCRIPTION:x"), bytes.Repeat([]byte("\r\n x"), 20_000)...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	lines := splitCalendarLines(ics)
+	runtime.ReadMemStats(&after)
+	if len(lines) != 1 || lines[0].text != "DESCRIPTION:"+strings.Repeat("x", 20_001) {
+		t.Fatalf("unfolded into %d lines", len(lines))
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 50*uint64(len(ics)) {
+		t.Errorf("unfolding %d bytes allocated %d bytes", len(ics), allocated)
 	}
 }
 
@@ -126,5 +146,21 @@ func TestRewriteCalendarLines(t *testing.T) {
 	}
 	if out, _ := rewriteCalendar([]byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"), func(*property, string) (bool, error) { return true, nil }); out != nil {
 		t.Errorf("an unchanged calendar came back as %q, want nil", out)
+	}
+}
+
+// A calendar part whose every line goes comes back empty. Before, it came back nil, which
+// reads as "unchanged": a part holding only an ORGANIZER that cannot have a reverse alias
+// ("mailto:a@x.test,b@x.test", an address past the cap) was forwarded as it came (found by
+// FuzzForwardCalendars, testdata/fuzz/FuzzForwardCalendars/81077d0800365f1d).
+func TestRewriteCalendarRemovingEveryLine(t *testing.T) {
+	for _, ics := range []string{
+		"ORGANIZER:mailto:a@x.test,b@x.test\r\n",
+		"ORGANIZER;CN=\"unterminated:mailto:a@x.test",
+	} {
+		out, err := rewriteCalendar([]byte(ics), func(*property, string) (bool, error) { return false, nil })
+		if err != nil || out == nil || len(out) != 0 {
+			t.Errorf("rewriteCalendar(%q) = %q (nil: %v), %v; want empty, not nil", ics, out, out == nil, err)
+		}
 	}
 }

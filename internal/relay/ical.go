@@ -22,8 +22,10 @@ type calLine struct {
 
 // splitCalendarLines cuts ics into its content lines, unfolding them (RFC 5545 section 3.1: a
 // line break followed by one space or tab continues the line). Lines may end in CRLF or LF.
+// Its time and memory are linear in len(ics), however many lines continue one.
 func splitCalendarLines(ics []byte) []calLine {
 	var lines []calLine
+	var text strings.Builder // of the last line, unfolded so far
 	for pos := 0; pos < len(ics); {
 		end := len(ics)
 		if n := bytes.IndexByte(ics[pos:], '\n'); n >= 0 {
@@ -31,13 +33,20 @@ func splitCalendarLines(ics []byte) []calLine {
 		}
 		content := strings.TrimSuffix(strings.TrimSuffix(string(ics[pos:end]), "\n"), "\r")
 		if len(lines) > 0 && content != "" && (content[0] == ' ' || content[0] == '\t') {
-			last := &lines[len(lines)-1]
-			last.end = end
-			last.text += content[1:]
+			lines[len(lines)-1].end = end
+			text.WriteString(content[1:])
 		} else {
-			lines = append(lines, calLine{start: pos, end: end, text: content, nl: string(ics[pos+len(content) : end])})
+			if len(lines) > 0 {
+				lines[len(lines)-1].text = text.String()
+			}
+			text.Reset()
+			text.WriteString(content)
+			lines = append(lines, calLine{start: pos, end: end, nl: string(ics[pos+len(content) : end])})
 		}
 		pos = end
+	}
+	if len(lines) > 0 {
+		lines[len(lines)-1].text = text.String()
 	}
 	return lines
 }

@@ -184,6 +184,12 @@ func (l *aof) load(f *os.File, s *Store) error {
 	case aofHeader:
 		return l.loadFrames(r, st.Size(), s)
 	case aofHeaderV2, aofHeaderV1:
+		// "3" is "1" or "2" but for one bit: a version 3 log whose header lost one would have
+		// its frames' heads read as records, and load whatever they happen to spell.
+		if fh, err := r.Peek(frameHead); err == nil && crc32.Checksum(fh[:8], castagnoli) == binary.LittleEndian.Uint32(fh[8:]) {
+			return &corruptLogError{path: l.path, offset: int64(len(aofHeader) - 2), size: st.Size(),
+				err: errors.New("its header names version 1 or 2, but a frame of version 3 follows")}
+		}
 		return l.loadRecords(r, func() int64 { return cr.n - int64(r.Buffered()) }, st.Size(), s)
 	}
 	return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
@@ -411,10 +417,12 @@ func readRecordAfter(r byteReader, op byte) (logRecord, error) {
 		if err != nil {
 			return logRecord{}, err
 		}
+		// The count is only what the log claims until its members are read: a damaged one
+		// must not size a map of 16 million.
 		if kind == kindSet {
-			e.set = make(map[string]struct{}, n)
+			e.set = make(map[string]struct{}, min(n, countHint))
 		} else {
-			e.hash = make(map[string][]byte, n)
+			e.hash = make(map[string][]byte, min(n, countHint))
 		}
 		for range n {
 			m, err := readBytes(r)
@@ -438,6 +446,10 @@ func readRecordAfter(r byteReader, op byte) (logRecord, error) {
 	return rec, nil
 }
 
+// countHint is the most members a set or hash read from the log is given room for before they
+// are read.
+const countHint = 1 << 10
+
 // readCount reads the member count of a set, a hash or a delta.
 func readCount(r byteReader) (uint64, error) {
 	n, err := binary.ReadUvarint(r)
@@ -448,7 +460,9 @@ func readCount(r byteReader) (uint64, error) {
 }
 
 // readBytes reads a length and that many bytes. The end of the log inside it is io.EOF or
-// io.ErrUnexpectedEOF, as readRecord expects.
+// io.ErrUnexpectedEOF, as readRecord expects. The bytes are read a chunk at a time, each at
+// most as long as those read before it: a damaged length allocates at most twice what the log
+// holds, not the 512 MiB it may claim.
 func readBytes(r byteReader) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -457,8 +471,13 @@ func readBytes(r byteReader) ([]byte, error) {
 	if n > 512<<20 {
 		return nil, fmt.Errorf("length %d out of range", n)
 	}
-	b := make([]byte, n)
+	b := make([]byte, min(n, 64<<10))
 	_, err = io.ReadFull(r, b)
+	for err == nil && uint64(len(b)) < n {
+		read := len(b)
+		b = append(b, make([]byte, min(n-uint64(read), uint64(read)))...)
+		_, err = io.ReadFull(r, b[read:])
+	}
 	return b, err
 }
 

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -19,7 +20,14 @@ var (
 	errSyntax    = errors.New("ERR syntax error")
 	errNotInt    = errors.New("ERR value is not an integer or out of range")
 	errExpireArg = errors.New("ERR invalid expire time in 'set' command")
+	errOverflow  = errors.New("ERR increment or decrement would overflow")
 )
+
+// errExpireTime is Redis's answer to an EXPIRE or PEXPIRE whose deadline is past what int64
+// milliseconds hold.
+func errExpireTime(name string) error {
+	return errors.New("ERR invalid expire time in '" + strings.ToLower(name) + "' command")
+}
 
 func errArity(name string) error {
 	return errors.New("ERR wrong number of arguments for '" + strings.ToLower(name) + "' command")
@@ -196,7 +204,13 @@ func (s *Store) exec(args [][]byte) any {
 		}
 		ms := n
 		if name == "EXPIRE" {
+			if n > math.MaxInt64/1000 || n < math.MinInt64/1000 {
+				return errExpireTime(name)
+			}
 			ms = n * 1000
+		}
+		if ms > math.MaxInt64-s.nowMs() {
+			return errExpireTime(name)
 		}
 		return s.expire(string(a[0]), ms, a[2:])
 	case "PERSIST":
@@ -272,6 +286,9 @@ func (s *Store) set(a [][]byte) any {
 				return errExpireArg
 			}
 			if strings.EqualFold(string(a[i]), "EX") {
+				if n > math.MaxInt64/1000 {
+					return errExpireArg
+				}
 				n *= 1000
 			}
 			ttl = n
@@ -282,6 +299,9 @@ func (s *Store) set(a [][]byte) any {
 	}
 	if (nx && xx) || (keep && ttl != 0) {
 		return errSyntax
+	}
+	if ttl > math.MaxInt64-s.nowMs() {
+		return errExpireArg
 	}
 	old := s.lookup(key)
 	if (nx && old != nil) || (xx && old == nil) {
@@ -328,7 +348,7 @@ func (s *Store) set(a [][]byte) any {
 	return ok
 }
 
-// incr is INCRBY; the TTL is kept.
+// incr is INCRBY; the TTL is kept. A result past int64 is an error, as in Redis.
 func (s *Store) incr(key string, by int64) any {
 	e := s.lookup(key)
 	var n int64
@@ -341,6 +361,9 @@ func (s *Store) incr(key string, by int64) any {
 			return errNotInt
 		}
 		n = v
+	}
+	if by > 0 && n > math.MaxInt64-by || by < 0 && n < math.MinInt64-by {
+		return errOverflow
 	}
 	s.saveKey(key, e)
 	if e == nil {
