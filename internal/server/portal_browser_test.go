@@ -144,6 +144,8 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.expectFieldError(t, "generate-count")
 		devTab.do(t, chromedp.SetValue(`#generate-count`, "12"), chromedp.Click(`#generate-form button[type=submit]`), chromedp.WaitVisible(`#generated-codes`))
 		devTab.waitFor(t, `document.querySelector('[data-variant="Pro"] [data-counts]').textContent.startsWith("12 unused · 0 active")`)
+		// The counts are drawn before the form reports its outcome: wait for the report too.
+		devTab.waitFor(t, `document.querySelector('#generate-form .form-status').textContent !== ""`)
 		if got := devTab.text(t, `#generate-form .form-status`); got != "12 codes generated." {
 			t.Errorf("generate says %q next to its button", got)
 		}
