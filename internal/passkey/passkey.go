@@ -144,7 +144,7 @@ func credential(k *ent.Passkey) webauthn.Credential {
 	return c
 }
 
-// Ref names a passkey in the sessions it signs in (identity.Sessions.CreateWithPasskey): the
+// Ref names a passkey in the sessions it signs in (identity.NewSession.Passkey): the
 // SHA-256 of its credential id.
 func Ref(credentialID []byte) string { return ids.Hash(string(credentialID)) }
 
