@@ -86,16 +86,19 @@ func (s *Service) RedirectWithError(req *AuthorizeRequest, e *Error) string {
 	return appendQuery(req.RedirectURI, q)
 }
 
+// appendQuery adds q to uri's query, keeping the registered query byte for byte (RFC 6749
+// §3.1.2: it MUST be retained): parsing and encoding it again would drop what Go's parser
+// refuses (a ";" separator, a bad escape) and reorder the rest.
 func appendQuery(uri string, q url.Values) string {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return uri
 	}
-	existing := u.Query()
-	for k, v := range q {
-		existing[k] = v
+	if u.RawQuery != "" {
+		u.RawQuery += "&" + q.Encode()
+	} else {
+		u.RawQuery = q.Encode()
 	}
-	u.RawQuery = existing.Encode()
 	return u.String()
 }
 

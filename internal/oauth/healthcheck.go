@@ -8,6 +8,7 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/team"
 )
 
 // HealthcheckResult tells a developer whether a client_id and redirect_uri pair would work at
@@ -26,9 +27,12 @@ type HealthcheckResult struct {
 }
 
 // CheckRedirect runs the redirect-URI healthcheck: the same exact match /oauth/authorize
-// applies, and when it fails, the closest registered URI and how it differs. A missing
-// parameter answers apperr Invalid. Anyone may ask (it tells only whether a pair matches, and
-// the registered URIs of a client are visible to anyone who starts its sign-in anyway).
+// applies, and when it fails, for a member of the application's team (one who may read it in
+// the Developer Portal), the closest registered URI and how it differs. A missing parameter
+// answers apperr Invalid. Anyone may ask whether a pair matches, as /oauth/authorize would
+// tell them; only the team is shown the URIs it did not send: a client id is public, and the
+// closest of a guess would hand anyone the application's staging and internal callbacks, one
+// near guess at a time.
 //
 // Every call counts against Limits.HealthcheckPerIP for auth.ClientIP(ctx) (apperr
 // RateLimited with RetryAfter), whichever transport asked.
@@ -67,10 +71,16 @@ func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI strin
 	} else if len(app.RedirectUris) == 0 {
 		r.Problems = append(r.Problems, "the application has no registered redirect URI")
 	} else {
-		c := closest(app.RedirectUris, redirectURI)
-		r.ClosestRedirectURI = &c
 		r.Problems = append(r.Problems, "redirect_uri is not registered; LoginSign compares redirect URIs exactly")
-		r.Problems = append(r.Problems, differences(c, redirectURI)...)
+		if _, err := team.Authorize(ctx, s.DB.Client, app.ID, team.ReadApp); err == nil {
+			c := closest(app.RedirectUris, redirectURI)
+			r.ClosestRedirectURI = &c
+			r.Problems = append(r.Problems, differences(c, redirectURI)...)
+		} else if apperr.Is(err, apperr.Internal) || apperr.DependencyDown(err) {
+			return r, err
+		} else {
+			r.Problems = append(r.Problems, "sign in to the Developer Portal as a member of the application to see the closest registered URI")
+		}
 	}
 	r.OK = r.ClientFound && r.RedirectURIRegistered && invalid == nil
 	if r.OK && !r.HTTPS {

@@ -107,16 +107,13 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 		if !slices.Contains(out.Application.PostLogoutRedirectUris, uri) {
 			return nil, ErrInvalidRequest.WithDescription("post_logout_redirect_uri is not registered for this client").Shown()
 		}
-		u, err := url.Parse(uri)
-		if err != nil {
+		if _, err := url.Parse(uri); err != nil {
 			return nil, ErrInvalidRequest.WithDescription("post_logout_redirect_uri is not a URL").Shown()
 		}
+		out.RedirectURI = uri
 		if st := vals["state"]; st != "" {
-			qq := u.Query()
-			qq.Set("state", st)
-			u.RawQuery = qq.Encode()
+			out.RedirectURI = appendQuery(uri, url.Values{"state": {st}})
 		}
-		out.RedirectURI = u.String()
 	}
 	return out, nil
 }

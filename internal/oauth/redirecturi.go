@@ -61,6 +61,17 @@ func CheckRedirectURI(raw string) error {
 	return nil
 }
 
+// privateUseScheme reports whether raw is a URI of a scheme other than http and https (the
+// reverse-domain schemes of native apps, RFC 8252 §7.1).
+func privateUseScheme(raw string) bool {
+	scheme, _, ok := strings.Cut(raw, ":")
+	if !ok {
+		return false
+	}
+	scheme = strings.ToLower(scheme)
+	return scheme != "http" && scheme != "https"
+}
+
 // dnsLabels is a host name of letter-digit-hyphen labels (RFC 1123 §2.1; underscores too, which
 // some internal names carry), in any case.
 var dnsLabels = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)*$`)

@@ -243,9 +243,15 @@ func (r *AuthorizeRequest) parsePrompt(prompt string) *Error {
 	return nil
 }
 
-// checkPKCE requires S256 whenever a code challenge is sent (RFC 7636 §4.3; plain is refused).
+// checkPKCE requires S256 whenever a code challenge is sent (RFC 7636 §4.3; plain is refused),
+// and a challenge for a redirect URI of a private-use scheme (com.example.app:/callback): such
+// a URI belongs to a native app, whose client secret ships inside the app and whose scheme any
+// other app on the device may claim, so the challenge is all that keeps the code to the app
+// that asked (RFC 8252 §8.1, RFC 9700 §2.1.1).
 func (r *AuthorizeRequest) checkPKCE() *Error {
 	switch {
+	case r.CodeChallenge == "" && r.CodeChallengeMethod == "" && privateUseScheme(r.RedirectURI):
+		return ErrInvalidRequest.WithDescription("a redirect_uri of a native app's private-use scheme needs PKCE: send code_challenge and code_challenge_method=S256")
 	case r.CodeChallengeMethod == "plain":
 		return ErrInvalidRequest.WithDescription("code_challenge_method plain is not allowed; use S256")
 	case r.CodeChallengeMethod != "" && r.CodeChallengeMethod != "S256":

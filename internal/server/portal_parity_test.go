@@ -630,6 +630,13 @@ func TestParityRedirectURICheck(t *testing.T) {
 			if want := "https://checker.example.com/cb"; uri == "https://checker.example.com/other" && g["closestRedirectUri"] != want {
 				t.Errorf("%s: closestRedirectUri = %v, want %s", uri, g["closestRedirectUri"], want)
 			}
+			// Without the team's session, REST tells whether the pair matches and nothing of
+			// the URIs the caller did not send.
+			anon := e.anonymous().json("GET", "/api/oauth/healthcheck?client_id="+app+"&redirect_uri="+url.QueryEscape(uri), nil, 200)
+			if anon["ok"] != g["ok"] || anon["closestRedirectUri"] != nil ||
+				strings.Contains(fmt.Sprint(anon["problems"]), `registered "`) {
+				t.Errorf("%s: anonymous healthcheck %v", uri, anon)
+			}
 			if (uri == "https://checker.example.com/cb") != (g["ok"] == true) {
 				t.Errorf("%s: ok = %v", uri, g["ok"])
 			}

@@ -357,7 +357,12 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := oauth.AsError(err)
 		if e.Redirect {
-			http.Redirect(w, r, p.OAuth.RedirectWithError(req, e), http.StatusFound)
+			// 303 after a POST (RFC 9700 §4.12: a 307 would resend the form to the app).
+			status := http.StatusFound
+			if r.Method == http.MethodPost {
+				status = http.StatusSeeOther
+			}
+			http.Redirect(w, r, p.OAuth.RedirectWithError(req, e), status)
 			return
 		}
 		p.errorPage(w, r, e)
