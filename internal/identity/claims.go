@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
 	"loginsign/ent/addressclaim"
 	"loginsign/ent/user"
@@ -61,21 +63,32 @@ func ReleaseAllAddresses(ctx context.Context, tx *ent.Tx, userID string) error {
 
 // AccountByAddress returns the account that holds addr as its primary address or as a
 // verified alternative (either signs in to it); NotFound when none does. addr is normalised.
+//
+// It does the same work whatever the answer: the sign-in form calls it for any address a
+// stranger types, and a primary address answered in one query, an unknown one in two and an
+// alternative in three, a round trip apart each, which timing the form told apart (medians
+// 2.16, 2.27 and 2.52 ms on loopback). One statement probes both indexes (users.email,
+// user_emails.email) every time; an OR of the two would scan the users table, stopping at the
+// first match.
 func (s *Service) AccountByAddress(ctx context.Context, addr string) (*ent.User, error) {
 	addr, err := NormalizeEmail(addr)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.DB.User.Query().Where(user.Email(addr)).Only(ctx)
-	if err == nil || !store.NotFound(err) {
-		return u, store.Err(err, "user")
-	}
-	ue, err := s.DB.UserEmail.Query().Where(useremail.Email(addr), useremail.VerifiedAtNotNil()).
-		WithUser().First(ctx)
+	u, err := s.DB.User.Query().Where(func(sel *sql.Selector) {
+		primary, alt := sql.Table(user.Table).As("p"), sql.Table(useremail.Table).As("a")
+		holders := sql.Select(primary.C(user.FieldID)).From(primary).Where(sql.EQ(primary.C(user.FieldEmail), addr)).
+			UnionAll(sql.Select(alt.C(useremail.FieldUserID)).From(alt).
+				Where(sql.And(sql.EQ(alt.C(useremail.FieldEmail), addr), sql.NotNull(alt.C(useremail.FieldVerifiedAt)))))
+		sel.Where(sql.In(sel.C(user.FieldID), holders))
+	}).All(ctx) // no LIMIT: with one, a planner may walk users in order until a match
 	if err != nil {
-		return nil, store.Err(err, "user")
+		return nil, err
 	}
-	return ue.Edges.User, nil
+	if len(u) == 0 {
+		return nil, apperr.New(apperr.NotFound, "user not found")
+	}
+	return u[0], nil
 }
 
 // HoldsAddress reports whether addr is u's primary address or one of its verified
