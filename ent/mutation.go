@@ -22372,6 +22372,7 @@ type WebhookEventMutation struct {
 	typ                 string
 	id                  *string
 	_type               *string
+	connection_id       *string
 	payload             *string
 	status              *webhookevent.Status
 	attempts            *int
@@ -22568,6 +22569,55 @@ func (m *WebhookEventMutation) OldType(ctx context.Context) (v string, err error
 // ResetType resets all changes to the "type" field.
 func (m *WebhookEventMutation) ResetType() {
 	m._type = nil
+}
+
+// SetConnectionID sets the "connection_id" field.
+func (m *WebhookEventMutation) SetConnectionID(s string) {
+	m.connection_id = &s
+}
+
+// ConnectionID returns the value of the "connection_id" field in the mutation.
+func (m *WebhookEventMutation) ConnectionID() (r string, exists bool) {
+	v := m.connection_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConnectionID returns the old "connection_id" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldConnectionID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConnectionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConnectionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConnectionID: %w", err)
+	}
+	return oldValue.ConnectionID, nil
+}
+
+// ClearConnectionID clears the value of the "connection_id" field.
+func (m *WebhookEventMutation) ClearConnectionID() {
+	m.connection_id = nil
+	m.clearedFields[webhookevent.FieldConnectionID] = struct{}{}
+}
+
+// ConnectionIDCleared returns if the "connection_id" field was cleared in this mutation.
+func (m *WebhookEventMutation) ConnectionIDCleared() bool {
+	_, ok := m.clearedFields[webhookevent.FieldConnectionID]
+	return ok
+}
+
+// ResetConnectionID resets all changes to the "connection_id" field.
+func (m *WebhookEventMutation) ResetConnectionID() {
+	m.connection_id = nil
+	delete(m.clearedFields, webhookevent.FieldConnectionID)
 }
 
 // SetPayload sets the "payload" field.
@@ -23102,12 +23152,15 @@ func (m *WebhookEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookEventMutation) Fields() []string {
-	fields := make([]string, 0, 11)
+	fields := make([]string, 0, 12)
 	if m.application != nil {
 		fields = append(fields, webhookevent.FieldApplicationID)
 	}
 	if m._type != nil {
 		fields = append(fields, webhookevent.FieldType)
+	}
+	if m.connection_id != nil {
+		fields = append(fields, webhookevent.FieldConnectionID)
 	}
 	if m.payload != nil {
 		fields = append(fields, webhookevent.FieldPayload)
@@ -23148,6 +23201,8 @@ func (m *WebhookEventMutation) Field(name string) (ent.Value, bool) {
 		return m.ApplicationID()
 	case webhookevent.FieldType:
 		return m.GetType()
+	case webhookevent.FieldConnectionID:
+		return m.ConnectionID()
 	case webhookevent.FieldPayload:
 		return m.Payload()
 	case webhookevent.FieldStatus:
@@ -23179,6 +23234,8 @@ func (m *WebhookEventMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldApplicationID(ctx)
 	case webhookevent.FieldType:
 		return m.OldType(ctx)
+	case webhookevent.FieldConnectionID:
+		return m.OldConnectionID(ctx)
 	case webhookevent.FieldPayload:
 		return m.OldPayload(ctx)
 	case webhookevent.FieldStatus:
@@ -23219,6 +23276,13 @@ func (m *WebhookEventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetType(v)
+		return nil
+	case webhookevent.FieldConnectionID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConnectionID(v)
 		return nil
 	case webhookevent.FieldPayload:
 		v, ok := value.(string)
@@ -23340,6 +23404,9 @@ func (m *WebhookEventMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *WebhookEventMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(webhookevent.FieldConnectionID) {
+		fields = append(fields, webhookevent.FieldConnectionID)
+	}
 	if m.FieldCleared(webhookevent.FieldLockedUntil) {
 		fields = append(fields, webhookevent.FieldLockedUntil)
 	}
@@ -23366,6 +23433,9 @@ func (m *WebhookEventMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *WebhookEventMutation) ClearField(name string) error {
 	switch name {
+	case webhookevent.FieldConnectionID:
+		m.ClearConnectionID()
+		return nil
 	case webhookevent.FieldLockedUntil:
 		m.ClearLockedUntil()
 		return nil
@@ -23391,6 +23461,9 @@ func (m *WebhookEventMutation) ResetField(name string) error {
 		return nil
 	case webhookevent.FieldType:
 		m.ResetType()
+		return nil
+	case webhookevent.FieldConnectionID:
+		m.ResetConnectionID()
 		return nil
 	case webhookevent.FieldPayload:
 		m.ResetPayload()

@@ -1287,15 +1287,15 @@ func init() {
 	webhookeventFields := schema.WebhookEvent{}.Fields()
 	_ = webhookeventFields
 	// webhookeventDescAttempts is the schema descriptor for attempts field.
-	webhookeventDescAttempts := webhookeventFields[4].Descriptor()
+	webhookeventDescAttempts := webhookeventFields[5].Descriptor()
 	// webhookevent.DefaultAttempts holds the default value on creation for the attempts field.
 	webhookevent.DefaultAttempts = webhookeventDescAttempts.Default.(int)
 	// webhookeventDescNextAttemptAt is the schema descriptor for next_attempt_at field.
-	webhookeventDescNextAttemptAt := webhookeventFields[5].Descriptor()
+	webhookeventDescNextAttemptAt := webhookeventFields[6].Descriptor()
 	// webhookevent.DefaultNextAttemptAt holds the default value on creation for the next_attempt_at field.
 	webhookevent.DefaultNextAttemptAt = webhookeventDescNextAttemptAt.Default.(func() time.Time)
 	// webhookeventDescCreatedAt is the schema descriptor for created_at field.
-	webhookeventDescCreatedAt := webhookeventFields[9].Descriptor()
+	webhookeventDescCreatedAt := webhookeventFields[10].Descriptor()
 	// webhookevent.DefaultCreatedAt holds the default value on creation for the created_at field.
 	webhookevent.DefaultCreatedAt = webhookeventDescCreatedAt.Default.(func() time.Time)
 	// webhookeventDescID is the schema descriptor for id field.

@@ -22,6 +22,8 @@ type WebhookEvent struct {
 	ApplicationID string `json:"application_id,omitempty"`
 	// Type holds the value of the "type" field.
 	Type string `json:"type,omitempty"`
+	// the connection the payload is about (connectionId), if any
+	ConnectionID string `json:"connection_id,omitempty"`
 	// the JSON body, exactly as sent
 	Payload string `json:"payload,omitempty"`
 	// Status holds the value of the "status" field.
@@ -88,7 +90,7 @@ func (*WebhookEvent) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case webhookevent.FieldAttempts, webhookevent.FieldLastStatusCode:
 			values[i] = new(sql.NullInt64)
-		case webhookevent.FieldID, webhookevent.FieldApplicationID, webhookevent.FieldType, webhookevent.FieldPayload, webhookevent.FieldStatus, webhookevent.FieldLastError:
+		case webhookevent.FieldID, webhookevent.FieldApplicationID, webhookevent.FieldType, webhookevent.FieldConnectionID, webhookevent.FieldPayload, webhookevent.FieldStatus, webhookevent.FieldLastError:
 			values[i] = new(sql.NullString)
 		case webhookevent.FieldNextAttemptAt, webhookevent.FieldLockedUntil, webhookevent.FieldCreatedAt, webhookevent.FieldDeliveredAt:
 			values[i] = new(sql.NullTime)
@@ -124,6 +126,12 @@ func (_m *WebhookEvent) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field type", values[i])
 			} else if value.Valid {
 				_m.Type = value.String
+			}
+		case webhookevent.FieldConnectionID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field connection_id", values[i])
+			} else if value.Valid {
+				_m.ConnectionID = value.String
 			}
 		case webhookevent.FieldPayload:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -232,6 +240,9 @@ func (_m *WebhookEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("type=")
 	builder.WriteString(_m.Type)
+	builder.WriteString(", ")
+	builder.WriteString("connection_id=")
+	builder.WriteString(_m.ConnectionID)
 	builder.WriteString(", ")
 	builder.WriteString("payload=")
 	builder.WriteString(_m.Payload)

@@ -37,6 +37,20 @@ func (_c *WebhookEventCreate) SetType(v string) *WebhookEventCreate {
 	return _c
 }
 
+// SetConnectionID sets the "connection_id" field.
+func (_c *WebhookEventCreate) SetConnectionID(v string) *WebhookEventCreate {
+	_c.mutation.SetConnectionID(v)
+	return _c
+}
+
+// SetNillableConnectionID sets the "connection_id" field if the given value is not nil.
+func (_c *WebhookEventCreate) SetNillableConnectionID(v *string) *WebhookEventCreate {
+	if v != nil {
+		_c.SetConnectionID(*v)
+	}
+	return _c
+}
+
 // SetPayload sets the "payload" field.
 func (_c *WebhookEventCreate) SetPayload(v string) *WebhookEventCreate {
 	_c.mutation.SetPayload(v)
@@ -322,6 +336,10 @@ func (_c *WebhookEventCreate) createSpec() (*WebhookEvent, *sqlgraph.CreateSpec)
 		_spec.SetField(webhookevent.FieldType, field.TypeString, value)
 		_node.Type = value
 	}
+	if value, ok := _c.mutation.ConnectionID(); ok {
+		_spec.SetField(webhookevent.FieldConnectionID, field.TypeString, value)
+		_node.ConnectionID = value
+	}
 	if value, ok := _c.mutation.Payload(); ok {
 		_spec.SetField(webhookevent.FieldPayload, field.TypeString, value)
 		_node.Payload = value
@@ -585,6 +603,9 @@ func (u *WebhookEventUpsertOne) UpdateNewValues() *WebhookEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.GetType(); exists {
 			s.SetIgnore(webhookevent.FieldType)
+		}
+		if _, exists := u.create.mutation.ConnectionID(); exists {
+			s.SetIgnore(webhookevent.FieldConnectionID)
 		}
 		if _, exists := u.create.mutation.Payload(); exists {
 			s.SetIgnore(webhookevent.FieldPayload)
@@ -951,6 +972,9 @@ func (u *WebhookEventUpsertBulk) UpdateNewValues() *WebhookEventUpsertBulk {
 			}
 			if _, exists := b.mutation.GetType(); exists {
 				s.SetIgnore(webhookevent.FieldType)
+			}
+			if _, exists := b.mutation.ConnectionID(); exists {
+				s.SetIgnore(webhookevent.FieldConnectionID)
 			}
 			if _, exists := b.mutation.Payload(); exists {
 				s.SetIgnore(webhookevent.FieldPayload)

@@ -265,6 +265,9 @@ func (_u *WebhookEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if _u.mutation.ConnectionIDCleared() {
+		_spec.ClearField(webhookevent.FieldConnectionID, field.TypeString)
+	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(webhookevent.FieldStatus, field.TypeEnum, value)
 	}
@@ -635,6 +638,9 @@ func (_u *WebhookEventUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEve
 				ps[i](selector)
 			}
 		}
+	}
+	if _u.mutation.ConnectionIDCleared() {
+		_spec.ClearField(webhookevent.FieldConnectionID, field.TypeString)
 	}
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(webhookevent.FieldStatus, field.TypeEnum, value)

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -823,6 +824,7 @@ var (
 	WebhookEventsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeString, Size: 64},
 		{Name: "type", Type: field.TypeString},
+		{Name: "connection_id", Type: field.TypeString, Nullable: true},
 		{Name: "payload", Type: field.TypeString, Size: 2147483647},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "delivered", "failed", "disabled"}, Default: "pending"},
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
@@ -842,21 +844,37 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "webhook_events_applications_webhook_events",
-				Columns:    []*schema.Column{WebhookEventsColumns[11]},
+				Columns:    []*schema.Column{WebhookEventsColumns[12]},
 				RefColumns: []*schema.Column{ApplicationsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "webhookevent_status_next_attempt_at",
-				Unique:  false,
-				Columns: []*schema.Column{WebhookEventsColumns[3], WebhookEventsColumns[5]},
-			},
-			{
 				Name:    "webhookevent_application_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{WebhookEventsColumns[11], WebhookEventsColumns[9]},
+				Columns: []*schema.Column{WebhookEventsColumns[12], WebhookEventsColumns[10]},
+			},
+			{
+				Name:    "webhookevent_streams",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[4], WebhookEventsColumns[12], WebhookEventsColumns[1], WebhookEventsColumns[6], WebhookEventsColumns[0]},
+			},
+			{
+				Name:    "webhookevent_live_claims",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[12], WebhookEventsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "locked_until IS NOT NULL",
+				},
+			},
+			{
+				Name:    "webhookevent_application_id_connection_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[12], WebhookEventsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "connection_id IS NOT NULL",
+				},
 			},
 		},
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -23,6 +24,8 @@ func (WebhookEvent) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
 		field.String("type").Immutable(),
+		field.String("connection_id").Optional().Immutable().Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("the connection the payload is about (connectionId), if any"),
 		field.Text("payload").Immutable().Comment("the JSON body, exactly as sent"),
 		field.Enum("status").Values("pending", "delivered", "failed", "disabled").Default("pending").
 			Annotations(upperSnakeInGraphQL),
@@ -45,8 +48,20 @@ func (WebhookEvent) Edges() []ent.Edge {
 
 func (WebhookEvent) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("status", "next_attempt_at"),
 		index.Fields("application_id", "created_at"),
+		// The worker walks the pending streams (an application's pending events of one type)
+		// and takes the due head of each, and counts an application's live claims among the
+		// locked events alone: neither reads the rest of an application's backlog. Status is a
+		// key column, not a partial index's condition: PostgreSQL stores that condition as
+		// ((status)::text = 'pending'::text), which SQLite cannot parse, and one that differs
+		// from the stored text makes every migration build the index again. No other index
+		// starts with status, so none can look as cheap to a planner without statistics
+		// (store.Migrate drops the (status, next_attempt_at) one this replaced).
+		index.Fields("status", "application_id", "type", "next_attempt_at", "id").StorageKey("webhookevent_streams"),
+		index.Fields("application_id", "locked_until").StorageKey("webhookevent_live_claims").
+			Annotations(entsql.IndexWhere("locked_until IS NOT NULL")),
+		// WithdrawConnection finds a connection's events.
+		index.Fields("application_id", "connection_id").Annotations(entsql.IndexWhere("connection_id IS NOT NULL")),
 	}
 }
 

@@ -21,6 +21,8 @@ const (
 	FieldApplicationID = "application_id"
 	// FieldType holds the string denoting the type field in the database.
 	FieldType = "type"
+	// FieldConnectionID holds the string denoting the connection_id field in the database.
+	FieldConnectionID = "connection_id"
 	// FieldPayload holds the string denoting the payload field in the database.
 	FieldPayload = "payload"
 	// FieldStatus holds the string denoting the status field in the database.
@@ -66,6 +68,7 @@ var Columns = []string{
 	FieldID,
 	FieldApplicationID,
 	FieldType,
+	FieldConnectionID,
 	FieldPayload,
 	FieldStatus,
 	FieldAttempts,
@@ -144,6 +147,11 @@ func ByApplicationID(opts ...sql.OrderTermOption) OrderOption {
 // ByType orders the results by the type field.
 func ByType(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldType, opts...).ToFunc()
+}
+
+// ByConnectionID orders the results by the connection_id field.
+func ByConnectionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConnectionID, opts...).ToFunc()
 }
 
 // ByPayload orders the results by the payload field.

@@ -198,7 +198,13 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err := endOrphanedProposals(ctx, db); err != nil {
 		return err
 	}
-	return forgetImportGlobalIDs(ctx, db)
+	if err := forgetImportGlobalIDs(ctx, db); err != nil {
+		return err
+	}
+	if err := dropReplacedWebhookIndex(ctx, db); err != nil {
+		return err
+	}
+	return fillWebhookEventConnections(ctx, db)
 }
 
 // migrating serialises Schema.Create within the process (see Migrate).

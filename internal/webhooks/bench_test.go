@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/store/storetest"
@@ -151,5 +153,44 @@ func BenchmarkWorkerDeliveryBatched(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
+	}
+}
+
+// BenchmarkClaimBehindABacklog measures one claim of 16 while one application has a backlog
+// of due events (an endpoint that never answers, say) and three other developers'
+// applications have five each: what every other application's deliveries wait on. Each
+// claim takes the same events (their lease ends before the next). The table is analyzed
+// after the backlog is queued, as autovacuum would.
+func BenchmarkClaimBehindABacklog(b *testing.B) {
+	for _, backlog := range []int{1_000, 10_000, 100_000} {
+		for backend, url := range storetest.URLs(b) {
+			b.Run(fmt.Sprintf("%s/backlog=%d", backend, backlog), func(b *testing.B) {
+				ctx := context.Background()
+				db := storetest.Open(b, url)
+				f := newFixture(b, db, "https://backlog.example/hook")
+				for range 3 {
+					other, _ := f.newAppOf(b, newUser(b, db), "https://other.example/hook")
+					f.enqueue(b, other, 5)
+				}
+				for queued := 0; queued < backlog; queued += 500 {
+					bulk := make([]*ent.WebhookEventCreate, min(500, backlog-queued))
+					for i := range bulk {
+						bulk[i] = db.WebhookEvent.Create().SetApplicationID(f.app.ID).SetType(webhooks.TypeUserAccountDeleted).
+							SetPayload(string(benchBody)).SetCreatedAt(f.clock.Now()).SetNextAttemptAt(f.clock.Now())
+					}
+					db.WebhookEvent.CreateBulk(bulk...).ExecX(ctx)
+				}
+				if _, err := db.SQL.ExecContext(ctx, "ANALYZE webhook_events"); err != nil {
+					b.Fatal(err)
+				}
+				w := f.worker(db)
+				for b.Loop() {
+					if evs, err := w.Claim(ctx, 16); err != nil || len(evs) != 16 {
+						b.Fatalf("claim: %d events, %v", len(evs), err)
+					}
+					f.clock.Advance(2 * time.Minute)
+				}
+			})
+		}
 	}
 }

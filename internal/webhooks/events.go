@@ -65,6 +65,14 @@ type EmailChanged struct {
 	Reason        string `json:"reason"`
 }
 
+// aboutConnection is a payload about one connection, which it names: Enqueue records the
+// connection on the event (connection_id), where WithdrawConnection finds it.
+type aboutConnection interface{ connection() string }
+
+func (p ConnectionDeleted) connection() string  { return p.ConnectionID }
+func (p UserAccountDeleted) connection() string { return p.ConnectionID }
+func (p EmailChanged) connection() string       { return p.ConnectionID }
+
 // Ping is sent by the portal's test button.
 type Ping struct {
 	Type          string `json:"type"`
@@ -80,7 +88,9 @@ const (
 )
 
 // Enqueue writes an event for appID into the outbox through tx, so it commits or rolls back
-// with the change it announces. Applications without a webhook URL get no event.
+// with the change it announces. Applications without a webhook URL get no event. An event
+// whose payload names a connection (ConnectionDeleted, UserAccountDeleted, EmailChanged)
+// records it.
 func Enqueue(ctx context.Context, tx *ent.Tx, app *ent.Application, eventType string, payload any, now time.Time) (*ent.WebhookEvent, error) {
 	if app.WebhookURL == "" {
 		return nil, nil
@@ -89,13 +99,16 @@ func Enqueue(ctx context.Context, tx *ent.Tx, app *ent.Application, eventType st
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s event: %w", eventType, err)
 	}
-	ev, err := tx.WebhookEvent.Create().
+	create := tx.WebhookEvent.Create().
 		SetApplicationID(app.ID).
 		SetType(eventType).
 		SetPayload(string(body)).
 		SetCreatedAt(now).
-		SetNextAttemptAt(now).
-		Save(ctx)
+		SetNextAttemptAt(now)
+	if p, ok := payload.(aboutConnection); ok && p.connection() != "" {
+		create.SetConnectionID(p.connection())
+	}
+	ev, err := create.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("queueing %s event: %w", eventType, err)
 	}
@@ -136,36 +149,21 @@ var personalTypes = []string{TypeEmailChanged}
 // do events of other types (connection_deleted, back-channel logouts). An event whose
 // delivery is under way may still arrive; its attempt is then not recorded. On PostgreSQL the
 // events are locked first, so an attempt recorded meanwhile either committed before (the
-// event, delivered, stays) or finds the event gone.
-//
-// Events name their connection only in the payload, so candidates are found by text and
-// confirmed by decoding it.
+// event, delivered, stays) or finds the event gone. The events are found by the connection
+// they record (webhookevent_application_id_connection_id), not by reading the application's.
 func WithdrawConnection(ctx context.Context, tx *ent.Tx, appID, connID string) error {
-	quoted, err := json.Marshal(connID)
-	if err != nil {
-		return err
-	}
-	evs, err := tx.WebhookEvent.Query().Where(
+	ids, err := tx.WebhookEvent.Query().Where(
 		webhookevent.ApplicationID(appID),
+		webhookevent.ConnectionID(connID),
 		webhookevent.TypeIn(personalTypes...),
 		webhookevent.StatusNEQ(webhookevent.StatusDelivered),
-		webhookevent.PayloadContains(`"connectionId":`+string(quoted)),
 	).Modify(func(s *sql.Selector) {
 		if s.Dialect() == dialect.Postgres {
 			s.ForUpdate()
 		}
-	}).All(ctx)
+	}).IDs(ctx)
 	if err != nil {
 		return fmt.Errorf("finding the connection's events: %w", err)
-	}
-	var ids []string
-	for _, ev := range evs {
-		var p struct {
-			ConnectionID string `json:"connectionId"`
-		}
-		if json.Unmarshal([]byte(ev.Payload), &p) == nil && p.ConnectionID == connID {
-			ids = append(ids, ev.ID)
-		}
 	}
 	if len(ids) == 0 {
 		return nil

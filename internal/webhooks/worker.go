@@ -22,7 +22,6 @@ import (
 	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
-	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/application"
@@ -122,13 +121,10 @@ type Worker struct {
 	db   *store.DB
 	cfg  WorkerConfig
 	wake chan struct{}
-	// dueQuery and dueArgs are anyDue's statement (see dueQuery).
+	// dueQuery is anyDue's statement (see dueQuery).
 	dueQuery string
-	dueArgs  []any
-	// claimQuery is Claim's choice of events, claimArgs the number of its arguments (see
-	// claimQuery).
+	// claimQuery is Claim's choice of events (see claimQuery).
 	claimQuery string
-	claimArgs  int
 	// records group-commits the attempts of deliveries that finish together.
 	records groupcommit.Queue[attemptResult]
 	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
@@ -191,8 +187,8 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 		cfg.Log = slog.Default()
 	}
 	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
-	w.dueQuery, w.dueArgs = dueQuery(db.Dialect)
-	w.claimQuery, w.claimArgs = claimQuery(db.Dialect)
+	w.dueQuery = dueQuery(db.Dialect)
+	w.claimQuery = claimQuery(db.Dialect)
 	return w
 }
 
@@ -355,88 +351,121 @@ func due(now time.Time) []predicate.WebhookEvent {
 
 // anyDue reports whether an event is due at now, in one read of a statement that stays
 // prepared: the poll of an idle worker, every second, takes no write transaction and builds
-// no query. The statement is due's condition, rendered once (dueQuery).
+// no query. The statement is dueQuery's.
 func (w *Worker) anyDue(ctx context.Context, now time.Time) (bool, error) {
-	args := slices.Clone(w.dueArgs)
-	for i, a := range args {
-		if _, ok := a.(time.Time); ok {
-			args[i] = now
-		}
-	}
-	var id string
-	err := w.db.SQL.QueryRowContext(ctx, w.dueQuery, args...).Scan(&id)
+	var one int
+	err := w.db.SQL.QueryRowContext(ctx, w.dueQuery, now).Scan(&one)
 	if errors.Is(err, stdsql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// dueQuery renders due's condition as a one-row SELECT, with the instant as a zero time
-// among its arguments (anyDue puts now in its place).
-func dueQuery(d string) (string, []any) {
-	sel := sql.Dialect(d).Select(webhookevent.FieldID).From(sql.Table(webhookevent.Table))
-	for _, p := range due(time.Time{}) {
-		p(sel)
+// dueQuery renders, for dialect d, a one-row SELECT that finds a row when an event is due
+// at $1: it walks the pending streams (pendingStreams) up to the first with a due event. (A
+// scalar subquery looks at each stream's head: PostgreSQL runs an EXISTS as a join, reading
+// every due event.)
+func dueQuery(d string) string {
+	return pendingStreams(d) + `
+SELECT 1 FROM streams s WHERE (SELECT 1 FROM webhook_events WHERE ` + dueIn + ` LIMIT 1) = 1 LIMIT 1`
+}
+
+// dueIn is due's condition at $1 (see due) on the events of stream s: a range of
+// webhookevent_streams.
+const dueIn = `status = 'pending' AND application_id = s.application_id AND type = s.type
+	AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $1)`
+
+// pendingStreams renders, for dialect d, the recursive table streams(application_id, type)
+// of the pending streams: an application's pending events of one type, one range of
+// webhookevent_streams each. It skips from the first event of a stream to the first of the
+// next, so it reads a few index entries per stream, however long the streams are. Each step
+// is a correlated subquery, so that no plan can read a whole stream: on PostgreSQL a LATERAL
+// one; SQLite has no LATERAL and would search a row value's range by its first column only
+// (reading the rest of the stream), so there a step is the next type of s's application, or
+// else the next application's first.
+func pendingStreams(d string) string {
+	next := `CROSS JOIN LATERAL (SELECT application_id, type FROM webhook_events
+		WHERE status = 'pending' AND (application_id, type) > (s.application_id, s.type)
+		ORDER BY application_id, type LIMIT 1) e`
+	if d != dialect.Postgres {
+		next = `JOIN webhook_events e ON e.id = COALESCE(
+		(SELECT id FROM webhook_events WHERE status = 'pending' AND application_id = s.application_id AND type > s.type
+			ORDER BY type LIMIT 1),
+		(SELECT id FROM webhook_events WHERE status = 'pending' AND application_id > s.application_id
+			ORDER BY application_id, type LIMIT 1))`
 	}
-	return sel.Limit(1).Query()
+	return `WITH RECURSIVE streams(application_id, type) AS (
+	SELECT application_id, type FROM webhook_events WHERE id = (
+		SELECT id FROM webhook_events WHERE status = 'pending' ORDER BY application_id, type LIMIT 1)
+	UNION ALL
+	SELECT e.application_id, e.type FROM streams s ` + next + `
+)`
 }
 
 // claimQuery renders Claim's choice for dialect d: the due events, back-channel logouts
 // first and then the oldest, of which an application gets only as many as leave at most
 // PerApplication of its events claimed, and the applications of one owner (the developer)
-// together only as many as leave at most PerOwner claimed. In each application's partition
-// of the arrived pending events, those a live claim holds rank first, so a due event's rank
-// counts them too; the owner's partition then ranks the events that pass their
-// application's cap, again with the live claims first (all of them, so that claims beyond an
-// application's cap, which concurrent claims can make, still count against the owner). On
-// PostgreSQL the chosen rows are locked FOR UPDATE SKIP LOCKED, due's condition checked
-// again on them (a window function cannot share a query level with FOR UPDATE). The
-// arguments, n of them, are claimArgs(now, PerApplication, PerOwner, limit)[:n].
-func claimQuery(d string) (q string, n int) {
+// together only as many as leave at most PerOwner claimed (all their live claims count, also
+// those beyond an application's cap, which concurrent claims can make).
+//
+// What it reads does not grow with an application's backlog: it walks the pending streams
+// (pendingStreams), takes from the head of each at most PerApplication due events, and
+// counts each application's live claims among the locked events alone
+// (webhookevent_live_claims; only a pending event is ever locked), up to PerApplication +
+// PerOwner of them, past which neither cap changes: bounded, the count is an index scan,
+// which marks the entries of claims recorded since as dead for the next count to skip (a
+// bitmap scan, which PostgreSQL takes for an unbounded count, reads them all again until
+// VACUUM). The ranking then runs on what it took. Its arguments are now, PerApplication,
+// PerOwner and the claim's limit.
+func claimQuery(d string) string {
 	// A back-channel logout ends sessions at a relying party; it should not wait behind
 	// webhooks that merely inform. urgency(t) ranks it 0 by its type column t, others 1.
 	urgency := func(t string) string {
 		return `CASE WHEN ` + t + ` = '` + TypeBackchannelLogout + `' THEN 0 ELSE 1 END`
 	}
-	q = `SELECT id FROM (
-	SELECT id, next_attempt_at, locked_until, urgency, ROW_NUMBER() OVER (PARTITION BY owner_id
-		ORDER BY CASE WHEN locked_until >= ? THEN 0 ELSE 1 END, urgency, next_attempt_at, id) AS owner_rank
-	FROM (
-		SELECT e.id, e.next_attempt_at, e.locked_until, a.owner_id, ` + urgency("e.type") + ` AS urgency,
-			ROW_NUMBER() OVER (PARTITION BY e.application_id
-				ORDER BY CASE WHEN e.locked_until >= ? THEN 0 ELSE 1 END, ` + urgency("e.type") + `, e.next_attempt_at, e.id) AS app_rank
-		FROM webhook_events e JOIN applications a ON a.id = e.application_id
-		WHERE e.status = 'pending' AND e.next_attempt_at <= ?
-	) by_app
-	WHERE app_rank <= ? OR locked_until >= ?
-) by_owner
-WHERE owner_rank <= ? AND (locked_until IS NULL OR locked_until < ?)
-ORDER BY urgency, next_attempt_at, id LIMIT ?`
+	// The head of each stream s: a LATERAL subquery on PostgreSQL, an IN list run once per
+	// stream on SQLite.
+	head := func(cols string) string {
+		return `SELECT ` + cols + ` FROM webhook_events WHERE ` + dueIn + ` ORDER BY next_attempt_at, id LIMIT $2`
+	}
+	take := `CROSS JOIN LATERAL (` + head("id, type, next_attempt_at") + `) e`
 	if d != dialect.Postgres {
-		return q, 8
+		take = `JOIN webhook_events e ON e.id IN (` + head("id") + `)`
 	}
-	q = `SELECT id FROM webhook_events WHERE id IN (` + q + `)
-AND status = 'pending' AND next_attempt_at <= ? AND (locked_until IS NULL OR locked_until < ?)
-ORDER BY ` + urgency("type") + `, next_attempt_at, id FOR UPDATE SKIP LOCKED`
-	var b strings.Builder
-	for i, part := range strings.Split(q, "?") {
-		if i > 0 {
-			b.WriteString("$" + strconv.Itoa(i))
-		}
-		b.WriteString(part)
+	q := pendingStreams(d) + `, apps AS (
+	SELECT application_id, owner_id, live, SUM(live) OVER (PARTITION BY owner_id) AS owner_live FROM (
+		SELECT s.application_id,
+			(SELECT owner_id FROM applications WHERE id = s.application_id) AS owner_id,
+			(SELECT COUNT(*) FROM (SELECT 1 FROM webhook_events WHERE application_id = s.application_id AND locked_until >= $1
+				LIMIT CAST($2 AS INTEGER) + $3) l) AS live
+		FROM (SELECT DISTINCT application_id FROM streams) s
+	) counted
+), taken AS (
+	SELECT e.id, e.next_attempt_at, ` + urgency("e.type") + ` AS urgency, a.application_id, a.owner_id, a.live, a.owner_live
+	FROM streams s JOIN apps a ON a.application_id = s.application_id ` + take + `
+), by_app AS (
+	SELECT *, ROW_NUMBER() OVER (PARTITION BY application_id ORDER BY urgency, next_attempt_at, id) AS app_rank FROM taken
+), by_owner AS (
+	SELECT *, ROW_NUMBER() OVER (PARTITION BY owner_id ORDER BY urgency, next_attempt_at, id) AS owner_rank
+	FROM by_app WHERE app_rank <= $2 - live
+)
+SELECT id FROM by_owner WHERE owner_rank <= $3 - owner_live ORDER BY urgency, next_attempt_at, id LIMIT $4`
+	if d != dialect.Postgres {
+		return q
 	}
-	return b.String(), 10
-}
-
-// claimArgs are claimQuery's arguments in the order of its placeholders.
-func claimArgs(now time.Time, perApp, perOwner, limit int) []any {
-	return []any{now, now, now, perApp, now, perOwner, now, limit, now, now}
+	// The chosen rows are then locked, each by its key, FOR UPDATE SKIP LOCKED, due's
+	// condition checked again on them (a window function cannot share a query level with FOR
+	// UPDATE); ARRAY runs the choice first, so no plan reads the due events to join them.
+	return `SELECT e.id FROM unnest(ARRAY(` + q + `)) WITH ORDINALITY AS c(id, n)
+CROSS JOIN LATERAL (SELECT id FROM webhook_events WHERE id = c.id
+	AND status = 'pending' AND next_attempt_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+	FOR UPDATE SKIP LOCKED) e
+ORDER BY c.n`
 }
 
 // claimable returns the ids claimQuery chooses at now, in tx, in the order it chose them.
 func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit int) ([]string, error) {
-	args := claimArgs(now, w.cfg.PerApplication, w.cfg.PerOwner, limit)[:w.claimArgs]
-	rows, err := tx.QueryContext(ctx, w.claimQuery, args...)
+	rows, err := tx.QueryContext(ctx, w.claimQuery, now, w.cfg.PerApplication, w.cfg.PerOwner, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -804,3 +804,91 @@ func TestABackchannelLogoutIsClaimedBeforeOlderWebhooks(t *testing.T) {
 		}
 	})
 }
+
+// An application's back-channel logouts and webhooks are claimed together under its cap:
+// the logouts first, then the oldest webhooks, PerApplication (4) in all.
+func TestAnApplicationsLogoutsAndWebhooksTogetherHoldAtMostPerApplicationClaims(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, "https://a.example/hook")
+		var webhooksOf []string
+		for range 5 {
+			webhooksOf = append(webhooksOf, f.enqueue(t, f.app, 1)...)
+			f.clock.Advance(time.Second)
+		}
+		logouts := queueLogouts(t, f, 2)
+		slices.Sort(logouts) // (queued at one instant: in order of id)
+
+		claimed, err := f.worker(db).Claim(ctx, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range claimed {
+			got = append(got, ev.ID)
+		}
+		if want := append(logouts, webhooksOf[:2]...); !slices.Equal(got, want) {
+			t.Errorf("claimed %v, want the two logouts and the two oldest webhooks %v", got, want)
+		}
+	})
+}
+
+// queueLogouts gives f.app a back-channel logout URI and queues n logouts for it.
+func queueLogouts(t *testing.T, f *fixture, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	f.app = f.db.Application.UpdateOne(f.app).SetBackchannelLogoutURI("https://a.example/logout").SaveX(ctx)
+	var ids []string
+	err := f.db.Tx(ctx, func(tx *ent.Tx) error {
+		for i := range n {
+			ev, err := webhooks.EnqueueLogout(ctx, tx, f.app, map[string]any{"sid": fmt.Sprint("s", i)}, f.clock.Now())
+			if err != nil {
+				return err
+			}
+			ids = append(ids, ev.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// One developer's backlog (events queued for an endpoint that never answers, say) must not
+// slow the claims, and so the deliveries and back-channel logouts, of every application: what
+// a claim reads does not grow with an application's backlog.
+func TestAClaimReadsNoMoreRowsBehindALargerBacklog(t *testing.T) {
+	t.Parallel()
+	for backend, url := range storetest.URLs(t) {
+		t.Run(backend, func(t *testing.T) {
+			ctx := context.Background()
+			db, reads := measured(t, url)
+			f := newFixture(t, db, "https://backlog.example/hook")
+			queueLogouts(t, f, 1)
+			for range 3 {
+				other, _ := f.newAppOf(t, newUser(t, db), "https://other.example/hook")
+				f.enqueue(t, other, 2)
+			}
+			w := f.worker(db)
+			claim := func() int {
+				t.Helper()
+				before := reads()
+				if evs, err := w.Claim(ctx, 16); err != nil || len(evs) != 10 {
+					t.Fatalf("claimed %d events (%v), want 10: 4 of the backlog's application, 2 of each other", len(evs), err)
+				}
+				read := reads() - before
+				f.clock.Advance(2 * time.Minute) // the lease ends: the next claim finds the same events due
+				return read
+			}
+			f.enqueue(t, f.app, 100)
+			claim() // prepares its statements
+			small := claim()
+			f.enqueue(t, f.app, 4900)
+			if big, allowed := claim(), noMoreThan(db, small); big > allowed {
+				t.Errorf("a claim read %d behind an application's backlog of 5,000 events, %d behind 100; want at most %d", big, small, allowed)
+			}
+		})
+	}
+}
