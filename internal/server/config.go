@@ -93,6 +93,9 @@ type Config struct {
 	Runtime RuntimeConfig
 
 	baseURL *url.URL
+	// secretFlags names the flags given on the command line that carry a secret (secretFlag):
+	// serve warns about them.
+	secretFlags []string
 }
 
 // loadConfig reads the environment, then args as flags (a flag overrides its variable), and
@@ -115,6 +118,11 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if secretFlag(f.Name, f.Value.String()) {
+			c.secretFlags = append(c.secretFlags, f.Name)
+		}
+	})
 	for _, check := range []func(*Config, configText) error{
 		(*Config).parseBaseURL, (*Config).parseRelay, (*Config).parseRetention, (*Config).parseDev,
 		(*Config).parseShutdown, func(c *Config, _ configText) error { return checkRuntime(c.Dev) },
@@ -130,6 +138,25 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 // configText holds the settings read as text and parsed into Config's fields of other types.
 type configText struct {
 	secret, dev, origins, shutdown, proxies, forwardedHeader, gqlBody, rcptLimit, replyLimit, retention string
+}
+
+// secretFlag reports whether the flag name, set to value on the command line, carries a
+// secret: the server key, the metrics token, or a database, Redis or SMTP URL with a password.
+// A command line is readable by every local user (/proc/PID/cmdline, ps), and by anyone who
+// reaches the pprof debug listener (/debug/pprof/cmdline); the environment is not.
+func secretFlag(name, value string) bool {
+	switch name {
+	case "secret", "metrics-token":
+		return value != ""
+	case "database-url", "redis-url", "smtp-url":
+		u, err := url.Parse(value)
+		if err != nil {
+			return strings.Contains(value, "@") // unreadable: assume the worst
+		}
+		_, has := u.User.Password()
+		return has
+	}
+	return false
 }
 
 // defineFlags declares the flags of `loginsign serve`, each defaulting to its environment

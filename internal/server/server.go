@@ -514,6 +514,10 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 	// The domain packages log through slog's default logger (an internal error, a dependency
 	// lost, a refresh rotation the database lost): the same JSON lines at the same level.
 	slog.SetDefault(log)
+	if len(cfg.secretFlags) > 0 {
+		log.Warn("secrets given as flags are readable by every local user in the process list; set them in the environment instead (README, Configuration)",
+			"flags", cfg.secretFlags)
+	}
 	s, err := newServer(ctx, cfg, log)
 	if err != nil {
 		return err
