@@ -25,7 +25,7 @@ type User struct {
 	GlobalID string `json:"global_id,omitempty"`
 	// primary address, lower-cased
 	Email string `json:"email,omitempty"`
-	// bumped when the primary address changes; magic links carry it
+	// bumped when the primary address changes or the person signs out everywhere else; mailbox sign-ins carry it
 	EmailVersion int `json:"email_version,omitempty"`
 	// Name holds the value of the "name" field.
 	Name string `json:"name,omitempty"`

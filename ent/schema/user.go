@@ -29,7 +29,7 @@ func (User) Fields() []ent.Field {
 		field.String("email").Unique().NotEmpty().MaxLen(254).
 			Comment("primary address, lower-cased"),
 		field.Int("email_version").Default(0).
-			Comment("bumped when the primary address changes; magic links carry it").
+			Comment("bumped when the primary address changes or the person signs out everywhere else; mailbox sign-ins carry it").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("name").Optional().MaxLen(200),
 		field.String("image").Optional().MaxLen(2048),

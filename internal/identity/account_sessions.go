@@ -50,11 +50,23 @@ func (s *Service) SessionsOf(ctx context.Context, userID string) ([]SessionView,
 }
 
 // SignOutOtherSessions ends every session of the signed-in person except this one and returns
-// how many ended.
+// how many ended. It also ends every sign-in not finished yet: the account's email_version is
+// bumped first, as a change of the primary address does, so the unused magic links and codes,
+// an approval from another device that its browser has not finished, and a sign-in waiting
+// for its second step all answer Gone (oauth's accountHolding), and a sign-in that passed that
+// check just before is refused once its session exists (the sign-in page compares the version
+// again) or ended here with the others. "Sign out everywhere else" is what a person does when
+// they suspect someone else got in: a thief who had the person approve a sign-in, or who reads
+// the mailbox, must not finish it afterwards.
 func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	sess, ok := auth.SessionFrom(ctx)
 	if !ok {
 		return 0, apperr.New(apperr.Unauthorized, "sign in first")
+	}
+	// An account closed meanwhile has no sign-in left to end (its links answer Gone); its
+	// sessions still end below.
+	if err := s.DB.User.UpdateOneID(sess.UserID).AddEmailVersion(1).Exec(ctx); err != nil && !store.NotFound(err) {
+		return 0, err
 	}
 	s.endingSessions(ctx, sess.UserID, func(id string) bool { return id != sess.ID })
 	n, err := s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)

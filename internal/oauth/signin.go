@@ -452,9 +452,16 @@ func (s *Service) accountHolding(ctx context.Context, userID, email string, vers
 		}
 	}
 	if !holds {
-		return nil, apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+		return nil, ErrLinkVoided()
 	}
 	return u, nil
+}
+
+// ErrLinkVoided is the answer to a mailbox sign-in (a link, its code, an approval from another
+// device, a second step after them) whose account no longer holds its address as it did, or
+// whose person signed out everywhere else since: apperr Gone.
+func ErrLinkVoided() error {
+	return apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's addresses or sessions changed; ask for a new one")
 }
 
 // signInLink signs in with a spent link (or its code) in browser: the account, then the

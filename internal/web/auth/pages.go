@@ -854,16 +854,24 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 }
 
 // stillHeld answers NotFound when the account of the sign-in in is gone, and Gone when it no
-// longer holds the address the sign-in proved (in.Address), as the sign-in's link then would.
+// longer holds the address the sign-in proved (in.Address), or its email_version moved since
+// the sign-in's check (a primary change, or the person signed out everywhere else meanwhile),
+// as the sign-in's link then would.
 func (p *Pages) stillHeld(r *http.Request, in *oauth.SignIn) error {
 	u, err := p.Identity.User(r.Context(), in.User.ID)
 	if err != nil || in.Address == "" {
 		return err
 	}
-	if holds, err := p.Identity.HoldsAddress(r.Context(), u, in.Address); err != nil || holds {
-		return err
+	holds := u.EmailVersion == in.User.EmailVersion
+	if holds {
+		if holds, err = p.Identity.HoldsAddress(r.Context(), u, in.Address); err != nil {
+			return err
+		}
 	}
-	return apperr.New(apperr.Gone, "this sign-in link is no longer valid: the account's email address changed")
+	if !holds {
+		return oauth.ErrLinkVoided()
+	}
+	return nil
 }
 
 // signedIn is SignedIn for a sign-in with the passkey named by passkeyRef (passkey.Ref), "" for
