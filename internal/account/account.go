@@ -304,7 +304,8 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 // mails it a single-use verification link (valid 24 h). Adding a pending address again sends
 // a new link. Whether another account uses the address is checked when it is verified, so this
 // call does not reveal who has an account. RateLimited past 5 mails per person and hour or
-// identity.AddressConfirmMails to addr's mailbox; then nothing is stored and nothing mailed.
+// identity.AddressConfirmMails to addr's mailbox (additions only: applications' proposals to it
+// have their own budget); then nothing is stored and nothing mailed.
 func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.UserEmail, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {

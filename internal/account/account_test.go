@@ -32,6 +32,7 @@ import (
 	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -619,12 +620,16 @@ func TestDeleteAccountEndsEnrolmentsInProgress(t *testing.T) {
 	})
 }
 
-// TestConfirmationMailsPerAddressCountBothPaths: alternative-address verifications and
-// developers' email-sync confirmations share one daily budget per mailbox
-// (identity.AddressConfirmMails), whoever asks: throwaway accounts and apps cannot mail an
-// address without end. Past it both paths answer 429 and store and mail nothing (the email
-// sync with the per-person limit's words); another address still works.
-func TestConfirmationMailsPerAddressCountBothPaths(t *testing.T) {
+// TestConfirmationMailsPerAddressKeepPeopleAndApplicationsApart: a mailbox gets at most
+// identity.AddressConfirmMails verifications a day from people adding it to their accounts and
+// identity.ProposalConfirmMails confirmations from applications' proposals, whoever asks:
+// throwaway accounts and apps cannot mail an address without end. Neither side counts the
+// other's: after a person added the address, applications still get their whole budget (with
+// one shared budget a developer was refused one proposal sooner, and so learnt that someone
+// had added the address), and after applications spent theirs, people still add it. Past a
+// budget the path answers 429 and stores and mails nothing (the email sync with the
+// per-person limit's words); the mailbox written differently is the same mailbox.
+func TestConfirmationMailsPerAddressKeepPeopleAndApplicationsApart(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
@@ -650,49 +655,61 @@ func TestConfirmationMailsPerAddressCountBothPaths(t *testing.T) {
 				ApplicationID: app.ID, ApplicationName: app.Name, ConnectionID: e.connect(u, app, "").ID})
 			return err
 		}
-		paths := map[string]func(string) error{"addAlternativeEmail": add, "email sync": propose}
+		type path struct {
+			name string
+			do   func(string) error
+			rule ratelimit.Rule
+		}
+		adding := path{"addAlternativeEmail", add, identity.AddressConfirmMails}
+		proposing := path{"email sync", propose, identity.ProposalConfirmMails}
+		for _, p := range []path{adding, proposing} {
+			if p.rule.N != 5 || p.rule.Window != 24*time.Hour {
+				t.Fatalf("%s's rule is %s, want 5 per 24h", p.name, p.rule)
+			}
+		}
+		// accepted runs p to the mailbox of domain, written differently each time, until its
+		// budget is spent (from already), each time mailing.
+		accepted := func(p path, domain string, already int) {
+			t.Helper()
+			for i := already; i < p.rule.N; i++ {
+				addr := fmt.Sprintf("Victim+%s%d@%s", strings.Fields(p.name)[0], i, domain)
+				before := e.smtp.Count()
+				if err := p.do(addr); err != nil {
+					t.Fatalf("%s of %s (mail %d of its %d): %v", p.name, addr, i+1, p.rule.N, err)
+				}
+				e.smtp.Wait(t, before+1)
+			}
+		}
+		refused := func(p path, addr string) {
+			t.Helper()
+			before := counts()
+			err := p.do(addr)
+			if !apperr.Is(err, apperr.RateLimited) {
+				t.Fatalf("%s of %s past its budget: %v, want rate_limited", p.name, addr, err)
+			} else if p.name == "email sync" && !strings.HasPrefix(apperr.As(err).Message, "too many address change requests for this person;") {
+				t.Errorf("email sync past the address's budget says %q, want the per-person limit's words", apperr.As(err).Message)
+			}
+			// The person and the application exist; nothing else was stored or mailed.
+			if after := counts(); after != before {
+				t.Errorf("%s of %s past its budget: %+v → %+v", p.name, addr, before, after)
+			}
+		}
 
-		if identity.AddressConfirmMails.N != 5 || identity.AddressConfirmMails.Window != 24*time.Hour {
-			t.Fatalf("the rule is %s, want 5 per 24h", identity.AddressConfirmMails)
+		// A person adds the address once, as stop 45's review did; applications then propose it
+		// as often as to a mailbox nobody added.
+		if err := add("victim@example.net"); err != nil {
+			t.Fatal(err)
 		}
-		// The budget, spent alternately by both paths, the mailbox written differently.
-		for i := range identity.AddressConfirmMails.N {
-			name, do := "addAlternativeEmail", add
-			if i%2 == 1 {
-				name, do = "email sync", propose
-			}
-			addr := fmt.Sprintf("Victim+%d@Example.net", i)
-			before := e.smtp.Count()
-			if err := do(addr); err != nil {
-				t.Fatalf("%s of %s (mail %d): %v", name, addr, i+1, err)
-			}
-			e.smtp.Wait(t, before+1)
-		}
-		for name, do := range paths {
-			for _, addr := range []string{"victim@example.net", "VICTIM+again@example.net"} {
-				before := counts()
-				err := do(addr)
-				if !apperr.Is(err, apperr.RateLimited) {
-					t.Errorf("%s of %s past the budget: %v, want rate_limited", name, addr, err)
-				} else if name == "email sync" && !strings.HasPrefix(apperr.As(err).Message, "too many address change requests for this person;") {
-					t.Errorf("email sync past the address's budget says %q, want the per-person limit's words", apperr.As(err).Message)
-				}
-				after := counts()
-				// The person and the application exist; nothing else was stored or mailed.
-				if after.mails != before.mails || after.alternatives != before.alternatives ||
-					after.requests != before.requests || after.events != before.events {
-					t.Errorf("%s of %s past the budget: %+v → %+v", name, addr, before, after)
-				}
-			}
-		}
-		for name, do := range paths {
-			addr := "someone-else-" + strings.ReplaceAll(name, " ", "-") + "@example.net"
-			before := e.smtp.Count()
-			if err := do(addr); err != nil {
-				t.Fatalf("%s of another address: %v", name, err)
-			}
-			e.smtp.Wait(t, before+1)
-		}
+		accepted(proposing, "Example.net", 0)
+		refused(proposing, "VICTIM+again@example.net")
+		accepted(adding, "example.NET", 1)
+		refused(adding, "victim@example.net")
+
+		// Applications spend their budget first; people still add the address.
+		accepted(proposing, "example.org", 0)
+		refused(proposing, "victim@example.org")
+		accepted(adding, "example.org", 0)
+		refused(adding, "victim+more@example.org")
 	})
 }
 

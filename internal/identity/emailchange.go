@@ -59,14 +59,28 @@ var emailChanges = ratelimit.Rule{Name: "email-change", N: 5, Window: time.Hour,
 var emailChangesPerApplication = ratelimit.Rule{Name: "email-change-app", N: 100, Window: time.Hour,
 	Message: "too many address change requests from this application; try again in %d s"}
 
-// AddressConfirmMails bounds the mails that ask a mailbox to confirm itself for an account:
-// an email-sync confirmation (RequestEmailChange) and an alternative address's verification
-// (account.AddAlternativeEmail) count together, per mailbox (mail.MailboxKey), whoever asks. The
-// per-person limits alone let throwaway accounts mail any address without end.
+// AddressConfirmMails bounds the verification mails a person's addition of an alternative
+// address sends (account.AddAlternativeEmail), per mailbox (mail.MailboxKey), whichever account
+// adds it: the per-person limits alone let throwaway accounts mail any address without end.
 var AddressConfirmMails = ratelimit.Rule{Name: "confirm-mail-address", N: 5, Window: 24 * time.Hour,
 	Message: "too many confirmation mails to this address; try again in %d s"}
 
-// TakeAddressConfirmMail counts one confirmation mail to addr (normalized) under
+// ProposalConfirmMails bounds the confirmations applications' proposals send
+// (RequestEmailChange), per mailbox, whichever application asks for whom: throwaway
+// applications cannot mail an address without end either.
+//
+// The two budgets are kept apart, so that neither side can count what the other did: a
+// developer knows how many of its own proposals a mailbox was sent, and with one shared budget
+// its proposals were refused one sooner for every time a person had added that address to
+// their account (the person's addition, that is an account holding or about to hold the
+// address, told to a developer by a 429), and a throwaway account adding an address learnt
+// how many applications had proposed it. A mailbox gets at most both budgets' confirmations a
+// day. Applications still share theirs: a developer can tell that other applications proposed
+// the address, which says nothing of the people who hold it.
+var ProposalConfirmMails = ratelimit.Rule{Name: "confirm-mail-proposal", N: 5, Window: 24 * time.Hour,
+	Message: "too many confirmation mails to this address; try again in %d s"}
+
+// TakeAddressConfirmMail counts one verification mail to addr (normalized) under
 // AddressConfirmMails: RateLimited past it. It depends on nothing but the address, so it
 // answers alike whether or not an account holds it.
 func TakeAddressConfirmMail(ctx context.Context, l *ratelimit.Limiter, addr string) error {
@@ -100,8 +114,9 @@ type EmailChangeRequester struct {
 // primary, and answers pending=true. Whether newEmail belongs to another account is not looked
 // at here: the answer must not tell the requester, and the person learns it when confirming.
 // Invalid for a malformed address. RateLimited past 5 requests per account and hour, 100 per
-// application and hour, or AddressConfirmMails to newEmail's mailbox; the last answers exactly
-// as the per-account limit does, so the requester cannot tell who else mailed the address.
+// application and hour, or ProposalConfirmMails to newEmail's mailbox; the last answers exactly
+// as the per-account limit does, and counts applications' proposals alone (not the person's
+// own additions of the address), so the requester cannot tell that a person added it.
 func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {
@@ -128,7 +143,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	if err := limiter.Take(ctx, emailChanges, by.ApplicationID+":"+userID); err != nil {
 		return false, err
 	}
-	if err := TakeAddressConfirmMail(ctx, limiter, newEmail); err != nil {
+	if err := limiter.Take(ctx, ProposalConfirmMails, ids.Hash(mail.MailboxKey(newEmail))); err != nil {
 		return false, asPersonLimit(err)
 	}
 	// From here on the primary address itself, when the requester does not see it (a relay
@@ -187,7 +202,7 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	return true, nil
 }
 
-// asPersonLimit is a refusal under AddressConfirmMails as the per-account limit (emailChanges)
+// asPersonLimit is a refusal under ProposalConfirmMails as the per-account limit (emailChanges)
 // words it, with a wait of at most that limit's window: whether the new mailbox was mailed by
 // others is none of the requester's business. Other errors pass through.
 func asPersonLimit(err error) error {

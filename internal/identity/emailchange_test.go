@@ -175,7 +175,7 @@ func wantPersonLimit(t *testing.T, what string, err error) {
 }
 
 // TestEmailChangeConfirmationsPerAddress: one mailbox gets at most
-// identity.AddressConfirmMails confirmations a day, whoever asks for whom: past it the request
+// identity.ProposalConfirmMails confirmations a day, whoever asks for whom: past it the request
 // is refused with exactly the per-person limit's answer (it must not tell the developer that
 // someone else mailed the address), and nothing is stored or mailed. "+tag" variants are one
 // mailbox; another address still works.
@@ -183,7 +183,7 @@ func TestEmailChangeConfirmationsPerAddress(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newChangeEnv(t, db)
-		n := identity.AddressConfirmMails.N
+		n := identity.ProposalConfirmMails.N
 		for i := range n {
 			// Different people, different applications, the mailbox written differently.
 			addr := fmt.Sprintf("Victim+%d@Example.com", i)
