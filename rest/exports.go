@@ -38,7 +38,8 @@ var userCSVHeader = []string{"id", "globalId", "name", "email", "active", "block
 
 // DeveloperUsersExport answers GET /api/developer/applications/:appId/users/export with the
 // users list (same filters and order as GET …/users, every page) as text/csv. Every cell is
-// made safe for spreadsheets (csvCell).
+// made safe for spreadsheets (csvCell). A session signed in more than auth.RecentSignIn ago
+// gets 401 reauthentication_required (portal.Service.ExportUsers).
 func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {

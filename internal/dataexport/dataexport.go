@@ -207,7 +207,10 @@ type Event struct {
 
 // Export builds the signed-in person's document, records the export in their activity log
 // and mails them that it happened. RateLimited past Rule; NotFound, with nothing recorded or
-// mailed, when the account is closed before the export is recorded.
+// mailed, when the account is closed before the export is recorded. It needs no recent
+// sign-in (auth.RecentSignIn), unlike a developer's users export: the document holds the
+// person's own data, which the same session reads through the dashboard's GraphQL queries
+// anyway, it changes nothing, and the mail tells the person of a download they did not make.
 func (s *Service) Export(ctx context.Context) (*Document, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {

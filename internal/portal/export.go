@@ -8,6 +8,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/team"
 )
@@ -21,8 +22,12 @@ var DefaultExports = ratelimit.Rule{Name: "users-export", N: 10, Window: time.Ho
 
 // ExportUsers returns every user of the signed-in developer's application appID that the
 // users list would show with p's filters and order (p's paging is ignored), page by page
-// through ConnectedUsers, and records the export in the application's activity log. Past
-// Exports per developer it answers RateLimited before reading anything. A list
+// through ConnectedUsers, and records the export in the application's activity log. It needs
+// a sign-in of the last auth.RecentSignIn (Unauthorized, reauthentication_required), asked
+// after the team's answers (NotFound, Forbidden) and before anything else: the export hands
+// over the shown address and Global User ID of up to MaxUserExport people at once, so a
+// session cookie taken from a developer's browser must not be enough to carry the whole list
+// away. Past Exports per developer it answers RateLimited before reading anything. A list
 // longer than MaxUserExport answers Invalid ("too_many_users") before any row is read. The
 // caller's role must allow ExportUsers before every page and when the export is recorded: a
 // member demoted or removed while it runs gets Forbidden or NotFound, not the list
@@ -34,6 +39,12 @@ func (s *Service) ExportUsers(ctx context.Context, appID string, in UsersPage) (
 	}
 	app, err := s.Authorize(ctx, appID, team.ExportUsers)
 	if err != nil {
+		return nil, err
+	}
+	// Checked before the limit, so a refusal spends none of the developer's exports, and
+	// before any row is read or the export recorded. Only at the start, as every other
+	// operation asks: an export that began with a recent sign-in finishes.
+	if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 		return nil, err
 	}
 	// Counted before any row is read: an export reads up to MaxUserExport rows. The count is

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,8 +11,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"loginsign/ent"
+	"loginsign/ent/activityevent"
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
+	"loginsign/internal/connections"
 	"loginsign/internal/portal"
 )
 
@@ -110,5 +113,84 @@ func TestSignInAgainInBrowser(t *testing.T) {
 	person.shot(t, "sign-in-again")
 	if n := ls.db.UserEmail.Query().CountX(ctx); n != 0 {
 		t.Errorf("%d addresses were added", n)
+	}
+}
+
+// In Chromium: the users export needs a recent sign-in (portal.Service.ExportUsers). From a
+// portal whose sign-in is older than auth.RecentSignIn, the export button sends the developer
+// to sign in again and back to the users page, as every other such action does (ls.js on
+// reauthentication_required), and nothing is exported; signed in again, the same button
+// exports, with no error shown.
+func TestUsersExportSignInAgainInBrowser(t *testing.T) {
+	ls := startLiveServer(t, "sqlite://"+filepath.Join(t.TempDir(), "db.sqlite"))
+	b := newChrome(t)
+	defer b.report()
+	ctx := context.Background()
+	dev, err := ls.identity.CreateUser(ctx, "dev@example.com", "Dana Developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := ls.identity.CreateUser(ctx, "ann@example.com", "Ann Example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{"https://notes.example.com/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appID := created.Application.ID
+	if err := ls.db.Tx(ctx, func(tx *ent.Tx) error {
+		_, err := connections.Create(ctx, tx, ann.ID, appID, ls.cfg.RelayDomain, time.Now())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	exported := func() int {
+		t.Helper()
+		n, err := ls.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	devTab := b.tab("developer")
+	devTab.allow("status of 401") // the refused export, which the page answers by sending to sign in
+	ls.signInByCookie(t, devTab, dev.ID)
+	hashes, err := ls.kv.SMembers(ctx, "usess:"+dev.ID).Result()
+	if err != nil || len(hashes) != 1 {
+		t.Fatalf("sessions: %v %v", hashes, err)
+	}
+	if err := ls.kv.HSet(ctx, "sess:"+hashes[0], "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	users := "/portal/users?app=" + appID
+	devTab.open(t, ls.URL+users, "#export-users")
+	devTab.waitFor(t, `document.querySelector("[data-user]")`)
+	devTab.do(t, chromedp.Click("#export-users"))
+	devTab.waitFor(t, `location.pathname === "/login" && !!document.getElementById("sign-in-again")`)
+	if got, want := evalIn[string](t, devTab, `location.search`), "?again=1&return_to="+url.QueryEscape(users); got != want {
+		t.Errorf("sent to /login%s, want %s", got, want)
+	}
+	if n := exported(); n != 0 {
+		t.Errorf("%d users_exported events from a sign-in 16 minutes old, want none", n)
+	}
+
+	// Signed in again (a new session, as the login page would make), the button exports.
+	ls.signInByCookie(t, devTab, dev.ID)
+	devTab.open(t, ls.URL+users, "#export-users")
+	devTab.waitFor(t, `document.querySelector("[data-user]")`)
+	devTab.do(t, chromedp.Click("#export-users"))
+	deadline := time.Now().Add(browserWait)
+	for exported() == 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := exported(); n != 1 {
+		t.Fatalf("%d users_exported events after signing in again, want 1", n)
+	}
+	devTab.waitFor(t, `!document.getElementById("export-users").disabled`)
+	if got := evalIn[string](t, devTab, `location.pathname + " " + [...document.querySelectorAll(".form-status .alert.error, #status .alert.error")].map(e => e.textContent).join("; ")`); got != "/portal/users " {
+		t.Errorf("after exporting signed in again: %q, want the users page and no error", got)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/licensecode"
 	"loginsign/internal/activity"
+	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/profile"
@@ -341,6 +342,76 @@ func TestUsersCSVExport(t *testing.T) {
 		e.join(dev, appID, admin, "admin")
 		if status, body := admin.do("GET", "/api/developer/applications/"+appID+"/users/export", nil); status != 200 {
 			t.Errorf("a team admin's export after the owner's ten = %d %s, want 200", status, body)
+		}
+	})
+}
+
+// TestUsersCSVExportNeedsARecentSignIn: the users export hands over every connected person's
+// shown address and Global User ID, so a session cookie taken from a developer's browser (a
+// sign-in hours old) must not be enough to carry the list away. With a sign-in 16 minutes old
+// the owner's export answers 401 reauthentication_required however often it is asked, spends
+// none of the owner's exports of the hour and records no export; the team's answers still
+// come first (403 for support, whom signing in again would not help, and off the team the
+// missing application's 404). Signed in again, the owner exports the list as before, as many
+// times as the limit allows.
+func TestUsersCSVExportNeedsARecentSignIn(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, e *portalEnv) {
+		owner := e.person("owner@example.com", "Owen Owner", true)
+		appID := owner.createApp("Exporting", false)
+		for i := range 3 {
+			e.connect(e.person(fmt.Sprintf("p%d@example.com", i), fmt.Sprintf("Person %d", i), false), appID)
+		}
+		support := e.person("support@example.com", "Sam Support", true)
+		e.join(owner, appID, support, "support")
+		stranger := e.person("stranger@example.com", "Mallory", true)
+		export := "/api/developer/applications/" + appID + "/users/export"
+		exported := func() int {
+			t.Helper()
+			n, err := e.srv.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).Count(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+
+		owner.signedInAgo(auth.RecentSignIn + time.Minute)
+		const want = `{"error":"reauthentication_required","message":"for your safety, sign in again to do this: your last sign-in was more than 15 minutes ago"}`
+		// One more than the hourly limit: were refusals counted, the last would be 429.
+		for i := range portal.DefaultExports.N + 1 {
+			if status, body := owner.do("GET", export, nil); status != http.StatusUnauthorized || strings.TrimSpace(string(body)) != want {
+				t.Fatalf("export %d with a sign-in 16 minutes old = %d %s, want 401 %s", i+1, status, body, want)
+			}
+		}
+		if n := exported(); n != 0 {
+			t.Errorf("%d users_exported events after refused exports, want none", n)
+		}
+		support.signedInAgo(auth.RecentSignIn + time.Minute)
+		if status, body := support.do("GET", export, nil); status != http.StatusForbidden || !strings.Contains(string(body), `"error":"forbidden"`) {
+			t.Errorf("support's export with a sign-in 16 minutes old = %d %s, want 403 forbidden", status, body)
+		}
+		stranger.signedInAgo(auth.RecentSignIn + time.Minute)
+		_, missing := stranger.do("GET", "/api/developer/applications/"+missingApp+"/users/export", nil)
+		if status, body := stranger.do("GET", export, nil); status != http.StatusNotFound || string(body) != string(missing) {
+			t.Errorf("an export off the team with a sign-in 16 minutes old = %d %s, want the missing application's 404 %s", status, body, missing)
+		}
+
+		// Signed in again: the list, and the whole hourly allowance the refusals left untouched.
+		owner.signInAgain()
+		for i := range portal.DefaultExports.N {
+			status, body := owner.do("GET", export, nil)
+			if status != http.StatusOK {
+				t.Fatalf("export %d signed in again = %d %s, want 200", i+1, status, body)
+			}
+			if rows, err := csv.NewReader(strings.NewReader(string(body))).ReadAll(); err != nil || len(rows) != 4 {
+				t.Fatalf("export %d signed in again: %d rows (%v), want the header and 3 users", i+1, len(rows), err)
+			}
+		}
+		if status, body := owner.do("GET", export, nil); status != http.StatusTooManyRequests || !strings.Contains(string(body), `"error":"rate_limited"`) {
+			t.Errorf("export %d signed in again = %d %s, want 429 rate_limited", portal.DefaultExports.N+1, status, body)
+		}
+		if n := exported(); n != portal.DefaultExports.N {
+			t.Errorf("%d users_exported events, want %d", n, portal.DefaultExports.N)
 		}
 	})
 }

@@ -9,10 +9,11 @@
 //   - on the team, but the role does not allow the action: Forbidden (reason "forbidden"),
 //     naming the role and the action;
 //   - allowed, but the operation gives someone power over the application or its people
-//     (Invite, ChangeRole, ProposeTransfer here; secrets, redirect and delivery URLs and
-//     deletion in internal/portal) and the session's sign-in is older than auth.RecentSignIn:
-//     Unauthorized (reason reauthentication_required). A session cookie lives for days, so
-//     one taken from a browser must not be enough to hand the application to its thief.
+//     (Invite, ChangeRole, ProposeTransfer here; secrets, redirect and delivery URLs,
+//     deletion and the users export in internal/portal) and the session's sign-in is older
+//     than auth.RecentSignIn: Unauthorized (reason reauthentication_required). A session
+//     cookie lives for days, so one taken from a browser must not be enough to hand the
+//     application, or the list of its people, to its thief.
 //
 // The table (Allows) is the README's "Teams and roles".
 package team

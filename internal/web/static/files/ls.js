@@ -41,6 +41,16 @@
     return serverMessage || (code && has("ls.error." + code) ? t("ls.error." + code) : "");
   }
 
+  // signInFor sends the person to the login page when code says their session cannot do what
+  // they asked, and back to this page afterwards: "unauthorized" (not signed in) to sign in,
+  // "reauthentication_required" (an action that needs a recent sign-in, auth.RecentSignIn)
+  // to sign in again. Other codes do nothing.
+  function signInFor(code) {
+    var back = encodeURIComponent(location.pathname + location.search);
+    if (code === "unauthorized") location.assign("/login?return_to=" + back);
+    if (code === "reauthentication_required") location.assign("/login?again=1&return_to=" + back);
+  }
+
   // gql runs a GraphQL operation and returns its data; errors throw an Error whose message is
   // the server's (and whose code is extensions.code).
   async function gql(query, variables) {
@@ -63,13 +73,35 @@
       err.code = code;
       err.data = body.data;
       console.warn("LoginSign GraphQL:", err.message);
-      if (err.code === "unauthorized") location.assign("/login?return_to=" + encodeURIComponent(location.pathname + location.search));
-      // A change to how the person signs in needs a recent sign-in: sign in again, come back.
-      if (err.code === "reauthentication_required") location.assign("/login?again=1&return_to=" + encodeURIComponent(location.pathname + location.search));
+      signInFor(err.code);
       throw err;
     }
     if (!res.ok || !body) throw new Error(t("ls.request_failed", { status: String(res.status) }));
     return body.data;
+  }
+
+  // download fetches url, a REST download of this origin (the session cookie goes along), and
+  // saves the answer as the file name. A refusal throws an Error with the server's message in
+  // the page's language (errorMessage of the REST "error" code) and, as gql does, sends the
+  // person to sign in (again) on unauthorized or reauthentication_required; nothing is saved.
+  async function download(url, name) {
+    var res;
+    try {
+      res = await fetch(url, { credentials: "same-origin" });
+    } catch (e) {
+      throw new Error(t("ls.unreachable"));
+    }
+    if (!res.ok) {
+      var body = await res.json().catch(function () { return {}; });
+      var err = new Error(errorMessage(body.error, body.message) || t("ls.request_failed", { status: String(res.status) }));
+      err.code = body.error;
+      signInFor(err.code);
+      throw err;
+    }
+    var href = URL.createObjectURL(await res.blob());
+    var a = h("a", { href: href, download: name });
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
   }
 
   // h builds an element: h("a", {href: "/x", class: "btn"}, "text", child, [children]).
@@ -300,7 +332,7 @@
 
   function edges(conn) { return conn && conn.edges ? conn.edges.map(function (e) { return e.node; }) : []; }
 
-  window.LS = { gql: gql, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
+  window.LS = { gql: gql, download: download, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
     icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
     invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number,
     t: t, has: has, lang: lang, errorMessage: errorMessage };

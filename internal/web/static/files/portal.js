@@ -1,5 +1,6 @@
-// portal.js: the Developer Portal, a client of /graphql only. One view per page, chosen by
-// #view[data-view]; the application being managed is ?app=<id> (remembered per tab).
+// portal.js: the Developer Portal, a client of /graphql only, but for the users CSV export (a
+// REST download, LS.download). One view per page, chosen by #view[data-view]; the
+// application being managed is ?app=<id> (remembered per tab).
 (function () {
   "use strict";
   var h = LS.h, fill = LS.fill, gql = LS.gql, say = LS.say, T = LS.t;
@@ -570,9 +571,20 @@
     form.addEventListener("submit", function (ev) { ev.preventDefault(); cursors = [null]; pageNo = 0; load(); });
     form.addEventListener("reset", function () { setTimeout(function () { cursors = [null]; pageNo = 0; load(); }); });
     [fStatus, fMail].forEach(function (c) { c.addEventListener("change", function () { cursors = [null]; pageNo = 0; load(); }); });
+    // The export is fetched, then saved (LS.download), not a plain link: it needs a recent
+    // sign-in (portal.Service.ExportUsers), and a refusal must send the developer to sign in
+    // again, as every other such action does, or show why (the hourly limit) next to the
+    // button, rather than save the error as the file.
+    var exportStatus = h("div", { class: "form-status", "aria-live": "polite" });
+    var exportButton = h("button", { type: "button", class: "small", id: "export-users" }, T("portal.export_csv"));
+    exportButton.addEventListener("click", function () {
+      LS.busy(exportButton, function () {
+        return LS.download("/api/developer/applications/" + encodeURIComponent(id) + "/users/export", "users-" + id + ".csv");
+      }, null, { at: exportStatus });
+    });
     fill(view, card(T("portal.connected_users"), "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
       h("p", { class: "muted" }, T("portal.bring_before"), h("a", { href: "/portal/synchronisation?app=" + encodeURIComponent(id) + "#import-existing-users" }, T("portal.bring_link")), T("portal.bring_after"),
-        h("a", { class: "btn small", id: "export-users", href: "/api/developer/applications/" + encodeURIComponent(id) + "/users/export", download: "" }, T("portal.export_csv"))));
+        exportButton), exportStatus);
 
     function day(v) { return v ? new Date(v + "T00:00:00Z").toISOString() : null; }
     function filter() {
