@@ -139,12 +139,18 @@ func TestUsersExportSignInAgainInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appID := created.Application.ID
-	if err := ls.db.Tx(ctx, func(tx *ent.Tx) error {
-		_, err := connections.Create(ctx, tx, ann.ID, appID, ls.cfg.RelayDomain, time.Now())
-		return err
-	}); err != nil {
+	bob, err := ls.identity.CreateUser(ctx, "bob@example.com", "Bob Example")
+	if err != nil {
 		t.Fatal(err)
+	}
+	appID := created.Application.ID
+	for _, u := range []*ent.User{ann, bob} {
+		if err := ls.db.Tx(ctx, func(tx *ent.Tx) error {
+			_, err := connections.Create(ctx, tx, u.ID, appID, ls.cfg.RelayDomain, time.Now())
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	exported := func() int {
 		t.Helper()
@@ -177,10 +183,13 @@ func TestUsersExportSignInAgainInBrowser(t *testing.T) {
 		t.Errorf("%d users_exported events from a sign-in 16 minutes old, want none", n)
 	}
 
-	// Signed in again (a new session, as the login page would make), the button exports.
+	// Signed in again (a new session, as the login page would make), the button exports the
+	// users the list's filters choose: the search for Ann's Global User ID leaves Bob out.
 	ls.signInByCookie(t, devTab, dev.ID)
 	devTab.open(t, ls.URL+users, "#export-users")
-	devTab.waitFor(t, `document.querySelector("[data-user]")`)
+	devTab.waitFor(t, `document.querySelectorAll("[data-user]").length === 2`)
+	devTab.do(t, chromedp.SendKeys("#user-search", ann.GlobalID), chromedp.Click(`#user-filters button[type="submit"]`))
+	devTab.waitFor(t, `document.querySelectorAll("[data-user]").length === 1`)
 	devTab.do(t, chromedp.Click("#export-users"))
 	deadline := time.Now().Add(browserWait)
 	for exported() == 0 && time.Now().Before(deadline) {
@@ -188,6 +197,10 @@ func TestUsersExportSignInAgainInBrowser(t *testing.T) {
 	}
 	if n := exported(); n != 1 {
 		t.Fatalf("%d users_exported events after signing in again, want 1", n)
+	}
+	ev := ls.db.ActivityEvent.Query().Where(activityevent.Type(string(activity.UsersExported)), activityevent.ApplicationID(appID)).OnlyX(ctx)
+	if got := ev.Details["count"]; got != "1" {
+		t.Errorf("the export of the list searched for Ann's Global User ID held %s users, want 1", got)
 	}
 	devTab.waitFor(t, `!document.getElementById("export-users").disabled`)
 	if got := evalIn[string](t, devTab, `location.pathname + " " + [...document.querySelectorAll(".form-status .alert.error, #status .alert.error")].map(e => e.textContent).join("; ")`); got != "/portal/users " {

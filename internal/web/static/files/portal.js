@@ -574,12 +574,13 @@
     // The export is fetched, then saved (LS.download), not a plain link: it needs a recent
     // sign-in (portal.Service.ExportUsers), and a refusal must send the developer to sign in
     // again, as every other such action does, or show why (the hourly limit) next to the
-    // button, rather than save the error as the file.
+    // button, rather than save the error as the file. It holds the users the filters choose,
+    // as the list shows them (exportQuery).
     var exportStatus = h("div", { class: "form-status", "aria-live": "polite" });
     var exportButton = h("button", { type: "button", class: "small", id: "export-users" }, T("portal.export_csv"));
     exportButton.addEventListener("click", function () {
       LS.busy(exportButton, function () {
-        return LS.download("/api/developer/applications/" + encodeURIComponent(id) + "/users/export", "users-" + id + ".csv");
+        return LS.download("/api/developer/applications/" + encodeURIComponent(id) + "/users/export" + exportQuery(), "users-" + id + ".csv");
       }, null, { at: exportStatus });
     });
     fill(view, card(T("portal.connected_users"), "users", form, h("div", { class: "small muted", "data-slot": "user-count", "aria-live": "polite" }), listStatus, slot("users-table"), pager),
@@ -599,6 +600,14 @@
       if (fJoinedBefore.value) f.joinedBefore = day(fJoinedBefore.value);
       if (fSeenAfter.value) f.lastSessionAfter = day(fSeenAfter.value);
       return Object.keys(f).length ? f : null;
+    }
+    // exportQuery is filter() as the REST export's query string (rest.parseUserPage: q for
+    // the search, the rest by the same names), "" without filters.
+    function exportQuery() {
+      var f = filter() || {}, q = new URLSearchParams();
+      Object.keys(f).forEach(function (k) { q.set(k === "search" ? "q" : k, String(f[k])); });
+      var s = q.toString();
+      return s ? "?" + s : "";
     }
 
     // editor opens below a user's row: the developer's own record of the address (appEmail),
