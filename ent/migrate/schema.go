@@ -177,6 +177,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AppInvitationsColumns[2]},
 			},
+			{
+				Name:    "appinvitation_invited_by",
+				Unique:  false,
+				Columns: []*schema.Column{AppInvitationsColumns[5]},
+			},
 		},
 	}
 	// AppMembersColumns holds the columns for the "app_members" table.
@@ -258,6 +263,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ApplicationsColumns[20], ApplicationsColumns[1]},
 			},
+			{
+				Name:    "application_transfer_to",
+				Unique:  false,
+				Columns: []*schema.Column{ApplicationsColumns[17]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "transfer_to IS NOT NULL",
+				},
+			},
 		},
 	}
 	// AuditEventsColumns holds the columns for the "audit_events" table.
@@ -280,6 +293,16 @@ var (
 				Name:    "auditevent_application_id_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{AuditEventsColumns[2], AuditEventsColumns[6]},
+			},
+			{
+				Name:    "auditevent_actor_id",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1]},
+			},
+			{
+				Name:    "auditevent_target",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[4]},
 			},
 		},
 	}
@@ -330,6 +353,11 @@ var (
 				Name:    "emailchange_user_id_status",
 				Unique:  false,
 				Columns: []*schema.Column{EmailChangesColumns[1], EmailChangesColumns[8]},
+			},
+			{
+				Name:    "emailchange_application_id",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChangesColumns[2]},
 			},
 		},
 	}
@@ -388,6 +416,13 @@ var (
 				Columns:    []*schema.Column{ImportSourcesColumns[7]},
 				RefColumns: []*schema.Column{ApplicationsColumns[0]},
 				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "importsource_application_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ImportSourcesColumns[7], ImportSourcesColumns[5]},
 			},
 		},
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -88,7 +89,13 @@ func (Application) Edges() []ent.Edge {
 }
 
 func (Application) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("owner_id", "created_at")}
+	return []ent.Index{
+		index.Fields("owner_id", "created_at"),
+		// The transfers proposed to a person: listed to them (team.ViewerTransfers), dropped
+		// and held by the closing of their account (team.DeleteUser, account's
+		// writtenByClosing). Only applications with a pending transfer are in it.
+		index.Fields("transfer_to").Annotations(entsql.IndexWhere("transfer_to IS NOT NULL")),
+	}
 }
 
 func (Application) Annotations() []schema.Annotation {

@@ -39,6 +39,12 @@ func (ImportSource) Edges() []ent.Edge {
 	}
 }
 
+func (ImportSource) Indexes() []ent.Index {
+	// An application's runs, newest first (portal's ImportSources), and the ones its deletion
+	// deletes, which the deletion of the application row checks for too (the foreign key).
+	return []ent.Index{index.Fields("application_id", "created_at")}
+}
+
 func (ImportSource) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
 }

@@ -66,7 +66,11 @@ func (EmailChange) Fields() []ent.Field {
 }
 
 func (EmailChange) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("user_id", "status")}
+	return []ent.Index{
+		index.Fields("user_id", "status"),
+		// The deletion of an application deletes its requests (portal's DeleteApplication).
+		index.Fields("application_id"),
+	}
 }
 
 func (EmailChange) Annotations() []schema.Annotation {

@@ -74,7 +74,13 @@ func (AppInvitation) Fields() []ent.Field {
 }
 
 func (AppInvitation) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("application_id"), index.Fields("email")}
+	return []ent.Index{
+		index.Fields("application_id"),
+		index.Fields("email"),
+		// The closing of an account revokes the invitations it sent, to every team
+		// (team.DeleteUser).
+		index.Fields("invited_by"),
+	}
 }
 
 func (AppInvitation) Annotations() []schema.Annotation {

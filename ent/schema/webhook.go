@@ -120,7 +120,15 @@ func (AuditEvent) Fields() []ent.Field {
 }
 
 func (AuditEvent) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("application_id", "created_at")}
+	return []ent.Index{
+		index.Fields("application_id", "created_at"),
+		// The closing of an account finds the events it caused or that concern it (actor_id
+		// = the user id OR target = the Global User ID, identity.ForgetAddresses): an OR
+		// needs an index on each side (PostgreSQL BitmapOr, SQLite MULTI-INDEX OR), or it
+		// reads every event of the system.
+		index.Fields("actor_id"),
+		index.Fields("target"),
+	}
 }
 
 func (AuditEvent) Annotations() []schema.Annotation {

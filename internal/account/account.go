@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -187,7 +188,7 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConne
 		if err != nil {
 			return err
 		}
-		if err := s.holdApplications(ctx, tx, application.Or(writtenByClosing(uid), application.IDIn(refusedTo...))); err != nil {
+		if err := s.holdApplications(ctx, tx, writtenByClosing(uid, refusedTo)); err != nil {
 			return err
 		}
 		// Locked, as RemoveConnection locks one: a removal running at the same time either
@@ -270,10 +271,40 @@ func (s *Service) holdApplications(ctx context.Context, tx *ent.Tx, which predic
 
 // writtenByClosing selects the applications the closing of uid's account writes rows of: those
 // uid is connected to (the connections and their events), on the team of (the seat) or
-// proposed to take over.
-func writtenByClosing(uid string) predicate.Application {
-	return application.Or(application.HasConnectionsWith(appconnection.UserID(uid)),
-		application.HasMembersWith(appmember.UserID(uid)), application.TransferTo(uid))
+// proposed to take over, and refusedTo (forgetRefusals).
+func writtenByClosing(uid string, refusedTo []string) predicate.Application {
+	return applicationsIn(
+		idsOf(appconnection.Table, appconnection.FieldApplicationID, appconnection.UserID(uid)),
+		idsOf(appmember.Table, appmember.FieldApplicationID, appmember.UserID(uid)),
+		idsOf(application.Table, application.FieldID, application.TransferTo(uid)),
+		idsOf(application.Table, application.FieldID, application.IDIn(refusedTo...)))
+}
+
+// applicationsIn selects the applications whose id one of queries returns, as one IN over their
+// UNION ALL: PostgreSQL answers each query from an index and looks the applications up by
+// their key. An OR of the same conditions (ent's HasConnectionsWith is an EXISTS subquery, and
+// an empty IDIn a FALSE) is served by no index: PostgreSQL filtered every application of the
+// system through it, while the person's row was locked.
+func applicationsIn(queries ...func() *sql.Selector) predicate.Application {
+	return func(s *sql.Selector) {
+		union := queries[0]()
+		for _, q := range queries[1:] {
+			union.UnionAll(q())
+		}
+		s.Where(sql.In(s.C(application.FieldID), union))
+	}
+}
+
+// idsOf is the query of column (an application id) of the rows of table where selects.
+func idsOf[P ~func(*sql.Selector)](table, column string, where ...P) func() *sql.Selector {
+	return func() *sql.Selector {
+		t := sql.Table(table)
+		q := sql.Select(t.C(column)).From(t)
+		for _, p := range where {
+			p(q)
+		}
+		return q
+	}
 }
 
 // refuseOwner answers Conflict (owns_applications) when uid owns an application.
@@ -491,8 +522,9 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) er
 			return err
 		}
 		shown := []predicate.AppConnection{appconnection.UserID(uid), appconnection.AppEmail(ue.Email)}
-		if err := s.holdApplications(ctx, tx, application.Or(application.IDIn(refusedTo...),
-			application.HasConnectionsWith(shown...))); err != nil {
+		if err := s.holdApplications(ctx, tx, applicationsIn(
+			idsOf(application.Table, application.FieldID, application.IDIn(refusedTo...)),
+			idsOf(appconnection.Table, appconnection.FieldApplicationID, shown...))); err != nil {
 			return err
 		}
 		if err := forgetRefusals(ctx, tx, ue.Email); err != nil {

@@ -50,7 +50,7 @@ func TestWithdrawingAConnectionReadsOnlyItsEvents(t *testing.T) {
 	for backend, url := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			db, reads := measured(t, url)
+			db, reads := storetest.Measured(t, url, "webhook_events")
 			f := newFixture(t, db, "https://a.example/hook")
 			withdraw := func(connID string) int {
 				t.Helper()
@@ -59,7 +59,7 @@ func TestWithdrawingAConnectionReadsOnlyItsEvents(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				read := reads() - before
+				read := reads().Minus(before).Of("webhook_events")
 				if n := db.WebhookEvent.Query().Where(webhookevent.ConnectionID(connID)).CountX(ctx); n != 0 {
 					t.Fatalf("%d events of %s left after it was withdrawn", n, connID)
 				}
@@ -69,7 +69,7 @@ func TestWithdrawingAConnectionReadsOnlyItsEvents(t *testing.T) {
 			withdraw("con_8")        // prepares its statements
 			small := withdraw("con_7")
 			f.enqueue(t, f.app, 1900) // con_0 to con_1899 again: con_1500 has one
-			if big, allowed := withdraw("con_1500"), noMoreThan(db, small); big > allowed {
+			if big, allowed := withdraw("con_1500"), storetest.NoMoreThan(db, small); big > allowed {
 				t.Errorf("withdrawing one connection's event read %d beside 2,000 of its application, %d beside 100; want at most %d", big, small, allowed)
 			}
 			if n := db.WebhookEvent.Query().CountX(ctx); n != 1997 {

@@ -3,21 +3,15 @@ package webhooks_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-	"modernc.org/sqlite"
 
 	"loginsign/ent"
 	"loginsign/ent/webhookattempt"
@@ -26,7 +20,6 @@ import (
 	"loginsign/internal/portal"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
-	"loginsign/internal/store/storetest"
 	"loginsign/internal/webhooks"
 )
 
@@ -220,73 +213,4 @@ func drain(t testing.TB, w *webhooks.Worker) {
 
 func signedIn(u *ent.User) context.Context {
 	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "test"})
-}
-
-// measured opens the migrated database of url (storetest.URLs) on a single connection, for
-// a test of how much a call reads, and returns reads, which tells how much has been read so
-// far: on PostgreSQL the entries and rows that scans of webhook_events returned
-// (pg_stat_user_indexes.idx_tup_read and pg_stat_user_tables.seq_tup_read); on SQLite, which
-// counts no rows, the pages of any table read (sqlite3_db_status cache hits and misses, on a
-// connection the store's statement cache does not wrap).
-func measured(t testing.TB, url string) (db *store.DB, reads func() int) {
-	t.Helper()
-	ctx := context.Background()
-	db = storetest.Open(t, url)
-	if db.Dialect == dialect.Postgres {
-		db.SQL.SetMaxOpenConns(1)
-		return db, func() int {
-			t.Helper()
-			// The connection's counts reach the statistics when it goes idle: at once, after this.
-			if _, err := db.SQL.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
-				t.Fatal(err)
-			}
-			var n int
-			if err := db.SQL.QueryRowContext(ctx, `SELECT (SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'webhook_events')
-				+ (SELECT SUM(idx_tup_read) FROM pg_stat_user_indexes WHERE relname = 'webhook_events')`).Scan(&n); err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	raw, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(url, "sqlite://")+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { raw.Close() })
-	raw.SetMaxOpenConns(1)
-	db = &store.DB{Client: ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, raw))), SQL: raw, Dialect: dialect.SQLite}
-	return db, func() int {
-		t.Helper()
-		conn, err := raw.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		var n int
-		err = conn.Raw(func(dc any) error {
-			for _, op := range []sqlite.DBStatusOp{sqlite.DBStatusCacheHit, sqlite.DBStatusCacheMiss} {
-				pages, _, err := dc.(sqlite.DBStatus).Status(op, false)
-				if err != nil {
-					return err
-				}
-				n += pages
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-}
-
-// noMoreThan is what a measured call may read behind a larger table when it read small
-// behind a smaller one: on PostgreSQL, which counts rows, no more (behind a small table
-// without statistics it may even read all of it); on SQLite, which counts pages, twice as
-// many: pages grow with the depth of its B-trees, a page per index search for each level.
-func noMoreThan(db *store.DB, small int) int {
-	if db.Dialect == dialect.SQLite {
-		return 2 * small
-	}
-	return small
 }

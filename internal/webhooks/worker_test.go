@@ -864,7 +864,7 @@ func TestAClaimReadsNoMoreRowsBehindALargerBacklog(t *testing.T) {
 	for backend, url := range storetest.URLs(t) {
 		t.Run(backend, func(t *testing.T) {
 			ctx := context.Background()
-			db, reads := measured(t, url)
+			db, reads := storetest.Measured(t, url, "webhook_events")
 			f := newFixture(t, db, "https://backlog.example/hook")
 			queueLogouts(t, f, 1)
 			for range 3 {
@@ -878,7 +878,7 @@ func TestAClaimReadsNoMoreRowsBehindALargerBacklog(t *testing.T) {
 				if evs, err := w.Claim(ctx, 16); err != nil || len(evs) != 10 {
 					t.Fatalf("claimed %d events (%v), want 10: 4 of the backlog's application, 2 of each other", len(evs), err)
 				}
-				read := reads() - before
+				read := reads().Minus(before).Of("webhook_events")
 				f.clock.Advance(2 * time.Minute) // the lease ends: the next claim finds the same events due
 				return read
 			}
@@ -886,7 +886,7 @@ func TestAClaimReadsNoMoreRowsBehindALargerBacklog(t *testing.T) {
 			claim() // prepares its statements
 			small := claim()
 			f.enqueue(t, f.app, 4900)
-			if big, allowed := claim(), noMoreThan(db, small); big > allowed {
+			if big, allowed := claim(), storetest.NoMoreThan(db, small); big > allowed {
 				t.Errorf("a claim read %d behind an application's backlog of 5,000 events, %d behind 100; want at most %d", big, small, allowed)
 			}
 		})
