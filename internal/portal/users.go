@@ -5,6 +5,7 @@ import (
 	"loginsign/internal/team"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect"
@@ -43,6 +44,9 @@ type UserFilter struct {
 // MaxSearchLength bounds UserFilter.Search.
 const MaxSearchLength = 100
 
+// MaxRegionLength bounds UserFilter.Region: no stored region is longer (ent/schema).
+const MaxRegionLength = 100
+
 func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
 	if f == nil {
 		return nil, nil
@@ -63,7 +67,11 @@ func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
 		}
 	}
 	if f.Region != nil {
-		ps = append(ps, appconnection.RegionEqualFold(strings.TrimSpace(*f.Region)))
+		r := strings.TrimSpace(*f.Region)
+		if utf8.RuneCountInString(r) > MaxRegionLength {
+			return nil, apperr.New(apperr.Invalid, "region is longer than %d characters", MaxRegionLength)
+		}
+		ps = append(ps, appconnection.RegionEqualFold(r))
 	}
 	if f.JoinedAfter != nil {
 		ps = append(ps, appconnection.JoinedAtGTE(f.JoinedAfter.UTC()))

@@ -13,6 +13,7 @@ import (
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
+	"loginsign/internal/profile"
 	"loginsign/rest"
 )
 
@@ -46,7 +47,7 @@ func bodyLimit(r *http.Request) int64 {
 // refuse answers a request the edge will not pass on, in the error shape of its route: OAuth
 // {"error","error_description"} (invalid_request); app-backend {"error","error_description"};
 // GraphQL {"errors":[…]}; other APIs {"error","message"}; pages (the authorization, consent
-// and logout pages included) plain text.
+// and logout pages included) plain text; pictures {"error","message"}, as their own errors.
 func refuse(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
 	status := apperr.HTTPStatus(e.Code)
 	p := r.URL.Path
@@ -68,7 +69,7 @@ func refuse(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
 		}
 		httpx.WriteJSON(w, status, map[string]any{"errors": []any{map[string]any{
 			"message": e.Message, "extensions": map[string]any{"code": code}}}})
-	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/.well-known/"):
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/.well-known/"), strings.HasPrefix(p, profile.PicturePath):
 		httpx.WriteError(w, r, e)
 	default:
 		http.Error(w, e.Message, status)
