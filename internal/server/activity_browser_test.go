@@ -71,6 +71,17 @@ func TestActivityInBrowser(t *testing.T) {
 	if m := ls.Mail.Next(t, 10*time.Second); len(m.To) != 1 || m.To[0] != "ann@example.com" || !strings.Contains(m.Subject, "copy of your LoginSign data") {
 		t.Fatalf("announcement = %v %q", m.To, m.Subject)
 	}
+	// Once the session has ended (from another device, say), the button sends the person to
+	// sign in and back, as every other action of the page does (LS.download), and saves nothing.
+	if err := ls.kv.Del(context.Background(), "sess:"+sessionHash(t, ls, ann.ID)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	person.allow("status of 401")
+	person.do(t, chromedp.Click("#download-data"))
+	person.waitFor(t, `location.pathname === "/login"`)
+	if got := evalIn[string](t, person, `location.search`); got != "?return_to=%2Fdashboard" {
+		t.Errorf("an ended session's download sent to /login%s, want ?return_to=%%2Fdashboard", got)
+	}
 
 	devTab := b.tab("developer")
 	ls.signInByCookie(t, devTab, dev.ID)
@@ -80,6 +91,16 @@ func TestActivityInBrowser(t *testing.T) {
 	}
 	devTab.shot(t, "portal-app-activity")
 	devTab.open(t, ls.URL+"/portal/users?app="+appID, "#export-users")
+}
+
+// sessionHash is the id (hash) of userID's one session on ls.
+func sessionHash(t *testing.T, ls *liveServer, userID string) string {
+	t.Helper()
+	hashes, err := ls.kv.SMembers(context.Background(), "usess:"+userID).Result()
+	if err != nil || len(hashes) != 1 {
+		t.Fatalf("sessions of %s: %v %v", userID, hashes, err)
+	}
+	return hashes[0]
 }
 
 // In Chromium: a dashboard whose sign-in is older than auth.RecentSignIn sends the person to
@@ -96,11 +117,7 @@ func TestSignInAgainInBrowser(t *testing.T) {
 	}
 	person := b.tab("person")
 	ls.signInByCookie(t, person, ann.ID)
-	hashes, err := ls.kv.SMembers(ctx, "usess:"+ann.ID).Result()
-	if err != nil || len(hashes) != 1 {
-		t.Fatalf("sessions: %v %v", hashes, err)
-	}
-	if err := ls.kv.HSet(ctx, "sess:"+hashes[0], "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
+	if err := ls.kv.HSet(ctx, "sess:"+sessionHash(t, ls, ann.ID), "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -164,11 +181,7 @@ func TestUsersExportSignInAgainInBrowser(t *testing.T) {
 	devTab := b.tab("developer")
 	devTab.allow("status of 401") // the refused export, which the page answers by sending to sign in
 	ls.signInByCookie(t, devTab, dev.ID)
-	hashes, err := ls.kv.SMembers(ctx, "usess:"+dev.ID).Result()
-	if err != nil || len(hashes) != 1 {
-		t.Fatalf("sessions: %v %v", hashes, err)
-	}
-	if err := ls.kv.HSet(ctx, "sess:"+hashes[0], "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
+	if err := ls.kv.HSet(ctx, "sess:"+sessionHash(t, ls, dev.ID), "created", time.Now().Add(-auth.RecentSignIn-time.Minute).UnixMilli()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	users := "/portal/users?app=" + appID

@@ -349,17 +349,11 @@
     })));
   }
 
-  // The data export: fetched, then saved as a file; a refusal (rate limit) is shown.
+  // The data export: fetched, then saved as a file (LS.download); a refusal (rate limit) is
+  // shown, and a session that ended sends the person to sign in and back.
   document.getElementById("download-data").addEventListener("click", function (ev) {
     LS.busy(ev.target, async function () {
-      var r = await fetch("/api/account/export", { credentials: "same-origin" });
-      if (!r.ok) {
-        var err = await r.json().catch(function () { return {}; });
-        throw new Error(LS.errorMessage(err.error, err.message) || t("dashboard.download_failed", { status: String(r.status) }));
-      }
-      var blob = await r.blob();
-      var a = h("a", { href: URL.createObjectURL(blob), download: "loginsign-data.json" });
-      document.body.appendChild(a); a.click(); a.remove();
+      await LS.download("/api/account/export", "loginsign-data.json");
       load(true);
     }, t("dashboard.downloaded"));
   });
