@@ -241,6 +241,9 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 				w.err = w.unpaged(sel)
 			}
 			if w.err == nil {
+				w.err = w.firstAndLast(sel)
+			}
+			if w.err == nil {
 				w.err = w.badCursor(sel)
 			}
 			if w.err == nil {
@@ -283,11 +286,29 @@ func (w *shapeWalker) unpaged(f *ast.Field) *gqlerror.Error {
 	return err
 }
 
-// badCursor answers invalid_request for a cursor argument of f that no list gave out: one
-// store.ParseCursor refuses, or, for a connection that ent pages by its orderBy argument (by
-// id when it has none), one whose values are not of that ordering (store.CheckCursors): a
-// forged value would otherwise reach the database, which fails on it. The connections that
-// resolve through the domain's lists (cursorsCheckedByTheDomain) check their own orderings.
+// firstAndLast answers INVALID_PAGINATION (the code ent gives a negative first or last) for
+// a connection f asks for with both first and last: ent refuses the pair with an error
+// that has no code, and for a connection loaded with its parent only once the parent's rows
+// are read.
+func (w *shapeWalker) firstAndLast(f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil || f.Definition.Arguments.ForName("first") == nil || f.Definition.Arguments.ForName("last") == nil {
+		return nil
+	}
+	if args := f.ArgumentMap(w.vars); args["first"] == nil || args["last"] == nil {
+		return nil
+	}
+	err := gqlerror.ErrorPosf(f.Position, "%s: give first or last, not both", f.Alias)
+	err.Extensions = map[string]any{"code": "INVALID_PAGINATION"}
+	return err
+}
+
+// badCursor answers invalid_request for a cursor argument of f that no list gave out: the
+// empty text (which some lists took for no cursor and a connection loaded with its parent
+// failed on), one store.ParseCursor refuses, or, for a connection that ent pages by its
+// orderBy argument (by id when it has none), one whose values are not of that ordering
+// (store.CheckCursors): a forged value would otherwise reach the database, which fails on
+// it. The connections that resolve through the domain's lists (cursorsCheckedByTheDomain)
+// check their own orderings.
 // The check runs before anything is read, nested connections included, which ent loads with
 // their parent.
 func (w *shapeWalker) badCursor(f *ast.Field) *gqlerror.Error {
@@ -297,11 +318,14 @@ func (w *shapeWalker) badCursor(f *ast.Field) *gqlerror.Error {
 	}
 	args := f.ArgumentMap(w.vars)
 	for _, def := range f.Definition.Arguments {
-		text, _ := args[def.Name].(string)
-		if def.Type.Name() != "Cursor" || text == "" {
+		text, isText := args[def.Name].(string)
+		if def.Type.Name() != "Cursor" || !isText {
 			continue
 		}
 		c, err := store.ParseCursor(text, "")
+		if text == "" {
+			err = errors.New("an empty cursor")
+		}
 		if err == nil && !cursorsCheckedByTheDomain[f.ObjectDefinition.Name+"."+f.Name] {
 			multi, kinds := cursorOrdering(f.Definition.Arguments.ForName("orderBy"), args["orderBy"])
 			err = store.CheckCursors(multi, kinds, c)
@@ -333,6 +357,10 @@ const (
 	// MaxOrderBy is the most orders in one orderBy argument: no type has more fields to
 	// order by.
 	MaxOrderBy = 5
+	// MaxFilterText is the longest text in a where argument, in bytes: 2,048 characters of
+	// up to 4 bytes, the longest text column a filter names (SQLite refuses a LIKE pattern
+	// over 50,000 bytes, with an error that is no fault of the server's).
+	MaxFilterText = 8192
 )
 
 // oversizedFilter answers invalid_request for a where argument of f (of an input type named
@@ -378,10 +406,22 @@ type filterWalk struct {
 // value measures v, of type t, inside depth where inputs; it says what is over a limit, or "".
 func (fw *filterWalk) value(t *ast.Type, v any, depth int) string {
 	if t.Elem == nil {
+		if over := longText(v); over != "" {
+			return over
+		}
 		return fw.filter(t, v, depth)
 	}
 	if n := listLen(v); n > MaxFilterList {
 		return fmt.Sprintf("holds a list of %d values; the limit is %d", n, MaxFilterList)
+	}
+	if items, ok := v.([]any); ok {
+		for _, item := range items {
+			if over := longText(item); over != "" {
+				return over
+			}
+		}
+	} else if over := longText(v); over != "" {
+		return over
 	}
 	items := reflect.ValueOf(v)
 	if !whereInputType(fw.schema, t) || !items.IsValid() {
@@ -395,6 +435,14 @@ func (fw *filterWalk) value(t *ast.Type, v any, depth int) string {
 		if over := fw.filter(t.Elem, items.Index(i).Interface(), max(depth, 1)); over != "" {
 			return over
 		}
+	}
+	return ""
+}
+
+// longText says that v is a text longer than MaxFilterText, or "".
+func longText(v any) string {
+	if s, ok := v.(string); ok && len(s) > MaxFilterText {
+		return fmt.Sprintf("holds a text of %d bytes; the limit is %d", len(s), MaxFilterText)
 	}
 	return ""
 }

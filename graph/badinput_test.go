@@ -1,0 +1,77 @@
+package graph_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"loginsign/graph"
+	"loginsign/internal/auth"
+	"loginsign/internal/portal"
+	"loginsign/internal/store/storetest"
+)
+
+// Found by the sweep of bad argument values (TestGraphQLBadInput): each was an error without
+// a code or "internal error" (logged at ERROR) after the database had been asked. Each is
+// refused before anything is read, with its code, and nothing is logged.
+func TestBadArgumentValuesAreRefusedWithTheirCode(t *testing.T) {
+	t.Parallel()
+	db := storetest.SQLite(t)
+	f := newFixture(t, db)
+	var logged strings.Builder
+	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: f.identity, Portal: f.portal}, slog.New(slog.NewTextHandler(&logged, nil)))
+	ctx := context.Background()
+	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "Alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.portal.Import(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), app.Application.ID, portal.ImportRequest{
+		Users: []portal.ImportUser{{ExternalUserID: "1", Email: "imported@example.com"}}}); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 1000000)
+	for _, tc := range []struct {
+		name, query string
+		vars        map[string]any
+		want        string
+	}{
+		{"an empty cursor of a connection read with its parent",
+			`query($app: ID!) { application(id: $app) { importSources(first: 1) { edges { node { rows(first: 1, after: "") { totalCount } } } } } }`,
+			map[string]any{"app": app.Application.ID},
+			`{"message":"rows: after is not a cursor this list gave out","locations":[{"line":1,"column":85}],"extensions":{"code":"invalid_request"}}`},
+		{"both first and last",
+			`{ viewer { applications(first: 2, last: 2) { totalCount } } }`, nil,
+			`{"message":"applications: give first or last, not both","locations":[{"line":1,"column":12}],"extensions":{"code":"INVALID_PAGINATION"}}`},
+		{"a megabyte of text in a where argument",
+			`query($s: String) { applications(first: 5, where: {nameContains: $s}) { totalCount } }`, map[string]any{"s": long},
+			`{"message":"applications: where holds a text of 1000000 bytes; the limit is 8192","locations":[{"line":1,"column":21}],"extensions":{"code":"invalid_request"}}`},
+		{"a megabyte of text in a where argument's list",
+			`query($s: String!) { applications(first: 5, where: {nameIn: ["a", $s]}) { totalCount } }`, map[string]any{"s": long},
+			`{"message":"applications: where holds a text of 1000000 bytes; the limit is 8192","locations":[{"line":1,"column":22}],"extensions":{"code":"invalid_request"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logged.Reset()
+			body, _ := json.Marshal(map[string]any{"query": tc.query, "variables": tc.vars})
+			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+			r.Header.Set("Content-Type", "application/json")
+			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: alice.ID, ID: "test"}))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			var resp struct{ Errors []json.RawMessage }
+			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
+				t.Fatalf("%d %.300s, want one error", w.Code, w.Body)
+			}
+			if got := string(resp.Errors[0]); got != tc.want {
+				t.Fatalf("error %.300s\nwant  %s", got, tc.want)
+			}
+			if logged.Len() != 0 {
+				t.Fatalf("logged %.300q: a client's bad value is no server fault", logged.String())
+			}
+		})
+	}
+}
