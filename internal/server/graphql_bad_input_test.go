@@ -17,7 +17,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"loginsign/graph"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/kv"
 	"loginsign/internal/portal"
 )
 
@@ -33,12 +35,15 @@ import (
 //
 // Every answer is below 500, a GraphQL response, within a few seconds; every error carries an
 // extensions.code and none is the internal error; and a refused operation (a 4xx or an
-// error) changes no row of any table.
+// error) changes no row of any table. No case is rate limited, nor, with a session,
+// unauthorized: each reaches its resolver (the sweep's server has its limits raised, and
+// its principals' GraphQL budget emptied before each case: liftLimits, freshGraphQLBudget).
 func TestGraphQLBadInput(t *testing.T) {
 	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
 		fx := newGraphQLBadInputFixture(t, e)
+		fx.liftLimits()
 		schema := graph.NewExecutableSchema(graph.Config{}).Schema()
 		targets := sweptFields(schema)
 		client := &http.Client{Timeout: 60 * time.Second}
@@ -67,6 +72,7 @@ func TestGraphQLBadInput(t *testing.T) {
 						continue
 					}
 					name := fmt.Sprintf("%s [%s] %s", tg, cred.name, c.name)
+					fx.freshGraphQLBudget(cred)
 					start := time.Now()
 					status, body, err := fx.postGraphQL(client, cred.cookie, c.body)
 					took := time.Since(start)
@@ -99,6 +105,8 @@ func TestGraphQLBadInput(t *testing.T) {
 						switch {
 						case code == "":
 							t.Errorf("%s: an error without extensions.code: %.300s", name, body)
+						case code == string(apperr.RateLimited) || (code == string(apperr.Unauthorized) && cred.cookie != nil):
+							t.Errorf("%s: %s, so the case never reached its resolver: %.300s", name, code, body)
 						case code == "internal" || code == "INTERNAL_SERVER_ERROR" ||
 							strings.Contains(ge.Message, "internal error") || strings.Contains(ge.Message, "internal system error"):
 							t.Errorf("%s: %d %.300s", name, status, body)
@@ -216,6 +224,7 @@ type graphQLBadInputFixture struct {
 	otherApp, otherConn  string // another developer's application, and another person's connection to it
 	appsCursor, usersCur string // real cursors of the developer's applications and of the app's users
 	now                  time.Time
+	devID                string
 }
 
 func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixture {
@@ -232,6 +241,11 @@ func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixtur
 		t.Fatal(err)
 	}
 	fx.otherApp = created.Application.ID
+	dev, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.devID = dev.ID
 	e.smtp.Next(t, 10*time.Second) // the fixture's invitation to zed@example.com
 	mine := e.app
 	e.app = testApp{ID: created.Application.ID, Secret: created.ClientSecret, Redirects: []string{rpCallback}}
@@ -299,10 +313,38 @@ func (fx *graphQLBadInputFixture) postGraphQL(client *http.Client, cookie *http.
 	return resp.StatusCode, out, err
 }
 
-// gqlCredential is a session cookie, or none.
+// gqlCredential is a session cookie, or none; principal is what the GraphQL endpoint's
+// per-principal limit counts it as.
 type gqlCredential struct {
-	name   string
-	cookie *http.Cookie
+	name      string
+	cookie    *http.Cookie
+	principal string
+}
+
+// liftLimits raises, on the sweep's server only, the domain's rate limits that the sweep's
+// bursts (a field's bad values one after another, from one person at one address) would meet
+// before the input handling; each limit has tests of its own.
+func (fx *graphQLBadInputFixture) liftLimits() {
+	const many = 1 << 20
+	s := fx.e.srv
+	s.portal.Imports.N = many             // importUsers, importAppUsers: 30 an hour per developer
+	s.licenses.Limits.PerHolder.N = many  // redeemLicenseCode, claimLicenseCode: 20 a minute per person
+	s.licenses.Limits.PerAddress.N = many // and 60 a minute per address
+	s.webhooks.ManualSends.N = many       // retryWebhookEvent: 30 a minute per application
+	s.mfa.AccountAttempts.N = many        // disableTwoStep, regenerateRecoveryCodes: 10 per 15 minutes per person
+}
+
+// freshGraphQLBudget empties cred's counter of the GraphQL endpoint's limit per principal
+// (graph.Limits.PerPrincipal: 200,000 complexity points a minute from the first, which the
+// server's configuration does not set). The developer's thousands of mutations (100 points
+// and more each) would use it up in the sweep's last fields, as many of them as the timing
+// made it; and the budget is per person, not per session, while only the developer owns the
+// fixture's application.
+func (fx *graphQLBadInputFixture) freshGraphQLBudget(cred gqlCredential) {
+	key := kv.CounterPrefix + "graphql:" + cred.principal
+	if err := fx.e.srv.kv.Del(context.Background(), key).Err(); err != nil {
+		fx.t.Fatal(err)
+	}
 }
 
 // personMutations are the mutations a person runs on their own account (the others are a
@@ -319,11 +361,11 @@ var personMutations = []string{"signOutSession", "removeConnection", "setConnect
 // own account's fields, the developer's for an application's; queries also without a session
 // (what anonymous may call).
 func (fx *graphQLBadInputFixture) gqlCredentials(f sweptField) []gqlCredential {
-	person := gqlCredential{"person", fx.personCookie}
-	dev := gqlCredential{"developer", fx.devCookie}
+	person := gqlCredential{"person", fx.personCookie, "usr:" + fx.pathValues["userId"]}
+	dev := gqlCredential{"developer", fx.devCookie, "usr:" + fx.devID}
 	switch f.parent {
 	case "Query":
-		return []gqlCredential{dev, person, {"anonymous", nil}}
+		return []gqlCredential{dev, person, {"anonymous", nil, "ip:127.0.0.1"}}
 	case "User":
 		return []gqlCredential{person}
 	case "Mutation":
