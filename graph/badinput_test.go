@@ -2,10 +2,7 @@ package graph_test
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -54,24 +51,6 @@ func TestBadArgumentValuesAreRefusedWithTheirCode(t *testing.T) {
 			`query($s: String!) { applications(first: 5, where: {nameIn: ["a", $s]}) { totalCount } }`, map[string]any{"s": long},
 			`{"message":"applications: where holds a text of 1000000 bytes; the limit is 8192","locations":[{"line":1,"column":22}],"extensions":{"code":"invalid_request"}}`},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			logged.Reset()
-			body, _ := json.Marshal(map[string]any{"query": tc.query, "variables": tc.vars})
-			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-			r.Header.Set("Content-Type", "application/json")
-			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: alice.ID, ID: "test"}))
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			var resp struct{ Errors []json.RawMessage }
-			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
-				t.Fatalf("%d %.300s, want one error", w.Code, w.Body)
-			}
-			if got := string(resp.Errors[0]); got != tc.want {
-				t.Fatalf("error %.300s\nwant  %s", got, tc.want)
-			}
-			if logged.Len() != 0 {
-				t.Fatalf("logged %.300q: a client's bad value is no server fault", logged.String())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantOneError(t, h, &logged, alice.ID, tc.query, tc.vars, tc.want) })
 	}
 }

@@ -217,25 +217,7 @@ func TestMalformedArgumentsAreInvalidRequests(t *testing.T) {
 			`{"message":"days: argument from: `+rfc+`","path":["application","analytics","days"],"locations":[{"line":1,"column":%d}],"extensions":{"code":"invalid_request"}}`,
 			strings.Index(nested, "days")+1)},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			logged.Reset()
-			body, _ := json.Marshal(map[string]any{"query": tc.query, "variables": tc.vars})
-			r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-			r.Header.Set("Content-Type", "application/json")
-			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: alice.ID, ID: "test"}))
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, r)
-			var resp struct{ Errors []json.RawMessage }
-			if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
-				t.Fatalf("%d %s, want one error", w.Code, w.Body)
-			}
-			if got := string(resp.Errors[0]); got != tc.want {
-				t.Fatalf("error %s\nwant  %s", got, tc.want)
-			}
-			if logged.Len() != 0 {
-				t.Fatalf("logged %q: a client's bad value is no server fault", logged.String())
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantOneError(t, h, &logged, alice.ID, tc.query, tc.vars, tc.want) })
 	}
 }
 
@@ -262,5 +244,29 @@ func TestFiltersThatSetNothingAreInvalidRequests(t *testing.T) {
 	}
 	if logged.Len() != 0 {
 		t.Errorf("logged: %s", logged.String())
+	}
+}
+
+// wantOneError posts query with vars to h as userID and checks that the answer is the one
+// error want, exactly, and that nothing was logged (logged is h's log, emptied first): a
+// client's bad value is no server fault.
+func wantOneError(t *testing.T, h http.Handler, logged *strings.Builder, userID, query string, vars map[string]any, want string) {
+	t.Helper()
+	logged.Reset()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+	r.Header.Set("Content-Type", "application/json")
+	r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: userID, ID: "test"}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var resp struct{ Errors []json.RawMessage }
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
+		t.Fatalf("%d %.300s, want one error", w.Code, w.Body)
+	}
+	if got := string(resp.Errors[0]); got != want {
+		t.Fatalf("error %.300s\nwant  %s", got, want)
+	}
+	if logged.Len() != 0 {
+		t.Fatalf("logged %.300q: a client's bad value is no server fault", logged.String())
 	}
 }
