@@ -51,7 +51,18 @@ type Service struct {
 	Now     func() time.Time
 	// Wake, when set, is called after a commit that queued webhook events (the worker's Wake).
 	Wake func()
+	// PrimaryChanges bounds a person's changes of their primary address (MakePrimaryEmail);
+	// default DefaultPrimaryChanges.
+	PrimaryChanges ratelimit.Rule
 }
+
+// DefaultPrimaryChanges is how often a person may make another of their addresses the primary
+// one. Each change sends email_changed to every application that follows the address and
+// records an audit event (kept until the account closes) and an activity event: unbounded,
+// one account flipping between two addresses would flood the applications it is connected to
+// and grow those tables without end. A person changes their primary address rarely.
+var DefaultPrimaryChanges = ratelimit.Rule{Name: "primary-email", N: 10, Window: 24 * time.Hour,
+	Message: "too many changes of your primary address; try again in %d s"}
 
 func (s *Service) now() time.Time { return s.Now().UTC() }
 
@@ -581,7 +592,8 @@ func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User,
 // MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the
 // primary one (identity.ChangePrimaryEmail with reason user_email_change: apps that were
 // shown the old primary address get email_changed). The old primary stays as a verified
-// alternative.
+// alternative. Past PrimaryChanges a day RateLimited, counted after the checks that refuse
+// without changing anything.
 func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -593,6 +605,9 @@ func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.Us
 	}
 	if ue.VerifiedAt == nil {
 		return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
+	}
+	if err := ratelimit.New(s.KV).Take(ctx, s.PrimaryChanges.Or(DefaultPrimaryChanges), uid); err != nil {
+		return nil, err
 	}
 	if _, err := s.Identity.ChangePrimaryEmail(ctx, uid, ue.Email, webhooks.ReasonUserEmailChange, "", uid); err != nil {
 		return nil, err

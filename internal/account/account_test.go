@@ -408,6 +408,61 @@ func TestRemovingAnAddressEndsTheSessionsItSignedIn(t *testing.T) {
 	})
 }
 
+// A person flipping their primary address between two of their own tells every application
+// following it each time and records an audit and an activity event: past
+// DefaultPrimaryChanges a day the change is refused and nothing is written; refusals that
+// change nothing (an unconfirmed address) spend nothing, and other people keep their own budget.
+func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		app := e.app("shared")
+		e.connect(e.person, app, "person@example.com")
+		e.addAndVerify(e.person, "other@example.org")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			_, err := e.svc.MakePrimaryEmail(as(e.person), pending.ID)
+			wantCode(t, err, apperr.Conflict, "email_not_verified")
+		}
+		ctx := context.Background()
+		alternative := func(u *ent.User) *ent.UserEmail {
+			t.Helper()
+			cur := db.User.GetX(ctx, u.ID)
+			return db.UserEmail.Query().Where(useremail.UserID(u.ID), useremail.EmailNEQ(cur.Email),
+				useremail.EmailNEQ("pending@example.org")).OnlyX(ctx)
+		}
+		tables := func() (audits, activities, events int) {
+			return db.AuditEvent.Query().CountX(ctx), db.ActivityEvent.Query().CountX(ctx), db.WebhookEvent.Query().CountX(ctx)
+		}
+		for i := range account.DefaultPrimaryChanges.N {
+			if _, err := e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID); err != nil {
+				t.Fatalf("change %d of %d: %v", i+1, account.DefaultPrimaryChanges.N, err)
+			}
+		}
+		if got := len(e.events()[app.ID]); got != account.DefaultPrimaryChanges.N {
+			t.Fatalf("the application was told %d changes, want %d", got, account.DefaultPrimaryChanges.N)
+		}
+		primary := db.User.GetX(ctx, e.person.ID).Email
+		a, ac, ev := tables()
+		_, err = e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID)
+		wantCode(t, err, apperr.RateLimited, "")
+		if got := db.User.GetX(ctx, e.person.ID).Email; got != primary {
+			t.Errorf("the refused change made %s the primary address, want %s kept", got, primary)
+		}
+		if a2, ac2, ev2 := tables(); a2 != a || ac2 != ac || ev2 != ev {
+			t.Errorf("the refused change wrote audit %d→%d, activity %d→%d, webhook events %d→%d", a, a2, ac, ac2, ev, ev2)
+		}
+
+		e.addAndVerify(e.dev, "dev.other@example.org")
+		if _, err := e.svc.MakePrimaryEmail(as(e.dev), alternative(e.dev).ID); err != nil {
+			t.Errorf("another person's change: %v", err)
+		}
+	})
+}
+
 func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {

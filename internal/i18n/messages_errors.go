@@ -65,6 +65,7 @@ var errorMessages = map[string][2]any{
 	"your primary address changed since this request was made; nothing was changed":                                  {"votre adresse principale a changé depuis cette demande ; rien n’a été modifié", "Ihre Hauptadresse hat sich seit dieser Anfrage geändert; es wurde nichts geändert"},
 	"type your Global User ID to confirm":                                                                            {"saisissez votre identifiant global d’utilisateur pour confirmer", "geben Sie zur Bestätigung Ihre globale Benutzer-ID ein"},
 	"user not found":                                                                                                 {"utilisateur introuvable", "Benutzer nicht gefunden"},
+	"too many changes of your primary address; try again in %d s":                                                    {"trop de changements de votre adresse principale ; réessayez dans %d s", "zu viele Änderungen Ihrer Hauptadresse; versuchen Sie es in %d s erneut"},
 	"too many verification mails; try again in %d s":                                                                 {"trop d’e-mails de vérification ; réessayez dans %d s", "zu viele Bestätigungs-E-Mails; versuchen Sie es in %d s erneut"},
 
 	// Passkeys and two-step verification.
