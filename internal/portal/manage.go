@@ -121,6 +121,9 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 				return err
 			}
 		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
+		}
 		upd := tx.Application.UpdateOne(app).
 			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
 			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
@@ -184,6 +187,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
+		}
 		if err := tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
 			return err
 		}
@@ -213,6 +219,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 		}
 		if app.WebhookURL == "" {
 			return apperr.WithReason(apperr.Conflict, "no_webhook", "the application has no webhook URL; set one first")
+		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
 		}
 		if err := tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
 			return err

@@ -376,7 +376,8 @@ type ConnectionPatch struct {
 }
 
 // UpdateConnection applies p to connection connID of the signed-in developer's application.
-// The activity log gets connection_edited (the fields given) only when a value changed.
+// The activity log gets connection_edited (the fields given) only when a value changed, and
+// only such a change counts against the developer's writes (team.TakeWrite).
 func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
 	if p.IsForwarding == nil && p.AppEmail == nil {
 		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
@@ -425,6 +426,9 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 			// Nothing changed: a repeated update writes no event, so an application cannot push
 			// the person's real events out of their log.
 			return nil
+		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
 		}
 		var fields []string
 		if p.IsForwarding != nil {

@@ -60,7 +60,27 @@ type Service struct {
 	Invites             ratelimit.Rule
 	InvitesPerDeveloper ratelimit.Rule
 	InvitesPerAddress   ratelimit.Rule
-	Now                 func() time.Time
+	// Writes bounds the developer's changes (TakeWrite; default DefaultWrites), counted by
+	// Limiter.
+	Writes ratelimit.Rule
+	Now    func() time.Time
+}
+
+// DefaultWrites bounds the changes one developer makes to applications, across all of them
+// and every transport: settings, secrets, connections, license variants and single codes,
+// roles, members, invitations revoked, transfers. Each change records an activity event, kept
+// for the retention period (400 days by default); unbounded, one free account wrote them at
+// the server's speed (the same settings PATCHed in a loop recorded one each time) and filled
+// the database. Operations with budgets of their own (imports, code generation and uploads,
+// exports, invitations, application creations, webhook sends, email sync) are not counted.
+var DefaultWrites = ratelimit.Rule{Name: "developer-writes", N: 1000, Window: time.Hour}
+
+// TakeWrite counts one change by the signed-in developer under rule (default DefaultWrites):
+// RateLimited past it; nil l counts nothing. Callers take it once the change is known to be
+// allowed and valid, inside the transaction that writes, so a refusal writes nothing and a
+// request refused for its input spends nothing.
+func TakeWrite(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule) error {
+	return l.TakeForUser(ctx, rule.Or(DefaultWrites))
 }
 
 func (s *Service) now() time.Time {
@@ -545,6 +565,9 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		if err != nil {
 			return store.Err(err, "member")
 		}
+		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
+		}
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
 			return err
 		}
@@ -690,6 +713,9 @@ func (s *Service) ProposeTransfer(ctx context.Context, appID, userID string) (*T
 		if err != nil {
 			return err
 		}
+		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
+		}
 		exp := now.Add(TransferTTL)
 		if err := tx.Application.UpdateOne(app).SetTransferTo(userID).SetTransferExpiresAt(exp).Exec(ctx); err != nil {
 			return err
@@ -720,6 +746,9 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 		}
 		if app.TransferTo == nil {
 			return apperr.WithReason(apperr.NotFound, "no_transfer", "no ownership transfer is pending")
+		}
+		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+			return err
 		}
 		if err := tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
 			return err
