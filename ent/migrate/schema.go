@@ -359,6 +359,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{EmailChangesColumns[2]},
 			},
+			{
+				Name:    "emailchange_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailChangesColumns[10]},
+			},
 		},
 	}
 	// ImportRowsColumns holds the columns for the "import_rows" table.

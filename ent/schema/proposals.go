@@ -70,6 +70,8 @@ func (EmailChange) Indexes() []ent.Index {
 		index.Fields("user_id", "status"),
 		// The deletion of an application deletes its requests (portal's DeleteApplication).
 		index.Fields("application_id"),
+		// The housekeeping's purge of requests past their retention (identity.PurgeEmailChanges).
+		index.Fields("expires_at"),
 	}
 }
 

@@ -36,6 +36,28 @@ import (
 // EmailChangeTTL is how long a requested address change can be confirmed.
 const EmailChangeTTL = 24 * time.Hour
 
+// ClosedEmailChangeRetention is how long a request is kept past its expiry. Once expired it
+// is read by nothing: confirmed, cancelled, superseded, failed or left to expire, its links
+// answer Gone as they do for no request at all (pendingChange), no page lists past requests,
+// and the confirmed change went out as email_changed events that carry their own copy of the
+// addresses. The 30 days leave support a month to look into what a person reports.
+const ClosedEmailChangeRetention = 30 * 24 * time.Hour
+
+// PurgeEmailChanges deletes the address change requests that expired more than
+// ClosedEmailChangeRetention ago, store.PurgeBatch per statement (through the index on
+// expires_at), and returns how many it deleted: each holds two of a person's addresses, and
+// they stayed for as long as the application and the account existed. A request expires 24
+// hours after it was made whatever becomes of it, so the purge never takes one whose links
+// still work.
+func (s *Service) PurgeEmailChanges(ctx context.Context) (int, error) {
+	cutoff := s.Now().UTC().Add(-ClosedEmailChangeRetention)
+	return store.Purge(ctx, "old address change requests", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.EmailChange.Query().Where(emailchange.ExpiresAtLT(cutoff)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		return s.DB.EmailChange.Delete().Where(emailchange.IDIn(ids...), emailchange.ExpiresAtLT(cutoff)).Exec(ctx)
+	})
+}
+
 // Paths of the pages behind the two links.
 const (
 	EmailChangeConfirmPath = "/account/email-change/confirm"

@@ -327,11 +327,13 @@ type gqlCredential struct {
 func (fx *graphQLBadInputFixture) liftLimits() {
 	const many = 1 << 20
 	s := fx.e.srv
-	s.portal.Imports.N = many             // importUsers, importAppUsers: 30 an hour per developer
-	s.licenses.Limits.PerHolder.N = many  // redeemLicenseCode, claimLicenseCode: 20 a minute per person
-	s.licenses.Limits.PerAddress.N = many // and 60 a minute per address
-	s.webhooks.ManualSends.N = many       // retryWebhookEvent: 30 a minute per application
-	s.mfa.AccountAttempts.N = many        // disableTwoStep, regenerateRecoveryCodes: 10 per 15 minutes per person
+	s.portal.Imports.N = many                   // importUsers, importAppUsers: 30 an hour per developer
+	s.licenses.Limits.PerHolder.N = many        // redeemLicenseCode, claimLicenseCode: 20 a minute per person
+	s.licenses.Limits.PerAddress.N = many       // and 60 a minute per address
+	s.webhooks.ManualSends.N = many             // retryWebhookEvent: 30 a minute per application
+	s.webhooks.ManualSendsPerDeveloper.N = many // and 300 an hour per developer
+	s.portal.Writes.N = many                    // settings, secrets, connections, roles, transfers: 1,000 an hour per developer
+	s.mfa.AccountAttempts.N = many              // disableTwoStep, regenerateRecoveryCodes: 10 per 15 minutes per person
 }
 
 // freshGraphQLBudget empties cred's counter of the GraphQL endpoint's limit per principal

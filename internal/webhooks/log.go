@@ -23,11 +23,13 @@ import (
 type Service struct {
 	DB     *store.DB
 	Worker *Worker
-	// Limiter counts Test and Redeliver calls per application under ManualSends (default
-	// DefaultManualSends); nil turns the limit off.
-	Limiter     *ratelimit.Limiter
-	ManualSends ratelimit.Rule
-	Now         func() time.Time
+	// Limiter counts Test and Redeliver calls per signed-in developer under
+	// ManualSendsPerDeveloper (default DefaultManualSendsPerDeveloper) and per application
+	// under ManualSends (default DefaultManualSends); nil turns the limits off.
+	Limiter                 *ratelimit.Limiter
+	ManualSends             ratelimit.Rule
+	ManualSendsPerDeveloper ratelimit.Rule
+	Now                     func() time.Time
 	// Retention is how long a finished event (delivered, failed or disabled) stays in the
 	// delivery log with its attempts (Purge); zero means DefaultRetention.
 	Retention time.Duration
@@ -70,15 +72,31 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 // with events for an endpoint that never answers.
 var DefaultManualSends = ratelimit.Rule{Name: "webhook-manual-sends", N: 30, Window: time.Minute}
 
+// DefaultManualSendsPerDeveloper limits test events and redeliveries together, per signed-in
+// developer across all the applications they manage: each stores rows the delivery log keeps
+// for 30 days (DefaultRetention), and a developer may own 100 applications, so the budget per
+// application alone let one free account queue 4.3 million events a day and keep 130 million.
+// 300 an hour is ten minutes at one application's pace, or a click every 12 seconds for an
+// hour: a developer debugging an endpoint, even two or three at once, does not meet it, while
+// one account makes at most 7,200 sends a day, 216,000 in the log's 30 days (a test event
+// stores an event and its attempt, a redelivery an attempt).
+var DefaultManualSendsPerDeveloper = ratelimit.Rule{Name: "webhook-manual-sends-developer", N: 300, Window: time.Hour}
+
 // manualSend authorizes a test event or redelivery on appID and counts it against the
-// application's ManualSends budget (RateLimited past it, before anything is queued): the role
-// is checked first, so a caller without it spends nothing of the application's budget. The
-// transaction that queues checks the role again (authorizeTx).
+// caller's ManualSendsPerDeveloper budget, then the application's ManualSends budget
+// (RateLimited past either, before anything is queued). The role is checked first, so a
+// caller without it spends nothing of the application's budget, and the developer's budget
+// before the application's, so a developer past their own spends nothing of the budget of an
+// application they share with a team. The transaction that queues checks the role again
+// (authorizeTx).
 func (s *Service) manualSend(ctx context.Context, appID string) error {
 	if _, err := team.Authorize(ctx, s.DB.Client, appID, team.ManageWebhooks); err != nil {
 		return err
 	}
 	if s.Limiter != nil {
+		if err := s.Limiter.TakeForUser(ctx, s.ManualSendsPerDeveloper.Or(DefaultManualSendsPerDeveloper)); err != nil {
+			return err
+		}
 		return s.Limiter.Take(ctx, s.ManualSends.Or(DefaultManualSends), appID)
 	}
 	return nil
@@ -172,7 +190,8 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
 // after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event. A
 // back-channel logout event needs the application's back-channel logout URI instead. Test
-// events and redeliveries share a budget per application (ManualSends): past it RateLimited.
+// events and redeliveries share a budget per developer (ManualSendsPerDeveloper) and one per
+// application (ManualSends): past either RateLimited.
 func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
 	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
@@ -227,8 +246,8 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 
 // Test queues a ping event for appID and delivers it at once, and returns the event with the
 // attempt's result. It also enables an endpoint disabled by a 410 Gone again: the test is the
-// developer saying the endpoint is back. Past the application's ManualSends budget it is
-// RateLimited and queues nothing.
+// developer saying the endpoint is back. Past the developer's ManualSendsPerDeveloper or the
+// application's ManualSends budget it is RateLimited and queues nothing.
 func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
 	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
