@@ -2,13 +2,18 @@ package oauth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/clientauth"
 	"loginsign/internal/ids"
+	"loginsign/internal/ratelimit"
 )
 
 // Scopes of the client_credentials grant (RFC 6749 §4.4): an application's backend acting for
@@ -50,11 +55,15 @@ func ParseAppScopes(scope string) ([]string, *Error) {
 // authenticated application's own API, with no refresh token (§4.4.3) and no id_token. The
 // token is introspectable and revocable like any other access token of the client, and lives
 // only as long as the client secret it was issued under (clientauth.SecretStamp): rotating
-// the secret ends it, so whoever held the old secret keeps nothing.
+// the secret ends it, so whoever held the old secret keeps nothing. Past its owner's token
+// budget (clientTokenBudget) the grant answers rate_limited and writes nothing.
 func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, req *TokenRequest) (*TokenResponse, error) {
 	scopes, serr := ParseAppScopes(req.Scope)
 	if serr != nil {
 		return nil, serr
+	}
+	if err := s.clientTokenBudget(ctx, app); err != nil {
+		return nil, err
 	}
 	now := s.Now()
 	raw, err := s.storeAccessToken(ctx, accessGrant{ApplicationID: app.ID, Scopes: scopes, Family: ids.New(""),
@@ -64,6 +73,38 @@ func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, r
 	}
 	return &TokenResponse{AccessToken: raw, TokenType: "Bearer", ExpiresIn: int(s.Config.AccessTokenTTL / time.Second),
 		Scope: strings.Join(scopes, " ")}, nil
+}
+
+// clientTokenBudget counts one client_credentials token against the budget of the developer
+// who owns app (Limits.ClientCredentialsPerOwner), before the token is written: past it,
+// rate_limited (429) with RetryAfter, the time left in the window, and the caller writes
+// nothing. The budget is the owner's, not each application's: what it bounds is the store
+// memory one account can hold with live tokens, and an account makes up to a hundred
+// applications, so a per-application budget would have to be a hundred times smaller for
+// the same bound, small enough for one legitimate, busy backend to meet. One budget lets
+// any one of the owner's applications use all of it; a runaway backend of one of them then
+// holds up the client_credentials grants of the owner's other applications for the rest of
+// the window (and nothing else: the other grants and the app API are not counted here).
+func (s *Service) clientTokenBudget(ctx context.Context, app *ent.Application) error {
+	// Or: a test or benchmark may replace Config.Limits whole after New, and a zero N
+	// would refuse every grant.
+	l := s.Config.Limits.ClientCredentialsPerOwner.Or(Limit{N: defaultClientTokensPerOwner, Window: s.Config.AccessTokenTTL})
+	l.Name = "cc-tokens:owner"
+	l.Message = "the applications of this developer account have used up their client_credentials tokens (" +
+		strconv.Itoa(l.N) + " in " + strconv.Itoa(int(l.Window.Minutes())) + " minutes): keep each token until " +
+		"it expires (expires_in) instead of asking for one per request; retry in %d seconds"
+	err := ratelimit.New(s.KV).Take(ctx, l, app.OwnerID)
+	var e *apperr.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e) && e.Code == apperr.RateLimited:
+		r := ErrRateLimited.WithDescription("%s", e.Message)
+		r.RetryAfter = e.RetryAfter
+		return r
+	default:
+		return serverError(fmt.Errorf("counting the client_credentials tokens: %w", err))
+	}
 }
 
 // AppAccessToken validates a client_credentials access token (RFC 6750) presented to the app

@@ -92,7 +92,27 @@ type Limits struct {
 	// valid one is kept FlowTTL in Redis before anyone signs in, so without it anonymous
 	// requests could fill the store.
 	FlowsPerAddress Limit // default 600 per 15 minutes
+	// ClientCredentialsPerOwner caps the client_credentials tokens issued to the applications
+	// of one developer (their OwnerID), all of them together: each token is kept in the store
+	// for AccessTokenTTL, so the applications' request quotas alone (up to a million a minute
+	// each, a hundred applications an account) would let one free account fill the store
+	// with live tokens, and then every other write (sessions, magic links, codes) fails or,
+	// on the embedded store, evicts other people's. Counted in a window as long as a token
+	// lives, it bounds the tokens one account keeps live to 2 N: the tokens issued in the last
+	// AccessTokenTTL span at most two windows. A backend that keeps its token until expires_in
+	// needs one grant per worker per hour, one more per restart.
+	ClientCredentialsPerOwner Limit // default 10,000 per AccessTokenTTL (1 hour)
 }
+
+// defaultClientTokensPerOwner is Limits.ClientCredentialsPerOwner's default N. Measured, a
+// client_credentials token holds two keys (at:, fat:) and about 600 bytes: 0.58 KB of the
+// embedded store's accounting (0.95 KB of its heap), 0.6 to 0.74 KB of Redis's used_memory.
+// So one account keeps at most 20,000 live tokens: 40,000 keys and 12 to 19 MB, however
+// many applications it has, where without it one application could fill the embedded
+// store's 2,000,000 keys (or its 512 MiB) in about a quarter of an hour at its default
+// request quota. A backend that keeps its token for its life asks for 10,000 an hour only
+// with, say, 1,000 workers each started ten times an hour.
+const defaultClientTokensPerOwner = 10_000
 
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -138,6 +158,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)
+	lim(&c.Limits.ClientCredentialsPerOwner, defaultClientTokensPerOwner, c.AccessTokenTTL)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
 }
