@@ -17134,6 +17134,7 @@ type RelayContactMutation struct {
 	token             *string
 	created_at        *time.Time
 	last_used_at      *time.Time
+	replied_at        *time.Time
 	clearedFields     map[string]struct{}
 	connection        *string
 	clearedconnection bool
@@ -17426,6 +17427,55 @@ func (m *RelayContactMutation) ResetLastUsedAt() {
 	m.last_used_at = nil
 }
 
+// SetRepliedAt sets the "replied_at" field.
+func (m *RelayContactMutation) SetRepliedAt(t time.Time) {
+	m.replied_at = &t
+}
+
+// RepliedAt returns the value of the "replied_at" field in the mutation.
+func (m *RelayContactMutation) RepliedAt() (r time.Time, exists bool) {
+	v := m.replied_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRepliedAt returns the old "replied_at" field's value of the RelayContact entity.
+// If the RelayContact object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *RelayContactMutation) OldRepliedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRepliedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRepliedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRepliedAt: %w", err)
+	}
+	return oldValue.RepliedAt, nil
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (m *RelayContactMutation) ClearRepliedAt() {
+	m.replied_at = nil
+	m.clearedFields[relaycontact.FieldRepliedAt] = struct{}{}
+}
+
+// RepliedAtCleared returns if the "replied_at" field was cleared in this mutation.
+func (m *RelayContactMutation) RepliedAtCleared() bool {
+	_, ok := m.clearedFields[relaycontact.FieldRepliedAt]
+	return ok
+}
+
+// ResetRepliedAt resets all changes to the "replied_at" field.
+func (m *RelayContactMutation) ResetRepliedAt() {
+	m.replied_at = nil
+	delete(m.clearedFields, relaycontact.FieldRepliedAt)
+}
+
 // ClearConnection clears the "connection" edge to the AppConnection entity.
 func (m *RelayContactMutation) ClearConnection() {
 	m.clearedconnection = true
@@ -17487,7 +17537,7 @@ func (m *RelayContactMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *RelayContactMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.connection != nil {
 		fields = append(fields, relaycontact.FieldConnectionID)
 	}
@@ -17502,6 +17552,9 @@ func (m *RelayContactMutation) Fields() []string {
 	}
 	if m.last_used_at != nil {
 		fields = append(fields, relaycontact.FieldLastUsedAt)
+	}
+	if m.replied_at != nil {
+		fields = append(fields, relaycontact.FieldRepliedAt)
 	}
 	return fields
 }
@@ -17521,6 +17574,8 @@ func (m *RelayContactMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case relaycontact.FieldLastUsedAt:
 		return m.LastUsedAt()
+	case relaycontact.FieldRepliedAt:
+		return m.RepliedAt()
 	}
 	return nil, false
 }
@@ -17540,6 +17595,8 @@ func (m *RelayContactMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldCreatedAt(ctx)
 	case relaycontact.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
+	case relaycontact.FieldRepliedAt:
+		return m.OldRepliedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown RelayContact field %s", name)
 }
@@ -17584,6 +17641,13 @@ func (m *RelayContactMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastUsedAt(v)
 		return nil
+	case relaycontact.FieldRepliedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRepliedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown RelayContact field %s", name)
 }
@@ -17613,7 +17677,11 @@ func (m *RelayContactMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *RelayContactMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(relaycontact.FieldRepliedAt) {
+		fields = append(fields, relaycontact.FieldRepliedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -17626,6 +17694,11 @@ func (m *RelayContactMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *RelayContactMutation) ClearField(name string) error {
+	switch name {
+	case relaycontact.FieldRepliedAt:
+		m.ClearRepliedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown RelayContact nullable field %s", name)
 }
 
@@ -17647,6 +17720,9 @@ func (m *RelayContactMutation) ResetField(name string) error {
 		return nil
 	case relaycontact.FieldLastUsedAt:
 		m.ResetLastUsedAt()
+		return nil
+	case relaycontact.FieldRepliedAt:
+		m.ResetRepliedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown RelayContact field %s", name)

@@ -28,6 +28,8 @@ type RelayContact struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// LastUsedAt holds the value of the "last_used_at" field.
 	LastUsedAt time.Time `json:"last_used_at,omitempty"`
+	// when the person last replied through this reverse alias
+	RepliedAt *time.Time `json:"replied_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RelayContactQuery when eager-loading is set.
 	Edges        RelayContactEdges `json:"edges"`
@@ -63,7 +65,7 @@ func (*RelayContact) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case relaycontact.FieldID, relaycontact.FieldConnectionID, relaycontact.FieldContactAddress, relaycontact.FieldToken:
 			values[i] = new(sql.NullString)
-		case relaycontact.FieldCreatedAt, relaycontact.FieldLastUsedAt:
+		case relaycontact.FieldCreatedAt, relaycontact.FieldLastUsedAt, relaycontact.FieldRepliedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -115,6 +117,13 @@ func (_m *RelayContact) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_used_at", values[i])
 			} else if value.Valid {
 				_m.LastUsedAt = value.Time
+			}
+		case relaycontact.FieldRepliedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field replied_at", values[i])
+			} else if value.Valid {
+				_m.RepliedAt = new(time.Time)
+				*_m.RepliedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -171,6 +180,11 @@ func (_m *RelayContact) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_used_at=")
 	builder.WriteString(_m.LastUsedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.RepliedAt; v != nil {
+		builder.WriteString("replied_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -70,6 +70,20 @@ func (_c *RelayContactCreate) SetNillableLastUsedAt(v *time.Time) *RelayContactC
 	return _c
 }
 
+// SetRepliedAt sets the "replied_at" field.
+func (_c *RelayContactCreate) SetRepliedAt(v time.Time) *RelayContactCreate {
+	_c.mutation.SetRepliedAt(v)
+	return _c
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_c *RelayContactCreate) SetNillableRepliedAt(v *time.Time) *RelayContactCreate {
+	if v != nil {
+		_c.SetRepliedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *RelayContactCreate) SetID(v string) *RelayContactCreate {
 	_c.mutation.SetID(v)
@@ -225,6 +239,10 @@ func (_c *RelayContactCreate) createSpec() (*RelayContact, *sqlgraph.CreateSpec)
 		_spec.SetField(relaycontact.FieldLastUsedAt, field.TypeTime, value)
 		_node.LastUsedAt = value
 	}
+	if value, ok := _c.mutation.RepliedAt(); ok {
+		_spec.SetField(relaycontact.FieldRepliedAt, field.TypeTime, value)
+		_node.RepliedAt = &value
+	}
 	if nodes := _c.mutation.ConnectionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -306,6 +324,24 @@ func (u *RelayContactUpsert) UpdateLastUsedAt() *RelayContactUpsert {
 	return u
 }
 
+// SetRepliedAt sets the "replied_at" field.
+func (u *RelayContactUpsert) SetRepliedAt(v time.Time) *RelayContactUpsert {
+	u.Set(relaycontact.FieldRepliedAt, v)
+	return u
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *RelayContactUpsert) UpdateRepliedAt() *RelayContactUpsert {
+	u.SetExcluded(relaycontact.FieldRepliedAt)
+	return u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *RelayContactUpsert) ClearRepliedAt() *RelayContactUpsert {
+	u.SetNull(relaycontact.FieldRepliedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -377,6 +413,27 @@ func (u *RelayContactUpsertOne) SetLastUsedAt(v time.Time) *RelayContactUpsertOn
 func (u *RelayContactUpsertOne) UpdateLastUsedAt() *RelayContactUpsertOne {
 	return u.Update(func(s *RelayContactUpsert) {
 		s.UpdateLastUsedAt()
+	})
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (u *RelayContactUpsertOne) SetRepliedAt(v time.Time) *RelayContactUpsertOne {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.SetRepliedAt(v)
+	})
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *RelayContactUpsertOne) UpdateRepliedAt() *RelayContactUpsertOne {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.UpdateRepliedAt()
+	})
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *RelayContactUpsertOne) ClearRepliedAt() *RelayContactUpsertOne {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.ClearRepliedAt()
 	})
 }
 
@@ -618,6 +675,27 @@ func (u *RelayContactUpsertBulk) SetLastUsedAt(v time.Time) *RelayContactUpsertB
 func (u *RelayContactUpsertBulk) UpdateLastUsedAt() *RelayContactUpsertBulk {
 	return u.Update(func(s *RelayContactUpsert) {
 		s.UpdateLastUsedAt()
+	})
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (u *RelayContactUpsertBulk) SetRepliedAt(v time.Time) *RelayContactUpsertBulk {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.SetRepliedAt(v)
+	})
+}
+
+// UpdateRepliedAt sets the "replied_at" field to the value that was provided on create.
+func (u *RelayContactUpsertBulk) UpdateRepliedAt() *RelayContactUpsertBulk {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.UpdateRepliedAt()
+	})
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (u *RelayContactUpsertBulk) ClearRepliedAt() *RelayContactUpsertBulk {
+	return u.Update(func(s *RelayContactUpsert) {
+		s.ClearRepliedAt()
 	})
 }
 

@@ -43,6 +43,26 @@ func (_u *RelayContactUpdate) SetNillableLastUsedAt(v *time.Time) *RelayContactU
 	return _u
 }
 
+// SetRepliedAt sets the "replied_at" field.
+func (_u *RelayContactUpdate) SetRepliedAt(v time.Time) *RelayContactUpdate {
+	_u.mutation.SetRepliedAt(v)
+	return _u
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_u *RelayContactUpdate) SetNillableRepliedAt(v *time.Time) *RelayContactUpdate {
+	if v != nil {
+		_u.SetRepliedAt(*v)
+	}
+	return _u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (_u *RelayContactUpdate) ClearRepliedAt() *RelayContactUpdate {
+	_u.mutation.ClearRepliedAt()
+	return _u
+}
+
 // Mutation returns the RelayContactMutation object of the builder.
 func (_u *RelayContactUpdate) Mutation() *RelayContactMutation {
 	return _u.mutation
@@ -104,6 +124,12 @@ func (_u *RelayContactUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(relaycontact.FieldLastUsedAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.RepliedAt(); ok {
+		_spec.SetField(relaycontact.FieldRepliedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RepliedAtCleared() {
+		_spec.ClearField(relaycontact.FieldRepliedAt, field.TypeTime)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -137,6 +163,26 @@ func (_u *RelayContactUpdateOne) SetNillableLastUsedAt(v *time.Time) *RelayConta
 	if v != nil {
 		_u.SetLastUsedAt(*v)
 	}
+	return _u
+}
+
+// SetRepliedAt sets the "replied_at" field.
+func (_u *RelayContactUpdateOne) SetRepliedAt(v time.Time) *RelayContactUpdateOne {
+	_u.mutation.SetRepliedAt(v)
+	return _u
+}
+
+// SetNillableRepliedAt sets the "replied_at" field if the given value is not nil.
+func (_u *RelayContactUpdateOne) SetNillableRepliedAt(v *time.Time) *RelayContactUpdateOne {
+	if v != nil {
+		_u.SetRepliedAt(*v)
+	}
+	return _u
+}
+
+// ClearRepliedAt clears the value of the "replied_at" field.
+func (_u *RelayContactUpdateOne) ClearRepliedAt() *RelayContactUpdateOne {
+	_u.mutation.ClearRepliedAt()
 	return _u
 }
 
@@ -230,6 +276,12 @@ func (_u *RelayContactUpdateOne) sqlSave(ctx context.Context) (_node *RelayConta
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(relaycontact.FieldLastUsedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.RepliedAt(); ok {
+		_spec.SetField(relaycontact.FieldRepliedAt, field.TypeTime, value)
+	}
+	if _u.mutation.RepliedAtCleared() {
+		_spec.ClearField(relaycontact.FieldRepliedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &RelayContact{config: _u.config}

@@ -691,6 +691,7 @@ var (
 		{Name: "token", Type: field.TypeString, Unique: true, Size: 64},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "last_used_at", Type: field.TypeTime},
+		{Name: "replied_at", Type: field.TypeTime, Nullable: true},
 		{Name: "connection_id", Type: field.TypeString, Size: 64},
 	}
 	// RelayContactsTable holds the schema information for the "relay_contacts" table.
@@ -701,7 +702,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "relay_contacts_app_connections_connection",
-				Columns:    []*schema.Column{RelayContactsColumns[5]},
+				Columns:    []*schema.Column{RelayContactsColumns[6]},
 				RefColumns: []*schema.Column{AppConnectionsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -710,7 +711,12 @@ var (
 			{
 				Name:    "relaycontact_connection_id_contact_address",
 				Unique:  true,
-				Columns: []*schema.Column{RelayContactsColumns[5], RelayContactsColumns[1]},
+				Columns: []*schema.Column{RelayContactsColumns[6], RelayContactsColumns[1]},
+			},
+			{
+				Name:    "relaycontact_connection_id_last_used_at",
+				Unique:  false,
+				Columns: []*schema.Column{RelayContactsColumns[6], RelayContactsColumns[4]},
 			},
 			{
 				Name:    "relaycontact_last_used_at",

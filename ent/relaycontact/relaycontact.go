@@ -24,6 +24,8 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
 	FieldLastUsedAt = "last_used_at"
+	// FieldRepliedAt holds the string denoting the replied_at field in the database.
+	FieldRepliedAt = "replied_at"
 	// EdgeConnection holds the string denoting the connection edge name in mutations.
 	EdgeConnection = "connection"
 	// Table holds the table name of the relaycontact in the database.
@@ -45,6 +47,7 @@ var Columns = []string{
 	FieldToken,
 	FieldCreatedAt,
 	FieldLastUsedAt,
+	FieldRepliedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -103,6 +106,11 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLastUsedAt orders the results by the last_used_at field.
 func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
+}
+
+// ByRepliedAt orders the results by the replied_at field.
+func ByRepliedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRepliedAt, opts...).ToFunc()
 }
 
 // ByConnectionField orders the results by connection field.

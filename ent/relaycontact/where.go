@@ -90,6 +90,11 @@ func LastUsedAt(v time.Time) predicate.RelayContact {
 	return predicate.RelayContact(sql.FieldEQ(FieldLastUsedAt, v))
 }
 
+// RepliedAt applies equality check predicate on the "replied_at" field. It's identical to RepliedAtEQ.
+func RepliedAt(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldEQ(FieldRepliedAt, v))
+}
+
 // ConnectionIDEQ applies the EQ predicate on the "connection_id" field.
 func ConnectionIDEQ(v string) predicate.RelayContact {
 	return predicate.RelayContact(sql.FieldEQ(FieldConnectionID, v))
@@ -363,6 +368,56 @@ func LastUsedAtLT(v time.Time) predicate.RelayContact {
 // LastUsedAtLTE applies the LTE predicate on the "last_used_at" field.
 func LastUsedAtLTE(v time.Time) predicate.RelayContact {
 	return predicate.RelayContact(sql.FieldLTE(FieldLastUsedAt, v))
+}
+
+// RepliedAtEQ applies the EQ predicate on the "replied_at" field.
+func RepliedAtEQ(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldEQ(FieldRepliedAt, v))
+}
+
+// RepliedAtNEQ applies the NEQ predicate on the "replied_at" field.
+func RepliedAtNEQ(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldNEQ(FieldRepliedAt, v))
+}
+
+// RepliedAtIn applies the In predicate on the "replied_at" field.
+func RepliedAtIn(vs ...time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldIn(FieldRepliedAt, vs...))
+}
+
+// RepliedAtNotIn applies the NotIn predicate on the "replied_at" field.
+func RepliedAtNotIn(vs ...time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldNotIn(FieldRepliedAt, vs...))
+}
+
+// RepliedAtGT applies the GT predicate on the "replied_at" field.
+func RepliedAtGT(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldGT(FieldRepliedAt, v))
+}
+
+// RepliedAtGTE applies the GTE predicate on the "replied_at" field.
+func RepliedAtGTE(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldGTE(FieldRepliedAt, v))
+}
+
+// RepliedAtLT applies the LT predicate on the "replied_at" field.
+func RepliedAtLT(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldLT(FieldRepliedAt, v))
+}
+
+// RepliedAtLTE applies the LTE predicate on the "replied_at" field.
+func RepliedAtLTE(v time.Time) predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldLTE(FieldRepliedAt, v))
+}
+
+// RepliedAtIsNil applies the IsNil predicate on the "replied_at" field.
+func RepliedAtIsNil() predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldIsNull(FieldRepliedAt))
+}
+
+// RepliedAtNotNil applies the NotNil predicate on the "replied_at" field.
+func RepliedAtNotNil() predicate.RelayContact {
+	return predicate.RelayContact(sql.FieldNotNull(FieldRepliedAt))
 }
 
 // HasConnection applies the HasEdge predicate on the "connection" edge.

@@ -31,6 +31,10 @@ func (RelayContact) Fields() []ent.Field {
 			Comment("local part after r- of the reverse alias"),
 		field.Time("created_at").Immutable().Default(now),
 		field.Time("last_used_at").Default(now),
+		// A reply is authenticated as the person's (relay.authorizeReplies), so a sender cannot
+		// set it: the contact limit replaces contacts the person never answered first.
+		field.Time("replied_at").Optional().Nillable().
+			Comment("when the person last replied through this reverse alias"),
 	}
 }
 
@@ -43,6 +47,9 @@ func (RelayContact) Edges() []ent.Edge {
 
 func (RelayContact) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("connection_id", "contact_address").Unique(),
+		// The contact limit counts a connection's reverse aliases and picks the least recently
+		// used of them (relay.Server.makeRoomForContact): index scans of at most the limit.
+		index.Fields("connection_id", "last_used_at"),
 		// The hourly housekeeping deletes reverse aliases unused for a year (relay.PurgeContacts).
 		index.Fields("last_used_at")}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"mime"
 	"mime/quotedprintable"
 	"regexp"
@@ -104,7 +105,8 @@ func fuzzRelay(tb testing.TB) (*Server, *ent.AppConnection) {
 	app := db.Application.Create().SetOwnerID(u.ID).SetName("Acme").SetSecretHash(ids.Hash("s")).SaveX(ctx)
 	conn := db.AppConnection.Create().SetUserID(u.ID).SetApplicationID(app.ID).SetAliasEmail(fuzzAlias).SaveX(ctx)
 	conn.Edges.User = u
-	return &Server{cfg: Config{Domain: fuzzDomain}, db: db.Client}, conn
+	cfg := Config{Domain: fuzzDomain, ContactLimit: DefaultContactLimit, Logger: slog.New(slog.DiscardHandler)}
+	return &Server{cfg: cfg, db: db.Client}, conn
 }
 
 var (

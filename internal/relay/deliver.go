@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 
 	"loginsign/ent"
+	"loginsign/ent/predicate"
 	"loginsign/ent/relaycontact"
 	"loginsign/ent/useremail"
 	"loginsign/internal/ids"
@@ -128,13 +129,16 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	envelopeFrom := noReply
 	from := &gomail.Address{Name: "Unknown sender via LoginSign", Address: noReply}
 	var reverse string
+	// Every reverse alias this forward makes or stamps is the masker's, so that none of them
+	// replaces another under the contact limit (Server.contact).
+	masker := s.newParticipantMasker(r.conn.ID, r.rcpt, now)
 	switch {
 	case own:
 		// The person wrote to their own alias. No reverse alias may hold their own address: in
 		// the Cc of their replies it would turn back into that address (unmaskParticipants).
 		from = &gomail.Address{Name: displayName(author.author, "", false), Address: noReply}
 	case replyTo != nil:
-		contact, err := s.contact(ctx, r.conn.ID, strings.ToLower(replyTo.Address), now)
+		contact, err := masker.contact(ctx, strings.ToLower(replyTo.Address))
 		if err != nil {
 			return mail.Message{}, fmt.Errorf("reverse alias of the sender: %w", err)
 		}
@@ -165,7 +169,6 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	}
 	scrubForward(&h.Header.Header)
 	forwardMessageIDs(&h.Header.Header, s.cfg.Domain)
-	masker := s.newParticipantMasker(r.conn.ID, r.rcpt, now)
 	if err := s.maskParticipants(ctx, &h, masker); err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases of the participants: %w", err)
 	}
@@ -211,7 +214,9 @@ func (s *Server) ownAuthor(ctx context.Context, conn *ent.AppConnection, author 
 // reply builds the mail from the alias owner back to a contact (package comment, "Replying").
 func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte) (mail.Message, error) {
 	now := s.cfg.Now()
-	if err := s.db.RelayContact.UpdateOneID(r.contact.ID).SetLastUsedAt(now).Exec(ctx); err != nil {
+	// replied_at protects the contact under the contact limit (Server.contact): a sender
+	// cannot set it, so no flood of new senders replaces the person's correspondents.
+	if err := s.db.RelayContact.UpdateOneID(r.contact.ID).SetLastUsedAt(now).SetRepliedAt(now).Exec(ctx); err != nil {
 		return mail.Message{}, fmt.Errorf("stamping the reverse alias: %w", err)
 	}
 	addresses, err := s.personAddresses(ctx, r.conn)
@@ -391,13 +396,16 @@ func (s *Server) personAddresses(ctx context.Context, conn *ent.AppConnection) (
 const maxMaskedParticipants = 50
 
 // participantMasker gives the addresses a forward to the alias own names reverse aliases of
-// its connection, each address once per message, at most maxMaskedParticipants of them.
+// its connection, each address once per message, at most maxMaskedParticipants of them. It
+// also makes the reverse alias of the forward's sender (contact), and knows every reverse
+// alias of the message, which the contact limit must not replace by one another.
 type participantMasker struct {
 	s            *Server
 	connectionID string
 	own          string
 	now          time.Time
 	reverse      map[string]string // address → reverse alias, for this message
+	ids          []string          // RelayContact ids made or stamped for this message
 }
 
 func (s *Server) newParticipantMasker(connectionID, own string, now time.Time) *participantMasker {
@@ -413,12 +421,25 @@ func (m *participantMasker) mask(ctx context.Context, address string) (reverse s
 	if len(m.reverse) == maxMaskedParticipants {
 		return "", false, nil
 	}
-	c, err := m.s.contact(ctx, m.connectionID, address, m.now)
+	c, err := m.contact(ctx, address)
 	if err != nil {
 		return "", false, err
 	}
 	m.reverse[address] = reverseAliasPrefix + c.Token + "@" + m.s.cfg.Domain
 	return m.reverse[address], true, nil
+}
+
+// contact returns the reverse alias of address (lower-cased) for this message (Server.contact),
+// keeping the others of the message from being replaced for it.
+func (m *participantMasker) contact(ctx context.Context, address string) (*ent.RelayContact, error) {
+	c, err := m.s.contact(ctx, m.connectionID, address, m.now, m.ids)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(m.ids, c.ID) {
+		m.ids = append(m.ids, c.ID)
+	}
+	return c, nil
 }
 
 // maskParticipants replaces every To and Cc address of a forward but m's own (the alias it was
@@ -519,8 +540,9 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 
 // contact returns the reverse alias of (connectionID, address), creating it on first use and
 // stamping last_used_at otherwise. A concurrent creation of the same pair, or a token
-// collision, is resolved by looking again.
-func (s *Server) contact(ctx context.Context, connectionID, address string, now time.Time) (*ent.RelayContact, error) {
+// collision, is resolved by looking again. A creation first makes room under the contact
+// limit (makeRoomForContact); keep are the reverse aliases of the same message, which stay.
+func (s *Server) contact(ctx context.Context, connectionID, address string, now time.Time, keep []string) (*ent.RelayContact, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := s.db.RelayContact.Query().
 			Where(relaycontact.ConnectionID(connectionID), relaycontact.ContactAddress(address)).
@@ -530,6 +552,9 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 		}
 		if !store.NotFound(err) {
 			return nil, err
+		}
+		if err := s.makeRoomForContact(ctx, connectionID, keep); err != nil {
+			return nil, fmt.Errorf("contact limit: %w", err)
 		}
 		c, err = s.db.RelayContact.Create().
 			SetConnectionID(connectionID).
@@ -543,6 +568,56 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 		}
 	}
 }
+
+// makeRoomForContact deletes reverse aliases of connectionID until one more fits within
+// Config.ContactLimit: first the least recently used (last_used_at) of those the person never
+// replied to, then, only when none is left, the least recently used of the others; never one
+// of keep. A sender can only add contacts the person never answered, so a flood of forged
+// senders replaces its own contacts and the oldest unanswered ones; a correspondent the person
+// replied to goes only when every other contact is one too, and then at most the 51 of one
+// forward, whatever the flood. Every new sender still gets a reverse alias and its mail is
+// still forwarded. The count and the choice are index scans of the connection's rows (at most
+// the limit of them) on (connection_id, last_used_at); the count may read the unique
+// (connection_id, contact_address) index instead. Concurrent creations may pass the limit by
+// the number of them for a moment: the next creation deletes down to it again. A connection
+// far past it (rows made before the limit existed) loses maxContactsReplaced per creation.
+func (s *Server) makeRoomForContact(ctx context.Context, connectionID string, keep []string) error {
+	n, err := s.db.RelayContact.Query().Where(relaycontact.ConnectionID(connectionID)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	excess := min(n-s.cfg.ContactLimit+1, maxContactsReplaced)
+	if excess <= 0 {
+		return nil
+	}
+	var victims []string
+	for _, replied := range []predicate.RelayContact{relaycontact.RepliedAtIsNil(), relaycontact.RepliedAtNotNil()} {
+		ids, err := s.db.RelayContact.Query().
+			Where(relaycontact.ConnectionID(connectionID), replied, relaycontact.IDNotIn(keep...)).
+			Order(relaycontact.ByLastUsedAt(), relaycontact.ByID()).
+			Limit(excess - len(victims)).
+			IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if victims = append(victims, ids...); len(victims) == excess {
+			break
+		}
+	}
+	if len(victims) == 0 {
+		return nil
+	}
+	deleted, err := s.db.RelayContact.Delete().Where(relaycontact.IDIn(victims...)).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("relay: contact limit", "connection", connectionID, "replaced", deleted)
+	return nil
+}
+
+// maxContactsReplaced bounds the reverse aliases one creation deletes (one statement, as a
+// batch of PurgeContacts).
+const maxContactsReplaced = 1000
 
 // ContactRetention is how long a reverse alias lives unused (neither forwarded through nor
 // replied to): each holds a third party's address tied to a person's connection, and kept for

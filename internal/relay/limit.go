@@ -17,6 +17,12 @@ const (
 	DefaultReplyLimit = 100
 	// replyWindow is the window of the reply limit.
 	replyWindow = 24 * time.Hour
+	// DefaultContactLimit is Config.ContactLimit when unset: reverse aliases per connection.
+	// A connection is one masked address given to one app, whose mail comes from a handful of
+	// addresses; 1,000 keeps every correspondent of an address used as a general inbox for
+	// years (a forward makes at most 51: its sender and 50 To and Cc participants) and bounds
+	// what one masked address costs the database to about 0.6 MB, whatever its senders do.
+	DefaultContactLimit = 1000
 )
 
 // allowReplies counts the reply routes of an authenticated message, n recipients, against

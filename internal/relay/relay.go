@@ -55,6 +55,13 @@
 //     the body and attachments is forwarded byte for byte. A calendar part the relay cannot
 //     read (one that does not decode, in UTF-16 or the like, or in a MIME tree past 200 parts
 //     or 10 levels) gets 550 5.6.0 (errCalendarUnreadable) and nothing is sent.
+//   - C holds at most Config.ContactLimit reverse aliases (1,000 by default). A new address
+//     past it replaces the least recently used reverse alias of C that P never replied to (one
+//     P replied to only when none is left, never one of the same message), so mail from a new
+//     sender is always forwarded with a working reverse alias, and a flood of forged senders,
+//     which can only add contacts P never answered, costs the database a bounded number of
+//     rows per connection and never the correspondents P replied to. A reply to a replaced
+//     reverse alias is refused like one to an unknown one.
 //
 // Replying (mail from P to r-TOKEN@Domain):
 //
@@ -163,6 +170,10 @@ type Config struct {
 	// day, counted once a reply is authenticated; past it DATA gets 450 4.7.1
 	// (LOGINSIGN_RELAY_REPLY_LIMIT). Default DefaultReplyLimit.
 	ReplyLimit int
+	// ContactLimit is how many reverse aliases (RelayContact rows) one connection holds at
+	// most; a new sender past it replaces the least recently used contact the person never
+	// replied to (Server.makeRoomForContact). Default DefaultContactLimit.
+	ContactLimit int
 	// Resolver answers the DNS queries that authenticate replies and the senders of forwards
 	// (SPF, DKIM, DMARC). Default net.DefaultResolver.
 	Resolver Resolver
@@ -206,6 +217,9 @@ func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
 	}
 	if cfg.ReplyLimit <= 0 {
 		cfg.ReplyLimit = DefaultReplyLimit
+	}
+	if cfg.ContactLimit <= 0 {
+		cfg.ContactLimit = DefaultContactLimit
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver

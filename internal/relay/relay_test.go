@@ -54,6 +54,7 @@ type fixtureOptions struct {
 	maxMessageBytes int64
 	rcptLimit       int
 	replyLimit      int
+	contactLimit    int
 	maxConnections  int
 	logger          *slog.Logger
 	sender          func(*mailtest.Server) mail.Sender
@@ -89,7 +90,7 @@ func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	f.conn = f.newConnection(tb, f.user, alias)
 
 	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes,
-		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, MaxConnections: opts.maxConnections, Resolver: f.zone}, f.db, out)
+		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, ContactLimit: opts.contactLimit, MaxConnections: opts.maxConnections, Resolver: f.zone}, f.db, out)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -720,6 +721,135 @@ func TestUnusedReverseAliasesArePurged(t *testing.T) {
 		}
 		if err := send(f.addr, person, []string{"r-newtok@" + domain}, reply); err != nil {
 			t.Errorf("reply to the kept reverse alias: %v", err)
+		}
+	})
+}
+
+// A connection holds at most Config.ContactLimit reverse aliases however many new senders
+// write to it (each forging a new From, as a flood would): every mail is still forwarded to the
+// person with a reverse alias that works, the newest contacts and the correspondent the person
+// replied to stay reachable, and the least recently used contact the person never answered is
+// the one replaced. Other connections' contacts are untouched.
+func TestContactsPerConnectionAreBounded(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		const limit = 5
+		f := newFixture(t, db, fixtureOptions{contactLimit: limit})
+		ctx := context.Background()
+		other := f.newConnection(t, f.newUser(t, "other@example.net"), "o1o2o3@"+domain)
+		f.db.RelayContact.Create().SetConnectionID(other.ID).SetContactAddress(original).SetToken("othertok").ExecX(ctx)
+
+		// forward mails the alias from sender, copying cc, checks that the person got it with
+		// a reverse alias that exists, and returns that reverse alias.
+		forward := func(sender, cc string) string {
+			t.Helper()
+			msg := "From: <" + sender + ">\r\nTo: " + alias + "\r\nCc: " + cc + "\r\nSubject: hello\r\n\r\nhi\r\n"
+			if err := send(f.addr, sender, []string{alias}, []byte(msg)); err != nil {
+				t.Fatalf("mail from %s: %v", sender, err)
+			}
+			e := f.out.Next(t, 5*time.Second)
+			h := parseHeader(t, e.Data)
+			replyTo, _ := h.AddressList("Reply-To")
+			if e.To[0] != person || len(replyTo) != 1 || e.From != replyTo[0].Address {
+				t.Fatalf("mail from %s: forwarded to %v from %s with Reply-To %v, want to %s from its reverse alias", sender, e.To, e.From, replyTo, person)
+			}
+			token := strings.TrimPrefix(strings.Split(replyTo[0].Address, "@")[0], "r-")
+			if !f.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ContactAddress(sender)).ExistX(ctx) {
+				t.Errorf("mail from %s: its reverse alias %s does not exist", sender, replyTo[0].Address)
+			}
+			return replyTo[0].Address
+		}
+		// reply answers reverse as the person and returns the address the reply reached.
+		reply := func(reverse string) (string, error) {
+			t.Helper()
+			msg := "From: <" + person + ">\r\nTo: " + reverse + "\r\nSubject: Re: hello\r\n\r\nthanks\r\n"
+			if err := send(f.addr, person, []string{reverse}, []byte(msg)); err != nil {
+				return "", err
+			}
+			return f.out.Next(t, 5*time.Second).To[0], nil
+		}
+
+		friend := forward("friend@acme.test", "colleague@acme.test")
+		if to, err := reply(friend); err != nil || to != "friend@acme.test" {
+			t.Fatalf("reply to the friend reached %q: %v", to, err)
+		}
+		var flood []string
+		for i := range 3 * limit {
+			flood = append(flood, forward(fmt.Sprintf("s%d@acme.test", i), fmt.Sprintf("cc%d@acme.test", i)))
+		}
+
+		if n := f.db.RelayContact.Query().Where(relaycontact.ConnectionID(f.conn.ID)).CountX(ctx); n > limit {
+			t.Errorf("the connection holds %d reverse aliases after %d new senders, want at most %d", n, 2+2*len(flood), limit)
+		}
+		if to, err := reply(friend); err != nil || to != "friend@acme.test" {
+			t.Errorf("reply to the friend the person answered before: reached %q, %v", to, err)
+		}
+		last := len(flood) - 1
+		if to, err := reply(flood[last]); err != nil || to != fmt.Sprintf("s%d@acme.test", last) {
+			t.Errorf("reply to the latest sender: reached %q, %v", to, err)
+		}
+		if _, err := reply(flood[0]); smtpReply(err) != replyRefused {
+			t.Errorf("reply to the least recently used sender: %v, want %s (replaced)", err, replyRefused)
+		}
+		if !f.db.RelayContact.Query().Where(relaycontact.Token("othertok")).ExistX(ctx) {
+			t.Error("another connection's reverse alias was replaced")
+		}
+	})
+}
+
+// The contact limit never replaces one reverse alias of a forward by another of the same
+// forward: with room for two, a mail whose sender and Cc are new replaces the older contact,
+// even one the person replied to, rather than the sender's reverse alias its Reply-To names.
+func TestContactLimitKeepsTheReverseAliasesOfOneMessage(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{contactLimit: 2})
+		ctx := context.Background()
+		f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress("friend@acme.test").SetToken("friendtok").
+			SetRepliedAt(time.Now()).ExecX(ctx)
+		msg := "From: <" + original + ">\r\nTo: " + alias + "\r\nCc: colleague@acme.test\r\nSubject: hello\r\n\r\nhi\r\n"
+		if err := send(f.addr, original, []string{alias}, []byte(msg)); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		h := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		replyTo, _ := h.AddressList("Reply-To")
+		cc, _ := h.AddressList("Cc")
+		for _, a := range append(replyTo, cc...) {
+			token := strings.TrimPrefix(strings.Split(a.Address, "@")[0], "r-")
+			if !f.db.RelayContact.Query().Where(relaycontact.Token(token)).ExistX(ctx) {
+				t.Errorf("the forward names %s, a reverse alias its own Cc replaced", a.Address)
+			}
+		}
+		if n := f.db.RelayContact.Query().Where(relaycontact.ConnectionID(f.conn.ID)).CountX(ctx); n != 2 {
+			t.Errorf("the connection holds %d reverse aliases, want 2", n)
+		}
+	})
+}
+
+// A connection that holds more reverse aliases than the limit, as ones made before it existed
+// may, is brought down to it by its next new sender, least recently used first.
+func TestContactLimitTrimsAConnectionPastIt(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		const limit = 5
+		f := newFixture(t, db, fixtureOptions{contactLimit: limit})
+		ctx := context.Background()
+		start := time.Now().Add(-time.Hour)
+		for i := range 6 * limit {
+			f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(fmt.Sprintf("old%d@acme.test", i)).
+				SetToken(fmt.Sprintf("oldtok%d", i)).SetLastUsedAt(start.Add(time.Duration(i) * time.Minute)).ExecX(ctx)
+		}
+		if err := send(f.addr, original, []string{alias}, []byte("From: <"+original+">\r\nTo: "+alias+"\r\nSubject: hi\r\n\r\nhi\r\n")); err != nil {
+			t.Fatalf("send: %v", err)
+		}
+		if e := f.out.Next(t, 5*time.Second); e.To[0] != person {
+			t.Errorf("forwarded to %v, want %s", e.To, person)
+		}
+		left := f.db.RelayContact.Query().Where(relaycontact.ConnectionID(f.conn.ID)).Order(relaycontact.ByLastUsedAt()).
+			Select(relaycontact.FieldContactAddress).StringsX(ctx)
+		want := []string{"old26@acme.test", "old27@acme.test", "old28@acme.test", "old29@acme.test", original}
+		if strings.Join(left, ",") != strings.Join(want, ",") {
+			t.Errorf("the connection holds %v, want the %d most recently used: %v", left, limit, want)
 		}
 	})
 }
