@@ -12,6 +12,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/predicate"
@@ -58,7 +59,8 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 
 // GenerateCodes creates in.Count UNUSED codes XXXX-XXXX-XXXX-XXXX from CodeAlphabet in one
 // transaction. The role is checked before the Bulk limit is counted, so a caller without it
-// spends nothing, and again by the transaction that inserts the codes.
+// spends nothing, and again by the transaction that inserts the codes, which also refuses
+// codes past the total of the owner's applications (MaxCodes, authorizeNewCodesTx).
 func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateInput) (*Generated, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
@@ -94,7 +96,7 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 			rows[i] = codeRow{id: ids.New(ids.LicenseCode), code: c, key: k}
 		}
 		err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
-			if _, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses); err != nil {
+			if _, err := s.authorizeNewCodesTx(ctx, tx, app, len(rows)); err != nil {
 				return err
 			}
 			if _, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false); err != nil {
@@ -116,6 +118,50 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 }
 
 type codeRow struct{ id, code, key string }
+
+// authorizeNewCodesTx is authorizeTx for a transaction that adds n codes to application
+// app (as Authorize returned it before tx): it refuses (Invalid) when the codes stored across
+// the applications of app's owner and n together would pass MaxCodes (DefaultMaxCodes), so
+// the call writes nothing. The owner's row is locked first (store.LockUser, before the
+// application, the order team.AuthorizeTx documents), so on PostgreSQL the additions to one
+// owner's applications take turns and the total stays exact; SQLite writes one transaction at
+// a time anyway. A member adding codes to someone else's application counts against the
+// owner, who is the one whose applications hold them.
+func (s *Service) authorizeNewCodesTx(ctx context.Context, tx *ent.Tx, app *ent.Application, n int) (*ent.Application, error) {
+	if _, err := store.LockUser(ctx, tx, s.DB.Dialect, app.OwnerID); err != nil {
+		return nil, err
+	}
+	locked, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses)
+	if err != nil {
+		return nil, err
+	}
+	if locked.OwnerID != app.OwnerID {
+		// A transfer of ownership committed between the two checks: the lock is the old owner's.
+		return nil, apperr.New(apperr.Conflict, "the application changed owner; try again")
+	}
+	return locked, s.checkCodeTotal(ctx, tx, app.OwnerID, n)
+}
+
+// checkCodeTotal refuses (Invalid) inside tx when the codes of the applications owner owns
+// and n more would pass MaxCodes. It counts through the (application_id, code_key) index.
+func (s *Service) checkCodeTotal(ctx context.Context, tx *ent.Tx, owner string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	limit := s.MaxCodes
+	if limit <= 0 {
+		limit = DefaultMaxCodes
+	}
+	have, err := tx.LicenseCode.Query().Where(licensecode.HasApplicationWith(application.OwnerID(owner))).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if have+n > limit {
+		return apperr.New(apperr.Invalid, "the applications of one owner hold at most %d license codes together; "+
+			"they hold %d and this would add %d: delete unused codes or variants first", limit, have, n)
+	}
+	return nil
+}
 
 // insertCodes inserts UNUSED codes of variantID in tx with as few statements as the dialect
 // allows: one INSERT … SELECT FROM unnest(…) on PostgreSQL, multi-row INSERTs of
@@ -205,7 +251,8 @@ type Uploaded struct {
 // UploadCodes imports developer-made codes into variantID (or each row's variant) in one
 // transaction. Codes are 4 to 64 characters of [A-Za-z0-9-_], unique per application when
 // compared case-insensitively without hyphens and spaces. The role is checked before the
-// Bulk limit is counted and again by the transaction that inserts the codes (GenerateCodes).
+// Bulk limit is counted and again by the transaction that inserts the codes, with the owner's
+// total (GenerateCodes).
 func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows []UploadRow) (*Uploaded, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
@@ -237,8 +284,14 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 		return nil, err
 	}
 	now := s.now()
+	n := 0
+	for _, rs := range byVariant {
+		n += len(rs)
+	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		if _, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses); err != nil {
+		// Codes another request uploads meanwhile are skipped below, but counted here: the
+		// total is checked against every code this call may add.
+		if _, err := s.authorizeNewCodesTx(ctx, tx, app, n); err != nil {
 			return err
 		}
 		for vid, rs := range byVariant {

@@ -38,11 +38,23 @@ type Service struct {
 	// Bulk bounds the calls that create codes (generate and upload, up to 10,000 codes each)
 	// per developer; default DefaultBulk. Counted by Limiter too.
 	Bulk ratelimit.Rule
+	// MaxCodes bounds the license codes stored across all the applications of one owner
+	// (checkCodeTotal); zero is DefaultMaxCodes.
+	MaxCodes int
 }
 
 // DefaultBulk is how many code generations and uploads one developer may make per hour: each
-// stores up to 10,000 rows, and nothing else bounds how many an account may store.
+// stores up to 10,000 rows. It paces the writes; DefaultMaxCodes bounds what they add up to.
 var DefaultBulk = ratelimit.Rule{Name: "license-codes", N: 60, Window: time.Hour}
+
+// DefaultMaxCodes is how many license codes the applications one developer owns may hold
+// together: a free account is anyone with a mailbox, and without a total DefaultBulk would
+// let one store 600,000 codes an hour for ever. A million is a hundred full generations, far
+// beyond a shop that sells keys by hand, and about 200 MB of rows and indexes at most per
+// account. The applications are counted by owner because one developer owns up to
+// team.MaxOwnedApplications of them, so a bound per application would be a hundred times as
+// large.
+const DefaultMaxCodes = 1_000_000
 
 // RedeemLimits bound license redemption, the one guessable operation of this domain.
 type RedeemLimits struct {

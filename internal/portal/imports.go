@@ -11,6 +11,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/pendinglink"
@@ -73,7 +74,9 @@ type ImportResult struct {
 // invalid_row. No account is looked up, so answers and timing are the same for known and
 // unknown addresses, and the result echoes only what the developer sent. Re-running is safe:
 // the pending link is updated (a refused one stays refused). Every run is stored as an
-// ImportSource with its ImportRows, in one transaction with the links it writes.
+// ImportSource with its ImportRows, in one transaction with the links it writes; the rows of
+// the owner's oldest runs give way when the rows kept would pass MaxImportRows
+// (trimImportRows), their sources keeping total, counts and rollback.
 func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (*ImportResult, error) {
 	if err := checkImportSize(req.Users); err != nil {
 		return nil, err
@@ -89,7 +92,8 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	rows, emails := parseImportRows(req.Users, now)
 	// The run is counted after the role check and before the transaction, which checks the
 	// role again with the application locked.
-	if _, err := s.Authorize(ctx, appID, team.RunImports); err != nil {
+	checked, err := s.Authorize(ctx, appID, team.RunImports)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.Limiter.TakeForUser(ctx, s.Imports.Or(DefaultImports)); err != nil {
@@ -97,8 +101,20 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	}
 	var out *ImportResult
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		// The owner first, then the application (the order team.AuthorizeTx documents): the
+		// runs into one owner's applications take turns, so trimImportRows counts exactly.
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, checked.OwnerID); err != nil {
+			return err
+		}
 		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
 		if err != nil {
+			return err
+		}
+		if app.OwnerID != checked.OwnerID {
+			// A transfer of ownership committed between the two checks: the lock is the old owner's.
+			return apperr.New(apperr.Conflict, "the application changed owner; try again")
+		}
+		if err := s.trimImportRows(ctx, tx, app.OwnerID, len(req.Users)); err != nil {
 			return err
 		}
 		out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now})
@@ -111,8 +127,60 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 }
 
 // DefaultImports is how many import runs one developer may make per hour: each stores up to
-// MaxImportRows rows, and nothing else bounds how many an account may store.
+// MaxImportRows rows. It paces the runs; DefaultMaxImportRows bounds the rows they keep.
 var DefaultImports = ratelimit.Rule{Name: "imports", N: 30, Window: time.Hour}
+
+// DefaultMaxImportRows is how many import rows (the per-row reports of import runs) the
+// applications of one developer keep together: ten full runs. A free account is anyone with a
+// mailbox, and without a total DefaultImports would let one store 300,000 rows an hour for
+// ever. The rows are only the report of a run, read just after it; the run's source keeps its
+// total and counts, and its rollback works from its pending links and connections, not from
+// its rows. So an import is never refused for the total: the rows of the owner's oldest runs
+// are deleted instead (trimImportRows). Counted by owner, since one developer owns up to
+// team.MaxOwnedApplications applications.
+const DefaultMaxImportRows = 100_000
+
+// trimImportRows makes room inside tx for a run of n rows into an application of owner: while
+// the import rows kept across owner's applications and n together pass MaxImportRows
+// (DefaultMaxImportRows), it deletes the rows of their oldest run that still has some, whole
+// runs at a time. A run larger than the total itself keeps its rows, so the total kept is at
+// most the larger of the two. The caller holds owner's row (store.LockUser), so the runs of
+// one owner take turns; the applications whose rows it deletes are held first
+// (store.HoldApplications), so an application's deletion, which locks the application and
+// then deletes its rows, either finishes first or waits.
+func (s *Service) trimImportRows(ctx context.Context, tx *ent.Tx, owner string, n int) error {
+	limit := s.MaxImportRows
+	if limit <= 0 {
+		limit = DefaultMaxImportRows
+	}
+	apps, err := tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	kept, err := tx.ImportRow.Query().Where(importrow.HasSourceWith(importsource.ApplicationIDIn(apps...))).Count(ctx)
+	if err != nil || kept+n <= limit {
+		return err
+	}
+	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.IDIn(apps...)); err != nil {
+		return err
+	}
+	for kept+n > limit {
+		oldest, err := tx.ImportSource.Query().Where(importsource.ApplicationIDIn(apps...), importsource.HasRows()).
+			Order(ent.Asc(importsource.FieldCreatedAt), ent.Asc(importsource.FieldID)).First(ctx)
+		if store.NotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		deleted, err := tx.ImportRow.Delete().Where(importrow.SourceID(oldest.ID)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("trimming import rows: %w", err)
+		}
+		kept -= deleted
+	}
+	return nil
+}
 
 // checkImportSize answers TooLarge above MaxImportRows rows and Invalid for none.
 func checkImportSize(users []ImportUser) error {
@@ -433,7 +501,8 @@ func (s *Service) ImportSources(ctx context.Context, appID string, after *entgql
 	return c, nil
 }
 
-// ImportSource returns one import run of appID with its rows in input order.
+// ImportSource returns one import run of appID with its rows in input order; none for an
+// old run whose rows were trimmed (trimImportRows), whose source still has its counts.
 func (s *Service) ImportSource(ctx context.Context, appID, sourceID string) (*ImportResult, error) {
 	app, err := s.Authorize(ctx, appID, team.ReadImports)
 	if err != nil {

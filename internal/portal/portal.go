@@ -36,6 +36,9 @@ type Service struct {
 	Exports ratelimit.Rule
 	// Imports bounds import runs per developer (default DefaultImports), counted by Limiter.
 	Imports ratelimit.Rule
+	// MaxImportRows bounds the import rows kept across the applications of one owner, the
+	// oldest runs' rows giving way (trimImportRows); zero is DefaultMaxImportRows.
+	MaxImportRows int
 	// ApplicationCreations bounds application creations per developer (default
 	// DefaultApplicationCreations), counted by Limiter.
 	ApplicationCreations ratelimit.Rule
