@@ -41,6 +41,9 @@ type Service struct {
 	// MaxCodes bounds the license codes stored across all the applications of one owner
 	// (checkCodeTotal); zero is DefaultMaxCodes.
 	MaxCodes int
+	// Writes bounds the developer's variant creations and deletions with their other changes
+	// to applications (team.TakeWrite; default team.DefaultWrites), counted by Limiter.
+	Writes ratelimit.Rule
 }
 
 // DefaultBulk is how many code generations and uploads one developer may make per hour: each

@@ -167,7 +167,9 @@ const MaxVariants = 100
 
 // CreateVariant adds a variant to the developer's application. Names are unique per
 // application, compared case-insensitively (409 variant_name_taken); an application has at
-// most MaxVariants (Invalid past them).
+// most MaxVariants (Invalid past them). A creation, like a deletion (DeleteVariant), counts
+// against the developer's writes (team.TakeWrite): creating and deleting in a loop recorded
+// an activity event each time without end.
 func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInput) (*ent.LicenseVariant, error) {
 	name, err := checkVariantName(in.Name)
 	if err != nil {
@@ -185,6 +187,9 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
 		if err != nil {
+			return err
+		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
 		v, err = s.createVariant(ctx, tx, app.ID, name, desc, d)
@@ -281,6 +286,9 @@ func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, fo
 		}
 		v, err := variantOf(ctx, tx.Client(), app.ID, variantID)
 		if err != nil {
+			return err
+		}
+		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
 		// A forced delete takes licenses away from the people who redeemed them: the log says
