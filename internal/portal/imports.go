@@ -117,8 +117,10 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		if err := s.trimImportRows(ctx, tx, app.OwnerID, len(req.Users)); err != nil {
 			return err
 		}
-		out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now})
-		return err
+		if out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now}); err != nil {
+			return err
+		}
+		return s.checkPendingLinks(ctx, tx, app.OwnerID)
 	})
 	if err != nil {
 		return nil, err
@@ -139,6 +141,37 @@ var DefaultImports = ratelimit.Rule{Name: "imports", N: 30, Window: time.Hour}
 // are deleted instead (trimImportRows). Counted by owner, since one developer owns up to
 // team.MaxOwnedApplications applications.
 const DefaultMaxImportRows = 100_000
+
+// DefaultMaxPendingLinks is how many pending links (the people an import proposes to link,
+// one per application and address, kept until the person answers, the run is rolled back or
+// the application is deleted) the applications of one developer hold together. Unlike the
+// rows of a run's report they are the run's working data and cannot give way, and without a
+// total DefaultImports let one free account store 300,000 addresses of anyone an hour for
+// ever. A million is a large service's whole user base; rolling back older runs makes room.
+const DefaultMaxPendingLinks = 1_000_000
+
+// checkPendingLinks refuses (Invalid) inside tx, after the run's links were written, when the
+// pending links of owner's applications pass MaxPendingLinks (DefaultMaxPendingLinks), so the
+// run writes nothing: counting after the write counts exactly the addresses the run added (a
+// re-run of the same addresses adds none). The caller holds owner's row, so runs into one
+// owner's applications take turns and the count stays exact. It counts through the
+// (application_id, email) index.
+func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owner string) error {
+	limit := s.MaxPendingLinks
+	if limit <= 0 {
+		limit = DefaultMaxPendingLinks
+	}
+	apps, err := tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(apps...)).Count(ctx)
+	if err != nil || n <= limit {
+		return err
+	}
+	return apperr.New(apperr.Invalid, "the applications of one owner hold at most %d people proposed for linking together, "+
+		"and this run would make it %d: roll back older runs first", limit, n)
+}
 
 // trimImportRows makes room inside tx for a run of n rows into an application of owner: while
 // the import rows kept across owner's applications and n together pass MaxImportRows

@@ -39,6 +39,9 @@ type Service struct {
 	// MaxImportRows bounds the import rows kept across the applications of one owner, the
 	// oldest runs' rows giving way (trimImportRows); zero is DefaultMaxImportRows.
 	MaxImportRows int
+	// MaxPendingLinks bounds the pending links of the applications of one owner
+	// (checkPendingLinks); zero is DefaultMaxPendingLinks.
+	MaxPendingLinks int
 	// ApplicationCreations bounds application creations per developer (default
 	// DefaultApplicationCreations), counted by Limiter.
 	ApplicationCreations ratelimit.Rule
