@@ -122,14 +122,7 @@ func (e *flowEnv) ctx() context.Context {
 // client registers an application with redirect URIs and returns it with its secret.
 func (e *flowEnv) client(t *testing.T, redirectURIs ...string) (*ent.Application, string) {
 	t.Helper()
-	owner := e.person(t)
-	secret := ids.Secret("lss_")
-	app, err := e.db.Application.Create().SetOwnerID(owner.ID).SetName(fmt.Sprintf("App %d", e.n.Add(1))).
-		SetRedirectUris(redirectURIs).SetSecretHash(ids.Hash(secret)).Save(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return app, secret
+	return e.ownedClient(t, e.person(t), redirectURIs...)
 }
 
 // person creates an account with a fresh address.
