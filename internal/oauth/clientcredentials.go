@@ -88,7 +88,7 @@ func (s *Service) clientCredentials(ctx context.Context, app *ent.Application, r
 func (s *Service) clientTokenBudget(ctx context.Context, app *ent.Application) error {
 	// Or: a test or benchmark may replace Config.Limits whole after New, and a zero N
 	// would refuse every grant.
-	l := s.Config.Limits.ClientCredentialsPerOwner.Or(Limit{N: defaultClientTokensPerOwner, Window: s.Config.AccessTokenTTL})
+	l := s.Config.Limits.ClientCredentialsPerOwner.Or(Limit{N: DefaultClientTokensPerOwner, Window: s.Config.AccessTokenTTL})
 	l.Name = "cc-tokens:owner"
 	l.Message = "the applications of this developer account have used up their client_credentials tokens (" +
 		strconv.Itoa(l.N) + " in " + strconv.Itoa(int(l.Window.Minutes())) + " minutes): keep each token until " +

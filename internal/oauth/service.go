@@ -104,7 +104,8 @@ type Limits struct {
 	ClientCredentialsPerOwner Limit // default 10,000 per AccessTokenTTL (1 hour)
 }
 
-// defaultClientTokensPerOwner is Limits.ClientCredentialsPerOwner's default N. Measured, a
+// DefaultClientTokensPerOwner is Limits.ClientCredentialsPerOwner's default N
+// (LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER). Measured, a
 // client_credentials token holds two keys (at:, fat:) and about 600 bytes: 0.58 KB of the
 // embedded store's accounting (0.95 KB of its heap), 0.6 to 0.74 KB of Redis's used_memory.
 // So one account keeps at most 20,000 live tokens: 40,000 keys and 12 to 19 MB, however
@@ -112,7 +113,7 @@ type Limits struct {
 // store's 2,000,000 keys (or its 512 MiB) in about a quarter of an hour at its default
 // request quota. A backend that keeps its token for its life asks for 10,000 an hour only
 // with, say, 1,000 workers each started ten times an hour.
-const defaultClientTokensPerOwner = 10_000
+const DefaultClientTokensPerOwner = 10_000
 
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -158,7 +159,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)
-	lim(&c.Limits.ClientCredentialsPerOwner, defaultClientTokensPerOwner, c.AccessTokenTTL)
+	lim(&c.Limits.ClientCredentialsPerOwner, DefaultClientTokensPerOwner, c.AccessTokenTTL)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
 }

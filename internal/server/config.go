@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"loginsign/internal/httpx"
+	"loginsign/internal/licenses"
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 	"loginsign/internal/relay"
 )
@@ -52,6 +54,9 @@ type Config struct {
 	// RelayReplyLimit is how many recipients one person may reply to through the relay per day
 	// (LOGINSIGN_RELAY_REPLY_LIMIT, default relay.DefaultReplyLimit).
 	RelayReplyLimit int
+	// Totals bound what one developer account, or one masked address, may make LoginSign
+	// store (parseTotals).
+	Totals Totals
 	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
 	// least 32 bytes; default generated once into DataDir/secret).
 	Secret []byte
@@ -124,7 +129,7 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 		}
 	})
 	for _, check := range []func(*Config, configText) error{
-		(*Config).parseBaseURL, (*Config).parseRelay, (*Config).parseRetention, (*Config).parseDev,
+		(*Config).parseBaseURL, (*Config).parseRelay, (*Config).parseTotals, (*Config).parseRetention, (*Config).parseDev,
 		(*Config).parseShutdown, func(c *Config, _ configText) error { return checkRuntime(c.Dev) },
 		(*Config).parseHTTP, (*Config).checkMetrics, (*Config).requireSMTP, (*Config).parseSecret,
 	} {
@@ -138,6 +143,60 @@ func loadConfig(args []string, getenv func(string) string) (*Config, error) {
 // configText holds the settings read as text and parsed into Config's fields of other types.
 type configText struct {
 	secret, dev, origins, shutdown, proxies, forwardedHeader, gqlBody, rcptLimit, replyLimit, retention string
+
+	// totals are Totals' settings as read, by variable.
+	totals map[string]*string
+}
+
+// Totals are the bounds on what free accounts make LoginSign store (README, Limits), for an
+// operator to raise or lower: each is a whole number of at least 1.
+type Totals struct {
+	// LicenseCodes across the applications one developer owns
+	// (LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER, default licenses.DefaultMaxCodes).
+	LicenseCodes int
+	// PendingLinks, the people imports propose to link, across one developer's applications
+	// (LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER, default portal.DefaultMaxPendingLinks).
+	PendingLinks int
+	// ImportRows, the reports of import runs kept across one developer's applications
+	// (LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER, default portal.DefaultMaxImportRows).
+	ImportRows int
+	// ClientTokens, client_credentials tokens per hour for all of one developer's applications
+	// (LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER, default oauth's 10,000).
+	ClientTokens int
+	// RelayContacts, reverse aliases per masked address (LOGINSIGN_RELAY_CONTACT_LIMIT,
+	// default relay.DefaultContactLimit).
+	RelayContacts int
+}
+
+// totalSetting is one of Totals' settings: its variable, flag, default and field.
+type totalSetting struct {
+	env, flag string
+	def       int
+	dst       *int
+}
+
+// settings lists t's settings.
+func (t *Totals) settings() []totalSetting {
+	return []totalSetting{
+		{"LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER", "max-license-codes-per-developer", licenses.DefaultMaxCodes, &t.LicenseCodes},
+		{"LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER", "max-pending-links-per-developer", portal.DefaultMaxPendingLinks, &t.PendingLinks},
+		{"LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER", "max-import-rows-per-developer", portal.DefaultMaxImportRows, &t.ImportRows},
+		{"LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER", "max-client-tokens-per-developer", oauth.DefaultClientTokensPerOwner, &t.ClientTokens},
+		{"LOGINSIGN_RELAY_CONTACT_LIMIT", "relay-contact-limit", relay.DefaultContactLimit, &t.RelayContacts},
+	}
+}
+
+// parseTotals reads Totals, each a whole number of at least 1.
+func (c *Config) parseTotals(raw configText) error {
+	for _, s := range c.Totals.settings() {
+		v := *raw.totals[s.env]
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s %q: want a whole number of at least 1", s.env, v)
+		}
+		*s.dst = n
+	}
+	return nil
 }
 
 // secretFlag reports whether the flag name, set to value on the command line, carries a
@@ -172,6 +231,10 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 	fs.StringVar(&c.RelayAddr, "relay-addr", env("LOGINSIGN_RELAY_ADDR", ""), "relay SMTP listen address; empty: off (LOGINSIGN_RELAY_ADDR)")
 	fs.StringVar(&c.RelayTLSCert, "relay-tls-cert", env("LOGINSIGN_RELAY_TLS_CERT", ""), "PEM certificate chain the relay offers STARTTLS with (LOGINSIGN_RELAY_TLS_CERT)")
 	fs.StringVar(&c.RelayTLSKey, "relay-tls-key", env("LOGINSIGN_RELAY_TLS_KEY", ""), "PEM key of the relay's certificate (LOGINSIGN_RELAY_TLS_KEY)")
+	raw.totals = map[string]*string{}
+	for _, s := range c.Totals.settings() {
+		raw.totals[s.env] = fs.String(s.flag, env(s.env, strconv.Itoa(s.def)), s.env)
+	}
 	fs.StringVar(&raw.rcptLimit, "relay-rcpt-limit", env("LOGINSIGN_RELAY_RCPT_LIMIT", strconv.Itoa(relay.DefaultRcptLimit)), "RCPT TO per peer per minute at the relay (LOGINSIGN_RELAY_RCPT_LIMIT)")
 	fs.StringVar(&raw.replyLimit, "relay-reply-limit", env("LOGINSIGN_RELAY_REPLY_LIMIT", strconv.Itoa(relay.DefaultReplyLimit)), "reply recipients per person per day at the relay (LOGINSIGN_RELAY_REPLY_LIMIT)")
 	fs.StringVar(&raw.secret, "secret", env("LOGINSIGN_SECRET", ""), "server key (LOGINSIGN_SECRET)")

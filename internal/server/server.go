@@ -181,7 +181,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			"used", used, "size", size, "fraction", fraction)
 	}
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
-		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL}
+		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL,
+		MaxPendingLinks: cfg.Totals.PendingLinks, MaxImportRows: cfg.Totals.ImportRows}
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
 	}
@@ -193,7 +194,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		oauth.Config{Issuer: cfg.BaseURL, RelayDomain: cfg.RelayDomain,
 			RefreshGrace: refreshGrace(cfg.Runtime.RefreshGrace), SyncRotations: cfg.Runtime.SyncRotations,
 			RotationKey: deriveKey(cfg.Secret, "loginsign refresh rotation"),
-			NetworkKey:  deriveKey(cfg.Secret, "loginsign asker network")}, s.now)
+			NetworkKey:  deriveKey(cfg.Secret, "loginsign asker network"),
+			Limits:      oauth.Limits{ClientCredentialsPerOwner: oauth.Limit{N: cfg.Totals.ClientTokens}}}, s.now)
 	totpSecrets, err := seal.New(cfg.Secret, "totp secrets")
 	if err != nil {
 		return nil, err
@@ -213,6 +215,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.appAPI = &appapi.Service{DB: db, Clients: s.oauth.Clients}
 	s.licenses = licenses.New(db, s.portal.Authorize, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
+	s.licenses.MaxCodes = cfg.Totals.LicenseCodes
 	s.activity = &activity.Service{DB: db, Owned: func(ctx context.Context, appID string) (*ent.Application, error) {
 		return s.portal.Authorize(ctx, appID, team.ReadActivity)
 	}, Retention: cfg.ActivityRetention, Now: s.now}
@@ -552,7 +555,7 @@ func serve(ctx context.Context, cfg *Config, logOut io.Writer) error {
 			return fmt.Errorf("relay: listening on %s: %w", cfg.RelayAddr, err)
 		}
 		rc := relay.Config{Domain: cfg.RelayDomain, Logger: log, Now: s.now,
-			KV: s.kv, RcptLimit: cfg.RelayRcptLimit, ReplyLimit: cfg.RelayReplyLimit}
+			KV: s.kv, RcptLimit: cfg.RelayRcptLimit, ReplyLimit: cfg.RelayReplyLimit, ContactLimit: cfg.Totals.RelayContacts}
 		if cfg.RelayTLSCert != "" {
 			// STARTTLS: mail from apps and the person's replies cross the internet.
 			certs := &certFiles{cert: cfg.RelayTLSCert, key: cfg.RelayTLSKey, log: log}

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/store/storetest"
 )
 
@@ -38,6 +40,11 @@ func TestConfigErrors(t *testing.T) {
 		{"relay rcpt limit not a number", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "many"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 		{"relay rcpt limit zero", map[string]string{"LOGINSIGN_RELAY_RCPT_LIMIT": "0"}, "LOGINSIGN_RELAY_RCPT_LIMIT"},
 		{"relay reply limit not a number", map[string]string{"LOGINSIGN_RELAY_REPLY_LIMIT": "many"}, "LOGINSIGN_RELAY_REPLY_LIMIT"},
+		{"license codes total not a number", map[string]string{"LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER": "lots"}, "LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER"},
+		{"pending links total zero", map[string]string{"LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER": "0"}, "LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER"},
+		{"import rows total negative", map[string]string{"LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER": "-5"}, "LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER"},
+		{"client tokens not whole", map[string]string{"LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER": "1.5"}, "LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER"},
+		{"relay contact limit empty", map[string]string{"LOGINSIGN_RELAY_CONTACT_LIMIT": " "}, "LOGINSIGN_RELAY_CONTACT_LIMIT"},
 		{"bad rotation commit", map[string]string{"LOGINSIGN_ROTATION_COMMIT": "off"}, "LOGINSIGN_ROTATION_COMMIT"},
 		{"relay certificate without key", map[string]string{"LOGINSIGN_RELAY_TLS_CERT": "cert.pem"}, "LOGINSIGN_RELAY_TLS_KEY"},
 		{"relay certificate missing", map[string]string{"LOGINSIGN_RELAY_TLS_CERT": "/nonexistent/cert.pem", "LOGINSIGN_RELAY_TLS_KEY": "/nonexistent/key.pem"}, "LOGINSIGN_RELAY_TLS_CERT"},
@@ -61,6 +68,9 @@ func TestConfigDefaults(t *testing.T) {
 		c.MailFrom != "no-reply@localhost" || c.RelayDomain != "relay.localhost" || c.RelayRcptLimit != 120 || c.RelayReplyLimit != 100 || !c.Dev ||
 		c.Runtime.SyncRotations {
 		t.Fatalf("defaults = %+v", c)
+	}
+	if want := (Totals{LicenseCodes: 1_000_000, PendingLinks: 1_000_000, ImportRows: 100_000, ClientTokens: 10_000, RelayContacts: 1000}); c.Totals != want {
+		t.Fatalf("totals = %+v, want %+v", c.Totals, want)
 	}
 	if c, err := loadConfig([]string{"--rotation-commit", "sync"}, env(nil)); err != nil || !c.Runtime.SyncRotations {
 		t.Fatalf("--rotation-commit sync: %v, or the rotations stay asynchronous", err)
@@ -278,5 +288,31 @@ func TestCORSOnlyForListedOrigins(t *testing.T) {
 		if refused := rec.Code == http.StatusForbidden; refused == allowed {
 			t.Errorf("cross-site POST from %s: %d %s", origin, rec.Code, rec.Body)
 		}
+	}
+}
+
+// TestTotalsReachTheServices: the operator's totals (README, Limits) are what the domain
+// services count against, from the environment and from flags.
+func TestTotalsReachTheServices(t *testing.T) {
+	smtp := mailtest.Start(t)
+	cfg, err := loadConfig([]string{"--relay-contact-limit", "55"}, env(map[string]string{
+		"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "db.sqlite"), "LOGINSIGN_DATA_DIR": t.TempDir(),
+		"REDIS_URL": kvtest.URL(t), "LOGINSIGN_SMTP_URL": smtp.URL(), "LOGINSIGN_SECRET": testSecretHex,
+		"LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER": "11", "LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER": "22",
+		"LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER": "33", "LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER": "44",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Totals.RelayContacts != 55 {
+		t.Errorf("--relay-contact-limit 55 read as %d", cfg.Totals.RelayContacts)
+	}
+	s, err := newServer(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if got := []int{s.licenses.MaxCodes, s.portal.MaxPendingLinks, s.portal.MaxImportRows, s.oauth.Config.Limits.ClientCredentialsPerOwner.N}; !slices.Equal(got, []int{11, 22, 33, 44}) {
+		t.Errorf("codes, pending links, import rows, client tokens = %v, want [11 22 33 44]", got)
 	}
 }
