@@ -64,7 +64,9 @@ type UpdatedApplication struct {
 // webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
 // A patch that changes where the application's people or events go (redirectsPeople) needs
 // a sign-in of the last auth.RecentSignIn (Unauthorized, reauthentication_required); the other
-// settings, and those fields sent unchanged (the portal's form sends every field), do not.
+// settings, and those fields sent unchanged (the portal's form sends every field), do not. A
+// patch that changes nothing writes and records nothing; any other counts against the
+// developer's changes (team.TakeWrite).
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
 		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
@@ -121,6 +123,12 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 				return err
 			}
 		}
+		if settingsUnchanged(app, in, p) {
+			// The portal's form sends every field: saved unchanged, it writes nothing, records
+			// nothing and counts nothing.
+			out.Application = app
+			return nil
+		}
 		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
@@ -160,6 +168,15 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		return nil, err
 	}
 	return &out, nil
+}
+
+// settingsUnchanged reports whether the validated settings in, with patch p's request quota,
+// are app's own.
+func settingsUnchanged(app *ent.Application, in ApplicationInput, p ApplicationPatch) bool {
+	return in.Name == app.Name && in.Website == app.Website && in.IconURL == app.IconURL && in.TermsURL == app.TermsURL &&
+		in.PrivacyURL == app.PrivacyURL && in.IDTokenSigningAlg == app.IDTokenSigningAlg &&
+		!redirectsPeople(app, in) && slices.Equal(in.PostLogoutRedirectURIs, app.PostLogoutRedirectUris) &&
+		(p.ClientRequestsPerMinute == nil || *p.ClientRequestsPerMinute == app.ClientRequestsPerMinute)
 }
 
 // redirectsPeople reports whether the validated settings in change where app sends its

@@ -66,25 +66,43 @@ func TestDevelopersChangesAreBoundedAcrossApplications(t *testing.T) {
 				t.Fatalf("change %d (%s): %v", i+1, c.name, err)
 			}
 		}
-		// Sent again, the connection's values change nothing and count nothing.
+		// Sent again, the connection's values and the settings change nothing, count nothing
+		// and record nothing.
+		unchanged := e.db.ActivityEvent.Query().CountX(ctx)
 		if _, err := e.svc.UpdateConnection(dev, shop.ID, conn.ID, portal.ConnectionPatch{IsForwarding: ptr(false)}); err != nil {
 			t.Fatalf("the same connection values again: %v", err)
+		}
+		if err := counted[0].do(); err != nil {
+			t.Fatalf("the same settings again: %v", err)
+		}
+		if n := e.db.ActivityEvent.Query().CountX(ctx); n != unchanged {
+			t.Errorf("saving unchanged values recorded %d activity events", n-unchanged)
 		}
 
 		events := e.db.ActivityEvent.Query().CountX(ctx)
 		app, _ := e.svc.Authorize(dev, shop.ID, team.ReadApp)
 		held := e.db.AppConnection.GetX(ctx, conn.ID)
-		refused := append(counted[:4:4],
-			change{"a connection", func() error {
+		refused := []change{
+			{"settings of one application", func() error {
+				_, err := e.svc.UpdateApplication(dev, shop.ID, portal.ApplicationPatch{Name: ptr("Shop 3")})
+				return err
+			}},
+			{"settings of another", func() error {
+				_, err := e.svc.UpdateApplication(dev, notes.ID, portal.ApplicationPatch{WebhookURL: ptr("https://notes.example/hook2")})
+				return err
+			}},
+			counted[2], counted[3],
+			{"a connection", func() error {
 				_, err := e.svc.UpdateConnection(dev, shop.ID, conn.ID, portal.ConnectionPatch{IsForwarding: ptr(true)})
 				return err
 			}},
-			change{"a member's role", func() error {
+			{"a member's role", func() error {
 				_, err := e.svc.Team().ChangeRole(dev, notes.ID, member.ID, team.Support)
 				return err
 			}},
 			counted[6],
-			change{"a transfer's cancellation", func() error { return e.svc.Team().CancelTransfer(dev, notes.ID) }})
+			{"a transfer's cancellation", func() error { return e.svc.Team().CancelTransfer(dev, notes.ID) }},
+		}
 		for _, c := range refused {
 			err := c.do()
 			if ae := apperr.As(err); ae == nil || ae.Code != apperr.RateLimited || ae.RetryAfter < 1 {
