@@ -114,13 +114,19 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 			// A transfer of ownership committed between the two checks: the lock is the old owner's.
 			return apperr.New(apperr.Conflict, "the application changed owner; try again")
 		}
-		if err := s.trimImportRows(ctx, tx, app.OwnerID, len(req.Users)); err != nil {
+		// The owner's applications stay these until tx ends: a creation or a transfer to the
+		// owner locks the owner's row first (team.CheckOwnedApplications).
+		owned, err := tx.Application.Query().Where(application.OwnerID(app.OwnerID)).IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if err := s.trimImportRows(ctx, tx, owned, len(req.Users)); err != nil {
 			return err
 		}
 		if out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now}); err != nil {
 			return err
 		}
-		return s.checkPendingLinks(ctx, tx, app.OwnerID)
+		return s.checkPendingLinks(ctx, tx, owned)
 	})
 	if err != nil {
 		return nil, err
@@ -151,21 +157,17 @@ const DefaultMaxImportRows = 100_000
 const DefaultMaxPendingLinks = 1_000_000
 
 // checkPendingLinks refuses (Invalid) inside tx, after the run's links were written, when the
-// pending links of owner's applications pass MaxPendingLinks (DefaultMaxPendingLinks), so the
-// run writes nothing: counting after the write counts exactly the addresses the run added (a
-// re-run of the same addresses adds none). The caller holds owner's row, so runs into one
+// pending links of the owner's applications (owned) pass MaxPendingLinks
+// (DefaultMaxPendingLinks), so the run writes nothing: counting after the write counts exactly
+// the addresses the run added (a re-run of the same addresses adds none). The caller holds the owner's row, so runs into one
 // owner's applications take turns and the count stays exact. It counts through the
 // (application_id, email) index.
-func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owner string) error {
+func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string) error {
 	limit := s.MaxPendingLinks
 	if limit <= 0 {
 		limit = DefaultMaxPendingLinks
 	}
-	apps, err := tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx)
-	if err != nil {
-		return err
-	}
-	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(apps...)).Count(ctx)
+	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(owned...)).Count(ctx)
 	if err != nil || n <= limit {
 		return err
 	}
@@ -173,32 +175,28 @@ func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owner strin
 		"and this run would make it %d: roll back older runs first", limit, n)
 }
 
-// trimImportRows makes room inside tx for a run of n rows into an application of owner: while
-// the import rows kept across owner's applications and n together pass MaxImportRows
+// trimImportRows makes room inside tx for a run of n rows into one of an owner's applications
+// (owned): while the import rows kept across them and n together pass MaxImportRows
 // (DefaultMaxImportRows), it deletes the rows of their oldest run that still has some, whole
 // runs at a time. A run larger than the total itself keeps its rows, so the total kept is at
-// most the larger of the two. The caller holds owner's row (store.LockUser), so the runs of
+// most the larger of the two. The caller holds the owner's row (store.LockUser), so the runs of
 // one owner take turns; the applications whose rows it deletes are held first
 // (store.HoldApplications), so an application's deletion, which locks the application and
 // then deletes its rows, either finishes first or waits.
-func (s *Service) trimImportRows(ctx context.Context, tx *ent.Tx, owner string, n int) error {
+func (s *Service) trimImportRows(ctx context.Context, tx *ent.Tx, owned []string, n int) error {
 	limit := s.MaxImportRows
 	if limit <= 0 {
 		limit = DefaultMaxImportRows
 	}
-	apps, err := tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx)
-	if err != nil {
-		return err
-	}
-	kept, err := tx.ImportRow.Query().Where(importrow.HasSourceWith(importsource.ApplicationIDIn(apps...))).Count(ctx)
+	kept, err := tx.ImportRow.Query().Where(importrow.HasSourceWith(importsource.ApplicationIDIn(owned...))).Count(ctx)
 	if err != nil || kept+n <= limit {
 		return err
 	}
-	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.IDIn(apps...)); err != nil {
+	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.IDIn(owned...)); err != nil {
 		return err
 	}
 	for kept+n > limit {
-		oldest, err := tx.ImportSource.Query().Where(importsource.ApplicationIDIn(apps...), importsource.HasRows()).
+		oldest, err := tx.ImportSource.Query().Where(importsource.ApplicationIDIn(owned...), importsource.HasRows()).
 			Order(ent.Asc(importsource.FieldCreatedAt), ent.Asc(importsource.FieldID)).First(ctx)
 		if store.NotFound(err) {
 			return nil
