@@ -1,15 +1,10 @@
 package graph_test
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"loginsign/graph"
-	"loginsign/internal/auth"
 	"loginsign/internal/portal"
-	"loginsign/internal/store/storetest"
 )
 
 // Found by the sweep of bad argument values (TestGraphQLBadInput): each was an error without
@@ -17,17 +12,8 @@ import (
 // refused before anything is read, with its code, and nothing is logged.
 func TestBadArgumentValuesAreRefusedWithTheirCode(t *testing.T) {
 	t.Parallel()
-	db := storetest.SQLite(t)
-	f := newFixture(t, db)
-	var logged strings.Builder
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: f.identity, Portal: f.portal}, slog.New(slog.NewTextHandler(&logged, nil)))
-	ctx := context.Background()
-	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "Alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.portal.Import(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), app.Application.ID, portal.ImportRequest{
+	r := newRefusals(t)
+	if _, err := r.portal.Import(r.asAlice(), r.app.ID, portal.ImportRequest{
 		Users: []portal.ImportUser{{ExternalUserID: "1", Email: "imported@example.com"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +25,7 @@ func TestBadArgumentValuesAreRefusedWithTheirCode(t *testing.T) {
 	}{
 		{"an empty cursor of a connection read with its parent",
 			`query($app: ID!) { application(id: $app) { importSources(first: 1) { edges { node { rows(first: 1, after: "") { totalCount } } } } } }`,
-			map[string]any{"app": app.Application.ID},
+			map[string]any{"app": r.app.ID},
 			`{"message":"rows: after is not a cursor this list gave out","locations":[{"line":1,"column":85}],"extensions":{"code":"invalid_request"}}`},
 		{"both first and last",
 			`{ viewer { applications(first: 2, last: 2) { totalCount } } }`, nil,
@@ -51,6 +37,6 @@ func TestBadArgumentValuesAreRefusedWithTheirCode(t *testing.T) {
 			`query($s: String!) { applications(first: 5, where: {nameIn: ["a", $s]}) { totalCount } }`, map[string]any{"s": long},
 			`{"message":"applications: where holds a text of 1000000 bytes; the limit is 8192","locations":[{"line":1,"column":22}],"extensions":{"code":"invalid_request"}}`},
 	} {
-		t.Run(tc.name, func(t *testing.T) { wantOneError(t, h, &logged, alice.ID, tc.query, tc.vars, tc.want) })
+		t.Run(tc.name, func(t *testing.T) { r.wantOneError(t, tc.query, tc.vars, tc.want) })
 	}
 }

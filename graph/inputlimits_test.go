@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"loginsign/ent"
 	"loginsign/graph"
 	"loginsign/internal/auth"
 	"loginsign/internal/portal"
@@ -192,18 +193,9 @@ func TestWhereVariablesAreMeasuredBeforeCoercion(t *testing.T) {
 // ERROR as a server fault.
 func TestMalformedArgumentsAreInvalidRequests(t *testing.T) {
 	t.Parallel()
-	db := storetest.SQLite(t)
-	f := newFixture(t, db)
-	var logged strings.Builder
-	h := graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: f.identity, Portal: f.portal}, slog.New(slog.NewTextHandler(&logged, nil)))
-	ctx := context.Background()
-	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "Alpha"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := newRefusals(t)
 	const rfc = "time should be RFC3339Nano formatted string"
-	nested := fmt.Sprintf(`{ application(id: %q) { analytics { days: signupsPerDay(from: "x", to: "y") { count } } } }`, app.Application.ID)
+	nested := fmt.Sprintf(`{ application(id: %q) { analytics { days: signupsPerDay(from: "x", to: "y") { count } } } }`, r.app.ID)
 	for _, tc := range []struct {
 		name, query string
 		vars        map[string]any
@@ -217,7 +209,7 @@ func TestMalformedArgumentsAreInvalidRequests(t *testing.T) {
 			`{"message":"days: argument from: `+rfc+`","path":["application","analytics","days"],"locations":[{"line":1,"column":%d}],"extensions":{"code":"invalid_request"}}`,
 			strings.Index(nested, "days")+1)},
 	} {
-		t.Run(tc.name, func(t *testing.T) { wantOneError(t, h, &logged, alice.ID, tc.query, tc.vars, tc.want) })
+		t.Run(tc.name, func(t *testing.T) { r.wantOneError(t, tc.query, tc.vars, tc.want) })
 	}
 }
 
@@ -247,18 +239,48 @@ func TestFiltersThatSetNothingAreInvalidRequests(t *testing.T) {
 	}
 }
 
-// wantOneError posts query with vars to h as userID and checks that the answer is the one
-// error want, exactly, and that nothing was logged (logged is h's log, emptied first): a
-// client's bad value is no server fault.
-func wantOneError(t *testing.T, h http.Handler, logged *strings.Builder, userID, query string, vars map[string]any, want string) {
+// refusals is the fixture of the tests that check a client's bad value is refused with its
+// code and nothing logged: its handler logs into logged, and Alice owns the application Alpha.
+type refusals struct {
+	*fixture
+	logged strings.Builder
+	alice  *ent.User
+	app    *ent.Application
+}
+
+func newRefusals(t *testing.T) *refusals {
 	t.Helper()
-	logged.Reset()
+	db := storetest.SQLite(t)
+	r := &refusals{fixture: newFixture(t, db)}
+	r.handler = graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: r.identity, Portal: r.portal},
+		slog.New(slog.NewTextHandler(&r.logged, nil)))
+	ctx := context.Background()
+	r.alice, _ = r.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	created, err := r.portal.CreateApplication(r.asAlice(), portal.ApplicationInput{Name: "Alpha"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.app = created.Application
+	return r
+}
+
+// asAlice is a context carrying Alice's session.
+func (r *refusals) asAlice() context.Context {
+	return auth.WithSession(context.Background(), auth.Session{UserID: r.alice.ID})
+}
+
+// wantOneError posts query with vars as Alice and checks that the answer is the one error
+// want, exactly, and that nothing was logged (the log is emptied first): a client's bad value
+// is no server fault.
+func (r *refusals) wantOneError(t *testing.T, query string, vars map[string]any, want string) {
+	t.Helper()
+	r.logged.Reset()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	r := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
-	r.Header.Set("Content-Type", "application/json")
-	r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: userID, ID: "test"}))
+	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req = req.WithContext(auth.WithSession(req.Context(), auth.Session{UserID: r.alice.ID, ID: "test"}))
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	r.handler.ServeHTTP(w, req)
 	var resp struct{ Errors []json.RawMessage }
 	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 {
 		t.Fatalf("%d %.300s, want one error", w.Code, w.Body)
@@ -266,7 +288,7 @@ func wantOneError(t *testing.T, h http.Handler, logged *strings.Builder, userID,
 	if got := string(resp.Errors[0]); got != want {
 		t.Fatalf("error %.300s\nwant  %s", got, want)
 	}
-	if logged.Len() != 0 {
-		t.Fatalf("logged %.300q: a client's bad value is no server fault", logged.String())
+	if r.logged.Len() != 0 {
+		t.Fatalf("logged %.300q: a client's bad value is no server fault", r.logged.String())
 	}
 }
