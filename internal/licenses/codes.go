@@ -120,24 +120,15 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 type codeRow struct{ id, code, key string }
 
 // authorizeNewCodesTx is authorizeTx for a transaction that adds n codes to application
-// app (as Authorize returned it before tx): it refuses (Invalid) when the codes stored across
-// the applications of app's owner and n together would pass MaxCodes (DefaultMaxCodes), so
-// the call writes nothing. The owner's row is locked first (store.LockUser, before the
-// application, the order team.AuthorizeTx documents), so on PostgreSQL the additions to one
-// owner's applications take turns and the total stays exact; SQLite writes one transaction at
-// a time anyway. A member adding codes to someone else's application counts against the
-// owner, who is the one whose applications hold them.
+// app (as Authorize returned it before tx), with the owner's row locked first
+// (team.AuthorizeForOwnerTx): it refuses (Invalid) when the codes stored across the
+// applications of app's owner and n together would pass MaxCodes (DefaultMaxCodes), so the
+// call writes nothing. A member adding codes to someone else's application counts against
+// the owner, who is the one whose applications hold them.
 func (s *Service) authorizeNewCodesTx(ctx context.Context, tx *ent.Tx, app *ent.Application, n int) (*ent.Application, error) {
-	if _, err := store.LockUser(ctx, tx, s.DB.Dialect, app.OwnerID); err != nil {
-		return nil, err
-	}
-	locked, err := s.authorizeTx(ctx, tx, app.ID, team.ManageLicenses)
+	locked, err := team.AuthorizeForOwnerTx(ctx, tx, s.DB.Dialect, app, team.ManageLicenses)
 	if err != nil {
 		return nil, err
-	}
-	if locked.OwnerID != app.OwnerID {
-		// A transfer of ownership committed between the two checks: the lock is the old owner's.
-		return nil, apperr.New(apperr.Conflict, "the application changed owner; try again")
 	}
 	return locked, s.checkCodeTotal(ctx, tx, app.OwnerID, n)
 }

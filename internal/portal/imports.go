@@ -101,18 +101,10 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	}
 	var out *ImportResult
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		// The owner first, then the application (the order team.AuthorizeTx documents): the
-		// runs into one owner's applications take turns, so trimImportRows counts exactly.
-		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, checked.OwnerID); err != nil {
-			return err
-		}
-		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
+		// The runs into one owner's applications take turns, so the totals count exactly.
+		app, err := team.AuthorizeForOwnerTx(ctx, tx, s.DB.Dialect, checked, team.RunImports)
 		if err != nil {
 			return err
-		}
-		if app.OwnerID != checked.OwnerID {
-			// A transfer of ownership committed between the two checks: the lock is the old owner's.
-			return apperr.New(apperr.Conflict, "the application changed owner; try again")
 		}
 		// The owner's applications stay these until tx ends: a creation or a transfer to the
 		// owner locks the owner's row first (team.CheckOwnedApplications).

@@ -192,6 +192,27 @@ func AuthorizeTx(ctx context.Context, tx *ent.Tx, dialect, appID string, a Actio
 	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres")
 }
 
+// AuthorizeForOwnerTx is AuthorizeTx for a write that counts against the totals of the
+// application's owner (license codes, pending links, import rows): app is the application as
+// read before tx. It locks the owner's row first (store.LockUser, the order above), then the
+// application, so on PostgreSQL the writes into one owner's applications take turns and a
+// count of what they hold stays exact (SQLite writes one transaction at a time anyway). An
+// ownership transfer committed between the two reads answers Conflict: the lock taken is the
+// old owner's.
+func AuthorizeForOwnerTx(ctx context.Context, tx *ent.Tx, dialect string, app *ent.Application, a Action) (*ent.Application, error) {
+	if _, err := store.LockUser(ctx, tx, dialect, app.OwnerID); err != nil {
+		return nil, err
+	}
+	locked, _, err := AuthorizeTx(ctx, tx, dialect, app.ID, a)
+	if err != nil {
+		return nil, err
+	}
+	if locked.OwnerID != app.OwnerID {
+		return nil, apperr.New(apperr.Conflict, "the application changed owner; try again")
+	}
+	return locked, nil
+}
+
 func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock bool) (*ent.Application, Role, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
