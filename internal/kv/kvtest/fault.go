@@ -55,7 +55,14 @@ func (f *Fault) fails(cmd redis.Cmder) bool {
 		if len(args) < 2 {
 			return false
 		}
-		if k, ok := args[1].(string); !ok || !strings.HasPrefix(k, f.prefix) {
+		var k string
+		switch a := args[1].(type) {
+		case string:
+			k = a
+		case *string: // Transact and GetEach on a Redis server send their arguments so (kv.argRefs)
+			k = *a
+		}
+		if !strings.HasPrefix(k, f.prefix) {
 			return false
 		}
 	}

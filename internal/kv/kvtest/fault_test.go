@@ -45,3 +45,22 @@ func TestFaultFailsWhatItIsArmedFor(t *testing.T) {
 		t.Fatalf("a DEL once the fault is spent: %v", err)
 	}
 }
+
+// TestFaultSeesTheKeysOfBatchedCalls: Transact on a Redis server sends its arguments as
+// pointers (kv's batches); an armed prefix still finds them.
+func TestFaultSeesTheKeysOfBatchedCalls(t *testing.T) {
+	if os.Getenv(kvtest.EnvRedis) == "" {
+		t.Skip(kvtest.EnvRedis + " is not set")
+	}
+	ctx := context.Background()
+	s := kvtest.Real(t)
+	f := &kvtest.Fault{}
+	s.AddHook(f)
+	f.Arm("smembers", "fat:", 1)
+	if _, err := s.Transact(ctx, []string{"SMEMBERS", "other"}); err != nil {
+		t.Fatalf("SMEMBERS of another prefix: %v", err)
+	}
+	if _, err := s.Transact(ctx, []string{"SMEMBERS", "fat:1"}); !errors.Is(err, kvtest.ErrInjected) {
+		t.Fatalf("an armed SMEMBERS through Transact: %v, want the injected error", err)
+	}
+}
