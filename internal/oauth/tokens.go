@@ -167,7 +167,9 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	}
 	// A replay that raced this exchange revoked the family before its tokens existed, or the
 	// person ended the session that approved while the code waited (endLines found no family
-	// of it): finish the job so the code issues nothing usable. One round trip for both.
+	// of it): finish the job so the code issues nothing usable. One round trip for both. If
+	// that fails, the tokens are not answered: they could be alive, and a retry of the
+	// exchange is a replay, which revokes the family again.
 	pipe := s.KV.Pipeline()
 	revoked := pipe.Exists(ctx, revokedFamilyKey(g.Family))
 	ended := pipe.Exists(ctx, endedLineKey(g.Line))
@@ -175,7 +177,9 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 		return nil, serverError(fmt.Errorf("reading revocations of the exchange: %w", err))
 	}
 	if revoked.Val() > 0 || (g.Line != "" && ended.Val() > 0) {
-		s.revokeFamily(ctx, g.Family, ids.Hash(resp.AccessToken))
+		if err := s.revokeFamily(ctx, g.Family, ids.Hash(resp.AccessToken)); err != nil {
+			return nil, err
+		}
 	}
 	if g.Line != "" && ended.Val() > 0 {
 		return nil, ErrInvalidGrant.WithDescription("the person ended the session that approved this authorization")

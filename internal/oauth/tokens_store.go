@@ -732,14 +732,21 @@ func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, erro
 	return auth.Token{ApplicationID: g.ApplicationID, ConnectionID: g.ConnectionID, UserID: g.UserID, Scopes: g.Scopes}, nil
 }
 
-// revokeFamily revokes every token of a sign-in: its refresh tokens (SQL) and its access
-// tokens (Redis). It first leaves a marker (revokedFamilyTTL) that every later write of a
+// revokeFamily revokes every token of a sign-in: its access tokens (Redis) and its refresh
+// tokens (SQL). It first leaves a marker (revokedFamilyTTL) that every later write of a
 // token of the family reads in its round trip (writeAccessTokenChecked): a token written
 // before the marker is in the family's sets when they are read below, and a writer that
 // finds the marker revokes again, naming what it wrote (written, access-token hashes). It
 // must: the sets are read, then deleted, so a token added between the two (a writer that
 // found the marker set by a concurrent revocation) is gone from them when that writer's own
 // revocation reads them.
+//
+// The refresh tokens are revoked last: a revoked row is what tells a retry there is nothing
+// left to do (endLines finds the families to revoke by their unrevoked rows; a reused refresh
+// token of a revoked row is refused without revoking). Revoked first, a read or delete that
+// failed after them left the family's access tokens alive for their whole lifetime, out of
+// every retry's reach. A failure before them leaves the rows unrevoked for the retry, and the
+// marker makes a rotation meanwhile revoke the family again.
 func (s *Service) revokeFamily(ctx context.Context, family string, written ...string) error {
 	return s.revokeFamilies(ctx, []string{family}, written...)
 }
@@ -756,10 +763,6 @@ func (s *Service) revokeFamilies(ctx context.Context, families []string, written
 	if _, err := pipe.Exec(ctx); err != nil {
 		return serverError(err)
 	}
-	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyIDIn(families...), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).Save(ctx); err != nil {
-		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
-	}
 	hashes, err := s.tokensIn(ctx, keys)
 	if err != nil {
 		return serverError(err)
@@ -769,6 +772,10 @@ func (s *Service) revokeFamilies(ctx context.Context, families []string, written
 	}
 	if err := s.KV.Del(ctx, keys...).Err(); err != nil {
 		return serverError(err)
+	}
+	if _, err := s.DB.RefreshToken.Update().Where(refreshtoken.FamilyIDIn(families...), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).Save(ctx); err != nil {
+		return serverError(fmt.Errorf("revoking refresh tokens: %w", err))
 	}
 	return nil
 }
