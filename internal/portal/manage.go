@@ -252,39 +252,47 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 	return secret, nil
 }
 
-// DeleteApplication deletes appID and everything that belongs to it, in one transaction. Each
-// connection ends through connections.Delete (tokens revoked, licenses expired, alias retired
-// for good, the application's open address change request superseded); the events that queues
-// are dropped with the application's outbox, since a deleted application has no webhook left to
+// DeleteApplication deletes appID and everything that belongs to it. Each connection ends
+// through connections.Delete (tokens revoked, licenses expired, alias retired for good, the
+// application's open address change request superseded), without the event it would queue,
+// and the application's outbox goes too: a deleted application has no webhook left to
 // deliver to. The application's proposals go with it: its address change requests, whatever
-// their state (each holds a person's old and new address, and no foreign key deletes it), and
-// its pending links, open or refused, so that no person is shown, or can accept, a proposal of
-// an application that is gone. It needs a recent sign-in (Unauthorized,
+// their state (each holds a person's old and new address, and no foreign key deletes it),
+// and its pending links, open or refused, so that no person is shown, or can accept, a
+// proposal of an application that is gone. It needs a recent sign-in (Unauthorized,
 // reauthentication_required): it cannot be undone.
+//
+// The connections end endBatch at a time, each batch in a transaction of its own
+// (endConnections); the rest, the application's row last, goes in a final one. An
+// application with a million people is a quarter of an hour of writes: in one transaction
+// they held SQLite's one writer all along, and any failure lost them all, so the request
+// made again started from nothing and never got further. A failure is reported with the
+// connections ended so far ended, and the same request again (the application is still
+// there) goes on from them.
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
-	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, err := s.authorizeTx(ctx, tx, appID, team.DeleteApp)
+	for {
+		n, err := s.endConnections(ctx, appID, now)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
+		if n < endBatch {
+			break
+		}
+	}
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
+		if err != nil {
 			return err
 		}
+		// People who connected since the last batch.
 		for {
-			conns, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).
-				WithUser().Limit(500).All(ctx)
+			n, err := endSomeConnections(ctx, tx, app, now)
 			if err != nil {
 				return err
 			}
-			if len(conns) == 0 {
+			if n == 0 {
 				break
-			}
-			for _, c := range conns {
-				c.Edges.Application = app
-				if err := connections.Delete(ctx, tx, c, connections.DeletedByDeveloper, now); err != nil {
-					return err
-				}
 			}
 		}
 		steps := []struct {
@@ -337,6 +345,59 @@ func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 		}
 		return tx.Application.DeleteOne(app).Exec(ctx)
 	})
+}
+
+// endBatch is how many connections of an application being deleted end in one transaction:
+// about half a second of writes.
+const endBatch = 500
+
+// authorizeDeleteTx is the check of every transaction of DeleteApplication: the role may
+// delete appID (locked on PostgreSQL), and the sign-in is recent.
+func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID string, now time.Time) (*ent.Application, error) {
+	app, err := s.authorizeTx(ctx, tx, appID, team.DeleteApp)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
+		return nil, err
+	}
+	return app, nil
+}
+
+// endConnections ends up to endBatch connections of appID, which the signed-in developer is
+// deleting, in a transaction of its own, and returns how many it ended.
+func (s *Service) endConnections(ctx context.Context, appID string, now time.Time) (int, error) {
+	n := 0
+	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
+		if err != nil {
+			return err
+		}
+		n, err = endSomeConnections(ctx, tx, app, now)
+		return err
+	})
+	return n, err
+}
+
+// endSomeConnections ends up to endBatch connections of app inside tx (connections.Delete)
+// and returns how many it ended. They queue no user_account_deleted: the application is
+// going, with its outbox, and a batch committed before the end must not send its events
+// meanwhile (connections.Delete queues none for an application without a webhook URL).
+func endSomeConnections(ctx context.Context, tx *ent.Tx, app *ent.Application, now time.Time) (int, error) {
+	conns, err := tx.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).
+		WithUser().Limit(endBatch).All(ctx)
+	if err != nil {
+		return 0, err
+	}
+	going := *app
+	going.WebhookURL = ""
+	for _, c := range conns {
+		c.Edges.Application = &going
+		if err := connections.Delete(ctx, tx, c, connections.DeletedByDeveloper, now); err != nil {
+			return 0, err
+		}
+	}
+	return len(conns), nil
 }
 
 // recordSettings writes the activity of a settings change of app by patch p: the names of
