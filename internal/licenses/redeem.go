@@ -13,7 +13,10 @@ import (
 )
 
 // Holder is the connection a person acts through for one application: given by the Bearer
-// access token of the app, or by their LoginSign session and the application id.
+// access token of the app, or by their LoginSign session and the application id. A token
+// answers Unauthorized (invalid_token) once its connection is deleted or blocked, as GET
+// /api/user does: an access token lives on in the token store until it expires, and only this
+// check of the connection ends what it does here.
 func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection, error) {
 	appID = strings.TrimSpace(appID)
 	if tok, ok := auth.TokenFrom(ctx); ok {
@@ -24,6 +27,9 @@ func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection,
 			Where(appconnection.ID(tok.ConnectionID), appconnection.ApplicationID(tok.ApplicationID)).Only(ctx)
 		if store.NotFound(err) {
 			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token no longer exists")
+		}
+		if err == nil && conn.Blocked {
+			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token is blocked")
 		}
 		return conn, err
 	}

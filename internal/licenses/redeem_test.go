@@ -61,3 +61,30 @@ func TestRedeemLimits(t *testing.T) {
 		})
 	})
 }
+
+// TestABlockedConnectionsTokenRedeemsNothing: once a connection is blocked, the access token
+// the app holds for it (alive in the token store until it expires) neither redeems a code
+// nor lists the licenses, as GET /api/user refuses it; the person's own session still lists
+// theirs. Before, the licenses routes loaded the connection and took a blocked one.
+func TestABlockedConnectionsTokenRedeemsNothing(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		code := w.codes(t, w.variant(t, "Monthly", "MONTH"), 1)[0]
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		if err := db.AppConnection.UpdateOne(conn).SetBlocked(true).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, err := w.svc.Redeem(asToken(conn), "", code)
+		wantErr(t, err, "invalid_token")
+		_, _, err = w.svc.Subscriptions(asToken(conn), "")
+		wantErr(t, err, "invalid_token")
+		page, err := w.svc.ListCodes(as(w.dev), w.app.ID, licenses.CodeQuery{State: licenses.Unused})
+		if err != nil || page.TotalCount != 1 {
+			t.Fatalf("unused codes after the blocked token's attempt = %+v, %v; want the code unused", page, err)
+		}
+		if _, _, err := w.svc.Subscriptions(as(ann), w.app.ID); err != nil {
+			t.Fatalf("the person's own session: %v", err)
+		}
+	})
+}
