@@ -2,7 +2,7 @@ package identity
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -68,12 +68,21 @@ func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	if err := s.DB.User.UpdateOneID(sess.UserID).AddEmailVersion(1).Exec(ctx); err != nil && !store.NotFound(err) {
 		return 0, err
 	}
-	s.endingSessions(ctx, sess.UserID, func(id string) bool { return id != sess.ID })
-	n, err := s.Sessions.DeleteAll(ctx, sess.UserID, sess.ID)
+	return s.endOtherSessions(ctx, sess.UserID, sess.ID)
+}
+
+// endOtherSessions ends every session of userID but keep (a session's hash), telling their
+// applications first (endingSessions), records how many ended and returns it. When the
+// applications cannot be told, no session ends and the error is returned.
+func (s *Service) endOtherSessions(ctx context.Context, userID, keep string) (int, error) {
+	if err := s.endingSessions(ctx, userID, func(id string) bool { return id != keep }); err != nil {
+		return 0, err
+	}
+	n, err := s.Sessions.DeleteAll(ctx, userID, keep)
 	if err != nil || n == 0 {
 		return n, err
 	}
-	return n, s.recordSessionsEnded(ctx, sess.UserID, n)
+	return n, s.recordSessionsEnded(ctx, userID, n)
 }
 
 // EndPasskeySessions ends the sessions of userID that signed in with the passkey named by
@@ -124,7 +133,9 @@ func (s *Service) endSessionsSignedInBy(ctx context.Context, userID string, sign
 	if len(ending) == 0 {
 		return 0, nil
 	}
-	s.endingSessions(ctx, userID, func(id string) bool { return slices.Contains(ending, id) })
+	if err := s.endingSessions(ctx, userID, func(id string) bool { return slices.Contains(ending, id) }); err != nil {
+		return 0, err
+	}
 	if err := s.Sessions.deleteHashes(ctx, userID, ending...); err != nil {
 		return 0, err
 	}
@@ -132,17 +143,20 @@ func (s *Service) endSessionsSignedInBy(ctx context.Context, userID string, sign
 }
 
 // endingSessions tells SessionsEnding about the sessions of userID that ending chooses (by
-// id), before they are deleted: so a crash between the two loses no logout. It is best effort:
-// the sessions end whatever it answers (ending them is what the person asked for), and a
-// failure is logged.
-func (s *Service) endingSessions(ctx context.Context, userID string, ending func(id string) bool) {
+// id), before they are deleted: so a crash between the two loses no logout. A failure is
+// returned, and the caller must then delete nothing: SessionsEnding revokes what the
+// applications were given from the sessions' lines, and only a session still listed names its
+// line. Deleted anyway, the sessions would be gone from the person's list while the tokens a
+// thief's apps got from them lived on (a refresh token for weeks), and a retry would find
+// nothing left to end. Kept, the person is told it failed, still sees them, and a retry ends
+// them and their tokens.
+func (s *Service) endingSessions(ctx context.Context, userID string, ending func(id string) bool) error {
 	if s.SessionsEnding == nil {
-		return
+		return nil
 	}
 	list, err := s.Sessions.List(ctx, userID)
 	if err != nil {
-		slog.WarnContext(ctx, "listing the sessions that end", "err", err)
-		return
+		return err
 	}
 	var since time.Time
 	var lines []string
@@ -156,11 +170,12 @@ func (s *Service) endingSessions(ctx context.Context, userID string, ending func
 		lines = append(lines, l.Line)
 	}
 	if since.IsZero() {
-		return
+		return nil
 	}
 	if err := s.SessionsEnding(ctx, userID, since, lines); err != nil {
-		slog.WarnContext(ctx, "telling the applications of the sessions that end", "err", err)
+		return fmt.Errorf("telling the applications of the sessions that end: %w", err)
 	}
+	return nil
 }
 
 // recordSessionsEnded writes the activity event of n sessions ended by their person. Sessions
@@ -197,7 +212,9 @@ func (s *Service) SignOutSession(ctx context.Context, id string) error {
 		}
 		return err
 	}
-	s.endingSessions(ctx, sess.UserID, func(sid string) bool { return sid == id })
+	if err := s.endingSessions(ctx, sess.UserID, func(sid string) bool { return sid == id }); err != nil {
+		return err
+	}
 	if err := s.Sessions.DeleteByID(ctx, sess.UserID, id); err != nil {
 		return err
 	}
