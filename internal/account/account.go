@@ -488,10 +488,23 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 // the removal has committed, the sessions that signed in through the address end, all but
 // this one (identity.Service.EndAddressSessions): someone who added their own mailbox to the
 // account must not stay signed in through it.
+//
+// They end before the removal too, and a failure there removes nothing: ended only after the
+// commit, a failure left them signed in with the address gone, and a retry of the removal
+// found no address and ended nothing. What ends after the commit is only a session of a
+// sign-in through the address that checked it (the sign-in page's stillHeld) before the
+// commit.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
+	}
+	ue, err := s.DB.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid)).Only(ctx)
+	if err != nil {
+		return store.Err(err, "address")
+	}
+	if _, err := s.Identity.EndAddressSessions(ctx, uid, ue.Email); err != nil {
+		return fmt.Errorf("ending the address's sessions: %w", err)
 	}
 	var released string // the verified address removed, "" for a pending one
 	var told bool       // whether email_changed events were queued

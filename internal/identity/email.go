@@ -37,6 +37,23 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 	if err != nil {
 		return false, err
 	}
+	// The person's other sessions end before the change, and those a sign-in racing it started
+	// again after it (afterPrimaryChange). Ended only after the commit, a failure left them
+	// signed in while the change stood, and nothing could finish it: the address made primary
+	// is no longer an alternative to pick again, and the change again finds nothing to do.
+	// Ended first, a failure changes nothing and is the person's to retry; a change that then
+	// fails leaves them signed out, never the other way round.
+	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID {
+		u, err := s.DB.User.Get(ctx, userID)
+		if err != nil {
+			return false, store.Err(err, "user")
+		}
+		if u.Email != newEmail {
+			if _, err := s.endOtherSessions(ctx, userID, sess.ID); err != nil {
+				return false, err
+			}
+		}
+	}
 	var before *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		before, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
@@ -55,7 +72,9 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 // was) has committed: with endSessions every other session of the person ends (the one that
 // made the change stays), and the old address gets a security notice, so a change the person
 // did not make does not go unnoticed. Both are best effort: the change stands, failures are
-// logged.
+// logged. ChangePrimaryEmail ended the other sessions before the change, so what ends here
+// is only a session of a sign-in that compared the account's email_version before the change
+// committed.
 //
 // A confirmed application's proposal (ConfirmEmailChange) ends no session: ending them sends
 // back-channel logouts to the apps signed in from them, within seconds of the confirmation,
@@ -64,13 +83,8 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endSessions bool) {
 	userID := before.ID
 	if sess, ok := auth.SessionFrom(ctx); ok && sess.UserID == userID && endSessions {
-		s.endingSessions(ctx, userID, func(id string) bool { return id != sess.ID })
-		if n, err := s.Sessions.DeleteAll(ctx, userID, sess.ID); err != nil {
+		if _, err := s.endOtherSessions(ctx, userID, sess.ID); err != nil {
 			slog.WarnContext(ctx, "ending other sessions after a primary address change", "err", err)
-		} else if n > 0 {
-			if err := s.recordSessionsEnded(ctx, userID, n); err != nil {
-				slog.WarnContext(ctx, "recording the sessions ended after a primary address change", "err", err)
-			}
 		}
 	}
 	if s.Mail == nil {

@@ -365,10 +365,24 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 // Delete removes one of the signed-in person's passkeys, then ends the sessions it signed in
 // (EndSessions), all but the current one: a passkey someone else added must not leave them
 // signed in.
+//
+// The sessions end before the removal too, and a failure there removes nothing: ended only
+// after the commit, a failure left them signed in with the passkey gone, and a retry of the
+// removal answered NotFound and ended nothing. What ends after the commit is only a session of
+// a sign-in with the passkey that verified it before the commit.
 func (s *Service) Delete(ctx context.Context, id string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return err
+	}
+	if s.EndSessions != nil {
+		k, err := s.DB.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
+		if err != nil {
+			return store.Err(err, "passkey")
+		}
+		if _, err := s.EndSessions(ctx, uid, Ref(k.CredentialID)); err != nil {
+			return fmt.Errorf("ending the passkey's sessions: %w", err)
+		}
 	}
 	var ref string
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
