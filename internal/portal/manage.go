@@ -204,7 +204,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
-		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+		if err := team.TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
 			return err
 		}
 		if err := tx.Application.UpdateOne(app).SetSecretHash(ids.Hash(secret)).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
@@ -237,7 +237,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 		if app.WebhookURL == "" {
 			return apperr.WithReason(apperr.Conflict, "no_webhook", "the application has no webhook URL; set one first")
 		}
-		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+		if err := team.TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
 			return err
 		}
 		if err := tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx); err != nil {

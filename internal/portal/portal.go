@@ -48,6 +48,9 @@ type Service struct {
 	// Writes bounds the developer's changes to applications, teams included (team.TakeWrite;
 	// default team.DefaultWrites), counted by Limiter.
 	Writes ratelimit.Rule
+	// AccessChanges bounds the developer's rotations of secrets and role changes
+	// (team.TakeAccessChange; default team.DefaultAccessChanges), counted by Limiter.
+	AccessChanges ratelimit.Rule
 	// Redirects answers the portal's redirect-URI healthcheck; nil until the OAuth domain is
 	// wired in (the check answers Internal "not available" meanwhile).
 	Redirects RedirectChecker
@@ -84,7 +87,7 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 // Team is the team domain (members, invitations, ownership transfers) over the portal's
 // database, mailer and limiter.
 func (s *Service) Team() *team.Service {
-	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, Now: s.Now}
+	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges, Now: s.Now}
 }
 
 // WebhookURL is app's webhook URL, for the members whose role may read webhooks: anyone else

@@ -332,7 +332,8 @@ func (fx *graphQLBadInputFixture) liftLimits() {
 	s.licenses.Limits.PerAddress.N = many       // and 60 a minute per address
 	s.webhooks.ManualSends.N = many             // retryWebhookEvent: 30 a minute per application
 	s.webhooks.ManualSendsPerDeveloper.N = many // and 300 an hour per developer
-	s.portal.Writes.N = many                    // settings, secrets, connections, roles, transfers: 1,000 an hour per developer
+	s.portal.Writes.N = many                    // settings, connections, transfers: 1,000 an hour per developer
+	s.portal.AccessChanges.N = many             // secrets and roles: 100 an hour per developer
 	s.licenses.Writes.N = many                  // and license variants created or deleted, in the same budget
 	s.mfa.AccountAttempts.N = many              // disableTwoStep, regenerateRecoveryCodes: 10 per 15 minutes per person
 }

@@ -63,17 +63,36 @@ type Service struct {
 	// Writes bounds the developer's changes (TakeWrite; default DefaultWrites), counted by
 	// Limiter.
 	Writes ratelimit.Rule
-	Now    func() time.Time
+	// AccessChanges bounds the developer's role changes (TakeAccessChange; default
+	// DefaultAccessChanges), counted by Limiter.
+	AccessChanges ratelimit.Rule
+	Now           func() time.Time
 }
 
 // DefaultWrites bounds the changes one developer makes to applications, across all of them
-// and every transport: settings, secrets, connections, license variants and single codes,
-// roles, members, invitations revoked, transfers. Each change records an activity event, kept
+// and every transport: settings, connections, license variants and single codes, members,
+// invitations revoked, transfers (secrets and roles have DefaultAccessChanges). Each change records an activity event, kept
 // for the retention period (400 days by default); unbounded, one free account wrote them at
 // the server's speed (the same settings PATCHed in a loop recorded one each time) and filled
 // the database. Operations with budgets of their own (imports, code generation and uploads,
 // exports, invitations, application creations, webhook sends, email sync) are not counted.
 var DefaultWrites = ratelimit.Rule{Name: "developer-writes", N: 1000, Window: time.Hour}
+
+// DefaultAccessChanges bounds the changes to who and what may act for an application, which
+// answer a leak or a departure: a client or webhook secret rotated, a member's role changed.
+// They have a budget of their own, apart from DefaultWrites: in it, a developer whose changes
+// were spent (their own automation, or someone with a stolen session of theirs renaming an
+// application in a loop) could not rotate a leaked secret or demote a member for up to an
+// hour, while the leaked secret kept working. Each of them needs a sign-in of the last
+// minutes (auth.RequireRecentSignIn), so a stolen session cookie cannot spend this budget
+// once its sign-in is older; each records an activity event, so it is bounded all the same.
+var DefaultAccessChanges = ratelimit.Rule{Name: "developer-access-changes", N: 100, Window: time.Hour}
+
+// TakeAccessChange counts one change of secrets or roles by the signed-in developer under
+// rule (default DefaultAccessChanges), as TakeWrite counts the others.
+func TakeAccessChange(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule) error {
+	return l.TakeForUser(ctx, rule.Or(DefaultAccessChanges))
+}
 
 // TakeWrite counts one change by the signed-in developer under rule (default DefaultWrites):
 // RateLimited past it; nil l counts nothing. Callers take it once the change is known to be
@@ -565,7 +584,7 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		if err != nil {
 			return store.Err(err, "member")
 		}
-		if err := TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
+		if err := TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
 			return err
 		}
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
