@@ -187,19 +187,29 @@ func randInt(n int64) int {
 }
 
 // sendWaiting mails a new link and code for w (stored under hash), replacing the previous
-// ones, and saves w.
+// ones, and saves w. The old link's end, the reset of the tries and the new code are one
+// transaction, so that a failure between them cannot leave the old code with its tries
+// counted afresh (five more guesses at it for every resend failing so), nor the old link
+// alive after a resend that answered success.
 func (s *Service) sendWaiting(ctx context.Context, hash string, w *waitingSignIn) error {
 	code := digits(6)
 	link, err := s.mailLink(ctx, w.Email, w.FlowID, hash, code, w.Browser)
 	if err != nil {
 		return err
 	}
-	if w.Link != "" {
-		s.KV.Del(ctx, magicKey(w.Link))
-	}
+	old := w.Link
 	w.Link, w.Code, w.SentAt = link, codeHash(hash, code), s.Now().Unix()
-	s.KV.Del(ctx, attemptsKey(hash))
-	return s.saveWaiting(ctx, hash, w)
+	b, _ := json.Marshal(w)
+	pipe := s.KV.TxPipeline()
+	if old != "" {
+		pipe.Del(ctx, magicKey(old))
+	}
+	pipe.Del(ctx, attemptsKey(hash))
+	pipe.Set(ctx, waitingKey(hash), b, s.Config.MagicLinkTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("storing waiting sign-in: %w", err)
+	}
+	return nil
 }
 
 func (s *Service) saveWaiting(ctx context.Context, hash string, w *waitingSignIn) error {
@@ -516,7 +526,11 @@ func (s *Service) FinishApproved(ctx context.Context, raw, browser string) (*Sig
 	if w.State != WaitingApproved {
 		return nil, apperr.New(apperr.Conflict, "this sign-in was not approved")
 	}
-	if n, err := s.KV.Del(ctx, waitingKey(hash)).Result(); err != nil || n != 1 {
+	// A failed delete is not a finished sign-in: the approval still waits, and a retry
+	// finishes it.
+	if n, err := s.KV.Del(ctx, waitingKey(hash)).Result(); err != nil {
+		return nil, fmt.Errorf("ending waiting sign-in: %w", err)
+	} else if n != 1 {
 		return nil, apperr.New(apperr.Gone, "this sign-in has already finished")
 	}
 	u, err := s.accountHolding(ctx, w.UserID, w.Email, w.EmailVersion)
