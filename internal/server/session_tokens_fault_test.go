@@ -38,6 +38,9 @@ func TestSigningOutEverywhereElseThatFailsHalfWayIsFinishedByItsRetry(t *testing
 		if errs == nil {
 			t.Fatalf("signing out everywhere else with the access tokens not deleted answered %v, want an error", data)
 		}
+		if ext, _ := errs[0]["extensions"].(map[string]any); ext["code"] != "temporarily_unavailable" {
+			t.Errorf("the failed attempt answered %v, want temporarily_unavailable (a lost connection is an outage)", errs)
+		}
 		if n := f.Injected(); n != 1 {
 			t.Fatalf("the fault was injected %d times, want 1", n)
 		}

@@ -3,14 +3,16 @@ package kvtest
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// ErrInjected is the error a Fault answers for the commands it fails.
-var ErrInjected = errors.New("kvtest: connection lost (injected)")
+// ErrInjected is the error a Fault answers for the commands it fails: a network error, as a
+// connection lost is (apperr.DependencyDown takes it for an outage, 503).
+var ErrInjected error = &net.OpError{Op: "write", Net: "tcp", Err: errors.New("kvtest: connection lost (injected)")}
 
 // Fault is a go-redis hook that fails the commands a test arms it for, as a connection lost
 // just before they were sent: a command sent alone fails, and a pipeline or transaction that
