@@ -94,9 +94,17 @@ func (s *Service) Flow(ctx context.Context, id string) (*Flow, error) {
 	return f, nil
 }
 
-// EndFlow deletes a flow once its authorization was answered.
-func (s *Service) EndFlow(ctx context.Context, id string) {
-	s.KV.Del(ctx, flowKey(id))
+// EndFlow deletes a flow once its authorization was answered, before the answer goes to the
+// client. A flow that could not be deleted must not be answered: it would live on for
+// FlowTTL, and the consent page of the same browser, reloaded or posted again, would answer
+// the same request with a second code, its sign-in within the flow still counting for
+// prompt=login and max_age. The page shows the error instead, and the same request again
+// ends the flow and answers (the code issued meanwhile is never delivered and expires).
+func (s *Service) EndFlow(ctx context.Context, id string) error {
+	if err := s.KV.Del(ctx, flowKey(id)).Err(); err != nil {
+		return serverError(fmt.Errorf("ending the flow: %w", err))
+	}
+	return nil
 }
 
 // FlowApplication returns the client of a flow.

@@ -410,7 +410,10 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 	}
 	switch {
 	case next.Redirect != "":
-		p.OAuth.EndFlow(r.Context(), flowID)
+		if err := p.OAuth.EndFlow(r.Context(), flowID); err != nil {
+			p.errorPage(w, r, err)
+			return
+		}
 		pageHeaders(w)
 		http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
 	case next.Login:
@@ -502,7 +505,10 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
 		return
 	}
-	p.OAuth.EndFlow(r.Context(), flowID)
+	if err := p.OAuth.EndFlow(r.Context(), flowID); err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
 	pageHeaders(w)
 	http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
 }
