@@ -8,6 +8,7 @@ package account
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"loginsign/internal/team"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -417,9 +419,13 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 	if token == "" || len(token) > 128 {
 		return nil, invalid
 	}
+	// A store that fails is not a link that is used or expired: the person is told of a
+	// failure, and the same link works again unless the store had spent it before failing.
 	id, err := s.KV.Get(ctx, verifyKey(token)).Result()
-	if err != nil || id == "" {
+	if errors.Is(err, redis.Nil) || (err == nil && id == "") {
 		return nil, invalid
+	} else if err != nil {
+		return nil, fmt.Errorf("reading verification token: %w", err)
 	}
 	ue, err := s.DB.UserEmail.Get(ctx, id)
 	if store.NotFound(err) {
@@ -436,7 +442,9 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		return nil, apperr.WithReason(apperr.Forbidden, "other_account",
 			"this address was added by another LoginSign account than the one you are signed in to; nothing was changed")
 	}
-	if got, err := s.KV.GetDel(ctx, verifyKey(token)).Result(); err != nil || got != id {
+	if got, err := s.KV.GetDel(ctx, verifyKey(token)).Result(); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("spending verification token: %w", err)
+	} else if got != id {
 		return nil, invalid // used concurrently
 	}
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
