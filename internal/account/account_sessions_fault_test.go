@@ -3,7 +3,6 @@ package account_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -39,14 +38,10 @@ func (e *env) signedIn(addr string) (string, context.Context) {
 // address removed first, the retry answered NotFound and the thief who had added their own
 // mailbox stayed signed in through it.
 func TestARemovalWhoseSessionsCannotEndIsFinishedByItsRetry(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		f := &kvtest.Fault{}
-		e.kv.AddHook(f)
+		f := kvtest.InjectFaults(t, e.kv)
 		var told []string
 		e.identity.SessionsEnding = func(_ context.Context, _ string, _ time.Time, lines []string) error {
 			told = append(told, lines...)
@@ -92,14 +87,13 @@ func TestAPrimaryChangeWhoseSessionsCannotEndIsFinishedByItsRetry(t *testing.T) 
 		{"the session store failing", true, func(f *kvtest.Fault, _ *bool) { f.Arm("del", "sess:", 1) }, kvtest.ErrInjected},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if c.realKV && os.Getenv(kvtest.EnvRedis) == "" {
-				t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-			}
 			t.Parallel()
 			storetest.Run(t, func(t *testing.T, db *store.DB) {
 				e := newEnv(t, db)
-				f := &kvtest.Fault{}
-				e.kv.AddHook(f)
+				f := &kvtest.Fault{} // armed only when the store fails
+				if c.realKV {
+					f = kvtest.InjectFaults(t, e.kv)
+				}
 				fail := false
 				var told []string
 				e.identity.SessionsEnding = func(_ context.Context, _ string, _ time.Time, lines []string) error {

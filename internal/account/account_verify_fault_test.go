@@ -3,7 +3,6 @@ package account_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,14 +59,10 @@ func TestAVerificationLinkFollowedManyTimesAtOnceWorksOnce(t *testing.T) {
 // or expired (the person would add the address again, spending a mail of their hourly five):
 // the failure is reported, and the same link then verifies the address.
 func TestAVerificationLinkTheStoreCannotReadIsNotCalledUsed(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		f := &kvtest.Fault{}
-		e.kv.AddHook(f)
+		f := kvtest.InjectFaults(t, e.kv)
 		tok := e.verifyLink("backup@example.org")
 		for _, cmd := range []string{"get", "getdel"} {
 			f.Arm(cmd, "emailverify:", 1)

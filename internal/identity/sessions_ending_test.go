@@ -3,7 +3,6 @@ package identity_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -110,9 +109,6 @@ func TestSessionsWhoseAppsCannotBeToldStayForTheRetry(t *testing.T) {
 // store failing): signing out ends nothing and says so, where it used to end the sessions
 // without telling their applications.
 func TestSigningOutWhenTheSessionsCannotBeReadEndsNothing(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	for _, c := range []struct {
 		name string
@@ -131,8 +127,7 @@ func TestSigningOutWhenTheSessionsCannotBeReadEndsNothing(t *testing.T) {
 			storetest.Run(t, func(t *testing.T, db *store.DB) {
 				ctx := context.Background()
 				k := kvtest.Real(t)
-				f := &kvtest.Fault{}
-				k.AddHook(f)
+				f := kvtest.InjectFaults(t, k)
 				s := identity.New(db, k, newClock().Now, identity.SessionConfig{})
 				var told []string
 				s.SessionsEnding = func(_ context.Context, _ string, _ time.Time, lines []string) error {

@@ -3,7 +3,6 @@ package mfa_test
 import (
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,15 +102,11 @@ func secretOf(t *testing.T, db *store.DB) string {
 // check whose spending cannot be written (the database failing) accepts nothing either, and
 // the code still works once afterwards.
 func TestACodeWhoseTryOrUseCannotBeWrittenIsRefused(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		at := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 		k := kvtest.Real(t)
-		f := &kvtest.Fault{}
-		k.AddHook(f)
+		f := kvtest.InjectFaults(t, k)
 		s := clockedService(t, db, k, &at)
 		var dbFault atomic.Bool // the next write of a factor or a recovery code fails
 		fail := func(next ent.Mutator) ent.Mutator {

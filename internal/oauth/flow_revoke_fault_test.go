@@ -25,8 +25,7 @@ import (
 func TestEndingAccessHalfwayIsFinishedByARetry(t *testing.T) {
 	t.Parallel()
 	e := postgresOnlyFlowEnv(t, oauth.Config{})
-	f := &kvtest.Fault{}
-	e.kv.AddHook(f)
+	f := kvtest.InjectFaults(t, e.kv)
 	var dbFault atomic.Bool     // the next update of refresh tokens (a revocation) fails
 	var dbInjected atomic.Int32 // how many did
 	e.db.RefreshToken.Use(func(next ent.Mutator) ent.Mutator {

@@ -27,8 +27,7 @@ import (
 func TestAResendThatFailsHalfwayLeavesTheWaitingSignInAsItWas(t *testing.T) {
 	t.Parallel()
 	e := postgresOnlyFlowEnv(t, oauth.Config{ResendAfter: 30 * time.Second})
-	f := &kvtest.Fault{}
-	e.kv.AddHook(f)
+	f := kvtest.InjectFaults(t, e.kv)
 	box := &outbox{}
 	e.svc.Mail = box
 	ctx := e.ctx()
@@ -103,8 +102,7 @@ func TestAResendThatFailsHalfwayLeavesTheWaitingSignInAsItWas(t *testing.T) {
 func TestAnApprovalWhoseEndFailsIsFinishedByARetry(t *testing.T) {
 	t.Parallel()
 	e := postgresOnlyFlowEnv(t, oauth.Config{})
-	f := &kvtest.Fault{}
-	e.kv.AddHook(f)
+	f := kvtest.InjectFaults(t, e.kv)
 	box := &outbox{}
 	e.svc.Mail = box
 	ctx := e.ctx()
@@ -147,8 +145,7 @@ func TestAnApprovalWhoseEndFailsIsFinishedByARetry(t *testing.T) {
 func TestSignInSecretsUnderFaultsGrantAtMostOnce(t *testing.T) {
 	t.Parallel()
 	e := postgresOnlyFlowEnv(t, oauth.Config{})
-	f := &kvtest.Fault{}
-	e.kv.AddHook(f)
+	f := kvtest.InjectFaults(t, e.kv)
 	var dbFault atomic.Bool     // the next update of an account (a sign-in's record) fails
 	var dbInjected atomic.Int32 // how many did
 	e.db.User.Use(func(next ent.Mutator) ent.Mutator {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,15 +100,11 @@ func atOnce(t *testing.T, parallel int, f func(j int) error) int {
 // A challenge whose spending fails (Redis failing at the GETDEL) adds no passkey and signs in
 // nobody: the failure is reported, and the challenge, not spent, then works once.
 func TestAChallengeThatCannotBeSpentDoesNothing(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 		k := kvtest.Real(t)
-		f := &kvtest.Fault{}
-		k.AddHook(f)
+		f := kvtest.InjectFaults(t, k)
 		s, err := passkey.New(db, k, origin, func() time.Time { return now })
 		if err != nil {
 			t.Fatal(err)

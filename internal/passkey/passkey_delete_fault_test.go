@@ -3,7 +3,6 @@ package passkey_test
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -23,9 +22,6 @@ import (
 // removed first, the retry answered NotFound and whoever had added their own passkey to the
 // account stayed signed in through it.
 func TestARemovalWhosePasskeySessionsCannotEndIsFinishedByItsRetry(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " unset: kvtest.Fault needs a real Redis")
-	}
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -35,8 +31,7 @@ func TestARemovalWhosePasskeySessionsCannotEndIsFinishedByItsRetry(t *testing.T)
 			t.Fatal(err)
 		}
 		sessions := kvtest.Real(t)
-		f := &kvtest.Fault{}
-		sessions.AddHook(f)
+		f := kvtest.InjectFaults(t, sessions)
 		idsvc := identity.New(db, sessions, func() time.Time { return e.now }, identity.SessionConfig{})
 		var told []string
 		idsvc.SessionsEnding = func(_ context.Context, _ string, _ time.Time, lines []string) error {

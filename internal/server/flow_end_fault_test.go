@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"os"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -15,14 +14,10 @@ import (
 // Before, the code went to the app while the flow lived on, and the same form posted again
 // (a reload, another tab of the browser) answered the request with a second code.
 func TestAFlowThatCannotEndIsNotAnswered(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " is not set: the fault needs a real Redis")
-	}
 	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
-		f := &kvtest.Fault{}
-		e.srv.kv.AddHook(f)
+		f := kvtest.InjectFaults(t, e.srv.kv)
 		b := e.browser()
 		u := e.config(e.app, rpCallback).AuthCodeURL("st-1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
 		consent := b.signIn(b.get(u), defaultTestEmail)

@@ -6,8 +6,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"loginsign/internal/kv"
 )
 
 // ErrInjected is the error a Fault answers for the commands it fails: a network error, as a
@@ -99,4 +102,16 @@ func (f *Fault) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proces
 		}
 		return next(ctx, cmds)
 	}
+}
+
+// InjectFaults adds a Fault to s and returns it, disarmed; the test is skipped when s is the
+// embedded store (LOGINSIGN_TEST_REDIS_URL unset), whose in-process calls no hook sees.
+func InjectFaults(t testing.TB, s *kv.Store) *Fault {
+	t.Helper()
+	if s.Embedded {
+		t.Skip(EnvRedis + " is not set: injecting faults needs a real Redis")
+	}
+	f := &Fault{}
+	s.AddHook(f)
+	return f
 }

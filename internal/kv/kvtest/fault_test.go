@@ -3,7 +3,6 @@ package kvtest_test
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 
 	"loginsign/internal/kv/kvtest"
@@ -12,13 +11,9 @@ import (
 // TestFaultFailsWhatItIsArmedFor: an armed Fault fails the matching commands alone and in a
 // pipeline (nothing of the pipeline applied), lets others through, and stops when spent.
 func TestFaultFailsWhatItIsArmedFor(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " is not set")
-	}
 	ctx := context.Background()
 	s := kvtest.Real(t)
-	f := &kvtest.Fault{}
-	s.AddHook(f)
+	f := kvtest.InjectFaults(t, s)
 	f.Arm("del", "at:", 2)
 	if err := s.Set(ctx, "at:1", "x", 0).Err(); err != nil {
 		t.Fatalf("a SET while DEL is armed: %v", err)
@@ -49,13 +44,9 @@ func TestFaultFailsWhatItIsArmedFor(t *testing.T) {
 // TestFaultSeesTheKeysOfBatchedCalls: Transact on a Redis server sends its arguments as
 // pointers (kv's batches); an armed prefix still finds them.
 func TestFaultSeesTheKeysOfBatchedCalls(t *testing.T) {
-	if os.Getenv(kvtest.EnvRedis) == "" {
-		t.Skip(kvtest.EnvRedis + " is not set")
-	}
 	ctx := context.Background()
 	s := kvtest.Real(t)
-	f := &kvtest.Fault{}
-	s.AddHook(f)
+	f := kvtest.InjectFaults(t, s)
 	f.Arm("smembers", "fat:", 1)
 	if _, err := s.Transact(ctx, []string{"SMEMBERS", "other"}); err != nil {
 		t.Fatalf("SMEMBERS of another prefix: %v", err)
