@@ -376,12 +376,15 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code 
 	if err != nil {
 		return nil, fmt.Errorf("reading TOTP factor: %w", err)
 	}
-	if digitsOnly(strings.ReplaceAll(code, " ", "")) {
+	// Digits are a TOTP code, unless there are as many as a recovery code has: one drawn from
+	// the digits alone (about one in ten million) and typed without its dashes was taken for
+	// a TOTP code and refused for good.
+	if d := strings.ReplaceAll(code, " ", ""); digitsOnly(d) && len(d) < recoveryCodeLen {
 		secret, err := s.Secrets.Open(f.SecretSealed)
 		if err != nil {
 			return nil, fmt.Errorf("opening TOTP secret: %w", err)
 		}
-		counter, ok := s.match(string(secret), strings.ReplaceAll(code, " ", ""), f.LastCounter)
+		counter, ok := s.match(string(secret), d, f.LastCounter)
 		if !ok {
 			return nil, wrong
 		}
@@ -452,10 +455,14 @@ func digitsOnly(s string) bool {
 // shown as xxxx-xxxx-xxxx.
 const recoveryAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 
+// recoveryCodeLen is how many characters of recoveryAlphabet a recovery code has (shown in
+// three groups of four).
+const recoveryCodeLen = 12
+
 func newRecoveryCodes() []string {
 	out := make([]string, RecoveryCodeCount)
 	for i := range out {
-		c := ids.RandomFrom(recoveryAlphabet, 12)
+		c := ids.RandomFrom(recoveryAlphabet, recoveryCodeLen)
 		out[i] = c[:4] + "-" + c[4:8] + "-" + c[8:]
 	}
 	return out
