@@ -12,6 +12,7 @@ import (
 	"loginsign/ent/appconnection"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/webhookevent"
+	"loginsign/internal/store"
 )
 
 // TestDeletingALargeApplicationGoesOnWhereAFailureStopped: deleting an application with more
@@ -82,7 +83,7 @@ func TestDeletingALargeApplicationGoesOnWhereAFailureStopped(t *testing.T) {
 			t.Fatalf("DeleteApplication did not finish in %d attempts of %d connections each: %v", tries, perAttempt, err)
 		}
 
-		if _, err := e.db.Application.Get(ctx, app.ID); !ent.IsNotFound(err) {
+		if _, err := e.db.Application.Get(ctx, app.ID); !store.NotFound(err) {
 			t.Fatalf("the application after the retry: %v, want it gone", err)
 		}
 		if n, err := e.db.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Count(ctx); err != nil || n != 0 {

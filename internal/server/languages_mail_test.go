@@ -89,6 +89,7 @@ var developerOnly = map[string]bool{
 	"client_id is required: which application's licenses?":                true, // app backends redeeming for a person
 	"the access token belongs to another application":                     true,
 	"the connection of this token no longer exists":                       true,
+	"the connection of this token is blocked":                             true,
 	"too many address change requests for this person; try again in %d s": true,
 }
 
