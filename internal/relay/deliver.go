@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -55,24 +58,113 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 			return errCalendarUnreadable
 		}
 	}
+	// A transaction with several recipients may have been served in part by an earlier try
+	// that answered 451: the sender's retry of the same message serves only the rest.
+	keys := sentKeys(ss.from, routes, raw)
+	sent, err := s.sentBefore(keys, len(routes))
+	if err != nil {
+		s.cfg.Logger.Error("relay: earlier deliveries", "connections", connectionIDs(routes), "error", mail.RedactAddresses(err.Error()))
+		return errLookup
+	}
 	var delivered int
 	var temporary bool
-	for _, r := range routes {
-		err := s.deliverOne(ss, r, from, header, body)
-		if err == nil {
+	var served []int // served by this try
+	for i, r := range routes {
+		if sent[i] {
 			delivered++
 			continue
 		}
-		temporary = temporary || mail.IsTemporary(err)
+		err := s.deliverOne(ss, r, from, header, body)
+		if err == nil {
+			delivered++
+			served = append(served, i)
+			continue
+		}
+		var local localError
+		temporary = temporary || mail.IsTemporary(err) || errors.As(err, &local)
 		s.cfg.Logger.Error("relay: delivery failed", r.logAttrs("error", mail.RedactAddresses(err.Error()))...)
 	}
 	switch {
+	case temporary:
+		// Also when other recipients were served: a 250 would lose this one's mail for good.
+		// They are not served twice (markSent), unless remembering them failed.
+		s.markSent(keys, served)
+		return errDeferred
 	case delivered > 0:
 		return nil
-	case temporary:
-		return errDeferred
 	default:
 		return errUndelivered
+	}
+}
+
+// localError is the relay's own failure to build a message (a reverse alias or the person's
+// addresses that could not be read or written): the sender is told to try again, as at RCPT
+// (errLookup), never that the mail cannot be delivered.
+type localError struct{ error }
+
+func (e localError) Unwrap() error { return e.error }
+
+// sentTTL is how long the relay remembers which recipients of a transaction with several it
+// served: as long as a sender retries a deferred message (five days at most, in the
+// defaults of Postfix, Exim and Sendmail).
+const sentTTL = 5 * 24 * time.Hour
+
+// sentKeys are the keys under which deliver remembers each route of a transaction with
+// several recipients as served, by a hash of the envelope sender, the route's address and
+// the message (a retry sends the same bytes), so that no alias or address shows in the
+// store; nil for one route, which is never served in part.
+func sentKeys(from string, routes []route, raw []byte) []string {
+	if len(routes) < 2 {
+		return nil
+	}
+	message := sha256.Sum256(raw)
+	keys := make([]string, len(routes))
+	for i, r := range routes {
+		h := sha256.New()
+		h.Write([]byte(from + "\x00" + r.rcpt + "\x00"))
+		h.Write(message[:])
+		keys[i] = "relay:sent:" + hex.EncodeToString(h.Sum(nil))
+	}
+	return keys
+}
+
+// sentBefore reports, for each of n routes whose keys are keys (sentKeys), whether an earlier
+// try served it.
+func (s *Server) sentBefore(keys []string, n int) ([]bool, error) {
+	sent := make([]bool, n)
+	if keys == nil {
+		return sent, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, lookupTimeout)
+	defer cancel()
+	vals, err := s.cfg.KV.GetEach(ctx, keys...)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		sent[i] = v != nil
+	}
+	return sent, nil
+}
+
+// markSent remembers the routes served (indexes into keys, sentKeys) of a transaction
+// answered 451, in one round trip. Only such a transaction is retried, so only its routes are
+// remembered: every message to several recipients would otherwise leave a key each for five
+// days, which anyone who may send to two masked addresses could pile up in the store. A
+// failure is logged: the sender's retry then serves those routes again (a duplicate, not a
+// loss); so does a process that dies between two routes.
+func (s *Server) markSent(keys []string, served []int) {
+	if keys == nil || len(served) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, lookupTimeout)
+	defer cancel()
+	pipe := s.cfg.KV.Pipeline()
+	for _, i := range served {
+		pipe.Set(ctx, keys[i], "1", sentTTL)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		s.cfg.Logger.Error("relay: remembering deliveries", "error", mail.RedactAddresses(err.Error()))
 	}
 }
 
@@ -89,7 +181,7 @@ func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.
 		m, err = s.forward(ctx, ss, r, from, header.Copy(), body)
 	}
 	if err != nil {
-		return err
+		return localError{err}
 	}
 	if err := s.out.Send(ctx, m); err != nil {
 		return err

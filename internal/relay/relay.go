@@ -115,10 +115,14 @@
 // cannot loop. A message that already passed the relay maxHops times is refused with 554
 // 5.4.6.
 //
-// Delivery is synchronous: DATA is answered after the outbound Send returned. When no
-// recipient could be served, the reply is 451 for temporary failures (the sender retries) and
-// 554 otherwise; when some recipients were served, the reply is 250 and the failures are
-// logged.
+// Delivery is synchronous: DATA is answered after the outbound Send returned. When a
+// recipient could not be served for now (the next hop answered 4xx or could not be reached, or
+// the relay could not read or write a reverse alias or the person's addresses), the reply is
+// 451 and the sender retries, also when other recipients were served; the relay then
+// remembers those for sentTTL (a hash of envelope sender, recipient and message in Redis), so
+// the retry of the same message serves only the rest. Otherwise the reply is 250 when some recipients
+// were served (a permanent failure of another is logged: the relay sends no bounces) and 554
+// when none was.
 package relay
 
 import (

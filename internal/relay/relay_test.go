@@ -47,7 +47,8 @@ type fixture struct {
 	conn  *ent.AppConnection
 	user  *ent.User
 	app   *ent.Application
-	count int // users created, for global ids
+	kv    *kv.Store // the relay's Redis
+	count int       // users created, for global ids
 }
 
 type fixtureOptions struct {
@@ -84,6 +85,7 @@ func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { limiter.Close() })
+	f.kv = limiter
 	f.user = f.newUser(tb, person)
 	owner := f.newUser(tb, "dev@acme.test")
 	f.app = f.db.Application.Create().SetOwnerID(owner.ID).SetName("Acme").SetSecretHash(ids.Hash("s")).SaveX(context.Background())
