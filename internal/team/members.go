@@ -63,18 +63,18 @@ type Service struct {
 	// Writes bounds the developer's changes (TakeWrite; default DefaultWrites), counted by
 	// Limiter.
 	Writes ratelimit.Rule
-	// AccessChanges bounds the developer's role changes (TakeAccessChange; default
-	// DefaultAccessChanges), counted by Limiter.
+	// AccessChanges bounds the developer's role changes, with the rotations of secrets in the
+	// portal (TakeAccessChange; default DefaultAccessChanges), counted by Limiter.
 	AccessChanges ratelimit.Rule
 	Now           func() time.Time
 }
 
 // DefaultWrites bounds the changes one developer makes to applications, across all of them
 // and every transport: settings, connections, license variants and single codes, members,
-// invitations revoked, transfers (secrets and roles have DefaultAccessChanges). Each change records an activity event, kept
-// for the retention period (400 days by default); unbounded, one free account wrote them at
-// the server's speed (the same settings PATCHed in a loop recorded one each time) and filled
-// the database. Operations with budgets of their own (imports, code generation and uploads,
+// invitations revoked, transfers (secrets and roles have DefaultAccessChanges). Each change
+// records an activity event, kept for the retention period (400 days by default); unbounded,
+// one free account wrote them at the server's speed (the same settings PATCHed in a loop
+// recorded one each time) and filled the database. Operations with budgets of their own (imports, code generation and uploads,
 // exports, invitations, application creations, webhook sends, email sync) are not counted.
 var DefaultWrites = ratelimit.Rule{Name: "developer-writes", N: 1000, Window: time.Hour}
 
