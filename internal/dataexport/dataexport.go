@@ -34,8 +34,9 @@ import (
 // Rule limits exports per person: the document is large and each one sends a mail.
 var Rule = ratelimit.Rule{Name: "data-export", N: 3, Window: 24 * time.Hour}
 
-// maxActivityPages bounds the activity read into one document (100 events a page).
-const maxActivityPages = 200
+// DefaultMaxActivity bounds the activity events read into one document (the newest): the
+// document is built in memory.
+const DefaultMaxActivity = 20000
 
 // Service builds exports.
 type Service struct {
@@ -49,7 +50,10 @@ type Service struct {
 	Team    *team.Service
 	Mail    mail.Sender
 	Limiter *ratelimit.Limiter
-	Now     func() time.Time
+	// MaxActivity is how many activity events a document holds at most, the newest (default
+	// DefaultMaxActivity).
+	MaxActivity int
+	Now         func() time.Time
 }
 
 // Document is the export. Times are RFC 3339 UTC with milliseconds.
@@ -69,6 +73,9 @@ type Document struct {
 	TeamInvitations    []TeamInvitation    `json:"teamInvitations"`
 	OwnershipTransfers []OwnershipTransfer `json:"ownershipTransfers"`
 	Activity           []Event             `json:"activity"`
+	// ActivityComplete is false when Activity holds only the newest events of a longer log
+	// (Service.MaxActivity): the export must not pass a part for the whole.
+	ActivityComplete bool `json:"activityComplete"`
 }
 
 // TeamMembership is the person's role on an application's team.
@@ -387,22 +394,29 @@ func (s *Service) teams(ctx context.Context, doc *Document) error {
 
 func (s *Service) activity(ctx context.Context, doc *Document, uid string) error {
 	doc.Activity = []Event{}
+	limit := s.MaxActivity
+	if limit <= 0 {
+		limit = DefaultMaxActivity
+	}
 	p := activity.Page{First: activity.MaxPage}
-	for range maxActivityPages {
+	for {
 		l, err := s.Activity.ForPerson(ctx, uid, activity.Filter{}, p)
 		if err != nil {
 			return err
 		}
 		for _, e := range l.Events {
+			if len(doc.Activity) == limit {
+				return nil // more than the document holds: ActivityComplete stays false
+			}
 			doc.Activity = append(doc.Activity, Event{ID: e.ID, Type: string(e.Type), Actor: string(e.Actor), ApplicationID: e.ApplicationID,
 				ApplicationName: e.ApplicationName, ConnectionID: e.ConnectionID, Details: e.Details, At: httpx.Time(e.At)})
 		}
 		if l.NextCursor == "" {
+			doc.ActivityComplete = true
 			return nil
 		}
 		p.After = l.NextCursor
 	}
-	return nil
 }
 
 // optional is s, or nil when s is empty.
