@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -403,8 +404,12 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 			UserID: ec.UserID, ApplicationID: ec.ApplicationID, At: now})
 	})
 	if failure != nil {
-		// Rolled back: record that this request failed, so its link does not work again.
-		s.DB.EmailChange.UpdateOneID(ec.ID).SetStatus(emailchange.StatusFailed).SetClosedAt(now).Exec(ctx)
+		// Rolled back: record that this request failed, so its link does not work again. If
+		// that fails too, the link stays usable until it expires and changes nothing while the
+		// conflict lasts.
+		if err := s.DB.EmailChange.UpdateOneID(ec.ID).SetStatus(emailchange.StatusFailed).SetClosedAt(now).Exec(ctx); err != nil {
+			slog.WarnContext(ctx, "closing an address change request that failed", "err", err)
+		}
 		return nil, failure
 	}
 	if err != nil {
