@@ -75,7 +75,7 @@ func TestARetryWithinGraceAfterTheFamilyExpiredGetsNothing(t *testing.T) {
 	})
 }
 
-// TestARetryWithinGraceOfABlockedConnectionGetsNothing: once the person blocks the app, a
+// TestARetryWithinGraceOfABlockedConnectionGetsNothing: once the connection is blocked, a
 // retry of a rotation within the grace window answers invalid_grant instead of the pair.
 func TestARetryWithinGraceOfABlockedConnectionGetsNothing(t *testing.T) {
 	t.Parallel()

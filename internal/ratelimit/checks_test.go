@@ -52,8 +52,7 @@ func TestCheckTakeRefusesTheTakenSubjectPastItsLimit(t *testing.T) {
 		if err != nil || checkErr != nil {
 			t.Fatalf("third hit: check %v, err %v; want neither", checkErr, err)
 		}
-		var e *apperr.Error
-		if !apperr.Is(takeErr, apperr.RateLimited) || !asAppErr(takeErr, &e) || e.RetryAfter < 1 {
+		if e := apperr.As(takeErr); e == nil || e.Code != apperr.RateLimited || e.RetryAfter < 1 {
 			t.Fatalf("third hit past a quota of 2: takeErr %v, want rate limited with a Retry-After", takeErr)
 		}
 	})
@@ -85,10 +84,4 @@ func TestTakeForUserRefusesTheSignedOut(t *testing.T) {
 			t.Fatalf("a nil limiter: %v, want nothing counted", err)
 		}
 	})
-}
-
-func asAppErr(err error, e **apperr.Error) bool {
-	a := apperr.As(err)
-	*e = a
-	return a != nil
 }
