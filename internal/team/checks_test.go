@@ -122,9 +122,7 @@ func TestTeamChangesNeedARecentSignIn(t *testing.T) {
 		stale := signedInAt(owner, time.Now().Add(-time.Hour))
 		wantReauth := func(what string, err error) {
 			t.Helper()
-			if got := apperr.As(err); err == nil || got.Name() != "reauthentication_required" {
-				t.Errorf("%s with an old sign-in: %v, want reauthentication_required", what, err)
-			}
+			wantReason(t, what+" with an old sign-in", err, "reauthentication_required")
 		}
 
 		_, err := e.svc.Invite(stale, app.ID, "new-member@example.com", team.Admin)
@@ -168,21 +166,15 @@ func TestAnInvitationJoinsOnlyTheHolderOfTheInvitedAddress(t *testing.T) {
 		token := e.invitationToken(t, owner, app, invited, team.Admin)
 
 		_, _, err := e.svc.Accept(as(other), token, "")
-		if got := apperr.As(err); err == nil || got.Name() != "invitation_other_address" {
-			t.Fatalf("another account following the link: %v, want invitation_other_address", err)
-		}
+		wantReason(t, "another account following the link", err, "invitation_other_address")
 		inv := db.AppInvitation.Query().Where(appinvitation.ApplicationID(app.ID)).OnlyX(ctx)
 		_, _, err = e.svc.Accept(as(other), "", inv.ID)
-		if got := apperr.As(err); err == nil || got.Name() != "invitation_not_found" {
-			t.Fatalf("another account accepting by id: %v, want invitation_not_found", err)
-		}
+		wantReason(t, "another account accepting by id", err, "invitation_not_found")
 
 		// The other account adds the invited address, unverified: still not theirs.
 		db.UserEmail.Create().SetUserID(other.ID).SetEmail(invited.Email).SaveX(ctx)
 		_, _, err = e.svc.Accept(as(other), token, "")
-		if got := apperr.As(err); err == nil || got.Name() != "invitation_other_address" {
-			t.Fatalf("an account holding the address unverified: %v, want invitation_other_address", err)
-		}
+		wantReason(t, "an account holding the address unverified", err, "invitation_other_address")
 		if role, err := e.svc.ViewerRole(as(other), app.ID); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("the other account is on the team (%q, %v)", role, err)
 		}
@@ -198,9 +190,7 @@ func TestAnInvitationJoinsOnlyTheHolderOfTheInvitedAddress(t *testing.T) {
 			t.Fatalf("the invited address's holder: %q, %v", role, err)
 		}
 		_, _, err = e.svc.Accept(as(invited), token, "")
-		if got := apperr.As(err); err == nil || got.Name() != "invitation_not_found" {
-			t.Fatalf("the link followed again: %v, want invitation_not_found", err)
-		}
+		wantReason(t, "the link followed again", err, "invitation_not_found")
 	})
 }
 
@@ -215,15 +205,9 @@ func TestTheOwnersPlaceChangesOnlyByTransfer(t *testing.T) {
 		app := apps[0]
 		admin := e.person(t)
 		e.join(t, owner, app, admin, team.Admin)
-		wantReason := func(what string, err error, reason string) {
-			t.Helper()
-			if got := apperr.As(err); err == nil || got.Name() != reason {
-				t.Errorf("%s: %v, want %s", what, err, reason)
-			}
-		}
 
 		_, err := e.svc.Invite(owner, app.ID, "someone@example.com", team.Owner)
-		wantReason("inviting as owner", err, "owner_not_invitable")
+		wantReason(t, "inviting as owner", err, "owner_not_invitable")
 		_, err = e.svc.Invite(owner, app.ID, "someone@example.com", team.Role("root"))
 		if !apperr.Is(err, apperr.Invalid) {
 			t.Errorf("inviting with an unknown role: %v, want invalid", err)
@@ -233,9 +217,9 @@ func TestTheOwnersPlaceChangesOnlyByTransfer(t *testing.T) {
 			t.Errorf("making a member owner by a role change: %v, want invalid", err)
 		}
 		_, err = e.svc.ChangeRole(as(admin), app.ID, app.OwnerID, team.Support)
-		wantReason("an admin demoting the owner", err, "owner_role")
-		wantReason("an admin removing the owner", e.svc.Remove(as(admin), app.ID, app.OwnerID), "owner_not_removable")
-		wantReason("the owner leaving", e.svc.Leave(owner, app.ID), "owner_cannot_leave")
+		wantReason(t, "an admin demoting the owner", err, "owner_role")
+		wantReason(t, "an admin removing the owner", e.svc.Remove(as(admin), app.ID, app.OwnerID), "owner_not_removable")
+		wantReason(t, "the owner leaving", e.svc.Leave(owner, app.ID), "owner_cannot_leave")
 
 		if a := db.Application.GetX(ctx, app.ID); a.OwnerID != app.OwnerID {
 			t.Fatalf("the owner changed to %s", a.OwnerID)
@@ -267,9 +251,7 @@ func TestATransferIsTakenOnlyByTheProposedMemberBeforeItExpires(t *testing.T) {
 		}
 
 		_, err := e.svc.AcceptTransfer(as(admin), app.ID)
-		if got := apperr.As(err); err == nil || got.Name() != "no_transfer" {
-			t.Errorf("another member accepting: %v, want no_transfer", err)
-		}
+		wantReason(t, "another member accepting", err, "no_transfer")
 		if err := e.svc.CancelTransfer(as(admin), app.ID); !apperr.Is(err, apperr.Forbidden) {
 			t.Errorf("an admin cancelling the owner's proposal: %v, want forbidden", err)
 		}
@@ -283,9 +265,7 @@ func TestATransferIsTakenOnlyByTheProposedMemberBeforeItExpires(t *testing.T) {
 			t.Errorf("transfers listed after expiry: %v, %v", ts, err)
 		}
 		_, err = later.AcceptTransfer(as(proposed), app.ID)
-		if got := apperr.As(err); err == nil || got.Name() != "no_transfer" {
-			t.Errorf("accepting an expired transfer: %v, want no_transfer", err)
-		}
+		wantReason(t, "accepting an expired transfer", err, "no_transfer")
 		if a := db.Application.GetX(ctx, app.ID); a.OwnerID != app.OwnerID {
 			t.Fatalf("the application went to %s", a.OwnerID)
 		}
@@ -341,17 +321,13 @@ func TestAFullTeamTakesNoOneMore(t *testing.T) {
 				SetRole(appmember.RoleSupport).SetCreatedAt(now).SetUpdatedAt(now).ExecX(ctx)
 		}
 		_, err = e.svc.Invite(owner, app.ID, "one-more@example.com", team.Support)
-		if got := apperr.As(err); err == nil || got.Name() != "team_full" {
-			t.Fatalf("inviting into a full team: %v, want team_full", err)
-		}
+		wantReason(t, "inviting into a full team", err, "team_full")
 		// One more member, written meanwhile: the pending invitation no longer has a seat.
 		m := e.person(t)
 		db.AppMember.Create().SetApplicationID(app.ID).SetUserID(m.ID).SetEmail(m.Email).
 			SetRole(appmember.RoleSupport).SetCreatedAt(now).SetUpdatedAt(now).ExecX(ctx)
 		_, _, err = e.svc.Accept(as(late), "", inv.ID)
-		if got := apperr.As(err); err == nil || got.Name() != "team_full" {
-			t.Fatalf("accepting into a full team: %v, want team_full", err)
-		}
+		wantReason(t, "accepting into a full team", err, "team_full")
 		if role, err := e.svc.ViewerRole(as(late), app.ID); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("the late invitee is on the team (%q, %v)", role, err)
 		}
@@ -376,11 +352,17 @@ func TestAnExpiredInvitationIsNeitherListedNorAccepted(t *testing.T) {
 			t.Errorf("invitations listed after expiry: %v, %v", invs, err)
 		}
 		_, _, err = later.Accept(as(invited), "", inv.ID)
-		if got := apperr.As(err); err == nil || got.Name() != "invitation_not_found" {
-			t.Errorf("accepting an expired invitation: %v, want invitation_not_found", err)
-		}
+		wantReason(t, "accepting an expired invitation", err, "invitation_not_found")
 		if invs, err := e.svc.ViewerInvitations(as(invited)); err != nil || len(invs) != 1 {
 			t.Errorf("invitations listed before expiry: %v, %v", invs, err)
 		}
 	})
+}
+
+// wantReason fails the test unless err is the apperr whose name is reason.
+func wantReason(t *testing.T, what string, err error, reason string) {
+	t.Helper()
+	if got := apperr.As(err); got == nil || got.Name() != reason {
+		t.Fatalf("%s: %v, want %s", what, err, reason)
+	}
 }
