@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/retiredalias"
+	"loginsign/ent/user"
 	"loginsign/ent/webhookevent"
 	"loginsign/internal/store"
 )
@@ -31,9 +33,19 @@ func TestDeletingALargeApplicationGoesOnWhereAFailureStopped(t *testing.T) {
 		}
 		const people, perAttempt = 1100, 600
 		now := time.Now().UTC()
-		users := make([]*ent.UserCreate, people)
-		for i := range users {
-			users[i] = e.db.User.Create().SetGlobalID(fmt.Sprintf("QX%04d", i)).SetEmail(fmt.Sprintf("large-%d@example.com", i))
+		// Global User IDs of their own, past those the allocator gave the developer (any id
+		// of the space, so possibly one of these).
+		taken, err := e.db.User.Query().Select(user.FieldGlobalID).Strings(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users := make([]*ent.UserCreate, 0, people)
+		for n := 0; len(users) < people; n++ {
+			gid := fmt.Sprintf("QX%04d", n)
+			if slices.Contains(taken, gid) {
+				continue
+			}
+			users = append(users, e.db.User.Create().SetGlobalID(gid).SetEmail(fmt.Sprintf("large-%d@example.com", n)))
 		}
 		us, err := e.db.User.CreateBulk(users...).Save(ctx)
 		if err != nil {
