@@ -53,6 +53,18 @@ func twoStepLink(t *testing.T, e *flowEnv, box *outbox, ip, browser string) (u *
 	return u, recovery, in.SecondStep
 }
 
+// startSignIn starts the sign-in of who in browser from ip and returns its waiting id and
+// the link and code mailed to who (box takes e's mail).
+func startSignIn(t *testing.T, e *flowEnv, box *outbox, who, ip, browser string) (raw, link, code string) {
+	t.Helper()
+	raw, err := e.svc.StartSignIn(e.ctx(), who, "", ip, browser, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, code = box.last(t, who)
+	return raw, link, code
+}
+
 // The second step of a sign-in belongs to the browser that used the link: its token alone,
 // learnt elsewhere (a shared screen, a proxy's log), finishes nothing in another browser or
 // in one without a cookie, even with a right code; the browser that used the link still
@@ -206,11 +218,7 @@ func TestAWaitingSignInIsOnlyItsOwnBrowsers(t *testing.T) {
 		ctx := e.ctx()
 		const ip = "192.0.2.88"
 		who := e.person(t).Email
-		raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-88", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		link, code := box.last(t, who)
+		raw, link, code := startSignIn(t, e, box, who, ip, "browser-88")
 		w, err := e.svc.WaitingSignIn(ctx, raw, "browser-88")
 		if err != nil {
 			t.Fatal(err)
@@ -253,11 +261,7 @@ func TestAWaitingSignInFinishesOnlyOnceApprovedAndOnlyOnce(t *testing.T) {
 		ctx := e.ctx()
 		const ip = "192.0.2.90"
 		who := e.person(t).Email
-		raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-90", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		link, _ := box.last(t, who)
+		raw, link, _ := startSignIn(t, e, box, who, ip, "browser-90")
 		if in, err := e.svc.FinishApproved(ctx, raw, "browser-90"); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("finishing before any approval: signs in %s, %v; want Conflict", signedInAs(in), err)
 		}
@@ -276,11 +280,7 @@ func TestAWaitingSignInFinishesOnlyOnceApprovedAndOnlyOnce(t *testing.T) {
 		}
 
 		// A code used ends the waiting sign-in: no resend after it.
-		raw, err = e.svc.StartSignIn(ctx, who, "", ip, "browser-92", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, code := box.last(t, who)
+		raw, _, code := startSignIn(t, e, box, who, ip, "browser-92")
 		if _, err := e.svc.UseCode(ctx, raw, code, ip, "browser-92"); err != nil {
 			t.Fatal(err)
 		}
@@ -303,11 +303,7 @@ func TestAnApprovalWhoseLinkWasUsedMeanwhileApprovesNothing(t *testing.T) {
 	ctx := e.ctx()
 	const ip = "192.0.2.93"
 	who := e.person(t).Email
-	raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-93", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, _ := box.last(t, who)
+	raw, link, _ := startSignIn(t, e, box, who, ip, "browser-93")
 	w, err := e.svc.WaitingSignIn(ctx, raw, "browser-93")
 	if err != nil {
 		t.Fatal(err)
@@ -402,11 +398,7 @@ func TestCodesForOneAddressAreCappedAcrossItsLinks(t *testing.T) {
 		ctx := e.ctx()
 		const ip = "192.0.2.97"
 		who := e.person(t).Email
-		raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-97", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, code := box.last(t, who)
+		raw, _, code := startSignIn(t, e, box, who, ip, "browser-97")
 		wrong := "000000"
 		if code == wrong {
 			wrong = "111111"
@@ -433,10 +425,7 @@ func TestAResendCountsAgainstTheAddresssLimits(t *testing.T) {
 		ctx := e.ctx()
 		const ip = "192.0.2.98"
 		who := e.person(t).Email
-		raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-98", "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw, _, _ := startSignIn(t, e, box, who, ip, "browser-98")
 		e.clock.Advance(e.svc.Config.ResendAfter + time.Second)
 		sent := box.count()
 		if err := e.svc.Resend(ctx, raw, ip, "browser-98"); !apperr.Is(err, apperr.RateLimited) || box.count() != sent {
@@ -485,11 +474,7 @@ func TestWhatALinkLeftWaitingEndsWhenThePrimaryAddressChanges(t *testing.T) {
 			}
 		}
 		u := e.person(t)
-		raw, err := e.svc.StartSignIn(ctx, u.Email, "", ip, "browser-101", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		link, _ := box.last(t, u.Email)
+		raw, link, _ := startSignIn(t, e, box, u.Email, ip, "browser-101")
 		w, err := e.svc.WaitingSignIn(ctx, raw, "browser-101")
 		if err != nil {
 			t.Fatal(err)
@@ -547,11 +532,7 @@ func TestAnApprovalFinishedTwiceAtOnceSignsInOnce(t *testing.T) {
 	ctx := e.ctx()
 	const ip = "192.0.2.105"
 	who := e.person(t).Email
-	raw, err := e.svc.StartSignIn(ctx, who, "", ip, "browser-105", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link, _ := box.last(t, who)
+	raw, link, _ := startSignIn(t, e, box, who, ip, "browser-105")
 	w, err := e.svc.WaitingSignIn(ctx, raw, "browser-105")
 	if err != nil {
 		t.Fatal(err)
