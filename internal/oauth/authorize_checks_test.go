@@ -217,7 +217,7 @@ func TestALinkSentBeforeThePrimaryAddressChangedSignsNobodyIn(t *testing.T) {
 		e.svc.Mail = box
 		ctx := e.ctx()
 		u := e.person(t)
-		if err := e.svc.SendMagicLink(ctx, u.Email, "", "192.0.2.61"); err != nil {
+		if err := e.svc.SendMagicLink(ctx, u.Email, "192.0.2.61"); err != nil {
 			t.Fatal(err)
 		}
 		link, _ := box.last(t, u.Email)

@@ -307,7 +307,7 @@ func TestSignInSecretsUnderFaultsGrantAtMostOnce(t *testing.T) {
 		if recovery, err = mfas.ConfirmTOTP(sctx, code); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.SendMagicLink(ctx, u.Email, "", ip); err != nil {
+		if err := e.svc.SendMagicLink(ctx, u.Email, ip); err != nil {
 			t.Fatal(err)
 		}
 		link, _ := box.last(t, u.Email)

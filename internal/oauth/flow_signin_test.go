@@ -155,7 +155,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 		}
 
 		t.Run("a link creates the account and continues the flow", func(t *testing.T) {
-			if err := e.svc.SendMagicLink(ctx, "New.Person@Example.com", flowID, "192.0.2.1"); err != nil {
+			if _, err := e.svc.StartSignIn(ctx, "New.Person@Example.com", flowID, "192.0.2.1", "browser-1", ""); err != nil {
 				t.Fatal(err)
 			}
 			link, _ := box.last(t, "new.person@example.com")
@@ -176,7 +176,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 				t.Fatalf("the used link's page outside the asking browser: %+v", old)
 			}
 			// The second link to the same address signs in to the same account.
-			if err := e.svc.SendMagicLink(ctx, "new.person@example.com", "", "192.0.2.1"); err != nil {
+			if err := e.svc.SendMagicLink(ctx, "new.person@example.com", "192.0.2.1"); err != nil {
 				t.Fatal(err)
 			}
 			link, _ = box.last(t, "new.person@example.com")
@@ -195,7 +195,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 					t.Fatalf("link %q has an old-link page", raw)
 				}
 			}
-			if err := e.svc.SendMagicLink(ctx, "not an address", "", "192.0.2.1"); !apperr.Is(err, apperr.Invalid) {
+			if err := e.svc.SendMagicLink(ctx, "not an address", "192.0.2.1"); !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("a malformed address: %v", err)
 			}
 		})
@@ -271,11 +271,11 @@ func TestMagicLinkSignIn(t *testing.T) {
 				before := box.count()
 				n := e.svc.Config.Limits.LoginPerAddress.N
 				for i := 0; i < n; i++ {
-					if err := e.svc.SendMagicLink(ctx, who, "", "192.0.2.4"); err != nil {
+					if err := e.svc.SendMagicLink(ctx, who, "192.0.2.4"); err != nil {
 						t.Fatalf("%s mail %d: %v", who, i+1, err)
 					}
 				}
-				err := e.svc.SendMagicLink(ctx, who, "", "192.0.2.4")
+				err := e.svc.SendMagicLink(ctx, who, "192.0.2.4")
 				if ae := apperr.As(err); ae == nil || ae.Code != apperr.RateLimited || ae.RetryAfter <= 0 {
 					t.Fatalf("%s over the limit: %v", who, err)
 				}
@@ -296,7 +296,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 				}
 				for i, who := range variants[:n] {
 					// From an address of its own each, as from many machines.
-					if err := e.svc.SendMagicLink(ctx, who, "", fmt.Sprintf("203.0.113.%d", i+1)); err != nil {
+					if err := e.svc.SendMagicLink(ctx, who, fmt.Sprintf("203.0.113.%d", i+1)); err != nil {
 						t.Fatalf("mail %d to %s: %v", i+1, who, err)
 					}
 					if to := box.lastTo(t); to != strings.ToLower(who) {
@@ -304,7 +304,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 					}
 				}
 				before := box.count()
-				err := e.svc.SendMagicLink(ctx, variants[n], "", "203.0.113.99")
+				err := e.svc.SendMagicLink(ctx, variants[n], "203.0.113.99")
 				if ae := apperr.As(err); ae == nil || ae.Code != apperr.RateLimited || ae.RetryAfter <= 0 {
 					t.Fatalf("mail %d to %s, the same mailbox: %v, want rate limited", n+1, variants[n], err)
 				}

@@ -153,12 +153,13 @@ const usedLinkTTL = 24 * time.Hour
 // MagicLinkPath is the path of the link mailed to the person.
 const MagicLinkPath = "/login/magic"
 
-// SendMagicLink mails a single-use sign-in link to email, carrying the flow in progress (may
-// be empty). It is rate limited per mailbox (mail.MailboxKey) and per client address (apperr
-// RateLimited with RetryAfter) and answers the same whether or not an account exists, so
-// accounts cannot be enumerated: without one, the link creates it. StartSignIn does the same
-// and also returns a waiting sign-in for the "check your email" page.
-func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) error {
+// SendMagicLink mails a single-use sign-in link to email that carries no authorization flow
+// (a flow goes only with StartSignIn, which checks that it is the asking browser's). It is
+// rate limited per mailbox (mail.MailboxKey) and per client address (apperr RateLimited with
+// RetryAfter) and answers the same whether or not an account exists, so accounts cannot be
+// enumerated: without one, the link creates it. StartSignIn does the same and also returns a
+// waiting sign-in for the "check your email" page.
+func (s *Service) SendMagicLink(ctx context.Context, email, ip string) error {
 	email, err := identity.NormalizeEmail(email)
 	if err != nil {
 		return err
@@ -166,7 +167,7 @@ func (s *Service) SendMagicLink(ctx context.Context, email, flowID, ip string) e
 	if err := s.loginLimits(ctx, email, ip, ""); err != nil {
 		return err
 	}
-	_, err = s.mailLink(ctx, email, flowID, "", "", "")
+	_, err = s.mailLink(ctx, email, "", "", "", "")
 	return err
 }
 

@@ -42,7 +42,7 @@ func twoStepLink(t *testing.T, e *flowEnv, box *outbox, ip, browser string) (u *
 	if recovery, err = e.svc.MFA.ConfirmTOTP(sctx, code); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.SendMagicLink(ctx, u.Email, "", ip); err != nil {
+	if err := e.svc.SendMagicLink(ctx, u.Email, ip); err != nil {
 		t.Fatal(err)
 	}
 	link, _ := box.last(t, u.Email)
@@ -509,7 +509,7 @@ func TestALinkToAnAlternativeAddressTheAccountNoLongerHoldsSignsNobodyIn(t *test
 		if err := e.db.UserEmail.Create().SetUserID(u.ID).SetEmail(alt).SetVerifiedAt(e.clock.Now()).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.SendMagicLink(ctx, alt, "", ip); err != nil {
+		if err := e.svc.SendMagicLink(ctx, alt, ip); err != nil {
 			t.Fatal(err)
 		}
 		link, _ := box.last(t, alt)

@@ -545,7 +545,7 @@ func TestEmailSyncConfirmedByThePerson(t *testing.T) {
 		}
 
 		// A magic link asked for before the change.
-		e.srv.oauth.SendMagicLink(ctx, "pat@example.com", "", "192.0.2.1")
+		e.srv.oauth.SendMagicLink(ctx, "pat@example.com", "192.0.2.1")
 		oldLink := e.magicLink("pat@example.com")
 
 		sync("pat.new@example.com")
