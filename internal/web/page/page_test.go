@@ -42,6 +42,17 @@ func TestHeaders(t *testing.T) {
 				!strings.Contains(csp, "script-src 'self';") || strings.Contains(csp, "unsafe") {
 				t.Fatalf("CSP = %q", csp)
 			}
+			// Scripts, styles, fonts, connections and the base URL come from this origin
+			// alone, whatever the application registered (images may be any https: avatar).
+			for _, d := range strings.Split(csp, "; ") {
+				name, sources, _ := strings.Cut(d, " ")
+				switch name {
+				case "default-src", "script-src", "style-src", "connect-src", "font-src", "base-uri":
+					if sources != "'self'" && sources != "'none'" {
+						t.Errorf("CSP %s %s, want only 'self' or 'none' (CSP %q)", name, sources, csp)
+					}
+				}
+			}
 			if h.Get("Cache-Control") != tt.cache || h.Get("X-Frame-Options") != tt.frameOptions ||
 				h.Get("Referrer-Policy") != "no-referrer" || h.Get("X-Content-Type-Options") != "nosniff" {
 				t.Fatalf("headers = %v", h)
