@@ -248,6 +248,11 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 // attempt's result. It also enables an endpoint disabled by a 410 Gone again: the test is the
 // developer saying the endpoint is back. Past the developer's ManualSendsPerDeveloper or the
 // application's ManualSends budget it is RateLimited and queues nothing.
+//
+// Once queued the ping is on its way: when the attempt now cannot be claimed or recorded (the
+// database lost meanwhile), the event is returned as it stands, pending, and the worker makes
+// the attempt later. An error then would tell the developer the test failed while its ping
+// still went out.
 func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, error) {
 	if err := s.manualSend(ctx, appID); err != nil {
 		return nil, err
@@ -275,7 +280,7 @@ func (s *Service) Test(ctx context.Context, appID string) (*ent.WebhookEvent, er
 	}
 	if s.Worker != nil {
 		if _, err := s.Worker.DeliverNow(ctx, ev.ID); err != nil {
-			return nil, fmt.Errorf("delivering test event: %w", err)
+			s.Worker.cfg.Log.Error("webhooks: delivering a test event now; the worker will", "event", ev.ID, "err", err)
 		}
 	}
 	return s.event(ctx, appID, ev.ID)
