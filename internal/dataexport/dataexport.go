@@ -6,6 +6,7 @@ package dataexport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"loginsign/ent/useremail"
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/httpx"
@@ -218,6 +220,8 @@ type Event struct {
 // sign-in (auth.RecentSignIn), unlike a developer's users export: the document holds the
 // person's own data, which the same session reads through the dashboard's GraphQL queries
 // anyway, it changes nothing, and the mail tells the person of a download they did not make.
+// An export that fails for a reason of the server's own (apperr.Internal: a database or the
+// mail server lost) gives its hit of Rule back: the person has three a day.
 func (s *Service) Export(ctx context.Context) (*Document, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -226,6 +230,17 @@ func (s *Service) Export(ctx context.Context) (*Document, error) {
 	if err := s.Limiter.Take(ctx, Rule, uid); err != nil {
 		return nil, err
 	}
+	doc, err := s.export(ctx, uid)
+	if err != nil && apperr.CodeOf(err) == apperr.Internal {
+		if rerr := s.Limiter.Return(context.WithoutCancel(ctx), Rule, uid); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return doc, err
+}
+
+// export is Export past its rate limit.
+func (s *Service) export(ctx context.Context, uid string) (*Document, error) {
 	now := s.Now().UTC()
 	u, err := s.Identity.User(ctx, uid)
 	if err != nil {

@@ -30,6 +30,19 @@ func (s *Store) LimitN(ctx context.Context, key string, n, limit int, window tim
 	return ok, retryAfter, nil
 }
 
+// Unlimit takes back n hits of key that LimitN counted for an operation that then failed. It
+// cannot tell a counter whose window ended meanwhile from one still running: a new window then
+// starts at -n, allowing n hits more than limit, once, for an operation that failed just as
+// its window ended.
+func (s *Store) Unlimit(ctx context.Context, key string, n int, window time.Duration) error {
+	k := CounterPrefix + key
+	ms := strconv.FormatInt(max(window.Milliseconds(), 1), 10)
+	if _, err := s.Transact(ctx, []string{"INCRBY", k, strconv.Itoa(-n)}, []string{"PEXPIRE", k, ms, "NX"}); err != nil {
+		return fmt.Errorf("rate limit: %w", err)
+	}
+	return nil
+}
+
 // Peek reports, without counting a hit, whether key has already used up limit in its
 // current window, and if so how long until the window ends.
 func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retryAfter time.Duration, err error) {

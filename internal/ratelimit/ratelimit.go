@@ -102,6 +102,13 @@ func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
 	return l.TakeN(ctx, r, subject, 1)
 }
 
+// Return gives back the hit of subject that Take counted under r for an operation that then
+// failed for a reason of the server's own (a database lost), so that such failures spend none
+// of a budget the caller has few of.
+func (l *Limiter) Return(ctx context.Context, r Rule, subject string) error {
+	return l.KV.Unlimit(ctx, r.key(subject), 1, r.Window)
+}
+
 // TakeForUser counts one hit of the signed-in person under r (Unauthorized signed out); a nil
 // Limiter counts nothing, for the domain services whose limits tests may leave off.
 func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
