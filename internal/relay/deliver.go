@@ -40,7 +40,16 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	if header.FieldsByKey(relayHeader).Len() >= maxHops {
 		return errLoop
 	}
-	routes, err := s.authorizeReplies(ss, header, raw, body)
+	// A transaction with several recipients may have been served in part by an earlier try
+	// that answered 451: the sender's retry of the same message serves only the rest, and
+	// counts only the rest in the person's reply limit.
+	keys := sentKeys(ss.from, ss.routes, raw)
+	sent, err := s.sentBefore(keys, len(ss.routes))
+	if err != nil {
+		s.cfg.Logger.Error("relay: earlier deliveries", "error", mail.RedactAddresses(err.Error()))
+		return errLookup
+	}
+	routes, err := s.authorizeReplies(ss, header, raw, body, sent)
 	if err != nil {
 		return err
 	}
@@ -57,14 +66,6 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 				"remote", ss.remote, "reason", reason, "reply", errCalendarUnreadable.Error())
 			return errCalendarUnreadable
 		}
-	}
-	// A transaction with several recipients may have been served in part by an earlier try
-	// that answered 451: the sender's retry of the same message serves only the rest.
-	keys := sentKeys(ss.from, routes, raw)
-	sent, err := s.sentBefore(keys, len(routes))
-	if err != nil {
-		s.cfg.Logger.Error("relay: earlier deliveries", "connections", connectionIDs(routes), "error", mail.RedactAddresses(err.Error()))
-		return errLookup
 	}
 	var delivered int
 	var temporary bool
@@ -87,8 +88,10 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	switch {
 	case temporary:
 		// Also when other recipients were served: a 250 would lose this one's mail for good.
-		// They are not served twice (markSent), unless remembering them failed.
+		// They are not served twice (markSent), unless remembering them failed; the replies
+		// left for the retry give back their count, which the retry takes again.
 		s.markSent(keys, served)
+		s.returnReplies(routes, sent, served)
 		return errDeferred
 	case delivered > 0:
 		return nil
@@ -353,10 +356,10 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 // and every refusal is the same errReplyRefused (451 4.7.26 when DNS failed temporarily,
 // which depends on the From domain alone), so a reverse alias tells a stranger nothing: not
 // whether a guessed address is the person's, nor whether the connection is muted, blocked or
-// gone. Then the body must pass checkReplyBody, and the recipients the person's reply limit.
-// Otherwise it returns the refusal of the whole message: nothing is sent, not even the
-// forwards of the same transaction.
-func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, body []byte) ([]route, error) {
+// gone. Then the body must pass checkReplyBody, and the recipients an earlier try did not
+// serve (sent, sentBefore) the person's reply limit. Otherwise it returns the refusal of the
+// whole message: nothing is sent, not even the forwards of the same transaction.
+func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, body []byte, sent []bool) ([]route, error) {
 	routes := slices.Clone(ss.routes)
 	if !slices.ContainsFunc(routes, route.isReply) {
 		return routes, nil
@@ -382,6 +385,7 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, bod
 		return nil, err
 	}
 	var replies []route
+	var unsent int // reply routes an earlier try did not serve
 	for i, r := range routes {
 		if !r.isReply() {
 			continue
@@ -411,6 +415,9 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, bod
 		}
 		routes[i].conn, routes[i].contact = conn, contact
 		replies = append(replies, routes[i])
+		if !sent[i] {
+			unsent++
+		}
 	}
 	connections := connectionIDs(replies)
 	s.cfg.Logger.Info("relay: reply authenticated", "connections", connections, "remote", ss.remote, "by", how)
@@ -418,7 +425,7 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, bod
 		return nil, err
 	}
 	// Every reply route is the same person's (each owner check above passed for the one From).
-	ok, err := s.allowReplies(ctx, replies[0].conn.UserID, len(replies))
+	ok, err := s.allowReplies(ctx, replies[0].conn.UserID, unsent)
 	if err != nil {
 		s.cfg.Logger.Error("relay: reply limiter", "connections", connections, "error", mail.RedactAddresses(err.Error()))
 		return nil, errLookup

@@ -2,8 +2,10 @@ package relay
 
 import (
 	"context"
+	"slices"
 	"time"
 
+	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
 )
 
@@ -32,8 +34,33 @@ const (
 // them mail from the relay domain. It is counted only after the message proved it comes from
 // the person (authorizeReplies), so a forged envelope cannot spend the person's budget.
 func (s *Server) allowReplies(ctx context.Context, userID string, n int) (bool, error) {
+	if n == 0 {
+		return true, nil // a retry whose replies an earlier try all served
+	}
 	ok, _, err := s.cfg.KV.LimitN(ctx, "relay:replies:"+userID, n, s.cfg.ReplyLimit, replyWindow)
 	return ok, err
+}
+
+// returnReplies gives back to the person's reply limit the count of the reply routes among
+// routes that a deferred message (451) left for the sender's retry: neither served before
+// (sent) nor by this try (served). The retry counts them again, so without this a message
+// retried for days while one contact's server is down would spend the day's budget.
+func (s *Server) returnReplies(routes []route, sent []bool, served []int) {
+	var n int
+	var userID string
+	for i, r := range routes {
+		if r.isReply() && !sent[i] && !slices.Contains(served, i) {
+			n, userID = n+1, r.conn.UserID
+		}
+	}
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, lookupTimeout)
+	defer cancel()
+	if err := s.cfg.KV.Unlimit(ctx, "relay:replies:"+userID, n, replyWindow); err != nil {
+		s.cfg.Logger.Error("relay: giving back reply counts", "error", mail.RedactAddresses(err.Error()))
+	}
 }
 
 // allowRcpt counts one RCPT TO from remote (the peer's IP address) and reports whether the peer
