@@ -104,17 +104,18 @@ var errorMessages = map[string][2]any{
 	"could not read the request body":                                    {"le corps de la requête n’a pas pu être lu", "der Inhalt der Anfrage konnte nicht gelesen werden"},
 
 	// Licenses the person redeems, activity, data export.
-	"a license code is 4 to 64 letters, digits, - and _":                          {"un code de licence compte 4 à 64 lettres, chiffres, - et _", "ein Lizenzcode besteht aus 4 bis 64 Buchstaben, Ziffern, - und _"},
-	"no such license code for this application":                                   {"ce code de licence n’existe pas pour cette application", "diesen Lizenzcode gibt es für diese Anwendung nicht"},
-	"this license code has already been redeemed":                                 {"ce code de licence a déjà été utilisé", "dieser Lizenzcode wurde bereits eingelöst"},
-	"this license code has expired":                                               {"ce code de licence a expiré", "dieser Lizenzcode ist abgelaufen"},
-	"you are not connected to this application":                                   {"vous n’êtes pas connecté à cette application", "Sie sind nicht mit dieser Anwendung verbunden"},
-	"first must be between 1 and %d":                                              {"first doit être compris entre 1 et %d", "first muss zwischen 1 und %d liegen"},
-	"the cursor is not one this list gave":                                        {"ce curseur n’a pas été donné par cette liste", "dieser Cursor stammt nicht aus dieser Liste"},
-	"unknown event type %q":                                                       {"type d’événement inconnu %q", "unbekannter Ereignistyp %q"},
-	"the data export starts from your LoginSign dashboard, not from another site": {"l’export des données se lance depuis votre tableau de bord LoginSign, pas depuis un autre site", "der Datenexport beginnt in Ihrem LoginSign-Dashboard, nicht auf einer anderen Website"},
-	"the export holds every page: drop limit and cursor":                          {"l’export contient toutes les pages : retirez limit et cursor", "der Export enthält alle Seiten: lassen Sie limit und cursor weg"},
-	"malformed query string":                                                      {"chaîne de requête mal formée", "fehlerhafte Abfragezeichenfolge"},
+	"a license code is 4 to 64 letters, digits, - and _":                                       {"un code de licence compte 4 à 64 lettres, chiffres, - et _", "ein Lizenzcode besteht aus 4 bis 64 Buchstaben, Ziffern, - und _"},
+	"no such license code for this application":                                                {"ce code de licence n’existe pas pour cette application", "diesen Lizenzcode gibt es für diese Anwendung nicht"},
+	"this license code has already been redeemed":                                              {"ce code de licence a déjà été utilisé", "dieser Lizenzcode wurde bereits eingelöst"},
+	"this license code has expired":                                                            {"ce code de licence a expiré", "dieser Lizenzcode ist abgelaufen"},
+	"sign-in to this app is blocked for this account, so its license codes cannot be redeemed": {"la connexion à cette application est bloquée pour ce compte : ses codes de licence ne peuvent pas être utilisés", "die Anmeldung bei dieser App ist für dieses Konto gesperrt, daher können ihre Lizenzcodes nicht eingelöst werden"},
+	"you are not connected to this application":                                                {"vous n’êtes pas connecté à cette application", "Sie sind nicht mit dieser Anwendung verbunden"},
+	"first must be between 1 and %d":                                                           {"first doit être compris entre 1 et %d", "first muss zwischen 1 und %d liegen"},
+	"the cursor is not one this list gave":                                                     {"ce curseur n’a pas été donné par cette liste", "dieser Cursor stammt nicht aus dieser Liste"},
+	"unknown event type %q":                                                                    {"type d’événement inconnu %q", "unbekannter Ereignistyp %q"},
+	"the data export starts from your LoginSign dashboard, not from another site":              {"l’export des données se lance depuis votre tableau de bord LoginSign, pas depuis un autre site", "der Datenexport beginnt in Ihrem LoginSign-Dashboard, nicht auf einer anderen Website"},
+	"the export holds every page: drop limit and cursor":                                       {"l’export contient toutes les pages : retirez limit et cursor", "der Export enthält alle Seiten: lassen Sie limit und cursor weg"},
+	"malformed query string":                                                                   {"chaîne de requête mal formée", "fehlerhafte Abfragezeichenfolge"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

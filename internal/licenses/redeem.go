@@ -67,7 +67,8 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 // linkedConnectionId, activatedAt now, expiresAt by the variant's duration. Codes match
 // ignoring case, hyphens and spaces. Errors: 400 invalid_code (malformed), 404
 // code_not_found (unknown, or another application's), 409 code_already_used, 410
-// code_expired. Redeeming a code the same connection already holds answers it again.
+// code_expired, 403 connection_blocked (the person's connection is blocked). Redeeming a code
+// the same connection already holds answers it again.
 //
 // Every attempt, whichever transport made it (REST, GraphQL), counts against Limits: per
 // address (auth.ClientIP) and per holder (the session's person or the token's connection);
@@ -86,6 +87,12 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	conn, err := s.Holder(ctx, appID)
 	if err != nil {
 		return nil, err
+	}
+	if conn.Blocked {
+		// Through the person's own session (a token of a blocked connection is refused by
+		// Holder): the person may still list what they hold, but not take a code for an
+		// application whose sign-ins are blocked for them.
+		return nil, apperr.WithReason(apperr.Forbidden, "connection_blocked", "sign-in to this app is blocked for this account, so its license codes cannot be redeemed")
 	}
 	c, err := s.DB.LicenseCode.Query().
 		Where(licensecode.ApplicationID(conn.ApplicationID), licensecode.CodeKey(key)).WithVariant().Only(ctx)

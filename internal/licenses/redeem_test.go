@@ -65,7 +65,8 @@ func TestRedeemLimits(t *testing.T) {
 // TestABlockedConnectionsTokenRedeemsNothing: once a connection is blocked, the access token
 // the app holds for it (alive in the token store until it expires) neither redeems a code
 // nor lists the licenses, as GET /api/user refuses it; the person's own session still lists
-// theirs. Before, the licenses routes loaded the connection and took a blocked one.
+// theirs but redeems nothing either (connection_blocked). Before, the licenses routes loaded
+// the connection and took a blocked one, and the person's session redeemed codes through it.
 func TestABlockedConnectionsTokenRedeemsNothing(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
@@ -79,9 +80,11 @@ func TestABlockedConnectionsTokenRedeemsNothing(t *testing.T) {
 		wantErr(t, err, "invalid_token")
 		_, _, err = w.svc.Subscriptions(asToken(conn), "")
 		wantErr(t, err, "invalid_token")
+		_, err = w.svc.Redeem(as(ann), w.app.ID, code)
+		wantErr(t, err, "connection_blocked")
 		page, err := w.svc.ListCodes(as(w.dev), w.app.ID, licenses.CodeQuery{State: licenses.Unused})
 		if err != nil || page.TotalCount != 1 {
-			t.Fatalf("unused codes after the blocked token's attempt = %+v, %v; want the code unused", page, err)
+			t.Fatalf("unused codes after the blocked connection's attempts = %+v, %v; want the code unused", page, err)
 		}
 		if _, _, err := w.svc.Subscriptions(as(ann), w.app.ID); err != nil {
 			t.Fatalf("the person's own session: %v", err)
