@@ -151,7 +151,8 @@ func ExpiryOf(d licensevariant.Duration, from time.Time) *time.Time {
 	return &t
 }
 
-// CodeAlphabet is the alphabet of generated codes: no 0/O, 1/I/L look-alikes.
+// CodeAlphabet is the alphabet of generated codes, 32 symbols without the look-alikes 0/O and
+// 1/I (L stays: it keeps the alphabet at 32, and codes match ignoring case, so l reads as L).
 const CodeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 // NewCode returns a code XXXX-XXXX-XXXX-XXXX (80 random bits) from CodeAlphabet, after
