@@ -526,6 +526,12 @@ func (s *Service) FinishApproved(ctx context.Context, raw, browser string) (*Sig
 	if w.State != WaitingApproved {
 		return nil, apperr.New(apperr.Conflict, "this sign-in was not approved")
 	}
+	// The account is read before the approval is spent, so that a database lost now leaves
+	// the approval for a retry rather than spent on a sign-in that cannot finish; it is read
+	// again once spent, as a change of the address may have come between.
+	if _, err := s.accountHolding(ctx, w.UserID, w.Email, w.EmailVersion); err != nil {
+		return nil, err
+	}
 	// A failed delete is not a finished sign-in: the approval still waits, and a retry
 	// finishes it.
 	if n, err := s.KV.Del(ctx, waitingKey(hash)).Result(); err != nil {
