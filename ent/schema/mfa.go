@@ -66,7 +66,7 @@ func (Passkey) Mixin() []ent.Mixin {
 func (Passkey) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("user_id").Immutable(),
-		field.String("name").MaxLen(64),
+		field.String("name").MaxRuneLen(64),
 		field.Bytes("credential_id").Unique().Immutable().MaxLen(1023),
 		field.Bytes("public_key").Immutable(),
 		field.String("attestation_type").Optional(),

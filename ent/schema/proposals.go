@@ -96,7 +96,7 @@ func (PendingLink) Fields() []ent.Field {
 		field.String("application_id").Immutable(),
 		field.String("email").NotEmpty().MaxLen(254).Immutable().Comment("normalised address the developer sent"),
 		field.String("external_user_id").MaxLen(255),
-		field.String("name").Optional().MaxLen(200).Comment("the name the developer sent; shown to the person only"),
+		field.String("name").Optional().MaxRuneLen(200).Comment("the name the developer sent; shown to the person only"),
 		field.Time("registered_at").Optional().Nillable(),
 		field.Time("last_login_at").Optional().Nillable(),
 		field.String("import_source_id").Optional().Nillable().Comment("the run that last proposed it, for rollback"),

@@ -31,7 +31,7 @@ func (User) Fields() []ent.Field {
 		field.Int("email_version").Default(0).
 			Comment("bumped when the primary address changes or the person signs out everywhere else; mailbox sign-ins carry it").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("name").Optional().MaxLen(200),
+		field.String("name").Optional().MaxRuneLen(200),
 		field.String("image").Optional().MaxLen(2048),
 		field.String("region").Optional().MaxLen(100),
 		field.String("language").Optional().MaxLen(16).
