@@ -22,7 +22,7 @@ func (Application) Mixin() []ent.Mixin {
 func (Application) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("owner_id").Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("name").NotEmpty().MaxLen(200).
+		field.String("name").NotEmpty().MaxRuneLen(200).
 			Annotations(entgql.OrderField("NAME")),
 		field.String("website").Optional().MaxLen(2048),
 		field.String("icon_url").Annotations(renamedInGraphQL("iconUrl")).Optional().MaxLen(2048),

@@ -21,7 +21,7 @@ func (ImportSource) Mixin() []ent.Mixin {
 func (ImportSource) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
-		field.String("name").MaxLen(200),
+		field.String("name").MaxRuneLen(200),
 		field.Enum("kind").Values("json", "csv").Default("json").
 			Annotations(upperSnakeInGraphQL),
 		field.Int("total").Default(0),

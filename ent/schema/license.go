@@ -23,11 +23,11 @@ func (LicenseVariant) Mixin() []ent.Mixin {
 func (LicenseVariant) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("application_id").Annotations(renamedInGraphQL("applicationId")).Immutable(),
-		field.String("name").NotEmpty().MaxLen(100).Annotations(entgql.OrderField("NAME")),
-		field.String("name_key").NotEmpty().MaxLen(100).
+		field.String("name").NotEmpty().MaxRuneLen(100).Annotations(entgql.OrderField("NAME")),
+		field.String("name_key").NotEmpty().MaxRuneLen(100).
 			Comment("lower-cased name: unique per application").
 			Annotations(entgql.Skip(entgql.SkipAll)),
-		field.String("description").Optional().MaxLen(2000),
+		field.String("description").Optional().MaxRuneLen(2000),
 		field.Enum("duration").Values(durations...).Default("LIFETIME"),
 	}
 }

@@ -53,7 +53,7 @@ func (EmailChange) Fields() []ent.Field {
 		field.String("user_id").Immutable(),
 		field.String("application_id").Optional().Immutable().
 			Comment("the application that asked; its name is shown to the person"),
-		field.String("application_name").Optional().MaxLen(200).Immutable(),
+		field.String("application_name").Optional().MaxRuneLen(200).Immutable(),
 		field.String("new_email").NotEmpty().MaxLen(254).Immutable(),
 		field.String("old_email").NotEmpty().MaxLen(254).Immutable(),
 		field.String("confirm_hash").Unique().Immutable().Sensitive(),

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
@@ -139,6 +140,8 @@ var detailKeys = map[string]bool{
 	"role":     true, // a team role: admin, developer, support
 }
 
+// maxDetail bounds a detail in characters: details hold names the person or the developer typed,
+// which are limited in characters (a passkey's 64 may be 256 bytes).
 const maxDetail = 200
 
 // Check validates e: a known type, an actor, allow-listed detail keys of bounded length, and
@@ -157,7 +160,7 @@ func Check(e Event) error {
 		if !detailKeys[k] {
 			return fmt.Errorf("activity: %s: detail %q is not allowed", e.Type, k)
 		}
-		if len(v) > maxDetail {
+		if utf8.RuneCountInString(v) > maxDetail {
 			return fmt.Errorf("activity: %s: detail %q is too long", e.Type, k)
 		}
 		if k == "address" && e.ApplicationID != "" {

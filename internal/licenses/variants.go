@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 
@@ -130,7 +131,7 @@ func (s *Service) countCodes(ctx context.Context, where []predicate.LicenseCode,
 	return out, nil
 }
 
-// checkVariantName returns a variant's name as it is kept: one line of at most 100 bytes
+// checkVariantName returns a variant's name as it is kept: one line of at most 100 characters
 // under displaytext.Line (trimmed, NFC, no control or format character), the rule of
 // application names. Customers see it in their licenses and developers in the portal, so a
 // U+202E or a newline must not rearrange what it says.
@@ -139,19 +140,20 @@ func checkVariantName(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if name == "" || len(name) > 100 {
+	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return "", apperr.New(apperr.Invalid, "name is required (at most 100 characters)")
 	}
 	return name, nil
 }
 
-// checkDescription is checkVariantName for a description: empty allowed, at most 2000 bytes.
+// checkDescription is checkVariantName for a description: empty allowed, at most 2000
+// characters.
 func checkDescription(d string) (string, error) {
 	d, err := displaytext.Line("description", d)
 	if err != nil {
 		return "", err
 	}
-	if len(d) > 2000 {
+	if utf8.RuneCountInString(d) > 2000 {
 		return "", apperr.New(apperr.Invalid, "description is longer than 2000 characters")
 	}
 	return d, nil

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"loginsign/internal/team"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 
@@ -24,6 +24,7 @@ import (
 	"loginsign/internal/oauth"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 	"loginsign/internal/webhooks"
 )
 
@@ -184,7 +185,7 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	if in.Name, err = displaytext.Line("name", in.Name); err != nil {
 		return err
 	}
-	if in.Name == "" || len(in.Name) > 200 {
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 200 {
 		return apperr.New(apperr.Invalid, "name is required (at most 200 characters)")
 	}
 	if err := checkName(in.Name); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 
@@ -223,7 +224,7 @@ func importSourceName(req ImportRequest, now time.Time) (string, error) {
 	if name == "" {
 		name = fmt.Sprintf("%s import %s", strings.ToUpper(req.Kind), now.Format(time.RFC3339))
 	}
-	if len(name) > 200 {
+	if utf8.RuneCountInString(name) > 200 {
 		return "", apperr.New(apperr.Invalid, "sourceName is longer than 200 characters")
 	}
 	return name, nil
@@ -271,7 +272,7 @@ func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
 		return p
 	}
 	p.email = e
-	if len(strings.TrimSpace(u.Name)) > 200 {
+	if utf8.RuneCountInString(strings.TrimSpace(u.Name)) > 200 {
 		p.invalid = "name is longer than 200 characters"
 		return p
 	}
