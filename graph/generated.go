@@ -4974,6 +4974,7 @@ enum ActivityEventType {
   OWNERSHIP_TRANSFER_CANCELLED
   OWNERSHIP_TRANSFERRED
   LICENSE_ENDED
+  LICENSE_REDEEMED
 }
 
 """Who caused an event."""

@@ -78,9 +78,13 @@ const (
 	OwnershipTransferred       Type = "ownership_transferred"
 )
 
-// LicenseEnded is a person's event: a developer's forced delete of a license variant ended
-// the person's license.
-const LicenseEnded Type = "license_ended"
+// Events of a person's licenses: a developer's forced delete of a license variant ended the
+// person's license (only the person sees it); the person, or their application with their
+// access token, redeemed a license code.
+const (
+	LicenseEnded    Type = "license_ended"
+	LicenseRedeemed Type = "license_redeemed"
+)
 
 // Types lists every type, in the order of the README.
 var Types = []Type{
@@ -92,6 +96,7 @@ var Types = []Type{
 	ConnectionEdited, ConnectionDeleted, ImportRun, ImportRolledBack, LicenseAction, UsersExported,
 	MemberInvited, MemberJoined, MemberRoleChanged, MemberRemoved, MemberLeft, InvitationRevoked,
 	OwnershipTransferProposed, OwnershipTransferCancelled, OwnershipTransferred, LicenseEnded,
+	LicenseRedeemed,
 }
 
 // Known reports whether t is one of Types.

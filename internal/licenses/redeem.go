@@ -3,10 +3,12 @@ package licenses
 import (
 	"context"
 	"strings"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/licensecode"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/store"
@@ -75,7 +77,8 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 // over either it answers 429 rate_limited with RetryAfter before anything is looked up.
 //
 // The claim is one conditional UPDATE (… WHERE id = ? AND state = 'UNUSED'), so of any
-// number of concurrent redemptions of a code exactly one wins.
+// number of concurrent redemptions of a code exactly one wins; the winner's license_redeemed
+// event is written in the same transaction, so there is one event per claim.
 func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseCode, error) {
 	if err := s.redeemLimit(ctx); err != nil {
 		return nil, err
@@ -105,11 +108,18 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	now := s.now()
 	if c.State == licensecode.StateUNUSED {
 		exp := ExpiryOf(c.Edges.Variant.Duration, now)
-		n, err := s.DB.LicenseCode.Update().
-			Where(licensecode.ID(c.ID), licensecode.StateEQ(licensecode.StateUNUSED)).
-			SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).
-			SetActivatedAt(now).SetNillableExpiresAt(exp).
-			Save(ctx)
+		var n int
+		err = s.DB.Tx(ctx, func(tx *ent.Tx) (err error) {
+			n, err = tx.LicenseCode.Update().
+				Where(licensecode.ID(c.ID), licensecode.StateEQ(licensecode.StateUNUSED)).
+				SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).
+				SetActivatedAt(now).SetNillableExpiresAt(exp).
+				Save(ctx)
+			if err != nil || n == 0 {
+				return err
+			}
+			return recordRedemption(ctx, tx, conn, c.Edges.Variant.Name, now)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -132,6 +142,19 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	default:
 		return nil, apperr.WithReason(apperr.Conflict, "code_already_used", "this license code has already been redeemed")
 	}
+}
+
+// recordRedemption writes the license_redeemed event of a code conn just claimed: the person's
+// own redemption (their session) or their application's (its access token), naming the
+// variant. The application's developer reads it too: the code's linkedConnectionId already
+// tells them who holds it.
+func recordRedemption(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, variant string, now time.Time) error {
+	actor := activity.ByPerson
+	if _, ok := auth.TokenFrom(ctx); ok {
+		actor = activity.ByApplication
+	}
+	return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseRedeemed, Actor: actor, UserID: conn.UserID,
+		ApplicationID: conn.ApplicationID, ConnectionID: conn.ID, Details: map[string]string{"name": variant}, At: now})
 }
 
 func codeNotFound() error {

@@ -189,8 +189,8 @@ func TestOverlongAndForeignCharacterCodesAreInvalid(t *testing.T) {
 // TestARedemptionThatLosesToTheSameHolderAnswersTheLicense: when two redemptions of one code
 // by the same connection race, the one whose claim finds the code taken reads it again and,
 // finding it held by its own connection, answers the license rather than code_already_used.
-// The race is made certain: the second redemption runs and commits just before the first
-// one's claim.
+// The race is made certain: the second redemption runs and commits between the first one's
+// read of the code and its claim.
 func TestARedemptionThatLosesToTheSameHolderAnswersTheLicense(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		w := newWorld(t, db)
@@ -200,14 +200,15 @@ func TestARedemptionThatLosesToTheSameHolderAnswersTheLicense(t *testing.T) {
 		var armed atomic.Bool
 		var inner *ent.LicenseCode
 		var innerErr error
-		db.LicenseCode.Use(func(next ent.Mutator) ent.Mutator {
-			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-				if m.Op().Is(ent.OpUpdate) && armed.CompareAndSwap(true, false) {
+		db.LicenseCode.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+				v, err := next.Query(ctx, q)
+				if armed.CompareAndSwap(true, false) {
 					inner, innerErr = w.svc.Redeem(asToken(conn), "", code)
 				}
-				return next.Mutate(ctx, m)
+				return v, err
 			})
-		})
+		}))
 		armed.Store(true)
 		c, err := w.svc.Redeem(as(ann), w.app.ID, code)
 		if innerErr != nil || inner == nil {
@@ -236,14 +237,15 @@ func TestARedemptionThatLosesToAnotherHolderIsAlreadyUsed(t *testing.T) {
 		bobConn := w.connect(t, bob, w.app)
 		var armed atomic.Bool
 		var innerErr error
-		db.LicenseCode.Use(func(next ent.Mutator) ent.Mutator {
-			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-				if m.Op().Is(ent.OpUpdate) && armed.CompareAndSwap(true, false) {
+		db.LicenseCode.Intercept(ent.InterceptFunc(func(next ent.Querier) ent.Querier {
+			return ent.QuerierFunc(func(ctx context.Context, q ent.Query) (ent.Value, error) {
+				v, err := next.Query(ctx, q)
+				if armed.CompareAndSwap(true, false) {
 					_, innerErr = w.svc.Redeem(asToken(bobConn), "", code)
 				}
-				return next.Mutate(ctx, m)
+				return v, err
 			})
-		})
+		}))
 		armed.Store(true)
 		_, err := w.svc.Redeem(as(ann), w.app.ID, code)
 		if innerErr != nil {

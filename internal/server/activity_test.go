@@ -411,6 +411,21 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				}
 				return e.srv.licenses.DeleteVariant(devCtx(), e.app.ID, v.ID, true)
 			}},
+		{typ: activity.LicenseRedeemed, user: annID, app: appID,
+			fail: func() error { _, err := e.srv.licenses.Redeem(as(ann.ID), e.app.ID, "ZZZZ-ZZZZ-ZZZZ-ZZZZ"); return err },
+			ok: func() error {
+				v, err := e.srv.licenses.CreateVariant(devCtx(), e.app.ID, licenses.VariantInput{Name: "Redeemed"})
+				if err != nil {
+					return err
+				}
+				g, err := e.srv.licenses.GenerateCodes(devCtx(), e.app.ID, licenses.GenerateInput{VariantID: v.ID, Count: 1})
+				if err != nil {
+					return err
+				}
+				secrets = append(secrets, g.Codes...)
+				_, err = e.srv.licenses.Redeem(as(ann.ID), e.app.ID, g.Codes[0])
+				return err
+			}},
 		{typ: activity.ConnectionDeleted, user: annID, app: appID,
 			fail: func() error { return e.srv.portal.DeleteConnection(devCtx(), e.app.ID, "con_unknown") },
 			ok:   func() error { return e.srv.portal.DeleteConnection(devCtx(), e.app.ID, conn.ID) }},

@@ -166,7 +166,7 @@ const content = `{{define "content"}}{{$l := .L}}
     <option value="CONSENT_GIVEN,CONSENT_WITHDRAWN">{{$l.T "dashboard.activity_apps"}}</option>
     <option value="ADDRESS_ADDED,ADDRESS_VERIFIED,ADDRESS_REMOVED,ADDRESS_MADE_PRIMARY,EMAIL_CHANGE_REQUESTED,EMAIL_CHANGE_CONFIRMED,EMAIL_CHANGE_CANCELLED">{{$l.T "dashboard.activity_addresses"}}</option>
     <option value="SESSIONS_ENDED,PASSKEY_ADDED,PASSKEY_RENAMED,PASSKEY_REMOVED,TOTP_ENABLED,TOTP_DISABLED,RECOVERY_CODES_RENEWED">{{$l.T "dashboard.activity_security"}}</option>
-    <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION,LICENSE_ENDED">{{$l.T "dashboard.activity_by_apps"}}</option>
+    <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION,LICENSE_ENDED,LICENSE_REDEEMED">{{$l.T "dashboard.activity_by_apps"}}</option>
   </select></label></header>
   <div data-slot="activity"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
   <div data-slot="activity-more"></div>
