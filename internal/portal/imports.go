@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
+	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -16,6 +17,7 @@ import (
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
 	"loginsign/ent/pendinglink"
+	"loginsign/ent/predicate"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/identity"
@@ -119,7 +121,10 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		if out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now}); err != nil {
 			return err
 		}
-		return s.checkPendingLinks(ctx, tx, owned)
+		if err := s.checkPendingLinks(ctx, tx, owned); err != nil {
+			return err
+		}
+		return s.trimImportRuns(ctx, tx, owned)
 	})
 	if err != nil {
 		return nil, err
@@ -204,6 +209,55 @@ func (s *Service) trimImportRows(ctx context.Context, tx *ent.Tx, owned []string
 		kept -= deleted
 	}
 	return nil
+}
+
+// DefaultMaxImportRuns is how many spent import runs (sources whose rows were trimmed and
+// that no connection and no pending link names) the applications of one developer keep
+// together. Such a run is only a line in the list of runs: its rollback would change nothing.
+// Without a bound DefaultImports let one free account add 720 of them a day for ever.
+const DefaultMaxImportRuns = 1_000
+
+// trimImportRunsBatch is the most spent runs one import deletes; each run adds one, so the
+// spent runs kept never grow past the bound by more than the runs that spend in one go.
+const trimImportRunsBatch = 100
+
+// trimImportRuns deletes inside tx the spent runs of the owner's applications (owned) beyond
+// the newest MaxImportRuns (DefaultMaxImportRuns) of them, at most trimImportRunsBatch at a
+// time. A run is spent when it keeps no rows (trimImportRows took them), no connection was
+// made by accepting one of its links and no pending link names it (open, or refused and kept
+// so that a later run cannot revive it): then nothing reads it but the list of runs. The
+// runs that still hold something are bounded by the connections and pending links that name
+// them. As in trimImportRows, the applications are held before anything is deleted.
+func (s *Service) trimImportRuns(ctx context.Context, tx *ent.Tx, owned []string) error {
+	keep := s.MaxImportRuns
+	if keep <= 0 {
+		keep = DefaultMaxImportRuns
+	}
+	spent, err := tx.ImportSource.Query().
+		Where(importsource.ApplicationIDIn(owned...), importsource.Not(importsource.HasRows()),
+			importsource.Not(importsource.HasCreatedConnections()), namedByNoPendingLink()).
+		Order(ent.Desc(importsource.FieldCreatedAt), ent.Desc(importsource.FieldID)).
+		Offset(keep).Limit(trimImportRunsBatch).IDs(ctx)
+	if err != nil || len(spent) == 0 {
+		return err
+	}
+	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.IDIn(owned...)); err != nil {
+		return err
+	}
+	if _, err := tx.ImportSource.Delete().Where(importsource.IDIn(spent...)).Exec(ctx); err != nil {
+		return fmt.Errorf("trimming import runs: %w", err)
+	}
+	return nil
+}
+
+// namedByNoPendingLink matches the import runs no pending link names (import_source_id is a
+// plain column, not an edge).
+func namedByNoPendingLink() predicate.ImportSource {
+	return func(s *sql.Selector) {
+		t := sql.Table(pendinglink.Table)
+		s.Where(sql.NotExists(sql.Select(t.C(pendinglink.FieldID)).From(t).
+			Where(sql.ColumnsEQ(t.C(pendinglink.FieldImportSourceID), s.C(importsource.FieldID)))))
+	}
 }
 
 // checkImportSize answers TooLarge above MaxImportRows rows and Invalid for none.

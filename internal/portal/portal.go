@@ -42,6 +42,9 @@ type Service struct {
 	// MaxPendingLinks bounds the pending links of the applications of one owner
 	// (checkPendingLinks); zero is DefaultMaxPendingLinks.
 	MaxPendingLinks int
+	// MaxImportRuns bounds the spent import runs kept across the applications of one owner,
+	// the oldest deleted (trimImportRuns); zero is DefaultMaxImportRuns.
+	MaxImportRuns int
 	// ApplicationCreations bounds application creations per developer (default
 	// DefaultApplicationCreations), counted by Limiter.
 	ApplicationCreations ratelimit.Rule

@@ -160,6 +160,9 @@ type Totals struct {
 	// ImportRows, the reports of import runs kept across one developer's applications
 	// (LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER, default portal.DefaultMaxImportRows).
 	ImportRows int
+	// ImportRuns, the spent import runs kept across one developer's applications
+	// (LOGINSIGN_MAX_IMPORT_RUNS_PER_DEVELOPER, default portal.DefaultMaxImportRuns).
+	ImportRuns int
 	// ClientTokens, client_credentials tokens per hour for all of one developer's applications
 	// (LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER, default oauth's 10,000).
 	ClientTokens int
@@ -181,6 +184,7 @@ func (t *Totals) settings() []totalSetting {
 		{"LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER", "max-license-codes-per-developer", licenses.DefaultMaxCodes, &t.LicenseCodes},
 		{"LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER", "max-pending-links-per-developer", portal.DefaultMaxPendingLinks, &t.PendingLinks},
 		{"LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER", "max-import-rows-per-developer", portal.DefaultMaxImportRows, &t.ImportRows},
+		{"LOGINSIGN_MAX_IMPORT_RUNS_PER_DEVELOPER", "max-import-runs-per-developer", portal.DefaultMaxImportRuns, &t.ImportRuns},
 		{"LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER", "max-client-tokens-per-developer", oauth.DefaultClientTokensPerOwner, &t.ClientTokens},
 		{"LOGINSIGN_RELAY_CONTACT_LIMIT", "relay-contact-limit", relay.DefaultContactLimit, &t.RelayContacts},
 	}

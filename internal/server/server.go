@@ -182,7 +182,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}
 	s.portal = &portal.Service{DB: db, WebhookSecrets: webhookSecrets, Dev: cfg.Dev, Now: s.now,
 		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL,
-		MaxPendingLinks: cfg.Totals.PendingLinks, MaxImportRows: cfg.Totals.ImportRows}
+		MaxPendingLinks: cfg.Totals.PendingLinks, MaxImportRows: cfg.Totals.ImportRows,
+		MaxImportRuns: cfg.Totals.ImportRuns}
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
 	}

@@ -69,7 +69,7 @@ func TestConfigDefaults(t *testing.T) {
 		c.Runtime.SyncRotations {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if want := (Totals{LicenseCodes: 1_000_000, PendingLinks: 1_000_000, ImportRows: 100_000, ClientTokens: 10_000, RelayContacts: 1000}); c.Totals != want {
+	if want := (Totals{LicenseCodes: 1_000_000, PendingLinks: 1_000_000, ImportRows: 100_000, ImportRuns: 1000, ClientTokens: 10_000, RelayContacts: 1000}); c.Totals != want {
 		t.Fatalf("totals = %+v, want %+v", c.Totals, want)
 	}
 	if c, err := loadConfig([]string{"--rotation-commit", "sync"}, env(nil)); err != nil || !c.Runtime.SyncRotations {
@@ -300,6 +300,7 @@ func TestTotalsReachTheServices(t *testing.T) {
 		"REDIS_URL": kvtest.URL(t), "LOGINSIGN_SMTP_URL": smtp.URL(), "LOGINSIGN_SECRET": testSecretHex,
 		"LOGINSIGN_MAX_LICENSE_CODES_PER_DEVELOPER": "11", "LOGINSIGN_MAX_PENDING_LINKS_PER_DEVELOPER": "22",
 		"LOGINSIGN_MAX_IMPORT_ROWS_PER_DEVELOPER": "33", "LOGINSIGN_MAX_CLIENT_TOKENS_PER_DEVELOPER": "44",
+		"LOGINSIGN_MAX_IMPORT_RUNS_PER_DEVELOPER": "66",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +313,8 @@ func TestTotalsReachTheServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	if got := []int{s.licenses.MaxCodes, s.portal.MaxPendingLinks, s.portal.MaxImportRows, s.oauth.Config.Limits.ClientCredentialsPerOwner.N}; !slices.Equal(got, []int{11, 22, 33, 44}) {
-		t.Errorf("codes, pending links, import rows, client tokens = %v, want [11 22 33 44]", got)
+	if got := []int{s.licenses.MaxCodes, s.portal.MaxPendingLinks, s.portal.MaxImportRows, s.oauth.Config.Limits.ClientCredentialsPerOwner.N,
+		s.portal.MaxImportRuns}; !slices.Equal(got, []int{11, 22, 33, 44, 66}) {
+		t.Errorf("codes, pending links, import rows, client tokens, import runs = %v, want [11 22 33 44 66]", got)
 	}
 }
