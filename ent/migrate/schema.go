@@ -304,6 +304,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{AuditEventsColumns[4]},
 			},
+			{
+				Name:    "auditevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[6]},
+			},
 		},
 	}
 	// ConsentsColumns holds the columns for the "consents" table.

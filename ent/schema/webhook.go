@@ -128,6 +128,8 @@ func (AuditEvent) Indexes() []ent.Index {
 		// reads every event of the system.
 		index.Fields("actor_id"),
 		index.Fields("target"),
+		// The hourly purge of the events past the retention period (activity.PurgeAudit).
+		index.Fields("created_at"),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
+	"loginsign/ent/auditevent"
 	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
@@ -217,6 +218,19 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 		return s.DB.ActivityEvent.Query().Where(activityevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
 	}, func(ctx context.Context, ids []string) (int, error) {
 		return s.DB.ActivityEvent.Delete().Where(activityevent.IDIn(ids...)).Exec(ctx)
+	})
+}
+
+// PurgeAudit deletes the audit events (internal/ent AuditEvent: address changes, closed
+// accounts, deleted applications) older than the retention period, as Purge does the activity
+// log's: an address change's event holds the old and the new address, which were kept for
+// ever while the account lived.
+func (s *Service) PurgeAudit(ctx context.Context) (int, error) {
+	cutoff := s.Now().UTC().Add(-s.retention())
+	return store.Purge(ctx, "expired audit events", func(ctx context.Context, limit int) ([]string, error) {
+		return s.DB.AuditEvent.Query().Where(auditevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
+	}, func(ctx context.Context, ids []string) (int, error) {
+		return s.DB.AuditEvent.Delete().Where(auditevent.IDIn(ids...)).Exec(ctx)
 	})
 }
 

@@ -86,7 +86,7 @@ type Config struct {
 	// MetricsToken, when set, also serves /metrics on the main listener to requests bearing
 	// "Authorization: Bearer <token>" (LOGINSIGN_METRICS_TOKEN; default unset: not there at all).
 	MetricsToken string
-	// ActivityRetention is how long activity-log events are kept
+	// ActivityRetention is how long activity-log events and audit events are kept
 	// (LOGINSIGN_ACTIVITY_RETENTION_DAYS, whole days, default 400).
 	ActivityRetention time.Duration
 	// ActivityLocationHeader names a request header set by the edge proxy with the client's
@@ -252,7 +252,7 @@ func (c *Config) defineFlags(fs *flag.FlagSet, raw *configText, env func(k, def 
 	fs.StringVar(&raw.gqlBody, "graphql-max-body", env("LOGINSIGN_GRAPHQL_MAX_BODY", "1048576"), "largest /graphql body in bytes (LOGINSIGN_GRAPHQL_MAX_BODY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOGINSIGN_METRICS_ADDR", "127.0.0.1:9090"), "listen address of /metrics; off: none (LOGINSIGN_METRICS_ADDR)")
 	fs.StringVar(&c.MetricsToken, "metrics-token", env("LOGINSIGN_METRICS_TOKEN", ""), "Bearer token for /metrics on the main listener (LOGINSIGN_METRICS_TOKEN)")
-	fs.StringVar(&raw.retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
+	fs.StringVar(&raw.retention, "activity-retention-days", env("LOGINSIGN_ACTIVITY_RETENTION_DAYS", "400"), "days activity and audit events are kept (LOGINSIGN_ACTIVITY_RETENTION_DAYS)")
 	fs.StringVar(&c.ActivityLocationHeader, "activity-location-header", env("LOGINSIGN_ACTIVITY_LOCATION_HEADER", ""), "header with the client's country, recorded with sign-ins; empty: none (LOGINSIGN_ACTIVITY_LOCATION_HEADER)")
 }
 
@@ -304,7 +304,7 @@ func (c *Config) parseRelay(raw configText) error {
 	return nil
 }
 
-// parseRetention reads how many days activity events are kept, 1 to 36500.
+// parseRetention reads how many days activity and audit events are kept, 1 to 36500.
 func (c *Config) parseRetention(raw configText) error {
 	days, err := strconv.Atoi(raw.retention)
 	if err != nil || days < 1 || days > 36500 {
