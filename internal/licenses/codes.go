@@ -279,6 +279,7 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 	for _, rs := range byVariant {
 		n += len(rs)
 	}
+	meanwhile := map[string]bool{} // ids of the rows a concurrent upload's codes took
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		// Codes another request uploads meanwhile are skipped below, but counted here: the
 		// total is checked against every code this call may add.
@@ -286,17 +287,28 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 			return err
 		}
 		for vid, rs := range byVariant {
-			// A code uploaded concurrently by another request is skipped, not an error.
+			// A code uploaded concurrently by another request is skipped, not an error, and
+			// reported as a duplicate, as it would have been a moment later.
 			n, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, vid, now, rs, true)
 			if err != nil {
 				return err
 			}
 			out.Created += int(n)
+			if int(n) < len(rs) {
+				if err := skippedRows(ctx, tx, rs, meanwhile); err != nil {
+					return err
+				}
+			}
 		}
 		return recordLicenseAction(ctx, tx, app.ID, "codes_uploaded", out.Created, now)
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, p := range todo {
+		if meanwhile[p.row.id] {
+			out.Duplicates = append(out.Duplicates, p.row.code)
+		}
 	}
 	return out, nil
 }
@@ -370,6 +382,29 @@ func uploadVariant(ref string, refs map[string]*ent.LicenseVariant, def *ent.Lic
 		return nil, fmt.Sprintf("unknown variant %q", ref)
 	}
 	return v, ""
+}
+
+// skippedRows adds to skipped the ids of rows that insertCodes did not store inside tx: their
+// codes were stored by another request between newCodesByVariant's check and the insert.
+func skippedRows(ctx context.Context, tx *ent.Tx, rows []codeRow, skipped map[string]bool) error {
+	for start := 0; start < len(rows); start += insertBatch {
+		batch := rows[start:min(start+insertBatch, len(rows))]
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.id
+		}
+		stored, err := tx.LicenseCode.Query().Where(licensecode.IDIn(ids...)).IDs(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the codes stored: %w", err)
+		}
+		for _, id := range ids {
+			skipped[id] = true
+		}
+		for _, id := range stored {
+			delete(skipped, id)
+		}
+	}
+	return nil
 }
 
 // newCodesByVariant leaves out the codes application appID already has (adding them to
