@@ -12,8 +12,8 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
-	"loginsign/ent/auditevent"
 	"loginsign/ent/application"
+	"loginsign/ent/auditevent"
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -210,28 +210,41 @@ func (s *Service) retention() time.Duration {
 	return s.Retention
 }
 
-// Purge deletes the events older than the retention period, store.PurgeBatch rows per
-// statement, and returns how many it deleted.
+// Purge deletes the activity events and the audit events (ent's AuditEvent: primary-address
+// changes, closed accounts, deleted applications) older than the retention period,
+// store.PurgeBatch rows per statement, and returns how many it deleted. An address change's
+// audit event holds the old and the new address, which were otherwise kept for as long as
+// the account lived.
 func (s *Service) Purge(ctx context.Context) (int, error) {
 	cutoff := s.Now().UTC().Add(-s.retention())
-	return store.Purge(ctx, "expired activity", func(ctx context.Context, limit int) ([]string, error) {
-		return s.DB.ActivityEvent.Query().Where(activityevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
-	}, func(ctx context.Context, ids []string) (int, error) {
-		return s.DB.ActivityEvent.Delete().Where(activityevent.IDIn(ids...)).Exec(ctx)
-	})
-}
-
-// PurgeAudit deletes the audit events (internal/ent AuditEvent: address changes, closed
-// accounts, deleted applications) older than the retention period, as Purge does the activity
-// log's: an address change's event holds the old and the new address, which were kept for
-// ever while the account lived.
-func (s *Service) PurgeAudit(ctx context.Context) (int, error) {
-	cutoff := s.Now().UTC().Add(-s.retention())
-	return store.Purge(ctx, "expired audit events", func(ctx context.Context, limit int) ([]string, error) {
-		return s.DB.AuditEvent.Query().Where(auditevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
-	}, func(ctx context.Context, ids []string) (int, error) {
-		return s.DB.AuditEvent.Delete().Where(auditevent.IDIn(ids...)).Exec(ctx)
-	})
+	total := 0
+	for _, t := range []struct {
+		what string
+		ids  func(ctx context.Context, limit int) ([]string, error)
+		del  func(ctx context.Context, ids []string) (int, error)
+	}{
+		{"expired activity",
+			func(ctx context.Context, limit int) ([]string, error) {
+				return s.DB.ActivityEvent.Query().Where(activityevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
+			},
+			func(ctx context.Context, ids []string) (int, error) {
+				return s.DB.ActivityEvent.Delete().Where(activityevent.IDIn(ids...)).Exec(ctx)
+			}},
+		{"expired audit events",
+			func(ctx context.Context, limit int) ([]string, error) {
+				return s.DB.AuditEvent.Query().Where(auditevent.CreatedAtLT(cutoff)).Limit(limit).IDs(ctx)
+			},
+			func(ctx context.Context, ids []string) (int, error) {
+				return s.DB.AuditEvent.Delete().Where(auditevent.IDIn(ids...)).Exec(ctx)
+			}},
+	} {
+		n, err := store.Purge(ctx, t.what, t.ids, t.del)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // DeletePerson deletes userID's events inside tx (account deletion): what concerned only the

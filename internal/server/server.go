@@ -225,7 +225,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 			for _, p := range []struct {
 				what  string
 				purge func(context.Context) (int, error)
-			}{{"activity: expired events", s.activity.Purge}, {"activity: expired audit events", s.activity.PurgeAudit},
+			}{{"activity: expired events and audit events", s.activity.Purge},
 				{"oauth: expired refresh-token families", s.oauth.PurgeRefreshTokens},
 				{"webhooks: old delivery log events", s.webhooks.Purge}, {"team: closed invitations", s.portal.Team().PurgeInvitations},
 				{"identity: old address change requests", s.identity.PurgeEmailChanges},
