@@ -87,22 +87,21 @@ func WithReason(code Code, reason, format string, args ...any) *Error {
 }
 
 // As returns the *Error in err's chain, or an Internal one wrapping nothing shown.
+// Text that PostgreSQL refused (textRefused) is the request's fault: Invalid, whichever
+// transport and route sent it.
 func As(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
+	if textRefused(err) {
+		return New(Invalid, "text may not hold NUL characters or bytes that are not UTF-8")
+	}
 	return &Error{Code: Internal, Message: "internal error"}
 }
 
-// CodeOf is the Code of err, Internal for errors that are not *Error.
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return Internal
-}
+// CodeOf is the Code of err (As), Internal for errors that are not *Error.
+func CodeOf(err error) Code { return As(err).Code }
 
 // Is reports whether err carries code.
 func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }

@@ -29,10 +29,9 @@ func DependencyDown(err error) bool {
 	if err == nil {
 		return false
 	}
-	var ne net.Error
 	var sqlState interface{ SQLState() string }
 	switch {
-	case errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded),
+	case netError(err), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.ErrClosedPipe),
 		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
@@ -54,6 +53,32 @@ func DependencyDown(err error) bool {
 		}
 	}
 	return false
+}
+
+// netError reports whether err's chain holds a net.Error other than a bare syscall.Errno:
+// every Errno has the methods of net.Error, so a missing file (ENOENT) or a refused
+// permission (EACCES) would read as an outage. The network's own errnos are listed in
+// DependencyDown.
+func netError(err error) bool {
+	var ne net.Error
+	if !errors.As(err, &ne) {
+		return false
+	}
+	_, errno := ne.(syscall.Errno)
+	return !errno
+}
+
+// textRefused reports whether err is PostgreSQL refusing text a request carried: a NUL
+// character or bytes that are not UTF-8 (SQLSTATE 22021 character_not_in_repertoire, 22P05
+// untranslatable_character). Nothing the server composes holds them, so the request is at
+// fault; SQLite stores such text.
+func textRefused(err error) bool {
+	var sqlState interface{ SQLState() string }
+	if !errors.As(err, &sqlState) {
+		return false
+	}
+	c := sqlState.SQLState()
+	return c == "22021" || c == "22P05"
 }
 
 // ClientGone reports whether err is the cancellation of ctx, the request's own context: the

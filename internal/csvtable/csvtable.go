@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	"loginsign/internal/apperr"
 )
@@ -70,20 +71,27 @@ func (t *Table) Get(r Row, key string, byOrder map[string]int) string {
 // ErrTooManyRows is returned when a file holds more data rows than Read's maxRows.
 var ErrTooManyRows = errors.New("csvtable: too many rows")
 
-// Read reads r as CSV: the delimiter is a comma, or a semicolon when the first line holds
-// more semicolons than commas; a leading byte order mark is dropped; the first row is the
-// header when it names one of cols. More than maxRows data rows answer ErrTooManyRows (before
-// the rest is read); malformed CSV answers apperr Invalid "bad CSV: line N: …"; a read error
-// (such as an oversized body) is returned wrapped, for the transport to map.
+// Read reads r as CSV: a leading byte order mark is dropped and blank lines are skipped; the
+// delimiter is a comma, or a semicolon when the first line that holds anything has more
+// semicolons than commas; that line's row is the header when it names one of cols. More than
+// maxRows data rows answer ErrTooManyRows (before the rest is read); malformed CSV answers
+// apperr Invalid "bad CSV: line N: …"; a read error (such as an oversized body) is returned
+// wrapped, for the transport to map. Line numbers count from the file's first line.
 func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 	br := bufio.NewReader(r)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	skipped, err := skipBlankLines(br)
+	if err != nil {
+		return nil, fmt.Errorf("reading CSV: %w", err)
+	}
+	t := &Table{}
 	first, err := br.Peek(4096)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, fmt.Errorf("reading CSV: %w", err)
 	}
-	first = bytes.TrimPrefix(first, []byte("\xef\xbb\xbf"))
-	t := &Table{}
-	if len(bytes.TrimSpace(first)) == 0 {
+	if len(first) == 0 {
 		t.Empty = true
 		return t, nil
 	}
@@ -105,13 +113,13 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) && (errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) || errors.Is(pe.Err, csv.ErrFieldCount)) {
-				return nil, apperr.New(apperr.Invalid, "bad CSV: line %d: %v", pe.Line, pe.Err)
+				return nil, apperr.New(apperr.Invalid, "bad CSV: line %d: %v", skipped+pe.Line, pe.Err)
 			}
 			return nil, fmt.Errorf("reading CSV: %w", err)
 		}
 		at, _ := cr.FieldPos(0)
+		at += skipped
 		if n == 0 {
-			rec[0] = strings.TrimPrefix(rec[0], "\ufeff")
 			if h := cols.header(rec); h != nil {
 				t.Header = h
 				continue
@@ -124,6 +132,32 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 			return nil, ErrTooManyRows
 		}
 		t.Rows = append(t.Rows, Row{Line: at, Fields: rec})
+	}
+}
+
+// skipBlankLines consumes the lines of br that hold only white space, up to the first line
+// that holds anything (or the end), and returns how many it consumed.
+func skipBlankLines(br *bufio.Reader) (int, error) {
+	lines := 0
+	for {
+		buf, err := br.Peek(br.Size())
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return lines, err
+		}
+		content := bytes.IndexFunc(buf, func(r rune) bool { return !unicode.IsSpace(r) })
+		if content < 0 {
+			// All white space: consume it whole and look further, unless it was the end.
+			lines += bytes.Count(buf, []byte("\n"))
+			br.Discard(len(buf))
+			if len(buf) < br.Size() {
+				return lines, nil
+			}
+			continue
+		}
+		start := bytes.LastIndexByte(buf[:content], '\n') + 1 // the start of the line that holds it
+		lines += bytes.Count(buf[:start], []byte("\n"))
+		br.Discard(start)
+		return lines, nil
 	}
 }
 

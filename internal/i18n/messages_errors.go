@@ -8,6 +8,8 @@ import "golang.org/x/text/feature/plural"
 // as written at the call, the value its French and German. A translation uses the same verbs.
 // Messages only developers see (the developer and app-backend APIs) stay English.
 var errorMessages = map[string][2]any{
+	// Any route (apperr.As): text PostgreSQL refused.
+	"text may not hold NUL characters or bytes that are not UTF-8": {"le texte ne peut contenir ni caractère NUL ni octets hors UTF-8", "Text darf weder NUL-Zeichen noch Bytes enthalten, die kein UTF-8 sind"},
 	// Sign-in (pages).
 	"that code is not right; %d attempts left":                                                             {plural.Selectf(1, "%d", "one", "ce code n’est pas le bon ; il reste %d essai", "other", "ce code n’est pas le bon ; il reste %d essais"), plural.Selectf(1, "%d", "one", "dieser Code stimmt nicht; noch %d Versuch", "other", "dieser Code stimmt nicht; noch %d Versuche")},
 	"that is not the number the other device shows; %d attempts left":                                      {plural.Selectf(1, "%d", "one", "ce n’est pas le nombre affiché par l’autre appareil ; il reste %d essai", "other", "ce n’est pas le nombre affiché par l’autre appareil ; il reste %d essais"), plural.Selectf(1, "%d", "one", "das ist nicht die Zahl, die das andere Gerät zeigt; noch %d Versuch", "other", "das ist nicht die Zahl, die das andere Gerät zeigt; noch %d Versuche")},

@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/displaytext"
 	"loginsign/internal/identity"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
@@ -274,7 +275,10 @@ func checkImportSize(users []ImportUser) error {
 // importSourceName is the run's trimmed source name, or "JSON import <time>" ("CSV …") when
 // none is given; more than 200 characters answer Invalid.
 func importSourceName(req ImportRequest, now time.Time) (string, error) {
-	name := strings.TrimSpace(req.SourceName)
+	name, err := displaytext.Line("sourceName", req.SourceName)
+	if err != nil {
+		return "", err
+	}
 	if name == "" {
 		name = fmt.Sprintf("%s import %s", strings.ToUpper(req.Kind), now.Format(time.RFC3339))
 	}
@@ -288,6 +292,7 @@ func importSourceName(req ImportRequest, now time.Time) (string, error) {
 // invalid.
 type parsedImportRow struct {
 	email      string
+	name       string // displaytext.Line of the row's name
 	registered *time.Time
 	lastLogin  *time.Time
 	invalid    string
@@ -306,9 +311,12 @@ func parseImportRows(users []ImportUser, now time.Time) (rows []parsedImportRow,
 	return rows, emails
 }
 
-// parseImportRow checks one row: externalUserId is required and at most 255 characters, the
-// address must be valid, the name at most 200 characters, the dates readable and not after now
-// (parseImportDate). The first problem found is the row's invalid message.
+// parseImportRow checks one row: externalUserId is required, at most 255 bytes of text
+// without control or invisible formatting characters, the address must be valid, the name one
+// line of at most 200 characters (displaytext.Line: the person is shown it), the dates
+// readable and not after now (parseImportDate). The first problem found is the row's invalid
+// message. Bytes that are not UTF-8, or a NUL, would otherwise reach PostgreSQL, which
+// refuses them as an internal error.
 func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
 	var p parsedImportRow
 	ext := strings.TrimSpace(u.ExternalUserID)
@@ -317,7 +325,10 @@ func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
 		p.invalid = "externalUserId is required"
 		return p
 	case len(ext) > 255:
-		p.invalid = "externalUserId is longer than 255 characters"
+		p.invalid = "externalUserId is longer than 255 bytes"
+		return p
+	case !utf8.ValidString(ext) || strings.IndexFunc(ext, displaytext.Hidden) >= 0:
+		p.invalid = "externalUserId must be text without control or invisible formatting characters"
 		return p
 	}
 	e, err := identity.NormalizeEmail(u.Email)
@@ -326,7 +337,11 @@ func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
 		return p
 	}
 	p.email = e
-	if utf8.RuneCountInString(strings.TrimSpace(u.Name)) > 200 {
+	if p.name, err = displaytext.Line("name", u.Name); err != nil {
+		p.invalid = apperr.As(err).Message
+		return p
+	}
+	if utf8.RuneCountInString(p.name) > 200 {
 		p.invalid = "name is longer than 200 characters"
 		return p
 	}
@@ -430,8 +445,8 @@ func classifyImportRows(ctx context.Context, tx *ent.Tx, run importRun, src *ent
 		p := run.rows[i]
 		ext := strings.TrimSpace(in.ExternalUserID)
 		rc := tx.ImportRow.Create().SetSourceID(src.ID).SetRow(i + 1).
-			SetExternalUserID(truncate(ext, 255)).
-			SetEmail(truncate(strings.TrimSpace(in.Email), 254))
+			SetExternalUserID(echo(ext, 255)).
+			SetEmail(echo(strings.TrimSpace(in.Email), 254))
 		status := ImportInvalidRow
 		switch c := shared[p.email]; {
 		case p.invalid != "":
@@ -447,7 +462,7 @@ func classifyImportRows(ctx context.Context, tx *ent.Tx, run importRun, src *ent
 		default:
 			status = ImportImported
 			w.propose(p.email, tx.PendingLink.Create().SetApplicationID(run.app.ID).SetEmail(p.email).SetExternalUserID(ext).
-				SetName(strings.TrimSpace(in.Name)).SetNillableRegisteredAt(p.registered).SetNillableLastLoginAt(p.lastLogin).
+				SetName(p.name).SetNillableRegisteredAt(p.registered).SetNillableLastLoginAt(p.lastLogin).
 				SetImportSourceID(src.ID).SetCreatedAt(run.now).SetUpdatedAt(run.now))
 		}
 		rc.SetStatus(importrow.Status(status))
@@ -523,9 +538,16 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 	}
 }
 
-func truncate(s string, n int) string {
+// echo is what an import row's report keeps of a value the developer sent: at most n bytes,
+// cut at a character boundary, with bytes that are not UTF-8 and NULs replaced by U+FFFD, so
+// that even an invalid row's echo is text every database stores.
+func echo(s string, n int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
