@@ -128,7 +128,7 @@ func (AuditEvent) Indexes() []ent.Index {
 		// reads every event of the system.
 		index.Fields("actor_id"),
 		index.Fields("target"),
-		// The hourly purge of the events past the retention period (activity.PurgeAudit).
+		// The hourly purge of the events past the retention period (activity.Purge).
 		index.Fields("created_at"),
 	}
 }
