@@ -18,7 +18,6 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/mfa"
-	"loginsign/internal/seal"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -38,11 +37,7 @@ func (c *movingClock) Set(t time.Time) {
 
 func newClockedService(t *testing.T, db *store.DB, clk *movingClock) *mfa.Service {
 	t.Helper()
-	sealer, err := seal.New(serverSecret, "totp secrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := mfa.New(db, kvtest.Embedded(t), sealer, clk.Now)
+	s := mfa.New(db, kvtest.Embedded(t), sealer(t), clk.Now)
 	s.RecoveryCodeKey = []byte("recovery-code key of " + string(serverSecret))
 	return s
 }
