@@ -39,6 +39,10 @@ type Message struct {
 	Raw []byte
 	// EnvelopeFrom is the SMTP reverse path (MAIL FROM). Empty: the address of From.
 	EnvelopeFrom string
+	// NullSender sends m with the null reverse path (MAIL FROM:<>), whatever EnvelopeFrom and
+	// From say: a delivery status notification, which nothing may answer (RFC 5321 section
+	// 4.5.5).
+	NullSender bool
 	// Kind names the mail in the log and in Send's errors: the template ("magic_link",
 	// "security_notice"), or the relay's "relay_forward" and "relay_reply". Neither shows
 	// the subject, which names the app the person signs in to. Empty: "mail".

@@ -63,6 +63,7 @@ func prepare(m Message, cfg Config) (envelope, []byte, error) {
 		return env, nil, fmt.Errorf("recipient: %w", err)
 	}
 	switch {
+	case m.NullSender:
 	case m.EnvelopeFrom != "":
 		env.from, err = addrSpec(m.EnvelopeFrom)
 	case m.From != "":

@@ -69,7 +69,8 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	}
 	var delivered int
 	var temporary bool
-	var served []int // served by this try
+	var served []int    // served by this try
+	var refused []route // refused for good by this try
 	for i, r := range routes {
 		if sent[i] {
 			delivered++
@@ -82,7 +83,11 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 			continue
 		}
 		var local localError
-		temporary = temporary || mail.IsTemporary(err) || errors.As(err, &local)
+		if mail.IsTemporary(err) || errors.As(err, &local) {
+			temporary = true
+		} else {
+			refused = append(refused, r)
+		}
 		s.cfg.Logger.Error("relay: delivery failed", r.logAttrs("error", mail.RedactAddresses(err.Error()))...)
 	}
 	switch {
@@ -94,6 +99,7 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 		s.returnReplies(routes, sent, served)
 		return errDeferred
 	case delivered > 0:
+		s.notifySender(ss, header, refused)
 		return nil
 	default:
 		return errUndelivered

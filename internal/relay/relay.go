@@ -121,8 +121,8 @@
 // 451 and the sender retries, also when other recipients were served; the relay then
 // remembers those for sentTTL (a hash of envelope sender, recipient and message in Redis), so
 // the retry of the same message serves only the rest. Otherwise the reply is 250 when some recipients
-// were served (a permanent failure of another is logged: the relay sends no bounces) and 554
-// when none was.
+// were served (a permanent failure of another is reported to the sender in a delivery status
+// notification, notifySender) and 554 when none was.
 package relay
 
 import (
