@@ -249,6 +249,22 @@ func TestSMTPSendsRawBytesUnchanged(t *testing.T) {
 	}
 }
 
+// TestANullSenderIsSentFromTheNullReversePath: a delivery status notification leaves with
+// MAIL FROM:<> whatever envelope sender and From it names.
+func TestANullSenderIsSentFromTheNullReversePath(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t)
+	s := newSender(t, mail.Config{URL: srv.URL(), From: "LoginSign <no-reply@loginsign.test>"})
+	raw := []byte("From: Mail Delivery System <no-reply@relay.test>\r\nTo: b@example.com\r\nSubject: status\r\n\r\nx\r\n")
+
+	if err := s.Send(context.Background(), mail.Message{To: "b@example.com", EnvelopeFrom: "bounce@relay.test", NullSender: true, Raw: raw}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if e := srv.Next(t, 5*time.Second); e.From != "" || len(e.To) != 1 || e.To[0] != "b@example.com" {
+		t.Errorf("MAIL FROM <%s>, RCPT %v; want <> and b@example.com", e.From, e.To)
+	}
+}
+
 func TestSendRefusesHeaderInjection(t *testing.T) {
 	t.Parallel()
 	srv := mailtest.Start(t)
