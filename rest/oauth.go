@@ -115,6 +115,22 @@ func (a *API) Token(w http.ResponseWriter, r *http.Request) {
 	writeNoStoreJSON(w, http.StatusOK, resp)
 }
 
+// PushAuthorizationRequest is POST /oauth/par (RFC 9126): 201 with the request_uri that stands
+// for the pushed authorization request.
+func (a *API) PushAuthorizationRequest(w http.ResponseWriter, r *http.Request) {
+	creds, form, err := oauthForm(w, r)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	out, err := a.OAuth.PushAuthorizationRequest(r.Context(), creds, form)
+	if err != nil {
+		a.writeOAuthError(w, r, err)
+		return
+	}
+	writeNoStoreJSON(w, http.StatusCreated, out)
+}
+
 // Revoke is POST /oauth/revoke (RFC 7009): 200 with an empty body, also for unknown tokens.
 func (a *API) Revoke(w http.ResponseWriter, r *http.Request) {
 	creds, form, err := oauthForm(w, r)

@@ -122,7 +122,7 @@ func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"errors": []map[string]any{{
 			"message": apperr.UnavailableMessage, "extensions": map[string]any{"code": string(apperr.Unavailable)}}}})
 	case strings.HasPrefix(p, "/oauth/token"), strings.HasPrefix(p, "/oauth/introspect"), strings.HasPrefix(p, "/oauth/revoke"),
-		strings.HasPrefix(p, "/api/user"), strings.HasPrefix(p, "/api/applications/"):
+		strings.HasPrefix(p, "/oauth/par"), strings.HasPrefix(p, "/api/user"), strings.HasPrefix(p, "/api/applications/"):
 		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": string(apperr.Unavailable), "error_description": apperr.UnavailableMessage})
 	case strings.HasPrefix(p, "/api/"):
 		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: string(apperr.Unavailable), Message: apperr.UnavailableMessage})

@@ -28,8 +28,16 @@ import (
 // Authorize validates an authorization request against the registered client (RFC 6749
 // §4.1.1, §4.1.2.1): an unknown client_id or a redirect_uri not registered for it is an error
 // that must be shown, never redirected; any other error comes back redirectable, with the
-// parsed request (for state) and the client.
+// parsed request (for state) and the client. A request_uri of a pushed authorization request
+// stands for the request its client pushed (pushedRequest).
 func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeRequest, *ent.Application, error) {
+	if isPushed(q) {
+		pushed, err := s.pushedRequest(ctx, q)
+		if err != nil {
+			return &AuthorizeRequest{MaxAge: -1}, nil, err
+		}
+		q = pushed
+	}
 	req, perr := ParseAuthorizeRequest(q)
 	if perr != nil && !AsError(perr).Redirect {
 		return req, nil, AsError(perr).Shown()

@@ -33,6 +33,7 @@ const (
 	InsufficientScope       = "insufficient_scope"
 	RequestNotSupported     = "request_not_supported"
 	RequestURINotSupported  = "request_uri_not_supported"
+	InvalidRequestURI       = "invalid_request_uri"
 )
 
 // Error is an OAuth error: one typed value that the HTTP adapters map once, to JSON
@@ -109,6 +110,10 @@ var (
 	ErrInsufficientScope      = &Error{Code: InsufficientScope, Status: http.StatusForbidden, Description: "the access token lacks the scope this request needs"}
 	ErrRequestNotSupported    = &Error{Code: RequestNotSupported, Status: http.StatusBadRequest, Description: "request objects (the request parameter) are not supported"}
 	ErrRequestURINotSupported = &Error{Code: RequestURINotSupported, Status: http.StatusBadRequest, Description: "request objects by reference (the request_uri parameter) are not supported"}
+	// ErrInvalidRequestURI answers a request_uri of a pushed authorization request (RFC 9126)
+	// that is unknown, used, expired or another client's.
+	ErrInvalidRequestURI = &Error{Code: InvalidRequestURI, Status: http.StatusBadRequest,
+		Description: "the request_uri is unknown, used or expired; push the authorization request again"}
 )
 
 // serverError wraps an internal failure as a ServerError; the cause is logged, not shown.

@@ -453,29 +453,34 @@ func (s *Service) idToken(ctx context.Context, app *ent.Application, conn *ent.A
 
 // Discovery is the OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414).
 type Discovery struct {
-	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	RevocationEndpoint                string   `json:"revocation_endpoint"`
-	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
-	ACRValuesSupported                []string `json:"acr_values_supported"`
-	ScopesSupported                   []string `json:"scopes_supported"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	ResponseModesSupported            []string `json:"response_modes_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	ClaimsSupported                   []string `json:"claims_supported"`
-	PromptValuesSupported             []string `json:"prompt_values_supported"`
-	UILocalesSupported                []string `json:"ui_locales_supported"`
-	AuthorizationResponseIssParameter bool     `json:"authorization_response_iss_parameter_supported"`
-	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
-	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
-	// Request objects are refused (OpenID Connect Discovery §3: both default to true when absent).
+	Issuer                string `json:"issuer"`
+	AuthorizationEndpoint string `json:"authorization_endpoint"`
+	TokenEndpoint         string `json:"token_endpoint"`
+	UserinfoEndpoint      string `json:"userinfo_endpoint"`
+	JWKSURI               string `json:"jwks_uri"`
+	RevocationEndpoint    string `json:"revocation_endpoint"`
+	IntrospectionEndpoint string `json:"introspection_endpoint"`
+	// RFC 9126 section 5: pushed authorization requests are taken, not required.
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
+	ACRValuesSupported                 []string `json:"acr_values_supported"`
+	ScopesSupported                    []string `json:"scopes_supported"`
+	ResponseTypesSupported             []string `json:"response_types_supported"`
+	ResponseModesSupported             []string `json:"response_modes_supported"`
+	GrantTypesSupported                []string `json:"grant_types_supported"`
+	SubjectTypesSupported              []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported                    []string `json:"claims_supported"`
+	PromptValuesSupported              []string `json:"prompt_values_supported"`
+	UILocalesSupported                 []string `json:"ui_locales_supported"`
+	AuthorizationResponseIssParameter  bool     `json:"authorization_response_iss_parameter_supported"`
+	RevocationEndpointAuthMethods      []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethods   []string `json:"introspection_endpoint_auth_methods_supported"`
+	// Request objects are refused (OpenID Connect Discovery §3: both default to true when
+	// absent); a request_uri is taken only as the pushed authorization request endpoint
+	// issued it.
 	RequestParameterSupported    bool `json:"request_parameter_supported"`
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	// RP-Initiated Logout 1.0 §2.1 and Back-Channel Logout 1.0 §2.1.
@@ -492,7 +497,8 @@ func (s *Service) Discovery() Discovery {
 		Issuer: iss, AuthorizationEndpoint: iss + "/oauth/authorize", TokenEndpoint: iss + "/oauth/token",
 		UserinfoEndpoint: iss + "/api/user", JWKSURI: iss + "/.well-known/jwks.json",
 		RevocationEndpoint: iss + "/oauth/revoke", IntrospectionEndpoint: iss + "/oauth/introspect",
-		ScopesSupported: append([]string{ScopeOpenID, ScopeEmail, ScopeProfile}, AppScopes...), ResponseTypesSupported: []string{"code"},
+		PushedAuthorizationRequestEndpoint: iss + "/oauth/par",
+		ScopesSupported:                    append([]string{ScopeOpenID, ScopeEmail, ScopeProfile}, AppScopes...), ResponseTypesSupported: []string{"code"},
 		ResponseModesSupported: []string{"query"}, GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials"},
 		SubjectTypesSupported: []string{"pairwise"}, IDTokenSigningAlgValuesSupported: slices.Clone(SigningAlgs),
 		TokenEndpointAuthMethodsSupported: auth, CodeChallengeMethodsSupported: []string{"S256"},

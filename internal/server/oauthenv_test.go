@@ -104,8 +104,14 @@ func newOAuthEnv(t testing.TB, dbURL string, opts ...envOption) *oauthEnv {
 // createApp registers an application owned by dev@example.com.
 func (e *oauthEnv) createApp(name string, redirects ...string) testApp {
 	e.t.Helper()
+	return e.createAppOf("dev@example.com", name, redirects...)
+}
+
+// createAppOf registers an application owned by the developer whose address is owner.
+func (e *oauthEnv) createAppOf(owner, name string, redirects ...string) testApp {
+	e.t.Helper()
 	ctx := context.Background()
-	u, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+	u, _, err := e.srv.identity.EnsureUser(ctx, owner)
 	if err != nil {
 		e.t.Fatal(err)
 	}

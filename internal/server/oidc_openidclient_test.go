@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"loginsign/internal/oauth"
 	"loginsign/internal/portal"
 )
 
@@ -19,7 +21,9 @@ import (
 // (new keys published, old ones signing), then once the new keys sign (old ones still
 // published): discovery, authorization code with PKCE, nonce, state and RFC 9207 iss, id_token
 // signatures checked against the JWKS, userinfo, refresh-token rotation, introspection,
-// revocation, client_credentials, and RP-initiated logout back to the app.
+// revocation, client_credentials, and RP-initiated logout back to the app. The second phase
+// pushes its authorization requests (RFC 9126, openid-client's buildAuthorizationUrlWithPAR):
+// the browser is sent only client_id and request_uri.
 func TestOpenIDClientWholeFlow(t *testing.T) {
 	forBackends(t, func(t *testing.T, dbURL string) {
 		e := newOAuthEnv(t, dbURL)
@@ -42,18 +46,19 @@ func TestOpenIDClientWholeFlow(t *testing.T) {
 					if phase == "rotation under way" {
 						wantKid = oldKids[alg][0]
 					}
-					e.openIDClientFlow(t, app, alg, wantKid, bye)
+					e.openIDClientFlow(t, app, alg, wantKid, bye, phase == "new keys signing")
 				})
 			}
 		}
 	})
 }
 
-// openIDClientFlow runs openid-client-flow.mjs for app and checks every step passed and the
-// id_token was signed with alg by the key wantKid.
-func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye string) {
+// openIDClientFlow runs openid-client-flow.mjs for app, pushing its authorization request when
+// par is set, and checks every step passed and the id_token was signed with alg by the key
+// wantKid.
+func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye string, par bool) {
 	t.Helper()
-	out := e.runOpenIDClient(t, app, bye)
+	out := e.runOpenIDClient(t, app, bye, par)
 
 	var res struct {
 		Steps []struct {
@@ -97,14 +102,19 @@ func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye
 
 // runOpenIDClient runs testdata/tooling/openid-client-flow.mjs for app: it prints the
 // authorization URL, a fresh browser signs in and consents, the callback URL goes back to it,
-// and its final JSON line is returned. The browser is kept in e.lastBrowser.
-func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string) []byte {
+// and its final JSON line is returned. The browser is kept in e.lastBrowser. With par the
+// request is pushed, and the URL the browser gets must carry nothing else than the client and
+// the request_uri.
+func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string, par bool) []byte {
 	t.Helper()
 	node := nodeTooling(t)
 	cmd := exec.Command(node, "openid-client-flow.mjs")
 	cmd.Dir = toolingDir
 	cmd.Env = append(os.Environ(), "ISSUER="+e.base, "CLIENT_ID="+app.ID, "CLIENT_SECRET="+app.Secret,
 		"REDIRECT_URI="+app.Redirects[0], "POST_LOGOUT_REDIRECT_URI="+postLogout)
+	if par {
+		cmd.Env = append(cmd.Env, "PAR=1")
+	}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
@@ -123,6 +133,12 @@ func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string)
 	var start struct{ Authorize string }
 	if err := json.Unmarshal(first, &start); err != nil || !strings.HasPrefix(start.Authorize, e.base+"/oauth/authorize?") {
 		t.Fatalf("openid-client authorization URL line %q", first)
+	}
+	if u, _ := url.Parse(start.Authorize); par {
+		q := u.Query()
+		if !strings.HasPrefix(q.Get("request_uri"), oauth.RequestURIPrefix) || q.Has("redirect_uri") || q.Has("state") || q.Has("code_challenge") {
+			t.Fatalf("openid-client's pushed authorization URL %s: want client_id and a request_uri only", start.Authorize)
+		}
 	}
 	b := e.browser()
 	e.lastBrowser = b

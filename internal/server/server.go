@@ -291,7 +291,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /oauth/token", api.Token)
 	mux.HandleFunc("POST /oauth/revoke", api.Revoke)
 	mux.HandleFunc("POST /oauth/introspect", api.Introspect)
-	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect"} {
+	mux.HandleFunc("POST /oauth/par", api.PushAuthorizationRequest)
+	for _, path := range []string{"/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/par"} {
 		mux.HandleFunc(path, api.OAuthMethodNotAllowed)
 	}
 	mux.HandleFunc("GET /.well-known/openid-configuration", api.Discovery)

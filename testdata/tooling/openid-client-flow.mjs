@@ -1,5 +1,6 @@
 // Drives npm openid-client (v6) through LoginSign as a relying party. Environment:
-// ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI.
+// ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, and PAR=1 to push
+// the authorization request (RFC 9126).
 // Protocol on stdio: prints {"authorize": URL} on one line, reads the callback URL (where the
 // browser landed) from stdin, then prints {"steps": [{"step","ok","error"}...], "endSession": URL,
 // ...} and exits 0. Every step runs even when an earlier one failed, so the test sees them all.
@@ -19,14 +20,18 @@ client.enableNonRepudiationChecks(config); // verify every id_token's signature 
 const verifier = client.randomPKCECodeVerifier();
 const nonce = client.randomNonce();
 const state = client.randomState();
-const authorize = client.buildAuthorizationUrl(config, {
+const parameters = {
   redirect_uri: env('REDIRECT_URI'),
   scope: 'openid email profile',
   code_challenge: await client.calculatePKCECodeChallenge(verifier),
   code_challenge_method: 'S256',
   nonce,
   state,
-});
+};
+// PAR=1: the request is pushed (RFC 9126) and the browser gets only client_id and request_uri.
+const authorize = process.env.PAR === '1'
+  ? await client.buildAuthorizationUrlWithPAR(config, parameters)
+  : client.buildAuthorizationUrl(config, parameters);
 console.log(JSON.stringify({ authorize: authorize.href }));
 
 const rl = readline.createInterface({ input: process.stdin });
