@@ -18,6 +18,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"loginsign/ent"
+	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/licenses"
@@ -600,11 +601,21 @@ var resolverCost = map[string]int{
 	"Application.viewerRole":            queryCost / 4,
 	"Application.ownershipTransfer":     queryCost / 4,
 	"User.teamInvitations":              queryCost,
+	"User.activity":                     queryCost,
+	"Application.activity":              queryCost,
 }
 
 // boundedLists are list fields without page arguments whose length the domain bounds.
 var boundedLists = map[string]int{
 	"Application.licenseVariants": licenses.MaxVariants,
+}
+
+// defaultPages are paged fields that answer a page of this many when asked without first:
+// priced as one copy, a thousand activity pages of fifty events cost as much as a thousand
+// events.
+var defaultPages = map[string]int{
+	"User.activity":        activity.DefaultPage,
+	"Application.activity": activity.DefaultPage,
 }
 
 // fieldCost is the cost of the field itself, without its selection.
@@ -631,17 +642,21 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 			n = max(n, v.Len())
 		}
 	}
+	paged := false
 	for _, k := range []string{"first", "last"} {
 		switch v := args[k].(type) {
 		case int64:
-			n = max(n, int(min(v, 1<<20)))
+			n, paged = max(n, int(min(v, 1<<20))), true
 		case int:
-			n = max(n, v)
+			n, paged = max(n, v), true
 		case *int:
 			if v != nil {
-				n = max(n, *v)
+				n, paged = max(n, *v), true
 			}
 		}
+	}
+	if !paged {
+		n = max(n, defaultPages[typeName+"."+field])
 	}
 	return fieldCost(typeName, field) + child*n, true
 }

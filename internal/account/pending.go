@@ -122,10 +122,11 @@ func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
 // whose holder refused leaves them with it (the account closed, the alternative address
 // removed), and whoever holds it next decides. They are cleared, not deleted: a rollback of
 // the import that proposed one counts it among its withdrawn links either way, so the
-// developer does not learn that the person left. A link of a run already rolled back, kept
-// refused only so that a later run cannot revive it, is deleted: the developer withdrew it,
-// and a run rolls back once, so nothing counts it again. The caller holds the links'
-// applications (refusedApplications), which a rollback locks first.
+// developer does not learn that the person left. A link of a run already rolled back, or of
+// one deleted since (a rolled-back run is trimmed like a spent one), kept refused only so that
+// a later run cannot revive it, is deleted: the developer withdrew it, and a run rolls back
+// once, so nothing counts it again. The caller holds the links' applications
+// (refusedApplications), which a rollback locks first.
 func forgetRefusals(ctx context.Context, tx *ent.Tx, addrs ...string) error {
 	refused, err := tx.PendingLink.Query().Where(pendinglink.EmailIn(addrs...), pendinglink.RefusedAtNotNil()).All(ctx)
 	if err != nil || len(refused) == 0 {
@@ -137,16 +138,16 @@ func forgetRefusals(ctx context.Context, tx *ent.Tx, addrs ...string) error {
 			runs = append(runs, *l.ImportSourceID)
 		}
 	}
-	rolledBack, err := tx.ImportSource.Query().Where(importsource.IDIn(runs...), importsource.RolledBackAtNotNil()).IDs(ctx)
+	standing, err := tx.ImportSource.Query().Where(importsource.IDIn(runs...), importsource.RolledBackAtIsNil()).IDs(ctx)
 	if err != nil {
 		return err
 	}
 	var withdrawn, open []string
 	for _, l := range refused {
-		if l.ImportSourceID != nil && slices.Contains(rolledBack, *l.ImportSourceID) {
-			withdrawn = append(withdrawn, l.ID)
-		} else {
+		if l.ImportSourceID == nil || slices.Contains(standing, *l.ImportSourceID) {
 			open = append(open, l.ID)
+		} else {
+			withdrawn = append(withdrawn, l.ID)
 		}
 	}
 	if _, err := tx.PendingLink.Delete().Where(pendinglink.IDIn(withdrawn...)).Exec(ctx); err != nil {

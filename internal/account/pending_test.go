@@ -46,25 +46,29 @@ func (e *env) wantPendingLinks(t *testing.T, u *ent.User, want ...*ent.PendingLi
 // alternative address it was proposed to, or close their account, whoever holds the address
 // next is shown the proposal and may accept it. While the person holds the address it stays
 // refused, and another person's refusal is untouched. A proposal the developer withdrew
-// since (its run rolled back; it stayed only as a refusal) goes with the refusal. Before, the
-// refusal stayed with the address, and the next holder never saw the proposal.
+// since (its run rolled back; it stayed only as a refusal) goes with the refusal, also once
+// the rolled-back run itself is gone (trimmed as a spent run). Before, the refusal stayed
+// with the address, and the next holder never saw the proposal.
 func TestRefusalsDoNotPassToTheNextHolderOfTheAddress(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newEnv(t, db)
-		crm, shop := e.app("crm"), e.app("shop")
+		crm, shop, market := e.app("crm"), e.app("shop"), e.app("market")
 		backup := e.addAndVerify(e.person, "backup@example.org")
 		toPrimary, toBackup, toDev := e.proposeLink(crm, "person@example.com"), e.proposeLink(crm, "backup@example.org"),
 			e.proposeLink(crm, "dev@example.com")
 		run := e.db.ImportSource.Create().SetApplicationID(shop.ID).SetName("shop").SetCreatedAt(now).SaveX(ctx)
 		withdrawn := e.db.PendingLink.Create().SetApplicationID(shop.ID).SetEmail("person@example.com").
 			SetExternalUserID("s-1").SetImportSourceID(run.ID).SetCreatedAt(now).SetUpdatedAt(now).SaveX(ctx)
-		e.wantPendingLinks(t, e.person, toPrimary, toBackup, withdrawn)
+		trimmedRun := e.db.ImportSource.Create().SetApplicationID(market.ID).SetName("market").SetCreatedAt(now).SaveX(ctx)
+		trimmed := e.db.PendingLink.Create().SetApplicationID(market.ID).SetEmail("person@example.com").
+			SetExternalUserID("m-1").SetImportSourceID(trimmedRun.ID).SetCreatedAt(now).SetUpdatedAt(now).SaveX(ctx)
+		e.wantPendingLinks(t, e.person, toPrimary, toBackup, withdrawn, trimmed)
 		for _, refusal := range []struct {
 			by   *ent.User
 			link *ent.PendingLink
-		}{{e.person, toPrimary}, {e.person, toBackup}, {e.dev, toDev}, {e.person, withdrawn}} {
+		}{{e.person, toPrimary}, {e.person, toBackup}, {e.dev, toDev}, {e.person, withdrawn}, {e.person, trimmed}} {
 			if err := e.svc.RefusePendingLink(as(refusal.by), refusal.link.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -73,6 +77,10 @@ func TestRefusalsDoNotPassToTheNextHolderOfTheAddress(t *testing.T) {
 		if r, err := developer.RollbackImport(as(e.dev), shop.ID, run.ID); err != nil || r.WithdrawnLinks != 1 {
 			t.Fatalf("rolling back the shop's run: %+v %v", r, err)
 		}
+		if r, err := developer.RollbackImport(as(e.dev), market.ID, trimmedRun.ID); err != nil || r.WithdrawnLinks != 1 {
+			t.Fatalf("rolling back the market's run: %+v %v", r, err)
+		}
+		e.db.ImportSource.DeleteOne(trimmedRun).ExecX(ctx) // as trimImportRuns deletes a spent run
 
 		if err := e.svc.RemoveAlternativeEmail(as(e.person), backup.ID); err != nil {
 			t.Fatal(err)
@@ -85,8 +93,8 @@ func TestRefusalsDoNotPassToTheNextHolderOfTheAddress(t *testing.T) {
 		}
 		e.wantPendingLinks(t, e.user("person@example.com"), toPrimary)
 		e.wantPendingLinks(t, e.dev)
-		if n := db.PendingLink.Query().Where(pendinglink.ImportSourceID(run.ID)).CountX(ctx); n != 0 {
-			t.Errorf("%d links of the rolled-back run left", n)
+		if n := db.PendingLink.Query().Where(pendinglink.ImportSourceIDIn(run.ID, trimmedRun.ID)).CountX(ctx); n != 0 {
+			t.Errorf("%d links of the rolled-back runs left", n)
 		}
 	})
 }

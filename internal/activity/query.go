@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,13 +119,20 @@ func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f F
 	case n < 0 || n > MaxPage:
 		return nil, apperr.WithReason(apperr.Invalid, "bad_page_size", "first must be between 1 and %d", MaxPage)
 	}
+	if len(f.Types) > len(Types) {
+		// Checked before the work: each type is one bound parameter, and 40,000 of them passed
+		// SQLite's limit (70,000 PostgreSQL's) and failed as an internal error.
+		return nil, apperr.WithReason(apperr.Invalid, "bad_types", "types may name each of the %d event types once", len(Types))
+	}
 	if len(f.Types) > 0 {
-		names := make([]string, len(f.Types))
-		for i, t := range f.Types {
+		names := make([]string, 0, len(f.Types))
+		for _, t := range f.Types {
 			if !Known(t) {
 				return nil, apperr.WithReason(apperr.Invalid, "unknown_type", "unknown event type %q", t)
 			}
-			names[i] = string(t)
+			if !slices.Contains(names, string(t)) {
+				names = append(names, string(t))
+			}
 		}
 		where = append(where, activityevent.TypeIn(names...))
 	}

@@ -114,6 +114,7 @@ var errorMessages = map[string][2]any{
 	"you are not connected to this application":                                                {"vous n’êtes pas connecté à cette application", "Sie sind nicht mit dieser Anwendung verbunden"},
 	"first must be between 1 and %d":                                                           {"first doit être compris entre 1 et %d", "first muss zwischen 1 und %d liegen"},
 	"the cursor is not one this list gave":                                                     {"ce curseur n’a pas été donné par cette liste", "dieser Cursor stammt nicht aus dieser Liste"},
+	"types may name each of the %d event types once":                                           {"types peut nommer chacun des %d types d’événement une fois", "types darf jeden der %d Ereignistypen einmal nennen"},
 	"unknown event type %q":                                                                    {"type d’événement inconnu %q", "unbekannter Ereignistyp %q"},
 	"the data export starts from your LoginSign dashboard, not from another site":              {"l’export des données se lance depuis votre tableau de bord LoginSign, pas depuis un autre site", "der Datenexport beginnt in Ihrem LoginSign-Dashboard, nicht auf einer anderen Website"},
 	"the export holds every page: drop limit and cursor":                                       {"l’export contient toutes les pages : retirez limit et cursor", "der Export enthält alle Seiten: lassen Sie limit und cursor weg"},

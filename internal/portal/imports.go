@@ -158,15 +158,20 @@ const DefaultMaxPendingLinks = 1_000_000
 // checkPendingLinks refuses (Invalid) inside tx, after the run's links were written, when the
 // pending links of the owner's applications (owned) pass MaxPendingLinks
 // (DefaultMaxPendingLinks), so the run writes nothing: counting after the write counts exactly
-// the addresses the run added (a re-run of the same addresses adds none). The caller holds the owner's row, so runs into one
-// owner's applications take turns and the count stays exact. It counts through the
-// (application_id, email) index.
+// the addresses the run added (a re-run of the same addresses adds none). The caller holds the
+// owner's row, so runs into one owner's applications take turns and the count stays exact. It
+// counts through the (application_id, email) index.
+//
+// It counts only the links of runs that stand (proposedByALiveRun): a rollback deletes the
+// run's open links and keeps the refused ones, so that no later run revives them, and
+// counting those would make the next import's answer tell the developer who refused, that is,
+// which imported addresses have an account (TestPendingLinkTotalTellsNoRefusal).
 func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string) error {
 	limit := s.MaxPendingLinks
 	if limit <= 0 {
 		limit = DefaultMaxPendingLinks
 	}
-	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(owned...)).Count(ctx)
+	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(owned...), proposedByALiveRun()).Count(ctx)
 	if err != nil || n <= limit {
 		return err
 	}
@@ -225,10 +230,13 @@ const trimImportRunsBatch = 100
 // trimImportRuns deletes inside tx the spent runs of the owner's applications (owned) beyond
 // the newest MaxImportRuns (DefaultMaxImportRuns) of them, at most trimImportRunsBatch at a
 // time. A run is spent when it keeps no rows (trimImportRows took them), no connection was
-// made by accepting one of its links and no pending link names it (open, or refused and kept
-// so that a later run cannot revive it): then nothing reads it but the list of runs. The
-// runs that still hold something are bounded by the connections and pending links that name
-// them. As in trimImportRows, the applications are held before anything is deleted.
+// made by accepting one of its links, and it was rolled back or no pending link names it:
+// then nothing reads it but the list of runs. The links a rolled-back run still names are the
+// refused ones it kept so that no later run revives them; they are kept without it (nothing
+// counts a link whose run is gone, proposedByALiveRun), and keeping the run for them would
+// list it only when someone refused (TestImportRunsListTellsNoRefusal). The runs that still
+// hold something are bounded by the connections and pending links that name them. As in
+// trimImportRows, the applications are held before anything is deleted.
 func (s *Service) trimImportRuns(ctx context.Context, tx *ent.Tx, owned []string) error {
 	keep := s.MaxImportRuns
 	if keep <= 0 {
@@ -236,7 +244,8 @@ func (s *Service) trimImportRuns(ctx context.Context, tx *ent.Tx, owned []string
 	}
 	spent, err := tx.ImportSource.Query().
 		Where(importsource.ApplicationIDIn(owned...), importsource.Not(importsource.HasRows()),
-			importsource.Not(importsource.HasCreatedConnections()), namedByNoPendingLink()).
+			importsource.Not(importsource.HasCreatedConnections()),
+			importsource.Or(importsource.RolledBackAtNotNil(), namedByNoPendingLink())).
 		Order(ent.Desc(importsource.FieldCreatedAt), ent.Desc(importsource.FieldID)).
 		Offset(keep).Limit(trimImportRunsBatch).IDs(ctx)
 	if err != nil || len(spent) == 0 {
@@ -258,6 +267,20 @@ func namedByNoPendingLink() predicate.ImportSource {
 		t := sql.Table(pendinglink.Table)
 		s.Where(sql.NotExists(sql.Select(t.C(pendinglink.FieldID)).From(t).
 			Where(sql.ColumnsEQ(t.C(pendinglink.FieldImportSourceID), s.C(importsource.FieldID)))))
+	}
+}
+
+// proposedByALiveRun matches the pending links whose run stands: it was not rolled back, nor
+// deleted since (trimImportRuns), or the link names none. The others are refused links kept
+// only so that no later run revives them (RollbackImport); a run that proposes the address
+// again names the link anew.
+func proposedByALiveRun() predicate.PendingLink {
+	return func(s *sql.Selector) {
+		t := sql.Table(importsource.Table)
+		s.Where(sql.Or(sql.IsNull(s.C(pendinglink.FieldImportSourceID)),
+			sql.Exists(sql.Select(t.C(importsource.FieldID)).From(t).
+				Where(sql.And(sql.ColumnsEQ(t.C(importsource.FieldID), s.C(pendinglink.FieldImportSourceID)),
+					sql.IsNull(t.C(importsource.FieldRolledBackAt)))))))
 	}
 }
 
