@@ -83,6 +83,13 @@ func TestRefreshTokenGrant(t *testing.T) {
 				if _, err := e.svc.AccessToken(e.ctx(), next.AccessToken); err != nil {
 					t.Fatalf("the new access token: %v", err)
 				}
+				// OpenID Connect Core §12.2 (errata set 2): a refreshed id_token should not
+				// carry the nonce of the sign-in, which binds only the first one to its request.
+				first, refreshed := idTokenClaims(t, s.resp.IDToken), idTokenClaims(t, next.IDToken)
+				if first["nonce"] == nil || refreshed["nonce"] != nil || refreshed["auth_time"] != first["auth_time"] {
+					t.Errorf("nonce and auth_time: first %v %v, refreshed %v %v; want the nonce only in the first, the same auth_time",
+						first["nonce"], first["auth_time"], refreshed["nonce"], refreshed["auth_time"])
+				}
 			}},
 			{"a retry within the grace window answers the same pair", func(t *testing.T, s signedIn) {
 				a, err := e.token(s.id, s.secret, refreshForm(s.resp.RefreshToken))

@@ -476,14 +476,18 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
 }
 
-// answer builds the token response of a rotation (the id_token is signed afresh).
+// answer builds the token response of a rotation (the id_token is signed afresh). The
+// id_token has no nonce: the nonce binds the sign-in's id_token to its authorization request,
+// and OpenID Connect Core §12.2 (errata set 2) says a refreshed one should not carry it.
 func (s *Service) answer(ctx context.Context, app *ent.Application, r rotation) (*TokenResponse, error) {
 	now := s.Now()
 	resp := &TokenResponse{AccessToken: r.access, RefreshToken: r.refresh, TokenType: "Bearer",
 		ExpiresIn: max(1, int(r.accessUntil.Sub(now)/time.Second)), Scope: strings.Join(r.grant.Scopes, " ")}
 	if slices.Contains(r.grant.Scopes, ScopeOpenID) {
+		g := r.grant
+		g.Nonce = ""
 		var err error
-		if resp.IDToken, err = s.idToken(ctx, app, r.conn, r.grant, now); err != nil {
+		if resp.IDToken, err = s.idToken(ctx, app, r.conn, g, now); err != nil {
 			return nil, err
 		}
 	}

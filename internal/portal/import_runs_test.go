@@ -12,10 +12,12 @@ import (
 )
 
 // TestSpentImportRunsKeptPerOwner: the spent import runs of one developer's applications (no
-// report rows left, no connection made through them, no pending link naming them) are bounded
-// (MaxImportRuns): each import deletes the oldest beyond the bound. A run that still names an
-// open or refused pending link, or a connection made through it, is kept however old; another
-// developer's runs neither count nor give way.
+// report rows left, no connection made through them, rolled back or named by no pending link)
+// are bounded (MaxImportRuns): each import deletes the oldest beyond the bound. A run that
+// still names an open pending link, or a connection made through it, is kept however old; a
+// rolled-back run that a refused link names is spent like any other (kept, the list of runs
+// would tell who refused), and the refused link stays; another developer's runs neither count
+// nor give way.
 func TestSpentImportRunsKeptPerOwner(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
@@ -64,7 +66,7 @@ func TestSpentImportRunsKeptPerOwner(t *testing.T) {
 		if _, err := e.db.PendingLink.Update().Where(pendinglink.ImportSourceID(refused)).SetRefusedAt(time.Now()).Save(ctx); err != nil {
 			t.Fatal(err)
 		}
-		rollback(dev, first, refused) // the refused link stays, so that no later run revives it
+		rollback(dev, first, refused) // the refused link stays, so that no later run revives it, and the run is spent
 		connected := run(dev, second, "connected")
 		conn := e.connect(t, e.person(t), second, "")
 		if _, err := e.db.AppConnection.UpdateOne(conn).SetImportSourceID(connected).Save(ctx); err != nil {
@@ -77,10 +79,13 @@ func TestSpentImportRunsKeptPerOwner(t *testing.T) {
 		// Three spent runs across both applications; the next run spends past the bound.
 		a, b, c := spend(dev, first, "a"), spend(dev, second, "b"), spend(dev, first, "c")
 		last := run(dev, first, "last")
-		if exists(a) {
-			t.Errorf("the oldest of three spent runs past a bound of two was kept")
+		if exists(a) || exists(refused) {
+			t.Errorf("the oldest two of four spent runs past a bound of two were kept: a %v, the refused one's %v", exists(a), exists(refused))
 		}
-		for name, id := range map[string]string{"b": b, "c": c, "open": open, "refused": refused, "connected": connected,
+		if n, err := e.db.PendingLink.Query().Where(pendinglink.ImportSourceID(refused), pendinglink.RefusedAtNotNil()).Count(ctx); err != nil || n != 1 {
+			t.Errorf("the refused link of the deleted run: %d kept (%v), want 1, so that no later run revives it", n, err)
+		}
+		for name, id := range map[string]string{"b": b, "c": c, "open": open, "connected": connected,
 			"last": last, "the rival's first": rival1, "the rival's second": rival2} {
 			if !exists(id) {
 				t.Errorf("run %s (%s) was deleted", name, id)
