@@ -55,7 +55,41 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeReques
 	if perr != nil {
 		return req, app, perr
 	}
+	if err := s.checkIDTokenHint(ctx, req, app); err != nil {
+		return req, app, err.Redirectable()
+	}
 	return req, app, nil
+}
+
+// checkIDTokenHint checks the id_token_hint of req, if any: an id_token LoginSign signed for
+// app (expired or not), whose sub it keeps in req.HintConnection for flowSignIn.
+func (s *Service) checkIDTokenHint(ctx context.Context, req *AuthorizeRequest, app *ent.Application) *Error {
+	if req.IDTokenHint == "" {
+		return nil
+	}
+	sub, aud, err := s.verifyIDTokenHint(ctx, req.IDTokenHint)
+	if err != nil {
+		return AsError(err)
+	}
+	if aud != app.ID {
+		return ErrInvalidRequest.WithDescription("id_token_hint was issued to another client")
+	}
+	req.HintConnection = sub
+	return nil
+}
+
+// hintNames reports whether the id_token_hint of req, if any, names userID: its connection is
+// userID's connection to the request's client. A connection ended since names nobody.
+func (s *Service) hintNames(ctx context.Context, req *AuthorizeRequest, userID string) (bool, error) {
+	if req.HintConnection == "" {
+		return true, nil
+	}
+	n, err := s.DB.AppConnection.Query().Where(appconnection.ID(req.HintConnection), appconnection.ApplicationID(req.ClientID),
+		appconnection.UserID(userID)).Count(ctx)
+	if err != nil {
+		return false, serverError(err)
+	}
+	return n == 1, nil
 }
 
 // unregisteredRedirect is the error shown, never redirected, for a redirect URI that is not
@@ -546,7 +580,9 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
 	}
 	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
-	if err != nil {
+	if e := AsError(err); err != nil && e.Redirect {
+		return Next{Redirect: s.RedirectWithError(req, e)}, nil
+	} else if err != nil {
 		return Next{}, err
 	}
 	if again {
@@ -588,19 +624,29 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 
 // flowSignIn is when the person userID signed in for the flow f (sessionStart: when their
 // session began), and whether the request asks them to sign in again first: prompt=login, a
-// sign-in older than max_age, or one weaker than acr_values asks, unless they signed in
-// within this flow. Continue and Decide both ask it, so a consent form posted straight away
-// gets no further than the authorization request would.
+// sign-in older than max_age, one weaker than acr_values asks, or a person other than the one
+// id_token_hint names, unless they signed in within this flow. Continue and Decide both ask
+// it, so a consent form posted straight away gets no further than the authorization request
+// would. Someone who signed in within the flow and is still not the person id_token_hint
+// names is login_required, redirected (OpenID Connect Core §3.1.2.1): the client asked for
+// that person only.
 func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (authTime time.Time, again bool, err error) {
+	req := &f.Request
+	named, err := s.hintNames(ctx, req, userID)
+	if err != nil {
+		return time.Time{}, false, err
+	}
 	if f.LoginUserID == userID && f.LoginAt > 0 {
+		if !named {
+			return time.Time{}, false, ErrLoginRequired.WithDescription("the person who signed in is not the one id_token_hint names").Redirectable()
+		}
 		return time.Unix(f.LoginAt, 0), false, nil
 	}
-	req := &f.Request
 	stepUp, err := s.needsStepUp(ctx, req, userID)
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	again = stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second)
+	again = !named || stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second)
 	return sessionStart, again, nil
 }
 
@@ -629,7 +675,9 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 		share = ShareAlias
 	}
 	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
-	if err != nil {
+	if e := AsError(err); err != nil && e.Redirect {
+		return Next{Redirect: s.RedirectWithError(req, e)}, nil
+	} else if err != nil {
 		return Next{}, err
 	}
 	if again {

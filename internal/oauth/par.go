@@ -68,6 +68,9 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, creds ClientCred
 	if e := unregisteredRedirect(app, req.RedirectURI); e != nil {
 		return nil, e
 	}
+	if e := s.checkIDTokenHint(ctx, req, app); e != nil {
+		return nil, e
+	}
 	if err := s.pushedRequestBudget(ctx, app); err != nil {
 		return nil, err
 	}

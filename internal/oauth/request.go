@@ -54,6 +54,12 @@ type AuthorizeRequest struct {
 	// ACRValues are the requested authentication context classes (OpenID Connect acr_values,
 	// voluntary): mfa.ACRMFA asks a person who has a second factor to use it.
 	ACRValues []string `json:"acr_values,omitempty"`
+	// IDTokenHint is an id_token the client was given, naming the person it expects (OpenID
+	// Connect id_token_hint); Service.Authorize checks it and sets HintConnection.
+	IDTokenHint string `json:"id_token_hint,omitempty"`
+	// HintConnection is the connection (the sub) IDTokenHint names. Set by the server, never
+	// parsed.
+	HintConnection string `json:"hint_connection,omitempty"`
 	// Alias is the relay address the consent page showed for a first connect; approving
 	// claims it (a fresh one if it was taken meanwhile). Set by the server, never parsed.
 	Alias string `json:"alias,omitempty"`
@@ -72,7 +78,7 @@ func (r *AuthorizeRequest) Query() url.Values {
 		"scope": {strings.Join(r.Scopes, " ")}}
 	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
 		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint,
-		"ui_locales": r.UILocales,
+		"ui_locales": r.UILocales, "id_token_hint": r.IDTokenHint,
 		"acr_values": strings.Join(r.ACRValues, " ")} {
 		if v != "" {
 			q.Set(k, v)
@@ -89,6 +95,8 @@ const (
 	maxParam    = 2048
 	maxState    = 1024
 	maxIDLength = 128
+	// maxIDTokenHint bounds id_token_hint, as the end-session endpoint does.
+	maxIDTokenHint = 8192
 )
 
 // ParseAuthorizeRequest parses the query of an authorization request. Errors about client_id
@@ -192,7 +200,7 @@ func (r *AuthorizeRequest) readParams(q url.Values) (authorizeParams, *Error) {
 		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
 		{"scope", 512, &raw.scope}, {"prompt", 64, &raw.prompt}, {"max_age", 10, &raw.maxAge}, {"login_hint", 254, &r.LoginHint},
-		{"ui_locales", 64, &r.UILocales},
+		{"ui_locales", 64, &r.UILocales}, {"id_token_hint", maxIDTokenHint, &r.IDTokenHint},
 		{"acr_values", 512, &raw.acrValues},
 	} {
 		var err *Error
