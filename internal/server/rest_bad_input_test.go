@@ -813,7 +813,7 @@ func checkErrorShape(t *testing.T, name string, op sweptOperation, status int, c
 func documentsJSONError(op sweptOperation, status int) bool {
 	p := op.path
 	return strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/.well-known/") || strings.HasPrefix(p, "/pictures/") ||
-		p == "/oauth/token" || p == "/oauth/revoke" || p == "/oauth/introspect"
+		p == "/oauth/token" || p == "/oauth/revoke" || p == "/oauth/introspect" || p == "/oauth/par"
 }
 
 // dbFingerprint is a digest of every row of every table.
