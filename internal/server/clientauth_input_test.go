@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -22,9 +23,10 @@ func TestBasicCredentialsThatAreNotTextAre401(t *testing.T) {
 			{http.MethodPost, "/oauth/token", "grant_type=client_credentials"},
 			{http.MethodPost, "/oauth/revoke", "token=lsat_x"},
 			{http.MethodPost, "/oauth/introspect", "token=lsat_x"},
+			{http.MethodPost, "/oauth/par", "response_type=code&redirect_uri=" + url.QueryEscape(rpCallback)},
 			{http.MethodGet, "/api/applications/" + e.app.ID + "/users", ""},
 		}
-		// Five credentials on four routes: 20 failures, within the address's default budget
+		// Five credentials on five routes: 25 failures, within the address's default budget
 		// of 30 a minute, so each answer is the failure's own (401), not 429.
 		for _, cred := range []struct{ name, userPass string }{
 			{"NUL in the client_id", "app_\x00:x"},

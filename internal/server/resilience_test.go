@@ -56,6 +56,7 @@ func TestRedisOutageAnswers503AndRecovers(t *testing.T) {
 				{"/oauth/token", form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}), basic, false, "error_description"},
 				{"/oauth/introspect", form(url.Values{"token": {access}}), basic, false, "error_description"},
 				{"/oauth/revoke", form(url.Values{"token": {access}}), basic, false, "error_description"},
+				{"/oauth/par", form(url.Values{"response_type": {"code"}, "redirect_uri": {rpCallback}}), basic, false, "error_description"},
 				{"/api/user", get, bearer, false, "error_description"},
 				{"/api/user/licenses/subscriptions", get, bearer, false, "error_description"},
 				{"/api/developer/applications", get, nil, true, "message"},
