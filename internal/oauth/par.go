@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 	"time"
@@ -54,12 +55,8 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, creds ClientCred
 	if form.Has("request_uri") {
 		return nil, ErrInvalidRequest.WithDescription("request_uri cannot be pushed; push the authorization request's parameters")
 	}
-	q := url.Values{}
-	for k, v := range form {
-		if k != "client_secret" {
-			q[k] = v
-		}
-	}
+	// Only the request's parameters are kept (an AuthorizeRequest), never the client's secret.
+	q := maps.Clone(form)
 	q.Set("client_id", app.ID)
 	req, err := ParseAuthorizeRequest(q)
 	if err != nil {
