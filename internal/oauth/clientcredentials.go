@@ -93,13 +93,13 @@ func (s *Service) clientTokenBudget(ctx context.Context, app *ent.Application) e
 	l.Message = "the applications of this developer account have used up their client_credentials tokens (" +
 		strconv.Itoa(l.N) + " in " + strconv.Itoa(int(l.Window.Minutes())) + " minutes): keep each token until " +
 		"it expires (expires_in) instead of asking for one per request; retry in %d seconds"
-	return s.ownerBudget(ctx, l, app, "the client_credentials tokens")
+	return s.ownerBudget(ctx, l, app, 1, "the client_credentials tokens")
 }
 
-// ownerBudget counts one use of l for the developer who owns app: past it rate_limited (429)
+// ownerBudget counts n uses of l for the developer who owns app: past it rate_limited (429)
 // with RetryAfter, the time left in the window; what names what is counted, in a failure.
-func (s *Service) ownerBudget(ctx context.Context, l Limit, app *ent.Application, what string) error {
-	err := ratelimit.New(s.KV).Take(ctx, l, app.OwnerID)
+func (s *Service) ownerBudget(ctx context.Context, l Limit, app *ent.Application, n int, what string) error {
+	err := ratelimit.New(s.KV).TakeN(ctx, l, app.OwnerID, n)
 	var e *apperr.Error
 	switch {
 	case err == nil:

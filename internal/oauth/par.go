@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,9 +31,10 @@ const RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 // client redirects the browser right after pushing it.
 const PushedRequestTTL = 60 * time.Second
 
-// DefaultPushedRequestsPerOwner is Limits.PushedRequestsPerOwner's default N, per
-// PushedRequestTTL.
-const DefaultPushedRequestsPerOwner = 3000
+// DefaultPushedBytesPerOwner is Limits.PushedBytesPerOwner's default N, per
+// PushedRequestTTL: 6 MiB, six thousand requests of a usual kilobyte a minute, two hundred of
+// the largest (about 30 KB: the longest state, nonce, redirect URI and id_token_hint).
+const DefaultPushedBytesPerOwner = 6 << 20
 
 // PushedRequest is the answer of the pushed authorization request endpoint (RFC 9126
 // section 2.2).
@@ -68,15 +70,17 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, creds ClientCred
 	if e := s.checkIDTokenHint(ctx, req, app); e != nil {
 		return nil, e
 	}
-	if err := s.pushedRequestBudget(ctx, app); err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<" is one byte of the budget, not six
+	if err := enc.Encode(req); err != nil {
+		return nil, serverError(err)
+	}
+	if err := s.pushedRequestBudget(ctx, app, buf.Len()); err != nil {
 		return nil, err
 	}
 	token := ids.Secret("")
-	b, err := json.Marshal(req)
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if err := s.KV.Set(ctx, pushedKey(app.ID, token), b, PushedRequestTTL).Err(); err != nil {
+	if err := s.KV.Set(ctx, pushedKey(app.ID, token), buf.Bytes(), PushedRequestTTL).Err(); err != nil {
 		return nil, serverError(fmt.Errorf("storing a pushed authorization request: %w", err))
 	}
 	return &PushedRequest{RequestURI: RequestURIPrefix + token, ExpiresIn: int(PushedRequestTTL / time.Second)}, nil
@@ -121,14 +125,15 @@ func (s *Service) pushedRequest(ctx context.Context, q url.Values) (url.Values, 
 	return req.Query(), nil
 }
 
-// pushedRequestBudget counts one pushed request against the budget of the developer who owns
-// app (Limits.PushedRequestsPerOwner), before it is stored: each is kept in the store for
-// PushedRequestTTL, so the applications' request quotas alone (up to a million a minute each)
-// would let one free account fill the store. Counted in a window as long as a request lives,
-// it bounds the requests one account keeps to 2 N. Past it rate_limited (429, RetryAfter).
-func (s *Service) pushedRequestBudget(ctx context.Context, app *ent.Application) error {
-	l := s.Config.Limits.PushedRequestsPerOwner.Or(Limit{N: DefaultPushedRequestsPerOwner, Window: PushedRequestTTL})
-	l.Name = "par:owner"
+// pushedRequestBudget counts a pushed request of n bytes against the budget of the developer
+// who owns app (Limits.PushedBytesPerOwner), before it is stored: each is kept in the store
+// for PushedRequestTTL, so the applications' request quotas alone (up to a million a minute
+// each) would let one free account fill the store. Counted in bytes, since a request may be
+// thirty times the size of another, and in a window as long as a request lives, it bounds
+// what one account keeps stored to 2 N. Past it rate_limited (429, RetryAfter).
+func (s *Service) pushedRequestBudget(ctx context.Context, app *ent.Application, n int) error {
+	l := s.Config.Limits.PushedBytesPerOwner.Or(Limit{N: DefaultPushedBytesPerOwner, Window: PushedRequestTTL})
+	l.Name = "par-bytes:owner"
 	l.Message = "the applications of this developer account have pushed too many authorization requests; retry in %d seconds"
-	return s.ownerBudget(ctx, l, app, "the pushed authorization requests")
+	return s.ownerBudget(ctx, l, app, n, "the pushed authorization requests")
 }

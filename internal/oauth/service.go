@@ -102,10 +102,10 @@ type Limits struct {
 	// AccessTokenTTL span at most two windows. A backend that keeps its token until expires_in
 	// needs one grant per worker per hour, one more per restart.
 	ClientCredentialsPerOwner Limit // default 10,000 per AccessTokenTTL (1 hour)
-	// PushedRequestsPerOwner caps the authorization requests the applications of one
-	// developer push (RFC 9126), all of them together, for the same reason: each is kept in
-	// the store for PushedRequestTTL. It bounds the requests one account keeps to 2 N.
-	PushedRequestsPerOwner Limit // default 3,000 per PushedRequestTTL (1 minute)
+	// PushedBytesPerOwner caps the bytes of the authorization requests the applications of
+	// one developer push (RFC 9126), all of them together, for the same reason: each is kept
+	// in the store for PushedRequestTTL. It bounds what one account keeps stored to 2 N.
+	PushedBytesPerOwner Limit // default 6 MiB per PushedRequestTTL (1 minute)
 }
 
 // DefaultClientTokensPerOwner is Limits.ClientCredentialsPerOwner's default N
@@ -164,7 +164,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)
 	lim(&c.Limits.ClientCredentialsPerOwner, DefaultClientTokensPerOwner, c.AccessTokenTTL)
-	lim(&c.Limits.PushedRequestsPerOwner, DefaultPushedRequestsPerOwner, PushedRequestTTL)
+	lim(&c.Limits.PushedBytesPerOwner, DefaultPushedBytesPerOwner, PushedRequestTTL)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
 	c.RelayDomain = strings.ToLower(c.RelayDomain)
 }

@@ -125,11 +125,13 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 			}
 		}
 
-		// The requests the applications of one developer push are bounded together.
-		e.srv.oauth.Config.Limits.PushedRequestsPerOwner = oauth.Limit{N: 1, Window: time.Minute}
+		// The bytes the applications of one developer push are bounded together: each of
+		// these two requests is over 1,000 bytes and under 1,500, and the budget is 2,000.
+		e.srv.oauth.Config.Limits.PushedBytesPerOwner = oauth.Limit{N: 2000, Window: time.Minute}
 		first, second2 := e.createAppOf("dev2@example.com", "First", rpCallback), e.createAppOf("dev2@example.com", "Second", rpCallback)
-		e.pushRequest(t, first, pushed)
-		status, body, hdr := e.postForm("/oauth/par", second2, pushed)
+		long := with(pushed, "state", strings.Repeat("<", 1000)) // stored as 1,000 bytes, not 6,000
+		e.pushRequest(t, first, long)
+		status, body, hdr := e.postForm("/oauth/par", second2, long)
 		if status != http.StatusTooManyRequests || body["error"] != oauth.RateLimited || hdr.Get("Retry-After") == "" {
 			t.Errorf("a push past the developer's budget: %d %v Retry-After %q, want 429 rate_limited", status, body, hdr.Get("Retry-After"))
 		}
