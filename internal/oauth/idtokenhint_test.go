@@ -74,10 +74,16 @@ func TestAnIDTokenHintAsksForThePersonItNames(t *testing.T) {
 			t.Errorf("another person signed in within the flow, answering the consent page: %+v %v; want login_required", n, err)
 		}
 
+		logoutToken, err := e.svc.Keys.SignTyped(ctx, "ES256", "logout+jwt", map[string]any{"iss": e.svc.Config.Issuer,
+			"sub": idTokenClaims(t, hintX)["sub"], "aud": []string{app.ID}, "iat": now.Unix()})
+		if err != nil {
+			t.Fatal(err)
+		}
 		for name, hint := range map[string]string{
-			"an id_token of another client": issued(other.ID, otherSecret, x.ID),
-			"not a JWT":                     "not-a-token",
-			"a token signed by nobody":      "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+			"a logout token of the same connection": logoutToken,
+			"an id_token of another client":         issued(other.ID, otherSecret, x.ID),
+			"not a JWT":                             "not-a-token",
+			"a token signed by nobody":              "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
 		} {
 			req, _, err := e.svc.Authorize(ctx, authzQuery(app.ID, cb, "", "id_token_hint", hint))
 			e := wantOAuthError(t, err, oauth.InvalidRequest)

@@ -119,13 +119,16 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 }
 
 // verifyIDTokenHint checks that hint is an id_token LoginSign signed (any published key, ES256
-// or RS256) for this issuer, and returns its sub and its (single) audience. Expiry is not
+// or RS256, typ JWT) for this issuer, and returns its sub and its (single) audience. Expiry is not
 // checked (RP-Initiated Logout §2: the OP need not be concerned if it has expired).
 func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud string, err error) {
 	bad := ErrInvalidRequest.WithDescription("id_token_hint is not an id_token issued by LoginSign").Shown()
 	tok, perr := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if perr != nil || len(tok.Headers) != 1 {
 		return "", "", bad
+	}
+	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
+		return "", "", bad // a logout token (typ logout+jwt) is signed by the same keys
 	}
 	set, kerr := s.Keys.JWKS(ctx)
 	if kerr != nil {
