@@ -160,7 +160,7 @@ const DefaultMaxPendingLinks = 1_000_000
 // (DefaultMaxPendingLinks), so the run writes nothing: counting after the write counts exactly
 // the addresses the run added (a re-run of the same addresses adds none). The caller holds the
 // owner's row, so runs into one owner's applications take turns and the count stays exact. It
-// counts through the (application_id, email) index.
+// finds the links through the (application_id, email) index and reads each one's run.
 //
 // It counts only the links of runs that stand (proposedByALiveRun): a rollback deletes the
 // run's open links and keeps the refused ones, so that no later run revives them, and
