@@ -36,6 +36,22 @@ func TestActivityTypesFilterIsBounded(t *testing.T) {
 	})
 }
 
+// importQ imports $users into $app; rollbackQ rolls back its run $src.
+const (
+	importQ   = `mutation($app: ID!, $users: [ImportUserInput!]!) { importUsers(appId: $app, input: {users: $users}) { source { id } } }`
+	rollbackQ = `mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { withdrawnLinks } }`
+)
+
+// refuseProposalsOf refuses, as p, the pending links application app proposed to p.
+func (p *person) refuseProposalsOf(app string) {
+	links := p.mustGQL(`{ viewer { pendingLinks { id applicationId } } }`, nil)["viewer"].(map[string]any)["pendingLinks"].([]any)
+	for _, l := range links {
+		if l.(map[string]any)["applicationId"] == app {
+			p.mustGQL(`mutation($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }`, map[string]any{"id": l.(map[string]any)["id"]})
+		}
+	}
+}
+
 // Import proposals are counted against the owner's total of pending links, and the answer of
 // an import at that total must not depend on what the people proposed did: a refused link is
 // kept when its run is rolled back (so that no later run revives it) while an open one is
@@ -48,8 +64,6 @@ func TestPendingLinkTotalTellsNoRefusal(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		e.srv.portal.MaxPendingLinks = 3
 		ann := e.person("ann.refuses@example.com", "Ann", true)
-		const importQ = `mutation($app: ID!, $users: [ImportUserInput!]!) { importUsers(appId: $app, input: {users: $users}) { source { id } } }`
-		const rollbackQ = `mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { withdrawnLinks } }`
 		answers := map[bool]string{}
 		for i, refuse := range []bool{true, false} {
 			dev := e.person(fmt.Sprintf("owner%d@example.com", i), "Owner", true)
@@ -57,12 +71,7 @@ func TestPendingLinkTotalTellsNoRefusal(t *testing.T) {
 			d := dev.mustGQL(importQ, map[string]any{"app": app, "users": []map[string]any{{"externalUserId": "crm-1", "email": ann.user.Email}}})
 			src := d["importUsers"].(map[string]any)["source"].(map[string]any)["id"]
 			if refuse {
-				links := ann.mustGQL(`{ viewer { pendingLinks { id applicationId } } }`, nil)["viewer"].(map[string]any)["pendingLinks"].([]any)
-				for _, l := range links {
-					if l.(map[string]any)["applicationId"] == app {
-						ann.mustGQL(`mutation($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }`, map[string]any{"id": l.(map[string]any)["id"]})
-					}
-				}
+				ann.refuseProposalsOf(app)
 			}
 			rb := dev.mustGQL(rollbackQ, map[string]any{"app": app, "src": src})
 			if n := rb["rollbackImport"].(map[string]any)["withdrawnLinks"]; n != float64(1) {
@@ -93,8 +102,6 @@ func TestImportRunsListTellsNoRefusal(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *portalEnv) {
 		e.srv.portal.MaxImportRows, e.srv.portal.MaxImportRuns = 1, 1
 		ann := e.person("ann.lists@example.com", "Ann", true)
-		const importQ = `mutation($app: ID!, $users: [ImportUserInput!]!) { importUsers(appId: $app, input: {users: $users}) { source { id } } }`
-		const rollbackQ = `mutation($app: ID!, $src: ID!) { rollbackImport(appId: $app, sourceId: $src) { withdrawnLinks } }`
 		listed := map[bool]float64{}
 		for i, refuse := range []bool{true, false} {
 			dev := e.person(fmt.Sprintf("lister%d@example.com", i), "Owner", true)
@@ -105,12 +112,7 @@ func TestImportRunsListTellsNoRefusal(t *testing.T) {
 			}
 			first := run(ann.user.Email)
 			if refuse {
-				links := ann.mustGQL(`{ viewer { pendingLinks { id applicationId } } }`, nil)["viewer"].(map[string]any)["pendingLinks"].([]any)
-				for _, l := range links {
-					if l.(map[string]any)["applicationId"] == app {
-						ann.mustGQL(`mutation($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }`, map[string]any{"id": l.(map[string]any)["id"]})
-					}
-				}
+				ann.refuseProposalsOf(app)
 			}
 			dev.mustGQL(rollbackQ, map[string]any{"app": app, "src": first})
 			dev.mustGQL(rollbackQ, map[string]any{"app": app, "src": run(fmt.Sprintf("nobody%d-a@example.net", i))})
