@@ -59,6 +59,10 @@ type Application struct {
 	TransferExpiresAt *time.Time `json:"transfer_expires_at,omitempty"`
 	// receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// the authorization endpoint takes this client's requests only through POST /oauth/par (RFC 9126 §6)
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+	// set by the first transaction of its deletion: from then on the application authenticates nowhere and signs nobody in, while its connections end batch by batch
+	DeletingSince *time.Time `json:"deleting_since,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ApplicationQuery when eager-loading is set.
 	Edges        ApplicationEdges `json:"edges"`
@@ -165,11 +169,13 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret, application.FieldPostLogoutRedirectUris:
 			values[i] = new([]byte)
+		case application.FieldRequirePushedAuthorizationRequests:
+			values[i] = new(sql.NullBool)
 		case application.FieldClientRequestsPerMinute:
 			values[i] = new(sql.NullInt64)
 		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldTransferTo, application.FieldBackchannelLogoutURI:
 			values[i] = new(sql.NullString)
-		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt, application.FieldTransferExpiresAt:
+		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt, application.FieldTransferExpiresAt, application.FieldDeletingSince:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -321,6 +327,19 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.BackchannelLogoutURI = value.String
 			}
+		case application.FieldRequirePushedAuthorizationRequests:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field require_pushed_authorization_requests", values[i])
+			} else if value.Valid {
+				_m.RequirePushedAuthorizationRequests = value.Bool
+			}
+		case application.FieldDeletingSince:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field deleting_since", values[i])
+			} else if value.Valid {
+				_m.DeletingSince = new(time.Time)
+				*_m.DeletingSince = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -455,6 +474,14 @@ func (_m *Application) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("backchannel_logout_uri=")
 	builder.WriteString(_m.BackchannelLogoutURI)
+	builder.WriteString(", ")
+	builder.WriteString("require_pushed_authorization_requests=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RequirePushedAuthorizationRequests))
+	builder.WriteString(", ")
+	if v := _m.DeletingSince; v != nil {
+		builder.WriteString("deleting_since=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -254,6 +254,34 @@ func (_c *ApplicationCreate) SetNillableBackchannelLogoutURI(v *string) *Applica
 	return _c
 }
 
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (_c *ApplicationCreate) SetRequirePushedAuthorizationRequests(v bool) *ApplicationCreate {
+	_c.mutation.SetRequirePushedAuthorizationRequests(v)
+	return _c
+}
+
+// SetNillableRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableRequirePushedAuthorizationRequests(v *bool) *ApplicationCreate {
+	if v != nil {
+		_c.SetRequirePushedAuthorizationRequests(*v)
+	}
+	return _c
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (_c *ApplicationCreate) SetDeletingSince(v time.Time) *ApplicationCreate {
+	_c.mutation.SetDeletingSince(v)
+	return _c
+}
+
+// SetNillableDeletingSince sets the "deleting_since" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableDeletingSince(v *time.Time) *ApplicationCreate {
+	if v != nil {
+		_c.SetDeletingSince(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ApplicationCreate) SetID(v string) *ApplicationCreate {
 	_c.mutation.SetID(v)
@@ -426,6 +454,10 @@ func (_c *ApplicationCreate) defaults() {
 		v := application.DefaultPostLogoutRedirectUris
 		_c.mutation.SetPostLogoutRedirectUris(v)
 	}
+	if _, ok := _c.mutation.RequirePushedAuthorizationRequests(); !ok {
+		v := application.DefaultRequirePushedAuthorizationRequests
+		_c.mutation.SetRequirePushedAuthorizationRequests(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := application.DefaultID()
 		_c.mutation.SetID(v)
@@ -505,6 +537,9 @@ func (_c *ApplicationCreate) check() error {
 		if err := application.BackchannelLogoutURIValidator(v); err != nil {
 			return &ValidationError{Name: "backchannel_logout_uri", err: fmt.Errorf(`ent: validator failed for field "Application.backchannel_logout_uri": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RequirePushedAuthorizationRequests(); !ok {
+		return &ValidationError{Name: "require_pushed_authorization_requests", err: errors.New(`ent: missing required field "Application.require_pushed_authorization_requests"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := application.IDValidator(v); err != nil {
@@ -625,6 +660,14 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.BackchannelLogoutURI(); ok {
 		_spec.SetField(application.FieldBackchannelLogoutURI, field.TypeString, value)
 		_node.BackchannelLogoutURI = value
+	}
+	if value, ok := _c.mutation.RequirePushedAuthorizationRequests(); ok {
+		_spec.SetField(application.FieldRequirePushedAuthorizationRequests, field.TypeBool, value)
+		_node.RequirePushedAuthorizationRequests = value
+	}
+	if value, ok := _c.mutation.DeletingSince(); ok {
+		_spec.SetField(application.FieldDeletingSince, field.TypeTime, value)
+		_node.DeletingSince = &value
 	}
 	if nodes := _c.mutation.OwnerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1091,6 +1134,36 @@ func (u *ApplicationUpsert) ClearBackchannelLogoutURI() *ApplicationUpsert {
 	return u
 }
 
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (u *ApplicationUpsert) SetRequirePushedAuthorizationRequests(v bool) *ApplicationUpsert {
+	u.Set(application.FieldRequirePushedAuthorizationRequests, v)
+	return u
+}
+
+// UpdateRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateRequirePushedAuthorizationRequests() *ApplicationUpsert {
+	u.SetExcluded(application.FieldRequirePushedAuthorizationRequests)
+	return u
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (u *ApplicationUpsert) SetDeletingSince(v time.Time) *ApplicationUpsert {
+	u.Set(application.FieldDeletingSince, v)
+	return u
+}
+
+// UpdateDeletingSince sets the "deleting_since" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateDeletingSince() *ApplicationUpsert {
+	u.SetExcluded(application.FieldDeletingSince)
+	return u
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (u *ApplicationUpsert) ClearDeletingSince() *ApplicationUpsert {
+	u.SetNull(application.FieldDeletingSince)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1489,6 +1562,41 @@ func (u *ApplicationUpsertOne) UpdateBackchannelLogoutURI() *ApplicationUpsertOn
 func (u *ApplicationUpsertOne) ClearBackchannelLogoutURI() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearBackchannelLogoutURI()
+	})
+}
+
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (u *ApplicationUpsertOne) SetRequirePushedAuthorizationRequests(v bool) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRequirePushedAuthorizationRequests(v)
+	})
+}
+
+// UpdateRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateRequirePushedAuthorizationRequests() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRequirePushedAuthorizationRequests()
+	})
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (u *ApplicationUpsertOne) SetDeletingSince(v time.Time) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetDeletingSince(v)
+	})
+}
+
+// UpdateDeletingSince sets the "deleting_since" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateDeletingSince() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateDeletingSince()
+	})
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (u *ApplicationUpsertOne) ClearDeletingSince() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearDeletingSince()
 	})
 }
 
@@ -2057,6 +2165,41 @@ func (u *ApplicationUpsertBulk) UpdateBackchannelLogoutURI() *ApplicationUpsertB
 func (u *ApplicationUpsertBulk) ClearBackchannelLogoutURI() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearBackchannelLogoutURI()
+	})
+}
+
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (u *ApplicationUpsertBulk) SetRequirePushedAuthorizationRequests(v bool) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetRequirePushedAuthorizationRequests(v)
+	})
+}
+
+// UpdateRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateRequirePushedAuthorizationRequests() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateRequirePushedAuthorizationRequests()
+	})
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (u *ApplicationUpsertBulk) SetDeletingSince(v time.Time) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetDeletingSince(v)
+	})
+}
+
+// UpdateDeletingSince sets the "deleting_since" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateDeletingSince() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateDeletingSince()
+	})
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (u *ApplicationUpsertBulk) ClearDeletingSince() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearDeletingSince()
 	})
 }
 

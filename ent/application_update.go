@@ -354,6 +354,40 @@ func (_u *ApplicationUpdate) ClearBackchannelLogoutURI() *ApplicationUpdate {
 	return _u
 }
 
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (_u *ApplicationUpdate) SetRequirePushedAuthorizationRequests(v bool) *ApplicationUpdate {
+	_u.mutation.SetRequirePushedAuthorizationRequests(v)
+	return _u
+}
+
+// SetNillableRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableRequirePushedAuthorizationRequests(v *bool) *ApplicationUpdate {
+	if v != nil {
+		_u.SetRequirePushedAuthorizationRequests(*v)
+	}
+	return _u
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (_u *ApplicationUpdate) SetDeletingSince(v time.Time) *ApplicationUpdate {
+	_u.mutation.SetDeletingSince(v)
+	return _u
+}
+
+// SetNillableDeletingSince sets the "deleting_since" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableDeletingSince(v *time.Time) *ApplicationUpdate {
+	if v != nil {
+		_u.SetDeletingSince(*v)
+	}
+	return _u
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (_u *ApplicationUpdate) ClearDeletingSince() *ApplicationUpdate {
+	_u.mutation.ClearDeletingSince()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *ApplicationUpdate) SetOwner(v *User) *ApplicationUpdate {
 	return _u.SetOwnerID(v.ID)
@@ -797,6 +831,15 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.BackchannelLogoutURICleared() {
 		_spec.ClearField(application.FieldBackchannelLogoutURI, field.TypeString)
+	}
+	if value, ok := _u.mutation.RequirePushedAuthorizationRequests(); ok {
+		_spec.SetField(application.FieldRequirePushedAuthorizationRequests, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.DeletingSince(); ok {
+		_spec.SetField(application.FieldDeletingSince, field.TypeTime, value)
+	}
+	if _u.mutation.DeletingSinceCleared() {
+		_spec.ClearField(application.FieldDeletingSince, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1436,6 +1479,40 @@ func (_u *ApplicationUpdateOne) ClearBackchannelLogoutURI() *ApplicationUpdateOn
 	return _u
 }
 
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (_u *ApplicationUpdateOne) SetRequirePushedAuthorizationRequests(v bool) *ApplicationUpdateOne {
+	_u.mutation.SetRequirePushedAuthorizationRequests(v)
+	return _u
+}
+
+// SetNillableRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableRequirePushedAuthorizationRequests(v *bool) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetRequirePushedAuthorizationRequests(*v)
+	}
+	return _u
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (_u *ApplicationUpdateOne) SetDeletingSince(v time.Time) *ApplicationUpdateOne {
+	_u.mutation.SetDeletingSince(v)
+	return _u
+}
+
+// SetNillableDeletingSince sets the "deleting_since" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableDeletingSince(v *time.Time) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetDeletingSince(*v)
+	}
+	return _u
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (_u *ApplicationUpdateOne) ClearDeletingSince() *ApplicationUpdateOne {
+	_u.mutation.ClearDeletingSince()
+	return _u
+}
+
 // SetOwner sets the "owner" edge to the User entity.
 func (_u *ApplicationUpdateOne) SetOwner(v *User) *ApplicationUpdateOne {
 	return _u.SetOwnerID(v.ID)
@@ -1909,6 +1986,15 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if _u.mutation.BackchannelLogoutURICleared() {
 		_spec.ClearField(application.FieldBackchannelLogoutURI, field.TypeString)
+	}
+	if value, ok := _u.mutation.RequirePushedAuthorizationRequests(); ok {
+		_spec.SetField(application.FieldRequirePushedAuthorizationRequests, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.DeletingSince(); ok {
+		_spec.SetField(application.FieldDeletingSince, field.TypeTime, value)
+	}
+	if _u.mutation.DeletingSinceCleared() {
+		_spec.ClearField(application.FieldDeletingSince, field.TypeTime)
 	}
 	if _u.mutation.OwnerCleared() {
 		edge := &sqlgraph.EdgeSpec{

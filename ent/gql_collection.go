@@ -379,6 +379,16 @@ func (_q *ApplicationQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, application.FieldPostLogoutRedirectUris)
 				fieldSeen[application.FieldPostLogoutRedirectUris] = struct{}{}
 			}
+		case "requirePushedAuthorizationRequests":
+			if _, ok := fieldSeen[application.FieldRequirePushedAuthorizationRequests]; !ok {
+				selectedFields = append(selectedFields, application.FieldRequirePushedAuthorizationRequests)
+				fieldSeen[application.FieldRequirePushedAuthorizationRequests] = struct{}{}
+			}
+		case "deletingSince":
+			if _, ok := fieldSeen[application.FieldDeletingSince]; !ok {
+				selectedFields = append(selectedFields, application.FieldDeletingSince)
+				fieldSeen[application.FieldDeletingSince] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

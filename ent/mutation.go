@@ -4507,56 +4507,58 @@ func (m *AppMemberMutation) ResetEdge(name string) error {
 // ApplicationMutation represents an operation that mutates the Application nodes in the graph.
 type ApplicationMutation struct {
 	config
-	op                              Op
-	typ                             string
-	id                              *string
-	created_at                      *time.Time
-	updated_at                      *time.Time
-	name                            *string
-	website                         *string
-	icon_url                        *string
-	terms_url                       *string
-	privacy_url                     *string
-	redirect_uris                   *[]string
-	appendredirect_uris             []string
-	allowed_origins                 *[]string
-	appendallowed_origins           []string
-	client_requests_per_minute      *int
-	addclient_requests_per_minute   *int
-	secret_hash                     *string
-	webhook_url                     *string
-	webhook_secret                  *[]byte
-	webhook_disabled_at             *time.Time
-	id_token_signing_alg            *string
-	post_logout_redirect_uris       *[]string
-	appendpost_logout_redirect_uris []string
-	transfer_to                     *string
-	transfer_expires_at             *time.Time
-	backchannel_logout_uri          *string
-	clearedFields                   map[string]struct{}
-	owner                           *string
-	clearedowner                    bool
-	connections                     map[string]struct{}
-	removedconnections              map[string]struct{}
-	clearedconnections              bool
-	license_variants                map[string]struct{}
-	removedlicense_variants         map[string]struct{}
-	clearedlicense_variants         bool
-	license_codes                   map[string]struct{}
-	removedlicense_codes            map[string]struct{}
-	clearedlicense_codes            bool
-	import_sources                  map[string]struct{}
-	removedimport_sources           map[string]struct{}
-	clearedimport_sources           bool
-	members                         map[string]struct{}
-	removedmembers                  map[string]struct{}
-	clearedmembers                  bool
-	webhook_events                  map[string]struct{}
-	removedwebhook_events           map[string]struct{}
-	clearedwebhook_events           bool
-	done                            bool
-	oldValue                        func(context.Context) (*Application, error)
-	predicates                      []predicate.Application
+	op                                    Op
+	typ                                   string
+	id                                    *string
+	created_at                            *time.Time
+	updated_at                            *time.Time
+	name                                  *string
+	website                               *string
+	icon_url                              *string
+	terms_url                             *string
+	privacy_url                           *string
+	redirect_uris                         *[]string
+	appendredirect_uris                   []string
+	allowed_origins                       *[]string
+	appendallowed_origins                 []string
+	client_requests_per_minute            *int
+	addclient_requests_per_minute         *int
+	secret_hash                           *string
+	webhook_url                           *string
+	webhook_secret                        *[]byte
+	webhook_disabled_at                   *time.Time
+	id_token_signing_alg                  *string
+	post_logout_redirect_uris             *[]string
+	appendpost_logout_redirect_uris       []string
+	transfer_to                           *string
+	transfer_expires_at                   *time.Time
+	backchannel_logout_uri                *string
+	require_pushed_authorization_requests *bool
+	deleting_since                        *time.Time
+	clearedFields                         map[string]struct{}
+	owner                                 *string
+	clearedowner                          bool
+	connections                           map[string]struct{}
+	removedconnections                    map[string]struct{}
+	clearedconnections                    bool
+	license_variants                      map[string]struct{}
+	removedlicense_variants               map[string]struct{}
+	clearedlicense_variants               bool
+	license_codes                         map[string]struct{}
+	removedlicense_codes                  map[string]struct{}
+	clearedlicense_codes                  bool
+	import_sources                        map[string]struct{}
+	removedimport_sources                 map[string]struct{}
+	clearedimport_sources                 bool
+	members                               map[string]struct{}
+	removedmembers                        map[string]struct{}
+	clearedmembers                        bool
+	webhook_events                        map[string]struct{}
+	removedwebhook_events                 map[string]struct{}
+	clearedwebhook_events                 bool
+	done                                  bool
+	oldValue                              func(context.Context) (*Application, error)
+	predicates                            []predicate.Application
 }
 
 var _ ent.Mutation = (*ApplicationMutation)(nil)
@@ -5592,6 +5594,91 @@ func (m *ApplicationMutation) ResetBackchannelLogoutURI() {
 	delete(m.clearedFields, application.FieldBackchannelLogoutURI)
 }
 
+// SetRequirePushedAuthorizationRequests sets the "require_pushed_authorization_requests" field.
+func (m *ApplicationMutation) SetRequirePushedAuthorizationRequests(b bool) {
+	m.require_pushed_authorization_requests = &b
+}
+
+// RequirePushedAuthorizationRequests returns the value of the "require_pushed_authorization_requests" field in the mutation.
+func (m *ApplicationMutation) RequirePushedAuthorizationRequests() (r bool, exists bool) {
+	v := m.require_pushed_authorization_requests
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequirePushedAuthorizationRequests returns the old "require_pushed_authorization_requests" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldRequirePushedAuthorizationRequests(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequirePushedAuthorizationRequests is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequirePushedAuthorizationRequests requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequirePushedAuthorizationRequests: %w", err)
+	}
+	return oldValue.RequirePushedAuthorizationRequests, nil
+}
+
+// ResetRequirePushedAuthorizationRequests resets all changes to the "require_pushed_authorization_requests" field.
+func (m *ApplicationMutation) ResetRequirePushedAuthorizationRequests() {
+	m.require_pushed_authorization_requests = nil
+}
+
+// SetDeletingSince sets the "deleting_since" field.
+func (m *ApplicationMutation) SetDeletingSince(t time.Time) {
+	m.deleting_since = &t
+}
+
+// DeletingSince returns the value of the "deleting_since" field in the mutation.
+func (m *ApplicationMutation) DeletingSince() (r time.Time, exists bool) {
+	v := m.deleting_since
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeletingSince returns the old "deleting_since" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldDeletingSince(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeletingSince is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeletingSince requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeletingSince: %w", err)
+	}
+	return oldValue.DeletingSince, nil
+}
+
+// ClearDeletingSince clears the value of the "deleting_since" field.
+func (m *ApplicationMutation) ClearDeletingSince() {
+	m.deleting_since = nil
+	m.clearedFields[application.FieldDeletingSince] = struct{}{}
+}
+
+// DeletingSinceCleared returns if the "deleting_since" field was cleared in this mutation.
+func (m *ApplicationMutation) DeletingSinceCleared() bool {
+	_, ok := m.clearedFields[application.FieldDeletingSince]
+	return ok
+}
+
+// ResetDeletingSince resets all changes to the "deleting_since" field.
+func (m *ApplicationMutation) ResetDeletingSince() {
+	m.deleting_since = nil
+	delete(m.clearedFields, application.FieldDeletingSince)
+}
+
 // ClearOwner clears the "owner" edge to the User entity.
 func (m *ApplicationMutation) ClearOwner() {
 	m.clearedowner = true
@@ -5977,7 +6064,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -6038,6 +6125,12 @@ func (m *ApplicationMutation) Fields() []string {
 	if m.backchannel_logout_uri != nil {
 		fields = append(fields, application.FieldBackchannelLogoutURI)
 	}
+	if m.require_pushed_authorization_requests != nil {
+		fields = append(fields, application.FieldRequirePushedAuthorizationRequests)
+	}
+	if m.deleting_since != nil {
+		fields = append(fields, application.FieldDeletingSince)
+	}
 	return fields
 }
 
@@ -6086,6 +6179,10 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.TransferExpiresAt()
 	case application.FieldBackchannelLogoutURI:
 		return m.BackchannelLogoutURI()
+	case application.FieldRequirePushedAuthorizationRequests:
+		return m.RequirePushedAuthorizationRequests()
+	case application.FieldDeletingSince:
+		return m.DeletingSince()
 	}
 	return nil, false
 }
@@ -6135,6 +6232,10 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldTransferExpiresAt(ctx)
 	case application.FieldBackchannelLogoutURI:
 		return m.OldBackchannelLogoutURI(ctx)
+	case application.FieldRequirePushedAuthorizationRequests:
+		return m.OldRequirePushedAuthorizationRequests(ctx)
+	case application.FieldDeletingSince:
+		return m.OldDeletingSince(ctx)
 	}
 	return nil, fmt.Errorf("unknown Application field %s", name)
 }
@@ -6284,6 +6385,20 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetBackchannelLogoutURI(v)
 		return nil
+	case application.FieldRequirePushedAuthorizationRequests:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequirePushedAuthorizationRequests(v)
+		return nil
+	case application.FieldDeletingSince:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeletingSince(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)
 }
@@ -6362,6 +6477,9 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldBackchannelLogoutURI) {
 		fields = append(fields, application.FieldBackchannelLogoutURI)
 	}
+	if m.FieldCleared(application.FieldDeletingSince) {
+		fields = append(fields, application.FieldDeletingSince)
+	}
 	return fields
 }
 
@@ -6408,6 +6526,9 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldBackchannelLogoutURI:
 		m.ClearBackchannelLogoutURI()
+		return nil
+	case application.FieldDeletingSince:
+		m.ClearDeletingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown Application nullable field %s", name)
@@ -6476,6 +6597,12 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldBackchannelLogoutURI:
 		m.ResetBackchannelLogoutURI()
+		return nil
+	case application.FieldRequirePushedAuthorizationRequests:
+		m.ResetRequirePushedAuthorizationRequests()
+		return nil
+	case application.FieldDeletingSince:
+		m.ResetDeletingSince()
 		return nil
 	}
 	return fmt.Errorf("unknown Application field %s", name)

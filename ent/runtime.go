@@ -373,6 +373,10 @@ func init() {
 	applicationDescBackchannelLogoutURI := applicationFields[17].Descriptor()
 	// application.BackchannelLogoutURIValidator is a validator for the "backchannel_logout_uri" field. It is called by the builders before save.
 	application.BackchannelLogoutURIValidator = applicationDescBackchannelLogoutURI.Validators[0].(func(string) error)
+	// applicationDescRequirePushedAuthorizationRequests is the schema descriptor for require_pushed_authorization_requests field.
+	applicationDescRequirePushedAuthorizationRequests := applicationFields[18].Descriptor()
+	// application.DefaultRequirePushedAuthorizationRequests holds the default value on creation for the require_pushed_authorization_requests field.
+	application.DefaultRequirePushedAuthorizationRequests = applicationDescRequirePushedAuthorizationRequests.Default.(bool)
 	// applicationDescID is the schema descriptor for id field.
 	applicationDescID := applicationMixinFields0[0].Descriptor()
 	// application.DefaultID holds the default value on creation for the id field.

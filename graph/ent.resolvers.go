@@ -57,6 +57,16 @@ func (r *applicationResolver) PostLogoutRedirectUris(ctx context.Context, obj *e
 	return teamField(ctx, r, obj, func(a *ent.Application) []string { return a.PostLogoutRedirectUris })
 }
 
+// RequirePushedAuthorizationRequests is the resolver for the requirePushedAuthorizationRequests field.
+func (r *applicationResolver) RequirePushedAuthorizationRequests(ctx context.Context, obj *ent.Application) (bool, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) bool { return a.RequirePushedAuthorizationRequests })
+}
+
+// DeletingSince is the resolver for the deletingSince field.
+func (r *applicationResolver) DeletingSince(ctx context.Context, obj *ent.Application) (*time.Time, error) {
+	return teamField(ctx, r, obj, func(a *ent.Application) *time.Time { return a.DeletingSince })
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id string) (ent.Noder, error) {
 	return r.node(ctx, id)

@@ -142,33 +142,35 @@ type ComplexityRoot struct {
 	}
 
 	Application struct {
-		Activity                func(childComplexity int, first *int, after *string, types []model.ActivityEventType) int
-		AllowedOrigins          func(childComplexity int) int
-		Analytics               func(childComplexity int) int
-		BackchannelLogoutURI    func(childComplexity int) int
-		ClientRequestsPerMinute func(childComplexity int) int
-		CreatedAt               func(childComplexity int) int
-		ID                      func(childComplexity int) int
-		IDTokenSigningAlg       func(childComplexity int) int
-		IconURL                 func(childComplexity int) int
-		ImportSources           func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
-		Invitations             func(childComplexity int) int
-		LicenseCodes            func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
-		LicenseVariants         func(childComplexity int) int
-		Members                 func(childComplexity int) int
-		Name                    func(childComplexity int) int
-		OwnershipTransfer       func(childComplexity int) int
-		PostLogoutRedirectUris  func(childComplexity int) int
-		PrivacyURL              func(childComplexity int) int
-		Quickstart              func(childComplexity int) int
-		RedirectUris            func(childComplexity int) int
-		TermsURL                func(childComplexity int) int
-		UpdatedAt               func(childComplexity int) int
-		Users                   func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
-		ViewerRole              func(childComplexity int) int
-		WebhookEvents           func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
-		WebhookURL              func(childComplexity int) int
-		Website                 func(childComplexity int) int
+		Activity                           func(childComplexity int, first *int, after *string, types []model.ActivityEventType) int
+		AllowedOrigins                     func(childComplexity int) int
+		Analytics                          func(childComplexity int) int
+		BackchannelLogoutURI               func(childComplexity int) int
+		ClientRequestsPerMinute            func(childComplexity int) int
+		CreatedAt                          func(childComplexity int) int
+		DeletingSince                      func(childComplexity int) int
+		ID                                 func(childComplexity int) int
+		IDTokenSigningAlg                  func(childComplexity int) int
+		IconURL                            func(childComplexity int) int
+		ImportSources                      func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int) int
+		Invitations                        func(childComplexity int) int
+		LicenseCodes                       func(childComplexity int, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) int
+		LicenseVariants                    func(childComplexity int) int
+		Members                            func(childComplexity int) int
+		Name                               func(childComplexity int) int
+		OwnershipTransfer                  func(childComplexity int) int
+		PostLogoutRedirectUris             func(childComplexity int) int
+		PrivacyURL                         func(childComplexity int) int
+		Quickstart                         func(childComplexity int) int
+		RedirectUris                       func(childComplexity int) int
+		RequirePushedAuthorizationRequests func(childComplexity int) int
+		TermsURL                           func(childComplexity int) int
+		UpdatedAt                          func(childComplexity int) int
+		Users                              func(childComplexity int, after *entgql.Cursor[string], first *int, before *entgql.Cursor[string], last *int, where *ent.AppConnectionWhereInput, filter *model.UserFilter, orderBy []*ent.AppConnectionOrder) int
+		ViewerRole                         func(childComplexity int) int
+		WebhookEvents                      func(childComplexity int, after *entgql.Cursor[string], first *int, status *webhookevent.Status) int
+		WebhookURL                         func(childComplexity int) int
+		Website                            func(childComplexity int) int
 	}
 
 	ApplicationConnection struct {
@@ -955,6 +957,8 @@ type ApplicationResolver interface {
 	ClientRequestsPerMinute(ctx context.Context, obj *ent.Application) (int, error)
 	IDTokenSigningAlg(ctx context.Context, obj *ent.Application) (string, error)
 	PostLogoutRedirectUris(ctx context.Context, obj *ent.Application) ([]string, error)
+	RequirePushedAuthorizationRequests(ctx context.Context, obj *ent.Application) (bool, error)
+	DeletingSince(ctx context.Context, obj *ent.Application) (*time.Time, error)
 	Activity(ctx context.Context, obj *ent.Application, first *int, after *string, types []model.ActivityEventType) (*model.ActivityEventPage, error)
 	LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error)
 	LicenseCodes(ctx context.Context, obj *ent.Application, variantID *string, state *licensecode.State, q *string, first *int, after *entgql.Cursor[string]) (*ent.LicenseCodeConnection, error)
@@ -1480,6 +1484,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.CreatedAt(childComplexity), true
+	case "Application.deletingSince":
+		if e.ComplexityRoot.Application.DeletingSince == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.DeletingSince(childComplexity), true
 	case "Application.id":
 		if e.ComplexityRoot.Application.ID == nil {
 			break
@@ -1574,6 +1584,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Application.RedirectUris(childComplexity), true
+	case "Application.requirePushedAuthorizationRequests":
+		if e.ComplexityRoot.Application.RequirePushedAuthorizationRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Application.RequirePushedAuthorizationRequests(childComplexity), true
 	case "Application.termsURL", "Application.termsUrl":
 		if e.ComplexityRoot.Application.TermsURL == nil {
 			break
@@ -5447,6 +5463,14 @@ type Application implements Node {
   where RP-initiated logout may send the person back (OpenID Connect RP-Initiated Logout §3); nullable so the column can be added to existing rows
   """
   postLogoutRedirectUris: [String!]
+  """
+  the authorization endpoint takes this client's requests only through POST /oauth/par (RFC 9126 §6)
+  """
+  requirePushedAuthorizationRequests: Boolean!
+  """
+  set by the first transaction of its deletion: from then on the application authenticates nowhere and signs nobody in, while its connections end batch by batch
+  """
+  deletingSince: Time
 }
 """
 A connection to a list of items.
@@ -8263,6 +8287,8 @@ input UpdateApplicationInput {
   postLogoutRedirectUris: [String!]
   """An empty string removes it."""
   backchannelLogoutUri: String
+  """When true, /oauth/authorize takes this application's requests only as pushed authorization requests (POST /oauth/par, RFC 9126)."""
+  requirePushedAuthorizationRequests: Boolean
 }
 
 type UpdateApplicationPayload {
@@ -8554,6 +8580,8 @@ input CreateApplicationInput {
   postLogoutRedirectUris: [String!]
   """Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0)."""
   backchannelLogoutUri: String
+  """When true, /oauth/authorize takes this application's requests only as pushed authorization requests (POST /oauth/par, RFC 9126); default false."""
+  requirePushedAuthorizationRequests: Boolean
 }
 
 type CreateApplicationPayload {
@@ -8960,6 +8988,10 @@ func (ec *executionContext) childFields_Application(ctx context.Context, field g
 		return ec.fieldContext_Application_idTokenSigningAlg(ctx, field)
 	case "postLogoutRedirectUris":
 		return ec.fieldContext_Application_postLogoutRedirectUris(ctx, field)
+	case "requirePushedAuthorizationRequests":
+		return ec.fieldContext_Application_requirePushedAuthorizationRequests(ctx, field)
+	case "deletingSince":
+		return ec.fieldContext_Application_deletingSince(ctx, field)
 	case "activity":
 		return ec.fieldContext_Application_activity(ctx, field)
 	case "licenseVariants":
@@ -14185,6 +14217,52 @@ func (ec *executionContext) _Application_postLogoutRedirectUris(ctx context.Cont
 }
 func (ec *executionContext) fieldContext_Application_postLogoutRedirectUris(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Application", field, true, true, "String")
+}
+
+func (ec *executionContext) _Application_requirePushedAuthorizationRequests(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_requirePushedAuthorizationRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().RequirePushedAuthorizationRequests(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Application_requirePushedAuthorizationRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Application_deletingSince(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Application_deletingSince(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Application().DeletingSince(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Application_deletingSince(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Application", field, true, true, "Time")
 }
 
 func (ec *executionContext) _Application_activity(ctx context.Context, field graphql.CollectedField, obj *ent.Application) (ret graphql.Marshaler) {
@@ -31560,7 +31638,7 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri", "requirePushedAuthorizationRequests"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31644,6 +31722,13 @@ func (ec *executionContext) unmarshalInputCreateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.BackchannelLogoutURI = data
+		case "requirePushedAuthorizationRequests":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requirePushedAuthorizationRequests"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequirePushedAuthorizationRequests = data
 		}
 	}
 	return it, nil
@@ -36448,7 +36533,7 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "clientRequestsPerMinute", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri"}
+	fieldsInOrder := [...]string{"name", "website", "iconUrl", "termsUrl", "privacyUrl", "redirectUris", "allowedOrigins", "webhookUrl", "clientRequestsPerMinute", "idTokenSigningAlg", "postLogoutRedirectUris", "backchannelLogoutUri", "requirePushedAuthorizationRequests"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36539,6 +36624,13 @@ func (ec *executionContext) unmarshalInputUpdateApplicationInput(ctx context.Con
 				return it, err
 			}
 			it.BackchannelLogoutURI = data
+		case "requirePushedAuthorizationRequests":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requirePushedAuthorizationRequests"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequirePushedAuthorizationRequests = data
 		}
 	}
 	return it, nil
@@ -40535,6 +40627,18 @@ func (ec *executionContext) _Application(ctx context.Context, sel ast.SelectionS
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Application_postLogoutRedirectUris(ctx, field, obj)
+				})
+		case "requirePushedAuthorizationRequests":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_requirePushedAuthorizationRequests(ctx, field, obj)
+				})
+		case "deletingSince":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Application_deletingSince(ctx, field, obj)
 				})
 		case "activity":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -129,7 +129,8 @@ func (r *mutationResolver) UpdateApplication(ctx context.Context, id string, inp
 	out, err := r.Portal.UpdateApplication(ctx, id, portal.ApplicationPatch{Name: input.Name, Website: input.Website,
 		IconURL: input.IconURL, TermsURL: input.TermsURL, PrivacyURL: input.PrivacyURL, RedirectURIs: input.RedirectUris,
 		AllowedOrigins: input.AllowedOrigins, WebhookURL: input.WebhookURL, ClientRequestsPerMinute: input.ClientRequestsPerMinute,
-		IDTokenSigningAlg: input.IDTokenSigningAlg, PostLogoutRedirectURIs: input.PostLogoutRedirectUris, BackchannelLogoutURI: input.BackchannelLogoutURI})
+		IDTokenSigningAlg: input.IDTokenSigningAlg, PostLogoutRedirectURIs: input.PostLogoutRedirectUris, BackchannelLogoutURI: input.BackchannelLogoutURI,
+		RequirePushedAuthorizationRequests: input.RequirePushedAuthorizationRequests})
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,8 @@ func (r *mutationResolver) CreateApplication(ctx context.Context, input model.Cr
 		TermsURL: deref(input.TermsURL), PrivacyURL: deref(input.PrivacyURL),
 		RedirectURIs: input.RedirectUris, AllowedOrigins: input.AllowedOrigins, WebhookURL: deref(input.WebhookURL),
 		IDTokenSigningAlg: deref(input.IDTokenSigningAlg), PostLogoutRedirectURIs: input.PostLogoutRedirectUris,
-		BackchannelLogoutURI: deref(input.BackchannelLogoutURI),
+		BackchannelLogoutURI:               deref(input.BackchannelLogoutURI),
+		RequirePushedAuthorizationRequests: deref(input.RequirePushedAuthorizationRequests),
 	})
 	if err != nil {
 		return nil, err

@@ -32,9 +32,13 @@ type developerApplication struct {
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
 	BackchannelLogoutURI   *string  `json:"backchannelLogoutUri"`
 	// ClientRequestsPerMinute is the quota of successful client-authenticated requests.
-	ClientRequestsPerMinute int    `json:"clientRequestsPerMinute"`
-	CreatedAt               string `json:"createdAt"`
-	UpdatedAt               string `json:"updatedAt"`
+	ClientRequestsPerMinute            int  `json:"clientRequestsPerMinute"`
+	RequirePushedAuthorizationRequests bool `json:"requirePushedAuthorizationRequests"`
+	// DeletingSince is set while the application's deletion, begun then, has not ended
+	// (a failed one is finished by the same DELETE again).
+	DeletingSince *string `json:"deletingSince,omitempty"`
+	CreatedAt     string  `json:"createdAt"`
+	UpdatedAt     string  `json:"updatedAt"`
 	// Role is the signed-in developer's role on the application (owner, admin, developer, support).
 	Role string `json:"role,omitempty"`
 	// Secrets appear only in the answer that created them.
@@ -43,15 +47,21 @@ type developerApplication struct {
 }
 
 func toDeveloperApplication(a *ent.Application) developerApplication {
-	return developerApplication{
+	out := developerApplication{
 		ID: a.ID, ClientID: a.ID, Name: a.Name, Website: nullable(a.Website), IconURL: nullable(a.IconURL),
 		TermsURL: nullable(a.TermsURL), PrivacyURL: nullable(a.PrivacyURL),
 		RedirectURIs: nonNil(a.RedirectUris), AllowedOrigins: nonNil(a.AllowedOrigins), WebhookURL: nullable(a.WebhookURL),
 		IDTokenSigningAlg: a.IDTokenSigningAlg, PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectUris),
-		BackchannelLogoutURI:    nullable(a.BackchannelLogoutURI),
-		ClientRequestsPerMinute: a.ClientRequestsPerMinute,
-		CreatedAt:               httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
+		BackchannelLogoutURI:               nullable(a.BackchannelLogoutURI),
+		ClientRequestsPerMinute:            a.ClientRequestsPerMinute,
+		RequirePushedAuthorizationRequests: a.RequirePushedAuthorizationRequests,
+		CreatedAt:                          httpx.Time(a.CreatedAt), UpdatedAt: httpx.Time(a.UpdatedAt),
 	}
+	if a.DeletingSince != nil {
+		t := httpx.Time(*a.DeletingSince)
+		out.DeletingSince = &t
+	}
+	return out
 }
 
 func nullable(s string) *string {
@@ -132,7 +142,8 @@ type applicationBody struct {
 	PostLogoutRedirectURIs *[]string `json:"postLogoutRedirectUris"`
 	BackchannelLogoutURI   *string   `json:"backchannelLogoutUri"`
 	// ClientRequestsPerMinute is read by PATCH only.
-	ClientRequestsPerMinute *int `json:"clientRequestsPerMinute"`
+	ClientRequestsPerMinute            *int  `json:"clientRequestsPerMinute"`
+	RequirePushedAuthorizationRequests *bool `json:"requirePushedAuthorizationRequests"`
 }
 
 func deref[T any](p *T) T {
@@ -160,6 +171,7 @@ func (a *API) CreateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 		PrivacyURL: deref(b.PrivacyURL), RedirectURIs: deref(b.RedirectURIs), AllowedOrigins: deref(b.AllowedOrigins),
 		WebhookURL: deref(b.WebhookURL), IDTokenSigningAlg: deref(b.IDTokenSigningAlg),
 		PostLogoutRedirectURIs: deref(b.PostLogoutRedirectURIs), BackchannelLogoutURI: deref(b.BackchannelLogoutURI),
+		RequirePushedAuthorizationRequests: deref(b.RequirePushedAuthorizationRequests),
 	})
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -199,7 +211,8 @@ func (a *API) UpdateDeveloperApplication(w http.ResponseWriter, r *http.Request)
 	}
 	p := portal.ApplicationPatch{Name: b.Name, Website: b.Website, IconURL: b.IconURL, TermsURL: b.TermsURL,
 		PrivacyURL: b.PrivacyURL, WebhookURL: b.WebhookURL, ClientRequestsPerMinute: b.ClientRequestsPerMinute,
-		IDTokenSigningAlg: b.IDTokenSigningAlg, BackchannelLogoutURI: b.BackchannelLogoutURI}
+		IDTokenSigningAlg: b.IDTokenSigningAlg, BackchannelLogoutURI: b.BackchannelLogoutURI,
+		RequirePushedAuthorizationRequests: b.RequirePushedAuthorizationRequests}
 	if b.PostLogoutRedirectURIs != nil {
 		p.PostLogoutRedirectURIs = nonNil(*b.PostLogoutRedirectURIs)
 	}

@@ -54,6 +54,10 @@ const (
 	FieldTransferExpiresAt = "transfer_expires_at"
 	// FieldBackchannelLogoutURI holds the string denoting the backchannel_logout_uri field in the database.
 	FieldBackchannelLogoutURI = "backchannel_logout_uri"
+	// FieldRequirePushedAuthorizationRequests holds the string denoting the require_pushed_authorization_requests field in the database.
+	FieldRequirePushedAuthorizationRequests = "require_pushed_authorization_requests"
+	// FieldDeletingSince holds the string denoting the deleting_since field in the database.
+	FieldDeletingSince = "deleting_since"
 	// EdgeOwner holds the string denoting the owner edge name in mutations.
 	EdgeOwner = "owner"
 	// EdgeConnections holds the string denoting the connections edge name in mutations.
@@ -144,6 +148,8 @@ var Columns = []string{
 	FieldTransferTo,
 	FieldTransferExpiresAt,
 	FieldBackchannelLogoutURI,
+	FieldRequirePushedAuthorizationRequests,
+	FieldDeletingSince,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -191,6 +197,8 @@ var (
 	DefaultPostLogoutRedirectUris []string
 	// BackchannelLogoutURIValidator is a validator for the "backchannel_logout_uri" field. It is called by the builders before save.
 	BackchannelLogoutURIValidator func(string) error
+	// DefaultRequirePushedAuthorizationRequests holds the default value on creation for the "require_pushed_authorization_requests" field.
+	DefaultRequirePushedAuthorizationRequests bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() string
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
@@ -283,6 +291,16 @@ func ByTransferExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByBackchannelLogoutURI orders the results by the backchannel_logout_uri field.
 func ByBackchannelLogoutURI(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldBackchannelLogoutURI, opts...).ToFunc()
+}
+
+// ByRequirePushedAuthorizationRequests orders the results by the require_pushed_authorization_requests field.
+func ByRequirePushedAuthorizationRequests(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRequirePushedAuthorizationRequests, opts...).ToFunc()
+}
+
+// ByDeletingSince orders the results by the deleting_since field.
+func ByDeletingSince(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeletingSince, opts...).ToFunc()
 }
 
 // ByOwnerField orders the results by owner field.

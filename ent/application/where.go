@@ -150,6 +150,16 @@ func BackchannelLogoutURI(v string) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldBackchannelLogoutURI, v))
 }
 
+// RequirePushedAuthorizationRequests applies equality check predicate on the "require_pushed_authorization_requests" field. It's identical to RequirePushedAuthorizationRequestsEQ.
+func RequirePushedAuthorizationRequests(v bool) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRequirePushedAuthorizationRequests, v))
+}
+
+// DeletingSince applies equality check predicate on the "deleting_since" field. It's identical to DeletingSinceEQ.
+func DeletingSince(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldDeletingSince, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldCreatedAt, v))
@@ -1213,6 +1223,66 @@ func BackchannelLogoutURIEqualFold(v string) predicate.Application {
 // BackchannelLogoutURIContainsFold applies the ContainsFold predicate on the "backchannel_logout_uri" field.
 func BackchannelLogoutURIContainsFold(v string) predicate.Application {
 	return predicate.Application(sql.FieldContainsFold(FieldBackchannelLogoutURI, v))
+}
+
+// RequirePushedAuthorizationRequestsEQ applies the EQ predicate on the "require_pushed_authorization_requests" field.
+func RequirePushedAuthorizationRequestsEQ(v bool) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldRequirePushedAuthorizationRequests, v))
+}
+
+// RequirePushedAuthorizationRequestsNEQ applies the NEQ predicate on the "require_pushed_authorization_requests" field.
+func RequirePushedAuthorizationRequestsNEQ(v bool) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldRequirePushedAuthorizationRequests, v))
+}
+
+// DeletingSinceEQ applies the EQ predicate on the "deleting_since" field.
+func DeletingSinceEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldDeletingSince, v))
+}
+
+// DeletingSinceNEQ applies the NEQ predicate on the "deleting_since" field.
+func DeletingSinceNEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldDeletingSince, v))
+}
+
+// DeletingSinceIn applies the In predicate on the "deleting_since" field.
+func DeletingSinceIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldDeletingSince, vs...))
+}
+
+// DeletingSinceNotIn applies the NotIn predicate on the "deleting_since" field.
+func DeletingSinceNotIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldDeletingSince, vs...))
+}
+
+// DeletingSinceGT applies the GT predicate on the "deleting_since" field.
+func DeletingSinceGT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldDeletingSince, v))
+}
+
+// DeletingSinceGTE applies the GTE predicate on the "deleting_since" field.
+func DeletingSinceGTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldDeletingSince, v))
+}
+
+// DeletingSinceLT applies the LT predicate on the "deleting_since" field.
+func DeletingSinceLT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldDeletingSince, v))
+}
+
+// DeletingSinceLTE applies the LTE predicate on the "deleting_since" field.
+func DeletingSinceLTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldDeletingSince, v))
+}
+
+// DeletingSinceIsNil applies the IsNil predicate on the "deleting_since" field.
+func DeletingSinceIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldDeletingSince))
+}
+
+// DeletingSinceNotNil applies the NotNil predicate on the "deleting_since" field.
+func DeletingSinceNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldDeletingSince))
 }
 
 // HasOwner applies the HasEdge predicate on the "owner" edge.

@@ -242,6 +242,8 @@ var (
 		{Name: "transfer_to", Type: field.TypeString, Nullable: true},
 		{Name: "transfer_expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "backchannel_logout_uri", Type: field.TypeString, Nullable: true, Size: 2048},
+		{Name: "require_pushed_authorization_requests", Type: field.TypeBool, Default: false},
+		{Name: "deleting_since", Type: field.TypeTime, Nullable: true},
 		{Name: "owner_id", Type: field.TypeString, Size: 64},
 	}
 	// ApplicationsTable holds the schema information for the "applications" table.
@@ -252,7 +254,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "applications_users_applications",
-				Columns:    []*schema.Column{ApplicationsColumns[20]},
+				Columns:    []*schema.Column{ApplicationsColumns[22]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -261,7 +263,7 @@ var (
 			{
 				Name:    "application_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[20], ApplicationsColumns[1]},
+				Columns: []*schema.Column{ApplicationsColumns[22], ApplicationsColumns[1]},
 			},
 			{
 				Name:    "application_transfer_to",

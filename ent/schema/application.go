@@ -60,6 +60,12 @@ func (Application) Fields() []ent.Field {
 		field.String("backchannel_logout_uri").Optional().MaxLen(2048).
 			Comment("receives logout tokens (OpenID Connect Back-Channel Logout); GraphQL: backchannelLogoutUri").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bool("require_pushed_authorization_requests").Default(false).
+			Comment("the authorization endpoint takes this client's requests only through POST /oauth/par (RFC 9126 §6)").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Time("deleting_since").Optional().Nillable().
+			Comment("set by the first transaction of its deletion: from then on the application authenticates nowhere and signs nobody in, while its connections end batch by batch").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
 	}
 }
 

@@ -186,6 +186,8 @@ type CreateApplicationInput struct {
 	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
 	// Receives signed logout tokens (OpenID Connect Back-Channel Logout 1.0).
 	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
+	// When true, /oauth/authorize takes this application's requests only as pushed authorization requests (POST /oauth/par, RFC 9126); default false.
+	RequirePushedAuthorizationRequests *bool `json:"requirePushedAuthorizationRequests,omitempty"`
 }
 
 type CreateApplicationPayload struct {
@@ -788,6 +790,8 @@ type UpdateApplicationInput struct {
 	PostLogoutRedirectUris []string `json:"postLogoutRedirectUris,omitempty"`
 	// An empty string removes it.
 	BackchannelLogoutURI *string `json:"backchannelLogoutUri,omitempty"`
+	// When true, /oauth/authorize takes this application's requests only as pushed authorization requests (POST /oauth/par, RFC 9126).
+	RequirePushedAuthorizationRequests *bool `json:"requirePushedAuthorizationRequests,omitempty"`
 }
 
 type UpdateApplicationPayload struct {

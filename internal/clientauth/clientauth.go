@@ -265,7 +265,8 @@ func validCredentials(clientID, secret string) bool {
 // ("app_x:2001:db8:1:2:0:0" at 192.0.2.1 reads as app_x at 2001:db8:1:2::c000:201).
 func pairSubject(clientID, ip string) string { return clientID + ":" + ip }
 
-// Application returns the application clientID as it is now, nil when there is none: the row
+// Application returns the application clientID as it is now, nil when there is none (or it is
+// being deleted: portal.DeleteApplication): the row
 // cached by a recent authentication or lookup (see New), else read from the database and
 // cached for CacheTTL. It authenticates nothing. It serves the checks that need the
 // application's current state on every request without a read of their own, such as whether
@@ -287,7 +288,7 @@ func (s *Service) Application(ctx context.Context, clientID string) (*ent.Applic
 		gen = s.cache.Generation()
 	}
 	app, err := s.DB.Application.Get(ctx, clientID)
-	if store.NotFound(err) {
+	if store.NotFound(err) || (err == nil && app.DeletingSince != nil) {
 		return nil, nil
 	}
 	if err != nil {
@@ -342,7 +343,11 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 		if err != nil && !store.NotFound(err) {
 			return nil, err
 		}
-		app = a
+		if a != nil && a.DeletingSince == nil {
+			// One being deleted authenticates no more: its secret is compared with the
+			// dummy's, as an unknown client's is.
+			app = a
+		}
 	}
 	want := dummySecretHash
 	if app != nil {

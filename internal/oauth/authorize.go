@@ -29,14 +29,16 @@ import (
 // §4.1.1, §4.1.2.1): an unknown client_id or a redirect_uri not registered for it is an error
 // that must be shown, never redirected; any other error comes back redirectable, with the
 // parsed request (for state) and the client. A request_uri of a pushed authorization request
-// stands for the request its client pushed (pushedRequest).
+// stands for the request its client pushed (pushedRequest); a client that requires pushed
+// requests gets invalid_request for any other.
 func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeRequest, *ent.Application, error) {
-	if isPushed(q) {
-		pushed, err := s.pushedRequest(ctx, q)
+	pushed := isPushed(q)
+	if pushed {
+		stored, err := s.pushedRequest(ctx, q)
 		if err != nil {
 			return &AuthorizeRequest{MaxAge: -1}, nil, err
 		}
-		q = pushed
+		q = stored
 	}
 	req, perr := ParseAuthorizeRequest(q)
 	if perr != nil && !AsError(perr).Redirect {
@@ -54,6 +56,10 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeReques
 	}
 	if perr != nil {
 		return req, app, perr
+	}
+	if app.RequirePushedAuthorizationRequests && !pushed {
+		// RFC 9126 §6: its parameters in the browser's URL are taken from nobody.
+		return req, app, ErrInvalidRequest.WithDescription("this client requires pushed authorization requests: push the request to /oauth/par and pass its request_uri").Redirectable()
 	}
 	if err := s.checkIDTokenHint(ctx, req, app); err != nil {
 		return req, app, err.Redirectable()

@@ -233,7 +233,9 @@ func (s *Service) Client(ctx context.Context, clientID string) (*ent.Application
 	return s.application(ctx, clientID)
 }
 
-// application loads a client by id; unknown → nil, nil.
+// application loads a client by id; unknown → nil, nil. An application being deleted
+// (portal.DeleteApplication) is unknown from the moment its deletion begins: nobody signs in
+// to it, and no flow or widget of it goes on.
 func (s *Service) application(ctx context.Context, clientID string) (*ent.Application, error) {
 	if !ids.Valid(ids.Application, clientID) || len(clientID) > maxIDLength {
 		return nil, nil // names no application, and a NUL would reach SQL
@@ -244,6 +246,9 @@ func (s *Service) application(ctx context.Context, clientID string) (*ent.Applic
 	}
 	if err != nil {
 		return nil, serverError(err)
+	}
+	if app.DeletingSince != nil {
+		return nil, nil
 	}
 	return app, nil
 }

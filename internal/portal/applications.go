@@ -52,6 +52,9 @@ type ApplicationInput struct {
 	// BackchannelLogoutURI receives logout tokens; empty for none. The same rules as the
 	// webhook URL (https outside dev mode, public address).
 	BackchannelLogoutURI string
+	// RequirePushedAuthorizationRequests makes the authorization endpoint take the
+	// application's requests only as pushed ones (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool
 }
 
 // MaxAllowedOrigins bounds an application's allowedOrigins, as redirect URIs are bounded: the
@@ -111,6 +114,7 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 			SetIDTokenSigningAlg(in.IDTokenSigningAlg).
 			SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
 			SetBackchannelLogoutURI(in.BackchannelLogoutURI).
+			SetRequirePushedAuthorizationRequests(in.RequirePushedAuthorizationRequests).
 			SetSecretHash(ids.Hash(secret))
 		if in.WebhookURL != "" {
 			create.SetWebhookURL(in.WebhookURL).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.WebhookSecret)))

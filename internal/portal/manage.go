@@ -47,6 +47,8 @@ type ApplicationPatch struct {
 	// ClientRequestsPerMinute is the application's quota of successful client-authenticated
 	// requests (token endpoint, app-backend API), 1 to MaxClientRequestsPerMinute.
 	ClientRequestsPerMinute *int
+	// RequirePushedAuthorizationRequests: see ApplicationInput.
+	RequirePushedAuthorizationRequests *bool
 }
 
 // MaxClientRequestsPerMinute is the largest quota an application may set.
@@ -70,7 +72,8 @@ type UpdatedApplication struct {
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
 		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
-		p.IDTokenSigningAlg == nil && p.PostLogoutRedirectURIs == nil && p.BackchannelLogoutURI == nil {
+		p.IDTokenSigningAlg == nil && p.PostLogoutRedirectURIs == nil && p.BackchannelLogoutURI == nil &&
+		p.RequirePushedAuthorizationRequests == nil {
 		return nil, apperr.New(apperr.Invalid, "nothing to update: give at least one field")
 	}
 	if q := p.ClientRequestsPerMinute; q != nil && (*q < 1 || *q > MaxClientRequestsPerMinute) {
@@ -92,7 +95,8 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		mayReadSecret := team.Allows(role, team.RotateSecrets)
 		in := ApplicationInput{Name: app.Name, Website: app.Website, IconURL: app.IconURL, TermsURL: app.TermsURL,
 			PrivacyURL: app.PrivacyURL, RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: app.WebhookURL,
-			IDTokenSigningAlg: app.IDTokenSigningAlg, PostLogoutRedirectURIs: app.PostLogoutRedirectUris, BackchannelLogoutURI: app.BackchannelLogoutURI}
+			IDTokenSigningAlg: app.IDTokenSigningAlg, PostLogoutRedirectURIs: app.PostLogoutRedirectUris, BackchannelLogoutURI: app.BackchannelLogoutURI,
+			RequirePushedAuthorizationRequests: app.RequirePushedAuthorizationRequests}
 		set := func(dst *string, v *string) {
 			if v != nil {
 				*dst = *v
@@ -106,6 +110,9 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		set(&in.WebhookURL, p.WebhookURL)
 		set(&in.IDTokenSigningAlg, p.IDTokenSigningAlg)
 		set(&in.BackchannelLogoutURI, p.BackchannelLogoutURI)
+		if p.RequirePushedAuthorizationRequests != nil {
+			in.RequirePushedAuthorizationRequests = *p.RequirePushedAuthorizationRequests
+		}
 		if p.PostLogoutRedirectURIs != nil {
 			in.PostLogoutRedirectURIs = p.PostLogoutRedirectURIs
 		}
@@ -136,7 +143,8 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
 			SetPrivacyURL(in.PrivacyURL).SetRedirectUris(in.RedirectURIs).SetAllowedOrigins(in.AllowedOrigins).
 			SetIDTokenSigningAlg(in.IDTokenSigningAlg).SetPostLogoutRedirectUris(in.PostLogoutRedirectURIs).
-			SetBackchannelLogoutURI(in.BackchannelLogoutURI).SetUpdatedAt(s.now())
+			SetBackchannelLogoutURI(in.BackchannelLogoutURI).SetRequirePushedAuthorizationRequests(in.RequirePushedAuthorizationRequests).
+			SetUpdatedAt(s.now())
 		if p.ClientRequestsPerMinute != nil {
 			upd.SetClientRequestsPerMinute(*p.ClientRequestsPerMinute)
 		}
@@ -175,6 +183,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 func settingsUnchanged(app *ent.Application, in ApplicationInput, p ApplicationPatch) bool {
 	return in.Name == app.Name && in.Website == app.Website && in.IconURL == app.IconURL && in.TermsURL == app.TermsURL &&
 		in.PrivacyURL == app.PrivacyURL && in.IDTokenSigningAlg == app.IDTokenSigningAlg &&
+		in.RequirePushedAuthorizationRequests == app.RequirePushedAuthorizationRequests &&
 		!redirectsPeople(app, in) && slices.Equal(in.PostLogoutRedirectURIs, app.PostLogoutRedirectUris) &&
 		(p.ClientRequestsPerMinute == nil || *p.ClientRequestsPerMinute == app.ClientRequestsPerMinute)
 }
@@ -271,6 +280,9 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 // there) goes on from them.
 func (s *Service) DeleteApplication(ctx context.Context, appID string) error {
 	now := s.now()
+	if err := s.beginDeletion(ctx, appID, now); err != nil {
+		return err
+	}
 	for {
 		n, err := s.endConnections(ctx, appID, now)
 		if err != nil {
@@ -364,6 +376,22 @@ func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID strin
 	return app, nil
 }
 
+// beginDeletion marks appID as being deleted, in a transaction of its own before any
+// connection ends: from then on the application authenticates nowhere (clientauth), signs
+// nobody in and continues no flow (oauth), and its team may only read it or delete it again
+// (team.AuthorizeTx). Before, it kept working while its batches ran, for a quarter of an
+// hour with a million people, or for good after a failure: a developer who deletes an
+// application whose secret leaked expects it to stop now.
+func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time) error {
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
+		if err != nil || app.DeletingSince != nil {
+			return err
+		}
+		return tx.Application.UpdateOne(app).SetDeletingSince(now).Exec(ctx)
+	})
+}
+
 // endConnections ends up to endBatch connections of appID, which the signed-in developer is
 // deleting, in a transaction of its own, and returns how many it ended.
 func (s *Service) endConnections(ctx context.Context, appID string, now time.Time) (int, error) {
@@ -408,7 +436,8 @@ func recordSettings(ctx context.Context, tx *ent.Tx, app *ent.Application, p App
 		"termsUrl": p.TermsURL != nil, "privacyUrl": p.PrivacyURL != nil, "webhookUrl": p.WebhookURL != nil,
 		"redirectUris": p.RedirectURIs != nil, "allowedOrigins": p.AllowedOrigins != nil,
 		"clientRequestsPerMinute": p.ClientRequestsPerMinute != nil, "idTokenSigningAlg": p.IDTokenSigningAlg != nil,
-		"postLogoutRedirectUris": p.PostLogoutRedirectURIs != nil, "backchannelLogoutUri": p.BackchannelLogoutURI != nil} {
+		"postLogoutRedirectUris": p.PostLogoutRedirectURIs != nil, "backchannelLogoutUri": p.BackchannelLogoutURI != nil,
+		"requirePushedAuthorizationRequests": p.RequirePushedAuthorizationRequests != nil} {
 		if sent {
 			fields = append(fields, name)
 		}

@@ -239,8 +239,19 @@ func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock 
 	if !Allows(role, a) {
 		return nil, role, Forbidden(role, a)
 	}
+	if app.DeletingSince != nil && !whileDeleting[a] {
+		return nil, role, apperr.WithReason(apperr.Conflict, "application_deleting",
+			"this application is being deleted; delete it again to finish")
+	}
 	return app, role, nil
 }
+
+// whileDeleting are the actions an application being deleted (portal.DeleteApplication)
+// still allows: reading it, and deleting it again, which finishes a deletion that failed
+// half-way. Every change would be undone by the deletion, or outlive it (an invitation, a
+// transfer, an import's proposals mailed to people).
+var whileDeleting = map[Action]bool{ReadApp: true, ReadMembers: true, ReadUsers: true, ExportUsers: true,
+	ReadLicenses: true, ReadWebhooks: true, ReadActivity: true, ReadImports: true, ReadAnalytics: true, DeleteApp: true}
 
 // Forbidden is the error of a member whose role does not allow a.
 func Forbidden(role Role, a Action) error {
