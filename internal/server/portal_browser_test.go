@@ -200,6 +200,30 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 		devTab.shot(t, "portal-app-settings-error")
 		devTab.do(t, chromedp.SetValue(`#settings input[type=url]`, sample.URL), chromedp.Click(`#settings button[type=submit]`))
 		devTab.waitFor(t, `!document.querySelector('#settings [aria-invalid]') && !document.querySelector('.field-error') && document.querySelector('#settings .form-status').textContent === "Settings saved."`)
+		// Requiring pushed authorization requests is a checkbox of the same form.
+		devTab.do(t, chromedp.Click(`#settings input[name=requirePushedAuthorizationRequests]`), chromedp.Click(`#settings button[type=submit]`))
+		devTab.waitFor(t, `document.querySelector('#settings .form-status').textContent === "Settings saved." && !document.querySelector('#settings button[type=submit][disabled]')`)
+		if app, err := ls.db.Application.Get(ctx, appID); err != nil || !app.RequirePushedAuthorizationRequests {
+			t.Fatalf("the checked box did not save: %+v, %v", app, err)
+		}
+		devTab.open(t, ls.URL+"/portal/apps/"+appID, `#settings input[name=requirePushedAuthorizationRequests]:checked`)
+		devTab.do(t, chromedp.Click(`#settings input[name=requirePushedAuthorizationRequests]`), chromedp.Click(`#settings button[type=submit]`))
+		devTab.waitFor(t, `document.querySelector('#settings .form-status').textContent === "Settings saved." && !document.querySelector('#settings button[type=submit][disabled]')`)
+		if app, err := ls.db.Application.Get(ctx, appID); err != nil || app.RequirePushedAuthorizationRequests {
+			t.Fatalf("the cleared box did not save: %+v, %v", app, err)
+		}
+		// An application whose deletion failed half-way says so above everything else.
+		if err := ls.db.Application.UpdateOneID(appID).SetDeletingSince(time.Now()).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		devTab.open(t, ls.URL+"/portal/apps/"+appID, `#deleting`)
+		if err := ls.db.Application.UpdateOneID(appID).ClearDeletingSince().Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		devTab.open(t, ls.URL+"/portal/apps/"+appID, `#settings`)
+		if evalIn[bool](t, devTab, `!!document.querySelector('#deleting')`) {
+			t.Error("an application not being deleted is said to be")
+		}
 		// Reset the client secret: the result sits under its button with a Copy button.
 		devTab.do(t, chromedp.Click(`//button[text()="Reset client secret"]`), chromedp.Click(`//button[starts-with(text(), "Confirm: the old secret")]`),
 			chromedp.WaitVisible(`#client-secret-result [data-secret="Client secret"]`))

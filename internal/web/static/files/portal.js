@@ -12,7 +12,7 @@
   // The GraphQL operations of the portal, in one place.
   var Q = {
     apps: "query PortalApps { applications(first: 100) { totalCount edges { node { " + APP_FIELDS + " } } } }",
-    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
+    app: "query PortalApp($id: ID!) { application(id: $id) { " + APP_FIELDS + " webhookUrl idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri requirePushedAuthorizationRequests deletingSince } }",
     create: "mutation CreateApplication($input: CreateApplicationInput!) { createApplication(input: $input) { application { id name " + QUICKSTART + " } clientSecret webhookSecret } }",
     quickstart: "query AppQuickstart($id: ID!) { application(id: $id) { id " + QUICKSTART + " } }",
     update: "mutation EditApplication($id: ID!, $input: UpdateApplicationInput!) { updateApplication: editApplication(input: { applicationId: $id, changes: $input }) { application { " + APP_FIELDS + " } webhookSecret } }",
@@ -42,7 +42,7 @@
     updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
     updateDevEmail: "mutation EditAppEmail($app: ID!, $id: ID!, $appEmail: String!) { editAppConnection(input: { applicationId: $app, connectionId: $id, appEmail: $appEmail }) { connection { id developerEmail } } }",
     appRole: "query PortalAppRole($id: ID!) { application(id: $id) { id viewerRole } }",
-    appLimited: "query PortalAppLimited($id: ID!) { application(id: $id) { " + APP_FIELDS + " idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri } }",
+    appLimited: "query PortalAppLimited($id: ID!) { application(id: $id) { " + APP_FIELDS + " idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri requirePushedAuthorizationRequests deletingSince } }",
     team: "query Team($id: ID!) { application(id: $id) { id viewerRole members { userId name email role joinedAt isViewer } ownershipTransfer { toUserId toEmail expiresAt } } }",
     invitations: "query TeamInvitations($id: ID!) { application(id: $id) { id invitations { id email role createdAt expiresAt } } }",
     invite: "mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { invitation { id email role expiresAt } } }",
@@ -118,6 +118,8 @@
 
   // table draws rows under cols; on a phone each row becomes a card whose cells name their
   // column (data-label), action cells included. A column named "" holds the row's actions.
+  // A table wider than the page scrolls in its frame, which takes keyboard focus so that it
+  // scrolls without a mouse too (a long settings name in the activity log is one).
   function table(cols, rows, empty) {
     var actions = cols.indexOf("");
     cols = cols.map(function (c) { return c === "" ? T("portal.actions") : c; });
@@ -125,7 +127,7 @@
     if (rows.length) [].forEach.call(body.rows, function (tr) {
       [].forEach.call(tr.cells, function (td, i) { if (cols[i]) td.setAttribute("data-label", cols[i]); if (i === actions) td.classList.add("actions-cell"); });
     });
-    return h("div", { class: "table-wrap" }, h("table", { class: "cards" },
+    return h("div", { class: "table-wrap", tabindex: "0" }, h("table", { class: "cards" },
       h("thead", null, h("tr", null, cols.map(function (c) { return h("th", { scope: "col" }, c); }))), body));
   }
 
@@ -320,6 +322,7 @@
       backchannelLogoutUri: h("input", { type: "url", value: app.backchannelLogoutUri || "" })
     };
     var logoutUris = h("textarea", { rows: 2, name: "postLogoutRedirectUris" }, (app.postLogoutRedirectUris || []).join("\n"));
+    var requirePar = h("input", { type: "checkbox", name: "requirePushedAuthorizationRequests", checked: !!app.requirePushedAuthorizationRequests });
     var webhookSecret = h("div", { class: "stack" });
     // Server messages start with the setting they are about ("website: must be …").
     var keyOf = [[/^name /, "name"], [/^website:/, "website"], [/^iconUrl:/, "iconUrl"], [/^termsUrl:/, "termsUrl"], [/^privacyUrl:/, "privacyUrl"],
@@ -329,13 +332,15 @@
         field(T("portal.terms_url"), inputs.termsUrl), field(T("portal.privacy_url"), inputs.privacyUrl), field(T("portal.webhook_url"), inputs.webhookUrl),
         field(T("portal.signing_alg"), inputs.idTokenSigningAlg, T("portal.signing_alg_hint")),
         field(T("portal.backchannel"), inputs.backchannelLogoutUri, T("portal.backchannel_hint")),
-        field(T("portal.post_logout"), logoutUris, T("portal.post_logout_hint"))),
+        field(T("portal.post_logout"), logoutUris, T("portal.post_logout_hint")),
+        field(T("portal.require_par"), requirePar, T("portal.require_par_hint"))),
       h("button", { class: "primary", type: "submit" }, T("portal.save_settings")), webhookSecret);
     settings.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var input = {};
       Object.keys(inputs).forEach(function (k) { input[k] = inputs[k].value.trim(); });
       input.postLogoutRedirectUris = lines(logoutUris.value);
+      input.requirePushedAuthorizationRequests = requirePar.checked;
       LS.busy(settings, async function () {
         var d = (await gql(Q.update, { id: id, input: input })).updateApplication;
         document.querySelector("h1").textContent = d.application.name;
@@ -405,6 +410,9 @@
     if (!may.settings) [].forEach.call(settings.querySelectorAll("input, select, textarea, button"), function (c) { c.disabled = true; });
     if (!may.settings) [addForm, originsForm].forEach(function (f) { [].forEach.call(f.querySelectorAll("input, textarea, button"), function (c) { c.disabled = true; }); });
     fill(view,
+      // A deletion that failed half-way: the application works no more, and only the same
+      // deletion again finishes it.
+      app.deletingSince && h("div", { class: "alert error", id: "deleting" }, T("portal.deleting_app")),
       card(T("portal.credentials"), "credentials",
         h("p", null, T("portal.client_id") + " ", h("code", { "data-client-id": app.id }, app.id), " ", LS.copyButton(app.id, T("portal.copy_client_id"))),
         h("p", { class: "small muted", id: "your-role" }, T("portal.your_role", { role: roleName(role) })),
