@@ -10,6 +10,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/retiredalias"
 	"loginsign/ent/useremail"
 	"loginsign/internal/mail"
@@ -175,11 +176,14 @@ func (s *Server) resolve(ctx context.Context, from, to string) (route, string, e
 	return s.resolveAlias(ctx, rcpt)
 }
 
-// resolveAlias finds the connection whose alias is rcpt and checks that it takes mail.
+// resolveAlias finds the connection whose alias is rcpt and checks that it takes mail. The
+// alias of an application being deleted (portal.DeleteApplication) takes none already, as
+// the retired alias it is about to be.
 func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, error) {
 	conn, err := s.db.AppConnection.Query().
 		Where(appconnection.AliasEmail(rcpt)).
 		WithUser().
+		WithApplication(func(q *ent.ApplicationQuery) { q.Select(application.FieldDeletingSince) }).
 		Only(ctx)
 	switch {
 	case store.NotFound(err) && s.retired(ctx, rcpt):
@@ -195,6 +199,8 @@ func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, 
 		return route{}, "not forwarding", errNoMailbox
 	case conn.EmailMuted:
 		return route{}, "muted", errNoMailbox
+	case conn.Edges.Application.DeletingSince != nil:
+		return route{}, "application being deleted", errNoMailbox
 	}
 	return route{rcpt: rcpt, conn: conn}, "", nil
 }
