@@ -7,7 +7,9 @@ import (
 	"testing"
 
 	"loginsign/ent"
+	"loginsign/ent/appmember"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/portal"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
@@ -16,8 +18,8 @@ import (
 // TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly: the deletion marks the
 // application before its first connection ends, so a deletion stopped by a failure leaves an
 // application its team can read and delete again, and change in no other way: a change made
-// then would be undone by the deletion, or outlive it. The mark is the deletion's first
-// moment, and a second attempt keeps it.
+// then would be undone by the deletion, or outlive it; an ownership transfer proposed before
+// is withdrawn. The mark is the deletion's first moment, and a second attempt keeps it.
 func TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
@@ -26,6 +28,11 @@ func TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly(t *testing
 		app := e.app(t, dev)
 		person := e.person(t)
 		e.connect(t, person, app, "")
+		heir := e.member(t, app, appmember.RoleAdmin)
+		heirID, _ := auth.RequireUser(heir)
+		if _, err := e.svc.Team().ProposeTransfer(dev, app.ID, heirID); err != nil {
+			t.Fatal(err)
+		}
 
 		var failing atomic.Bool
 		e.db.AppConnection.Use(func(next ent.Mutator) ent.Mutator {
@@ -75,6 +82,9 @@ func TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly(t *testing
 		}
 		if _, err := e.svc.Authorize(dev, app.ID, team.ReadApp); err != nil {
 			t.Errorf("reading the application being deleted: %v", err)
+		}
+		if _, err := e.svc.Team().AcceptTransfer(heir, app.ID); !apperr.Is(err, apperr.NotFound) {
+			t.Errorf("accepting the transfer proposed before the deletion: %v, want not found", err)
 		}
 
 		failing.Store(false)

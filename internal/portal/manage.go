@@ -381,14 +381,15 @@ func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID strin
 // nobody in and continues no flow (oauth), and its team may only read it or delete it again
 // (team.AuthorizeTx). Before, it kept working while its batches ran, for a quarter of an
 // hour with a million people, or for good after a failure: a developer who deletes an
-// application whose secret leaked expects it to stop now.
+// application whose secret leaked expects it to stop now. An ownership transfer proposed
+// for it ends too: nobody takes over an application being deleted.
 func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
 		if err != nil || app.DeletingSince != nil {
 			return err
 		}
-		return tx.Application.UpdateOne(app).SetDeletingSince(now).Exec(ctx)
+		return tx.Application.UpdateOne(app).SetDeletingSince(now).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx)
 	})
 }
 
