@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,30 @@ import (
 // teamOnlyAppFields are the Application fields only the application's team reads; a person who
 // merely signed in to it reads the public ones (publicAppQuery), which its consent page shows.
 var teamOnlyAppFields = []string{"createdAt", "updatedAt", "redirectUris", "allowedOrigins", "postLogoutRedirectUris",
-	"clientRequestsPerMinute", "idTokenSigningAlg", "webhookUrl", "backchannelLogoutUri"}
+	"clientRequestsPerMinute", "idTokenSigningAlg", "webhookUrl", "backchannelLogoutUri", "requirePushedAuthorizationRequests",
+	"deletingSince"}
+
+// TestEveryApplicationFieldIsPublicOrTeamOnly: each field entgql makes of an Application
+// column is either one the consent page shows or one of teamOnlyAppFields, which the test
+// below reads as a person and as the team: a column added to the schema is not exposed to
+// every connected person unnoticed.
+func TestEveryApplicationFieldIsPublicOrTeamOnly(t *testing.T) {
+	def := graph.NewExecutableSchema(graph.Config{}).Schema().Types["Application"]
+	public := strings.Fields(publicAppQuery)
+	n := 0
+	for _, f := range def.Fields {
+		if f.Position == nil || f.Position.Src == nil || !strings.HasSuffix(f.Position.Src.Name, "ent.graphql") {
+			continue // fields of the portal's schema, each with its own resolver and check
+		}
+		n++
+		if !slices.Contains(public, f.Name) && !slices.Contains(teamOnlyAppFields, f.Name) {
+			t.Errorf("Application.%s is neither a consent-page field nor in teamOnlyAppFields: decide who may read it", f.Name)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no Application field from ent.graphql: the schema's source names changed")
+	}
+}
 
 const publicAppQuery = "id name website iconUrl termsUrl privacyUrl iconURL termsURL privacyURL"
 
