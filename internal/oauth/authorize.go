@@ -111,27 +111,46 @@ func unregisteredRedirect(app *ent.Application, redirectURI string) *Error {
 		truncate(redirectURI, 200), app.Name).Shown()
 }
 
-// RedirectWithCode is the success redirect of RFC 6749 §4.1.2 with iss (RFC 9207).
-func (s *Service) RedirectWithCode(req *AuthorizeRequest, code string) string {
-	q := url.Values{"code": {code}, "iss": {s.Config.Issuer}}
-	if req.State != "" {
-		q.Set("state", req.State)
-	}
-	return appendQuery(req.RedirectURI, q)
+// AuthorizeResponse is an answer of the authorization endpoint to the client, a code (RFC
+// 6749 §4.1.2) or an error (§4.1.2.1), with iss (RFC 9207): its parameters and how they reach
+// the redirect URI. Build it only for a request whose client and redirect URI were validated
+// (Authorize returned no shown error).
+type AuthorizeResponse struct {
+	RedirectURI string
+	// Mode is ResponseModeQuery (also when "") or ResponseModeFormPost.
+	Mode   string
+	Params url.Values
 }
 
-// RedirectWithError is the error redirect of RFC 6749 §4.1.2.1 with iss (RFC 9207). Use it
-// only for a request whose client and redirect URI were validated (Authorize returned no
-// shown error).
-func (s *Service) RedirectWithError(req *AuthorizeRequest, e *Error) string {
-	q := url.Values{"error": {e.Code}, "iss": {s.Config.Issuer}}
+// FormPost reports whether the answer is posted to the redirect URI (OAuth 2.0 Form Post
+// Response Mode) rather than added to its query.
+func (a *AuthorizeResponse) FormPost() bool { return a.Mode == ResponseModeFormPost }
+
+// URL is the redirect URI with the answer in its query, where a query-mode answer sends the
+// browser; a form-post answer posts Params to RedirectURI instead.
+func (a *AuthorizeResponse) URL() string { return appendQuery(a.RedirectURI, a.Params) }
+
+// CodeResponse is the answer of req carrying code.
+func (s *Service) CodeResponse(req *AuthorizeRequest, code string) *AuthorizeResponse {
+	return s.response(req, url.Values{"code": {code}})
+}
+
+// ErrorResponse is the answer of req carrying e.
+func (s *Service) ErrorResponse(req *AuthorizeRequest, e *Error) *AuthorizeResponse {
+	q := url.Values{"error": {e.Code}}
 	if e.Description != "" {
 		q.Set("error_description", e.Description)
 	}
+	return s.response(req, q)
+}
+
+// response adds iss and state to the answer q of req.
+func (s *Service) response(req *AuthorizeRequest, q url.Values) *AuthorizeResponse {
+	q.Set("iss", s.Config.Issuer)
 	if req.State != "" {
 		q.Set("state", req.State)
 	}
-	return appendQuery(req.RedirectURI, q)
+	return &AuthorizeResponse{RedirectURI: req.RedirectURI, Mode: req.ResponseMode, Params: q}
 }
 
 // appendQuery adds q to uri's query, keeping the registered query byte for byte (RFC 6749
@@ -546,8 +565,8 @@ func grantedScopes(prior *ent.Consent, asked []string) []string {
 
 // Next is what the authorization endpoint does next for a flow.
 type Next struct {
-	// Redirect, when set, sends the browser back to the client (a code or an error).
-	Redirect string
+	// Answer, when set, sends the browser back to the client with a code or an error.
+	Answer *AuthorizeResponse
 	// Login asks the person to sign in first.
 	Login bool
 	// Consent, when set, shows the consent page.
@@ -570,7 +589,7 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 	}
 	if userID == "" {
 		if req.HasPrompt(PromptNone) {
-			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
+			return Next{Answer: s.ErrorResponse(req, ErrLoginRequired)}, nil
 		}
 		return Next{Login: true}, nil
 	}
@@ -583,35 +602,35 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		// would otherwise tell login_required from consent_required, and learn whether its
 		// visitor has a second factor to step up to (acr_values) or how old their sign-in is
 		// (max_age).
-		return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+		return Next{Answer: s.ErrorResponse(req, ErrConsentRequired)}, nil
 	}
 	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
 	if e := AsError(err); err != nil && e.Redirect {
-		return Next{Redirect: s.RedirectWithError(req, e)}, nil
+		return Next{Answer: s.ErrorResponse(req, e)}, nil
 	} else if err != nil {
 		return Next{}, err
 	}
 	if again {
 		if req.HasPrompt(PromptNone) {
-			return Next{Redirect: s.RedirectWithError(req, ErrLoginRequired)}, nil
+			return Next{Answer: s.ErrorResponse(req, ErrLoginRequired)}, nil
 		}
 		return Next{Login: true}, nil
 	}
 	if !need {
 		code, err := s.Approve(ctx, req, userID, "", authTime)
 		if err == nil {
-			return Next{Redirect: s.RedirectWithCode(req, code)}, nil
+			return Next{Answer: s.CodeResponse(req, code)}, nil
 		}
 		if !errors.Is(err, errConsentGone) {
 			if e := AsError(err); e.Redirect {
-				return Next{Redirect: s.RedirectWithError(req, e)}, nil
+				return Next{Answer: s.ErrorResponse(req, e)}, nil
 			}
 			return Next{}, err
 		}
 		// Withdrawn or narrowed since ConsentNeeded read it: the person is asked again.
 	}
 	if req.HasPrompt(PromptNone) {
-		return Next{Redirect: s.RedirectWithError(req, ErrConsentRequired)}, nil
+		return Next{Answer: s.ErrorResponse(req, ErrConsentRequired)}, nil
 	}
 	known := req.KnownLink
 	screen, err := s.Consent(ctx, req, app, userID)
@@ -675,14 +694,14 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 		return Next{}, e
 	}
 	if !allow {
-		return Next{Redirect: s.RedirectWithError(req, ErrAccessDenied)}, nil
+		return Next{Answer: s.ErrorResponse(req, ErrAccessDenied)}, nil
 	}
 	if share == "" {
 		share = ShareAlias
 	}
 	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
 	if e := AsError(err); err != nil && e.Redirect {
-		return Next{Redirect: s.RedirectWithError(req, e)}, nil
+		return Next{Answer: s.ErrorResponse(req, e)}, nil
 	} else if err != nil {
 		return Next{}, err
 	}
@@ -692,9 +711,9 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 	code, err := s.Approve(ctx, req, userID, share, authTime)
 	if err != nil {
 		if e := AsError(err); e.Redirect {
-			return Next{Redirect: s.RedirectWithError(req, e)}, nil
+			return Next{Answer: s.ErrorResponse(req, e)}, nil
 		}
 		return Next{}, err
 	}
-	return Next{Redirect: s.RedirectWithCode(req, code)}, nil
+	return Next{Answer: s.CodeResponse(req, code)}, nil
 }

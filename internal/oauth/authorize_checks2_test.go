@@ -37,6 +37,15 @@ func redirectError(t *testing.T, loc string) string {
 	return u.Query().Get("error")
 }
 
+// redirectTo is where n sends the browser back to the client in query mode, "" when it does
+// not.
+func redirectTo(n oauth.Next) string {
+	if n.Answer == nil {
+		return ""
+	}
+	return n.Answer.URL()
+}
+
 // TestAFlowWhoseRedirectTheDeveloperRemovedSendsNothingThere: a flow started for a
 // registered redirect URI that the developer unregisters before the person goes on neither
 // continues to a code (remembered consent) nor takes the consent page's answer (allow or
@@ -57,7 +66,7 @@ func TestAFlowWhoseRedirectTheDeveloperRemovedSendsNothingThere(t *testing.T) {
 		}
 		refused := func(step string, n oauth.Next, err error) {
 			t.Helper()
-			if err == nil || n.Redirect != "" || n.Consent != nil {
+			if err == nil || redirectTo(n) != "" || n.Consent != nil {
 				t.Errorf("%s after the redirect URI was removed: %+v, %v; want a shown invalid_request and no redirect", step, n, err)
 				return
 			}
@@ -86,10 +95,10 @@ func TestPromptNoneWithoutConsentAnswersConsentRequiredWhateverTheSession(t *tes
 		u := e.person(t)
 		f := e.startFlow(t, authzQuery(app.ID, cb, "", "prompt", "none", "max_age", "60"), "browser-1")
 		n, err := e.svc.Continue(e.ctx(), f, u.ID, e.clock.Now().Add(-time.Hour))
-		if err != nil || n.Redirect == "" {
+		if err != nil || redirectTo(n) == "" {
 			t.Fatalf("prompt=none, max_age passed, no consent: %+v, %v; want a redirect", n, err)
 		}
-		if got := redirectError(t, n.Redirect); got != oauth.ConsentRequired {
+		if got := redirectError(t, redirectTo(n)); got != oauth.ConsentRequired {
 			t.Fatalf("prompt=none, max_age passed, no consent: error %q, want %s", got, oauth.ConsentRequired)
 		}
 	})
@@ -114,13 +123,13 @@ func TestASignInWithinTheFlowCountsOnlyForThePersonWhoSignedIn(t *testing.T) {
 			f.LoginUserID, f.LoginAt = signedIn, now.Unix()
 			return f
 		}
-		if n, err := e.svc.Continue(ctx, flow(u.ID), u.ID, now.Add(-time.Hour)); err != nil || n.Login || n.Redirect == "" {
+		if n, err := e.svc.Continue(ctx, flow(u.ID), u.ID, now.Add(-time.Hour)); err != nil || n.Login || redirectTo(n) == "" {
 			t.Fatalf("prompt=login, the person signed in within the flow: %+v, %v; want a code", n, err)
 		}
-		if n, err := e.svc.Continue(ctx, flow(other.ID), u.ID, now.Add(-time.Hour)); err != nil || !n.Login || n.Redirect != "" {
+		if n, err := e.svc.Continue(ctx, flow(other.ID), u.ID, now.Add(-time.Hour)); err != nil || !n.Login || redirectTo(n) != "" {
 			t.Errorf("prompt=login, another person signed in within the flow: Continue answered %+v, %v; want the sign-in", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, flow(other.ID), u.ID, now.Add(-time.Hour), true, oauth.ShareAlias, ""); err != nil || !n.Login || n.Redirect != "" {
+		if n, err := e.svc.Decide(ctx, flow(other.ID), u.ID, now.Add(-time.Hour), true, oauth.ShareAlias, ""); err != nil || !n.Login || redirectTo(n) != "" {
 			t.Errorf("prompt=login, another person signed in within the flow: Decide answered %+v, %v; want the sign-in", n, err)
 		}
 	})
@@ -174,7 +183,7 @@ func TestARequestForTwoFactorsAsksAPersonWithASecondFactorToSignInAgain(t *testi
 		}
 		f := e.startFlow(t, authzQuery(app.ID, cb, "", "acr_values", mfa.ACRMFA), "browser-1")
 		n, err := e.svc.Continue(e.ctx(), f, u.ID, e.clock.Now())
-		if err != nil || !n.Login || n.Redirect != "" {
+		if err != nil || !n.Login || redirectTo(n) != "" {
 			t.Fatalf("acr_values=%s for a person with a second factor signed in with one: %+v, %v; want the sign-in",
 				mfa.ACRMFA, n, err)
 		}

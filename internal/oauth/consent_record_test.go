@@ -71,7 +71,7 @@ func TestConsentAcceptsOnlyTheRecordThePageNamed(t *testing.T) {
 				t.Fatal(err)
 			}
 			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, known)
-			if err != nil || !strings.HasPrefix(n.Redirect, cb+"?code=") {
+			if err != nil || !strings.HasPrefix(redirectTo(n), cb+"?code=") {
 				t.Fatalf("%s: the answer %+v %v, want the app's redirect with a code", tc.name, n, err)
 			}
 			c := e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).OnlyX(bg)
@@ -104,7 +104,7 @@ func TestConsentGoesOnWhenTheNamedRecordIsGone(t *testing.T) {
 		e.db.PendingLink.DeleteOne(link).ExecX(bg)
 		f, _ = e.svc.BrowserFlow(ctx, id, "b1")
 		n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, shown.Consent.KnownLink)
-		if err != nil || n.Redirect == "" {
+		if err != nil || redirectTo(n) == "" {
 			t.Fatalf("answer: %+v %v", n, err)
 		}
 		c := e.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(app.ID)).OnlyX(bg)
@@ -133,7 +133,7 @@ func TestConsentNamingNoRecordIDLinksNothing(t *testing.T) {
 			}
 			f, _ = e.svc.BrowserFlow(ctx, id, "b1")
 			n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, known)
-			if err != nil || !strings.HasPrefix(n.Redirect, cb+"?code=") {
+			if err != nil || !strings.HasPrefix(redirectTo(n), cb+"?code=") {
 				t.Errorf("known %q: %+v %v, want the app's redirect with a code", known, n, err)
 			}
 		}

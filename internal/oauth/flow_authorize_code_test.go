@@ -61,7 +61,7 @@ func TestAuthorizeValidatesClientAndRedirect(t *testing.T) {
 					t.Fatalf("redirect = %v, want %v (%v)", oe.Redirect, tt.redirect, err)
 				}
 				if tt.redirect {
-					loc, _ := url.Parse(e.svc.RedirectWithError(req, oe))
+					loc, _ := url.Parse(e.svc.ErrorResponse(req, oe).URL())
 					if loc.Query().Get("error") != tt.code || loc.Query().Get("state") != "st-1" ||
 						loc.Query().Get("iss") != e.svc.Config.Issuer || !strings.HasPrefix(loc.String(), "https://rp.example/cb?") {
 						t.Fatalf("error redirect %s", loc)
@@ -243,11 +243,11 @@ func TestContinueAndDecide(t *testing.T) {
 			t.Fatalf("nobody signed in: %+v, %v", n, err)
 		}
 		n, err := e.svc.Continue(ctx, flow(authzQuery(app.ID, cb, "", "prompt", "none")), "", time.Time{})
-		if err != nil || redirectParam(n.Redirect, "error") != oauth.LoginRequired {
+		if err != nil || redirectParam(redirectTo(n), "error") != oauth.LoginRequired {
 			t.Fatalf("prompt=none, nobody signed in: %+v, %v", n, err)
 		}
 		n, err = e.svc.Continue(ctx, flow(authzQuery(app.ID, cb, "", "prompt", "none")), u.ID, e.clock.Now())
-		if err != nil || redirectParam(n.Redirect, "error") != oauth.ConsentRequired {
+		if err != nil || redirectParam(redirectTo(n), "error") != oauth.ConsentRequired {
 			t.Fatalf("prompt=none before consent: %+v, %v", n, err)
 		}
 		f := flow(authzQuery(app.ID, cb, ""))
@@ -256,10 +256,10 @@ func TestContinueAndDecide(t *testing.T) {
 			!n.Consent.Addresses[0].Masked || !n.Consent.Addresses[0].Checked || n.Consent.Addresses[1].Email != u.Email {
 			t.Fatalf("first connect: %+v, %v", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), false, "", ""); err != nil || redirectParam(n.Redirect, "error") != oauth.AccessDenied {
+		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), false, "", ""); err != nil || redirectParam(redirectTo(n), "error") != oauth.AccessDenied {
 			t.Fatalf("deny: %+v, %v", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, "someone-else@example.com", ""); err != nil || redirectParam(n.Redirect, "error") != oauth.InvalidRequest {
+		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, "someone-else@example.com", ""); err != nil || redirectParam(redirectTo(n), "error") != oauth.InvalidRequest {
 			t.Fatalf("sharing an address that is not the person's: %+v, %v", n, err)
 		}
 		// The consent form posted straight away, for a request that asks for a newer sign-in
@@ -267,20 +267,20 @@ func TestContinueAndDecide(t *testing.T) {
 		for _, q := range [][]string{{"prompt", "login"}, {"max_age", "0"}} {
 			again := flow(authzQuery(app.ID, cb, "", q...))
 			n, err := e.svc.Decide(ctx, again, u.ID, e.clock.Now().Add(-time.Minute), true, oauth.ShareAlias, "")
-			if err != nil || !n.Login || n.Redirect != "" {
+			if err != nil || !n.Login || redirectTo(n) != "" {
 				t.Fatalf("allow with %s=%s, without signing in again: %+v, %v; want the sign-in", q[0], q[1], n, err)
 			}
 		}
 		n, err = e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, "")
-		if err != nil || redirectParam(n.Redirect, "code") == "" || redirectParam(n.Redirect, "state") != "st-1" {
+		if err != nil || redirectParam(redirectTo(n), "code") == "" || redirectParam(redirectTo(n), "state") != "st-1" {
 			t.Fatalf("allow: %+v, %v", n, err)
 		}
 		// Consent is remembered: the next authorization goes straight back with a code.
 		n, err = e.svc.Continue(ctx, flow(authzQuery(app.ID, cb, "")), u.ID, e.clock.Now())
-		if err != nil || n.Redirect == "" {
+		if err != nil || redirectTo(n) == "" {
 			t.Fatalf("remembered consent: %+v, %v", n, err)
 		}
-		if _, err := e.token(app.ID, secret, codeForm(redirectParam(n.Redirect, "code"), cb, "")); err != nil {
+		if _, err := e.token(app.ID, secret, codeForm(redirectParam(redirectTo(n), "code"), cb, "")); err != nil {
 			t.Fatalf("the remembered consent's code: %v", err)
 		}
 		// prompt=consent and max_age ask again.

@@ -101,7 +101,7 @@ func TestSilentRenewalsDuringAWithdrawalLeaveNoConnection(t *testing.T) {
 						switch {
 						case err != nil:
 							answers["error: "+err.Error()]++
-						case next.Redirect != "":
+						case redirectTo(next) != "":
 							answers["redirect"]++
 						default:
 							answers["other"]++

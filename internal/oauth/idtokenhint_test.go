@@ -47,16 +47,16 @@ func TestAnIDTokenHintAsksForThePersonItNames(t *testing.T) {
 			return e.startFlow(t, q, "browser-1")
 		}
 
-		if n, err := e.svc.Continue(ctx, flow(oauth.PromptNone), x.ID, now); err != nil || n.Redirect == "" || redirectError(t, n.Redirect) != "" {
+		if n, err := e.svc.Continue(ctx, flow(oauth.PromptNone), x.ID, now); err != nil || redirectTo(n) == "" || redirectError(t, redirectTo(n)) != "" {
 			t.Errorf("prompt=none, the hinted person signed in: %+v %v; want a code", n, err)
 		}
-		if n, err := e.svc.Continue(ctx, flow(oauth.PromptNone), y.ID, now); err != nil || redirectError(t, n.Redirect) != oauth.LoginRequired {
+		if n, err := e.svc.Continue(ctx, flow(oauth.PromptNone), y.ID, now); err != nil || redirectError(t, redirectTo(n)) != oauth.LoginRequired {
 			t.Errorf("prompt=none, another person signed in: %+v %v; want login_required", n, err)
 		}
-		if n, err := e.svc.Continue(ctx, flow(""), y.ID, now); err != nil || !n.Login || n.Redirect != "" {
+		if n, err := e.svc.Continue(ctx, flow(""), y.ID, now); err != nil || !n.Login || redirectTo(n) != "" {
 			t.Errorf("another person signed in: %+v %v; want the sign-in", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, flow(""), y.ID, now, true, oauth.ShareAlias, ""); err != nil || !n.Login || n.Redirect != "" {
+		if n, err := e.svc.Decide(ctx, flow(""), y.ID, now, true, oauth.ShareAlias, ""); err != nil || !n.Login || redirectTo(n) != "" {
 			t.Errorf("another person answering the consent page: %+v %v; want the sign-in", n, err)
 		}
 		signedInWithin := func(userID string) *oauth.Flow {
@@ -64,13 +64,13 @@ func TestAnIDTokenHintAsksForThePersonItNames(t *testing.T) {
 			f.LoginUserID, f.LoginAt = userID, now.Unix()
 			return f
 		}
-		if n, err := e.svc.Continue(ctx, signedInWithin(x.ID), x.ID, now.Add(-time.Hour)); err != nil || n.Redirect == "" || redirectError(t, n.Redirect) != "" {
+		if n, err := e.svc.Continue(ctx, signedInWithin(x.ID), x.ID, now.Add(-time.Hour)); err != nil || redirectTo(n) == "" || redirectError(t, redirectTo(n)) != "" {
 			t.Errorf("the hinted person signed in within the flow: %+v %v; want a code", n, err)
 		}
-		if n, err := e.svc.Continue(ctx, signedInWithin(y.ID), y.ID, now); err != nil || redirectError(t, n.Redirect) != oauth.LoginRequired {
+		if n, err := e.svc.Continue(ctx, signedInWithin(y.ID), y.ID, now); err != nil || redirectError(t, redirectTo(n)) != oauth.LoginRequired {
 			t.Errorf("another person signed in within the flow: %+v %v; want login_required", n, err)
 		}
-		if n, err := e.svc.Decide(ctx, signedInWithin(y.ID), y.ID, now, true, oauth.ShareAlias, ""); err != nil || redirectError(t, n.Redirect) != oauth.LoginRequired {
+		if n, err := e.svc.Decide(ctx, signedInWithin(y.ID), y.ID, now, true, oauth.ShareAlias, ""); err != nil || redirectError(t, redirectTo(n)) != oauth.LoginRequired {
 			t.Errorf("another person signed in within the flow, answering the consent page: %+v %v; want login_required", n, err)
 		}
 

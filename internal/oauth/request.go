@@ -34,9 +34,12 @@ const (
 // Connect Core §3.1.2.1). Parsing checks only its shape; Service.Authorize checks it against
 // the registered client.
 type AuthorizeRequest struct {
-	ClientID            string   `json:"client_id"`
-	RedirectURI         string   `json:"redirect_uri"`
-	ResponseType        string   `json:"response_type"`
+	ClientID     string `json:"client_id"`
+	RedirectURI  string `json:"redirect_uri"`
+	ResponseType string `json:"response_type"`
+	// ResponseMode is how the answer reaches the redirect URI: ResponseModeQuery (also when
+	// absent) or ResponseModeFormPost (AuthorizeResponse).
+	ResponseMode        string   `json:"response_mode,omitempty"`
 	Scopes              []string `json:"scopes"`
 	State               string   `json:"state,omitempty"`
 	Nonce               string   `json:"nonce,omitempty"`
@@ -78,7 +81,7 @@ func (r *AuthorizeRequest) Query() url.Values {
 		"scope": {strings.Join(r.Scopes, " ")}}
 	for k, v := range map[string]string{"state": r.State, "nonce": r.Nonce, "code_challenge": r.CodeChallenge,
 		"code_challenge_method": r.CodeChallengeMethod, "prompt": strings.Join(r.Prompt, " "), "login_hint": r.LoginHint,
-		"ui_locales": r.UILocales, "id_token_hint": r.IDTokenHint,
+		"ui_locales": r.UILocales, "id_token_hint": r.IDTokenHint, "response_mode": r.ResponseMode,
 		"acr_values": strings.Join(r.ACRValues, " ")} {
 		if v != "" {
 			q.Set(k, v)
@@ -154,9 +157,13 @@ func (r *AuthorizeRequest) parseClient(q url.Values) *Error {
 type authorizeParams struct{ scope, prompt, maxAge, acrValues string }
 
 // parseProtocol reads and checks every parameter after client_id and redirect_uri, in the
-// order of the errors it answers: sizes, request objects, response type and mode, scopes,
-// prompt, max_age, acr_values, then PKCE.
+// order of the errors it answers: response mode, sizes, request objects, response type,
+// scopes, prompt, max_age, acr_values, then PKCE. The response mode comes first so that every
+// later error reaches the client the way it asked for.
 func (r *AuthorizeRequest) parseProtocol(q url.Values) *Error {
+	if err := r.parseResponseMode(q); err != nil {
+		return err
+	}
 	raw, err := r.readParams(q)
 	if err != nil {
 		return err
@@ -211,8 +218,39 @@ func (r *AuthorizeRequest) readParams(q url.Values) (authorizeParams, *Error) {
 	return raw, nil
 }
 
-// checkResponse refuses request objects, any response_type but code and any response_mode but
-// query.
+// Response modes (OAuth 2.0 Multiple Response Types §2.1) LoginSign answers in.
+const (
+	// ResponseModeQuery adds the answer to the redirect URI's query, the default for code.
+	ResponseModeQuery = "query"
+	// ResponseModeFormPost posts the answer to the redirect URI from an auto-submitting form
+	// (OAuth 2.0 Form Post Response Mode).
+	ResponseModeFormPost = "form_post"
+)
+
+// parseResponseMode reads response_mode: query or form_post. fragment, which OAuth 2.0
+// Multiple Response Types allows for code, is refused: the code would stay in the page's URL,
+// readable by every script of the client's page, and a client that reads a fragment reads a
+// query as well. form_post needs an http(s) redirect URI: a native app's private-use scheme
+// (com.example.app:/cb) hands the app the URL only, never a posted body.
+func (r *AuthorizeRequest) parseResponseMode(q url.Values) *Error {
+	mode, err := singleParam(q, "response_mode", 16)
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case "", ResponseModeQuery:
+	case ResponseModeFormPost:
+		if u, err := url.Parse(r.RedirectURI); err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+			return ErrInvalidRequest.WithDescription("response_mode=form_post needs an http(s) redirect_uri; a native app's redirect_uri takes response_mode=query")
+		}
+	default:
+		return ErrInvalidRequest.WithDescription("response_mode must be query or form_post")
+	}
+	r.ResponseMode = mode
+	return nil
+}
+
+// checkResponse refuses request objects and any response_type but code.
 func checkResponse(q url.Values, responseType string) *Error {
 	// OpenID Connect Core §3.1.2.6: each of the two ways of passing a request object has its
 	// own error; discovery says neither is supported.
@@ -228,9 +266,6 @@ func checkResponse(q url.Values, responseType string) *Error {
 	case "code":
 	default:
 		return ErrUnsupportedResponseType
-	}
-	if rm := q.Get("response_mode"); rm != "" && rm != "query" {
-		return ErrInvalidRequest.WithDescription("response_mode must be query")
 	}
 	return nil
 }

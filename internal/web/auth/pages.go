@@ -149,8 +149,10 @@ type pageData struct {
 	// TitleArg its argument when it has one.
 	L        *i18n.Locale
 	TitleArg string
-	// Hidden are hidden form fields (the end-session confirmation repeats its request).
+	// Hidden are hidden form fields (the end-session confirmation repeats its request; a
+	// form_post answer carries its parameters), posted to PostTo when it is set.
 	Hidden  map[string]string
+	PostTo  string
 	Title   string
 	AppName string
 	Flow    string
@@ -362,7 +364,7 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost {
 				status = http.StatusSeeOther
 			}
-			http.Redirect(w, r, p.OAuth.RedirectWithError(req, e), status)
+			p.answerClient(w, r, p.flowLocale(r, &oauth.Flow{Request: *req}), p.OAuth.ErrorResponse(req, e), status)
 			return
 		}
 		p.errorPage(w, r, e)
@@ -409,13 +411,12 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 		return
 	}
 	switch {
-	case next.Redirect != "":
+	case next.Answer != nil:
 		if err := p.OAuth.EndFlow(r.Context(), flowID); err != nil {
 			p.errorPage(w, r, err)
 			return
 		}
-		pageHeaders(w)
-		http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
+		p.answerClient(w, r, p.flowLocale(r, f), next.Answer, http.StatusSeeOther)
 	case next.Login:
 		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
 	default:
@@ -509,8 +510,28 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, err)
 		return
 	}
-	pageHeaders(w)
-	http.Redirect(w, r, next.Redirect, http.StatusSeeOther)
+	p.answerClient(w, r, p.flowLocale(r, f), next.Answer, http.StatusSeeOther)
+}
+
+// answerClient sends the browser to the client with a (its code or error), the one way every
+// answer of the authorization endpoint leaves: in query mode a redirect with status (302 or
+// 303) to the redirect URI with the answer in its query; in form_post mode (OAuth 2.0 Form
+// Post Response Mode §2) a page (200, in language l) whose form posts the answer to the
+// redirect URI, submitted by /static/form-post.js as soon as it loads, or by its button
+// without script. Its form-action names the redirect URI's origin and nothing else
+// (formActionSource).
+func (p *Pages) answerClient(w http.ResponseWriter, r *http.Request, l *i18n.Locale, a *oauth.AuthorizeResponse, status int) {
+	if !a.FormPost() {
+		pageHeaders(w)
+		http.Redirect(w, r, a.URL(), status)
+		return
+	}
+	hidden := make(map[string]string, len(a.Params))
+	for k := range a.Params {
+		hidden[k] = a.Params.Get(k)
+	}
+	d := pageData{L: l, Title: "title.form_post", TitleArg: oauth.ReturnsTo(a.RedirectURI), PostTo: a.RedirectURI, Hidden: hidden}
+	p.render(w, r, http.StatusOK, "form_post", d, formActionSource(a.RedirectURI))
 }
 
 func (p *Pages) flowApp(r *http.Request, flowID string) string {
