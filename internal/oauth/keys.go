@@ -499,7 +499,7 @@ func (s *Service) Discovery() Discovery {
 		RevocationEndpoint: iss + "/oauth/revoke", IntrospectionEndpoint: iss + "/oauth/introspect",
 		PushedAuthorizationRequestEndpoint: iss + "/oauth/par",
 		ScopesSupported:                    append([]string{ScopeOpenID, ScopeEmail, ScopeProfile}, AppScopes...), ResponseTypesSupported: []string{"code"},
-		ResponseModesSupported: []string{"query"}, GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials"},
+		ResponseModesSupported: []string{ResponseModeQuery, ResponseModeFormPost}, GrantTypesSupported: []string{"authorization_code", "refresh_token", "client_credentials"},
 		SubjectTypesSupported: []string{"pairwise"}, IDTokenSigningAlgValuesSupported: slices.Clone(SigningAlgs),
 		TokenEndpointAuthMethodsSupported: auth, CodeChallengeMethodsSupported: []string{"S256"},
 		ClaimsSupported:       []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "email", "email_verified", "name", "picture", "global_id", "amr", "acr"},

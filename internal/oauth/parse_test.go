@@ -293,3 +293,55 @@ func TestDescribeAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAuthorizeRequestReadsTheResponseMode: response_mode is query (also when absent) or
+// form_post, recorded on the request, and form_post only for an http(s) redirect URI; anything
+// else, fragment included, is a redirectable invalid_request, answered in the default mode.
+// An error after a valid response_mode keeps it, so that error reaches the client the way it
+// asked.
+func TestParseAuthorizeRequestReadsTheResponseMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, redirectURI string
+		modes             []string
+		wantMode, refused string
+	}{
+		{"absent", "https://a.example/cb", nil, "", ""},
+		{"query", "https://a.example/cb", []string{"query"}, "query", ""},
+		{"form_post", "https://a.example/cb", []string{"form_post"}, "form_post", ""},
+		{"form_post to a loopback native app", "http://127.0.0.1:49152/cb", []string{"form_post"}, "form_post", ""},
+		{"form_post to a private-use scheme", "com.example.app:/cb", []string{"form_post"}, "", "needs an http(s) redirect_uri"},
+		{"fragment", "https://a.example/cb", []string{"fragment"}, "", "must be query or form_post"},
+		{"unknown", "https://a.example/cb", []string{"web_message"}, "", "must be query or form_post"},
+		{"case differs", "https://a.example/cb", []string{"FORM_POST"}, "", "must be query or form_post"},
+		{"repeated", "https://a.example/cb", []string{"form_post", "form_post"}, "", "must not be repeated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := url.Values{"client_id": {"app_x"}, "redirect_uri": {tt.redirectURI}, "response_type": {"code"},
+				"code_challenge": {S256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")}, "code_challenge_method": {"S256"}}
+			q["response_mode"] = tt.modes
+			r, err := ParseAuthorizeRequest(q)
+			if tt.refused == "" && err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if e := AsError(err); tt.refused != "" && (err == nil || e.Code != InvalidRequest || !e.Redirect || !strings.Contains(e.Description, tt.refused)) {
+				t.Fatalf("err = %v, want a redirectable invalid_request naming %q", err, tt.refused)
+			}
+			if r.ResponseMode != tt.wantMode {
+				t.Fatalf("ResponseMode = %q, want %q", r.ResponseMode, tt.wantMode)
+			}
+			if got := r.Query().Get("response_mode"); got != tt.wantMode {
+				t.Fatalf("Query() carries response_mode %q, want %q (a pushed request keeps it)", got, tt.wantMode)
+			}
+		})
+	}
+	t.Run("a later error keeps form_post", func(t *testing.T) {
+		q := url.Values{"client_id": {"app_x"}, "redirect_uri": {"https://a.example/cb"}, "response_type": {"code"},
+			"response_mode": {"form_post"}, "scope": {"openid offline_access"}}
+		r, err := ParseAuthorizeRequest(q)
+		if AsError(err).Code != InvalidScope || r.ResponseMode != ResponseModeFormPost {
+			t.Fatalf("err = %v, ResponseMode = %q; want invalid_scope answered by form_post", err, r.ResponseMode)
+		}
+	})
+}
