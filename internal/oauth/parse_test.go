@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/base64"
+	"maps"
 	"net/url"
 	"strings"
 	"testing"
@@ -336,12 +337,22 @@ func TestParseAuthorizeRequestReadsTheResponseMode(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a later error keeps form_post", func(t *testing.T) {
-		q := url.Values{"client_id": {"app_x"}, "redirect_uri": {"https://a.example/cb"}, "response_type": {"code"},
-			"response_mode": {"form_post"}, "scope": {"openid offline_access"}}
-		r, err := ParseAuthorizeRequest(q)
-		if AsError(err).Code != InvalidScope || r.ResponseMode != ResponseModeFormPost {
-			t.Fatalf("err = %v, ResponseMode = %q; want invalid_scope answered by form_post", err, r.ResponseMode)
+	t.Run("another error keeps form_post", func(t *testing.T) {
+		for _, change := range []url.Values{{"scope": {"openid offline_access"}}, {"state": {strings.Repeat("s", 2000)}}} {
+			q := url.Values{"client_id": {"app_x"}, "redirect_uri": {"https://a.example/cb"}, "response_type": {"code"},
+				"response_mode": {"form_post"}}
+			maps.Copy(q, change)
+			r, err := ParseAuthorizeRequest(q)
+			if err == nil || r.ResponseMode != ResponseModeFormPost {
+				t.Fatalf("%v: err = %v, ResponseMode = %q; want the error answered by form_post", change, err, r.ResponseMode)
+			}
+		}
+	})
+	t.Run("a refused mode is answered after the response type, as before", func(t *testing.T) {
+		q := url.Values{"client_id": {"app_x"}, "redirect_uri": {"https://a.example/cb"}, "response_type": {"token"},
+			"response_mode": {"fragment"}}
+		if _, err := ParseAuthorizeRequest(q); AsError(err).Code != UnsupportedResponseType {
+			t.Fatalf("err = %v, want unsupported_response_type", err)
 		}
 	})
 }

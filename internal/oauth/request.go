@@ -34,12 +34,9 @@ const (
 // Connect Core §3.1.2.1). Parsing checks only its shape; Service.Authorize checks it against
 // the registered client.
 type AuthorizeRequest struct {
-	ClientID     string `json:"client_id"`
-	RedirectURI  string `json:"redirect_uri"`
-	ResponseType string `json:"response_type"`
-	// ResponseMode is how the answer reaches the redirect URI: ResponseModeQuery (also when
-	// absent) or ResponseModeFormPost (AuthorizeResponse).
-	ResponseMode        string   `json:"response_mode,omitempty"`
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	ResponseType        string   `json:"response_type"`
 	Scopes              []string `json:"scopes"`
 	State               string   `json:"state,omitempty"`
 	Nonce               string   `json:"nonce,omitempty"`
@@ -49,6 +46,9 @@ type AuthorizeRequest struct {
 	// MaxAge is OpenID Connect's max_age in seconds: a sign-in older than this must be
 	// repeated. -1 when absent.
 	MaxAge int `json:"max_age"`
+	// ResponseMode is how the answer reaches the redirect URI: ResponseModeQuery (also when
+	// absent) or ResponseModeFormPost (AuthorizeResponse).
+	ResponseMode string `json:"response_mode,omitempty"`
 	// LoginHint prefills the login form (OpenID Connect login_hint).
 	LoginHint string `json:"login_hint,omitempty"`
 	// UILocales are the languages the client prefers for the pages (OpenID Connect
@@ -157,19 +157,20 @@ func (r *AuthorizeRequest) parseClient(q url.Values) *Error {
 type authorizeParams struct{ scope, prompt, maxAge, acrValues string }
 
 // parseProtocol reads and checks every parameter after client_id and redirect_uri, in the
-// order of the errors it answers: response mode, sizes, request objects, response type,
-// scopes, prompt, max_age, acr_values, then PKCE. The response mode comes first so that every
-// later error reaches the client the way it asked for.
+// order of the errors it answers: sizes, request objects, response type and mode, scopes,
+// prompt, max_age, acr_values, then PKCE. The response mode is read first, so that every
+// error reaches the client the way it asked for once it is known.
 func (r *AuthorizeRequest) parseProtocol(q url.Values) *Error {
-	if err := r.parseResponseMode(q); err != nil {
-		return err
-	}
+	modeErr := r.parseResponseMode(q)
 	raw, err := r.readParams(q)
 	if err != nil {
 		return err
 	}
 	if err := checkResponse(q, r.ResponseType); err != nil {
 		return err
+	}
+	if modeErr != nil {
+		return modeErr
 	}
 	if r.Scopes, err = ParseScopes(raw.scope); err != nil {
 		return err
