@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -46,19 +47,54 @@ func TestOpenIDClientWholeFlow(t *testing.T) {
 					if phase == "rotation under way" {
 						wantKid = oldKids[alg][0]
 					}
-					e.openIDClientFlow(t, app, alg, wantKid, bye, phase == "new keys signing")
+					e.openIDClientFlow(t, app, alg, wantKid, bye, phase == "new keys signing", false)
 				})
 			}
 		}
 	})
 }
 
-// openIDClientFlow runs openid-client-flow.mjs for app, pushing its authorization request when
-// par is set, and checks every step passed and the id_token was signed with alg by the key
-// wantKid.
-func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye string, par bool) {
+// TestOpenIDClientTakesAFormPostAnswer: npm openid-client asks for response_mode=form_post,
+// directly and in a pushed request (RFC 9126), and takes the code, state and iss (RFC 9207) it is
+// posted through its whole flow, as it takes them from a query.
+func TestOpenIDClientTakesAFormPostAnswer(t *testing.T) {
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		const bye = "https://app.example.test/bye"
+		alg := "ES256"
+		kid := e.publishedKids(t)[alg][0]
+		for _, par := range []bool{false, true} {
+			name := map[bool]string{false: "direct", true: "pushed"}[par]
+			t.Run(name, func(t *testing.T) {
+				// An app of its own each time: the consent page comes before the answer.
+				app := e.createApp("Node App form_post "+name, rpCallback)
+				e.updateApp(app, portal.ApplicationPatch{IDTokenSigningAlg: &alg, PostLogoutRedirectURIs: []string{bye}})
+				e.openIDClientFlow(t, app, alg, kid, bye, par, true)
+			})
+		}
+	})
+}
+
+// postedForm checks that p is the page of a form_post answer to redirectURI and returns the
+// fields its form posts.
+func postedForm(t testing.TB, p page, redirectURI string) url.Values {
 	t.Helper()
-	out := e.runOpenIDClient(t, app, bye, par)
+	if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, `<form method="post" action="`+html.EscapeString(redirectURI)+`" id="form-post">`) {
+		t.Fatalf("want the page posting to %s, got %d at %s:\n%s", redirectURI, p.StatusCode, p.Request.URL, p.Body)
+	}
+	f := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(p.Body, -1) {
+		f.Set(m[1], html.UnescapeString(m[2]))
+	}
+	return f
+}
+
+// openIDClientFlow runs openid-client-flow.mjs for app, pushing its authorization request when
+// par is set and asking for response_mode=form_post when formPost is, and checks every step
+// passed and the id_token was signed with alg by the key wantKid.
+func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye string, par, formPost bool) {
+	t.Helper()
+	out := e.runOpenIDClient(t, app, bye, par, formPost)
 
 	var res struct {
 		Steps []struct {
@@ -104,8 +140,9 @@ func (e *oauthEnv) openIDClientFlow(t *testing.T, app testApp, alg, wantKid, bye
 // authorization URL, a fresh browser signs in and consents, the callback URL goes back to it,
 // and its final JSON line is returned. The browser is kept in e.lastBrowser. With par the
 // request is pushed, and the URL the browser gets must carry nothing else than the client and
-// the request_uri.
-func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string, par bool) []byte {
+// the request_uri. With formPost the answer is the page posting the code, whose form goes back
+// to it instead of the callback URL.
+func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string, par, formPost bool) []byte {
 	t.Helper()
 	node := nodeTooling(t)
 	cmd := exec.Command(node, "openid-client-flow.mjs")
@@ -114,6 +151,9 @@ func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string,
 		"REDIRECT_URI="+app.Redirects[0], "POST_LOGOUT_REDIRECT_URI="+postLogout)
 	if par {
 		cmd.Env = append(cmd.Env, "PAR=1")
+	}
+	if formPost {
+		cmd.Env = append(cmd.Env, "FORM_POST=1")
 	}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -149,8 +189,12 @@ func (e *oauthEnv) runOpenIDClient(t *testing.T, app testApp, postLogout string,
 	if p.StatusCode == 200 {
 		p = b.consent(p, "allow", "")
 	}
-	callback(t, p) // checks it is a redirect to the app
-	io.WriteString(stdin, p.Header.Get("Location")+"\n")
+	if formPost {
+		io.WriteString(stdin, postedForm(t, p, app.Redirects[0]).Encode()+"\n")
+	} else {
+		callback(t, p) // checks it is a redirect to the app
+		io.WriteString(stdin, p.Header.Get("Location")+"\n")
+	}
 	stdin.Close()
 	rest, _ := io.ReadAll(lines)
 	if err := cmd.Wait(); err != nil {

@@ -1,8 +1,8 @@
 // Drives npm openid-client (v6) through LoginSign as a relying party. Environment:
-// ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, and PAR=1 to push
-// the authorization request (RFC 9126).
+// ISSUER, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, POST_LOGOUT_REDIRECT_URI, PAR=1 to push
+// the authorization request (RFC 9126), and FORM_POST=1 to ask for response_mode=form_post.
 // Protocol on stdio: prints {"authorize": URL} on one line, reads the callback URL (where the
-// browser landed) from stdin, then prints {"steps": [{"step","ok","error"}...], "endSession": URL,
+// browser landed) from stdin, or with FORM_POST=1 the form-encoded body posted there, then prints {"steps": [{"step","ok","error"}...], "endSession": URL,
 // ...} and exits 0. Every step runs even when an earlier one failed, so the test sees them all.
 import * as client from 'openid-client';
 import * as readline from 'node:readline';
@@ -28,6 +28,7 @@ const parameters = {
   nonce,
   state,
 };
+if (process.env.FORM_POST === '1') parameters.response_mode = 'form_post';
 // PAR=1: the request is pushed (RFC 9126) and the browser gets only client_id and request_uri.
 const authorize = process.env.PAR === '1'
   ? await client.buildAuthorizationUrlWithPAR(config, parameters)
@@ -35,8 +36,12 @@ const authorize = process.env.PAR === '1'
 console.log(JSON.stringify({ authorize: authorize.href }));
 
 const rl = readline.createInterface({ input: process.stdin });
-const callback = await new Promise((resolve) => rl.once('line', resolve));
+const line = await new Promise((resolve) => rl.once('line', resolve));
 rl.close();
+// The answer as the redirect URI received it: a URL, or the form_post answer's POST.
+const callback = process.env.FORM_POST === '1'
+  ? new Request(env('REDIRECT_URI'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: line })
+  : new URL(line);
 
 const out = { steps: [] };
 async function step(name, fn) {
@@ -54,7 +59,7 @@ const must = (cond, msg) => {
 };
 
 const tokens = await step('authorization_code', async () => {
-  const t = await client.authorizationCodeGrant(config, new URL(callback), {
+  const t = await client.authorizationCodeGrant(config, callback, {
     pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
   });
   must(t.refresh_token, 'no refresh_token');
