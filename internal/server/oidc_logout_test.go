@@ -283,9 +283,16 @@ func TestEndingASessionFromTheDashboardLogsItsAppsOut(t *testing.T) {
 	if len(others) != 2 {
 		t.Fatalf("sessions %v, want the phone's and the tablet's", others)
 	}
-	slices.SortFunc(others, func(a, b map[string]any) int {
-		return strings.Compare(a["createdAt"].(string), b["createdAt"].(string))
-	})
+	// By time, not by text: a time's trailing zeros are left out ("…15.24Z"), and that text
+	// sorts after "…15.246Z".
+	began := func(s map[string]any) time.Time {
+		at, err := time.Parse(time.RFC3339Nano, s["createdAt"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	slices.SortFunc(others, func(a, b map[string]any) int { return began(a).Compare(began(b)) })
 	phoneID, tabletID := others[0]["id"].(string), others[1]["id"].(string)
 	delivered := func() int {
 		t.Helper()

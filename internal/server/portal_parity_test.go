@@ -455,7 +455,7 @@ func TestParitySyncTests(t *testing.T) {
 }
 
 // appFields is the GraphQL selection matching the REST application.
-const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri createdAt updatedAt viewerRole`
+const appFields = `id name website iconURL termsURL privacyURL redirectUris allowedOrigins webhookUrl clientRequestsPerMinute idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri requirePushedAuthorizationRequests createdAt updatedAt viewerRole`
 
 func restApp(g map[string]any) map[string]any {
 	ts := func(v any) any {
@@ -466,7 +466,8 @@ func restApp(g map[string]any) map[string]any {
 		"termsUrl": blank(g["termsURL"]), "privacyUrl": blank(g["privacyURL"]), "redirectUris": g["redirectUris"], "allowedOrigins": g["allowedOrigins"],
 		"webhookUrl": g["webhookUrl"], "clientRequestsPerMinute": g["clientRequestsPerMinute"], "idTokenSigningAlg": g["idTokenSigningAlg"],
 		"postLogoutRedirectUris": g["postLogoutRedirectUris"], "backchannelLogoutUri": g["backchannelLogoutUri"],
-		"createdAt": ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"]), "role": strings.ToLower(g["viewerRole"].(string))}
+		"requirePushedAuthorizationRequests": g["requirePushedAuthorizationRequests"],
+		"createdAt":                          ts(g["createdAt"]), "updatedAt": ts(g["updatedAt"]), "role": strings.ToLower(g["viewerRole"].(string))}
 }
 
 func TestParityApplications(t *testing.T) {
@@ -492,7 +493,7 @@ func TestParityApplications(t *testing.T) {
 				"allowedOrigins": []string{"https://renamed.example.com"}, "webhookUrl": "https://renamed.example.com/hook",
 				"clientRequestsPerMinute": 1200,
 				"idTokenSigningAlg":       "RS256", "postLogoutRedirectUris": []string{"https://renamed.example.com/bye"},
-				"backchannelLogoutUri": "https://renamed.example.com/logout"}
+				"backchannelLogoutUri": "https://renamed.example.com/logout", "requirePushedAuthorizationRequests": true}
 			rest := dev.json("PATCH", "/api/developer/applications/"+one, patch, 200)
 			g := dev.mustGQL(`mutation($id: ID!, $in: UpdateApplicationInput!) { updateApplication(id: $id, input: $in) { webhookSecret application { `+appFields+` } } }`,
 				map[string]any{"id": two, "in": patch})["updateApplication"].(map[string]any)
