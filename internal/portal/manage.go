@@ -9,6 +9,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/appinvitation"
 	"loginsign/ent/emailchange"
 	"loginsign/ent/importrow"
 	"loginsign/ent/importsource"
@@ -381,15 +382,27 @@ func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID strin
 // nobody in and continues no flow (oauth), and its team may only read it or delete it again
 // (team.AuthorizeTx). Before, it kept working while its batches ran, for a quarter of an
 // hour with a million people, or for good after a failure: a developer who deletes an
-// application whose secret leaked expects it to stop now. An ownership transfer proposed
-// for it ends too: nobody takes over an application being deleted.
+// application whose secret leaked expects it to stop now. What it offered people ends too: an
+// ownership transfer (nobody takes over an application being deleted), invitations to its
+// team, and its address change proposals (a person confirming one would change their primary
+// address for an application that is going). Nothing is queued or delivered to it any more
+// (webhooks.Enqueue, the worker's hasTarget).
 func (s *Service) beginDeletion(ctx context.Context, appID string, now time.Time) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeDeleteTx(ctx, tx, appID, now)
 		if err != nil || app.DeletingSince != nil {
 			return err
 		}
-		return tx.Application.UpdateOne(app).SetDeletingSince(now).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx)
+		if err := tx.Application.UpdateOne(app).SetDeletingSince(now).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.AppInvitation.Update().Where(appinvitation.ApplicationID(app.ID), appinvitation.AcceptedAtIsNil(),
+			appinvitation.RevokedAtIsNil()).SetRevokedAt(now).Save(ctx); err != nil {
+			return err
+		}
+		_, err = tx.EmailChange.Update().Where(emailchange.ApplicationID(app.ID), emailchange.StatusEQ(emailchange.StatusPending)).
+			SetStatus(emailchange.StatusSuperseded).SetClosedAt(now).Save(ctx)
+		return err
 	})
 }
 

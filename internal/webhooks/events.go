@@ -88,11 +88,12 @@ const (
 )
 
 // Enqueue writes an event for appID into the outbox through tx, so it commits or rolls back
-// with the change it announces. Applications without a webhook URL get no event. An event
+// with the change it announces. Applications without a webhook URL, or being deleted, get no
+// event (the worker sends nothing to one marked after its event was queued). An event
 // whose payload names a connection (ConnectionDeleted, UserAccountDeleted, EmailChanged)
 // records it.
 func Enqueue(ctx context.Context, tx *ent.Tx, app *ent.Application, eventType string, payload any, now time.Time) (*ent.WebhookEvent, error) {
-	if app.WebhookURL == "" {
+	if app.WebhookURL == "" || app.DeletingSince != nil {
 		return nil, nil
 	}
 	body, err := json.Marshal(payload)
@@ -117,9 +118,9 @@ func Enqueue(ctx context.Context, tx *ent.Tx, app *ent.Application, eventType st
 
 // EnqueueLogout writes a back-channel logout event for app through tx: claims are the logout
 // token's claims apart from iat and exp, which the worker sets at each attempt. Applications
-// without a back-channel logout URI get none.
+// without a back-channel logout URI, or being deleted, get none.
 func EnqueueLogout(ctx context.Context, tx *ent.Tx, app *ent.Application, claims any, now time.Time) (*ent.WebhookEvent, error) {
-	if app.BackchannelLogoutURI == "" {
+	if app.BackchannelLogoutURI == "" || app.DeletingSince != nil {
 		return nil, nil
 	}
 	body, err := json.Marshal(claims)

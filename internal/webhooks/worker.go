@@ -596,8 +596,12 @@ func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.App
 }
 
 // hasTarget reports whether ev still has somewhere to go: the back-channel logout URI for a
-// logout event, the enabled webhook URL for the others.
+// logout event, the enabled webhook URL for the others; nowhere for an application being
+// deleted (its outbox goes with it).
 func hasTarget(app *ent.Application, ev *ent.WebhookEvent) bool {
+	if app.DeletingSince != nil {
+		return false
+	}
 	if ev.Type == TypeBackchannelLogout {
 		return app.BackchannelLogoutURI != ""
 	}
