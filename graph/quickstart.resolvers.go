@@ -22,6 +22,6 @@ func (r *applicationResolver) Quickstart(ctx context.Context, obj *ent.Applicati
 	if r.OAuth == nil {
 		return nil, apperr.New(apperr.Internal, "quickstart not available")
 	}
-	q := r.OAuth.Quickstart(app.ID, app.RedirectUris)
+	q := r.OAuth.Quickstart(app.ID, app.RedirectUris, app.RequirePushedAuthorizationRequests)
 	return &q, nil
 }

@@ -33,8 +33,11 @@ const ExampleRedirectURI = "https://yourapp.example/callback"
 
 // QuickstartFor builds the Quickstart of the client clientID whose registered redirect URIs
 // are redirectURIs, from the provider metadata d (Service.Discovery). It is the one place the
-// portal, GraphQL (Application.quickstart) and the README's examples come from.
-func QuickstartFor(d Discovery, clientID string, redirectURIs []string) Quickstart {
+// portal, GraphQL (Application.quickstart) and the README's examples come from. For a client
+// that requires pushed authorization requests (pushed), the programs push each request to
+// d's PAR endpoint and send the browser only its request_uri, and AuthorizeURL carries
+// REQUEST_URI instead of the request.
+func QuickstartFor(d Discovery, clientID string, redirectURIs []string, pushed bool) Quickstart {
 	redirect := ExampleRedirectURI
 	if len(redirectURIs) > 0 {
 		redirect = redirectURIs[0]
@@ -47,6 +50,9 @@ func QuickstartFor(d Discovery, clientID string, redirectURIs []string) Quicksta
 	discovery := d.Issuer + "/.well-known/openid-configuration"
 	out := Quickstart{Issuer: d.Issuer, DiscoveryURL: discovery, RedirectURI: redirect,
 		AuthorizeURL: d.AuthorizationEndpoint + "?" + q.Encode()}
+	if pushed {
+		out.AuthorizeURL = d.AuthorizationEndpoint + "?" + url.Values{"client_id": {clientID}, "request_uri": {"REQUEST_URI"}}.Encode()
+	}
 	out.TokenCurl = "curl -sS " + shellQuote(d.TokenEndpoint) + " \\\n" +
 		"  -u " + shellQuote(clientID) + `":$LOGINSIGN_CLIENT_SECRET"` + " \\\n" +
 		"  -d grant_type=authorization_code \\\n" +
@@ -93,16 +99,82 @@ func QuickstartFor(d Discovery, clientID string, redirectURIs []string) Quicksta
 		node = strings.Replace(node, "process.env.LOGINSIGN_CLIENT_SECRET);",
 			"process.env.LOGINSIGN_CLIENT_SECRET, undefined,\n  { execute: [client.allowInsecureRequests] }); // this LoginSign is served over http (development)", 1)
 	}
+	python, golang := pythonQuickstart, goQuickstart
+	if pushed {
+		node = strings.Replace(node, nodeAuthorize, nodePushed, 1)
+		python = strings.NewReplacer(pythonImports, pythonPushedImports, pythonFlask, pythonFlask[:len(pythonFlask)-1]+", redirect\n",
+			pythonLogin, pythonPushedLogin).Replace(python)
+		golang = strings.NewReplacer(goImports, goPushedImports, goVerifier, goVerifier+goPushedEndpoint, goRedirect, goPushedRedirect).Replace(golang)
+	}
 	out.Node = r.Replace(node)
-	out.Python = r.Replace(pythonQuickstart)
-	out.Go = r.Replace(goQuickstart)
+	out.Python = r.Replace(python)
+	out.Go = r.Replace(golang)
 	return out
 }
 
 // Quickstart is QuickstartFor with this provider's metadata.
-func (s *Service) Quickstart(clientID string, redirectURIs []string) Quickstart {
-	return QuickstartFor(s.Discovery(), clientID, redirectURIs)
+func (s *Service) Quickstart(clientID string, redirectURIs []string, pushed bool) Quickstart {
+	return QuickstartFor(s.Discovery(), clientID, redirectURIs, pushed)
 }
+
+// What the programs do differently for a client that requires pushed authorization requests
+// (RFC 9126): each replaces the line or block before it in the program above.
+const (
+	nodeAuthorize = `      const authorize = client.buildAuthorizationUrl(config, {`
+	nodePushed    = `      // This application requires pushed authorization requests (RFC 9126): the request goes
+      // to LoginSign from here, the browser gets only its request_uri.
+      const authorize = await client.buildAuthorizationUrlWithPAR(config, {`
+
+	pythonImports       = "import os\n"
+	pythonPushedImports = "import os\nfrom urllib.parse import parse_qsl, urlencode, urlsplit\n\nimport requests\n"
+	pythonFlask         = "from flask import Flask, jsonify\n"
+	pythonLogin         = `    return oauth.loginsign.authorize_redirect({REDIRECT_JS})`
+	pythonPushedLogin   = `    # This application requires pushed authorization requests (RFC 9126): the request goes to
+    # LoginSign from here, the browser gets only its request_uri.
+    loginsign = oauth.loginsign
+    rv = loginsign.create_authorization_url({REDIRECT_JS})
+    loginsign.save_authorize_data(redirect_uri={REDIRECT_JS}, **rv)
+    meta = loginsign.load_server_metadata()
+    pushed = requests.post(meta["pushed_authorization_request_endpoint"], data=dict(parse_qsl(urlsplit(rv["url"]).query)),
+                           auth=(loginsign.client_id, loginsign.client_secret), timeout=10)
+    pushed.raise_for_status()
+    return redirect(meta["authorization_endpoint"] + "?" + urlencode({"client_id": loginsign.client_id, "request_uri": pushed.json()["request_uri"]}))`
+
+	goImports        = "\t\"net/http\"\n\t\"os\"\n"
+	goPushedImports  = "\t\"net/http\"\n\t\"net/url\"\n\t\"os\"\n\t\"strings\"\n"
+	goVerifier       = "\tverifier := provider.Verifier(&oidc.Config{ClientID: conf.ClientID}) // ES256 or RS256, from discovery\n"
+	goPushedEndpoint = `	// This application requires pushed authorization requests (RFC 9126): each request goes to
+	// LoginSign from here, the browser gets only its request_uri.
+	var meta map[string]any
+	if err := provider.Claims(&meta); err != nil {
+		log.Fatal(err)
+	}
+	parEndpoint, _ := meta["pushed_authorization_request_endpoint"].(string)
+`
+	goRedirect       = "\t\thttp.Redirect(w, r, conf.AuthCodeURL(state, oauth2.S256ChallengeOption(v), oidc.Nonce(nonce)), http.StatusFound)\n"
+	goPushedRedirect = `		u, _ := url.Parse(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(v), oidc.Nonce(nonce)))
+		push, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, parEndpoint, strings.NewReader(u.Query().Encode()))
+		push.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		push.SetBasicAuth(url.QueryEscape(conf.ClientID), url.QueryEscape(conf.ClientSecret))
+		resp, err := http.DefaultClient.Do(push)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var pushed map[string]any
+		requestURI := ""
+		if json.NewDecoder(resp.Body).Decode(&pushed) == nil {
+			requestURI, _ = pushed["request_uri"].(string)
+		}
+		if resp.StatusCode != http.StatusCreated || requestURI == "" {
+			http.Error(w, "pushing the authorization request: "+resp.Status, http.StatusBadGateway)
+			return
+		}
+		u.RawQuery = url.Values{"client_id": {conf.ClientID}, "request_uri": {requestURI}}.Encode()
+		http.Redirect(w, r, u.String(), http.StatusFound)
+`
+)
 
 func jsString(s string) string {
 	b, _ := json.Marshal(s)

@@ -18,13 +18,15 @@ import (
 	"time"
 
 	"loginsign/internal/oauth"
+	"loginsign/internal/portal"
 
 	"loginsign/internal/server/servertest"
 )
 
 // quickstartApp registers an application whose first redirect URI is a free loopback port, where
-// a quickstart program will listen, and returns it with its quickstart.
-func (e *oauthEnv) quickstartApp(t *testing.T, name string) (testApp, oauth.Quickstart, string) {
+// a quickstart program will listen, and returns it with its quickstart; pushed makes it require
+// pushed authorization requests.
+func (e *oauthEnv) quickstartApp(t *testing.T, name string, pushed bool) (testApp, oauth.Quickstart, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +35,10 @@ func (e *oauthEnv) quickstartApp(t *testing.T, name string) (testApp, oauth.Quic
 	addr := ln.Addr().String()
 	ln.Close()
 	app := e.createApp(name, "http://"+addr+"/callback")
-	return app, e.srv.oauth.Quickstart(app.ID, app.Redirects), "http://" + addr
+	if pushed {
+		e.updateApp(app, portal.ApplicationPatch{RequirePushedAuthorizationRequests: &pushed})
+	}
+	return app, e.srv.oauth.Quickstart(app.ID, app.Redirects, pushed), "http://" + addr
 }
 
 // signInThrough runs a whole sign-in through a quickstart program listening at appBase: its
@@ -95,7 +100,7 @@ func startProgram(t *testing.T, cmd *exec.Cmd) func() string {
 func TestQuickstartOfAnApplication(t *testing.T) {
 	d := oauth.Discovery{Issuer: "https://id.example", AuthorizationEndpoint: "https://id.example/oauth/authorize",
 		TokenEndpoint: "https://id.example/oauth/token"}
-	q := oauth.QuickstartFor(d, "app_123", []string{"https://shop.example/auth/cb", "https://shop.example/other"})
+	q := oauth.QuickstartFor(d, "app_123", []string{"https://shop.example/auth/cb", "https://shop.example/other"}, false)
 	if q.DiscoveryURL != "https://id.example/.well-known/openid-configuration" || q.RedirectURI != "https://shop.example/auth/cb" {
 		t.Fatalf("%+v", q)
 	}
@@ -124,11 +129,11 @@ func TestQuickstartOfAnApplication(t *testing.T) {
 		}
 	}
 	// A quote in a redirect URI cannot break out of the shell's quotes.
-	q = oauth.QuickstartFor(d, "app_123", []string{"https://shop.example/cb?x='$(id)'"})
+	q = oauth.QuickstartFor(d, "app_123", []string{"https://shop.example/cb?x='$(id)'"}, false)
 	if !strings.Contains(q.TokenCurl, `'redirect_uri=https://shop.example/cb?x='\''$(id)'\'''`) {
 		t.Errorf("curl quoting:\n%s", q.TokenCurl)
 	}
-	if q := oauth.QuickstartFor(d, "app_1", nil); q.RedirectURI != oauth.ExampleRedirectURI {
+	if q := oauth.QuickstartFor(d, "app_1", nil, false); q.RedirectURI != oauth.ExampleRedirectURI {
 		t.Errorf("no redirect URI: %q", q.RedirectURI)
 	}
 }
@@ -137,21 +142,29 @@ func TestQuickstartOfAnApplication(t *testing.T) {
 // live server: discovery, PKCE, nonce, state, id_token verification and userinfo.
 func TestQuickstartNodeProgramSignsIn(t *testing.T) {
 	forBackends(t, func(t *testing.T, dbURL string) {
-		e := newOAuthEnv(t, dbURL)
-		app, q, appBase := e.quickstartApp(t, "Node Quickstart")
-		nodeTooling(t)
-		script := fmt.Sprintf("quickstart-%d.mjs", time.Now().UnixNano())
-		path := filepath.Join(toolingDir, script)
-		if err := os.WriteFile(path, []byte(q.Node), 0o600); err != nil {
-			t.Fatal(err)
+		for _, pushed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("pushed=%v", pushed), func(t *testing.T) { nodeQuickstartSignsIn(t, dbURL, pushed) })
 		}
-		t.Cleanup(func() { os.Remove(path) })
-		cmd := exec.Command("node", script)
-		cmd.Dir = toolingDir
-		cmd.Env = append(os.Environ(), "LOGINSIGN_CLIENT_SECRET="+app.Secret)
-		logs := startProgram(t, cmd)
-		e.signInThrough(t, appBase, "/", logs)
 	})
+}
+
+// nodeQuickstartSignsIn runs the Node quickstart of an application (one that requires pushed
+// requests when pushed) and signs a person in through it.
+func nodeQuickstartSignsIn(t *testing.T, dbURL string, pushed bool) {
+	e := newOAuthEnv(t, dbURL)
+	app, q, appBase := e.quickstartApp(t, "Node Quickstart", pushed)
+	nodeTooling(t)
+	script := fmt.Sprintf("quickstart-%d.mjs", time.Now().UnixNano())
+	path := filepath.Join(toolingDir, script)
+	if err := os.WriteFile(path, []byte(q.Node), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	cmd := exec.Command("node", script)
+	cmd.Dir = toolingDir
+	cmd.Env = append(os.Environ(), "LOGINSIGN_CLIENT_SECRET="+app.Secret)
+	logs := startProgram(t, cmd)
+	e.signInThrough(t, appBase, "/", logs)
 }
 
 // The Go quickstart (golang.org/x/oauth2 + go-oidc), pasted into a fresh module, passes go vet,
@@ -159,13 +172,17 @@ func TestQuickstartNodeProgramSignsIn(t *testing.T) {
 func TestQuickstartGoProgramBuildsAndSignsIn(t *testing.T) {
 	dir := t.TempDir()
 	forBackends(t, func(t *testing.T, dbURL string) {
-		e := newOAuthEnv(t, dbURL)
-		app, q, appBase := e.quickstartApp(t, "Go Quickstart")
-		bin := buildGoQuickstart(t, dir, q.Go)
-		cmd := exec.Command(bin)
-		cmd.Env = append(os.Environ(), "LOGINSIGN_CLIENT_SECRET="+app.Secret)
-		logs := startProgram(t, cmd)
-		e.signInThrough(t, appBase, "/", logs)
+		for _, pushed := range []bool{false, true} {
+			t.Run(fmt.Sprintf("pushed=%v", pushed), func(t *testing.T) {
+				e := newOAuthEnv(t, dbURL)
+				app, q, appBase := e.quickstartApp(t, "Go Quickstart", pushed)
+				bin := buildGoQuickstart(t, dir, q.Go)
+				cmd := exec.Command(bin)
+				cmd.Env = append(os.Environ(), "LOGINSIGN_CLIENT_SECRET="+app.Secret)
+				logs := startProgram(t, cmd)
+				e.signInThrough(t, appBase, "/", logs)
+			})
+		}
 	})
 }
 
@@ -211,12 +228,17 @@ func TestQuickstartPythonProgramCompiles(t *testing.T) {
 	if err != nil {
 		t.Skip("python3 is not installed")
 	}
-	q := oauth.QuickstartFor(oauth.Discovery{Issuer: "http://127.0.0.1:8080", AuthorizationEndpoint: "http://127.0.0.1:8080/oauth/authorize",
-		TokenEndpoint: "http://127.0.0.1:8080/oauth/token"}, "app_1", []string{"http://127.0.0.1:5000/callback"})
-	path := filepath.Join(t.TempDir(), "signin.py")
-	os.WriteFile(path, []byte(q.Python), 0o600)
-	if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
-		t.Fatalf("py_compile: %v\n%s\n%s", err, out, q.Python)
+	for _, pushed := range []bool{false, true} {
+		q := oauth.QuickstartFor(oauth.Discovery{Issuer: "http://127.0.0.1:8080", AuthorizationEndpoint: "http://127.0.0.1:8080/oauth/authorize",
+			TokenEndpoint: "http://127.0.0.1:8080/oauth/token"}, "app_1", []string{"http://127.0.0.1:5000/callback"}, pushed)
+		path := filepath.Join(t.TempDir(), "signin.py")
+		os.WriteFile(path, []byte(q.Python), 0o600)
+		if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
+			t.Fatalf("py_compile (pushed %v): %v\n%s\n%s", pushed, err, out, q.Python)
+		}
+		if strings.Contains(q.Python, "pushed_authorization_request_endpoint") != pushed {
+			t.Errorf("pushed %v: the Python program pushes its requests: %v", pushed, !pushed)
+		}
 	}
 }
 
@@ -231,7 +253,7 @@ func TestQuickstartInGraphQL(t *testing.T) {
 		e.connect(customer, app)
 		got := dev.mustGQL(`query($id: ID!) { application(id: $id) { quickstart { issuer discoveryUrl redirectUri authorizeUrl tokenCurl clientCredentialsCurl node python go } } }`,
 			map[string]any{"id": app})["application"].(map[string]any)["quickstart"].(map[string]any)
-		want := e.srv.oauth.Quickstart(app, []string{"https://shop.example.com/cb"})
+		want := e.srv.oauth.Quickstart(app, []string{"https://shop.example.com/cb"}, false)
 		for k, v := range map[string]string{"issuer": want.Issuer, "discoveryUrl": want.DiscoveryURL, "redirectUri": want.RedirectURI,
 			"authorizeUrl": want.AuthorizeURL, "tokenCurl": want.TokenCurl, "clientCredentialsCurl": want.ClientCredentialsCurl,
 			"node": want.Node, "python": want.Python, "go": want.Go} {
@@ -250,7 +272,7 @@ func TestQuickstartInGraphQL(t *testing.T) {
 func readmeQuickstart() oauth.Quickstart {
 	iss := "https://loginsign.example"
 	return oauth.QuickstartFor(oauth.Discovery{Issuer: iss, AuthorizationEndpoint: iss + "/oauth/authorize", TokenEndpoint: iss + "/oauth/token"},
-		"app_YOUR_CLIENT_ID", []string{"https://yourapp.example/callback"})
+		"app_YOUR_CLIENT_ID", []string{"https://yourapp.example/callback"}, false)
 }
 
 // The README's examples are the domain function's output, verbatim, so they stay what the
