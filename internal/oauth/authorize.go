@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/consent"
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
@@ -425,6 +427,29 @@ func pendingLinkVersion(l *ent.PendingLink) string {
 	return l.ID + "@" + strconv.FormatInt(l.UpdatedAt.UnixNano(), 10)
 }
 
+// holdApplication answers Gone when the application appID is gone or being deleted, as read
+// inside tx, after the person (the lock order of approve): the consent page read it before a
+// deletion began, and the connection made now would outlive the batches that already ran. On
+// PostgreSQL the row is held (key share) until tx ends, so the deletion's mark, which locks it
+// for update, either committed before and is seen here, or waits, and its batches then end the
+// connection made here.
+func (s *Service) holdApplication(ctx context.Context, tx *ent.Tx, appID string) error {
+	hold := func(sel *sql.Selector) {
+		if s.DB.Dialect == dialect.Postgres {
+			sel.For(sql.LockKeyShare)
+		}
+	}
+	apps, err := tx.Application.Query().Where(application.ID(appID), application.DeletingSinceIsNil()).
+		Select(application.FieldID).Modify(hold).Strings(ctx)
+	if err != nil {
+		return serverError(err)
+	}
+	if len(apps) == 0 {
+		return apperr.New(apperr.Gone, "this application no longer exists")
+	}
+	return nil
+}
+
 // approve runs inside a transaction; errAliasTaken means a concurrent insert collided.
 func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest, userID, share string, now time.Time) (*ent.AppConnection, error) {
 	// The person first, as every transaction that locks a person and an application does
@@ -432,6 +457,9 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 	// an ownership transfer to this person locks the person, then the application.
 	u, err := store.HoldUser(ctx, tx, s.DB.Dialect, userID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.holdApplication(ctx, tx, req.ClientID); err != nil {
 		return nil, err
 	}
 	q := tx.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(req.ClientID))

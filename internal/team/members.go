@@ -341,7 +341,7 @@ func capTeam(ctx context.Context, tx *ent.Tx, appID string, now time.Time) error
 func (s *Service) Revoke(ctx context.Context, appID, invitationID string) error {
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
+		app, _, err := AuthorizeTakingAwayTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
 			return err
 		}
@@ -619,7 +619,7 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	}
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
+		app, _, err := AuthorizeTakingAwayTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
 			return err
 		}

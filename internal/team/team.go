@@ -171,13 +171,13 @@ func RoleOf(ctx context.Context, c *ent.Client, app *ent.Application, uid string
 // Authorize returns application appID when the signed-in person may perform a on it (see the
 // package comment for the errors).
 func Authorize(ctx context.Context, c *ent.Client, appID string, a Action) (*ent.Application, error) {
-	app, _, err := authorize(ctx, c, appID, a, false)
+	app, _, err := authorize(ctx, c, appID, a, false, false)
 	return app, err
 }
 
 // AuthorizeRole is Authorize that also returns the caller's role.
 func AuthorizeRole(ctx context.Context, c *ent.Client, appID string, a Action) (*ent.Application, Role, error) {
-	return authorize(ctx, c, appID, a, false)
+	return authorize(ctx, c, appID, a, false, false)
 }
 
 // AuthorizeTx is Authorize inside tx; on PostgreSQL the application row is locked so
@@ -189,7 +189,15 @@ func AuthorizeRole(ctx context.Context, c *ent.Client, appID string, a Action) (
 // seats, a transfer proposed to it); the other order let the two wait for each other until
 // PostgreSQL aborted one (deadlock detected, an internal error).
 func AuthorizeTx(ctx context.Context, tx *ent.Tx, dialect, appID string, a Action) (*ent.Application, Role, error) {
-	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres")
+	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres", false)
+}
+
+// AuthorizeTakingAwayTx is AuthorizeTx for a change that only takes access away (a member
+// taken off the team, an invitation revoked): it stays allowed while the application is being
+// deleted, so that an owner whose deletion stopped half-way need not wait for it to end a
+// member's reading and exporting of the application's people.
+func AuthorizeTakingAwayTx(ctx context.Context, tx *ent.Tx, dialect, appID string, a Action) (*ent.Application, Role, error) {
+	return authorize(ctx, tx.Client(), appID, a, dialect == "postgres", true)
 }
 
 // AuthorizeForOwnerTx is AuthorizeTx for a write that counts against the totals of the
@@ -213,7 +221,7 @@ func AuthorizeForOwnerTx(ctx context.Context, tx *ent.Tx, dialect string, app *e
 	return locked, nil
 }
 
-func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock bool) (*ent.Application, Role, error) {
+func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock, takesAway bool) (*ent.Application, Role, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return nil, "", err
@@ -239,7 +247,7 @@ func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock 
 	if !Allows(role, a) {
 		return nil, role, Forbidden(role, a)
 	}
-	if app.DeletingSince != nil && !whileDeleting[a] {
+	if app.DeletingSince != nil && !whileDeleting[a] && !takesAway {
 		return nil, role, apperr.WithReason(apperr.Conflict, "application_deleting",
 			"this application is being deleted; delete it again to finish")
 	}

@@ -97,7 +97,9 @@ type embedData struct {
 	Message      string
 }
 
-// app loads the application named by client_id, or answers an error page (never framed).
+// app loads the application named by client_id, or answers an error page (never framed). An
+// application that requires pushed authorization requests has no widget: each starts the
+// code flow with the request in the top window's URL, which it refuses.
 func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 	id := r.URL.Query().Get("client_id")
 	if id == "" || len(id) > 100 {
@@ -111,6 +113,10 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 	}
 	if app == nil {
 		h.fail(w, r, http.StatusNotFound, "widget.unknown_client")
+		return nil
+	}
+	if app.RequirePushedAuthorizationRequests {
+		h.fail(w, r, http.StatusBadRequest, "widget.pushed_only")
 		return nil
 	}
 	return app
