@@ -43,13 +43,11 @@ func failDeletionHalfWay(t *testing.T, e *portalEnv, dev context.Context, app *e
 
 // TestADeletionThatFailsHalfWayLeavesNoInvitationToAccept: an invitation to the team sent
 // before the deletion began seats nobody once it has, though the deletion stopped half-way:
-// the team of an application being deleted may read it or delete it again, nothing else
-// (team.authorize), and a member joining is a change of the team, one that can read and export
-// the people of an application whose owner meant it gone (ReadUsers and ExportUsers stay
-// allowed while deleting). team.Accept locks the application itself and never goes through
-// authorize, and the owner cannot revoke the invitation meanwhile (Revoke needs
-// ManageMembers, refused while deleting). The deletion's first transaction withdraws a pending
-// ownership transfer; a pending invitation is the same kind of offer.
+// a member joining is a change of the team, one that can read and export the people of an
+// application whose owner meant it gone (ReadUsers and ExportUsers stay allowed while
+// deleting), and team.Accept locks the application itself and never goes through
+// team.authorize. The deletion's first transaction revokes pending invitations, as it
+// withdraws a pending ownership transfer: the same kind of offer.
 func TestADeletionThatFailsHalfWayLeavesNoInvitationToAccept(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
@@ -116,9 +114,9 @@ func TestADeletionThatFailsHalfWayLeavesNoAddressProposalToConfirm(t *testing.T)
 // an application is being deleted: an owner whose deletion stopped half-way (and may keep
 // failing) can take a member they no longer trust off the team, and with them the member's
 // reading and exporting of the application's people (ReadUsers and ExportUsers stay allowed
-// while deleting). Today team.Remove authorizes ManageMembers, which whileDeleting refuses
-// (409 application_deleting); only deleting again, if it succeeds, ends the member's access.
-// A judgement call for the lead: the test states the stricter guarantee.
+// while deleting). team.Remove authorizes with team.AuthorizeTakingAwayTx; with AuthorizeTx it
+// answered 409 application_deleting, and only deleting again, if it succeeded, ended the
+// member's access.
 func TestTheOwnerMayStillTakeAMemberOffAnApplicationWhoseDeletionStopped(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {

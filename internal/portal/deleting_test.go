@@ -2,11 +2,8 @@ package portal_test
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 	"testing"
 
-	"loginsign/ent"
 	"loginsign/ent/appmember"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -34,27 +31,10 @@ func TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly(t *testing
 			t.Fatal(err)
 		}
 
-		var failing atomic.Bool
-		e.db.AppConnection.Use(func(next ent.Mutator) ent.Mutator {
-			return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
-				if m.Op().Is(ent.OpDeleteOne) && failing.Load() {
-					return nil, errors.New("database connection lost (injected)")
-				}
-				return next.Mutate(ctx, m)
-			})
-		})
-		failing.Store(true)
-		if err := e.svc.DeleteApplication(dev, app.ID); err == nil {
-			t.Fatal("the deletion reported success, though its connection could not end")
-		}
-		marked, err := e.db.Application.Get(ctx, app.ID)
-		if err != nil || marked.DeletingSince == nil {
-			t.Fatalf("the application after a failed deletion: %+v, %v; want it marked as being deleted", marked, err)
-		}
-		if err := e.svc.DeleteApplication(dev, app.ID); err == nil {
-			t.Fatal("the second attempt reported success, though its connection could not end")
-		}
-		if again := e.db.Application.GetX(ctx, app.ID); again.DeletingSince == nil || !again.DeletingSince.Equal(*marked.DeletingSince) {
+		failDeletionHalfWay(t, e, dev, app)
+		marked := e.db.Application.GetX(ctx, app.ID)
+		failDeletionHalfWay(t, e, dev, app)
+		if again := e.db.Application.GetX(ctx, app.ID); !again.DeletingSince.Equal(*marked.DeletingSince) {
 			t.Errorf("deleting since %v after the second attempt, want the first's %v", again.DeletingSince, marked.DeletingSince)
 		}
 
@@ -87,7 +67,6 @@ func TestADeletionThatFailsHalfWayLeavesTheApplicationToBeDeletedOnly(t *testing
 			t.Errorf("accepting the transfer proposed before the deletion: %v, want not found", err)
 		}
 
-		failing.Store(false)
 		if err := e.svc.DeleteApplication(dev, app.ID); err != nil {
 			t.Fatalf("deleting again: %v", err)
 		}
