@@ -379,8 +379,8 @@ func (s *Service) authorizeDeleteTx(ctx context.Context, tx *ent.Tx, appID strin
 
 // beginDeletion marks appID as being deleted, in a transaction of its own before any
 // connection ends: from then on the application authenticates nowhere (clientauth), signs
-// nobody in and continues no flow (oauth), and its team may only read it or delete it again
-// (team.AuthorizeTx). Before, it kept working while its batches ran, for a quarter of an
+// nobody in and continues no flow (oauth), and its team may only read it, take access away
+// and delete it again (team.AuthorizeTx, AuthorizeTakingAwayTx). Before, it kept working while its batches ran, for a quarter of an
 // hour with a million people, or for good after a failure: a developer who deletes an
 // application whose secret leaked expects it to stop now. What it offered people ends too: an
 // ownership transfer (nobody takes over an application being deleted), invitations to its

@@ -257,7 +257,8 @@ func authorize(ctx context.Context, c *ent.Client, appID string, a Action, lock,
 // whileDeleting are the actions an application being deleted (portal.DeleteApplication)
 // still allows: reading it, and deleting it again, which finishes a deletion that failed
 // half-way. Every change would be undone by the deletion, or outlive it (an invitation, a
-// transfer, an import's proposals mailed to people).
+// transfer, an import's proposals mailed to people), but taking access away
+// (AuthorizeTakingAwayTx).
 var whileDeleting = map[Action]bool{ReadApp: true, ReadMembers: true, ReadUsers: true, ExportUsers: true,
 	ReadLicenses: true, ReadWebhooks: true, ReadActivity: true, ReadImports: true, ReadAnalytics: true, DeleteApp: true}
 
