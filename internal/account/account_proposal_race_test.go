@@ -71,10 +71,13 @@ var endings = []ending{
 	{"the developer ends the connection", func(e *proposalEnv, _ *ent.User, app *ent.Application, conn *ent.AppConnection) error {
 		return e.developer.DeleteConnection(as(e.dev), app.ID, conn.ID)
 	}},
-	{"the developer deletes the application", func(e *proposalEnv, _ *ent.User, app *ent.Application, _ *ent.AppConnection) error {
+	{deletesTheApplication, func(e *proposalEnv, _ *ent.User, app *ent.Application, _ *ent.AppConnection) error {
 		return e.developer.DeleteApplication(as(e.dev), app.ID)
 	}},
 }
+
+// deletesTheApplication names the ending that begins with the application's deletion mark.
+const deletesTheApplication = "the developer deletes the application"
 
 // The person confirming a developer's proposal while the application's relation to them ends
 // (they remove the app, the developer ends the connection or deletes the application) neither
@@ -87,8 +90,10 @@ var endings = []ending{
 // racing a removal that supersedes it, each waited for the other until PostgreSQL aborted one
 // (deadlock detected), and an ending that did not touch the request left it confirmable. The
 // test holds a row the first call needs after taking its locks (the connection's consent,
-// which every ending deletes; the claim of the proposed address, which the confirmation
-// writes) and starts the second once the first waits there. PostgreSQL only.
+// which every ending but the deletion deletes; the request, which the deletion's first
+// transaction supersedes with the application locked; the claim of the proposed address,
+// which the confirmation writes) and starts the second once the first waits there.
+// PostgreSQL only.
 func TestConfirmingAProposalWhileTheRelationEndsDoesNotDeadlock(t *testing.T) {
 	t.Parallel()
 	e := newProposalEnv(newEnv(t, storetest.PostgresOnly(t)))
@@ -106,6 +111,12 @@ func TestConfirmingAProposalWhileTheRelationEndsDoesNotDeadlock(t *testing.T) {
 				confirm := func() error { _, err := e.requests.ConfirmEmailChange(as(person), token); return err }
 				ends := func() error { return end.end(e, person, app, conn) }
 				hold, first, second := holdConsent(e.env, conn), ends, confirm
+				if end.name == deletesTheApplication {
+					// The deletion supersedes the request in its first transaction, with the
+					// application locked, before any connection ends: the confirmation meets it
+					// there, not at the consent.
+					hold = holdRequest(person)
+				}
 				if !endingFirst {
 					hold, first, second = holdClaim(addr), confirm, ends
 				}
@@ -165,6 +176,14 @@ func TestAProposalRacingTheRemovalOfTheAppIsRefused(t *testing.T) {
 	}
 	if n := e.db.EmailChange.Query().Where(emailchange.UserID(person.ID), emailchange.StatusEQ(emailchange.StatusPending)).CountX(ctx); n != 0 {
 		t.Errorf("%d requests pending for an app the person removed", n)
+	}
+}
+
+// holdRequest holds person's pending address change request, which the application's
+// deletion supersedes in its first transaction.
+func holdRequest(person *ent.User) func(context.Context, *ent.Tx) {
+	return func(ctx context.Context, tx *ent.Tx) {
+		tx.EmailChange.Query().Where(emailchange.UserID(person.ID), emailchange.StatusEQ(emailchange.StatusPending)).ForUpdate().OnlyX(ctx)
 	}
 }
 
