@@ -265,12 +265,12 @@ func validCredentials(clientID, secret string) bool {
 // ("app_x:2001:db8:1:2:0:0" at 192.0.2.1 reads as app_x at 2001:db8:1:2::c000:201).
 func pairSubject(clientID, ip string) string { return clientID + ":" + ip }
 
-// Application returns the application clientID as it is now, nil when there is none (or it is
-// being deleted: portal.DeleteApplication): the row
-// cached by a recent authentication or lookup (see New), else read from the database and
-// cached for CacheTTL. It authenticates nothing. It serves the checks that need the
-// application's current state on every request without a read of their own, such as whether
-// a client_credentials access token was issued under the current secret (SecretStamp).
+// Application returns the application clientID as it is now, nil when there is none or it is
+// being deleted (portal.DeleteApplication): the row cached by a recent authentication or
+// lookup (see New), else read from the database and cached for CacheTTL. It authenticates
+// nothing. It serves the checks that need the application's current state on every request
+// without a read of their own, such as whether a client_credentials access token was issued
+// under the current secret (SecretStamp).
 func (s *Service) Application(ctx context.Context, clientID string) (*ent.Application, error) {
 	if !validCredentials(clientID, "") {
 		return nil, nil
