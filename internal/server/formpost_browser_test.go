@@ -94,10 +94,11 @@ func TestFormPostAnswersReachTheAppByPostInBrowser(t *testing.T) {
 	}
 }
 
-func formPostStory(t *testing.T, dbURL string) {
-	ls := startLiveServer(t, dbURL)
+// formPostClient registers a developer's application whose one redirect URI is callback and
+// returns its client_id and secret.
+func formPostClient(t *testing.T, ls *liveServer, callback string) (id, secret string) {
+	t.Helper()
 	ctx := context.Background()
-	callback, arrivals := startFormPostApp(t)
 	dev, err := ls.identity.CreateUser(ctx, "dev@example.com", "Dana Developer")
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,14 @@ func formPostStory(t *testing.T, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientID := created.Application.ID
+	return created.Application.ID, created.ClientSecret
+}
+
+func formPostStory(t *testing.T, dbURL string) {
+	ls := startLiveServer(t, dbURL)
+	ctx := context.Background()
+	callback, arrivals := startFormPostApp(t)
+	clientID, secret := formPostClient(t, ls, callback)
 	verifier := oauth2.GenerateVerifier()
 	authorize := func(extra ...string) string {
 		q := url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"}, "response_mode": {"form_post"},
@@ -119,7 +127,7 @@ func formPostStory(t *testing.T, dbURL string) {
 	}
 	exchange := func(t *testing.T, code string) {
 		t.Helper()
-		cfg := oauth2.Config{ClientID: clientID, ClientSecret: created.ClientSecret, RedirectURL: callback,
+		cfg := oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: callback,
 			Endpoint: oauth2.Endpoint{AuthURL: ls.URL + "/oauth/authorize", TokenURL: ls.URL + "/oauth/token", AuthStyle: oauth2.AuthStyleInHeader}}
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -198,19 +206,10 @@ func TestTheFormPostPageIsSelfContained(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			ls := startLiveServer(t, dbURL)
-			ctx := context.Background()
 			callback, _ := startFormPostApp(t)
-			dev, err := ls.identity.CreateUser(ctx, "dev@example.com", "Dana Developer")
-			if err != nil {
-				t.Fatal(err)
-			}
-			created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
-				portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{callback}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			const state = `"><script>alert(1)</script>`
-			q := url.Values{"client_id": {created.Application.ID}, "redirect_uri": {callback}, "response_type": {"code"},
+			clientID, _ := formPostClient(t, ls, callback)
+			q := url.Values{"client_id": {clientID}, "redirect_uri": {callback}, "response_type": {"code"},
 				"response_mode": {"form_post"}, "prompt": {"none"}, "state": {state}}
 			client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			resp, err := client.Get(ls.URL + "/oauth/authorize?" + q.Encode())
