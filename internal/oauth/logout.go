@@ -34,7 +34,7 @@ const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logo
 // 1.0 §2).
 type LogoutRequest struct {
 	// Application is the relying party named by id_token_hint or client_id; nil when neither
-	// was sent.
+	// was sent, or when the hint's application is gone.
 	Application *ent.Application
 	// HintConnectionID is the sub of a valid id_token_hint (a connection id), else "".
 	HintConnectionID string
@@ -48,8 +48,10 @@ type LogoutRequest struct {
 // ParseLogout validates the parameters of the end-session endpoint (RP-Initiated Logout §2,
 // §3). Errors are invalid_request and are shown, never redirected: a repeated or overlong
 // parameter; an id_token_hint that LoginSign did not sign (an expired one is accepted, §2);
-// a client_id that disagrees with the hint's audience; a post_logout_redirect_uri without a
-// client to check it against, or not registered for that client exactly.
+// a client_id that disagrees with the hint's audience, or that is unknown without a hint; a
+// post_logout_redirect_uri without a client to check it against, or not registered for that
+// client exactly. The hint of an application that is gone (or being deleted) signs the person
+// out all the same, without a redirect.
 func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest, error) {
 	get := func(name string, max int) (string, error) {
 		v := q[name]
@@ -95,10 +97,18 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 		if err != nil {
 			return nil, err
 		}
-		if app == nil {
+		switch {
+		case app != nil:
+			out.Application = app
+		case out.HintConnectionID == "":
 			return nil, ErrInvalidRequest.WithDescription("unknown client_id").Shown()
+		default:
+			// LoginSign signed the hint for an application since deleted, or being deleted:
+			// the person still signs out (asked first, as their connection to it is gone),
+			// and goes to LoginSign's signed-out page, as no registered address is left to
+			// check post_logout_redirect_uri against.
+			return out, nil
 		}
-		out.Application = app
 	}
 	if uri := vals["post_logout_redirect_uri"]; uri != "" {
 		if out.Application == nil {

@@ -14,6 +14,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/user"
 	"loginsign/internal/connections"
 	"loginsign/internal/store"
@@ -103,7 +104,7 @@ func nullable(s string) any {
 // stamp are read in one round trip, and the connection's profile comes from the profile
 // cache when it holds a current entry (see connProfile): a deleted or blocked connection
 // answers ErrInvalidToken from the next call on (the active flag only describes the
-// connection; signing in again reactivates it).
+// connection; signing in again reactivates it), as does one of an application being deleted.
 func (s *Service) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
 	g, stamp, err := s.accessGrantStamped(ctx, raw)
 	if err != nil {
@@ -121,6 +122,9 @@ func (s *Service) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
 	}
 	if p.Blocked || p.ApplicationID != g.ApplicationID {
 		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
+	}
+	if p.AppDeleting {
+		return nil, ErrInvalidToken.WithDescription("the application is being deleted")
 	}
 	out := &UserInfo{Subject: g.ConnectionID}
 	if slices.Contains(g.Scopes, ScopeEmail) {
@@ -140,6 +144,10 @@ type connProfile struct {
 	ApplicationID        string
 	GlobalID, Name       string
 	Image                string
+	// AppDeleting is whether the connection's application is being deleted
+	// (portal.DeleteApplication): its people's tokens stop at once, not when the deletion's
+	// batch reaches their connection.
+	AppDeleting bool
 }
 
 // ProfileCacheTTL bounds how long a connection's profile is reused. Changes made through
@@ -189,10 +197,13 @@ func (s *Service) connProfile(ctx context.Context, id, stamp string) (p connProf
 	gen := s.profiles.Generation()
 	stmt, err := s.userStmt.get(ctx, s.DB.SQL, func() string {
 		c, u := entsql.Table(appconnection.Table).As("c"), entsql.Table(user.Table).As("u")
+		a := entsql.Table(application.Table).As("a")
 		query, _ := entsql.Dialect(s.DB.Dialect).
 			Select(c.C(appconnection.FieldAliasEmail), c.C(appconnection.FieldAppEmail), c.C(appconnection.FieldBlocked),
 				c.C(appconnection.FieldApplicationID), u.C(user.FieldGlobalID), u.C(user.FieldName), u.C(user.FieldImage)).
+			AppendSelectExpr(entsql.NotNull(a.C(application.FieldDeletingSince))).
 			From(c).Join(u).On(c.C(appconnection.FieldUserID), u.C(user.FieldID)).
+			Join(a).On(c.C(appconnection.FieldApplicationID), a.C(application.FieldID)).
 			Where(entsql.EQ(c.C(appconnection.FieldID), "")).Query()
 		return query
 	})
@@ -200,7 +211,7 @@ func (s *Service) connProfile(ctx context.Context, id, stamp string) (p connProf
 		return p, false, fmt.Errorf("preparing the connection query: %w", err)
 	}
 	var name, image entsql.NullString
-	err = stmt.QueryRowContext(ctx, id).Scan(&p.AliasEmail, &p.AppEmail, &p.Blocked, &p.ApplicationID, &p.GlobalID, &name, &image)
+	err = stmt.QueryRowContext(ctx, id).Scan(&p.AliasEmail, &p.AppEmail, &p.Blocked, &p.ApplicationID, &p.GlobalID, &name, &image, &p.AppDeleting)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, false, nil
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,8 +24,9 @@ import (
 // application authenticates nowhere and signs nobody in, even when the deletion fails before
 // its connections have all ended (a deadline, a lost database connection; a million
 // connections take a quarter of an hour): its secret gets no token, its refresh tokens and
-// client token are refused, an authorization request or a pushed one is an unknown client,
-// and a sign-in begun before does not end with a code. Before, it went on working while the
+// client token are refused, its people's access tokens read nothing at /api/user, an
+// authorization request or a pushed one is an unknown client, and a sign-in begun before
+// does not end with a code. Before, it went on working while the
 // deletion ran, and for good after a failure. The same deletion again finishes it.
 func TestAnApplicationStopsWhenItsDeletionBegins(t *testing.T) {
 	forBackends(t, func(t *testing.T, dbURL string) {
@@ -64,6 +66,9 @@ func TestAnApplicationStopsWhenItsDeletionBegins(t *testing.T) {
 		}
 		if st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); st != http.StatusUnauthorized || body["error"] != oauth.InvalidClient {
 			t.Errorf("a refresh at the application being deleted: %d %v, want 401 invalid_client", st, body)
+		}
+		if st, body, _ := e.apiUser(tok.AccessToken); st != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(body), "being deleted") {
+			t.Errorf("GET /api/user with a person's access token to the application being deleted: %d %v, want 401", st, body)
 		}
 		if st, body, _ := e.appAPI(http.MethodGet, "/api/applications/"+e.app.ID+"/users", clientToken, ""); st != http.StatusUnauthorized {
 			t.Errorf("the app API with the client token of the application being deleted: %d %s, want 401", st, body)

@@ -172,6 +172,61 @@ func TestRPInitiatedAndBackChannelLogout(t *testing.T) {
 	})
 }
 
+// TestTheLogoutOfAnApplicationThatIsGoneStillSignsThePersonOut: the sign-out button of an
+// application whose developer deleted it (or is deleting it) sends its id_token to the
+// end-session endpoint; the person is signed out of LoginSign (asked first once their
+// connection to it is gone) and lands on LoginSign's signed-out page, as no registered address
+// is left to send them to. Before, the request was an "unknown client_id" error and the person stayed
+// signed in. An unknown client_id without a hint is still an error.
+func TestTheLogoutOfAnApplicationThatIsGoneStillSignsThePersonOut(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		const bye = "https://app.example.test/bye"
+		ctx := context.Background()
+		dev, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()})
+		for name, end := range map[string]func(app testApp){
+			"deleted": func(app testApp) {
+				if err := e.srv.portal.DeleteApplication(devCtx, app.ID); err != nil {
+					t.Fatal(err)
+				}
+			},
+			"being deleted": func(app testApp) {
+				if err := e.srv.db.Application.UpdateOneID(app.ID).SetDeletingSince(time.Now()).Exec(ctx); err != nil {
+					t.Fatal(err)
+				}
+			},
+		} {
+			app := e.createApp("Gone App "+name, rpCallback)
+			e.updateApp(app, portal.ApplicationPatch{PostLogoutRedirectURIs: []string{bye}})
+			b := e.browser()
+			idToken := e.signInIDToken(b, app, "n")
+			signedIn := func() bool { return strings.Contains(b.get(e.base+"/logout").Body, "Signed in as") }
+			end(app)
+
+			if p := b.get(e.base + "/oauth/logout?" + url.Values{"client_id": {app.ID}}.Encode()); p.StatusCode != 400 || !strings.Contains(p.Body, "invalid_request") {
+				t.Errorf("%s: a logout naming the application by client_id alone: %d, want 400 invalid_request", name, p.StatusCode)
+			}
+			p := b.get(e.base + "/oauth/logout?" + url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {bye}, "state": {"s"}}.Encode())
+			if p.StatusCode == 200 && strings.Contains(p.Body, `name="confirm"`) {
+				p = b.post(e.base+"/oauth/logout", url.Values{"confirm": {p.hidden(t, "confirm")}, "id_token_hint": {idToken},
+					"post_logout_redirect_uri": {bye}, "state": {"s"}})
+			}
+			if p.StatusCode != 200 || p.Header.Get("Location") != "" || !strings.Contains(p.Body, "Signed out") {
+				t.Errorf("%s: the logout with the application's id_token: %d %q, want LoginSign's signed-out page:\n%s",
+					name, p.StatusCode, p.Header.Get("Location"), p.Body)
+			}
+			if signedIn() {
+				t.Errorf("%s: still signed in after confirming the sign-out", name)
+			}
+		}
+	})
+}
+
 // A back-channel logout the receiver fails is retried by the outbox (the event stays pending
 // with its attempt recorded) and each attempt carries a freshly signed logout token of the same
 // jti, so its short exp never lapses between retries. /logout (LoginSign's own sign-out button)
