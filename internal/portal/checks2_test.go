@@ -30,15 +30,17 @@ func wantReauthentication(t *testing.T, what string, err error) {
 // TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete: with a session whose sign-in is
 // older than auth.RecentSignIn (a stolen cookie), a developer changes none of the places the
 // application's people and events go (redirect URIs, allowed origins, webhook URL,
-// back-channel logout URI), rotates no secret, exports no users and deletes nothing; the
-// other settings, and the form sent back with those places unchanged, still save.
+// back-channel logout URI), does not let anyone but the secret's holder start sign-ins again
+// (turning off required pushed authorization requests), rotates no secret, exports no users
+// and deletes nothing; the other settings, the form sent back with those unchanged, and
+// turning the requirement on still save.
 func TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
 		dev := e.developer(t)
 		created, err := e.svc.CreateApplication(dev, portal.ApplicationInput{Name: "Shop", RedirectURIs: []string{"https://shop.example/cb"},
 			AllowedOrigins: []string{"https://shop.example"}, WebhookURL: "https://shop.example/hook",
-			BackchannelLogoutURI: "https://shop.example/logout"})
+			BackchannelLogoutURI: "https://shop.example/logout", RequirePushedAuthorizationRequests: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +55,7 @@ func TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete(t *testing.T) {
 			{"an allowed origin added", portal.ApplicationPatch{AllowedOrigins: []string{"https://shop.example", "https://thief.example"}}},
 			{"the webhook URL changed", portal.ApplicationPatch{WebhookURL: ptr("https://thief.example/hook")}},
 			{"the back-channel logout URI changed", portal.ApplicationPatch{BackchannelLogoutURI: ptr("https://thief.example/logout")}},
+			{"pushed authorization requests no longer required", portal.ApplicationPatch{RequirePushedAuthorizationRequests: ptr(false)}},
 		} {
 			_, err := e.svc.UpdateApplication(stale, app.ID, tt.patch)
 			wantReauthentication(t, tt.name, err)
@@ -71,6 +74,7 @@ func TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete(t *testing.T) {
 		}
 		if !slices.Equal(after.RedirectUris, app.RedirectUris) || !slices.Equal(after.AllowedOrigins, app.AllowedOrigins) ||
 			after.WebhookURL != app.WebhookURL || after.BackchannelLogoutURI != app.BackchannelLogoutURI ||
+			!after.RequirePushedAuthorizationRequests ||
 			after.SecretHash != ids.Hash(created.ClientSecret) || string(after.WebhookSecret) != string(app.WebhookSecret) {
 			t.Errorf("a stale sign-in changed the application:\n got %+v\nwant %+v", after, app)
 		}
@@ -79,9 +83,14 @@ func TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete(t *testing.T) {
 		// redirect URIs, origins and delivery URLs sent along.
 		up, err := e.svc.UpdateApplication(stale, app.ID, portal.ApplicationPatch{Name: ptr("Shop 2"),
 			RedirectURIs: app.RedirectUris, AllowedOrigins: app.AllowedOrigins, WebhookURL: ptr(app.WebhookURL),
-			BackchannelLogoutURI: ptr(app.BackchannelLogoutURI)})
+			BackchannelLogoutURI: ptr(app.BackchannelLogoutURI), RequirePushedAuthorizationRequests: ptr(true)})
 		if err != nil || up.Application.Name != "Shop 2" {
 			t.Fatalf("a name change with the rest of the form unchanged: %+v, %v; want saved", up, err)
+		}
+		other := e.app(t, dev)
+		up, err = e.svc.UpdateApplication(stale, other.ID, portal.ApplicationPatch{RequirePushedAuthorizationRequests: ptr(true)})
+		if err != nil || !up.Application.RequirePushedAuthorizationRequests {
+			t.Fatalf("requiring pushed authorization requests with a stale sign-in: %+v, %v; want saved", up, err)
 		}
 	})
 }

@@ -65,11 +65,12 @@ type UpdatedApplication struct {
 // UpdateApplication changes the settings of the signed-in developer's application appID with
 // the same validation as CreateApplication. Setting a webhook URL when none was set creates a
 // webhook secret, returned once; changing the URL keeps the secret; clearing it drops both.
-// A patch that changes where the application's people or events go (redirectsPeople) needs
-// a sign-in of the last auth.RecentSignIn (Unauthorized, reauthentication_required); the other
-// settings, and those fields sent unchanged (the portal's form sends every field), do not. A
-// patch that changes nothing writes and records nothing; any other counts against the
-// developer's changes (team.TakeWrite).
+// A patch that changes where the application's people or events go (redirectsPeople), or that
+// stops requiring pushed authorization requests (opensSignIns), needs a sign-in of the last
+// auth.RecentSignIn (Unauthorized, reauthentication_required); the other settings, and those
+// fields sent unchanged (the portal's form sends every field), do not. A patch that changes
+// nothing writes and records nothing; any other counts against the developer's changes
+// (team.TakeWrite).
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
 		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
@@ -126,7 +127,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if err := s.validate(ctx, &in, false); err != nil {
 			return err
 		}
-		if redirectsPeople(app, in) {
+		if redirectsPeople(app, in) || opensSignIns(app, in) {
 			if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 				return err
 			}
@@ -199,6 +200,15 @@ func settingsUnchanged(app *ent.Application, in ApplicationInput, p ApplicationP
 func redirectsPeople(app *ent.Application, in ApplicationInput) bool {
 	return !slices.Equal(in.RedirectURIs, app.RedirectUris) || !slices.Equal(in.AllowedOrigins, app.AllowedOrigins) ||
 		in.WebhookURL != app.WebhookURL || in.BackchannelLogoutURI != app.BackchannelLogoutURI
+}
+
+// opensSignIns reports whether the validated settings in stop app requiring pushed
+// authorization requests: required, only the holder of the client secret starts a sign-in to
+// the application (RFC 9126 §6), so a stolen session that turns the requirement off opens
+// sign-ins to anyone's crafted request, and needs a recent sign-in, as redirectsPeople's
+// changes do. Turning it on needs none.
+func opensSignIns(app *ent.Application, in ApplicationInput) bool {
+	return app.RequirePushedAuthorizationRequests && !in.RequirePushedAuthorizationRequests
 }
 
 // RotateClientSecret replaces the client secret of appID and returns the new one, this once.
