@@ -27,6 +27,10 @@ import (
 	"loginsign/internal/store"
 )
 
+// requirePushedDescription is what an application that requires pushed authorization
+// requests is told of a request in the browser's URL (authorization and redirect check).
+const requirePushedDescription = "this client requires pushed authorization requests: push the request to /oauth/par and pass its request_uri"
+
 // Authorize validates an authorization request against the registered client (RFC 6749
 // §4.1.1, §4.1.2.1): an unknown client_id or a redirect_uri not registered for it is an error
 // that must be shown, never redirected; any other error comes back redirectable, with the
@@ -61,7 +65,7 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*AuthorizeReques
 	}
 	if app.RequirePushedAuthorizationRequests && !pushed {
 		// RFC 9126 §6: its parameters in the browser's URL are taken from nobody.
-		return req, app, ErrInvalidRequest.WithDescription("this client requires pushed authorization requests: push the request to /oauth/par and pass its request_uri").Redirectable()
+		return req, app, ErrInvalidRequest.WithDescription(requirePushedDescription).Redirectable()
 	}
 	if err := s.checkIDTokenHint(ctx, req, app); err != nil {
 		return req, app, err.Redirectable()

@@ -89,6 +89,10 @@ func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI strin
 			r.Problems = append(r.Problems, "http is fine on loopback for development; use https in production")
 		}
 	}
+	if r.OK && app.RequirePushedAuthorizationRequests {
+		// As /oauth/authorize tells anyone who sends it a request in the URL.
+		r.Problems = append(r.Problems, requirePushedDescription)
+	}
 	return r, nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/oauth"
+	"loginsign/internal/portal"
 )
 
 // signedInTokens runs a sign-in with consent share and returns the token answer.
@@ -291,6 +292,14 @@ func TestHealthcheck(t *testing.T) {
 	res, err := e.srv.oauth.CheckRedirect(context.Background(), e.app.ID, rpCallback)
 	if err != nil || !res.OK {
 		t.Fatalf("CheckRedirect: %+v %v", res, err)
+	}
+	// An application that requires pushed requests takes the pair through /oauth/par only, as
+	// its authorization endpoint tells anyone who tries.
+	required := true
+	e.updateApp(e.app, portal.ApplicationPatch{RequirePushedAuthorizationRequests: &required})
+	st, m = get(url.Values{"client_id": {e.app.ID}, "redirect_uri": {rpCallback}})
+	if problems := strings.Join(toStrings(m["problems"]), "\n"); st != 200 || m["ok"] != true || !strings.Contains(problems, "/oauth/par") {
+		t.Fatalf("the pair of an application that requires pushed requests: %d %v, want ok with a problem naming /oauth/par", st, m)
 	}
 }
 
