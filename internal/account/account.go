@@ -614,7 +614,8 @@ func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User,
 // primary one (identity.ChangePrimaryEmail with reason user_email_change: apps that were
 // shown the old primary address get email_changed). The old primary stays as a verified
 // alternative. Past PrimaryChanges a day RateLimited, counted after the checks that refuse
-// without changing anything.
+// without changing anything; a change that fails for a reason of the server's own (apperr
+// Internal, a dependency down) gives its hit back.
 func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -627,10 +628,16 @@ func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.Us
 	if ue.VerifiedAt == nil {
 		return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
 	}
-	if err := ratelimit.New(s.KV).Take(ctx, s.PrimaryChanges.Or(DefaultPrimaryChanges), uid); err != nil {
+	limiter, rule := ratelimit.New(s.KV), s.PrimaryChanges.Or(DefaultPrimaryChanges)
+	if err := limiter.Take(ctx, rule, uid); err != nil {
 		return nil, err
 	}
 	if _, err := s.Identity.ChangePrimaryEmail(ctx, uid, ue.Email, webhooks.ReasonUserEmailChange, "", uid); err != nil {
+		if apperr.Is(err, apperr.Internal) || apperr.DependencyDown(err) {
+			if rerr := limiter.Return(context.WithoutCancel(ctx), rule, uid); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
 		return nil, err
 	}
 	s.wake()
