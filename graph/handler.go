@@ -43,7 +43,7 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(smallOnly[*ast.QueryDocument]{lru.New[*ast.QueryDocument](1000)})
 	srv.Use(extension.Introspection{})
-	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{lru.New[string](100)}})
+	srv.Use(extension.AutomaticPersistedQuery{Cache: smallOnly[string]{perPrincipal{lru.New[string](100)}}})
 	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields, schema: es.Schema()}) // before the complexity walk
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

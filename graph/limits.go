@@ -221,11 +221,7 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 	if s, ok := oc.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats); ok {
 		cost = max(1, s.Complexity)
 	}
-	who := "ip:" + auth.ClientIP(ctx)
-	if s, ok := auth.SessionFrom(ctx); ok {
-		who = "usr:" + s.UserID
-	}
-	err := p.limiter.TakeN(ctx, p.rule, who, cost)
+	err := p.limiter.TakeN(ctx, p.rule, principal(ctx), cost)
 	if err == nil {
 		return nil
 	}
@@ -239,6 +235,14 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 	gerr := gqlerror.Errorf("internal error")
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
+}
+
+// principal is who sends an operation: the signed-in person, else the client address.
+func principal(ctx context.Context) string {
+	if s, ok := auth.SessionFrom(ctx); ok {
+		return "usr:" + s.UserID
+	}
+	return "ip:" + auth.ClientIP(ctx)
 }
 
 // MaxCachedQuery is the longest query text the parsed-query and persisted-query caches keep:
@@ -258,4 +262,18 @@ func (c smallOnly[T]) Add(ctx context.Context, key string, value T) {
 		return
 	}
 	c.Cache.Add(ctx, key, value)
+}
+
+// perPrincipal is the persisted-query cache of each principal: a hash finds only the text its
+// own sender sent. Shared by everyone, it answered anyone holding the hash of a guessed query
+// (a search of an application's people for an address, say) whether somebody had sent it: the
+// query ran instead of PERSISTED_QUERY_NOT_FOUND.
+type perPrincipal struct{ graphql.Cache[string] }
+
+func (c perPrincipal) Get(ctx context.Context, hash string) (string, bool) {
+	return c.Cache.Get(ctx, principal(ctx)+" "+hash)
+}
+
+func (c perPrincipal) Add(ctx context.Context, hash string, query string) {
+	c.Cache.Add(ctx, principal(ctx)+" "+hash, query)
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
-	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -89,7 +88,9 @@ func (s *Service) CurrentLogins(ctx context.Context, appID string, q LoginsQuery
 	l := &Logins{s: s, appID: appID, q: q}
 	if q.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || !strings.HasPrefix(string(b), ids.Connection) {
+		// A connection id, as Each made it: anything else names nothing, and a NUL or bytes
+		// that are not UTF-8 would reach PostgreSQL, which fails the query after the 200.
+		if err != nil || !ids.Valid(ids.Connection, string(b)) {
 			return nil, apperr.New(apperr.Invalid, "cursor is not valid")
 		}
 		l.after = string(b)
