@@ -111,13 +111,21 @@ func For(tag language.Tag) *Locale {
 // English is the fallback locale.
 var English = For(language.English)
 
+// MaxUILocales is the longest ui_locales Choose reads (sixteen tags and their spaces are far
+// shorter): every page and widget passes the request's value as it came.
+const MaxUILocales = 256
+
 // Choose picks the language from, in order: the person's setting (a BCP 47 tag, "" when none),
 // ui_locales (space-separated BCP 47 tags, OpenID Connect Core §3.1.2.1) and the
 // Accept-Language header. The first source that names a supported language wins; when none
-// does, English.
+// does, English. A ui_locales longer than MaxUILocales is ignored, as is an Accept-Language
+// over 1,024 bytes.
 func Choose(setting, uiLocales, acceptLanguage string) *Locale {
 	if t, ok := match(strings.Fields(setting)); ok {
 		return For(t)
+	}
+	if len(uiLocales) > MaxUILocales {
+		uiLocales = ""
 	}
 	if t, ok := match(strings.Fields(uiLocales)); ok {
 		return For(t)

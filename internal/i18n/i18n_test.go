@@ -217,6 +217,9 @@ func TestChoose(t *testing.T) {
 		{"", "", "*", "en"},
 		{"", "", "en-GB", "en"},
 		{"", "", "garbage;;;q=x", "en"},
+		// Longer than MaxUILocales: ignored whole, not split into thousands of fields.
+		{"", strings.Repeat("x ", MaxUILocales) + "de", "fr", "fr"},
+		{"", strings.Repeat(" ", MaxUILocales-2) + "de", "fr", "de"},
 	} {
 		if got := Choose(c.setting, c.ui, c.accept).Lang(); got != c.want {
 			t.Errorf("Choose(%q, %q, %q) = %s, want %s", c.setting, c.ui, c.accept, got, c.want)
