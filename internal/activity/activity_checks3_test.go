@@ -184,7 +184,9 @@ func TestActivityPagesAreBounded(t *testing.T) {
 		if _, err := e.svc.ForPerson(as(e.ann), e.ann.ID, activity.Filter{Types: []activity.Type{"password_changed"}}, activity.Page{}); !apperr.Is(err, apperr.Invalid) {
 			t.Errorf("an unknown type: %v, want Invalid", err)
 		}
-		for _, c := range []string{"not a cursor!", "MTIz", "OmFiYw", "MTIzOg"} { // "123", ":abc" (no time), "123:" (no id)
+		// "123", ":abc" (no time), "123:" (no id), "123:act_\x00" and "123:act_\xff" (an id no
+		// list gave, which SQLite answered with a page).
+		for _, c := range []string{"not a cursor!", "MTIz", "OmFiYw", "MTIzOg", "MTIzOmFjdF8A", "MTIzOmFjdF__"} {
 			if _, err := e.svc.ForPerson(as(e.ann), e.ann.ID, activity.Filter{}, activity.Page{After: c}); !apperr.Is(err, apperr.Invalid) {
 				t.Errorf("cursor %q: %v, want Invalid", c, err)
 			}

@@ -18,6 +18,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
 
@@ -205,7 +206,9 @@ func parseCursor(c string) (time.Time, string, bool) {
 	}
 	ns, id, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(ns, 10, 64)
-	if !ok || err != nil || id == "" {
+	// An id this list gave: PostgreSQL refuses a NUL or bytes that are not UTF-8, and SQLite
+	// would answer a page for them.
+	if !ok || err != nil || !ids.Valid(ids.ActivityEvent, id) {
 		return time.Time{}, "", false
 	}
 	return time.Unix(0, n).UTC(), id, true

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
 
@@ -43,19 +44,23 @@ func NextCursor(p entgql.PageInfo[string]) *string {
 }
 
 // ParseCursor reads the text CursorText gave out. A text no list gave out (undecodable,
-// longer than any real cursor, or holding a value no column holds: a map, a nested list) is
-// apperr.Invalid with message msg; "" is no cursor (nil). Lists ordered by typed fields check
-// the values further (CheckCursors).
+// longer than any real cursor, or holding a value no column holds: a map, a nested list, text
+// that is not UTF-8 or holds a NUL) is apperr.Invalid with message msg; "" is no cursor
+// (nil). Lists ordered by typed fields check the values further (CheckCursors).
 func ParseCursor(text, msg string) (*Cursor, error) {
 	if text == "" {
 		return nil, nil
 	}
 	var c Cursor
-	if len(text) > maxCursorText || c.UnmarshalGQL(text) != nil || !columnValues(c.Value) {
+	if len(text) > maxCursorText || c.UnmarshalGQL(text) != nil || !columnText(c.ID) || !columnValues(c.Value) {
 		return nil, apperr.New(apperr.Invalid, "%s", msg)
 	}
 	return &c, nil
 }
+
+// columnText tells whether s is text a column can hold: UTF-8 without a NUL (PostgreSQL
+// refuses the rest, SQLite compares it with every row).
+func columnText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 // columnValues tells whether v, a cursor's value, is what a list's cursor holds: nothing, one
 // column's value, or a list of them.
@@ -65,8 +70,12 @@ func columnValues(v any) bool {
 		values = []any{v}
 	}
 	for _, v := range values {
-		switch v.(type) {
-		case nil, time.Time, string, bool, float32, float64, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+		switch v := v.(type) {
+		case string:
+			if !columnText(v) {
+				return false
+			}
+		case nil, time.Time, bool, float32, float64, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
 		default:
 			return false
 		}

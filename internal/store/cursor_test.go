@@ -27,7 +27,10 @@ func TestCursorText(t *testing.T) {
 	if c, err := store.ParseCursor("", "bad cursor"); c != nil || err != nil {
 		t.Errorf(`ParseCursor("") = %v, %v`, c, err)
 	}
-	for _, bad := range []string{"not a cursor!", "%%%", strings.Repeat("A", 600)} {
+	// A cursor whose id or value is text no column holds (a NUL, bytes that are not UTF-8).
+	noText := []string{store.CursorText(&store.Cursor{ID: "app_\x00"}), store.CursorText(&store.Cursor{ID: "app_\xff"}),
+		store.CursorText(&store.Cursor{ID: "app_x", Value: []any{"a\x00"}})}
+	for _, bad := range append([]string{"not a cursor!", "%%%", strings.Repeat("A", 600)}, noText...) {
 		_, err := store.ParseCursor(bad, "bad cursor")
 		if !apperr.Is(err, apperr.Invalid) || !strings.Contains(err.Error(), "bad cursor") {
 			t.Errorf("ParseCursor(%.20q) = %v, want Invalid with the message", bad, err)
