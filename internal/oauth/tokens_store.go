@@ -718,16 +718,14 @@ func (s *Service) decodeAccessGrant(b []byte) (*accessGrant, error) {
 	return g, nil
 }
 
-// AccessToken validates a Bearer access token (RFC 6750) and returns its grant. A missing,
-// unknown, expired or revoked token answers ErrInvalidToken. The connection is not loaded
-// here; UserInfo checks it on every call, so a deleted or blocked connection stops working.
+// AccessToken validates a Bearer access token (RFC 6750) of a person and returns its grant,
+// with the checks of UserInfo (personGrant): a missing, unknown, expired or revoked token, a
+// client_credentials one, or one whose connection is deleted or blocked or whose application
+// is being deleted answers ErrInvalidToken.
 func (s *Service) AccessToken(ctx context.Context, raw string) (auth.Token, error) {
-	g, err := s.accessGrant(ctx, raw)
+	g, _, err := s.personGrant(ctx, raw)
 	if err != nil {
 		return auth.Token{}, err
-	}
-	if g == nil || g.ConnectionID == "" { // a client_credentials token acts for no person
-		return auth.Token{}, ErrInvalidToken
 	}
 	return auth.Token{ApplicationID: g.ApplicationID, ConnectionID: g.ConnectionID, UserID: g.UserID, Scopes: g.Scopes}, nil
 }

@@ -99,32 +99,12 @@ func nullable(s string) any {
 	return s
 }
 
-// UserInfo validates the Bearer access token raw (as AccessToken does) and returns the
-// profile of its connection, limited to the token's scopes. The token and the profiles'
-// stamp are read in one round trip, and the connection's profile comes from the profile
-// cache when it holds a current entry (see connProfile): a deleted or blocked connection
-// answers ErrInvalidToken from the next call on (the active flag only describes the
-// connection; signing in again reactivates it), as does one of an application being deleted.
+// UserInfo validates the Bearer access token raw (personGrant) and returns the profile of its
+// connection, limited to the token's scopes.
 func (s *Service) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
-	g, stamp, err := s.accessGrantStamped(ctx, raw)
+	g, p, err := s.personGrant(ctx, raw)
 	if err != nil {
 		return nil, err
-	}
-	if g == nil || g.ConnectionID == "" { // a client_credentials token acts for no person
-		return nil, ErrInvalidToken
-	}
-	p, found, err := s.connProfile(ctx, g.ConnectionID, stamp)
-	if err != nil {
-		return nil, serverError(err)
-	}
-	if !found {
-		return nil, ErrInvalidToken.WithDescription("the connection was deleted")
-	}
-	if p.Blocked || p.ApplicationID != g.ApplicationID {
-		return nil, ErrInvalidToken.WithDescription("the connection is blocked")
-	}
-	if p.AppDeleting {
-		return nil, ErrInvalidToken.WithDescription("the application is being deleted")
 	}
 	out := &UserInfo{Subject: g.ConnectionID}
 	if slices.Contains(g.Scopes, ScopeEmail) {
@@ -134,6 +114,35 @@ func (s *Service) UserInfo(ctx context.Context, raw string) (*UserInfo, error) {
 		out.Profile, out.GlobalID, out.Name, out.Picture = true, p.GlobalID, p.Name, p.Image
 	}
 	return out, nil
+}
+
+// personGrant is the one check of a person's access token, for GET /api/user and every other
+// Bearer route (AccessToken): it returns the token's grant and its connection's profile, or
+// ErrInvalidToken for a missing, unknown, expired or revoked token, a client_credentials one
+// (it acts for no person), a deleted or blocked connection (the active flag only describes
+// the connection; signing in again reactivates it), and a connection of an application being
+// deleted. The token and the profiles' stamp are read in one round trip, and the profile
+// comes from the profile cache when it holds a current entry (see connProfile).
+func (s *Service) personGrant(ctx context.Context, raw string) (*accessGrant, connProfile, error) {
+	g, stamp, err := s.accessGrantStamped(ctx, raw)
+	if err != nil {
+		return nil, connProfile{}, err
+	}
+	if g == nil || g.ConnectionID == "" {
+		return nil, connProfile{}, ErrInvalidToken
+	}
+	p, found, err := s.connProfile(ctx, g.ConnectionID, stamp)
+	switch {
+	case err != nil:
+		return nil, p, serverError(err)
+	case !found:
+		return nil, p, ErrInvalidToken.WithDescription("the connection was deleted")
+	case p.Blocked || p.ApplicationID != g.ApplicationID:
+		return nil, p, ErrInvalidToken.WithDescription("the connection is blocked")
+	case p.AppDeleting:
+		return nil, p, ErrInvalidToken.WithDescription("the application is being deleted")
+	}
+	return g, p, nil
 }
 
 // connProfile is what GET /api/user and introspection read of a connection and its

@@ -24,8 +24,8 @@ import (
 // application authenticates nowhere and signs nobody in, even when the deletion fails before
 // its connections have all ended (a deadline, a lost database connection; a million
 // connections take a quarter of an hour): its secret gets no token, its refresh tokens and
-// client token are refused, its people's access tokens read nothing at /api/user, an
-// authorization request or a pushed one is an unknown client, and a sign-in begun before
+// client token are refused, its people's access tokens read nothing (/api/user, their
+// licenses), an authorization request or a pushed one is an unknown client, and a sign-in begun before
 // does not end with a code. Before, it went on working while the
 // deletion ran, and for good after a failure. The same deletion again finishes it.
 func TestAnApplicationStopsWhenItsDeletionBegins(t *testing.T) {
@@ -69,6 +69,13 @@ func TestAnApplicationStopsWhenItsDeletionBegins(t *testing.T) {
 		}
 		if st, body, _ := e.apiUser(tok.AccessToken); st != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(body), "being deleted") {
 			t.Errorf("GET /api/user with a person's access token to the application being deleted: %d %v, want 401", st, body)
+		}
+		req, _ := http.NewRequest(http.MethodGet, e.base+"/api/user/licenses/subscriptions", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		if resp, err := http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("the person's licenses with their access token to the application being deleted: %d, want 401", resp.StatusCode)
 		}
 		if st, body, _ := e.appAPI(http.MethodGet, "/api/applications/"+e.app.ID+"/users", clientToken, ""); st != http.StatusUnauthorized {
 			t.Errorf("the app API with the client token of the application being deleted: %d %s, want 401", st, body)
