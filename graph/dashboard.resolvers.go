@@ -39,21 +39,21 @@ func (r *mutationResolver) VerifyAlternativeEmail(ctx context.Context, token str
 }
 
 // RemoveAlternativeEmail is the resolver for the removeAlternativeEmail field.
-func (r *mutationResolver) RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error) {
-	if err := r.Account.RemoveAlternativeEmail(ctx, emailID); err != nil {
+func (r *mutationResolver) RemoveAlternativeEmail(ctx context.Context, emailID string, code *string) (*model.RemoveAlternativeEmailPayload, error) {
+	if err := r.Account.RemoveAlternativeEmail(ctx, emailID, deref(code)); err != nil {
 		return nil, err
 	}
 	return &model.RemoveAlternativeEmailPayload{DeletedEmailID: emailID}, nil
 }
 
 // MakePrimaryEmail is the resolver for the makePrimaryEmail field.
-func (r *mutationResolver) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
-	return r.Account.MakePrimaryEmail(ctx, emailID)
+func (r *mutationResolver) MakePrimaryEmail(ctx context.Context, emailID string, code *string) (*ent.User, error) {
+	return r.Account.MakePrimaryEmail(ctx, emailID, deref(code))
 }
 
 // DeleteAccount is the resolver for the deleteAccount field.
-func (r *mutationResolver) DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error) {
-	n, err := r.Account.DeleteAccount(ctx, confirmGlobalID)
+func (r *mutationResolver) DeleteAccount(ctx context.Context, confirmGlobalID string, code *string) (*model.DeleteAccountPayload, error) {
+	n, err := r.Account.DeleteAccount(ctx, confirmGlobalID, deref(code))
 	if err != nil {
 		return nil, err
 	}

@@ -479,7 +479,7 @@ type ComplexityRoot struct {
 		CreateApplication         func(childComplexity int, input model.CreateApplicationInput) int
 		CreateLicenseCodes        func(childComplexity int, input model.CreateLicenseCodesInput) int
 		CreateLicenseVariant      func(childComplexity int, applicationID string, input model.CreateLicenseVariantInput) int
-		DeleteAccount             func(childComplexity int, confirmGlobalID string) int
+		DeleteAccount             func(childComplexity int, confirmGlobalID string, code *string) int
 		DeleteAppConnection       func(childComplexity int, appID string, connectionID string) int
 		DeleteApplication         func(childComplexity int, id string) int
 		DeleteLicenseCode         func(childComplexity int, applicationID string, id string) int
@@ -497,7 +497,7 @@ type ComplexityRoot struct {
 		ImportUsers               func(childComplexity int, appID string, input model.ImportUsersInput) int
 		InviteMember              func(childComplexity int, input model.InviteMemberInput) int
 		LeaveApplication          func(childComplexity int, input model.LeaveApplicationInput) int
-		MakePrimaryEmail          func(childComplexity int, emailID string) int
+		MakePrimaryEmail          func(childComplexity int, emailID string, code *string) int
 		PingWebhook               func(childComplexity int, input model.PingWebhookInput) int
 		ProposeConnectionEmail    func(childComplexity int, input model.ProposeConnectionEmailInput) int
 		ProposeOwnershipTransfer  func(childComplexity int, input model.ProposeOwnershipTransferInput) int
@@ -505,7 +505,7 @@ type ComplexityRoot struct {
 		RedeliverWebhookEvent     func(childComplexity int, applicationID string, eventID string) int
 		RefusePendingLink         func(childComplexity int, input model.RefusePendingLinkInput) int
 		RegenerateRecoveryCodes   func(childComplexity int, input model.RegenerateRecoveryCodesInput) int
-		RemoveAlternativeEmail    func(childComplexity int, emailID string) int
+		RemoveAlternativeEmail    func(childComplexity int, emailID string, code *string) int
 		RemoveApplication         func(childComplexity int, input model.RemoveApplicationInput) int
 		RemoveConnection          func(childComplexity int, connectionID string) int
 		RemoveEmail               func(childComplexity int, input model.RemoveEmailInput) int
@@ -993,9 +993,9 @@ type MutationResolver interface {
 	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
 	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
 	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
-	RemoveAlternativeEmail(ctx context.Context, emailID string) (*model.RemoveAlternativeEmailPayload, error)
-	MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error)
-	DeleteAccount(ctx context.Context, confirmGlobalID string) (*model.DeleteAccountPayload, error)
+	RemoveAlternativeEmail(ctx context.Context, emailID string, code *string) (*model.RemoveAlternativeEmailPayload, error)
+	MakePrimaryEmail(ctx context.Context, emailID string, code *string) (*ent.User, error)
+	DeleteAccount(ctx context.Context, confirmGlobalID string, code *string) (*model.DeleteAccountPayload, error)
 	RefusePendingLink(ctx context.Context, input model.RefusePendingLinkInput) (*model.RefusePendingLinkPayload, error)
 	CreateLicenseVariant(ctx context.Context, applicationID string, input model.CreateLicenseVariantInput) (*ent.LicenseVariant, error)
 	UpdateLicenseVariant(ctx context.Context, applicationID string, id string, input model.UpdateLicenseVariantInput) (*ent.LicenseVariant, error)
@@ -2728,7 +2728,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string)), true
+		return e.ComplexityRoot.Mutation.DeleteAccount(childComplexity, args["confirmGlobalId"].(string), args["code"].(*string)), true
 	case "Mutation.deleteAppConnection":
 		if e.ComplexityRoot.Mutation.DeleteAppConnection == nil {
 			break
@@ -2926,7 +2926,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string)), true
+		return e.ComplexityRoot.Mutation.MakePrimaryEmail(childComplexity, args["emailId"].(string), args["code"].(*string)), true
 	case "Mutation.pingWebhook":
 		if e.ComplexityRoot.Mutation.PingWebhook == nil {
 			break
@@ -3014,7 +3014,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string)), true
+		return e.ComplexityRoot.Mutation.RemoveAlternativeEmail(childComplexity, args["emailId"].(string), args["code"].(*string)), true
 	case "Mutation.removeApplication":
 		if e.ComplexityRoot.Mutation.RemoveApplication == nil {
 			break
@@ -5045,14 +5045,14 @@ extend type Mutation {
   """
   verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload! @deprecated(reason: "Use verifyEmail(input:), which follows the schema convention; verifyAlternativeEmail is removed in the next release.")
   """Unlinks an alternative address."""
-  removeAlternativeEmail(emailId: ID!): RemoveAlternativeEmailPayload! @deprecated(reason: "Use removeEmail(input:), which follows the schema convention; removeAlternativeEmail is removed in the next release.")
+  removeAlternativeEmail(emailId: ID!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): RemoveAlternativeEmailPayload! @deprecated(reason: "Use removeEmail(input:), which follows the schema convention; removeAlternativeEmail is removed in the next release.")
   """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
-  makePrimaryEmail(emailId: ID!): User! @deprecated(reason: "Use setPrimaryEmail(input:), which follows the schema convention; makePrimaryEmail is removed in the next release.")
+  makePrimaryEmail(emailId: ID!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): User! @deprecated(reason: "Use setPrimaryEmail(input:), which follows the schema convention; makePrimaryEmail is removed in the next release.")
   """
   Deletes the account: every connection ends (each app gets user_account_deleted), every
   session ends. confirmGlobalId must be the person's Global User ID.
   """
-  deleteAccount(confirmGlobalId: String!): DeleteAccountPayload! @deprecated(reason: "Use closeAccount(input:), which follows the schema convention; deleteAccount is removed in the next release.")
+  deleteAccount(confirmGlobalId: String!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): DeleteAccountPayload! @deprecated(reason: "Use closeAccount(input:), which follows the schema convention; deleteAccount is removed in the next release.")
   """Refuses an application's proposal to link this account (see User.pendingLinks)."""
   refusePendingLink(input: RefusePendingLinkInput!): RefusePendingLinkPayload!
 }
@@ -7715,6 +7715,11 @@ type RenamePasskeyPayload {
 
 input DeletePasskeyInput {
   id: ID!
+  """
+  A current TOTP code or a recovery code: required when two-step verification is on, as for
+  adding a passkey, ignored when it is off.
+  """
+  code: String
 }
 
 type DeletePasskeyPayload {
@@ -7868,12 +7873,22 @@ type VerifyEmailPayload {
 }
 input RemoveEmailInput {
   emailId: ID!
+  """
+  A current TOTP code or a recovery code: required when two-step verification is on (a copied
+  session cookie must not take the account from its person), ignored when it is off.
+  """
+  code: String
 }
 type RemoveEmailPayload {
   deletedEmailId: ID!
 }
 input SetPrimaryEmailInput {
   emailId: ID!
+  """
+  A current TOTP code or a recovery code: required when two-step verification is on (a copied
+  session cookie must not take the account from its person), ignored when it is off.
+  """
+  code: String
 }
 type SetPrimaryEmailPayload {
   user: User!
@@ -7881,6 +7896,11 @@ type SetPrimaryEmailPayload {
 input CloseAccountInput {
   """The person's Global User ID, typed again."""
   confirmGlobalId: String!
+  """
+  A current TOTP code or a recovery code: required when two-step verification is on (a copied
+  session cookie must not take the account from its person), ignored when it is off.
+  """
+  code: String
 }
 type CloseAccountPayload {
   """How many app connections ended."""
@@ -11091,6 +11111,14 @@ func (ec *executionContext) field_Mutation_deleteAccount_args(ctx context.Contex
 		return nil, err
 	}
 	args["confirmGlobalId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
 	return args, nil
 }
 
@@ -11391,6 +11419,14 @@ func (ec *executionContext) field_Mutation_makePrimaryEmail_args(ctx context.Con
 		return nil, err
 	}
 	args["emailId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
 	return args, nil
 }
 
@@ -11519,6 +11555,14 @@ func (ec *executionContext) field_Mutation_removeAlternativeEmail_args(ctx conte
 		return nil, err
 	}
 	args["emailId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
 	return args, nil
 }
 
@@ -18878,7 +18922,7 @@ func (ec *executionContext) _Mutation_removeAlternativeEmail(ctx context.Context
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string))
+			return ec.Resolvers.Mutation().RemoveAlternativeEmail(ctx, fc.Args["emailId"].(string), fc.Args["code"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.RemoveAlternativeEmailPayload) graphql.Marshaler {
@@ -18922,7 +18966,7 @@ func (ec *executionContext) _Mutation_makePrimaryEmail(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string))
+			return ec.Resolvers.Mutation().MakePrimaryEmail(ctx, fc.Args["emailId"].(string), fc.Args["code"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.User) graphql.Marshaler {
@@ -18966,7 +19010,7 @@ func (ec *executionContext) _Mutation_deleteAccount(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string))
+			return ec.Resolvers.Mutation().DeleteAccount(ctx, fc.Args["confirmGlobalId"].(string), fc.Args["code"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteAccountPayload) graphql.Marshaler {
@@ -31109,7 +31153,7 @@ func (ec *executionContext) unmarshalInputCloseAccountInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"confirmGlobalId"}
+	fieldsInOrder := [...]string{"confirmGlobalId", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31123,6 +31167,13 @@ func (ec *executionContext) unmarshalInputCloseAccountInput(ctx context.Context,
 				return it, err
 			}
 			it.ConfirmGlobalID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil
@@ -31876,7 +31927,7 @@ func (ec *executionContext) unmarshalInputDeletePasskeyInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id"}
+	fieldsInOrder := [...]string{"id", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31890,6 +31941,13 @@ func (ec *executionContext) unmarshalInputDeletePasskeyInput(ctx context.Context
 				return it, err
 			}
 			it.ID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil
@@ -35703,7 +35761,7 @@ func (ec *executionContext) unmarshalInputRemoveEmailInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"emailId"}
+	fieldsInOrder := [...]string{"emailId", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -35717,6 +35775,13 @@ func (ec *executionContext) unmarshalInputRemoveEmailInput(ctx context.Context, 
 				return it, err
 			}
 			it.EmailID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil
@@ -36351,7 +36416,7 @@ func (ec *executionContext) unmarshalInputSetPrimaryEmailInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"emailId"}
+	fieldsInOrder := [...]string{"emailId", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36365,6 +36430,13 @@ func (ec *executionContext) unmarshalInputSetPrimaryEmailInput(ctx context.Conte
 				return it, err
 			}
 			it.EmailID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil

@@ -88,7 +88,7 @@ func (r *mutationResolver) RenamePasskey(ctx context.Context, input model.Rename
 
 // DeletePasskey is the resolver for the deletePasskey field.
 func (r *mutationResolver) DeletePasskey(ctx context.Context, input model.DeletePasskeyInput) (*model.DeletePasskeyPayload, error) {
-	if err := r.WebAuthn.Delete(ctx, input.ID); err != nil {
+	if err := r.WebAuthn.Delete(ctx, input.ID, deref(input.Code)); err != nil {
 		return nil, err
 	}
 	return &model.DeletePasskeyPayload{DeletedID: input.ID}, nil

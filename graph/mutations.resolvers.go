@@ -64,7 +64,7 @@ func (r *mutationResolver) VerifyEmail(ctx context.Context, input model.VerifyEm
 
 // RemoveEmail is the resolver for the removeEmail field.
 func (r *mutationResolver) RemoveEmail(ctx context.Context, input model.RemoveEmailInput) (*model.RemoveEmailPayload, error) {
-	if _, err := r.RemoveAlternativeEmail(ctx, input.EmailID); err != nil {
+	if _, err := r.RemoveAlternativeEmail(ctx, input.EmailID, input.Code); err != nil {
 		return nil, err
 	}
 	return &model.RemoveEmailPayload{DeletedEmailID: input.EmailID}, nil
@@ -72,7 +72,7 @@ func (r *mutationResolver) RemoveEmail(ctx context.Context, input model.RemoveEm
 
 // SetPrimaryEmail is the resolver for the setPrimaryEmail field.
 func (r *mutationResolver) SetPrimaryEmail(ctx context.Context, input model.SetPrimaryEmailInput) (*model.SetPrimaryEmailPayload, error) {
-	u, err := r.MakePrimaryEmail(ctx, input.EmailID)
+	u, err := r.MakePrimaryEmail(ctx, input.EmailID, input.Code)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (r *mutationResolver) SetPrimaryEmail(ctx context.Context, input model.SetP
 
 // CloseAccount is the resolver for the closeAccount field.
 func (r *mutationResolver) CloseAccount(ctx context.Context, input model.CloseAccountInput) (*model.CloseAccountPayload, error) {
-	d, err := r.DeleteAccount(ctx, input.ConfirmGlobalID)
+	d, err := r.DeleteAccount(ctx, input.ConfirmGlobalID, input.Code)
 	if err != nil {
 		return nil, err
 	}

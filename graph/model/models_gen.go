@@ -145,6 +145,9 @@ type ClaimLicenseCodePayload struct {
 type CloseAccountInput struct {
 	// The person's Global User ID, typed again.
 	ConfirmGlobalID string `json:"confirmGlobalId"`
+	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
+	// session cookie must not take the account from its person), ignored when it is off.
+	Code *string `json:"code,omitempty"`
 }
 
 type CloseAccountPayload struct {
@@ -239,6 +242,9 @@ type DeleteAccountPayload struct {
 
 type DeletePasskeyInput struct {
 	ID string `json:"id"`
+	// A current TOTP code or a recovery code: required when two-step verification is on, as for
+	// adding a passkey, ignored when it is off.
+	Code *string `json:"code,omitempty"`
 }
 
 type DeletePasskeyPayload struct {
@@ -529,6 +535,9 @@ type RemoveConnectionPayload struct {
 
 type RemoveEmailInput struct {
 	EmailID string `json:"emailId"`
+	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
+	// session cookie must not take the account from its person), ignored when it is off.
+	Code *string `json:"code,omitempty"`
 }
 
 type RemoveEmailPayload struct {
@@ -692,6 +701,9 @@ type SetLanguagePayload struct {
 
 type SetPrimaryEmailInput struct {
 	EmailID string `json:"emailId"`
+	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
+	// session cookie must not take the account from its person), ignored when it is off.
+	Code *string `json:"code,omitempty"`
 }
 
 type SetPrimaryEmailPayload struct {

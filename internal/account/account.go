@@ -56,6 +56,30 @@ type Service struct {
 	// PrimaryChanges bounds a person's changes of their primary address (MakePrimaryEmail);
 	// default DefaultPrimaryChanges.
 	PrimaryChanges ratelimit.Rule
+	// SecondStep asks a person who has two-step verification on for a current code before a
+	// change that could take the account from them (mfa.Service); nil asks none, for services
+	// built without two-step verification.
+	SecondStep SecondStep
+}
+
+// SecondStep is the check of mfa.Service.ReverifyIfOn: a sign-in of the last
+// auth.RecentSignIn and, for a person with two-step verification on, a current TOTP or
+// recovery code (code), which the holder of a copied session cookie does not have.
+type SecondStep interface {
+	ReverifyIfOn(ctx context.Context, code string) (string, error)
+}
+
+// reverify is the check of a change that could take the account from its person: making
+// another address the primary one (it receives the security notices and is what applications
+// are shown), removing an address (the person's own magic link would then open a new, empty
+// account) and closing the account. A recent sign-in alone is what a session cookie copied in
+// its first 15 minutes has; with two-step verification on, the person's second step is asked
+// again, as for adding a passkey.
+func (s *Service) reverify(ctx context.Context, code string) (string, error) {
+	if s.SecondStep == nil {
+		return auth.RequireRecentSignIn(ctx, s.now())
+	}
+	return s.SecondStep.ReverifyIfOn(ctx, code)
 }
 
 // DefaultPrimaryChanges is how often a person may make another of their addresses the primary
@@ -142,7 +166,7 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 }
 
 // DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID
-// (the dashboard asks them to type it). Every connection ends as RemoveConnection would, but
+// (the dashboard asks them to type it), and the person passes reverify with code. Every connection ends as RemoveConnection would, but
 // each app gets user_account_deleted; every browser session ends, so do a TOTP enrolment and a
 // passkey registration in progress; the addresses and the user row are deleted, so are the
 // person's address change requests, and the audit events of the account keep no address
@@ -151,8 +175,8 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 // never issued again (the allocator's counter only moves forward). A person who still owns
 // applications must delete or hand them over first (Conflict "owns_applications"): deleting
 // them would end other people's connections.
-func (s *Service) DeleteAccount(ctx context.Context, confirm string) (endedConnections int, err error) {
-	uid, err := auth.RequireRecentSignIn(ctx, s.now())
+func (s *Service) DeleteAccount(ctx context.Context, confirm, code string) (endedConnections int, err error) {
+	uid, err := s.reverify(ctx, code)
 	if err != nil {
 		return 0, err
 	}
@@ -488,7 +512,7 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 }
 
 // RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
-// verified or pending. The person's refusals of pending links to a verified one are forgotten
+// verified or pending, once the person passes reverify with code. The person's refusals of pending links to a verified one are forgotten
 // with it (forgetRefusals): they are this person's, not the next holder's. Applications that
 // were shown a verified one (the person shared it on the consent page) are shown the
 // connection's relay alias from then on, and get email_changed: the person stopped using the
@@ -502,8 +526,8 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 // found no address and ended nothing. What ends after the commit is only a session of a
 // sign-in through the address that checked it (the sign-in page's stillHeld) before the
 // commit.
-func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID string) error {
-	uid, err := auth.RequireRecentSignIn(ctx, s.now())
+func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID, code string) error {
+	uid, err := s.reverify(ctx, code)
 	if err != nil {
 		return err
 	}
@@ -611,13 +635,13 @@ func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User,
 }
 
 // MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the
-// primary one (identity.ChangePrimaryEmail with reason user_email_change: apps that were
+// primary one, once the person passes reverify with code (identity.ChangePrimaryEmail with reason user_email_change: apps that were
 // shown the old primary address get email_changed). The old primary stays as a verified
 // alternative. Past PrimaryChanges a day RateLimited, counted after the checks that refuse
 // without changing anything; a change that fails for a reason of the server's own (apperr
 // Internal, a dependency down) gives its hit back.
-func (s *Service) MakePrimaryEmail(ctx context.Context, emailID string) (*ent.User, error) {
-	uid, err := auth.RequireRecentSignIn(ctx, s.now())
+func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*ent.User, error) {
+	uid, err := s.reverify(ctx, code)
 	if err != nil {
 		return nil, err
 	}

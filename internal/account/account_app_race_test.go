@@ -147,7 +147,7 @@ func TestImportsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			person := e.user("imported-" + ids.RandomLower(6) + "@example.com")
 			op, hold := c.prepare(person, e.app("importing-"+ids.RandomLower(6)))
-			closing := func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); return err }
+			closing := func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); return err }
 			opErr, closingErr := e.raceHeld(t, hold, op, closing)
 			if opErr != nil {
 				t.Errorf("%s: %v", c.name, opErr)
@@ -198,7 +198,7 @@ func TestStatusSyncRacingAccountDeletionDoesNotDeadlock(t *testing.T) {
 		t.Fatalf("the sync did not wait for the held table: %v", err)
 	}
 	closed := make(chan error, 1)
-	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); closed <- err }()
+	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); closed <- err }()
 	// The closing either finishes (it waits for nothing of the sync's) or, as before, waits
 	// for the connection the sync holds.
 	closingErr, closedFirst := e.waitForLockWaiters(t, 2, closed)

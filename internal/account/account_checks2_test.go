@@ -35,13 +35,13 @@ func TestAccountChangesNeedARecentSignIn(t *testing.T) {
 		if n := e.smtp.Count(); n != mails {
 			t.Errorf("an addition with an old sign-in mailed %d messages", n-mails)
 		}
-		wantCode(t, e.svc.RemoveAlternativeEmail(stale, backup.ID), apperr.Unauthorized, "reauthentication_required")
+		wantCode(t, e.svc.RemoveAlternativeEmail(stale, backup.ID, ""), apperr.Unauthorized, "reauthentication_required")
 		if _, err := db.UserEmail.Get(ctx, backup.ID); err != nil {
 			t.Errorf("the address after a removal with an old sign-in: %v", err)
 		}
-		_, err = e.svc.MakePrimaryEmail(stale, backup.ID)
+		_, err = e.svc.MakePrimaryEmail(stale, backup.ID, "")
 		wantCode(t, err, apperr.Unauthorized, "reauthentication_required")
-		_, err = e.svc.DeleteAccount(stale, e.person.GlobalID)
+		_, err = e.svc.DeleteAccount(stale, e.person.GlobalID, "")
 		wantCode(t, err, apperr.Unauthorized, "reauthentication_required")
 		u, err := db.User.Get(ctx, e.person.ID)
 		if err != nil || u.Email != "person@example.com" {
@@ -81,7 +81,7 @@ func TestAClosingRefusedForOwnedApplicationsSignsOutNobody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.DeleteAccount(as(e.dev), e.dev.GlobalID)
+		_, err = e.svc.DeleteAccount(as(e.dev), e.dev.GlobalID, "")
 		wantCode(t, err, apperr.Conflict, "owns_applications")
 		if _, err := e.identity.Sessions.Lookup(ctx, raw); err != nil {
 			t.Errorf("the owner's session after the refused closing: %v, want it still signed in", err)

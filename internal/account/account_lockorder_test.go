@@ -238,7 +238,7 @@ func TestOperationsRacingAccountDeletionDoNotDeadlock(t *testing.T) {
 // go once op waits too, and returns both errors (raceHeld).
 func (e *env) raceHeldDeletion(t *testing.T, person *ent.User, hold func(context.Context, *ent.Tx), op func() error) (deleteErr, opErr error) {
 	t.Helper()
-	closing := func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); return err }
+	closing := func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); return err }
 	return e.raceHeld(t, hold, closing, op)
 }
 
@@ -338,7 +338,7 @@ func TestOperationsLockingThePersonFirstMakeAClosingWait(t *testing.T) {
 				t.Fatalf("%s did not wait for the held application: %v", c.name, err)
 			}
 			deleted := make(chan error, 1)
-			go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); deleted <- err }()
+			go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); deleted <- err }()
 			if err, ended := e.waitForLockWaiters(t, 2, deleted); ended {
 				t.Fatalf("the closing did not wait (closed: %v)", err)
 			}

@@ -72,7 +72,7 @@ func TestVerifyRacingRemovalLeavesNoOrphanClaim(t *testing.T) {
 				// Staggered so the rounds cover the removal's read falling before, inside and
 				// after the verification's transaction.
 				time.Sleep(time.Duration(i%8) * 250 * time.Microsecond)
-				removeErr = e.svc.RemoveAlternativeEmail(as(u), ue.ID)
+				removeErr = e.svc.RemoveAlternativeEmail(as(u), ue.ID, "")
 			})
 			wg.Wait()
 			if removeErr != nil {
@@ -302,7 +302,7 @@ func TestOperationsRacingAccountDeletionLeaveNoRow(t *testing.T) {
 					opErr = e.runDuringDeletion(t, person, op)
 				} else {
 					// SQLite transactions take turns: the operation comes after the deletion.
-					if _, err := e.svc.DeleteAccount(as(person), person.GlobalID); err != nil {
+					if _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); err != nil {
 						t.Fatal(err)
 					}
 					opErr = op(as(person))
@@ -339,7 +339,7 @@ func (e *env) runDuringDeletion(t *testing.T, person *ent.User, op func(ctx cont
 	hold.AppMember.Query().Where(appmember.ID(seat.ID)).ForUpdate().OnlyX(ctx)
 
 	deleted := make(chan error, 1)
-	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); deleted <- err }()
+	go func() { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); deleted <- err }()
 	if err, done := e.waitForLockWaiters(t, 1, deleted); done {
 		t.Fatalf("the deletion did not wait for the held application: %v", err)
 	}

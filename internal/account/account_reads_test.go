@@ -72,7 +72,7 @@ func (e *env) closeMeasured(t *testing.T, teamApp *ent.Application, reads func()
 	db.AuditEvent.Create().SetActorID(p.ID).SetAction("user.email_changed").SetTarget(p.GlobalID).
 		SetData(map[string]any{"old": "before@example.com", "new": p.Email, "reason": "user_email_change"}).ExecX(ctx)
 	before := reads()
-	if _, err := e.svc.DeleteAccount(as(p), p.GlobalID); err != nil {
+	if _, err := e.svc.DeleteAccount(as(p), p.GlobalID, ""); err != nil {
 		t.Fatal(err)
 	}
 	read := reads().Minus(before)
@@ -161,7 +161,7 @@ func TestRemovingAnAddressReadsNoMoreBehindOtherPeoplesApplications(t *testing.T
 				e.connect(e.person, shown, addr)
 				db.PendingLink.Create().SetApplicationID(refused.ID).SetEmail(addr).SetExternalUserID(addr).SetRefusedAt(now).ExecX(ctx)
 				before := reads()
-				if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID); err != nil {
+				if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID, ""); err != nil {
 					t.Fatal(err)
 				}
 				read := reads().Minus(before).Of(application.Table)

@@ -52,11 +52,11 @@ func TestARemovalWhoseSessionsCannotEndIsFinishedByItsRetry(t *testing.T) {
 		_, ctx := e.signedIn("person@example.com")
 
 		f.Arm("del", "sess:", 1)
-		if err := e.svc.RemoveAlternativeEmail(ctx, ue.ID); !errors.Is(err, kvtest.ErrInjected) {
+		if err := e.svc.RemoveAlternativeEmail(ctx, ue.ID, ""); !errors.Is(err, kvtest.ErrInjected) {
 			t.Fatalf("with the sessions not ended: %v, want the failure reported", err)
 		}
 		f.Disarm()
-		if err := e.svc.RemoveAlternativeEmail(ctx, ue.ID); err != nil {
+		if err := e.svc.RemoveAlternativeEmail(ctx, ue.ID, ""); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 		if _, err := e.identity.Sessions.Lookup(context.Background(), thief); err == nil {
@@ -109,7 +109,7 @@ func TestAPrimaryChangeWhoseSessionsCannotEndIsFinishedByItsRetry(t *testing.T) 
 				_, ctx := e.signedIn("")
 
 				c.arm(f, &fail)
-				if _, err := e.svc.MakePrimaryEmail(ctx, ue.ID); !errors.Is(err, c.wantErr) {
+				if _, err := e.svc.MakePrimaryEmail(ctx, ue.ID, ""); !errors.Is(err, c.wantErr) {
 					t.Fatalf("with %s: %v, want the failure reported", c.name, err)
 				}
 				f.Disarm()
@@ -117,7 +117,7 @@ func TestAPrimaryChangeWhoseSessionsCannotEndIsFinishedByItsRetry(t *testing.T) 
 					t.Fatalf("the other session ended, and the change was reported failed: %v", err)
 				}
 				told = nil
-				u, err := e.svc.MakePrimaryEmail(ctx, ue.ID)
+				u, err := e.svc.MakePrimaryEmail(ctx, ue.ID, "")
 				if err != nil {
 					t.Fatalf("retry: %v", err)
 				}

@@ -313,14 +313,14 @@ func TestRemoveAlternativeAddress(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		ue := e.addAndVerify(e.person, "backup@example.org")
-		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.dev), ue.ID), apperr.NotFound, "")
-		if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID); err != nil {
+		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.dev), ue.ID, ""), apperr.NotFound, "")
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), ue.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.UserEmail.Get(context.Background(), ue.ID); !store.NotFound(err) {
 			t.Errorf("address still linked: %v", err)
 		}
-		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.person), ue.ID), apperr.NotFound, "")
+		wantCode(t, e.svc.RemoveAlternativeEmail(as(e.person), ue.ID, ""), apperr.NotFound, "")
 	})
 }
 
@@ -342,14 +342,14 @@ func TestRemovingASharedAddressShowsTheAppsTheAlias(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := e.svc.RemoveAlternativeEmail(as(e.person), pending.ID); err != nil {
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), pending.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if evs := e.events(); len(evs) != 0 {
 			t.Fatalf("removing a pending address queued %v", evs)
 		}
 
-		if err := e.svc.RemoveAlternativeEmail(as(e.person), old.ID); err != nil {
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), old.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range []struct {
@@ -394,7 +394,7 @@ func TestRemovingAnAddressEndsTheSessionsItSignedIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		sess.SignedInAt = now
-		if err := e.svc.RemoveAlternativeEmail(auth.WithSession(ctx, sess), ue.ID); err != nil {
+		if err := e.svc.RemoveAlternativeEmail(auth.WithSession(ctx, sess), ue.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.identity.Sessions.Lookup(ctx, thief); err == nil {
@@ -424,7 +424,7 @@ func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 3 {
-			_, err := e.svc.MakePrimaryEmail(as(e.person), pending.ID)
+			_, err := e.svc.MakePrimaryEmail(as(e.person), pending.ID, "")
 			wantCode(t, err, apperr.Conflict, "email_not_verified")
 		}
 		ctx := context.Background()
@@ -438,7 +438,7 @@ func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
 			return db.AuditEvent.Query().CountX(ctx), db.ActivityEvent.Query().CountX(ctx), db.WebhookEvent.Query().CountX(ctx)
 		}
 		for i := range account.DefaultPrimaryChanges.N {
-			if _, err := e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID); err != nil {
+			if _, err := e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID, ""); err != nil {
 				t.Fatalf("change %d of %d: %v", i+1, account.DefaultPrimaryChanges.N, err)
 			}
 		}
@@ -447,7 +447,7 @@ func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
 		}
 		primary := db.User.GetX(ctx, e.person.ID).Email
 		a, ac, ev := tables()
-		_, err = e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID)
+		_, err = e.svc.MakePrimaryEmail(as(e.person), alternative(e.person).ID, "")
 		wantCode(t, err, apperr.RateLimited, "")
 		if got := db.User.GetX(ctx, e.person.ID).Email; got != primary {
 			t.Errorf("the refused change made %s the primary address, want %s kept", got, primary)
@@ -457,7 +457,7 @@ func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
 		}
 
 		e.addAndVerify(e.dev, "dev.other@example.org")
-		if _, err := e.svc.MakePrimaryEmail(as(e.dev), alternative(e.dev).ID); err != nil {
+		if _, err := e.svc.MakePrimaryEmail(as(e.dev), alternative(e.dev).ID, ""); err != nil {
 			t.Errorf("another person's change: %v", err)
 		}
 	})
@@ -474,13 +474,13 @@ func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.svc.MakePrimaryEmail(as(e.person), pending.ID)
+		_, err = e.svc.MakePrimaryEmail(as(e.person), pending.ID, "")
 		wantCode(t, err, apperr.Conflict, "email_not_verified")
 
 		ue := e.addAndVerify(e.person, "new@example.org")
-		_, err = e.svc.MakePrimaryEmail(as(e.dev), ue.ID)
+		_, err = e.svc.MakePrimaryEmail(as(e.dev), ue.ID, "")
 		wantCode(t, err, apperr.NotFound, "")
-		u, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID)
+		u, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID, "")
 		if err != nil || u.Email != "new@example.org" {
 			t.Fatalf("make primary: %v %v", u, err)
 		}
@@ -507,15 +507,15 @@ func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		_, err = e.svc.DeleteAccount(as(e.person), "ZZ9999")
+		_, err = e.svc.DeleteAccount(as(e.person), "ZZ9999", "")
 		wantCode(t, err, apperr.Invalid, "confirmation_mismatch")
-		_, err = e.svc.DeleteAccount(as(e.dev), e.dev.GlobalID)
+		_, err = e.svc.DeleteAccount(as(e.dev), e.dev.GlobalID, "")
 		wantCode(t, err, apperr.Conflict, "owns_applications")
 		if len(e.events()) != 0 {
 			t.Fatal("a refused deletion queued events")
 		}
 
-		n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
+		n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID, "")
 		if err != nil || n != 2 {
 			t.Fatalf("delete: %d %v", n, err)
 		}
@@ -544,7 +544,7 @@ func TestDeleteAccountEndsEveryConnectionAndSession(t *testing.T) {
 		if again.GlobalID == e.person.GlobalID {
 			t.Errorf("Global User ID %s was issued again", again.GlobalID)
 		}
-		_, err = e.svc.DeleteAccount(as(e.person), e.person.GlobalID)
+		_, err = e.svc.DeleteAccount(as(e.person), e.person.GlobalID, "")
 		wantCode(t, err, apperr.NotFound, "")
 	})
 }
@@ -565,7 +565,7 @@ func TestDeleteAccountLeavesNoCopyOfTheAddresses(t *testing.T) {
 		e.connect(e.person, shared, "person@example.com")
 		mc := e.connect(e.person, masked, "")
 		ue := e.addAndVerify(e.person, "backup@example.org")
-		if _, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID); err != nil {
+		if _, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		// The masked application proposes an address: the request keeps the real primary one.
@@ -585,7 +585,7 @@ func TestDeleteAccountLeavesNoCopyOfTheAddresses(t *testing.T) {
 			t.Fatalf("%d address change requests before the deletion, want 1", n)
 		}
 
-		if n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID); err != nil || n != 2 {
+		if n, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID, ""); err != nil || n != 2 {
 			t.Fatalf("delete: %d %v", n, err)
 		}
 
@@ -663,7 +663,7 @@ func TestDeleteAccountEndsEnrolmentsInProgress(t *testing.T) {
 			t.Fatalf("%d enrolments in progress before the closing, want 2", n)
 		}
 
-		if _, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID); err != nil {
+		if _, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if n := enrolments(e.person); n != 0 {

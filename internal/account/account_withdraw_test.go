@@ -39,7 +39,7 @@ func TestEndingAConnectionWithdrawsItsUndeliveredAddressChanges(t *testing.T) {
 		for _, to := range []string{backup.Email, e.person.Email, backup.Email} {
 			ue := db.UserEmail.Query().Where(useremail.UserID(e.person.ID), useremail.Email(to)).OnlyX(ctx)
 			changes = append(changes, e.queued(webhooks.TypeEmailChanged, func() {
-				if _, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID); err != nil {
+				if _, err := e.svc.MakePrimaryEmail(as(e.person), ue.ID, ""); err != nil {
 					t.Fatal(err)
 				}
 			}))
@@ -51,7 +51,7 @@ func TestEndingAConnectionWithdrawsItsUndeliveredAddressChanges(t *testing.T) {
 		db.WebhookAttempt.Create().SetEventID(delivered.ID).SetAttempt(1).SetStatusCode(200).SetCreatedAt(now).ExecX(ctx)
 		// Another person's change, on the same app.
 		devChange := e.queued(webhooks.TypeEmailChanged, func() {
-			if _, err := e.svc.MakePrimaryEmail(as(e.dev), devBackup.ID); err != nil {
+			if _, err := e.svc.MakePrimaryEmail(as(e.dev), devBackup.ID, ""); err != nil {
 				t.Fatal(err)
 			}
 		})

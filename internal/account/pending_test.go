@@ -82,13 +82,13 @@ func TestRefusalsDoNotPassToTheNextHolderOfTheAddress(t *testing.T) {
 		}
 		e.db.ImportSource.DeleteOne(trimmedRun).ExecX(ctx) // as trimImportRuns deletes a spent run
 
-		if err := e.svc.RemoveAlternativeEmail(as(e.person), backup.ID); err != nil {
+		if err := e.svc.RemoveAlternativeEmail(as(e.person), backup.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.wantPendingLinks(t, e.person)
 		e.wantPendingLinks(t, e.user("backup@example.org"), toBackup)
 
-		if _, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID); err != nil {
+		if _, err := e.svc.DeleteAccount(as(e.person), e.person.GlobalID, ""); err != nil {
 			t.Fatal(err)
 		}
 		e.wantPendingLinks(t, e.user("person@example.com"), toPrimary)
@@ -122,12 +122,12 @@ func TestRollbackRacingAForgottenRefusalWithdrawsTheLinkOnce(t *testing.T) {
 	}{
 		{name: "the account closed",
 			forget: func(person *ent.User) (string, func() error) {
-				return person.Email, func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID); return err }
+				return person.Email, func() error { _, err := e.svc.DeleteAccount(as(person), person.GlobalID, ""); return err }
 			}},
 		{name: "the address removed",
 			forget: func(person *ent.User) (string, func() error) {
 				ue := e.addAndVerify(person, "spare-"+person.Email)
-				return ue.Email, func() error { return e.svc.RemoveAlternativeEmail(as(person), ue.ID) }
+				return ue.Email, func() error { return e.svc.RemoveAlternativeEmail(as(person), ue.ID, "") }
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

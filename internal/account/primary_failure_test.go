@@ -38,16 +38,16 @@ func TestAPrimaryChangeTheServerFailsSpendsNoneOfTheDay(t *testing.T) {
 		other := db.UserEmail.Query().Where(useremail.UserID(e.person.ID), useremail.Email("other@example.org")).OnlyX(ctx)
 
 		failing.Store(true)
-		if _, err := e.svc.MakePrimaryEmail(as(e.person), other.ID); !apperr.Is(err, apperr.Internal) {
+		if _, err := e.svc.MakePrimaryEmail(as(e.person), other.ID, ""); !apperr.Is(err, apperr.Internal) {
 			t.Fatalf("the change while the database is lost: %v, want an internal error", err)
 		}
 		failing.Store(false)
-		u, err := e.svc.MakePrimaryEmail(as(e.person), other.ID)
+		u, err := e.svc.MakePrimaryEmail(as(e.person), other.ID, "")
 		if err != nil || u.Email != "other@example.org" {
 			t.Fatalf("the retry: %v, %v; want other@example.org primary", u, err)
 		}
 		_, err = e.svc.MakePrimaryEmail(as(e.person), db.UserEmail.Query().
-			Where(useremail.UserID(e.person.ID), useremail.Email("person@example.com")).OnlyX(ctx).ID)
+			Where(useremail.UserID(e.person.ID), useremail.Email("person@example.com")).OnlyX(ctx).ID, "")
 		wantCode(t, err, apperr.RateLimited, "")
 	})
 }

@@ -84,6 +84,7 @@ var errorMessages = map[string][2]any{
 	"too many passkeys; remove one first":                                      {"trop de clés d’accès ; supprimez-en une d’abord", "zu viele Passkeys; entfernen Sie zuerst einen"},
 	"you have %d passkeys, the most an account may have; remove one first":     {"vous avez %d clés d’accès, le maximum pour un compte ; supprimez-en une d’abord", "Sie haben %d Passkeys, die Höchstzahl für ein Konto; entfernen Sie zuerst einen"},
 	"the code is wrong or expired; enter the current code from your app":       {"le code est erroné ou a expiré ; saisissez le code actuel de votre application", "der Code ist falsch oder abgelaufen; geben Sie den aktuellen Code aus Ihrer App ein"},
+	"enter a current code from your authenticator app, or a recovery code":     {"saisissez un code actuel de votre application d’authentification, ou un code de récupération", "geben Sie einen aktuellen Code aus Ihrer Authenticator-App oder einen Wiederherstellungscode ein"},
 	"the code is wrong or was already used":                                    {"le code est erroné ou a déjà été utilisé", "der Code ist falsch oder wurde bereits verwendet"},
 	"the set-up has expired; start again":                                      {"la configuration a expiré ; recommencez", "die Einrichtung ist abgelaufen; beginnen Sie erneut"},
 	"two-step verification is already on":                                      {"la vérification en deux étapes est déjà activée", "die Bestätigung in zwei Schritten ist bereits eingeschaltet"},

@@ -342,8 +342,10 @@ func (s *Service) Reverify(ctx context.Context, code string) (string, error) {
 }
 
 // ReverifyIfOn is Reverify for a change that needs the second step only of a person who has
-// two-step verification on (adding a passkey): for one who has it off, it checks the recent
-// sign-in alone and ignores code.
+// two-step verification on (adding or removing a passkey, the account's addresses, closing
+// it): for one who has it off, it checks the recent sign-in alone and ignores code. With it
+// on, no code at all answers Invalid second_step_required and spends none of the tries: the
+// dashboard asks for the code then.
 func (s *Service) ReverifyIfOn(ctx context.Context, code string) (string, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
@@ -355,6 +357,9 @@ func (s *Service) ReverifyIfOn(ctx context.Context, code string) (string, error)
 	}
 	if !on {
 		return uid, nil
+	}
+	if strings.TrimSpace(code) == "" {
+		return "", apperr.WithReason(apperr.Invalid, "second_step_required", "enter a current code from your authenticator app, or a recovery code")
 	}
 	return s.Reverify(ctx, code)
 }

@@ -50,7 +50,7 @@ func TestASignInFinishingAsTheAccountClosesLeavesNoSession(t *testing.T) {
 				}
 				if c.closes {
 					closing := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "other-tab", SignedInAt: e.clock.Now()})
-					if _, err := accounts.DeleteAccount(closing, u.GlobalID); err != nil {
+					if _, err := accounts.DeleteAccount(closing, u.GlobalID, ""); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -95,7 +95,7 @@ func TestASignInRecordedAfterTheClosingIsGone(t *testing.T) {
 		u := e.person(t)
 		accounts := &account.Service{DB: e.db, KV: e.kv, Identity: e.svc.Identity, Now: e.clock.Now}
 		closing := auth.WithSession(ctx, auth.Session{UserID: u.ID, ID: "other-tab", SignedInAt: e.clock.Now()})
-		if _, err := accounts.DeleteAccount(closing, u.GlobalID); err != nil {
+		if _, err := accounts.DeleteAccount(closing, u.GlobalID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.svc.SignedIn(ctx, u.ID, "", "browser-1", "magic_link"); !apperr.Is(err, apperr.Gone) {

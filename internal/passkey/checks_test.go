@@ -42,7 +42,7 @@ func TestAnotherAccountCannotListRenameOrRemoveAPersonsPasskey(t *testing.T) {
 		if _, err := e.s.Rename(bob, k.ID, "Stolen"); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("another account renaming the person's passkey: %v, want NotFound", err)
 		}
-		if err := e.s.Delete(bob, k.ID); !apperr.Is(err, apperr.NotFound) {
+		if err := e.s.Delete(bob, k.ID, ""); !apperr.Is(err, apperr.NotFound) {
 			t.Errorf("another account removing the person's passkey: %v, want NotFound", err)
 		}
 		got, err := db.Passkey.Query().Where(entpasskey.ID(k.ID)).Only(context.Background())
@@ -74,13 +74,13 @@ func TestAnOldSessionCannotStartAddingOrRemoveAPasskey(t *testing.T) {
 		if _, err := e.s.BeginRegistration(old); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
 			t.Errorf("starting to add a passkey from a session signed in 16 minutes ago: %v, want reauthentication_required", err)
 		}
-		if err := e.s.Delete(old, k.ID); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
+		if err := e.s.Delete(old, k.ID, ""); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
 			t.Fatalf("removing a passkey from a session signed in 16 minutes ago: %v, want reauthentication_required", err)
 		}
 		if n := db.Passkey.Query().Where(entpasskey.ID(k.ID)).CountX(context.Background()); n != 1 {
 			t.Fatal("the passkey was removed")
 		}
-		if err := e.s.Delete(e.ctx, k.ID); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
 			t.Fatalf("removing it from a recent session: %v", err)
 		}
 	})

@@ -304,8 +304,8 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	return k, nil
 }
 
-// secondStep checks code as the second step of uid, who is adding a passkey, when they have
-// two-step verification on.
+// secondStep checks code as the second step of uid, who is adding or removing a passkey, when
+// they have two-step verification on.
 func (s *Service) secondStep(ctx context.Context, uid, code string) error {
 	if s.MFA != nil {
 		_, err := s.MFA.ReverifyIfOn(ctx, code)
@@ -364,15 +364,20 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 
 // Delete removes one of the signed-in person's passkeys, then ends the sessions it signed in
 // (EndSessions), all but the current one: a passkey someone else added must not leave them
-// signed in.
+// signed in. It takes what adding one takes (secondStep with code): a recent sign-in and,
+// with two-step verification on, a current code, so that a copied session cookie cannot take
+// away the person's own way to sign in.
 //
 // The sessions end before the removal too, and a failure there removes nothing: ended only
 // after the commit, a failure left them signed in with the passkey gone, and a retry of the
 // removal answered NotFound and ended nothing. What ends after the commit is only a session of
 // a sign-in with the passkey that verified it before the commit.
-func (s *Service) Delete(ctx context.Context, id string) error {
+func (s *Service) Delete(ctx context.Context, id, code string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
+		return err
+	}
+	if err := s.secondStep(ctx, uid, code); err != nil {
 		return err
 	}
 	if s.EndSessions != nil {

@@ -194,13 +194,13 @@ func TestPasskeyChangesAreNotifiedAndAStrangerEndsNoSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, bob := otherPerson(t, e)
-		if err := e.s.Delete(bob, k.ID); !apperr.Is(err, apperr.NotFound) {
+		if err := e.s.Delete(bob, k.ID, ""); !apperr.Is(err, apperr.NotFound) {
 			t.Fatalf("another account removing the person's passkey: %v, want NotFound", err)
 		}
 		if len(ended) != 0 {
 			t.Errorf("another account's refused removal ended sessions %v, want none", ended)
 		}
-		if err := e.s.Delete(e.ctx, k.ID); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{e.u.ID + ":" + string(passkey.Added), e.u.ID + ":" + string(passkey.Removed)}

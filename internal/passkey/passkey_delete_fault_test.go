@@ -46,11 +46,11 @@ func TestARemovalWhosePasskeySessionsCannotEndIsFinishedByItsRetry(t *testing.T)
 		}
 
 		f.Arm("del", "sess:", 1)
-		if err := e.s.Delete(e.ctx, k.ID); !errors.Is(err, kvtest.ErrInjected) {
+		if err := e.s.Delete(e.ctx, k.ID, ""); !errors.Is(err, kvtest.ErrInjected) {
 			t.Fatalf("with the sessions not ended: %v, want the failure reported", err)
 		}
 		f.Disarm()
-		if err := e.s.Delete(e.ctx, k.ID); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 		if _, err := idsvc.Sessions.Lookup(ctx, thief); err == nil {

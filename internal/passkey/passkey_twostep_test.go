@@ -206,7 +206,7 @@ func TestDeleteEndsTheSessionsThePasskeySignedIn(t *testing.T) {
 			ended = append(ended, userID+" "+passkeyRef+" "+state)
 			return 1, nil
 		}
-		if err := e.s.Delete(e.ctx, k.ID); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{e.u.ID + " " + ref + " present", e.u.ID + " " + ref + " gone"}; !slices.Equal(ended, want) {

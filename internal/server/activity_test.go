@@ -163,17 +163,17 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.AddressMadePrimary, user: annID, app: none,
-			fail: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), "eml_unknown"); return err },
-			ok:   func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID); return err }},
+			fail: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), "eml_unknown", ""); return err },
+			ok:   func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID, ""); return err }},
 		{typ: activity.AddressRemoved, user: annID, app: none,
-			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown") },
+			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown", "") },
 			ok: func() error {
 				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), "ann.pending@example.com")
 				if err != nil {
 					return err
 				}
 				e.mailToken("ann.pending@example.com", "ver_")
-				return e.srv.account.RemoveAlternativeEmail(as(ann.ID), ue.ID)
+				return e.srv.account.RemoveAlternativeEmail(as(ann.ID), ue.ID, "")
 			}},
 		{typ: activity.EmailChangeRequest, user: annID, app: appID,
 			fail: func() error {
@@ -316,11 +316,11 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.PasskeyRemoved, user: annID, app: none,
-			fail: func() error { return e.srv.passkeys.Delete(as(zoe.ID), "pky_unknown") },
+			fail: func() error { return e.srv.passkeys.Delete(as(zoe.ID), "pky_unknown", "") },
 			ok: func() error {
 				k, err := e.srv.db.Passkey.Query().Only(ctx)
 				if err == nil {
-					err = e.srv.passkeys.Delete(as(ann.ID), k.ID)
+					err = e.srv.passkeys.Delete(as(ann.ID), k.ID, "")
 				}
 				return err
 			}},

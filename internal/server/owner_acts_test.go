@@ -215,13 +215,13 @@ func TestAPendingSecondStepEndsWithTheAddress(t *testing.T) {
 		const who = "tess@example.com"
 		dash := e.browser()
 		dash.signInTo(who)
-		_, recovery := enrolTOTP(t, dash)
+		secret, recovery := enrolTOTP(t, dash)
 		u := e.userByEmail(who)
 		e.srv.db.UserEmail.Create().SetUserID(u.ID).SetEmail("tess.new@example.com").SetVerifiedAt(time.Now()).SaveX(context.Background())
 		pending, _ := e.secondStep(t, e.base+"/login", who)
 
-		dash.gql(`mutation($id: ID!) { setPrimaryEmail(input: {emailId: $id}) { user { id } } }`,
-			map[string]any{"id": emailID(t, dash, "tess.new@example.com")})
+		dash.gql(`mutation($id: ID!, $c: String) { setPrimaryEmail(input: {emailId: $id, code: $c}) { user { id } } }`,
+			map[string]any{"id": emailID(t, dash, "tess.new@example.com"), "c": totpCode(t, secret, time.Now().Add(30*time.Second))})
 
 		wantLinkGone(t, "the second step after the change", pending, pending.code(recovery[0]))
 		data := dash.gql(`{ viewer { twoStep { recoveryCodesLeft } } }`, nil)

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"loginsign/ent/useremail"
 	"loginsign/internal/auth"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
@@ -53,6 +54,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 	}
 
 	tb := b.tab("passkey-person")
+	var recovery string // a recovery code shown when two-step verification is turned on
 	var authenticator webauthn.AuthenticatorID
 	tb.do(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
@@ -123,6 +125,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		secret := tb.text(t, `#totp-secret`)
 		tb.do(t, chromedp.SendKeys(`#totp-confirm-form-code`, totpCode(t, secret, ls.now())), chromedp.Click(`#totp-confirm-form button[type=submit]`))
 		tb.waitFor(t, `document.querySelectorAll('#recovery-codes li').length === 10`)
+		recovery = tb.text(t, `#recovery-codes li`)
 		ls.waitNotice(t, "ann@example.com", "Two-step verification was turned on")
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-recovery-codes")
@@ -130,9 +133,30 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.waitFor(t, `document.querySelector('#two-step').textContent.includes("10 recovery codes left")`)
 		// A passkey signs in as both steps: adding one now takes a code too.
 		tb.waitFor(t, `document.querySelector('#add-passkey-form #passkey-code') !== null`)
+		// So do the changes that could take the account: an address made primary or removed,
+		// and closing the account.
+		tb.waitFor(t, `document.querySelector('#addresses #address-code') !== null && document.querySelector('#delete-form #delete-code') !== null`)
 		tb.checkLabels(t, "dashboard")
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-two-step-on")
+	})
+
+	t.Run("with two-step verification on, an address is removed with a code", func(t *testing.T) {
+		if _, err := ls.db.UserEmail.Create().SetUserID(person.ID).SetEmail("ann.old@example.com").SetVerifiedAt(time.Now()).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+		tb.open(t, ls.URL+"/dashboard", "#address-code")
+		tb.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.old@example.com")`)
+		remove := `//li[contains(., "ann.old@example.com")]/button[last()]`
+		tb.do(t, chromedp.Click(remove), chromedp.Click(remove))
+		tb.waitFor(t, `document.body.textContent.includes("enter a current code from your authenticator app")`)
+		tb.do(t, chromedp.ScrollIntoView(`#addresses`))
+		tb.shot(t, "dashboard-address-code")
+		tb.do(t, chromedp.SendKeys(`#address-code`, recovery), chromedp.Click(remove), chromedp.Click(remove))
+		tb.waitFor(t, `!document.querySelector('#addresses').textContent.includes("ann.old@example.com")`)
+		if n := ls.db.UserEmail.Query().Where(useremail.Email("ann.old@example.com")).CountX(ctx); n != 0 {
+			t.Errorf("the address is still the account's after its removal with a recovery code")
+		}
 	})
 
 	t.Run("sign out, then sign in to the app with the passkey", func(t *testing.T) {

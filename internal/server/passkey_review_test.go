@@ -47,12 +47,15 @@ func TestAddingAPasskeyWithTwoStepOnTakesACode(t *testing.T) {
 		}
 
 		thief := passkeytest.New(t, false)
-		if code := person.gqlCode(finishPasskeyMutation, map[string]any{"c": register(thief)}); code != "invalid_request" {
-			t.Fatalf("finishPasskeyRegistration without a code, two-step verification on: %q, want invalid_request", code)
+		if code := person.gqlCode(finishPasskeyMutation, map[string]any{"c": register(thief)}); code != "second_step_required" {
+			t.Fatalf("finishPasskeyRegistration without a code, two-step verification on: %q, want second_step_required", code)
 		}
-		for _, code := range []any{nil, "", "000000", recovery[0] + "x"} {
-			if got := person.gqlCode(finishPasskeyWithCodeMutation, map[string]any{"c": register(thief), "code": code}); got != "invalid_request" {
-				t.Errorf("finishPasskeyRegistration with code %v: %q, want invalid_request", code, got)
+		for _, tt := range []struct {
+			code any
+			want string
+		}{{nil, "second_step_required"}, {"", "second_step_required"}, {"000000", "invalid_request"}, {recovery[0] + "x", "invalid_request"}} {
+			if got := person.gqlCode(finishPasskeyWithCodeMutation, map[string]any{"c": register(thief), "code": tt.code}); got != tt.want {
+				t.Errorf("finishPasskeyRegistration with code %v: %q, want %s", tt.code, got, tt.want)
 			}
 		}
 		if n := person.passkeyCount(); n != 0 {

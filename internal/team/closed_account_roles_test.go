@@ -45,7 +45,7 @@ func TestClosingAnAccountRevokesItsInvitations(t *testing.T) {
 			t.Fatalf("inviting into a full team: %v, want team_full", err)
 		}
 
-		if _, err := accounts.DeleteAccount(as(admin), admin.GlobalID); err != nil {
+		if _, err := accounts.DeleteAccount(as(admin), admin.GlobalID, ""); err != nil {
 			t.Fatalf("closing the admin's account: %v", err)
 		}
 

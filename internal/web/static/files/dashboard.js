@@ -7,19 +7,19 @@
   // The GraphQL operations this page runs, in one place.
   var Q = {
     apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconUrl website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
-    addresses: "query DashboardAddresses { viewer { id email emails(first: 50) { edges { node { id email verifiedAt } } } } }",
+    addresses: "query DashboardAddresses { viewer { id email twoStep { enabled } emails(first: 50) { edges { node { id email verifiedAt } } } } }",
     sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current signInMethods } } }",
     mute: "mutation SetAppEmailMuted($id: ID!, $muted: Boolean!) { setAppEmailMuted(input: { connectionId: $id, muted: $muted }) { connection { id emailMuted } } }",
     remove: "mutation DisconnectApp($id: ID!) { disconnectApp(input: { connectionId: $id }) { deletedConnectionId } }",
     redeem: "mutation ClaimLicenseCode($applicationId: ID!, $code: String!) { claimLicenseCode(input: { applicationId: $applicationId, code: $code }) { licenseCode { id state expiresAt } } }",
     addEmail: "mutation AddEmail($email: String!) { addEmail(input: { email: $email }) { userEmail { id email verifiedAt } } }",
-    removeEmail: "mutation RemoveEmail($id: ID!) { removeEmail(input: { emailId: $id }) { deletedEmailId } }",
-    makePrimary: "mutation SetPrimaryEmail($id: ID!) { setPrimaryEmail(input: { emailId: $id }) { user { id email } } }",
+    removeEmail: "mutation RemoveEmail($id: ID!, $code: String) { removeEmail(input: { emailId: $id, code: $code }) { deletedEmailId } }",
+    makePrimary: "mutation SetPrimaryEmail($id: ID!, $code: String) { setPrimaryEmail(input: { emailId: $id, code: $code }) { user { id email } } }",
     // The apps shown the primary address: they follow a new primary, so the button names them.
     primaryFollowers: "query DashboardPrimaryFollowers($email: String!) { viewer { id connections(first: 100, where: { appEmail: $email }) { totalCount edges { node { id application { id name } } } } } }",
     signOutOthers: "mutation RevokeOtherSessions { revokeOtherSessions(input: {}) { revokedSessions } }",
     signOut: "mutation RevokeSession($id: ID!) { revokeSession(input: { sessionId: $id }) { revokedSessionId } }",
-    deleteAccount: "mutation CloseAccount($confirm: String!) { closeAccount(input: { confirmGlobalId: $confirm }) { endedConnections } }",
+    deleteAccount: "mutation CloseAccount($confirm: String!, $code: String) { closeAccount(input: { confirmGlobalId: $confirm, code: $code }) { endedConnections } }",
     pendingLinks: "query DashboardPendingLinks { viewer { id pendingLinks { id applicationName externalUserId email proposedAt } } }",
     refuseLink: "mutation RefusePendingLink($id: ID!) { refusePendingLink(input: {id: $id}) { refusedId } }",
     profile: "query DashboardProfile { viewer { id email profile { name pictureUrl region regionName suggestedRegion regionChoices { code name } } } }",
@@ -164,10 +164,34 @@
       h("tbody", null, rows))));
   }
 
+  // With two-step verification on, changing or removing an address and closing the account
+  // take a current code from the app or a recovery code (a copied session cookie must not take
+  // the account): the fields are on the page only then (loadAddresses knows).
+  function codeField(id, label) {
+    var input = h("input", { id: id, name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+      maxlength: "64", spellcheck: "false" });
+    return { input: input, field: h("div", { class: "field" }, h("label", { for: id }, label), input) };
+  }
+  var addressCode = codeField("address-code", t("dashboard.address_code"));
+  var deleteCode = codeField("delete-code", t("dashboard.delete_code"));
+  function askCodes(on) {
+    var slot = document.querySelector("[data-slot=addresses]"), del = document.getElementById("delete-form");
+    if (on && !addressCode.field.isConnected) {
+      slot.parentNode.insertBefore(addressCode.field, slot);
+      del.insertBefore(deleteCode.field, del.querySelector("button[type=submit]"));
+    } else if (!on && addressCode.field.isConnected) {
+      addressCode.field.remove();
+      deleteCode.field.remove();
+    }
+  }
+  function code(c) { return c.field.isConnected && c.input.value.trim() ? c.input.value.trim() : null; }
+  document.addEventListener("ls:two-step", function (ev) { askCodes(ev.detail); });
+
   async function loadAddresses() {
     var data;
     try { data = await gql(Q.addresses); } catch (e) { failed("addresses", e); return; }
     var v = data.viewer;
+    askCodes(v.twoStep.enabled);
     var list = LS.edges(v.emails);
     var followers = "";
     try { followers = await primaryFollowers(v.email); } catch (e) { failed("addresses", e); return; }
@@ -179,7 +203,12 @@
           e.verifiedAt
             ? makePrimaryButton(e, followers)
             : h("span", { class: "small muted" }, t("dashboard.confirm_link")),
-          LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm"), "small", async function () { await gql(Q.removeEmail, { id: e.id }); LS.say(t("dashboard.email_removed", { email: e.email }), "ok"); loadAddresses(); }));
+          LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm"), "small", async function () {
+            await gql(Q.removeEmail, { id: e.id, code: code(addressCode) });
+            addressCode.input.value = "";
+            LS.say(t("dashboard.email_removed", { email: e.email }), "ok");
+            loadAddresses();
+          }));
       })));
   }
 
@@ -196,7 +225,11 @@
   // else on a second click of a button naming the apps that will see e instead.
   function makePrimaryButton(e, followers) {
     // The card is drawn again before the message, which then goes to the page's status line.
-    var act = async function () { await gql(Q.makePrimary, { id: e.id }); await loadAddresses(); };
+    var act = async function () {
+      await gql(Q.makePrimary, { id: e.id, code: code(addressCode) });
+      addressCode.input.value = "";
+      await loadAddresses();
+    };
     if (!followers) {
       return h("button", { type: "button", class: "small", onclick: function (ev) { LS.busy(ev.target, act, t("dashboard.now_primary", { email: e.email })); } }, t("dashboard.make_primary"));
     }
@@ -282,7 +315,7 @@
     ev.preventDefault();
     var f = ev.target;
     LS.busy(f, async function () {
-      await gql(Q.deleteAccount, { confirm: f.confirm.value.trim() });
+      await gql(Q.deleteAccount, { confirm: f.confirm.value.trim(), code: code(deleteCode) });
       location.assign("/login");
     });
   });

@@ -7,7 +7,7 @@
     passkeys: "query DashboardPasskeys { viewer { id passkeys { id name createdAt lastUsedAt synced } } }",
     beginPasskey: "mutation BeginPasskeyRegistration { beginPasskeyRegistration(input: {}) { options } }",
     finishPasskey: "mutation FinishPasskeyRegistration($name: String!, $credential: String!, $code: String) { finishPasskeyRegistration(input: {name: $name, credential: $credential, code: $code}) { passkey { id name } } }",
-    deletePasskey: "mutation DeletePasskey($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }",
+    deletePasskey: "mutation DeletePasskey($id: ID!, $code: String) { deletePasskey(input: {id: $id, code: $code}) { deletedId } }",
     twoStep: "query DashboardTwoStep { viewer { id twoStep { enabled enabledAt recoveryCodesLeft } } }",
     beginTOTP: "mutation BeginTotpEnrolment { beginTotpEnrolment(input: {}) { enrolment { secret uri qrCode expiresAt } } }",
     confirmTOTP: "mutation ConfirmTotpEnrolment($code: String!) { confirmTotpEnrolment(input: {code: $code}) { recoveryCodes } }",
@@ -27,7 +27,8 @@
         h("strong", null, k.name), " ", k.synced ? h("span", { class: "badge" }, t("security.synced")) : h("span", { class: "badge" }, t("security.this_device")),
         h("div", { class: "small muted" }, t("security.passkey_info", { date: LS.date(k.createdAt), used: k.lastUsedAt ? t("security.last_used", { date: LS.dateTime(k.lastUsedAt) }) : t("security.not_used") }))),
         LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm_removal"), "small", async function () {
-          await gql(Q.deletePasskey, { id: k.id });
+          await gql(Q.deletePasskey, { id: k.id, code: passkeyCode.isConnected ? passkeyCode.value.trim() || null : null });
+          passkeyCode.value = "";
           LS.say(t("security.passkey_removed", { name: k.name }), "ok");
           loadPasskeys();
         }));
@@ -36,9 +37,9 @@
 
   var addForm = document.getElementById("add-passkey-form");
   addForm.hidden = !window.LSPasskey.supported;
-  // A passkey signs in as both steps: with two-step verification on, adding one also takes a
-  // current code from the app or a recovery code (the field is in the form only then:
-  // loadTwoStep knows).
+  // A passkey signs in as both steps: with two-step verification on, adding or removing one
+  // also takes a current code from the app or a recovery code (the field is in the form only
+  // then: loadTwoStep knows).
   var passkeyCode = h("input", { id: "passkey-code", name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
     maxlength: "64", placeholder: t("security.passkey_code_placeholder"), spellcheck: "false", required: true });
   var passkeyCodeLabel = h("label", { class: "visually-hidden", for: "passkey-code" }, t("security.passkey_code"));
@@ -90,6 +91,8 @@
     try { data = await gql(Q.twoStep); } catch (e) { failed("two-step", e); return; }
     var st = data.viewer.twoStep;
     askPasskeyCode(st.enabled);
+    // The addresses and account cards (dashboard.js) ask for a code too while it is on.
+    document.dispatchEvent(new CustomEvent("ls:two-step", { detail: st.enabled }));
     if (!st.enabled) {
       fill("two-step", h("div", { class: "stack" },
         h("p", { class: "muted" }, t("security.off")),
