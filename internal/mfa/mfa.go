@@ -216,7 +216,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	if err != nil {
 		return nil, fmt.Errorf("opening TOTP enrolment: %w", err)
 	}
-	counter, ok := s.match(string(secret), code, 0)
+	counter, ok := s.match(string(secret), typedCode(code), 0)
 	if !ok {
 		return nil, apperr.New(apperr.Invalid, "the code is wrong or expired; enter the current code from your app")
 	}
@@ -370,8 +370,8 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code 
 		return nil, err
 	}
 	wrong := apperr.New(apperr.Invalid, "the code is wrong or was already used")
-	code = strings.TrimSpace(code)
-	if code == "" || len(code) > 64 {
+	code = typedCode(code)
+	if code == "" {
 		return nil, wrong
 	}
 	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Only(ctx)
@@ -384,12 +384,12 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code 
 	// Digits are a TOTP code, unless there are as many as a recovery code has: one drawn from
 	// the digits alone (about one in ten million) and typed without its dashes was taken for
 	// a TOTP code and refused for good.
-	if d := strings.ReplaceAll(code, " ", ""); digitsOnly(d) && len(d) < recoveryCodeLen {
+	if digitsOnly(code) && len(code) < recoveryCodeLen {
 		secret, err := s.Secrets.Open(f.SecretSealed)
 		if err != nil {
 			return nil, fmt.Errorf("opening TOTP secret: %w", err)
 		}
-		counter, ok := s.match(string(secret), d, f.LastCounter)
+		counter, ok := s.match(string(secret), code, f.LastCounter)
 		if !ok {
 			return nil, wrong
 		}
@@ -422,6 +422,18 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code 
 	}
 	s.notify(ctx, userID, RecoveryCodeUsed)
 	return []string{AMROTP, AMRMFA}, nil
+}
+
+// typedCode is a code as the person typed it, without the spaces: apps show a TOTP code as
+// "123 456", and a code pasted or typed often has spaces around it. The enrolment, the sign-in
+// and the dashboard's second step all read a code through it, so that none refuses a code
+// another takes. It is "" for an empty code or one over 64 bytes, which no code is.
+func typedCode(code string) string {
+	code = strings.TrimSpace(code)
+	if len(code) > 64 {
+		return ""
+	}
+	return strings.ReplaceAll(code, " ", "")
 }
 
 // match finds the time step within skew of now whose code is code and that is later than

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -138,10 +139,29 @@ func credential(k *ent.Passkey) webauthn.Credential {
 	c := webauthn.Credential{ID: k.CredentialID, PublicKey: k.PublicKey, AttestationType: k.AttestationType,
 		Flags:         webauthn.CredentialFlags{UserPresent: true, UserVerified: true, BackupEligible: k.BackupEligible, BackupState: k.BackupState},
 		Authenticator: webauthn.Authenticator{AAGUID: k.Aaguid, SignCount: k.SignCount}}
-	for _, t := range k.Transports {
+	for _, t := range definedTransports(k.Transports) {
 		c.Transport = append(c.Transport, protocol.AuthenticatorTransport(t))
 	}
 	return c
+}
+
+// definedTransports is transports without the values WebAuthn does not define (§5.8.4:
+// usb, nfc, ble, smart-card, hybrid, internal) and without repeats, in the order given. The
+// browser names a registration's transports and go-webauthn takes any string, so without it a
+// response could store a thousand made-up ones, handed back in every later excludeCredentials,
+// or a NUL, which SQLite stores and PostgreSQL refuses. Passkeys stored before it read through
+// it too, so none hands back what a registration now drops.
+func definedTransports[T ~string](transports []T) []string {
+	var out []string
+	for _, t := range transports {
+		switch protocol.AuthenticatorTransport(t) {
+		case protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal:
+			if !slices.Contains(out, string(t)) {
+				out = append(out, string(t))
+			}
+		}
+	}
+	return out
 }
 
 // Ref names a passkey in the sessions it signs in (identity.NewSession.Passkey): the
@@ -267,10 +287,7 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	if err := s.secondStep(ctx, uid, code); err != nil {
 		return nil, err
 	}
-	var transports []string
-	for _, t := range cred.Transport {
-		transports = append(transports, string(t))
-	}
+	transports := definedTransports(cred.Transport)
 	now := s.Now()
 	var k *ent.Passkey
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {

@@ -828,7 +828,7 @@ func (p *Pages) PasskeyOptions(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) PasskeySubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 96<<10)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		p.errorPage(w, r, formError(err))
 		return
 	}
 	in, err := p.OAuth.PasskeySignIn(r.Context(), r.PostForm.Get("flow"), r.PostForm.Get("credential"), httpx.ClientIP(r), p.browser(w, r))
@@ -854,7 +854,7 @@ func (p *Pages) SecondStepPage(w http.ResponseWriter, r *http.Request) {
 func (p *Pages) SecondStepSubmit(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+		p.errorPage(w, r, formError(err))
 		return
 	}
 	in, err := p.OAuth.CompleteSecondStep(r.Context(), p.Cookies.Get(r, secondStepCookie), r.PostForm.Get("code"),
