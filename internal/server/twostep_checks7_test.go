@@ -41,6 +41,7 @@ func TestSecondStepAndPasskeyPagesRefuseBadInputWith4xx(t *testing.T) {
 			{"an empty JSON credential", "POST", "/login/passkey", url.Values{"credential": {"{}"}}, http.StatusBadRequest},
 			{"a credential with bytes that are not base64", "POST", "/login/passkey", url.Values{"credential": {`{"id":"@@","rawId":"@@","type":"public-key","response":{"clientDataJSON":"@@","authenticatorData":"@@","signature":"@@"}}`}}, http.StatusBadRequest},
 			{"a passkey form over its limit", "POST", "/login/passkey", url.Values{"credential": {big}}, http.StatusRequestEntityTooLarge},
+			{"a sign-out form over its limit", "POST", "/oauth/logout", url.Values{"state": {big}}, http.StatusRequestEntityTooLarge},
 			{"an assertion of a challenge nobody issued", "POST", "/login/passkey", url.Values{"credential": {stranger.assert(t,
 				`{"publicKey":{"challenge":"`+b64("never issued by LoginSign, 32 b")+`"}}`)}}, http.StatusGone},
 			{"an assertion of an unknown passkey", "POST", "/login/passkey", url.Values{"credential": {stranger.assert(t, opts.Body)}}, http.StatusUnauthorized},

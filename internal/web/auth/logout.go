@@ -3,7 +3,6 @@ package authpages
 import (
 	"net/http"
 
-	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 )
@@ -20,7 +19,7 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
-			p.errorPage(w, r, apperr.New(apperr.Invalid, "malformed form"))
+			p.errorPage(w, r, formError(err))
 			return
 		}
 		params = r.PostForm
