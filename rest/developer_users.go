@@ -49,8 +49,8 @@ var userListParams = map[string]bool{"limit": true, "cursor": true, "active": tr
 	"region": true, "joinedAfter": true, "joinedBefore": true, "lastSessionAfter": true, "lastSessionBefore": true,
 	"q": true, "order": true}
 
-// parseUserPage reads the list's query: limit (1–1000) and cursor page it (the next page's
-// cursor comes in the X-Next-Cursor header), the rest filters (see portal.UserFilter) and
+// parseUserPage reads the list's query: limit (1–1000, default 1000) and cursor page it (the
+// next page's cursor comes in the X-Next-Cursor header), the rest filters (see portal.UserFilter) and
 // order (joined, lastSession or sessions, "-" for descending; default -joined).
 func parseUserPage(q url.Values) (portal.UsersPage, error) {
 	var p portal.UsersPage
@@ -97,9 +97,6 @@ func parseUserPage(q url.Values) (portal.UsersPage, error) {
 		p.First = &n
 	}
 	if v := q.Get("cursor"); v != "" {
-		if p.First == nil {
-			return p, apperr.New(apperr.Invalid, "cursor needs limit")
-		}
 		// base64 '+' arrives as a space when the client did not escape the query.
 		p.After = strings.ReplaceAll(v, " ", "+")
 	}
@@ -132,7 +129,7 @@ func (a *API) DeveloperUsers(w http.ResponseWriter, r *http.Request) {
 	for _, e := range conn.Edges {
 		out.Users = append(out.Users, toDeveloperUser(e.Node))
 	}
-	if p.First != nil && conn.PageInfo.HasNextPage && conn.PageInfo.EndCursor != nil {
+	if conn.PageInfo.HasNextPage && conn.PageInfo.EndCursor != nil {
 		w.Header().Set("X-Next-Cursor", store.CursorText(conn.PageInfo.EndCursor))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)

@@ -165,16 +165,17 @@ type UserPage struct {
 	Filter        *UserFilter
 }
 
-// MaxUserPage is the largest page a caller may ask for with first or last.
+// MaxUserPage is the largest page a caller may ask for with first or last, and the page a
+// list asked for with neither answers.
 const MaxUserPage = 1000
 
 // DefaultUserOrder lists the newest connections first.
 var defaultUserOrder = []*ent.AppConnectionOrder{{Direction: entgql.OrderDirectionDesc, Field: ent.AppConnectionOrderFieldJoinedAt}}
 
 // ConnectedUsers pages through the people connected to the signed-in developer's application
-// appID, with totalCount over the whole filtered list. Without first/last it returns every
-// connection (the documented REST default). Each connection comes with its person loaded, for
-// the Global User ID and display name.
+// appID, with totalCount over the whole filtered list. Without first/last it returns the first
+// MaxUserPage connections, with the cursor of the next page in its pageInfo. Each connection
+// comes with its person loaded, for the Global User ID and display name.
 func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) (*ent.AppConnectionConnection, error) {
 	app, err := s.Authorize(ctx, appID, team.ReadUsers)
 	if err != nil {
@@ -184,6 +185,13 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 		if n != nil && (*n < 0 || *n > MaxUserPage) {
 			return nil, apperr.New(apperr.Invalid, "page size must be between 0 and %d", MaxUserPage)
 		}
+	}
+	if p.First == nil && p.Last == nil {
+		// One page, never the whole list: the shown address and Global User ID of every person
+		// at once is what ExportUsers hands over, after its own checks (the export role, a
+		// recent sign-in, a budget, an activity entry), and ReadUsers asks for none of them.
+		page := MaxUserPage
+		p.First = &page
 	}
 	ps, err := p.Filter.predicates()
 	if err != nil {
@@ -553,7 +561,7 @@ func (s *Service) TestCurrentLoginsSync(ctx context.Context, appID string) (*Cur
 // lastSession or sessions) with "-" first for descending (default -joined). The domain turns
 // it into ent's paging arguments (see page).
 type UsersPage struct {
-	First  *int // nil: every user
+	First  *int // nil: MaxUserPage
 	After  string
 	Order  string
 	Filter *UserFilter

@@ -415,7 +415,9 @@ func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]s
 // (or, for an invitation listed in ViewerInvitations, whose id is invitationID). The invited
 // address must be the person's primary address or a verified alternative; any other account
 // is refused (Forbidden, invitation_other_address) and the invitation stays usable. The
-// invitation is spent at most once, even under concurrent attempts. An invitation whose
+// invitation is spent at most once, even under concurrent attempts, and joining revokes the
+// application's other pending invitations to the person's addresses (revokeInvitationsTo). An
+// invitation whose
 // inviter may no longer manage the team (taken off it, or given a role below admin) answers as
 // a revoked one (NotFound, invitation_not_found): it carried that inviter's authority.
 func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.Application, Role, error) {
@@ -503,6 +505,12 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 			}
 			return err
 		}
+		// The person is on the team now, so any other invitation to them (the owner invited
+		// again when the first mail was slow) has done its work. Left open, it was a way back
+		// in after a removal or a demotion, with the role it named.
+		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+			return err
+		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberJoined, Actor: activity.ByPerson,
 			UserID: uid, ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
 	})
@@ -545,6 +553,28 @@ func revokeInvitationsBy(ctx context.Context, tx *ent.Tx, appID, uid string, now
 	return err
 }
 
+// revokeInvitationsTo revokes, inside tx, the pending invitations to appID's team addressed to
+// any of addrs, as Revoke does. It runs when the person holding addrs joins the team (Accept),
+// and when the team takes their place or role away (Remove, Leave, ChangeRole): an invitation
+// still open to them would bring them back, past the owner's latest word, with the role it
+// named. checkInviter does not stop it, because the inviter is usually still the owner.
+func revokeInvitationsTo(ctx context.Context, tx *ent.Tx, appID string, addrs []string, now time.Time) error {
+	_, err := tx.AppInvitation.Update().Where(appinvitation.ApplicationID(appID), appinvitation.EmailIn(addrs...), pending(now)).
+		SetRevokedAt(now).Save(ctx)
+	return err
+}
+
+// memberAddresses is every address an invitation to member m could have been sent to: the
+// address m joined with (kept on the membership, even if m later removed it from the account)
+// and the account's primary and verified alternative addresses.
+func (s *Service) memberAddresses(ctx context.Context, tx *ent.Tx, m *ent.AppMember) ([]string, error) {
+	addrs, err := s.addresses(ctx, tx.Client(), m.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return append(addrs, m.Email), nil
+}
+
 // lockApp locks application appID inside tx on PostgreSQL, as AuthorizeTx does and in its
 // order: after any person's row.
 func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Application, error) {
@@ -560,7 +590,9 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // or an admin may change the role of any member, admins (themselves included) as well; the
 // owner's role does not change (Conflict, owner_role: the owner transfers the application
 // instead). A member given a role that may not manage the team loses the invitations they sent
-// to it that are still pending (revokeInvitationsBy). Like Invite, it needs a recent sign-in
+// to it that are still pending (revokeInvitationsBy), and every member whose role changes loses
+// the pending invitations to it addressed to them (revokeInvitationsTo), which named the role
+// this change replaces. Like Invite, it needs a recent sign-in
 // (Unauthorized, reauthentication_required): promoting a member the thief controls would be
 // inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
@@ -595,6 +627,13 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 				return err
 			}
 		}
+		addrs, err := s.memberAddresses(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+			return err
+		}
 		u, err := tx.User.Get(ctx, userID)
 		if err != nil {
 			return err
@@ -607,8 +646,8 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 }
 
 // Remove takes member userID off appID's team (owner or admin; nobody removes the owner) and
-// revokes the invitations they sent to it that are still pending (revokeInvitationsBy).
-// Removing oneself is Leave.
+// revokes the invitations to it that are still pending and were sent by them
+// (revokeInvitationsBy) or to them (revokeInvitationsTo). Removing oneself is Leave.
 func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -626,14 +665,24 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 		if userID == app.OwnerID {
 			return apperr.WithReason(apperr.Conflict, "owner_not_removable", "the owner cannot be removed")
 		}
-		n, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Exec(ctx)
+		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(userID)).Only(ctx)
+		if store.NotFound(err) {
+			return apperr.New(apperr.NotFound, "member not found")
+		}
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return apperr.New(apperr.NotFound, "member not found")
+		if err := tx.AppMember.DeleteOne(m).Exec(ctx); err != nil {
+			return err
 		}
 		if err := revokeInvitationsBy(ctx, tx, app.ID, userID, now); err != nil {
+			return err
+		}
+		addrs, err := s.memberAddresses(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
 			return err
 		}
 		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
@@ -652,8 +701,9 @@ func dropTransferTo(ctx context.Context, tx *ent.Tx, app *ent.Application, userI
 	return tx.Application.UpdateOne(app).ClearTransferTo().ClearTransferExpiresAt().Exec(ctx)
 }
 
-// Leave takes the signed-in member off appID's team and revokes the invitations they sent to
-// it that are still pending (revokeInvitationsBy). The owner cannot leave: they transfer the
+// Leave takes the signed-in member off appID's team and revokes the invitations to it that are
+// still pending and were sent by them (revokeInvitationsBy) or to them (revokeInvitationsTo).
+// The owner cannot leave: they transfer the
 // application first (or delete it).
 func (s *Service) Leave(ctx context.Context, appID string) error {
 	uid, err := auth.RequireUser(ctx)
@@ -669,10 +719,21 @@ func (s *Service) Leave(ctx context.Context, appID string) error {
 		if role == Owner {
 			return apperr.WithReason(apperr.Conflict, "owner_cannot_leave", "the owner cannot leave: transfer the application to a member first")
 		}
-		if _, err := tx.AppMember.Delete().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Exec(ctx); err != nil {
+		m, err := tx.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Only(ctx)
+		if err != nil {
+			return store.Err(err, "member")
+		}
+		if err := tx.AppMember.DeleteOne(m).Exec(ctx); err != nil {
 			return err
 		}
 		if err := revokeInvitationsBy(ctx, tx, app.ID, uid, now); err != nil {
+			return err
+		}
+		addrs, err := s.memberAddresses(ctx, tx, m)
+		if err != nil {
+			return err
+		}
+		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
 			return err
 		}
 		if err := dropTransferTo(ctx, tx, app, uid); err != nil {
