@@ -19,26 +19,10 @@ import (
 func TestAUsersListWithoutAPageSizeAnswersOnePageAndTheWayOn(t *testing.T) {
 	t.Parallel()
 	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
-		ctx := context.Background()
 		owner := e.developer(t)
 		app := e.app(t, owner)
 		n := portal.MaxUserPage + 1
-		people := make([]*ent.User, n)
-		for i := range people {
-			people[i] = e.person(t)
-		}
-		now := time.Now().UTC()
-		if err := e.db.Tx(ctx, func(tx *ent.Tx) error {
-			for _, u := range people {
-				if _, err := connections.Create(ctx, tx, u.ID, app.ID, "relay.test.example", now,
-					func(c *ent.AppConnectionCreate) { c.SetAppEmail(u.Email) }); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		e.connectPeople(t, app, n)
 		support := e.member(t, app, appmember.RoleSupport)
 
 		first, err := e.svc.ListUsers(support, app.ID, portal.UsersPage{})
@@ -84,4 +68,26 @@ func TestAUsersListWithoutAPageSizeAnswersOnePageAndTheWayOn(t *testing.T) {
 			t.Errorf("the export holds %d people, want all %d", len(exported), n)
 		}
 	})
+}
+
+// connectPeople connects n new people to app, sharing their primary address with it, in one
+// transaction.
+func (e *portalEnv) connectPeople(t *testing.T, app *ent.Application, n int) {
+	t.Helper()
+	people := make([]*ent.User, n)
+	for i := range people {
+		people[i] = e.person(t)
+	}
+	now := time.Now().UTC()
+	if err := e.db.Tx(context.Background(), func(tx *ent.Tx) error {
+		for _, u := range people {
+			if _, err := connections.Create(context.Background(), tx, u.ID, app.ID, "relay.test.example", now,
+				func(c *ent.AppConnectionCreate) { c.SetAppEmail(u.Email) }); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
