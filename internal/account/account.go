@@ -165,18 +165,18 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 	return c, store.Err(err, "connection")
 }
 
-// DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID
-// (the dashboard asks them to type it), and the person passes reverify with code. Every connection ends as RemoveConnection would, but
-// each app gets user_account_deleted; every browser session ends, so do a TOTP enrolment and a
-// passkey registration in progress; the addresses and the user row are deleted, so are the
-// person's address change requests, and the audit events of the account keep no address
-// (identity.ForgetAddresses). The person's refusals of pending links are forgotten
-// (forgetRefusals): whoever holds one of the addresses next decides. The Global User ID is
-// never issued again (the allocator's counter only moves forward). A person who still owns
-// applications must delete or hand them over first (Conflict "owns_applications"): deleting
-// them would end other people's connections.
+// DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID (the
+// dashboard asks them to type it), and the person passes reverify with code. Every connection ends
+// as RemoveConnection would, but each app gets user_account_deleted; every browser session ends, so
+// do a TOTP enrolment and a passkey registration in progress; the addresses and the user row are
+// deleted, so are the person's address change requests, and the audit events of the account keep no
+// address (identity.ForgetAddresses). The person's refusals of pending links are forgotten
+// (forgetRefusals): whoever holds one of the addresses next decides. The Global User ID is never
+// issued again (the allocator's counter only moves forward). A person who still owns applications
+// must delete or hand them over first (Conflict "owns_applications"): deleting them would end other
+// people's connections.
 func (s *Service) DeleteAccount(ctx context.Context, confirm, code string) (endedConnections int, err error) {
-	uid, err := s.reverify(ctx, code)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return 0, err
 	}
@@ -188,6 +188,10 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm, code string) (ende
 		return 0, apperr.WithReason(apperr.Invalid, "confirmation_mismatch", "type your Global User ID to confirm")
 	}
 	if err := refuseOwner(ctx, s.DB.Client, uid); err != nil {
+		return 0, err
+	}
+	// The code last: a mistyped Global User ID spends no recovery code.
+	if _, err := s.reverify(ctx, code); err != nil {
 		return 0, err
 	}
 	// Sessions end first: if anything below fails, the person is signed out and the account
@@ -511,29 +515,31 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 	return identity.TakeAddressConfirmMail(ctx, limiter, addr)
 }
 
-// RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses,
-// verified or pending, once the person passes reverify with code. The person's refusals of pending links to a verified one are forgotten
-// with it (forgetRefusals): they are this person's, not the next holder's. Applications that
-// were shown a verified one (the person shared it on the consent page) are shown the
-// connection's relay alias from then on, and get email_changed: the person stopped using the
-// address, and no other real address is shown to an application without their choice. Once
-// the removal has committed, the sessions that signed in through the address end, all but
-// this one (identity.Service.EndAddressSessions): someone who added their own mailbox to the
-// account must not stay signed in through it.
+// RemoveAlternativeEmail unlinks one of the signed-in person's alternative addresses, verified or
+// pending, once the person passes reverify with code. The person's refusals of pending links to a
+// verified one are forgotten with it (forgetRefusals): they are this person's, not the next
+// holder's. Applications that were shown a verified one (the person shared it on the consent page)
+// are shown the connection's relay alias from then on, and get email_changed: the person stopped
+// using the address, and no other real address is shown to an application without their choice.
+// Once the removal has committed, the sessions that signed in through the address end, all but this
+// one (identity.Service.EndAddressSessions): someone who added their own mailbox to the account
+// must not stay signed in through it.
 //
 // They end before the removal too, and a failure there removes nothing: ended only after the
-// commit, a failure left them signed in with the address gone, and a retry of the removal
-// found no address and ended nothing. What ends after the commit is only a session of a
-// sign-in through the address that checked it (the sign-in page's stillHeld) before the
-// commit.
+// commit, a failure left them signed in with the address gone, and a retry of the removal found no
+// address and ended nothing. What ends after the commit is only a session of a sign-in through the
+// address that checked it (the sign-in page's stillHeld) before the commit.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID, code string) error {
-	uid, err := s.reverify(ctx, code)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
 	ue, err := s.DB.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid)).Only(ctx)
 	if err != nil {
 		return store.Err(err, "address")
+	}
+	if _, err := s.reverify(ctx, code); err != nil {
+		return err
 	}
 	if _, err := s.Identity.EndAddressSessions(ctx, uid, ue.Email); err != nil {
 		return fmt.Errorf("ending the address's sessions: %w", err)
@@ -634,14 +640,14 @@ func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User,
 	return queued, nil
 }
 
-// MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the
-// primary one, once the person passes reverify with code (identity.ChangePrimaryEmail with reason user_email_change: apps that were
-// shown the old primary address get email_changed). The old primary stays as a verified
-// alternative. Past PrimaryChanges a day RateLimited, counted after the checks that refuse
-// without changing anything; a change that fails for a reason of the server's own (apperr
-// Internal, a dependency down) gives its hit back.
+// MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the primary
+// one, once the person passes reverify with code (identity.ChangePrimaryEmail with reason
+// user_email_change: apps that were shown the old primary address get email_changed). The old
+// primary stays as a verified alternative. Past PrimaryChanges a day RateLimited, counted after the
+// checks that refuse without changing anything; a change that fails for a reason of the server's
+// own (apperr Internal, a dependency down) gives its hit back.
 func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*ent.User, error) {
-	uid, err := s.reverify(ctx, code)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -651,6 +657,9 @@ func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*
 	}
 	if ue.VerifiedAt == nil {
 		return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
+	}
+	if _, err := s.reverify(ctx, code); err != nil {
+		return nil, err
 	}
 	limiter, rule := ratelimit.New(s.KV), s.PrimaryChanges.Or(DefaultPrimaryChanges)
 	if err := limiter.Take(ctx, rule, uid); err != nil {

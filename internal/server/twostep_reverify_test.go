@@ -92,6 +92,11 @@ func TestChangesThatCouldTakeTheAccountAskTheSecondStepAgain(t *testing.T) {
 			map[string]any{"id": keyID, "c": recovery[1]}); got != "" {
 			t.Fatalf("deletePasskey with a recovery code: %q", got)
 		}
+		// A mistyped Global User ID spends no recovery code: it is checked first.
+		if got := person.gqlCode(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`,
+			map[string]any{"g": "ZZ0000", "c": recovery[2]}); got != "confirmation_mismatch" {
+			t.Errorf("closeAccount with another Global User ID: %q, want confirmation_mismatch", got)
+		}
 		if got := person.gqlCode(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`,
 			map[string]any{"g": u.GlobalID, "c": recovery[2]}); got != "" {
 			t.Fatalf("closeAccount with a recovery code: %q", got)
