@@ -120,6 +120,10 @@ var errorMessages = map[string][2]any{
 	"the data export starts from your LoginSign dashboard, not from another site":              {"l’export des données se lance depuis votre tableau de bord LoginSign, pas depuis un autre site", "der Datenexport beginnt in Ihrem LoginSign-Dashboard, nicht auf einer anderen Website"},
 	"the export holds every page: drop limit and cursor":                                       {"l’export contient toutes les pages : retirez limit et cursor", "der Export enthält alle Seiten: lassen Sie limit und cursor weg"},
 	"malformed query string":                                                                   {"chaîne de requête mal formée", "fehlerhafte Abfragezeichenfolge"},
+
+	// The second step of a sign-in in browsers new to the account, past
+	// mfa.Service.NewBrowserFailures.
+	"too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later": {"trop de codes erronés ont été saisis pour ce compte dans des navigateurs qui ne s’y sont jamais connectés ; connectez-vous depuis un navigateur que vous avez déjà utilisé, ou réessayez plus tard", "für dieses Konto wurden in Browsern, die nie bei ihm angemeldet waren, zu viele falsche Codes eingegeben; melden Sie sich in einem Browser an, den Sie schon verwendet haben, oder versuchen Sie es später erneut"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

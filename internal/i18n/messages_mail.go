@@ -59,6 +59,9 @@ var enMail = map[string]any{
 	"mail.notice.recovery_codes_renewed.what":     "Your recovery codes were replaced by ten new ones (the old ones no longer work)",
 	"mail.notice.primary_changed.headline":        "The primary address of your account was changed",
 	"mail.notice.primary_changed.what":            "Your primary address was changed away from this address; sign-in links now go to the new one",
+	"mail.notice.second_step_paused.headline":     "Sign-ins from new browsers were paused",
+	"mail.notice.second_step_paused.what":         "Wrong two-step verification codes were typed again and again in browsers that never signed in to your account",
+	"mail.notice.second_step_paused.advice":       "Whoever typed them could open sign-in links from your mailbox. If it was not you, change the password of your email now. For the next day your account signs in only in browsers you used before; nothing else changed:",
 }
 
 var frMail = map[string]any{
@@ -116,6 +119,9 @@ var frMail = map[string]any{
 	"mail.notice.recovery_codes_renewed.what":     "Vos codes de récupération ont été remplacés par dix nouveaux (les anciens ne fonctionnent plus)",
 	"mail.notice.primary_changed.headline":        "L’adresse principale de votre compte a été changée",
 	"mail.notice.primary_changed.what":            "Votre adresse principale n’est plus cette adresse ; les liens de connexion vont désormais à la nouvelle",
+	"mail.notice.second_step_paused.headline":     "Les connexions depuis de nouveaux navigateurs sont suspendues",
+	"mail.notice.second_step_paused.what":         "Des codes de vérification en deux étapes erronés ont été saisis à maintes reprises dans des navigateurs qui ne se sont jamais connectés à votre compte",
+	"mail.notice.second_step_paused.advice":       "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie. Pendant un jour, votre compte ne se connecte que dans les navigateurs que vous avez déjà utilisés ; rien d’autre n’a changé :",
 }
 
 var deMail = map[string]any{
@@ -173,4 +179,7 @@ var deMail = map[string]any{
 	"mail.notice.recovery_codes_renewed.what":     "Ihre Wiederherstellungscodes wurden durch zehn neue ersetzt (die alten funktionieren nicht mehr)",
 	"mail.notice.primary_changed.headline":        "Die Hauptadresse Ihres Kontos wurde geändert",
 	"mail.notice.primary_changed.what":            "Ihre Hauptadresse ist nicht mehr diese Adresse; Anmeldelinks gehen jetzt an die neue",
+	"mail.notice.second_step_paused.headline":     "Anmeldungen in neuen Browsern wurden angehalten",
+	"mail.notice.second_step_paused.what":         "In Browsern, die nie bei Ihrem Konto angemeldet waren, wurden immer wieder falsche Codes der Bestätigung in zwei Schritten eingegeben",
+	"mail.notice.second_step_paused.advice":       "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos. Einen Tag lang meldet sich Ihr Konto nur in Browsern an, die Sie schon verwendet haben; sonst hat sich nichts geändert:",
 }

@@ -160,17 +160,22 @@ const SecurityNoticeSubject = "LoginSign security notice: "
 
 // SecurityNotice tells the person at to, in l, that their sign-in factors changed: event names
 // what happened (the catalog's "mail.notice.<event>.headline" is the title, ".what" the
-// sentence), when the time, link their dashboard. ok is false for an event the catalog does
-// not know.
+// sentence, ".advice", when there is one, what to do instead of the usual
+// "mail.notice.advice"), when the time, link their dashboard. ok is false for an event the
+// catalog does not know.
 func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link string) (m Message, ok bool) {
 	key := "mail.notice." + event
 	if !l.Has(key+".headline") || !l.Has(key+".what") {
 		return Message{}, false
 	}
-	headline := l.T(key + ".headline")
+	headline, advice := l.T(key+".headline"), l.T("mail.notice.advice")
+	if l.Has(key + ".advice") {
+		advice = l.T(key + ".advice")
+	}
 	data := map[string]any{
 		"Headline": headline,
 		"What":     l.T(key + ".what"),
+		"Advice":   advice,
 		"Address":  cleanLine(to, 254),
 		"When":     whenUTC(l, when),
 		"Link":     cleanLine(link, 4096),

@@ -92,6 +92,15 @@ type Service struct {
 	Limiter         *ratelimit.Limiter
 	Attempts        ratelimit.Rule
 	AccountAttempts ratelimit.Rule
+	// NewBrowserFailures counts the wrong codes typed at the second step of the person's
+	// sign-ins in browsers that never signed in to the account (Verify), all of them together.
+	// Whoever gets the magic links of the person's mailbox reaches the second step as often as
+	// they like; under Attempts alone they would have 960 guesses a day at a 6-digit code (one
+	// in 350 to get in each day). Past it those browsers are refused until the window moves on
+	// and the person is told by mail (SecondStepPaused), while a browser that signed in to the
+	// account before counts its tries apart (VerifyIn): a stranger's guesses never lock the
+	// person out of the browsers they use. Default 20 per 24 hours.
+	NewBrowserFailures ratelimit.Rule
 	// Notify, when set, is told of a change to a person's factors (security notices).
 	Notify func(ctx context.Context, userID string, event Event)
 }
@@ -105,6 +114,8 @@ const (
 	TOTPRemoved          Event = "totp_removed"
 	RecoveryCodeUsed     Event = "recovery_code_used"
 	RecoveryCodesRenewed Event = "recovery_codes_renewed"
+	// SecondStepPaused: NewBrowserFailures ran out, browsers new to the account wait.
+	SecondStepPaused Event = "second_step_paused"
 )
 
 // New returns the service.
@@ -114,8 +125,14 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 	}
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
 		Attempts:        ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
-		AccountAttempts: ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute}}
+		AccountAttempts: ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
+		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour,
+			Message: newBrowsersPaused}}
 }
+
+// newBrowsersPaused is the refusal of a second step in a browser new to the account once
+// NewBrowserFailures ran out.
+const newBrowsersPaused = "too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later"
 
 // Status is a person's two-step verification state.
 type Status struct {
@@ -314,13 +331,52 @@ func DeleteUser(ctx context.Context, tx *ent.Tx, userID string) error {
 	return nil
 }
 
-// Verify checks the code of the second step of userID's sign-in: a current TOTP code (each
-// accepted once) or one of their recovery codes (spent by this call). It returns the methods it
-// proves (AMR values). Checks are rate limited per person under Attempts (RateLimited with
-// RetryAfter); a wrong code answers Invalid and changes nothing; a person without two-step
-// verification, Invalid too.
+// Verify checks the code of the second step of userID's sign-in in a browser that never
+// signed in to the account: a current TOTP code (each accepted once) or one of their recovery
+// codes (spent by this call). It returns the methods it proves (AMR values). Checks are rate
+// limited per person under Attempts, and the wrong ones of all such browsers together under
+// NewBrowserFailures (RateLimited with RetryAfter); a wrong code answers Invalid and changes
+// nothing else; a person without two-step verification, Invalid too.
 func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, error) {
-	return s.verify(ctx, s.Attempts, userID, code)
+	return s.VerifyIn(ctx, userID, "", code)
+}
+
+// VerifyIn is Verify in the browser known as browser: an opaque, stable key of a browser that
+// signed in to userID's account before, whose checks count under Attempts for it alone and
+// never under NewBrowserFailures; "" is any other browser (Verify).
+func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([]string, error) {
+	if browser != "" {
+		return s.verify(ctx, s.Attempts, userID+"/"+browser, userID, code)
+	}
+	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); err != nil {
+		return nil, err
+	}
+	amr, err := s.verify(ctx, s.Attempts, userID, userID, code)
+	if apperr.Is(err, apperr.Invalid) {
+		if err := s.countNewBrowserFailure(ctx, userID); err != nil {
+			return nil, err
+		}
+	}
+	return amr, err
+}
+
+// countNewBrowserFailure counts a wrong code typed in a browser new to userID's account and,
+// when that spends NewBrowserFailures, tells the person (once a window).
+func (s *Service) countNewBrowserFailure(ctx context.Context, userID string) error {
+	if err := s.Limiter.Take(ctx, s.NewBrowserFailures, userID); err != nil && !apperr.Is(err, apperr.RateLimited) {
+		return err
+	}
+	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); !apperr.Is(err, apperr.RateLimited) {
+		return err
+	}
+	first, err := s.KV.SetNX(ctx, "mfa-paused:"+userID, "1", s.NewBrowserFailures.Window).Result()
+	if err != nil {
+		return err
+	}
+	if first {
+		s.notify(ctx, userID, SecondStepPaused)
+	}
+	return nil
 }
 
 // Reverify checks a fresh second step of the signed-in person before a change to how they sign
@@ -335,7 +391,7 @@ func (s *Service) Reverify(ctx context.Context, code string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.verify(ctx, s.AccountAttempts, uid, code); err != nil {
+	if _, err := s.verify(ctx, s.AccountAttempts, uid, uid, code); err != nil {
 		return "", err
 	}
 	return uid, nil
@@ -364,9 +420,9 @@ func (s *Service) ReverifyIfOn(ctx context.Context, code string) (string, error)
 	return s.Reverify(ctx, code)
 }
 
-// verify is Verify counting the try under rule.
-func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, userID, code string) ([]string, error) {
-	if err := s.Limiter.Take(ctx, rule, userID); err != nil {
+// verify checks userID's code counting the try of subject under rule.
+func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, subject, userID, code string) ([]string, error) {
+	if err := s.Limiter.Take(ctx, rule, subject); err != nil {
 		return nil, err
 	}
 	wrong := apperr.New(apperr.Invalid, "the code is wrong or was already used")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/ids"
 	"loginsign/internal/mail"
@@ -319,7 +320,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 		t.Run("a browser that signed in before keeps its own budget", func(t *testing.T) {
 			const victim = "locked@example.com"
 			mine := "lsbr_" + strings.Repeat("m", 40)
-			if err := e.svc.RememberBrowser(ctx, mine, victim); err != nil {
+			if err := e.svc.RememberBrowser(ctx, mine, &ent.User{ID: "usr_locked", Email: victim}); err != nil {
 				t.Fatal(err)
 			}
 			n := e.svc.Config.Limits.LoginPerAddress.N

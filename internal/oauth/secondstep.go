@@ -86,8 +86,9 @@ func (s *Service) SecondStepPending(ctx context.Context, raw, browser string) (f
 
 // CompleteSecondStep finishes a sign-in that waits for its second step (SignIn.SecondStep of
 // UseMagicLink) with a TOTP or recovery code, in the browser that used the link. A wrong code
-// answers Invalid and the sign-in keeps waiting (codes are rate limited per person and per
-// IP); a right one signs the person in with amr otp+mfa and continues the flow in progress.
+// answers Invalid and the sign-in keeps waiting (codes are rate limited per IP, and per person
+// apart for each browser that signed in to the account before and for all other browsers
+// together: mfa.Service.VerifyIn); a right one signs the person in with amr otp+mfa and continues the flow in progress.
 // A sign-in whose account no longer holds the link's address (accountHolding: the primary
 // address changed, or the address was removed, since the link was used) ends, answering Gone
 // as the link then would, before any code is looked at.
@@ -109,7 +110,11 @@ func (s *Service) CompleteSecondStep(ctx context.Context, raw, code, ip, browser
 	if err != nil {
 		return nil, err
 	}
-	amr, err := s.MFA.Verify(ctx, p.UserID, code)
+	known, err := s.knownBrowser(ctx, browser, p.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the browser's sign-ins: %w", err)
+	}
+	amr, err := s.MFA.VerifyIn(ctx, p.UserID, known, code)
 	if err != nil {
 		return nil, err
 	}

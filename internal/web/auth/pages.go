@@ -928,7 +928,7 @@ func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 		return
 	}
 	p.Cookies.Set(w, sessionCookie, raw, 0)
-	if err := p.OAuth.RememberBrowser(r.Context(), p.Cookies.Get(r, browserCookie), in.User.Email); err != nil {
+	if err := p.OAuth.RememberBrowser(r.Context(), p.Cookies.Get(r, browserCookie), in.User); err != nil {
 		p.Log.WarnContext(r.Context(), "remembering the browser of a sign-in", "err", err)
 	}
 	target := "/dashboard"
