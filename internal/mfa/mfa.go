@@ -126,13 +126,8 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
 		Attempts:        ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
 		AccountAttempts: ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
-		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour,
-			Message: newBrowsersPaused}}
+		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour}}
 }
-
-// newBrowsersPaused is the refusal of a second step in a browser new to the account once
-// NewBrowserFailures ran out.
-const newBrowsersPaused = "too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later"
 
 // Status is a person's two-step verification state.
 type Status struct {
@@ -349,6 +344,11 @@ func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([
 		return s.verify(ctx, s.Attempts, userID+"/"+browser, userID, code)
 	}
 	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); err != nil {
+		if ae := apperr.As(err); ae.Code == apperr.RateLimited {
+			paused := apperr.New(apperr.RateLimited, "too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later")
+			paused.RetryAfter = ae.RetryAfter
+			return nil, paused
+		}
 		return nil, err
 	}
 	amr, err := s.verify(ctx, s.Attempts, userID, userID, code)

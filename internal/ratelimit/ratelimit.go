@@ -155,14 +155,20 @@ func Exceeded(retry time.Duration) *apperr.Error {
 	return Rule{}.exceeded(retry)
 }
 
-// exceeded is Exceeded with r's Message.
+// exceeded is Exceeded with r's Message. The message keeps its format, so that the catalogs
+// translate it for people (apperr.Error.MessageIn): formatted as "%s", every 429 a page or the
+// dashboard showed was English.
 func (r Rule) exceeded(retry time.Duration) *apperr.Error {
 	secs := max(1, int((retry+time.Second-1)/time.Second))
-	msg := "too many requests; retry later"
-	if r.Message != "" {
-		msg = strings.ReplaceAll(r.Message, "%d", strconv.Itoa(secs))
+	var e *apperr.Error
+	switch {
+	case r.Message == "":
+		e = apperr.New(apperr.RateLimited, "too many requests; retry later")
+	case strings.Count(r.Message, "%") == 1 && strings.Count(r.Message, "%d") == 1:
+		e = apperr.New(apperr.RateLimited, r.Message, secs)
+	default:
+		e = apperr.New(apperr.RateLimited, "%s", strings.ReplaceAll(r.Message, "%d", strconv.Itoa(secs)))
 	}
-	e := apperr.New(apperr.RateLimited, "%s", msg)
 	e.RetryAfter = secs
 	return e
 }
