@@ -643,9 +643,10 @@ func (s *Service) showAliasInstead(ctx context.Context, tx *ent.Tx, u *ent.User,
 // MakePrimaryEmail makes one of the signed-in person's verified alternative addresses the primary
 // one, once the person passes reverify with code (identity.ChangePrimaryEmail with reason
 // user_email_change: apps that were shown the old primary address get email_changed). The old
-// primary stays as a verified alternative. Past PrimaryChanges a day RateLimited, counted after the
-// checks that refuse without changing anything; a change that fails for a reason of the server's
-// own (apperr Internal, a dependency down) gives its hit back.
+// primary stays as a verified alternative. Past PrimaryChanges a day RateLimited, before any code
+// is checked, and counted after the checks that refuse without changing anything; a change
+// that fails for a reason of the server's own (apperr Internal, a dependency down) gives its
+// hit back.
 func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*ent.User, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -658,10 +659,15 @@ func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*
 	if ue.VerifiedAt == nil {
 		return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
 	}
+	// The day's budget is looked at before the second step and counted after it: a change
+	// refused by the budget spends none of the person's codes (a recovery code is single-use).
+	limiter, rule := ratelimit.New(s.KV), s.PrimaryChanges.Or(DefaultPrimaryChanges)
+	if err := limiter.Check(ctx, rule, uid); err != nil {
+		return nil, err
+	}
 	if _, err := s.reverify(ctx, code); err != nil {
 		return nil, err
 	}
-	limiter, rule := ratelimit.New(s.KV), s.PrimaryChanges.Or(DefaultPrimaryChanges)
 	if err := limiter.Take(ctx, rule, uid); err != nil {
 		return nil, err
 	}
