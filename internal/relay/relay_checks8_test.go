@@ -364,18 +364,7 @@ func TestAnEndedConnectionsAliasesTakeNoMail(t *testing.T) {
 				}
 				f.out.Next(t, 5*time.Second)
 
-				tx, err := db.Client.Tx(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conn := tx.AppConnection.Query().Where(appconnection.ID(f.conn.ID)).WithApplication().WithUser().OnlyX(ctx)
-				if err := connections.Delete(ctx, tx, conn, why.why, time.Now()); err != nil {
-					tx.Rollback()
-					t.Fatal(err)
-				}
-				if err := tx.Commit(); err != nil {
-					t.Fatal(err)
-				}
+				endConnection(t, db, f.conn.ID, why.why)
 
 				if got := transaction(t, f.addr, original, alias, []byte("From: "+original+"\r\nSubject: after\r\n\r\nhi\r\n")); got != "RCPT 550 5.1.1 No such mailbox" {
 					t.Errorf("mail to the ended connection's alias: %s, want RCPT 550 5.1.1 No such mailbox", got)
@@ -420,4 +409,63 @@ func TestAReplyDoesNotNameThePersonsDomainInItsContentIDs(t *testing.T) {
 			t.Errorf("the contact's copy names the person's domain: %q", e.Data[max(0, i-40):min(len(e.Data), i+20)])
 		}
 	})
+}
+
+// endConnection runs connections.Delete for conn in its own transaction, as the person
+// removing the app does.
+func endConnection(t *testing.T, db *store.DB, id string, why connections.Why) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.Client.Tx(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := tx.AppConnection.Query().Where(appconnection.ID(id)).WithApplication().WithUser().OnlyX(ctx)
+	if err := connections.Delete(ctx, tx, conn, why, time.Now()); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestATransactionOpenedBeforeTheAppWasRemovedDeliversNothingAfter: the relay decides at RCPT
+// whether an alias takes mail and delivers at DATA with what it read then. A sender (the app,
+// which holds every alias of its users) can open a session, have the alias accepted, and keep
+// the transaction open with NOOPs for as long as it likes; once the person removed the app (or
+// closed their LoginSign account), its DATA still reaches the person's real address, which
+// was read at RCPT: a message with no From, Reply-To, To or Cc and the null sender needs no
+// reverse alias, so nothing at DATA notices the connection is gone.
+func TestATransactionOpenedBeforeTheAppWasRemovedDeliversNothingAfter(t *testing.T) {
+	t.Parallel()
+	for _, why := range []struct {
+		name string
+		why  connections.Why
+	}{{"removed by the person", connections.RemovedByPerson}, {"account closed", connections.AccountDeleted}} {
+		t.Run(why.name, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T, db *store.DB) {
+				f := newFixture(t, db, fixtureOptions{})
+				s, _ := rawDial(t, "127.0.0.1", f.addr, 5*time.Second)
+				for _, c := range []string{"EHLO app.example", "MAIL FROM:<>", "RCPT TO:<" + alias + ">"} {
+					if got := s.cmd(c); !strings.HasPrefix(got, "250") {
+						t.Fatalf("%s: %s", c, got)
+					}
+				}
+				endConnection(t, db, f.conn.ID, why.why)
+				if got := s.cmd("NOOP"); !strings.HasPrefix(got, "250") {
+					t.Fatalf("NOOP: %s", got)
+				}
+				s.cmd("DATA")
+				got := s.write([]byte("Subject: we miss you, come back\r\n\r\nhi\r\n.\r\n"))
+				if got[0] == '2' {
+					t.Errorf("DATA after the connection ended: %s, want it refused", got)
+				}
+				if to := f.recipients(); len(to) != 0 {
+					t.Errorf("forwarded to %v after the person ended the connection, want nobody", to)
+				}
+			})
+		})
+	}
 }
