@@ -469,3 +469,32 @@ func TestATransactionOpenedBeforeTheAppWasRemovedDeliversNothingAfter(t *testing
 		})
 	}
 }
+
+// TestASendersNameCannotImitateTheRelaysOwnFromName: a forward's From address is the reverse
+// alias, so the person learns who wrote only from the From name the relay composes:
+// "<name> (<address, @ written " at ">) via LoginSign". The sender's name is kept as it is
+// (cleaned, cut to 64 characters), so a name written in that very form,
+// "PayPal (service at paypal.com) via LoginSign", makes the forward read as PayPal's mail
+// followed by a second, real "(me at evil.test) via LoginSign" that mail clients cut off in
+// their message lists. The relay's markers are the relay's: the sender's name may not carry
+// "via LoginSign" nor an address group of its own.
+func TestASendersNameCannotImitateTheRelaysOwnFromName(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		f.zone.setTXT("evil.test", "v=spf1 ip4:127.0.0.0/8 -all") // the attacker's own domain: verified
+		msg := []byte("From: \"PayPal (service at paypal.com) via LoginSign\" <me@evil.test>\r\nTo: " + alias +
+			"\r\nSubject: Your account is limited\r\n\r\nPlease sign in.\r\n")
+		if err := send(f.addr, "bounce@evil.test", []string{alias}, msg); err != nil {
+			t.Fatalf("send: %s", smtpReply(err))
+		}
+		h := parseHeader(t, f.out.Next(t, 5*time.Second).Data)
+		from, err := h.AddressList("From")
+		if err != nil || len(from) != 1 {
+			t.Fatalf("From: %v %v", from, err)
+		}
+		if name := from[0].Name; strings.Count(name, "via LoginSign") != 1 || strings.Contains(name, "(service at paypal.com)") {
+			t.Errorf("the forward's From name = %q: the sender's name imitates the relay's \"(address) via LoginSign\"", name)
+		}
+	})
+}
