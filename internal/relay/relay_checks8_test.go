@@ -498,3 +498,39 @@ func TestASendersNameCannotImitateTheRelaysOwnFromName(t *testing.T) {
 		}
 	})
 }
+
+// TestAReplayedDKIMSignatureDoesNotTellWhoseAReverseAliasIs: a reply passes DMARC by an aligned
+// DKIM signature alone, and a signature stays valid for the message it signed wherever it is
+// sent again. An app's support inbox holds DKIM-signed mail its customers sent from their real
+// addresses, to support@acme.test; the app knows a reverse alias of the person behind one of
+// its aliases (its own, from a quoted reply). Sending such a signed message again, byte for
+// byte, to that reverse alias answers 250 and mails it out from the alias when its From is
+// the alias owner's address, and 550 5.7.26 when it is not: a test, for any address the app
+// has signed mail from, of whether it is the real address behind the alias. Both replays
+// must be answered alike, and neither may leave as the person.
+func TestAReplayedDKIMSignatureDoesNotTellWhoseAReverseAliasIs(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken(reverseToken).ExecX(context.Background())
+		key := newDKIMKey(t)
+		f.zone.setTXT("sel._domainkey.example.com", key.record)
+		f.zone.setTXT("example.com", "v=spf1 ip4:192.0.2.0/24 -all") // the app's host is not example.com's
+		// Mail the support inbox got straight from two customers of example.com, signed there.
+		signed := func(from string) []byte {
+			return key.sign(t, []byte("From: <"+from+">\r\nTo: <"+original+">\r\nSubject: Cannot sign in\r\n"+
+				"Date: Mon, 30 Nov 2026 09:00:00 +0000\r\nMessage-ID: <c1@example.com>\r\n\r\nHelp, please.\r\n"), "example.com")
+		}
+		answers := map[string]string{}
+		for _, from := range []string{person, "pat@example.com"} {
+			answers[from] = transaction(t, f.addr, "replay@acme.test", reverseAlias(), signed(from))
+		}
+		if answers[person] != answers["pat@example.com"] || answers[person] != "DATA "+replyRefused {
+			t.Errorf("replayed signed mail of the alias owner's address: %s; of another address of the domain: %s; want both DATA %s",
+				answers[person], answers["pat@example.com"], replyRefused)
+		}
+		if n := f.out.Count(); n != 0 {
+			t.Errorf("%d replayed messages left the relay as the person (From %s), want none", n, alias)
+		}
+	})
+}
