@@ -534,3 +534,36 @@ func TestAReplayedDKIMSignatureDoesNotTellWhoseAReverseAliasIs(t *testing.T) {
 		}
 	})
 }
+
+// TestAForwardLoopBetweenTwoAliasesEnds: two accounts whose addresses are each other's aliases
+// (an address on the relay domain is an address like any other to sign up with) make every
+// forward of one a message to the other. Fed back to the relay as the next hop delivers it,
+// the loop ends at the relay's hop limit with 554 5.4.6, after at most three forwards.
+func TestAForwardLoopBetweenTwoAliasesEnds(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		aliasA, aliasB := "aaaa1111@"+domain, "bbbb2222@"+domain
+		f.newConnection(t, f.newUser(t, aliasB), aliasA) // A's address is B's alias
+		f.newConnection(t, f.newUser(t, aliasA), aliasB) // and B's is A's
+		from, to := original, aliasA
+		msg := []byte("From: " + original + "\r\nTo: " + aliasA + "\r\nSubject: ping\r\n\r\nping\r\n")
+		for hop := 1; ; hop++ {
+			err := send(f.addr, from, []string{to}, msg)
+			if err != nil {
+				if got := smtpCode(err); got != "554 5.4.6" || hop > 4 {
+					t.Errorf("hop %d: %s, want the loop refused with 554 5.4.6 by the fourth", hop, smtpReply(err))
+				}
+				break
+			}
+			if hop > 4 {
+				t.Fatalf("the relay forwarded the loop %d times", hop)
+			}
+			e := f.out.Next(t, 5*time.Second)
+			from, to, msg = e.From, e.To[0], e.Data
+		}
+		if n := f.out.Count(); n > 3 {
+			t.Errorf("%d forwards of the loop, want at most three", n)
+		}
+	})
+}
