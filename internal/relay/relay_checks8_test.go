@@ -120,8 +120,8 @@ func TestOnePeerCannotTakeEverySessionOfTheRelay(t *testing.T) {
 // TestNoBareCarriageReturnReachesTheNextHop: SMTP smuggling (SEC Consult, 2023). The relay
 // ends DATA only at <CR><LF>.<CR><LF> and forwards the rest as it came; go-smtp's client
 // turns a bare <LF> into <CR><LF> (and dot-stuffs the line after it) but passes a bare <CR> on.
-// A next hop that reads a bare <CR> as a line end (Cisco Secure Email's "clean" handling
-// rewrites it to <CR><LF>) then takes "<CR>.<CR><LF>" for the end of the forward, and the
+// A next hop that reads a bare <CR> as a line end (SEC Consult reported Cisco Secure Email's
+// default CR/LF handling doing so) then takes "<CR>.<CR><LF>" for the end of the forward, and the
 // lines after it for commands of the relay's own authenticated session: a MAIL FROM and
 // RCPT TO of the sender's choice, sent by LoginSign to anyone. Whatever the relay answers,
 // what reaches the next hop carries no bare <CR>.
