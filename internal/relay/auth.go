@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
@@ -88,7 +89,7 @@ func (s *Server) checkSender(ss *session, routes []route, header textproto.Heade
 
 	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
 	defer cancel()
-	res := s.checkDMARC(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
+	res := s.checkDMARC(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw, nil)
 	strict := res.policy == dmarc.PolicyReject || res.policy == dmarc.PolicyQuarantine
 	out := sender{author: author, verified: res.by != ""}
 	switch {
@@ -135,8 +136,11 @@ type dmarcResult struct {
 
 // checkDMARC evaluates raw, received from ip (which said helo) with envelope sender mailFrom,
 // under DMARC for authorDomain. Alignment is relaxed (same organizational domain, by the public
-// suffix list) unless the domain's DMARC record asks for strict (aspf=s, adkim=s).
-func (s *Server) checkDMARC(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) dmarcResult {
+// suffix list) unless the domain's DMARC record asks for strict (aspf=s, adkim=s). A valid,
+// aligned DKIM signature counts only when accept reports true for it; a nil accept takes
+// every one.
+func (s *Server) checkDMARC(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte,
+	accept func(dkim.Verification) bool) dmarcResult {
 	authorDomain = normalizeDomain(authorDomain)
 	record, atOrg, err := s.dmarcRecord(ctx, authorDomain)
 	if dmarc.IsTempFail(err) {
@@ -168,7 +172,7 @@ func (s *Server) checkDMARC(ctx context.Context, ip net.IP, helo, mailFrom, auth
 		MaxVerifications: maxDKIMSignatures,
 	})
 	for _, v := range verifications {
-		if v.Err == nil && aligned(v.Domain, authorDomain, dkimMode) {
+		if v.Err == nil && aligned(v.Domain, authorDomain, dkimMode) && (accept == nil || accept(*v)) {
 			res.by = "dkim"
 			return res
 		}
@@ -197,12 +201,16 @@ func appliedPolicy(record *dmarc.Record, atOrg bool) dmarc.Policy {
 
 // authenticate reports how a reply passes DMARC for authorDomain, the domain of its From
 // header (checkDMARC): "spf" or "dkim". The domain's DMARC policy (p=) plays no part: the
-// relay demands a pass whatever the domain publishes.
+// relay demands a pass whatever the domain publishes. A DKIM signature counts only when it
+// binds the message to its reverse aliases (signedForReverseAliases, on header and rcpts).
 //
 // The error is errReplyRefused when neither passes, errAuthTemporary when neither passes and
 // a DNS lookup failed temporarily.
-func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte) (string, error) {
-	res := s.checkDMARC(ctx, ip, helo, mailFrom, authorDomain, raw)
+func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte,
+	header textproto.Header, rcpts []string) (string, error) {
+	res := s.checkDMARC(ctx, ip, helo, mailFrom, authorDomain, raw, func(v dkim.Verification) bool {
+		return signedForReverseAliases(header, v, rcpts)
+	})
 	switch {
 	case res.by != "":
 		return res.by, nil
@@ -210,6 +218,43 @@ func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, au
 		return "", errAuthTemporary
 	}
 	return "", errReplyRefused
+}
+
+// signedForReverseAliases reports whether the DKIM signature v binds a reply to the reverse
+// aliases it is sent to (rcpts, the RCPT TO addresses, lower-cased): the To and Cc fields that
+// v covers (h=) name every one of them. A signature stays valid for the bytes it signed
+// wherever they are sent again, and mail signed by the person's provider reaches others than
+// the relay: an app's support inbox holds the mail its customers sent from their real
+// addresses. Without this binding, that app could send such a message again to a reverse
+// alias it learned, and tell from 250 or 550 whether its From is the real address behind the
+// alias, and have the person's old words leave from the alias. A reply the person really
+// sent names the reverse alias in To or Cc, and the providers that sign replies (Gmail, Yahoo,
+// Fastmail) cover both fields; a reply that only DKIM could authenticate and that reaches a
+// reverse alias by Bcc is refused like any unauthenticated one. A field that occurs more
+// than once (RFC 5322 section 3.6 allows one) counts for nothing: h= covers only the last
+// occurrences, and one added above them by whoever sends the bytes again must not count.
+func signedForReverseAliases(header textproto.Header, v dkim.Verification, rcpts []string) bool {
+	h := gomail.Header{Header: message.Header{Header: header}}
+	var named []string
+	for _, k := range []string{"To", "Cc"} {
+		signed := slices.ContainsFunc(v.HeaderKeys, func(key string) bool { return strings.EqualFold(strings.TrimSpace(key), k) })
+		if !signed || header.FieldsByKey(k).Len() != 1 {
+			continue
+		}
+		list, err := h.AddressList(k)
+		if err != nil {
+			continue
+		}
+		for _, a := range list {
+			named = append(named, strings.ToLower(a.Address))
+		}
+	}
+	for _, rcpt := range rcpts {
+		if !slices.Contains(named, strings.ToLower(rcpt)) {
+			return false
+		}
+	}
+	return len(rcpts) > 0
 }
 
 // dmarcRecord returns the DMARC record of domain, or of its organizational domain when domain

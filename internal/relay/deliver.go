@@ -356,7 +356,8 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 // authorizeReplies returns the session's routes with the contact and connection of each reply
 // route, once the message (raw, whose body is body) proved it may leave as their aliases, in
 // this order: its one From field names exactly one address; the message passes DMARC-aligned
-// SPF or DKIM for that address's domain (authenticate); every reverse alias exists and its
+// SPF or DKIM for that address's domain (authenticate), a DKIM signature only when the To or
+// Cc it covers names every reverse alias of the transaction; every reverse alias exists and its
 // connection is not blocked; the From address is the owner's (primary or verified
 // alternative) for each. The person's data is read only after the message proved its author,
 // and every refusal is the same errReplyRefused (451 4.7.26 when DNS failed temporarily,
@@ -385,7 +386,13 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, bod
 	}
 	author := strings.ToLower(from[0].Address)
 	_, domain, _ := strings.Cut(author, "@")
-	how, err := s.authenticate(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw)
+	var reverseAliases []string
+	for _, r := range routes {
+		if r.isReply() {
+			reverseAliases = append(reverseAliases, r.rcpt)
+		}
+	}
+	how, err := s.authenticate(ctx, net.ParseIP(ss.remote), ss.helo, ss.from, domain, raw, header, reverseAliases)
 	if err != nil {
 		s.cfg.Logger.Info("relay: reply refused", "remote", ss.remote, "reason", "not authenticated", "reply", mail.RedactAddresses(err.Error()))
 		return nil, err

@@ -74,7 +74,9 @@
 //     From header names exactly one address; the message passes DMARC (RFC 7489) for that
 //     address's domain: SPF passes for the envelope sender from the connecting peer and the
 //     envelope domain is aligned with the From domain, or a valid DKIM signature has an
-//     aligned d= (451 4.7.26 when a DNS lookup failed temporarily); only then, each reverse
+//     aligned d= and covers (h=) a To or Cc field naming every reverse alias of the
+//     transaction, so that signed mail of P sent elsewhere cannot be replayed to one (451
+//     4.7.26 when a DNS lookup failed temporarily); only then, each reverse
 //     alias exists, its connection C is not blocked, and the From address is P's primary or
 //     one of P's verified alternatives. Alignment is relaxed (same organizational domain)
 //     unless the domain's DMARC record says aspf=s or adkim=s; its p= does not matter, a pass
