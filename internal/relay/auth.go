@@ -84,8 +84,7 @@ func (s *Server) checkSender(ss *session, routes []route, header textproto.Heade
 		return sender{}, errAuthors
 	}
 	author := from[0]
-	_, domain, _ := strings.Cut(strings.ToLower(author.Address), "@")
-	domain = normalizeDomain(domain)
+	domain := normalizeDomain(domainOf(strings.ToLower(author.Address)))
 
 	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
 	defer cancel()
@@ -158,7 +157,9 @@ func (s *Server) checkDMARC(ctx context.Context, ip net.IP, helo, mailFrom, auth
 		res.policy = appliedPolicy(record, atOrg)
 	}
 
-	if _, mailFromDomain, ok := strings.Cut(mailFrom, "@"); ok && aligned(mailFromDomain, authorDomain, spfMode) {
+	// The SPF library checks the domain after the first "@" of the envelope sender, alignment
+	// the one after the last (domainOf): only an envelope sender with one "@" has them agree.
+	if strings.Count(mailFrom, "@") == 1 && aligned(domainOf(mailFrom), authorDomain, spfMode) {
 		result, _ := spf.CheckHostWithSender(ip, helo, mailFrom, spf.WithContext(ctx), spf.WithResolver(s.cfg.Resolver))
 		if result == spf.Pass {
 			res.by = "spf"
@@ -298,6 +299,18 @@ func organizationalDomain(domain string) string {
 		return domain
 	}
 	return org
+}
+
+// domainOf is the domain of address: what follows its last "@"; "" without one. net/mail
+// unquotes a quoted local part, so `"security@x"@bank.test` reads security@x@bank.test, whose
+// domain is bank.test: what follows the first "@", x@bank.test, is a name without a DMARC
+// record, and bank.test's spoofed mail would escape bank.test's policy.
+func domainOf(address string) string {
+	i := strings.LastIndexByte(address, '@')
+	if i < 0 {
+		return ""
+	}
+	return address[i+1:]
 }
 
 func normalizeDomain(d string) string {

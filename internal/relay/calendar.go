@@ -640,7 +640,8 @@ func (c *replyCalendar) address(ctx context.Context, value string) (string, erro
 // connection, else "". At most maxMaskedParticipants reverse aliases are looked up per message;
 // the others are taken for none.
 func (c *replyCalendar) contact(ctx context.Context, address string) (string, error) {
-	local, d, _ := strings.Cut(address, "@")
+	d := domainOf(address)
+	local := strings.TrimSuffix(address, "@"+d)
 	token, isReverse := strings.CutPrefix(local, reverseAliasPrefix)
 	if d != c.s.cfg.Domain || !isReverse || !wellFormedToken(token) {
 		return "", nil

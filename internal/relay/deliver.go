@@ -385,7 +385,7 @@ func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, bod
 		return refuse("From is not one address")
 	}
 	author := strings.ToLower(from[0].Address)
-	_, domain, _ := strings.Cut(author, "@")
+	domain := domainOf(author)
 	var reverseAliases []string
 	for _, r := range routes {
 		if r.isReply() {
@@ -625,8 +625,9 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 	var out []*gomail.Address
 	changed := false
 	for _, a := range list {
-		local, d, _ := strings.Cut(strings.ToLower(a.Address), "@")
-		token, isReverse := strings.CutPrefix(local, reverseAliasPrefix)
+		address := strings.ToLower(a.Address)
+		d := domainOf(address)
+		token, isReverse := strings.CutPrefix(strings.TrimSuffix(address, "@"+d), reverseAliasPrefix)
 		if d != s.cfg.Domain || !isReverse {
 			out = append(out, a)
 			continue
@@ -807,9 +808,22 @@ func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
 	return out
 }
 
-// spelled is address as a display name shows it: cleaned (cleanText), "@" written " at ".
+// spelled is address as a display name shows it: cleaned (cleanText), the "@" before its
+// domain (the last one, domainOf) written " at ". A local part that holds "@" itself (quoted,
+// as in "support@paypal.com"@evil.test) is shown in quotes with its own "@" written " at "
+// too: no "@" is left in the name for a mail client to take for an address, and the domain
+// the mail was authenticated for is the one that ends the spelling.
 func spelled(address string) string {
-	return strings.Replace(cleanText(address), "@", " at ", 1)
+	address = cleanText(address)
+	i := strings.LastIndexByte(address, '@')
+	if i < 0 {
+		return address
+	}
+	local, domain := address[:i], address[i+1:]
+	if strings.Contains(local, "@") {
+		local = `"` + strings.ReplaceAll(local, "@", " at ") + `"`
+	}
+	return local + " at " + domain
 }
 
 // cleanText removes control and format characters from s and makes every run of spaces of any

@@ -41,8 +41,7 @@ func (s *Server) notifySender(ss *session, header textproto.Header, failed []rou
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, authTimeout)
 	defer cancel()
-	_, senderDomain, _ := strings.Cut(ss.from, "@")
-	if normalizeDomain(senderDomain) == strings.ToLower(s.cfg.Domain) {
+	if normalizeDomain(domainOf(ss.from)) == strings.ToLower(s.cfg.Domain) {
 		s.cfg.Logger.Info("relay: no delivery status notification", "reason", "sender on the relay domain", "remote", ss.remote)
 		return
 	}
