@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -781,9 +782,10 @@ const maxNameRunes = 64
 // display name for an address. The sender's name and the addresses are cleaned so they cannot
 // hide the rest: control and format characters (zero-width spaces, bidirectional overrides
 // that would show an address reversed) are removed, every run of spaces of any kind becomes
-// one space, and the name is cut to maxNameRunes characters.
+// one space, and the name is cut to maxNameRunes characters. The sender's name cannot imitate
+// this form either (senderName).
 func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
-	name := cleanText(a.Name)
+	name := senderName(a.Name)
 	if r := []rune(name); len(r) > maxNameRunes {
 		name = strings.TrimSpace(string(r[:maxNameRunes]))
 	}
@@ -806,6 +808,43 @@ func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
 		out = "[unverified] " + out
 	}
 	return out
+}
+
+// viaLoginSign matches the relay's own mark in a From name, in any case and spacing.
+var viaLoginSign = regexp.MustCompile(`(?i)\bvia\s*loginsign\b`)
+
+// senderName is a sender's name as displayName shows it: cleaned (cleanText), without any part
+// in parentheses (ASCII, fullwidth, small, superscript or subscript ones; an unclosed one runs
+// to the end) and without "via LoginSign" in any case. The From address of a forward is the
+// reverse alias, so the person tells who wrote only by the name the relay composes; those are
+// the relay's own marks, and a name written as "PayPal (service at paypal.com) via LoginSign"
+// would otherwise make the forward read as PayPal's mail, with the relay's real
+// "(address) via LoginSign" after it, where mail clients cut it off in their message lists.
+func senderName(name string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range cleanText(name) {
+		switch r {
+		case '(', '\uff08', '\ufe59', '\u207d', '\u208d':
+			depth++
+		case ')', '\uff09', '\ufe5a', '\u207e', '\u208e':
+			depth = max(depth-1, 0)
+		default:
+			if depth == 0 {
+				b.WriteRune(r)
+			}
+		}
+	}
+	// Removing one mark may join the text around it into another ("via via LoginSign
+	// LoginSign"): remove until none is left.
+	name = cleanText(b.String())
+	for {
+		next := cleanText(viaLoginSign.ReplaceAllString(name, " "))
+		if next == name {
+			return name
+		}
+		name = next
+	}
 }
 
 // spelled is address as a display name shows it: cleaned (cleanText), the "@" before its

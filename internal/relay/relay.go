@@ -30,7 +30,8 @@
 //     <r-TOKEN@Domain> (displayName), where S is the From address and r-TOKEN@Domain is the
 //     reverse alias, stored as a RelayContact of C, of where replies go: S's Reply-To, else S;
 //     when that is not S, the name says so: "<S's name> (<S's address>, replies go to <the
-//     Reply-To address>) via LoginSign". Reply-To is the reverse alias too, X-Original-From
+//     Reply-To address>) via LoginSign"; S's name loses its parts in parentheses and any "via
+//     LoginSign", so it cannot imitate that form. Reply-To is the reverse alias too, X-Original-From
 //     keeps S's From header verbatim, X-LoginSign-Relay marks the hop and a Received trace
 //     line is added. A mail with neither From, Reply-To nor envelope sender, and one whose
 //     From is P's own address and passes DMARC (P writing to their own alias), gets no reverse
