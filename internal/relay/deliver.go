@@ -50,7 +50,30 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 		s.cfg.Logger.Error("relay: earlier deliveries", "error", mail.RedactAddresses(err.Error()))
 		return errLookup
 	}
-	routes, err := s.authorizeReplies(ss, header, raw, body, sent)
+	// An alias that stopped taking mail since its RCPT (the person removed the app or closed
+	// their account, muted it or turned forwarding off, it was blocked, the application is
+	// being deleted) takes none now: a sender that kept its transaction open with NOOPs would
+	// otherwise reach the person's real address read at RCPT. Its route is dropped, with its
+	// entries of sent and keys; the message is refused like one to an unknown alias when no
+	// route is left, and the sender is told of the dropped ones (notifySender) otherwise.
+	routes, ended, err := s.resolveAgain(ss.routes)
+	if err != nil {
+		return err
+	}
+	var gone []route
+	for i := len(routes) - 1; i >= 0; i-- {
+		if ended[i] {
+			gone = append(gone, routes[i])
+			routes, sent = slices.Delete(routes, i, i+1), slices.Delete(sent, i, i+1)
+			if keys != nil {
+				keys = slices.Delete(keys, i, i+1)
+			}
+		}
+	}
+	if len(routes) == 0 {
+		return errNoMailbox
+	}
+	routes, err = s.authorizeReplies(ss, routes, header, raw, body, sent)
 	if err != nil {
 		return err
 	}
@@ -70,8 +93,8 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	}
 	var delivered int
 	var temporary bool
-	var served []int    // served by this try
-	var refused []route // refused for good by this try
+	var served []int              // served by this try
+	refused := slices.Clone(gone) // refused for good by this try, or no longer taking mail
 	for i, r := range routes {
 		if sent[i] {
 			delivered++
@@ -354,8 +377,8 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	return mail.Message{To: r.contact.ContactAddress, EnvelopeFrom: alias, Raw: raw, Kind: "relay_reply"}, nil
 }
 
-// authorizeReplies returns the session's routes with the contact and connection of each reply
-// route, once the message (raw, whose body is body) proved it may leave as their aliases, in
+// authorizeReplies returns routes (the session's, resolveAgain) with the contact and connection
+// of each reply route, once the message (raw, whose body is body) proved it may leave as their aliases, in
 // this order: its one From field names exactly one address; the message passes DMARC-aligned
 // SPF or DKIM for that address's domain (authenticate), a DKIM signature only when the To or
 // Cc it covers names every reverse alias of the transaction; every reverse alias exists and its
@@ -367,8 +390,8 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 // gone. Then the body must pass checkReplyBody, and the recipients an earlier try did not
 // serve (sent, sentBefore) the person's reply limit. Otherwise it returns the refusal of the
 // whole message: nothing is sent, not even the forwards of the same transaction.
-func (s *Server) authorizeReplies(ss *session, header textproto.Header, raw, body []byte, sent []bool) ([]route, error) {
-	routes := slices.Clone(ss.routes)
+func (s *Server) authorizeReplies(ss *session, routes []route, header textproto.Header, raw, body []byte, sent []bool) ([]route, error) {
+	routes = slices.Clone(routes)
 	if !slices.ContainsFunc(routes, route.isReply) {
 		return routes, nil
 	}

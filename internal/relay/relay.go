@@ -10,7 +10,9 @@
 //     bounce and no mail is accepted that would then be dropped (the spec allows either; a
 //     refusal also keeps undeliverable mail off our disks). Unknown, retired, blocked, muted
 //     and non-forwarding aliases all get the same 550 5.1.1 "No such mailbox", so a sender
-//     cannot tell which of them an address is.
+//     cannot tell which of them an address is. At DATA the aliases are read again (one
+//     query): one that stopped taking mail since its RCPT is dropped, and DATA gets the same
+//     550 5.1.1 when none is left (notifySender reports the dropped ones otherwise).
 //   - Each peer (IPv4 address, or IPv6 /64) may send Config.RcptLimit RCPT TO per minute,
 //     accepted or refused; past that RCPT gets 450 4.7.1 until the minute ends, which makes
 //     probing for aliases slow.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-smtp"
@@ -193,16 +194,78 @@ func (s *Server) resolveAlias(ctx context.Context, rcpt string) (route, string, 
 	case err != nil:
 		s.cfg.Logger.Error("relay: alias lookup", "error", mail.RedactAddresses(err.Error()))
 		return route{}, "lookup failed", errLookup
-	case conn.Blocked:
-		return route{}, "blocked", errNoMailbox
-	case !conn.IsForwarding:
-		return route{}, "not forwarding", errNoMailbox
-	case conn.EmailMuted:
-		return route{}, "muted", errNoMailbox
-	case conn.Edges.Application.DeletingSince != nil:
-		return route{}, "application being deleted", errNoMailbox
+	}
+	if reason := notTakingMail(conn); reason != "" {
+		return route{}, reason, errNoMailbox
 	}
 	return route{rcpt: rcpt, conn: conn}, "", nil
+}
+
+// notTakingMail is why the connection conn, loaded with its application's deleting_since,
+// takes no mail: "blocked", "not forwarding", "muted" or "application being deleted"; "" when
+// it takes mail.
+func notTakingMail(conn *ent.AppConnection) string {
+	switch {
+	case conn.Blocked:
+		return "blocked"
+	case !conn.IsForwarding:
+		return "not forwarding"
+	case conn.EmailMuted:
+		return "muted"
+	case conn.Edges.Application.DeletingSince != nil:
+		return "application being deleted"
+	}
+	return ""
+}
+
+// resolveAgain reads the connections of the forward routes of routes again at DATA, in one
+// query, as resolveAlias did at RCPT, and returns routes with each forward's connection (and
+// person) as read now; ended[i] is true when routes[i] is a forward whose alias no longer
+// takes mail (its connection gone or notTakingMail). Reply routes are read at DATA anyway
+// (authorizeReplies) and are returned as they are. The error is errLookup when the query
+// failed.
+func (s *Server) resolveAgain(routes []route) (_ []route, ended []bool, _ error) {
+	routes = slices.Clone(routes)
+	ended = make([]bool, len(routes))
+	var aliases []string
+	for _, r := range routes {
+		if !r.isReply() {
+			aliases = append(aliases, r.rcpt)
+		}
+	}
+	if len(aliases) == 0 {
+		return routes, ended, nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, lookupTimeout)
+	defer cancel()
+	conns, err := s.db.AppConnection.Query().
+		Where(appconnection.AliasEmailIn(aliases...)).
+		WithUser().
+		WithApplication(func(q *ent.ApplicationQuery) { q.Select(application.FieldDeletingSince) }).
+		All(ctx)
+	if err != nil {
+		s.cfg.Logger.Error("relay: alias lookup at DATA", "error", mail.RedactAddresses(err.Error()))
+		return nil, nil, errLookup
+	}
+	for i, r := range routes {
+		if r.isReply() {
+			continue
+		}
+		reason := "gone"
+		for _, c := range conns {
+			if c.AliasEmail == r.rcpt {
+				routes[i].conn, reason = c, notTakingMail(c)
+				break
+			}
+		}
+		if reason != "" {
+			ended[i] = true
+			// The connection id, not the alias: next to the mail package's lines it would tie
+			// the alias to the person.
+			s.cfg.Logger.Info("relay: recipient refused at DATA", "connection", r.conn.ID, "reason", reason)
+		}
+	}
+	return routes, ended, nil
 }
 
 // retired reports whether address belonged to a deleted connection.
