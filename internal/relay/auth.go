@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"blitiri.com.ar/go/spf"
 	"github.com/emersion/go-message"
@@ -30,6 +31,11 @@ type Resolver interface {
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 	LookupAddr(ctx context.Context, addr string) ([]string, error)
 }
+
+// maxReplySignatureAge is the oldest a DKIM signature (its t=, RFC 6376 section 3.5) may be
+// to authenticate a reply: a sender's mail system retries a deferred message for five days
+// (sentTTL), and two more days leave room for clocks that are off.
+const maxReplySignatureAge = 7 * 24 * time.Hour
 
 // maxDKIMSignatures bounds the signatures verified per message (each costs a DNS lookup).
 const maxDKIMSignatures = 5
@@ -203,13 +209,20 @@ func appliedPolicy(record *dmarc.Record, atOrg bool) dmarc.Policy {
 // authenticate reports how a reply passes DMARC for authorDomain, the domain of its From
 // header (checkDMARC): "spf" or "dkim". The domain's DMARC policy (p=) plays no part: the
 // relay demands a pass whatever the domain publishes. A DKIM signature counts only when it
-// binds the message to its reverse aliases (signedForReverseAliases, on header and rcpts).
+// binds the message to its reverse aliases (signedForReverseAliases, on header and rcpts) and
+// is at most maxReplySignatureAge old.
 //
 // The error is errReplyRefused when neither passes, errAuthTemporary when neither passes and
 // a DNS lookup failed temporarily.
 func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, authorDomain string, raw []byte,
 	header textproto.Header, rcpts []string) (string, error) {
+	now := s.cfg.Now()
 	res := s.checkDMARC(ctx, ip, helo, mailFrom, authorDomain, raw, func(v dkim.Verification) bool {
+		// A signature older than maxReplySignatureAge (by its t=) is a copy sent again, not a
+		// reply on its way: the person's mail system gives up retrying well before.
+		if !v.Time.IsZero() && now.Sub(v.Time) > maxReplySignatureAge {
+			return false
+		}
 		return signedForReverseAliases(header, v, rcpts)
 	})
 	switch {
