@@ -242,9 +242,10 @@ func (s *Server) authenticate(ctx context.Context, ip net.IP, helo, mailFrom, au
 // addresses. Without this binding, that app could send such a message again to a reverse
 // alias it learned, and tell from 250 or 550 whether its From is the real address behind the
 // alias, and have the person's old words leave from the alias. A reply the person really
-// sent names the reverse alias in To or Cc, and the providers that sign replies (Gmail, Yahoo,
-// Fastmail) cover both fields; a reply that only DKIM could authenticate and that reaches a
-// reverse alias by Bcc is refused like any unauthenticated one. A field that occurs more
+// sent names the reverse alias in To or Cc, which RFC 6376 section 5.4.1 says a signer should
+// cover (Gmail and Fastmail do); a reply that only DKIM could authenticate and that reaches a
+// reverse alias by Bcc, or whose signer covers neither field, is refused like any
+// unauthenticated one (SPF still authenticates it when it passes). A field that occurs more
 // than once (RFC 5322 section 3.6 allows one) counts for nothing: h= covers only the last
 // occurrences, and one added above them by whoever sends the bytes again must not count.
 func signedForReverseAliases(header textproto.Header, v dkim.Verification, rcpts []string) bool {
