@@ -35,6 +35,11 @@ const relayHeader = "X-Loginsign-Relay"
 // (see the package comment).
 func (s *Server) deliver(ss *session, raw []byte) error {
 	header, body, err := splitMessage(raw)
+	if errors.Is(err, errHeaderTooLarge) {
+		s.cfg.Logger.Info("relay: message refused", "from", mail.RedactAddresses(ss.from), "remote", ss.remote,
+			"reason", "header too large", "reply", errHeaderTooLarge.Error())
+		return errHeaderTooLarge
+	}
 	if err != nil {
 		return errMalformed
 	}
@@ -915,8 +920,12 @@ func (s *Server) received(ss *session, rcpt string, now time.Time) string {
 }
 
 // splitMessage parses the top-level header of raw and returns it with the untouched body
-// bytes that follow it.
+// bytes that follow it. A header past maxHeaderFields or maxHeaderBytes is not parsed: the
+// error is errHeaderTooLarge.
 func splitMessage(raw []byte) (textproto.Header, []byte, error) {
+	if headerTooLarge(raw) {
+		return textproto.Header{}, nil, errHeaderTooLarge
+	}
 	rd := bytes.NewReader(raw)
 	br := bufio.NewReader(rd)
 	h, err := textproto.ReadHeader(br)

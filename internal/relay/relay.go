@@ -115,6 +115,9 @@
 //     address and every other address A. ORGANIZER and ATTENDEE lines keep only CUTYPE, ROLE,
 //     PARTSTAT and RSVP besides those (CN goes). None of this reads P's addresses either.
 //
+// A message whose top-level header holds more than 1,000 fields or 256 KiB gets 552 5.3.4 at
+// DATA and nothing of it is sent (maxHeaderFields, maxHeaderBytes).
+//
 // The envelope sender of a forward is the reverse alias (or no-reply@Domain), so a bounce of
 // the forward (sent from <>) is refused at RCPT instead of being forwarded again: forwards
 // cannot loop. A message that already passed the relay maxHops times is refused with 554
