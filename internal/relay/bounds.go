@@ -52,3 +52,23 @@ func headerTooLarge(raw []byte) bool {
 	}
 	return len(raw) > maxHeaderBytes
 }
+
+// errBareLineBreak refuses a message holding a CR or LF that is not part of a CRLF; nothing of
+// it is sent.
+var errBareLineBreak = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0},
+	Message: "Message refused: it holds a bare CR or LF, which SMTP allows only as CRLF (RFC 5321 section 2.3.8)"}
+
+// bareLineBreak reports whether raw holds a CR not followed by LF or an LF not preceded by CR.
+// RFC 5321 section 2.3.8 allows CR and LF in mail only together, as a line end. The relay
+// passes a message's lines on as they came, and the go-smtp client that sends them to the next
+// hop turns a bare LF into CRLF but leaves a bare CR as it is; a next hop that takes a bare CR
+// (or LF) for a line end would then read "<CR>.<CR><LF>" as the end of the forward, and what
+// follows as commands of the relay's own session: a message of the sender's choice, to anyone,
+// from LoginSign (SMTP smuggling). Refusing such a message, in DATA and BDAT alike, is the
+// stance section 2.3.8 takes, and keeps every byte of what is forwarded or replied as the
+// sender wrote it. Each CRLF holds one CR and one LF, so raw has none bare exactly when it
+// holds as many CRLF as CR and as LF.
+func bareLineBreak(raw []byte) bool {
+	crlf := bytes.Count(raw, []byte("\r\n"))
+	return bytes.Count(raw, []byte("\r")) != crlf || bytes.Count(raw, []byte("\n")) != crlf
+}

@@ -116,7 +116,10 @@
 //     PARTSTAT and RSVP besides those (CN goes). None of this reads P's addresses either.
 //
 // A message whose top-level header holds more than 1,000 fields or 256 KiB gets 552 5.3.4 at
-// DATA and nothing of it is sent (maxHeaderFields, maxHeaderBytes).
+// DATA and nothing of it is sent (maxHeaderFields, maxHeaderBytes). A message (by DATA or
+// BDAT, forward or reply) holding a CR or LF that is not part of a CRLF gets 550 5.6.0 and
+// nothing of it is sent (bareLineBreak): none reaches the next hop, which might read it as a
+// line end.
 //
 // The envelope sender of a forward is the reverse alias (or no-reply@Domain), so a bounce of
 // the forward (sent from <>) is refused at RCPT instead of being forwarded again: forwards

@@ -147,6 +147,11 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err // go-smtp's size limit error is already a 552
 	}
+	if bareLineBreak(raw) {
+		ss.s.cfg.Logger.Info("relay: message refused", "from", mail.RedactAddresses(ss.from), "remote", ss.remote,
+			"reason", "bare CR or LF", "reply", errBareLineBreak.Error())
+		return errBareLineBreak
+	}
 	return ss.s.deliver(ss, raw)
 }
 
