@@ -13,6 +13,9 @@
 //     cannot tell which of them an address is. At DATA the aliases are read again (one
 //     query): one that stopped taking mail since its RCPT is dropped, and DATA gets the same
 //     550 5.1.1 when none is left (notifySender reports the dropped ones otherwise).
+//   - Each peer (IPv4 address, or IPv6 /64) holds at most Config.MaxPeerConnections sessions
+//     at once (10 by default) of the Config.MaxConnections the relay serves; a further
+//     connection gets 421 4.7.0 and is closed, so one peer cannot stop the relay's mail.
 //   - Each peer (IPv4 address, or IPv6 /64) may send Config.RcptLimit RCPT TO per minute,
 //     accepted or refused; past that RCPT gets 450 4.7.1 until the minute ends, which makes
 //     probing for aliases slow.
@@ -167,6 +170,10 @@ type Config struct {
 	// accepted. A message is held in memory while it is relayed, so this and MaxMessageBytes
 	// bound the relay's memory. Default 50.
 	MaxConnections int
+	// MaxPeerConnections bounds the sessions one peer (an IPv4 address or an IPv6 /64) holds
+	// at once, so that no peer takes every one of MaxConnections; a further connection of the
+	// peer gets "421 4.7.0" and is closed. Default 10 (defaultMaxPeerConnections).
+	MaxPeerConnections int
 	// TLSConfig, when set, makes the server offer STARTTLS.
 	TLSConfig *tls.Config
 	// Logger gets one line per relayed or refused message, naming connections by id and the
@@ -249,6 +256,9 @@ func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = defaultMaxConnections
 	}
+	if cfg.MaxPeerConnections <= 0 {
+		cfg.MaxPeerConnections = defaultMaxPeerConnections
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -282,10 +292,12 @@ func (s *Server) ListenAndServe() error {
 }
 
 // Serve accepts connections on l until Close or Shutdown, after which it returns
-// smtp.ErrServerClosed. At most Config.MaxConnections are served at once.
+// smtp.ErrServerClosed. At most Config.MaxConnections are served at once, at most
+// Config.MaxPeerConnections of them for one peer.
 func (s *Server) Serve(l net.Listener) error {
 	s.cfg.Logger.Info("relay listening", "addr", l.Addr().String(), "domain", s.cfg.Domain)
-	return s.smtp.Serve(netutil.LimitListener(l, s.cfg.MaxConnections))
+	peers := newPeerListener(l, s.cfg.MaxPeerConnections, s.cfg.Hostname)
+	return s.smtp.Serve(netutil.LimitListener(peers, s.cfg.MaxConnections))
 }
 
 // Close stops listening and drops open connections at once; deliveries in progress are
