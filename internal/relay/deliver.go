@@ -413,7 +413,8 @@ func (s *Server) authorizeReplies(ss *session, routes []route, header textproto.
 	if err != nil || len(from) != 1 || header.FieldsByKey("From").Len() != 1 { // RFC 7489 section 6.6.1
 		return refuse("From is not one address")
 	}
-	author := strings.ToLower(from[0].Address)
+	// ASCII case only: Unicode folding would make "\u212aate@…" (KELVIN SIGN) the owner "kate@…".
+	author := lowerASCII(from[0].Address)
 	domain := domainOf(author)
 	var reverseAliases []string
 	for _, r := range routes {
@@ -610,7 +611,7 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, m *part
 		var out []*gomail.Address
 		changed := false
 		for _, a := range list {
-			if strings.EqualFold(a.Address, m.own) {
+			if equalFoldASCII(a.Address, m.own) {
 				out = append(out, a)
 				continue
 			}
@@ -654,7 +655,7 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 	var out []*gomail.Address
 	changed := false
 	for _, a := range list {
-		address := strings.ToLower(a.Address)
+		address := lowerASCII(a.Address)
 		d := domainOf(address)
 		token, isReverse := strings.CutPrefix(strings.TrimSuffix(address, "@"+d), reverseAliasPrefix)
 		if d != s.cfg.Domain || !isReverse {

@@ -67,7 +67,7 @@ func forwardMessageID(id, relayDomain string) (string, bool) {
 // originalMessageID undoes forwardMessageID; ok is false for any id it did not write.
 func originalMessageID(id, relayDomain string) (string, bool) {
 	i := strings.LastIndexByte(id, '@')
-	if i < 0 || !strings.EqualFold(id[i+1:], relayDomain) {
+	if i < 0 || !equalFoldASCII(id[i+1:], relayDomain) {
 		return "", false
 	}
 	encoded, ok := strings.CutPrefix(strings.ToLower(id[:i]), forwardIDPrefix)

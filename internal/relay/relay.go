@@ -4,15 +4,16 @@
 //
 // Forwarding (mail from a sender S to alias A of a connection C owned by person P):
 //
-//   - RCPT TO is accepted only for addresses on Domain (any case; anything else gets 550 5.7.1:
-//     no open relay), and only for an alias of a connection that forwards, is not muted and is
-//     not blocked. Every refusal happens at RCPT with a 550, so the sender gets an immediate
-//     bounce and no mail is accepted that would then be dropped (the spec allows either; a
-//     refusal also keeps undeliverable mail off our disks). Unknown, retired, blocked, muted
-//     and non-forwarding aliases all get the same 550 5.1.1 "No such mailbox", so a sender
-//     cannot tell which of them an address is. At DATA the aliases are read again (one
-//     query): one that stopped taking mail since its RCPT is dropped, and DATA gets the same
-//     550 5.1.1 when none is left (notifySender reports the dropped ones otherwise).
+//   - RCPT TO is accepted only for addresses on Domain (in any ASCII case, no other folding;
+//     anything else gets 550 5.7.1: no open relay), and only for an alias of a connection that
+//     forwards, is not muted and is not blocked. Every refusal happens at RCPT with a 550, so
+//     the sender gets an immediate bounce and no mail is accepted that would then be dropped
+//     (the spec allows either; a refusal also keeps undeliverable mail off our disks).
+//     Unknown, retired, blocked, muted and non-forwarding aliases all get the same 550 5.1.1
+//     "No such mailbox", so a sender cannot tell which of them an address is. At DATA the
+//     aliases are read again (one query): one that stopped taking mail since its RCPT is
+//     dropped, and DATA gets the same 550 5.1.1 when none is left (notifySender reports the
+//     dropped ones otherwise).
 //   - Each peer (IPv4 address, or IPv6 /64) holds at most Config.MaxPeerConnections sessions
 //     at once (10 by default) of the Config.MaxConnections the relay serves; a further
 //     connection gets 421 4.7.0 and is closed, so one peer cannot stop the relay's mail.

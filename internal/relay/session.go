@@ -168,10 +168,10 @@ func (s *Server) resolve(ctx context.Context, from, to string) (route, string, e
 	if !ok {
 		return route{}, "bad address", errBadAddress
 	}
-	if !strings.EqualFold(domain, s.cfg.Domain) {
+	if !equalFoldASCII(domain, s.cfg.Domain) {
 		return route{}, "foreign domain", errRelayDenied
 	}
-	local = strings.ToLower(local)
+	local = lowerASCII(local)
 	rcpt := local + "@" + s.cfg.Domain
 	if local == noReplyLocal {
 		return route{}, "no-reply address", errNoMailbox
@@ -309,17 +309,58 @@ func wellFormedToken(token string) bool {
 }
 
 // isOwnerAddress reports whether addr is the primary or a verified alternative address of the
-// connection's person.
+// connection's person, in any ASCII case (equalFoldASCII). The alternatives are compared here,
+// not in SQL: ent's EqualFold lower-cases addr with Unicode rules (KELVIN SIGN becomes "k"), and
+// PostgreSQL's ILIKE folds by its locale.
 func (s *Server) isOwnerAddress(ctx context.Context, conn *ent.AppConnection, addr string) (bool, error) {
 	if addr == "" {
 		return false, nil
 	}
-	if strings.EqualFold(conn.Edges.User.Email, addr) {
+	if equalFoldASCII(conn.Edges.User.Email, addr) {
 		return true, nil
 	}
-	return s.db.UserEmail.Query().
-		Where(useremail.UserID(conn.UserID), useremail.EmailEqualFold(addr), useremail.VerifiedAtNotNil()).
-		Exist(ctx)
+	verified, err := s.db.UserEmail.Query().
+		Where(useremail.UserID(conn.UserID), useremail.VerifiedAtNotNil()).
+		Select(useremail.FieldEmail).
+		Strings(ctx)
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(verified, func(e string) bool { return equalFoldASCII(e, addr) }), nil
+}
+
+// equalFoldASCII reports whether a and b are equal when ASCII letters are compared without
+// case, and every other byte as it is. Domains on the wire are ASCII (the relay offers no
+// SMTPUTF8) and so are the relay's aliases, so this is the only case folding that names the
+// same mailbox; strings.EqualFold also folds U+017F LATIN SMALL LETTER LONG S to "s" and U+212A
+// KELVIN SIGN to "k", which would make "relay.te\u017ft" the relay domain.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCIIByte(a[i]) != lowerASCIIByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII is s with its ASCII letters lower-cased and every other byte as it is (see
+// equalFoldASCII; strings.ToLower would turn KELVIN SIGN into "k").
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCIIByte(c)
+	}
+	return string(b)
+}
+
+func lowerASCIIByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // splitAddress splits local@domain. It refuses empty parts, more than one @, and characters
