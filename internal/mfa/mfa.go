@@ -124,8 +124,8 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
-		Attempts:        ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
-		AccountAttempts: ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
+		Attempts:           ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
+		AccountAttempts:    ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
 		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour}}
 }
 
