@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
@@ -16,10 +17,12 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/ent/user"
+	"loginsign/ent/webhookevent"
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
 	"loginsign/internal/store/storetest"
+	"loginsign/internal/webhooks"
 )
 
 // devCodes gives application app of owner one variant "Pro" (YEAR) and n generated codes.
@@ -418,6 +421,49 @@ func TestAStatusExpiryPastYear9999IsRefusedOrReadBackEverywhere(t *testing.T) {
 			}
 			if st, _, body := e.call("GET", "/api/account/export", nil, nil, annC); st != 200 || !strings.Contains(body, ann.GlobalID) {
 				t.Errorf("the person's data export = %d %.300s, want 200", st, body)
+			}
+		})
+	}
+}
+
+// TestAnEventsAttemptsAreListedWithinAPageLimit: an event's attempts grow with every manual
+// redelivery (within ManualSendsPerDeveloper, 300 an hour, for as long as the retention of
+// 30 days keeps the event: some 216,000 attempts for one event). The delivery log lists an
+// event with its attempts, and that nested list must be bounded like every list: here an
+// event with 250 attempts is listed through REST (limit=1) with at most webhooks.MaxPageSize
+// (100) of them, as GraphQL already bounds it (deliveries needs first or last).
+func TestAnEventsAttemptsAreListedWithinAPageLimit(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
+			ctx := context.Background()
+			ev := e.s.db.WebhookEvent.Create().SetApplicationID(e.app.ID).SetType("ping").
+				SetPayload(`{"type":"ping"}`).SetStatus(webhookevent.StatusDelivered).SetAttempts(250).
+				SetCreatedAt(e.now).SetNextAttemptAt(e.now).SetDeliveredAt(e.now).SaveX(ctx)
+			rows := make([]*ent.WebhookAttemptCreate, 250)
+			for i := range rows {
+				rows[i] = e.s.db.WebhookAttempt.Create().SetEventID(ev.ID).SetAttempt(i + 1).SetStatusCode(204).
+					SetDurationMs(3).SetCreatedAt(e.now.Add(time.Duration(i) * time.Minute))
+			}
+			e.s.db.WebhookAttempt.CreateBulk(rows...).ExecX(ctx)
+			dev := e.cookie(e.dev)
+
+			st, _, body := e.call("GET", "/api/developer/applications/"+e.app.ID+"/webhook/events?limit=1", nil, nil, dev)
+			page := decode[struct {
+				Events []struct{ Deliveries []json.RawMessage }
+			}](t, body)
+			if st != 200 || len(page.Events) != 1 {
+				t.Fatalf("events = %d %.300s", st, body)
+			}
+			if n := len(page.Events[0].Deliveries); n > webhooks.MaxPageSize {
+				t.Errorf("REST lists %d attempts of one event, want at most %d", n, webhooks.MaxPageSize)
+			}
+
+			body = e.gql(dev, fmt.Sprintf(`{ application(id: %q) { webhookEvents(first: 1) { edges { node { deliveries { edges { node { attempt } } } } } } } }`, e.app.ID))
+			// GraphQL reads a connection a page at a time: deliveries without first is refused.
+			if !strings.Contains(body, `"code":"FIRST_OR_LAST_REQUIRED"`) || strings.Contains(body, `"attempt"`) {
+				t.Errorf("GraphQL deliveries without first = %.300s, want FIRST_OR_LAST_REQUIRED", body)
 			}
 		})
 	}
