@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
+	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
 	"loginsign/internal/webhooks"
 )
@@ -464,6 +465,82 @@ func TestAnEventsAttemptsAreListedWithinAPageLimit(t *testing.T) {
 			// GraphQL reads a connection a page at a time: deliveries without first is refused.
 			if !strings.Contains(body, `"code":"FIRST_OR_LAST_REQUIRED"`) || strings.Contains(body, `"attempt"`) {
 				t.Errorf("GraphQL deliveries without first = %.300s, want FIRST_OR_LAST_REQUIRED", body)
+			}
+		})
+	}
+}
+
+// TestTheWebhookSecretIsShownByNoReadToAnyRole: the webhook signing secret is shown once, when
+// it is made. No read afterwards shows it, to the owner or to a member of any role: the REST
+// application, the application list, the delivery log and the activity log, and every scalar
+// field of the GraphQL Application type (found by introspection). A rival developer reads
+// nothing of the application at all.
+func TestTheWebhookSecretIsShownByNoReadToAnyRole(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
+			ctx := auth.WithSession(context.Background(), auth.Session{UserID: e.dev.ID})
+			created, err := e.s.portal.CreateApplication(ctx, portal.ApplicationInput{Name: "Hooked",
+				RedirectURIs: []string{"https://app.example.com/cb"}, WebhookURL: "https://hooks.example.com/in"})
+			if err != nil || !strings.HasPrefix(created.WebhookSecret, "whsec_") {
+				t.Fatalf("creating the application: %v (secret %q)", err, created.WebhookSecret)
+			}
+			app := created.Application
+			key := strings.TrimPrefix(created.WebhookSecret, "whsec_")
+			members := map[string]*ent.User{"owner": e.dev}
+			for _, role := range []appmember.Role{appmember.RoleAdmin, appmember.RoleDeveloper, appmember.RoleSupport} {
+				u := e.person(string(role)+"@example.com", string(role))
+				e.s.db.AppMember.Create().SetApplicationID(app.ID).SetUserID(u.ID).SetRole(role).SetEmail(u.Email).ExecX(context.Background())
+				members[string(role)] = u
+			}
+			// Every scalar field of Application that takes no required argument.
+			intro := e.gql(e.cookie(e.dev), `{ __type(name: "Application") { fields { name args { type { kind } } type { kind ofType { kind ofType { kind ofType { kind } } } } } } }`)
+			var schema struct {
+				Data struct {
+					Type struct {
+						Fields []struct {
+							Name string
+							Args []struct{ Type struct{ Kind string } }
+							Type json.RawMessage
+						}
+					} `json:"__type"`
+				}
+			}
+			if err := json.Unmarshal([]byte(intro), &schema); err != nil || len(schema.Data.Type.Fields) == 0 {
+				t.Fatalf("introspection: %v %.300s", err, intro)
+			}
+			var fields []string
+			for _, f := range schema.Data.Type.Fields {
+				required := false
+				for _, a := range f.Args {
+					required = required || a.Type.Kind == "NON_NULL"
+				}
+				if !required && !strings.Contains(string(f.Type), "OBJECT") && !strings.Contains(string(f.Type), "INTERFACE") {
+					fields = append(fields, f.Name)
+				}
+			}
+			query := fmt.Sprintf(`{ application(id: %q) { %s } }`, app.ID, strings.Join(fields, " "))
+			base := "/api/developer/applications/" + app.ID
+			for role, u := range members {
+				c := e.cookie(u)
+				answers := []string{e.gql(c, query)}
+				if role == "owner" && (!strings.Contains(answers[0], `"webhookUrl":"https://hooks.example.com/in"`) || strings.Contains(answers[0], `"errors"`)) {
+					t.Fatalf("the owner's query of every field = %.400s", answers[0])
+				}
+				for _, path := range []string{base, "/api/developer/applications", base + "/webhook/events", base + "/activity"} {
+					_, _, body := e.call("GET", path, nil, nil, c)
+					answers = append(answers, body)
+				}
+				for _, a := range answers {
+					if strings.Contains(a, key) || strings.Contains(a, "whsec_") {
+						t.Errorf("%s reads the webhook secret: %.300s", role, a)
+					}
+				}
+			}
+			rival := e.cookie(e.rival)
+			if body := e.gql(rival, query); strings.Contains(body, "hooks.example.com") || strings.Contains(body, key) {
+				t.Errorf("a rival developer reads the application: %.300s", body)
 			}
 		})
 	}
