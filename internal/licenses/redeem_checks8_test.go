@@ -98,3 +98,28 @@ func TestAnUploadWhoseVariantIsDeletedMeanwhileIsRefusedAndStoresNothing(t *test
 		}
 	})
 }
+
+// TestStatusSyncsCountAgainstTheOwnersCodeTotal: every grant that follows a revoke stores a
+// new status license (a license_codes row), so an application's backend alternating grant and
+// revoke for one person adds a row per pair without end: to the owner's total, which
+// MaxCodes bounds for generated and uploaded codes (checkCodeTotal), to the person's
+// subscriptions list, which is not paged, and to their data export. With MaxCodes 5, eight
+// grant/revoke pairs must leave at most 5 codes stored (a grant past the total refused).
+func TestStatusSyncsCountAgainstTheOwnersCodeTotal(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		w.svc.MaxCodes = 5
+		ann := w.person(t, "ann")
+		w.connect(t, ann, w.app)
+		for range 8 {
+			w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, licenses.StatusInput{Status: "PRO"})
+			w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, licenses.StatusInput{Revoke: true})
+			w.clock.Add(time.Second)
+		}
+		if n := db.LicenseCode.Query().Where(licensecode.ApplicationID(w.app.ID)).CountX(ctx); n > 5 {
+			t.Errorf("%d codes stored for the application, want at most MaxCodes (5)", n)
+		}
+	})
+}
