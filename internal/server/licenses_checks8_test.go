@@ -433,3 +433,70 @@ func TestAStatusExpiryPastYear9999BreaksNoneOfThePersonsReads(t *testing.T) {
 		})
 	}
 }
+
+// TestACrossSiteRequestCannotRedeemWithThePersonsSession: a developer's web page makes the
+// browser of a person signed in to LoginSign post a redemption (a form-like text/plain body
+// or JSON, with the browser's Origin and Sec-Fetch-Site headers). The person's session cookie
+// goes along, but the request is refused with 403 and the code stays unused: a site cannot
+// tie a code, and with it a license event, to the person.
+func TestACrossSiteRequestCannotRedeemWithThePersonsSession(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
+			_, codes := e.devCodes(e.dev, e.app, 1)
+			ann := e.person("ann@example.com", "Ann")
+			e.connect(ann, e.app, e.now)
+			c := e.cookie(ann)
+			body := fmt.Sprintf(`{"code":%q,"client_id":%q}`, codes[0], e.app.ID)
+			for _, ct := range []string{"text/plain", "application/json"} {
+				st, _, got := e.call("POST", "/api/user/licenses/redeem", body, map[string]string{
+					"Content-Type": ct, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}, c)
+				if st != 403 {
+					t.Errorf("cross-site redeem (%s) = %d %s, want 403", ct, st, got)
+				}
+			}
+			if n := e.s.db.LicenseCode.Query().Where(licensecode.ApplicationID(e.app.ID), licensecode.StateEQ(licensecode.StateUNUSED)).CountX(context.Background()); n != 1 {
+				t.Errorf("the code is no longer unused")
+			}
+		})
+	}
+}
+
+// TestAnApplicationsOwnClientTokenHoldsNoLicenses: an application's client_credentials access
+// token names no person. On the person's license routes it is refused as a token of no
+// connection (401 invalid_token, with the WWW-Authenticate challenge), never a 500, and
+// redeems nothing.
+func TestAnApplicationsOwnClientTokenHoldsNoLicenses(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		app, err := e.srv.db.Application.Get(ctx, e.app.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev := auth.WithSession(ctx, auth.Session{UserID: app.OwnerID})
+		v, err := e.srv.licenses.CreateVariant(dev, app.ID, licenses.VariantInput{Name: "Pro", Duration: "YEAR"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := e.srv.licenses.GenerateCodes(dev, app.ID, licenses.GenerateInput{VariantID: v.ID, Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := e.clientToken(e.app)
+		for _, r := range []struct{ method, path, body string }{
+			{"POST", "/api/user/licenses/redeem", fmt.Sprintf(`{"code":%q}`, g.Codes[0])},
+			{"GET", "/api/user/licenses/subscriptions", ""},
+		} {
+			st, body, h := e.appAPI(r.method, r.path, tok, r.body)
+			if st != 401 || !strings.Contains(body, `"invalid_token"`) || !strings.Contains(h.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%s %s with the application's client token = %d %s (%v), want 401 invalid_token", r.method, r.path, st, body, h.Get("WWW-Authenticate"))
+			}
+		}
+		if n := e.srv.db.LicenseCode.Query().Where(licensecode.StateEQ(licensecode.StateUNUSED)).CountX(ctx); n != 1 {
+			t.Errorf("the code is no longer unused")
+		}
+	})
+}
