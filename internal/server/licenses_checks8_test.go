@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
@@ -19,6 +20,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store/storetest"
 )
 
@@ -499,4 +501,33 @@ func TestAnApplicationsOwnClientTokenHoldsNoLicenses(t *testing.T) {
 			t.Errorf("the code is no longer unused")
 		}
 	})
+}
+
+// TestAForwardedForHeaderDoesNotSpreadRedemptionsOverAddresses: with no trusted proxy
+// configured, an attacker with several free accounts who guesses codes from one address and
+// sets a fresh X-Forwarded-For (and Forwarded) on every request is still counted as one
+// address: past the per-address limit the answer is 429 rate_limited with Retry-After.
+func TestAForwardedForHeaderDoesNotSpreadRedemptionsOverAddresses(t *testing.T) {
+	t.Parallel()
+	for name, dbURL := range storetest.URLs(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{PerAddress: ratelimit.Rule{Name: "redeem:ip", N: 3, Window: time.Minute}})
+			e.devCodes(e.dev, e.app, 1)
+			var statuses []int
+			for i := range 5 {
+				p := e.person(fmt.Sprintf("guesser%d@example.com", i), "Guesser")
+				e.connect(p, e.app, e.now)
+				ip := fmt.Sprintf("203.0.113.%d", i+1)
+				st, h, body := e.call("POST", "/api/user/licenses/redeem", map[string]any{"code": fmt.Sprintf("GUES-S%03d", i), "client_id": e.app.ID},
+					map[string]string{"X-Forwarded-For": ip, "Forwarded": "for=" + ip, "X-Real-IP": ip}, e.cookie(p))
+				statuses = append(statuses, st)
+				if i >= 3 && (st != 429 || errorName(t, body) != "rate_limited" || h.Get("Retry-After") == "") {
+					t.Errorf("guess %d from one address with a forged forwarding header = %d %s, want 429 rate_limited", i+1, st, body)
+				}
+			}
+			if statuses[0] != 404 {
+				t.Errorf("the first guess = %d, want 404 code_not_found", statuses[0])
+			}
+		})
+	}
 }
