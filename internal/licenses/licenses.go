@@ -137,6 +137,20 @@ func ParseDuration(s string, def licensevariant.Duration) (licensevariant.Durati
 	return d, nil
 }
 
+// CheckTime refuses (Invalid) a time given for field whose year in UTC is outside 1 to 9999.
+// Every license time that comes from outside (a status sync's expiresAt, over any transport)
+// passes here before it is stored. RFC 3339 writes only those years, so an answer could not
+// show such a time, and SQLite, which keeps a time as its text, could not read the row back:
+// the person's license list, the developer's code list and the person's data export would all
+// fail. The check is on the UTC year because an offset can carry a time written inside the
+// range out of it: "9999-12-31T23:59:59-23:59" is 10000-01-01T23:58:59Z.
+func CheckTime(field string, t time.Time) error {
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		return apperr.New(apperr.Invalid, "%s must be an RFC 3339 timestamp between the years 1 and 9999 in UTC", field)
+	}
+	return nil
+}
+
 // ExpiryOf is when an entitlement of duration d that starts at from ends; nil for LIFETIME.
 func ExpiryOf(d licensevariant.Duration, from time.Time) *time.Time {
 	var t time.Time

@@ -36,7 +36,8 @@ var revokingStatuses = map[string]bool{"FREE": true, "NONE": true, "INACTIVE": t
 
 // StatusInput is a status-sync request (spec §4.2). Status is required unless Revoke;
 // VariantName defaults to the normalised status; Duration to LIFETIME; ExpiresAt, when set,
-// overrides the expiry computed from the duration.
+// overrides the expiry computed from the duration, and must fall in the years 1 to 9999 in
+// UTC (CheckTime).
 type StatusInput struct {
 	Status      string
 	VariantName string
@@ -105,6 +106,11 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	duration, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
 	if err != nil {
 		return nil, err
+	}
+	if in.ExpiresAt != nil {
+		if err := CheckTime("expiresAt", *in.ExpiresAt); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) && !revoke {

@@ -117,6 +117,8 @@ func TestSyncStatus(t *testing.T) {
 		})
 
 		past := w.clock.Now().Add(-time.Second)
+		// 9999-12-31T23:59:59-23:59, which is 10000-01-01T23:58:59Z.
+		pastYear9999 := time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(23*3600+59*60)))
 		stranger := w.person(t, "stranger")
 		for _, tt := range []struct {
 			name     string
@@ -128,6 +130,8 @@ func TestSyncStatus(t *testing.T) {
 			{"neither status nor revoke", ctx, ann.GlobalID, licenses.StatusInput{}, "invalid_request"},
 			{"bad duration", ctx, ann.GlobalID, licenses.StatusInput{Status: "PRO", Duration: "WEEK"}, "invalid_request"},
 			{"expiresAt in the past", ctx, ann.GlobalID, licenses.StatusInput{Status: "PRO", ExpiresAt: &past}, "invalid_request"},
+			{"expiresAt past the year 9999 in UTC", ctx, ann.GlobalID, licenses.StatusInput{Status: "PRO", ExpiresAt: &pastYear9999}, "invalid_request"},
+			{"expiresAt past the year 9999 in UTC, with revoke", ctx, ann.GlobalID, licenses.StatusInput{Revoke: true, ExpiresAt: &pastYear9999}, "invalid_request"},
 			{"status too long", ctx, ann.GlobalID, licenses.StatusInput{Status: strings.Repeat("S", 101)}, "invalid_request"},
 			{"unknown globalId", ctx, "ZZ9999", licenses.StatusInput{Status: "PRO"}, "not_found"},
 			{"malformed globalId", ctx, "12AB", licenses.StatusInput{Status: "PRO"}, "not_found"},
