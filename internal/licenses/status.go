@@ -62,11 +62,14 @@ type StatusResult struct {
 // by name (case-insensitively; created with the given duration when missing, unless the
 // application has MaxVariants already: Invalid, as CreateVariant answers), then reuses
 // the connection's status license of that variant that is still in effect, refreshing its
-// expiry, or creates one (ACTIVE, linked, activated now). A revoke (revoke:true or status
+// expiry, else makes the newest one that has ended (revoked or expired) ACTIVE again from now,
+// else creates one (ACTIVE, linked, activated now). Either way the result is Reused unless a
+// license was created. A created license counts against the total of the owner's codes like
+// a generated one (MaxCodes: Invalid past it, nothing stored). A revoke (revoke:true or status
 // FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
 // "unchanged" when there was none. Repeating a request gives the same state. The activity log
 // gets a license_action only when the request changed something (a license revoked, created,
-// or its expiry moved).
+// made active again, or its expiry moved).
 //
 // The caller is the application authenticated by its client credentials (auth.ClientFrom);
 // another application answers Forbidden. An unknown globalId, or one without a connection to
@@ -121,13 +124,22 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 		return nil, apperr.New(apperr.NotFound, "no user %q is connected to this application", globalID)
 	}
 	var out *StatusResult
-	for attempt := 0; ; attempt++ {
-		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now)
+	lockOwner := false
+	for retries := 0; ; {
+		out, err = s.syncStatus(ctx, appID, gid, status, variantName, duration, in.ExpiresAt, revoke, now, lockOwner)
+		if errors.Is(err, errLockOwner) && !lockOwner {
+			// The grant has to store a license: it is made again with the owner's row locked
+			// first, so the count of the owner's codes stays exact. This is no retry of a
+			// failure, and it does not use up the one retry below.
+			lockOwner = true
+			continue
+		}
 		// A key taken meanwhile (a variant's name, a code), or the plan's variant deleted
 		// while the sync took its locks: the request is tried once more.
-		if err == nil || attempt == 1 || !(store.Conflict(err) || errors.Is(err, errVariantGone)) {
+		if err == nil || retries == 1 || !(store.Conflict(err) || errors.Is(err, errVariantGone)) {
 			break
 		}
+		retries++
 	}
 	if errors.Is(err, errVariantGone) {
 		return nil, apperr.WithReason(apperr.Conflict, "variant_changed", "the license variant %q changed meanwhile; try again", variantName)
@@ -139,17 +151,35 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 // chose its lock of the application (lockApplication), is gone once the locks are held.
 var errVariantGone = errors.New("the license variant was deleted concurrently")
 
+// errLockOwner is syncStatus's answer on PostgreSQL when a grant has to store a new license
+// but was made without the lock of the application's owner (lockOwner false). The owner's row
+// is locked before the application (the order of team.AuthorizeForOwnerTx), and the sync
+// holds the application by then, so it cannot take the owner's lock late: it starts again.
+var errLockOwner = errors.New("the grant stores a license: lock the owner first")
+
+// syncStatus makes one status sync in one transaction. With lockOwner it locks the row of the
+// application's owner first (store.LockUser) and the application for update, so that a grant
+// that stores a license counts the owner's codes exactly (checkCodeTotal); without it, a grant
+// that would store one answers errLockOwner on PostgreSQL. Most grants reuse the license they
+// find and take neither lock, so the syncs of one owner's applications do not take turns.
 func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantName string, duration licensevariant.Duration,
-	expiresAt *time.Time, revoke bool, now time.Time) (*StatusResult, error) {
+	expiresAt *time.Time, revoke bool, now time.Time, lockOwner bool) (*StatusResult, error) {
 	out := &StatusResult{Status: status}
 	var userID string
-	// changed: the request revoked or created a license, or moved one's expiry. A repeated
-	// request changes nothing and writes no activity event, so an application's backend cannot
-	// push the person's real events out of their log.
+	// changed: the request revoked, created or made active again a license, or moved one's
+	// expiry. A repeated request changes nothing and writes no activity event, so an
+	// application's backend cannot push the person's real events out of their log.
 	var changed bool
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if err := func() error {
-			mayCreate, err := s.lockApplication(ctx, tx, appID, variantName, revoke)
+			var owner string
+			if lockOwner {
+				var err error
+				if owner, err = s.lockOwner(ctx, tx, appID); err != nil {
+					return err
+				}
+			}
+			mayCreate, err := s.lockApplication(ctx, tx, appID, variantName, revoke, owner)
 			if err != nil {
 				return err
 			}
@@ -194,23 +224,53 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 				exp = &t
 			}
 			out.Action, out.Variant = ActionGranted, v
+			// The connection's status license of the variant: the one in effect if there is
+			// one, else the newest that has ended (revoked, or past its expiry), which is
+			// made active again. A grant after a revoke thus stores no new row: a backend
+			// alternating grant and revoke would otherwise add a license per pair, without
+			// end, to the person's subscriptions list (which is not paged) and data export.
 			held, err := tx.LicenseCode.Query().
 				Where(licensecode.LinkedConnectionID(conn.ID), licensecode.VariantID(v.ID),
 					licensecode.SourceEQ(licensecode.SourceStatus), activeAt(now)).
 				Order(ent.Desc(licensecode.FieldActivatedAt)).First(ctx)
+			inEffect := err == nil
+			if store.NotFound(err) {
+				held, err = tx.LicenseCode.Query().
+					Where(licensecode.LinkedConnectionID(conn.ID), licensecode.VariantID(v.ID),
+						licensecode.SourceEQ(licensecode.SourceStatus)).
+					Order(ent.Desc(licensecode.FieldActivatedAt), ent.Desc(licensecode.FieldID)).First(ctx)
+			}
 			switch {
 			case err == nil:
-				changed = !sameExpiry(held.ExpiresAt, exp)
 				upd := held.Update()
 				if exp == nil {
 					upd.ClearExpiresAt()
 				} else {
 					upd.SetExpiresAt(*exp)
 				}
+				changed = true
+				if inEffect {
+					changed = !sameExpiry(held.ExpiresAt, exp)
+				} else {
+					upd.SetState(licensecode.StateACTIVE).SetActivatedAt(now)
+				}
 				out.License, err = upd.Save(ctx)
 				out.Reused = true
 				return err
 			case !store.NotFound(err):
+				return err
+			}
+			// A new license counts against the owner's total like a generated or uploaded
+			// code (MaxCodes); past it the grant is refused and stores nothing.
+			if s.DB.Dialect == dialect.Postgres && !lockOwner {
+				return errLockOwner
+			}
+			if owner == "" {
+				if owner, err = tx.Application.Query().Where(application.ID(appID)).Select(application.FieldOwnerID).String(ctx); err != nil {
+					return err
+				}
+			}
+			if err := s.checkCodeTotal(ctx, tx, owner, 1); err != nil {
 				return err
 			}
 			changed = true
@@ -255,8 +315,23 @@ func sameExpiry(a, b *time.Time) bool {
 // variants under it); otherwise it is a key share, the lock the license's foreign key takes
 // anyway, which syncs of one application hold side by side. It reports whether the sync may
 // create the variant: always on SQLite, whose transactions take turns.
-func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, appID, variantName string, revoke bool) (mayCreate bool, err error) {
+//
+// With owner set (the owner's row locked by lockOwner) the lock is always FOR UPDATE, so an
+// ownership transfer cannot commit while the sync counts the owner's codes; an owner other
+// than the one locked answers Conflict, as team.AuthorizeForOwnerTx does.
+func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, appID, variantName string, revoke bool, owner string) (mayCreate bool, err error) {
 	if s.DB.Dialect != dialect.Postgres {
+		return true, nil
+	}
+	if owner != "" {
+		locked, err := tx.Application.Query().Where(application.ID(appID)).Select(application.FieldOwnerID).
+			Modify(func(s *sql.Selector) { s.For(sql.LockUpdate) }).Strings(ctx)
+		if err != nil {
+			return false, err
+		}
+		if len(locked) == 1 && locked[0] != owner {
+			return false, apperr.New(apperr.Conflict, "the application changed owner; try again")
+		}
 		return true, nil
 	}
 	if !revoke {
@@ -274,6 +349,20 @@ func (s *Service) lockApplication(ctx context.Context, tx *ent.Tx, appID, varian
 	_, err = tx.Application.Query().Where(application.ID(appID)).Select(application.FieldID).
 		Modify(func(s *sql.Selector) { s.For(lock) }).Strings(ctx)
 	return mayCreate, err
+}
+
+// lockOwner locks, on PostgreSQL, the row of the owner of application appID (store.LockUser)
+// and returns the owner's id; lockApplication then checks that the owner did not change
+// before it locked the application. On SQLite it only reads the owner.
+func (s *Service) lockOwner(ctx context.Context, tx *ent.Tx, appID string) (string, error) {
+	owner, err := tx.Application.Query().Where(application.ID(appID)).Select(application.FieldOwnerID).String(ctx)
+	if err != nil {
+		return "", store.Err(err, "application")
+	}
+	if _, err := store.LockUser(ctx, tx, s.DB.Dialect, owner); err != nil {
+		return "", err
+	}
+	return owner, nil
 }
 
 // ensureVariant returns the application's variant named name (case-insensitively), creating

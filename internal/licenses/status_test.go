@@ -102,12 +102,20 @@ func TestSyncStatus(t *testing.T) {
 		if r := sync(licenses.StatusInput{Status: "FREE"}); r.Action != "unchanged" {
 			t.Fatalf("FREE with nothing active = %+v", r)
 		}
-		// an expired synced license is not reused: a new grant makes a new one.
+		// a synced license that has ended (past its expiry, or revoked) is made active again by
+		// the next grant of its variant, from now: no new row per grant.
 		w.clock.Add(time.Hour)
 		m := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"})
 		w.clock.Add(40 * 24 * time.Hour)
-		if m2 := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"}); m2.Reused || m2.License.ID == m.License.ID {
-			t.Fatalf("grant after expiry reused %s", m.License.ID)
+		m2 := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"})
+		if !m2.Reused || m2.License.ID != m.License.ID || m2.License.State != licensecode.StateACTIVE ||
+			!m2.License.ActivatedAt.Equal(w.clock.Now()) || !m2.License.ExpiresAt.Equal(w.clock.Now().AddDate(0, 1, 0)) {
+			t.Fatalf("grant after expiry = %+v, license %+v; want %s active again from now", m2, m2.License, m.License.ID)
+		}
+		sync(licenses.StatusInput{Status: "FREE"})
+		if m3 := sync(licenses.StatusInput{Status: "MONTHLY", Duration: "MONTH"}); !m3.Reused || m3.License.ID != m.License.ID ||
+			licenses.EffectiveState(m3.License, w.clock.Now()) != licensecode.StateACTIVE {
+			t.Fatalf("grant after revoke = %+v, license %+v; want %s active again", m3, m3.License, m.License.ID)
 		}
 		t.Run("globalId is accepted in any case", func(t *testing.T) {
 			r, err := w.svc.SyncStatus(ctx, w.app.ID, strings.ToLower(ann.GlobalID), licenses.StatusInput{Status: "PRO"})
