@@ -24,8 +24,8 @@ type WebhookEvent struct {
 	NextAttemptAt  *string          `json:"nextAttemptAt"` // null unless pending
 	CreatedAt      string           `json:"createdAt"`
 	DeliveredAt    *string          `json:"deliveredAt"`
-	Payload        json.RawMessage  `json:"payload"` // the body exactly as sent
-	Deliveries     []WebhookAttempt `json:"deliveries"`
+	Payload        json.RawMessage  `json:"payload"`    // the body exactly as sent
+	Deliveries     []WebhookAttempt `json:"deliveries"` // the newest webhooks.MaxAttemptsListed, oldest first
 }
 
 // WebhookAttempt is one delivery attempt of an event.
@@ -79,7 +79,9 @@ func nonEmpty(s string) *string {
 }
 
 // WebhookEvents is GET /api/developer/applications/{appId}/webhook/events[?status=&limit=&cursor=]:
-// the application's delivery log, newest first, with every event's attempts.
+// the application's delivery log, newest first, each event with its newest
+// webhooks.MaxAttemptsListed attempts in order ("attempts" counts them all, so a reader sees
+// when older ones were left out).
 func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 	q := webhooks.EventQuery{WithAttempts: true}
 	v := r.URL.Query()
@@ -111,7 +113,7 @@ func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // RedeliverWebhookEvent is POST /api/developer/applications/{appId}/webhook/events/{eventId}/redeliver:
-// the event is queued for an attempt now (202).
+// the event is queued for an attempt now (202), answered as the delivery log lists it.
 func (a *API) RedeliverWebhookEvent(w http.ResponseWriter, r *http.Request) {
 	ev, err := a.Webhooks.Redeliver(r.Context(), r.PathValue("appId"), r.PathValue("eventId"))
 	if err != nil {

@@ -118,6 +118,14 @@ const (
 	MaxPageSize     = 100
 )
 
+// MaxAttemptsListed is how many attempts of one event the delivery log lists with it (REST
+// Events with WithAttempts, and the event Redeliver and Test answer): the newest, in order.
+// Every redelivery adds an attempt and the log keeps an event for DefaultRetention, so one
+// event can gather some 216,000 of them within ManualSendsPerDeveloper; unbounded, a page of
+// one event loaded and wrote them all. The event's Attempts counts every attempt, so a reader
+// sees when older ones were left out (Attempts greater than the attempts listed).
+const MaxAttemptsListed = MaxPageSize
+
 // EventQuery selects a page of the delivery log, newest first.
 type EventQuery struct {
 	First *int
@@ -126,7 +134,8 @@ type EventQuery struct {
 	AfterText string
 	// Status keeps only events in this state.
 	Status *webhookevent.Status
-	// WithAttempts loads every event's attempts (REST; GraphQL collects them by field).
+	// WithAttempts loads the newest MaxAttemptsListed attempts of every event (REST; GraphQL
+	// pages them as a connection).
 	WithAttempts bool
 }
 
@@ -161,28 +170,66 @@ func (s *Service) Events(ctx context.Context, appID string, q EventQuery) (*ent.
 	if q.Status != nil {
 		query.Where(webhookevent.StatusEQ(*q.Status))
 	}
-	if q.WithAttempts {
-		query.WithDeliveries(func(aq *ent.WebhookAttemptQuery) {
-			aq.Order(ent.Asc(webhookattempt.FieldAttempt))
-		})
-	}
 	conn, err := query.Paginate(ctx, q.After, &first, nil, nil, ent.WithWebhookEventOrder(&ent.WebhookEventOrder{
 		Direction: entgql.OrderDirectionDesc, Field: ent.WebhookEventOrderFieldCreatedAt,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("listing webhook events: %w", err)
 	}
+	if q.WithAttempts {
+		events := make([]*ent.WebhookEvent, len(conn.Edges))
+		for i, e := range conn.Edges {
+			events[i] = e.Node
+		}
+		if err := s.loadNewestAttempts(ctx, events); err != nil {
+			return nil, err
+		}
+	}
 	return conn, nil
 }
 
-// event returns eventID of appID with its attempts in order; NotFound when appID has no such
-// event. It does not authorize: callers check the developer's role on appID first.
+// loadNewestAttempts sets the Deliveries edge of each event to its newest MaxAttemptsListed
+// attempts, in order, read in one query. An event's attempts are numbered 1 to its Attempts
+// (the worker records attempt Attempts+1 only while the count is still Attempts), so the
+// newest are a range of the (event_id, attempt) index: an attempt recorded after the event
+// was read is not listed, and no event gets more than MaxAttemptsListed.
+func (s *Service) loadNewestAttempts(ctx context.Context, events []*ent.WebhookEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	byID := make(map[string]*ent.WebhookEvent, len(events))
+	ranges := make([]predicate.WebhookAttempt, len(events))
+	for i, ev := range events {
+		byID[ev.ID] = ev
+		ev.Edges.Deliveries = []*ent.WebhookAttempt{}
+		ranges[i] = webhookattempt.And(webhookattempt.EventID(ev.ID),
+			webhookattempt.AttemptGT(ev.Attempts-MaxAttemptsListed), webhookattempt.AttemptLTE(ev.Attempts))
+	}
+	attempts, err := s.DB.WebhookAttempt.Query().Where(webhookattempt.Or(ranges...)).
+		Order(ent.Asc(webhookattempt.FieldEventID), ent.Asc(webhookattempt.FieldAttempt)).All(ctx)
+	if err != nil {
+		return fmt.Errorf("listing webhook attempts: %w", err)
+	}
+	for _, a := range attempts {
+		if ev := byID[a.EventID]; ev != nil {
+			ev.Edges.Deliveries = append(ev.Edges.Deliveries, a)
+		}
+	}
+	return nil
+}
+
+// event returns eventID of appID with its newest MaxAttemptsListed attempts in order
+// (loadNewestAttempts); NotFound when appID has no such event. It does not authorize: callers
+// check the developer's role on appID first.
 func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.WebhookEvent, error) {
-	ev, err := s.DB.WebhookEvent.Query().
-		Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).
-		WithDeliveries(func(aq *ent.WebhookAttemptQuery) { aq.Order(ent.Asc(webhookattempt.FieldAttempt)) }).
-		Only(ctx)
-	return ev, store.Err(err, "webhook event")
+	ev, err := s.DB.WebhookEvent.Query().Where(webhookevent.ID(eventID), webhookevent.ApplicationID(appID)).Only(ctx)
+	if err != nil {
+		return nil, store.Err(err, "webhook event")
+	}
+	if err := s.loadNewestAttempts(ctx, []*ent.WebhookEvent{ev}); err != nil {
+		return nil, err
+	}
+	return ev, nil
 }
 
 // Redeliver puts eventID back in the queue for an attempt now, whatever its state: a
