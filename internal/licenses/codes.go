@@ -9,6 +9,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect"
+	"entgo.io/ent/dialect/sql/sqlgraph"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -100,6 +101,11 @@ func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateIn
 				return err
 			}
 			if _, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, v.ID, s.now(), rows, false); err != nil {
+				// The variant, found before the transaction, was deleted meanwhile by a team
+				// member: the answer is the one a request a moment later would get.
+				if isForeignKeyViolation(err) {
+					return variantNotFound()
+				}
 				return err
 			}
 			return recordLicenseAction(ctx, tx, app.ID, "codes_generated", len(rows), s.now())
@@ -216,6 +222,14 @@ func isUniqueViolation(err error) bool {
 	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "23505") || strings.Contains(s, "duplicate key")
 }
 
+// isForeignKeyViolation reports whether err is a foreign key violation on SQLite or
+// PostgreSQL: a row written inside a transaction refers to one (a variant, a connection) that
+// another request deleted after this one had checked it. It reads the driver's message, as
+// ent does for its own ConstraintError, so it also covers statements run with ExecContext.
+func isForeignKeyViolation(err error) bool {
+	return sqlgraph.IsForeignKeyConstraintError(err)
+}
+
 // UploadRow is one uploaded code; Variant (a variant id or name) overrides the upload's
 // default variant.
 type UploadRow struct {
@@ -262,7 +276,7 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 	var def *ent.LicenseVariant
 	if variantID != "" {
 		if def = refs[variantID]; def == nil || def.ID != variantID {
-			return nil, apperr.New(apperr.NotFound, "license variant not found")
+			return nil, variantNotFound()
 		}
 	}
 	if err := s.Limiter.TakeForUser(ctx, s.Bulk.Or(DefaultBulk)); err != nil {
@@ -290,6 +304,12 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 			// A code uploaded concurrently by another request is skipped, not an error, and
 			// reported as a duplicate, as it would have been a moment later.
 			n, err := insertCodes(ctx, tx, s.DB.Dialect, app.ID, vid, now, rs, true)
+			if isForeignKeyViolation(err) {
+				// A variant of the upload, checked before the transaction (variantRefs), was
+				// deleted meanwhile by a team member: the whole upload is refused as one naming
+				// that variant a moment later would be, and stores nothing.
+				return variantNotFound()
+			}
 			if err != nil {
 				return err
 			}

@@ -219,7 +219,13 @@ func CheckUploadedCode(raw string) (code, key string, ok bool) {
 func variantOf(ctx context.Context, c *ent.Client, appID, id string) (*ent.LicenseVariant, error) {
 	v, err := c.LicenseVariant.Query().Where(licensevariant.ID(id), licensevariant.ApplicationID(appID)).Only(ctx)
 	if store.NotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "license variant not found")
+		return nil, variantNotFound()
 	}
 	return v, err
+}
+
+// variantNotFound is the answer for a variant the application does not have, also when it
+// was deleted while the request ran.
+func variantNotFound() error {
+	return apperr.New(apperr.NotFound, "license variant not found")
 }
