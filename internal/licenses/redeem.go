@@ -28,7 +28,7 @@ func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection,
 		conn, err := s.DB.AppConnection.Query().
 			Where(appconnection.ID(tok.ConnectionID), appconnection.ApplicationID(tok.ApplicationID)).Only(ctx)
 		if store.NotFound(err) {
-			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token no longer exists")
+			return nil, holderGone(ctx)
 		}
 		if err == nil && conn.Blocked {
 			return nil, apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token is blocked")
@@ -45,9 +45,21 @@ func (s *Service) Holder(ctx context.Context, appID string) (*ent.AppConnection,
 	conn, err := s.DB.AppConnection.Query().
 		Where(appconnection.UserID(uid), appconnection.ApplicationID(appID)).Only(ctx)
 	if store.NotFound(err) {
-		return nil, apperr.New(apperr.NotFound, "you are not connected to this application")
+		return nil, holderGone(ctx)
 	}
 	return conn, err
+}
+
+// holderGone is Holder's answer when the caller has no connection to the application: for an
+// access token Unauthorized (invalid_token), since the connection it was issued for is gone;
+// for the person's session NotFound. A request that found the connection and then saw it
+// end (the person removed the application, the developer deleted the connection) answers
+// the same.
+func holderGone(ctx context.Context) error {
+	if _, ok := auth.TokenFrom(ctx); ok {
+		return apperr.WithReason(apperr.Unauthorized, "invalid_token", "the connection of this token no longer exists")
+	}
+	return apperr.New(apperr.NotFound, "you are not connected to this application")
 }
 
 // Subscriptions returns the caller's connection to appID and every code it holds (redeemed
@@ -115,6 +127,11 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 				SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).
 				SetActivatedAt(now).SetNillableExpiresAt(exp).
 				Save(ctx)
+			if isForeignKeyViolation(err) {
+				// The connection, found by Holder before the transaction, ended meanwhile:
+				// nothing is claimed, and the caller gets what Holder answers a moment later.
+				return holderGone(ctx)
+			}
 			if err != nil || n == 0 {
 				return err
 			}
