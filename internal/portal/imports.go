@@ -595,7 +595,11 @@ func parseImportDate(s string, now time.Time) (*time.Time, error) {
 			case t.After(now):
 				t = now
 			}
-			t = t.UTC()
+			// An offset can carry a date written in year 0000 to year -1 in UTC, which RFC 3339
+			// cannot write and SQLite, keeping a time as its text, could not read back.
+			if t = t.UTC(); t.Year() < 1 {
+				return nil, fmt.Errorf("%q is before the year 1", s)
+			}
 			return &t, nil
 		}
 	}
