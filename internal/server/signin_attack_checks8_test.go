@@ -1,11 +1,12 @@
 package server
 
 import (
+	"golang.org/x/oauth2"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"golang.org/x/oauth2"
 )
 
 // noFollowBrowser is a browser of e that stops at every redirect, so that its Location can be
@@ -33,16 +34,8 @@ func (b *browser) crossSite(u string, form url.Values) page {
 		b.e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return page{resp, sb.String()}
+	body, _ := io.ReadAll(resp.Body)
+	return page{resp, string(body)}
 }
 
 func setsCookie(p page, name string) bool {
