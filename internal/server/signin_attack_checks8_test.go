@@ -275,3 +275,46 @@ func TestASessionCookieFromBeforeASignInDoesNotSurviveIt(t *testing.T) {
 		}
 	})
 }
+
+// An app that asks without the email scope, in an odd spelling (repeats, extra spaces, a
+// non-breaking space) and with a claims parameter naming email as essential, gets no address:
+// the consent page shows no email line, and neither the token response's scope nor userinfo
+// carries one.
+func TestOddScopeSpellingsAndAClaimsParameterDoNotShareTheAddress(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		const who = "scoped-person@example.com"
+		b := e.browser()
+		verifier := oauth2.GenerateVerifier()
+		cfg := e.config(e.app, rpCallback)
+		cfg.Scopes = []string{"openid ", " openid\u00a0profile", "profile"}
+		u := cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier),
+			oauth2.SetAuthURLParam("claims", `{"userinfo":{"email":{"essential":true},"email_verified":null},"id_token":{"email":{"essential":true}}}`))
+		p := b.signIn(b.get(u), who)
+		if p.StatusCode != http.StatusOK || !strings.Contains(p.Body, `value="allow"`) {
+			t.Fatalf("want the consent page, got %d %s", p.StatusCode, p.Request.URL)
+		}
+		// The address appears once, in the "Signed in as" note, never as something to share.
+		if strings.Count(p.Body, who) != 1 || !strings.Contains(p.Body, "Signed in as "+who) || strings.Contains(p.Body, `name="share"`) {
+			t.Fatalf("the consent page of a request without the email scope offers the address:\n%s", p.Body)
+		}
+		q := callback(t, b.consent(p, "allow", ""))
+		status, tok, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+			"redirect_uri": {rpCallback}, "code_verifier": {verifier}})
+		if status != http.StatusOK {
+			t.Fatalf("token = %d %v", status, tok)
+		}
+		if sc, _ := tok["scope"].(string); strings.Contains(sc, "email") {
+			t.Errorf("token scope %q includes email", sc)
+		}
+		access, _ := tok["access_token"].(string)
+		status, info, _ := e.apiUser(access)
+		if status != http.StatusOK {
+			t.Fatalf("userinfo = %d", status)
+		}
+		if _, ok := info["email"]; ok {
+			t.Errorf("userinfo carries an address: %v", info)
+		}
+	})
+}
