@@ -174,4 +174,3 @@ func TestAnInvalidRowKeepsABoundedMessage(t *testing.T) {
 		}
 	})
 }
-
