@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/portal"
@@ -171,6 +172,47 @@ func TestAnInvalidRowKeepsABoundedMessage(t *testing.T) {
 				t.Errorf("row %d of a %d-byte value keeps a %d-byte message (want at most %d): a free developer stores "+
 					"whatever it sends, unbounded by the rows' trim", r.Row, len(huge), len(r.Message), bound)
 			}
+		}
+	})
+}
+
+// TestTheUsersListConfirmsNoGuessOfAHiddenAddressOrName (review portal8): a person connected
+// showing the application only the relay alias and granting no profile scope. The developer
+// guesses their real address and name and asks the users list for them (search on the whole
+// address, its local part, the name; a where filter on appEmail): every answer must be empty,
+// while a search for the alias, which the application sees, finds the person.
+func TestTheUsersListConfirmsNoGuessOfAHiddenAddressOrName(t *testing.T) {
+	t.Parallel()
+	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
+		dev := e.developer(t)
+		app := e.app(t, dev)
+		p := e.person(t)
+		conn := e.connect(t, p, app, "")
+		local, _, _ := strings.Cut(p.Email, "@")
+		count := func(pg portal.UserPage) int {
+			t.Helper()
+			first := 10
+			pg.First = &first
+			list, err := e.svc.ConnectedUsers(dev, app.ID, pg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return list.TotalCount
+		}
+		if n := count(portal.UserPage{Filter: &portal.UserFilter{Search: conn.AliasEmail}}); n != 1 {
+			t.Fatalf("searching the alias found %d people, want 1", n)
+		}
+		for _, q := range []string{p.Email, strings.ToUpper(p.Email), local, p.Name} {
+			if n := count(portal.UserPage{Filter: &portal.UserFilter{Search: q}}); n != 0 {
+				t.Errorf("searching %q, which the application is not shown, found %d people", q, n)
+			}
+		}
+		real := p.Email
+		if n := count(portal.UserPage{Where: &ent.AppConnectionWhereInput{AppEmail: &real}}); n != 0 {
+			t.Errorf("filtering appEmail = the hidden address found %d people", n)
+		}
+		if n := count(portal.UserPage{Where: &ent.AppConnectionWhereInput{AppEmailContainsFold: &local}}); n != 0 {
+			t.Errorf("filtering appEmail containing the hidden local part found %d people", n)
 		}
 	})
 }
