@@ -86,7 +86,9 @@ type Limits struct {
 	MagicConfirmPerIP  Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
-	// this cap a patient guesser would reach a million codes within months.
+	// this cap a patient guesser would reach a million codes within months. A browser that
+	// signed in to the account before has a cap of its own (mailboxBudget), so a stranger's
+	// guesses never lock the person out of the code there.
 	CodePerAddress Limit // default 20 per 24 hours
 	// FlowsPerAddress caps the authorization requests one client address may start: each
 	// valid one is kept FlowTTL in Redis before anyone signs in, so without it anonymous

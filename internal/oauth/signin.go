@@ -181,19 +181,30 @@ func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) er
 	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	addr := ids.Hash(mail.MailboxKey(email))
-	if browser != "" {
-		known := knownBrowserKey(browser, email)
-		if n, err := s.KV.Exists(ctx, known).Result(); err != nil {
-			return err
-		} else if n == 1 {
-			addr = known
-		}
+	addr, err := s.mailboxBudget(ctx, email, browser)
+	if err != nil {
+		return err
 	}
 	if err := s.pageLimit(ctx, "login:addr", addr, s.Config.Limits.LoginPerAddress); err != nil {
 		return err
 	}
 	return s.pageLimit(ctx, "login:addrday", addr, s.Config.Limits.LoginPerAddressDay)
+}
+
+// mailboxBudget is the subject under which the budgets of the mailbox of email (its sign-in
+// mails, loginLimits; the 6-digit codes typed for it, UseCode) count a request from browser
+// (the raw value of its cookie, "" when none): the mailbox's, shared by everyone who asks,
+// unless browser signed in to the account before (RememberBrowser), which has its own.
+func (s *Service) mailboxBudget(ctx context.Context, email, browser string) (string, error) {
+	if browser != "" {
+		known := knownBrowserKey(browser, email)
+		if n, err := s.KV.Exists(ctx, known).Result(); err != nil {
+			return "", err
+		} else if n == 1 {
+			return known, nil
+		}
+	}
+	return ids.Hash(mail.MailboxKey(email)), nil
 }
 
 // knownBrowserTTL is how long a browser that signed in keeps its own budget of sign-in mails

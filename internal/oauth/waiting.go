@@ -307,7 +307,13 @@ func (s *Service) UseCode(ctx context.Context, raw, code, ip, browser string) (*
 	if len(code) != 6 {
 		return nil, apperr.New(apperr.Invalid, "the code has 6 digits")
 	}
-	if err := s.pageLimit(ctx, "code:addr", ids.Hash(w.Email), s.Config.Limits.CodePerAddress); err != nil {
+	// A stranger who knows the address can spend its codes' day with wrong guesses of their
+	// own waiting sign-ins: the person's browser, which signed in before, counts apart.
+	budget, err := s.mailboxBudget(ctx, w.Email, browser)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.pageLimit(ctx, "code:addr", budget, s.Config.Limits.CodePerAddress); err != nil {
 		return nil, err
 	}
 	n, err := s.countTry(ctx, attemptsKey(hash))

@@ -538,7 +538,7 @@ func (p *Pages) flowApp(r *http.Request, flowID string) string {
 	if flowID == "" {
 		return ""
 	}
-	f, err := p.OAuth.Flow(r.Context(), flowID)
+	f, err := p.OAuth.BrowserFlow(r.Context(), flowID, p.Cookies.Get(r, browserCookie))
 	if err != nil {
 		return ""
 	}
@@ -570,7 +570,9 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	flowID := r.URL.Query().Get("flow")
 	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(), Again: r.URL.Query().Get("again") == "1"}
-	if f, err := p.OAuth.Flow(r.Context(), flowID); err == nil {
+	// Only the browser of the authorization sees its login_hint and its application: a flow
+	// id seen elsewhere (a shared screen, a pasted link) tells nobody who is signing in where.
+	if f, err := p.OAuth.BrowserFlow(r.Context(), flowID, p.Cookies.Get(r, browserCookie)); err == nil {
 		d.Email = f.Request.LoginHint
 		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
 			d.AppName = app.Name
