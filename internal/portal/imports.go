@@ -340,8 +340,10 @@ func parseImportRows(users []ImportUser, now time.Time) (rows []parsedImportRow,
 // readable and not after now (parseImportDate). The first problem found is the row's invalid
 // message. Bytes that are not UTF-8, or a NUL, would otherwise reach PostgreSQL, which
 // refuses them as an internal error.
-func parseImportRow(u ImportUser, now time.Time) parsedImportRow {
-	var p parsedImportRow
+func parseImportRow(u ImportUser, now time.Time) (p parsedImportRow) {
+	// A message may quote what the row holds; it is stored with the row, and rows are trimmed by
+	// their number, not their size: a 1 MiB date was kept as a 1.75 MiB message.
+	defer func() { p.invalid = echo(p.invalid, maxRowMessage) }()
 	ext := strings.TrimSpace(u.ExternalUserID)
 	switch {
 	case ext == "":
@@ -564,6 +566,17 @@ func chunks[T any](s []T, n int) func(func([]T) bool) {
 // echo is what an import row's report keeps of a value the developer sent: at most n bytes,
 // cut at a character boundary, with bytes that are not UTF-8 and NULs replaced by U+FFFD, so
 // that even an invalid row's echo is text every database stores.
+// maxRowMessage bounds an invalid row's message in bytes.
+const maxRowMessage = 512
+
+// quoted is s quoted (%q) for a row's message, the first 64 bytes of it when it is longer.
+func quoted(s string) string {
+	if short := echo(s, 64); short != s {
+		return strconv.Quote(short) + "…"
+	}
+	return strconv.Quote(s)
+}
+
 func echo(s string, n int) string {
 	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if len(s) <= n {
@@ -591,19 +604,19 @@ func parseImportDate(s string, now time.Time) (*time.Time, error) {
 		if t, err := time.Parse(layout, s); err == nil {
 			switch {
 			case t.After(now.Add(importDateAhead)):
-				return nil, fmt.Errorf("%q is in the future", s)
+				return nil, fmt.Errorf("%s is in the future", quoted(s))
 			case t.After(now):
 				t = now
 			}
 			// An offset can carry a date written in year 0000 to year -1 in UTC, which RFC 3339
 			// cannot write and SQLite, keeping a time as its text, could not read back.
 			if t = t.UTC(); t.Year() < 1 {
-				return nil, fmt.Errorf("%q is before the year 1", s)
+				return nil, fmt.Errorf("%s is before the year 1", quoted(s))
 			}
 			return &t, nil
 		}
 	}
-	return nil, fmt.Errorf("%q is not a date like 2026-05-01 or 2026-05-01T12:00:00Z", s)
+	return nil, fmt.Errorf("%s is not a date like 2026-05-01 or 2026-05-01T12:00:00Z", quoted(s))
 }
 
 // ImportSources pages through the import runs of the signed-in developer's application,
