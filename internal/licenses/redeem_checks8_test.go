@@ -37,18 +37,7 @@ func TestARedemptionWhoseConnectionEndsMeanwhileIsRefusedAndSpendsNothing(t *tes
 		code := w.codes(t, v, 1)[0]
 		ann := w.person(t, "ann")
 		conn := w.connect(t, ann, w.app)
-		var once sync.Once
-		w.svc.Now = func() time.Time {
-			once.Do(func() {
-				c := db.AppConnection.Query().Where(appconnection.ID(conn.ID)).WithApplication().WithUser().OnlyX(ctx)
-				if err := db.Tx(ctx, func(tx *ent.Tx) error {
-					return connections.Delete(ctx, tx, c, connections.RemovedByPerson, w.clock.Now())
-				}); err != nil {
-					t.Errorf("ending the connection: %v", err)
-				}
-			})
-			return w.clock.Now()
-		}
+		endConnectionAtFirstClockRead(t, w, db, conn.ID)
 		_, err := w.svc.Redeem(asToken(conn), "", code)
 		if err == nil || apperr.As(err).Code == apperr.Internal {
 			t.Errorf("redeeming while the connection ends = %v, want 401 invalid_token", err)
@@ -122,4 +111,24 @@ func TestStatusSyncsCountAgainstTheOwnersCodeTotal(t *testing.T) {
 			t.Errorf("%d codes stored for the application, want at most MaxCodes (5)", n)
 		}
 	})
+}
+
+// endConnectionAtFirstClockRead makes the service's first clock read, which a redemption
+// makes between its lookup of the connection and its claim, end the connection id (removed by
+// the person), in a transaction of its own.
+func endConnectionAtFirstClockRead(t *testing.T, w *world, db *store.DB, id string) {
+	t.Helper()
+	ctx := context.Background()
+	var once sync.Once
+	w.svc.Now = func() time.Time {
+		once.Do(func() {
+			c := db.AppConnection.Query().Where(appconnection.ID(id)).WithApplication().WithUser().OnlyX(ctx)
+			if err := db.Tx(ctx, func(tx *ent.Tx) error {
+				return connections.Delete(ctx, tx, c, connections.RemovedByPerson, w.clock.Now())
+			}); err != nil {
+				t.Errorf("ending the connection: %v", err)
+			}
+		})
+		return w.clock.Now()
+	}
 }

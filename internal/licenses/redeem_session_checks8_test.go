@@ -2,14 +2,9 @@ package licenses_test
 
 import (
 	"context"
-	"sync"
 	"testing"
-	"time"
 
-	"loginsign/ent"
-	"loginsign/ent/appconnection"
 	"loginsign/ent/licensecode"
-	"loginsign/internal/connections"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -28,18 +23,7 @@ func TestARedemptionThroughTheSessionWhoseConnectionEndsMeanwhileAnswersNotConne
 		code := w.codes(t, v, 1)[0]
 		ann := w.person(t, "ann")
 		conn := w.connect(t, ann, w.app)
-		var once sync.Once
-		w.svc.Now = func() time.Time {
-			once.Do(func() {
-				c := db.AppConnection.Query().Where(appconnection.ID(conn.ID)).WithApplication().WithUser().OnlyX(ctx)
-				if err := db.Tx(ctx, func(tx *ent.Tx) error {
-					return connections.Delete(ctx, tx, c, connections.RemovedByPerson, w.clock.Now())
-				}); err != nil {
-					t.Errorf("ending the connection: %v", err)
-				}
-			})
-			return w.clock.Now()
-		}
+		endConnectionAtFirstClockRead(t, w, db, conn.ID)
 		_, err := w.svc.Redeem(as(ann), w.app.ID, code)
 		wantErr(t, err, "not_found")
 		c := db.LicenseCode.Query().Where(licensecode.ApplicationID(w.app.ID)).OnlyX(ctx)
