@@ -11,6 +11,10 @@ type Cookies struct {
 	Secure bool
 }
 
+// BrowserCookie is the base name of the cookie that holds a random id of the browser (set by
+// the sign-in pages).
+const BrowserCookie = "browser"
+
 // SessionName is the name of the browser session cookie.
 func (c Cookies) SessionName() string { return c.Name("session") }
 

@@ -71,6 +71,18 @@ func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
 	return s.endOtherSessions(ctx, sess.UserID, sess.ID)
 }
 
+// EndAllSessions ends every session of userID, telling their applications first, and every
+// sign-in under way (as SignOutOtherSessions does, keeping none): what the "this wasn't me"
+// link of a new authenticator app does (mfa.Service.UndoTOTP), the session that set it up
+// being someone else's.
+func (s *Service) EndAllSessions(ctx context.Context, userID string) error {
+	if err := s.DB.User.UpdateOneID(userID).AddEmailVersion(1).Exec(ctx); err != nil && !store.NotFound(err) {
+		return err
+	}
+	_, err := s.endOtherSessions(ctx, userID, "")
+	return err
+}
+
 // endOtherSessions ends every session of userID but keep (a session's hash), telling their
 // applications first (endingSessions), records how many ended and returns it. When the
 // applications cannot be told, no session ends and the error is returned.

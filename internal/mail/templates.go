@@ -164,6 +164,13 @@ const SecurityNoticeSubject = "LoginSign security notice: "
 // "mail.notice.advice"), when the time, link their dashboard. ok is false for an event the
 // catalog does not know.
 func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link string) (m Message, ok bool) {
+	return UndoableSecurityNotice(l, to, event, when, link, "")
+}
+
+// UndoableSecurityNotice is SecurityNotice with a "this wasn't me" link, undo, when it is not
+// empty: its button comes first, and the catalog's ".undo_advice" of the event says what it
+// does.
+func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, link, undo string) (m Message, ok bool) {
 	key := "mail.notice." + event
 	if !l.Has(key+".headline") || !l.Has(key+".what") {
 		return Message{}, false
@@ -172,6 +179,11 @@ func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link strin
 	if l.Has(key + ".advice") {
 		advice = l.T(key + ".advice")
 	}
+	if undo != "" && l.Has(key+".undo_advice") {
+		advice = l.T(key + ".undo_advice")
+	} else {
+		undo = ""
+	}
 	data := map[string]any{
 		"Headline": headline,
 		"What":     l.T(key + ".what"),
@@ -179,6 +191,7 @@ func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link strin
 		"Address":  cleanLine(to, 254),
 		"When":     whenUTC(l, when),
 		"Link":     cleanLine(link, 4096),
+		"Undo":     cleanLine(undo, 4096),
 	}
 	return render(l, to, l.T("mail.notice.subject", headline), "security_notice", data), true
 }

@@ -101,8 +101,16 @@ type Service struct {
 	// account before counts its tries apart (VerifyIn): a stranger's guesses never lock the
 	// person out of the browsers they use. Default 20 per 24 hours.
 	NewBrowserFailures ratelimit.Rule
-	// Notify, when set, is told of a change to a person's factors (security notices).
-	Notify func(ctx context.Context, userID string, event Event)
+	// Notify, when set, is told of a change to a person's factors (security notices); undo,
+	// when not empty, is the one-time token of the change's "this wasn't me" link
+	// (UndoTOTPPath), for the notice of an authenticator app set up (TOTPAdded).
+	Notify func(ctx context.Context, userID string, event Event, undo string)
+	// KnownBrowser reports whether browser (its cookie's raw value) signed in to userID's
+	// account before (oauth.Service.KnownBrowser): the undo link works only there (UndoTOTP).
+	KnownBrowser func(ctx context.Context, browser, userID string) (bool, error)
+	// EndSessions ends every session of userID and every sign-in under way
+	// (identity.Service.EndAllSessions), for UndoTOTP.
+	EndSessions func(ctx context.Context, userID string) error
 }
 
 // Event is a change to a person's second factors, for security notices.
@@ -234,18 +242,20 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	}
 	codes := newRecoveryCodes()
 	now := s.Now()
+	var factorID string
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
-		err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
-			SetLastCounter(counter).SetCreatedAt(now).SetUpdatedAt(now).Exec(ctx)
+		f, err := tx.TOTPFactor.Create().SetUserID(uid).SetSecretSealed(s.Secrets.Seal(secret)).
+			SetLastCounter(counter).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
 		if store.Conflict(err) {
 			return apperr.New(apperr.Conflict, "two-step verification is already on")
 		}
 		if err != nil {
 			return fmt.Errorf("storing TOTP factor: %w", err)
 		}
+		factorID = f.ID
 		if err := s.replaceRecoveryCodes(ctx, tx, uid, codes, now); err != nil {
 			return err
 		}
@@ -255,7 +265,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 		return nil, err
 	}
 	s.KV.Del(ctx, enrolKey(uid))
-	s.notify(ctx, uid, TOTPAdded)
+	s.notify(ctx, uid, TOTPAdded, s.newUndoTOTP(ctx, uid, factorID))
 	return codes, nil
 }
 
@@ -281,7 +291,7 @@ func (s *Service) DisableTOTP(ctx context.Context, code string) error {
 	if err != nil {
 		return err
 	}
-	s.notify(ctx, uid, TOTPRemoved)
+	s.notify(ctx, uid, TOTPRemoved, "")
 	return nil
 }
 
@@ -311,7 +321,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, code string) ([]s
 	}); err != nil {
 		return nil, err
 	}
-	s.notify(ctx, uid, RecoveryCodesRenewed)
+	s.notify(ctx, uid, RecoveryCodesRenewed, "")
 	return codes, nil
 }
 
@@ -374,7 +384,7 @@ func (s *Service) countNewBrowserFailure(ctx context.Context, userID string) err
 		return err
 	}
 	if first {
-		s.notify(ctx, userID, SecondStepPaused)
+		s.notify(ctx, userID, SecondStepPaused, "")
 	}
 	return nil
 }
@@ -476,7 +486,7 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, subject, user
 	if n == 0 {
 		return nil, wrong
 	}
-	s.notify(ctx, userID, RecoveryCodeUsed)
+	s.notify(ctx, userID, RecoveryCodeUsed, "")
 	return []string{AMROTP, AMRMFA}, nil
 }
 
@@ -583,9 +593,9 @@ func (s *Service) replaceRecoveryCodes(ctx context.Context, tx *ent.Tx, uid stri
 	return nil
 }
 
-func (s *Service) notify(ctx context.Context, uid string, e Event) {
+func (s *Service) notify(ctx context.Context, uid string, e Event, undo string) {
 	if s.Notify != nil {
-		s.Notify(ctx, uid, e)
+		s.Notify(ctx, uid, e, undo)
 	}
 }
 

@@ -124,7 +124,7 @@ func TestTurningTwoStepOffTouchesOnlyThePerson(t *testing.T) {
 		s := newClockedService(t, db, clk)
 		var mu sync.Mutex
 		var told []string
-		s.Notify = func(_ context.Context, uid string, ev mfa.Event) {
+		s.Notify = func(_ context.Context, uid string, ev mfa.Event, _ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			told = append(told, uid+":"+string(ev))
@@ -427,7 +427,7 @@ func TestAStoredRecoveryCodeIsBoundToItsPerson(t *testing.T) {
 		s := newClockedService(t, db, clk)
 		var mu sync.Mutex
 		var told []string
-		s.Notify = func(_ context.Context, uid string, ev mfa.Event) {
+		s.Notify = func(_ context.Context, uid string, ev mfa.Event, _ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			told = append(told, uid+":"+string(ev))

@@ -34,7 +34,7 @@ func TestWrongCodesInNewBrowsersPauseOnlyNewBrowsers(t *testing.T) {
 		bobSecret, _ := enrolSecret(t, s, session(bob, t0), t0)
 		var mu sync.Mutex
 		notices := map[string][]mfa.Event{}
-		s.Notify = func(_ context.Context, uid string, e mfa.Event) {
+		s.Notify = func(_ context.Context, uid string, e mfa.Event, _ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			notices[uid] = append(notices[uid], e)

@@ -253,6 +253,13 @@ func (s *Service) knownBrowser(ctx context.Context, browser, userID string) (str
 	return strings.TrimPrefix(key, "knownacct:"), nil
 }
 
+// KnownBrowser reports whether browser (its cookie's raw value) signed in to userID's account
+// in the last 90 days (RememberBrowser).
+func (s *Service) KnownBrowser(ctx context.Context, browser, userID string) (bool, error) {
+	key, err := s.knownBrowser(ctx, browser, userID)
+	return key != "", err
+}
+
 // mailLink stores a new magic link for email (flowID may be "", waiting is the hash of the
 // waiting sign-in it belongs to, code the 6-digit code printed beside it, asker the hash of
 // the asking browser's cookie, all may be "") and mails it. It returns the hash of the link's

@@ -49,8 +49,9 @@ type Service struct {
 	KV  *kv.Store
 	WA  *webauthn.WebAuthn
 	Now func() time.Time
-	// Notify, when set, is told when a person's passkeys change (security notices).
-	Notify func(ctx context.Context, userID string, event mfa.Event)
+	// Notify, when set, is told when a person's passkeys change (security notices); undo is
+	// always empty (a passkey the person does not know is removed from the dashboard).
+	Notify func(ctx context.Context, userID string, event mfa.Event, undo string)
 	// MFA checks the second step a person who has two-step verification on sends with a new
 	// passkey (FinishRegistrationWithCode). Nil, such a person cannot add one (internal error).
 	MFA *mfa.Service
@@ -565,6 +566,6 @@ func protocolDetail(err error) string {
 
 func (s *Service) notify(ctx context.Context, uid string, e mfa.Event) {
 	if s.Notify != nil {
-		s.Notify(ctx, uid, e)
+		s.Notify(ctx, uid, e, "")
 	}
 }

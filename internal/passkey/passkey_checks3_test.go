@@ -178,7 +178,7 @@ func TestPasskeyChangesAreNotifiedAndAStrangerEndsNoSessions(t *testing.T) {
 		e := newTwoStepEnv(t, db)
 		var mu sync.Mutex
 		var events, ended []string
-		e.s.Notify = func(_ context.Context, uid string, ev mfa.Event) {
+		e.s.Notify = func(_ context.Context, uid string, ev mfa.Event, _ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			events = append(events, uid+":"+string(ev))

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // securityNotices mails a person when their second factors change (mfa.Service.Notify and
 // passkey.Service.Notify): a passkey or TOTP added or removed, a recovery code used, recovery
-// codes renewed. The mail goes to the primary address after the change committed, in the
+// codes renewed; the notice of a TOTP added carries its "this wasn't me" link (mfa.UndoTOTP). The mail goes to the primary address after the change committed, in the
 // background, so a slow mail server never delays the person's request; a failure is logged.
 type securityNotices struct {
 	db      *store.DB
@@ -24,7 +25,7 @@ type securityNotices struct {
 	now     func() time.Time
 }
 
-func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Event) {
+func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Event, undo string) {
 	when := n.now()
 	run := func(ctx context.Context) {
 		u, err := n.db.User.Get(ctx, userID)
@@ -33,7 +34,11 @@ func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Eve
 			return
 		}
 		// The person's own request caused the change: their language, else the request's.
-		m, ok := mail.SecurityNotice(i18n.ForPerson(ctx, u.Language), u.Email, string(event), when, strings.TrimRight(n.baseURL, "/")+"/dashboard")
+		base := strings.TrimRight(n.baseURL, "/")
+		if undo != "" {
+			undo = base + mfa.UndoTOTPPath + "?token=" + url.QueryEscape(undo)
+		}
+		m, ok := mail.UndoableSecurityNotice(i18n.ForPerson(ctx, u.Language), u.Email, string(event), when, base+"/dashboard", undo)
 		if !ok {
 			n.log.WarnContext(ctx, "security notice: unknown event", "event", event)
 			return

@@ -16,7 +16,7 @@ import (
 // pageRoutes mounts the pages people see: the shared assets, the widgets and their embeds, the
 // person's dashboard and the Developer Portal. The sign-in and consent pages are mounted with
 // OAuth. It returns the writer of the HTML 404 and 405 pages.
-func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
+func (s *Server) pageRoutes(mux *http.ServeMux, cookies httpx.Cookies) httpx.PageError {
 	assets := static.Assets()
 	pages := webpage.New(assets)
 	home := home.New(pages)
@@ -27,8 +27,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) httpx.PageError {
 	mux.Handle("GET /favicon.ico", assets.ServeFile("brand/icon-light.svg"))
 
 	// The pages of the account links LoginSign mails: an address-verification link (dashboard →
-	// alternative emails) and the links of a requested change of the primary address (email-sync API).
-	accountpages.New(s.account, s.identity, s.log, pages).Register(mux)
+	// alternative emails), the links of a requested change of the primary address (email-sync API)
+	// and the "this wasn't me" link of a new authenticator app.
+	accountpages.New(s.account, s.identity, s.mfa, cookies, s.log, pages).Register(mux)
 	w := widgets.New(s.oauth, s.identity, pages)
 	mux.Handle("GET /widgets/", w.Assets())
 	mux.HandleFunc("GET /embed/banner", w.Banner)

@@ -251,6 +251,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
+	s.mfa.KnownBrowser, s.mfa.EndSessions = s.oauth.KnownBrowser, s.identity.EndAllSessions
 	s.initMetrics()
 	return s, nil
 }
@@ -373,7 +374,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST /api/developer/applications/{appId}/webhook/test", api.TestWebhook)
 
 	// Pages.
-	errorPage := s.pageRoutes(mux)
+	errorPage := s.pageRoutes(mux, cookies)
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
 	// The pages of the account links LoginSign mails are in pageRoutes (internal/web/account).

@@ -1,7 +1,8 @@
 // Package accountpages serves the pages behind the account links LoginSign mails: confirming
-// an added address (/dashboard/emails/verify) and confirming or cancelling a change of the
+// an added address (/dashboard/emails/verify), confirming or cancelling a change of the
 // primary address an application requested (identity.EmailChangeConfirmPath and
-// EmailChangeCancelPath). GET only shows what the link would do and a button (mail scanners
+// EmailChangeCancelPath) and turning off an authenticator app the person did not set up
+// (mfa.UndoTOTPPath). GET only shows what the link would do and a button (mail scanners
 // that follow links must not change anything); the POST of that form acts, through
 // internal/account and internal/identity. When the action needs the signed-in account and
 // nobody is signed in, the page offers to sign in and come back.
@@ -29,6 +30,7 @@ import (
 	"loginsign/internal/httpx"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
+	"loginsign/internal/mfa"
 	"loginsign/internal/web/page"
 )
 
@@ -39,13 +41,15 @@ const VerifyPath = "/dashboard/emails/verify"
 type Pages struct {
 	Account  *account.Service
 	Identity *identity.Service
+	MFA      *mfa.Service
+	Cookies  httpx.Cookies
 	Log      *slog.Logger
 	tmpl     *template.Template
 }
 
 // New returns the link pages, rendered in the shared page frame of r.
-func New(acc *account.Service, id *identity.Service, log *slog.Logger, r *page.Renderer) *Pages {
-	return &Pages{Account: acc, Identity: id, Log: log, tmpl: r.Parse(content)}
+func New(acc *account.Service, id *identity.Service, m *mfa.Service, cookies httpx.Cookies, log *slog.Logger, r *page.Renderer) *Pages {
+	return &Pages{Account: acc, Identity: id, MFA: m, Cookies: cookies, Log: log, tmpl: r.Parse(content)}
 }
 
 // Register adds the pages' routes to mux.
@@ -56,6 +60,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, p.EmailChange)
 	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, p.EmailChangeCancelPage)
 	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, p.EmailChangeCancel)
+	mux.HandleFunc("GET "+mfa.UndoTOTPPath, p.UndoTOTPPage)
+	mux.HandleFunc("POST "+mfa.UndoTOTPPath, p.UndoTOTP)
 }
 
 const content = `{{define "content"}}{{$l := .L}}{{with .Content}}<section class="card auth-card">
@@ -208,4 +214,47 @@ func (p *Pages) EmailChangeCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.cancelled_title"), Message: l.T("linkpage.cancelled")})
+}
+
+// UndoTOTPPage is GET /account/two-step/undo?token=…: the "this wasn't me" page of the notice
+// mailed when an authenticator app was set up. Its button is shown only where the link works
+// (mfa.Service.CanUndoTOTP: a browser that signed in to the account before).
+func (p *Pages) UndoTOTPPage(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	userID, err := p.MFA.CanUndoTOTP(r.Context(), token, p.Cookies.Get(r, httpx.BrowserCookie))
+	l := p.language(r, p.accountLanguage(r, userID))
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.undo_totp_failed"), err, mfa.UndoTOTPPath, token)
+		return
+	}
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undo_totp_title"), Message: l.T("linkpage.undo_totp"),
+		Token: token, Action: mfa.UndoTOTPPath, Button: l.T("linkpage.undo_totp_button")})
+}
+
+// UndoTOTP is POST /account/two-step/undo (form field token).
+func (p *Pages) UndoTOTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	browser := p.Cookies.Get(r, httpx.BrowserCookie)
+	userID, _ := p.MFA.CanUndoTOTP(r.Context(), token, browser)
+	l := p.language(r, p.accountLanguage(r, userID))
+	if err := p.MFA.UndoTOTP(r.Context(), token, browser); err != nil {
+		p.failure(w, r, l, l.T("linkpage.undo_totp_failed"), err, mfa.UndoTOTPPath, token)
+		return
+	}
+	p.Cookies.Clear(w, "session")
+	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undone_totp_title"), Message: l.T("linkpage.undone_totp")})
+}
+
+// accountLanguage is the language setting of the account userID ("" for none): an undo link
+// goes to the account's primary address, proven to be the person's.
+func (p *Pages) accountLanguage(r *http.Request, userID string) string {
+	if userID == "" {
+		return ""
+	}
+	u, err := p.Identity.User(r.Context(), userID)
+	if err != nil {
+		return ""
+	}
+	return u.Language
 }

@@ -48,7 +48,7 @@ type Pages struct {
 const (
 	sessionCookie = "session"
 	// browserCookie holds a random id of the browser; flows are bound to its hash.
-	browserCookie = "browser"
+	browserCookie = httpx.BrowserCookie
 	// secondStepCookie holds the token of a sign-in waiting for its TOTP or recovery code.
 	secondStepCookie = "second_step"
 	// waitingCookie holds the id of this browser's "check your email" sign-in.

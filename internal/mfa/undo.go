@@ -1,0 +1,146 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent"
+	"loginsign/ent/recoverycode"
+	"loginsign/ent/totpfactor"
+	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
+	"loginsign/internal/ids"
+	"loginsign/internal/store"
+)
+
+// UndoTOTPPath is the page of the "this wasn't me" link of the notice mailed when two-step
+// verification is turned on (?token=…).
+const UndoTOTPPath = "/account/two-step/undo"
+
+// UndoTOTPTTL is how long that link works.
+const UndoTOTPTTL = 7 * 24 * time.Hour
+
+const undoTOTPPrefix = "lstu_"
+
+func undoTOTPKey(token string) string { return "totp-undo:" + ids.Hash(token) }
+
+// newUndoTOTP stores the one-time token of the "this wasn't me" link of factorID, userID's
+// authenticator app just set up, and returns it ("" when it could not be stored: the notice
+// then goes without the link, and the change stands).
+func (s *Service) newUndoTOTP(ctx context.Context, userID, factorID string) string {
+	token := ids.Secret(undoTOTPPrefix)
+	if err := s.KV.Set(ctx, undoTOTPKey(token), userID+" "+factorID, UndoTOTPTTL).Err(); err != nil {
+		slog.WarnContext(ctx, "storing the undo link of a new authenticator app", "err", err)
+		return ""
+	}
+	return token
+}
+
+// pendingUndo returns the account and factor the undo link token names.
+func (s *Service) pendingUndo(ctx context.Context, token string) (userID, factorID string, err error) {
+	gone := apperr.New(apperr.Gone, "this link has expired or was already used")
+	if !strings.HasPrefix(token, undoTOTPPrefix) || len(token) > 64 {
+		return "", "", gone
+	}
+	v, err := s.KV.Get(ctx, undoTOTPKey(token)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", "", gone
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("reading an undo link: %w", err)
+	}
+	userID, factorID, ok := strings.Cut(v, " ")
+	if !ok {
+		return "", "", gone
+	}
+	exists, err := s.DB.TOTPFactor.Query().Where(totpfactor.ID(factorID), totpfactor.UserID(userID)).Exist(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("reading two-step verification: %w", err)
+	}
+	if !exists {
+		return "", "", apperr.New(apperr.Gone, "two-step verification was already turned off or set up again; this link no longer changes anything")
+	}
+	return userID, factorID, nil
+}
+
+// CanUndoTOTP checks the undo link token in browser (its cookie's raw value) as UndoTOTP
+// does, changing nothing, for its page to show the button only where it works. It returns the
+// account the link is for (for the page's language) whenever the link works somewhere, also
+// with Forbidden.
+func (s *Service) CanUndoTOTP(ctx context.Context, token, browser string) (string, error) {
+	userID, _, err := s.pendingUndo(ctx, token)
+	if err != nil {
+		return "", err
+	}
+	return userID, s.inKnownBrowser(ctx, browser, userID)
+}
+
+func (s *Service) inKnownBrowser(ctx context.Context, browser, userID string) error {
+	known := false
+	if s.KnownBrowser != nil && browser != "" {
+		var err error
+		if known, err = s.KnownBrowser(ctx, browser, userID); err != nil {
+			return err
+		}
+	}
+	if !known {
+		return apperr.New(apperr.Forbidden, "open this link in a browser you signed in to LoginSign with before")
+	}
+	return nil
+}
+
+// UndoTOTP is the "this wasn't me" link of the notice mailed when an authenticator app was
+// set up: whoever holds a copy of a recent session cookie can turn two-step verification on
+// with their own app, and the person, who has neither its codes nor the recovery codes shown
+// once, could then never sign in again. The link turns off that authenticator app (the one
+// set up then, not one set up again since) and its recovery codes, ends every session of the
+// account and every sign-in under way (EndSessions), and tells the person (TOTPRemoved).
+//
+// The mailbox alone is not proof enough: whoever reads the person's mail would turn off, with
+// it, the second step the person added against them. So the link works only in a browser that
+// signed in to the account before (browser, its cookie's raw value, as KnownBrowser knows it);
+// anywhere else it answers Forbidden and stays usable for seven days. Once used, or once the
+// app it names is gone, Gone.
+func (s *Service) UndoTOTP(ctx context.Context, token, browser string) error {
+	userID, factorID, err := s.pendingUndo(ctx, token)
+	if err != nil {
+		return err
+	}
+	if err := s.inKnownBrowser(ctx, browser, userID); err != nil {
+		return err
+	}
+	// Sessions first: when that fails nothing changed and the link still works.
+	if s.EndSessions != nil {
+		if err := s.EndSessions(ctx, userID); err != nil {
+			return err
+		}
+	}
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+			return err
+		}
+		n, err := tx.TOTPFactor.Delete().Where(totpfactor.ID(factorID), totpfactor.UserID(userID)).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("deleting TOTP factor: %w", err)
+		}
+		if n == 0 {
+			return apperr.New(apperr.Gone, "two-step verification was already turned off or set up again; this link no longer changes anything")
+		}
+		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting recovery codes: %w", err)
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPDisabled, Actor: activity.ByPerson, UserID: userID, At: s.Now()})
+	})
+	if err != nil {
+		return err
+	}
+	s.KV.Del(ctx, undoTOTPKey(token))
+	s.notify(ctx, userID, TOTPRemoved, "")
+	return nil
+}
