@@ -36,7 +36,7 @@ var linkPagesEN = map[string]any{
 	"linkpage.cancelled":            "Your primary address stays as it was.",
 
 	"linkpage.undo_totp_title":   "Turn off the new authenticator app?",
-	"linkpage.undo_totp":         "An authenticator app was set up for two-step verification on your LoginSign account. If this wasn't you, turn it off: your account is then signed out everywhere, and you sign in again with a link sent to your email.",
+	"linkpage.undo_totp":         "An authenticator app was set up for two-step verification on your LoginSign account. If this wasn't you, turn it off: passkeys added since are removed too, your account is signed out everywhere, and you sign in again with a link sent to your email.",
 	"linkpage.undo_totp_button":  "Turn it off and sign out everywhere",
 	"linkpage.undo_totp_failed":  "Nothing was turned off",
 	"linkpage.undone_totp_title": "Authenticator app turned off",
@@ -76,7 +76,7 @@ var linkPagesFR = map[string]any{
 	"linkpage.cancelled":            "Votre adresse principale reste inchangée.",
 
 	"linkpage.undo_totp_title":   "Désactiver la nouvelle application d’authentification ?",
-	"linkpage.undo_totp":         "Une application d’authentification a été configurée pour la vérification en deux étapes de votre compte LoginSign. Si ce n’était pas vous, désactivez-la : votre compte est alors déconnecté partout, et vous vous reconnectez avec un lien envoyé à votre adresse e-mail.",
+	"linkpage.undo_totp":         "Une application d’authentification a été configurée pour la vérification en deux étapes de votre compte LoginSign. Si ce n’était pas vous, désactivez-la : les clés d’accès ajoutées depuis sont aussi supprimées, votre compte est déconnecté partout, et vous vous reconnectez avec un lien envoyé à votre adresse e-mail.",
 	"linkpage.undo_totp_button":  "La désactiver et tout déconnecter",
 	"linkpage.undo_totp_failed":  "Rien n’a été désactivé",
 	"linkpage.undone_totp_title": "Application d’authentification désactivée",
@@ -116,7 +116,7 @@ var linkPagesDE = map[string]any{
 	"linkpage.cancelled":            "Ihre Hauptadresse bleibt, wie sie war.",
 
 	"linkpage.undo_totp_title":   "Die neue Authentifizierungs-App ausschalten?",
-	"linkpage.undo_totp":         "Für die Bestätigung in zwei Schritten Ihres LoginSign-Kontos wurde eine Authentifizierungs-App eingerichtet. Wenn Sie das nicht waren, schalten Sie sie aus: Ihr Konto wird dann überall abgemeldet, und Sie melden sich mit einem Link an Ihre E-Mail-Adresse neu an.",
+	"linkpage.undo_totp":         "Für die Bestätigung in zwei Schritten Ihres LoginSign-Kontos wurde eine Authentifizierungs-App eingerichtet. Wenn Sie das nicht waren, schalten Sie sie aus: Seitdem hinzugefügte Passkeys werden ebenfalls entfernt, Ihr Konto wird überall abgemeldet, und Sie melden sich mit einem Link an Ihre E-Mail-Adresse neu an.",
 	"linkpage.undo_totp_button":  "Ausschalten und überall abmelden",
 	"linkpage.undo_totp_failed":  "Nichts wurde ausgeschaltet",
 	"linkpage.undone_totp_title": "Authentifizierungs-App ausgeschaltet",

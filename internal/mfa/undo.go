@@ -11,10 +11,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/ent"
+	"loginsign/ent/passkey"
 	"loginsign/ent/recoverycode"
 	"loginsign/ent/totpfactor"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
 )
@@ -99,8 +101,10 @@ func (s *Service) inKnownBrowser(ctx context.Context, browser, userID string) er
 // set up: whoever holds a copy of a recent session cookie can turn two-step verification on
 // with their own app, and the person, who has neither its codes nor the recovery codes shown
 // once, could then never sign in again. The link turns off that authenticator app (the one
-// set up then, not one set up again since) and its recovery codes, ends every session of the
-// account and every sign-in under way (EndSessions), and tells the person (TOTPRemoved).
+// set up then, not one set up again since) and its recovery codes, removes the passkeys added
+// from auth.RecentSignIn before it on (the same session could add one, and sign in with it
+// again), ends every session of the account and every sign-in under way (EndSessions), and
+// tells the person (TOTPRemoved).
 //
 // The mailbox alone is not proof enough: whoever reads the person's mail would turn off, with
 // it, the second step the person added against them. So the link works only in a browser that
@@ -121,26 +125,60 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) error {
 			return err
 		}
 	}
+	passkeys := 0
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
 			return err
 		}
-		n, err := tx.TOTPFactor.Delete().Where(totpfactor.ID(factorID), totpfactor.UserID(userID)).Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("deleting TOTP factor: %w", err)
-		}
-		if n == 0 {
+		f, err := tx.TOTPFactor.Query().Where(totpfactor.ID(factorID), totpfactor.UserID(userID)).Only(ctx)
+		if store.NotFound(err) {
 			return apperr.New(apperr.Gone, "two-step verification was already turned off or set up again; this link no longer changes anything")
+		}
+		if err != nil {
+			return fmt.Errorf("reading TOTP factor: %w", err)
+		}
+		if err := tx.TOTPFactor.DeleteOne(f).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting TOTP factor: %w", err)
 		}
 		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(ctx); err != nil {
 			return fmt.Errorf("deleting recovery codes: %w", err)
+		}
+		if passkeys, err = removePasskeysSince(ctx, tx, userID, f.CreatedAt.Add(-auth.RecentSignIn), s.Now()); err != nil {
+			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPDisabled, Actor: activity.ByPerson, UserID: userID, At: s.Now()})
 	})
 	if err != nil {
 		return err
 	}
+	// A passkey just removed may have signed in after the sessions ended above.
+	if passkeys > 0 && s.EndSessions != nil {
+		if err := s.EndSessions(ctx, userID); err != nil {
+			slog.WarnContext(ctx, "ending the sessions of passkeys an undo link removed", "err", err)
+		}
+	}
 	s.KV.Del(ctx, undoTOTPKey(token))
 	s.notify(ctx, userID, TOTPRemoved, "")
 	return nil
+}
+
+// removePasskeysSince deletes, inside tx, the passkeys of userID added at or after since and
+// records each removal; it returns how many. Whoever set up an authenticator app from a copied
+// session could add a passkey in the same minutes (its sign-in recent), or later with the
+// app's codes: it would sign them in again after the undo.
+func removePasskeysSince(ctx context.Context, tx *ent.Tx, userID string, since, now time.Time) (int, error) {
+	keys, err := tx.Passkey.Query().Where(passkey.UserID(userID), passkey.CreatedAtGTE(since)).All(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading passkeys: %w", err)
+	}
+	for _, k := range keys {
+		if err := tx.Passkey.DeleteOne(k).Exec(ctx); err != nil {
+			return 0, fmt.Errorf("deleting passkey: %w", err)
+		}
+		if err := activity.Record(ctx, tx, activity.Event{Type: activity.PasskeyRemoved, Actor: activity.ByPerson,
+			UserID: userID, Details: map[string]string{"name": k.Name}, At: now}); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }

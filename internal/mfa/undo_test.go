@@ -59,7 +59,8 @@ func (w *undoWorld) read(uid string) (undo string, sent []mfa.Event, ended int) 
 
 // Someone holding a copy of a recent session cookie turns two-step verification on with their
 // own app: without its codes the person could never sign in again. The notice's "this wasn't
-// me" link turns that app off, ends every session and tells the person, but only in a browser
+// me" link turns that app off, removes the passkeys added from the minutes before it on (the
+// thief's session could add one), ends every session and tells the person, but only in a browser
 // that signed in to the account before: whoever reads the mail alone cannot remove, with it,
 // the second step the person added against them. It works once, and not for an app set up
 // again since.
@@ -74,6 +75,14 @@ func TestTheUndoLinkOfANewAuthenticatorAppWorksOnlyInTheAccountsBrowsers(t *test
 		w.known["ann-laptop"], w.known["bob-laptop"] = ann.ID, bob.ID
 		ctx := context.Background()
 
+		// Ann's own passkey, from last month; the thief's, added from the same session minutes
+		// before the app.
+		addPasskey := func(name string, at time.Time) {
+			db.Passkey.Create().SetUserID(ann.ID).SetName(name).SetCredentialID([]byte(name)).SetPublicKey([]byte("k")).
+				SetCreatedAt(at).SetUpdatedAt(at).SaveX(context.Background())
+		}
+		addPasskey("ann-phone", t0.AddDate(0, -1, 0))
+		addPasskey("thief-key", t0.Add(-10*time.Minute))
 		enrolSecret(t, s, session(ann, t0), t0) // the thief's session
 		token, sent, _ := w.read(ann.ID)
 		if !strings.HasPrefix(token, "lstu_") || len(sent) != 1 || sent[0] != mfa.TOTPAdded {
@@ -114,9 +123,16 @@ func TestTheUndoLinkOfANewAuthenticatorAppWorksOnlyInTheAccountsBrowsers(t *test
 		if n := db.RecoveryCode.Query().Where(recoverycode.UserID(ann.ID)).CountX(ctx); n != 0 {
 			t.Fatalf("%d recovery codes left after the undo, want none", n)
 		}
+		var left []string
+		for _, k := range db.Passkey.Query().AllX(ctx) {
+			left = append(left, k.Name)
+		}
+		if len(left) != 1 || left[0] != "ann-phone" {
+			t.Fatalf("passkeys after the undo: %v, want only Ann's own, older one", left)
+		}
 		_, sent, ended := w.read(ann.ID)
-		if ended != 1 || sent[len(sent)-1] != mfa.TOTPRemoved {
-			t.Fatalf("after the undo: sessions ended %d times, notices %v; want once and totp_removed last", ended, sent)
+		if ended != 2 || sent[len(sent)-1] != mfa.TOTPRemoved {
+			t.Fatalf("after the undo: sessions ended %d times, notices %v; want before and after removing the passkey, and totp_removed last", ended, sent)
 		}
 		if err := s.UndoTOTP(ctx, token, "ann-laptop"); !apperr.Is(err, apperr.Gone) {
 			t.Fatalf("the undo link used twice: %v, want Gone", err)
@@ -133,8 +149,8 @@ func TestTheUndoLinkOfANewAuthenticatorAppWorksOnlyInTheAccountsBrowsers(t *test
 		if on, _ := s.Enabled(ctx, ann.ID); !on || secret == "" {
 			t.Fatal("an old undo link turned off the app set up again since")
 		}
-		if _, _, ended := w.read(ann.ID); ended != 1 {
-			t.Fatalf("a stale undo link ended sessions (%d calls, want 1)", ended)
+		if _, _, ended := w.read(ann.ID); ended != 2 {
+			t.Fatalf("a stale undo link ended sessions (%d calls, want the 2 of the undo)", ended)
 		}
 	})
 }
