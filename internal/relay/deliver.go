@@ -362,6 +362,9 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 		return mail.Message{}, fmt.Errorf("reverse aliases in Cc: %w", err)
 	}
 	utcDate(&h.Header.Header, now)
+	if body, err = newContentIDs(s.cfg.Domain).rewrite(&h.Header.Header, body); err != nil {
+		return mail.Message{}, fmt.Errorf("content ids: %w", err)
+	}
 	if err := h.GenerateMessageIDWithHostname(s.cfg.Domain); err != nil {
 		return mail.Message{}, err
 	}
