@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"net"
 	"sync"
 	"time"
@@ -13,6 +14,11 @@ import (
 // one destination at once, and one turned away gets a 421 and sends later: nothing is lost.
 const defaultMaxPeerConnections = 10
 
+// defaultMaxSessionDuration is Config.MaxSessionDuration when unset. Sending MTAs reuse a
+// session for a few minutes at most (Postfix: smtp_connection_reuse_time_limit, 300 s), and a
+// 25 MiB DATA takes well under a minute on any link that sends mail.
+const defaultMaxSessionDuration = 10 * time.Minute
+
 // peerRefusalTimeout bounds the write of the 421 reply to a peer past its connection cap.
 const peerRefusalTimeout = 10 * time.Second
 
@@ -24,6 +30,8 @@ type peerListener struct {
 	net.Listener
 	max      int
 	hostname string // for the 421 reply, which names the server (RFC 5321 section 4.2.3)
+	// lifetime, when set, bounds each connection's deadlines (peerConn).
+	lifetime time.Duration
 
 	mu   sync.Mutex
 	open map[string]int // open connections by peerKey
@@ -53,7 +61,12 @@ func (l *peerListener) Accept() (net.Conn, error) {
 		}
 		l.open[key]++
 		l.mu.Unlock()
-		return &peerConn{Conn: c, release: func() { l.release(key) }}, nil
+		pc := &peerConn{Conn: c, release: func() { l.release(key) }}
+		if l.lifetime > 0 {
+			pc.end = time.Now().Add(l.lifetime)
+			c.SetDeadline(pc.end)
+		}
+		return pc, nil
 	}
 }
 
@@ -78,6 +91,32 @@ type peerConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	// end, when set, is the latest read deadline go-smtp may set (it sets one per command);
+	// writes get peerRefusalTimeout more, for the "421 4.4.2" that ends the session.
+	end time.Time
+}
+
+func (c *peerConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(clampDeadline(t, c.end))
+}
+
+func (c *peerConn) SetWriteDeadline(t time.Time) error {
+	if c.end.IsZero() {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	return c.Conn.SetWriteDeadline(clampDeadline(t, c.end.Add(peerRefusalTimeout)))
+}
+
+func (c *peerConn) SetDeadline(t time.Time) error {
+	return errors.Join(c.SetReadDeadline(t), c.SetWriteDeadline(t))
+}
+
+// clampDeadline is t, or end when end is set and t is later or none.
+func clampDeadline(t, end time.Time) time.Time {
+	if !end.IsZero() && (t.IsZero() || t.After(end)) {
+		return end
+	}
+	return t
 }
 
 func (c *peerConn) Close() error {

@@ -17,6 +17,8 @@
 //   - Each peer (IPv4 address, or IPv6 /64) holds at most Config.MaxPeerConnections sessions
 //     at once (10 by default) of the Config.MaxConnections the relay serves; a further
 //     connection gets 421 4.7.0 and is closed, so one peer cannot stop the relay's mail.
+//     A session lasts at most Config.MaxSessionDuration (10 minutes by default), then gets
+//     421 4.4.2, so that NOOPs cannot hold one for ever.
 //   - Each peer (IPv4 address, or IPv6 /64) may send Config.RcptLimit RCPT TO per minute,
 //     accepted or refused; past that RCPT gets 450 4.7.1 until the minute ends, which makes
 //     probing for aliases slow.
@@ -175,6 +177,12 @@ type Config struct {
 	// at once, so that no peer takes every one of MaxConnections; a further connection of the
 	// peer gets "421 4.7.0" and is closed. Default 10 (defaultMaxPeerConnections).
 	MaxPeerConnections int
+	// MaxSessionDuration bounds how long one SMTP session lasts, whatever it sends: past it the
+	// next read ends the session with "421 4.4.2", and a DATA in progress is not accepted
+	// (the sender sends it again in a new session). Without it, NOOPs every two minutes hold
+	// a session, and one of MaxPeerConnections, for ever. Default 10 minutes
+	// (defaultMaxSessionDuration).
+	MaxSessionDuration time.Duration
 	// TLSConfig, when set, makes the server offer STARTTLS.
 	TLSConfig *tls.Config
 	// Logger gets one line per relayed or refused message, naming connections by id and the
@@ -260,6 +268,9 @@ func NewServer(cfg Config, db *ent.Client, out mail.Sender) *Server {
 	if cfg.MaxPeerConnections <= 0 {
 		cfg.MaxPeerConnections = defaultMaxPeerConnections
 	}
+	if cfg.MaxSessionDuration <= 0 {
+		cfg.MaxSessionDuration = defaultMaxSessionDuration
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -298,6 +309,7 @@ func (s *Server) ListenAndServe() error {
 func (s *Server) Serve(l net.Listener) error {
 	s.cfg.Logger.Info("relay listening", "addr", l.Addr().String(), "domain", s.cfg.Domain)
 	peers := newPeerListener(l, s.cfg.MaxPeerConnections, s.cfg.Hostname)
+	peers.lifetime = s.cfg.MaxSessionDuration
 	return s.smtp.Serve(netutil.LimitListener(peers, s.cfg.MaxConnections))
 }
 

@@ -57,6 +57,7 @@ type fixtureOptions struct {
 	replyLimit      int
 	contactLimit    int
 	maxConnections  int
+	maxSession      time.Duration
 	logger          *slog.Logger
 	sender          func(*mailtest.Server) mail.Sender
 }
@@ -92,7 +93,8 @@ func newFixture(tb testing.TB, db *store.DB, opts fixtureOptions) *fixture {
 	f.conn = f.newConnection(tb, f.user, alias)
 
 	srv := relay.NewServer(relay.Config{Domain: domain, Hostname: "mx.relay.test", MaxMessageBytes: opts.maxMessageBytes,
-		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, ContactLimit: opts.contactLimit, MaxConnections: opts.maxConnections, Resolver: f.zone}, f.db, out)
+		Logger: opts.logger, KV: limiter, RcptLimit: opts.rcptLimit, ReplyLimit: opts.replyLimit, ContactLimit: opts.contactLimit, MaxConnections: opts.maxConnections, Resolver: f.zone,
+		MaxSessionDuration: opts.maxSession}, f.db, out)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
