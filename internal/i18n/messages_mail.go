@@ -63,7 +63,7 @@ var enMail = map[string]any{
 	"mail.notice.second_step_paused.what":         "Wrong two-step verification codes were typed again and again in browsers that never signed in to your account",
 	"mail.notice.second_step_paused.advice":       "Whoever typed them could open sign-in links from your mailbox. If it was not you, change the password of your email now. For the next day your account signs in only in browsers you used before; nothing else changed:",
 
-	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it turns that app off, removes the passkeys added since, and signs your account out everywhere.",
+	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off three days later, unless it is used to sign in meanwhile.",
 	"mail.notice.undo_button":            "This wasn't me: turn it off",
 }
 
@@ -126,7 +126,7 @@ var frMail = map[string]any{
 	"mail.notice.second_step_paused.what":         "Des codes de vérification en deux étapes erronés ont été saisis à maintes reprises dans des navigateurs qui ne se sont jamais connectés à votre compte",
 	"mail.notice.second_step_paused.advice":       "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie. Pendant un jour, votre compte ne se connecte que dans les navigateurs que vous avez déjà utilisés ; rien d’autre n’a changé :",
 
-	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il désactive cette application, supprime les clés d’accès ajoutées depuis et déconnecte votre compte partout.",
+	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application trois jours plus tard, sauf si elle sert à se connecter d’ici là.",
 	"mail.notice.undo_button":            "Ce n’était pas moi : désactiver",
 }
 
@@ -189,6 +189,6 @@ var deMail = map[string]any{
 	"mail.notice.second_step_paused.what":         "In Browsern, die nie bei Ihrem Konto angemeldet waren, wurden immer wieder falsche Codes der Bestätigung in zwei Schritten eingegeben",
 	"mail.notice.second_step_paused.advice":       "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos. Einen Tag lang meldet sich Ihr Konto nur in Browsern an, die Sie schon verwendet haben; sonst hat sich nichts geändert:",
 
-	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er schaltet diese App aus, entfernt die seitdem hinzugefügten Passkeys und meldet Ihr Konto überall ab.",
+	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App drei Tage später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
 	"mail.notice.undo_button":            "Das war ich nicht: ausschalten",
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -111,6 +112,9 @@ type Service struct {
 	// EndSessions ends every session of userID and every sign-in under way
 	// (identity.Service.EndAllSessions), for UndoTOTP.
 	EndSessions func(ctx context.Context, userID string) error
+	// UndoTOTPDelay is how long after the undo link was used the authenticator app it names is
+	// turned off, unless it is used meanwhile (UndoTOTP). Default DefaultUndoTOTPDelay.
+	UndoTOTPDelay time.Duration
 }
 
 // Event is a change to a person's second factors, for security notices.
@@ -134,7 +138,8 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
 		Attempts:           ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
 		AccountAttempts:    ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
-		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour}}
+		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour},
+		UndoTOTPDelay:      DefaultUndoTOTPDelay}
 }
 
 // Status is a person's two-step verification state.
@@ -160,8 +165,12 @@ func (s *Service) StatusOf(ctx context.Context, userID string) (Status, error) {
 	return Status{TOTP: true, TOTPSince: f.CreatedAt, RecoveryCodesLeft: n}, nil
 }
 
-// Enabled reports whether userID has two-step verification on.
+// Enabled reports whether userID has two-step verification on. An authenticator app whose
+// removal the undo link scheduled (UndoTOTP) is turned off here once it is due.
 func (s *Service) Enabled(ctx context.Context, userID string) (bool, error) {
+	if _, err := s.removeIfDue(ctx, userID); err != nil {
+		return false, err
+	}
 	n, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(userID)).Count(ctx)
 	if err != nil {
 		return false, fmt.Errorf("reading two-step verification: %w", err)
@@ -468,6 +477,7 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, subject, user
 		if n == 0 {
 			return nil, wrong
 		}
+		s.keepFactor(ctx, userID)
 		return []string{AMROTP, AMRMFA}, nil
 	}
 	norm, ok := normalizeRecoveryCode(code)
@@ -487,7 +497,16 @@ func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, subject, user
 		return nil, wrong
 	}
 	s.notify(ctx, userID, RecoveryCodeUsed, "")
+	s.keepFactor(ctx, userID)
 	return []string{AMROTP, AMRMFA}, nil
+}
+
+// keepFactor cancels the scheduled removal of userID's authenticator app (UndoTOTP): whoever
+// just used it or a recovery code holds it.
+func (s *Service) keepFactor(ctx context.Context, userID string) {
+	if err := s.KV.Del(ctx, removalKey(userID)).Err(); err != nil {
+		slog.WarnContext(ctx, "cancelling a scheduled removal of an authenticator app", "err", err)
+	}
 }
 
 // typedCode is a code as the person typed it, without the spaces: apps show a TOTP code as

@@ -28,6 +28,9 @@ const UndoTOTPPath = "/account/two-step/undo"
 // UndoTOTPTTL is how long that link works.
 const UndoTOTPTTL = 7 * 24 * time.Hour
 
+// DefaultUndoTOTPDelay is Service.UndoTOTPDelay of New.
+const DefaultUndoTOTPDelay = 72 * time.Hour
+
 const undoTOTPPrefix = "lstu_"
 
 func undoTOTPKey(token string) string { return "totp-undo:" + ids.Hash(token) }
@@ -100,31 +103,34 @@ func (s *Service) inKnownBrowser(ctx context.Context, browser, userID string) er
 // UndoTOTP is the "this wasn't me" link of the notice mailed when an authenticator app was
 // set up: whoever holds a copy of a recent session cookie can turn two-step verification on
 // with their own app, and the person, who has neither its codes nor the recovery codes shown
-// once, could then never sign in again. The link turns off that authenticator app (the one
-// set up then, not one set up again since) and its recovery codes, removes the passkeys added
-// from auth.RecentSignIn before it on (the same session could add one, and sign in with it
-// again), ends every session of the account and every sign-in under way (EndSessions), and
-// tells the person (TOTPRemoved).
+// once, could then never sign in again. The link ends every session of the account and every
+// sign-in under way (EndSessions), removes the passkeys added from auth.RecentSignIn before the
+// app on (the same session could add one and sign in with it again), and schedules the app's
+// removal (and its recovery codes') UndoTOTPDelay later (RemovalAt): a sign-in with the app or
+// a recovery code before then cancels it (verify).
 //
-// The mailbox alone is not proof enough: whoever reads the person's mail would turn off, with
-// it, the second step the person added against them. So the link works only in a browser that
-// signed in to the account before (browser, its cookie's raw value, as KnownBrowser knows it);
-// anywhere else it answers Forbidden and stays usable for seven days. Once used, or once the
-// app it names is gone, Gone.
-func (s *Service) UndoTOTP(ctx context.Context, token, browser string) error {
+// The mailbox alone is not proof enough, nor is it at once: whoever reads the person's mail
+// would turn off, with it, the second step the person added against them. So the link works
+// only in a browser that signed in to the account before (browser, its cookie's raw value, as
+// KnownBrowser knows it), anywhere else it answers Forbidden and stays usable for seven days;
+// and a mail reader who had signed in before still cannot sign in past the person's app, whose
+// next use cancels the removal. Once used, or once the app it names is gone, Gone.
+func (s *Service) UndoTOTP(ctx context.Context, token, browser string) (time.Time, error) {
 	userID, factorID, err := s.pendingUndo(ctx, token)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := s.inKnownBrowser(ctx, browser, userID); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	// Sessions first: when that fails nothing changed and the link still works.
 	if s.EndSessions != nil {
 		if err := s.EndSessions(ctx, userID); err != nil {
-			return err
+			return time.Time{}, err
 		}
 	}
+	now := s.Now()
+	due := now.Add(s.UndoTOTPDelay)
 	passkeys := 0
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
@@ -137,19 +143,23 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) error {
 		if err != nil {
 			return fmt.Errorf("reading TOTP factor: %w", err)
 		}
-		if err := tx.TOTPFactor.DeleteOne(f).Exec(ctx); err != nil {
-			return fmt.Errorf("deleting TOTP factor: %w", err)
+		// Written under the person's lock, as the factor was read: one of two uses of the link
+		// at once finds it used.
+		used, err := s.KV.Del(ctx, undoTOTPKey(token)).Result()
+		if err != nil {
+			return fmt.Errorf("using the undo link: %w", err)
 		}
-		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(ctx); err != nil {
-			return fmt.Errorf("deleting recovery codes: %w", err)
+		if used == 0 {
+			return apperr.New(apperr.Gone, "this link has expired or was already used")
 		}
-		if passkeys, err = removePasskeysSince(ctx, tx, userID, f.CreatedAt.Add(-auth.RecentSignIn), s.Now()); err != nil {
-			return err
+		if err := s.KV.Set(ctx, removalKey(userID), fmt.Sprintf("%s %d", f.ID, due.Unix()), s.UndoTOTPDelay+UndoTOTPTTL).Err(); err != nil {
+			return fmt.Errorf("scheduling the removal: %w", err)
 		}
-		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPDisabled, Actor: activity.ByPerson, UserID: userID, At: s.Now()})
+		passkeys, err = removePasskeysSince(ctx, tx, userID, f.CreatedAt.Add(-auth.RecentSignIn), now)
+		return err
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	// A passkey just removed may have signed in after the sessions ended above.
 	if passkeys > 0 && s.EndSessions != nil {
@@ -157,9 +167,67 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) error {
 			slog.WarnContext(ctx, "ending the sessions of passkeys an undo link removed", "err", err)
 		}
 	}
-	s.KV.Del(ctx, undoTOTPKey(token))
-	s.notify(ctx, userID, TOTPRemoved, "")
-	return nil
+	if s.UndoTOTPDelay <= 0 {
+		_, err := s.removeIfDue(ctx, userID)
+		return due, err
+	}
+	return due, nil
+}
+
+func removalKey(userID string) string { return "totp-removal:" + userID }
+
+// RemovalAt is when userID's authenticator app will be turned off (UndoTOTP), zero when no
+// removal is scheduled.
+func (s *Service) RemovalAt(ctx context.Context, userID string) (time.Time, error) {
+	_, due, err := s.scheduledRemoval(ctx, userID)
+	return due, err
+}
+
+func (s *Service) scheduledRemoval(ctx context.Context, userID string) (factorID string, due time.Time, err error) {
+	v, err := s.KV.Get(ctx, removalKey(userID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", time.Time{}, nil
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("reading a scheduled removal: %w", err)
+	}
+	var unix int64
+	if _, err := fmt.Sscanf(v, "%s %d", &factorID, &unix); err != nil {
+		return "", time.Time{}, nil
+	}
+	return factorID, time.Unix(unix, 0).UTC(), nil
+}
+
+// removeIfDue turns off userID's authenticator app when its scheduled removal (UndoTOTP) is
+// due, and reports whether it did; it tells the person (TOTPRemoved).
+func (s *Service) removeIfDue(ctx context.Context, userID string) (bool, error) {
+	factorID, due, err := s.scheduledRemoval(ctx, userID)
+	if err != nil || factorID == "" || s.Now().Before(due) {
+		return false, err
+	}
+	removed := false
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if _, err := store.LockUser(ctx, tx, s.DB.Dialect, userID); err != nil {
+			return err
+		}
+		n, err := tx.TOTPFactor.Delete().Where(totpfactor.ID(factorID), totpfactor.UserID(userID)).Exec(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		removed = true
+		if _, err := tx.RecoveryCode.Delete().Where(recoverycode.UserID(userID)).Exec(ctx); err != nil {
+			return fmt.Errorf("deleting recovery codes: %w", err)
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.TOTPDisabled, Actor: activity.ByPerson, UserID: userID, At: s.Now()})
+	})
+	if err != nil {
+		return false, err
+	}
+	s.KV.Del(ctx, removalKey(userID))
+	if removed {
+		s.notify(ctx, userID, TOTPRemoved, "")
+	}
+	return removed, nil
 }
 
 // removePasskeysSince deletes, inside tx, the passkeys of userID added at or after since and

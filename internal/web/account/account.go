@@ -238,11 +238,17 @@ func (p *Pages) UndoTOTP(w http.ResponseWriter, r *http.Request) {
 	browser := p.Cookies.Get(r, httpx.BrowserCookie)
 	userID, _ := p.MFA.CanUndoTOTP(r.Context(), token, browser)
 	l := p.language(r, p.accountLanguage(r, userID))
-	if err := p.MFA.UndoTOTP(r.Context(), token, browser); err != nil {
+	due, err := p.MFA.UndoTOTP(r.Context(), token, browser)
+	if err != nil {
 		p.failure(w, r, l, l.T("linkpage.undo_totp_failed"), err, mfa.UndoTOTPPath, token)
 		return
 	}
 	p.Cookies.Clear(w, "session")
+	if due.After(p.MFA.Now()) {
+		p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undo_totp_scheduled_title"),
+			Message: l.T("linkpage.undo_totp_scheduled", l.DateTime(due.UTC())+" UTC")})
+		return
+	}
 	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.undone_totp_title"), Message: l.T("linkpage.undone_totp")})
 }
 
