@@ -70,9 +70,15 @@ func TestAnotherDevelopersRedirectURIIsNotRegisteredForACloneOfTheirApp(t *testi
 		if err == nil {
 			b := e.browser()
 			real := returnsTo(e.consentPageOf(b, e.app, rpCallback, defaultTestEmail))
-			fake := returnsTo(e.consentPageOf(b, clone, rpCallback, defaultTestEmail))
+			page := e.consentPageOf(b, clone, rpCallback, defaultTestEmail)
+			fake := returnsTo(page)
+			// The person allows and shares their address, as they would with the real app.
+			b.consent(page, "allow", defaultTestEmail)
+			_, users, _ := e.appAPI(http.MethodGet, "/api/applications/"+clone.ID+"/users", e.clientToken(clone), "")
 			t.Fatalf("another developer registered %s, the redirect URI of Demo App, under the same name and icon; "+
-				"the consent pages say the answer goes to %q (real) and %q (clone)", rpCallback, real, fake)
+				"the consent pages say the answer goes to %q (real) and %q (clone); after an allow, the clone's user list, "+
+				"with no code redeemed, holds the person's address and Global ID: %v", rpCallback, real, fake,
+				strings.Contains(users, defaultTestEmail) && strings.Contains(users, e.userByEmail(defaultTestEmail).GlobalID))
 		}
 		if apperr.As(err).Code != apperr.Invalid && apperr.As(err).Code != apperr.Conflict {
 			t.Fatalf("registering another developer's redirect URI: %v, want invalid or conflict", err)
