@@ -17,6 +17,10 @@ var widgetsEN = map[string]any{
 	"widget.private":        "with LoginSign: the app sees a private address, not your email.",
 	"widget.email":          "Email address",
 	"widget.continue_email": "Continue with email",
+
+	// The authorization request /embed/login builds, refused as /oauth/authorize would
+	// refuse it; %s is the OAuth error description (English, for the developer).
+	"widget.bad_request": "This sign-in request is not valid: %s",
 }
 
 var widgetsFR = map[string]any{
@@ -34,6 +38,8 @@ var widgetsFR = map[string]any{
 	"widget.private":        "avec LoginSign : l'application voit une adresse privée, pas votre e-mail.",
 	"widget.email":          "Adresse e-mail",
 	"widget.continue_email": "Continuer avec l'e-mail",
+
+	"widget.bad_request": "Cette demande de connexion n'est pas valide : %s",
 }
 
 var widgetsDE = map[string]any{
@@ -51,4 +57,6 @@ var widgetsDE = map[string]any{
 	"widget.private":        "mit LoginSign: Die App sieht eine private Adresse, nicht Ihre E-Mail.",
 	"widget.email":          "E-Mail-Adresse",
 	"widget.continue_email": "Weiter mit E-Mail",
+
+	"widget.bad_request": "Diese Anmeldeanfrage ist ungültig: %s",
 }

@@ -21,6 +21,7 @@ import (
 	"loginsign/ent"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
+	"loginsign/internal/oauth"
 	"loginsign/internal/web/page"
 	"loginsign/internal/web/static"
 )
@@ -122,10 +123,10 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 	return app
 }
 
-// fail answers an error page whose message is the catalog key msg.
-func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+// fail answers an error page whose message is the catalog key msg with args.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, status int, msg string, args ...any) {
 	l := h.locale(r)
-	page.Render(w, status, h.invalid, page.Policy{}, page.Frame{Title: l.T("widget.error"), BodyClass: "embed", L: l, Content: embedData{Message: l.T(msg)}})
+	page.Render(w, status, h.invalid, page.Policy{}, page.Frame{Title: l.T("widget.error"), BodyClass: "embed", L: l, Content: embedData{Message: l.T(msg, args...)}})
 }
 
 // locale is the language of an embed: the signed-in person's setting, then the widget's
@@ -193,9 +194,14 @@ func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// Login serves GET /embed/login?client_id&redirect_uri&state&scope: the sign-in start page for
-// an app's own pages to frame. Its form and link target the top window, so sign-in continues at
-// /oauth/authorize full-page and ends on the redirect URI with a code.
+// Login serves GET /embed/login?client_id&redirect_uri&state&scope&nonce&code_challenge&
+// code_challenge_method&ui_locales: the sign-in start page for an app's own pages to frame. Its
+// form and link target the top window, so sign-in continues at /oauth/authorize full-page and
+// ends on the redirect URI with a code. The app's state, nonce and PKCE challenge (RFC 7636)
+// pass through unchanged, so its code stays bound to its verifier and its id_token to its
+// nonce. The authorization request the page builds is checked as /oauth/authorize checks it
+// (oauth.ParseAuthorizeRequest: sizes, repeats, scopes, S256 only); one it would refuse is a
+// 400 error page here, naming what is wrong.
 func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 	app := h.app(w, r)
 	if app == nil {
@@ -210,19 +216,25 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, http.StatusBadRequest, "widget.bad_redirect")
 		return
 	}
-	scope := q.Get("scope")
-	if scope == "" {
-		scope = "openid email profile"
+	built := url.Values{"client_id": {app.ID}, "redirect_uri": {redirect}, "response_type": {"code"}}
+	// Passed on as sent, repeats included, for the parser to judge.
+	for _, k := range []string{"scope", "state", "nonce", "code_challenge", "code_challenge_method"} {
+		if v, ok := q[k]; ok {
+			built[k] = v
+		}
 	}
-	params := url.Values{
-		"client_id": {app.ID}, "redirect_uri": {redirect}, "response_type": {"code"}, "scope": {scope},
-	}
-	if s := q.Get("state"); s != "" {
-		params.Set("state", s)
+	if built.Get("scope") == "" {
+		built.Set("scope", "openid email profile")
 	}
 	if ui := q.Get("ui_locales"); ui != "" && len(ui) <= 64 {
-		params.Set("ui_locales", ui)
+		built.Set("ui_locales", ui)
 	}
+	req, err := oauth.ParseAuthorizeRequest(built)
+	if err != nil {
+		h.fail(w, r, http.StatusBadRequest, "widget.bad_request", oauth.AsError(err).Description)
+		return
+	}
+	params := req.Query()
 	v := h.viewer(r)
 	origins := Origins(app)
 	l := h.locale(r)

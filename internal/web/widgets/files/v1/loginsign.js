@@ -11,7 +11,10 @@
  * Every widget ends in the authorization code flow: the top window goes to /oauth/authorize and
  * comes back to the app's redirect URI with ?code=…&state=…; the app's backend exchanges the code.
  * No token ever passes through the browser. The state is generated here (unless given) and kept
- * in sessionStorage under "loginsign:state" for the app's callback page to compare.
+ * in sessionStorage under "loginsign:state" for the app's callback page to compare. An app that
+ * binds its codes with PKCE and its id_tokens with a nonce passes them from its backend:
+ * data-code-challenge="…" (data-code-challenge-method, default S256) and data-nonce="…", or
+ * the options codeChallenge, codeChallengeMethod and nonce.
  */
 (function () {
   "use strict";
@@ -77,6 +80,19 @@
     return opts[key];
   }
 
+  // binding adds what ties the sign-in to the app's session, made and kept by the app's
+  // backend: its PKCE challenge (codeChallenge, with codeChallengeMethod, S256 unless given;
+  // the backend sends the verifier with the code) and its OpenID Connect nonce (nonce, found
+  // again in the id_token). LoginSign refuses a method other than S256.
+  function binding(q, opts) {
+    if (opts.codeChallenge || opts.codeChallengeMethod) {
+      if (opts.codeChallenge) q.set("code_challenge", opts.codeChallenge);
+      q.set("code_challenge_method", opts.codeChallengeMethod || "S256");
+    }
+    if (opts.nonce) q.set("nonce", opts.nonce);
+    return q;
+  }
+
   function authorizeURL(opts) {
     var q = new URLSearchParams({
       client_id: need(opts, "clientId", "client-id"),
@@ -85,6 +101,7 @@
       scope: opts.scope || "openid email profile",
       state: state(opts)
     });
+    binding(q, opts);
     if (opts.locale) q.set("ui_locales", opts.locale);
     return HOST + "/oauth/authorize?" + q.toString();
   }
@@ -182,6 +199,7 @@
       scope: opts.scope || "openid email profile",
       state: state(opts)
     });
+    binding(q, opts);
     if (opts.locale) q.set("ui_locales", opts.locale);
     var f = frame(HOST + "/embed/login?" + q.toString(), texts(opts).signIn, "loginsign-login-page");
     host.textContent = "";
