@@ -129,6 +129,11 @@ var errorMessages = map[string][2]any{
 	"this link has expired or was already used":                                                          {"ce lien a expiré ou a déjà été utilisé", "dieser Link ist abgelaufen oder wurde bereits verwendet"},
 	"two-step verification was already turned off or set up again; this link no longer changes anything": {"la vérification en deux étapes a déjà été désactivée ou configurée à nouveau ; ce lien ne change plus rien", "die Bestätigung in zwei Schritten wurde bereits ausgeschaltet oder neu eingerichtet; dieser Link ändert nichts mehr"},
 	"open this link in a browser you signed in to LoginSign with before":                                 {"ouvrez ce lien dans un navigateur où vous vous êtes déjà connecté à LoginSign", "öffnen Sie diesen Link in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben"},
+
+	// Redirect URIs of an application (the portal's pages, REST and GraphQL): a host or
+	// scheme another developer's application registers, LoginSign's own site.
+	"%q: another developer's application already registers %s, and the consent page names it as where the answer goes; only a member of that application's team may register it": {"%q : l’application d’un autre développeur enregistre déjà %s, que la page de consentement indique comme destination de la réponse ; seul un membre de l’équipe de cette application peut l’enregistrer", "%q: Die Anwendung eines anderen Entwicklers registriert bereits %s, und die Zustimmungsseite nennt es als Ziel der Antwort; nur ein Mitglied des Teams dieser Anwendung darf es registrieren"},
+	"%q is on LoginSign's own site; a redirect URI must lead back to your application":                                                                                           {"%q est sur le site de LoginSign lui-même ; une URI de redirection doit ramener à votre application", "%q liegt auf der Website von LoginSign selbst; eine Weiterleitungs-URI muss zu Ihrer Anwendung zurückführen"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
@@ -80,7 +82,9 @@ var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", 
 
 // CreateApplication registers an application owned by the signed-in developer. Each valid
 // request counts against the developer's ApplicationCreations per hour (RateLimited past
-// them); a developer who owns MaxApplicationsPerOwner already is refused (Invalid).
+// them); a developer who owns MaxApplicationsPerOwner already is refused (Invalid), and so is
+// a redirect or post-logout redirect URI whose host or private-use scheme another developer's
+// application registers (Conflict, redirect_uri_taken: checkRedirectClaims).
 func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*CreatedApplication, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -98,8 +102,17 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if in.WebhookURL != "" {
 		out.WebhookSecret = NewWebhookSecret()
 	}
+	added := newRedirectClaims(nil, in)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if len(added) > 0 {
+			if err := lockRedirectClaims(ctx, tx, s.DB.Dialect); err != nil {
+				return err
+			}
+		}
 		if err := team.CheckOwnedApplications(ctx, tx, s.DB.Dialect, uid); err != nil {
+			return err
+		}
+		if err := checkRedirectClaims(ctx, tx, "", uid, uid, added); err != nil {
 			return err
 		}
 		create := tx.Application.Create().
@@ -130,24 +143,53 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 
 // checkName refuses an application name that would pass for LoginSign or another app, or hide
 // what it says on the pages and mails that show it to people (sign-in, consent, the mail's
-// subject): one that contains "LoginSign" (in any case, spacing or punctuation: "Login-Sign
-// Security"), or a word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's:
+// subject): one whose nameSkeleton contains LoginSign's (in any case, spacing or punctuation:
+// "Login-Sign Security"; in fullwidth, mathematical or small-capital letters: "ＬｏｇｉｎＳｉｇｎ",
+// "𝐋𝐨𝐠𝐢𝐧𝐒𝐢𝐠𝐧", "ʟᴏɢɪɴꜱɪɢɴ"; with accents, a dotless ı or digits for letters: "LoginSıgn",
+// "L0g1n Sign"), or a word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's:
 // mixedScriptWord). name has passed displaytext.Line (no control or format characters, such
 // as bidirectional overrides or zero-width spaces), which license variant names share.
 func checkName(name string) error {
-	var letters strings.Builder
-	for _, r := range name {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			letters.WriteRune(unicode.ToLower(r))
-		}
-	}
-	if strings.Contains(strings.NewReplacer("0", "o", "1", "i").Replace(letters.String()), "loginsign") {
+	if strings.Contains(nameSkeleton(name), reservedSkeleton) {
 		return apperr.New(apperr.Invalid, "names containing LoginSign are reserved: people would take the app for LoginSign")
 	}
 	if w := mixedScriptWord(name); w != "" {
 		return apperr.New(apperr.Invalid, "name: %q mixes letters of different scripts (Latin, Cyrillic, Greek…) that look alike; write each word in one script", w)
 	}
 	return nil
+}
+
+// reservedSkeleton is the nameSkeleton of LoginSign.
+var reservedSkeleton = nameSkeleton("LoginSign")
+
+// nameSkeleton is how name reads, letter by letter, for the reserved-name check: its
+// compatibility form (NFKC: fullwidth and mathematical letters become plain ones), case-folded,
+// decomposed with the accents dropped, its letters and digits only, each mapped through
+// lookalikeLetters. Letters and digits that pass for each other end up the same: i, l, 1 and I
+// are all l, 0 and o are o.
+func nameSkeleton(name string) string {
+	s := norm.NFKD.String(cases.Fold().String(norm.NFKC.String(name)))
+	var b strings.Builder
+	for _, r := range s {
+		if m, ok := lookalikeLetters[r]; ok {
+			r = m
+		}
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// lookalikeLetters maps what NFKC and case folding leave apart but reads as a Latin letter
+// (Unicode TS #39 confusables): the Latin small capitals (ʟᴏɢɪɴꜱ…), the dotless ı and ȷ, the
+// script ɡ, the vertical strokes that pass for l, and the digits that pass for letters. i and
+// 1 map to l, which a sans-serif capital I (folded to i) also passes for.
+var lookalikeLetters = map[rune]rune{
+	'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ꜰ': 'f', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'l', 'ᴊ': 'j',
+	'ᴋ': 'k', 'ʟ': 'l', 'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ꞯ': 'q', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't',
+	'ᴜ': 'u', 'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z',
+	'ı': 'l', 'i': 'l', 'ȷ': 'j', 'ɡ': 'g', 'ǀ': 'l', '|': 'l', '1': 'l', '0': 'o',
 }
 
 // lookalikeScripts are the scripts with letters that pass for each other's (Unicode TS #39's
@@ -179,7 +221,9 @@ func mixedScriptWord(name string) string {
 	return ""
 }
 
-// validate trims and checks an application's settings.
+// validate trims and checks an application's settings. Redirect and post-logout redirect
+// URIs on LoginSign's own site (BaseURL) are refused (checkOwnOrigin); whether another
+// developer's application holds their hosts is checked with the write (checkRedirectClaims).
 //
 // resolve also resolves the delivery URLs (webhooks.CheckTarget: a DNS lookup of up to 3 s on
 // ctx). It is I/O, so never inside a transaction: UpdateApplication resolves the URLs it
@@ -216,6 +260,9 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "redirect URI %q: %v", u, err)
 		}
+		if err := checkOwnOrigin(s.BaseURL, u); err != nil {
+			return err
+		}
 		if !seen[u] {
 			seen[u] = true
 			uris = append(uris, u)
@@ -236,6 +283,9 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 		u = strings.TrimSpace(u)
 		if err := oauth.CheckRedirectURI(u); err != nil {
 			return apperr.New(apperr.Invalid, "post-logout redirect URI %q: %v", u, err)
+		}
+		if err := checkOwnOrigin(s.BaseURL, u); err != nil {
+			return err
 		}
 		if !slices.Contains(logoutURIs, u) {
 			logoutURIs = append(logoutURIs, u)

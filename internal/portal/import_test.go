@@ -74,10 +74,11 @@ func (e *portalEnv) developer(t *testing.T) context.Context {
 	return auth.WithSession(context.Background(), auth.Session{UserID: e.person(t).ID, SignedInAt: time.Now()})
 }
 
-// app creates an application of the developer of ctx.
+// app creates an application of the developer of ctx, its redirect URI on a host of its own
+// (another developer's application may not register one's host).
 func (e *portalEnv) app(t *testing.T, ctx context.Context) *ent.Application {
 	t.Helper()
-	a, err := e.svc.CreateApplication(ctx, portal.ApplicationInput{Name: "Shop", RedirectURIs: []string{"https://shop.example/cb"}})
+	a, err := e.svc.CreateApplication(ctx, portal.ApplicationInput{Name: "Shop", RedirectURIs: []string{fmt.Sprintf("https://shop%d.example/cb", e.n.Add(1))}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,9 @@ type UpdatedApplication struct {
 // auth.RecentSignIn (Unauthorized, reauthentication_required); the other settings, and those
 // fields sent unchanged (the portal's form sends every field), do not. A patch that changes
 // nothing writes and records nothing; any other counts against the developer's changes
-// (team.TakeWrite).
+// (team.TakeWrite). A redirect or post-logout redirect URI of a host or private-use scheme
+// the application did not have, which another developer's application registers, is refused
+// as at creation (Conflict, redirect_uri_taken: checkRedirectClaims); those it has stay.
 func (s *Service) UpdateApplication(ctx context.Context, appID string, p ApplicationPatch) (*UpdatedApplication, error) {
 	if p.Name == nil && p.Website == nil && p.IconURL == nil && p.TermsURL == nil && p.PrivacyURL == nil &&
 		p.WebhookURL == nil && p.RedirectURIs == nil && p.AllowedOrigins == nil && p.ClientRequestsPerMinute == nil &&
@@ -86,8 +88,20 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	if err := s.resolveDeliveryURLs(ctx, p.WebhookURL, p.BackchannelLogoutURI); err != nil {
 		return nil, err
 	}
+	uid, err := auth.RequireUser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A patch whose URIs claim a host or scheme takes the claims' lock first, before the
+	// application's row (lockRedirectClaims).
+	mayClaim := len(redirectClaims(p.RedirectURIs, p.PostLogoutRedirectURIs)) > 0
 	var out UpdatedApplication
-	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
+	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		if mayClaim {
+			if err := lockRedirectClaims(ctx, tx, s.DB.Dialect); err != nil {
+				return err
+			}
+		}
 		app, role, err := team.AuthorizeTx(ctx, tx, s.DB.Dialect, appID, team.EditSettings)
 		if err != nil {
 			return err
@@ -140,6 +154,15 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		}
 		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
+		}
+		// Counted first: each refusal tells whether another developer holds a host.
+		if added := newRedirectClaims(app, in); len(added) > 0 {
+			if !mayClaim {
+				return apperr.New(apperr.Internal, "redirect URIs claimed without the claims' lock")
+			}
+			if err := checkRedirectClaims(ctx, tx, app.ID, app.OwnerID, uid, added); err != nil {
+				return err
+			}
 		}
 		upd := tx.Application.UpdateOne(app).
 			SetName(in.Name).SetWebsite(in.Website).SetIconURL(in.IconURL).SetTermsURL(in.TermsURL).
