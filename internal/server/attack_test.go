@@ -128,21 +128,26 @@ func (b *browser) confirmForm(link string) (get, post page) {
 }
 
 // attackerApp is an application the attacker registered as a developer, from their own
-// account, through the documented REST route.
+// account, through the documented REST route. Its redirect URI is a loopback one: the demo
+// app's host is its developer's (another developer's application may not register it).
 func (b *browser) createApp(name string) testApp {
 	b.e.t.Helper()
-	status, out := b.api(http.MethodPost, "/api/developer/applications", map[string]any{"name": name, "redirectUris": []string{rpCallback}})
+	status, out := b.api(http.MethodPost, "/api/developer/applications", map[string]any{"name": name, "redirectUris": []string{rpLoopback}})
 	if status != 201 {
 		b.e.t.Fatalf("creating %s: %d %v", name, status, out)
 	}
-	return testApp{ID: out["id"].(string), Secret: out["clientSecret"].(string), Redirects: []string{rpCallback}}
+	return testApp{ID: out["id"].(string), Secret: out["clientSecret"].(string), Redirects: []string{rpLoopback}}
 }
 
 // connect runs a whole sign-in of the browser's person to app (consent allowed) and returns
 // the token response.
 func (e *oauthEnv) connect(b *browser, app testApp, email string, scopes ...string) *oauth2.Token {
 	e.t.Helper()
-	conf := e.config(app, rpCallback, scopes...)
+	redirect := rpCallback
+	if !slices.Contains(app.Redirects, rpCallback) && len(app.Redirects) > 0 {
+		redirect = app.Redirects[0] // an application of another developer than the demo app's
+	}
+	conf := e.config(app, redirect, scopes...)
 	verifier := oauth2.GenerateVerifier()
 	p := b.get(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier)))
 	if strings.Contains(p.Body, `type="email"`) {

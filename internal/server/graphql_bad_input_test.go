@@ -236,7 +236,7 @@ func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixtur
 		t.Fatal(err)
 	}
 	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: other.ID}),
-		portal.ApplicationInput{Name: "Other App", RedirectURIs: []string{rpCallback}})
+		portal.ApplicationInput{Name: "Other App", RedirectURIs: []string{rpLoopback}}) // the demo app's host is its developer's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,10 +247,7 @@ func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixtur
 	}
 	fx.devID = dev.ID
 	e.smtp.Next(t, 10*time.Second) // the fixture's invitation to zed@example.com
-	mine := e.app
-	e.app = testApp{ID: created.Application.ID, Secret: created.ClientSecret, Redirects: []string{rpCallback}}
-	e.authorizeCode(e.browser(), "zoe@example.com")
-	e.app = mine
+	e.connect(e.browser(), testApp{ID: created.Application.ID, Secret: created.ClientSecret, Redirects: []string{rpLoopback}}, "zoe@example.com")
 	conns, err := e.srv.db.AppConnection.Query().All(ctx)
 	if err != nil {
 		t.Fatal(err)

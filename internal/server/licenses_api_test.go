@@ -84,10 +84,17 @@ func (e *apiEnv) person(email, name string) *ent.User {
 	return u
 }
 
+// application creates an application of owner. Its redirect URI is on app.example.com for the
+// developer dev@example.com and on a host of their own for others (another developer's
+// application may not register one's host).
 func (e *apiEnv) application(owner *ent.User, name string) (*ent.Application, string) {
 	e.t.Helper()
 	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
-	c, err := e.s.portal.CreateApplication(ctx, portal.ApplicationInput{Name: name, RedirectURIs: []string{"https://app.example.com/cb"}})
+	redirect := "https://app.example.com/cb"
+	if owner.Email != "dev@example.com" {
+		redirect = "https://app-" + strings.ToLower(strings.ReplaceAll(owner.ID, "_", "-")) + ".example.com/cb"
+	}
+	c, err := e.s.portal.CreateApplication(ctx, portal.ApplicationInput{Name: name, RedirectURIs: []string{redirect}})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -128,8 +128,9 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 		// The bytes the applications of one developer push are bounded together: each of
 		// these two requests is over 1,000 bytes and under 1,500, and the budget is 2,000.
 		e.srv.oauth.Config.Limits.PushedBytesPerOwner = oauth.Limit{N: 2000, Window: time.Minute}
-		first, second2 := e.createAppOf("dev2@example.com", "First", rpCallback), e.createAppOf("dev2@example.com", "Second", rpCallback)
-		long := with(pushed, "state", strings.Repeat("<", 1000)) // stored as 1,000 bytes, not 6,000
+		const dev2CB = "https://dev2.example.test/callback" // another developer's applications, another host
+		first, second2 := e.createAppOf("dev2@example.com", "First", dev2CB), e.createAppOf("dev2@example.com", "Second", dev2CB)
+		long := with(with(pushed, "redirect_uri", dev2CB), "state", strings.Repeat("<", 1000)) // stored as 1,000 bytes, not 6,000
 		e.pushRequest(t, first, long)
 		status, body, hdr := e.postForm("/oauth/par", second2, long)
 		if status != http.StatusTooManyRequests || body["error"] != oauth.RateLimited || hdr.Get("Retry-After") == "" {

@@ -85,7 +85,7 @@ func TestEmbedsShowNothingToTheEmbedderAndLinkNobody(t *testing.T) {
 		}
 
 		// An app the person linked with fewer scopes cannot widen them through the embed's scope.
-		narrow := e.createAppOf("mallory@example.com", "Narrow", rpCallback)
+		narrow := e.createApp("Narrow", rpCallback) // Demo App's developer's: rpCallback's host is theirs
 		e.connect(b, narrow, defaultTestEmail, "openid", "email")
 		wide := get("/embed/login?"+url.Values{"client_id": {narrow.ID}, "redirect_uri": {rpCallback}, "scope": {"openid email profile"}}.Encode(), "https://app.example.test")
 		if m := continueRe.FindStringSubmatch(wide.Body); m == nil {
