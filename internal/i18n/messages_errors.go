@@ -134,6 +134,12 @@ var errorMessages = map[string][2]any{
 	// scheme another developer's application registers, LoginSign's own site.
 	"%q: another developer's application already registers %s, and the consent page names it as where the answer goes; only a member of that application's team may register it": {"%q : l’application d’un autre développeur enregistre déjà %s, que la page de consentement indique comme destination de la réponse ; seul un membre de l’équipe de cette application peut l’enregistrer", "%q: Die Anwendung eines anderen Entwicklers registriert bereits %s, und die Zustimmungsseite nennt es als Ziel der Antwort; nur ein Mitglied des Teams dieser Anwendung darf es registrieren"},
 	"%q is on LoginSign's own site; a redirect URI must lead back to your application":                                                                                           {"%q est sur le site de LoginSign lui-même ; une URI de redirection doit ramener à votre application", "%q liegt auf der Website von LoginSign selbst; eine Weiterleitungs-URI muss zu Ihrer Anwendung zurückführen"},
+
+	// Pictures refused before decoding for what their decoding would cost, and names that show
+	// nothing (internal/profile).
+	"the picture is stored in more than %d passes; save it again as a standard JPEG or PNG": {"la photo est enregistrée en plus de %d passes ; enregistrez-la à nouveau en JPEG standard ou en PNG", "das Bild ist in mehr als %d Durchgängen gespeichert; speichern Sie es erneut als normales JPEG oder PNG"},
+	"progressive CMYK JPEG pictures are not accepted; save the picture as RGB":              {"les photos JPEG progressives en CMJN ne sont pas acceptées ; enregistrez la photo en RVB", "progressive JPEG-Bilder in CMYK werden nicht angenommen; speichern Sie das Bild als RGB"},
+	"the name must show at least one letter, digit or symbol":                               {"le nom doit afficher au moins une lettre, un chiffre ou un symbole", "der Name muss mindestens einen Buchstaben, eine Ziffer oder ein Symbol zeigen"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

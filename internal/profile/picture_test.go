@@ -66,7 +66,7 @@ func TestPictureUploadMemory(t *testing.T) {
 			len(bomb), err, n>>10)
 	}
 
-	// The largest picture accepted, in the costliest pixel format: its 16-bit pixels (8 bytes
+	// The largest picture accepted, in the costliest PNG format: its 16-bit pixels (8 bytes
 	// each) and a little for the decoder's rows and the 256×256 result, no full-size copy.
 	side := profile.MaxPictureSide
 	raw := flat16(t, side, side)

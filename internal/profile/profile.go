@@ -6,7 +6,9 @@
 //
 // Pictures are checked before any decoding work: the byte size first, then the dimensions from
 // the header alone (image.DecodeConfig), so a small file that would decode into gigabytes of
-// pixels (a decompression bomb) is refused without being decoded. An accepted picture is
+// pixels (a decompression bomb) is refused without being decoded, then a JPEG's segments, so
+// that one whose decoding would take far longer than its size says (thousands of scans) is
+// refused too (checkJPEG). An accepted picture is
 // decoded with Go's image packages, at most PictureDecodes at once in the process, scaled to
 // fit 256×256 straight from the decoded pixels and re-encoded as a JPEG, so nothing a person
 // uploads is ever served as sent. LoginSign serves it at /pictures/{id}.
@@ -55,9 +57,17 @@ const (
 	MaxPictureSide   = 2048
 	MaxPicturePixels = MaxPictureSide * MaxPictureSide
 	// PictureDecodes bounds the pictures being decoded and scaled at once in the process (one
-	// Service): each may hold up to 8 bytes per pixel, and the per-person limit counts uploads
-	// over an hour, not at the same moment. Decoding is CPU work, so more at once would not
-	// finish sooner on the few cores LoginSign runs on.
+	// Service), since the per-person limit counts uploads over an hour, not at the same moment.
+	// Each holds what its format decodes into, at most MaxPicturePixels pixels: a PNG up to 8
+	// bytes a pixel (16-bit RGBA: 32 MiB), a GIF 1, a baseline JPEG 1 (grey) to 8 (CMYK: YCbCr
+	// and black planes, then the CMYK picture). A progressive JPEG also keeps every
+	// component's DCT coefficients, 4 bytes a pixel for each full-resolution component: 5 for
+	// grey, 7.5 for the usual 4:2:0 colour, 15 for 4:4:4 colour and 19 for 4:4:4 RGB, which
+	// is converted to RGBA once decoded; 76 MiB, the worst case, so PictureDecodes at once hold
+	// at most about 152 MiB. A progressive CMYK JPEG (20 and more) is refused before decoding,
+	// as is a JPEG of more than MaxJPEGScans scans, whose decoding time follows its scans rather
+	// than its size (see checkJPEG). Decoding is CPU work, so more at once would not finish
+	// sooner on the few cores LoginSign runs on.
 	PictureDecodes = 2
 	// PictureDecodeWait is how long an upload waits for one of the PictureDecodes by default
 	// before it is answered Unavailable (503 with Retry-After): several decodes' time, so
@@ -142,9 +152,12 @@ type Update struct {
 // display names), so it refuses control characters, line and paragraph separators, and the
 // format characters (Unicode category Cf) that reorder or hide text: bidirectional overrides,
 // embeddings, isolates and marks ("\u202enimda" shows as "admin"), zero-width spaces, word
-// joiners, the byte order mark and tag characters; and the default-ignorable fillers (U+3164
-// HANGUL FILLER and the like) that make a name look empty. The one exception is the zero-width
-// joiner and non-joiner (U+200D, U+200C) right after a letter, mark or symbol (see joinerAllowed).
+// joiners, the byte order mark and tag characters; the default-ignorable fillers (U+3164
+// HANGUL FILLER and the like) and the blank symbols (U+2800 BRAILLE PATTERN BLANK, see
+// blankSymbol) that make a name look empty; and a name with no letter, digit, punctuation or
+// symbol left (only combining marks or variation selectors, which show nothing on their own).
+// The one exception is the zero-width joiner and non-joiner (U+200D, U+200C) right after a
+// letter, mark or symbol (see joinerAllowed).
 // NFC makes the same name the same string, whichever way the person's keyboard composed it.
 func CleanName(name string) (string, error) {
 	name = strings.TrimSpace(name)
@@ -156,15 +169,26 @@ func CleanName(name string) (string, error) {
 		return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name is longer than %d characters", MaxName)
 	}
 	prev := rune(-1) // none: the start of the name
+	visible := false
 	for _, r := range name {
-		invisible := unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r)
+		invisible := unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || blankSymbol(r)
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (invisible && !joinerAllowed(prev, r)) {
 			return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name must be one line without control characters")
 		}
+		visible = visible || !invisible && unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 		prev = r
+	}
+	if name != "" && !visible {
+		return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name must show at least one letter, digit or symbol")
 	}
 	return name, nil
 }
+
+// blankSymbol reports whether r is one of the symbols that show as an empty cell, though
+// neither a space nor default-ignorable: U+2800 BRAILLE PATTERN BLANK (the usual "invisible
+// name" of games and chat apps) and U+1D159 MUSICAL SYMBOL NULL NOTEHEAD. CleanName refuses
+// them like the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0, which are default-ignorable).
+func blankSymbol(r rune) bool { return r == '\u2800' || r == '\U0001D159' }
 
 // joinerAllowed reports whether r, a format character, may follow prev in a name: only the
 // zero-width non-joiner and joiner, and only after a letter, a combining mark or a symbol.
@@ -278,17 +302,19 @@ func tooLarge() error {
 	return apperr.WithReason(apperr.TooLarge, "picture_too_large", "the picture is larger than %d KiB", MaxPictureBytes>>10)
 }
 
-// Reencode checks raw (size, format, dimensions, in that order, before decoding) and returns
-// it as a JPEG of at most PictureSide×PictureSide with its size. Errors are 4xx: TooLarge for
-// a file or a picture too big, Invalid "not_an_image" for anything Go's PNG, JPEG and GIF
-// decoders do not read. A picture that passes the checks waits for one of the PictureDecodes
-// (up to DecodeWait): Unavailable (503 with Retry-After) when none frees in time, ctx's error
-// when ctx ends first.
+// Reencode checks raw (size, format, dimensions, then a JPEG's segments, in that order, before
+// decoding) and returns it as a JPEG of at most PictureSide×PictureSide with its size. Errors
+// are 4xx: TooLarge for a file or a picture too big or a JPEG of more than MaxJPEGScans scans
+// ("picture_too_complex"), Invalid "picture_unsupported" for a progressive CMYK JPEG (see
+// checkJPEG), Invalid "not_an_image" for anything Go's PNG, JPEG and GIF decoders do not
+// read. A picture that passes the checks waits for one of the PictureDecodes (up to
+// DecodeWait): Unavailable (503 with Retry-After) when none frees in time, ctx's error when
+// ctx ends first.
 func (s *Service) Reencode(ctx context.Context, raw []byte) ([]byte, int, int, error) {
 	if len(raw) > MaxPictureBytes {
 		return nil, 0, 0, tooLarge()
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
 		return nil, 0, 0, apperr.WithReason(apperr.Invalid, "not_an_image", "the file is not a PNG, JPEG or GIF image")
 	}
@@ -296,6 +322,11 @@ func (s *Service) Reencode(ctx context.Context, raw []byte) ([]byte, int, int, e
 		int64(cfg.Width)*int64(cfg.Height) > MaxPicturePixels {
 		return nil, 0, 0, apperr.WithReason(apperr.TooLarge, "picture_dimensions",
 			"the picture is %d×%d pixels; at most %d×%d are accepted", cfg.Width, cfg.Height, MaxPictureSide, MaxPictureSide)
+	}
+	if format == "jpeg" {
+		if err := checkJPEG(raw); err != nil {
+			return nil, 0, 0, err
+		}
 	}
 	out, err := s.decodeScaled(ctx, raw)
 	if err != nil {
