@@ -286,7 +286,8 @@ func (a *API) Subscriptions(w http.ResponseWriter, r *http.Request) {
 
 // Redeem is POST /api/user/licenses/redeem with {"code", "client_id"?/"applicationId"?}
 // (the application may also be a query parameter): 200 with the license; 400 invalid_code,
-// 404 code_not_found, 409 code_already_used, 410 code_expired, 429 rate_limited.
+// 404 code_not_found, 409 code_already_used, 409 too_many_licenses (licenses.MaxPerConnection),
+// 410 code_expired, 429 rate_limited.
 func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Code          string `json:"code"`

@@ -140,6 +140,9 @@ var errorMessages = map[string][2]any{
 	"the picture is stored in more than %d passes; save it again as a standard JPEG or PNG": {"la photo est enregistrée en plus de %d passes ; enregistrez-la à nouveau en JPEG standard ou en PNG", "das Bild ist in mehr als %d Durchgängen gespeichert; speichern Sie es erneut als normales JPEG oder PNG"},
 	"progressive CMYK JPEG pictures are not accepted; save the picture as RGB":              {"les photos JPEG progressives en CMJN ne sont pas acceptées ; enregistrez la photo en RVB", "progressive JPEG-Bilder in CMYK werden nicht angenommen; speichern Sie das Bild als RGB"},
 	"the name must show at least one letter, digit or symbol":                               {"le nom doit afficher au moins une lettre, un chiffre ou un symbole", "der Name muss mindestens einen Buchstaben, eine Ziffer oder ein Symbol zeigen"},
+
+	// A redemption into a connection that holds licenses.MaxPerConnection already.
+	"this account already holds %d licenses of this application, the most it may hold": {"ce compte détient déjà %d licences de cette application, le maximum autorisé", "dieses Konto hat bereits %d Lizenzen dieser Anwendung, die höchstens erlaubte Zahl"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

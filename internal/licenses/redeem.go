@@ -5,8 +5,11 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
+	"loginsign/ent/application"
 	"loginsign/ent/licensecode"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
@@ -81,8 +84,9 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 // linkedConnectionId, activatedAt now, expiresAt by the variant's duration. Codes match
 // ignoring case, hyphens and spaces. Errors: 400 invalid_code (malformed), 404
 // code_not_found (unknown, or another application's), 409 code_already_used, 410
-// code_expired, 403 connection_blocked (the person's connection is blocked). Redeeming a code
-// the same connection already holds answers it again.
+// code_expired, 403 connection_blocked (the person's connection is blocked), 409
+// too_many_licenses (the connection already holds MaxPerConnection licenses: nothing is
+// claimed). Redeeming a code the same connection already holds answers it again.
 //
 // Every attempt, whichever transport made it (REST, GraphQL), counts against Limits: per
 // address (auth.ClientIP) and per holder (the session's person or the token's connection);
@@ -90,7 +94,9 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 //
 // The claim is one conditional UPDATE (… WHERE id = ? AND state = 'UNUSED'), so of any
 // number of concurrent redemptions of a code exactly one wins; the winner's license_redeemed
-// event is written in the same transaction, so there is one event per claim.
+// event is written in the same transaction, so there is one event per claim. Redemptions into
+// one connection take turns (lockHolder), so concurrent ones never take it past
+// MaxPerConnection.
 func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseCode, error) {
 	if err := s.redeemLimit(ctx); err != nil {
 		return nil, err
@@ -122,6 +128,9 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 		exp := ExpiryOf(c.Edges.Variant.Duration, now)
 		var n int
 		err = s.DB.Tx(ctx, func(tx *ent.Tx) (err error) {
+			if err := s.lockHolder(ctx, tx, conn); err != nil {
+				return err
+			}
 			n, err = tx.LicenseCode.Update().
 				Where(licensecode.ID(c.ID), licensecode.StateEQ(licensecode.StateUNUSED)).
 				SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).
@@ -159,6 +168,45 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	default:
 		return nil, apperr.WithReason(apperr.Conflict, "code_already_used", "this license code has already been redeemed")
 	}
+}
+
+// MaxPerConnection bounds the licenses one connection (a person in one application) holds:
+// redeemed codes and status licenses, in effect or ended, since every one of them stays on
+// the person's subscriptions list (REST, GraphQL myLicenses), which is not paged, and in
+// their data export. Without it, an application's backend could redeem the codes its
+// developer generates (DefaultBulk, up to a million) into one person's connection, tens of
+// thousands a day, until every dashboard view and export of that person loads them all.
+// A hundred is years of monthly licenses bought one code at a time.
+const MaxPerConnection = 100
+
+// lockHolder locks conn inside tx for a claim, and refuses the claim once conn holds
+// MaxPerConnection licenses. On PostgreSQL it first holds the application (store.HoldApplications:
+// the order of a developer ending the connection or deleting the application, and of the
+// status sync) and then locks the connection's row FOR UPDATE, so that claims into one
+// connection take turns and each counts what the previous ones stored; SQLite transactions
+// take turns anyway. A connection gone meanwhile answers holderGone.
+func (s *Service) lockHolder(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection) error {
+	if err := store.HoldApplications(ctx, tx, s.DB.Dialect, application.ID(conn.ApplicationID)); err != nil {
+		return err
+	}
+	q := tx.AppConnection.Query().Where(appconnection.ID(conn.ID))
+	if s.DB.Dialect == dialect.Postgres {
+		q.ForUpdate()
+	}
+	if _, err := q.Only(ctx); store.NotFound(err) {
+		return holderGone(ctx)
+	} else if err != nil {
+		return err
+	}
+	held, err := tx.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	if held >= MaxPerConnection {
+		return apperr.WithReason(apperr.Conflict, "too_many_licenses",
+			"this account already holds %d licenses of this application, the most it may hold", MaxPerConnection)
+	}
+	return nil
 }
 
 // recordRedemption writes the license_redeemed event of a code conn just claimed: the person's
