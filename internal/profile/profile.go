@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -450,7 +451,8 @@ func maxInt(a, b int) int {
 // SetPicture re-encodes raw (see Reencode) and makes it the signed-in person's picture: a new
 // URL, the old picture deleted. A refused picture changes nothing. Past Uploads it answers
 // RateLimited (429 with Retry-After) before looking at raw; an account closed meanwhile,
-// NotFound.
+// NotFound. An upload answered Unavailable (no decode freed in time) gives its hit of Uploads
+// back.
 func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -463,6 +465,13 @@ func (s *Service) SetPicture(ctx context.Context, raw []byte) (View, error) {
 	}
 	data, w, h, err := s.Reencode(ctx, raw)
 	if err != nil {
+		if s.Limiter != nil && apperr.CodeOf(err) == apperr.Unavailable {
+			// No decode was free: nothing of the upload was decoded, and the server's being
+			// busy (which anyone's uploads can cause) must not use up the person's uploads.
+			if rerr := s.Limiter.Return(context.WithoutCancel(ctx), s.Uploads, uid); rerr != nil {
+				err = errors.Join(err, rerr)
+			}
+		}
 		return View{}, err
 	}
 	sum := sha256.Sum256(data)
