@@ -143,8 +143,11 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) (time.Tim
 		if err != nil {
 			return fmt.Errorf("reading TOTP factor: %w", err)
 		}
-		// Written under the person's lock, as the factor was read: one of two uses of the link
-		// at once finds it used.
+		if passkeys, err = removePasskeysSince(ctx, tx, userID, f.CreatedAt.Add(-auth.RecentSignIn), now); err != nil {
+			return err
+		}
+		// Last, under the person's lock, as the factor was read: one of two uses of the link at
+		// once finds it used, and a step that failed above leaves the link usable.
 		used, err := s.KV.Del(ctx, undoTOTPKey(token)).Result()
 		if err != nil {
 			return fmt.Errorf("using the undo link: %w", err)
@@ -152,11 +155,7 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) (time.Tim
 		if used == 0 {
 			return apperr.New(apperr.Gone, "this link has expired or was already used")
 		}
-		if err := s.KV.Set(ctx, removalKey(userID), fmt.Sprintf("%s %d", f.ID, due.Unix()), s.UndoTOTPDelay+UndoTOTPTTL).Err(); err != nil {
-			return fmt.Errorf("scheduling the removal: %w", err)
-		}
-		passkeys, err = removePasskeysSince(ctx, tx, userID, f.CreatedAt.Add(-auth.RecentSignIn), now)
-		return err
+		return s.KV.Set(ctx, removalKey(userID), fmt.Sprintf("%s %d", f.ID, due.Unix()), s.UndoTOTPDelay+UndoTOTPTTL).Err()
 	})
 	if err != nil {
 		return time.Time{}, err

@@ -44,22 +44,51 @@ func TestScriptTextsComplete(t *testing.T) {
 	}
 }
 
-// fakeDOM is the least of a browser loginsign.js needs, for node: it renders widgets and
-// prints what they wrote.
-const fakeDOM = `
+// domStub is the least of a browser loginsign.js needs, for node: elements made by node(tag),
+// and stubDocument(lang, nav), a document whose <html lang> is lang in a browser whose
+// language is nav. A program (runScript) calls stubDocument, then requires the script.
+const domStub = `
 function node(tag) {
   return { tag: tag, attrs: {}, children: [], className: "", textContent: "",
     setAttribute(k, v) { this.attrs[k] = v; }, appendChild(c) { this.children.push(c); return c; },
     addEventListener() {}, classList: { add() {}, remove() {} } };
 }
+function stubDocument(lang, nav) {
+  globalThis.document = { currentScript: { src: "https://ls.example/widgets/v1/loginsign.js" }, readyState: "complete",
+    documentElement: { lang: lang }, head: node("head"), querySelector() { return null; }, querySelectorAll() { return []; },
+    createElement: node };
+  Object.defineProperty(globalThis, "navigator", { value: { language: nav }, configurable: true });
+  globalThis.sessionStorage = { setItem() {} };
+  globalThis.window = globalThis;
+  globalThis.addEventListener = function () {};
+}
+`
+
+// runScript runs program (after domStub) in node with loginsign.js as process.argv[1] and
+// args after it, and returns what it printed. Without node the test is skipped: the
+// environment lacks it.
+func runScript(t *testing.T, program string, args ...string) []byte {
+	t.Helper()
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(nodeBin, append([]string{"-e", domStub + program, dir + "/files/v1/loginsign.js"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	return out
+}
+
+// textsProgram renders every widget and prints what they wrote, for <html lang> argv[2],
+// navigator.language argv[3] and the locale option argv[4].
+const textsProgram = `
 const lang = process.argv[2], nav = process.argv[3], locale = process.argv[4];
-globalThis.document = { currentScript: { src: "https://ls.example/widgets/v1/loginsign.js" }, readyState: "complete",
-  documentElement: { lang: lang }, head: node("head"), querySelector() { return null; }, querySelectorAll() { return []; },
-  createElement: node };
-Object.defineProperty(globalThis, "navigator", { value: { language: nav }, configurable: true });
-globalThis.sessionStorage = { setItem() {} };
-globalThis.window = globalThis;
-globalThis.addEventListener = function () {};
+stubDocument(lang, nav);
 require(process.argv[1]);
 const opts = { clientId: "app_1", redirectUri: "https://app.example/cb", name: "Ann", logoutUrl: "/out" };
 if (locale) opts.locale = locale;
@@ -74,15 +103,6 @@ console.log(JSON.stringify(out));
 // English when none is supported. Run in node with a stand-in DOM.
 func TestScriptTextsLanguage(t *testing.T) {
 	t.Parallel()
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
-	script, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script += "/files/v1/loginsign.js"
 	for _, c := range []struct {
 		htmlLang, nav, locale string
 		want                  []string
@@ -93,10 +113,7 @@ func TestScriptTextsLanguage(t *testing.T) {
 		{"", "fr-BE", "ja", []string{"Se connecter avec LoginSign", "Continuer avec LoginSign"}},
 		{"ja", "pt-BR", "", []string{"Sign in with LoginSign", "Continue with LoginSign", "Sign out"}},
 	} {
-		out, err := exec.Command(nodeBin, "-e", fakeDOM, script, c.htmlLang, c.nav, c.locale).CombinedOutput()
-		if err != nil {
-			t.Fatalf("node: %v\n%s", err, out)
-		}
+		out := runScript(t, textsProgram, c.htmlLang, c.nav, c.locale)
 		var got map[string]string
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("%s: %v", out, err)

@@ -3,29 +3,15 @@ package widgets_test
 import (
 	"encoding/json"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
 
-// bindingDOM runs loginsign.js in node with a stand-in DOM and prints, as JSON, the URLs its
-// widgets start the sign-in with: LoginSign.authorizeURL, the button's href and the login
-// page's iframe, for the options argv[2] (JSON), and the login page scanned from data-
-// attributes argv[3] (JSON, name → value).
-const bindingDOM = `
-function node(tag) {
-  return { tag: tag, attrs: {}, children: [], className: "", textContent: "",
-    setAttribute(k, v) { this.attrs[k] = v; }, appendChild(c) { this.children.push(c); return c; },
-    addEventListener() {}, classList: { add() {}, remove() {} } };
-}
-globalThis.document = { currentScript: { src: "https://ls.example/widgets/v1/loginsign.js" }, readyState: "complete",
-  documentElement: { lang: "en" }, head: node("head"), querySelector() { return null; }, querySelectorAll() { return []; },
-  createElement: node };
-Object.defineProperty(globalThis, "navigator", { value: { language: "en" }, configurable: true });
-globalThis.sessionStorage = { setItem() {} };
-globalThis.window = globalThis;
-globalThis.addEventListener = function () {};
+// bindingProgram prints, as JSON, the URLs the widgets start the sign-in with:
+// LoginSign.authorizeURL, the button's href and the login page's iframe, for the options
+// argv[2] (JSON), and the login page scanned from data- attributes argv[3] (JSON, name → value).
+const bindingProgram = `
+stubDocument("en", "en");
 require(process.argv[1]);
 const opts = Object.assign({ clientId: "app_1", redirectUri: "https://app.example/cb" }, JSON.parse(process.argv[2]));
 const out = {
@@ -49,15 +35,6 @@ console.log(JSON.stringify(out));
 // a challenge or a nonce, the URLs hold none.
 func TestTheWidgetScriptPassesTheAppsPKCEChallengeAndNonce(t *testing.T) {
 	t.Parallel()
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node is not installed")
-	}
-	script, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script += "/files/v1/loginsign.js"
 	const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 	for _, c := range []struct {
 		name       string
@@ -80,10 +57,7 @@ func TestTheWidgetScriptPassesTheAppsPKCEChallengeAndNonce(t *testing.T) {
 	} {
 		opts, _ := json.Marshal(c.opts)
 		data, _ := json.Marshal(c.data)
-		out, err := exec.Command(nodeBin, "-e", bindingDOM, script, string(opts), string(data)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s: node: %v\n%s", c.name, err, out)
-		}
+		out := runScript(t, bindingProgram, string(opts), string(data))
 		var got map[string]string
 		if err := json.Unmarshal(out, &got); err != nil {
 			t.Fatalf("%s: %s: %v", c.name, out, err)
