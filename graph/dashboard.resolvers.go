@@ -25,8 +25,8 @@ func (r *mutationResolver) SetConnectionEmailMuted(ctx context.Context, connecti
 }
 
 // AddAlternativeEmail is the resolver for the addAlternativeEmail field.
-func (r *mutationResolver) AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error) {
-	return r.Account.AddAlternativeEmail(ctx, email)
+func (r *mutationResolver) AddAlternativeEmail(ctx context.Context, email string, code *string) (*ent.UserEmail, error) {
+	return r.Account.AddAlternativeEmail(ctx, email, deref(code))
 }
 
 // VerifyAlternativeEmail is the resolver for the verifyAlternativeEmail field.

@@ -463,7 +463,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcceptInvitation          func(childComplexity int, input model.AcceptInvitationInput) int
 		AcceptOwnershipTransfer   func(childComplexity int, input model.AcceptOwnershipTransferInput) int
-		AddAlternativeEmail       func(childComplexity int, email string) int
+		AddAlternativeEmail       func(childComplexity int, email string, code *string) int
 		AddEmail                  func(childComplexity int, input model.AddEmailInput) int
 		AddLicenseVariant         func(childComplexity int, input model.AddLicenseVariantInput) int
 		BeginPasskeyRegistration  func(childComplexity int, input model.BeginPasskeyRegistrationInput) int
@@ -523,6 +523,7 @@ type ComplexityRoot struct {
 		RollbackImport            func(childComplexity int, appID string, sourceID string) int
 		RotateClientSecret        func(childComplexity int, id string) int
 		RotateWebhookSecret       func(childComplexity int, id string) int
+		SendConfirmationCode      func(childComplexity int, input model.SendConfirmationCodeInput) int
 		SendTestWebhook           func(childComplexity int, applicationID string) int
 		SetAppEmailMuted          func(childComplexity int, input model.SetAppEmailMutedInput) int
 		SetConnectionEmailMuted   func(childComplexity int, connectionID string, muted bool) int
@@ -723,6 +724,11 @@ type ComplexityRoot struct {
 	RotateSecretPayload struct {
 		Application func(childComplexity int) int
 		Secret      func(childComplexity int) int
+	}
+
+	SendConfirmationCodePayload struct {
+		ExpiresAt func(childComplexity int) int
+		SentTo    func(childComplexity int) int
 	}
 
 	Session struct {
@@ -991,7 +997,7 @@ type MutationResolver interface {
 	SignOutSession(ctx context.Context, id string) (bool, error)
 	RemoveConnection(ctx context.Context, connectionID string) (*model.RemoveConnectionPayload, error)
 	SetConnectionEmailMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error)
-	AddAlternativeEmail(ctx context.Context, email string) (*ent.UserEmail, error)
+	AddAlternativeEmail(ctx context.Context, email string, code *string) (*ent.UserEmail, error)
 	VerifyAlternativeEmail(ctx context.Context, token string) (*model.VerifyAlternativeEmailPayload, error)
 	RemoveAlternativeEmail(ctx context.Context, emailID string, code *string) (*model.RemoveAlternativeEmailPayload, error)
 	MakePrimaryEmail(ctx context.Context, emailID string, code *string) (*ent.User, error)
@@ -1008,6 +1014,7 @@ type MutationResolver interface {
 	ConfirmTotpEnrolment(ctx context.Context, input model.ConfirmTotpEnrolmentInput) (*model.ConfirmTotpEnrolmentPayload, error)
 	DisableTwoStep(ctx context.Context, input model.DisableTwoStepInput) (*model.DisableTwoStepPayload, error)
 	RegenerateRecoveryCodes(ctx context.Context, input model.RegenerateRecoveryCodesInput) (*model.RegenerateRecoveryCodesPayload, error)
+	SendConfirmationCode(ctx context.Context, input model.SendConfirmationCodeInput) (*model.SendConfirmationCodePayload, error)
 	BeginPasskeyRegistration(ctx context.Context, input model.BeginPasskeyRegistrationInput) (*model.BeginPasskeyRegistrationPayload, error)
 	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
 	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
@@ -2552,7 +2559,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string)), true
+		return e.ComplexityRoot.Mutation.AddAlternativeEmail(childComplexity, args["email"].(string), args["code"].(*string)), true
 	case "Mutation.addEmail":
 		if e.ComplexityRoot.Mutation.AddEmail == nil {
 			break
@@ -3202,6 +3209,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RotateWebhookSecret(childComplexity, args["id"].(string)), true
+	case "Mutation.sendConfirmationCode":
+		if e.ComplexityRoot.Mutation.SendConfirmationCode == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sendConfirmationCode_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SendConfirmationCode(childComplexity, args["input"].(model.SendConfirmationCodeInput)), true
 	case "Mutation.sendTestWebhook":
 		if e.ComplexityRoot.Mutation.SendTestWebhook == nil {
 			break
@@ -3979,6 +3997,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RotateSecretPayload.Secret(childComplexity), true
+
+	case "SendConfirmationCodePayload.expiresAt":
+		if e.ComplexityRoot.SendConfirmationCodePayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendConfirmationCodePayload.ExpiresAt(childComplexity), true
+	case "SendConfirmationCodePayload.sentTo":
+		if e.ComplexityRoot.SendConfirmationCodePayload.SentTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendConfirmationCodePayload.SentTo(childComplexity), true
 
 	case "Session.createdAt":
 		if e.ComplexityRoot.Session.CreatedAt == nil {
@@ -4801,6 +4832,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeInvitationInput", ec.unmarshalInputRevokeInvitationInput),
 			graphql.NewInputUnmarshaler("RevokeOtherSessionsInput", ec.unmarshalInputRevokeOtherSessionsInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
+			graphql.NewInputUnmarshaler("SendConfirmationCodeInput", ec.unmarshalInputSendConfirmationCodeInput),
 			graphql.NewInputUnmarshaler("SetAppEmailMutedInput", ec.unmarshalInputSetAppEmailMutedInput),
 			graphql.NewInputUnmarshaler("SetLanguageInput", ec.unmarshalInputSetLanguageInput),
 			graphql.NewInputUnmarshaler("SetPrimaryEmailInput", ec.unmarshalInputSetPrimaryEmailInput),
@@ -5037,7 +5069,7 @@ extend type Mutation {
   """Mutes (or unmutes) relay mail from one connected app."""
   setConnectionEmailMuted(connectionId: ID!, muted: Boolean!): AppConnection! @deprecated(reason: "Use setAppEmailMuted(input:), which follows the schema convention; setConnectionEmailMuted is removed in the next release.")
   """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
-  addAlternativeEmail(email: String!): UserEmail! @deprecated(reason: "Use addEmail(input:), which follows the schema convention; addAlternativeEmail is removed in the next release.")
+  addAlternativeEmail(email: String!, "The person's second step: a current TOTP or recovery code with two-step verification on, else the code sendConfirmationCode mailed." code: String): UserEmail! @deprecated(reason: "Use addEmail(input:), which follows the schema convention; addAlternativeEmail is removed in the next release.")
   """
   Confirms an alternative address with the token of its verification link. Only the signed-in
   account that added the address may confirm it; any other caller gets an error and nothing
@@ -5045,14 +5077,14 @@ extend type Mutation {
   """
   verifyAlternativeEmail(token: String!): VerifyAlternativeEmailPayload! @deprecated(reason: "Use verifyEmail(input:), which follows the schema convention; verifyAlternativeEmail is removed in the next release.")
   """Unlinks an alternative address."""
-  removeAlternativeEmail(emailId: ID!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): RemoveAlternativeEmailPayload! @deprecated(reason: "Use removeEmail(input:), which follows the schema convention; removeAlternativeEmail is removed in the next release.")
+  removeAlternativeEmail(emailId: ID!, "The person's second step: a current TOTP or recovery code with two-step verification on, else the code sendConfirmationCode mailed." code: String): RemoveAlternativeEmailPayload! @deprecated(reason: "Use removeEmail(input:), which follows the schema convention; removeAlternativeEmail is removed in the next release.")
   """Makes a verified alternative address the primary one; apps shown the old one get email_changed."""
-  makePrimaryEmail(emailId: ID!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): User! @deprecated(reason: "Use setPrimaryEmail(input:), which follows the schema convention; makePrimaryEmail is removed in the next release.")
+  makePrimaryEmail(emailId: ID!, "The person's second step: a current TOTP or recovery code with two-step verification on, else the code sendConfirmationCode mailed." code: String): User! @deprecated(reason: "Use setPrimaryEmail(input:), which follows the schema convention; makePrimaryEmail is removed in the next release.")
   """
   Deletes the account: every connection ends (each app gets user_account_deleted), every
   session ends. confirmGlobalId must be the person's Global User ID.
   """
-  deleteAccount(confirmGlobalId: String!, "A current TOTP or recovery code: required when two-step verification is on, ignored when it is off." code: String): DeleteAccountPayload! @deprecated(reason: "Use closeAccount(input:), which follows the schema convention; deleteAccount is removed in the next release.")
+  deleteAccount(confirmGlobalId: String!, "The person's second step: a current TOTP or recovery code with two-step verification on, else the code sendConfirmationCode mailed." code: String): DeleteAccountPayload! @deprecated(reason: "Use closeAccount(input:), which follows the schema convention; deleteAccount is removed in the next release.")
   """Refuses an application's proposal to link this account (see User.pendingLinks)."""
   refusePendingLink(input: RefusePendingLinkInput!): RefusePendingLinkPayload!
 }
@@ -7627,6 +7659,16 @@ extend type Mutation {
   disableTwoStep(input: DisableTwoStepInput!): DisableTwoStepPayload!
   """Replaces the recovery codes with ten new ones (a current TOTP code or a recovery code)."""
   regenerateRecoveryCodes(input: RegenerateRecoveryCodesInput!): RegenerateRecoveryCodesPayload!
+  """
+  Mails the signed-in person, who has two-step verification off, a confirmation code (8 digits,
+  single use, 10 minutes) to give as ` + "`" + `code` + "`" + ` to the changes that could take the account from
+  them or let someone in: addEmail, setPrimaryEmail, removeEmail, closeAccount,
+  finishPasskeyRegistration, deletePasskey and the confirmation of an application's proposed
+  address. A copy of the session cookie of a recent sign-in is not enough for those; the
+  person's mailbox is. Needs a recent sign-in; 5 an hour; with two-step verification on,
+  second_step_on (the authenticator app confirms).
+  """
+  sendConfirmationCode(input: SendConfirmationCodeInput!): SendConfirmationCodePayload!
 
   """
   Starts adding a passkey: the WebAuthn PublicKeyCredentialCreationOptions as JSON, for
@@ -7635,7 +7677,7 @@ extend type Mutation {
   beginPasskeyRegistration(input: BeginPasskeyRegistrationInput!): BeginPasskeyRegistrationPayload!
   """
   Finishes adding a passkey with the authenticator's response (the PublicKeyCredential as JSON)
-  and, when two-step verification is on, a current TOTP code or a recovery code.
+  and the person's second step (code).
   """
   finishPasskeyRegistration(input: FinishPasskeyRegistrationInput!): FinishPasskeyRegistrationPayload!
   renamePasskey(input: RenamePasskeyInput!): RenamePasskeyPayload!
@@ -7659,6 +7701,20 @@ input ConfirmTotpEnrolmentInput {
 type ConfirmTotpEnrolmentPayload {
   "The ten recovery codes, shown only now."
   recoveryCodes: [String!]!
+}
+
+input SendConfirmationCodeInput {
+  """
+  A verified alternative address of the person's to mail the code to (one who lost the
+  primary mailbox and signed in through another); the primary address when null.
+  """
+  emailId: ID
+}
+
+type SendConfirmationCodePayload {
+  "The address the code was mailed to."
+  sentTo: String!
+  expiresAt: Time!
 }
 
 input DisableTwoStepInput {
@@ -7694,8 +7750,8 @@ input FinishPasskeyRegistrationInput {
   "The PublicKeyCredential as JSON."
   credential: String!
   """
-  A current TOTP code or a recovery code: required when two-step verification is on (a passkey
-  signs in as both steps), ignored when it is off.
+  The person's second step (a passkey signs in as both steps): with two-step verification on,
+  a current TOTP code or a recovery code; with it off, the code sendConfirmationCode mailed.
   """
   code: String
 }
@@ -7716,8 +7772,8 @@ type RenamePasskeyPayload {
 input DeletePasskeyInput {
   id: ID!
   """
-  A current TOTP code or a recovery code: required when two-step verification is on, as for
-  adding a passkey, ignored when it is off.
+  The person's second step, as for adding a passkey: with two-step verification on, a current
+  TOTP code or a recovery code; with it off, the code sendConfirmationCode mailed.
   """
   code: String
 }
@@ -7859,6 +7915,12 @@ type SetAppEmailMutedPayload {
 }
 input AddEmailInput {
   email: String!
+  """
+  The person's second step (a verified address signs in to the account): with two-step
+  verification on, a current TOTP code or a recovery code; with it off, the code
+  sendConfirmationCode mailed.
+  """
+  code: String
 }
 type AddEmailPayload {
   """The pending address (verifiedAt null until the link is followed)."""
@@ -7874,8 +7936,10 @@ type VerifyEmailPayload {
 input RemoveEmailInput {
   emailId: ID!
   """
-  A current TOTP code or a recovery code: required when two-step verification is on (a copied
-  session cookie must not take the account from its person), ignored when it is off.
+  The person's second step (a copied session cookie must not take the account from its
+  person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+  the code sendConfirmationCode mailed. Without it: second_step_required or
+  confirmation_code_required.
   """
   code: String
 }
@@ -7885,8 +7949,10 @@ type RemoveEmailPayload {
 input SetPrimaryEmailInput {
   emailId: ID!
   """
-  A current TOTP code or a recovery code: required when two-step verification is on (a copied
-  session cookie must not take the account from its person), ignored when it is off.
+  The person's second step (a copied session cookie must not take the account from its
+  person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+  the code sendConfirmationCode mailed. Without it: second_step_required or
+  confirmation_code_required.
   """
   code: String
 }
@@ -7897,8 +7963,10 @@ input CloseAccountInput {
   """The person's Global User ID, typed again."""
   confirmGlobalId: String!
   """
-  A current TOTP code or a recovery code: required when two-step verification is on (a copied
-  session cookie must not take the account from its person), ignored when it is off.
+  The person's second step (a copied session cookie must not take the account from its
+  person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+  the code sendConfirmationCode mailed. Without it: second_step_required or
+  confirmation_code_required.
   """
   code: String
 }
@@ -9972,6 +10040,16 @@ func (ec *executionContext) childFields_RotateSecretPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type RotateSecretPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SendConfirmationCodePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sentTo":
+		return ec.fieldContext_SendConfirmationCodePayload_sentTo(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_SendConfirmationCodePayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendConfirmationCodePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Session(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -10879,6 +10957,14 @@ func (ec *executionContext) field_Mutation_addAlternativeEmail_args(ctx context.
 		return nil, err
 	}
 	args["email"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "code",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["code"] = arg1
 	return args, nil
 }
 
@@ -11809,6 +11895,20 @@ func (ec *executionContext) field_Mutation_rotateWebhookSecret_args(ctx context.
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sendConfirmationCode_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SendConfirmationCodeInput, error) {
+			return ec.unmarshalNSendConfirmationCodeInput2loginsignᚋgraphᚋmodelᚐSendConfirmationCodeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -18834,7 +18934,7 @@ func (ec *executionContext) _Mutation_addAlternativeEmail(ctx context.Context, f
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string))
+			return ec.Resolvers.Mutation().AddAlternativeEmail(ctx, fc.Args["email"].(string), fc.Args["code"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.UserEmail) graphql.Marshaler {
@@ -19566,6 +19666,50 @@ func (ec *executionContext) fieldContext_Mutation_regenerateRecoveryCodes(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_regenerateRecoveryCodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sendConfirmationCode(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sendConfirmationCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SendConfirmationCode(ctx, fc.Args["input"].(model.SendConfirmationCodeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SendConfirmationCodePayload) graphql.Marshaler {
+			return ec.marshalNSendConfirmationCodePayload2ᚖloginsignᚋgraphᚋmodelᚐSendConfirmationCodePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sendConfirmationCode(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendConfirmationCodePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sendConfirmationCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -24424,6 +24568,52 @@ func (ec *executionContext) fieldContext_RotateSecretPayload_secret(_ context.Co
 	return graphql.NewScalarFieldContext("RotateSecretPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _SendConfirmationCodePayload_sentTo(ctx context.Context, field graphql.CollectedField, obj *model.SendConfirmationCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendConfirmationCodePayload_sentTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SentTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendConfirmationCodePayload_sentTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendConfirmationCodePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SendConfirmationCodePayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SendConfirmationCodePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendConfirmationCodePayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendConfirmationCodePayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendConfirmationCodePayload", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *model.Session) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28716,7 +28906,7 @@ func (ec *executionContext) unmarshalInputAddEmailInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"email"}
+	fieldsInOrder := [...]string{"email", "code"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -28730,6 +28920,13 @@ func (ec *executionContext) unmarshalInputAddEmailInput(ctx context.Context, obj
 				return it, err
 			}
 			it.Email = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
 		}
 	}
 	return it, nil
@@ -36314,6 +36511,48 @@ func UnmarshalRevokeSessionInput(ctx context.Context, raw any) (model.RevokeSess
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSendConfirmationCodeInput(ctx context.Context, obj any) (model.SendConfirmationCodeInput, error) {
+	var it model.SendConfirmationCodeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"emailId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "emailId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("emailId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EmailID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSendConfirmationCodeInput unmarshals raw into the SendConfirmationCodeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSendConfirmationCodeInput(ctx context.Context, raw any) (model.SendConfirmationCodeInput, error) {
+	var out model.SendConfirmationCodeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SendConfirmationCodeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetAppEmailMutedInput(ctx context.Context, obj any) (model.SetAppEmailMutedInput, error) {
 	var it model.SetAppEmailMutedInput
 	if obj == nil {
@@ -43143,6 +43382,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendConfirmationCode":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sendConfirmationCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "beginPasskeyRegistration":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_beginPasskeyRegistration(ctx, field)
@@ -44907,6 +45153,44 @@ func (ec *executionContext) _RotateSecretPayload(ctx context.Context, sel ast.Se
 			}
 		case "secret":
 			out.Values[i] = ec._RotateSecretPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sendConfirmationCodePayloadImplementors = []string{"SendConfirmationCodePayload"}
+
+func (ec *executionContext) _SendConfirmationCodePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SendConfirmationCodePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sendConfirmationCodePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendConfirmationCodePayload")
+		case "sentTo":
+			out.Values[i] = ec._SendConfirmationCodePayload_sentTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._SendConfirmationCodePayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -48146,6 +48430,19 @@ func (ec *executionContext) marshalNRotateSecretPayload2ᚖloginsignᚋgraphᚋm
 		return graphql.Null
 	}
 	return ec._RotateSecretPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSendConfirmationCodeInput2loginsignᚋgraphᚋmodelᚐSendConfirmationCodeInput(ctx context.Context, v any) (model.SendConfirmationCodeInput, error) {
+	res, err := ec.unmarshalInputSendConfirmationCodeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSendConfirmationCodePayload2ᚖloginsignᚋgraphᚋmodelᚐSendConfirmationCodePayload(ctx context.Context, sel ast.SelectionSet, v *model.SendConfirmationCodePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendConfirmationCodePayload!")
+		return graphql.Null
+	}
+	return ec._SendConfirmationCodePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSession2ᚕᚖloginsignᚋgraphᚋmodelᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Session) graphql.Marshaler {

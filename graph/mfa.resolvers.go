@@ -59,6 +59,15 @@ func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context, input mo
 	return &model.RegenerateRecoveryCodesPayload{RecoveryCodes: codes}, nil
 }
 
+// SendConfirmationCode is the resolver for the sendConfirmationCode field.
+func (r *mutationResolver) SendConfirmationCode(ctx context.Context, input model.SendConfirmationCodeInput) (*model.SendConfirmationCodePayload, error) {
+	to, expires, err := r.MFA.SendChangeCode(ctx, deref(input.EmailID))
+	if err != nil {
+		return nil, err
+	}
+	return &model.SendConfirmationCodePayload{SentTo: to, ExpiresAt: expires}, nil
+}
+
 // BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
 func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context, input model.BeginPasskeyRegistrationInput) (*model.BeginPasskeyRegistrationPayload, error) {
 	options, err := r.WebAuthn.BeginRegistration(ctx)

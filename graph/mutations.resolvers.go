@@ -46,7 +46,7 @@ func (r *mutationResolver) SetAppEmailMuted(ctx context.Context, input model.Set
 
 // AddEmail is the resolver for the addEmail field.
 func (r *mutationResolver) AddEmail(ctx context.Context, input model.AddEmailInput) (*model.AddEmailPayload, error) {
-	ue, err := r.AddAlternativeEmail(ctx, input.Email)
+	ue, err := r.AddAlternativeEmail(ctx, input.Email, input.Code)
 	if err != nil {
 		return nil, err
 	}

@@ -60,6 +60,10 @@ type ActivityLogEntry struct {
 
 type AddEmailInput struct {
 	Email string `json:"email"`
+	// The person's second step (a verified address signs in to the account): with two-step
+	// verification on, a current TOTP code or a recovery code; with it off, the code
+	// sendConfirmationCode mailed.
+	Code *string `json:"code,omitempty"`
 }
 
 type AddEmailPayload struct {
@@ -145,8 +149,10 @@ type ClaimLicenseCodePayload struct {
 type CloseAccountInput struct {
 	// The person's Global User ID, typed again.
 	ConfirmGlobalID string `json:"confirmGlobalId"`
-	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
-	// session cookie must not take the account from its person), ignored when it is off.
+	// The person's second step (a copied session cookie must not take the account from its
+	// person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+	// the code sendConfirmationCode mailed. Without it: second_step_required or
+	// confirmation_code_required.
 	Code *string `json:"code,omitempty"`
 }
 
@@ -242,8 +248,8 @@ type DeleteAccountPayload struct {
 
 type DeletePasskeyInput struct {
 	ID string `json:"id"`
-	// A current TOTP code or a recovery code: required when two-step verification is on, as for
-	// adding a passkey, ignored when it is off.
+	// The person's second step, as for adding a passkey: with two-step verification on, a current
+	// TOTP code or a recovery code; with it off, the code sendConfirmationCode mailed.
 	Code *string `json:"code,omitempty"`
 }
 
@@ -319,8 +325,8 @@ type FinishPasskeyRegistrationInput struct {
 	Name string `json:"name"`
 	// The PublicKeyCredential as JSON.
 	Credential string `json:"credential"`
-	// A current TOTP code or a recovery code: required when two-step verification is on (a passkey
-	// signs in as both steps), ignored when it is off.
+	// The person's second step (a passkey signs in as both steps): with two-step verification on,
+	// a current TOTP code or a recovery code; with it off, the code sendConfirmationCode mailed.
 	Code *string `json:"code,omitempty"`
 }
 
@@ -535,8 +541,10 @@ type RemoveConnectionPayload struct {
 
 type RemoveEmailInput struct {
 	EmailID string `json:"emailId"`
-	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
-	// session cookie must not take the account from its person), ignored when it is off.
+	// The person's second step (a copied session cookie must not take the account from its
+	// person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+	// the code sendConfirmationCode mailed. Without it: second_step_required or
+	// confirmation_code_required.
 	Code *string `json:"code,omitempty"`
 }
 
@@ -658,6 +666,18 @@ type RotateSecretPayload struct {
 	Secret      string           `json:"secret"`
 }
 
+type SendConfirmationCodeInput struct {
+	// A verified alternative address of the person's to mail the code to (one who lost the
+	// primary mailbox and signed in through another); the primary address when null.
+	EmailID *string `json:"emailId,omitempty"`
+}
+
+type SendConfirmationCodePayload struct {
+	// The address the code was mailed to.
+	SentTo    string    `json:"sentTo"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
 // A browser session of the signed-in person.
 type Session struct {
 	// Names the session (not its secret); pass it to signOutSession.
@@ -701,8 +721,10 @@ type SetLanguagePayload struct {
 
 type SetPrimaryEmailInput struct {
 	EmailID string `json:"emailId"`
-	// A current TOTP code or a recovery code: required when two-step verification is on (a copied
-	// session cookie must not take the account from its person), ignored when it is off.
+	// The person's second step (a copied session cookie must not take the account from its
+	// person): with two-step verification on, a current TOTP code or a recovery code; with it off,
+	// the code sendConfirmationCode mailed. Without it: second_step_required or
+	// confirmation_code_required.
 	Code *string `json:"code,omitempty"`
 }
 

@@ -56,30 +56,31 @@ type Service struct {
 	// PrimaryChanges bounds a person's changes of their primary address (MakePrimaryEmail);
 	// default DefaultPrimaryChanges.
 	PrimaryChanges ratelimit.Rule
-	// SecondStep asks a person who has two-step verification on for a current code before a
-	// change that could take the account from them (mfa.Service); nil asks none, for services
-	// built without two-step verification.
+	// SecondStep asks the person for their second step (a code of their authenticator app, or
+	// one mailed to them) before a change that could take the account from them
+	// (mfa.Service); nil asks none, for services built without it.
 	SecondStep SecondStep
 }
 
-// SecondStep is the check of mfa.Service.ReverifyIfOn: a sign-in of the last
-// auth.RecentSignIn and, for a person with two-step verification on, a current TOTP or
-// recovery code (code), which the holder of a copied session cookie does not have.
+// SecondStep is the check of mfa.Service.ConfirmChange: a sign-in of the last
+// auth.RecentSignIn and the person's second step, a current TOTP or recovery code with
+// two-step verification on, else a code mailed to their own address: what the holder of a
+// copied session cookie does not have.
 type SecondStep interface {
-	ReverifyIfOn(ctx context.Context, code string) (string, error)
+	ConfirmChange(ctx context.Context, code string) (string, error)
 }
 
-// reverify is the check of a change that could take the account from its person: making
-// another address the primary one (it receives the security notices and is what applications
-// are shown), removing an address (the person's own magic link would then open a new, empty
-// account) and closing the account. A recent sign-in alone is what a session cookie copied in
-// its first 15 minutes has; with two-step verification on, the person's second step is asked
-// again, as for adding a passkey.
+// reverify is the check of a change that could take the account from its person or let a
+// thief in: adding an address (a verified one signs in to the account), making another address
+// the primary one (it receives the security notices and is what applications are shown),
+// removing an address (the person's own magic link would then open a new, empty account) and
+// closing the account. A recent sign-in alone is what a session cookie copied in its first 15
+// minutes has; the person's second step is asked again, as for adding a passkey.
 func (s *Service) reverify(ctx context.Context, code string) (string, error) {
 	if s.SecondStep == nil {
 		return auth.RequireRecentSignIn(ctx, s.now())
 	}
-	return s.SecondStep.ReverifyIfOn(ctx, code)
+	return s.SecondStep.ConfirmChange(ctx, code)
 }
 
 // DefaultPrimaryChanges is how often a person may make another of their addresses the primary
@@ -377,8 +378,10 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 // a new link. Whether another account uses the address is checked when it is verified, so this
 // call does not reveal who has an account. RateLimited past 5 mails per person and hour or
 // identity.AddressConfirmMails to addr's mailbox (additions only: applications' proposals to it
-// have their own budget); then nothing is stored and nothing mailed.
-func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.UserEmail, error) {
+// have their own budget); then nothing is stored and nothing mailed. A verified address signs
+// in to the account, so the person passes reverify with code first (after the checks of addr,
+// so a mistyped address spends no code).
+func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*ent.UserEmail, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
@@ -393,6 +396,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr string) (*ent.Us
 	}
 	if u.Email == addr {
 		return nil, apperr.WithReason(apperr.Conflict, "already_primary", "%s is already your primary address", addr)
+	}
+	if _, err := s.reverify(ctx, code); err != nil {
+		return nil, err
 	}
 	var ue *ent.UserEmail
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {

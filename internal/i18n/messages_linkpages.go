@@ -43,6 +43,10 @@ var linkPagesEN = map[string]any{
 	"linkpage.undo_totp_failed":          "Nothing was turned off",
 	"linkpage.undone_totp_title":         "Authenticator app turned off",
 	"linkpage.undone_totp":               "Two-step verification is off and your account is signed out everywhere. Sign in again, then turn two-step verification on with your own app.",
+	"linkpage.code_app":                  "Code from your authenticator app, or a recovery code",
+	"linkpage.code_mail":                 "Confirmation code we mail to your address",
+	"linkpage.send_code":                 "Mail me a code",
+	"linkpage.code_sent":                 "We mailed a confirmation code to %s. It works once, for 10 minutes.",
 }
 
 var linkPagesFR = map[string]any{
@@ -85,6 +89,10 @@ var linkPagesFR = map[string]any{
 	"linkpage.undo_totp_failed":          "Rien n’a été désactivé",
 	"linkpage.undone_totp_title":         "Application d’authentification désactivée",
 	"linkpage.undone_totp":               "La vérification en deux étapes est désactivée et votre compte est déconnecté partout. Reconnectez-vous, puis activez la vérification en deux étapes avec votre propre application.",
+	"linkpage.code_app":                  "Code de votre application d’authentification, ou un code de secours",
+	"linkpage.code_mail":                 "Code de confirmation que nous envoyons à votre adresse",
+	"linkpage.send_code":                 "M’envoyer un code",
+	"linkpage.code_sent":                 "Nous avons envoyé un code de confirmation à %s. Il ne sert qu’une fois, pendant 10 minutes.",
 }
 
 var linkPagesDE = map[string]any{
@@ -127,4 +135,8 @@ var linkPagesDE = map[string]any{
 	"linkpage.undo_totp_failed":          "Nichts wurde ausgeschaltet",
 	"linkpage.undone_totp_title":         "Authentifizierungs-App ausgeschaltet",
 	"linkpage.undone_totp":               "Die Bestätigung in zwei Schritten ist aus, und Ihr Konto ist überall abgemeldet. Melden Sie sich neu an und schalten Sie die Bestätigung in zwei Schritten dann mit Ihrer eigenen App ein.",
+	"linkpage.code_app":                  "Code aus Ihrer Authenticator-App oder ein Wiederherstellungscode",
+	"linkpage.code_mail":                 "Bestätigungscode, den wir an Ihre Adresse senden",
+	"linkpage.send_code":                 "Code per E-Mail senden",
+	"linkpage.code_sent":                 "Wir haben einen Bestätigungscode an %s gesendet. Er gilt einmal, 10 Minuten lang.",
 }

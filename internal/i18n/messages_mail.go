@@ -65,6 +65,10 @@ var enMail = map[string]any{
 
 	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off three days later, unless it is used to sign in meanwhile.",
 	"mail.notice.undo_button":            "This wasn't me: turn it off",
+	"mail.change_code.subject":           "Your LoginSign confirmation code",
+	"mail.change_code.lead":              "Someone signed in to your LoginSign account asked for a code to change how it signs in (add an address or a passkey, make another address the primary one, remove an address) or to close it. Enter this code where it was asked for:",
+	"mail.change_code.expires":           "The code works once, for %s.",
+	"mail.change_code.ignore":            "If this was not you, do not give this code to anyone: someone may have a copy of your session. Sign in to LoginSign and sign out your other sessions.",
 }
 
 var frMail = map[string]any{
@@ -128,6 +132,10 @@ var frMail = map[string]any{
 
 	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application trois jours plus tard, sauf si elle sert à se connecter d’ici là.",
 	"mail.notice.undo_button":            "Ce n’était pas moi : désactiver",
+	"mail.change_code.subject":           "Votre code de confirmation LoginSign",
+	"mail.change_code.lead":              "Quelqu’un connecté à votre compte LoginSign a demandé un code pour changer la façon de s’y connecter (ajouter une adresse ou une clé d’accès, choisir une autre adresse principale, retirer une adresse) ou pour le fermer. Saisissez ce code là où il a été demandé :",
+	"mail.change_code.expires":           "Le code ne sert qu’une fois, pendant %s.",
+	"mail.change_code.ignore":            "Si ce n’était pas vous, ne donnez ce code à personne : quelqu’un a peut-être une copie de votre session. Connectez-vous à LoginSign et déconnectez vos autres sessions.",
 }
 
 var deMail = map[string]any{
@@ -191,4 +199,8 @@ var deMail = map[string]any{
 
 	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App drei Tage später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
 	"mail.notice.undo_button":            "Das war ich nicht: ausschalten",
+	"mail.change_code.subject":           "Ihr LoginSign-Bestätigungscode",
+	"mail.change_code.lead":              "Jemand, der bei Ihrem LoginSign-Konto angemeldet ist, hat einen Code angefordert, um die Anmeldung am Konto zu ändern (eine Adresse oder einen Passkey hinzufügen, eine andere Adresse zur Hauptadresse machen, eine Adresse entfernen) oder um es zu schließen. Geben Sie diesen Code dort ein, wo er verlangt wurde:",
+	"mail.change_code.expires":           "Der Code gilt einmal, %s lang.",
+	"mail.change_code.ignore":            "Wenn Sie das nicht waren, geben Sie diesen Code niemandem: Jemand hat vielleicht eine Kopie Ihrer Sitzung. Melden Sie sich bei LoginSign an und melden Sie Ihre anderen Sitzungen ab.",
 }

@@ -336,13 +336,14 @@ func (s *Service) PendingEmailChange(ctx context.Context, raw string, cancel boo
 // ConfirmEmailChange is the person's confirmation of a requested address change (the POST of
 // the confirm link's page). It needs the signed-in account the request is for: signed out
 // answers Unauthorized and another account Forbidden, and then nothing changes and the link
-// stays usable. A request whose application is no longer connected to the person (removed,
+// stays usable, and so it does when the recent sign-in or the second step code (ConfirmChange)
+// is missing or wrong. A request whose application is no longer connected to the person (removed,
 // ended by its developer, deleted) answers Gone, as a superseded one does, also when the
 // connection ends while the confirmation runs. Otherwise the link is spent and the change is
 // made as ChangePrimaryEmail makes it (old magic links void, email_changed to the apps shown the
 // old address). If the address has meanwhile become another account's, or the primary address
 // changed since the request, the request fails for good with Conflict, shown to the person only.
-func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailChange, error) {
+func (s *Service) ConfirmEmailChange(ctx context.Context, raw, code string) (*EmailChange, error) {
 	ec, err := s.pendingChange(ctx, raw, false)
 	if err != nil {
 		return nil, err
@@ -357,8 +358,15 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw string) (*EmailCha
 			"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
 	}
 	// A session cookie alone must not move the account to another mailbox: the person signs
-	// in again (through the current address, a passkey and their second step) first.
-	if _, err := auth.RequireRecentSignIn(ctx, s.Now()); err != nil {
+	// in again (through the current address, a passkey and their second step) first, and
+	// gives their second step again, as for making an address primary from the dashboard
+	// (with a copy of a recent session cookie, a developer's proposal of their own address
+	// would otherwise take the account).
+	confirm := s.ConfirmChange
+	if confirm == nil {
+		confirm = func(ctx context.Context, _ string) (string, error) { return auth.RequireRecentSignIn(ctx, s.Now()) }
+	}
+	if _, err := confirm(ctx, code); err != nil {
 		return nil, err
 	}
 	now := s.Now().UTC()

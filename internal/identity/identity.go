@@ -36,6 +36,10 @@ type Service struct {
 	// applications signed in to since get a back-channel logout, and what the lines were
 	// given ends (oauth.Service.LogoutApps, which this package cannot call itself).
 	SessionsEnding func(ctx context.Context, userID string, since time.Time, lines []string) error
+	// ConfirmChange, when set, checks the signed-in person's recent sign-in and second step
+	// (code) before ConfirmEmailChange moves the account to another address
+	// (mfa.Service.ConfirmChange); unset, the recent sign-in alone.
+	ConfirmChange func(ctx context.Context, code string) (string, error)
 }
 
 // New returns the accounts domain over db and kv.

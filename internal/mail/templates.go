@@ -58,6 +58,19 @@ func VerifyEmail(l *i18n.Locale, to, link string) Message {
 	return render(l, to, l.T("mail.verify.subject"), "verify_email", data)
 }
 
+// ChangeCode mails to, in l, the code that confirms a change to how their account signs in
+// (mfa.Service.SendChangeCode): adding an address or a passkey, another primary address,
+// removing an address, closing the account. code is 8 digits, shown as "1234 5678"; it works
+// for ttl.
+func ChangeCode(l *i18n.Locale, to, code string, ttl time.Duration) Message {
+	code = cleanLine(code, 8)
+	if len(code) == 8 {
+		code = code[:4] + " " + code[4:]
+	}
+	data := map[string]any{"Code": code, "TTL": l.Duration(ttl)}
+	return render(l, to, l.T("mail.change_code.subject"), "change_code", data)
+}
+
 // spacedCode writes a 6-digit code as "123 456", easier to read and type.
 func spacedCode(code string) string {
 	code = cleanLine(code, 6)

@@ -30,6 +30,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
+	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -112,6 +113,11 @@ type Service struct {
 	// EndSessions ends every session of userID and every sign-in under way
 	// (identity.Service.EndAllSessions), for UndoTOTP.
 	EndSessions func(ctx context.Context, userID string) error
+	// Mail sends the confirmation codes of SendChangeCode.
+	Mail mail.Sender
+	// ChangeCodeSends bounds the codes SendChangeCode mails a person; default
+	// DefaultChangeCodeSends.
+	ChangeCodeSends ratelimit.Rule
 	// UndoTOTPDelay is how long after the undo link was used the authenticator app it names is
 	// turned off, unless it is used meanwhile (UndoTOTP). Default DefaultUndoTOTPDelay.
 	UndoTOTPDelay time.Duration
@@ -139,6 +145,7 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 		Attempts:           ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
 		AccountAttempts:    ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
 		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour},
+		ChangeCodeSends:    DefaultChangeCodeSends,
 		UndoTOTPDelay:      DefaultUndoTOTPDelay}
 }
 
@@ -417,35 +424,12 @@ func (s *Service) Reverify(ctx context.Context, code string) (string, error) {
 	return uid, nil
 }
 
-// ReverifyIfOn is Reverify for a change that needs the second step only of a person who has
-// two-step verification on (adding or removing a passkey, the account's addresses, closing
-// it): for one who has it off, it checks the recent sign-in alone and ignores code. With it
-// on, no code at all answers Invalid second_step_required and spends none of the tries: the
-// dashboard asks for the code then.
-func (s *Service) ReverifyIfOn(ctx context.Context, code string) (string, error) {
-	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
-	if err != nil {
-		return "", err
-	}
-	on, err := s.Enabled(ctx, uid)
-	if err != nil {
-		return "", err
-	}
-	if !on {
-		return uid, nil
-	}
-	if strings.TrimSpace(code) == "" {
-		return "", apperr.WithReason(apperr.Invalid, "second_step_required", "enter a current code from your authenticator app, or a recovery code")
-	}
-	return s.Reverify(ctx, code)
-}
-
 // verify checks userID's code counting the try of subject under rule.
 func (s *Service) verify(ctx context.Context, rule ratelimit.Rule, subject, userID, code string) ([]string, error) {
 	if err := s.Limiter.Take(ctx, rule, subject); err != nil {
 		return nil, err
 	}
-	wrong := apperr.New(apperr.Invalid, "the code is wrong or was already used")
+	wrong := errWrongCode()
 	code = typedCode(code)
 	if code == "" {
 		return nil, wrong

@@ -52,8 +52,9 @@ type Service struct {
 	// Notify, when set, is told when a person's passkeys change (security notices); undo is
 	// always empty (a passkey the person does not know is removed from the dashboard).
 	Notify func(ctx context.Context, userID string, event mfa.Event, undo string)
-	// MFA checks the second step a person who has two-step verification on sends with a new
-	// passkey (FinishRegistrationWithCode). Nil, such a person cannot add one (internal error).
+	// MFA checks the second step the person sends with a new passkey or a removal
+	// (mfa.Service.ConfirmChange). Nil, a person with two-step verification on cannot add one
+	// (internal error) and one without it is asked for nothing more.
 	MFA *mfa.Service
 	// EndSessions, when set, ends the sessions of userID that signed in with the passkey named
 	// by passkeyRef (Ref), except the current one, once that passkey is removed
@@ -235,13 +236,14 @@ func (s *Service) FinishRegistration(ctx context.Context, name, response string)
 // so does one past MaxPerUser, counted when the passkey is stored, so registrations finishing
 // together cannot pass it. A deleted account answers NotFound.
 //
-// A passkey signs in as both steps, so a person who has two-step verification on must also
-// prove their second step with code, a current TOTP code or a recovery code, as for turning it
-// off (mfa.Service.ReverifyIfOn: a TOTP time step accepted once, a recovery code spent, tries
-// counted per person apart from the sign-in's). It is checked once the response verified, so a
-// response that fails spends no code; a missing or wrong code answers Invalid and stores
-// nothing. Without it, a session cookie taken in the first 15 minutes would add its thief's
-// passkey, which then signs in with neither the mailbox nor the authenticator app.
+// A passkey signs in as both steps, so the person must also prove their second step with
+// code: with two-step verification on, a current TOTP code or a recovery code, as for turning
+// it off; with it off, a code mailed to their own address (mfa.Service.ConfirmChange: a TOTP
+// time step accepted once, a recovery or mailed code spent, tries counted per person apart
+// from the sign-in's). It is checked once the response verified, so a response that fails
+// spends no code; a missing or wrong code answers Invalid and stores nothing. Without it, a
+// session cookie taken in the first 15 minutes would add its thief's passkey, which then signs
+// in with neither the mailbox nor the authenticator app.
 func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response, code string) (*ent.Passkey, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
@@ -322,11 +324,11 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 	return k, nil
 }
 
-// secondStep checks code as the second step of uid, who is adding or removing a passkey, when
-// they have two-step verification on.
+// secondStep checks code as the second step of uid, who is adding or removing a passkey
+// (mfa.Service.ConfirmChange).
 func (s *Service) secondStep(ctx context.Context, uid, code string) error {
 	if s.MFA != nil {
-		_, err := s.MFA.ReverifyIfOn(ctx, code)
+		_, err := s.MFA.ConfirmChange(ctx, code)
 		return err
 	}
 	on, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Exist(ctx)
@@ -382,9 +384,9 @@ func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, er
 
 // Delete removes one of the signed-in person's passkeys, then ends the sessions it signed in
 // (EndSessions), all but the current one: a passkey someone else added must not leave them
-// signed in. It takes what adding one takes (secondStep with code): a recent sign-in and,
-// with two-step verification on, a current code, so that a copied session cookie cannot take
-// away the person's own way to sign in.
+// signed in. It takes what adding one takes (secondStep with code): a recent sign-in and the
+// person's second step, so that a copied session cookie cannot take away the person's own way
+// to sign in.
 //
 // The sessions end before the removal too, and a failure there removes nothing: ended only
 // after the commit, a failure left them signed in with the passkey gone, and a retry of the

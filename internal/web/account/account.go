@@ -37,6 +37,10 @@ import (
 // VerifyPath is the page of an address-verification link (?token=…).
 const VerifyPath = "/dashboard/emails/verify"
 
+// EmailChangeCodePath mails the confirmation code the confirm page of a requested address
+// change asks a person without two-step verification for (form field token).
+const EmailChangeCodePath = "/account/email-change/code"
+
 // Pages serves the link pages.
 type Pages struct {
 	Account  *account.Service
@@ -58,6 +62,7 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+VerifyPath, p.VerifyEmail)
 	mux.HandleFunc("GET "+identity.EmailChangeConfirmPath, p.EmailChangePage)
 	mux.HandleFunc("POST "+identity.EmailChangeConfirmPath, p.EmailChange)
+	mux.HandleFunc("POST "+EmailChangeCodePath, p.EmailChangeCode)
 	mux.HandleFunc("GET "+identity.EmailChangeCancelPath, p.EmailChangeCancelPage)
 	mux.HandleFunc("POST "+identity.EmailChangeCancelPath, p.EmailChangeCancel)
 	mux.HandleFunc("GET "+mfa.UndoTOTPPath, p.UndoTOTPPage)
@@ -70,11 +75,22 @@ const content = `{{define "content"}}{{$l := .L}}{{with .Content}}<section class
 {{if .SignIn}}<p><a class="btn" id="confirm-sign-in" href="{{.SignIn}}">{{$l.T "linkpage.sign_in"}}</a></p>{{end}}
 {{if .Token}}<form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
-<button type="submit" class="btn primary" id="confirm-submit">{{.Button}}</button>
-</form>{{end}}
+{{if .Code}}<label for="confirm-code">{{.Code}}</label>
+<input id="confirm-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="64" required>
+{{end}}<button type="submit" class="btn primary" id="confirm-submit">{{.Button}}</button>
+</form>{{if .SendCode}}
+<form method="post" action="{{.SendCode}}">
+<input type="hidden" name="token" value="{{.Token}}">
+<button type="submit" class="btn" id="confirm-send-code">{{$l.T "linkpage.send_code"}}</button>
+</form>{{end}}{{end}}
 </section>{{end}}{{end}}`
 
-type view struct{ Title, Message, Token, Action, Button, SignIn string }
+type view struct {
+	Title, Message, Token, Action, Button, SignIn string
+	// Code, when set, is the label of a code field sent with the form (the person's second
+	// step); SendCode, when set, the action of a form beside it that mails a code.
+	Code, SendCode string
+}
 
 // language is the page's language: linkSetting (the setting of the account a cancel link is
 // for), else the signed-in person's setting, else Accept-Language.
@@ -168,13 +184,58 @@ func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
 			SignIn: signInLink(identity.EmailChangeConfirmPath, token)})
 		return
 	}
+	p.confirmChangePage(w, r, l, ec, token, asked)
+}
+
+// confirmChangePage is the confirm form of the requested change ec, for its signed-in person:
+// lead, what was asked, then the code field of their second step (mfa.Service.ConfirmChange)
+// and, without two-step verification, the button that mails them a code.
+func (p *Pages) confirmChangePage(w http.ResponseWriter, r *http.Request, l *i18n.Locale, ec *identity.EmailChange, token, lead string) {
 	follow := ""
 	if len(ec.SeenBy) > 0 {
 		follow = l.T("linkpage.change_seen_by", strings.Join(ec.SeenBy, ", ")) + " "
 	}
-	p.write(w, http.StatusOK, l, view{Title: l.T("linkpage.change_title"),
-		Message: asked + l.T("linkpage.change") + " " + follow + l.T("linkpage.change_warning", ec.NewEmail),
-		Token:   token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button")})
+	v := view{Title: l.T("linkpage.change_title"),
+		Message: lead + l.T("linkpage.change") + " " + follow + l.T("linkpage.change_warning", ec.NewEmail),
+		Token:   token, Action: identity.EmailChangeConfirmPath, Button: l.T("linkpage.change_button"),
+		Code: l.T("linkpage.code_mail"), SendCode: EmailChangeCodePath}
+	sess, _ := auth.SessionFrom(r.Context())
+	on, err := p.MFA.Enabled(r.Context(), sess.UserID)
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.change_failed"), err, identity.EmailChangeConfirmPath, token)
+		return
+	}
+	if on {
+		v.Code, v.SendCode = l.T("linkpage.code_app"), ""
+	}
+	p.write(w, http.StatusOK, l, v)
+}
+
+// EmailChangeCode is POST /account/email-change/code (form field token): mails the signed-in
+// person a confirmation code (mfa.Service.SendChangeCode, to their primary address) and shows
+// the confirm form again.
+func (p *Pages) EmailChangeCode(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	token := r.PostFormValue("token")
+	l := p.language(r, "")
+	ec, err := p.Identity.PendingEmailChange(r.Context(), token, false)
+	switch _, signedIn := auth.SessionFrom(r.Context()); {
+	case err != nil:
+	case !signedIn:
+		err = apperr.WithReason(apperr.Unauthorized, "sign_in_required", "sign in to the LoginSign account this change is for, then confirm again")
+	case ec.OldEmail == "": // shown to the account's own browser only
+		err = apperr.WithReason(apperr.Forbidden, "other_account",
+			"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
+	}
+	var to string
+	if err == nil {
+		to, _, err = p.MFA.SendChangeCode(r.Context(), "")
+	}
+	if err != nil {
+		p.failure(w, r, l, l.T("linkpage.change_failed"), err, identity.EmailChangeConfirmPath, token)
+		return
+	}
+	p.confirmChangePage(w, r, l, ec, token, l.T("linkpage.code_sent", to)+" ")
 }
 
 // EmailChange is POST /account/email-change/confirm (form field token).
@@ -182,7 +243,7 @@ func (p *Pages) EmailChange(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 	token := r.PostFormValue("token")
 	l := p.language(r, "")
-	ec, err := p.Identity.ConfirmEmailChange(r.Context(), token)
+	ec, err := p.Identity.ConfirmEmailChange(r.Context(), token, r.PostFormValue("code"))
 	if err != nil {
 		p.failure(w, r, l, l.T("linkpage.change_failed"), err, identity.EmailChangeConfirmPath, token)
 		return

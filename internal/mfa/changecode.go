@@ -1,0 +1,164 @@
+package mfa
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"loginsign/ent/useremail"
+	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
+	"loginsign/internal/i18n"
+	"loginsign/internal/ids"
+	"loginsign/internal/mail"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
+)
+
+// A copy of the session cookie of a sign-in of the last auth.RecentSignIn is all a thief
+// needs to add their own address or passkey to an account without two-step verification (and
+// sign in through it whenever they like), make their address the primary one, remove the
+// person's or close the account. What the person has and the thief has not is their mailbox:
+// those changes (ConfirmChange) ask such a person for a code mailed to one of their verified
+// addresses (SendChangeCode), as they ask a person with two-step verification on for a code of
+// their authenticator app.
+
+// ChangeCodeTTL is how long a code of SendChangeCode works.
+const ChangeCodeTTL = 10 * time.Minute
+
+// changeCodeDigits is a code's length: ten tries a quarter of an hour (AccountAttempts) against
+// at most ChangeCodeSends live codes leave a thief one chance in two million a quarter.
+const changeCodeDigits = 8
+
+// DefaultChangeCodeSends is Service.ChangeCodeSends of New: codes mailed per person.
+var DefaultChangeCodeSends = ratelimit.Rule{Name: "change-code-send", N: 5, Window: time.Hour,
+	Message: "too many confirmation codes mailed; try again in %d s"}
+
+// changeCodeKey names a live code of userID by its hash: a wrong code finds no key and spends
+// nothing, and GETDEL spends a right one once, whoever sends it at the same moment.
+func changeCodeKey(userID, code string) string {
+	return "change-code:" + userID + ":" + ids.Hash(userID+" "+code)
+}
+
+// SendChangeCode mails the signed-in person a new confirmation code (8 digits, single use,
+// ChangeCodeTTL) for ConfirmChange and returns the address it went to and when the code
+// expires. The address is the primary one,
+// or, when emailID names one, a verified alternative address of the person's (one who lost the
+// primary mailbox and signed in through another). It needs a recent sign-in. A person with
+// two-step verification on gets Conflict second_step_on: their authenticator app confirms
+// their changes. RateLimited past ChangeCodeSends (nothing mailed); an emailID that is not the
+// person's verified address is NotFound.
+func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo string, expires time.Time, err error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	on, err := s.Enabled(ctx, uid)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if on {
+		return "", time.Time{}, apperr.WithReason(apperr.Conflict, "second_step_on",
+			"two-step verification is on: confirm with a code from your authenticator app, or a recovery code")
+	}
+	u, err := s.DB.User.Get(ctx, uid)
+	if err != nil {
+		return "", time.Time{}, store.Err(err, "user")
+	}
+	to := u.Email
+	if emailID != "" {
+		ue, err := s.DB.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid),
+			useremail.VerifiedAtNotNil()).Only(ctx)
+		if err != nil {
+			return "", time.Time{}, store.Err(err, "address")
+		}
+		to = ue.Email
+	}
+	if err := s.Limiter.Take(ctx, s.ChangeCodeSends, uid); err != nil {
+		return "", time.Time{}, err
+	}
+	code, err := digitCode(changeCodeDigits)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	expires = s.Now().Add(ChangeCodeTTL)
+	if err := s.KV.Set(ctx, changeCodeKey(uid, code), "1", ChangeCodeTTL).Err(); err != nil {
+		return "", time.Time{}, fmt.Errorf("storing a confirmation code: %w", err)
+	}
+	if s.Mail == nil {
+		return "", time.Time{}, errors.New("mfa: no mail sender for confirmation codes")
+	}
+	if err := s.Mail.Send(ctx, mail.ChangeCode(i18n.ForPerson(ctx, u.Language), to, code, ChangeCodeTTL)); err != nil {
+		return "", time.Time{}, fmt.Errorf("sending a confirmation code: %w", err)
+	}
+	return to, expires, nil
+}
+
+// ConfirmChange is the check of a change that could take the account from its person or
+// give a thief a way in: adding an address or a passkey, making another address the primary
+// one, removing an address, closing the account, confirming an application's proposed
+// address. It needs a sign-in of the last auth.RecentSignIn (checked first: an older session
+// spends no tries) and then the person's second step: with two-step verification on, a
+// current TOTP or recovery code (Reverify); with it off, a code SendChangeCode mailed, spent by
+// this check. Tries are counted under AccountAttempts. No code at all answers Invalid,
+// reason second_step_required with two-step verification on and confirmation_code_required
+// with it off, and spends no try: the dashboard then asks for the code.
+func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", err
+	}
+	on, err := s.Enabled(ctx, uid)
+	if err != nil {
+		return "", err
+	}
+	if on {
+		if strings.TrimSpace(code) == "" {
+			return "", errSecondStepRequired()
+		}
+		return s.Reverify(ctx, code)
+	}
+	code = typedCode(code)
+	if code == "" {
+		return "", apperr.WithReason(apperr.Invalid, "confirmation_code_required",
+			"enter the confirmation code we mail to your address (ask for one first)")
+	}
+	if err := s.Limiter.Take(ctx, s.AccountAttempts, uid); err != nil {
+		return "", err
+	}
+	if len(code) != changeCodeDigits || !digitsOnly(code) {
+		return "", errWrongCode()
+	}
+	switch err := s.KV.GetDel(ctx, changeCodeKey(uid, code)).Err(); {
+	case errors.Is(err, redis.Nil):
+		return "", errWrongCode()
+	case err != nil:
+		return "", fmt.Errorf("reading a confirmation code: %w", err)
+	}
+	return uid, nil
+}
+
+func errSecondStepRequired() error {
+	return apperr.WithReason(apperr.Invalid, "second_step_required", "enter a current code from your authenticator app, or a recovery code")
+}
+
+func errWrongCode() error { return apperr.New(apperr.Invalid, "the code is wrong or was already used") }
+
+// digitCode is n decimal digits from crypto/rand.
+func digitCode(n int) (string, error) {
+	var b strings.Builder
+	for range n {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			return "", fmt.Errorf("drawing a code: %w", err)
+		}
+		b.WriteByte(byte('0' + d.Int64()))
+	}
+	return b.String(), nil
+}
