@@ -27,7 +27,7 @@ func TestAccountChangesNeedARecentSignIn(t *testing.T) {
 		mails := e.smtp.Count()
 		stale := auth.WithSession(ctx, auth.Session{UserID: e.person.ID, ID: "s", SignedInAt: now.Add(-auth.RecentSignIn - time.Minute)})
 
-		_, err := e.svc.AddAlternativeEmail(stale, "thief@example.net")
+		_, err := e.svc.AddAlternativeEmail(stale, "thief@example.net", "")
 		wantCode(t, err, apperr.Unauthorized, "reauthentication_required")
 		if n := db.UserEmail.Query().Where(useremail.Email("thief@example.net")).CountX(ctx); n != 0 {
 			t.Errorf("an addition with an old sign-in stored %d addresses", n)
@@ -99,7 +99,7 @@ func TestAPersonHoldsAtMostMaxAlternativeEmails(t *testing.T) {
 		for i := range account.MaxAlternativeEmails {
 			db.UserEmail.Create().SetUserID(e.person.ID).SetEmail(fmt.Sprintf("alt-%d@example.org", i)).ExecX(ctx)
 		}
-		_, err := e.svc.AddAlternativeEmail(as(e.person), "one-more@example.org")
+		_, err := e.svc.AddAlternativeEmail(as(e.person), "one-more@example.org", "")
 		wantCode(t, err, apperr.Conflict, "too_many_emails")
 		if n := db.UserEmail.Query().Where(useremail.UserID(e.person.ID)).CountX(ctx); n != account.MaxAlternativeEmails {
 			t.Errorf("%d addresses linked, want %d", n, account.MaxAlternativeEmails)

@@ -108,7 +108,7 @@ func TestConfirmingAProposalWhileTheRelationEndsDoesNotDeadlock(t *testing.T) {
 				person, app, conn := e.connected()
 				addr := "moved-" + ids.RandomLower(6) + "@example.net"
 				token := e.propose(t, person, app, conn, addr)
-				confirm := func() error { _, err := e.requests.ConfirmEmailChange(as(person), token); return err }
+				confirm := func() error { _, err := e.requests.ConfirmEmailChange(as(person), token, ""); return err }
 				ends := func() error { return end.end(e, person, app, conn) }
 				hold, first, second := holdConsent(e.env, conn), ends, confirm
 				if end.name == deletesTheApplication {

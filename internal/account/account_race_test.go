@@ -56,7 +56,7 @@ func TestVerifyRacingRemovalLeavesNoOrphanClaim(t *testing.T) {
 			u := e.user(fmt.Sprintf("racer-%d@example.com", i))
 			addr := fmt.Sprintf("backup-%d@example.org", i)
 			before := e.smtp.Count()
-			ue, err := e.svc.AddAlternativeEmail(as(u), addr)
+			ue, err := e.svc.AddAlternativeEmail(as(u), addr, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -229,7 +229,7 @@ var linkRE = regexp.MustCompile(`https://login\.example\.com/dashboard/emails/ve
 func (e *env) addAndVerify(u *ent.User, addr string) *ent.UserEmail {
 	e.t.Helper()
 	before := e.smtp.Count()
-	ue, err := e.svc.AddAlternativeEmail(as(u), addr)
+	ue, err := e.svc.AddAlternativeEmail(as(u), addr, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
-		ue, err := e.svc.AddAlternativeEmail(as(e.person), "  Backup@Example.org ")
+		ue, err := e.svc.AddAlternativeEmail(as(e.person), "  Backup@Example.org ", "")
 		if err != nil || ue.Email != "backup@example.org" || ue.VerifiedAt != nil {
 			t.Fatalf("add: %+v %v", ue, err)
 		}
@@ -280,13 +280,13 @@ func TestAlternativeAddressIsPendingUntilItsSingleUseLinkIsFollowed(t *testing.T
 		_, err = e.svc.VerifyAlternativeEmail(as(e.person), "ver_forged")
 		wantCode(t, err, apperr.Invalid, "invalid_token")
 
-		_, err = e.svc.AddAlternativeEmail(as(e.person), "backup@example.org")
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "backup@example.org", "")
 		wantCode(t, err, apperr.Conflict, "already_linked")
-		_, err = e.svc.AddAlternativeEmail(as(e.person), "person@example.com")
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "person@example.com", "")
 		wantCode(t, err, apperr.Conflict, "already_primary")
-		_, err = e.svc.AddAlternativeEmail(as(e.person), "not an address")
+		_, err = e.svc.AddAlternativeEmail(as(e.person), "not an address", "")
 		wantCode(t, err, apperr.Invalid, "")
-		_, err = e.svc.AddAlternativeEmail(context.Background(), "x@example.org")
+		_, err = e.svc.AddAlternativeEmail(context.Background(), "x@example.org", "")
 		wantCode(t, err, apperr.Unauthorized, "")
 		if len(e.events()) != 0 {
 			t.Error("address changes queued webhook events")
@@ -299,7 +299,7 @@ func TestVerifyingAnAddressAnotherAccountUsesIsRefused(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
 		// Adding does not reveal that dev@example.com has an account; verifying does, to its owner.
-		if _, err := e.svc.AddAlternativeEmail(as(e.person), "dev@example.com"); err != nil {
+		if _, err := e.svc.AddAlternativeEmail(as(e.person), "dev@example.com", ""); err != nil {
 			t.Fatal(err)
 		}
 		tok := linkRE.FindStringSubmatch(e.smtp.Wait(t, 1)[0].Text)
@@ -338,7 +338,7 @@ func TestRemovingASharedAddressShowsTheAppsTheAlias(t *testing.T) {
 		oc := e.connect(e.person, shownOld, "old@example.org")
 		pc := e.connect(e.person, shownPrimary, "person@example.com")
 		mc := e.connect(e.person, masked, "")
-		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +419,7 @@ func TestPrimaryAddressChangesAreBoundedPerPerson(t *testing.T) {
 		app := e.app("shared")
 		e.connect(e.person, app, "person@example.com")
 		e.addAndVerify(e.person, "other@example.org")
-		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -470,7 +470,7 @@ func TestMakePrimaryEmitsEmailChangedToAppsShownTheOldAddress(t *testing.T) {
 		shared, masked := e.app("shared"), e.app("masked")
 		sc := e.connect(e.person, shared, "person@example.com")
 		e.connect(e.person, masked, "")
-		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org")
+		pending, err := e.svc.AddAlternativeEmail(as(e.person), "pending@example.org", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -699,7 +699,7 @@ func TestConfirmationMailsPerAddressKeepPeopleAndApplicationsApart(t *testing.T)
 		}
 		// add is a person adding addr as an alternative address.
 		add := func(addr string) error {
-			_, err := e.svc.AddAlternativeEmail(as(fresh()), addr)
+			_, err := e.svc.AddAlternativeEmail(as(fresh()), addr, "")
 			return err
 		}
 		// propose is an application of its own proposing addr for a person connected to it.
@@ -776,13 +776,13 @@ func TestVerificationMailsPerPersonStoreNothingPastTheLimit(t *testing.T) {
 		e := newEnv(t, db)
 		ctx := context.Background()
 		for i := range 5 {
-			if _, err := e.svc.AddAlternativeEmail(as(e.person), fmt.Sprintf("backup-%d@example.org", i)); err != nil {
+			if _, err := e.svc.AddAlternativeEmail(as(e.person), fmt.Sprintf("backup-%d@example.org", i), ""); err != nil {
 				t.Fatal(err)
 			}
 		}
 		e.smtp.Wait(t, 5)
 		stored, logged := db.UserEmail.Query().CountX(ctx), db.ActivityEvent.Query().CountX(ctx)
-		_, err := e.svc.AddAlternativeEmail(as(e.person), "backup-5@example.org")
+		_, err := e.svc.AddAlternativeEmail(as(e.person), "backup-5@example.org", "")
 		wantCode(t, err, apperr.RateLimited, "")
 		if got := db.UserEmail.Query().CountX(ctx); got != stored {
 			t.Errorf("%d addresses after a refused add, want %d", got, stored)

@@ -17,7 +17,7 @@ import (
 func (e *env) verifyLink(addr string) string {
 	e.t.Helper()
 	before := e.smtp.Count()
-	if _, err := e.svc.AddAlternativeEmail(as(e.person), addr); err != nil {
+	if _, err := e.svc.AddAlternativeEmail(as(e.person), addr, ""); err != nil {
 		e.t.Fatal(err)
 	}
 	msgs := e.smtp.Wait(e.t, before+1)

@@ -58,7 +58,7 @@ func TestAProposalWhoseConnectionEndsDuringTheConfirmationIsGone(t *testing.T) {
 			return fixed
 		}
 		as := auth.WithSession(ctx, auth.Session{UserID: pat, ID: "p", SignedInAt: fixed})
-		_, err = e.s.ConfirmEmailChange(as, confirm)
+		_, err = e.s.ConfirmEmailChange(as, confirm, "")
 		if !deleted.Load() {
 			t.Fatal("the connection was not ended during the confirmation")
 		}
@@ -103,14 +103,14 @@ func TestAProposalMadeBeforeThePersonChangedTheirPrimaryAddressFailsForGood(t *t
 		}
 
 		as := auth.WithSession(ctx, auth.Session{UserID: pat, ID: "p", SignedInAt: e.s.Now()})
-		_, err := e.s.ConfirmEmailChange(as, confirm)
+		_, err := e.s.ConfirmEmailChange(as, confirm, "")
 		if got := apperr.As(err); got == nil || !apperr.Is(err, apperr.Conflict) || got.Name() != "primary_changed" {
 			t.Errorf("confirming a proposal made before the primary address changed: %v, want conflict primary_changed", err)
 		}
 		if u, _ := e.s.User(ctx, pat); u.Email != "pat-second@example.com" {
 			t.Errorf("the primary address is %s, want pat-second@example.com (the person's choice)", u.Email)
 		}
-		if _, err := e.s.ConfirmEmailChange(as, confirm); !apperr.Is(err, apperr.Gone) {
+		if _, err := e.s.ConfirmEmailChange(as, confirm, ""); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("the link after the failed confirmation: %v, want gone", err)
 		}
 	})

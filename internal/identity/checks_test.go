@@ -49,20 +49,20 @@ func TestOnlyThePersonsRecentSignInConfirmsAProposal(t *testing.T) {
 		}
 
 		asDev := auth.WithSession(ctx, auth.Session{UserID: dev, ID: "d", SignedInAt: now})
-		if _, err := e.s.ConfirmEmailChange(asDev, confirm); apperr.As(err) == nil || apperr.As(err).Name() != "other_account" ||
+		if _, err := e.s.ConfirmEmailChange(asDev, confirm, ""); apperr.As(err) == nil || apperr.As(err).Name() != "other_account" ||
 			!apperr.Is(err, apperr.Forbidden) {
 			t.Errorf("another account confirming: %v, want Forbidden other_account", err)
 		}
 		unchanged("another account's confirmation")
 
 		stale := auth.WithSession(ctx, auth.Session{UserID: pat, ID: "p-old", SignedInAt: now.Add(-auth.RecentSignIn - time.Minute)})
-		if _, err := e.s.ConfirmEmailChange(stale, confirm); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
+		if _, err := e.s.ConfirmEmailChange(stale, confirm, ""); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
 			t.Errorf("the person confirming from a sign-in 16 minutes old: %v, want reauthentication_required", err)
 		}
 		unchanged("a confirmation from an old sign-in")
 
 		fresh := auth.WithSession(ctx, auth.Session{UserID: pat, ID: "p", SignedInAt: now})
-		if _, err := e.s.ConfirmEmailChange(fresh, confirm); err != nil {
+		if _, err := e.s.ConfirmEmailChange(fresh, confirm, ""); err != nil {
 			t.Fatalf("the person's confirmation after the refused ones: %v", err)
 		}
 		if u, _ := e.s.User(ctx, pat); u.Email != "dev-mailbox@example.com" {

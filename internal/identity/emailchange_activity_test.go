@@ -81,7 +81,7 @@ func TestTheAppsActivityLogKeepsThePersonsAnswerToAnEmailChange(t *testing.T) {
 			return ""
 		}
 		as := auth.WithSession(ctx, auth.Session{UserID: pat.ID, ID: "s", SignedInAt: now})
-		if _, err := s.ConfirmEmailChange(as, guess("pat.private@example.com", "confirm")); err != nil {
+		if _, err := s.ConfirmEmailChange(as, guess("pat.private@example.com", "confirm"), ""); err != nil {
 			t.Fatal(err)
 		}
 		now = now.Add(time.Minute)

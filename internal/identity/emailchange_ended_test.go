@@ -78,7 +78,7 @@ func TestAProposalOfAnAppNoLongerConnectedIsGone(t *testing.T) {
 				}
 				as := auth.WithSession(ctx, auth.Session{UserID: pat.ID, ID: "s", SignedInAt: time.Now()})
 
-				_, want := s.ConfirmEmailChange(as, superseded)
+				_, want := s.ConfirmEmailChange(as, superseded, "")
 				if !apperr.Is(want, apperr.Gone) {
 					t.Fatalf("confirming a superseded request: %v", want)
 				}
@@ -87,7 +87,7 @@ func TestAProposalOfAnAppNoLongerConnectedIsGone(t *testing.T) {
 					do   func() error
 				}{
 					{"showing", func() error { _, err := s.PendingEmailChange(as, orphan, false); return err }},
-					{"confirming", func() error { _, err := s.ConfirmEmailChange(as, orphan); return err }},
+					{"confirming", func() error { _, err := s.ConfirmEmailChange(as, orphan, ""); return err }},
 					{"cancelling", func() error { _, err := s.CancelEmailChange(ctx, orphanCancel); return err }},
 				} {
 					if err := try.do(); !sameError(err, want) {

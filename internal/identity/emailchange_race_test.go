@@ -91,7 +91,7 @@ func TestAProposalAnsweredManyTimesAtOnceIsAnsweredOnce(t *testing.T) {
 						if _, err = s.CancelEmailChange(ctx, p.cancel); err == nil {
 							cancelled.Add(1)
 						}
-					} else if _, err = s.ConfirmEmailChange(p.as, p.confirm); err == nil {
+					} else if _, err = s.ConfirmEmailChange(p.as, p.confirm, ""); err == nil {
 						confirmed.Add(1)
 					}
 					if err != nil && !apperr.Is(err, apperr.Gone) {
@@ -130,7 +130,7 @@ func TestAConfirmationThatFailsHalfWayLeavesItsLinkUsable(t *testing.T) {
 		})
 		p := propose(t, db, s, smtp, "pat@example.com", "new@example.com")
 		fault.Store(true)
-		if _, err := s.ConfirmEmailChange(p.as, p.confirm); err == nil || fault.Load() {
+		if _, err := s.ConfirmEmailChange(p.as, p.confirm, ""); err == nil || fault.Load() {
 			t.Fatalf("a confirmation failing half way: %v, want the failure reported", err)
 		}
 		if u := db.User.GetX(ctx, p.user.ID); u.Email != "pat@example.com" || u.EmailVersion != 0 {
@@ -139,7 +139,7 @@ func TestAConfirmationThatFailsHalfWayLeavesItsLinkUsable(t *testing.T) {
 		if n := db.EmailChange.Query().Where(emailchange.StatusEQ(emailchange.StatusPending)).CountX(ctx); n != 1 {
 			t.Fatal("the request is no longer pending after a confirmation that failed")
 		}
-		if _, err := s.ConfirmEmailChange(p.as, p.confirm); err != nil {
+		if _, err := s.ConfirmEmailChange(p.as, p.confirm, ""); err != nil {
 			t.Fatalf("the link again: %v", err)
 		}
 		if u := db.User.GetX(ctx, p.user.ID); u.Email != "new@example.com" || u.EmailVersion != 1 {

@@ -72,11 +72,11 @@ func TestEmailChangeRequestLifetime(t *testing.T) {
 
 		old, _ := request("first@example.com")
 		fresh, _ := request("second@example.com")
-		if _, err := s.ConfirmEmailChange(as, old); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmEmailChange(as, old, ""); !apperr.Is(err, apperr.Gone) {
 			t.Fatalf("a superseded request: %v", err)
 		}
 		now = now.Add(identity.EmailChangeTTL + time.Second)
-		if _, err := s.ConfirmEmailChange(as, fresh); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmEmailChange(as, fresh, ""); !apperr.Is(err, apperr.Gone) {
 			t.Fatalf("an expired request: %v", err)
 		}
 		if got, _ := s.User(ctx, u.ID); got.Email != "pat@example.com" {
@@ -84,13 +84,13 @@ func TestEmailChangeRequestLifetime(t *testing.T) {
 		}
 
 		confirm, cancel := request("third@example.com")
-		if _, err := s.ConfirmEmailChange(ctx, confirm); !apperr.Is(err, apperr.Unauthorized) {
+		if _, err := s.ConfirmEmailChange(ctx, confirm, ""); !apperr.Is(err, apperr.Unauthorized) {
 			t.Fatalf("signed out: %v", err)
 		}
-		if _, err := s.ConfirmEmailChange(as, confirm); err != nil {
+		if _, err := s.ConfirmEmailChange(as, confirm, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ConfirmEmailChange(as, confirm); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmEmailChange(as, confirm, ""); !apperr.Is(err, apperr.Gone) {
 			t.Fatalf("second use: %v", err)
 		}
 		if _, err := s.CancelEmailChange(ctx, cancel); !apperr.Is(err, apperr.Gone) {

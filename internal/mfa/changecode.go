@@ -88,7 +88,9 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 		return "", time.Time{}, err
 	}
 	expires = s.Now().Add(ChangeCodeTTL)
-	if err := s.KV.Set(ctx, changeCodeKey(uid, code), "1", ChangeCodeTTL).Err(); err != nil {
+	// The key's lifetime clears it away; the expiry it holds is what ConfirmChange reads, on
+	// the service's clock, as every other lifetime of this package.
+	if err := s.KV.Set(ctx, changeCodeKey(uid, code), expires.Unix(), ChangeCodeTTL).Err(); err != nil {
 		return "", time.Time{}, fmt.Errorf("storing a confirmation code: %w", err)
 	}
 	if s.Mail == nil {
@@ -135,11 +137,14 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 	if len(code) != changeCodeDigits || !digitsOnly(code) {
 		return "", errWrongCode()
 	}
-	switch err := s.KV.GetDel(ctx, changeCodeKey(uid, code)).Err(); {
+	expires, err := s.KV.GetDel(ctx, changeCodeKey(uid, code)).Int64()
+	switch {
 	case errors.Is(err, redis.Nil):
 		return "", errWrongCode()
 	case err != nil:
 		return "", fmt.Errorf("reading a confirmation code: %w", err)
+	case !s.Now().Before(time.Unix(expires, 0)):
+		return "", errWrongCode()
 	}
 	return uid, nil
 }

@@ -315,34 +315,6 @@ func TestTheSignInsSecondStepIsLimited(t *testing.T) {
 	})
 }
 
-// ReverifyIfOn asks a person with two-step verification on for a right code, and one without
-// it for nothing more than a recent sign-in.
-func TestReverifyIfOnAsksOnlyThoseWhoHaveItOn(t *testing.T) {
-	t.Parallel()
-	storetest.Run(t, func(t *testing.T, db *store.DB) {
-		t0 := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
-		clk := &movingClock{t: t0}
-		s := newClockedService(t, db, clk)
-		ann, bob := person(db, "ann@example.com", "AB0001"), person(db, "bob@example.com", "AB0002")
-		_, codes := enrolSecret(t, s, session(ann, t0), t0)
-		if uid, err := s.ReverifyIfOn(session(ann, t0), "zzzz-zzzz-zzzz"); !apperr.Is(err, apperr.Invalid) {
-			t.Errorf("ReverifyIfOn with a wrong code, two-step on = %q, %v; want Invalid", uid, err)
-		}
-		if uid, err := s.ReverifyIfOn(session(ann, t0), ""); !apperr.Is(err, apperr.Invalid) {
-			t.Errorf("ReverifyIfOn without a code, two-step on = %q, %v; want Invalid", uid, err)
-		}
-		if uid, err := s.ReverifyIfOn(session(ann, t0), codes[0]); err != nil || uid != ann.ID {
-			t.Errorf("ReverifyIfOn with a right code = %q, %v; want Ann's id", uid, err)
-		}
-		if uid, err := s.ReverifyIfOn(session(bob, t0), ""); err != nil || uid != bob.ID {
-			t.Errorf("ReverifyIfOn, two-step off = %q, %v; want Bob's id", uid, err)
-		}
-		if uid, err := s.ReverifyIfOn(session(bob, t0.Add(-auth.RecentSignIn-time.Minute)), ""); !reauthRequired(err) {
-			t.Errorf("ReverifyIfOn from an old session = %q, %v; want reauthentication_required", uid, err)
-		}
-	})
-}
-
 // ACR is mfa only with the mfa method.
 func TestACRNeedsTheMFAMethod(t *testing.T) {
 	t.Parallel()

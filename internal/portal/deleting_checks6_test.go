@@ -100,7 +100,7 @@ func TestADeletionThatFailsHalfWayLeavesNoAddressProposalToConfirm(t *testing.T)
 		failDeletionHalfWay(t, e, dev, app)
 
 		as := auth.WithSession(ctx, auth.Session{UserID: person.ID, ID: "s", SignedInAt: time.Now()})
-		if _, err := e.id.ConfirmEmailChange(as, confirm); !apperr.Is(err, apperr.Gone) {
+		if _, err := e.id.ConfirmEmailChange(as, confirm, ""); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("confirming the proposal of an application being deleted: %v, want gone", err)
 		}
 		if u := e.db.User.GetX(ctx, person.ID); u.Email != person.Email {

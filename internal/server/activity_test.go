@@ -146,9 +146,9 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.AddressAdded, user: annID, app: none,
-			fail: func() error { _, err := e.srv.account.AddAlternativeEmail(as(ann.ID), annMail); return err },
+			fail: func() error { _, err := e.srv.account.AddAlternativeEmail(as(ann.ID), annMail, ""); return err },
 			ok: func() error {
-				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), altMail)
+				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), altMail, "")
 				if err == nil {
 					altID = ue.ID
 				}
@@ -168,7 +168,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 		{typ: activity.AddressRemoved, user: annID, app: none,
 			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown", "") },
 			ok: func() error {
-				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), "ann.pending@example.com")
+				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), "ann.pending@example.com", "")
 				if err != nil {
 					return err
 				}
@@ -199,11 +199,11 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				e.mailToken(altMail, "lsex_")
 				secrets = append(secrets, tok)
 				pendingID = tok
-				_, err := e.srv.identity.ConfirmEmailChange(as(zoe.ID), tok) // another account
+				_, err := e.srv.identity.ConfirmEmailChange(as(zoe.ID), tok, "") // another account
 				return err
 			},
 			ok: func() error {
-				_, err := e.srv.identity.ConfirmEmailChange(as(ann.ID), pendingID)
+				_, err := e.srv.identity.ConfirmEmailChange(as(ann.ID), pendingID, "")
 				return err
 			}},
 		{typ: activity.ImportRun, user: none, app: func() string { return app2.ID },

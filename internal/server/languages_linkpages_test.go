@@ -69,7 +69,7 @@ func TestAccountLinkPagesLanguage(t *testing.T) {
 			u := e.userByEmail(who)
 
 			// Address verification: signed out, signed in, done, and the link spent.
-			if _, err := e.srv.account.AddAlternativeEmail(as(u.ID), "alt-"+who); err != nil {
+			if _, err := e.srv.account.AddAlternativeEmail(as(u.ID), "alt-"+who, ""); err != nil {
 				t.Fatal(err)
 			}
 			verify := e.mailLink("alt-"+who, "/dashboard/emails/verify")
