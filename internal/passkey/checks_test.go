@@ -31,7 +31,7 @@ func TestAnotherAccountCannotListRenameOrRemoveAPersonsPasskey(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestAnOldSessionCannotStartAddingOrRemoveAPasskey(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestAnOldSessionCannotStartAddingOrRemoveAPasskey(t *testing.T) {
 		if n := db.Passkey.Query().Where(entpasskey.ID(k.ID)).CountX(context.Background()); n != 1 {
 			t.Fatal("the passkey was removed")
 		}
-		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, e.mailed(t)); err != nil {
 			t.Fatalf("removing it from a recent session: %v", err)
 		}
 	})
@@ -112,7 +112,7 @@ func TestAPasskeyThatDidNotVerifyThePersonIsNotAdded(t *testing.T) {
 		}
 		device := passkeytest.New(t, false)
 		device.SetUserVerified(false)
-		if k, err := e.s.FinishRegistration(e.ctx, "Key", device.Register(t, options, origin, 0)); !apperr.Is(err, apperr.Invalid) {
+		if k, err := e.s.FinishRegistrationWithCode(e.ctx, "Key", device.Register(t, options, origin, 0), e.mailed(t)); !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("a registration without user verification: %v %v, want Invalid", k, err)
 		}
 		if n := db.Passkey.Query().CountX(context.Background()); n != 0 {
@@ -128,7 +128,7 @@ func TestAnOversizedSignInResponseIsRefusedUnread(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
 		device := passkeytest.New(t, false)
-		if _, err := e.add(t, device, ""); err != nil {
+		if _, err := e.add(t, device, e.mailed(t)); err != nil {
 			t.Fatal(err)
 		}
 		options, err := e.s.BeginLogin(context.Background())

@@ -18,7 +18,7 @@ func TestAPasskeyNameOf64EmojiIsKeptAndLogged(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -397,14 +397,16 @@ func (s *Service) Delete(ctx context.Context, id, code string) error {
 	if err != nil {
 		return err
 	}
+	// The passkey first: another person's or an unknown one answers NotFound and spends no
+	// code (a mailed code is single-use).
+	k, err := s.DB.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
+	if err != nil {
+		return store.Err(err, "passkey")
+	}
 	if err := s.secondStep(ctx, uid, code); err != nil {
 		return err
 	}
 	if s.EndSessions != nil {
-		k, err := s.DB.Passkey.Query().Where(entpasskey.ID(id), entpasskey.UserID(uid)).Only(ctx)
-		if err != nil {
-			return store.Err(err, "passkey")
-		}
 		if _, err := s.EndSessions(ctx, uid, Ref(k.CredentialID)); err != nil {
 			return fmt.Errorf("ending the passkey's sessions: %w", err)
 		}

@@ -59,7 +59,7 @@ func TestAnOversizedRegistrationResponseIsRefused(t *testing.T) {
 		}
 		response := passkeytest.New(t, false).Register(t, options, origin, 0)
 		padded := strings.TrimSuffix(response, "}") + `,"padding":"` + strings.Repeat("a", passkey.MaxResponse) + `"}`
-		if k, err := e.s.FinishRegistration(e.ctx, "Key", padded); !apperr.Is(err, apperr.Invalid) {
+		if k, err := e.s.FinishRegistrationWithCode(e.ctx, "Key", padded, e.mailed(t)); !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("a valid registration padded past MaxResponse: %v %v, want Invalid", k, err)
 		}
 		if n := db.Passkey.Query().CountX(context.Background()); n != 0 {
@@ -74,8 +74,8 @@ func TestARegistrationChallengeIsUsedOnce(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		if k, err := e.s.FinishRegistration(e.ctx, "Key", passkeytest.New(t, false).Register(t,
-			`{"publicKey":{"challenge":"AAAA","rp":{"id":"login.example.com"},"user":{"id":"AAAA"}}}`, origin, 0)); !apperr.Is(err, apperr.Gone) {
+		if k, err := e.s.FinishRegistrationWithCode(e.ctx, "Key", passkeytest.New(t, false).Register(t,
+			`{"publicKey":{"challenge":"AAAA","rp":{"id":"login.example.com"},"user":{"id":"AAAA"}}}`, origin, 0), e.mailed(t)); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("finishing a registration never started: %v %v, want Gone", k, err)
 		}
 		options, err := e.s.BeginRegistration(e.ctx)
@@ -84,7 +84,7 @@ func TestARegistrationChallengeIsUsedOnce(t *testing.T) {
 		}
 		first := passkeytest.New(t, false).Register(t, options, origin, 0)
 		second := passkeytest.New(t, false).Register(t, options, origin, 0)
-		if _, err := e.s.FinishRegistration(e.ctx, "First", first); err != nil {
+		if _, err := e.s.FinishRegistrationWithCode(e.ctx, "First", first, e.mailed(t)); err != nil {
 			t.Fatal(err)
 		}
 		if k, err := e.s.FinishRegistration(e.ctx, "Second", second); !apperr.Is(err, apperr.Gone) {
@@ -106,7 +106,7 @@ func TestPasskeyNamesAreLimitedInCharacters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, err := e.s.FinishRegistration(e.ctx, "", passkeytest.New(t, false).Register(t, options, origin, 0))
+		k, err := e.s.FinishRegistrationWithCode(e.ctx, "", passkeytest.New(t, false).Register(t, options, origin, 0), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +127,7 @@ func TestPasskeyNamesAreLimitedInCharacters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.s.FinishRegistration(e.ctx, long+"e", passkeytest.New(t, false).Register(t, options, origin, 0)); !apperr.Is(err, apperr.Invalid) {
+		if _, err := e.s.FinishRegistrationWithCode(e.ctx, long+"e", passkeytest.New(t, false).Register(t, options, origin, 0), e.mailed(t)); !apperr.Is(err, apperr.Invalid) {
 			t.Errorf("adding a passkey named with 65 characters: %v, want Invalid", err)
 		}
 	})
@@ -140,7 +140,7 @@ func TestASignInStoresItsCounterAndAReplayedCounterIsRefused(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
 		device := passkeytest.New(t, false)
-		k, err := e.add(t, device, "")
+		k, err := e.add(t, device, e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestPasskeyChangesAreNotifiedAndAStrangerEndsNoSessions(t *testing.T) {
 			ended = append(ended, uid+":"+ref)
 			return 0, nil
 		}
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -200,7 +200,7 @@ func TestPasskeyChangesAreNotifiedAndAStrangerEndsNoSessions(t *testing.T) {
 		if len(ended) != 0 {
 			t.Errorf("another account's refused removal ended sessions %v, want none", ended)
 		}
-		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, e.mailed(t)); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{e.u.ID + ":" + string(passkey.Added), e.u.ID + ":" + string(passkey.Removed)}
@@ -220,7 +220,7 @@ func TestSignInRefNamesThePasskeyOfAnAssertion(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
 		device := passkeytest.New(t, false)
-		k, err := e.add(t, device, "")
+		k, err := e.add(t, device, e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +251,7 @@ func TestAPasskeyNameOf64NonASCIICharactersIsAccepted(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func TestRegistrationOptionsExcludeThePersonsPasskeys(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}

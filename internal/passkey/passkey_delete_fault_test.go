@@ -26,7 +26,7 @@ func TestARemovalWhosePasskeySessionsCannotEndIsFinishedByItsRetry(t *testing.T)
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		e := newTwoStepEnv(t, db)
-		k, err := e.add(t, passkeytest.New(t, false), "")
+		k, err := e.add(t, passkeytest.New(t, false), e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,11 +46,11 @@ func TestARemovalWhosePasskeySessionsCannotEndIsFinishedByItsRetry(t *testing.T)
 		}
 
 		f.Arm("del", "sess:", 1)
-		if err := e.s.Delete(e.ctx, k.ID, ""); !errors.Is(err, kvtest.ErrInjected) {
+		if err := e.s.Delete(e.ctx, k.ID, e.mailed(t)); !errors.Is(err, kvtest.ErrInjected) {
 			t.Fatalf("with the sessions not ended: %v, want the failure reported", err)
 		}
 		f.Disarm()
-		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, e.mailed(t)); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 		if _, err := idsvc.Sessions.Lookup(ctx, thief); err == nil {

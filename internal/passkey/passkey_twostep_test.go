@@ -3,6 +3,7 @@ package passkey_test
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +20,8 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/mail"
+	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/mfa"
 	"loginsign/internal/passkey"
 	"loginsign/internal/passkey/passkeytest"
@@ -30,13 +33,14 @@ import (
 // twoStepEnv is a passkey service with two-step verification, as the server wires them, at a
 // fixed time, and a signed-in person with a recent sign-in.
 type twoStepEnv struct {
-	s   *passkey.Service
-	mfa *mfa.Service
-	kv  *kv.Store
-	db  *store.DB
-	now time.Time
-	u   *ent.User
-	ctx context.Context
+	s    *passkey.Service
+	mfa  *mfa.Service
+	smtp *mailtest.Server
+	kv   *kv.Store
+	db   *store.DB
+	now  time.Time
+	u    *ent.User
+	ctx  context.Context
 }
 
 func newTwoStepEnv(t *testing.T, db *store.DB) *twoStepEnv {
@@ -53,9 +57,31 @@ func newTwoStepEnv(t *testing.T, db *store.DB) *twoStepEnv {
 		t.Fatal(err)
 	}
 	s.MFA = mfa.New(db, k, sealer, clock)
+	smtp := mailtest.Start(t)
+	if s.MFA.Mail, err = mail.New(mail.Config{URL: smtp.URL(), From: "LoginSign <no-reply@example.com>"}); err != nil {
+		t.Fatal(err)
+	}
+	s.MFA.ChangeCodeSends.N = 100 // the tests' changes of one person, all in one hour
 	u := db.User.Create().SetEmail("ann@example.com").SetGlobalID(globalid.Format(7919)).SaveX(context.Background())
 	ctx := auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: ids.Hash("ses_ann"), SignedInAt: now})
-	return &twoStepEnv{s: s, mfa: s.MFA, kv: k, db: db, now: now, u: u, ctx: ctx}
+	return &twoStepEnv{s: s, mfa: s.MFA, smtp: smtp, kv: k, db: db, now: now, u: u, ctx: ctx}
+}
+
+var mailedCode = regexp.MustCompile(`\b(\d{4}) (\d{4})\b`)
+
+// mailed is a confirmation code mailed to the person (mfa.Service.SendChangeCode), as the
+// dashboard asks for one for a person without two-step verification.
+func (e *twoStepEnv) mailed(t *testing.T) string {
+	t.Helper()
+	n := e.smtp.Count()
+	if _, _, err := e.mfa.SendChangeCode(e.ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	m := mailedCode.FindStringSubmatch(e.smtp.Wait(t, n+1)[n].Text)
+	if m == nil {
+		t.Fatal("no code in the mail")
+	}
+	return m[1] + m[2]
 }
 
 // add registers a new authenticator's passkey with code, as the dashboard does.
@@ -94,17 +120,24 @@ func totpAt(t *testing.T, secret string, at time.Time) string {
 // A passkey signs in as both steps, so a person who has two-step verification on adds one only
 // with their second step, checked as for turning it off: without a code, with a wrong one, or
 // with a TOTP code whose time step was used, it answers Invalid and stores nothing; a current
-// TOTP code (once) or a recovery code (spent) adds it. With two-step verification off no code
-// is asked; with it on and no service to check the code, nothing is stored either.
+// TOTP code (once) or a recovery code (spent) adds it. With two-step verification off the code
+// is one mailed to the person (none: confirmation_code_required, nothing stored); with it on
+// and no service to check the code, nothing is stored either.
 func TestAddingAPasskeyWithTwoStepOnTakesTheSecondStep(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
-		if _, err := e.add(t, passkeytest.New(t, false), ""); err != nil {
-			t.Fatalf("a passkey with two-step verification off: %v", err)
+		stored := func() int { return db.Passkey.Query().Where(entpasskey.UserID(e.u.ID)).CountX(context.Background()) }
+		if _, err := e.add(t, passkeytest.New(t, false), ""); apperr.As(err) == nil || apperr.As(err).Name() != "confirmation_code_required" {
+			t.Fatalf("a passkey with two-step verification off and no code: %v, want confirmation_code_required", err)
+		}
+		if n := stored(); n != 0 {
+			t.Fatalf("%d passkeys stored without the mailed code, want 0", n)
+		}
+		if _, err := e.add(t, passkeytest.New(t, false), e.mailed(t)); err != nil {
+			t.Fatalf("a passkey with two-step verification off and the mailed code: %v", err)
 		}
 		secret, recovery := e.turnOnTwoStep(t)
-		stored := func() int { return db.Passkey.Query().Where(entpasskey.UserID(e.u.ID)).CountX(context.Background()) }
 
 		for _, c := range []struct{ name, code string }{
 			{"no code", ""},
@@ -181,7 +214,7 @@ func TestDeleteEndsTheSessionsThePasskeySignedIn(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		e := newTwoStepEnv(t, db)
 		device := passkeytest.New(t, false)
-		k, err := e.add(t, device, "")
+		k, err := e.add(t, device, e.mailed(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +239,7 @@ func TestDeleteEndsTheSessionsThePasskeySignedIn(t *testing.T) {
 			ended = append(ended, userID+" "+passkeyRef+" "+state)
 			return 1, nil
 		}
-		if err := e.s.Delete(e.ctx, k.ID, ""); err != nil {
+		if err := e.s.Delete(e.ctx, k.ID, e.mailed(t)); err != nil {
 			t.Fatal(err)
 		}
 		if want := []string{e.u.ID + " " + ref + " present", e.u.ID + " " + ref + " gone"}; !slices.Equal(ended, want) {
