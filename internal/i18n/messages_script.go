@@ -34,6 +34,8 @@ var scriptEN = map[string]any{
 	"ls.error.not_an_image":          "The file is not a PNG, JPEG or GIF image.",
 	"ls.error.picture_too_large":     "The picture is larger than 512 KB.",
 	"ls.error.invalid_language":      "Choose one of the languages offered.",
+	"ls.send_code":                   "Mail me a code",
+	"ls.code_sent":                   "We mailed a code to {email}. It works once, for 10 minutes.",
 }
 
 var scriptFR = map[string]any{
@@ -68,6 +70,8 @@ var scriptFR = map[string]any{
 	"ls.error.not_an_image":          "Le fichier n'est pas une image PNG, JPEG ou GIF.",
 	"ls.error.picture_too_large":     "L'image dépasse 512 Ko.",
 	"ls.error.invalid_language":      "Choisissez l'une des langues proposées.",
+	"ls.send_code":                   "M’envoyer un code",
+	"ls.code_sent":                   "Nous avons envoyé un code à {email}. Il ne sert qu’une fois, pendant 10 minutes.",
 }
 
 var scriptDE = map[string]any{
@@ -102,4 +106,6 @@ var scriptDE = map[string]any{
 	"ls.error.not_an_image":          "Die Datei ist kein PNG-, JPEG- oder GIF-Bild.",
 	"ls.error.picture_too_large":     "Das Bild ist größer als 512 KB.",
 	"ls.error.invalid_language":      "Wählen Sie eine der angebotenen Sprachen.",
+	"ls.send_code":                   "Code per E-Mail senden",
+	"ls.code_sent":                   "Wir haben einen Code an {email} gesendet. Er gilt einmal, 10 Minuten lang.",
 }

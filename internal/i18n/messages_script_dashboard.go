@@ -47,7 +47,7 @@ var scriptDashboardEN = map[string]any{
 	"dashboard.confirm_primary_apps":         "Confirm: {apps} will see this address",
 	"dashboard.more_apps":                    "{count} more",
 	"dashboard.confirm_link":                 "Open the link we mailed to confirm it.",
-	"dashboard.address_code":                 "Code from your authenticator app or a recovery code, to change or remove an address",
+	"dashboard.address_code":                 "Code from your authenticator app or a recovery code, to add, change or remove an address",
 	"dashboard.delete_code":                  "Code from your authenticator app or a recovery code",
 	"dashboard.email_removed":                "{email} was removed.",
 	"dashboard.pending_knows":                "Knows {email} as its user {user}.",
@@ -128,6 +128,10 @@ var scriptDashboardEN = map[string]any{
 	"security.key":                           "Key: ",
 	"security.code_app":                      "Code from the app",
 	"security.turn_on":                       "Turn on",
+
+	"dashboard.address_code_mail": "Code we mail you, to add, change or remove an address",
+	"dashboard.delete_code_mail":  "Code we mail you",
+	"security.passkey_code_mail":  "Code we mail you, to add or remove a passkey",
 }
 
 var scriptDashboardFR = map[string]any{
@@ -175,7 +179,7 @@ var scriptDashboardFR = map[string]any{
 	"dashboard.confirm_primary_apps":         "Confirmer : {apps} verront cette adresse",
 	"dashboard.more_apps":                    "{count} autres",
 	"dashboard.confirm_link":                 "Ouvrez le lien envoyé par e-mail pour la confirmer.",
-	"dashboard.address_code":                 "Code de votre application d'authentification ou code de secours, pour modifier ou retirer une adresse",
+	"dashboard.address_code":                 "Code de votre application d'authentification ou code de secours, pour ajouter, modifier ou retirer une adresse",
 	"dashboard.delete_code":                  "Code de votre application d'authentification ou code de secours",
 	"dashboard.email_removed":                "{email} a été supprimée.",
 	"dashboard.pending_knows":                "Connaît {email} comme son utilisateur {user}.",
@@ -256,6 +260,10 @@ var scriptDashboardFR = map[string]any{
 	"security.key":                           "Clé : ",
 	"security.code_app":                      "Code de l'application",
 	"security.turn_on":                       "Activer",
+
+	"dashboard.address_code_mail": "Code que nous vous envoyons, pour ajouter, modifier ou retirer une adresse",
+	"dashboard.delete_code_mail":  "Code que nous vous envoyons",
+	"security.passkey_code_mail":  "Code que nous vous envoyons, pour ajouter ou retirer une clé d'accès",
 }
 
 var scriptDashboardDE = map[string]any{
@@ -303,7 +311,7 @@ var scriptDashboardDE = map[string]any{
 	"dashboard.confirm_primary_apps":         "Bestätigen: {apps} sehen dann diese Adresse",
 	"dashboard.more_apps":                    "{count} weitere",
 	"dashboard.confirm_link":                 "Öffnen Sie den Link aus unserer E-Mail, um sie zu bestätigen.",
-	"dashboard.address_code":                 "Code aus Ihrer Authenticator-App oder Wiederherstellungscode, um eine Adresse zu ändern oder zu entfernen",
+	"dashboard.address_code":                 "Code aus Ihrer Authenticator-App oder Wiederherstellungscode, um eine Adresse hinzuzufügen, zu ändern oder zu entfernen",
 	"dashboard.delete_code":                  "Code aus Ihrer Authenticator-App oder Wiederherstellungscode",
 	"dashboard.email_removed":                "{email} wurde entfernt.",
 	"dashboard.pending_knows":                "Kennt {email} als seinen Nutzer {user}.",
@@ -384,4 +392,8 @@ var scriptDashboardDE = map[string]any{
 	"security.key":                           "Schlüssel: ",
 	"security.code_app":                      "Code aus der App",
 	"security.turn_on":                       "Einschalten",
+
+	"dashboard.address_code_mail": "Code, den wir Ihnen senden, um eine Adresse hinzuzufügen, zu ändern oder zu entfernen",
+	"dashboard.delete_code_mail":  "Code, den wir Ihnen senden",
+	"security.passkey_code_mail":  "Code, den wir Ihnen senden, um einen Passkey hinzuzufügen oder zu entfernen",
 }

@@ -12,7 +12,7 @@
     mute: "mutation SetAppEmailMuted($id: ID!, $muted: Boolean!) { setAppEmailMuted(input: { connectionId: $id, muted: $muted }) { connection { id emailMuted } } }",
     remove: "mutation DisconnectApp($id: ID!) { disconnectApp(input: { connectionId: $id }) { deletedConnectionId } }",
     redeem: "mutation ClaimLicenseCode($applicationId: ID!, $code: String!) { claimLicenseCode(input: { applicationId: $applicationId, code: $code }) { licenseCode { id state expiresAt } } }",
-    addEmail: "mutation AddEmail($email: String!) { addEmail(input: { email: $email }) { userEmail { id email verifiedAt } } }",
+    addEmail: "mutation AddEmail($email: String!, $code: String) { addEmail(input: { email: $email, code: $code }) { userEmail { id email verifiedAt } } }",
     removeEmail: "mutation RemoveEmail($id: ID!, $code: String) { removeEmail(input: { emailId: $id, code: $code }) { deletedEmailId } }",
     makePrimary: "mutation SetPrimaryEmail($id: ID!, $code: String) { setPrimaryEmail(input: { emailId: $id, code: $code }) { user { id email } } }",
     // The apps shown the primary address: they follow a new primary, so the button names them.
@@ -164,27 +164,21 @@
       h("tbody", null, rows))));
   }
 
-  // With two-step verification on, changing or removing an address and closing the account
-  // take a current code from the app or a recovery code (a copied session cookie must not take
-  // the account): the fields are on the page only then (loadAddresses knows).
-  function codeField(id, label) {
-    var input = h("input", { id: id, name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
-      maxlength: "64", spellcheck: "false" });
-    return { input: input, field: h("div", { class: "field" }, h("label", { for: id }, label), input) };
-  }
-  var addressCode = codeField("address-code", t("dashboard.address_code"));
-  var deleteCode = codeField("delete-code", t("dashboard.delete_code"));
+  // Adding, changing or removing an address and closing the account take the person's second
+  // step (a copied session cookie must not take the account): a current code from the app or
+  // a recovery code with two-step verification on, else a code mailed to them
+  // (LS.secondStepField; loadAddresses knows which).
+  var addressCode = LS.secondStepField("address-code", t("dashboard.address_code"), t("dashboard.address_code_mail"));
+  var deleteCode = LS.secondStepField("delete-code", t("dashboard.delete_code"), t("dashboard.delete_code_mail"));
   function askCodes(on) {
-    var slot = document.querySelector("[data-slot=addresses]"), del = document.getElementById("delete-form");
-    if (on && !addressCode.field.isConnected) {
+    if (!addressCode.field.isConnected) {
+      var slot = document.querySelector("[data-slot=addresses]"), del = document.getElementById("delete-form");
       slot.parentNode.insertBefore(addressCode.field, slot);
       del.insertBefore(deleteCode.field, del.querySelector("button[type=submit]"));
-    } else if (!on && addressCode.field.isConnected) {
-      addressCode.field.remove();
-      deleteCode.field.remove();
     }
+    addressCode.setOn(on);
+    deleteCode.setOn(on);
   }
-  function code(c) { return c.field.isConnected && c.input.value.trim() ? c.input.value.trim() : null; }
   document.addEventListener("ls:two-step", function (ev) { askCodes(ev.detail); });
 
   async function loadAddresses() {
@@ -204,7 +198,7 @@
             ? makePrimaryButton(e, followers)
             : h("span", { class: "small muted" }, t("dashboard.confirm_link")),
           LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm"), "small", async function () {
-            await gql(Q.removeEmail, { id: e.id, code: code(addressCode) });
+            await gql(Q.removeEmail, { id: e.id, code: addressCode.value() });
             addressCode.input.value = "";
             LS.say(t("dashboard.email_removed", { email: e.email }), "ok");
             loadAddresses();
@@ -226,7 +220,7 @@
   function makePrimaryButton(e, followers) {
     // The card is drawn again before the message, which then goes to the page's status line.
     var act = async function () {
-      await gql(Q.makePrimary, { id: e.id, code: code(addressCode) });
+      await gql(Q.makePrimary, { id: e.id, code: addressCode.value() });
       addressCode.input.value = "";
       await loadAddresses();
     };
@@ -303,9 +297,10 @@
     ev.preventDefault();
     var f = ev.target;
     LS.busy(f, async function () {
-      await gql(Q.addEmail, { email: f.email.value.trim() });
+      await gql(Q.addEmail, { email: f.email.value.trim(), code: addressCode.value() });
       var sent = f.email.value.trim();
       f.email.value = "";
+      addressCode.input.value = "";
       loadAddresses();
       return sent;
     }, function (sent) { return t("dashboard.verification_sent", { email: sent }); });
@@ -315,7 +310,7 @@
     ev.preventDefault();
     var f = ev.target;
     LS.busy(f, async function () {
-      await gql(Q.deleteAccount, { confirm: f.confirm.value.trim(), code: code(deleteCode) });
+      await gql(Q.deleteAccount, { confirm: f.confirm.value.trim(), code: deleteCode.value() });
       location.assign("/login");
     });
   });

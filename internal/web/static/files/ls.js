@@ -311,6 +311,30 @@
     return b;
   }
 
+  // secondStepField is the code field of a change that could take the account from its person
+  // (mfa.Service.ConfirmChange): with two-step verification on, a code of the authenticator
+  // app or a recovery code (label on); with it off, a code mailed to the person, which the
+  // field's button asks for (sendConfirmationCode; label off). setOn switches between the two;
+  // value is the code typed, or null.
+  function secondStepField(id, on, off) {
+    var input = h("input", { id: id, name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
+      maxlength: "64", spellcheck: "false" });
+    var label = h("label", { for: id }, off);
+    var send = h("button", { type: "button", class: "small", id: id + "-send" }, t("ls.send_code"));
+    send.addEventListener("click", function () {
+      busy(send, async function () {
+        var d = await gql("mutation SendConfirmationCode { sendConfirmationCode(input: {}) { sentTo } }");
+        input.focus();
+        return d.sendConfirmationCode.sentTo;
+      }, function (to) { return t("ls.code_sent", { email: to }); });
+    });
+    return {
+      field: h("div", { class: "field second-step" }, label, h("div", { class: "row" }, input, send)), input: input,
+      setOn: function (twoStep) { label.textContent = twoStep ? on : off; send.hidden = twoStep; },
+      value: function () { return input.value.trim() || null; }
+    };
+  }
+
   // confirmButton asks for a second click before acting (no blocking dialogs).
   function confirmButton(label, confirmLabel, cls, act, ok, opts) {
     var armed = false, timer = null;
@@ -335,5 +359,5 @@
   window.LS = { gql: gql, download: download, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
     icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
     invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number,
-    t: t, has: has, lang: lang, errorMessage: errorMessage };
+    t: t, has: has, lang: lang, errorMessage: errorMessage, secondStepField: secondStepField };
 })();

@@ -27,8 +27,8 @@
         h("strong", null, k.name), " ", k.synced ? h("span", { class: "badge" }, t("security.synced")) : h("span", { class: "badge" }, t("security.this_device")),
         h("div", { class: "small muted" }, t("security.passkey_info", { date: LS.date(k.createdAt), used: k.lastUsedAt ? t("security.last_used", { date: LS.dateTime(k.lastUsedAt) }) : t("security.not_used") }))),
         LS.confirmButton(t("dashboard.remove"), t("dashboard.confirm_removal"), "small", async function () {
-          await gql(Q.deletePasskey, { id: k.id, code: passkeyCode.isConnected ? passkeyCode.value.trim() || null : null });
-          passkeyCode.value = "";
+          await gql(Q.deletePasskey, { id: k.id, code: passkeyCode.value() });
+          passkeyCode.input.value = "";
           LS.say(t("security.passkey_removed", { name: k.name }), "ok");
           loadPasskeys();
         }));
@@ -37,22 +37,15 @@
 
   var addForm = document.getElementById("add-passkey-form");
   addForm.hidden = !window.LSPasskey.supported;
-  // A passkey signs in as both steps: with two-step verification on, adding or removing one
-  // also takes a current code from the app or a recovery code (the field is in the form only
-  // then: loadTwoStep knows).
-  var passkeyCode = h("input", { id: "passkey-code", name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
-    maxlength: "64", placeholder: t("security.passkey_code_placeholder"), spellcheck: "false", required: true });
-  var passkeyCodeLabel = h("label", { class: "visually-hidden", for: "passkey-code" }, t("security.passkey_code"));
+  // A passkey signs in as both steps: adding or removing one also takes the person's second
+  // step, a current code from the app or a recovery code with two-step verification on, else
+  // a code mailed to them (LS.secondStepField; loadTwoStep knows which).
+  var passkeyCode = LS.secondStepField("passkey-code", t("security.passkey_code"), t("security.passkey_code_mail"));
+  passkeyCode.input.placeholder = t("security.passkey_code_placeholder");
+  addForm.insertBefore(passkeyCode.field, addForm.querySelector("button[type=submit]"));
   function askPasskeyCode(on) {
-    if (on && !passkeyCode.isConnected) {
-      var submit = addForm.querySelector("button[type=submit]");
-      addForm.insertBefore(passkeyCodeLabel, submit);
-      addForm.insertBefore(passkeyCode, submit);
-    } else if (!on && passkeyCode.isConnected) {
-      passkeyCodeLabel.remove();
-      passkeyCode.remove();
-      passkeyCode.value = "";
-    }
+    passkeyCode.setOn(on);
+    passkeyCode.input.placeholder = on ? t("security.passkey_code_placeholder") : "";
   }
   addForm.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -61,9 +54,9 @@
       var begin = await gql(Q.beginPasskey);
       var cred = await navigator.credentials.create({ publicKey: LSPasskey.creationOptions(begin.beginPasskeyRegistration.options) });
       await gql(Q.finishPasskey, { name: f.name.value.trim() || t("security.passkey_default"), credential: LSPasskey.credentialJSON(cred),
-        code: passkeyCode.isConnected ? passkeyCode.value.trim() : null });
+        code: passkeyCode.value() });
       f.name.value = "";
-      passkeyCode.value = "";
+      passkeyCode.input.value = "";
       loadPasskeys();
     }, t("security.passkey_added"));
   });
