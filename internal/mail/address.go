@@ -71,8 +71,10 @@ func endsInNumber(label string) bool {
 // it (sign-in links, address confirmations, team invitations): lower-cased, without the
 // "+tag" of its local part, and for Gmail (gmail.com, googlemail.com) without the dots of its
 // local part, under gmail.com. So "victim+1@example.com" and "victim+2@example.com", or
-// "v.ictim@googlemail.com" and "victim@gmail.com", share one budget. It is only a counter's
-// name: mail goes to the address as given.
+// "v.ictim@googlemail.com" and "victim@gmail.com", share one budget. An internationalised
+// domain counts in its ASCII form, as DNS and mail servers write it: "victim@bücher.example"
+// and "victim@xn--bcher-kva.example" are one mailbox, and each spelling had a budget of its
+// own. It is only a counter's name: mail goes to the address as given.
 func MailboxKey(email string) string {
 	email = strings.ToLower(email)
 	at := strings.LastIndexByte(email, '@')
@@ -80,6 +82,9 @@ func MailboxKey(email string) string {
 		return email
 	}
 	local, domain := email[:at], email[at+1:]
+	if a, err := idna.Lookup.ToASCII(domain); err == nil {
+		domain = a
+	}
 	if plus := strings.IndexByte(local, '+'); plus > 0 {
 		local = local[:plus]
 	}

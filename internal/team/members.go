@@ -386,8 +386,24 @@ func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
 	for _, a := range apps {
 		names[a.ID] = a.Name
 	}
+	// Those sent before the person last joined their team stay pending to the team (see
+	// revokeInvitationsTo), but Accept refuses them: not listed here either.
+	joins, err := s.DB.AppInvitation.Query().Where(appinvitation.ApplicationIDIn(ids...), appinvitation.AcceptedBy(uid)).
+		Select(appinvitation.FieldApplicationID, appinvitation.FieldAcceptedAt).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	joined := make(map[string]time.Time, len(joins))
+	for _, j := range joins {
+		if j.AcceptedAt != nil && j.AcceptedAt.After(joined[j.ApplicationID]) {
+			joined[j.ApplicationID] = *j.AcceptedAt
+		}
+	}
 	out := make([]Invitation, 0, len(invs))
 	for _, inv := range invs {
+		if at, ok := joined[inv.ApplicationID]; ok && !at.Before(inv.CreatedAt) {
+			continue
+		}
 		if name, ok := names[inv.ApplicationID]; ok {
 			out = append(out, toInvitation(inv, name))
 		}
@@ -416,8 +432,9 @@ func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]s
 // address must be the person's primary address or a verified alternative; any other account
 // is refused (Forbidden, invitation_other_address) and the invitation stays usable. The
 // invitation is spent at most once, even under concurrent attempts, and joining revokes the
-// application's other pending invitations to the person's addresses (revokeInvitationsTo). An
-// invitation whose
+// application's other pending invitations to the address it was sent to (revokeInvitationsTo);
+// one to another of the person's addresses, sent before they joined, answers as a revoked one
+// (NotFound, invitation_not_found) if they ever follow it. An invitation whose
 // inviter may no longer manage the team (taken off it, or given a role below admin) answers as
 // a revoked one (NotFound, invitation_not_found): it carried that inviter's authority.
 func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.Application, Role, error) {
@@ -481,6 +498,19 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 		if cur != "" {
 			return apperr.WithReason(apperr.Conflict, "already_member", "you are already on this application's team (%s)", cur)
 		}
+		// An invitation sent before the person last joined this team (the owner also invited a
+		// second address of theirs) has done its work: it does not bring them back after a
+		// removal, a demotion and leaving. It is refused here, not revoked when they join:
+		// revoking the invitations to every address of the account showed the team which of
+		// the addresses it had invited are the person's.
+		rejoined, err := tx.AppInvitation.Query().Where(appinvitation.ApplicationID(app.ID), appinvitation.AcceptedBy(uid),
+			appinvitation.AcceptedAtGTE(inv.CreatedAt)).Exist(ctx)
+		if err != nil {
+			return err
+		}
+		if rejoined {
+			return errInvitationClosed()
+		}
 		// Spend it: only one transaction can flip accepted_at from NULL.
 		n, err := tx.AppInvitation.Update().Where(appinvitation.ID(inv.ID), appinvitation.AcceptedAtIsNil(), appinvitation.RevokedAtIsNil()).
 			SetAcceptedAt(now).SetAcceptedBy(uid).Save(ctx)
@@ -505,10 +535,11 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 			}
 			return err
 		}
-		// The person is on the team now, so any other invitation to them (the owner invited
-		// again when the first mail was slow) has done its work. Left open, it was a way back
-		// in after a removal or a demotion, with the role it named.
-		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+		// The person is on the team now, so any other invitation to this address (the owner
+		// invited again when the first mail was slow) has done its work. Left open, it was a
+		// way back in after a removal or a demotion, with the role it named. Those to the
+		// person's other addresses stay listed, and are refused above.
+		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{inv.Email}, now); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberJoined, Actor: activity.ByPerson,
@@ -554,25 +585,18 @@ func revokeInvitationsBy(ctx context.Context, tx *ent.Tx, appID, uid string, now
 }
 
 // revokeInvitationsTo revokes, inside tx, the pending invitations to appID's team addressed to
-// any of addrs, as Revoke does. It runs when the person holding addrs joins the team (Accept),
-// and when the team takes their place or role away (Remove, Leave, ChangeRole): an invitation
-// still open to them would bring them back, past the owner's latest word, with the role it
-// named. checkInviter does not stop it, because the inviter is usually still the owner.
+// any of addrs, as Revoke does. It runs when a person joins the team (Accept: the address
+// invited), and when the team takes their place or role away (Remove, Leave, ChangeRole: the
+// address they joined with): an invitation still open to them would bring them back, past the
+// owner's latest word, with the role it named. checkInviter does not stop it, because the
+// inviter is usually still the owner. addrs are only addresses the team already knows are the
+// person's, never the account's other addresses: an invitation to a guessed address that
+// vanished from the team's list when its member's role changed told the team that the guess
+// was theirs (Accept refuses those sent before the person joined instead).
 func revokeInvitationsTo(ctx context.Context, tx *ent.Tx, appID string, addrs []string, now time.Time) error {
 	_, err := tx.AppInvitation.Update().Where(appinvitation.ApplicationID(appID), appinvitation.EmailIn(addrs...), pending(now)).
 		SetRevokedAt(now).Save(ctx)
 	return err
-}
-
-// memberAddresses is every address an invitation to member m could have been sent to: the
-// address m joined with (kept on the membership, even if m later removed it from the account)
-// and the account's primary and verified alternative addresses.
-func (s *Service) memberAddresses(ctx context.Context, tx *ent.Tx, m *ent.AppMember) ([]string, error) {
-	addrs, err := s.addresses(ctx, tx.Client(), m.UserID)
-	if err != nil {
-		return nil, err
-	}
-	return append(addrs, m.Email), nil
 }
 
 // lockApp locks application appID inside tx on PostgreSQL, as AuthorizeTx does and in its
@@ -591,10 +615,10 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // owner's role does not change (Conflict, owner_role: the owner transfers the application
 // instead). A member given a role that may not manage the team loses the invitations they sent
 // to it that are still pending (revokeInvitationsBy), and every member whose role changes loses
-// the pending invitations to it addressed to them (revokeInvitationsTo), which named the role
-// this change replaces. Like Invite, it needs a recent sign-in
-// (Unauthorized, reauthentication_required): promoting a member the thief controls would be
-// inviting them again.
+// the pending invitations to it addressed to the address they joined with
+// (revokeInvitationsTo), which named the role this change replaces. Like Invite, it needs a
+// recent sign-in (Unauthorized, reauthentication_required): promoting a member the thief
+// controls would be inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
 	if !slices.Contains(MemberRoles, role) {
 		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
@@ -627,11 +651,7 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 				return err
 			}
 		}
-		addrs, err := s.memberAddresses(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{m.Email}, now); err != nil {
 			return err
 		}
 		u, err := tx.User.Get(ctx, userID)
@@ -647,7 +667,8 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 
 // Remove takes member userID off appID's team (owner or admin; nobody removes the owner) and
 // revokes the invitations to it that are still pending and were sent by them
-// (revokeInvitationsBy) or to them (revokeInvitationsTo). Removing oneself is Leave.
+// (revokeInvitationsBy) or to the address they joined with (revokeInvitationsTo). Removing
+// oneself is Leave.
 func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -678,11 +699,7 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 		if err := revokeInvitationsBy(ctx, tx, app.ID, userID, now); err != nil {
 			return err
 		}
-		addrs, err := s.memberAddresses(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{m.Email}, now); err != nil {
 			return err
 		}
 		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
@@ -702,7 +719,8 @@ func dropTransferTo(ctx context.Context, tx *ent.Tx, app *ent.Application, userI
 }
 
 // Leave takes the signed-in member off appID's team and revokes the invitations to it that are
-// still pending and were sent by them (revokeInvitationsBy) or to them (revokeInvitationsTo).
+// still pending and were sent by them (revokeInvitationsBy) or to the address they joined
+// with (revokeInvitationsTo).
 // The owner cannot leave: they transfer the
 // application first (or delete it).
 func (s *Service) Leave(ctx context.Context, appID string) error {
@@ -729,11 +747,7 @@ func (s *Service) Leave(ctx context.Context, appID string) error {
 		if err := revokeInvitationsBy(ctx, tx, app.ID, uid, now); err != nil {
 			return err
 		}
-		addrs, err := s.memberAddresses(ctx, tx, m)
-		if err != nil {
-			return err
-		}
-		if err := revokeInvitationsTo(ctx, tx, app.ID, addrs, now); err != nil {
+		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{m.Email}, now); err != nil {
 			return err
 		}
 		if err := dropTransferTo(ctx, tx, app, uid); err != nil {

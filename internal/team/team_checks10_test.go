@@ -213,3 +213,48 @@ func TestAnAddressSpelledWithItsASCIIDomainSharesItsInvitationBudget(t *testing.
 		}
 	})
 }
+
+// TestThePersonIsNotOfferedAnInvitationThatHasDoneItsWork: the invitation to a member's second
+// address, sent before they joined, stays on the team's list (the team must not learn it is
+// theirs) but is not offered to the person, on the team or after leaving it, since Accept
+// refuses it. An invitation sent after they left is offered, and works.
+func TestThePersonIsNotOfferedAnInvitationThatHasDoneItsWork(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		owner, apps := e.developer(t, "Shop")
+		app := apps[0]
+		p := e.person(t)
+		second := e.withAlternative(t, p)
+		if _, err := e.svc.Invite(owner, app.ID, second, team.Admin); err != nil {
+			t.Fatal(err)
+		}
+		e.join(t, owner, app, p, team.Support)
+		offered := func() []team.Invitation {
+			invs, err := e.svc.ViewerInvitations(as(p))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return invs
+		}
+		if invs := offered(); len(invs) != 0 {
+			t.Errorf("on the team, the person is offered %+v", invs)
+		}
+		if err := e.svc.Leave(as(p), app.ID); err != nil {
+			t.Fatal(err)
+		}
+		if invs := offered(); len(invs) != 0 {
+			t.Errorf("after leaving, the person is offered %+v, which Accept refuses", invs)
+		}
+		again, err := e.svc.Invite(owner, app.ID, second, team.Developer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if invs := offered(); len(invs) != 1 || invs[0].ID != again.ID {
+			t.Fatalf("after a new invitation the person is offered %+v, want it alone", invs)
+		}
+		if _, role, err := e.svc.Accept(as(p), "", again.ID); err != nil || role != team.Developer {
+			t.Fatalf("accepting the new invitation: %q, %v", role, err)
+		}
+	})
+}
