@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"loginsign/ent/appconnection"
+	"loginsign/ent/useremail"
 	"loginsign/internal/oauth"
 	"loginsign/internal/store/storetest"
 )
@@ -793,7 +794,17 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		personTab.open(t, ls.URL+"/dashboard", "#apps li[data-connection] input[type=checkbox]")
 		personTab.do(t, chromedp.Click(`#apps li[data-connection] input[type=checkbox]`))
 		personTab.waitFor(t, `document.querySelector('#apps li[data-connection]').textContent.includes("muted.")`)
+		// Adding an address takes a code mailed to the person (a copied session cookie must not
+		// add its thief's address): without it the address is refused and nothing is mailed.
 		personTab.do(t, chromedp.SendKeys(`#add-email`, "ann.work@example.com"), chromedp.Click(`#add-email-form button`))
+		personTab.waitFor(t, `document.body.textContent.includes("enter the confirmation code we mail to your address")`)
+		if n := ls.db.UserEmail.Query().Where(useremail.Email("ann.work@example.com")).CountX(ctx); n != 0 {
+			t.Fatal("an address was added without the mailed code")
+		}
+		code := ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#address-code-send`)) })
+		personTab.waitFor(t, `document.body.textContent.includes("We mailed a code to `+person.Email+`")`)
+		personTab.shot(t, "dashboard-address-code-mailed")
+		personTab.do(t, chromedp.SendKeys(`#address-code`, code), chromedp.Click(`#add-email-form button`))
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.work@example.com")`)
 		link := ls.nextLink(t, "ann.work@example.com")
 		personTab.open(t, link, "button[type=submit]")
@@ -810,7 +821,8 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		ls.db.AppConnection.UpdateOne(c).SetAppEmail(person.Email).ExecX(ctx)
 		personTab.open(t, ls.URL+"/dashboard", "#addresses li button")
-		personTab.do(t, chromedp.Click(`//button[text()="Make primary"]`))
+		code = ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#address-code-send`)) })
+		personTab.do(t, chromedp.SendKeys(`#address-code`, code), chromedp.Click(`//button[text()="Make primary"]`))
 		personTab.waitFor(t, `[...document.querySelectorAll('#addresses button')].some(b => b.textContent === "Confirm: Sample Notes will see this address")`)
 		if now, _ := ls.identity.User(ctx, person.ID); now.Email != person.Email {
 			t.Fatal("the first click of Make primary changed the primary address")
@@ -861,7 +873,11 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatalf("confirmation page says %q", msg)
 		}
 		personTab.shot(t, "email-change-confirm")
-		personTab.do(t, chromedp.Click(`#confirm-submit`))
+		// The confirmation takes the person's second step too: a code mailed to the current
+		// primary address, which the page's button asks for.
+		code := ls.mailedChangeCode(t, u.Email, func() { personTab.do(t, chromedp.Click(`#confirm-send-code`)) })
+		personTab.waitFor(t, `document.querySelector('#confirm-message').textContent.includes("We mailed a confirmation code to `+u.Email+`")`)
+		personTab.do(t, chromedp.SendKeys(`#confirm-code`, code), chromedp.Click(`#confirm-submit`))
 		personTab.waitFor(t, `document.querySelector('h1').textContent === "Primary address changed"`)
 		if now, _ := ls.identity.User(ctx, person.ID); now.Email != "ann.home@example.com" {
 			t.Fatalf("primary address is %s after confirming", now.Email)
@@ -1090,8 +1106,14 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatal("the sign-in above failed")
 		}
 		requireAPI(t, api, "closeAccount")
-		personTab.open(t, ls.URL+"/dashboard", "#delete-form")
-		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.Click(`#delete-form button`))
+		personTab.open(t, ls.URL+"/dashboard", "#delete-code-send")
+		u, err := ls.identity.User(ctx, person.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := ls.mailedChangeCode(t, u.Email, func() { personTab.do(t, chromedp.Click(`#delete-code-send`)) })
+		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.SendKeys(`#delete-code`, code),
+			chromedp.Click(`#delete-form button[type=submit]`))
 		personTab.waitFor(t, `location.pathname === "/login"`)
 		if u, err := ls.identity.User(ctx, person.ID); err == nil && u != nil {
 			t.Fatalf("the account still exists: %v", u.ID)

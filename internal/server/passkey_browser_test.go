@@ -97,7 +97,10 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 	t.Run("add a passkey on the dashboard", func(t *testing.T) {
 		tb.open(t, ls.URL+"/dashboard", "#add-passkey-form")
 		tb.waitFor(t, `!document.querySelector('#add-passkey-form').hidden && document.querySelector('#passkeys .empty')`)
-		tb.do(t, chromedp.SendKeys(`#passkey-name`, "Test laptop"), chromedp.Click(`#add-passkey-form button[type=submit]`))
+		// A passkey signs in as both steps: adding one takes a code mailed to the person.
+		code := ls.mailedChangeCode(t, "ann@example.com", func() { tb.do(t, chromedp.Click(`#passkey-code-send`)) })
+		tb.do(t, chromedp.SendKeys(`#passkey-name`, "Test laptop"), chromedp.SendKeys(`#passkey-code`, code),
+			chromedp.Click(`#add-passkey-form button[type=submit]`))
 		tb.waitFor(t, `document.querySelector('#passkeys li[data-passkey]') && document.querySelector('#passkeys li[data-passkey]').textContent.includes("Test laptop")`)
 		var creds []*webauthn.Credential
 		tb.do(t, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
@@ -131,11 +134,13 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.shot(t, "dashboard-recovery-codes")
 		tb.open(t, ls.URL+"/dashboard", "#two-step")
 		tb.waitFor(t, `document.querySelector('#two-step').textContent.includes("10 recovery codes left")`)
-		// A passkey signs in as both steps: adding one now takes a code too.
-		tb.waitFor(t, `document.querySelector('#add-passkey-form #passkey-code') !== null`)
-		// So do the changes that could take the account: an address made primary or removed,
-		// and closing the account.
-		tb.waitFor(t, `document.querySelector('#addresses #address-code') !== null && document.querySelector('#delete-form #delete-code') !== null`)
+		// A passkey signs in as both steps: adding one now takes a code of the app, and no
+		// code is mailed any more (the app is the stronger factor).
+		tb.waitFor(t, `document.querySelector('#add-passkey-form #passkey-code') !== null && document.querySelector('#passkey-code-send').hidden`)
+		// So do the changes that could take the account: an address added, made primary or
+		// removed, and closing the account.
+		tb.waitFor(t, `document.querySelector('#addresses #address-code') !== null && document.querySelector('#address-code-send').hidden &&
+			document.querySelector('#delete-form #delete-code') !== null && document.querySelector('#delete-code-send').hidden`)
 		tb.checkLabels(t, "dashboard")
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-two-step-on")

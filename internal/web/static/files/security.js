@@ -42,6 +42,7 @@
   // a code mailed to them (LS.secondStepField; loadTwoStep knows which).
   var passkeyCode = LS.secondStepField("passkey-code", t("security.passkey_code"), t("security.passkey_code_mail"));
   passkeyCode.input.placeholder = t("security.passkey_code_placeholder");
+  passkeyCode.input.required = true;
   addForm.insertBefore(passkeyCode.field, addForm.querySelector("button[type=submit]"));
   function askPasskeyCode(on) {
     passkeyCode.setOn(on);
