@@ -143,6 +143,11 @@ var errorMessages = map[string][2]any{
 
 	// A redemption into a connection that holds licenses.MaxPerConnection already.
 	"this account already holds %d licenses of this application, the most it may hold": {"ce compte détient déjà %d licences de cette application, le maximum autorisé", "dieses Konto hat bereits %d Lizenzen dieser Anwendung, die höchstens erlaubte Zahl"},
+
+	// The person's second step of a change that could take the account (mfa.ConfirmChange).
+	"enter the confirmation code we mail to your address (ask for one first)":                          {"saisissez le code de confirmation que nous envoyons à votre adresse (demandez-en un d’abord)", "geben Sie den Bestätigungscode ein, den wir an Ihre Adresse senden (fordern Sie zuerst einen an)"},
+	"two-step verification is on: confirm with a code from your authenticator app, or a recovery code": {"la vérification en deux étapes est activée : confirmez avec un code de votre application d’authentification, ou un code de récupération", "die Bestätigung in zwei Schritten ist aktiv: Bestätigen Sie mit einem Code aus Ihrer Authenticator-App oder einem Wiederherstellungscode"},
+	"too many confirmation codes mailed; try again in %d s":                                            {"trop de codes de confirmation envoyés ; réessayez dans %d s", "zu viele Bestätigungscodes gesendet; versuchen Sie es in %d s erneut"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.
