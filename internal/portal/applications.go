@@ -112,7 +112,7 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 		if err := team.CheckOwnedApplications(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
 		}
-		if err := checkRedirectClaims(ctx, tx, "", uid, uid, added); err != nil {
+		if err := checkRedirectClaims(ctx, tx, "", uid, added); err != nil {
 			return err
 		}
 		create := tx.Application.Create().

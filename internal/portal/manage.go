@@ -160,7 +160,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 			if !mayClaim {
 				return apperr.New(apperr.Internal, "redirect URIs claimed without the claims' lock")
 			}
-			if err := checkRedirectClaims(ctx, tx, app.ID, app.OwnerID, uid, added); err != nil {
+			if err := checkRedirectClaims(ctx, tx, app.ID, uid, added); err != nil {
 				return err
 			}
 		}

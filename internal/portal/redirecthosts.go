@@ -85,13 +85,15 @@ func lockRedirectClaims(ctx context.Context, tx *ent.Tx, d string) error {
 }
 
 // checkRedirectClaims refuses (Conflict, redirect_uri_taken) the redirect and post-logout
-// redirect URIs of added (redirectClaims, the claims the application did not have) when an
-// application of another owner than ownerID, on whose team the signed-in developer uid is not,
+// redirect URIs of added (redirectClaims, the claims the application did not have) when another
+// application, on whose team the signed-in developer uid is not (as its owner or a member),
 // already has a URI of either list making the same claim. appID is the application written
-// ("" for a new one). It runs inside tx, after lockRedirectClaims. The answer names the URI
+// ("" for a new one). The owner of the application written is no exemption: a member of one
+// of an owner's applications is not on the team of the owner's others, and could otherwise
+// copy the host of the big one into the small one they are on, then into one of their own. It runs inside tx, after lockRedirectClaims. The answer names the URI
 // and its host or scheme, which the consent page shows anyway, never the application that
 // holds it nor its developer.
-func checkRedirectClaims(ctx context.Context, tx *ent.Tx, appID, ownerID, uid string, added map[string]string) error {
+func checkRedirectClaims(ctx context.Context, tx *ent.Tx, appID, uid string, added map[string]string) error {
 	if len(added) == 0 {
 		return nil
 	}
@@ -103,7 +105,7 @@ func checkRedirectClaims(ctx context.Context, tx *ent.Tx, appID, ownerID, uid st
 		patterns = append(patterns, "%"+v+"%")
 	}
 	q := tx.Application.Query().Where(
-		application.OwnerIDNEQ(ownerID), application.OwnerIDNEQ(uid),
+		application.OwnerIDNEQ(uid),
 		application.Not(application.HasMembersWith(appmember.UserID(uid))),
 		func(s *sql.Selector) {
 			var ps []*sql.Predicate
