@@ -148,6 +148,9 @@ var errorMessages = map[string][2]any{
 	"enter the confirmation code we mail to your address (ask for one first)":                          {"saisissez le code de confirmation que nous envoyons à votre adresse (demandez-en un d’abord)", "geben Sie den Bestätigungscode ein, den wir an Ihre Adresse senden (fordern Sie zuerst einen an)"},
 	"two-step verification is on: confirm with a code from your authenticator app, or a recovery code": {"la vérification en deux étapes est activée : confirmez avec un code de votre application d’authentification, ou un code de récupération", "die Bestätigung in zwei Schritten ist aktiv: Bestätigen Sie mit einem Code aus Ihrer Authenticator-App oder einem Wiederherstellungscode"},
 	"too many confirmation codes mailed; try again in %d s":                                            {"trop de codes de confirmation envoyés ; réessayez dans %d s", "zu viele Bestätigungscodes gesendet; versuchen Sie es in %d s erneut"},
+
+	// An authenticator app set up after the session's sign-in (mfa.ConfirmChange).
+	"your authenticator app was set up after this sign-in: sign in again, with the app, to do this": {"votre application d’authentification a été configurée après cette connexion : reconnectez-vous, avec l’application, pour faire cela", "Ihre Authenticator-App wurde nach dieser Anmeldung eingerichtet: Melden Sie sich erneut an, mit der App, um dies zu tun"},
 }
 
 // errorEnglish are English messages that differ from their key: plurals.

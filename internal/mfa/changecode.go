@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"loginsign/ent/totpfactor"
 	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -124,6 +125,9 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 		if strings.TrimSpace(code) == "" {
 			return "", errSecondStepRequired()
 		}
+		if err := s.requireSignInWithApp(ctx, uid); err != nil {
+			return "", err
+		}
 		return s.Reverify(ctx, code)
 	}
 	code = typedCode(code)
@@ -147,6 +151,30 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 		return "", errWrongCode()
 	}
 	return uid, nil
+}
+
+// requireSignInWithApp refuses the codes of an authenticator app set up after the sign-in of
+// ctx's session: turning two-step verification on asks no mailed code, so the holder of a
+// copy of the session cookie of a recent sign-in could set up their own app and give its codes
+// here instead of the code mailed to the person (their own address added, made primary, the
+// person's removed: the undo link of the app's notice then ends sessions but gives no address
+// back). Only a sign-in after the app was set up (the person's mailbox or passkey, and the app)
+// shows that whoever holds the app is the person; until then the session is asked to sign in
+// again (reauthentication_required), as an old one is.
+func (s *Service) requireSignInWithApp(ctx context.Context, uid string) error {
+	sess, _ := auth.SessionFrom(ctx)
+	f, err := s.DB.TOTPFactor.Query().Where(totpfactor.UserID(uid)).Only(ctx)
+	if store.NotFound(err) {
+		return nil // turned off meanwhile: Reverify refuses the code
+	}
+	if err != nil {
+		return fmt.Errorf("reading two-step verification: %w", err)
+	}
+	if sess.SignedInAt.Before(f.CreatedAt) {
+		return apperr.WithReason(apperr.Unauthorized, "reauthentication_required",
+			"your authenticator app was set up after this sign-in: sign in again, with the app, to do this")
+	}
+	return nil
 }
 
 func errSecondStepRequired() error {
