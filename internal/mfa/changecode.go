@@ -81,6 +81,9 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 		}
 		to = ue.Email
 	}
+	if s.Mail == nil {
+		return "", time.Time{}, errors.New("mfa: no mail sender for confirmation codes")
+	}
 	if err := s.Limiter.Take(ctx, s.ChangeCodeSends, uid); err != nil {
 		return "", time.Time{}, err
 	}
@@ -94,10 +97,12 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 	if err := s.KV.Set(ctx, changeCodeKey(uid, code), expires.Unix(), ChangeCodeTTL).Err(); err != nil {
 		return "", time.Time{}, fmt.Errorf("storing a confirmation code: %w", err)
 	}
-	if s.Mail == nil {
-		return "", time.Time{}, errors.New("mfa: no mail sender for confirmation codes")
-	}
 	if err := s.Mail.Send(ctx, mail.ChangeCode(i18n.ForPerson(ctx, u.Language), to, code, ChangeCodeTTL)); err != nil {
+		// Nobody was sent this code (the mail server down): it must not stay live, one more
+		// code a thief's guesses could hit while the person never saw it.
+		if derr := s.KV.Del(context.WithoutCancel(ctx), changeCodeKey(uid, code)).Err(); derr != nil {
+			return "", time.Time{}, errors.Join(fmt.Errorf("sending a confirmation code: %w", err), derr)
+		}
 		return "", time.Time{}, fmt.Errorf("sending a confirmation code: %w", err)
 	}
 	return to, expires, nil
