@@ -183,3 +183,34 @@ func TestTheDeprecatedMutationsAskTheMailedCodeToo(t *testing.T) {
 		}
 	})
 }
+
+// A developer (a free account) proposes their own address for a person connected to their app
+// and holds a copy of the person's recent session cookie: setting up their own authenticator
+// app in it must not let them confirm the proposal with its code instead of the person's
+// mailed code (the account would move to the developer's mailbox).
+func TestADevelopersOwnAppDoesNotConfirmTheirProposal(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		stolen := e.browser()
+		e.connect(stolen, e.app, "pat@example.com")
+		pat := e.userByEmail("pat@example.com")
+		conn, _ := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).Only(ctx)
+		dev := e.browser()
+		dev.signInTo("dev@example.com")
+		if status, body := dev.raw(http.MethodPatch, "/api/developer/applications/"+e.app.ID+"/users/"+conn.ID+"/email",
+			map[string]any{"email": "dev.own@example.com"}); status != 200 {
+			t.Fatalf("proposal: %d %s", status, body)
+		}
+		confirm := e.mailLink("dev.own@example.com", "/account/email-change/confirm")
+		e.mailLink("pat@example.com", "/account/email-change/cancel")
+		secret, _ := enrolTOTP(t, stolen)
+		u, _ := url.Parse(confirm)
+		p := stolen.post(e.base+"/account/email-change/confirm", url.Values{"token": {u.Query().Get("token")},
+			"code": {totpCode(t, secret, time.Now().Add(30*time.Second))}})
+		if got := e.userByEmail("dev.own@example.com"); got != nil && got.ID == pat.ID {
+			t.Errorf("the proposal was confirmed with the app the copied session set up (%d): the account is the developer's", p.StatusCode)
+		}
+	})
+}
