@@ -150,6 +150,9 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		if _, err := ls.db.UserEmail.Create().SetUserID(person.ID).SetEmail("ann.old@example.com").SetVerifiedAt(time.Now()).Save(ctx); err != nil {
 			t.Fatal(err)
 		}
+		// The app was set up in this session: its codes confirm nothing until a sign-in after
+		// it (a copied session could set up its thief's app), so the person signs in again.
+		ls.signInByCookie(t, tb, person.ID)
 		tb.open(t, ls.URL+"/dashboard", "#address-code")
 		tb.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.old@example.com")`)
 		remove := `//li[contains(., "ann.old@example.com")]/button[last()]`
