@@ -98,6 +98,14 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 	}
 	app2 := e.createApp("Second App", rpCallback)
 	app3 := e.createApp("Third App", rpCallback)
+	// Changes that could take the account take a mailed confirmation code each (ann has no
+	// two-step verification); the refused ones get a valid code too, so the code is not what
+	// refuses them.
+	// More than the 5 codes an hour of a person, and each code is a try of the 10 a quarter
+	// of an hour (AccountAttempts) the two-step steps below also take.
+	e.srv.mfa.ChangeCodeSends.N = 50
+	e.srv.mfa.AccountAttempts.N = 50
+	code := func(uid string) string { return e.changeCodeAs(as(uid)) }
 	var secrets []string // what must never appear in an event
 	secrets = append(secrets, e.app.Secret, app2.Secret, zoeMail, tessMail, umaMail, zoe.GlobalID, zoe.ID, "Zoe Secret-Name")
 	// Colleagues for the team's events; their addresses never appear in an event.
@@ -146,9 +154,12 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.AddressAdded, user: annID, app: none,
-			fail: func() error { _, err := e.srv.account.AddAlternativeEmail(as(ann.ID), annMail, ""); return err },
+			fail: func() error {
+				_, err := e.srv.account.AddAlternativeEmail(as(ann.ID), annMail, code(ann.ID))
+				return err
+			},
 			ok: func() error {
-				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), altMail, "")
+				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), altMail, code(ann.ID))
 				if err == nil {
 					altID = ue.ID
 				}
@@ -163,17 +174,20 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.AddressMadePrimary, user: annID, app: none,
-			fail: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), "eml_unknown", ""); return err },
-			ok:   func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID, ""); return err }},
+			fail: func() error {
+				_, err := e.srv.account.MakePrimaryEmail(as(ann.ID), "eml_unknown", code(ann.ID))
+				return err
+			},
+			ok: func() error { _, err := e.srv.account.MakePrimaryEmail(as(ann.ID), altID, code(ann.ID)); return err }},
 		{typ: activity.AddressRemoved, user: annID, app: none,
-			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown", "") },
+			fail: func() error { return e.srv.account.RemoveAlternativeEmail(as(ann.ID), "eml_unknown", code(ann.ID)) },
 			ok: func() error {
-				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), "ann.pending@example.com", "")
+				ue, err := e.srv.account.AddAlternativeEmail(as(ann.ID), "ann.pending@example.com", code(ann.ID))
 				if err != nil {
 					return err
 				}
 				e.mailToken("ann.pending@example.com", "ver_")
-				return e.srv.account.RemoveAlternativeEmail(as(ann.ID), ue.ID, "")
+				return e.srv.account.RemoveAlternativeEmail(as(ann.ID), ue.ID, code(ann.ID))
 			}},
 		{typ: activity.EmailChangeRequest, user: annID, app: appID,
 			fail: func() error {
@@ -199,11 +213,11 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				e.mailToken(altMail, "lsex_")
 				secrets = append(secrets, tok)
 				pendingID = tok
-				_, err := e.srv.identity.ConfirmEmailChange(as(zoe.ID), tok, "") // another account
+				_, err := e.srv.identity.ConfirmEmailChange(as(zoe.ID), tok, code(zoe.ID)) // another account
 				return err
 			},
 			ok: func() error {
-				_, err := e.srv.identity.ConfirmEmailChange(as(ann.ID), pendingID, "")
+				_, err := e.srv.identity.ConfirmEmailChange(as(ann.ID), pendingID, code(ann.ID))
 				return err
 			}},
 		{typ: activity.ImportRun, user: none, app: func() string { return app2.ID },
@@ -295,7 +309,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 			ok:   func() error { return e.srv.mfa.DisableTOTP(as(ann.ID), recovery[0]) }},
 		{typ: activity.PasskeyAdded, user: annID, app: none,
 			fail: func() error {
-				_, err := e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", `{"id":"x"}`)
+				_, err := e.srv.passkeys.FinishRegistrationWithCode(as(ann.ID), "Laptop", `{"id":"x"}`, code(ann.ID))
 				return err
 			},
 			ok: func() error {
@@ -303,7 +317,7 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				if err != nil {
 					return err
 				}
-				_, err = e.srv.passkeys.FinishRegistration(as(ann.ID), "Laptop", passkeytest.New(t, false).Register(t, options, e.base, 0))
+				_, err = e.srv.passkeys.FinishRegistrationWithCode(as(ann.ID), "Laptop", passkeytest.New(t, false).Register(t, options, e.base, 0), code(ann.ID))
 				return err
 			}},
 		{typ: activity.PasskeyRenamed, user: annID, app: none,
@@ -316,11 +330,11 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.PasskeyRemoved, user: annID, app: none,
-			fail: func() error { return e.srv.passkeys.Delete(as(zoe.ID), "pky_unknown", "") },
+			fail: func() error { return e.srv.passkeys.Delete(as(zoe.ID), "pky_unknown", code(zoe.ID)) },
 			ok: func() error {
 				k, err := e.srv.db.Passkey.Query().Only(ctx)
 				if err == nil {
-					err = e.srv.passkeys.Delete(as(ann.ID), k.ID, "")
+					err = e.srv.passkeys.Delete(as(ann.ID), k.ID, code(ann.ID))
 				}
 				return err
 			}},

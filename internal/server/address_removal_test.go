@@ -14,11 +14,12 @@ import (
 	"loginsign/internal/portal"
 )
 
-// addVerifiedEmail adds addr to the account b is signed in to (addEmail, then the mailed
-// link's confirmation in b) and returns its id.
+// addVerifiedEmail adds addr to the account b is signed in to (addEmail with a mailed
+// confirmation code, then the mailed link's confirmation in b) and returns its id.
 func (b *browser) addVerifiedEmail(addr string) string {
 	b.e.t.Helper()
-	added := b.gql(`mutation($e: String!) { addEmail(input: {email: $e}) { userEmail { id } } }`, map[string]any{"e": addr})
+	added := b.gql(`mutation($e: String!, $c: String) { addEmail(input: {email: $e, code: $c}) { userEmail { id } } }`,
+		map[string]any{"e": addr, "c": b.changeCode()})
 	id := added["addEmail"].(map[string]any)["userEmail"].(map[string]any)["id"].(string)
 	if _, p := b.confirmForm(b.e.mailLink(addr, "/dashboard/emails/verify")); p.StatusCode != 200 {
 		b.e.t.Fatalf("verifying %s: %d %s", addr, p.StatusCode, p.Body)
@@ -26,10 +27,12 @@ func (b *browser) addVerifiedEmail(addr string) string {
 	return id
 }
 
-// removeEmail removes the address id from the account b is signed in to.
+// removeEmail removes the address id from the account b is signed in to (with a mailed
+// confirmation code).
 func (b *browser) removeEmail(id string) {
 	b.e.t.Helper()
-	if code := b.gqlCode(`mutation($id: ID!) { removeEmail(input: {emailId: $id}) { deletedEmailId } }`, map[string]any{"id": id}); code != "" {
+	if code := b.gqlCode(`mutation($id: ID!, $c: String) { removeEmail(input: {emailId: $id, code: $c}) { deletedEmailId } }`,
+		map[string]any{"id": id, "c": b.changeCode()}); code != "" {
 		b.e.t.Fatalf("removeEmail: %q", code)
 	}
 }

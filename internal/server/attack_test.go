@@ -238,7 +238,9 @@ func TestAttackEmailSyncTakeover(t *testing.T) {
 		if own == before.GlobalID {
 			t.Fatal("signing in with the attacker's address reached the victim's account")
 		}
-		_, post = mallory2.confirmForm(confirm)
+		// (with a valid confirmation code of the attacker's own account: the account, not a
+		// missing code, is what refuses it)
+		_, post = mallory2.confirmChange(confirm)
 		if post.StatusCode != http.StatusForbidden || !strings.Contains(post.Body, "another LoginSign account") {
 			t.Fatalf("confirmation from the attacker's account: %d %s", post.StatusCode, post.Body)
 		}
@@ -379,8 +381,8 @@ func TestAStolenSessionCannotChangeHowThePersonSignsIn(t *testing.T) {
 			t.Errorf("the login page does not say why: %s", p.Body)
 		}
 		stolen.signInTo("pat@example.com")
-		if code := stolen.gqlCode(`mutation($e: String!) { addEmail(input: {email: $e}) { userEmail { id } } }`,
-			map[string]any{"e": "pat.work@example.com"}); code != "" {
+		if code := stolen.gqlCode(`mutation($e: String!, $c: String) { addEmail(input: {email: $e, code: $c}) { userEmail { id } } }`,
+			map[string]any{"e": "pat.work@example.com", "c": stolen.changeCode()}); code != "" {
 			t.Fatalf("addEmail right after signing in again: %s", code)
 		}
 		e.mailLink("pat.work@example.com", "/dashboard/emails/verify")
@@ -483,7 +485,7 @@ func TestProposedAddressIsConfirmedOnlyAfterAFreshSignIn(t *testing.T) {
 		}
 
 		person.signInTo("pat@example.com")
-		if _, post = person.confirmForm(confirm); post.StatusCode != 200 || !strings.Contains(post.Body, "is now the primary address") {
+		if _, post = person.confirmChange(confirm); post.StatusCode != 200 || !strings.Contains(post.Body, "is now the primary address") {
 			t.Fatalf("confirming after signing in again: %d %s", post.StatusCode, post.Body)
 		}
 		if got := e.userByEmail("pat@new.example"); got == nil || got.ID != before.ID {
@@ -545,7 +547,7 @@ func TestEmailSyncConfirmedByThePerson(t *testing.T) {
 		taken := e.mailLink("taken@example.com", "/account/email-change/confirm")
 		e.mailLink("pat@example.com", "/account/email-change/cancel")
 		// ...and the person learns it on confirming.
-		if _, post := person.confirmForm(taken); post.StatusCode != 409 || !strings.Contains(post.Body, "another LoginSign account") {
+		if _, post := person.confirmChange(taken); post.StatusCode != 409 || !strings.Contains(post.Body, "another LoginSign account") {
 			t.Fatalf("confirming a taken address: %d %s", post.StatusCode, post.Body)
 		}
 
@@ -556,7 +558,7 @@ func TestEmailSyncConfirmedByThePerson(t *testing.T) {
 		sync("pat.new@example.com")
 		confirm := e.mailLink("pat.new@example.com", "/account/email-change/confirm")
 		e.mailLink("pat@example.com", "/account/email-change/cancel")
-		get, post := person.confirmForm(confirm)
+		get, post := person.confirmChange(confirm)
 		if !strings.Contains(get.Body, "Demo App asked to make pat.new@example.com") || post.StatusCode != 200 ||
 			!strings.Contains(post.Body, "pat.new@example.com is now the primary address") {
 			t.Fatalf("confirmation: %s\n%d %s", get.Body, post.StatusCode, post.Body)
@@ -787,7 +789,7 @@ func TestRecoveryByAlternativeAddress(t *testing.T) {
 		laptop := e.browser()
 		first := e.connect(laptop, e.app, "main@example.com")
 		gid := laptop.viewer()
-		laptop.gql(`mutation { addAlternativeEmail(email: " Backup@Example.org ") { id } }`, nil)
+		laptop.gql(`mutation($c: String) { addAlternativeEmail(email: " Backup@Example.org ", code: $c) { id } }`, map[string]any{"c": laptop.changeCode()})
 		verify := e.mailLink("backup@example.org", "/dashboard/emails/verify")
 		if _, p := laptop.confirmForm(verify); p.StatusCode != 200 {
 			t.Fatalf("verify: %d %s", p.StatusCode, p.Body)
@@ -807,7 +809,7 @@ func TestRecoveryByAlternativeAddress(t *testing.T) {
 		// Removing the alternative address stops it: the address then starts a new account.
 		emails := laptop.gql(`{ viewer { emails(first: 50) { edges { node { id email } } } } }`, nil)["viewer"].(map[string]any)["emails"].(map[string]any)["edges"].([]any)
 		id := emails[0].(map[string]any)["node"].(map[string]any)["id"]
-		laptop.gql(`mutation($id: ID!) { removeAlternativeEmail(emailId: $id) { deletedEmailId } }`, map[string]any{"id": id})
+		laptop.gql(`mutation($id: ID!, $c: String) { removeAlternativeEmail(emailId: $id, code: $c) { deletedEmailId } }`, map[string]any{"id": id, "c": laptop.changeCode()})
 		other := e.browser()
 		other.signInTo("backup@example.org")
 		if got := other.viewer(); got == gid {
@@ -827,7 +829,7 @@ func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
 		ann := e.browser()
 		ann.signInTo("ann@example.com")
 		annID := ann.viewer()
-		ann.gql(`mutation { addAlternativeEmail(email: "shared@example.com") { id } }`, nil)
+		ann.gql(`mutation($c: String) { addAlternativeEmail(email: "shared@example.com", code: $c) { id } }`, map[string]any{"c": ann.changeCode()})
 		if _, p := ann.confirmForm(e.mailLink("shared@example.com", "/dashboard/emails/verify")); p.StatusCode != 200 {
 			t.Fatalf("verify: %d", p.StatusCode)
 		}
@@ -841,14 +843,14 @@ func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
 		bob2 := e.browser()
 		bob2.signInTo("bob@example.com")
 		for _, addr := range []string{"shared@example.com", "ann@example.com"} {
-			bob2.gql(`mutation($e: String!) { addAlternativeEmail(email: $e) { id } }`, map[string]any{"e": addr})
+			bob2.gql(`mutation($e: String!, $c: String) { addAlternativeEmail(email: $e, code: $c) { id } }`, map[string]any{"e": addr, "c": bob2.changeCode()})
 			_, p := bob2.confirmForm(e.mailLink(addr, "/dashboard/emails/verify"))
 			if p.StatusCode != 409 || !strings.Contains(p.Body, "belongs to another LoginSign account") {
 				t.Fatalf("verifying %s from Bob's account: %d %s", addr, p.StatusCode, p.Body)
 			}
 		}
 		// A verification link opened in another account's session explains and changes nothing.
-		bob2.gql(`mutation { addAlternativeEmail(email: "bob-backup@example.com") { id } }`, nil)
+		bob2.gql(`mutation($c: String) { addAlternativeEmail(email: "bob-backup@example.com", code: $c) { id } }`, map[string]any{"c": bob2.changeCode()})
 		link := e.mailLink("bob-backup@example.com", "/dashboard/emails/verify")
 		if _, p := ann.confirmForm(link); p.StatusCode != 403 {
 			t.Fatalf("Bob's link in Ann's session: %d %s", p.StatusCode, p.Body)
@@ -864,7 +866,7 @@ func TestAttackTwoAccountsNeverHoldOneAddress(t *testing.T) {
 		for i := range n {
 			browsers[i] = e.browser()
 			browsers[i].signInTo(fmt.Sprintf("racer%d@example.com", i))
-			browsers[i].gql(`mutation { addAlternativeEmail(email: "contested@example.com") { id } }`, nil)
+			browsers[i].gql(`mutation($c: String) { addAlternativeEmail(email: "contested@example.com", code: $c) { id } }`, map[string]any{"c": browsers[i].changeCode()})
 			links[i] = e.mailLink("contested@example.com", "/dashboard/emails/verify")
 		}
 		var wg sync.WaitGroup

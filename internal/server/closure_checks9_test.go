@@ -37,7 +37,7 @@ func TestAfterTheAccountIsClosedTheAppSeesNeitherProfileNorPicture(t *testing.T)
 			t.Fatalf("userinfo before the closing: %d %v (picture %s)", st, info, pic)
 		}
 		gid := b.viewer()
-		b.gql(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": gid})
+		b.gql(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`, map[string]any{"g": gid, "c": b.changeCode()})
 
 		if st, info, _ := e.apiUser(tok.AccessToken); st != http.StatusUnauthorized {
 			t.Errorf("userinfo after the closing: %d %v, want 401", st, info)

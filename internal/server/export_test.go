@@ -90,7 +90,7 @@ func testDataExport(t *testing.T, dbURL string) {
 	bobUser, _ := e.srv.identity.UserByEmail(ctx, "bob@example.com")
 	dev, _ := e.srv.identity.UserByEmail(ctx, "dev@example.com")
 	// An alternative address, a license, a pending link of another app, an event.
-	if _, err := e.srv.account.AddAlternativeEmail(as(annUser.ID), "ann.alt@example.com", ""); err != nil {
+	if _, err := e.srv.account.AddAlternativeEmail(as(annUser.ID), "ann.alt@example.com", e.changeCodeAs(as(annUser.ID))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.srv.account.VerifyAlternativeEmail(as(annUser.ID), e.mailToken("ann.alt@example.com", "ver_")); err != nil {

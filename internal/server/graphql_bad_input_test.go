@@ -259,7 +259,10 @@ func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixtur
 	}
 
 	// An alternative address (not yet confirmed) of the person's.
-	fx.gql(fx.personCookie, `mutation { addEmail(input: {email: "ann.other@example.com"}) { __typename } }`, nil)
+	code := mailedChangeCode(t, e.srv, func() string {
+		return fx.gql(fx.personCookie, sendCodeMutation, nil)["sendConfirmationCode"].(map[string]any)["sentTo"].(string)
+	})
+	fx.gql(fx.personCookie, `mutation($c: String) { addEmail(input: {email: "ann.other@example.com", code: $c}) { __typename } }`, map[string]any{"c": code})
 	e.smtp.Next(t, 10*time.Second)
 	data := fx.gql(fx.personCookie, `{ viewer { emails(first: 5) { edges { node { id } } } sessions { id current } } }`, nil)
 	v := data["viewer"].(map[string]any)
@@ -333,6 +336,7 @@ func (fx *graphQLBadInputFixture) liftLimits() {
 	s.portal.AccessChanges.N = many             // secrets and roles: 100 an hour per developer
 	s.licenses.Writes.N = many                  // and license variants created or deleted, in the same budget
 	s.mfa.AccountAttempts.N = many              // disableTwoStep, regenerateRecoveryCodes: 10 per 15 minutes per person
+	s.mfa.ChangeCodeSends.N = many              // sendConfirmationCode: 5 an hour per person
 }
 
 // freshGraphQLBudget empties cred's counter of the GraphQL endpoint's limit per principal

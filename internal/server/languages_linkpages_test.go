@@ -69,7 +69,7 @@ func TestAccountLinkPagesLanguage(t *testing.T) {
 			u := e.userByEmail(who)
 
 			// Address verification: signed out, signed in, done, and the link spent.
-			if _, err := e.srv.account.AddAlternativeEmail(as(u.ID), "alt-"+who, ""); err != nil {
+			if _, err := e.srv.account.AddAlternativeEmail(as(u.ID), "alt-"+who, e.changeCodeAs(as(u.ID))); err != nil {
 				t.Fatal(err)
 			}
 			verify := e.mailLink("alt-"+who, "/dashboard/emails/verify")
@@ -95,7 +95,7 @@ func TestAccountLinkPagesLanguage(t *testing.T) {
 			}
 			confirm := e.mailLink("new-"+who, "/account/email-change/confirm")
 			e.mailLink(who, "/account/email-change/cancel")
-			get, post = person.confirmForm(confirm)
+			get, post = person.confirmChange(confirm)
 			wantLang(t, get, lang, want.changeTitle, want.changeButton, "Demo App")
 			wantLinkPageHeaders(t, get)
 			wantLang(t, post, lang, "new-"+who+" "+want.changed)

@@ -36,7 +36,8 @@ func TestErrorsAndMailsFollowTheLanguage(t *testing.T) {
 			t.Fatalf("English %v, French %v", enErrs, frErrs)
 		}
 
-		if _, errs := b.graphql(add, map[string]any{"e": "alt@example.com"}); errs != nil {
+		const addWithCode = `mutation($e: String!, $c: String) { addEmail(input: {email: $e, code: $c}) { userEmail { email } } }`
+		if _, errs := b.graphql(addWithCode, map[string]any{"e": "alt@example.com", "c": b.changeCode()}); errs != nil {
 			t.Fatal(errs)
 		}
 		m := e.smtp.Next(t, 10*time.Second)
@@ -52,7 +53,7 @@ func TestErrorsAndMailsFollowTheLanguage(t *testing.T) {
 		if _, errs := b.graphql(add, map[string]any{"e": "x"}); len(errs) != 1 || errs[0]["message"] != `"x" ist keine gültige E-Mail-Adresse` {
 			t.Errorf("with the setting de: %v", errs)
 		}
-		if _, errs := b.graphql(add, map[string]any{"e": "alt2@example.com"}); errs != nil {
+		if _, errs := b.graphql(addWithCode, map[string]any{"e": "alt2@example.com", "c": b.changeCode()}); errs != nil {
 			t.Fatal(errs)
 		}
 		if m := e.smtp.Next(t, 10*time.Second); m.Subject != "Bestätigen Sie Ihre E-Mail-Adresse für LoginSign" {

@@ -181,8 +181,8 @@ func TestAnUnfinishedApprovalEndsWithTheAddress(t *testing.T) {
 			unused.post(e.base+"/login", url.Values{"email": {"pat@example.com"}})
 			link, _ := url.Parse(e.magicLink("pat@example.com"))
 
-			pat.gql(`mutation($id: ID!) { setPrimaryEmail(input: {emailId: $id}) { user { id } } }`,
-				map[string]any{"id": emailID(t, pat, "pat.new@example.com")})
+			pat.gql(`mutation($id: ID!, $c: String) { setPrimaryEmail(input: {emailId: $id, code: $c}) { user { id } } }`,
+				map[string]any{"id": emailID(t, pat, "pat.new@example.com"), "c": pat.changeCode()})
 			pat.gql(`mutation { revokeOtherSessions(input: {}) { revokedSessions } }`, nil)
 
 			wantLinkGone(t, "the unused link asked before the change", unused,
@@ -197,8 +197,8 @@ func TestAnUnfinishedApprovalEndsWithTheAddress(t *testing.T) {
 			e.srv.db.UserEmail.Create().SetUserID(u.ID).SetEmail("sam.work@example.com").SetVerifiedAt(time.Now()).SaveX(ctx)
 			thief := e.approvedElsewhere(t, "sam.work@example.com")
 
-			sam.gql(`mutation($id: ID!) { removeEmail(input: {emailId: $id}) { deletedEmailId } }`,
-				map[string]any{"id": emailID(t, sam, "sam.work@example.com")})
+			sam.gql(`mutation($id: ID!, $c: String) { removeEmail(input: {emailId: $id, code: $c}) { deletedEmailId } }`,
+				map[string]any{"id": emailID(t, sam, "sam.work@example.com"), "c": sam.changeCode()})
 
 			wantLinkGone(t, "the approved browser finishing after the address was removed", thief, thief.post(e.base+"/login/waiting", nil))
 		})

@@ -171,7 +171,7 @@ func TestRemovingAPasskeyEndsTheSessionsItSignedIn(t *testing.T) {
 				id = kid
 			}
 		}
-		if code := person.gqlCode(`mutation($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }`, map[string]any{"id": id}); code != "" {
+		if code := person.gqlCode(`mutation($id: ID!, $c: String) { deletePasskey(input: {id: $id, code: $c}) { deletedId } }`, map[string]any{"id": id, "c": person.changeCode()}); code != "" {
 			t.Fatalf("deletePasskey: %q", code)
 		}
 		if data, _ := thief.graphql(`{ viewer { id } }`, nil); data == nil || data["viewer"] != nil {

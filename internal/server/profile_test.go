@@ -426,7 +426,7 @@ func TestSecurityNotices(t *testing.T) {
 		u, _, _ := e.srv.identity.EnsureUser(context.Background(), defaultTestEmail)
 		e.addSoftKey(t, u.ID)
 		pk, _ := e.srv.db.Passkey.Query().First(context.Background())
-		if _, errs := dash.graphql(`mutation($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }`, map[string]any{"id": pk.ID}); errs != nil {
+		if _, errs := dash.graphql(`mutation($id: ID!, $c: String) { deletePasskey(input: {id: $id, code: $c}) { deletedId } }`, map[string]any{"id": pk.ID, "c": dash.changeCode()}); errs != nil {
 			t.Fatal(errs)
 		}
 		notice("A passkey was removed")

@@ -106,7 +106,8 @@ func TestAProposalEndsWithTheAppsRelationToThePerson(t *testing.T) {
 						get.StatusCode, post.Response != nil)
 				}
 				token := strings.TrimPrefix(confirm, e.base+"/account/email-change/confirm?token=")
-				if p := person.post(e.base+"/account/email-change/confirm", url.Values{"token": {token}}); p.StatusCode != http.StatusGone {
+				// (with a valid confirmation code: the end, not a missing code, is what refuses it)
+				if p := person.post(e.base+"/account/email-change/confirm", url.Values{"token": {token}, "code": {person.changeCode()}}); p.StatusCode != http.StatusGone {
 					t.Errorf("a POST of the confirmation after the end: %d, want 410", p.StatusCode)
 				}
 				if got := e.userByEmail(addr); got == nil || got.Version != before.Version {
@@ -170,7 +171,8 @@ func TestAProposalWhoseConnectionIsGoneCannotBeConfirmed(t *testing.T) {
 
 		post := func(link string) page {
 			token := strings.TrimPrefix(link, e.base+"/account/email-change/confirm?token=")
-			return person.post(e.base+"/account/email-change/confirm", url.Values{"token": {token}})
+			// with a valid confirmation code: the request's end, not a missing code, refuses it
+			return person.post(e.base+"/account/email-change/confirm", url.Values{"token": {token}, "code": {person.changeCode()}})
 		}
 		wantGet, wantPost := person.get(superseded), post(superseded)
 		if wantGet.StatusCode != http.StatusGone || wantPost.StatusCode != http.StatusGone {

@@ -54,7 +54,7 @@ func TestAConfirmedProposalSendsTheAliasAppNoLogout(t *testing.T) {
 
 	// Ann reads it in that mailbox and confirms, signed in again just now in another browser.
 	as := auth.WithSession(ctx, auth.Session{UserID: ann.ID, ID: "the-confirming-session", SignedInAt: time.Now()})
-	if _, err := e.srv.identity.ConfirmEmailChange(as, tok, ""); err != nil {
+	if _, err := e.srv.identity.ConfirmEmailChange(as, tok, e.changeCodeAs(as)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.srv.webhooks.Worker.DeliverDue(ctx); err != nil {

@@ -58,7 +58,7 @@ func TestEmailSyncDoesNotConfirmAGuessedAddress(t *testing.T) {
 		confirm := e.mailLink("pat@example.com", "/account/email-change/confirm")
 		e.mailLink("pat@example.com", "/account/email-change/cancel")
 		// Confirming it, the person changes nothing.
-		if _, post := person.confirmForm(confirm); post.StatusCode != 200 {
+		if _, post := person.confirmChange(confirm); post.StatusCode != 200 {
 			t.Fatalf("confirming the request for the address the person has: %d %s", post.StatusCode, post.Body)
 		}
 		if after := e.userByEmail("pat@example.com"); after == nil || after.Version != before.Version {

@@ -395,7 +395,7 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			}
 
 			// Alternative address, verified through the mailed link's page, then made primary.
-			added := gql(`mutation { addEmail(input: {email: "new@example.org"}) { userEmail { id verifiedAt } } }`, nil)["addEmail"].(map[string]any)["userEmail"].(map[string]any)
+			added := gql(`mutation($c: String) { addEmail(input: {email: "new@example.org", code: $c}) { userEmail { id verifiedAt } } }`, map[string]any{"c": s.changeCode(t, cookie)})["addEmail"].(map[string]any)["userEmail"].(map[string]any)
 			link := verifyLinkRE.FindStringSubmatch(s.smtp.Wait(t, 1)[0].Text)
 			if link == nil {
 				t.Fatal("no verification link in the mail")
@@ -434,7 +434,7 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			if status, _ := postVerify(cookie); status != 400 {
 				t.Errorf("second use of the link: %d, want 400", status)
 			}
-			gql(`mutation($e: ID!) { setPrimaryEmail(input: {emailId: $e}) { user { email } } }`, map[string]any{"e": added["id"]})
+			gql(`mutation($e: ID!, $c: String) { setPrimaryEmail(input: {emailId: $e, code: $c}) { user { email } } }`, map[string]any{"e": added["id"], "c": s.changeCode(t, cookie)})
 			hooks := deliver()
 			if len(hooks) != 1 {
 				t.Fatalf("primary change sent %d webhooks, want 1", len(hooks))
@@ -464,11 +464,11 @@ func TestDashboardOperationsDeliverTheDocumentedBodies(t *testing.T) {
 			}
 
 			// Delete the account: one user_account_deleted per remaining connection.
-			out := s.graphql(t, cookie, `mutation { closeAccount(input: {confirmGlobalId: "XX0000"}) { endedConnections } }`, nil)
+			out := s.graphql(t, cookie, `mutation($c: String) { closeAccount(input: {confirmGlobalId: "XX0000", code: $c}) { endedConnections } }`, map[string]any{"c": s.changeCode(t, cookie)})
 			if out["errors"] == nil {
 				t.Fatal("closeAccount without the right confirmation succeeded")
 			}
-			data := gql(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": person.GlobalID})
+			data := gql(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`, map[string]any{"g": person.GlobalID, "c": s.changeCode(t, cookie)})
 			if n := data["closeAccount"].(map[string]any)["endedConnections"].(float64); n != 2 {
 				t.Errorf("endedConnections %v, want 2", n)
 			}

@@ -36,8 +36,8 @@ func TestASignInTakesOnlyItsOwnBrowsersAuthorization(t *testing.T) {
 		// By passkey: the attacker's own passkey, the victim's flow.
 		dev := passkeytest.New(t, false)
 		opts := byMail.gql(`mutation { beginPasskeyRegistration(input: {}) { options } }`, nil)["beginPasskeyRegistration"].(map[string]any)["options"].(string)
-		byMail.gql(`mutation($c: String!) { finishPasskeyRegistration(input: {name: "Key", credential: $c}) { passkey { id } } }`,
-			map[string]any{"c": dev.Register(t, opts, e.base, 0)})
+		byMail.gql(`mutation($c: String!, $code: String) { finishPasskeyRegistration(input: {name: "Key", credential: $c, code: $code}) { passkey { id } } }`,
+			map[string]any{"c": dev.Register(t, opts, e.base, 0), "code": byMail.changeCode()})
 		byKey := e.browser()
 		byKey.get(e.base + "/login")
 		o := byKey.get(e.base + "/login/passkey")
@@ -71,8 +71,8 @@ func TestLoginPageViewsLeavePasskeySignInsTheirBudget(t *testing.T) {
 		owner.signInTo("pat@example.com")
 		dev := passkeytest.New(t, false)
 		opts := owner.gql(`mutation { beginPasskeyRegistration(input: {}) { options } }`, nil)["beginPasskeyRegistration"].(map[string]any)["options"].(string)
-		owner.gql(`mutation($c: String!) { finishPasskeyRegistration(input: {name: "Key", credential: $c}) { passkey { id } } }`,
-			map[string]any{"c": dev.Register(t, opts, e.base, 0)})
+		owner.gql(`mutation($c: String!, $code: String) { finishPasskeyRegistration(input: {name: "Key", credential: $c, code: $code}) { passkey { id } } }`,
+			map[string]any{"c": dev.Register(t, opts, e.base, 0), "code": owner.changeCode()})
 		office := e.browser()
 		for i := range 60 {
 			if p := office.get(e.base + "/login/passkey"); p.StatusCode != 200 {

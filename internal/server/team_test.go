@@ -467,12 +467,12 @@ func TestTeamDeleteAndClose(t *testing.T) {
 			map[string]any{"email": "pending@example.com", "role": "developer"}, http.StatusCreated)
 		owner.json("POST", "/api/developer/applications/"+app+"/transfer", map[string]any{"userId": leaver.user.ID}, http.StatusOK)
 
-		leaver.mustGQL(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": leaver.user.GlobalID})
+		leaver.mustGQL(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`, map[string]any{"g": leaver.user.GlobalID, "c": leaver.changeCode()})
 		v := owner.json("GET", "/api/developer/applications/"+app+"/members", nil, http.StatusOK)
 		if len(v["members"].([]any)) != 2 || v["ownershipTransfer"] != nil {
 			t.Fatalf("after the admin closed their account: %v", v)
 		}
-		if g := owner.gql(`mutation($g: String!) { closeAccount(input: {confirmGlobalId: $g}) { endedConnections } }`, map[string]any{"g": owner.user.GlobalID}); g.code() != "owns_applications" {
+		if g := owner.gql(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`, map[string]any{"g": owner.user.GlobalID, "c": owner.changeCode()}); g.code() != "owns_applications" {
 			t.Fatalf("the owner closing their account: %+v", g)
 		}
 		if s, _ := stayer.do("DELETE", "/api/developer/applications/"+app, nil); s != http.StatusForbidden {

@@ -135,7 +135,7 @@ func TestRemovingAPasskeyEndsTheTokensItsSessionsGave(t *testing.T) {
 		for _, k := range person.gql(`{ viewer { passkeys { id } } }`, nil)["viewer"].(map[string]any)["passkeys"].([]any) {
 			id = k.(map[string]any)["id"].(string)
 		}
-		if code := person.gqlCode(`mutation($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }`, map[string]any{"id": id}); code != "" {
+		if code := person.gqlCode(`mutation($id: ID!, $c: String) { deletePasskey(input: {id: $id, code: $c}) { deletedId } }`, map[string]any{"id": id, "c": person.changeCode()}); code != "" {
 			t.Fatalf("deletePasskey: %q", code)
 		}
 		if st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}); st == 200 {
@@ -168,7 +168,8 @@ func TestTwoStepAndPasskeyMutationsRefuseBadInputAsClientErrors(t *testing.T) {
 			{"a 5000-digit code", `mutation($c: String!) { disableTwoStep(input: {code: $c}) { disabled } }`, map[string]any{"c": long}, "invalid_request"},
 			{"finish a registration nobody started", `mutation($c: String!) { finishPasskeyRegistration(input: {name: "K", credential: $c}) { passkey { id } } }`, map[string]any{"c": "{}"}, "gone"},
 			{"rename nothing", `mutation { renamePasskey(input: {id: "pk_nothing", name: "x"}) { passkey { id } } }`, nil, "not_found"},
-			{"delete nothing", `mutation($id: ID!) { deletePasskey(input: {id: $id}) { deletedId } }`, map[string]any{"id": long}, "not_found"},
+			// (with a valid mailed confirmation code: the id, not a missing code, is what refuses it)
+			{"delete nothing", `mutation($id: ID!, $c: String) { deletePasskey(input: {id: $id, code: $c}) { deletedId } }`, map[string]any{"id": long, "c": b.changeCode()}, "not_found"},
 		} {
 			if got := b.gqlCode(c.query, c.vars); got != c.want {
 				t.Errorf("%s: %q, want %q", c.name, got, c.want)

@@ -17,7 +17,8 @@ import (
 // already asked for a code for this reason. Now each of these asks for a current code (TOTP or
 // recovery; second_step_required without one, spending no try), under both names of each
 // mutation, and goes through with one; without two-step verification nothing more is asked
-// (TestAStolenSessionCannotChangeHowThePersonSignsIn).
+// (TestAStolenSessionCannotChangeHowThePersonSignsIn) than the code mailed to them
+// (changecode_checks10_test.go).
 func TestChangesThatCouldTakeTheAccountAskTheSecondStepAgain(t *testing.T) {
 	t.Parallel()
 	forBackends(t, func(t *testing.T, dbURL string) {
