@@ -124,6 +124,32 @@ func (s *Service) EndAddressSessions(ctx context.Context, userID, addr string) (
 	return s.endSessionsSignedInBy(ctx, userID, func(l SessionInfo) bool { return l.AddressRef == ref })
 }
 
+// SignInAddress is the one of addrs (userID's addresses) that the mailbox sign-in of the
+// session of ctx proved, "" when none is (a passkey sign-in, a session from before the digest
+// was kept, an address removed since): where mail meant for the person who holds this session
+// is surest to be read (mfa.Service.SendChangeCode).
+func (s *Service) SignInAddress(ctx context.Context, userID string, addrs []string) (string, error) {
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok || sess.UserID != userID {
+		return "", nil
+	}
+	list, err := s.Sessions.List(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list {
+		if l.ID != sess.ID || l.AddressRef == "" {
+			continue
+		}
+		for _, a := range addrs {
+			if s.Sessions.addressRef(userID, a) == l.AddressRef {
+				return a, nil
+			}
+		}
+	}
+	return "", nil
+}
+
 // endSessionsSignedInBy ends the sessions of userID that signedInBy chooses, except the
 // session of this request, telling their applications first (endingSessions), and records
 // how many ended.

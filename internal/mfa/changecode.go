@@ -49,9 +49,9 @@ func changeCodeKey(userID, code string) string {
 
 // SendChangeCode mails the signed-in person a new confirmation code (8 digits, single use,
 // ChangeCodeTTL) for ConfirmChange and returns the address it went to and when the code
-// expires. The address is the primary one,
-// or, when emailID names one, a verified alternative address of the person's (one who lost the
-// primary mailbox and signed in through another). It needs a recent sign-in. A person with
+// expires. The address is the one the session's sign-in proved (signInAddress; the primary one
+// when it proved none), or, when emailID names one, a verified alternative address of the
+// person's (one who lost the primary mailbox). It needs a recent sign-in. A person with
 // two-step verification on gets Conflict second_step_on: their authenticator app confirms
 // their changes. RateLimited past ChangeCodeSends (nothing mailed); an emailID that is not the
 // person's verified address is NotFound.
@@ -80,6 +80,8 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 			return "", time.Time{}, store.Err(err, "address")
 		}
 		to = ue.Email
+	} else if to, err = s.signInAddress(ctx, u.ID, u.Email); err != nil {
+		return "", time.Time{}, err
 	}
 	if s.Mail == nil {
 		return "", time.Time{}, errors.New("mfa: no mail sender for confirmation codes")
@@ -106,6 +108,26 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 		return "", time.Time{}, fmt.Errorf("sending a confirmation code: %w", err)
 	}
 	return to, expires, nil
+}
+
+// signInAddress is the address SendChangeCode mails without an emailID: the one of the
+// person's primary and verified addresses that the session's sign-in proved
+// (Service.SignInAddress), so a person who lost the primary mailbox and signed in through
+// another gets the code where they just read their link; else the primary address.
+func (s *Service) signInAddress(ctx context.Context, userID, primary string) (string, error) {
+	if s.SignInAddress == nil {
+		return primary, nil
+	}
+	alts, err := s.DB.UserEmail.Query().Where(useremail.UserID(userID), useremail.VerifiedAtNotNil()).
+		Select(useremail.FieldEmail).Strings(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the person's addresses: %w", err)
+	}
+	a, err := s.SignInAddress(ctx, userID, append([]string{primary}, alts...))
+	if err != nil || a == "" {
+		return primary, err
+	}
+	return a, nil
 }
 
 // ConfirmChange is the check of a change that could take the account from its person or

@@ -118,6 +118,10 @@ type Service struct {
 	// ChangeCodeSends bounds the codes SendChangeCode mails a person; default
 	// DefaultChangeCodeSends.
 	ChangeCodeSends ratelimit.Rule
+	// SignInAddress, when set, tells which of userID's addresses addrs the mailbox sign-in of
+	// the session of ctx proved ("" for none; identity.Service.SignInAddress): SendChangeCode
+	// mails it there.
+	SignInAddress func(ctx context.Context, userID string, addrs []string) (string, error)
 	// UndoTOTPDelay is how long after the undo link was used the authenticator app it names is
 	// turned off, unless it is used meanwhile (UndoTOTP). Default DefaultUndoTOTPDelay.
 	UndoTOTPDelay time.Duration

@@ -253,6 +253,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
 	s.mfa.KnownBrowser, s.mfa.EndSessions = s.oauth.KnownBrowser, s.identity.EndAllSessions
 	s.mfa.Mail, s.identity.ConfirmChange = mailer, s.mfa.ConfirmChange
+	s.mfa.SignInAddress = s.identity.SignInAddress
 	s.initMetrics()
 	return s, nil
 }
