@@ -72,7 +72,7 @@ func (s *Service) SendChangeCode(ctx context.Context, emailID string) (sentTo st
 	if err != nil {
 		return "", time.Time{}, store.Err(err, "user")
 	}
-	to := u.Email
+	var to string
 	if emailID != "" {
 		ue, err := s.DB.UserEmail.Query().Where(useremail.ID(emailID), useremail.UserID(uid),
 			useremail.VerifiedAtNotNil()).Only(ctx)
