@@ -224,8 +224,9 @@ func (s *Service) BeginRegistration(ctx context.Context) (string, error) {
 	return string(out), nil
 }
 
-// FinishRegistration is FinishRegistrationWithCode without a code, for a person who has
-// two-step verification off.
+// FinishRegistration is FinishRegistrationWithCode without a code: only for a service built
+// without a second-step check (MFA nil, as in tests of the registration itself); with one, the
+// person's code is always asked.
 func (s *Service) FinishRegistration(ctx context.Context, name, response string) (*ent.Passkey, error) {
 	return s.FinishRegistrationWithCode(ctx, name, response, "")
 }
