@@ -1,17 +1,17 @@
 package server
 
 import (
-	"regexp"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
-// changeCodeRE finds the 8-digit confirmation code ("1234 5678") in its mail.
-var changeCodeRE = regexp.MustCompile(`\b(\d{4}) (\d{4})\b`)
-
-// mailedChangeCode runs send (a click on a "Mail me a code" button) and returns the
-// confirmation code of the mail it made go to to.
-func (ls *liveServer) mailedChangeCode(t *testing.T, to string, send func()) string {
+// mailedChangeCode clicks the "Mail me a code" button sel in tb once the page has loaded
+// every part it fills in (a part still loading moves the button under the click), and
+// returns the confirmation code of the mail it made go to to. When no mail comes it fails
+// with what the page says, so a refusal reads as one.
+func (ls *liveServer) mailedChangeCode(t *testing.T, tb *tab, to, sel string) string {
 	t.Helper()
 	codes := func() []string {
 		var out []string
@@ -23,16 +23,18 @@ func (ls *liveServer) mailedChangeCode(t *testing.T, to string, send func()) str
 		return out
 	}
 	before := len(codes())
-	send()
+	tb.waitFor(t, `!document.querySelector('[aria-busy=true]')`)
+	tb.do(t, chromedp.Click(sel))
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if got := codes(); len(got) > before {
-			c := changeCodeRE.FindStringSubmatch(got[len(got)-1])
-			if c == nil {
+			c := mailedCode(got[len(got)-1])
+			if c == "" {
 				t.Fatalf("the confirmation code mail has no code:\n%s", got[len(got)-1])
 			}
-			return c[1] + c[2]
+			return c
 		}
 	}
-	t.Fatalf("no confirmation code mail went to %s", to)
+	said := evalIn[string](t, tb, `[...document.querySelectorAll('.form-status, .alert, #status, .field-error')].map(e => e.textContent.trim()).filter(Boolean).join(" | ")`)
+	t.Fatalf("no confirmation code mail went to %s after a click on %s; the page says %q", to, sel, said)
 	return ""
 }

@@ -801,7 +801,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if n := ls.db.UserEmail.Query().Where(useremail.Email("ann.work@example.com")).CountX(ctx); n != 0 {
 			t.Fatal("an address was added without the mailed code")
 		}
-		code := ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#address-code-send`)) })
+		code := ls.mailedChangeCode(t, personTab, person.Email, `#address-code-send`)
 		personTab.waitFor(t, `document.body.textContent.includes("We mailed a code to `+person.Email+`")`)
 		personTab.shot(t, "dashboard-address-code-mailed")
 		personTab.do(t, chromedp.SendKeys(`#address-code`, code), chromedp.Click(`#add-email-form button`))
@@ -821,7 +821,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		ls.db.AppConnection.UpdateOne(c).SetAppEmail(person.Email).ExecX(ctx)
 		personTab.open(t, ls.URL+"/dashboard", "#addresses li button")
-		code = ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#address-code-send`)) })
+		code = ls.mailedChangeCode(t, personTab, person.Email, `#address-code-send`)
 		personTab.do(t, chromedp.SendKeys(`#address-code`, code), chromedp.Click(`//button[text()="Make primary"]`))
 		personTab.waitFor(t, `[...document.querySelectorAll('#addresses button')].some(b => b.textContent === "Confirm: Sample Notes will see this address")`)
 		if now, _ := ls.identity.User(ctx, person.ID); now.Email != person.Email {
@@ -876,7 +876,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		// The confirmation takes the person's second step too: a code mailed to the address
 		// this session's sign-in proved (the first one, now an alternative address), which the
 		// page's button asks for.
-		code := ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#confirm-send-code`)) })
+		code := ls.mailedChangeCode(t, personTab, person.Email, `#confirm-send-code`)
 		personTab.waitFor(t, `document.querySelector('#confirm-message').textContent.includes("We mailed a confirmation code to `+person.Email+`")`)
 		personTab.do(t, chromedp.SendKeys(`#confirm-code`, code), chromedp.Click(`#confirm-submit`))
 		personTab.waitFor(t, `document.querySelector('h1').textContent === "Primary address changed"`)
@@ -1108,7 +1108,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		requireAPI(t, api, "closeAccount")
 		personTab.open(t, ls.URL+"/dashboard", "#delete-code-send")
-		code := ls.mailedChangeCode(t, person.Email, func() { personTab.do(t, chromedp.Click(`#delete-code-send`)) })
+		code := ls.mailedChangeCode(t, personTab, person.Email, `#delete-code-send`)
 		personTab.do(t, chromedp.SendKeys(`#delete-confirm`, person.GlobalID), chromedp.SendKeys(`#delete-code`, code),
 			chromedp.Click(`#delete-form button[type=submit]`))
 		personTab.waitFor(t, `location.pathname === "/login"`)

@@ -96,9 +96,9 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 
 	t.Run("add a passkey on the dashboard", func(t *testing.T) {
 		tb.open(t, ls.URL+"/dashboard", "#add-passkey-form")
-		tb.waitFor(t, `!document.querySelector('#add-passkey-form').hidden && document.querySelector('#passkeys .empty')`)
+		tb.waitFor(t, `!document.querySelector('#add-passkey-form').hidden && !document.querySelector('[data-slot=passkeys][aria-busy]') && document.querySelector('#passkeys .empty')`)
 		// A passkey signs in as both steps: adding one takes a code mailed to the person.
-		code := ls.mailedChangeCode(t, "ann@example.com", func() { tb.do(t, chromedp.Click(`#passkey-code-send`)) })
+		code := ls.mailedChangeCode(t, tb, "ann@example.com", `#passkey-code-send`)
 		tb.do(t, chromedp.SendKeys(`#passkey-name`, "Test laptop"), chromedp.SendKeys(`#passkey-code`, code),
 			chromedp.Click(`#add-passkey-form button[type=submit]`))
 		tb.waitFor(t, `document.querySelector('#passkeys li[data-passkey]') && document.querySelector('#passkeys li[data-passkey]').textContent.includes("Test laptop")`)

@@ -105,7 +105,7 @@ const content = `{{define "content"}}{{$l := .L}}
 
 <section class="card" id="apps" aria-labelledby="apps-h">
   <header><h2 id="apps-h">{{$l.T "dashboard.apps"}}</h2></header>
-  <div data-slot="apps"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="apps" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
 </section>
 
 <section class="card" id="pending-links" aria-labelledby="pending-links-h" hidden>
@@ -116,7 +116,7 @@ const content = `{{define "content"}}{{$l := .L}}
 
 <section class="card" id="licenses" aria-labelledby="licenses-h">
   <header><h2 id="licenses-h">{{$l.T "dashboard.licenses"}}</h2></header>
-  <div data-slot="licenses"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="licenses" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
   <form id="redeem-form" class="stack" novalidate>
     <h3>{{$l.T "dashboard.redeem"}}</h3>
     <div class="grid">
@@ -129,7 +129,7 @@ const content = `{{define "content"}}{{$l := .L}}
 
 <section class="card" id="addresses" aria-labelledby="addresses-h">
   <header><h2 id="addresses-h">{{$l.T "dashboard.addresses"}}</h2></header>
-  <div data-slot="addresses"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="addresses" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
   <form id="add-email-form" class="row" novalidate>
     <label class="visually-hidden" for="add-email">{{$l.T "dashboard.add_email_label"}}</label>
     <input id="add-email" name="email" type="email" autocomplete="email" placeholder="{{$l.T "dashboard.add_email_placeholder"}}" required>
@@ -140,7 +140,7 @@ const content = `{{define "content"}}{{$l := .L}}
 <section class="card" id="passkeys" aria-labelledby="passkeys-h">
   <header><h2 id="passkeys-h">{{$l.T "dashboard.passkeys"}}</h2></header>
   <p class="muted">{{$l.T "dashboard.passkeys_lead"}}</p>
-  <div data-slot="passkeys"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="passkeys" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
   <form id="add-passkey-form" class="row" novalidate>
     <label class="visually-hidden" for="passkey-name">{{$l.T "dashboard.passkey_name"}}</label>
     <input id="passkey-name" name="name" type="text" maxlength="64" placeholder="{{$l.T "dashboard.passkey_placeholder"}}" autocomplete="off">
@@ -150,12 +150,12 @@ const content = `{{define "content"}}{{$l := .L}}
 
 <section class="card" id="two-step" aria-labelledby="two-step-h">
   <header><h2 id="two-step-h">{{$l.T "dashboard.two_step"}}</h2></header>
-  <div data-slot="two-step"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="two-step" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
 </section>
 
 <section class="card" id="sessions" aria-labelledby="sessions-h">
   <header><h2 id="sessions-h">{{$l.T "dashboard.sessions"}}</h2><button type="button" id="sign-out-others" class="small">{{$l.T "dashboard.sign_out_others"}}</button></header>
-  <div data-slot="sessions"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="sessions" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
 </section>
 
 <section class="card" id="activity" aria-labelledby="activity-h">
@@ -168,7 +168,7 @@ const content = `{{define "content"}}{{$l := .L}}
     <option value="SESSIONS_ENDED,PASSKEY_ADDED,PASSKEY_RENAMED,PASSKEY_REMOVED,TOTP_ENABLED,TOTP_DISABLED,RECOVERY_CODES_RENEWED">{{$l.T "dashboard.activity_security"}}</option>
     <option value="PENDING_LINK_ACCEPTED,PENDING_LINK_REFUSED,CONNECTION_EDITED,CONNECTION_DELETED,LICENSE_ACTION,LICENSE_ENDED,LICENSE_REDEEMED">{{$l.T "dashboard.activity_by_apps"}}</option>
   </select></label></header>
-  <div data-slot="activity"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
+  <div data-slot="activity" aria-busy="true"><p class="empty">{{$l.T "dashboard.loading"}}</p></div>
   <div data-slot="activity-more"></div>
 </section>
 

@@ -132,6 +132,8 @@
   function fill(el) {
     if (typeof el === "string") el = document.querySelector('[data-slot="' + el + '"]') || document.getElementById(el);
     if (!el) return null;
+    // A slot the page marked loading (aria-busy) holds its content from now on.
+    el.removeAttribute("aria-busy");
     el.textContent = "";
     for (var i = 1; i < arguments.length; i++) append(el, arguments[i]);
     return el;
