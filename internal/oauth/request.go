@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"loginsign/internal/connections"
+	"loginsign/internal/httpx"
 )
 
 // Scopes LoginSign knows (OpenID Connect Core §5.4).
@@ -118,8 +119,11 @@ func ParseAuthorizeRequest(q url.Values) (*AuthorizeRequest, error) {
 	return r, nil
 }
 
-// singleParam returns parameter name of q, "" when absent; repeated or longer than max
-// answers invalid_request.
+// singleParam returns parameter name of q, "" when absent; repeated, longer than max, or text
+// no store takes (invalid UTF-8, a NUL: httpx.CheckText) answers invalid_request. The query of
+// a GET is refused such text at the server's edge, but the form of a POST to the
+// authorization endpoint is not, and a NUL in the nonce reached the refresh-token row, which
+// PostgreSQL refuses: the code exchange answered 500.
 func singleParam(q url.Values, name string, max int) (string, *Error) {
 	v := q[name]
 	switch {
@@ -129,6 +133,9 @@ func singleParam(q url.Values, name string, max int) (string, *Error) {
 		return "", ErrInvalidRequest.WithDescription("%s must not be repeated", name)
 	case len(v[0]) > max:
 		return "", ErrInvalidRequest.WithDescription("%s is longer than %d characters", name, max)
+	}
+	if e := httpx.CheckText(name, v[0]); e != nil {
+		return "", ErrInvalidRequest.WithDescription("%s", e.Message)
 	}
 	return v[0], nil
 }
