@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"loginsign/internal/oauth"
 	authpages "loginsign/internal/web/auth"
@@ -60,6 +61,40 @@ func TestAnAuthorizationRequestPostedWithTextNoStoreTakesIsInvalidRequest(t *tes
 			if got := oauth.AsError(err); err == nil || got.Redirect {
 				t.Errorf("%s with a NUL: %v; want an error shown, never redirected", param, err)
 			}
+		}
+	})
+}
+
+// TestAMaxAgeOfCenturiesTakesTheSignInThePersonHas: max_age is a number of seconds of up to
+// ten digits; one past 292 years overflowed time.Duration to a negative age limit, which every
+// sign-in exceeded: the person was sent to sign in again at every authorization, and
+// prompt=none answered login_required to a person signed in a minute ago. Now the sign-in's
+// age is compared in seconds: a max_age of centuries takes it, a max_age of 60 still does not
+// take one of an hour.
+func TestAMaxAgeOfCenturiesTakesTheSignInThePersonHas(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		const cb = "https://rp.example/cb"
+		app, _ := e.client(t, cb)
+		u := e.person(t)
+		ctx := e.ctx()
+		f := e.startFlow(t, authzQuery(app.ID, cb, ""), "browser-1")
+		if n, err := e.svc.Decide(ctx, f, u.ID, e.clock.Now(), true, oauth.ShareAlias, ""); err != nil || redirectTo(n) == "" {
+			t.Fatalf("first consent: %+v, %v", n, err)
+		}
+		signedIn := e.clock.Now().Add(-time.Minute)
+		for _, maxAge := range []string{"9223372036", "9223372037", "9999999999"} {
+			for _, prompt := range []string{"", "none"} {
+				f := e.startFlow(t, authzQuery(app.ID, cb, "", "max_age", maxAge, "prompt", prompt), "browser-1")
+				n, err := e.svc.Continue(ctx, f, u.ID, signedIn)
+				if err != nil || n.Login || redirectTo(n) == "" || redirectError(t, redirectTo(n)) != "" {
+					t.Errorf("max_age=%s prompt=%q, signed in a minute ago: %+v (%s), %v; want a code", maxAge, prompt, n, redirectTo(n), err)
+				}
+			}
+		}
+		f = e.startFlow(t, authzQuery(app.ID, cb, "", "max_age", "60"), "browser-1")
+		if n, err := e.svc.Continue(ctx, f, u.ID, e.clock.Now().Add(-time.Hour)); err != nil || !n.Login {
+			t.Fatalf("max_age=60, signed in an hour ago: %+v, %v; want the sign-in", n, err)
 		}
 	})
 }
