@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -703,7 +704,11 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 	if err != nil {
 		return time.Time{}, false, err
 	}
-	again = !named || stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > time.Duration(req.MaxAge)*time.Second)
+	// max_age has up to ten digits: past 292 years, time.Duration(max_age) * time.Second
+	// overflowed to a negative limit that every sign-in exceeded. No sign-in is older than
+	// the longest Duration.
+	limit := time.Duration(min(int64(req.MaxAge), int64(math.MaxInt64/time.Second))) * time.Second
+	again = !named || stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > limit)
 	return sessionStart, again, nil
 }
 
