@@ -44,7 +44,22 @@ type Service struct {
 	// Writes bounds the developer's variant creations and deletions with their other changes
 	// to applications (team.TakeWrite; default team.DefaultWrites), counted by Limiter.
 	Writes ratelimit.Rule
+	// StatusChanges bounds, per connection, the status syncs that change something (each
+	// writes an event into the person's activity log); default DefaultStatusChanges. Counted
+	// by Limiter.
+	StatusChanges ratelimit.Rule
 }
+
+// DefaultStatusChanges is how many status syncs that change a connection's licenses (a
+// grant that stores one, makes one active again or moves its expiry; a revoke that ends one)
+// an application makes for one person in an hour. Each writes a license_action event into the
+// person's own activity log, and the only other bound, the application's quota of client
+// requests, is its developer's to set (up to a million a minute): a backend alternating grant
+// and revoke pushed the person's real events out of their log and data export and grew the
+// table without end. A person's plan changes a few times a month; syncs that change nothing
+// are not counted.
+var DefaultStatusChanges = ratelimit.Rule{Name: "status-changes", N: 60, Window: time.Hour,
+	Message: "too many license status changes for this person; try again in %d s"}
 
 // DefaultBulk is how many code generations and uploads one developer may make per hour: each
 // stores up to 10,000 rows. It paces the writes; DefaultMaxCodes bounds what they add up to.

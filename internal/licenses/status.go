@@ -69,7 +69,9 @@ type StatusResult struct {
 // FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
 // "unchanged" when there was none. Repeating a request gives the same state. The activity log
 // gets a license_action only when the request changed something (a license revoked, created,
-// made active again, or its expiry moved).
+// made active again, or its expiry moved), and such a request counts against the
+// connection's StatusChanges (RateLimited past it, nothing changed); one that changes nothing
+// is never refused by it.
 //
 // The caller is the application authenticated by its client credentials (auth.ClientFrom);
 // another application answers Forbidden. An unknown globalId, or one without a connection to
@@ -287,6 +289,13 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 		}
 		if !changed {
 			return nil
+		}
+		// Counted once the sync is known to change something, inside the transaction: past
+		// the budget the change rolls back and the person's log gets no event.
+		if s.Limiter != nil {
+			if err := s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), out.ConnectionID); err != nil {
+				return err
+			}
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByApplication, UserID: userID,
 			ApplicationID: appID, ConnectionID: out.ConnectionID, Details: map[string]string{"action": "status_" + string(out.Action)}, At: now})
