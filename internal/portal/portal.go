@@ -51,6 +51,9 @@ type Service struct {
 	// Writes bounds the developer's changes to applications, teams included (team.TakeWrite;
 	// default team.DefaultWrites), counted by Limiter.
 	Writes ratelimit.Rule
+	// ConnectionEdits bounds the changes of one connection (UpdateConnection), whoever on the
+	// team makes them (default DefaultConnectionEdits), counted by Limiter.
+	ConnectionEdits ratelimit.Rule
 	// AccessChanges bounds the developer's rotations of secrets and role changes
 	// (team.TakeAccessChange; default team.DefaultAccessChanges), counted by Limiter.
 	AccessChanges ratelimit.Rule

@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 	"loginsign/internal/webhooks"
 )
@@ -383,9 +384,19 @@ type ConnectionPatch struct {
 	AppEmail *string
 }
 
+// DefaultConnectionEdits is how many changes of one connection (isForwarding, appEmail) its
+// application's team makes in an hour. Each writes connection_edited into the person's own
+// activity log, and the developer's budget for all their changes (team.DefaultWrites, 1,000
+// an hour) let one developer alternating a value write 24,000 events a day into one person's
+// log, more than the person's data export holds (dataexport.DefaultMaxActivity), pushing
+// their real events out of it. Sending the values a connection already has is not counted.
+var DefaultConnectionEdits = ratelimit.Rule{Name: "connection-edits", N: 60, Window: time.Hour,
+	Message: "too many changes of this connection; try again in %d s"}
+
 // UpdateConnection applies p to connection connID of the signed-in developer's application.
 // The activity log gets connection_edited (the fields given) only when a value changed, and
-// only such a change counts against the developer's writes (team.TakeWrite).
+// only such a change counts, against the connection's ConnectionEdits and then the
+// developer's writes (team.TakeWrite): past either, RateLimited and nothing written.
 func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p ConnectionPatch) (*ent.AppConnection, error) {
 	if p.IsForwarding == nil && p.AppEmail == nil {
 		return nil, apperr.New(apperr.Invalid, "give isForwarding and/or appEmail")
@@ -434,6 +445,11 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 			// Nothing changed: a repeated update writes no event, so an application cannot push
 			// the person's real events out of their log.
 			return nil
+		}
+		if s.Limiter != nil {
+			if err := s.Limiter.Take(ctx, s.ConnectionEdits.Or(DefaultConnectionEdits), conn.ID); err != nil {
+				return err
+			}
 		}
 		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
