@@ -374,7 +374,8 @@ var verifySends = ratelimit.Rule{Name: "verify-email", N: 5, Window: time.Hour,
 func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 
 // AddAlternativeEmail links addr to the signed-in person as a pending alternative address and
-// mails it a single-use verification link (valid 24 h). Adding a pending address again sends
+// mails it a single-use verification link (valid 24 h); an address on the relay domain is
+// Invalid (identity.NotRelayAddress). Adding a pending address again sends
 // a new link. Whether another account uses the address is checked when it is verified, so this
 // call does not reveal who has an account. RateLimited past 5 mails per person and hour or
 // identity.AddressConfirmMails to addr's mailbox (additions only: applications' proposals to it
@@ -388,6 +389,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*
 	}
 	addr, err = identity.NormalizeEmail(addr)
 	if err != nil {
+		return nil, err
+	}
+	if err := identity.NotRelayAddress(addr, s.Identity.RelayDomain); err != nil {
 		return nil, err
 	}
 	u, err := s.DB.User.Get(ctx, uid)

@@ -41,8 +41,9 @@ var errorMessages = map[string][2]any{
 	"too many requests; retry later":                                                                       {"trop de requêtes ; réessayez plus tard", "zu viele Anfragen; versuchen Sie es später erneut"},
 
 	// Addresses and account (dashboard, the pages behind mailed links).
-	"%q is not a valid email address":                        {"%q n’est pas une adresse e-mail valide", "%q ist keine gültige E-Mail-Adresse"},
-	"%s is already linked to your account":                   {"%s est déjà liée à votre compte", "%s ist bereits mit Ihrem Konto verknüpft"},
+	"%q is not a valid email address":      {"%q n’est pas une adresse e-mail valide", "%q ist keine gültige E-Mail-Adresse"},
+	"%s is already linked to your account": {"%s est déjà liée à votre compte", "%s ist bereits mit Ihrem Konto verknüpft"},
+	"%s is a LoginSign relay address: it forwards to an account and cannot be one of its addresses": {"%s est une adresse relais LoginSign : elle renvoie vers un compte et ne peut pas être l’une de ses adresses", "%s ist eine LoginSign-Weiterleitungsadresse: Sie leitet an ein Konto weiter und kann keine seiner Adressen sein"},
 	"%s is already your primary address":                     {"%s est déjà votre adresse principale", "%s ist bereits Ihre Hauptadresse"},
 	"at most %d alternative addresses":                       {"au plus %d adresses secondaires", "höchstens %d weitere Adressen"},
 	"confirm %s before making it your primary address":       {"confirmez %s avant d’en faire votre adresse principale", "bestätigen Sie %s, bevor Sie sie zu Ihrer Hauptadresse machen"},

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -19,6 +20,24 @@ import (
 // it (adding or confirming an address of their own); developer routes never reach it.
 func errAddressTaken() error {
 	return apperr.WithReason(apperr.Conflict, "email_taken", "this address belongs to another LoginSign account")
+}
+
+// NotRelayAddress answers Invalid (relay_address) when addr (normalised) is on relayDomain,
+// the domain of LoginSign's masked addresses ("" checks nothing). Mail to such an address
+// goes on to the person behind a connection's alias, or to the contact behind a reverse
+// alias, never to a mailbox of its own, so it cannot be an address of an account: made the
+// primary address (an application's proposal of the alias it was given, which the relay
+// forwards to the person to confirm), it sent the account's own mail (sign-in links, codes,
+// notices) back into the relay, which drops it as a loop, and told the applications that
+// follow the primary address another application's alias. The answer depends on nothing but
+// the address.
+func NotRelayAddress(addr, relayDomain string) error {
+	at := strings.LastIndexByte(addr, '@')
+	if relayDomain == "" || at < 0 || !strings.EqualFold(addr[at+1:], relayDomain) {
+		return nil
+	}
+	return apperr.WithReason(apperr.Invalid, "relay_address",
+		"%s is a LoginSign relay address: it forwards to an account and cannot be one of its addresses", addr)
 }
 
 // ClaimAddress gives addr (normalised) to userID inside tx: nil when the account already holds

@@ -30,6 +30,10 @@ type Service struct {
 	// (links point at BaseURL, LOGINSIGN_BASE_URL).
 	Mail    mail.Sender
 	BaseURL string
+	// RelayDomain is the domain of the relay's masked addresses (LOGINSIGN_RELAY_DOMAIN):
+	// none of them is proposed to a person as their address (NotRelayAddress). "" checks
+	// nothing.
+	RelayDomain string
 	// SessionsEnding, when set, is told before sessions of userID that the person ends from
 	// the dashboard (or that a change of the primary address or a passkey's removal ends) are
 	// deleted, with the start of the earliest and their lines (auth.Session.Line): the

@@ -175,7 +175,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	}
 	s := &Server{cfg: cfg, log: log, db: db, kv: k, mail: mailer, now: func() time.Time { return time.Now().UTC() }}
 	s.identity = identity.New(db, k, s.now, identity.SessionConfig{AddressKey: deriveKey(cfg.Secret, "loginsign session addresses")})
-	s.identity.Mail, s.identity.BaseURL = mailer, cfg.BaseURL
+	s.identity.Mail, s.identity.BaseURL, s.identity.RelayDomain = mailer, cfg.BaseURL, cfg.RelayDomain
 	s.identity.IDs.OnThreshold = func(fraction float64, used, size int64) {
 		log.Warn("the Global User ID space is filling up: plan the wider format (docs/operations.md)",
 			"used", used, "size", size, "fraction", fraction)
