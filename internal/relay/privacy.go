@@ -143,32 +143,40 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 var forwardDropped = []string{"Disposition-Notification-To", "Return-Receipt-To", "X-Confirm-Reading-To", "Errors-To",
 	"Mail-Reply-To", "Mail-Followup-To", "List-Post"}
 
-// listUnsubscribeURI matches one <URI> of a List-Unsubscribe field (RFC 2369 section 3.2).
-var listUnsubscribeURI = regexp.MustCompile(`<([^>]*)>`)
+// listCommandURI matches one <URI> of a list command field (RFC 2369 section 2).
+var listCommandURI = regexp.MustCompile(`<([^>]*)>`)
 
-// scrubForward removes forwardDropped from h and keeps only the HTTP(S) URIs of
-// List-Unsubscribe: a mailto: unsubscribe is a mail from the person's real address. With no
-// URI left, List-Unsubscribe and List-Unsubscribe-Post (RFC 8058) go.
+// listCommandFields are the list fields (RFC 2369) whose URIs mail clients act on: a
+// List-Unsubscribe button, and menu entries for the others (Evolution's Actions > Mailing
+// List, Claws Mail's Mailing-List menu, mutt's list actions). A mailto: one is a mail the
+// client writes from the person's real address to an address the sender chose.
+var listCommandFields = []string{"List-Unsubscribe", "List-Subscribe", "List-Help", "List-Owner", "List-Archive"}
+
+// scrubForward removes forwardDropped from h and keeps only the HTTP(S) URIs of each of
+// listCommandFields: a mailto: command is a mail from the person's real address. A field
+// with no URI left goes, and with List-Unsubscribe goes List-Unsubscribe-Post (RFC 8058).
 func scrubForward(h *textproto.Header) {
 	for _, k := range forwardDropped {
 		h.Del(k)
 	}
-	if !h.Has("List-Unsubscribe") {
-		return
-	}
-	var web []string
-	for _, v := range h.Values("List-Unsubscribe") {
-		for _, m := range listUnsubscribeURI.FindAllStringSubmatch(v, -1) {
-			uri := strings.TrimSpace(m[1])
-			if lower := strings.ToLower(uri); strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://") {
-				web = append(web, "<"+uri+">")
+	for _, k := range listCommandFields {
+		if !h.Has(k) {
+			continue
+		}
+		var web []string
+		for _, v := range h.Values(k) {
+			for _, m := range listCommandURI.FindAllStringSubmatch(v, -1) {
+				uri := strings.TrimSpace(m[1])
+				if lower := strings.ToLower(uri); strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://") {
+					web = append(web, "<"+uri+">")
+				}
 			}
 		}
+		h.Del(k)
+		if len(web) > 0 {
+			h.Set(k, strings.Join(web, ", "))
+		} else if k == "List-Unsubscribe" {
+			h.Del("List-Unsubscribe-Post")
+		}
 	}
-	h.Del("List-Unsubscribe")
-	if len(web) == 0 {
-		h.Del("List-Unsubscribe-Post")
-		return
-	}
-	h.Set("List-Unsubscribe", strings.Join(web, ", "))
 }

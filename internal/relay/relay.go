@@ -51,7 +51,8 @@
 //     signature). Fields that make P's mail client write to S directly, revealing P's address,
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
 //     Errors-To, Mail-Reply-To, Mail-Followup-To, List-Post, and the mailto: entries of
-//     List-Unsubscribe (its http(s) entries stay). Every To and Cc address but A becomes its
+//     List-Unsubscribe, List-Subscribe, List-Help, List-Owner and List-Archive (their http(s)
+//     entries stay). Every To and Cc address but A becomes its
 //     own reverse alias, another alias on Domain too (at most 50 per message; more are
 //     dropped, several To or Cc fields are read as one, and one that does not parse is
 //     removed), so a "reply all" reaches the other participants through the relay, not from
