@@ -96,7 +96,8 @@
 //     blocked or deleted one.
 //   - An authorized reply whose MIME tree holds a multipart/report, multipart/digest,
 //     message/* or text/rfc822-headers part (read receipts, delivery reports, attached
-//     messages), a key or signature part naming one of P's addresses (S/MIME, OpenPGP), more
+//     messages), a key or signature part or a contact card (vCard) naming one of P's addresses
+//     (S/MIME, OpenPGP, a card the client attaches to every message), more
 //     than 200 parts or 10 levels, a multipart that does not parse, or a calendar part the
 //     relay cannot read gets 550 5.7.1 (errReplyContent; replyBodyRefusal, checkCalendars),
 //     and spends nothing of the reply limit.

@@ -33,6 +33,10 @@ const (
 //     one of addresses (the person's, lower-cased): an S/MIME certificate or an OpenPGP user
 //     id of the person's. Only the person's client writes those parts, so no sender can plant
 //     a guess there;
+//   - so is a contact card (contactCard: text/vcard and its older types, or a .vcf name) whose
+//     decoded and unfolded bytes name one of addresses: the person's own card, which a client
+//     can attach to every message. A sender's card reaches a reply only when the person sends
+//     it back themselves (an inline forward), as a key would;
 //   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, or a multipart that does
 //     not parse: what the relay cannot read, a mail client might still show.
 func replyBodyRefusal(header textproto.Header, body []byte, addresses []string) string {
@@ -73,18 +77,51 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 				return reason
 			}
 		}
-	case keyMaterial(mediaType):
+	case keyMaterial(mediaType), contactCard(h, mediaType, params):
 		// An unknown transfer encoding leaves the body as it is, still read.
 		e, _ := message.New(message.Header{Header: h}, body)
 		b, err := io.ReadAll(e.Body)
 		if err != nil {
 			return "undecodable " + mediaType + " part"
 		}
-		if namesAnyBytes(b, w.addresses) || namesAnyBytes(dearmor(b), w.addresses) {
+		if namesAnyBytes(b, w.addresses) || namesAnyBytes(dearmor(b), w.addresses) || namesAnyBytes(unfoldLines(b), w.addresses) {
 			return "a " + mediaType + " part naming the person"
 		}
 	}
 	return ""
+}
+
+// contactCard reports whether a part is a contact card (vCard, RFC 6350), by its media type
+// or by a name or filename ending in .vcf or .vcard: a mail client can attach the person's own
+// to every message (Thunderbird's "Attach my vCard to messages", Outlook's business card in a
+// signature), and its EMAIL line is the person's address.
+func contactCard(h textproto.Header, mediaType string, params map[string]string) bool {
+	switch mediaType {
+	case "text/vcard", "text/x-vcard", "text/directory", "application/vcard", "application/x-vcard":
+		return true
+	}
+	names := []string{params["name"]}
+	if _, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		names = append(names, disposition["filename"])
+	}
+	for _, n := range names {
+		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
+			n = decoded
+		}
+		if n = strings.ToLower(strings.TrimSpace(n)); strings.HasSuffix(n, ".vcf") || strings.HasSuffix(n, ".vcard") {
+			return true
+		}
+	}
+	return false
+}
+
+// unfoldLines joins the folded lines of a vCard or iCalendar text (RFC 6350 section 3.2: a
+// line break followed by a space or tab is removed), which may cut an address in two.
+func unfoldLines(b []byte) []byte {
+	for _, fold := range []string{"\r\n ", "\r\n\t", "\n ", "\n\t"} {
+		b = bytes.ReplaceAll(b, []byte(fold), nil)
+	}
+	return b
 }
 
 // contentType is the media type of h, lower-cased, and its parameters: text/plain without a
