@@ -75,7 +75,8 @@ func (r calendarRefusal) Error() string { return string(r) }
 // attached message or a multipart has a transfer encoding that does not decode, or when what
 // it cannot walk may hold one (opaque): past maxMIMEParts parts or maxMIMEDepth levels, a
 // part with two different Content-Type, Content-Transfer-Encoding or Content-Disposition
-// fields, a multipart without a boundary or a delimiter, a part whose header does not parse.
+// fields, a multipart without a boundary or a delimiter, a part whose header does not parse,
+// an opaque S/MIME part (opaqueSMIME), whose entity clients unwrap.
 type calendarWalk struct {
 	edit  func(ics []byte) ([]byte, error)
 	parts int
@@ -96,6 +97,10 @@ func (w *calendarWalk) entity(h textproto.Header, body []byte, depth int) ([]byt
 		return w.multipart(h, params["boundary"], body, depth)
 	case slices.Contains(messageTypes, mediaType):
 		return w.message(h, body, depth)
+	case opaqueSMIME(h, mediaType, params):
+		// Mail clients unwrap it and act on an invitation inside; its bytes cannot be read
+		// for one (opaqueSMIME), and signing it needs no key of the person's.
+		return body, false, calendarRefusal("an opaque S/MIME part that may hold a calendar")
 	case isCalendarPart(h, mediaType, params):
 		return w.calendar(h, body)
 	}

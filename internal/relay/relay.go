@@ -64,7 +64,9 @@
 //     within the same 50 per message (past them, or unreadable, it is removed). The rest of
 //     the body and attachments is forwarded byte for byte. A calendar part the relay cannot
 //     read (one that does not decode, in UTF-16 or the like, or in a MIME tree past 200 parts
-//     or 10 levels) gets 550 5.6.0 (errCalendarUnreadable) and nothing is sent.
+//     or 10 levels), and an opaque S/MIME part (application/pkcs7-mime, which clients unwrap
+//     and may find an invitation in), gets 550 5.6.0 (errCalendarUnreadable) and nothing is
+//     sent.
 //   - C holds at most Config.ContactLimit reverse aliases (1,000 by default). A new address
 //     past it replaces the least recently used reverse alias of C that P never replied to (one
 //     P replied to only when none is left, never one of the same message), so mail from a new
@@ -98,7 +100,8 @@
 //     message/* or text/rfc822-headers part (read receipts, delivery reports, attached
 //     messages), a key or signature part or a contact card (vCard) naming one of P's addresses
 //     (S/MIME, OpenPGP, a card the client attaches to every message), more
-//     than 200 parts or 10 levels, a multipart that does not parse, or a calendar part the
+//     than 200 parts or 10 levels, a multipart that does not parse, an encrypted or
+//     opaque-signed part (PGP/MIME, S/MIME enveloped or signed data), or a calendar part the
 //     relay cannot read gets 550 5.7.1 (errReplyContent; replyBodyRefusal, checkCalendars),
 //     and spends nothing of the reply limit.
 //   - An authenticated reply counts its recipients against the person's Config.ReplyLimit

@@ -37,8 +37,12 @@ const (
 //     decoded and unfolded bytes name one of addresses: the person's own card, which a client
 //     can attach to every message. A sender's card reaches a reply only when the person sends
 //     it back themselves (an inline forward), as a key would;
-//   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, or a multipart that does
-//     not parse: what the relay cannot read, a mail client might still show.
+//   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, a multipart that does not
+//     parse, and an encrypted or opaque-signed part (multipart/encrypted, application/
+//     pgp-encrypted, opaqueSMIME), whatever it holds: what the relay cannot read, a mail client
+//     might still show, and a contact who supplied the key decrypts what the relay refuses
+//     elsewhere (the person's signing certificate, the protected headers Thunderbird and
+//     Autocrypt clients write inside, "From: Pat <pat@example.com>").
 func replyBodyRefusal(header textproto.Header, body []byte, addresses []string) string {
 	w := replyWalk{addresses: addresses}
 	return w.entity(header, bytes.NewReader(body), 0)
@@ -59,6 +63,8 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 	case strings.HasPrefix(mediaType, "message/"), mediaType == "multipart/report", mediaType == "multipart/digest",
 		mediaType == "text/rfc822-headers":
 		return "a " + mediaType + " part"
+	case mediaType == "multipart/encrypted", mediaType == "application/pgp-encrypted", opaqueSMIME(h, mediaType, params):
+		return "an encrypted or opaque-signed " + mediaType + " part"
 	case strings.HasPrefix(mediaType, "multipart/"):
 		boundary := params["boundary"]
 		if boundary == "" {
@@ -89,6 +95,34 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 		}
 	}
 	return ""
+}
+
+// opaqueSMIME reports whether a part is S/MIME that wraps a MIME entity the relay cannot read
+// (RFC 8551 section 3.5.2 and 3.3): application/pkcs7-mime (or x-pkcs7-mime, or a part named
+// *.p7m) of any smime-type but certs-only, which holds certificates alone (keyMaterial reads
+// those). Enveloped data is encrypted; opaque signed data holds its entity in BER, whose
+// constructed OCTET STRING may cut it into chunks of any size, so no marker or address can be
+// looked for in its bytes. Mail clients unwrap both and show the entity inside.
+func opaqueSMIME(h textproto.Header, mediaType string, params map[string]string) bool {
+	if strings.EqualFold(strings.TrimSpace(params["smime-type"]), "certs-only") {
+		return false
+	}
+	if mediaType == "application/pkcs7-mime" || mediaType == "application/x-pkcs7-mime" {
+		return true
+	}
+	names := []string{params["name"]}
+	if _, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		names = append(names, disposition["filename"])
+	}
+	for _, n := range names {
+		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
+			n = decoded
+		}
+		if strings.HasSuffix(strings.ToLower(strings.TrimSpace(n)), ".p7m") {
+			return true
+		}
+	}
+	return false
 }
 
 // contactCard reports whether a part is a contact card (vCard, RFC 6350), by its media type
