@@ -184,6 +184,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BeginPasskeyConfirmationPayload struct {
+		Options func(childComplexity int) int
+	}
+
 	BeginPasskeyRegistrationPayload struct {
 		Options func(childComplexity int) int
 	}
@@ -294,6 +298,11 @@ type ComplexityRoot struct {
 		Events            func(childComplexity int) int
 		Ok                func(childComplexity int) int
 		WebhookConfigured func(childComplexity int) int
+	}
+
+	FinishPasskeyConfirmationPayload struct {
+		Code      func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
 	}
 
 	FinishPasskeyRegistrationPayload struct {
@@ -466,6 +475,7 @@ type ComplexityRoot struct {
 		AddAlternativeEmail       func(childComplexity int, email string, code *string) int
 		AddEmail                  func(childComplexity int, input model.AddEmailInput) int
 		AddLicenseVariant         func(childComplexity int, input model.AddLicenseVariantInput) int
+		BeginPasskeyConfirmation  func(childComplexity int, input model.BeginPasskeyConfirmationInput) int
 		BeginPasskeyRegistration  func(childComplexity int, input model.BeginPasskeyRegistrationInput) int
 		BeginTotpEnrolment        func(childComplexity int, input model.BeginTotpEnrolmentInput) int
 		CancelOwnershipTransfer   func(childComplexity int, input model.CancelOwnershipTransferInput) int
@@ -490,6 +500,7 @@ type ComplexityRoot struct {
 		EditAppConnection         func(childComplexity int, input model.EditAppConnectionInput) int
 		EditApplication           func(childComplexity int, input model.EditApplicationInput) int
 		EditLicenseVariant        func(childComplexity int, input model.EditLicenseVariantInput) int
+		FinishPasskeyConfirmation func(childComplexity int, input model.FinishPasskeyConfirmationInput) int
 		FinishPasskeyRegistration func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
 		GenerateLicenseCodes      func(childComplexity int, applicationID string, input model.GenerateLicenseCodesInput) int
 		ImportAppUsers            func(childComplexity int, input model.ImportAppUsersInput) int
@@ -1015,6 +1026,8 @@ type MutationResolver interface {
 	DisableTwoStep(ctx context.Context, input model.DisableTwoStepInput) (*model.DisableTwoStepPayload, error)
 	RegenerateRecoveryCodes(ctx context.Context, input model.RegenerateRecoveryCodesInput) (*model.RegenerateRecoveryCodesPayload, error)
 	SendConfirmationCode(ctx context.Context, input model.SendConfirmationCodeInput) (*model.SendConfirmationCodePayload, error)
+	BeginPasskeyConfirmation(ctx context.Context, input model.BeginPasskeyConfirmationInput) (*model.BeginPasskeyConfirmationPayload, error)
+	FinishPasskeyConfirmation(ctx context.Context, input model.FinishPasskeyConfirmationInput) (*model.FinishPasskeyConfirmationPayload, error)
 	BeginPasskeyRegistration(ctx context.Context, input model.BeginPasskeyRegistrationInput) (*model.BeginPasskeyRegistrationPayload, error)
 	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
 	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
@@ -1682,6 +1695,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ApplicationEdge.Node(childComplexity), true
 
+	case "BeginPasskeyConfirmationPayload.options":
+		if e.ComplexityRoot.BeginPasskeyConfirmationPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyConfirmationPayload.Options(childComplexity), true
+
 	case "BeginPasskeyRegistrationPayload.options":
 		if e.ComplexityRoot.BeginPasskeyRegistrationPayload.Options == nil {
 			break
@@ -1945,6 +1965,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EmailSyncTest.WebhookConfigured(childComplexity), true
+
+	case "FinishPasskeyConfirmationPayload.code":
+		if e.ComplexityRoot.FinishPasskeyConfirmationPayload.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyConfirmationPayload.Code(childComplexity), true
+	case "FinishPasskeyConfirmationPayload.expiresAt":
+		if e.ComplexityRoot.FinishPasskeyConfirmationPayload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyConfirmationPayload.ExpiresAt(childComplexity), true
 
 	case "FinishPasskeyRegistrationPayload.passkey":
 		if e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey == nil {
@@ -2582,6 +2615,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AddLicenseVariant(childComplexity, args["input"].(model.AddLicenseVariantInput)), true
+	case "Mutation.beginPasskeyConfirmation":
+		if e.ComplexityRoot.Mutation.BeginPasskeyConfirmation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginPasskeyConfirmation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeyConfirmation(childComplexity, args["input"].(model.BeginPasskeyConfirmationInput)), true
 	case "Mutation.beginPasskeyRegistration":
 		if e.ComplexityRoot.Mutation.BeginPasskeyRegistration == nil {
 			break
@@ -2846,6 +2890,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EditLicenseVariant(childComplexity, args["input"].(model.EditLicenseVariantInput)), true
+	case "Mutation.finishPasskeyConfirmation":
+		if e.ComplexityRoot.Mutation.FinishPasskeyConfirmation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyConfirmation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyConfirmation(childComplexity, args["input"].(model.FinishPasskeyConfirmationInput)), true
 	case "Mutation.finishPasskeyRegistration":
 		if e.ComplexityRoot.Mutation.FinishPasskeyRegistration == nil {
 			break
@@ -4778,6 +4833,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AppConnectionWhereInput", ec.unmarshalInputAppConnectionWhereInput),
 			graphql.NewInputUnmarshaler("ApplicationOrder", ec.unmarshalInputApplicationOrder),
 			graphql.NewInputUnmarshaler("ApplicationWhereInput", ec.unmarshalInputApplicationWhereInput),
+			graphql.NewInputUnmarshaler("BeginPasskeyConfirmationInput", ec.unmarshalInputBeginPasskeyConfirmationInput),
 			graphql.NewInputUnmarshaler("BeginPasskeyRegistrationInput", ec.unmarshalInputBeginPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("BeginTotpEnrolmentInput", ec.unmarshalInputBeginTotpEnrolmentInput),
 			graphql.NewInputUnmarshaler("CancelOwnershipTransferInput", ec.unmarshalInputCancelOwnershipTransferInput),
@@ -4799,6 +4855,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EditAppConnectionInput", ec.unmarshalInputEditAppConnectionInput),
 			graphql.NewInputUnmarshaler("EditApplicationInput", ec.unmarshalInputEditApplicationInput),
 			graphql.NewInputUnmarshaler("EditLicenseVariantInput", ec.unmarshalInputEditLicenseVariantInput),
+			graphql.NewInputUnmarshaler("FinishPasskeyConfirmationInput", ec.unmarshalInputFinishPasskeyConfirmationInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("GenerateLicenseCodesInput", ec.unmarshalInputGenerateLicenseCodesInput),
 			graphql.NewInputUnmarshaler("ImportAppUsersInput", ec.unmarshalInputImportAppUsersInput),
@@ -7669,6 +7726,19 @@ extend type Mutation {
   second_step_on (the authenticator app confirms).
   """
   sendConfirmationCode(input: SendConfirmationCodeInput!): SendConfirmationCodePayload!
+  """
+  Starts confirming one of those changes with one of the signed-in person's passkeys, in place
+  of the authenticator app's code or a mailed one (a passkey with its PIN or biometrics is both
+  steps): the WebAuthn PublicKeyCredentialRequestOptions as JSON, for
+  navigator.credentials.get (the person's passkeys, user verification required; the challenge
+  is single use, 5 minutes). Needs a recent sign-in; no_passkey without a passkey.
+  """
+  beginPasskeyConfirmation(input: BeginPasskeyConfirmationInput!): BeginPasskeyConfirmationPayload!
+  """
+  Finishes it with the authenticator's response (the PublicKeyCredential as JSON) and returns a
+  confirmation to give as ` + "`" + `code` + "`" + ` to one change (single use, 5 minutes).
+  """
+  finishPasskeyConfirmation(input: FinishPasskeyConfirmationInput!): FinishPasskeyConfirmationPayload!
 
   """
   Starts adding a passkey: the WebAuthn PublicKeyCredentialCreationOptions as JSON, for
@@ -7714,6 +7784,27 @@ input SendConfirmationCodeInput {
 type SendConfirmationCodePayload {
   "The address the code was mailed to."
   sentTo: String!
+  expiresAt: Time!
+}
+
+"Nothing to send: the signed-in person starts a confirmation."
+input BeginPasskeyConfirmationInput {
+  clientMutationId: String
+}
+
+type BeginPasskeyConfirmationPayload {
+  "PublicKeyCredentialRequestOptions as JSON."
+  options: String!
+}
+
+input FinishPasskeyConfirmationInput {
+  "The PublicKeyCredential as JSON."
+  credential: String!
+}
+
+type FinishPasskeyConfirmationPayload {
+  "The confirmation to give as ` + "`" + `code` + "`" + ` to one change."
+  code: String!
   expiresAt: Time!
 }
 
@@ -9140,6 +9231,14 @@ func (ec *executionContext) childFields_ApplicationEdge(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ApplicationEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginPasskeyConfirmationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "options":
+		return ec.fieldContext_BeginPasskeyConfirmationPayload_options(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginPasskeyConfirmationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_BeginPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "options":
@@ -9364,6 +9463,16 @@ func (ec *executionContext) childFields_EmailSyncTest(ctx context.Context, field
 		return ec.fieldContext_EmailSyncTest_events(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EmailSyncTest", field.Name)
+}
+
+func (ec *executionContext) childFields_FinishPasskeyConfirmationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_FinishPasskeyConfirmationPayload_code(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_FinishPasskeyConfirmationPayload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinishPasskeyConfirmationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_FinishPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10996,6 +11105,20 @@ func (ec *executionContext) field_Mutation_addLicenseVariant_args(ctx context.Co
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_beginPasskeyConfirmation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BeginPasskeyConfirmationInput, error) {
+			return ec.unmarshalNBeginPasskeyConfirmationInput2loginsignᚋgraphᚋmodelᚐBeginPasskeyConfirmationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_beginPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11372,6 +11495,20 @@ func (ec *executionContext) field_Mutation_editLicenseVariant_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.EditLicenseVariantInput, error) {
 			return ec.unmarshalNEditLicenseVariantInput2loginsignᚋgraphᚋmodelᚐEditLicenseVariantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeyConfirmation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishPasskeyConfirmationInput, error) {
+			return ec.unmarshalNFinishPasskeyConfirmationInput2loginsignᚋgraphᚋmodelᚐFinishPasskeyConfirmationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -15101,6 +15238,29 @@ func (ec *executionContext) fieldContext_ApplicationEdge_cursor(_ context.Contex
 	return graphql.NewScalarFieldContext("ApplicationEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _BeginPasskeyConfirmationPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.BeginPasskeyConfirmationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_BeginPasskeyConfirmationPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_BeginPasskeyConfirmationPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("BeginPasskeyConfirmationPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _BeginPasskeyRegistrationPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.BeginPasskeyRegistrationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16141,6 +16301,52 @@ func (ec *executionContext) _EmailSyncTest_events(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_EmailSyncTest_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EmailSyncTest", field, false, false, "String")
+}
+
+func (ec *executionContext) _FinishPasskeyConfirmationPayload_code(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyConfirmationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyConfirmationPayload_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyConfirmationPayload_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinishPasskeyConfirmationPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _FinishPasskeyConfirmationPayload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyConfirmationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyConfirmationPayload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyConfirmationPayload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FinishPasskeyConfirmationPayload", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FinishPasskeyRegistrationPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyRegistrationPayload) (ret graphql.Marshaler) {
@@ -19710,6 +19916,94 @@ func (ec *executionContext) fieldContext_Mutation_sendConfirmationCode(ctx conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_sendConfirmationCode_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginPasskeyConfirmation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeyConfirmation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginPasskeyConfirmation(ctx, fc.Args["input"].(model.BeginPasskeyConfirmationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BeginPasskeyConfirmationPayload) graphql.Marshaler {
+			return ec.marshalNBeginPasskeyConfirmationPayload2ᚖloginsignᚋgraphᚋmodelᚐBeginPasskeyConfirmationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeyConfirmation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginPasskeyConfirmationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginPasskeyConfirmation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyConfirmation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyConfirmation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyConfirmation(ctx, fc.Args["input"].(model.FinishPasskeyConfirmationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FinishPasskeyConfirmationPayload) graphql.Marshaler {
+			return ec.marshalNFinishPasskeyConfirmationPayload2ᚖloginsignᚋgraphᚋmodelᚐFinishPasskeyConfirmationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyConfirmation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinishPasskeyConfirmationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyConfirmation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -31024,6 +31318,48 @@ func UnmarshalApplicationWhereInput(ctx context.Context, raw any) (ent.Applicati
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBeginPasskeyConfirmationInput(ctx context.Context, obj any) (model.BeginPasskeyConfirmationInput, error) {
+	var it model.BeginPasskeyConfirmationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"clientMutationId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "clientMutationId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("clientMutationId"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ClientMutationID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBeginPasskeyConfirmationInput unmarshals raw into the BeginPasskeyConfirmationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBeginPasskeyConfirmationInput(ctx context.Context, raw any) (model.BeginPasskeyConfirmationInput, error) {
+	var out model.BeginPasskeyConfirmationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BeginPasskeyConfirmationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputBeginPasskeyRegistrationInput(ctx context.Context, obj any) (model.BeginPasskeyRegistrationInput, error) {
 	var it model.BeginPasskeyRegistrationInput
 	if obj == nil {
@@ -32425,6 +32761,48 @@ func (ec *executionContext) unmarshalInputEditLicenseVariantInput(ctx context.Co
 func UnmarshalEditLicenseVariantInput(ctx context.Context, raw any) (model.EditLicenseVariantInput, error) {
 	var out model.EditLicenseVariantInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "EditLicenseVariantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFinishPasskeyConfirmationInput(ctx context.Context, obj any) (model.FinishPasskeyConfirmationInput, error) {
+	var it model.FinishPasskeyConfirmationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"credential"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "credential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Credential = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishPasskeyConfirmationInput unmarshals raw into the FinishPasskeyConfirmationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishPasskeyConfirmationInput(ctx context.Context, raw any) (model.FinishPasskeyConfirmationInput, error) {
+	var out model.FinishPasskeyConfirmationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishPasskeyConfirmationInput", raw, &out)
 	return out, err
 }
 
@@ -41148,6 +41526,39 @@ func (ec *executionContext) _ApplicationEdge(ctx context.Context, sel ast.Select
 	return out
 }
 
+var beginPasskeyConfirmationPayloadImplementors = []string{"BeginPasskeyConfirmationPayload"}
+
+func (ec *executionContext) _BeginPasskeyConfirmationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BeginPasskeyConfirmationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, beginPasskeyConfirmationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("BeginPasskeyConfirmationPayload")
+		case "options":
+			out.Values[i] = ec._BeginPasskeyConfirmationPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var beginPasskeyRegistrationPayloadImplementors = []string{"BeginPasskeyRegistrationPayload"}
 
 func (ec *executionContext) _BeginPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.BeginPasskeyRegistrationPayload) graphql.Marshaler {
@@ -42006,6 +42417,44 @@ func (ec *executionContext) _EmailSyncTest(ctx context.Context, sel ast.Selectio
 			}
 		case "events":
 			out.Values[i] = ec._EmailSyncTest_events(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var finishPasskeyConfirmationPayloadImplementors = []string{"FinishPasskeyConfirmationPayload"}
+
+func (ec *executionContext) _FinishPasskeyConfirmationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinishPasskeyConfirmationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finishPasskeyConfirmationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinishPasskeyConfirmationPayload")
+		case "code":
+			out.Values[i] = ec._FinishPasskeyConfirmationPayload_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._FinishPasskeyConfirmationPayload_expiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -43385,6 +43834,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "sendConfirmationCode":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_sendConfirmationCode(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginPasskeyConfirmation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeyConfirmation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyConfirmation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyConfirmation(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -47217,6 +47680,19 @@ func (ec *executionContext) unmarshalNApplicationWhereInput2ᚖloginsignᚋent�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNBeginPasskeyConfirmationInput2loginsignᚋgraphᚋmodelᚐBeginPasskeyConfirmationInput(ctx context.Context, v any) (model.BeginPasskeyConfirmationInput, error) {
+	res, err := ec.unmarshalInputBeginPasskeyConfirmationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNBeginPasskeyConfirmationPayload2ᚖloginsignᚋgraphᚋmodelᚐBeginPasskeyConfirmationPayload(ctx context.Context, sel ast.SelectionSet, v *model.BeginPasskeyConfirmationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "BeginPasskeyConfirmationPayload!")
+		return graphql.Null
+	}
+	return ec._BeginPasskeyConfirmationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBeginPasskeyRegistrationInput2loginsignᚋgraphᚋmodelᚐBeginPasskeyRegistrationInput(ctx context.Context, v any) (model.BeginPasskeyRegistrationInput, error) {
 	res, err := ec.unmarshalInputBeginPasskeyRegistrationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -47553,6 +48029,19 @@ func (ec *executionContext) marshalNEmailSyncTest2ᚖloginsignᚋgraphᚋmodel�
 		return graphql.Null
 	}
 	return ec._EmailSyncTest(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFinishPasskeyConfirmationInput2loginsignᚋgraphᚋmodelᚐFinishPasskeyConfirmationInput(ctx context.Context, v any) (model.FinishPasskeyConfirmationInput, error) {
+	res, err := ec.unmarshalInputFinishPasskeyConfirmationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinishPasskeyConfirmationPayload2ᚖloginsignᚋgraphᚋmodelᚐFinishPasskeyConfirmationPayload(ctx context.Context, sel ast.SelectionSet, v *model.FinishPasskeyConfirmationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FinishPasskeyConfirmationPayload!")
+		return graphql.Null
+	}
+	return ec._FinishPasskeyConfirmationPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNFinishPasskeyRegistrationInput2loginsignᚋgraphᚋmodelᚐFinishPasskeyRegistrationInput(ctx context.Context, v any) (model.FinishPasskeyRegistrationInput, error) {

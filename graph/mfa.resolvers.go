@@ -68,6 +68,24 @@ func (r *mutationResolver) SendConfirmationCode(ctx context.Context, input model
 	return &model.SendConfirmationCodePayload{SentTo: to, ExpiresAt: expires}, nil
 }
 
+// BeginPasskeyConfirmation is the resolver for the beginPasskeyConfirmation field.
+func (r *mutationResolver) BeginPasskeyConfirmation(ctx context.Context, input model.BeginPasskeyConfirmationInput) (*model.BeginPasskeyConfirmationPayload, error) {
+	options, err := r.WebAuthn.BeginConfirmation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &model.BeginPasskeyConfirmationPayload{Options: options}, nil
+}
+
+// FinishPasskeyConfirmation is the resolver for the finishPasskeyConfirmation field.
+func (r *mutationResolver) FinishPasskeyConfirmation(ctx context.Context, input model.FinishPasskeyConfirmationInput) (*model.FinishPasskeyConfirmationPayload, error) {
+	code, expires, err := r.WebAuthn.FinishConfirmation(ctx, input.Credential)
+	if err != nil {
+		return nil, err
+	}
+	return &model.FinishPasskeyConfirmationPayload{Code: code, ExpiresAt: expires}, nil
+}
+
 // BeginPasskeyRegistration is the resolver for the beginPasskeyRegistration field.
 func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context, input model.BeginPasskeyRegistrationInput) (*model.BeginPasskeyRegistrationPayload, error) {
 	options, err := r.WebAuthn.BeginRegistration(ctx)

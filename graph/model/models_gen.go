@@ -83,6 +83,16 @@ type AddLicenseVariantPayload struct {
 	Variant *ent.LicenseVariant `json:"variant"`
 }
 
+// Nothing to send: the signed-in person starts a confirmation.
+type BeginPasskeyConfirmationInput struct {
+	ClientMutationID *string `json:"clientMutationId,omitempty"`
+}
+
+type BeginPasskeyConfirmationPayload struct {
+	// PublicKeyCredentialRequestOptions as JSON.
+	Options string `json:"options"`
+}
+
 // Nothing to send: the signed-in person starts a registration.
 type BeginPasskeyRegistrationInput struct {
 	ClientMutationID *string `json:"clientMutationId,omitempty"`
@@ -319,6 +329,17 @@ type EmailSyncTest struct {
 	Endpoint          string   `json:"endpoint"`
 	WebhookConfigured bool     `json:"webhookConfigured"`
 	Events            []string `json:"events"`
+}
+
+type FinishPasskeyConfirmationInput struct {
+	// The PublicKeyCredential as JSON.
+	Credential string `json:"credential"`
+}
+
+type FinishPasskeyConfirmationPayload struct {
+	// The confirmation to give as `code` to one change.
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expiresAt"`
 }
 
 type FinishPasskeyRegistrationInput struct {

@@ -136,9 +136,10 @@ func (s *Service) signInAddress(ctx context.Context, userID, primary string) (st
 // address. It needs a sign-in of the last auth.RecentSignIn (checked first: an older session
 // spends no tries) and then the person's second step: with two-step verification on, a
 // current TOTP or recovery code (Reverify); with it off, a code SendChangeCode mailed, spent by
-// this check. Tries are counted under AccountAttempts. No code at all answers Invalid,
-// reason second_step_required with two-step verification on and confirmation_code_required
-// with it off, and spends no try: the dashboard then asks for the code.
+// this check; either way, a confirmation IssuePasskeyConfirmation gave after an assertion of
+// one of the person's passkeys, also spent. Tries are counted under AccountAttempts. No code
+// at all answers Invalid, reason second_step_required with two-step verification on and
+// confirmation_code_required with it off, and spends no try: the dashboard then asks for it.
 func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
@@ -147,6 +148,13 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 	on, err := s.Enabled(ctx, uid)
 	if err != nil {
 		return "", err
+	}
+	if IsPasskeyConfirmation(code) {
+		// Both steps in one, as at sign-in: it stands for the app's code and the mailed one.
+		if err := s.Limiter.Take(ctx, s.AccountAttempts, uid); err != nil {
+			return "", err
+		}
+		return uid, s.spendCode(ctx, uid, strings.TrimSpace(code))
 	}
 	if on {
 		if strings.TrimSpace(code) == "" {
@@ -168,16 +176,51 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 	if len(code) != changeCodeDigits || !digitsOnly(code) {
 		return "", errWrongCode()
 	}
+	return uid, s.spendCode(ctx, uid, code)
+}
+
+// spendCode takes code, a live code of uid that SendChangeCode mailed or
+// IssuePasskeyConfirmation gave, once: a wrong, spent or expired one is the same Invalid.
+func (s *Service) spendCode(ctx context.Context, uid, code string) error {
 	expires, err := s.KV.GetDel(ctx, changeCodeKey(uid, code)).Int64()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return "", errWrongCode()
+		return errWrongCode()
 	case err != nil:
-		return "", fmt.Errorf("reading a confirmation code: %w", err)
+		return fmt.Errorf("reading a confirmation code: %w", err)
 	case !s.Now().Before(time.Unix(expires, 0)):
-		return "", errWrongCode()
+		return errWrongCode()
 	}
-	return uid, nil
+	return nil
+}
+
+// PasskeyConfirmationTTL is how long a confirmation of IssuePasskeyConfirmation works: the
+// change it is for follows at once.
+const PasskeyConfirmationTTL = 5 * time.Minute
+
+// passkeyConfirmationPrefix starts a confirmation of IssuePasskeyConfirmation.
+const passkeyConfirmationPrefix = "lspc_"
+
+// IsPasskeyConfirmation reports whether code is a confirmation IssuePasskeyConfirmation gave
+// (by its form; ConfirmChange checks that it is live).
+func IsPasskeyConfirmation(code string) bool {
+	return strings.HasPrefix(strings.TrimSpace(code), passkeyConfirmationPrefix)
+}
+
+// IssuePasskeyConfirmation gives userID, who has just proved themselves to
+// passkey.Service.FinishConfirmation with one of their passkeys and its user verification
+// (PIN or biometrics), a confirmation to send as the code of one change (ConfirmChange):
+// single use, PasskeyConfirmationTTL. A passkey signs in as both steps, so it confirms as the
+// code of the authenticator app and the mailed code do, with two-step verification on or
+// off; a person with a passkey at hand need not wait for a mail. 256 random bits: ConfirmChange
+// still counts the tries.
+func (s *Service) IssuePasskeyConfirmation(ctx context.Context, userID string) (string, time.Time, error) {
+	code := ids.Secret(passkeyConfirmationPrefix)
+	expires := s.Now().Add(PasskeyConfirmationTTL)
+	if err := s.KV.Set(ctx, changeCodeKey(userID, code), expires.Unix(), PasskeyConfirmationTTL).Err(); err != nil {
+		return "", time.Time{}, fmt.Errorf("storing a passkey confirmation: %w", err)
+	}
+	return code, expires, nil
 }
 
 // requireSignInWithApp refuses the codes of an authenticator app set up after the sign-in of

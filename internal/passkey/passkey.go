@@ -523,31 +523,135 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 	if err != nil || stored == nil {
 		return "", nil, refused
 	}
-	// User verification of this very assertion: the library checks it only because the stored
-	// challenge says "required", and cred.Flags.UserVerified is the stored credential's latched
-	// flag (credential sets it), not this ceremony's.
-	if cred.Authenticator.CloneWarning || !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		return "", nil, refused
-	}
-	// The clone check compared against the counter read above; sign-ins racing with a cloned
-	// authenticator all pass it. Only the one whose read is still current stores its counter;
-	// the others are refused like a clone. Synced passkeys always report 0 and stay at 0, so
-	// theirs all match.
-	now := s.Now()
-	n, err := s.DB.Passkey.Update().Where(entpasskey.ID(stored.ID), entpasskey.SignCount(stored.SignCount)).
-		SetSignCount(cred.Authenticator.SignCount).SetBackupState(cred.Flags.BackupState).
-		SetLastUsedAt(now).SetUpdatedAt(now).Save(ctx)
-	if err != nil {
-		return "", nil, fmt.Errorf("recording passkey use: %w", err)
-	}
-	if n == 0 {
-		return "", nil, refused
+	if err := s.recordUse(ctx, stored, cred, parsed, refused); err != nil {
+		return "", nil, err
 	}
 	kind := mfa.AMRHwk
 	if stored.BackupEligible {
 		kind = mfa.AMRSwk
 	}
 	return stored.UserID, []string{kind, mfa.AMRMFA}, nil
+}
+
+// recordUse finishes checking an assertion the library verified against stored (the row it
+// read) and records the passkey's use; a clone or an assertion without user verification
+// answers refused.
+func (s *Service) recordUse(ctx context.Context, stored *ent.Passkey, cred *webauthn.Credential,
+	parsed *protocol.ParsedCredentialAssertionData, refused error) error {
+	// User verification of this very assertion: the library checks it only because the stored
+	// challenge says "required", and cred.Flags.UserVerified is the stored credential's latched
+	// flag (credential sets it), not this ceremony's.
+	if cred.Authenticator.CloneWarning || !parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
+		return refused
+	}
+	// The clone check compared against the counter read above; assertions racing with a
+	// cloned authenticator all pass it. Only the one whose read is still current stores its
+	// counter; the others are refused like a clone. Synced passkeys always report 0 and stay
+	// at 0, so theirs all match.
+	now := s.Now()
+	n, err := s.DB.Passkey.Update().Where(entpasskey.ID(stored.ID), entpasskey.SignCount(stored.SignCount)).
+		SetSignCount(cred.Authenticator.SignCount).SetBackupState(cred.Flags.BackupState).
+		SetLastUsedAt(now).SetUpdatedAt(now).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("recording passkey use: %w", err)
+	}
+	if n == 0 {
+		return refused
+	}
+	return nil
+}
+
+func confirmKey(uid string) string { return "pkconfirm:" + uid }
+
+// BeginConfirmation starts confirming a change with one of the signed-in person's passkeys
+// (mfa.Service.ConfirmChange asks one of: the app's code, a mailed code, or this) and returns
+// the PublicKeyCredentialRequestOptions (JSON) for navigator.credentials.get: their passkeys
+// only, user verification required, the challenge single use for 5 minutes (a new one
+// replaces it). Needs a recent sign-in; a person without a passkey gets NotFound no_passkey.
+func (s *Service) BeginConfirmation(ctx context.Context) (string, error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", err
+	}
+	if err := s.available(); err != nil {
+		return "", err
+	}
+	p, _, err := s.person(ctx, uid)
+	if err != nil {
+		return "", err
+	}
+	if len(p.creds) == 0 {
+		return "", apperr.WithReason(apperr.NotFound, "no_passkey", "you have no passkey: ask for a code by mail instead")
+	}
+	opts, sess, err := s.WA.BeginLogin(p, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return "", fmt.Errorf("starting a passkey confirmation: %w", err)
+	}
+	b, _ := json.Marshal(sess)
+	if err := s.KV.Set(ctx, confirmKey(uid), b, challengeTTL).Err(); err != nil {
+		return "", fmt.Errorf("storing passkey challenge: %w", err)
+	}
+	out, _ := json.Marshal(opts)
+	return string(out), nil
+}
+
+// FinishConfirmation verifies the assertion (the PublicKeyCredential as JSON) that answers the
+// signed-in person's BeginConfirmation (its challenge spent by this call, whatever the
+// outcome) with one of their own passkeys and its user verification, and returns a
+// confirmation for one change (mfa.Service.IssuePasskeyConfirmation) and when it expires. The
+// passkey of another account, one that does not verify, a clone or no user verification
+// answers Unauthorized; a spent or expired challenge Gone.
+func (s *Service) FinishConfirmation(ctx context.Context, response string) (string, time.Time, error) {
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.available(); err != nil {
+		return "", time.Time{}, err
+	}
+	if s.MFA == nil {
+		return "", time.Time{}, errors.New("passkeys: no second-step service gives confirmations")
+	}
+	if len(response) > MaxResponse {
+		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is too large")
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(response))
+	if err != nil {
+		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is malformed")
+	}
+	b, err := s.KV.GetDel(ctx, confirmKey(uid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return "", time.Time{}, apperr.New(apperr.Gone, "confirming with your passkey took too long; try again")
+	}
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	var sess webauthn.SessionData
+	if err := json.Unmarshal(b, &sess); err != nil {
+		return "", time.Time{}, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	refused := apperr.New(apperr.Unauthorized, "this passkey could not confirm it is you")
+	p, keys, err := s.person(ctx, uid)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var stored *ent.Passkey
+	for _, k := range keys {
+		if bytes.Equal(k.CredentialID, parsed.RawID) {
+			stored = k
+		}
+	}
+	if stored == nil {
+		return "", time.Time{}, refused
+	}
+	cred, err := s.WA.ValidateLogin(p, sess, parsed)
+	if err != nil {
+		return "", time.Time{}, refused
+	}
+	if err := s.recordUse(ctx, stored, cred, parsed, refused); err != nil {
+		return "", time.Time{}, err
+	}
+	return s.MFA.IssuePasskeyConfirmation(ctx, uid)
 }
 
 func checkName(name string) (string, error) {
