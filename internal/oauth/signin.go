@@ -160,7 +160,7 @@ const MagicLinkPath = "/login/magic"
 // enumerated: without one, the link creates it. StartSignIn does the same and also returns a
 // waiting sign-in for the "check your email" page.
 func (s *Service) SendMagicLink(ctx context.Context, email, ip string) error {
-	email, err := identity.NormalizeEmail(email)
+	email, err := s.signInAddress(email)
 	if err != nil {
 		return err
 	}
@@ -169,6 +169,21 @@ func (s *Service) SendMagicLink(ctx context.Context, email, ip string) error {
 	}
 	_, err = s.mailLink(ctx, email, "", "", "", "")
 	return err
+}
+
+// signInAddress is email as a sign-in mails it, normalised. An address on the relay domain
+// is refused (relay_address), whoever has it: its link would be forwarded to the person behind
+// it, whose click would make the alias the primary address of a new account, whose own mail
+// the relay then drops as a loop.
+func (s *Service) signInAddress(email string) (string, error) {
+	email, err := identity.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	if err := identity.NotRelayAddress(email, s.Identity.RelayDomain); err != nil {
+		return "", err
+	}
+	return email, nil
 }
 
 // loginLimits counts one sign-in mail to email asked for from ip by browser (the raw value of

@@ -15,7 +15,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"loginsign/internal/apperr"
-	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/ratelimit"
@@ -131,7 +130,7 @@ func codeHash(waiting, code string) string { return ids.Hash(waiting + ":" + cod
 // answer whether or not an account exists) and returns the id of the waiting sign-in that
 // browser (the raw value of its cookie) keeps.
 func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser, agent string) (string, error) {
-	email, err := identity.NormalizeEmail(email)
+	email, err := s.signInAddress(email)
 	if err != nil {
 		return "", err
 	}
