@@ -119,6 +119,25 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.checkLabels(t, "dashboard")
 	})
 
+	t.Run("an address is added with the passkey in place of a mailed code", func(t *testing.T) {
+		tb.open(t, ls.URL+"/dashboard", "#add-email-form")
+		tb.waitFor(t, `!document.querySelector('[aria-busy=true]') && !document.querySelector('#address-code-passkey').hidden`)
+		sent := len(ls.Mail.Messages())
+		tb.do(t, chromedp.Click(`#address-code-passkey`))
+		tb.waitFor(t, `document.body.textContent.includes("Confirmed with your passkey") && document.querySelector('#address-code').value.startsWith("lspc_")`)
+		tb.do(t, chromedp.SendKeys(`#add-email`, "ann.passkey@example.com"), chromedp.Click(`#add-email-form button[type=submit]`))
+		tb.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.passkey@example.com")`)
+		if n := ls.db.UserEmail.Query().Where(useremail.Email("ann.passkey@example.com")).CountX(ctx); n != 1 {
+			t.Fatalf("%d rows of the address confirmed with the passkey, want 1", n)
+		}
+		for _, m := range ls.Mail.Messages()[sent:] {
+			if m.Subject == "Your LoginSign confirmation code" {
+				t.Errorf("a confirmation code was mailed though the passkey confirmed the change")
+			}
+		}
+		tb.checkLabels(t, "dashboard")
+	})
+
 	t.Run("turn on two-step verification on the dashboard", func(t *testing.T) {
 		tb.open(t, ls.URL+"/dashboard", "#totp-begin")
 		tb.do(t, chromedp.Click(`#totp-begin`), chromedp.WaitVisible(`#totp-qr`))

@@ -317,7 +317,9 @@
   // (mfa.Service.ConfirmChange): with two-step verification on, a code of the authenticator
   // app or a recovery code (label on); with it off, a code mailed to the person, which the
   // field's button asks for (sendConfirmationCode; label off). setOn switches between the two;
-  // value is the code typed, or null.
+  // value is the code typed, or null. A person with a passkey (the "ls:passkeys" event says how
+  // many) may instead confirm with it: its button fills the field with the confirmation
+  // finishPasskeyConfirmation gives.
   function secondStepField(id, on, off) {
     var input = h("input", { id: id, name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
       maxlength: "64", spellcheck: "false" });
@@ -330,8 +332,21 @@
         return d.sendConfirmationCode.sentTo;
       }, function (to) { return t("ls.code_sent", { email: to }); });
     });
+    var passkey = h("button", { type: "button", class: "small", id: id + "-passkey", hidden: true }, t("ls.use_passkey"));
+    passkey.addEventListener("click", function () {
+      busy(passkey, async function () {
+        var b = await gql("mutation BeginPasskeyConfirmation { beginPasskeyConfirmation(input: {}) { options } }");
+        var cred = await navigator.credentials.get({ publicKey: window.LSPasskey.requestOptions(b.beginPasskeyConfirmation.options) });
+        var d = await gql("mutation FinishPasskeyConfirmation($credential: String!) { finishPasskeyConfirmation(input: {credential: $credential}) { code } }",
+          { credential: window.LSPasskey.credentialJSON(cred) });
+        input.value = d.finishPasskeyConfirmation.code;
+      }, t("ls.passkey_confirmed"));
+    });
+    document.addEventListener("ls:passkeys", function (ev) {
+      passkey.hidden = !(ev.detail > 0 && window.LSPasskey && window.LSPasskey.supported);
+    });
     return {
-      field: h("div", { class: "field second-step" }, label, h("div", { class: "row" }, input, send)), input: input,
+      field: h("div", { class: "field second-step" }, label, h("div", { class: "row" }, input, send, passkey)), input: input,
       setOn: function (twoStep) { label.textContent = twoStep ? on : off; send.hidden = twoStep; },
       value: function () { return input.value.trim() || null; }
     };

@@ -21,6 +21,8 @@
     var data;
     try { data = await gql(Q.passkeys); } catch (e) { failed("passkeys", e); return; }
     var list = data.viewer.passkeys;
+    // The code fields (LS.secondStepField) offer to confirm with a passkey when there is one.
+    document.dispatchEvent(new CustomEvent("ls:passkeys", { detail: list.length }));
     if (!list.length) { fill("passkeys", h("p", { class: "empty" }, t("security.no_passkeys"))); return; }
     fill("passkeys", h("ul", { class: "list" }, list.map(function (k) {
       return h("li", { "data-passkey": k.id }, h("div", { class: "grow" },
