@@ -80,7 +80,7 @@ func (s *Service) checkIDTokenHint(ctx context.Context, req *AuthorizeRequest, a
 	if req.IDTokenHint == "" {
 		return nil
 	}
-	sub, aud, err := s.verifyIDTokenHint(ctx, req.IDTokenHint)
+	sub, aud, _, err := s.verifyIDTokenHint(ctx, req.IDTokenHint)
 	if err != nil {
 		return AsError(err)
 	}

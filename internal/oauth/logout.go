@@ -38,6 +38,8 @@ type LogoutRequest struct {
 	Application *ent.Application
 	// HintConnectionID is the sub of a valid id_token_hint (a connection id), else "".
 	HintConnectionID string
+	// HintIssuedAt is the iat of a valid id_token_hint (zero without one).
+	HintIssuedAt time.Time
 	// RedirectURI is where to send the person afterwards: the registered
 	// post_logout_redirect_uri with state appended; "" to show LoginSign's signed-out page.
 	RedirectURI string
@@ -83,10 +85,11 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 	}
 	clientID := vals["client_id"]
 	if hint := vals["id_token_hint"]; hint != "" {
-		sub, aud, err := s.verifyIDTokenHint(ctx, hint)
+		sub, aud, iat, err := s.verifyIDTokenHint(ctx, hint)
 		if err != nil {
 			return nil, err
 		}
+		out.HintIssuedAt = iat
 		if clientID != "" && clientID != aud {
 			return nil, ErrInvalidRequest.WithDescription("client_id does not match the audience of id_token_hint").Shown()
 		}
@@ -131,31 +134,34 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 // verifyIDTokenHint checks that hint is an id_token LoginSign signed (any published key, ES256
 // or RS256, typ JWT) for this issuer, and returns its sub and its (single) audience. Expiry is not
 // checked (RP-Initiated Logout §2: the OP need not be concerned if it has expired).
-func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud string, err error) {
+func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud string, iat time.Time, err error) {
 	bad := ErrInvalidRequest.WithDescription("id_token_hint is not an id_token issued by LoginSign").Shown()
 	tok, perr := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if perr != nil || len(tok.Headers) != 1 {
-		return "", "", bad
+		return "", "", time.Time{}, bad
 	}
 	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
-		return "", "", bad // a logout token (typ logout+jwt) is signed by the same keys
+		return "", "", time.Time{}, bad // a logout token (typ logout+jwt) is signed by the same keys
 	}
 	set, kerr := s.Keys.JWKS(ctx)
 	if kerr != nil {
-		return "", "", serverError(kerr)
+		return "", "", time.Time{}, serverError(kerr)
 	}
 	keys := set.Key(tok.Headers[0].KeyID)
 	if len(keys) != 1 || keys[0].Algorithm != tok.Headers[0].Algorithm {
-		return "", "", bad
+		return "", "", time.Time{}, bad
 	}
 	var c jwt.Claims
 	if err := tok.Claims(keys[0].Key, &c); err != nil {
-		return "", "", bad
+		return "", "", time.Time{}, bad
 	}
 	if c.Issuer != s.Config.Issuer || c.Subject == "" || len(c.Audience) != 1 {
-		return "", "", bad
+		return "", "", time.Time{}, bad
 	}
-	return c.Subject, c.Audience[0], nil
+	if c.IssuedAt != nil {
+		iat = c.IssuedAt.Time()
+	}
+	return c.Subject, c.Audience[0], iat, nil
 }
 
 // EndSession signs the person of session out of LoginSign: it queues a back-channel logout
@@ -301,8 +307,14 @@ func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, s
 }
 
 // LogoutNeedsConfirmation reports whether the signed-in person must confirm the sign-out
-// (RP-Initiated Logout §2: the OP SHOULD ask): unless the request's id_token_hint names one of
-// the person's own connections, since anyone can send someone to the end-session endpoint.
+// (RP-Initiated Logout §2: the OP SHOULD ask, and MUST when there is no id_token_hint or it
+// does not belong to the current session and person): unless the request's id_token_hint names
+// one of the person's own connections and was issued during this session. Anyone can send
+// someone to the end-session endpoint, and an id_token of an earlier session (even expired:
+// any application the person ever signed in to keeps one) would otherwise sign the person out
+// of LoginSign, and end the tokens other applications got from this session, without a word.
+// LoginSign's id_tokens carry no sid: one issued during the session is one whose iat is not
+// before the session's start (to the second).
 func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutRequest, session auth.Session) (bool, error) {
 	if req.HintConnectionID == "" {
 		return true, nil
@@ -314,7 +326,14 @@ func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutReques
 	if err != nil {
 		return false, serverError(err)
 	}
-	return conn.UserID != session.UserID, nil
+	if conn.UserID != session.UserID {
+		return true, nil
+	}
+	started, err := s.Identity.Sessions.CreatedAt(ctx, session.ID)
+	if err != nil {
+		return false, serverError(err)
+	}
+	return started.IsZero() || req.HintIssuedAt.Before(started.Truncate(time.Second)), nil
 }
 
 // logoutClaims are a logout token's claims (Back-Channel Logout §2.4): sub is the connection
