@@ -110,19 +110,29 @@ func opaqueSMIME(h textproto.Header, mediaType string, params map[string]string)
 	if mediaType == "application/pkcs7-mime" || mediaType == "application/x-pkcs7-mime" {
 		return true
 	}
-	names := []string{params["name"]}
-	if _, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
-		names = append(names, disposition["filename"])
-	}
-	for _, n := range names {
-		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
-			n = decoded
-		}
-		if strings.HasSuffix(strings.ToLower(strings.TrimSpace(n)), ".p7m") {
+	for _, n := range partNames(h, params) {
+		if strings.HasSuffix(n, ".p7m") {
 			return true
 		}
 	}
 	return false
+}
+
+// partNames are the names a part gives itself (its Content-Type name and its
+// Content-Disposition filename), decoded, trimmed and in lower case, for the checks that go by
+// a file's extension as mail clients do.
+func partNames(h textproto.Header, params map[string]string) []string {
+	names := []string{params["name"]}
+	if _, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
+		names = append(names, disposition["filename"])
+	}
+	for i, n := range names {
+		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
+			n = decoded
+		}
+		names[i] = strings.ToLower(strings.TrimSpace(n))
+	}
+	return names
 }
 
 // contactCard reports whether a part is a contact card (vCard, RFC 6350), by its media type
@@ -134,15 +144,8 @@ func contactCard(h textproto.Header, mediaType string, params map[string]string)
 	case "text/vcard", "text/x-vcard", "text/directory", "application/vcard", "application/x-vcard":
 		return true
 	}
-	names := []string{params["name"]}
-	if _, disposition, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil {
-		names = append(names, disposition["filename"])
-	}
-	for _, n := range names {
-		if decoded, err := scanDecoder.DecodeHeader(n); err == nil {
-			n = decoded
-		}
-		if n = strings.ToLower(strings.TrimSpace(n)); strings.HasSuffix(n, ".vcf") || strings.HasSuffix(n, ".vcard") {
+	for _, n := range partNames(h, params) {
+		if strings.HasSuffix(n, ".vcf") || strings.HasSuffix(n, ".vcard") {
 			return true
 		}
 	}
