@@ -581,7 +581,7 @@ func (s *Service) BeginConfirmation(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if len(p.creds) == 0 {
-		return "", apperr.WithReason(apperr.NotFound, "no_passkey", "you have no passkey: ask for a code by mail instead")
+		return "", apperr.WithReason(apperr.NotFound, "no_passkey", "you have no passkey: confirm with a code instead")
 	}
 	opts, sess, err := s.WA.BeginLogin(p, webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
