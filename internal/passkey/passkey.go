@@ -615,10 +615,6 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 	if len(response) > MaxResponse {
 		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is too large")
 	}
-	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(response))
-	if err != nil {
-		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is malformed")
-	}
 	b, err := s.KV.GetDel(ctx, confirmKey(uid)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return "", time.Time{}, apperr.New(apperr.Gone, "confirming with your passkey took too long; try again")
@@ -629,6 +625,10 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 	var sess webauthn.SessionData
 	if err := json.Unmarshal(b, &sess); err != nil {
 		return "", time.Time{}, fmt.Errorf("reading passkey challenge: %w", err)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes([]byte(response))
+	if err != nil {
+		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is malformed")
 	}
 	refused := apperr.New(apperr.Unauthorized, "this passkey could not confirm it is you")
 	p, keys, err := s.person(ctx, uid)
