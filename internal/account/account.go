@@ -375,9 +375,9 @@ func verifyKey(token string) string { return "emailverify:" + ids.Hash(token) }
 
 // AddAlternativeEmail links addr to the signed-in person as a pending alternative address and
 // mails it a single-use verification link (valid 24 h); an address on the relay domain is
-// Invalid (identity.NotRelayAddress). Adding a pending address again sends
-// a new link. Whether another account uses the address is checked when it is verified, so this
-// call does not reveal who has an account. RateLimited past 5 mails per person and hour or
+// Invalid (identity.NotRelayAddress). Adding a pending address again sends a new link. Whether
+// another account uses the address is checked when it is verified, so this call does not
+// reveal who has an account. RateLimited past 5 mails per person and hour or
 // identity.AddressConfirmMails to addr's mailbox (additions only: applications' proposals to it
 // have their own budget); then nothing is stored and nothing mailed. A verified address signs
 // in to the account, so the person passes reverify with code first (after the checks of addr,

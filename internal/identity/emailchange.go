@@ -136,10 +136,11 @@ type EmailChangeRequester struct {
 // pending one), mails the confirmation link to newEmail and the cancel link to the current
 // primary, and answers pending=true. Whether newEmail belongs to another account is not looked
 // at here: the answer must not tell the requester, and the person learns it when confirming.
-// Invalid for a malformed address or one on the relay domain (NotRelayAddress). RateLimited past 5 requests per account and hour, 100 per
-// application and hour, or ProposalConfirmMails to newEmail's mailbox; the last answers exactly
-// as the per-account limit does, and counts applications' proposals alone (not the person's
-// own additions of the address), so the requester cannot tell that a person added it.
+// Invalid for a malformed address or one on the relay domain (NotRelayAddress). RateLimited
+// past 5 requests per account and hour, 100 per application and hour, or ProposalConfirmMails
+// to newEmail's mailbox; the last answers exactly as the per-account limit does, and counts
+// applications' proposals alone (not the person's own additions of the address), so the
+// requester cannot tell that a person added it.
 func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {
