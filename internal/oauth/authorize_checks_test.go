@@ -5,7 +5,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
@@ -14,8 +16,9 @@ import (
 )
 
 // An id_token_hint signs the person out without asking only when it names one of their own
-// connections: anyone can send a signed-in person to the end-session endpoint, with the
-// id_token of another person's connection to the same application.
+// connections and was issued during their session: anyone can send a signed-in person to the
+// end-session endpoint, with the id_token of another person's connection to the same
+// application, or an id_token of an earlier session of theirs that an application kept.
 func TestALogoutHintNamingAnotherPersonsConnectionStillAsks(t *testing.T) {
 	t.Parallel()
 	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
@@ -29,19 +32,38 @@ func TestALogoutHintNamingAnotherPersonsConnectionStillAsks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		session := func(u *ent.User) auth.Session {
+			raw, err := e.svc.Identity.Sessions.Create(ctx, u.ID, "Firefox", "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := e.svc.Identity.Sessions.Lookup(ctx, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		mine, theirs := session(owner), session(visitor)
+		started, err := e.svc.Identity.Sessions.CreatedAt(ctx, mine.ID)
+		if err != nil || started.IsZero() {
+			t.Fatalf("the session's start: %v %v", started, err)
+		}
 		for _, c := range []struct {
 			name    string
 			hint    string
-			session string
+			issued  time.Time
+			session auth.Session
 			ask     bool
 		}{
-			{"the hint is the person's own", connID, owner.ID, false},
-			{"the hint is another person's", connID, visitor.ID, true},
-			{"the hint names no connection", "conn_unknown", owner.ID, true},
-			{"no hint", "", owner.ID, true},
+			{"the hint is the person's own, of this session", connID, started.Add(time.Second), mine, false},
+			{"the hint is the person's own, of an earlier session", connID, started.Add(-time.Second), mine, true},
+			{"the hint is another person's", connID, started.Add(time.Second), theirs, true},
+			{"the hint names no connection", "conn_unknown", started.Add(time.Second), mine, true},
+			{"no hint", "", time.Time{}, mine, true},
+			{"a session that ended", connID, started.Add(time.Second), auth.Session{UserID: owner.ID, ID: "gone"}, true},
 		} {
-			req := &oauth.LogoutRequest{Application: app, HintConnectionID: c.hint}
-			ask, err := e.svc.LogoutNeedsConfirmation(ctx, req, auth.Session{UserID: c.session})
+			req := &oauth.LogoutRequest{Application: app, HintConnectionID: c.hint, HintIssuedAt: c.issued}
+			ask, err := e.svc.LogoutNeedsConfirmation(ctx, req, c.session)
 			if err != nil || ask != c.ask {
 				t.Errorf("%s: asks %v, %v; want %v", c.name, ask, err, c.ask)
 			}
