@@ -116,8 +116,10 @@ func TestAPasskeyConfirmationIsThePersonsOwnOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := e.s.FinishConfirmation(bobCtx, device.Login(t, options, origin, 1)); !apperr.Is(err, apperr.Unauthorized) {
-			t.Errorf("another account's passkey: %v, want Unauthorized", err)
+		// Refused with a reason of its own: the dashboard sends a plain "unauthorized" to the
+		// login page, and Bob is signed in.
+		if _, _, err := e.s.FinishConfirmation(bobCtx, device.Login(t, options, origin, 1)); !apperr.Is(err, apperr.Unauthorized) || apperr.As(err).Name() != "passkey_refused" {
+			t.Errorf("another account's passkey: %v, want Unauthorized passkey_refused", err)
 		}
 
 		options, err = e.s.BeginConfirmation(e.ctx)

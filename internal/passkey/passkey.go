@@ -630,7 +630,9 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 	if err != nil {
 		return "", time.Time{}, apperr.New(apperr.Invalid, "the passkey response is malformed")
 	}
-	refused := apperr.New(apperr.Unauthorized, "this passkey could not confirm it is you")
+	// A reason of its own: the dashboard sends a plain "unauthorized" to the login page, and
+	// the person is signed in; they may try another passkey or a code.
+	refused := apperr.WithReason(apperr.Unauthorized, "passkey_refused", "this passkey could not confirm it is you")
 	p, keys, err := s.person(ctx, uid)
 	if err != nil {
 		return "", time.Time{}, err
