@@ -145,16 +145,20 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 	if err != nil {
 		return "", err
 	}
-	on, err := s.Enabled(ctx, uid)
-	if err != nil {
-		return "", err
-	}
 	if IsPasskeyConfirmation(code) {
-		// Both steps in one, as at sign-in: it stands for the app's code and the mailed one.
+		// Both steps in one, as at sign-in: it stands for the app's code and the mailed one,
+		// whether or not two-step verification is on.
 		if err := s.Limiter.Take(ctx, s.AccountAttempts, uid); err != nil {
 			return "", err
 		}
-		return uid, s.spendCode(ctx, uid, strings.TrimSpace(code))
+		if err := s.spendCode(ctx, uid, strings.TrimSpace(code)); err != nil {
+			return "", err
+		}
+		return uid, nil
+	}
+	on, err := s.Enabled(ctx, uid)
+	if err != nil {
+		return "", err
 	}
 	if on {
 		if strings.TrimSpace(code) == "" {
@@ -176,7 +180,10 @@ func (s *Service) ConfirmChange(ctx context.Context, code string) (string, error
 	if len(code) != changeCodeDigits || !digitsOnly(code) {
 		return "", errWrongCode()
 	}
-	return uid, s.spendCode(ctx, uid, code)
+	if err := s.spendCode(ctx, uid, code); err != nil {
+		return "", err
+	}
+	return uid, nil
 }
 
 // spendCode takes code, a live code of uid that SendChangeCode mailed or
