@@ -29,6 +29,23 @@ func (e *twoStepEnv) mailedIn(t *testing.T, ctx context.Context) string {
 	return m[1] + m[2]
 }
 
+// personWithPasskey makes another person, signed in recently in a session of their own
+// (sessionID), with a passkey on a new authenticator added with their own mailed code.
+func (e *twoStepEnv) personWithPasskey(t *testing.T, email string, gid int64, sessionID string) (context.Context, *passkeytest.Authenticator) {
+	t.Helper()
+	u := e.db.User.Create().SetEmail(email).SetGlobalID(globalid.Format(gid)).SaveX(context.Background())
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: ids.Hash(sessionID), SignedInAt: e.now})
+	device := passkeytest.New(t, false)
+	options, err := e.s.BeginRegistration(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.FinishRegistrationWithCode(ctx, "Key", device.Register(t, options, origin, 0), e.mailedIn(t, ctx)); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, device
+}
+
 // confirmWith answers a passkey confirmation of the person of ctx with device.
 func (e *twoStepEnv) confirmWith(t *testing.T, ctx context.Context, device *passkeytest.Authenticator, counter uint32) (string, error) {
 	t.Helper()
@@ -96,23 +113,16 @@ func TestAPasskeyConfirmationIsThePersonsOwnOnce(t *testing.T) {
 		if _, err := e.add(t, device, e.mailed(t)); err != nil {
 			t.Fatal(err)
 		}
-		bob := db.User.Create().SetEmail("bob@example.com").SetGlobalID(globalid.Format(7907)).SaveX(context.Background())
-		bobCtx := auth.WithSession(context.Background(), auth.Session{UserID: bob.ID, ID: ids.Hash("ses_bob"), SignedInAt: e.now})
-		if _, err := e.s.BeginConfirmation(bobCtx); apperr.As(err) == nil || apperr.As(err).Name() != "no_passkey" {
+		carl := db.User.Create().SetEmail("carl@example.com").SetGlobalID(globalid.Format(7901)).SaveX(context.Background())
+		carlCtx := auth.WithSession(context.Background(), auth.Session{UserID: carl.ID, ID: ids.Hash("ses_carl"), SignedInAt: e.now})
+		if _, err := e.s.BeginConfirmation(carlCtx); apperr.As(err) == nil || apperr.As(err).Name() != "no_passkey" {
 			t.Fatalf("a person without a passkey: %v, want no_passkey", err)
 		}
-		bobsDevice := passkeytest.New(t, false)
-		options, err := e.s.BeginRegistration(bobCtx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.s.FinishRegistrationWithCode(bobCtx, "Bob's key", bobsDevice.Register(t, options, origin, 0), e.mailedIn(t, bobCtx)); err != nil {
-			t.Fatal(err)
-		}
+		bobCtx, _ := e.personWithPasskey(t, "bob@example.com", 7907, "ses_bob")
 
 		// Ann's passkey answering Bob's challenge, in Bob's session (a thief with Bob's session
 		// and Ann's passkey, or a passkey of the thief's own account).
-		options, err = e.s.BeginConfirmation(bobCtx)
+		options, err := e.s.BeginConfirmation(bobCtx)
 		if err != nil {
 			t.Fatal(err)
 		}

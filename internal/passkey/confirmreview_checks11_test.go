@@ -10,7 +10,6 @@ import (
 	entpasskey "loginsign/ent/passkey"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
-	"loginsign/internal/globalid"
 	"loginsign/internal/ids"
 	"loginsign/internal/passkey"
 	"loginsign/internal/passkey/passkeytest"
@@ -150,16 +149,7 @@ func TestAThiefsAppAndPasskeyDoNotConfirmThroughThePasskeyPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The thief's own account and passkey.
-		mallory := db.User.Create().SetEmail("mallory@example.com").SetGlobalID(globalid.Format(7937)).SaveX(context.Background())
-		malCtx := auth.WithSession(context.Background(), auth.Session{UserID: mallory.ID, ID: ids.Hash("ses_mal"), SignedInAt: e.now})
-		malDevice := passkeytest.New(t, false)
-		options, err := e.s.BeginRegistration(malCtx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.s.FinishRegistrationWithCode(malCtx, "Mallory's", malDevice.Register(t, options, origin, 0), e.mailedIn(t, malCtx)); err != nil {
-			t.Fatal(err)
-		}
+		_, malDevice := e.personWithPasskey(t, "mallory@example.com", 7937, "ses_mal")
 
 		stolen := auth.WithSession(context.Background(), auth.Session{UserID: e.u.ID, ID: ids.Hash("ses_ann_copy"), SignedInAt: e.now.Add(-time.Minute)})
 		en, err := e.mfa.BeginTOTP(stolen, e.u.Email)
@@ -169,7 +159,7 @@ func TestAThiefsAppAndPasskeyDoNotConfirmThroughThePasskeyPath(t *testing.T) {
 		if _, err := e.mfa.ConfirmTOTP(stolen, totpAt(t, en.Secret, e.now)); err != nil {
 			t.Fatal(err)
 		}
-		options, err = e.s.BeginRegistration(stolen)
+		options, err := e.s.BeginRegistration(stolen)
 		if err != nil {
 			t.Fatal(err)
 		}
