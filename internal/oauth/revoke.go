@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/ids"
@@ -24,8 +25,10 @@ func tokenParam(form url.Values) (string, error) {
 }
 
 // Revoke is RFC 7009: an authenticated client revokes one of its own tokens. Revoking a
-// refresh token revokes its whole family, access tokens included. Unknown tokens, and tokens
-// of other clients, are answered the same way (success, nothing changes), so nothing leaks.
+// refresh token revokes its whole family, access tokens included; revoking an access token
+// ends that token alone, for good (a retry of the rotation that answered it does not restore
+// it). Unknown tokens, and tokens of other clients, are answered the same way (success,
+// nothing changes), so nothing leaks.
 func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, form url.Values) error {
 	app, err := s.AuthenticateClient(ctx, creds)
 	if err != nil {
@@ -41,7 +44,10 @@ func (s *Service) Revoke(ctx context.Context, creds ClientCredentials, form url.
 		if err != nil || g == nil || g.ApplicationID != app.ID {
 			return err
 		}
-		if err := s.KV.Del(ctx, accessKey(ids.Hash(tok))).Err(); err != nil {
+		// A tombstone for the token's remaining life, not a delete: a retry of the rotation
+		// that answered it restores its token only where nothing is (retryOrReuse).
+		left := max(time.Unix(g.ExpiresAt, 0).Sub(s.Now()), time.Second)
+		if err := s.KV.Set(ctx, accessKey(ids.Hash(tok)), revokedAccessToken, left).Err(); err != nil {
 			return serverError(err)
 		}
 	case strings.HasPrefix(tok, RefreshTokenPrefix):

@@ -369,7 +369,9 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 	case err != nil:
 		return nil, err
 	case wr.refused != nil:
-		s.dropAccessToken(ctx, access, ag)
+		if !wr.found {
+			s.dropAccessToken(ctx, access, ag)
+		}
 		return nil, wr.refused
 	case wr.revoked:
 		// The family is being revoked: finish the job (its tokens, this one included, go).
@@ -377,6 +379,16 @@ func (s *Service) rotate(ctx context.Context, app *ent.Application, raw, asked s
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	case wr.found:
+		// An attempt before wrote the token (its rotation did not commit, or this is a spent
+		// token that a kept row took for the live one), or the client revoked it: the row,
+		// read afresh, tells which.
+		if until, err = s.foundAccessToken(ctx, access); err != nil {
+			if errors.Is(err, errAccessTokenGone) {
+				err = errRaced
+			}
+			return nil, err
+		}
 	}
 	w := &rotationWrite{id: rt.ID, gen: gen, hash: hash, to: ref.gen + 1, next: ids.Hash(next), now: now}
 	if err := s.writeRotation(ctx, w); err != nil {
@@ -454,8 +466,9 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 	}
 	access, next := s.successorTokens(ref, rt.ID, scopes)
 	g := familyGrant(rt, scopes, user)
-	// Rewrite the access token (idempotent: same key, same grant) in case the rotation
-	// committed after its write was lost; a revocation that raced it wins.
+	// Restore the access token (same key, same grant) in case the rotation committed after
+	// its write was lost; a revocation that raced it wins, and a token the client revoked
+	// since stays revoked.
 	issued := *rt.RotatedAt
 	until := issued.Add(s.Config.AccessTokenTTL)
 	if !now.Before(until) {
@@ -472,6 +485,13 @@ func (s *Service) retryOrReuse(ctx context.Context, app *ent.Application, rt *en
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the refresh token was revoked")
+	case wr.found:
+		if until, err = s.foundAccessToken(ctx, access); errors.Is(err, errAccessTokenGone) {
+			// The rotation's answer was not lost: its access token came back to be revoked.
+			return nil, ErrInvalidGrant.WithDescription("the refresh token was already used")
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	return s.answer(ctx, app, rotation{conn: conn, grant: g, access: access, refresh: next, accessUntil: until})
 }
