@@ -565,11 +565,11 @@ func (g *accessGrant) decodeFast(b []byte) bool {
 }
 
 func accessKey(hash string) string          { return "at:" + hash }
+func revokedFamilyKey(family string) string { return "frv:" + family }
 
 // revokedAccessToken is the value Revoke leaves under the key of an access token it revokes,
-// for the token's remaining lifetime: a tombstone a restore does not write over.
+// for the token's remaining lifetime: a tombstone that no rotation writes over.
 const revokedAccessToken = "revoked"
-func revokedFamilyKey(family string) string { return "frv:" + family }
 
 // familyTokensKey is the set of the hashes of family's access tokens that expire in bucket
 // (tokenBucket). A bucket's set is written only while tokens expiring in it are issued, and
