@@ -189,7 +189,7 @@ func TestReplyKeepsOnlyTheFieldsOfTheMessage(t *testing.T) {
 // replyContentRefused is the answer to an authenticated reply that carries what would show
 // the contact the person's address or mail system.
 const replyContentRefused = "550 5.7.1 Reply refused: a reverse alias does not pass on attached messages, " +
-	"delivery or read reports, message headers, keys or certificates naming your address, or MIME structures it cannot read"
+	"delivery or read reports, message headers, keys or certificates naming your address, signatures (send unsigned), or MIME structures it cannot read"
 
 // TestReplyRefusesReportsAttachedMessagesAndOwnKeys: read receipts (their Final-Recipient is
 // the person's address), delivery reports, attached or forwarded messages and message headers

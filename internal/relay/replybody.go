@@ -37,6 +37,8 @@ const (
 //     decoded and unfolded bytes name one of addresses: the person's own card, which a client
 //     can attach to every message. A sender's card reaches a reply only when the person sends
 //     it back themselves (an inline forward), as a key would;
+//   - a detached signature (detachedSignature) is refused whatever it holds: it names the
+//     signer's key, whose owner a keyserver or the certificate inside tells;
 //   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, a multipart that does not
 //     parse, and an encrypted or opaque-signed part (multipart/encrypted, application/
 //     pgp-encrypted, opaqueSMIME), whatever it holds: what the relay cannot read, a mail client
@@ -65,6 +67,8 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 		return "a " + mediaType + " part"
 	case mediaType == "multipart/encrypted", mediaType == "application/pgp-encrypted", opaqueSMIME(h, mediaType, params):
 		return "an encrypted or opaque-signed " + mediaType + " part"
+	case detachedSignature(mediaType):
+		return "a signature " + mediaType + " part"
 	case strings.HasPrefix(mediaType, "multipart/"):
 		boundary := params["boundary"]
 		if boundary == "" {
@@ -174,6 +178,21 @@ func contentType(h textproto.Header) (string, map[string]string) {
 		mediaType = strings.ToLower(strings.TrimSpace(mediaType))
 	}
 	return mediaType, params
+}
+
+// detachedSignature reports whether mediaType is the signature of a multipart/signed (RFC
+// 3156, RFC 8551 section 3.5.3): the person's client signs a reply with the person's key, and
+// the signature names it. An OpenPGP signature carries the key's fingerprint (which
+// keys.openpgp.org and the other keyservers answer with the key's user ids, the person's
+// address), an S/MIME one the signer's certificate (name and address). Only the person's
+// client writes one (an attached or forwarded message is refused as message/*), so refusing
+// it whatever it holds tells a sender nothing.
+func detachedSignature(mediaType string) bool {
+	switch mediaType {
+	case "application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature":
+		return true
+	}
+	return false
 }
 
 // keyMaterial reports whether mediaType holds keys or signatures, which carry their owner's

@@ -51,7 +51,7 @@ var (
 	// errReplyContent refuses an authenticated reply that carries what would show the person's
 	// address or mail system to the contact (checkReplyBody).
 	errReplyContent = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
-		Message: "Reply refused: a reverse alias does not pass on attached messages, delivery or read reports, message headers, keys or certificates naming your address, or MIME structures it cannot read"}
+		Message: "Reply refused: a reverse alias does not pass on attached messages, delivery or read reports, message headers, keys or certificates naming your address, signatures (send unsigned), or MIME structures it cannot read"}
 )
 
 // reverseAliasPrefix starts the local part of reverse aliases: "r-" and a token of
