@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
@@ -53,6 +54,10 @@ func maxAttempts(typ string) int {
 	}
 	return MaxAttempts
 }
+
+// MaxErrorBytes bounds the error text the delivery log keeps of one attempt (the event's last
+// error and the attempt's): up to 256 bytes of a failed answer's body after its status line.
+const MaxErrorBytes = 512
 
 // maxRetryAfter caps how long a receiver's Retry-After may postpone the next attempt.
 const maxRetryAfter = 24 * time.Hour
@@ -785,7 +790,7 @@ func (w *Worker) recordAll(ctx context.Context, rs []attemptResult) error {
 		case "delivered":
 		default:
 			w.cfg.Log.Info("webhooks: attempt failed", "event", r.ev.ID, "application", r.ev.ApplicationID,
-				"attempt", r.ev.Attempts+1, "result", results[i], "error", r.o.err)
+				"attempt", r.ev.Attempts+1, "result", results[i], "error", errorText(r.o.err))
 		}
 		if w.cfg.Observe != nil {
 			w.cfg.Observe(results[i], r.o.duration)
@@ -800,6 +805,7 @@ func (w *Worker) recordAll(ctx context.Context, rs []attemptResult) error {
 // then nothing is recorded.
 func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent, o outcome, now time.Time) (string, error) {
 	attempt := ev.Attempts + 1
+	o.err = errorText(o.err)
 	upd := tx.WebhookEvent.Update().
 		Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
 		SetAttempts(attempt).ClearLockedUntil().SetLastError(o.err)
@@ -853,6 +859,29 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 		}
 	}
 	return result, nil
+}
+
+// errorText is err as the delivery log keeps it: valid UTF-8, control characters as spaces, at
+// most MaxErrorBytes (cut at a character). Much of it is the receiver's (its status line and
+// the start of its body): PostgreSQL refuses a NUL or a byte that is not UTF-8 in a text
+// column, and an attempt it could not record was never counted, so its event came due again
+// whenever its lease ran out, for ever; and the status line, up to the 16 KiB of headers read,
+// went in whole.
+func errorText(err string) string {
+	err = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' ' // a line break of the receiver's body reads as a space
+		}
+		return r
+	}, strings.ToValidUTF8(err, ""))
+	if len(err) <= MaxErrorBytes {
+		return err
+	}
+	cut := MaxErrorBytes
+	for cut > 0 && !utf8.RuneStart(err[cut]) {
+		cut--
+	}
+	return err[:cut]
 }
 
 func nonZero(n int) *int {
