@@ -83,14 +83,21 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	if q := p.ClientRequestsPerMinute; q != nil && (*q < 1 || *q > MaxClientRequestsPerMinute) {
 		return nil, apperr.New(apperr.Invalid, "clientRequestsPerMinute must be between 1 and %d", MaxClientRequestsPerMinute)
 	}
-	// The DNS lookups run here, on the request's context, not while the transaction holds
-	// SQLite's write lock.
-	if err := s.resolveDeliveryURLs(ctx, p.WebhookURL, p.BackchannelLogoutURI); err != nil {
-		return nil, err
-	}
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The DNS lookups run here, on the request's context, not while the transaction holds
+	// SQLite's write lock, and only for a caller who may edit the settings (checked again in
+	// the transaction): anyone else would have LoginSign's resolver look up names of their
+	// choosing and learn which resolve to private addresses of its network.
+	if p.WebhookURL != nil || p.BackchannelLogoutURI != nil {
+		if _, err := s.Authorize(ctx, appID, team.EditSettings); err != nil {
+			return nil, err
+		}
+		if err := s.resolveDeliveryURLs(ctx, p.WebhookURL, p.BackchannelLogoutURI); err != nil {
+			return nil, err
+		}
 	}
 	// A patch whose URIs claim a host or scheme takes the claims' lock first, before the
 	// application's row (lockRedirectClaims).
