@@ -848,12 +848,14 @@ func (w *Worker) recordTx(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent,
 		return "", fmt.Errorf("recording attempt: %w", err)
 	}
 	if result == "gone" {
-		// The receiver says the endpoint is gone for good: stop sending to it.
+		// The receiver says the endpoint is gone for good: stop sending to it. Back-channel
+		// logouts go to a URI of their own, which this says nothing of: they stay pending.
 		if err := tx.Application.UpdateOneID(ev.ApplicationID).SetWebhookDisabledAt(now).Exec(ctx); err != nil {
 			return "", fmt.Errorf("disabling endpoint: %w", err)
 		}
 		if err := tx.WebhookEvent.Update().
-			Where(webhookevent.ApplicationID(ev.ApplicationID), webhookevent.StatusEQ(webhookevent.StatusPending)).
+			Where(webhookevent.ApplicationID(ev.ApplicationID), webhookevent.StatusEQ(webhookevent.StatusPending),
+				webhookevent.TypeNEQ(TypeBackchannelLogout)).
 			SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx); err != nil {
 			return "", fmt.Errorf("stopping pending events: %w", err)
 		}
