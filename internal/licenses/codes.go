@@ -139,6 +139,19 @@ func (s *Service) authorizeNewCodesTx(ctx context.Context, tx *ent.Tx, app *ent.
 	return locked, s.checkCodeTotal(ctx, tx, app.OwnerID, n)
 }
 
+// TransferFits refuses (Invalid) inside the transaction of an ownership transfer of app to
+// newOwner, whose row the transfer holds (team.CheckOwnedApplications), when app's codes and
+// those of the applications newOwner owns together would pass MaxCodes: the total counts
+// what an owner's applications hold, however they came to own them. It is one of the
+// portal's OwnerTotals (team.Service.OwnerTotals).
+func (s *Service) TransferFits(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error {
+	n, err := tx.LicenseCode.Query().Where(licensecode.ApplicationID(app.ID)).Count(ctx)
+	if err != nil {
+		return err
+	}
+	return s.checkCodeTotal(ctx, tx, newOwner, n)
+}
+
 // checkCodeTotal refuses (Invalid) inside tx when the codes of the applications owner owns
 // and n more would pass MaxCodes. It counts through the (application_id, code_key) index.
 func (s *Service) checkCodeTotal(ctx context.Context, tx *ent.Tx, owner string, n int) error {

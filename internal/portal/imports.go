@@ -122,7 +122,7 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		if out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now}); err != nil {
 			return err
 		}
-		if err := s.checkPendingLinks(ctx, tx, owned); err != nil {
+		if err := s.checkPendingLinks(ctx, tx, owned, "this run"); err != nil {
 			return err
 		}
 		return s.trimImportRuns(ctx, tx, owned)
@@ -166,7 +166,9 @@ const DefaultMaxPendingLinks = 1_000_000
 // run's open links and keeps the refused ones, so that no later run revives them, and
 // counting those would make the next import's answer tell the developer who refused, that is,
 // which imported addresses have an account (TestPendingLinkTotalTellsNoRefusal).
-func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string) error {
+//
+// what names the change in the refusal: "this run", or the ownership transfer (ownerTotals).
+func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string, what string) error {
 	limit := s.MaxPendingLinks
 	if limit <= 0 {
 		limit = DefaultMaxPendingLinks
@@ -176,7 +178,35 @@ func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []str
 		return err
 	}
 	return apperr.New(apperr.Invalid, "the applications of one owner hold at most %d people proposed for linking together, "+
-		"and this run would make it %d: roll back older runs first", limit, n)
+		"and %s would make it %d: roll back older runs first", limit, what, n)
+}
+
+// ownerTotals is team.Service.OwnerTotals: inside the transaction of an ownership transfer,
+// with newOwner's row locked (team.CheckOwnedApplications), the pending links of app and of
+// the applications newOwner owns must fit MaxPendingLinks (Invalid otherwise, nothing
+// changes), and the totals of the other domains (OwnerTotals: license codes) must fit too.
+// The import rows and spent runs kept give way as for an import into one of them
+// (trimImportRows, trimImportRuns). Before, the totals were counted only where rows were
+// written: a developer filled an application to their total, handed it over to a second
+// account of theirs and filled another, so each account held up to 100 totals.
+func (s *Service) ownerTotals(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error {
+	owned, err := tx.Application.Query().Where(application.OwnerID(newOwner)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	owned = append(owned, app.ID)
+	if err := s.checkPendingLinks(ctx, tx, owned, "taking this application over"); err != nil {
+		return err
+	}
+	for _, check := range s.OwnerTotals {
+		if err := check(ctx, tx, app, newOwner); err != nil {
+			return err
+		}
+	}
+	if err := s.trimImportRows(ctx, tx, owned, 0); err != nil {
+		return err
+	}
+	return s.trimImportRuns(ctx, tx, owned)
 }
 
 // trimImportRows makes room inside tx for a run of n rows into one of an owner's applications

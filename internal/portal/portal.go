@@ -45,6 +45,10 @@ type Service struct {
 	// MaxImportRuns bounds the spent import runs kept across the applications of one owner,
 	// the oldest deleted (trimImportRuns); zero is DefaultMaxImportRuns.
 	MaxImportRuns int
+	// OwnerTotals are the other domains' totals per owner that an ownership transfer must
+	// fit, checked with the portal's own (ownerTotals): the server adds the license codes'
+	// (licenses.Service.TransferFits).
+	OwnerTotals []func(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error
 	// ApplicationCreations bounds application creations per developer (default
 	// DefaultApplicationCreations), counted by Limiter.
 	ApplicationCreations ratelimit.Rule
@@ -93,7 +97,8 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 // Team is the team domain (members, invitations, ownership transfers) over the portal's
 // database, mailer and limiter.
 func (s *Service) Team() *team.Service {
-	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges, Now: s.Now}
+	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges,
+		OwnerTotals: s.ownerTotals, Now: s.Now}
 }
 
 // WebhookURL is app's webhook URL, for the members whose role may read webhooks: anyone else

@@ -217,6 +217,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.licenses = licenses.New(db, s.portal.Authorize, s.now)
 	s.licenses.Limiter = ratelimit.New(k)
 	s.licenses.MaxCodes = cfg.Totals.LicenseCodes
+	s.portal.OwnerTotals = append(s.portal.OwnerTotals, s.licenses.TransferFits)
 	s.activity = &activity.Service{DB: db, Owned: func(ctx context.Context, appID string) (*ent.Application, error) {
 		return s.portal.Authorize(ctx, appID, team.ReadActivity)
 	}, Retention: cfg.ActivityRetention, Now: s.now}

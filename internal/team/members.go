@@ -66,7 +66,13 @@ type Service struct {
 	// AccessChanges bounds the developer's role changes, with the rotations of secrets in the
 	// portal (TakeAccessChange; default DefaultAccessChanges), counted by Limiter.
 	AccessChanges ratelimit.Rule
-	Now           func() time.Time
+	// OwnerTotals checks, inside AcceptTransfer's transaction and with the new owner's row
+	// locked, that what app holds still fits the totals of the applications newOwner owns
+	// (license codes, pending links: internal/portal wires them); nil checks none. Without it,
+	// one developer filled an application up to their total, handed it to a second account
+	// of theirs and filled the next: each account held up to MaxOwnedApplications totals.
+	OwnerTotals func(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error
+	Now         func() time.Time
 }
 
 // DefaultWrites bounds the changes one developer makes to applications, across all of them
@@ -853,7 +859,9 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 }
 
 // AcceptTransfer makes the signed-in member, to whom the owner proposed appID, its owner; the
-// old owner stays on the team as an admin.
+// old owner stays on the team as an admin. It is refused (Invalid) when the member would own
+// more than MaxOwnedApplications, or when what the application holds would take the
+// applications they own past a total (OwnerTotals); nothing changes then.
 func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Application, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -878,6 +886,11 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 		}
 		if err := CheckOwnedApplications(ctx, tx, s.DB.Dialect, uid); err != nil {
 			return err
+		}
+		if s.OwnerTotals != nil {
+			if err := s.OwnerTotals(ctx, tx, app, uid); err != nil {
+				return err
+			}
 		}
 		old, err := tx.User.Get(ctx, app.OwnerID)
 		if err != nil {
