@@ -122,7 +122,7 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 		if out, err = writeImport(ctx, tx, importRun{app: app, name: name, req: req, rows: rows, emails: emails, now: now}); err != nil {
 			return err
 		}
-		if err := s.checkPendingLinks(ctx, tx, owned, "this run"); err != nil {
+		if err := s.checkPendingLinks(ctx, tx, owned); err != nil {
 			return err
 		}
 		return s.trimImportRuns(ctx, tx, owned)
@@ -166,19 +166,24 @@ const DefaultMaxPendingLinks = 1_000_000
 // run's open links and keeps the refused ones, so that no later run revives them, and
 // counting those would make the next import's answer tell the developer who refused, that is,
 // which imported addresses have an account (TestPendingLinkTotalTellsNoRefusal).
-//
-// what names the change in the refusal: "this run", or the ownership transfer (ownerTotals).
-func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string, what string) error {
-	limit := s.MaxPendingLinks
-	if limit <= 0 {
-		limit = DefaultMaxPendingLinks
-	}
-	n, err := tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(owned...), proposedByALiveRun()).Count(ctx)
+func (s *Service) checkPendingLinks(ctx context.Context, tx *ent.Tx, owned []string) error {
+	n, limit, err := s.pendingLinks(ctx, tx, owned)
 	if err != nil || n <= limit {
 		return err
 	}
 	return apperr.New(apperr.Invalid, "the applications of one owner hold at most %d people proposed for linking together, "+
-		"and %s would make it %d: roll back older runs first", limit, what, n)
+		"and this run would make it %d: roll back older runs first", limit, n)
+}
+
+// pendingLinks counts the pending links of owned that checkPendingLinks counts, and returns
+// them with MaxPendingLinks (DefaultMaxPendingLinks).
+func (s *Service) pendingLinks(ctx context.Context, tx *ent.Tx, owned []string) (n, limit int, err error) {
+	limit = s.MaxPendingLinks
+	if limit <= 0 {
+		limit = DefaultMaxPendingLinks
+	}
+	n, err = tx.PendingLink.Query().Where(pendinglink.ApplicationIDIn(owned...), proposedByALiveRun()).Count(ctx)
+	return n, limit, err
 }
 
 // ownerTotals is team.Service.OwnerTotals: inside the transaction of an ownership transfer,
@@ -195,8 +200,13 @@ func (s *Service) ownerTotals(ctx context.Context, tx *ent.Tx, app *ent.Applicat
 		return err
 	}
 	owned = append(owned, app.ID)
-	if err := s.checkPendingLinks(ctx, tx, owned, "taking this application over"); err != nil {
+	// The refusal tells no count: a member whose role reads no imports learns nothing of the
+	// application's runs from it.
+	if n, limit, err := s.pendingLinks(ctx, tx, owned); err != nil {
 		return err
+	} else if n > limit {
+		return apperr.New(apperr.Invalid, "the applications of one owner hold at most %d people proposed for linking together, "+
+			"and with this application yours would hold more: roll back import runs first", limit)
 	}
 	for _, check := range s.OwnerTotals {
 		if err := check(ctx, tx, app, newOwner); err != nil {
