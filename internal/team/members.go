@@ -76,12 +76,14 @@ type Service struct {
 }
 
 // DefaultWrites bounds the changes one developer makes to applications, across all of them
-// and every transport: settings, connections, license variants and single codes, members,
-// invitations revoked, transfers (secrets and roles have DefaultAccessChanges). Each change
+// and every transport: settings, connections, license variants and single codes, ownership
+// transfers proposed or cancelled (secrets and roles have DefaultAccessChanges). Each change
 // records an activity event, kept for the retention period (400 days by default); unbounded,
 // one free account wrote them at the server's speed (the same settings PATCHed in a loop
 // recorded one each time) and filled the database. Operations with budgets of their own (imports, code generation and uploads,
-// exports, invitations, application creations, webhook sends, email sync) are not counted.
+// exports, invitations, application creations, webhook sends, email sync) are not counted;
+// nor are a removal, a member leaving and a revoked invitation: they take access away, which
+// a spent budget must never hold up, and each ends one invitation, counted when it was sent.
 var DefaultWrites = ratelimit.Rule{Name: "developer-writes", N: 1000, Window: time.Hour}
 
 // DefaultAccessChanges bounds the changes to who and what may act for an application, which
