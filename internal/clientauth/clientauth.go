@@ -177,12 +177,12 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 			return nil, nil, err
 		}
 	}
-	app, err := s.verify(ctx, clientID, secret)
+	app, known, err := s.verify(ctx, clientID, secret)
 	if err != nil {
 		return nil, nil, err
 	}
 	if app == nil {
-		return nil, nil, s.failed(ctx, lim, clientID, secret, ip)
+		return nil, nil, s.failed(ctx, lim, clientID, known, ip)
 	}
 	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
 	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
@@ -325,15 +325,15 @@ func (s *Service) cachedMatch(clientID, secret string) *ent.Application {
 }
 
 // verify reads the application and returns it when the secret matches, nil when it does
-// not. A cached row (cachedMatch) answers only a match; anything else (no entry, a different
-// secret, a secret rotated elsewhere) comes here and reads the row from the database.
-func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.Application, error) {
+// not; known reports whether clientID names an application (one being deleted included). A
+// cached row (cachedMatch) answers only a match; anything else (no entry, a different secret,
+// a secret rotated elsewhere) comes here and reads the row from the database.
+func (s *Service) verify(ctx context.Context, clientID, secret string) (app *ent.Application, known bool, err error) {
 	equal := s.equal
 	valid := validCredentials(clientID, secret)
 	hash := ids.Hash(secret)
 	ttl := s.cacheTTL()
 	now := time.Now()
-	var app *ent.Application
 	var gen uint64
 	if valid {
 		if ttl > 0 {
@@ -341,8 +341,9 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 		}
 		a, err := s.DB.Application.Get(ctx, clientID)
 		if err != nil && !store.NotFound(err) {
-			return nil, err
+			return nil, false, err
 		}
+		known = a != nil
 		if a != nil && a.DeletingSince == nil {
 			// One being deleted authenticates no more: its secret is compared with the
 			// dummy's, as an unknown client's is.
@@ -354,29 +355,32 @@ func (s *Service) verify(ctx context.Context, clientID, secret string) (*ent.App
 		want = app.SecretHash
 	}
 	if !equal(hash, want) || app == nil || secret == "" {
-		return nil, nil
+		return nil, known, nil
 	}
 	if ttl > 0 {
 		cp := *app
 		s.cache.Put(cp.ID, &cp, gen, "", now.Add(ttl))
 	}
-	return app, nil
+	return app, true, nil
 }
 
 // failed counts a failed attempt against each budget it meets (its client_id at its address
-// for a valid client_id, its address, its client_id) and returns its answer: RateLimited
-// past any of them (the first in that order), invalid_client within them.
-func (s *Service) failed(ctx context.Context, lim Limits, clientID, secret, ip string) error {
+// and its client_id, for a client_id that names an application (known); its address) and
+// returns its answer: RateLimited past any of them (the first in that order), invalid_client
+// within them. A client_id that names no application has no secret to guess: counted, every
+// request with a fresh one kept two counters in the store (which the embedded store never
+// evicts), even past its address's budget, so one address could fill the store.
+func (s *Service) failed(ctx context.Context, lim Limits, clientID string, known bool, ip string) error {
 	type budget struct {
 		rule    ratelimit.Rule
 		subject string
 	}
 	budgets := make([]budget, 0, 3)
-	if validCredentials(clientID, secret) {
+	if known {
 		budgets = append(budgets, budget{lim.FailuresPerClientAddress, pairSubject(clientID, ip)})
 	}
 	budgets = append(budgets, budget{lim.FailuresPerAddress, ip})
-	if clientID != "" && len(clientID) <= MaxIDLength {
+	if known {
 		budgets = append(budgets, budget{lim.FailuresPerClient, clientID})
 	}
 	var spent error
