@@ -11,7 +11,8 @@
 //     budget the answer says nothing about the guess;
 //   - per address, any client_id (unknown ones too), and per client_id, any address: past
 //     them a wrong secret answers 429 instead of 401, but the secret is still checked and the
-//     right one passes.
+//     right one passes. The budgets of a client_id (at an address and in all) count only a
+//     client_id that names an application: an unknown one would keep two counters per guess.
 //
 // So failures lock out only what they name, where they come from: a backend sharing its
 // outgoing address (NAT, serverless, CI) with someone failing, for other client_ids or for
