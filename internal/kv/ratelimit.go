@@ -12,6 +12,14 @@ import (
 // (embedded.Options.Keep): a flood of other writes must not reset a limit.
 const CounterPrefix = "rl:"
 
+// RevokedPrefix starts the keys of the markers of revoked token families (package oauth):
+// present, a marker refuses a token written for its family after the revocation. The
+// embedded store never evicts them for room either: they expire sooner than much that
+// anonymous requests write (a sign-in link's day-long record), so a flood of those at the
+// bound would push a marker out, and a token of a revoked family written meanwhile would live.
+// Only revocations write them.
+const RevokedPrefix = "frv:"
+
 // Limit counts one hit of key in a fixed window and reports whether it is within limit. When
 // it is not, retryAfter is the time until the window ends. The counter lives in Redis, so every
 // instance shares it.

@@ -25,6 +25,7 @@ import (
 	"loginsign/internal/clientauth"
 	"loginsign/internal/groupcommit"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv"
 	"loginsign/internal/store"
 )
 
@@ -565,7 +566,7 @@ func (g *accessGrant) decodeFast(b []byte) bool {
 }
 
 func accessKey(hash string) string          { return "at:" + hash }
-func revokedFamilyKey(family string) string { return "frv:" + family }
+func revokedFamilyKey(family string) string { return kv.RevokedPrefix + family }
 
 // revokedAccessToken is the value Revoke leaves under the key of an access token it revokes,
 // for the token's remaining lifetime: a tombstone that no rotation writes over.
