@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -639,7 +640,13 @@ func (l *aof) maybeCompact(s *Store) {
 // fails, the new file is removed (it may be what filled the disk) and the old one is kept.
 func (l *aof) compact(s *Store) (err error) {
 	tmp := l.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A file already there (left by a copy, a restore, another program) is replaced, not
+	// written into: its mode and owner would become the log's. (Unlink, not os.Remove, which
+	// would remove an empty directory there too.)
+	if err := syscall.Unlink(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("embedded store: removing %s: %w", tmp, err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("embedded store: %w", err)
 	}
