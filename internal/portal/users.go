@@ -515,11 +515,18 @@ func (s *Service) SyncEmail(ctx context.Context, appID, connID, email string) (p
 
 // DeleteConnection ends connection connID for good (the developer closed the account on their
 // platform): tokens revoked, licenses expired, alias never reissued, user_account_deleted
-// queued. See connections.Delete.
+// queued. See connections.Delete. It needs a recent sign-in (Unauthorized,
+// reauthentication_required), checked after the role check: it cannot be undone, and with a
+// stolen session cookie, one call per row of the users list (which needs none) ended every
+// connection of the application, what DeleteApplication refuses to such a session, and told
+// the application's backend that each of its people closed their account.
 func (s *Service) DeleteConnection(ctx context.Context, appID, connID string) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.EditConnections)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
 		conn, err := connectionOf(ctx, tx.Client(), app, connID)
