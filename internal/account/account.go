@@ -681,7 +681,7 @@ func (s *Service) MakePrimaryEmail(ctx context.Context, emailID, code string) (*
 	if err := limiter.Take(ctx, rule, uid); err != nil {
 		return nil, err
 	}
-	if _, err := s.Identity.ChangePrimaryEmail(ctx, uid, ue.Email, webhooks.ReasonUserEmailChange, "", uid); err != nil {
+	if _, err := s.Identity.MakeAlternativePrimary(ctx, uid, ue.ID, ue.Email); err != nil {
 		if apperr.Is(err, apperr.Internal) || apperr.DependencyDown(err) {
 			if rerr := limiter.Return(context.WithoutCancel(ctx), rule, uid); rerr != nil {
 				err = errors.Join(err, rerr)

@@ -13,6 +13,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/activity"
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
@@ -33,6 +34,22 @@ import (
 // change and get no event, so a change never reveals a real address to an app that did not
 // have it. The application that asked for the change (exceptAppID) gets no event, to avoid loops.
 func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reason, exceptAppID, actor string) (changed bool, err error) {
+	return s.changePrimary(ctx, userID, newEmail, "", reason, exceptAppID, actor)
+}
+
+// MakeAlternativePrimary is ChangePrimaryEmail (reason user_email_change, by the person) of
+// addr, the person's alternative address emailID, read again in the change's transaction
+// under the person's lock: one removed since the caller read it (RemoveAlternativeEmail locks
+// the person too) answers NotFound, and one not verified (removed and added again meanwhile)
+// Conflict email_not_verified, both changing nothing. Changed by its text alone, an address
+// removed meanwhile became the primary address, unconfirmed when added again.
+func (s *Service) MakeAlternativePrimary(ctx context.Context, userID, emailID, addr string) (changed bool, err error) {
+	return s.changePrimary(ctx, userID, addr, emailID, webhooks.ReasonUserEmailChange, "", userID)
+}
+
+// changePrimary is ChangePrimaryEmail; with alternativeID, newEmail must be that verified
+// alternative address of userID (MakeAlternativePrimary).
+func (s *Service) changePrimary(ctx context.Context, userID, newEmail, alternativeID, reason, exceptAppID, actor string) (changed bool, err error) {
 	newEmail, err = NormalizeEmail(newEmail)
 	if err != nil {
 		return false, err
@@ -56,7 +73,7 @@ func (s *Service) ChangePrimaryEmail(ctx context.Context, userID, newEmail, reas
 	}
 	var before *ent.User
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
-		before, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, reason, exceptAppID, actor)
+		before, err = s.changePrimaryEmail(ctx, tx, userID, newEmail, alternativeID, reason, exceptAppID, actor)
 		return err
 	})
 	if err != nil {
@@ -100,9 +117,9 @@ func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endS
 	}
 }
 
-// changePrimaryEmail is ChangePrimaryEmail inside tx, with newEmail normalised. It returns the
+// changePrimaryEmail is changePrimary inside tx, with newEmail normalised. It returns the
 // account as it was before the change, nil when newEmail already was the primary address.
-func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, reason, exceptAppID, actor string) (*ent.User, error) {
+func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, newEmail, alternativeID, reason, exceptAppID, actor string) (*ent.User, error) {
 	now := s.Now().UTC()
 	// The person first, then (below) the applications of the connections that follow the new
 	// address, before those connections: the project's one lock order (store.HoldApplications).
@@ -112,6 +129,16 @@ func (s *Service) changePrimaryEmail(ctx context.Context, tx *ent.Tx, userID, ne
 	u, err := store.LockUser(ctx, tx, s.DB.Dialect, userID)
 	if err != nil {
 		return nil, err
+	}
+	if alternativeID != "" {
+		ue, err := tx.UserEmail.Query().
+			Where(useremail.ID(alternativeID), useremail.UserID(userID), useremail.Email(newEmail)).Only(ctx)
+		if err != nil {
+			return nil, store.Err(err, "address")
+		}
+		if ue.VerifiedAt == nil {
+			return nil, apperr.WithReason(apperr.Conflict, "email_not_verified", "confirm %s before making it your primary address", ue.Email)
+		}
 	}
 	if u.Email == newEmail {
 		return nil, nil

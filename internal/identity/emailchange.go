@@ -405,7 +405,7 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, raw, code string) (*Em
 				"your primary address changed since this request was made; nothing was changed")
 			return failure
 		}
-		before, err = s.changePrimaryEmail(ctx, tx, ec.UserID, ec.NewEmail, webhooks.ReasonDeveloperAPI, "", ec.UserID)
+		before, err = s.changePrimaryEmail(ctx, tx, ec.UserID, ec.NewEmail, "", webhooks.ReasonDeveloperAPI, "", ec.UserID)
 		if apperr.Is(err, apperr.Conflict) {
 			failure = err
 		}
