@@ -6,6 +6,8 @@ import (
 
 	"loginsign/ent/appconnection"
 	"loginsign/ent/licensecode"
+	"loginsign/ent/pendinglink"
+	"loginsign/internal/portal"
 )
 
 // TestAStaleSignInCannotEndPeoplesConnections: with a developer session whose sign-in is older
@@ -36,6 +38,35 @@ func TestAStaleSignInCannotEndPeoplesConnections(t *testing.T) {
 		}
 		if n := e.db.AppConnection.Query().Where(appconnection.ID(conn.ID)).CountX(ctx); n != 0 {
 			t.Fatalf("the connection after a recent sign-in's deletion: %d rows, want none", n)
+		}
+	})
+}
+
+// TestAStaleSignInCannotRollBackAnImport: rolling back an import run ends, through
+// connections.Delete, every connection people made by accepting its links, and withdraws its
+// open links; neither can be undone. With a sign-in older than auth.RecentSignIn it answers
+// reauthentication_required and changes nothing (a stolen cookie rolled back every run, ending
+// the connections of everyone who joined through an import); signed in again, it rolls back.
+func TestAStaleSignInCannotRollBackAnImport(t *testing.T) {
+	t.Parallel()
+	forPortalBackends(t, func(t *testing.T, e *portalEnv) {
+		ctx := context.Background()
+		dev := e.developer(t)
+		app := e.app(t, dev)
+		res, err := e.svc.Import(dev, app.ID, portal.ImportRequest{Users: []portal.ImportUser{{ExternalUserID: "open", Email: "open@example.com"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.RollbackImport(staleSession(dev), app.ID, res.Source.ID)
+		wantReauthentication(t, "rolling back an import", err)
+		if src := e.db.ImportSource.GetX(ctx, res.Source.ID); src.RolledBackAt != nil {
+			t.Errorf("the run was marked rolled back by a stale sign-in")
+		}
+		if n := e.db.PendingLink.Query().Where(pendinglink.ApplicationID(app.ID)).CountX(ctx); n != 1 {
+			t.Errorf("%d pending links after the refused rollback, want 1", n)
+		}
+		if rb, err := e.svc.RollbackImport(dev, app.ID, res.Source.ID); err != nil || rb.WithdrawnLinks != 1 {
+			t.Fatalf("rolling back with a recent sign-in: %+v, %v", rb, err)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"loginsign/ent/pendinglink"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
@@ -31,7 +32,10 @@ type Rollback struct {
 // withdrawn (refused ones are kept, so a later run cannot revive them), and the connections
 // people made by accepting its links are deleted through connections.Delete (so the
 // application gets user_account_deleted and the aliases are never reissued); connections the
-// run only refreshed stay. A run rolls back once; again answers Conflict.
+// run only refreshed stay. A run rolls back once; again answers Conflict. It needs a recent
+// sign-in (Unauthorized, reauthentication_required), checked after the role check: it cannot
+// be undone, and with a stolen session cookie every run rolled back ended the connections of
+// everyone who joined through an import, as DeleteConnection does one by one.
 func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*Rollback, error) {
 	now := s.now()
 	var src *ent.ImportSource
@@ -39,6 +43,9 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RunImports)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		src, err = tx.ImportSource.Query().Where(importsource.ID(sourceID), importsource.ApplicationID(app.ID)).Only(ctx)
