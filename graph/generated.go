@@ -7947,7 +7947,10 @@ extend type Mutation {
   hidden behind a relay alias answers pending true, like any guess).
   """
   proposeConnectionEmail(input: ProposeConnectionEmailInput!): ProposeConnectionEmailPayload!
-  """Ends a connection for good: user_account_deleted is sent, the alias is never reissued."""
+  """
+  Ends a connection for good: user_account_deleted is sent, the alias is never reissued. Needs
+  a sign-in at most 15 minutes old (reauthentication_required otherwise).
+  """
   closeAppConnection(input: CloseAppConnectionInput!): CloseAppConnectionPayload!
   """
   Proposes links between the application's users and LoginSign accounts (at most 10,000
@@ -7955,7 +7958,10 @@ extend type Mutation {
   address; the person links it by signing in to the application and agreeing.
   """
   importAppUsers(input: ImportAppUsersInput!): ImportAppUsersPayload!
-  """Withdraws the run's pending links and deletes the connections people accepted from it."""
+  """
+  Withdraws the run's pending links and deletes the connections people accepted from it. Needs
+  a sign-in at most 15 minutes old (reauthentication_required otherwise).
+  """
   undoImport(input: UndoImportInput!): UndoImportPayload!
   """Checks the email-sync integration."""
   checkEmailSyncApi(input: CheckEmailSyncApiInput!): CheckEmailSyncApiPayload!
