@@ -11,6 +11,7 @@ import (
 	"loginsign/ent/licensecode"
 	"loginsign/ent/licensevariant"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
@@ -46,7 +47,9 @@ func TestStatusSyncWhileTheDeveloperEndsTheConnectionDoesNotDeadlock(t *testing.
 			gate.Consent.Query().Where(consent.ConnectionID(conn.ID)).ForUpdate().OnlyX(ctx)
 
 			ended := make(chan error, 1)
-			go func() { ended <- developer.DeleteConnection(as(w.dev), w.app.ID, conn.ID) }()
+			// Ending a connection needs a recent sign-in.
+			signedIn := auth.WithSession(ctx, auth.Session{UserID: w.dev.ID, ID: "test", SignedInAt: w.clock.Now()})
+			go func() { ended <- developer.DeleteConnection(signedIn, w.app.ID, conn.ID) }()
 			if err, done := storetest.AwaitLockWaiters(t, db, 1, ended); done {
 				t.Fatalf("the ending did not wait for the held consent: %v", err)
 			}
