@@ -2,7 +2,9 @@ package mail
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
+	"mime"
 	"sort"
 	"strings"
 	"time"
@@ -83,12 +85,12 @@ func header(m Message, defaultFrom string, now time.Time) (gomail.Header, error)
 
 	// Each field is inserted above the previous ones, so they are added bottom-up.
 	for _, k := range keys {
-		h.SetText(k, m.Headers[k])
+		h.Set(k, encodeText(m.Headers[k]))
 	}
 	if err := h.GenerateMessageIDWithHostname(domainOf(from.Address)); err != nil {
 		return h, fmt.Errorf("message-id: %w", err)
 	}
-	h.SetSubject(m.Subject)
+	h.Set("Subject", encodeText(m.Subject))
 	if replyTo != nil {
 		h.SetAddressList("Reply-To", []*gomail.Address{replyTo})
 	}
@@ -159,6 +161,29 @@ func transferEncoding(body string) string {
 		}
 	}
 	return "7bit"
+}
+
+// encodeText is v as the value of an unstructured header field (Subject): RFC 2047 Q-encoded
+// when it is not plain ASCII, as mime does, and B-encoded whole when it holds "=?", which mime
+// leaves as it is. A mail program decodes any "=?charset?b?…?=" it finds in such a field, so
+// an application name written that way ("=?utf-8?b?TG9naW5TaWduIFNlY3VyaXR5?=") would be read
+// as "LoginSign Security", or as a right-to-left override, text that the name checks refuse.
+// Encoded, it is read as written. The words hold at most 45 bytes each (75 characters once
+// encoded), cut between characters; the spaces between them are not part of the text.
+func encodeText(v string) string {
+	if !strings.Contains(v, "=?") {
+		return mime.QEncoding.Encode("utf-8", v)
+	}
+	var words []string
+	for v != "" {
+		n := min(len(v), 45)
+		for n > 1 && n < len(v) && !utf8.RuneStart(v[n]) {
+			n--
+		}
+		words = append(words, "=?utf-8?b?"+base64.StdEncoding.EncodeToString([]byte(v[:n]))+"?=")
+		v = v[n:]
+	}
+	return strings.Join(words, " ")
 }
 
 func checkHeaderValue(key, value string) error {
