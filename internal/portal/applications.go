@@ -147,7 +147,8 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 // "Login-Sign Security"; in fullwidth, mathematical or small-capital letters: "ＬｏｇｉｎＳｉｇｎ",
 // "𝐋𝐨𝐠𝐢𝐧𝐒𝐢𝐠𝐧", "ʟᴏɢɪɴꜱɪɢɴ"; with accents, a dotless ı or digits for letters: "LoginSıgn",
 // "L0g1n Sign"), or a word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's:
-// mixedScriptWord). name has passed displaytext.Line (no control or format characters, such
+// mixedScriptWord), or that holds a link or an address a plain-text mail would show as a link
+// (linkInName). name has passed displaytext.Line (no control or format characters, such
 // as bidirectional overrides or zero-width spaces), which license variant names share.
 func checkName(name string) error {
 	if strings.Contains(nameSkeleton(name), reservedSkeleton) {
@@ -156,8 +157,20 @@ func checkName(name string) error {
 	if w := mixedScriptWord(name); w != "" {
 		return apperr.New(apperr.Invalid, "name: %q mixes letters of different scripts (Latin, Cyrillic, Greek…) that look alike; write each word in one script", w)
 	}
+	if linkInName.MatchString(cases.Fold().String(norm.NFKC.String(name))) {
+		return apperr.New(apperr.Invalid, "name: a link or an email address cannot be part of an application's name; set the website instead")
+	}
 	return nil
 }
+
+// linkInName finds, in a name's compatibility form (NFKC) case-folded, what mail programs turn
+// into a link in a plain-text mail: a URL ("https://…", "ｈｔｔｐｓ：／／…"), a "www." word, an
+// email address, or a host with a path ("evil.example/confirm"). The name is written into
+// mails LoginSign sends to any address a developer names (team invitations) and to people
+// signing in (the sign-in mail's subject and first line), where "Acme: confirm at
+// https://evil.example/confirm" read as LoginSign's own link. A bare domain ("Booking.com")
+// stays a name.
+var linkInName = regexp.MustCompile(`://|(^|[^\pL\pN])www\.|[^\s@]@[^\s@]+\.[^\s@]|[\pL\pN-]\.\pL[\pL\pN-]*/`)
 
 // reservedSkeleton is the nameSkeleton of LoginSign.
 var reservedSkeleton = nameSkeleton("LoginSign")
