@@ -60,3 +60,28 @@ func TestSubjectWithEncodedWordSyntaxRoundTrips(t *testing.T) {
 		}
 	}
 }
+
+// A name with a bidirectional override or a zero-width character (an application saved
+// before the name rule, or any caller that did not check) reaches neither the subject nor the
+// body of the mail as sent: "Notes\u202egpj.exe" would read "Notesexe.jpg".
+func TestMailDropsInvisibleFormattingFromNames(t *testing.T) {
+	t.Parallel()
+	srv := mailtest.Start(t)
+	s := newSender(t, mail.Config{URL: srv.URL()})
+	l := i18n.English
+	for kind, m := range map[string]mail.Message{
+		"magic link": mail.MagicLink("person@example.com", "https://id.test/auth/magic?token=x", "", "Notes\u202egpj.exe", time.Minute),
+		"invitation": mail.TeamInvitation(l, "invitee@example.com", "https://id.test/i?token=x", "Login\u200bSign\u2028Team", "admin", time.Hour),
+		"change":     mail.EmailChangeNotice(l, "person@example.com", "new@example.com", "https://id.test/c?token=x", "Notes\u2066\u202egpj.exe"),
+	} {
+		if err := s.Send(context.Background(), m); err != nil {
+			t.Fatalf("%s: Send: %v", kind, err)
+		}
+		got := srv.Next(t, 5*time.Second)
+		for part, text := range map[string]string{"subject": got.Subject, "text": got.Text, "html": got.HTML} {
+			if i := strings.IndexAny(text, "\u202e\u200b\u2066\u2028"); i >= 0 {
+				t.Errorf("%s: the %s holds invisible formatting at %d: %q", kind, part, i, text)
+			}
+		}
+	}
+}

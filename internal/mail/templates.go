@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"loginsign/internal/displaytext"
 	"loginsign/internal/i18n"
 )
 
@@ -120,11 +121,17 @@ func strong(s string) htmltemplate.HTML {
 }
 
 // cleanLine makes s safe for a header or a single text line: control characters (line breaks
-// included) become spaces, and it is cut to at most max runes.
+// included) and line or paragraph separators become spaces, format characters (bidirectional
+// overrides, zero-width spaces: displaytext.Hidden) are dropped, and it is cut to at most max
+// runes. The names it is given passed displaytext.Line when they were saved, but a mail is the
+// last place to make sure: "Notes\u202egpj.exe" reads "Notesexe.jpg".
 func cleanLine(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp):
 			return ' '
+		case displaytext.Hidden(r):
+			return -1
 		}
 		return r
 	}, s)
