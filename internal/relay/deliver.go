@@ -815,7 +815,7 @@ const maxNameRunes = 64
 // hide the rest: control and format characters (zero-width spaces, bidirectional overrides
 // that would show an address reversed) are removed, every run of spaces of any kind becomes
 // one space, and the name is cut to maxNameRunes characters. The sender's name cannot imitate
-// this form either (senderName).
+// this form either (senderName), nor carry an encoded word that a mail program would decode.
 func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
 	name := senderName(a.Name)
 	if r := []rune(name); len(r) > maxNameRunes {
@@ -839,7 +839,11 @@ func displayName(a *gomail.Address, repliesTo string, unverified bool) string {
 	if unverified {
 		out = "[unverified] " + out
 	}
-	return out
+	// The name is written as a quoted string of plain ASCII, and mail programs (Thunderbird,
+	// Gmail) decode an RFC 2047 encoded word even there: "=?utf-8?q?PayPal_=28…=29_via_LoginSign?="
+	// in the sender's name or local part would be read as a name in the relay's form. Split,
+	// "=?" starts no encoded word.
+	return strings.ReplaceAll(out, "=?", "= ?")
 }
 
 // viaLoginSign matches the relay's own mark in a From name, in any case and spacing.
