@@ -198,7 +198,14 @@ func (s *Service) lockHolder(ctx context.Context, tx *ent.Tx, conn *ent.AppConne
 	} else if err != nil {
 		return err
 	}
-	held, err := tx.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).Count(ctx)
+	return checkHeld(ctx, tx, conn.ID)
+}
+
+// checkHeld refuses a license more for connection connID once it holds MaxPerConnection
+// (redeemed codes and status licenses alike): 409 too_many_licenses. The caller holds the
+// connection's row locked.
+func checkHeld(ctx context.Context, tx *ent.Tx, connID string) error {
+	held, err := tx.LicenseCode.Query().Where(licensecode.LinkedConnectionID(connID)).Count(ctx)
 	if err != nil {
 		return err
 	}

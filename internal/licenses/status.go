@@ -65,7 +65,8 @@ type StatusResult struct {
 // expiry, else makes the newest one that has ended (revoked or expired) ACTIVE again from now,
 // else creates one (ACTIVE, linked, activated now). Either way the result is Reused unless a
 // license was created. A created license counts against the total of the owner's codes like
-// a generated one (MaxCodes: Invalid past it, nothing stored). A revoke (revoke:true or status
+// a generated one (MaxCodes: Invalid past it, nothing stored), and against the connection's
+// MaxPerConnection like a redeemed one (409 too_many_licenses past it, nothing stored). A revoke (revoke:true or status
 // FREE, NONE, INACTIVE, REVOKED) expires every status license in effect: "revoked", or
 // "unchanged" when there was none. Repeating a request gives the same state. The activity log
 // gets a license_action only when the request changed something (a license revoked, created,
@@ -262,8 +263,13 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 			case !store.NotFound(err):
 				return err
 			}
-			// A new license counts against the owner's total like a generated or uploaded
-			// code (MaxCodes); past it the grant is refused and stores nothing.
+			// A new license counts against the connection's MaxPerConnection like a redeemed
+			// code (the connection's row is locked above, as lockHolder locks it), and against
+			// the owner's total like a generated or uploaded code (MaxCodes); past either the
+			// grant is refused and stores nothing.
+			if err := checkHeld(ctx, tx, conn.ID); err != nil {
+				return err
+			}
 			if s.DB.Dialect == dialect.Postgres && !lockOwner {
 				return errLockOwner
 			}
