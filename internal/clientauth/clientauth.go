@@ -185,11 +185,20 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 	if app == nil {
 		return nil, nil, s.failed(ctx, lim, clientID, known, ip)
 	}
-	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
-	if err := openOnOutage(s.Limiter.Take(ctx, quota, app.ID)); err != nil {
+	if err := s.TakeQuota(ctx, app); err != nil {
 		return nil, nil, err
 	}
 	return app, nil, nil
+}
+
+// TakeQuota counts one successful request of app against its quota of successful requests
+// (clientRequestsPerMinute): apperr RateLimited past it. Authenticate counts it itself; a
+// request the client authenticated otherwise (an app-API call with a client_credentials
+// Bearer token) counts it here. While the limit store is down it lets the client pass.
+func (s *Service) TakeQuota(ctx context.Context, app *ent.Application) error {
+	lim := s.Limits.withDefaults()
+	quota := ratelimit.Rule{Name: "client-quota", N: app.ClientRequestsPerMinute, Window: lim.QuotaWindow}
+	return openOnOutage(s.Limiter.Take(ctx, quota, app.ID))
 }
 
 // Pending is the limits of an authentication that AuthenticateLater left pending: the

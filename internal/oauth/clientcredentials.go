@@ -119,7 +119,9 @@ func (s *Service) ownerBudget(ctx context.Context, l Limit, app *ent.Application
 // (rotated since, or an application deleted) answers ErrInvalidToken (401); a token of
 // another application or without scope answers insufficient_scope (403, RFC 6750 §3.1).
 // The application's row comes from the client cache (clientauth.Service.Application), so a
-// backend calling often costs no read of it per call.
+// backend calling often costs no read of it per call. A valid call counts against the
+// application's quota (clientauth.Service.TakeQuota), as one with its client credentials
+// does: apperr RateLimited past it.
 func (s *Service) AppAccessToken(ctx context.Context, raw, appID, scope string) error {
 	g, err := s.accessGrant(ctx, raw)
 	if err != nil {
@@ -141,7 +143,9 @@ func (s *Service) AppAccessToken(ctx context.Context, raw, appID, scope string) 
 	if !slices.Contains(g.Scopes, scope) {
 		return ErrInsufficientScope.WithDescription("the token lacks scope %s", scope)
 	}
-	return nil
+	// A call with the token counts against the application's quota like one with its
+	// credentials (clientauth.Service.Authenticate): apperr RateLimited past it.
+	return s.Clients.TakeQuota(ctx, app)
 }
 
 // issuedUnderSecret reports whether the client_credentials grant g was issued under app's
