@@ -3,9 +3,11 @@ package licenses_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 
 	"loginsign/ent/licensecode"
+	"loginsign/internal/apperr"
 	"loginsign/internal/licenses"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -25,11 +27,11 @@ func TestAStatusSyncDoesNotTakeAConnectionPastMaxPerConnection(t *testing.T) {
 		w := newWorld(t, db)
 		ann := w.person(t, "ann")
 		conn := w.connect(t, ann, w.app)
-		sync := func(in licenses.StatusInput) (*licenses.StatusResult, error) {
+		grant := func(in licenses.StatusInput) (*licenses.StatusResult, error) {
 			return w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, in)
 		}
 		// One status license (PRO), then redeemed codes up to the bound.
-		must[*licenses.StatusResult](t)(sync(licenses.StatusInput{Status: "PRO"}))
+		must[*licenses.StatusResult](t)(grant(licenses.StatusInput{Status: "PRO"}))
 		v := w.variant(t, "Month", "MONTH")
 		for _, c := range w.codes(t, v, licenses.MaxPerConnection-1) {
 			key, _ := licenses.CodeKey(c)
@@ -44,7 +46,7 @@ func TestAStatusSyncDoesNotTakeAConnectionPastMaxPerConnection(t *testing.T) {
 		}
 
 		for i := range 3 {
-			_, err := sync(licenses.StatusInput{Status: fmt.Sprintf("PLAN%d", i)})
+			_, err := grant(licenses.StatusInput{Status: fmt.Sprintf("PLAN%d", i)})
 			wantErr(t, err, "too_many_licenses")
 		}
 		if n := held(); n != licenses.MaxPerConnection {
@@ -52,16 +54,66 @@ func TestAStatusSyncDoesNotTakeAConnectionPastMaxPerConnection(t *testing.T) {
 		}
 
 		// The plan it holds: reused, revoked, made active again; none of it adds a license.
-		if r, err := sync(licenses.StatusInput{Status: "PRO", Duration: "MONTH"}); err != nil || !r.Reused {
+		if r, err := grant(licenses.StatusInput{Status: "PRO", Duration: "MONTH"}); err != nil || !r.Reused {
 			t.Errorf("a grant of the held plan at the bound = %+v, %v; want it reused", r, err)
 		}
-		if r, err := sync(licenses.StatusInput{Revoke: true}); err != nil || r.Action != licenses.ActionRevoked {
+		if r, err := grant(licenses.StatusInput{Revoke: true}); err != nil || r.Action != licenses.ActionRevoked {
 			t.Errorf("a revoke at the bound = %+v, %v; want revoked", r, err)
 		}
-		if r, err := sync(licenses.StatusInput{Status: "PRO"}); err != nil || !r.Reused {
+		if r, err := grant(licenses.StatusInput{Status: "PRO"}); err != nil || !r.Reused {
 			t.Errorf("a grant of the ended plan at the bound = %+v, %v; want it made active again", r, err)
 		}
 		if n := held(); n != licenses.MaxPerConnection {
+			t.Errorf("the connection holds %d licenses, want %d", n, licenses.MaxPerConnection)
+		}
+	})
+}
+
+// Status syncs of new plans and redemptions racing into a connection one short of
+// licenses.MaxPerConnection: exactly one of them stores a license; the others answer
+// too_many_licenses.
+func TestStatusSyncsAndRedemptionsRacingIntoAFullConnectionStoreOneLicense(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		w := newWorld(t, db)
+		ann := w.person(t, "ann")
+		conn := w.connect(t, ann, w.app)
+		v := w.variant(t, "Month", "MONTH")
+		const racers = 8
+		codes := w.codes(t, v, licenses.MaxPerConnection-1+racers/2)
+		for _, c := range codes[:licenses.MaxPerConnection-1] {
+			key, _ := licenses.CodeKey(c)
+			db.LicenseCode.Update().Where(licensecode.CodeKey(key)).
+				SetState(licensecode.StateACTIVE).SetLinkedConnectionID(conn.ID).SetActivatedAt(w.clock.Now()).ExecX(ctx)
+		}
+		spare := codes[licenses.MaxPerConnection-1:]
+		errs := make([]error, racers)
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%2 == 0 {
+					_, errs[i] = w.svc.Redeem(asToken(conn), "", spare[i/2])
+				} else {
+					_, errs[i] = w.svc.SyncStatus(asClient(w.app), w.app.ID, ann.GlobalID, licenses.StatusInput{Status: fmt.Sprintf("PLAN%d", i)})
+				}
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			if err == nil {
+				won++
+			} else if name := apperr.As(err).Name(); name != "too_many_licenses" {
+				t.Errorf("racer %d: %v (%s), want too_many_licenses", i, err, name)
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d of %d racers stored a license, want 1", won, racers)
+		}
+		if n := db.LicenseCode.Query().Where(licensecode.LinkedConnectionID(conn.ID)).CountX(ctx); n != licenses.MaxPerConnection {
 			t.Errorf("the connection holds %d licenses, want %d", n, licenses.MaxPerConnection)
 		}
 	})
