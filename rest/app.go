@@ -44,6 +44,17 @@ func writeAppError(w http.ResponseWriter, r *http.Request, err error) {
 	httpx.WriteJSON(w, apperr.HTTPStatus(e.Code), AppErrorBody{Error: e.Name(), ErrorDescription: e.Message})
 }
 
+// AppMethodNotAllowed answers a method an app-backend route does not take: 405 with Allow
+// and the routes' error shape, {"error":"method_not_allowed","error_description"}.
+func (a *API) AppMethodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		w.Header().Set("Cache-Control", "no-store")
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed, AppErrorBody{Error: "method_not_allowed",
+			ErrorDescription: "method " + r.Method + " not allowed; use " + allow})
+	}
+}
+
 // AppClient authenticates /api/applications/{appId}/… with HTTP Basic client_id:client_secret,
 // or a client_credentials access token (appBearer), and puts the application into the context
 // (auth.WithClient). It answers, with {"error","error_description"}:

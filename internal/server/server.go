@@ -325,6 +325,8 @@ func (s *Server) routes() http.Handler {
 	// App backends (HTTP Basic client credentials).
 	mux.Handle("GET /api/applications/{appId}/users", api.AppClient(http.HandlerFunc(api.CurrentLogins)))
 	mux.Handle("PATCH /api/applications/{appId}/users/{globalId}/status", api.AppClient(http.HandlerFunc(api.StatusSync)))
+	mux.HandleFunc("/api/applications/{appId}/users", api.AppMethodNotAllowed(http.MethodGet+", "+http.MethodHead))
+	mux.HandleFunc("/api/applications/{appId}/users/{globalId}/status", api.AppMethodNotAllowed(http.MethodPatch))
 
 	// Developer Portal REST (session cookie).
 	const devApp = "/api/developer/applications/{appId}"
