@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"loginsign/internal/apperr"
@@ -243,7 +244,47 @@ func CheckJSONText(b []byte) *apperr.Error {
 	if HasEscapedNUL(b) {
 		return apperr.New(apperr.Invalid, "the body contains a NUL character (\\u0000)")
 	}
+	if hasLoneSurrogate(b) {
+		return apperr.New(apperr.Invalid, "the body is not valid UTF-8 (an unpaired surrogate escape)")
+	}
 	return nil
+}
+
+// hasLoneSurrogate reports whether the JSON text b holds a \uD800–\uDFFF escape that is not
+// half of a surrogate pair: encoding/json replaces it with U+FFFD, as it does a byte that is
+// not UTF-8. A backslash appears only inside strings, so each escape is read in turn.
+func hasLoneSurrogate(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := escapedRune(b[i:])
+		if !ok {
+			i++ // a one-character escape (\\, \", \n …): skip what it escapes
+			continue
+		}
+		i += 5
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xDC00: // high: a low one must follow
+			if lo, ok := escapedRune(b[i+1:]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 6
+				continue
+			}
+			return true
+		case utf16.IsSurrogate(r):
+			return true
+		}
+	}
+	return false
+}
+
+// escapedRune reads the \uXXXX escape at the start of b.
+func escapedRune(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // HasEscapedNUL reports whether b holds the JSON (or GraphQL) string escape \u0000: a
