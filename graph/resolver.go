@@ -22,6 +22,7 @@ import (
 	"loginsign/internal/account"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
 	"loginsign/internal/licenses"
@@ -73,8 +74,13 @@ func nodeType(_ context.Context, id string) (string, error) {
 	return "", apperr.New(apperr.NotFound, "node not found")
 }
 
-// node loads id and lets the domain decide whether the viewer may see it.
+// node loads id and lets the domain decide whether the viewer may see it. A signed-out caller
+// is refused before anything is loaded: refused after, an id that exists answered
+// unauthorized and one that does not not_found.
 func (r *Resolver) node(ctx context.Context, id string) (ent.Noder, error) {
+	if _, err := auth.RequireUser(ctx); err != nil {
+		return nil, err
+	}
 	n, err := r.Client.Noder(ctx, id, ent.WithNodeType(nodeType))
 	if err != nil {
 		if store.NotFound(err) || apperr.Is(err, apperr.NotFound) {
