@@ -34,6 +34,16 @@ const (
 	MaxFields     = MaxComplexity
 )
 
+// Introspection (__schema, __type) is open to everyone, signed out too, and gqlgen's
+// complexity walk skips __schema: an operation asks for the schema at most MaxIntrospection
+// times, each alias and fragment spread counted, and each time costs its principal
+// IntrospectionCost points (shapeLimit, principalLimit). Before, a hundred aliased copies of
+// __schema in a 12 kB document cost 1 point and wrote 9 MB in 5 s of a core.
+const (
+	MaxIntrospection  = 3
+	IntrospectionCost = analyticsCost
+)
+
 // NewHandler returns the /graphql endpoint.
 func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	es := pagedComplexity{NewExecutableSchema(Config{Resolvers: r})}
@@ -210,6 +220,12 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 		err.Extensions = map[string]any{"code": "QUERY_TOO_LARGE"}
 		return err
 	}
+	if s.introspection > MaxIntrospection {
+		err := gqlerror.Errorf("query asks for the schema (__schema, __type) more than %d times", MaxIntrospection)
+		err.Extensions = map[string]any{"code": "QUERY_TOO_LARGE"}
+		return err
+	}
+	oc.Stats.SetExtension("ShapeLimit", s)
 	if s.depth > l.maxDepth {
 		err := gqlerror.Errorf("query is nested %d levels deep; the limit is %d", s.depth, l.maxDepth)
 		err.Extensions = map[string]any{"code": "QUERY_TOO_DEEP"}
@@ -218,8 +234,9 @@ func (l shapeLimit) MutateOperationContext(ctx context.Context, oc *graphql.Oper
 	return nil
 }
 
-// shape is how deep a selection set nests and how many fields it selects, expanded.
-type shape struct{ depth, fields int }
+// shape is how deep a selection set nests, how many fields it selects and how many of them
+// are __schema or __type, expanded.
+type shape struct{ depth, fields, introspection int }
 
 // shapeWalker measures selection sets, each fragment once (memo); field counts stop at
 // ceiling, so no sum overflows. err is the first field whose arguments are refused.
@@ -256,6 +273,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 				// Introspection reads the static schema; GraphiQL's query nests ofType 8
 				// deep, and gqlparser's validation bounds its depth.
 				s.depth = 1
+				s.introspection++
 			} else {
 				s.depth++
 			}
@@ -266,6 +284,7 @@ func (w *shapeWalker) selections(set ast.SelectionSet) shape {
 		}
 		out.depth = max(out.depth, s.depth)
 		out.fields = min(out.fields+s.fields, w.ceiling)
+		out.introspection = min(out.introspection+s.introspection, w.ceiling)
 	}
 	return out
 }

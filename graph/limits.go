@@ -201,7 +201,8 @@ func (l whereVariables) MutateOperationParameters(ctx context.Context, raw *grap
 	return nil
 }
 
-// principalLimit charges each operation's complexity to its principal.
+// principalLimit charges each operation's complexity, and IntrospectionCost for each time it
+// asks for the schema, to its principal.
 type principalLimit struct {
 	limiter *ratelimit.Limiter
 	rule    ratelimit.Rule
@@ -220,6 +221,9 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 	cost := 1
 	if s, ok := oc.Stats.GetExtension("ComplexityLimit").(*extension.ComplexityStats); ok {
 		cost = max(1, s.Complexity)
+	}
+	if s, ok := oc.Stats.GetExtension("ShapeLimit").(shape); ok {
+		cost += s.introspection * IntrospectionCost // the complexity walk skips __schema
 	}
 	err := p.limiter.TakeN(ctx, p.rule, principal(ctx), cost)
 	if err == nil {
