@@ -622,6 +622,18 @@ var resolverCost = map[string]int{
 	"User.teamInvitations":              queryCost,
 	"User.activity":                     queryCost,
 	"Application.activity":              queryCost,
+	// The person's own lists and settings, and the application's fields that check the
+	// team again: each alias is a query of its own (1,500 aliased pendingLinks, priced 1
+	// each, ran 1,500 queries in up to 2 s).
+	"User.sessions":                    queryCost,
+	"User.pendingLinks":                queryCost,
+	"User.passkeys":                    queryCost,
+	"User.twoStep":                     queryCost,
+	"User.profile":                     queryCost,
+	"User.language":                    queryCost,
+	"Application.webhookUrl":           queryCost,
+	"Application.backchannelLogoutUri": queryCost,
+	"Application.quickstart":           queryCost,
 }
 
 // boundedLists are list fields without page arguments whose length the domain bounds.
