@@ -734,7 +734,8 @@ func maybeAccessToken(raw string) bool {
 	return raw != "" && len(raw) <= 128 && strings.HasPrefix(raw, AccessTokenPrefix)
 }
 
-// decodeAccessGrant decodes a stored grant: nil for a missing (b nil) or expired one.
+// decodeAccessGrant decodes a stored grant: nil for a missing (b nil), revoked (Revoke's
+// tombstone) or expired one.
 func (s *Service) decodeAccessGrant(b []byte) (*accessGrant, error) {
 	if b == nil || string(b) == revokedAccessToken {
 		return nil, nil
