@@ -551,10 +551,87 @@ type participantMasker struct {
 	now          time.Time
 	reverse      map[string]string // address → reverse alias, for this message
 	ids          []string          // RelayContact ids made or stamped for this message
+	// prepared are the reverse aliases prepare made or stamped, by address (lower-cased).
+	prepared map[string]*ent.RelayContact
 }
 
 func (s *Server) newParticipantMasker(connectionID, own string, now time.Time) *participantMasker {
-	return &participantMasker{s: s, connectionID: connectionID, own: strings.ToLower(own), now: now, reverse: map[string]string{}}
+	return &participantMasker{s: s, connectionID: connectionID, own: strings.ToLower(own), now: now, reverse: map[string]string{},
+		prepared: map[string]*ent.RelayContact{}}
+}
+
+// prepare makes or stamps at once the reverse aliases of the addresses of list (in order, as
+// maskParticipants reads them) that mask would give one: not m's own, not masked yet, up to
+// maxMaskedParticipants in all. It reads those that exist in one statement and stamps them in
+// another, makes room for the others (makeRoomForContacts) and inserts them in one more.
+// Made one by one (Server.contact), each cost two statements, or four to six once the
+// connection was at its contact limit: a forward with 50 Cc about 250, and one message to 50
+// aliases 50 times that, for anyone who can send mail. What prepare could not make (the insert
+// fails whole on a concurrent creation of the same pair or a token collision) mask makes one
+// by one, as before.
+func (m *participantMasker) prepare(ctx context.Context, list []*gomail.Address) error {
+	var want []string
+	for _, a := range list {
+		address := strings.ToLower(a.Address)
+		switch {
+		case equalFoldASCII(a.Address, m.own), m.reverse[address] != "", m.prepared[address] != nil, slices.Contains(want, address):
+			continue
+		case len(m.reverse)+len(want) == maxMaskedParticipants:
+			return nil
+		}
+		want = append(want, address)
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	db := m.s.db
+	found, err := db.RelayContact.Query().
+		Where(relaycontact.ConnectionID(m.connectionID), relaycontact.ContactAddressIn(want...)).All(ctx)
+	if err != nil {
+		return err
+	}
+	var stamped []string
+	for _, c := range found {
+		m.keep(c)
+		stamped = append(stamped, c.ID)
+	}
+	if len(stamped) > 0 {
+		if err := db.RelayContact.Update().Where(relaycontact.IDIn(stamped...)).SetLastUsedAt(m.now).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	var create []*ent.RelayContactCreate
+	for _, address := range want {
+		if m.prepared[address] == nil {
+			create = append(create, db.RelayContact.Create().SetConnectionID(m.connectionID).SetContactAddress(address).
+				SetToken(ids.RandomLower(20)).SetCreatedAt(m.now).SetLastUsedAt(m.now))
+		}
+	}
+	if len(create) == 0 {
+		return nil
+	}
+	if err := m.s.makeRoomForContacts(ctx, m.connectionID, m.ids, len(create)); err != nil {
+		return fmt.Errorf("contact limit: %w", err)
+	}
+	made, err := db.RelayContact.CreateBulk(create...).Save(ctx)
+	if store.Conflict(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range made {
+		m.keep(c)
+	}
+	return nil
+}
+
+// keep records c, made or stamped for this message.
+func (m *participantMasker) keep(c *ent.RelayContact) {
+	m.prepared[c.ContactAddress] = c
+	if !slices.Contains(m.ids, c.ID) {
+		m.ids = append(m.ids, c.ID)
+	}
 }
 
 // mask returns the reverse alias of address (lower-cased), made or stamped by contact; ok is
@@ -577,13 +654,14 @@ func (m *participantMasker) mask(ctx context.Context, address string) (reverse s
 // contact returns the reverse alias of address (lower-cased) for this message (Server.contact),
 // keeping the others of the message from being replaced for it.
 func (m *participantMasker) contact(ctx context.Context, address string) (*ent.RelayContact, error) {
+	if c := m.prepared[address]; c != nil {
+		return c, nil
+	}
 	c, err := m.s.contact(ctx, m.connectionID, address, m.now, m.ids)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(m.ids, c.ID) {
-		m.ids = append(m.ids, c.ID)
-	}
+	m.keep(c)
 	return c, nil
 }
 
@@ -595,7 +673,10 @@ func (m *participantMasker) contact(ctx context.Context, address string) (*ent.R
 // address included, so the person's reply must reach it from their alias too. Several To (or
 // Cc) fields are read as one list, so none escapes. A To or Cc field that does not parse as an
 // address list is removed. Addresses m cannot mask (past maxMaskedParticipants) are dropped.
+// Their reverse aliases are made or stamped together first (m.prepare).
 func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, m *participantMasker) error {
+	lists := map[string][]*gomail.Address{}
+	var all []*gomail.Address
 	for _, k := range []string{"To", "Cc"} {
 		if !h.Has(k) {
 			continue
@@ -606,6 +687,16 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, m *part
 		list, err := h.AddressList(k)
 		if err != nil {
 			h.Del(k)
+			continue
+		}
+		lists[k], all = list, append(all, list...)
+	}
+	if err := m.prepare(ctx, all); err != nil {
+		return err
+	}
+	for _, k := range []string{"To", "Cc"} {
+		list, ok := lists[k]
+		if !ok {
 			continue
 		}
 		if len(list) == 0 {
@@ -687,7 +778,7 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 // contact returns the reverse alias of (connectionID, address), creating it on first use and
 // stamping last_used_at otherwise. A concurrent creation of the same pair, or a token
 // collision, is resolved by looking again. A creation first makes room under the contact
-// limit (makeRoomForContact); keep are the reverse aliases of the same message, which stay.
+// limit (makeRoomForContacts); keep are the reverse aliases of the same message, which stay.
 func (s *Server) contact(ctx context.Context, connectionID, address string, now time.Time, keep []string) (*ent.RelayContact, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := s.db.RelayContact.Query().
@@ -699,7 +790,7 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 		if !store.NotFound(err) {
 			return nil, err
 		}
-		if err := s.makeRoomForContact(ctx, connectionID, keep); err != nil {
+		if err := s.makeRoomForContacts(ctx, connectionID, keep, 1); err != nil {
 			return nil, fmt.Errorf("contact limit: %w", err)
 		}
 		c, err = s.db.RelayContact.Create().
@@ -715,7 +806,7 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 	}
 }
 
-// makeRoomForContact deletes reverse aliases of connectionID until one more fits within
+// makeRoomForContacts deletes reverse aliases of connectionID until more fit within
 // Config.ContactLimit: first the least recently used (last_used_at) of those the person never
 // replied to, then, only when none is left, the least recently used of the others; never one
 // of keep. A sender can only add contacts the person never answered, so a flood of forged
@@ -727,12 +818,12 @@ func (s *Server) contact(ctx context.Context, connectionID, address string, now 
 // (connection_id, contact_address) index instead. Concurrent creations may pass the limit by
 // the number of them for a moment: the next creation deletes down to it again. A connection
 // far past it (rows made before the limit existed) loses maxContactsReplaced per creation.
-func (s *Server) makeRoomForContact(ctx context.Context, connectionID string, keep []string) error {
+func (s *Server) makeRoomForContacts(ctx context.Context, connectionID string, keep []string, more int) error {
 	n, err := s.db.RelayContact.Query().Where(relaycontact.ConnectionID(connectionID)).Count(ctx)
 	if err != nil {
 		return err
 	}
-	excess := min(n-s.cfg.ContactLimit+1, maxContactsReplaced)
+	excess := min(n-s.cfg.ContactLimit+more, maxContactsReplaced)
 	if excess <= 0 {
 		return nil
 	}

@@ -209,7 +209,7 @@ type Config struct {
 	ReplyLimit int
 	// ContactLimit is how many reverse aliases (RelayContact rows) one connection holds at
 	// most; a new sender past it replaces the least recently used contact the person never
-	// replied to (Server.makeRoomForContact). Default DefaultContactLimit.
+	// replied to (Server.makeRoomForContacts). Default DefaultContactLimit.
 	ContactLimit int
 	// Resolver answers the DNS queries that authenticate replies and the senders of forwards
 	// (SPF, DKIM, DMARC). Default net.DefaultResolver.
