@@ -572,12 +572,12 @@ func (s *Server) newParticipantMasker(connectionID, own string, now time.Time) *
 func (m *participantMasker) prepare(ctx context.Context, list []*gomail.Address) error {
 	var want []string
 	for _, a := range list {
+		if len(m.reverse)+len(want) == maxMaskedParticipants {
+			break
+		}
 		address := strings.ToLower(a.Address)
-		switch {
-		case equalFoldASCII(a.Address, m.own), m.reverse[address] != "", m.prepared[address] != nil, slices.Contains(want, address):
+		if equalFoldASCII(a.Address, m.own) || m.reverse[address] != "" || m.prepared[address] != nil || slices.Contains(want, address) {
 			continue
-		case len(m.reverse)+len(want) == maxMaskedParticipants:
-			return nil
 		}
 		want = append(want, address)
 	}
