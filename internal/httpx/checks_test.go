@@ -95,3 +95,28 @@ func TestSecurityHeadersOnAHandlersOwnAnswer(t *testing.T) {
 		t.Errorf("Strict-Transport-Security %q, want %q", h.Get("Strict-Transport-Security"), HSTS)
 	}
 }
+
+// CheckJSONText refuses a surrogate escape standing alone, and only that: a pair, an escaped
+// backslash before the text, and other escapes pass.
+func TestCheckJSONTextFindsLoneSurrogatesAmongEscapes(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in     string
+		refuse bool
+	}{
+		{`{"a":"\ud83d\ude00"}`, false}, // a pair: 😀
+		{`{"a":"\ud800"}`, true},
+		{`{"a":"\ude00"}`, true},        // a low half first
+		{`{"a":"\ud800\u0041"}`, true},  // a high half, then no low one
+		{`{"a":"\ud800"}` + `\`, true},  // cut short after the high half
+		{`{"a":"\\ud800"}`, false},      // an escaped backslash, then text
+		{`{"a":"\\\ud800"}`, true},      // an escaped backslash, then a lone half
+		{`{"a":"\n\"\u00e9\/"}`, false}, // other escapes
+		{`{"a":"\ud83d\ude00\udc00"}`, true},
+	} {
+		err := CheckJSONText([]byte(tt.in))
+		if got := err != nil; got != tt.refuse {
+			t.Errorf("CheckJSONText(%s) = %v, want refused %v", tt.in, err, tt.refuse)
+		}
+	}
+}

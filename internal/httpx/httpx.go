@@ -241,23 +241,33 @@ func CheckJSONText(b []byte) *apperr.Error {
 	if !utf8.Valid(b) {
 		return apperr.New(apperr.Invalid, "the body is not valid UTF-8")
 	}
-	if HasEscapedNUL(b) {
+	switch nul, lone := escapes(b); {
+	case nul:
 		return apperr.New(apperr.Invalid, "the body contains a NUL character (\\u0000)")
-	}
-	if hasLoneSurrogate(b) {
+	case lone:
 		return apperr.New(apperr.Invalid, "the body is not valid UTF-8 (an unpaired surrogate escape)")
 	}
 	return nil
 }
 
-// hasLoneSurrogate reports whether the JSON text b holds a \uD800–\uDFFF escape that is not
-// half of a surrogate pair: encoding/json replaces it with U+FFFD, as it does a byte that is
-// not UTF-8. A backslash appears only inside strings, so each escape is read in turn.
-func hasLoneSurrogate(b []byte) bool {
+// HasEscapedNUL reports whether b holds the JSON (or GraphQL) string escape \u0000.
+func HasEscapedNUL(b []byte) bool {
+	nul, _ := escapes(b)
+	return nul
+}
+
+// escapes reads each backslash escape of the JSON (or GraphQL) text b in turn (a backslash
+// appears only inside strings, and an escaped one is skipped with what it escapes) and
+// reports whether one is \u0000 and whether one is a \uD800–\uDFFF that is not half of a
+// surrogate pair: encoding/json replaces that with U+FFFD, as it does a byte that is not
+// UTF-8.
+func escapes(b []byte) (nul, loneSurrogate bool) {
 	for i := 0; i < len(b); i++ {
-		if b[i] != '\\' {
-			continue
+		j := bytes.IndexByte(b[i:], '\\')
+		if j < 0 {
+			break
 		}
+		i += j
 		r, ok := escapedRune(b[i:])
 		if !ok {
 			i++ // a one-character escape (\\, \", \n …): skip what it escapes
@@ -265,17 +275,19 @@ func hasLoneSurrogate(b []byte) bool {
 		}
 		i += 5
 		switch {
+		case r == 0:
+			nul = true
 		case utf16.IsSurrogate(r) && r < 0xDC00: // high: a low one must follow
 			if lo, ok := escapedRune(b[i+1:]); ok && lo >= 0xDC00 && lo <= 0xDFFF {
 				i += 6
 				continue
 			}
-			return true
+			loneSurrogate = true
 		case utf16.IsSurrogate(r):
-			return true
+			loneSurrogate = true
 		}
 	}
-	return false
+	return nul, loneSurrogate
 }
 
 // escapedRune reads the \uXXXX escape at the start of b.
@@ -285,24 +297,4 @@ func escapedRune(b []byte) (rune, bool) {
 	}
 	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
 	return rune(n), err == nil
-}
-
-// HasEscapedNUL reports whether b holds the JSON (or GraphQL) string escape \u0000: a
-// backslash that is not itself escaped, then u0000.
-func HasEscapedNUL(b []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte("u0000"))
-		if j < 0 {
-			return false
-		}
-		at := i + j
-		n := 0
-		for k := at - 1; k >= 0 && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 1 {
-			return true
-		}
-		i = at + 1
-	}
 }
