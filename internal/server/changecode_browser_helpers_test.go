@@ -31,6 +31,9 @@ func (ls *liveServer) mailedChangeCode(t *testing.T, tb *tab, to, sel string) st
 			if c == "" {
 				t.Fatalf("the confirmation code mail has no code:\n%s", got[len(got)-1])
 			}
+			// The mail goes before the answer: the page is done with the click (and has said
+			// so) only when the button is enabled again; keys typed before could land elsewhere.
+			tb.waitFor(t, `(document.querySelector('`+sel+`') || {}).disabled !== true`)
 			return c
 		}
 	}

@@ -803,6 +803,9 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		}
 		code := ls.mailedChangeCode(t, personTab, person.Email, `#address-code-send`)
 		personTab.waitFor(t, `document.body.textContent.includes("We mailed a code to `+person.Email+`")`)
+		if focused := evalIn[string](t, personTab, `document.activeElement ? document.activeElement.id : ""`); focused != "address-code" {
+			t.Errorf("after the code was mailed the focus is on %q, not the code field it is typed into", focused)
+		}
 		personTab.shot(t, "dashboard-address-code-mailed")
 		personTab.do(t, chromedp.SendKeys(`#address-code`, code), chromedp.Click(`#add-email-form button`))
 		personTab.waitFor(t, `document.querySelector('#addresses').textContent.includes("ann.work@example.com")`)

@@ -328,9 +328,10 @@
     send.addEventListener("click", function () {
       busy(send, async function () {
         var d = await gql("mutation SendConfirmationCode { sendConfirmationCode(input: {}) { sentTo } }");
+        // The code is typed next: the field keeps the focus (the status line is announced).
         input.focus();
         return d.sendConfirmationCode.sentTo;
-      }, function (to) { return t("ls.code_sent", { email: to }); });
+      }, function (to) { return t("ls.code_sent", { email: to }); }, { focus: false });
     });
     var passkey = h("button", { type: "button", class: "small", id: id + "-passkey", hidden: true }, t("ls.use_passkey"));
     passkey.addEventListener("click", function () {
