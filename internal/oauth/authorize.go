@@ -80,14 +80,14 @@ func (s *Service) checkIDTokenHint(ctx context.Context, req *AuthorizeRequest, a
 	if req.IDTokenHint == "" {
 		return nil
 	}
-	sub, aud, _, err := s.verifyIDTokenHint(ctx, req.IDTokenHint)
+	h, err := s.verifyIDTokenHint(ctx, req.IDTokenHint)
 	if err != nil {
 		return AsError(err)
 	}
-	if aud != app.ID {
+	if h.aud != app.ID {
 		return ErrInvalidRequest.WithDescription("id_token_hint was issued to another client")
 	}
-	req.HintConnection = sub
+	req.HintConnection = h.sub
 	return nil
 }
 

@@ -62,7 +62,7 @@ func TestALogoutHintNamingAnotherPersonsConnectionStillAsks(t *testing.T) {
 			{"no hint", "", time.Time{}, mine, true},
 			{"a session that ended", connID, started.Add(time.Second), auth.Session{UserID: owner.ID, ID: "gone"}, true},
 		} {
-			req := &oauth.LogoutRequest{Application: app, HintConnectionID: c.hint, HintIssuedAt: c.issued}
+			req := &oauth.LogoutRequest{Application: app, HintConnectionID: c.hint, HintIssuedAt: c.issued, HintAuthTime: c.issued}
 			ask, err := e.svc.LogoutNeedsConfirmation(ctx, req, c.session)
 			if err != nil || ask != c.ask {
 				t.Errorf("%s: asks %v, %v; want %v", c.name, ask, err, c.ask)

@@ -40,6 +40,9 @@ type LogoutRequest struct {
 	HintConnectionID string
 	// HintIssuedAt is the iat of a valid id_token_hint (zero without one).
 	HintIssuedAt time.Time
+	// HintAuthTime is the auth_time of a valid id_token_hint: when the sign-in it came from
+	// happened, which a refreshed id_token keeps (zero without one, or without the claim).
+	HintAuthTime time.Time
 	// RedirectURI is where to send the person afterwards: the registered
 	// post_logout_redirect_uri with state appended; "" to show LoginSign's signed-out page.
 	RedirectURI string
@@ -85,11 +88,12 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 	}
 	clientID := vals["client_id"]
 	if hint := vals["id_token_hint"]; hint != "" {
-		sub, aud, iat, err := s.verifyIDTokenHint(ctx, hint)
+		h, err := s.verifyIDTokenHint(ctx, hint)
 		if err != nil {
 			return nil, err
 		}
-		out.HintIssuedAt = iat
+		sub, aud := h.sub, h.aud
+		out.HintIssuedAt, out.HintAuthTime = h.issuedAt, h.authTime
 		if clientID != "" && clientID != aud {
 			return nil, ErrInvalidRequest.WithDescription("client_id does not match the audience of id_token_hint").Shown()
 		}
@@ -131,37 +135,52 @@ func (s *Service) ParseLogout(ctx context.Context, q url.Values) (*LogoutRequest
 	return out, nil
 }
 
+// idTokenHint is what a verified id_token_hint says: its sub, its (single) audience, its iat
+// and its auth_time (zero when absent).
+type idTokenHint struct {
+	sub, aud           string
+	issuedAt, authTime time.Time
+}
+
 // verifyIDTokenHint checks that hint is an id_token LoginSign signed (any published key, ES256
-// or RS256, typ JWT) for this issuer, and returns its sub and its (single) audience. Expiry is not
-// checked (RP-Initiated Logout §2: the OP need not be concerned if it has expired).
-func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (sub, aud string, iat time.Time, err error) {
+// or RS256, typ JWT) for this issuer, and returns its sub, its (single) audience, iat and
+// auth_time. Expiry is not checked (RP-Initiated Logout §2: the OP need not be concerned if
+// it has expired).
+func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (idTokenHint, error) {
 	bad := ErrInvalidRequest.WithDescription("id_token_hint is not an id_token issued by LoginSign").Shown()
 	tok, perr := jwt.ParseSigned(hint, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if perr != nil || len(tok.Headers) != 1 {
-		return "", "", time.Time{}, bad
+		return idTokenHint{}, bad
 	}
 	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
-		return "", "", time.Time{}, bad // a logout token (typ logout+jwt) is signed by the same keys
+		return idTokenHint{}, bad // a logout token (typ logout+jwt) is signed by the same keys
 	}
 	set, kerr := s.Keys.JWKS(ctx)
 	if kerr != nil {
-		return "", "", time.Time{}, serverError(kerr)
+		return idTokenHint{}, serverError(kerr)
 	}
 	keys := set.Key(tok.Headers[0].KeyID)
 	if len(keys) != 1 || keys[0].Algorithm != tok.Headers[0].Algorithm {
-		return "", "", time.Time{}, bad
+		return idTokenHint{}, bad
 	}
 	var c jwt.Claims
-	if err := tok.Claims(keys[0].Key, &c); err != nil {
-		return "", "", time.Time{}, bad
+	var extra struct {
+		AuthTime *jwt.NumericDate `json:"auth_time"`
+	}
+	if err := tok.Claims(keys[0].Key, &c, &extra); err != nil {
+		return idTokenHint{}, bad
 	}
 	if c.Issuer != s.Config.Issuer || c.Subject == "" || len(c.Audience) != 1 {
-		return "", "", time.Time{}, bad
+		return idTokenHint{}, bad
 	}
+	h := idTokenHint{sub: c.Subject, aud: c.Audience[0]}
 	if c.IssuedAt != nil {
-		iat = c.IssuedAt.Time()
+		h.issuedAt = c.IssuedAt.Time()
 	}
-	return c.Subject, c.Audience[0], iat, nil
+	if extra.AuthTime != nil {
+		h.authTime = extra.AuthTime.Time()
+	}
+	return h, nil
 }
 
 // EndSession signs the person of session out of LoginSign: it queues a back-channel logout
@@ -313,8 +332,11 @@ func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, s
 // someone to the end-session endpoint, and an id_token of an earlier session (even expired:
 // any application the person ever signed in to keeps one) would otherwise sign the person out
 // of LoginSign, and end the tokens other applications got from this session, without a word.
-// LoginSign's id_tokens carry no sid: one issued during the session is one whose iat is not
-// before the session's start (to the second).
+// LoginSign's id_tokens carry no sid: one of the session is one whose iat is not before the
+// session's start (to the second) and whose sign-in (auth_time) is not either, but for
+// hintSignInSlack. The iat alone does not tell: an application holding a live refresh token of
+// an earlier sign-in (a session that timed out, another browser's) gets an id_token issued now
+// at every refresh, which keeps its sign-in's auth_time. A hint without auth_time asks.
 func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutRequest, session auth.Session) (bool, error) {
 	if req.HintConnectionID == "" {
 		return true, nil
@@ -333,8 +355,17 @@ func (s *Service) LogoutNeedsConfirmation(ctx context.Context, req *LogoutReques
 	if err != nil {
 		return false, serverError(err)
 	}
-	return started.IsZero() || req.HintIssuedAt.Before(started.Truncate(time.Second)), nil
+	if started.IsZero() || req.HintAuthTime.IsZero() {
+		return true, nil
+	}
+	from := started.Truncate(time.Second)
+	return req.HintIssuedAt.Before(from) || req.HintAuthTime.Before(from.Add(-hintSignInSlack)), nil
 }
+
+// hintSignInSlack is how much earlier than its session's start a sign-in of that session may
+// be timed: a sign-in within an authorization records its time (the flow's, the id_token's
+// auth_time) just before the browser's session is written.
+const hintSignInSlack = time.Second
 
 // logoutClaims are a logout token's claims (Back-Channel Logout §2.4): sub is the connection
 // id (LoginSign sends no sid; backchannel_logout_session_supported is false). There is never a
