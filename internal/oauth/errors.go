@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OpenID Connect Core §3.1.2.6.
@@ -65,11 +66,36 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
-// WithDescription returns a copy of e with description.
+// WithDescription returns a copy of e with description, kept to the characters
+// error_description may hold (descriptionText).
 func (e *Error) WithDescription(format string, args ...any) *Error {
 	c := *e
-	c.Description = fmt.Sprintf(format, args...)
+	c.Description = descriptionText(fmt.Sprintf(format, args...))
 	return &c
+}
+
+// descriptionText keeps s to the characters RFC 6749 §4.1.2.1 and §5.2 (and RFC 6750 §3) allow
+// in error_description, %x20-21 / %x23-5B / %x5D-7E, which a strict client checks: a quotation
+// mark becomes an apostrophe (descriptions quote what the request sent with %q), a backslash
+// a slash, an ellipsis three dots, and anything else outside the set (other text of the
+// request, a byte that is not UTF-8) a question mark.
+func descriptionText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '"':
+			b.WriteByte('\'')
+		case r == '\\':
+			b.WriteByte('/')
+		case r == '…':
+			b.WriteString("...")
+		case r < 0x20 || r > 0x7e:
+			b.WriteByte('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Redirectable returns a copy of e that may be sent to the validated redirect URI.
