@@ -99,10 +99,16 @@ func (s *Service) Flow(ctx context.Context, id string) (*Flow, error) {
 // FlowTTL, and the consent page of the same browser, reloaded or posted again, would answer
 // the same request with a second code, its sign-in within the flow still counting for
 // prompt=login and max_age. The page shows the error instead, and the same request again
-// ends the flow and answers (the code issued meanwhile is never delivered and expires).
+// ends the flow and answers (the code issued meanwhile is never delivered and expires). A
+// flow another request ended meanwhile (two loads of the consent page at once, each issuing
+// a code) is apperr Gone, as if it had expired: one request, one answer to the client.
 func (s *Service) EndFlow(ctx context.Context, id string) error {
-	if err := s.KV.Del(ctx, flowKey(id)).Err(); err != nil {
+	n, err := s.KV.Del(ctx, flowKey(id)).Result()
+	if err != nil {
 		return serverError(fmt.Errorf("ending the flow: %w", err))
+	}
+	if n == 0 {
+		return apperr.New(apperr.Gone, "this sign-in has expired; start again from the app")
 	}
 	return nil
 }
