@@ -58,11 +58,17 @@ func (s *Service) SessionsOf(ctx context.Context, userID string) ([]SessionView,
 // again) or ended here with the others. "Sign out everywhere else" is what a person does when
 // they suspect someone else got in: a thief who had the person approve a sign-in, or who reads
 // the mailbox, must not finish it afterwards.
+//
+// It needs a recent sign-in (auth.RequireRecentSignIn), as the changes to how the person signs in
+// do: from an old session cookie (a copy taken from a browser), repeated every few seconds, it
+// ended every session the person started and voided every link mailed to them before they could
+// use it, so the thief's copy locked the person out of their account for as long as it lived.
+// The person, whose own session may be old too, signs in again and then ends the thief's.
 func (s *Service) SignOutOtherSessions(ctx context.Context) (int, error) {
-	sess, ok := auth.SessionFrom(ctx)
-	if !ok {
-		return 0, apperr.New(apperr.Unauthorized, "sign in first")
+	if _, err := auth.RequireRecentSignIn(ctx, s.Now()); err != nil {
+		return 0, err
 	}
+	sess, _ := auth.SessionFrom(ctx)
 	// An account closed meanwhile has no sign-in left to end (its links answer Gone); its
 	// sessions still end below.
 	if err := s.DB.User.UpdateOneID(sess.UserID).AddEmailVersion(1).Exec(ctx); err != nil && !store.NotFound(err) {
@@ -235,12 +241,14 @@ func (s *Service) recordSessionsEnded(ctx context.Context, userID string, n int)
 }
 
 // SignOutSession ends one session of the signed-in person, named by its id (SessionView.ID);
-// a session that is not theirs answers NotFound.
+// a session that is not theirs answers NotFound. It needs a recent sign-in, as
+// SignOutOtherSessions does: an old session cookie ending each new session of the person as it
+// appears would keep them out as surely.
 func (s *Service) SignOutSession(ctx context.Context, id string) error {
-	sess, ok := auth.SessionFrom(ctx)
-	if !ok {
-		return apperr.New(apperr.Unauthorized, "sign in first")
+	if _, err := auth.RequireRecentSignIn(ctx, s.Now()); err != nil {
+		return err
 	}
+	sess, _ := auth.SessionFrom(ctx)
 	if id == "" || len(id) > 128 {
 		return apperr.New(apperr.NotFound, "session not found")
 	}
