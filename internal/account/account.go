@@ -118,9 +118,13 @@ func (s *Service) lockAddress(q *ent.UserEmailQuery) *ent.UserEmailQuery {
 
 // RemoveConnection ends the signed-in person's connection to an app (removing it in the
 // dashboard, or revoking its access): tokens, consent and licenses go, the alias is retired,
-// and the app gets connection_deleted.
+// and the app gets connection_deleted. It needs a recent sign-in (auth.RequireRecentSignIn), as a
+// developer's ending of a connection does: what it destroys is not given back (the licenses
+// expire, the alias is never issued again, a new sign-in makes a new connection id, under which
+// the app does not know the person's account there), and an old session cookie (a thief's copy)
+// must not be enough for it.
 func (s *Service) RemoveConnection(ctx context.Context, connectionID string) error {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
