@@ -9,6 +9,8 @@ package passkey
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,6 +64,10 @@ type Service struct {
 	EndSessions func(ctx context.Context, userID, passkeyRef string) (int, error)
 	// Unavailable, when set, says why passkeys are off (the base URL's host is an IP address).
 	Unavailable string
+	// UserHandleKey keys the WebAuthn user handle of a person (UserHandle). The server sets it,
+	// derived from LOGINSIGN_SECRET; changing it leaves existing passkeys signing in (their
+	// handle is checked against the passkey's own row) but gives new ones another handle.
+	UserHandleKey []byte
 }
 
 // Events of passkeys, for security notices.
@@ -109,9 +115,12 @@ func (s *Service) available() error {
 type person struct {
 	u     *ent.User
 	creds []webauthn.Credential
+	// handle is the WebAuthn user handle (user.id) of the ceremony: UserHandle, or for a
+	// passkey registered before it, the account id that passkey holds.
+	handle []byte
 }
 
-func (p *person) WebAuthnID() []byte                         { return []byte(p.u.ID) }
+func (p *person) WebAuthnID() []byte                         { return p.handle }
 func (p *person) WebAuthnName() string                       { return p.u.Email }
 func (p *person) WebAuthnCredentials() []webauthn.Credential { return p.creds }
 func (p *person) WebAuthnDisplayName() string {
@@ -130,7 +139,7 @@ func (s *Service) person(ctx context.Context, userID string) (*person, []*ent.Pa
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading passkeys: %w", err)
 	}
-	p := &person{u: u}
+	p := &person{u: u, handle: s.UserHandle(userID)}
 	for _, k := range keys {
 		p.creds = append(p.creds, credential(k))
 	}
@@ -165,6 +174,23 @@ func definedTransports[T ~string](transports []T) []string {
 	}
 	return out
 }
+
+// UserHandle is the WebAuthn user handle (user.id, WebAuthn §5.4.3) of userID's passkeys: 32
+// bytes of HMAC-SHA256 under UserHandleKey, which look random and name nothing outside. The
+// handle is written into the authenticator and handed back with every sign-in, where whoever
+// holds or inspects the authenticator reads it; the account id it used to be is the id of the
+// person's account everywhere in LoginSign (its user row, GraphQL node and data export), so
+// the authenticator carried a stable identifier of the account (§14.6.1: the user handle should
+// be random and hold nothing that identifies the person).
+func (s *Service) UserHandle(userID string) []byte {
+	m := hmac.New(sha256.New, s.UserHandleKey)
+	m.Write([]byte("loginsign passkey user handle\n" + userID))
+	return m.Sum(nil)
+}
+
+// legacyHandle reports whether handle is the user handle of a passkey of userID registered
+// before UserHandle: the account id itself.
+func legacyHandle(handle []byte, userID string) bool { return string(handle) == userID }
 
 // Ref names a passkey in the sessions it signs in (identity.NewSession.Passkey): the
 // SHA-256 of its credential id.
@@ -503,12 +529,16 @@ func (s *Service) FinishLogin(ctx context.Context, response string) (userID stri
 		if err != nil {
 			return nil, errors.New("unknown passkey")
 		}
-		if string(userHandle) != k.UserID {
+		legacy := legacyHandle(userHandle, k.UserID)
+		if !legacy && !hmac.Equal(userHandle, s.UserHandle(k.UserID)) {
 			return nil, errors.New("passkey of another account")
 		}
 		p, keys, err := s.person(ctx, k.UserID)
 		if err != nil {
 			return nil, err
+		}
+		if legacy {
+			p.handle = userHandle
 		}
 		// The row the library checks the counter against, so the compare-and-set below
 		// expects the very value the clone check saw.
@@ -645,6 +675,11 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 	}
 	if stored == nil {
 		return "", time.Time{}, refused
+	}
+	// A passkey registered before UserHandle holds the account id as its handle: the ceremony
+	// (bound to the person by confirmKey) is checked against it.
+	if h := parsed.Response.UserHandle; legacyHandle(h, uid) {
+		p.handle, sess.UserID = h, h
 	}
 	cred, err := s.WA.ValidateLogin(p, sess, parsed)
 	if err != nil {

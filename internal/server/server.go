@@ -210,6 +210,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	if s.passkeys.Unavailable != "" {
 		log.Warn(s.passkeys.Unavailable)
 	}
+	s.passkeys.UserHandleKey = deriveKey(cfg.Secret, "loginsign passkey user handles")
 	s.oauth.Passkeys = s.passkeys
 	s.passkeys.MFA = s.mfa
 	s.portal.Redirects = s.oauth
