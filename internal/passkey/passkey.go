@@ -65,8 +65,10 @@ type Service struct {
 	// Unavailable, when set, says why passkeys are off (the base URL's host is an IP address).
 	Unavailable string
 	// UserHandleKey keys the WebAuthn user handle of a person (UserHandle). The server sets it,
-	// derived from LOGINSIGN_SECRET; changing it leaves existing passkeys signing in (their
-	// handle is checked against the passkey's own row) but gives new ones another handle.
+	// derived from LOGINSIGN_SECRET. A sign-in checks the handle the authenticator returns
+	// against the passkey's owner (WebAuthn §7.2 step 6): changing the key leaves the passkeys
+	// registered under the old one refused (as a changed secret does authenticator apps), all
+	// but those registered before UserHandle, whose handle is the account id.
 	UserHandleKey []byte
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -110,7 +111,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 			}
 			return chromedp.Void{}, err
 		})
-		if len(creds) != 1 || !creds[0].IsResidentCredential || string(creds[0].UserHandle) != person.ID {
+		if len(creds) != 1 || !creds[0].IsResidentCredential || !bytes.Equal(creds[0].UserHandle, ls.passkeys.UserHandle(person.ID)) {
 			t.Fatalf("virtual authenticator holds %+v", creds)
 		}
 		ls.waitNotice(t, "ann@example.com", "A passkey was added")
