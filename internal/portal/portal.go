@@ -97,7 +97,7 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 // Team is the team domain (members, invitations, ownership transfers) over the portal's
 // database, mailer and limiter.
 func (s *Service) Team() *team.Service {
-	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges,
+	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, RelayDomain: s.RelayDomain, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges,
 		OwnerTotals: s.ownerTotals, Now: s.Now}
 }
 

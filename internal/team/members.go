@@ -53,6 +53,9 @@ type Service struct {
 	// Mail sends invitations; BaseURL (LOGINSIGN_BASE_URL) prefixes their links.
 	Mail    mail.Sender
 	BaseURL string
+	// RelayDomain is the domain of LoginSign's masked addresses (LOGINSIGN_RELAY_DOMAIN):
+	// Invite refuses addresses on it (notRelayAddress); "" refuses none.
+	RelayDomain string
 	// Limiter counts invitations under Invites (default DefaultInvites), InvitesPerDeveloper
 	// (default DefaultInvitesPerDeveloper) and InvitesPerAddress (default
 	// DefaultInvitesPerAddress); nil turns them off.
@@ -251,6 +254,9 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	if err != nil {
 		return nil, err
 	}
+	if err := notRelayAddress(email, s.RelayDomain); err != nil {
+		return nil, err
+	}
 	if !slices.Contains(MemberRoles, role) {
 		if role == Owner {
 			return nil, apperr.WithReason(apperr.Invalid, "owner_not_invitable", "nobody is invited as owner: invite as admin, then propose an ownership transfer")
@@ -311,6 +317,24 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	}
 	out := toInvitation(inv, app.Name)
 	return &out, nil
+}
+
+// notRelayAddress answers Invalid (relay_address) when addr (normalised) is on relayDomain, as
+// identity.NotRelayAddress does for a person's addresses (which imports this package, hence
+// the copy of its one comparison). Mail to an alias goes on to the person behind some
+// application's connection, and mail to a reverse alias to that alias's contact: an
+// invitation there put a LoginSign mail naming the inviter's application into the inbox of a
+// person who never gave the inviter an address (any developer reads the aliases of their own
+// users), and it could never be accepted (an alias is no account's address), so it only held a
+// seat of the team and the address's budget. Checked before anything is counted, stored or
+// mailed; the answer depends on nothing but the address.
+func notRelayAddress(addr, relayDomain string) error {
+	at := strings.LastIndexByte(addr, '@')
+	if relayDomain == "" || at < 0 || !strings.EqualFold(addr[at+1:], relayDomain) {
+		return nil
+	}
+	return apperr.WithReason(apperr.Invalid, "relay_address",
+		"%s is a LoginSign relay address: it forwards to a person through an application and cannot be invited", addr)
 }
 
 // inviteLimits counts one invitation of email to appID by uid: the inviter's own budgets
