@@ -2,6 +2,7 @@ package team
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -312,6 +313,14 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	link := strings.TrimRight(s.BaseURL, "/") + InvitationPath + "?" + url.Values{"token": {token}}.Encode()
 	if s.Mail != nil {
 		if err := s.Mail.Send(ctx, mail.TeamInvitation(s.inviteeLanguage(ctx, email), email, link, app.Name, string(role), InvitationTTL)); err != nil {
+			// The inviter is told it failed, so it is not left open: it held a seat of the
+			// team (team_full) and was listed to the team and to the invitee for a week as if
+			// sent, and the inviter's retry added a second one. The revocation runs apart
+			// from the request's cancellation; it changes only a row this call wrote.
+			if _, rerr := s.DB.AppInvitation.Update().Where(appinvitation.ID(inv.ID), pending(now)).
+				SetRevokedAt(now).Save(context.WithoutCancel(ctx)); rerr != nil {
+				return nil, fmt.Errorf("revoking the invitation whose mail failed: %w (mail: %v)", rerr, err)
+			}
 			return nil, apperr.New(apperr.Internal, "sending the invitation failed")
 		}
 	}

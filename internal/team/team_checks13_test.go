@@ -1,0 +1,50 @@
+package team_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"loginsign/ent/appinvitation"
+	"loginsign/internal/apperr"
+	"loginsign/internal/mail"
+	"loginsign/internal/store"
+	"loginsign/internal/store/storetest"
+	"loginsign/internal/team"
+)
+
+// failingMail is a mail server that refuses every message.
+type failingMail struct{}
+
+func (failingMail) Send(context.Context, mail.Message) error { return errors.New("421 try again later") }
+
+// TestAnInvitationWhoseMailFailedIsNotLeftOpen (review helper gqlteamrev, checks13): when the
+// invitation mail cannot be sent, Invite answers an internal error ("sending the invitation
+// failed"), and the invitation it wrote is not left pending: before, it stayed listed to the
+// team and to the invitee for a week, held a seat of the team (team_full) and the inviter's
+// retry added a second one.
+func TestAnInvitationWhoseMailFailedIsNotLeftOpen(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		owner, apps := e.developer(t, "Shop")
+		app := apps[0]
+		invitee := e.person(t)
+		failing := *e.svc
+		failing.Mail = failingMail{}
+		if _, err := failing.Invite(owner, app.ID, invitee.Email, team.Admin); !apperr.Is(err, apperr.Internal) {
+			t.Fatalf("inviting with the mail server down: %v, want internal", err)
+		}
+		if got := e.pendingTo(t, owner, app.ID); len(got) != 0 {
+			t.Errorf("the team's pending invitations after the mail failed: %v, want none", got)
+		}
+		if invs, err := e.svc.ViewerInvitations(as(invitee)); err != nil || len(invs) != 0 {
+			t.Errorf("the invitee's invitations after the mail failed: %+v, %v; want none", invs, err)
+		}
+		if n := db.AppInvitation.Query().Where(appinvitation.ApplicationID(app.ID), appinvitation.RevokedAtIsNil()).CountX(context.Background()); n != 0 {
+			t.Errorf("%d invitations left open", n)
+		}
+		// With the mail server back, the invitation goes out and can be taken.
+		e.join(t, owner, app, invitee, team.Admin)
+	})
+}
