@@ -39,6 +39,8 @@ const (
 //     it back themselves (an inline forward), as a key would;
 //   - a detached signature (detachedSignature) is refused whatever it holds: it names the
 //     signer's key, whose owner a keyserver or the certificate inside tells;
+//   - so is a TNEF part (tnef), Outlook's winmail.dat, which carries the sender's (the
+//     person's) address among its MAPI properties;
 //   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, a multipart that does not
 //     parse, and an encrypted or opaque-signed part (multipart/encrypted, application/
 //     pgp-encrypted, opaqueSMIME), whatever it holds: what the relay cannot read, a mail client
@@ -69,6 +71,8 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 		return "an encrypted or opaque-signed " + mediaType + " part"
 	case detachedSignature(mediaType):
 		return "a signature " + mediaType + " part"
+	case tnef(h, mediaType, params):
+		return "a TNEF (winmail.dat) part"
 	case strings.HasPrefix(mediaType, "multipart/"):
 		boundary := params["boundary"]
 		if boundary == "" {
@@ -238,4 +242,24 @@ func dearmor(b []byte) []byte {
 		}
 	}
 	return out
+}
+
+// tnef reports whether a part is Outlook's Transport Neutral Encapsulation Format
+// (application/ms-tnef, application/vnd.ms-tnef, or a part named winmail.dat), which Outlook
+// and Exchange write for rich-text mail. It carries the message's MAPI properties: the
+// sender's name and address (attFrom, PR_SENDER_EMAIL_ADDRESS, PR_SENT_REPRESENTING_*, in
+// ANSI or UTF-16, or an Exchange DN naming the mailbox), which in a reply are the person's.
+// Clients that read it (Outlook, Apple Mail, Thunderbird with an add-on) show them. Its
+// strings may be UTF-16, so no byte search for the person's addresses can clear it: it is
+// refused whatever it holds, and only the person's client writes one.
+func tnef(h textproto.Header, mediaType string, params map[string]string) bool {
+	if mediaType == "application/ms-tnef" || mediaType == "application/vnd.ms-tnef" {
+		return true
+	}
+	for _, n := range partNames(h, params) {
+		if n == "winmail.dat" {
+			return true
+		}
+	}
+	return false
 }
