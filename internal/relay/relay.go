@@ -102,7 +102,8 @@
 //     (S/MIME, OpenPGP, a card the client attaches to every message), a detached signature
 //     (OpenPGP or S/MIME: it names the person's key, whatever else it holds), more
 //     than 200 parts or 10 levels, a multipart that does not parse, an encrypted or
-//     opaque-signed part (PGP/MIME, S/MIME enveloped or signed data), a TNEF part (Outlook's
+//     opaque-signed part (PGP/MIME, S/MIME enveloped or signed data), a text/plain part that
+//     starts with an inline OpenPGP signed or encrypted message, a TNEF part (Outlook's
 //     winmail.dat, whose MAPI properties hold the sender's address), or a calendar part the
 //     relay cannot read gets 550 5.7.1 (errReplyContent; replyBodyRefusal, checkCalendars),
 //     and spends nothing of the reply limit.

@@ -39,6 +39,9 @@ const (
 //     it back themselves (an inline forward), as a key would;
 //   - a detached signature (detachedSignature) is refused whatever it holds: it names the
 //     signer's key, whose owner a keyserver or the certificate inside tells;
+//   - so is a text/plain part that starts with an inline OpenPGP signed or encrypted message
+//     (inlinePGP), as a client that signs or encrypts inline writes it: its signature names
+//     the person's key as a detached one does;
 //   - so is a TNEF part (tnef), Outlook's winmail.dat, which carries the sender's (the
 //     person's) address among its MAPI properties;
 //   - so is a tree past maxMIMEParts parts or maxMIMEDepth levels, a multipart that does not
@@ -91,6 +94,8 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 				return reason
 			}
 		}
+	case mediaType == "text/plain" && inlinePGP(h, body):
+		return "an inline OpenPGP signed or encrypted text"
 	case keyMaterial(mediaType), contactCard(h, mediaType, params):
 		// An unknown transfer encoding leaves the body as it is, still read.
 		e, _ := message.New(message.Header{Header: h}, body)
@@ -258,6 +263,38 @@ func tnef(h textproto.Header, mediaType string, params map[string]string) bool {
 	}
 	for _, n := range partNames(h, params) {
 		if n == "winmail.dat" {
+			return true
+		}
+	}
+	return false
+}
+
+// inlinePGPHeads are the armor lines an inline OpenPGP message starts with (RFC 4880 sections
+// 6.2 and 7): a cleartext signature, or a signed or encrypted message (whose signature, or
+// encryption to the sender's own key, names the person's key).
+var inlinePGPHeads = [][]byte{[]byte("-----BEGIN PGP SIGNED MESSAGE-----"), []byte("-----BEGIN PGP MESSAGE-----")}
+
+// maxInlinePGPLead bounds what inlinePGP reads of a text part: the armor line comes first.
+const maxInlinePGPLead = 64 << 10
+
+// inlinePGP reports whether the text part with header h and body starts (its transfer
+// encoding decoded, blanks and a byte order mark skipped) with an inline OpenPGP message: a
+// client that signs or encrypts inline (Mailvelope, K-9 Mail, Enigmail's inline mode, gpg
+// --clearsign pasted) writes the person's whole text between its armor lines, and the
+// signature names the person's key as a detached one does (detachedSignature): its issuer
+// fingerprint, which keyservers answer with the key's user ids, and often a Signer's User ID
+// subpacket spelling the address. Only the start is read: a signed message of someone else's
+// that the person quotes or forwards inline below their own text (or below the quote line
+// "On … wrote:", "-----Original Message-----", "> " prefixes) does not make the reply bounce.
+func inlinePGP(h textproto.Header, body io.Reader) bool {
+	e, err := message.New(message.Header{Header: h}, body)
+	if err != nil && e == nil {
+		return false
+	}
+	lead, _ := io.ReadAll(io.LimitReader(e.Body, maxInlinePGPLead))
+	lead = bytes.TrimLeft(bytes.TrimPrefix(bytes.TrimLeft(lead, " \t\r\n"), []byte("\ufeff")), " \t\r\n")
+	for _, head := range inlinePGPHeads {
+		if bytes.HasPrefix(lead, head) {
 			return true
 		}
 	}
