@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	gomail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 
 	"loginsign/ent/relaycontact"
@@ -25,12 +26,13 @@ import (
 //
 //   - A forward gives each address a calendar part names (calAddressProperties,
 //     calAddressParams, and any other value that is a "mailto:" URI) the reverse alias of
-//     its connection, the one its To and Cc addresses get (participantMasker, within the
-//     same maxMaskedParticipants per message), but the alias the mail was sent to, which stays
-//     as it is. A value the relay cannot give a reverse alias (past the cap, or one that does
-//     not name exactly one address) is removed: the property when it is the value of one,
-//     else the parameter value. Which addresses are rewritten depends on nothing of the
-//     person's, so it tells a sender nothing. Text (SUMMARY, DESCRIPTION, CN…) stays.
+//     its connection, the one its To and Cc addresses get, made together as theirs are
+//     (participantMasker, within the same maxMaskedParticipants per message), but the alias
+//     the mail was sent to, which stays as it is. A value the relay cannot give a reverse
+//     alias (past the cap, or one that does not name exactly one address) is removed: the
+//     property when it is the value of one, else the parameter value. Which addresses are
+//     rewritten depends on nothing of the person's, so it tells a sender nothing. Text
+//     (SUMMARY, DESCRIPTION, CN…) stays.
 //   - A reply turns the reverse aliases of its connection back into their contacts'
 //     addresses and every other address into the alias; in an iTIP REPLY, COUNTER or
 //     REFRESH (sent by an attendee, that is the person) every ATTENDEE becomes the alias
@@ -481,12 +483,53 @@ func checkCalendars(header textproto.Header, body []byte) string {
 
 // maskCalendars returns the body of a forward with the addresses of its calendar parts given
 // reverse aliases by m (package comment above); header is the message's top-level header.
+// The reverse aliases of the calendar parts' addresses are made or stamped together first
+// (m.prepare), as those of To and Cc are: one by one, each cost two to six statements, 50 per
+// message and 50 messages a transaction, for anyone who can send mail.
 func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m *participantMasker) ([]byte, error) {
+	if err := m.prepare(ctx, calendarParticipants(header, body)); err != nil {
+		return nil, err
+	}
 	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
 		return rewriteCalendar(ics, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) })
 	}}
 	out, _, err := w.entity(header, body, 0)
 	return out, err
+}
+
+// calendarParticipants are the addresses maskProperty would give reverse aliases in the calendar
+// parts of a message (its top-level header and body), in the order it meets them: the value
+// of each cal-address property or "mailto:" value, then its calendar-user and "mailto:"
+// parameter values. Nothing is looked up.
+func calendarParticipants(header textproto.Header, body []byte) []*gomail.Address {
+	var list []*gomail.Address
+	add := func(value string) {
+		if a := readCalAddress(value); a.address != "" {
+			list = append(list, &gomail.Address{Address: a.address})
+		}
+	}
+	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
+		for _, l := range splitCalendarLines(ics) {
+			p, ok := parseProperty(l.text)
+			if !ok {
+				continue
+			}
+			if slices.Contains(calAddressProperties, strings.ToUpper(p.name)) || isMailto(p.value) {
+				add(p.value)
+			}
+			for _, param := range p.params {
+				cal := slices.Contains(calAddressParams, strings.ToUpper(param.name))
+				for _, v := range param.values {
+					if cal || isMailto(v.text) {
+						add(v.text)
+					}
+				}
+			}
+		}
+		return nil, nil
+	}}
+	w.entity(header, body, 0) // deliver checked that the parts can be read (checkCalendars)
+	return list
 }
 
 // maskProperty is a forward's rule for one content line: the value of a cal-address property,

@@ -570,16 +570,22 @@ func (s *Server) newParticipantMasker(connectionID, own string, now time.Time) *
 // fails whole on a concurrent creation of the same pair or a token collision) mask makes one
 // by one, as before.
 func (m *participantMasker) prepare(ctx context.Context, list []*gomail.Address) error {
+	// mask gives the first addresses not masked yet a reverse alias, up to the cap: those
+	// made already (the sender's, by contact) count toward it too, but need no statement.
 	var want []string
+	seen := map[string]bool{}
 	for _, a := range list {
-		if len(m.reverse)+len(want) == maxMaskedParticipants {
+		if len(m.reverse)+len(seen) == maxMaskedParticipants {
 			break
 		}
 		address := strings.ToLower(a.Address)
-		if equalFoldASCII(a.Address, m.own) || m.reverse[address] != "" || m.prepared[address] != nil || slices.Contains(want, address) {
+		if equalFoldASCII(a.Address, m.own) || m.reverse[address] != "" || seen[address] {
 			continue
 		}
-		want = append(want, address)
+		seen[address] = true
+		if m.prepared[address] == nil {
+			want = append(want, address)
+		}
 	}
 	if len(want) == 0 {
 		return nil
