@@ -737,7 +737,8 @@ func (s *Server) maskParticipants(ctx context.Context, h *gomail.Header, m *part
 
 // unmaskParticipants is the way back for the Cc of a reply: a reverse alias of connectionID
 // becomes its contact's address (with no name), so the contact sees the participants as they
-// were; any other reverse alias on Domain, which the contact could not use, is removed.
+// were; any other reverse alias on Domain, which the contact could not use, is removed, and so
+// is one past the first maxMaskedParticipants distinct ones.
 // Several Cc fields are read as one list. It runs after scrubReply: an address it writes is
 // one a sender put in the forward, which nothing may remove or keep depending on whether it
 // is the person's.
@@ -752,25 +753,45 @@ func (s *Server) unmaskParticipants(ctx context.Context, h *gomail.Header, conne
 	if err != nil {
 		return nil // kept as scrubReply left it
 	}
-	var out []*gomail.Address
-	changed := false
-	for _, a := range list {
+	// The reverse aliases are looked up together, the first maxMaskedParticipants distinct
+	// ones (as many as a forward names): one by one, a Cc of thousands (the header holds 256
+	// KiB) cost a statement each, for every reverse alias of the transaction.
+	tokenOf := func(a *gomail.Address) (string, bool) {
 		address := lowerASCII(a.Address)
 		d := domainOf(address)
 		token, isReverse := strings.CutPrefix(strings.TrimSuffix(address, "@"+d), reverseAliasPrefix)
-		if d != s.cfg.Domain || !isReverse {
+		return token, d == s.cfg.Domain && isReverse
+	}
+	var tokens []string
+	for _, a := range list {
+		if token, ok := tokenOf(a); ok && wellFormedToken(token) && !slices.Contains(tokens, token) && len(tokens) < maxMaskedParticipants {
+			tokens = append(tokens, token)
+		}
+	}
+	contacts := map[string]string{} // token → its contact's address
+	if len(tokens) > 0 {
+		found, err := s.db.RelayContact.Query().
+			Where(relaycontact.TokenIn(tokens...), relaycontact.ConnectionID(connectionID)).
+			Select(relaycontact.FieldToken, relaycontact.FieldContactAddress).All(ctx)
+		if err != nil {
+			return err
+		}
+		for _, c := range found {
+			contacts[c.Token] = c.ContactAddress
+		}
+	}
+	var out []*gomail.Address
+	changed := false
+	for _, a := range list {
+		token, isReverse := tokenOf(a)
+		if !isReverse {
 			out = append(out, a)
 			continue
 		}
 		changed = true
-		c, err := s.db.RelayContact.Query().Where(relaycontact.Token(token), relaycontact.ConnectionID(connectionID)).Only(ctx)
-		switch {
-		case store.NotFound(err):
-			continue
-		case err != nil:
-			return err
+		if contact, ok := contacts[token]; ok {
+			out = append(out, &gomail.Address{Address: contact})
 		}
-		out = append(out, &gomail.Address{Address: c.ContactAddress})
 	}
 	switch {
 	case len(out) == 0:

@@ -119,8 +119,8 @@
 //     with the app, alternatives verified or not; ignoring case, also inside encoded words)
 //     is removed, and Cc loses P's own entries; In-Reply-To and References keep only the
 //     message ids of forwards ("fwd-" form), decoded back to the sender's. Then, in Cc,
-//     reverse aliases of C become their contacts' addresses again and other reverse aliases
-//     are removed. No rule that depends on P's addresses reads what a sender can plant in a
+//     reverse aliases of C become their contacts' addresses again (the first 50 distinct ones,
+//     looked up together) and other reverse aliases are removed. No rule that depends on P's addresses reads what a sender can plant in a
 //     reply (a subject, a message id, a Cc entry), so the sender's copy of the reply is the
 //     same whether or not a guess planted there is P's address.
 //   - Calendar parts of the reply (calendar.go) name P by the alias only: in an iTIP REPLY,
