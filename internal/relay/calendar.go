@@ -105,8 +105,30 @@ func (w *calendarWalk) entity(h textproto.Header, body []byte, depth int) ([]byt
 		return body, false, calendarRefusal("an opaque S/MIME part that may hold a calendar")
 	case isCalendarPart(h, mediaType, params):
 		return w.calendar(h, body)
+	case tnef(h, mediaType, params):
+		return body, false, tnefMeeting(h, body)
 	}
 	return body, false, nil
+}
+
+// tnefMeetingMarkers are what the message class of a TNEF meeting message spells, lower-cased
+// ("IPM.Schedule.Meeting.Request", the legacy attribute's "IPM.Microsoft Schedule.MtgReq"), in
+// ASCII and in UTF-16LE, as MAPI's string and Unicode properties write it.
+var tnefMeetingMarkers = []string{"schedule", "s\x00c\x00h\x00e\x00d\x00u\x00l\x00e\x00"}
+
+// tnefMeeting refuses a TNEF part (Outlook's winmail.dat, tnef) that holds a meeting
+// request: Outlook reads the meeting inside as it would an iCalendar one and answers its
+// organizer from the person's real address, and the walk cannot rewrite it. Other TNEF parts
+// (rich-text mail) pass as they are.
+func tnefMeeting(h textproto.Header, body []byte) error {
+	decoded, err := decodeTransfer(transferEncoding(h), body)
+	if err != nil {
+		return calendarRefusal("a TNEF part that does not decode")
+	}
+	if mentionsAny(decoded, tnefMeetingMarkers) {
+		return calendarRefusal("a TNEF part holding a meeting request")
+	}
+	return nil
 }
 
 func (w *calendarWalk) multipart(h textproto.Header, boundary string, body []byte, depth int) ([]byte, bool, error) {

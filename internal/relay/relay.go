@@ -65,8 +65,9 @@
 //     the body and attachments is forwarded byte for byte. A calendar part the relay cannot
 //     read (one that does not decode, in UTF-16 or the like, or in a MIME tree past 200 parts
 //     or 10 levels), and an opaque S/MIME part (application/pkcs7-mime, which clients unwrap
-//     and may find an invitation in), gets 550 5.6.0 (errCalendarUnreadable) and nothing is
-//     sent.
+//     and may find an invitation in), or a TNEF part holding a meeting request (Outlook's
+//     winmail.dat, which Outlook answers as an invitation), gets 550 5.6.0
+//     (errCalendarUnreadable) and nothing is sent.
 //   - C holds at most Config.ContactLimit reverse aliases (1,000 by default). A new address
 //     past it replaces the least recently used reverse alias of C that P never replied to (one
 //     P replied to only when none is left, never one of the same message), so mail from a new
