@@ -37,9 +37,10 @@ import (
 //   - A reply turns the reverse aliases of its connection back into their contacts'
 //     addresses and every other address into the alias; in an iTIP REPLY, COUNTER or
 //     REFRESH (sent by an attendee, that is the person) every ATTENDEE becomes the alias
-//     whatever it held; the ORGANIZER and ATTENDEE lines keep only their CUTYPE, ROLE,
-//     PARTSTAT and RSVP parameters besides those naming calendar users, mapped alike (a CN
-//     is the person's name, or their address as Google Calendar writes it). No rule there
+//     whatever it held; the ORGANIZER and ATTENDEE lines, and any other whose value is a
+//     "mailto:" URI (X-MS-OLK-SENDER), keep only their CUTYPE, ROLE, PARTSTAT and RSVP
+//     parameters besides those naming calendar users, mapped alike (a CN is the person's
+//     name, or their address as Google Calendar writes it). No rule there
 //     reads the person's addresses: an address a sender planted in the invitation (masked by
 //     the forward, then copied by the person's client) comes out the same whether or not it
 //     is the person's.
@@ -656,14 +657,9 @@ func (s *Server) replyCalendars(ctx context.Context, r route, header textproto.H
 func (c *replyCalendar) rule(ctx context.Context, p *property, method string) (bool, error) {
 	mapped := func(v string) (string, bool, error) { s, err := c.address(ctx, v); return s, true, err }
 	name := strings.ToUpper(p.name)
-	if !slices.Contains(calAddressProperties, name) {
-		if isMailto(p.value) {
-			v, err := c.address(ctx, p.value)
-			if err != nil {
-				return false, err
-			}
-			p.value = v
-		}
+	// A property whose value is a calendar user's address (X-MS-OLK-SENDER…) is read as the
+	// ORGANIZER is: its CN names the person as well.
+	if !slices.Contains(calAddressProperties, name) && !isMailto(p.value) {
 		return true, mapParams(p, mapped)
 	}
 	params := p.params[:0]

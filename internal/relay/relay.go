@@ -127,8 +127,9 @@
 //   - Calendar parts of the reply (calendar.go) name P by the alias only: in an iTIP REPLY,
 //     COUNTER or REFRESH every ATTENDEE becomes A whatever it held; elsewhere, and for the
 //     ORGANIZER and calendar-user parameters, a reverse alias of C becomes its contact's
-//     address and every other address A. ORGANIZER and ATTENDEE lines keep only CUTYPE, ROLE,
-//     PARTSTAT and RSVP besides those (CN goes). None of this reads P's addresses either.
+//     address and every other address A. ORGANIZER and ATTENDEE lines, and any other whose
+//     value is a mailto: URI, keep only CUTYPE, ROLE, PARTSTAT and RSVP besides those (CN
+//     goes). None of this reads P's addresses either.
 //
 // A message whose top-level header holds more than 1,000 fields or 256 KiB gets 552 5.3.4 at
 // DATA and nothing of it is sent (maxHeaderFields, maxHeaderBytes). A message (by DATA or
