@@ -264,7 +264,7 @@ func TestATransferIsTakenOnlyByTheProposedMemberBeforeItExpires(t *testing.T) {
 		if ts, err := later.ViewerTransfers(as(proposed)); err != nil || len(ts) != 0 {
 			t.Errorf("transfers listed after expiry: %v, %v", ts, err)
 		}
-		_, err = later.AcceptTransfer(as(proposed), app.ID)
+		_, err = later.AcceptTransfer(signedInAt(as(proposed), later.Now()), app.ID)
 		wantReason(t, "accepting an expired transfer", err, "no_transfer")
 		if a := db.Application.GetX(ctx, app.ID); a.OwnerID != app.OwnerID {
 			t.Fatalf("the application went to %s", a.OwnerID)

@@ -896,9 +896,13 @@ func (s *Service) CancelTransfer(ctx context.Context, appID string) error {
 // AcceptTransfer makes the signed-in member, to whom the owner proposed appID, its owner; the
 // old owner stays on the team as an admin. It is refused (Invalid) when the member would own
 // more than MaxOwnedApplications, or when what the application holds would take the
-// applications they own past a total (OwnerTotals); nothing changes then.
+// applications they own past a total (OwnerTotals); nothing changes then. It needs a recent
+// sign-in (auth.RequireRecentSignIn): from an old session cookie a thief could make the person
+// take over an application of the thief's (proposed to them once their copy of the cookie had
+// joined the person to its team), which then answered for it under the person's name and kept
+// them from closing their account.
 func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Application, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"loginsign/ent/appinvitation"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/mail"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
@@ -46,5 +48,33 @@ func TestAnInvitationWhoseMailFailedIsNotLeftOpen(t *testing.T) {
 		}
 		// With the mail server back, the invitation goes out and can be taken.
 		e.join(t, owner, app, invitee, team.Admin)
+	})
+}
+
+// TestAStaleSignInCannotAcceptAnOwnershipTransfer: accepting an ownership transfer makes the
+// person answer for the application and keeps them from closing their account until they hand
+// it on, so an old session cookie (a thief's copy, which could also have accepted the thief's
+// invitation to the team) may not do it: 401 reauthentication_required, nothing changed. A
+// recent sign-in accepts. Before, any session of the member accepted.
+func TestAStaleSignInCannotAcceptAnOwnershipTransfer(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		owner, apps := e.developer(t, "Shop")
+		app := apps[0]
+		member := e.person(t)
+		e.join(t, owner, app, member, team.Admin)
+		if _, err := e.svc.ProposeTransfer(owner, app.ID, member.ID); err != nil {
+			t.Fatal(err)
+		}
+		stale := signedInAt(as(member), time.Now().Add(-auth.RecentSignIn-time.Minute))
+		_, err := e.svc.AcceptTransfer(stale, app.ID)
+		wantReason(t, "accepting a transfer with an old sign-in", err, "reauthentication_required")
+		if got := db.Application.GetX(context.Background(), app.ID); got.OwnerID != app.OwnerID || got.TransferTo == nil {
+			t.Fatalf("after the refused accept the owner is %s (want %s), transfer pending %v", got.OwnerID, app.OwnerID, got.TransferTo != nil)
+		}
+		if _, err := e.svc.AcceptTransfer(as(member), app.ID); err != nil {
+			t.Fatalf("accepting after signing in again: %v", err)
+		}
 	})
 }
