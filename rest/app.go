@@ -96,14 +96,14 @@ func (a *API) AppClient(next http.Handler) http.Handler {
 }
 
 // appBearer is AppClient for a client_credentials access token (Authorization: Bearer): the
-// token must be the {appId} application's and carry app:users:read for GET, app:users:write
-// otherwise. As on the other Bearer routes (RFC 6750 §3.1), a malformed header is 400
+// token must be the {appId} application's and carry app:users:read for GET and HEAD (a GET
+// without its body), app:users:write otherwise. As on the other Bearer routes (RFC 6750 §3.1), a malformed header is 400
 // invalid_request, a bad token 401 invalid_token, both with the error in WWW-Authenticate;
 // a token of another application or without the scope is 403 insufficient_scope.
 func (a *API) appBearer(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	appID := r.PathValue("appId")
 	scope := oauth.ScopeAppUsersWrite
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		scope = oauth.ScopeAppUsersRead
 	}
 	tok, err := bearerToken(r)
