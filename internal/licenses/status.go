@@ -62,8 +62,9 @@ type StatusResult struct {
 // by name (case-insensitively; created with the given duration when missing, unless the
 // application has MaxVariants already: Invalid, as CreateVariant answers), then reuses
 // the connection's status license of that variant that is still in effect, refreshing its
-// expiry, else makes the newest one that has ended (revoked or expired) ACTIVE again from now,
-// else creates one (ACTIVE, linked, activated now). Either way the result is Reused unless a
+// expiry (unless that moves it forward by less than StatusRefreshGrain: a resent plan), else
+// makes the newest one that has ended (revoked or expired) ACTIVE again from now, else creates
+// one (ACTIVE, linked, activated now). Either way the result is Reused unless a
 // license was created. A created license counts against the total of the owner's codes like
 // a generated one (MaxCodes: Invalid past it, nothing stored), and against the connection's
 // MaxPerConnection like a redeemed one (409 too_many_licenses past it, nothing stored). A revoke (revoke:true or status
@@ -245,6 +246,11 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 			}
 			switch {
 			case err == nil:
+				if inEffect && expiresAt == nil && refreshOnly(held.ExpiresAt, exp) {
+					// The plan the license already runs, resent: its expiry stays (see
+					// StatusRefreshGrain), and the request changes nothing.
+					exp = held.ExpiresAt
+				}
 				upd := held.Update()
 				if exp == nil {
 					upd.ClearExpiresAt()
@@ -310,6 +316,25 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 		return nil, err
 	}
 	return out, nil
+}
+
+// StatusRefreshGrain is how far a grant must move the expiry of a license in effect, computed
+// from the plan's duration (no expiresAt given), before it refreshes it. A backend resends the
+// person's plan on every sign-in or every few minutes; the expiry it computes from its own now
+// is then a few seconds later than the stored one, and each resend was a change: a
+// license_action event in the person's log and one of their StatusChanges, so that the 61st
+// resend within an hour answered 429. Within the grain the license keeps its expiry and the
+// request changes nothing; an expiry at most this much short of a full period is the price.
+const StatusRefreshGrain = time.Hour
+
+// refreshOnly reports whether next, an expiry computed from a plan's duration, only moves the
+// expiry held of a license in effect forward by less than StatusRefreshGrain.
+func refreshOnly(held, next *time.Time) bool {
+	if held == nil || next == nil {
+		return false
+	}
+	d := next.Sub(*held)
+	return d >= 0 && d < StatusRefreshGrain
 }
 
 // sameExpiry reports whether a license expiring at a would expire at b (nil: never), to the
