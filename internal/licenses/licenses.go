@@ -57,9 +57,10 @@ type Service struct {
 // requests, is its developer's to set (up to a million a minute): a backend alternating grant
 // and revoke pushed the person's real events out of their log and data export and grew the
 // table without end. A person's plan changes a few times a month; syncs that change nothing
-// are not counted.
+// are not counted. The codes the application redeems with the person's access token count
+// against the same budget (Service.applicationChange): each writes license_redeemed there.
 var DefaultStatusChanges = ratelimit.Rule{Name: "status-changes", N: 60, Window: time.Hour,
-	Message: "too many license status changes for this person; try again in %d s"}
+	Message: "too many license changes for this person by this application; try again in %d s"}
 
 // DefaultBulk is how many code generations and uploads one developer may make per hour: each
 // stores up to 10,000 rows. It paces the writes; DefaultMaxCodes bounds what they add up to.

@@ -144,6 +144,9 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 			if err != nil || n == 0 {
 				return err
 			}
+			if err := s.applicationChange(ctx, conn.ID); err != nil {
+				return err
+			}
 			return recordRedemption(ctx, tx, conn, c.Edges.Variant.Name, now)
 		})
 		if err != nil {
@@ -227,6 +230,20 @@ func recordRedemption(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, 
 	}
 	return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseRedeemed, Actor: actor, UserID: conn.UserID,
 		ApplicationID: conn.ApplicationID, ConnectionID: conn.ID, Details: map[string]string{"name": variant}, At: now})
+}
+
+// applicationChange counts, inside the transaction of a claim, a redemption the application
+// made with the person's access token against the budget of its changes to that person's
+// licenses (StatusChanges, shared with the status syncs that change something): past it the
+// claim rolls back and answers RateLimited. Each claim writes license_redeemed into the
+// person's own log, and a forced delete of the variant empties MaxPerConnection again, so the
+// guessing limit (PerHolder, 20 a minute) alone let a backend write 1,200 events an hour into
+// one person's log. The person's own redemptions (their session) are not counted.
+func (s *Service) applicationChange(ctx context.Context, connID string) error {
+	if _, ok := auth.TokenFrom(ctx); !ok || s.Limiter == nil {
+		return nil
+	}
+	return s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), connID)
 }
 
 func codeNotFound() error {
