@@ -76,8 +76,23 @@ func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
 
 // csvCell neutralises a cell a spreadsheet would run as a formula (OWASP CSV injection): one
 // starting with =, +, -, @, a tab or a carriage return gets a leading apostrophe. A lone "-"
-// (the list's "not shared" email) is no formula and stays as the list shows it.
+// (the list's "not shared" email) is no formula and stays as the list shows it. The same
+// holds for every piece after a ';': a spreadsheet whose list separator is ';' (German,
+// French, … locales) splits a .csv there, and encoding/csv quotes a field for a ',' but not
+// for a ';', so "Ann;=cmd|…" in a person's name was a formula cell of its own.
 func csvCell(s string) string {
+	if !strings.Contains(s, ";") {
+		return formulaSafe(s)
+	}
+	pieces := strings.Split(s, ";")
+	for i, p := range pieces {
+		pieces[i] = formulaSafe(p)
+	}
+	return strings.Join(pieces, ";")
+}
+
+// formulaSafe is s with an apostrophe before it when s starts like a formula.
+func formulaSafe(s string) string {
 	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
