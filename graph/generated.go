@@ -7880,13 +7880,19 @@ type DeletePasskeyPayload {
 
 extend type Mutation {
   # The signed-in person's sessions.
-  """Ends one session of the signed-in person."""
+  """Ends one session of the signed-in person. Needs a recent sign-in (reauthentication_required)."""
   revokeSession(input: RevokeSessionInput!): RevokeSessionPayload!
-  """Ends every session of the signed-in person except the current one."""
+  """
+  Ends every session of the signed-in person except the current one. Needs a recent sign-in
+  (reauthentication_required): an old session cookie repeating it locked the person out.
+  """
   revokeOtherSessions(input: RevokeOtherSessionsInput!): RevokeOtherSessionsPayload!
 
   # The person's dashboard.
-  """Removes a connected app: its tokens and consent end and the app gets connection_deleted."""
+  """
+  Removes a connected app: its tokens and consent end, its licenses expire, its alias is retired
+  and the app gets connection_deleted. Needs a recent sign-in (reauthentication_required).
+  """
   disconnectApp(input: DisconnectAppInput!): DisconnectAppPayload!
   """Mutes (or unmutes) relay mail from one connected app."""
   setAppEmailMuted(input: SetAppEmailMutedInput!): SetAppEmailMutedPayload!
@@ -8851,7 +8857,8 @@ extend type Mutation {
   Invites an address to the team with a role (owner or admin; an admin cannot invite an owner,
   and nobody invites a second owner: use proposeOwnershipTransfer). The mail holds a single-use
   link valid 7 days. The answer and the mail are the same whether or not the address has an
-  account.
+  account. An address on the relay domain is refused (relay_address); an invitation whose mail
+  could not be sent is revoked.
   """
   inviteMember(input: InviteMemberInput!): InviteMemberPayload!
   """Withdraws a pending invitation (owner or admin)."""
@@ -8874,7 +8881,10 @@ extend type Mutation {
   member accepts while signed in (within 7 days). Replaces an earlier proposal.
   """
   proposeOwnershipTransfer(input: ProposeOwnershipTransferInput!): ProposeOwnershipTransferPayload!
-  """The proposed member accepts: they become the owner and the old owner becomes an admin."""
+  """
+  The proposed member accepts: they become the owner and the old owner becomes an admin. Needs
+  a recent sign-in (reauthentication_required).
+  """
   acceptOwnershipTransfer(input: AcceptOwnershipTransferInput!): AcceptOwnershipTransferPayload!
   """The owner (or the proposed member, declining) cancels a pending transfer."""
   cancelOwnershipTransfer(input: CancelOwnershipTransferInput!): CancelOwnershipTransferPayload!
