@@ -10,6 +10,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
 	"loginsign/internal/store"
@@ -76,6 +77,12 @@ type importBody struct {
 // (sourceName may also be a query parameter). The answer is
 // {"sourceId","sourceName","total","counts","results":[…]}; more than 10,000 rows answer 413.
 func (a *API) ImportExistingUsers(w http.ResponseWriter, r *http.Request) {
+	// Signed out, the body is not read: parsing 10,000 rows is work no one should get for free
+	// (the domain function checks the session again, and who may import).
+	if _, err := auth.RequireUser(r.Context()); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	req, err := readImport(w, r)
 	if err != nil {
 		httpx.WriteError(w, r, err)

@@ -89,6 +89,7 @@ func newRESTEnv(t *testing.T, db *store.DB, k *kv.Store) *restEnv {
 	mux.HandleFunc("DELETE /api/developer/applications/{appId}", api.DeleteDeveloperApplication)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/secret/rotate", api.RotateClientSecret)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/import-existing-users/csv", api.ImportExistingUsers)
+	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	srv := httptest.NewServer(api.Sessions(mux))
 	t.Cleanup(srv.Close)
@@ -311,6 +312,9 @@ func TestPortalRouteErrorMapping(t *testing.T) {
 			{"a CSV import", "text/csv", okCSV, dev, 200, ""},
 			{"a JSON import", "application/json", `{"users":[{"externalUserId":"1","email":"a@example.com"}]}`, dev, 200, ""},
 			{"signed out", "text/csv", okCSV, nil, 401, "unauthorized"},
+			// Signed out, the body is not even read: before stop 61 it was parsed first.
+			{"signed out, malformed CSV", "text/csv", "user_id,email\n1,\"a@example.com\n", nil, 401, "unauthorized"},
+			{"signed out, too many rows", "text/csv", "user_id,email\n" + strings.Repeat("1,a@example.com\n", portal.MaxImportRows+1), nil, 401, "unauthorized"},
 			{"an unknown session", "text/csv", okCSV, &http.Cookie{Name: "ls_session", Value: "nope"}, 401, "unauthorized"},
 			{"another developer", "text/csv", okCSV, stranger, 404, "not_found"},
 			{"malformed CSV", "text/csv", "user_id,email\n1,\"a@example.com\n", dev, 400, "invalid_request"},

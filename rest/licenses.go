@@ -9,6 +9,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
 	"loginsign/internal/store"
@@ -140,6 +141,11 @@ const MaxUploadBody = 2 << 20
 // go to ?variantId=. Answers 200 {"created","duplicates":[codes],"invalid":[{line,code,reason}]}
 // (line: 1-based index in "codes", or the CSV line number).
 func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
+	// Signed out, the body is not read (as ImportExistingUsers).
+	if _, err := auth.RequireUser(r.Context()); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	var (
 		variantID string
