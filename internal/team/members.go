@@ -657,7 +657,9 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // instead). A member given a role that may not manage the team loses the invitations they sent
 // to it that are still pending (revokeInvitationsBy), and every member whose role changes loses
 // the pending invitations to it addressed to the address they joined with
-// (revokeInvitationsTo), which named the role this change replaces. Like Invite, it needs a
+// (revokeInvitationsTo), which named the role this change replaces, and the ownership transfer
+// proposed to them (dropTransferTo), made to the member as they were: before, a member demoted
+// to support could still take the application over. Like Invite, it needs a
 // recent sign-in (Unauthorized, reauthentication_required): promoting a member the thief
 // controls would be inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
@@ -693,6 +695,9 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 			}
 		}
 		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{m.Email}, now); err != nil {
+			return err
+		}
+		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
 			return err
 		}
 		u, err := tx.User.Get(ctx, userID)
@@ -751,7 +756,8 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	})
 }
 
-// dropTransferTo cancels a pending transfer to userID, who is leaving the team.
+// dropTransferTo cancels a pending transfer to userID, who is leaving the team or whose role
+// changed.
 func dropTransferTo(ctx context.Context, tx *ent.Tx, app *ent.Application, userID string) error {
 	if app.TransferTo == nil || *app.TransferTo != userID {
 		return nil

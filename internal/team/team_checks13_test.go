@@ -78,3 +78,29 @@ func TestAStaleSignInCannotAcceptAnOwnershipTransfer(t *testing.T) {
 		}
 	})
 }
+
+// TestARoleChangeEndsTheTransferProposedToTheMember: the owner proposed the application to an
+// admin; once that member's role changes (here to support) the proposal, made to the member as
+// they were, ends as it does when they leave: accepting answers no_transfer and the owner stays.
+// Before, the member demoted to support could still take the application over.
+func TestARoleChangeEndsTheTransferProposedToTheMember(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		owner, apps := e.developer(t, "Shop")
+		app := apps[0]
+		member := e.person(t)
+		e.join(t, owner, app, member, team.Admin)
+		if _, err := e.svc.ProposeTransfer(owner, app.ID, member.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.ChangeRole(owner, app.ID, member.ID, team.Support); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.AcceptTransfer(as(member), app.ID)
+		wantReason(t, "accepting after being made support", err, "no_transfer")
+		if got := db.Application.GetX(context.Background(), app.ID); got.OwnerID != app.OwnerID || got.TransferTo != nil {
+			t.Fatalf("owner %s (want %s), transfer pending %v", got.OwnerID, app.OwnerID, got.TransferTo != nil)
+		}
+	})
+}
