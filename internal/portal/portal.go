@@ -111,8 +111,9 @@ func (s *Service) WebhookURL(ctx context.Context, app *ent.Application) (string,
 	return full.WebhookURL, nil
 }
 
-// AsViewer is app as the signed-in member may see it, with their role: the webhook URL is
-// cleared when that role may not read webhooks (the rule WebhookURL applies field by field).
+// AsViewer is app as the signed-in member may see it, with their role: the webhook URL and the
+// back-channel logout URI are cleared when that role may not read webhooks (the rule WebhookURL
+// and BackchannelLogoutURI apply field by field).
 func (s *Service) AsViewer(ctx context.Context, app *ent.Application) (*ent.Application, team.Role, error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -124,15 +125,17 @@ func (s *Service) AsViewer(ctx context.Context, app *ent.Application) (*ent.Appl
 	}
 	if !team.Allows(role, team.ReadWebhooks) {
 		c := *app
-		c.WebhookURL = ""
+		c.WebhookURL, c.BackchannelLogoutURI = "", ""
 		app = &c
 	}
 	return app, role, nil
 }
 
-// BackchannelLogoutURI is the back-channel logout URI of app, shown to its team only.
+// BackchannelLogoutURI is the back-channel logout URI of app, for the members whose role may
+// read webhooks: like the webhook URL it is where LoginSign posts to the application's
+// backend, and may carry a token (support saw it before stop 61).
 func (s *Service) BackchannelLogoutURI(ctx context.Context, app *ent.Application) (string, error) {
-	full, err := s.Authorize(ctx, app.ID, team.ReadApp)
+	full, err := s.Authorize(ctx, app.ID, team.ReadWebhooks)
 	if err != nil {
 		return "", err
 	}

@@ -124,7 +124,7 @@ var gqlAction = map[string]team.Action{
 	"retryWebhookEvent": team.ManageWebhooks, "pingWebhook": team.ManageWebhooks, "addLicenseVariant": team.ManageLicenses,
 	"editLicenseVariant": team.ManageLicenses, "removeLicenseVariant force": team.ManageLicenses,
 	"createLicenseCodes": team.ManageLicenses, "importLicenseCodes": team.ManageLicenses, "removeLicenseCode": team.ManageLicenses,
-	"application quickstart": team.ReadApp, "application webhookUrl": team.ReadWebhooks,
+	"application quickstart": team.ReadApp, "application webhookUrl": team.ReadWebhooks, "application backchannelLogoutUri": team.ReadWebhooks,
 	"application members": team.ReadMembers, "application invitations": team.ManageMembers,
 	"inviteMember": team.ManageMembers, "revokeInvitation": team.ManageMembers, "changeMemberRole": team.ManageMembers,
 	"removeMember": team.ManageMembers, "proposeOwnershipTransfer": team.TransferApp,
@@ -134,6 +134,7 @@ func teamOperations() []gqlOperation {
 	appOnly := func(app, _, _ string) map[string]any { return map[string]any{"app": app} }
 	ops := append(portalOperations(),
 		gqlOperation{"application webhookUrl", `query($app: ID!) { application(id: $app) { webhookUrl } }`, appOnly},
+		gqlOperation{"application backchannelLogoutUri", `query($app: ID!) { application(id: $app) { backchannelLogoutUri } }`, appOnly},
 		gqlOperation{"application members", `query($app: ID!) { application(id: $app) { members { userId role } } }`, appOnly},
 		gqlOperation{"application invitations", `query($app: ID!) { application(id: $app) { invitations { id } } }`, appOnly},
 		gqlOperation{"inviteMember", `mutation($app: ID!) { inviteMember(input: {applicationId: $app, email: "gql-colleague@example.com", role: SUPPORT}) { invitation { id } } }`, appOnly},

@@ -42,7 +42,7 @@
     updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
     updateDevEmail: "mutation EditAppEmail($app: ID!, $id: ID!, $appEmail: String!) { editAppConnection(input: { applicationId: $app, connectionId: $id, appEmail: $appEmail }) { connection { id developerEmail } } }",
     appRole: "query PortalAppRole($id: ID!) { application(id: $id) { id viewerRole } }",
-    appLimited: "query PortalAppLimited($id: ID!) { application(id: $id) { " + APP_FIELDS + " idTokenSigningAlg postLogoutRedirectUris backchannelLogoutUri requirePushedAuthorizationRequests deletingSince } }",
+    appLimited: "query PortalAppLimited($id: ID!) { application(id: $id) { " + APP_FIELDS + " idTokenSigningAlg postLogoutRedirectUris requirePushedAuthorizationRequests deletingSince } }",
     team: "query Team($id: ID!) { application(id: $id) { id viewerRole members { userId name email role joinedAt isViewer } ownershipTransfer { toUserId toEmail expiresAt } } }",
     invitations: "query TeamInvitations($id: ID!) { application(id: $id) { id invitations { id email role createdAt expiresAt } } }",
     invite: "mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { invitation { id email role expiresAt } } }",
