@@ -345,7 +345,7 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		params = r.PostForm
-		if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		if crossSitePost(r) {
 			// A cross-site POST carries none of LoginSign's SameSite=Lax cookies, so this
 			// browser would look new and be given a new browser cookie, replacing its own
 			// (and the sign-in budget of its own that goes with it, loginLimits): any page
@@ -377,6 +377,26 @@ func (p *Pages) Authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.continueFlow(w, r, flowID, browser)
+}
+
+// crossSitePost reports whether the POST r may come from a page of another site, and so
+// carry none of LoginSign's SameSite=Lax cookies: Sec-Fetch-Site cross-site or, from a
+// browser that sends no Fetch Metadata (Safari before 16.4), an Origin whose host is not
+// this request's ("null" included), as http.CrossOriginProtection judges such a browser.
+// A request with neither header (a server, a same-origin form of an old browser) is not.
+func crossSitePost(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site":
+		return true
+	case "":
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return false
+		}
+		u, err := url.Parse(origin)
+		return err != nil || u.Host != r.Host
+	}
+	return false
 }
 
 // maxAuthorizeBody bounds the form of POST /oauth/authorize: an authorization request's
