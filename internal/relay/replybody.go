@@ -94,8 +94,6 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 				return reason
 			}
 		}
-	case mediaType == "text/plain" && inlinePGP(h, body):
-		return "an inline OpenPGP signed or encrypted text"
 	case keyMaterial(mediaType), contactCard(h, mediaType, params):
 		// An unknown transfer encoding leaves the body as it is, still read.
 		e, _ := message.New(message.Header{Header: h}, body)
@@ -106,6 +104,9 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 		if namesAnyBytes(b, w.addresses) || namesAnyBytes(dearmor(b), w.addresses) || namesAnyBytes(unfoldLines(b), w.addresses) {
 			return "a " + mediaType + " part naming the person"
 		}
+	// Last: it reads the body, which a case above (a card sent as text/plain) reads whole.
+	case mediaType == "text/plain" && inlinePGP(h, body):
+		return "an inline OpenPGP signed or encrypted text"
 	}
 	return ""
 }

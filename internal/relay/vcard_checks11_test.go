@@ -41,6 +41,10 @@ func TestReplyRefusesOwnContactCard(t *testing.T) {
 		{name: "the person's vCard, folded", body: mixed("Content-Type: text/vcard\r\n\r\n" + folded)},
 		{name: "the person's vCard as an octet stream named .vcf",
 			body: mixed("Content-Type: application/octet-stream; name=\"pat.vcf\"\r\n\r\n" + card(person))},
+		// A text part named .vcf is read as a card: the inline OpenPGP check of text parts
+		// (stop 61) read its body first and left the card check nothing to read.
+		{name: "the person's vCard as text/plain named .vcf",
+			body: mixed("Content-Type: text/plain; charset=utf-8; name=\"pat.vcf\"\r\n\r\n" + card(person))},
 		{name: "someone else's vCard", delivered: true,
 			body: mixed("Content-Type: text/vcard; name=\"sam.vcf\"\r\n\r\n" + card("someone@example.org"))},
 	} {
