@@ -26,6 +26,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/profile"
 	"loginsign/internal/store"
+	"loginsign/internal/webhooks"
 )
 
 // requirePushedDescription is what an application that requires pushed authorization
@@ -536,6 +537,7 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 		if r := profile.RegionName(u.Region); r != "" && r != conn.Region {
 			up.SetRegion(r)
 		}
+		shownBefore := conn.AppEmail
 		if share != "" {
 			up.SetAppEmail(appEmail)
 		}
@@ -547,6 +549,15 @@ func (s *Service) approve(ctx context.Context, tx *ent.Tx, req *AuthorizeRequest
 			return nil, errAliasTaken
 		} else if err != nil {
 			return nil, serverError(err)
+		}
+		if share != "" && appEmail != shownBefore {
+			// The person changed the address the app is shown (the alias instead, or another
+			// address): its undelivered events that carry the person's addresses
+			// (email_changed, queued while it was shown the one before) are withdrawn, as when
+			// the connection ends, so they do not hand it an address the person just took back.
+			if err := webhooks.WithdrawConnection(ctx, tx, req.ClientID, conn.ID); err != nil {
+				return nil, serverError(err)
+			}
 		}
 	}
 	if share != "" {
