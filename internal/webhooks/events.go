@@ -145,7 +145,9 @@ var personalTypes = []string{TypeEmailChanged}
 // were not delivered: pending ones would still go out for days of retries, and failed or
 // disabled ones can be redelivered from the portal, where the developer also reads their
 // payload. It is called when the connection ends, whoever ends it: an application the person
-// is no longer connected to gets none of their data that it did not already receive.
+// is no longer connected to gets none of their data that it did not already receive; and
+// when the person changes the address the application is shown on the consent page (the
+// relay alias instead, or another address), which takes the one before back.
 // Delivered events stay in the delivery log until Purge (the application has them), and so
 // do events of other types (connection_deleted, back-channel logouts). An event whose
 // delivery is under way may still arrive; its attempt is then not recorded. On PostgreSQL the
