@@ -96,12 +96,24 @@ func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI strin
 	return r, nil
 }
 
-// closest is the registered URI with the smallest edit distance to uri.
+// closestCompared is how many leading bytes of each URI closest compares. The edit distance
+// costs the product of the two lengths: in full, an application's 50 registered URIs of 2,048
+// bytes against a sent one of 2,048 were 210 million steps, most of a second of CPU for each
+// healthcheck a member of the application asked for (30 a minute from each address). Typos
+// in redirect URIs sit in the scheme, host and path, well within this.
+const closestCompared = 256
+
+// closest is the registered URI with the smallest edit distance to uri over their first
+// closestCompared bytes; of those as near, the one whose length is nearest uri's, then the
+// first registered.
 func closest(registered []string, uri string) string {
-	best, bestD := registered[0], -1
+	u := uri[:min(len(uri), closestCompared)]
+	best, bestD, bestL := registered[0], -1, 0
 	for _, r := range registered {
-		if d := editDistance(r, uri); bestD < 0 || d < bestD {
-			best, bestD = r, d
+		d := editDistance(r[:min(len(r), closestCompared)], u)
+		l := max(len(r)-len(uri), len(uri)-len(r))
+		if bestD < 0 || d < bestD || d == bestD && l < bestL {
+			best, bestD, bestL = r, d, l
 		}
 	}
 	return best
