@@ -161,7 +161,7 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 		return "", err
 	}
 	raw := ids.Secret(WaitingPrefix)
-	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: fmt.Sprintf("%02d", 10+randInt(90)),
+	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: newMatch(""),
 		Agent: describeAgent(agent), Net: s.networkOf(ip)}
 	if flowID != "" {
 		// Only this browser's own authorization: one whose id was learnt elsewhere (a pasted
@@ -285,7 +285,22 @@ func (s *Service) Resend(ctx context.Context, raw, ip, browser string) error {
 	if err := s.loginLimits(ctx, w.Email, ip, browser); err != nil {
 		return err
 	}
+	// The new link comes with a new number: each link has ApproveAttempts tries at it
+	// (ApproveOther), and the same number kept across resends let whoever holds the links
+	// (the address's owner, when a stranger's browser was made to wait for it) rule out
+	// ApproveAttempts more numbers with each resend, the whole 90 within 30 of them.
+	w.Match = newMatch(w.Match)
 	return s.sendWaiting(ctx, hash, w)
+}
+
+// newMatch draws the two-digit number a waiting page shows for an approval from another
+// device (10 to 99), never old: a number already tried against is not drawn again.
+func newMatch(old string) string {
+	for {
+		if m := fmt.Sprintf("%02d", 10+randInt(90)); m != old {
+			return m
+		}
+	}
 }
 
 // UseCode signs in the waiting browser with the 6-digit code mailed with the link, which it
