@@ -204,6 +204,9 @@ func (s *Service) sendWaiting(ctx context.Context, hash string, w *waitingSignIn
 		pipe.Del(ctx, magicKey(old))
 	}
 	pipe.Del(ctx, attemptsKey(hash))
+	// The tries at the number are the waiting sign-in's, not the link's: they live as long as
+	// it does, however many links it is sent.
+	pipe.PExpire(ctx, approveKey(hash), s.Config.MagicLinkTTL)
 	pipe.Set(ctx, waitingKey(hash), b, s.Config.MagicLinkTTL)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("storing waiting sign-in: %w", err)
@@ -475,7 +478,8 @@ func describeAgent(ua string) string {
 
 // ApproveOther spends the link raw to sign in the browser that is waiting for it, not this
 // one: match must be the number that browser's page shows (ApproveAttempts tries; the link
-// stays usable after a wrong one). The waiting browser then finishes with FinishApproved.
+// stays usable after a wrong one; the tries are the waiting sign-in's, shared by all the links
+// it is sent). The waiting browser then finishes with FinishApproved.
 func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error {
 	if err := s.pageLimit(ctx, "magic:ip", ip, s.Config.Limits.MagicConfirmPerIP); err != nil {
 		return err
@@ -506,18 +510,22 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	if w.State != "" {
 		return gone
 	}
-	n, err := s.countTry(ctx, approveKey(hash))
+	// The tries are counted per waiting sign-in, across all the links it is sent: counted per
+	// link, whoever holds the links (the owner of an address a stranger's browser was made to
+	// wait for) got ApproveAttempts more guesses with each resend, 60 of the 90 numbers with
+	// an address's links of a day.
+	n, err := s.countTry(ctx, approveKey(ml.Waiting))
 	if err != nil {
 		return fmt.Errorf("counting approval attempts: %w", err)
 	}
 	if n > ApproveAttempts {
-		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
+		return errTooManyNumbers()
 	}
 	if m := onlyDigits(match); len(m) != 2 || !s.Equal(m, w.Match) {
 		if left := ApproveAttempts - int(n); left > 0 {
 			return apperr.New(apperr.Invalid, "that is not the number the other device shows; %d attempts left", left)
 		}
-		return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or ask for a new link there")
+		return errTooManyNumbers()
 	}
 	// Spend the link; a concurrent use (here or by the link's own button) leaves 0 to delete.
 	if n, err := s.KV.Del(ctx, magicKey(hash)).Result(); err != nil {
@@ -531,6 +539,12 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	}
 	w.State, w.UserID, w.Created, w.EmailVersion = WaitingApproved, u.ID, created, u.EmailVersion
 	return s.saveWaiting(ctx, ml.Waiting, w)
+}
+
+// errTooManyNumbers is the answer to an approval once the waiting sign-in's ApproveAttempts
+// are spent: a new link to it does not help, a new sign-in on the other device does.
+func errTooManyNumbers() error {
+	return apperr.New(apperr.Forbidden, "too many wrong numbers; sign in on this device instead, or start again on the other device")
 }
 
 // FinishApproved signs in the waiting browser once another device approved it (ApproveOther):
