@@ -78,6 +78,13 @@ const (
 var emailChanges = ratelimit.Rule{Name: "email-change", N: 5, Window: time.Hour,
 	Message: "too many address change requests for this person; try again in %d s"}
 
+// emailChangesPerDay bounds, as emailChanges does, one application's requests for one account
+// over a day. Every request mails a notice to the person's primary address, which the
+// application may not even see: with the hour's limit alone, an application the person once
+// signed in to mailed them 120 notices a day, each naming an address of its choosing.
+var emailChangesPerDay = ratelimit.Rule{Name: "email-change-day", N: 10, Window: 24 * time.Hour,
+	Message: "too many address change requests for this person; try again in %d s"}
+
 // emailChangesPerApplication bounds the requests one application makes, for all its people.
 var emailChangesPerApplication = ratelimit.Rule{Name: "email-change-app", N: 100, Window: time.Hour,
 	Message: "too many address change requests from this application; try again in %d s"}
@@ -137,8 +144,8 @@ type EmailChangeRequester struct {
 // primary, and answers pending=true. Whether newEmail belongs to another account is not looked
 // at here: the answer must not tell the requester, and the person learns it when confirming.
 // Invalid for a malformed address or one on the relay domain (NotRelayAddress). RateLimited
-// past 5 requests per account and hour, 100 per application and hour, or ProposalConfirmMails
-// to newEmail's mailbox; the last answers exactly as the per-account limit does, and counts
+// past 5 requests per account and hour (10 a day), 100 per application and hour, or
+// ProposalConfirmMails to newEmail's mailbox; the last answers exactly as the per-account limit does, and counts
 // applications' proposals alone (not the person's own additions of the address), so the
 // requester cannot tell that a person added it.
 func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail string, by EmailChangeRequester) (pending bool, err error) {
@@ -168,6 +175,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 		return false, err
 	}
 	if err := limiter.Take(ctx, emailChanges, by.ApplicationID+":"+userID); err != nil {
+		return false, err
+	}
+	if err := limiter.Take(ctx, emailChangesPerDay, by.ApplicationID+":"+userID); err != nil {
 		return false, err
 	}
 	if err := limiter.Take(ctx, ProposalConfirmMails, ids.Hash(mail.MailboxKey(newEmail))); err != nil {
