@@ -168,9 +168,10 @@ func checkName(name string) error {
 // email address, or a host with a path ("evil.example/confirm"). The name is written into
 // mails LoginSign sends to any address a developer names (team invitations) and to people
 // signing in (the sign-in mail's subject and first line), where "Acme: confirm at
-// https://evil.example/confirm" read as LoginSign's own link. A bare domain ("Booking.com")
-// stays a name.
-var linkInName = regexp.MustCompile(`://|(^|[^\pL\pN])www\.|[^\s@]@[^\s@]+\.[^\s@]|[\pL\pN-]\.\pL[\pL\pN-]*/`)
+// https://evil.example/confirm" read as LoginSign's own link. A host followed by a port, a
+// query or a fragment ("evil.example:8443/confirm", "evil.example?token=1") is linked as
+// well. A bare domain ("Booking.com", "Booking.com?") stays a name.
+var linkInName = regexp.MustCompile(`://|(^|[^\pL\pN])www\.|[^\s@]@[^\s@]+\.[^\s@]|[\pL\pN-]\.\pL[\pL\pN-]*(:\d+)?(/|[?#]\S)`)
 
 // reservedSkeleton is the nameSkeleton of LoginSign.
 var reservedSkeleton = nameSkeleton("LoginSign")
