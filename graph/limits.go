@@ -65,6 +65,7 @@ func (l Limits) withDefaults() Limits {
 func Endpoint(srv *handler.Server, l Limits) http.Handler {
 	l = l.withDefaults()
 	srv.SetParserTokenLimit(l.MaxTokens)
+	srv.Use(fieldPairs{maxTokens: l.MaxTokens})
 	srv.Use(whereVariables{schema: NewExecutableSchema(Config{}).Schema(), maxTokens: l.MaxTokens})
 	if l.Limiter != nil {
 		// Runs after the complexity limit (extensions run in the order they were added), so an
@@ -199,6 +200,171 @@ func (l whereVariables) MutateOperationParameters(ctx context.Context, raw *grap
 		}
 	}
 	return nil
+}
+
+// MaxFieldPairs bounds the pairs of fields sharing a response name that one selection set
+// merges, every fragment expanded where it is spread and the selections of the merged fields
+// merged in turn, and the pairs of fragment spreads side by side: gqlparser's validation
+// (OverlappingFieldsCanBeMerged) compares every such pair, in time quadratic in their number
+// (880 distinct fragments spread together took 0.5 s). A hand-written operation repeats a field a few
+// times; GraphiQL's introspection query repeats none.
+const MaxFieldPairs = 10000
+
+// MaxFragmentNesting bounds how many fragments one spread expands through, each spreading the
+// next: validation walks such a chain again from every fragment in it, and a signed-out
+// document of 1,100 fragments each spreading the next held a core for 1.5 s. Hand-written
+// documents nest fragments a few levels.
+const MaxFragmentNesting = 32
+
+// fieldPairs refuses (QUERY_TOO_LARGE) a document whose fields sharing a response name make
+// more than MaxFieldPairs pairs, that selects more than MaxFields fields once its fragments
+// are expanded, or that nests fragment spreads more than MaxFragmentNesting deep, before
+// gqlgen validates it. Validation runs before every other limit and
+// whatever the caller: a 110 kB document of 9,990 __typename, signed out, held a core for 10 s
+// and was then refused for its complexity, which charges nobody's budget. Fragments are
+// expanded along each path once (a spread inside its own expansion adds nothing; validation
+// refuses the cycle). It parses the document itself under the parser's token limit; one it
+// cannot parse is left to gqlgen, which refuses it. It runs after the persisted-query
+// extension, which fills in the document.
+type fieldPairs struct{ maxTokens int }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+} = fieldPairs{}
+
+func (fieldPairs) ExtensionName() string                   { return "FieldPairs" }
+func (fieldPairs) Validate(graphql.ExecutableSchema) error { return nil }
+
+func (l fieldPairs) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: raw.Query}, l.maxTokens)
+	if err != nil {
+		return nil
+	}
+	c := pairCounter{frags: map[string]*ast.FragmentDefinition{}, used: map[string]bool{}}
+	for _, f := range doc.Fragments {
+		if _, dup := c.frags[f.Name]; !dup {
+			c.frags[f.Name] = f
+		}
+	}
+	ok := true
+	for _, op := range doc.Operations {
+		ok = ok && c.merged([]scopedSet{{set: op.SelectionSet}})
+	}
+	// Validation also walks each fragment on its own; one the operations expand was counted
+	// there, so only the others are walked as roots.
+	for _, f := range doc.Fragments {
+		if ok && !c.used[f.Name] {
+			c.used[f.Name] = true
+			ok = c.merged([]scopedSet{{set: f.SelectionSet, in: &fragmentChain{name: f.Name, depth: 1}}})
+		}
+	}
+	if ok {
+		return nil
+	}
+	gerr := gqlerror.Errorf("query repeats fields under one name or spreads fragments side by side too often (more than %d pairs), selects more than %d fields once its fragments are expanded or nests fragments more than %d deep", MaxFieldPairs, MaxFields, MaxFragmentNesting)
+	gerr.Extensions = map[string]any{"code": "QUERY_TOO_LARGE"}
+	return gerr
+}
+
+// fragmentChain is the fragments being expanded around a selection set, innermost first.
+type fragmentChain struct {
+	name  string
+	depth int
+	up    *fragmentChain
+}
+
+func (c *fragmentChain) has(name string) bool {
+	for ; c != nil; c = c.up {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// scopedSet is a selection set and the fragments expanded around it.
+type scopedSet struct {
+	set ast.SelectionSet
+	in  *fragmentChain
+}
+
+// pairCounter counts fields visited and pairs of fields merged under one response name.
+type pairCounter struct {
+	frags         map[string]*ast.FragmentDefinition
+	used          map[string]bool // fragments expanded
+	fields, pairs int
+	// spreads counts fragment expansions, bounded as fields are: a fragment of spreads alone
+	// adds no field.
+	spreads int
+}
+
+// merged counts the fields sets select together, grouped by response name, then the
+// selections of each group merged; false once past MaxFields or MaxFieldPairs.
+func (c *pairCounter) merged(sets []scopedSet) bool {
+	counts := map[string]int{}
+	spreads := 0 // validation compares each fragment spread here with every other one
+	children := map[string][]scopedSet{}
+	var order []string
+	var collect func(set ast.SelectionSet, in *fragmentChain) bool
+	collect = func(set ast.SelectionSet, in *fragmentChain) bool {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				c.fields++
+				name := sel.Alias
+				if name == "" {
+					name = sel.Name
+				}
+				if _, seen := counts[name]; !seen {
+					order = append(order, name)
+				}
+				c.pairs += counts[name]
+				counts[name]++
+				if c.fields > MaxFields || c.pairs > MaxFieldPairs {
+					return false
+				}
+				if len(sel.SelectionSet) > 0 {
+					children[name] = append(children[name], scopedSet{set: sel.SelectionSet, in: in})
+				}
+			case *ast.InlineFragment:
+				if !collect(sel.SelectionSet, in) {
+					return false
+				}
+			case *ast.FragmentSpread:
+				f := c.frags[sel.Name]
+				if f == nil || in.has(sel.Name) {
+					continue
+				}
+				c.spreads++
+				c.pairs += spreads
+				spreads++
+				c.used[sel.Name] = true
+				depth := 1
+				if in != nil {
+					depth = in.depth + 1
+				}
+				if c.spreads > MaxFields || c.pairs > MaxFieldPairs || depth > MaxFragmentNesting {
+					return false
+				}
+				if !collect(f.SelectionSet, &fragmentChain{name: sel.Name, depth: depth, up: in}) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, s := range sets {
+		if !collect(s.set, s.in) {
+			return false
+		}
+	}
+	for _, name := range order {
+		if sub := children[name]; len(sub) > 0 && !c.merged(sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // principalLimit charges each operation's complexity, and IntrospectionCost for each time it
