@@ -639,6 +639,11 @@ var resolverCost = map[string]int{
 // boundedLists are list fields without page arguments whose length the domain bounds.
 var boundedLists = map[string]int{
 	"Application.licenseVariants": licenses.MaxVariants,
+	// A person's licenses in one application: each code reaches its application, and through
+	// it the team's fields (analytics, users), once per code. Priced as one code, three aliases
+	// of myLicenses { application { analytics { … } } } ran 1,500 analytics GROUP BYs for
+	// 15,000 points, where the limit means at most 20.
+	"Query.myLicenses": licenses.MaxPerConnection,
 }
 
 // defaultPages are paged fields that answer a page of this many when asked without first:
