@@ -18,7 +18,9 @@ import (
 // failingMail is a mail server that refuses every message.
 type failingMail struct{}
 
-func (failingMail) Send(context.Context, mail.Message) error { return errors.New("421 try again later") }
+func (failingMail) Send(context.Context, mail.Message) error {
+	return errors.New("421 try again later")
+}
 
 // TestAnInvitationWhoseMailFailedIsNotLeftOpen (review helper gqlteamrev, checks13): when the
 // invitation mail cannot be sent, Invite answers an internal error ("sending the invitation
