@@ -3,7 +3,6 @@ package identity
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"entgo.io/ent/dialect/sql"
@@ -13,6 +12,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/ent/useremail"
 	"loginsign/internal/apperr"
+	"loginsign/internal/mail"
 	"loginsign/internal/store"
 )
 
@@ -32,8 +32,7 @@ func errAddressTaken() error {
 // follow the primary address another application's alias. The answer depends on nothing but
 // the address.
 func NotRelayAddress(addr, relayDomain string) error {
-	at := strings.LastIndexByte(addr, '@')
-	if relayDomain == "" || at < 0 || !strings.EqualFold(addr[at+1:], relayDomain) {
+	if !mail.OnDomain(addr, relayDomain) {
 		return nil
 	}
 	return apperr.WithReason(apperr.Invalid, "relay_address",

@@ -96,3 +96,11 @@ func MailboxKey(email string) string {
 	}
 	return local + "@" + domain
 }
+
+// OnDomain reports whether addr is an address on domain (ignoring case); never for an empty
+// domain. It tells LoginSign's relay addresses (LOGINSIGN_RELAY_DOMAIN) from others, which no
+// account and no team invitation may take (identity.NotRelayAddress, team.Service.Invite).
+func OnDomain(addr, domain string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	return domain != "" && at >= 0 && strings.EqualFold(addr[at+1:], domain)
+}

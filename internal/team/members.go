@@ -329,8 +329,7 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 }
 
 // notRelayAddress answers Invalid (relay_address) when addr (normalised) is on relayDomain, as
-// identity.NotRelayAddress does for a person's addresses (which imports this package, hence
-// the copy of its one comparison). Mail to an alias goes on to the person behind some
+// identity.NotRelayAddress does for a person's addresses (mail.OnDomain). Mail to an alias goes on to the person behind some
 // application's connection, and mail to a reverse alias to that alias's contact: an
 // invitation there put a LoginSign mail naming the inviter's application into the inbox of a
 // person who never gave the inviter an address (any developer reads the aliases of their own
@@ -338,8 +337,7 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 // seat of the team and the address's budget. Checked before anything is counted, stored or
 // mailed; the answer depends on nothing but the address.
 func notRelayAddress(addr, relayDomain string) error {
-	at := strings.LastIndexByte(addr, '@')
-	if relayDomain == "" || at < 0 || !strings.EqualFold(addr[at+1:], relayDomain) {
+	if !mail.OnDomain(addr, relayDomain) {
 		return nil
 	}
 	return apperr.WithReason(apperr.Invalid, "relay_address",
