@@ -14,6 +14,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
@@ -65,7 +66,7 @@ func (l Limits) withDefaults() Limits {
 func Endpoint(srv *handler.Server, l Limits) http.Handler {
 	l = l.withDefaults()
 	srv.SetParserTokenLimit(l.MaxTokens)
-	srv.Use(fieldPairs{maxTokens: l.MaxTokens})
+	srv.Use(fieldPairs{maxTokens: l.MaxTokens, passed: smallOnly[struct{}]{lru.New[struct{}](1000)}})
 	srv.Use(whereVariables{schema: NewExecutableSchema(Config{}).Schema(), maxTokens: l.MaxTokens})
 	if l.Limiter != nil {
 		// Runs after the complexity limit (extensions run in the order they were added), so an
@@ -226,7 +227,14 @@ const MaxFragmentNesting = 32
 // refuses the cycle). It parses the document itself under the parser's token limit; one it
 // cannot parse is left to gqlgen, which refuses it. It runs after the persisted-query
 // extension, which fills in the document.
-type fieldPairs struct{ maxTokens int }
+//
+// The verdict depends on the text alone, so the texts that passed are remembered (small ones,
+// as the query cache keeps them): the dashboard's and portal's operations, sent again and again,
+// are not parsed a second time on each request.
+type fieldPairs struct {
+	maxTokens int
+	passed    graphql.Cache[struct{}]
+}
 
 var _ interface {
 	graphql.HandlerExtension
@@ -237,6 +245,9 @@ func (fieldPairs) ExtensionName() string                   { return "FieldPairs"
 func (fieldPairs) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (l fieldPairs) MutateOperationParameters(ctx context.Context, raw *graphql.RawParams) *gqlerror.Error {
+	if _, ok := l.passed.Get(ctx, raw.Query); ok {
+		return nil
+	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: raw.Query}, l.maxTokens)
 	if err != nil {
 		return nil
@@ -260,6 +271,7 @@ func (l fieldPairs) MutateOperationParameters(ctx context.Context, raw *graphql.
 		}
 	}
 	if ok {
+		l.passed.Add(ctx, raw.Query, struct{}{})
 		return nil
 	}
 	gerr := gqlerror.Errorf("query repeats fields under one name or spreads fragments side by side too often (more than %d pairs), selects more than %d fields once its fragments are expanded or nests fragments more than %d deep", MaxFieldPairs, MaxFields, MaxFragmentNesting)
