@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -359,6 +360,34 @@ func (tb *tab) text(t *testing.T, sel string) string {
 		t.Fatalf("tab %s: text of %s: %v (at %s)", tb.name, sel, err, tb.location())
 	}
 	return s
+}
+
+// press clicks the first visible node matching sel as a hand does: the pointer moves onto it
+// first. chromedp.Click sends the press alone, a still pointer, which the consent page drops on
+// Allow while it has only just been shown (consent.js, against double clickjacking).
+func press(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := chromedp.WaitVisible(sel)(ctx, t); err != nil {
+			return err
+		}
+		at, err := chromedp.Evaluate[[]float64](`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`);
+			e.scrollIntoView({block: "center"}); const r = e.getBoundingClientRect();
+			return [r.left + r.width / 2, r.top + r.height / 2]; })()`)(ctx, t)
+		if err != nil {
+			return err
+		}
+		if len(at) != 2 {
+			return fmt.Errorf("press %s: no position (%v)", sel, at)
+		}
+		x, y := at[0], at[1]
+		for _, d := range []float64{24, 12, 0} {
+			if _, err := chromedp.MouseEvent(chromedp.MouseMoved, x-d, y-d/2)(ctx, t); err != nil {
+				return err
+			}
+		}
+		_, err = chromedp.MouseClickXY(x, y)(ctx, t)
+		return err
+	})
 }
 
 // eval evaluates a JavaScript expression.

@@ -178,7 +178,7 @@ func formPostStory(t *testing.T, dbURL string) {
 		tb.waitFor(t, `document.querySelector('#sent-to')`)
 		tb.do(t, chromedp.SendKeys(`#code`, ls.mailCode(t, who, 1)), chromedp.Submit(`#code`))
 		tb.waitFor(t, `document.querySelector('button[value=allow]')`)
-		tb.do(t, chromedp.Click(`button[value=allow]`))
+		tb.do(t, press(`button[value=allow]`))
 		tb.waitFor(t, landed)
 		form := nextArrival(t, arrivals, "allow")
 		wantPosted(t, "allow", form, map[string]string{"code": "?", "state": "st-1", "iss": ls.URL})

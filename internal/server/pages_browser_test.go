@@ -581,7 +581,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			// The page names the exact private address the app will get.
 			shownAlias = evalIn[string](t, personTab, `document.querySelector('label.address em').textContent`)
 			// Choose the private relay address (the first choice), then allow.
-			personTab.do(t, chromedp.Click(`input[type=radio]`), chromedp.Click(`button[value=allow]`))
+			personTab.do(t, chromedp.Click(`input[type=radio]`), press(`button[value=allow]`))
 		}
 		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 		// The callback page can check the state against what the widget kept in sessionStorage.
@@ -767,7 +767,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 			t.Fatalf("consent page says %q", known)
 		}
 		personTab.shot(t, "consent-known-as")
-		personTab.do(t, chromedp.Click(`button[value=allow_link]`))
+		personTab.do(t, press(`button[value=allow_link]`))
 		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 		c, err := ls.db.AppConnection.Query().Where(appconnection.ApplicationID(clientID), appconnection.UserID(person.ID)).Only(ctx)
 		if err != nil || c.ExternalUserID != "42" {
@@ -1002,7 +1002,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		tb.do(t, chromedp.SendKeys(`#code`, second[:3]+" "+second[3:]), chromedp.Submit(`#code`))
 		tb.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") || document.querySelector('button[value=allow]')`)
 		if evalIn[bool](t, tb, `!!document.querySelector('button[value=allow]')`) {
-			tb.do(t, chromedp.Click(`button[value=allow]`))
+			tb.do(t, press(`button[value=allow]`))
 		}
 		tb.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 	})
@@ -1033,7 +1033,7 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		// The first tab moves on by itself: consent, then back at the app.
 		first.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") || document.querySelector('button[value=allow]')`)
 		if evalIn[bool](t, first, `!!document.querySelector('button[value=allow]')`) {
-			first.do(t, chromedp.Click(`button[value=allow]`))
+			first.do(t, press(`button[value=allow]`))
 		}
 		first.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 		// The other device was not signed in.

@@ -210,7 +210,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		presence(true)
 		tb.do(t, chromedp.Click(`#passkey-form button`))
 		tb.waitFor(t, `document.querySelector('button[value=allow]')`)
-		tb.do(t, chromedp.Click(`input[type=radio]`), chromedp.Click(`button[value=allow]`))
+		tb.do(t, chromedp.Click(`input[type=radio]`), press(`button[value=allow]`))
 		tb.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`?") && document.querySelector('#done')`)
 		if n := len(ls.Mail.Messages()); n != sent {
 			t.Errorf("a passkey sign-in sent %d mails", n-sent)

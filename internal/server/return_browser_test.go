@@ -67,7 +67,18 @@ func TestReturningPersonGetsBackToTheAppInBrowser(t *testing.T) {
 	t.Run("first sign-in, with consent", func(t *testing.T) {
 		signInByCode(t, 1)
 		tb.waitFor(t, `document.querySelector('button[value=allow]')`)
+		// Double clickjacking: a site shows this page under a still pointer and asks for a
+		// double click, whose second press lands on Allow. The page is held as just shown
+		// (data-settle-ms), so only that press, the pointer still, is tested.
+		evalIn[bool](t, tb, `(() => { const f = document.getElementById('consent-form');
+			f.setAttribute('data-settle-ms', '600000');
+			document.addEventListener('submit', () => { window.posted = true; });
+			window.dispatchEvent(new Event('focus')); return true; })()`)
 		tb.do(t, chromedp.Click(`button[value=allow]`))
+		if evalIn[bool](t, tb, `!!window.posted`) {
+			t.Fatal("a press on Allow from a still pointer, on a page just shown, posted the consent")
+		}
+		tb.do(t, press(`button[value=allow]`))
 		tb.waitFor(t, `location.href.startsWith("`+callback+`?") && document.querySelector('#landed')`)
 	})
 	t.Run("signed out, the same person signs in again by code", func(t *testing.T) {
