@@ -47,6 +47,10 @@ type Application struct {
 	WebhookURL string `json:"webhook_url,omitempty"`
 	// whsec_ secret, sealed with the server key
 	WebhookSecret []byte `json:"-"`
+	// the webhook secret before the last reset, sealed; events are signed with it too until webhook_previous_secret_until
+	WebhookPreviousSecret []byte `json:"-"`
+	// end of the overlap after a webhook secret reset
+	WebhookPreviousSecretUntil *time.Time `json:"webhook_previous_secret_until,omitempty"`
 	// set when the receiver answered 410 Gone
 	WebhookDisabledAt *time.Time `json:"webhook_disabled_at,omitempty"`
 	// JWS algorithm of the app's id_tokens and logout tokens: ES256 or RS256
@@ -167,7 +171,7 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret, application.FieldPostLogoutRedirectUris:
+		case application.FieldRedirectUris, application.FieldAllowedOrigins, application.FieldWebhookSecret, application.FieldWebhookPreviousSecret, application.FieldPostLogoutRedirectUris:
 			values[i] = new([]byte)
 		case application.FieldRequirePushedAuthorizationRequests:
 			values[i] = new(sql.NullBool)
@@ -175,7 +179,7 @@ func (*Application) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case application.FieldID, application.FieldOwnerID, application.FieldName, application.FieldWebsite, application.FieldIconURL, application.FieldTermsURL, application.FieldPrivacyURL, application.FieldSecretHash, application.FieldWebhookURL, application.FieldIDTokenSigningAlg, application.FieldTransferTo, application.FieldBackchannelLogoutURI:
 			values[i] = new(sql.NullString)
-		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookDisabledAt, application.FieldTransferExpiresAt, application.FieldDeletingSince:
+		case application.FieldCreatedAt, application.FieldUpdatedAt, application.FieldWebhookPreviousSecretUntil, application.FieldWebhookDisabledAt, application.FieldTransferExpiresAt, application.FieldDeletingSince:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -285,6 +289,19 @@ func (_m *Application) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field webhook_secret", values[i])
 			} else if value != nil {
 				_m.WebhookSecret = *value
+			}
+		case application.FieldWebhookPreviousSecret:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_previous_secret", values[i])
+			} else if value != nil {
+				_m.WebhookPreviousSecret = *value
+			}
+		case application.FieldWebhookPreviousSecretUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field webhook_previous_secret_until", values[i])
+			} else if value.Valid {
+				_m.WebhookPreviousSecretUntil = new(time.Time)
+				*_m.WebhookPreviousSecretUntil = value.Time
 			}
 		case application.FieldWebhookDisabledAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -450,6 +467,13 @@ func (_m *Application) String() string {
 	builder.WriteString(_m.WebhookURL)
 	builder.WriteString(", ")
 	builder.WriteString("webhook_secret=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("webhook_previous_secret=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.WebhookPreviousSecretUntil; v != nil {
+		builder.WriteString("webhook_previous_secret_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	if v := _m.WebhookDisabledAt; v != nil {
 		builder.WriteString("webhook_disabled_at=")

@@ -178,6 +178,26 @@ func (_c *ApplicationCreate) SetWebhookSecret(v []byte) *ApplicationCreate {
 	return _c
 }
 
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (_c *ApplicationCreate) SetWebhookPreviousSecret(v []byte) *ApplicationCreate {
+	_c.mutation.SetWebhookPreviousSecret(v)
+	return _c
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (_c *ApplicationCreate) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationCreate {
+	_c.mutation.SetWebhookPreviousSecretUntil(v)
+	return _c
+}
+
+// SetNillableWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field if the given value is not nil.
+func (_c *ApplicationCreate) SetNillableWebhookPreviousSecretUntil(v *time.Time) *ApplicationCreate {
+	if v != nil {
+		_c.SetWebhookPreviousSecretUntil(*v)
+	}
+	return _c
+}
+
 // SetWebhookDisabledAt sets the "webhook_disabled_at" field.
 func (_c *ApplicationCreate) SetWebhookDisabledAt(v time.Time) *ApplicationCreate {
 	_c.mutation.SetWebhookDisabledAt(v)
@@ -637,6 +657,14 @@ func (_c *ApplicationCreate) createSpec() (*Application, *sqlgraph.CreateSpec) {
 		_spec.SetField(application.FieldWebhookSecret, field.TypeBytes, value)
 		_node.WebhookSecret = value
 	}
+	if value, ok := _c.mutation.WebhookPreviousSecret(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecret, field.TypeBytes, value)
+		_node.WebhookPreviousSecret = value
+	}
+	if value, ok := _c.mutation.WebhookPreviousSecretUntil(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecretUntil, field.TypeTime, value)
+		_node.WebhookPreviousSecretUntil = &value
+	}
 	if value, ok := _c.mutation.WebhookDisabledAt(); ok {
 		_spec.SetField(application.FieldWebhookDisabledAt, field.TypeTime, value)
 		_node.WebhookDisabledAt = &value
@@ -1029,6 +1057,42 @@ func (u *ApplicationUpsert) UpdateWebhookSecret() *ApplicationUpsert {
 // ClearWebhookSecret clears the value of the "webhook_secret" field.
 func (u *ApplicationUpsert) ClearWebhookSecret() *ApplicationUpsert {
 	u.SetNull(application.FieldWebhookSecret)
+	return u
+}
+
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (u *ApplicationUpsert) SetWebhookPreviousSecret(v []byte) *ApplicationUpsert {
+	u.Set(application.FieldWebhookPreviousSecret, v)
+	return u
+}
+
+// UpdateWebhookPreviousSecret sets the "webhook_previous_secret" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateWebhookPreviousSecret() *ApplicationUpsert {
+	u.SetExcluded(application.FieldWebhookPreviousSecret)
+	return u
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (u *ApplicationUpsert) ClearWebhookPreviousSecret() *ApplicationUpsert {
+	u.SetNull(application.FieldWebhookPreviousSecret)
+	return u
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsert) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationUpsert {
+	u.Set(application.FieldWebhookPreviousSecretUntil, v)
+	return u
+}
+
+// UpdateWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field to the value that was provided on create.
+func (u *ApplicationUpsert) UpdateWebhookPreviousSecretUntil() *ApplicationUpsert {
+	u.SetExcluded(application.FieldWebhookPreviousSecretUntil)
+	return u
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsert) ClearWebhookPreviousSecretUntil() *ApplicationUpsert {
+	u.SetNull(application.FieldWebhookPreviousSecretUntil)
 	return u
 }
 
@@ -1443,6 +1507,48 @@ func (u *ApplicationUpsertOne) UpdateWebhookSecret() *ApplicationUpsertOne {
 func (u *ApplicationUpsertOne) ClearWebhookSecret() *ApplicationUpsertOne {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearWebhookSecret()
+	})
+}
+
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (u *ApplicationUpsertOne) SetWebhookPreviousSecret(v []byte) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetWebhookPreviousSecret(v)
+	})
+}
+
+// UpdateWebhookPreviousSecret sets the "webhook_previous_secret" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateWebhookPreviousSecret() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateWebhookPreviousSecret()
+	})
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (u *ApplicationUpsertOne) ClearWebhookPreviousSecret() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearWebhookPreviousSecret()
+	})
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsertOne) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetWebhookPreviousSecretUntil(v)
+	})
+}
+
+// UpdateWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field to the value that was provided on create.
+func (u *ApplicationUpsertOne) UpdateWebhookPreviousSecretUntil() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateWebhookPreviousSecretUntil()
+	})
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsertOne) ClearWebhookPreviousSecretUntil() *ApplicationUpsertOne {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearWebhookPreviousSecretUntil()
 	})
 }
 
@@ -2046,6 +2152,48 @@ func (u *ApplicationUpsertBulk) UpdateWebhookSecret() *ApplicationUpsertBulk {
 func (u *ApplicationUpsertBulk) ClearWebhookSecret() *ApplicationUpsertBulk {
 	return u.Update(func(s *ApplicationUpsert) {
 		s.ClearWebhookSecret()
+	})
+}
+
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (u *ApplicationUpsertBulk) SetWebhookPreviousSecret(v []byte) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetWebhookPreviousSecret(v)
+	})
+}
+
+// UpdateWebhookPreviousSecret sets the "webhook_previous_secret" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateWebhookPreviousSecret() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateWebhookPreviousSecret()
+	})
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (u *ApplicationUpsertBulk) ClearWebhookPreviousSecret() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearWebhookPreviousSecret()
+	})
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsertBulk) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.SetWebhookPreviousSecretUntil(v)
+	})
+}
+
+// UpdateWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field to the value that was provided on create.
+func (u *ApplicationUpsertBulk) UpdateWebhookPreviousSecretUntil() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.UpdateWebhookPreviousSecretUntil()
+	})
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (u *ApplicationUpsertBulk) ClearWebhookPreviousSecretUntil() *ApplicationUpsertBulk {
+	return u.Update(func(s *ApplicationUpsert) {
+		s.ClearWebhookPreviousSecretUntil()
 	})
 }
 

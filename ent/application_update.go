@@ -242,6 +242,38 @@ func (_u *ApplicationUpdate) ClearWebhookSecret() *ApplicationUpdate {
 	return _u
 }
 
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (_u *ApplicationUpdate) SetWebhookPreviousSecret(v []byte) *ApplicationUpdate {
+	_u.mutation.SetWebhookPreviousSecret(v)
+	return _u
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (_u *ApplicationUpdate) ClearWebhookPreviousSecret() *ApplicationUpdate {
+	_u.mutation.ClearWebhookPreviousSecret()
+	return _u
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (_u *ApplicationUpdate) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationUpdate {
+	_u.mutation.SetWebhookPreviousSecretUntil(v)
+	return _u
+}
+
+// SetNillableWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field if the given value is not nil.
+func (_u *ApplicationUpdate) SetNillableWebhookPreviousSecretUntil(v *time.Time) *ApplicationUpdate {
+	if v != nil {
+		_u.SetWebhookPreviousSecretUntil(*v)
+	}
+	return _u
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (_u *ApplicationUpdate) ClearWebhookPreviousSecretUntil() *ApplicationUpdate {
+	_u.mutation.ClearWebhookPreviousSecretUntil()
+	return _u
+}
+
 // SetWebhookDisabledAt sets the "webhook_disabled_at" field.
 func (_u *ApplicationUpdate) SetWebhookDisabledAt(v time.Time) *ApplicationUpdate {
 	_u.mutation.SetWebhookDisabledAt(v)
@@ -793,6 +825,18 @@ func (_u *ApplicationUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.WebhookSecretCleared() {
 		_spec.ClearField(application.FieldWebhookSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.WebhookPreviousSecret(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.WebhookPreviousSecretCleared() {
+		_spec.ClearField(application.FieldWebhookPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.WebhookPreviousSecretUntil(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecretUntil, field.TypeTime, value)
+	}
+	if _u.mutation.WebhookPreviousSecretUntilCleared() {
+		_spec.ClearField(application.FieldWebhookPreviousSecretUntil, field.TypeTime)
 	}
 	if value, ok := _u.mutation.WebhookDisabledAt(); ok {
 		_spec.SetField(application.FieldWebhookDisabledAt, field.TypeTime, value)
@@ -1364,6 +1408,38 @@ func (_u *ApplicationUpdateOne) SetWebhookSecret(v []byte) *ApplicationUpdateOne
 // ClearWebhookSecret clears the value of the "webhook_secret" field.
 func (_u *ApplicationUpdateOne) ClearWebhookSecret() *ApplicationUpdateOne {
 	_u.mutation.ClearWebhookSecret()
+	return _u
+}
+
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (_u *ApplicationUpdateOne) SetWebhookPreviousSecret(v []byte) *ApplicationUpdateOne {
+	_u.mutation.SetWebhookPreviousSecret(v)
+	return _u
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (_u *ApplicationUpdateOne) ClearWebhookPreviousSecret() *ApplicationUpdateOne {
+	_u.mutation.ClearWebhookPreviousSecret()
+	return _u
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (_u *ApplicationUpdateOne) SetWebhookPreviousSecretUntil(v time.Time) *ApplicationUpdateOne {
+	_u.mutation.SetWebhookPreviousSecretUntil(v)
+	return _u
+}
+
+// SetNillableWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field if the given value is not nil.
+func (_u *ApplicationUpdateOne) SetNillableWebhookPreviousSecretUntil(v *time.Time) *ApplicationUpdateOne {
+	if v != nil {
+		_u.SetWebhookPreviousSecretUntil(*v)
+	}
+	return _u
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (_u *ApplicationUpdateOne) ClearWebhookPreviousSecretUntil() *ApplicationUpdateOne {
+	_u.mutation.ClearWebhookPreviousSecretUntil()
 	return _u
 }
 
@@ -1948,6 +2024,18 @@ func (_u *ApplicationUpdateOne) sqlSave(ctx context.Context) (_node *Application
 	}
 	if _u.mutation.WebhookSecretCleared() {
 		_spec.ClearField(application.FieldWebhookSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.WebhookPreviousSecret(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecret, field.TypeBytes, value)
+	}
+	if _u.mutation.WebhookPreviousSecretCleared() {
+		_spec.ClearField(application.FieldWebhookPreviousSecret, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.WebhookPreviousSecretUntil(); ok {
+		_spec.SetField(application.FieldWebhookPreviousSecretUntil, field.TypeTime, value)
+	}
+	if _u.mutation.WebhookPreviousSecretUntilCleared() {
+		_spec.ClearField(application.FieldWebhookPreviousSecretUntil, field.TypeTime)
 	}
 	if value, ok := _u.mutation.WebhookDisabledAt(); ok {
 		_spec.SetField(application.FieldWebhookDisabledAt, field.TypeTime, value)

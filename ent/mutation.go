@@ -4526,6 +4526,8 @@ type ApplicationMutation struct {
 	secret_hash                           *string
 	webhook_url                           *string
 	webhook_secret                        *[]byte
+	webhook_previous_secret               *[]byte
+	webhook_previous_secret_until         *time.Time
 	webhook_disabled_at                   *time.Time
 	id_token_signing_alg                  *string
 	post_logout_redirect_uris             *[]string
@@ -5297,6 +5299,104 @@ func (m *ApplicationMutation) ResetWebhookSecret() {
 	delete(m.clearedFields, application.FieldWebhookSecret)
 }
 
+// SetWebhookPreviousSecret sets the "webhook_previous_secret" field.
+func (m *ApplicationMutation) SetWebhookPreviousSecret(b []byte) {
+	m.webhook_previous_secret = &b
+}
+
+// WebhookPreviousSecret returns the value of the "webhook_previous_secret" field in the mutation.
+func (m *ApplicationMutation) WebhookPreviousSecret() (r []byte, exists bool) {
+	v := m.webhook_previous_secret
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWebhookPreviousSecret returns the old "webhook_previous_secret" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldWebhookPreviousSecret(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWebhookPreviousSecret is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWebhookPreviousSecret requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWebhookPreviousSecret: %w", err)
+	}
+	return oldValue.WebhookPreviousSecret, nil
+}
+
+// ClearWebhookPreviousSecret clears the value of the "webhook_previous_secret" field.
+func (m *ApplicationMutation) ClearWebhookPreviousSecret() {
+	m.webhook_previous_secret = nil
+	m.clearedFields[application.FieldWebhookPreviousSecret] = struct{}{}
+}
+
+// WebhookPreviousSecretCleared returns if the "webhook_previous_secret" field was cleared in this mutation.
+func (m *ApplicationMutation) WebhookPreviousSecretCleared() bool {
+	_, ok := m.clearedFields[application.FieldWebhookPreviousSecret]
+	return ok
+}
+
+// ResetWebhookPreviousSecret resets all changes to the "webhook_previous_secret" field.
+func (m *ApplicationMutation) ResetWebhookPreviousSecret() {
+	m.webhook_previous_secret = nil
+	delete(m.clearedFields, application.FieldWebhookPreviousSecret)
+}
+
+// SetWebhookPreviousSecretUntil sets the "webhook_previous_secret_until" field.
+func (m *ApplicationMutation) SetWebhookPreviousSecretUntil(t time.Time) {
+	m.webhook_previous_secret_until = &t
+}
+
+// WebhookPreviousSecretUntil returns the value of the "webhook_previous_secret_until" field in the mutation.
+func (m *ApplicationMutation) WebhookPreviousSecretUntil() (r time.Time, exists bool) {
+	v := m.webhook_previous_secret_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWebhookPreviousSecretUntil returns the old "webhook_previous_secret_until" field's value of the Application entity.
+// If the Application object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ApplicationMutation) OldWebhookPreviousSecretUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWebhookPreviousSecretUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWebhookPreviousSecretUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWebhookPreviousSecretUntil: %w", err)
+	}
+	return oldValue.WebhookPreviousSecretUntil, nil
+}
+
+// ClearWebhookPreviousSecretUntil clears the value of the "webhook_previous_secret_until" field.
+func (m *ApplicationMutation) ClearWebhookPreviousSecretUntil() {
+	m.webhook_previous_secret_until = nil
+	m.clearedFields[application.FieldWebhookPreviousSecretUntil] = struct{}{}
+}
+
+// WebhookPreviousSecretUntilCleared returns if the "webhook_previous_secret_until" field was cleared in this mutation.
+func (m *ApplicationMutation) WebhookPreviousSecretUntilCleared() bool {
+	_, ok := m.clearedFields[application.FieldWebhookPreviousSecretUntil]
+	return ok
+}
+
+// ResetWebhookPreviousSecretUntil resets all changes to the "webhook_previous_secret_until" field.
+func (m *ApplicationMutation) ResetWebhookPreviousSecretUntil() {
+	m.webhook_previous_secret_until = nil
+	delete(m.clearedFields, application.FieldWebhookPreviousSecretUntil)
+}
+
 // SetWebhookDisabledAt sets the "webhook_disabled_at" field.
 func (m *ApplicationMutation) SetWebhookDisabledAt(t time.Time) {
 	m.webhook_disabled_at = &t
@@ -6064,7 +6164,7 @@ func (m *ApplicationMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ApplicationMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 24)
 	if m.created_at != nil {
 		fields = append(fields, application.FieldCreatedAt)
 	}
@@ -6106,6 +6206,12 @@ func (m *ApplicationMutation) Fields() []string {
 	}
 	if m.webhook_secret != nil {
 		fields = append(fields, application.FieldWebhookSecret)
+	}
+	if m.webhook_previous_secret != nil {
+		fields = append(fields, application.FieldWebhookPreviousSecret)
+	}
+	if m.webhook_previous_secret_until != nil {
+		fields = append(fields, application.FieldWebhookPreviousSecretUntil)
 	}
 	if m.webhook_disabled_at != nil {
 		fields = append(fields, application.FieldWebhookDisabledAt)
@@ -6167,6 +6273,10 @@ func (m *ApplicationMutation) Field(name string) (ent.Value, bool) {
 		return m.WebhookURL()
 	case application.FieldWebhookSecret:
 		return m.WebhookSecret()
+	case application.FieldWebhookPreviousSecret:
+		return m.WebhookPreviousSecret()
+	case application.FieldWebhookPreviousSecretUntil:
+		return m.WebhookPreviousSecretUntil()
 	case application.FieldWebhookDisabledAt:
 		return m.WebhookDisabledAt()
 	case application.FieldIDTokenSigningAlg:
@@ -6220,6 +6330,10 @@ func (m *ApplicationMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldWebhookURL(ctx)
 	case application.FieldWebhookSecret:
 		return m.OldWebhookSecret(ctx)
+	case application.FieldWebhookPreviousSecret:
+		return m.OldWebhookPreviousSecret(ctx)
+	case application.FieldWebhookPreviousSecretUntil:
+		return m.OldWebhookPreviousSecretUntil(ctx)
 	case application.FieldWebhookDisabledAt:
 		return m.OldWebhookDisabledAt(ctx)
 	case application.FieldIDTokenSigningAlg:
@@ -6343,6 +6457,20 @@ func (m *ApplicationMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWebhookSecret(v)
 		return nil
+	case application.FieldWebhookPreviousSecret:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWebhookPreviousSecret(v)
+		return nil
+	case application.FieldWebhookPreviousSecretUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWebhookPreviousSecretUntil(v)
+		return nil
 	case application.FieldWebhookDisabledAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -6462,6 +6590,12 @@ func (m *ApplicationMutation) ClearedFields() []string {
 	if m.FieldCleared(application.FieldWebhookSecret) {
 		fields = append(fields, application.FieldWebhookSecret)
 	}
+	if m.FieldCleared(application.FieldWebhookPreviousSecret) {
+		fields = append(fields, application.FieldWebhookPreviousSecret)
+	}
+	if m.FieldCleared(application.FieldWebhookPreviousSecretUntil) {
+		fields = append(fields, application.FieldWebhookPreviousSecretUntil)
+	}
 	if m.FieldCleared(application.FieldWebhookDisabledAt) {
 		fields = append(fields, application.FieldWebhookDisabledAt)
 	}
@@ -6511,6 +6645,12 @@ func (m *ApplicationMutation) ClearField(name string) error {
 		return nil
 	case application.FieldWebhookSecret:
 		m.ClearWebhookSecret()
+		return nil
+	case application.FieldWebhookPreviousSecret:
+		m.ClearWebhookPreviousSecret()
+		return nil
+	case application.FieldWebhookPreviousSecretUntil:
+		m.ClearWebhookPreviousSecretUntil()
 		return nil
 	case application.FieldWebhookDisabledAt:
 		m.ClearWebhookDisabledAt()
@@ -6579,6 +6719,12 @@ func (m *ApplicationMutation) ResetField(name string) error {
 		return nil
 	case application.FieldWebhookSecret:
 		m.ResetWebhookSecret()
+		return nil
+	case application.FieldWebhookPreviousSecret:
+		m.ResetWebhookPreviousSecret()
+		return nil
+	case application.FieldWebhookPreviousSecretUntil:
+		m.ResetWebhookPreviousSecretUntil()
 		return nil
 	case application.FieldWebhookDisabledAt:
 		m.ResetWebhookDisabledAt()

@@ -360,21 +360,21 @@ func init() {
 	// application.WebhookURLValidator is a validator for the "webhook_url" field. It is called by the builders before save.
 	application.WebhookURLValidator = applicationDescWebhookURL.Validators[0].(func(string) error)
 	// applicationDescIDTokenSigningAlg is the schema descriptor for id_token_signing_alg field.
-	applicationDescIDTokenSigningAlg := applicationFields[13].Descriptor()
+	applicationDescIDTokenSigningAlg := applicationFields[15].Descriptor()
 	// application.DefaultIDTokenSigningAlg holds the default value on creation for the id_token_signing_alg field.
 	application.DefaultIDTokenSigningAlg = applicationDescIDTokenSigningAlg.Default.(string)
 	// application.IDTokenSigningAlgValidator is a validator for the "id_token_signing_alg" field. It is called by the builders before save.
 	application.IDTokenSigningAlgValidator = applicationDescIDTokenSigningAlg.Validators[0].(func(string) error)
 	// applicationDescPostLogoutRedirectUris is the schema descriptor for post_logout_redirect_uris field.
-	applicationDescPostLogoutRedirectUris := applicationFields[14].Descriptor()
+	applicationDescPostLogoutRedirectUris := applicationFields[16].Descriptor()
 	// application.DefaultPostLogoutRedirectUris holds the default value on creation for the post_logout_redirect_uris field.
 	application.DefaultPostLogoutRedirectUris = applicationDescPostLogoutRedirectUris.Default.([]string)
 	// applicationDescBackchannelLogoutURI is the schema descriptor for backchannel_logout_uri field.
-	applicationDescBackchannelLogoutURI := applicationFields[17].Descriptor()
+	applicationDescBackchannelLogoutURI := applicationFields[19].Descriptor()
 	// application.BackchannelLogoutURIValidator is a validator for the "backchannel_logout_uri" field. It is called by the builders before save.
 	application.BackchannelLogoutURIValidator = applicationDescBackchannelLogoutURI.Validators[0].(func(string) error)
 	// applicationDescRequirePushedAuthorizationRequests is the schema descriptor for require_pushed_authorization_requests field.
-	applicationDescRequirePushedAuthorizationRequests := applicationFields[18].Descriptor()
+	applicationDescRequirePushedAuthorizationRequests := applicationFields[20].Descriptor()
 	// application.DefaultRequirePushedAuthorizationRequests holds the default value on creation for the require_pushed_authorization_requests field.
 	application.DefaultRequirePushedAuthorizationRequests = applicationDescRequirePushedAuthorizationRequests.Default.(bool)
 	// applicationDescID is the schema descriptor for id field.

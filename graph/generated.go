@@ -705,8 +705,9 @@ type ComplexityRoot struct {
 	}
 
 	ResetWebhookSecretPayload struct {
-		Application   func(childComplexity int) int
-		WebhookSecret func(childComplexity int) int
+		Application              func(childComplexity int) int
+		PreviousSecretValidUntil func(childComplexity int) int
+		WebhookSecret            func(childComplexity int) int
 	}
 
 	RetryWebhookEventPayload struct {
@@ -3980,6 +3981,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResetWebhookSecretPayload.Application(childComplexity), true
+	case "ResetWebhookSecretPayload.previousSecretValidUntil":
+		if e.ComplexityRoot.ResetWebhookSecretPayload.PreviousSecretValidUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetWebhookSecretPayload.PreviousSecretValidUntil(childComplexity), true
 	case "ResetWebhookSecretPayload.webhookSecret":
 		if e.ComplexityRoot.ResetWebhookSecretPayload.WebhookSecret == nil {
 			break
@@ -8165,10 +8172,19 @@ type ResetClientSecretPayload {
 }
 input ResetWebhookSecretInput {
   applicationId: ID!
+  """
+  Stop signing with the secret being replaced at once (it leaked). By default it signs events
+  next to the new one for 24 hours (one signature each in webhook-signature), so the receiver
+  can be switched over without refusing deliveries.
+  """
+  revokePrevious: Boolean = false
 }
 type ResetWebhookSecretPayload {
   application: Application!
+  "The new secret, shown this once."
   webhookSecret: String!
+  "Until when the replaced secret also signs events; null when it signs nothing any more."
+  previousSecretValidUntil: Time
 }
 input RemoveApplicationInput {
   applicationId: ID!
@@ -10105,6 +10121,8 @@ func (ec *executionContext) childFields_ResetWebhookSecretPayload(ctx context.Co
 		return ec.fieldContext_ResetWebhookSecretPayload_application(ctx, field)
 	case "webhookSecret":
 		return ec.fieldContext_ResetWebhookSecretPayload_webhookSecret(ctx, field)
+	case "previousSecretValidUntil":
+		return ec.fieldContext_ResetWebhookSecretPayload_previousSecretValidUntil(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResetWebhookSecretPayload", field.Name)
 }
@@ -24621,6 +24639,29 @@ func (ec *executionContext) fieldContext_ResetWebhookSecretPayload_webhookSecret
 	return graphql.NewScalarFieldContext("ResetWebhookSecretPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _ResetWebhookSecretPayload_previousSecretValidUntil(ctx context.Context, field graphql.CollectedField, obj *model.ResetWebhookSecretPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetWebhookSecretPayload_previousSecretValidUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PreviousSecretValidUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResetWebhookSecretPayload_previousSecretValidUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResetWebhookSecretPayload", field, false, false, "Time")
+}
+
 func (ec *executionContext) _RetryWebhookEventPayload_event(ctx context.Context, field graphql.CollectedField, obj *model.RetryWebhookEventPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36692,7 +36733,11 @@ func (ec *executionContext) unmarshalInputResetWebhookSecretInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"applicationId"}
+	if _, present := asMap["revokePrevious"]; !present {
+		asMap["revokePrevious"] = false
+	}
+
+	fieldsInOrder := [...]string{"applicationId", "revokePrevious"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -36706,6 +36751,13 @@ func (ec *executionContext) unmarshalInputResetWebhookSecretInput(ctx context.Co
 				return it, err
 			}
 			it.ApplicationID = data
+		case "revokePrevious":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("revokePrevious"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RevokePrevious = data
 		}
 	}
 	return it, nil
@@ -45415,6 +45467,11 @@ func (ec *executionContext) _ResetWebhookSecretPayload(ctx context.Context, sel 
 		case "webhookSecret":
 			out.Values[i] = ec._ResetWebhookSecretPayload_webhookSecret(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "previousSecretValidUntil":
+			out.Values[i] = ec._ResetWebhookSecretPayload_previousSecretValidUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

@@ -8,6 +8,7 @@ package graph
 import (
 	"context"
 	"loginsign/graph/model"
+	"loginsign/internal/team"
 )
 
 // RevokeSession is the resolver for the revokeSession field.
@@ -172,11 +173,16 @@ func (r *mutationResolver) ResetClientSecret(ctx context.Context, input model.Re
 
 // ResetWebhookSecret is the resolver for the resetWebhookSecret field.
 func (r *mutationResolver) ResetWebhookSecret(ctx context.Context, input model.ResetWebhookSecretInput) (*model.ResetWebhookSecretPayload, error) {
-	out, err := r.RotateWebhookSecret(ctx, input.ApplicationID)
+	revoke := input.RevokePrevious != nil && *input.RevokePrevious
+	out, err := r.Portal.RotateWebhookSecret(ctx, input.ApplicationID, revoke)
 	if err != nil {
 		return nil, err
 	}
-	return &model.ResetWebhookSecretPayload{Application: out.Application, WebhookSecret: out.Secret}, nil
+	app, err := r.Portal.Authorize(ctx, input.ApplicationID, team.ReadApp)
+	if err != nil {
+		return nil, err
+	}
+	return &model.ResetWebhookSecretPayload{Application: app, WebhookSecret: out.Secret, PreviousSecretValidUntil: out.PreviousValidUntil}, nil
 }
 
 // RemoveApplication is the resolver for the removeApplication field.

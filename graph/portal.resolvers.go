@@ -149,12 +149,12 @@ func (r *mutationResolver) RotateClientSecret(ctx context.Context, id string) (*
 
 // RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
 func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, id string) (*model.RotateSecretPayload, error) {
-	secret, err := r.Portal.RotateWebhookSecret(ctx, id)
+	out, err := r.Portal.RotateWebhookSecret(ctx, id, false)
 	if err != nil {
 		return nil, err
 	}
 	app, err := r.Portal.Authorize(ctx, id, team.ReadApp)
-	return &model.RotateSecretPayload{Application: app, Secret: secret}, err
+	return &model.RotateSecretPayload{Application: app, Secret: out.Secret}, err
 }
 
 // DeleteApplication is the resolver for the deleteApplication field.

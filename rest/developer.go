@@ -3,6 +3,7 @@ package rest
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/internal/apperr"
@@ -256,15 +257,33 @@ func (a *API) RotateClientSecret(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "clientSecret": secret})
 }
 
+// rotatedWebhookSecret is the answer of a webhook secret reset.
+type rotatedWebhookSecret struct {
+	ID                       string     `json:"id"`
+	WebhookSecret            string     `json:"webhookSecret"`
+	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil"`
+}
+
 // RotateWebhookSecret answers POST /api/developer/applications/:appId/webhook/secret/rotate
-// with {"id","webhookSecret"}; 409 when the application has no webhook URL.
+// with {"id","webhookSecret","previousSecretValidUntil"}; 409 when the application has no
+// webhook URL. The replaced secret signs events too for a day unless ?revokePrevious=true.
 func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
-	secret, err := a.Portal.RotateWebhookSecret(r.Context(), r.PathValue("appId"))
+	var revoke bool
+	switch v := r.URL.Query().Get("revokePrevious"); v {
+	case "", "false":
+	case "true":
+		revoke = true
+	default:
+		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "revokePrevious is true or false"))
+		return
+	}
+	out, err := a.Portal.RotateWebhookSecret(r.Context(), r.PathValue("appId"), revoke)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("appId"), "webhookSecret": secret})
+	httpx.WriteJSON(w, http.StatusOK, rotatedWebhookSecret{ID: r.PathValue("appId"), WebhookSecret: out.Secret,
+		PreviousSecretValidUntil: out.PreviousValidUntil})
 }
 
 // viewApplication is app as the signed-in developer may see it (portal.AsViewer): with their

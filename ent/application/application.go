@@ -42,6 +42,10 @@ const (
 	FieldWebhookURL = "webhook_url"
 	// FieldWebhookSecret holds the string denoting the webhook_secret field in the database.
 	FieldWebhookSecret = "webhook_secret"
+	// FieldWebhookPreviousSecret holds the string denoting the webhook_previous_secret field in the database.
+	FieldWebhookPreviousSecret = "webhook_previous_secret"
+	// FieldWebhookPreviousSecretUntil holds the string denoting the webhook_previous_secret_until field in the database.
+	FieldWebhookPreviousSecretUntil = "webhook_previous_secret_until"
 	// FieldWebhookDisabledAt holds the string denoting the webhook_disabled_at field in the database.
 	FieldWebhookDisabledAt = "webhook_disabled_at"
 	// FieldIDTokenSigningAlg holds the string denoting the id_token_signing_alg field in the database.
@@ -142,6 +146,8 @@ var Columns = []string{
 	FieldSecretHash,
 	FieldWebhookURL,
 	FieldWebhookSecret,
+	FieldWebhookPreviousSecret,
+	FieldWebhookPreviousSecretUntil,
 	FieldWebhookDisabledAt,
 	FieldIDTokenSigningAlg,
 	FieldPostLogoutRedirectUris,
@@ -266,6 +272,11 @@ func BySecretHash(opts ...sql.OrderTermOption) OrderOption {
 // ByWebhookURL orders the results by the webhook_url field.
 func ByWebhookURL(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWebhookURL, opts...).ToFunc()
+}
+
+// ByWebhookPreviousSecretUntil orders the results by the webhook_previous_secret_until field.
+func ByWebhookPreviousSecretUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldWebhookPreviousSecretUntil, opts...).ToFunc()
 }
 
 // ByWebhookDisabledAt orders the results by the webhook_disabled_at field.

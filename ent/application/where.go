@@ -125,6 +125,16 @@ func WebhookSecret(v []byte) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldWebhookSecret, v))
 }
 
+// WebhookPreviousSecret applies equality check predicate on the "webhook_previous_secret" field. It's identical to WebhookPreviousSecretEQ.
+func WebhookPreviousSecret(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretUntil applies equality check predicate on the "webhook_previous_secret_until" field. It's identical to WebhookPreviousSecretUntilEQ.
+func WebhookPreviousSecretUntil(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldWebhookPreviousSecretUntil, v))
+}
+
 // WebhookDisabledAt applies equality check predicate on the "webhook_disabled_at" field. It's identical to WebhookDisabledAtEQ.
 func WebhookDisabledAt(v time.Time) predicate.Application {
 	return predicate.Application(sql.FieldEQ(FieldWebhookDisabledAt, v))
@@ -898,6 +908,106 @@ func WebhookSecretIsNil() predicate.Application {
 // WebhookSecretNotNil applies the NotNil predicate on the "webhook_secret" field.
 func WebhookSecretNotNil() predicate.Application {
 	return predicate.Application(sql.FieldNotNull(FieldWebhookSecret))
+}
+
+// WebhookPreviousSecretEQ applies the EQ predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretEQ(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretNEQ applies the NEQ predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretNEQ(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretIn applies the In predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretIn(vs ...[]byte) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldWebhookPreviousSecret, vs...))
+}
+
+// WebhookPreviousSecretNotIn applies the NotIn predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretNotIn(vs ...[]byte) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldWebhookPreviousSecret, vs...))
+}
+
+// WebhookPreviousSecretGT applies the GT predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretGT(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretGTE applies the GTE predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretGTE(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretLT applies the LT predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretLT(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretLTE applies the LTE predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretLTE(v []byte) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldWebhookPreviousSecret, v))
+}
+
+// WebhookPreviousSecretIsNil applies the IsNil predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldWebhookPreviousSecret))
+}
+
+// WebhookPreviousSecretNotNil applies the NotNil predicate on the "webhook_previous_secret" field.
+func WebhookPreviousSecretNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldWebhookPreviousSecret))
+}
+
+// WebhookPreviousSecretUntilEQ applies the EQ predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldEQ(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilNEQ applies the NEQ predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilNEQ(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNEQ(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilIn applies the In predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldIn(FieldWebhookPreviousSecretUntil, vs...))
+}
+
+// WebhookPreviousSecretUntilNotIn applies the NotIn predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilNotIn(vs ...time.Time) predicate.Application {
+	return predicate.Application(sql.FieldNotIn(FieldWebhookPreviousSecretUntil, vs...))
+}
+
+// WebhookPreviousSecretUntilGT applies the GT predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilGT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGT(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilGTE applies the GTE predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilGTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldGTE(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilLT applies the LT predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilLT(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLT(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilLTE applies the LTE predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilLTE(v time.Time) predicate.Application {
+	return predicate.Application(sql.FieldLTE(FieldWebhookPreviousSecretUntil, v))
+}
+
+// WebhookPreviousSecretUntilIsNil applies the IsNil predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilIsNil() predicate.Application {
+	return predicate.Application(sql.FieldIsNull(FieldWebhookPreviousSecretUntil))
+}
+
+// WebhookPreviousSecretUntilNotNil applies the NotNil predicate on the "webhook_previous_secret_until" field.
+func WebhookPreviousSecretUntilNotNil() predicate.Application {
+	return predicate.Application(sql.FieldNotNull(FieldWebhookPreviousSecretUntil))
 }
 
 // WebhookDisabledAtEQ applies the EQ predicate on the "webhook_disabled_at" field.

@@ -236,6 +236,8 @@ var (
 		{Name: "secret_hash", Type: field.TypeString},
 		{Name: "webhook_url", Type: field.TypeString, Nullable: true, Size: 2048},
 		{Name: "webhook_secret", Type: field.TypeBytes, Nullable: true},
+		{Name: "webhook_previous_secret", Type: field.TypeBytes, Nullable: true},
+		{Name: "webhook_previous_secret_until", Type: field.TypeTime, Nullable: true},
 		{Name: "webhook_disabled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "id_token_signing_alg", Type: field.TypeString, Size: 16, Default: "ES256"},
 		{Name: "post_logout_redirect_uris", Type: field.TypeJSON, Nullable: true},
@@ -254,7 +256,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "applications_users_applications",
-				Columns:    []*schema.Column{ApplicationsColumns[22]},
+				Columns:    []*schema.Column{ApplicationsColumns[24]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -263,12 +265,12 @@ var (
 			{
 				Name:    "application_owner_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[22], ApplicationsColumns[1]},
+				Columns: []*schema.Column{ApplicationsColumns[24], ApplicationsColumns[1]},
 			},
 			{
 				Name:    "application_transfer_to",
 				Unique:  false,
-				Columns: []*schema.Column{ApplicationsColumns[17]},
+				Columns: []*schema.Column{ApplicationsColumns[19]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "transfer_to IS NOT NULL",
 				},

@@ -43,6 +43,12 @@ func (Application) Fields() []ent.Field {
 		field.Bytes("webhook_secret").Optional().Sensitive().
 			Comment("whsec_ secret, sealed with the server key").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bytes("webhook_previous_secret").Optional().Sensitive().
+			Comment("the webhook secret before the last reset, sealed; events are signed with it too until webhook_previous_secret_until").
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("webhook_previous_secret_until").Optional().Nillable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("end of the overlap after a webhook secret reset"),
 		field.Time("webhook_disabled_at").Optional().Nillable().
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("set when the receiver answered 410 Gone"),

@@ -631,11 +631,18 @@ type ResetClientSecretPayload struct {
 
 type ResetWebhookSecretInput struct {
 	ApplicationID string `json:"applicationId"`
+	// Stop signing with the secret being replaced at once (it leaked). By default it signs events
+	// next to the new one for 24 hours (one signature each in webhook-signature), so the receiver
+	// can be switched over without refusing deliveries.
+	RevokePrevious *bool `json:"revokePrevious,omitempty"`
 }
 
 type ResetWebhookSecretPayload struct {
-	Application   *ent.Application `json:"application"`
-	WebhookSecret string           `json:"webhookSecret"`
+	Application *ent.Application `json:"application"`
+	// The new secret, shown this once.
+	WebhookSecret string `json:"webhookSecret"`
+	// Until when the replaced secret also signs events; null when it signs nothing any more.
+	PreviousSecretValidUntil *time.Time `json:"previousSecretValidUntil,omitempty"`
 }
 
 type RetryWebhookEventInput struct {

@@ -62,7 +62,7 @@ func TestAStaleSignInCannotRedirectPeopleRotateSecretsOrDelete(t *testing.T) {
 		}
 		_, err = e.svc.RotateClientSecret(stale, app.ID)
 		wantReauthentication(t, "rotating the client secret", err)
-		_, err = e.svc.RotateWebhookSecret(stale, app.ID)
+		_, err = e.svc.RotateWebhookSecret(stale, app.ID, false)
 		wantReauthentication(t, "rotating the webhook secret", err)
 		_, err = e.svc.ExportUsers(stale, app.ID, portal.UsersPage{})
 		wantReauthentication(t, "exporting the users", err)

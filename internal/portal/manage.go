@@ -269,13 +269,27 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 	return secret, nil
 }
 
-// RotateWebhookSecret replaces the webhook signing secret of appID and returns the new one
-// (Standard Webhooks whsec_ form), this once. An application without a webhook URL answers
-// Conflict: set the URL first, which creates the first secret. It needs a recent sign-in
-// (Unauthorized, reauthentication_required): whoever holds the secret signs events the
-// application's backend believes.
-func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string, error) {
-	secret := NewWebhookSecret()
+// WebhookSecretOverlap is how long the secret a reset replaces still signs events, next to
+// the new one (Standard Webhooks: one signature per secret in webhook-signature), so that a
+// receiver checking either keeps accepting deliveries while it is switched over.
+const WebhookSecretOverlap = 24 * time.Hour
+
+// WebhookSecretReset is the answer of RotateWebhookSecret: the new secret (Standard Webhooks
+// whsec_ form), shown this once, and until when the one it replaced also signs events (nil: it
+// signs nothing any more).
+type WebhookSecretReset struct {
+	Secret             string
+	PreviousValidUntil *time.Time
+}
+
+// RotateWebhookSecret replaces the webhook signing secret of appID. For WebhookSecretOverlap
+// the old secret signs events too, unless revokePrevious (a secret that leaked): then it signs
+// nothing from now on.
+// An application without a webhook URL answers Conflict: set the URL first, which creates the
+// first secret. It needs a recent sign-in (Unauthorized, reauthentication_required): whoever
+// holds the secret signs events the application's backend believes.
+func (s *Service) RotateWebhookSecret(ctx context.Context, appID string, revokePrevious bool) (WebhookSecretReset, error) {
+	out := WebhookSecretReset{Secret: NewWebhookSecret()}
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
@@ -290,16 +304,24 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string) (string
 		if err := team.TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
 			return err
 		}
-		if err := tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(secret))).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
+		upd := tx.Application.UpdateOne(app).SetWebhookSecret(s.WebhookSecrets.Seal([]byte(out.Secret))).SetUpdatedAt(s.now())
+		if revokePrevious || len(app.WebhookSecret) == 0 {
+			upd.ClearWebhookPreviousSecret().ClearWebhookPreviousSecretUntil()
+		} else {
+			until := s.now().Add(WebhookSecretOverlap).Truncate(time.Second) // as every database stores it
+			out.PreviousValidUntil = &until
+			upd.SetWebhookPreviousSecret(app.WebhookSecret).SetWebhookPreviousSecretUntil(until)
+		}
+		if err := upd.Exec(ctx); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.WebhookSecretRotated, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, At: s.now()})
 	})
 	if err != nil {
-		return "", err
+		return WebhookSecretReset{}, err
 	}
-	return secret, nil
+	return out, nil
 }
 
 // DeleteApplication deletes appID and everything that belongs to it. Each connection ends

@@ -71,7 +71,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		if got, _ := e.db.Application.Get(ctx, app.ID); got.SecretHash != ids.Hash(secret) {
 			t.Fatal("the rotated secret is not the stored one")
 		}
-		if ws, err := e.svc.RotateWebhookSecret(dev, app.ID); err != nil || ws == up.WebhookSecret {
+		if ws, err := e.svc.RotateWebhookSecret(dev, app.ID, false); err != nil || ws.Secret == up.WebhookSecret {
 			t.Fatalf("RotateWebhookSecret = %q, %v", ws, err)
 		}
 		if url, err := e.svc.WebhookURL(dev, up.Application); err != nil || url != "https://shop.example/hook" {
@@ -80,7 +80,7 @@ func TestApplicationLifecycle(t *testing.T) {
 		if _, err := e.svc.UpdateApplication(dev, app.ID, portal.ApplicationPatch{WebhookURL: ptr("")}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.svc.RotateWebhookSecret(dev, app.ID); !apperr.Is(err, apperr.Conflict) {
+		if _, err := e.svc.RotateWebhookSecret(dev, app.ID, false); !apperr.Is(err, apperr.Conflict) {
 			t.Fatalf("rotating the webhook secret without a webhook: %v", err)
 		}
 

@@ -73,7 +73,7 @@ func TestEachOperationAsksForItsRole(t *testing.T) {
 				return err
 			}},
 			{"a developer rotates the webhook secret", developer, func(ctx context.Context) error {
-				_, err := e.svc.RotateWebhookSecret(ctx, app.ID)
+				_, err := e.svc.RotateWebhookSecret(ctx, app.ID, false)
 				return err
 			}},
 			{"a developer exports the users", developer, func(ctx context.Context) error {

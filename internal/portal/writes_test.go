@@ -145,7 +145,7 @@ func TestSecretsAndRolesHaveABudgetOfTheirOwn(t *testing.T) {
 			do   func() error
 		}{
 			{"the client secret", func() error { _, err := e.svc.RotateClientSecret(dev, shop.ID); return err }},
-			{"the webhook secret", func() error { _, err := e.svc.RotateWebhookSecret(dev, shop.ID); return err }},
+			{"the webhook secret", func() error { _, err := e.svc.RotateWebhookSecret(dev, shop.ID, false); return err }},
 			{"a member's role", func() error { _, err := e.svc.Team().ChangeRole(dev, shop.ID, member.ID, team.Support); return err }},
 		}
 		e.svc.AccessChanges = ratelimit.Rule{N: len(changes)}

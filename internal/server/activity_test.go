@@ -371,14 +371,14 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				return err
 			}},
 		{typ: activity.WebhookSecretRotated, user: none, app: func() string { return app2.ID },
-			fail: func() error { _, err := e.srv.portal.RotateWebhookSecret(devCtx(), app2.ID); return err }, // no webhook
+			fail: func() error { _, err := e.srv.portal.RotateWebhookSecret(devCtx(), app2.ID, false); return err }, // no webhook
 			ok: func() error {
 				hook := "https://hooks.example.com/two"
 				if _, err := e.srv.portal.UpdateApplication(devCtx(), app2.ID, portal.ApplicationPatch{WebhookURL: &hook}); err != nil {
 					return err
 				}
-				s, err := e.srv.portal.RotateWebhookSecret(devCtx(), app2.ID)
-				secrets = append(secrets, s)
+				s, err := e.srv.portal.RotateWebhookSecret(devCtx(), app2.ID, false)
+				secrets = append(secrets, s.Secret)
 				return err
 			}},
 		{typ: activity.ConnectionEdited, user: annID, app: appID,

@@ -78,6 +78,7 @@ func TestPortalBadInput(t *testing.T) {
 			{"import source name too long", "POST", app + "/import-existing-users/csv", map[string]any{"sourceName": strings.Repeat("n", 201),
 				"users": []any{map[string]any{"externalUserId": "1", "email": "a@example.com"}}}, "", 400, "invalid_request"},
 			{"webhook rotate without webhook", "POST", app + "/webhook/secret/rotate", nil, "", 200, ""}, // has a webhook: allowed (checked below)
+			{"webhook rotate, revokePrevious not a boolean", "POST", app + "/webhook/secret/rotate?revokePrevious=maybe", nil, "", 400, "invalid_request"},
 
 			{"oversized JSON", "PATCH", app, huge, "", 413, "payload_too_large"},
 			{"oversized import", "POST", app + "/import-existing-users/csv", hugeImport, "", 413, "payload_too_large"},

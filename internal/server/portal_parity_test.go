@@ -578,6 +578,19 @@ func TestParityApplications(t *testing.T) {
 			if string(w2) == string(w3) {
 				t.Error("webhook rotation kept the sealed secret")
 			}
+			// The replaced secret signs for a day next to the new one, unless the reset revokes it.
+			if until, _ := rw["previousSecretValidUntil"].(string); until == "" {
+				t.Errorf("REST reset: previousSecretValidUntil %v, want the end of the overlap", rw["previousSecretValidUntil"])
+			}
+			revoked := dev.json("POST", "/api/developer/applications/"+two+"/webhook/secret/rotate?revokePrevious=true", nil, 200)
+			gr := dev.mustGQL(`mutation($id: ID!) { resetWebhookSecret(input: {applicationId: $id, revokePrevious: true}) { webhookSecret previousSecretValidUntil } }`,
+				map[string]any{"id": two})["resetWebhookSecret"].(map[string]any)
+			gk := dev.mustGQL(`mutation($id: ID!) { resetWebhookSecret(input: {applicationId: $id}) { previousSecretValidUntil } }`,
+				map[string]any{"id": two})["resetWebhookSecret"].(map[string]any)
+			if revoked["previousSecretValidUntil"] != nil || gr["previousSecretValidUntil"] != nil || gk["previousSecretValidUntil"] == nil {
+				t.Errorf("previousSecretValidUntil: REST revoking %v, GraphQL revoking %v, GraphQL keeping %v", revoked["previousSecretValidUntil"],
+					gr["previousSecretValidUntil"], gk["previousSecretValidUntil"])
+			}
 		})
 
 		t.Run("delete", func(t *testing.T) {

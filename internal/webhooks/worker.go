@@ -628,6 +628,16 @@ func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.Webhook
 	if err != nil {
 		return outcome{err: err.Error()}
 	}
+	// For a day after a reset, the secret it replaced signs too (Standard Webhooks: signatures
+	// separated by spaces, the receiver accepts any it can check), so a receiver switched over
+	// later keeps accepting deliveries. One that cannot be opened is left out.
+	if app.WebhookPreviousSecretUntil != nil && sentAt.Before(*app.WebhookPreviousSecretUntil) {
+		if old, err := w.cfg.Secrets.Open(app.WebhookPreviousSecret); err == nil && len(old) > 0 {
+			if oldSig, err := Signature(string(old), ev.ID, sentAt, body); err == nil {
+				sig += " " + oldSig
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.WebhookURL, bytes.NewReader(body))
