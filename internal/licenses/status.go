@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
@@ -57,6 +58,25 @@ type StatusResult struct {
 	Revoked      int
 }
 
+// MaxStatusLength bounds a synced status and variantName in characters (Unicode code points,
+// as variant names are counted: checkVariantName), and MaxStatusBytes in bytes: 100 code
+// points of UTF-8 are at most 400 bytes, so the byte cap never refuses a text the character
+// count allows, and bounds what is stored whatever the count.
+const (
+	MaxStatusLength = 100
+	MaxStatusBytes  = 4 * MaxStatusLength
+)
+
+// checkStatusLength answers Invalid when s (what names it) is longer than MaxStatusLength
+// characters or MaxStatusBytes bytes. Counting bytes refused a 40-letter plan name in Cyrillic
+// or with emoji that the variant rule (100 characters) accepts.
+func checkStatusLength(what, s string) error {
+	if utf8.RuneCountInString(s) > MaxStatusLength || len(s) > MaxStatusBytes {
+		return apperr.New(apperr.Invalid, "%s is longer than %d characters (Unicode code points)", what, MaxStatusLength)
+	}
+	return nil
+}
+
 // SyncStatus mirrors the plan the application's backend reports for the person globalID
 // (case-insensitive) onto their connection as a "status license". A grant finds the variant
 // by name (case-insensitively; created with the given duration when missing, unless the
@@ -97,8 +117,8 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	if !revoke && status == "" {
 		return nil, apperr.New(apperr.Invalid, "status is required unless revoke is true")
 	}
-	if len(status) > 100 {
-		return nil, apperr.New(apperr.Invalid, "status is longer than 100 characters")
+	if err := checkStatusLength("status", status); err != nil {
+		return nil, err
 	}
 	variantName, err := displaytext.Line("variantName", in.VariantName)
 	if err != nil {
@@ -107,8 +127,8 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 	if variantName == "" {
 		variantName = status
 	}
-	if len(variantName) > 100 {
-		return nil, apperr.New(apperr.Invalid, "variantName is longer than 100 characters")
+	if err := checkStatusLength("variantName", variantName); err != nil {
+		return nil, err
 	}
 	duration, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
 	if err != nil {
