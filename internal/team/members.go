@@ -317,8 +317,7 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 			// team (team_full) and was listed to the team and to the invitee for a week as if
 			// sent, and the inviter's retry added a second one. The revocation runs apart
 			// from the request's cancellation; it changes only a row this call wrote.
-			if _, rerr := s.DB.AppInvitation.Update().Where(appinvitation.ID(inv.ID), pending(now)).
-				SetRevokedAt(now).Save(context.WithoutCancel(ctx)); rerr != nil {
+			if rerr := s.revokeUnsent(context.WithoutCancel(ctx), app.ID, inv.ID, now); rerr != nil {
 				return nil, fmt.Errorf("revoking the invitation whose mail failed: %w (mail: %v)", rerr, err)
 			}
 			return nil, apperr.New(apperr.Internal, "sending the invitation failed")
@@ -326,6 +325,22 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	}
 	out := toInvitation(inv, app.Name)
 	return &out, nil
+}
+
+// revokeUnsent revokes invitation invID of appID, written by Invite, whose mail could not be
+// sent, and records it as the team's log records every revocation: invitation_revoked, by
+// the system, outcome mail_failed, in the same transaction. The log keeps its member_invited
+// (events are appended, never taken back), and before it read as an invitation sent and
+// still open, which the team's list no longer showed.
+func (s *Service) revokeUnsent(ctx context.Context, appID, invID string, now time.Time) error {
+	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.AppInvitation.Update().Where(appinvitation.ID(invID), pending(now)).SetRevokedAt(now).Save(ctx)
+		if err != nil || n == 0 {
+			return err // accepted or revoked meanwhile: that change has its own event
+		}
+		return activity.Record(ctx, tx, activity.Event{Type: activity.InvitationRevoked, Actor: activity.BySystem,
+			ApplicationID: appID, Details: map[string]string{"outcome": "mail_failed"}, At: now})
+	})
 }
 
 // notRelayAddress answers Invalid (relay_address) when addr (normalised) is on relayDomain, as
