@@ -27,6 +27,9 @@ type Service struct {
 	DB *store.DB
 	// Clients checks client credentials (the same check as the token endpoint).
 	Clients *clientauth.Service
+	// StreamBatch is how many rows of the current-logins list one query reads; zero is
+	// DefaultStreamBatch.
+	StreamBatch int
 }
 
 // Authenticate checks client credentials with clientauth.Service.Authenticate: failed
@@ -103,10 +106,12 @@ func (s *Service) CurrentLogins(ctx context.Context, appID string, q LoginsQuery
 	return l, nil
 }
 
-// Each calls yield for every row of the page in connection-id order (the *Login is reused:
-// copy what you keep). The rows come from one keyset query read as a stream, so a million
-// connections never sit in memory. It returns the cursor of the next page when a limit cut
-// the list short, else "".
+// Each calls yield for every row of the page in connection-id order. The rows are read
+// StreamBatch at a time by keyset queries, each read to its end before its rows are yielded,
+// so a client reading the response slowly holds no database connection while it reads (a
+// single query read as a stream held one for as long as the write timeout, up to a minute
+// per request), and a million connections never sit in memory. It returns the cursor of the
+// next page when a limit cut the list short, else "".
 func (l *Logins) Each(ctx context.Context, yield func(*Login) error) (next string, err error) {
 	got, last, err := l.s.stream(ctx, l.appID, l.after, l.q.Limit, yield)
 	if err != nil || l.q.Limit == 0 || got < l.q.Limit {
@@ -119,9 +124,44 @@ func (l *Logins) Each(ctx context.Context, yield func(*Login) error) (next strin
 	return base64.RawURLEncoding.EncodeToString([]byte(last)), nil
 }
 
-// stream reads the connections after the connection id after (all when n is 0, else at
-// most n), joined with their users, in one query, calling yield row by row.
+// DefaultStreamBatch is how many rows of the current-logins list one query reads when
+// Service.StreamBatch is zero: a few hundred kilobytes in memory.
+const DefaultStreamBatch = 500
+
+// stream yields the connections after the connection id after (all when n is 0, else at
+// most n), joined with their users, reading them batch by batch (readBatch): the database
+// connection goes back to the pool before yield, which writes to the client, sees a row.
 func (s *Service) stream(ctx context.Context, appID, after string, n int, yield func(*Login) error) (got int, last string, err error) {
+	batch := s.StreamBatch
+	if batch <= 0 {
+		batch = DefaultStreamBatch
+	}
+	last = after
+	for {
+		size := batch
+		if n > 0 {
+			size = min(size, n-got)
+		}
+		rows, err := s.readBatch(ctx, appID, last, size)
+		if err != nil {
+			return got, last, err
+		}
+		for i := range rows {
+			got++
+			last = rows[i].ConnectionID
+			if err := yield(&rows[i]); err != nil {
+				return got, last, err
+			}
+		}
+		if len(rows) < size || (n > 0 && got >= n) {
+			return got, last, nil
+		}
+	}
+}
+
+// readBatch reads at most n connections after the connection id after, joined with their
+// users, in one query read to its end.
+func (s *Service) readBatch(ctx context.Context, appID, after string, n int) ([]Login, error) {
 	d := entsql.Dialect(s.DB.Dialect)
 	c, u, k := d.Table(appconnection.Table).As("c"), d.Table(user.Table).As("u"), d.Table(consent.Table).As("k")
 	// displayName only where the person granted the app the profile scope.
@@ -139,38 +179,30 @@ func (s *Service) stream(ctx context.Context, appID, after string, n int, yield 
 	if after != "" {
 		where = entsql.And(where, entsql.GT(c.C(appconnection.FieldID), after))
 	}
-	sel.Where(where).OrderBy(c.C(appconnection.FieldID))
-	if n > 0 {
-		sel.Limit(n)
-	}
+	sel.Where(where).OrderBy(c.C(appconnection.FieldID)).Limit(n)
 	query, args := sel.Query()
 	rows, err := s.DB.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, after, err
+		return nil, err
 	}
 	defer rows.Close()
 	var (
-		l              Login
+		out            = make([]Login, 0, min(n, DefaultStreamBatch))
 		appEmail, name sql.NullString
 		lastSession    sql.NullTime
 	)
-	last = after
 	for rows.Next() {
+		var l Login
 		if err := rows.Scan(&l.ConnectionID, &l.GlobalID, &appEmail, &l.AliasEmail, &name, &l.LoginCount, &lastSession, &l.JoinedAt, &l.IsActive); err != nil {
-			return got, last, err
+			return nil, err
 		}
 		l.Email = connections.AppFacingEmail(appEmail.String, l.AliasEmail)
 		l.DisplayName = name.String
-		l.LastSession = nil
 		if lastSession.Valid {
 			t := lastSession.Time
 			l.LastSession = &t
 		}
-		got++
-		last = l.ConnectionID
-		if err := yield(&l); err != nil {
-			return got, last, err
-		}
+		out = append(out, l)
 	}
-	return got, last, rows.Err()
+	return out, rows.Err()
 }
