@@ -112,6 +112,7 @@ var errorMessages = map[string][2]any{
 
 	// Licenses the person redeems, activity, data export.
 	"a license code is 4 to 64 letters, digits, - and _":                                       {"un code de licence compte 4 à 64 lettres, chiffres, - et _", "ein Lizenzcode besteht aus 4 bis 64 Buchstaben, Ziffern, - und _"},
+	"too many wrong license codes were tried for this application; try again in %d s":          {"trop de codes de licence erronés ont été essayés pour cette application ; réessayez dans %d s", "für diese Anwendung wurden zu viele falsche Lizenzcodes versucht; versuchen Sie es in %d s erneut"},
 	"no such license code for this application":                                                {"ce code de licence n’existe pas pour cette application", "diesen Lizenzcode gibt es für diese Anwendung nicht"},
 	"this license code has already been redeemed":                                              {"ce code de licence a déjà été utilisé", "dieser Lizenzcode wurde bereits eingelöst"},
 	"this license code has expired":                                                            {"ce code de licence a expiré", "dieser Lizenzcode ist abgelaufen"},

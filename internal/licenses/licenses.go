@@ -82,12 +82,35 @@ type RedeemLimits struct {
 	// PerHolder bounds redemptions by one person (session) or connection (Bearer token).
 	// Default 20 per minute.
 	PerHolder ratelimit.Rule
+	// MissesPerApplication bounds the redemptions of one application's codes that named no
+	// code of it (code_not_found), whoever made them: DefaultMissesPerApplication. The two
+	// limits above are per address and per person, so any number of accounts connected to
+	// the application, from as many addresses, guessed its codes in parallel; a developer's
+	// uploaded codes may be as short as 4 characters.
+	MissesPerApplication ratelimit.Rule
 }
+
+// DefaultMissesPerApplication is how many redemptions naming no code one application's codes
+// take in an hour, from all its people and its backend together: typing mistakes of a busy
+// shop, not a search of the code space. Past it a redemption by a person (or connection)
+// that already missed in the window answers 429 rate_limited before anything is looked up;
+// one that has not missed is still answered, so a flood of wrong guesses never keeps a buyer
+// with the right code from redeeming it, and costs an attacker an account connected to the
+// application per further guess.
+var DefaultMissesPerApplication = ratelimit.Rule{Name: "redeem-miss:app", N: 200, Window: time.Hour,
+	Message: "too many wrong license codes were tried for this application; try again in %d s"}
 
 func (l RedeemLimits) withDefaults() RedeemLimits {
 	l.PerAddress = l.PerAddress.Or(ratelimit.Rule{Name: "redeem:ip", N: 60, Window: time.Minute})
 	l.PerHolder = l.PerHolder.Or(ratelimit.Rule{Name: "redeem:holder", N: 20, Window: time.Minute})
+	l.MissesPerApplication = l.MissesPerApplication.Or(DefaultMissesPerApplication)
 	return l
+}
+
+// holderMisses is whether a holder missed, in the window of the application's misses: its
+// counter is spent by one miss.
+func (l RedeemLimits) holderMisses() ratelimit.Rule {
+	return ratelimit.Rule{Name: "redeem-miss:holder", N: 1, Window: l.MissesPerApplication.Window}
 }
 
 // New returns the license domain over db; authorize is the team's role check (team.Authorize).

@@ -14,6 +14,7 @@ import (
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
 )
 
@@ -90,7 +91,10 @@ func (s *Service) Subscriptions(ctx context.Context, appID string) (*ent.AppConn
 //
 // Every attempt, whichever transport made it (REST, GraphQL), counts against Limits: per
 // address (auth.ClientIP) and per holder (the session's person or the token's connection);
-// over either it answers 429 rate_limited with RetryAfter before anything is looked up.
+// over either it answers 429 rate_limited with RetryAfter before anything is looked up. An
+// attempt naming no code of the application also counts against the application's
+// MissesPerApplication; once those are spent, a holder that missed in the window answers 429
+// before the code is looked up (checkMisses).
 //
 // The claim is one conditional UPDATE (… WHERE id = ? AND state = 'UNUSED'), so of any
 // number of concurrent redemptions of a code exactly one wins; the winner's license_redeemed
@@ -115,9 +119,15 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 		// application whose sign-ins are blocked for them.
 		return nil, apperr.WithReason(apperr.Forbidden, "connection_blocked", "sign-in to this app is blocked for this account, so its license codes cannot be redeemed")
 	}
+	if err := s.checkMisses(ctx, conn); err != nil {
+		return nil, err
+	}
 	c, err := s.DB.LicenseCode.Query().
 		Where(licensecode.ApplicationID(conn.ApplicationID), licensecode.CodeKey(key)).WithVariant().Only(ctx)
 	if store.NotFound(err) {
+		if err := s.countMiss(ctx, conn); err != nil {
+			return nil, err
+		}
 		return nil, codeNotFound()
 	}
 	if err != nil {
@@ -244,6 +254,48 @@ func (s *Service) applicationChange(ctx context.Context, connID string) error {
 		return nil
 	}
 	return s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), connID)
+}
+
+// missHolder is the subject of conn's own misses: the caller's connection to the application,
+// whether it came with the person's session or the application's token.
+func missHolder(conn *ent.AppConnection) string { return conn.ApplicationID + ":" + conn.ID }
+
+// checkMisses refuses (429 rate_limited) a redemption into conn once the application's
+// MissesPerApplication are spent and conn itself missed in their window; a holder that has not
+// missed is let through, so that other people's wrong guesses never keep one with the right
+// code from redeeming it.
+func (s *Service) checkMisses(ctx context.Context, conn *ent.AppConnection) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	lim := s.Limits.withDefaults()
+	spent := s.Limiter.Check(ctx, lim.MissesPerApplication, conn.ApplicationID)
+	if !apperr.Is(spent, apperr.RateLimited) {
+		return spent
+	}
+	if err := s.Limiter.Check(ctx, lim.holderMisses(), missHolder(conn)); !apperr.Is(err, apperr.RateLimited) {
+		return err
+	}
+	return spent
+}
+
+// countMiss counts a redemption into conn that named no code of the application, against the
+// application and against conn.
+func (s *Service) countMiss(ctx context.Context, conn *ent.AppConnection) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	lim := s.Limits.withDefaults()
+	for _, c := range []struct {
+		rule    ratelimit.Rule
+		subject string
+	}{{lim.MissesPerApplication, conn.ApplicationID}, {lim.holderMisses(), missHolder(conn)}} {
+		// Past its limit the counter still counts; this miss is answered code_not_found.
+		if err := s.Limiter.Take(ctx, c.rule, c.subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
+			return err
+		}
+	}
+	return nil
 }
 
 func codeNotFound() error {
