@@ -155,7 +155,7 @@ func TestMagicLinkSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		t.Run("a link creates the account and continues the flow", func(t *testing.T) {
+		t.Run("a link creates the account; the flow continues only in its own browser", func(t *testing.T) {
 			if _, err := e.svc.StartSignIn(ctx, "New.Person@Example.com", flowID, "192.0.2.1", "browser-1", ""); err != nil {
 				t.Fatal(err)
 			}
@@ -163,12 +163,17 @@ func TestMagicLinkSignIn(t *testing.T) {
 			if !e.svc.MagicLinkPending(ctx, link) {
 				t.Fatal("a fresh link is not pending")
 			}
+			// Opened in another browser, the link signs in there without browser-1's flow
+			// (ownFlow: whoever asked may be a stranger), which stays browser-1's, not signed in.
 			in, err := e.svc.UseMagicLink(ctx, link, "192.0.2.1", "browser-2")
-			if err != nil || !in.Created || in.User.Email != "new.person@example.com" || in.FlowID != flowID {
+			if err != nil || !in.Created || in.User.Email != "new.person@example.com" || in.FlowID != "" {
 				t.Fatalf("UseMagicLink = %+v, %v", in, err)
 			}
-			if _, err := e.svc.BrowserFlow(ctx, flowID, "browser-2"); err != nil {
-				t.Fatalf("the flow did not move to the browser that used the link: %v", err)
+			if _, err := e.svc.BrowserFlow(ctx, flowID, "browser-2"); !apperr.Is(err, apperr.Forbidden) {
+				t.Fatalf("the flow moved to the browser that used the link: %v", err)
+			}
+			if f, err := e.svc.BrowserFlow(ctx, flowID, "browser-1"); err != nil || f.LoginUserID != "" {
+				t.Fatalf("the asking browser's flow = %+v, %v; want it there, not signed in", f, err)
 			}
 			if _, err := e.svc.UseMagicLink(ctx, link, "192.0.2.1", "browser-2"); err == nil {
 				t.Fatal("a link signed in twice")

@@ -444,8 +444,8 @@ type SignIn struct {
 
 // UseMagicLink spends a magic link (single use, even when it then fails) and signs the person
 // in: it creates the account with its Global User ID on first use, marks the flow in progress
-// as signed in and binds it to browser (the link may be opened in another browser than the
-// one that asked for it: the flow continues where the link was used), and records the
+// as signed in when browser is the one it is bound to (the one that asked for the link; opened
+// in another browser, the link signs in there without the flow: ownFlow), and records the
 // sign-in time. An unknown, used or expired link, one voided by a change of the primary
 // address, or one sent to an alternative address the account no longer holds answers apperr
 // Gone.
@@ -556,6 +556,7 @@ func (s *Service) signInLink(ctx context.Context, ml *magicLink, browser string)
 func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, address, flowID, browser string) (*SignIn, error) {
 	out := &SignIn{User: u, Created: created, Address: address}
 	var err error
+	flowID = s.ownFlow(ctx, flowID, browser)
 	if s.MFA != nil && !out.Created {
 		on, err := s.MFA.Enabled(ctx, out.User.ID)
 		if err != nil {
@@ -574,15 +575,39 @@ func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, a
 	return out, nil
 }
 
+// ownFlow is flowID when that authorization is bound to browser (the raw value of its cookie:
+// the browser that asked for the link, StartSignIn), else "" (also when it ended, expired or
+// cannot be read): a mailbox sign-in finished in another browser signs the person in there
+// without the flow. Whoever asked for the link may not be the person: someone who typed the
+// person's address into the sign-in of their own application (their client, their
+// redirect_uri) would otherwise have the person's "sign in on this device" carry that
+// authorization into the person's browser, to a consent screen for an application the person
+// never opened, or, with the consent remembered, straight to a code for it. The person who
+// did ask on the other device approves it there with the number it shows (ApproveOther),
+// which finishes the flow in the browser it belongs to.
+func (s *Service) ownFlow(ctx context.Context, flowID, browser string) string {
+	if flowID == "" {
+		return ""
+	}
+	if _, err := s.BrowserFlow(ctx, flowID, browser); err != nil {
+		return ""
+	}
+	return flowID
+}
+
 // signedIn records a finished sign-in of userID by method (an activity.SignIn detail): the
 // sign-in time and its activity event in one transaction, and the flow in progress (flowID,
-// may be "") marked as signed in and bound to browser. It returns the flow's id, "" when there
-// was none or it expired.
+// may be "") marked as signed in when it is bound to browser. It returns the flow's id, "" when
+// there was none, it expired, or it is another browser's (ownFlow).
 func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method string) (string, error) {
 	now := s.Now()
 	var f *Flow
 	if flowID != "" {
 		f, _ = s.Flow(ctx, flowID)
+	}
+	if f != nil && !s.Equal(f.Browser, ids.Hash(browser)) {
+		// Another browser's authorization (ownFlow): signed in without it.
+		f = nil
 	}
 	ev := activity.Event{Type: activity.SignIn, Actor: activity.ByPerson, UserID: userID,
 		Details: map[string]string{"method": method}, At: now}
@@ -610,7 +635,7 @@ func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method 
 	if f == nil {
 		return "", nil
 	}
-	f.LoginUserID, f.LoginAt, f.Browser = userID, now.Unix(), ids.Hash(browser)
+	f.LoginUserID, f.LoginAt = userID, now.Unix()
 	if err := s.saveFlow(ctx, flowID, f); err != nil {
 		return "", err
 	}

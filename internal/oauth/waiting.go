@@ -29,8 +29,9 @@ import (
 //     use) signs in in the waiting browser, and spends the link: code and link are one
 //     sign-in.
 //   - The link opened in the same browser signs in there; the waiting page notices and moves on.
-//   - The link opened in another browser offers two things: sign in on this device (the flow
-//     moves here, the waiting page says so), or approve the waiting browser, which needs the
+//   - The link opened in another browser offers two things: sign in on this device (without
+//     the asking browser's authorization, which stays there: ownFlow; the waiting page says
+//     so), or approve the waiting browser, which needs the
 //     two-digit number the waiting page shows. A person who opens a link they did not ask
 //     for cannot hand their account to whoever asked for it without reading that number off
 //     the asker's screen.
