@@ -239,9 +239,11 @@ func mixedScriptWord(name string) string {
 // URIs on LoginSign's own site (BaseURL) are refused (checkOwnOrigin); whether another
 // developer's application holds their hosts is checked with the write (checkRedirectClaims).
 //
-// resolve also resolves the delivery URLs (webhooks.CheckTarget: a DNS lookup of up to 3 s on
-// ctx). It is I/O, so never inside a transaction: UpdateApplication resolves the URLs it
-// changes before its transaction (resolveDeliveryURLs) and validates inside it without.
+// resolve also checks the delivery URLs' targets (webhooks.CheckTarget: no IP literal or
+// localhost name outside PublicAddr; no DNS lookup, so that the answer never tells whether an
+// internal name exists). UpdateApplication checks the URLs it changes before its
+// transaction (resolveDeliveryURLs) and validates inside it without, so that an unchanged
+// URL saved under older rules does not block other edits.
 func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bool) error {
 	var err error
 	if in.Name, err = displaytext.Line("name", in.Name); err != nil {
@@ -334,8 +336,8 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 }
 
 // checkDeliveryURL trims and checks a URL LoginSign POSTs to (webhooks, logout tokens): an
-// absolute http(s) URL, https outside dev mode, and with resolve, resolving to a public
-// address (a lookup on ctx, at most 3 s).
+// absolute http(s) URL, https outside dev mode, and with resolve, not naming a private or
+// loopback target (webhooks.CheckTarget, which looks nothing up).
 func (s *Service) checkDeliveryURL(ctx context.Context, name string, v *string, resolve bool) error {
 	*v = strings.TrimSpace(*v)
 	if *v == "" {
@@ -351,8 +353,6 @@ func (s *Service) checkDeliveryURL(ctx context.Context, name string, v *string, 
 		return nil
 	}
 	// Save-time companion of the delivery dialer's connect-time check (SSRF).
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	if err := webhooks.CheckTarget(ctx, *v, s.Dev); err != nil {
 		return apperr.New(apperr.Invalid, "%s: %v", name, err)
 	}
@@ -360,8 +360,8 @@ func (s *Service) checkDeliveryURL(ctx context.Context, name string, v *string, 
 }
 
 // resolveDeliveryURLs checks the delivery URLs a patch changes (nil: unchanged) with
-// checkDeliveryURL, resolving them on ctx. Unchanged URLs were resolved when they were saved,
-// and the delivery dialer checks every connection again.
+// checkDeliveryURL. Unchanged URLs were checked when they were saved, and the delivery dialer
+// checks every connection again.
 func (s *Service) resolveDeliveryURLs(ctx context.Context, webhookURL, backchannelLogoutURI *string) error {
 	for _, f := range []struct {
 		name string

@@ -87,10 +87,9 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	if err != nil {
 		return nil, err
 	}
-	// The DNS lookups run here, on the request's context, not while the transaction holds
-	// SQLite's write lock, and only for a caller who may edit the settings (checked again in
-	// the transaction): anyone else would have LoginSign's resolver look up names of their
-	// choosing and learn which resolve to private addresses of its network.
+	// The delivery URLs' targets are checked only for a caller who may edit the settings
+	// (checked again in the transaction): anyone else would learn from the answer which
+	// targets LoginSign refuses. (The check looks no name up: webhooks.CheckTarget.)
 	if p.WebhookURL != nil || p.BackchannelLogoutURI != nil {
 		if _, err := s.Authorize(ctx, appID, team.EditSettings); err != nil {
 			return nil, err

@@ -695,25 +695,33 @@ func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	return o
 }
 
+// UnreachableHost is the delivery log's one text for a receiver host that has no public
+// address: its name does not resolve, its lookup failed, or it resolves only to addresses
+// outside PublicAddr. Told apart, these would let a developer map LoginSign's internal
+// names (db.internal resolving to 10.0.0.5 against one that does not exist), one webhook
+// URL or ping at a time; the server log keeps which it was.
+const UnreachableHost = "the webhook URL's host has no public address: it does not resolve, or only to private or loopback addresses"
+
 // describe shortens a transport error for the delivery log, which the developer reads. It
 // names what failed, never an address of LoginSign's own infrastructure (the DNS resolver
-// that answered, the local socket) nor what the receiver's name resolved to.
+// that answered, the local socket) nor what the receiver's name resolved to, nor whether it
+// resolved at all (UnreachableHost).
 func (w *Worker) describe(err error) string {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch {
-	case errors.Is(err, ErrForbiddenTarget):
-		return "refused: the webhook URL resolves to a private or loopback address"
+	case errors.Is(err, ErrForbiddenTarget) || errors.As(err, &dnsErr):
+		detail := err
+		if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
+			detail = uerr.Err // without the URL, which may carry the developer's token
+		}
+		w.cfg.Log.Info("webhooks: receiver host has no public address", "error", detail.Error())
+		return UnreachableHost
 	case errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "Client.Timeout"):
 		return "timeout after " + w.cfg.Timeout.String()
 	case strings.Contains(err.Error(), "response headers exceeded") || strings.Contains(err.Error(), "response header list larger"):
 		// net/http's words for an answer past MaxResponseHeaderBytes (HTTP/1, HTTP/2).
 		return "the answer's headers exceed " + strconv.Itoa(maxAnswerHeaderBytes>>10) + " KiB"
-	case errors.As(err, &dnsErr):
-		if dnsErr.IsNotFound {
-			return "DNS: no such host " + dnsErr.Name
-		}
-		return "DNS: lookup of " + dnsErr.Name + " failed"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
