@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,8 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/activityevent"
+	"loginsign/ent/application"
+	"loginsign/internal/apperr"
 )
 
 // Type names what happened. The README lists each with the function that writes it.
@@ -196,6 +199,9 @@ func Record(ctx context.Context, tx *ent.Tx, e Event) error {
 		at = time.Now()
 	}
 	at = at.UTC()
+	if err := takeAppCaused(ctx, tx, e, at); err != nil {
+		return err
+	}
 	c := tx.ActivityEvent.Create().SetType(string(e.Type)).SetActor(e.Actor).
 		SetUserID(e.UserID).SetApplicationID(e.ApplicationID).SetConnectionID(e.ConnectionID).
 		SetCreatedAt(at)
@@ -206,6 +212,61 @@ func Record(ctx context.Context, tx *ent.Tx, e Event) error {
 		return fmt.Errorf("recording %s: %w", e.Type, err)
 	}
 	return nil
+}
+
+// AppCausedPerDay is how many events the applications of one developer (its owner's, all
+// together) may add to one person's log in 24 hours: license status syncs and redemptions
+// with the person's token, connection edits, address change requests. Each kind has its own
+// hourly budget (licenses.DefaultStatusChanges and portal.DefaultConnectionEdits, 60 an hour
+// per connection; identity's 10 address change requests a day), which together let one
+// application add about 2,900 events a day to one person's log (4,300 with forced variant
+// deletes), and a developer as many again per application the person uses: far past the
+// newest 20,000 events a data export holds (dataexport.DefaultMaxActivity), so the person's
+// own sign-ins and address changes left their export within a week. 100 a day is several
+// times what an honest application writes (a license sync every hour is 24), and a developer
+// writing at the cap needs 200 days to fill an export. Counted per developer, never per person alone, so that one developer's writes
+// neither block another's nor tell it how much the person's other applications do.
+const AppCausedPerDay = 100
+
+// endsSomething are the application-caused events that are counted against AppCausedPerDay
+// but always recorded: each ends a hold on the person that needed a counted event (a
+// license granted or redeemed) or the person's own consent (a connection) first, and
+// refusing them would keep an application's access or a person's license alive.
+var endsSomething = map[Type]bool{ConnectionDeleted: true, LicenseEnded: true}
+
+// takeAppCaused refuses (RateLimited, with the seconds until the oldest counted event is a
+// day old) an event an application or developer causes in a person's log past
+// AppCausedPerDay of its developer's applications in the 24 hours before at. The person's
+// own events, and the system's, are never counted nor refused.
+func takeAppCaused(ctx context.Context, tx *ent.Tx, e Event, at time.Time) error {
+	if e.UserID == "" || e.ApplicationID == "" || (e.Actor != ByDeveloper && e.Actor != ByApplication) || endsSomething[e.Type] {
+		return nil
+	}
+	apps := []string{e.ApplicationID}
+	if owner, err := tx.Application.Query().Where(application.ID(e.ApplicationID)).Select(application.FieldOwnerID).String(ctx); err == nil {
+		if apps, err = tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx); err != nil {
+			return fmt.Errorf("recording %s: %w", e.Type, err)
+		}
+	} else if !ent.IsNotFound(err) {
+		return fmt.Errorf("recording %s: %w", e.Type, err)
+	}
+	since := at.Add(-24 * time.Hour)
+	counted := tx.ActivityEvent.Query().Where(activityevent.UserID(e.UserID), activityevent.CreatedAtGT(since),
+		activityevent.ActorIn(ByDeveloper, ByApplication), activityevent.ApplicationIDIn(apps...))
+	n, err := counted.Clone().Count(ctx)
+	if err != nil {
+		return fmt.Errorf("recording %s: %w", e.Type, err)
+	}
+	if n < AppCausedPerDay {
+		return nil
+	}
+	secs := int((24 * time.Hour).Seconds())
+	if oldest, err := counted.Order(ent.Asc(activityevent.FieldCreatedAt)).First(ctx); err == nil {
+		secs = max(1, int(math.Ceil(oldest.CreatedAt.Add(24*time.Hour).Sub(at).Seconds())))
+	}
+	ae := apperr.New(apperr.RateLimited, "too many changes to this person's account by your applications today; try again in %d s", secs)
+	ae.RetryAfter = secs
+	return ae
 }
 
 // Fields joins the names of changed fields for the "fields" detail.
