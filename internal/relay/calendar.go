@@ -511,7 +511,7 @@ func checkCalendars(header textproto.Header, body []byte) string {
 // (m.prepare), as those of To and Cc are: one by one, each cost two to six statements, 50 per
 // message and 50 messages a transaction, for anyone who can send mail.
 func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m *participantMasker) ([]byte, error) {
-	if err := m.prepare(ctx, calendarParticipants(header, body)); err != nil {
+	if err := m.prepare(ctx, calendarParticipants(header, body, false)); err != nil {
 		return nil, err
 	}
 	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
@@ -524,12 +524,20 @@ func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m 
 // calendarParticipants are the addresses maskProperty would give reverse aliases in the calendar
 // parts of a message (its top-level header and body), in the order it meets them: the value
 // of each cal-address property or "mailto:" value, then its calendar-user and "mailto:"
-// parameter values. Nothing is looked up.
-func calendarParticipants(header textproto.Header, body []byte) []*gomail.Address {
+// parameter values; with text, also the addresses in the text a reply maps (mapText). Nothing
+// is looked up.
+func calendarParticipants(header textproto.Header, body []byte, text bool) []*gomail.Address {
 	var list []*gomail.Address
 	add := func(value string) {
 		if a := readCalAddress(value); a.address != "" {
 			list = append(list, &gomail.Address{Address: a.address})
+		}
+	}
+	addText := func(value string) {
+		for _, m := range textAddress.FindAllStringSubmatch(value, -1) {
+			if m[2] == "@" {
+				list = append(list, &gomail.Address{Address: strings.ToLower(m[1] + "@" + m[3])})
+			}
 		}
 	}
 	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
@@ -541,13 +549,19 @@ func calendarParticipants(header textproto.Header, body []byte) []*gomail.Addres
 			if slices.Contains(calAddressProperties, strings.ToUpper(p.name)) || isMailto(p.value) {
 				add(p.value)
 			}
+			name := strings.ToUpper(p.name)
 			for _, param := range p.params {
 				cal := slices.Contains(calAddressParams, strings.ToUpper(param.name))
 				for _, v := range param.values {
 					if cal || isMailto(v.text) {
 						add(v.text)
+					} else if text && !slices.Contains(calAddressProperties, name) {
+						addText(v.text)
 					}
 				}
+			}
+			if text && !slices.Contains(calAddressProperties, name) && !isMailto(p.value) && !slices.Contains(calIdentifiers, name) {
+				addText(p.value)
 			}
 		}
 		return nil, nil
@@ -644,7 +658,7 @@ type replyCalendar struct {
 // rule; header is the message's top-level header.
 func (s *Server) replyCalendars(ctx context.Context, r route, header textproto.Header, body []byte) ([]byte, error) {
 	c := replyCalendar{s: s, connectionID: r.conn.ID, alias: r.conn.AliasEmail, contacts: map[string]string{}}
-	if err := c.prepare(ctx, calendarParticipants(header, body)); err != nil {
+	if err := c.prepare(ctx, calendarParticipants(header, body, true)); err != nil {
 		return nil, err
 	}
 	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
@@ -660,7 +674,10 @@ func (c *replyCalendar) rule(ctx context.Context, p *property, method string) (b
 	// A property whose value is a calendar user's address (X-MS-OLK-SENDER…) is read as the
 	// ORGANIZER is: its CN names the person as well.
 	if !slices.Contains(calAddressProperties, name) && !isMailto(p.value) {
-		return true, mapParams(p, mapped)
+		if err := mapParams(p, mapped); err != nil {
+			return false, err
+		}
+		return true, c.mapText(ctx, p)
 	}
 	params := p.params[:0]
 	for _, param := range p.params {
@@ -680,6 +697,89 @@ func (c *replyCalendar) rule(ctx context.Context, p *property, method string) (b
 	v, err := c.address(ctx, p.value)
 	p.value = v
 	return err == nil, err
+}
+
+// calIdentifiers are the properties whose value names an event rather than holds text: an
+// iTIP REPLY must carry the organizer's UID as it was written (RFC 5546 section 3.2.3), and
+// RELATED-TO names another UID.
+var calIdentifiers = []string{"UID", "RELATED-TO"}
+
+// textAddress finds what reads as an address in iCalendar text (RFC 5545 section 3.3.11) and
+// in the URIs and HTML of other values and parameters, its "@" written as is, percent-encoded
+// (a URI, "mailto:pat%40example.com") or as an HTML character reference (X-ALT-DESC): group 1
+// is the local part, 2 the "@", 3 the domain.
+var textAddress = regexp.MustCompile(`((?:[\pL\pN._+\-]|%[0-9A-Fa-f]{2})+)(@|%40|&#0*64;|&#[xX]0*40;|&commat;)([\pL\pN\-]+(?:\.[\pL\pN\-]+)*)`)
+
+// mapText maps the addresses in the free text of a reply's line that names no calendar user
+// (DESCRIPTION, COMMENT, LOCATION, SUMMARY, X-ALT-DESC, X-* properties…): its value but for
+// calIdentifiers, and its parameter values but for those mapParams mapped. A client copies the
+// invitation's text into the iTIP REPLY it writes (Apple Calendar, Thunderbird), and may add
+// the person's address to it ("pat@example.com has accepted", a link naming the account); the
+// person's COMMENT is theirs. Each address found (textAddress) is mapped as a cal-address is
+// (address): a reverse alias of the connection becomes its contact's address, any other the
+// alias. No rule reads the person's addresses, so an address a sender planted in the
+// invitation's text comes out as the alias whether or not it is the person's.
+func (c *replyCalendar) mapText(ctx context.Context, p *property) error {
+	for i, param := range p.params {
+		if slices.Contains(calAddressParams, strings.ToUpper(param.name)) {
+			continue
+		}
+		for j, v := range param.values {
+			if isMailto(v.text) {
+				continue
+			}
+			text, err := c.text(ctx, v.text)
+			if err != nil {
+				return err
+			}
+			p.params[i].values[j] = paramValue{text: text, quoted: v.quoted || needsQuotes(text)}
+		}
+	}
+	if slices.Contains(calIdentifiers, strings.ToUpper(p.name)) {
+		return nil
+	}
+	text, err := c.text(ctx, p.value)
+	p.value = text
+	return err
+}
+
+// text returns s with each address textAddress finds mapped (mapText), its "@" written as it
+// was. An address right after an odd number of backslashes starts with an escaped character
+// ("\n" in TEXT), which is not part of it.
+func (c *replyCalendar) text(ctx context.Context, s string) (string, error) {
+	matches := textAddress.FindAllStringSubmatchIndex(s, -1)
+	if matches == nil {
+		return s, nil
+	}
+	var b strings.Builder
+	last := 0
+	for _, m := range matches {
+		start := m[2]
+		backslashes := 0
+		for k := start - 1; k >= 0 && s[k] == '\\'; k-- {
+			backslashes++
+		}
+		if backslashes%2 == 1 {
+			start++
+		}
+		if start >= m[3] {
+			continue
+		}
+		local, at, domain := s[start:m[3]], s[m[4]:m[5]], s[m[6]:m[7]]
+		to := c.alias
+		contact, err := c.contact(ctx, strings.ToLower(local+"@"+domain))
+		if err != nil {
+			return "", err
+		}
+		if contact != "" {
+			to = contact
+		}
+		toDomain := domainOf(to)
+		b.WriteString(s[last:start] + strings.TrimSuffix(to, "@"+toDomain) + at + toDomain)
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String(), nil
 }
 
 // address maps one cal-address value of a reply: a reverse alias of the connection becomes its
