@@ -155,9 +155,23 @@ var listCommandFields = []string{"List-Unsubscribe", "List-Subscribe", "List-Hel
 // scrubForward removes forwardDropped from h and keeps only the HTTP(S) URIs of each of
 // listCommandFields: a mailto: command is a mail from the person's real address. A field
 // with no URI left goes, and with List-Unsubscribe goes List-Unsubscribe-Post (RFC 8058).
+//
+// Every resent field (Resent-From, Resent-Sender, Resent-To, Resent-Cc, Resent-Bcc,
+// Resent-Date, Resent-Message-ID; RFC 5322 section 3.6.6) goes too: they describe a resending
+// by whoever sent the message to the alias, and the forward is a new message from the relay
+// (its From a reverse alias, the sender's Sender removed likewise). Kept, they misattribute
+// it: Outlook and Exchange take the first Resent-Sender or Resent-From for the responsible
+// address (Sender ID's PRA, RFC 4407) and show "<Resent-Sender> on behalf of <From>", a name
+// and address the sender chose and no check of the relay's covers, and a receiver that
+// checks the PRA's domain fails the relay's forward for the sender's domain.
 func scrubForward(h *textproto.Header) {
 	for _, k := range forwardDropped {
 		h.Del(k)
+	}
+	for f := h.Fields(); f.Next(); {
+		if strings.HasPrefix(nettextproto.CanonicalMIMEHeaderKey(f.Key()), "Resent-") {
+			f.Del()
+		}
 	}
 	for _, k := range listCommandFields {
 		if !h.Has(k) {
