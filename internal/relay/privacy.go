@@ -5,6 +5,7 @@ import (
 	"mime"
 	netmail "net/mail"
 	nettextproto "net/textproto"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -110,6 +111,23 @@ func namesAny(v string, addresses []string) bool {
 	if strings.Contains(v, "=?") {
 		if decoded, err := scanDecoder.DecodeHeader(v); err == nil {
 			candidates = append(candidates, strings.ToLower(decoded))
+		}
+	}
+	// A percent-encoded address ("%70at%40example.com" in a Content-Location), and the
+	// parameters of a Content-Type or Content-Disposition as a mail client reads them: RFC 2231
+	// continuations ("filename*0=pat@exa; filename*1=mple.com") and charset-encoded values
+	// ("name*=utf-8''pat%40example%2Ecom") joined and decoded, RFC 2047 words in them too.
+	if strings.Contains(v, "%") {
+		if decoded, err := url.PathUnescape(v); err == nil {
+			candidates = append(candidates, strings.ToLower(decoded))
+		}
+	}
+	if _, params, err := mime.ParseMediaType(v); err == nil {
+		for _, p := range params {
+			candidates = append(candidates, strings.ToLower(p))
+			if decoded, err := scanDecoder.DecodeHeader(p); err == nil && decoded != p {
+				candidates = append(candidates, strings.ToLower(decoded))
+			}
 		}
 	}
 	for _, c := range candidates {
