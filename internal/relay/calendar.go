@@ -82,8 +82,76 @@ func (r calendarRefusal) Error() string { return string(r) }
 // fields, a multipart without a boundary or a delimiter, a part whose header does not parse,
 // an opaque S/MIME part (opaqueSMIME), whose entity clients unwrap.
 type calendarWalk struct {
-	edit  func(ics []byte) ([]byte, error)
+	edit  func(c *parsedCalendar) ([]byte, error)
 	parts int
+	// cache, when not nil, holds the calendar parts already decoded and parsed, and takes
+	// those the walk decodes.
+	cache calendarCache
+}
+
+// parsedCalendar is one calendar part, decoded from its transfer encoding and cut into its
+// content lines (splitCalendarLines), each parsed (parseProperty) with the METHOD of its
+// VCALENDAR, upper-cased ("" when it has none).
+type parsedCalendar struct {
+	ics    []byte
+	lines  []calLine
+	parsed []property
+	ok     []bool
+	method []string
+}
+
+// parseCalendar reads the decoded iCalendar data ics into a parsedCalendar.
+func parseCalendar(ics []byte) *parsedCalendar {
+	c := &parsedCalendar{ics: ics, lines: splitCalendarLines(ics)}
+	c.parsed = make([]property, len(c.lines))
+	c.ok = make([]bool, len(c.lines))
+	c.method = make([]string, len(c.lines))
+	blockOf := make([]int, len(c.lines))
+	methods := map[int]string{}
+	block := 0
+	for i, l := range c.lines {
+		c.parsed[i], c.ok[i] = parseProperty(l.text)
+		if c.ok[i] {
+			switch strings.ToUpper(c.parsed[i].name) {
+			case "BEGIN":
+				if strings.EqualFold(strings.TrimSpace(c.parsed[i].value), "VCALENDAR") {
+					block++
+				}
+			case "METHOD":
+				if _, seen := methods[block]; !seen {
+					methods[block] = strings.ToUpper(strings.TrimSpace(c.parsed[i].value))
+				}
+			}
+		}
+		blockOf[i] = block
+	}
+	for i := range c.lines {
+		c.method[i] = methods[blockOf[i]]
+	}
+	return c
+}
+
+// calendarCache holds the calendar parts of one message, decoded and parsed once for all its
+// routes (deliver): each route's walk rewrites them anew, and only the encoding of what it
+// rewrote is its own. A part is found by its raw bytes (their first byte's address and their
+// length) and transfer encoding: the routes share the message's body, so a part at the same
+// place with the same encoding is the same part; any other (inside an attached message, which
+// each walk decodes anew, or under a header a reply's scrub changed) is decoded again.
+type calendarCache map[calendarKey]*parsedCalendar
+
+type calendarKey struct {
+	start *byte
+	n     int
+	enc   string
+}
+
+func newCalendarCache() calendarCache { return calendarCache{} }
+
+func (c calendarCache) key(enc string, raw []byte) (calendarKey, bool) {
+	if c == nil || len(raw) == 0 {
+		return calendarKey{}, false
+	}
+	return calendarKey{start: &raw[0], n: len(raw), enc: enc}, true
 }
 
 // entity returns the body of the entity with header h rewritten, and whether it changed.
@@ -197,20 +265,35 @@ func (w *calendarWalk) message(h textproto.Header, body []byte, depth int) ([]by
 
 func (w *calendarWalk) calendar(h textproto.Header, body []byte) ([]byte, bool, error) {
 	enc := transferEncoding(h)
-	ics, err := decodeTransfer(enc, body)
-	if err != nil {
-		return nil, false, calendarRefusal("a calendar part that does not decode")
-	}
-	if !asciiCharsets(h) || bytes.IndexByte(ics, 0) >= 0 || bytes.HasPrefix(ics, []byte{0xfe, 0xff}) || bytes.HasPrefix(ics, []byte{0xff, 0xfe}) {
+	key, cacheable := w.cache.key(enc, body)
+	// The charset is the header's, which a reply's scrub may have changed: read every time.
+	if !asciiCharsets(h) {
 		return nil, false, calendarRefusal("a calendar part in a charset it cannot read")
 	}
-	if bytes.Count(ics, []byte("\r")) != bytes.Count(ics, []byte("\r\n")) {
-		return nil, false, calendarRefusal("a calendar part with lines ending in a lone CR")
+	c := w.cache[key]
+	if !cacheable || c == nil {
+		ics, err := decodeTransfer(enc, body)
+		if err != nil {
+			return nil, false, calendarRefusal("a calendar part that does not decode")
+		}
+		if bytes.IndexByte(ics, 0) >= 0 || bytes.HasPrefix(ics, []byte{0xfe, 0xff}) || bytes.HasPrefix(ics, []byte{0xff, 0xfe}) {
+			return nil, false, calendarRefusal("a calendar part in a charset it cannot read")
+		}
+		if bytes.Count(ics, []byte("\r")) != bytes.Count(ics, []byte("\r\n")) {
+			return nil, false, calendarRefusal("a calendar part with lines ending in a lone CR")
+		}
+		if w.edit == nil && w.cache == nil {
+			return body, false, nil
+		}
+		c = parseCalendar(ics)
+		if cacheable {
+			w.cache[key] = c
+		}
 	}
 	if w.edit == nil {
 		return body, false, nil
 	}
-	edited, err := w.edit(ics)
+	edited, err := w.edit(c)
 	if err != nil || edited == nil {
 		return body, false, err
 	}
@@ -373,6 +456,7 @@ func encodeTransfer(enc string, decoded, original []byte) ([]byte, error) {
 	case "base64":
 		s := base64.StdEncoding.EncodeToString(decoded)
 		var b bytes.Buffer
+		b.Grow(len(s) + len(s)/76*2 + len(original) - len(bytes.TrimRight(original, " \t\r\n")))
 		for len(s) > 76 {
 			b.WriteString(s[:76] + "\r\n")
 			s = s[76:]
@@ -439,51 +523,41 @@ func splitMultipart(body []byte, boundary string) []span {
 // A line that does not parse is removed when it starts like one of calAddressProperties (a
 // lenient client could still find an address in it) and kept otherwise.
 func rewriteCalendar(ics []byte, rule func(p *property, method string) (keep bool, err error)) ([]byte, error) {
-	lines := splitCalendarLines(ics)
-	parsed := make([]property, len(lines))
-	ok := make([]bool, len(lines))
-	blockOf := make([]int, len(lines))
-	methods := map[int]string{}
-	block := 0
-	for i, l := range lines {
-		parsed[i], ok[i] = parseProperty(l.text)
-		if ok[i] {
-			switch strings.ToUpper(parsed[i].name) {
-			case "BEGIN":
-				if strings.EqualFold(strings.TrimSpace(parsed[i].value), "VCALENDAR") {
-					block++
-				}
-			case "METHOD":
-				if _, seen := methods[block]; !seen {
-					methods[block] = strings.ToUpper(strings.TrimSpace(parsed[i].value))
-				}
-			}
-		}
-		blockOf[i] = block
-	}
+	return rewriteParsed(parseCalendar(ics), rule)
+}
+
+// rewriteParsed is rewriteCalendar of a part already parsed, which it leaves as it was: rule
+// gets a copy of each line's property.
+func rewriteParsed(c *parsedCalendar, rule func(p *property, method string) (keep bool, err error)) ([]byte, error) {
 	var out bytes.Buffer
+	out.Grow(len(c.ics))
 	changed := false
-	for i, l := range lines {
-		if !ok[i] {
+	for i, l := range c.lines {
+		if !c.ok[i] {
 			if slices.Contains(calAddressProperties, propertyName(strings.TrimPrefix(l.text, "\ufeff"))) {
 				changed = true
 				continue
 			}
-			out.Write(ics[l.start:l.end])
+			out.Write(c.ics[l.start:l.end])
 			continue
 		}
-		keep, err := rule(&parsed[i], methods[blockOf[i]])
+		p := c.parsed[i]
+		p.params = slices.Clone(p.params)
+		for j := range p.params {
+			p.params[j].values = slices.Clone(p.params[j].values)
+		}
+		keep, err := rule(&p, c.method[i])
 		if err != nil {
 			return nil, err
 		}
-		switch text := parsed[i].String(); {
+		switch text := p.String(); {
 		case !keep:
 			changed = true
 		case text != l.text:
 			changed = true
 			out.WriteString(foldCalendarLine(text, l.nl))
 		default:
-			out.Write(ics[l.start:l.end])
+			out.Write(c.ics[l.start:l.end])
 		}
 	}
 	if !changed {
@@ -498,7 +572,13 @@ func rewriteCalendar(ics []byte, rule func(p *property, method string) (keep boo
 // checkCalendars returns why the calendar parts of a message (its top-level header and body)
 // cannot be read, or "" when they can (calendarWalk).
 func checkCalendars(header textproto.Header, body []byte) string {
-	w := calendarWalk{}
+	return checkCalendarsCached(header, body, nil)
+}
+
+// checkCalendarsCached is checkCalendars that keeps the calendar parts it decodes in cache (nil
+// for none), for the routes' walks.
+func checkCalendarsCached(header textproto.Header, body []byte, cache calendarCache) string {
+	w := calendarWalk{cache: cache}
 	if _, _, err := w.entity(header, body, 0); err != nil {
 		return err.Error()
 	}
@@ -511,11 +591,16 @@ func checkCalendars(header textproto.Header, body []byte) string {
 // (m.prepare), as those of To and Cc are: one by one, each cost two to six statements, 50 per
 // message and 50 messages a transaction, for anyone who can send mail.
 func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m *participantMasker) ([]byte, error) {
-	if err := m.prepare(ctx, calendarParticipants(header, body, false)); err != nil {
+	return maskCalendarsCached(ctx, header, body, m, newCalendarCache())
+}
+
+// maskCalendarsCached is maskCalendars reading the calendar parts from cache (calendarCache).
+func maskCalendarsCached(ctx context.Context, header textproto.Header, body []byte, m *participantMasker, cache calendarCache) ([]byte, error) {
+	if err := m.prepare(ctx, calendarParticipants(header, body, false, cache)); err != nil {
 		return nil, err
 	}
-	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
-		return rewriteCalendar(ics, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) })
+	w := calendarWalk{cache: cache, edit: func(c *parsedCalendar) ([]byte, error) {
+		return rewriteParsed(c, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) })
 	}}
 	out, _, err := w.entity(header, body, 0)
 	return out, err
@@ -526,7 +611,7 @@ func maskCalendars(ctx context.Context, header textproto.Header, body []byte, m 
 // of each cal-address property or "mailto:" value, then its calendar-user and "mailto:"
 // parameter values; with text, also the addresses in the text a reply maps (mapText). Nothing
 // is looked up.
-func calendarParticipants(header textproto.Header, body []byte, text bool) []*gomail.Address {
+func calendarParticipants(header textproto.Header, body []byte, text bool, cache calendarCache) []*gomail.Address {
 	var list []*gomail.Address
 	add := func(value string) {
 		if a := readCalAddress(value); a.address != "" {
@@ -534,16 +619,18 @@ func calendarParticipants(header textproto.Header, body []byte, text bool) []*go
 		}
 	}
 	addText := func(value string) {
+		if !strings.Contains(value, "@") {
+			return
+		}
 		for _, m := range textAddress.FindAllStringSubmatch(value, -1) {
 			if m[2] == "@" {
 				list = append(list, &gomail.Address{Address: strings.ToLower(m[1] + "@" + m[3])})
 			}
 		}
 	}
-	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
-		for _, l := range splitCalendarLines(ics) {
-			p, ok := parseProperty(l.text)
-			if !ok {
+	w := calendarWalk{cache: cache, edit: func(c *parsedCalendar) ([]byte, error) {
+		for i, p := range c.parsed {
+			if !c.ok[i] {
 				continue
 			}
 			if slices.Contains(calAddressProperties, strings.ToUpper(p.name)) || isMailto(p.value) {
@@ -657,12 +744,17 @@ type replyCalendar struct {
 // replyCalendars returns the body of a reply with its calendar parts rewritten by the reply's
 // rule; header is the message's top-level header.
 func (s *Server) replyCalendars(ctx context.Context, r route, header textproto.Header, body []byte) ([]byte, error) {
+	return s.replyCalendarsCached(ctx, r, header, body, newCalendarCache())
+}
+
+// replyCalendarsCached is replyCalendars reading the calendar parts from cache (calendarCache).
+func (s *Server) replyCalendarsCached(ctx context.Context, r route, header textproto.Header, body []byte, cache calendarCache) ([]byte, error) {
 	c := replyCalendar{s: s, connectionID: r.conn.ID, alias: r.conn.AliasEmail, contacts: map[string]string{}}
-	if err := c.prepare(ctx, calendarParticipants(header, body, true)); err != nil {
+	if err := c.prepare(ctx, calendarParticipants(header, body, true, cache)); err != nil {
 		return nil, err
 	}
-	w := calendarWalk{edit: func(ics []byte) ([]byte, error) {
-		return rewriteCalendar(ics, func(p *property, method string) (bool, error) { return c.rule(ctx, p, method) })
+	w := calendarWalk{cache: cache, edit: func(pc *parsedCalendar) ([]byte, error) {
+		return rewriteParsed(pc, func(p *property, method string) (bool, error) { return c.rule(ctx, p, method) })
 	}}
 	out, _, err := w.entity(header, body, 0)
 	return out, err
@@ -710,6 +802,12 @@ var calIdentifiers = []string{"UID", "RELATED-TO"}
 // is the local part, 2 the "@", 3 the domain.
 var textAddress = regexp.MustCompile(`((?:[\pL\pN._+\-]|%[0-9A-Fa-f]{2})+)(@|%40|&#0*64;|&#[xX]0*40;|&commat;)([\pL\pN\-]+(?:\.[\pL\pN\-]+)*)`)
 
+// mayHoldAddress reports whether s holds one of the "@" textAddress reads, a cheap test that
+// spares the expression most lines.
+func mayHoldAddress(s string) bool {
+	return strings.ContainsAny(s, "@&%")
+}
+
 // mapText maps the addresses in the free text of a reply's line that names no calendar user
 // (DESCRIPTION, COMMENT, LOCATION, SUMMARY, X-ALT-DESC, X-* properties…): its value but for
 // calIdentifiers, and its parameter values but for those mapParams mapped. A client copies the
@@ -747,6 +845,9 @@ func (c *replyCalendar) mapText(ctx context.Context, p *property) error {
 // was. An address right after an odd number of backslashes starts with an escaped character
 // ("\n" in TEXT), which is not part of it.
 func (c *replyCalendar) text(ctx context.Context, s string) (string, error) {
+	if !mayHoldAddress(s) {
+		return s, nil
+	}
 	matches := textAddress.FindAllStringSubmatchIndex(s, -1)
 	if matches == nil {
 		return s, nil

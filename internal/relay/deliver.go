@@ -46,6 +46,8 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 	if header.FieldsByKey(relayHeader).Len() >= maxHops {
 		return errLoop
 	}
+	ss.calendars = newCalendarCache()
+	defer func() { ss.calendars = nil }()
 	// A transaction with several recipients may have been served in part by an earlier try
 	// that answered 451: the sender's retry of the same message serves only the rest, and
 	// counts only the rest in the person's reply limit.
@@ -90,7 +92,7 @@ func (s *Server) deliver(ss *session, raw []byte) error {
 		// A calendar part passed on as it is would have the person's client answer its
 		// ORGANIZER from the person's real address: one the relay cannot rewrite refuses the
 		// message (calendar.go). The outcome depends on the message alone.
-		if reason := checkCalendars(header, body); reason != "" {
+		if reason := checkCalendarsCached(header, body, ss.calendars); reason != "" {
 			s.cfg.Logger.Info("relay: forward refused", "connections", connectionIDs(routes), "from", mail.RedactAddresses(ss.from),
 				"remote", ss.remote, "reason", reason, "reply", errCalendarUnreadable.Error())
 			return errCalendarUnreadable
@@ -214,7 +216,7 @@ func (s *Server) deliverOne(ss *session, r route, from sender, header textproto.
 	var m mail.Message
 	var err error
 	if r.isReply() {
-		m, err = s.reply(ctx, r, header.Copy(), body)
+		m, err = s.reply(ctx, r, header.Copy(), body, ss.calendars)
 	} else {
 		m, err = s.forward(ctx, ss, r, from, header.Copy(), body)
 	}
@@ -304,7 +306,7 @@ func (s *Server) forward(ctx context.Context, ss *session, r route, author sende
 	}
 	// Only the calendar parts change (calendar.go); the sender's DKIM-Signature, which that
 	// breaks, is removed above anyway. deliver checked that they can all be read.
-	body, err = maskCalendars(ctx, h.Header.Header, body, masker)
+	body, err = maskCalendarsCached(ctx, h.Header.Header, body, masker, ss.calendars)
 	if err != nil {
 		return mail.Message{}, fmt.Errorf("reverse aliases of the calendar parts: %w", err)
 	}
@@ -342,7 +344,7 @@ func (s *Server) ownAuthor(ctx context.Context, conn *ent.AppConnection, author 
 }
 
 // reply builds the mail from the alias owner back to a contact (package comment, "Replying").
-func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte) (mail.Message, error) {
+func (s *Server) reply(ctx context.Context, r route, header textproto.Header, body []byte, calendars calendarCache) (mail.Message, error) {
 	now := s.cfg.Now()
 	// replied_at protects the contact under the contact limit (Server.contact): a sender
 	// cannot set it, so no flood of new senders replaces the person's correspondents.
@@ -373,7 +375,7 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	h.Add(relayHeader, "reply")
 	// An iTIP REPLY names the person as its ATTENDEE (calendar.go); checkReplyBody checked that
 	// every calendar part can be read. The person's DKIM-Signature is not kept anyway.
-	body, err = s.replyCalendars(ctx, r, h.Header.Header, body)
+	body, err = s.replyCalendarsCached(ctx, r, h.Header.Header, body, calendars)
 	if err != nil {
 		return mail.Message{}, fmt.Errorf("calendar parts: %w", err)
 	}
@@ -499,7 +501,7 @@ func (s *Server) checkReplyBody(ctx context.Context, ss *session, replies []rout
 	}
 	reason := replyBodyRefusal(header, body, addresses)
 	if reason == "" {
-		reason = checkCalendars(header, body)
+		reason = checkCalendarsCached(header, body, ss.calendars)
 	}
 	if reason != "" {
 		s.cfg.Logger.Info("relay: reply refused", "connections", connectionIDs(replies), "remote", ss.remote, "reason", reason)

@@ -89,6 +89,9 @@ type session struct {
 	remote string
 	from   string
 	routes []route
+	// calendars holds the calendar parts of the message being delivered, decoded and parsed
+	// once for all its routes (calendarCache); deliver sets it for each message.
+	calendars calendarCache
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
