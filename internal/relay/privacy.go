@@ -178,10 +178,11 @@ var listCommandFields = []string{"List-Unsubscribe", "List-Subscribe", "List-Hel
 // Resent-Date, Resent-Message-ID; RFC 5322 section 3.6.6) goes too: they describe a resending
 // by whoever sent the message to the alias, and the forward is a new message from the relay
 // (its From a reverse alias, the sender's Sender removed likewise). Kept, they misattribute
-// it: Outlook and Exchange take the first Resent-Sender or Resent-From for the responsible
-// address (Sender ID's PRA, RFC 4407) and show "<Resent-Sender> on behalf of <From>", a name
-// and address the sender chose and no check of the relay's covers, and a receiver that
-// checks the PRA's domain fails the relay's forward for the sender's domain.
+// it: Sender ID's purported responsible address (RFC 4407), which Microsoft's mail systems
+// check and can show as "<address> on behalf of <From>", is the first Resent-Sender or
+// Resent-From, a name and address the sender chose and no check of the relay's covers; a
+// receiver that checks that address's domain judges the relay's forward by the sender's
+// domain. Clients that show resent fields would name that address as the one who sent it.
 func scrubForward(h *textproto.Header) {
 	for _, k := range forwardDropped {
 		h.Del(k)

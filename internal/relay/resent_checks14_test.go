@@ -18,8 +18,8 @@ func resentBlock(who string) string {
 		"Resent-Bcc: <" + who + ">\r\nResent-Message-ID: <resent.1@" + who[strings.Index(who, "@")+1:] + ">\r\n"
 }
 
-// TestForwardCarriesNoResentFields: a forward kept the sender's resent fields, which Outlook
-// takes for the responsible address and shows as "<Resent-Sender> on behalf of <From>": any
+// TestForwardCarriesNoResentFields: a forward kept the sender's resent fields, which Sender ID
+// (RFC 4407) takes for the responsible address, checked and shown as "… on behalf of": any
 // sender could have the person's copy appear resent by an address the relay never checked.
 // The forward is the relay's own message (its From a reverse alias, Sender removed), so they
 // go, in any case of the field name.
