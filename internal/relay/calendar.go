@@ -40,7 +40,9 @@ import (
 //     whatever it held; the ORGANIZER and ATTENDEE lines, and any other whose value is a
 //     "mailto:" URI (X-MS-OLK-SENDER), keep only their CUTYPE, ROLE, PARTSTAT and RSVP
 //     parameters besides those naming calendar users, mapped alike (a CN is the person's
-//     name, or their address as Google Calendar writes it). No rule there
+//     name, or their address as Google Calendar writes it). Every address in the text of the
+//     other lines (DESCRIPTION, COMMENT, LOCATION, X-ALT-DESC, X-WR-CALNAME…) and of their
+//     other parameters is mapped alike (mapText); a UID stays. No rule there
 //     reads the person's addresses: an address a sender planted in the invitation (masked by
 //     the forward, then copied by the person's client) comes out the same whether or not it
 //     is the person's.
