@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -525,12 +526,13 @@ func splitMultipart(body []byte, boundary string) []span {
 // A line that does not parse is removed when it starts like one of calAddressProperties (a
 // lenient client could still find an address in it) and kept otherwise.
 func rewriteCalendar(ics []byte, rule func(p *property, method string) (keep bool, err error)) ([]byte, error) {
-	return rewriteParsed(parseCalendar(ics), rule)
+	return rewriteParsed(parseCalendar(ics), rule, nil)
 }
 
 // rewriteParsed is rewriteCalendar of a part already parsed, which it leaves as it was: rule
-// gets a copy of each line's property.
-func rewriteParsed(c *parsedCalendar, rule func(p *property, method string) (keep bool, err error)) ([]byte, error) {
+// gets a copy of each line's property. other, when not nil, rewrites the unfolded text of
+// each line that does not parse and is kept.
+func rewriteParsed(c *parsedCalendar, rule func(p *property, method string) (keep bool, err error), other func(text string) (string, error)) ([]byte, error) {
 	var out bytes.Buffer
 	out.Grow(len(c.ics))
 	changed := false
@@ -539,6 +541,17 @@ func rewriteParsed(c *parsedCalendar, rule func(p *property, method string) (kee
 			if slices.Contains(calAddressProperties, propertyName(strings.TrimPrefix(l.text, "\ufeff"))) {
 				changed = true
 				continue
+			}
+			if other != nil {
+				text, err := other(l.text)
+				if err != nil {
+					return nil, err
+				}
+				if text != l.text {
+					changed = true
+					out.WriteString(foldCalendarLine(text, l.nl))
+					continue
+				}
 			}
 			out.Write(c.ics[l.start:l.end])
 			continue
@@ -602,7 +615,7 @@ func maskCalendarsCached(ctx context.Context, header textproto.Header, body []by
 		return nil, err
 	}
 	w := calendarWalk{cache: cache, edit: func(c *parsedCalendar) ([]byte, error) {
-		return rewriteParsed(c, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) })
+		return rewriteParsed(c, func(p *property, _ string) (bool, error) { return m.maskProperty(ctx, p) }, nil)
 	}}
 	out, _, err := w.entity(header, body, 0)
 	return out, err
@@ -756,7 +769,9 @@ func (s *Server) replyCalendarsCached(ctx context.Context, r route, header textp
 		return nil, err
 	}
 	w := calendarWalk{cache: cache, edit: func(pc *parsedCalendar) ([]byte, error) {
-		return rewriteParsed(pc, func(p *property, method string) (bool, error) { return c.rule(ctx, p, method) })
+		// A line that does not parse is read by a lenient client all the same: its text too.
+		return rewriteParsed(pc, func(p *property, method string) (bool, error) { return c.rule(ctx, p, method) },
+			func(text string) (string, error) { return c.text(ctx, text) })
 	}}
 	out, _, err := w.entity(header, body, 0)
 	return out, err
@@ -771,7 +786,13 @@ func (c *replyCalendar) rule(ctx context.Context, p *property, method string) (b
 		if err := mapParams(p, mapped); err != nil {
 			return false, err
 		}
-		return true, c.mapText(ctx, p)
+		if err := c.mapText(ctx, p); err != nil {
+			if errors.Is(err, errUnreadableValue) {
+				return false, nil
+			}
+			return false, err
+		}
+		return true, nil
 	}
 	params := p.params[:0]
 	for _, param := range p.params {
@@ -801,13 +822,14 @@ var calIdentifiers = []string{"UID", "RELATED-TO"}
 // textAddress finds what reads as an address in iCalendar text (RFC 5545 section 3.3.11) and
 // in the URIs and HTML of other values and parameters, its "@" written as is, percent-encoded
 // (a URI, "mailto:pat%40example.com") or as an HTML character reference (X-ALT-DESC): group 1
-// is the local part, 2 the "@", 3 the domain.
-var textAddress = regexp.MustCompile(`((?:[\pL\pN._+\-]|%[0-9A-Fa-f]{2})+)(@|%40|&#0*64;|&#[xX]0*40;|&commat;)([\pL\pN\-]+(?:\.[\pL\pN\-]+)*)`)
+// is the local part, 2 the "@", 3 the domain. "=40" is quoted-printable, which vCalendar 1.0
+// (text/x-vcalendar, .vcs) writes inside a value with ENCODING=QUOTED-PRINTABLE.
+var textAddress = regexp.MustCompile(`((?:[\pL\pN._+\-]|%[0-9A-Fa-f]{2})+)(@|%40|=40|&#0*64;|&#[xX]0*40;|&commat;)([\pL\pN\-]+(?:\.[\pL\pN\-]+)*)`)
 
 // mayHoldAddress reports whether s holds one of the "@" textAddress reads, a cheap test that
 // spares the expression most lines.
 func mayHoldAddress(s string) bool {
-	return strings.ContainsAny(s, "@&%")
+	return strings.ContainsAny(s, "@&%=")
 }
 
 // mapText maps the addresses in the free text of a reply's line that names no calendar user
@@ -838,9 +860,39 @@ func (c *replyCalendar) mapText(ctx context.Context, p *property) error {
 	if slices.Contains(calIdentifiers, strings.ToUpper(p.name)) {
 		return nil
 	}
+	if encodedValue(p) {
+		// ENCODING=BASE64 (RFC 5545 section 3.2.7; vCalendar 1.0 allows it on text too) hides
+		// the text from the expression: it is mapped decoded, and encoded again.
+		decoded, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(p.value), ""))
+		if err != nil {
+			return errUnreadableValue
+		}
+		text, err := c.text(ctx, string(decoded))
+		if err == nil && text != string(decoded) {
+			p.value = base64.StdEncoding.EncodeToString([]byte(text))
+		}
+		return err
+	}
 	text, err := c.text(ctx, p.value)
 	p.value = text
 	return err
+}
+
+// errUnreadableValue is a value mapText cannot decode: its line goes.
+var errUnreadableValue = errors.New("calendar value that does not decode")
+
+// encodedValue reports whether p's value is in base64 (an ENCODING parameter of BASE64 or B).
+func encodedValue(p *property) bool {
+	for _, param := range p.params {
+		if strings.EqualFold(param.name, "ENCODING") {
+			for _, v := range param.values {
+				if e := strings.ToUpper(strings.TrimSpace(v.text)); e == "BASE64" || e == "B" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // text returns s with each address textAddress finds mapped (mapText), its "@" written as it

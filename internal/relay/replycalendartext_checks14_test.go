@@ -90,3 +90,42 @@ func TestAReplysCalendarTextNamesNoAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestAReplysCalendarHidesNoAddressInOddLines: lines the reply's rule passed over kept the
+// person's address: a line that does not parse strictly (kept as it was, and read by lenient
+// clients), a vCalendar 1.0 value in quoted-printable ("=40" for "@"), and a base64 value
+// (ENCODING=BASE64). Their addresses are mapped too now; a base64 value that does not decode
+// goes with its line.
+func TestAReplysCalendarHidesNoAddressInOddLines(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, fixtureOptions{})
+		f.db.RelayContact.Create().SetConnectionID(f.conn.ID).SetContactAddress(original).SetToken(reverseToken).ExecX(context.Background())
+		ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:team-7@acme.test\r\n" +
+			"ORGANIZER:mailto:" + reverseAlias() + "\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:" + person + "\r\n" +
+			"COMMENT;X-NOTE=a\"b:sent by " + person + "\r\n" +
+			"X-VCS-NOTE;ENCODING=QUOTED-PRINTABLE:from " + strings.Replace(person, "@", "=40", 1) + "\r\n" +
+			"DESCRIPTION;ENCODING=BASE64:" + base64.StdEncoding.EncodeToString([]byte("from "+person)) + "\r\n" +
+			"X-BROKEN;ENCODING=BASE64:!!not base64 " + person + "\r\n" +
+			"END:VEVENT\r\nEND:VCALENDAR\r\n"
+		reply := []byte("From: <" + person + ">\r\nTo: <" + reverseAlias() + ">\r\nSubject: Accepted: Team meeting\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n" + ics)
+		if err := send(f.addr, person, []string{reverseAlias()}, reply); err != nil {
+			t.Fatalf("reply: %v", err)
+		}
+		got := strings.Join(unfoldICS(string(f.out.Next(t, 5*time.Second).Body())), "\n")
+		if strings.Contains(got, person) || strings.Contains(got, strings.Replace(person, "@", "=40", 1)) ||
+			strings.Contains(got, base64.StdEncoding.EncodeToString([]byte("from "+person))) {
+			t.Errorf("the reply's calendar names the person:\n%s", got)
+		}
+		for _, want := range []string{"COMMENT;X-NOTE=a\"b:sent by " + alias + "\n", "X-VCS-NOTE;ENCODING=QUOTED-PRINTABLE:from " + strings.Replace(alias, "@", "=40", 1) + "\n",
+			"DESCRIPTION;ENCODING=BASE64:" + base64.StdEncoding.EncodeToString([]byte("from "+alias)) + "\n"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("the reply's calendar has no line %s\n%s", strings.TrimSpace(want), got)
+			}
+		}
+		if strings.Contains(got, "X-BROKEN") {
+			t.Errorf("a base64 value that does not decode stays:\n%s", got)
+		}
+	})
+}
