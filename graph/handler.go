@@ -57,13 +57,14 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(shapeLimit{maxDepth: MaxDepth, maxFields: MaxFields, schema: es.Schema()}) // before the complexity walk
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-		// A query's team checks are kept for the operation; a mutation's are not (its
-		// answers follow its own changes).
+		// A query's team checks and the persons behind its lists' connections are kept for
+		// the operation; a mutation's are not (its answers follow its own changes).
 		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Query {
-			ctx = withTeamReads(ctx)
+			ctx = withConnPeople(withTeamReads(ctx))
 		}
 		return next(ctx)
 	})
+	srv.AroundFields(r.loadPeople)
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, err, log)
 	})

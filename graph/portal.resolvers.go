@@ -61,6 +61,9 @@ func (r *appAnalyticsResolver) LicensesByState(ctx context.Context, obj *model.A
 
 // GlobalID is the resolver for the globalId field.
 func (r *appConnectionResolver) GlobalID(ctx context.Context, obj *ent.AppConnection) (string, error) {
+	if p, ok := personOf(ctx, obj); ok {
+		return p.User.GlobalID, nil
+	}
 	u, err := r.Portal.Person(ctx, obj)
 	if err != nil {
 		return "", err
@@ -70,6 +73,9 @@ func (r *appConnectionResolver) GlobalID(ctx context.Context, obj *ent.AppConnec
 
 // Name is the resolver for the name field.
 func (r *appConnectionResolver) Name(ctx context.Context, obj *ent.AppConnection) (*string, error) {
+	if p, ok := personOf(ctx, obj); ok {
+		return optional(p.Name(obj)), nil
+	}
 	name, err := r.Portal.VisibleName(ctx, obj)
 	if err != nil {
 		return nil, err

@@ -360,6 +360,59 @@ func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (str
 	return SharedName(&view), nil
 }
 
+// ConnectionPerson is what a list shows of the person behind a connection besides the
+// connection's own columns: their account and the consent they gave the application (nil
+// when none).
+type ConnectionPerson struct {
+	User    *ent.User
+	Consent *ent.Consent
+}
+
+// Name is SharedName of conn with p's account and consent.
+func (p ConnectionPerson) Name(conn *ent.AppConnection) string {
+	view := *conn
+	view.Edges.User, view.Edges.Consent = p.User, p.Consent
+	return SharedName(&view)
+}
+
+// People reads the persons behind conns, by connection id, in two statements whatever their
+// number: the lists that show each connection's Global User ID or name (node(ids:), a
+// person's own connections) asked Person and VisibleName once per row, up to three
+// statements each. Only callers that may see conns reach it; a connection whose account is
+// gone is left out (Person answers NotFound for it).
+func (s *Service) People(ctx context.Context, conns []*ent.AppConnection) (map[string]ConnectionPerson, error) {
+	out := make(map[string]ConnectionPerson, len(conns))
+	if len(conns) == 0 {
+		return out, nil
+	}
+	var userIDs, connIDs []string
+	for _, c := range conns {
+		userIDs, connIDs = append(userIDs, c.UserID), append(connIDs, c.ID)
+	}
+	users, err := s.DB.User.Query().Where(user.IDIn(userIDs...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	consents, err := s.DB.Consent.Query().Where(consent.ConnectionIDIn(connIDs...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byUser := make(map[string]*ent.User, len(users))
+	for _, u := range users {
+		byUser[u.ID] = u
+	}
+	byConn := make(map[string]*ent.Consent, len(consents))
+	for _, c := range consents {
+		byConn[c.ConnectionID] = c
+	}
+	for _, c := range conns {
+		if u := byUser[c.UserID]; u != nil {
+			out[c.ID] = ConnectionPerson{User: u, Consent: byConn[c.ID]}
+		}
+	}
+	return out, nil
+}
+
 // SharedEmail is what the developer's list shows as email: the shared address, or "-".
 func SharedEmail(conn *ent.AppConnection) string {
 	if conn.AppEmail == "" {
