@@ -13,7 +13,11 @@ import (
 
 // Activity is the resolver for the activity field.
 func (r *applicationResolver) Activity(ctx context.Context, obj *ent.Application, first *int, after *string, types []model.ActivityEventType) (*model.ActivityEventPage, error) {
-	l, err := r.Resolver.Activity.ForApplication(ctx, obj.ID, activityFilter(types, nil), activityPage(first, after))
+	page, err := activityPage(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Resolver.Activity.ForApplication(ctx, obj.ID, activityFilter(types, nil), page)
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +26,11 @@ func (r *applicationResolver) Activity(ctx context.Context, obj *ent.Application
 
 // Activity is the resolver for the activity field.
 func (r *userResolver) Activity(ctx context.Context, obj *ent.User, first *int, after *string, types []model.ActivityEventType, applicationID *string) (*model.ActivityEventPage, error) {
-	l, err := r.Resolver.Activity.ForPerson(ctx, obj.ID, activityFilter(types, applicationID), activityPage(first, after))
+	page, err := activityPage(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Resolver.Activity.ForPerson(ctx, obj.ID, activityFilter(types, applicationID), page)
 	if err != nil {
 		return nil, err
 	}

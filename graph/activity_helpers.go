@@ -19,7 +19,7 @@ func activityFilter(types []model.ActivityEventType, appID *string) activity.Fil
 	return f
 }
 
-func activityPage(first *int, after *string) activity.Page {
+func activityPage(first *int, after *string) (activity.Page, error) {
 	p := activity.Page{}
 	if first != nil {
 		p.First = *first
@@ -28,9 +28,13 @@ func activityPage(first *int, after *string) activity.Page {
 		}
 	}
 	if after != nil {
+		if *after == "" {
+			// Refused as every list's empty cursor is (Page.After "" is no cursor at all).
+			return p, activity.BadCursor()
+		}
 		p.After = *after
 	}
-	return p
+	return p, nil
 }
 
 func activityPageOf(l *activity.List) *model.ActivityEventPage {

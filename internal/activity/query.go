@@ -140,7 +140,7 @@ func (s *Service) list(ctx context.Context, where []predicate.ActivityEvent, f F
 	if p.After != "" {
 		at, id, ok := parseCursor(p.After)
 		if !ok {
-			return nil, apperr.WithReason(apperr.Invalid, "bad_cursor", "the cursor is not one this list gave")
+			return nil, BadCursor()
 		}
 		where = append(where, activityevent.Or(activityevent.CreatedAtLT(at),
 			activityevent.And(activityevent.CreatedAt(at), activityevent.IDLT(id))))
@@ -193,6 +193,14 @@ func (s *Service) appNames(ctx context.Context, rows []*ent.ActivityEvent, known
 		names[a.ID] = a.Name
 	}
 	return names, nil
+}
+
+// BadCursor is the answer for a cursor this list did not give out (Invalid, reason
+// bad_cursor). Page.After "" means no cursor; a transport that tells an empty cursor from
+// none (GraphQL's after: "") answers BadCursor for it, as every list refuses an empty cursor
+// (Relay: a cursor is one a list gave out).
+func BadCursor() error {
+	return apperr.WithReason(apperr.Invalid, "bad_cursor", "the cursor is not one this list gave")
 }
 
 func cursor(at time.Time, id string) string {
