@@ -17,7 +17,6 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"loginsign/ent"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
@@ -138,21 +137,11 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 // emptyFilter reports whether err is ent's refusal of a where input that holds a filter
 // setting nothing ({not: {or: []}}, {not: {websiteIsNil: false}}): the client's mistake, which
 // the filter limits (oversizedFilter) catch only when it is a literal {}.
-func emptyFilter(err error) bool {
-	for _, empty := range emptyFilters {
-		if errors.Is(err, empty) {
-			return true
-		}
-	}
-	return false
-}
+func emptyFilter(err error) bool { return store.EmptyFilter(err) }
 
 // emptyFilters are ent's errors for an empty where input, one per where input type of the
 // schema (TestEveryWhereInputHasItsEmptyFilterError).
-var emptyFilters = []error{ent.ErrEmptyAppConnectionWhereInput, ent.ErrEmptyApplicationWhereInput,
-	ent.ErrEmptyConsentWhereInput, ent.ErrEmptyImportRowWhereInput, ent.ErrEmptyImportSourceWhereInput,
-	ent.ErrEmptyLicenseCodeWhereInput, ent.ErrEmptyLicenseVariantWhereInput, ent.ErrEmptyUserWhereInput,
-	ent.ErrEmptyUserEmailWhereInput, ent.ErrEmptyWebhookAttemptWhereInput, ent.ErrEmptyWebhookEventWhereInput}
+var emptyFilters = store.EmptyWhereInputs
 
 // argumentError reports whether gerr is gqlgen's failure to read an argument of the field of
 // ctx into its Go type (a Time that is not RFC 3339): the value is the client's mistake, and

@@ -463,6 +463,10 @@ func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[str
 	if err := store.CheckCursors(true, kinds, after, before); err != nil {
 		return nil, err
 	}
+	if err := repeatedOrder(orderBy, func(o *ent.ApplicationOrder) *ent.ApplicationOrderField { return o.Field },
+		func(o *ent.ApplicationOrder) entgql.OrderDirection { return o.Direction }); err != nil {
+		return nil, err
+	}
 	c, err := s.DB.Application.Query().Where(team.OnTeam(uid)).
 		Paginate(ctx, after, first, before, last, ent.WithApplicationOrder(orderBy), ent.WithApplicationFilter(where.Filter))
 	if err != nil {

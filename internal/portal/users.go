@@ -2,7 +2,7 @@ package portal
 
 import (
 	"context"
-	"loginsign/internal/team"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -23,6 +24,7 @@ import (
 	"loginsign/internal/identity"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 	"loginsign/internal/webhooks"
 )
 
@@ -205,6 +207,10 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 	if err := checkCursors(order, p.After, p.Before); err != nil {
 		return nil, err
 	}
+	if err := repeatedOrder(order, func(o *ent.AppConnectionOrder) *ent.AppConnectionOrderField { return o.Field },
+		func(o *ent.AppConnectionOrder) entgql.OrderDirection { return o.Direction }); err != nil {
+		return nil, err
+	}
 	q := s.DB.AppConnection.Query().Where(appconnection.ApplicationID(app.ID)).Where(ps...)
 	bounds := cursorBounds(order, p.After, p.Before)
 	conn, err := q.Clone().Where(bounds...).WithUser().WithConsent().Paginate(ctx, p.After, p.First, p.Before, p.Last,
@@ -285,18 +291,35 @@ func cursorBounds(order []*ent.AppConnectionOrder, after, before *entgql.Cursor[
 	return ps
 }
 
-// pageErr turns entgql's argument errors (bad cursor, first and last together) into Invalid.
+// pageErr shows as Invalid the refusals of a page's arguments that the domain's own checks
+// leave to ent's paging, told by their type: both first and last (entgql's *gqlerror.Error,
+// never a database's) and a where input that sets nothing, at any depth
+// (store.EmptyFilter); a domain error passes as it is. Cursors ent could refuse were refused
+// before (store.CheckCursors), and so were repeated orders (repeatedOrder). Anything else,
+// the database's errors among them, is returned as it is (internal error, logged) whatever
+// its text: matched by keywords ("order", "last", "cursor", …), a database error naming
+// last_session_at or an ORDER BY reached the developer whole as invalid_request.
 func pageErr(err error) error {
-	if _, ok := err.(*apperr.Error); ok {
+	var domain *apperr.Error
+	var paging *gqlerror.Error
+	switch {
+	case errors.As(err, &domain):
 		return err
-	}
-	msg := err.Error()
-	for _, s := range []string{"cursor", "first", "last", "negative", "order", "predicate", "empty"} {
-		if strings.Contains(msg, s) {
-			return apperr.New(apperr.Invalid, "%s", msg)
-		}
+	case errors.As(err, &paging), store.EmptyFilter(err):
+		return apperr.New(apperr.Invalid, "%s", err.Error())
 	}
 	return err
+}
+
+// repeatedOrder refuses (Invalid), as ent's pager does and in its words, an order whose field
+// is the same as the one before it; field and dir read an order's.
+func repeatedOrder[O any, F comparable](orders []O, field func(O) F, dir func(O) entgql.OrderDirection) error {
+	for i := 1; i < len(orders); i++ {
+		if field(orders[i]) == field(orders[i-1]) {
+			return apperr.New(apperr.Invalid, "duplicate order direction %q", dir(orders[i]))
+		}
+	}
+	return nil
 }
 
 // Connection returns the connection connID of the signed-in developer's application appID,

@@ -254,6 +254,24 @@ func NotFound(err error) bool { return ent.IsNotFound(err) }
 // gone).
 func Conflict(err error) bool { return ent.IsConstraintError(err) }
 
+// EmptyWhereInputs are ent's errors for a where input that sets nothing to filter on ({not:
+// {or: []}}, {hasApplicationWith: [{}]}), one per where input type of the schema: the
+// caller's mistake, found at any depth (ent wraps them with the field's name).
+var EmptyWhereInputs = []error{ent.ErrEmptyAppConnectionWhereInput, ent.ErrEmptyApplicationWhereInput,
+	ent.ErrEmptyConsentWhereInput, ent.ErrEmptyImportRowWhereInput, ent.ErrEmptyImportSourceWhereInput,
+	ent.ErrEmptyLicenseCodeWhereInput, ent.ErrEmptyLicenseVariantWhereInput, ent.ErrEmptyUserWhereInput,
+	ent.ErrEmptyUserEmailWhereInput, ent.ErrEmptyWebhookAttemptWhereInput, ent.ErrEmptyWebhookEventWhereInput}
+
+// EmptyFilter reports whether err is (or wraps) one of EmptyWhereInputs.
+func EmptyFilter(err error) bool {
+	for _, empty := range EmptyWhereInputs {
+		if errors.Is(err, empty) {
+			return true
+		}
+	}
+	return false
+}
+
 // Err converts an ent error into the domain vocabulary: not found → apperr.NotFound with
 // "<what> not found", a constraint violation → apperr.Conflict. Other errors pass through.
 func Err(err error, what string) error {
