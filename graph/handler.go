@@ -624,6 +624,13 @@ var resolverCost = map[string]int{
 	"Application.webhookUrl":           queryCost,
 	"Application.backchannelLogoutUri": queryCost,
 	"Application.quickstart":           queryCost,
+	// The person's lists that ent pages (its edges of User): the viewer is one row, so each
+	// alias is a query of its own (a page and, with totalCount, a count). Priced as their
+	// selection alone, 99 aliased viewers spreading a fragment of 100 aliased
+	// connections(first: 1) { totalCount } ran 9,900 statements for under 20,000 points.
+	"User.connections":  queryCost,
+	"User.emails":       queryCost,
+	"User.applications": queryCost,
 }
 
 // boundedLists are list fields without page arguments whose length the domain bounds.

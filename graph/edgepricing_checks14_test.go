@@ -1,0 +1,51 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"loginsign/graph"
+	"loginsign/internal/store/storetest"
+)
+
+// TestEachAliasOfAPersonsListIsPricedAsAQuery (review helper gql14, checks14): the lists
+// ent pages on the viewer (connections, emails, applications) run a query of their own for
+// each alias, and were priced as their selection alone, 2 points for connections(first: 1)
+// { totalCount }: 99 aliased viewers spreading one fragment of 100 such aliases made 9,900
+// statements for 19,899 points, within one operation's limit. Each alias is now priced as
+// the person's other lists (sessions, pendingLinks) are, a query: as many aliases as the
+// limit allows queries are refused, and a handful still run.
+func TestEachAliasOfAPersonsListIsPricedAsAQuery(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	alice, _ := f.identity.CreateUser(context.Background(), "alice@example.com", "Alice")
+	for _, field := range []string{"connections(first: 1) { totalCount }", "emails(first: 1) { totalCount }",
+		"applications(first: 1) { totalCount }"} {
+		var fragment strings.Builder
+		fragment.WriteString("fragment F on User {")
+		for i := range 100 {
+			fmt.Fprintf(&fragment, " a%d: %s", i, field)
+		}
+		fragment.WriteString(" }")
+		viewers := func(n int) string {
+			var q strings.Builder
+			q.WriteString("{")
+			for i := range n {
+				fmt.Fprintf(&q, " v%d: viewer { ...F }", i)
+			}
+			q.WriteString(" } " + fragment.String())
+			return q.String()
+		}
+		var got map[string]any
+		n := graph.MaxComplexity/(100*20) + 1 // more aliases than queries the limit allows
+		err := f.as(alice.ID).Post(viewers(n), &got)
+		if err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+			t.Errorf("%d viewers of 100 aliased %s: %v, want COMPLEXITY_LIMIT_EXCEEDED", n, field, err)
+		}
+		if err := f.as(alice.ID).Post(viewers(2), &got); err != nil {
+			t.Errorf("2 viewers of 100 aliased %s: %v", field, err)
+		}
+	}
+}
