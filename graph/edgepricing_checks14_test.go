@@ -6,7 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/99designs/gqlgen/client"
+
 	"loginsign/graph"
+	"loginsign/internal/auth"
+	"loginsign/internal/portal"
 	"loginsign/internal/store/storetest"
 )
 
@@ -47,5 +51,37 @@ func TestEachAliasOfAPersonsListIsPricedAsAQuery(t *testing.T) {
 		if err := f.as(alice.ID).Post(viewers(2), &got); err != nil {
 			t.Errorf("2 viewers of 100 aliased %s: %v", field, err)
 		}
+	}
+}
+
+// TestEachAliasOfAnalyticsIsPricedAsAQuery (review helper gql14, checks14): analytics checks
+// the viewer's role on the application (a statement) for each alias, before any of its
+// aggregates; priced as its selection alone, 1,000 aliased analytics { __typename } ran 1,000
+// statements for 2,020 points. Each alias is now priced as a query.
+func TestEachAliasOfAnalyticsIsPricedAsAQuery(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, storetest.SQLite(t))
+	ctx := context.Background()
+	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliases := func(n int) string {
+		var q strings.Builder
+		q.WriteString("query($id: ID!) { application(id: $id) {")
+		for i := range n {
+			fmt.Fprintf(&q, " a%d: analytics { __typename }", i)
+		}
+		q.WriteString(" } }")
+		return q.String()
+	}
+	var got map[string]any
+	n := graph.MaxComplexity/20 + 1
+	if err := f.as(alice.ID).Post(aliases(n), &got, client.Var("id", app.Application.ID)); err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Errorf("%d aliased analytics: %v, want COMPLEXITY_LIMIT_EXCEEDED", n, err)
+	}
+	if err := f.as(alice.ID).Post(aliases(3), &got, client.Var("id", app.Application.ID)); err != nil {
+		t.Errorf("3 aliased analytics: %v", err)
 	}
 }
