@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/licenses"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 )
 
@@ -645,6 +646,10 @@ var boundedLists = map[string]int{
 	// of myLicenses { application { analytics { … } } } ran 1,500 analytics GROUP BYs for
 	// 15,000 points, where the limit means at most 20.
 	"Query.myLicenses": licenses.MaxPerConnection,
+	// Every region (about 250), the same for everyone: priced as one, a hundred aliases of it
+	// wrote 25,000 objects for 240 points, and an operation within the limit some 2 million
+	// (40 MB of JSON).
+	"Profile.regionChoices": len(profile.Regions()),
 }
 
 // defaultPages are paged fields that answer a page of this many when asked without first:
