@@ -565,7 +565,9 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 		return nil, nil
 	}
 	conn := c.Edges.LinkedConnection
-	if conn == nil || conn.Edges.User == nil || conn.Edges.Consent == nil {
+	// A connection without consent has its (empty) consent loaded all the same: only an edge
+	// not loaded is read again, not once per code of a page for each such owner.
+	if conn == nil || conn.Edges.User == nil || consentNotLoaded(conn) {
 		var err error
 		conn, err = s.DB.AppConnection.Query().Where(appconnection.ID(*c.LinkedConnectionID)).WithUser().WithConsent().Only(ctx)
 		if store.NotFound(err) {
@@ -581,6 +583,13 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 		name = conn.Edges.User.Name
 	}
 	return &Owner{ConnectionID: conn.ID, GlobalID: conn.Edges.User.GlobalID, Name: name, Email: connections.AppFacingEmail(conn.AppEmail, conn.AliasEmail)}, nil
+}
+
+// consentNotLoaded reports whether conn's consent edge was not loaded (a loaded edge may be
+// nil: a connection without consent).
+func consentNotLoaded(conn *ent.AppConnection) bool {
+	_, err := conn.Edges.ConsentOrErr()
+	return ent.IsNotLoaded(err)
 }
 
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was

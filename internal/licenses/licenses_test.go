@@ -509,6 +509,8 @@ func TestListCodes(t *testing.T) {
 			t.Fatalf("owner without the profile scope = %+v, %v", owner, err)
 		}
 		w.db.Consent.Create().SetConnectionID(annConn.ID).SetScopes([]string{"openid", "profile"}).ExecX(ctx)
+		// A page read after the consent (the one above loaded the connection without it).
+		p = q(licenses.CodeQuery{Q: strings.ToLower(ann.GlobalID)})
 		owner, err = w.svc.OwnerOf(ctx, p.Edges[0].Node)
 		if err != nil || *owner != (licenses.Owner{ConnectionID: annConn.ID, GlobalID: ann.GlobalID, Name: "ann", Email: "ann@work.example"}) {
 			t.Fatalf("owner = %+v, %v", owner, err)
