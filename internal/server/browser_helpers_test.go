@@ -380,7 +380,7 @@ func press(sel string) chromedp.Action[chromedp.Void] {
 			return fmt.Errorf("press %s: no position (%v)", sel, at)
 		}
 		x, y := at[0], at[1]
-		for _, d := range []float64{24, 12, 0} {
+		for _, d := range []float64{40, 30, 20, 10, 0} {
 			if _, err := chromedp.MouseEvent(chromedp.MouseMoved, x-d, y-d/2)(ctx, t); err != nil {
 				return err
 			}

@@ -78,6 +78,15 @@ func TestReturningPersonGetsBackToTheAppInBrowser(t *testing.T) {
 		if evalIn[bool](t, tb, `!!window.posted`) {
 			t.Fatal("a press on Allow from a still pointer, on a page just shown, posted the consent")
 		}
+		// One move, as a browser may report when a window is shown under the pointer, is not
+		// a hand moving.
+		at := evalIn[[]float64](t, tb, `(() => { const r = document.querySelector('button[value=allow]').getBoundingClientRect();
+			return [r.left + r.width / 2, r.top + r.height / 2]; })()`)
+		tb.do(t, chromedp.MouseEvent(chromedp.MouseMoved, at[0]-200, at[1]-100), chromedp.MouseEvent(chromedp.MouseMoved, at[0], at[1]),
+			chromedp.MouseClickXY(at[0], at[1]))
+		if evalIn[bool](t, tb, `!!window.posted`) {
+			t.Fatal("a press on Allow after a single move of the pointer, on a page just shown, posted the consent")
+		}
 		tb.do(t, press(`button[value=allow]`))
 		tb.waitFor(t, `location.href.startsWith("`+callback+`?") && document.querySelector('#landed')`)
 	})

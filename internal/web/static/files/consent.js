@@ -4,8 +4,9 @@
 // the pointer and ask for a double click ("double clickjacking"): the first click opens or
 // reveals the window, the second lands on Allow and links the person to an app they never
 // chose. That second click comes with the pointer still and the window just shown. So an
-// Allow press counts only once the page has been in front for a moment (settle, 500 ms), or
-// the pointer has moved over it, or a key was pressed in it, since it came to the front; a
+// Allow press counts only when the page has been in front for a moment (settle, 500 ms), or
+// the pointer was moving over the page just before it (a hand moving onto the button, even
+// in a window not yet in front), or a key was pressed in it since it came to the front; a
 // press before that is dropped and the next one counts. Deny always counts. Without script
 // the buttons post as they are.
 (function () {
@@ -19,28 +20,39 @@
   }
 
   var shownAt = performance.now();
-  var moved = 0;
   var keyed = false;
   function shown() {
     shownAt = performance.now();
-    moved = 0;
     keyed = false;
   }
   window.addEventListener("focus", shown);
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") shown();
   });
-  // A move of the pointer across the page (not a move a page change reports with the pointer
-  // still, whose movement is 0).
-  document.addEventListener("pointermove", function (e) {
-    if (e.isTrusted) moved += Math.abs(e.movementX || 0) + Math.abs(e.movementY || 0);
-  });
   document.addEventListener("keydown", function (e) {
     if (e.isTrusted) keyed = true;
   });
 
+  // The pointer's moves over the page in the last second: a hand moving makes a stream of
+  // them; a page shown under a still pointer gets none, or one the browser makes up.
+  var trail = [];
+  function recent(now) {
+    while (trail.length && now - trail[0].at > 1000) trail.shift();
+    return trail;
+  }
+  document.addEventListener("pointermove", function (e) {
+    var d = Math.abs(e.movementX || 0) + Math.abs(e.movementY || 0);
+    if (e.isTrusted && d > 0) recent(performance.now()).push({ at: performance.now(), d: d });
+  });
+  function moving(now) {
+    var moves = recent(now), sum = 0;
+    for (var i = 0; i < moves.length; i++) sum += moves[i].d;
+    return moves.length >= 3 && sum >= 8;
+  }
+
   function meant() {
-    return keyed || moved >= 8 || performance.now() - shownAt >= settle();
+    var now = performance.now();
+    return keyed || moving(now) || now - shownAt >= settle();
   }
 
   form.addEventListener("click", function (e) {
