@@ -96,6 +96,9 @@ type embedData struct {
 	Position     string
 	Params       url.Values
 	Message      string
+	// ParentOrigins are the origins that may frame the embed (its CSP frame-ancestors),
+	// space-separated: the only ones its script posts messages to.
+	ParentOrigins string
 }
 
 // app loads the application named by client_id, or answers an error page (never framed). An
@@ -172,7 +175,8 @@ func validPosition(p string) bool {
 // Banner serves GET /embed/banner?client_id=…&position=…: "Continue as <name>" when the visitor
 // has a LoginSign session, else an empty page. The page tells its parent (the widget script) what
 // was clicked with postMessage; the parent then starts authorize in the top window with a state
-// it keeps itself. Only the app's own origins may frame it.
+// it keeps itself. Only the app's own origins may frame it, and its messages (which say whether
+// the visitor is signed in to LoginSign) go to those origins only, never to "*".
 func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
 	app := h.app(w, r)
 	if app == nil {
@@ -188,9 +192,11 @@ func (h *Handler) Banner(w http.ResponseWriter, r *http.Request) {
 	}
 	v := h.viewer(r)
 	l := h.locale(r)
-	page.Render(w, http.StatusOK, h.banner, page.Policy{FrameAncestors: Origins(app), Personal: true}, page.Frame{
+	origins := Origins(app)
+	page.Render(w, http.StatusOK, h.banner, page.Policy{FrameAncestors: origins, Personal: true}, page.Frame{
 		Title: l.T("widget.banner_title"), BodyClass: "embed", Scripts: []string{"embed-banner.js"}, L: l,
-		Content: embedData{App: app, Viewer: v, ViewerName: displayName(v), Initial: initial(displayName(v)), Position: pos},
+		Content: embedData{App: app, Viewer: v, ViewerName: displayName(v), Initial: initial(displayName(v)), Position: pos,
+			ParentOrigins: strings.Join(page.Sources(origins), " ")},
 	})
 }
 
@@ -247,7 +253,7 @@ func (h *Handler) Login(w http.ResponseWriter, r *http.Request) {
 
 const invalidTemplate = `{{define "content"}}<div class="alert error" role="alert">{{.Content.Message}}</div>{{end}}`
 
-const bannerTemplate = `{{define "content"}}{{with .Content}}{{if .Viewer}}
+const bannerTemplate = `{{define "content"}}{{with .Content}}<div id="banner-parent" data-origins="{{.ParentOrigins}}" hidden></div>{{if .Viewer}}
 <div class="banner" data-position="{{.Position}}">
   <span class="avatar" aria-hidden="true">{{.Initial}}</span>
   <div class="grow"><div class="small muted">{{$.L.T "widget.sign_in_to" .App.Name}}</div>
