@@ -266,7 +266,7 @@ const loginTemplate = `{{define "content"}}{{with .Content}}
   <div class="app">{{if .App.IconURL}}<img class="app-icon" src="{{.App.IconURL}}" alt="">{{else}}<span class="app-icon" aria-hidden="true">{{.Initial}}</span>{{end}}
     <div><h1>{{$.L.T "widget.sign_in_to" .App.Name}}</h1><div class="muted small">{{$.L.T "widget.private"}}</div></div></div>
   {{if .Viewer}}
-  <a class="btn primary block" href="{{.AuthorizeURL}}" target="_top">{{$.L.T "widget.continue_as" .ViewerName}}</a>
+  <a class="btn primary block" href="{{.AuthorizeURL}}" target="_top" draggable="false">{{$.L.T "widget.continue_as" .ViewerName}}</a>
   {{else}}
   <form method="get" action="/oauth/authorize" target="_top">
     {{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
