@@ -17,7 +17,9 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -32,6 +34,7 @@ import (
 	"loginsign/internal/ids"
 	"loginsign/internal/kv"
 	"loginsign/internal/mfa"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 )
 
@@ -693,12 +696,20 @@ func (s *Service) FinishConfirmation(ctx context.Context, response string) (stri
 	return s.MFA.IssuePasskeyConfirmation(ctx, uid)
 }
 
+// checkName is name as stored: trimmed, in NFC, "Passkey" when empty. It is one line the
+// person reads in the dashboard, the activity log and the security notices, under the rule of
+// a person's name (profile.CleanName): no control character (NUL, newline), no bidirectional
+// override that shows the rest reversed, no invisible name; at most maxName characters.
 func checkName(name string) (string, error) {
+	if utf8.RuneCountInString(strings.TrimSpace(name)) > maxName {
+		return "", apperr.New(apperr.Invalid, "a passkey name has at most %d characters", maxName)
+	}
+	name, err := profile.CleanName(name)
+	if err != nil {
+		return "", err
+	}
 	if name == "" {
 		name = "Passkey"
-	}
-	if len([]rune(name)) > maxName {
-		return "", apperr.New(apperr.Invalid, "a passkey name has at most %d characters", maxName)
 	}
 	return name, nil
 }
