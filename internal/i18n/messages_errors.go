@@ -130,6 +130,10 @@ var errorMessages = map[string][2]any{
 	// mfa.Service.NewBrowserFailures.
 	"too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later": {"trop de codes erronés ont été saisis pour ce compte dans des navigateurs qui ne s’y sont jamais connectés ; connectez-vous depuis un navigateur que vous avez déjà utilisé, ou réessayez plus tard", "für dieses Konto wurden in Browsern, die nie bei ihm angemeldet waren, zu viele falsche Codes eingegeben; melden Sie sich in einem Browser an, den Sie schon verwendet haben, oder versuchen Sie es später erneut"},
 
+	// The second step of a sign-in in one browser that signed in to the account before, past
+	// mfa.Service.KnownBrowserFailures.
+	"too many wrong codes were typed in this browser; try again in %d s": {"trop de codes erronés ont été saisis dans ce navigateur ; réessayez dans %d s", "in diesem Browser wurden zu viele falsche Codes eingegeben; versuchen Sie es in %d s erneut"},
+
 	// The "this wasn't me" link of a new authenticator app (mfa.Service.UndoTOTP).
 	"this link has expired or was already used":                                                          {"ce lien a expiré ou a déjà été utilisé", "dieser Link ist abgelaufen oder wurde bereits verwendet"},
 	"two-step verification was already turned off or set up again; this link no longer changes anything": {"la vérification en deux étapes a déjà été désactivée ou configurée à nouveau ; ce lien ne change plus rien", "die Bestätigung in zwei Schritten wurde bereits ausgeschaltet oder neu eingerichtet; dieser Link ändert nichts mehr"},

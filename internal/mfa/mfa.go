@@ -103,6 +103,12 @@ type Service struct {
 	// account before counts its tries apart (VerifyIn): a stranger's guesses never lock the
 	// person out of the browsers they use. Default 20 per 24 hours.
 	NewBrowserFailures ratelimit.Rule
+	// KnownBrowserFailures counts the wrong codes typed at the second step in one browser that
+	// signed in to the account before (VerifyIn), each browser apart: whoever holds a copy of
+	// the person's browser cookie and reads their mailbox had Attempts alone, 960 guesses a day
+	// without end and without the person being told. Only that browser spends it, so a
+	// stranger's guesses never lock the person out of it. Default DefaultKnownBrowserFailures.
+	KnownBrowserFailures ratelimit.Rule
 	// Notify, when set, is told of a change to a person's factors (security notices); undo,
 	// when not empty, is the one-time token of the change's "this wasn't me" link
 	// (UndoTOTPPath), for the notice of an authenticator app set up (TOTPAdded).
@@ -146,12 +152,18 @@ func New(db *store.DB, k *kv.Store, secrets *seal.Sealer, now func() time.Time) 
 		now = func() time.Time { return time.Now().UTC() }
 	}
 	return &Service{DB: db, KV: k, Secrets: secrets, Now: now, Limiter: ratelimit.New(k),
-		Attempts:           ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
-		AccountAttempts:    ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
-		NewBrowserFailures: ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour},
-		ChangeCodeSends:    DefaultChangeCodeSends,
-		UndoTOTPDelay:      DefaultUndoTOTPDelay}
+		Attempts:             ratelimit.Rule{Name: "mfa-code", N: 10, Window: 15 * time.Minute},
+		AccountAttempts:      ratelimit.Rule{Name: "mfa-code-account", N: 10, Window: 15 * time.Minute},
+		NewBrowserFailures:   ratelimit.Rule{Name: "mfa-code-new-browser", N: 20, Window: 24 * time.Hour},
+		KnownBrowserFailures: DefaultKnownBrowserFailures,
+		ChangeCodeSends:      DefaultChangeCodeSends,
+		UndoTOTPDelay:        DefaultUndoTOTPDelay}
 }
+
+// DefaultKnownBrowserFailures is Service.KnownBrowserFailures of New: 20 wrong codes a day in
+// one browser that signed in to the account before.
+var DefaultKnownBrowserFailures = ratelimit.Rule{Name: "mfa-code-known-browser", N: 20, Window: 24 * time.Hour,
+	Message: "too many wrong codes were typed in this browser; try again in %d s"}
 
 // Status is a person's two-step verification state.
 type Status struct {
@@ -368,11 +380,22 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 }
 
 // VerifyIn is Verify in the browser known as browser: an opaque, stable key of a browser that
-// signed in to userID's account before, whose checks count under Attempts for it alone and
-// never under NewBrowserFailures; "" is any other browser (Verify).
+// signed in to userID's account before, whose checks count under Attempts and whose wrong
+// codes under KnownBrowserFailures for it alone, never under NewBrowserFailures; "" is any
+// other browser (Verify).
 func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([]string, error) {
 	if browser != "" {
-		return s.verify(ctx, s.Attempts, userID+"/"+browser, userID, code)
+		subject := userID + "/" + browser
+		if err := s.Limiter.Check(ctx, s.KnownBrowserFailures, subject); err != nil {
+			return nil, err
+		}
+		amr, err := s.verify(ctx, s.Attempts, subject, userID, code)
+		if apperr.Is(err, apperr.Invalid) {
+			if err := s.Limiter.Take(ctx, s.KnownBrowserFailures, subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
+				return nil, err
+			}
+		}
+		return amr, err
 	}
 	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); err != nil {
 		if ae := apperr.As(err); ae.Code == apperr.RateLimited {
