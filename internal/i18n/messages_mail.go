@@ -62,6 +62,9 @@ var enMail = map[string]any{
 	"mail.notice.second_step_paused.headline":     "Sign-ins from new browsers were paused",
 	"mail.notice.second_step_paused.what":         "Wrong two-step verification codes were typed again and again in browsers that never signed in to your account",
 	"mail.notice.second_step_paused.advice":       "Whoever typed them could open sign-in links from your mailbox. If it was not you, change the password of your email now. For the next day your account signs in only in browsers you used before; nothing else changed:",
+	"mail.notice.totp_removal_scheduled.headline": "Two-step verification will be turned off",
+	"mail.notice.totp_removal_scheduled.what":     "The “this wasn't me” link of your authenticator app was used",
+	"mail.notice.totp_removal_scheduled.advice":   "Your account was signed out everywhere, the passkeys added since the app was set up were removed, and the app will be turned off three days later. If this was you, there is nothing more to do. If it was not, someone who reads your mail and signed in to your account before did it: sign in with the app before then to keep it, change the password of your email, and add your passkeys again:",
 
 	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off three days later, unless it is used to sign in meanwhile.",
 	"mail.notice.undo_button":            "This wasn't me: turn it off",
@@ -129,6 +132,9 @@ var frMail = map[string]any{
 	"mail.notice.second_step_paused.headline":     "Les connexions depuis de nouveaux navigateurs sont suspendues",
 	"mail.notice.second_step_paused.what":         "Des codes de vérification en deux étapes erronés ont été saisis à maintes reprises dans des navigateurs qui ne se sont jamais connectés à votre compte",
 	"mail.notice.second_step_paused.advice":       "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie. Pendant un jour, votre compte ne se connecte que dans les navigateurs que vous avez déjà utilisés ; rien d’autre n’a changé :",
+	"mail.notice.totp_removal_scheduled.headline": "La vérification en deux étapes va être désactivée",
+	"mail.notice.totp_removal_scheduled.what":     "Le lien « Ce n’était pas moi » de votre application d’authentification a été utilisé",
+	"mail.notice.totp_removal_scheduled.advice":   "Votre compte a été déconnecté partout, les clés d’accès ajoutées depuis la configuration de l’application ont été supprimées et l’application sera désactivée trois jours plus tard. Si c’était vous, il n’y a rien d’autre à faire. Sinon, quelqu’un qui lit vos e-mails et s’est déjà connecté à votre compte l’a fait : connectez-vous avec l’application d’ici là pour la garder, changez le mot de passe de votre messagerie et ajoutez de nouveau vos clés d’accès :",
 
 	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application trois jours plus tard, sauf si elle sert à se connecter d’ici là.",
 	"mail.notice.undo_button":            "Ce n’était pas moi : désactiver",
@@ -196,6 +202,9 @@ var deMail = map[string]any{
 	"mail.notice.second_step_paused.headline":     "Anmeldungen in neuen Browsern wurden angehalten",
 	"mail.notice.second_step_paused.what":         "In Browsern, die nie bei Ihrem Konto angemeldet waren, wurden immer wieder falsche Codes der Bestätigung in zwei Schritten eingegeben",
 	"mail.notice.second_step_paused.advice":       "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos. Einen Tag lang meldet sich Ihr Konto nur in Browsern an, die Sie schon verwendet haben; sonst hat sich nichts geändert:",
+	"mail.notice.totp_removal_scheduled.headline": "Die Bestätigung in zwei Schritten wird ausgeschaltet",
+	"mail.notice.totp_removal_scheduled.what":     "Der Link „Das war ich nicht“ Ihrer Authentifizierungs-App wurde verwendet",
+	"mail.notice.totp_removal_scheduled.advice":   "Ihr Konto wurde überall abgemeldet, die seit der Einrichtung der App hinzugefügten Passkeys wurden entfernt, und die App wird drei Tage später ausgeschaltet. Wenn Sie das waren, ist nichts weiter zu tun. Wenn nicht, hat es jemand getan, der Ihre E-Mails liest und schon in Ihrem Konto angemeldet war: Melden Sie sich bis dahin mit der App an, um sie zu behalten, ändern Sie das Passwort Ihres E-Mail-Kontos und fügen Sie Ihre Passkeys erneut hinzu:",
 
 	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App drei Tage später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
 	"mail.notice.undo_button":            "Das war ich nicht: ausschalten",

@@ -144,6 +144,9 @@ const (
 	RecoveryCodesRenewed Event = "recovery_codes_renewed"
 	// SecondStepPaused: NewBrowserFailures ran out, browsers new to the account wait.
 	SecondStepPaused Event = "second_step_paused"
+	// TOTPRemovalScheduled: the undo link of a new authenticator app was used (UndoTOTP):
+	// sessions ended, passkeys added since removed, the app turned off UndoTOTPDelay later.
+	TOTPRemovalScheduled Event = "totp_removal_scheduled"
 )
 
 // New returns the service.

@@ -114,7 +114,8 @@ func (s *Service) inKnownBrowser(ctx context.Context, browser, userID string) er
 // only in a browser that signed in to the account before (browser, its cookie's raw value, as
 // KnownBrowser knows it), anywhere else it answers Forbidden and stays usable for seven days;
 // and a mail reader who had signed in before still cannot sign in past the person's app, whose
-// next use cancels the removal. Once used, or once the app it names is gone, Gone.
+// next use cancels the removal, and the person is told at once (TOTPRemovalScheduled). Once
+// used, or once the app it names is gone, Gone.
 func (s *Service) UndoTOTP(ctx context.Context, token, browser string) (time.Time, error) {
 	userID, factorID, err := s.pendingUndo(ctx, token)
 	if err != nil {
@@ -170,6 +171,10 @@ func (s *Service) UndoTOTP(ctx context.Context, token, browser string) (time.Tim
 		_, err := s.removeIfDue(ctx, userID)
 		return due, err
 	}
+	// The person is told now, not only once the app is gone: whoever used the link may be a
+	// reader of their mail with a browser that signed in before, and the person keeps the app
+	// only by signing in with it before the removal is due.
+	s.notify(ctx, userID, TOTPRemovalScheduled, "")
 	return due, nil
 }
 
