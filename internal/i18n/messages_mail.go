@@ -66,6 +66,10 @@ var enMail = map[string]any{
 	"mail.notice.totp_removal_scheduled.what":     "The “this wasn't me” link of your authenticator app was used",
 	"mail.notice.totp_removal_scheduled.advice":   "Your account was signed out everywhere, the passkeys added since the app was set up were removed, and the app will be turned off three days later. If this was you, there is nothing more to do. If it was not, someone who reads your mail and signed in to your account before did it: sign in with the app before then to keep it, change the password of your email, and add your passkeys again:",
 
+	"mail.notice.second_step_paused_browser.headline": "Sign-ins in one of your browsers were paused",
+	"mail.notice.second_step_paused_browser.what":     "Wrong two-step verification codes were typed again and again in a browser that signed in to your account before",
+	"mail.notice.second_step_paused_browser.advice":   "Whoever typed them could open sign-in links from your mailbox, in a browser (or with a copy of its cookies) that was signed in to your account. If it was not you, change the password of your email now and sign out every other session. For the next day that browser cannot sign in; your other browsers are not affected:",
+
 	"mail.notice.totp_added.undo_advice": "If this was you, there is nothing to do. If it was not, someone signed in to your account did it, and without its codes you could not sign in again. Within seven days, open the link below in a browser you signed in to LoginSign with before: it signs your account out everywhere, removes the passkeys added since, and turns that app off three days later, unless it is used to sign in meanwhile.",
 	"mail.notice.undo_button":            "This wasn't me: turn it off",
 	"mail.change_code.subject":           "Your LoginSign confirmation code",
@@ -136,6 +140,10 @@ var frMail = map[string]any{
 	"mail.notice.totp_removal_scheduled.what":     "Le lien « Ce n’était pas moi » de votre application d’authentification a été utilisé",
 	"mail.notice.totp_removal_scheduled.advice":   "Votre compte a été déconnecté partout, les clés d’accès ajoutées depuis la configuration de l’application ont été supprimées et l’application sera désactivée trois jours plus tard. Si c’était vous, il n’y a rien d’autre à faire. Sinon, quelqu’un qui lit vos e-mails et s’est déjà connecté à votre compte l’a fait : connectez-vous avec l’application d’ici là pour la garder, changez le mot de passe de votre messagerie et ajoutez de nouveau vos clés d’accès :",
 
+	"mail.notice.second_step_paused_browser.headline": "Les connexions dans l’un de vos navigateurs sont suspendues",
+	"mail.notice.second_step_paused_browser.what":     "Des codes de vérification en deux étapes erronés ont été saisis à maintes reprises dans un navigateur qui s’est déjà connecté à votre compte",
+	"mail.notice.second_step_paused_browser.advice":   "Qui les a saisis peut ouvrir les liens de connexion de votre boîte mail, dans un navigateur (ou avec une copie de ses cookies) qui était connecté à votre compte. Si ce n’était pas vous, changez tout de suite le mot de passe de votre messagerie et déconnectez toutes les autres sessions. Pendant un jour, ce navigateur ne peut pas se connecter ; vos autres navigateurs ne sont pas concernés :",
+
 	"mail.notice.totp_added.undo_advice": "Si c’était vous, il n’y a rien à faire. Sinon, quelqu’un de connecté à votre compte l’a fait et, sans ses codes, vous ne pourriez plus vous connecter. Dans les sept jours, ouvrez le lien ci-dessous dans un navigateur où vous vous êtes déjà connecté à LoginSign : il déconnecte votre compte partout, supprime les clés d’accès ajoutées depuis et désactive cette application trois jours plus tard, sauf si elle sert à se connecter d’ici là.",
 	"mail.notice.undo_button":            "Ce n’était pas moi : désactiver",
 	"mail.change_code.subject":           "Votre code de confirmation LoginSign",
@@ -205,6 +213,10 @@ var deMail = map[string]any{
 	"mail.notice.totp_removal_scheduled.headline": "Die Bestätigung in zwei Schritten wird ausgeschaltet",
 	"mail.notice.totp_removal_scheduled.what":     "Der Link „Das war ich nicht“ Ihrer Authentifizierungs-App wurde verwendet",
 	"mail.notice.totp_removal_scheduled.advice":   "Ihr Konto wurde überall abgemeldet, die seit der Einrichtung der App hinzugefügten Passkeys wurden entfernt, und die App wird drei Tage später ausgeschaltet. Wenn Sie das waren, ist nichts weiter zu tun. Wenn nicht, hat es jemand getan, der Ihre E-Mails liest und schon in Ihrem Konto angemeldet war: Melden Sie sich bis dahin mit der App an, um sie zu behalten, ändern Sie das Passwort Ihres E-Mail-Kontos und fügen Sie Ihre Passkeys erneut hinzu:",
+
+	"mail.notice.second_step_paused_browser.headline": "Anmeldungen in einem Ihrer Browser wurden angehalten",
+	"mail.notice.second_step_paused_browser.what":     "In einem Browser, der schon bei Ihrem Konto angemeldet war, wurden immer wieder falsche Codes der Bestätigung in zwei Schritten eingegeben",
+	"mail.notice.second_step_paused_browser.advice":   "Wer sie eingegeben hat, kann Anmeldelinks aus Ihrem Postfach öffnen, in einem Browser (oder mit einer Kopie seiner Cookies), der bei Ihrem Konto angemeldet war. Wenn Sie das nicht waren, ändern Sie jetzt das Passwort Ihres E-Mail-Kontos und melden Sie alle anderen Sitzungen ab. Einen Tag lang kann sich dieser Browser nicht anmelden; Ihre anderen Browser sind nicht betroffen:",
 
 	"mail.notice.totp_added.undo_advice": "Wenn Sie das waren, ist nichts zu tun. Wenn nicht, hat es jemand getan, der in Ihrem Konto angemeldet war, und ohne deren Codes könnten Sie sich nicht mehr anmelden. Öffnen Sie innerhalb von sieben Tagen den Link unten in einem Browser, in dem Sie sich schon bei LoginSign angemeldet haben: Er meldet Ihr Konto überall ab, entfernt die seitdem hinzugefügten Passkeys und schaltet diese App drei Tage später aus, es sei denn, sie wird bis dahin zum Anmelden verwendet.",
 	"mail.notice.undo_button":            "Das war ich nicht: ausschalten",

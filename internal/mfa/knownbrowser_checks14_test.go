@@ -2,11 +2,16 @@ package mfa_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"loginsign/ent/totpfactor"
 	"loginsign/internal/apperr"
+	"loginsign/internal/i18n"
+	"loginsign/internal/mail"
+	"loginsign/internal/mfa"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
@@ -60,6 +65,50 @@ func TestWrongCodesInOneKnownBrowserAreCappedADay(t *testing.T) {
 		clk.Set(t0.Add(2 * time.Minute))
 		if amr, err := s.Verify(ctx, ann.ID, codeAt(t, secret, t0.Add(2*time.Minute))); err != nil || len(amr) != 2 {
 			t.Fatalf("the right code in a new browser: %v, %v; want signed in", amr, err)
+		}
+	})
+}
+
+// When one known browser spends its day's wrong codes the person is told once, by a notice
+// of its own in every language (second_step_paused_browser): whoever typed them reads their
+// mail in a browser, or with a copy of its cookies, that signed in to the account. Another
+// known browser's wrong codes under the cap tell nothing.
+func TestAKnownBrowserPausedTellsThePersonOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		t0 := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+		clk := &movingClock{t: t0}
+		s := newClockedService(t, db, clk)
+		s.Attempts.N = 1000
+		ann := person(db, "ann@example.com", "AB0142")
+		secret, _ := enrolSecret(t, s, session(ann, t0), t0)
+		var mu sync.Mutex
+		var sent []mfa.Event
+		s.Notify = func(_ context.Context, uid string, e mfa.Event, _ string) {
+			mu.Lock()
+			defer mu.Unlock()
+			sent = append(sent, e)
+		}
+		ctx := context.Background()
+		c := codeAt(t, secret, t0)
+		wrong := string('0'+(c[0]-'0'+1)%10) + c[1:]
+		for range s.KnownBrowserFailures.N - 1 {
+			s.VerifyIn(ctx, ann.ID, "anns-phone", wrong)
+		}
+		for range s.KnownBrowserFailures.N + 5 {
+			s.VerifyIn(ctx, ann.ID, "copied-cookie", wrong)
+		}
+		mu.Lock()
+		got := append([]mfa.Event(nil), sent...)
+		mu.Unlock()
+		if len(got) != 1 || got[0] != mfa.KnownBrowserPaused {
+			t.Fatalf("notices after one known browser spent its day and another nearly: %v, want one %q", got, mfa.KnownBrowserPaused)
+		}
+		for _, lang := range []string{"en", "fr", "de"} {
+			m, ok := mail.SecurityNotice(i18n.Choose(lang, "", ""), "ann@example.com", string(mfa.KnownBrowserPaused), t0, "https://id.example.com/dashboard")
+			if !ok || m.Text == "" || strings.Contains(m.Text, "mail.notice.") {
+				t.Errorf("the %s notice of a paused browser: %v, %q; want a mail in that language", lang, ok, m.Text)
+			}
 		}
 	})
 }

@@ -104,10 +104,12 @@ type Service struct {
 	// person out of the browsers they use. Default 20 per 24 hours.
 	NewBrowserFailures ratelimit.Rule
 	// KnownBrowserFailures counts the wrong codes typed at the second step in one browser that
-	// signed in to the account before (VerifyIn), each browser apart: whoever holds a copy of
-	// the person's browser cookie and reads their mailbox had Attempts alone, 960 guesses a day
-	// without end and without the person being told. Only that browser spends it, so a
-	// stranger's guesses never lock the person out of it. Default DefaultKnownBrowserFailures.
+	// signed in to the account before (VerifyIn), each browser apart: whoever reads the
+	// person's mailbox from a browser that signed in once (before the app was set up, or with a
+	// copy of the person's cookies) had Attempts alone, 960 guesses a day without end and
+	// without the person being told. Past it that browser waits and the person is told by mail
+	// (KnownBrowserPaused); only that browser spends it, so a stranger's guesses never lock the
+	// person out of the others. Default DefaultKnownBrowserFailures.
 	KnownBrowserFailures ratelimit.Rule
 	// Notify, when set, is told of a change to a person's factors (security notices); undo,
 	// when not empty, is the one-time token of the change's "this wasn't me" link
@@ -147,6 +149,9 @@ const (
 	// TOTPRemovalScheduled: the undo link of a new authenticator app was used (UndoTOTP):
 	// sessions ended, passkeys added since removed, the app turned off UndoTOTPDelay later.
 	TOTPRemovalScheduled Event = "totp_removal_scheduled"
+	// KnownBrowserPaused: KnownBrowserFailures ran out for one browser that signed in to the
+	// account before; it waits, the others do not.
+	KnownBrowserPaused Event = "second_step_paused_browser"
 )
 
 // New returns the service.
@@ -394,7 +399,7 @@ func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([
 		}
 		amr, err := s.verify(ctx, s.Attempts, subject, userID, code)
 		if apperr.Is(err, apperr.Invalid) {
-			if err := s.Limiter.Take(ctx, s.KnownBrowserFailures, subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
+			if err := s.countFailure(ctx, s.KnownBrowserFailures, subject, userID, "mfa-paused-browser:"+subject, KnownBrowserPaused); err != nil {
 				return nil, err
 			}
 		}
@@ -420,18 +425,24 @@ func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([
 // countNewBrowserFailure counts a wrong code typed in a browser new to userID's account and,
 // when that spends NewBrowserFailures, tells the person (once a window).
 func (s *Service) countNewBrowserFailure(ctx context.Context, userID string) error {
-	if err := s.Limiter.Take(ctx, s.NewBrowserFailures, userID); err != nil && !apperr.Is(err, apperr.RateLimited) {
+	return s.countFailure(ctx, s.NewBrowserFailures, userID, userID, "mfa-paused:"+userID, SecondStepPaused)
+}
+
+// countFailure counts a wrong code of userID's second step under rule for subject and, when
+// that spends rule, tells the person of event once a window (paused names the window's mark).
+func (s *Service) countFailure(ctx context.Context, rule ratelimit.Rule, subject, userID, paused string, event Event) error {
+	if err := s.Limiter.Take(ctx, rule, subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
 		return err
 	}
-	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); !apperr.Is(err, apperr.RateLimited) {
+	if err := s.Limiter.Check(ctx, rule, subject); !apperr.Is(err, apperr.RateLimited) {
 		return err
 	}
-	first, err := s.KV.SetNX(ctx, "mfa-paused:"+userID, "1", s.NewBrowserFailures.Window).Result()
+	first, err := s.KV.SetNX(ctx, paused, "1", rule.Window).Result()
 	if err != nil {
 		return err
 	}
 	if first {
-		s.notify(ctx, userID, SecondStepPaused, "")
+		s.notify(ctx, userID, event, "")
 	}
 	return nil
 }
