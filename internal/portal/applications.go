@@ -451,7 +451,10 @@ func (s *Service) ListApplications(ctx context.Context, after *entgql.Cursor[str
 	if first, err = listPage(first, last); err != nil {
 		return nil, err
 	}
-	kinds := []store.CursorValue{store.IDValue} // ent's default order, by id
+	// ent's default order is by id alone, whose cursor holds the id and no value: one holding a
+	// value reached ent's pager, which failed on it (an internal error since pageErr tells
+	// errors by type).
+	var kinds []store.CursorValue
 	if len(orderBy) > 0 {
 		kinds = make([]store.CursorValue, len(orderBy))
 	}
