@@ -96,7 +96,7 @@ func oauthForm(w http.ResponseWriter, r *http.Request) (oauth.ClientCredentials,
 			}
 		}
 	}
-	creds, err := oauth.ClientFromRequest(r.Header.Get("Authorization"), r.PostForm)
+	creds, err := oauth.ClientFromRequest(r.Header.Values("Authorization"), r.PostForm)
 	return creds, r.PostForm, err
 }
 

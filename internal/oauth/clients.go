@@ -64,16 +64,28 @@ func ParseBasic(header string) (c ClientCredentials, ok bool, err error) {
 	return c, true, nil
 }
 
-// ClientFromRequest picks the client credentials of a token-style request: the Basic header
-// when present, else client_id and client_secret form fields. Both at once is an
-// invalid_request (RFC 6749 §2.3.1: one method per request).
-func ClientFromRequest(authorization string, form url.Values) (ClientCredentials, error) {
-	c, basic, err := ParseBasic(authorization)
+// ClientFromRequest picks the client credentials of a token-style request from its
+// Authorization header values (authorization, every one the request carries) and its form:
+// the Basic header when present, else client_id and client_secret form fields. Both at once
+// is an invalid_request (RFC 6749 §2.3.1: one method per request); a client_secret sent
+// empty is no secret (RFC 6749 §3.2: a parameter without a value is as if omitted). More than
+// one Authorization header is invalid_client (401, WWW-Authenticate: Basic): which one
+// authenticates would depend on who reads the request (a proxy may take the last), so none
+// does.
+func ClientFromRequest(authorization []string, form url.Values) (ClientCredentials, error) {
+	if len(authorization) > 1 {
+		return ClientCredentials{}, ErrInvalidClient.WithDescription("send one Authorization header")
+	}
+	header := ""
+	if len(authorization) == 1 {
+		header = authorization[0]
+	}
+	c, basic, err := ParseBasic(header)
 	if err != nil {
 		return c, err
 	}
 	if basic {
-		if form.Has("client_secret") {
+		if vs := form["client_secret"]; len(vs) > 1 || len(vs) == 1 && vs[0] != "" {
 			return c, ErrInvalidRequest.WithDescription("send client credentials in the Authorization header or the form, not both")
 		}
 		if id := form.Get("client_id"); id != "" && id != c.ID {
@@ -81,7 +93,7 @@ func ClientFromRequest(authorization string, form url.Values) (ClientCredentials
 		}
 		return c, nil
 	}
-	if authorization != "" {
+	if header != "" {
 		return c, ErrInvalidClient.WithDescription("the Authorization header must use the Basic scheme")
 	}
 	c = ClientCredentials{ID: form.Get("client_id"), Secret: form.Get("client_secret")}

@@ -29,7 +29,7 @@ func TestBasicCredentialsMustBeText(t *testing.T) {
 			if e := oauth.AsError(err); !basic || err == nil || e.Code != oauth.InvalidClient || e.Status != http.StatusUnauthorized {
 				t.Fatalf("ParseBasic: basic=%v err=%v, want invalid_client 401", basic, err)
 			}
-			_, err = oauth.ClientFromRequest(header, url.Values{"grant_type": {"client_credentials"}})
+			_, err = oauth.ClientFromRequest([]string{header}, url.Values{"grant_type": {"client_credentials"}})
 			if e := oauth.AsError(err); err == nil || e.Code != oauth.InvalidClient || e.Status != http.StatusUnauthorized {
 				t.Fatalf("ClientFromRequest: err=%v, want invalid_client 401", err)
 			}
