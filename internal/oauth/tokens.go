@@ -132,27 +132,28 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	if g == nil {
 		return nil, ErrInvalidGrant.WithDescription("the authorization code is invalid or has expired")
 	}
+	bound := s.codeBinding(g, req)
 	if replayed {
-		// RFC 6749 §4.1.2: a code used twice revokes the tokens it issued.
+		// RFC 6749 §4.1.2: a code used twice revokes the tokens it issued, when the replay
+		// could have redeemed it (its redirect_uri and code_verifier): the client's own
+		// exchange always can, so one after a thief's revokes the thief's tokens. A replay
+		// that could not have redeemed it got nothing and revokes nothing: else whoever saw
+		// a spent code and holds the client's credentials (a native app's ship inside it)
+		// could sign the person out of the app at will, without its verifier.
+		if bound != nil {
+			return nil, ErrInvalidGrant.WithDescription("the authorization code was already used")
+		}
 		if err := s.revokeFamily(ctx, g.Family); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidGrant.WithDescription("the authorization code was already used; the tokens it issued are revoked")
 	}
-	if g.RedirectURI != req.RedirectURI {
-		return nil, ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
+	if bound != nil {
+		return nil, bound
 	}
 	if unregisteredRedirect(app, g.RedirectURI) != nil {
 		// Removed by the developer since the code was issued: it gets no tokens there.
 		return nil, ErrInvalidGrant.WithDescription("redirect_uri is no longer registered for the client")
-	}
-	switch {
-	case g.Challenge != "" && req.CodeVerifier == "":
-		return nil, ErrInvalidGrant.WithDescription("code_verifier is required: the authorization request sent a code_challenge")
-	case g.Challenge == "" && req.CodeVerifier != "":
-		return nil, ErrInvalidGrant.WithDescription("code_verifier sent but the authorization request had no code_challenge")
-	case g.Challenge != "" && !s.Equal(S256(req.CodeVerifier), g.Challenge):
-		return nil, ErrInvalidGrant.WithDescription("code_verifier does not match the code_challenge")
 	}
 	conn, err := s.liveConnection(ctx, g.ConnectionID)
 	if err != nil {
@@ -185,6 +186,23 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 		return nil, ErrInvalidGrant.WithDescription("the person ended the session that approved this authorization")
 	}
 	return resp, nil
+}
+
+// codeBinding checks the token request req against what the code's grant g is bound to: the
+// redirect_uri of the authorization request and its code_challenge (RFC 6749 §4.1.3, RFC 7636
+// §4.6, no downgrade either way). nil when req may redeem the code.
+func (s *Service) codeBinding(g *codeGrant, req *TokenRequest) error {
+	switch {
+	case g.RedirectURI != req.RedirectURI:
+		return ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
+	case g.Challenge != "" && req.CodeVerifier == "":
+		return ErrInvalidGrant.WithDescription("code_verifier is required: the authorization request sent a code_challenge")
+	case g.Challenge == "" && req.CodeVerifier != "":
+		return ErrInvalidGrant.WithDescription("code_verifier sent but the authorization request had no code_challenge")
+	case g.Challenge != "" && !s.Equal(S256(req.CodeVerifier), g.Challenge):
+		return ErrInvalidGrant.WithDescription("code_verifier does not match the code_challenge")
+	}
+	return nil
 }
 
 // grant is what one issuance is for.
