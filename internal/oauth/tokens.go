@@ -120,10 +120,17 @@ func (s *Service) exchangeCode(ctx context.Context, app *ent.Application, req *T
 	// RFC 6749 §4.1.3: the code must be the client's. Another client's code is refused before
 	// it is taken, as an unknown one: it neither spends it (the client's own exchange would
 	// then be a replay) nor, when spent already, revokes the tokens it issued to the client.
+	// So is a request of the client that could not redeem it (another redirect_uri, a
+	// missing or wrong code_verifier): whoever intercepted the code of a native app, whose
+	// credentials ship inside it, cannot spend it before the app does.
 	if g, err := s.codeGrant(ctx, req.Code); err != nil {
 		return nil, err
 	} else if g != nil && g.ApplicationID != app.ID {
 		return nil, ErrInvalidGrant.WithDescription("the authorization code is invalid or has expired")
+	} else if g != nil {
+		if err := s.codeBinding(g, req); err != nil {
+			return nil, err
+		}
 	}
 	g, replayed, err := s.redeemCode(ctx, req.Code)
 	if err != nil {

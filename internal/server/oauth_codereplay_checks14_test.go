@@ -51,3 +51,33 @@ func TestACodeReplayThatCouldNotRedeemItRevokesNothing(t *testing.T) {
 	st, body, hdr := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
 	wantOAuthError(t, st, body, hdr, http.StatusBadRequest, "invalid_grant")
 }
+
+// TestARequestThatCannotRedeemACodeDoesNotSpendIt: an exchange of the client's code with
+// another redirect_uri or without the right code_verifier is refused without spending the
+// code. Attack: an app on the device that claims a native app's redirect scheme intercepts the
+// code and, with the credentials shipped inside the app, presents it first, without the
+// verifier. Before, that spent the code: the app's own exchange was then a replay, refused,
+// and the person could not sign in to the app while the attacker kept doing it.
+func TestARequestThatCannotRedeemACodeDoesNotSpendIt(t *testing.T) {
+	t.Parallel()
+	e := sqliteEnv(t)
+	b := e.browser()
+	code, verifier := e.authorizeCode(b, defaultTestEmail)
+	for _, f := range []url.Values{
+		{"redirect_uri": {rpCallback}},
+		{"redirect_uri": {rpCallback}, "code_verifier": {oauth2.GenerateVerifier()}},
+		{"redirect_uri": {rpLoopback}, "code_verifier": {verifier}},
+	} {
+		f.Set("grant_type", "authorization_code")
+		f.Set("code", code)
+		st, body, hdr := e.tokenRequest(e.app, f)
+		wantOAuthError(t, st, body, hdr, http.StatusBadRequest, "invalid_grant")
+	}
+	tok, err := e.config(e.app, rpCallback).Exchange(e.ctx(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("the client's exchange after refused attempts: %v", err)
+	}
+	if st, body, _ := e.apiUser(tok.AccessToken); st != http.StatusOK {
+		t.Fatalf("the access token: %d %v", st, body)
+	}
+}
