@@ -17,8 +17,8 @@ import (
 // writeOAuthError is the one place an OAuth error becomes an HTTP answer (RFC 6749 §5.2):
 // {"error","error_description"} with its status and Cache-Control: no-store; invalid_client
 // adds WWW-Authenticate: Basic; the Bearer routes' errors (invalid_token, errNoBearer,
-// errMalformedBearer) add WWW-Authenticate: Bearer (RFC 6750 §3); rate_limited adds
-// Retry-After. Server errors are logged and shown as server_error.
+// errMalformedBearer, errMalformedBearerForm) add WWW-Authenticate: Bearer (RFC 6750 §3);
+// rate_limited adds Retry-After. Server errors are logged and shown as server_error.
 func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
 	if httpx.AnswerClientGone(w, r, a.Log, err) {
 		return
@@ -42,7 +42,7 @@ func (a *API) writeOAuthError(w http.ResponseWriter, r *http.Request, err error)
 		h.Set("WWW-Authenticate", bearerChallenge)
 	case e.Code == oauth.InvalidClient:
 		h.Set("WWW-Authenticate", `Basic realm="loginsign", charset="UTF-8"`)
-	case e.Code == oauth.InvalidToken, e == errMalformedBearer:
+	case e.Code == oauth.InvalidToken, e == errMalformedBearer, e == errMalformedBearerForm:
 		h.Set("WWW-Authenticate", bearerChallenge+`, error="`+e.Code+`", error_description=`+strconv.Quote(e.Description))
 	case e.Code == oauth.RateLimited, e.Code == oauth.TemporarilyUnavailable:
 		h.Set("Retry-After", strconv.Itoa(max(1, e.RetryAfter)))
@@ -219,6 +219,11 @@ var (
 	// (RFC 6750 §3.1), with the error in the challenge (its description in plain ASCII without
 	// quotes, as §3 requires of error_description).
 	errMalformedBearer = oauth.ErrInvalidRequest.WithDescription("the Authorization header must be Bearer and one access token (RFC 6750 section 2.1)")
+	// errMalformedBearerForm answers a form body of POST /api/user that cannot be read (too
+	// large, or not form-encoded): 400 invalid_request, with the error in the challenge as
+	// for errMalformedBearer (RFC 6750 section 3: a request without a usable access token
+	// gets WWW-Authenticate).
+	errMalformedBearerForm = oauth.ErrInvalidRequest.WithDescription("the body must be a form of at most %d bytes", maxUserInfoForm)
 )
 
 // bearerToken returns the access token of r's Authorization header, or the error to answer:
@@ -293,7 +298,7 @@ func formBearer(w http.ResponseWriter, r *http.Request, tok string, err error) (
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUserInfoForm)
 	if perr := r.ParseForm(); perr != nil {
-		return "", oauth.ErrInvalidRequest.WithDescription("the body must be a form of at most 4096 bytes")
+		return "", errMalformedBearerForm
 	}
 	body, sent := r.PostForm["access_token"]
 	switch {
