@@ -83,9 +83,12 @@ func (s *Service) PendingLinks(ctx context.Context, userID string) ([]PendingLin
 // stored as refused, so the application's later imports of the address cannot revive it,
 // and it never becomes a connection, for as long as the person holds the address (see
 // forgetRefusals). A link that is not the person's, or an account closed meanwhile, answers
-// NotFound.
+// NotFound. It needs a recent sign-in (auth.RequireRecentSignIn), as the removal of a connected
+// app does: the refusal cannot be undone, and from an old session cookie (a thief's copy) it
+// took for good the link the person's records at the application were waiting for; the
+// person's next sign-in there then started them as a stranger to it.
 func (s *Service) RefusePendingLink(ctx context.Context, id string) error {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return err
 	}
