@@ -413,9 +413,27 @@ func (p principalLimit) MutateOperationContext(ctx context.Context, oc *graphql.
 		gerr.Extensions = map[string]any{"code": string(apperr.RateLimited), "retryAfter": e.RetryAfter}
 		return gerr
 	}
+	if apperr.DependencyDown(err) {
+		// The budget cannot be counted (Redis down or out of memory): the operation is refused
+		// as an outage, 503 with Retry-After (overHTTP), never run unthrottled. It fails closed
+		// for queries too: the budget is what bounds one principal's database work, and a
+		// GraphQL request needs Redis anyway (its session); its own limits (mail, codes) would
+		// refuse the mutations that send mail.
+		p.log.WarnContext(ctx, "graphql rate limit: dependency unavailable", "err", err)
+		return unavailableError()
+	}
 	p.log.ErrorContext(ctx, "graphql rate limit", "err", err)
 	gerr := gqlerror.Errorf("internal error")
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
+	return gerr
+}
+
+// unavailableError is a request error for an outage of a dependency the operation needs
+// before it runs: extensions.code temporarily_unavailable with retryAfter, which overHTTP
+// answers 503 with Retry-After.
+func unavailableError() *gqlerror.Error {
+	gerr := gqlerror.Errorf("%s", apperr.UnavailableMessage)
+	gerr.Extensions = map[string]any{"code": string(apperr.Unavailable), "retryAfter": apperr.RetryAfterUnavailable}
 	return gerr
 }
 

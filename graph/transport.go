@@ -7,12 +7,15 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"loginsign/internal/apperr"
 )
 
 // Media types of a GraphQL-over-HTTP response.
@@ -151,6 +154,12 @@ func (overHTTP) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExe
 		if media == mediaGraphQLResponse {
 			status = http.StatusBadRequest
 		}
+		if outage(errs) {
+			// A dependency the request needs before it runs (the rate-limit counters) is
+			// down: 503 with Retry-After, as the session check answers (httpx.WriteUnavailable).
+			w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+			status = http.StatusServiceUnavailable
+		}
 		w.WriteHeader(status)
 		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs), false)
 		return
@@ -193,6 +202,16 @@ func (unsupported) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExe
 	default:
 		writeGraphQLError(w, http.StatusBadRequest, "BAD_REQUEST", "the body of a POST must be application/json")
 	}
+}
+
+// outage reports whether errs holds an error of an unavailable dependency (unavailableError).
+func outage(errs gqlerror.List) bool {
+	for _, e := range errs {
+		if e != nil && e.Extensions["code"] == string(apperr.Unavailable) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestError is a response that carries only an error: the request never reached execution.
