@@ -13,12 +13,15 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/oauth"
@@ -111,7 +114,16 @@ func (h *Handler) app(w http.ResponseWriter, r *http.Request) *ent.Application {
 		return nil
 	}
 	app, err := h.clients.Client(r.Context(), id)
+	if err != nil && apperr.DependencyDown(err) {
+		// The database is down: an outage, 503 with Retry-After, as every page answers it
+		// (the caller's retry can succeed), not a 500.
+		slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+		w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
+		h.fail(w, r, http.StatusServiceUnavailable, "error.unavailable")
+		return nil
+	}
 	if err != nil {
+		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		h.fail(w, r, http.StatusInternalServerError, "widget.internal")
 		return nil
 	}
