@@ -11,9 +11,12 @@ package portalui
 
 import (
 	"html/template"
+	"log/slog"
 	"net/http"
 
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
+	"loginsign/internal/httpx"
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/web/dashboard"
@@ -68,7 +71,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := h.identity.Viewer(r.Context())
+	if err != nil && apperr.DependencyDown(err) {
+		// The database is down: the outage page, 503 with Retry-After, not a 500.
+		slog.WarnContext(r.Context(), "dependency unavailable", "err", err, "path", r.URL.Path)
+		httpx.WriteUnavailable(w, r)
+		return
+	}
 	if err != nil {
+		slog.ErrorContext(r.Context(), "internal error", "err", err, "path", r.URL.Path)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
