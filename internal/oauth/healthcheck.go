@@ -56,7 +56,9 @@ func (s *Service) CheckRedirect(ctx context.Context, clientID, redirectURI strin
 	}
 	app, err := s.application(ctx, clientID)
 	if err != nil {
-		return r, apperr.New(apperr.Internal, "internal error")
+		// As it is (a ServerError with its cause): a database outage answers 503 with
+		// Retry-After on every transport, another failure "internal error" (logged).
+		return r, err
 	}
 	if app == nil {
 		r.Problems = append(r.Problems, "no application has this client_id")
