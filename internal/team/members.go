@@ -320,7 +320,9 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 			if rerr := s.revokeUnsent(context.WithoutCancel(ctx), app.ID, inv.ID, now); rerr != nil {
 				return nil, fmt.Errorf("revoking the invitation whose mail failed: %w (mail: %v)", rerr, err)
 			}
-			return nil, apperr.New(apperr.Internal, "sending the invitation failed")
+			// Wrapped, as every other mail's failure is: a mail server that cannot be reached
+			// is an outage (503 with Retry-After), anything else an internal error.
+			return nil, fmt.Errorf("sending the invitation: %w", err)
 		}
 	}
 	out := toInvitation(inv, app.Name)
