@@ -59,6 +59,8 @@ func (a *API) AppMethodNotAllowed(allow string) http.HandlerFunc {
 // or a client_credentials access token (appBearer), and puts the application into the context
 // (auth.WithClient). It answers, with {"error","error_description"}:
 //   - 401 unauthorized: no Authorization header, or one of another scheme;
+//   - 401 invalid_client: more than one Authorization header, whatever their schemes (as at
+//     the token endpoint: the route never picks one of them);
 //   - 401 invalid_client: credentials that are not base64 of "client_id:client_secret"
 //     (bad base64, no colon, bad percent-encoding), an unknown application or a wrong secret —
 //     one answer for all, so nobody can probe which applications exist (a Basic header was
@@ -69,11 +71,17 @@ func (a *API) AppMethodNotAllowed(allow string) http.HandlerFunc {
 //     (clientauth.Service.Authenticate).
 func (a *API) AppClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") {
+		header, one := oauth.OneAuthorization(r.Header.Values("Authorization"))
+		if !one {
+			// As at the token endpoint (oauth.ClientFromRequest): never pick one of two.
+			writeAppError(w, r, apperr.WithReason(apperr.Unauthorized, oauth.InvalidClient, "send one Authorization header"))
+			return
+		}
+		if scheme, _, _ := strings.Cut(header, " "); strings.EqualFold(scheme, "Bearer") {
 			a.appBearer(w, r, next)
 			return
 		}
-		creds, basic, err := oauth.ParseBasic(strings.TrimSpace(r.Header.Get("Authorization")))
+		creds, basic, err := oauth.ParseBasic(strings.TrimSpace(header))
 		if !basic {
 			writeAppError(w, r, apperr.New(apperr.Unauthorized, "send Authorization: Basic base64(client_id:client_secret)"))
 			return

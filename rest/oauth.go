@@ -231,14 +231,14 @@ var (
 // invalid_token for a token longer than any LoginSign issues (well formed, but not one of
 // its tokens).
 func bearerToken(r *http.Request) (string, error) {
-	values := r.Header.Values("Authorization")
-	if len(values) == 0 || values[0] == "" {
-		return "", errNoBearer
-	}
-	if len(values) > 1 {
+	header, one := oauth.OneAuthorization(r.Header.Values("Authorization"))
+	if !one {
 		return "", errMalformedBearer
 	}
-	scheme, tok, _ := strings.Cut(values[0], " ")
+	if header == "" {
+		return "", errNoBearer
+	}
+	scheme, tok, _ := strings.Cut(header, " ")
 	if !strings.EqualFold(scheme, "Bearer") {
 		return "", errNoBearer
 	}
@@ -277,7 +277,8 @@ func (a *API) Bearer(next http.Handler) http.Handler {
 func (a *API) OptionalBearer(next http.Handler) http.Handler {
 	bearer := a.Bearer(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" {
+		// Two headers go to Bearer, which refuses them, even when the first is empty.
+		if h, one := oauth.OneAuthorization(r.Header.Values("Authorization")); one && h == "" {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -1,0 +1,98 @@
+package rest_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+)
+
+// doHeaders sends method path with every Authorization value of auths as a header of its own.
+func doHeaders(t *testing.T, url, method string, auths []string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range auths {
+		req.Header.Add("Authorization", v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	_ = json.Unmarshal(b, &a.body)
+	return a
+}
+
+// TestTheAppAPIRefusesTwoAuthorizationHeaders: the app-backend routes read only the first of
+// two Authorization headers (r.Header.Get), so a request with the right Basic credentials
+// first and anything after it was served, while the token endpoint refuses any request with
+// more than one header as 401 invalid_client (oauth.ClientFromRequest). A proxy or logger
+// that reads the last header would see other credentials than LoginSign acted on. Now the
+// app API answers 401 invalid_client for two headers, in whatever order and scheme.
+func TestTheAppAPIRefusesTwoAuthorizationHeaders(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, secret, _ := e.client(t)
+		other, otherSecret, _ := e.client(t)
+		good := basic(app.ID, secret)
+		cc := e.do(t, "POST", "/oauth/token", form, "grant_type=client_credentials",
+			map[string]string{"Authorization": good}, nil)
+		tok, _ := cc.body["access_token"].(string)
+		if tok == "" {
+			t.Fatalf("client_credentials: %v", cc.body)
+		}
+		users := e.srv.URL + "/api/applications/" + app.ID + "/users"
+		if a := doHeaders(t, users, "GET", []string{good}); a.status != 200 {
+			t.Fatalf("one Basic header = %d %v", a.status, a.body)
+		}
+		if a := doHeaders(t, users, "GET", []string{"Bearer " + tok}); a.status != 200 {
+			t.Fatalf("one Bearer header = %d %v", a.status, a.body)
+		}
+		for name, auths := range map[string][]string{
+			"the same Basic twice":            {good, good},
+			"right Basic, then a wrong one":   {good, basic(app.ID, "lss_wrong")},
+			"right Basic, then another app's": {good, basic(other.ID, otherSecret)},
+			"right Basic, then a Bearer":      {good, "Bearer " + tok},
+			"a Bearer, then right Basic":      {"Bearer " + tok, good},
+			"an empty one, then right Basic":  {"", good},
+		} {
+			a := doHeaders(t, users, "GET", auths)
+			if a.status != 401 || a.body["error"] != "invalid_client" {
+				t.Errorf("%s: %d %v, want 401 invalid_client", name, a.status, a.body)
+			}
+		}
+	})
+}
+
+// TestTheBearerRoutesRefuseTwoAuthorizationHeadersWhateverTheFirst: a request with an empty
+// Authorization header and then a Bearer one was answered as if it carried no credentials
+// (401 with the bare challenge) by the Bearer routes, and served without the token (the
+// session cookie's person) by OptionalBearer's routes, which looked at the first header only.
+// Two headers are 400 invalid_request on every Bearer route, whichever comes first.
+func TestTheBearerRoutesRefuseTwoAuthorizationHeadersWhateverTheFirst(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		two := []string{"", "Bearer abc"}
+		if a := doHeaders(t, e.srv.URL+"/api/user", "GET", two); a.status != 400 || a.body["error"] != "invalid_request" {
+			t.Errorf("GET /api/user with two headers = %d %v, want 400 invalid_request", a.status, a.body)
+		}
+		var passed atomic.Bool
+		h := e.api.OptionalBearer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { passed.Store(true) }))
+		srv := httptest.NewServer(h)
+		defer srv.Close()
+		if a := doHeaders(t, srv.URL, "GET", two); a.status != 400 || passed.Load() {
+			t.Errorf("OptionalBearer with two headers = %d (passed through: %v), want 400", a.status, passed.Load())
+		}
+		passed.Store(false)
+		if a := doHeaders(t, srv.URL, "GET", nil); a.status != 200 || !passed.Load() {
+			t.Errorf("OptionalBearer without a header = %d (passed through: %v), want it passed through", a.status, passed.Load())
+		}
+	})
+}
