@@ -29,7 +29,11 @@ type ActivityPage struct {
 // ApplicationActivity is GET /api/developer/applications/{appId}/activity: optional limit
 // (1–100), cursor (the previous page's nextCursor) and type (comma-separated event types).
 func (a *API) ApplicationActivity(w http.ResponseWriter, r *http.Request) {
-	v := r.URL.Query()
+	v, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	var p activity.Page
 	var f activity.Filter
 	if s := v.Get("limit"); s != "" {

@@ -158,7 +158,12 @@ type currentLogin struct {
 // queries, so memory stays flat however many users the application has.
 func (a *API) CurrentLogins(w http.ResponseWriter, r *http.Request) {
 	var q appapi.LoginsQuery
-	if v := r.URL.Query().Get("limit"); v != "" {
+	qs, err := query(r)
+	if err != nil {
+		writeAppError(w, r, err)
+		return
+	}
+	if v := qs.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			writeAppError(w, r, apperr.New(apperr.Invalid, "limit must be between 1 and %d", appapi.MaxLoginsPage))
@@ -166,7 +171,7 @@ func (a *API) CurrentLogins(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	q.Cursor = r.URL.Query().Get("cursor")
+	q.Cursor = qs.Get("cursor")
 	list, err := a.AppAPI.CurrentLogins(r.Context(), r.PathValue("appId"), q)
 	if err != nil {
 		writeAppError(w, r, err)

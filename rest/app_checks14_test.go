@@ -96,3 +96,34 @@ func TestTheBearerRoutesRefuseTwoAuthorizationHeadersWhateverTheFirst(t *testing
 		}
 	})
 }
+
+// TestTheAppAPIRefusesRepeatedOrMalformedQueryParameters: GET …/users read the first of
+// repeated parameters (?limit=1&limit=100000 served limit 1, while a gateway that keeps the
+// last one logs or enforces 100000) and dropped a pair it could not decode (?cursor=%zz listed
+// from the start, as if no cursor were sent). Both are 400 invalid_request in the app
+// routes' shape now; the developer routes share the rule (query).
+func TestTheAppAPIRefusesRepeatedOrMalformedQueryParameters(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, secret, cookie := e.client(t)
+		h := map[string]string{"Authorization": basic(app.ID, secret)}
+		users := "/api/applications/" + app.ID + "/users"
+		if a := e.do(t, "GET", users+"?limit=5", "", "", h, nil); a.status != 200 {
+			t.Fatalf("one limit = %d %v", a.status, a.body)
+		}
+		for _, q := range []string{"?limit=1&limit=100000", "?limit=5&limit=5", "?cursor=%zz", "?limit=%"} {
+			a := e.do(t, "GET", users+q, "", "", h, nil)
+			if a.status != 400 || a.body["error"] != "invalid_request" || a.body["error_description"] == nil {
+				t.Errorf("GET users%s = %d %v, want 400 invalid_request with error_description", q, a.status, a.body)
+			}
+		}
+		imp := "/api/developer/applications/" + app.ID + "/import-existing-users/csv"
+		csv := "user_id,email\nu1,x@example.com\n"
+		if a := e.do(t, "POST", imp+"?sourceName=a", "text/csv", csv, nil, cookie); a.status != 200 {
+			t.Fatalf("import with one sourceName = %d %v", a.status, a.body)
+		}
+		if a := e.do(t, "POST", imp+"?sourceName=a&sourceName=b", "text/csv", csv, nil, cookie); a.status != 400 || a.body["error"] != "invalid_request" {
+			t.Errorf("import with sourceName twice = %d %v, want 400 invalid_request", a.status, a.body)
+		}
+	})
+}

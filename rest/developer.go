@@ -115,7 +115,10 @@ func (a *API) DeveloperApplications(w http.ResponseWriter, r *http.Request) {
 // listPage reads the page of a developer's list from ?limit= (1 to portal.MaxListPage; the
 // domain's page when absent) and ?cursor= (the previous page's nextCursor).
 func listPage(r *http.Request) (first *int, after *store.Cursor, err error) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		return nil, nil, err
+	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > portal.MaxListPage {
@@ -269,7 +272,12 @@ type rotatedWebhookSecret struct {
 // webhook URL. The replaced secret signs events too for a day unless ?revokePrevious=true.
 func (a *API) RotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	var revoke bool
-	switch v := r.URL.Query().Get("revokePrevious"); v {
+	qs, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	switch v := qs.Get("revokePrevious"); v {
 	case "", "false":
 	case "true":
 		revoke = true

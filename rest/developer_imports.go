@@ -104,6 +104,10 @@ func (a *API) ImportExistingUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, error) {
+	qs, err := query(r)
+	if err != nil {
+		return portal.ImportRequest{}, err
+	}
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if ct == "" {
@@ -133,14 +137,14 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 		if err != nil {
 			return portal.ImportRequest{}, bodyErr(err)
 		}
-		return portal.ImportRequest{SourceName: r.URL.Query().Get("sourceName"), Kind: "csv", Users: users}, nil
+		return portal.ImportRequest{SourceName: qs.Get("sourceName"), Kind: "csv", Users: users}, nil
 	case mt == "multipart/form-data":
 		r.Body = http.MaxBytesReader(w, r.Body, MaxImportBody)
 		mr, err := r.MultipartReader()
 		if err != nil || params["boundary"] == "" {
 			return portal.ImportRequest{}, apperr.New(apperr.Invalid, "malformed multipart body")
 		}
-		req := portal.ImportRequest{SourceName: r.URL.Query().Get("sourceName"), Kind: "csv"}
+		req := portal.ImportRequest{SourceName: qs.Get("sourceName"), Kind: "csv"}
 		var fileName string
 		for {
 			part, err := mr.NextPart()

@@ -89,7 +89,12 @@ func (a *API) UpdateVariant(w http.ResponseWriter, r *http.Request) {
 // [?force=true]: 200 {"ok":true}; 409 variant_has_active_codes without force.
 func (a *API) DeleteVariant(w http.ResponseWriter, r *http.Request) {
 	force := false
-	if v := r.URL.Query().Get("force"); v != "" {
+	qs, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if v := qs.Get("force"); v != "" {
 		var err error
 		if force, err = strconv.ParseBool(v); err != nil {
 			httpx.WriteError(w, r, apperr.New(apperr.Invalid, "force must be true or false"))
@@ -153,8 +158,12 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	)
 	switch mt {
 	case "text/csv", "application/csv":
-		variantID = r.URL.Query().Get("variantId")
-		var err error
+		qs, err := query(r)
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		variantID = qs.Get("variantId")
 		body, err := readText(http.MaxBytesReader(w, r.Body, MaxUploadBody), "the CSV")
 		if err != nil {
 			httpx.WriteError(w, r, bodyErr(err))
@@ -201,7 +210,11 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 // ListCodes is GET /api/developer/applications/{appId}/licenses/codes
 // ?variantId=&state=&q=&limit=&cursor=: {"codes":[…],"total":n[,"nextCursor"]}, newest first.
 func (a *API) ListCodes(w http.ResponseWriter, r *http.Request) {
-	qs := r.URL.Query()
+	qs, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	in := licenses.CodeQuery{VariantID: qs.Get("variantId"), State: qs.Get("state"), Q: qs.Get("q")}
 	if v := qs.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -260,19 +273,37 @@ func (a *API) DeleteCode(w http.ResponseWriter, r *http.Request) {
 }
 
 // applicationParam is the application a session-authenticated person asks about:
-// ?client_id= or ?applicationId=.
-func applicationParam(r *http.Request) string {
-	if v := r.URL.Query().Get("client_id"); v != "" {
-		return v
+// ?client_id= or ?applicationId=, and in a body (Redeem) "client_id" or "applicationId". Two
+// of them naming different applications, or a parameter given twice, are 400: the route never
+// picks one of two applications.
+func applicationParam(r *http.Request, body ...string) (string, error) {
+	qs, err := query(r)
+	if err != nil {
+		return "", err
 	}
-	return r.URL.Query().Get("applicationId")
+	app := ""
+	for _, v := range append([]string{qs.Get("client_id"), qs.Get("applicationId")}, body...) {
+		switch {
+		case v == "" || v == app:
+		case app != "":
+			return "", apperr.New(apperr.Invalid, "client_id and applicationId name different applications")
+		default:
+			app = v
+		}
+	}
+	return app, nil
 }
 
 // Subscriptions is GET /api/user/licenses/subscriptions: the caller's entitlements for one
 // application, with effective state and expiry. The caller is the Bearer token's connection,
 // or the session's person and ?client_id= (or ?applicationId=).
 func (a *API) Subscriptions(w http.ResponseWriter, r *http.Request) {
-	conn, codes, err := a.Licenses.Subscriptions(r.Context(), applicationParam(r))
+	appID, err := applicationParam(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	conn, codes, err := a.Licenses.Subscriptions(r.Context(), appID)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -304,11 +335,10 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	appID := applicationParam(r)
-	if body.ClientID != "" {
-		appID = body.ClientID
-	} else if body.ApplicationID != "" {
-		appID = body.ApplicationID
+	appID, err := applicationParam(r, body.ClientID, body.ApplicationID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
 	c, err := a.Licenses.Redeem(r.Context(), appID, body.Code)
 	if err != nil {

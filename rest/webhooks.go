@@ -84,7 +84,11 @@ func nonEmpty(s string) *string {
 // when older ones were left out).
 func (a *API) WebhookEvents(w http.ResponseWriter, r *http.Request) {
 	q := webhooks.EventQuery{WithAttempts: true}
-	v := r.URL.Query()
+	v, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	if s := v.Get("status"); s != "" {
 		st := webhookevent.Status(s)
 		q.Status = &st
