@@ -139,7 +139,8 @@ const unavailablePage = `<!doctype html><html lang="en"><meta charset="utf-8"><m
 	`<p>Please try again in a few seconds.</p></html>`
 
 // DecodeJSON reads a JSON object body of at most limit bytes (MaxJSONBody when 0) into v.
-// Unknown fields are refused so that typos are not silently ignored.
+// Unknown fields are refused so that typos are not silently ignored, and so is an object
+// naming a member twice (checkDuplicateKeys).
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if limit <= 0 {
 		limit = MaxJSONBody
@@ -165,7 +166,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) erro
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return apperr.New(apperr.Invalid, "body must hold a single JSON value")
 	}
-	return nil
+	return checkDuplicateKeys(raw)
 }
 
 func jsonError(err error) error {
