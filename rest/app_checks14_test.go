@@ -127,3 +127,33 @@ func TestTheAppAPIRefusesRepeatedOrMalformedQueryParameters(t *testing.T) {
 		}
 	})
 }
+
+// TestTheDevelopersUsersListRefusesRepeatedFilters: GET …/users kept the first of a repeated
+// filter (?active=true&active=false listed the active users); it is 400 now, as every REST
+// route's repeated parameter (query).
+func TestTheDevelopersUsersListRefusesRepeatedFilters(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, _, cookie := e.client(t)
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /api/developer/applications/{appId}/users", e.api.DeveloperUsers)
+		srv := httptest.NewServer(e.api.Sessions(mux))
+		defer srv.Close()
+		get := func(q string) int {
+			req, _ := http.NewRequest("GET", srv.URL+"/api/developer/applications/"+app.ID+"/users"+q, nil)
+			req.AddCookie(cookie)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		if s := get("?active=true"); s != 200 {
+			t.Fatalf("one filter = %d", s)
+		}
+		if s := get("?active=true&active=false"); s != 400 {
+			t.Errorf("a repeated filter = %d, want 400", s)
+		}
+	})
+}

@@ -107,9 +107,9 @@ func parseUserPage(q url.Values) (portal.UsersPage, error) {
 // DeveloperUsers answers GET /api/developer/applications/:appId/users with
 // {"users":[…],"total"}: total counts every user matching the filters, whatever the page.
 func (a *API) DeveloperUsers(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := query(r)
 	if err != nil {
-		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "malformed query string"))
+		httpx.WriteError(w, r, err)
 		return
 	}
 	p, err := parseUserPage(q)

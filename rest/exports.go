@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -41,9 +40,9 @@ var userCSVHeader = []string{"id", "globalId", "name", "email", "active", "block
 // made safe for spreadsheets (csvCell). A session signed in more than auth.RecentSignIn ago
 // gets 401 reauthentication_required (portal.Service.ExportUsers).
 func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
-	q, err := url.ParseQuery(r.URL.RawQuery)
+	q, err := query(r)
 	if err != nil {
-		httpx.WriteError(w, r, apperr.New(apperr.Invalid, "malformed query string"))
+		httpx.WriteError(w, r, err)
 		return
 	}
 	if q.Has("limit") || q.Has("cursor") {

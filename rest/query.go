@@ -15,7 +15,7 @@ import (
 func query(r *http.Request) (url.Values, error) {
 	v, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, apperr.New(apperr.Invalid, "the query string is malformed")
+		return nil, apperr.New(apperr.Invalid, "malformed query string")
 	}
 	for k, vs := range v {
 		if len(vs) > 1 {
