@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync/atomic"
 	"testing"
 )
@@ -154,6 +155,27 @@ func TestTheDevelopersUsersListRefusesRepeatedFilters(t *testing.T) {
 		}
 		if s := get("?active=true&active=false"); s != 400 {
 			t.Errorf("a repeated filter = %d, want 400", s)
+		}
+	})
+}
+
+// TestTheHealthcheckRefusesARepeatedClientID: GET /api/oauth/healthcheck answered for the first
+// of two client_id (or redirect_uri) parameters; it is 400 now.
+func TestTheHealthcheckRefusesARepeatedClientID(t *testing.T) {
+	t.Parallel()
+	forRESTBackends(t, func(t *testing.T, e *restEnv) {
+		app, _, _ := e.client(t)
+		other, _, _ := e.client(t)
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /api/oauth/healthcheck", e.api.Healthcheck)
+		srv := httptest.NewServer(mux)
+		defer srv.Close()
+		cb := "&redirect_uri=" + url.QueryEscape(app.RedirectUris[0])
+		if a := doHeaders(t, srv.URL+"/api/oauth/healthcheck?client_id="+app.ID+cb, "GET", nil); a.status != 200 {
+			t.Fatalf("one client_id = %d %v", a.status, a.body)
+		}
+		if a := doHeaders(t, srv.URL+"/api/oauth/healthcheck?client_id="+app.ID+"&client_id="+other.ID+cb, "GET", nil); a.status != 400 {
+			t.Errorf("two client_id = %d %v, want 400", a.status, a.body)
 		}
 	})
 }

@@ -344,7 +344,11 @@ func (a *API) User(w http.ResponseWriter, r *http.Request) {
 // Healthcheck is GET /api/oauth/healthcheck?client_id=…&redirect_uri=…: public, rate limited
 // per IP; 400 when a parameter is missing.
 func (a *API) Healthcheck(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q, err := query(r)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
 	res, err := a.OAuth.CheckRedirect(r.Context(), q.Get("client_id"), q.Get("redirect_uri"))
 	if err != nil {
 		httpx.WriteError(w, r, err)
