@@ -14,6 +14,7 @@ import (
 	"loginsign/internal/httpx"
 	"loginsign/internal/portal"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 // MaxImportBody bounds an import request body (JSON or CSV): 10,000 rows fit easily.
@@ -80,6 +81,13 @@ func (a *API) ImportExistingUsers(w http.ResponseWriter, r *http.Request) {
 	// Signed out, the body is not read: parsing 10,000 rows is work no one should get for free
 	// (the domain function checks the session again, and who may import).
 	if _, err := auth.RequireUser(r.Context()); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	// Nor is it for a developer off the application's team, or without the role to import:
+	// any free account could otherwise have 8 MiB read and parsed per request against an
+	// application it cannot touch, before the domain's 404.
+	if _, err := a.Portal.Authorize(r.Context(), r.PathValue("appId"), team.RunImports); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}

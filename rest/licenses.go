@@ -13,6 +13,7 @@ import (
 	"loginsign/internal/httpx"
 	"loginsign/internal/licenses"
 	"loginsign/internal/store"
+	"loginsign/internal/team"
 )
 
 func (a *API) now() time.Time { return a.Licenses.Now().UTC() }
@@ -148,6 +149,12 @@ const MaxUploadBody = 2 << 20
 func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 	// Signed out, the body is not read (as ImportExistingUsers).
 	if _, err := auth.RequireUser(r.Context()); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	// Nor for a developer who may not manage the application's licenses (the domain checks
+	// again): 2 MiB read and parsed for an application one cannot touch is work for free.
+	if _, err := a.Licenses.Authorize(r.Context(), r.PathValue("appId"), team.ManageLicenses); err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
