@@ -73,12 +73,9 @@ func ParseBasic(header string) (c ClientCredentials, ok bool, err error) {
 // authenticates would depend on who reads the request (a proxy may take the last), so none
 // does.
 func ClientFromRequest(authorization []string, form url.Values) (ClientCredentials, error) {
-	if len(authorization) > 1 {
+	header, one := OneAuthorization(authorization)
+	if !one {
 		return ClientCredentials{}, ErrInvalidClient.WithDescription("send one Authorization header")
-	}
-	header := ""
-	if len(authorization) == 1 {
-		header = authorization[0]
 	}
 	c, basic, err := ParseBasic(header)
 	if err != nil {
