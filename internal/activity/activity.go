@@ -24,6 +24,7 @@ import (
 	"loginsign/ent/activityevent"
 	"loginsign/ent/application"
 	"loginsign/internal/apperr"
+	"loginsign/internal/store"
 )
 
 // Type names what happened. The README lists each with the function that writes it.
@@ -247,7 +248,7 @@ func takeAppCaused(ctx context.Context, tx *ent.Tx, e Event, at time.Time) error
 		if apps, err = tx.Application.Query().Where(application.OwnerID(owner)).IDs(ctx); err != nil {
 			return fmt.Errorf("recording %s: %w", e.Type, err)
 		}
-	} else if !ent.IsNotFound(err) {
+	} else if !store.NotFound(err) {
 		return fmt.Errorf("recording %s: %w", e.Type, err)
 	}
 	since := at.Add(-24 * time.Hour)

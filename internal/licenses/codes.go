@@ -589,7 +589,7 @@ func (s *Service) OwnerOf(ctx context.Context, c *ent.LicenseCode) (*Owner, erro
 // nil: a connection without consent).
 func consentNotLoaded(conn *ent.AppConnection) bool {
 	_, err := conn.Edges.ConsentOrErr()
-	return ent.IsNotLoaded(err)
+	return store.NotLoaded(err)
 }
 
 // DeleteCode deletes an UNUSED code of the developer's application; a code that was

@@ -254,6 +254,10 @@ func NotFound(err error) bool { return ent.IsNotFound(err) }
 // gone).
 func Conflict(err error) bool { return ent.IsConstraintError(err) }
 
+// NotLoaded reports whether err is ent's answer for an edge that was not loaded (an edge's
+// …OrErr): a loaded edge may be nil, one not loaded must be read.
+func NotLoaded(err error) bool { return ent.IsNotLoaded(err) }
+
 // EmptyWhereInputs are ent's errors for a where input that sets nothing to filter on ({not:
 // {or: []}}, {hasApplicationWith: [{}]}), one per where input type of the schema: the
 // caller's mistake, found at any depth (ent wraps them with the field's name).
