@@ -119,7 +119,10 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 		gerr.Extensions = map[string]any{"code": string(apperr.Invalid)}
 		return gerr
 	}
-	if emptyFilter(err) {
+	// ent's refusal of a where input that holds a filter setting nothing ({not: {or: []}}):
+	// the client's mistake, which the filter limits (oversizedFilter) catch only when it is a
+	// literal {}.
+	if store.EmptyFilter(err) {
 		gerr.Message = "a where filter sets nothing to filter on (such as {not: {or: []}})"
 		gerr.Extensions = map[string]any{"code": string(apperr.Invalid)}
 		return gerr
@@ -134,15 +137,6 @@ func presentError(ctx context.Context, err error, log *slog.Logger) *gqlerror.Er
 	gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
 	return gerr
 }
-
-// emptyFilter reports whether err is ent's refusal of a where input that holds a filter
-// setting nothing ({not: {or: []}}, {not: {websiteIsNil: false}}): the client's mistake, which
-// the filter limits (oversizedFilter) catch only when it is a literal {}.
-func emptyFilter(err error) bool { return store.EmptyFilter(err) }
-
-// emptyFilters are ent's errors for an empty where input, one per where input type of the
-// schema (TestEveryWhereInputHasItsEmptyFilterError).
-var emptyFilters = store.EmptyWhereInputs
 
 // argumentError reports whether gerr is gqlgen's failure to read an argument of the field of
 // ctx into its Go type (a Time that is not RFC 3339): the value is the client's mistake, and

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/store"
 )
 
 // An operation whose client went away (its context canceled) is logged at Info level, not
@@ -38,17 +39,17 @@ func TestPresentErrorOfAClientGone(t *testing.T) {
 	}
 }
 
-// Every where input type of the schema has its ent error in emptyFilters, so a filter that
+// Every where input type of the schema has its ent error in store.EmptyWhereInputs, so a filter that
 // sets nothing is invalid_request on every list, including one added later.
 func TestEveryWhereInputHasItsEmptyFilterError(t *testing.T) {
 	t.Parallel()
 	named := map[string]bool{}
-	for _, err := range emptyFilters {
+	for _, err := range store.EmptyWhereInputs {
 		named[strings.TrimPrefix(err.Error(), "ent: empty predicate ")] = true
 	}
 	for name, def := range NewExecutableSchema(Config{}).Schema().Types {
 		if def.Kind == "INPUT_OBJECT" && strings.HasSuffix(name, "WhereInput") && !named[name] {
-			t.Errorf("%s has no entry in emptyFilters", name)
+			t.Errorf("%s has no entry in store.EmptyWhereInputs", name)
 		}
 	}
 }
