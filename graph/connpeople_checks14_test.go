@@ -48,7 +48,7 @@ func TestAConnectionsPersonIsReadOncePerListNotPerRow(t *testing.T) {
 			handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p}, slog.New(slog.DiscardHandler))}
 
 		alice, _ := id.CreateUser(ctx, "alice@example.com", "Alice")
-		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()})
 		dave, _ := id.CreateUser(ctx, "dave@example.com", "Dave")
 		const rows = 12
 		var connIDs []string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/client"
 
@@ -63,7 +64,7 @@ func TestEachAliasOfAnalyticsIsPricedAsAQuery(t *testing.T) {
 	f := newFixture(t, storetest.SQLite(t))
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestATeamReadOfOneApplicationAnswersForNoOther(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
 		p := newPersonApp(t, db)
 		const bobsURI = "https://bob-shop.example/cb"
-		if _, err := p.f.portal.CreateApplication(auth.WithSession(context.Background(), auth.Session{UserID: p.bob}),
+		if _, err := p.f.portal.CreateApplication(auth.WithSession(context.Background(), auth.Session{UserID: p.bob, SignedInAt: time.Now()}),
 			portal.ApplicationInput{Name: "Bob's app", RedirectURIs: []string{bobsURI}}); err != nil {
 			t.Fatal(err)
 		}

@@ -44,7 +44,7 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 func (f *fixture) as(userID string) *client.Client {
 	return client.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if userID != "" {
-			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: userID, ID: "test"}))
+			r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: userID, ID: "test", SignedInAt: time.Now()}))
 		}
 		f.handler.ServeHTTP(w, r)
 	}))
@@ -57,7 +57,7 @@ func TestNodeIsOnlyVisibleToItsOwner(t *testing.T) {
 		ctx := context.Background()
 		alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
 		bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
-		app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}),
+		app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}),
 			portal.ApplicationInput{Name: "Alice's app", RedirectURIs: []string{"https://a.example.com/cb"}})
 		if err != nil {
 			t.Fatal(err)
@@ -97,7 +97,7 @@ func TestViewerAndApplications(t *testing.T) {
 		ctx := context.Background()
 		alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
 		bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
-		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()})
 		for _, n := range []string{"One", "Two", "Three"} {
 			if _, err := f.portal.CreateApplication(actx, portal.ApplicationInput{Name: n}); err != nil {
 				t.Fatal(err)

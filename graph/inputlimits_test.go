@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/99designs/gqlgen/client"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -85,7 +86,7 @@ func TestFilterArgumentsAreBounded(t *testing.T) {
 		f := endpoint(newFixture(t, db))
 		ctx := context.Background()
 		alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-		app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "Alpha"})
+		app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "Alpha"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +267,7 @@ func newRefusals(t *testing.T) *refusals {
 
 // asAlice is a context carrying Alice's session.
 func (r *refusals) asAlice() context.Context {
-	return auth.WithSession(context.Background(), auth.Session{UserID: r.alice.ID})
+	return auth.WithSession(context.Background(), auth.Session{UserID: r.alice.ID, SignedInAt: time.Now()})
 }
 
 // wantOneError posts query with vars as Alice and checks that the answer is the one error

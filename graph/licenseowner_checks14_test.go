@@ -43,7 +43,7 @@ func TestALicensePagesOwnersWithoutConsentAreNotReadAgain(t *testing.T) {
 		f := &fixture{db: counted, identity: id, portal: p,
 			handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p, Licenses: ls}, slog.New(slog.DiscardHandler))}
 		alice, _ := id.CreateUser(ctx, "alice@example.com", "Alice")
-		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+		actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()})
 		app, err := p.CreateApplication(actx, portal.ApplicationInput{Name: "A"})
 		if err != nil {
 			t.Fatal(err)

@@ -73,7 +73,7 @@ func newPersonApp(t *testing.T, db *store.DB) *personApp {
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
 	bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
 	carol, _ := f.identity.CreateUser(ctx, "carol@example.com", "Carol")
-	created, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{
+	created, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{
 		Name: "Alice's app", Website: "https://a.example.com", IconURL: "https://a.example.com/icon.png",
 		RedirectURIs:           []string{"https://a.example.com/cb", "https://staging-admin.corp.example:8443/cb"},
 		AllowedOrigins:         []string{"https://origin-staging.corp.example:8443"},

@@ -108,7 +108,7 @@ func (e *restEnv) client(t *testing.T) (*ent.Application, string, *http.Cookie) 
 	// Each developer's application on a host of its own: another developer's application may
 	// not register one's host.
 	host := "shop-" + strings.ToLower(strings.ReplaceAll(dev.ID, "_", "-")) + ".example"
-	created, err := e.api.Portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := e.api.Portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Shop", RedirectURIs: []string{"https://" + host + "/cb"}})
 	if err != nil {
 		t.Fatal(err)

@@ -135,7 +135,7 @@ func TestASupportMemberReadsNoWebhookURLOfTheApplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	const hook = "https://hooks.internal.example/in"
-	created, err := e.api.Portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: owner.ID}),
+	created, err := e.api.Portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: owner.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Shop", RedirectURIs: []string{"https://shop.example/cb"}, WebhookURL: hook})
 	if err != nil {
 		t.Fatal(err)

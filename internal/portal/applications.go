@@ -84,9 +84,13 @@ var DefaultApplicationCreations = ratelimit.Rule{Name: "application-creations", 
 // request counts against the developer's ApplicationCreations per hour (RateLimited past
 // them); a developer who owns MaxApplicationsPerOwner already is refused (Invalid), and so is
 // a redirect or post-logout redirect URI whose host or private-use scheme another developer's
-// application registers (Conflict, redirect_uri_taken: checkRedirectClaims).
+// application registers (Conflict, redirect_uri_taken: checkRedirectClaims). It needs a
+// recent sign-in (Unauthorized, reauthentication_required), as RotateClientSecret and
+// redirectsPeople's changes do: the answer hands out a client secret, and from an old session
+// cookie a thief would otherwise hold an application in the developer's name, claim redirect
+// hosts for it and fill the developer's MaxApplicationsPerOwner.
 func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*CreatedApplication, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, err
 	}

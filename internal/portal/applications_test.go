@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/application"
@@ -26,7 +27,7 @@ func TestWebhookURLRefusesPrivateTargetsOutsideDev(t *testing.T) {
 	db := storetest.SQLite(t)
 	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
 	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())
-	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 	for _, dev := range []bool{false, true} {
 		s := &portal.Service{DB: db, WebhookSecrets: sealer, Dev: dev}
 		for _, target := range []string{"https://127.0.0.1/hook", "https://10.0.0.8/hook", "https://169.254.169.254/latest", "https://localhost/hook"} {
@@ -48,7 +49,7 @@ func TestUpdateApplicationResolvesOnTheRequestContext(t *testing.T) {
 	db := storetest.SQLite(t)
 	sealer, _ := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
 	owner := db.User.Create().SetGlobalID("AB1234").SetEmail("dev@example.com").SaveX(context.Background())
-	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 	s := &portal.Service{DB: db, WebhookSecrets: sealer}
 	created, err := s.CreateApplication(ctx, portal.ApplicationInput{Name: "X"})
 	if err != nil {

@@ -34,7 +34,7 @@ func TestActivityInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{"https://notes.example.com/cb"}})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestUsersExportSignInAgainInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{"https://notes.example.com/cb"}})
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,9 @@ func (s *Server) createAppCommand(ctx context.Context, args []string, stdout io.
 	if err != nil {
 		return cliError(err)
 	}
-	ctx = auth.WithSession(ctx, auth.Session{UserID: u.ID})
+	// The operator on the server's own command line stands for the owner's fresh sign-in
+	// (CreateApplication needs a recent one).
+	ctx = auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()})
 	created, err := s.portal.CreateApplication(ctx, portal.ApplicationInput{
 		Name: *name, RedirectURIs: redirects, WebhookURL: *webhook,
 	})

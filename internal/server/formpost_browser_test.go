@@ -103,7 +103,7 @@ func formPostClient(t *testing.T, ls *liveServer, callback string) (id, secret s
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{callback}})
 	if err != nil {
 		t.Fatal(err)

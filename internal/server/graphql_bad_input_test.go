@@ -235,7 +235,7 @@ func newGraphQLBadInputFixture(t *testing.T, e *oauthEnv) *graphQLBadInputFixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: other.ID}),
+	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: other.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Other App", RedirectURIs: []string{rpLoopback}}) // the demo app's host is its developer's
 	if err != nil {
 		t.Fatal(err)

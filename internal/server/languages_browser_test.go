@@ -50,7 +50,7 @@ func TestPagesLanguageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	const redirect = "https://notes.example.com/cb"
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{redirect}, Website: "https://notes.example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +122,7 @@ func TestDashboardLanguageInBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			const redirect = "https://notes.example.com/cb"
-			created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+			created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 				portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{redirect}, Website: "https://notes.example.com"})
 			if err != nil {
 				t.Fatal(err)

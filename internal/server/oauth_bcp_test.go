@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -27,7 +28,7 @@ func developerApp(t *testing.T, e *oauthEnv, name string, redirects []string) te
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID}),
+	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: name, RedirectURIs: redirects})
 	if err != nil {
 		t.Fatalf("registering %v: %v", redirects, err)

@@ -115,7 +115,7 @@ func (e *oauthEnv) createAppOf(owner, name string, redirects ...string) testApp 
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID}),
+	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: name, RedirectURIs: redirects, IconURL: "https://app.example.test/icon.png"})
 	if err != nil {
 		e.t.Fatal(err)

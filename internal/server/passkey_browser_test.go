@@ -43,7 +43,7 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Sample Notes", RedirectURIs: []string{sample.RedirectURI()}})
 	if err != nil {
 		t.Fatal(err)

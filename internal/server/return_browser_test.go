@@ -43,7 +43,7 @@ func TestReturningPersonGetsBackToTheAppInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID}),
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}),
 		portal.ApplicationInput{Name: "Notes", RedirectURIs: []string{callback}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -24,7 +25,7 @@ func (e *oauthEnv) createAppAs(owner string, in portal.ApplicationInput) (testAp
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID}), in)
+	created, err := e.srv.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: u.ID, SignedInAt: time.Now()}), in)
 	if err != nil {
 		return testApp{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -41,7 +42,7 @@ func teamStory(t *testing.T, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: owner.ID}), portal.ApplicationInput{
+	created, err := ls.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: owner.ID, SignedInAt: time.Now()}), portal.ApplicationInput{
 		Name: "Team App", RedirectURIs: []string{"https://team.example/cb"}, WebhookURL: "https://team.example/hook"})
 	if err != nil {
 		t.Fatal(err)
