@@ -137,6 +137,7 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 	if c.State == licensecode.StateUNUSED {
 		exp := ExpiryOf(c.Edges.Variant.Duration, now)
 		var n int
+		var took bool
 		err = s.DB.Tx(ctx, func(tx *ent.Tx) (err error) {
 			if err := s.lockHolder(ctx, tx, conn); err != nil {
 				return err
@@ -154,12 +155,19 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 			if err != nil || n == 0 {
 				return err
 			}
-			if err := s.applicationChange(ctx, conn.ID); err != nil {
+			if err := recordRedemption(ctx, tx, conn, c.Edges.Variant.Name, now); err != nil {
 				return err
 			}
-			return recordRedemption(ctx, tx, conn, c.Edges.Variant.Name, now)
+			// Last, once the claim and its event are allowed: a claim refused for anything
+			// else (the developer's activity.AppCausedPerDay) spends none of the budget.
+			took, err = s.applicationChange(ctx, conn.ID)
+			return err
 		})
 		if err != nil {
+			if took {
+				// Counted, then not committed: the hit is given back.
+				s.Limiter.Return(context.WithoutCancel(ctx), s.StatusChanges.Or(DefaultStatusChanges), conn.ID)
+			}
 			return nil, err
 		}
 		if n == 1 {
@@ -249,11 +257,17 @@ func recordRedemption(ctx context.Context, tx *ent.Tx, conn *ent.AppConnection, 
 // person's own log, and a forced delete of the variant empties MaxPerConnection again, so the
 // guessing limit (PerHolder, 20 a minute) alone let a backend write 1,200 events an hour into
 // one person's log. The person's own redemptions (their session) are not counted.
-func (s *Service) applicationChange(ctx context.Context, connID string) error {
+//
+// It reports whether it counted a hit, which the caller gives back (Limiter.Return) when the
+// transaction then fails.
+func (s *Service) applicationChange(ctx context.Context, connID string) (took bool, err error) {
 	if _, ok := auth.TokenFrom(ctx); !ok || s.Limiter == nil {
-		return nil
+		return false, nil
 	}
-	return s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), connID)
+	if err := s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), connID); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // missHolder is the subject of conn's own misses: the caller's connection to the application,

@@ -193,7 +193,7 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 	// changed: the request revoked, created or made active again a license, or moved one's
 	// expiry. A repeated request changes nothing and writes no activity event, so an
 	// application's backend cannot push the person's real events out of their log.
-	var changed bool
+	var changed, took bool
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if err := func() error {
 			var owner string
@@ -322,17 +322,28 @@ func (s *Service) syncStatus(ctx context.Context, appID, gid, status, variantNam
 		if !changed {
 			return nil
 		}
-		// Counted once the sync is known to change something, inside the transaction: past
-		// the budget the change rolls back and the person's log gets no event.
+		if err := activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByApplication, UserID: userID,
+			ApplicationID: appID, ConnectionID: out.ConnectionID, Details: map[string]string{"action": "status_" + string(out.Action)}, At: now}); err != nil {
+			return err
+		}
+		// Counted once the sync is known to change something and its event is allowed (the
+		// developer's activity.AppCausedPerDay), last in the transaction: past the budget the
+		// change rolls back and the person's log gets no event, and a sync refused for
+		// anything else spends none of the connection's budget. Before, the budget was taken
+		// first, so syncs refused by the day's cap used up the hour's budget too.
 		if s.Limiter != nil {
 			if err := s.Limiter.Take(ctx, s.StatusChanges.Or(DefaultStatusChanges), out.ConnectionID); err != nil {
 				return err
 			}
+			took = true
 		}
-		return activity.Record(ctx, tx, activity.Event{Type: activity.LicenseAction, Actor: activity.ByApplication, UserID: userID,
-			ApplicationID: appID, ConnectionID: out.ConnectionID, Details: map[string]string{"action": "status_" + string(out.Action)}, At: now})
+		return nil
 	})
 	if err != nil {
+		if took {
+			// Counted, then not committed: the hit is given back.
+			s.Limiter.Return(context.WithoutCancel(ctx), s.StatusChanges.Or(DefaultStatusChanges), out.ConnectionID)
+		}
 		return nil, err
 	}
 	return out, nil
