@@ -279,6 +279,24 @@ func (a *API) DeleteCode(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, okJSON{OK: true})
 }
 
+// writeLicenseError writes an error of the person's license routes (/api/user/licenses/…):
+// {"error","message"} as on the other REST routes, except an outage, which answers as every
+// other outage on /api/user… does, whether it meets the Bearer check (writeOAuthError), the
+// session check (httpx.WriteUnavailable) or the handler: 503
+// {"error":"temporarily_unavailable","error_description"} with Retry-After (README "When a
+// dependency is down"). Before, an outage met in the handler answered {"error","message"}, so
+// one route answered two 503 shapes depending on which store failed first.
+func writeLicenseError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.AnswerClientGone(w, r, nil, err) {
+		return
+	}
+	if e := httpx.Unavailable(r, err, apperr.As(err)); e.Code == apperr.Unavailable {
+		writeAppError(w, r, e)
+		return
+	}
+	httpx.WriteError(w, r, err)
+}
+
 // applicationParam is the application a session-authenticated person asks about:
 // ?client_id= or ?applicationId=, and in a body (Redeem) "client_id" or "applicationId". Two
 // of them naming different applications, or a parameter given twice, are 400: the route never
@@ -307,12 +325,12 @@ func applicationParam(r *http.Request, body ...string) (string, error) {
 func (a *API) Subscriptions(w http.ResponseWriter, r *http.Request) {
 	appID, err := applicationParam(r)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		writeLicenseError(w, r, err)
 		return
 	}
 	conn, codes, err := a.Licenses.Subscriptions(r.Context(), appID)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		writeLicenseError(w, r, err)
 		return
 	}
 	now := a.now()
@@ -339,17 +357,17 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 		ApplicationID string `json:"applicationId"`
 	}
 	if err := httpx.DecodeJSON(w, r, &body, 4<<10); err != nil {
-		httpx.WriteError(w, r, err)
+		writeLicenseError(w, r, err)
 		return
 	}
 	appID, err := applicationParam(r, body.ClientID, body.ApplicationID)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		writeLicenseError(w, r, err)
 		return
 	}
 	c, err := a.Licenses.Redeem(r.Context(), appID, body.Code)
 	if err != nil {
-		httpx.WriteError(w, r, err)
+		writeLicenseError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
