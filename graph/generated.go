@@ -7715,8 +7715,9 @@ extend type Mutation {
   """Starts TOTP set-up: a new secret and its QR code, valid for 15 minutes."""
   beginTotpEnrolment(input: BeginTotpEnrolmentInput!): BeginTotpEnrolmentPayload!
   """
-  Turns two-step verification on with the first code of the enrolment's secret and returns
-  the ten recovery codes (shown only now).
+  Turns two-step verification on with the first code of the enrolment's secret and the
+  person's confirmation (a mailed code or a passkey's), and returns the ten recovery codes
+  (shown only now).
   """
   confirmTotpEnrolment(input: ConfirmTotpEnrolmentInput!): ConfirmTotpEnrolmentPayload!
   """Turns two-step verification off with a current TOTP code or a recovery code."""
@@ -7727,8 +7728,8 @@ extend type Mutation {
   Mails the signed-in person, who has two-step verification off, a confirmation code (8 digits,
   single use, 10 minutes) to give as ` + "`" + `code` + "`" + ` to the changes that could take the account from
   them or let someone in: addEmail, setPrimaryEmail, removeEmail, closeAccount,
-  finishPasskeyRegistration, deletePasskey and the confirmation of an application's proposed
-  address. A copy of the session cookie of a recent sign-in is not enough for those; the
+  finishPasskeyRegistration, deletePasskey, the confirmation of an application's proposed
+  address, and as ` + "`" + `confirmation` + "`" + ` to confirmTotpEnrolment. A copy of the session cookie of a recent sign-in is not enough for those; the
   person's mailbox is. Needs a recent sign-in; 5 an hour; with two-step verification on,
   second_step_on (the authenticator app confirms).
   """
@@ -7773,6 +7774,13 @@ type BeginTotpEnrolmentPayload {
 input ConfirmTotpEnrolmentInput {
   "The first code the authenticator app shows for the enrolment's secret."
   code: String!
+  """
+  The person's mailbox or passkey: the code sendConfirmationCode mailed, or the one
+  finishPasskeyConfirmation gave (single use). An app set up changes how the person signs in,
+  so a copy of the session cookie is not enough; without it, confirmation_code_required (the
+  app's code is checked first, and a wrong one spends no confirmation).
+  """
+  confirmation: String
 }
 
 type ConfirmTotpEnrolmentPayload {
@@ -31841,7 +31849,7 @@ func (ec *executionContext) unmarshalInputConfirmTotpEnrolmentInput(ctx context.
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"code"}
+	fieldsInOrder := [...]string{"code", "confirmation"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31855,6 +31863,13 @@ func (ec *executionContext) unmarshalInputConfirmTotpEnrolmentInput(ctx context.
 				return it, err
 			}
 			it.Code = data
+		case "confirmation":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmation"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Confirmation = data
 		}
 	}
 	return it, nil

@@ -35,7 +35,7 @@ func (r *mutationResolver) BeginTotpEnrolment(ctx context.Context, input model.B
 
 // ConfirmTotpEnrolment is the resolver for the confirmTotpEnrolment field.
 func (r *mutationResolver) ConfirmTotpEnrolment(ctx context.Context, input model.ConfirmTotpEnrolmentInput) (*model.ConfirmTotpEnrolmentPayload, error) {
-	codes, err := r.MFA.ConfirmTOTP(ctx, input.Code)
+	codes, err := r.MFA.ConfirmTOTP(ctx, input.Code, deref(input.Confirmation))
 	if err != nil {
 		return nil, err
 	}

@@ -183,6 +183,11 @@ type CloseAppConnectionPayload struct {
 type ConfirmTotpEnrolmentInput struct {
 	// The first code the authenticator app shows for the enrolment's secret.
 	Code string `json:"code"`
+	// The person's mailbox or passkey: the code sendConfirmationCode mailed, or the one
+	// finishPasskeyConfirmation gave (single use). An app set up changes how the person signs in,
+	// so a copy of the session cookie is not enough; without it, confirmation_code_required (the
+	// app's code is checked first, and a wrong one spends no confirmation).
+	Confirmation *string `json:"confirmation,omitempty"`
 }
 
 type ConfirmTotpEnrolmentPayload struct {

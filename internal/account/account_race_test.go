@@ -164,7 +164,11 @@ var deletionRaces = []deletionRace{
 			if err != nil {
 				t.Fatal(err)
 			}
-			return func(ctx context.Context) error { _, err := svc.ConfirmTOTP(ctx, code); return err }
+			confirmation, _, err := svc.IssuePasskeyConfirmation(context.Background(), person.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return func(ctx context.Context) error { _, err := svc.ConfirmTOTP(ctx, code, confirmation); return err }
 		},
 		left: func(db *store.DB, person *ent.User) int {
 			ctx := context.Background()

@@ -132,6 +132,7 @@ var scriptDashboardEN = map[string]any{
 	"dashboard.address_code_mail": "Code we mail you, to add, change or remove an address",
 	"dashboard.delete_code_mail":  "Code we mail you",
 	"security.passkey_code_mail":  "Code we mail you, to add or remove a passkey",
+	"security.totp_code_mail":     "Code we mail you, to turn on two-step verification",
 }
 
 var scriptDashboardFR = map[string]any{
@@ -264,6 +265,7 @@ var scriptDashboardFR = map[string]any{
 	"dashboard.address_code_mail": "Code que nous vous envoyons, pour ajouter, modifier ou retirer une adresse",
 	"dashboard.delete_code_mail":  "Code que nous vous envoyons",
 	"security.passkey_code_mail":  "Code que nous vous envoyons, pour ajouter ou retirer une clé d'accès",
+	"security.totp_code_mail":     "Code que nous vous envoyons, pour activer la validation en deux étapes",
 }
 
 var scriptDashboardDE = map[string]any{
@@ -396,4 +398,5 @@ var scriptDashboardDE = map[string]any{
 	"dashboard.address_code_mail": "Code, den wir Ihnen senden, um eine Adresse hinzuzufügen, zu ändern oder zu entfernen",
 	"dashboard.delete_code_mail":  "Code, den wir Ihnen senden",
 	"security.passkey_code_mail":  "Code, den wir Ihnen senden, um einen Passkey hinzuzufügen oder zu entfernen",
+	"security.totp_code_mail":     "Code, den wir Ihnen senden, um die Zwei-Schritt-Bestätigung einzuschalten",
 }

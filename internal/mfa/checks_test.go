@@ -71,13 +71,13 @@ func TestAnOldSessionCannotTurnOnTwoStepVerification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ConfirmTOTP(old, code); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
+		if _, err := s.ConfirmTOTP(old, code, ""); apperr.As(err) == nil || apperr.As(err).Name() != "reauthentication_required" {
 			t.Fatalf("confirming from a session signed in 16 minutes ago: %v, want reauthentication_required", err)
 		}
 		if on, err := s.Enabled(context.Background(), u.ID); err != nil || on {
 			t.Fatalf("two-step verification on after the old session's try: %v %v", on, err)
 		}
-		if _, err := s.ConfirmTOTP(fresh, code); err != nil {
+		if _, err := s.ConfirmTOTP(fresh, code, mailboxConfirmation(t, s, fresh)); err != nil {
 			t.Fatalf("the fresh session's confirmation: %v", err)
 		}
 	})

@@ -258,7 +258,15 @@ func (s *Service) BeginTOTP(ctx context.Context, accountName string) (*Enrolment
 // the secret from BeginTOTP, and returns their ten recovery codes (shown once; only hashes are
 // kept). A wrong code answers Invalid and changes nothing; no enrolment in progress, Gone.
 // Tries count under AccountAttempts.
-func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error) {
+//
+// It also takes confirmation, the person's mailbox or passkey (ConfirmChange: a code
+// SendChangeCode mailed, or IssuePasskeyConfirmation's), checked after the app's code, so a
+// mistyped app code spends no mailed one. An app set up changes how the person signs in, as a
+// passkey added does: before, the copy of a recent sign-in's session cookie was enough to set
+// up the thief's own app, and the person, who has neither its codes nor the recovery codes,
+// was locked out until the undo link's three days ran out. Without confirmation it answers
+// Invalid, reason confirmation_code_required, and the dashboard asks for one.
+func (s *Service) ConfirmTOTP(ctx context.Context, code, confirmation string) ([]string, error) {
 	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
@@ -280,6 +288,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, code string) ([]string, error
 	counter, ok := s.match(string(secret), typedCode(code), 0)
 	if !ok {
 		return nil, apperr.New(apperr.Invalid, "the code is wrong or expired; enter the current code from your app")
+	}
+	if _, err := s.ConfirmChange(ctx, confirmation); err != nil {
+		return nil, err
 	}
 	codes := newRecoveryCodes()
 	now := s.Now()

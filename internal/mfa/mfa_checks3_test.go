@@ -58,7 +58,7 @@ func enrolSecret(t *testing.T, s *mfa.Service, ctx context.Context, now time.Tim
 	if err != nil {
 		t.Fatalf("BeginTOTP: %v", err)
 	}
-	codes, err := s.ConfirmTOTP(ctx, codeAt(t, e.Secret, now))
+	codes, err := s.ConfirmTOTP(ctx, codeAt(t, e.Secret, now), mailboxConfirmation(t, s, ctx))
 	if err != nil {
 		t.Fatalf("ConfirmTOTP: %v", err)
 	}
@@ -136,7 +136,7 @@ func TestTurningTwoStepOffTouchesOnlyThePerson(t *testing.T) {
 			t.Fatal(err)
 		}
 		confirm := codeAt(t, en.Secret, t0)
-		if _, err := s.ConfirmTOTP(asAnn, confirm); err != nil {
+		if _, err := s.ConfirmTOTP(asAnn, confirm, mailboxConfirmation(t, s, asAnn)); err != nil {
 			t.Fatal(err)
 		}
 		_, bobCodes := enrolSecret(t, s, session(bob, t0), t0)
@@ -175,7 +175,7 @@ func TestTurningTwoStepOffTouchesOnlyThePerson(t *testing.T) {
 			}
 		}
 		// The old enrolment is spent: confirming it again turns nothing on.
-		if _, err := s.ConfirmTOTP(asAnn, confirm); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmTOTP(asAnn, confirm, mailboxConfirmation(t, s, asAnn)); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("confirming the spent enrolment again: %v, want Gone", err)
 		}
 		if on, _ := s.Enabled(ctx, ann.ID); on {
@@ -252,7 +252,7 @@ func TestEnrolmentNeedsItsOwnRightCode(t *testing.T) {
 			t.Fatal(err)
 		}
 		right := codeAt(t, en.Secret, t0)
-		if _, err := s.ConfirmTOTP(asBob, right); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmTOTP(asBob, right, mailboxConfirmation(t, s, asBob)); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("Bob confirming Ann's enrolment with its code: %v, want Gone", err)
 		}
 		if on, _ := s.Enabled(context.Background(), bob.ID); on {
@@ -263,20 +263,20 @@ func TestEnrolmentNeedsItsOwnRightCode(t *testing.T) {
 			wrong = "111111"
 		}
 		for i := range tries - 1 {
-			if _, err := s.ConfirmTOTP(asAnn, wrong); !apperr.Is(err, apperr.Invalid) {
+			if _, err := s.ConfirmTOTP(asAnn, wrong, mailboxConfirmation(t, s, asAnn)); !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("wrong code %d: %v, want Invalid", i+1, err)
 			}
 		}
 		if on, _ := s.Enabled(context.Background(), ann.ID); on {
 			t.Fatalf("two-step verification is on after wrong codes")
 		}
-		if _, err := s.ConfirmTOTP(asAnn, wrong); !apperr.Is(err, apperr.Invalid) {
+		if _, err := s.ConfirmTOTP(asAnn, wrong, mailboxConfirmation(t, s, asAnn)); !apperr.Is(err, apperr.Invalid) {
 			t.Fatalf("wrong code %d: %v, want Invalid", tries, err)
 		}
-		if _, err := s.ConfirmTOTP(asAnn, right); !apperr.Is(err, apperr.RateLimited) {
+		if _, err := s.ConfirmTOTP(asAnn, right, mailboxConfirmation(t, s, asAnn)); !apperr.Is(err, apperr.RateLimited) {
 			t.Fatalf("the right code after %d tries: %v, want RateLimited", tries, err)
 		}
-		if _, err := s.ConfirmTOTP(asBob, "123456"); !apperr.Is(err, apperr.Gone) {
+		if _, err := s.ConfirmTOTP(asBob, "123456", mailboxConfirmation(t, s, asBob)); !apperr.Is(err, apperr.Gone) {
 			t.Errorf("Bob's own confirmation without an enrolment, after Ann's tries: %v, want Gone", err)
 		}
 

@@ -30,7 +30,7 @@ func TestEnrolmentTakesACodeTypedAsTheSignInTakesIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			code := typed(codeAt(t, e.Secret, t0))
-			if _, err := s.ConfirmTOTP(ctx, code); err != nil {
+			if _, err := s.ConfirmTOTP(ctx, code, mailboxConfirmation(t, s, ctx)); err != nil {
 				t.Errorf("ConfirmTOTP(%q), the current code as typed: %v; want two-step verification on, as Verify accepts %q", code, err, code)
 				continue
 			}

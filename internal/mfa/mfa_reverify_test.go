@@ -61,7 +61,7 @@ func TestDashboardCodesSpendNoSignInTries(t *testing.T) {
 		u := db.User.Create().SetEmail("ann@example.com").SetGlobalID("AB0001").SaveX(context.Background())
 		ctx := auth.WithSession(context.Background(), auth.Session{UserID: u.ID, SignedInAt: now})
 		codes := enrol(t, s, ctx, now)
-		for i := range tries - 1 { // the enrolment's code was the first
+		for i := range tries - 2 { // the enrolment's code and its confirmation were the first two
 			if err := s.DisableTOTP(ctx, "000000"); !apperr.Is(err, apperr.Invalid) {
 				t.Fatalf("wrong code %d from the dashboard: %v, want Invalid", i+1, err)
 			}

@@ -47,7 +47,7 @@ func enrol(t *testing.T, s *mfa.Service, ctx context.Context, now time.Time) []s
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := s.ConfirmTOTP(ctx, code)
+	codes, err := s.ConfirmTOTP(ctx, code, mailboxConfirmation(t, s, ctx))
 	if err != nil {
 		t.Fatalf("ConfirmTOTP: %v", err)
 	}

@@ -304,7 +304,11 @@ func TestSignInSecretsUnderFaultsGrantAtMostOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if recovery, err = mfas.ConfirmTOTP(sctx, code); err != nil {
+		confirmation, _, err := mfas.IssuePasskeyConfirmation(sctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recovery, err = mfas.ConfirmTOTP(sctx, code, confirmation); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.svc.SendMagicLink(ctx, u.Email, ip); err != nil {

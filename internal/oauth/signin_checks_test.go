@@ -39,7 +39,11 @@ func twoStepLink(t *testing.T, e *flowEnv, box *outbox, ip, browser string) (u *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if recovery, err = e.svc.MFA.ConfirmTOTP(sctx, code); err != nil {
+	confirmation, _, err := e.svc.MFA.IssuePasskeyConfirmation(sctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recovery, err = e.svc.MFA.ConfirmTOTP(sctx, code, confirmation); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.SendMagicLink(ctx, u.Email, ip); err != nil {

@@ -156,7 +156,12 @@ func TestAThiefsAppAndPasskeyDoNotConfirmThroughThePasskeyPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.mfa.ConfirmTOTP(stolen, totpAt(t, en.Secret, e.now)); err != nil {
+		// Set up with a confirmation of Ann's (a copied session alone sets up no app).
+		confirmation, _, err := e.mfa.IssuePasskeyConfirmation(stolen, e.u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.mfa.ConfirmTOTP(stolen, totpAt(t, en.Secret, e.now), confirmation); err != nil {
 			t.Fatal(err)
 		}
 		options, err := e.s.BeginRegistration(stolen)

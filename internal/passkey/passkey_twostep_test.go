@@ -101,7 +101,11 @@ func (e *twoStepEnv) turnOnTwoStep(t *testing.T) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	codes, err := e.mfa.ConfirmTOTP(e.ctx, totpAt(t, en.Secret, e.now))
+	confirmation, _, err := e.mfa.IssuePasskeyConfirmation(e.ctx, e.u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes, err := e.mfa.ConfirmTOTP(e.ctx, totpAt(t, en.Secret, e.now), confirmation)
 	if err != nil {
 		t.Fatal(err)
 	}

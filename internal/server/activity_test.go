@@ -287,12 +287,16 @@ func testActivityRecorded(t *testing.T, dbURL string) {
 				}
 				totpSecret = en.Secret
 				secrets = append(secrets, en.Secret)
-				_, err = e.srv.mfa.ConfirmTOTP(as(ann.ID), "000000x")
+				_, err = e.srv.mfa.ConfirmTOTP(as(ann.ID), "000000x", "")
 				return err
 			},
 			ok: func() error {
 				var err error
-				recovery, err = e.srv.mfa.ConfirmTOTP(as(ann.ID), totpCode(t, totpSecret, time.Now()))
+				confirmation, _, err := e.srv.mfa.IssuePasskeyConfirmation(as(ann.ID), ann.ID)
+				if err != nil {
+					return err
+				}
+				recovery, err = e.srv.mfa.ConfirmTOTP(as(ann.ID), totpCode(t, totpSecret, time.Now()), confirmation)
 				secrets = append(secrets, recovery...)
 				return err
 			}},

@@ -172,7 +172,11 @@ func BenchmarkSignInFlowTOTP(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := e.srv.mfa.ConfirmTOTP(uctx, totpCode(b, en.Secret, time.Now().Add(-30*time.Second))); err != nil {
+		confirmation, _, err := e.srv.mfa.IssuePasskeyConfirmation(uctx, u.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.srv.mfa.ConfirmTOTP(uctx, totpCode(b, en.Secret, time.Now().Add(-30*time.Second)), confirmation); err != nil {
 			b.Fatal(err)
 		}
 		t0 := time.Now()

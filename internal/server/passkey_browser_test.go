@@ -146,7 +146,17 @@ func passkeyStory(t *testing.T, dbURL string, photograph bool) {
 		tb.do(t, chromedp.ScrollIntoView(`#two-step`))
 		tb.shot(t, "dashboard-two-step-setup")
 		secret := tb.text(t, `#totp-secret`)
+		// The app's code alone turns nothing on: the person's passkey (or a mailed code)
+		// confirms the set-up, which a copied session cookie could not.
 		tb.do(t, chromedp.SendKeys(`#totp-confirm-form-code`, totpCode(t, secret, ls.now())), chromedp.Click(`#totp-confirm-form button[type=submit]`))
+		tb.waitFor(t, `document.querySelector('#totp-confirmation-error') !== null`)
+		if n := ls.db.TOTPFactor.Query().CountX(ctx); n != 0 {
+			t.Fatalf("%d authenticator apps set up with the app's code alone, want 0", n)
+		}
+		tb.waitFor(t, `!document.querySelector('#totp-confirmation-passkey').hidden`)
+		tb.do(t, chromedp.Click(`#totp-confirmation-passkey`))
+		tb.waitFor(t, `document.querySelector('#totp-confirmation').value.startsWith("lspc_")`)
+		tb.do(t, chromedp.Click(`#totp-confirm-form button[type=submit]`))
 		tb.waitFor(t, `document.querySelectorAll('#recovery-codes li').length === 10`)
 		recovery = tb.text(t, `#recovery-codes li`)
 		ls.waitNotice(t, "ann@example.com", "Two-step verification was turned on")

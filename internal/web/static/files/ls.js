@@ -320,6 +320,8 @@
   // value is the code typed, or null. A person with a passkey (the "ls:passkeys" event says how
   // many) may instead confirm with it: its button fills the field with the confirmation
   // finishPasskeyConfirmation gives.
+  var passkeysCounted = 0;
+  document.addEventListener("ls:passkeys", function (ev) { passkeysCounted = ev.detail; });
   function secondStepField(id, on, off) {
     var input = h("input", { id: id, name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code",
       maxlength: "64", spellcheck: "false" });
@@ -343,9 +345,10 @@
         input.value = d.finishPasskeyConfirmation.code;
       }, t("ls.passkey_confirmed"));
     });
-    document.addEventListener("ls:passkeys", function (ev) {
-      passkey.hidden = !(ev.detail > 0 && window.LSPasskey && window.LSPasskey.supported);
-    });
+    function offerPasskey(n) { passkey.hidden = !(n > 0 && window.LSPasskey && window.LSPasskey.supported); }
+    // A field made after the passkeys were counted (the app's set-up) offers them at once.
+    offerPasskey(passkeysCounted);
+    document.addEventListener("ls:passkeys", function (ev) { offerPasskey(ev.detail); });
     return {
       field: h("div", { class: "field second-step" }, label, h("div", { class: "row" }, input, send, passkey)), input: input,
       setOn: function (twoStep) { label.textContent = twoStep ? on : off; send.hidden = twoStep; },

@@ -10,7 +10,7 @@
     deletePasskey: "mutation DeletePasskey($id: ID!, $code: String) { deletePasskey(input: {id: $id, code: $code}) { deletedId } }",
     twoStep: "query DashboardTwoStep { viewer { id twoStep { enabled enabledAt recoveryCodesLeft } } }",
     beginTOTP: "mutation BeginTotpEnrolment { beginTotpEnrolment(input: {}) { enrolment { secret uri qrCode expiresAt } } }",
-    confirmTOTP: "mutation ConfirmTotpEnrolment($code: String!) { confirmTotpEnrolment(input: {code: $code}) { recoveryCodes } }",
+    confirmTOTP: "mutation ConfirmTotpEnrolment($code: String!, $confirmation: String) { confirmTotpEnrolment(input: {code: $code, confirmation: $confirmation}) { recoveryCodes } }",
     disable: "mutation DisableTwoStep($code: String!) { disableTwoStep(input: {code: $code}) { disabled } }",
     regenerate: "mutation RegenerateRecoveryCodes($code: String!) { regenerateRecoveryCodes(input: {code: $code}) { recoveryCodes } }"
   };
@@ -64,13 +64,15 @@
     }, t("security.passkey_added"));
   });
 
-  function codeForm(id, label, button, act) {
+  // codeForm is a form of one code field and its button; extra (a field's element) goes
+  // before the button, and opts are LS.busy's.
+  function codeForm(id, label, button, act, extra, opts) {
     var input = h("input", { id: id + "-code", name: "code", type: "text", inputmode: "numeric", autocomplete: "one-time-code", maxlength: "64", required: true });
     var form = h("form", { id: id, class: "row", novalidate: true },
-      h("label", { for: id + "-code" }, label), input, h("button", { type: "submit" }, button));
+      h("label", { for: id + "-code" }, label), input, extra || null, h("button", { type: "submit" }, button));
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
-      LS.busy(form, function () { return act(input.value.trim()); });
+      LS.busy(form, function () { return act(input.value.trim()); }, undefined, opts);
     });
     return form;
   }
@@ -111,14 +113,17 @@
   async function beginTOTP() {
     var d = await gql(Q.beginTOTP);
     var e = d.beginTotpEnrolment.enrolment;
+    var confirmation = LS.secondStepField("totp-confirmation", t("security.totp_code_mail"), t("security.totp_code_mail"));
     fill("two-step", h("div", { class: "stack" },
       h("p", null, t("security.scan")),
       h("img", { src: e.qrCode, alt: t("security.qr_alt"), width: "200", height: "200", id: "totp-qr" }),
       h("p", { class: "small" }, t("security.key"), h("code", { id: "totp-secret" }, e.secret)),
+      // The app changes how the person signs in, as a passkey does: their mailbox (a mailed
+      // code) or one of their passkeys confirms it, not the session alone.
       codeForm("totp-confirm-form", t("security.code_app"), t("security.turn_on"), async function (code) {
-        var r = await gql(Q.confirmTOTP, { code: code });
+        var r = await gql(Q.confirmTOTP, { code: code, confirmation: confirmation.value() });
         showCodes(r.confirmTotpEnrolment.recoveryCodes);
-      })));
+      }, confirmation.field, { field: function (e) { return e.code === "confirmation_code_required" ? confirmation.input : null; } })));
   }
 
   loadPasskeys();
