@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -24,20 +25,37 @@ const maxAnswerHeaderBytes = 16 << 10
 // outbound requests may not reach outside dev mode.
 var ErrForbiddenTarget = fmt.Errorf("webhook target address is not allowed")
 
+// Resolver looks up the addresses of a receiver's host name. *net.Resolver implements it;
+// tests give a fake one, which answers made-up names with the addresses they need.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+}
+
 // NewClient returns the HTTP client deliveries use: a 10 s timeout, no redirects followed (a
 // 3xx answer is a failed attempt), answers whose headers pass 16 KiB not read on (a failed
 // attempt), no proxy from the environment, and — unless allowPrivate (dev mode) — a dialer
 // that refuses private, loopback, link-local, unspecified, multicast and CGNAT addresses.
 // The check runs on the address actually being connected to, after DNS resolution, so a
-// name that resolves (or re-resolves) to such an address cannot slip past.
+// name that resolves (or re-resolves) to such an address cannot slip past. Names are looked
+// up with net.DefaultResolver (NewClientResolving).
 func NewClient(allowPrivate bool) *http.Client {
+	return NewClientResolving(allowPrivate, nil)
+}
+
+// NewClientResolving is NewClient looking receivers' host names up with r (nil:
+// net.DefaultResolver). Each address r answers is connected to in turn, and the dialer's
+// connection-time check judges each one (refusePrivate) whatever r said.
+func NewClientResolving(allowPrivate bool, r Resolver) *http.Client {
+	if r == nil {
+		r = net.DefaultResolver
+	}
 	d := &net.Dialer{Timeout: DeliveryTimeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = refusePrivate
 	}
 	tr := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            d.DialContext,
+		DialContext:            resolvingDial(d, r),
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           100,
 		MaxIdleConnsPerHost:    16,
@@ -51,6 +69,47 @@ func NewClient(allowPrivate bool) *http.Client {
 		Transport:     tr,
 		Timeout:       DeliveryTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// resolvingDial returns a DialContext that looks address's host up with r (an address
+// literal is used as it is) and connects with d to each address in turn, answering the
+// first connection or the first address's error. A lookup that fails answers a
+// *net.DNSError, whatever error r gave.
+func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := netip.ParseAddr(host); err == nil {
+			return d.DialContext(ctx, network, address)
+		}
+		addrs, err := r.LookupIPAddr(ctx, host)
+		if err == nil && len(addrs) == 0 {
+			err = errors.New("no address")
+		}
+		if err != nil {
+			var dnsErr *net.DNSError
+			if errors.As(err, &dnsErr) {
+				return nil, err
+			}
+			return nil, &net.DNSError{Err: err.Error(), Name: host}
+		}
+		var first error
+		for _, a := range addrs {
+			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+			if err == nil {
+				return c, nil
+			}
+			if first == nil {
+				first = err
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		return nil, first
 	}
 }
 

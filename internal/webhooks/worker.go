@@ -68,7 +68,10 @@ type WorkerConfig struct {
 	Secrets *seal.Sealer
 	// AllowPrivate lets deliveries reach private and loopback addresses (dev mode only).
 	AllowPrivate bool
-	// Client sends the deliveries. Default NewClient(AllowPrivate).
+	// Resolver looks receivers' host names up for the default Client. Default
+	// net.DefaultResolver.
+	Resolver Resolver
+	// Client sends the deliveries. Default NewClientResolving(AllowPrivate, Resolver).
 	Client *http.Client
 	// Now is the clock that decides what is due and schedules retries. Default time.Now.
 	Now func() time.Time
@@ -149,7 +152,7 @@ func (w *Worker) writeTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 // NewWorker returns a worker over db.
 func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.Client == nil {
-		cfg.Client = NewClient(cfg.AllowPrivate)
+		cfg.Client = NewClientResolving(cfg.AllowPrivate, cfg.Resolver)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
