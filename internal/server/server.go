@@ -229,7 +229,9 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 				purge func(context.Context) (int, error)
 			}{{"activity: expired events and audit events", s.activity.Purge},
 				{"oauth: expired refresh-token families", s.oauth.PurgeRefreshTokens},
-				{"webhooks: old delivery log events", s.webhooks.Purge}, {"team: closed invitations", s.portal.Team().PurgeInvitations},
+				{"webhooks: old delivery log events", s.webhooks.Purge},
+				{"webhooks: previous signing secrets past their overlap", s.webhooks.PurgePreviousSecrets},
+				{"team: closed invitations", s.portal.Team().PurgeInvitations},
 				{"identity: old address change requests", s.identity.PurgeEmailChanges},
 				{"relay: unused reverse aliases", func(ctx context.Context) (int, error) {
 					return relay.PurgeContacts(ctx, db, s.now().Add(-relay.ContactRetention))

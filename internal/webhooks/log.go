@@ -8,6 +8,7 @@ import (
 	"entgo.io/contrib/entgql"
 
 	"loginsign/ent"
+	"loginsign/ent/application"
 	"loginsign/ent/predicate"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
@@ -65,6 +66,26 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 		})
 		return n, err
 	})
+}
+
+// PurgePreviousSecrets forgets the signing secrets that a webhook secret reset replaced once
+// their overlap has ended (webhook_previous_secret_until passed): from then on they sign
+// nothing (the worker's post), and kept, a secret that leaked stayed in the database and its
+// backups for as long as the application existed. It returns how many applications it
+// cleared; the housekeeping runs it every hour.
+func (s *Service) PurgePreviousSecrets(ctx context.Context) (int, error) {
+	return PurgePreviousSecrets(ctx, s.DB, s.Now())
+}
+
+// PurgePreviousSecrets clears the previous webhook secrets of db whose overlap ended at or
+// before now, in one statement.
+func PurgePreviousSecrets(ctx context.Context, db *store.DB, now time.Time) (int, error) {
+	n, err := db.Application.Update().Where(application.WebhookPreviousSecretUntilLTE(now.UTC())).
+		ClearWebhookPreviousSecret().ClearWebhookPreviousSecretUntil().Save(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("clearing expired previous webhook secrets: %w", err)
+	}
+	return n, nil
 }
 
 // DefaultManualSends limits test events and redeliveries together, per application: each
