@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"loginsign/internal/store/storetest"
 	"loginsign/internal/webhooks"
@@ -150,5 +151,45 @@ func TestDevModeDeliversThroughTheConfiguredResolver(t *testing.T) {
 	drain(t, w)
 	if ev := f.event(t, id); ev.Status != "delivered" || len(rcv.Hits()) != 1 {
 		t.Errorf("dev mode through the resolver: %s (%q), %d requests received, want delivered once", ev.Status, ev.LastError, len(rcv.Hits()))
+	}
+}
+
+// slowResolver is a fakeResolver that takes a while to answer the names it does not know,
+// as a recursive search for a name that does not exist does, while it answers the names of
+// LoginSign's own network at once.
+type slowResolver struct{ *fakeResolver }
+
+func (r slowResolver) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
+	if _, ok := r.addrs[host]; !ok {
+		time.Sleep(40 * time.Millisecond)
+	}
+	return r.fakeResolver.LookupIPAddr(ctx, host)
+}
+
+// TestDeliveryLogDurationDoesNotTellAnInternalNameFromAMissingOne: the attempts of both were
+// logged with the same error (UnreachableHost) but with how long they took, lookup included,
+// which the delivery log shows (durationMs): an internal name, answered at once by
+// LoginSign's resolver, read 0 ms and a missing one the time of a recursive search. An
+// attempt that reached no receiver is now logged with no duration.
+func TestDeliveryLogDurationDoesNotTellAnInternalNameFromAMissingOne(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t)
+	port := strconv.Itoa(rcv.Listener.Addr().(*net.TCPAddr).Port)
+	db := storetest.SQLite(t)
+	f := newFixture(t, db, rcv.URL)
+	res := slowResolver{newFakeResolver(map[string][]string{internalName: {"10.0.0.5"}})}
+	strict := f.worker(db, func(c *webhooks.WorkerConfig) { c.AllowPrivate = false; c.Resolver = res })
+	internalApp, _ := f.newApp(t, "http://"+internalName+":"+port+"/hook")
+	missingApp, _ := f.newApp(t, "http://"+missingName+":"+port+"/hook")
+	toInternal := f.enqueue(t, internalApp, 1)[0]
+	toMissing := f.enqueue(t, missingApp, 1)[0]
+	drain(t, strict)
+	a, b := f.event(t, toInternal), f.event(t, toMissing)
+	if len(a.Edges.Deliveries) != 1 || len(b.Edges.Deliveries) != 1 {
+		t.Fatalf("attempts logged: %d and %d, want 1 each", len(a.Edges.Deliveries), len(b.Edges.Deliveries))
+	}
+	da, db2 := a.Edges.Deliveries[0].DurationMs, b.Edges.Deliveries[0].DurationMs
+	if da != db2 || da != 0 {
+		t.Errorf("an internal name's attempt is logged as taking %d ms, a missing name's %d ms: want 0 for both (no receiver reached)", da, db2)
 	}
 }

@@ -682,7 +682,14 @@ func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.W
 func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
-		return outcome{err: w.describe(err), duration: time.Since(started)}
+		o := outcome{err: w.describe(err), duration: time.Since(started)}
+		if o.err == UnreachableHost {
+			// No receiver was reached. How long the lookup took (an internal name answered
+			// at once by LoginSign's resolver, a missing one after a recursive search) would
+			// tell the two apart in the delivery log as the error text no longer does.
+			o.duration = 0
+		}
+		return o
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
