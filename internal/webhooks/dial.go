@@ -123,7 +123,39 @@ func refusePrivate(network, address string, _ syscall.RawConn) error {
 	if !PublicAddr(ap.Addr()) {
 		return fmt.Errorf("%w: %s is not a public address", ErrForbiddenTarget, ap.Addr())
 	}
+	if localAddr(ap.Addr()) {
+		return fmt.Errorf("%w: %s is an address of this host", ErrForbiddenTarget, ap.Addr())
+	}
 	return nil
+}
+
+// interfaceAddrs lists this host's interface addresses (tests replace it).
+var interfaceAddrs = net.InterfaceAddrs
+
+// localAddr reports whether a is assigned to one of this host's interfaces. A public address
+// of LoginSign's own host is reached through the loopback interface, past any firewall in
+// front of it, so a webhook URL naming it reached every service listening on all addresses
+// (metrics, an admin port, a database) as a loopback URL would. The interfaces are read at
+// each connection (they change); if they cannot be read, nothing more is refused.
+func localAddr(a netip.Addr) bool {
+	addrs, err := interfaceAddrs()
+	if err != nil {
+		return false
+	}
+	a = a.Unmap().WithZone("")
+	for _, ia := range addrs {
+		var ip net.IP
+		switch v := ia.(type) {
+		case *net.IPNet:
+			ip = v.IP
+		case *net.IPAddr:
+			ip = v.IP
+		}
+		if la, ok := netip.AddrFromSlice(ip); ok && la.Unmap() == a {
+			return true
+		}
+	}
+	return false
 }
 
 var nonPublic = []netip.Prefix{
