@@ -96,9 +96,19 @@ func resolvingDial(d *net.Dialer, r Resolver) func(ctx context.Context, network,
 			}
 			return nil, &net.DNSError{Err: err.Error(), Name: host}
 		}
+		// As net.Dialer does with the addresses it resolves: one after the other, each
+		// given an equal part of the time left (at least 2 s), so that an address that
+		// never answers does not use up the attempt's whole time.
+		deadline := time.Now().Add(d.Timeout)
+		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+			deadline = dl
+		}
 		var first error
-		for _, a := range addrs {
-			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.String(), port))
+		for i, a := range addrs {
+			part := time.Until(deadline) / time.Duration(len(addrs)-i)
+			actx, cancel := context.WithTimeout(ctx, max(part, min(2*time.Second, time.Until(deadline))))
+			c, err := d.DialContext(actx, network, net.JoinHostPort(a.String(), port))
+			cancel()
 			if err == nil {
 				return c, nil
 			}
