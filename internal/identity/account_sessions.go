@@ -92,8 +92,23 @@ func (s *Service) EndAllSessions(ctx context.Context, userID string) error {
 // endOtherSessions ends every session of userID but keep (a session's hash), telling their
 // applications first (endingSessions), records how many ended and returns it. When the
 // applications cannot be told, no session ends and the error is returned.
+//
+// It also forgets every browser that signed in to the account (Sessions.KnownBrowser) but the
+// one of the session kept, as signing out everywhere forgets the trusted devices at Google or
+// GitHub: a thief's browser that signed in once (or holds a copy of the person's cookies)
+// otherwise stayed known for 90 days after the person signed everything out, and kept what
+// that gives, the "this wasn't me" link of a new authenticator app (mfa.Service.UndoTOTP),
+// whose reader turns off the second step the person just added against them, and a budget of
+// second-step codes of its own, never paused by the person's wrong-code notice.
 func (s *Service) endOtherSessions(ctx context.Context, userID, keep string) (int, error) {
 	if err := s.endingSessions(ctx, userID, func(id string) bool { return id != keep }); err != nil {
+		return 0, err
+	}
+	keepBrowser, err := s.browserOf(ctx, userID, keep)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.Sessions.forgetBrowsers(ctx, userID, keepBrowser); err != nil {
 		return 0, err
 	}
 	n, err := s.Sessions.DeleteAll(ctx, userID, keep)
@@ -180,6 +195,9 @@ func (s *Service) endSessionsSignedInBy(ctx context.Context, userID string, sign
 	if err := s.endingSessions(ctx, userID, func(id string) bool { return slices.Contains(ending, id) }); err != nil {
 		return 0, err
 	}
+	if err := s.forgetBrowsersOf(ctx, userID, current, list, ending...); err != nil {
+		return 0, err
+	}
 	if err := s.Sessions.deleteHashes(ctx, userID, ending...); err != nil {
 		return 0, err
 	}
@@ -261,8 +279,53 @@ func (s *Service) SignOutSession(ctx context.Context, id string) error {
 	if err := s.endingSessions(ctx, sess.UserID, func(sid string) bool { return sid == id }); err != nil {
 		return err
 	}
+	list, err := s.Sessions.List(ctx, sess.UserID)
+	if err != nil {
+		return err
+	}
+	if err := s.forgetBrowsersOf(ctx, sess.UserID, sess.ID, list, id); err != nil {
+		return err
+	}
 	if err := s.Sessions.DeleteByID(ctx, sess.UserID, id); err != nil {
 		return err
 	}
 	return s.recordSessionsEnded(ctx, sess.UserID, 1)
+}
+
+// browserOf is the browser the session of userID named by hash signed in from
+// (SessionInfo.Browser), "" for none or unknown.
+func (s *Service) browserOf(ctx context.Context, userID, hash string) (string, error) {
+	if hash == "" {
+		return "", nil
+	}
+	list, err := s.Sessions.List(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list {
+		if l.ID == hash {
+			return l.Browser, nil
+		}
+	}
+	return "", nil
+}
+
+// forgetBrowsersOf forgets the browsers the sessions ending (hashes, of list) signed in from
+// (Sessions.KnownBrowser), but the browser of the session current (this request's): a session
+// that ends takes with it what its browser was trusted for, so a thief's browser does not
+// outlive the session the person ended.
+func (s *Service) forgetBrowsersOf(ctx context.Context, userID, current string, list []SessionInfo, ending ...string) error {
+	keep := ""
+	for _, l := range list {
+		if l.ID == current {
+			keep = l.Browser
+		}
+	}
+	var refs []string
+	for _, l := range list {
+		if slices.Contains(ending, l.ID) && l.Browser != keep {
+			refs = append(refs, l.Browser)
+		}
+	}
+	return s.Sessions.forgetBrowserRefs(ctx, refs...)
 }

@@ -55,6 +55,9 @@ type SessionInfo struct {
 	AddressRef string
 	// Line is the session's line (auth.Session.Line).
 	Line string
+	// Browser names the browser the session signed in from (browserRef), "" when unknown: ending
+	// the session forgets it (KnownBrowser).
+	Browser string
 }
 
 // NewSessions returns the session store.
@@ -101,6 +104,10 @@ type NewSession struct {
 	// ends; when it was the same person's, the new one continues its line (auth.Session.Line),
 	// so what the applications were given from it ends with the new one.
 	Replacing string
+	// Browser is the raw value of the browser's cookie (httpx.BrowserCookie), "" for none: the
+	// session keeps its name (browserRef), so that ending the session forgets that browser
+	// (KnownBrowser) and ending all the others keeps it known.
+	Browser string
 }
 
 // Start starts the session of the sign-in n and returns the raw session id for the cookie.
@@ -130,6 +137,9 @@ func (s *Sessions) Start(ctx context.Context, n NewSession) (string, error) {
 	}
 	if n.Address != "" {
 		fields["addr"] = s.addressRef(n.UserID, n.Address)
+	}
+	if n.Browser != "" && len(n.Browser) <= 128 {
+		fields["br"] = browserRef(n.Browser, n.UserID)
 	}
 	userID := n.UserID
 	pipe := s.kv.TxPipeline()
@@ -320,7 +330,7 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
 			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"],
-			AddressRef: m["addr"], Line: lineOf(m["line"], h)})
+			AddressRef: m["addr"], Line: lineOf(m["line"], h), Browser: m["br"]})
 	}
 	return out, nil
 }

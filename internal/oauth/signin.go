@@ -238,17 +238,11 @@ func knownBrowserKey(browser, email string) string {
 	return "knownbr:" + ids.Hash(browser+"\x00"+mail.MailboxKey(email))
 }
 
-// accountBrowserKey names the record that browser (its cookie's raw value) signed in to the
-// account userID: the second step of its later sign-ins counts its codes apart
-// (CompleteSecondStep, mfa.Service.VerifyIn).
-func accountBrowserKey(browser, userID string) string {
-	return "knownacct:" + ids.Hash(browser+"\x00"+userID)
-}
-
 // RememberBrowser notes, at a sign-in of u in browser (its cookie's raw value), that it
 // signed in to the account, whose primary address is u.Email: its later requests for sign-in
 // links to that address are counted apart from everyone else's (loginLimits), and so are the
-// codes of its later second steps (CompleteSecondStep).
+// codes of its later second steps (CompleteSecondStep) until the person's sessions end
+// (identity.Sessions.KnownBrowser).
 func (s *Service) RememberBrowser(ctx context.Context, browser string, u *ent.User) error {
 	if browser == "" || u == nil {
 		return nil
@@ -256,26 +250,19 @@ func (s *Service) RememberBrowser(ctx context.Context, browser string, u *ent.Us
 	if err := s.KV.Set(ctx, knownBrowserKey(browser, u.Email), "1", knownBrowserTTL).Err(); err != nil {
 		return err
 	}
-	return s.KV.Set(ctx, accountBrowserKey(browser, u.ID), "1", knownBrowserTTL).Err()
+	return s.Identity.Sessions.RememberBrowser(ctx, browser, u.ID)
 }
 
 // knownBrowser is the key under which CompleteSecondStep counts the codes of browser (its
-// cookie's raw value) when it signed in to userID's account before (RememberBrowser), "" for
-// any other browser.
+// cookie's raw value) when it signed in to userID's account before and was not forgotten
+// since (identity.Sessions.KnownBrowser), "" for any other browser.
 func (s *Service) knownBrowser(ctx context.Context, browser, userID string) (string, error) {
-	if browser == "" {
-		return "", nil
-	}
-	key := accountBrowserKey(browser, userID)
-	n, err := s.KV.Exists(ctx, key).Result()
-	if err != nil || n == 0 {
-		return "", err
-	}
-	return strings.TrimPrefix(key, "knownacct:"), nil
+	return s.Identity.Sessions.KnownBrowser(ctx, browser, userID)
 }
 
 // KnownBrowser reports whether browser (its cookie's raw value) signed in to userID's account
-// in the last 90 days (RememberBrowser).
+// in the last 90 days (RememberBrowser) and was not forgotten since: signing out everywhere
+// forgets it (identity.Sessions.KnownBrowser).
 func (s *Service) KnownBrowser(ctx context.Context, browser, userID string) (bool, error) {
 	key, err := s.knownBrowser(ctx, browser, userID)
 	return key != "", err

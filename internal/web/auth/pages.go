@@ -927,7 +927,8 @@ func (p *Pages) stillHeld(r *http.Request, in *oauth.SignIn) error {
 // any other.
 func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignIn, passkeyRef string) {
 	raw, err := p.Identity.Sessions.Start(r.Context(), identity.NewSession{UserID: in.User.ID, UserAgent: r.UserAgent(),
-		IP: httpx.ClientIP(r), AMR: in.AMR, Passkey: passkeyRef, Address: in.Address, Replacing: p.Cookies.Get(r, sessionCookie)})
+		IP: httpx.ClientIP(r), AMR: in.AMR, Passkey: passkeyRef, Address: in.Address, Replacing: p.Cookies.Get(r, sessionCookie),
+		Browser: p.Cookies.Get(r, browserCookie)})
 	if err != nil {
 		p.errorPage(w, r, err)
 		return
