@@ -135,12 +135,12 @@ func TestAMutationReadsTheTeamAfterItsOwnChanges(t *testing.T) {
 		acc := &account.Service{DB: db, Identity: p.f.identity, Now: time.Now}
 		f := &fixture{db: db, identity: p.f.identity, portal: p.f.portal,
 			handler: graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: p.f.identity, Portal: p.f.portal, Account: acc}, slog.New(slog.DiscardHandler))}
-		read := `mutation($conn: ID!) { setAppEmailMuted(input: {connectionId: $conn, muted: true}) { connection { application { redirectUris } } } }`
+		read := `mutation($conn: ID!) { setAppEmailMuted(input: {connectionId: $conn, muted: false}) { connection { application { redirectUris } } } }`
 		if got, codes := answer(t, f, p.bob, read, client.Var("conn", p.conn)); len(codes) != 0 || !strings.Contains(got, "staging-admin") {
 			t.Fatalf("Bob on the team reads the redirect URIs through his connection: errors %v: %s", codes, got)
 		}
 		q := `mutation($conn: ID!, $app: ID!) {
-			before: setAppEmailMuted(input: {connectionId: $conn, muted: true}) { connection { application { redirectUris } } }
+			before: setAppEmailMuted(input: {connectionId: $conn, muted: false}) { connection { application { redirectUris } } }
 			leaveApplication(input: {applicationId: $app}) { applicationId }
 			after: setAppEmailMuted(input: {connectionId: $conn, muted: false}) { connection { application { redirectUris } } }
 		}`

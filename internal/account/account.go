@@ -155,8 +155,18 @@ func (s *Service) RemoveConnection(ctx context.Context, connectionID string) err
 }
 
 // SetConnectionMuted mutes (or unmutes) relay mail from one of the signed-in person's apps.
+// Muting needs a recent sign-in (auth.RequireRecentSignIn), as a connection's removal does: it
+// stops the relay forwarding the app's mail to the person's mailbox, and the app is shown the
+// person muted it. From an old session cookie (a copy taken from a browser) a thief muted the
+// person's bank or shop, and its notices of what the thief then did there (a new sign-in, a
+// changed delivery address, the app's own sign-in codes) never reached the person, who had no
+// reason to look at the setting. Unmuting, which only brings the mail back, needs none.
 func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, muted bool) (*ent.AppConnection, error) {
-	uid, err := auth.RequireUser(ctx)
+	signedIn := auth.RequireUser
+	if muted {
+		signedIn = func(ctx context.Context) (string, error) { return auth.RequireRecentSignIn(ctx, s.now()) }
+	}
+	uid, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
