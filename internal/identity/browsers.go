@@ -31,6 +31,13 @@ func browsersKey(userID string) string { return "knownacct-gen:" + userID }
 
 const firstBrowserGeneration = "1"
 
+// BrowserGeneration is userID's generation of known browsers: a record of a browser's sign-in
+// kept elsewhere (oauth's budgets of sign-in mails per browser) that carries another
+// generation was forgotten when the person's sessions ended (KnownBrowser).
+func (s *Sessions) BrowserGeneration(ctx context.Context, userID string) (string, error) {
+	return s.browserGeneration(ctx, userID)
+}
+
 // browserGeneration reads userID's generation of known browsers.
 func (s *Sessions) browserGeneration(ctx context.Context, userID string) (string, error) {
 	gen, err := s.kv.Get(ctx, browsersKey(userID)).Result()

@@ -2,9 +2,11 @@ package oauth_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
+	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/identity"
 	"loginsign/internal/oauth"
@@ -79,6 +81,44 @@ func TestSigningOutEverywhereForgetsKnownBrowsers(t *testing.T) {
 		}
 		if known(thief, u.ID) {
 			t.Fatal("after every session of the account ended, the thief's browser is still known to it")
+		}
+	})
+}
+
+// The budget of sign-in mails of its own that a browser which signed in to the account gets
+// (strangers' requests never lock it out) is forgotten too when the person signs out
+// everywhere: the thief's browser then shares the mailbox's budget with every other stranger.
+func TestSigningOutEverywhereForgetsTheBrowsersMailBudget(t *testing.T) {
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		e.svc.Mail = &outbox{}
+		ctx := e.ctx()
+		u := e.person(t)
+		thief := "lsbr_" + strings.Repeat("x", 40)
+		if err := e.svc.RememberBrowser(ctx, thief, u); err != nil {
+			t.Fatal(err)
+		}
+		for i := range e.svc.Config.Limits.LoginPerAddress.N {
+			stranger := fmt.Sprintf("lsbr_%040d", i)
+			if _, err := e.svc.StartSignIn(ctx, u.Email, "", fmt.Sprintf("198.51.100.%d", i+1), stranger, ""); err != nil {
+				t.Fatalf("stranger %d: %v", i+1, err)
+			}
+		}
+		if _, err := e.svc.StartSignIn(ctx, u.Email, "", "192.0.2.7", thief, ""); err != nil {
+			t.Fatalf("the known browser past the strangers' cap: %v, want its own budget", err)
+		}
+		raw, err := e.svc.Identity.Sessions.Start(ctx, identity.NewSession{UserID: u.ID, UserAgent: "agent", IP: "192.0.2.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := e.svc.Identity.Sessions.Lookup(ctx, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Identity.SignOutOtherSessions(auth.WithSession(ctx, sess)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.StartSignIn(ctx, u.Email, "", "192.0.2.8", thief, ""); !apperr.Is(err, apperr.RateLimited) {
+			t.Fatalf("the thief's browser after the person signed out everywhere: %v, want the strangers' spent budget (rate limited)", err)
 		}
 	})
 }

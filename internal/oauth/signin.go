@@ -219,13 +219,34 @@ func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) er
 func (s *Service) mailboxBudget(ctx context.Context, email, browser string) (string, error) {
 	if browser != "" {
 		known := knownBrowserKey(browser, email)
-		if n, err := s.KV.Exists(ctx, known).Result(); err != nil {
+		v, err := s.KV.Get(ctx, known).Result()
+		if err != nil && err != redis.Nil {
 			return "", err
-		} else if n == 1 {
+		}
+		if ok, err := s.stillKnown(ctx, v); err != nil {
+			return "", err
+		} else if ok {
 			return known, nil
 		}
 	}
 	return ids.Hash(mail.MailboxKey(email)), nil
+}
+
+// stillKnown reports whether v, the value of a knownBrowserKey record ("" for none), names a
+// browser its account still knows: "<user id> <generation>" of RememberBrowser, whose
+// generation the person's ending of every session moves on (identity.Sessions.KnownBrowser).
+// A record from before generations were kept ("1") names no account and stays known until it
+// expires.
+func (s *Service) stillKnown(ctx context.Context, v string) (bool, error) {
+	if v == "" {
+		return false, nil
+	}
+	uid, gen, ok := strings.Cut(v, " ")
+	if !ok {
+		return true, nil
+	}
+	cur, err := s.Identity.Sessions.BrowserGeneration(ctx, uid)
+	return err == nil && cur == gen, err
 }
 
 // knownBrowserTTL is how long a browser that signed in keeps its own budget of sign-in mails
@@ -241,13 +262,18 @@ func knownBrowserKey(browser, email string) string {
 // RememberBrowser notes, at a sign-in of u in browser (its cookie's raw value), that it
 // signed in to the account, whose primary address is u.Email: its later requests for sign-in
 // links to that address are counted apart from everyone else's (loginLimits), and so are the
-// codes of its later second steps (CompleteSecondStep) until the person's sessions end
-// (identity.Sessions.KnownBrowser).
+// codes of its later second steps (CompleteSecondStep), until the person ends every session
+// (identity.Sessions.KnownBrowser; the mail budget's record carries the account and its
+// generation of browsers for that, stillKnown).
 func (s *Service) RememberBrowser(ctx context.Context, browser string, u *ent.User) error {
 	if browser == "" || u == nil {
 		return nil
 	}
-	if err := s.KV.Set(ctx, knownBrowserKey(browser, u.Email), "1", knownBrowserTTL).Err(); err != nil {
+	gen, err := s.Identity.Sessions.BrowserGeneration(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.KV.Set(ctx, knownBrowserKey(browser, u.Email), u.ID+" "+gen, knownBrowserTTL).Err(); err != nil {
 		return err
 	}
 	return s.Identity.Sessions.RememberBrowser(ctx, browser, u.ID)
