@@ -7909,7 +7909,10 @@ extend type Mutation {
   and the app gets connection_deleted. Needs a recent sign-in (reauthentication_required).
   """
   disconnectApp(input: DisconnectAppInput!): DisconnectAppPayload!
-  """Mutes (or unmutes) relay mail from one connected app."""
+  """
+  Mutes (or unmutes) relay mail from one connected app. Muting needs a recent sign-in
+  (reauthentication_required); unmuting does not.
+  """
   setAppEmailMuted(input: SetAppEmailMutedInput!): SetAppEmailMutedPayload!
   """Adds a pending alternative address and mails it a verification link (valid 24 h, single use)."""
   addEmail(input: AddEmailInput!): AddEmailPayload!
