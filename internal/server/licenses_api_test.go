@@ -89,7 +89,7 @@ func (e *apiEnv) person(email, name string) *ent.User {
 // application may not register one's host).
 func (e *apiEnv) application(owner *ent.User, name string) (*ent.Application, string) {
 	e.t.Helper()
-	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 	redirect := "https://app.example.com/cb"
 	if owner.Email != "dev@example.com" {
 		redirect = "https://app-" + strings.ToLower(strings.ReplaceAll(owner.ID, "_", "-")) + ".example.com/cb"

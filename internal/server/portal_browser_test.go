@@ -44,7 +44,7 @@ func portalStory(t *testing.T, dbURL string, photograph bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID})
+	devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()})
 	created, err := ls.portal.CreateApplication(devCtx, portal.ApplicationInput{
 		Name: "Sample Notes", Website: sample.URL, RedirectURIs: []string{sample.RedirectURI()},
 		WebhookURL: sample.URL + "/webhook", AllowedOrigins: []string{sample.SameSiteURL},

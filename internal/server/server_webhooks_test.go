@@ -168,7 +168,7 @@ func (s *testServer) user(t *testing.T, email string) *ent.User {
 
 func (s *testServer) app(t *testing.T, owner *ent.User, webhookURL string) *portal.CreatedApplication {
 	t.Helper()
-	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 	a, err := s.portal.CreateApplication(ctx, portal.ApplicationInput{Name: "Notes", WebhookURL: webhookURL,
 		RedirectURIs: []string{"http://localhost:3000/callback"}})
 	if err != nil {

@@ -71,7 +71,7 @@ func TestTheWebhookSecretIsShownByNoReadToAnyRole(t *testing.T) {
 	for name, dbURL := range storetest.URLs(t) {
 		t.Run(name, func(t *testing.T) {
 			e := newAPIEnv(t, dbURL, licenses.RedeemLimits{})
-			ctx := auth.WithSession(context.Background(), auth.Session{UserID: e.dev.ID})
+			ctx := auth.WithSession(context.Background(), auth.Session{UserID: e.dev.ID, SignedInAt: time.Now()})
 			created, err := e.s.portal.CreateApplication(ctx, portal.ApplicationInput{Name: "Hooked",
 				RedirectURIs: []string{"https://app.example.com/cb"}, WebhookURL: "https://hooks.example.com/in"})
 			if err != nil || !strings.HasPrefix(created.WebhookSecret, "whsec_") {
