@@ -692,6 +692,13 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 			lookups = v.Len() * queryCost
 		}
 	}
+	if typeName == "ImportRow" && field == "source" {
+		// An import's results list every row it was sent, each with the run's source: the
+		// selection under source runs once per row (rows, application: a query each).
+		// Priced once, results { source { rows(first: 1) { totalCount } } } of 10,000 rows
+		// ran 10,000 counts for some 130 points.
+		n = max(n, importedRows(ctx))
+	}
 	paged := false
 	for _, k := range []string{"first", "last"} {
 		switch v := args[k].(type) {
@@ -709,4 +716,46 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 		n = max(n, defaultPages[typeName+"."+field])
 	}
 	return fieldCost(typeName, field) + child*n + lookups, true
+}
+
+const importedRowsStat = "ImportedRows"
+
+// importedRows is the most rows one import of the mutation of ctx is sent (input.users of
+// importAppUsers and importUsers), each a row of its results; 0 outside a mutation.
+func importedRows(ctx context.Context) int {
+	if !graphql.HasOperationContext(ctx) {
+		return 0
+	}
+	oc := graphql.GetOperationContext(ctx)
+	if oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return 0
+	}
+	// Asked once per source field priced: the answer is kept for the operation.
+	if n, ok := oc.Stats.GetExtension(importedRowsStat).(int); ok {
+		return n
+	}
+	most := 0
+	defer func() { oc.Stats.SetExtension(importedRowsStat, most) }()
+	var walk func(set ast.SelectionSet, seen map[string]bool)
+	walk = func(set ast.SelectionSet, seen map[string]bool) {
+		for _, sel := range set {
+			switch sel := sel.(type) {
+			case *ast.Field:
+				if sel.Name != "importAppUsers" && sel.Name != "importUsers" {
+					continue
+				}
+				input, _ := sel.ArgumentMap(oc.Variables)["input"].(map[string]any)
+				most = max(most, listLen(input["users"]))
+			case *ast.InlineFragment:
+				walk(sel.SelectionSet, seen)
+			case *ast.FragmentSpread:
+				if f := oc.Doc.Fragments.ForName(sel.Name); f != nil && !seen[sel.Name] {
+					seen[sel.Name] = true
+					walk(f.SelectionSet, seen)
+				}
+			}
+		}
+	}
+	walk(oc.Operation.SelectionSet, map[string]bool{})
+	return most
 }

@@ -106,3 +106,105 @@ func TestEachAliasOfANodesListIsPricedAsAQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestAnImportsResultsReadTheirSource (review helper gql15, checks15): the run and rows an
+// import answers were written in its transaction, and their edges were read through it after
+// it committed: results { source { id } } answered one internal error per row (after a
+// statement each), and source { application } or source { rows } an internal error. Each
+// row's source is now the run's, read without a statement, and the source's edges answer.
+func TestAnImportsResultsReadTheirSource(t *testing.T) {
+	t.Parallel()
+	f, statements := countedFixture(t, storetest.SQLite(t))
+	ctx := context.Background()
+	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := func(n int) []map[string]any {
+		out := make([]map[string]any, n)
+		for i := range out {
+			out[i] = map[string]any{"externalUserId": fmt.Sprint(i), "email": fmt.Sprintf("u%d-%d@example.com", n, i)}
+		}
+		return out
+	}
+	const mutation = `mutation($id: ID!, $users: [ImportUserInput!]!) { importAppUsers(input: {applicationId: $id, users: $users}) { %s } }`
+	var plain map[string]any
+	statements.Store(0)
+	if err := f.as(alice.ID).Post(fmt.Sprintf(mutation, "results { row }"), &plain,
+		client.Var("id", app.Application.ID), client.Var("users", users(50))); err != nil {
+		t.Fatal(err)
+	}
+	base := statements.Load()
+	var got struct {
+		ImportAppUsers struct {
+			Source struct {
+				ID          string
+				Application struct{ Name string }
+				Rows        struct{ TotalCount int }
+			}
+			Results []struct {
+				Row    int
+				Source struct{ ID string }
+			}
+		}
+	}
+	statements.Store(0)
+	err = f.as(alice.ID).Post(fmt.Sprintf(mutation, "results { row source { id } }"), &got,
+		client.Var("id", app.Application.ID), client.Var("users", users(51)))
+	if err != nil {
+		t.Fatalf("results { source { id } }: %.300v", err)
+	}
+	if extra := statements.Load() - base; extra > 2 {
+		t.Errorf("results { source } of 51 rows ran %d statements more than results { row } of 50", extra)
+	}
+	for _, r := range got.ImportAppUsers.Results {
+		if r.Source.ID == "" {
+			t.Fatalf("row %d answered no source", r.Row)
+		}
+	}
+	err = f.as(alice.ID).Post(fmt.Sprintf(mutation, "source { id application { name } rows(first: 1) { totalCount } }"), &got,
+		client.Var("id", app.Application.ID), client.Var("users", users(3)))
+	if err != nil {
+		t.Fatalf("source { application rows }: %v", err)
+	}
+	if s := got.ImportAppUsers.Source; s.Application.Name != "A" || s.Rows.TotalCount != 3 {
+		t.Errorf("source answered %+v, want application A and 3 rows", s)
+	}
+}
+
+// TestAnImportsResultsPayForTheirSourcesQueries (review helper gql15, checks15): each row of
+// an import's results reaches the run's source, and a query under it (rows, application) runs
+// once per row: priced once, results { source { rows(first: 1) { totalCount } } } of 1,000
+// rows cost some 130 points for 1,000 counts. The selection under a result's source is now
+// priced once per row sent; refused, the import writes nothing.
+func TestAnImportsResultsPayForTheirSourcesQueries(t *testing.T) {
+	t.Parallel()
+	f, _ := countedFixture(t, storetest.SQLite(t))
+	ctx := context.Background()
+	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := make([]map[string]any, 1000)
+	for i := range users {
+		users[i] = map[string]any{"externalUserId": fmt.Sprint(i), "email": fmt.Sprintf("u%d@example.com", i)}
+	}
+	var got map[string]any
+	err = f.as(alice.ID).Post(`mutation($id: ID!, $users: [ImportUserInput!]!) { importAppUsers(input: {applicationId: $id, users: $users}) {
+		results { row source { rows(first: 1) { totalCount } } } } }`, &got, client.Var("id", app.Application.ID), client.Var("users", users))
+	if err == nil || !strings.Contains(err.Error(), "COMPLEXITY_LIMIT_EXCEEDED") {
+		t.Errorf("results { source { rows } } of 1,000 rows: %.300v, want COMPLEXITY_LIMIT_EXCEEDED", err)
+	}
+	if n := f.db.Client.ImportSource.Query().CountX(ctx); n != 0 {
+		t.Errorf("%d import runs written by a refused import", n)
+	}
+	// The portal's own import of as many rows still runs.
+	err = f.as(alice.ID).Post(`mutation($id: ID!, $users: [ImportUserInput!]!) { importAppUsers(input: {applicationId: $id, users: $users}) {
+		source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }`,
+		&got, client.Var("id", app.Application.ID), client.Var("users", users))
+	if err != nil {
+		t.Errorf("the portal's import of 1,000 rows: %.300v", err)
+	}
+}

@@ -130,6 +130,15 @@ func (s *Service) Import(ctx context.Context, appID string, req ImportRequest) (
 	if err != nil {
 		return nil, err
 	}
+	// The run's rows and source were written in tx: their edges are read after it committed
+	// (GraphQL's source { application }, results { source }), which through tx failed as an
+	// internal error, once per row. Each row's source is the run's, known without a query.
+	if out.Source != nil {
+		out.Source = out.Source.Unwrap()
+	}
+	for _, r := range out.Rows {
+		r.Unwrap().Edges.Source = out.Source
+	}
 	return out, nil
 }
 

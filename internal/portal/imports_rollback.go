@@ -86,5 +86,6 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 	if err != nil {
 		return nil, err
 	}
-	return &Rollback{Source: src, DeletedConnections: deleted, WithdrawnLinks: withdrawn}, nil
+	// src was read in tx; its edges are read after it committed (undoImport { source { rows } }).
+	return &Rollback{Source: src.Unwrap(), DeletedConnections: deleted, WithdrawnLinks: withdrawn}, nil
 }
