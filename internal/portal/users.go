@@ -541,7 +541,12 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 			UserID: conn.UserID, ApplicationID: app.ID, ConnectionID: conn.ID,
 			Details: map[string]string{"fields": activity.Fields(fields...)}, At: s.now()})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// out was written in tx and its edges are read after it committed (GraphQL's
+	// editAppConnection { connection { licenses } }): through tx they failed as an internal error.
+	return out.Unwrap(), nil
 }
 
 // SyncEmail is the developer's email-sync API: it asks the person behind connection connID to
