@@ -457,7 +457,9 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*
 	if err := s.Mail.Send(ctx, mail.VerifyEmail(i18n.ForPerson(ctx, u.Language), addr, link)); err != nil {
 		return nil, fmt.Errorf("sending verification mail: %w", err)
 	}
-	return ue, nil
+	// ue was read or written in the committed transaction: its edges (GraphQL's addEmail {
+	// email { user } }) are read through the client, not through tx.
+	return ue.Unwrap(), nil
 }
 
 // VerifyAlternativeEmail confirms the address whose verification link carried token. The
