@@ -200,7 +200,12 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}
-	return v, err
+	if err != nil {
+		return nil, err
+	}
+	// v was written in the committed tx: its edges (GraphQL's variant { application }) are
+	// read through the client, not through tx (an internal error).
+	return v.Unwrap(), nil
 }
 
 // createVariant adds the variant name (already checked) to application appID inside tx,
@@ -274,7 +279,10 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 	if store.Conflict(err) {
 		return nil, nameTaken(name)
 	}
-	return v, store.Err(err, "license variant")
+	if err != nil {
+		return nil, store.Err(err, "license variant")
+	}
+	return v.Unwrap(), nil // written in the committed tx, as CreateVariant's
 }
 
 // DeleteVariant deletes a variant and its codes. While any of its codes is in effect it
