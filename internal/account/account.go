@@ -527,7 +527,7 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 	if err != nil {
 		return nil, err
 	}
-	return ue, nil
+	return ue.Unwrap(), nil // read in the committed tx: its edges are read through the client
 }
 
 // takeVerifySend counts one verification mail from uid to addr, once it is known that one will
