@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,5 +207,45 @@ func TestAnImportsResultsPayForTheirSourcesQueries(t *testing.T) {
 		&got, client.Var("id", app.Application.ID), client.Var("users", users))
 	if err != nil {
 		t.Errorf("the portal's import of 1,000 rows: %.300v", err)
+	}
+}
+
+// TestAnUndoneImportsSourceReadsItsEdges (review helper gql15, checks15): the run undoImport
+// answers was read in its transaction, and its edges through it after it committed:
+// source { application { name } rows(first: 1) { totalCount } } answered internal errors.
+func TestAnUndoneImportsSourceReadsItsEdges(t *testing.T) {
+	t.Parallel()
+	f, _ := countedFixture(t, storetest.SQLite(t))
+	ctx := context.Background()
+	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
+	actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+	app, err := f.portal.CreateApplication(actx, portal.ApplicationInput{Name: "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := f.portal.Import(actx, app.Application.ID, portal.ImportRequest{Users: []portal.ImportUser{{ExternalUserID: "1", Email: "x@example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := client.New(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(auth.WithSession(r.Context(), auth.Session{UserID: alice.ID, ID: "test", SignedInAt: time.Now()}))
+		f.handler.ServeHTTP(w, r)
+	}))
+	var got struct {
+		UndoImport struct {
+			Source struct {
+				Application struct{ Name string }
+				Rows        struct{ TotalCount int }
+			}
+		}
+	}
+	err = recent.Post(`mutation($app: ID!, $src: ID!) { undoImport(input: {applicationId: $app, sourceId: $src}) {
+		source { application { name } rows(first: 1) { totalCount } } } }`, &got,
+		client.Var("app", app.Application.ID), client.Var("src", run.Source.ID))
+	if err != nil {
+		t.Fatalf("undoImport { source { application rows } }: %v", err)
+	}
+	if s := got.UndoImport.Source; s.Application.Name != "A" || s.Rows.TotalCount != 1 {
+		t.Errorf("undone run answered %+v, want application A and its 1 row", s)
 	}
 }
