@@ -100,7 +100,8 @@
 //   - An authorized reply whose MIME tree holds a multipart/report, multipart/digest,
 //     message/* or text/rfc822-headers part (read receipts, delivery reports, attached
 //     messages), a key or signature part or a contact card (vCard) naming one of P's addresses
-//     (S/MIME, OpenPGP, a card the client attaches to every message), a detached signature
+//     (S/MIME, OpenPGP, a card the client attaches to every message; in UTF-16 and in encoded
+//     values too, a card in UTF-7 whatever it holds), a detached signature
 //     (OpenPGP or S/MIME: it names the person's key, whatever else it holds), more
 //     than 200 parts or 10 levels, a multipart that does not parse, an encrypted or
 //     opaque-signed part (PGP/MIME, S/MIME enveloped or signed data), a text/plain part that

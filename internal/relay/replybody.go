@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -36,7 +38,10 @@ const (
 //   - so is a contact card (contactCard: text/vcard and its older types, or a .vcf name) whose
 //     decoded and unfolded bytes name one of addresses: the person's own card, which a client
 //     can attach to every message. A sender's card reaches a reply only when the person sends
-//     it back themselves (an inline forward), as a key would;
+//     it back themselves (an inline forward), as a key would. The card is read as a client
+//     reads it: in UTF-16 or UTF-32 (NUL bytes removed), with its quoted-printable and base64
+//     values decoded (cardValues); one in a charset that may spell an ASCII address otherwise
+//     (UTF-7, on the part or in a CHARSET parameter) is refused whatever it holds;
 //   - a detached signature (detachedSignature) is refused whatever it holds: it names the
 //     signer's key, whose owner a keyserver or the certificate inside tells;
 //   - so is a text/plain part that starts with an inline OpenPGP signed or encrypted message
@@ -101,7 +106,14 @@ func (w *replyWalk) entity(h textproto.Header, body io.Reader, depth int) string
 		if err != nil {
 			return "undecodable " + mediaType + " part"
 		}
-		if namesAnyBytes(b, w.addresses) || namesAnyBytes(dearmor(b), w.addresses) || namesAnyBytes(unfoldLines(b), w.addresses) {
+		views := [][]byte{b, dearmor(b), unfoldLines(b), bytes.ReplaceAll(b, []byte{0}, nil)}
+		if !keyMaterial(mediaType) {
+			if !cardCharsetsReadable(h, b) {
+				return "a contact card in a charset the relay cannot read"
+			}
+			views = append(views, cardValues(b)...)
+		}
+		if slices.ContainsFunc(views, func(v []byte) bool { return namesAnyBytes(v, w.addresses) }) {
 			return "a " + mediaType + " part naming the person"
 		}
 	// Last: it reads the body, which a case above (a card sent as text/plain) reads whole.
@@ -300,4 +312,82 @@ func inlinePGP(h textproto.Header, body io.Reader) bool {
 		}
 	}
 	return false
+}
+
+// cardCharset finds the CHARSET parameter of a vCard 2.1 property ("EMAIL;CHARSET=UTF-7:…").
+var cardCharset = regexp.MustCompile(`(?i);\s*charset\s*=\s*"?([^";:,\s]*)`)
+
+// cardCharsetsReadable reports whether the contact card with header h and decoded bytes b is
+// written in charsets that spell an ASCII address in ASCII bytes (asciiCharset), as the byte
+// search for the person's addresses needs: its Content-Type's and every CHARSET parameter of
+// its lines (vCard 2.1). In UTF-7 ("pat+AEA-example.com") or ISO-2022 a mail client shows the
+// person's address that the search does not see; UTF-16 and UTF-32, declared or not, are read
+// with their NUL bytes removed instead, so they are let through here.
+func cardCharsetsReadable(h textproto.Header, b []byte) bool {
+	sixteen := func(c string) bool {
+		c = strings.ToLower(strings.TrimSpace(c))
+		return strings.HasPrefix(c, "utf-16") || strings.HasPrefix(c, "utf-32") || strings.HasPrefix(c, "ucs-")
+	}
+	for _, v := range h.Values("Content-Type") {
+		for _, m := range charsetParam.FindAllStringSubmatch(v, -1) {
+			if !asciiCharset(m[1]) && !sixteen(m[1]) {
+				return false
+			}
+		}
+	}
+	for _, m := range cardCharset.FindAllSubmatch(bytes.ReplaceAll(unfoldLines(b), []byte{0}, nil), -1) {
+		if !asciiCharset(string(m[1])) {
+			return false
+		}
+	}
+	return true
+}
+
+// cardQuotedPrintable is a quoted-printable escape or soft line break of a vCard 2.1 value.
+var cardQuotedPrintable = regexp.MustCompile(`=(?:\r?\n|[0-9A-Fa-f]{2})`)
+
+// cardValues are the readings of a contact card's decoded bytes b that a mail client decodes
+// and the byte search would miss: the card with its quoted-printable escapes decoded (vCard
+// 2.1's ENCODING=QUOTED-PRINTABLE, which Outlook and Android write: "pat=40example.com"),
+// and the base64 value of each line whose parameters say BASE64 or ENCODING=B (vCard 2.1 and
+// 3.0: a KEY holding the person's certificate or OpenPGP key, any other value).
+func cardValues(b []byte) [][]byte {
+	qp := cardQuotedPrintable.ReplaceAllFunc(b, func(m []byte) []byte {
+		if m[1] == '\r' || m[1] == '\n' {
+			return nil
+		}
+		var c byte
+		for _, d := range m[1:] {
+			c <<= 4
+			switch {
+			case d >= '0' && d <= '9':
+				c |= d - '0'
+			case d >= 'a' && d <= 'f':
+				c |= d - 'a' + 10
+			default:
+				c |= d - 'A' + 10
+			}
+		}
+		return []byte{c}
+	})
+	out := [][]byte{qp}
+	for _, l := range splitCalendarLines(bytes.ReplaceAll(b, []byte{0}, nil)) {
+		params, value, ok := strings.Cut(l.text, ":")
+		if !ok {
+			continue
+		}
+		upper := strings.ToUpper(strings.Join(strings.Fields(params), ""))
+		if !strings.Contains(upper, "BASE64") && !strings.Contains(upper, "ENCODING=B") {
+			continue
+		}
+		compact := strings.Join(strings.Fields(value), "")
+		decoded, err := base64.StdEncoding.DecodeString(compact)
+		if err != nil {
+			decoded, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(compact, "="))
+		}
+		if err == nil {
+			out = append(out, decoded, dearmor(decoded))
+		}
+	}
+	return out
 }
