@@ -156,10 +156,10 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 
 // forwardDropped are removed from forwards: each asks the person's mail client to write to the
 // sender directly (a read receipt, an error report, a reply or follow-up address that clients
-// such as Thunderbird and mutt prefer to Reply-To, a list's posting address), which would
-// reveal the person's address.
+// such as Thunderbird and mutt prefer to Reply-To, a copy address that Gnus adds to a wide
+// reply, a list's posting address), which would reveal the person's address.
 var forwardDropped = []string{"Disposition-Notification-To", "Return-Receipt-To", "X-Confirm-Reading-To", "Errors-To",
-	"Mail-Reply-To", "Mail-Followup-To", "List-Post"}
+	"Mail-Reply-To", "Mail-Followup-To", "Mail-Copies-To", "List-Post"}
 
 // listCommandURI matches one <URI> of a list command field (RFC 2369 section 2).
 var listCommandURI = regexp.MustCompile(`<([^>]*)>`)

@@ -50,7 +50,7 @@
 //     Sender, Return-Path and DKIM-Signature are removed (our header changes would break the
 //     signature). Fields that make P's mail client write to S directly, revealing P's address,
 //     are removed too: Disposition-Notification-To, Return-Receipt-To, X-Confirm-Reading-To,
-//     Errors-To, Mail-Reply-To, Mail-Followup-To, List-Post, and the mailto: entries of
+//     Errors-To, Mail-Reply-To, Mail-Followup-To, Mail-Copies-To, List-Post, and the mailto: entries of
 //     List-Unsubscribe, List-Subscribe, List-Help, List-Owner and List-Archive (their http(s)
 //     entries stay). Every To and Cc address but A becomes its
 //     own reverse alias, another alias on Domain too (at most 50 per message; more are
