@@ -318,25 +318,31 @@ func inlinePGP(h textproto.Header, body io.Reader) bool {
 var cardCharset = regexp.MustCompile(`(?i);\s*charset\s*=\s*"?([^";:,\s]*)`)
 
 // cardCharsetsReadable reports whether the contact card with header h and decoded bytes b is
-// written in charsets that spell an ASCII address in ASCII bytes (asciiCharset), as the byte
-// search for the person's addresses needs: its Content-Type's and every CHARSET parameter of
-// its lines (vCard 2.1). In UTF-7 ("pat+AEA-example.com") or ISO-2022 a mail client shows the
-// person's address that the search does not see; UTF-16 and UTF-32, declared or not, are read
-// with their NUL bytes removed instead, so they are let through here.
+// written in charsets that spell an ASCII address in ASCII bytes, as the byte search for the
+// person's addresses needs: its Content-Type's and every CHARSET parameter of its lines (vCard
+// 2.1). Those are asciiCharset and the multibyte charsets that write every ASCII character as
+// itself (Shift_JIS, EUC, GBK, Big5: Android writes a vCard 2.1 in the phone's). In UTF-7
+// ("pat+AEA-example.com") or ISO-2022 a mail client shows the person's address that the search
+// does not see; UTF-16 and UTF-32, declared or not, are read with their NUL bytes removed
+// instead, so they are let through here.
 func cardCharsetsReadable(h textproto.Header, b []byte) bool {
-	sixteen := func(c string) bool {
+	readable := func(c string) bool {
 		c = strings.ToLower(strings.TrimSpace(c))
-		return strings.HasPrefix(c, "utf-16") || strings.HasPrefix(c, "utf-32") || strings.HasPrefix(c, "ucs-")
+		switch c {
+		case "shift_jis", "shift-jis", "sjis", "windows-31j", "cp932", "euc-jp", "euc-kr", "gb2312", "gbk", "gb18030", "big5", "cp936", "cp949", "cp950":
+			return true
+		}
+		return asciiCharset(c) || strings.HasPrefix(c, "utf-16") || strings.HasPrefix(c, "utf-32") || strings.HasPrefix(c, "ucs-")
 	}
 	for _, v := range h.Values("Content-Type") {
 		for _, m := range charsetParam.FindAllStringSubmatch(v, -1) {
-			if !asciiCharset(m[1]) && !sixteen(m[1]) {
+			if !readable(m[1]) {
 				return false
 			}
 		}
 	}
 	for _, m := range cardCharset.FindAllSubmatch(bytes.ReplaceAll(unfoldLines(b), []byte{0}, nil), -1) {
-		if !asciiCharset(string(m[1])) {
+		if !readable(string(m[1])) {
 			return false
 		}
 	}

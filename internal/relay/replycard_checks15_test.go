@@ -62,6 +62,10 @@ func TestReplyContactCardIsReadInItsEncodings(t *testing.T) {
 		{name: "someone else's card, quoted-printable and base64",
 			part: "Content-Type: text/x-vcard\r\n\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nEMAIL;INTERNET;ENCODING=QUOTED-PRINTABLE:sam=40other.example\r\n" +
 				"PHOTO;ENCODING=BASE64;TYPE=JPEG:" + b64([]byte("\xff\xd8\xff\xe0 not an address")) + "\r\nEND:VCARD\r\n"},
+		{name: "someone else's card, Shift_JIS (Android)",
+			part: "Content-Type: text/x-vcard\r\n\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=SHIFT_JIS:\x8e\x52\x93\x63\r\nEMAIL;INTERNET:sam@other.example\r\nEND:VCARD\r\n"},
+		{name: "the person's card, Shift_JIS", refused: true,
+			part: "Content-Type: text/x-vcard\r\n\r\nBEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=SHIFT_JIS:\x8e\x52\x93\x63\r\nEMAIL;INTERNET:" + own + "\r\nEND:VCARD\r\n"},
 		{name: "someone else's card, UTF-7", refused: true,
 			part: "Content-Type: text/x-vcard; charset=utf-7\r\n\r\n" + card("sam+AEA-other.example")},
 	} {
