@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"mime"
 	"mime/quotedprintable"
@@ -87,6 +86,8 @@ func (r calendarRefusal) Error() string { return string(r) }
 type calendarWalk struct {
 	edit  func(c *parsedCalendar) ([]byte, error)
 	parts int
+	// decodedBytes are the encoded bytes this walk decoded (decode, maxDecodedBytes).
+	decodedBytes int
 	// cache, when not nil, holds the calendar parts already decoded and parsed, and takes
 	// those the walk decodes.
 	cache calendarCache
@@ -188,18 +189,37 @@ func (c *calendarMemo) split(body []byte, boundary string) []span {
 	return parts
 }
 
-// decode is decodeTransfer of an attached message's or a multipart's bytes, kept for the next
-// walk. Its result is never written to: an edit appends to a copy.
-func (c *calendarMemo) decode(enc string, raw []byte) ([]byte, error) {
-	key, ok := c.key(enc, raw)
+// maxDecodedBytes bounds the encoded bytes one walk decodes from attached messages,
+// multiparts and TNEF parts (calendarWalk.decode). Each attached message in quoted-printable
+// decodes to about its own size, and the walk holds every level at once: a 20 MiB message of
+// ten nested in one another allocated some 480 MiB, 200 MiB of it held while the message was
+// relayed. Real mail decodes a fraction of that: an attached message should not be encoded
+// at all (RFC 2046 section 5.2.1), and three nested in base64 decode 1.7 times their size.
+const maxDecodedBytes = 64 << 20
+
+// errDecodeBudget is a walk past maxDecodedBytes: what it did not decode may hold a calendar.
+var errDecodeBudget = errors.New("more encoded bytes than the walk decodes")
+
+// decode is decodeTransfer of an attached message's, a multipart's or a TNEF part's bytes,
+// kept in the cache for the next walk (its result is never written to: an edit appends to a
+// copy); errDecodeBudget past maxDecodedBytes decoded by this walk.
+func (w *calendarWalk) decode(enc string, raw []byte) ([]byte, error) {
+	key, ok := w.cache.key(enc, raw)
 	if ok {
-		if b, seen := c.decoded[key]; seen {
+		if b, seen := w.cache.decoded[key]; seen {
 			return b, nil
 		}
 	}
+	switch enc {
+	case "", "7bit", "8bit", "binary":
+		return raw, nil
+	}
+	if w.decodedBytes += len(raw); w.decodedBytes > maxDecodedBytes {
+		return nil, errDecodeBudget
+	}
 	b, err := decodeTransfer(enc, raw)
 	if ok && err == nil {
-		c.decoded[key] = b
+		w.cache.decoded[key] = b
 	}
 	return b, err
 }
@@ -226,7 +246,7 @@ func (w *calendarWalk) entity(h textproto.Header, body []byte, depth int) ([]byt
 	case isCalendarPart(h, mediaType, params):
 		return w.calendar(h, body)
 	case tnef(h, mediaType, params):
-		return body, false, tnefMeeting(h, body, w.cache)
+		return body, false, w.tnefMeeting(h, body)
 	}
 	return body, false, nil
 }
@@ -240,8 +260,8 @@ var tnefMeetingMarkers = []string{"schedule", "s\x00c\x00h\x00e\x00d\x00u\x00l\x
 // request: Outlook reads the meeting inside as it would an iCalendar one and answers its
 // organizer from the person's real address, and the walk cannot rewrite it. Other TNEF parts
 // (rich-text mail) pass as they are.
-func tnefMeeting(h textproto.Header, body []byte, cache calendarCache) error {
-	decoded, err := cache.decode(transferEncoding(h), body)
+func (w *calendarWalk) tnefMeeting(h textproto.Header, body []byte) error {
+	decoded, err := w.decode(transferEncoding(h), body)
 	if err != nil {
 		return calendarRefusal("a TNEF part that does not decode")
 	}
@@ -255,7 +275,7 @@ func (w *calendarWalk) multipart(h textproto.Header, boundary string, body []byt
 	if enc := transferEncoding(h); boundary == "" || (enc != "" && enc != "7bit" && enc != "8bit" && enc != "binary") {
 		// Some clients decode a multipart's transfer encoding (RFC 2045 section 6.4 forbids
 		// one), which can hide its parts' headers from a look at the bytes as they are.
-		decoded, err := w.cache.decode(enc, body)
+		decoded, err := w.decode(enc, body)
 		if err != nil {
 			return body, false, calendarRefusal("a multipart whose transfer encoding does not decode")
 		}
@@ -294,7 +314,10 @@ func (w *calendarWalk) multipart(h textproto.Header, boundary string, body []byt
 
 func (w *calendarWalk) message(h textproto.Header, body []byte, depth int) ([]byte, bool, error) {
 	enc := transferEncoding(h)
-	decoded, err := w.cache.decode(enc, body)
+	decoded, err := w.decode(enc, body)
+	if errors.Is(err, errDecodeBudget) {
+		return body, false, calendarRefusal("attached messages past the bytes the walk decodes")
+	}
 	if err != nil {
 		// Clients decode what they can of it, each its own way; the bytes as they are hide
 		// whether it holds a calendar.
@@ -494,19 +517,29 @@ func decodeTransfer(enc string, raw []byte) ([]byte, error) {
 	case "", "7bit", "8bit", "binary":
 		return raw, nil
 	case "quoted-printable":
-		return io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+		// Room for all of it from the start: it decodes to at most its own size.
+		out := bytes.NewBuffer(make([]byte, 0, len(raw)+bytes.MinRead))
+		_, err := out.ReadFrom(quotedprintable.NewReader(bytes.NewReader(raw)))
+		return out.Bytes(), err
 	case "base64":
-		compact := strings.Map(func(r rune) rune {
-			if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-				return -1
+		// One copy without the blanks, and the decoded bytes: attached messages are decoded
+		// level by level, each as large as the message.
+		compact := make([]byte, 0, len(raw))
+		for _, c := range raw {
+			if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+				compact = append(compact, c)
 			}
-			return r
-		}, string(raw))
-		b, err := base64.StdEncoding.DecodeString(compact)
-		if err != nil {
-			b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(compact, "="))
 		}
-		return b, err
+		b := make([]byte, base64.StdEncoding.DecodedLen(len(compact)))
+		n, err := base64.StdEncoding.Decode(b, compact)
+		if err != nil {
+			trimmed := bytes.TrimRight(compact, "=")
+			n, err = base64.RawStdEncoding.Decode(b, trimmed)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
 	}
 	return nil, fmt.Errorf("transfer encoding %q", enc)
 }
