@@ -67,16 +67,21 @@ func (s *Service) RollbackImport(ctx context.Context, appID, sourceID string) (*
 			}
 		}
 		deleted = len(conns)
-		refused, err := tx.PendingLink.Query().Where(pendinglink.ImportSourceID(src.ID),
-			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtNotNil()).Count(ctx)
-		if err != nil {
+		// Every link the run names counts, open or refused, in one read before the open ones
+		// are deleted. Counted apart (the refused ones, then the open ones deleted), a refusal
+		// committing between the two statements, or while the deletion waited for its row, was
+		// in neither number, and the one link missing from withdrawnLinks told the developer
+		// that its address has an account whose person had just refused. Nothing else removes
+		// a link of a standing run meanwhile: an acceptance, a re-run and a forgotten refusal
+		// wait for the application this transaction holds.
+		if withdrawn, err = tx.PendingLink.Query().Where(pendinglink.ImportSourceID(src.ID),
+			pendinglink.ApplicationID(app.ID)).Count(ctx); err != nil {
 			return err
 		}
-		if withdrawn, err = tx.PendingLink.Delete().Where(pendinglink.ImportSourceID(src.ID),
+		if _, err := tx.PendingLink.Delete().Where(pendinglink.ImportSourceID(src.ID),
 			pendinglink.ApplicationID(app.ID), pendinglink.RefusedAtIsNil()).Exec(ctx); err != nil {
 			return fmt.Errorf("withdrawing pending links: %w", err)
 		}
-		withdrawn += refused
 		if src, err = tx.ImportSource.UpdateOne(src).SetRolledBackAt(now).Save(ctx); err != nil {
 			return err
 		}
