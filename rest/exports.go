@@ -78,13 +78,20 @@ func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
 // (the list's "not shared" email) is no formula and stays as the list shows it. The same
 // holds for every piece after a ';': a spreadsheet whose list separator is ';' (German,
 // French, … locales) splits a .csv there, and encoding/csv quotes a field for a ',' but not
-// for a ';', so "Ann;=cmd|…" in a person's name was a formula cell of its own.
+// for a ';', so "Ann;=cmd|…" in a person's name was a formula cell of its own. A piece after
+// a ';' that starts with '"' gets the apostrophe too: encoding/csv doubles the quote ("" in
+// the file), and such a spreadsheet reads "" at the start of a cell as an empty quoted text
+// and the rest as typed, so `Ann;"=cmd|…;` in a name was the formula cell =cmd|… as well.
 func csvCell(s string) string {
 	if !strings.Contains(s, ";") {
 		return formulaSafe(s)
 	}
 	pieces := strings.Split(s, ";")
 	for i, p := range pieces {
+		if i > 0 && strings.HasPrefix(p, `"`) {
+			pieces[i] = "'" + p
+			continue
+		}
 		pieces[i] = formulaSafe(p)
 	}
 	return strings.Join(pieces, ";")
