@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"loginsign/ent"
@@ -16,6 +15,7 @@ import (
 	"loginsign/internal/globalid"
 	"loginsign/internal/kv"
 	"loginsign/internal/mail"
+	"loginsign/internal/profile"
 	"loginsign/internal/store"
 )
 
@@ -65,15 +65,16 @@ func New(db *store.DB, k *kv.Store, now func() time.Time, cfg SessionConfig) *Se
 func NormalizeEmail(s string) (string, error) { return mail.NormalizeAddress(s) }
 
 // CreateUser creates an account with a fresh Global User ID. An address already taken answers
-// Conflict.
+// Conflict. The name follows the profile's rule (profile.CleanName: at most 200 characters,
+// one line, no control or invisible format characters), as a name set on the dashboard does:
+// apps and developers read it in the same claims and lists.
 func (s *Service) CreateUser(ctx context.Context, email, name string) (*ent.User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
-	name = strings.TrimSpace(name)
-	if len(name) > 200 {
-		return nil, apperr.New(apperr.Invalid, "name is longer than 200 characters")
+	if name, err = profile.CleanName(name); err != nil {
+		return nil, err
 	}
 	if _, err := s.IDs.Prepare(ctx); err != nil {
 		return nil, err
