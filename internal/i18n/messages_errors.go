@@ -105,6 +105,7 @@ var errorMessages = map[string][2]any{
 	"the image must be base64":                                           {"l’image doit être en base64", "das Bild muss Base64 sein"},
 	"the name is longer than %d characters":                              {"le nom dépasse %d caractères", "der Name ist länger als %d Zeichen"},
 	"the name is not valid text":                                         {"le nom n’est pas un texte valide", "der Name ist kein gültiger Text"},
+	"the name stacks more than %d accents or marks on one character":     {"le nom place plus de %d accents ou signes sur un même caractère", "der Name setzt mehr als %d Akzente oder Zeichen auf ein Zeichen"},
 	"the name must be one line without control characters":               {"le nom doit tenir sur une ligne, sans caractères de contrôle", "der Name muss eine Zeile ohne Steuerzeichen sein"},
 	"the picture is %d×%d pixels; at most %d×%d are accepted":            {"la photo fait %d×%d pixels ; au plus %d×%d sont acceptés", "das Bild hat %d×%d Pixel; höchstens %d×%d werden angenommen"},
 	"the picture is larger than %d KiB":                                  {"la photo dépasse %d Kio", "das Bild ist größer als %d KiB"},

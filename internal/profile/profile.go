@@ -78,6 +78,13 @@ const (
 	PictureSide = 256
 	// MaxName bounds a display name (runes).
 	MaxName = 200
+	// MaxNameMarks bounds the combining marks (nonspacing and enclosing, Unicode Mn and Me) a
+	// name stacks on one character, the zero-width joiners between them included. Writing
+	// systems need a few (Tibetan stacks, Hebrew points and accents, a keycap's two, the
+	// decomposed accents NFC cannot compose): eight is more than any of them; "Zalgo" text
+	// stacks dozens, which draw far above and below the line, over the rows and buttons of
+	// the pages that list the name (team members, a developer's users, the consent page).
+	MaxNameMarks = 8
 	// PicturePath prefixes the URL of a stored picture: PicturePath + id.
 	PicturePath = "/pictures/"
 )
@@ -159,6 +166,7 @@ type Update struct {
 // symbol left (only combining marks or variation selectors, which show nothing on their own).
 // The one exception is the zero-width joiner and non-joiner (U+200D, U+200C) right after a
 // letter, mark or symbol (see joinerAllowed).
+// At most MaxNameMarks combining marks may stack on one character.
 // NFC makes the same name the same string, whichever way the person's keyboard composed it.
 func CleanName(name string) (string, error) {
 	name = strings.TrimSpace(name)
@@ -171,10 +179,19 @@ func CleanName(name string) (string, error) {
 	}
 	prev := rune(-1) // none: the start of the name
 	visible := false
+	marks := 0 // combining marks stacked on the last character
 	for _, r := range name {
 		invisible := unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || blankSymbol(r)
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || (invisible && !joinerAllowed(prev, r)) {
 			return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name must be one line without control characters")
+		}
+		switch {
+		case unicode.In(r, unicode.Mn, unicode.Me):
+			if marks++; marks > MaxNameMarks {
+				return "", apperr.WithReason(apperr.Invalid, "invalid_name", "the name stacks more than %d accents or marks on one character", MaxNameMarks)
+			}
+		case r != '\u200c' && r != '\u200d': // a joiner between marks does not end the stack
+			marks = 0
 		}
 		visible = visible || !invisible && unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S)
 		prev = r
