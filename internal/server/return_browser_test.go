@@ -66,7 +66,7 @@ func TestReturningPersonGetsBackToTheAppInBrowser(t *testing.T) {
 	}
 	t.Run("first sign-in, with consent", func(t *testing.T) {
 		signInByCode(t, 1)
-		tb.waitFor(t, `document.querySelector('button[value=allow]')`)
+		tb.waitFor(t, `document.querySelector('#consent-form[data-guarded] button[value=allow]')`)
 		// Double clickjacking: a site shows this page under a still pointer and asks for a
 		// double click, whose second press lands on Allow. The page is held as just shown
 		// (data-settle-ms), so only that press, the pointer still, is tested.

@@ -59,4 +59,6 @@
     var button = e.target.closest ? e.target.closest("button[value^=allow]") : null;
     if (button && !meant()) e.preventDefault();
   }, true);
+  // Says the guard is in place (a test waits for it: a press before the script ran posts).
+  form.setAttribute("data-guarded", "");
 })();
