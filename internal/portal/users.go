@@ -546,7 +546,17 @@ func (s *Service) UpdateConnection(ctx context.Context, appID, connID string, p 
 	}
 	// out was written in tx and its edges are read after it committed (GraphQL's
 	// editAppConnection { connection { licenses } }): through tx they failed as an internal error.
-	return out.Unwrap(), nil
+	// The person and the consent loaded with it (connectionOf, through tx) are unwrapped too:
+	// connection { consent { connection } } read the consent's edge through tx. The consent's
+	// connection is out itself, known without a query.
+	out = out.Unwrap()
+	if u := out.Edges.User; u != nil {
+		u.Unwrap()
+	}
+	if c := out.Edges.Consent; c != nil {
+		c.Unwrap().Edges.Connection = out
+	}
+	return out, nil
 }
 
 // SyncEmail is the developer's email-sync API: it asks the person behind connection connID to
