@@ -99,7 +99,8 @@ func (s *Service) CreateUser(ctx context.Context, email, name string) (*ent.User
 	if err != nil {
 		return nil, err
 	}
-	return u, nil
+	// Written in the committed tx: its edges (emails, connections) are read through the client.
+	return u.Unwrap(), nil
 }
 
 // UserByEmail returns the account whose primary address is email.

@@ -353,7 +353,7 @@ func (s *Service) FinishRegistrationWithCode(ctx context.Context, name, response
 		return nil, fmt.Errorf("storing passkey: %w", err)
 	}
 	s.notify(ctx, uid, Added)
-	return k, nil
+	return k.Unwrap(), nil // written in the committed tx: read on through the client
 }
 
 // secondStep checks code as the second step of uid, who is adding or removing a passkey

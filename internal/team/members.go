@@ -604,7 +604,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	if err != nil {
 		return nil, "", err
 	}
-	return app, role, nil
+	return app.Unwrap(), role, nil // read in the committed tx (lockApp): read on through the client
 }
 
 // errInvitationClosed is the answer for an invitation that cannot be accepted: unknown,
@@ -970,7 +970,10 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 		return activity.Record(ctx, tx, activity.Event{Type: activity.OwnershipTransferred, Actor: activity.ByPerson,
 			ApplicationID: app.ID, At: now})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out.Unwrap(), nil // written in the committed tx: read on through the client
 }
 
 // MaxOwnedApplications bounds the applications one developer owns: each is a client with its
