@@ -29,7 +29,7 @@ func TestAnEditedConnectionsEdgesAnswer(t *testing.T) {
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
 	bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestAnAddedOrEditedVariantReadsItsApplication(t *testing.T) {
 	f := &fixture{db: db, identity: id, portal: p,
 		handler: graph.NewHandler(&graph.Resolver{Client: db.Client, Identity: id, Portal: p, Licenses: ls}, slog.New(slog.DiscardHandler))}
 	alice, _ := id.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := p.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	app, err := p.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
