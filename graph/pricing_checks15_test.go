@@ -54,7 +54,7 @@ func TestEachAliasOfANodesListIsPricedAsAQuery(t *testing.T) {
 	f, statements := countedFixture(t, storetest.SQLite(t))
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+	actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()})
 	app, err := f.portal.CreateApplication(actx, portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func TestAnImportsResultsReadTheirSource(t *testing.T) {
 	f, statements := countedFixture(t, storetest.SQLite(t))
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestAnImportsResultsPayForTheirSourcesQueries(t *testing.T) {
 	f, _ := countedFixture(t, storetest.SQLite(t))
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID}), portal.ApplicationInput{Name: "A"})
+	app, err := f.portal.CreateApplication(auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()}), portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestAnUndoneImportsSourceReadsItsEdges(t *testing.T) {
 	f, _ := countedFixture(t, storetest.SQLite(t))
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
-	actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID})
+	actx := auth.WithSession(ctx, auth.Session{UserID: alice.ID, SignedInAt: time.Now()})
 	app, err := f.portal.CreateApplication(actx, portal.ApplicationInput{Name: "A"})
 	if err != nil {
 		t.Fatal(err)
