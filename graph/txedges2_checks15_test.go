@@ -11,6 +11,7 @@ import (
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/portal"
+	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
 
@@ -22,7 +23,11 @@ import (
 // both mutations.
 func TestAnEditedConnectionsConsentReadsItsConnection(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, storetest.SQLite(t))
+	storetest.Run(t, func(t *testing.T, db *store.DB) { editedConnectionsConsent(t, db) })
+}
+
+func editedConnectionsConsent(t *testing.T, db *store.DB) {
+	f := newFixture(t, db)
 	ctx := context.Background()
 	alice, _ := f.identity.CreateUser(ctx, "alice@example.com", "Alice")
 	bob, _ := f.identity.CreateUser(ctx, "bob@example.com", "Bob")
