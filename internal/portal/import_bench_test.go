@@ -37,7 +37,7 @@ func BenchmarkImportKnownVsUnknown(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			dev := auth.WithSession(ctx, auth.Session{UserID: owner.ID})
+			dev := auth.WithSession(ctx, auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 			app, err := svc.CreateApplication(dev, portal.ApplicationInput{Name: "Bench", RedirectURIs: []string{"https://bench.example/cb"}})
 			if err != nil {
 				b.Fatal(err)
