@@ -212,7 +212,9 @@ func (r *AuthorizeRequest) readParams(q url.Values) (authorizeParams, *Error) {
 		max  int
 		dst  *string
 	}{
-		{"response_type", 64, &r.ResponseType}, {"state", maxState, &r.State}, {"nonce", maxState, &r.Nonce},
+		// state first: every error after it goes back with it (RFC 6749 §4.1.2.1), and a
+		// client that checks state before the error could not read one without it.
+		{"state", maxState, &r.State}, {"response_type", 64, &r.ResponseType}, {"nonce", maxState, &r.Nonce},
 		{"code_challenge", 128, &r.CodeChallenge}, {"code_challenge_method", 16, &r.CodeChallengeMethod},
 		{"scope", 512, &raw.scope}, {"prompt", 64, &raw.prompt}, {"max_age", 10, &raw.maxAge}, {"login_hint", 254, &r.LoginHint},
 		{"ui_locales", 64, &r.UILocales}, {"id_token_hint", maxIDTokenHint, &r.IDTokenHint},
