@@ -54,7 +54,7 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, creds ClientCred
 	if err != nil {
 		return nil, err
 	}
-	if form.Has("request_uri") {
+	if sent(form, "request_uri") {
 		return nil, ErrInvalidRequest.WithDescription("request_uri cannot be pushed; push the authorization request's parameters")
 	}
 	// Only the request's parameters are kept (an AuthorizeRequest), never the client's secret.

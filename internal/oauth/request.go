@@ -264,10 +264,11 @@ func (r *AuthorizeRequest) parseResponseMode(q url.Values) *Error {
 func checkResponse(q url.Values, responseType string) *Error {
 	// OpenID Connect Core §3.1.2.6: each of the two ways of passing a request object has its
 	// own error; discovery says neither is supported.
-	if q.Has("request") {
+	// A parameter without a value is as if omitted (RFC 6749 §3.1).
+	if sent(q, "request") {
 		return ErrRequestNotSupported
 	}
-	if q.Has("request_uri") {
+	if sent(q, "request_uri") {
 		return ErrRequestURINotSupported
 	}
 	switch responseType {
@@ -278,6 +279,12 @@ func checkResponse(q url.Values, responseType string) *Error {
 		return ErrUnsupportedResponseType
 	}
 	return nil
+}
+
+// sent reports whether q carries parameter name with a value: RFC 6749 §3.1 treats a parameter
+// sent without one as omitted.
+func sent(q url.Values, name string) bool {
+	return slices.ContainsFunc(q[name], func(v string) bool { return v != "" })
 }
 
 // parsePrompt reads the space-separated prompt values (none, login, consent), without
