@@ -185,7 +185,7 @@ func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (idTokenHi
 
 // EndSession signs the person of session out of LoginSign: it queues a back-channel logout
 // token for every application the person signed in to during this session (its connection's
-// last sign-in is not older than the session) that registered a back-channel logout URI,
+// last sign-in is not older than the session) or its line (queueLogouts) that registered a back-channel logout URI,
 // revokes the tokens the applications were given from the session's line (endLines), then
 // ends the session (rawSession is the cookie value). The logout events commit before the
 // session ends, so a crash never loses one. The session of an account closed meanwhile just
@@ -211,7 +211,7 @@ func (s *Service) EndSession(ctx context.Context, session auth.Session, rawSessi
 		} else if err != nil {
 			return err
 		}
-		if queued, err = s.queueLogouts(ctx, tx, session.UserID, started, now); err != nil {
+		if queued, err = s.queueLogouts(ctx, tx, session.UserID, started, []string{session.Line}, now); err != nil {
 			return err
 		}
 		return activity.Record(ctx, tx, activity.Event{Type: activity.SessionsEnded, Actor: activity.ByPerson,
@@ -247,7 +247,7 @@ func (s *Service) LogoutApps(ctx context.Context, userID string, since time.Time
 			return err
 		}
 		var err error
-		queued, err = s.queueLogouts(ctx, tx, userID, since, s.Now())
+		queued, err = s.queueLogouts(ctx, tx, userID, since, lines, s.Now())
 		return err
 	})
 	if apperr.Is(err, apperr.NotFound) {
@@ -302,14 +302,23 @@ func (s *Service) endLines(ctx context.Context, lines []string) error {
 	return nil
 }
 
-// queueLogouts writes, through tx, a back-channel logout event for each connection of userID
-// whose last sign-in is not older than since, of an application with a back-channel logout
-// URI, and reports whether it wrote any. A connection keeps only its last sign-in, not the
-// session it came from, so an application signed in to since then, from any session, is
-// told too.
-func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, since, now time.Time) (bool, error) {
+// queueLogouts writes, through tx, a back-channel logout event for each connection of userID,
+// of an application with a back-channel logout URI, whose last sign-in is not older than since
+// or that was given tokens from one of the ending lines of browser sessions (lines, whose
+// tokens endLines revokes), and reports whether it wrote any. A connection keeps only its last
+// sign-in, not the session it came from, so an application signed in to since then, from any
+// session, is told too. The lines find the applications signed in to before a
+// re-authentication in the same browser (prompt=login, max_age): it starts a new session of
+// the same line, later than their sign-ins, and they are as much the browser's as the later
+// ones (Back-Channel Logout 1.0 §2.7: every RP the person is logged in to through the OP's
+// session is told).
+func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, since time.Time, lines []string, now time.Time) (bool, error) {
+	signedIn := appconnection.LastSessionAtGTE(since)
+	if lines = slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return l == "" }); len(lines) > 0 {
+		signedIn = appconnection.Or(signedIn, appconnection.HasRefreshTokensWith(refreshtoken.SessionLineIn(lines...)))
+	}
 	conns, err := tx.AppConnection.Query().
-		Where(appconnection.UserID(userID), appconnection.LastSessionAtGTE(since),
+		Where(appconnection.UserID(userID), signedIn,
 			appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))).
 		WithApplication().All(ctx)
 	if err != nil {
