@@ -28,6 +28,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/signingkey"
 	"loginsign/internal/connections"
+	"loginsign/internal/ids"
 	"loginsign/internal/mfa"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -62,6 +63,9 @@ type Keys struct {
 	mu       sync.Mutex
 	loaded   []*loadedKey
 	loadedAt time.Time
+	// retired are the keys verificationKey read that are no longer published, by id: a key's
+	// public half never changes, and a key row is never deleted.
+	retired map[string]*loadedKey
 }
 
 type loadedKey struct {
@@ -355,6 +359,51 @@ func (k *Keys) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	return set, nil
 }
 
+// maxRetiredKeys bounds Keys.retired: two keys a rotation, every 90 days.
+const maxRetiredKeys = 64
+
+// verificationKey is the key kid (a JWS header's kid), published or retired, to verify a token
+// LoginSign signed: an id_token_hint stays LoginSign's after its key left the JWKS (a relying
+// party keeps its sign-in's id_token across a key rotation, and RP-Initiated Logout 1.0 §2 has
+// the OP accept an expired one). nil when kid names no key of LoginSign.
+func (k *Keys) verificationKey(ctx context.Context, kid string) (*loadedKey, error) {
+	keys, err := k.keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, lk := range keys {
+		if lk.id == kid {
+			return lk, nil
+		}
+	}
+	if !ids.Valid(ids.SigningKey, kid) || len(kid) > maxIDLength {
+		return nil, nil // names no key, and a NUL would reach SQL
+	}
+	k.mu.Lock()
+	lk := k.retired[kid]
+	k.mu.Unlock()
+	if lk != nil {
+		return lk, nil
+	}
+	row, err := k.db.SigningKey.Get(ctx, kid)
+	if store.NotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading signing key: %w", err)
+	}
+	if lk, err = k.open(row); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	if k.retired == nil || len(k.retired) >= maxRetiredKeys {
+		k.retired = map[string]*loadedKey{}
+	}
+	k.retired[kid] = lk
+	k.mu.Unlock()
+	return lk, nil
+}
+
 // Reload drops this instance's key cache, so the next signature or JWKS reads the table again
 // (for tools and tests that change signing_keys rows directly).
 func (k *Keys) Reload() {
@@ -370,7 +419,7 @@ func (k *Keys) Reload() {
 func (k *Keys) Rotate(ctx context.Context) ([]string, error) {
 	now := k.now()
 	activeAt := now.Add(k.lead)
-	var ids []string
+	var made []string
 	err := k.db.Tx(ctx, func(tx *ent.Tx) error {
 		if _, err := tx.SigningKey.Update().Where(signingkey.RetiredAtIsNil()).
 			SetRetiredAt(activeAt.Add(k.keep)).Save(ctx); err != nil {
@@ -381,7 +430,7 @@ func (k *Keys) Rotate(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return err
 			}
-			ids = append(ids, row.ID)
+			made = append(made, row.ID)
 		}
 		return nil
 	})
@@ -391,7 +440,7 @@ func (k *Keys) Rotate(ctx context.Context) ([]string, error) {
 	k.mu.Lock()
 	k.loaded = nil
 	k.mu.Unlock()
-	return ids, nil
+	return made, nil
 }
 
 // idTokenClaims are the claims of an id_token (OpenID Connect Core §2, §5.1).

@@ -142,8 +142,8 @@ type idTokenHint struct {
 	issuedAt, authTime time.Time
 }
 
-// verifyIDTokenHint checks that hint is an id_token LoginSign signed (any published key, ES256
-// or RS256, typ JWT) for this issuer, and returns its sub, its (single) audience, iat and
+// verifyIDTokenHint checks that hint is an id_token LoginSign signed (any of its keys, published
+// or retired, ES256 or RS256, typ JWT) for this issuer, and returns its sub, its (single) audience, iat and
 // auth_time. Expiry is not checked (RP-Initiated Logout §2: the OP need not be concerned if
 // it has expired).
 func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (idTokenHint, error) {
@@ -155,19 +155,20 @@ func (s *Service) verifyIDTokenHint(ctx context.Context, hint string) (idTokenHi
 	if typ, _ := tok.Headers[0].ExtraHeaders[jose.HeaderType].(string); typ != "JWT" {
 		return idTokenHint{}, bad // a logout token (typ logout+jwt) is signed by the same keys
 	}
-	set, kerr := s.Keys.JWKS(ctx)
+	// Any key LoginSign signed with, published or retired since: a relying party keeps the
+	// id_token of its sign-in across a key rotation.
+	key, kerr := s.Keys.verificationKey(ctx, tok.Headers[0].KeyID)
 	if kerr != nil {
 		return idTokenHint{}, serverError(kerr)
 	}
-	keys := set.Key(tok.Headers[0].KeyID)
-	if len(keys) != 1 || keys[0].Algorithm != tok.Headers[0].Algorithm {
+	if key == nil || key.alg != tok.Headers[0].Algorithm {
 		return idTokenHint{}, bad
 	}
 	var c jwt.Claims
 	var extra struct {
 		AuthTime *jwt.NumericDate `json:"auth_time"`
 	}
-	if err := tok.Claims(keys[0].Key, &c, &extra); err != nil {
+	if err := tok.Claims(key.public, &c, &extra); err != nil {
 		return idTokenHint{}, bad
 	}
 	if c.Issuer != s.Config.Issuer || c.Subject == "" || len(c.Audience) != 1 {
