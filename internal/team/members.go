@@ -672,9 +672,9 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // instead). A member given a role that may not manage the team loses the invitations they sent
 // to it that are still pending (revokeInvitationsBy), and every member whose role changes loses
 // the pending invitations to it addressed to the address they joined with
-// (revokeInvitationsTo), which named the role this change replaces, and the ownership transfer
-// proposed to them (dropTransferTo), made to the member as they were: before, a member demoted
-// to support could still take the application over. Like Invite, it needs a
+// (revokeInvitationsTo), which named the role this change replaces, and, when the role is not
+// the one they held, the ownership transfer proposed to them (dropTransferTo), made to the
+// member as they were: before, a member demoted to support could still take the application over. Like Invite, it needs a
 // recent sign-in (Unauthorized, reauthentication_required): promoting a member the thief
 // controls would be inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
@@ -701,6 +701,11 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		if err := TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
 			return err
 		}
+		// The role the member already holds is no change of the member the owner proposed the
+		// application to, so it leaves that transfer alone: before, an admin (whom
+		// CancelTransfer refuses, forbidden) ended the owner's transfer by giving the member
+		// their own role again, leaving the team as it was.
+		changed := Role(m.Role) != role
 		if m, err = tx.AppMember.UpdateOne(m).SetRole(appmember.Role(role)).SetUpdatedAt(now).Save(ctx); err != nil {
 			return err
 		}
@@ -712,8 +717,10 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		if err := revokeInvitationsTo(ctx, tx, app.ID, []string{m.Email}, now); err != nil {
 			return err
 		}
-		if err := dropTransferTo(ctx, tx, app, userID); err != nil {
-			return err
+		if changed {
+			if err := dropTransferTo(ctx, tx, app, userID); err != nil {
+				return err
+			}
 		}
 		u, err := tx.User.Get(ctx, userID)
 		if err != nil {
