@@ -11,8 +11,8 @@ import (
 
 	"loginsign/ent"
 	"loginsign/ent/application"
-	"loginsign/ent/appmember"
 	"loginsign/internal/apperr"
+	"loginsign/internal/team"
 )
 
 // The consent page tells a person where their answer goes (oauth.ReturnsTo): the host of an
@@ -20,7 +20,8 @@ import (
 // the page that tells an application from a clone that copied its name and icon, so a host or
 // scheme belongs to the first developer who registers it: another developer's application may
 // not register it too (checkRedirectClaims), unless the developer adding it is on the team of
-// an application that holds it (then it is the same organisation). Loopback URIs are each
+// an application that holds it with a role that may change its settings (then it is the same
+// organisation, and they could point that application's own URIs anywhere). Loopback URIs are each
 // person's own machine and stay shareable.
 
 // redirectClaim is what redirect URI (or post-logout redirect URI) raw claims: "host:" and its
@@ -86,8 +87,8 @@ func lockRedirectClaims(ctx context.Context, tx *ent.Tx, d string) error {
 
 // checkRedirectClaims refuses (Conflict, redirect_uri_taken) the redirect and post-logout
 // redirect URIs of added (redirectClaims, the claims the application did not have) when another
-// application, on whose team the signed-in developer uid is not (as its owner or a member),
-// already has a URI of either list making the same claim. appID is the application written
+// application, whose settings the signed-in developer uid may not change (team.EditSettings: not
+// its owner, nor an admin or developer member; a support member may not), already has a URI of either list making the same claim. appID is the application written
 // ("" for a new one). The owner of the application written is no exemption: a member of one
 // of an owner's applications is not on the team of the owner's others, and could otherwise
 // copy the host of the big one into the small one they are on, then into one of their own. It runs inside tx, after lockRedirectClaims. The answer names the URI
@@ -105,8 +106,11 @@ func checkRedirectClaims(ctx context.Context, tx *ent.Tx, appID, uid string, add
 		patterns = append(patterns, "%"+v+"%")
 	}
 	q := tx.Application.Query().Where(
-		application.OwnerIDNEQ(uid),
-		application.Not(application.HasMembersWith(appmember.UserID(uid))),
+		// Only the team members who may change the holder's own redirect URIs (owner, admin,
+		// developer: team.EditSettings) share its hosts. A support member may not touch them
+		// there, yet registered them for an application of their own, which kept them after
+		// the member was taken off the team: the clone's consent page named the holder's host.
+		application.Not(team.Can(uid, team.EditSettings)),
 		func(s *sql.Selector) {
 			var ps []*sql.Predicate
 			for _, col := range []string{application.FieldRedirectUris, application.FieldPostLogoutRedirectUris} {
