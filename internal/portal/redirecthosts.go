@@ -88,7 +88,8 @@ func lockRedirectClaims(ctx context.Context, tx *ent.Tx, d string) error {
 // checkRedirectClaims refuses (Conflict, redirect_uri_taken) the redirect and post-logout
 // redirect URIs of added (redirectClaims, the claims the application did not have) when another
 // application, whose settings the signed-in developer uid may not change (team.EditSettings: not
-// its owner, nor an admin or developer member; a support member may not), already has a URI of either list making the same claim. appID is the application written
+// its owner, nor an admin or developer member; a support member may not), already has a URI of
+// either list making the same claim. appID is the application written
 // ("" for a new one). The owner of the application written is no exemption: a member of one
 // of an owner's applications is not on the team of the owner's others, and could otherwise
 // copy the host of the big one into the small one they are on, then into one of their own. It runs inside tx, after lockRedirectClaims. The answer names the URI

@@ -674,9 +674,9 @@ func lockApp(ctx context.Context, tx *ent.Tx, dialect, appID string) (*ent.Appli
 // the pending invitations to it addressed to the address they joined with
 // (revokeInvitationsTo), which named the role this change replaces, and, when the role is not
 // the one they held, the ownership transfer proposed to them (dropTransferTo), made to the
-// member as they were: before, a member demoted to support could still take the application over. Like Invite, it needs a
-// recent sign-in (Unauthorized, reauthentication_required): promoting a member the thief
-// controls would be inviting them again.
+// member as they were: before, a member demoted to support could still take the application
+// over. Like Invite, it needs a recent sign-in (Unauthorized, reauthentication_required):
+// promoting a member the thief controls would be inviting them again.
 func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Role) (*Member, error) {
 	if !slices.Contains(MemberRoles, role) {
 		return nil, apperr.New(apperr.Invalid, "role must be admin, developer or support")
