@@ -316,6 +316,15 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm, code string) (ende
 	if err := s.Identity.KV.Del(ctx, "totp-enrol:"+uid, "pkreg:"+uid).Err(); err != nil {
 		return endedConnections, fmt.Errorf("ending enrolments: %w", err)
 	}
+	// Every browser that signed in to the account is forgotten, as signing out everywhere
+	// forgets them: a browser that signed in once (a thief's, or one holding a copy of the
+	// person's cookies) otherwise kept, for 90 days, its own budget of sign-in mails and 6-digit
+	// codes for the account's address (oauth's mailboxBudget), also against whoever signs up
+	// with it next. After the commit, so a sign-in finishing while the transaction ran, which
+	// remembers its browser under the generation it reads, is forgotten too.
+	if err := s.Identity.Sessions.ForgetBrowsers(ctx, uid); err != nil {
+		return endedConnections, err
+	}
 	s.wake()
 	return endedConnections, nil
 }

@@ -95,6 +95,19 @@ func (s *Sessions) KnownBrowser(ctx context.Context, browser, userID string) (st
 	return ref, nil
 }
 
+// ForgetBrowsers forgets every browser that signed in to userID's account (a new generation),
+// keeping none: what the closing of the account does (account.Service.DeleteAccount). The
+// records of other packages that name the account and its generation (oauth's budget of
+// sign-in mails and codes of a browser for the account's address) are forgotten with them, so a
+// browser that signed in to the closed account, a thief's among them, has no budget of its own
+// for the mailbox of whoever signs up with the address next.
+func (s *Sessions) ForgetBrowsers(ctx context.Context, userID string) error {
+	if userID == "" {
+		return nil
+	}
+	return s.forgetBrowsers(ctx, userID, "")
+}
+
 // forgetBrowsers forgets every browser userID's account knows (a new generation) but the one
 // named by keep ("" for none), which stays known under the new generation when it was known.
 func (s *Sessions) forgetBrowsers(ctx context.Context, userID, keep string) error {
