@@ -56,7 +56,7 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 			p.errorPage(w, r, err)
 			return
 		}
-		p.Cookies.Clear(w, sessionCookie)
+		p.clearSignIn(w)
 	}
 	if req.RedirectURI != "" {
 		pageHeaders(w)

@@ -992,9 +992,20 @@ func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	p.Cookies.Clear(w, sessionCookie)
+	p.clearSignIn(w)
 	pageHeaders(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// clearSignIn ends the session cookie and what this browser keeps of a sign-in: the waiting
+// sign-in ("check your email", which shows its address and offers to mail it again), a
+// second step in progress and the page to return to. Signing out on a shared computer leaves
+// nothing of the person's sign-in to whoever uses the browser next. The browser cookie stays:
+// it names the browser, not the person.
+func (p *Pages) clearSignIn(w http.ResponseWriter) {
+	for _, c := range []string{sessionCookie, waitingCookie, secondStepCookie, returnCookie} {
+		p.Cookies.Clear(w, c)
+	}
 }
 
 // formError is the answer to a form that could not be read: 413 when it is over its limit,
