@@ -60,8 +60,8 @@ type Config struct {
 	// Secret keys HMACs, cookie keys and sealed secrets (LOGINSIGN_SECRET, hex or text of at
 	// least 32 bytes; default generated once into DataDir/secret).
 	Secret []byte
-	// Dev turns on non-Secure cookies and webhooks to loopback (LOGINSIGN_DEV; default on when
-	// BaseURL is http on localhost or 127.0.0.1).
+	// Dev turns on non-Secure cookies (for an http BaseURL only: SecureCookies) and webhooks to
+	// loopback (LOGINSIGN_DEV; default on when BaseURL is http on localhost or 127.0.0.1).
 	Dev bool
 	// DataDir holds the generated secret and the mail outbox (LOGINSIGN_DATA_DIR, default "data").
 	DataDir string
@@ -312,6 +312,19 @@ func (c *Config) parseRetention(raw configText) error {
 	}
 	c.ActivityRetention = time.Duration(days) * 24 * time.Hour
 	return nil
+}
+
+// SecureCookies reports whether LoginSign's cookies are Secure and __Host- prefixed: outside
+// dev mode, and in dev mode too when the public origin (BaseURL) is https. Browsers reach an
+// https origin over https only, so nothing needs plain cookies there, while a plain session
+// cookie would be sent in clear to any http:// URL of the host a network attacker makes the
+// browser load, and could be planted from a sibling subdomain.
+func (c *Config) SecureCookies() bool {
+	if !c.Dev {
+		return true
+	}
+	u, err := url.Parse(c.BaseURL)
+	return err == nil && strings.EqualFold(u.Scheme, "https")
 }
 
 // parseDev reads LOGINSIGN_DEV; unset, dev mode is on for http on localhost or 127.0.0.1.

@@ -270,7 +270,7 @@ func (s *Server) Close() {
 
 // routes is every HTTP route of LoginSign, in one place.
 func (s *Server) routes() http.Handler {
-	cookies := httpx.Cookies{Secure: !s.cfg.Dev}
+	cookies := httpx.Cookies{Secure: s.cfg.SecureCookies()}
 	api := &rest.API{Log: s.log, Cookies: cookies, Identity: s.identity, Portal: s.portal, OAuth: s.oauth,
 		AppAPI: s.appAPI, Licenses: s.licenses, KV: s.kv, Webhooks: s.webhooks, Account: s.account, Profiles: s.profiles, Activity: s.activity,
 		Export: &dataexport.Service{DB: s.db, Identity: s.identity, Account: s.account, MFA: s.mfa, Passkeys: s.passkeys,
