@@ -129,6 +129,9 @@ func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
 		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: string(apperr.Unavailable), Message: apperr.UnavailableMessage})
 	default:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		// Like every page: no script, nothing loaded, no form, no base. No frame-ancestors:
+		// the widget embeds answer this page inside the app's iframe.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		io.WriteString(w, unavailablePage)
 	}
