@@ -89,6 +89,14 @@ var emailChangesPerDay = ratelimit.Rule{Name: "email-change-day", N: 10, Window:
 var emailChangesPerApplication = ratelimit.Rule{Name: "email-change-app", N: 100, Window: time.Hour,
 	Message: "too many address change requests from this application; try again in %d s"}
 
+// emailChangesPerDeveloper bounds the requests one developer account (EmailChangeRequester.Actor)
+// makes across all the applications it may edit. Each request mails a confirmation naming the
+// application (whose name the developer chooses) to an address of the developer's choosing:
+// with the application's budget alone, one developer account with 100 applications, each with
+// a few accounts of its own connected, sent 10,000 such mails an hour to anyone.
+var emailChangesPerDeveloper = ratelimit.Rule{Name: "email-change-developer", N: 100, Window: time.Hour,
+	Message: "too many address change requests from this developer account; try again in %d s"}
+
 // AddressConfirmMails bounds the verification mails a person's addition of an alternative
 // address sends (account.AddAlternativeEmail), per mailbox (mail.MailboxKey), whichever account
 // adds it: the per-person limits alone let throwaway accounts mail any address without end.
@@ -144,7 +152,8 @@ type EmailChangeRequester struct {
 // primary, and answers pending=true. Whether newEmail belongs to another account is not looked
 // at here: the answer must not tell the requester, and the person learns it when confirming.
 // Invalid for a malformed address or one on the relay domain (NotRelayAddress). RateLimited
-// past 5 requests per account and hour (10 a day), 100 per application and hour, or
+// past 5 requests per account and hour (10 a day), 100 per application and hour, 100 per
+// developer account (by.Actor) and hour across its applications, or
 // ProposalConfirmMails to newEmail's mailbox; the last answers exactly as the per-account limit does, and counts
 // applications' proposals alone (not the person's own additions of the address), so the
 // requester cannot tell that a person added it.
@@ -169,8 +178,14 @@ func (s *Service) RequestEmailChange(ctx context.Context, userID, newEmail strin
 	}
 	// The limits come before anything about the address is looked at, so that a requester
 	// past them learns nothing either. The application's own budget is counted first, then the
-	// person's, then the new mailbox's, so a refused request spends nothing of the next.
+	// person's, then the new mailbox's (the developer account's before them all), so a refused
+	// request spends nothing of the next.
 	limiter := ratelimit.New(s.KV)
+	if by.Actor != "" {
+		if err := limiter.Take(ctx, emailChangesPerDeveloper, by.Actor); err != nil {
+			return false, err
+		}
+	}
 	if err := limiter.Take(ctx, emailChangesPerApplication, by.ApplicationID); err != nil {
 		return false, err
 	}
