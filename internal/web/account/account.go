@@ -184,7 +184,19 @@ func (p *Pages) EmailChangePage(w http.ResponseWriter, r *http.Request) {
 			SignIn: signInLink(identity.EmailChangeConfirmPath, token)})
 		return
 	}
+	if ec.OldEmail == "" {
+		// Signed in to another account (PendingEmailChange names the current address to the
+		// account's own browser only): explain at once, as the POSTs would, rather than offer
+		// a form and a code mail that can only be refused.
+		p.failure(w, r, l, l.T("linkpage.change_failed"), errOtherAccount(), identity.EmailChangeConfirmPath, token)
+		return
+	}
 	p.confirmChangePage(w, r, l, ec, token, asked)
+}
+
+func errOtherAccount() error {
+	return apperr.WithReason(apperr.Forbidden, "other_account",
+		"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
 }
 
 // confirmChangePage is the confirm form of the requested change ec, for its signed-in person:
@@ -224,8 +236,7 @@ func (p *Pages) EmailChangeCode(w http.ResponseWriter, r *http.Request) {
 	case !signedIn:
 		err = apperr.WithReason(apperr.Unauthorized, "sign_in_required", "sign in to the LoginSign account this change is for, then confirm again")
 	case ec.OldEmail == "": // shown to the account's own browser only
-		err = apperr.WithReason(apperr.Forbidden, "other_account",
-			"this change was requested for another LoginSign account than the one you are signed in to; nothing was changed")
+		err = errOtherAccount()
 	}
 	var to string
 	if err == nil {
