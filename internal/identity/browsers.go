@@ -33,18 +33,14 @@ const firstBrowserGeneration = "1"
 
 // BrowserGeneration is userID's generation of known browsers: a record of a browser's sign-in
 // kept elsewhere (oauth's budgets of sign-in mails per browser) that carries another
-// generation was forgotten when the person's sessions ended (KnownBrowser).
+// generation was forgotten when the person's sessions ended (KnownBrowser). A store that
+// cannot be read is an error, never the first generation.
 func (s *Sessions) BrowserGeneration(ctx context.Context, userID string) (string, error) {
-	return s.browserGeneration(ctx, userID)
-}
-
-// browserGeneration reads userID's generation of known browsers.
-func (s *Sessions) browserGeneration(ctx context.Context, userID string) (string, error) {
 	gen, err := s.kv.Get(ctx, browsersKey(userID)).Result()
-	if err == redis.Nil || gen == "" {
+	switch {
+	case err == redis.Nil || err == nil && gen == "":
 		return firstBrowserGeneration, nil
-	}
-	if err != nil {
+	case err != nil:
 		return "", fmt.Errorf("reading the account's browsers: %w", err)
 	}
 	return gen, nil
@@ -56,7 +52,7 @@ func (s *Sessions) RememberBrowser(ctx context.Context, browser, userID string) 
 	if browser == "" || len(browser) > 128 || userID == "" {
 		return nil
 	}
-	gen, err := s.browserGeneration(ctx, userID)
+	gen, err := s.BrowserGeneration(ctx, userID)
 	if err != nil {
 		return err
 	}
@@ -88,7 +84,7 @@ func (s *Sessions) KnownBrowser(ctx context.Context, browser, userID string) (st
 	if err != nil {
 		return "", fmt.Errorf("reading the browser's sign-ins: %w", err)
 	}
-	gen, err := s.browserGeneration(ctx, userID)
+	gen, err := s.BrowserGeneration(ctx, userID)
 	if err != nil || v != gen {
 		return "", err
 	}
@@ -118,7 +114,7 @@ func (s *Sessions) forgetBrowsers(ctx context.Context, userID, keep string) erro
 		if err != nil && err != redis.Nil {
 			return fmt.Errorf("reading the browser kept: %w", err)
 		}
-		cur, err := s.browserGeneration(ctx, userID)
+		cur, err := s.BrowserGeneration(ctx, userID)
 		if err != nil {
 			return err
 		}

@@ -73,14 +73,9 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 // nothing (the worker's post), and kept, a secret that leaked stayed in the database and its
 // backups for as long as the application existed. It returns how many applications it
 // cleared; the housekeeping runs it every hour.
+// One statement: only the resets of the last day match.
 func (s *Service) PurgePreviousSecrets(ctx context.Context) (int, error) {
-	return PurgePreviousSecrets(ctx, s.DB, s.Now())
-}
-
-// PurgePreviousSecrets clears the previous webhook secrets of db whose overlap ended at or
-// before now, in one statement.
-func PurgePreviousSecrets(ctx context.Context, db *store.DB, now time.Time) (int, error) {
-	n, err := db.Application.Update().Where(application.WebhookPreviousSecretUntilLTE(now.UTC())).
+	n, err := s.DB.Application.Update().Where(application.WebhookPreviousSecretUntilLTE(s.Now().UTC())).
 		ClearWebhookPreviousSecret().ClearWebhookPreviousSecretUntil().Save(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("clearing expired previous webhook secrets: %w", err)
