@@ -468,6 +468,23 @@ func (s *Service) Delete(ctx context.Context, id, code string) error {
 	return nil
 }
 
+// Registered reports whether userID still has the passkey named by ref (Ref). A sign-in
+// with a passkey asks it once its session is written: a removal that committed after the
+// assertion verified, and ended the passkey's sessions before that one existed, would
+// otherwise leave it signed in with nothing in the dashboard left to remove.
+func (s *Service) Registered(ctx context.Context, userID, ref string) (bool, error) {
+	keys, err := s.DB.Passkey.Query().Where(entpasskey.UserID(userID)).All(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading passkeys: %w", err)
+	}
+	for _, k := range keys {
+		if ref != "" && Ref(k.CredentialID) == ref {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // DeleteUser removes userID's passkeys (account deletion), inside the caller's transaction.
 func DeleteUser(ctx context.Context, tx *ent.Tx, userID string) error {
 	if _, err := tx.Passkey.Delete().Where(entpasskey.UserID(userID)).Exec(ctx); err != nil {

@@ -905,11 +905,25 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 // stillHeld answers NotFound when the account of the sign-in in is gone, and Gone when it no
 // longer holds the address the sign-in proved (in.Address), or its email_version moved since
 // the sign-in's check (a primary change, or the person signed out everywhere else meanwhile),
-// as the sign-in's link then would.
-func (p *Pages) stillHeld(r *http.Request, in *oauth.SignIn) error {
+// as the sign-in's link then would. A sign-in with the passkey named by passkeyRef (passkey.Ref)
+// answers Unauthorized, as the passkey itself then would, once the account no longer has it
+// (removed since its assertion verified).
+func (p *Pages) stillHeld(r *http.Request, in *oauth.SignIn, passkeyRef string) error {
 	u, err := p.Identity.User(r.Context(), in.User.ID)
-	if err != nil || in.Address == "" {
+	if err != nil {
 		return err
+	}
+	if passkeyRef != "" && p.OAuth.Passkeys != nil {
+		held, err := p.OAuth.Passkeys.Registered(r.Context(), u.ID, passkeyRef)
+		if err != nil {
+			return err
+		}
+		if !held {
+			return apperr.New(apperr.Unauthorized, "this passkey could not sign you in")
+		}
+	}
+	if in.Address == "" {
+		return nil
 	}
 	holds := u.EmailVersion == in.User.EmailVersion
 	if holds {
@@ -938,8 +952,9 @@ func (p *Pages) signedIn(w http.ResponseWriter, r *http.Request, in *oauth.SignI
 	// the closing commits after this read, and ends the session itself, or this read finds
 	// the account gone and the session ends here. The same holds for the address the sign-in
 	// proved: its removal ends the sessions it started once it has committed
-	// (identity.Service.EndAddressSessions).
-	if err := p.stillHeld(r, in); err != nil {
+	// (identity.Service.EndAddressSessions), and for the passkey that signed in: its removal
+	// ends its sessions once it has committed (passkey.Service.Delete).
+	if err := p.stillHeld(r, in, passkeyRef); err != nil {
 		if err := p.Identity.Sessions.Delete(r.Context(), raw); err != nil {
 			p.Log.ErrorContext(r.Context(), "ending the session of a closed account or a removed address", "err", err)
 		}
