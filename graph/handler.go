@@ -64,6 +64,15 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 		}
 		return next(ctx)
 	})
+	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+		// A mutation's root fields run one after the other, each answering after its own
+		// change: each keeps the persons its answer reads (AppConnection.globalId and name)
+		// for itself, so that aliases of them read a person once, not once each.
+		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
+			ctx = withConnPeople(ctx)
+		}
+		return next(ctx)
+	})
 	srv.AroundFields(r.loadPeople)
 	srv.SetErrorPresenter(func(ctx context.Context, err error) *gqlerror.Error {
 		return presentError(ctx, err, log)

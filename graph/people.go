@@ -8,34 +8,88 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"loginsign/ent"
+	"loginsign/internal/apperr"
 	"loginsign/internal/portal"
+	"loginsign/internal/store"
 )
 
-// connPeople holds, for one query, the persons behind the connections of the lists it
-// answered (portal.People), by connection id: AppConnection.globalId and name read them here
-// instead of one to three statements per row (Portal.Person, Portal.VisibleName).
+// connPeople holds, for one query (or one root field of a mutation), the persons behind the
+// connections it answered, by connection id: AppConnection.globalId and name read them here
+// instead of one to three statements per row and per alias (Portal.Person,
+// Portal.VisibleName). A list's rows are read together (loadPeople); a connection that came
+// alone (node(id:), a license's linkedConnection, a mutation's answer) is read once, in two
+// statements, however many aliases of globalId and name ask for it.
 type connPeople struct {
 	mu sync.Mutex
-	m  map[string]portal.ConnectionPerson
+	m  map[string]*personLoad
+}
+
+// personLoad is the person behind one connection, read once (once) by whichever field asks
+// first; the others wait for that answer.
+type personLoad struct {
+	once sync.Once
+	p    portal.ConnectionPerson
+	err  error
 }
 
 type connPeopleKey struct{}
 
 // withConnPeople gives the operation of ctx an empty connPeople.
 func withConnPeople(ctx context.Context) context.Context {
-	return context.WithValue(ctx, connPeopleKey{}, &connPeople{m: map[string]portal.ConnectionPerson{}})
+	return context.WithValue(ctx, connPeopleKey{}, &connPeople{m: map[string]*personLoad{}})
 }
 
-// personOf is the person behind conn as a list of this operation loaded it.
-func personOf(ctx context.Context, conn *ent.AppConnection) (portal.ConnectionPerson, bool) {
-	c, ok := ctx.Value(connPeopleKey{}).(*connPeople)
-	if !ok || conn.Edges.User != nil {
-		return portal.ConnectionPerson{}, false
-	}
+// entry is the load of connection id, made when missing.
+func (c *connPeople) entry(id string) *personLoad {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	p, ok := c.m[conn.ID]
-	return p, ok
+	l, ok := c.m[id]
+	if !ok {
+		l = &personLoad{}
+		c.m[id] = l
+	}
+	return l
+}
+
+// loaded reports the person behind conn when its own edges hold them: its account, and (for
+// the name) its consent, loaded even when it has none.
+func loaded(conn *ent.AppConnection, needConsent bool) (portal.ConnectionPerson, bool) {
+	u := conn.Edges.User
+	if u == nil {
+		return portal.ConnectionPerson{}, false
+	}
+	c, err := conn.Edges.ConsentOrErr()
+	if needConsent && store.NotLoaded(err) {
+		return portal.ConnectionPerson{}, false
+	}
+	return portal.ConnectionPerson{User: u, Consent: c}, true
+}
+
+// personOf is the person behind conn: from its own edges when they hold them, else as this
+// operation read it, reading it now (portal.People, two statements) when nothing did yet.
+// Outside an operation that keeps persons it reads them for this call alone.
+func (r *Resolver) personOf(ctx context.Context, conn *ent.AppConnection, needConsent bool) (portal.ConnectionPerson, error) {
+	if p, ok := loaded(conn, needConsent); ok {
+		return p, nil
+	}
+	read := func() (portal.ConnectionPerson, error) {
+		people, err := r.Portal.People(ctx, []*ent.AppConnection{conn})
+		if err != nil {
+			return portal.ConnectionPerson{}, err
+		}
+		p, ok := people[conn.ID]
+		if !ok {
+			return p, apperr.New(apperr.NotFound, "user not found") // as Portal.Person answers
+		}
+		return p, nil
+	}
+	c, ok := ctx.Value(connPeopleKey{}).(*connPeople)
+	if !ok {
+		return read()
+	}
+	l := c.entry(conn.ID)
+	l.once.Do(func() { l.p, l.err = read() })
+	return l.p, l.err
 }
 
 // loadPeople is a field middleware: when a field answers a list of connections (a page of
@@ -74,11 +128,10 @@ func (r *Resolver) loadPeople(ctx context.Context, next graphql.Resolver) (any, 
 	if perr != nil {
 		return nil, perr
 	}
-	c.mu.Lock()
 	for id, p := range people {
-		c.m[id] = p
+		l := c.entry(id)
+		l.once.Do(func() { l.p = p })
 	}
-	c.mu.Unlock()
 	return res, err
 }
 

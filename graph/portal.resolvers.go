@@ -61,26 +61,20 @@ func (r *appAnalyticsResolver) LicensesByState(ctx context.Context, obj *model.A
 
 // GlobalID is the resolver for the globalId field.
 func (r *appConnectionResolver) GlobalID(ctx context.Context, obj *ent.AppConnection) (string, error) {
-	if p, ok := personOf(ctx, obj); ok {
-		return p.User.GlobalID, nil
-	}
-	u, err := r.Portal.Person(ctx, obj)
+	p, err := r.personOf(ctx, obj, false)
 	if err != nil {
 		return "", err
 	}
-	return u.GlobalID, nil
+	return p.User.GlobalID, nil
 }
 
 // Name is the resolver for the name field.
 func (r *appConnectionResolver) Name(ctx context.Context, obj *ent.AppConnection) (*string, error) {
-	if p, ok := personOf(ctx, obj); ok {
-		return optional(p.Name(obj)), nil
-	}
-	name, err := r.Portal.VisibleName(ctx, obj)
+	p, err := r.personOf(ctx, obj, true)
 	if err != nil {
 		return nil, err
 	}
-	return optional(name), nil
+	return optional(p.Name(obj)), nil
 }
 
 // Email is the resolver for the email field.
