@@ -58,7 +58,8 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		// A query's team checks and the persons behind its lists' connections are kept for
-		// the operation; a mutation's are not (its answers follow its own changes).
+		// the operation; a mutation's for each of its root fields (AroundRootFields below), as
+		// its answers follow its own changes.
 		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Query {
 			ctx = withConnPeople(withTeamReads(ctx))
 		}
@@ -66,10 +67,11 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 	})
 	srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 		// A mutation's root fields run one after the other, each answering after its own
-		// change: each keeps the persons its answer reads (AppConnection.globalId and name)
-		// for itself, so that aliases of them read a person once, not once each.
+		// change: each keeps, for itself, the persons its answer reads (AppConnection.globalId
+		// and name) and the team checks of the applications it reads (teamField), so that
+		// aliases of them read a person, or check a role, once, not once each.
 		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
-			ctx = withConnPeople(ctx)
+			ctx = withConnPeople(withTeamReads(ctx))
 		}
 		return next(ctx)
 	})
