@@ -651,6 +651,36 @@ var resolverCost = map[string]int{
 	"Application.analytics": queryCost,
 }
 
+// mutationEdges are ent's edges to one node that a mutation's answer reads as a query of its
+// own for each alias: a query's lists and nodes load them with their rows (ent's field
+// collection), but nothing collects a mutation's answer, and ent reads an edge not loaded
+// again at every alias. Priced as one field, setAppEmailMuted (a session is all it needs)
+// answering connection { a1: application { id } … } ran a statement per point, some 19,000
+// in one operation. In a mutation each is priced as a query. ImportRow.source is not among
+// them: an import's rows carry their run (priced per row, importedRows).
+var mutationEdges = map[string]bool{
+	"AppConnection.application":    true,
+	"AppConnection.consent":        true,
+	"Consent.connection":           true,
+	"ImportSource.application":     true,
+	"LicenseCode.application":      true,
+	"LicenseCode.variant":          true,
+	"LicenseCode.linkedConnection": true,
+	"LicenseVariant.application":   true,
+	"UserEmail.user":               true,
+	"WebhookAttempt.event":         true,
+	"WebhookEvent.application":     true,
+}
+
+// inMutation reports whether ctx is that of a mutation.
+func inMutation(ctx context.Context) bool {
+	if !graphql.HasOperationContext(ctx) {
+		return false
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	return op != nil && op.Operation == ast.Mutation
+}
+
 // boundedLists are list fields without page arguments whose length the domain bounds.
 var boundedLists = map[string]int{
 	"Application.licenseVariants": licenses.MaxVariants,
@@ -726,7 +756,11 @@ func (p pagedComplexity) Complexity(ctx context.Context, typeName, field string,
 	if !paged {
 		n = max(n, defaultPages[typeName+"."+field])
 	}
-	return fieldCost(typeName, field) + child*n + lookups, true
+	cost := fieldCost(typeName, field)
+	if mutationEdges[typeName+"."+field] && inMutation(ctx) {
+		cost = queryCost
+	}
+	return cost + child*n + lookups, true
 }
 
 const importedRowsStat = "ImportedRows"
