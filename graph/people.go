@@ -15,8 +15,7 @@ import (
 
 // connPeople holds, for one query (or one root field of a mutation), the persons behind the
 // connections it answered, by connection id: AppConnection.globalId and name read them here
-// instead of one to three statements per row and per alias (Portal.Person,
-// Portal.VisibleName). A list's rows are read together (loadPeople); a connection that came
+// instead of one to three statements per row and per alias. A list's rows are read together (loadPeople); a connection that came
 // alone (node(id:), a license's linkedConnection, a mutation's answer) is read once, in two
 // statements, however many aliases of globalId and name ask for it.
 type connPeople struct {
@@ -79,7 +78,7 @@ func (r *Resolver) personOf(ctx context.Context, conn *ent.AppConnection, needCo
 		}
 		p, ok := people[conn.ID]
 		if !ok {
-			return p, apperr.New(apperr.NotFound, "user not found") // as Portal.Person answers
+			return p, apperr.New(apperr.NotFound, "user not found")
 		}
 		return p, nil
 	}

@@ -343,16 +343,6 @@ func connectionOf(ctx context.Context, c *ent.Client, app *ent.Application, conn
 	return conn, nil
 }
 
-// Person returns the account behind conn (already loaded, or read once). Only callers that
-// may see conn reach it: the person or the application's owner.
-func (s *Service) Person(ctx context.Context, conn *ent.AppConnection) (*ent.User, error) {
-	if u := conn.Edges.User; u != nil {
-		return u, nil
-	}
-	u, err := conn.QueryUser().Only(ctx)
-	return u, store.Err(err, "user")
-}
-
 // SharedName is the person's display name as the developer's lists show it: only when the
 // person granted the application the profile scope, else "" (the same rule as /api/user and
 // the id_token). conn must have its User and Consent edges loaded.
@@ -361,26 +351,6 @@ func SharedName(conn *ent.AppConnection) string {
 		return ""
 	}
 	return conn.Edges.User.Name
-}
-
-// VisibleName is SharedName for a connection whose edges may not be loaded (a GraphQL field):
-// it reads the person and the consent when needed, without changing conn (other fields of it
-// resolve concurrently).
-func (s *Service) VisibleName(ctx context.Context, conn *ent.AppConnection) (string, error) {
-	u, err := s.Person(ctx, conn)
-	if err != nil {
-		return "", err
-	}
-	c := conn.Edges.Consent
-	if c == nil {
-		// Through the service's client: conn may come from a committed transaction.
-		if c, err = s.DB.Consent.Query().Where(consent.ConnectionID(conn.ID)).Only(ctx); err != nil && !store.NotFound(err) {
-			return "", err
-		}
-	}
-	view := *conn
-	view.Edges.User, view.Edges.Consent = u, c
-	return SharedName(&view), nil
 }
 
 // ConnectionPerson is what a list shows of the person behind a connection besides the
