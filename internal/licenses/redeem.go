@@ -119,16 +119,22 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 		// application whose sign-ins are blocked for them.
 		return nil, apperr.WithReason(apperr.Forbidden, "connection_blocked", "sign-in to this app is blocked for this account, so its license codes cannot be redeemed")
 	}
-	if err := s.checkMisses(ctx, conn); err != nil {
+	reserved, err := s.checkMisses(ctx, conn)
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.DB.LicenseCode.Query().
 		Where(licensecode.ApplicationID(conn.ApplicationID), licensecode.CodeKey(key)).WithVariant().Only(ctx)
 	if store.NotFound(err) {
-		if err := s.countMiss(ctx, conn); err != nil {
+		if err := s.countMiss(ctx, conn, reserved); err != nil {
 			return nil, err
 		}
 		return nil, codeNotFound()
+	}
+	if reserved {
+		// Not a miss (the code was found), or the look-up failed: the miss reserved for it is
+		// given back.
+		s.Limiter.Return(context.WithoutCancel(ctx), s.Limits.withDefaults().holderMisses(), missHolder(conn))
 	}
 	if err != nil {
 		return nil, err
@@ -278,32 +284,48 @@ func missHolder(conn *ent.AppConnection) string { return conn.ApplicationID + ":
 // MissesPerApplication are spent and conn itself missed in their window; a holder that has not
 // missed is let through, so that other people's wrong guesses never keep one with the right
 // code from redeeming it.
-func (s *Service) checkMisses(ctx context.Context, conn *ent.AppConnection) error {
+//
+// Past the application's misses, the holder's one miss is taken here, before the code is
+// looked up (reserved true), and the caller gives it back (Limiter.Return) when the look-up
+// finds the code; countMiss then does not count it again. Checking it here and counting it
+// only after a miss let a holder's guesses sent at once all pass the check, each answered up
+// to the holder's PerHolder, instead of one per holder in the window.
+func (s *Service) checkMisses(ctx context.Context, conn *ent.AppConnection) (reserved bool, err error) {
 	if s.Limiter == nil {
-		return nil
+		return false, nil
 	}
 	lim := s.Limits.withDefaults()
 	spent := s.Limiter.Check(ctx, lim.MissesPerApplication, conn.ApplicationID)
 	if !apperr.Is(spent, apperr.RateLimited) {
-		return spent
+		return false, spent
 	}
-	if err := s.Limiter.Check(ctx, lim.holderMisses(), missHolder(conn)); !apperr.Is(err, apperr.RateLimited) {
-		return err
+	if err := s.Limiter.Take(ctx, lim.holderMisses(), missHolder(conn)); err != nil {
+		if apperr.Is(err, apperr.RateLimited) {
+			return false, spent
+		}
+		return false, err
 	}
-	return spent
+	return true, nil
 }
 
 // countMiss counts a redemption into conn that named no code of the application, against the
-// application and against conn.
-func (s *Service) countMiss(ctx context.Context, conn *ent.AppConnection) error {
+// application and against conn (unless checkMisses reserved conn's miss already).
+func (s *Service) countMiss(ctx context.Context, conn *ent.AppConnection, reserved bool) error {
 	if s.Limiter == nil {
 		return nil
 	}
 	lim := s.Limits.withDefaults()
-	for _, c := range []struct {
+	budgets := []struct {
 		rule    ratelimit.Rule
 		subject string
-	}{{lim.MissesPerApplication, conn.ApplicationID}, {lim.holderMisses(), missHolder(conn)}} {
+	}{{lim.MissesPerApplication, conn.ApplicationID}}
+	if !reserved {
+		budgets = append(budgets, struct {
+			rule    ratelimit.Rule
+			subject string
+		}{lim.holderMisses(), missHolder(conn)})
+	}
+	for _, c := range budgets {
 		// Past its limit the counter still counts; this miss is answered code_not_found.
 		if err := s.Limiter.Take(ctx, c.rule, c.subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
 			return err
