@@ -346,7 +346,11 @@ func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows
 	return out, nil
 }
 
-// variantRefs returns the variants of application appID by id and by name key.
+// variantRefs returns the variants of application appID by id and by name key. An id always
+// names the variant that has it: a variant named like another variant's id (a name is any
+// line of text, and a status sync's variantName creates one too) is named there by its own id
+// only. Before, a later variant's name key overwrote an earlier one's id, so such a variant
+// took the uploads meant for the other (TestAVariantNamedLikeAnotherVariantsIDDoesNotTakeItsUploads).
 func (s *Service) variantRefs(ctx context.Context, appID string) (map[string]*ent.LicenseVariant, error) {
 	variants, err := s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(appID)).All(ctx)
 	if err != nil {
@@ -354,8 +358,10 @@ func (s *Service) variantRefs(ctx context.Context, appID string) (map[string]*en
 	}
 	refs := map[string]*ent.LicenseVariant{}
 	for _, v := range variants {
-		refs[v.ID] = v
 		refs[v.NameKey] = v
+	}
+	for _, v := range variants {
+		refs[v.ID] = v
 	}
 	return refs, nil
 }
