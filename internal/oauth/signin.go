@@ -345,7 +345,8 @@ func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, as
 type OldLink struct {
 	// Email is the whole address, set only in the browser that asked for the link; Masked
 	// is the address with most of its local part hidden, always set. Elsewhere the page
-	// offers a new link to Masked by the old link (StartSignInFromLink), never the address.
+	// names Masked and asks for the address to be typed (StartSignInFromLink works only in
+	// the browser that asked).
 	Email, Masked string
 	FlowID        string // "" when the link carried no flow
 	// AppName and AppURL name the flow's app and its website, "" without a flow.

@@ -38,7 +38,8 @@ import (
 type waitingSignIn struct {
 	Email string `json:"e"`
 	// Shown is the address as the waiting page shows it when it is not Email: masked, for a
-	// sign-in asked for from an old link's page in another browser (StartSignInFromLink).
+	// sign-in asked for from an old link's page in another browser (StartSignInFromLink before
+	// stop 64; such records live as long as a link, and nothing writes one now).
 	Shown   string `json:"sh,omitempty"`
 	FlowID  string `json:"f,omitempty"`
 	Browser string `json:"b"`
@@ -139,19 +140,22 @@ func (s *Service) StartSignIn(ctx context.Context, email, flowID, ip, browser, a
 }
 
 // StartSignInFromLink is StartSignIn to the address of the old magic link oldRaw (used or
-// expired within the last day: the "email me a new link" of its error page), so that the
-// page need not show the address. Outside the browser that asked for the old link, the
-// waiting page shows the address masked. An unknown link answers Invalid.
+// expired within the last day: the "email me a new link" of its error page), only in the
+// browser that asked for the old link. An unknown link answers Invalid, and so does one asked
+// for in another browser: there the address must be typed. Anyone can send a browser to a
+// link's page (a link of their own, asked for with their own address), and a press on "email
+// me a new link" there left that browser waiting for a sign-in to their account, its page
+// naming the address only masked, and the new link, opened in it, signed it in to their
+// account without naming it.
 func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, browser, agent string) (string, error) {
 	ml := s.oldLink(ctx, oldRaw)
 	if ml == nil {
 		return "", apperr.New(apperr.Invalid, "this link is too old to send a new one; type your email address")
 	}
-	shown := ""
 	if !s.askedIn(ml, browser) {
-		shown = MaskEmail(ml.Email)
+		return "", apperr.New(apperr.Invalid, "this link was asked for in another browser; type your email address to get a new one")
 	}
-	return s.startSignIn(ctx, ml.Email, shown, flowID, ip, browser, agent)
+	return s.startSignIn(ctx, ml.Email, "", flowID, ip, browser, agent)
 }
 
 func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, browser, agent string) (string, error) {

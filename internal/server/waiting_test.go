@@ -84,7 +84,7 @@ func TestWaitingSignIn(t *testing.T) {
 			t.Fatalf("the link after its code was used = %d, want 410", p.StatusCode)
 		}
 		// Its error page offers a new link to the same address: prefilled in the browser that
-		// asked, masked (the old link asks for it) in any other.
+		// asked, named masked in any other, where it is typed.
 		if p := a.get(link); p.StatusCode != http.StatusGone || !strings.Contains(p.Body, `id="new-link-form"`) || !strings.Contains(p.Body, `value="`+who+`"`) {
 			t.Fatalf("the used link's page = %d:\n%s", p.StatusCode, p.Body)
 		}

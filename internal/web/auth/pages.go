@@ -189,9 +189,11 @@ type pageData struct {
 // already signed in, a button that continues as them.
 type nextSteps struct {
 	// Email is the old link's address, only in the browser that asked for it; elsewhere
-	// Masked names it and Link (the old link's token) asks for the new link.
+	// Masked names it, and the address is typed: a new link from the old link itself, in a
+	// browser that did not ask for it, let any site that sent a browser to its own old link
+	// leave that browser waiting for a sign-in to its account.
 	Email, Masked   string
-	Link, Flow      string
+	Flow            string
 	AppName, AppURL string
 	SignedInAs      string
 	ContinueURL     string
@@ -296,7 +298,7 @@ func (p *Pages) nextSteps(r *http.Request, raw string) *nextSteps {
 	if old := p.OAuth.UsedLink(r.Context(), raw, p.Cookies.Get(r, browserCookie)); old != nil {
 		n.Email, n.AppName, n.AppURL = old.Email, old.AppName, old.AppURL
 		if n.Email == "" {
-			n.Masked, n.Link = old.Masked, raw
+			n.Masked = old.Masked
 		}
 		if f, err := p.OAuth.Flow(r.Context(), old.FlowID); err == nil {
 			if n.AppURL == "" {
