@@ -438,6 +438,28 @@ func (s *Service) MagicLinkFlow(ctx context.Context, raw string) string {
 	return ml.FlowID
 }
 
+// LinkAccount names whose account the pending magic link raw signs in to: its address,
+// masked (MaskEmail), and the id of its account when it had one as the link was sent ("" for
+// a link that creates the account); "" and "" for a link that cannot be used. The page of a
+// link opened in the browser that asked for it names the account too: that browser need not
+// have typed the address (an authorization's login_hint fills it in, and any site can start
+// one), and a link its asker sent there would otherwise sign it in to the asker's account
+// without a word of whose it is.
+func (s *Service) LinkAccount(ctx context.Context, raw string) (masked, userID string) {
+	if raw == "" || len(raw) > 128 {
+		return "", ""
+	}
+	b, err := s.KV.Get(ctx, magicKey(ids.Hash(raw))).Bytes()
+	if err != nil {
+		return "", ""
+	}
+	var ml magicLink
+	if json.Unmarshal(b, &ml) != nil || ml.Email == "" {
+		return "", ""
+	}
+	return MaskEmail(ml.Email), ml.UserID
+}
+
 // SignIn is the outcome of a used magic link.
 type SignIn struct {
 	User    *ent.User

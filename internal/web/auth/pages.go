@@ -779,7 +779,19 @@ func (p *Pages) renderMagic(w http.ResponseWriter, r *http.Request, status int, 
 	if msg != nil {
 		d.Field = "match"
 	}
-	if d.Asker != nil {
+	if d.Asker == nil {
+		// Opened in the browser that asked (or with nobody waiting): the page names the
+		// account too, and the session it would replace. That browser need not have typed the
+		// address: a site can send it to an authorization whose login_hint fills in its own,
+		// and then its link, opened here, signed in to its account without naming it.
+		masked, owner := p.OAuth.LinkAccount(r.Context(), tok)
+		d.Email = masked
+		if s, ok := auth.SessionFrom(r.Context()); ok && masked != "" && s.UserID != owner {
+			if u, err := p.Identity.User(r.Context(), s.UserID); err == nil {
+				d.Viewer = u.Email
+			}
+		}
+	} else {
 		d.Email = d.Asker.Account
 		d.AskedAgo = p.OAuth.Now().Sub(d.Asker.AskedAt)
 		// A link asked for elsewhere may be someone else's, forwarded: the page says whose
