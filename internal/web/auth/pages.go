@@ -576,14 +576,37 @@ func (p *Pages) flowApp(r *http.Request, flowID string) string {
 const returnCookie = "return_to"
 
 // SafeReturnPath reports whether p is a path on this origin: it starts with one "/", names no
-// scheme or host, and is short. Anything else could turn /login into an open redirect.
+// scheme or host, and is short. Anything else could turn /login into an open redirect. It is
+// also one of the pages that send a signed-out visitor to sign in and back (returnPages),
+// without dot segments, decoded or not: any site can set the return_to cookie (a top-level
+// GET /login?return_to=…), and a path of its choosing met the person right after their own
+// sign-in, such as its application's authorization (its consent screen, or straight back to
+// it with a code) or a sign-in link of its own.
 func SafeReturnPath(p string) bool {
 	if len(p) == 0 || len(p) > 512 || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
 		return false
 	}
 	u, err := url.Parse(p)
-	return err == nil && u.Scheme == "" && u.Host == "" && u.User == nil
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	for _, page := range returnPages {
+		if u.Path == page || strings.HasPrefix(u.Path, page+"/") {
+			return true
+		}
+	}
+	return false
 }
+
+// returnPages are the first-party pages (and the pages under them) that send a signed-out
+// visitor to /login?return_to=…: the dashboard and its address-verification link, the
+// Developer Portal, the pages of the account links LoginSign mails and the playground.
+var returnPages = []string{"/dashboard", "/portal", "/account", "/playground"}
 
 // LoginPage is GET /login: the email form.
 func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
