@@ -7,12 +7,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 
 	"loginsign/ent"
+	"loginsign/ent/retiredalias"
 	"loginsign/ent/webhookattempt"
 	"loginsign/ent/webhookevent"
 )
@@ -139,6 +141,33 @@ func EnqueueLogout(ctx context.Context, tx *ent.Tx, app *ent.Application, claims
 // application knows of every connection anyway (connection id, Global User ID, alias):
 // email_changed carries their old and new address.
 var personalTypes = []string{TypeEmailChanged}
+
+// ConnectionEndedText is what the delivery log and a refused redelivery say of an event that
+// carries the person's data once their connection to the application has ended.
+const ConnectionEndedText = "the person's connection to the application has ended: an event that carries their data is not sent after it"
+
+// connectionEnded reports whether ev carries the person's data (personalTypes) and the
+// connection it is about has ended. connections.Delete retires the alias of every connection
+// that ends, whoever ends it, and the alias is never issued again, so the retired alias the
+// payload names outlives the connection's row: it also finds an event that records no
+// connection (queued by an older instance before the migration filled the column), which
+// WithdrawConnection does not see.
+func connectionEnded(ctx context.Context, c *ent.Client, ev *ent.WebhookEvent) (bool, error) {
+	if !slices.Contains(personalTypes, ev.Type) {
+		return false, nil
+	}
+	var named struct {
+		AliasEmail string `json:"aliasEmail"`
+	}
+	if err := json.Unmarshal([]byte(ev.Payload), &named); err != nil || named.AliasEmail == "" {
+		return false, nil
+	}
+	ended, err := c.RetiredAlias.Query().Where(retiredalias.Address(named.AliasEmail)).Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("checking the event's connection: %w", err)
+	}
+	return ended, nil
+}
 
 // WithdrawConnection deletes through tx, with their delivery attempts, the events of
 // application appID about connection connID that carry personal data (personalTypes) and

@@ -251,7 +251,9 @@ func (s *Service) event(ctx context.Context, appID, eventID string) (*ent.Webhoo
 // Redeliver puts eventID back in the queue for an attempt now, whatever its state: a
 // delivered event is sent again (receivers deduplicate by webhook-id), a failed one gets one
 // more attempt. It answers Conflict ("webhook_disabled") while the endpoint is disabled
-// after a 410 Gone, and ("delivery_in_progress") while a worker is delivering the event. A
+// after a 410 Gone, ("delivery_in_progress") while a worker is delivering the event, and
+// ("connection_ended") for an event that carries the person's data (email_changed) once
+// their connection to the application has ended (connectionLives). A
 // back-channel logout event needs the application's back-channel logout URI instead. Test
 // events and redeliveries share a budget per developer (ManualSendsPerDeveloper) and one per
 // application (ManualSends): past either RateLimited.
@@ -285,6 +287,9 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		if ev.LockedUntil != nil && ev.LockedUntil.After(now) {
 			return apperr.WithReason(apperr.Conflict, "delivery_in_progress", "the event is being delivered right now")
 		}
+		if err := connectionLives(ctx, tx, ev); err != nil {
+			return err
+		}
 		n, err := tx.WebhookEvent.Update().
 			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts),
 				webhookevent.Or(webhookevent.LockedUntilIsNil(), webhookevent.LockedUntilLT(now))).
@@ -305,6 +310,25 @@ func (s *Service) Redeliver(ctx context.Context, appID, eventID string) (*ent.We
 		s.Worker.Wake()
 	}
 	return s.event(ctx, appID, eventID)
+}
+
+// connectionLives answers Conflict ("connection_ended") when ev carries the person's data
+// (personalTypes) and the connection it is about has ended (connectionEnded): after the
+// person removed the app or closed their account, a redelivery would hand their address
+// again, to whatever URL the application has now, which WithdrawConnection keeps from
+// undelivered events. tx holds the application (authorizeTx), as every ending of a connection
+// does before it withdraws the connection's events: an ending either committed before, and
+// the connection has ended here, or waits, and then withdraws the event this redelivery made
+// pending.
+func connectionLives(ctx context.Context, tx *ent.Tx, ev *ent.WebhookEvent) error {
+	ended, err := connectionEnded(ctx, tx.Client(), ev)
+	if err != nil {
+		return err
+	}
+	if ended {
+		return apperr.WithReason(apperr.Conflict, "connection_ended", ConnectionEndedText)
+	}
+	return nil
 }
 
 // Test queues a ping event for appID and delivers it at once, and returns the event with the

@@ -328,6 +328,10 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent, finish
 				}
 				return
 			}
+			if dropped, err := w.dropEnded(ctx, ev); err != nil || dropped {
+				w.logErr(err, ev) // on an error the claim expires and the event is tried again
+				return
+			}
 			o := w.post(ctx, app, ev)
 			if o.status == http.StatusGone {
 				gone.Store(ev.ApplicationID, true)
@@ -599,8 +603,30 @@ func (w *Worker) deliver(ctx context.Context, ev *ent.WebhookEvent, app *ent.App
 				SetStatus(webhookevent.StatusDisabled).ClearLockedUntil().Exec(ctx)
 		})
 	}
+	if dropped, err := w.dropEnded(ctx, ev); err != nil || dropped {
+		return 0, err
+	}
 	o := w.post(ctx, app, ev)
 	return o.status, w.record(ctx, ev, o)
+}
+
+// dropEnded marks ev disabled, not sent, with ConnectionEndedText as its last error in the
+// delivery log, when it carries the person's data and their connection to the application
+// has ended (connectionEnded), and reports whether it did. Ending a connection withdraws its
+// undelivered events (WithdrawConnection), but not one that records no connection, nor one a
+// redelivery made pending on an instance without connectionLives: whatever the way in, the
+// application gets none of the person's data after the end, at whatever URL it has now.
+func (w *Worker) dropEnded(ctx context.Context, ev *ent.WebhookEvent) (bool, error) {
+	ended, err := connectionEnded(ctx, w.db.Client, ev)
+	if err != nil || !ended {
+		return false, err
+	}
+	return true, w.writeTx(ctx, func(tx *ent.Tx) error {
+		return tx.WebhookEvent.Update().
+			Where(webhookevent.ID(ev.ID), webhookevent.Attempts(ev.Attempts), webhookevent.StatusEQ(webhookevent.StatusPending)).
+			SetStatus(webhookevent.StatusDisabled).SetLastError(ConnectionEndedText).ClearLastStatusCode().
+			ClearLockedUntil().Exec(ctx)
+	})
 }
 
 // hasTarget reports whether ev still has somewhere to go: the back-channel logout URI for a
