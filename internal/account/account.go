@@ -60,6 +60,11 @@ type Service struct {
 	// one mailed to them) before a change that could take the account from them
 	// (mfa.Service); nil asks none, for services built without it.
 	SecondStep SecondStep
+	// ClosingLogouts, when set, queues through tx, as the closing of userID's account
+	// begins ending their connections, a back-channel logout for every application with a
+	// back-channel logout URI that the person signed in to (oauth.Service.QueueClosingLogouts,
+	// which this package cannot call itself).
+	ClosingLogouts func(ctx context.Context, tx *ent.Tx, userID string, now time.Time) error
 }
 
 // SecondStep is the check of mfa.Service.ConfirmChange: a sign-in of the last
@@ -182,7 +187,8 @@ func (s *Service) SetConnectionMuted(ctx context.Context, connectionID string, m
 
 // DeleteAccount deletes the signed-in person's account. confirm must be their Global User ID (the
 // dashboard asks them to type it), and the person passes reverify with code. Every connection ends
-// as RemoveConnection would, but each app gets user_account_deleted; every browser session ends, so
+// as RemoveConnection would, but each app gets user_account_deleted, and each app the person signed
+// in to that has a back-channel logout URI a logout token (ClosingLogouts); every browser session ends, so
 // do a TOTP enrolment and a passkey registration in progress; the addresses and the user row are
 // deleted, so are the person's address change requests, and the audit events of the account keep no
 // address (identity.ForgetAddresses). The person's refusals of pending links are forgotten
@@ -254,6 +260,16 @@ func (s *Service) DeleteAccount(ctx context.Context, confirm, code string) (ende
 			WithApplication().WithUser().All(ctx)
 		if err != nil {
 			return err
+		}
+		// The applications the person signed in to are told, as when they sign out: their
+		// own sessions of the person end with the account (OpenID Connect Back-Channel Logout
+		// 1.0), also at applications that get no webhook. Queued in the outbox with the
+		// closing, so they go out once it commits, with the outbox's retries, and an
+		// application that does not answer never holds the closing up.
+		if s.ClosingLogouts != nil {
+			if err := s.ClosingLogouts(ctx, tx, uid, now); err != nil {
+				return err
+			}
 		}
 		for _, c := range conns {
 			if err := connections.Delete(ctx, tx, c, connections.AccountDeleted, now); err != nil {

@@ -335,6 +335,19 @@ func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, s
 	return len(conns) > 0, nil
 }
 
+// QueueClosingLogouts writes through tx, the closing of userID's account (account.Service
+// ClosingLogouts), before it deletes their connections, a back-channel logout for every
+// connection of theirs to an application with a back-channel logout URI that the person ever
+// signed in to (queueLogouts since the beginning): the account ends every sign-in, not only
+// those of the browser sessions still live, and the application's own session of the person,
+// which may outlast LoginSign's, must end with it. sub is the connection id, as in every
+// logout token (no sid is sent). Before, closing the account told these applications nothing
+// (an application without a webhook URL kept the person signed in).
+func (s *Service) QueueClosingLogouts(ctx context.Context, tx *ent.Tx, userID string, now time.Time) error {
+	_, err := s.queueLogouts(ctx, tx, userID, time.Time{}, nil, now)
+	return err
+}
+
 // LogoutNeedsConfirmation reports whether the signed-in person must confirm the sign-out
 // (RP-Initiated Logout §2: the OP SHOULD ask, and MUST when there is no id_token_hint or it
 // does not belong to the current session and person): unless the request's id_token_hint names
