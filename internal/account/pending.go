@@ -32,42 +32,59 @@ type PendingLink struct {
 const MaxPendingLinks = 100
 
 // PendingLinks lists the open pending links (imports that named one of the signed-in
-// person's verified addresses, neither accepted nor refused), newest first. userID must be
-// the signed-in person: anyone else gets NotFound.
+// person's verified addresses, neither accepted nor refused), newest first, at most
+// MaxPendingLinks. userID must be the signed-in person: anyone else gets NotFound.
 func (s *Service) PendingLinks(ctx context.Context, userID string) ([]PendingLink, error) {
+	links, _, err := s.PendingLinksUpTo(ctx, userID, MaxPendingLinks)
+	return links, err
+}
+
+// PendingLinksUpTo is PendingLinks up to limit links, and reports whether the list is whole
+// (false: the person has more than limit open links, the newest of which are listed). Any
+// developer may propose an address for linking, from any number of applications, so a
+// person's open links have no bound of their own: a reader that must not pass a part for
+// the whole (the data export) says so with complete.
+func (s *Service) PendingLinksUpTo(ctx context.Context, userID string, limit int) (out []PendingLink, complete bool, err error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if uid != userID {
-		return nil, apperr.New(apperr.NotFound, "user not found")
+		return nil, false, apperr.New(apperr.NotFound, "user not found")
 	}
 	u, err := s.DB.User.Get(ctx, uid)
 	if err != nil {
-		return nil, store.Err(err, "user")
+		return nil, false, store.Err(err, "user")
 	}
 	addrs, err := s.Identity.VerifiedAddresses(ctx, u)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	links, err := s.DB.PendingLink.Query().Where(pendinglink.EmailIn(addrs...), pendinglink.RefusedAtIsNil()).
-		Order(ent.Desc(pendinglink.FieldUpdatedAt)).Limit(MaxPendingLinks).All(ctx)
+		Order(ent.Desc(pendinglink.FieldUpdatedAt), ent.Desc(pendinglink.FieldID)).Limit(limit + 1).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	appIDs := make([]string, 0, len(links))
-	for _, l := range links {
-		appIDs = append(appIDs, l.ApplicationID)
-	}
-	apps, err := s.DB.Application.Query().Where(application.IDIn(appIDs...)).All(ctx)
-	if err != nil {
-		return nil, err
-	}
+	complete = len(links) <= limit
+	links = links[:min(len(links), limit)]
 	byID := map[string]*ent.Application{}
-	for _, a := range apps {
-		byID[a.ID] = a
+	var appIDs []string
+	for _, l := range links {
+		if _, ok := byID[l.ApplicationID]; !ok {
+			byID[l.ApplicationID] = nil
+			appIDs = append(appIDs, l.ApplicationID)
+		}
 	}
-	out := make([]PendingLink, 0, len(links))
+	for batch := range slices.Chunk(appIDs, store.PurgeBatch) {
+		apps, err := s.DB.Application.Query().Where(application.IDIn(batch...)).All(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, a := range apps {
+			byID[a.ID] = a
+		}
+	}
+	out = make([]PendingLink, 0, len(links))
 	for _, l := range links {
 		a := byID[l.ApplicationID]
 		if a == nil {
@@ -76,7 +93,7 @@ func (s *Service) PendingLinks(ctx context.Context, userID string) ([]PendingLin
 		out = append(out, PendingLink{ID: l.ID, ApplicationID: a.ID, ApplicationName: a.Name,
 			ExternalUserID: l.ExternalUserID, Email: l.Email, ProposedAt: l.UpdatedAt})
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 // RefusePendingLink refuses one of the signed-in person's open pending links: it stays

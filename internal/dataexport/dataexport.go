@@ -40,6 +40,16 @@ var Rule = ratelimit.Rule{Name: "data-export", N: 3, Window: 24 * time.Hour}
 // document is built in memory.
 const DefaultMaxActivity = 20000
 
+// DefaultMaxPendingLinks bounds the open pending links read into one document (the newest).
+// The dashboard lists 100 (account.MaxPendingLinks); before, the export read the dashboard's
+// list and silently left out every proposal past it.
+const DefaultMaxPendingLinks = 10000
+
+// DefaultMaxTeamInvitations bounds the pending team invitations read into one document (the
+// newest). The portal lists 100 (team.MaxViewerInvitations); before, the export read that
+// list and silently left out every invitation past it.
+const DefaultMaxTeamInvitations = 1000
+
 // Service builds exports.
 type Service struct {
 	DB       *store.DB
@@ -55,7 +65,10 @@ type Service struct {
 	// MaxActivity is how many activity events a document holds at most, the newest (default
 	// DefaultMaxActivity).
 	MaxActivity int
-	Now         func() time.Time
+	// MaxPendingLinks is how many open pending links a document holds at most, the newest
+	// (default DefaultMaxPendingLinks).
+	MaxPendingLinks int
+	Now             func() time.Time
 }
 
 // Document is the export. Times are RFC 3339 UTC with milliseconds.
@@ -78,6 +91,14 @@ type Document struct {
 	// ActivityComplete is false when Activity holds only the newest events of a longer log
 	// (Service.MaxActivity): the export must not pass a part for the whole.
 	ActivityComplete bool `json:"activityComplete"`
+	// PendingLinksComplete is false when PendingLinks holds only the newest of more open
+	// proposals (Service.MaxPendingLinks): any developer may propose the person's address,
+	// from any number of applications, so their number has no bound of its own.
+	PendingLinksComplete bool `json:"pendingLinksComplete"`
+	// TeamInvitationsComplete is false when TeamInvitations holds only the newest
+	// DefaultMaxTeamInvitations of more pending invitations: any developer may invite the
+	// person's address, from any number of applications.
+	TeamInvitationsComplete bool `json:"teamInvitationsComplete"`
 }
 
 // TeamMembership is the person's role on an application's team.
@@ -257,10 +278,15 @@ func (s *Service) export(ctx context.Context, uid string) (*Document, error) {
 	if err := s.connections(ctx, doc, uid, now); err != nil {
 		return nil, err
 	}
-	links, err := s.Account.PendingLinks(ctx, uid)
+	maxLinks := s.MaxPendingLinks
+	if maxLinks <= 0 {
+		maxLinks = DefaultMaxPendingLinks
+	}
+	links, complete, err := s.Account.PendingLinksUpTo(ctx, uid, maxLinks)
 	if err != nil {
 		return nil, err
 	}
+	doc.PendingLinksComplete = complete
 	doc.PendingLinks = []PendingLink{}
 	for _, l := range links {
 		doc.PendingLinks = append(doc.PendingLinks, PendingLink{ID: l.ID, ApplicationID: l.ApplicationID, ApplicationName: l.ApplicationName,
@@ -388,10 +414,11 @@ func (s *Service) teams(ctx context.Context, doc *Document) error {
 		doc.Teams = append(doc.Teams, TeamMembership{ApplicationID: m.ApplicationID, ApplicationName: m.ApplicationName,
 			Role: string(m.Role), Email: m.Email, Since: httpx.Time(m.Since)})
 	}
-	invs, err := ts.ViewerInvitations(ctx)
+	invs, complete, err := ts.ViewerInvitationsUpTo(ctx, DefaultMaxTeamInvitations)
 	if err != nil {
 		return err
 	}
+	doc.TeamInvitationsComplete = complete
 	for _, i := range invs {
 		doc.TeamInvitations = append(doc.TeamInvitations, TeamInvitation{ID: i.ID, ApplicationID: i.ApplicationID,
 			ApplicationName: i.ApplicationName, Email: i.Email, Role: string(i.Role), CreatedAt: httpx.Time(i.CreatedAt), ExpiresAt: httpx.Time(i.ExpiresAt)})

@@ -414,29 +414,44 @@ func (s *Service) Revoke(ctx context.Context, appID, invitationID string) error 
 	})
 }
 
+// MaxViewerInvitations bounds the invitations the portal lists to the signed-in person.
+const MaxViewerInvitations = 100
+
 // ViewerInvitations lists the pending invitations sent to the signed-in person's primary
-// address or verified alternatives.
+// address or verified alternatives, the newest MaxViewerInvitations.
 func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
+	out, _, err := s.ViewerInvitationsUpTo(ctx, MaxViewerInvitations)
+	return out, err
+}
+
+// ViewerInvitationsUpTo is ViewerInvitations reading up to limit invitations, and reports
+// whether it read them all (false: more are pending, older than those listed). Any developer
+// may invite any address, from any number of applications, so the invitations a person has
+// pending have no bound of their own: a reader that must not pass a part for the whole (the
+// data export) says so with complete.
+func (s *Service) ViewerInvitationsUpTo(ctx context.Context, limit int) (out []Invitation, complete bool, err error) {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	addrs, err := s.addresses(ctx, s.DB.Client, uid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	invs, err := s.DB.AppInvitation.Query().Where(appinvitation.EmailIn(addrs...), pending(s.now())).
-		Order(ent.Desc(appinvitation.FieldCreatedAt)).Limit(100).All(ctx)
+		Order(ent.Desc(appinvitation.FieldCreatedAt), ent.Desc(appinvitation.FieldID)).Limit(limit + 1).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	complete = len(invs) <= limit
+	invs = invs[:min(len(invs), limit)]
 	ids := make([]string, len(invs))
 	for i, inv := range invs {
 		ids[i] = inv.ApplicationID
 	}
 	apps, err := s.DB.Application.Query().Where(application.IDIn(ids...)).Select(application.FieldName).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	names := make(map[string]string, len(apps))
 	for _, a := range apps {
@@ -447,7 +462,7 @@ func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
 	joins, err := s.DB.AppInvitation.Query().Where(appinvitation.ApplicationIDIn(ids...), appinvitation.AcceptedBy(uid)).
 		Select(appinvitation.FieldApplicationID, appinvitation.FieldAcceptedAt).All(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	joined := make(map[string]time.Time, len(joins))
 	for _, j := range joins {
@@ -455,7 +470,7 @@ func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
 			joined[j.ApplicationID] = *j.AcceptedAt
 		}
 	}
-	out := make([]Invitation, 0, len(invs))
+	out = make([]Invitation, 0, len(invs))
 	for _, inv := range invs {
 		if at, ok := joined[inv.ApplicationID]; ok && !at.Before(inv.CreatedAt) {
 			continue
@@ -464,7 +479,7 @@ func (s *Service) ViewerInvitations(ctx context.Context) ([]Invitation, error) {
 			out = append(out, toInvitation(inv, name))
 		}
 	}
-	return out, nil
+	return out, complete, nil
 }
 
 func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]string, error) {
