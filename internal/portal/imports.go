@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
@@ -384,11 +385,16 @@ func parseImportRows(users []ImportUser, now time.Time) (rows []parsedImportRow,
 }
 
 // parseImportRow checks one row: externalUserId is required, at most 255 bytes of text
-// without control or invisible formatting characters, the address must be valid, the name one
+// without control or invisible formatting characters, one word (no space of any kind) that
+// does not spell LoginSign (nameSkeleton, as application names), the address must be valid, the name one
 // line of at most 200 characters (displaytext.Line: the person is shown it), the dates
 // readable and not after now (parseImportDate). The first problem found is the row's invalid
 // message. Bytes that are not UTF-8, or a NUL, would otherwise reach PostgreSQL, which
-// refuses them as an internal error.
+// refuses them as an internal error. The id is the one text of a pending link the developer
+// writes freely, and LoginSign shows it, inside its own sentences, on the dashboard and the
+// consent page of whoever holds the address ("Knows you@… as its user …"), a person who never
+// used the application: an id with spaces was a sentence there ("Your LoginSign account is
+// locked, call +1 …").
 func parseImportRow(u ImportUser, now time.Time) (p parsedImportRow) {
 	// A message may quote what the row holds; it is stored with the row, and rows are trimmed by
 	// their number, not their size: a 1 MiB date was kept as a 1.75 MiB message.
@@ -403,6 +409,12 @@ func parseImportRow(u ImportUser, now time.Time) (p parsedImportRow) {
 		return p
 	case !utf8.ValidString(ext) || strings.IndexFunc(ext, displaytext.Hidden) >= 0:
 		p.invalid = "externalUserId must be text without control or invisible formatting characters"
+		return p
+	case strings.IndexFunc(ext, unicode.IsSpace) >= 0:
+		p.invalid = "externalUserId must be one word without spaces: it is shown to the person as the application's id for them"
+		return p
+	case strings.Contains(nameSkeleton(ext), reservedSkeleton):
+		p.invalid = "externalUserId must not contain LoginSign: it is shown to the person as the application's id for them"
 		return p
 	}
 	e, err := identity.NormalizeEmail(u.Email)
