@@ -221,6 +221,7 @@ const ShareAlias = "alias"
 
 // ConsentScreen is what the consent page shows.
 type ConsentScreen struct {
+	// AppWebsite is the host of the app's website (WebsiteHost), not its whole URL.
 	AppName, AppIcon, AppWebsite string
 	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
 	AppTerms, AppPrivacy string
@@ -260,6 +261,20 @@ func ReturnsTo(redirectURI string) string {
 	return u.Scheme + ":"
 }
 
+// WebsiteHost is the host (with its port) of an application's website, which the consent page
+// shows under the app's name, or "" for none. The page shows no more of the URL: its path,
+// query and fragment are up to 2,000 characters the developer writes freely
+// ("https://acme.example/Your-LoginSign-account-is-locked-call-+1-555-0100"), and on the
+// consent page they read as LoginSign's text, where an application name may not even hold a
+// link.
+func WebsiteHost(website string) string {
+	u, err := url.Parse(website)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
+		return ""
+	}
+	return u.Host
+}
+
 // pendingLink is the open pending link of appID for one of userID's verified addresses.
 func (s *Service) pendingLink(ctx context.Context, appID, userID string) (*ent.PendingLink, error) {
 	u, err := s.Identity.User(ctx, userID)
@@ -285,7 +300,7 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if err != nil {
 		return nil, err
 	}
-	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: app.Website, AppTerms: app.TermsURL,
+	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: WebsiteHost(app.Website), AppTerms: app.TermsURL,
 		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes, ReturnsTo: ReturnsTo(req.RedirectURI)}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).
 		WithConsent().Only(ctx)
