@@ -66,7 +66,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := i18n.Choose(u.Language, "", r.Header.Get("Accept-Language"))
-	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
+	// The applications the person uses are shown by their initials, never by the icon URL
+	// their developer chose: fetched on every visit, it told each developer when and from
+	// where the person opened their dashboard. The person's own picture is LoginSign's.
+	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true, OwnImages: true}, page.Frame{
 		Title: l.T("dashboard.title"), Who: u.Email, Page: "dashboard", L: l,
 		Nav:      []page.NavLink{{Href: "/dashboard", Label: l.T("dashboard.title"), Current: true}},
 		Scripts:  []string{"ls.js", "passkey.js", "dashboard.js", "security.js"},

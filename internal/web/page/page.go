@@ -3,7 +3,7 @@
 //
 // Pages load no inline script and no inline style: the Content-Security-Policy allows scripts,
 // styles and fetches from this origin only, images also from https: (app icons and avatars the
-// app or person configured) and data:. Pages may not be framed, except the widget embeds, which
+// app or person configured) and data:, except on pages that set Policy.OwnImages. Pages may not be framed, except the widget embeds, which
 // name the app's own origins in frame-ancestors.
 package page
 
@@ -26,6 +26,11 @@ type Policy struct {
 	FormAction []string
 	// Personal marks a page showing a person's data: never stored by any cache.
 	Personal bool
+	// OwnImages limits the page's images to this origin and data: URIs (img-src 'self' data:).
+	// A page that lists applications to the person who uses them sets it: an https: image
+	// would be an icon URL a developer chose, fetched on every view, telling the developer's
+	// server when and from where the person looked (their address, the time, the browser).
+	OwnImages bool
 }
 
 // CSP is the Content-Security-Policy for p. Of FrameAncestors and FormAction it names only
@@ -39,7 +44,11 @@ func (p Policy) CSP() string {
 	for _, src := range Sources(p.FormAction) {
 		form += " " + src
 	}
-	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; " +
+	img := "'self' https: data:"
+	if p.OwnImages {
+		img = "'self' data:"
+	}
+	return "default-src 'none'; script-src 'self'; style-src 'self'; img-src " + img + "; " +
 		"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action " + form + "; frame-ancestors " + fa
 }
 

@@ -6,7 +6,7 @@
 
   // The GraphQL operations this page runs, in one place.
   var Q = {
-    apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name iconUrl website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
+    apps: "query DashboardApps { viewer { id connections(first: 50) { edges { node { id aliasEmail appEmail isForwarding emailMuted loginCount lastSessionAt joinedAt application { id name website } consent { scopes } licenses(first: 10) { edges { node { id code state activatedAt expiresAt variant { name } } } } } } } } }",
     addresses: "query DashboardAddresses { viewer { id email twoStep { enabled } emails(first: 50) { edges { node { id email verifiedAt } } } } }",
     sessions: "query DashboardSessions { viewer { id sessions { id createdAt lastSeen userAgent current signInMethods } } }",
     mute: "mutation SetAppEmailMuted($id: ID!, $muted: Boolean!) { setAppEmailMuted(input: { connectionId: $id, muted: $muted }) { connection { id emailMuted } } }",
@@ -126,7 +126,7 @@
           t(mute.checked ? "dashboard.muted" : "dashboard.unmuted", { app: c.application.name }));
       });
       return h("li", { "data-connection": c.id },
-        LS.icon(c.application),
+        LS.icon({ name: c.application.name }), // the initial: an icon URL would tell its developer of every visit
         h("div", { class: "grow" },
           h("strong", null, c.application.name),
           h("div", { class: "small muted" }, t("dashboard.app_stats", { last: LS.dateTime(c.lastSessionAt), signins: t("dashboard.sign_ins", { count: c.loginCount || 0 }), since: LS.date(c.joinedAt) })),
