@@ -152,8 +152,9 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 // "𝐋𝐨𝐠𝐢𝐧𝐒𝐢𝐠𝐧", "ʟᴏɢɪɴꜱɪɢɴ"; with accents, a dotless ı or digits for letters: "LoginSıgn",
 // "L0g1n Sign"), or a word mixing scripts whose letters look alike ("Gооgle" with Cyrillic o's:
 // mixedScriptWord), or that holds a link or an address a plain-text mail would show as a link
-// (linkInName). name has passed displaytext.Line (no control or format characters, such
-// as bidirectional overrides or zero-width spaces), which license variant names share.
+// (linkInName), or a phone number (phoneInName). name has passed displaytext.Line (no
+// control or format characters, such as bidirectional overrides or zero-width spaces), which
+// license variant names share.
 func checkName(name string) error {
 	if strings.Contains(nameSkeleton(name), reservedSkeleton) {
 		return apperr.New(apperr.Invalid, "names containing LoginSign are reserved: people would take the app for LoginSign")
@@ -164,7 +165,38 @@ func checkName(name string) error {
 	if linkInName.MatchString(cases.Fold().String(norm.NFKC.String(name))) {
 		return apperr.New(apperr.Invalid, "name: a link or an email address cannot be part of an application's name; set the website instead")
 	}
+	if phoneInName(name) {
+		return apperr.New(apperr.Invalid, "name: a phone number cannot be part of an application's name")
+	}
 	return nil
+}
+
+// phoneRun finds, in a name's compatibility form (NFKC: fullwidth digits become plain ones),
+// a run of digits with what phone numbers are written with between them (spaces, dots,
+// dashes of any kind, slashes, parentheses), after an optional "+".
+var phoneRun = regexp.MustCompile(`\+?[(\p{Nd}][\p{Nd}\s\p{Zs}\p{Pd}()./]*\p{Nd}`)
+
+// yearRange is a run that is two years, "2024-2025" or "1999/2000": a name may hold one.
+var yearRange = regexp.MustCompile(`^(19|20)\d\d\s*[\p{Pd}/]\s*(19|20)\d\d$`)
+
+// phoneInName reports whether name holds what mail programs and phones turn into a number to
+// call: a run (phoneRun) of at least 7 digits that is not a range of years. The name is written
+// into mails LoginSign sends to any address a developer names (team invitations) and into the
+// sign-in mail's subject: "Account locked: call +1 555 010 0199" read, tappable, as LoginSign's
+// own support line. Names with fewer digits stay ("1-800-Flowers", "7-Eleven", "Notes 2024").
+func phoneInName(name string) bool {
+	for _, run := range phoneRun.FindAllString(norm.NFKC.String(name), -1) {
+		digits := 0
+		for _, r := range run {
+			if unicode.IsDigit(r) {
+				digits++
+			}
+		}
+		if digits >= 7 && !yearRange.MatchString(run) {
+			return true
+		}
+	}
+	return false
 }
 
 // linkInName finds, in a name's compatibility form (NFKC) case-folded, what mail programs turn
