@@ -122,6 +122,7 @@ func openAOF(path string, s *Store) (*aof, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.dropExpired()
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
@@ -162,8 +163,9 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// load replays the log in f into s, dropping keys already expired. A version 3 log is read
-// frame by frame (loadFrames), an older one record by record (loadRecords).
+// load replays the log in f into s, keys already expired included (openAOF then drops them,
+// dropExpired). A version 3 log is read frame by frame (loadFrames), an older one record by
+// record (loadRecords).
 func (l *aof) load(f *os.File, s *Store) error {
 	st, err := f.Stat()
 	if err != nil {
@@ -202,7 +204,6 @@ func (l *aof) load(f *os.File, s *Store) error {
 // extended as zeros), is dropped whole and logged; a frame failing a checksum with anything
 // else after it is a *corruptLogError.
 func (l *aof) loadFrames(r *bufio.Reader, size int64, s *Store) error {
-	now := s.nowMs()
 	head := make([]byte, frameHead)
 	var body []byte
 	for off := int64(len(aofHeader)); ; {
@@ -244,7 +245,7 @@ func (l *aof) loadFrames(r *bufio.Reader, size int64, s *Store) error {
 				// The frame is as it was written: its writer wrote what this reader cannot read.
 				return &corruptLogError{path: l.path, offset: off, size: size, err: fmt.Errorf("a record of the frame there: %w", err)}
 			}
-			s.replay(rec, now)
+			s.replay(rec)
 		}
 		off = end
 	}
@@ -287,7 +288,6 @@ func onlyZerosLeft(r *bufio.Reader) bool {
 // end of the file (a crash mid-write) is dropped; any other record that cannot be read is a
 // *corruptLogError.
 func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, s *Store) error {
-	now := s.nowMs()
 	for {
 		start := offset()
 		rec, err := readRecord(r)
@@ -299,12 +299,18 @@ func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, s *S
 		case err != nil:
 			return &corruptLogError{path: l.path, offset: start, size: size, err: err}
 		}
-		s.replay(rec, now)
+		s.replay(rec)
 	}
 }
 
-// replay applies one record read from the log to s; now drops the keys already expired.
-func (s *Store) replay(rec logRecord, now int64) {
+// replay applies one record read from the log to s. A key already expired is kept until the
+// whole log is read (dropExpired): a later delta record may extend its TTL. Such a delta was
+// written while the key was live (EXPIRE of a missing key writes nothing, and SADD that
+// creates a set records its whole state), so it applies to the record before it whatever
+// that record's deadline: a session touched with HSET, then EXPIRE, in two commands, has an
+// HSET record carrying its old deadline. Dropping that record at once, as before, lost a
+// session live at the restart (and a try counter, rl:wta:, extended by a resend).
+func (s *Store) replay(rec logRecord) {
 	old := s.m[rec.key]
 	e := rec.e
 	if rec.op == opDelta {
@@ -323,7 +329,7 @@ func (s *Store) replay(rec logRecord, now int64) {
 	if old != nil {
 		s.remove(old)
 	}
-	if e == nil || (e.exp != 0 && e.exp <= now) {
+	if e == nil {
 		return
 	}
 	e.hidx, e.kept = -1, s.kept(rec.key)
@@ -331,6 +337,16 @@ func (s *Store) replay(rec logRecord, now int64) {
 	s.m[rec.key] = e
 	s.bytes += e.size
 	s.setExp(e, e.exp)
+}
+
+// dropExpired deletes the keys whose deadline has passed, once the log is loaded (replay).
+func (s *Store) dropExpired() {
+	now := s.nowMs()
+	for _, e := range s.m {
+		if e.exp != 0 && e.exp <= now {
+			s.remove(e)
+		}
+	}
 }
 
 const (

@@ -433,6 +433,9 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 			if e, err = s.create(key, kindSet); err != nil {
 				return err
 			}
+			// A new set is recorded whole, not as a delta: the log may hold an older set of
+			// the same key, expired since, that a delta would add to when replayed.
+			s.touch(key)
 		}
 		var added [][]byte
 		for _, m := range a[1:] {
