@@ -83,7 +83,14 @@ type Limits struct {
 	// links a day.
 	LoginPerAddressDay Limit // default 20 per 24 hours
 	LoginPerIP         Limit // default 30 per 15 minutes
-	MagicConfirmPerIP  Limit // default 60 per 15 minutes
+	// LoginPerNetwork caps the sign-in mails asked for from one IPv6 /48
+	// (ratelimit.NetworkKey), all its /64s together: LoginPerIP counts a /64, and a /48 (one
+	// site's, or a tunnel broker's free one) holds 65,536 of them. Each mail leaves records
+	// that outlive every session in the store (the used link's page, the address's day
+	// budget), so two million from one /48 in a quarter of an hour would push every session
+	// out of the embedded store, and send as many mails.
+	LoginPerNetwork   Limit // default 120 per 15 minutes
+	MagicConfirmPerIP Limit // default 60 per 15 minutes
 	// CodePerAddress caps the 6-digit codes tried for one address across all its links:
 	// each link allows CodeAttempts, but links can be asked for again and again, so without
 	// this cap a patient guesser would reach a million codes within months. A browser that
@@ -162,6 +169,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.LoginPerAddress, 5, 15*time.Minute)
 	lim(&c.Limits.LoginPerAddressDay, 20, 24*time.Hour)
 	lim(&c.Limits.LoginPerIP, 30, 15*time.Minute)
+	lim(&c.Limits.LoginPerNetwork, 120, 15*time.Minute)
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)

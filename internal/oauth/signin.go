@@ -202,6 +202,13 @@ func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) er
 	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
 		return err
 	}
+	// The /48 of an IPv6 client after its /64, so that a /64 past its own budget spends none
+	// of its neighbours'.
+	if network, ok := ratelimit.NetworkKey(ip); ok {
+		if err := s.pageLimit(ctx, "login:net", network, s.Config.Limits.LoginPerNetwork); err != nil {
+			return err
+		}
+	}
 	addr, err := s.mailboxBudget(ctx, email, browser)
 	if err != nil {
 		return err

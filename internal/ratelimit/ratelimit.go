@@ -88,6 +88,23 @@ func AddressKey(s string) (key string, ok bool) {
 	return netip.PrefixFrom(a, 64).Masked().String(), true
 }
 
+// NetworkKey is the IPv6 /48 of the client address s ("2001:db8:1::/48"), the network a
+// site is handed (RFC 6177), for the limits that also count a whole network: a /48 holds
+// 65,536 /64s, each with budgets of its own under AddressKey, and tunnel brokers hand one out
+// for free. ok is false for an IPv4 address (its AddressKey is already one address) and for
+// anything that is not an IP address.
+func NetworkKey(s string) (key string, ok bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return "", false
+	}
+	a = a.Unmap().WithZone("")
+	if !a.Is6() {
+		return "", false
+	}
+	return netip.PrefixFrom(a, 48).Masked().String(), true
+}
+
 // Limiter counts hits in Redis.
 type Limiter struct {
 	KV *kv.Store
