@@ -176,7 +176,7 @@ func (s *Service) PasskeyOptions(ctx context.Context, ip string) (string, error)
 	// count against a budget of their own, as large as the authorizations an address may
 	// start, so that views at a shared address (an office, a carrier's NAT) do not spend the
 	// sign-ins' budget below (PasskeySignIn) and turn passkeys off for everyone there.
-	if err := s.pageLimit(ctx, "passkey-options:ip", ip, s.Config.Limits.FlowsPerAddress); err != nil {
+	if err := s.addressLimits(ctx, "passkey-options", ip, s.Config.Limits.FlowsPerAddress, s.Config.Limits.FlowsPerNetwork); err != nil {
 		return "", err
 	}
 	return s.Passkeys.BeginLogin(ctx)

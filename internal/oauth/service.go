@@ -101,6 +101,12 @@ type Limits struct {
 	// valid one is kept FlowTTL in Redis before anyone signs in, so without it anonymous
 	// requests could fill the store.
 	FlowsPerAddress Limit // default 600 per 15 minutes
+	// FlowsPerNetwork caps the authorization requests (and the passkey challenges of the
+	// login page, counted apart) started from one IPv6 /48 (ratelimit.NetworkKey), all its
+	// /64s together: FlowsPerAddress counts a /64, of which a /48 holds 65,536, enough to
+	// fill the store with flows (up to some kilobytes each) in seconds, which then pushes
+	// out everyone's sign-ins in progress.
+	FlowsPerNetwork Limit // default 6000 per 15 minutes
 	// ClientCredentialsPerOwner caps the client_credentials tokens issued to the applications
 	// of one developer (their OwnerID), all of them together: each token is kept in the store
 	// for AccessTokenTTL, so the applications' request quotas alone (up to a million a minute
@@ -173,6 +179,7 @@ func (c *Config) defaults() {
 	lim(&c.Limits.MagicConfirmPerIP, 60, 15*time.Minute)
 	lim(&c.Limits.CodePerAddress, 20, 24*time.Hour)
 	lim(&c.Limits.FlowsPerAddress, 600, 15*time.Minute)
+	lim(&c.Limits.FlowsPerNetwork, 6000, 15*time.Minute)
 	lim(&c.Limits.ClientCredentialsPerOwner, DefaultClientTokensPerOwner, c.AccessTokenTTL)
 	lim(&c.Limits.PushedBytesPerOwner, DefaultPushedBytesPerOwner, PushedRequestTTL)
 	c.Issuer = strings.TrimRight(c.Issuer, "/")

@@ -42,9 +42,10 @@ func flowKey(id string) string { return "flow:" + ids.Hash(id) }
 
 // StartFlow stores a validated authorization request bound to browser (the raw value of the
 // browser's cookie) and returns the flow id. The request's client address may start
-// Limits.FlowsPerAddress of them (apperr RateLimited past it, nothing stored).
+// Limits.FlowsPerAddress of them, and its IPv6 /48 Limits.FlowsPerNetwork (apperr
+// RateLimited past either, nothing stored).
 func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest, browser string) (string, error) {
-	if err := s.pageLimit(ctx, "flow:ip", auth.ClientIP(ctx), s.Config.Limits.FlowsPerAddress); err != nil {
+	if err := s.addressLimits(ctx, "flow", auth.ClientIP(ctx), s.Config.Limits.FlowsPerAddress, s.Config.Limits.FlowsPerNetwork); err != nil {
 		return "", err
 	}
 	id := ids.Secret(FlowPrefix)
@@ -199,15 +200,8 @@ func (s *Service) signInAddress(email string) (string, error) {
 // that signed in to the account before (RememberBrowser) counts against a budget of its own
 // for that mailbox, of the same size, which nobody else can spend.
 func (s *Service) loginLimits(ctx context.Context, email, ip, browser string) error {
-	if err := s.pageLimit(ctx, "login:ip", ip, s.Config.Limits.LoginPerIP); err != nil {
+	if err := s.addressLimits(ctx, "login", ip, s.Config.Limits.LoginPerIP, s.Config.Limits.LoginPerNetwork); err != nil {
 		return err
-	}
-	// The /48 of an IPv6 client after its /64, so that a /64 past its own budget spends none
-	// of its neighbours'.
-	if network, ok := ratelimit.NetworkKey(ip); ok {
-		if err := s.pageLimit(ctx, "login:net", network, s.Config.Limits.LoginPerNetwork); err != nil {
-			return err
-		}
 	}
 	addr, err := s.mailboxBudget(ctx, email, browser)
 	if err != nil {
@@ -683,6 +677,20 @@ func (s *Service) signedIn(ctx context.Context, userID, flowID, browser, method 
 		return "", err
 	}
 	return flowID, nil
+}
+
+// addressLimits counts one hit of the client address ip against perAddress under name+":ip"
+// (an IPv6 client by its /64) and, for an IPv6 client, of its /48 against perNetwork under
+// name+":net" (ratelimit.NetworkKey): a /48 holds 65,536 /64s. The /48 is counted after the
+// /64, so that a /64 past its own budget spends none of its neighbours'.
+func (s *Service) addressLimits(ctx context.Context, name, ip string, perAddress, perNetwork Limit) error {
+	if err := s.pageLimit(ctx, name+":ip", ip, perAddress); err != nil {
+		return err
+	}
+	if network, ok := ratelimit.NetworkKey(ip); ok {
+		return s.pageLimit(ctx, name+":net", network, perNetwork)
+	}
+	return nil
 }
 
 // pageLimit counts one hit of subject against l under name (ratelimit.Limiter): apperr

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/oauth"
 )
 
@@ -66,6 +67,55 @@ func TestSignInMailsPerIPv6NetworkAreCapped(t *testing.T) {
 			if err := e.svc.SendMagicLink(ctx, "net16-elsewhere@example.com", ip); err != nil {
 				t.Fatalf("a mail from %s, another network: %v", ip, err)
 			}
+		}
+	})
+}
+
+// TestAuthorizationRequestsPerIPv6NetworkAreCapped: the authorization requests one IPv6 /48
+// starts are capped all together (Limits.FlowsPerNetwork). Before, only its /64 was counted
+// (FlowsPerAddress, 600 per 15 minutes), and a /48 holds 65,536 /64s: one /48 could keep 39
+// million flows (up to some kilobytes each, 30 minutes each) in a quarter of an hour, far past
+// the embedded store's bound, which then pushed out everyone's sign-ins in progress (their
+// flows, codes, links). A request refused for its network stores nothing; another /48 keeps
+// its own budget.
+func TestAuthorizationRequestsPerIPv6NetworkAreCapped(t *testing.T) {
+	t.Parallel()
+	forFlowBackends(t, oauth.Config{}, func(t *testing.T, e *flowEnv) {
+		perNetwork := e.svc.Config.Limits.FlowsPerNetwork.N
+		if perNetwork <= 0 || perNetwork >= 65536*e.svc.Config.Limits.FlowsPerAddress.N {
+			t.Fatalf("FlowsPerNetwork.N = %d: want a cap below what a /48's /64s get apart", perNetwork)
+		}
+		req := &oauth.AuthorizeRequest{ClientID: "net16", RedirectURI: "https://app.example/cb", ResponseType: "code", MaxAge: -1}
+		from := func(ip string) error {
+			_, err := e.svc.StartFlow(auth.WithClientIP(t.Context(), ip), req, "browser-net16")
+			return err
+		}
+		started := 0
+		for i := range perNetwork + 1 {
+			// A new /64 every 500 requests, within its own 600.
+			err := from(fmt.Sprintf("2001:db8:16:%x::%x", i/500, i%500+1))
+			switch {
+			case err == nil:
+				started++
+			case !apperr.Is(err, apperr.RateLimited):
+				t.Fatalf("flow %d: %v", i+1, err)
+			}
+		}
+		if started != perNetwork {
+			t.Fatalf("from /64s of one /48 within their own budgets: %d flows started, want %d (FlowsPerNetwork)", started, perNetwork)
+		}
+		keys, err := e.kv.DBSize(t.Context()).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := from("2001:db8:16::ffff"); !apperr.Is(err, apperr.RateLimited) {
+			t.Fatalf("a flow past the network's cap: %v, want RateLimited", err)
+		}
+		if after, _ := e.kv.DBSize(t.Context()).Result(); after != keys {
+			t.Fatalf("a refused flow left %d keys in the store, was %d", after, keys)
+		}
+		if err := from("2001:db8:17::1"); err != nil {
+			t.Fatalf("a flow from another /48: %v", err)
 		}
 	})
 }

@@ -42,7 +42,7 @@ func benchEnv(b *testing.B, opts ...envOption) *oauthEnv {
 	e := newOAuthEnv(b, dbURL, opts...)
 	unlimited := oauth.Limit{N: 1 << 30, Window: time.Minute}
 	e.srv.oauth.Config.Limits = oauth.Limits{HealthcheckPerIP: unlimited,
-		LoginPerAddress: unlimited, LoginPerAddressDay: unlimited, LoginPerIP: unlimited, LoginPerNetwork: unlimited, MagicConfirmPerIP: unlimited,
+		LoginPerAddress: unlimited, LoginPerAddressDay: unlimited, LoginPerIP: unlimited, LoginPerNetwork: unlimited, MagicConfirmPerIP: unlimited, FlowsPerNetwork: unlimited,
 		FlowsPerAddress: unlimited}
 	return e
 }
