@@ -50,6 +50,16 @@ const DefaultMaxPendingLinks = 10000
 // list and silently left out every invitation past it.
 const DefaultMaxTeamInvitations = 1000
 
+// DefaultMaxTeams bounds the teams read into one document: the applications the person owns
+// (at most team.MaxOwnedApplications), then the teams they joined, oldest first. No rule caps
+// how many teams one person joins, so past the bound the document says it is cut (TeamsComplete).
+const DefaultMaxTeams = 1000
+
+// DefaultMaxOwnershipTransfers bounds the pending ownership transfers read into one document
+// (the newest). Any owner may propose a transfer to any person, so before, the export read up
+// to 1,000 and silently left out every proposal past them.
+const DefaultMaxOwnershipTransfers = 1000
+
 // Service builds exports.
 type Service struct {
 	DB       *store.DB
@@ -68,7 +78,12 @@ type Service struct {
 	// MaxPendingLinks is how many open pending links a document holds at most, the newest
 	// (default DefaultMaxPendingLinks).
 	MaxPendingLinks int
-	Now             func() time.Time
+	// MaxTeams is how many teams a document holds at most (default DefaultMaxTeams).
+	MaxTeams int
+	// MaxOwnershipTransfers is how many pending ownership transfers a document holds at most,
+	// the newest (default DefaultMaxOwnershipTransfers).
+	MaxOwnershipTransfers int
+	Now                   func() time.Time
 }
 
 // Document is the export. Times are RFC 3339 UTC with milliseconds.
@@ -99,6 +114,14 @@ type Document struct {
 	// DefaultMaxTeamInvitations of more pending invitations: any developer may invite the
 	// person's address, from any number of applications.
 	TeamInvitationsComplete bool `json:"teamInvitationsComplete"`
+	// TeamsComplete is false when Teams holds only the first Service.MaxTeams of more teams
+	// (the owned applications, then the teams joined first): no rule caps how many teams one
+	// person joins.
+	TeamsComplete bool `json:"teamsComplete"`
+	// OwnershipTransfersComplete is false when OwnershipTransfers holds only the newest
+	// Service.MaxOwnershipTransfers of more pending proposals: any owner may propose a transfer
+	// to any person, from any number of applications.
+	OwnershipTransfersComplete bool `json:"ownershipTransfersComplete"`
 }
 
 // TeamMembership is the person's role on an application's team.
@@ -406,10 +429,15 @@ func (s *Service) teams(ctx context.Context, doc *Document) error {
 	if ts == nil {
 		ts = &team.Service{DB: s.DB, Now: s.Now}
 	}
-	ms, err := ts.ViewerMemberships(ctx)
+	maxTeams := s.MaxTeams
+	if maxTeams <= 0 {
+		maxTeams = DefaultMaxTeams
+	}
+	ms, teamsComplete, err := ts.ViewerMembershipsUpTo(ctx, maxTeams)
 	if err != nil {
 		return err
 	}
+	doc.TeamsComplete = teamsComplete
 	for _, m := range ms {
 		doc.Teams = append(doc.Teams, TeamMembership{ApplicationID: m.ApplicationID, ApplicationName: m.ApplicationName,
 			Role: string(m.Role), Email: m.Email, Since: httpx.Time(m.Since)})
@@ -423,10 +451,15 @@ func (s *Service) teams(ctx context.Context, doc *Document) error {
 		doc.TeamInvitations = append(doc.TeamInvitations, TeamInvitation{ID: i.ID, ApplicationID: i.ApplicationID,
 			ApplicationName: i.ApplicationName, Email: i.Email, Role: string(i.Role), CreatedAt: httpx.Time(i.CreatedAt), ExpiresAt: httpx.Time(i.ExpiresAt)})
 	}
-	trs, err := ts.ViewerTransfers(ctx)
+	maxTransfers := s.MaxOwnershipTransfers
+	if maxTransfers <= 0 {
+		maxTransfers = DefaultMaxOwnershipTransfers
+	}
+	trs, transfersComplete, err := ts.ViewerTransfersUpTo(ctx, maxTransfers)
 	if err != nil {
 		return err
 	}
+	doc.OwnershipTransfersComplete = transfersComplete
 	for _, t := range trs {
 		doc.OwnershipTransfers = append(doc.OwnershipTransfers, OwnershipTransfer{ApplicationID: t.ApplicationID,
 			ApplicationName: t.ApplicationName, ExpiresAt: httpx.Time(t.ExpiresAt)})
