@@ -589,12 +589,16 @@ func (s *Service) signInLink(ctx context.Context, ml *magicLink, browser string)
 // device) through the mailbox address, which the caller checked the account holds
 // (accountHolding): the second step when the person has one, else the sign-in is recorded
 // and the flow in progress (may be "") continues in browser. The sign-in carries address
-// (SignIn.Address) for its session.
+// (SignIn.Address) for its session. created (SignIn.Created) says whether the sign-in made
+// the account; it does not decide the second step, which is read from the account as it is
+// now: an approval from another device creates the account when it is made and the waiting
+// browser finishes later (FinishApproved), and two-step verification turned on for the new
+// account in between must be asked for. Before, a created account skipped the check.
 func (s *Service) finishSignIn(ctx context.Context, u *ent.User, created bool, address, flowID, browser string) (*SignIn, error) {
 	out := &SignIn{User: u, Created: created, Address: address}
 	var err error
 	flowID = s.ownFlow(ctx, flowID, browser)
-	if s.MFA != nil && !out.Created {
+	if s.MFA != nil {
 		on, err := s.MFA.Enabled(ctx, out.User.ID)
 		if err != nil {
 			return nil, err
