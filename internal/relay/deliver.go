@@ -379,6 +379,11 @@ func (s *Server) reply(ctx context.Context, r route, header textproto.Header, bo
 	if err != nil {
 		return mail.Message{}, fmt.Errorf("calendar parts: %w", err)
 	}
+	// The parts' own headers: their non-Content-* fields go, and the addresses of their
+	// Content-* fields are mapped (replyParts), none of it reading the person's addresses.
+	if body, err = s.replyPartHeaders(ctx, r, h.Header.Header, body); err != nil {
+		return mail.Message{}, fmt.Errorf("part headers: %w", err)
+	}
 
 	raw, err := assemble(h.Header.Header, body)
 	if err != nil {

@@ -125,6 +125,15 @@
 //     looked up together) and other reverse aliases are removed. No rule that depends on P's addresses reads what a sender can plant in a
 //     reply (a subject, a message id, a Cc entry), so the sender's copy of the reply is the
 //     same whether or not a guess planted there is P's address.
+//   - Below the top-level header, each part keeps only its Content-* fields (replyParts:
+//     X-Mozilla-External-Attachment-URL, the local path of an attachment with P's user name,
+//     and every other field a client adds to a part, go), and every address in them but in
+//     Content-ID (renamed, contentIDs) and Content-Transfer-Encoding is mapped as a calendar
+//     part's text is: a reverse alias of C becomes its contact's address, any other address
+//     A. Content-Type and Content-Disposition parameters are read as a client reads them (RFC
+//     2231 continuations and encoded values, RFC 2047 words), an attachment's extension
+//     stays. None of this reads P's addresses either, so an attachment named with a guess of
+//     P's address comes back named with A whether or not the guess was right.
 //   - Calendar parts of the reply (calendar.go) name P by the alias only: in an iTIP REPLY,
 //     COUNTER or REFRESH every ATTENDEE becomes A whatever it held; elsewhere, and for the
 //     ORGANIZER and calendar-user parameters, a reverse alias of C becomes its contact's

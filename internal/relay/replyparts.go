@@ -1,0 +1,205 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"mime"
+	nettextproto "net/textproto"
+	"strings"
+
+	"github.com/emersion/go-message/textproto"
+)
+
+// replyParts rewrites the header of every part below a reply's top-level header (which
+// scrubReply handles), at any depth of its multiparts, without reading the person's
+// addresses:
+//
+//   - every field that does not start with "Content-" goes. Mail clients write fields of
+//     their own on attachments (Thunderbird's X-Mozilla-External-Attachment-URL holds the
+//     attachment's local path, often with the person's user name; X-Attachment-Id,
+//     X-Unix-Mode…), and no list of what to drop covers the next one, as for the top level
+//     (replyKept);
+//   - in each Content-* field but Content-ID (renamed by contentIDs) and
+//     Content-Transfer-Encoding, every address found is mapped as the text of a reply's
+//     calendar part is (replyCalendar.text): a reverse alias of the connection becomes its
+//     contact's address, any other address the alias. In Content-Type and
+//     Content-Disposition the parameters are read as a mail client reads them (RFC 2231
+//     continuations joined and charset-encoded values decoded, RFC 2047 words in them
+//     decoded; the boundary is left alone), and the field is written again when a value
+//     changed; in the other fields (Content-Description, Content-Location…) RFC 2047 words
+//     are decoded. An attachment's filename or description can hold the person's address
+//     ("statement for pat@example.com.pdf"), and one a sender named with a guess of it comes
+//     back in the person's reply when the client re-attaches it.
+//
+// Before, part headers passed as they were. Looking for the person's addresses there instead
+// would be an oracle: a sender could name an attachment with a guess and see, from the reply,
+// whether it was removed.
+type replyParts struct {
+	text func(string) (string, error)
+}
+
+// replyPartHeaders returns body, the body of a reply with header h, with its parts' headers
+// rewritten (replyParts).
+func (s *Server) replyPartHeaders(ctx context.Context, r route, h textproto.Header, body []byte) ([]byte, error) {
+	c := replyCalendar{s: s, connectionID: r.conn.ID, alias: r.conn.AliasEmail, contacts: map[string]string{}}
+	w := replyParts{text: func(v string) (string, error) { return c.text(ctx, v) }}
+	out, _, err := w.entity(h, body, 0)
+	return out, err
+}
+
+// entity returns the body of the entity with header h, its parts' headers rewritten, and
+// whether it changed. The reply passed replyBodyRefusal: its tree is within bounds and holds
+// no message/* part.
+func (w *replyParts) entity(h textproto.Header, body []byte, depth int) ([]byte, bool, error) {
+	mediaType, params := contentType(h)
+	if !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" || depth >= maxMIMEDepth {
+		return body, false, nil
+	}
+	var out []byte
+	last := 0
+	for _, p := range splitMultipart(body, params["boundary"]) {
+		ph, pbody, err := splitMessage(body[p.start:p.end])
+		if err != nil {
+			continue
+		}
+		edited, changed, err := w.entity(ph, pbody, depth+1)
+		if err != nil {
+			return nil, false, err
+		}
+		ph, rewritten, err := w.header(ph)
+		if err != nil {
+			return nil, false, err
+		}
+		if !rewritten && !changed {
+			continue
+		}
+		var part bytes.Buffer
+		if err := textproto.WriteHeader(&part, ph); err != nil {
+			return nil, false, err
+		}
+		part.Write(edited)
+		out = append(append(out, body[last:p.start]...), part.Bytes()...)
+		last = p.end
+	}
+	if out == nil {
+		return body, false, nil
+	}
+	return append(out, body[last:]...), true, nil
+}
+
+// header returns the part header h rewritten (replyParts), and whether it changed.
+func (w *replyParts) header(h textproto.Header) (textproto.Header, bool, error) {
+	var out textproto.Header
+	changed := false
+	for f := h.Fields(); f.Next(); {
+		key := nettextproto.CanonicalMIMEHeaderKey(f.Key())
+		if !strings.HasPrefix(key, "Content-") {
+			changed = true
+			continue
+		}
+		v := f.Value()
+		mapped := v
+		if key != "Content-Id" && key != "Content-Transfer-Encoding" {
+			var err error
+			if mapped, err = w.value(key, v); err != nil {
+				return h, false, err
+			}
+		}
+		if mapped == v {
+			if raw, err := f.Raw(); err == nil {
+				out.AddRaw(raw)
+				continue
+			}
+		} else {
+			changed = true
+		}
+		out.Add(key, mapped)
+	}
+	if !changed {
+		return h, false, nil
+	}
+	return out, true, nil
+}
+
+// value returns the Content-* field value v of key with its addresses mapped (replyParts).
+func (w *replyParts) value(key, v string) (string, error) {
+	if key == "Content-Type" || key == "Content-Disposition" {
+		if mediaType, params, err := mime.ParseMediaType(v); err == nil {
+			changed := false
+			for name, pv := range params {
+				if name == "boundary" {
+					continue
+				}
+				decoded := pv
+				if d, err := scanDecoder.DecodeHeader(pv); err == nil {
+					decoded = d
+				}
+				// A file's extension stays: "pat@example.com.pdf" would read as an address
+				// on example.com.pdf and lose it.
+				stem, ext := decoded, ""
+				if name == "name" || name == "filename" {
+					stem, ext = splitExtension(decoded)
+					if at := strings.LastIndexAny(stem, "@%="); at < 0 || !strings.Contains(stem[at:], ".") {
+						// "pat@example.com" is an address, not a file named .com.
+						stem, ext = decoded, ""
+					}
+				}
+				mapped, err := w.text(stem)
+				if err != nil {
+					return "", err
+				}
+				mapped += ext
+				if mapped != decoded {
+					params[name], changed = mapped, true
+				}
+			}
+			if !changed {
+				return v, nil
+			}
+			if out := mime.FormatMediaType(mediaType, params); out != "" {
+				return out, nil
+			}
+		}
+		// A value that does not parse (or cannot be written again) is mapped as text, as
+		// a lenient client reads it.
+		return w.text(v)
+	}
+	decoded := v
+	if strings.Contains(v, "=?") {
+		if d, err := scanDecoder.DecodeHeader(v); err == nil {
+			decoded = d
+		}
+	}
+	mapped, err := w.text(decoded)
+	if err != nil || mapped == decoded {
+		return v, err
+	}
+	if decoded != v || !isASCII(mapped) {
+		return mime.QEncoding.Encode("utf-8", mapped), nil
+	}
+	return mapped, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// splitExtension cuts a file name into its stem and its extension (".pdf": a dot and one to
+// five letters or digits), "" when it has none.
+func splitExtension(name string) (stem, ext string) {
+	dot := strings.LastIndexByte(name, '.')
+	if dot <= 0 || len(name)-dot-1 < 1 || len(name)-dot-1 > 5 {
+		return name, ""
+	}
+	for _, c := range name[dot+1:] {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return name, ""
+		}
+	}
+	return name[:dot], name[dot:]
+}
