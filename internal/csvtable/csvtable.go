@@ -71,11 +71,62 @@ func (t *Table) Get(r Row, key string, byOrder map[string]int) string {
 // ErrTooManyRows is returned when a file holds more data rows than Read's maxRows.
 var ErrTooManyRows = errors.New("csvtable: too many rows")
 
+// MaxFields bounds the fields of one row. encoding/csv splits a whole record before it
+// returns it, and keeps per field a string header, an index and a position (about 40 bytes),
+// so a row of nothing but delimiters costs some 160 times its size: 8 MiB of commas, one
+// import body, would make 8 million fields and well over a gigabyte of allocations. The
+// limit is checked on the bytes, before encoding/csv sees a row; no format LoginSign reads
+// has more than a handful of columns, and 64 leaves room for an export's extra ones.
+const MaxFields = 64
+
+// errTooManyFields is fieldLimit's read error: a row has more than MaxFields fields.
+var errTooManyFields = errors.New("csvtable: too many fields")
+
+// fieldLimit passes r's bytes through and fails with errTooManyFields as soon as a row holds
+// more than MaxFields fields: it counts the delimiters outside quoted fields (a doubled quote
+// inside one toggles twice, so it stays inside) and starts again at each line break outside
+// them. line counts the line breaks passed, for the error's line number.
+type fieldLimit struct {
+	r       io.Reader
+	comma   byte
+	quoted  bool
+	fields  int
+	line    int
+	tooMany bool
+}
+
+func (f *fieldLimit) Read(p []byte) (int, error) {
+	if f.tooMany {
+		return 0, errTooManyFields
+	}
+	n, err := f.r.Read(p)
+	for i := 0; i < n; i++ {
+		switch c := p[i]; {
+		case c == '"':
+			f.quoted = !f.quoted
+		case c == '\n':
+			f.line++
+			if !f.quoted {
+				f.fields = 0
+			}
+		case c == f.comma && !f.quoted:
+			f.fields++
+			if f.fields >= MaxFields {
+				// The bytes before this row's excess are passed on; the reader fails next.
+				f.tooMany = true
+				return i, nil
+			}
+		}
+	}
+	return n, err
+}
+
 // Read reads r as CSV: a leading byte order mark is dropped and blank lines are skipped; the
 // delimiter is a comma, or a semicolon when the first line that holds anything has more
 // semicolons than commas; that line's row is the header when it names one of cols. More than
 // maxRows data rows answer ErrTooManyRows (before the rest is read); malformed CSV answers
-// apperr Invalid "bad CSV: line N: …"; a read error (such as an oversized body) is returned
+// apperr Invalid "bad CSV: line N: …", as does a row of more than MaxFields fields (refused
+// before it is split); a read error (such as an oversized body) is returned
 // wrapped, for the transport to map. Line numbers count from the file's first line.
 func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 	br := bufio.NewReader(r)
@@ -99,16 +150,21 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 	if i := bytes.IndexAny(first, "\r\n"); i >= 0 {
 		line = first[:i]
 	}
-	cr := csv.NewReader(br)
+	limit := &fieldLimit{r: br, comma: ','}
+	if bytes.Count(line, []byte(";")) > bytes.Count(line, []byte(",")) {
+		limit.comma = ';'
+	}
+	cr := csv.NewReader(limit)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	if bytes.Count(line, []byte(";")) > bytes.Count(line, []byte(",")) {
-		cr.Comma = ';'
-	}
+	cr.Comma = rune(limit.comma)
 	for n := 0; ; n++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return t, nil
+		}
+		if limit.tooMany {
+			return nil, apperr.New(apperr.Invalid, "bad CSV: line %d: more than %d fields in a row", skipped+limit.line+1, MaxFields)
 		}
 		if err != nil {
 			var pe *csv.ParseError
