@@ -176,7 +176,10 @@ func jsonError(err error) error {
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
+	var appErr *apperr.Error
 	switch {
+	case errors.As(err, &appErr): // a field's own UnmarshalJSON said what is wrong
+		return appErr
 	case errors.As(err, &maxErr):
 		return apperr.New(apperr.TooLarge, "body larger than %d bytes", maxErr.Limit)
 	case errors.Is(err, io.EOF):
