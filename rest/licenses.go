@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"encoding/json"
 	"mime"
 	"net/http"
 	"strconv"
@@ -182,8 +183,8 @@ func (a *API) UploadCodes(w http.ResponseWriter, r *http.Request) {
 		}
 	case "application/json", "":
 		var body struct {
-			VariantID string   `json:"variantId"`
-			Codes     []string `json:"codes"`
+			VariantID string      `json:"variantId"`
+			Codes     uploadCodes `json:"codes"`
 		}
 		if err := httpx.DecodeJSON(w, r, &body, MaxUploadBody); err != nil {
 			httpx.WriteError(w, r, err)
@@ -372,4 +373,37 @@ func (a *API) Redeem(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	httpx.WriteJSON(w, http.StatusOK, toLicenseJSON(c, a.now()))
+}
+
+// uploadCodes is the "codes" array of a JSON code upload, decoded one code at a time and
+// refused at its licenses.MaxUpload+1st with the domain's Invalid: decoded whole, 2 MiB of
+// "", made 700,000 strings and some 70 MiB of allocations before the domain counted them.
+type uploadCodes []string
+
+func (u *uploadCodes) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil { // null: no codes
+		*u = nil
+		return nil
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return apperr.New(apperr.Invalid, "field \"codes\" must be an array of strings")
+	}
+	out := uploadCodes{}
+	for dec.More() {
+		if len(out) == licenses.MaxUpload {
+			return apperr.New(apperr.Invalid, "at most %d codes per upload", licenses.MaxUpload)
+		}
+		var c string
+		if err := dec.Decode(&c); err != nil {
+			return err
+		}
+		out = append(out, c)
+	}
+	*u = out
+	return nil
 }

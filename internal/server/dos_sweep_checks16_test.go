@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -405,5 +406,32 @@ func TestCSVRowsOfThousandsOfFieldsAre400(t *testing.T) {
 	}
 	if code, _, out := e.call("GET", app+"/licenses/codes", nil, dev, nil); code != 200 || !strings.Contains(out, `"total":0`) {
 		t.Errorf("codes after the refusal = %d %.200s, want none", code, out)
+	}
+}
+
+// TestAJSONCodeUploadIsRefusedAtItsLimitNotAfterDecodingIt: 2 MiB of empty codes (700,000)
+// are refused at the 10,001st with the domain's 400, without the rest being decoded (the
+// old decode allocated some 70 MiB per request, in the server's process).
+func TestAJSONCodeUploadIsRefusedAtItsLimitNotAfterDecodingIt(t *testing.T) {
+	e := newAPIEnv(t, storetest.URLs(t)["sqlite"], licenses.RedeemLimits{})
+	dev := map[string]string{"Cookie": "ls_session=" + e.cookie(e.dev).Value, "Origin": e.url}
+	app := "/api/developer/applications/" + e.app.ID
+	code, _, out := e.call("POST", app+"/licenses/variants", map[string]any{"name": "Pro", "duration": "MONTH"}, dev, nil)
+	if code != 201 {
+		t.Fatalf("variant: %d %s", code, out)
+	}
+	variant := decode[map[string]any](t, out)["id"].(string)
+	n := (2<<20 - 100) / 3
+	body := `{"variantId":"` + variant + `","codes":[` + strings.Repeat(`"",`, n-1) + `""]}`
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	code, _, out = e.send("POST", app+"/licenses/codes/upload", "application/json", strings.NewReader(body), int64(len(body)), false, dev)
+	runtime.ReadMemStats(&after)
+	if code != 400 || !strings.Contains(out, "at most 10000 codes per upload") {
+		t.Fatalf("= %d %.200s, want 400 at most 10000 codes per upload", code, out)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 40<<20 {
+		t.Errorf("%d MiB allocated by a 2 MiB upload refused at its 10,001st code", got>>20)
 	}
 }
