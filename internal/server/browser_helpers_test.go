@@ -364,7 +364,7 @@ func (tb *tab) text(t *testing.T, sel string) string {
 
 // press clicks the first visible node matching sel as a hand does: the pointer moves onto it
 // first. chromedp.Click sends the press alone, a still pointer, which the consent page drops on
-// Allow while it has only just been shown (consent.js, against double clickjacking).
+// Allow while it has only just been shown (guard.js, against double clickjacking).
 func press(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if _, err := chromedp.WaitVisible(sel)(ctx, t); err != nil {

@@ -571,9 +571,9 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		link := ls.nextLink(t, person.Email)
 		personTab.waitFor(t, `document.querySelector('#sent-to') && document.querySelector('#sent-to').textContent === "`+person.Email+`"`)
 		personTab.shot(t, "signin-link-sent")
-		personTab.open(t, link, "button[type=submit]")
+		personTab.open(t, link, "#magic-form[data-guarded] button[type=submit]")
 		personTab.shot(t, "signin-magic-link")
-		personTab.do(t, chromedp.Click(`button[type=submit]`))
+		personTab.do(t, press(`#magic-form button[type=submit]`))
 		personTab.waitFor(t, `location.href.startsWith("`+sample.RedirectURI()+`") || document.querySelector('input[type=radio]')`)
 		shownAlias := ""
 		if evalIn[bool](t, personTab, `!!document.querySelector('input[type=radio]')`) {
@@ -1048,8 +1048,20 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		first.do(t, chromedp.SendKeys(`input[type=email]`, who), chromedp.Submit(`input[type=email]`))
 		first.waitFor(t, `document.querySelector('#sent-to')`)
 		link := ls.nextLink(t, who)
-		other.open(t, link, "#sign-in-here")
+		other.open(t, link, "form[data-guarded] #sign-in-here")
+		// Double clickjacking: a site opens its own link's page in a window under a still
+		// pointer and asks for a double click, whose second press lands on "Sign in on this
+		// device" (login CSRF). The page is held as just shown (data-settle-ms), so only that
+		// press, the pointer still, is tested (guard.js, as on the consent page).
+		evalIn[bool](t, other, `(() => { const f = document.querySelector('#sign-in-here').form;
+			f.setAttribute('data-settle-ms', '600000');
+			document.addEventListener('submit', () => { window.posted = true; });
+			window.dispatchEvent(new Event('focus')); return true; })()`)
 		other.do(t, chromedp.Click(`#sign-in-here`))
+		if evalIn[bool](t, other, `!!window.posted || location.pathname !== "/login/magic"`) {
+			t.Fatal("a press on Sign in from a still pointer, on a link's page just shown, signed in")
+		}
+		other.do(t, press(`#sign-in-here`))
 		other.waitFor(t, `location.pathname === "/dashboard"`)
 		first.waitFor(t, `!document.querySelector('#waiting-status').hidden && document.querySelector('#waiting-status').textContent.includes("other device")`)
 		first.shot(t, "signin-waiting-signed-in-elsewhere")
