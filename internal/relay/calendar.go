@@ -587,6 +587,39 @@ func splitMultipart(body []byte, boundary string) []span {
 	return splitMultipartN(body, boundary, -1)
 }
 
+// editParts returns the multipart body with boundary with each part edited by edit, which
+// answers the part's new header and body and whether they changed; the parts it left alone
+// keep their bytes, as does everything between them. changed is false, and body is returned
+// as it was, when edit changed no part. A part that does not parse is left as it is.
+func editParts(body []byte, boundary string, edit func(h textproto.Header, body []byte) (textproto.Header, []byte, bool, error)) ([]byte, bool, error) {
+	var out []byte
+	last := 0
+	for _, p := range splitMultipart(body, boundary) {
+		ph, pbody, err := splitMessage(body[p.start:p.end])
+		if err != nil {
+			continue
+		}
+		ph, pbody, changed, err := edit(ph, pbody)
+		if err != nil {
+			return nil, false, err
+		}
+		if !changed {
+			continue
+		}
+		var part bytes.Buffer
+		if err := textproto.WriteHeader(&part, ph); err != nil {
+			return nil, false, err
+		}
+		part.Write(pbody)
+		out = append(append(out, body[last:p.start]...), part.Bytes()...)
+		last = p.end
+	}
+	if out == nil {
+		return body, false, nil
+	}
+	return append(out, body[last:]...), true, nil
+}
+
 // splitMultipartN is splitMultipart returning at most max spans (any number when max < 0):
 // past them, the last span grows to the end of the last part. It jumps from one "--" boundary
 // to the next rather than reading every line.

@@ -92,32 +92,14 @@ func (c *contentIDs) entity(h textproto.Header, body []byte, depth int) ([]byte,
 }
 
 func (c *contentIDs) multipart(boundary string, body []byte, depth int) ([]byte, bool, error) {
-	var out []byte
-	last := 0
-	for _, p := range splitMultipart(body, boundary) {
-		ph, pbody, err := splitMessage(body[p.start:p.end])
-		if err != nil {
-			continue
-		}
+	return editParts(body, boundary, func(ph textproto.Header, pbody []byte) (textproto.Header, []byte, bool, error) {
 		edited, changed, err := c.entity(ph, pbody, depth+1)
 		if err != nil {
-			return nil, false, err
+			return ph, nil, false, err
 		}
-		if renamed := c.renameField(&ph); !renamed && !changed {
-			continue
-		}
-		var part bytes.Buffer
-		if err := textproto.WriteHeader(&part, ph); err != nil {
-			return nil, false, err
-		}
-		part.Write(edited)
-		out = append(append(out, body[last:p.start]...), part.Bytes()...)
-		last = p.end
-	}
-	if out == nil {
-		return body, false, nil
-	}
-	return append(out, body[last:]...), true, nil
+		renamed := c.renameField(&ph)
+		return ph, edited, renamed || changed, nil
+	})
 }
 
 // html renames the "cid:" references of an HTML part, as written or percent-encoded.

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"mime"
 	nettextproto "net/textproto"
@@ -55,36 +54,17 @@ func (w *replyParts) entity(h textproto.Header, body []byte, depth int) ([]byte,
 	if !strings.HasPrefix(mediaType, "multipart/") || params["boundary"] == "" || depth >= maxMIMEDepth {
 		return body, false, nil
 	}
-	var out []byte
-	last := 0
-	for _, p := range splitMultipart(body, params["boundary"]) {
-		ph, pbody, err := splitMessage(body[p.start:p.end])
-		if err != nil {
-			continue
-		}
+	return editParts(body, params["boundary"], func(ph textproto.Header, pbody []byte) (textproto.Header, []byte, bool, error) {
 		edited, changed, err := w.entity(ph, pbody, depth+1)
 		if err != nil {
-			return nil, false, err
+			return ph, nil, false, err
 		}
 		ph, rewritten, err := w.header(ph)
 		if err != nil {
-			return nil, false, err
+			return ph, nil, false, err
 		}
-		if !rewritten && !changed {
-			continue
-		}
-		var part bytes.Buffer
-		if err := textproto.WriteHeader(&part, ph); err != nil {
-			return nil, false, err
-		}
-		part.Write(edited)
-		out = append(append(out, body[last:p.start]...), part.Bytes()...)
-		last = p.end
-	}
-	if out == nil {
-		return body, false, nil
-	}
-	return append(out, body[last:]...), true, nil
+		return ph, edited, rewritten || changed, nil
+	})
 }
 
 // header returns the part header h rewritten (replyParts), and whether it changed.
