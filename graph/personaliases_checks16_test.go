@@ -3,26 +3,16 @@ package graph_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/client"
 
 	"loginsign/ent"
-	"loginsign/graph"
-	"loginsign/internal/account"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
-	"loginsign/internal/identity"
-	"loginsign/internal/kv/kvtest"
 	"loginsign/internal/portal"
-	"loginsign/internal/seal"
-	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 )
 
@@ -39,18 +29,8 @@ func TestAliasesOfAConnectionsPersonReadItOnce(t *testing.T) {
 	t.Parallel()
 	db := storetest.SQLite(t)
 	ctx := context.Background()
-	var statements atomic.Int32
-	counted := &store.DB{SQL: db.SQL, Dialect: db.Dialect, Client: ent.NewClient(ent.Driver(
-		dialect.DebugWithContext(entsql.OpenDB(db.Dialect, db.SQL), func(context.Context, ...any) { statements.Add(1) })))}
-	sealer, err := seal.New([]byte("0123456789abcdef0123456789abcdef"), "webhook secrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
-	p := &portal.Service{DB: counted, WebhookSecrets: sealer}
-	acc := &account.Service{DB: counted, Identity: id, Now: time.Now}
-	f := &fixture{db: counted, identity: id, portal: p,
-		handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p, Account: acc}, slog.New(slog.DiscardHandler))}
+	f, statements := countedFixture(t, db)
+	id, p := f.identity, f.portal
 
 	alice, _ := id.CreateUser(ctx, "alice@example.com", "Alice")
 	dave, _ := id.CreateUser(ctx, "dave@example.com", "Dave")

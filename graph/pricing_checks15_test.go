@@ -16,6 +16,7 @@ import (
 
 	"loginsign/ent"
 	"loginsign/graph"
+	"loginsign/internal/account"
 	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
@@ -26,7 +27,8 @@ import (
 	"loginsign/internal/store/storetest"
 )
 
-// countedFixture is a fixture whose handler and portal count the SQL statements they run.
+// countedFixture is a fixture whose handler and portal count the SQL statements they run (the
+// person's own mutations, such as setAppEmailMuted, included).
 func countedFixture(t *testing.T, db *store.DB) (*fixture, *atomic.Int32) {
 	t.Helper()
 	statements := new(atomic.Int32)
@@ -38,8 +40,9 @@ func countedFixture(t *testing.T, db *store.DB) (*fixture, *atomic.Int32) {
 	}
 	id := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
 	p := &portal.Service{DB: counted, WebhookSecrets: sealer}
+	acc := &account.Service{DB: counted, Identity: id, Now: time.Now}
 	return &fixture{db: counted, identity: id, portal: p,
-		handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p}, slog.New(slog.DiscardHandler))}, statements
+		handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p, Account: acc}, slog.New(slog.DiscardHandler))}, statements
 }
 
 // TestEachAliasOfANodesListIsPricedAsAQuery (review helper gql15, checks15): the lists ent
