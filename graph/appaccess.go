@@ -24,8 +24,8 @@ import (
 
 // teamField is field of obj as its team reads it, from the row Portal.Authorize loads (field
 // collection may not have selected the column). A query keeps each application's answer for
-// the operation (teamReads; fields resolved at once may each ask before one keeps it): a
-// developer's list of applications asks several such fields of each.
+// the operation (teamReads), a mutation for each root field: a developer's list of
+// applications asks several such fields of each.
 func teamField[T any](ctx context.Context, r *applicationResolver, obj *ent.Application, field func(*ent.Application) T) (T, error) {
 	app, err := teamRead(ctx, r, obj.ID)
 	if err != nil {
@@ -36,22 +36,26 @@ func teamField[T any](ctx context.Context, r *applicationResolver, obj *ent.Appl
 }
 
 // teamReads holds, for one GraphQL operation, the answer of Portal.Authorize(ReadApp) for each
-// application asked about (withTeamReads, NewHandler's AroundOperations).
+// application asked about (withTeamReads, NewHandler's AroundOperations and AroundRootFields).
 type teamReads struct {
 	mu   sync.Mutex
-	apps map[string]teamReadResult
+	apps map[string]*teamReadResult
 }
 
+// teamReadResult is the answer for one application: the first field to ask reads it while the
+// others wait (fields resolved at once each asked before one kept it, and ran the check again).
 type teamReadResult struct {
-	app *ent.Application
-	err error
+	mu   sync.Mutex
+	done bool
+	app  *ent.Application
+	err  error
 }
 
 type teamReadsKey struct{}
 
 // withTeamReads gives the operation of ctx an empty teamReads.
 func withTeamReads(ctx context.Context) context.Context {
-	return context.WithValue(ctx, teamReadsKey{}, &teamReads{apps: map[string]teamReadResult{}})
+	return context.WithValue(ctx, teamReadsKey{}, &teamReads{apps: map[string]*teamReadResult{}})
 }
 
 // teamRead is Portal.Authorize(ctx, appID, team.ReadApp), asked once per operation.
@@ -62,17 +66,21 @@ func teamRead(ctx context.Context, r *applicationResolver, appID string) (*ent.A
 	}
 	c.mu.Lock()
 	res, ok := c.apps[appID]
+	if !ok {
+		res = &teamReadResult{}
+		c.apps[appID] = res
+	}
 	c.mu.Unlock()
-	if ok {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	if res.done {
 		return res.app, res.err
 	}
 	app, err := r.Portal.Authorize(ctx, appID, team.ReadApp)
 	if err != nil && !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Forbidden) {
-		return nil, err // a failure to read is not an answer to keep
+		return nil, err // a failure to read is not an answer to keep: the next field asks again
 	}
-	c.mu.Lock()
-	c.apps[appID] = teamReadResult{app, err}
-	c.mu.Unlock()
+	res.done, res.app, res.err = true, app, err
 	return app, err
 }
 
