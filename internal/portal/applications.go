@@ -174,10 +174,16 @@ func checkName(name string) error {
 // phoneRun finds, in a name's compatibility form (NFKC: fullwidth digits become plain ones),
 // a run of digits with what phone numbers are written with between them (spaces, dots,
 // dashes of any kind, slashes, parentheses), after an optional "+".
-var phoneRun = regexp.MustCompile(`\+?[(\p{Nd}][\p{Nd}\s\p{Zs}\p{Pd}()./]*\p{Nd}`)
+//
+// Between the digits it also takes what reads as such a separator without being one to
+// Unicode: the minus sign and other dash-like symbols (U+2212, U+2043, U+2E3A…), middle
+// dots and bullets (·, •, ‧, ∙, ⋅), connector punctuation (_, ‿), the tilde and the vertical
+// bar, and the characters drawn blank (displaytext.Blank: Hangul fillers, the Braille blank).
+// "555−010−0199" or "555·010·0199" reads, and is dialled, as a phone number all the same.
+var phoneRun = regexp.MustCompile(`\+?[(\p{Nd}][\p{Nd}\s\p{Zs}\p{Pd}\p{Pc}()./\x{2212}\x{2043}\x{2E3A}\x{2E3B}\x{00B7}\x{2022}\x{2027}\x{2219}\x{22C5}\x{30FB}~|\x{115F}\x{1160}\x{3164}\x{FFA0}\x{2800}\x{17B4}\x{17B5}]*\p{Nd}`)
 
 // yearRange is a run that is two years, "2024-2025" or "1999/2000": a name may hold one.
-var yearRange = regexp.MustCompile(`^(19|20)\d\d\s*[\p{Pd}/]\s*(19|20)\d\d$`)
+var yearRange = regexp.MustCompile(`^(19|20)\d\d\s*[\p{Pd}/\x{2212}~]\s*(19|20)\d\d$`)
 
 // phoneInName reports whether name holds what mail programs and phones turn into a number to
 // call: a run (phoneRun) of at least 7 digits that is not a range of years. The name is written
@@ -224,7 +230,7 @@ func nameSkeleton(name string) string {
 		if m, ok := lookalikeLetters[r]; ok {
 			r = m
 		}
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		if (unicode.IsLetter(r) || unicode.IsDigit(r)) && !displaytext.Blank(r) {
 			b.WriteRune(r)
 		}
 	}

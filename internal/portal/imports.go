@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
@@ -410,7 +409,7 @@ func parseImportRow(u ImportUser, now time.Time) (p parsedImportRow) {
 	case !utf8.ValidString(ext) || strings.IndexFunc(ext, displaytext.Hidden) >= 0:
 		p.invalid = "externalUserId must be text without control or invisible formatting characters"
 		return p
-	case strings.IndexFunc(ext, unicode.IsSpace) >= 0:
+	case strings.IndexFunc(ext, displaytext.Blank) >= 0:
 		p.invalid = "externalUserId must be one word without spaces: it is shown to the person as the application's id for them"
 		return p
 	case strings.Contains(nameSkeleton(ext), reservedSkeleton):
