@@ -69,7 +69,15 @@ func (w *replyParts) entity(h textproto.Header, body []byte, depth int) ([]byte,
 
 // header returns the part header h rewritten (replyParts), and whether it changed.
 func (w *replyParts) header(h textproto.Header) (textproto.Header, bool, error) {
-	var out textproto.Header
+	// The kept fields, in the header's order: textproto.Header's Add and AddRaw put a field
+	// before those already added, so out is filled from the last of them to the first
+	// (adding in reading order wrote the part's header upside down, and of two fields of the
+	// same name a client then read the other one).
+	type kept struct {
+		raw        []byte
+		key, value string
+	}
+	var fields []kept
 	changed := false
 	for f := h.Fields(); f.Next(); {
 		key := nettextproto.CanonicalMIMEHeaderKey(f.Key())
@@ -87,16 +95,24 @@ func (w *replyParts) header(h textproto.Header) (textproto.Header, bool, error) 
 		}
 		if mapped == v {
 			if raw, err := f.Raw(); err == nil {
-				out.AddRaw(raw)
+				fields = append(fields, kept{raw: raw})
 				continue
 			}
 		} else {
 			changed = true
 		}
-		out.Add(key, mapped)
+		fields = append(fields, kept{key: key, value: mapped})
 	}
 	if !changed {
 		return h, false, nil
+	}
+	var out textproto.Header
+	for i := len(fields) - 1; i >= 0; i-- {
+		if f := fields[i]; f.raw != nil {
+			out.AddRaw(f.raw)
+		} else {
+			out.Add(f.key, f.value)
+		}
 	}
 	return out, true, nil
 }
