@@ -102,7 +102,7 @@ func (u *importUsers) UnmarshalJSON(b []byte) error {
 		}
 		var one importUserJSON
 		if err := dec.Decode(&one); err != nil {
-			return err
+			return elementError(err, "users", "an array of users")
 		}
 		out = append(out, one)
 	}
@@ -319,4 +319,16 @@ func readText(r io.Reader, what string) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// elementError is the error of decoding one element of the array field: an element of the
+// wrong type (a number, an array) is the field's own Invalid, which names it. Decoded alone, the
+// element's type error names no field, which the body's decoding (httpx.DecodeJSON) read as a
+// body that is not an object ("body must be a JSON object" for {"users": [1]}).
+func elementError(err error, field, want string) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field == "" {
+		return apperr.New(apperr.Invalid, "field %q must be %s", field, want)
+	}
+	return err
 }

@@ -400,7 +400,7 @@ func (u *uploadCodes) UnmarshalJSON(b []byte) error {
 		}
 		var c string
 		if err := dec.Decode(&c); err != nil {
-			return err
+			return elementError(err, "codes", "an array of strings")
 		}
 		out = append(out, c)
 	}
