@@ -1061,6 +1061,11 @@ func browserStory(t *testing.T, dbURL string, photograph bool) {
 		if evalIn[bool](t, other, `!!window.posted || location.pathname !== "/login/magic"`) {
 			t.Fatal("a press on Sign in from a still pointer, on a link's page just shown, signed in")
 		}
+		// Nor after a key pressed in the page (a game of keys instead of a double click).
+		other.do(t, chromedp.KeyEvent("\t"), chromedp.Click(`#sign-in-here`))
+		if evalIn[bool](t, other, `!!window.posted || location.pathname !== "/login/magic"`) {
+			t.Fatal("a press on Sign in after a key press, from a still pointer on a link's page just shown, signed in")
+		}
 		other.do(t, press(`#sign-in-here`))
 		other.waitFor(t, `location.pathname === "/dashboard"`)
 		first.waitFor(t, `!document.querySelector('#waiting-status').hidden && document.querySelector('#waiting-status').textContent.includes("other device")`)

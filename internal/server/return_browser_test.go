@@ -87,6 +87,12 @@ func TestReturningPersonGetsBackToTheAppInBrowser(t *testing.T) {
 		if evalIn[bool](t, tb, `!!window.posted`) {
 			t.Fatal("a press on Allow after a single move of the pointer, on a page just shown, posted the consent")
 		}
+		// Nor is a key pressed in the page: a site can ask for a game of keys as well as for a
+		// double click.
+		tb.do(t, chromedp.KeyEvent("\t"), chromedp.MouseClickXY(at[0], at[1]))
+		if evalIn[bool](t, tb, `!!window.posted`) {
+			t.Fatal("a press on Allow after a key press, from a still pointer on a page just shown, posted the consent")
+		}
 		tb.do(t, press(`button[value=allow]`))
 		tb.waitFor(t, `location.href.startsWith("`+callback+`?") && document.querySelector('#landed')`)
 	})

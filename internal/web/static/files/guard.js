@@ -9,8 +9,10 @@
 // CSRF). That second click comes with the pointer still and the window just shown. So a
 // guarded press counts only when the page has been in front for a moment (settle, 500 ms), or
 // the pointer was moving over the page just before it (a hand moving onto the button, even in
-// a window not yet in front), or a key was pressed in it since it came to the front; a press
-// before that is dropped and the next one counts. A form is guarded when it has
+// a window not yet in front); a press before that is dropped and the next one counts. A key
+// pressed in the page does not count as meaning it: a site can ask for a game of keys as well
+// as for a double click (Tab to the button, Enter), and a person using the keyboard takes
+// longer than the settle to reach the button. A form is guarded when it has
 // data-press-guard, whose value selects its guarded buttons (Allow, not Deny). Without script
 // the buttons post as they are.
 (function () {
@@ -24,17 +26,12 @@
   }
 
   var shownAt = performance.now();
-  var keyed = false;
   function shown() {
     shownAt = performance.now();
-    keyed = false;
   }
   window.addEventListener("focus", shown);
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") shown();
-  });
-  document.addEventListener("keydown", function (e) {
-    if (e.isTrusted) keyed = true;
   });
 
   // The pointer's moves over the page in the last second: a hand moving makes a stream of
@@ -56,7 +53,7 @@
 
   function meant(form) {
     var now = performance.now();
-    return keyed || moving(now) || now - shownAt >= settle(form);
+    return moving(now) || now - shownAt >= settle(form);
   }
 
   Array.prototype.forEach.call(forms, function (form) {
