@@ -61,7 +61,7 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 		// the operation; a mutation's for each of its root fields (AroundRootFields below), as
 		// its answers follow its own changes.
 		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Query {
-			ctx = withConnPeople(withTeamReads(ctx))
+			ctx = withLicenseCounts(withConnPeople(withTeamReads(ctx)))
 		}
 		return next(ctx)
 	})
@@ -71,7 +71,7 @@ func NewHandler(r *Resolver, log *slog.Logger) *handler.Server {
 		// and name) and the team checks of the applications it reads (teamField), so that
 		// aliases of them read a person, or check a role, once, not once each.
 		if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
-			ctx = withConnPeople(withTeamReads(ctx))
+			ctx = withLicenseCounts(withConnPeople(withTeamReads(ctx)))
 		}
 		return next(ctx)
 	})

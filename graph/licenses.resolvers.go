@@ -17,7 +17,11 @@ import (
 
 // LicenseVariants is the resolver for the licenseVariants field.
 func (r *applicationResolver) LicenseVariants(ctx context.Context, obj *ent.Application) ([]*ent.LicenseVariant, error) {
-	return r.Licenses.ListVariants(ctx, obj.ID)
+	vs, err := r.Licenses.ListVariants(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return vs, r.readCounts(ctx, vs)
 }
 
 // LicenseCodes is the resolver for the licenseCodes field.
@@ -41,7 +45,7 @@ func (r *licenseCodeResolver) Owner(ctx context.Context, obj *ent.LicenseCode) (
 
 // CodeCounts is the resolver for the codeCounts field.
 func (r *licenseVariantResolver) CodeCounts(ctx context.Context, obj *ent.LicenseVariant) (*licenses.CodeCounts, error) {
-	c, err := r.Licenses.VariantCodeCounts(ctx, obj)
+	c, err := r.codeCountsOf(ctx, obj)
 	return &c, err
 }
 
@@ -108,6 +112,16 @@ func (r *mutationResolver) RedeemLicenseCode(ctx context.Context, applicationID 
 
 // MyLicenses is the resolver for the myLicenses field.
 func (r *queryResolver) MyLicenses(ctx context.Context, applicationID string) ([]*ent.LicenseCode, error) {
-	_, codes, err := r.Licenses.Subscriptions(ctx, applicationID)
-	return codes, err
+	conn, codes, err := r.Licenses.Subscriptions(ctx, applicationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.shareLicenseEdges(ctx, conn, codes); err != nil {
+		return nil, err
+	}
+	variants := make([]*ent.LicenseVariant, 0, len(codes))
+	for _, c := range codes {
+		variants = append(variants, c.Edges.Variant)
+	}
+	return codes, r.readCounts(ctx, variants)
 }

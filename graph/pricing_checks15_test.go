@@ -21,6 +21,7 @@ import (
 	"loginsign/internal/connections"
 	"loginsign/internal/identity"
 	"loginsign/internal/kv/kvtest"
+	"loginsign/internal/licenses"
 	"loginsign/internal/portal"
 	"loginsign/internal/seal"
 	"loginsign/internal/store"
@@ -41,8 +42,9 @@ func countedFixture(t *testing.T, db *store.DB) (*fixture, *atomic.Int32) {
 	id := identity.New(db, kvtest.Embedded(t), nil, identity.SessionConfig{})
 	p := &portal.Service{DB: counted, WebhookSecrets: sealer}
 	acc := &account.Service{DB: counted, Identity: id, Now: time.Now}
+	ls := licenses.New(counted, p.Authorize, time.Now)
 	return &fixture{db: counted, identity: id, portal: p,
-		handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p, Account: acc}, slog.New(slog.DiscardHandler))}, statements
+		handler: graph.NewHandler(&graph.Resolver{Client: counted.Client, Identity: id, Portal: p, Account: acc, Licenses: ls}, slog.New(slog.DiscardHandler))}, statements
 }
 
 // TestEachAliasOfANodesListIsPricedAsAQuery (review helper gql15, checks15): the lists ent

@@ -2,6 +2,7 @@ package licenses
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,14 +40,23 @@ type VariantPatch struct {
 	Duration    *string
 }
 
-// ListVariants returns the variants of the signed-in developer's application appID by name.
+// ListVariants returns the variants of the signed-in developer's application appID by name,
+// each with its application edge set to the row the role check read (GraphQL's
+// licenseVariants { application } reads no row per variant).
 func (s *Service) ListVariants(ctx context.Context, appID string) ([]*ent.LicenseVariant, error) {
 	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err
 	}
-	return s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).
+	vs, err := s.DB.LicenseVariant.Query().Where(licensevariant.ApplicationID(app.ID)).
 		Order(ent.Asc(licensevariant.FieldNameKey), ent.Asc(licensevariant.FieldID)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		v.Edges.Application = app
+	}
+	return vs, nil
 }
 
 // Variant returns one variant of the developer's application.
@@ -63,23 +73,57 @@ func (s *Service) Variant(ctx context.Context, appID, variantID string) (*ent.Li
 // reached the variant through their own licenses) only the codes their connection to the
 // application holds, so an application's stock stays its developer's business.
 func (s *Service) VariantCodeCounts(ctx context.Context, v *ent.LicenseVariant) (CodeCounts, error) {
-	_, err := s.Authorize(ctx, v.ApplicationID, team.ReadLicenses)
+	counts, err := s.VariantsCodeCounts(ctx, []*ent.LicenseVariant{v})
+	return counts[v.ID], err
+}
+
+// VariantsCodeCounts is VariantCodeCounts of each of vs, by variant id, in one role check, one
+// holder lookup and two grouped counts per application (a list of variants, or a person's
+// licenses, counted at once rather than three or four statements per variant).
+func (s *Service) VariantsCodeCounts(ctx context.Context, vs []*ent.LicenseVariant) (map[string]CodeCounts, error) {
+	byApp := map[string][]string{}
+	var apps []string
+	for _, v := range vs {
+		if v == nil {
+			continue
+		}
+		if _, ok := byApp[v.ApplicationID]; !ok {
+			apps = append(apps, v.ApplicationID)
+		}
+		if !slices.Contains(byApp[v.ApplicationID], v.ID) {
+			byApp[v.ApplicationID] = append(byApp[v.ApplicationID], v.ID)
+		}
+	}
+	out := make(map[string]CodeCounts, len(vs))
+	for _, appID := range apps {
+		counts, err := s.appCodeCounts(ctx, appID, byApp[appID])
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range byApp[appID] {
+			out[id] = counts[id]
+		}
+	}
+	return out, nil
+}
+
+// appCodeCounts counts variantIDs, all of appID, as VariantCodeCounts does.
+func (s *Service) appCodeCounts(ctx context.Context, appID string, variantIDs []string) (map[string]CodeCounts, error) {
+	_, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	switch {
 	case err == nil:
-		counts, err := s.CodeCounts(ctx, v.ID)
-		return counts[v.ID], err
+		return s.CodeCounts(ctx, variantIDs...)
 	case !apperr.Is(err, apperr.NotFound) && !apperr.Is(err, apperr.Unauthorized):
-		return CodeCounts{}, err
+		return nil, err
 	}
-	conn, err := s.Holder(ctx, v.ApplicationID)
+	conn, err := s.Holder(ctx, appID)
 	if apperr.Is(err, apperr.NotFound) || apperr.Is(err, apperr.Unauthorized) || apperr.Is(err, apperr.Forbidden) {
-		return CodeCounts{}, nil
+		return map[string]CodeCounts{}, nil
 	}
 	if err != nil {
-		return CodeCounts{}, err
+		return nil, err
 	}
-	counts, err := s.countCodes(ctx, []predicate.LicenseCode{licensecode.LinkedConnectionID(conn.ID)}, v.ID)
-	return counts[v.ID], err
+	return s.countCodes(ctx, []predicate.LicenseCode{licensecode.LinkedConnectionID(conn.ID)}, variantIDs...)
 }
 
 // CodeCounts counts the codes of variants by effective state, in one grouped query. It does
