@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"loginsign/ent"
 	"loginsign/ent/appinvitation"
 	"loginsign/ent/application"
@@ -1053,10 +1055,19 @@ func DeleteUser(ctx context.Context, tx *ent.Tx, uid string) error {
 // inviteeLanguage is the language of the invitation mail: the setting of the account whose
 // primary address is email, else English; never the inviting developer's language (the mail is
 // the same for everyone else, so the answer to the developer tells nothing).
+//
+// The lookup is the same work whether or not the address has an account: one aggregate that
+// answers exactly one row, the setting or an empty string (COALESCE of MAX), and no error
+// either way. It read the whole account row (Only) when there was one and built a not-found
+// error when there was not, a few microseconds apart on every invitation (measured by review
+// helper gql17: 7 µs of 165 on PostgreSQL, 6 of 18 on SQLite).
 func (s *Service) inviteeLanguage(ctx context.Context, email string) *i18n.Locale {
-	setting := ""
-	if u, err := s.DB.Client.User.Query().Where(user.EmailEQ(email)).Only(ctx); err == nil {
-		setting = u.Language
+	setting, err := s.DB.Client.User.Query().Where(user.EmailEQ(email)).
+		Aggregate(func(sel *entsql.Selector) string {
+			return "COALESCE(MAX(" + sel.C(user.FieldLanguage) + "), '')"
+		}).String(ctx)
+	if err != nil {
+		setting = "" // English, as for an address without an account
 	}
 	return i18n.ForPerson(context.Background(), setting)
 }
