@@ -30,7 +30,17 @@ func (r *applicationResolver) LicenseCodes(ctx context.Context, obj *ent.Applica
 	if state != nil {
 		in.State = string(*state)
 	}
-	return r.Licenses.ListCodes(ctx, obj.ID, in)
+	page, err := r.Licenses.ListCodes(ctx, obj.ID, in)
+	if err != nil {
+		return nil, err
+	}
+	variants := make([]*ent.LicenseVariant, 0, len(page.Edges))
+	for _, e := range page.Edges {
+		if e != nil && e.Node != nil {
+			variants = append(variants, e.Node.Edges.Variant)
+		}
+	}
+	return page, r.readCounts(ctx, variants)
 }
 
 // State is the resolver for the state field.
