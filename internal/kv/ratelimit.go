@@ -62,6 +62,32 @@ func (s *Store) Peek(ctx context.Context, key string, limit int) (ok bool, retry
 	return ok, retryAfter, nil
 }
 
+// PeekEach is Peek of each of keys against the limit at the same index, in one round trip:
+// ok is false when any of them has used up its limit, retryAfter then the longest wait.
+func (s *Store) PeekEach(ctx context.Context, keys []string, limits []int) (ok bool, retryAfter time.Duration, err error) {
+	var cmds [][]string
+	for _, k := range keys {
+		cmds = append(cmds, PeekCmds(k)...)
+	}
+	r, err := s.Transact(ctx, cmds...)
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	ok = true
+	for i, limit := range limits {
+		if kOK, retry := ReadPeek(r[2*i:], limit); !kOK {
+			ok, retryAfter = false, max(retryAfter, retry)
+		}
+	}
+	return ok, retryAfter, nil
+}
+
+// PeekCmds are Peek of key as commands for Transact; ReadPeek reads their replies.
+func PeekCmds(key string) [][]string { return peekCmds(CounterPrefix + key) }
+
+// ReadPeek reads the replies of PeekCmds (the first two of r): Peek's answer.
+func ReadPeek(r []any, limit int) (ok bool, retryAfter time.Duration) { return peeked(r[:2], limit) }
+
 // PeekLimitCmds are Peek of peekKey and LimitN of key as commands for Transact: the two
 // limits of an authenticated call (the caller's failure budget, untouched, and the quota,
 // counted), to run in a round trip of the caller's own, ahead of its commands. The hit on key

@@ -6,6 +6,13 @@
 // A subject that is a client address (an IP address, alone or after one "kind:" prefix such
 // as GraphQL's "ip:") is counted by its AddressKey: an IPv6 address by its /64. Callers pass
 // the full address (auth.ClientIP), which sessions and logs keep; only the counter groups it.
+//
+// An IPv6 subject is also counted by its /48 (NetworkKey), against Rule.Network: a /48 holds
+// 65,536 /64s, each with a budget and a counter of its own, and a counter lives in the store
+// until its window ends. The /48 is read before the /64 is counted and counted after it, so
+// that once a /48 has spent its budget no further /64 of it writes a counter (one /48 keeps at
+// most about Network counters of a rule, not 65,536), and a /64 past its own budget spends
+// none of its neighbours'.
 package ratelimit
 
 import (
@@ -30,7 +37,14 @@ type Rule struct {
 	// Message is the text of the 429 past the limit; a %d in it is replaced by the seconds
 	// to wait. Empty: "too many requests; retry later".
 	Message string
+	// Network is the budget per Window of one IPv6 /48 (NetworkKey), all its /64s together,
+	// when the subject is an address; 0: NetworkFactor × N.
+	Network int
 }
+
+// NetworkFactor is a rule's default budget for an IPv6 /48 in multiples of its N: the /64s of
+// sixteen neighbours may each spend the whole of theirs.
+const NetworkFactor = 16
 
 // Or returns r with N and Window taken from def where r leaves them zero.
 func (r Rule) Or(def Rule) Rule {
@@ -46,13 +60,42 @@ func (r Rule) Or(def Rule) Rule {
 	if r.Message == "" {
 		r.Message = def.Message
 	}
+	if r.Network <= 0 {
+		r.Network = def.Network
+	}
 	return r
+}
+
+// networkN is r's budget for a /48.
+func (r Rule) networkN() int {
+	if r.Network > 0 {
+		return r.Network
+	}
+	return r.N * NetworkFactor
 }
 
 func (r Rule) String() string { return fmt.Sprintf("%s: %d per %s", r.Name, r.N, r.Window) }
 
 // key is the Redis key of subject's counter under r.
 func (r Rule) key(subject string) string { return r.Name + ":" + subjectKey(subject) }
+
+// networkKey is the Redis key of the counter of subject's IPv6 /48 under r; ok is false when
+// subject is not an IPv6 address (alone or after one "kind:" prefix, as subjectKey reads it).
+func (r Rule) networkKey(subject string) (key string, ok bool) {
+	if !strings.Contains(subject, ":") {
+		return "", false // ids, hashes and IPv4 addresses
+	}
+	if _, isAddr := AddressKey(subject); isAddr {
+		k, ok := NetworkKey(subject)
+		return r.Name + ":" + k, ok
+	}
+	if kind, addr, found := strings.Cut(subject, ":"); found {
+		if k, ok := NetworkKey(addr); ok {
+			return r.Name + ":" + kind + ":" + k, true
+		}
+	}
+	return "", false
+}
 
 // subjectKey is the counter of subject: the AddressKey of an address subject (an IP address,
 // or "kind:" and an IP address), subject itself otherwise.
@@ -123,7 +166,13 @@ func (l *Limiter) Take(ctx context.Context, r Rule, subject string) error {
 // failed for a reason of the server's own (a database lost), so that such failures spend none
 // of a budget the caller has few of.
 func (l *Limiter) Return(ctx context.Context, r Rule, subject string) error {
-	return l.KV.Unlimit(ctx, r.key(subject), 1, r.Window)
+	if err := l.KV.Unlimit(ctx, r.key(subject), 1, r.Window); err != nil {
+		return err
+	}
+	if nk, ok := r.networkKey(subject); ok {
+		return l.KV.Unlimit(ctx, nk, 1, r.Window)
+	}
+	return nil
 }
 
 // TakeForUser counts one hit of the signed-in person under r (Unauthorized signed out); a nil
@@ -140,8 +189,19 @@ func (l *Limiter) TakeForUser(ctx context.Context, r Rule) error {
 }
 
 // TakeN is Take counting n hits at once: a weighted cost such as a GraphQL operation's
-// complexity.
+// complexity. An IPv6 subject's /48 is read first (spent: Exceeded, and the /64 is not
+// counted, so writes no counter) and counted after the /64 when the /64 is within its budget.
 func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) error {
+	nk, network := r.networkKey(subject)
+	if network {
+		ok, retry, err := l.KV.Peek(ctx, nk, r.networkN())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.exceeded(retry)
+		}
+	}
 	ok, retry, err := l.KV.LimitN(ctx, r.key(subject), n, r.N, r.Window)
 	if err != nil {
 		return err
@@ -149,14 +209,29 @@ func (l *Limiter) TakeN(ctx context.Context, r Rule, subject string, n int) erro
 	if !ok {
 		return r.exceeded(retry)
 	}
+	if network {
+		ok, retry, err := l.KV.LimitN(ctx, nk, n, r.networkN(), r.Window)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return r.exceeded(retry)
+		}
+	}
 	return nil
 }
 
 // Check returns Exceeded when subject has already used up r in the current window, without
 // counting a hit. Rules that count failures use Check before the attempt and Take after a
 // failure, so successes never use up the budget.
+//
+// An IPv6 subject is also refused when its /48 has spent r.Network.
 func (l *Limiter) Check(ctx context.Context, r Rule, subject string) error {
-	ok, retry, err := l.KV.Peek(ctx, r.key(subject), r.N)
+	keys, limits := []string{r.key(subject)}, []int{r.N}
+	if nk, ok := r.networkKey(subject); ok {
+		keys, limits = append(keys, nk), append(limits, r.networkN())
+	}
+	ok, retry, err := l.KV.PeekEach(ctx, keys, limits)
 	if err != nil {
 		return err
 	}
@@ -206,11 +281,19 @@ func (l *Limiter) CheckTake(ctx context.Context, check Rule, checkSubject string
 
 // CheckTakeLater is CheckTake left to a round trip the caller makes anyway: cmds go first in
 // the caller's kv.Transact, and result reads their replies (the first len(cmds)) into
-// CheckTake's errors.
+// CheckTake's errors. The check reads an IPv6 checkSubject's /48 too, as Check does.
 func CheckTakeLater(check Rule, checkSubject string, take Rule, takeSubject string) (cmds [][]string, result func(replies []any) (checkErr, takeErr error)) {
 	cmds = kv.PeekLimitCmds(check.key(checkSubject), take.key(takeSubject), 1, take.Window)
+	nk, network := check.networkKey(checkSubject)
+	n := len(cmds)
+	if network {
+		cmds = append(cmds, kv.PeekCmds(nk)...)
+	}
 	return cmds, func(r []any) (checkErr, takeErr error) {
 		peekOK, peekRetry, ok, retry := kv.ReadPeekLimit(r, check.N, take.N, take.Window)
+		if network && peekOK {
+			peekOK, peekRetry = kv.ReadPeek(r[n:], check.networkN())
+		}
 		if !peekOK {
 			checkErr = check.exceeded(peekRetry)
 		}
