@@ -130,4 +130,3 @@ func TestCheckRefusesAFreshSlash64OfASpentSlash48(t *testing.T) {
 		}
 	})
 }
-
