@@ -20,6 +20,13 @@ const CounterPrefix = "rl:"
 // Only revocations write them.
 const RevokedPrefix = "frv:"
 
+// UsedLinkPrefix starts the keys that remember an old sign-in link's address for its error
+// page (package oauth), a day long. The embedded store evicts them before any other key
+// (embedded.Options.EvictFirst): anyone can have them written (one per sign-in mail asked
+// for), and under the volatile-ttl order a day-long one would outlive every session idle for a
+// while, so a flood of them would push out sessions while they stayed.
+const UsedLinkPrefix = "mlx:"
+
 // Limit counts one hit of key in a fixed window and reports whether it is within limit. When
 // it is not, retryAfter is the time until the window ends. The counter lives in Redis, so every
 // instance shares it.

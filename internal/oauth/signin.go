@@ -17,6 +17,7 @@ import (
 	"loginsign/internal/i18n"
 	"loginsign/internal/identity"
 	"loginsign/internal/ids"
+	"loginsign/internal/kv"
 	"loginsign/internal/mail"
 	"loginsign/internal/ratelimit"
 	"loginsign/internal/store"
@@ -152,7 +153,8 @@ func magicKey(hash string) string { return "ml:" + hash }
 // holder of the link can look it up, and only the browser that asked for it is shown the
 // whole address (a link also travels in forwarded mail, mail scanners and a shared
 // computer's history).
-func usedKey(hash string) string { return "mlx:" + hash }
+// The embedded store evicts these before any other key (kv.UsedLinkPrefix).
+func usedKey(hash string) string { return kv.UsedLinkPrefix + hash }
 
 // usedLinkTTL is how long an old link's address is remembered for its error page.
 const usedLinkTTL = 24 * time.Hour

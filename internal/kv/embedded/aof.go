@@ -332,7 +332,7 @@ func (s *Store) replay(rec logRecord) {
 	if e == nil {
 		return
 	}
-	e.hidx, e.kept = -1, s.kept(rec.key)
+	e.hidx, e.kept, e.first = -1, s.kept(rec.key), s.evictFirst(rec.key)
 	e.size = e.measure()
 	s.m[rec.key] = e
 	s.bytes += e.size

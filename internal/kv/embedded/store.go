@@ -12,7 +12,9 @@
 //     keys expiring soonest; when no key has a TTL left to evict, the write fails with an
 //     OOM error, like Redis's volatile-ttl policy. Keys under a Keep prefix (rate-limit
 //     counters) are never evicted, only expired: they sit in a heap of their own, so a flood
-//     of other writes cannot reset a limit by pushing its counter out;
+//     of other writes cannot reset a limit by pushing its counter out. Keys under an
+//     EvictFirst prefix (an old sign-in link's memo) go before any other, whatever their TTL,
+//     so that anonymous requests that write them cannot push out sessions that expire sooner;
 //   - with a Path, every write is appended to a log before it is answered (fsynced every
 //     second and on Close); the log is compacted when opened and when it grows past four times
 //     the live data, so sessions survive a restart. It fails closed: a write whose record
@@ -51,6 +53,11 @@ type Options struct {
 	// would otherwise push out, resetting the limit. When only such keys are left, a write
 	// past a bound fails with ErrFull.
 	Keep []string
+	// EvictFirst are key prefixes that eviction takes before any other key (soonest deadline
+	// first among them): records kept for convenience only, which anonymous requests write
+	// with a TTL as long as a session's idle time, so that under the volatile-ttl order they
+	// would outlive (and push out) every session idle for a while.
+	EvictFirst []string
 	// Log receives the failures of the log (and its recovery). Default slog.Default().
 	Log *slog.Logger
 }
@@ -101,6 +108,9 @@ type entry struct {
 	size int64
 	// kept: e's key has a Keep prefix; its heap is Store.hk, which eviction does not take from.
 	kept bool
+	// first: e's key has an EvictFirst prefix; its heap is Store.hf, which eviction takes
+	// from before Store.h.
+	first bool
 }
 
 // overhead is the estimated fixed cost of a key and of a set member or hash field.
@@ -127,6 +137,7 @@ type Store struct {
 	m     map[string]*entry
 	h     expHeap // keys with a TTL that eviction may take, by deadline
 	hk    expHeap // keys with a TTL under a Keep prefix, by deadline
+	hf    expHeap // keys with a TTL under an EvictFirst prefix, by deadline
 	bytes int64
 	log   *aof
 	// dirty are the keys written by the commands running, for the log: a whole-state record,
@@ -217,10 +228,23 @@ func settle(h *expHeap) bool {
 
 // heapOf is the heap e belongs in.
 func (s *Store) heapOf(e *entry) *expHeap {
-	if e.kept {
+	switch {
+	case e.kept:
 		return &s.hk
+	case e.first:
+		return &s.hf
 	}
 	return &s.h
+}
+
+// evictFirst reports whether key has an EvictFirst prefix.
+func (s *Store) evictFirst(key string) bool {
+	for _, p := range s.opt.EvictFirst {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // kept reports whether key has a Keep prefix.
@@ -240,7 +264,7 @@ func (s *Store) Sweep() int {
 	defer s.mu.Unlock()
 	now := s.nowMs()
 	n, steps := 0, 0
-	for _, h := range []*expHeap{&s.h, &s.hk} {
+	for _, h := range []*expHeap{&s.h, &s.hf, &s.hk} {
 		for steps < s.opt.SweepBatch && len(*h) > 0 && h.topAt() <= now {
 			steps++
 			if settle(h) {
@@ -320,7 +344,7 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
 		return nil, err
 	}
-	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key)}
+	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key), first: s.evictFirst(key)}
 	switch kind {
 	case kindSet:
 		e.set = make(map[string]struct{})
@@ -339,15 +363,22 @@ func (s *Store) resized(e *entry, delta int64) {
 	s.bytes += delta
 }
 
-// room evicts the keys expiring soonest until keys more keys and bytes more bytes fit.
+// room evicts the keys expiring soonest until keys more keys and bytes more bytes fit: those
+// under an EvictFirst prefix first, then the others (never those under a Keep prefix).
 func (s *Store) room(keys int, bytes int64) error {
 	for len(s.m)+keys > s.opt.MaxKeys || s.bytes+bytes > s.opt.MaxBytes {
-		for len(s.h) > 0 && settle(&s.h) {
+		h := &s.hf
+		for len(*h) > 0 && settle(h) {
 		}
-		if len(s.h) == 0 {
+		if len(*h) == 0 {
+			h = &s.h
+		}
+		for len(*h) > 0 && settle(h) {
+		}
+		if len(*h) == 0 {
 			return ErrFull
 		}
-		victim := s.h.top()
+		victim := h.top()
 		s.saveKey(victim.key, victim)
 		s.remove(victim)
 		s.touch(victim.key)
