@@ -51,12 +51,12 @@ func (s *Store) Do(args ...[]byte) any {
 	return r
 }
 
-// DoAll runs commands atomically (MULTI … EXEC) and returns their replies. When the log has
-// failed, every reply is its error if any of the commands writes (as for Do): none of them
-// runs, or, if the failure was this transaction's own records, they are all undone.
+// DoAll runs commands atomically (MULTI … EXEC) and returns their replies. When one of them
+// is unknown or has a wrong number of arguments, none runs, as Redis discards such a
+// transaction at EXEC: its reply is its error, every other reply ErrExecAbort. When the log
+// has failed, every reply is its error if any of the commands writes (as for Do): none of
+// them runs, or, if the failure was this transaction's own records, they are all undone.
 func (s *Store) DoAll(cmds [][][]byte) []any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	out := make([]any, len(cmds))
 	fail := func(err error) []any {
 		for i := range out {
@@ -64,6 +64,22 @@ func (s *Store) DoAll(cmds [][][]byte) []any {
 		}
 		return out
 	}
+	aborted := false
+	for i, c := range cmds {
+		if err := queueError(c); err != nil {
+			out[i], aborted = err, true
+		}
+	}
+	if aborted {
+		for i := range out {
+			if out[i] == nil {
+				out[i] = ErrExecAbort
+			}
+		}
+		return out
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, c := range cmds {
 		if err := s.refused(c); err != nil {
 			return fail(err)
@@ -92,21 +108,35 @@ func (s *Store) execWhole(args [][]byte) any {
 	return r
 }
 
-// exec runs one command; s.mu is held.
-func (s *Store) exec(args [][]byte) any {
+// ErrExecAbort is Redis's answer to the EXEC of a transaction that queued a command it
+// refused (unknown, or with a wrong number of arguments): none of its commands runs.
+var ErrExecAbort = errors.New("EXECABORT Transaction discarded because of previous errors.")
+
+// queueError is the error Redis answers, instead of QUEUED, to args inside MULTI: an unknown
+// command or a wrong number of arguments (the transaction is then discarded at EXEC); nil
+// for a command that may be queued.
+func queueError(args [][]byte) error {
 	if len(args) == 0 {
 		return errors.New("ERR empty command")
 	}
 	name := strings.ToUpper(string(args[0]))
-	a := args[1:]
-	arity := func(min, max int) bool { return len(a) >= min && (max < 0 || len(a) <= max) }
 	spec, known := commands[name]
 	if !known {
 		return errors.New("ERR unknown command '" + string(args[0]) + "'")
 	}
-	if !arity(spec.min, spec.max) {
+	if n := len(args) - 1; n < spec.min || spec.max >= 0 && n > spec.max {
 		return errArity(name)
 	}
+	return nil
+}
+
+// exec runs one command; s.mu is held.
+func (s *Store) exec(args [][]byte) any {
+	if err := queueError(args); err != nil {
+		return err
+	}
+	name := strings.ToUpper(string(args[0]))
+	a := args[1:]
 	switch name {
 	case "PING":
 		if len(a) == 1 {
@@ -281,8 +311,11 @@ func (s *Store) set(a [][]byte) any {
 			if i+1 >= len(a) || ttl != 0 {
 				return errSyntax
 			}
-			n, err := strconv.ParseInt(string(a[i+1]), 10, 64)
-			if err != nil || n <= 0 {
+			n, err := parseInt(a[i+1])
+			if err != nil {
+				return err
+			}
+			if n <= 0 {
 				return errExpireArg
 			}
 			if strings.EqualFold(string(a[i]), "EX") {
@@ -356,7 +389,7 @@ func (s *Store) incr(key string, by int64) any {
 		if e.kind != kindString {
 			return errWrongType
 		}
-		v, err := strconv.ParseInt(string(e.str), 10, 64)
+		v, err := parseInt(e.str)
 		if err != nil {
 			return errNotInt
 		}

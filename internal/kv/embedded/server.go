@@ -41,8 +41,12 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// txState is a connection inside MULTI: the queued commands.
-type txState struct{ queued [][][]byte }
+// txState is a connection inside MULTI: the queued commands, and whether one was refused
+// (unknown, or a wrong number of arguments), which discards the transaction at EXEC.
+type txState struct {
+	queued  [][][]byte
+	aborted bool
+}
 
 func (s *Server) handle(c redcon.Conn, cmd redcon.Command) {
 	name := strings.ToUpper(string(cmd.Args[0]))
@@ -62,6 +66,10 @@ func (s *Server) handle(c redcon.Conn, cmd redcon.Command) {
 			return
 		}
 		c.SetContext(nil)
+		if tx.aborted {
+			c.WriteError(ErrExecAbort.Error())
+			return
+		}
 		replies := s.store.DoAll(tx.queued)
 		c.WriteArray(len(replies))
 		for _, r := range replies {
@@ -87,8 +95,9 @@ func (s *Server) handle(c redcon.Conn, cmd redcon.Command) {
 		return
 	}
 	if tx != nil {
-		if _, known := commands[name]; !known {
-			c.WriteError("ERR unknown command '" + string(cmd.Args[0]) + "'")
+		if err := queueError(cmd.Args); err != nil {
+			tx.aborted = true
+			c.WriteError(err.Error())
 			return
 		}
 		// The read buffer is reused: keep copies.

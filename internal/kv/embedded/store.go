@@ -579,10 +579,21 @@ func (s *Store) record(c change) {
 // errWrongType is Redis's answer to a command on a key of another type.
 var errWrongType = errors.New("WRONGTYPE Operation against a key holding the wrong kind of value")
 
+// parseInt reads an integer argument or value as Redis does (string2ll): decimal digits with
+// an optional leading '-', no '+', no leading zero ("0" itself aside, and so no "-0"), no
+// space, within int64; anything else is Redis's "not an integer" error.
 func parseInt(b []byte) (int64, error) {
+	bad := fmt.Errorf("ERR value is not an integer or out of range")
+	digits := b
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] < '0' || digits[0] > '9' || digits[0] == '0' && len(b) != 1 {
+		return 0, bad
+	}
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("ERR value is not an integer or out of range")
+		return 0, bad
 	}
 	return n, nil
 }
