@@ -388,9 +388,14 @@ func (s *Service) List(ctx context.Context, userID string) ([]*ent.Passkey, erro
 	return s.DB.Passkey.Query().Where(entpasskey.UserID(uid)).Order(ent.Desc(entpasskey.FieldCreatedAt)).All(ctx)
 }
 
-// Rename renames one of the signed-in person's passkeys.
+// Rename renames one of the signed-in person's passkeys. It needs a recent sign-in
+// (auth.RequireRecentSignIn), as adding and removing one do: the name is how the person tells
+// their own passkeys from one they do not know, and a copied session cookie, however old,
+// renamed them (a thief's passkey after the person's phone, the person's own "not mine"). It
+// asks for no second step and mails no notice: a name changes nobody's way to sign in (adding
+// and removing, which do, are mailed), and the activity log records it.
 func (s *Service) Rename(ctx context.Context, id, name string) (*ent.Passkey, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}
