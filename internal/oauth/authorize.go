@@ -628,6 +628,9 @@ type Next struct {
 	Answer *AuthorizeResponse
 	// Login asks the person to sign in first.
 	Login bool
+	// StepUp, with Login, says why: the request asks for two factors (acr_values) and the
+	// person, who has a second factor, has not used it (the login page says so).
+	StepUp bool
 	// Consent, when set, shows the consent page.
 	Consent *ConsentScreen
 }
@@ -663,7 +666,7 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		// (max_age).
 		return Next{Answer: s.ErrorResponse(req, ErrConsentRequired)}, nil
 	}
-	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
+	authTime, again, stepUp, err := s.flowSignIn(ctx, f, userID, sessionStart)
 	if e := AsError(err); err != nil && e.Redirect {
 		return Next{Answer: s.ErrorResponse(req, e)}, nil
 	} else if err != nil {
@@ -673,7 +676,7 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 		if req.HasPrompt(PromptNone) {
 			return Next{Answer: s.ErrorResponse(req, ErrLoginRequired)}, nil
 		}
-		return Next{Login: true}, nil
+		return Next{Login: true, StepUp: stepUp}, nil
 	}
 	if !need {
 		code, err := s.Approve(ctx, req, userID, "", authTime)
@@ -708,34 +711,41 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 
 // flowSignIn is when the person userID signed in for the flow f (sessionStart: when their
 // session began), and whether the request asks them to sign in again first: prompt=login, a
-// sign-in older than max_age, one weaker than acr_values asks, or a person other than the one
-// id_token_hint names, unless they signed in within this flow. Continue and Decide both ask
-// it, so a consent form posted straight away gets no further than the authorization request
-// would. Someone who signed in within the flow and is still not the person id_token_hint
-// names is login_required, redirected (OpenID Connect Core §3.1.2.1): the client asked for
-// that person only.
-func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (authTime time.Time, again bool, err error) {
+// sign-in older than max_age, or a person other than the one id_token_hint names, unless they
+// signed in within this flow; or a sign-in weaker than acr_values asks (stepUp), even one
+// within this flow. Continue and Decide both ask it, so a consent form posted straight away
+// gets no further than the authorization request would. Someone who signed in within the flow
+// and is still not the person id_token_hint names is login_required, redirected (OpenID
+// Connect Core §3.1.2.1): the client asked for that person only.
+//
+// A sign-in within the flow answers prompt=login and max_age, which ask for a sign-in, but not
+// acr_values=urn:loginsign:acr:mfa, which asks for a kind of sign-in: a person with a passkey
+// and no authenticator app who signed in within the flow with a magic link alone was answered
+// with a code whose id_token said acr 1fa, although they could have stepped up. The request
+// is voluntary (§3.1.2.1), so a person with no second factor still goes on with one
+// (needsStepUp); one who has a passkey is asked to sign in with it.
+func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (authTime time.Time, again, stepUp bool, err error) {
 	req := &f.Request
 	named, err := s.hintNames(ctx, req, userID)
 	if err != nil {
-		return time.Time{}, false, err
+		return time.Time{}, false, false, err
+	}
+	stepUp, err = s.needsStepUp(ctx, req, userID)
+	if err != nil {
+		return time.Time{}, false, false, err
 	}
 	if f.LoginUserID == userID && f.LoginAt > 0 {
 		if !named {
-			return time.Time{}, false, ErrLoginRequired.WithDescription("the person who signed in is not the one id_token_hint names").Redirectable()
+			return time.Time{}, false, false, ErrLoginRequired.WithDescription("the person who signed in is not the one id_token_hint names").Redirectable()
 		}
-		return time.Unix(f.LoginAt, 0), false, nil
-	}
-	stepUp, err := s.needsStepUp(ctx, req, userID)
-	if err != nil {
-		return time.Time{}, false, err
+		return time.Unix(f.LoginAt, 0), stepUp, stepUp, nil
 	}
 	// max_age has up to ten digits: past 292 years, time.Duration(max_age) * time.Second
 	// overflowed to a negative limit that every sign-in exceeded. No sign-in is older than
 	// the longest Duration.
 	limit := time.Duration(min(int64(req.MaxAge), int64(math.MaxInt64/time.Second))) * time.Second
 	again = !named || stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > limit)
-	return sessionStart, again, nil
+	return sessionStart, again, stepUp, nil
 }
 
 // Decide answers the consent page: allow (with the chosen address, linking the application's
@@ -762,14 +772,14 @@ func (s *Service) Decide(ctx context.Context, f *Flow, userID string, sessionSta
 	if share == "" {
 		share = ShareAlias
 	}
-	authTime, again, err := s.flowSignIn(ctx, f, userID, sessionStart)
+	authTime, again, stepUp, err := s.flowSignIn(ctx, f, userID, sessionStart)
 	if e := AsError(err); err != nil && e.Redirect {
 		return Next{Answer: s.ErrorResponse(req, e)}, nil
 	} else if err != nil {
 		return Next{}, err
 	}
 	if again {
-		return Next{Login: true}, nil
+		return Next{Login: true, StepUp: stepUp}, nil
 	}
 	code, err := s.Approve(ctx, req, userID, share, authTime)
 	if err != nil {

@@ -149,7 +149,9 @@ func sessionLine(ctx context.Context, userID string) string {
 
 // needsStepUp reports whether req asks (acr_values) for two factors that the session in ctx
 // did not use although userID has a second factor. acr_values is voluntary (OpenID Connect
-// Core §3.1.2.1): a person without a second factor goes on with one.
+// Core §3.1.2.1): a person without a second factor goes on with one, and so does a person
+// whose only one is a passkey while passkeys are off (PasskeysAvailable): the login page
+// offers no way to use it.
 func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID string) (bool, error) {
 	if !slices.Contains(req.ACRValues, mfa.ACRMFA) || mfa.ACR(sessionAMR(ctx, userID)) == mfa.ACRMFA || s.MFA == nil {
 		return false, nil
@@ -157,7 +159,7 @@ func (s *Service) needsStepUp(ctx context.Context, req *AuthorizeRequest, userID
 	if on, err := s.MFA.HasSecondFactor(ctx, userID); err != nil || on {
 		return on, err
 	}
-	if s.Passkeys == nil {
+	if !s.PasskeysAvailable() {
 		return false, nil
 	}
 	return s.Passkeys.HasPasskey(ctx, userID)

@@ -171,6 +171,9 @@ type pageData struct {
 	// Again tells the login page the person is asked to sign in again before a change to how
 	// they sign in (auth.RequireRecentSignIn).
 	Again bool
+	// StepUp tells the login page the application asks for two steps (acr_values) and the
+	// person has a second factor they did not use (oauth.Next.StepUp).
+	StepUp bool
 	// Waiting is the "check your email" state of this browser; Asker is the browser waiting
 	// for a link opened in another one, AskedAgo how long ago it asked.
 	Waiting  *oauth.Waiting
@@ -440,7 +443,7 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 		}
 		p.answerClient(w, r, p.flowLocale(r, f), next.Answer, http.StatusSeeOther)
 	case next.Login:
-		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, loginAgain(flowID, next), http.StatusSeeOther)
 	default:
 		u, err := p.Identity.User(r.Context(), sess.UserID)
 		if err != nil {
@@ -452,6 +455,17 @@ func (p *Pages) continueFlow(w http.ResponseWriter, r *http.Request, flowID, bro
 			Screen: next.Consent, Scopes: scopeLabels(l, next.Consent.Scopes, u), Viewer: u.Email},
 			formActionSource(f.Request.RedirectURI))
 	}
+}
+
+// loginAgain is the login page of the flow flowID that next asks for: with step_up=1 when the
+// application asks for two steps the person has not taken yet, so that the page says which
+// sign-in is enough (a sign-in link alone sent them back to it again).
+func loginAgain(flowID string, next oauth.Next) string {
+	q := url.Values{"flow": {flowID}}
+	if next.StepUp {
+		q.Set("step_up", "1")
+	}
+	return "/login?" + q.Encode()
 }
 
 // scopeLabels says what each scope gives the app; for profile, what the person actually set.
@@ -525,7 +539,7 @@ func (p *Pages) ConsentAnswer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if next.Login {
-		http.Redirect(w, r, "/login?"+url.Values{"flow": {flowID}}.Encode(), http.StatusSeeOther)
+		http.Redirect(w, r, loginAgain(flowID, next), http.StatusSeeOther)
 		return
 	}
 	if err := p.OAuth.EndFlow(r.Context(), flowID); err != nil {
@@ -614,7 +628,8 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 		p.Cookies.Set(w, returnCookie, rt, 30*time.Minute)
 	}
 	flowID := r.URL.Query().Get("flow")
-	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(), Again: r.URL.Query().Get("again") == "1"}
+	d := pageData{Title: "title.login", Flow: flowID, Passkeys: p.OAuth.PasskeysAvailable(), Again: r.URL.Query().Get("again") == "1",
+		StepUp: r.URL.Query().Get("step_up") == "1"}
 	// Only the browser of the authorization sees its login_hint and its application: a flow
 	// id seen elsewhere (a shared screen, a pasted link) tells nobody who is signing in where.
 	if f, err := p.OAuth.BrowserFlow(r.Context(), flowID, p.Cookies.Get(r, browserCookie)); err == nil {
