@@ -65,6 +65,11 @@ type Service struct {
 	// back-channel logout URI that the person signed in to (oauth.Service.QueueClosingLogouts,
 	// which this package cannot call itself).
 	ClosingLogouts func(ctx context.Context, tx *ent.Tx, userID string, now time.Time) error
+	// RemovalLogouts, when set, queues through tx, as the person's removal of one application
+	// (RemoveConnection) begins ending their connection connectionID, a back-channel logout to
+	// its application when it has a back-channel logout URI and the person signed in to it
+	// (oauth.Service.QueueRemovalLogout).
+	RemovalLogouts func(ctx context.Context, tx *ent.Tx, userID, connectionID string, now time.Time) error
 }
 
 // SecondStep is the check of mfa.Service.ConfirmChange: a sign-in of the last
@@ -149,6 +154,14 @@ func (s *Service) RemoveConnection(ctx context.Context, connectionID string) err
 			WithApplication().WithUser().Only(ctx)
 		if err != nil {
 			return store.Err(err, "connection")
+		}
+		// Removing the application signs the person out of it, as closing the account does:
+		// its own session of the person ends with the connection (OpenID Connect Back-Channel
+		// Logout 1.0), queued in the outbox with the removal.
+		if s.RemovalLogouts != nil {
+			if err := s.RemovalLogouts(ctx, tx, uid, conn.ID, now); err != nil {
+				return err
+			}
 		}
 		return connections.Delete(ctx, tx, conn, connections.RemovedByPerson, now)
 	})

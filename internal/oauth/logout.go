@@ -14,6 +14,7 @@ import (
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
 	"loginsign/ent/application"
+	"loginsign/ent/predicate"
 	"loginsign/ent/refreshtoken"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
@@ -313,15 +314,15 @@ func (s *Service) endLines(ctx context.Context, lines []string) error {
 // the same line, later than their sign-ins, and they are as much the browser's as the later
 // ones (Back-Channel Logout 1.0 §2.7: every RP the person is logged in to through the OP's
 // session is told).
-func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, since time.Time, lines []string, now time.Time) (bool, error) {
+// only, when given, narrows the connections to those it matches (QueueRemovalLogout: one).
+func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, since time.Time, lines []string, now time.Time, only ...predicate.AppConnection) (bool, error) {
 	signedIn := appconnection.LastSessionAtGTE(since)
 	if lines = slices.DeleteFunc(slices.Clone(lines), func(l string) bool { return l == "" }); len(lines) > 0 {
 		signedIn = appconnection.Or(signedIn, appconnection.HasRefreshTokensWith(refreshtoken.SessionLineIn(lines...)))
 	}
-	conns, err := tx.AppConnection.Query().
-		Where(appconnection.UserID(userID), signedIn,
-			appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))).
-		WithApplication().All(ctx)
+	where := append([]predicate.AppConnection{appconnection.UserID(userID), signedIn,
+		appconnection.HasApplicationWith(application.BackchannelLogoutURINEQ(""))}, only...)
+	conns, err := tx.AppConnection.Query().Where(where...).WithApplication().All(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -345,6 +346,19 @@ func (s *Service) queueLogouts(ctx context.Context, tx *ent.Tx, userID string, s
 // (an application without a webhook URL kept the person signed in).
 func (s *Service) QueueClosingLogouts(ctx context.Context, tx *ent.Tx, userID string, now time.Time) error {
 	_, err := s.queueLogouts(ctx, tx, userID, time.Time{}, nil, now)
+	return err
+}
+
+// QueueRemovalLogout writes through tx, the person's removal of one application from their
+// dashboard (account.Service.RemoveConnection, RemovalLogouts), before it deletes the
+// connection connectionID of userID, a back-channel logout for it when its application has a
+// back-channel logout URI and the person ever signed in to it (queueLogouts since the
+// beginning, as QueueClosingLogouts, narrowed to that one connection). Removing an application
+// revokes its tokens, and a person who removes it expects to be signed out of it too: its own
+// session of the person, which may outlast its tokens, ends with the connection. sub is the
+// connection id, as in every logout token.
+func (s *Service) QueueRemovalLogout(ctx context.Context, tx *ent.Tx, userID, connectionID string, now time.Time) error {
+	_, err := s.queueLogouts(ctx, tx, userID, time.Time{}, nil, now, appconnection.ID(connectionID))
 	return err
 }
 

@@ -251,7 +251,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.passkeys.EndSessions = s.identity.EndPasskeySessions
 	s.webhooks = &webhooks.Service{DB: db, Worker: worker, Limiter: ratelimit.New(k), Now: s.now}
 	s.account = &account.Service{DB: db, KV: k, Identity: s.identity, Mail: mailer, BaseURL: cfg.BaseURL, Now: s.now, Wake: worker.Wake,
-		SecondStep: s.mfa, ClosingLogouts: s.oauth.QueueClosingLogouts}
+		SecondStep: s.mfa, ClosingLogouts: s.oauth.QueueClosingLogouts,
+		RemovalLogouts: s.oauth.QueueRemovalLogout}
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
