@@ -3,8 +3,10 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,6 +146,10 @@ type magicLink struct {
 	// Asker is the hash of the browser cookie of the browser that asked for the link ("" when
 	// unknown): only there does the link's error page show the whole address.
 	Asker string `json:"a,omitempty"`
+	// AskerOuts is how many times the person signed out in the asking browser before it
+	// asked (browserSignOuts): a sign-out there since ends the link's showing of its address
+	// in that browser (askedIn).
+	AskerOuts int64 `json:"ao,omitempty"`
 }
 
 func magicKey(hash string) string { return "ml:" + hash }
@@ -303,6 +309,13 @@ func (s *Service) KnownBrowser(ctx context.Context, browser, userID string) (boo
 // token.
 func (s *Service) mailLink(ctx context.Context, email, flowID, waiting, code, asker string) (string, error) {
 	ml := magicLink{Email: email, Waiting: waiting, Asker: asker}
+	if asker != "" {
+		n, err := s.browserSignOuts(ctx, asker)
+		if err != nil {
+			return "", err
+		}
+		ml.AskerOuts = n
+	}
 	// A verified alternative address signs in to its account too (recovery when the primary
 	// mailbox is lost).
 	u, err := s.Identity.AccountByAddress(ctx, email)
@@ -365,7 +378,7 @@ func (s *Service) UsedLink(ctx context.Context, raw, browser string) *OldLink {
 		return nil
 	}
 	out := &OldLink{Masked: MaskEmail(ml.Email), FlowID: ml.FlowID}
-	if s.askedIn(ml, browser) {
+	if s.askedIn(ctx, ml, browser) {
 		out.Email = ml.Email
 	}
 	if ml.ClientID != "" {
@@ -392,9 +405,63 @@ func (s *Service) oldLink(ctx context.Context, raw string) *magicLink {
 	return &ml
 }
 
-// askedIn reports whether browser (the raw cookie) is the one that asked for ml.
-func (s *Service) askedIn(ml *magicLink, browser string) bool {
-	return ml.Asker != "" && browser != "" && s.Equal(ml.Asker, ids.Hash(browser))
+// askedIn reports whether browser (the raw cookie) is the one that asked for ml, and nobody
+// signed out in it since (BrowserSignedOut). The browser cookie outlives a sign-out (it names
+// the browser, not the person), and on a shared computer the next person to use the browser
+// found the link in its history: its page named the previous person's address whole, and
+// mailed them a new link from there with a press, the waiting page naming it again.
+func (s *Service) askedIn(ctx context.Context, ml *magicLink, browser string) bool {
+	if ml.Asker == "" || browser == "" {
+		return false
+	}
+	hash := ids.Hash(browser)
+	if !s.Equal(ml.Asker, hash) {
+		return false
+	}
+	n, err := s.browserSignOuts(ctx, hash)
+	return err == nil && n == ml.AskerOuts
+}
+
+// signOutsKey counts the sign-outs in the browser whose cookie hashes to hash. It is a kv
+// counter (kv.CounterPrefix), which the embedded store never evicts for room: an evicted
+// count read as none again, and a link asked for before the first sign-out named its
+// address again.
+func signOutsKey(hash string) string { return kv.CounterPrefix + "brout:" + hash }
+
+// signOutsTTL is how long a browser's count of sign-outs lives after the last one: longer than
+// any link asked for before it is remembered (usedLinkTTL from its mailing), so that by the
+// time the count is gone (and starts again from none), no link it was to hide is left.
+func (s *Service) signOutsTTL() time.Duration { return usedLinkTTL + s.Config.MagicLinkTTL + time.Hour }
+
+// browserSignOuts is the count of sign-outs in the browser whose cookie hashes to hash (0
+// when none is kept).
+func (s *Service) browserSignOuts(ctx context.Context, hash string) (int64, error) {
+	n, err := s.KV.Get(ctx, signOutsKey(hash)).Int64()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the browser's sign-outs: %w", err)
+	}
+	return n, nil
+}
+
+// BrowserSignedOut notes that the person signed out in browser (its cookie's raw value; ""
+// notes nothing): the sign-in links asked for in it before no longer count as asked for
+// there (askedIn), so their pages name the address only masked and mail no new link to it
+// without it being typed (UsedLink, StartSignInFromLink), as in any other browser. Signing out
+// ends what identifies the person in the browser; its cookie stays, and with it the browser's
+// own budget of sign-in mails (loginLimits), which names no one.
+func (s *Service) BrowserSignedOut(ctx context.Context, browser string) error {
+	if browser == "" || len(browser) > 128 {
+		return nil
+	}
+	key := signOutsKey(ids.Hash(browser))
+	ttl := strconv.FormatInt(s.signOutsTTL().Milliseconds(), 10)
+	if _, err := s.KV.Transact(ctx, []string{"INCR", key}, []string{"PEXPIRE", key, ttl}); err != nil {
+		return fmt.Errorf("noting the browser's sign-out: %w", err)
+	}
+	return nil
 }
 
 // MaskEmail hides most of an address's local part ("an•••@example.com"), for pages that

@@ -152,7 +152,7 @@ func (s *Service) StartSignInFromLink(ctx context.Context, oldRaw, flowID, ip, b
 	if ml == nil {
 		return "", apperr.New(apperr.Invalid, "this link is too old to send a new one; type your email address")
 	}
-	if !s.askedIn(ml, browser) {
+	if !s.askedIn(ctx, ml, browser) {
 		return "", apperr.New(apperr.Invalid, "this link was asked for in another browser; type your email address to get a new one")
 	}
 	return s.startSignIn(ctx, ml.Email, "", flowID, ip, browser, agent)

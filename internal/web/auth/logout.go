@@ -52,6 +52,10 @@ func (p *Pages) EndSession(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
+		if err := p.OAuth.BrowserSignedOut(r.Context(), p.Cookies.Get(r, browserCookie)); err != nil {
+			p.errorPage(w, r, err)
+			return
+		}
 		if err := p.OAuth.EndSession(r.Context(), s, p.Cookies.Get(r, sessionCookie)); err != nil {
 			p.errorPage(w, r, err)
 			return

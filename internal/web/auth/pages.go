@@ -1047,6 +1047,10 @@ func (p *Pages) LogoutPage(w http.ResponseWriter, r *http.Request) {
 // LogoutSubmit is POST /logout: ends the session (back-channel logouts included) and answers
 // 303 to /login.
 func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := p.OAuth.BrowserSignedOut(r.Context(), p.Cookies.Get(r, browserCookie)); err != nil {
+		p.errorPage(w, r, err)
+		return
+	}
 	if raw := p.Cookies.Get(r, sessionCookie); raw != "" {
 		var err error
 		if s, ok := auth.SessionFrom(r.Context()); ok {
@@ -1068,7 +1072,8 @@ func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
 // sign-in ("check your email", which shows its address and offers to mail it again), a
 // second step in progress and the page to return to. Signing out on a shared computer leaves
 // nothing of the person's sign-in to whoever uses the browser next. The browser cookie stays:
-// it names the browser, not the person.
+// it names the browser, not the person; what the person asked for in it before (a sign-in
+// link, whose page named their address there) the sign-out's oauth.BrowserSignedOut ends.
 func (p *Pages) clearSignIn(w http.ResponseWriter) {
 	for _, c := range []string{sessionCookie, waitingCookie, secondStepCookie, returnCookie} {
 		p.Cookies.Clear(w, c)
