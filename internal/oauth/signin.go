@@ -37,6 +37,10 @@ type Flow struct {
 	// needs that).
 	LoginUserID string `json:"lu,omitempty"`
 	LoginAt     int64  `json:"la,omitempty"`
+	// BrowserOuts is the browser's count of sign-outs (browserSignOuts) when the flow began,
+	// kept for a request with a login_hint: the login page fills the hint in only while nobody
+	// signed out in the browser since (LoginHint).
+	BrowserOuts int64 `json:"bo,omitempty"`
 	// id is the flow's id (not stored), so that Continue can save what it adds.
 	id string
 }
@@ -51,11 +55,49 @@ func (s *Service) StartFlow(ctx context.Context, req *AuthorizeRequest, browser 
 	if err := s.addressLimits(ctx, "flow", auth.ClientIP(ctx), s.Config.Limits.FlowsPerAddress, s.Config.Limits.FlowsPerNetwork); err != nil {
 		return "", err
 	}
+	f := &Flow{Request: *req, Browser: ids.Hash(browser)}
+	if req.LoginHint != "" {
+		n, err := s.browserSignOuts(ctx, f.Browser)
+		if err != nil {
+			return "", err
+		}
+		f.BrowserOuts = n
+	}
 	id := ids.Secret(FlowPrefix)
-	if err := s.saveFlow(ctx, id, &Flow{Request: *req, Browser: ids.Hash(browser)}); err != nil {
+	if err := s.saveFlow(ctx, id, f); err != nil {
 		return "", err
 	}
 	return id, nil
+}
+
+// LoginHint is the address the login page of f (bound to browser, its cookie's raw value)
+// fills in where userID is signed in ("" for nobody): the request's login_hint (OpenID
+// Connect Core §3.1.2.1, a hint the OP may use), which the page presents as the
+// application's proposal, or "" when it is not an address, when someone signed out in the
+// browser since the flow began (the hint then names the previous person of a shared
+// computer, and a pushed request, PAR, kept it out of the browser's history), or when the
+// signed-in person's account does not hold it. An application cannot prefill an address of
+// its choosing over the account the person is signed in to, one press away from sending
+// the person's browser a sign-in for someone else's account (re-authentication, prompt=login
+// or max_age, keeps the hint when it is the person's own).
+func (s *Service) LoginHint(ctx context.Context, f *Flow, userID, browser string) string {
+	hint := f.Request.LoginHint
+	if hint == "" {
+		return ""
+	}
+	if _, err := identity.NormalizeEmail(hint); err != nil {
+		return ""
+	}
+	if n, err := s.browserSignOuts(ctx, ids.Hash(browser)); err != nil || n != f.BrowserOuts {
+		return ""
+	}
+	if userID != "" {
+		u, err := s.Identity.AccountByAddress(ctx, hint)
+		if err != nil || u.ID != userID {
+			return ""
+		}
+	}
+	return hint
 }
 
 func (s *Service) saveFlow(ctx context.Context, id string, f *Flow) error {

@@ -31,7 +31,9 @@ func TestALinkOpenedInTheBrowserThatAskedSaysWhoseAccountItOpens(t *testing.T) {
 
 		p := person.get(e.config(e.app, rpCallback).AuthCodeURL("st", oauth2.SetAuthURLParam("login_hint", attacker), oauth2.SetAuthURLParam("prompt", "login")))
 		flow := p.Request.URL.Query().Get("flow")
-		if p.StatusCode != http.StatusOK || flow == "" || !strings.Contains(p.Body, `value="`+attacker+`"`) {
+		// Since stop 65 the page no longer fills the site's address in over the signed-in
+		// account (oauth.Service.LoginHint); the person who types it gets the same link.
+		if p.StatusCode != http.StatusOK || flow == "" || strings.Contains(p.Body, `value="`+attacker+`"`) {
 			t.Fatalf("the login page of the site's authorization = %d %s", p.StatusCode, p.Request.URL)
 		}
 		if p := person.post(e.base+"/login", url.Values{"email": {attacker}, "flow": {flow}}); p.StatusCode != http.StatusOK || !strings.Contains(p.Body, "Check your email") {

@@ -166,6 +166,9 @@ type pageData struct {
 	Viewer string
 	Screen *oauth.ConsentScreen
 	Scopes []string
+	// Hinted tells the login page its address is the application's login_hint, which it
+	// names as the application's proposal (oauth.Service.LoginHint).
+	Hinted bool
 	// Passkeys offers passkey sign-in on the login page.
 	Passkeys bool
 	// Again tells the login page the person is asked to sign in again before a change to how
@@ -633,7 +636,9 @@ func (p *Pages) LoginPage(w http.ResponseWriter, r *http.Request) {
 	// Only the browser of the authorization sees its login_hint and its application: a flow
 	// id seen elsewhere (a shared screen, a pasted link) tells nobody who is signing in where.
 	if f, err := p.OAuth.BrowserFlow(r.Context(), flowID, p.Cookies.Get(r, browserCookie)); err == nil {
-		d.Email = f.Request.LoginHint
+		sess, _ := auth.SessionFrom(r.Context())
+		d.Email = p.OAuth.LoginHint(r.Context(), f, sess.UserID, p.Cookies.Get(r, browserCookie))
+		d.Hinted = d.Email != ""
 		if app, err := p.OAuth.FlowApplication(r.Context(), f); err == nil {
 			d.AppName = app.Name
 		}
