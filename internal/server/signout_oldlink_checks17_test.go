@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"loginsign/internal/httpx"
 	"loginsign/internal/oauth"
 )
 
@@ -68,4 +71,33 @@ func TestSigningOutEndsTheAddressOfTheBrowsersOldLinks17(t *testing.T) {
 			t.Errorf("a link asked for after the sign-out, in the same browser = %d, want its address whole:\n%s", p.StatusCode, p.Body)
 		}
 	})
+}
+
+// TestASignOutWithoutASessionNotesNothing: the browser's count of sign-outs is a key the
+// store keeps a day and never evicts for room; a POST /logout without a session, each with a
+// browser cookie of its own making, wrote one every time, with no limit.
+func TestASignOutWithoutASessionNotesNothing(t *testing.T) {
+	t.Parallel()
+	e := newOAuthEnv(t, "")
+	base, _ := url.Parse(e.base)
+	cookies := httpx.Cookies{Secure: e.srv.cfg.SecureCookies()}
+	for i := range 20 {
+		b := e.browser()
+		b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		made := []*http.Cookie{{Name: cookies.Name(httpx.BrowserCookie), Value: fmt.Sprintf("made-up-browser-%02d", i)}}
+		if i%2 == 1 {
+			made = append(made, &http.Cookie{Name: cookies.SessionName(), Value: fmt.Sprintf("made-up-session-%02d", i)})
+		}
+		b.Jar.SetCookies(base, made)
+		if p := b.post(e.base+"/logout", url.Values{}); p.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /logout without a session = %d %s", p.StatusCode, p.Body)
+		}
+	}
+	keys, err := e.srv.kv.Keys(context.Background(), "rl:brout:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("20 sign-outs without a session kept %d sign-out counts, want none", len(keys))
+	}
 }

@@ -1051,14 +1051,18 @@ func (p *Pages) LogoutPage(w http.ResponseWriter, r *http.Request) {
 
 // LogoutSubmit is POST /logout: ends the session (back-channel logouts included) and answers
 // 303 to /login.
+//
+// A signed-in browser's sign-out is noted (oauth.BrowserSignedOut) before its session ends;
+// one without a session notes nothing: the note is a key the store keeps a day, and an
+// anonymous POST with a made-up browser cookie could otherwise write as many as it liked.
 func (p *Pages) LogoutSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := p.OAuth.BrowserSignedOut(r.Context(), p.Cookies.Get(r, browserCookie)); err != nil {
-		p.errorPage(w, r, err)
-		return
-	}
 	if raw := p.Cookies.Get(r, sessionCookie); raw != "" {
 		var err error
 		if s, ok := auth.SessionFrom(r.Context()); ok {
+			if err := p.OAuth.BrowserSignedOut(r.Context(), p.Cookies.Get(r, browserCookie)); err != nil {
+				p.errorPage(w, r, err)
+				return
+			}
 			err = p.OAuth.EndSession(r.Context(), s, raw)
 		} else {
 			err = p.Identity.Sessions.Delete(r.Context(), raw)
