@@ -7758,6 +7758,10 @@ extend type Mutation {
   and the person's second step (code).
   """
   finishPasskeyRegistration(input: FinishPasskeyRegistrationInput!): FinishPasskeyRegistrationPayload!
+  """
+  Renames one of the signed-in person's passkeys. Needs a sign-in of the last 15 minutes
+  (reauthentication_required otherwise), as adding and removing one do.
+  """
   renamePasskey(input: RenamePasskeyInput!): RenamePasskeyPayload!
   deletePasskey(input: DeletePasskeyInput!): DeletePasskeyPayload!
 }

@@ -10,6 +10,7 @@ import (
 
 	"loginsign/internal/httpx"
 	"loginsign/internal/oauth"
+	"loginsign/internal/store/storetest"
 )
 
 // TestSigningOutEndsTheAddressOfTheBrowsersOldLinks17: on a shared computer, a person asks
@@ -78,7 +79,7 @@ func TestSigningOutEndsTheAddressOfTheBrowsersOldLinks17(t *testing.T) {
 // browser cookie of its own making, wrote one every time, with no limit.
 func TestASignOutWithoutASessionNotesNothing(t *testing.T) {
 	t.Parallel()
-	e := newOAuthEnv(t, "")
+	e := newOAuthEnv(t, storetest.URLs(t)["sqlite"])
 	base, _ := url.Parse(e.base)
 	cookies := httpx.Cookies{Secure: e.srv.cfg.SecureCookies()}
 	for i := range 20 {
