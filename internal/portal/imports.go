@@ -385,7 +385,7 @@ func parseImportRows(users []ImportUser, now time.Time) (rows []parsedImportRow,
 
 // parseImportRow checks one row: externalUserId is required, at most 255 bytes of text
 // without control or invisible formatting characters, one word (no space of any kind) that
-// does not spell LoginSign (nameSkeleton, as application names), the address must be valid, the name one
+// does not spell LoginSign (displaytext.SpellsLoginSign, as application names), the address must be valid, the name one
 // line of at most 200 characters (displaytext.Line: the person is shown it), the dates
 // readable and not after now (parseImportDate). The first problem found is the row's invalid
 // message. Bytes that are not UTF-8, or a NUL, would otherwise reach PostgreSQL, which
@@ -412,7 +412,7 @@ func parseImportRow(u ImportUser, now time.Time) (p parsedImportRow) {
 	case strings.IndexFunc(ext, displaytext.Blank) >= 0:
 		p.invalid = "externalUserId must be one word without spaces: it is shown to the person as the application's id for them"
 		return p
-	case strings.Contains(nameSkeleton(ext), reservedSkeleton):
+	case displaytext.SpellsLoginSign(ext):
 		p.invalid = "externalUserId must not contain LoginSign: it is shown to the person as the application's id for them"
 		return p
 	}
