@@ -107,7 +107,8 @@ func (s *Service) SyncStatus(ctx context.Context, appID, globalID string, in Sta
 		return nil, apperr.New(apperr.Forbidden, "these credentials belong to another application")
 	}
 	// Any plan label is a status (spec §4.2: "PREMIUM", "PRO"); it names the variant unless
-	// variantName does, so both follow the rule of variant names (checkVariantName).
+	// variantName does, so both are one line of at most MaxStatusLength here, and the name of
+	// a variant the sync creates follows the rule of variant names (ensureVariant).
 	status, err := displaytext.Line("status", in.Status)
 	if err != nil {
 		return nil, err
@@ -437,7 +438,9 @@ func (s *Service) lockOwner(ctx context.Context, tx *ent.Tx, appID string) (stri
 }
 
 // ensureVariant returns the application's variant named name (case-insensitively), creating
-// it with duration d when there is none, within the same MaxVariants as CreateVariant
+// it with duration d when there is none, under the rule of variant names (displaytext.Name:
+// Invalid otherwise; an existing variant is found whatever rule its name was saved under),
+// within the same MaxVariants as CreateVariant
 // (Invalid past them: the status sync creates nothing). A variant that is missing although
 // lockApplication found it (mayCreate false) answers errVariantGone: creating it would take
 // the application for update while holding its key share, and two syncs doing so would wait
@@ -449,6 +452,9 @@ func (s *Service) ensureVariant(ctx context.Context, tx *ent.Tx, appID, name str
 	}
 	if !mayCreate {
 		return nil, errVariantGone
+	}
+	if _, err := displaytext.Name("variantName", name); err != nil {
+		return nil, err
 	}
 	return s.createVariant(ctx, tx, appID, name, "", d)
 }

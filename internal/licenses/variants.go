@@ -175,12 +175,14 @@ func (s *Service) countCodes(ctx context.Context, where []predicate.LicenseCode,
 	return out, nil
 }
 
-// checkVariantName returns a variant's name as it is kept: one line of at most 100 characters
-// under displaytext.Line (trimmed, NFC, no control or format character), the rule of
-// application names. Customers see it in their licenses and developers in the portal, so a
-// U+202E or a newline must not rearrange what it says.
+// checkVariantName returns a variant's name as it is kept: at most 100 characters under
+// displaytext.Name (one line, trimmed, NFC; not LoginSign, no lookalike letters, links or
+// phone numbers), the rule of application names. Customers see it in their licenses and
+// developers in the portal, so a U+202E or a newline must not rearrange what it says, and it
+// must not read as LoginSign's own words ("LoginSign Premium", "Call +1 555 010 0199").
+// A stored name is checked again only when it is changed.
 func checkVariantName(name string) (string, error) {
-	name, err := displaytext.Line("name", name)
+	name, err := displaytext.Name("name", name)
 	if err != nil {
 		return "", err
 	}
@@ -193,7 +195,7 @@ func checkVariantName(name string) (string, error) {
 // checkDescription is checkVariantName for a description: empty allowed, at most 2000
 // characters.
 func checkDescription(d string) (string, error) {
-	d, err := displaytext.Line("description", d)
+	d, err := displaytext.Name("description", d)
 	if err != nil {
 		return "", err
 	}
