@@ -14,7 +14,7 @@ import (
 func TestNameIsTheRuleOfEveryNameShownToPeople(t *testing.T) {
 	for _, in := range []string{
 		"LoginSign Premium", "Login-Sign Security", "ＬｏｇｉｎＳｉｇｎ", "ʟᴏɢɪɴꜱɪɢɴ", "L0g1n Sign", "LOGINSIGN PRO",
-		"G\u043e\u043egle Pro",                // Cyrillic o's in a Latin word
+		"G\u043e\u043egle Pro",               // Cyrillic o's in a Latin word
 		"Pro: renew at https://evil.example", // link
 		"Gold www.evil.example",
 		"Help support@evil.example",
