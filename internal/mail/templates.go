@@ -35,7 +35,7 @@ func MagicLink(to, link, code, appName string, ttl time.Duration) Message {
 
 // MagicLinkIn is MagicLink in the language l.
 func MagicLinkIn(l *i18n.Locale, to, link, code, appName string, ttl time.Duration) Message {
-	appName = cleanLine(appName, 100)
+	appName = cleanName(appName, 100)
 	subject := l.T("mail.magic.subject")
 	if appName != "" {
 		subject = l.T("mail.magic.subject_app", appName)
@@ -142,9 +142,38 @@ func cleanLine(s string, max int) string {
 	return s
 }
 
+// cleanName is cleanLine for a name shown inside a sentence (an application's name in a
+// subject): cut to at most max runes at the last space before the limit, with an ellipsis, so
+// that the reader sees the name goes on and no word is cut into another one ("Acme Asse…"
+// rather than "Acme Ass"). A name without a space in its last quarter before the limit (a
+// single long word, or a script written without spaces) is cut at max-1 runes, before any
+// combining mark, with the ellipsis.
+func cleanName(s string, max int) string {
+	s = cleanLine(s, len(s))
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	cut := max - 1 // room for the ellipsis
+	for cut > 0 && unicode.Is(unicode.M, r[cut]) {
+		cut-- // the rune at cut would lose its base: cut before the base too
+	}
+	if !unicode.IsSpace(r[cut]) {
+		for i := cut - 1; i >= max-max/4 && i > 0; i-- {
+			if unicode.IsSpace(r[i]) {
+				cut = i
+				break
+			}
+		}
+	}
+	return strings.TrimRightFunc(string(r[:cut]), func(c rune) bool {
+		return unicode.IsSpace(c) || unicode.IsPunct(c) && c != ')' && c != ']'
+	}) + "…"
+}
+
 // appOrUnknown is appName made safe for a line, or "An application" in l.
 func appOrUnknown(l *i18n.Locale, appName string) string {
-	if appName = cleanLine(appName, 100); appName == "" {
+	if appName = cleanName(appName, 100); appName == "" {
 		return l.T("mail.unknown_app")
 	}
 	return appName
@@ -220,7 +249,7 @@ func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, li
 // ttl, single use) opens the portal page where the invitee accepts while signed in. The mail is
 // the same whether or not the address has an account.
 func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Duration) Message {
-	appName = cleanLine(appName, 100)
+	appName = cleanName(appName, 100)
 	data := map[string]any{
 		"App":     appName,
 		"Role":    l.T("mail.invite.role_" + cleanLine(role, 20)),
