@@ -41,12 +41,16 @@ var replyPlanted = []string{"Subject", "In-Reply-To", "References"}
 // percent-encoded, goes too. A Cc field loses only the person's own entries, and goes when
 // none is left: it runs before the reverse aliases of a Cc become addresses again, so it sees
 // only what the person's client wrote. In-Reply-To and References keep only the message ids a
-// forward on relayDomain carried (replyMessageIDs).
+// forward on relayDomain carried (replyMessageIDs). A Content-Location or Content-Base that
+// names a file on the person's computer or network goes (localLocation), as in the parts'
+// headers (replyParts).
 func scrubReply(h *textproto.Header, addresses []string, relayDomain string) {
 	for f := h.Fields(); f.Next(); {
 		key := nettextproto.CanonicalMIMEHeaderKey(f.Key())
 		switch {
 		case !slices.Contains(replyKept, key) && !hasAnyPrefix(key, replyKeptPrefixes):
+			f.Del()
+		case localLocation(key, f.Value()):
 			f.Del()
 		case key == "Cc" || slices.Contains(replyPlanted, key):
 		case namesAny(f.Value(), addresses):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"mime"
 	nettextproto "net/textproto"
+	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
@@ -28,7 +29,9 @@ import (
 //     changed; in the other fields (Content-Description, Content-Location…) RFC 2047 words
 //     are decoded. An attachment's filename or description can hold the person's address
 //     ("statement for pat@example.com.pdf"), and one a sender named with a guess of it comes
-//     back in the person's reply when the client re-attaches it.
+//     back in the person's reply when the client re-attaches it;
+//   - a Content-Location or Content-Base that names a file on the person's computer or
+//     network (localLocation: "file:///C:/Users/Pat%20Smith/…") goes.
 //
 // Before, part headers passed as they were. Looking for the person's addresses there instead
 // would be an oracle: a sender could name an attachment with a guess and see, from the reply,
@@ -86,6 +89,10 @@ func (w *replyParts) header(h textproto.Header) (textproto.Header, bool, error) 
 			continue
 		}
 		v := f.Value()
+		if localLocation(key, v) {
+			changed = true
+			continue
+		}
 		mapped := v
 		if key != "Content-Id" && key != "Content-Transfer-Encoding" {
 			var err error
@@ -175,6 +182,42 @@ func (w *replyParts) value(key, v string) (string, error) {
 	}
 	return mapped, nil
 }
+
+// localLocation reports whether the field key: v is a Content-Location or Content-Base
+// (RFC 2557, RFC 2110) that names a place on the person's computer or network rather than on
+// the web: after RFC 2047 words are decoded and the whitespace of folding removed (RFC 2557
+// §4.4.3), a URL with a scheme other than http, https, cid or mid ("file:///C:/Users/Pat
+// Smith/Desktop/scan.pdf", "smb://nas/pat/…"), or a path ("/home/pat/…", "\\server\pat\…",
+// "C:\Users\…", "~/…"). Mail clients write such a location when a file or an HTML part's
+// image is attached from disk; it tells the contact the person's user name, their folders and
+// their machine's system. A relative name ("image001.png") and a web address stay: an HTML
+// part may refer to its images by them.
+func localLocation(key, v string) bool {
+	if key != "Content-Location" && key != "Content-Base" {
+		return false
+	}
+	if strings.Contains(v, "=?") {
+		if d, err := scanDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
+	v = strings.Trim(strings.Join(strings.Fields(v), ""), "\"<>'")
+	if v == "" {
+		return false
+	}
+	if m := locationScheme.FindString(v); m != "" {
+		switch strings.ToLower(m) {
+		case "http:", "https:", "cid:", "mid:":
+			return false
+		}
+		return true
+	}
+	return strings.ContainsRune("/\\~", rune(v[0])) || strings.Contains(v, "\\")
+}
+
+// locationScheme is the scheme of a URL ("file:"), or a Windows drive letter ("C:"), which
+// reads as one.
+var locationScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
