@@ -13,6 +13,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
+	"golang.org/x/net/publicsuffix"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -221,8 +222,11 @@ const ShareAlias = "alias"
 
 // ConsentScreen is what the consent page shows.
 type ConsentScreen struct {
-	// AppWebsite is the host of the app's website (WebsiteHost), not its whole URL.
-	AppName, AppIcon, AppWebsite string
+	// AppWebsite is the host of the app's website (WebsiteHost), not its whole URL, and only
+	// when the request returns the person to the same site (ConsentWebsite).
+	// AppInitial stands for the app's icon (Initial): the page loads no image the developer
+	// chose.
+	AppName, AppInitial, AppWebsite string
 	// AppTerms and AppPrivacy are the app's own terms and privacy policy, when it set them.
 	AppTerms, AppPrivacy string
 	Scopes               []string
@@ -275,6 +279,51 @@ func WebsiteHost(website string) string {
 	return u.Host
 }
 
+// ConsentWebsite is the host of website (WebsiteHost) when it is on the site of redirectURI,
+// the address the consent page returns the person to (the same registrable domain, eTLD+1:
+// "www.notes.example" for "https://app.notes.example/cb"; the same host for an IP address or
+// a name without a public suffix), or "" otherwise. No one checks that an application's
+// website is its developer's: shown under the app's name as LoginSign's text, "google.com"
+// vouched for an app that returns people to evil.example. The redirect URI is where the
+// code goes, so a developer who names a site there gains nothing from it unless it is theirs.
+func ConsentWebsite(website, redirectURI string) string {
+	host := WebsiteHost(website)
+	if host == "" {
+		return ""
+	}
+	w, err := url.Parse(website)
+	if err != nil {
+		return ""
+	}
+	r, err := url.Parse(redirectURI)
+	if err != nil || r.Hostname() == "" {
+		return ""
+	}
+	if site(w.Hostname()) != site(r.Hostname()) {
+		return ""
+	}
+	return host
+}
+
+// site is the registrable domain of host (eTLD+1, lower-cased, without a trailing dot), or the
+// host itself when it has none (an IP address, localhost, a public suffix).
+func site(host string) string {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return d
+	}
+	return host
+}
+
+// Initial is the first letter of an application's name, upper-cased, shown where its icon
+// would be; "?" for no name.
+func Initial(name string) string {
+	for _, r := range strings.TrimSpace(name) {
+		return strings.ToUpper(string(r))
+	}
+	return "?"
+}
+
 // pendingLink is the open pending link of appID for one of userID's verified addresses.
 func (s *Service) pendingLink(ctx context.Context, appID, userID string) (*ent.PendingLink, error) {
 	u, err := s.Identity.User(ctx, userID)
@@ -300,7 +349,7 @@ func (s *Service) Consent(ctx context.Context, req *AuthorizeRequest, app *ent.A
 	if err != nil {
 		return nil, err
 	}
-	out := &ConsentScreen{AppName: app.Name, AppIcon: app.IconURL, AppWebsite: WebsiteHost(app.Website), AppTerms: app.TermsURL,
+	out := &ConsentScreen{AppName: app.Name, AppInitial: Initial(app.Name), AppWebsite: ConsentWebsite(app.Website, req.RedirectURI), AppTerms: app.TermsURL,
 		AppPrivacy: app.PrivacyURL, Scopes: req.Scopes, ReturnsTo: ReturnsTo(req.RedirectURI)}
 	conn, err := s.DB.AppConnection.Query().Where(appconnection.UserID(userID), appconnection.ApplicationID(app.ID)).
 		WithConsent().Only(ctx)

@@ -97,7 +97,9 @@ func Headers(w http.ResponseWriter, frameAncestors []string, formAction ...strin
 	if len(page.Sources(frameAncestors)) == 0 {
 		h.Set("X-Frame-Options", "DENY")
 	}
-	h.Set("Content-Security-Policy", page.Policy{FrameAncestors: frameAncestors, FormAction: formAction}.CSP())
+	// OwnImages: the consent page shows an application's initial, never its icon URL, which
+	// would tell its developer when and from where a signed-in person looked.
+	h.Set("Content-Security-Policy", page.Policy{FrameAncestors: frameAncestors, FormAction: formAction, OwnImages: true}.CSP())
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
