@@ -99,7 +99,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for i := range nav {
 		nav[i].Current = nav[i].Href == r.URL.Path || (appID != "" && nav[i].Href == "/portal/apps")
 	}
-	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true}, page.Frame{
+	// OwnImages: an application's icon URL is chosen by its owner or an admin; fetched on
+	// every view it told them when and from where each teammate, or an invitee, looked.
+	page.Render(w, http.StatusOK, h.tmpl, page.Policy{Personal: true, OwnImages: true}, page.Frame{
 		Title: title, Who: u.Email, Page: name, Nav: nav, L: l,
 		Scripts:  []string{"ls.js", "charts.js", "quickstart.js", "portal.js"},
 		Messages: []string{"portal.", "charts.", "quickstart."},

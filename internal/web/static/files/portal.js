@@ -210,7 +210,8 @@
 
   function renderAppList() {
     fill("apps", apps.length ? h("ul", { class: "list" }, apps.map(function (a) {
-      return h("li", { "data-app": a.id }, LS.icon(a), h("div", { class: "grow" }, h("strong", null, a.name),
+      // The initial: an icon URL, chosen by the app's owner or an admin, would tell them of every teammate's visit.
+      return h("li", { "data-app": a.id }, LS.icon({ name: a.name }), h("div", { class: "grow" }, h("strong", null, a.name),
         h("div", { class: "small muted mono" }, a.id), h("div", { class: "small muted" }, T("portal.app_line", { uris: T("portal.redirect_uri_count", { count: a.redirectUris.length }), date: LS.date(a.createdAt) }))),
         h("a", { class: "btn small", href: "/portal/apps/" + encodeURIComponent(a.id) }, T("portal.settings")),
         h("a", { class: "btn small", href: "/portal/users?app=" + encodeURIComponent(a.id) }, T("portal.users")));
