@@ -112,7 +112,8 @@ func AnswerClientGone(w http.ResponseWriter, r *http.Request, log *slog.Logger, 
 // WriteUnavailable answers 503 with Retry-After in the shape of the route r is for: GraphQL
 // {"errors":[{"message","extensions":{"code":"temporarily_unavailable"}}]} on /graphql;
 // {"error":"temporarily_unavailable","error_description"} on the OAuth endpoints, /api/user
-// and the app-backend API; {"error","message"} on the other /api routes; a short HTML page
+// and the app-backend API; {"error","message"} on the other /api routes, the pictures and the
+// JSON operations routes (/healthz, /readyz, /openapi.json: isAPIPath); a short HTML page
 // elsewhere.
 func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", strconv.Itoa(apperr.RetryAfterUnavailable))
@@ -125,7 +126,7 @@ func WriteUnavailable(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/oauth/token"), strings.HasPrefix(p, "/oauth/introspect"), strings.HasPrefix(p, "/oauth/revoke"),
 		strings.HasPrefix(p, "/oauth/par"), strings.HasPrefix(p, "/api/user"), strings.HasPrefix(p, "/api/applications/"):
 		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": string(apperr.Unavailable), "error_description": apperr.UnavailableMessage})
-	case strings.HasPrefix(p, "/api/"):
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/pictures/"), p == "/healthz", p == "/readyz", p == "/openapi.json":
 		WriteJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: string(apperr.Unavailable), Message: apperr.UnavailableMessage})
 	default:
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

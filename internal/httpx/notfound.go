@@ -2,12 +2,13 @@ package httpx
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
 // APIErrors answers the mux's own "404 page not found" and "405 method not allowed" in the
-// documented JSON shape for API paths (/api/, /oauth/, /.well-known/, /graphql), so that
-// every bad request to an API gets JSON; pages keep the mux's answers.
+// documented JSON shape for API paths (isAPIPath), so that every bad request to an API gets
+// JSON; pages keep the mux's answers.
 func APIErrors(mux *http.ServeMux) http.Handler { return ErrorPages(mux, nil) }
 
 // PageError writes the HTML answer to a request for a page that does not exist (404) or a
@@ -44,13 +45,19 @@ func ErrorPages(mux *http.ServeMux, page PageError) http.Handler {
 	})
 }
 
+// isAPIPath reports whether p is answered by a program rather than shown to a person: the
+// REST and OAuth routes (/api/, /oauth/, /.well-known/, /graphql), the pictures
+// (/pictures/, whose errors openapi.yaml documents as {"error","message"}), and the
+// operations routes /healthz, /readyz and /openapi.json (JSON documents). Their 404 and
+// 405 answers are JSON; a person's pages keep the HTML error page. /metrics is left out: it
+// answers a plain 404 without its token, as an unknown page does.
 func isAPIPath(p string) bool {
-	for _, prefix := range []string{"/api/", "/oauth/", "/.well-known/", "/graphql"} {
+	for _, prefix := range []string{"/api/", "/oauth/", "/.well-known/", "/graphql", "/pictures/"} {
 		if strings.HasPrefix(p, prefix) {
 			return true
 		}
 	}
-	return false
+	return p == "/healthz" || p == "/readyz" || p == "/openapi.json"
 }
 
 // captureWriter records what the mux's fallback handler answers.
@@ -72,4 +79,30 @@ func (c *captureWriter) Write(b []byte) (int, error) {
 	}
 	c.body = append(c.body, b...)
 	return len(b), nil
+}
+
+// ByMethod is one route's handlers by method, for a path registered without a method
+// (mux.Handle(path, ByMethod{…})): another method is answered 405 in the documented JSON
+// shape (MethodNotAllowed) with Allow naming exactly these methods. A GET handler does not
+// take HEAD here unless HEAD is listed too.
+//
+// It is for a literal segment beside a {wildcard} one (…/users/export beside
+// …/users/{connectionId}), and for that wildcard route: registered as "GET …/users/export"
+// and "DELETE …/users/{connectionId}", net/http's mux sent DELETE …/users/export to the user
+// deletion (id "export"), and listed the wildcard route's methods in the literal path's 405
+// Allow. Both registered without a method, the literal path is the more specific pattern and
+// each answers for its own methods.
+type ByMethod map[string]http.HandlerFunc
+
+func (m ByMethod) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h, ok := m[r.Method]; ok {
+		h(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for method := range m {
+		allow = append(allow, method)
+	}
+	slices.Sort(allow)
+	MethodNotAllowed(w, r, allow...)
 }

@@ -315,7 +315,8 @@ func (s *Server) routes() http.Handler {
 	// End-user API (Bearer).
 	mux.HandleFunc("GET /api/user", api.User)
 	mux.HandleFunc("POST /api/user", api.User) // OpenID Connect Core §5.3.1
-	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet+", "+http.MethodPost))
+	// GET takes HEAD too, so Allow names it.
+	mux.HandleFunc("/api/user", api.OAuthMethodNotAllowedFor(http.MethodGet+", "+http.MethodHead+", "+http.MethodPost))
 	// Licenses of the person: their session cookie (?client_id= names the app) or an access
 	// token of the app.
 	mux.Handle("GET /api/user/licenses/subscriptions", api.OptionalBearer(http.HandlerFunc(api.Subscriptions)))
@@ -342,8 +343,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+devApp+"/secret/rotate", api.RotateClientSecret)
 	mux.HandleFunc("POST "+devApp+"/webhook/secret/rotate", api.RotateWebhookSecret)
 	mux.HandleFunc("GET "+devApp+"/users", api.DeveloperUsers)
-	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}", api.UpdateDeveloperUser)
-	mux.HandleFunc("DELETE "+devApp+"/users/{connectionId}", api.DeleteDeveloperUser)
+	// A literal segment beside a {wildcard} one (…/users/export beside …/users/{connectionId},
+	// …/codes/upload and …/codes/generate beside …/codes/{codeId}, …/members/invitations and
+	// …/members/leave beside …/members/{userId}): both are registered without a method and
+	// answer their own methods (httpx.ByMethod), so that DELETE …/users/export is a 405 naming
+	// GET, not the deletion of a user "export", and each 405's Allow lists the route's own.
+	mux.Handle(devApp+"/users/{connectionId}", httpx.ByMethod{http.MethodPatch: api.UpdateDeveloperUser,
+		http.MethodDelete: api.DeleteDeveloperUser})
 	mux.HandleFunc("PATCH "+devApp+"/users/{connectionId}/email", api.SyncDeveloperUserEmail)
 	mux.HandleFunc("POST "+devApp+"/email-sync-api/test", api.TestEmailSyncAPI)
 	mux.HandleFunc("POST "+devApp+"/current-logins-sync-api/test", api.TestCurrentLoginsSyncAPI)
@@ -352,30 +358,32 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+devApp+"/import-sources/{sourceId}", api.DeveloperImportSource)
 	mux.HandleFunc("POST "+devApp+"/import-sources/{sourceId}/rollback", api.RollbackDeveloperImport)
 	mux.HandleFunc("GET "+devApp+"/activity", api.ApplicationActivity)
-	mux.HandleFunc("GET "+devApp+"/users/export", api.DeveloperUsersExport)
+	// The exports answer GET alone: a HEAD would build the whole export (and spend one of
+	// the day's or hour's exports, and mail the person) only to drop it, so it is a 405
+	// naming GET (RFC 9110 §9.3.2 and §15.5.6: a resource need not take HEAD).
+	mux.Handle(devApp+"/users/export", httpx.ByMethod{http.MethodGet: api.DeveloperUsersExport})
 	// Teams: members, invitations, ownership transfer (internal/team).
 	mux.HandleFunc("GET "+devApp+"/members", api.Members)
-	mux.HandleFunc("GET "+devApp+"/members/invitations", api.Invitations)
-	mux.HandleFunc("POST "+devApp+"/members/invitations", api.InviteMember)
+	mux.Handle(devApp+"/members/invitations", httpx.ByMethod{http.MethodGet: api.Invitations, http.MethodHead: api.Invitations,
+		http.MethodPost: api.InviteMember})
 	mux.HandleFunc("DELETE "+devApp+"/members/invitations/{invitationId}", api.RevokeInvitation)
-	mux.HandleFunc("POST "+devApp+"/members/leave", api.LeaveApplication)
-	mux.HandleFunc("PATCH "+devApp+"/members/{userId}", api.ChangeMemberRole)
-	mux.HandleFunc("DELETE "+devApp+"/members/{userId}", api.RemoveMember)
+	mux.Handle(devApp+"/members/leave", httpx.ByMethod{http.MethodPost: api.LeaveApplication})
+	mux.Handle(devApp+"/members/{userId}", httpx.ByMethod{http.MethodPatch: api.ChangeMemberRole, http.MethodDelete: api.RemoveMember})
 	mux.HandleFunc("POST "+devApp+"/transfer", api.ProposeTransfer)
 	mux.HandleFunc("POST "+devApp+"/transfer/accept", api.AcceptTransfer)
 	mux.HandleFunc("DELETE "+devApp+"/transfer", api.CancelTransfer)
 	mux.HandleFunc("GET /api/developer/invitations", api.MyInvitations)
 	mux.HandleFunc("POST /api/developer/invitations/accept", api.AcceptInvitation)
 	// The person's data export (session cookie).
-	mux.HandleFunc("GET /api/account/export", api.AccountExport)
+	mux.Handle("/api/account/export", httpx.ByMethod{http.MethodGet: api.AccountExport})
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/variants", api.ListVariants)
 	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/variants", api.CreateVariant)
 	mux.HandleFunc("PATCH /api/developer/applications/{appId}/licenses/variants/{variantId}", api.UpdateVariant)
 	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/variants/{variantId}", api.DeleteVariant)
-	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/generate", api.GenerateCodes)
-	mux.HandleFunc("POST /api/developer/applications/{appId}/licenses/codes/upload", api.UploadCodes)
+	mux.Handle("/api/developer/applications/{appId}/licenses/codes/generate", httpx.ByMethod{http.MethodPost: api.GenerateCodes})
+	mux.Handle("/api/developer/applications/{appId}/licenses/codes/upload", httpx.ByMethod{http.MethodPost: api.UploadCodes})
 	mux.HandleFunc("GET /api/developer/applications/{appId}/licenses/codes", api.ListCodes)
-	mux.HandleFunc("DELETE /api/developer/applications/{appId}/licenses/codes/{codeId}", api.DeleteCode)
+	mux.Handle("/api/developer/applications/{appId}/licenses/codes/{codeId}", httpx.ByMethod{http.MethodDelete: api.DeleteCode})
 
 	// Webhooks: delivery log, redelivery, test event.
 	mux.HandleFunc("GET /api/developer/applications/{appId}/webhook/events", api.WebhookEvents)
