@@ -51,7 +51,7 @@ func (a *API) AppMethodNotAllowed(allow string) http.HandlerFunc {
 		w.Header().Set("Allow", allow)
 		w.Header().Set("Cache-Control", "no-store")
 		httpx.WriteJSON(w, http.StatusMethodNotAllowed, AppErrorBody{Error: "method_not_allowed",
-			ErrorDescription: "method " + r.Method + " not allowed; use " + allow})
+			ErrorDescription: "method " + apperr.Echo(r.Method) + " not allowed; use " + allow})
 	}
 }
 

@@ -68,8 +68,10 @@ func (e *Error) Name() string {
 	return string(e.Code)
 }
 
-// New returns an *Error with a formatted message.
+// New returns an *Error with a formatted message. Each text argument longer than MaxEcho
+// characters shows shortened (Echo), in Message and in every language (MessageIn).
 func New(code Code, format string, args ...any) *Error {
+	args = echoArgs(format, args)
 	return &Error{Code: code, Message: message(format, args), format: format, args: args}
 }
 
@@ -81,8 +83,10 @@ func message(format string, args []any) string {
 	return fmt.Sprintf(format, args...)
 }
 
-// WithReason returns an *Error whose shown code is reason.
+// WithReason returns an *Error whose shown code is reason; its arguments are shortened as
+// New's are.
 func WithReason(code Code, reason, format string, args ...any) *Error {
+	args = echoArgs(format, args)
 	return &Error{Code: code, Reason: reason, Message: message(format, args), format: format, args: args}
 }
 

@@ -191,8 +191,13 @@ func jsonError(err error) error {
 		return apperr.New(apperr.Invalid, "body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return apperr.New(apperr.Invalid, "field %q must be %s", typeErr.Field, typeErr.Type)
-	case strings.HasPrefix(err.Error(), "json: unknown field"):
-		return apperr.New(apperr.Invalid, "%s", strings.TrimPrefix(err.Error(), "json: "))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// The field's name as an argument, so that a long one is shortened (apperr.Echo).
+		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if uerr != nil {
+			name = strings.TrimPrefix(err.Error(), "json: unknown field ")
+		}
+		return apperr.New(apperr.Invalid, "unknown field %q", name)
 	default:
 		return apperr.New(apperr.Invalid, "malformed JSON: %v", err)
 	}
@@ -210,11 +215,12 @@ func TimePtr(t *time.Time) *string {
 	return &s
 }
 
-// MethodNotAllowed writes 405 with Allow.
+// MethodNotAllowed writes 405 with Allow. The method is shown shortened (apperr.Echo): it is
+// any token the client sent.
 func MethodNotAllowed(w http.ResponseWriter, r *http.Request, allow ...string) {
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	WriteJSON(w, http.StatusMethodNotAllowed, ErrorBody{Error: "method_not_allowed",
-		Message: "method " + r.Method + " not allowed; use " + strings.Join(allow, ", ")})
+		Message: "method " + apperr.Echo(r.Method) + " not allowed; use " + strings.Join(allow, ", ")})
 }
 
 // ClientIP is the address of the party that sent r: the one ClientAddress put into its

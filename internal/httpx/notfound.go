@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"loginsign/internal/apperr"
 )
 
 // APIErrors answers the mux's own "404 page not found" and "405 method not allowed" in the
@@ -33,7 +35,7 @@ func ErrorPages(mux *http.ServeMux, page PageError) http.Handler {
 		case c.status == http.StatusMethodNotAllowed:
 			MethodNotAllowed(w, r, c.header.Values("Allow")...)
 		case c.status == http.StatusNotFound:
-			WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "not_found", Message: "no such route: " + r.Method + " " + r.URL.Path})
+			WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "not_found", Message: "no such route: " + apperr.Echo(r.Method) + " " + apperr.Echo(r.URL.Path)})
 		default:
 			// A redirect (trailing slash or cleaned path): pass it on as the mux gave it.
 			for k, v := range c.header {
