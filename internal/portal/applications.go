@@ -60,6 +60,13 @@ type ApplicationInput struct {
 // list is written into every embed's CSP frame-ancestors and CORS compares against it.
 const MaxAllowedOrigins = 50
 
+// MaxRedirectURIs and MaxPostLogoutRedirectURIs bound an application's redirectUris and
+// postLogoutRedirectUris.
+const (
+	MaxRedirectURIs           = 50
+	MaxPostLogoutRedirectURIs = 50
+)
+
 // DefaultSigningAlg is the algorithm of an application that chose none.
 const DefaultSigningAlg = "ES256"
 
@@ -175,8 +182,8 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 			}
 		}
 	}
-	if len(in.RedirectURIs) > 50 {
-		return apperr.New(apperr.Invalid, "at most 50 redirect URIs")
+	if len(in.RedirectURIs) > MaxRedirectURIs {
+		return apperr.New(apperr.Invalid, "at most %d redirect URIs", MaxRedirectURIs)
 	}
 	seen := map[string]bool{}
 	uris := in.RedirectURIs[:0:0]
@@ -200,8 +207,8 @@ func (s *Service) validate(ctx context.Context, in *ApplicationInput, resolve bo
 	if !oauth.ValidSigningAlg(in.IDTokenSigningAlg) {
 		return apperr.New(apperr.Invalid, "idTokenSigningAlg must be ES256 or RS256")
 	}
-	if len(in.PostLogoutRedirectURIs) > 50 {
-		return apperr.New(apperr.Invalid, "at most 50 post-logout redirect URIs")
+	if len(in.PostLogoutRedirectURIs) > MaxPostLogoutRedirectURIs {
+		return apperr.New(apperr.Invalid, "at most %d post-logout redirect URIs", MaxPostLogoutRedirectURIs)
 	}
 	logoutURIs := make([]string, 0, len(in.PostLogoutRedirectURIs))
 	for _, u := range in.PostLogoutRedirectURIs {
