@@ -63,7 +63,8 @@ func (a *API) CreateVariant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.Licenses.CreateVariant(r.Context(), r.PathValue("appId"), licenses.VariantInput{
-		Name: zeroIfNil(body.Name), Description: zeroIfNil(body.Description), Duration: zeroIfNil(body.duration())})
+		Name: zeroIfNil(body.Name), Description: zeroIfNil(body.Description), Duration: zeroIfNil(body.Duration),
+		DefaultDuration: body.DefaultDuration})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -79,7 +80,7 @@ func (a *API) UpdateVariant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := a.Licenses.UpdateVariant(r.Context(), r.PathValue("appId"), r.PathValue("variantId"), licenses.VariantPatch{
-		Name: body.Name, Description: body.Description, Duration: body.duration()})
+		Name: body.Name, Description: body.Description, Duration: body.Duration, DefaultDuration: body.DefaultDuration})
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

@@ -11,19 +11,13 @@ import (
 // The JSON of the license routes (spec §5.6, §5.7, §6): explicit request and response types,
 // never ent structs.
 
-// variantBody creates or changes a variant; defaultDuration is accepted for duration.
+// variantBody creates or changes a variant; defaultDuration is accepted for duration (both:
+// Invalid, licenses.VariantInput).
 type variantBody struct {
 	Name            *string `json:"name"`
 	Description     *string `json:"description"`
 	Duration        *string `json:"duration"`
 	DefaultDuration *string `json:"defaultDuration"`
-}
-
-func (b variantBody) duration() *string {
-	if b.Duration != nil {
-		return b.Duration
-	}
-	return b.DefaultDuration
 }
 
 // codeCounts is a variant's codes by effective state.

@@ -31,13 +31,32 @@ type VariantInput struct {
 	Name        string
 	Description string
 	Duration    string
+	// DefaultDuration is the REST routes' other name for Duration (README, Variants): giving
+	// both is Invalid, naming both (oneDuration).
+	DefaultDuration *string
 }
 
-// VariantPatch changes the fields that are set.
+// VariantPatch changes the fields that are set. DefaultDuration is Duration under its other
+// name, as in VariantInput.
 type VariantPatch struct {
-	Name        *string
-	Description *string
-	Duration    *string
+	Name            *string
+	Description     *string
+	Duration        *string
+	DefaultDuration *string
+}
+
+// oneDuration is the duration a request gave under one of its two names (duration, or the
+// REST routes' defaultDuration), nil when it gave neither. Both given is Invalid, naming both:
+// before, duration silently won, and a developer who sent defaultDuration YEAR beside a
+// leftover duration MONTH got a monthly variant.
+func oneDuration(duration, defaultDuration *string) (*string, error) {
+	if duration != nil && defaultDuration != nil {
+		return nil, apperr.New(apperr.Invalid, "give duration or defaultDuration, not both")
+	}
+	if duration != nil {
+		return duration, nil
+	}
+	return defaultDuration, nil
 }
 
 // ListVariants returns the variants of the signed-in developer's application appID by name,
@@ -227,7 +246,18 @@ func (s *Service) CreateVariant(ctx context.Context, appID string, in VariantInp
 	if err != nil {
 		return nil, err
 	}
-	d, err := ParseDuration(in.Duration, licensevariant.DurationLIFETIME)
+	var given *string
+	if in.Duration != "" {
+		given = &in.Duration
+	}
+	if given, err = oneDuration(given, in.DefaultDuration); err != nil {
+		return nil, err
+	}
+	var text string
+	if given != nil {
+		text = *given
+	}
+	d, err := ParseDuration(text, licensevariant.DurationLIFETIME)
 	if err != nil {
 		return nil, err
 	}
@@ -279,12 +309,15 @@ func (s *Service) createVariant(ctx context.Context, tx *ent.Tx, appID, name, de
 
 // UpdateVariant changes a variant of the developer's application.
 func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p VariantPatch) (*ent.LicenseVariant, error) {
+	var err error
+	if p.Duration, err = oneDuration(p.Duration, p.DefaultDuration); err != nil {
+		return nil, err
+	}
 	if p.Name == nil && p.Description == nil && p.Duration == nil {
 		return nil, apperr.New(apperr.Invalid, "set at least one of name, description, duration")
 	}
 	var name, desc string
 	var d licensevariant.Duration
-	var err error
 	if p.Name != nil {
 		if name, err = checkVariantName(*p.Name); err != nil {
 			return nil, err
