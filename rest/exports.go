@@ -15,7 +15,9 @@ import (
 // signed-in person as one JSON document, as a download (dataexport.Service.Export).
 // A request a browser made from another site (Sec-Fetch-Site cross-site or same-site: a link
 // or a navigation started by another page, which carries the SameSite=Lax session cookie) is
-// refused with 403 before it spends one of the day's exports or mails the notice.
+// refused with 403 before it spends one of the day's exports or mails the notice. A session
+// signed in more than auth.RecentSignIn ago gets 401 reauthentication_required, with nothing
+// spent, recorded or mailed (dataexport.Service.Export).
 func (a *API) AccountExport(w http.ResponseWriter, r *http.Request) {
 	if site := r.Header.Get("Sec-Fetch-Site"); site == "cross-site" || site == "same-site" {
 		httpx.WritePersonError(w, r, apperr.WithReason(apperr.Forbidden, "cross_site_request",

@@ -260,14 +260,19 @@ type Event struct {
 
 // Export builds the signed-in person's document, records the export in their activity log
 // and mails them that it happened. RateLimited past Rule; NotFound, with nothing recorded or
-// mailed, when the account is closed before the export is recorded. It needs no recent
-// sign-in (auth.RecentSignIn), unlike a developer's users export: the document holds the
-// person's own data, which the same session reads through the dashboard's GraphQL queries
-// anyway, it changes nothing, and the mail tells the person of a download they did not make.
+// mailed, when the account is closed before the export is recorded. It needs a sign-in of the
+// last auth.RecentSignIn (Unauthorized, reason reauthentication_required, checked before the
+// rate limit: a refusal spends none of the day's exports, records and mails nothing), as a
+// developer's users export does: the document hands over at once everything LoginSign holds
+// about the person (every address, connection, session with its IP and place, the whole
+// activity log), and a session cookie copied from their browser (malware, a shared computer,
+// a leaked HAR file) must not be enough to carry it off; the mail would tell the person only
+// once it was gone. The dashboard's button sends a person whose sign-in is older through the
+// sign-in-again page and back to the button (/dashboard?download=1).
 // An export that fails for a reason of the server's own (apperr.Internal: a database or the
 // mail server lost) gives its hit of Rule back: the person has three a day.
 func (s *Service) Export(ctx context.Context) (*Document, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.Now())
 	if err != nil {
 		return nil, err
 	}
