@@ -72,15 +72,16 @@ func TestActivityInBrowser(t *testing.T) {
 		t.Fatalf("announcement = %v %q", m.To, m.Subject)
 	}
 	// Once the session has ended (from another device, say), the button sends the person to
-	// sign in and back, as every other action of the page does (LS.download), and saves nothing.
+	// sign in and back (to the button, /dashboard?download=1, which says they can download
+	// now), as every other action of the page does (LS.download), and saves nothing.
 	if err := ls.kv.Del(context.Background(), "sess:"+sessionHash(t, ls, ann.ID)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	person.allow("status of 401")
 	person.do(t, chromedp.Click("#download-data"))
 	person.waitFor(t, `location.pathname === "/login"`)
-	if got := evalIn[string](t, person, `location.search`); got != "?return_to=%2Fdashboard" {
-		t.Errorf("an ended session's download sent to /login%s, want ?return_to=%%2Fdashboard", got)
+	if got := evalIn[string](t, person, `location.search`); got != "?return_to=%2Fdashboard%3Fdownload%3D1" {
+		t.Errorf("an ended session's download sent to /login%s, want ?return_to=%%2Fdashboard%%3Fdownload%%3D1", got)
 	}
 
 	devTab := b.tab("developer")

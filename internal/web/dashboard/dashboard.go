@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"loginsign/ent"
 	"loginsign/internal/apperr"
 	"loginsign/internal/auth"
 	"loginsign/internal/httpx"
@@ -41,9 +42,23 @@ func LoginURL(path string) string {
 	return "/login?" + url.Values{"return_to": {path}}.Encode()
 }
 
+// view is the page's Content: the person, and whether they came back from signing in again
+// to download their data (DownloadReady).
+type view struct {
+	*ent.User
+	// DownloadReady is true on /dashboard?download=1 for a session signed in at most
+	// auth.RecentSignIn ago: the data export needs such a sign-in, and the dashboard's button
+	// sends a person whose sign-in is older to /login?again=1&return_to=/dashboard?download=1.
+	// The page then says they can download now, by the button: it never starts the download
+	// itself, since any site can send a person to this address (or set return_to), and an
+	// export spends one of the day's three and mails a notice.
+	DownloadReady bool
+}
+
 // ServeHTTP answers GET /dashboard.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, ok := auth.SessionFrom(r.Context()); !ok {
+	sess, ok := auth.SessionFrom(r.Context())
+	if !ok {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, LoginURL("/dashboard"), http.StatusSeeOther)
 		return
@@ -74,7 +89,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Nav:      []page.NavLink{{Href: "/dashboard", Label: l.T("dashboard.title"), Current: true}},
 		Scripts:  []string{"ls.js", "passkey.js", "dashboard.js", "security.js"},
 		Messages: []string{"dashboard.", "security."},
-		Content:  u,
+		Content: view{User: u, DownloadReady: r.URL.Query().Get("download") == "1" &&
+			!sess.SignedInAt.IsZero() && h.identity.Now().Sub(sess.SignedInAt) <= auth.RecentSignIn},
 	})
 }
 
@@ -188,6 +204,7 @@ const content = `{{define "content"}}{{$l := .L}}
 <section class="card" id="your-data" aria-labelledby="your-data-h">
   <header><h2 id="your-data-h">{{$l.T "dashboard.data"}}</h2></header>
   <p class="muted">{{$l.T "dashboard.data_lead"}}</p>
+  {{if .Content.DownloadReady}}<p class="notice" id="download-ready" role="status">{{$l.T "dashboard.data_ready"}}</p>{{end}}
   <button type="button" id="download-data">{{$l.T "dashboard.data_download"}}</button>
 </section>
 

@@ -378,13 +378,25 @@
   }
 
   // The data export: fetched, then saved as a file (LS.download); a refusal (rate limit) is
-  // shown, and a session that ended sends the person to sign in and back.
+  // shown, and a session that ended sends the person to sign in and back. It needs a sign-in
+  // of the last 15 minutes: an older one (reauthentication_required) sends the person to sign
+  // in again and back to /dashboard?download=1, where the page says they can download now
+  // (#download-ready) and the button is shown and focused. The download itself waits for the
+  // click: any site can send the person to that address.
   document.getElementById("download-data").addEventListener("click", function (ev) {
     LS.busy(ev.target, async function () {
-      await LS.download("/api/account/export", "loginsign-data.json");
+      await LS.download("/api/account/export", "loginsign-data.json", "/dashboard?download=1");
       load(true);
     }, t("dashboard.downloaded"));
   });
+  if (document.getElementById("download-ready")) {
+    var downloadButton = document.getElementById("download-data");
+    downloadButton.scrollIntoView({ block: "center" });
+    downloadButton.focus({ preventScroll: true });
+  }
+  if (new URLSearchParams(location.search).has("download")) {
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
 
   select.addEventListener("change", function () { load(true); });
   load(true);

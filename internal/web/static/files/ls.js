@@ -44,9 +44,11 @@
   // signInFor sends the person to the login page when code says their session cannot do what
   // they asked, and back to this page afterwards: "unauthorized" (not signed in) to sign in,
   // "reauthentication_required" (an action that needs a recent sign-in, auth.RecentSignIn)
-  // to sign in again. Other codes do nothing.
-  function signInFor(code) {
-    var back = encodeURIComponent(location.pathname + location.search);
+  // to sign in again. back, when given, is the first-party path to come back to instead of
+  // this page (as return_to: /dashboard, /portal, /account or /playground and under them).
+  // Other codes do nothing.
+  function signInFor(code, back) {
+    back = encodeURIComponent(back || location.pathname + location.search);
     if (code === "unauthorized") location.assign("/login?return_to=" + back);
     if (code === "reauthentication_required") location.assign("/login?again=1&return_to=" + back);
   }
@@ -83,8 +85,9 @@
   // download fetches url, a REST download of this origin (the session cookie goes along), and
   // saves the answer as the file name. A refusal throws an Error with the server's message in
   // the page's language (errorMessage of the REST "error" code) and, as gql does, sends the
-  // person to sign in (again) on unauthorized or reauthentication_required; nothing is saved.
-  async function download(url, name) {
+  // person to sign in (again) on unauthorized or reauthentication_required, and back to back
+  // (signInFor; this page when absent); nothing is saved.
+  async function download(url, name, back) {
     var res;
     try {
       res = await fetch(url, { credentials: "same-origin" });
@@ -95,7 +98,7 @@
       var body = await res.json().catch(function () { return {}; });
       var err = new Error(errorMessage(body.error, body.message) || t("ls.request_failed", { status: String(res.status) }));
       err.code = body.error;
-      signInFor(err.code);
+      signInFor(err.code, back);
       throw err;
     }
     var href = URL.createObjectURL(await res.blob());
