@@ -264,7 +264,7 @@ type Event struct {
 // last auth.RecentSignIn (Unauthorized, reason reauthentication_required, checked before the
 // rate limit: a refusal spends none of the day's exports, records and mails nothing), as a
 // developer's users export does: the document hands over at once everything LoginSign holds
-// about the person (every address, connection, session with its IP and place, the whole
+// about the person (every address, connection, session with its browser, the whole
 // activity log), and a session cookie copied from their browser (malware, a shared computer,
 // a leaked HAR file) must not be enough to carry it off; the mail would tell the person only
 // once it was gone. The dashboard's button sends a person whose sign-in is older through the

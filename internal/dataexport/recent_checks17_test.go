@@ -14,7 +14,7 @@ import (
 )
 
 // TestAnExportNeedsARecentSignIn17: the export hands over at once every address, connection,
-// session (with its IP and place) and the whole activity log, so a session cookie copied from
+// session (with its browser) and the whole activity log, so a session cookie copied from
 // the person's browser, whose sign-in is older than auth.RecentSignIn (or unknown), must not
 // carry it off. Refused with Unauthorized reauthentication_required in the domain function
 // (every transport), before the rate limit: nothing is read, recorded, mailed or spent, so the

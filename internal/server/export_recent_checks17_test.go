@@ -13,7 +13,7 @@ import (
 )
 
 // TestAStolenOldSessionCannotDownloadThePersonsData17: GET /api/account/export hands over
-// every address, connection, session (IP and place) and the whole activity log. With a session
+// every address, connection, session (its browser) and the whole activity log. With a session
 // cookie whose sign-in is 16 minutes old (copied by malware, left on a shared computer, in a
 // leaked HAR file) it answers 401 reauthentication_required, the documented error shape of the
 // other routes that need a recent sign-in, however often it is asked: nothing exported,
