@@ -295,8 +295,11 @@ func ConsentWebsite(website, redirectURI string) string {
 	if err != nil {
 		return ""
 	}
+	// Only a web redirect URI's host is where the person returns: a native app's private-use
+	// scheme ("com.evil.app://google.com/cb", a valid redirect URI) opens the app that claims
+	// the scheme whatever host follows it, and nobody checks that host.
 	r, err := url.Parse(redirectURI)
-	if err != nil || r.Hostname() == "" {
+	if err != nil || (r.Scheme != "https" && r.Scheme != "http") || r.Hostname() == "" {
 		return ""
 	}
 	if site(w.Hostname()) != site(r.Hostname()) {
