@@ -464,6 +464,9 @@ func (s *Service) askedIn(ctx context.Context, ml *magicLink, browser string) bo
 	return err == nil && n == ml.AskerOuts
 }
 
+// SignOutNotes caps the sign-outs of one account that BrowserSignedOut notes in a day.
+var SignOutNotes = ratelimit.Rule{Name: "brout-notes", N: 50, Window: 24 * time.Hour}
+
 // signOutsKey counts the sign-outs in the browser whose cookie hashes to hash. It is a kv
 // counter (kv.CounterPrefix), which the embedded store never evicts for room: an evicted
 // count read as none again, and a link asked for before the first sign-out named its
@@ -494,9 +497,25 @@ func (s *Service) browserSignOuts(ctx context.Context, hash string) (int64, erro
 // without it being typed (UsedLink, StartSignInFromLink), as in any other browser. Signing out
 // ends what identifies the person in the browser; its cookie stays, and with it the browser's
 // own budget of sign-in mails (loginLimits), which names no one.
+//
+// Only a signed-in person's sign-out is noted (the session in ctx), at most
+// SignOutNotes.N times a day per account: each note is a kept key (never evicted) for a
+// browser cookie the client chooses, and a person with a passkey signs in and out in two
+// requests, so one account, signing out each time with a new cookie, wrote as many kept keys
+// as its address's sign-in budget allowed (thousands a day per IP address). Past the cap the
+// sign-out goes on, unnoted; no one signs out of one account that often in a day.
 func (s *Service) BrowserSignedOut(ctx context.Context, browser string) error {
 	if browser == "" || len(browser) > 128 {
 		return nil
+	}
+	sess, ok := auth.SessionFrom(ctx)
+	if !ok {
+		return nil
+	}
+	if err := ratelimit.New(s.KV).Take(ctx, SignOutNotes, sess.UserID); apperr.Is(err, apperr.RateLimited) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("noting the browser's sign-out: %w", err)
 	}
 	key := signOutsKey(ids.Hash(browser))
 	ttl := strconv.FormatInt(s.signOutsTTL().Milliseconds(), 10)
