@@ -318,14 +318,24 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 	}
 	var name, desc string
 	var d licensevariant.Duration
+	// A name or description sent as it is stored passes, whatever rule it was saved under: a
+	// client that sends every field to change only the duration was refused for a description
+	// saved before displaytext.Name applied to it ("a stored name keeps working until it is
+	// changed"). nameErr and descErr are the rule's answers, given only when the text (one
+	// line, displaytext.Line) differs from the stored one.
+	var nameErr, descErr error
 	if p.Name != nil {
-		if name, err = checkVariantName(*p.Name); err != nil {
-			return nil, err
+		if name, nameErr = checkVariantName(*p.Name); nameErr != nil {
+			if name, err = displaytext.Line("name", *p.Name); err != nil || name == "" {
+				return nil, nameErr
+			}
 		}
 	}
 	if p.Description != nil {
-		if desc, err = checkDescription(*p.Description); err != nil {
-			return nil, err
+		if desc, descErr = checkDescription(*p.Description); descErr != nil {
+			if desc, err = displaytext.Line("description", *p.Description); err != nil {
+				return nil, descErr
+			}
 		}
 	}
 	if p.Duration != nil {
@@ -341,6 +351,12 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 		}
 		if v, err = variantOf(ctx, tx.Client(), app.ID, variantID); err != nil {
 			return err
+		}
+		if p.Name != nil && nameErr != nil && name != v.Name {
+			return nameErr
+		}
+		if p.Description != nil && descErr != nil && desc != v.Description {
+			return descErr
 		}
 		up := tx.LicenseVariant.UpdateOne(v)
 		if p.Name != nil {
