@@ -775,7 +775,11 @@ func (s *Service) Continue(ctx context.Context, f *Flow, userID string, sessionS
 // and no authenticator app who signed in within the flow with a magic link alone was answered
 // with a code whose id_token said acr 1fa, although they could have stepped up. The request
 // is voluntary (§3.1.2.1), so a person with no second factor still goes on with one
-// (needsStepUp); one who has a passkey is asked to sign in with it.
+// (needsStepUp); one who has a passkey is asked to sign in with it, once (Flow.StepUpAsked):
+// a person whose passkey is not at hand signed in with a link again and was sent back to the
+// login page each time, a dead end the application never heard of. After the login page has
+// asked, a sign-in within the flow goes on with what the person did, and the id_token's acr
+// says it (the application decides).
 func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessionStart time.Time) (authTime time.Time, again, stepUp bool, err error) {
 	req := &f.Request
 	named, err := s.hintNames(ctx, req, userID)
@@ -790,6 +794,12 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 		if !named {
 			return time.Time{}, false, false, ErrLoginRequired.WithDescription("the person who signed in is not the one id_token_hint names").Redirectable()
 		}
+		if stepUp && f.StepUpAsked {
+			return time.Unix(f.LoginAt, 0), false, false, nil
+		}
+		if err := s.askStepUp(ctx, f, stepUp); err != nil {
+			return time.Time{}, false, false, err
+		}
 		return time.Unix(f.LoginAt, 0), stepUp, stepUp, nil
 	}
 	// max_age has up to ten digits: past 292 years, time.Duration(max_age) * time.Second
@@ -797,7 +807,22 @@ func (s *Service) flowSignIn(ctx context.Context, f *Flow, userID string, sessio
 	// the longest Duration.
 	limit := time.Duration(min(int64(req.MaxAge), int64(math.MaxInt64/time.Second))) * time.Second
 	again = !named || stepUp || req.HasPrompt(PromptLogin) || (req.MaxAge >= 0 && s.Now().Sub(sessionStart) > limit)
+	if again {
+		if err := s.askStepUp(ctx, f, stepUp); err != nil {
+			return time.Time{}, false, false, err
+		}
+	}
 	return sessionStart, again, stepUp, nil
+}
+
+// askStepUp notes in the flow f, when stepUp, that the login page it is sent to asks for the
+// second step (Flow.StepUpAsked), saving the flow the first time.
+func (s *Service) askStepUp(ctx context.Context, f *Flow, stepUp bool) error {
+	if !stepUp || f.StepUpAsked || f.id == "" {
+		return nil
+	}
+	f.StepUpAsked = true
+	return s.saveFlow(ctx, f.id, f)
 }
 
 // Decide answers the consent page: allow (with the chosen address, linking the application's

@@ -37,6 +37,10 @@ type Flow struct {
 	// needs that).
 	LoginUserID string `json:"lu,omitempty"`
 	LoginAt     int64  `json:"la,omitempty"`
+	// StepUpAsked is set once the login page has asked the person for the second step that
+	// acr_values asks for (flowSignIn): it asks once, and a person who signs in within the
+	// flow with one step after that goes on (acr 1fa), so the application decides.
+	StepUpAsked bool `json:"su,omitempty"`
 	// BrowserOuts is the browser's count of sign-outs (browserSignOuts) when the flow began,
 	// kept for a request with a login_hint: the login page fills the hint in only while nobody
 	// signed out in the browser since (LoginHint).

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"loginsign/internal/mfa"
+	"loginsign/internal/store/storetest"
 )
 
 // TestASignInWithinTheFlowIsSteppedUpWhenTheAppAsksForTwoFactors: an application asks for
@@ -99,4 +100,54 @@ func TestASignInWithinTheFlowIsSteppedUpWhenTheAppAsksForTwoFactors(t *testing.T
 			t.Fatalf("a person without a second factor: acr %q, want %s", acr, mfa.ACR1FA)
 		}
 	})
+}
+
+// TestTheStepUpIsAskedOnceThenTheAppIsAnswered: acr_values is voluntary (OpenID Connect Core
+// §3.1.2.1). A person whose only second factor is a passkey they cannot use on this device
+// (another phone, a lost key) was sent back to the login page after every sign-in link, a
+// dead end the application never heard of. The login page asks for the second step once; a
+// person who signs in with a link again goes on, and the id_token says acr 1fa, so that the
+// application decides.
+func TestTheStepUpIsAskedOnceThenTheAppIsAnswered(t *testing.T) {
+	t.Parallel()
+	e := newOAuthEnv(t, storetest.URLs(t)["sqlite"], withLocalhost)
+	ctx := e.ctx()
+	u, _, err := e.srv.identity.EnsureUser(context.Background(), defaultTestEmail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addSoftKey(t, u.ID)
+	conf := e.config(e.app, rpCallback)
+	provider, err := oidc.NewProvider(oidc.ClientContext(ctx, http.DefaultClient), e.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	verifier := oauth2.GenerateVerifier()
+	p := b.signIn(b.get(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n"),
+		oauth2.SetAuthURLParam("acr_values", mfa.ACRMFA))), defaultTestEmail)
+	if p.StatusCode != 200 || p.Request.URL.Path != "/login" || !strings.Contains(p.Body, `id="step-up"`) {
+		t.Fatalf("acr_values=mfa, a magic link alone within the flow: %d at %s, want the login page asking for the passkey", p.StatusCode, p.Request.URL)
+	}
+	p = b.signIn(p, defaultTestEmail)
+	if p.StatusCode == 200 && strings.Contains(p.Body, `value="allow"`) {
+		p = b.consent(p, "allow", "")
+	}
+	if p.StatusCode == 200 && p.Request.URL.Path == "/login" {
+		t.Fatalf("a second sign-in link after the login page asked for the passkey: back at %s again, want the app answered", p.Request.URL)
+	}
+	tok, err := conf.Exchange(ctx, callback(t, p).Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: e.app.ID}).Verify(oidc.ClientContext(ctx, http.DefaultClient), tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		ACR string `json:"acr"`
+	}
+	if err := idt.Claims(&c); err != nil || c.ACR != mfa.ACR1FA {
+		t.Fatalf("after declining the second step: acr %q (%v), want %s: the app decides", c.ACR, err, mfa.ACR1FA)
+	}
 }

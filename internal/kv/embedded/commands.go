@@ -110,7 +110,7 @@ func (s *Store) execWhole(args [][]byte) any {
 
 // ErrExecAbort is Redis's answer to the EXEC of a transaction that queued a command it
 // refused (unknown, or with a wrong number of arguments): none of its commands runs.
-var ErrExecAbort = errors.New("EXECABORT Transaction discarded because of previous errors.")
+var ErrExecAbort = errors.New("EXECABORT Transaction discarded because of previous errors")
 
 // queueError is the error Redis answers, instead of QUEUED, to args inside MULTI: an unknown
 // command or a wrong number of arguments (the transaction is then discarded at EXEC); nil
