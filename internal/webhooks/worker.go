@@ -758,10 +758,14 @@ func (w *Worker) describe(err error) string {
 	case strings.Contains(err.Error(), "response headers exceeded") || strings.Contains(err.Error(), "response header list larger"):
 		// net/http's words for an answer past MaxResponseHeaderBytes (HTTP/1, HTTP/2).
 		return "the answer's headers exceed " + strconv.Itoa(maxAnswerHeaderBytes>>10) + " KiB"
-	case strings.Contains(err.Error(), "malformed HTTP") || strings.Contains(err.Error(), "malformed MIME header"):
+	case strings.Contains(err.Error(), "malformed HTTP") || strings.Contains(err.Error(), "malformed MIME header"),
+		strings.Contains(err.Error(), "readLoopPeekFailLocked"):
 		// net/http quotes the line it could not read: the banner of whatever answered
 		// (an SSH, SMTP or IMAP server reached at the URL's port, one that may answer only
-		// LoginSign's addresses), which the delivery log would show to the developer.
+		// LoginSign's addresses), which the delivery log would show to the developer. A
+		// banner that arrives before the request is written ends the connection with
+		// net/http's "readLoopPeekFailLocked" instead (about one run in twenty of
+		// TestDeliveryLogDoesNotShowTheBannerOfANonHTTPService).
 		return "the answer is not HTTP"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
