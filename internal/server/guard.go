@@ -130,13 +130,16 @@ func (s *Server) metricsHandler() http.Handler {
 }
 
 // metricsBehindToken serves /metrics on the main listener to requests bearing
-// Authorization: Bearer LOGINSIGN_METRICS_TOKEN; anyone else gets the ordinary 404.
-func (s *Server) metricsBehindToken() http.Handler {
+// Authorization: Bearer LOGINSIGN_METRICS_TOKEN. Any other request gets what a path that
+// does not exist gets (notFound, the HTML error page, whatever its method), so that
+// nobody without the token learns that one is set.
+func (s *Server) metricsBehindToken(notFound httpx.PageError) http.Handler {
 	want := []byte("Bearer " + s.cfg.MetricsToken)
-	h := s.metricsHandler()
+	serve := s.metricsHandler().ServeHTTP
+	h := httpx.ByMethod{http.MethodGet: serve, http.MethodHead: serve}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			http.NotFound(w, r)
+			notFound(w, r, http.StatusNotFound, nil)
 			return
 		}
 		h.ServeHTTP(w, r)

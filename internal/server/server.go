@@ -286,9 +286,6 @@ func (s *Server) routes() http.Handler {
 	// Operations.
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
-	if s.cfg.MetricsToken != "" {
-		mux.Handle("GET /metrics", s.metricsBehindToken()) // else on LOGINSIGN_METRICS_ADDR only
-	}
 
 	// GraphQL and the analysts' playground.
 	mux.Handle("/graphql", gql)
@@ -392,6 +389,9 @@ func (s *Server) routes() http.Handler {
 
 	// Pages.
 	errorPage := s.pageRoutes(mux, cookies)
+	if s.cfg.MetricsToken != "" {
+		mux.Handle("/metrics", s.metricsBehindToken(errorPage)) // else on LOGINSIGN_METRICS_ADDR only
+	}
 	pages := &authpages.Pages{OAuth: s.oauth, Identity: s.identity, Cookies: cookies, Log: s.log}
 	pages.Register(mux)
 	// The pages of the account links LoginSign mails are in pageRoutes (internal/web/account).
