@@ -34,8 +34,10 @@ func ErrorPages(mux *http.ServeMux, page PageError) http.Handler {
 			page(w, r, c.status, c.header.Values("Allow"))
 		case c.status == http.StatusMethodNotAllowed:
 			MethodNotAllowed(w, r, c.header.Values("Allow")...)
+		case c.status == http.StatusNotFound && oauthShaped(r.URL.Path):
+			WriteJSON(w, http.StatusNotFound, oauthErrorBody{Error: "not_found", Description: noSuchRoute(r)})
 		case c.status == http.StatusNotFound:
-			WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "not_found", Message: "no such route: " + apperr.Echo(r.Method) + " " + apperr.Echo(r.URL.Path)})
+			WriteJSON(w, http.StatusNotFound, ErrorBody{Error: "not_found", Message: noSuchRoute(r)})
 		default:
 			// A redirect (trailing slash or cleaned path): pass it on as the mux gave it.
 			for k, v := range c.header {
@@ -45,6 +47,32 @@ func ErrorPages(mux *http.ServeMux, page PageError) http.Handler {
 			w.Write(c.body)
 		}
 	})
+}
+
+func noSuchRoute(r *http.Request) string {
+	return "no such route: " + apperr.Echo(r.Method) + " " + apperr.Echo(r.URL.Path)
+}
+
+// oauthErrorBody is the error shape of the OAuth endpoints and the app-backend API
+// (openapi.yaml's OAuthError, RFC 6749 §5.2): {"error","error_description"}.
+type oauthErrorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// oauthShaped reports whether p is in a route family whose errors are oauthErrorBody: the
+// app-backend API (/api/applications/…) and the OAuth endpoints (/oauth/…) but for the pages a
+// browser opens there (authorize, consent, logout), as the edge's refusals choose (server's
+// refuse). A path no route serves under them (a typo, a trailing slash) is answered 404 in
+// that shape too: before, it got the portal's {"error","message"}, and a backend's client
+// reading error_description read nothing. (Their routes answer a wrong method themselves:
+// rest.API.AppMethodNotAllowed, OAuthMethodNotAllowed.)
+func oauthShaped(p string) bool {
+	switch p {
+	case "/oauth/authorize", "/oauth/consent", "/oauth/logout":
+		return false
+	}
+	return strings.HasPrefix(p, "/api/applications/") || strings.HasPrefix(p, "/oauth/")
 }
 
 // isAPIPath reports whether p is answered by a program rather than shown to a person: the
