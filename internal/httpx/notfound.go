@@ -68,11 +68,13 @@ type oauthErrorBody struct {
 // reading error_description read nothing. (Their routes answer a wrong method themselves:
 // rest.API.AppMethodNotAllowed, OAuthMethodNotAllowed.)
 func oauthShaped(p string) bool {
-	switch p {
-	case "/oauth/authorize", "/oauth/consent", "/oauth/logout":
-		return false
-	}
-	return strings.HasPrefix(p, "/api/applications/") || strings.HasPrefix(p, "/oauth/")
+	return !OAuthPage(p) && (strings.HasPrefix(p, "/api/applications/") || strings.HasPrefix(p, "/oauth/"))
+}
+
+// OAuthPage reports whether p is one of the pages a browser opens under /oauth/ (the
+// authorization, consent and logout pages): their refusals are for a person, not JSON.
+func OAuthPage(p string) bool {
+	return p == "/oauth/authorize" || p == "/oauth/consent" || p == "/oauth/logout"
 }
 
 // isAPIPath reports whether p is answered by a program rather than shown to a person: the

@@ -52,7 +52,7 @@ func refuse(w http.ResponseWriter, r *http.Request, e *apperr.Error) {
 	status := apperr.HTTPStatus(e.Code)
 	p := r.URL.Path
 	switch {
-	case p == "/oauth/authorize", p == "/oauth/consent", p == "/oauth/logout":
+	case httpx.OAuthPage(p):
 		// Pages a browser opens: no JSON for the person to read (openapi.yaml: HTML).
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, e.Message, status)
