@@ -35,6 +35,11 @@ func Echo(s string) string {
 	return s[:head] + "…" + s[tail:]
 }
 
+// EchoArgs is args as New shows them in a message of format (echoArgs), for messages of
+// another shape built with fmt (the OAuth errors' error_description): every text longer than
+// MaxEcho characters shortened by Echo, unless format is "%s" alone.
+func EchoArgs(format string, args ...any) []any { return echoArgs(format, args) }
+
 // echoArgs is args with every text longer than MaxEcho characters shortened by Echo: a
 // string, []byte, []string's elements, and the text of an error or fmt.Stringer. Other values
 // (numbers for plurals, codes) pass as they are. A format that is "%s" alone passes args

@@ -117,7 +117,7 @@ func unregisteredRedirect(app *ent.Application, redirectURI string) *Error {
 		return nil
 	}
 	return ErrInvalidRequest.WithDescription("redirect_uri %q is not registered for %s; register it exactly in the Developer Portal",
-		truncate(redirectURI, 200), app.Name).Shown()
+		redirectURI, app.Name).Shown()
 }
 
 // AuthorizeResponse is an answer of the authorization endpoint to the client, a code (RFC

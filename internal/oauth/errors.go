@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"loginsign/internal/apperr"
 )
 
 // Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OpenID Connect Core §3.1.2.6.
@@ -67,10 +69,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Cause }
 
 // WithDescription returns a copy of e with description, kept to the characters
-// error_description may hold (descriptionText).
+// error_description may hold (descriptionText). Like every other error message
+// (apperr.EchoArgs), it shows at most apperr.MaxEcho characters of each text argument, which
+// is most often what the request sent (a redirect URI, a prompt or scope value): a
+// 2,000-character redirect_uri came back as 200 of them.
 func (e *Error) WithDescription(format string, args ...any) *Error {
 	c := *e
-	c.Description = descriptionText(fmt.Sprintf(format, args...))
+	c.Description = descriptionText(fmt.Sprintf(format, apperr.EchoArgs(format, args...)...))
 	return &c
 }
 
