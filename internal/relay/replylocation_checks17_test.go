@@ -40,7 +40,7 @@ func TestAReplyNamesNoFileOfThePersonsComputer17(t *testing.T) {
 			parts.WriteString("--b\r\nContent-Type: text/plain\r\nContent-Location: " + loc + "\r\nContent-Base: " + loc + "\r\n\r\nfile\r\n")
 		}
 		parts.WriteString("--b\r\nContent-Type: image/png\r\nContent-Location: image001.png\r\n\r\npng\r\n")
-		parts.WriteString("--b\r\nContent-Type: image/png\r\nContent-Location: https://cdn.example/logo.png\r\n\r\npng\r\n--b--\r\n")
+		parts.WriteString("--b\r\nContent-Type: image/png\r\nContent-Location: https://cdn.example.com/logo.png\r\n\r\npng\r\n--b--\r\n")
 		reply := []byte("From: <" + person + ">\r\nTo: <" + reverseAlias() + ">\r\nSubject: Re: files\r\nMIME-Version: 1.0\r\n" +
 			"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + parts.String())
 		if err := send(f.addr, person, []string{reverseAlias()}, reply); err != nil {
@@ -57,7 +57,7 @@ func TestAReplyNamesNoFileOfThePersonsComputer17(t *testing.T) {
 		if loc := got[len(local)].Get("Content-Location"); loc != "image001.png" {
 			t.Errorf("a relative Content-Location became %q, want it kept", loc)
 		}
-		if loc := got[len(local)+1].Get("Content-Location"); loc != "https://cdn.example/logo.png" {
+		if loc := got[len(local)+1].Get("Content-Location"); loc != "https://cdn.example.com/logo.png" {
 			t.Errorf("a web Content-Location became %q, want it kept", loc)
 		}
 

@@ -3,11 +3,14 @@ package relay
 import (
 	"context"
 	"mime"
+	"net/netip"
 	nettextproto "net/textproto"
+	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/net/publicsuffix"
 )
 
 // replyParts rewrites the header of every part below a reply's top-level header (which
@@ -31,7 +34,8 @@ import (
 //     ("statement for pat@example.com.pdf"), and one a sender named with a guess of it comes
 //     back in the person's reply when the client re-attaches it;
 //   - a Content-Location or Content-Base that names a file on the person's computer or
-//     network (localLocation: "file:///C:/Users/Pat%20Smith/…") goes.
+//     network, or a web address of a host off the Internet (localLocation:
+//     "file:///C:/Users/Pat%20Smith/…", "http://intranet.corp.local/…") goes.
 //
 // Before, part headers passed as they were. Looking for the person's addresses there instead
 // would be an oracle: a sender could name an attachment with a guess and see, from the reply,
@@ -190,8 +194,9 @@ func (w *replyParts) value(key, v string) (string, error) {
 // Smith/Desktop/scan.pdf", "smb://nas/pat/…"), or a path ("/home/pat/…", "\\server\pat\…",
 // "C:\Users\…", "~/…"). Mail clients write such a location when a file or an HTML part's
 // image is attached from disk; it tells the contact the person's user name, their folders and
-// their machine's system. A relative name ("image001.png") and a web address stay: an HTML
-// part may refer to its images by them.
+// their machine's system. So does a web address of a host that is not on the Internet
+// (publicWebAddress: "http://intranet.corp.local/…", "http://10.0.0.5/…"). A relative name
+// ("image001.png") and a public web address stay: an HTML part may refer to its images by them.
 func localLocation(key, v string) bool {
 	if key != "Content-Location" && key != "Content-Base" {
 		return false
@@ -207,13 +212,50 @@ func localLocation(key, v string) bool {
 	}
 	if m := locationScheme.FindString(v); m != "" {
 		switch strings.ToLower(m) {
-		case "http:", "https:", "cid:", "mid:":
+		case "cid:", "mid:":
 			return false
+		case "http:", "https:":
+			return !publicWebAddress(v)
 		}
 		return true
 	}
 	return strings.ContainsRune("/\\~", rune(v[0])) || strings.Contains(v, "\\")
 }
+
+// publicWebAddress reports whether the http(s) URL v names a host on the Internet, where a
+// contact could fetch what it names: a name under a top-level domain of the public suffix
+// list's ICANN section, or a public IP address, and no user name or password. A page saved
+// from the person's intranet, or an image an HTML editor took from it, carries its location
+// ("http://intranet.corp.local/hr/…", "http://10.0.0.5/…", "http://wiki/…"): that names the
+// person's employer's network and its hosts, and nothing there can be fetched by the contact
+// anyway. A URL that does not parse, or has no host ("http:/wiki/…", "http:\\wiki\…", which
+// browsers read with wiki as the host), is no public address either.
+func publicWebAddress(v string) bool {
+	u, err := url.Parse(v)
+	if err != nil || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "" {
+		return false
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
+	}
+	top := host[strings.LastIndexByte(host, '.')+1:]
+	if top == host || top == "arpa" {
+		// A name of one label resolves on a local network only; under .arpa are
+		// home.arpa (RFC 8375) and the reverse-lookup zones, no web hosts.
+		return false
+	}
+	_, icann := publicsuffix.PublicSuffix(top)
+	return icann
+}
+
+// sharedAddressSpace is 100.64.0.0/10 (RFC 6598), the addresses of carrier-grade NAT, which
+// netip.Addr.IsPrivate does not count.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 // locationScheme is the scheme of a URL ("file:"), or a Windows drive letter ("C:"), which
 // reads as one.
