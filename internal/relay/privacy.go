@@ -42,8 +42,9 @@ var replyPlanted = []string{"Subject", "In-Reply-To", "References"}
 // none is left: it runs before the reverse aliases of a Cc become addresses again, so it sees
 // only what the person's client wrote. In-Reply-To and References keep only the message ids a
 // forward on relayDomain carried (replyMessageIDs). A Content-Location or Content-Base that
-// names a file on the person's computer or network goes (localLocation), as in the parts'
-// headers (replyParts).
+// names a file on the person's computer or network goes (localLocation), and a
+// Content-Disposition loses the dates of its file (withoutFileDates), as in the parts' headers
+// (replyParts).
 func scrubReply(h *textproto.Header, addresses []string, relayDomain string) {
 	for f := h.Fields(); f.Next(); {
 		key := nettextproto.CanonicalMIMEHeaderKey(f.Key())
@@ -58,6 +59,17 @@ func scrubReply(h *textproto.Header, addresses []string, relayDomain string) {
 		}
 	}
 	scrubCc(h, addresses)
+	values := h.Values("Content-Disposition")
+	stripped := make([]string, len(values))
+	for i, v := range values {
+		stripped[i] = withoutFileDates("Content-Disposition", v)
+	}
+	if !slices.Equal(values, stripped) {
+		h.Del("Content-Disposition")
+		for i := len(stripped) - 1; i >= 0; i-- {
+			h.Add("Content-Disposition", stripped[i])
+		}
+	}
 	for _, k := range []string{"In-Reply-To", "References"} {
 		replyMessageIDs(h, k, relayDomain)
 	}

@@ -35,7 +35,8 @@ import (
 //     back in the person's reply when the client re-attaches it;
 //   - a Content-Location or Content-Base that names a file on the person's computer or
 //     network, or a web address of a host off the Internet (localLocation:
-//     "file:///C:/Users/Pat%20Smith/…", "http://intranet.corp.local/…") goes.
+//     "file:///C:/Users/Pat%20Smith/…", "http://intranet.corp.local/…") goes;
+//   - a Content-Disposition loses the dates of its file (withoutFileDates).
 //
 // Before, part headers passed as they were. Looking for the person's addresses there instead
 // would be an oracle: a sender could name an attachment with a guess and see, from the reply,
@@ -97,10 +98,10 @@ func (w *replyParts) header(h textproto.Header) (textproto.Header, bool, error) 
 			changed = true
 			continue
 		}
-		mapped := v
+		mapped := withoutFileDates(key, v)
 		if key != "Content-Id" && key != "Content-Transfer-Encoding" {
 			var err error
-			if mapped, err = w.value(key, v); err != nil {
+			if mapped, err = w.value(key, mapped); err != nil {
 				return h, false, err
 			}
 		}
@@ -256,6 +257,38 @@ func publicWebAddress(v string) bool {
 // sharedAddressSpace is 100.64.0.0/10 (RFC 6598), the addresses of carrier-grade NAT, which
 // netip.Addr.IsPrivate does not count.
 var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// fileDateParams are the parameters of a Content-Disposition (RFC 2183 section 2.4–2.6) that
+// date the attached file: when it was made, last changed and last read on the person's
+// computer, written by mail clients (Outlook and Exchange among them) in the offset of the
+// person's time zone, which a reply's Date no longer tells (utcDate).
+var fileDateParams = []string{"creation-date", "modification-date", "read-date"}
+
+// withoutFileDates returns the field key: v without fileDateParams when it is a
+// Content-Disposition that names one; v otherwise, also when it does not parse.
+func withoutFileDates(key, v string) string {
+	if key != "Content-Disposition" {
+		return v
+	}
+	disposition, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return v
+	}
+	found := false
+	for _, name := range fileDateParams {
+		if _, ok := params[name]; ok {
+			delete(params, name)
+			found = true
+		}
+	}
+	if !found {
+		return v
+	}
+	if out := mime.FormatMediaType(disposition, params); out != "" {
+		return out
+	}
+	return v
+}
 
 // locationScheme is the scheme of a URL ("file:"), or a Windows drive letter ("C:"), which
 // reads as one.
