@@ -37,7 +37,7 @@ func TestAReplyNamesNoHostOfThePersonsNetwork19(t *testing.T) {
 			"https://user:secret@cdn.example.com/intranet.png",
 			"http://intranet.corp.local\r\n /folded.png",
 		}
-		public := []string{"https://cdn.example.com/logo.png", "http://93.184.215.14/logo.png"}
+		public := []string{"https://cdn.example.com/logo.png", "http://93.184.215.14/logo.png", "https://xn--e1afmkfd.xn--p1ai/logo.png", "https://пример.рф/logo.png"}
 		var parts strings.Builder
 		for _, loc := range append(append([]string{}, intranet...), public...) {
 			parts.WriteString("--b\r\nContent-Type: image/png\r\nContent-Location: " + loc + "\r\nContent-Base: " + loc + "\r\n\r\npng\r\n")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -243,6 +244,10 @@ func publicWebAddress(v string) bool {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		ip = ip.Unmap()
 		return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
+	}
+	// The list is in ASCII: "пример.рф" is looked up as "xn--e1afmkfd.xn--p1ai".
+	if host, err = idna.Lookup.ToASCII(host); err != nil {
+		return false
 	}
 	top := host[strings.LastIndexByte(host, '.')+1:]
 	if top == host || top == "arpa" {
