@@ -33,7 +33,9 @@ func TestAReplysContentFieldsNameThePersonInNoEncoding(t *testing.T) {
 				t.Fatalf("reply: %v", err)
 			}
 			h := strings.ToLower(string(f.out.Next(t, 5*time.Second).Header()))
-			if strings.Contains(h, "exa") || strings.Contains(h, local[1:]) {
+			// Each field spells local[1:] somewhere; "@exa" and the host's rest are the pieces
+			// of the first. Not "exa" alone: a random Message-ID may hold it.
+			if strings.Contains(h, "@exa") || strings.Contains(h, strings.TrimPrefix(host, "exa")) || strings.Contains(h, local[1:]) {
 				t.Errorf("the reply keeps %s:\n%s", field, h)
 			}
 		}
