@@ -402,49 +402,41 @@ func (s *Service) Verify(ctx context.Context, userID, code string) ([]string, er
 // signed in to userID's account before, whose checks count under Attempts and whose wrong
 // codes under KnownBrowserFailures for it alone, never under NewBrowserFailures; "" is any
 // other browser (Verify).
+//
+// The wrong code is counted before the code is checked and given back when the code is not
+// wrong (right, or refused before it was checked): checked before and counted after, every
+// code sent at once passed the check before any was counted, so the day's budget allowed as
+// many more guesses as Attempts let through at once.
 func (s *Service) VerifyIn(ctx context.Context, userID, browser, code string) ([]string, error) {
+	rule, subject, paused, event := s.NewBrowserFailures, userID, "mfa-paused:"+userID, SecondStepPaused
 	if browser != "" {
-		subject := userID + "/" + browser
-		if err := s.Limiter.Check(ctx, s.KnownBrowserFailures, subject); err != nil {
-			return nil, err
-		}
-		amr, err := s.verify(ctx, s.Attempts, subject, userID, code)
-		if apperr.Is(err, apperr.Invalid) {
-			if err := s.countFailure(ctx, s.KnownBrowserFailures, subject, userID, "mfa-paused-browser:"+subject, KnownBrowserPaused); err != nil {
-				return nil, err
-			}
-		}
-		return amr, err
+		subject = userID + "/" + browser
+		rule, paused, event = s.KnownBrowserFailures, "mfa-paused-browser:"+subject, KnownBrowserPaused
 	}
-	if err := s.Limiter.Check(ctx, s.NewBrowserFailures, userID); err != nil {
-		if ae := apperr.As(err); ae.Code == apperr.RateLimited {
+	if err := s.Limiter.Take(ctx, rule, subject); err != nil {
+		if ae := apperr.As(err); browser == "" && ae != nil && ae.Code == apperr.RateLimited {
 			paused := apperr.New(apperr.RateLimited, "too many wrong codes were typed for this account in browsers it never signed in with; sign in from a browser you used before, or try again later")
 			paused.RetryAfter = ae.RetryAfter
 			return nil, paused
 		}
 		return nil, err
 	}
-	amr, err := s.verify(ctx, s.Attempts, userID, userID, code)
-	if apperr.Is(err, apperr.Invalid) {
-		if err := s.countNewBrowserFailure(ctx, userID); err != nil {
-			return nil, err
-		}
+	amr, err := s.verify(ctx, s.Attempts, subject, userID, code)
+	if !apperr.Is(err, apperr.Invalid) {
+		// Not a wrong code: its count is given back. A failure to give it back (the limit
+		// store down) leaves it to the end of its window.
+		s.Limiter.Return(context.WithoutCancel(ctx), rule, subject)
+		return amr, err
+	}
+	if err := s.tellPaused(ctx, rule, subject, userID, paused, event); err != nil {
+		return nil, err
 	}
 	return amr, err
 }
 
-// countNewBrowserFailure counts a wrong code typed in a browser new to userID's account and,
-// when that spends NewBrowserFailures, tells the person (once a window).
-func (s *Service) countNewBrowserFailure(ctx context.Context, userID string) error {
-	return s.countFailure(ctx, s.NewBrowserFailures, userID, userID, "mfa-paused:"+userID, SecondStepPaused)
-}
-
-// countFailure counts a wrong code of userID's second step under rule for subject and, when
-// that spends rule, tells the person of event once a window (paused names the window's mark).
-func (s *Service) countFailure(ctx context.Context, rule ratelimit.Rule, subject, userID, paused string, event Event) error {
-	if err := s.Limiter.Take(ctx, rule, subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
-		return err
-	}
+// tellPaused tells the person of event, once a window (paused names the window's mark), when
+// the wrong codes of userID's second step counted under rule for subject have spent it.
+func (s *Service) tellPaused(ctx context.Context, rule ratelimit.Rule, subject, userID, paused string, event Event) error {
 	if err := s.Limiter.Check(ctx, rule, subject); !apperr.Is(err, apperr.RateLimited) {
 		return err
 	}
