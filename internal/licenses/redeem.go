@@ -131,10 +131,10 @@ func (s *Service) Redeem(ctx context.Context, appID, code string) (*ent.LicenseC
 		}
 		return nil, codeNotFound()
 	}
-	if reserved {
+	if reserved != nil {
 		// Not a miss (the code was found), or the look-up failed: the miss reserved for it is
 		// given back.
-		s.Limiter.Return(context.WithoutCancel(ctx), s.Limits.withDefaults().holderMisses(), missHolder(conn))
+		s.Limiter.Return(context.WithoutCancel(ctx), reserved.rule, reserved.subject)
 	}
 	if err != nil {
 		return nil, err
@@ -280,52 +280,58 @@ func (s *Service) applicationChange(ctx context.Context, connID string) (took bo
 // whether it came with the person's session or the application's token.
 func missHolder(conn *ent.AppConnection) string { return conn.ApplicationID + ":" + conn.ID }
 
+// missBudget is one budget of misses and its subject.
+type missBudget struct {
+	rule    ratelimit.Rule
+	subject string
+}
+
 // checkMisses refuses (429 rate_limited) a redemption into conn once the application's
 // MissesPerApplication are spent and conn itself missed in their window; a holder that has not
 // missed is let through, so that other people's wrong guesses never keep one with the right
 // code from redeeming it.
 //
-// Past the application's misses, the holder's one miss is taken here, before the code is
-// looked up (reserved true), and the caller gives it back (Limiter.Return) when the look-up
-// finds the code; countMiss then does not count it again. Checking it here and counting it
-// only after a miss let a holder's guesses sent at once all pass the check, each answered up
-// to the holder's PerHolder, instead of one per holder in the window.
-func (s *Service) checkMisses(ctx context.Context, conn *ent.AppConnection) (reserved bool, err error) {
+// The miss is taken before the code is looked up, and the caller gives it back
+// (Limiter.Return) when the look-up finds the code: one of the application's misses while they
+// last (reserved is then that budget), else the holder's one miss (reserved is the holder's);
+// countMiss then does not count it again. Checking a budget here and counting it only after a
+// miss let guesses sent at once all pass the check: a holder's were each answered up to its
+// PerHolder instead of one per holder in the window, and while the application's misses were
+// unspent every guess in flight from all its holders was answered, not MissesPerApplication.
+func (s *Service) checkMisses(ctx context.Context, conn *ent.AppConnection) (reserved *missBudget, err error) {
 	if s.Limiter == nil {
-		return false, nil
+		return nil, nil
 	}
 	lim := s.Limits.withDefaults()
-	spent := s.Limiter.Check(ctx, lim.MissesPerApplication, conn.ApplicationID)
+	app := &missBudget{lim.MissesPerApplication, conn.ApplicationID}
+	spent := s.Limiter.Take(ctx, app.rule, app.subject)
+	if spent == nil {
+		return app, nil
+	}
 	if !apperr.Is(spent, apperr.RateLimited) {
-		return false, spent
+		return nil, spent
 	}
-	if err := s.Limiter.Take(ctx, lim.holderMisses(), missHolder(conn)); err != nil {
+	holder := &missBudget{lim.holderMisses(), missHolder(conn)}
+	if err := s.Limiter.Take(ctx, holder.rule, holder.subject); err != nil {
 		if apperr.Is(err, apperr.RateLimited) {
-			return false, spent
+			return nil, spent
 		}
-		return false, err
+		return nil, err
 	}
-	return true, nil
+	return holder, nil
 }
 
 // countMiss counts a redemption into conn that named no code of the application, against the
-// application and against conn (unless checkMisses reserved conn's miss already).
-func (s *Service) countMiss(ctx context.Context, conn *ent.AppConnection, reserved bool) error {
+// application and against conn, but for the budget checkMisses reserved it under already.
+func (s *Service) countMiss(ctx context.Context, conn *ent.AppConnection, reserved *missBudget) error {
 	if s.Limiter == nil {
 		return nil
 	}
 	lim := s.Limits.withDefaults()
-	budgets := []struct {
-		rule    ratelimit.Rule
-		subject string
-	}{{lim.MissesPerApplication, conn.ApplicationID}}
-	if !reserved {
-		budgets = append(budgets, struct {
-			rule    ratelimit.Rule
-			subject string
-		}{lim.holderMisses(), missHolder(conn)})
-	}
-	for _, c := range budgets {
+	for _, c := range []missBudget{{lim.MissesPerApplication, conn.ApplicationID}, {lim.holderMisses(), missHolder(conn)}} {
+		if reserved != nil && c == *reserved {
+			continue
+		}
 		// Past its limit the counter still counts; this miss is answered code_not_found.
 		if err := s.Limiter.Take(ctx, c.rule, c.subject); err != nil && !apperr.Is(err, apperr.RateLimited) {
 			return err
