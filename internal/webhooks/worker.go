@@ -704,7 +704,11 @@ func (w *Worker) postLogout(ctx context.Context, app *ent.Application, ev *ent.W
 	return w.send(req, started)
 }
 
-// send makes one HTTP attempt and describes its outcome.
+// send makes one HTTP attempt and describes its outcome. Of a 101 Switching Protocols answer
+// nothing after the headers is read: net/http hands its connection to the caller as the body,
+// out of reach of the client's Timeout and of the request's context, so a receiver answering
+// 101 and then sending nothing held the delivery for ever, and after each lease another one
+// (one free account took every delivery slot of every instance, a few a minute).
 func (w *Worker) send(req *http.Request, started time.Time) outcome {
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
@@ -718,8 +722,11 @@ func (w *Worker) send(req *http.Request, started time.Time) outcome {
 		return o
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	var snippet []byte
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		snippet, _ = io.ReadAll(io.LimitReader(resp.Body, 256))
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
+	}
 	o := outcome{status: resp.StatusCode, duration: time.Since(started)}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		o.err = "HTTP " + resp.Status
