@@ -3,6 +3,8 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	stdsql "database/sql"
 	"errors"
 	"fmt"
@@ -774,6 +776,8 @@ func (w *Worker) describe(err error) string {
 		// net/http's "readLoopPeekFailLocked" instead (about one run in twenty of
 		// TestDeliveryLogDoesNotShowTheBannerOfANonHTTPService).
 		return "the answer is not HTTP"
+	case errors.As(err, new(*tls.CertificateVerificationError)):
+		return describeCertificate(err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
 	case errors.Is(err, syscall.ECONNRESET):
@@ -788,6 +792,24 @@ func (w *Worker) describe(err error) string {
 		err = uerr.Err
 	}
 	return hostPort.ReplaceAllString(err.Error(), "[address]")
+}
+
+// describeCertificate says what is wrong with a receiver's TLS certificate that did not
+// verify, never what it holds: the verifier's words ("x509: certificate is valid for
+// vault.corp.internal, 10.0.3.7, not …", the name of an authority it tried) quoted the names
+// and addresses of the certificate of whatever answered, a service that may answer only
+// LoginSign's own addresses, as net/http quoted the banners of services that are not HTTP.
+func describeCertificate(err error) string {
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, new(x509.HostnameError)):
+		return "the receiver's TLS certificate is not valid for the URL's host"
+	case errors.As(err, new(x509.UnknownAuthorityError)):
+		return "the receiver's TLS certificate is not signed by a trusted authority"
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
+		return "the receiver's TLS certificate has expired or is not yet valid"
+	}
+	return "the receiver's TLS certificate is not valid"
 }
 
 // hostPort matches an IPv4 or bracketed IPv6 address with a port, as Go's network errors
