@@ -351,7 +351,7 @@ func TestAnExpiredInvitationIsNeitherListedNorAccepted(t *testing.T) {
 		if invs, err := later.ViewerInvitations(as(invited)); err != nil || len(invs) != 0 {
 			t.Errorf("invitations listed after expiry: %v, %v", invs, err)
 		}
-		_, _, err = later.Accept(as(invited), "", inv.ID)
+		_, _, err = later.Accept(signedInAt(as(invited), later.Now()), "", inv.ID)
 		wantReason(t, "accepting an expired invitation", err, "invitation_not_found")
 		if invs, err := e.svc.ViewerInvitations(as(invited)); err != nil || len(invs) != 1 {
 			t.Errorf("invitations listed before expiry: %v, %v", invs, err)

@@ -510,8 +510,15 @@ func (s *Service) addresses(ctx context.Context, c *ent.Client, uid string) ([]s
 // (NotFound, invitation_not_found) if they ever follow it. An invitation whose
 // inviter may no longer manage the team (taken off it, or given a role below admin) answers as
 // a revoked one (NotFound, invitation_not_found): it carried that inviter's authority.
+//
+// It needs a recent sign-in (auth.RequireRecentSignIn), as AcceptTransfer does: joining a
+// team widens what the session reaches. From an old session cookie a thief accepted the
+// invitations waiting for the person (listed in their portal) and so reached, as the person,
+// applications they had never joined: the list of their people a page at a time, the webhook
+// log, the license codes, and every setting that needs no recent sign-in. They also joined the
+// person to a team of their own, the first half of handing them an application.
 func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.Application, Role, error) {
-	uid, err := auth.RequireUser(ctx)
+	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
 		return nil, "", err
 	}
