@@ -212,13 +212,26 @@ func (s *Service) endSessionsSignedInBy(ctx context.Context, userID string, sign
 // thief's apps got from them lived on (a refresh token for weeks), and a retry would find
 // nothing left to end. Kept, the person is told it failed, still sees them, and a retry ends
 // them and their tokens.
+//
+// The browsers of the sessions ending are told first (BrowsersSignedOut), but the browser of
+// this request's session when it stays: ending a session from the dashboard is what signing
+// out in its browser is. Before, the browser a person left signed in on a shared computer,
+// whose session they then ended from their phone, still counted as the one that asked for
+// their sign-in links, and whoever used it next had their address named whole on those
+// links' pages and a new link mailed to it with a press, which a sign-out there prevents.
 func (s *Service) endingSessions(ctx context.Context, userID string, ending func(id string) bool) error {
-	if s.SessionsEnding == nil {
+	if s.SessionsEnding == nil && s.BrowsersSignedOut == nil {
 		return nil
 	}
 	list, err := s.Sessions.List(ctx, userID)
 	if err != nil {
 		return err
+	}
+	if err := s.browsersSignedOut(ctx, userID, list, ending); err != nil {
+		return err
+	}
+	if s.SessionsEnding == nil {
+		return nil
 	}
 	var since time.Time
 	var lines []string
@@ -236,6 +249,36 @@ func (s *Service) endingSessions(ctx context.Context, userID string, ending func
 	}
 	if err := s.SessionsEnding(ctx, userID, since, lines); err != nil {
 		return fmt.Errorf("telling the applications of the sessions that end: %w", err)
+	}
+	return nil
+}
+
+// browsersSignedOut tells BrowsersSignedOut the browsers (SessionInfo.BrowserHash) of the
+// sessions of list that ending chooses, each once, but the browser of this request's session
+// when that session is not ending.
+func (s *Service) browsersSignedOut(ctx context.Context, userID string, list []SessionInfo, ending func(id string) bool) error {
+	if s.BrowsersSignedOut == nil {
+		return nil
+	}
+	keep := ""
+	if sess, ok := auth.SessionFrom(ctx); ok {
+		for _, l := range list {
+			if l.ID == sess.ID && !ending(l.ID) {
+				keep = l.BrowserHash
+			}
+		}
+	}
+	var browsers []string
+	for _, l := range list {
+		if ending(l.ID) && l.BrowserHash != "" && l.BrowserHash != keep && !slices.Contains(browsers, l.BrowserHash) {
+			browsers = append(browsers, l.BrowserHash)
+		}
+	}
+	if len(browsers) == 0 {
+		return nil
+	}
+	if err := s.BrowsersSignedOut(ctx, userID, browsers); err != nil {
+		return fmt.Errorf("noting the sign-out in the browsers of the sessions that end: %w", err)
 	}
 	return nil
 }

@@ -40,6 +40,14 @@ type Service struct {
 	// applications signed in to since get a back-channel logout, and what the lines were
 	// given ends (oauth.Service.LogoutApps, which this package cannot call itself).
 	SessionsEnding func(ctx context.Context, userID string, since time.Time, lines []string) error
+	// BrowsersSignedOut, when set, is told before sessions of userID that end from elsewhere
+	// (the dashboard's revokeSession and "Sign out everywhere else", a change of the primary
+	// address, a passkey's or an address's removal, the undo link of a new authenticator app)
+	// are deleted, with the hashes of the cookies of the browsers they signed in from
+	// (SessionInfo.BrowserHash), but the one of this request: ending a session is signing out
+	// in its browser (oauth.Service.SignedOutElsewhere), so the sign-in links asked for there
+	// no longer name the person's address to whoever uses that browser next.
+	BrowsersSignedOut func(ctx context.Context, userID string, browsers []string) error
 	// ConfirmChange, when set, checks the signed-in person's recent sign-in and second step
 	// (code) before ConfirmEmailChange moves the account to another address
 	// (mfa.Service.ConfirmChange); unset, the recent sign-in alone.

@@ -58,6 +58,10 @@ type SessionInfo struct {
 	// Browser names the browser the session signed in from (browserRef), "" when unknown: ending
 	// the session forgets it (KnownBrowser).
 	Browser string
+	// BrowserHash is the hash of the cookie of the browser the session signed in from
+	// (ids.Hash, the name oauth's records of that browser use), "" when unknown: ending the
+	// session from elsewhere is a sign-out in that browser (Service.BrowsersSignedOut).
+	BrowserHash string
 }
 
 // NewSessions returns the session store.
@@ -140,6 +144,7 @@ func (s *Sessions) Start(ctx context.Context, n NewSession) (string, error) {
 	}
 	if n.Browser != "" && len(n.Browser) <= 128 {
 		fields["br"] = browserRef(n.Browser, n.UserID)
+		fields["brh"] = ids.Hash(n.Browser)
 	}
 	userID := n.UserID
 	pipe := s.kv.TxPipeline()
@@ -330,7 +335,8 @@ func (s *Sessions) List(ctx context.Context, userID string) ([]SessionInfo, erro
 		seen, _ := strconv.ParseInt(m["seen"], 10, 64)
 		out = append(out, SessionInfo{ID: h, CreatedAt: time.UnixMilli(created).UTC(),
 			LastSeen: time.UnixMilli(seen).UTC(), UserAgent: m["ua"], IP: m["ip"], AMR: strings.Fields(m["amr"]), Passkey: m["pk"],
-			AddressRef: m["addr"], Line: lineOf(m["line"], h), Browser: m["br"]})
+			AddressRef: m["addr"], Line: lineOf(m["line"], h), Browser: m["br"],
+			BrowserHash: m["brh"]})
 	}
 	return out, nil
 }

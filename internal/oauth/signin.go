@@ -516,12 +516,38 @@ func (s *Service) BrowserSignedOut(ctx context.Context, browser string) error {
 	if !ok {
 		return nil
 	}
-	if err := ratelimit.New(s.KV).Take(ctx, SignOutNotes, sess.UserID); apperr.Is(err, apperr.RateLimited) {
+	return s.noteSignOut(ctx, sess.UserID, ids.Hash(browser))
+}
+
+// SignedOutElsewhere notes a sign-out of userID in each of browsers (the hashes of their
+// cookies, as sessions keep them: identity.SessionInfo.BrowserHash) whose sessions the person
+// ended from elsewhere (identity.Service.BrowsersSignedOut): the sign-in links asked for in
+// them before no longer count as asked for there (askedIn), as after a sign-out in each. A
+// person who left their account signed in on a shared computer and ended that session from
+// their phone otherwise left the next user of the computer their address, named whole on the
+// pages of the links in its history, and a new link mailed to it with a press. The notes
+// count against the same daily cap (SignOutNotes) as sign-outs.
+func (s *Service) SignedOutElsewhere(ctx context.Context, userID string, browsers []string) error {
+	for _, hash := range browsers {
+		if hash == "" {
+			continue
+		}
+		if err := s.noteSignOut(ctx, userID, hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteSignOut counts a sign-out of userID in the browser whose cookie hashes to hash, unless
+// the account's SignOutNotes are spent for the day.
+func (s *Service) noteSignOut(ctx context.Context, userID, hash string) error {
+	if err := ratelimit.New(s.KV).Take(ctx, SignOutNotes, userID); apperr.Is(err, apperr.RateLimited) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("noting the browser's sign-out: %w", err)
 	}
-	key := signOutsKey(ids.Hash(browser))
+	key := signOutsKey(hash)
 	ttl := strconv.FormatInt(s.signOutsTTL().Milliseconds(), 10)
 	if _, err := s.KV.Transact(ctx, []string{"INCR", key}, []string{"PEXPIRE", key, ttl}); err != nil {
 		return fmt.Errorf("noting the browser's sign-out: %w", err)
