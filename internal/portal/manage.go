@@ -220,14 +220,20 @@ func settingsUnchanged(app *ent.Application, in ApplicationInput, p ApplicationP
 }
 
 // redirectsPeople reports whether the validated settings in change where app sends its
-// people's authorization codes (redirect URIs), who may call it from a browser or embed it
-// (allowed origins), or where LoginSign posts its events and logout tokens (webhook URL,
-// back-channel logout URI). With a stolen session and the client secret (RotateClientSecret)
-// a thief who adds their own redirect URI exchanges the codes of everyone who signs in to
-// the application: these changes need a recent sign-in, as RequireRecentSignIn guards a
-// person's own sign-in methods. Post-logout redirect URIs receive nothing but state.
+// people's authorization codes (redirect URIs) or their browsers after a sign-out
+// (post-logout redirect URIs), who may call it from a browser or embed it (allowed origins),
+// or where LoginSign posts its events and logout tokens (webhook URL, back-channel logout
+// URI). With a stolen session and the client secret (RotateClientSecret) a thief who adds
+// their own redirect URI exchanges the codes of everyone who signs in to the application:
+// these changes need a recent sign-in, as RequireRecentSignIn guards a person's own sign-in
+// methods. A post-logout redirect URI receives nothing but state, yet LoginSign sends a
+// browser there on the word of any link naming the client (client_id alone), under the
+// application's name: from an old cookie a thief registered their own page (a copy of the
+// application's sign-in) and had LoginSign's /oauth/logout send people to it, and claimed its
+// host in the developer's name (checkRedirectClaims), as a redirect URI does.
 func redirectsPeople(app *ent.Application, in ApplicationInput) bool {
 	return !slices.Equal(in.RedirectURIs, app.RedirectUris) || !slices.Equal(in.AllowedOrigins, app.AllowedOrigins) ||
+		!slices.Equal(in.PostLogoutRedirectURIs, app.PostLogoutRedirectUris) ||
 		in.WebhookURL != app.WebhookURL || in.BackchannelLogoutURI != app.BackchannelLogoutURI
 }
 
