@@ -40,10 +40,14 @@ import (
 // damage stops Open (corruptLogError). The head has a checksum of its own so that a damaged
 // length is told from a frame cut off by the end of the file.
 //
-// Version 1 and 2 logs (records with no frames, and in version 1 no deltas) are read as
-// before, without checksums; Open compacts what it read into a version 3 log.
+// Version 4 is version 3 written by a store whose SADD records a set it creates whole: a
+// delta record then always adds to a set that was live when it was written. Version 3 logs
+// (the same frames), and version 1 and 2 logs (records with no frames, and in version 1 no
+// deltas), read without checksums, may hold a delta that created a set anew after the one
+// before it expired (replayBefore4); Open compacts what it read into a version 4 log.
 const (
-	aofHeader   = "LOGINSIGN-KV 3\n"
+	aofHeader   = "LOGINSIGN-KV 4\n"
+	aofHeaderV3 = "LOGINSIGN-KV 3\n"
 	aofHeaderV2 = "LOGINSIGN-KV 2\n"
 	aofHeaderV1 = "LOGINSIGN-KV 1\n"
 )
@@ -164,7 +168,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 }
 
 // load replays the log in f into s, keys already expired included (openAOF then drops them,
-// dropExpired). A version 3 log is read frame by frame (loadFrames), an older one record by
+// dropExpired). A version 3 or 4 log is read frame by frame (loadFrames), an older one record by
 // record (loadRecords).
 func (l *aof) load(f *os.File, s *Store) error {
 	st, err := f.Stat()
@@ -176,34 +180,37 @@ func (l *aof) load(f *os.File, s *Store) error {
 	head := make([]byte, len(aofHeader))
 	if n, err := io.ReadFull(r, head); err != nil {
 		// A file shorter than the header: empty, or a crash while it was first written.
-		for _, h := range []string{aofHeader, aofHeaderV2, aofHeaderV1} {
+		for _, h := range []string{aofHeader, aofHeaderV3, aofHeaderV2, aofHeaderV1} {
 			if strings.HasPrefix(h, string(head[:n])) {
 				return nil
 			}
 		}
 		return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
 	}
+	before4 := func(rec logRecord) { s.replayBefore4(rec, s.nowMs()) }
 	switch string(head) {
 	case aofHeader:
-		return l.loadFrames(r, st.Size(), s)
+		return l.loadFrames(r, st.Size(), s.replay)
+	case aofHeaderV3:
+		return l.loadFrames(r, st.Size(), before4)
 	case aofHeaderV2, aofHeaderV1:
 		// "3" is "1" or "2" but for one bit: a version 3 log whose header lost one would have
 		// its frames' heads read as records, and load whatever they happen to spell.
 		if fh, err := r.Peek(frameHead); err == nil && crc32.Checksum(fh[:8], castagnoli) == binary.LittleEndian.Uint32(fh[8:]) {
 			return &corruptLogError{path: l.path, offset: int64(len(aofHeader) - 2), size: st.Size(),
-				err: errors.New("its header names version 1 or 2, but a frame of version 3 follows")}
+				err: errors.New("its header names version 1 or 2, but a frame of version 3 or 4 follows")}
 		}
-		return l.loadRecords(r, func() int64 { return cr.n - int64(r.Buffered()) }, st.Size(), s)
+		return l.loadRecords(r, func() int64 { return cr.n - int64(r.Buffered()) }, st.Size(), before4)
 	}
 	return fmt.Errorf("embedded store: %s is not an embedded-store log", l.path)
 }
 
-// loadFrames replays the frames of a version 3 log, r positioned after the header, of a file
-// of size bytes. A frame cut short by the end of the file, or failing a checksum with only
+// loadFrames replays the frames of a version 3 or 4 log with replay, r positioned after the
+// header, of a file of size bytes. A frame cut short by the end of the file, or failing a checksum with only
 // zero bytes after it (a crash mid-write: a file system may leave the end of a file it
 // extended as zeros), is dropped whole and logged; a frame failing a checksum with anything
 // else after it is a *corruptLogError.
-func (l *aof) loadFrames(r *bufio.Reader, size int64, s *Store) error {
+func (l *aof) loadFrames(r *bufio.Reader, size int64, replay func(logRecord)) error {
 	head := make([]byte, frameHead)
 	var body []byte
 	for off := int64(len(aofHeader)); ; {
@@ -245,7 +252,7 @@ func (l *aof) loadFrames(r *bufio.Reader, size int64, s *Store) error {
 				// The frame is as it was written: its writer wrote what this reader cannot read.
 				return &corruptLogError{path: l.path, offset: off, size: size, err: fmt.Errorf("a record of the frame there: %w", err)}
 			}
-			s.replay(rec)
+			replay(rec)
 		}
 		off = end
 	}
@@ -287,7 +294,7 @@ func onlyZerosLeft(r *bufio.Reader) bool {
 // positioned after the header; offset is r's position in the file. A record cut short by the
 // end of the file (a crash mid-write) is dropped; any other record that cannot be read is a
 // *corruptLogError.
-func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, s *Store) error {
+func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, replay func(logRecord)) error {
 	for {
 		start := offset()
 		rec, err := readRecord(r)
@@ -299,7 +306,7 @@ func (l *aof) loadRecords(r *bufio.Reader, offset func() int64, size int64, s *S
 		case err != nil:
 			return &corruptLogError{path: l.path, offset: start, size: size, err: err}
 		}
-		s.replay(rec)
+		replay(rec)
 	}
 }
 
@@ -337,6 +344,19 @@ func (s *Store) replay(rec logRecord) {
 	s.m[rec.key] = e
 	s.bytes += e.size
 	s.setExp(e, e.exp)
+}
+
+// replayBefore4 is replay for a log of version 3 or older, at the time now. Those versions'
+// SADD recorded a set it created as a delta, even where the log held the same key's set from
+// before, expired since: replayed onto it, the new set took back the old members. So a
+// delta that adds members to a set whose deadline has passed by now starts a new set, as the
+// reader of those versions did (it dropped an expired set at once). A delta with no members
+// (an EXPIRE, written only for a live key) still extends what comes before it.
+func (s *Store) replayBefore4(rec logRecord, now int64) {
+	if old := s.m[rec.key]; rec.op == opDelta && len(rec.add) > 0 && old != nil && old.exp != 0 && old.exp <= now {
+		s.remove(old)
+	}
+	s.replay(rec)
 }
 
 // dropExpired deletes the keys whose deadline has passed, once the log is loaded (replay).

@@ -485,8 +485,8 @@ func TestLogVersion2IsReadAndUpgraded(t *testing.T) {
 			t.Errorf("%s holds\n%s\nwant\n%s", what, got, want)
 		}
 		s.Close()
-		if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte("LOGINSIGN-KV 3\n")) {
-			t.Fatalf("after opening %s, the log starts %q, want the version 3 header", what, b[:min(len(b), 15)])
+		if b, _ := os.ReadFile(path); !bytes.HasPrefix(b, []byte(aofHeader)) {
+			t.Fatalf("after opening %s, the log starts %q, want the version 4 header", what, b[:min(len(b), 15)])
 		}
 	}
 
