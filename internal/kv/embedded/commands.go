@@ -228,6 +228,10 @@ func (s *Store) exec(args [][]byte) any {
 		}
 		return s.incr(string(a[0]), by)
 	case "EXPIRE", "PEXPIRE":
+		opt, err := expireOption(a[2:])
+		if err != nil {
+			return err
+		}
 		n, err := parseInt(a[1])
 		if err != nil {
 			return err
@@ -242,7 +246,7 @@ func (s *Store) exec(args [][]byte) any {
 		if ms > math.MaxInt64-s.nowMs() {
 			return errExpireTime(name)
 		}
-		return s.expire(string(a[0]), ms, a[2:])
+		return s.expire(string(a[0]), ms, opt)
 	case "PERSIST":
 		e := s.lookup(string(a[0]))
 		if e == nil || e.exp == 0 {
@@ -288,7 +292,7 @@ var commands = map[string]command{
 	"GET": {1, 1, false}, "GETDEL": {1, 1, true}, "SET": {2, -1, true}, "SETNX": {2, 2, true},
 	"DEL": {1, -1, true}, "UNLINK": {1, -1, true}, "EXISTS": {1, -1, false}, "TYPE": {1, 1, false},
 	"INCR": {1, 1, true}, "INCRBY": {2, 2, true},
-	"EXPIRE": {2, 3, true}, "PEXPIRE": {2, 3, true}, "PERSIST": {1, 1, true}, "PTTL": {1, 1, false}, "TTL": {1, 1, false},
+	"EXPIRE": {2, -1, true}, "PEXPIRE": {2, -1, true}, "PERSIST": {1, 1, true}, "PTTL": {1, 1, false}, "TTL": {1, 1, false},
 	"SADD": {2, -1, true}, "SREM": {2, -1, true}, "SMEMBERS": {1, 1, false}, "SISMEMBER": {2, 2, false}, "SCARD": {1, 1, false},
 	"HSET": {3, -1, true}, "HGET": {2, 2, false}, "HMGET": {2, -1, false}, "HGETALL": {1, 1, false},
 	"HDEL": {2, -1, true}, "HLEN": {1, 1, false},
@@ -413,34 +417,47 @@ func (s *Store) incr(key string, by int64) any {
 	return n
 }
 
-// expire is EXPIRE/PEXPIRE key ms [NX|XX|GT|LT]; a deadline not in the future deletes.
-func (s *Store) expire(key string, ms int64, opts [][]byte) any {
+// expireOption reads the options of EXPIRE/PEXPIRE as Redis does, before the TTL: any of NX,
+// XX, GT, LT (in any case, repeats allowed), where NX goes with none of the others and GT not
+// with LT; it returns them as one string of those letters ("XXGT", say).
+func expireOption(opts [][]byte) (string, error) {
+	set := map[string]bool{}
+	for _, o := range opts {
+		name := strings.ToUpper(string(o))
+		switch name {
+		case "NX", "XX", "GT", "LT":
+			set[name] = true
+		default:
+			return "", errors.New("ERR Unsupported option " + string(o))
+		}
+	}
+	switch {
+	case set["NX"] && (set["XX"] || set["GT"] || set["LT"]):
+		return "", errors.New("ERR NX and XX, GT or LT options at the same time are not compatible")
+	case set["GT"] && set["LT"]:
+		return "", errors.New("ERR GT and LT options at the same time are not compatible")
+	}
+	var out string
+	for _, name := range []string{"NX", "XX", "GT", "LT"} {
+		if set[name] {
+			out += name
+		}
+	}
+	return out, nil
+}
+
+// expire is EXPIRE/PEXPIRE key ms with the options expireOption read; a deadline not in the
+// future deletes.
+func (s *Store) expire(key string, ms int64, opt string) any {
 	e := s.lookup(key)
 	if e == nil {
 		return int64(0)
 	}
 	exp := s.nowMs() + ms
-	if len(opts) == 1 {
-		switch strings.ToUpper(string(opts[0])) {
-		case "NX":
-			if e.exp != 0 {
-				return int64(0)
-			}
-		case "XX":
-			if e.exp == 0 {
-				return int64(0)
-			}
-		case "GT":
-			if e.exp == 0 || exp <= e.exp {
-				return int64(0)
-			}
-		case "LT":
-			if e.exp != 0 && exp >= e.exp {
-				return int64(0)
-			}
-		default:
-			return errSyntax
-		}
+	has := func(o string) bool { return strings.Contains(opt, o) }
+	if has("NX") && e.exp != 0 || has("XX") && e.exp == 0 || has("GT") && (e.exp == 0 || exp <= e.exp) ||
+		has("LT") && e.exp != 0 && exp >= e.exp {
+		return int64(0)
 	}
 	if ms <= 0 {
 		s.del(key)
