@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -42,7 +43,10 @@ func (t *Table) Has(key string) bool {
 // Row is one data row.
 type Row struct {
 	// Line is the 1-based line the row starts on.
-	Line   int
+	Line int
+	// Fields are the row's fields that a column key can name: those of the columns the header
+	// names, in the file's order (Header maps each key to its place here), or, without a
+	// header, the first as many as cols has keys. The rest of a wide export is not kept.
 	Fields []string
 }
 
@@ -75,9 +79,13 @@ var ErrTooManyRows = errors.New("csvtable: too many rows")
 // returns it, and keeps per field a string header, an index and a position (about 40 bytes),
 // so a row of nothing but delimiters costs some 160 times its size: 8 MiB of commas, one
 // import body, would make 8 million fields and well over a gigabyte of allocations. The
-// limit is checked on the bytes, before encoding/csv sees a row; no format LoginSign reads
-// has more than a handful of columns, and 64 leaves room for an export's extra ones.
-const MaxFields = 64
+// limit is checked on the bytes, before encoding/csv sees a row. A row costs about 40 bytes a
+// field while it is split (buffers reused from row to row); only the fields a column key
+// names are kept (Row.Fields), so a table of 10,000 rows holds a few fields a row however wide
+// the file. 1024 takes the exports people import from: a CRM's contacts with every property,
+// a shop's customers with their meta fields, a sales export with its custom fields, which
+// often pass 64 columns.
+const MaxFields = 1024
 
 // errTooManyFields is fieldLimit's read error: a row has more than MaxFields fields.
 var errTooManyFields = errors.New("csvtable: too many fields")
@@ -155,9 +163,11 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		limit.comma = ';'
 	}
 	cr := csv.NewReader(limit)
+	cr.ReuseRecord = true // Row.Fields are copied out
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comma = rune(limit.comma)
+	var keep []int // the positions a row keeps (Row.Fields); nil: the first cols.keys()
 	for n := 0; ; n++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -177,7 +187,7 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		at += skipped
 		if n == 0 {
 			if h := cols.header(rec); h != nil {
-				t.Header = h
+				t.Header, keep = named(h)
 				continue
 			}
 		}
@@ -187,7 +197,7 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		if len(t.Rows) == maxRows {
 			return nil, ErrTooManyRows
 		}
-		t.Rows = append(t.Rows, Row{Line: at, Fields: rec})
+		t.Rows = append(t.Rows, Row{Line: at, Fields: kept(rec, keep, cols.keys())})
 	}
 }
 
@@ -235,4 +245,47 @@ func (c Columns) header(rec []string) map[string]int {
 		}
 	}
 	return h
+}
+
+// keys is the number of column keys c maps names to.
+func (c Columns) keys() int {
+	seen := map[string]bool{}
+	for _, k := range c {
+		seen[k] = true
+	}
+	return len(seen)
+}
+
+// named returns the positions header h names, in order, and h with each key mapped to its
+// place among them.
+func named(h map[string]int) (map[string]int, []int) {
+	pos := make([]int, 0, len(h))
+	for _, i := range h {
+		pos = append(pos, i)
+	}
+	slices.Sort(pos)
+	out := make(map[string]int, len(h))
+	for k, i := range h {
+		out[k], _ = slices.BinarySearch(pos, i)
+	}
+	return out, pos
+}
+
+// kept copies the fields of rec that a row keeps: those at positions keep (a row too short for
+// one has "" there), or, keep nil, the first n. Each is a copy: encoding/csv's fields share
+// one string of the whole row, which a field kept as it is would keep whole.
+func kept(rec []string, keep []int, n int) []string {
+	if keep == nil {
+		keep = make([]int, min(len(rec), n))
+		for i := range keep {
+			keep[i] = i
+		}
+	}
+	out := make([]string, len(keep))
+	for i, p := range keep {
+		if p < len(rec) {
+			out[i] = strings.Clone(rec[p])
+		}
+	}
+	return out
 }

@@ -42,10 +42,11 @@ func TestAFileOfExactlyMaxRowsIsRead(t *testing.T) {
 
 func TestAFirstLineWithAsManySemicolonsAsCommasIsSplitOnCommas(t *testing.T) {
 	got := read(t, "code;x,e-mail\nA;1,a@x.org\n")
-	if want := map[string]int{"email": 1}; !reflect.DeepEqual(got.Header, want) {
+	// Rows keep the columns the header names only (since stop 66; before, "A;1" too).
+	if want := map[string]int{"email": 0}; !reflect.DeepEqual(got.Header, want) {
 		t.Fatalf("header %v, want %v", got.Header, want)
 	}
-	if want := [][]string{{"A;1", "a@x.org"}}; !reflect.DeepEqual(fields(got), want) {
+	if want := [][]string{{"a@x.org"}}; !reflect.DeepEqual(fields(got), want) {
 		t.Fatalf("rows %q, want %q", fields(got), want)
 	}
 }

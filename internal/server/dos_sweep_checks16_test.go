@@ -397,7 +397,7 @@ func TestCSVRowsOfThousandsOfFieldsAre400(t *testing.T) {
 		{app + "/licenses/codes/upload?variantId=" + variant, "code\nABCD1234\n" + strings.Repeat(",", 2<<20-64) + "\n"},
 	} {
 		code, _, out := e.send("POST", tc.path, "text/csv", strings.NewReader(tc.body), int64(len(tc.body)), false, dev)
-		if code != 400 || !strings.Contains(out, `"error":"invalid_request"`) || !strings.Contains(out, "more than 64 fields") {
+		if code != 400 || !strings.Contains(out, `"error":"invalid_request"`) || !strings.Contains(out, "more than 1024 fields") {
 			t.Errorf("POST %s = %d %.200s, want 400 invalid_request naming the field limit", tc.path, code, out)
 		}
 	}
