@@ -167,7 +167,8 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comma = rune(limit.comma)
-	var keep []int // the positions a row keeps (Row.Fields); nil: the first cols.keys()
+	var keep []int // the positions a row keeps (Row.Fields); nil: the first byOrder
+	byOrder := cols.keys()
 	for n := 0; ; n++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -197,7 +198,7 @@ func Read(r io.Reader, cols Columns, maxRows int) (*Table, error) {
 		if len(t.Rows) == maxRows {
 			return nil, ErrTooManyRows
 		}
-		t.Rows = append(t.Rows, Row{Line: at, Fields: kept(rec, keep, cols.keys())})
+		t.Rows = append(t.Rows, Row{Line: at, Fields: kept(rec, keep, byOrder)})
 	}
 }
 
