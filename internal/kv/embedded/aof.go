@@ -87,6 +87,8 @@ type aof struct {
 	// compactAfter postpones compaction after one failed (the disk is nearly full): the old
 	// log is intact and still appended to, so there is no hurry to retry on every write.
 	compactAfter int64
+	// rw is the background rewrite under way (rewrite.go), nil when none.
+	rw *rewrite
 }
 
 // Recovery is retried first a second after the failure, then at doubling intervals up to a
@@ -130,6 +132,7 @@ func openAOF(path string, s *Store) (*aof, error) {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
+	removeRewrites(path)
 	if err := l.compact(s); err != nil {
 		return nil, err
 	}
@@ -588,6 +591,9 @@ func (l *aof) write() error {
 	n, err := l.f.Write(l.buf)
 	if err == nil {
 		l.size += int64(n)
+		if l.rw != nil {
+			l.rw.pending = append(l.rw.pending, l.buf...)
+		}
 		return nil
 	}
 	if n > 0 {
@@ -653,6 +659,7 @@ func (l *aof) recover(s *Store) error {
 	if l.err == nil {
 		return nil
 	}
+	l.stopRewrite() // its file misses what the failed log lost
 	if err := l.compact(s); err != nil {
 		return err
 	}
@@ -661,11 +668,12 @@ func (l *aof) recover(s *Store) error {
 	return nil
 }
 
-// maybeCompact rewrites the log when it outgrew the data. A compaction that fails leaves the
-// log as it was, still written to; it is tried again when the log has grown by compactAt.
+// maybeCompact starts a background rewrite of the log (rewrite.go) when it outgrew the data.
+// A compaction that fails leaves the log as it was, still written to; it is tried again when
+// the log has grown by compactAt.
 func (l *aof) maybeCompact(s *Store) {
-	if l.size > compactAt && l.size > 4*s.bytes && l.size > l.compactAfter {
-		if err := l.compact(s); err != nil {
+	if l.rw == nil && l.size > compactAt && l.size > 4*s.bytes && l.size > l.compactAfter {
+		if err := l.startRewrite(s); err != nil {
 			l.compactAfter = l.size + compactAt
 			l.log.Warn("embedded store: compacting its log failed; it goes on growing", "path", l.path, "err", err)
 		}

@@ -16,8 +16,9 @@
 //     EvictFirst prefix (an old sign-in link's memo) go before any other, whatever their TTL,
 //     so that anonymous requests that write them cannot push out sessions that expire sooner;
 //   - with a Path, every write is appended to a log before it is answered (fsynced every
-//     second and on Close); the log is compacted when opened and when it grows past four times
-//     the live data, so sessions survive a restart. It fails closed: a write whose record
+//     second and on Close); the log is compacted when opened and, in the background while
+//     writes go on (rewrite.go), when it grows past four times the live data, so sessions
+//     survive a restart. It fails closed: a write whose record
 //     cannot be written is undone in memory and answers an error, and from then on writes and
 //     PING answer an error (reads go on) until the log has been rewritten from memory, tried
 //     again in the background. Each commit's records carry a CRC-32C: a torn last one is
@@ -181,10 +182,16 @@ func (s *Store) Close() error {
 	<-s.done
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.log != nil {
-		return s.log.close(s)
+	if s.log == nil {
+		return nil
 	}
-	return nil
+	for done := s.log.stopRewrite(); done != nil; done = s.log.stopRewrite() {
+		// Its goroutine takes the lock to see it was abandoned; the log is fsynced whole below.
+		s.mu.Unlock()
+		<-done
+		s.mu.Lock()
+	}
+	return s.log.close(s)
 }
 
 // run sweeps expired keys every 100 ms and fsyncs the log every second, or, once it has
