@@ -96,8 +96,8 @@ func TestWritesGoOnWhileTheLogIsRewritten(t *testing.T) {
 	}
 }
 
-// A rewrite under way is abandoned by Close (the log is fsynced as it is, and its file
-// removed), and by a failure of the log (recover rewrites it from memory at once).
+// A rewrite under way is abandoned by Close: the log is fsynced as it is, and the rewrite's
+// file removed.
 func TestARewriteUnderWayIsAbandonedCleanly(t *testing.T) {
 	chunk := rewriteChunk
 	rewriteChunk = 1
@@ -144,5 +144,59 @@ func TestARewriteUnderWayIsAbandonedCleanly(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if !bytes.HasPrefix(b, []byte(aofHeader)) {
 		t.Fatalf("the log starts %q", b[:min(len(b), 16)])
+	}
+}
+
+// A log that fails while a rewrite is under way (a full disk) is not replaced by that rewrite:
+// the write whose record failed is undone and refused, the rewrite is dropped, and recovery
+// rewrites the log from memory; a restart then finds what memory held.
+func TestALogFailingDuringARewriteIsRecoveredFromMemory(t *testing.T) {
+	chunk := rewriteChunk
+	rewriteChunk = 2
+	t.Cleanup(func() { rewriteChunk, betweenChunks = chunk, nil })
+	path := filepath.Join(t.TempDir(), "kv.aof")
+	s, err := Open(Options{Path: path, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		do(s, "SET", "k"+strconv.Itoa(i), "v")
+	}
+	calls := 0
+	betweenChunks = func() {
+		calls++
+		switch calls {
+		case 1:
+			do(s, "SET", "before", "1")
+			failLog(t, s, path, false)
+			wantOutage(t, "a write after the log failed", do(s, "SET", "failed", "1"))
+		}
+	}
+	s.mu.Lock()
+	s.log.startRewrite(s)
+	done := s.log.rw.done
+	s.mu.Unlock()
+	<-done
+	s.mu.Lock()
+	err = s.log.recover(s)
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(s, "SET", "after", "1")
+	want := memory(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(path + rewritePattern); len(left) > 0 {
+		t.Errorf("files left beside the log: %v", left)
+	}
+	r, err := Open(Options{Path: path, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := memory(t, r); got != want || do(r, "EXISTS", "failed") != any(int64(0)) || do(r, "EXISTS", "before", "after") != any(int64(2)) {
+		t.Fatalf("after a failure during a rewrite and a restart the store holds\n%s\nwant\n%s", got, want)
 	}
 }
