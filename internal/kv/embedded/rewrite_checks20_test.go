@@ -175,3 +175,95 @@ func TestALogRewrittenUnderConcurrentWritesAlwaysReplaysMemory20(t *testing.T) {
 		t.Logf("seed %d: %d snapshots checked", seed, len(crashes))
 	}
 }
+
+// Close during a background rewrite, with writers still running: the log as Close leaves it
+// replays what memory held once the writers stopped (writes after Close are refused and
+// undone), and no rewrite's file is left beside it.
+func TestCloseDuringARewriteWithWritersRunningKeepsEveryWrite20(t *testing.T) {
+	chunk := rewriteChunk
+	rewriteChunk = 2
+	t.Cleanup(func() { rewriteChunk, betweenChunks = chunk, nil })
+	for seed := range uint64(6) {
+		c := newClock()
+		path := filepath.Join(t.TempDir(), "kv.aof")
+		opt := Options{Path: path, MaxKeys: 60, Now: c.Now, SweepEvery: time.Millisecond, Log: quiet}
+		s, err := Open(opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 40 {
+			do(s, "SADD", "k"+strconv.Itoa(i), "a", "b")
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(seed, uint64(w)))
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					k := "k" + strconv.Itoa(rng.IntN(50))
+					switch rng.IntN(4) {
+					case 0:
+						do(s, "DEL", k)
+					case 1:
+						do(s, "SADD", k, strconv.Itoa(rng.IntN(9)))
+					case 2:
+						do(s, "EXPIRE", k, strconv.Itoa(1+rng.IntN(3)))
+					default:
+						do(s, "SREM", k, "a")
+					}
+					c.Add(time.Duration(rng.IntN(300)) * time.Millisecond)
+				}
+			}()
+		}
+		chunks, closeAt := 0, 1+int(seed)
+		closed := make(chan error, 1)
+		betweenChunks = func() {
+			if chunks++; chunks == closeAt {
+				go func() { closed <- s.Close() }()
+			}
+			runtime.Gosched()
+		}
+		s.mu.Lock()
+		if err := s.log.startRewrite(s); err != nil {
+			t.Fatal(err)
+		}
+		done := s.log.rw.done
+		s.mu.Unlock()
+		<-done
+		betweenChunks = nil
+		if chunks < closeAt {
+			go func() { closed <- s.Close() }()
+		}
+		if err := <-closed; err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		s.mu.Lock()
+		now := s.nowMs()
+		want := live20(s, now)
+		s.mu.Unlock()
+		if left, _ := filepath.Glob(path + rewritePattern); len(left) > 0 {
+			t.Errorf("seed %d: files left beside the log: %v", seed, left)
+		}
+		at := time.UnixMilli(now)
+		r, err := Open(Options{Path: path, MaxKeys: 60, Now: func() time.Time { return at }, SweepEvery: time.Hour, Log: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.mu.Lock()
+		got := live20(r, now)
+		r.mu.Unlock()
+		r.Close()
+		if got != want {
+			t.Fatalf("seed %d: after Close at chunk %d of a rewrite and a restart the store holds\n%s\nwant\n%s", seed, closeAt, got, want)
+		}
+	}
+}
