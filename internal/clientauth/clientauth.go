@@ -8,9 +8,7 @@
 //   - per client_id at one address: the only budget that refuses before the secret is
 //     looked at. Past it, that client_id is answered 429 from that address whatever the
 //     secret, so one address can try at most N secrets of one client a window, and past the
-//     budget the answer says nothing about the guess. It is counted before the secret is
-//     compared and given back when it matches, so that of attempts sent at once at most N
-//     are compared, not every one in flight before the first was counted;
+//     budget the answer says nothing about the guess;
 //   - per address, any client_id (unknown ones too), and per client_id, any address: past
 //     them a wrong secret answers 429 instead of 401, but the secret is still checked and the
 //     right one passes. The budgets of a client_id (at an address and in all) count only a
@@ -173,28 +171,20 @@ func (s *Service) AuthenticateLater(ctx context.Context, clientID, secret string
 		p.cmds, p.result = ratelimit.CheckTakeLater(lim.FailuresPerClientAddress, pairSubject(clientID, ip), quota, app.ID)
 		return app, p, nil
 	}
-	app, known, gen, err := s.lookup(ctx, clientID, secret)
-	if err != nil {
-		return nil, nil, err
-	}
-	pair := pairSubject(clientID, ip)
-	if known {
-		// The failure at the address is counted before the secret is compared, and given
-		// back when it matches: checked before and counted after, every request sent at once
-		// passed the check before any was counted, and 50 of them compared 50 secrets against
-		// a budget of 30. Counted first, at most FailuresPerClientAddress are compared a
-		// window. An unknown clientID has no secret to guess and keeps no counter (failed).
-		if err := openOnOutage(s.Limiter.Take(ctx, lim.FailuresPerClientAddress, pair)); err != nil {
+	if validCredentials(clientID, secret) {
+		// An invalid clientID names no application: there is no secret to guess, and its
+		// failure meets the address's budget.
+		if err := openOnOutage(s.Limiter.Check(ctx, lim.FailuresPerClientAddress, pairSubject(clientID, ip))); err != nil {
 			return nil, nil, err
 		}
 	}
-	if app = s.match(app, secret, gen); app == nil {
+	app, known, err := s.verify(ctx, clientID, secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	if app == nil {
 		return nil, nil, s.failed(ctx, lim, clientID, known, ip)
 	}
-	// The right secret: its failure is given back. A failure to give it back (the limit
-	// store down) is left: the budget fails open for wrong secrets, and the hit ends with
-	// its window.
-	s.Limiter.Return(context.WithoutCancel(ctx), lim.FailuresPerClientAddress, pair)
 	if err := s.TakeQuota(ctx, app); err != nil {
 		return nil, nil, err
 	}
@@ -344,61 +334,61 @@ func (s *Service) cachedMatch(clientID, secret string) *ent.Application {
 	return &cp
 }
 
-// lookup reads the application clientID names for an attempt with secret: app is nil when
-// there is none, it is being deleted (it authenticates no more: its secret is compared with
-// the dummy's, as an unknown client's is) or the credentials cannot name one; known reports
-// whether clientID names an application (one being deleted included). gen is the cache's
-// generation before the read, for match. A cached row (cachedMatch) answers only a match;
-// anything else (no entry, a different secret, a secret rotated elsewhere) comes here and
-// reads the row from the database.
-func (s *Service) lookup(ctx context.Context, clientID, secret string) (app *ent.Application, known bool, gen uint64, err error) {
-	if !validCredentials(clientID, secret) {
-		return nil, false, 0, nil
+// verify reads the application and returns it when the secret matches, nil when it does
+// not; known reports whether clientID names an application (one being deleted included). A
+// cached row (cachedMatch) answers only a match; anything else (no entry, a different secret,
+// a secret rotated elsewhere) comes here and reads the row from the database.
+func (s *Service) verify(ctx context.Context, clientID, secret string) (app *ent.Application, known bool, err error) {
+	equal := s.equal
+	valid := validCredentials(clientID, secret)
+	hash := ids.Hash(secret)
+	ttl := s.cacheTTL()
+	now := time.Now()
+	var gen uint64
+	if valid {
+		if ttl > 0 {
+			gen = s.cache.Generation()
+		}
+		a, err := s.DB.Application.Get(ctx, clientID)
+		if err != nil && !store.NotFound(err) {
+			return nil, false, err
+		}
+		known = a != nil
+		if a != nil && a.DeletingSince == nil {
+			// One being deleted authenticates no more: its secret is compared with the
+			// dummy's, as an unknown client's is.
+			app = a
+		}
 	}
-	if s.cacheTTL() > 0 {
-		gen = s.cache.Generation()
-	}
-	a, err := s.DB.Application.Get(ctx, clientID)
-	if err != nil && !store.NotFound(err) {
-		return nil, false, 0, err
-	}
-	if a != nil && a.DeletingSince == nil {
-		app = a
-	}
-	return app, a != nil, gen, nil
-}
-
-// match returns app, read by lookup (nil for none), when secret is its secret, compared in
-// constant time (against a dummy when there is no app, so that an unknown client and a wrong
-// secret take the same time), and caches it; nil otherwise.
-func (s *Service) match(app *ent.Application, secret string, gen uint64) *ent.Application {
 	want := dummySecretHash
 	if app != nil {
 		want = app.SecretHash
 	}
-	if !s.equal(ids.Hash(secret), want) || app == nil || secret == "" {
-		return nil
+	if !equal(hash, want) || app == nil || secret == "" {
+		return nil, known, nil
 	}
-	if ttl := s.cacheTTL(); ttl > 0 {
+	if ttl > 0 {
 		cp := *app
-		s.cache.Put(cp.ID, &cp, gen, "", time.Now().Add(ttl))
+		s.cache.Put(cp.ID, &cp, gen, "", now.Add(ttl))
 	}
-	return app
+	return app, true, nil
 }
 
-// failed counts a failed attempt against each budget it meets that was not counted before the
-// comparison (its address; its client_id, for a client_id that names an application (known):
-// AuthenticateLater counted its client_id at its address already) and returns its answer:
-// RateLimited past any of them (the first in that order), invalid_client within them. A
-// client_id that names no application has no secret to guess: counted, every request with a
-// fresh one kept two counters in the store (which the embedded store never evicts), even past
-// its address's budget, so one address could fill the store.
+// failed counts a failed attempt against each budget it meets (its client_id at its address
+// and its client_id, for a client_id that names an application (known); its address) and
+// returns its answer: RateLimited past any of them (the first in that order), invalid_client
+// within them. A client_id that names no application has no secret to guess: counted, every
+// request with a fresh one kept two counters in the store (which the embedded store never
+// evicts), even past its address's budget, so one address could fill the store.
 func (s *Service) failed(ctx context.Context, lim Limits, clientID string, known bool, ip string) error {
 	type budget struct {
 		rule    ratelimit.Rule
 		subject string
 	}
-	budgets := make([]budget, 0, 2)
+	budgets := make([]budget, 0, 3)
+	if known {
+		budgets = append(budgets, budget{lim.FailuresPerClientAddress, pairSubject(clientID, ip)})
+	}
 	budgets = append(budgets, budget{lim.FailuresPerAddress, ip})
 	if known {
 		budgets = append(budgets, budget{lim.FailuresPerClient, clientID})
