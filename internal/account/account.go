@@ -70,6 +70,34 @@ type Service struct {
 	// its application when it has a back-channel logout URI and the person signed in to it
 	// (oauth.Service.QueueRemovalLogout).
 	RemovalLogouts func(ctx context.Context, tx *ent.Tx, userID, connectionID string, now time.Time) error
+	// Notify, when set, is told of a change to the person's sign-in addresses once it has
+	// committed (security notices, as mfa.Service.Notify): event names it, about is the address
+	// added or removed, which the notice to the primary address names masked; to, when not
+	// empty, is where the notice goes instead of the primary address (AddressUnlinked).
+	Notify func(ctx context.Context, userID string, event mfa.Event, about, to string)
+}
+
+// Security notice events of a person's addresses (Notify). A verified alternative address
+// signs in to the account, as a passkey does: the person is told when one is added or
+// removed, as they are of their passkeys.
+const (
+	// AddressVerified: an alternative address was verified (VerifyAlternativeEmail); it signs
+	// in to the account from now on. The primary address is told.
+	AddressVerified mfa.Event = "address_verified"
+	// AddressRemoved: a verified alternative address was removed (RemoveAlternativeEmail). The
+	// primary address is told; so is the removed address itself (AddressUnlinked).
+	AddressRemoved mfa.Event = "address_removed"
+	// AddressUnlinked: the notice of AddressRemoved to the removed address, as a change of
+	// the primary address tells the old one: whoever took the session and the primary
+	// mailbox does not remove the person's other mailbox from their account unnoticed. It
+	// names no other address of the account.
+	AddressUnlinked mfa.Event = "address_unlinked"
+)
+
+func (s *Service) notify(ctx context.Context, uid string, e mfa.Event, about, to string) {
+	if s.Notify != nil {
+		s.Notify(ctx, uid, e, about, to)
+	}
 }
 
 // SecondStep is the check of mfa.Service.ConfirmChange: a sign-in of the last
@@ -506,6 +534,8 @@ func (s *Service) AddAlternativeEmail(ctx context.Context, addr, code string) (*
 // changes and the link stays usable. The token works once and for 24 h. An address another
 // account holds (primary or verified) answers Conflict ("email_taken"): the claim's unique
 // index decides, so two accounts never both verify one address, even at the same moment.
+// Once the verification has committed, the primary address is told (AddressVerified, in the
+// background): the address signs in to the account from then on.
 func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*ent.UserEmail, error) {
 	invalid := apperr.WithReason(apperr.Invalid, "invalid_token", "the verification link is invalid, used or expired")
 	if token == "" || len(token) > 128 {
@@ -539,7 +569,9 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 	} else if got != id {
 		return nil, invalid // used concurrently
 	}
+	verified := false // by this call, not before: the notice is sent once
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
+		verified = false
 		// Locked, as RemoveAlternativeEmail locks it: a removal running at the same time
 		// either commits first, and the address is gone, or waits and then sees it verified
 		// and releases the claim with it.
@@ -552,6 +584,7 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 		if ue.VerifiedAt != nil {
 			return nil
 		}
+		verified = true
 		now := s.now()
 		if err := identity.ClaimAddress(ctx, tx, ue.UserID, ue.Email, now); err != nil {
 			return err
@@ -564,6 +597,9 @@ func (s *Service) VerifyAlternativeEmail(ctx context.Context, token string) (*en
 	})
 	if err != nil {
 		return nil, err
+	}
+	if verified {
+		s.notify(ctx, ue.UserID, AddressVerified, ue.Email, "")
 	}
 	return ue.Unwrap(), nil // read in the committed tx: its edges are read through the client
 }
@@ -593,6 +629,10 @@ func (s *Service) takeVerifySend(ctx context.Context, uid, addr string) error {
 // commit, a failure left them signed in with the address gone, and a retry of the removal found no
 // address and ended nothing. What ends after the commit is only a session of a sign-in through the
 // address that checked it (the sign-in page's stillHeld) before the commit.
+//
+// The removal of a verified address, once committed, is told to the primary address
+// (AddressRemoved) and to the removed one (AddressUnlinked), in the background; a pending one
+// never signed in, and its removal tells no one.
 func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID, code string) error {
 	uid, err := auth.RequireRecentSignIn(ctx, s.now())
 	if err != nil {
@@ -668,8 +708,10 @@ func (s *Service) RemoveAlternativeEmail(ctx context.Context, emailID, code stri
 		s.wake()
 	}
 	if released == "" {
-		return nil
+		return nil // a pending address never signed in: nothing to tell
 	}
+	s.notify(ctx, uid, AddressRemoved, released, "")
+	s.notify(ctx, uid, AddressUnlinked, "", released)
 	if _, err := s.Identity.EndAddressSessions(ctx, uid, released); err != nil {
 		return fmt.Errorf("ending the removed address's sessions: %w", err)
 	}

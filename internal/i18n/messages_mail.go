@@ -76,6 +76,16 @@ var enMail = map[string]any{
 	"mail.change_code.lead":              "Someone signed in to your LoginSign account asked for a code to change how it signs in (add an address or a passkey, make another address the primary one, remove an address) or to close it. Enter this code where it was asked for:",
 	"mail.change_code.expires":           "The code works once, for %s.",
 	"mail.change_code.ignore":            "If this was not you, do not give this code to anyone: someone may have a copy of your session. Sign in to LoginSign and sign out your other sessions.",
+
+	// Alternative addresses sign in to the account (account.AddressVerified, AddressRemoved,
+	// AddressUnlinked): the notices to the primary address name the address masked.
+	"mail.notice.address_verified.headline": "A sign-in address was added",
+	"mail.notice.address_verified.what":     "The address %s was added as a way to sign in",
+	"mail.notice.address_removed.headline":  "A sign-in address was removed",
+	"mail.notice.address_removed.what":      "The address %s was removed as a way to sign in",
+	"mail.notice.address_unlinked.headline": "This address no longer signs in to your account",
+	"mail.notice.address_unlinked.what":     "This address was removed as a way to sign in",
+	"mail.notice.address_unlinked.advice":   "Sign-in links sent to this address no longer open that account. If this was you, there is nothing to do. If it was not, sign in another way (with your primary address or a passkey), check your addresses and sign out every other session:",
 }
 
 var frMail = map[string]any{
@@ -150,6 +160,14 @@ var frMail = map[string]any{
 	"mail.change_code.lead":              "Quelqu’un connecté à votre compte LoginSign a demandé un code pour changer la façon de s’y connecter (ajouter une adresse ou une clé d’accès, choisir une autre adresse principale, retirer une adresse) ou pour le fermer. Saisissez ce code là où il a été demandé :",
 	"mail.change_code.expires":           "Le code ne sert qu’une fois, pendant %s.",
 	"mail.change_code.ignore":            "Si ce n’était pas vous, ne donnez ce code à personne : quelqu’un a peut-être une copie de votre session. Connectez-vous à LoginSign et déconnectez vos autres sessions.",
+
+	"mail.notice.address_verified.headline": "Une adresse de connexion a été ajoutée",
+	"mail.notice.address_verified.what":     "L’adresse %s a été ajoutée comme moyen de connexion",
+	"mail.notice.address_removed.headline":  "Une adresse de connexion a été supprimée",
+	"mail.notice.address_removed.what":      "L’adresse %s a été supprimée des moyens de connexion",
+	"mail.notice.address_unlinked.headline": "Cette adresse ne permet plus de vous connecter à votre compte",
+	"mail.notice.address_unlinked.what":     "Cette adresse a été supprimée des moyens de connexion",
+	"mail.notice.address_unlinked.advice":   "Les liens de connexion envoyés à cette adresse n’ouvrent plus ce compte. Si c’était vous, il n’y a rien à faire. Sinon, connectez-vous autrement (avec votre adresse principale ou une clé d’accès), vérifiez vos adresses et déconnectez toutes les autres sessions :",
 }
 
 var deMail = map[string]any{
@@ -224,4 +242,12 @@ var deMail = map[string]any{
 	"mail.change_code.lead":              "Jemand, der bei Ihrem LoginSign-Konto angemeldet ist, hat einen Code angefordert, um die Anmeldung am Konto zu ändern (eine Adresse oder einen Passkey hinzufügen, eine andere Adresse zur Hauptadresse machen, eine Adresse entfernen) oder um es zu schließen. Geben Sie diesen Code dort ein, wo er verlangt wurde:",
 	"mail.change_code.expires":           "Der Code gilt einmal, %s lang.",
 	"mail.change_code.ignore":            "Wenn Sie das nicht waren, geben Sie diesen Code niemandem: Jemand hat vielleicht eine Kopie Ihrer Sitzung. Melden Sie sich bei LoginSign an und melden Sie Ihre anderen Sitzungen ab.",
+
+	"mail.notice.address_verified.headline": "Eine Anmeldeadresse wurde hinzugefügt",
+	"mail.notice.address_verified.what":     "Die Adresse %s wurde zum Anmelden hinzugefügt",
+	"mail.notice.address_removed.headline":  "Eine Anmeldeadresse wurde entfernt",
+	"mail.notice.address_removed.what":      "Die Adresse %s wurde entfernt; mit ihr kann man sich nicht mehr anmelden",
+	"mail.notice.address_unlinked.headline": "Mit dieser Adresse melden Sie sich nicht mehr bei Ihrem Konto an",
+	"mail.notice.address_unlinked.what":     "Diese Adresse wurde entfernt; mit ihr kann man sich nicht mehr anmelden",
+	"mail.notice.address_unlinked.advice":   "Anmeldelinks an diese Adresse öffnen dieses Konto nicht mehr. Wenn Sie das waren, ist nichts zu tun. Wenn nicht, melden Sie sich auf anderem Weg an (mit Ihrer Hauptadresse oder einem Passkey), prüfen Sie Ihre Adressen und melden Sie alle anderen Sitzungen ab:",
 }

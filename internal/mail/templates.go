@@ -220,6 +220,19 @@ func SecurityNotice(l *i18n.Locale, to, event string, when time.Time, link strin
 // empty: its button comes first, and the catalog's ".undo_advice" of the event says what it
 // does.
 func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, link, undo string) (m Message, ok bool) {
+	return securityNotice(l, to, event, "", when, link, undo)
+}
+
+// AddressSecurityNotice is SecurityNotice of a change to the person's sign-in addresses: the
+// catalog's ".what" of event names about, the address added or removed, as the caller gives
+// it (masked: the notice names an address, not who reads it).
+func AddressSecurityNotice(l *i18n.Locale, to, event, about string, when time.Time, link string) (m Message, ok bool) {
+	return securityNotice(l, to, event, about, when, link, "")
+}
+
+// securityNotice is UndoableSecurityNotice with about, when not empty, the argument of the
+// event's ".what".
+func securityNotice(l *i18n.Locale, to, event, about string, when time.Time, link, undo string) (m Message, ok bool) {
 	key := "mail.notice." + event
 	if !l.Has(key+".headline") || !l.Has(key+".what") {
 		return Message{}, false
@@ -233,9 +246,13 @@ func UndoableSecurityNotice(l *i18n.Locale, to, event string, when time.Time, li
 	} else {
 		undo = ""
 	}
+	what := l.T(key + ".what")
+	if about != "" {
+		what = l.T(key+".what", cleanLine(about, 254))
+	}
 	data := map[string]any{
 		"Headline": headline,
-		"What":     l.T(key + ".what"),
+		"What":     what,
 		"Advice":   advice,
 		"Address":  cleanLine(to, 254),
 		"When":     whenUTC(l, when),

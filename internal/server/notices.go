@@ -10,12 +10,15 @@ import (
 	"loginsign/internal/i18n"
 	"loginsign/internal/mail"
 	"loginsign/internal/mfa"
+	"loginsign/internal/oauth"
 	"loginsign/internal/store"
 )
 
 // securityNotices mails a person when their second factors change (mfa.Service.Notify and
 // passkey.Service.Notify): a passkey or TOTP added or removed, a recovery code used, recovery
-// codes renewed; the notice of a TOTP added carries its "this wasn't me" link (mfa.UndoTOTP). The mail goes to the primary address after the change committed, in the
+// codes renewed; the notice of a TOTP added carries its "this wasn't me" link (mfa.UndoTOTP); and
+// when their sign-in addresses change (account.Service.Notify): an alternative address verified
+// or removed. The mail goes to the primary address after the change committed, in the
 // background, so a slow mail server never delays the person's request; a failure is logged.
 type securityNotices struct {
 	db      *store.DB
@@ -26,6 +29,33 @@ type securityNotices struct {
 }
 
 func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Event, undo string) {
+	n.deliver(ctx, userID, event, func(l *i18n.Locale, primary, base string, when time.Time) (mail.Message, bool) {
+		if undo != "" {
+			undo = base + mfa.UndoTOTPPath + "?token=" + url.QueryEscape(undo)
+		}
+		return mail.UndoableSecurityNotice(l, primary, string(event), when, base+"/dashboard", undo)
+	})
+}
+
+// sendAddress is send for a change to the person's sign-in addresses (account.Service.Notify):
+// the notice names about, the address added or removed, masked as the sign-in pages mask an
+// address (oauth.MaskEmail); it goes to to instead of the primary address when to is set.
+func (n *securityNotices) sendAddress(ctx context.Context, userID string, event mfa.Event, about, to string) {
+	n.deliver(ctx, userID, event, func(l *i18n.Locale, primary, base string, when time.Time) (mail.Message, bool) {
+		if to == "" {
+			to = primary
+		}
+		if about != "" {
+			about = oauth.MaskEmail(about)
+		}
+		return mail.AddressSecurityNotice(l, to, string(event), about, when, base+"/dashboard")
+	})
+}
+
+// deliver writes the notice of event with compose, in the person's language, and sends it, in
+// the background.
+func (n *securityNotices) deliver(ctx context.Context, userID string, event mfa.Event,
+	compose func(l *i18n.Locale, primary, base string, when time.Time) (mail.Message, bool)) {
 	when := n.now()
 	run := func(ctx context.Context) {
 		u, err := n.db.User.Get(ctx, userID)
@@ -34,11 +64,7 @@ func (n *securityNotices) send(ctx context.Context, userID string, event mfa.Eve
 			return
 		}
 		// The person's own request caused the change: their language, else the request's.
-		base := strings.TrimRight(n.baseURL, "/")
-		if undo != "" {
-			undo = base + mfa.UndoTOTPPath + "?token=" + url.QueryEscape(undo)
-		}
-		m, ok := mail.UndoableSecurityNotice(i18n.ForPerson(ctx, u.Language), u.Email, string(event), when, base+"/dashboard", undo)
+		m, ok := compose(i18n.ForPerson(ctx, u.Language), u.Email, strings.TrimRight(n.baseURL, "/"), when)
 		if !ok {
 			n.log.WarnContext(ctx, "security notice: unknown event", "event", event)
 			return

@@ -257,6 +257,7 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 	s.profiles = profile.New(db, k, cfg.BaseURL, s.now)
 	notices := &securityNotices{db: db, mail: mailer, log: log, baseURL: cfg.BaseURL, now: s.now}
 	s.mfa.Notify, s.passkeys.Notify = notices.send, notices.send
+	s.account.Notify = notices.sendAddress
 	s.mfa.KnownBrowser, s.mfa.EndSessions = s.oauth.KnownBrowser, s.identity.EndAllSessions
 	s.mfa.Mail, s.identity.ConfirmChange = mailer, s.mfa.ConfirmChange
 	s.mfa.SignInAddress = s.identity.SignInAddress
