@@ -115,7 +115,7 @@ func (ls *liveServer) nextLink(t *testing.T, to string) string {
 		msgs := ls.Mail.Messages()
 		for i := len(msgs) - 1; i >= 0; i-- {
 			m := msgs[i]
-			if !containsFold(m.To, to) || strings.HasPrefix(m.Subject, mail.SecurityNoticeSubject) {
+			if !containsFold(m.To, to) || isSecurityNotice(m.Subject) {
 				continue
 			}
 			for _, l := range linkRE.FindAllString(m.Text, -1) {

@@ -20,7 +20,6 @@ import (
 
 	"loginsign/internal/auth"
 	"loginsign/internal/kv/kvtest"
-	"loginsign/internal/mail"
 	"loginsign/internal/mail/mailtest"
 	"loginsign/internal/portal"
 
@@ -210,7 +209,7 @@ func (p page) hidden(t testing.TB, name string) string {
 func (e *oauthEnv) magicLink(to string) string {
 	e.t.Helper()
 	m := e.smtp.Next(e.t, 10*time.Second)
-	for strings.HasPrefix(m.Subject, mail.SecurityNoticeSubject) {
+	for isSecurityNotice(m.Subject) {
 		m = e.smtp.Next(e.t, 10*time.Second)
 	}
 	if len(m.To) != 1 || !strings.EqualFold(m.To[0], to) {
