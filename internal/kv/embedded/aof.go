@@ -490,10 +490,31 @@ func readRecordAfter(r byteReader, op byte) (logRecord, error) {
 // are read.
 const countHint = 1 << 10
 
+// The limits of what the log holds, which a write may not pass (Store.exec refuses it) since
+// the log's reader takes a record past them for damage and the store would not open: the
+// length of a key, value, set member or hash field (Redis's proto-max-bulk-len), and the
+// number of members of a set or fields of a hash.
+const (
+	maxLength  = 512 << 20
+	maxMembers = 1 << 24
+)
+
+// limitLength and limitMembers are maxLength and maxMembers, which the reader and the writer
+// both go by; tests lower them so as not to need gigabytes.
+var limitLength, limitMembers uint64 = maxLength, maxMembers
+
+// maxRecord bounds the estimated size (entry.size, more than its record's) of a set or hash:
+// compaction writes a key's record whole into one frame, whose length is 32 bits, after at
+// most frameCompacted bytes of other records. (A commit's frame is bounded by aof.write.)
+const maxRecord = math.MaxUint32 - 2*frameCompacted
+
+// limitRecord is maxRecord; tests lower it.
+var limitRecord int64 = maxRecord
+
 // readCount reads the member count of a set, a hash or a delta.
 func readCount(r byteReader) (uint64, error) {
 	n, err := binary.ReadUvarint(r)
-	if err == nil && n > 1<<24 {
+	if err == nil && n > limitMembers {
 		err = fmt.Errorf("member count %d out of range", n)
 	}
 	return n, err
@@ -508,7 +529,7 @@ func readBytes(r byteReader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n > 512<<20 {
+	if n > limitLength {
 		return nil, fmt.Errorf("length %d out of range", n)
 	}
 	b := make([]byte, min(n, 64<<10))

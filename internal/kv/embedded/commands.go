@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -137,6 +138,11 @@ func (s *Store) exec(args [][]byte) any {
 	}
 	name := strings.ToUpper(string(args[0]))
 	a := args[1:]
+	if commands[name].write {
+		if err := tooLong(a); err != nil {
+			return err
+		}
+	}
 	switch name {
 	case "PING":
 		if len(a) == 1 {
@@ -296,6 +302,72 @@ var commands = map[string]command{
 	"SADD": {2, -1, true}, "SREM": {2, -1, true}, "SMEMBERS": {1, 1, false}, "SISMEMBER": {2, 2, false}, "SCARD": {1, 1, false},
 	"HSET": {3, -1, true}, "HGET": {2, 2, false}, "HMGET": {2, -1, false}, "HGETALL": {1, 1, false},
 	"HDEL": {2, -1, true}, "HLEN": {1, 1, false},
+}
+
+// errTooLong is Redis's answer to a write of a string past proto-max-bulk-len (512 MiB).
+var errTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+
+// tooLong is errTooLong when one of a write's arguments (a key, a value, a set member, a hash
+// field) is longer than the log holds: its record would be taken for damage, and the store
+// would not open again. Every string the store keeps is one of the arguments of its write.
+func tooLong(a [][]byte) error {
+	for _, b := range a {
+		if uint64(len(b)) > limitLength {
+			return errTooLong
+		}
+	}
+	return nil
+}
+
+// tooBig is the error of an SADD (step 1: names are members) or HSET (step 2: field, value,
+// …) that would make the set or hash e of key (e nil: none yet) hold more members than the log holds,
+// or be larger than its record may be; nil when it fits. It is checked before the command
+// changes anything. Redis has no such limit (it holds 2^32 members); the store's log has, and
+// a set or hash past it would keep the store from opening again.
+func tooBig(key string, e *entry, names [][]byte, step int) error {
+	size := int64(keyOverhead + len(key))
+	var set map[string]struct{}
+	var hash map[string][]byte
+	if e != nil {
+		size, set, hash = e.size, e.set, e.hash
+	}
+	count := uint64(len(set) + len(hash))
+	if count+uint64(len(names)/step) <= limitMembers && size+int64(len(names))*memberOverhead+argBytes(names) <= limitRecord {
+		return nil // the usual case: it fits even if every name is new
+	}
+	final := make(map[string][]byte, len(names)/step)
+	for i := 0; i < len(names); i += step {
+		var v []byte
+		if step == 2 {
+			v = names[i+1]
+		}
+		final[string(names[i])] = v
+	}
+	for m, v := range final {
+		old, had := hash[m]
+		if _, inSet := set[m]; inSet {
+			had = true
+		}
+		size += int64(len(v) - len(old))
+		if !had {
+			count++
+			size += int64(memberOverhead + len(m))
+		}
+	}
+	if count > limitMembers || size > limitRecord {
+		return fmt.Errorf("ERR embedded store: a set or hash may hold at most %d members and %d bytes, "+
+			"the most its log holds", limitMembers, limitRecord)
+	}
+	return nil
+}
+
+// argBytes is the total length of a.
+func argBytes(a [][]byte) int64 {
+	var n int64
+	for _, b := range a {
+		n += int64(len(b))
+	}
+	return n
 }
 
 // set is SET key value [NX|XX] [EX s|PX ms|KEEPTTL].
@@ -477,6 +549,9 @@ func (s *Store) setCommand(name string, a [][]byte) any {
 	}
 	switch name {
 	case "SADD":
+		if err := tooBig(key, e, a[1:], 1); err != nil {
+			return err
+		}
 		s.saveKey(key, e)
 		if e == nil {
 			var err error
@@ -560,6 +635,9 @@ func (s *Store) hashCommand(name string, a [][]byte) any {
 	case "HSET":
 		if len(a)%2 != 1 {
 			return errArity(name)
+		}
+		if err := tooBig(key, e, a[1:], 2); err != nil {
+			return err
 		}
 		s.saveKey(key, e)
 		if e == nil {
