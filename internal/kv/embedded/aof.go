@@ -116,7 +116,8 @@ func (e *logFailedError) Error() string {
 func (e *logFailedError) Unwrap() error { return e.err }
 
 // openAOF loads path into s, compacts it, and opens it for appending. A log damaged before
-// its end is an error, and the file is left as it is.
+// its end is an error, and the file is left as it is; a compaction that fails (a full disk)
+// leaves the log failed (l.err), as a write that fails does.
 func openAOF(path string, s *Store) (*aof, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("embedded store: %w", err)
@@ -134,7 +135,10 @@ func openAOF(path string, s *Store) (*aof, error) {
 	}
 	removeRewrites(path)
 	if err := l.compact(s); err != nil {
-		return nil, err
+		// The log was read whole and is left as it is: the store opens as it goes on when a
+		// write fails (a full disk), with writes and PING refused and reads served until the
+		// log is rewritten, tried again in the background, rather than not at all.
+		l.fail(err)
 	}
 	return l, nil
 }
@@ -773,6 +777,10 @@ func (l *aof) close(s *Store) error {
 	err := l.err
 	if err == nil {
 		err = l.f.Sync()
+	}
+	if l.f == nil { // opened failed and never rewritten: nothing was written since the start
+		l.log.Error("embedded store: closed without its log having been written since the start; writes were refused", "path", l.path, "err", err)
+		return err
 	}
 	if cerr := l.f.Close(); err == nil {
 		err = cerr

@@ -169,3 +169,63 @@ func TestASetOrHashPastTheLogsRecordSizeIsRefused(t *testing.T) {
 		t.Errorf("SCARD after a restart: %v, want %d", r, added)
 	}
 }
+
+// A log read whole whose compaction at the start fails (a full disk: here a directory stands
+// where the new log would be written) no longer stops the store from opening: it opens as it
+// goes on after a write fails, reads served, writes and PING refused (TRYAGAIN), nothing
+// written, the old log left as it is, until the log is rewritten; then writes are accepted
+// and a restart has both the old keys and the new.
+func TestAFullDiskAtTheStartOpensTheStoreFailedNotAtAll(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "kv.aof")
+	s, err := Open(Options{Path: path, Now: c.Now, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(s, "SET", "session", "alice")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path+".tmp", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Options{Path: path, Now: c.Now, Log: quiet})
+	if err != nil {
+		t.Fatalf("the store does not open although its log was read whole: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if r := do(s, "GET", "session"); fmt.Sprintf("%s", r) != "alice" {
+		t.Errorf("GET session: %v, want alice", r)
+	}
+	wantOutage(t, "SET", do(s, "SET", "new", "v"))
+	wantOutage(t, "PING", do(s, "PING"))
+	if r := do(s, "EXISTS", "new"); r != any(int64(0)) {
+		t.Errorf("a refused SET left its key: EXISTS %v", r)
+	}
+	if now, _ := os.ReadFile(path); string(now) != string(old) {
+		t.Error("the log was changed while failed")
+	}
+	if err := os.Remove(path + ".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	err = s.log.recover(s)
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatalf("recover with room again: %v", err)
+	}
+	if r := do(s, "SET", "new", "v"); r != any(ok) {
+		t.Fatalf("SET after the log was rewritten: %v", r)
+	}
+	s = reopen20(t, s, path, c)
+	for k, want := range map[string]string{"session": "alice", "new": "v"} {
+		if r := do(s, "GET", k); fmt.Sprintf("%s", r) != want {
+			t.Errorf("after a restart GET %s: %v, want %s", k, r, want)
+		}
+	}
+}
