@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	stdsql "database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,18 @@ type WorkerConfig struct {
 	// Parallel is how many deliveries one worker runs at once. Run claims again as soon as
 	// one finishes, so a slow delivery holds only its own slot. Default 16.
 	Parallel int
+	// SlowLane is how many of this worker's Parallel deliveries the applications in its slow
+	// lane may hold together: those whose last attempt here timed out or took SlowAfter or
+	// longer, until an attempt of theirs succeeds faster. The other slots are only for
+	// applications without that record, so receivers that keep answering slowly or never,
+	// spread over a few free accounts, delay only each other, not the webhooks and
+	// back-channel logouts of everyone else. Within each lane back-channel logouts come
+	// first. Default a quarter of Parallel (4 with the default 16), at least 1; an
+	// application without a slow record may use any free slot.
+	SlowLane int
+	// SlowAfter is how long an attempt may take before its application goes to the slow
+	// lane (a timed-out attempt always does). Default 3 s, at most half of Timeout.
+	SlowAfter time.Duration
 	// Poll is how often an idle worker looks for due events. Default 1 s.
 	Poll time.Duration
 	// Timeout bounds one attempt, answer included. Default DeliveryTimeout (10 s).
@@ -137,6 +150,8 @@ type Worker struct {
 	claimQuery string
 	// records group-commits the attempts of deliveries that finish together.
 	records groupcommit.Queue[attemptResult]
+	// lanes is the slow lane: which applications are in it and which claims hold its slots.
+	lanes lanes
 	// sqliteWrites serializes this worker's write transactions on SQLite, which has a single
 	// writer: queueing here is cheaper than SQLite's sleeping busy handler.
 	sqliteWrites sync.Mutex
@@ -184,6 +199,12 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.PerOwner <= 0 {
 		cfg.PerOwner = max(1, cfg.Parallel/2)
 	}
+	if cfg.SlowLane <= 0 {
+		cfg.SlowLane = max(1, cfg.Parallel/4)
+	}
+	if cfg.SlowAfter <= 0 {
+		cfg.SlowAfter = min(3*time.Second, cfg.Timeout/2)
+	}
 	if cfg.Poll <= 0 {
 		cfg.Poll = time.Second
 	}
@@ -196,7 +217,8 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1)}
+	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1),
+		lanes: lanes{slow: map[string]bool{}, held: map[string]time.Time{}}}
 	w.dueQuery = dueQuery(db.Dialect)
 	w.claimQuery = claimQuery(db.Dialect)
 	return w
@@ -321,7 +343,7 @@ func (w *Worker) deliverAll(ctx context.Context, evs []*ent.WebhookEvent, finish
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer func() { <-sem; wg.Done(); done() }()
+			defer func() { w.lanes.release(ev.ID); <-sem; wg.Done(); done() }()
 			app := byID[ev.ApplicationID]
 			if _, ok := gone.Load(ev.ApplicationID); ok && ev.Type != TypeBackchannelLogout || app == nil || !hasTarget(app, ev) {
 				// Not sent; the 410's record disables it, or this marks it disabled.
@@ -430,7 +452,9 @@ func pendingStreams(d string) string {
 // which marks the entries of claims recorded since as dead for the next count to skip (a
 // bitmap scan, which PostgreSQL takes for an unbounded count, reads them all again until
 // VACUUM). The ranking then runs on what it took. Its arguments are now, PerApplication,
-// PerOwner and the claim's limit.
+// PerOwner, the claim's limit, the applications of the slow lane (a JSON array of their ids)
+// and how many of the slow lane's slots are free: the slow lane's events past that are left
+// out before the limit, so they never crowd out the others' (see WorkerConfig.SlowLane).
 func claimQuery(d string) string {
 	// A back-channel logout ends sessions at a relying party; it should not wait behind
 	// webhooks that merely inform. urgency(t) ranks it 0 by its type column t, others 1.
@@ -441,6 +465,11 @@ func claimQuery(d string) string {
 	// stream on SQLite.
 	head := func(cols string) string {
 		return `SELECT ` + cols + ` FROM webhook_events WHERE ` + dueIn + ` ORDER BY next_attempt_at, id LIMIT $2`
+	}
+	// The slow lane's application ids, from the JSON array $5.
+	slowApps := `SELECT jsonb_array_elements_text(CAST($5 AS jsonb))`
+	if d != dialect.Postgres {
+		slowApps = `SELECT value FROM json_each($5)`
 	}
 	take := `CROSS JOIN LATERAL (` + head("id, type, next_attempt_at") + `) e`
 	if d != dialect.Postgres {
@@ -463,7 +492,13 @@ func claimQuery(d string) string {
 	SELECT *, ROW_NUMBER() OVER (PARTITION BY owner_id ORDER BY urgency, next_attempt_at, id) AS owner_rank
 	FROM by_app WHERE app_rank <= $2 - live
 )
-SELECT id FROM by_owner WHERE owner_rank <= $3 - owner_live ORDER BY urgency, next_attempt_at, id LIMIT $4`
+, lanes AS (
+	SELECT *, ROW_NUMBER() OVER (PARTITION BY slow ORDER BY urgency, next_attempt_at, id) AS lane_rank FROM (
+		SELECT *, CASE WHEN application_id IN (` + slowApps + `) THEN 1 ELSE 0 END AS slow
+		FROM by_owner WHERE owner_rank <= $3 - owner_live
+	) o
+)
+SELECT id FROM lanes WHERE slow = 0 OR lane_rank <= $6 ORDER BY urgency, next_attempt_at, id LIMIT $4`
 	if d != dialect.Postgres {
 		return q
 	}
@@ -478,8 +513,12 @@ ORDER BY c.n`
 }
 
 // claimable returns the ids claimQuery chooses at now, in tx, in the order it chose them.
-func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit int) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, w.claimQuery, now, w.cfg.PerApplication, w.cfg.PerOwner, limit)
+func (w *Worker) claimable(ctx context.Context, tx *ent.Tx, now time.Time, limit int, slow []string, slowFree int) ([]string, error) {
+	apps, err := json.Marshal(slow)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, w.claimQuery, now, w.cfg.PerApplication, w.cfg.PerOwner, limit, string(apps), slowFree)
 	if err != nil {
 		return nil, err
 	}
@@ -507,6 +546,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 		return nil, err
 	}
 	until := now.Add(w.cfg.Lease)
+	slow, slowFree := w.lanes.slowLane(now, w.cfg.SlowLane)
 	var claimed []string
 	err := w.writeTx(ctx, func(tx *ent.Tx) error {
 		if w.db.Dialect == dialect.Postgres {
@@ -516,7 +556,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 				return err
 			}
 			// Rows locked by another claiming transaction are skipped, not waited for.
-			ids, err := w.claimable(ctx, tx, now, limit)
+			ids, err := w.claimable(ctx, tx, now, limit, slow, slowFree)
 			if err != nil || len(ids) == 0 {
 				return err
 			}
@@ -525,7 +565,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 		}
 		// SQLite: the conditional UPDATE is the claim; a row another worker claimed in
 		// between no longer matches and is skipped.
-		ids, err := w.claimable(ctx, tx, now, limit)
+		ids, err := w.claimable(ctx, tx, now, limit, slow, slowFree)
 		if err != nil {
 			return err
 		}
@@ -548,6 +588,7 @@ func (w *Worker) Claim(ctx context.Context, limit int) ([]*ent.WebhookEvent, err
 	if err != nil {
 		return nil, err
 	}
+	w.lanes.hold(evs, slow, until)
 	// In claimQuery's order, so that a batch larger than Parallel starts its back-channel
 	// logouts first.
 	pos := make(map[string]int, len(claimed))
@@ -587,6 +628,7 @@ type outcome struct {
 // disables the application's endpoint and stops its pending events; anything else schedules
 // the next attempt (or fails the event after MaxAttempts, a ping after its one attempt).
 func (w *Worker) Deliver(ctx context.Context, ev *ent.WebhookEvent) error {
+	defer w.lanes.release(ev.ID)
 	app, err := w.db.Application.Get(ctx, ev.ApplicationID)
 	if err != nil {
 		return fmt.Errorf("loading application: %w", err)
@@ -644,7 +686,14 @@ func hasTarget(app *ent.Application, ev *ent.WebhookEvent) bool {
 	return app.WebhookURL != "" && app.WebhookDisabledAt == nil
 }
 
+// post makes one attempt at ev and notes how fast app's receiver answered (lanes.note).
 func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
+	o := w.attempt(ctx, app, ev)
+	w.lanes.note(app.ID, o, w.cfg.SlowAfter)
+	return o
+}
+
+func (w *Worker) attempt(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
 	if ev.Type == TypeBackchannelLogout {
 		return w.postLogout(ctx, app, ev)
 	}
@@ -983,4 +1032,66 @@ func nonZero(n int) *int {
 		return nil
 	}
 	return &n
+}
+
+// lanes is a worker's slow lane (WorkerConfig.SlowLane): the applications whose last attempt
+// here timed out or was slow, and the claims of theirs this worker holds, each until its
+// lease ends (a claim never delivered gives its slot back then).
+type lanes struct {
+	mu   sync.Mutex
+	slow map[string]bool      // application id → in the slow lane
+	held map[string]time.Time // event id → lease end, of the slow lane's claims
+}
+
+// slowLane returns the slow lane's applications and how many of its size slots are free at
+// now.
+func (l *lanes) slowLane(now time.Time, size int) ([]string, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	apps := make([]string, 0, len(l.slow))
+	for id := range l.slow {
+		apps = append(apps, id)
+	}
+	for id, until := range l.held {
+		if until.Before(now) {
+			delete(l.held, id)
+		}
+	}
+	return apps, max(0, size-len(l.held))
+}
+
+// hold records the claimed events of the applications slow (as given to the claim) as
+// holding slow-lane slots until their lease ends.
+func (l *lanes) hold(evs []*ent.WebhookEvent, slow []string, until time.Time) {
+	in := make(map[string]bool, len(slow))
+	for _, id := range slow {
+		in[id] = true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ev := range evs {
+		if in[ev.ApplicationID] {
+			l.held[ev.ID] = until
+		}
+	}
+}
+
+// release gives back the slow-lane slot the event ev holds, if any.
+func (l *lanes) release(ev string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.held, ev)
+}
+
+// note moves application app to the slow lane after an attempt that timed out or took
+// slowAfter or longer, and back after a success faster than that.
+func (l *lanes) note(app string, o outcome, slowAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case o.duration >= slowAfter || strings.HasPrefix(o.err, "timeout after"):
+		l.slow[app] = true
+	case o.status >= 200 && o.status <= 299:
+		delete(l.slow, app)
+	}
 }
