@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"loginsign/ent"
 	"loginsign/internal/store"
 	"loginsign/internal/store/storetest"
 	"loginsign/internal/webhooks"
@@ -140,6 +141,69 @@ func TestSlowReceiversDoNotStarveAHealthyApplication(t *testing.T) {
 		}
 		if got.holding > 1 {
 			t.Errorf("the slow receivers held %d requests at once, want at most the slow lane (1 of 4 slots)", got.holding)
+		}
+	})
+}
+
+// An application in the slow lane gets only the lane's slots, its back-channel logout first,
+// and it goes back to the normal lane after a fast success.
+func TestASlowApplicationGetsTheSlowLaneLogoutsFirstUntilAFastSuccess(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var slow atomic.Bool
+		slow.Store(true)
+		r := newReceiver(t)
+		r.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			io.ReadAll(req.Body)
+			if slow.Load() {
+				<-req.Context().Done() // until the attempt's timeout
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		f := newFixture(t, db, r.URL)
+		app, err := f.app.Update().SetBackchannelLogoutURI(r.URL + "/logout").Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := f.worker(db, func(c *webhooks.WorkerConfig) {
+			c.Parallel, c.PerApplication, c.PerOwner, c.Timeout = 4, 4, 4, time.Second // a slow lane of 1 (a quarter)
+		})
+		f.enqueue(t, app, 1)
+		if n, err := w.DeliverDue(ctx); err != nil || n != 1 {
+			t.Fatalf("first attempt: %d, %v", n, err)
+		}
+		// Timed out: the application is in the slow lane, of one slot.
+		f.enqueue(t, app, 3)
+		f.clock.Advance(time.Second)
+		var logout string
+		err = db.Tx(ctx, func(tx *ent.Tx) error {
+			ev, err := webhooks.EnqueueLogout(ctx, tx, app, map[string]any{"sid": "s1"}, f.clock.Now())
+			if ev != nil {
+				logout = ev.ID
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		claimed, err := w.Claim(ctx, 4)
+		if err != nil || len(claimed) != 1 || claimed[0].ID != logout {
+			t.Fatalf("a claim of 4 took %d events (%v), want only the back-channel logout", len(claimed), err)
+		}
+		if more, err := w.Claim(ctx, 4); err != nil || len(more) != 0 {
+			t.Fatalf("with the slow lane full a claim took %d events (%v), want none", len(more), err)
+		}
+		if err := w.Deliver(ctx, claimed[0]); err != nil { // (this worker cannot sign it: a quick failure)
+			t.Fatal(err)
+		}
+		// The receiver is fast again: one webhook in the slow lane, then the normal lane.
+		slow.Store(false)
+		if n, err := w.DeliverDue(ctx); err != nil || n != 1 {
+			t.Fatalf("in the slow lane a batch took %d events (%v), want 1", n, err)
+		}
+		if n, err := w.DeliverDue(ctx); err != nil || n != 2 {
+			t.Fatalf("after a fast success a batch took %d events (%v), want the other 2", n, err)
 		}
 	})
 }
