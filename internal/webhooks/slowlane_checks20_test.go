@@ -207,3 +207,47 @@ func TestASlowApplicationGetsTheSlowLaneLogoutsFirstUntilAFastSuccess(t *testing
 		}
 	})
 }
+
+// A receiver that answers the slow lane's attempts at once and holds the others does not go
+// back and forth between the lanes: the second time it is slow, a fast success brings it
+// back only a timeout after its last slow attempt.
+func TestASecondSlowRecordNeedsACooldownBeforeTheNormalLane(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		var slow atomic.Bool
+		r := newReceiver(t)
+		r.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			io.ReadAll(req.Body)
+			if slow.Load() {
+				<-req.Context().Done() // until the attempt's timeout
+			}
+			w.WriteHeader(http.StatusNoContent)
+		})
+		f := newFixture(t, db, r.URL)
+		w := f.worker(db, func(c *webhooks.WorkerConfig) {
+			c.Parallel, c.PerApplication, c.PerOwner, c.Timeout = 4, 4, 4, time.Second // a slow lane of 1
+		})
+		deliver := func(want int, what string) {
+			t.Helper()
+			if n, err := w.DeliverDue(ctx); err != nil || n != want {
+				t.Fatalf("%s: a batch took %d events (%v), want %d", what, n, err, want)
+			}
+		}
+		for strike := 1; strike <= 2; strike++ {
+			slow.Store(true)
+			f.enqueue(t, f.app, 1)
+			deliver(1, "a slow attempt")
+			slow.Store(false)
+			f.enqueue(t, f.app, 3)
+			deliver(1, "fast, in the slow lane")
+			if strike == 2 {
+				deliver(1, "fast again, before the cooldown")
+				f.clock.Advance(time.Second)
+				deliver(1, "fast, after the cooldown")
+				f.enqueue(t, f.app, 2)
+			}
+			deliver(2, "back in the normal lane")
+		}
+	})
+}

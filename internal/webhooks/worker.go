@@ -218,7 +218,7 @@ func NewWorker(db *store.DB, cfg WorkerConfig) *Worker {
 		cfg.Log = slog.Default()
 	}
 	w := &Worker{db: db, cfg: cfg, wake: make(chan struct{}, 1),
-		lanes: lanes{slow: map[string]bool{}, held: map[string]time.Time{}}}
+		lanes: lanes{slow: map[string]*slowRecord{}, held: map[string]time.Time{}}}
 	w.dueQuery = dueQuery(db.Dialect)
 	w.claimQuery = claimQuery(db.Dialect)
 	return w
@@ -689,7 +689,7 @@ func hasTarget(app *ent.Application, ev *ent.WebhookEvent) bool {
 // post makes one attempt at ev and notes how fast app's receiver answered (lanes.note).
 func (w *Worker) post(ctx context.Context, app *ent.Application, ev *ent.WebhookEvent) outcome {
 	o := w.attempt(ctx, app, ev)
-	w.lanes.note(app.ID, o, w.cfg.SlowAfter)
+	w.lanes.note(app.ID, o, w.cfg.SlowAfter, w.cfg.Timeout, w.now())
 	return o
 }
 
@@ -1039,8 +1039,8 @@ func nonZero(n int) *int {
 // lease ends (a claim never delivered gives its slot back then).
 type lanes struct {
 	mu   sync.Mutex
-	slow map[string]bool      // application id → in the slow lane
-	held map[string]time.Time // event id → lease end, of the slow lane's claims
+	slow map[string]*slowRecord // application id → its slow attempts here
+	held map[string]time.Time   // event id → lease end, of the slow lane's claims
 }
 
 // slowLane returns the slow lane's applications and how many of its size slots are free at
@@ -1049,8 +1049,10 @@ func (l *lanes) slowLane(now time.Time, size int) ([]string, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	apps := make([]string, 0, len(l.slow))
-	for id := range l.slow {
-		apps = append(apps, id)
+	for id, r := range l.slow {
+		if r.inLane {
+			apps = append(apps, id)
+		}
 	}
 	for id, until := range l.held {
 		if until.Before(now) {
@@ -1083,15 +1085,39 @@ func (l *lanes) release(ev string) {
 	delete(l.held, ev)
 }
 
+// slowRecord is an application's record of slow attempts on one worker.
+type slowRecord struct {
+	inLane   bool
+	strikes  int       // times it went to the slow lane, forgiven a day after the last
+	lastSlow time.Time // its last slow attempt
+}
+
 // note moves application app to the slow lane after an attempt that timed out or took
-// slowAfter or longer, and back after a success faster than that.
-func (l *lanes) note(app string, o outcome, slowAfter time.Duration) {
+// slowAfter or longer, and back after a success faster than that. The first time, any fast
+// success brings it back; after that only one at least timeout × 2^(strikes-2) after its
+// last slow attempt (10 s, 20 s, … up to a day): a receiver that answers the slow lane's
+// attempts at once and holds the others would otherwise go back and forth, taking normal
+// slots each time.
+func (l *lanes) note(app string, o outcome, slowAfter, timeout time.Duration, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	r := l.slow[app]
 	switch {
 	case o.duration >= slowAfter || strings.HasPrefix(o.err, "timeout after"):
-		l.slow[app] = true
-	case o.status >= 200 && o.status <= 299:
-		delete(l.slow, app)
+		if r == nil || now.Sub(r.lastSlow) > 24*time.Hour {
+			r = &slowRecord{}
+			l.slow[app] = r
+		}
+		if !r.inLane {
+			r.strikes++
+		}
+		r.inLane, r.lastSlow = true, now
+	case r != nil && o.status >= 200 && o.status <= 299:
+		if r.strikes <= 1 || now.Sub(r.lastSlow) >= min(24*time.Hour, timeout<<min(r.strikes-2, 13)) {
+			r.inLane = false
+		}
+		if now.Sub(r.lastSlow) > 24*time.Hour {
+			delete(l.slow, app)
+		}
 	}
 }
