@@ -8898,7 +8898,8 @@ extend type Mutation {
   Joins a team. token is the one of the invitation link; invitationId may be given instead for
   an invitation listed in viewer.teamInvitations. The invited address must be the signed-in
   account's primary address or a verified alternative: any other account is refused
-  (invitation_other_address) and the invitation stays usable.
+  (invitation_other_address) and the invitation stays usable. Needs a recent sign-in
+  (reauthentication_required).
   """
   acceptInvitation(input: AcceptInvitationInput!): AcceptInvitationPayload!
   """Changes a member's role (owner or admin; the owner's role cannot change: transfer instead)."""
