@@ -12,6 +12,8 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+
+	"loginsign/internal/webhooks"
 )
 
 // replyParts rewrites the header of every part below a reply's top-level header (which
@@ -226,7 +228,7 @@ func localLocation(key, v string) bool {
 
 // publicWebAddress reports whether the http(s) URL v names a host on the Internet, where a
 // contact could fetch what it names: a name under a top-level domain of the public suffix
-// list's ICANN section, or a public IP address, and no user name or password. A page saved
+// list's ICANN section, or a public IP address (webhooks.PublicAddr, as outbound requests judge one), and no user name or password. A page saved
 // from the person's intranet, or an image an HTML editor took from it, carries its location
 // ("http://intranet.corp.local/hr/…", "http://10.0.0.5/…", "http://wiki/…"): that names the
 // person's employer's network and its hosts, and nothing there can be fetched by the contact
@@ -242,8 +244,7 @@ func publicWebAddress(v string) bool {
 		return false
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		ip = ip.Unmap()
-		return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
+		return webhooks.PublicAddr(ip) // the one rule of what address is on the Internet
 	}
 	// The list is in ASCII: "пример.рф" is looked up as "xn--e1afmkfd.xn--p1ai".
 	if host, err = idna.Lookup.ToASCII(host); err != nil {
@@ -258,10 +259,6 @@ func publicWebAddress(v string) bool {
 	_, icann := publicsuffix.PublicSuffix(top)
 	return icann
 }
-
-// sharedAddressSpace is 100.64.0.0/10 (RFC 6598), the addresses of carrier-grade NAT, which
-// netip.Addr.IsPrivate does not count.
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
 
 // fileDateParams are the parameters of a Content-Disposition (RFC 2183 section 2.4–2.6) that
 // date the attached file: when it was made, last changed and last read on the person's
