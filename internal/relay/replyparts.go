@@ -228,8 +228,9 @@ func localLocation(key, v string) bool {
 
 // publicWebAddress reports whether the http(s) URL v names a host on the Internet, where a
 // contact could fetch what it names: a name under a top-level domain of the public suffix
-// list's ICANN section, or a public IP address (webhooks.PublicAddr, as outbound requests judge one), and no user name or password. A page saved
-// from the person's intranet, or an image an HTML editor took from it, carries its location
+// list's ICANN section, or a public IP address (webhooks.PublicAddr, as outbound requests
+// judge one), and no user name or password. A page saved from the person's intranet, or an
+// image an HTML editor took from it, carries its location
 // ("http://intranet.corp.local/hr/…", "http://10.0.0.5/…", "http://wiki/…"): that names the
 // person's employer's network and its hosts, and nothing there can be fetched by the contact
 // anyway. A URL that does not parse, or has no host ("http:/wiki/…", "http:\\wiki\…", which
