@@ -117,28 +117,35 @@ var ErrExecAbort = errors.New("EXECABORT Transaction discarded because of previo
 // command or a wrong number of arguments (the transaction is then discarded at EXEC); nil
 // for a command that may be queued.
 func queueError(args [][]byte) error {
+	_, _, err := lookup(args)
+	return err
+}
+
+// lookup returns the name of the command args names, upper-cased, and its spec; the error is
+// queueError's.
+func lookup(args [][]byte) (string, command, error) {
 	if len(args) == 0 {
-		return errors.New("ERR empty command")
+		return "", command{}, errors.New("ERR empty command")
 	}
 	name := strings.ToUpper(string(args[0]))
 	spec, known := commands[name]
 	if !known {
-		return errors.New("ERR unknown command '" + string(args[0]) + "'")
+		return "", command{}, errors.New("ERR unknown command '" + string(args[0]) + "'")
 	}
 	if n := len(args) - 1; n < spec.min || spec.max >= 0 && n > spec.max {
-		return errArity(name)
+		return "", command{}, errArity(name)
 	}
-	return nil
+	return name, spec, nil
 }
 
 // exec runs one command; s.mu is held.
 func (s *Store) exec(args [][]byte) any {
-	if err := queueError(args); err != nil {
+	name, spec, err := lookup(args)
+	if err != nil {
 		return err
 	}
-	name := strings.ToUpper(string(args[0]))
 	a := args[1:]
-	if commands[name].write {
+	if spec.write {
 		if err := tooLong(a); err != nil {
 			return err
 		}
