@@ -127,10 +127,10 @@ func TestInvitationsPerDeveloper(t *testing.T) {
 	})
 }
 
-// TestInvitationsPerAddress: an address receives at most DefaultInvitesPerAddress invitations
-// a day from all inviters together, in any spelling of the address; the next is refused and
-// mails nothing, with the same answer whether or not an account holds the address. Another
-// address still gets its invitation.
+// TestInvitationsPerAddress: an application sends an address at most DefaultInvitesPerAddress
+// invitations a day, from all its inviters together and in any spelling of the address; the
+// next is refused and mails nothing, with the same answer whether or not an account holds the
+// address. Another address, and another application, still get theirs.
 func TestInvitationsPerAddress(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T, db *store.DB) {
@@ -139,33 +139,30 @@ func TestInvitationsPerAddress(t *testing.T) {
 		holder := e.person(t)
 		refusals := map[string]*apperr.Error{}
 		for _, victim := range []string{"nobody@example.net", holder.Email} {
+			dev, apps := e.developer(t, "Insistent")
 			n := team.DefaultInvitesPerAddress.N
 			for i := range n {
-				dev, apps := e.developer(t, fmt.Sprintf("App %d", i))
 				if _, err := e.svc.Invite(dev, apps[0].ID, victim, team.Support); err != nil {
 					t.Fatalf("invitation %d of %s: %v", i+1, victim, err)
 				}
 			}
-			dev, apps := e.developer(t, "Attacker")
 			for _, spelling := range []string{victim, " " + strings.ToUpper(victim)} {
 				_, err := e.svc.Invite(dev, apps[0].ID, spelling, team.Support)
 				wantRateLimited(t, err, fmt.Sprintf("invitation %d of %q", n+1, spelling))
 				refusals[victim] = apperr.As(err)
 			}
-			received := 0
-			for _, to := range e.mail.sent() {
-				if to == victim {
-					received++
-				}
-			}
-			if received != n {
+			if received := e.mailsTo(victim); received != n {
 				t.Fatalf("%s received %d invitations, want %d", victim, received, n)
 			}
-			if got := db.AppInvitation.Query().Where(appinvitation.ApplicationID(apps[0].ID)).CountX(ctx); got != 0 {
+			if got := db.AppInvitation.Query().Where(appinvitation.ApplicationID(apps[0].ID)).CountX(ctx); got != n {
 				t.Fatalf("a refused invitation was stored")
 			}
 			if _, err := e.svc.Invite(dev, apps[0].ID, "someone-else@example.net", team.Support); err != nil {
 				t.Fatalf("another address after the refusal: %v", err)
+			}
+			other, otherApps := e.developer(t, "Other")
+			if _, err := e.svc.Invite(other, otherApps[0].ID, victim, team.Support); err != nil {
+				t.Fatalf("another application after the refusal: %v", err)
 			}
 		}
 		a, b := refusals["nobody@example.net"], refusals[holder.Email]

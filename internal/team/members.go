@@ -46,9 +46,19 @@ var DefaultInvites = ratelimit.Rule{Name: "team-invites", N: 20, Window: time.Ho
 // applications they manage: each is a mail carrying the application's name to any address.
 var DefaultInvitesPerDeveloper = ratelimit.Rule{Name: "team-invites-developer", N: 30, Window: time.Hour}
 
-// DefaultInvitesPerAddress limits the invitations one address receives, from every inviter
-// together, so no number of developer accounts mails it more than this a day.
-var DefaultInvitesPerAddress = ratelimit.Rule{Name: "team-invites-address", N: 3, Window: 24 * time.Hour}
+// DefaultInvitesPerAddress limits the invitations one application sends one address, from
+// all its inviters together. It counts nothing of other applications: shared by every inviter
+// of every application (3 a day before), any free developer account spent an address's day
+// for the team that meant to invite it, and the 429 told an inviter that other applications
+// had invited that address today.
+var DefaultInvitesPerAddress = ratelimit.Rule{Name: "team-invites-app-address", N: 3, Window: 24 * time.Hour}
+
+// DefaultInvitationMailsPerAddress limits the invitation mails one address receives from every
+// application together, so no number of developer accounts mails it more than this a day.
+// Past it an invitation is still written and answered as any other (it waits in the
+// invitee's list of invitations, viewer.teamInvitations), but its mail is withheld: a refusal
+// would tell the inviter what other applications did.
+var DefaultInvitationMailsPerAddress = ratelimit.Rule{Name: "team-invitation-mails-address", N: 10, Window: 24 * time.Hour}
 
 // Service manages teams: members, invitations and ownership transfers.
 type Service struct {
@@ -61,11 +71,13 @@ type Service struct {
 	RelayDomain string
 	// Limiter counts invitations under Invites (default DefaultInvites), InvitesPerDeveloper
 	// (default DefaultInvitesPerDeveloper) and InvitesPerAddress (default
-	// DefaultInvitesPerAddress); nil turns them off.
-	Limiter             *ratelimit.Limiter
-	Invites             ratelimit.Rule
-	InvitesPerDeveloper ratelimit.Rule
-	InvitesPerAddress   ratelimit.Rule
+	// DefaultInvitesPerAddress), and their mails under InvitationMailsPerAddress (default
+	// DefaultInvitationMailsPerAddress); nil turns them off.
+	Limiter                   *ratelimit.Limiter
+	Invites                   ratelimit.Rule
+	InvitesPerDeveloper       ratelimit.Rule
+	InvitesPerAddress         ratelimit.Rule
+	InvitationMailsPerAddress ratelimit.Rule
 	// Writes bounds the developer's changes (TakeWrite; default DefaultWrites), counted by
 	// Limiter.
 	Writes ratelimit.Rule
@@ -248,10 +260,14 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 //
 // Each invitation counts, before anything is written or any account is read, against the
 // inviting developer on this application (Invites) and on all applications
-// (InvitesPerDeveloper), then against the invited address from every inviter
-// (InvitesPerAddress, keyed by a hash of its mailbox, mail.MailboxKey); past any of them it
-// answers RateLimited and mails nothing. An inviter whose account is closed meanwhile is
-// refused (NotFound), or their invitation is revoked with the account.
+// (InvitesPerDeveloper), then against the invited address from this application
+// (InvitesPerAddress, keyed by the application and a hash of the mailbox, mail.MailboxKey);
+// past any of them it answers RateLimited and mails nothing. Each counts only what this
+// inviter or this application did, so no answer depends on other applications. Its mail
+// counts, once the invitation is written and before the invitee's account is read, against
+// the mailbox from every application (InvitationMailsPerAddress): past it the mail is
+// withheld and nothing else changes (invitationMail). An inviter whose account is closed
+// meanwhile is refused (NotFound), or their invitation is revoked with the account.
 func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*Invitation, error) {
 	email, err := mail.NormalizeAddress(email)
 	if err != nil {
@@ -314,7 +330,9 @@ func (s *Service) Invite(ctx context.Context, appID, email string, role Role) (*
 	}
 	link := strings.TrimRight(s.BaseURL, "/") + InvitationPath + "?" + url.Values{"token": {token}}.Encode()
 	if s.Mail != nil {
-		if err := s.Mail.Send(ctx, mail.TeamInvitation(s.inviteeLanguage(ctx, email), email, link, app.Name, string(role), InvitationTTL)); err != nil {
+		if err := s.mailInvitation(ctx, email, func(lang *i18n.Locale) mail.Message {
+			return mail.TeamInvitation(lang, email, link, app.Name, string(role), InvitationTTL)
+		}); err != nil {
 			// The inviter is told it failed, so it is not left open: it held a seat of the
 			// team (team_full) and was listed to the team and to the invitee for a week as if
 			// sent, and the inviter's retry added a second one. The revocation runs apart
@@ -364,8 +382,9 @@ func notRelayAddress(addr, relayDomain string) error {
 }
 
 // inviteLimits counts one invitation of email to appID by uid: the inviter's own budgets
-// first, so an inviter past them spends nothing of the address's. The address's count depends
-// on nothing but the address, so it answers alike whether or not an account holds it.
+// first, so an inviter past them spends nothing of the application's for the address. Each
+// count depends on nothing but the inviter, the application and the address, so it answers
+// alike whether or not an account holds the address, and whatever other applications sent it.
 func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) error {
 	if s.Limiter == nil {
 		return nil
@@ -376,7 +395,37 @@ func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) er
 	if err := s.Limiter.Take(ctx, s.InvitesPerDeveloper.Or(DefaultInvitesPerDeveloper), uid); err != nil {
 		return err
 	}
-	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), ids.Hash(mail.MailboxKey(email)))
+	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), appID+":"+ids.Hash(mail.MailboxKey(email)))
+}
+
+// mailInvitation sends the invitation mail compose writes in the invitee's language, once it
+// is counted against email's mailbox from every application (InvitationMailsPerAddress).
+// Past that count the mail is withheld and mailInvitation answers nil, as when it is sent: the
+// count is taken first, so concurrent invitations never mail past it, and the invitee's
+// language is read and the mail written either way, so only the mail server's round trip is
+// missing. A mail that fails gives its count back.
+func (s *Service) mailInvitation(ctx context.Context, email string, compose func(*i18n.Locale) mail.Message) error {
+	rule, mailbox := s.InvitationMailsPerAddress.Or(DefaultInvitationMailsPerAddress), ids.Hash(mail.MailboxKey(email))
+	send := true
+	if s.Limiter != nil {
+		err := s.Limiter.Take(ctx, rule, mailbox)
+		if apperr.CodeOf(err) == apperr.RateLimited {
+			send = false
+		} else if err != nil {
+			return err
+		}
+	}
+	m := compose(s.inviteeLanguage(ctx, email))
+	if !send {
+		return nil
+	}
+	err := s.Mail.Send(ctx, m)
+	if err != nil && s.Limiter != nil {
+		if rerr := s.Limiter.Return(context.WithoutCancel(ctx), rule, mailbox); rerr != nil {
+			return fmt.Errorf("%w (giving back its count: %v)", err, rerr)
+		}
+	}
+	return err
 }
 
 // capTeam refuses one more invitation or member when the team is full.
