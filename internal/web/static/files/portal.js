@@ -238,6 +238,10 @@
   async function overviewView() {
     fill(view, h("div", { "data-slot": "analytics" }, h("p", { class: "empty" }, T("portal.loading"))),
       card(T("portal.your_apps"), "apps-card", slot("apps"), h("a", { class: "btn primary", href: "/portal/apps#new-app" }, T("portal.new_app"))));
+    gql(Q.myInvitations).then(function (d) {
+      var invs = d.viewer.teamInvitations, status = h("div", { class: "form-status", "aria-live": "polite" });
+      if (invs.length) view.insertBefore(card(T("portal.pending_invitations"), "my-invitations", myInvitationsTable(invs, status), status), view.firstChild);
+    }, function () { /* the overview works without it; the invitation page reports the error */ });
     try { await loadApps(); } catch (e) { failed("apps", e); return; }
     renderAppList();
     var id = apps.length ? picker() : "";
@@ -536,9 +540,35 @@
         return d;
       }, null, { at: status });
     });
-    fill(view, card(T("portal.join_team"), "invitation",
-      h("p", null, T("portal.join_team_lead")),
-      token ? btn : h("div", { class: "alert error" }, T("portal.no_token")), status));
+    if (token) {
+      fill(view, card(T("portal.join_team"), "invitation", h("p", null, T("portal.join_team_lead")), btn, status));
+      return;
+    }
+    var invs;
+    try { invs = (await gql(Q.myInvitations)).viewer.teamInvitations; } catch (e) { fill(view, h("div", { class: "alert error" }, e.message)); return; }
+    fill(view, card(T("portal.join_team"), "invitation", h("p", null, T("portal.join_team_lead")),
+      invs.length ? myInvitationsTable(invs, status) : h("div", { class: "alert error" }, T("portal.no_token")), status));
+  }
+
+  // The invitations waiting for the signed-in person's verified addresses
+  // (viewer.teamInvitations), each accepted by its id. An invitation's mail may have been
+  // withheld (an address receives a few invitation mails a day from all applications
+  // together), so the portal is where the person finds it: on the overview, and on the
+  // invitation page opened without a link.
+  function myInvitationsTable(invs, status) {
+    return table([T("portal.name"), T("portal.role_col"), T("portal.expires"), ""], invs.map(function (i) {
+      var btn = h("button", { type: "button", class: "primary" }, T("portal.accept_invitation"));
+      btn.addEventListener("click", function () {
+        LS.busy(btn, async function () {
+          return (await gql(Q.acceptInvitation, { input: { invitationId: i.id } })).acceptInvitation;
+        }, function (d) {
+          btn.disabled = true;
+          return T("portal.you_joined", { app: d.application.name, role: roleName(d.role) });
+        }, { at: status });
+      });
+      return h("tr", { "data-my-invitation": i.id }, h("td", null, i.applicationName), h("td", null, roleName(i.role)),
+        h("td", null, LS.date(i.expiresAt)), h("td", null, btn));
+    }), T("portal.no_invitations"));
   }
 
   // The application's activity log (developer actions and its users' sign-ins and consents).
