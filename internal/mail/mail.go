@@ -55,6 +55,15 @@ type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
+// Rehearser is a Sender that can go through the motions of sending m without delivering it:
+// Rehearse does the work of Send, tries and failures included, up to the message itself (the
+// SMTP conversation up to RCPT, then RSET; the outbox composes the file but writes nothing).
+// A caller that withholds a mail whose being withheld must not show (a team invitation past
+// its address's daily cap of mails) rehearses it, so its answer takes the time of a mail sent.
+type Rehearser interface {
+	Rehearse(ctx context.Context, m Message) error
+}
+
 // Config configures New.
 type Config struct {
 	// URL is LOGINSIGN_SMTP_URL: smtp://[user:pass@]host:port (STARTTLS whenever the server

@@ -22,6 +22,17 @@ func (o *outbox) Send(ctx context.Context, m Message) error {
 	return redact(o.send(ctx, m))
 }
 
+// Rehearse composes m as Send does and writes nothing (Rehearser).
+func (o *outbox) Rehearse(ctx context.Context, m Message) error {
+	if err := ctx.Err(); err != nil {
+		return redact(err)
+	}
+	if _, _, err := prepare(m, o.cfg); err != nil {
+		return redact(fmt.Errorf("mail: %s: %w", kindOf(m), err))
+	}
+	return nil
+}
+
 func (o *outbox) send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -26,7 +26,18 @@ func (s *smtpSender) Send(ctx context.Context, m Message) error {
 	return redact(s.send(ctx, m))
 }
 
+// Rehearse is Send without the message (Rehearser): each try runs the SMTP conversation up
+// to RCPT and ends it with RSET, so the server accepts nothing to deliver.
+func (s *smtpSender) Rehearse(ctx context.Context, m Message) error {
+	return redact(s.try(ctx, m, true))
+}
+
 func (s *smtpSender) send(ctx context.Context, m Message) error {
+	return s.try(ctx, m, false)
+}
+
+// try delivers m (or, rehearsing, goes as far as RCPT), trying again as Send describes.
+func (s *smtpSender) try(ctx context.Context, m Message, rehearse bool) error {
 	kind := kindOf(m)
 	env, data, err := prepare(m, s.cfg)
 	if err != nil {
@@ -34,9 +45,13 @@ func (s *smtpSender) send(ctx context.Context, m Message) error {
 	}
 	rcpt := logDigest(s.cfg.LogKey, env.to)
 	for try := 0; ; try++ {
-		err = s.deliver(ctx, env, data)
+		err = s.deliver(ctx, env, data, rehearse)
 		if err == nil {
-			s.cfg.Logger.Info("mail sent", "kind", kind, "rcpt", rcpt, "bytes", len(data), "tries", try+1)
+			if rehearse {
+				s.cfg.Logger.Info("mail withheld", "kind", kind, "rcpt", rcpt, "tries", try+1)
+			} else {
+				s.cfg.Logger.Info("mail sent", "kind", kind, "rcpt", rcpt, "bytes", len(data), "tries", try+1)
+			}
 			return nil
 		}
 		if !IsTemporary(err) || try >= len(s.cfg.RetryDelays) {
@@ -84,8 +99,9 @@ func prepare(m Message, cfg Config) (envelope, []byte, error) {
 	return env, data, nil
 }
 
-// deliver runs one SMTP conversation. Deadlines and cancellation of ctx close the connection.
-func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte) error {
+// deliver runs one SMTP conversation; rehearsing, it ends after RCPT with RSET, before DATA.
+// Deadlines and cancellation of ctx close the connection.
+func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte, rehearse bool) error {
 	c, err := s.connect(ctx, true)
 	if err != nil {
 		return err
@@ -96,7 +112,17 @@ func (s *smtpSender) deliver(ctx context.Context, env envelope, data []byte) err
 			return err
 		}
 	}
-	if err := c.SendMail(env.from, []string{env.to}, bytes.NewReader(data)); err != nil {
+	if rehearse {
+		if err := c.Mail(env.from, nil); err != nil {
+			return err
+		}
+		if err := c.Rcpt(env.to, nil); err != nil {
+			return err
+		}
+		if err := c.Reset(); err != nil {
+			return err
+		}
+	} else if err := c.SendMail(env.from, []string{env.to}, bytes.NewReader(data)); err != nil {
 		return err
 	}
 	// The message is accepted once DATA succeeded; a failing QUIT changes nothing.

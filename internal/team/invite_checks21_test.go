@@ -2,7 +2,9 @@ package team_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -232,6 +234,75 @@ func TestInvitationsSentAtOnceDoNotPassTheCaps(t *testing.T) {
 		}
 		if got := tries - written; got != countTrue(refused) {
 			t.Errorf("%d tries refused, want the %d not written", countTrue(refused), got)
+		}
+	})
+}
+
+// rehearsingMail is a mail server (mail.Rehearser) recording the mails sent and rehearsed, and
+// refusing connections while down.
+type rehearsingMail struct {
+	mu              sync.Mutex
+	sent, rehearsed int
+	down            bool
+}
+
+func (r *rehearsingMail) Send(context.Context, mail.Message) error {
+	return r.count(&r.sent)
+}
+
+func (r *rehearsingMail) Rehearse(context.Context, mail.Message) error {
+	return r.count(&r.rehearsed)
+}
+
+func (r *rehearsingMail) count(n *int) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+	}
+	*n++
+	return nil
+}
+
+// TestAWithheldInvitationMailGoesThroughTheMotions: past the address's cap the mail is not
+// sent but rehearsed (mail.Rehearser: the conversation with the mail server up to the
+// recipient), so the answer takes the time of a mail sent; with the mail server down, an
+// invitation whose mail would be withheld fails as one whose mail would be sent (an outage,
+// and the invitation revoked). Before, the withheld mail skipped the mail server, and the
+// answer came back a mail server's round trip sooner.
+func TestAWithheldInvitationMailGoesThroughTheMotions(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T, db *store.DB) {
+		e := newTeamEnv(t, db)
+		box := &rehearsingMail{}
+		e.svc.Mail = box
+		const victim = "rehearsed@example.net"
+		limit := team.DefaultInvitationMailsPerAddress.N
+		for i := range limit + 2 {
+			dev, apps := e.developer(t, fmt.Sprintf("Bomber %d", i))
+			if _, err := e.svc.Invite(dev, apps[0].ID, victim, team.Support); err != nil {
+				t.Fatalf("invitation %d: %v", i+1, err)
+			}
+		}
+		if box.sent != limit || box.rehearsed != 2 {
+			t.Fatalf("%d mails sent and %d rehearsed, want %d and 2", box.sent, box.rehearsed, limit)
+		}
+
+		box.down = true
+		owner, apps := e.developer(t, "During an outage")
+		answers := map[string]string{}
+		for _, addr := range []string{victim, "fresh@example.net"} {
+			_, err := e.svc.Invite(owner, apps[0].ID, addr, team.Support)
+			if !apperr.DependencyDown(err) {
+				t.Errorf("%s with the mail server down: %v, want an outage", addr, err)
+			}
+			answers[addr] = fmt.Sprint(err)
+		}
+		if answers[victim] != answers["fresh@example.net"] {
+			t.Errorf("with the mail server down: %q for the address past its cap, %q for another", answers[victim], answers["fresh@example.net"])
+		}
+		if open, err := e.svc.Invitations(owner, apps[0].ID); err != nil || len(open) != 0 {
+			t.Fatalf("open invitations after the failed mails: %v %v, want none", open, err)
 		}
 	})
 }

@@ -400,10 +400,11 @@ func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) er
 
 // mailInvitation sends the invitation mail compose writes in the invitee's language, once it
 // is counted against email's mailbox from every application (InvitationMailsPerAddress).
-// Past that count the mail is withheld and mailInvitation answers nil, as when it is sent: the
-// count is taken first, so concurrent invitations never mail past it, and the invitee's
-// language is read and the mail written either way, so only the mail server's round trip is
-// missing. A mail that fails gives its count back.
+// Past that count the mail is withheld, and nothing else differs: the count is taken first,
+// so concurrent invitations never mail past it; the invitee's language is read and the mail
+// written either way; and a mailer that can (mail.Rehearser) goes through the motions of
+// sending it, so the answer takes the time of a mail sent, and a mail server that cannot be
+// reached fails it as it fails a mail sent. A mail that fails gives its count back.
 func (s *Service) mailInvitation(ctx context.Context, email string, compose func(*i18n.Locale) mail.Message) error {
 	rule, mailbox := s.InvitationMailsPerAddress.Or(DefaultInvitationMailsPerAddress), ids.Hash(mail.MailboxKey(email))
 	send := true
@@ -417,6 +418,9 @@ func (s *Service) mailInvitation(ctx context.Context, email string, compose func
 	}
 	m := compose(s.inviteeLanguage(ctx, email))
 	if !send {
+		if r, ok := s.Mail.(mail.Rehearser); ok {
+			return r.Rehearse(ctx, m)
+		}
 		return nil
 	}
 	err := s.Mail.Send(ctx, m)
