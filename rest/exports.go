@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"loginsign/internal/apperr"
 	"loginsign/internal/httpx"
@@ -83,14 +84,16 @@ func (a *API) DeveloperUsersExport(w http.ResponseWriter, r *http.Request) {
 // for a ';', so "Ann;=cmd|…" in a person's name was a formula cell of its own. A piece after
 // a ';' that starts with '"' gets the apostrophe too: encoding/csv doubles the quote ("" in
 // the file), and such a spreadsheet reads "" at the start of a cell as an empty quoted text
-// and the rest as typed, so `Ann;"=cmd|…;` in a name was the formula cell =cmd|… as well.
+// and the rest as typed, so `Ann;"=cmd|…;` in a name was the formula cell =cmd|… as well. Both
+// are looked for behind leading white space too (formulaSafe): a spreadsheet that trims the
+// spaces around a cell read "Ann; =cmd|…" as the formula =cmd|….
 func csvCell(s string) string {
 	if !strings.Contains(s, ";") {
 		return formulaSafe(s)
 	}
 	pieces := strings.Split(s, ";")
 	for i, p := range pieces {
-		if i > 0 && strings.HasPrefix(p, `"`) {
+		if i > 0 && strings.HasPrefix(strings.TrimLeftFunc(p, unicode.IsSpace), `"`) {
 			pieces[i] = "'" + p
 			continue
 		}
@@ -99,9 +102,12 @@ func csvCell(s string) string {
 	return strings.Join(pieces, ";")
 }
 
-// formulaSafe is s with an apostrophe before it when s starts like a formula.
+// formulaSafe is s with an apostrophe before it when s starts like a formula: with a tab or a
+// carriage return, or with =, +, - or @ once its leading white space (any Unicode space) is
+// trimmed, as some spreadsheets trim a cell before they read it. A lone "-" is no formula.
 func formulaSafe(s string) string {
-	if s != "" && s != "-" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	t := strings.TrimLeftFunc(s, unicode.IsSpace)
+	if s != "" && strings.ContainsRune("\t\r", rune(s[0])) || t != "" && t != "-" && strings.ContainsRune("=+-@", rune(t[0])) {
 		return "'" + s
 	}
 	return s

@@ -29,7 +29,7 @@ func TestACSVCellNeutralisesFormulasAfterASemicolon(t *testing.T) {
 			}
 		}
 	}
-	for in, want := range map[string]string{"": "", "-": "-", "Ann": "Ann", "=1": "'=1", "a;b": "a;b", "a; =1": "a; =1"} {
+	for in, want := range map[string]string{"": "", "-": "-", "Ann": "Ann", "=1": "'=1", "a;b": "a;b", "a; =1": "a;' =1"} {
 		if got := csvCell(in); got != want {
 			t.Errorf("csvCell(%q) = %q, want %q", in, got, want)
 		}
