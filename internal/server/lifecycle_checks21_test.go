@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"loginsign/ent/appconnection"
+	"loginsign/internal/auth"
+)
+
+// TestEveryEndOfAConnectionKillsItsTokensForGood21: the three ways a connection ends (the person
+// removes the app, the developer deletes the user, the person closes the account) each leave the
+// application's tokens dead at once: introspection of the access and the refresh token answers
+// {"active":false}, /api/user 401 and the refresh grant invalid_grant. A new account with the
+// same address, connecting to the same application, is a stranger to it: another Global User
+// ID and another connection id (sub), and none of the old tokens comes back to life through it.
+func TestEveryEndOfAConnectionKillsItsTokensForGood21(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		const email = "lifecycle21@example.com"
+		dead := func(how string, tok *oauth2.Token) {
+			t.Helper()
+			for name, raw := range map[string]string{"access": tok.AccessToken, "refresh": tok.RefreshToken} {
+				if st, in, _ := e.postForm("/oauth/introspect", e.app, url.Values{"token": {raw}}); st != http.StatusOK || in["active"] != false {
+					t.Errorf("%s: introspection of the %s token: %d %v, want {\"active\":false}", how, name, st, in)
+				}
+			}
+			if st, body, _ := e.apiUser(tok.AccessToken); st != http.StatusUnauthorized {
+				t.Errorf("%s: /api/user: %d %v, want 401", how, st, body)
+			}
+			if st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); st != http.StatusBadRequest || body["error"] != "invalid_grant" {
+				t.Errorf("%s: refresh: %d %v, want 400 invalid_grant", how, st, body)
+			}
+		}
+		connOf := func() string {
+			t.Helper()
+			u := e.userByEmail(email)
+			return e.srv.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(e.app.ID)).OnlyX(ctx).ID
+		}
+
+		b := e.browser()
+		removedTok := e.connect(b, e.app, email)
+		removed := connOf()
+		if _, errs := b.graphql(`mutation($c: ID!) { disconnectApp(input: {connectionId: $c}) { deletedConnectionId } }`,
+			map[string]any{"c": removed}); errs != nil {
+			t.Fatalf("disconnectApp: %v", errs)
+		}
+		dead("removed by the person", removedTok)
+
+		deletedTok := e.connect(b, e.app, email)
+		deleted := connOf()
+		dev, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.portal.DeleteConnection(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}), e.app.ID, deleted); err != nil {
+			t.Fatalf("the developer's deletion: %v", err)
+		}
+		dead("deleted by the developer", deletedTok)
+
+		closedTok := e.connect(b, e.app, email)
+		closed := connOf()
+		gid := b.viewer()
+		b.gql(`mutation($g: String!, $c: String) { closeAccount(input: {confirmGlobalId: $g, code: $c}) { endedConnections } }`,
+			map[string]any{"g": gid, "c": b.changeCode()})
+		dead("the account closed", closedTok)
+
+		b2 := e.browser()
+		newTok := e.connect(b2, e.app, email)
+		fresh := connOf()
+		if g := b2.viewer(); g == gid {
+			t.Errorf("the new account with the same address got the closed account's Global User ID %s", g)
+		}
+		for _, old := range []string{removed, deleted, closed} {
+			if fresh == old {
+				t.Errorf("the new account's connection got an ended connection's id %s", old)
+			}
+		}
+		if st, in, _ := e.postForm("/oauth/introspect", e.app, url.Values{"token": {newTok.AccessToken}}); in["active"] != true || in["sub"] != fresh {
+			t.Fatalf("introspection of the new account's token: %d %v, want active with sub %s", st, in, fresh)
+		}
+		for how, tok := range map[string]*oauth2.Token{"removed, then a new account": removedTok,
+			"deleted, then a new account": deletedTok, "closed, then a new account": closedTok} {
+			dead(how, tok)
+		}
+	})
+}
