@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"loginsign/ent/appconnection"
 	"loginsign/internal/auth"
+	"loginsign/internal/portal"
 )
 
 // TestEveryEndOfAConnectionKillsItsTokensForGood21: the three ways a connection ends (the person
@@ -90,5 +92,65 @@ func TestEveryEndOfAConnectionKillsItsTokensForGood21(t *testing.T) {
 			"deleted, then a new account": deletedTok, "closed, then a new account": closedTok} {
 			dead(how, tok)
 		}
+	})
+}
+
+// TestAnEndedConnectionComesBackOnlyThroughThePerson21: once a connection ended (the person
+// removed the app, or the developer deleted the user), the application cannot bring it back
+// without the person, even while the person is signed in to LoginSign and the developer has
+// imported their address again: prompt=none answers consent_required with no code, and a
+// plain authorization request shows the consent page. No connection exists until the person
+// answers it.
+func TestAnEndedConnectionComesBackOnlyThroughThePerson21(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		const email = "comeback21@example.com"
+		dev, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		devCtx := auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()})
+		verifier := oauth2.GenerateVerifier()
+		pkce := func(q url.Values) url.Values {
+			return with(with(q, "code_challenge", oauth2.S256ChallengeFromVerifier(verifier)), "code_challenge_method", "S256")
+		}
+		b := e.browser()
+		connected := func() int {
+			t.Helper()
+			u := e.userByEmail(email)
+			return e.srv.db.AppConnection.Query().Where(appconnection.UserID(u.ID), appconnection.ApplicationID(e.app.ID)).CountX(ctx)
+		}
+		comesBack := func(how string) {
+			t.Helper()
+			if _, err := e.srv.portal.Import(devCtx, e.app.ID, portal.ImportRequest{Users: []portal.ImportUser{{Email: email, ExternalUserID: "ext-21"}}}); err != nil {
+				t.Fatalf("%s: the developer's import: %v", how, err)
+			}
+			if got := callback(t, b.get(e.authorizeURL(with(pkce(validQuery(e)), "prompt", "none")))); got.Get("error") != "consent_required" || got.Has("code") {
+				t.Errorf("%s: prompt=none: callback %v, want consent_required and no code", how, got)
+			}
+			if p := b.get(e.authorizeURL(pkce(validQuery(e)))); p.StatusCode != http.StatusOK || !strings.Contains(p.Body, `value="allow"`) {
+				t.Errorf("%s: an authorization request: %d at %s, want the consent page", how, p.StatusCode, p.Request.URL)
+			}
+			if n := connected(); n != 0 {
+				t.Errorf("%s: %d connections before the person answered", how, n)
+			}
+		}
+
+		e.connect(b, e.app, email, "openid", "email")
+		conn := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).OnlyX(ctx).ID
+		if _, errs := b.graphql(`mutation($c: ID!) { disconnectApp(input: {connectionId: $c}) { deletedConnectionId } }`,
+			map[string]any{"c": conn}); errs != nil {
+			t.Fatalf("disconnectApp: %v", errs)
+		}
+		comesBack("removed by the person")
+
+		e.connect(b, e.app, email, "openid", "email")
+		conn = e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).OnlyX(ctx).ID
+		if err := e.srv.portal.DeleteConnection(devCtx, e.app.ID, conn); err != nil {
+			t.Fatalf("the developer's deletion: %v", err)
+		}
+		comesBack("deleted by the developer")
 	})
 }
