@@ -12,6 +12,7 @@ import (
 
 	"loginsign/ent/appconnection"
 	"loginsign/internal/auth"
+	"loginsign/internal/connections"
 	"loginsign/internal/portal"
 )
 
@@ -152,5 +153,55 @@ func TestAnEndedConnectionComesBackOnlyThroughThePerson21(t *testing.T) {
 			t.Fatalf("the developer's deletion: %v", err)
 		}
 		comesBack("deleted by the developer")
+	})
+}
+
+// TestADeletedApplicationLeavesNothingThatWorks21: once its developer's deletion finished, an
+// application's client secret and client token authenticate nowhere, its people's access and
+// refresh tokens are dead, its license codes, variants and webhook events are gone, its
+// people's aliases stay retired (never issued again), and a new application gets another id.
+func TestADeletedApplicationLeavesNothingThatWorks21(t *testing.T) {
+	t.Parallel()
+	forBackends(t, func(t *testing.T, dbURL string) {
+		e := newOAuthEnv(t, dbURL)
+		ctx := context.Background()
+		b := e.browser()
+		tok := e.connect(b, e.app, "appgone21@example.com")
+		conn := e.srv.db.AppConnection.Query().Where(appconnection.ApplicationID(e.app.ID)).OnlyX(ctx)
+		clientToken := e.clientToken(e.app)
+		v := e.srv.db.LicenseVariant.Create().SetApplicationID(e.app.ID).SetName("Pro").SetNameKey("pro").SaveX(ctx)
+		e.srv.db.LicenseCode.Create().SetApplicationID(e.app.ID).SetVariantID(v.ID).SetCode("AAAA-21").SetCodeKey("AAAA21").
+			SetLinkedConnectionID(conn.ID).SetState("ACTIVE").SaveX(ctx)
+		e.srv.db.WebhookEvent.Create().SetApplicationID(e.app.ID).SetType("ping").SetPayload(`{"type":"ping"}`).SaveX(ctx)
+
+		dev, _, err := e.srv.identity.EnsureUser(ctx, "dev@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.portal.DeleteApplication(auth.WithSession(ctx, auth.Session{UserID: dev.ID, SignedInAt: time.Now()}), e.app.ID); err != nil {
+			t.Fatalf("deleting the application: %v", err)
+		}
+
+		if st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"client_credentials"}}); st != http.StatusUnauthorized || body["error"] != "invalid_client" {
+			t.Errorf("client_credentials with the deleted application's secret: %d %v, want 401 invalid_client", st, body)
+		}
+		if st, body, _ := e.tokenRequest(e.app, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}); st != http.StatusUnauthorized {
+			t.Errorf("a refresh with the deleted application's secret: %d %v, want 401", st, body)
+		}
+		if st, body, _ := e.appAPI(http.MethodGet, "/api/applications/"+e.app.ID+"/users", clientToken, ""); st != http.StatusUnauthorized {
+			t.Errorf("the app API with the deleted application's client token: %d %s, want 401", st, body)
+		}
+		if st, body, _ := e.apiUser(tok.AccessToken); st != http.StatusUnauthorized {
+			t.Errorf("/api/user with a person's token to the deleted application: %d %v, want 401", st, body)
+		}
+		if n := e.srv.db.LicenseCode.Query().CountX(ctx) + e.srv.db.LicenseVariant.Query().CountX(ctx) + e.srv.db.WebhookEvent.Query().CountX(ctx); n != 0 {
+			t.Errorf("%d license codes, variants or webhook events of the deleted application left", n)
+		}
+		if free, err := connections.AliasFree(ctx, e.srv.db.Client, conn.AliasEmail); err != nil || free {
+			t.Errorf("the alias of a connection of the deleted application is free again (%v, %v)", free, err)
+		}
+		if again := e.createApp("Again", rpCallback); again.ID == e.app.ID {
+			t.Errorf("a new application got the deleted one's id %s", again.ID)
+		}
 	})
 }
