@@ -50,7 +50,7 @@ const MaxSearchLength = 100
 // MaxRegionLength bounds UserFilter.Region: no stored region is longer (ent/schema).
 const MaxRegionLength = 100
 
-func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
+func (f *UserFilter) predicates(appID string) ([]predicate.AppConnection, error) {
 	if f == nil {
 		return nil, nil
 	}
@@ -92,18 +92,23 @@ func (f *UserFilter) predicates() ([]predicate.AppConnection, error) {
 		if len(q) > MaxSearchLength {
 			return nil, apperr.New(apperr.Invalid, "search is longer than %d characters", MaxSearchLength)
 		}
-		ps = append(ps, searchPredicate(q))
+		ps = append(ps, searchPredicate(appID, q))
 	}
 	return ps, nil
 }
 
 // searchPredicate matches q inside the alias, the shared address, the Global User ID or the
-// display name, ignoring case. Addresses are stored lower-case and Global User IDs upper-case,
-// so plain LIKE does for them (several times faster than ILIKE on PostgreSQL); only the name
-// needs LOWER. On PostgreSQL a term of three or more characters is asked as a UNION of one
-// lookup per column, each of which the trigram indexes of EnsureSearchIndexes answer; an OR
-// across the columns and the people subquery would read every connection of the application.
-func searchPredicate(q string) predicate.AppConnection {
+// display name of appID's connections, ignoring case. Addresses are stored lower-case and
+// Global User IDs upper-case, so plain LIKE does for them (several times faster than ILIKE on
+// PostgreSQL); only the name needs LOWER. On PostgreSQL a term of three or more characters is
+// asked as a UNION of one lookup per column, each of which the trigram indexes of
+// EnsureSearchIndexes answer; an OR across the columns and the people subquery would read every
+// connection of the application. Every lookup stays inside appID: the person and the consent
+// are looked up for the application's connections (EXISTS on their keys), never searched for
+// among everyone's, so a search reads no more for the people of other applications (before, a
+// term matching the relay domain read every alias LoginSign ever issued, and the Global User
+// ID and the name every account, for an application of three people).
+func searchPredicate(appID, q string) predicate.AppConnection {
 	lower, upper := likeContains(strings.ToLower(q)), likeContains(strings.ToUpper(q))
 	like := func(expr string, pattern string) *sql.Predicate {
 		return sql.P(func(b *sql.Builder) {
@@ -112,41 +117,42 @@ func searchPredicate(q string) predicate.AppConnection {
 	}
 	return func(s *sql.Selector) {
 		b := sql.Dialect(s.Dialect())
-		byGlobalID := func() *sql.Selector {
+		// person is "the connection's person (userCol) matches": a lookup by key for each
+		// connection, not a search of every account.
+		person := func(userCol string, match func(t *sql.SelectTable) *sql.Predicate) *sql.Predicate {
 			t := b.Table(user.Table)
-			return b.Select(t.C(user.FieldID)).From(t).Where(like(t.C(user.FieldGlobalID), upper))
+			return sql.Exists(b.Select(t.C(user.FieldID)).From(t).Where(sql.And(sql.ColumnsEQ(t.C(user.FieldID), userCol), match(t))))
 		}
-		byName := func() *sql.Selector {
-			t := b.Table(user.Table)
-			return b.Select(t.C(user.FieldID)).From(t).Where(like("LOWER("+t.C(user.FieldName)+")", lower))
+		byGlobalID := func(userCol string) *sql.Predicate {
+			return person(userCol, func(t *sql.SelectTable) *sql.Predicate { return like(t.C(user.FieldGlobalID), upper) })
 		}
 		// The name is searchable only where the person shares it (the profile scope): a search
 		// must not reveal what the list hides.
-		sharingProfile := func() *sql.Selector {
-			t := b.Table(consent.Table)
-			return b.Select(t.C(consent.FieldConnectionID)).From(t).Where(sql.P(func(pb *sql.Builder) {
-				pb.WriteString(connections.ProfileScopeSQL(t.C(consent.FieldScopes)))
-			}))
-		}
 		nameMatch := func(userCol, idCol string) *sql.Predicate {
-			return sql.And(sql.In(userCol, byName()), sql.In(idCol, sharingProfile()))
+			c := b.Table(consent.Table)
+			sharingProfile := sql.Exists(b.Select(c.C(consent.FieldID)).From(c).Where(sql.And(
+				sql.ColumnsEQ(c.C(consent.FieldConnectionID), idCol),
+				sql.P(func(pb *sql.Builder) { pb.WriteString(connections.ProfileScopeSQL(c.C(consent.FieldScopes))) }))))
+			return sql.And(person(userCol, func(t *sql.SelectTable) *sql.Predicate {
+				return like("LOWER("+t.C(user.FieldName)+")", lower)
+			}), sharingProfile)
 		}
 		if s.Dialect() != dialect.Postgres || len([]rune(q)) < 3 {
 			s.Where(sql.Or(
 				like(s.C(appconnection.FieldAliasEmail), lower),
 				like(s.C(appconnection.FieldAppEmail), lower),
-				sql.In(s.C(appconnection.FieldUserID), byGlobalID()),
+				byGlobalID(s.C(appconnection.FieldUserID)),
 				nameMatch(s.C(appconnection.FieldUserID), s.C(appconnection.FieldID)),
 			))
 			return
 		}
 		branch := func(where func(t *sql.SelectTable) *sql.Predicate) *sql.Selector {
 			t := b.Table(appconnection.Table)
-			return b.Select(t.C(appconnection.FieldID)).From(t).Where(where(t))
+			return b.Select(t.C(appconnection.FieldID)).From(t).Where(sql.And(sql.EQ(t.C(appconnection.FieldApplicationID), appID), where(t)))
 		}
 		matches := branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAliasEmail), lower) }).
 			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return like(t.C(appconnection.FieldAppEmail), lower) })).
-			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return sql.In(t.C(appconnection.FieldUserID), byGlobalID()) })).
+			Union(branch(func(t *sql.SelectTable) *sql.Predicate { return byGlobalID(t.C(appconnection.FieldUserID)) })).
 			Union(branch(func(t *sql.SelectTable) *sql.Predicate {
 				return nameMatch(t.C(appconnection.FieldUserID), t.C(appconnection.FieldID))
 			}))
@@ -196,7 +202,7 @@ func (s *Service) ConnectedUsers(ctx context.Context, appID string, p UserPage) 
 		page := MaxUserPage
 		p.First = &page
 	}
-	ps, err := p.Filter.predicates()
+	ps, err := p.Filter.predicates(app.ID)
 	if err != nil {
 		return nil, err
 	}
