@@ -604,9 +604,7 @@ var resolverCost = map[string]int{
 	"AppAnalytics.usersPerRegion":       analyticsCost,
 	"AppAnalytics.sessionsDistribution": analyticsCost,
 	"AppAnalytics.licensesByState":      analyticsCost,
-	"Application.users":                 queryCost,
 	"Application.importSources":         queryCost,
-	"Application.licenseCodes":          queryCost,
 	"Application.licenseVariants":       queryCost,
 	"Application.webhookEvents":         queryCost,
 	"LicenseVariant.codeCounts":         queryCost,
@@ -649,6 +647,13 @@ var resolverCost = map[string]int{
 	// selection alone, 1,000 aliased analytics { __typename } ran 1,000 statements for 2,020
 	// points.
 	"Application.analytics": queryCost,
+	// The application's people and license codes: with a filter or a totalCount each alias
+	// reads up to every row of the application (a count, or the index walked until a page
+	// matches), as an analytics aggregate does. Priced as a query, some 950 aliases of
+	// users(first: 1, filter: {search: "zz"}) { totalCount } fitted in one operation, and as
+	// many counts of the million codes a free account may generate for its own application.
+	"Application.users":        analyticsCost,
+	"Application.licenseCodes": analyticsCost,
 }
 
 // mutationEdges are ent's edges to one node that a mutation's answer reads as a query of its
