@@ -47,10 +47,13 @@ var DefaultInvites = ratelimit.Rule{Name: "team-invites", N: 20, Window: time.Ho
 var DefaultInvitesPerDeveloper = ratelimit.Rule{Name: "team-invites-developer", N: 30, Window: time.Hour}
 
 // DefaultInvitesPerAddress limits the invitations one application sends one address, from
-// all its inviters together. It counts nothing of other applications: shared by every inviter
-// of every application (3 a day before), any free developer account spent an address's day
-// for the team that meant to invite it, and the 429 told an inviter that other applications
-// had invited that address today.
+// all its inviters together, and apart from that the invitations one inviting developer sends
+// it from all their applications (so a free account's applications together take no more than
+// this of the address's day of mails, DefaultInvitationMailsPerAddress). It counts nothing of
+// other inviters' applications: shared by every inviter of every application (3 a day
+// before), any free developer account spent an address's day for the team that meant to
+// invite it, and the 429 told an inviter that other applications had invited that address
+// today.
 var DefaultInvitesPerAddress = ratelimit.Rule{Name: "team-invites-app-address", N: 3, Window: 24 * time.Hour}
 
 // DefaultInvitationMailsPerAddress limits the invitation mails one address receives from every
@@ -260,8 +263,8 @@ func toInvitation(inv *ent.AppInvitation, appName string) Invitation {
 //
 // Each invitation counts, before anything is written or any account is read, against the
 // inviting developer on this application (Invites) and on all applications
-// (InvitesPerDeveloper), then against the invited address from this application
-// (InvitesPerAddress, keyed by the application and a hash of the mailbox, mail.MailboxKey);
+// (InvitesPerDeveloper), then against the invited address from this inviter and from this
+// application (InvitesPerAddress, each keyed by a hash of the mailbox, mail.MailboxKey);
 // past any of them it answers RateLimited and mails nothing. Each counts only what this
 // inviter or this application did, so no answer depends on other applications. Its mail
 // counts, once the invitation is written and before the invitee's account is read, against
@@ -395,7 +398,11 @@ func (s *Service) inviteLimits(ctx context.Context, appID, uid, email string) er
 	if err := s.Limiter.Take(ctx, s.InvitesPerDeveloper.Or(DefaultInvitesPerDeveloper), uid); err != nil {
 		return err
 	}
-	return s.Limiter.Take(ctx, s.InvitesPerAddress.Or(DefaultInvitesPerAddress), appID+":"+ids.Hash(mail.MailboxKey(email)))
+	perAddress, mailbox := s.InvitesPerAddress.Or(DefaultInvitesPerAddress), ids.Hash(mail.MailboxKey(email))
+	if err := s.Limiter.Take(ctx, perAddress, "by:"+uid+":"+mailbox); err != nil {
+		return err
+	}
+	return s.Limiter.Take(ctx, perAddress, "app:"+appID+":"+mailbox)
 }
 
 // mailInvitation sends the invitation mail compose writes in the invitee's language, once it
