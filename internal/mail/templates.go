@@ -276,3 +276,60 @@ func TeamInvitation(l *i18n.Locale, to, link, appName, role string, ttl time.Dur
 	}
 	return render(l, to, l.T("mail.invite.subject", appName), "team_invitation", data)
 }
+
+// AppNotice is a security notice of an application (AppSecurityNotice): Event names what
+// changed (the catalog's "mail.app_notice.<event>.headline" and ".what"), App the application,
+// Actor who changed it (masked by the caller; empty: a member who has left the team since),
+// About what the change is about (a member, masked; the settings changed, named) and Role a
+// role key ("admin"). Settings, when About is empty, are the keys of the settings changed
+// ("redirect_uris": the catalog's "mail.app_notice.setting.<key>"), named in l. Last says that
+// no further notice of the application follows this hour.
+type AppNotice struct {
+	Event, App, Actor, About, Role string
+	Settings                       []string
+	When                           time.Time
+	Link                           string
+	Last                           bool
+}
+
+// AppSecurityNotice tells to, in l, as the owner or an admin of application n.App, that a
+// setting that decides who may act for it or where its people and events go changed (n). It
+// names no value beyond n.About: no secret, no URI. Its subject starts as every security
+// notice's (SecurityNoticeSubject). ok is false for an event the catalog does not know.
+func AppSecurityNotice(l *i18n.Locale, to string, n AppNotice) (m Message, ok bool) {
+	key := "mail.app_notice." + n.Event
+	if !l.Has(key+".headline") || !l.Has(key+".what") {
+		return Message{}, false
+	}
+	actor := cleanLine(n.Actor, 254)
+	if actor == "" {
+		actor = l.T("mail.app_notice.someone")
+	}
+	role := ""
+	if n.Role != "" {
+		role = l.T("mail.invite.role_" + cleanLine(n.Role, 20))
+	}
+	about := cleanLine(n.About, 254)
+	if about == "" && len(n.Settings) > 0 {
+		names := make([]string, 0, len(n.Settings))
+		for _, k := range n.Settings {
+			if l.Has("mail.app_notice.setting." + k) {
+				names = append(names, l.T("mail.app_notice.setting."+k))
+			}
+		}
+		about = strings.Join(names, ", ")
+	}
+	headline := l.T(key + ".headline")
+	data := map[string]any{
+		"Headline": headline,
+		"WhatKey":  key + ".what",
+		"App":      appOrUnknown(l, n.App),
+		"About":    about,
+		"Role":     role,
+		"Actor":    actor,
+		"When":     whenUTC(l, n.When),
+		"Link":     cleanLine(n.Link, 4096),
+		"Last":     n.Last,
+	}
+	return render(l, to, l.T("mail.notice.subject", headline), "app_notice", data), true
+}

@@ -102,6 +102,7 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 	// application's row (lockRedirectClaims).
 	mayClaim := len(redirectClaims(p.RedirectURIs, p.PostLogoutRedirectURIs)) > 0
 	var out UpdatedApplication
+	var changed []string // the settings the owner and admins are told of (noticedSettings)
 	err = s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		if mayClaim {
 			if err := lockRedirectClaims(ctx, tx, s.DB.Dialect); err != nil {
@@ -201,12 +202,40 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if out.Application, err = upd.Save(ctx); err != nil {
 			return store.Err(err, "application")
 		}
+		changed = noticedSettings(app, in)
 		return recordSettings(ctx, tx, app, p, s.now())
 	})
 	if err != nil {
 		return nil, err
 	}
+	if len(changed) > 0 {
+		s.notify(ctx, team.Notice{Event: team.RedirectsChanged, ApplicationID: out.Application.ID, ActorID: uid, Settings: changed, At: s.now()})
+	}
 	return &out, nil
+}
+
+// noticedSettings names the settings of app that the validated settings in change and that
+// need a recent sign-in (redirectsPeople, opensSignIns): the application's owner and admins
+// are told of them (team.RedirectsChanged), by name, never their values. The others (name,
+// pages, quota, signing algorithm) are told of by no mail.
+func noticedSettings(app *ent.Application, in ApplicationInput) []string {
+	var out []string
+	for _, c := range []struct {
+		name    string
+		changed bool
+	}{
+		{"redirect_uris", !slices.Equal(in.RedirectURIs, app.RedirectUris)},
+		{"post_logout_redirect_uris", !slices.Equal(in.PostLogoutRedirectURIs, app.PostLogoutRedirectUris)},
+		{"allowed_origins", !slices.Equal(in.AllowedOrigins, app.AllowedOrigins)},
+		{"webhook_url", in.WebhookURL != app.WebhookURL},
+		{"backchannel_logout_uri", in.BackchannelLogoutURI != app.BackchannelLogoutURI},
+		{"pushed_authorization", opensSignIns(app, in)},
+	} {
+		if c.changed {
+			out = append(out, c.name)
+		}
+	}
+	return out
 }
 
 // settingsUnchanged reports whether the validated settings in, with patch p's request quota,
@@ -251,12 +280,14 @@ func opensSignIns(app *ent.Application, in ApplicationInput) bool {
 // reauthentication_required): the secret exchanges the application's people's codes.
 func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string, error) {
 	secret := ids.Secret(ClientSecretPrefix)
+	var uid, id string
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+		id = app.ID
+		if uid, err = auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
 		if err := team.TakeAccessChange(ctx, s.Limiter, s.AccessChanges); err != nil {
@@ -271,6 +302,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, appID string) (string,
 	if err != nil {
 		return "", err
 	}
+	s.notify(ctx, team.Notice{Event: team.ClientSecretReplaced, ApplicationID: id, ActorID: uid, At: s.now()})
 	return secret, nil
 }
 
@@ -295,12 +327,14 @@ type WebhookSecretReset struct {
 // holds the secret signs events the application's backend believes.
 func (s *Service) RotateWebhookSecret(ctx context.Context, appID string, revokePrevious bool) (WebhookSecretReset, error) {
 	out := WebhookSecretReset{Secret: NewWebhookSecret()}
+	var uid, id string
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.RotateSecrets)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+		id = app.ID
+		if uid, err = auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 			return err
 		}
 		if app.WebhookURL == "" {
@@ -326,6 +360,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, appID string, revokeP
 	if err != nil {
 		return WebhookSecretReset{}, err
 	}
+	s.notify(ctx, team.Notice{Event: team.WebhookSecretReplaced, ApplicationID: id, ActorID: uid, At: s.now()})
 	return out, nil
 }
 

@@ -69,7 +69,11 @@ type Service struct {
 	Mail    mail.Sender
 	BaseURL string
 	Invites ratelimit.Rule
-	Now     func() time.Time
+	// Notify, when set, is given the security notice of a change to an application's secrets,
+	// redirects or team once it has committed (team.Notice), here and in Team; it must not hold
+	// the request up (the server mails in the background).
+	Notify func(ctx context.Context, n team.Notice)
+	Now    func() time.Time
 }
 
 func (s *Service) now() time.Time {
@@ -94,11 +98,18 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 	return app, err
 }
 
+// notify gives n to Notify, when set, once its change has committed.
+func (s *Service) notify(ctx context.Context, n team.Notice) {
+	if s.Notify != nil {
+		s.Notify(ctx, n)
+	}
+}
+
 // Team is the team domain (members, invitations, ownership transfers) over the portal's
 // database, mailer and limiter.
 func (s *Service) Team() *team.Service {
 	return &team.Service{DB: s.DB, Mail: s.Mail, BaseURL: s.BaseURL, RelayDomain: s.RelayDomain, Limiter: s.Limiter, Invites: s.Invites, Writes: s.Writes, AccessChanges: s.AccessChanges,
-		OwnerTotals: s.ownerTotals, Now: s.Now}
+		OwnerTotals: s.ownerTotals, Notify: s.Notify, Now: s.Now}
 }
 
 // WebhookURL is app's webhook URL, for the members whose role may read webhooks: anyone else

@@ -132,6 +132,9 @@ type Server struct {
 
 	// draining is set when shutdown begins: /readyz answers 503 from then on.
 	draining atomic.Bool
+
+	// appNotices mails the security notices of applications (portal.Service.Notify).
+	appNotices *appNotices
 }
 
 // newServer opens the stores, migrates, and builds the domain services.
@@ -184,6 +187,8 @@ func newServer(ctx context.Context, cfg *Config, log *slog.Logger) (_ *Server, e
 		RelayDomain: cfg.RelayDomain, Identity: s.identity, Limiter: ratelimit.New(k), Mail: mailer, BaseURL: cfg.BaseURL,
 		MaxPendingLinks: cfg.Totals.PendingLinks, MaxImportRows: cfg.Totals.ImportRows,
 		MaxImportRuns: cfg.Totals.ImportRuns}
+	s.appNotices = &appNotices{db: db, mail: mailer, log: log, limiter: ratelimit.New(k), baseURL: cfg.BaseURL}
+	s.portal.Notify = s.appNotices.send
 	if err := s.portal.EnsureSearchIndexes(ctx); err != nil {
 		log.Warn("portal user search runs without trigram indexes", "err", err)
 	}

@@ -93,7 +93,11 @@ type Service struct {
 	// one developer filled an application up to their total, handed it to a second account
 	// of theirs and filled the next: each account held up to MaxOwnedApplications totals.
 	OwnerTotals func(ctx context.Context, tx *ent.Tx, app *ent.Application, newOwner string) error
-	Now         func() time.Time
+	// Notify, when set, is given the security notice of a change to the team once it has
+	// committed (Notice: a member joined, a role changed, the ownership transferred); it must
+	// not hold the request up (the server mails in the background).
+	Notify func(ctx context.Context, n Notice)
+	Now    func() time.Time
 }
 
 // DefaultWrites bounds the changes one developer makes to applications, across all of them
@@ -688,6 +692,7 @@ func (s *Service) Accept(ctx context.Context, token, invitationID string) (*ent.
 	if err != nil {
 		return nil, "", err
 	}
+	s.notify(ctx, Notice{Event: MemberJoinedTeam, ApplicationID: app.ID, ActorID: uid, MemberID: uid, Role: role, At: now})
 	return app.Unwrap(), role, nil // read in the committed tx (lockApp): read on through the client
 }
 
@@ -767,12 +772,14 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 	}
 	now := s.now()
 	var out *Member
+	var notice *Notice
 	err := s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
 			return err
 		}
-		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
+		uid, err := auth.RequireRecentSignIn(ctx, now)
+		if err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
@@ -805,6 +812,7 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 			if err := dropTransferTo(ctx, tx, app, userID); err != nil {
 				return err
 			}
+			notice = &Notice{Event: MemberRoleChanged, ApplicationID: app.ID, ActorID: uid, MemberID: userID, Role: role, At: now}
 		}
 		u, err := tx.User.Get(ctx, userID)
 		if err != nil {
@@ -814,6 +822,10 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 		return activity.Record(ctx, tx, activity.Event{Type: activity.MemberRoleChanged, Actor: activity.ByDeveloper,
 			ApplicationID: app.ID, Details: map[string]string{"role": string(role)}, At: now})
 	})
+	if err == nil && notice != nil {
+		// The role the member already held changes nothing, and tells no one.
+		s.notify(ctx, *notice)
+	}
 	return out, err
 }
 
@@ -1064,6 +1076,7 @@ func (s *Service) AcceptTransfer(ctx context.Context, appID string) (*ent.Applic
 	if err != nil {
 		return nil, err
 	}
+	s.notify(ctx, Notice{Event: OwnerChanged, ApplicationID: out.ID, ActorID: uid, MemberID: uid, At: now})
 	return out.Unwrap(), nil // written in the committed tx: read on through the client
 }
 

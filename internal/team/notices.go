@@ -1,0 +1,155 @@
+package team
+
+import (
+	"context"
+	"time"
+
+	"loginsign/ent"
+	"loginsign/ent/appmember"
+	"loginsign/ent/user"
+	"loginsign/internal/apperr"
+	"loginsign/internal/ratelimit"
+	"loginsign/internal/store"
+)
+
+// NoticeEvent names a security notice of an application (Notice): a change to who may act
+// for it or to where its people and events go, which a stolen session of a member could
+// otherwise make unnoticed. The values are the mail catalog's ("mail.app_notice.<event>").
+type NoticeEvent string
+
+// The security notices of an application.
+const (
+	// ClientSecretReplaced: the client secret was rotated (portal.RotateClientSecret).
+	ClientSecretReplaced NoticeEvent = "app_client_secret"
+	// WebhookSecretReplaced: the webhook signing secret was rotated
+	// (portal.RotateWebhookSecret).
+	WebhookSecretReplaced NoticeEvent = "app_webhook_secret"
+	// RedirectsChanged: a setting that needs a recent sign-in changed (portal.UpdateApplication:
+	// redirect or post-logout redirect URIs, allowed origins, webhook URL, back-channel logout
+	// URI, pushed authorization requests no longer required); Notice.Settings names which.
+	RedirectsChanged NoticeEvent = "app_redirects"
+	// OwnerChanged: a member accepted the ownership transfer (AcceptTransfer); they are the
+	// actor and the member.
+	OwnerChanged NoticeEvent = "app_owner"
+	// MemberJoinedTeam: a person accepted an invitation (Accept) with Notice.Role.
+	MemberJoinedTeam NoticeEvent = "app_member_joined"
+	// MemberRoleChanged: a member's role was changed to Notice.Role (ChangeRole).
+	MemberRoleChanged NoticeEvent = "app_member_role"
+)
+
+// Notice is a security notice of an application, given to Notify once its change committed.
+// It goes to the application's owner and admins (NoticeRecipients), whoever made the change
+// (the actor included, as the notices of a person's account do), at most DefaultNotices an
+// hour per application (TakeNotice).
+type Notice struct {
+	Event         NoticeEvent
+	ApplicationID string
+	// ActorID is the signed-in person who made the change.
+	ActorID string
+	// MemberID is the member the change is about (who joined, whose role changed, the new
+	// owner); Role their new role.
+	MemberID string
+	Role     Role
+	// Settings are the settings RedirectsChanged changed ("redirect_uris"), never their values.
+	Settings []string
+	At       time.Time
+}
+
+// DefaultNotices bounds the security notices of one application: only its team makes the
+// changes they tell of, but a member (or a thief with their session) changing allowed origins
+// in a loop would otherwise mail the owner and every admin for each. The last notice of the
+// window says so (TakeNotice); the changes after it are in the application's activity log.
+var DefaultNotices = ratelimit.Rule{Name: "app-notices", N: 10, Window: time.Hour}
+
+// TakeNotice counts one notice of appID under rule (default DefaultNotices): send is false
+// past the limit, last true for the notice that spends it. A nil l counts nothing.
+func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, appID string) (send, last bool, err error) {
+	if l == nil {
+		return true, false, nil
+	}
+	rule = rule.Or(DefaultNotices)
+	if err := l.Take(ctx, rule, appID); err != nil {
+		if apperr.Is(err, apperr.RateLimited) {
+			return false, false, nil
+		}
+		return false, false, err
+	}
+	if err := l.Check(ctx, rule, appID); err != nil {
+		if apperr.Is(err, apperr.RateLimited) {
+			return true, true, nil
+		}
+		return false, false, err
+	}
+	return true, false, nil
+}
+
+// Recipient is one person a notice of an application goes to: their primary address, where
+// their own security notices go, and their language setting.
+type Recipient struct {
+	UserID, Email, Language string
+}
+
+// NoticeRecipients are the people told of a security notice of app: its owner and its admins,
+// who may themselves rotate its secrets and manage its team, and so answer for them (a
+// developer or support member may not undo what they are told). Each is told once.
+func NoticeRecipients(ctx context.Context, c *ent.Client, app *ent.Application) ([]Recipient, error) {
+	ms, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.RoleEQ(appmember.RoleAdmin)).
+		Order(ent.Asc(appmember.FieldCreatedAt), ent.Asc(appmember.FieldID)).Limit(MaxTeam).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	uids := []string{app.OwnerID}
+	for _, m := range ms {
+		if m.UserID != app.OwnerID {
+			uids = append(uids, m.UserID)
+		}
+	}
+	us, err := c.User.Query().Where(user.IDIn(uids...)).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*ent.User{}
+	for _, u := range us {
+		byID[u.ID] = u
+	}
+	var out []Recipient
+	for _, id := range uids {
+		if u := byID[id]; u != nil {
+			out = append(out, Recipient{UserID: u.ID, Email: u.Email, Language: u.Language})
+		}
+	}
+	return out, nil
+}
+
+// TeamAddress is the address app's team sees for uid (Members): the owner's primary address,
+// a member's address they joined with; "" when uid is not on the team (any more).
+func TeamAddress(ctx context.Context, c *ent.Client, app *ent.Application, uid string) (string, error) {
+	if uid == "" {
+		return "", nil
+	}
+	if uid == app.OwnerID {
+		u, err := c.User.Get(ctx, uid)
+		if store.NotFound(err) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return u.Email, nil
+	}
+	m, err := c.AppMember.Query().Where(appmember.ApplicationID(app.ID), appmember.UserID(uid)).Only(ctx)
+	if store.NotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return m.Email, nil
+}
+
+// notify gives n to Notify, when set, once its change has committed.
+func (s *Service) notify(ctx context.Context, n Notice) {
+	if s.Notify != nil {
+		s.Notify(ctx, n)
+	}
+}
