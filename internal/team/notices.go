@@ -62,7 +62,11 @@ type Notice struct {
 var DefaultNotices = ratelimit.Rule{Name: "app-notices", N: 10, Window: time.Hour}
 
 // TakeNotice counts one notice of appID under rule (default DefaultNotices): send is false
-// past the limit, last true for the notice that spends it. A nil l counts nothing.
+// past the limit, last true for exactly one of the notices it lets through in a window, the
+// one that spends it. Both are counted atomically (a second counter, of the notices let
+// through, to N-1): notices are sent concurrently, and a look at the first counter after
+// taking could see it spent by a later notice and call two of them the last. A nil l counts
+// nothing.
 func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, appID string) (send, last bool, err error) {
 	if l == nil {
 		return true, false, nil
@@ -74,7 +78,11 @@ func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, 
 		}
 		return false, false, err
 	}
-	if err := l.Check(ctx, rule, appID); err != nil {
+	if rule.N <= 1 {
+		return true, true, nil
+	}
+	sent := ratelimit.Rule{Name: rule.Name + "-sent", N: rule.N - 1, Window: rule.Window}
+	if err := l.Take(ctx, sent, appID); err != nil {
 		if apperr.Is(err, apperr.RateLimited) {
 			return true, true, nil
 		}
