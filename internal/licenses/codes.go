@@ -20,6 +20,7 @@ import (
 	"loginsign/ent/user"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/connections"
 	"loginsign/internal/ids"
 	"loginsign/internal/store"
@@ -62,9 +63,15 @@ func (s *Service) authorizeTx(ctx context.Context, tx *ent.Tx, appID string, a t
 // transaction. The role is checked before the Bulk limit is counted, so a caller without it
 // spends nothing, and again by the transaction that inserts the codes, which also refuses
 // codes past the total of the owner's applications (MaxCodes, authorizeNewCodesTx).
+// It needs a recent sign-in (auth.RequireRecentSignIn), checked after the role and before
+// anything is counted: codes are worth what the application sells them for, and a session
+// cookie taken from the developer's browser minted 10,000 of them a request, each one shown.
 func (s *Service) GenerateCodes(ctx context.Context, appID string, in GenerateInput) (*Generated, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 		return nil, err
 	}
 	if in.Count < 1 || in.Count > MaxGenerate {
@@ -270,10 +277,14 @@ type Uploaded struct {
 // transaction. Codes are 4 to 64 characters of [A-Za-z0-9-_], unique per application when
 // compared case-insensitively without hyphens and spaces. The role is checked before the
 // Bulk limit is counted and again by the transaction that inserts the codes, with the owner's
-// total (GenerateCodes).
+// total (GenerateCodes). It needs a recent sign-in, as GenerateCodes does: the uploaded
+// codes are the thief's own, and so redeemable by them.
 func (s *Service) UploadCodes(ctx context.Context, appID, variantID string, rows []UploadRow) (*Uploaded, error) {
 	app, err := s.Authorize(ctx, appID, team.ManageLicenses)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
 		return nil, err
 	}
 	if len(rows) == 0 {
@@ -493,6 +504,14 @@ const MaxPage = 1000
 
 // ListCodes pages through the codes of the developer's application, newest first, with
 // their owners loaded (see OwnerOf).
+//
+// A list that may show UNUSED codes (no state, or UNUSED) needs a recent sign-in
+// (auth.RequireRecentSignIn), checked after the role: an unused code's text is what a
+// customer pays for and redeems, and an old session cookie carried off every one of them, a
+// page of 1,000 a request. Codes someone holds (state ACTIVE or EXPIRED), which support
+// looks up by the holder's address or Global User ID, redeem nothing more and need none;
+// the filter, not the page's rows, decides, so the answer tells an old session nothing
+// about which unused codes there are.
 func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*ent.LicenseCodeConnection, error) {
 	if in.After == nil {
 		after, err := store.ParseCursor(in.AfterText, "cursor is not valid")
@@ -504,6 +523,11 @@ func (s *Service) ListCodes(ctx context.Context, appID string, in CodeQuery) (*e
 	app, err := s.Authorize(ctx, appID, team.ReadLicenses)
 	if err != nil {
 		return nil, err
+	}
+	if st := strings.ToUpper(strings.TrimSpace(in.State)); st != Active && st != Expired {
+		if _, err := auth.RequireRecentSignIn(ctx, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now()
 	preds := []predicate.LicenseCode{licensecode.ApplicationID(app.ID)}

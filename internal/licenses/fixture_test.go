@@ -48,7 +48,7 @@ type world struct {
 func newWorld(t testing.TB, db *store.DB) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{db: db, clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, seq: new(atomic.Int64)}
+	w := &world{db: db, clock: &clock{t: worldStart}, seq: new(atomic.Int64)}
 	p := &portal.Service{DB: db, Now: w.clock.Now}
 	w.svc = licenses.New(db, p.Authorize, w.clock.Now)
 	w.dev = w.person(t, "dev")
@@ -123,9 +123,20 @@ func (w *world) connectMany(t testing.TB, app *ent.Application, n int) []*ent.Ap
 	return out
 }
 
-// as returns a context signed in as u.
+// worldStart is the time on every world's clock when it is made.
+var worldStart = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// as returns a context signed in as u, by a sign-in at worldStart: recent for the calls that
+// need one (auth.RequireRecentSignIn) until the world's clock moves on more than
+// auth.RecentSignIn.
 func as(u *ent.User) context.Context {
-	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "test"})
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "test", SignedInAt: worldStart})
+}
+
+// signedIn returns a context signed in as u by a sign-in at the world's time now: as, for a
+// test that has moved the clock on.
+func (w *world) signedIn(u *ent.User) context.Context {
+	return auth.WithSession(context.Background(), auth.Session{UserID: u.ID, ID: "test", SignedInAt: w.clock.Now()})
 }
 
 // asToken returns a context carrying a Bearer grant of conn.
@@ -151,7 +162,7 @@ func (w *world) variant(t testing.TB, name, duration string) *ent.LicenseVariant
 // codes generates n codes of v.
 func (w *world) codes(t testing.TB, v *ent.LicenseVariant, n int) []string {
 	t.Helper()
-	g, err := w.svc.GenerateCodes(as(w.dev), w.app.ID, licenses.GenerateInput{VariantID: v.ID, Count: n})
+	g, err := w.svc.GenerateCodes(w.signedIn(w.dev), w.app.ID, licenses.GenerateInput{VariantID: v.ID, Count: n})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func TestVariants(t *testing.T) {
 				t.Fatal(err)
 			}
 			w.clock.Add(32 * 24 * time.Hour) // the month is over
-			if err := w.svc.DeleteVariant(ctx, w.app.ID, v.ID, false); err != nil {
+			if err := w.svc.DeleteVariant(w.signedIn(w.dev), w.app.ID, v.ID, false); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"loginsign/ent/predicate"
 	"loginsign/internal/activity"
 	"loginsign/internal/apperr"
+	"loginsign/internal/auth"
 	"loginsign/internal/displaytext"
 	"loginsign/internal/store"
 	"loginsign/internal/team"
@@ -382,11 +383,17 @@ func (s *Service) UpdateVariant(ctx context.Context, appID, variantID string, p 
 
 // DeleteVariant deletes a variant and its codes. While any of its codes is in effect it
 // answers 409 variant_has_active_codes, unless force, which also ends those entitlements.
+// It needs a recent sign-in (auth.RequireRecentSignIn), checked after the role: it destroys
+// the variant's unused codes, which customers may have paid for and not yet redeemed, and
+// with force the licenses people hold, as ending their connections does.
 func (s *Service) DeleteVariant(ctx context.Context, appID, variantID string, force bool) error {
 	now := s.now()
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, err := s.authorizeTx(ctx, tx, appID, team.ManageLicenses)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		v, err := variantOf(ctx, tx.Client(), app.ID, variantID)

@@ -832,7 +832,11 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 // Remove takes member userID off appID's team (owner or admin; nobody removes the owner) and
 // revokes the invitations to it that are still pending and were sent by them
 // (revokeInvitationsBy) or to the address they joined with (revokeInvitationsTo). Removing
-// oneself is Leave.
+// oneself is Leave. Removing someone else needs a recent sign-in (Unauthorized,
+// reauthentication_required), checked after the role, as ChangeRole does: from an old session
+// cookie a thief emptied the team, one request a member, ending the proposed ownership
+// transfer and the invitations the members had sent, and leaving the owner alone to find out.
+// Leaving needs none: it takes away only the session's own access.
 func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
@@ -845,6 +849,9 @@ func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	return s.DB.Tx(ctx, func(tx *ent.Tx) error {
 		app, _, err := AuthorizeTakingAwayTx(ctx, tx, s.DB.Dialect, appID, ManageMembers)
 		if err != nil {
+			return err
+		}
+		if _, err := auth.RequireRecentSignIn(ctx, now); err != nil {
 			return err
 		}
 		if userID == app.OwnerID {
