@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -34,7 +35,7 @@ func TestLicensesWithBearerToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dev := auth.WithSession(ctx, auth.Session{UserID: app.OwnerID})
+		dev := auth.WithSession(ctx, auth.Session{UserID: app.OwnerID, SignedInAt: time.Now()})
 		v, err := e.srv.licenses.CreateVariant(dev, app.ID, licenses.VariantInput{Name: "Pro", Duration: "YEAR"})
 		if err != nil {
 			t.Fatal(err)

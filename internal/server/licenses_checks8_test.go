@@ -27,7 +27,7 @@ import (
 // devCodes gives application app of owner one variant "Pro" (YEAR) and n generated codes.
 func (e *apiEnv) devCodes(owner *ent.User, app *ent.Application, n int) (*ent.LicenseVariant, []string) {
 	e.t.Helper()
-	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID})
+	ctx := auth.WithSession(context.Background(), auth.Session{UserID: owner.ID, SignedInAt: time.Now()})
 	v, err := e.s.licenses.CreateVariant(ctx, app.ID, licenses.VariantInput{Name: "Pro", Duration: "YEAR"})
 	if err != nil {
 		e.t.Fatal(err)
@@ -478,7 +478,7 @@ func TestAnApplicationsOwnClientTokenHoldsNoLicenses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dev := auth.WithSession(ctx, auth.Session{UserID: app.OwnerID})
+		dev := auth.WithSession(ctx, auth.Session{UserID: app.OwnerID, SignedInAt: time.Now()})
 		v, err := e.srv.licenses.CreateVariant(dev, app.ID, licenses.VariantInput{Name: "Pro", Duration: "YEAR"})
 		if err != nil {
 			t.Fatal(err)
