@@ -90,9 +90,11 @@ func TokenFrom(ctx context.Context) (Token, bool) {
 
 // RecentSignIn is how long after signing in a session may change how the person signs in
 // (their addresses, passkeys and authenticator app), close the account, hand an application
-// to someone else (invitations, roles, transfer, secrets, redirect and delivery URLs,
-// deletion), carry off the list of its people (the users CSV export), or carry off everything
-// LoginSign holds about the person at once (their data export) (RequireRecentSignIn).
+// to someone else (invitations, roles, removals, transfer, secrets, redirect and delivery
+// URLs, deletion), carry off the list of its people (the users CSV export), mint, carry off or
+// destroy its license codes (generating, uploading, listing unused ones, deleting a variant),
+// or carry off everything LoginSign holds about the person at once (their data export)
+// (RequireRecentSignIn).
 const RecentSignIn = 15 * time.Minute
 
 // RequireRecentSignIn returns the signed-in user's id when their sign-in happened at most
