@@ -834,9 +834,9 @@ func (s *Service) ChangeRole(ctx context.Context, appID, userID string, role Rol
 // (revokeInvitationsBy) or to the address they joined with (revokeInvitationsTo). Removing
 // oneself is Leave. Removing someone else needs a recent sign-in (Unauthorized,
 // reauthentication_required), checked after the role, as ChangeRole does: from an old session
-// cookie a thief emptied the team, one request a member, ending the proposed ownership
-// transfer and the invitations the members had sent, and leaving the owner alone to find out.
-// Leaving needs none: it takes away only the session's own access.
+// cookie a thief emptied the team, one request a member, ending with each member the
+// ownership transfer proposed to them and the invitations they had sent. Leaving needs none:
+// it takes away only the session's own access.
 func (s *Service) Remove(ctx context.Context, appID, userID string) error {
 	uid, err := auth.RequireUser(ctx)
 	if err != nil {
