@@ -69,8 +69,8 @@ func seal(frame []byte) {
 }
 
 // compactAt is the least log size that is compacted while running (when it also exceeds four
-// times the live data).
-const compactAt = 64 << 20
+// times the live data); tests lower it.
+var compactAt int64 = 64 << 20
 
 type aof struct {
 	path string
@@ -349,7 +349,7 @@ func (s *Store) replay(rec logRecord) {
 	e.hidx, e.kept, e.first = -1, s.kept(rec.key), s.evictFirst(rec.key)
 	e.size = e.measure()
 	s.m[rec.key] = e
-	s.bytes += e.size
+	s.added(e)
 	s.setExp(e, e.exp)
 }
 
@@ -693,11 +693,13 @@ func (l *aof) recover(s *Store) error {
 	return nil
 }
 
-// maybeCompact starts a background rewrite of the log (rewrite.go) when it outgrew the data.
+// maybeCompact starts a background rewrite of the log (rewrite.go) when it outgrew the data:
+// past compactAt and four times the length of the live keys' records (Store.logBytes; their
+// memory, Store.bytes, is two to four times that, and made the rewrite start at 8 to 17 times).
 // A compaction that fails leaves the log as it was, still written to; it is tried again when
 // the log has grown by compactAt.
 func (l *aof) maybeCompact(s *Store) {
-	if l.rw == nil && l.size > compactAt && l.size > 4*s.bytes && l.size > l.compactAfter {
+	if l.rw == nil && l.size > compactAt && l.size > 4*s.logBytes && l.size > l.compactAfter {
 		if err := l.startRewrite(s); err != nil {
 			l.compactAfter = l.size + compactAt
 			l.log.Warn("embedded store: compacting its log failed; it goes on growing", "path", l.path, "err", err)

@@ -20,7 +20,7 @@ func memory(t *testing.T, s *Store) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var lines []string
-	var total int64
+	var total, records int64
 	for k, e := range s.m {
 		if e.key != k {
 			t.Errorf("key %q holds the entry of %q", k, e.key)
@@ -29,6 +29,10 @@ func memory(t *testing.T, s *Store) string {
 			t.Errorf("key %q: size %d, measured %d", k, e.size, size)
 		}
 		total += e.size
+		if rec := e.recordSize(); e.rec != rec {
+			t.Errorf("key %q: record size %d, estimated %d", k, e.rec, rec)
+		}
+		records += e.rec
 		h := s.heapOf(e)
 		switch {
 		case e.kept != s.kept(k):
@@ -62,6 +66,9 @@ func memory(t *testing.T, s *Store) string {
 	}
 	if total != s.bytes {
 		t.Errorf("store bytes %d, its keys' sizes add up to %d", s.bytes, total)
+	}
+	if records != s.logBytes {
+		t.Errorf("store log bytes %d, its keys' record sizes add up to %d", s.logBytes, records)
 	}
 	for _, h := range []*expHeap{&s.h, &s.hk} {
 		for i, it := range *h {

@@ -107,6 +107,8 @@ type entry struct {
 	hexp int64
 	hidx int
 	size int64
+	// rec is the estimated length of e's record in the log (recordSize), counted in Store.logBytes.
+	rec int64
 	// kept: e's key has a Keep prefix; its heap is Store.hk, which eviction does not take from.
 	kept bool
 	// first: e's key has an EvictFirst prefix; its heap is Store.hf, which eviction takes
@@ -119,6 +121,21 @@ const (
 	keyOverhead    = 96
 	memberOverhead = 48
 )
+
+// The estimated length of a key's record in the log besides the key and its value's bytes
+// (record type, key length, kind, a deadline of 6 bytes, value length or member count), and
+// of a member's besides its bytes (a hash field's two lengths; a set member has one).
+const (
+	keyRecord    = 10
+	memberRecord = 2
+)
+
+// recordSize estimates the length of e's record in the log, from its size: what compaction
+// would write for e.
+func (e *entry) recordSize() int64 {
+	members := int64(len(e.set) + len(e.hash))
+	return e.size - keyOverhead + keyRecord - members*(memberOverhead-memberRecord)
+}
 
 func (e *entry) measure() int64 {
 	n := int64(keyOverhead + len(e.key) + len(e.str))
@@ -140,7 +157,11 @@ type Store struct {
 	hk    expHeap // keys with a TTL under a Keep prefix, by deadline
 	hf    expHeap // keys with a TTL under an EvictFirst prefix, by deadline
 	bytes int64
-	log   *aof
+	// logBytes is the estimated length of the live keys' records in the log (entry.rec): what
+	// compaction would write, which the log's growth is measured against. Their memory (bytes)
+	// is two to four times that for the keys LoginSign keeps.
+	logBytes int64
+	log      *aof
 	// dirty are the keys written by the commands running, for the log: a whole-state record,
 	// or, for a set that only grew or a key whose TTL only changed, a delta record.
 	dirty []change
@@ -314,6 +335,15 @@ func (s *Store) remove(e *entry) {
 		s.heapOf(e).remove(e.hidx)
 	}
 	s.bytes -= e.size
+	s.logBytes -= e.rec
+}
+
+// added counts e, which has just been put in s.m with its size measured, in s.bytes and
+// s.logBytes.
+func (s *Store) added(e *entry) {
+	e.rec = e.recordSize()
+	s.bytes += e.size
+	s.logBytes += e.rec
 }
 
 // del deletes key as a write (logged).
@@ -360,7 +390,7 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 	}
 	e.size = e.measure()
 	s.m[key] = e
-	s.bytes += e.size
+	s.added(e)
 	return e, nil
 }
 
@@ -368,6 +398,9 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 func (s *Store) resized(e *entry, delta int64) {
 	e.size += delta
 	s.bytes += delta
+	rec := e.recordSize()
+	s.logBytes += rec - e.rec
+	e.rec = rec
 }
 
 // room evicts the keys expiring soonest until keys more keys and bytes more bytes fit: those
@@ -549,12 +582,13 @@ func (s *Store) rollback(from int) {
 		}
 		if cur == e {
 			s.bytes -= e.size
+			s.logBytes -= e.rec
 		} else {
 			s.m[st.key] = e
 		}
 		e.str = st.str
 		e.size = e.measure()
-		s.bytes += e.size
+		s.added(e)
 		s.setExp(e, st.exp)
 	}
 }
