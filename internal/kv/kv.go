@@ -128,7 +128,7 @@ func parse(rawURL string) (*redis.UniversalOptions, error) {
 // reaches it over in-memory connections: no port, no password to leak.
 func openEmbedded(opts Options) (*Store, error) {
 	eng, err := embedded.Open(embedded.Options{Path: opts.Path, MaxKeys: opts.MaxKeys, MaxBytes: opts.MaxBytes, Now: opts.Now,
-		Keep: []string{CounterPrefix, RevokedPrefix}, EvictFirst: []string{UsedLinkPrefix}, Log: opts.Log})
+		Keep: []string{CounterPrefix, RevokedPrefix}, Capped: []string{CounterPrefix}, EvictFirst: []string{UsedLinkPrefix}, Log: opts.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 
 // CounterPrefix starts the keys of rate-limit counters (and of other counters that enforce a
 // limit, such as the tries at a sign-in code). The embedded store never evicts them for room
-// (embedded.Options.Keep): a flood of other writes must not reset a limit.
+// (embedded.Options.Keep): a flood of other writes must not reset a limit. Since anyone can
+// have new ones written, they take at most half of the store (embedded.Options.Capped): past
+// that a new counter is refused (OOM, 503) rather than pushing out sessions.
 const CounterPrefix = "rl:"
 
 // RevokedPrefix starts the keys of the markers of revoked token families (package oauth):

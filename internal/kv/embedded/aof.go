@@ -346,10 +346,10 @@ func (s *Store) replay(rec logRecord) {
 	if e == nil {
 		return
 	}
-	e.hidx, e.kept, e.first = -1, s.kept(rec.key), s.evictFirst(rec.key)
+	e.hidx, e.kept, e.first, e.capped = -1, s.kept(rec.key), s.evictFirst(rec.key), s.capped(rec.key)
 	e.size = e.measure()
 	s.m[rec.key] = e
-	s.added(e)
+	s.count(e)
 	s.setExp(e, e.exp)
 }
 

@@ -20,7 +20,8 @@ func memory(t *testing.T, s *Store) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var lines []string
-	var total, records int64
+	var total, records, cappedBytes int64
+	cappedKeys := 0
 	for k, e := range s.m {
 		if e.key != k {
 			t.Errorf("key %q holds the entry of %q", k, e.key)
@@ -33,6 +34,10 @@ func memory(t *testing.T, s *Store) string {
 			t.Errorf("key %q: record size %d, estimated %d", k, e.rec, rec)
 		}
 		records += e.rec
+		if e.capped {
+			cappedKeys++
+			cappedBytes += e.size
+		}
 		h := s.heapOf(e)
 		switch {
 		case e.kept != s.kept(k):
@@ -69,6 +74,9 @@ func memory(t *testing.T, s *Store) string {
 	}
 	if records != s.logBytes {
 		t.Errorf("store log bytes %d, its keys' record sizes add up to %d", s.logBytes, records)
+	}
+	if cappedKeys != s.cappedKeys || cappedBytes != s.cappedBytes {
+		t.Errorf("store capped keys %d of %d bytes, counted %d of %d bytes", s.cappedKeys, s.cappedBytes, cappedKeys, cappedBytes)
 	}
 	for _, h := range []*expHeap{&s.h, &s.hk} {
 		for i, it := range *h {

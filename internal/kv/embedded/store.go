@@ -12,9 +12,11 @@
 //     keys expiring soonest; when no key has a TTL left to evict, the write fails with an
 //     OOM error, like Redis's volatile-ttl policy. Keys under a Keep prefix (rate-limit
 //     counters) are never evicted, only expired: they sit in a heap of their own, so a flood
-//     of other writes cannot reset a limit by pushing its counter out. Keys under an
-//     EvictFirst prefix (an old sign-in link's memo) go before any other, whatever their TTL,
-//     so that anonymous requests that write them cannot push out sessions that expire sooner;
+//     of other writes cannot reset a limit by pushing its counter out. Those under a Capped
+//     prefix (the counters) take at most half of either bound, so that many distinct ones
+//     cannot push out every session. Keys under an EvictFirst prefix (an old sign-in link's
+//     memo) go before any other, whatever their TTL, so that anonymous requests that write
+//     them cannot push out sessions that expire sooner;
 //   - with a Path, every write is appended to a log before it is answered (fsynced every
 //     second and on Close); the log is compacted when opened and, in the background while
 //     writes go on (rewrite.go), when it grows past four times the live data, so sessions
@@ -54,6 +56,14 @@ type Options struct {
 	// would otherwise push out, resetting the limit. When only such keys are left, a write
 	// past a bound fails with ErrFull.
 	Keep []string
+	// Capped are key prefixes whose keys together take at most half of MaxKeys and of
+	// MaxBytes: a write that would create one past that fails with ErrKeptFull, before any
+	// eviction. They are the Keep prefixes that anyone can have keys written under (a counter
+	// per source address, per address asked a mail for): many distinct counters would
+	// otherwise fill the store, pushing out every session on the way, since they are never
+	// evicted. Keep prefixes that only an authenticated request writes (a revoked family's
+	// marker) are not capped, so that a flood of counters cannot keep a revocation out.
+	Capped []string
 	// EvictFirst are key prefixes that eviction takes before any other key (soonest deadline
 	// first among them): records kept for convenience only, which anonymous requests write
 	// with a TTL as long as a session's idle time, so that under the volatile-ttl order they
@@ -87,6 +97,12 @@ func (o *Options) defaults() {
 // ErrFull is the error of a write past MaxKeys or MaxBytes with nothing left to evict.
 var ErrFull = errors.New("OOM embedded store is full (LOGINSIGN_KV_MAX_KEYS / LOGINSIGN_KV_MAX_BYTES) and no key with a TTL is left to evict")
 
+// ErrKeptFull is the error of a write that would create a key under a Capped prefix (a
+// rate-limit counter) past half of MaxKeys or MaxBytes. Like ErrFull it starts with OOM, an
+// outage to apperr.DependencyDown (503 with Retry-After).
+var ErrKeptFull = errors.New("OOM embedded store: rate-limit counters fill their half of it (LOGINSIGN_KV_MAX_KEYS / LOGINSIGN_KV_MAX_BYTES); " +
+	"no new one is written until some expire")
+
 const (
 	kindString byte = 1
 	kindSet    byte = 2
@@ -114,6 +130,8 @@ type entry struct {
 	// first: e's key has an EvictFirst prefix; its heap is Store.hf, which eviction takes
 	// from before Store.h.
 	first bool
+	// capped: e's key has a Capped prefix; it is counted in Store.cappedKeys and cappedBytes.
+	capped bool
 }
 
 // overhead is the estimated fixed cost of a key and of a set member or hash field.
@@ -161,7 +179,11 @@ type Store struct {
 	// compaction would write, which the log's growth is measured against. Their memory (bytes)
 	// is two to four times that for the keys LoginSign keeps.
 	logBytes int64
-	log      *aof
+	// cappedKeys and cappedBytes are the keys under a Capped prefix and their size, at most
+	// half of MaxKeys and MaxBytes (create).
+	cappedKeys  int
+	cappedBytes int64
+	log         *aof
 	// dirty are the keys written by the commands running, for the log: a whole-state record,
 	// or, for a set that only grew or a key whose TTL only changed, a delta record.
 	dirty []change
@@ -266,18 +288,17 @@ func (s *Store) heapOf(e *entry) *expHeap {
 }
 
 // evictFirst reports whether key has an EvictFirst prefix.
-func (s *Store) evictFirst(key string) bool {
-	for _, p := range s.opt.EvictFirst {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
+func (s *Store) evictFirst(key string) bool { return under(key, s.opt.EvictFirst) }
 
 // kept reports whether key has a Keep prefix.
-func (s *Store) kept(key string) bool {
-	for _, p := range s.opt.Keep {
+func (s *Store) kept(key string) bool { return under(key, s.opt.Keep) }
+
+// capped reports whether key has a Capped prefix.
+func (s *Store) capped(key string) bool { return under(key, s.opt.Capped) }
+
+// under reports whether key has one of prefixes.
+func under(key string, prefixes []string) bool {
+	for _, p := range prefixes {
 		if strings.HasPrefix(key, p) {
 			return true
 		}
@@ -334,16 +355,28 @@ func (s *Store) remove(e *entry) {
 	if e.hidx >= 0 {
 		s.heapOf(e).remove(e.hidx)
 	}
-	s.bytes -= e.size
-	s.logBytes -= e.rec
+	s.uncount(e)
 }
 
-// added counts e, which has just been put in s.m with its size measured, in s.bytes and
-// s.logBytes.
-func (s *Store) added(e *entry) {
+// count adds e, which has just been put in s.m with its size measured, to the totals of s.
+func (s *Store) count(e *entry) {
 	e.rec = e.recordSize()
 	s.bytes += e.size
 	s.logBytes += e.rec
+	if e.capped {
+		s.cappedKeys++
+		s.cappedBytes += e.size
+	}
+}
+
+// uncount takes e out of the totals of s.
+func (s *Store) uncount(e *entry) {
+	s.bytes -= e.size
+	s.logBytes -= e.rec
+	if e.capped {
+		s.cappedKeys--
+		s.cappedBytes -= e.size
+	}
 }
 
 // del deletes key as a write (logged).
@@ -376,12 +409,17 @@ func (s *Store) setExp(e *entry, exp int64) {
 	}
 }
 
-// create adds a new entry of kind for key, making room first.
+// create adds a new entry of kind for key, making room first. A key under a Capped prefix is
+// refused past half of MaxKeys or MaxBytes for such keys (ErrKeptFull), before any eviction.
 func (s *Store) create(key string, kind byte) (*entry, error) {
+	capped := s.capped(key)
+	if capped && (s.cappedKeys >= s.opt.MaxKeys/2 || s.cappedBytes+int64(keyOverhead+len(key)) > s.opt.MaxBytes/2) {
+		return nil, ErrKeptFull
+	}
 	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
 		return nil, err
 	}
-	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key), first: s.evictFirst(key)}
+	e := &entry{key: key, kind: kind, hidx: -1, kept: s.kept(key), first: s.evictFirst(key), capped: capped}
 	switch kind {
 	case kindSet:
 		e.set = make(map[string]struct{})
@@ -390,7 +428,7 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 	}
 	e.size = e.measure()
 	s.m[key] = e
-	s.added(e)
+	s.count(e)
 	return e, nil
 }
 
@@ -398,6 +436,9 @@ func (s *Store) create(key string, kind byte) (*entry, error) {
 func (s *Store) resized(e *entry, delta int64) {
 	e.size += delta
 	s.bytes += delta
+	if e.capped {
+		s.cappedBytes += delta
+	}
 	rec := e.recordSize()
 	s.logBytes += rec - e.rec
 	e.rec = rec
@@ -581,14 +622,13 @@ func (s *Store) rollback(from int) {
 			continue
 		}
 		if cur == e {
-			s.bytes -= e.size
-			s.logBytes -= e.rec
+			s.uncount(e)
 		} else {
 			s.m[st.key] = e
 		}
 		e.str = st.str
 		e.size = e.measure()
-		s.added(e)
+		s.count(e)
 		s.setExp(e, st.exp)
 	}
 }
