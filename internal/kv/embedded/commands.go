@@ -311,7 +311,10 @@ var commands = map[string]command{
 	"HDEL": {2, -1, true}, "HLEN": {1, 1, false},
 }
 
-// errTooLong is Redis's answer to a write of a string past proto-max-bulk-len (512 MiB).
+// errTooLong is Redis's answer to a write of a string past proto-max-bulk-len (512 MiB). It is
+// an ERR, as on Redis: a route answers 500. No request brings such a string (a body is at
+// most 1 MiB), so it is a bug of the server's, not the client's fault (4xx), nor a want of
+// room that a retry could get past (503).
 var errTooLong = errors.New("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 
 // tooLong is errTooLong when one of a write's arguments (a key, a value, a set member, a hash
@@ -330,7 +333,9 @@ func tooLong(a [][]byte) error {
 // …) that would make the set or hash e of key (e nil: none yet) hold more members than the log holds,
 // or be larger than its record may be; nil when it fits. It is checked before the command
 // changes anything. Redis has no such limit (it holds 2^32 members); the store's log has, and
-// a set or hash past it would keep the store from opening again.
+// a set or hash past it would keep the store from opening again. It answers OOM, as a write
+// past MaxBytes with nothing to evict does (a Redis past its maxmemory too): the store is out
+// of room for it, an outage to apperr.DependencyDown (503 with Retry-After), not a bug (500).
 func tooBig(key string, e *entry, names [][]byte, step int) error {
 	size := int64(keyOverhead + len(key))
 	var set map[string]struct{}
@@ -362,7 +367,7 @@ func tooBig(key string, e *entry, names [][]byte, step int) error {
 		}
 	}
 	if count > limitMembers || size > limitRecord {
-		return fmt.Errorf("ERR embedded store: a set or hash may hold at most %d members and %d bytes, "+
+		return fmt.Errorf("OOM embedded store: a set or hash may hold at most %d members and %d bytes, "+
 			"the most its log holds", limitMembers, limitRecord)
 	}
 	return nil
