@@ -95,13 +95,13 @@ func (s *Store) DoAll(cmds [][][]byte) []any {
 	return out
 }
 
-// execWhole is exec, except that a command refused for want of room (ErrFull) changes nothing: one
-// that wrote some of its members or fields, or evicted keys, before it ran out (HSET, SADD of
-// several) is undone, and none of it is logged. s.mu is held.
+// execWhole is exec, except that a command refused for want of room (ErrFull, ErrKeptFull)
+// changes nothing: one that wrote some of its members or fields, or evicted keys, before it
+// ran out (HSET, SADD of several) is undone, and none of it is logged. s.mu is held.
 func (s *Store) execWhole(args [][]byte) any {
 	undo, dirty := len(s.undo), len(s.dirty)
 	r := s.exec(args)
-	if r == any(ErrFull) {
+	if r == any(ErrFull) || r == any(ErrKeptFull) {
 		s.rollback(undo)
 		clear(s.dirty[dirty:])
 		s.dirty = s.dirty[:dirty]
