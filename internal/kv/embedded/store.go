@@ -413,8 +413,13 @@ func (s *Store) setExp(e *entry, exp int64) {
 // refused past half of MaxKeys or MaxBytes for such keys (ErrKeptFull), before any eviction.
 func (s *Store) create(key string, kind byte) (*entry, error) {
 	capped := s.capped(key)
-	if capped && (s.cappedKeys >= s.opt.MaxKeys/2 || s.cappedBytes+int64(keyOverhead+len(key)) > s.opt.MaxBytes/2) {
-		return nil, ErrKeptFull
+	full := func() bool {
+		return s.cappedKeys >= s.opt.MaxKeys/2 || s.cappedBytes+int64(keyOverhead+len(key)) > s.opt.MaxBytes/2
+	}
+	for capped && full() {
+		if !s.expireTop(&s.hk) {
+			return nil, ErrKeptFull
+		}
 	}
 	if err := s.room(1, int64(keyOverhead+len(key))); err != nil {
 		return nil, err
@@ -445,9 +450,13 @@ func (s *Store) resized(e *entry, delta int64) {
 }
 
 // room evicts the keys expiring soonest until keys more keys and bytes more bytes fit: those
-// under an EvictFirst prefix first, then the others (never those under a Keep prefix).
+// under an EvictFirst prefix first, then the others (never those under a Keep prefix). Kept
+// keys that have expired, not yet swept, are deleted before any key is evicted.
 func (s *Store) room(keys int, bytes int64) error {
 	for len(s.m)+keys > s.opt.MaxKeys || s.bytes+bytes > s.opt.MaxBytes {
+		if s.expireTop(&s.hk) {
+			continue
+		}
 		h := &s.hf
 		for len(*h) > 0 && settle(h) {
 		}
@@ -466,6 +475,21 @@ func (s *Store) room(keys int, bytes int64) error {
 		s.Evicted++
 	}
 	return nil
+}
+
+// expireTop deletes the key at the top of h when its deadline has passed (settling the top
+// first), as the sweep would, and reports whether it did. Such a delete is not logged: the
+// log's replay drops the key as expired.
+func (s *Store) expireTop(h *expHeap) bool {
+	now := s.nowMs()
+	for len(*h) > 0 && h.topAt() <= now {
+		if !settle(h) {
+			s.remove(h.top())
+			s.Expired++
+			return true
+		}
+	}
+	return false
 }
 
 // change is one write of the running commands, for the log: full (the key's whole state is
