@@ -186,6 +186,10 @@ func (l *aof) load(f *os.File, s *Store) error {
 	r := bufio.NewReaderSize(cr, 1<<20)
 	head := make([]byte, len(aofHeader))
 	if n, err := io.ReadFull(r, head); err != nil {
+		if err != io.EOF && err != io.ErrUnexpectedEOF {
+			// Not a short file: read as an empty log, it would be compacted into one.
+			return fmt.Errorf("embedded store: reading %s: %w", l.path, err)
+		}
 		// A file shorter than the header: empty, or a crash while it was first written.
 		for _, h := range []string{aofHeader, aofHeaderV3, aofHeaderV2, aofHeaderV1} {
 			if strings.HasPrefix(h, string(head[:n])) {
