@@ -659,17 +659,23 @@ func (l *aof) sync() {
 	if l.err != nil {
 		return
 	}
-	if err := l.f.Sync(); err != nil {
+	if err := syncFile(l.f); err != nil {
 		l.fail(err)
 	}
 }
 
-// tick is the run loop's call, about once a second: it fsyncs the log, or, once it has
-// failed, tries to recover when the retry is due.
-func (l *aof) tick(s *Store, now time.Time) {
+// syncFile is (*os.File).Sync; tests replace it.
+var syncFile = (*os.File).Sync
+
+// tick is the run loop's call, about once a second, s.mu held: it returns the log's file for
+// the run loop to fsync without the lock (synced takes the result), or, once the log has
+// failed, tries to recover when the retry is due and returns nil. An fsync of a second's
+// writes takes as long as the disk makes it (seconds, on a loaded one), and under the lock
+// every command, reads and PING included, waited for it, as Redis's everysec fsync does not.
+func (l *aof) tick(s *Store, now time.Time) *os.File {
 	switch {
 	case l.err == nil:
-		l.sync()
+		return l.f
 	case l.retryAt.IsZero():
 		l.retryAt = now.Add(l.retryEvery)
 	case !now.Before(l.retryAt):
@@ -677,6 +683,16 @@ func (l *aof) tick(s *Store, now time.Time) {
 			l.retryEvery = min(2*l.retryEvery, retryMax)
 			l.retryAt = now.Add(l.retryEvery)
 		}
+	}
+	return nil
+}
+
+// synced takes the result of the fsync of f that tick returned, s.mu held: an error fails the
+// log as sync does, unless f is no longer the log's file (a rewrite or a recovery put a new
+// one in place, fsynced whole, and closed f).
+func (l *aof) synced(f *os.File, err error) {
+	if err != nil && f == l.f && l.err == nil {
+		l.fail(err)
 	}
 }
 

@@ -237,8 +237,8 @@ func (s *Store) Close() error {
 	return s.log.close(s)
 }
 
-// run sweeps expired keys every 100 ms and fsyncs the log every second, or, once it has
-// failed, tries to rewrite it.
+// run sweeps expired keys every 100 ms and fsyncs the log every second (without the lock), or,
+// once it has failed, tries to rewrite it.
 func (s *Store) run() {
 	defer close(s.done)
 	t := time.NewTicker(s.opt.SweepEvery)
@@ -254,8 +254,14 @@ func (s *Store) run() {
 		if s.log != nil && time.Since(lastSync) >= time.Second {
 			lastSync = time.Now()
 			s.mu.Lock()
-			s.log.tick(s, lastSync)
+			f := s.log.tick(s, lastSync)
 			s.mu.Unlock()
+			if f != nil {
+				err := syncFile(f)
+				s.mu.Lock()
+				s.log.synced(f, err)
+				s.mu.Unlock()
+			}
 		}
 	}
 }
