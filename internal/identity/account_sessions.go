@@ -370,5 +370,5 @@ func (s *Service) forgetBrowsersOf(ctx context.Context, userID, current string, 
 			refs = append(refs, l.Browser)
 		}
 	}
-	return s.Sessions.forgetBrowserRefs(ctx, refs...)
+	return s.Sessions.forgetBrowserRefs(ctx, userID, refs...)
 }

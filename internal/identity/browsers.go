@@ -1,8 +1,13 @@
 package identity
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +36,19 @@ func browsersKey(userID string) string { return "knownacct-gen:" + userID }
 
 const firstBrowserGeneration = "1"
 
+// MaxKnownBrowsers is the most browsers one account knows at once (RememberBrowser): past it,
+// the browser whose last sign-in is oldest is forgotten. The records live 90 days, longer than
+// any session, and the embedded store evicts the keys expiring soonest first: an account
+// signed in to from a new browser (a private window, a new network) every few minutes wrote
+// records without bound that outlived, and pushed out, every session.
+const MaxKnownBrowsers = 20
+
+// browserListKey holds userID's known browsers (RememberBrowser): a hash whose fields are the
+// browsers' refs and whose values are "<unix nanoseconds of the last sign-in> <keys>", keys
+// being the other records of that sign-in (oauth's budget of sign-in mails), forgotten with
+// the browser.
+func browserListKey(userID string) string { return "knownacct-list:" + userID }
+
 // BrowserGeneration is userID's generation of known browsers: a record of a browser's sign-in
 // kept elsewhere (oauth's budgets of sign-in mails per browser) that carries another
 // generation was forgotten when the person's sessions ended (KnownBrowser). A store that
@@ -47,8 +65,10 @@ func (s *Sessions) BrowserGeneration(ctx context.Context, userID string) (string
 }
 
 // RememberBrowser notes, at a sign-in of userID in browser (its cookie's raw value), that it
-// signed in to the account (KnownBrowser), for KnownBrowserTTL.
-func (s *Sessions) RememberBrowser(ctx context.Context, browser, userID string) error {
+// signed in to the account (KnownBrowser), for KnownBrowserTTL. also are the keys of other
+// records of the sign-in, deleted when the browser is forgotten. The account knows at most
+// MaxKnownBrowsers browsers, the ones signed in from last.
+func (s *Sessions) RememberBrowser(ctx context.Context, browser, userID string, also ...string) error {
 	if browser == "" || len(browser) > 128 || userID == "" {
 		return nil
 	}
@@ -56,11 +76,36 @@ func (s *Sessions) RememberBrowser(ctx context.Context, browser, userID string) 
 	if err != nil {
 		return err
 	}
+	ref := browserRef(browser, userID)
+	all, err := s.kv.HGetAll(ctx, browserListKey(userID)).Result()
+	if err != nil {
+		return fmt.Errorf("reading the account's browsers: %w", err)
+	}
+	// Sign-ins are ordered by a number one past the list's last (a clock may stand still or
+	// go back; two sign-ins at once may take the same number, either may go first).
+	last := map[string]int64{}
+	var next int64
+	for r, v := range all {
+		last[r], _ = strconv.ParseInt(strings.Fields(v + " 0")[0], 10, 64)
+		next = max(next, last[r])
+	}
+	next++
+	last[ref] = next
+	all[ref] = strings.Join(append([]string{strconv.FormatInt(next, 10)}, also...), " ")
 	pipe := s.kv.TxPipeline()
-	pipe.Set(ctx, knownBrowserKey(browserRef(browser, userID)), gen, KnownBrowserTTL)
-	// The generation lives as long as the records written under it, so that a generation
-	// forgotten by expiry never brings a record back.
+	pipe.Set(ctx, knownBrowserKey(ref), gen, KnownBrowserTTL)
+	pipe.HSet(ctx, browserListKey(userID), ref, all[ref])
+	// The generation and the list live as long as the records written under them, so that a
+	// generation forgotten by expiry never brings a record back.
 	pipe.Expire(ctx, browsersKey(userID), KnownBrowserTTL)
+	pipe.Expire(ctx, browserListKey(userID), KnownBrowserTTL)
+	if len(all) > MaxKnownBrowsers {
+		refs := slices.Collect(maps.Keys(last))
+		slices.SortFunc(refs, func(a, b string) int {
+			return cmp.Or(cmp.Compare(last[a], last[b]), strings.Compare(a, b))
+		})
+		s.dropBrowsers(ctx, pipe, userID, refs[:len(refs)-MaxKnownBrowsers], all)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("remembering the browser: %w", err)
 	}
@@ -120,30 +165,69 @@ func (s *Sessions) forgetBrowsers(ctx context.Context, userID, keep string) erro
 		}
 		kept = v != "" && v == cur
 	}
+	all, err := s.kv.HGetAll(ctx, browserListKey(userID)).Result()
+	if err != nil {
+		return fmt.Errorf("reading the account's browsers: %w", err)
+	}
+	var refs []string
+	for r := range all {
+		if r != keep || !kept {
+			refs = append(refs, r)
+		}
+	}
 	pipe := s.kv.TxPipeline()
 	pipe.Set(ctx, browsersKey(userID), gen, KnownBrowserTTL)
 	if kept {
 		pipe.SetArgs(ctx, knownBrowserKey(keep), gen, redis.SetArgs{Mode: "XX", KeepTTL: true})
 	}
+	// The records of the browsers forgotten go too: under the old generation they count for
+	// nothing, and would take room for 90 days.
+	s.dropBrowsers(ctx, pipe, userID, refs, all)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("forgetting the account's browsers: %w", err)
 	}
 	return nil
 }
 
-// forgetBrowserRefs forgets the browsers named by refs ("" skipped).
-func (s *Sessions) forgetBrowserRefs(ctx context.Context, refs ...string) error {
-	var keys []string
-	for _, r := range refs {
-		if r != "" {
-			keys = append(keys, knownBrowserKey(r))
-		}
-	}
-	if len(keys) == 0 {
+// forgetBrowserRefs forgets the browsers of userID's account named by refs ("" skipped), with
+// the other records of their sign-ins (RememberBrowser's also).
+func (s *Sessions) forgetBrowserRefs(ctx context.Context, userID string, refs ...string) error {
+	refs = slices.DeleteFunc(slices.Clone(refs), func(r string) bool { return r == "" })
+	if len(refs) == 0 {
 		return nil
 	}
-	if err := s.kv.Del(ctx, keys...).Err(); err != nil {
+	vals, err := s.kv.HMGet(ctx, browserListKey(userID), refs...).Result()
+	if err != nil {
+		return fmt.Errorf("reading the account's browsers: %w", err)
+	}
+	entries := map[string]string{}
+	for i, v := range vals {
+		if v, ok := v.(string); ok {
+			entries[refs[i]] = v
+		}
+	}
+	pipe := s.kv.TxPipeline()
+	s.dropBrowsers(ctx, pipe, userID, refs, entries)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("forgetting the browsers of the sessions ended: %w", err)
 	}
 	return nil
+}
+
+// dropBrowsers queues on pipe the deletion of the records of the browsers named by refs, of
+// userID's account: each one's own, its entry in the account's list and the other records of
+// its sign-in that entry names (entries, the list's values by ref).
+func (s *Sessions) dropBrowsers(ctx context.Context, pipe redis.Pipeliner, userID string, refs []string, entries map[string]string) {
+	if len(refs) == 0 {
+		return
+	}
+	var keys []string
+	for _, r := range refs {
+		keys = append(keys, knownBrowserKey(r))
+		if f := strings.Fields(entries[r]); len(f) > 1 {
+			keys = append(keys, f[1:]...)
+		}
+	}
+	pipe.Del(ctx, keys...)
+	pipe.HDel(ctx, browserListKey(userID), refs...)
 }

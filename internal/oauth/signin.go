@@ -328,10 +328,12 @@ func (s *Service) RememberBrowser(ctx context.Context, browser string, u *ent.Us
 	if err != nil {
 		return err
 	}
-	if err := s.KV.Set(ctx, knownBrowserKey(browser, u.Email), u.ID+" "+gen, knownBrowserTTL).Err(); err != nil {
+	key := knownBrowserKey(browser, u.Email)
+	if err := s.KV.Set(ctx, key, u.ID+" "+gen, knownBrowserTTL).Err(); err != nil {
 		return err
 	}
-	return s.Identity.Sessions.RememberBrowser(ctx, browser, u.ID)
+	// The account forgets it with the browser (at most identity.MaxKnownBrowsers are known).
+	return s.Identity.Sessions.RememberBrowser(ctx, browser, u.ID, key)
 }
 
 // knownBrowser is the key under which CompleteSecondStep counts the codes of browser (its
