@@ -254,7 +254,7 @@ func (s *Service) endingSessions(ctx context.Context, userID string, ending func
 }
 
 // browsersSignedOut tells BrowsersSignedOut the browsers (SessionInfo.BrowserHash) of the
-// sessions of list that ending chooses, each once, but the browser of this request's session
+// sessions of list that ending chooses, each once, those seen last first, but the browser of this request's session
 // when that session is not ending.
 func (s *Service) browsersSignedOut(ctx context.Context, userID string, list []SessionInfo, ending func(id string) bool) error {
 	if s.BrowsersSignedOut == nil {
@@ -268,8 +268,9 @@ func (s *Service) browsersSignedOut(ctx context.Context, userID string, list []S
 			}
 		}
 	}
+	// Those seen last first: BrowsersSignedOut may note only some of them.
 	var browsers []string
-	for _, l := range list {
+	for _, l := range slices.SortedStableFunc(slices.Values(list), func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) }) {
 		if ending(l.ID) && l.BrowserHash != "" && l.BrowserHash != keep && !slices.Contains(browsers, l.BrowserHash) {
 			browsers = append(browsers, l.BrowserHash)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -522,36 +523,40 @@ func (s *Service) BrowserSignedOut(ctx context.Context, browser string) error {
 }
 
 // SignedOutElsewhere notes a sign-out of userID in each of browsers (the hashes of their
-// cookies, as sessions keep them: identity.SessionInfo.BrowserHash) whose sessions the person
-// ended from elsewhere (identity.Service.BrowsersSignedOut): the sign-in links asked for in
-// them before no longer count as asked for there (askedIn), as after a sign-out in each. A
-// person who left their account signed in on a shared computer and ended that session from
-// their phone otherwise left the next user of the computer their address, named whole on the
-// pages of the links in its history, and a new link mailed to it with a press. The notes
-// count against the same daily cap (SignOutNotes) as sign-outs.
+// cookies, as sessions keep them: identity.SessionInfo.BrowserHash, those seen last first)
+// whose sessions the person ended from elsewhere (identity.Service.BrowsersSignedOut): the
+// sign-in links asked for in them before no longer count as asked for there (askedIn), as
+// after a sign-out in each. A person who left their account signed in on a shared computer
+// and ended that session from their phone otherwise left the next user of the computer their
+// address, named whole on the pages of the links in its history, and a new link mailed to it
+// with a press. One ending counts once against the same daily cap (SignOutNotes) as a
+// sign-out, whatever the number of its browsers, and notes at most SignOutNotes.N of them:
+// counted per browser, one "sign out everywhere else" from more than SignOutNotes.N browsers
+// spent the day's notes, and every ending after it that day noted nothing. Each browser noted
+// had a session that ended, so the notes of one ending are bounded by its sign-ins too.
 func (s *Service) SignedOutElsewhere(ctx context.Context, userID string, browsers []string) error {
-	for _, hash := range browsers {
-		if hash == "" {
-			continue
-		}
-		if err := s.noteSignOut(ctx, userID, hash); err != nil {
-			return err
-		}
+	browsers = slices.DeleteFunc(slices.Clone(browsers), func(h string) bool { return h == "" })
+	if len(browsers) == 0 {
+		return nil
 	}
-	return nil
+	return s.noteSignOut(ctx, userID, browsers[:min(len(browsers), SignOutNotes.N)]...)
 }
 
-// noteSignOut counts a sign-out of userID in the browser whose cookie hashes to hash, unless
-// the account's SignOutNotes are spent for the day.
-func (s *Service) noteSignOut(ctx context.Context, userID, hash string) error {
+// noteSignOut counts a sign-out of userID in each browser whose cookie hashes to one of
+// hashes, unless the account's SignOutNotes are spent for the day; it takes one of them.
+func (s *Service) noteSignOut(ctx context.Context, userID string, hashes ...string) error {
 	if err := ratelimit.New(s.KV).Take(ctx, SignOutNotes, userID); apperr.Is(err, apperr.RateLimited) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("noting the browser's sign-out: %w", err)
 	}
-	key := signOutsKey(hash)
 	ttl := strconv.FormatInt(s.signOutsTTL().Milliseconds(), 10)
-	if _, err := s.KV.Transact(ctx, []string{"INCR", key}, []string{"PEXPIRE", key, ttl}); err != nil {
+	var cmds [][]string
+	for _, hash := range hashes {
+		key := signOutsKey(hash)
+		cmds = append(cmds, []string{"INCR", key}, []string{"PEXPIRE", key, ttl})
+	}
+	if _, err := s.KV.Transact(ctx, cmds...); err != nil {
 		return fmt.Errorf("noting the browser's sign-out: %w", err)
 	}
 	return nil
