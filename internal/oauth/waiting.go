@@ -63,6 +63,10 @@ type waitingSignIn struct {
 	// EmailVersion is the account's EmailVersion when the approval used the link: the account
 	// must still hold Email as it did then for this browser to finish (accountHolding).
 	EmailVersion int `json:"ev,omitempty"`
+	// Outs is how many times the person signed out in the browser before it began
+	// (browserSignOuts): a sign-out there since, or the ending of its session from elsewhere,
+	// ends it (signedOutSince).
+	Outs int64 `json:"o,omitempty"`
 }
 
 // States of a waiting sign-in.
@@ -165,9 +169,13 @@ func (s *Service) startSignIn(ctx context.Context, email, shown, flowID, ip, bro
 	if err := s.loginLimits(ctx, email, ip, browser); err != nil {
 		return "", err
 	}
+	outs, err := s.browserSignOuts(ctx, ids.Hash(browser))
+	if err != nil {
+		return "", err
+	}
 	raw := ids.Secret(WaitingPrefix)
 	w := &waitingSignIn{Email: email, Shown: shown, Browser: ids.Hash(browser), Match: newMatch(""),
-		Agent: describeAgent(agent), Net: s.networkOf(ip)}
+		Agent: describeAgent(agent), Net: s.networkOf(ip), Outs: outs}
 	if flowID != "" {
 		// Only this browser's own authorization: one whose id was learnt elsewhere (a pasted
 		// address, a shared screen) would otherwise end, signed in as whoever asked here, and
@@ -255,7 +263,23 @@ func (s *Service) waiting(ctx context.Context, raw, browser string) (string, *wa
 	if browser == "" || !s.Equal(w.Browser, ids.Hash(browser)) {
 		return "", nil, apperr.New(apperr.Forbidden, "this sign-in was started in another browser")
 	}
+	if out, err := s.signedOutSince(ctx, w); err != nil {
+		return "", nil, err
+	} else if out {
+		return "", nil, apperr.New(apperr.Gone, "this sign-in has expired; ask for a new link")
+	}
 	return hash, w, nil
+}
+
+// signedOutSince reports whether the person signed out in w's browser since w began
+// (BrowserSignedOut), or ended its session from elsewhere (SignedOutElsewhere). A sign-out in
+// the browser clears its waiting cookie, but an ending from elsewhere cannot: the "check your
+// email" page of a shared computer whose session the person ended from their phone went on
+// naming their address, taking their code and finishing an approval for up to
+// Config.MagicLinkTTL. It ends as after a sign-out there.
+func (s *Service) signedOutSince(ctx context.Context, w *waitingSignIn) (bool, error) {
+	n, err := s.browserSignOuts(ctx, w.Browser)
+	return n != w.Outs, err
 }
 
 // WaitingSignIn returns what the "check your email" page of browser shows.
@@ -434,6 +458,9 @@ func (s *Service) LinkAsker(ctx context.Context, raw, browser, ip string) *Asker
 	if err != nil || w.State != "" {
 		return nil
 	}
+	if out, err := s.signedOutSince(ctx, w); err != nil || out {
+		return nil
+	}
 	if browser != "" && s.Equal(w.Browser, ids.Hash(browser)) {
 		return nil
 	}
@@ -514,6 +541,11 @@ func (s *Service) ApproveOther(ctx context.Context, raw, match, ip string) error
 	}
 	if w.State != "" {
 		return gone
+	}
+	if out, err := s.signedOutSince(ctx, w); err != nil {
+		return err
+	} else if out {
+		return apperr.New(apperr.Invalid, "no other browser is waiting for this link; sign in here")
 	}
 	// The tries are counted per waiting sign-in, across all the links it is sent: counted per
 	// link, whoever holds the links (the owner of an address a stranger's browser was made to
