@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"loginsign/ent"
 	"loginsign/ent/appconnection"
@@ -88,10 +89,10 @@ func (s *Service) changePrimary(ctx context.Context, userID, newEmail, alternati
 // afterPrimaryChange runs once a change of the primary address of before (the account as it
 // was) has committed: with endSessions every other session of the person ends (the one that
 // made the change stays), and the old address gets a security notice, so a change the person
-// did not make does not go unnoticed. Both are best effort: the change stands, failures are
-// logged. ChangePrimaryEmail ended the other sessions before the change, so what ends here
-// is only a session of a sign-in that compared the account's email_version before the change
-// committed.
+// did not make does not go unnoticed (in the background). Both are best effort: the change
+// stands, failures are logged. ChangePrimaryEmail ended the other sessions before the change,
+// so what ends here is only a session of a sign-in that compared the account's email_version
+// before the change committed.
 //
 // A confirmed application's proposal (ConfirmEmailChange) ends no session: ending them sends
 // back-channel logouts to the apps signed in from them, within seconds of the confirmation,
@@ -112,9 +113,16 @@ func (s *Service) afterPrimaryChange(ctx context.Context, before *ent.User, endS
 	if !ok {
 		return
 	}
-	if err := s.Mail.Send(ctx, m); err != nil {
-		slog.WarnContext(ctx, "primary address notice not sent", "err", err)
-	}
+	// In the background, as the other security notices (server.securityNotices): sent with the
+	// request's context, the change's answer waited for the mail server, and a request that
+	// ended meanwhile took the notice with it.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := s.Mail.Send(ctx, m); err != nil {
+			slog.WarnContext(ctx, "primary address notice not sent", "err", err)
+		}
+	}()
 }
 
 // changePrimaryEmail is changePrimary inside tx, with newEmail normalised. It returns the
