@@ -44,9 +44,9 @@ const firstBrowserGeneration = "1"
 const MaxKnownBrowsers = 20
 
 // browserListKey holds userID's known browsers (RememberBrowser): a hash whose fields are the
-// browsers' refs and whose values are "<unix nanoseconds of the last sign-in> <keys>", keys
-// being the other records of that sign-in (oauth's budget of sign-in mails), forgotten with
-// the browser.
+// browsers' refs and whose values are "<number of the last sign-in> <keys>", the number
+// ordering the account's sign-ins, the keys being the other records of that sign-in (oauth's
+// budget of sign-in mails), forgotten with the browser.
 func browserListKey(userID string) string { return "knownacct-list:" + userID }
 
 // BrowserGeneration is userID's generation of known browsers: a record of a browser's sign-in
