@@ -7578,7 +7578,7 @@ input WebhookEventWhereInput {
 extend type Application {
   """The application's license variants, by name. Owner only."""
   licenseVariants: [LicenseVariant!]!
-  """The application's license codes, newest first, filtered by variant, effective state and text (part of the code, the owner's Global User ID or address). Owner only."""
+  """The application's license codes, newest first, filtered by variant, effective state and text (part of the code, the owner's Global User ID or address). Owner only. Without state, or with UNUSED, needs a sign-in of the last 15 minutes (else reauthentication_required); ACTIVE and EXPIRED codes, which redeem nothing, list with any session."""
   licenseCodes(variantId: ID, state: LicenseCodeState, q: String, first: Int, after: Cursor): LicenseCodeConnection!
 }
 
@@ -7662,9 +7662,11 @@ extend type Query {
 extend type Mutation {
   createLicenseVariant(applicationId: ID!, input: CreateLicenseVariantInput!): LicenseVariant! @deprecated(reason: "Use addLicenseVariant(input:), which follows the schema convention; createLicenseVariant is removed in the next release.")
   updateLicenseVariant(applicationId: ID!, id: ID!, input: UpdateLicenseVariantInput!): LicenseVariant! @deprecated(reason: "Use editLicenseVariant(input:), which follows the schema convention; updateLicenseVariant is removed in the next release.")
-  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
+  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   deleteLicenseVariant(applicationId: ID!, id: ID!, force: Boolean = false): Boolean! @deprecated(reason: "Use removeLicenseVariant(input:), which follows the schema convention; deleteLicenseVariant is removed in the next release.")
+  """Generates codes of a variant. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   generateLicenseCodes(applicationId: ID!, input: GenerateLicenseCodesInput!): GenerateLicenseCodesPayload! @deprecated(reason: "Use createLicenseCodes(input:), which follows the schema convention; generateLicenseCodes is removed in the next release.")
+  """Uploads codes made elsewhere. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   uploadLicenseCodes(applicationId: ID!, input: UploadLicenseCodesInput!): UploadLicenseCodesPayload! @deprecated(reason: "Use importLicenseCodes(input:), which follows the schema convention; uploadLicenseCodes is removed in the next release.")
   """Deletes an unused code (code_not_unused once redeemed)."""
   deleteLicenseCode(applicationId: ID!, id: ID!): Boolean! @deprecated(reason: "Use removeLicenseCode(input:), which follows the schema convention; deleteLicenseCode is removed in the next release.")
@@ -7941,11 +7943,11 @@ extend type Mutation {
   addLicenseVariant(input: AddLicenseVariantInput!): AddLicenseVariantPayload!
   """Changes a license variant's name, description or duration."""
   editLicenseVariant(input: EditLicenseVariantInput!): EditLicenseVariantPayload!
-  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force."""
+  """Deletes the variant and its codes; refused (variant_has_active_codes) while codes are active unless force. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   removeLicenseVariant(input: RemoveLicenseVariantInput!): RemoveLicenseVariantPayload!
-  """Generates 1 to 10,000 codes of a variant; the codes are shown only in this answer."""
+  """Generates 1 to 10,000 codes of a variant; the codes are shown only in this answer. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   createLicenseCodes(input: CreateLicenseCodesInput!): CreateLicenseCodesPayload!
-  """Imports up to 10,000 codes the developer made elsewhere."""
+  """Imports up to 10,000 codes the developer made elsewhere. Needs a sign-in of the last 15 minutes (else reauthentication_required)."""
   importLicenseCodes(input: ImportLicenseCodesInput!): ImportLicenseCodesPayload!
   """Deletes an unused code (code_not_unused once redeemed)."""
   removeLicenseCode(input: RemoveLicenseCodeInput!): RemoveLicenseCodePayload!
@@ -8889,7 +8891,9 @@ extend type Mutation {
   and nobody invites a second owner: use proposeOwnershipTransfer). The mail holds a single-use
   link valid 7 days. The answer and the mail are the same whether or not the address has an
   account. An address on the relay domain is refused (relay_address); an invitation whose mail
-  could not be sent is revoked.
+  could not be sent is revoked. An address receives at most 10 invitation mails a day from all
+  applications together: past that the invitation is written and answered alike, its mail
+  withheld, and it waits in the invitee's viewer.teamInvitations.
   """
   inviteMember(input: InviteMemberInput!): InviteMemberPayload!
   """Withdraws a pending invitation (owner or admin)."""
@@ -8904,7 +8908,11 @@ extend type Mutation {
   acceptInvitation(input: AcceptInvitationInput!): AcceptInvitationPayload!
   """Changes a member's role (owner or admin; the owner's role cannot change: transfer instead)."""
   changeMemberRole(input: ChangeMemberRoleInput!): ChangeMemberRolePayload!
-  """Removes a member (owner or admin; an admin cannot remove the owner)."""
+  """
+  Removes a member (owner or admin; an admin cannot remove the owner). Removing another member
+  needs a sign-in of the last 15 minutes (else reauthentication_required); one's own id leaves
+  and needs none.
+  """
   removeMember(input: RemoveMemberInput!): RemoveMemberPayload!
   """Leaves a team. The owner cannot leave: transfer the application first."""
   leaveApplication(input: LeaveApplicationInput!): LeaveApplicationPayload!
