@@ -52,6 +52,11 @@ func BenchmarkPortalMillion(b *testing.B) {
 			       (ARRAY['Germany','France','Spain','Italy','United States','Japan','Brazil','India'])[1 + i % 8],
 			       CASE WHEN i < $2::int - 1000 THEN $3 ELSE $4 END, 'usr_bench' || i
 			FROM generate_series(0, $2::int - 1) i`, []any{now, benchConnections, app.ID, other.ID}},
+		// Every other person shares their profile (name) with the application: the search
+		// matches a name only where the person shares it.
+		{"consents", `INSERT INTO consents (id, created_at, updated_at, scopes, connection_id)
+			SELECT 'cns_bench' || i, $1::timestamptz, $1::timestamptz, '["openid","email","profile"]', 'con_bench' || lpad(i::text, 7, '0')
+			FROM generate_series(0, $2::int - 1, 2) i`, []any{now, benchConnections}},
 		{"license codes", `INSERT INTO license_codes (id, code, code_key, state, source, created_at, expires_at, application_id, variant_id)
 			SELECT 'lic_bench' || i, 'CODE-' || i, 'CODE' || i, (ARRAY['UNUSED','ACTIVE','EXPIRED'])[1 + i % 3], 'code', $1::timestamptz,
 			       CASE WHEN i % 6 = 1 THEN $1::timestamptz - interval '1 day' END, $2, $3
