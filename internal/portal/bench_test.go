@@ -135,6 +135,8 @@ func BenchmarkPortalMillion(b *testing.B) {
 	run("FilteredPage", page(portal.UserPage{First: &first, Filter: &portal.UserFilter{
 		Active: &yes, Muted: &no, Region: &germany, JoinedAfter: &monthAgo}}, some))
 	run("TextSearch", page(portal.UserPage{First: &first, Filter: &portal.UserFilter{Search: "person 12345"}}, some))
+	run("TextSearchGlobalID", page(portal.UserPage{First: &first, Filter: &portal.UserFilter{Search: "BC123"}}, some))
+	run("TextSearchAlias", page(portal.UserPage{First: &first, Filter: &portal.UserFilter{Search: "a123456@"}}, some))
 	run("SignupsPerDay90", func() error { _, err := svc.SignupsPerDay(dev, app.ID, from, to); return err })
 	run("ActiveUsersPerDay90", func() error { _, err := svc.ActiveUsersPerDay(dev, app.ID, from, to); return err })
 	run("UsersPerRegion", func() error { _, err := svc.UsersPerRegion(dev, app.ID); return err })
