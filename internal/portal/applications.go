@@ -105,6 +105,9 @@ func (s *Service) CreateApplication(ctx context.Context, in ApplicationInput) (*
 	if err := s.Limiter.TakeForUser(ctx, s.ApplicationCreations.Or(DefaultApplicationCreations)); err != nil {
 		return nil, err
 	}
+	if err := s.takeDeliveryTargets(ctx, uid, nil, in.WebhookURL, in.BackchannelLogoutURI); err != nil {
+		return nil, err
+	}
 	secret := ids.Secret(ClientSecretPrefix)
 	out := &CreatedApplication{ClientSecret: secret}
 	if in.WebhookURL != "" {

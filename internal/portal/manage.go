@@ -162,6 +162,10 @@ func (s *Service) UpdateApplication(ctx context.Context, appID string, p Applica
 		if err := team.TakeWrite(ctx, s.Limiter, s.Writes); err != nil {
 			return err
 		}
+		if err := s.takeDeliveryTargets(ctx, uid, []string{app.WebhookURL, app.BackchannelLogoutURI},
+			in.WebhookURL, in.BackchannelLogoutURI); err != nil {
+			return err
+		}
 		// Counted first: each refusal tells whether another developer holds a host.
 		if added := newRedirectClaims(app, in); len(added) > 0 {
 			if !mayClaim {

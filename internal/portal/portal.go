@@ -52,6 +52,9 @@ type Service struct {
 	// ApplicationCreations bounds application creations per developer (default
 	// DefaultApplicationCreations), counted by Limiter.
 	ApplicationCreations ratelimit.Rule
+	// DeliveryTargets bounds the hosts and ports a developer newly points webhook and
+	// back-channel logout URLs at per day (default DefaultDeliveryTargets), counted by Limiter.
+	DeliveryTargets ratelimit.Rule
 	// Writes bounds the developer's changes to applications, teams included (team.TakeWrite;
 	// default team.DefaultWrites), counted by Limiter.
 	Writes ratelimit.Rule

@@ -1,0 +1,78 @@
+package portal
+
+import (
+	"context"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"loginsign/internal/apperr"
+	"loginsign/internal/ratelimit"
+)
+
+// DefaultDeliveryTargets bounds, per developer and day, the hosts and ports the developer
+// newly points webhook and back-channel logout URLs at (takeDeliveryTargets). A test event
+// goes to whatever host and port the webhook URL names, shown nowhere to be the developer's,
+// and its answer tells whether an HTTP server answers there: one free account, changing the
+// URL before each of its 300 sends an hour (webhooks.DefaultManualSendsPerDeveloper),
+// probed 7,200 third-party ports a day from LoginSign's addresses. A developer debugging a
+// receiver moves between a few hosts a day (a tunnel that gets a new name at each start, a
+// staging host, the production one); a host already used within the day, or a path changed
+// on the same host, is not counted again.
+var DefaultDeliveryTargets = ratelimit.Rule{Name: "delivery-targets", N: 20, Window: 24 * time.Hour,
+	Message: "too many new webhook or back-channel logout hosts today; try again in %d s"}
+
+// deliveryTargetUsed marks a host and port a developer pointed a delivery URL at within the
+// day, so that going back to it is not counted again.
+var deliveryTargetUsed = ratelimit.Rule{Name: "delivery-target-used", N: 1, Window: 24 * time.Hour}
+
+// takeDeliveryTargets counts against developer uid's DeliveryTargets budget (default
+// DefaultDeliveryTargets) each scheme, host and port that urls connect to, unless a URL of
+// was (the application's current delivery URLs) connects there too or uid pointed a delivery
+// URL there within the day: RateLimited past it, before anything is written. An empty URL
+// (none, or removed) counts nothing.
+func (s *Service) takeDeliveryTargets(ctx context.Context, uid string, was []string, urls ...string) error {
+	if s.Limiter == nil {
+		return nil
+	}
+	had := map[string]bool{}
+	for _, u := range was {
+		had[deliveryTarget(u)] = true
+	}
+	for _, u := range urls {
+		t := deliveryTarget(u)
+		if t == "" || had[t] {
+			continue
+		}
+		had[t] = true
+		used := uid + " " + t
+		err := s.Limiter.Check(ctx, deliveryTargetUsed, used)
+		if apperr.Is(err, apperr.RateLimited) {
+			continue // used within the day
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.Limiter.Take(ctx, s.DeliveryTargets.Or(DefaultDeliveryTargets), uid); err != nil {
+			return err
+		}
+		if err := s.Limiter.Take(ctx, deliveryTargetUsed, used); err != nil && !apperr.Is(err, apperr.RateLimited) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deliveryTarget is the scheme, host and port a delivery URL connects to ("" for none).
+func deliveryTarget(raw string) string {
+	u, err := url.Parse(raw)
+	if raw == "" || err != nil || u.Host == "" {
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[strings.ToLower(u.Scheme)]
+	}
+	return strings.ToLower(u.Scheme) + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
