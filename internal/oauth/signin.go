@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -544,7 +545,24 @@ func (s *Service) SignedOutElsewhere(ctx context.Context, userID string, browser
 
 // noteSignOut counts a sign-out of userID in each browser whose cookie hashes to one of
 // hashes, unless the account's SignOutNotes are spent for the day; it takes one of them.
+//
+// A note the store cannot take (apperr.DependencyDown: above all the embedded store's
+// counters filling their half, which distinct counters from enough addresses bring about)
+// leaves the sign-out unnoted, as past the cap, and logged: the sign-out or the ending of
+// sessions that asked for it goes on, and a store that is down fails that by itself. Returned,
+// the error refused the sign-out and every "sign out everywhere else", so whoever filled the
+// counters kept a stolen session alive for as long as they kept them full.
 func (s *Service) noteSignOut(ctx context.Context, userID string, hashes ...string) error {
+	err := s.countSignOut(ctx, userID, hashes)
+	if apperr.DependencyDown(err) {
+		slog.WarnContext(ctx, "a sign-out goes unnoted: the store took no note", "err", err)
+		return nil
+	}
+	return err
+}
+
+// countSignOut is noteSignOut's count, its errors returned.
+func (s *Service) countSignOut(ctx context.Context, userID string, hashes []string) error {
 	if err := ratelimit.New(s.KV).Take(ctx, SignOutNotes, userID); apperr.Is(err, apperr.RateLimited) {
 		return nil
 	} else if err != nil {
