@@ -67,6 +67,12 @@ var DefaultNotices = ratelimit.Rule{Name: "app-notices", N: 10, Window: time.Hou
 // through, to N-1): notices are sent concurrently, and a look at the first counter after
 // taking could see it spent by a later notice and call two of them the last. A nil l counts
 // nothing.
+//
+// A notice the store cannot count (apperr.DependencyDown: above all the embedded store's
+// counters filling their half, which anyone with enough addresses brings about) is sent,
+// uncounted and not the last: refused, it went unsent, so whoever filled the counters changed
+// an application's redirects or secrets with a stolen session unnoticed. The change itself
+// was counted (the developer's writes), which bounds the notices meanwhile.
 func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, appID string) (send, last bool, err error) {
 	if l == nil {
 		return true, false, nil
@@ -76,7 +82,7 @@ func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, 
 		if apperr.Is(err, apperr.RateLimited) {
 			return false, false, nil
 		}
-		return false, false, err
+		return apperr.DependencyDown(err), false, uncounted(err)
 	}
 	if rule.N <= 1 {
 		return true, true, nil
@@ -86,9 +92,18 @@ func TakeNotice(ctx context.Context, l *ratelimit.Limiter, rule ratelimit.Rule, 
 		if apperr.Is(err, apperr.RateLimited) {
 			return true, true, nil
 		}
-		return false, false, err
+		return apperr.DependencyDown(err), false, uncounted(err)
 	}
 	return true, false, nil
+}
+
+// uncounted is the error TakeNotice returns for a count that failed: none for a store that
+// could not count (the notice goes uncounted), err otherwise.
+func uncounted(err error) error {
+	if apperr.DependencyDown(err) {
+		return nil
+	}
+	return err
 }
 
 // Recipient is one person a notice of an application goes to: their primary address, where
