@@ -93,40 +93,63 @@ var errTooManyFields = errors.New("csvtable: too many fields")
 // fieldLimit passes r's bytes through and fails with errTooManyFields as soon as a row holds
 // more than MaxFields fields: it counts the delimiters outside quoted fields (a doubled quote
 // inside one toggles twice, so it stays inside) and starts again at each line break outside
-// them. line counts the line breaks passed, for the error's line number.
+// them. line counts the line breaks passed, for the error's line number. A carriage return
+// outside quoted fields ends the line, alone (the line break of old Mac files, which
+// encoding/csv reads as part of a field: the whole file one row) or before a line feed, which
+// is then dropped: encoding/csv reads a "\n" for either. Inside a quoted field it stays.
 type fieldLimit struct {
 	r       io.Reader
 	comma   byte
 	quoted  bool
+	cr      bool // the last byte passed was a carriage return read as "\n"
 	fields  int
 	line    int
 	tooMany bool
 }
 
 func (f *fieldLimit) Read(p []byte) (int, error) {
-	if f.tooMany {
-		return 0, errTooManyFields
-	}
-	n, err := f.r.Read(p)
-	for i := 0; i < n; i++ {
-		switch c := p[i]; {
-		case c == '"':
-			f.quoted = !f.quoted
-		case c == '\n':
-			f.line++
-			if !f.quoted {
+	for {
+		if f.tooMany {
+			return 0, errTooManyFields
+		}
+		n, err := f.r.Read(p)
+		j := 0 // the bytes passed on, p[:j]
+		for i := 0; i < n; i++ {
+			c := p[i]
+			if f.cr {
+				f.cr = false
+				if c == '\n' {
+					continue // the line feed of a CRLF, whose carriage return ended the line
+				}
+			}
+			switch {
+			case c == '"':
+				f.quoted = !f.quoted
+			case c == '\r' && !f.quoted:
+				c, f.cr = '\n', true
+				f.line++
 				f.fields = 0
+			case c == '\n':
+				f.line++
+				if !f.quoted {
+					f.fields = 0
+				}
+			case c == f.comma && !f.quoted:
+				f.fields++
+				if f.fields >= MaxFields {
+					// The bytes before this row's excess are passed on; the reader fails next.
+					f.tooMany = true
+					return j, nil
+				}
 			}
-		case c == f.comma && !f.quoted:
-			f.fields++
-			if f.fields >= MaxFields {
-				// The bytes before this row's excess are passed on; the reader fails next.
-				f.tooMany = true
-				return i, nil
-			}
+			p[j] = c
+			j++
+		}
+		// A read of nothing but a dropped line feed passes nothing: read on.
+		if j > 0 || n == 0 || err != nil {
+			return j, err
 		}
 	}
-	return n, err
 }
 
 // Read reads r as CSV: a leading byte order mark is dropped and blank lines are skipped; the
@@ -213,19 +236,29 @@ func skipBlankLines(br *bufio.Reader) (int, error) {
 		}
 		content := bytes.IndexFunc(buf, func(r rune) bool { return !unicode.IsSpace(r) })
 		if content < 0 {
-			// All white space: consume it whole and look further, unless it was the end.
-			lines += bytes.Count(buf, []byte("\n"))
-			br.Discard(len(buf))
+			// All white space: consume it whole and look further, unless it was the end. A
+			// carriage return ending a full buffer waits for the next: a line feed may follow.
+			n := len(buf)
+			if n == br.Size() && buf[n-1] == '\r' {
+				n--
+			}
+			lines += lineBreaks(buf[:n])
+			br.Discard(n)
 			if len(buf) < br.Size() {
 				return lines, nil
 			}
 			continue
 		}
-		start := bytes.LastIndexByte(buf[:content], '\n') + 1 // the start of the line that holds it
-		lines += bytes.Count(buf[:start], []byte("\n"))
+		start := bytes.LastIndexAny(buf[:content], "\r\n") + 1 // the start of the line that holds it
+		lines += lineBreaks(buf[:start])
 		br.Discard(start)
 		return lines, nil
 	}
+}
+
+// lineBreaks counts the line breaks of b: "\n", "\r\n" and a lone "\r" (fieldLimit).
+func lineBreaks(b []byte) int {
+	return bytes.Count(b, []byte("\n")) + bytes.Count(b, []byte("\r")) - bytes.Count(b, []byte("\r\n"))
 }
 
 // header maps the columns rec names to their positions (the first of duplicates); nil when
