@@ -5,8 +5,7 @@ package i18n
 
 var scriptPortalEN = map[string]any{
 	"portal.loading":                      "Loading…",
-	"portal.csv_empty":                    "Paste at least a header row and one user.",
-	"portal.csv_header":                   "The header row needs at least externalUserId and email.",
+	"portal.csv_empty":                    "Paste at least one user, or choose a file.",
 	"portal.shown_once":                   "{secret} — shown once, copy it now:",
 	"portal.actions":                      "Actions",
 	"portal.nothing_yet":                  "Nothing here yet.",
@@ -299,7 +298,7 @@ var scriptPortalEN = map[string]any{
 	"portal.csv_file":                     "CSV file",
 	"portal.csv_file_hint":                "Or paste the rows below.",
 	"portal.csv_rows":                     "CSV rows",
-	"portal.csv_rows_hint":                "Header row first: externalUserId and email, optionally name, registrationDate and lastLoginDate.",
+	"portal.csv_rows_hint":                "Comma- or semicolon-separated. A header row names the columns: user_id (or externalUserId, id) and email, optionally name, registration_date and last_login_date; without one, they are in that order.",
 	"portal.import":                       "Import",
 	"portal.import_result":                "{rows}: {imported} proposed, {already} already connected, {invalid} invalid.",
 	"portal.import_lead":                  "Each proposed row waits for the person: it becomes a connection when they next sign in to your app and allow it. LoginSign does not tell you which addresses have an account.",
@@ -378,8 +377,7 @@ var scriptPortalEN = map[string]any{
 
 var scriptPortalFR = map[string]any{
 	"portal.loading":                      "Chargement…",
-	"portal.csv_empty":                    "Collez au moins une ligne d'en-tête et un utilisateur.",
-	"portal.csv_header":                   "La ligne d'en-tête doit contenir au moins externalUserId et email.",
+	"portal.csv_empty":                    "Collez au moins un utilisateur, ou choisissez un fichier.",
 	"portal.shown_once":                   "{secret} — affiché une seule fois, copiez-le maintenant :",
 	"portal.actions":                      "Actions",
 	"portal.nothing_yet":                  "Rien pour l'instant.",
@@ -672,7 +670,7 @@ var scriptPortalFR = map[string]any{
 	"portal.csv_file":                     "Fichier CSV",
 	"portal.csv_file_hint":                "Ou collez les lignes ci-dessous.",
 	"portal.csv_rows":                     "Lignes CSV",
-	"portal.csv_rows_hint":                "La ligne d'en-tête d'abord : externalUserId et email, éventuellement name, registrationDate et lastLoginDate.",
+	"portal.csv_rows_hint":                "Séparées par des virgules ou des points-virgules. Une ligne d'en-tête nomme les colonnes : user_id (ou externalUserId, id) et email, éventuellement name, registration_date et last_login_date ; sans elle, elles sont dans cet ordre.",
 	"portal.import":                       "Importer",
 	"portal.import_result":                "{rows} : {imported} proposées, {already} déjà connectées, {invalid} invalides.",
 	"portal.import_lead":                  "Chaque ligne proposée attend la personne : elle devient une connexion quand celle-ci se connecte ensuite à votre application et l'autorise. LoginSign ne vous dit pas quelles adresses ont un compte.",
@@ -751,8 +749,7 @@ var scriptPortalFR = map[string]any{
 
 var scriptPortalDE = map[string]any{
 	"portal.loading":                      "Wird geladen…",
-	"portal.csv_empty":                    "Fügen Sie mindestens eine Kopfzeile und einen Nutzer ein.",
-	"portal.csv_header":                   "Die Kopfzeile braucht mindestens externalUserId und email.",
+	"portal.csv_empty":                    "Fügen Sie mindestens einen Nutzer ein, oder wählen Sie eine Datei.",
 	"portal.shown_once":                   "{secret} – wird nur einmal angezeigt, kopieren Sie es jetzt:",
 	"portal.actions":                      "Aktionen",
 	"portal.nothing_yet":                  "Noch nichts vorhanden.",
@@ -1045,7 +1042,7 @@ var scriptPortalDE = map[string]any{
 	"portal.csv_file":                     "CSV-Datei",
 	"portal.csv_file_hint":                "Oder fügen Sie die Zeilen unten ein.",
 	"portal.csv_rows":                     "CSV-Zeilen",
-	"portal.csv_rows_hint":                "Zuerst die Kopfzeile: externalUserId und email, optional name, registrationDate und lastLoginDate.",
+	"portal.csv_rows_hint":                "Durch Kommas oder Semikolons getrennt. Eine Kopfzeile benennt die Spalten: user_id (oder externalUserId, id) und email, optional name, registration_date und last_login_date; ohne sie stehen sie in dieser Reihenfolge.",
 	"portal.import":                       "Importieren",
 	"portal.import_result":                "{rows}: {imported} vorgeschlagen, {already} bereits verbunden, {invalid} ungültig.",
 	"portal.import_lead":                  "Jede vorgeschlagene Zeile wartet auf die Person: Sie wird zur Verbindung, wenn diese sich das nächste Mal bei Ihrer Anwendung anmeldet und zustimmt. LoginSign verrät nicht, welche Adressen ein Konto haben.",

@@ -83,10 +83,7 @@
   }
 
   // download fetches url, a REST download of this origin (the session cookie goes along), and
-  // saves the answer as the file name. A refusal throws an Error with the server's message in
-  // the page's language (errorMessage of the REST "error" code) and, as gql does, sends the
-  // person to sign in (again) on unauthorized or reauthentication_required, and back to back
-  // (signInFor; this page when absent); nothing is saved.
+  // saves the answer as the file name. A refusal throws (refused); nothing is saved.
   async function download(url, name, back) {
     var res;
     try {
@@ -94,17 +91,39 @@
     } catch (e) {
       throw new Error(t("ls.unreachable"));
     }
-    if (!res.ok) {
-      var body = await res.json().catch(function () { return {}; });
-      var err = new Error(errorMessage(body.error, body.message) || t("ls.request_failed", { status: String(res.status) }));
-      err.code = body.error;
-      signInFor(err.code, back);
-      throw err;
-    }
+    if (!res.ok) throw await refused(res, back);
     var href = URL.createObjectURL(await res.blob());
     var a = h("a", { href: href, download: name });
     document.body.appendChild(a); a.click(); a.remove();
     setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
+  }
+
+  // post sends body (a FormData: an upload) to url, a REST route of this origin (the session
+  // cookie goes along; the browser's Origin and Sec-Fetch-Site headers are what the server's
+  // cross-origin check reads), and returns the JSON answer. A refusal throws (refused).
+  async function post(url, body, back) {
+    var res;
+    try {
+      res = await fetch(url, { method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" } });
+    } catch (e) {
+      throw new Error(t("ls.unreachable"));
+    }
+    if (!res.ok) throw await refused(res, back);
+    var out = await res.json().catch(function () { return null; });
+    if (!out) throw new Error(t("ls.request_failed", { status: String(res.status) }));
+    return out;
+  }
+
+  // refused is the Error of a refused REST answer res: the server's message in the page's
+  // language (errorMessage of the REST "error" code), with the code. As gql does, it sends the
+  // person to sign in (again) on unauthorized or reauthentication_required, and back to back
+  // (signInFor; this page when absent).
+  async function refused(res, back) {
+    var body = await res.json().catch(function () { return {}; });
+    var err = new Error(errorMessage(body.error, body.message) || t("ls.request_failed", { status: String(res.status) }));
+    err.code = body.error;
+    signInFor(err.code, back);
+    return err;
   }
 
   // h builds an element: h("a", {href: "/x", class: "btn"}, "text", child, [children]).
@@ -380,7 +399,7 @@
 
   function edges(conn) { return conn && conn.edges ? conn.edges.map(function (e) { return e.node; }) : []; }
 
-  window.LS = { gql: gql, download: download, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
+  window.LS = { gql: gql, download: download, post: post, h: h, fill: fill, say: say, date: date, dateTime: dateTime, number: number, count: count,
     icon: icon, initial: initial, busy: busy, confirmButton: confirmButton, edges: edges, fieldError: fieldError, clearFieldError: clearFieldError,
     invalid: invalid, report: report, statusFor: statusFor, copyButton: copyButton, plural: count, num: number,
     t: t, has: has, lang: lang, errorMessage: errorMessage, secondStepField: secondStepField };

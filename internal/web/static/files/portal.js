@@ -1,6 +1,7 @@
 // portal.js: the Developer Portal, a client of /graphql only, but for the users CSV export (a
-// REST download, LS.download). One view per page, chosen by #view[data-view]; the
-// application being managed is ?app=<id> (remembered per tab).
+// REST download, LS.download) and the import of existing users (a REST upload, LS.post: the
+// server's one CSV reader reads it, as every upload). One view per page, chosen by
+// #view[data-view]; the application being managed is ?app=<id> (remembered per tab).
 (function () {
   "use strict";
   var h = LS.h, fill = LS.fill, gql = LS.gql, say = LS.say, T = LS.t;
@@ -36,7 +37,6 @@
     testWebhook: "mutation PingWebhook($id: ID!) { sendTestWebhook: pingWebhook(input: { applicationId: $id }) { result: event { id status lastStatusCode lastError } } }",
     deliveries: "query Deliveries($id: ID!) { application(id: $id) { id webhookEvents(first: 50) { edges { node { id type status attempts createdAt deliveredAt nextAttemptAt lastStatusCode lastError } } } } }",
     redeliver: "mutation RetryWebhookEvent($app: ID!, $id: ID!) { retryWebhookEvent(input: { applicationId: $app, eventId: $id }) { event { id status } } }",
-    importUsers: "mutation ImportAppUsers($id: ID!, $sourceName: String, $users: [ImportUserInput!]!) { importUsers: importAppUsers(input: { applicationId: $id, sourceName: $sourceName, users: $users }) { source { id total counts { imported alreadyConnected invalidRow } } results { row email externalUserId status message } } }",
     rollback: "mutation UndoImport($app: ID!, $id: ID!) { rollbackImport: undoImport(input: { applicationId: $app, sourceId: $id }) { deletedConnections withdrawnLinks } }",
     imports: "query Imports($id: ID!) { application(id: $id) { id importSources(first: 20) { totalCount edges { node { id name kind total createdAt rolledBackAt counts { imported alreadyConnected invalidRow } } } } } }",
     updateVariant: "mutation EditLicenseVariant($app: ID!, $id: ID!, $name: String, $description: String, $duration: LicenseVariantDuration) { editLicenseVariant(input: { applicationId: $app, variantId: $id, name: $name, description: $description, duration: $duration }) { variant { id name description duration } } }",
@@ -74,33 +74,7 @@
     return h("div", { class: "field" }, h("label", { for: id }, label, hint ? h("div", { class: "hint" }, hint) : null), input);
   }
 
-  // parseCSV reads "externalUserId,email,name,registrationDate,lastLoginDate" rows (header first,
-  // columns in any order, quotes allowed) into ImportUserInput objects.
-  function parseCSV(text) {
-    var rows = [], row = [], cell = "", q = false;
-    for (var i = 0; i < text.length; i++) {
-      var ch = text[i];
-      if (q) {
-        if (ch === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (ch === '"') q = false; else cell += ch;
-      } else if (ch === '"') q = true;
-      else if (ch === ",") { row.push(cell); cell = ""; }
-      else if (ch === "\n" || ch === "\r") { if (ch === "\r" && text[i + 1] === "\n") i++; row.push(cell); rows.push(row); row = []; cell = ""; }
-      else cell += ch;
-    }
-    if (cell !== "" || row.length) { row.push(cell); rows.push(row); }
-    rows = rows.filter(function (r) { return r.some(function (c) { return c.trim() !== ""; }); });
-    if (!rows.length) throw new Error(T("portal.csv_empty"));
-    var head = rows[0].map(function (c) { return c.trim().replace(/[_\s]/g, "").toLowerCase(); });
-    var col = function (name) { return head.indexOf(name.toLowerCase()); };
-    if (col("email") < 0 || col("externalUserId") < 0) throw new Error(T("portal.csv_header"));
-    return rows.slice(1).map(function (r) {
-      var u = { externalUserId: (r[col("externalUserId")] || "").trim(), email: (r[col("email")] || "").trim() };
-      ["name", "registrationDate", "lastLoginDate"].forEach(function (k) { var c = col(k); if (c >= 0 && (r[c] || "").trim()) u[k] = r[c].trim(); });
-      return u;
-    });
-  }
-
-  function lines(s) { return (s || "").split(/\s*\n\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
+  function lines(s) { return (s || "").split(/\s*[\r\n]\s*/).map(function (x) { return x.trim(); }).filter(Boolean); }
 
   // secretBox shows a secret once, with a Copy button, right where it was asked for.
   // name is the secret's English name (data-secret); label is what the page shows.
@@ -886,12 +860,17 @@
 
     var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "externalUserId,email,name\n42,ann@example.com,Ann" });
     var file = h("input", { type: "file", id: "import-file", accept: ".csv,text/csv,text/plain" });
+    // read is the chosen file and its text as the rows field shows it: while the field holds
+    // that text, the file itself is sent (its bytes and name, which names the run unless the
+    // import is named); once edited, the field's text is.
+    var read = null;
     file.addEventListener("change", function () {
       var f = file.files && file.files[0];
+      read = null;
       if (!f) return;
       LS.clearFieldError(file);
       if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, T("portal.file_too_large")); return; }
-      f.text().then(function (t) { csv.value = t; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
+      f.text().then(function (t) { csv.value = t; read = { file: f, text: t }; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
         function () { LS.fieldError(file, T("portal.file_unreadable")); });
     });
     var impName = h("input", { type: "text", id: "import-name", placeholder: T("portal.import_name_placeholder"), autocomplete: "off" });
@@ -904,21 +883,27 @@
       ev.preventDefault();
       fill(impOut);
       LS.busy(imp, async function () {
-        var users;
-        try { users = parseCSV(csv.value); } catch (e) { throw LS.invalid(csv, e.message); }
-        var d = (await gql(Q.importUsers, { id: id, sourceName: impName.value.trim() || null, users: users })).importUsers;
-        var c = d.source.counts;
-        fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, T("portal.import_result", { rows: T("portal.row_count", { count: d.source.total }), imported: c.imported, already: c.alreadyConnected, invalid: c.invalidRow })),
+        if (!csv.value.trim()) throw LS.invalid(csv, T("portal.csv_empty"));
+        // The server reads the CSV (POST …/import-existing-users/csv, multipart), as it reads
+        // every upload: a comma or a semicolon, a header row or none, user_id or id.
+        var body = new FormData();
+        if (impName.value.trim()) body.append("sourceName", impName.value.trim());
+        if (read && read.text === csv.value) body.append("file", read.file, read.file.name);
+        else body.append("file", csv.value);
+        var d = await LS.post("/api/developer/applications/" + encodeURIComponent(id) + "/import-existing-users/csv", body);
+        var c = d.counts;
+        fill(impOut, h("div", { class: "alert ok", role: "status", tabindex: "-1" }, T("portal.import_result", { rows: T("portal.row_count", { count: d.total }), imported: c.imported, already: c.already_connected, invalid: c.invalid_row })),
           h("p", { class: "muted small" }, T("portal.import_lead")),
           table([T("portal.row"), T("portal.external_id"), T("portal.email"), T("portal.result"), T("portal.message")], d.results.map(function (r) {
             return h("tr", null, h("td", null, String(r.row)), h("td", null, r.externalUserId || "—"), h("td", null, r.email || "—"),
-              h("td", null, h("span", { class: "badge " + (r.status === "IMPORTED" ? "ok" : r.status === "ALREADY_CONNECTED" ? "" : "warn") }, r.status === "IMPORTED" ? T("portal.proposed") : importStatusName(r.status))),
+              h("td", null, h("span", { class: "badge " + (r.status === "imported" ? "ok" : r.status === "already_connected" ? "" : "warn") }, r.status === "imported" ? T("portal.proposed") : importStatusName(r.status))),
               h("td", null, r.message || ""));
           })),
-          rollbackButton(d.source, T("portal.roll_back_this")));
+          rollbackButton({ id: d.sourceId }, T("portal.roll_back_this")));
         impOut.querySelector(".alert").focus();
         csv.value = "";
         file.value = "";
+        read = null;
         loadImports();
       }, null, { field: function (e) { return /csv|row|header/i.test(e.message) ? csv : null; } });
     });
