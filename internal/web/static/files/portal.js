@@ -860,9 +860,9 @@
 
     var csv = h("textarea", { id: "import-csv", rows: 5, placeholder: "externalUserId,email,name\n42,ann@example.com,Ann" });
     var file = h("input", { type: "file", id: "import-file", accept: ".csv,text/csv,text/plain" });
-    // read is the chosen file and its text as the rows field shows it: while the field holds
-    // that text, the file itself is sent (its bytes and name, which names the run unless the
-    // import is named); once edited, the field's text is.
+    // read is the chosen file and its text as the rows field holds it (a text field reads every
+    // line end as "\n"): while the field holds that text, the file itself is sent (its bytes and
+    // name, which names the run unless the import is named); once edited, the field's text is.
     var read = null;
     file.addEventListener("change", function () {
       var f = file.files && file.files[0];
@@ -870,7 +870,7 @@
       if (!f) return;
       LS.clearFieldError(file);
       if (f.size > 5 * 1024 * 1024) { LS.fieldError(file, T("portal.file_too_large")); return; }
-      f.text().then(function (t) { csv.value = t; read = { file: f, text: t }; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
+      f.text().then(function (t) { csv.value = t; read = { file: f, text: csv.value }; LS.report(LS.statusFor(file.closest(".field")), T("portal.file_read", { file: f.name, rows: T("portal.row_count", { count: lines(t).length - 1 }) }), "ok", false); },
         function () { LS.fieldError(file, T("portal.file_unreadable")); });
     });
     var impName = h("input", { type: "text", id: "import-name", placeholder: T("portal.import_name_placeholder"), autocomplete: "off" });
