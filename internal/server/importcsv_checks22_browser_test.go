@@ -14,6 +14,7 @@ import (
 	"loginsign/ent/importsource"
 	"loginsign/internal/auth"
 	"loginsign/internal/portal"
+	"loginsign/internal/ratelimit"
 	"loginsign/internal/store/storetest"
 )
 
@@ -41,6 +42,8 @@ func TestPortalImportsCSVWithServerReaderInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	appID := created.Application.ID
+	// Two runs an hour: the third is refused with 429 rate_limited.
+	ls.portal.Imports = ratelimit.Rule{Name: "imports", N: 2, Window: time.Hour}
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -99,6 +102,26 @@ func TestPortalImportsCSVWithServerReaderInBrowser(t *testing.T) {
 		}
 		if s := source(t, "mac.csv"); s.Kind != "csv" || s.Total != 2 {
 			t.Errorf("stored run: kind %q total %d, want csv 2", s.Kind, s.Total)
+		}
+	})
+
+	// The server's refusals show on the page, in the REST error shape LS.post reads: a
+	// malformed file next to the rows it came from, the hourly limit for the form; nothing
+	// is shown as a result.
+	t.Run("refusals", func(t *testing.T) {
+		tb.allow("400")
+		tb.allow("429")
+		upload(t, write("bad.csv", "user_id;email\n4\"7;x@example.com\n"), "x@example.com")
+		tb.waitFor(t, `document.querySelector('#import-csv').getAttribute('aria-invalid') === 'true'`)
+		if s := tb.text(t, "#import-form"); !strings.Contains(s, "bad CSV: line 2") {
+			t.Errorf("a malformed file: the page says %q", s)
+		}
+		upload(t, write("third.csv", "47;erin@example.com\n"), "erin@example.com")
+		if s := tb.text(t, "#import-form"); !strings.Contains(s, "too many requests") {
+			t.Errorf("past the hourly limit: the page says %q", s)
+		}
+		if n := evalIn[int](t, tb, `document.querySelectorAll('#import-results tbody tr').length`); n != 0 {
+			t.Errorf("a refused run shows %d result rows", n)
 		}
 	})
 	tb.checkProblems()
