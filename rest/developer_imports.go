@@ -229,7 +229,12 @@ func readImport(w http.ResponseWriter, r *http.Request) (portal.ImportRequest, e
 			return req, apperr.New(apperr.Invalid, "the multipart body holds no CSV file part")
 		}
 		if req.SourceName == "" {
+			// A file's name stands for the run's name the developer did not give: cut to the
+			// length a name may have, so a long file name does not refuse the import.
 			req.SourceName = fileName
+			if r := []rune(fileName); len(r) > portal.MaxSourceName {
+				req.SourceName = strings.TrimSpace(string(r[:portal.MaxSourceName]))
+			}
 		}
 		return req, nil
 	default:

@@ -344,8 +344,11 @@ func checkImportSize(users []ImportUser) error {
 	return nil
 }
 
+// MaxSourceName bounds an import run's source name, in characters.
+const MaxSourceName = 200
+
 // importSourceName is the run's trimmed source name, or "JSON import <time>" ("CSV …") when
-// none is given; more than 200 characters answer Invalid.
+// none is given; more than MaxSourceName characters answer Invalid.
 func importSourceName(req ImportRequest, now time.Time) (string, error) {
 	name, err := displaytext.Line("sourceName", req.SourceName)
 	if err != nil {
@@ -354,8 +357,8 @@ func importSourceName(req ImportRequest, now time.Time) (string, error) {
 	if name == "" {
 		name = fmt.Sprintf("%s import %s", strings.ToUpper(req.Kind), now.Format(time.RFC3339))
 	}
-	if utf8.RuneCountInString(name) > 200 {
-		return "", apperr.New(apperr.Invalid, "sourceName is longer than 200 characters")
+	if utf8.RuneCountInString(name) > MaxSourceName {
+		return "", apperr.New(apperr.Invalid, "sourceName is longer than %d characters", MaxSourceName)
 	}
 	return name, nil
 }
